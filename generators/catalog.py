@@ -1,0 +1,137 @@
+"""Block families, the default catalog of named configurations, and user TOML configs.
+
+A config file holds one table per block; the table's name becomes the module and file name, its
+``family`` key picks the family and every other key is a parameter::
+
+    [my_gelu]
+    family = "gelu"
+    method = "fitted_pwl"
+    lanes = 8
+"""
+
+import dataclasses
+import importlib
+import re
+import tomllib
+from pathlib import Path
+
+from .gelu.params import GeluParams
+from .params import BlockParams, ParamError, ParamValueError, did_you_mean
+
+__all__ = ["Family", "Entry", "FAMILIES", "DEFAULT_CATALOG", "ConfigError", "load_config",
+           "entry_from_table", "select"]
+
+
+class ConfigError(ParamError, ValueError):
+    """A problem with a config file or a name on the command line."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Family:
+    name: str
+    params_class: type
+    core_class: str        # "module:Class", imported on first use so models stay Amaranth-free
+    tlast: str             # what tlast delimits, for the manifest
+    summary: str
+
+    def core(self, params):
+        module, cls = self.core_class.split(":")
+        return getattr(importlib.import_module(module), cls)(params)
+
+
+FAMILIES = {f.name: f for f in (
+    Family("gelu", GeluParams, "generators.gelu.rtl:Gelu",
+           "end of a vector; carried through unchanged (element-wise block)",
+           "element-wise GELU: Edge-MoE table, fitted non-uniform table, or I-BERT i-GELU"),
+)}
+
+_NAME = re.compile(r"[a-z][a-z0-9_]{0,62}\Z")
+
+
+@dataclasses.dataclass(frozen=True)
+class Entry:
+    """A named configuration: the module name and the parameters."""
+
+    name: str
+    params: BlockParams
+
+    def __post_init__(self):
+        check_name(self.name)
+
+    @property
+    def family(self):
+        return FAMILIES[self.params.family]
+
+
+def check_name(name):
+    """Names become module and file names: refuse anything but ``[a-z][a-z0-9_]*``."""
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise ConfigError(f"block name {name!r} is not allowed: use 1 to 63 lowercase letters, "
+                          f"digits and underscores, starting with a letter")
+
+
+DEFAULT_CATALOG = (
+    Entry("gelu_int8", GeluParams(
+        method="fitted_pwl", lanes=4, in_width=8, in_frac=5, out_width=8, out_frac=5,
+        table_frac=9, segments=((1, 4), (2, 3), (4, 3)))),
+    Entry("gelu_int8_ibert", GeluParams(
+        method="i_gelu", lanes=4, in_width=8, in_frac=5, out_width=8, out_frac=5)),
+    Entry("gelu_int16", GeluParams(
+        method="fitted_pwl", lanes=2, in_width=16, in_frac=12, out_width=16, out_frac=12)),
+    Entry("gelu_int16_edge_moe", GeluParams(
+        method="edge_moe", lanes=2, in_width=16, in_frac=12, out_width=16, out_frac=12)),
+    # Edge-MoE's own datapath: fm_t = ap_fixed<32,10>, 177 entries of 1/32, 22 fraction bits,
+    # AP_TRN everywhere (seeds.md §3.2); 4 lanes as its smallest vector instance.
+    Entry("gelu_edge_moe", GeluParams(
+        method="edge_moe", lanes=4, in_width=32, in_frac=22, out_width=32, out_frac=22,
+        rounding="floor", table_frac=22, table_step_log2=5, table_entries=177)),
+    Entry("gelu_edge_moe_fitted", GeluParams(
+        method="fitted_pwl", lanes=4, in_width=32, in_frac=22, out_width=32, out_frac=22,
+        rounding="floor", table_frac=22)),
+)
+
+
+def entry_from_table(name, table):
+    """One config-file table (``family`` plus parameters) to an :class:`Entry`."""
+    check_name(name)
+    if not isinstance(table, dict):
+        raise ConfigError(f"[{name}] must be a table of parameters, not {table!r}")
+    values = dict(table)
+    family = values.pop("family", None)
+    if family is None:
+        raise ConfigError(f"[{name}] needs a family key (families: {', '.join(FAMILIES)})")
+    if family not in FAMILIES:
+        raise ConfigError(f"[{name}] family must be one of {', '.join(map(repr, FAMILIES))}, "
+                          f"not {family!r}{did_you_mean(family, FAMILIES)}")
+    try:
+        return Entry(name, FAMILIES[family].params_class.from_dict(values))
+    except ParamError as error:
+        raise type(error)(f"[{name}] {error}") from None
+    except TypeError as error:      # a dataclass refusing a value before validation runs
+        raise ConfigError(f"[{name}] {error}") from None
+
+
+def load_config(path):
+    """Entries of a TOML config file, in file order."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise ConfigError(f"cannot read config {str(path)!r}: {error.strerror}") from None
+    try:
+        document = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path.name}: invalid TOML: {error}") from None
+    if not document:
+        raise ConfigError(f"{path.name}: no blocks defined (add a [name] table with a family)")
+    return [entry_from_table(name, table) for name, table in document.items()]
+
+
+def select(entries, only):
+    """The entries named in ``only`` (all when empty), refusing unknown names."""
+    by_name = {e.name: e for e in entries}
+    for name in only or ():
+        if name not in by_name:
+            raise ParamValueError(f"no block named {name!r}{did_you_mean(name, by_name)} "
+                                  f"(see --list)")
+    return [by_name[n] for n in only] if only else list(entries)

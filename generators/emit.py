@@ -1,0 +1,93 @@
+"""Emission: Verilog and manifest of an entry, written atomically, compared for ``--check``."""
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from amaranth.back import verilog
+from amaranth.hdl import Shape
+from amaranth.lib.wiring import In
+
+from . import __version__
+from .axis import AxisTop
+
+__all__ = ["build_top", "render", "write_files", "stale_files"]
+
+
+def build_top(entry):
+    """The AXI4-Stream top of ``entry``, with its core."""
+    return AxisTop(entry.family.core(entry.params))
+
+
+def render(entry):
+    """``{file name: bytes}`` of the Verilog and manifest of ``entry``; nothing is written."""
+    top = build_top(entry)
+    # emit_src=False: no source paths in the output, so it is the same on every machine.
+    text = verilog.convert(top, name=entry.name, emit_src=False).encode()
+    manifest = _manifest(entry, top, hashlib.sha256(text).hexdigest())
+    return {f"{entry.name}.v": text,
+            f"{entry.name}.json": (json.dumps(manifest, indent=2) + "\n").encode()}
+
+
+def _manifest(entry, top, sha256):
+    core = top.core
+    ports = [{"name": name, "direction": "input" if member.flow == In else "output",
+              "width": Shape.cast(member.shape).width}
+             for name, member in top.signature.members.items()]
+    return {
+        "module": entry.name,
+        "family": entry.params.family,
+        "generator": f"mlhw-generators {__version__}",
+        "params": entry.params.to_dict(),
+        "clock": {"port": "aclk", "edge": "rising"},
+        "reset": {"port": "aresetn", "active": "low", "synchronous": True},
+        "ports": ports,
+        "streams": {
+            "s_axis": _stream("input", core.lanes, core.in_format, entry.family.tlast),
+            "m_axis": _stream("output", core.lanes, core.out_format, entry.family.tlast),
+        },
+        "latency_cycles": core.latency,
+        "initiation_interval": 1,
+        "verilog": {"file": f"{entry.name}.v", "sha256": sha256},
+    }
+
+
+def _stream(direction, lanes, fmt, tlast):
+    return {"direction": direction, "lanes": lanes, "element": fmt.to_json(),
+            "tdata_width": lanes * fmt.width, "lane_order": "lane 0 in the low bits",
+            "tlast": tlast}
+
+
+def write_files(files, out_dir):
+    """Write each file atomically: a temporary file beside it, then a rename.
+
+    A failure leaves every file either as it was or complete, never half-written.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for name, content in sorted(files.items()):
+        target = out_dir / name
+        if target.exists() and target.read_bytes() == content:
+            continue
+        fd, tmp = tempfile.mkstemp(prefix=f".{name}.", dir=out_dir)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(content)
+            os.replace(tmp, target)
+        except BaseException:
+            os.unlink(tmp)
+            raise
+
+
+def stale_files(files, out_dir, complete):
+    """Names under ``out_dir`` that differ from ``files``: changed, missing, or (when
+    ``complete``, i.e. the whole catalog was rendered) left over from removed entries."""
+    out_dir = Path(out_dir)
+    stale = [name for name, content in sorted(files.items())
+             if not (out_dir / name).is_file() or (out_dir / name).read_bytes() != content]
+    if complete and out_dir.is_dir():
+        stale += sorted(p.name for p in out_dir.iterdir()
+                        if p.suffix in (".v", ".json") and p.name not in files)
+    return stale

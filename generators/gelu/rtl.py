@@ -1,0 +1,120 @@
+"""GELU approximator as an Amaranth component (the arithmetic of :mod:`.model`, pipelined).
+
+Ref: Edge-MoE (arXiv 2305.18691) ``src/gelu.cpp``; I-BERT (ICML'21) i-GELU. See :mod:`.model`.
+"""
+
+from amaranth.hdl import Mux, Signal, unsigned
+from amaranth.lib.memory import Memory
+
+from ..fixedpoint import Rounding
+from ..hw import ElementwisePipeline, requantize, shift_round
+from .model import igelu_constants, table, table_layout
+from .params import GeluParams
+
+__all__ = ["Gelu"]
+
+
+class Gelu(ElementwisePipeline):
+    """Element-wise GELU on ``lanes`` signed fixed-point elements per beat.
+
+    Fully pipelined: one beat per cycle, latency 6 cycles, ``last`` carried through, output in
+    input order; stalls as a whole under backpressure.
+
+    Table methods, per lane: |x| and ReLU; segment decode (index, left-aligned position);
+    synchronous read of the table split into even and odd entries, so the two interpolation
+    nodes come from two single-port ROMs with no extra table bits; the difference of the nodes;
+    one multiply by the position; interpolate, subtract from ReLU, round and saturate.
+
+    ``i_gelu``, per lane: clip |x|; square; sign and shift the polynomial; multiply by x; multiply
+    by the output scale; round and saturate.
+
+    Parameters
+    ----------
+    params : GeluParams
+    """
+
+    LATENCY = 6
+
+    def __init__(self, params: GeluParams):
+        if not isinstance(params, GeluParams):
+            raise TypeError(f"params must be a GeluParams, not {params!r}")
+        self._params = params
+        super().__init__(params.lanes, params.in_format, params.out_format)
+
+    @property
+    def params(self):
+        return self._params
+
+    @property
+    def latency(self):
+        return self.LATENCY
+
+    def lane(self, m, pipe, x):
+        if self._params.method == "i_gelu":
+            return self._igelu_lane(m, pipe, x)
+        return self._table_lane(m, pipe, x)
+
+    def _table_lane(self, m, pipe, x):
+        p = self._params
+        layout = table_layout(p)
+        tab = table(p)
+
+        u, relu = pipe.stage(u=Mux(x < 0, -x, x).as_unsigned(), relu=Mux(x < 0, 0, x))
+
+        index = Signal(range(len(tab)), name=f"{pipe.prefix}_index")
+        position = Signal(layout.max_shift, name=f"{pipe.prefix}_position")
+        for start, end, shift, base in reversed(layout.regions):
+            with m.If(u < end):
+                offset = u - start
+                m.d.comb += [index.eq(base + (offset >> shift)),
+                             position.eq(offset[:shift] << (layout.max_shift - shift))]
+        index, position, below, relu = pipe.stage(
+            index=index, position=position, below=u < layout.cutoff_code, relu=relu)
+
+        # Node k and k + 1 live in different ROMs: even entries in one, odd in the other.
+        width = max(max(tab).bit_length(), 1)
+        roms = {}
+        for parity in (0, 1):
+            rom = Memory(shape=unsigned(width), depth=(len(tab) + 1 - parity) // 2,
+                         init=tab[parity::2])
+            m.submodules[f"{pipe.prefix}_rom_{'odd' if parity else 'even'}"] = rom
+            roms[parity] = rom.read_port(domain="sync")
+            m.d.comb += roms[parity].en.eq(pipe.ce)
+        m.d.comb += [roms[0].addr.eq((index + 1) >> 1), roms[1].addr.eq(index >> 1)]
+        # The ROMs' output registers belong to this stage, beside these delayed controls.
+        odd, position, below, relu = pipe.stage(
+            odd=index[0], position=position, below=below, relu=relu)
+
+        lower = Mux(odd, roms[1].data, roms[0].data)
+        upper = Mux(odd, roms[0].data, roms[1].data)
+        lower, diff, position, below, relu = pipe.stage(
+            lower=lower, diff=(upper - lower).as_signed(), position=position,
+            below=below, relu=relu)
+
+        product, lower, below, relu = pipe.stage(
+            product=position * diff, lower=lower, below=below, relu=relu)
+
+        delta = Mux(below, ((lower << layout.max_shift) + product) >> layout.max_shift, 0)
+        wide_frac = max(p.in_frac, p.table_frac)
+        wide = (shift_round(relu, p.in_frac - wide_frac, Rounding.FLOOR)
+                - shift_round(delta, p.table_frac - wide_frac, Rounding.FLOOR))
+        return pipe.stage(y=requantize(wide, wide_frac, p.out_format, p.rounding))
+
+    def _igelu_lane(self, m, pipe, x):
+        p = self._params
+        k = igelu_constants(p)
+
+        magnitude = Mux(x < 0, -x, x)
+        x1, clipped, negative = pipe.stage(
+            x=x, clipped=Mux(magnitude < -k.b_int, magnitude, -k.b_int), negative=x < 0)
+
+        offset = clipped.as_signed() + k.b_int
+        x2, square, negative = pipe.stage(x=x1, square=offset * offset, negative=negative)
+
+        poly = square + k.c_int
+        signed_poly = Mux(negative, -poly, poly)
+        x3, one_plus_erf = pipe.stage(x=x2, one_plus_erf=(signed_poly >> k.y_shift) + k.one_int)
+
+        scaled = pipe.stage(scaled=x3 * one_plus_erf)
+        product = pipe.stage(product=scaled * k.scale_mult)
+        return pipe.stage(y=requantize(product, k.scale_shift, p.out_format, p.rounding))

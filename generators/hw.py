@@ -1,0 +1,134 @@
+"""Amaranth building blocks shared by the families: stall pipelines, rounding, saturation.
+
+The arithmetic helpers mirror :mod:`generators.fixedpoint` one for one, so an RTL datapath reads
+like its model.
+"""
+
+from amaranth.hdl import Module, Mux, Signal, Value, signed, unsigned
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from .fixedpoint import Fixed, Rounding
+
+__all__ = ["Pipeline", "shift_round", "saturate", "requantize", "lanes_stream",
+           "ElementwisePipeline"]
+
+
+class Pipeline:
+    """Registers of one lane of a fixed-latency pipeline that advances as a whole on ``ce``.
+
+    :meth:`stage` registers values; :attr:`depth` counts the stages so the owner can check every
+    lane has the latency it announces.
+    """
+
+    def __init__(self, m, ce, prefix):
+        self._m = m
+        self.ce = ce
+        self.prefix = prefix
+        self.depth = 0
+
+    def stage(self, **values):
+        """Register each keyword's value; return the registers in the same order."""
+        self.depth += 1
+        regs = []
+        for name, value in values.items():
+            value = Value.cast(value)
+            reg = Signal(value.shape(), name=f"{self.prefix}_s{self.depth}_{name}")
+            with self._m.If(self.ce):
+                self._m.d.sync += reg.eq(value)
+            regs.append(reg)
+        return regs[0] if len(regs) == 1 else tuple(regs)
+
+
+def shift_round(value, shift, rounding):
+    """Scale by ``2**-shift`` as :func:`generators.fixedpoint.shift_round` does."""
+    if shift <= 0:
+        return value << -shift
+    if Rounding(rounding) is Rounding.HALF_UP:
+        value = value + (1 << (shift - 1))
+    return value >> shift
+
+
+def saturate(value, fmt: Fixed):
+    clamped = Mux(value > fmt.max_code, fmt.max_code,
+                  Mux(value < fmt.min_code, fmt.min_code, value))
+    return clamped.as_signed()[:fmt.width].as_signed() if fmt.signed else clamped[:fmt.width]
+
+
+def requantize(value, frac, fmt: Fixed, rounding):
+    return saturate(shift_round(value, frac - fmt.frac, rounding), fmt)
+
+
+def lanes_stream(lanes, fmt: Fixed):
+    """Stream of ``lanes`` elements of ``fmt`` per beat (lane 0 in the low bits) with ``last``."""
+    element = signed(fmt.width) if fmt.signed else unsigned(fmt.width)
+    return stream.Signature(data.StructLayout({"data": data.ArrayLayout(element, lanes),
+                                               "last": 1}))
+
+
+class ElementwisePipeline(wiring.Component):
+    """Base of element-wise blocks: ``lanes`` independent lane datapaths behind one stream.
+
+    The whole pipeline advances when its last stage is empty or the consumer is ready, so a beat
+    enters every cycle the output is not stalled: initiation interval 1, latency
+    :attr:`latency` cycles, ``last`` delayed with its beat. ``i.ready`` depends combinationally on
+    ``o.ready`` (allowed by the stream rules: ``valid`` never depends on ``ready``).
+
+    Subclasses implement :meth:`lane` and :attr:`latency`.
+
+    Members
+    -------
+    i : In(stream.Signature(...))
+        Input beats: ``data`` (``lanes`` elements of :attr:`in_format`) and ``last``.
+    o : Out(stream.Signature(...))
+        Output beats in the same order and framing.
+    """
+
+    def __init__(self, lanes, in_format: Fixed, out_format: Fixed):
+        self._lanes = lanes
+        self._in_format = in_format
+        self._out_format = out_format
+        super().__init__({"i": In(lanes_stream(lanes, in_format)),
+                          "o": Out(lanes_stream(lanes, out_format))})
+
+    @property
+    def lanes(self):
+        return self._lanes
+
+    @property
+    def in_format(self):
+        return self._in_format
+
+    @property
+    def out_format(self):
+        return self._out_format
+
+    @property
+    def latency(self):
+        raise NotImplementedError
+
+    def lane(self, m, pipe, x):
+        """Build one lane's datapath on ``pipe``; return its output value."""
+        raise NotImplementedError
+
+    def elaborate(self, platform):
+        m = Module()
+        ce = Signal()
+        m.d.comb += [ce.eq(~self.o.valid | self.o.ready), self.i.ready.eq(ce)]
+
+        for k in range(self._lanes):
+            pipe = Pipeline(m, ce, f"lane{k}")
+            y = self.lane(m, pipe, self.i.p.data[k])
+            if pipe.depth != self.latency:
+                raise RuntimeError(f"lane {k} has {pipe.depth} stages, expected {self.latency}")
+            m.d.comb += self.o.p.data[k].eq(y)
+
+        valid, last = self.i.valid, self.i.p.last
+        for stage in range(self.latency):
+            next_valid = Signal(name=f"valid_s{stage + 1}")
+            next_last = Signal(name=f"last_s{stage + 1}")
+            with m.If(ce):
+                m.d.sync += [next_valid.eq(valid), next_last.eq(last)]
+            valid, last = next_valid, next_last
+        m.d.comb += [self.o.valid.eq(valid), self.o.p.last.eq(last)]
+        return m
