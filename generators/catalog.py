@@ -19,7 +19,7 @@ from .gelu.params import GeluParams
 from .params import BlockParams, ParamError, ParamValueError, did_you_mean
 
 __all__ = ["Family", "Entry", "FAMILIES", "DEFAULT_CATALOG", "ConfigError", "load_config",
-           "entry_from_table", "select"]
+           "entry_from_table", "select", "params_from_json"]
 
 
 class ConfigError(ParamError, ValueError):
@@ -135,3 +135,11 @@ def select(entries, only):
             raise ParamValueError(f"no block named {name!r}{did_you_mean(name, by_name)} "
                                   f"(see --list)")
     return [by_name[n] for n in only] if only else list(entries)
+
+
+def params_from_json(text):
+    """Rebuild a parameter object from :meth:`BlockParams.to_json` (testbenches use this)."""
+    import json
+
+    values = json.loads(text)
+    return FAMILIES[values.pop("family")].params_class.from_dict(values)

@@ -13,7 +13,7 @@ from amaranth.lib.wiring import In
 from . import __version__
 from .axis import AxisTop
 
-__all__ = ["build_top", "render", "write_files", "stale_files"]
+__all__ = ["build_top", "render", "write_files", "write_atomic", "stale_files"]
 
 
 def build_top(entry):
@@ -68,17 +68,22 @@ def write_files(files, out_dir):
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     for name, content in sorted(files.items()):
-        target = out_dir / name
-        if target.exists() and target.read_bytes() == content:
-            continue
-        fd, tmp = tempfile.mkstemp(prefix=f".{name}.", dir=out_dir)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(content)
-            os.replace(tmp, target)
-        except BaseException:
-            os.unlink(tmp)
-            raise
+        write_atomic(out_dir / name, content)
+
+
+def write_atomic(target, content):
+    """Replace ``target`` by ``content`` (bytes) in one rename; unchanged files are not touched."""
+    target = Path(target)
+    if target.exists() and target.read_bytes() == content:
+        return
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(content)
+        os.replace(tmp, target)
+    except BaseException:
+        os.unlink(tmp)
+        raise
 
 
 def stale_files(files, out_dir, complete):

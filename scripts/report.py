@@ -1,0 +1,152 @@
+"""Figures per catalog entry: accuracy against float64, latency, and out-of-context synthesis.
+
+Run through the CLI: ``python -m generators report`` (all) or ``python -m generators synth``.
+Writes ``reports/<family>.json`` (every number) and ``reports/<family>.md`` (the README table).
+"""
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from generators.emit import render, write_files
+
+__all__ = ["gelu_accuracy", "synth_entries", "write_synth_reports", "write_family_reports"]
+
+#: GELU accuracy is measured where it is not trivial, as Edge-MoE's figure is: |x| <= 8.
+GELU_RANGE = 8
+#: Every code up to this many; beyond, every k-th code (k odd, so positions inside table
+#: segments vary) for at least half as many points.
+EXHAUSTIVE_LIMIT = 1 << 22
+
+SYNTH_TARGETS = ("ice40-up5k", "ecp5-85f")
+
+
+def accuracy_inputs(fmt, bound):
+    """Input codes of ``fmt`` within ``[-bound, bound]`` used for the accuracy figures."""
+    low = max(fmt.min_code, -(bound << fmt.frac))
+    high = min(fmt.max_code, bound << fmt.frac)
+    count = high - low + 1
+    stride = 1 if count <= EXHAUSTIVE_LIMIT else (count // (EXHAUSTIVE_LIMIT // 2)) | 1
+    return np.arange(low, high + 1, stride, dtype=np.int64), stride
+
+
+def gelu_accuracy(params):
+    """Max and mean |error| against exact (erf) GELU, in real units and output LSBs."""
+    from generators.gelu.model import gelu, gelu_reference, table
+
+    x, stride = accuracy_inputs(params.in_format, GELU_RANGE)
+    errors = []
+    for chunk in np.array_split(x, max(1, len(x) // (1 << 18))):
+        got = params.out_format.to_float(gelu(params, chunk))
+        errors.append(np.abs(got - gelu_reference(params.in_format.to_float(chunk))))
+    error = np.concatenate(errors)
+    lsb = params.out_format.lsb
+    result = {
+        "range": [float(params.in_format.to_float(x[0])), float(params.in_format.to_float(x[-1]))],
+        "points": int(len(x)), "stride": int(stride),
+        "max_abs_error": float(error.max()), "mean_abs_error": float(error.mean()),
+        "max_error_lsb": float(error.max() / lsb), "mean_error_lsb": float(error.mean() / lsb),
+        "worst_input": float(params.in_format.to_float(x[int(error.argmax())])),
+    }
+    if params.method != "i_gelu":
+        tab = table(params)
+        width = max(v.bit_length() for v in tab)
+        result.update(table_entries=len(tab), table_width=width, table_bits=len(tab) * width)
+    return result
+
+
+def synth_entries(entries, targets, out_dir):
+    """Synthesise each entry for each target; one row per (entry, target).
+
+    A block that does not fit or fails timing closure still gets a row, with the tool's message
+    in ``error``, so one oversized entry does not hide the others' figures.
+    """
+    from fpga.ooc import synthesize
+
+    rows = []
+    for entry in entries:
+        case_dir = Path(out_dir) / entry.name
+        case_dir.mkdir(parents=True, exist_ok=True)
+        verilog = case_dir / f"{entry.name}.v"
+        verilog.write_bytes(render(entry)[f"{entry.name}.v"])
+        for target in targets:
+            try:
+                row = synthesize(verilog, entry.name, target, case_dir / target)
+            except RuntimeError as error:
+                row = {"target": target, "error": str(error).splitlines()[0]}
+            rows.append({"name": entry.name, **row})
+    return rows
+
+
+SYNTH_COLUMNS = [("name", "block"), ("device", "device"), ("lut", "LUT"), ("ff", "FF"),
+                 ("dsp", "DSP"), ("bram", "BRAM"), ("fmax_mhz", "Fmax (MHz)")]
+
+
+def write_synth_reports(rows, out_dir):
+    from fpga.ooc import write_reports
+
+    write_reports(rows, Path(out_dir) / "synth.json", Path(out_dir) / "synth.md", SYNTH_COLUMNS)
+
+
+def _fmt(value, spec):
+    return "n/a" if value is None else format(value, spec)
+
+
+def _gelu_markdown(rows):
+    header = ["block", "method", "in → out", "lanes", "latency", "table bits",
+              "max \\|err\\|", "mean \\|err\\|", "max err (LSB)", "mean err (LSB)"]
+    for target in SYNTH_TARGETS:
+        short = "iCE40" if target.startswith("ice40") else "ECP5"
+        header += [f"{short} LUT/FF/DSP/BRAM", f"{short} Fmax"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for row in rows:
+        p, acc = row["params"], row["accuracy"]
+        cells = [row["name"], p["method"], f"{row['in_format']} → {row['out_format']}",
+                 str(p["lanes"]), str(row["latency_cycles"]),
+                 str(acc.get("table_bits", "—")),
+                 f"{acc['max_abs_error']:.3g}", f"{acc['mean_abs_error']:.3g}",
+                 f"{acc['max_error_lsb']:.3g}", f"{acc['mean_error_lsb']:.3g}"]
+        for target in SYNTH_TARGETS:
+            synth = row.get("synth", {}).get(target)
+            if synth is None:
+                cells += ["not run", "—"]
+            elif "error" in synth:
+                cells += ["does not fit / failed", "—"]
+            else:
+                cells += [f"{synth['lut']}/{synth['ff']}/{synth['dsp']}/{synth['bram']}",
+                          f"{_fmt(synth['fmax_mhz'], '.1f')} MHz"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def write_family_reports(entries, out_dir, synth=True):
+    """Measure ``entries`` and write one JSON + Markdown pair per family; return the paths."""
+    out_dir = Path(out_dir)
+    by_family = {}
+    for entry in entries:
+        by_family.setdefault(entry.params.family, []).append(entry)
+    if set(by_family) - {"gelu"}:
+        raise NotImplementedError(f"no report for families {sorted(set(by_family) - {'gelu'})}")
+    paths = []
+    for family, members in sorted(by_family.items()):
+        synth_rows = synth_entries(members, SYNTH_TARGETS, Path("build/synth")) if synth else []
+        rows = []
+        for entry in members:
+            manifest = json.loads(render(entry)[f"{entry.name}.json"])
+            rows.append({
+                "name": entry.name, "params": entry.params.to_dict(),
+                "in_format": entry.params.in_format.name,
+                "out_format": entry.params.out_format.name,
+                "latency_cycles": manifest["latency_cycles"],
+                "initiation_interval": manifest["initiation_interval"],
+                "accuracy": gelu_accuracy(entry.params),
+                "synth": {r["target"]: {k: v for k, v in r.items() if k not in ("name",)}
+                          for r in synth_rows if r["name"] == entry.name},
+            })
+        json_path, md_path = out_dir / f"{family}.json", out_dir / f"{family}.md"
+        write_files({json_path.name: (json.dumps(rows, indent=2, sort_keys=True) + "\n").encode(),
+                     md_path.name: _gelu_markdown(rows).encode()}, out_dir)
+        paths += [json_path, md_path]
+    return paths
+
