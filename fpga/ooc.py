@@ -38,14 +38,14 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 import re
 import shutil
 import subprocess
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+
+from generators.emit import write_atomic
 
 __all__ = ["TARGETS", "Target", "synthesize", "write_reports"]
 
@@ -271,19 +271,6 @@ def _cell(key: str, value) -> str:
     return str(value).replace("|", "\\|")
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    # Temp file in the same folder so os.replace is an atomic rename on one filesystem.
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_reports(
     rows: list[dict],
     json_path: Path,
@@ -292,7 +279,7 @@ def write_reports(
 ) -> None:
     """Write rows as sorted, indented JSON and as a Markdown table (one row per dict)."""
     columns = columns or DEFAULT_COLUMNS
-    _write_atomic(Path(json_path), json.dumps(rows, sort_keys=True, indent=2) + "\n")
+    write_atomic(json_path, (json.dumps(rows, sort_keys=True, indent=2) + "\n").encode())
     def numeric(key: str) -> bool:  # right-align columns whose values are all numbers
         values = [row[key] for row in rows if row.get(key) is not None]
         return bool(values) and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
@@ -302,4 +289,4 @@ def write_reports(
         "|" + "|".join("---:" if numeric(k) else ":---" for k, _ in columns) + "|",
     ]
     lines += ["| " + " | ".join(_cell(k, row.get(k)) for k, _ in columns) + " |" for row in rows]
-    _write_atomic(Path(md_path), "\n".join(lines) + "\n")
+    write_atomic(md_path, ("\n".join(lines) + "\n").encode())

@@ -127,7 +127,10 @@ def _report(args):
 
 
 def main(argv=None):
-    args = _parser().parse_args(argv)
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as done:      # --help, --version, usage errors: report the status
+        return done.code
     try:
         return {"build": _build, "synth": _synth, "report": _report}[args.verb](args)
     except ParamError as error:

@@ -74,6 +74,7 @@ def write_files(files, out_dir):
 def write_atomic(target, content):
     """Replace ``target`` by ``content`` (bytes) in one rename; unchanged files are not touched."""
     target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
     if target.exists() and target.read_bytes() == content:
         return
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
