@@ -1,0 +1,149 @@
+"""GELU models: Edge-MoE bit-exactness, accuracy figures, and the parameter checks."""
+
+import math
+
+import numpy as np
+import pytest
+
+from generators.fixedpoint import Fixed
+from generators.gelu.model import delta_reference, gelu, gelu_reference, table
+from generators.gelu.params import GeluParams
+from generators.params import ParamTypeError, ParamValueError
+from scripts.report import gelu_accuracy
+
+EDGE_MOE = GeluParams(method="edge_moe", in_width=32, in_frac=22, out_width=32, out_frac=22,
+                      rounding="floor", table_frac=22, table_step_log2=5, table_entries=177)
+FITTED = GeluParams(method="fitted_pwl", in_width=32, in_frac=22, out_width=32, out_frac=22,
+                    rounding="floor", table_frac=22)
+
+
+def edge_moe_as_published(x):
+    """Edge-MoE's gelu.cpp datapath, written out literally from seeds.md §3.2 (scalar)."""
+    rom = [math.floor(2**22 * k / 32 * 0.5 * math.erfc(k / 32 / math.sqrt(2)) + 0.5)
+           for k in range(177)]
+    relu = max(x, 0)
+    u = abs(x)
+    if u >= 176 << 17:
+        return relu
+    i, t = u >> 17, u & ((1 << 17) - 1)
+    a, b = rom[i], rom[i + 1]
+    return relu - ((a * (1 << 17) + t * (b - a)) >> 17)
+
+
+def test_edge_moe_table_is_delta_rounded():
+    expected = [math.floor(2**22 * delta_reference(k / 32) + 0.5) for k in range(177)]
+    assert list(table(EDGE_MOE)) == expected
+    assert table(EDGE_MOE)[-1] == 0
+
+
+def test_edge_moe_model_reproduces_published_datapath():
+    rng = np.random.default_rng(11)
+    x = np.concatenate([rng.integers(-(1 << 31), 1 << 31, 20000),
+                        rng.integers(-(6 << 22), 6 << 22, 20000),
+                        [-(1 << 31), (1 << 31) - 1, 0, 176 << 17, (176 << 17) - 1,
+                         -(176 << 17), 1 - (176 << 17), 1, -1]])
+    got = gelu(EDGE_MOE, x)
+    assert [int(v) for v in got] == [edge_moe_as_published(int(v)) for v in x]
+
+
+def test_edge_moe_error_matches_published_figure():
+    acc = gelu_accuracy(EDGE_MOE)
+    assert 9.6e-5 < acc["max_abs_error"] < 9.9e-5       # seeds.md: 9.8e-5
+    assert 7.5e-6 < acc["mean_abs_error"] < 7.9e-6      # seeds.md: 7.7e-6
+
+
+def test_fitted_beats_edge_moe_with_no_more_table_bits():
+    ours, theirs = gelu_accuracy(FITTED), gelu_accuracy(EDGE_MOE)
+    assert ours["max_abs_error"] <= theirs["max_abs_error"] / 2
+    assert ours["table_bits"] <= theirs["table_bits"]
+
+
+def test_igelu_error_matches_ibert():
+    params = GeluParams(method="i_gelu", in_width=32, in_frac=22, out_width=32, out_frac=22)
+    assert 0.017 < gelu_accuracy(params)["max_abs_error"] < 0.019     # seeds.md: 0.0182
+
+
+def test_igelu_integer_constants_follow_ibert():
+    """At I-BERT's own operating point the integer path equals the float formula closely."""
+    params = GeluParams(method="i_gelu", in_width=16, in_frac=10, out_width=16, out_frac=10)
+    x = params.in_format.codes()[::7]
+    xf = params.in_format.to_float(x)
+    u = np.minimum(np.abs(xf / 1.4142), 1.769)
+    erf = np.sign(xf) * (-0.2888 * (u - 1.769) ** 2 + 1)
+    float_form = xf * 0.5 * (1 + erf)
+    got = params.out_format.to_float(gelu(params, x))
+    assert np.max(np.abs(got - float_form)) < 4 * params.out_format.lsb
+
+
+@pytest.mark.parametrize("fmt", [Fixed(8, 5), Fixed(16, 12)])
+def test_outputs_stay_in_format_and_near_gelu(fmt):
+    for method in ("edge_moe", "fitted_pwl"):
+        params = GeluParams(method=method, in_width=fmt.width, in_frac=fmt.frac,
+                            out_width=fmt.width, out_frac=fmt.frac)
+        x = fmt.codes()
+        y = gelu(params, x)
+        assert y.min() >= fmt.min_code and y.max() <= fmt.max_code
+        err = np.abs(fmt.to_float(y) - gelu_reference(fmt.to_float(x)))
+        assert err.max() < 1.0 * fmt.lsb
+
+
+def test_saturation_when_output_has_fewer_integer_bits():
+    params = GeluParams(method="edge_moe", in_width=16, in_frac=8, out_width=8, out_frac=4,
+                        table_step_log2=4, table_entries=97)
+    assert gelu(params, [32767])[0] == 127           # 128 saturates to 7.9375
+    assert gelu(params, [-32768])[0] == 0            # GELU(-128) = -0 rounds to 0
+
+
+def test_model_rejects_codes_outside_format():
+    with pytest.raises(ValueError, match=r"^input codes must lie in \[-128, 127\] for s8.5$"):
+        gelu(GeluParams(in_width=8, in_frac=5, out_width=8, out_frac=5), [128])
+
+
+# --- parameter validation: one test per message -------------------------------------------
+
+BAD_PARAMS = [
+    (dict(lanes=0), ParamValueError, r"lanes must be between 1 and 16, not 0"),
+    (dict(lanes=2.0), ParamTypeError, r"lanes must be an integer, not 2.0"),
+    (dict(in_width=33), ParamValueError, r"in_width must be between 8 and 32, not 33"),
+    (dict(in_frac=15), ParamValueError, r"in_frac must be between 0 and 14, not 15"),
+    (dict(out_width=7), ParamValueError, r"out_width must be between 8 and 32, not 7"),
+    (dict(rounding="nearest"), ParamValueError,
+     r"rounding must be one of 'floor', 'half_up', not 'nearest'"),
+    (dict(method="i_gelu", table_frac=10), ParamValueError,
+     r"table_frac applies only to method 'edge_moe' or 'fitted_pwl', not 'i_gelu'"),
+    (dict(method="fitted_pwl", table_entries=10), ParamValueError,
+     r"table_entries applies only to method 'edge_moe', not 'fitted_pwl'"),
+    (dict(method="edge_moe", segments=((1, 2),)), ParamValueError,
+     r"segments applies only to method 'fitted_pwl', not 'edge_moe'"),
+    (dict(table_frac=31), ParamValueError, r"table_frac must be between 2 and 30, not 31"),
+    (dict(method="edge_moe", table_step_log2=13), ParamValueError,
+     r"table_step_log2 must be between 0 and 12, not 13"),
+    (dict(method="edge_moe", table_step_log2=5, table_entries=300), ParamValueError,
+     r"table_entries must be between 2 and 257, not 300"),
+    (dict(segments=()), ParamTypeError,
+     r"segments must be a non-empty list of \[end, step_log2\] pairs, not \(\)"),
+    (dict(segments=((1, 2, 3),)), ParamTypeError,
+     r"segments\[0\] must be an \[end, step_log2\] pair of numbers, not \[1, 2, 3\]"),
+    (dict(segments=((1, 2), (0.5, 2))), ParamValueError,
+     r"segments\[1\] end must be above 1 and at most the largest input magnitude 8, not 0.5"),
+    (dict(segments=((1, 13),)), ParamValueError,
+     r"segments\[0\] step_log2 must be between 0 and 12, not 13"),
+    (dict(segments=((0.3, 2),)), ParamValueError,
+     r"segments\[0\] \[0, 0.3\) is not a whole number of steps 2\*\*-2"),
+    (dict(segments=((8, 12),)), ParamValueError,
+     r"segments need 32769 table entries, more than the 4096 allowed"),
+]
+
+
+@pytest.mark.parametrize("kwargs, error, message", BAD_PARAMS,
+                         ids=[m[:40] for _, _, m in BAD_PARAMS])
+def test_bad_parameter(kwargs, error, message):
+    with pytest.raises(error, match=f"^{message}$"):
+        GeluParams(**kwargs)
+
+
+def test_params_round_trip_through_json():
+    from generators.catalog import params_from_json
+
+    for params in (EDGE_MOE, FITTED, GeluParams(method="i_gelu", lanes=3)):
+        assert params_from_json(params.to_json()) == params
