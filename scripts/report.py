@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from generators.emit import render, write_files
+from generators.emit import render, write_atomic, write_files
 
 __all__ = ["gelu_accuracy", "synth_entries", "write_synth_reports", "write_family_reports"]
 
@@ -130,7 +130,12 @@ def write_family_reports(entries, out_dir, synth=True):
         raise NotImplementedError(f"no report for families {sorted(set(by_family) - {'gelu'})}")
     paths = []
     for family, members in sorted(by_family.items()):
+        json_path, md_path = out_dir / f"{family}.json", out_dir / f"{family}.md"
         synth_rows = synth_entries(members, SYNTH_TARGETS, Path("build/synth")) if synth else []
+        # Without synthesis, keep the figures of the last full report for unchanged blocks.
+        previous = {row["name"]: row for row in
+                    (json.loads(json_path.read_text()) if json_path.is_file() and not synth
+                     else [])}
         rows = []
         for entry in members:
             manifest = json.loads(render(entry)[f"{entry.name}.json"])
@@ -141,12 +146,41 @@ def write_family_reports(entries, out_dir, synth=True):
                 "latency_cycles": manifest["latency_cycles"],
                 "initiation_interval": manifest["initiation_interval"],
                 "accuracy": gelu_accuracy(entry.params),
-                "synth": {r["target"]: {k: v for k, v in r.items() if k not in ("name",)}
+                "synth": {r["target"]: {k: v for k, v in r.items() if k != "name"}
                           for r in synth_rows if r["name"] == entry.name},
             })
-        json_path, md_path = out_dir / f"{family}.json", out_dir / f"{family}.md"
+            kept = previous.get(entry.name)
+            if kept and kept["params"] == rows[-1]["params"]:
+                rows[-1]["synth"] = kept["synth"]
         write_files({json_path.name: (json.dumps(rows, indent=2, sort_keys=True) + "\n").encode(),
                      md_path.name: _gelu_markdown(rows).encode()}, out_dir)
         paths += [json_path, md_path]
+        if update_readme(Path("README.md"), family, _gelu_markdown(rows)):
+            paths.append(Path("README.md"))
     return paths
 
+
+def _block_span(text, family):
+    """Start and end offsets of the text between the README's ``report:<family>`` markers."""
+    start, end = f"<!-- report:{family} -->\n", f"<!-- /report:{family} -->"
+    if start not in text or end not in text:
+        return None
+    return text.index(start) + len(start), text.index(end)
+
+
+def readme_block(text, family):
+    """The README text between the ``report:<family>`` markers, or None."""
+    span = _block_span(text, family)
+    return None if span is None else text[span[0]:span[1]]
+
+
+def update_readme(readme, family, table):
+    """Put ``table`` between the README's markers for ``family``; True if the README has them."""
+    if not readme.is_file():
+        return False
+    text = readme.read_text(encoding="utf-8")
+    span = _block_span(text, family)
+    if span is None:
+        return False
+    write_atomic(readme, (text[:span[0]] + table + text[span[1]:]).encode())
+    return True

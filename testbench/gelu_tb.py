@@ -19,7 +19,7 @@ from testbench.axis import TRAFFIC_MATRIX, AxisTB
 PARAMS = params_from_json(os.environ["GEN_PARAMS"])
 FMT = PARAMS.in_format
 EXHAUSTIVE_BITS = 16
-SAMPLED = 40_000
+SAMPLED = int(os.environ.get("GELU_SAMPLED", "40000"))    # random codes beyond 16 bits
 
 
 def directed_codes():

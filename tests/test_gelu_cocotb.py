@@ -30,12 +30,27 @@ CASES = [e for e in DEFAULT_CATALOG if e.params.family == "gelu"] + \
         [Entry(name, params) for name, params in MATRIX.items()]
 
 
-@pytest.mark.parametrize("entry", CASES, ids=[e.name for e in CASES])
-def test_gelu_bit_exact(entry):
-    digest = hashlib.sha256(entry.params.to_json().encode()).hexdigest()[:10]
+def simulate(entry, extra_env=None):
+    key = entry.params.to_json() + repr(sorted((extra_env or {}).items()))
+    digest = hashlib.sha256(key.encode()).hexdigest()[:10]
     case_dir = REPO_ROOT / "build" / "cocotb" / f"{entry.name}-{digest}"
     case_dir.mkdir(parents=True, exist_ok=True)
     verilog = case_dir / f"{entry.name}.v"     # beside, not in, the simulator's build dir
     write_atomic(verilog, render(entry)[verilog.name])
     run_cocotb(verilog_sources=[verilog], toplevel=entry.name, test_module="testbench.gelu_tb",
-               build_dir=case_dir / "sim", params_json=entry.params.to_json(), timeout_s=900)
+               build_dir=case_dir / "sim", params_json=entry.params.to_json(), timeout_s=1800,
+               extra_env=extra_env)
+
+
+@pytest.mark.parametrize("entry", CASES, ids=[e.name for e in CASES])
+def test_gelu_bit_exact(entry):
+    simulate(entry)
+
+
+WIDE = [e for e in CASES if e.params.in_width > 16]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("entry", WIDE, ids=[e.name for e in WIDE])
+def test_gelu_bit_exact_million_codes(entry):
+    simulate(entry, {"GELU_SAMPLED": "1000000"})

@@ -62,12 +62,15 @@ class Gelu(ElementwisePipeline):
         u, relu = pipe.stage(u=Mux(x < 0, -x, x).as_unsigned(), relu=Mux(x < 0, 0, x))
 
         index = Signal(range(len(tab)), name=f"{pipe.prefix}_index")
-        position = Signal(layout.max_shift, name=f"{pipe.prefix}_position")
+        # At least one bit: when every step is one input LSB the position is constant 0, and
+        # zero-width signals would reach the Verilog as [-1:0] ranges.
+        position = Signal(max(layout.max_shift, 1), name=f"{pipe.prefix}_position")
         for start, end, shift, base in reversed(layout.regions):
             with m.If(u < end):
                 offset = u - start
-                m.d.comb += [index.eq(base + (offset >> shift)),
-                             position.eq(offset[:shift] << (layout.max_shift - shift))]
+                m.d.comb += index.eq(base + (offset >> shift))
+                if shift:
+                    m.d.comb += position.eq(offset[:shift] << (layout.max_shift - shift))
         index, position, below, relu = pipe.stage(
             index=index, position=position, below=u < layout.cutoff_code, relu=relu)
 
