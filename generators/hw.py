@@ -10,7 +10,7 @@ from amaranth.lib.wiring import In, Out
 
 from .fixedpoint import Fixed, Rounding
 
-__all__ = ["Pipeline", "shift_round", "saturate", "requantize", "lanes_stream",
+__all__ = ["Pipeline", "rounding_bias", "shift_round", "saturate", "lanes_stream",
            "ElementwisePipeline"]
 
 
@@ -40,23 +40,22 @@ class Pipeline:
         return regs[0] if len(regs) == 1 else tuple(regs)
 
 
+def rounding_bias(shift, rounding):
+    """What :func:`shift_round` adds before a right shift of ``shift`` bits (an int)."""
+    return 1 << (shift - 1) if shift > 0 and Rounding(rounding) is Rounding.HALF_UP else 0
+
+
 def shift_round(value, shift, rounding):
     """Scale by ``2**-shift`` as :func:`generators.fixedpoint.shift_round` does."""
     if shift <= 0:
         return value << -shift
-    if Rounding(rounding) is Rounding.HALF_UP:
-        value = value + (1 << (shift - 1))
-    return value >> shift
+    return (value + rounding_bias(shift, rounding)) >> shift
 
 
 def saturate(value, fmt: Fixed):
     clamped = Mux(value > fmt.max_code, fmt.max_code,
                   Mux(value < fmt.min_code, fmt.min_code, value))
     return clamped.as_signed()[:fmt.width].as_signed() if fmt.signed else clamped[:fmt.width]
-
-
-def requantize(value, frac, fmt: Fixed, rounding):
-    return saturate(shift_round(value, frac - fmt.frac, rounding), fmt)
 
 
 def lanes_stream(lanes, fmt: Fixed):

@@ -82,211 +82,185 @@ module \gelu_edge_moe.core (i__valid, o__ready, rst, ce, i__payload, o__payload,
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
   wire [7:0] \$10 ;
-  wire [52:0] \$100 ;
-  wire [52:0] \$101 ;
-  wire [53:0] \$102 ;
-  wire [54:0] \$103 ;
-  wire [55:0] \$104 ;
-  wire \$105 ;
-  wire [32:0] \$106 ;
-  wire [50:0] \$107 ;
-  wire [52:0] \$108 ;
-  wire [52:0] \$109 ;
+  wire [32:0] \$100 ;
+  wire \$101 ;
+  wire [31:0] \$102 ;
+  wire \$103 ;
+  wire [19:0] \$104 ;
+  wire [19:0] \$105 ;
+  wire [19:0] \$106 ;
+  wire [20:0] \$107 ;
+  wire [37:0] \$108 ;
+  wire [50:0] \$109 ;
   wire \$11 ;
   wire [52:0] \$110 ;
-  wire [53:0] \$111 ;
-  wire [54:0] \$112 ;
-  wire [55:0] \$113 ;
-  wire [55:0] \$114 ;
-  wire [55:0] \$115 ;
-  wire \$116 ;
-  wire [32:0] \$117 ;
-  wire [32:0] \$118 ;
-  wire \$119 ;
+  wire [52:0] \$111 ;
+  wire [52:0] \$112 ;
+  wire [32:0] \$113 ;
+  wire [33:0] \$114 ;
+  wire [53:0] \$115 ;
+  wire [54:0] \$116 ;
+  wire [55:0] \$117 ;
+  wire \$118 ;
+  wire [53:0] \$119 ;
   wire [33:0] \$12 ;
-  wire [31:0] \$120 ;
-  wire \$121 ;
-  wire [19:0] \$122 ;
-  wire [19:0] \$123 ;
-  wire [19:0] \$124 ;
-  wire [20:0] \$125 ;
-  wire [37:0] \$126 ;
-  wire [32:0] \$127 ;
-  wire [50:0] \$128 ;
-  wire [52:0] \$129 ;
+  wire [54:0] \$120 ;
+  wire [55:0] \$121 ;
+  wire \$122 ;
+  wire [53:0] \$123 ;
+  wire [54:0] \$124 ;
+  wire [55:0] \$125 ;
+  wire [55:0] \$126 ;
+  wire [55:0] \$127 ;
+  wire \$128 ;
+  wire [32:0] \$129 ;
   wire [33:0] \$13 ;
-  wire [52:0] \$130 ;
-  wire [52:0] \$131 ;
-  wire [53:0] \$132 ;
-  wire [54:0] \$133 ;
-  wire [55:0] \$134 ;
-  wire \$135 ;
-  wire [32:0] \$136 ;
-  wire [50:0] \$137 ;
-  wire [52:0] \$138 ;
-  wire [52:0] \$139 ;
+  wire [32:0] \$130 ;
+  wire \$131 ;
+  wire [31:0] \$132 ;
+  wire \$133 ;
+  wire [19:0] \$134 ;
+  wire [19:0] \$135 ;
+  wire [19:0] \$136 ;
+  wire [20:0] \$137 ;
+  wire [37:0] \$138 ;
+  wire [50:0] \$139 ;
   wire [34:0] \$14 ;
   wire [52:0] \$140 ;
-  wire [53:0] \$141 ;
-  wire [54:0] \$142 ;
-  wire [55:0] \$143 ;
-  wire \$144 ;
-  wire [32:0] \$145 ;
-  wire [50:0] \$146 ;
-  wire [52:0] \$147 ;
-  wire [52:0] \$148 ;
-  wire [52:0] \$149 ;
+  wire [52:0] \$141 ;
+  wire [52:0] \$142 ;
+  wire [32:0] \$143 ;
+  wire [33:0] \$144 ;
+  wire [53:0] \$145 ;
+  wire [54:0] \$146 ;
+  wire [55:0] \$147 ;
+  wire \$148 ;
+  wire [53:0] \$149 ;
   wire [33:0] \$15 ;
-  wire [53:0] \$150 ;
-  wire [54:0] \$151 ;
-  wire [55:0] \$152 ;
-  wire [55:0] \$153 ;
-  wire [55:0] \$154 ;
-  wire \$155 ;
-  wire [32:0] \$156 ;
-  wire [32:0] \$157 ;
-  wire \$158 ;
-  wire [31:0] \$159 ;
+  wire [54:0] \$150 ;
+  wire [55:0] \$151 ;
+  wire \$152 ;
+  wire [53:0] \$153 ;
+  wire [54:0] \$154 ;
+  wire [55:0] \$155 ;
+  wire [55:0] \$156 ;
+  wire [55:0] \$157 ;
+  reg [32:0] \$158 ;
+  reg [31:0] \$159 ;
   wire [17:0] \$16 ;
-  wire \$160 ;
-  wire [19:0] \$161 ;
-  wire [19:0] \$162 ;
-  wire [19:0] \$163 ;
-  wire [20:0] \$164 ;
-  wire [37:0] \$165 ;
-  wire [32:0] \$166 ;
-  wire [50:0] \$167 ;
-  wire [52:0] \$168 ;
-  wire [52:0] \$169 ;
+  reg [7:0] \$160 ;
+  reg [16:0] \$161 ;
+  reg \$162 ;
+  reg [31:0] \$163 ;
+  reg \$164 ;
+  reg [16:0] \$165 ;
+  reg \$166 ;
+  reg [31:0] \$167 ;
+  reg [19:0] \$168 ;
+  reg [20:0] \$169 ;
   wire [8:0] \$17 ;
-  wire [52:0] \$170 ;
-  wire [53:0] \$171 ;
-  wire [54:0] \$172 ;
-  wire [55:0] \$173 ;
-  wire \$174 ;
-  wire [32:0] \$175 ;
-  wire [50:0] \$176 ;
-  wire [52:0] \$177 ;
-  wire [52:0] \$178 ;
-  wire [52:0] \$179 ;
+  reg [16:0] \$170 ;
+  reg \$171 ;
+  reg [31:0] \$172 ;
+  reg [37:0] \$173 ;
+  reg [19:0] \$174 ;
+  reg \$175 ;
+  reg [31:0] \$176 ;
+  reg [52:0] \$177 ;
+  reg [33:0] \$178 ;
+  reg [31:0] \$179 ;
   wire [8:0] \$18 ;
-  wire [53:0] \$180 ;
-  wire [54:0] \$181 ;
-  wire [55:0] \$182 ;
-  wire \$183 ;
-  wire [32:0] \$184 ;
-  wire [50:0] \$185 ;
-  wire [52:0] \$186 ;
-  wire [52:0] \$187 ;
-  wire [52:0] \$188 ;
-  wire [53:0] \$189 ;
+  reg [32:0] \$180 ;
+  reg [31:0] \$181 ;
+  reg [7:0] \$182 ;
+  reg [16:0] \$183 ;
+  reg \$184 ;
+  reg [31:0] \$185 ;
+  reg \$186 ;
+  reg [16:0] \$187 ;
+  reg \$188 ;
+  reg [31:0] \$189 ;
   wire [7:0] \$19 ;
-  wire [54:0] \$190 ;
-  wire [55:0] \$191 ;
-  wire [55:0] \$192 ;
-  wire [55:0] \$193 ;
-  reg [32:0] \$194 ;
-  reg [31:0] \$195 ;
-  reg [7:0] \$196 ;
-  reg [16:0] \$197 ;
-  reg \$198 ;
-  reg [31:0] \$199 ;
+  reg [19:0] \$190 ;
+  reg [20:0] \$191 ;
+  reg [16:0] \$192 ;
+  reg \$193 ;
+  reg [31:0] \$194 ;
+  reg [37:0] \$195 ;
+  reg [19:0] \$196 ;
+  reg \$197 ;
+  reg [31:0] \$198 ;
+  reg [52:0] \$199 ;
   wire \$2 ;
   wire \$20 ;
-  reg \$200 ;
-  reg [16:0] \$201 ;
-  reg \$202 ;
+  reg [33:0] \$200 ;
+  reg [31:0] \$201 ;
+  reg [32:0] \$202 ;
   reg [31:0] \$203 ;
-  reg [19:0] \$204 ;
-  reg [20:0] \$205 ;
-  reg [16:0] \$206 ;
-  reg \$207 ;
-  reg [31:0] \$208 ;
-  reg [37:0] \$209 ;
+  reg [7:0] \$204 ;
+  reg [16:0] \$205 ;
+  reg \$206 ;
+  reg [31:0] \$207 ;
+  reg \$208 ;
+  reg [16:0] \$209 ;
   wire [33:0] \$21 ;
-  reg [19:0] \$210 ;
-  reg \$211 ;
-  reg [31:0] \$212 ;
-  reg [31:0] \$213 ;
-  reg [32:0] \$214 ;
-  reg [31:0] \$215 ;
-  reg [7:0] \$216 ;
-  reg [16:0] \$217 ;
-  reg \$218 ;
-  reg [31:0] \$219 ;
+  reg \$210 ;
+  reg [31:0] \$211 ;
+  reg [19:0] \$212 ;
+  reg [20:0] \$213 ;
+  reg [16:0] \$214 ;
+  reg \$215 ;
+  reg [31:0] \$216 ;
+  reg [37:0] \$217 ;
+  reg [19:0] \$218 ;
+  reg \$219 ;
   wire [33:0] \$22 ;
-  reg \$220 ;
-  reg [16:0] \$221 ;
-  reg \$222 ;
+  reg [31:0] \$220 ;
+  reg [52:0] \$221 ;
+  reg [33:0] \$222 ;
   reg [31:0] \$223 ;
-  reg [19:0] \$224 ;
-  reg [20:0] \$225 ;
-  reg [16:0] \$226 ;
-  reg \$227 ;
-  reg [31:0] \$228 ;
-  reg [37:0] \$229 ;
+  reg [32:0] \$224 ;
+  reg [31:0] \$225 ;
+  reg [7:0] \$226 ;
+  reg [16:0] \$227 ;
+  reg \$228 ;
+  reg [31:0] \$229 ;
   wire [34:0] \$23 ;
-  reg [19:0] \$230 ;
-  reg \$231 ;
-  reg [31:0] \$232 ;
+  reg \$230 ;
+  reg [16:0] \$231 ;
+  reg \$232 ;
   reg [31:0] \$233 ;
-  reg [32:0] \$234 ;
-  reg [31:0] \$235 ;
-  reg [7:0] \$236 ;
-  reg [16:0] \$237 ;
-  reg \$238 ;
-  reg [31:0] \$239 ;
+  reg [19:0] \$234 ;
+  reg [20:0] \$235 ;
+  reg [16:0] \$236 ;
+  reg \$237 ;
+  reg [31:0] \$238 ;
+  reg [37:0] \$239 ;
   wire [33:0] \$24 ;
-  reg \$240 ;
-  reg [16:0] \$241 ;
-  reg \$242 ;
-  reg [31:0] \$243 ;
-  reg [19:0] \$244 ;
-  reg [20:0] \$245 ;
-  reg [16:0] \$246 ;
+  reg [19:0] \$240 ;
+  reg \$241 ;
+  reg [31:0] \$242 ;
+  reg [52:0] \$243 ;
+  reg [33:0] \$244 ;
+  reg [31:0] \$245 ;
+  reg \$246 ;
   reg \$247 ;
-  reg [31:0] \$248 ;
-  reg [37:0] \$249 ;
+  reg \$248 ;
+  reg \$249 ;
   wire [17:0] \$25 ;
-  reg [19:0] \$250 ;
+  reg \$250 ;
   reg \$251 ;
-  reg [31:0] \$252 ;
-  reg [31:0] \$253 ;
-  reg [32:0] \$254 ;
-  reg [31:0] \$255 ;
-  reg [7:0] \$256 ;
-  reg [16:0] \$257 ;
+  reg \$252 ;
+  reg \$253 ;
+  reg \$254 ;
+  reg \$255 ;
+  reg \$256 ;
+  reg \$257 ;
   reg \$258 ;
-  reg [31:0] \$259 ;
+  reg \$259 ;
   wire [8:0] \$26 ;
-  reg \$260 ;
-  reg [16:0] \$261 ;
-  reg \$262 ;
-  reg [31:0] \$263 ;
-  reg [19:0] \$264 ;
-  reg [20:0] \$265 ;
-  reg [16:0] \$266 ;
-  reg \$267 ;
-  reg [31:0] \$268 ;
-  reg [37:0] \$269 ;
   wire [8:0] \$27 ;
-  reg [19:0] \$270 ;
-  reg \$271 ;
-  reg [31:0] \$272 ;
-  reg [31:0] \$273 ;
-  reg \$274 ;
-  reg \$275 ;
-  reg \$276 ;
-  reg \$277 ;
-  reg \$278 ;
-  reg \$279 ;
   wire [7:0] \$28 ;
-  reg \$280 ;
-  reg \$281 ;
-  reg \$282 ;
-  reg \$283 ;
-  reg \$284 ;
-  reg \$285 ;
   wire \$29 ;
   wire [33:0] \$3 ;
   wire [33:0] \$30 ;
@@ -309,62 +283,62 @@ module \gelu_edge_moe.core (i__valid, o__ready, rst, ce, i__payload, o__payload,
   wire [19:0] \$46 ;
   wire [20:0] \$47 ;
   wire [37:0] \$48 ;
-  wire [32:0] \$49 ;
+  wire [50:0] \$49 ;
   wire [34:0] \$5 ;
-  wire [50:0] \$50 ;
+  wire [52:0] \$50 ;
   wire [52:0] \$51 ;
   wire [52:0] \$52 ;
-  wire [52:0] \$53 ;
-  wire [53:0] \$54 ;
-  wire [54:0] \$55 ;
-  wire [55:0] \$56 ;
-  wire \$57 ;
-  wire [32:0] \$58 ;
-  wire [50:0] \$59 ;
+  wire [32:0] \$53 ;
+  wire [33:0] \$54 ;
+  wire [53:0] \$55 ;
+  wire [54:0] \$56 ;
+  wire [55:0] \$57 ;
+  wire \$58 ;
+  wire [53:0] \$59 ;
   wire [33:0] \$6 ;
-  wire [52:0] \$60 ;
-  wire [52:0] \$61 ;
-  wire [52:0] \$62 ;
+  wire [54:0] \$60 ;
+  wire [55:0] \$61 ;
+  wire \$62 ;
   wire [53:0] \$63 ;
   wire [54:0] \$64 ;
   wire [55:0] \$65 ;
-  wire \$66 ;
-  wire [32:0] \$67 ;
-  wire [50:0] \$68 ;
-  wire [52:0] \$69 ;
+  wire [55:0] \$66 ;
+  wire [55:0] \$67 ;
+  wire \$68 ;
+  wire [32:0] \$69 ;
   wire [17:0] \$7 ;
-  wire [52:0] \$70 ;
-  wire [52:0] \$71 ;
-  wire [53:0] \$72 ;
-  wire [54:0] \$73 ;
-  wire [55:0] \$74 ;
-  wire [55:0] \$75 ;
-  wire [55:0] \$76 ;
-  wire \$77 ;
-  wire [32:0] \$78 ;
-  wire [32:0] \$79 ;
+  wire [32:0] \$70 ;
+  wire \$71 ;
+  wire [31:0] \$72 ;
+  wire \$73 ;
+  wire [19:0] \$74 ;
+  wire [19:0] \$75 ;
+  wire [19:0] \$76 ;
+  wire [20:0] \$77 ;
+  wire [37:0] \$78 ;
+  wire [50:0] \$79 ;
   wire [8:0] \$8 ;
-  wire \$80 ;
-  wire [31:0] \$81 ;
-  wire \$82 ;
-  wire [19:0] \$83 ;
-  wire [19:0] \$84 ;
-  wire [19:0] \$85 ;
-  wire [20:0] \$86 ;
-  wire [37:0] \$87 ;
-  wire [32:0] \$88 ;
-  wire [50:0] \$89 ;
+  wire [52:0] \$80 ;
+  wire [52:0] \$81 ;
+  wire [52:0] \$82 ;
+  wire [32:0] \$83 ;
+  wire [33:0] \$84 ;
+  wire [53:0] \$85 ;
+  wire [54:0] \$86 ;
+  wire [55:0] \$87 ;
+  wire \$88 ;
+  wire [53:0] \$89 ;
   wire [8:0] \$9 ;
-  wire [52:0] \$90 ;
-  wire [52:0] \$91 ;
-  wire [52:0] \$92 ;
+  wire [54:0] \$90 ;
+  wire [55:0] \$91 ;
+  wire \$92 ;
   wire [53:0] \$93 ;
   wire [54:0] \$94 ;
   wire [55:0] \$95 ;
-  wire \$96 ;
-  wire [32:0] \$97 ;
-  wire [50:0] \$98 ;
-  wire [52:0] \$99 ;
+  wire [55:0] \$96 ;
+  wire [55:0] \$97 ;
+  wire \$98 ;
+  wire [32:0] \$99 ;
   wire [6:0] \$signature__addr ;
   wire [6:0] \$signature__addr$11 ;
   wire [6:0] \$signature__addr$19 ;
@@ -374,13 +348,13 @@ module \gelu_edge_moe.core (i__valid, o__ready, rst, ce, i__payload, o__payload,
   wire [6:0] \$signature__addr$37 ;
   wire [6:0] \$signature__addr$39 ;
   wire [19:0] \$signature__data ;
-  wire [19:0] \$signature__data$112 ;
-  wire [19:0] \$signature__data$113 ;
+  wire [19:0] \$signature__data$118 ;
+  wire [19:0] \$signature__data$119 ;
   wire [19:0] \$signature__data$56 ;
-  wire [19:0] \$signature__data$74 ;
-  wire [19:0] \$signature__data$75 ;
-  wire [19:0] \$signature__data$93 ;
-  wire [19:0] \$signature__data$94 ;
+  wire [19:0] \$signature__data$76 ;
+  wire [19:0] \$signature__data$77 ;
+  wire [19:0] \$signature__data$97 ;
+  wire [19:0] \$signature__data$98 ;
   wire \$signature__en ;
   wire \$signature__en$17 ;
   wire \$signature__en$18 ;
@@ -425,7 +399,9 @@ module \gelu_edge_moe.core (i__valid, o__ready, rst, ce, i__payload, o__payload,
   reg [19:0] lane0_s5_lower = 20'h00000;
   reg [37:0] lane0_s5_product = 38'h0000000000;
   reg [31:0] lane0_s5_relu = 32'd0;
-  reg [31:0] lane0_s6_y = 32'd0;
+  reg [52:0] lane0_s6_delta = 53'h00000000000000;
+  reg [33:0] lane0_s6_relu_biased = 34'h000000000;
+  reg [31:0] lane0_s7_y = 32'd0;
   reg [7:0] lane1_index;
   reg [16:0] lane1_position;
   reg [31:0] lane1_s1_relu = 32'd0;
@@ -447,7 +423,9 @@ module \gelu_edge_moe.core (i__valid, o__ready, rst, ce, i__payload, o__payload,
   reg [19:0] lane1_s5_lower = 20'h00000;
   reg [37:0] lane1_s5_product = 38'h0000000000;
   reg [31:0] lane1_s5_relu = 32'd0;
-  reg [31:0] lane1_s6_y = 32'd0;
+  reg [52:0] lane1_s6_delta = 53'h00000000000000;
+  reg [33:0] lane1_s6_relu_biased = 34'h000000000;
+  reg [31:0] lane1_s7_y = 32'd0;
   reg [7:0] lane2_index;
   reg [16:0] lane2_position;
   reg [31:0] lane2_s1_relu = 32'd0;
@@ -469,7 +447,9 @@ module \gelu_edge_moe.core (i__valid, o__ready, rst, ce, i__payload, o__payload,
   reg [19:0] lane2_s5_lower = 20'h00000;
   reg [37:0] lane2_s5_product = 38'h0000000000;
   reg [31:0] lane2_s5_relu = 32'd0;
-  reg [31:0] lane2_s6_y = 32'd0;
+  reg [52:0] lane2_s6_delta = 53'h00000000000000;
+  reg [33:0] lane2_s6_relu_biased = 34'h000000000;
+  reg [31:0] lane2_s7_y = 32'd0;
   reg [7:0] lane3_index;
   reg [16:0] lane3_position;
   reg [31:0] lane3_s1_relu = 32'd0;
@@ -491,13 +471,16 @@ module \gelu_edge_moe.core (i__valid, o__ready, rst, ce, i__payload, o__payload,
   reg [19:0] lane3_s5_lower = 20'h00000;
   reg [37:0] lane3_s5_product = 38'h0000000000;
   reg [31:0] lane3_s5_relu = 32'd0;
-  reg [31:0] lane3_s6_y = 32'd0;
+  reg [52:0] lane3_s6_delta = 53'h00000000000000;
+  reg [33:0] lane3_s6_relu_biased = 34'h000000000;
+  reg [31:0] lane3_s7_y = 32'd0;
   reg last_s1 = 1'h0;
   reg last_s2 = 1'h0;
   reg last_s3 = 1'h0;
   reg last_s4 = 1'h0;
   reg last_s5 = 1'h0;
   reg last_s6 = 1'h0;
+  reg last_s7 = 1'h0;
   output [128:0] o__payload;
   wire [128:0] o__payload;
   wire [127:0] \o__payload.data ;
@@ -517,8 +500,9 @@ module \gelu_edge_moe.core (i__valid, o__ready, rst, ce, i__payload, o__payload,
   reg valid_s3 = 1'h0;
   reg valid_s4 = 1'h0;
   reg valid_s5 = 1'h0;
+  reg valid_s6 = 1'h0;
   (* init = 1'h0 *)
-  wire valid_s6;
+  wire valid_s7;
   reg [19:0] lane0_rom_even [88:0];
   initial begin
     lane0_rom_even[0] = 20'h00000;
@@ -814,7 +798,7 @@ module \gelu_edge_moe.core (i__valid, o__ready, rst, ce, i__payload, o__payload,
       _2_ <= lane1_rom_even[\$18 [6:0]];
     end
   end
-  assign \$signature__data$74  = _2_;
+  assign \$signature__data$76  = _2_;
   reg [19:0] lane1_rom_odd [87:0];
   initial begin
     lane1_rom_odd[0] = 20'h0f99e;
@@ -912,7 +896,7 @@ module \gelu_edge_moe.core (i__valid, o__ready, rst, ce, i__payload, o__payload,
       _3_ <= lane1_rom_odd[\$19 [6:0]];
     end
   end
-  assign \$signature__data$75  = _3_;
+  assign \$signature__data$77  = _3_;
   reg [19:0] lane2_rom_even [88:0];
   initial begin
     lane2_rom_even[0] = 20'h00000;
@@ -1011,7 +995,7 @@ module \gelu_edge_moe.core (i__valid, o__ready, rst, ce, i__payload, o__payload,
       _4_ <= lane2_rom_even[\$27 [6:0]];
     end
   end
-  assign \$signature__data$93  = _4_;
+  assign \$signature__data$97  = _4_;
   reg [19:0] lane2_rom_odd [87:0];
   initial begin
     lane2_rom_odd[0] = 20'h0f99e;
@@ -1109,7 +1093,7 @@ module \gelu_edge_moe.core (i__valid, o__ready, rst, ce, i__payload, o__payload,
       _5_ <= lane2_rom_odd[\$28 [6:0]];
     end
   end
-  assign \$signature__data$94  = _5_;
+  assign \$signature__data$98  = _5_;
   reg [19:0] lane3_rom_even [88:0];
   initial begin
     lane3_rom_even[0] = 20'h00000;
@@ -1208,7 +1192,7 @@ module \gelu_edge_moe.core (i__valid, o__ready, rst, ce, i__payload, o__payload,
       _6_ <= lane3_rom_even[\$36 [6:0]];
     end
   end
-  assign \$signature__data$112  = _6_;
+  assign \$signature__data$118  = _6_;
   reg [19:0] lane3_rom_odd [87:0];
   initial begin
     lane3_rom_odd[0] = 20'h0f99e;
@@ -1306,7 +1290,7 @@ module \gelu_edge_moe.core (i__valid, o__ready, rst, ce, i__payload, o__payload,
       _7_ <= lane3_rom_odd[\$37 [6:0]];
     end
   end
-  assign \$signature__data$113  = _7_;
+  assign \$signature__data$119  = _7_;
   assign \$1  = ~ o__valid;
   assign ce = \$1  | o__ready;
   assign \$2  = lane0_s1_u < 25'h1600000;
@@ -1340,275 +1324,283 @@ module \gelu_edge_moe.core (i__valid, o__ready, rst, ce, i__payload, o__payload,
   assign \$46  = lane0_s3_odd ? \$signature__data$56  : \$signature__data ;
   assign \$47  = \$45  - \$46 ;
   assign \$48  = $signed({ 1'h0, lane0_s4_position }) * $signed(lane0_s4_diff);
-  assign \$51  = $signed({ 1'h0, \$50  }) + $signed(lane0_s5_product);
-  assign \$53  = lane0_s5_below ? \$52  : 53'h00000000000000;
-  assign \$55  = $signed(\$49 ) - $signed(\$54 );
-  assign \$57  = $signed(\$56 ) > $signed(32'd2147483647);
-  assign \$60  = $signed({ 1'h0, \$59  }) + $signed(lane0_s5_product);
-  assign \$62  = lane0_s5_below ? \$61  : 53'h00000000000000;
-  assign \$64  = $signed(\$58 ) - $signed(\$63 );
-  assign \$66  = $signed(\$65 ) < $signed(32'd2147483648);
-  assign \$69  = $signed({ 1'h0, \$68  }) + $signed(lane0_s5_product);
-  assign \$71  = lane0_s5_below ? \$70  : 53'h00000000000000;
-  assign \$73  = $signed(\$67 ) - $signed(\$72 );
-  assign \$75  = \$66  ? 56'hffffff80000000 : \$74 ;
-  assign \$76  = \$57  ? 56'h0000007fffffff : \$75 ;
-  assign \$77  = $signed(i__payload[63:32]) < $signed(1'h0);
-  assign \$78  = - $signed(i__payload[63:32]);
-  assign \$79  = \$77  ? \$78  : { i__payload[63], i__payload[63:32] };
-  assign \$80  = $signed(i__payload[63:32]) < $signed(1'h0);
-  assign \$81  = \$80  ? 32'd0 : i__payload[63:32];
-  assign \$82  = lane1_s1_u < 25'h1600000;
-  assign \$83  = lane1_s3_odd ? \$signature__data$75  : \$signature__data$74 ;
-  assign \$84  = lane1_s3_odd ? \$signature__data$74  : \$signature__data$75 ;
-  assign \$85  = lane1_s3_odd ? \$signature__data$75  : \$signature__data$74 ;
-  assign \$86  = \$84  - \$85 ;
-  assign \$87  = $signed({ 1'h0, lane1_s4_position }) * $signed(lane1_s4_diff);
-  assign \$90  = $signed({ 1'h0, \$89  }) + $signed(lane1_s5_product);
-  assign \$92  = lane1_s5_below ? \$91  : 53'h00000000000000;
-  assign \$94  = $signed(\$88 ) - $signed(\$93 );
-  assign \$96  = $signed(\$95 ) > $signed(32'd2147483647);
-  assign \$99  = $signed({ 1'h0, \$98  }) + $signed(lane1_s5_product);
-  assign \$101  = lane1_s5_below ? \$100  : 53'h00000000000000;
-  assign \$103  = $signed(\$97 ) - $signed(\$102 );
-  assign \$105  = $signed(\$104 ) < $signed(32'd2147483648);
-  assign \$108  = $signed({ 1'h0, \$107  }) + $signed(lane1_s5_product);
-  assign \$110  = lane1_s5_below ? \$109  : 53'h00000000000000;
-  assign \$112  = $signed(\$106 ) - $signed(\$111 );
-  assign \$114  = \$105  ? 56'hffffff80000000 : \$113 ;
-  assign \$115  = \$96  ? 56'h0000007fffffff : \$114 ;
-  assign \$116  = $signed(i__payload[95:64]) < $signed(1'h0);
-  assign \$117  = - $signed(i__payload[95:64]);
-  assign \$118  = \$116  ? \$117  : { i__payload[95], i__payload[95:64] };
-  assign \$119  = $signed(i__payload[95:64]) < $signed(1'h0);
-  assign \$120  = \$119  ? 32'd0 : i__payload[95:64];
-  assign \$121  = lane2_s1_u < 25'h1600000;
-  assign \$122  = lane2_s3_odd ? \$signature__data$94  : \$signature__data$93 ;
-  assign \$123  = lane2_s3_odd ? \$signature__data$93  : \$signature__data$94 ;
-  assign \$124  = lane2_s3_odd ? \$signature__data$94  : \$signature__data$93 ;
-  assign \$125  = \$123  - \$124 ;
-  assign \$126  = $signed({ 1'h0, lane2_s4_position }) * $signed(lane2_s4_diff);
-  assign \$129  = $signed({ 1'h0, \$128  }) + $signed(lane2_s5_product);
-  assign \$131  = lane2_s5_below ? \$130  : 53'h00000000000000;
-  assign \$133  = $signed(\$127 ) - $signed(\$132 );
-  assign \$135  = $signed(\$134 ) > $signed(32'd2147483647);
-  assign \$138  = $signed({ 1'h0, \$137  }) + $signed(lane2_s5_product);
-  assign \$140  = lane2_s5_below ? \$139  : 53'h00000000000000;
-  assign \$142  = $signed(\$136 ) - $signed(\$141 );
-  assign \$144  = $signed(\$143 ) < $signed(32'd2147483648);
-  assign \$147  = $signed({ 1'h0, \$146  }) + $signed(lane2_s5_product);
-  assign \$149  = lane2_s5_below ? \$148  : 53'h00000000000000;
-  assign \$151  = $signed(\$145 ) - $signed(\$150 );
-  assign \$153  = \$144  ? 56'hffffff80000000 : \$152 ;
-  assign \$154  = \$135  ? 56'h0000007fffffff : \$153 ;
-  assign \$155  = $signed(i__payload[127:96]) < $signed(1'h0);
-  assign \$156  = - $signed(i__payload[127:96]);
-  assign \$157  = \$155  ? \$156  : { i__payload[127], i__payload[127:96] };
-  assign \$158  = $signed(i__payload[127:96]) < $signed(1'h0);
-  assign \$159  = \$158  ? 32'd0 : i__payload[127:96];
-  assign \$160  = lane3_s1_u < 25'h1600000;
-  assign \$161  = lane3_s3_odd ? \$signature__data$113  : \$signature__data$112 ;
-  assign \$162  = lane3_s3_odd ? \$signature__data$112  : \$signature__data$113 ;
-  assign \$163  = lane3_s3_odd ? \$signature__data$113  : \$signature__data$112 ;
-  assign \$164  = \$162  - \$163 ;
-  assign \$165  = $signed({ 1'h0, lane3_s4_position }) * $signed(lane3_s4_diff);
-  assign \$168  = $signed({ 1'h0, \$167  }) + $signed(lane3_s5_product);
-  assign \$170  = lane3_s5_below ? \$169  : 53'h00000000000000;
-  assign \$172  = $signed(\$166 ) - $signed(\$171 );
-  assign \$174  = $signed(\$173 ) > $signed(32'd2147483647);
-  assign \$177  = $signed({ 1'h0, \$176  }) + $signed(lane3_s5_product);
-  assign \$179  = lane3_s5_below ? \$178  : 53'h00000000000000;
-  assign \$181  = $signed(\$175 ) - $signed(\$180 );
-  assign \$183  = $signed(\$182 ) < $signed(32'd2147483648);
-  assign \$186  = $signed({ 1'h0, \$185  }) + $signed(lane3_s5_product);
-  assign \$188  = lane3_s5_below ? \$187  : 53'h00000000000000;
-  assign \$190  = $signed(\$184 ) - $signed(\$189 );
-  assign \$192  = \$183  ? 56'hffffff80000000 : \$191 ;
-  assign \$193  = \$174  ? 56'h0000007fffffff : \$192 ;
+  assign \$50  = $signed({ 1'h0, \$49  }) + $signed(lane0_s5_product);
+  assign \$52  = lane0_s5_below ? \$51  : 53'h00000000000000;
+  assign \$54  = $signed(\$53 ) + $signed(1'h0);
+  assign \$56  = $signed(lane0_s6_relu_biased) - $signed(\$55 );
+  assign \$58  = $signed(\$57 ) > $signed(32'd2147483647);
+  assign \$60  = $signed(lane0_s6_relu_biased) - $signed(\$59 );
+  assign \$62  = $signed(\$61 ) < $signed(32'd2147483648);
+  assign \$64  = $signed(lane0_s6_relu_biased) - $signed(\$63 );
+  assign \$66  = \$62  ? 56'hffffff80000000 : \$65 ;
+  assign \$67  = \$58  ? 56'h0000007fffffff : \$66 ;
+  assign \$68  = $signed(i__payload[63:32]) < $signed(1'h0);
+  assign \$69  = - $signed(i__payload[63:32]);
+  assign \$70  = \$68  ? \$69  : { i__payload[63], i__payload[63:32] };
+  assign \$71  = $signed(i__payload[63:32]) < $signed(1'h0);
+  assign \$72  = \$71  ? 32'd0 : i__payload[63:32];
+  assign \$73  = lane1_s1_u < 25'h1600000;
+  assign \$74  = lane1_s3_odd ? \$signature__data$77  : \$signature__data$76 ;
+  assign \$75  = lane1_s3_odd ? \$signature__data$76  : \$signature__data$77 ;
+  assign \$76  = lane1_s3_odd ? \$signature__data$77  : \$signature__data$76 ;
+  assign \$77  = \$75  - \$76 ;
+  assign \$78  = $signed({ 1'h0, lane1_s4_position }) * $signed(lane1_s4_diff);
+  assign \$80  = $signed({ 1'h0, \$79  }) + $signed(lane1_s5_product);
+  assign \$82  = lane1_s5_below ? \$81  : 53'h00000000000000;
+  assign \$84  = $signed(\$83 ) + $signed(1'h0);
+  assign \$86  = $signed(lane1_s6_relu_biased) - $signed(\$85 );
+  assign \$88  = $signed(\$87 ) > $signed(32'd2147483647);
+  assign \$90  = $signed(lane1_s6_relu_biased) - $signed(\$89 );
+  assign \$92  = $signed(\$91 ) < $signed(32'd2147483648);
+  assign \$94  = $signed(lane1_s6_relu_biased) - $signed(\$93 );
+  assign \$96  = \$92  ? 56'hffffff80000000 : \$95 ;
+  assign \$97  = \$88  ? 56'h0000007fffffff : \$96 ;
+  assign \$98  = $signed(i__payload[95:64]) < $signed(1'h0);
+  assign \$99  = - $signed(i__payload[95:64]);
+  assign \$100  = \$98  ? \$99  : { i__payload[95], i__payload[95:64] };
+  assign \$101  = $signed(i__payload[95:64]) < $signed(1'h0);
+  assign \$102  = \$101  ? 32'd0 : i__payload[95:64];
+  assign \$103  = lane2_s1_u < 25'h1600000;
+  assign \$104  = lane2_s3_odd ? \$signature__data$98  : \$signature__data$97 ;
+  assign \$105  = lane2_s3_odd ? \$signature__data$97  : \$signature__data$98 ;
+  assign \$106  = lane2_s3_odd ? \$signature__data$98  : \$signature__data$97 ;
+  assign \$107  = \$105  - \$106 ;
+  assign \$108  = $signed({ 1'h0, lane2_s4_position }) * $signed(lane2_s4_diff);
+  assign \$110  = $signed({ 1'h0, \$109  }) + $signed(lane2_s5_product);
+  assign \$112  = lane2_s5_below ? \$111  : 53'h00000000000000;
+  assign \$114  = $signed(\$113 ) + $signed(1'h0);
+  assign \$116  = $signed(lane2_s6_relu_biased) - $signed(\$115 );
+  assign \$118  = $signed(\$117 ) > $signed(32'd2147483647);
+  assign \$120  = $signed(lane2_s6_relu_biased) - $signed(\$119 );
+  assign \$122  = $signed(\$121 ) < $signed(32'd2147483648);
+  assign \$124  = $signed(lane2_s6_relu_biased) - $signed(\$123 );
+  assign \$126  = \$122  ? 56'hffffff80000000 : \$125 ;
+  assign \$127  = \$118  ? 56'h0000007fffffff : \$126 ;
+  assign \$128  = $signed(i__payload[127:96]) < $signed(1'h0);
+  assign \$129  = - $signed(i__payload[127:96]);
+  assign \$130  = \$128  ? \$129  : { i__payload[127], i__payload[127:96] };
+  assign \$131  = $signed(i__payload[127:96]) < $signed(1'h0);
+  assign \$132  = \$131  ? 32'd0 : i__payload[127:96];
+  assign \$133  = lane3_s1_u < 25'h1600000;
+  assign \$134  = lane3_s3_odd ? \$signature__data$119  : \$signature__data$118 ;
+  assign \$135  = lane3_s3_odd ? \$signature__data$118  : \$signature__data$119 ;
+  assign \$136  = lane3_s3_odd ? \$signature__data$119  : \$signature__data$118 ;
+  assign \$137  = \$135  - \$136 ;
+  assign \$138  = $signed({ 1'h0, lane3_s4_position }) * $signed(lane3_s4_diff);
+  assign \$140  = $signed({ 1'h0, \$139  }) + $signed(lane3_s5_product);
+  assign \$142  = lane3_s5_below ? \$141  : 53'h00000000000000;
+  assign \$144  = $signed(\$143 ) + $signed(1'h0);
+  assign \$146  = $signed(lane3_s6_relu_biased) - $signed(\$145 );
+  assign \$148  = $signed(\$147 ) > $signed(32'd2147483647);
+  assign \$150  = $signed(lane3_s6_relu_biased) - $signed(\$149 );
+  assign \$152  = $signed(\$151 ) < $signed(32'd2147483648);
+  assign \$154  = $signed(lane3_s6_relu_biased) - $signed(\$153 );
+  assign \$156  = \$152  ? 56'hffffff80000000 : \$155 ;
+  assign \$157  = \$148  ? 56'h0000007fffffff : \$156 ;
   always @(posedge clk)
-    lane0_s1_u <= \$194 ;
+    lane0_s1_u <= \$158 ;
   always @(posedge clk)
-    lane0_s1_relu <= \$195 ;
+    lane0_s1_relu <= \$159 ;
   always @(posedge clk)
-    lane0_s2_index <= \$196 ;
+    lane0_s2_index <= \$160 ;
   always @(posedge clk)
-    lane0_s2_position <= \$197 ;
+    lane0_s2_position <= \$161 ;
   always @(posedge clk)
-    lane0_s2_below <= \$198 ;
+    lane0_s2_below <= \$162 ;
   always @(posedge clk)
-    lane0_s2_relu <= \$199 ;
+    lane0_s2_relu <= \$163 ;
   always @(posedge clk)
-    lane0_s3_odd <= \$200 ;
+    lane0_s3_odd <= \$164 ;
   always @(posedge clk)
-    lane0_s3_position <= \$201 ;
+    lane0_s3_position <= \$165 ;
   always @(posedge clk)
-    lane0_s3_below <= \$202 ;
+    lane0_s3_below <= \$166 ;
   always @(posedge clk)
-    lane0_s3_relu <= \$203 ;
+    lane0_s3_relu <= \$167 ;
   always @(posedge clk)
-    lane0_s4_lower <= \$204 ;
+    lane0_s4_lower <= \$168 ;
   always @(posedge clk)
-    lane0_s4_diff <= \$205 ;
+    lane0_s4_diff <= \$169 ;
   always @(posedge clk)
-    lane0_s4_position <= \$206 ;
+    lane0_s4_position <= \$170 ;
   always @(posedge clk)
-    lane0_s4_below <= \$207 ;
+    lane0_s4_below <= \$171 ;
   always @(posedge clk)
-    lane0_s4_relu <= \$208 ;
+    lane0_s4_relu <= \$172 ;
   always @(posedge clk)
-    lane0_s5_product <= \$209 ;
+    lane0_s5_product <= \$173 ;
   always @(posedge clk)
-    lane0_s5_lower <= \$210 ;
+    lane0_s5_lower <= \$174 ;
   always @(posedge clk)
-    lane0_s5_below <= \$211 ;
+    lane0_s5_below <= \$175 ;
   always @(posedge clk)
-    lane0_s5_relu <= \$212 ;
+    lane0_s5_relu <= \$176 ;
   always @(posedge clk)
-    lane0_s6_y <= \$213 ;
+    lane0_s6_delta <= \$177 ;
   always @(posedge clk)
-    lane1_s1_u <= \$214 ;
+    lane0_s6_relu_biased <= \$178 ;
   always @(posedge clk)
-    lane1_s1_relu <= \$215 ;
+    lane0_s7_y <= \$179 ;
   always @(posedge clk)
-    lane1_s2_index <= \$216 ;
+    lane1_s1_u <= \$180 ;
   always @(posedge clk)
-    lane1_s2_position <= \$217 ;
+    lane1_s1_relu <= \$181 ;
   always @(posedge clk)
-    lane1_s2_below <= \$218 ;
+    lane1_s2_index <= \$182 ;
   always @(posedge clk)
-    lane1_s2_relu <= \$219 ;
+    lane1_s2_position <= \$183 ;
   always @(posedge clk)
-    lane1_s3_odd <= \$220 ;
+    lane1_s2_below <= \$184 ;
   always @(posedge clk)
-    lane1_s3_position <= \$221 ;
+    lane1_s2_relu <= \$185 ;
   always @(posedge clk)
-    lane1_s3_below <= \$222 ;
+    lane1_s3_odd <= \$186 ;
   always @(posedge clk)
-    lane1_s3_relu <= \$223 ;
+    lane1_s3_position <= \$187 ;
   always @(posedge clk)
-    lane1_s4_lower <= \$224 ;
+    lane1_s3_below <= \$188 ;
   always @(posedge clk)
-    lane1_s4_diff <= \$225 ;
+    lane1_s3_relu <= \$189 ;
   always @(posedge clk)
-    lane1_s4_position <= \$226 ;
+    lane1_s4_lower <= \$190 ;
   always @(posedge clk)
-    lane1_s4_below <= \$227 ;
+    lane1_s4_diff <= \$191 ;
   always @(posedge clk)
-    lane1_s4_relu <= \$228 ;
+    lane1_s4_position <= \$192 ;
   always @(posedge clk)
-    lane1_s5_product <= \$229 ;
+    lane1_s4_below <= \$193 ;
   always @(posedge clk)
-    lane1_s5_lower <= \$230 ;
+    lane1_s4_relu <= \$194 ;
   always @(posedge clk)
-    lane1_s5_below <= \$231 ;
+    lane1_s5_product <= \$195 ;
   always @(posedge clk)
-    lane1_s5_relu <= \$232 ;
+    lane1_s5_lower <= \$196 ;
   always @(posedge clk)
-    lane1_s6_y <= \$233 ;
+    lane1_s5_below <= \$197 ;
   always @(posedge clk)
-    lane2_s1_u <= \$234 ;
+    lane1_s5_relu <= \$198 ;
   always @(posedge clk)
-    lane2_s1_relu <= \$235 ;
+    lane1_s6_delta <= \$199 ;
   always @(posedge clk)
-    lane2_s2_index <= \$236 ;
+    lane1_s6_relu_biased <= \$200 ;
   always @(posedge clk)
-    lane2_s2_position <= \$237 ;
+    lane1_s7_y <= \$201 ;
   always @(posedge clk)
-    lane2_s2_below <= \$238 ;
+    lane2_s1_u <= \$202 ;
   always @(posedge clk)
-    lane2_s2_relu <= \$239 ;
+    lane2_s1_relu <= \$203 ;
   always @(posedge clk)
-    lane2_s3_odd <= \$240 ;
+    lane2_s2_index <= \$204 ;
   always @(posedge clk)
-    lane2_s3_position <= \$241 ;
+    lane2_s2_position <= \$205 ;
   always @(posedge clk)
-    lane2_s3_below <= \$242 ;
+    lane2_s2_below <= \$206 ;
   always @(posedge clk)
-    lane2_s3_relu <= \$243 ;
+    lane2_s2_relu <= \$207 ;
   always @(posedge clk)
-    lane2_s4_lower <= \$244 ;
+    lane2_s3_odd <= \$208 ;
   always @(posedge clk)
-    lane2_s4_diff <= \$245 ;
+    lane2_s3_position <= \$209 ;
   always @(posedge clk)
-    lane2_s4_position <= \$246 ;
+    lane2_s3_below <= \$210 ;
   always @(posedge clk)
-    lane2_s4_below <= \$247 ;
+    lane2_s3_relu <= \$211 ;
   always @(posedge clk)
-    lane2_s4_relu <= \$248 ;
+    lane2_s4_lower <= \$212 ;
   always @(posedge clk)
-    lane2_s5_product <= \$249 ;
+    lane2_s4_diff <= \$213 ;
   always @(posedge clk)
-    lane2_s5_lower <= \$250 ;
+    lane2_s4_position <= \$214 ;
   always @(posedge clk)
-    lane2_s5_below <= \$251 ;
+    lane2_s4_below <= \$215 ;
   always @(posedge clk)
-    lane2_s5_relu <= \$252 ;
+    lane2_s4_relu <= \$216 ;
   always @(posedge clk)
-    lane2_s6_y <= \$253 ;
+    lane2_s5_product <= \$217 ;
   always @(posedge clk)
-    lane3_s1_u <= \$254 ;
+    lane2_s5_lower <= \$218 ;
   always @(posedge clk)
-    lane3_s1_relu <= \$255 ;
+    lane2_s5_below <= \$219 ;
   always @(posedge clk)
-    lane3_s2_index <= \$256 ;
+    lane2_s5_relu <= \$220 ;
   always @(posedge clk)
-    lane3_s2_position <= \$257 ;
+    lane2_s6_delta <= \$221 ;
   always @(posedge clk)
-    lane3_s2_below <= \$258 ;
+    lane2_s6_relu_biased <= \$222 ;
   always @(posedge clk)
-    lane3_s2_relu <= \$259 ;
+    lane2_s7_y <= \$223 ;
   always @(posedge clk)
-    lane3_s3_odd <= \$260 ;
+    lane3_s1_u <= \$224 ;
   always @(posedge clk)
-    lane3_s3_position <= \$261 ;
+    lane3_s1_relu <= \$225 ;
   always @(posedge clk)
-    lane3_s3_below <= \$262 ;
+    lane3_s2_index <= \$226 ;
   always @(posedge clk)
-    lane3_s3_relu <= \$263 ;
+    lane3_s2_position <= \$227 ;
   always @(posedge clk)
-    lane3_s4_lower <= \$264 ;
+    lane3_s2_below <= \$228 ;
   always @(posedge clk)
-    lane3_s4_diff <= \$265 ;
+    lane3_s2_relu <= \$229 ;
   always @(posedge clk)
-    lane3_s4_position <= \$266 ;
+    lane3_s3_odd <= \$230 ;
   always @(posedge clk)
-    lane3_s4_below <= \$267 ;
+    lane3_s3_position <= \$231 ;
   always @(posedge clk)
-    lane3_s4_relu <= \$268 ;
+    lane3_s3_below <= \$232 ;
   always @(posedge clk)
-    lane3_s5_product <= \$269 ;
+    lane3_s3_relu <= \$233 ;
   always @(posedge clk)
-    lane3_s5_lower <= \$270 ;
+    lane3_s4_lower <= \$234 ;
   always @(posedge clk)
-    lane3_s5_below <= \$271 ;
+    lane3_s4_diff <= \$235 ;
   always @(posedge clk)
-    lane3_s5_relu <= \$272 ;
+    lane3_s4_position <= \$236 ;
   always @(posedge clk)
-    lane3_s6_y <= \$273 ;
+    lane3_s4_below <= \$237 ;
   always @(posedge clk)
-    valid_s1 <= \$274 ;
+    lane3_s4_relu <= \$238 ;
   always @(posedge clk)
-    last_s1 <= \$275 ;
+    lane3_s5_product <= \$239 ;
   always @(posedge clk)
-    valid_s2 <= \$276 ;
+    lane3_s5_lower <= \$240 ;
   always @(posedge clk)
-    last_s2 <= \$277 ;
+    lane3_s5_below <= \$241 ;
   always @(posedge clk)
-    valid_s3 <= \$278 ;
+    lane3_s5_relu <= \$242 ;
   always @(posedge clk)
-    last_s3 <= \$279 ;
+    lane3_s6_delta <= \$243 ;
   always @(posedge clk)
-    valid_s4 <= \$280 ;
+    lane3_s6_relu_biased <= \$244 ;
   always @(posedge clk)
-    last_s4 <= \$281 ;
+    lane3_s7_y <= \$245 ;
   always @(posedge clk)
-    valid_s5 <= \$282 ;
+    valid_s1 <= \$246 ;
   always @(posedge clk)
-    last_s5 <= \$283 ;
+    last_s1 <= \$247 ;
   always @(posedge clk)
-    o__valid <= \$284 ;
+    valid_s2 <= \$248 ;
   always @(posedge clk)
-    last_s6 <= \$285 ;
+    last_s2 <= \$249 ;
+  always @(posedge clk)
+    valid_s3 <= \$250 ;
+  always @(posedge clk)
+    last_s3 <= \$251 ;
+  always @(posedge clk)
+    valid_s4 <= \$252 ;
+  always @(posedge clk)
+    last_s4 <= \$253 ;
+  always @(posedge clk)
+    valid_s5 <= \$254 ;
+  always @(posedge clk)
+    last_s5 <= \$255 ;
+  always @(posedge clk)
+    valid_s6 <= \$256 ;
+  always @(posedge clk)
+    last_s6 <= \$257 ;
+  always @(posedge clk)
+    o__valid <= \$258 ;
+  always @(posedge clk)
+    last_s7 <= \$259 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     lane0_index = 8'h00;
@@ -1667,99 +1659,459 @@ module \gelu_edge_moe.core (i__valid, o__ready, rst, ce, i__payload, o__payload,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$194  = lane0_s1_u;
+    \$158  = lane0_s1_u;
     if (ce) begin
-      \$194  = \$40 ;
+      \$158  = \$40 ;
     end
     if (rst) begin
-      \$194  = 33'h000000000;
+      \$158  = 33'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$195  = lane0_s1_relu;
+    \$159  = lane0_s1_relu;
     if (ce) begin
-      \$195  = \$42 ;
+      \$159  = \$42 ;
     end
     if (rst) begin
-      \$195  = 32'd0;
+      \$159  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$196  = lane0_s2_index;
+    \$160  = lane0_s2_index;
     if (ce) begin
-      \$196  = lane0_index;
+      \$160  = lane0_index;
     end
     if (rst) begin
-      \$196  = 8'h00;
+      \$160  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$197  = lane0_s2_position;
+    \$161  = lane0_s2_position;
     if (ce) begin
-      \$197  = lane0_position;
+      \$161  = lane0_position;
     end
     if (rst) begin
-      \$197  = 17'h00000;
+      \$161  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$198  = lane0_s2_below;
+    \$162  = lane0_s2_below;
     if (ce) begin
-      \$198  = \$43 ;
+      \$162  = \$43 ;
     end
     if (rst) begin
-      \$198  = 1'h0;
+      \$162  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$199  = lane0_s2_relu;
+    \$163  = lane0_s2_relu;
     if (ce) begin
-      \$199  = lane0_s1_relu;
+      \$163  = lane0_s1_relu;
     end
     if (rst) begin
-      \$199  = 32'd0;
+      \$163  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$200  = lane0_s3_odd;
+    \$164  = lane0_s3_odd;
     if (ce) begin
-      \$200  = lane0_s2_index[0];
+      \$164  = lane0_s2_index[0];
     end
     if (rst) begin
-      \$200  = 1'h0;
+      \$164  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$201  = lane0_s3_position;
+    \$165  = lane0_s3_position;
     if (ce) begin
-      \$201  = lane0_s2_position;
+      \$165  = lane0_s2_position;
     end
     if (rst) begin
-      \$201  = 17'h00000;
+      \$165  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$202  = lane0_s3_below;
+    \$166  = lane0_s3_below;
     if (ce) begin
-      \$202  = lane0_s2_below;
+      \$166  = lane0_s2_below;
     end
     if (rst) begin
-      \$202  = 1'h0;
+      \$166  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$203  = lane0_s3_relu;
+    \$167  = lane0_s3_relu;
     if (ce) begin
-      \$203  = lane0_s2_relu;
+      \$167  = lane0_s2_relu;
+    end
+    if (rst) begin
+      \$167  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$168  = lane0_s4_lower;
+    if (ce) begin
+      \$168  = \$44 ;
+    end
+    if (rst) begin
+      \$168  = 20'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$169  = lane0_s4_diff;
+    if (ce) begin
+      \$169  = \$47 ;
+    end
+    if (rst) begin
+      \$169  = 21'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$170  = lane0_s4_position;
+    if (ce) begin
+      \$170  = lane0_s3_position;
+    end
+    if (rst) begin
+      \$170  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$171  = lane0_s4_below;
+    if (ce) begin
+      \$171  = lane0_s3_below;
+    end
+    if (rst) begin
+      \$171  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$172  = lane0_s4_relu;
+    if (ce) begin
+      \$172  = lane0_s3_relu;
+    end
+    if (rst) begin
+      \$172  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$173  = lane0_s5_product;
+    if (ce) begin
+      \$173  = \$48 ;
+    end
+    if (rst) begin
+      \$173  = 38'h0000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$174  = lane0_s5_lower;
+    if (ce) begin
+      \$174  = lane0_s4_lower;
+    end
+    if (rst) begin
+      \$174  = 20'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$175  = lane0_s5_below;
+    if (ce) begin
+      \$175  = lane0_s4_below;
+    end
+    if (rst) begin
+      \$175  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$176  = lane0_s5_relu;
+    if (ce) begin
+      \$176  = lane0_s4_relu;
+    end
+    if (rst) begin
+      \$176  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$177  = lane0_s6_delta;
+    if (ce) begin
+      \$177  = \$52 ;
+    end
+    if (rst) begin
+      \$177  = 53'h00000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$178  = lane0_s6_relu_biased;
+    if (ce) begin
+      \$178  = \$54 ;
+    end
+    if (rst) begin
+      \$178  = 34'h000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$179  = lane0_s7_y;
+    if (ce) begin
+      \$179  = \$67 [31:0];
+    end
+    if (rst) begin
+      \$179  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$180  = lane1_s1_u;
+    if (ce) begin
+      \$180  = \$70 ;
+    end
+    if (rst) begin
+      \$180  = 33'h000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$181  = lane1_s1_relu;
+    if (ce) begin
+      \$181  = \$72 ;
+    end
+    if (rst) begin
+      \$181  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$182  = lane1_s2_index;
+    if (ce) begin
+      \$182  = lane1_index;
+    end
+    if (rst) begin
+      \$182  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$183  = lane1_s2_position;
+    if (ce) begin
+      \$183  = lane1_position;
+    end
+    if (rst) begin
+      \$183  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$184  = lane1_s2_below;
+    if (ce) begin
+      \$184  = \$73 ;
+    end
+    if (rst) begin
+      \$184  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$185  = lane1_s2_relu;
+    if (ce) begin
+      \$185  = lane1_s1_relu;
+    end
+    if (rst) begin
+      \$185  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$186  = lane1_s3_odd;
+    if (ce) begin
+      \$186  = lane1_s2_index[0];
+    end
+    if (rst) begin
+      \$186  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$187  = lane1_s3_position;
+    if (ce) begin
+      \$187  = lane1_s2_position;
+    end
+    if (rst) begin
+      \$187  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$188  = lane1_s3_below;
+    if (ce) begin
+      \$188  = lane1_s2_below;
+    end
+    if (rst) begin
+      \$188  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$189  = lane1_s3_relu;
+    if (ce) begin
+      \$189  = lane1_s2_relu;
+    end
+    if (rst) begin
+      \$189  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$190  = lane1_s4_lower;
+    if (ce) begin
+      \$190  = \$74 ;
+    end
+    if (rst) begin
+      \$190  = 20'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$191  = lane1_s4_diff;
+    if (ce) begin
+      \$191  = \$77 ;
+    end
+    if (rst) begin
+      \$191  = 21'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$192  = lane1_s4_position;
+    if (ce) begin
+      \$192  = lane1_s3_position;
+    end
+    if (rst) begin
+      \$192  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$193  = lane1_s4_below;
+    if (ce) begin
+      \$193  = lane1_s3_below;
+    end
+    if (rst) begin
+      \$193  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$194  = lane1_s4_relu;
+    if (ce) begin
+      \$194  = lane1_s3_relu;
+    end
+    if (rst) begin
+      \$194  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$195  = lane1_s5_product;
+    if (ce) begin
+      \$195  = \$78 ;
+    end
+    if (rst) begin
+      \$195  = 38'h0000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$196  = lane1_s5_lower;
+    if (ce) begin
+      \$196  = lane1_s4_lower;
+    end
+    if (rst) begin
+      \$196  = 20'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$197  = lane1_s5_below;
+    if (ce) begin
+      \$197  = lane1_s4_below;
+    end
+    if (rst) begin
+      \$197  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$198  = lane1_s5_relu;
+    if (ce) begin
+      \$198  = lane1_s4_relu;
+    end
+    if (rst) begin
+      \$198  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$199  = lane1_s6_delta;
+    if (ce) begin
+      \$199  = \$82 ;
+    end
+    if (rst) begin
+      \$199  = 53'h00000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$200  = lane1_s6_relu_biased;
+    if (ce) begin
+      \$200  = \$84 ;
+    end
+    if (rst) begin
+      \$200  = 34'h000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$201  = lane1_s7_y;
+    if (ce) begin
+      \$201  = \$97 [31:0];
+    end
+    if (rst) begin
+      \$201  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$202  = lane2_s1_u;
+    if (ce) begin
+      \$202  = \$100 ;
+    end
+    if (rst) begin
+      \$202  = 33'h000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$203  = lane2_s1_relu;
+    if (ce) begin
+      \$203  = \$102 ;
     end
     if (rst) begin
       \$203  = 32'd0;
@@ -1767,199 +2119,199 @@ module \gelu_edge_moe.core (i__valid, o__ready, rst, ce, i__payload, o__payload,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$204  = lane0_s4_lower;
+    \$204  = lane2_s2_index;
     if (ce) begin
-      \$204  = \$44 ;
+      \$204  = lane2_index;
     end
     if (rst) begin
-      \$204  = 20'h00000;
+      \$204  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$205  = lane0_s4_diff;
+    \$205  = lane2_s2_position;
     if (ce) begin
-      \$205  = \$47 ;
+      \$205  = lane2_position;
     end
     if (rst) begin
-      \$205  = 21'h000000;
+      \$205  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$206  = lane0_s4_position;
+    \$206  = lane2_s2_below;
     if (ce) begin
-      \$206  = lane0_s3_position;
+      \$206  = \$103 ;
     end
     if (rst) begin
-      \$206  = 17'h00000;
+      \$206  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$207  = lane0_s4_below;
+    \$207  = lane2_s2_relu;
     if (ce) begin
-      \$207  = lane0_s3_below;
+      \$207  = lane2_s1_relu;
     end
     if (rst) begin
-      \$207  = 1'h0;
+      \$207  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$208  = lane0_s4_relu;
+    \$208  = lane2_s3_odd;
     if (ce) begin
-      \$208  = lane0_s3_relu;
+      \$208  = lane2_s2_index[0];
     end
     if (rst) begin
-      \$208  = 32'd0;
+      \$208  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$209  = lane0_s5_product;
+    \$209  = lane2_s3_position;
     if (ce) begin
-      \$209  = \$48 ;
+      \$209  = lane2_s2_position;
     end
     if (rst) begin
-      \$209  = 38'h0000000000;
+      \$209  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$210  = lane0_s5_lower;
+    \$210  = lane2_s3_below;
     if (ce) begin
-      \$210  = lane0_s4_lower;
+      \$210  = lane2_s2_below;
     end
     if (rst) begin
-      \$210  = 20'h00000;
+      \$210  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$211  = lane0_s5_below;
+    \$211  = lane2_s3_relu;
     if (ce) begin
-      \$211  = lane0_s4_below;
+      \$211  = lane2_s2_relu;
     end
     if (rst) begin
-      \$211  = 1'h0;
+      \$211  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$212  = lane0_s5_relu;
+    \$212  = lane2_s4_lower;
     if (ce) begin
-      \$212  = lane0_s4_relu;
+      \$212  = \$104 ;
     end
     if (rst) begin
-      \$212  = 32'd0;
+      \$212  = 20'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$213  = lane0_s6_y;
+    \$213  = lane2_s4_diff;
     if (ce) begin
-      \$213  = \$76 [31:0];
+      \$213  = \$107 ;
     end
     if (rst) begin
-      \$213  = 32'd0;
+      \$213  = 21'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$214  = lane1_s1_u;
+    \$214  = lane2_s4_position;
     if (ce) begin
-      \$214  = \$79 ;
+      \$214  = lane2_s3_position;
     end
     if (rst) begin
-      \$214  = 33'h000000000;
+      \$214  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$215  = lane1_s1_relu;
+    \$215  = lane2_s4_below;
     if (ce) begin
-      \$215  = \$81 ;
+      \$215  = lane2_s3_below;
     end
     if (rst) begin
-      \$215  = 32'd0;
+      \$215  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$216  = lane1_s2_index;
+    \$216  = lane2_s4_relu;
     if (ce) begin
-      \$216  = lane1_index;
+      \$216  = lane2_s3_relu;
     end
     if (rst) begin
-      \$216  = 8'h00;
+      \$216  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$217  = lane1_s2_position;
+    \$217  = lane2_s5_product;
     if (ce) begin
-      \$217  = lane1_position;
+      \$217  = \$108 ;
     end
     if (rst) begin
-      \$217  = 17'h00000;
+      \$217  = 38'h0000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$218  = lane1_s2_below;
+    \$218  = lane2_s5_lower;
     if (ce) begin
-      \$218  = \$82 ;
+      \$218  = lane2_s4_lower;
     end
     if (rst) begin
-      \$218  = 1'h0;
+      \$218  = 20'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$219  = lane1_s2_relu;
+    \$219  = lane2_s5_below;
     if (ce) begin
-      \$219  = lane1_s1_relu;
+      \$219  = lane2_s4_below;
     end
     if (rst) begin
-      \$219  = 32'd0;
+      \$219  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$220  = lane1_s3_odd;
+    \$220  = lane2_s5_relu;
     if (ce) begin
-      \$220  = lane1_s2_index[0];
+      \$220  = lane2_s4_relu;
     end
     if (rst) begin
-      \$220  = 1'h0;
+      \$220  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$221  = lane1_s3_position;
+    \$221  = lane2_s6_delta;
     if (ce) begin
-      \$221  = lane1_s2_position;
+      \$221  = \$112 ;
     end
     if (rst) begin
-      \$221  = 17'h00000;
+      \$221  = 53'h00000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$222  = lane1_s3_below;
+    \$222  = lane2_s6_relu_biased;
     if (ce) begin
-      \$222  = lane1_s2_below;
+      \$222  = \$114 ;
     end
     if (rst) begin
-      \$222  = 1'h0;
+      \$222  = 34'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$223  = lane1_s3_relu;
+    \$223  = lane2_s7_y;
     if (ce) begin
-      \$223  = lane1_s2_relu;
+      \$223  = \$127 [31:0];
     end
     if (rst) begin
       \$223  = 32'd0;
@@ -1967,99 +2319,99 @@ module \gelu_edge_moe.core (i__valid, o__ready, rst, ce, i__payload, o__payload,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$224  = lane1_s4_lower;
+    \$224  = lane3_s1_u;
     if (ce) begin
-      \$224  = \$83 ;
+      \$224  = \$130 ;
     end
     if (rst) begin
-      \$224  = 20'h00000;
+      \$224  = 33'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$225  = lane1_s4_diff;
+    \$225  = lane3_s1_relu;
     if (ce) begin
-      \$225  = \$86 ;
+      \$225  = \$132 ;
     end
     if (rst) begin
-      \$225  = 21'h000000;
+      \$225  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$226  = lane1_s4_position;
+    \$226  = lane3_s2_index;
     if (ce) begin
-      \$226  = lane1_s3_position;
+      \$226  = lane3_index;
     end
     if (rst) begin
-      \$226  = 17'h00000;
+      \$226  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$227  = lane1_s4_below;
+    \$227  = lane3_s2_position;
     if (ce) begin
-      \$227  = lane1_s3_below;
+      \$227  = lane3_position;
     end
     if (rst) begin
-      \$227  = 1'h0;
+      \$227  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$228  = lane1_s4_relu;
+    \$228  = lane3_s2_below;
     if (ce) begin
-      \$228  = lane1_s3_relu;
+      \$228  = \$133 ;
     end
     if (rst) begin
-      \$228  = 32'd0;
+      \$228  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$229  = lane1_s5_product;
+    \$229  = lane3_s2_relu;
     if (ce) begin
-      \$229  = \$87 ;
+      \$229  = lane3_s1_relu;
     end
     if (rst) begin
-      \$229  = 38'h0000000000;
+      \$229  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$230  = lane1_s5_lower;
+    \$230  = lane3_s3_odd;
     if (ce) begin
-      \$230  = lane1_s4_lower;
+      \$230  = lane3_s2_index[0];
     end
     if (rst) begin
-      \$230  = 20'h00000;
+      \$230  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$231  = lane1_s5_below;
+    \$231  = lane3_s3_position;
     if (ce) begin
-      \$231  = lane1_s4_below;
+      \$231  = lane3_s2_position;
     end
     if (rst) begin
-      \$231  = 1'h0;
+      \$231  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$232  = lane1_s5_relu;
+    \$232  = lane3_s3_below;
     if (ce) begin
-      \$232  = lane1_s4_relu;
+      \$232  = lane3_s2_below;
     end
     if (rst) begin
-      \$232  = 32'd0;
+      \$232  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$233  = lane1_s6_y;
+    \$233  = lane3_s3_relu;
     if (ce) begin
-      \$233  = \$115 [31:0];
+      \$233  = lane3_s2_relu;
     end
     if (rst) begin
       \$233  = 32'd0;
@@ -2067,139 +2419,139 @@ module \gelu_edge_moe.core (i__valid, o__ready, rst, ce, i__payload, o__payload,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$234  = lane2_s1_u;
+    \$234  = lane3_s4_lower;
     if (ce) begin
-      \$234  = \$118 ;
+      \$234  = \$134 ;
     end
     if (rst) begin
-      \$234  = 33'h000000000;
+      \$234  = 20'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$235  = lane2_s1_relu;
+    \$235  = lane3_s4_diff;
     if (ce) begin
-      \$235  = \$120 ;
+      \$235  = \$137 ;
     end
     if (rst) begin
-      \$235  = 32'd0;
+      \$235  = 21'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$236  = lane2_s2_index;
+    \$236  = lane3_s4_position;
     if (ce) begin
-      \$236  = lane2_index;
+      \$236  = lane3_s3_position;
     end
     if (rst) begin
-      \$236  = 8'h00;
+      \$236  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$237  = lane2_s2_position;
+    \$237  = lane3_s4_below;
     if (ce) begin
-      \$237  = lane2_position;
+      \$237  = lane3_s3_below;
     end
     if (rst) begin
-      \$237  = 17'h00000;
+      \$237  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$238  = lane2_s2_below;
+    \$238  = lane3_s4_relu;
     if (ce) begin
-      \$238  = \$121 ;
+      \$238  = lane3_s3_relu;
     end
     if (rst) begin
-      \$238  = 1'h0;
+      \$238  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$239  = lane2_s2_relu;
+    \$239  = lane3_s5_product;
     if (ce) begin
-      \$239  = lane2_s1_relu;
+      \$239  = \$138 ;
     end
     if (rst) begin
-      \$239  = 32'd0;
+      \$239  = 38'h0000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$240  = lane2_s3_odd;
+    \$240  = lane3_s5_lower;
     if (ce) begin
-      \$240  = lane2_s2_index[0];
+      \$240  = lane3_s4_lower;
     end
     if (rst) begin
-      \$240  = 1'h0;
+      \$240  = 20'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$241  = lane2_s3_position;
+    \$241  = lane3_s5_below;
     if (ce) begin
-      \$241  = lane2_s2_position;
+      \$241  = lane3_s4_below;
     end
     if (rst) begin
-      \$241  = 17'h00000;
+      \$241  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$242  = lane2_s3_below;
+    \$242  = lane3_s5_relu;
     if (ce) begin
-      \$242  = lane2_s2_below;
+      \$242  = lane3_s4_relu;
     end
     if (rst) begin
-      \$242  = 1'h0;
+      \$242  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$243  = lane2_s3_relu;
+    \$243  = lane3_s6_delta;
     if (ce) begin
-      \$243  = lane2_s2_relu;
+      \$243  = \$142 ;
     end
     if (rst) begin
-      \$243  = 32'd0;
+      \$243  = 53'h00000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$244  = lane2_s4_lower;
+    \$244  = lane3_s6_relu_biased;
     if (ce) begin
-      \$244  = \$122 ;
+      \$244  = \$144 ;
     end
     if (rst) begin
-      \$244  = 20'h00000;
+      \$244  = 34'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$245  = lane2_s4_diff;
+    \$245  = lane3_s7_y;
     if (ce) begin
-      \$245  = \$125 ;
+      \$245  = \$157 [31:0];
     end
     if (rst) begin
-      \$245  = 21'h000000;
+      \$245  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$246  = lane2_s4_position;
+    \$246  = valid_s1;
     if (ce) begin
-      \$246  = lane2_s3_position;
+      \$246  = i__valid;
     end
     if (rst) begin
-      \$246  = 17'h00000;
+      \$246  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$247  = lane2_s4_below;
+    \$247  = last_s1;
     if (ce) begin
-      \$247  = lane2_s3_below;
+      \$247  = i__payload[128];
     end
     if (rst) begin
       \$247  = 1'h0;
@@ -2207,39 +2559,39 @@ module \gelu_edge_moe.core (i__valid, o__ready, rst, ce, i__payload, o__payload,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$248  = lane2_s4_relu;
+    \$248  = valid_s2;
     if (ce) begin
-      \$248  = lane2_s3_relu;
+      \$248  = valid_s1;
     end
     if (rst) begin
-      \$248  = 32'd0;
+      \$248  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$249  = lane2_s5_product;
+    \$249  = last_s2;
     if (ce) begin
-      \$249  = \$126 ;
+      \$249  = last_s1;
     end
     if (rst) begin
-      \$249  = 38'h0000000000;
+      \$249  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$250  = lane2_s5_lower;
+    \$250  = valid_s3;
     if (ce) begin
-      \$250  = lane2_s4_lower;
+      \$250  = valid_s2;
     end
     if (rst) begin
-      \$250  = 20'h00000;
+      \$250  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$251  = lane2_s5_below;
+    \$251  = last_s3;
     if (ce) begin
-      \$251  = lane2_s4_below;
+      \$251  = last_s2;
     end
     if (rst) begin
       \$251  = 1'h0;
@@ -2247,69 +2599,69 @@ module \gelu_edge_moe.core (i__valid, o__ready, rst, ce, i__payload, o__payload,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$252  = lane2_s5_relu;
+    \$252  = valid_s4;
     if (ce) begin
-      \$252  = lane2_s4_relu;
+      \$252  = valid_s3;
     end
     if (rst) begin
-      \$252  = 32'd0;
+      \$252  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$253  = lane2_s6_y;
+    \$253  = last_s4;
     if (ce) begin
-      \$253  = \$154 [31:0];
+      \$253  = last_s3;
     end
     if (rst) begin
-      \$253  = 32'd0;
+      \$253  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$254  = lane3_s1_u;
+    \$254  = valid_s5;
     if (ce) begin
-      \$254  = \$157 ;
+      \$254  = valid_s4;
     end
     if (rst) begin
-      \$254  = 33'h000000000;
+      \$254  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$255  = lane3_s1_relu;
+    \$255  = last_s5;
     if (ce) begin
-      \$255  = \$159 ;
+      \$255  = last_s4;
     end
     if (rst) begin
-      \$255  = 32'd0;
+      \$255  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$256  = lane3_s2_index;
+    \$256  = valid_s6;
     if (ce) begin
-      \$256  = lane3_index;
+      \$256  = valid_s5;
     end
     if (rst) begin
-      \$256  = 8'h00;
+      \$256  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$257  = lane3_s2_position;
+    \$257  = last_s6;
     if (ce) begin
-      \$257  = lane3_position;
+      \$257  = last_s5;
     end
     if (rst) begin
-      \$257  = 17'h00000;
+      \$257  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$258  = lane3_s2_below;
+    \$258  = o__valid;
     if (ce) begin
-      \$258  = \$160 ;
+      \$258  = valid_s6;
     end
     if (rst) begin
       \$258  = 1'h0;
@@ -2317,272 +2669,12 @@ module \gelu_edge_moe.core (i__valid, o__ready, rst, ce, i__payload, o__payload,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$259  = lane3_s2_relu;
+    \$259  = last_s7;
     if (ce) begin
-      \$259  = lane3_s1_relu;
+      \$259  = last_s6;
     end
     if (rst) begin
-      \$259  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$260  = lane3_s3_odd;
-    if (ce) begin
-      \$260  = lane3_s2_index[0];
-    end
-    if (rst) begin
-      \$260  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$261  = lane3_s3_position;
-    if (ce) begin
-      \$261  = lane3_s2_position;
-    end
-    if (rst) begin
-      \$261  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$262  = lane3_s3_below;
-    if (ce) begin
-      \$262  = lane3_s2_below;
-    end
-    if (rst) begin
-      \$262  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$263  = lane3_s3_relu;
-    if (ce) begin
-      \$263  = lane3_s2_relu;
-    end
-    if (rst) begin
-      \$263  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$264  = lane3_s4_lower;
-    if (ce) begin
-      \$264  = \$161 ;
-    end
-    if (rst) begin
-      \$264  = 20'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$265  = lane3_s4_diff;
-    if (ce) begin
-      \$265  = \$164 ;
-    end
-    if (rst) begin
-      \$265  = 21'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$266  = lane3_s4_position;
-    if (ce) begin
-      \$266  = lane3_s3_position;
-    end
-    if (rst) begin
-      \$266  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$267  = lane3_s4_below;
-    if (ce) begin
-      \$267  = lane3_s3_below;
-    end
-    if (rst) begin
-      \$267  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$268  = lane3_s4_relu;
-    if (ce) begin
-      \$268  = lane3_s3_relu;
-    end
-    if (rst) begin
-      \$268  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$269  = lane3_s5_product;
-    if (ce) begin
-      \$269  = \$165 ;
-    end
-    if (rst) begin
-      \$269  = 38'h0000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$270  = lane3_s5_lower;
-    if (ce) begin
-      \$270  = lane3_s4_lower;
-    end
-    if (rst) begin
-      \$270  = 20'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$271  = lane3_s5_below;
-    if (ce) begin
-      \$271  = lane3_s4_below;
-    end
-    if (rst) begin
-      \$271  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$272  = lane3_s5_relu;
-    if (ce) begin
-      \$272  = lane3_s4_relu;
-    end
-    if (rst) begin
-      \$272  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$273  = lane3_s6_y;
-    if (ce) begin
-      \$273  = \$193 [31:0];
-    end
-    if (rst) begin
-      \$273  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$274  = valid_s1;
-    if (ce) begin
-      \$274  = i__valid;
-    end
-    if (rst) begin
-      \$274  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$275  = last_s1;
-    if (ce) begin
-      \$275  = i__payload[128];
-    end
-    if (rst) begin
-      \$275  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$276  = valid_s2;
-    if (ce) begin
-      \$276  = valid_s1;
-    end
-    if (rst) begin
-      \$276  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$277  = last_s2;
-    if (ce) begin
-      \$277  = last_s1;
-    end
-    if (rst) begin
-      \$277  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$278  = valid_s3;
-    if (ce) begin
-      \$278  = valid_s2;
-    end
-    if (rst) begin
-      \$278  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$279  = last_s3;
-    if (ce) begin
-      \$279  = last_s2;
-    end
-    if (rst) begin
-      \$279  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$280  = valid_s4;
-    if (ce) begin
-      \$280  = valid_s3;
-    end
-    if (rst) begin
-      \$280  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$281  = last_s4;
-    if (ce) begin
-      \$281  = last_s3;
-    end
-    if (rst) begin
-      \$281  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$282  = valid_s5;
-    if (ce) begin
-      \$282  = valid_s4;
-    end
-    if (rst) begin
-      \$282  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$283  = last_s5;
-    if (ce) begin
-      \$283  = last_s4;
-    end
-    if (rst) begin
-      \$283  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$284  = o__valid;
-    if (ce) begin
-      \$284  = valid_s5;
-    end
-    if (rst) begin
-      \$284  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$285  = last_s6;
-    if (ce) begin
-      \$285  = last_s5;
-    end
-    if (rst) begin
-      \$285  = 1'h0;
+      \$259  = 1'h0;
     end
   end
   assign i__ready = ce;
@@ -2602,7 +2694,7 @@ module \gelu_edge_moe.core (i__valid, o__ready, rst, ce, i__payload, o__payload,
   assign \$signature__en$36  = ce;
   assign \$signature__addr$37  = \$36 [6:0];
   assign \$signature__addr$39  = \$37 [6:0];
-  assign valid_s6 = o__valid;
+  assign valid_s7 = o__valid;
   assign \o__payload.data  = o__payload[127:0];
   assign \o__payload.data[0]  = o__payload[31:0];
   assign \o__payload.data[1]  = o__payload[63:32];
@@ -2615,11 +2707,11 @@ module \gelu_edge_moe.core (i__valid, o__ready, rst, ce, i__payload, o__payload,
   assign \i__payload.data[2]  = i__payload[95:64];
   assign \i__payload.data[3]  = i__payload[127:96];
   assign \i__payload.last  = i__payload[128];
-  assign o__payload[128] = last_s6;
-  assign o__payload[127:96] = lane3_s6_y;
-  assign o__payload[95:64] = lane2_s6_y;
-  assign o__payload[63:32] = lane1_s6_y;
-  assign o__payload[31:0] = lane0_s6_y;
+  assign o__payload[128] = last_s7;
+  assign o__payload[127:96] = lane3_s7_y;
+  assign o__payload[95:64] = lane2_s7_y;
+  assign o__payload[63:32] = lane1_s7_y;
+  assign o__payload[31:0] = lane0_s7_y;
   assign \$4  = { \$3 [33], \$3 [33], \$3 [33], \$3 [33], \$3 [33], \$3 [33], \$3 [33], \$3 [33], \$3 [33], \$3 [33], \$3 [33], \$3 [33], \$3 [33], \$3 [33], \$3 [33], \$3 [33], \$3 [33], \$3 [33:17] };
   assign \$7  = { 1'h0, \$6 [16:0] };
   assign \$9  = { 1'h0, \$8 [8:1] };
@@ -2636,64 +2728,40 @@ module \gelu_edge_moe.core (i__valid, o__ready, rst, ce, i__payload, o__payload,
   assign \$34  = { 1'h0, \$33 [16:0] };
   assign \$36  = { 1'h0, \$35 [8:1] };
   assign \$37  = { 1'h0, lane3_s2_index[7:1] };
-  assign \$49  = { lane0_s5_relu[31], lane0_s5_relu };
-  assign \$50  = { 14'h0000, lane0_s5_lower, 17'h00000 };
-  assign \$52  = { \$51 [52], \$51 [52], \$51 [52], \$51 [52], \$51 [52], \$51 [52], \$51 [52], \$51 [52], \$51 [52], \$51 [52], \$51 [52], \$51 [52], \$51 [52], \$51 [52], \$51 [52], \$51 [52], \$51 [52], \$51 [52:17] };
-  assign \$54  = { \$53 [52], \$53  };
-  assign \$56  = { \$55 [54], \$55  };
-  assign \$58  = { lane0_s5_relu[31], lane0_s5_relu };
-  assign \$59  = { 14'h0000, lane0_s5_lower, 17'h00000 };
-  assign \$61  = { \$60 [52], \$60 [52], \$60 [52], \$60 [52], \$60 [52], \$60 [52], \$60 [52], \$60 [52], \$60 [52], \$60 [52], \$60 [52], \$60 [52], \$60 [52], \$60 [52], \$60 [52], \$60 [52], \$60 [52], \$60 [52:17] };
-  assign \$63  = { \$62 [52], \$62  };
+  assign \$49  = { 14'h0000, lane0_s5_lower, 17'h00000 };
+  assign \$51  = { \$50 [52], \$50 [52], \$50 [52], \$50 [52], \$50 [52], \$50 [52], \$50 [52], \$50 [52], \$50 [52], \$50 [52], \$50 [52], \$50 [52], \$50 [52], \$50 [52], \$50 [52], \$50 [52], \$50 [52], \$50 [52:17] };
+  assign \$53  = { lane0_s5_relu[31], lane0_s5_relu };
+  assign \$55  = { lane0_s6_delta[52], lane0_s6_delta };
+  assign \$57  = { \$56 [54], \$56  };
+  assign \$59  = { lane0_s6_delta[52], lane0_s6_delta };
+  assign \$61  = { \$60 [54], \$60  };
+  assign \$63  = { lane0_s6_delta[52], lane0_s6_delta };
   assign \$65  = { \$64 [54], \$64  };
-  assign \$67  = { lane0_s5_relu[31], lane0_s5_relu };
-  assign \$68  = { 14'h0000, lane0_s5_lower, 17'h00000 };
-  assign \$70  = { \$69 [52], \$69 [52], \$69 [52], \$69 [52], \$69 [52], \$69 [52], \$69 [52], \$69 [52], \$69 [52], \$69 [52], \$69 [52], \$69 [52], \$69 [52], \$69 [52], \$69 [52], \$69 [52], \$69 [52], \$69 [52:17] };
-  assign \$72  = { \$71 [52], \$71  };
-  assign \$74  = { \$73 [54], \$73  };
-  assign \$88  = { lane1_s5_relu[31], lane1_s5_relu };
-  assign \$89  = { 14'h0000, lane1_s5_lower, 17'h00000 };
-  assign \$91  = { \$90 [52], \$90 [52], \$90 [52], \$90 [52], \$90 [52], \$90 [52], \$90 [52], \$90 [52], \$90 [52], \$90 [52], \$90 [52], \$90 [52], \$90 [52], \$90 [52], \$90 [52], \$90 [52], \$90 [52], \$90 [52:17] };
-  assign \$93  = { \$92 [52], \$92  };
+  assign \$79  = { 14'h0000, lane1_s5_lower, 17'h00000 };
+  assign \$81  = { \$80 [52], \$80 [52], \$80 [52], \$80 [52], \$80 [52], \$80 [52], \$80 [52], \$80 [52], \$80 [52], \$80 [52], \$80 [52], \$80 [52], \$80 [52], \$80 [52], \$80 [52], \$80 [52], \$80 [52], \$80 [52:17] };
+  assign \$83  = { lane1_s5_relu[31], lane1_s5_relu };
+  assign \$85  = { lane1_s6_delta[52], lane1_s6_delta };
+  assign \$87  = { \$86 [54], \$86  };
+  assign \$89  = { lane1_s6_delta[52], lane1_s6_delta };
+  assign \$91  = { \$90 [54], \$90  };
+  assign \$93  = { lane1_s6_delta[52], lane1_s6_delta };
   assign \$95  = { \$94 [54], \$94  };
-  assign \$97  = { lane1_s5_relu[31], lane1_s5_relu };
-  assign \$98  = { 14'h0000, lane1_s5_lower, 17'h00000 };
-  assign \$100  = { \$99 [52], \$99 [52], \$99 [52], \$99 [52], \$99 [52], \$99 [52], \$99 [52], \$99 [52], \$99 [52], \$99 [52], \$99 [52], \$99 [52], \$99 [52], \$99 [52], \$99 [52], \$99 [52], \$99 [52], \$99 [52:17] };
-  assign \$102  = { \$101 [52], \$101  };
-  assign \$104  = { \$103 [54], \$103  };
-  assign \$106  = { lane1_s5_relu[31], lane1_s5_relu };
-  assign \$107  = { 14'h0000, lane1_s5_lower, 17'h00000 };
-  assign \$109  = { \$108 [52], \$108 [52], \$108 [52], \$108 [52], \$108 [52], \$108 [52], \$108 [52], \$108 [52], \$108 [52], \$108 [52], \$108 [52], \$108 [52], \$108 [52], \$108 [52], \$108 [52], \$108 [52], \$108 [52], \$108 [52:17] };
-  assign \$111  = { \$110 [52], \$110  };
-  assign \$113  = { \$112 [54], \$112  };
-  assign \$127  = { lane2_s5_relu[31], lane2_s5_relu };
-  assign \$128  = { 14'h0000, lane2_s5_lower, 17'h00000 };
-  assign \$130  = { \$129 [52], \$129 [52], \$129 [52], \$129 [52], \$129 [52], \$129 [52], \$129 [52], \$129 [52], \$129 [52], \$129 [52], \$129 [52], \$129 [52], \$129 [52], \$129 [52], \$129 [52], \$129 [52], \$129 [52], \$129 [52:17] };
-  assign \$132  = { \$131 [52], \$131  };
-  assign \$134  = { \$133 [54], \$133  };
-  assign \$136  = { lane2_s5_relu[31], lane2_s5_relu };
-  assign \$137  = { 14'h0000, lane2_s5_lower, 17'h00000 };
-  assign \$139  = { \$138 [52], \$138 [52], \$138 [52], \$138 [52], \$138 [52], \$138 [52], \$138 [52], \$138 [52], \$138 [52], \$138 [52], \$138 [52], \$138 [52], \$138 [52], \$138 [52], \$138 [52], \$138 [52], \$138 [52], \$138 [52:17] };
-  assign \$141  = { \$140 [52], \$140  };
-  assign \$143  = { \$142 [54], \$142  };
-  assign \$145  = { lane2_s5_relu[31], lane2_s5_relu };
-  assign \$146  = { 14'h0000, lane2_s5_lower, 17'h00000 };
-  assign \$148  = { \$147 [52], \$147 [52], \$147 [52], \$147 [52], \$147 [52], \$147 [52], \$147 [52], \$147 [52], \$147 [52], \$147 [52], \$147 [52], \$147 [52], \$147 [52], \$147 [52], \$147 [52], \$147 [52], \$147 [52], \$147 [52:17] };
-  assign \$150  = { \$149 [52], \$149  };
-  assign \$152  = { \$151 [54], \$151  };
-  assign \$166  = { lane3_s5_relu[31], lane3_s5_relu };
-  assign \$167  = { 14'h0000, lane3_s5_lower, 17'h00000 };
-  assign \$169  = { \$168 [52], \$168 [52], \$168 [52], \$168 [52], \$168 [52], \$168 [52], \$168 [52], \$168 [52], \$168 [52], \$168 [52], \$168 [52], \$168 [52], \$168 [52], \$168 [52], \$168 [52], \$168 [52], \$168 [52], \$168 [52:17] };
-  assign \$171  = { \$170 [52], \$170  };
-  assign \$173  = { \$172 [54], \$172  };
-  assign \$175  = { lane3_s5_relu[31], lane3_s5_relu };
-  assign \$176  = { 14'h0000, lane3_s5_lower, 17'h00000 };
-  assign \$178  = { \$177 [52], \$177 [52], \$177 [52], \$177 [52], \$177 [52], \$177 [52], \$177 [52], \$177 [52], \$177 [52], \$177 [52], \$177 [52], \$177 [52], \$177 [52], \$177 [52], \$177 [52], \$177 [52], \$177 [52], \$177 [52:17] };
-  assign \$180  = { \$179 [52], \$179  };
-  assign \$182  = { \$181 [54], \$181  };
-  assign \$184  = { lane3_s5_relu[31], lane3_s5_relu };
-  assign \$185  = { 14'h0000, lane3_s5_lower, 17'h00000 };
-  assign \$187  = { \$186 [52], \$186 [52], \$186 [52], \$186 [52], \$186 [52], \$186 [52], \$186 [52], \$186 [52], \$186 [52], \$186 [52], \$186 [52], \$186 [52], \$186 [52], \$186 [52], \$186 [52], \$186 [52], \$186 [52], \$186 [52:17] };
-  assign \$189  = { \$188 [52], \$188  };
-  assign \$191  = { \$190 [54], \$190  };
+  assign \$109  = { 14'h0000, lane2_s5_lower, 17'h00000 };
+  assign \$111  = { \$110 [52], \$110 [52], \$110 [52], \$110 [52], \$110 [52], \$110 [52], \$110 [52], \$110 [52], \$110 [52], \$110 [52], \$110 [52], \$110 [52], \$110 [52], \$110 [52], \$110 [52], \$110 [52], \$110 [52], \$110 [52:17] };
+  assign \$113  = { lane2_s5_relu[31], lane2_s5_relu };
+  assign \$115  = { lane2_s6_delta[52], lane2_s6_delta };
+  assign \$117  = { \$116 [54], \$116  };
+  assign \$119  = { lane2_s6_delta[52], lane2_s6_delta };
+  assign \$121  = { \$120 [54], \$120  };
+  assign \$123  = { lane2_s6_delta[52], lane2_s6_delta };
+  assign \$125  = { \$124 [54], \$124  };
+  assign \$139  = { 14'h0000, lane3_s5_lower, 17'h00000 };
+  assign \$141  = { \$140 [52], \$140 [52], \$140 [52], \$140 [52], \$140 [52], \$140 [52], \$140 [52], \$140 [52], \$140 [52], \$140 [52], \$140 [52], \$140 [52], \$140 [52], \$140 [52], \$140 [52], \$140 [52], \$140 [52], \$140 [52:17] };
+  assign \$143  = { lane3_s5_relu[31], lane3_s5_relu };
+  assign \$145  = { lane3_s6_delta[52], lane3_s6_delta };
+  assign \$147  = { \$146 [54], \$146  };
+  assign \$149  = { lane3_s6_delta[52], lane3_s6_delta };
+  assign \$151  = { \$150 [54], \$150  };
+  assign \$153  = { lane3_s6_delta[52], lane3_s6_delta };
+  assign \$155  = { \$154 [54], \$154  };
 endmodule

@@ -105,268 +105,242 @@ module \gelu_edge_moe_fitted.core (i__valid, o__ready, rst, ce, i__payload, o__p
   wire [20:0] \$119 ;
   wire [33:0] \$12 ;
   wire [39:0] \$120 ;
-  wire [32:0] \$121 ;
-  wire [50:0] \$122 ;
+  wire [50:0] \$121 ;
+  wire [52:0] \$122 ;
   wire [52:0] \$123 ;
   wire [52:0] \$124 ;
-  wire [52:0] \$125 ;
-  wire [53:0] \$126 ;
-  wire [54:0] \$127 ;
-  wire [55:0] \$128 ;
-  wire \$129 ;
+  wire [32:0] \$125 ;
+  wire [33:0] \$126 ;
+  wire [53:0] \$127 ;
+  wire [54:0] \$128 ;
+  wire [55:0] \$129 ;
   wire [19:0] \$13 ;
-  wire [32:0] \$130 ;
-  wire [50:0] \$131 ;
-  wire [52:0] \$132 ;
-  wire [52:0] \$133 ;
-  wire [52:0] \$134 ;
+  wire \$130 ;
+  wire [53:0] \$131 ;
+  wire [54:0] \$132 ;
+  wire [55:0] \$133 ;
+  wire \$134 ;
   wire [53:0] \$135 ;
   wire [54:0] \$136 ;
   wire [55:0] \$137 ;
-  wire \$138 ;
-  wire [32:0] \$139 ;
+  wire [55:0] \$138 ;
+  wire [55:0] \$139 ;
   wire \$14 ;
-  wire [50:0] \$140 ;
-  wire [52:0] \$141 ;
-  wire [52:0] \$142 ;
-  wire [52:0] \$143 ;
-  wire [53:0] \$144 ;
-  wire [54:0] \$145 ;
-  wire [55:0] \$146 ;
-  wire [55:0] \$147 ;
-  wire [55:0] \$148 ;
-  wire \$149 ;
+  wire \$140 ;
+  wire [32:0] \$141 ;
+  wire [32:0] \$142 ;
+  wire \$143 ;
+  wire [31:0] \$144 ;
+  wire \$145 ;
+  wire [19:0] \$146 ;
+  wire [19:0] \$147 ;
+  wire [19:0] \$148 ;
+  wire [20:0] \$149 ;
   wire [33:0] \$15 ;
-  wire [32:0] \$150 ;
-  wire [32:0] \$151 ;
-  wire \$152 ;
-  wire [31:0] \$153 ;
-  wire \$154 ;
-  wire [19:0] \$155 ;
-  wire [19:0] \$156 ;
-  wire [19:0] \$157 ;
-  wire [20:0] \$158 ;
-  wire [39:0] \$159 ;
+  wire [39:0] \$150 ;
+  wire [50:0] \$151 ;
+  wire [52:0] \$152 ;
+  wire [52:0] \$153 ;
+  wire [52:0] \$154 ;
+  wire [32:0] \$155 ;
+  wire [33:0] \$156 ;
+  wire [53:0] \$157 ;
+  wire [54:0] \$158 ;
+  wire [55:0] \$159 ;
   wire [33:0] \$16 ;
-  wire [32:0] \$160 ;
-  wire [50:0] \$161 ;
-  wire [52:0] \$162 ;
-  wire [52:0] \$163 ;
-  wire [52:0] \$164 ;
+  wire \$160 ;
+  wire [53:0] \$161 ;
+  wire [54:0] \$162 ;
+  wire [55:0] \$163 ;
+  wire \$164 ;
   wire [53:0] \$165 ;
   wire [54:0] \$166 ;
   wire [55:0] \$167 ;
-  wire \$168 ;
-  wire [32:0] \$169 ;
+  wire [55:0] \$168 ;
+  wire [55:0] \$169 ;
   wire [34:0] \$17 ;
-  wire [50:0] \$170 ;
-  wire [52:0] \$171 ;
-  wire [52:0] \$172 ;
-  wire [52:0] \$173 ;
-  wire [53:0] \$174 ;
-  wire [54:0] \$175 ;
-  wire [55:0] \$176 ;
-  wire \$177 ;
-  wire [32:0] \$178 ;
-  wire [50:0] \$179 ;
+  wire \$170 ;
+  wire [32:0] \$171 ;
+  wire [32:0] \$172 ;
+  wire \$173 ;
+  wire [31:0] \$174 ;
+  wire \$175 ;
+  wire [19:0] \$176 ;
+  wire [19:0] \$177 ;
+  wire [19:0] \$178 ;
+  wire [20:0] \$179 ;
   wire [33:0] \$18 ;
-  wire [52:0] \$180 ;
-  wire [52:0] \$181 ;
+  wire [39:0] \$180 ;
+  wire [50:0] \$181 ;
   wire [52:0] \$182 ;
-  wire [53:0] \$183 ;
-  wire [54:0] \$184 ;
-  wire [55:0] \$185 ;
-  wire [55:0] \$186 ;
-  wire [55:0] \$187 ;
-  wire \$188 ;
-  wire [32:0] \$189 ;
+  wire [52:0] \$183 ;
+  wire [52:0] \$184 ;
+  wire [32:0] \$185 ;
+  wire [33:0] \$186 ;
+  wire [53:0] \$187 ;
+  wire [54:0] \$188 ;
+  wire [55:0] \$189 ;
   wire [19:0] \$19 ;
-  wire [32:0] \$190 ;
-  wire \$191 ;
-  wire [31:0] \$192 ;
-  wire \$193 ;
-  wire [19:0] \$194 ;
-  wire [19:0] \$195 ;
-  wire [19:0] \$196 ;
-  wire [20:0] \$197 ;
-  wire [39:0] \$198 ;
-  wire [32:0] \$199 ;
+  wire \$190 ;
+  wire [53:0] \$191 ;
+  wire [54:0] \$192 ;
+  wire [55:0] \$193 ;
+  wire \$194 ;
+  wire [53:0] \$195 ;
+  wire [54:0] \$196 ;
+  wire [55:0] \$197 ;
+  wire [55:0] \$198 ;
+  wire [55:0] \$199 ;
   wire \$2 ;
   wire \$20 ;
-  wire [50:0] \$200 ;
-  wire [52:0] \$201 ;
-  wire [52:0] \$202 ;
-  wire [52:0] \$203 ;
-  wire [53:0] \$204 ;
-  wire [54:0] \$205 ;
-  wire [55:0] \$206 ;
-  wire \$207 ;
-  wire [32:0] \$208 ;
-  wire [50:0] \$209 ;
+  wire \$200 ;
+  wire [32:0] \$201 ;
+  wire [32:0] \$202 ;
+  wire \$203 ;
+  wire [31:0] \$204 ;
+  wire \$205 ;
+  wire [19:0] \$206 ;
+  wire [19:0] \$207 ;
+  wire [19:0] \$208 ;
+  wire [20:0] \$209 ;
   wire [33:0] \$21 ;
-  wire [52:0] \$210 ;
-  wire [52:0] \$211 ;
+  wire [39:0] \$210 ;
+  wire [50:0] \$211 ;
   wire [52:0] \$212 ;
-  wire [53:0] \$213 ;
-  wire [54:0] \$214 ;
-  wire [55:0] \$215 ;
-  wire \$216 ;
-  wire [32:0] \$217 ;
-  wire [50:0] \$218 ;
-  wire [52:0] \$219 ;
+  wire [52:0] \$213 ;
+  wire [52:0] \$214 ;
+  wire [32:0] \$215 ;
+  wire [33:0] \$216 ;
+  wire [53:0] \$217 ;
+  wire [54:0] \$218 ;
+  wire [55:0] \$219 ;
   wire [33:0] \$22 ;
-  wire [52:0] \$220 ;
-  wire [52:0] \$221 ;
-  wire [53:0] \$222 ;
-  wire [54:0] \$223 ;
-  wire [55:0] \$224 ;
-  wire [55:0] \$225 ;
-  wire [55:0] \$226 ;
-  wire \$227 ;
-  wire [32:0] \$228 ;
-  wire [32:0] \$229 ;
+  wire \$220 ;
+  wire [53:0] \$221 ;
+  wire [54:0] \$222 ;
+  wire [55:0] \$223 ;
+  wire \$224 ;
+  wire [53:0] \$225 ;
+  wire [54:0] \$226 ;
+  wire [55:0] \$227 ;
+  wire [55:0] \$228 ;
+  wire [55:0] \$229 ;
   wire [34:0] \$23 ;
-  wire \$230 ;
-  wire [31:0] \$231 ;
-  wire \$232 ;
-  wire [19:0] \$233 ;
-  wire [19:0] \$234 ;
-  wire [19:0] \$235 ;
-  wire [20:0] \$236 ;
-  wire [39:0] \$237 ;
-  wire [32:0] \$238 ;
-  wire [50:0] \$239 ;
+  reg [32:0] \$230 ;
+  reg [31:0] \$231 ;
+  reg [7:0] \$232 ;
+  reg [18:0] \$233 ;
+  reg \$234 ;
+  reg [31:0] \$235 ;
+  reg \$236 ;
+  reg [18:0] \$237 ;
+  reg \$238 ;
+  reg [31:0] \$239 ;
   wire [33:0] \$24 ;
-  wire [52:0] \$240 ;
-  wire [52:0] \$241 ;
-  wire [52:0] \$242 ;
-  wire [53:0] \$243 ;
-  wire [54:0] \$244 ;
-  wire [55:0] \$245 ;
-  wire \$246 ;
-  wire [32:0] \$247 ;
-  wire [50:0] \$248 ;
-  wire [52:0] \$249 ;
+  reg [19:0] \$240 ;
+  reg [20:0] \$241 ;
+  reg [18:0] \$242 ;
+  reg \$243 ;
+  reg [31:0] \$244 ;
+  reg [39:0] \$245 ;
+  reg [19:0] \$246 ;
+  reg \$247 ;
+  reg [31:0] \$248 ;
+  reg [52:0] \$249 ;
   wire [18:0] \$25 ;
-  wire [52:0] \$250 ;
-  wire [52:0] \$251 ;
-  wire [53:0] \$252 ;
-  wire [54:0] \$253 ;
-  wire [55:0] \$254 ;
-  wire \$255 ;
-  wire [32:0] \$256 ;
-  wire [50:0] \$257 ;
-  wire [52:0] \$258 ;
-  wire [52:0] \$259 ;
+  reg [33:0] \$250 ;
+  reg [31:0] \$251 ;
+  reg [32:0] \$252 ;
+  reg [31:0] \$253 ;
+  reg [7:0] \$254 ;
+  reg [18:0] \$255 ;
+  reg \$256 ;
+  reg [31:0] \$257 ;
+  reg \$258 ;
+  reg [18:0] \$259 ;
   wire [8:0] \$26 ;
-  wire [52:0] \$260 ;
-  wire [53:0] \$261 ;
-  wire [54:0] \$262 ;
-  wire [55:0] \$263 ;
-  wire [55:0] \$264 ;
-  wire [55:0] \$265 ;
-  reg [32:0] \$266 ;
-  reg [31:0] \$267 ;
-  reg [7:0] \$268 ;
-  reg [18:0] \$269 ;
+  reg \$260 ;
+  reg [31:0] \$261 ;
+  reg [19:0] \$262 ;
+  reg [20:0] \$263 ;
+  reg [18:0] \$264 ;
+  reg \$265 ;
+  reg [31:0] \$266 ;
+  reg [39:0] \$267 ;
+  reg [19:0] \$268 ;
+  reg \$269 ;
   wire [8:0] \$27 ;
-  reg \$270 ;
-  reg [31:0] \$271 ;
-  reg \$272 ;
-  reg [18:0] \$273 ;
-  reg \$274 ;
+  reg [31:0] \$270 ;
+  reg [52:0] \$271 ;
+  reg [33:0] \$272 ;
+  reg [31:0] \$273 ;
+  reg [32:0] \$274 ;
   reg [31:0] \$275 ;
-  reg [19:0] \$276 ;
-  reg [20:0] \$277 ;
-  reg [18:0] \$278 ;
-  reg \$279 ;
+  reg [7:0] \$276 ;
+  reg [18:0] \$277 ;
+  reg \$278 ;
+  reg [31:0] \$279 ;
   wire [7:0] \$28 ;
-  reg [31:0] \$280 ;
-  reg [39:0] \$281 ;
-  reg [19:0] \$282 ;
-  reg \$283 ;
-  reg [31:0] \$284 ;
-  reg [31:0] \$285 ;
-  reg [32:0] \$286 ;
-  reg [31:0] \$287 ;
-  reg [7:0] \$288 ;
-  reg [18:0] \$289 ;
+  reg \$280 ;
+  reg [18:0] \$281 ;
+  reg \$282 ;
+  reg [31:0] \$283 ;
+  reg [19:0] \$284 ;
+  reg [20:0] \$285 ;
+  reg [18:0] \$286 ;
+  reg \$287 ;
+  reg [31:0] \$288 ;
+  reg [39:0] \$289 ;
   wire \$29 ;
-  reg \$290 ;
-  reg [31:0] \$291 ;
-  reg \$292 ;
-  reg [18:0] \$293 ;
-  reg \$294 ;
+  reg [19:0] \$290 ;
+  reg \$291 ;
+  reg [31:0] \$292 ;
+  reg [52:0] \$293 ;
+  reg [33:0] \$294 ;
   reg [31:0] \$295 ;
-  reg [19:0] \$296 ;
-  reg [20:0] \$297 ;
-  reg [18:0] \$298 ;
-  reg \$299 ;
+  reg [32:0] \$296 ;
+  reg [31:0] \$297 ;
+  reg [7:0] \$298 ;
+  reg [18:0] \$299 ;
   wire [33:0] \$3 ;
   wire [33:0] \$30 ;
-  reg [31:0] \$300 ;
-  reg [39:0] \$301 ;
-  reg [19:0] \$302 ;
-  reg \$303 ;
-  reg [31:0] \$304 ;
+  reg \$300 ;
+  reg [31:0] \$301 ;
+  reg \$302 ;
+  reg [18:0] \$303 ;
+  reg \$304 ;
   reg [31:0] \$305 ;
-  reg [32:0] \$306 ;
-  reg [31:0] \$307 ;
-  reg [7:0] \$308 ;
-  reg [18:0] \$309 ;
+  reg [19:0] \$306 ;
+  reg [20:0] \$307 ;
+  reg [18:0] \$308 ;
+  reg \$309 ;
   wire [33:0] \$31 ;
-  reg \$310 ;
-  reg [31:0] \$311 ;
-  reg \$312 ;
-  reg [18:0] \$313 ;
-  reg \$314 ;
-  reg [31:0] \$315 ;
-  reg [19:0] \$316 ;
-  reg [20:0] \$317 ;
-  reg [18:0] \$318 ;
+  reg [31:0] \$310 ;
+  reg [39:0] \$311 ;
+  reg [19:0] \$312 ;
+  reg \$313 ;
+  reg [31:0] \$314 ;
+  reg [52:0] \$315 ;
+  reg [33:0] \$316 ;
+  reg [31:0] \$317 ;
+  reg \$318 ;
   reg \$319 ;
   wire [34:0] \$32 ;
-  reg [31:0] \$320 ;
-  reg [39:0] \$321 ;
-  reg [19:0] \$322 ;
+  reg \$320 ;
+  reg \$321 ;
+  reg \$322 ;
   reg \$323 ;
-  reg [31:0] \$324 ;
-  reg [31:0] \$325 ;
-  reg [32:0] \$326 ;
-  reg [31:0] \$327 ;
-  reg [7:0] \$328 ;
-  reg [18:0] \$329 ;
+  reg \$324 ;
+  reg \$325 ;
+  reg \$326 ;
+  reg \$327 ;
+  reg \$328 ;
+  reg \$329 ;
   wire [33:0] \$33 ;
   reg \$330 ;
-  reg [31:0] \$331 ;
-  reg \$332 ;
-  reg [18:0] \$333 ;
-  reg \$334 ;
-  reg [31:0] \$335 ;
-  reg [19:0] \$336 ;
-  reg [20:0] \$337 ;
-  reg [18:0] \$338 ;
-  reg \$339 ;
+  reg \$331 ;
   wire [19:0] \$34 ;
-  reg [31:0] \$340 ;
-  reg [39:0] \$341 ;
-  reg [19:0] \$342 ;
-  reg \$343 ;
-  reg [31:0] \$344 ;
-  reg [31:0] \$345 ;
-  reg \$346 ;
-  reg \$347 ;
-  reg \$348 ;
-  reg \$349 ;
   wire \$35 ;
-  reg \$350 ;
-  reg \$351 ;
-  reg \$352 ;
-  reg \$353 ;
-  reg \$354 ;
-  reg \$355 ;
-  reg \$356 ;
-  reg \$357 ;
   wire [33:0] \$36 ;
   wire [33:0] \$37 ;
   wire [34:0] \$38 ;
@@ -446,13 +420,13 @@ module \gelu_edge_moe_fitted.core (i__valid, o__ready, rst, ce, i__payload, o__p
   wire [6:0] \$signature__addr$37 ;
   wire [6:0] \$signature__addr$39 ;
   wire [19:0] \$signature__data ;
-  wire [19:0] \$signature__data$112 ;
-  wire [19:0] \$signature__data$113 ;
+  wire [19:0] \$signature__data$118 ;
+  wire [19:0] \$signature__data$119 ;
   wire [19:0] \$signature__data$56 ;
-  wire [19:0] \$signature__data$74 ;
-  wire [19:0] \$signature__data$75 ;
-  wire [19:0] \$signature__data$93 ;
-  wire [19:0] \$signature__data$94 ;
+  wire [19:0] \$signature__data$76 ;
+  wire [19:0] \$signature__data$77 ;
+  wire [19:0] \$signature__data$97 ;
+  wire [19:0] \$signature__data$98 ;
   wire \$signature__en ;
   wire \$signature__en$17 ;
   wire \$signature__en$18 ;
@@ -497,7 +471,9 @@ module \gelu_edge_moe_fitted.core (i__valid, o__ready, rst, ce, i__payload, o__p
   reg [19:0] lane0_s5_lower = 20'h00000;
   reg [39:0] lane0_s5_product = 40'h0000000000;
   reg [31:0] lane0_s5_relu = 32'd0;
-  reg [31:0] lane0_s6_y = 32'd0;
+  reg [52:0] lane0_s6_delta = 53'h00000000000000;
+  reg [33:0] lane0_s6_relu_biased = 34'h000000000;
+  reg [31:0] lane0_s7_y = 32'd0;
   reg [7:0] lane1_index;
   reg [18:0] lane1_position;
   reg [31:0] lane1_s1_relu = 32'd0;
@@ -519,7 +495,9 @@ module \gelu_edge_moe_fitted.core (i__valid, o__ready, rst, ce, i__payload, o__p
   reg [19:0] lane1_s5_lower = 20'h00000;
   reg [39:0] lane1_s5_product = 40'h0000000000;
   reg [31:0] lane1_s5_relu = 32'd0;
-  reg [31:0] lane1_s6_y = 32'd0;
+  reg [52:0] lane1_s6_delta = 53'h00000000000000;
+  reg [33:0] lane1_s6_relu_biased = 34'h000000000;
+  reg [31:0] lane1_s7_y = 32'd0;
   reg [7:0] lane2_index;
   reg [18:0] lane2_position;
   reg [31:0] lane2_s1_relu = 32'd0;
@@ -541,7 +519,9 @@ module \gelu_edge_moe_fitted.core (i__valid, o__ready, rst, ce, i__payload, o__p
   reg [19:0] lane2_s5_lower = 20'h00000;
   reg [39:0] lane2_s5_product = 40'h0000000000;
   reg [31:0] lane2_s5_relu = 32'd0;
-  reg [31:0] lane2_s6_y = 32'd0;
+  reg [52:0] lane2_s6_delta = 53'h00000000000000;
+  reg [33:0] lane2_s6_relu_biased = 34'h000000000;
+  reg [31:0] lane2_s7_y = 32'd0;
   reg [7:0] lane3_index;
   reg [18:0] lane3_position;
   reg [31:0] lane3_s1_relu = 32'd0;
@@ -563,13 +543,16 @@ module \gelu_edge_moe_fitted.core (i__valid, o__ready, rst, ce, i__payload, o__p
   reg [19:0] lane3_s5_lower = 20'h00000;
   reg [39:0] lane3_s5_product = 40'h0000000000;
   reg [31:0] lane3_s5_relu = 32'd0;
-  reg [31:0] lane3_s6_y = 32'd0;
+  reg [52:0] lane3_s6_delta = 53'h00000000000000;
+  reg [33:0] lane3_s6_relu_biased = 34'h000000000;
+  reg [31:0] lane3_s7_y = 32'd0;
   reg last_s1 = 1'h0;
   reg last_s2 = 1'h0;
   reg last_s3 = 1'h0;
   reg last_s4 = 1'h0;
   reg last_s5 = 1'h0;
   reg last_s6 = 1'h0;
+  reg last_s7 = 1'h0;
   output [128:0] o__payload;
   wire [128:0] o__payload;
   wire [127:0] \o__payload.data ;
@@ -589,8 +572,9 @@ module \gelu_edge_moe_fitted.core (i__valid, o__ready, rst, ce, i__payload, o__p
   reg valid_s3 = 1'h0;
   reg valid_s4 = 1'h0;
   reg valid_s5 = 1'h0;
+  reg valid_s6 = 1'h0;
   (* init = 1'h0 *)
-  wire valid_s6;
+  wire valid_s7;
   reg [19:0] lane0_rom_even [88:0];
   initial begin
     lane0_rom_even[0] = 20'h00033;
@@ -886,7 +870,7 @@ module \gelu_edge_moe_fitted.core (i__valid, o__ready, rst, ce, i__payload, o__p
       _2_ <= lane1_rom_even[\$54 [6:0]];
     end
   end
-  assign \$signature__data$74  = _2_;
+  assign \$signature__data$76  = _2_;
   reg [19:0] lane1_rom_odd [87:0];
   initial begin
     lane1_rom_odd[0] = 20'h07e9b;
@@ -984,7 +968,7 @@ module \gelu_edge_moe_fitted.core (i__valid, o__ready, rst, ce, i__payload, o__p
       _3_ <= lane1_rom_odd[\$55 [6:0]];
     end
   end
-  assign \$signature__data$75  = _3_;
+  assign \$signature__data$77  = _3_;
   reg [19:0] lane2_rom_even [88:0];
   initial begin
     lane2_rom_even[0] = 20'h00033;
@@ -1083,7 +1067,7 @@ module \gelu_edge_moe_fitted.core (i__valid, o__ready, rst, ce, i__payload, o__p
       _4_ <= lane2_rom_even[\$81 [6:0]];
     end
   end
-  assign \$signature__data$93  = _4_;
+  assign \$signature__data$97  = _4_;
   reg [19:0] lane2_rom_odd [87:0];
   initial begin
     lane2_rom_odd[0] = 20'h07e9b;
@@ -1181,7 +1165,7 @@ module \gelu_edge_moe_fitted.core (i__valid, o__ready, rst, ce, i__payload, o__p
       _5_ <= lane2_rom_odd[\$82 [6:0]];
     end
   end
-  assign \$signature__data$94  = _5_;
+  assign \$signature__data$98  = _5_;
   reg [19:0] lane3_rom_even [88:0];
   initial begin
     lane3_rom_even[0] = 20'h00033;
@@ -1280,7 +1264,7 @@ module \gelu_edge_moe_fitted.core (i__valid, o__ready, rst, ce, i__payload, o__p
       _6_ <= lane3_rom_even[\$108 [6:0]];
     end
   end
-  assign \$signature__data$112  = _6_;
+  assign \$signature__data$118  = _6_;
   reg [19:0] lane3_rom_odd [87:0];
   initial begin
     lane3_rom_odd[0] = 20'h07e9b;
@@ -1378,7 +1362,7 @@ module \gelu_edge_moe_fitted.core (i__valid, o__ready, rst, ce, i__payload, o__p
       _7_ <= lane3_rom_odd[\$109 [6:0]];
     end
   end
-  assign \$signature__data$113  = _7_;
+  assign \$signature__data$119  = _7_;
   assign \$1  = ~ o__valid;
   assign ce = \$1  | o__ready;
   assign \$2  = lane0_s1_u < 25'h1800000;
@@ -1460,275 +1444,283 @@ module \gelu_edge_moe_fitted.core (i__valid, o__ready, rst, ce, i__payload, o__p
   assign \$118  = lane0_s3_odd ? \$signature__data$56  : \$signature__data ;
   assign \$119  = \$117  - \$118 ;
   assign \$120  = $signed({ 1'h0, lane0_s4_position }) * $signed(lane0_s4_diff);
-  assign \$123  = $signed({ 1'h0, \$122  }) + $signed(lane0_s5_product);
-  assign \$125  = lane0_s5_below ? \$124  : 53'h00000000000000;
-  assign \$127  = $signed(\$121 ) - $signed(\$126 );
-  assign \$129  = $signed(\$128 ) > $signed(32'd2147483647);
-  assign \$132  = $signed({ 1'h0, \$131  }) + $signed(lane0_s5_product);
-  assign \$134  = lane0_s5_below ? \$133  : 53'h00000000000000;
-  assign \$136  = $signed(\$130 ) - $signed(\$135 );
-  assign \$138  = $signed(\$137 ) < $signed(32'd2147483648);
-  assign \$141  = $signed({ 1'h0, \$140  }) + $signed(lane0_s5_product);
-  assign \$143  = lane0_s5_below ? \$142  : 53'h00000000000000;
-  assign \$145  = $signed(\$139 ) - $signed(\$144 );
-  assign \$147  = \$138  ? 56'hffffff80000000 : \$146 ;
-  assign \$148  = \$129  ? 56'h0000007fffffff : \$147 ;
-  assign \$149  = $signed(i__payload[63:32]) < $signed(1'h0);
-  assign \$150  = - $signed(i__payload[63:32]);
-  assign \$151  = \$149  ? \$150  : { i__payload[63], i__payload[63:32] };
-  assign \$152  = $signed(i__payload[63:32]) < $signed(1'h0);
-  assign \$153  = \$152  ? 32'd0 : i__payload[63:32];
-  assign \$154  = lane1_s1_u < 25'h1800000;
-  assign \$155  = lane1_s3_odd ? \$signature__data$75  : \$signature__data$74 ;
-  assign \$156  = lane1_s3_odd ? \$signature__data$74  : \$signature__data$75 ;
-  assign \$157  = lane1_s3_odd ? \$signature__data$75  : \$signature__data$74 ;
-  assign \$158  = \$156  - \$157 ;
-  assign \$159  = $signed({ 1'h0, lane1_s4_position }) * $signed(lane1_s4_diff);
-  assign \$162  = $signed({ 1'h0, \$161  }) + $signed(lane1_s5_product);
-  assign \$164  = lane1_s5_below ? \$163  : 53'h00000000000000;
-  assign \$166  = $signed(\$160 ) - $signed(\$165 );
-  assign \$168  = $signed(\$167 ) > $signed(32'd2147483647);
-  assign \$171  = $signed({ 1'h0, \$170  }) + $signed(lane1_s5_product);
-  assign \$173  = lane1_s5_below ? \$172  : 53'h00000000000000;
-  assign \$175  = $signed(\$169 ) - $signed(\$174 );
-  assign \$177  = $signed(\$176 ) < $signed(32'd2147483648);
-  assign \$180  = $signed({ 1'h0, \$179  }) + $signed(lane1_s5_product);
-  assign \$182  = lane1_s5_below ? \$181  : 53'h00000000000000;
-  assign \$184  = $signed(\$178 ) - $signed(\$183 );
-  assign \$186  = \$177  ? 56'hffffff80000000 : \$185 ;
-  assign \$187  = \$168  ? 56'h0000007fffffff : \$186 ;
-  assign \$188  = $signed(i__payload[95:64]) < $signed(1'h0);
-  assign \$189  = - $signed(i__payload[95:64]);
-  assign \$190  = \$188  ? \$189  : { i__payload[95], i__payload[95:64] };
-  assign \$191  = $signed(i__payload[95:64]) < $signed(1'h0);
-  assign \$192  = \$191  ? 32'd0 : i__payload[95:64];
-  assign \$193  = lane2_s1_u < 25'h1800000;
-  assign \$194  = lane2_s3_odd ? \$signature__data$94  : \$signature__data$93 ;
-  assign \$195  = lane2_s3_odd ? \$signature__data$93  : \$signature__data$94 ;
-  assign \$196  = lane2_s3_odd ? \$signature__data$94  : \$signature__data$93 ;
-  assign \$197  = \$195  - \$196 ;
-  assign \$198  = $signed({ 1'h0, lane2_s4_position }) * $signed(lane2_s4_diff);
-  assign \$201  = $signed({ 1'h0, \$200  }) + $signed(lane2_s5_product);
-  assign \$203  = lane2_s5_below ? \$202  : 53'h00000000000000;
-  assign \$205  = $signed(\$199 ) - $signed(\$204 );
-  assign \$207  = $signed(\$206 ) > $signed(32'd2147483647);
-  assign \$210  = $signed({ 1'h0, \$209  }) + $signed(lane2_s5_product);
-  assign \$212  = lane2_s5_below ? \$211  : 53'h00000000000000;
-  assign \$214  = $signed(\$208 ) - $signed(\$213 );
-  assign \$216  = $signed(\$215 ) < $signed(32'd2147483648);
-  assign \$219  = $signed({ 1'h0, \$218  }) + $signed(lane2_s5_product);
-  assign \$221  = lane2_s5_below ? \$220  : 53'h00000000000000;
-  assign \$223  = $signed(\$217 ) - $signed(\$222 );
-  assign \$225  = \$216  ? 56'hffffff80000000 : \$224 ;
-  assign \$226  = \$207  ? 56'h0000007fffffff : \$225 ;
-  assign \$227  = $signed(i__payload[127:96]) < $signed(1'h0);
-  assign \$228  = - $signed(i__payload[127:96]);
-  assign \$229  = \$227  ? \$228  : { i__payload[127], i__payload[127:96] };
-  assign \$230  = $signed(i__payload[127:96]) < $signed(1'h0);
-  assign \$231  = \$230  ? 32'd0 : i__payload[127:96];
-  assign \$232  = lane3_s1_u < 25'h1800000;
-  assign \$233  = lane3_s3_odd ? \$signature__data$113  : \$signature__data$112 ;
-  assign \$234  = lane3_s3_odd ? \$signature__data$112  : \$signature__data$113 ;
-  assign \$235  = lane3_s3_odd ? \$signature__data$113  : \$signature__data$112 ;
-  assign \$236  = \$234  - \$235 ;
-  assign \$237  = $signed({ 1'h0, lane3_s4_position }) * $signed(lane3_s4_diff);
-  assign \$240  = $signed({ 1'h0, \$239  }) + $signed(lane3_s5_product);
-  assign \$242  = lane3_s5_below ? \$241  : 53'h00000000000000;
-  assign \$244  = $signed(\$238 ) - $signed(\$243 );
-  assign \$246  = $signed(\$245 ) > $signed(32'd2147483647);
-  assign \$249  = $signed({ 1'h0, \$248  }) + $signed(lane3_s5_product);
-  assign \$251  = lane3_s5_below ? \$250  : 53'h00000000000000;
-  assign \$253  = $signed(\$247 ) - $signed(\$252 );
-  assign \$255  = $signed(\$254 ) < $signed(32'd2147483648);
-  assign \$258  = $signed({ 1'h0, \$257  }) + $signed(lane3_s5_product);
-  assign \$260  = lane3_s5_below ? \$259  : 53'h00000000000000;
-  assign \$262  = $signed(\$256 ) - $signed(\$261 );
-  assign \$264  = \$255  ? 56'hffffff80000000 : \$263 ;
-  assign \$265  = \$246  ? 56'h0000007fffffff : \$264 ;
+  assign \$122  = $signed({ 1'h0, \$121  }) + $signed(lane0_s5_product);
+  assign \$124  = lane0_s5_below ? \$123  : 53'h00000000000000;
+  assign \$126  = $signed(\$125 ) + $signed(1'h0);
+  assign \$128  = $signed(lane0_s6_relu_biased) - $signed(\$127 );
+  assign \$130  = $signed(\$129 ) > $signed(32'd2147483647);
+  assign \$132  = $signed(lane0_s6_relu_biased) - $signed(\$131 );
+  assign \$134  = $signed(\$133 ) < $signed(32'd2147483648);
+  assign \$136  = $signed(lane0_s6_relu_biased) - $signed(\$135 );
+  assign \$138  = \$134  ? 56'hffffff80000000 : \$137 ;
+  assign \$139  = \$130  ? 56'h0000007fffffff : \$138 ;
+  assign \$140  = $signed(i__payload[63:32]) < $signed(1'h0);
+  assign \$141  = - $signed(i__payload[63:32]);
+  assign \$142  = \$140  ? \$141  : { i__payload[63], i__payload[63:32] };
+  assign \$143  = $signed(i__payload[63:32]) < $signed(1'h0);
+  assign \$144  = \$143  ? 32'd0 : i__payload[63:32];
+  assign \$145  = lane1_s1_u < 25'h1800000;
+  assign \$146  = lane1_s3_odd ? \$signature__data$77  : \$signature__data$76 ;
+  assign \$147  = lane1_s3_odd ? \$signature__data$76  : \$signature__data$77 ;
+  assign \$148  = lane1_s3_odd ? \$signature__data$77  : \$signature__data$76 ;
+  assign \$149  = \$147  - \$148 ;
+  assign \$150  = $signed({ 1'h0, lane1_s4_position }) * $signed(lane1_s4_diff);
+  assign \$152  = $signed({ 1'h0, \$151  }) + $signed(lane1_s5_product);
+  assign \$154  = lane1_s5_below ? \$153  : 53'h00000000000000;
+  assign \$156  = $signed(\$155 ) + $signed(1'h0);
+  assign \$158  = $signed(lane1_s6_relu_biased) - $signed(\$157 );
+  assign \$160  = $signed(\$159 ) > $signed(32'd2147483647);
+  assign \$162  = $signed(lane1_s6_relu_biased) - $signed(\$161 );
+  assign \$164  = $signed(\$163 ) < $signed(32'd2147483648);
+  assign \$166  = $signed(lane1_s6_relu_biased) - $signed(\$165 );
+  assign \$168  = \$164  ? 56'hffffff80000000 : \$167 ;
+  assign \$169  = \$160  ? 56'h0000007fffffff : \$168 ;
+  assign \$170  = $signed(i__payload[95:64]) < $signed(1'h0);
+  assign \$171  = - $signed(i__payload[95:64]);
+  assign \$172  = \$170  ? \$171  : { i__payload[95], i__payload[95:64] };
+  assign \$173  = $signed(i__payload[95:64]) < $signed(1'h0);
+  assign \$174  = \$173  ? 32'd0 : i__payload[95:64];
+  assign \$175  = lane2_s1_u < 25'h1800000;
+  assign \$176  = lane2_s3_odd ? \$signature__data$98  : \$signature__data$97 ;
+  assign \$177  = lane2_s3_odd ? \$signature__data$97  : \$signature__data$98 ;
+  assign \$178  = lane2_s3_odd ? \$signature__data$98  : \$signature__data$97 ;
+  assign \$179  = \$177  - \$178 ;
+  assign \$180  = $signed({ 1'h0, lane2_s4_position }) * $signed(lane2_s4_diff);
+  assign \$182  = $signed({ 1'h0, \$181  }) + $signed(lane2_s5_product);
+  assign \$184  = lane2_s5_below ? \$183  : 53'h00000000000000;
+  assign \$186  = $signed(\$185 ) + $signed(1'h0);
+  assign \$188  = $signed(lane2_s6_relu_biased) - $signed(\$187 );
+  assign \$190  = $signed(\$189 ) > $signed(32'd2147483647);
+  assign \$192  = $signed(lane2_s6_relu_biased) - $signed(\$191 );
+  assign \$194  = $signed(\$193 ) < $signed(32'd2147483648);
+  assign \$196  = $signed(lane2_s6_relu_biased) - $signed(\$195 );
+  assign \$198  = \$194  ? 56'hffffff80000000 : \$197 ;
+  assign \$199  = \$190  ? 56'h0000007fffffff : \$198 ;
+  assign \$200  = $signed(i__payload[127:96]) < $signed(1'h0);
+  assign \$201  = - $signed(i__payload[127:96]);
+  assign \$202  = \$200  ? \$201  : { i__payload[127], i__payload[127:96] };
+  assign \$203  = $signed(i__payload[127:96]) < $signed(1'h0);
+  assign \$204  = \$203  ? 32'd0 : i__payload[127:96];
+  assign \$205  = lane3_s1_u < 25'h1800000;
+  assign \$206  = lane3_s3_odd ? \$signature__data$119  : \$signature__data$118 ;
+  assign \$207  = lane3_s3_odd ? \$signature__data$118  : \$signature__data$119 ;
+  assign \$208  = lane3_s3_odd ? \$signature__data$119  : \$signature__data$118 ;
+  assign \$209  = \$207  - \$208 ;
+  assign \$210  = $signed({ 1'h0, lane3_s4_position }) * $signed(lane3_s4_diff);
+  assign \$212  = $signed({ 1'h0, \$211  }) + $signed(lane3_s5_product);
+  assign \$214  = lane3_s5_below ? \$213  : 53'h00000000000000;
+  assign \$216  = $signed(\$215 ) + $signed(1'h0);
+  assign \$218  = $signed(lane3_s6_relu_biased) - $signed(\$217 );
+  assign \$220  = $signed(\$219 ) > $signed(32'd2147483647);
+  assign \$222  = $signed(lane3_s6_relu_biased) - $signed(\$221 );
+  assign \$224  = $signed(\$223 ) < $signed(32'd2147483648);
+  assign \$226  = $signed(lane3_s6_relu_biased) - $signed(\$225 );
+  assign \$228  = \$224  ? 56'hffffff80000000 : \$227 ;
+  assign \$229  = \$220  ? 56'h0000007fffffff : \$228 ;
   always @(posedge clk)
-    lane0_s1_u <= \$266 ;
+    lane0_s1_u <= \$230 ;
   always @(posedge clk)
-    lane0_s1_relu <= \$267 ;
+    lane0_s1_relu <= \$231 ;
   always @(posedge clk)
-    lane0_s2_index <= \$268 ;
+    lane0_s2_index <= \$232 ;
   always @(posedge clk)
-    lane0_s2_position <= \$269 ;
+    lane0_s2_position <= \$233 ;
   always @(posedge clk)
-    lane0_s2_below <= \$270 ;
+    lane0_s2_below <= \$234 ;
   always @(posedge clk)
-    lane0_s2_relu <= \$271 ;
+    lane0_s2_relu <= \$235 ;
   always @(posedge clk)
-    lane0_s3_odd <= \$272 ;
+    lane0_s3_odd <= \$236 ;
   always @(posedge clk)
-    lane0_s3_position <= \$273 ;
+    lane0_s3_position <= \$237 ;
   always @(posedge clk)
-    lane0_s3_below <= \$274 ;
+    lane0_s3_below <= \$238 ;
   always @(posedge clk)
-    lane0_s3_relu <= \$275 ;
+    lane0_s3_relu <= \$239 ;
   always @(posedge clk)
-    lane0_s4_lower <= \$276 ;
+    lane0_s4_lower <= \$240 ;
   always @(posedge clk)
-    lane0_s4_diff <= \$277 ;
+    lane0_s4_diff <= \$241 ;
   always @(posedge clk)
-    lane0_s4_position <= \$278 ;
+    lane0_s4_position <= \$242 ;
   always @(posedge clk)
-    lane0_s4_below <= \$279 ;
+    lane0_s4_below <= \$243 ;
   always @(posedge clk)
-    lane0_s4_relu <= \$280 ;
+    lane0_s4_relu <= \$244 ;
   always @(posedge clk)
-    lane0_s5_product <= \$281 ;
+    lane0_s5_product <= \$245 ;
   always @(posedge clk)
-    lane0_s5_lower <= \$282 ;
+    lane0_s5_lower <= \$246 ;
   always @(posedge clk)
-    lane0_s5_below <= \$283 ;
+    lane0_s5_below <= \$247 ;
   always @(posedge clk)
-    lane0_s5_relu <= \$284 ;
+    lane0_s5_relu <= \$248 ;
   always @(posedge clk)
-    lane0_s6_y <= \$285 ;
+    lane0_s6_delta <= \$249 ;
   always @(posedge clk)
-    lane1_s1_u <= \$286 ;
+    lane0_s6_relu_biased <= \$250 ;
   always @(posedge clk)
-    lane1_s1_relu <= \$287 ;
+    lane0_s7_y <= \$251 ;
   always @(posedge clk)
-    lane1_s2_index <= \$288 ;
+    lane1_s1_u <= \$252 ;
   always @(posedge clk)
-    lane1_s2_position <= \$289 ;
+    lane1_s1_relu <= \$253 ;
   always @(posedge clk)
-    lane1_s2_below <= \$290 ;
+    lane1_s2_index <= \$254 ;
   always @(posedge clk)
-    lane1_s2_relu <= \$291 ;
+    lane1_s2_position <= \$255 ;
   always @(posedge clk)
-    lane1_s3_odd <= \$292 ;
+    lane1_s2_below <= \$256 ;
   always @(posedge clk)
-    lane1_s3_position <= \$293 ;
+    lane1_s2_relu <= \$257 ;
   always @(posedge clk)
-    lane1_s3_below <= \$294 ;
+    lane1_s3_odd <= \$258 ;
   always @(posedge clk)
-    lane1_s3_relu <= \$295 ;
+    lane1_s3_position <= \$259 ;
   always @(posedge clk)
-    lane1_s4_lower <= \$296 ;
+    lane1_s3_below <= \$260 ;
   always @(posedge clk)
-    lane1_s4_diff <= \$297 ;
+    lane1_s3_relu <= \$261 ;
   always @(posedge clk)
-    lane1_s4_position <= \$298 ;
+    lane1_s4_lower <= \$262 ;
   always @(posedge clk)
-    lane1_s4_below <= \$299 ;
+    lane1_s4_diff <= \$263 ;
   always @(posedge clk)
-    lane1_s4_relu <= \$300 ;
+    lane1_s4_position <= \$264 ;
   always @(posedge clk)
-    lane1_s5_product <= \$301 ;
+    lane1_s4_below <= \$265 ;
   always @(posedge clk)
-    lane1_s5_lower <= \$302 ;
+    lane1_s4_relu <= \$266 ;
   always @(posedge clk)
-    lane1_s5_below <= \$303 ;
+    lane1_s5_product <= \$267 ;
   always @(posedge clk)
-    lane1_s5_relu <= \$304 ;
+    lane1_s5_lower <= \$268 ;
   always @(posedge clk)
-    lane1_s6_y <= \$305 ;
+    lane1_s5_below <= \$269 ;
   always @(posedge clk)
-    lane2_s1_u <= \$306 ;
+    lane1_s5_relu <= \$270 ;
   always @(posedge clk)
-    lane2_s1_relu <= \$307 ;
+    lane1_s6_delta <= \$271 ;
   always @(posedge clk)
-    lane2_s2_index <= \$308 ;
+    lane1_s6_relu_biased <= \$272 ;
   always @(posedge clk)
-    lane2_s2_position <= \$309 ;
+    lane1_s7_y <= \$273 ;
   always @(posedge clk)
-    lane2_s2_below <= \$310 ;
+    lane2_s1_u <= \$274 ;
   always @(posedge clk)
-    lane2_s2_relu <= \$311 ;
+    lane2_s1_relu <= \$275 ;
   always @(posedge clk)
-    lane2_s3_odd <= \$312 ;
+    lane2_s2_index <= \$276 ;
   always @(posedge clk)
-    lane2_s3_position <= \$313 ;
+    lane2_s2_position <= \$277 ;
   always @(posedge clk)
-    lane2_s3_below <= \$314 ;
+    lane2_s2_below <= \$278 ;
   always @(posedge clk)
-    lane2_s3_relu <= \$315 ;
+    lane2_s2_relu <= \$279 ;
   always @(posedge clk)
-    lane2_s4_lower <= \$316 ;
+    lane2_s3_odd <= \$280 ;
   always @(posedge clk)
-    lane2_s4_diff <= \$317 ;
+    lane2_s3_position <= \$281 ;
   always @(posedge clk)
-    lane2_s4_position <= \$318 ;
+    lane2_s3_below <= \$282 ;
   always @(posedge clk)
-    lane2_s4_below <= \$319 ;
+    lane2_s3_relu <= \$283 ;
   always @(posedge clk)
-    lane2_s4_relu <= \$320 ;
+    lane2_s4_lower <= \$284 ;
   always @(posedge clk)
-    lane2_s5_product <= \$321 ;
+    lane2_s4_diff <= \$285 ;
   always @(posedge clk)
-    lane2_s5_lower <= \$322 ;
+    lane2_s4_position <= \$286 ;
   always @(posedge clk)
-    lane2_s5_below <= \$323 ;
+    lane2_s4_below <= \$287 ;
   always @(posedge clk)
-    lane2_s5_relu <= \$324 ;
+    lane2_s4_relu <= \$288 ;
   always @(posedge clk)
-    lane2_s6_y <= \$325 ;
+    lane2_s5_product <= \$289 ;
   always @(posedge clk)
-    lane3_s1_u <= \$326 ;
+    lane2_s5_lower <= \$290 ;
   always @(posedge clk)
-    lane3_s1_relu <= \$327 ;
+    lane2_s5_below <= \$291 ;
   always @(posedge clk)
-    lane3_s2_index <= \$328 ;
+    lane2_s5_relu <= \$292 ;
   always @(posedge clk)
-    lane3_s2_position <= \$329 ;
+    lane2_s6_delta <= \$293 ;
   always @(posedge clk)
-    lane3_s2_below <= \$330 ;
+    lane2_s6_relu_biased <= \$294 ;
   always @(posedge clk)
-    lane3_s2_relu <= \$331 ;
+    lane2_s7_y <= \$295 ;
   always @(posedge clk)
-    lane3_s3_odd <= \$332 ;
+    lane3_s1_u <= \$296 ;
   always @(posedge clk)
-    lane3_s3_position <= \$333 ;
+    lane3_s1_relu <= \$297 ;
   always @(posedge clk)
-    lane3_s3_below <= \$334 ;
+    lane3_s2_index <= \$298 ;
   always @(posedge clk)
-    lane3_s3_relu <= \$335 ;
+    lane3_s2_position <= \$299 ;
   always @(posedge clk)
-    lane3_s4_lower <= \$336 ;
+    lane3_s2_below <= \$300 ;
   always @(posedge clk)
-    lane3_s4_diff <= \$337 ;
+    lane3_s2_relu <= \$301 ;
   always @(posedge clk)
-    lane3_s4_position <= \$338 ;
+    lane3_s3_odd <= \$302 ;
   always @(posedge clk)
-    lane3_s4_below <= \$339 ;
+    lane3_s3_position <= \$303 ;
   always @(posedge clk)
-    lane3_s4_relu <= \$340 ;
+    lane3_s3_below <= \$304 ;
   always @(posedge clk)
-    lane3_s5_product <= \$341 ;
+    lane3_s3_relu <= \$305 ;
   always @(posedge clk)
-    lane3_s5_lower <= \$342 ;
+    lane3_s4_lower <= \$306 ;
   always @(posedge clk)
-    lane3_s5_below <= \$343 ;
+    lane3_s4_diff <= \$307 ;
   always @(posedge clk)
-    lane3_s5_relu <= \$344 ;
+    lane3_s4_position <= \$308 ;
   always @(posedge clk)
-    lane3_s6_y <= \$345 ;
+    lane3_s4_below <= \$309 ;
   always @(posedge clk)
-    valid_s1 <= \$346 ;
+    lane3_s4_relu <= \$310 ;
   always @(posedge clk)
-    last_s1 <= \$347 ;
+    lane3_s5_product <= \$311 ;
   always @(posedge clk)
-    valid_s2 <= \$348 ;
+    lane3_s5_lower <= \$312 ;
   always @(posedge clk)
-    last_s2 <= \$349 ;
+    lane3_s5_below <= \$313 ;
   always @(posedge clk)
-    valid_s3 <= \$350 ;
+    lane3_s5_relu <= \$314 ;
   always @(posedge clk)
-    last_s3 <= \$351 ;
+    lane3_s6_delta <= \$315 ;
   always @(posedge clk)
-    valid_s4 <= \$352 ;
+    lane3_s6_relu_biased <= \$316 ;
   always @(posedge clk)
-    last_s4 <= \$353 ;
+    lane3_s7_y <= \$317 ;
   always @(posedge clk)
-    valid_s5 <= \$354 ;
+    valid_s1 <= \$318 ;
   always @(posedge clk)
-    last_s5 <= \$355 ;
+    last_s1 <= \$319 ;
   always @(posedge clk)
-    o__valid <= \$356 ;
+    valid_s2 <= \$320 ;
   always @(posedge clk)
-    last_s6 <= \$357 ;
+    last_s2 <= \$321 ;
+  always @(posedge clk)
+    valid_s3 <= \$322 ;
+  always @(posedge clk)
+    last_s3 <= \$323 ;
+  always @(posedge clk)
+    valid_s4 <= \$324 ;
+  always @(posedge clk)
+    last_s4 <= \$325 ;
+  always @(posedge clk)
+    valid_s5 <= \$326 ;
+  always @(posedge clk)
+    last_s5 <= \$327 ;
+  always @(posedge clk)
+    valid_s6 <= \$328 ;
+  always @(posedge clk)
+    last_s6 <= \$329 ;
+  always @(posedge clk)
+    o__valid <= \$330 ;
+  always @(posedge clk)
+    last_s7 <= \$331 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     lane0_index = 8'h00;
@@ -1859,99 +1851,459 @@ module \gelu_edge_moe_fitted.core (i__valid, o__ready, rst, ce, i__payload, o__p
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$266  = lane0_s1_u;
+    \$230  = lane0_s1_u;
     if (ce) begin
-      \$266  = \$112 ;
+      \$230  = \$112 ;
     end
     if (rst) begin
-      \$266  = 33'h000000000;
+      \$230  = 33'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$267  = lane0_s1_relu;
+    \$231  = lane0_s1_relu;
     if (ce) begin
-      \$267  = \$114 ;
+      \$231  = \$114 ;
     end
     if (rst) begin
-      \$267  = 32'd0;
+      \$231  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$268  = lane0_s2_index;
+    \$232  = lane0_s2_index;
     if (ce) begin
-      \$268  = lane0_index;
+      \$232  = lane0_index;
     end
     if (rst) begin
-      \$268  = 8'h00;
+      \$232  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$269  = lane0_s2_position;
+    \$233  = lane0_s2_position;
     if (ce) begin
-      \$269  = lane0_position;
+      \$233  = lane0_position;
     end
     if (rst) begin
-      \$269  = 19'h00000;
+      \$233  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$270  = lane0_s2_below;
+    \$234  = lane0_s2_below;
     if (ce) begin
-      \$270  = \$115 ;
+      \$234  = \$115 ;
     end
     if (rst) begin
-      \$270  = 1'h0;
+      \$234  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$271  = lane0_s2_relu;
+    \$235  = lane0_s2_relu;
     if (ce) begin
-      \$271  = lane0_s1_relu;
+      \$235  = lane0_s1_relu;
     end
     if (rst) begin
-      \$271  = 32'd0;
+      \$235  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$272  = lane0_s3_odd;
+    \$236  = lane0_s3_odd;
     if (ce) begin
-      \$272  = lane0_s2_index[0];
+      \$236  = lane0_s2_index[0];
     end
     if (rst) begin
-      \$272  = 1'h0;
+      \$236  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$273  = lane0_s3_position;
+    \$237  = lane0_s3_position;
     if (ce) begin
-      \$273  = lane0_s2_position;
+      \$237  = lane0_s2_position;
     end
     if (rst) begin
-      \$273  = 19'h00000;
+      \$237  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$274  = lane0_s3_below;
+    \$238  = lane0_s3_below;
     if (ce) begin
-      \$274  = lane0_s2_below;
+      \$238  = lane0_s2_below;
     end
     if (rst) begin
-      \$274  = 1'h0;
+      \$238  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$275  = lane0_s3_relu;
+    \$239  = lane0_s3_relu;
     if (ce) begin
-      \$275  = lane0_s2_relu;
+      \$239  = lane0_s2_relu;
+    end
+    if (rst) begin
+      \$239  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$240  = lane0_s4_lower;
+    if (ce) begin
+      \$240  = \$116 ;
+    end
+    if (rst) begin
+      \$240  = 20'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$241  = lane0_s4_diff;
+    if (ce) begin
+      \$241  = \$119 ;
+    end
+    if (rst) begin
+      \$241  = 21'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$242  = lane0_s4_position;
+    if (ce) begin
+      \$242  = lane0_s3_position;
+    end
+    if (rst) begin
+      \$242  = 19'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$243  = lane0_s4_below;
+    if (ce) begin
+      \$243  = lane0_s3_below;
+    end
+    if (rst) begin
+      \$243  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$244  = lane0_s4_relu;
+    if (ce) begin
+      \$244  = lane0_s3_relu;
+    end
+    if (rst) begin
+      \$244  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$245  = lane0_s5_product;
+    if (ce) begin
+      \$245  = \$120 ;
+    end
+    if (rst) begin
+      \$245  = 40'h0000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$246  = lane0_s5_lower;
+    if (ce) begin
+      \$246  = lane0_s4_lower;
+    end
+    if (rst) begin
+      \$246  = 20'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$247  = lane0_s5_below;
+    if (ce) begin
+      \$247  = lane0_s4_below;
+    end
+    if (rst) begin
+      \$247  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$248  = lane0_s5_relu;
+    if (ce) begin
+      \$248  = lane0_s4_relu;
+    end
+    if (rst) begin
+      \$248  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$249  = lane0_s6_delta;
+    if (ce) begin
+      \$249  = \$124 ;
+    end
+    if (rst) begin
+      \$249  = 53'h00000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$250  = lane0_s6_relu_biased;
+    if (ce) begin
+      \$250  = \$126 ;
+    end
+    if (rst) begin
+      \$250  = 34'h000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$251  = lane0_s7_y;
+    if (ce) begin
+      \$251  = \$139 [31:0];
+    end
+    if (rst) begin
+      \$251  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$252  = lane1_s1_u;
+    if (ce) begin
+      \$252  = \$142 ;
+    end
+    if (rst) begin
+      \$252  = 33'h000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$253  = lane1_s1_relu;
+    if (ce) begin
+      \$253  = \$144 ;
+    end
+    if (rst) begin
+      \$253  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$254  = lane1_s2_index;
+    if (ce) begin
+      \$254  = lane1_index;
+    end
+    if (rst) begin
+      \$254  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$255  = lane1_s2_position;
+    if (ce) begin
+      \$255  = lane1_position;
+    end
+    if (rst) begin
+      \$255  = 19'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$256  = lane1_s2_below;
+    if (ce) begin
+      \$256  = \$145 ;
+    end
+    if (rst) begin
+      \$256  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$257  = lane1_s2_relu;
+    if (ce) begin
+      \$257  = lane1_s1_relu;
+    end
+    if (rst) begin
+      \$257  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$258  = lane1_s3_odd;
+    if (ce) begin
+      \$258  = lane1_s2_index[0];
+    end
+    if (rst) begin
+      \$258  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$259  = lane1_s3_position;
+    if (ce) begin
+      \$259  = lane1_s2_position;
+    end
+    if (rst) begin
+      \$259  = 19'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$260  = lane1_s3_below;
+    if (ce) begin
+      \$260  = lane1_s2_below;
+    end
+    if (rst) begin
+      \$260  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$261  = lane1_s3_relu;
+    if (ce) begin
+      \$261  = lane1_s2_relu;
+    end
+    if (rst) begin
+      \$261  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$262  = lane1_s4_lower;
+    if (ce) begin
+      \$262  = \$146 ;
+    end
+    if (rst) begin
+      \$262  = 20'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$263  = lane1_s4_diff;
+    if (ce) begin
+      \$263  = \$149 ;
+    end
+    if (rst) begin
+      \$263  = 21'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$264  = lane1_s4_position;
+    if (ce) begin
+      \$264  = lane1_s3_position;
+    end
+    if (rst) begin
+      \$264  = 19'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$265  = lane1_s4_below;
+    if (ce) begin
+      \$265  = lane1_s3_below;
+    end
+    if (rst) begin
+      \$265  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$266  = lane1_s4_relu;
+    if (ce) begin
+      \$266  = lane1_s3_relu;
+    end
+    if (rst) begin
+      \$266  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$267  = lane1_s5_product;
+    if (ce) begin
+      \$267  = \$150 ;
+    end
+    if (rst) begin
+      \$267  = 40'h0000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$268  = lane1_s5_lower;
+    if (ce) begin
+      \$268  = lane1_s4_lower;
+    end
+    if (rst) begin
+      \$268  = 20'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$269  = lane1_s5_below;
+    if (ce) begin
+      \$269  = lane1_s4_below;
+    end
+    if (rst) begin
+      \$269  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$270  = lane1_s5_relu;
+    if (ce) begin
+      \$270  = lane1_s4_relu;
+    end
+    if (rst) begin
+      \$270  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$271  = lane1_s6_delta;
+    if (ce) begin
+      \$271  = \$154 ;
+    end
+    if (rst) begin
+      \$271  = 53'h00000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$272  = lane1_s6_relu_biased;
+    if (ce) begin
+      \$272  = \$156 ;
+    end
+    if (rst) begin
+      \$272  = 34'h000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$273  = lane1_s7_y;
+    if (ce) begin
+      \$273  = \$169 [31:0];
+    end
+    if (rst) begin
+      \$273  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$274  = lane2_s1_u;
+    if (ce) begin
+      \$274  = \$172 ;
+    end
+    if (rst) begin
+      \$274  = 33'h000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$275  = lane2_s1_relu;
+    if (ce) begin
+      \$275  = \$174 ;
     end
     if (rst) begin
       \$275  = 32'd0;
@@ -1959,199 +2311,199 @@ module \gelu_edge_moe_fitted.core (i__valid, o__ready, rst, ce, i__payload, o__p
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$276  = lane0_s4_lower;
+    \$276  = lane2_s2_index;
     if (ce) begin
-      \$276  = \$116 ;
+      \$276  = lane2_index;
     end
     if (rst) begin
-      \$276  = 20'h00000;
+      \$276  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$277  = lane0_s4_diff;
+    \$277  = lane2_s2_position;
     if (ce) begin
-      \$277  = \$119 ;
+      \$277  = lane2_position;
     end
     if (rst) begin
-      \$277  = 21'h000000;
+      \$277  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$278  = lane0_s4_position;
+    \$278  = lane2_s2_below;
     if (ce) begin
-      \$278  = lane0_s3_position;
+      \$278  = \$175 ;
     end
     if (rst) begin
-      \$278  = 19'h00000;
+      \$278  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$279  = lane0_s4_below;
+    \$279  = lane2_s2_relu;
     if (ce) begin
-      \$279  = lane0_s3_below;
+      \$279  = lane2_s1_relu;
     end
     if (rst) begin
-      \$279  = 1'h0;
+      \$279  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$280  = lane0_s4_relu;
+    \$280  = lane2_s3_odd;
     if (ce) begin
-      \$280  = lane0_s3_relu;
+      \$280  = lane2_s2_index[0];
     end
     if (rst) begin
-      \$280  = 32'd0;
+      \$280  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$281  = lane0_s5_product;
+    \$281  = lane2_s3_position;
     if (ce) begin
-      \$281  = \$120 ;
+      \$281  = lane2_s2_position;
     end
     if (rst) begin
-      \$281  = 40'h0000000000;
+      \$281  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$282  = lane0_s5_lower;
+    \$282  = lane2_s3_below;
     if (ce) begin
-      \$282  = lane0_s4_lower;
+      \$282  = lane2_s2_below;
     end
     if (rst) begin
-      \$282  = 20'h00000;
+      \$282  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$283  = lane0_s5_below;
+    \$283  = lane2_s3_relu;
     if (ce) begin
-      \$283  = lane0_s4_below;
+      \$283  = lane2_s2_relu;
     end
     if (rst) begin
-      \$283  = 1'h0;
+      \$283  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$284  = lane0_s5_relu;
+    \$284  = lane2_s4_lower;
     if (ce) begin
-      \$284  = lane0_s4_relu;
+      \$284  = \$176 ;
     end
     if (rst) begin
-      \$284  = 32'd0;
+      \$284  = 20'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$285  = lane0_s6_y;
+    \$285  = lane2_s4_diff;
     if (ce) begin
-      \$285  = \$148 [31:0];
+      \$285  = \$179 ;
     end
     if (rst) begin
-      \$285  = 32'd0;
+      \$285  = 21'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$286  = lane1_s1_u;
+    \$286  = lane2_s4_position;
     if (ce) begin
-      \$286  = \$151 ;
+      \$286  = lane2_s3_position;
     end
     if (rst) begin
-      \$286  = 33'h000000000;
+      \$286  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$287  = lane1_s1_relu;
+    \$287  = lane2_s4_below;
     if (ce) begin
-      \$287  = \$153 ;
+      \$287  = lane2_s3_below;
     end
     if (rst) begin
-      \$287  = 32'd0;
+      \$287  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$288  = lane1_s2_index;
+    \$288  = lane2_s4_relu;
     if (ce) begin
-      \$288  = lane1_index;
+      \$288  = lane2_s3_relu;
     end
     if (rst) begin
-      \$288  = 8'h00;
+      \$288  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$289  = lane1_s2_position;
+    \$289  = lane2_s5_product;
     if (ce) begin
-      \$289  = lane1_position;
+      \$289  = \$180 ;
     end
     if (rst) begin
-      \$289  = 19'h00000;
+      \$289  = 40'h0000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$290  = lane1_s2_below;
+    \$290  = lane2_s5_lower;
     if (ce) begin
-      \$290  = \$154 ;
+      \$290  = lane2_s4_lower;
     end
     if (rst) begin
-      \$290  = 1'h0;
+      \$290  = 20'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$291  = lane1_s2_relu;
+    \$291  = lane2_s5_below;
     if (ce) begin
-      \$291  = lane1_s1_relu;
+      \$291  = lane2_s4_below;
     end
     if (rst) begin
-      \$291  = 32'd0;
+      \$291  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$292  = lane1_s3_odd;
+    \$292  = lane2_s5_relu;
     if (ce) begin
-      \$292  = lane1_s2_index[0];
+      \$292  = lane2_s4_relu;
     end
     if (rst) begin
-      \$292  = 1'h0;
+      \$292  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$293  = lane1_s3_position;
+    \$293  = lane2_s6_delta;
     if (ce) begin
-      \$293  = lane1_s2_position;
+      \$293  = \$184 ;
     end
     if (rst) begin
-      \$293  = 19'h00000;
+      \$293  = 53'h00000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$294  = lane1_s3_below;
+    \$294  = lane2_s6_relu_biased;
     if (ce) begin
-      \$294  = lane1_s2_below;
+      \$294  = \$186 ;
     end
     if (rst) begin
-      \$294  = 1'h0;
+      \$294  = 34'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$295  = lane1_s3_relu;
+    \$295  = lane2_s7_y;
     if (ce) begin
-      \$295  = lane1_s2_relu;
+      \$295  = \$199 [31:0];
     end
     if (rst) begin
       \$295  = 32'd0;
@@ -2159,99 +2511,99 @@ module \gelu_edge_moe_fitted.core (i__valid, o__ready, rst, ce, i__payload, o__p
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$296  = lane1_s4_lower;
+    \$296  = lane3_s1_u;
     if (ce) begin
-      \$296  = \$155 ;
+      \$296  = \$202 ;
     end
     if (rst) begin
-      \$296  = 20'h00000;
+      \$296  = 33'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$297  = lane1_s4_diff;
+    \$297  = lane3_s1_relu;
     if (ce) begin
-      \$297  = \$158 ;
+      \$297  = \$204 ;
     end
     if (rst) begin
-      \$297  = 21'h000000;
+      \$297  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$298  = lane1_s4_position;
+    \$298  = lane3_s2_index;
     if (ce) begin
-      \$298  = lane1_s3_position;
+      \$298  = lane3_index;
     end
     if (rst) begin
-      \$298  = 19'h00000;
+      \$298  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$299  = lane1_s4_below;
+    \$299  = lane3_s2_position;
     if (ce) begin
-      \$299  = lane1_s3_below;
+      \$299  = lane3_position;
     end
     if (rst) begin
-      \$299  = 1'h0;
+      \$299  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$300  = lane1_s4_relu;
+    \$300  = lane3_s2_below;
     if (ce) begin
-      \$300  = lane1_s3_relu;
+      \$300  = \$205 ;
     end
     if (rst) begin
-      \$300  = 32'd0;
+      \$300  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$301  = lane1_s5_product;
+    \$301  = lane3_s2_relu;
     if (ce) begin
-      \$301  = \$159 ;
+      \$301  = lane3_s1_relu;
     end
     if (rst) begin
-      \$301  = 40'h0000000000;
+      \$301  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$302  = lane1_s5_lower;
+    \$302  = lane3_s3_odd;
     if (ce) begin
-      \$302  = lane1_s4_lower;
+      \$302  = lane3_s2_index[0];
     end
     if (rst) begin
-      \$302  = 20'h00000;
+      \$302  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$303  = lane1_s5_below;
+    \$303  = lane3_s3_position;
     if (ce) begin
-      \$303  = lane1_s4_below;
+      \$303  = lane3_s2_position;
     end
     if (rst) begin
-      \$303  = 1'h0;
+      \$303  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$304  = lane1_s5_relu;
+    \$304  = lane3_s3_below;
     if (ce) begin
-      \$304  = lane1_s4_relu;
+      \$304  = lane3_s2_below;
     end
     if (rst) begin
-      \$304  = 32'd0;
+      \$304  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$305  = lane1_s6_y;
+    \$305  = lane3_s3_relu;
     if (ce) begin
-      \$305  = \$187 [31:0];
+      \$305  = lane3_s2_relu;
     end
     if (rst) begin
       \$305  = 32'd0;
@@ -2259,139 +2611,139 @@ module \gelu_edge_moe_fitted.core (i__valid, o__ready, rst, ce, i__payload, o__p
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$306  = lane2_s1_u;
+    \$306  = lane3_s4_lower;
     if (ce) begin
-      \$306  = \$190 ;
+      \$306  = \$206 ;
     end
     if (rst) begin
-      \$306  = 33'h000000000;
+      \$306  = 20'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$307  = lane2_s1_relu;
+    \$307  = lane3_s4_diff;
     if (ce) begin
-      \$307  = \$192 ;
+      \$307  = \$209 ;
     end
     if (rst) begin
-      \$307  = 32'd0;
+      \$307  = 21'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$308  = lane2_s2_index;
+    \$308  = lane3_s4_position;
     if (ce) begin
-      \$308  = lane2_index;
+      \$308  = lane3_s3_position;
     end
     if (rst) begin
-      \$308  = 8'h00;
+      \$308  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$309  = lane2_s2_position;
+    \$309  = lane3_s4_below;
     if (ce) begin
-      \$309  = lane2_position;
+      \$309  = lane3_s3_below;
     end
     if (rst) begin
-      \$309  = 19'h00000;
+      \$309  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$310  = lane2_s2_below;
+    \$310  = lane3_s4_relu;
     if (ce) begin
-      \$310  = \$193 ;
+      \$310  = lane3_s3_relu;
     end
     if (rst) begin
-      \$310  = 1'h0;
+      \$310  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$311  = lane2_s2_relu;
+    \$311  = lane3_s5_product;
     if (ce) begin
-      \$311  = lane2_s1_relu;
+      \$311  = \$210 ;
     end
     if (rst) begin
-      \$311  = 32'd0;
+      \$311  = 40'h0000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$312  = lane2_s3_odd;
+    \$312  = lane3_s5_lower;
     if (ce) begin
-      \$312  = lane2_s2_index[0];
+      \$312  = lane3_s4_lower;
     end
     if (rst) begin
-      \$312  = 1'h0;
+      \$312  = 20'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$313  = lane2_s3_position;
+    \$313  = lane3_s5_below;
     if (ce) begin
-      \$313  = lane2_s2_position;
+      \$313  = lane3_s4_below;
     end
     if (rst) begin
-      \$313  = 19'h00000;
+      \$313  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$314  = lane2_s3_below;
+    \$314  = lane3_s5_relu;
     if (ce) begin
-      \$314  = lane2_s2_below;
+      \$314  = lane3_s4_relu;
     end
     if (rst) begin
-      \$314  = 1'h0;
+      \$314  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$315  = lane2_s3_relu;
+    \$315  = lane3_s6_delta;
     if (ce) begin
-      \$315  = lane2_s2_relu;
+      \$315  = \$214 ;
     end
     if (rst) begin
-      \$315  = 32'd0;
+      \$315  = 53'h00000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$316  = lane2_s4_lower;
+    \$316  = lane3_s6_relu_biased;
     if (ce) begin
-      \$316  = \$194 ;
+      \$316  = \$216 ;
     end
     if (rst) begin
-      \$316  = 20'h00000;
+      \$316  = 34'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$317  = lane2_s4_diff;
+    \$317  = lane3_s7_y;
     if (ce) begin
-      \$317  = \$197 ;
+      \$317  = \$229 [31:0];
     end
     if (rst) begin
-      \$317  = 21'h000000;
+      \$317  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$318  = lane2_s4_position;
+    \$318  = valid_s1;
     if (ce) begin
-      \$318  = lane2_s3_position;
+      \$318  = i__valid;
     end
     if (rst) begin
-      \$318  = 19'h00000;
+      \$318  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$319  = lane2_s4_below;
+    \$319  = last_s1;
     if (ce) begin
-      \$319  = lane2_s3_below;
+      \$319  = i__payload[128];
     end
     if (rst) begin
       \$319  = 1'h0;
@@ -2399,39 +2751,39 @@ module \gelu_edge_moe_fitted.core (i__valid, o__ready, rst, ce, i__payload, o__p
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$320  = lane2_s4_relu;
+    \$320  = valid_s2;
     if (ce) begin
-      \$320  = lane2_s3_relu;
+      \$320  = valid_s1;
     end
     if (rst) begin
-      \$320  = 32'd0;
+      \$320  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$321  = lane2_s5_product;
+    \$321  = last_s2;
     if (ce) begin
-      \$321  = \$198 ;
+      \$321  = last_s1;
     end
     if (rst) begin
-      \$321  = 40'h0000000000;
+      \$321  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$322  = lane2_s5_lower;
+    \$322  = valid_s3;
     if (ce) begin
-      \$322  = lane2_s4_lower;
+      \$322  = valid_s2;
     end
     if (rst) begin
-      \$322  = 20'h00000;
+      \$322  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$323  = lane2_s5_below;
+    \$323  = last_s3;
     if (ce) begin
-      \$323  = lane2_s4_below;
+      \$323  = last_s2;
     end
     if (rst) begin
       \$323  = 1'h0;
@@ -2439,69 +2791,69 @@ module \gelu_edge_moe_fitted.core (i__valid, o__ready, rst, ce, i__payload, o__p
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$324  = lane2_s5_relu;
+    \$324  = valid_s4;
     if (ce) begin
-      \$324  = lane2_s4_relu;
+      \$324  = valid_s3;
     end
     if (rst) begin
-      \$324  = 32'd0;
+      \$324  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$325  = lane2_s6_y;
+    \$325  = last_s4;
     if (ce) begin
-      \$325  = \$226 [31:0];
+      \$325  = last_s3;
     end
     if (rst) begin
-      \$325  = 32'd0;
+      \$325  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$326  = lane3_s1_u;
+    \$326  = valid_s5;
     if (ce) begin
-      \$326  = \$229 ;
+      \$326  = valid_s4;
     end
     if (rst) begin
-      \$326  = 33'h000000000;
+      \$326  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$327  = lane3_s1_relu;
+    \$327  = last_s5;
     if (ce) begin
-      \$327  = \$231 ;
+      \$327  = last_s4;
     end
     if (rst) begin
-      \$327  = 32'd0;
+      \$327  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$328  = lane3_s2_index;
+    \$328  = valid_s6;
     if (ce) begin
-      \$328  = lane3_index;
+      \$328  = valid_s5;
     end
     if (rst) begin
-      \$328  = 8'h00;
+      \$328  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$329  = lane3_s2_position;
+    \$329  = last_s6;
     if (ce) begin
-      \$329  = lane3_position;
+      \$329  = last_s5;
     end
     if (rst) begin
-      \$329  = 19'h00000;
+      \$329  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$330  = lane3_s2_below;
+    \$330  = o__valid;
     if (ce) begin
-      \$330  = \$232 ;
+      \$330  = valid_s6;
     end
     if (rst) begin
       \$330  = 1'h0;
@@ -2509,272 +2861,12 @@ module \gelu_edge_moe_fitted.core (i__valid, o__ready, rst, ce, i__payload, o__p
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$331  = lane3_s2_relu;
+    \$331  = last_s7;
     if (ce) begin
-      \$331  = lane3_s1_relu;
+      \$331  = last_s6;
     end
     if (rst) begin
-      \$331  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$332  = lane3_s3_odd;
-    if (ce) begin
-      \$332  = lane3_s2_index[0];
-    end
-    if (rst) begin
-      \$332  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$333  = lane3_s3_position;
-    if (ce) begin
-      \$333  = lane3_s2_position;
-    end
-    if (rst) begin
-      \$333  = 19'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$334  = lane3_s3_below;
-    if (ce) begin
-      \$334  = lane3_s2_below;
-    end
-    if (rst) begin
-      \$334  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$335  = lane3_s3_relu;
-    if (ce) begin
-      \$335  = lane3_s2_relu;
-    end
-    if (rst) begin
-      \$335  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$336  = lane3_s4_lower;
-    if (ce) begin
-      \$336  = \$233 ;
-    end
-    if (rst) begin
-      \$336  = 20'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$337  = lane3_s4_diff;
-    if (ce) begin
-      \$337  = \$236 ;
-    end
-    if (rst) begin
-      \$337  = 21'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$338  = lane3_s4_position;
-    if (ce) begin
-      \$338  = lane3_s3_position;
-    end
-    if (rst) begin
-      \$338  = 19'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$339  = lane3_s4_below;
-    if (ce) begin
-      \$339  = lane3_s3_below;
-    end
-    if (rst) begin
-      \$339  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$340  = lane3_s4_relu;
-    if (ce) begin
-      \$340  = lane3_s3_relu;
-    end
-    if (rst) begin
-      \$340  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$341  = lane3_s5_product;
-    if (ce) begin
-      \$341  = \$237 ;
-    end
-    if (rst) begin
-      \$341  = 40'h0000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$342  = lane3_s5_lower;
-    if (ce) begin
-      \$342  = lane3_s4_lower;
-    end
-    if (rst) begin
-      \$342  = 20'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$343  = lane3_s5_below;
-    if (ce) begin
-      \$343  = lane3_s4_below;
-    end
-    if (rst) begin
-      \$343  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$344  = lane3_s5_relu;
-    if (ce) begin
-      \$344  = lane3_s4_relu;
-    end
-    if (rst) begin
-      \$344  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$345  = lane3_s6_y;
-    if (ce) begin
-      \$345  = \$265 [31:0];
-    end
-    if (rst) begin
-      \$345  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$346  = valid_s1;
-    if (ce) begin
-      \$346  = i__valid;
-    end
-    if (rst) begin
-      \$346  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$347  = last_s1;
-    if (ce) begin
-      \$347  = i__payload[128];
-    end
-    if (rst) begin
-      \$347  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$348  = valid_s2;
-    if (ce) begin
-      \$348  = valid_s1;
-    end
-    if (rst) begin
-      \$348  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$349  = last_s2;
-    if (ce) begin
-      \$349  = last_s1;
-    end
-    if (rst) begin
-      \$349  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$350  = valid_s3;
-    if (ce) begin
-      \$350  = valid_s2;
-    end
-    if (rst) begin
-      \$350  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$351  = last_s3;
-    if (ce) begin
-      \$351  = last_s2;
-    end
-    if (rst) begin
-      \$351  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$352  = valid_s4;
-    if (ce) begin
-      \$352  = valid_s3;
-    end
-    if (rst) begin
-      \$352  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$353  = last_s4;
-    if (ce) begin
-      \$353  = last_s3;
-    end
-    if (rst) begin
-      \$353  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$354  = valid_s5;
-    if (ce) begin
-      \$354  = valid_s4;
-    end
-    if (rst) begin
-      \$354  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$355  = last_s5;
-    if (ce) begin
-      \$355  = last_s4;
-    end
-    if (rst) begin
-      \$355  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$356  = o__valid;
-    if (ce) begin
-      \$356  = valid_s5;
-    end
-    if (rst) begin
-      \$356  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$357  = last_s6;
-    if (ce) begin
-      \$357  = last_s5;
-    end
-    if (rst) begin
-      \$357  = 1'h0;
+      \$331  = 1'h0;
     end
   end
   assign i__ready = ce;
@@ -2794,7 +2886,7 @@ module \gelu_edge_moe_fitted.core (i__valid, o__ready, rst, ce, i__payload, o__p
   assign \$signature__en$36  = ce;
   assign \$signature__addr$37  = \$108 [6:0];
   assign \$signature__addr$39  = \$109 [6:0];
-  assign valid_s6 = o__valid;
+  assign valid_s7 = o__valid;
   assign \o__payload.data  = o__payload[127:0];
   assign \o__payload.data[0]  = o__payload[31:0];
   assign \o__payload.data[1]  = o__payload[63:32];
@@ -2807,11 +2899,11 @@ module \gelu_edge_moe_fitted.core (i__valid, o__ready, rst, ce, i__payload, o__p
   assign \i__payload.data[2]  = i__payload[95:64];
   assign \i__payload.data[3]  = i__payload[127:96];
   assign \i__payload.last  = i__payload[128];
-  assign o__payload[128] = last_s6;
-  assign o__payload[127:96] = lane3_s6_y;
-  assign o__payload[95:64] = lane2_s6_y;
-  assign o__payload[63:32] = lane1_s6_y;
-  assign o__payload[31:0] = lane0_s6_y;
+  assign o__payload[128] = last_s7;
+  assign o__payload[127:96] = lane3_s7_y;
+  assign o__payload[95:64] = lane2_s7_y;
+  assign o__payload[63:32] = lane1_s7_y;
+  assign o__payload[31:0] = lane0_s7_y;
   assign \$4  = { \$3 [33], \$3 [33], \$3 [33], \$3 [33], \$3 [33], \$3 [33], \$3 [33], \$3 [33], \$3 [33], \$3 [33], \$3 [33], \$3 [33], \$3 [33], \$3 [33], \$3 [33], \$3 [33], \$3 [33], \$3 [33], \$3 [33], \$3 [33:19] };
   assign \$7  = { 1'h0, \$6 [18:0] };
   assign \$10  = { \$9 [33], \$9 [33], \$9 [33], \$9 [33], \$9 [33], \$9 [33], \$9 [33], \$9 [33], \$9 [33], \$9 [33], \$9 [33], \$9 [33], \$9 [33], \$9 [33], \$9 [33], \$9 [33], \$9 [33], \$9 [33:17] };
@@ -2852,64 +2944,40 @@ module \gelu_edge_moe_fitted.core (i__valid, o__ready, rst, ce, i__payload, o__p
   assign \$106  = { \$105 [15:0], 3'h0 };
   assign \$108  = { 1'h0, \$107 [8:1] };
   assign \$109  = { 1'h0, lane3_s2_index[7:1] };
-  assign \$121  = { lane0_s5_relu[31], lane0_s5_relu };
-  assign \$122  = { 12'h000, lane0_s5_lower, 19'h00000 };
-  assign \$124  = { \$123 [52], \$123 [52], \$123 [52], \$123 [52], \$123 [52], \$123 [52], \$123 [52], \$123 [52], \$123 [52], \$123 [52], \$123 [52], \$123 [52], \$123 [52], \$123 [52], \$123 [52], \$123 [52], \$123 [52], \$123 [52], \$123 [52], \$123 [52:19] };
-  assign \$126  = { \$125 [52], \$125  };
-  assign \$128  = { \$127 [54], \$127  };
-  assign \$130  = { lane0_s5_relu[31], lane0_s5_relu };
-  assign \$131  = { 12'h000, lane0_s5_lower, 19'h00000 };
-  assign \$133  = { \$132 [52], \$132 [52], \$132 [52], \$132 [52], \$132 [52], \$132 [52], \$132 [52], \$132 [52], \$132 [52], \$132 [52], \$132 [52], \$132 [52], \$132 [52], \$132 [52], \$132 [52], \$132 [52], \$132 [52], \$132 [52], \$132 [52], \$132 [52:19] };
-  assign \$135  = { \$134 [52], \$134  };
+  assign \$121  = { 12'h000, lane0_s5_lower, 19'h00000 };
+  assign \$123  = { \$122 [52], \$122 [52], \$122 [52], \$122 [52], \$122 [52], \$122 [52], \$122 [52], \$122 [52], \$122 [52], \$122 [52], \$122 [52], \$122 [52], \$122 [52], \$122 [52], \$122 [52], \$122 [52], \$122 [52], \$122 [52], \$122 [52], \$122 [52:19] };
+  assign \$125  = { lane0_s5_relu[31], lane0_s5_relu };
+  assign \$127  = { lane0_s6_delta[52], lane0_s6_delta };
+  assign \$129  = { \$128 [54], \$128  };
+  assign \$131  = { lane0_s6_delta[52], lane0_s6_delta };
+  assign \$133  = { \$132 [54], \$132  };
+  assign \$135  = { lane0_s6_delta[52], lane0_s6_delta };
   assign \$137  = { \$136 [54], \$136  };
-  assign \$139  = { lane0_s5_relu[31], lane0_s5_relu };
-  assign \$140  = { 12'h000, lane0_s5_lower, 19'h00000 };
-  assign \$142  = { \$141 [52], \$141 [52], \$141 [52], \$141 [52], \$141 [52], \$141 [52], \$141 [52], \$141 [52], \$141 [52], \$141 [52], \$141 [52], \$141 [52], \$141 [52], \$141 [52], \$141 [52], \$141 [52], \$141 [52], \$141 [52], \$141 [52], \$141 [52:19] };
-  assign \$144  = { \$143 [52], \$143  };
-  assign \$146  = { \$145 [54], \$145  };
-  assign \$160  = { lane1_s5_relu[31], lane1_s5_relu };
-  assign \$161  = { 12'h000, lane1_s5_lower, 19'h00000 };
-  assign \$163  = { \$162 [52], \$162 [52], \$162 [52], \$162 [52], \$162 [52], \$162 [52], \$162 [52], \$162 [52], \$162 [52], \$162 [52], \$162 [52], \$162 [52], \$162 [52], \$162 [52], \$162 [52], \$162 [52], \$162 [52], \$162 [52], \$162 [52], \$162 [52:19] };
-  assign \$165  = { \$164 [52], \$164  };
+  assign \$151  = { 12'h000, lane1_s5_lower, 19'h00000 };
+  assign \$153  = { \$152 [52], \$152 [52], \$152 [52], \$152 [52], \$152 [52], \$152 [52], \$152 [52], \$152 [52], \$152 [52], \$152 [52], \$152 [52], \$152 [52], \$152 [52], \$152 [52], \$152 [52], \$152 [52], \$152 [52], \$152 [52], \$152 [52], \$152 [52:19] };
+  assign \$155  = { lane1_s5_relu[31], lane1_s5_relu };
+  assign \$157  = { lane1_s6_delta[52], lane1_s6_delta };
+  assign \$159  = { \$158 [54], \$158  };
+  assign \$161  = { lane1_s6_delta[52], lane1_s6_delta };
+  assign \$163  = { \$162 [54], \$162  };
+  assign \$165  = { lane1_s6_delta[52], lane1_s6_delta };
   assign \$167  = { \$166 [54], \$166  };
-  assign \$169  = { lane1_s5_relu[31], lane1_s5_relu };
-  assign \$170  = { 12'h000, lane1_s5_lower, 19'h00000 };
-  assign \$172  = { \$171 [52], \$171 [52], \$171 [52], \$171 [52], \$171 [52], \$171 [52], \$171 [52], \$171 [52], \$171 [52], \$171 [52], \$171 [52], \$171 [52], \$171 [52], \$171 [52], \$171 [52], \$171 [52], \$171 [52], \$171 [52], \$171 [52], \$171 [52:19] };
-  assign \$174  = { \$173 [52], \$173  };
-  assign \$176  = { \$175 [54], \$175  };
-  assign \$178  = { lane1_s5_relu[31], lane1_s5_relu };
-  assign \$179  = { 12'h000, lane1_s5_lower, 19'h00000 };
-  assign \$181  = { \$180 [52], \$180 [52], \$180 [52], \$180 [52], \$180 [52], \$180 [52], \$180 [52], \$180 [52], \$180 [52], \$180 [52], \$180 [52], \$180 [52], \$180 [52], \$180 [52], \$180 [52], \$180 [52], \$180 [52], \$180 [52], \$180 [52], \$180 [52:19] };
-  assign \$183  = { \$182 [52], \$182  };
-  assign \$185  = { \$184 [54], \$184  };
-  assign \$199  = { lane2_s5_relu[31], lane2_s5_relu };
-  assign \$200  = { 12'h000, lane2_s5_lower, 19'h00000 };
-  assign \$202  = { \$201 [52], \$201 [52], \$201 [52], \$201 [52], \$201 [52], \$201 [52], \$201 [52], \$201 [52], \$201 [52], \$201 [52], \$201 [52], \$201 [52], \$201 [52], \$201 [52], \$201 [52], \$201 [52], \$201 [52], \$201 [52], \$201 [52], \$201 [52:19] };
-  assign \$204  = { \$203 [52], \$203  };
-  assign \$206  = { \$205 [54], \$205  };
-  assign \$208  = { lane2_s5_relu[31], lane2_s5_relu };
-  assign \$209  = { 12'h000, lane2_s5_lower, 19'h00000 };
-  assign \$211  = { \$210 [52], \$210 [52], \$210 [52], \$210 [52], \$210 [52], \$210 [52], \$210 [52], \$210 [52], \$210 [52], \$210 [52], \$210 [52], \$210 [52], \$210 [52], \$210 [52], \$210 [52], \$210 [52], \$210 [52], \$210 [52], \$210 [52], \$210 [52:19] };
-  assign \$213  = { \$212 [52], \$212  };
-  assign \$215  = { \$214 [54], \$214  };
-  assign \$217  = { lane2_s5_relu[31], lane2_s5_relu };
-  assign \$218  = { 12'h000, lane2_s5_lower, 19'h00000 };
-  assign \$220  = { \$219 [52], \$219 [52], \$219 [52], \$219 [52], \$219 [52], \$219 [52], \$219 [52], \$219 [52], \$219 [52], \$219 [52], \$219 [52], \$219 [52], \$219 [52], \$219 [52], \$219 [52], \$219 [52], \$219 [52], \$219 [52], \$219 [52], \$219 [52:19] };
-  assign \$222  = { \$221 [52], \$221  };
-  assign \$224  = { \$223 [54], \$223  };
-  assign \$238  = { lane3_s5_relu[31], lane3_s5_relu };
-  assign \$239  = { 12'h000, lane3_s5_lower, 19'h00000 };
-  assign \$241  = { \$240 [52], \$240 [52], \$240 [52], \$240 [52], \$240 [52], \$240 [52], \$240 [52], \$240 [52], \$240 [52], \$240 [52], \$240 [52], \$240 [52], \$240 [52], \$240 [52], \$240 [52], \$240 [52], \$240 [52], \$240 [52], \$240 [52], \$240 [52:19] };
-  assign \$243  = { \$242 [52], \$242  };
-  assign \$245  = { \$244 [54], \$244  };
-  assign \$247  = { lane3_s5_relu[31], lane3_s5_relu };
-  assign \$248  = { 12'h000, lane3_s5_lower, 19'h00000 };
-  assign \$250  = { \$249 [52], \$249 [52], \$249 [52], \$249 [52], \$249 [52], \$249 [52], \$249 [52], \$249 [52], \$249 [52], \$249 [52], \$249 [52], \$249 [52], \$249 [52], \$249 [52], \$249 [52], \$249 [52], \$249 [52], \$249 [52], \$249 [52], \$249 [52:19] };
-  assign \$252  = { \$251 [52], \$251  };
-  assign \$254  = { \$253 [54], \$253  };
-  assign \$256  = { lane3_s5_relu[31], lane3_s5_relu };
-  assign \$257  = { 12'h000, lane3_s5_lower, 19'h00000 };
-  assign \$259  = { \$258 [52], \$258 [52], \$258 [52], \$258 [52], \$258 [52], \$258 [52], \$258 [52], \$258 [52], \$258 [52], \$258 [52], \$258 [52], \$258 [52], \$258 [52], \$258 [52], \$258 [52], \$258 [52], \$258 [52], \$258 [52], \$258 [52], \$258 [52:19] };
-  assign \$261  = { \$260 [52], \$260  };
-  assign \$263  = { \$262 [54], \$262  };
+  assign \$181  = { 12'h000, lane2_s5_lower, 19'h00000 };
+  assign \$183  = { \$182 [52], \$182 [52], \$182 [52], \$182 [52], \$182 [52], \$182 [52], \$182 [52], \$182 [52], \$182 [52], \$182 [52], \$182 [52], \$182 [52], \$182 [52], \$182 [52], \$182 [52], \$182 [52], \$182 [52], \$182 [52], \$182 [52], \$182 [52:19] };
+  assign \$185  = { lane2_s5_relu[31], lane2_s5_relu };
+  assign \$187  = { lane2_s6_delta[52], lane2_s6_delta };
+  assign \$189  = { \$188 [54], \$188  };
+  assign \$191  = { lane2_s6_delta[52], lane2_s6_delta };
+  assign \$193  = { \$192 [54], \$192  };
+  assign \$195  = { lane2_s6_delta[52], lane2_s6_delta };
+  assign \$197  = { \$196 [54], \$196  };
+  assign \$211  = { 12'h000, lane3_s5_lower, 19'h00000 };
+  assign \$213  = { \$212 [52], \$212 [52], \$212 [52], \$212 [52], \$212 [52], \$212 [52], \$212 [52], \$212 [52], \$212 [52], \$212 [52], \$212 [52], \$212 [52], \$212 [52], \$212 [52], \$212 [52], \$212 [52], \$212 [52], \$212 [52], \$212 [52], \$212 [52:19] };
+  assign \$215  = { lane3_s5_relu[31], lane3_s5_relu };
+  assign \$217  = { lane3_s6_delta[52], lane3_s6_delta };
+  assign \$219  = { \$218 [54], \$218  };
+  assign \$221  = { lane3_s6_delta[52], lane3_s6_delta };
+  assign \$223  = { \$222 [54], \$222  };
+  assign \$225  = { lane3_s6_delta[52], lane3_s6_delta };
+  assign \$227  = { \$226 [54], \$226  };
 endmodule

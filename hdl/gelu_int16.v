@@ -74,107 +74,95 @@ module \gelu_int16.core (i__valid, o__ready, rst, ce, i__payload, o__payload, o_
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
   wire [17:0] \$10 ;
-  wire [16:0] \$100 ;
-  wire \$101 ;
-  wire [15:0] \$102 ;
-  wire \$103 ;
-  wire [13:0] \$104 ;
-  wire [13:0] \$105 ;
-  wire [13:0] \$106 ;
-  wire [14:0] \$107 ;
-  wire [23:0] \$108 ;
-  wire [22:0] \$109 ;
+  wire [28:0] \$100 ;
+  wire [30:0] \$101 ;
+  wire [30:0] \$102 ;
+  wire [30:0] \$103 ;
+  wire [22:0] \$104 ;
+  wire [23:0] \$105 ;
+  wire [31:0] \$106 ;
+  wire [32:0] \$107 ;
+  wire [33:0] \$108 ;
+  wire [33:0] \$109 ;
   wire [18:0] \$11 ;
-  wire [28:0] \$110 ;
-  wire [30:0] \$111 ;
-  wire [30:0] \$112 ;
-  wire [30:0] \$113 ;
-  wire [31:0] \$114 ;
-  wire [32:0] \$115 ;
-  wire [33:0] \$116 ;
-  wire [33:0] \$117 ;
-  wire \$118 ;
-  wire [22:0] \$119 ;
+  wire \$110 ;
+  wire [31:0] \$111 ;
+  wire [32:0] \$112 ;
+  wire [33:0] \$113 ;
+  wire [33:0] \$114 ;
+  wire \$115 ;
+  wire [31:0] \$116 ;
+  wire [32:0] \$117 ;
+  wire [33:0] \$118 ;
+  wire [33:0] \$119 ;
   wire [17:0] \$12 ;
-  wire [28:0] \$120 ;
-  wire [30:0] \$121 ;
-  wire [30:0] \$122 ;
-  wire [30:0] \$123 ;
-  wire [31:0] \$124 ;
-  wire [32:0] \$125 ;
-  wire [33:0] \$126 ;
-  wire [33:0] \$127 ;
-  wire \$128 ;
-  wire [22:0] \$129 ;
+  wire [33:0] \$120 ;
+  wire [33:0] \$121 ;
+  reg [16:0] \$122 ;
+  reg [15:0] \$123 ;
+  reg [7:0] \$124 ;
+  reg [8:0] \$125 ;
+  reg \$126 ;
+  reg [15:0] \$127 ;
+  reg \$128 ;
+  reg [8:0] \$129 ;
   wire [9:0] \$13 ;
-  wire [28:0] \$130 ;
-  wire [30:0] \$131 ;
-  wire [30:0] \$132 ;
-  wire [30:0] \$133 ;
-  wire [31:0] \$134 ;
-  wire [32:0] \$135 ;
-  wire [33:0] \$136 ;
-  wire [33:0] \$137 ;
-  wire [33:0] \$138 ;
-  wire [33:0] \$139 ;
+  reg \$130 ;
+  reg [15:0] \$131 ;
+  reg [13:0] \$132 ;
+  reg [14:0] \$133 ;
+  reg [8:0] \$134 ;
+  reg \$135 ;
+  reg [15:0] \$136 ;
+  reg [23:0] \$137 ;
+  reg [13:0] \$138 ;
+  reg \$139 ;
   wire \$14 ;
-  reg [16:0] \$140 ;
-  reg [15:0] \$141 ;
-  reg [7:0] \$142 ;
-  reg [8:0] \$143 ;
-  reg \$144 ;
+  reg [15:0] \$140 ;
+  reg [30:0] \$141 ;
+  reg [23:0] \$142 ;
+  reg [15:0] \$143 ;
+  reg [16:0] \$144 ;
   reg [15:0] \$145 ;
-  reg \$146 ;
+  reg [7:0] \$146 ;
   reg [8:0] \$147 ;
   reg \$148 ;
   reg [15:0] \$149 ;
   wire [17:0] \$15 ;
-  reg [13:0] \$150 ;
-  reg [14:0] \$151 ;
-  reg [8:0] \$152 ;
-  reg \$153 ;
-  reg [15:0] \$154 ;
-  reg [23:0] \$155 ;
-  reg [13:0] \$156 ;
+  reg \$150 ;
+  reg [8:0] \$151 ;
+  reg \$152 ;
+  reg [15:0] \$153 ;
+  reg [13:0] \$154 ;
+  reg [14:0] \$155 ;
+  reg [8:0] \$156 ;
   reg \$157 ;
   reg [15:0] \$158 ;
-  reg [15:0] \$159 ;
+  reg [23:0] \$159 ;
   wire [17:0] \$16 ;
-  reg [16:0] \$160 ;
-  reg [15:0] \$161 ;
-  reg [7:0] \$162 ;
-  reg [8:0] \$163 ;
-  reg \$164 ;
+  reg [13:0] \$160 ;
+  reg \$161 ;
+  reg [15:0] \$162 ;
+  reg [30:0] \$163 ;
+  reg [23:0] \$164 ;
   reg [15:0] \$165 ;
   reg \$166 ;
-  reg [8:0] \$167 ;
+  reg \$167 ;
   reg \$168 ;
-  reg [15:0] \$169 ;
+  reg \$169 ;
   wire [18:0] \$17 ;
-  reg [13:0] \$170 ;
-  reg [14:0] \$171 ;
-  reg [8:0] \$172 ;
+  reg \$170 ;
+  reg \$171 ;
+  reg \$172 ;
   reg \$173 ;
-  reg [15:0] \$174 ;
-  reg [23:0] \$175 ;
-  reg [13:0] \$176 ;
+  reg \$174 ;
+  reg \$175 ;
+  reg \$176 ;
   reg \$177 ;
-  reg [15:0] \$178 ;
-  reg [15:0] \$179 ;
+  reg \$178 ;
+  reg \$179 ;
   wire [17:0] \$18 ;
-  reg \$180 ;
-  reg \$181 ;
-  reg \$182 ;
-  reg \$183 ;
-  reg \$184 ;
-  reg \$185 ;
-  reg \$186 ;
-  reg \$187 ;
-  reg \$188 ;
-  reg \$189 ;
   wire [9:0] \$19 ;
-  reg \$190 ;
-  reg \$191 ;
   wire \$2 ;
   wire \$20 ;
   wire [17:0] \$21 ;
@@ -227,50 +215,50 @@ module \gelu_int16.core (i__valid, o__ready, rst, ce, i__payload, o__payload, o_
   wire [13:0] \$64 ;
   wire [14:0] \$65 ;
   wire [23:0] \$66 ;
-  wire [22:0] \$67 ;
-  wire [28:0] \$68 ;
+  wire [28:0] \$67 ;
+  wire [30:0] \$68 ;
   wire [30:0] \$69 ;
   wire [9:0] \$7 ;
   wire [30:0] \$70 ;
-  wire [30:0] \$71 ;
-  wire [31:0] \$72 ;
-  wire [32:0] \$73 ;
-  wire [33:0] \$74 ;
+  wire [22:0] \$71 ;
+  wire [23:0] \$72 ;
+  wire [31:0] \$73 ;
+  wire [32:0] \$74 ;
   wire [33:0] \$75 ;
-  wire \$76 ;
-  wire [22:0] \$77 ;
-  wire [28:0] \$78 ;
-  wire [30:0] \$79 ;
+  wire [33:0] \$76 ;
+  wire \$77 ;
+  wire [31:0] \$78 ;
+  wire [32:0] \$79 ;
   wire \$8 ;
-  wire [30:0] \$80 ;
-  wire [30:0] \$81 ;
-  wire [31:0] \$82 ;
-  wire [32:0] \$83 ;
-  wire [33:0] \$84 ;
+  wire [33:0] \$80 ;
+  wire [33:0] \$81 ;
+  wire \$82 ;
+  wire [31:0] \$83 ;
+  wire [32:0] \$84 ;
   wire [33:0] \$85 ;
-  wire \$86 ;
-  wire [22:0] \$87 ;
-  wire [28:0] \$88 ;
-  wire [30:0] \$89 ;
+  wire [33:0] \$86 ;
+  wire [33:0] \$87 ;
+  wire [33:0] \$88 ;
+  wire \$89 ;
   wire [17:0] \$9 ;
-  wire [30:0] \$90 ;
-  wire [30:0] \$91 ;
-  wire [31:0] \$92 ;
-  wire [32:0] \$93 ;
-  wire [33:0] \$94 ;
-  wire [33:0] \$95 ;
-  wire [33:0] \$96 ;
-  wire [33:0] \$97 ;
-  wire \$98 ;
-  wire [16:0] \$99 ;
+  wire [16:0] \$90 ;
+  wire [16:0] \$91 ;
+  wire \$92 ;
+  wire [15:0] \$93 ;
+  wire \$94 ;
+  wire [13:0] \$95 ;
+  wire [13:0] \$96 ;
+  wire [13:0] \$97 ;
+  wire [14:0] \$98 ;
+  wire [23:0] \$99 ;
   wire [6:0] \$signature__addr ;
   wire [6:0] \$signature__addr$11 ;
   wire [6:0] \$signature__addr$19 ;
   wire [6:0] \$signature__addr$21 ;
   wire [13:0] \$signature__data ;
   wire [13:0] \$signature__data$38 ;
-  wire [13:0] \$signature__data$56 ;
-  wire [13:0] \$signature__data$57 ;
+  wire [13:0] \$signature__data$58 ;
+  wire [13:0] \$signature__data$59 ;
   wire \$signature__en ;
   wire \$signature__en$17 ;
   wire \$signature__en$18 ;
@@ -309,7 +297,9 @@ module \gelu_int16.core (i__valid, o__ready, rst, ce, i__payload, o__payload, o_
   reg [13:0] lane0_s5_lower = 14'h0000;
   reg [23:0] lane0_s5_product = 24'h000000;
   reg [15:0] lane0_s5_relu = 16'h0000;
-  reg [15:0] lane0_s6_y = 16'h0000;
+  reg [30:0] lane0_s6_delta = 31'h00000000;
+  reg [23:0] lane0_s6_relu_biased = 24'h000000;
+  reg [15:0] lane0_s7_y = 16'h0000;
   reg [7:0] lane1_index;
   reg [8:0] lane1_position;
   reg [15:0] lane1_s1_relu = 16'h0000;
@@ -331,13 +321,16 @@ module \gelu_int16.core (i__valid, o__ready, rst, ce, i__payload, o__payload, o_
   reg [13:0] lane1_s5_lower = 14'h0000;
   reg [23:0] lane1_s5_product = 24'h000000;
   reg [15:0] lane1_s5_relu = 16'h0000;
-  reg [15:0] lane1_s6_y = 16'h0000;
+  reg [30:0] lane1_s6_delta = 31'h00000000;
+  reg [23:0] lane1_s6_relu_biased = 24'h000000;
+  reg [15:0] lane1_s7_y = 16'h0000;
   reg last_s1 = 1'h0;
   reg last_s2 = 1'h0;
   reg last_s3 = 1'h0;
   reg last_s4 = 1'h0;
   reg last_s5 = 1'h0;
   reg last_s6 = 1'h0;
+  reg last_s7 = 1'h0;
   output [32:0] o__payload;
   wire [32:0] o__payload;
   wire [31:0] \o__payload.data ;
@@ -355,8 +348,9 @@ module \gelu_int16.core (i__valid, o__ready, rst, ce, i__payload, o__payload, o_
   reg valid_s3 = 1'h0;
   reg valid_s4 = 1'h0;
   reg valid_s5 = 1'h0;
+  reg valid_s6 = 1'h0;
   (* init = 1'h0 *)
-  wire valid_s6;
+  wire valid_s7;
   reg [13:0] lane0_rom_even [88:0];
   initial begin
     lane0_rom_even[0] = 14'h0001;
@@ -652,7 +646,7 @@ module \gelu_int16.core (i__valid, o__ready, rst, ce, i__payload, o__payload, o_
       _2_ <= lane1_rom_even[\$54 [6:0]];
     end
   end
-  assign \$signature__data$56  = _2_;
+  assign \$signature__data$58  = _2_;
   reg [13:0] lane1_rom_odd [87:0];
   initial begin
     lane1_rom_odd[0] = 14'h01fa;
@@ -750,7 +744,7 @@ module \gelu_int16.core (i__valid, o__ready, rst, ce, i__payload, o__payload, o_
       _3_ <= lane1_rom_odd[\$55 [6:0]];
     end
   end
-  assign \$signature__data$57  = _3_;
+  assign \$signature__data$59  = _3_;
   assign \$1  = ~ o__valid;
   assign ce = \$1  | o__ready;
   assign \$2  = lane0_s1_u < 15'h6000;
@@ -798,153 +792,159 @@ module \gelu_int16.core (i__valid, o__ready, rst, ce, i__payload, o__payload, o_
   assign \$64  = lane0_s3_odd ? \$signature__data$38  : \$signature__data ;
   assign \$65  = \$63  - \$64 ;
   assign \$66  = $signed({ 1'h0, lane0_s4_position }) * $signed(lane0_s4_diff);
-  assign \$69  = $signed({ 1'h0, \$68  }) + $signed(lane0_s5_product);
-  assign \$71  = lane0_s5_below ? \$70  : 31'h00000000;
-  assign \$73  = $signed(\$67 ) - $signed(\$72 );
-  assign \$74  = $signed(\$73 ) + $signed(5'h08);
-  assign \$76  = $signed(\$75 ) > $signed(16'h7fff);
-  assign \$79  = $signed({ 1'h0, \$78  }) + $signed(lane0_s5_product);
-  assign \$81  = lane0_s5_below ? \$80  : 31'h00000000;
-  assign \$83  = $signed(\$77 ) - $signed(\$82 );
-  assign \$84  = $signed(\$83 ) + $signed(5'h08);
-  assign \$86  = $signed(\$85 ) < $signed(16'h8000);
-  assign \$89  = $signed({ 1'h0, \$88  }) + $signed(lane0_s5_product);
-  assign \$91  = lane0_s5_below ? \$90  : 31'h00000000;
-  assign \$93  = $signed(\$87 ) - $signed(\$92 );
-  assign \$94  = $signed(\$93 ) + $signed(5'h08);
-  assign \$96  = \$86  ? 34'h3ffff8000 : \$95 ;
-  assign \$97  = \$76  ? 34'h000007fff : \$96 ;
-  assign \$98  = $signed(i__payload[31:16]) < $signed(1'h0);
-  assign \$99  = - $signed(i__payload[31:16]);
-  assign \$100  = \$98  ? \$99  : { i__payload[31], i__payload[31:16] };
-  assign \$101  = $signed(i__payload[31:16]) < $signed(1'h0);
-  assign \$102  = \$101  ? 16'h0000 : i__payload[31:16];
-  assign \$103  = lane1_s1_u < 15'h6000;
-  assign \$104  = lane1_s3_odd ? \$signature__data$57  : \$signature__data$56 ;
-  assign \$105  = lane1_s3_odd ? \$signature__data$56  : \$signature__data$57 ;
-  assign \$106  = lane1_s3_odd ? \$signature__data$57  : \$signature__data$56 ;
-  assign \$107  = \$105  - \$106 ;
-  assign \$108  = $signed({ 1'h0, lane1_s4_position }) * $signed(lane1_s4_diff);
-  assign \$111  = $signed({ 1'h0, \$110  }) + $signed(lane1_s5_product);
-  assign \$113  = lane1_s5_below ? \$112  : 31'h00000000;
-  assign \$115  = $signed(\$109 ) - $signed(\$114 );
-  assign \$116  = $signed(\$115 ) + $signed(5'h08);
-  assign \$118  = $signed(\$117 ) > $signed(16'h7fff);
-  assign \$121  = $signed({ 1'h0, \$120  }) + $signed(lane1_s5_product);
-  assign \$123  = lane1_s5_below ? \$122  : 31'h00000000;
-  assign \$125  = $signed(\$119 ) - $signed(\$124 );
-  assign \$126  = $signed(\$125 ) + $signed(5'h08);
-  assign \$128  = $signed(\$127 ) < $signed(16'h8000);
-  assign \$131  = $signed({ 1'h0, \$130  }) + $signed(lane1_s5_product);
-  assign \$133  = lane1_s5_below ? \$132  : 31'h00000000;
-  assign \$135  = $signed(\$129 ) - $signed(\$134 );
-  assign \$136  = $signed(\$135 ) + $signed(5'h08);
-  assign \$138  = \$128  ? 34'h3ffff8000 : \$137 ;
-  assign \$139  = \$118  ? 34'h000007fff : \$138 ;
+  assign \$68  = $signed({ 1'h0, \$67  }) + $signed(lane0_s5_product);
+  assign \$70  = lane0_s5_below ? \$69  : 31'h00000000;
+  assign \$72  = $signed(\$71 ) + $signed(5'h08);
+  assign \$74  = $signed(lane0_s6_relu_biased) - $signed(\$73 );
+  assign \$75  = $signed(\$74 ) + $signed(1'h0);
+  assign \$77  = $signed(\$76 ) > $signed(16'h7fff);
+  assign \$79  = $signed(lane0_s6_relu_biased) - $signed(\$78 );
+  assign \$80  = $signed(\$79 ) + $signed(1'h0);
+  assign \$82  = $signed(\$81 ) < $signed(16'h8000);
+  assign \$84  = $signed(lane0_s6_relu_biased) - $signed(\$83 );
+  assign \$85  = $signed(\$84 ) + $signed(1'h0);
+  assign \$87  = \$82  ? 34'h3ffff8000 : \$86 ;
+  assign \$88  = \$77  ? 34'h000007fff : \$87 ;
+  assign \$89  = $signed(i__payload[31:16]) < $signed(1'h0);
+  assign \$90  = - $signed(i__payload[31:16]);
+  assign \$91  = \$89  ? \$90  : { i__payload[31], i__payload[31:16] };
+  assign \$92  = $signed(i__payload[31:16]) < $signed(1'h0);
+  assign \$93  = \$92  ? 16'h0000 : i__payload[31:16];
+  assign \$94  = lane1_s1_u < 15'h6000;
+  assign \$95  = lane1_s3_odd ? \$signature__data$59  : \$signature__data$58 ;
+  assign \$96  = lane1_s3_odd ? \$signature__data$58  : \$signature__data$59 ;
+  assign \$97  = lane1_s3_odd ? \$signature__data$59  : \$signature__data$58 ;
+  assign \$98  = \$96  - \$97 ;
+  assign \$99  = $signed({ 1'h0, lane1_s4_position }) * $signed(lane1_s4_diff);
+  assign \$101  = $signed({ 1'h0, \$100  }) + $signed(lane1_s5_product);
+  assign \$103  = lane1_s5_below ? \$102  : 31'h00000000;
+  assign \$105  = $signed(\$104 ) + $signed(5'h08);
+  assign \$107  = $signed(lane1_s6_relu_biased) - $signed(\$106 );
+  assign \$108  = $signed(\$107 ) + $signed(1'h0);
+  assign \$110  = $signed(\$109 ) > $signed(16'h7fff);
+  assign \$112  = $signed(lane1_s6_relu_biased) - $signed(\$111 );
+  assign \$113  = $signed(\$112 ) + $signed(1'h0);
+  assign \$115  = $signed(\$114 ) < $signed(16'h8000);
+  assign \$117  = $signed(lane1_s6_relu_biased) - $signed(\$116 );
+  assign \$118  = $signed(\$117 ) + $signed(1'h0);
+  assign \$120  = \$115  ? 34'h3ffff8000 : \$119 ;
+  assign \$121  = \$110  ? 34'h000007fff : \$120 ;
   always @(posedge clk)
-    lane0_s1_u <= \$140 ;
+    lane0_s1_u <= \$122 ;
   always @(posedge clk)
-    lane0_s1_relu <= \$141 ;
+    lane0_s1_relu <= \$123 ;
   always @(posedge clk)
-    lane0_s2_index <= \$142 ;
+    lane0_s2_index <= \$124 ;
   always @(posedge clk)
-    lane0_s2_position <= \$143 ;
+    lane0_s2_position <= \$125 ;
   always @(posedge clk)
-    lane0_s2_below <= \$144 ;
+    lane0_s2_below <= \$126 ;
   always @(posedge clk)
-    lane0_s2_relu <= \$145 ;
+    lane0_s2_relu <= \$127 ;
   always @(posedge clk)
-    lane0_s3_odd <= \$146 ;
+    lane0_s3_odd <= \$128 ;
   always @(posedge clk)
-    lane0_s3_position <= \$147 ;
+    lane0_s3_position <= \$129 ;
   always @(posedge clk)
-    lane0_s3_below <= \$148 ;
+    lane0_s3_below <= \$130 ;
   always @(posedge clk)
-    lane0_s3_relu <= \$149 ;
+    lane0_s3_relu <= \$131 ;
   always @(posedge clk)
-    lane0_s4_lower <= \$150 ;
+    lane0_s4_lower <= \$132 ;
   always @(posedge clk)
-    lane0_s4_diff <= \$151 ;
+    lane0_s4_diff <= \$133 ;
   always @(posedge clk)
-    lane0_s4_position <= \$152 ;
+    lane0_s4_position <= \$134 ;
   always @(posedge clk)
-    lane0_s4_below <= \$153 ;
+    lane0_s4_below <= \$135 ;
   always @(posedge clk)
-    lane0_s4_relu <= \$154 ;
+    lane0_s4_relu <= \$136 ;
   always @(posedge clk)
-    lane0_s5_product <= \$155 ;
+    lane0_s5_product <= \$137 ;
   always @(posedge clk)
-    lane0_s5_lower <= \$156 ;
+    lane0_s5_lower <= \$138 ;
   always @(posedge clk)
-    lane0_s5_below <= \$157 ;
+    lane0_s5_below <= \$139 ;
   always @(posedge clk)
-    lane0_s5_relu <= \$158 ;
+    lane0_s5_relu <= \$140 ;
   always @(posedge clk)
-    lane0_s6_y <= \$159 ;
+    lane0_s6_delta <= \$141 ;
   always @(posedge clk)
-    lane1_s1_u <= \$160 ;
+    lane0_s6_relu_biased <= \$142 ;
   always @(posedge clk)
-    lane1_s1_relu <= \$161 ;
+    lane0_s7_y <= \$143 ;
   always @(posedge clk)
-    lane1_s2_index <= \$162 ;
+    lane1_s1_u <= \$144 ;
   always @(posedge clk)
-    lane1_s2_position <= \$163 ;
+    lane1_s1_relu <= \$145 ;
   always @(posedge clk)
-    lane1_s2_below <= \$164 ;
+    lane1_s2_index <= \$146 ;
   always @(posedge clk)
-    lane1_s2_relu <= \$165 ;
+    lane1_s2_position <= \$147 ;
   always @(posedge clk)
-    lane1_s3_odd <= \$166 ;
+    lane1_s2_below <= \$148 ;
   always @(posedge clk)
-    lane1_s3_position <= \$167 ;
+    lane1_s2_relu <= \$149 ;
   always @(posedge clk)
-    lane1_s3_below <= \$168 ;
+    lane1_s3_odd <= \$150 ;
   always @(posedge clk)
-    lane1_s3_relu <= \$169 ;
+    lane1_s3_position <= \$151 ;
   always @(posedge clk)
-    lane1_s4_lower <= \$170 ;
+    lane1_s3_below <= \$152 ;
   always @(posedge clk)
-    lane1_s4_diff <= \$171 ;
+    lane1_s3_relu <= \$153 ;
   always @(posedge clk)
-    lane1_s4_position <= \$172 ;
+    lane1_s4_lower <= \$154 ;
   always @(posedge clk)
-    lane1_s4_below <= \$173 ;
+    lane1_s4_diff <= \$155 ;
   always @(posedge clk)
-    lane1_s4_relu <= \$174 ;
+    lane1_s4_position <= \$156 ;
   always @(posedge clk)
-    lane1_s5_product <= \$175 ;
+    lane1_s4_below <= \$157 ;
   always @(posedge clk)
-    lane1_s5_lower <= \$176 ;
+    lane1_s4_relu <= \$158 ;
   always @(posedge clk)
-    lane1_s5_below <= \$177 ;
+    lane1_s5_product <= \$159 ;
   always @(posedge clk)
-    lane1_s5_relu <= \$178 ;
+    lane1_s5_lower <= \$160 ;
   always @(posedge clk)
-    lane1_s6_y <= \$179 ;
+    lane1_s5_below <= \$161 ;
   always @(posedge clk)
-    valid_s1 <= \$180 ;
+    lane1_s5_relu <= \$162 ;
   always @(posedge clk)
-    last_s1 <= \$181 ;
+    lane1_s6_delta <= \$163 ;
   always @(posedge clk)
-    valid_s2 <= \$182 ;
+    lane1_s6_relu_biased <= \$164 ;
   always @(posedge clk)
-    last_s2 <= \$183 ;
+    lane1_s7_y <= \$165 ;
   always @(posedge clk)
-    valid_s3 <= \$184 ;
+    valid_s1 <= \$166 ;
   always @(posedge clk)
-    last_s3 <= \$185 ;
+    last_s1 <= \$167 ;
   always @(posedge clk)
-    valid_s4 <= \$186 ;
+    valid_s2 <= \$168 ;
   always @(posedge clk)
-    last_s4 <= \$187 ;
+    last_s2 <= \$169 ;
   always @(posedge clk)
-    valid_s5 <= \$188 ;
+    valid_s3 <= \$170 ;
   always @(posedge clk)
-    last_s5 <= \$189 ;
+    last_s3 <= \$171 ;
   always @(posedge clk)
-    o__valid <= \$190 ;
+    valid_s4 <= \$172 ;
   always @(posedge clk)
-    last_s6 <= \$191 ;
+    last_s4 <= \$173 ;
+  always @(posedge clk)
+    valid_s5 <= \$174 ;
+  always @(posedge clk)
+    last_s5 <= \$175 ;
+  always @(posedge clk)
+    valid_s6 <= \$176 ;
+  always @(posedge clk)
+    last_s6 <= \$177 ;
+  always @(posedge clk)
+    o__valid <= \$178 ;
+  always @(posedge clk)
+    last_s7 <= \$179 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     lane0_index = 8'h00;
@@ -1011,59 +1011,239 @@ module \gelu_int16.core (i__valid, o__ready, rst, ce, i__payload, o__payload, o_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$140  = lane0_s1_u;
+    \$122  = lane0_s1_u;
     if (ce) begin
-      \$140  = \$58 ;
+      \$122  = \$58 ;
     end
     if (rst) begin
-      \$140  = 17'h00000;
+      \$122  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$141  = lane0_s1_relu;
+    \$123  = lane0_s1_relu;
     if (ce) begin
-      \$141  = \$60 ;
+      \$123  = \$60 ;
     end
     if (rst) begin
-      \$141  = 16'h0000;
+      \$123  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$142  = lane0_s2_index;
+    \$124  = lane0_s2_index;
     if (ce) begin
-      \$142  = lane0_index;
+      \$124  = lane0_index;
     end
     if (rst) begin
-      \$142  = 8'h00;
+      \$124  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$143  = lane0_s2_position;
+    \$125  = lane0_s2_position;
     if (ce) begin
-      \$143  = lane0_position;
+      \$125  = lane0_position;
     end
     if (rst) begin
-      \$143  = 9'h000;
+      \$125  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$144  = lane0_s2_below;
+    \$126  = lane0_s2_below;
     if (ce) begin
-      \$144  = \$61 ;
+      \$126  = \$61 ;
     end
     if (rst) begin
-      \$144  = 1'h0;
+      \$126  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$145  = lane0_s2_relu;
+    \$127  = lane0_s2_relu;
     if (ce) begin
-      \$145  = lane0_s1_relu;
+      \$127  = lane0_s1_relu;
+    end
+    if (rst) begin
+      \$127  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$128  = lane0_s3_odd;
+    if (ce) begin
+      \$128  = lane0_s2_index[0];
+    end
+    if (rst) begin
+      \$128  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$129  = lane0_s3_position;
+    if (ce) begin
+      \$129  = lane0_s2_position;
+    end
+    if (rst) begin
+      \$129  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$130  = lane0_s3_below;
+    if (ce) begin
+      \$130  = lane0_s2_below;
+    end
+    if (rst) begin
+      \$130  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$131  = lane0_s3_relu;
+    if (ce) begin
+      \$131  = lane0_s2_relu;
+    end
+    if (rst) begin
+      \$131  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$132  = lane0_s4_lower;
+    if (ce) begin
+      \$132  = \$62 ;
+    end
+    if (rst) begin
+      \$132  = 14'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$133  = lane0_s4_diff;
+    if (ce) begin
+      \$133  = \$65 ;
+    end
+    if (rst) begin
+      \$133  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$134  = lane0_s4_position;
+    if (ce) begin
+      \$134  = lane0_s3_position;
+    end
+    if (rst) begin
+      \$134  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$135  = lane0_s4_below;
+    if (ce) begin
+      \$135  = lane0_s3_below;
+    end
+    if (rst) begin
+      \$135  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$136  = lane0_s4_relu;
+    if (ce) begin
+      \$136  = lane0_s3_relu;
+    end
+    if (rst) begin
+      \$136  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$137  = lane0_s5_product;
+    if (ce) begin
+      \$137  = \$66 ;
+    end
+    if (rst) begin
+      \$137  = 24'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$138  = lane0_s5_lower;
+    if (ce) begin
+      \$138  = lane0_s4_lower;
+    end
+    if (rst) begin
+      \$138  = 14'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$139  = lane0_s5_below;
+    if (ce) begin
+      \$139  = lane0_s4_below;
+    end
+    if (rst) begin
+      \$139  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$140  = lane0_s5_relu;
+    if (ce) begin
+      \$140  = lane0_s4_relu;
+    end
+    if (rst) begin
+      \$140  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$141  = lane0_s6_delta;
+    if (ce) begin
+      \$141  = \$70 ;
+    end
+    if (rst) begin
+      \$141  = 31'h00000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$142  = lane0_s6_relu_biased;
+    if (ce) begin
+      \$142  = \$72 ;
+    end
+    if (rst) begin
+      \$142  = 24'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$143  = lane0_s7_y;
+    if (ce) begin
+      \$143  = \$88 [15:0];
+    end
+    if (rst) begin
+      \$143  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$144  = lane1_s1_u;
+    if (ce) begin
+      \$144  = \$91 ;
+    end
+    if (rst) begin
+      \$144  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$145  = lane1_s1_relu;
+    if (ce) begin
+      \$145  = \$93 ;
     end
     if (rst) begin
       \$145  = 16'h0000;
@@ -1071,19 +1251,19 @@ module \gelu_int16.core (i__valid, o__ready, rst, ce, i__payload, o__payload, o_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$146  = lane0_s3_odd;
+    \$146  = lane1_s2_index;
     if (ce) begin
-      \$146  = lane0_s2_index[0];
+      \$146  = lane1_index;
     end
     if (rst) begin
-      \$146  = 1'h0;
+      \$146  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$147  = lane0_s3_position;
+    \$147  = lane1_s2_position;
     if (ce) begin
-      \$147  = lane0_s2_position;
+      \$147  = lane1_position;
     end
     if (rst) begin
       \$147  = 9'h000;
@@ -1091,9 +1271,9 @@ module \gelu_int16.core (i__valid, o__ready, rst, ce, i__payload, o__payload, o_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$148  = lane0_s3_below;
+    \$148  = lane1_s2_below;
     if (ce) begin
-      \$148  = lane0_s2_below;
+      \$148  = \$94 ;
     end
     if (rst) begin
       \$148  = 1'h0;
@@ -1101,9 +1281,9 @@ module \gelu_int16.core (i__valid, o__ready, rst, ce, i__payload, o__payload, o_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$149  = lane0_s3_relu;
+    \$149  = lane1_s2_relu;
     if (ce) begin
-      \$149  = lane0_s2_relu;
+      \$149  = lane1_s1_relu;
     end
     if (rst) begin
       \$149  = 16'h0000;
@@ -1111,79 +1291,79 @@ module \gelu_int16.core (i__valid, o__ready, rst, ce, i__payload, o__payload, o_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$150  = lane0_s4_lower;
+    \$150  = lane1_s3_odd;
     if (ce) begin
-      \$150  = \$62 ;
+      \$150  = lane1_s2_index[0];
     end
     if (rst) begin
-      \$150  = 14'h0000;
+      \$150  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$151  = lane0_s4_diff;
+    \$151  = lane1_s3_position;
     if (ce) begin
-      \$151  = \$65 ;
+      \$151  = lane1_s2_position;
     end
     if (rst) begin
-      \$151  = 15'h0000;
+      \$151  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$152  = lane0_s4_position;
+    \$152  = lane1_s3_below;
     if (ce) begin
-      \$152  = lane0_s3_position;
+      \$152  = lane1_s2_below;
     end
     if (rst) begin
-      \$152  = 9'h000;
+      \$152  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$153  = lane0_s4_below;
+    \$153  = lane1_s3_relu;
     if (ce) begin
-      \$153  = lane0_s3_below;
+      \$153  = lane1_s2_relu;
     end
     if (rst) begin
-      \$153  = 1'h0;
+      \$153  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$154  = lane0_s4_relu;
+    \$154  = lane1_s4_lower;
     if (ce) begin
-      \$154  = lane0_s3_relu;
+      \$154  = \$95 ;
     end
     if (rst) begin
-      \$154  = 16'h0000;
+      \$154  = 14'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$155  = lane0_s5_product;
+    \$155  = lane1_s4_diff;
     if (ce) begin
-      \$155  = \$66 ;
+      \$155  = \$98 ;
     end
     if (rst) begin
-      \$155  = 24'h000000;
+      \$155  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$156  = lane0_s5_lower;
+    \$156  = lane1_s4_position;
     if (ce) begin
-      \$156  = lane0_s4_lower;
+      \$156  = lane1_s3_position;
     end
     if (rst) begin
-      \$156  = 14'h0000;
+      \$156  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$157  = lane0_s5_below;
+    \$157  = lane1_s4_below;
     if (ce) begin
-      \$157  = lane0_s4_below;
+      \$157  = lane1_s3_below;
     end
     if (rst) begin
       \$157  = 1'h0;
@@ -1191,9 +1371,9 @@ module \gelu_int16.core (i__valid, o__ready, rst, ce, i__payload, o__payload, o_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$158  = lane0_s5_relu;
+    \$158  = lane1_s4_relu;
     if (ce) begin
-      \$158  = lane0_s4_relu;
+      \$158  = lane1_s3_relu;
     end
     if (rst) begin
       \$158  = 16'h0000;
@@ -1201,69 +1381,69 @@ module \gelu_int16.core (i__valid, o__ready, rst, ce, i__payload, o__payload, o_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$159  = lane0_s6_y;
+    \$159  = lane1_s5_product;
     if (ce) begin
-      \$159  = \$97 [15:0];
+      \$159  = \$99 ;
     end
     if (rst) begin
-      \$159  = 16'h0000;
+      \$159  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$160  = lane1_s1_u;
+    \$160  = lane1_s5_lower;
     if (ce) begin
-      \$160  = \$100 ;
+      \$160  = lane1_s4_lower;
     end
     if (rst) begin
-      \$160  = 17'h00000;
+      \$160  = 14'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$161  = lane1_s1_relu;
+    \$161  = lane1_s5_below;
     if (ce) begin
-      \$161  = \$102 ;
+      \$161  = lane1_s4_below;
     end
     if (rst) begin
-      \$161  = 16'h0000;
+      \$161  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$162  = lane1_s2_index;
+    \$162  = lane1_s5_relu;
     if (ce) begin
-      \$162  = lane1_index;
+      \$162  = lane1_s4_relu;
     end
     if (rst) begin
-      \$162  = 8'h00;
+      \$162  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$163  = lane1_s2_position;
+    \$163  = lane1_s6_delta;
     if (ce) begin
-      \$163  = lane1_position;
+      \$163  = \$103 ;
     end
     if (rst) begin
-      \$163  = 9'h000;
+      \$163  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$164  = lane1_s2_below;
+    \$164  = lane1_s6_relu_biased;
     if (ce) begin
-      \$164  = \$103 ;
+      \$164  = \$105 ;
     end
     if (rst) begin
-      \$164  = 1'h0;
+      \$164  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$165  = lane1_s2_relu;
+    \$165  = lane1_s7_y;
     if (ce) begin
-      \$165  = lane1_s1_relu;
+      \$165  = \$121 [15:0];
     end
     if (rst) begin
       \$165  = 16'h0000;
@@ -1271,9 +1451,9 @@ module \gelu_int16.core (i__valid, o__ready, rst, ce, i__payload, o__payload, o_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$166  = lane1_s3_odd;
+    \$166  = valid_s1;
     if (ce) begin
-      \$166  = lane1_s2_index[0];
+      \$166  = i__valid;
     end
     if (rst) begin
       \$166  = 1'h0;
@@ -1281,19 +1461,19 @@ module \gelu_int16.core (i__valid, o__ready, rst, ce, i__payload, o__payload, o_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$167  = lane1_s3_position;
+    \$167  = last_s1;
     if (ce) begin
-      \$167  = lane1_s2_position;
+      \$167  = i__payload[32];
     end
     if (rst) begin
-      \$167  = 9'h000;
+      \$167  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$168  = lane1_s3_below;
+    \$168  = valid_s2;
     if (ce) begin
-      \$168  = lane1_s2_below;
+      \$168  = valid_s1;
     end
     if (rst) begin
       \$168  = 1'h0;
@@ -1301,49 +1481,49 @@ module \gelu_int16.core (i__valid, o__ready, rst, ce, i__payload, o__payload, o_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$169  = lane1_s3_relu;
+    \$169  = last_s2;
     if (ce) begin
-      \$169  = lane1_s2_relu;
+      \$169  = last_s1;
     end
     if (rst) begin
-      \$169  = 16'h0000;
+      \$169  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$170  = lane1_s4_lower;
+    \$170  = valid_s3;
     if (ce) begin
-      \$170  = \$104 ;
+      \$170  = valid_s2;
     end
     if (rst) begin
-      \$170  = 14'h0000;
+      \$170  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$171  = lane1_s4_diff;
+    \$171  = last_s3;
     if (ce) begin
-      \$171  = \$107 ;
+      \$171  = last_s2;
     end
     if (rst) begin
-      \$171  = 15'h0000;
+      \$171  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$172  = lane1_s4_position;
+    \$172  = valid_s4;
     if (ce) begin
-      \$172  = lane1_s3_position;
+      \$172  = valid_s3;
     end
     if (rst) begin
-      \$172  = 9'h000;
+      \$172  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$173  = lane1_s4_below;
+    \$173  = last_s4;
     if (ce) begin
-      \$173  = lane1_s3_below;
+      \$173  = last_s3;
     end
     if (rst) begin
       \$173  = 1'h0;
@@ -1351,39 +1531,39 @@ module \gelu_int16.core (i__valid, o__ready, rst, ce, i__payload, o__payload, o_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$174  = lane1_s4_relu;
+    \$174  = valid_s5;
     if (ce) begin
-      \$174  = lane1_s3_relu;
+      \$174  = valid_s4;
     end
     if (rst) begin
-      \$174  = 16'h0000;
+      \$174  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$175  = lane1_s5_product;
+    \$175  = last_s5;
     if (ce) begin
-      \$175  = \$108 ;
+      \$175  = last_s4;
     end
     if (rst) begin
-      \$175  = 24'h000000;
+      \$175  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$176  = lane1_s5_lower;
+    \$176  = valid_s6;
     if (ce) begin
-      \$176  = lane1_s4_lower;
+      \$176  = valid_s5;
     end
     if (rst) begin
-      \$176  = 14'h0000;
+      \$176  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$177  = lane1_s5_below;
+    \$177  = last_s6;
     if (ce) begin
-      \$177  = lane1_s4_below;
+      \$177  = last_s5;
     end
     if (rst) begin
       \$177  = 1'h0;
@@ -1391,142 +1571,22 @@ module \gelu_int16.core (i__valid, o__ready, rst, ce, i__payload, o__payload, o_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$178  = lane1_s5_relu;
+    \$178  = o__valid;
     if (ce) begin
-      \$178  = lane1_s4_relu;
+      \$178  = valid_s6;
     end
     if (rst) begin
-      \$178  = 16'h0000;
+      \$178  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$179  = lane1_s6_y;
+    \$179  = last_s7;
     if (ce) begin
-      \$179  = \$139 [15:0];
+      \$179  = last_s6;
     end
     if (rst) begin
-      \$179  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$180  = valid_s1;
-    if (ce) begin
-      \$180  = i__valid;
-    end
-    if (rst) begin
-      \$180  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$181  = last_s1;
-    if (ce) begin
-      \$181  = i__payload[32];
-    end
-    if (rst) begin
-      \$181  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$182  = valid_s2;
-    if (ce) begin
-      \$182  = valid_s1;
-    end
-    if (rst) begin
-      \$182  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$183  = last_s2;
-    if (ce) begin
-      \$183  = last_s1;
-    end
-    if (rst) begin
-      \$183  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$184  = valid_s3;
-    if (ce) begin
-      \$184  = valid_s2;
-    end
-    if (rst) begin
-      \$184  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$185  = last_s3;
-    if (ce) begin
-      \$185  = last_s2;
-    end
-    if (rst) begin
-      \$185  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$186  = valid_s4;
-    if (ce) begin
-      \$186  = valid_s3;
-    end
-    if (rst) begin
-      \$186  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$187  = last_s4;
-    if (ce) begin
-      \$187  = last_s3;
-    end
-    if (rst) begin
-      \$187  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$188  = valid_s5;
-    if (ce) begin
-      \$188  = valid_s4;
-    end
-    if (rst) begin
-      \$188  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$189  = last_s5;
-    if (ce) begin
-      \$189  = last_s4;
-    end
-    if (rst) begin
-      \$189  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$190  = o__valid;
-    if (ce) begin
-      \$190  = valid_s5;
-    end
-    if (rst) begin
-      \$190  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$191  = last_s6;
-    if (ce) begin
-      \$191  = last_s5;
-    end
-    if (rst) begin
-      \$191  = 1'h0;
+      \$179  = 1'h0;
     end
   end
   assign i__ready = ce;
@@ -1538,7 +1598,7 @@ module \gelu_int16.core (i__valid, o__ready, rst, ce, i__payload, o__payload, o_
   assign \$signature__en$18  = ce;
   assign \$signature__addr$19  = \$54 [6:0];
   assign \$signature__addr$21  = \$55 [6:0];
-  assign valid_s6 = o__valid;
+  assign valid_s7 = o__valid;
   assign \o__payload.data  = o__payload[31:0];
   assign \o__payload.data[0]  = o__payload[15:0];
   assign \o__payload.data[1]  = o__payload[31:16];
@@ -1547,9 +1607,9 @@ module \gelu_int16.core (i__valid, o__ready, rst, ce, i__payload, o__payload, o_
   assign \i__payload.data[0]  = i__payload[15:0];
   assign \i__payload.data[1]  = i__payload[31:16];
   assign \i__payload.last  = i__payload[32];
-  assign o__payload[32] = last_s6;
-  assign o__payload[31:16] = lane1_s6_y;
-  assign o__payload[15:0] = lane0_s6_y;
+  assign o__payload[32] = last_s7;
+  assign o__payload[31:16] = lane1_s7_y;
+  assign o__payload[15:0] = lane0_s7_y;
   assign \$4  = { \$3 [17], \$3 [17], \$3 [17], \$3 [17], \$3 [17], \$3 [17], \$3 [17], \$3 [17], \$3 [17], \$3 [17:9] };
   assign \$7  = { 1'h0, \$6 [8:0] };
   assign \$10  = { \$9 [17], \$9 [17], \$9 [17], \$9 [17], \$9 [17], \$9 [17], \$9 [17], \$9 [17:7] };
@@ -1570,34 +1630,22 @@ module \gelu_int16.core (i__valid, o__ready, rst, ce, i__payload, o__payload, o_
   assign \$52  = { \$51 [5:0], 3'h0 };
   assign \$54  = { 1'h0, \$53 [8:1] };
   assign \$55  = { 1'h0, lane1_s2_index[7:1] };
-  assign \$67  = { lane0_s5_relu[15], lane0_s5_relu[15], lane0_s5_relu[15], lane0_s5_relu, 4'h0 };
-  assign \$68  = { 6'h00, lane0_s5_lower, 9'h000 };
-  assign \$70  = { \$69 [30], \$69 [30], \$69 [30], \$69 [30], \$69 [30], \$69 [30], \$69 [30], \$69 [30], \$69 [30], \$69 [30:9] };
-  assign \$72  = { \$71 [30], \$71  };
-  assign \$75  = { \$74 [33], \$74 [33], \$74 [33], \$74 [33], \$74 [33:4] };
-  assign \$77  = { lane0_s5_relu[15], lane0_s5_relu[15], lane0_s5_relu[15], lane0_s5_relu, 4'h0 };
-  assign \$78  = { 6'h00, lane0_s5_lower, 9'h000 };
-  assign \$80  = { \$79 [30], \$79 [30], \$79 [30], \$79 [30], \$79 [30], \$79 [30], \$79 [30], \$79 [30], \$79 [30], \$79 [30:9] };
-  assign \$82  = { \$81 [30], \$81  };
-  assign \$85  = { \$84 [33], \$84 [33], \$84 [33], \$84 [33], \$84 [33:4] };
-  assign \$87  = { lane0_s5_relu[15], lane0_s5_relu[15], lane0_s5_relu[15], lane0_s5_relu, 4'h0 };
-  assign \$88  = { 6'h00, lane0_s5_lower, 9'h000 };
-  assign \$90  = { \$89 [30], \$89 [30], \$89 [30], \$89 [30], \$89 [30], \$89 [30], \$89 [30], \$89 [30], \$89 [30], \$89 [30:9] };
-  assign \$92  = { \$91 [30], \$91  };
-  assign \$95  = { \$94 [33], \$94 [33], \$94 [33], \$94 [33], \$94 [33:4] };
-  assign \$109  = { lane1_s5_relu[15], lane1_s5_relu[15], lane1_s5_relu[15], lane1_s5_relu, 4'h0 };
-  assign \$110  = { 6'h00, lane1_s5_lower, 9'h000 };
-  assign \$112  = { \$111 [30], \$111 [30], \$111 [30], \$111 [30], \$111 [30], \$111 [30], \$111 [30], \$111 [30], \$111 [30], \$111 [30:9] };
-  assign \$114  = { \$113 [30], \$113  };
-  assign \$117  = { \$116 [33], \$116 [33], \$116 [33], \$116 [33], \$116 [33:4] };
-  assign \$119  = { lane1_s5_relu[15], lane1_s5_relu[15], lane1_s5_relu[15], lane1_s5_relu, 4'h0 };
-  assign \$120  = { 6'h00, lane1_s5_lower, 9'h000 };
-  assign \$122  = { \$121 [30], \$121 [30], \$121 [30], \$121 [30], \$121 [30], \$121 [30], \$121 [30], \$121 [30], \$121 [30], \$121 [30:9] };
-  assign \$124  = { \$123 [30], \$123  };
-  assign \$127  = { \$126 [33], \$126 [33], \$126 [33], \$126 [33], \$126 [33:4] };
-  assign \$129  = { lane1_s5_relu[15], lane1_s5_relu[15], lane1_s5_relu[15], lane1_s5_relu, 4'h0 };
-  assign \$130  = { 6'h00, lane1_s5_lower, 9'h000 };
-  assign \$132  = { \$131 [30], \$131 [30], \$131 [30], \$131 [30], \$131 [30], \$131 [30], \$131 [30], \$131 [30], \$131 [30], \$131 [30:9] };
-  assign \$134  = { \$133 [30], \$133  };
-  assign \$137  = { \$136 [33], \$136 [33], \$136 [33], \$136 [33], \$136 [33:4] };
+  assign \$67  = { 6'h00, lane0_s5_lower, 9'h000 };
+  assign \$69  = { \$68 [30], \$68 [30], \$68 [30], \$68 [30], \$68 [30], \$68 [30], \$68 [30], \$68 [30], \$68 [30], \$68 [30:9] };
+  assign \$71  = { lane0_s5_relu[15], lane0_s5_relu[15], lane0_s5_relu[15], lane0_s5_relu, 4'h0 };
+  assign \$73  = { lane0_s6_delta[30], lane0_s6_delta };
+  assign \$76  = { \$75 [33], \$75 [33], \$75 [33], \$75 [33], \$75 [33:4] };
+  assign \$78  = { lane0_s6_delta[30], lane0_s6_delta };
+  assign \$81  = { \$80 [33], \$80 [33], \$80 [33], \$80 [33], \$80 [33:4] };
+  assign \$83  = { lane0_s6_delta[30], lane0_s6_delta };
+  assign \$86  = { \$85 [33], \$85 [33], \$85 [33], \$85 [33], \$85 [33:4] };
+  assign \$100  = { 6'h00, lane1_s5_lower, 9'h000 };
+  assign \$102  = { \$101 [30], \$101 [30], \$101 [30], \$101 [30], \$101 [30], \$101 [30], \$101 [30], \$101 [30], \$101 [30], \$101 [30:9] };
+  assign \$104  = { lane1_s5_relu[15], lane1_s5_relu[15], lane1_s5_relu[15], lane1_s5_relu, 4'h0 };
+  assign \$106  = { lane1_s6_delta[30], lane1_s6_delta };
+  assign \$109  = { \$108 [33], \$108 [33], \$108 [33], \$108 [33], \$108 [33:4] };
+  assign \$111  = { lane1_s6_delta[30], lane1_s6_delta };
+  assign \$114  = { \$113 [33], \$113 [33], \$113 [33], \$113 [33], \$113 [33:4] };
+  assign \$116  = { lane1_s6_delta[30], lane1_s6_delta };
+  assign \$119  = { \$118 [33], \$118 [33], \$118 [33], \$118 [33], \$118 [33:4] };
 endmodule

@@ -74,67 +74,55 @@ module \gelu_int16_edge_moe.core (i__valid, o__ready, rst, ce, i__payload, o__pa
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
   wire [7:0] \$10 ;
-  wire [25:0] \$100 ;
-  wire [25:0] \$101 ;
-  wire [25:0] \$102 ;
-  wire [25:0] \$103 ;
-  reg [16:0] \$104 ;
-  reg [15:0] \$105 ;
-  reg [7:0] \$106 ;
-  reg [6:0] \$107 ;
-  reg \$108 ;
+  reg [15:0] \$100 ;
+  reg [21:0] \$101 ;
+  reg [13:0] \$102 ;
+  reg \$103 ;
+  reg [15:0] \$104 ;
+  reg [22:0] \$105 ;
+  reg [23:0] \$106 ;
+  reg [15:0] \$107 ;
+  reg [16:0] \$108 ;
   reg [15:0] \$109 ;
   wire \$11 ;
-  reg \$110 ;
+  reg [7:0] \$110 ;
   reg [6:0] \$111 ;
   reg \$112 ;
   reg [15:0] \$113 ;
-  reg [13:0] \$114 ;
-  reg [14:0] \$115 ;
-  reg [6:0] \$116 ;
-  reg \$117 ;
-  reg [15:0] \$118 ;
-  reg [21:0] \$119 ;
+  reg \$114 ;
+  reg [6:0] \$115 ;
+  reg \$116 ;
+  reg [15:0] \$117 ;
+  reg [13:0] \$118 ;
+  reg [14:0] \$119 ;
   wire [17:0] \$12 ;
-  reg [13:0] \$120 ;
+  reg [6:0] \$120 ;
   reg \$121 ;
   reg [15:0] \$122 ;
-  reg [15:0] \$123 ;
-  reg [16:0] \$124 ;
-  reg [15:0] \$125 ;
-  reg [7:0] \$126 ;
-  reg [6:0] \$127 ;
-  reg \$128 ;
+  reg [21:0] \$123 ;
+  reg [13:0] \$124 ;
+  reg \$125 ;
+  reg [15:0] \$126 ;
+  reg [22:0] \$127 ;
+  reg [23:0] \$128 ;
   reg [15:0] \$129 ;
   wire [17:0] \$13 ;
   reg \$130 ;
-  reg [6:0] \$131 ;
+  reg \$131 ;
   reg \$132 ;
-  reg [15:0] \$133 ;
-  reg [13:0] \$134 ;
-  reg [14:0] \$135 ;
-  reg [6:0] \$136 ;
+  reg \$133 ;
+  reg \$134 ;
+  reg \$135 ;
+  reg \$136 ;
   reg \$137 ;
-  reg [15:0] \$138 ;
-  reg [21:0] \$139 ;
+  reg \$138 ;
+  reg \$139 ;
   wire [18:0] \$14 ;
-  reg [13:0] \$140 ;
+  reg \$140 ;
   reg \$141 ;
-  reg [15:0] \$142 ;
-  reg [15:0] \$143 ;
-  reg \$144 ;
-  reg \$145 ;
-  reg \$146 ;
-  reg \$147 ;
-  reg \$148 ;
-  reg \$149 ;
+  reg \$142 ;
+  reg \$143 ;
   wire [17:0] \$15 ;
-  reg \$150 ;
-  reg \$151 ;
-  reg \$152 ;
-  reg \$153 ;
-  reg \$154 ;
-  reg \$155 ;
   wire [7:0] \$16 ;
   wire [8:0] \$17 ;
   wire [8:0] \$18 ;
@@ -152,89 +140,89 @@ module \gelu_int16_edge_moe.core (i__valid, o__ready, rst, ce, i__payload, o__pa
   wire [14:0] \$29 ;
   wire [17:0] \$3 ;
   wire [21:0] \$30 ;
-  wire [22:0] \$31 ;
-  wire [20:0] \$32 ;
+  wire [20:0] \$31 ;
+  wire [22:0] \$32 ;
   wire [22:0] \$33 ;
   wire [22:0] \$34 ;
   wire [22:0] \$35 ;
   wire [23:0] \$36 ;
-  wire [24:0] \$37 ;
-  wire [25:0] \$38 ;
+  wire [23:0] \$37 ;
+  wire [24:0] \$38 ;
   wire [25:0] \$39 ;
   wire [17:0] \$4 ;
-  wire \$40 ;
-  wire [22:0] \$41 ;
-  wire [20:0] \$42 ;
-  wire [22:0] \$43 ;
-  wire [22:0] \$44 ;
-  wire [22:0] \$45 ;
-  wire [23:0] \$46 ;
-  wire [24:0] \$47 ;
-  wire [25:0] \$48 ;
+  wire [25:0] \$40 ;
+  wire \$41 ;
+  wire [23:0] \$42 ;
+  wire [24:0] \$43 ;
+  wire [25:0] \$44 ;
+  wire [25:0] \$45 ;
+  wire \$46 ;
+  wire [23:0] \$47 ;
+  wire [24:0] \$48 ;
   wire [25:0] \$49 ;
   wire [18:0] \$5 ;
-  wire \$50 ;
-  wire [22:0] \$51 ;
-  wire [20:0] \$52 ;
-  wire [22:0] \$53 ;
-  wire [22:0] \$54 ;
-  wire [22:0] \$55 ;
-  wire [23:0] \$56 ;
-  wire [24:0] \$57 ;
-  wire [25:0] \$58 ;
-  wire [25:0] \$59 ;
+  wire [25:0] \$50 ;
+  wire [25:0] \$51 ;
+  wire [25:0] \$52 ;
+  wire \$53 ;
+  wire [16:0] \$54 ;
+  wire [16:0] \$55 ;
+  wire \$56 ;
+  wire [15:0] \$57 ;
+  wire \$58 ;
+  wire [13:0] \$59 ;
   wire [17:0] \$6 ;
-  wire [25:0] \$60 ;
-  wire [25:0] \$61 ;
-  wire \$62 ;
-  wire [16:0] \$63 ;
-  wire [16:0] \$64 ;
-  wire \$65 ;
-  wire [15:0] \$66 ;
-  wire \$67 ;
-  wire [13:0] \$68 ;
-  wire [13:0] \$69 ;
+  wire [13:0] \$60 ;
+  wire [13:0] \$61 ;
+  wire [14:0] \$62 ;
+  wire [21:0] \$63 ;
+  wire [20:0] \$64 ;
+  wire [22:0] \$65 ;
+  wire [22:0] \$66 ;
+  wire [22:0] \$67 ;
+  wire [22:0] \$68 ;
+  wire [23:0] \$69 ;
   wire [7:0] \$7 ;
-  wire [13:0] \$70 ;
-  wire [14:0] \$71 ;
-  wire [21:0] \$72 ;
-  wire [22:0] \$73 ;
-  wire [20:0] \$74 ;
-  wire [22:0] \$75 ;
-  wire [22:0] \$76 ;
-  wire [22:0] \$77 ;
-  wire [23:0] \$78 ;
-  wire [24:0] \$79 ;
+  wire [23:0] \$70 ;
+  wire [24:0] \$71 ;
+  wire [25:0] \$72 ;
+  wire [25:0] \$73 ;
+  wire \$74 ;
+  wire [23:0] \$75 ;
+  wire [24:0] \$76 ;
+  wire [25:0] \$77 ;
+  wire [25:0] \$78 ;
+  wire \$79 ;
   wire [8:0] \$8 ;
-  wire [25:0] \$80 ;
-  wire [25:0] \$81 ;
-  wire \$82 ;
-  wire [22:0] \$83 ;
-  wire [20:0] \$84 ;
-  wire [22:0] \$85 ;
-  wire [22:0] \$86 ;
-  wire [22:0] \$87 ;
-  wire [23:0] \$88 ;
-  wire [24:0] \$89 ;
+  wire [23:0] \$80 ;
+  wire [24:0] \$81 ;
+  wire [25:0] \$82 ;
+  wire [25:0] \$83 ;
+  wire [25:0] \$84 ;
+  wire [25:0] \$85 ;
+  reg [16:0] \$86 ;
+  reg [15:0] \$87 ;
+  reg [7:0] \$88 ;
+  reg [6:0] \$89 ;
   wire [8:0] \$9 ;
-  wire [25:0] \$90 ;
-  wire [25:0] \$91 ;
-  wire \$92 ;
-  wire [22:0] \$93 ;
-  wire [20:0] \$94 ;
-  wire [22:0] \$95 ;
-  wire [22:0] \$96 ;
-  wire [22:0] \$97 ;
-  wire [23:0] \$98 ;
-  wire [24:0] \$99 ;
+  reg \$90 ;
+  reg [15:0] \$91 ;
+  reg \$92 ;
+  reg [6:0] \$93 ;
+  reg \$94 ;
+  reg [15:0] \$95 ;
+  reg [13:0] \$96 ;
+  reg [14:0] \$97 ;
+  reg [6:0] \$98 ;
+  reg \$99 ;
   wire [6:0] \$signature__addr ;
   wire [6:0] \$signature__addr$11 ;
   wire [6:0] \$signature__addr$19 ;
   wire [6:0] \$signature__addr$21 ;
   wire [13:0] \$signature__data ;
   wire [13:0] \$signature__data$38 ;
-  wire [13:0] \$signature__data$56 ;
-  wire [13:0] \$signature__data$57 ;
+  wire [13:0] \$signature__data$58 ;
+  wire [13:0] \$signature__data$59 ;
   wire \$signature__en ;
   wire \$signature__en$17 ;
   wire \$signature__en$18 ;
@@ -273,7 +261,9 @@ module \gelu_int16_edge_moe.core (i__valid, o__ready, rst, ce, i__payload, o__pa
   reg [13:0] lane0_s5_lower = 14'h0000;
   reg [21:0] lane0_s5_product = 22'h000000;
   reg [15:0] lane0_s5_relu = 16'h0000;
-  reg [15:0] lane0_s6_y = 16'h0000;
+  reg [22:0] lane0_s6_delta = 23'h000000;
+  reg [23:0] lane0_s6_relu_biased = 24'h000000;
+  reg [15:0] lane0_s7_y = 16'h0000;
   reg [7:0] lane1_index;
   reg [6:0] lane1_position;
   reg [15:0] lane1_s1_relu = 16'h0000;
@@ -295,13 +285,16 @@ module \gelu_int16_edge_moe.core (i__valid, o__ready, rst, ce, i__payload, o__pa
   reg [13:0] lane1_s5_lower = 14'h0000;
   reg [21:0] lane1_s5_product = 22'h000000;
   reg [15:0] lane1_s5_relu = 16'h0000;
-  reg [15:0] lane1_s6_y = 16'h0000;
+  reg [22:0] lane1_s6_delta = 23'h000000;
+  reg [23:0] lane1_s6_relu_biased = 24'h000000;
+  reg [15:0] lane1_s7_y = 16'h0000;
   reg last_s1 = 1'h0;
   reg last_s2 = 1'h0;
   reg last_s3 = 1'h0;
   reg last_s4 = 1'h0;
   reg last_s5 = 1'h0;
   reg last_s6 = 1'h0;
+  reg last_s7 = 1'h0;
   output [32:0] o__payload;
   wire [32:0] o__payload;
   wire [31:0] \o__payload.data ;
@@ -319,8 +312,9 @@ module \gelu_int16_edge_moe.core (i__valid, o__ready, rst, ce, i__payload, o__pa
   reg valid_s3 = 1'h0;
   reg valid_s4 = 1'h0;
   reg valid_s5 = 1'h0;
+  reg valid_s6 = 1'h0;
   (* init = 1'h0 *)
-  wire valid_s6;
+  wire valid_s7;
   reg [13:0] lane0_rom_even [88:0];
   initial begin
     lane0_rom_even[0] = 14'h0000;
@@ -616,7 +610,7 @@ module \gelu_int16_edge_moe.core (i__valid, o__ready, rst, ce, i__payload, o__pa
       _2_ <= lane1_rom_even[\$18 [6:0]];
     end
   end
-  assign \$signature__data$56  = _2_;
+  assign \$signature__data$58  = _2_;
   reg [13:0] lane1_rom_odd [87:0];
   initial begin
     lane1_rom_odd[0] = 14'h03e6;
@@ -714,7 +708,7 @@ module \gelu_int16_edge_moe.core (i__valid, o__ready, rst, ce, i__payload, o__pa
       _3_ <= lane1_rom_odd[\$19 [6:0]];
     end
   end
-  assign \$signature__data$57  = _3_;
+  assign \$signature__data$59  = _3_;
   assign \$1  = ~ o__valid;
   assign ce = \$1  | o__ready;
   assign \$2  = lane0_s1_u < 15'h5800;
@@ -738,153 +732,159 @@ module \gelu_int16_edge_moe.core (i__valid, o__ready, rst, ce, i__payload, o__pa
   assign \$28  = lane0_s3_odd ? \$signature__data$38  : \$signature__data ;
   assign \$29  = \$27  - \$28 ;
   assign \$30  = $signed({ 1'h0, lane0_s4_position }) * $signed(lane0_s4_diff);
-  assign \$33  = $signed({ 1'h0, \$32  }) + $signed(lane0_s5_product);
-  assign \$35  = lane0_s5_below ? \$34  : 23'h000000;
-  assign \$37  = $signed(\$31 ) - $signed(\$36 );
-  assign \$38  = $signed(\$37 ) + $signed(5'h08);
-  assign \$40  = $signed(\$39 ) > $signed(16'h7fff);
-  assign \$43  = $signed({ 1'h0, \$42  }) + $signed(lane0_s5_product);
-  assign \$45  = lane0_s5_below ? \$44  : 23'h000000;
-  assign \$47  = $signed(\$41 ) - $signed(\$46 );
-  assign \$48  = $signed(\$47 ) + $signed(5'h08);
-  assign \$50  = $signed(\$49 ) < $signed(16'h8000);
-  assign \$53  = $signed({ 1'h0, \$52  }) + $signed(lane0_s5_product);
-  assign \$55  = lane0_s5_below ? \$54  : 23'h000000;
-  assign \$57  = $signed(\$51 ) - $signed(\$56 );
-  assign \$58  = $signed(\$57 ) + $signed(5'h08);
-  assign \$60  = \$50  ? 26'h3ff8000 : \$59 ;
-  assign \$61  = \$40  ? 26'h0007fff : \$60 ;
-  assign \$62  = $signed(i__payload[31:16]) < $signed(1'h0);
-  assign \$63  = - $signed(i__payload[31:16]);
-  assign \$64  = \$62  ? \$63  : { i__payload[31], i__payload[31:16] };
-  assign \$65  = $signed(i__payload[31:16]) < $signed(1'h0);
-  assign \$66  = \$65  ? 16'h0000 : i__payload[31:16];
-  assign \$67  = lane1_s1_u < 15'h5800;
-  assign \$68  = lane1_s3_odd ? \$signature__data$57  : \$signature__data$56 ;
-  assign \$69  = lane1_s3_odd ? \$signature__data$56  : \$signature__data$57 ;
-  assign \$70  = lane1_s3_odd ? \$signature__data$57  : \$signature__data$56 ;
-  assign \$71  = \$69  - \$70 ;
-  assign \$72  = $signed({ 1'h0, lane1_s4_position }) * $signed(lane1_s4_diff);
-  assign \$75  = $signed({ 1'h0, \$74  }) + $signed(lane1_s5_product);
-  assign \$77  = lane1_s5_below ? \$76  : 23'h000000;
-  assign \$79  = $signed(\$73 ) - $signed(\$78 );
-  assign \$80  = $signed(\$79 ) + $signed(5'h08);
-  assign \$82  = $signed(\$81 ) > $signed(16'h7fff);
-  assign \$85  = $signed({ 1'h0, \$84  }) + $signed(lane1_s5_product);
-  assign \$87  = lane1_s5_below ? \$86  : 23'h000000;
-  assign \$89  = $signed(\$83 ) - $signed(\$88 );
-  assign \$90  = $signed(\$89 ) + $signed(5'h08);
-  assign \$92  = $signed(\$91 ) < $signed(16'h8000);
-  assign \$95  = $signed({ 1'h0, \$94  }) + $signed(lane1_s5_product);
-  assign \$97  = lane1_s5_below ? \$96  : 23'h000000;
-  assign \$99  = $signed(\$93 ) - $signed(\$98 );
-  assign \$100  = $signed(\$99 ) + $signed(5'h08);
-  assign \$102  = \$92  ? 26'h3ff8000 : \$101 ;
-  assign \$103  = \$82  ? 26'h0007fff : \$102 ;
+  assign \$32  = $signed({ 1'h0, \$31  }) + $signed(lane0_s5_product);
+  assign \$34  = lane0_s5_below ? \$33  : 23'h000000;
+  assign \$36  = $signed(\$35 ) + $signed(5'h08);
+  assign \$38  = $signed(lane0_s6_relu_biased) - $signed(\$37 );
+  assign \$39  = $signed(\$38 ) + $signed(1'h0);
+  assign \$41  = $signed(\$40 ) > $signed(16'h7fff);
+  assign \$43  = $signed(lane0_s6_relu_biased) - $signed(\$42 );
+  assign \$44  = $signed(\$43 ) + $signed(1'h0);
+  assign \$46  = $signed(\$45 ) < $signed(16'h8000);
+  assign \$48  = $signed(lane0_s6_relu_biased) - $signed(\$47 );
+  assign \$49  = $signed(\$48 ) + $signed(1'h0);
+  assign \$51  = \$46  ? 26'h3ff8000 : \$50 ;
+  assign \$52  = \$41  ? 26'h0007fff : \$51 ;
+  assign \$53  = $signed(i__payload[31:16]) < $signed(1'h0);
+  assign \$54  = - $signed(i__payload[31:16]);
+  assign \$55  = \$53  ? \$54  : { i__payload[31], i__payload[31:16] };
+  assign \$56  = $signed(i__payload[31:16]) < $signed(1'h0);
+  assign \$57  = \$56  ? 16'h0000 : i__payload[31:16];
+  assign \$58  = lane1_s1_u < 15'h5800;
+  assign \$59  = lane1_s3_odd ? \$signature__data$59  : \$signature__data$58 ;
+  assign \$60  = lane1_s3_odd ? \$signature__data$58  : \$signature__data$59 ;
+  assign \$61  = lane1_s3_odd ? \$signature__data$59  : \$signature__data$58 ;
+  assign \$62  = \$60  - \$61 ;
+  assign \$63  = $signed({ 1'h0, lane1_s4_position }) * $signed(lane1_s4_diff);
+  assign \$65  = $signed({ 1'h0, \$64  }) + $signed(lane1_s5_product);
+  assign \$67  = lane1_s5_below ? \$66  : 23'h000000;
+  assign \$69  = $signed(\$68 ) + $signed(5'h08);
+  assign \$71  = $signed(lane1_s6_relu_biased) - $signed(\$70 );
+  assign \$72  = $signed(\$71 ) + $signed(1'h0);
+  assign \$74  = $signed(\$73 ) > $signed(16'h7fff);
+  assign \$76  = $signed(lane1_s6_relu_biased) - $signed(\$75 );
+  assign \$77  = $signed(\$76 ) + $signed(1'h0);
+  assign \$79  = $signed(\$78 ) < $signed(16'h8000);
+  assign \$81  = $signed(lane1_s6_relu_biased) - $signed(\$80 );
+  assign \$82  = $signed(\$81 ) + $signed(1'h0);
+  assign \$84  = \$79  ? 26'h3ff8000 : \$83 ;
+  assign \$85  = \$74  ? 26'h0007fff : \$84 ;
   always @(posedge clk)
-    lane0_s1_u <= \$104 ;
+    lane0_s1_u <= \$86 ;
   always @(posedge clk)
-    lane0_s1_relu <= \$105 ;
+    lane0_s1_relu <= \$87 ;
   always @(posedge clk)
-    lane0_s2_index <= \$106 ;
+    lane0_s2_index <= \$88 ;
   always @(posedge clk)
-    lane0_s2_position <= \$107 ;
+    lane0_s2_position <= \$89 ;
   always @(posedge clk)
-    lane0_s2_below <= \$108 ;
+    lane0_s2_below <= \$90 ;
   always @(posedge clk)
-    lane0_s2_relu <= \$109 ;
+    lane0_s2_relu <= \$91 ;
   always @(posedge clk)
-    lane0_s3_odd <= \$110 ;
+    lane0_s3_odd <= \$92 ;
   always @(posedge clk)
-    lane0_s3_position <= \$111 ;
+    lane0_s3_position <= \$93 ;
   always @(posedge clk)
-    lane0_s3_below <= \$112 ;
+    lane0_s3_below <= \$94 ;
   always @(posedge clk)
-    lane0_s3_relu <= \$113 ;
+    lane0_s3_relu <= \$95 ;
   always @(posedge clk)
-    lane0_s4_lower <= \$114 ;
+    lane0_s4_lower <= \$96 ;
   always @(posedge clk)
-    lane0_s4_diff <= \$115 ;
+    lane0_s4_diff <= \$97 ;
   always @(posedge clk)
-    lane0_s4_position <= \$116 ;
+    lane0_s4_position <= \$98 ;
   always @(posedge clk)
-    lane0_s4_below <= \$117 ;
+    lane0_s4_below <= \$99 ;
   always @(posedge clk)
-    lane0_s4_relu <= \$118 ;
+    lane0_s4_relu <= \$100 ;
   always @(posedge clk)
-    lane0_s5_product <= \$119 ;
+    lane0_s5_product <= \$101 ;
   always @(posedge clk)
-    lane0_s5_lower <= \$120 ;
+    lane0_s5_lower <= \$102 ;
   always @(posedge clk)
-    lane0_s5_below <= \$121 ;
+    lane0_s5_below <= \$103 ;
   always @(posedge clk)
-    lane0_s5_relu <= \$122 ;
+    lane0_s5_relu <= \$104 ;
   always @(posedge clk)
-    lane0_s6_y <= \$123 ;
+    lane0_s6_delta <= \$105 ;
   always @(posedge clk)
-    lane1_s1_u <= \$124 ;
+    lane0_s6_relu_biased <= \$106 ;
   always @(posedge clk)
-    lane1_s1_relu <= \$125 ;
+    lane0_s7_y <= \$107 ;
   always @(posedge clk)
-    lane1_s2_index <= \$126 ;
+    lane1_s1_u <= \$108 ;
   always @(posedge clk)
-    lane1_s2_position <= \$127 ;
+    lane1_s1_relu <= \$109 ;
   always @(posedge clk)
-    lane1_s2_below <= \$128 ;
+    lane1_s2_index <= \$110 ;
   always @(posedge clk)
-    lane1_s2_relu <= \$129 ;
+    lane1_s2_position <= \$111 ;
   always @(posedge clk)
-    lane1_s3_odd <= \$130 ;
+    lane1_s2_below <= \$112 ;
   always @(posedge clk)
-    lane1_s3_position <= \$131 ;
+    lane1_s2_relu <= \$113 ;
   always @(posedge clk)
-    lane1_s3_below <= \$132 ;
+    lane1_s3_odd <= \$114 ;
   always @(posedge clk)
-    lane1_s3_relu <= \$133 ;
+    lane1_s3_position <= \$115 ;
   always @(posedge clk)
-    lane1_s4_lower <= \$134 ;
+    lane1_s3_below <= \$116 ;
   always @(posedge clk)
-    lane1_s4_diff <= \$135 ;
+    lane1_s3_relu <= \$117 ;
   always @(posedge clk)
-    lane1_s4_position <= \$136 ;
+    lane1_s4_lower <= \$118 ;
   always @(posedge clk)
-    lane1_s4_below <= \$137 ;
+    lane1_s4_diff <= \$119 ;
   always @(posedge clk)
-    lane1_s4_relu <= \$138 ;
+    lane1_s4_position <= \$120 ;
   always @(posedge clk)
-    lane1_s5_product <= \$139 ;
+    lane1_s4_below <= \$121 ;
   always @(posedge clk)
-    lane1_s5_lower <= \$140 ;
+    lane1_s4_relu <= \$122 ;
   always @(posedge clk)
-    lane1_s5_below <= \$141 ;
+    lane1_s5_product <= \$123 ;
   always @(posedge clk)
-    lane1_s5_relu <= \$142 ;
+    lane1_s5_lower <= \$124 ;
   always @(posedge clk)
-    lane1_s6_y <= \$143 ;
+    lane1_s5_below <= \$125 ;
   always @(posedge clk)
-    valid_s1 <= \$144 ;
+    lane1_s5_relu <= \$126 ;
   always @(posedge clk)
-    last_s1 <= \$145 ;
+    lane1_s6_delta <= \$127 ;
   always @(posedge clk)
-    valid_s2 <= \$146 ;
+    lane1_s6_relu_biased <= \$128 ;
   always @(posedge clk)
-    last_s2 <= \$147 ;
+    lane1_s7_y <= \$129 ;
   always @(posedge clk)
-    valid_s3 <= \$148 ;
+    valid_s1 <= \$130 ;
   always @(posedge clk)
-    last_s3 <= \$149 ;
+    last_s1 <= \$131 ;
   always @(posedge clk)
-    valid_s4 <= \$150 ;
+    valid_s2 <= \$132 ;
   always @(posedge clk)
-    last_s4 <= \$151 ;
+    last_s2 <= \$133 ;
   always @(posedge clk)
-    valid_s5 <= \$152 ;
+    valid_s3 <= \$134 ;
   always @(posedge clk)
-    last_s5 <= \$153 ;
+    last_s3 <= \$135 ;
   always @(posedge clk)
-    o__valid <= \$154 ;
+    valid_s4 <= \$136 ;
   always @(posedge clk)
-    last_s6 <= \$155 ;
+    last_s4 <= \$137 ;
+  always @(posedge clk)
+    valid_s5 <= \$138 ;
+  always @(posedge clk)
+    last_s5 <= \$139 ;
+  always @(posedge clk)
+    valid_s6 <= \$140 ;
+  always @(posedge clk)
+    last_s6 <= \$141 ;
+  always @(posedge clk)
+    o__valid <= \$142 ;
+  always @(posedge clk)
+    last_s7 <= \$143 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     lane0_index = 8'h00;
@@ -915,59 +915,239 @@ module \gelu_int16_edge_moe.core (i__valid, o__ready, rst, ce, i__payload, o__pa
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$104  = lane0_s1_u;
+    \$86  = lane0_s1_u;
     if (ce) begin
-      \$104  = \$22 ;
+      \$86  = \$22 ;
     end
     if (rst) begin
-      \$104  = 17'h00000;
+      \$86  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$105  = lane0_s1_relu;
+    \$87  = lane0_s1_relu;
     if (ce) begin
-      \$105  = \$24 ;
+      \$87  = \$24 ;
     end
     if (rst) begin
-      \$105  = 16'h0000;
+      \$87  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$106  = lane0_s2_index;
+    \$88  = lane0_s2_index;
     if (ce) begin
-      \$106  = lane0_index;
+      \$88  = lane0_index;
     end
     if (rst) begin
-      \$106  = 8'h00;
+      \$88  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$107  = lane0_s2_position;
+    \$89  = lane0_s2_position;
     if (ce) begin
-      \$107  = lane0_position;
+      \$89  = lane0_position;
     end
     if (rst) begin
-      \$107  = 7'h00;
+      \$89  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$108  = lane0_s2_below;
+    \$90  = lane0_s2_below;
     if (ce) begin
-      \$108  = \$25 ;
+      \$90  = \$25 ;
     end
     if (rst) begin
-      \$108  = 1'h0;
+      \$90  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$109  = lane0_s2_relu;
+    \$91  = lane0_s2_relu;
     if (ce) begin
-      \$109  = lane0_s1_relu;
+      \$91  = lane0_s1_relu;
+    end
+    if (rst) begin
+      \$91  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$92  = lane0_s3_odd;
+    if (ce) begin
+      \$92  = lane0_s2_index[0];
+    end
+    if (rst) begin
+      \$92  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$93  = lane0_s3_position;
+    if (ce) begin
+      \$93  = lane0_s2_position;
+    end
+    if (rst) begin
+      \$93  = 7'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$94  = lane0_s3_below;
+    if (ce) begin
+      \$94  = lane0_s2_below;
+    end
+    if (rst) begin
+      \$94  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$95  = lane0_s3_relu;
+    if (ce) begin
+      \$95  = lane0_s2_relu;
+    end
+    if (rst) begin
+      \$95  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$96  = lane0_s4_lower;
+    if (ce) begin
+      \$96  = \$26 ;
+    end
+    if (rst) begin
+      \$96  = 14'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$97  = lane0_s4_diff;
+    if (ce) begin
+      \$97  = \$29 ;
+    end
+    if (rst) begin
+      \$97  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$98  = lane0_s4_position;
+    if (ce) begin
+      \$98  = lane0_s3_position;
+    end
+    if (rst) begin
+      \$98  = 7'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$99  = lane0_s4_below;
+    if (ce) begin
+      \$99  = lane0_s3_below;
+    end
+    if (rst) begin
+      \$99  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$100  = lane0_s4_relu;
+    if (ce) begin
+      \$100  = lane0_s3_relu;
+    end
+    if (rst) begin
+      \$100  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$101  = lane0_s5_product;
+    if (ce) begin
+      \$101  = \$30 ;
+    end
+    if (rst) begin
+      \$101  = 22'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$102  = lane0_s5_lower;
+    if (ce) begin
+      \$102  = lane0_s4_lower;
+    end
+    if (rst) begin
+      \$102  = 14'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$103  = lane0_s5_below;
+    if (ce) begin
+      \$103  = lane0_s4_below;
+    end
+    if (rst) begin
+      \$103  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$104  = lane0_s5_relu;
+    if (ce) begin
+      \$104  = lane0_s4_relu;
+    end
+    if (rst) begin
+      \$104  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$105  = lane0_s6_delta;
+    if (ce) begin
+      \$105  = \$34 ;
+    end
+    if (rst) begin
+      \$105  = 23'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$106  = lane0_s6_relu_biased;
+    if (ce) begin
+      \$106  = \$36 ;
+    end
+    if (rst) begin
+      \$106  = 24'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$107  = lane0_s7_y;
+    if (ce) begin
+      \$107  = \$52 [15:0];
+    end
+    if (rst) begin
+      \$107  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$108  = lane1_s1_u;
+    if (ce) begin
+      \$108  = \$55 ;
+    end
+    if (rst) begin
+      \$108  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$109  = lane1_s1_relu;
+    if (ce) begin
+      \$109  = \$57 ;
     end
     if (rst) begin
       \$109  = 16'h0000;
@@ -975,19 +1155,19 @@ module \gelu_int16_edge_moe.core (i__valid, o__ready, rst, ce, i__payload, o__pa
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$110  = lane0_s3_odd;
+    \$110  = lane1_s2_index;
     if (ce) begin
-      \$110  = lane0_s2_index[0];
+      \$110  = lane1_index;
     end
     if (rst) begin
-      \$110  = 1'h0;
+      \$110  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$111  = lane0_s3_position;
+    \$111  = lane1_s2_position;
     if (ce) begin
-      \$111  = lane0_s2_position;
+      \$111  = lane1_position;
     end
     if (rst) begin
       \$111  = 7'h00;
@@ -995,9 +1175,9 @@ module \gelu_int16_edge_moe.core (i__valid, o__ready, rst, ce, i__payload, o__pa
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$112  = lane0_s3_below;
+    \$112  = lane1_s2_below;
     if (ce) begin
-      \$112  = lane0_s2_below;
+      \$112  = \$58 ;
     end
     if (rst) begin
       \$112  = 1'h0;
@@ -1005,9 +1185,9 @@ module \gelu_int16_edge_moe.core (i__valid, o__ready, rst, ce, i__payload, o__pa
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$113  = lane0_s3_relu;
+    \$113  = lane1_s2_relu;
     if (ce) begin
-      \$113  = lane0_s2_relu;
+      \$113  = lane1_s1_relu;
     end
     if (rst) begin
       \$113  = 16'h0000;
@@ -1015,79 +1195,79 @@ module \gelu_int16_edge_moe.core (i__valid, o__ready, rst, ce, i__payload, o__pa
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$114  = lane0_s4_lower;
+    \$114  = lane1_s3_odd;
     if (ce) begin
-      \$114  = \$26 ;
+      \$114  = lane1_s2_index[0];
     end
     if (rst) begin
-      \$114  = 14'h0000;
+      \$114  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$115  = lane0_s4_diff;
+    \$115  = lane1_s3_position;
     if (ce) begin
-      \$115  = \$29 ;
+      \$115  = lane1_s2_position;
     end
     if (rst) begin
-      \$115  = 15'h0000;
+      \$115  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$116  = lane0_s4_position;
+    \$116  = lane1_s3_below;
     if (ce) begin
-      \$116  = lane0_s3_position;
+      \$116  = lane1_s2_below;
     end
     if (rst) begin
-      \$116  = 7'h00;
+      \$116  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$117  = lane0_s4_below;
+    \$117  = lane1_s3_relu;
     if (ce) begin
-      \$117  = lane0_s3_below;
+      \$117  = lane1_s2_relu;
     end
     if (rst) begin
-      \$117  = 1'h0;
+      \$117  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$118  = lane0_s4_relu;
+    \$118  = lane1_s4_lower;
     if (ce) begin
-      \$118  = lane0_s3_relu;
+      \$118  = \$59 ;
     end
     if (rst) begin
-      \$118  = 16'h0000;
+      \$118  = 14'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$119  = lane0_s5_product;
+    \$119  = lane1_s4_diff;
     if (ce) begin
-      \$119  = \$30 ;
+      \$119  = \$62 ;
     end
     if (rst) begin
-      \$119  = 22'h000000;
+      \$119  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$120  = lane0_s5_lower;
+    \$120  = lane1_s4_position;
     if (ce) begin
-      \$120  = lane0_s4_lower;
+      \$120  = lane1_s3_position;
     end
     if (rst) begin
-      \$120  = 14'h0000;
+      \$120  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$121  = lane0_s5_below;
+    \$121  = lane1_s4_below;
     if (ce) begin
-      \$121  = lane0_s4_below;
+      \$121  = lane1_s3_below;
     end
     if (rst) begin
       \$121  = 1'h0;
@@ -1095,9 +1275,9 @@ module \gelu_int16_edge_moe.core (i__valid, o__ready, rst, ce, i__payload, o__pa
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$122  = lane0_s5_relu;
+    \$122  = lane1_s4_relu;
     if (ce) begin
-      \$122  = lane0_s4_relu;
+      \$122  = lane1_s3_relu;
     end
     if (rst) begin
       \$122  = 16'h0000;
@@ -1105,69 +1285,69 @@ module \gelu_int16_edge_moe.core (i__valid, o__ready, rst, ce, i__payload, o__pa
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$123  = lane0_s6_y;
+    \$123  = lane1_s5_product;
     if (ce) begin
-      \$123  = \$61 [15:0];
+      \$123  = \$63 ;
     end
     if (rst) begin
-      \$123  = 16'h0000;
+      \$123  = 22'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$124  = lane1_s1_u;
+    \$124  = lane1_s5_lower;
     if (ce) begin
-      \$124  = \$64 ;
+      \$124  = lane1_s4_lower;
     end
     if (rst) begin
-      \$124  = 17'h00000;
+      \$124  = 14'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$125  = lane1_s1_relu;
+    \$125  = lane1_s5_below;
     if (ce) begin
-      \$125  = \$66 ;
+      \$125  = lane1_s4_below;
     end
     if (rst) begin
-      \$125  = 16'h0000;
+      \$125  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$126  = lane1_s2_index;
+    \$126  = lane1_s5_relu;
     if (ce) begin
-      \$126  = lane1_index;
+      \$126  = lane1_s4_relu;
     end
     if (rst) begin
-      \$126  = 8'h00;
+      \$126  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$127  = lane1_s2_position;
+    \$127  = lane1_s6_delta;
     if (ce) begin
-      \$127  = lane1_position;
+      \$127  = \$67 ;
     end
     if (rst) begin
-      \$127  = 7'h00;
+      \$127  = 23'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$128  = lane1_s2_below;
+    \$128  = lane1_s6_relu_biased;
     if (ce) begin
-      \$128  = \$67 ;
+      \$128  = \$69 ;
     end
     if (rst) begin
-      \$128  = 1'h0;
+      \$128  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$129  = lane1_s2_relu;
+    \$129  = lane1_s7_y;
     if (ce) begin
-      \$129  = lane1_s1_relu;
+      \$129  = \$85 [15:0];
     end
     if (rst) begin
       \$129  = 16'h0000;
@@ -1175,9 +1355,9 @@ module \gelu_int16_edge_moe.core (i__valid, o__ready, rst, ce, i__payload, o__pa
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$130  = lane1_s3_odd;
+    \$130  = valid_s1;
     if (ce) begin
-      \$130  = lane1_s2_index[0];
+      \$130  = i__valid;
     end
     if (rst) begin
       \$130  = 1'h0;
@@ -1185,19 +1365,19 @@ module \gelu_int16_edge_moe.core (i__valid, o__ready, rst, ce, i__payload, o__pa
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$131  = lane1_s3_position;
+    \$131  = last_s1;
     if (ce) begin
-      \$131  = lane1_s2_position;
+      \$131  = i__payload[32];
     end
     if (rst) begin
-      \$131  = 7'h00;
+      \$131  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$132  = lane1_s3_below;
+    \$132  = valid_s2;
     if (ce) begin
-      \$132  = lane1_s2_below;
+      \$132  = valid_s1;
     end
     if (rst) begin
       \$132  = 1'h0;
@@ -1205,49 +1385,49 @@ module \gelu_int16_edge_moe.core (i__valid, o__ready, rst, ce, i__payload, o__pa
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$133  = lane1_s3_relu;
+    \$133  = last_s2;
     if (ce) begin
-      \$133  = lane1_s2_relu;
+      \$133  = last_s1;
     end
     if (rst) begin
-      \$133  = 16'h0000;
+      \$133  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$134  = lane1_s4_lower;
+    \$134  = valid_s3;
     if (ce) begin
-      \$134  = \$68 ;
+      \$134  = valid_s2;
     end
     if (rst) begin
-      \$134  = 14'h0000;
+      \$134  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$135  = lane1_s4_diff;
+    \$135  = last_s3;
     if (ce) begin
-      \$135  = \$71 ;
+      \$135  = last_s2;
     end
     if (rst) begin
-      \$135  = 15'h0000;
+      \$135  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$136  = lane1_s4_position;
+    \$136  = valid_s4;
     if (ce) begin
-      \$136  = lane1_s3_position;
+      \$136  = valid_s3;
     end
     if (rst) begin
-      \$136  = 7'h00;
+      \$136  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$137  = lane1_s4_below;
+    \$137  = last_s4;
     if (ce) begin
-      \$137  = lane1_s3_below;
+      \$137  = last_s3;
     end
     if (rst) begin
       \$137  = 1'h0;
@@ -1255,39 +1435,39 @@ module \gelu_int16_edge_moe.core (i__valid, o__ready, rst, ce, i__payload, o__pa
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$138  = lane1_s4_relu;
+    \$138  = valid_s5;
     if (ce) begin
-      \$138  = lane1_s3_relu;
+      \$138  = valid_s4;
     end
     if (rst) begin
-      \$138  = 16'h0000;
+      \$138  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$139  = lane1_s5_product;
+    \$139  = last_s5;
     if (ce) begin
-      \$139  = \$72 ;
+      \$139  = last_s4;
     end
     if (rst) begin
-      \$139  = 22'h000000;
+      \$139  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$140  = lane1_s5_lower;
+    \$140  = valid_s6;
     if (ce) begin
-      \$140  = lane1_s4_lower;
+      \$140  = valid_s5;
     end
     if (rst) begin
-      \$140  = 14'h0000;
+      \$140  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$141  = lane1_s5_below;
+    \$141  = last_s6;
     if (ce) begin
-      \$141  = lane1_s4_below;
+      \$141  = last_s5;
     end
     if (rst) begin
       \$141  = 1'h0;
@@ -1295,142 +1475,22 @@ module \gelu_int16_edge_moe.core (i__valid, o__ready, rst, ce, i__payload, o__pa
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$142  = lane1_s5_relu;
+    \$142  = o__valid;
     if (ce) begin
-      \$142  = lane1_s4_relu;
+      \$142  = valid_s6;
     end
     if (rst) begin
-      \$142  = 16'h0000;
+      \$142  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$143  = lane1_s6_y;
+    \$143  = last_s7;
     if (ce) begin
-      \$143  = \$103 [15:0];
+      \$143  = last_s6;
     end
     if (rst) begin
-      \$143  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$144  = valid_s1;
-    if (ce) begin
-      \$144  = i__valid;
-    end
-    if (rst) begin
-      \$144  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$145  = last_s1;
-    if (ce) begin
-      \$145  = i__payload[32];
-    end
-    if (rst) begin
-      \$145  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$146  = valid_s2;
-    if (ce) begin
-      \$146  = valid_s1;
-    end
-    if (rst) begin
-      \$146  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$147  = last_s2;
-    if (ce) begin
-      \$147  = last_s1;
-    end
-    if (rst) begin
-      \$147  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$148  = valid_s3;
-    if (ce) begin
-      \$148  = valid_s2;
-    end
-    if (rst) begin
-      \$148  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$149  = last_s3;
-    if (ce) begin
-      \$149  = last_s2;
-    end
-    if (rst) begin
-      \$149  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$150  = valid_s4;
-    if (ce) begin
-      \$150  = valid_s3;
-    end
-    if (rst) begin
-      \$150  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$151  = last_s4;
-    if (ce) begin
-      \$151  = last_s3;
-    end
-    if (rst) begin
-      \$151  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$152  = valid_s5;
-    if (ce) begin
-      \$152  = valid_s4;
-    end
-    if (rst) begin
-      \$152  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$153  = last_s5;
-    if (ce) begin
-      \$153  = last_s4;
-    end
-    if (rst) begin
-      \$153  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$154  = o__valid;
-    if (ce) begin
-      \$154  = valid_s5;
-    end
-    if (rst) begin
-      \$154  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$155  = last_s6;
-    if (ce) begin
-      \$155  = last_s5;
-    end
-    if (rst) begin
-      \$155  = 1'h0;
+      \$143  = 1'h0;
     end
   end
   assign i__ready = ce;
@@ -1442,7 +1502,7 @@ module \gelu_int16_edge_moe.core (i__valid, o__ready, rst, ce, i__payload, o__pa
   assign \$signature__en$18  = ce;
   assign \$signature__addr$19  = \$18 [6:0];
   assign \$signature__addr$21  = \$19 [6:0];
-  assign valid_s6 = o__valid;
+  assign valid_s7 = o__valid;
   assign \o__payload.data  = o__payload[31:0];
   assign \o__payload.data[0]  = o__payload[15:0];
   assign \o__payload.data[1]  = o__payload[31:16];
@@ -1451,9 +1511,9 @@ module \gelu_int16_edge_moe.core (i__valid, o__ready, rst, ce, i__payload, o__pa
   assign \i__payload.data[0]  = i__payload[15:0];
   assign \i__payload.data[1]  = i__payload[31:16];
   assign \i__payload.last  = i__payload[32];
-  assign o__payload[32] = last_s6;
-  assign o__payload[31:16] = lane1_s6_y;
-  assign o__payload[15:0] = lane0_s6_y;
+  assign o__payload[32] = last_s7;
+  assign o__payload[31:16] = lane1_s7_y;
+  assign o__payload[15:0] = lane0_s7_y;
   assign \$4  = { \$3 [17], \$3 [17], \$3 [17], \$3 [17], \$3 [17], \$3 [17], \$3 [17], \$3 [17:7] };
   assign \$7  = { 1'h0, \$6 [6:0] };
   assign \$9  = { 1'h0, \$8 [8:1] };
@@ -1462,34 +1522,22 @@ module \gelu_int16_edge_moe.core (i__valid, o__ready, rst, ce, i__payload, o__pa
   assign \$16  = { 1'h0, \$15 [6:0] };
   assign \$18  = { 1'h0, \$17 [8:1] };
   assign \$19  = { 1'h0, lane1_s2_index[7:1] };
-  assign \$31  = { lane0_s5_relu[15], lane0_s5_relu[15], lane0_s5_relu[15], lane0_s5_relu, 4'h0 };
-  assign \$32  = { lane0_s5_lower, 7'h00 };
-  assign \$34  = { \$33 [22], \$33 [22], \$33 [22], \$33 [22], \$33 [22], \$33 [22], \$33 [22], \$33 [22:7] };
-  assign \$36  = { \$35 [22], \$35  };
-  assign \$39  = { \$38 [25], \$38 [25], \$38 [25], \$38 [25], \$38 [25:4] };
-  assign \$41  = { lane0_s5_relu[15], lane0_s5_relu[15], lane0_s5_relu[15], lane0_s5_relu, 4'h0 };
-  assign \$42  = { lane0_s5_lower, 7'h00 };
-  assign \$44  = { \$43 [22], \$43 [22], \$43 [22], \$43 [22], \$43 [22], \$43 [22], \$43 [22], \$43 [22:7] };
-  assign \$46  = { \$45 [22], \$45  };
-  assign \$49  = { \$48 [25], \$48 [25], \$48 [25], \$48 [25], \$48 [25:4] };
-  assign \$51  = { lane0_s5_relu[15], lane0_s5_relu[15], lane0_s5_relu[15], lane0_s5_relu, 4'h0 };
-  assign \$52  = { lane0_s5_lower, 7'h00 };
-  assign \$54  = { \$53 [22], \$53 [22], \$53 [22], \$53 [22], \$53 [22], \$53 [22], \$53 [22], \$53 [22:7] };
-  assign \$56  = { \$55 [22], \$55  };
-  assign \$59  = { \$58 [25], \$58 [25], \$58 [25], \$58 [25], \$58 [25:4] };
-  assign \$73  = { lane1_s5_relu[15], lane1_s5_relu[15], lane1_s5_relu[15], lane1_s5_relu, 4'h0 };
-  assign \$74  = { lane1_s5_lower, 7'h00 };
-  assign \$76  = { \$75 [22], \$75 [22], \$75 [22], \$75 [22], \$75 [22], \$75 [22], \$75 [22], \$75 [22:7] };
-  assign \$78  = { \$77 [22], \$77  };
-  assign \$81  = { \$80 [25], \$80 [25], \$80 [25], \$80 [25], \$80 [25:4] };
-  assign \$83  = { lane1_s5_relu[15], lane1_s5_relu[15], lane1_s5_relu[15], lane1_s5_relu, 4'h0 };
-  assign \$84  = { lane1_s5_lower, 7'h00 };
-  assign \$86  = { \$85 [22], \$85 [22], \$85 [22], \$85 [22], \$85 [22], \$85 [22], \$85 [22], \$85 [22:7] };
-  assign \$88  = { \$87 [22], \$87  };
-  assign \$91  = { \$90 [25], \$90 [25], \$90 [25], \$90 [25], \$90 [25:4] };
-  assign \$93  = { lane1_s5_relu[15], lane1_s5_relu[15], lane1_s5_relu[15], lane1_s5_relu, 4'h0 };
-  assign \$94  = { lane1_s5_lower, 7'h00 };
-  assign \$96  = { \$95 [22], \$95 [22], \$95 [22], \$95 [22], \$95 [22], \$95 [22], \$95 [22], \$95 [22:7] };
-  assign \$98  = { \$97 [22], \$97  };
-  assign \$101  = { \$100 [25], \$100 [25], \$100 [25], \$100 [25], \$100 [25:4] };
+  assign \$31  = { lane0_s5_lower, 7'h00 };
+  assign \$33  = { \$32 [22], \$32 [22], \$32 [22], \$32 [22], \$32 [22], \$32 [22], \$32 [22], \$32 [22:7] };
+  assign \$35  = { lane0_s5_relu[15], lane0_s5_relu[15], lane0_s5_relu[15], lane0_s5_relu, 4'h0 };
+  assign \$37  = { lane0_s6_delta[22], lane0_s6_delta };
+  assign \$40  = { \$39 [25], \$39 [25], \$39 [25], \$39 [25], \$39 [25:4] };
+  assign \$42  = { lane0_s6_delta[22], lane0_s6_delta };
+  assign \$45  = { \$44 [25], \$44 [25], \$44 [25], \$44 [25], \$44 [25:4] };
+  assign \$47  = { lane0_s6_delta[22], lane0_s6_delta };
+  assign \$50  = { \$49 [25], \$49 [25], \$49 [25], \$49 [25], \$49 [25:4] };
+  assign \$64  = { lane1_s5_lower, 7'h00 };
+  assign \$66  = { \$65 [22], \$65 [22], \$65 [22], \$65 [22], \$65 [22], \$65 [22], \$65 [22], \$65 [22:7] };
+  assign \$68  = { lane1_s5_relu[15], lane1_s5_relu[15], lane1_s5_relu[15], lane1_s5_relu, 4'h0 };
+  assign \$70  = { lane1_s6_delta[22], lane1_s6_delta };
+  assign \$73  = { \$72 [25], \$72 [25], \$72 [25], \$72 [25], \$72 [25:4] };
+  assign \$75  = { lane1_s6_delta[22], lane1_s6_delta };
+  assign \$78  = { \$77 [25], \$77 [25], \$77 [25], \$77 [25], \$77 [25:4] };
+  assign \$80  = { lane1_s6_delta[22], lane1_s6_delta };
+  assign \$83  = { \$82 [25], \$82 [25], \$82 [25], \$82 [25], \$82 [25:4] };
 endmodule

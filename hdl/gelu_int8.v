@@ -83,277 +83,251 @@ module \gelu_int8.core (i__valid, o__ready, rst, ce, i__payload, o__payload, o__
   wire \$1 ;
   wire [9:0] \$10 ;
   wire [11:0] \$100 ;
-  wire [11:0] \$101 ;
-  wire [12:0] \$102 ;
-  wire [15:0] \$103 ;
+  wire [14:0] \$101 ;
+  wire [15:0] \$102 ;
+  wire [12:0] \$103 ;
   wire [16:0] \$104 ;
-  wire [16:0] \$105 ;
-  wire \$106 ;
-  wire [14:0] \$107 ;
-  wire [9:0] \$108 ;
-  wire [11:0] \$109 ;
+  wire [17:0] \$105 ;
+  wire [17:0] \$106 ;
+  wire \$107 ;
+  wire [12:0] \$108 ;
+  wire [16:0] \$109 ;
   wire [10:0] \$11 ;
-  wire [11:0] \$110 ;
-  wire [11:0] \$111 ;
-  wire [12:0] \$112 ;
-  wire [15:0] \$113 ;
+  wire [17:0] \$110 ;
+  wire [17:0] \$111 ;
+  wire \$112 ;
+  wire [12:0] \$113 ;
   wire [16:0] \$114 ;
-  wire [16:0] \$115 ;
-  wire \$116 ;
-  wire [14:0] \$117 ;
-  wire [9:0] \$118 ;
-  wire [11:0] \$119 ;
+  wire [17:0] \$115 ;
+  wire [17:0] \$116 ;
+  wire [17:0] \$117 ;
+  wire [17:0] \$118 ;
+  wire \$119 ;
   wire [9:0] \$12 ;
-  wire [11:0] \$120 ;
-  wire [11:0] \$121 ;
-  wire [12:0] \$122 ;
-  wire [15:0] \$123 ;
-  wire [16:0] \$124 ;
-  wire [16:0] \$125 ;
-  wire [16:0] \$126 ;
-  wire [16:0] \$127 ;
-  wire \$128 ;
-  wire [8:0] \$129 ;
+  wire [8:0] \$120 ;
+  wire [8:0] \$121 ;
+  wire \$122 ;
+  wire [7:0] \$123 ;
+  wire \$124 ;
+  wire [6:0] \$125 ;
+  wire [6:0] \$126 ;
+  wire [6:0] \$127 ;
+  wire [7:0] \$128 ;
+  wire [9:0] \$129 ;
   wire [2:0] \$13 ;
-  wire [8:0] \$130 ;
-  wire \$131 ;
-  wire [7:0] \$132 ;
-  wire \$133 ;
-  wire [6:0] \$134 ;
-  wire [6:0] \$135 ;
-  wire [6:0] \$136 ;
-  wire [7:0] \$137 ;
-  wire [9:0] \$138 ;
-  wire [14:0] \$139 ;
+  wire [9:0] \$130 ;
+  wire [11:0] \$131 ;
+  wire [11:0] \$132 ;
+  wire [11:0] \$133 ;
+  wire [14:0] \$134 ;
+  wire [15:0] \$135 ;
+  wire [12:0] \$136 ;
+  wire [16:0] \$137 ;
+  wire [17:0] \$138 ;
+  wire [17:0] \$139 ;
   wire \$14 ;
-  wire [9:0] \$140 ;
-  wire [11:0] \$141 ;
-  wire [11:0] \$142 ;
-  wire [11:0] \$143 ;
-  wire [12:0] \$144 ;
-  wire [15:0] \$145 ;
-  wire [16:0] \$146 ;
+  wire \$140 ;
+  wire [12:0] \$141 ;
+  wire [16:0] \$142 ;
+  wire [17:0] \$143 ;
+  wire [17:0] \$144 ;
+  wire \$145 ;
+  wire [12:0] \$146 ;
   wire [16:0] \$147 ;
-  wire \$148 ;
-  wire [14:0] \$149 ;
+  wire [17:0] \$148 ;
+  wire [17:0] \$149 ;
   wire [9:0] \$15 ;
-  wire [9:0] \$150 ;
-  wire [11:0] \$151 ;
-  wire [11:0] \$152 ;
-  wire [11:0] \$153 ;
-  wire [12:0] \$154 ;
-  wire [15:0] \$155 ;
-  wire [16:0] \$156 ;
-  wire [16:0] \$157 ;
-  wire \$158 ;
-  wire [14:0] \$159 ;
+  wire [17:0] \$150 ;
+  wire [17:0] \$151 ;
+  wire \$152 ;
+  wire [8:0] \$153 ;
+  wire [8:0] \$154 ;
+  wire \$155 ;
+  wire [7:0] \$156 ;
+  wire \$157 ;
+  wire [6:0] \$158 ;
+  wire [6:0] \$159 ;
   wire [9:0] \$16 ;
-  wire [9:0] \$160 ;
-  wire [11:0] \$161 ;
-  wire [11:0] \$162 ;
-  wire [11:0] \$163 ;
-  wire [12:0] \$164 ;
-  wire [15:0] \$165 ;
-  wire [16:0] \$166 ;
-  wire [16:0] \$167 ;
-  wire [16:0] \$168 ;
-  wire [16:0] \$169 ;
+  wire [6:0] \$160 ;
+  wire [7:0] \$161 ;
+  wire [9:0] \$162 ;
+  wire [9:0] \$163 ;
+  wire [11:0] \$164 ;
+  wire [11:0] \$165 ;
+  wire [11:0] \$166 ;
+  wire [14:0] \$167 ;
+  wire [15:0] \$168 ;
+  wire [12:0] \$169 ;
   wire [10:0] \$17 ;
-  wire \$170 ;
-  wire [8:0] \$171 ;
-  wire [8:0] \$172 ;
+  wire [16:0] \$170 ;
+  wire [17:0] \$171 ;
+  wire [17:0] \$172 ;
   wire \$173 ;
-  wire [7:0] \$174 ;
-  wire \$175 ;
-  wire [6:0] \$176 ;
-  wire [6:0] \$177 ;
-  wire [6:0] \$178 ;
-  wire [7:0] \$179 ;
+  wire [12:0] \$174 ;
+  wire [16:0] \$175 ;
+  wire [17:0] \$176 ;
+  wire [17:0] \$177 ;
+  wire \$178 ;
+  wire [12:0] \$179 ;
   wire [9:0] \$18 ;
-  wire [9:0] \$180 ;
-  wire [14:0] \$181 ;
-  wire [9:0] \$182 ;
-  wire [11:0] \$183 ;
-  wire [11:0] \$184 ;
-  wire [11:0] \$185 ;
-  wire [12:0] \$186 ;
-  wire [15:0] \$187 ;
-  wire [16:0] \$188 ;
-  wire [16:0] \$189 ;
+  wire [16:0] \$180 ;
+  wire [17:0] \$181 ;
+  wire [17:0] \$182 ;
+  wire [17:0] \$183 ;
+  wire [17:0] \$184 ;
+  wire \$185 ;
+  wire [8:0] \$186 ;
+  wire [8:0] \$187 ;
+  wire \$188 ;
+  wire [7:0] \$189 ;
   wire [1:0] \$19 ;
   wire \$190 ;
-  wire [14:0] \$191 ;
-  wire [9:0] \$192 ;
-  wire [11:0] \$193 ;
-  wire [11:0] \$194 ;
-  wire [11:0] \$195 ;
-  wire [12:0] \$196 ;
-  wire [15:0] \$197 ;
-  wire [16:0] \$198 ;
-  wire [16:0] \$199 ;
+  wire [6:0] \$191 ;
+  wire [6:0] \$192 ;
+  wire [6:0] \$193 ;
+  wire [7:0] \$194 ;
+  wire [9:0] \$195 ;
+  wire [9:0] \$196 ;
+  wire [11:0] \$197 ;
+  wire [11:0] \$198 ;
+  wire [11:0] \$199 ;
   wire \$2 ;
   wire [6:0] \$20 ;
-  wire \$200 ;
-  wire [14:0] \$201 ;
-  wire [9:0] \$202 ;
-  wire [11:0] \$203 ;
-  wire [11:0] \$204 ;
-  wire [11:0] \$205 ;
-  wire [12:0] \$206 ;
-  wire [15:0] \$207 ;
+  wire [14:0] \$200 ;
+  wire [15:0] \$201 ;
+  wire [12:0] \$202 ;
+  wire [16:0] \$203 ;
+  wire [17:0] \$204 ;
+  wire [17:0] \$205 ;
+  wire \$206 ;
+  wire [12:0] \$207 ;
   wire [16:0] \$208 ;
-  wire [16:0] \$209 ;
+  wire [17:0] \$209 ;
   wire [6:0] \$21 ;
-  wire [16:0] \$210 ;
-  wire [16:0] \$211 ;
-  wire \$212 ;
-  wire [8:0] \$213 ;
-  wire [8:0] \$214 ;
-  wire \$215 ;
-  wire [7:0] \$216 ;
-  wire \$217 ;
-  wire [6:0] \$218 ;
-  wire [6:0] \$219 ;
+  wire [17:0] \$210 ;
+  wire \$211 ;
+  wire [12:0] \$212 ;
+  wire [16:0] \$213 ;
+  wire [17:0] \$214 ;
+  wire [17:0] \$215 ;
+  wire [17:0] \$216 ;
+  wire [17:0] \$217 ;
+  reg [8:0] \$218 ;
+  reg [7:0] \$219 ;
   wire [5:0] \$22 ;
-  wire [6:0] \$220 ;
-  wire [7:0] \$221 ;
-  wire [9:0] \$222 ;
-  wire [14:0] \$223 ;
-  wire [9:0] \$224 ;
-  wire [11:0] \$225 ;
-  wire [11:0] \$226 ;
-  wire [11:0] \$227 ;
-  wire [12:0] \$228 ;
-  wire [15:0] \$229 ;
+  reg [5:0] \$220 ;
+  reg [1:0] \$221 ;
+  reg \$222 ;
+  reg [7:0] \$223 ;
+  reg \$224 ;
+  reg [1:0] \$225 ;
+  reg \$226 ;
+  reg [7:0] \$227 ;
+  reg [6:0] \$228 ;
+  reg [7:0] \$229 ;
   wire \$23 ;
-  wire [16:0] \$230 ;
-  wire [16:0] \$231 ;
-  wire \$232 ;
-  wire [14:0] \$233 ;
-  wire [9:0] \$234 ;
-  wire [11:0] \$235 ;
-  wire [11:0] \$236 ;
-  wire [11:0] \$237 ;
-  wire [12:0] \$238 ;
-  wire [15:0] \$239 ;
+  reg [1:0] \$230 ;
+  reg \$231 ;
+  reg [7:0] \$232 ;
+  reg [9:0] \$233 ;
+  reg [6:0] \$234 ;
+  reg \$235 ;
+  reg [7:0] \$236 ;
+  reg [11:0] \$237 ;
+  reg [15:0] \$238 ;
+  reg [7:0] \$239 ;
   wire [9:0] \$24 ;
-  wire [16:0] \$240 ;
-  wire [16:0] \$241 ;
-  wire \$242 ;
-  wire [14:0] \$243 ;
-  wire [9:0] \$244 ;
-  wire [11:0] \$245 ;
-  wire [11:0] \$246 ;
-  wire [11:0] \$247 ;
-  wire [12:0] \$248 ;
-  wire [15:0] \$249 ;
+  reg [8:0] \$240 ;
+  reg [7:0] \$241 ;
+  reg [5:0] \$242 ;
+  reg [1:0] \$243 ;
+  reg \$244 ;
+  reg [7:0] \$245 ;
+  reg \$246 ;
+  reg [1:0] \$247 ;
+  reg \$248 ;
+  reg [7:0] \$249 ;
   wire [9:0] \$25 ;
-  wire [16:0] \$250 ;
-  wire [16:0] \$251 ;
-  wire [16:0] \$252 ;
-  wire [16:0] \$253 ;
-  reg [8:0] \$254 ;
-  reg [7:0] \$255 ;
-  reg [5:0] \$256 ;
-  reg [1:0] \$257 ;
-  reg \$258 ;
-  reg [7:0] \$259 ;
+  reg [6:0] \$250 ;
+  reg [7:0] \$251 ;
+  reg [1:0] \$252 ;
+  reg \$253 ;
+  reg [7:0] \$254 ;
+  reg [9:0] \$255 ;
+  reg [6:0] \$256 ;
+  reg \$257 ;
+  reg [7:0] \$258 ;
+  reg [11:0] \$259 ;
   wire [10:0] \$26 ;
-  reg \$260 ;
-  reg [1:0] \$261 ;
-  reg \$262 ;
+  reg [15:0] \$260 ;
+  reg [7:0] \$261 ;
+  reg [8:0] \$262 ;
   reg [7:0] \$263 ;
-  reg [6:0] \$264 ;
-  reg [7:0] \$265 ;
-  reg [1:0] \$266 ;
-  reg \$267 ;
-  reg [7:0] \$268 ;
-  reg [9:0] \$269 ;
+  reg [5:0] \$264 ;
+  reg [1:0] \$265 ;
+  reg \$266 ;
+  reg [7:0] \$267 ;
+  reg \$268 ;
+  reg [1:0] \$269 ;
   wire [9:0] \$27 ;
-  reg [6:0] \$270 ;
-  reg \$271 ;
-  reg [7:0] \$272 ;
+  reg \$270 ;
+  reg [7:0] \$271 ;
+  reg [6:0] \$272 ;
   reg [7:0] \$273 ;
-  reg [8:0] \$274 ;
-  reg [7:0] \$275 ;
-  reg [5:0] \$276 ;
-  reg [1:0] \$277 ;
-  reg \$278 ;
-  reg [7:0] \$279 ;
+  reg [1:0] \$274 ;
+  reg \$275 ;
+  reg [7:0] \$276 ;
+  reg [9:0] \$277 ;
+  reg [6:0] \$278 ;
+  reg \$279 ;
   wire [2:0] \$28 ;
-  reg \$280 ;
-  reg [1:0] \$281 ;
-  reg \$282 ;
+  reg [7:0] \$280 ;
+  reg [11:0] \$281 ;
+  reg [15:0] \$282 ;
   reg [7:0] \$283 ;
-  reg [6:0] \$284 ;
+  reg [8:0] \$284 ;
   reg [7:0] \$285 ;
-  reg [1:0] \$286 ;
-  reg \$287 ;
-  reg [7:0] \$288 ;
-  reg [9:0] \$289 ;
+  reg [5:0] \$286 ;
+  reg [1:0] \$287 ;
+  reg \$288 ;
+  reg [7:0] \$289 ;
   wire \$29 ;
-  reg [6:0] \$290 ;
-  reg \$291 ;
-  reg [7:0] \$292 ;
+  reg \$290 ;
+  reg [1:0] \$291 ;
+  reg \$292 ;
   reg [7:0] \$293 ;
-  reg [8:0] \$294 ;
+  reg [6:0] \$294 ;
   reg [7:0] \$295 ;
-  reg [5:0] \$296 ;
-  reg [1:0] \$297 ;
-  reg \$298 ;
-  reg [7:0] \$299 ;
+  reg [1:0] \$296 ;
+  reg \$297 ;
+  reg [7:0] \$298 ;
+  reg [9:0] \$299 ;
   wire [9:0] \$3 ;
   wire [9:0] \$30 ;
-  reg \$300 ;
-  reg [1:0] \$301 ;
-  reg \$302 ;
-  reg [7:0] \$303 ;
-  reg [6:0] \$304 ;
+  reg [6:0] \$300 ;
+  reg \$301 ;
+  reg [7:0] \$302 ;
+  reg [11:0] \$303 ;
+  reg [15:0] \$304 ;
   reg [7:0] \$305 ;
-  reg [1:0] \$306 ;
+  reg \$306 ;
   reg \$307 ;
-  reg [7:0] \$308 ;
-  reg [9:0] \$309 ;
+  reg \$308 ;
+  reg \$309 ;
   wire [9:0] \$31 ;
-  reg [6:0] \$310 ;
+  reg \$310 ;
   reg \$311 ;
-  reg [7:0] \$312 ;
-  reg [7:0] \$313 ;
-  reg [8:0] \$314 ;
-  reg [7:0] \$315 ;
-  reg [5:0] \$316 ;
-  reg [1:0] \$317 ;
+  reg \$312 ;
+  reg \$313 ;
+  reg \$314 ;
+  reg \$315 ;
+  reg \$316 ;
+  reg \$317 ;
   reg \$318 ;
-  reg [7:0] \$319 ;
+  reg \$319 ;
   wire [10:0] \$32 ;
-  reg \$320 ;
-  reg [1:0] \$321 ;
-  reg \$322 ;
-  reg [7:0] \$323 ;
-  reg [6:0] \$324 ;
-  reg [7:0] \$325 ;
-  reg [1:0] \$326 ;
-  reg \$327 ;
-  reg [7:0] \$328 ;
-  reg [9:0] \$329 ;
   wire [9:0] \$33 ;
-  reg [6:0] \$330 ;
-  reg \$331 ;
-  reg [7:0] \$332 ;
-  reg [7:0] \$333 ;
-  reg \$334 ;
-  reg \$335 ;
-  reg \$336 ;
-  reg \$337 ;
-  reg \$338 ;
-  reg \$339 ;
   wire [2:0] \$34 ;
-  reg \$340 ;
-  reg \$341 ;
-  reg \$342 ;
-  reg \$343 ;
-  reg \$344 ;
-  reg \$345 ;
   wire \$35 ;
   wire [9:0] \$36 ;
   wire [9:0] \$37 ;
@@ -422,8 +396,8 @@ module \gelu_int8.core (i__valid, o__ready, rst, ce, i__payload, o__payload, o__
   wire [6:0] \$94 ;
   wire [7:0] \$95 ;
   wire [9:0] \$96 ;
-  wire [14:0] \$97 ;
-  wire [9:0] \$98 ;
+  wire [9:0] \$97 ;
+  wire [11:0] \$98 ;
   wire [11:0] \$99 ;
   wire [4:0] \$signature__addr ;
   wire [4:0] \$signature__addr$11 ;
@@ -434,13 +408,13 @@ module \gelu_int8.core (i__valid, o__ready, rst, ce, i__payload, o__payload, o__
   wire [4:0] \$signature__addr$37 ;
   wire [4:0] \$signature__addr$39 ;
   wire [6:0] \$signature__data ;
-  wire [6:0] \$signature__data$112 ;
-  wire [6:0] \$signature__data$113 ;
+  wire [6:0] \$signature__data$118 ;
+  wire [6:0] \$signature__data$119 ;
   wire [6:0] \$signature__data$56 ;
-  wire [6:0] \$signature__data$74 ;
-  wire [6:0] \$signature__data$75 ;
-  wire [6:0] \$signature__data$93 ;
-  wire [6:0] \$signature__data$94 ;
+  wire [6:0] \$signature__data$76 ;
+  wire [6:0] \$signature__data$77 ;
+  wire [6:0] \$signature__data$97 ;
+  wire [6:0] \$signature__data$98 ;
   wire \$signature__en ;
   wire \$signature__en$17 ;
   wire \$signature__en$18 ;
@@ -485,7 +459,9 @@ module \gelu_int8.core (i__valid, o__ready, rst, ce, i__payload, o__payload, o__
   reg [6:0] lane0_s5_lower = 7'h00;
   reg [9:0] lane0_s5_product = 10'h000;
   reg [7:0] lane0_s5_relu = 8'h00;
-  reg [7:0] lane0_s6_y = 8'h00;
+  reg [11:0] lane0_s6_delta = 12'h000;
+  reg [15:0] lane0_s6_relu_biased = 16'h0000;
+  reg [7:0] lane0_s7_y = 8'h00;
   reg [5:0] lane1_index;
   reg [1:0] lane1_position;
   reg [7:0] lane1_s1_relu = 8'h00;
@@ -507,7 +483,9 @@ module \gelu_int8.core (i__valid, o__ready, rst, ce, i__payload, o__payload, o__
   reg [6:0] lane1_s5_lower = 7'h00;
   reg [9:0] lane1_s5_product = 10'h000;
   reg [7:0] lane1_s5_relu = 8'h00;
-  reg [7:0] lane1_s6_y = 8'h00;
+  reg [11:0] lane1_s6_delta = 12'h000;
+  reg [15:0] lane1_s6_relu_biased = 16'h0000;
+  reg [7:0] lane1_s7_y = 8'h00;
   reg [5:0] lane2_index;
   reg [1:0] lane2_position;
   reg [7:0] lane2_s1_relu = 8'h00;
@@ -529,7 +507,9 @@ module \gelu_int8.core (i__valid, o__ready, rst, ce, i__payload, o__payload, o__
   reg [6:0] lane2_s5_lower = 7'h00;
   reg [9:0] lane2_s5_product = 10'h000;
   reg [7:0] lane2_s5_relu = 8'h00;
-  reg [7:0] lane2_s6_y = 8'h00;
+  reg [11:0] lane2_s6_delta = 12'h000;
+  reg [15:0] lane2_s6_relu_biased = 16'h0000;
+  reg [7:0] lane2_s7_y = 8'h00;
   reg [5:0] lane3_index;
   reg [1:0] lane3_position;
   reg [7:0] lane3_s1_relu = 8'h00;
@@ -551,13 +531,16 @@ module \gelu_int8.core (i__valid, o__ready, rst, ce, i__payload, o__payload, o__
   reg [6:0] lane3_s5_lower = 7'h00;
   reg [9:0] lane3_s5_product = 10'h000;
   reg [7:0] lane3_s5_relu = 8'h00;
-  reg [7:0] lane3_s6_y = 8'h00;
+  reg [11:0] lane3_s6_delta = 12'h000;
+  reg [15:0] lane3_s6_relu_biased = 16'h0000;
+  reg [7:0] lane3_s7_y = 8'h00;
   reg last_s1 = 1'h0;
   reg last_s2 = 1'h0;
   reg last_s3 = 1'h0;
   reg last_s4 = 1'h0;
   reg last_s5 = 1'h0;
   reg last_s6 = 1'h0;
+  reg last_s7 = 1'h0;
   output [32:0] o__payload;
   wire [32:0] o__payload;
   wire [31:0] \o__payload.data ;
@@ -577,8 +560,9 @@ module \gelu_int8.core (i__valid, o__ready, rst, ce, i__payload, o__payload, o__
   reg valid_s3 = 1'h0;
   reg valid_s4 = 1'h0;
   reg valid_s5 = 1'h0;
+  reg valid_s6 = 1'h0;
   (* init = 1'h0 *)
-  wire valid_s6;
+  wire valid_s7;
   reg [6:0] lane0_rom_even [20:0];
   initial begin
     lane0_rom_even[0] = 7'h00;
@@ -670,7 +654,7 @@ module \gelu_int8.core (i__valid, o__ready, rst, ce, i__payload, o__payload, o__
       _2_ <= lane1_rom_even[\$42 [4:0]];
     end
   end
-  assign \$signature__data$74  = _2_;
+  assign \$signature__data$76  = _2_;
   reg [6:0] lane1_rom_odd [19:0];
   initial begin
     lane1_rom_odd[0] = 7'h0f;
@@ -700,7 +684,7 @@ module \gelu_int8.core (i__valid, o__ready, rst, ce, i__payload, o__payload, o__
       _3_ <= lane1_rom_odd[\$43 [4:0]];
     end
   end
-  assign \$signature__data$75  = _3_;
+  assign \$signature__data$77  = _3_;
   reg [6:0] lane2_rom_even [20:0];
   initial begin
     lane2_rom_even[0] = 7'h00;
@@ -731,7 +715,7 @@ module \gelu_int8.core (i__valid, o__ready, rst, ce, i__payload, o__payload, o__
       _4_ <= lane2_rom_even[\$63 [4:0]];
     end
   end
-  assign \$signature__data$93  = _4_;
+  assign \$signature__data$97  = _4_;
   reg [6:0] lane2_rom_odd [19:0];
   initial begin
     lane2_rom_odd[0] = 7'h0f;
@@ -761,7 +745,7 @@ module \gelu_int8.core (i__valid, o__ready, rst, ce, i__payload, o__payload, o__
       _5_ <= lane2_rom_odd[\$64 [4:0]];
     end
   end
-  assign \$signature__data$94  = _5_;
+  assign \$signature__data$98  = _5_;
   reg [6:0] lane3_rom_even [20:0];
   initial begin
     lane3_rom_even[0] = 7'h00;
@@ -792,7 +776,7 @@ module \gelu_int8.core (i__valid, o__ready, rst, ce, i__payload, o__payload, o__
       _6_ <= lane3_rom_even[\$84 [4:0]];
     end
   end
-  assign \$signature__data$112  = _6_;
+  assign \$signature__data$118  = _6_;
   reg [6:0] lane3_rom_odd [19:0];
   initial begin
     lane3_rom_odd[0] = 7'h0f;
@@ -822,7 +806,7 @@ module \gelu_int8.core (i__valid, o__ready, rst, ce, i__payload, o__payload, o__
       _7_ <= lane3_rom_odd[\$85 [4:0]];
     end
   end
-  assign \$signature__data$113  = _7_;
+  assign \$signature__data$119  = _7_;
   assign \$1  = ~ o__valid;
   assign ce = \$1  | o__ready;
   assign \$2  = lane0_s1_u < 8'h80;
@@ -888,287 +872,295 @@ module \gelu_int8.core (i__valid, o__ready, rst, ce, i__payload, o__payload, o__
   assign \$94  = lane0_s3_odd ? \$signature__data$56  : \$signature__data ;
   assign \$95  = \$93  - \$94 ;
   assign \$96  = $signed({ 1'h0, lane0_s4_position }) * $signed(lane0_s4_diff);
-  assign \$99  = $signed({ 1'h0, \$98  }) + $signed(lane0_s5_product);
-  assign \$101  = lane0_s5_below ? \$100  : 12'h000;
-  assign \$103  = $signed(\$97 ) - $signed(\$102 );
-  assign \$104  = $signed(\$103 ) + $signed(5'h08);
-  assign \$106  = $signed(\$105 ) > $signed(8'h7f);
-  assign \$109  = $signed({ 1'h0, \$108  }) + $signed(lane0_s5_product);
-  assign \$111  = lane0_s5_below ? \$110  : 12'h000;
-  assign \$113  = $signed(\$107 ) - $signed(\$112 );
-  assign \$114  = $signed(\$113 ) + $signed(5'h08);
-  assign \$116  = $signed(\$115 ) < $signed(8'h80);
-  assign \$119  = $signed({ 1'h0, \$118  }) + $signed(lane0_s5_product);
-  assign \$121  = lane0_s5_below ? \$120  : 12'h000;
-  assign \$123  = $signed(\$117 ) - $signed(\$122 );
-  assign \$124  = $signed(\$123 ) + $signed(5'h08);
-  assign \$126  = \$116  ? 17'h1ff80 : \$125 ;
-  assign \$127  = \$106  ? 17'h0007f : \$126 ;
-  assign \$128  = $signed(i__payload[15:8]) < $signed(1'h0);
-  assign \$129  = - $signed(i__payload[15:8]);
-  assign \$130  = \$128  ? \$129  : { i__payload[15], i__payload[15:8] };
-  assign \$131  = $signed(i__payload[15:8]) < $signed(1'h0);
-  assign \$132  = \$131  ? 8'h00 : i__payload[15:8];
-  assign \$133  = lane1_s1_u < 8'h80;
-  assign \$134  = lane1_s3_odd ? \$signature__data$75  : \$signature__data$74 ;
-  assign \$135  = lane1_s3_odd ? \$signature__data$74  : \$signature__data$75 ;
-  assign \$136  = lane1_s3_odd ? \$signature__data$75  : \$signature__data$74 ;
-  assign \$137  = \$135  - \$136 ;
-  assign \$138  = $signed({ 1'h0, lane1_s4_position }) * $signed(lane1_s4_diff);
-  assign \$141  = $signed({ 1'h0, \$140  }) + $signed(lane1_s5_product);
-  assign \$143  = lane1_s5_below ? \$142  : 12'h000;
-  assign \$145  = $signed(\$139 ) - $signed(\$144 );
-  assign \$146  = $signed(\$145 ) + $signed(5'h08);
-  assign \$148  = $signed(\$147 ) > $signed(8'h7f);
-  assign \$151  = $signed({ 1'h0, \$150  }) + $signed(lane1_s5_product);
-  assign \$153  = lane1_s5_below ? \$152  : 12'h000;
-  assign \$155  = $signed(\$149 ) - $signed(\$154 );
-  assign \$156  = $signed(\$155 ) + $signed(5'h08);
-  assign \$158  = $signed(\$157 ) < $signed(8'h80);
-  assign \$161  = $signed({ 1'h0, \$160  }) + $signed(lane1_s5_product);
-  assign \$163  = lane1_s5_below ? \$162  : 12'h000;
-  assign \$165  = $signed(\$159 ) - $signed(\$164 );
-  assign \$166  = $signed(\$165 ) + $signed(5'h08);
-  assign \$168  = \$158  ? 17'h1ff80 : \$167 ;
-  assign \$169  = \$148  ? 17'h0007f : \$168 ;
-  assign \$170  = $signed(i__payload[23:16]) < $signed(1'h0);
-  assign \$171  = - $signed(i__payload[23:16]);
-  assign \$172  = \$170  ? \$171  : { i__payload[23], i__payload[23:16] };
-  assign \$173  = $signed(i__payload[23:16]) < $signed(1'h0);
-  assign \$174  = \$173  ? 8'h00 : i__payload[23:16];
-  assign \$175  = lane2_s1_u < 8'h80;
-  assign \$176  = lane2_s3_odd ? \$signature__data$94  : \$signature__data$93 ;
-  assign \$177  = lane2_s3_odd ? \$signature__data$93  : \$signature__data$94 ;
-  assign \$178  = lane2_s3_odd ? \$signature__data$94  : \$signature__data$93 ;
-  assign \$179  = \$177  - \$178 ;
-  assign \$180  = $signed({ 1'h0, lane2_s4_position }) * $signed(lane2_s4_diff);
-  assign \$183  = $signed({ 1'h0, \$182  }) + $signed(lane2_s5_product);
-  assign \$185  = lane2_s5_below ? \$184  : 12'h000;
-  assign \$187  = $signed(\$181 ) - $signed(\$186 );
-  assign \$188  = $signed(\$187 ) + $signed(5'h08);
-  assign \$190  = $signed(\$189 ) > $signed(8'h7f);
-  assign \$193  = $signed({ 1'h0, \$192  }) + $signed(lane2_s5_product);
-  assign \$195  = lane2_s5_below ? \$194  : 12'h000;
-  assign \$197  = $signed(\$191 ) - $signed(\$196 );
-  assign \$198  = $signed(\$197 ) + $signed(5'h08);
-  assign \$200  = $signed(\$199 ) < $signed(8'h80);
-  assign \$203  = $signed({ 1'h0, \$202  }) + $signed(lane2_s5_product);
-  assign \$205  = lane2_s5_below ? \$204  : 12'h000;
-  assign \$207  = $signed(\$201 ) - $signed(\$206 );
-  assign \$208  = $signed(\$207 ) + $signed(5'h08);
-  assign \$210  = \$200  ? 17'h1ff80 : \$209 ;
-  assign \$211  = \$190  ? 17'h0007f : \$210 ;
-  assign \$212  = $signed(i__payload[31:24]) < $signed(1'h0);
-  assign \$213  = - $signed(i__payload[31:24]);
-  assign \$214  = \$212  ? \$213  : { i__payload[31], i__payload[31:24] };
-  assign \$215  = $signed(i__payload[31:24]) < $signed(1'h0);
-  assign \$216  = \$215  ? 8'h00 : i__payload[31:24];
-  assign \$217  = lane3_s1_u < 8'h80;
-  assign \$218  = lane3_s3_odd ? \$signature__data$113  : \$signature__data$112 ;
-  assign \$219  = lane3_s3_odd ? \$signature__data$112  : \$signature__data$113 ;
-  assign \$220  = lane3_s3_odd ? \$signature__data$113  : \$signature__data$112 ;
-  assign \$221  = \$219  - \$220 ;
-  assign \$222  = $signed({ 1'h0, lane3_s4_position }) * $signed(lane3_s4_diff);
-  assign \$225  = $signed({ 1'h0, \$224  }) + $signed(lane3_s5_product);
-  assign \$227  = lane3_s5_below ? \$226  : 12'h000;
-  assign \$229  = $signed(\$223 ) - $signed(\$228 );
-  assign \$230  = $signed(\$229 ) + $signed(5'h08);
-  assign \$232  = $signed(\$231 ) > $signed(8'h7f);
-  assign \$235  = $signed({ 1'h0, \$234  }) + $signed(lane3_s5_product);
-  assign \$237  = lane3_s5_below ? \$236  : 12'h000;
-  assign \$239  = $signed(\$233 ) - $signed(\$238 );
-  assign \$240  = $signed(\$239 ) + $signed(5'h08);
-  assign \$242  = $signed(\$241 ) < $signed(8'h80);
-  assign \$245  = $signed({ 1'h0, \$244  }) + $signed(lane3_s5_product);
-  assign \$247  = lane3_s5_below ? \$246  : 12'h000;
-  assign \$249  = $signed(\$243 ) - $signed(\$248 );
-  assign \$250  = $signed(\$249 ) + $signed(5'h08);
-  assign \$252  = \$242  ? 17'h1ff80 : \$251 ;
-  assign \$253  = \$232  ? 17'h0007f : \$252 ;
+  assign \$98  = $signed({ 1'h0, \$97  }) + $signed(lane0_s5_product);
+  assign \$100  = lane0_s5_below ? \$99  : 12'h000;
+  assign \$102  = $signed(\$101 ) + $signed(5'h08);
+  assign \$104  = $signed(lane0_s6_relu_biased) - $signed(\$103 );
+  assign \$105  = $signed(\$104 ) + $signed(1'h0);
+  assign \$107  = $signed(\$106 ) > $signed(8'h7f);
+  assign \$109  = $signed(lane0_s6_relu_biased) - $signed(\$108 );
+  assign \$110  = $signed(\$109 ) + $signed(1'h0);
+  assign \$112  = $signed(\$111 ) < $signed(8'h80);
+  assign \$114  = $signed(lane0_s6_relu_biased) - $signed(\$113 );
+  assign \$115  = $signed(\$114 ) + $signed(1'h0);
+  assign \$117  = \$112  ? 18'h3ff80 : \$116 ;
+  assign \$118  = \$107  ? 18'h0007f : \$117 ;
+  assign \$119  = $signed(i__payload[15:8]) < $signed(1'h0);
+  assign \$120  = - $signed(i__payload[15:8]);
+  assign \$121  = \$119  ? \$120  : { i__payload[15], i__payload[15:8] };
+  assign \$122  = $signed(i__payload[15:8]) < $signed(1'h0);
+  assign \$123  = \$122  ? 8'h00 : i__payload[15:8];
+  assign \$124  = lane1_s1_u < 8'h80;
+  assign \$125  = lane1_s3_odd ? \$signature__data$77  : \$signature__data$76 ;
+  assign \$126  = lane1_s3_odd ? \$signature__data$76  : \$signature__data$77 ;
+  assign \$127  = lane1_s3_odd ? \$signature__data$77  : \$signature__data$76 ;
+  assign \$128  = \$126  - \$127 ;
+  assign \$129  = $signed({ 1'h0, lane1_s4_position }) * $signed(lane1_s4_diff);
+  assign \$131  = $signed({ 1'h0, \$130  }) + $signed(lane1_s5_product);
+  assign \$133  = lane1_s5_below ? \$132  : 12'h000;
+  assign \$135  = $signed(\$134 ) + $signed(5'h08);
+  assign \$137  = $signed(lane1_s6_relu_biased) - $signed(\$136 );
+  assign \$138  = $signed(\$137 ) + $signed(1'h0);
+  assign \$140  = $signed(\$139 ) > $signed(8'h7f);
+  assign \$142  = $signed(lane1_s6_relu_biased) - $signed(\$141 );
+  assign \$143  = $signed(\$142 ) + $signed(1'h0);
+  assign \$145  = $signed(\$144 ) < $signed(8'h80);
+  assign \$147  = $signed(lane1_s6_relu_biased) - $signed(\$146 );
+  assign \$148  = $signed(\$147 ) + $signed(1'h0);
+  assign \$150  = \$145  ? 18'h3ff80 : \$149 ;
+  assign \$151  = \$140  ? 18'h0007f : \$150 ;
+  assign \$152  = $signed(i__payload[23:16]) < $signed(1'h0);
+  assign \$153  = - $signed(i__payload[23:16]);
+  assign \$154  = \$152  ? \$153  : { i__payload[23], i__payload[23:16] };
+  assign \$155  = $signed(i__payload[23:16]) < $signed(1'h0);
+  assign \$156  = \$155  ? 8'h00 : i__payload[23:16];
+  assign \$157  = lane2_s1_u < 8'h80;
+  assign \$158  = lane2_s3_odd ? \$signature__data$98  : \$signature__data$97 ;
+  assign \$159  = lane2_s3_odd ? \$signature__data$97  : \$signature__data$98 ;
+  assign \$160  = lane2_s3_odd ? \$signature__data$98  : \$signature__data$97 ;
+  assign \$161  = \$159  - \$160 ;
+  assign \$162  = $signed({ 1'h0, lane2_s4_position }) * $signed(lane2_s4_diff);
+  assign \$164  = $signed({ 1'h0, \$163  }) + $signed(lane2_s5_product);
+  assign \$166  = lane2_s5_below ? \$165  : 12'h000;
+  assign \$168  = $signed(\$167 ) + $signed(5'h08);
+  assign \$170  = $signed(lane2_s6_relu_biased) - $signed(\$169 );
+  assign \$171  = $signed(\$170 ) + $signed(1'h0);
+  assign \$173  = $signed(\$172 ) > $signed(8'h7f);
+  assign \$175  = $signed(lane2_s6_relu_biased) - $signed(\$174 );
+  assign \$176  = $signed(\$175 ) + $signed(1'h0);
+  assign \$178  = $signed(\$177 ) < $signed(8'h80);
+  assign \$180  = $signed(lane2_s6_relu_biased) - $signed(\$179 );
+  assign \$181  = $signed(\$180 ) + $signed(1'h0);
+  assign \$183  = \$178  ? 18'h3ff80 : \$182 ;
+  assign \$184  = \$173  ? 18'h0007f : \$183 ;
+  assign \$185  = $signed(i__payload[31:24]) < $signed(1'h0);
+  assign \$186  = - $signed(i__payload[31:24]);
+  assign \$187  = \$185  ? \$186  : { i__payload[31], i__payload[31:24] };
+  assign \$188  = $signed(i__payload[31:24]) < $signed(1'h0);
+  assign \$189  = \$188  ? 8'h00 : i__payload[31:24];
+  assign \$190  = lane3_s1_u < 8'h80;
+  assign \$191  = lane3_s3_odd ? \$signature__data$119  : \$signature__data$118 ;
+  assign \$192  = lane3_s3_odd ? \$signature__data$118  : \$signature__data$119 ;
+  assign \$193  = lane3_s3_odd ? \$signature__data$119  : \$signature__data$118 ;
+  assign \$194  = \$192  - \$193 ;
+  assign \$195  = $signed({ 1'h0, lane3_s4_position }) * $signed(lane3_s4_diff);
+  assign \$197  = $signed({ 1'h0, \$196  }) + $signed(lane3_s5_product);
+  assign \$199  = lane3_s5_below ? \$198  : 12'h000;
+  assign \$201  = $signed(\$200 ) + $signed(5'h08);
+  assign \$203  = $signed(lane3_s6_relu_biased) - $signed(\$202 );
+  assign \$204  = $signed(\$203 ) + $signed(1'h0);
+  assign \$206  = $signed(\$205 ) > $signed(8'h7f);
+  assign \$208  = $signed(lane3_s6_relu_biased) - $signed(\$207 );
+  assign \$209  = $signed(\$208 ) + $signed(1'h0);
+  assign \$211  = $signed(\$210 ) < $signed(8'h80);
+  assign \$213  = $signed(lane3_s6_relu_biased) - $signed(\$212 );
+  assign \$214  = $signed(\$213 ) + $signed(1'h0);
+  assign \$216  = \$211  ? 18'h3ff80 : \$215 ;
+  assign \$217  = \$206  ? 18'h0007f : \$216 ;
   always @(posedge clk)
-    lane0_s1_u <= \$254 ;
+    lane0_s1_u <= \$218 ;
   always @(posedge clk)
-    lane0_s1_relu <= \$255 ;
+    lane0_s1_relu <= \$219 ;
   always @(posedge clk)
-    lane0_s2_index <= \$256 ;
+    lane0_s2_index <= \$220 ;
   always @(posedge clk)
-    lane0_s2_position <= \$257 ;
+    lane0_s2_position <= \$221 ;
   always @(posedge clk)
-    lane0_s2_below <= \$258 ;
+    lane0_s2_below <= \$222 ;
   always @(posedge clk)
-    lane0_s2_relu <= \$259 ;
+    lane0_s2_relu <= \$223 ;
   always @(posedge clk)
-    lane0_s3_odd <= \$260 ;
+    lane0_s3_odd <= \$224 ;
   always @(posedge clk)
-    lane0_s3_position <= \$261 ;
+    lane0_s3_position <= \$225 ;
   always @(posedge clk)
-    lane0_s3_below <= \$262 ;
+    lane0_s3_below <= \$226 ;
   always @(posedge clk)
-    lane0_s3_relu <= \$263 ;
+    lane0_s3_relu <= \$227 ;
   always @(posedge clk)
-    lane0_s4_lower <= \$264 ;
+    lane0_s4_lower <= \$228 ;
   always @(posedge clk)
-    lane0_s4_diff <= \$265 ;
+    lane0_s4_diff <= \$229 ;
   always @(posedge clk)
-    lane0_s4_position <= \$266 ;
+    lane0_s4_position <= \$230 ;
   always @(posedge clk)
-    lane0_s4_below <= \$267 ;
+    lane0_s4_below <= \$231 ;
   always @(posedge clk)
-    lane0_s4_relu <= \$268 ;
+    lane0_s4_relu <= \$232 ;
   always @(posedge clk)
-    lane0_s5_product <= \$269 ;
+    lane0_s5_product <= \$233 ;
   always @(posedge clk)
-    lane0_s5_lower <= \$270 ;
+    lane0_s5_lower <= \$234 ;
   always @(posedge clk)
-    lane0_s5_below <= \$271 ;
+    lane0_s5_below <= \$235 ;
   always @(posedge clk)
-    lane0_s5_relu <= \$272 ;
+    lane0_s5_relu <= \$236 ;
   always @(posedge clk)
-    lane0_s6_y <= \$273 ;
+    lane0_s6_delta <= \$237 ;
   always @(posedge clk)
-    lane1_s1_u <= \$274 ;
+    lane0_s6_relu_biased <= \$238 ;
   always @(posedge clk)
-    lane1_s1_relu <= \$275 ;
+    lane0_s7_y <= \$239 ;
   always @(posedge clk)
-    lane1_s2_index <= \$276 ;
+    lane1_s1_u <= \$240 ;
   always @(posedge clk)
-    lane1_s2_position <= \$277 ;
+    lane1_s1_relu <= \$241 ;
   always @(posedge clk)
-    lane1_s2_below <= \$278 ;
+    lane1_s2_index <= \$242 ;
   always @(posedge clk)
-    lane1_s2_relu <= \$279 ;
+    lane1_s2_position <= \$243 ;
   always @(posedge clk)
-    lane1_s3_odd <= \$280 ;
+    lane1_s2_below <= \$244 ;
   always @(posedge clk)
-    lane1_s3_position <= \$281 ;
+    lane1_s2_relu <= \$245 ;
   always @(posedge clk)
-    lane1_s3_below <= \$282 ;
+    lane1_s3_odd <= \$246 ;
   always @(posedge clk)
-    lane1_s3_relu <= \$283 ;
+    lane1_s3_position <= \$247 ;
   always @(posedge clk)
-    lane1_s4_lower <= \$284 ;
+    lane1_s3_below <= \$248 ;
   always @(posedge clk)
-    lane1_s4_diff <= \$285 ;
+    lane1_s3_relu <= \$249 ;
   always @(posedge clk)
-    lane1_s4_position <= \$286 ;
+    lane1_s4_lower <= \$250 ;
   always @(posedge clk)
-    lane1_s4_below <= \$287 ;
+    lane1_s4_diff <= \$251 ;
   always @(posedge clk)
-    lane1_s4_relu <= \$288 ;
+    lane1_s4_position <= \$252 ;
   always @(posedge clk)
-    lane1_s5_product <= \$289 ;
+    lane1_s4_below <= \$253 ;
   always @(posedge clk)
-    lane1_s5_lower <= \$290 ;
+    lane1_s4_relu <= \$254 ;
   always @(posedge clk)
-    lane1_s5_below <= \$291 ;
+    lane1_s5_product <= \$255 ;
   always @(posedge clk)
-    lane1_s5_relu <= \$292 ;
+    lane1_s5_lower <= \$256 ;
   always @(posedge clk)
-    lane1_s6_y <= \$293 ;
+    lane1_s5_below <= \$257 ;
   always @(posedge clk)
-    lane2_s1_u <= \$294 ;
+    lane1_s5_relu <= \$258 ;
   always @(posedge clk)
-    lane2_s1_relu <= \$295 ;
+    lane1_s6_delta <= \$259 ;
   always @(posedge clk)
-    lane2_s2_index <= \$296 ;
+    lane1_s6_relu_biased <= \$260 ;
   always @(posedge clk)
-    lane2_s2_position <= \$297 ;
+    lane1_s7_y <= \$261 ;
   always @(posedge clk)
-    lane2_s2_below <= \$298 ;
+    lane2_s1_u <= \$262 ;
   always @(posedge clk)
-    lane2_s2_relu <= \$299 ;
+    lane2_s1_relu <= \$263 ;
   always @(posedge clk)
-    lane2_s3_odd <= \$300 ;
+    lane2_s2_index <= \$264 ;
   always @(posedge clk)
-    lane2_s3_position <= \$301 ;
+    lane2_s2_position <= \$265 ;
   always @(posedge clk)
-    lane2_s3_below <= \$302 ;
+    lane2_s2_below <= \$266 ;
   always @(posedge clk)
-    lane2_s3_relu <= \$303 ;
+    lane2_s2_relu <= \$267 ;
   always @(posedge clk)
-    lane2_s4_lower <= \$304 ;
+    lane2_s3_odd <= \$268 ;
   always @(posedge clk)
-    lane2_s4_diff <= \$305 ;
+    lane2_s3_position <= \$269 ;
   always @(posedge clk)
-    lane2_s4_position <= \$306 ;
+    lane2_s3_below <= \$270 ;
   always @(posedge clk)
-    lane2_s4_below <= \$307 ;
+    lane2_s3_relu <= \$271 ;
   always @(posedge clk)
-    lane2_s4_relu <= \$308 ;
+    lane2_s4_lower <= \$272 ;
   always @(posedge clk)
-    lane2_s5_product <= \$309 ;
+    lane2_s4_diff <= \$273 ;
   always @(posedge clk)
-    lane2_s5_lower <= \$310 ;
+    lane2_s4_position <= \$274 ;
   always @(posedge clk)
-    lane2_s5_below <= \$311 ;
+    lane2_s4_below <= \$275 ;
   always @(posedge clk)
-    lane2_s5_relu <= \$312 ;
+    lane2_s4_relu <= \$276 ;
   always @(posedge clk)
-    lane2_s6_y <= \$313 ;
+    lane2_s5_product <= \$277 ;
   always @(posedge clk)
-    lane3_s1_u <= \$314 ;
+    lane2_s5_lower <= \$278 ;
   always @(posedge clk)
-    lane3_s1_relu <= \$315 ;
+    lane2_s5_below <= \$279 ;
   always @(posedge clk)
-    lane3_s2_index <= \$316 ;
+    lane2_s5_relu <= \$280 ;
   always @(posedge clk)
-    lane3_s2_position <= \$317 ;
+    lane2_s6_delta <= \$281 ;
   always @(posedge clk)
-    lane3_s2_below <= \$318 ;
+    lane2_s6_relu_biased <= \$282 ;
   always @(posedge clk)
-    lane3_s2_relu <= \$319 ;
+    lane2_s7_y <= \$283 ;
   always @(posedge clk)
-    lane3_s3_odd <= \$320 ;
+    lane3_s1_u <= \$284 ;
   always @(posedge clk)
-    lane3_s3_position <= \$321 ;
+    lane3_s1_relu <= \$285 ;
   always @(posedge clk)
-    lane3_s3_below <= \$322 ;
+    lane3_s2_index <= \$286 ;
   always @(posedge clk)
-    lane3_s3_relu <= \$323 ;
+    lane3_s2_position <= \$287 ;
   always @(posedge clk)
-    lane3_s4_lower <= \$324 ;
+    lane3_s2_below <= \$288 ;
   always @(posedge clk)
-    lane3_s4_diff <= \$325 ;
+    lane3_s2_relu <= \$289 ;
   always @(posedge clk)
-    lane3_s4_position <= \$326 ;
+    lane3_s3_odd <= \$290 ;
   always @(posedge clk)
-    lane3_s4_below <= \$327 ;
+    lane3_s3_position <= \$291 ;
   always @(posedge clk)
-    lane3_s4_relu <= \$328 ;
+    lane3_s3_below <= \$292 ;
   always @(posedge clk)
-    lane3_s5_product <= \$329 ;
+    lane3_s3_relu <= \$293 ;
   always @(posedge clk)
-    lane3_s5_lower <= \$330 ;
+    lane3_s4_lower <= \$294 ;
   always @(posedge clk)
-    lane3_s5_below <= \$331 ;
+    lane3_s4_diff <= \$295 ;
   always @(posedge clk)
-    lane3_s5_relu <= \$332 ;
+    lane3_s4_position <= \$296 ;
   always @(posedge clk)
-    lane3_s6_y <= \$333 ;
+    lane3_s4_below <= \$297 ;
   always @(posedge clk)
-    valid_s1 <= \$334 ;
+    lane3_s4_relu <= \$298 ;
   always @(posedge clk)
-    last_s1 <= \$335 ;
+    lane3_s5_product <= \$299 ;
   always @(posedge clk)
-    valid_s2 <= \$336 ;
+    lane3_s5_lower <= \$300 ;
   always @(posedge clk)
-    last_s2 <= \$337 ;
+    lane3_s5_below <= \$301 ;
   always @(posedge clk)
-    valid_s3 <= \$338 ;
+    lane3_s5_relu <= \$302 ;
   always @(posedge clk)
-    last_s3 <= \$339 ;
+    lane3_s6_delta <= \$303 ;
   always @(posedge clk)
-    valid_s4 <= \$340 ;
+    lane3_s6_relu_biased <= \$304 ;
   always @(posedge clk)
-    last_s4 <= \$341 ;
+    lane3_s7_y <= \$305 ;
   always @(posedge clk)
-    valid_s5 <= \$342 ;
+    valid_s1 <= \$306 ;
   always @(posedge clk)
-    last_s5 <= \$343 ;
+    last_s1 <= \$307 ;
   always @(posedge clk)
-    o__valid <= \$344 ;
+    valid_s2 <= \$308 ;
   always @(posedge clk)
-    last_s6 <= \$345 ;
+    last_s2 <= \$309 ;
+  always @(posedge clk)
+    valid_s3 <= \$310 ;
+  always @(posedge clk)
+    last_s3 <= \$311 ;
+  always @(posedge clk)
+    valid_s4 <= \$312 ;
+  always @(posedge clk)
+    last_s4 <= \$313 ;
+  always @(posedge clk)
+    valid_s5 <= \$314 ;
+  always @(posedge clk)
+    last_s5 <= \$315 ;
+  always @(posedge clk)
+    valid_s6 <= \$316 ;
+  always @(posedge clk)
+    last_s6 <= \$317 ;
+  always @(posedge clk)
+    o__valid <= \$318 ;
+  always @(posedge clk)
+    last_s7 <= \$319 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     lane0_index = 6'h00;
@@ -1275,99 +1267,459 @@ module \gelu_int8.core (i__valid, o__ready, rst, ce, i__payload, o__payload, o__
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$254  = lane0_s1_u;
+    \$218  = lane0_s1_u;
     if (ce) begin
-      \$254  = \$88 ;
+      \$218  = \$88 ;
     end
     if (rst) begin
-      \$254  = 9'h000;
+      \$218  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$255  = lane0_s1_relu;
+    \$219  = lane0_s1_relu;
     if (ce) begin
-      \$255  = \$90 ;
+      \$219  = \$90 ;
     end
     if (rst) begin
-      \$255  = 8'h00;
+      \$219  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$256  = lane0_s2_index;
+    \$220  = lane0_s2_index;
     if (ce) begin
-      \$256  = lane0_index;
+      \$220  = lane0_index;
     end
     if (rst) begin
-      \$256  = 6'h00;
+      \$220  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$257  = lane0_s2_position;
+    \$221  = lane0_s2_position;
     if (ce) begin
-      \$257  = lane0_position;
+      \$221  = lane0_position;
     end
     if (rst) begin
-      \$257  = 2'h0;
+      \$221  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$258  = lane0_s2_below;
+    \$222  = lane0_s2_below;
     if (ce) begin
-      \$258  = \$91 ;
+      \$222  = \$91 ;
     end
     if (rst) begin
-      \$258  = 1'h0;
+      \$222  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$259  = lane0_s2_relu;
+    \$223  = lane0_s2_relu;
     if (ce) begin
-      \$259  = lane0_s1_relu;
+      \$223  = lane0_s1_relu;
     end
     if (rst) begin
-      \$259  = 8'h00;
+      \$223  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$260  = lane0_s3_odd;
+    \$224  = lane0_s3_odd;
     if (ce) begin
-      \$260  = lane0_s2_index[0];
+      \$224  = lane0_s2_index[0];
     end
     if (rst) begin
-      \$260  = 1'h0;
+      \$224  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$261  = lane0_s3_position;
+    \$225  = lane0_s3_position;
     if (ce) begin
-      \$261  = lane0_s2_position;
+      \$225  = lane0_s2_position;
     end
     if (rst) begin
-      \$261  = 2'h0;
+      \$225  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$262  = lane0_s3_below;
+    \$226  = lane0_s3_below;
     if (ce) begin
-      \$262  = lane0_s2_below;
+      \$226  = lane0_s2_below;
     end
     if (rst) begin
-      \$262  = 1'h0;
+      \$226  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$263  = lane0_s3_relu;
+    \$227  = lane0_s3_relu;
     if (ce) begin
-      \$263  = lane0_s2_relu;
+      \$227  = lane0_s2_relu;
+    end
+    if (rst) begin
+      \$227  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$228  = lane0_s4_lower;
+    if (ce) begin
+      \$228  = \$92 ;
+    end
+    if (rst) begin
+      \$228  = 7'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$229  = lane0_s4_diff;
+    if (ce) begin
+      \$229  = \$95 ;
+    end
+    if (rst) begin
+      \$229  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$230  = lane0_s4_position;
+    if (ce) begin
+      \$230  = lane0_s3_position;
+    end
+    if (rst) begin
+      \$230  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$231  = lane0_s4_below;
+    if (ce) begin
+      \$231  = lane0_s3_below;
+    end
+    if (rst) begin
+      \$231  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$232  = lane0_s4_relu;
+    if (ce) begin
+      \$232  = lane0_s3_relu;
+    end
+    if (rst) begin
+      \$232  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$233  = lane0_s5_product;
+    if (ce) begin
+      \$233  = \$96 ;
+    end
+    if (rst) begin
+      \$233  = 10'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$234  = lane0_s5_lower;
+    if (ce) begin
+      \$234  = lane0_s4_lower;
+    end
+    if (rst) begin
+      \$234  = 7'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$235  = lane0_s5_below;
+    if (ce) begin
+      \$235  = lane0_s4_below;
+    end
+    if (rst) begin
+      \$235  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$236  = lane0_s5_relu;
+    if (ce) begin
+      \$236  = lane0_s4_relu;
+    end
+    if (rst) begin
+      \$236  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$237  = lane0_s6_delta;
+    if (ce) begin
+      \$237  = \$100 ;
+    end
+    if (rst) begin
+      \$237  = 12'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$238  = lane0_s6_relu_biased;
+    if (ce) begin
+      \$238  = \$102 ;
+    end
+    if (rst) begin
+      \$238  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$239  = lane0_s7_y;
+    if (ce) begin
+      \$239  = \$118 [7:0];
+    end
+    if (rst) begin
+      \$239  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$240  = lane1_s1_u;
+    if (ce) begin
+      \$240  = \$121 ;
+    end
+    if (rst) begin
+      \$240  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$241  = lane1_s1_relu;
+    if (ce) begin
+      \$241  = \$123 ;
+    end
+    if (rst) begin
+      \$241  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$242  = lane1_s2_index;
+    if (ce) begin
+      \$242  = lane1_index;
+    end
+    if (rst) begin
+      \$242  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$243  = lane1_s2_position;
+    if (ce) begin
+      \$243  = lane1_position;
+    end
+    if (rst) begin
+      \$243  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$244  = lane1_s2_below;
+    if (ce) begin
+      \$244  = \$124 ;
+    end
+    if (rst) begin
+      \$244  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$245  = lane1_s2_relu;
+    if (ce) begin
+      \$245  = lane1_s1_relu;
+    end
+    if (rst) begin
+      \$245  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$246  = lane1_s3_odd;
+    if (ce) begin
+      \$246  = lane1_s2_index[0];
+    end
+    if (rst) begin
+      \$246  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$247  = lane1_s3_position;
+    if (ce) begin
+      \$247  = lane1_s2_position;
+    end
+    if (rst) begin
+      \$247  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$248  = lane1_s3_below;
+    if (ce) begin
+      \$248  = lane1_s2_below;
+    end
+    if (rst) begin
+      \$248  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$249  = lane1_s3_relu;
+    if (ce) begin
+      \$249  = lane1_s2_relu;
+    end
+    if (rst) begin
+      \$249  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$250  = lane1_s4_lower;
+    if (ce) begin
+      \$250  = \$125 ;
+    end
+    if (rst) begin
+      \$250  = 7'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$251  = lane1_s4_diff;
+    if (ce) begin
+      \$251  = \$128 ;
+    end
+    if (rst) begin
+      \$251  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$252  = lane1_s4_position;
+    if (ce) begin
+      \$252  = lane1_s3_position;
+    end
+    if (rst) begin
+      \$252  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$253  = lane1_s4_below;
+    if (ce) begin
+      \$253  = lane1_s3_below;
+    end
+    if (rst) begin
+      \$253  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$254  = lane1_s4_relu;
+    if (ce) begin
+      \$254  = lane1_s3_relu;
+    end
+    if (rst) begin
+      \$254  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$255  = lane1_s5_product;
+    if (ce) begin
+      \$255  = \$129 ;
+    end
+    if (rst) begin
+      \$255  = 10'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$256  = lane1_s5_lower;
+    if (ce) begin
+      \$256  = lane1_s4_lower;
+    end
+    if (rst) begin
+      \$256  = 7'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$257  = lane1_s5_below;
+    if (ce) begin
+      \$257  = lane1_s4_below;
+    end
+    if (rst) begin
+      \$257  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$258  = lane1_s5_relu;
+    if (ce) begin
+      \$258  = lane1_s4_relu;
+    end
+    if (rst) begin
+      \$258  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$259  = lane1_s6_delta;
+    if (ce) begin
+      \$259  = \$133 ;
+    end
+    if (rst) begin
+      \$259  = 12'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$260  = lane1_s6_relu_biased;
+    if (ce) begin
+      \$260  = \$135 ;
+    end
+    if (rst) begin
+      \$260  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$261  = lane1_s7_y;
+    if (ce) begin
+      \$261  = \$151 [7:0];
+    end
+    if (rst) begin
+      \$261  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$262  = lane2_s1_u;
+    if (ce) begin
+      \$262  = \$154 ;
+    end
+    if (rst) begin
+      \$262  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$263  = lane2_s1_relu;
+    if (ce) begin
+      \$263  = \$156 ;
     end
     if (rst) begin
       \$263  = 8'h00;
@@ -1375,99 +1727,99 @@ module \gelu_int8.core (i__valid, o__ready, rst, ce, i__payload, o__payload, o__
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$264  = lane0_s4_lower;
+    \$264  = lane2_s2_index;
     if (ce) begin
-      \$264  = \$92 ;
+      \$264  = lane2_index;
     end
     if (rst) begin
-      \$264  = 7'h00;
+      \$264  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$265  = lane0_s4_diff;
+    \$265  = lane2_s2_position;
     if (ce) begin
-      \$265  = \$95 ;
+      \$265  = lane2_position;
     end
     if (rst) begin
-      \$265  = 8'h00;
+      \$265  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$266  = lane0_s4_position;
+    \$266  = lane2_s2_below;
     if (ce) begin
-      \$266  = lane0_s3_position;
+      \$266  = \$157 ;
     end
     if (rst) begin
-      \$266  = 2'h0;
+      \$266  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$267  = lane0_s4_below;
+    \$267  = lane2_s2_relu;
     if (ce) begin
-      \$267  = lane0_s3_below;
+      \$267  = lane2_s1_relu;
     end
     if (rst) begin
-      \$267  = 1'h0;
+      \$267  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$268  = lane0_s4_relu;
+    \$268  = lane2_s3_odd;
     if (ce) begin
-      \$268  = lane0_s3_relu;
+      \$268  = lane2_s2_index[0];
     end
     if (rst) begin
-      \$268  = 8'h00;
+      \$268  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$269  = lane0_s5_product;
+    \$269  = lane2_s3_position;
     if (ce) begin
-      \$269  = \$96 ;
+      \$269  = lane2_s2_position;
     end
     if (rst) begin
-      \$269  = 10'h000;
+      \$269  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$270  = lane0_s5_lower;
+    \$270  = lane2_s3_below;
     if (ce) begin
-      \$270  = lane0_s4_lower;
+      \$270  = lane2_s2_below;
     end
     if (rst) begin
-      \$270  = 7'h00;
+      \$270  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$271  = lane0_s5_below;
+    \$271  = lane2_s3_relu;
     if (ce) begin
-      \$271  = lane0_s4_below;
+      \$271  = lane2_s2_relu;
     end
     if (rst) begin
-      \$271  = 1'h0;
+      \$271  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$272  = lane0_s5_relu;
+    \$272  = lane2_s4_lower;
     if (ce) begin
-      \$272  = lane0_s4_relu;
+      \$272  = \$158 ;
     end
     if (rst) begin
-      \$272  = 8'h00;
+      \$272  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$273  = lane0_s6_y;
+    \$273  = lane2_s4_diff;
     if (ce) begin
-      \$273  = \$127 [7:0];
+      \$273  = \$161 ;
     end
     if (rst) begin
       \$273  = 8'h00;
@@ -1475,99 +1827,99 @@ module \gelu_int8.core (i__valid, o__ready, rst, ce, i__payload, o__payload, o__
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$274  = lane1_s1_u;
+    \$274  = lane2_s4_position;
     if (ce) begin
-      \$274  = \$130 ;
+      \$274  = lane2_s3_position;
     end
     if (rst) begin
-      \$274  = 9'h000;
+      \$274  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$275  = lane1_s1_relu;
+    \$275  = lane2_s4_below;
     if (ce) begin
-      \$275  = \$132 ;
+      \$275  = lane2_s3_below;
     end
     if (rst) begin
-      \$275  = 8'h00;
+      \$275  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$276  = lane1_s2_index;
+    \$276  = lane2_s4_relu;
     if (ce) begin
-      \$276  = lane1_index;
+      \$276  = lane2_s3_relu;
     end
     if (rst) begin
-      \$276  = 6'h00;
+      \$276  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$277  = lane1_s2_position;
+    \$277  = lane2_s5_product;
     if (ce) begin
-      \$277  = lane1_position;
+      \$277  = \$162 ;
     end
     if (rst) begin
-      \$277  = 2'h0;
+      \$277  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$278  = lane1_s2_below;
+    \$278  = lane2_s5_lower;
     if (ce) begin
-      \$278  = \$133 ;
+      \$278  = lane2_s4_lower;
     end
     if (rst) begin
-      \$278  = 1'h0;
+      \$278  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$279  = lane1_s2_relu;
+    \$279  = lane2_s5_below;
     if (ce) begin
-      \$279  = lane1_s1_relu;
+      \$279  = lane2_s4_below;
     end
     if (rst) begin
-      \$279  = 8'h00;
+      \$279  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$280  = lane1_s3_odd;
+    \$280  = lane2_s5_relu;
     if (ce) begin
-      \$280  = lane1_s2_index[0];
+      \$280  = lane2_s4_relu;
     end
     if (rst) begin
-      \$280  = 1'h0;
+      \$280  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$281  = lane1_s3_position;
+    \$281  = lane2_s6_delta;
     if (ce) begin
-      \$281  = lane1_s2_position;
+      \$281  = \$166 ;
     end
     if (rst) begin
-      \$281  = 2'h0;
+      \$281  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$282  = lane1_s3_below;
+    \$282  = lane2_s6_relu_biased;
     if (ce) begin
-      \$282  = lane1_s2_below;
+      \$282  = \$168 ;
     end
     if (rst) begin
-      \$282  = 1'h0;
+      \$282  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$283  = lane1_s3_relu;
+    \$283  = lane2_s7_y;
     if (ce) begin
-      \$283  = lane1_s2_relu;
+      \$283  = \$184 [7:0];
     end
     if (rst) begin
       \$283  = 8'h00;
@@ -1575,19 +1927,19 @@ module \gelu_int8.core (i__valid, o__ready, rst, ce, i__payload, o__payload, o__
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$284  = lane1_s4_lower;
+    \$284  = lane3_s1_u;
     if (ce) begin
-      \$284  = \$134 ;
+      \$284  = \$187 ;
     end
     if (rst) begin
-      \$284  = 7'h00;
+      \$284  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$285  = lane1_s4_diff;
+    \$285  = lane3_s1_relu;
     if (ce) begin
-      \$285  = \$137 ;
+      \$285  = \$189 ;
     end
     if (rst) begin
       \$285  = 8'h00;
@@ -1595,79 +1947,79 @@ module \gelu_int8.core (i__valid, o__ready, rst, ce, i__payload, o__payload, o__
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$286  = lane1_s4_position;
+    \$286  = lane3_s2_index;
     if (ce) begin
-      \$286  = lane1_s3_position;
+      \$286  = lane3_index;
     end
     if (rst) begin
-      \$286  = 2'h0;
+      \$286  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$287  = lane1_s4_below;
+    \$287  = lane3_s2_position;
     if (ce) begin
-      \$287  = lane1_s3_below;
+      \$287  = lane3_position;
     end
     if (rst) begin
-      \$287  = 1'h0;
+      \$287  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$288  = lane1_s4_relu;
+    \$288  = lane3_s2_below;
     if (ce) begin
-      \$288  = lane1_s3_relu;
+      \$288  = \$190 ;
     end
     if (rst) begin
-      \$288  = 8'h00;
+      \$288  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$289  = lane1_s5_product;
+    \$289  = lane3_s2_relu;
     if (ce) begin
-      \$289  = \$138 ;
+      \$289  = lane3_s1_relu;
     end
     if (rst) begin
-      \$289  = 10'h000;
+      \$289  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$290  = lane1_s5_lower;
+    \$290  = lane3_s3_odd;
     if (ce) begin
-      \$290  = lane1_s4_lower;
+      \$290  = lane3_s2_index[0];
     end
     if (rst) begin
-      \$290  = 7'h00;
+      \$290  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$291  = lane1_s5_below;
+    \$291  = lane3_s3_position;
     if (ce) begin
-      \$291  = lane1_s4_below;
+      \$291  = lane3_s2_position;
     end
     if (rst) begin
-      \$291  = 1'h0;
+      \$291  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$292  = lane1_s5_relu;
+    \$292  = lane3_s3_below;
     if (ce) begin
-      \$292  = lane1_s4_relu;
+      \$292  = lane3_s2_below;
     end
     if (rst) begin
-      \$292  = 8'h00;
+      \$292  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$293  = lane1_s6_y;
+    \$293  = lane3_s3_relu;
     if (ce) begin
-      \$293  = \$169 [7:0];
+      \$293  = lane3_s2_relu;
     end
     if (rst) begin
       \$293  = 8'h00;
@@ -1675,19 +2027,19 @@ module \gelu_int8.core (i__valid, o__ready, rst, ce, i__payload, o__payload, o__
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$294  = lane2_s1_u;
+    \$294  = lane3_s4_lower;
     if (ce) begin
-      \$294  = \$172 ;
+      \$294  = \$191 ;
     end
     if (rst) begin
-      \$294  = 9'h000;
+      \$294  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$295  = lane2_s1_relu;
+    \$295  = lane3_s4_diff;
     if (ce) begin
-      \$295  = \$174 ;
+      \$295  = \$194 ;
     end
     if (rst) begin
       \$295  = 8'h00;
@@ -1695,99 +2047,99 @@ module \gelu_int8.core (i__valid, o__ready, rst, ce, i__payload, o__payload, o__
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$296  = lane2_s2_index;
+    \$296  = lane3_s4_position;
     if (ce) begin
-      \$296  = lane2_index;
+      \$296  = lane3_s3_position;
     end
     if (rst) begin
-      \$296  = 6'h00;
+      \$296  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$297  = lane2_s2_position;
+    \$297  = lane3_s4_below;
     if (ce) begin
-      \$297  = lane2_position;
+      \$297  = lane3_s3_below;
     end
     if (rst) begin
-      \$297  = 2'h0;
+      \$297  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$298  = lane2_s2_below;
+    \$298  = lane3_s4_relu;
     if (ce) begin
-      \$298  = \$175 ;
+      \$298  = lane3_s3_relu;
     end
     if (rst) begin
-      \$298  = 1'h0;
+      \$298  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$299  = lane2_s2_relu;
+    \$299  = lane3_s5_product;
     if (ce) begin
-      \$299  = lane2_s1_relu;
+      \$299  = \$195 ;
     end
     if (rst) begin
-      \$299  = 8'h00;
+      \$299  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$300  = lane2_s3_odd;
+    \$300  = lane3_s5_lower;
     if (ce) begin
-      \$300  = lane2_s2_index[0];
+      \$300  = lane3_s4_lower;
     end
     if (rst) begin
-      \$300  = 1'h0;
+      \$300  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$301  = lane2_s3_position;
+    \$301  = lane3_s5_below;
     if (ce) begin
-      \$301  = lane2_s2_position;
+      \$301  = lane3_s4_below;
     end
     if (rst) begin
-      \$301  = 2'h0;
+      \$301  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$302  = lane2_s3_below;
+    \$302  = lane3_s5_relu;
     if (ce) begin
-      \$302  = lane2_s2_below;
+      \$302  = lane3_s4_relu;
     end
     if (rst) begin
-      \$302  = 1'h0;
+      \$302  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$303  = lane2_s3_relu;
+    \$303  = lane3_s6_delta;
     if (ce) begin
-      \$303  = lane2_s2_relu;
+      \$303  = \$199 ;
     end
     if (rst) begin
-      \$303  = 8'h00;
+      \$303  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$304  = lane2_s4_lower;
+    \$304  = lane3_s6_relu_biased;
     if (ce) begin
-      \$304  = \$176 ;
+      \$304  = \$201 ;
     end
     if (rst) begin
-      \$304  = 7'h00;
+      \$304  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$305  = lane2_s4_diff;
+    \$305  = lane3_s7_y;
     if (ce) begin
-      \$305  = \$179 ;
+      \$305  = \$217 [7:0];
     end
     if (rst) begin
       \$305  = 8'h00;
@@ -1795,19 +2147,19 @@ module \gelu_int8.core (i__valid, o__ready, rst, ce, i__payload, o__payload, o__
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$306  = lane2_s4_position;
+    \$306  = valid_s1;
     if (ce) begin
-      \$306  = lane2_s3_position;
+      \$306  = i__valid;
     end
     if (rst) begin
-      \$306  = 2'h0;
+      \$306  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$307  = lane2_s4_below;
+    \$307  = last_s1;
     if (ce) begin
-      \$307  = lane2_s3_below;
+      \$307  = i__payload[32];
     end
     if (rst) begin
       \$307  = 1'h0;
@@ -1815,39 +2167,39 @@ module \gelu_int8.core (i__valid, o__ready, rst, ce, i__payload, o__payload, o__
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$308  = lane2_s4_relu;
+    \$308  = valid_s2;
     if (ce) begin
-      \$308  = lane2_s3_relu;
+      \$308  = valid_s1;
     end
     if (rst) begin
-      \$308  = 8'h00;
+      \$308  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$309  = lane2_s5_product;
+    \$309  = last_s2;
     if (ce) begin
-      \$309  = \$180 ;
+      \$309  = last_s1;
     end
     if (rst) begin
-      \$309  = 10'h000;
+      \$309  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$310  = lane2_s5_lower;
+    \$310  = valid_s3;
     if (ce) begin
-      \$310  = lane2_s4_lower;
+      \$310  = valid_s2;
     end
     if (rst) begin
-      \$310  = 7'h00;
+      \$310  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$311  = lane2_s5_below;
+    \$311  = last_s3;
     if (ce) begin
-      \$311  = lane2_s4_below;
+      \$311  = last_s2;
     end
     if (rst) begin
       \$311  = 1'h0;
@@ -1855,69 +2207,69 @@ module \gelu_int8.core (i__valid, o__ready, rst, ce, i__payload, o__payload, o__
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$312  = lane2_s5_relu;
+    \$312  = valid_s4;
     if (ce) begin
-      \$312  = lane2_s4_relu;
+      \$312  = valid_s3;
     end
     if (rst) begin
-      \$312  = 8'h00;
+      \$312  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$313  = lane2_s6_y;
+    \$313  = last_s4;
     if (ce) begin
-      \$313  = \$211 [7:0];
+      \$313  = last_s3;
     end
     if (rst) begin
-      \$313  = 8'h00;
+      \$313  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$314  = lane3_s1_u;
+    \$314  = valid_s5;
     if (ce) begin
-      \$314  = \$214 ;
+      \$314  = valid_s4;
     end
     if (rst) begin
-      \$314  = 9'h000;
+      \$314  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$315  = lane3_s1_relu;
+    \$315  = last_s5;
     if (ce) begin
-      \$315  = \$216 ;
+      \$315  = last_s4;
     end
     if (rst) begin
-      \$315  = 8'h00;
+      \$315  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$316  = lane3_s2_index;
+    \$316  = valid_s6;
     if (ce) begin
-      \$316  = lane3_index;
+      \$316  = valid_s5;
     end
     if (rst) begin
-      \$316  = 6'h00;
+      \$316  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$317  = lane3_s2_position;
+    \$317  = last_s6;
     if (ce) begin
-      \$317  = lane3_position;
+      \$317  = last_s5;
     end
     if (rst) begin
-      \$317  = 2'h0;
+      \$317  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$318  = lane3_s2_below;
+    \$318  = o__valid;
     if (ce) begin
-      \$318  = \$217 ;
+      \$318  = valid_s6;
     end
     if (rst) begin
       \$318  = 1'h0;
@@ -1925,272 +2277,12 @@ module \gelu_int8.core (i__valid, o__ready, rst, ce, i__payload, o__payload, o__
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$319  = lane3_s2_relu;
+    \$319  = last_s7;
     if (ce) begin
-      \$319  = lane3_s1_relu;
+      \$319  = last_s6;
     end
     if (rst) begin
-      \$319  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$320  = lane3_s3_odd;
-    if (ce) begin
-      \$320  = lane3_s2_index[0];
-    end
-    if (rst) begin
-      \$320  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$321  = lane3_s3_position;
-    if (ce) begin
-      \$321  = lane3_s2_position;
-    end
-    if (rst) begin
-      \$321  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$322  = lane3_s3_below;
-    if (ce) begin
-      \$322  = lane3_s2_below;
-    end
-    if (rst) begin
-      \$322  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$323  = lane3_s3_relu;
-    if (ce) begin
-      \$323  = lane3_s2_relu;
-    end
-    if (rst) begin
-      \$323  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$324  = lane3_s4_lower;
-    if (ce) begin
-      \$324  = \$218 ;
-    end
-    if (rst) begin
-      \$324  = 7'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$325  = lane3_s4_diff;
-    if (ce) begin
-      \$325  = \$221 ;
-    end
-    if (rst) begin
-      \$325  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$326  = lane3_s4_position;
-    if (ce) begin
-      \$326  = lane3_s3_position;
-    end
-    if (rst) begin
-      \$326  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$327  = lane3_s4_below;
-    if (ce) begin
-      \$327  = lane3_s3_below;
-    end
-    if (rst) begin
-      \$327  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$328  = lane3_s4_relu;
-    if (ce) begin
-      \$328  = lane3_s3_relu;
-    end
-    if (rst) begin
-      \$328  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$329  = lane3_s5_product;
-    if (ce) begin
-      \$329  = \$222 ;
-    end
-    if (rst) begin
-      \$329  = 10'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$330  = lane3_s5_lower;
-    if (ce) begin
-      \$330  = lane3_s4_lower;
-    end
-    if (rst) begin
-      \$330  = 7'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$331  = lane3_s5_below;
-    if (ce) begin
-      \$331  = lane3_s4_below;
-    end
-    if (rst) begin
-      \$331  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$332  = lane3_s5_relu;
-    if (ce) begin
-      \$332  = lane3_s4_relu;
-    end
-    if (rst) begin
-      \$332  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$333  = lane3_s6_y;
-    if (ce) begin
-      \$333  = \$253 [7:0];
-    end
-    if (rst) begin
-      \$333  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$334  = valid_s1;
-    if (ce) begin
-      \$334  = i__valid;
-    end
-    if (rst) begin
-      \$334  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$335  = last_s1;
-    if (ce) begin
-      \$335  = i__payload[32];
-    end
-    if (rst) begin
-      \$335  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$336  = valid_s2;
-    if (ce) begin
-      \$336  = valid_s1;
-    end
-    if (rst) begin
-      \$336  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$337  = last_s2;
-    if (ce) begin
-      \$337  = last_s1;
-    end
-    if (rst) begin
-      \$337  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$338  = valid_s3;
-    if (ce) begin
-      \$338  = valid_s2;
-    end
-    if (rst) begin
-      \$338  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$339  = last_s3;
-    if (ce) begin
-      \$339  = last_s2;
-    end
-    if (rst) begin
-      \$339  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$340  = valid_s4;
-    if (ce) begin
-      \$340  = valid_s3;
-    end
-    if (rst) begin
-      \$340  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$341  = last_s4;
-    if (ce) begin
-      \$341  = last_s3;
-    end
-    if (rst) begin
-      \$341  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$342  = valid_s5;
-    if (ce) begin
-      \$342  = valid_s4;
-    end
-    if (rst) begin
-      \$342  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$343  = last_s5;
-    if (ce) begin
-      \$343  = last_s4;
-    end
-    if (rst) begin
-      \$343  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$344  = o__valid;
-    if (ce) begin
-      \$344  = valid_s5;
-    end
-    if (rst) begin
-      \$344  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$345  = last_s6;
-    if (ce) begin
-      \$345  = last_s5;
-    end
-    if (rst) begin
-      \$345  = 1'h0;
+      \$319  = 1'h0;
     end
   end
   assign i__ready = ce;
@@ -2210,7 +2302,7 @@ module \gelu_int8.core (i__valid, o__ready, rst, ce, i__payload, o__payload, o__
   assign \$signature__en$36  = ce;
   assign \$signature__addr$37  = \$84 [4:0];
   assign \$signature__addr$39  = \$85 [4:0];
-  assign valid_s6 = o__valid;
+  assign valid_s7 = o__valid;
   assign \o__payload.data  = o__payload[31:0];
   assign \o__payload.data[0]  = o__payload[7:0];
   assign \o__payload.data[1]  = o__payload[15:8];
@@ -2223,11 +2315,11 @@ module \gelu_int8.core (i__valid, o__ready, rst, ce, i__payload, o__payload, o__
   assign \i__payload.data[2]  = i__payload[23:16];
   assign \i__payload.data[3]  = i__payload[31:24];
   assign \i__payload.last  = i__payload[32];
-  assign o__payload[32] = last_s6;
-  assign o__payload[31:24] = lane3_s6_y;
-  assign o__payload[23:16] = lane2_s6_y;
-  assign o__payload[15:8] = lane1_s6_y;
-  assign o__payload[7:0] = lane0_s6_y;
+  assign o__payload[32] = last_s7;
+  assign o__payload[31:24] = lane3_s7_y;
+  assign o__payload[23:16] = lane2_s7_y;
+  assign o__payload[15:8] = lane1_s7_y;
+  assign o__payload[7:0] = lane0_s7_y;
   assign \$4  = { \$3 [9], \$3 [9], \$3 [9:2] };
   assign \$7  = { 1'h0, \$6 [1:0] };
   assign \$10  = { \$9 [9], \$9 [9], \$9 [9:2] };
@@ -2260,64 +2352,40 @@ module \gelu_int8.core (i__valid, o__ready, rst, ce, i__payload, o__payload, o__
   assign \$82  = { \$81 [0], 1'h0 };
   assign \$84  = { 1'h0, \$83 [6:1] };
   assign \$85  = { 1'h0, lane3_s2_index[5:1] };
-  assign \$97  = { lane0_s5_relu[7], lane0_s5_relu[7], lane0_s5_relu[7], lane0_s5_relu, 4'h0 };
-  assign \$98  = { 1'h0, lane0_s5_lower, 2'h0 };
-  assign \$100  = { \$99 [11], \$99 [11], \$99 [11:2] };
-  assign \$102  = { \$101 [11], \$101  };
-  assign \$105  = { \$104 [16], \$104 [16], \$104 [16], \$104 [16], \$104 [16:4] };
-  assign \$107  = { lane0_s5_relu[7], lane0_s5_relu[7], lane0_s5_relu[7], lane0_s5_relu, 4'h0 };
-  assign \$108  = { 1'h0, lane0_s5_lower, 2'h0 };
-  assign \$110  = { \$109 [11], \$109 [11], \$109 [11:2] };
-  assign \$112  = { \$111 [11], \$111  };
-  assign \$115  = { \$114 [16], \$114 [16], \$114 [16], \$114 [16], \$114 [16:4] };
-  assign \$117  = { lane0_s5_relu[7], lane0_s5_relu[7], lane0_s5_relu[7], lane0_s5_relu, 4'h0 };
-  assign \$118  = { 1'h0, lane0_s5_lower, 2'h0 };
-  assign \$120  = { \$119 [11], \$119 [11], \$119 [11:2] };
-  assign \$122  = { \$121 [11], \$121  };
-  assign \$125  = { \$124 [16], \$124 [16], \$124 [16], \$124 [16], \$124 [16:4] };
-  assign \$139  = { lane1_s5_relu[7], lane1_s5_relu[7], lane1_s5_relu[7], lane1_s5_relu, 4'h0 };
-  assign \$140  = { 1'h0, lane1_s5_lower, 2'h0 };
-  assign \$142  = { \$141 [11], \$141 [11], \$141 [11:2] };
-  assign \$144  = { \$143 [11], \$143  };
-  assign \$147  = { \$146 [16], \$146 [16], \$146 [16], \$146 [16], \$146 [16:4] };
-  assign \$149  = { lane1_s5_relu[7], lane1_s5_relu[7], lane1_s5_relu[7], lane1_s5_relu, 4'h0 };
-  assign \$150  = { 1'h0, lane1_s5_lower, 2'h0 };
-  assign \$152  = { \$151 [11], \$151 [11], \$151 [11:2] };
-  assign \$154  = { \$153 [11], \$153  };
-  assign \$157  = { \$156 [16], \$156 [16], \$156 [16], \$156 [16], \$156 [16:4] };
-  assign \$159  = { lane1_s5_relu[7], lane1_s5_relu[7], lane1_s5_relu[7], lane1_s5_relu, 4'h0 };
-  assign \$160  = { 1'h0, lane1_s5_lower, 2'h0 };
-  assign \$162  = { \$161 [11], \$161 [11], \$161 [11:2] };
-  assign \$164  = { \$163 [11], \$163  };
-  assign \$167  = { \$166 [16], \$166 [16], \$166 [16], \$166 [16], \$166 [16:4] };
-  assign \$181  = { lane2_s5_relu[7], lane2_s5_relu[7], lane2_s5_relu[7], lane2_s5_relu, 4'h0 };
-  assign \$182  = { 1'h0, lane2_s5_lower, 2'h0 };
-  assign \$184  = { \$183 [11], \$183 [11], \$183 [11:2] };
-  assign \$186  = { \$185 [11], \$185  };
-  assign \$189  = { \$188 [16], \$188 [16], \$188 [16], \$188 [16], \$188 [16:4] };
-  assign \$191  = { lane2_s5_relu[7], lane2_s5_relu[7], lane2_s5_relu[7], lane2_s5_relu, 4'h0 };
-  assign \$192  = { 1'h0, lane2_s5_lower, 2'h0 };
-  assign \$194  = { \$193 [11], \$193 [11], \$193 [11:2] };
-  assign \$196  = { \$195 [11], \$195  };
-  assign \$199  = { \$198 [16], \$198 [16], \$198 [16], \$198 [16], \$198 [16:4] };
-  assign \$201  = { lane2_s5_relu[7], lane2_s5_relu[7], lane2_s5_relu[7], lane2_s5_relu, 4'h0 };
-  assign \$202  = { 1'h0, lane2_s5_lower, 2'h0 };
-  assign \$204  = { \$203 [11], \$203 [11], \$203 [11:2] };
-  assign \$206  = { \$205 [11], \$205  };
-  assign \$209  = { \$208 [16], \$208 [16], \$208 [16], \$208 [16], \$208 [16:4] };
-  assign \$223  = { lane3_s5_relu[7], lane3_s5_relu[7], lane3_s5_relu[7], lane3_s5_relu, 4'h0 };
-  assign \$224  = { 1'h0, lane3_s5_lower, 2'h0 };
-  assign \$226  = { \$225 [11], \$225 [11], \$225 [11:2] };
-  assign \$228  = { \$227 [11], \$227  };
-  assign \$231  = { \$230 [16], \$230 [16], \$230 [16], \$230 [16], \$230 [16:4] };
-  assign \$233  = { lane3_s5_relu[7], lane3_s5_relu[7], lane3_s5_relu[7], lane3_s5_relu, 4'h0 };
-  assign \$234  = { 1'h0, lane3_s5_lower, 2'h0 };
-  assign \$236  = { \$235 [11], \$235 [11], \$235 [11:2] };
-  assign \$238  = { \$237 [11], \$237  };
-  assign \$241  = { \$240 [16], \$240 [16], \$240 [16], \$240 [16], \$240 [16:4] };
-  assign \$243  = { lane3_s5_relu[7], lane3_s5_relu[7], lane3_s5_relu[7], lane3_s5_relu, 4'h0 };
-  assign \$244  = { 1'h0, lane3_s5_lower, 2'h0 };
-  assign \$246  = { \$245 [11], \$245 [11], \$245 [11:2] };
-  assign \$248  = { \$247 [11], \$247  };
-  assign \$251  = { \$250 [16], \$250 [16], \$250 [16], \$250 [16], \$250 [16:4] };
+  assign \$97  = { 1'h0, lane0_s5_lower, 2'h0 };
+  assign \$99  = { \$98 [11], \$98 [11], \$98 [11:2] };
+  assign \$101  = { lane0_s5_relu[7], lane0_s5_relu[7], lane0_s5_relu[7], lane0_s5_relu, 4'h0 };
+  assign \$103  = { lane0_s6_delta[11], lane0_s6_delta };
+  assign \$106  = { \$105 [17], \$105 [17], \$105 [17], \$105 [17], \$105 [17:4] };
+  assign \$108  = { lane0_s6_delta[11], lane0_s6_delta };
+  assign \$111  = { \$110 [17], \$110 [17], \$110 [17], \$110 [17], \$110 [17:4] };
+  assign \$113  = { lane0_s6_delta[11], lane0_s6_delta };
+  assign \$116  = { \$115 [17], \$115 [17], \$115 [17], \$115 [17], \$115 [17:4] };
+  assign \$130  = { 1'h0, lane1_s5_lower, 2'h0 };
+  assign \$132  = { \$131 [11], \$131 [11], \$131 [11:2] };
+  assign \$134  = { lane1_s5_relu[7], lane1_s5_relu[7], lane1_s5_relu[7], lane1_s5_relu, 4'h0 };
+  assign \$136  = { lane1_s6_delta[11], lane1_s6_delta };
+  assign \$139  = { \$138 [17], \$138 [17], \$138 [17], \$138 [17], \$138 [17:4] };
+  assign \$141  = { lane1_s6_delta[11], lane1_s6_delta };
+  assign \$144  = { \$143 [17], \$143 [17], \$143 [17], \$143 [17], \$143 [17:4] };
+  assign \$146  = { lane1_s6_delta[11], lane1_s6_delta };
+  assign \$149  = { \$148 [17], \$148 [17], \$148 [17], \$148 [17], \$148 [17:4] };
+  assign \$163  = { 1'h0, lane2_s5_lower, 2'h0 };
+  assign \$165  = { \$164 [11], \$164 [11], \$164 [11:2] };
+  assign \$167  = { lane2_s5_relu[7], lane2_s5_relu[7], lane2_s5_relu[7], lane2_s5_relu, 4'h0 };
+  assign \$169  = { lane2_s6_delta[11], lane2_s6_delta };
+  assign \$172  = { \$171 [17], \$171 [17], \$171 [17], \$171 [17], \$171 [17:4] };
+  assign \$174  = { lane2_s6_delta[11], lane2_s6_delta };
+  assign \$177  = { \$176 [17], \$176 [17], \$176 [17], \$176 [17], \$176 [17:4] };
+  assign \$179  = { lane2_s6_delta[11], lane2_s6_delta };
+  assign \$182  = { \$181 [17], \$181 [17], \$181 [17], \$181 [17], \$181 [17:4] };
+  assign \$196  = { 1'h0, lane3_s5_lower, 2'h0 };
+  assign \$198  = { \$197 [11], \$197 [11], \$197 [11:2] };
+  assign \$200  = { lane3_s5_relu[7], lane3_s5_relu[7], lane3_s5_relu[7], lane3_s5_relu, 4'h0 };
+  assign \$202  = { lane3_s6_delta[11], lane3_s6_delta };
+  assign \$205  = { \$204 [17], \$204 [17], \$204 [17], \$204 [17], \$204 [17:4] };
+  assign \$207  = { lane3_s6_delta[11], lane3_s6_delta };
+  assign \$210  = { \$209 [17], \$209 [17], \$209 [17], \$209 [17], \$209 [17:4] };
+  assign \$212  = { lane3_s6_delta[11], lane3_s6_delta };
+  assign \$215  = { \$214 [17], \$214 [17], \$214 [17], \$214 [17], \$214 [17:4] };
 endmodule

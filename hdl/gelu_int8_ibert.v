@@ -82,181 +82,191 @@ module \gelu_int8_ibert.core (i__valid, o__ready, rst, ce, i__payload, o__payloa
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire \$100 ;
-  wire [9:0] \$101 ;
-  wire [9:0] \$102 ;
-  wire [19:0] \$103 ;
-  wire [20:0] \$104 ;
-  wire [21:0] \$105 ;
-  wire [20:0] \$106 ;
-  wire [21:0] \$107 ;
+  wire [8:0] \$100 ;
+  wire [8:0] \$101 ;
+  wire [8:0] \$102 ;
+  wire \$103 ;
+  wire [9:0] \$104 ;
+  wire [9:0] \$105 ;
+  wire [19:0] \$106 ;
+  wire [20:0] \$107 ;
   wire [21:0] \$108 ;
-  wire [22:0] \$109 ;
+  wire [20:0] \$109 ;
   wire [9:0] \$11 ;
-  wire [30:0] \$110 ;
-  wire [49:0] \$111 ;
-  wire [50:0] \$112 ;
-  wire [50:0] \$113 ;
-  wire \$114 ;
+  wire [21:0] \$110 ;
+  wire [21:0] \$111 ;
+  wire [22:0] \$112 ;
+  wire [30:0] \$113 ;
+  wire [49:0] \$114 ;
   wire [50:0] \$115 ;
-  wire [50:0] \$116 ;
-  wire \$117 ;
-  wire [50:0] \$118 ;
-  wire [50:0] \$119 ;
+  wire [51:0] \$116 ;
+  wire [51:0] \$117 ;
+  wire \$118 ;
+  wire [51:0] \$119 ;
   wire [9:0] \$12 ;
-  wire [50:0] \$120 ;
-  wire [50:0] \$121 ;
-  reg [7:0] \$122 ;
-  reg [8:0] \$123 ;
-  reg \$124 ;
-  reg [7:0] \$125 ;
-  reg [19:0] \$126 ;
-  reg \$127 ;
-  reg [7:0] \$128 ;
-  reg [22:0] \$129 ;
+  wire [51:0] \$120 ;
+  wire \$121 ;
+  wire [51:0] \$122 ;
+  wire [51:0] \$123 ;
+  wire [51:0] \$124 ;
+  wire [51:0] \$125 ;
+  reg [7:0] \$126 ;
+  reg [8:0] \$127 ;
+  reg \$128 ;
+  reg [7:0] \$129 ;
   wire [19:0] \$13 ;
-  reg [30:0] \$130 ;
-  reg [49:0] \$131 ;
+  reg [19:0] \$130 ;
+  reg \$131 ;
   reg [7:0] \$132 ;
-  reg [7:0] \$133 ;
-  reg [8:0] \$134 ;
-  reg \$135 ;
-  reg [7:0] \$136 ;
-  reg [19:0] \$137 ;
-  reg \$138 ;
-  reg [7:0] \$139 ;
+  reg [22:0] \$133 ;
+  reg [30:0] \$134 ;
+  reg [49:0] \$135 ;
+  reg [50:0] \$136 ;
+  reg [7:0] \$137 ;
+  reg [7:0] \$138 ;
+  reg [8:0] \$139 ;
   wire [20:0] \$14 ;
-  reg [22:0] \$140 ;
-  reg [30:0] \$141 ;
-  reg [49:0] \$142 ;
-  reg [7:0] \$143 ;
+  reg \$140 ;
+  reg [7:0] \$141 ;
+  reg [19:0] \$142 ;
+  reg \$143 ;
   reg [7:0] \$144 ;
-  reg [8:0] \$145 ;
-  reg \$146 ;
-  reg [7:0] \$147 ;
-  reg [19:0] \$148 ;
-  reg \$149 ;
+  reg [22:0] \$145 ;
+  reg [30:0] \$146 ;
+  reg [49:0] \$147 ;
+  reg [50:0] \$148 ;
+  reg [7:0] \$149 ;
   wire [21:0] \$15 ;
   reg [7:0] \$150 ;
-  reg [22:0] \$151 ;
-  reg [30:0] \$152 ;
-  reg [49:0] \$153 ;
-  reg [7:0] \$154 ;
-  reg [7:0] \$155 ;
-  reg [8:0] \$156 ;
-  reg \$157 ;
-  reg [7:0] \$158 ;
-  reg [19:0] \$159 ;
+  reg [8:0] \$151 ;
+  reg \$152 ;
+  reg [7:0] \$153 ;
+  reg [19:0] \$154 ;
+  reg \$155 ;
+  reg [7:0] \$156 ;
+  reg [22:0] \$157 ;
+  reg [30:0] \$158 ;
+  reg [49:0] \$159 ;
   wire [20:0] \$16 ;
-  reg \$160 ;
+  reg [50:0] \$160 ;
   reg [7:0] \$161 ;
-  reg [22:0] \$162 ;
-  reg [30:0] \$163 ;
-  reg [49:0] \$164 ;
+  reg [7:0] \$162 ;
+  reg [8:0] \$163 ;
+  reg \$164 ;
   reg [7:0] \$165 ;
-  reg \$166 ;
+  reg [19:0] \$166 ;
   reg \$167 ;
-  reg \$168 ;
-  reg \$169 ;
+  reg [7:0] \$168 ;
+  reg [22:0] \$169 ;
   wire [21:0] \$17 ;
-  reg \$170 ;
-  reg \$171 ;
-  reg \$172 ;
-  reg \$173 ;
+  reg [30:0] \$170 ;
+  reg [49:0] \$171 ;
+  reg [50:0] \$172 ;
+  reg [7:0] \$173 ;
   reg \$174 ;
   reg \$175 ;
   reg \$176 ;
   reg \$177 ;
+  reg \$178 ;
+  reg \$179 ;
   wire [21:0] \$18 ;
+  reg \$180 ;
+  reg \$181 ;
+  reg \$182 ;
+  reg \$183 ;
+  reg \$184 ;
+  reg \$185 ;
+  reg \$186 ;
+  reg \$187 ;
   wire [22:0] \$19 ;
   wire \$2 ;
   wire [30:0] \$20 ;
   wire [49:0] \$21 ;
   wire [50:0] \$22 ;
-  wire [50:0] \$23 ;
-  wire \$24 ;
-  wire [50:0] \$25 ;
-  wire [50:0] \$26 ;
-  wire \$27 ;
-  wire [50:0] \$28 ;
-  wire [50:0] \$29 ;
+  wire [51:0] \$23 ;
+  wire [51:0] \$24 ;
+  wire \$25 ;
+  wire [51:0] \$26 ;
+  wire [51:0] \$27 ;
+  wire \$28 ;
+  wire [51:0] \$29 ;
   wire [8:0] \$3 ;
-  wire [50:0] \$30 ;
-  wire [50:0] \$31 ;
-  wire \$32 ;
-  wire [8:0] \$33 ;
+  wire [51:0] \$30 ;
+  wire [51:0] \$31 ;
+  wire [51:0] \$32 ;
+  wire \$33 ;
   wire [8:0] \$34 ;
-  wire \$35 ;
+  wire [8:0] \$35 ;
   wire \$36 ;
-  wire [8:0] \$37 ;
+  wire \$37 ;
   wire [8:0] \$38 ;
   wire [8:0] \$39 ;
   wire [8:0] \$4 ;
-  wire \$40 ;
-  wire [9:0] \$41 ;
+  wire [8:0] \$40 ;
+  wire \$41 ;
   wire [9:0] \$42 ;
-  wire [19:0] \$43 ;
-  wire [20:0] \$44 ;
-  wire [21:0] \$45 ;
-  wire [20:0] \$46 ;
-  wire [21:0] \$47 ;
+  wire [9:0] \$43 ;
+  wire [19:0] \$44 ;
+  wire [20:0] \$45 ;
+  wire [21:0] \$46 ;
+  wire [20:0] \$47 ;
   wire [21:0] \$48 ;
-  wire [22:0] \$49 ;
+  wire [21:0] \$49 ;
   wire \$5 ;
-  wire [30:0] \$50 ;
-  wire [49:0] \$51 ;
-  wire [50:0] \$52 ;
+  wire [22:0] \$50 ;
+  wire [30:0] \$51 ;
+  wire [49:0] \$52 ;
   wire [50:0] \$53 ;
-  wire \$54 ;
-  wire [50:0] \$55 ;
-  wire [50:0] \$56 ;
-  wire \$57 ;
-  wire [50:0] \$58 ;
-  wire [50:0] \$59 ;
+  wire [51:0] \$54 ;
+  wire [51:0] \$55 ;
+  wire \$56 ;
+  wire [51:0] \$57 ;
+  wire [51:0] \$58 ;
+  wire \$59 ;
   wire \$6 ;
-  wire [50:0] \$60 ;
-  wire [50:0] \$61 ;
-  wire \$62 ;
-  wire [8:0] \$63 ;
-  wire [8:0] \$64 ;
-  wire \$65 ;
-  wire \$66 ;
-  wire [8:0] \$67 ;
-  wire [8:0] \$68 ;
+  wire [51:0] \$60 ;
+  wire [51:0] \$61 ;
+  wire [51:0] \$62 ;
+  wire [51:0] \$63 ;
+  wire \$64 ;
+  wire [8:0] \$65 ;
+  wire [8:0] \$66 ;
+  wire \$67 ;
+  wire \$68 ;
   wire [8:0] \$69 ;
   wire [8:0] \$7 ;
-  wire \$70 ;
-  wire [9:0] \$71 ;
-  wire [9:0] \$72 ;
-  wire [19:0] \$73 ;
-  wire [20:0] \$74 ;
-  wire [21:0] \$75 ;
+  wire [8:0] \$70 ;
+  wire [8:0] \$71 ;
+  wire \$72 ;
+  wire [9:0] \$73 ;
+  wire [9:0] \$74 ;
+  wire [19:0] \$75 ;
   wire [20:0] \$76 ;
   wire [21:0] \$77 ;
-  wire [21:0] \$78 ;
-  wire [22:0] \$79 ;
+  wire [20:0] \$78 ;
+  wire [21:0] \$79 ;
   wire [8:0] \$8 ;
-  wire [30:0] \$80 ;
-  wire [49:0] \$81 ;
-  wire [50:0] \$82 ;
-  wire [50:0] \$83 ;
-  wire \$84 ;
-  wire [50:0] \$85 ;
-  wire [50:0] \$86 ;
+  wire [21:0] \$80 ;
+  wire [22:0] \$81 ;
+  wire [30:0] \$82 ;
+  wire [49:0] \$83 ;
+  wire [50:0] \$84 ;
+  wire [51:0] \$85 ;
+  wire [51:0] \$86 ;
   wire \$87 ;
-  wire [50:0] \$88 ;
-  wire [50:0] \$89 ;
+  wire [51:0] \$88 ;
+  wire [51:0] \$89 ;
   wire [8:0] \$9 ;
-  wire [50:0] \$90 ;
-  wire [50:0] \$91 ;
-  wire \$92 ;
-  wire [8:0] \$93 ;
-  wire [8:0] \$94 ;
+  wire \$90 ;
+  wire [51:0] \$91 ;
+  wire [51:0] \$92 ;
+  wire [51:0] \$93 ;
+  wire [51:0] \$94 ;
   wire \$95 ;
-  wire \$96 ;
+  wire [8:0] \$96 ;
   wire [8:0] \$97 ;
-  wire [8:0] \$98 ;
-  wire [8:0] \$99 ;
+  wire \$98 ;
+  wire \$99 ;
   output ce;
   wire ce;
   input clk;
@@ -282,7 +292,8 @@ module \gelu_int8_ibert.core (i__valid, o__ready, rst, ce, i__payload, o__payloa
   reg [7:0] lane0_s3_x = 8'h00;
   reg [30:0] lane0_s4_scaled = 31'h00000000;
   reg [49:0] lane0_s5_product = 50'h0000000000000;
-  reg [7:0] lane0_s6_y = 8'h00;
+  reg [50:0] lane0_s6_biased = 51'h0000000000000;
+  reg [7:0] lane0_s7_y = 8'h00;
   reg [8:0] lane1_s1_clipped = 9'h000;
   reg lane1_s1_negative = 1'h0;
   reg [7:0] lane1_s1_x = 8'h00;
@@ -293,7 +304,8 @@ module \gelu_int8_ibert.core (i__valid, o__ready, rst, ce, i__payload, o__payloa
   reg [7:0] lane1_s3_x = 8'h00;
   reg [30:0] lane1_s4_scaled = 31'h00000000;
   reg [49:0] lane1_s5_product = 50'h0000000000000;
-  reg [7:0] lane1_s6_y = 8'h00;
+  reg [50:0] lane1_s6_biased = 51'h0000000000000;
+  reg [7:0] lane1_s7_y = 8'h00;
   reg [8:0] lane2_s1_clipped = 9'h000;
   reg lane2_s1_negative = 1'h0;
   reg [7:0] lane2_s1_x = 8'h00;
@@ -304,7 +316,8 @@ module \gelu_int8_ibert.core (i__valid, o__ready, rst, ce, i__payload, o__payloa
   reg [7:0] lane2_s3_x = 8'h00;
   reg [30:0] lane2_s4_scaled = 31'h00000000;
   reg [49:0] lane2_s5_product = 50'h0000000000000;
-  reg [7:0] lane2_s6_y = 8'h00;
+  reg [50:0] lane2_s6_biased = 51'h0000000000000;
+  reg [7:0] lane2_s7_y = 8'h00;
   reg [8:0] lane3_s1_clipped = 9'h000;
   reg lane3_s1_negative = 1'h0;
   reg [7:0] lane3_s1_x = 8'h00;
@@ -315,13 +328,15 @@ module \gelu_int8_ibert.core (i__valid, o__ready, rst, ce, i__payload, o__payloa
   reg [7:0] lane3_s3_x = 8'h00;
   reg [30:0] lane3_s4_scaled = 31'h00000000;
   reg [49:0] lane3_s5_product = 50'h0000000000000;
-  reg [7:0] lane3_s6_y = 8'h00;
+  reg [50:0] lane3_s6_biased = 51'h0000000000000;
+  reg [7:0] lane3_s7_y = 8'h00;
   reg last_s1 = 1'h0;
   reg last_s2 = 1'h0;
   reg last_s3 = 1'h0;
   reg last_s4 = 1'h0;
   reg last_s5 = 1'h0;
   reg last_s6 = 1'h0;
+  reg last_s7 = 1'h0;
   output [32:0] o__payload;
   wire [32:0] o__payload;
   wire [31:0] \o__payload.data ;
@@ -341,8 +356,9 @@ module \gelu_int8_ibert.core (i__valid, o__ready, rst, ce, i__payload, o__payloa
   reg valid_s3 = 1'h0;
   reg valid_s4 = 1'h0;
   reg valid_s5 = 1'h0;
+  reg valid_s6 = 1'h0;
   (* init = 1'h0 *)
-  wire valid_s6;
+  wire valid_s7;
   assign \$1  = ~ o__valid;
   assign ce = \$1  | o__ready;
   assign \$2  = $signed(i__payload[7:0]) < $signed(1'h0);
@@ -365,307 +381,283 @@ module \gelu_int8_ibert.core (i__valid, o__ready, rst, ce, i__payload, o__payloa
   assign \$20  = $signed(lane0_s3_x) * $signed(lane0_s3_one_plus_erf);
   assign \$21  = $signed(lane0_s4_scaled) * $signed(19'h5b087);
   assign \$22  = $signed(lane0_s5_product) + $signed(32'd1073741824);
-  assign \$24  = $signed(\$23 ) > $signed(8'h7f);
-  assign \$25  = $signed(lane0_s5_product) + $signed(32'd1073741824);
-  assign \$27  = $signed(\$26 ) < $signed(8'h80);
-  assign \$28  = $signed(lane0_s5_product) + $signed(32'd1073741824);
-  assign \$30  = \$27  ? 51'h7ffffffffff80 : \$29 ;
-  assign \$31  = \$24  ? 51'h000000000007f : \$30 ;
-  assign \$32  = $signed(i__payload[15:8]) < $signed(1'h0);
-  assign \$33  = - $signed(i__payload[15:8]);
-  assign \$34  = \$32  ? \$33  : { i__payload[15], i__payload[15:8] };
-  assign \$35  = $signed(\$34 ) < $signed(8'h51);
-  assign \$36  = $signed(i__payload[15:8]) < $signed(1'h0);
-  assign \$37  = - $signed(i__payload[15:8]);
-  assign \$38  = \$36  ? \$37  : { i__payload[15], i__payload[15:8] };
-  assign \$39  = \$35  ? \$38  : 9'h051;
-  assign \$40  = $signed(i__payload[15:8]) < $signed(1'h0);
-  assign \$41  = $signed(lane1_s1_clipped) + $signed(8'haf);
+  assign \$23  = $signed(lane0_s6_biased) + $signed(1'h0);
+  assign \$25  = $signed(\$24 ) > $signed(8'h7f);
+  assign \$26  = $signed(lane0_s6_biased) + $signed(1'h0);
+  assign \$28  = $signed(\$27 ) < $signed(8'h80);
+  assign \$29  = $signed(lane0_s6_biased) + $signed(1'h0);
+  assign \$31  = \$28  ? 52'hfffffffffff80 : \$30 ;
+  assign \$32  = \$25  ? 52'h000000000007f : \$31 ;
+  assign \$33  = $signed(i__payload[15:8]) < $signed(1'h0);
+  assign \$34  = - $signed(i__payload[15:8]);
+  assign \$35  = \$33  ? \$34  : { i__payload[15], i__payload[15:8] };
+  assign \$36  = $signed(\$35 ) < $signed(8'h51);
+  assign \$37  = $signed(i__payload[15:8]) < $signed(1'h0);
+  assign \$38  = - $signed(i__payload[15:8]);
+  assign \$39  = \$37  ? \$38  : { i__payload[15], i__payload[15:8] };
+  assign \$40  = \$36  ? \$39  : 9'h051;
+  assign \$41  = $signed(i__payload[15:8]) < $signed(1'h0);
   assign \$42  = $signed(lane1_s1_clipped) + $signed(8'haf);
-  assign \$43  = $signed(\$41 ) * $signed(\$42 );
-  assign \$44  = $signed(lane1_s2_square) + $signed(14'h244c);
-  assign \$45  = - $signed(\$44 );
-  assign \$46  = $signed(lane1_s2_square) + $signed(14'h244c);
-  assign \$47  = lane1_s2_negative ? \$45  : { \$46 [20], \$46  };
-  assign \$49  = $signed(\$48 ) + $signed(14'h244c);
-  assign \$50  = $signed(lane1_s3_x) * $signed(lane1_s3_one_plus_erf);
-  assign \$51  = $signed(lane1_s4_scaled) * $signed(19'h5b087);
-  assign \$52  = $signed(lane1_s5_product) + $signed(32'd1073741824);
-  assign \$54  = $signed(\$53 ) > $signed(8'h7f);
-  assign \$55  = $signed(lane1_s5_product) + $signed(32'd1073741824);
-  assign \$57  = $signed(\$56 ) < $signed(8'h80);
-  assign \$58  = $signed(lane1_s5_product) + $signed(32'd1073741824);
-  assign \$60  = \$57  ? 51'h7ffffffffff80 : \$59 ;
-  assign \$61  = \$54  ? 51'h000000000007f : \$60 ;
-  assign \$62  = $signed(i__payload[23:16]) < $signed(1'h0);
-  assign \$63  = - $signed(i__payload[23:16]);
-  assign \$64  = \$62  ? \$63  : { i__payload[23], i__payload[23:16] };
-  assign \$65  = $signed(\$64 ) < $signed(8'h51);
-  assign \$66  = $signed(i__payload[23:16]) < $signed(1'h0);
-  assign \$67  = - $signed(i__payload[23:16]);
-  assign \$68  = \$66  ? \$67  : { i__payload[23], i__payload[23:16] };
-  assign \$69  = \$65  ? \$68  : 9'h051;
-  assign \$70  = $signed(i__payload[23:16]) < $signed(1'h0);
-  assign \$71  = $signed(lane2_s1_clipped) + $signed(8'haf);
-  assign \$72  = $signed(lane2_s1_clipped) + $signed(8'haf);
-  assign \$73  = $signed(\$71 ) * $signed(\$72 );
-  assign \$74  = $signed(lane2_s2_square) + $signed(14'h244c);
-  assign \$75  = - $signed(\$74 );
+  assign \$43  = $signed(lane1_s1_clipped) + $signed(8'haf);
+  assign \$44  = $signed(\$42 ) * $signed(\$43 );
+  assign \$45  = $signed(lane1_s2_square) + $signed(14'h244c);
+  assign \$46  = - $signed(\$45 );
+  assign \$47  = $signed(lane1_s2_square) + $signed(14'h244c);
+  assign \$48  = lane1_s2_negative ? \$46  : { \$47 [20], \$47  };
+  assign \$50  = $signed(\$49 ) + $signed(14'h244c);
+  assign \$51  = $signed(lane1_s3_x) * $signed(lane1_s3_one_plus_erf);
+  assign \$52  = $signed(lane1_s4_scaled) * $signed(19'h5b087);
+  assign \$53  = $signed(lane1_s5_product) + $signed(32'd1073741824);
+  assign \$54  = $signed(lane1_s6_biased) + $signed(1'h0);
+  assign \$56  = $signed(\$55 ) > $signed(8'h7f);
+  assign \$57  = $signed(lane1_s6_biased) + $signed(1'h0);
+  assign \$59  = $signed(\$58 ) < $signed(8'h80);
+  assign \$60  = $signed(lane1_s6_biased) + $signed(1'h0);
+  assign \$62  = \$59  ? 52'hfffffffffff80 : \$61 ;
+  assign \$63  = \$56  ? 52'h000000000007f : \$62 ;
+  assign \$64  = $signed(i__payload[23:16]) < $signed(1'h0);
+  assign \$65  = - $signed(i__payload[23:16]);
+  assign \$66  = \$64  ? \$65  : { i__payload[23], i__payload[23:16] };
+  assign \$67  = $signed(\$66 ) < $signed(8'h51);
+  assign \$68  = $signed(i__payload[23:16]) < $signed(1'h0);
+  assign \$69  = - $signed(i__payload[23:16]);
+  assign \$70  = \$68  ? \$69  : { i__payload[23], i__payload[23:16] };
+  assign \$71  = \$67  ? \$70  : 9'h051;
+  assign \$72  = $signed(i__payload[23:16]) < $signed(1'h0);
+  assign \$73  = $signed(lane2_s1_clipped) + $signed(8'haf);
+  assign \$74  = $signed(lane2_s1_clipped) + $signed(8'haf);
+  assign \$75  = $signed(\$73 ) * $signed(\$74 );
   assign \$76  = $signed(lane2_s2_square) + $signed(14'h244c);
-  assign \$77  = lane2_s2_negative ? \$75  : { \$76 [20], \$76  };
-  assign \$79  = $signed(\$78 ) + $signed(14'h244c);
-  assign \$80  = $signed(lane2_s3_x) * $signed(lane2_s3_one_plus_erf);
-  assign \$81  = $signed(lane2_s4_scaled) * $signed(19'h5b087);
-  assign \$82  = $signed(lane2_s5_product) + $signed(32'd1073741824);
-  assign \$84  = $signed(\$83 ) > $signed(8'h7f);
-  assign \$85  = $signed(lane2_s5_product) + $signed(32'd1073741824);
-  assign \$87  = $signed(\$86 ) < $signed(8'h80);
-  assign \$88  = $signed(lane2_s5_product) + $signed(32'd1073741824);
-  assign \$90  = \$87  ? 51'h7ffffffffff80 : \$89 ;
-  assign \$91  = \$84  ? 51'h000000000007f : \$90 ;
-  assign \$92  = $signed(i__payload[31:24]) < $signed(1'h0);
-  assign \$93  = - $signed(i__payload[31:24]);
-  assign \$94  = \$92  ? \$93  : { i__payload[31], i__payload[31:24] };
-  assign \$95  = $signed(\$94 ) < $signed(8'h51);
-  assign \$96  = $signed(i__payload[31:24]) < $signed(1'h0);
-  assign \$97  = - $signed(i__payload[31:24]);
-  assign \$98  = \$96  ? \$97  : { i__payload[31], i__payload[31:24] };
-  assign \$99  = \$95  ? \$98  : 9'h051;
-  assign \$100  = $signed(i__payload[31:24]) < $signed(1'h0);
-  assign \$101  = $signed(lane3_s1_clipped) + $signed(8'haf);
-  assign \$102  = $signed(lane3_s1_clipped) + $signed(8'haf);
-  assign \$103  = $signed(\$101 ) * $signed(\$102 );
-  assign \$104  = $signed(lane3_s2_square) + $signed(14'h244c);
-  assign \$105  = - $signed(\$104 );
-  assign \$106  = $signed(lane3_s2_square) + $signed(14'h244c);
-  assign \$107  = lane3_s2_negative ? \$105  : { \$106 [20], \$106  };
-  assign \$109  = $signed(\$108 ) + $signed(14'h244c);
-  assign \$110  = $signed(lane3_s3_x) * $signed(lane3_s3_one_plus_erf);
-  assign \$111  = $signed(lane3_s4_scaled) * $signed(19'h5b087);
-  assign \$112  = $signed(lane3_s5_product) + $signed(32'd1073741824);
-  assign \$114  = $signed(\$113 ) > $signed(8'h7f);
+  assign \$77  = - $signed(\$76 );
+  assign \$78  = $signed(lane2_s2_square) + $signed(14'h244c);
+  assign \$79  = lane2_s2_negative ? \$77  : { \$78 [20], \$78  };
+  assign \$81  = $signed(\$80 ) + $signed(14'h244c);
+  assign \$82  = $signed(lane2_s3_x) * $signed(lane2_s3_one_plus_erf);
+  assign \$83  = $signed(lane2_s4_scaled) * $signed(19'h5b087);
+  assign \$84  = $signed(lane2_s5_product) + $signed(32'd1073741824);
+  assign \$85  = $signed(lane2_s6_biased) + $signed(1'h0);
+  assign \$87  = $signed(\$86 ) > $signed(8'h7f);
+  assign \$88  = $signed(lane2_s6_biased) + $signed(1'h0);
+  assign \$90  = $signed(\$89 ) < $signed(8'h80);
+  assign \$91  = $signed(lane2_s6_biased) + $signed(1'h0);
+  assign \$93  = \$90  ? 52'hfffffffffff80 : \$92 ;
+  assign \$94  = \$87  ? 52'h000000000007f : \$93 ;
+  assign \$95  = $signed(i__payload[31:24]) < $signed(1'h0);
+  assign \$96  = - $signed(i__payload[31:24]);
+  assign \$97  = \$95  ? \$96  : { i__payload[31], i__payload[31:24] };
+  assign \$98  = $signed(\$97 ) < $signed(8'h51);
+  assign \$99  = $signed(i__payload[31:24]) < $signed(1'h0);
+  assign \$100  = - $signed(i__payload[31:24]);
+  assign \$101  = \$99  ? \$100  : { i__payload[31], i__payload[31:24] };
+  assign \$102  = \$98  ? \$101  : 9'h051;
+  assign \$103  = $signed(i__payload[31:24]) < $signed(1'h0);
+  assign \$104  = $signed(lane3_s1_clipped) + $signed(8'haf);
+  assign \$105  = $signed(lane3_s1_clipped) + $signed(8'haf);
+  assign \$106  = $signed(\$104 ) * $signed(\$105 );
+  assign \$107  = $signed(lane3_s2_square) + $signed(14'h244c);
+  assign \$108  = - $signed(\$107 );
+  assign \$109  = $signed(lane3_s2_square) + $signed(14'h244c);
+  assign \$110  = lane3_s2_negative ? \$108  : { \$109 [20], \$109  };
+  assign \$112  = $signed(\$111 ) + $signed(14'h244c);
+  assign \$113  = $signed(lane3_s3_x) * $signed(lane3_s3_one_plus_erf);
+  assign \$114  = $signed(lane3_s4_scaled) * $signed(19'h5b087);
   assign \$115  = $signed(lane3_s5_product) + $signed(32'd1073741824);
-  assign \$117  = $signed(\$116 ) < $signed(8'h80);
-  assign \$118  = $signed(lane3_s5_product) + $signed(32'd1073741824);
-  assign \$120  = \$117  ? 51'h7ffffffffff80 : \$119 ;
-  assign \$121  = \$114  ? 51'h000000000007f : \$120 ;
+  assign \$116  = $signed(lane3_s6_biased) + $signed(1'h0);
+  assign \$118  = $signed(\$117 ) > $signed(8'h7f);
+  assign \$119  = $signed(lane3_s6_biased) + $signed(1'h0);
+  assign \$121  = $signed(\$120 ) < $signed(8'h80);
+  assign \$122  = $signed(lane3_s6_biased) + $signed(1'h0);
+  assign \$124  = \$121  ? 52'hfffffffffff80 : \$123 ;
+  assign \$125  = \$118  ? 52'h000000000007f : \$124 ;
   always @(posedge clk)
-    lane0_s1_x <= \$122 ;
+    lane0_s1_x <= \$126 ;
   always @(posedge clk)
-    lane0_s1_clipped <= \$123 ;
+    lane0_s1_clipped <= \$127 ;
   always @(posedge clk)
-    lane0_s1_negative <= \$124 ;
+    lane0_s1_negative <= \$128 ;
   always @(posedge clk)
-    lane0_s2_x <= \$125 ;
+    lane0_s2_x <= \$129 ;
   always @(posedge clk)
-    lane0_s2_square <= \$126 ;
+    lane0_s2_square <= \$130 ;
   always @(posedge clk)
-    lane0_s2_negative <= \$127 ;
+    lane0_s2_negative <= \$131 ;
   always @(posedge clk)
-    lane0_s3_x <= \$128 ;
+    lane0_s3_x <= \$132 ;
   always @(posedge clk)
-    lane0_s3_one_plus_erf <= \$129 ;
+    lane0_s3_one_plus_erf <= \$133 ;
   always @(posedge clk)
-    lane0_s4_scaled <= \$130 ;
+    lane0_s4_scaled <= \$134 ;
   always @(posedge clk)
-    lane0_s5_product <= \$131 ;
+    lane0_s5_product <= \$135 ;
   always @(posedge clk)
-    lane0_s6_y <= \$132 ;
+    lane0_s6_biased <= \$136 ;
   always @(posedge clk)
-    lane1_s1_x <= \$133 ;
+    lane0_s7_y <= \$137 ;
   always @(posedge clk)
-    lane1_s1_clipped <= \$134 ;
+    lane1_s1_x <= \$138 ;
   always @(posedge clk)
-    lane1_s1_negative <= \$135 ;
+    lane1_s1_clipped <= \$139 ;
   always @(posedge clk)
-    lane1_s2_x <= \$136 ;
+    lane1_s1_negative <= \$140 ;
   always @(posedge clk)
-    lane1_s2_square <= \$137 ;
+    lane1_s2_x <= \$141 ;
   always @(posedge clk)
-    lane1_s2_negative <= \$138 ;
+    lane1_s2_square <= \$142 ;
   always @(posedge clk)
-    lane1_s3_x <= \$139 ;
+    lane1_s2_negative <= \$143 ;
   always @(posedge clk)
-    lane1_s3_one_plus_erf <= \$140 ;
+    lane1_s3_x <= \$144 ;
   always @(posedge clk)
-    lane1_s4_scaled <= \$141 ;
+    lane1_s3_one_plus_erf <= \$145 ;
   always @(posedge clk)
-    lane1_s5_product <= \$142 ;
+    lane1_s4_scaled <= \$146 ;
   always @(posedge clk)
-    lane1_s6_y <= \$143 ;
+    lane1_s5_product <= \$147 ;
   always @(posedge clk)
-    lane2_s1_x <= \$144 ;
+    lane1_s6_biased <= \$148 ;
   always @(posedge clk)
-    lane2_s1_clipped <= \$145 ;
+    lane1_s7_y <= \$149 ;
   always @(posedge clk)
-    lane2_s1_negative <= \$146 ;
+    lane2_s1_x <= \$150 ;
   always @(posedge clk)
-    lane2_s2_x <= \$147 ;
+    lane2_s1_clipped <= \$151 ;
   always @(posedge clk)
-    lane2_s2_square <= \$148 ;
+    lane2_s1_negative <= \$152 ;
   always @(posedge clk)
-    lane2_s2_negative <= \$149 ;
+    lane2_s2_x <= \$153 ;
   always @(posedge clk)
-    lane2_s3_x <= \$150 ;
+    lane2_s2_square <= \$154 ;
   always @(posedge clk)
-    lane2_s3_one_plus_erf <= \$151 ;
+    lane2_s2_negative <= \$155 ;
   always @(posedge clk)
-    lane2_s4_scaled <= \$152 ;
+    lane2_s3_x <= \$156 ;
   always @(posedge clk)
-    lane2_s5_product <= \$153 ;
+    lane2_s3_one_plus_erf <= \$157 ;
   always @(posedge clk)
-    lane2_s6_y <= \$154 ;
+    lane2_s4_scaled <= \$158 ;
   always @(posedge clk)
-    lane3_s1_x <= \$155 ;
+    lane2_s5_product <= \$159 ;
   always @(posedge clk)
-    lane3_s1_clipped <= \$156 ;
+    lane2_s6_biased <= \$160 ;
   always @(posedge clk)
-    lane3_s1_negative <= \$157 ;
+    lane2_s7_y <= \$161 ;
   always @(posedge clk)
-    lane3_s2_x <= \$158 ;
+    lane3_s1_x <= \$162 ;
   always @(posedge clk)
-    lane3_s2_square <= \$159 ;
+    lane3_s1_clipped <= \$163 ;
   always @(posedge clk)
-    lane3_s2_negative <= \$160 ;
+    lane3_s1_negative <= \$164 ;
   always @(posedge clk)
-    lane3_s3_x <= \$161 ;
+    lane3_s2_x <= \$165 ;
   always @(posedge clk)
-    lane3_s3_one_plus_erf <= \$162 ;
+    lane3_s2_square <= \$166 ;
   always @(posedge clk)
-    lane3_s4_scaled <= \$163 ;
+    lane3_s2_negative <= \$167 ;
   always @(posedge clk)
-    lane3_s5_product <= \$164 ;
+    lane3_s3_x <= \$168 ;
   always @(posedge clk)
-    lane3_s6_y <= \$165 ;
+    lane3_s3_one_plus_erf <= \$169 ;
   always @(posedge clk)
-    valid_s1 <= \$166 ;
+    lane3_s4_scaled <= \$170 ;
   always @(posedge clk)
-    last_s1 <= \$167 ;
+    lane3_s5_product <= \$171 ;
   always @(posedge clk)
-    valid_s2 <= \$168 ;
+    lane3_s6_biased <= \$172 ;
   always @(posedge clk)
-    last_s2 <= \$169 ;
+    lane3_s7_y <= \$173 ;
   always @(posedge clk)
-    valid_s3 <= \$170 ;
+    valid_s1 <= \$174 ;
   always @(posedge clk)
-    last_s3 <= \$171 ;
+    last_s1 <= \$175 ;
   always @(posedge clk)
-    valid_s4 <= \$172 ;
+    valid_s2 <= \$176 ;
   always @(posedge clk)
-    last_s4 <= \$173 ;
+    last_s2 <= \$177 ;
   always @(posedge clk)
-    valid_s5 <= \$174 ;
+    valid_s3 <= \$178 ;
   always @(posedge clk)
-    last_s5 <= \$175 ;
+    last_s3 <= \$179 ;
   always @(posedge clk)
-    o__valid <= \$176 ;
+    valid_s4 <= \$180 ;
   always @(posedge clk)
-    last_s6 <= \$177 ;
+    last_s4 <= \$181 ;
+  always @(posedge clk)
+    valid_s5 <= \$182 ;
+  always @(posedge clk)
+    last_s5 <= \$183 ;
+  always @(posedge clk)
+    valid_s6 <= \$184 ;
+  always @(posedge clk)
+    last_s6 <= \$185 ;
+  always @(posedge clk)
+    o__valid <= \$186 ;
+  always @(posedge clk)
+    last_s7 <= \$187 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$122  = lane0_s1_x;
+    \$126  = lane0_s1_x;
     if (ce) begin
-      \$122  = i__payload[7:0];
+      \$126  = i__payload[7:0];
     end
     if (rst) begin
-      \$122  = 8'h00;
+      \$126  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$123  = lane0_s1_clipped;
+    \$127  = lane0_s1_clipped;
     if (ce) begin
-      \$123  = \$9 ;
+      \$127  = \$9 ;
     end
     if (rst) begin
-      \$123  = 9'h000;
+      \$127  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$124  = lane0_s1_negative;
+    \$128  = lane0_s1_negative;
     if (ce) begin
-      \$124  = \$10 ;
+      \$128  = \$10 ;
     end
     if (rst) begin
-      \$124  = 1'h0;
+      \$128  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$125  = lane0_s2_x;
+    \$129  = lane0_s2_x;
     if (ce) begin
-      \$125  = lane0_s1_x;
+      \$129  = lane0_s1_x;
     end
     if (rst) begin
-      \$125  = 8'h00;
+      \$129  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$126  = lane0_s2_square;
+    \$130  = lane0_s2_square;
     if (ce) begin
-      \$126  = \$13 ;
+      \$130  = \$13 ;
     end
     if (rst) begin
-      \$126  = 20'h00000;
+      \$130  = 20'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$127  = lane0_s2_negative;
+    \$131  = lane0_s2_negative;
     if (ce) begin
-      \$127  = lane0_s1_negative;
+      \$131  = lane0_s1_negative;
     end
     if (rst) begin
-      \$127  = 1'h0;
+      \$131  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$128  = lane0_s3_x;
+    \$132  = lane0_s3_x;
     if (ce) begin
-      \$128  = lane0_s2_x;
-    end
-    if (rst) begin
-      \$128  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$129  = lane0_s3_one_plus_erf;
-    if (ce) begin
-      \$129  = \$19 ;
-    end
-    if (rst) begin
-      \$129  = 23'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$130  = lane0_s4_scaled;
-    if (ce) begin
-      \$130  = \$20 ;
-    end
-    if (rst) begin
-      \$130  = 31'h00000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$131  = lane0_s5_product;
-    if (ce) begin
-      \$131  = \$21 ;
-    end
-    if (rst) begin
-      \$131  = 50'h0000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$132  = lane0_s6_y;
-    if (ce) begin
-      \$132  = \$31 [7:0];
+      \$132  = lane0_s2_x;
     end
     if (rst) begin
       \$132  = 8'h00;
@@ -673,119 +665,119 @@ module \gelu_int8_ibert.core (i__valid, o__ready, rst, ce, i__payload, o__payloa
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$133  = lane1_s1_x;
+    \$133  = lane0_s3_one_plus_erf;
     if (ce) begin
-      \$133  = i__payload[15:8];
+      \$133  = \$19 ;
     end
     if (rst) begin
-      \$133  = 8'h00;
+      \$133  = 23'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$134  = lane1_s1_clipped;
+    \$134  = lane0_s4_scaled;
     if (ce) begin
-      \$134  = \$39 ;
+      \$134  = \$20 ;
     end
     if (rst) begin
-      \$134  = 9'h000;
+      \$134  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$135  = lane1_s1_negative;
+    \$135  = lane0_s5_product;
     if (ce) begin
-      \$135  = \$40 ;
+      \$135  = \$21 ;
     end
     if (rst) begin
-      \$135  = 1'h0;
+      \$135  = 50'h0000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$136  = lane1_s2_x;
+    \$136  = lane0_s6_biased;
     if (ce) begin
-      \$136  = lane1_s1_x;
+      \$136  = \$22 ;
     end
     if (rst) begin
-      \$136  = 8'h00;
+      \$136  = 51'h0000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$137  = lane1_s2_square;
+    \$137  = lane0_s7_y;
     if (ce) begin
-      \$137  = \$43 ;
+      \$137  = \$32 [7:0];
     end
     if (rst) begin
-      \$137  = 20'h00000;
+      \$137  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$138  = lane1_s2_negative;
+    \$138  = lane1_s1_x;
     if (ce) begin
-      \$138  = lane1_s1_negative;
+      \$138  = i__payload[15:8];
     end
     if (rst) begin
-      \$138  = 1'h0;
+      \$138  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$139  = lane1_s3_x;
+    \$139  = lane1_s1_clipped;
     if (ce) begin
-      \$139  = lane1_s2_x;
+      \$139  = \$40 ;
     end
     if (rst) begin
-      \$139  = 8'h00;
+      \$139  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$140  = lane1_s3_one_plus_erf;
+    \$140  = lane1_s1_negative;
     if (ce) begin
-      \$140  = \$49 ;
+      \$140  = \$41 ;
     end
     if (rst) begin
-      \$140  = 23'h000000;
+      \$140  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$141  = lane1_s4_scaled;
+    \$141  = lane1_s2_x;
     if (ce) begin
-      \$141  = \$50 ;
+      \$141  = lane1_s1_x;
     end
     if (rst) begin
-      \$141  = 31'h00000000;
+      \$141  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$142  = lane1_s5_product;
+    \$142  = lane1_s2_square;
     if (ce) begin
-      \$142  = \$51 ;
+      \$142  = \$44 ;
     end
     if (rst) begin
-      \$142  = 50'h0000000000000;
+      \$142  = 20'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$143  = lane1_s6_y;
+    \$143  = lane1_s2_negative;
     if (ce) begin
-      \$143  = \$61 [7:0];
+      \$143  = lane1_s1_negative;
     end
     if (rst) begin
-      \$143  = 8'h00;
+      \$143  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$144  = lane2_s1_x;
+    \$144  = lane1_s3_x;
     if (ce) begin
-      \$144  = i__payload[23:16];
+      \$144  = lane1_s2_x;
     end
     if (rst) begin
       \$144  = 8'h00;
@@ -793,59 +785,59 @@ module \gelu_int8_ibert.core (i__valid, o__ready, rst, ce, i__payload, o__payloa
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$145  = lane2_s1_clipped;
+    \$145  = lane1_s3_one_plus_erf;
     if (ce) begin
-      \$145  = \$69 ;
+      \$145  = \$50 ;
     end
     if (rst) begin
-      \$145  = 9'h000;
+      \$145  = 23'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$146  = lane2_s1_negative;
+    \$146  = lane1_s4_scaled;
     if (ce) begin
-      \$146  = \$70 ;
+      \$146  = \$51 ;
     end
     if (rst) begin
-      \$146  = 1'h0;
+      \$146  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$147  = lane2_s2_x;
+    \$147  = lane1_s5_product;
     if (ce) begin
-      \$147  = lane2_s1_x;
+      \$147  = \$52 ;
     end
     if (rst) begin
-      \$147  = 8'h00;
+      \$147  = 50'h0000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$148  = lane2_s2_square;
+    \$148  = lane1_s6_biased;
     if (ce) begin
-      \$148  = \$73 ;
+      \$148  = \$53 ;
     end
     if (rst) begin
-      \$148  = 20'h00000;
+      \$148  = 51'h0000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$149  = lane2_s2_negative;
+    \$149  = lane1_s7_y;
     if (ce) begin
-      \$149  = lane2_s1_negative;
+      \$149  = \$63 [7:0];
     end
     if (rst) begin
-      \$149  = 1'h0;
+      \$149  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$150  = lane2_s3_x;
+    \$150  = lane2_s1_x;
     if (ce) begin
-      \$150  = lane2_s2_x;
+      \$150  = i__payload[23:16];
     end
     if (rst) begin
       \$150  = 8'h00;
@@ -853,109 +845,109 @@ module \gelu_int8_ibert.core (i__valid, o__ready, rst, ce, i__payload, o__payloa
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$151  = lane2_s3_one_plus_erf;
+    \$151  = lane2_s1_clipped;
     if (ce) begin
-      \$151  = \$79 ;
+      \$151  = \$71 ;
     end
     if (rst) begin
-      \$151  = 23'h000000;
+      \$151  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$152  = lane2_s4_scaled;
+    \$152  = lane2_s1_negative;
     if (ce) begin
-      \$152  = \$80 ;
+      \$152  = \$72 ;
     end
     if (rst) begin
-      \$152  = 31'h00000000;
+      \$152  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$153  = lane2_s5_product;
+    \$153  = lane2_s2_x;
     if (ce) begin
-      \$153  = \$81 ;
+      \$153  = lane2_s1_x;
     end
     if (rst) begin
-      \$153  = 50'h0000000000000;
+      \$153  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$154  = lane2_s6_y;
+    \$154  = lane2_s2_square;
     if (ce) begin
-      \$154  = \$91 [7:0];
+      \$154  = \$75 ;
     end
     if (rst) begin
-      \$154  = 8'h00;
+      \$154  = 20'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$155  = lane3_s1_x;
+    \$155  = lane2_s2_negative;
     if (ce) begin
-      \$155  = i__payload[31:24];
+      \$155  = lane2_s1_negative;
     end
     if (rst) begin
-      \$155  = 8'h00;
+      \$155  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$156  = lane3_s1_clipped;
+    \$156  = lane2_s3_x;
     if (ce) begin
-      \$156  = \$99 ;
+      \$156  = lane2_s2_x;
     end
     if (rst) begin
-      \$156  = 9'h000;
+      \$156  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$157  = lane3_s1_negative;
+    \$157  = lane2_s3_one_plus_erf;
     if (ce) begin
-      \$157  = \$100 ;
+      \$157  = \$81 ;
     end
     if (rst) begin
-      \$157  = 1'h0;
+      \$157  = 23'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$158  = lane3_s2_x;
+    \$158  = lane2_s4_scaled;
     if (ce) begin
-      \$158  = lane3_s1_x;
+      \$158  = \$82 ;
     end
     if (rst) begin
-      \$158  = 8'h00;
+      \$158  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$159  = lane3_s2_square;
+    \$159  = lane2_s5_product;
     if (ce) begin
-      \$159  = \$103 ;
+      \$159  = \$83 ;
     end
     if (rst) begin
-      \$159  = 20'h00000;
+      \$159  = 50'h0000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$160  = lane3_s2_negative;
+    \$160  = lane2_s6_biased;
     if (ce) begin
-      \$160  = lane3_s1_negative;
+      \$160  = \$84 ;
     end
     if (rst) begin
-      \$160  = 1'h0;
+      \$160  = 51'h0000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$161  = lane3_s3_x;
+    \$161  = lane2_s7_y;
     if (ce) begin
-      \$161  = lane3_s2_x;
+      \$161  = \$94 [7:0];
     end
     if (rst) begin
       \$161  = 8'h00;
@@ -963,39 +955,39 @@ module \gelu_int8_ibert.core (i__valid, o__ready, rst, ce, i__payload, o__payloa
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$162  = lane3_s3_one_plus_erf;
+    \$162  = lane3_s1_x;
     if (ce) begin
-      \$162  = \$109 ;
+      \$162  = i__payload[31:24];
     end
     if (rst) begin
-      \$162  = 23'h000000;
+      \$162  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$163  = lane3_s4_scaled;
+    \$163  = lane3_s1_clipped;
     if (ce) begin
-      \$163  = \$110 ;
+      \$163  = \$102 ;
     end
     if (rst) begin
-      \$163  = 31'h00000000;
+      \$163  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$164  = lane3_s5_product;
+    \$164  = lane3_s1_negative;
     if (ce) begin
-      \$164  = \$111 ;
+      \$164  = \$103 ;
     end
     if (rst) begin
-      \$164  = 50'h0000000000000;
+      \$164  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$165  = lane3_s6_y;
+    \$165  = lane3_s2_x;
     if (ce) begin
-      \$165  = \$121 [7:0];
+      \$165  = lane3_s1_x;
     end
     if (rst) begin
       \$165  = 8'h00;
@@ -1003,19 +995,19 @@ module \gelu_int8_ibert.core (i__valid, o__ready, rst, ce, i__payload, o__payloa
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$166  = valid_s1;
+    \$166  = lane3_s2_square;
     if (ce) begin
-      \$166  = i__valid;
+      \$166  = \$106 ;
     end
     if (rst) begin
-      \$166  = 1'h0;
+      \$166  = 20'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$167  = last_s1;
+    \$167  = lane3_s2_negative;
     if (ce) begin
-      \$167  = i__payload[32];
+      \$167  = lane3_s1_negative;
     end
     if (rst) begin
       \$167  = 1'h0;
@@ -1023,69 +1015,69 @@ module \gelu_int8_ibert.core (i__valid, o__ready, rst, ce, i__payload, o__payloa
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$168  = valid_s2;
+    \$168  = lane3_s3_x;
     if (ce) begin
-      \$168  = valid_s1;
+      \$168  = lane3_s2_x;
     end
     if (rst) begin
-      \$168  = 1'h0;
+      \$168  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$169  = last_s2;
+    \$169  = lane3_s3_one_plus_erf;
     if (ce) begin
-      \$169  = last_s1;
+      \$169  = \$112 ;
     end
     if (rst) begin
-      \$169  = 1'h0;
+      \$169  = 23'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$170  = valid_s3;
+    \$170  = lane3_s4_scaled;
     if (ce) begin
-      \$170  = valid_s2;
+      \$170  = \$113 ;
     end
     if (rst) begin
-      \$170  = 1'h0;
+      \$170  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$171  = last_s3;
+    \$171  = lane3_s5_product;
     if (ce) begin
-      \$171  = last_s2;
+      \$171  = \$114 ;
     end
     if (rst) begin
-      \$171  = 1'h0;
+      \$171  = 50'h0000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$172  = valid_s4;
+    \$172  = lane3_s6_biased;
     if (ce) begin
-      \$172  = valid_s3;
+      \$172  = \$115 ;
     end
     if (rst) begin
-      \$172  = 1'h0;
+      \$172  = 51'h0000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$173  = last_s4;
+    \$173  = lane3_s7_y;
     if (ce) begin
-      \$173  = last_s3;
+      \$173  = \$125 [7:0];
     end
     if (rst) begin
-      \$173  = 1'h0;
+      \$173  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$174  = valid_s5;
+    \$174  = valid_s1;
     if (ce) begin
-      \$174  = valid_s4;
+      \$174  = i__valid;
     end
     if (rst) begin
       \$174  = 1'h0;
@@ -1093,9 +1085,9 @@ module \gelu_int8_ibert.core (i__valid, o__ready, rst, ce, i__payload, o__payloa
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$175  = last_s5;
+    \$175  = last_s1;
     if (ce) begin
-      \$175  = last_s4;
+      \$175  = i__payload[32];
     end
     if (rst) begin
       \$175  = 1'h0;
@@ -1103,9 +1095,9 @@ module \gelu_int8_ibert.core (i__valid, o__ready, rst, ce, i__payload, o__payloa
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$176  = o__valid;
+    \$176  = valid_s2;
     if (ce) begin
-      \$176  = valid_s5;
+      \$176  = valid_s1;
     end
     if (rst) begin
       \$176  = 1'h0;
@@ -1113,16 +1105,116 @@ module \gelu_int8_ibert.core (i__valid, o__ready, rst, ce, i__payload, o__payloa
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$177  = last_s6;
+    \$177  = last_s2;
     if (ce) begin
-      \$177  = last_s5;
+      \$177  = last_s1;
     end
     if (rst) begin
       \$177  = 1'h0;
     end
   end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$178  = valid_s3;
+    if (ce) begin
+      \$178  = valid_s2;
+    end
+    if (rst) begin
+      \$178  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$179  = last_s3;
+    if (ce) begin
+      \$179  = last_s2;
+    end
+    if (rst) begin
+      \$179  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$180  = valid_s4;
+    if (ce) begin
+      \$180  = valid_s3;
+    end
+    if (rst) begin
+      \$180  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$181  = last_s4;
+    if (ce) begin
+      \$181  = last_s3;
+    end
+    if (rst) begin
+      \$181  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$182  = valid_s5;
+    if (ce) begin
+      \$182  = valid_s4;
+    end
+    if (rst) begin
+      \$182  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$183  = last_s5;
+    if (ce) begin
+      \$183  = last_s4;
+    end
+    if (rst) begin
+      \$183  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$184  = valid_s6;
+    if (ce) begin
+      \$184  = valid_s5;
+    end
+    if (rst) begin
+      \$184  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$185  = last_s6;
+    if (ce) begin
+      \$185  = last_s5;
+    end
+    if (rst) begin
+      \$185  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$186  = o__valid;
+    if (ce) begin
+      \$186  = valid_s6;
+    end
+    if (rst) begin
+      \$186  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$187  = last_s7;
+    if (ce) begin
+      \$187  = last_s6;
+    end
+    if (rst) begin
+      \$187  = 1'h0;
+    end
+  end
   assign i__ready = ce;
-  assign valid_s6 = o__valid;
+  assign valid_s7 = o__valid;
   assign \o__payload.data  = o__payload[31:0];
   assign \o__payload.data[0]  = o__payload[7:0];
   assign \o__payload.data[1]  = o__payload[15:8];
@@ -1135,25 +1227,25 @@ module \gelu_int8_ibert.core (i__valid, o__ready, rst, ce, i__payload, o__payloa
   assign \i__payload.data[2]  = i__payload[23:16];
   assign \i__payload.data[3]  = i__payload[31:24];
   assign \i__payload.last  = i__payload[32];
-  assign o__payload[32] = last_s6;
-  assign o__payload[31:24] = lane3_s6_y;
-  assign o__payload[23:16] = lane2_s6_y;
-  assign o__payload[15:8] = lane1_s6_y;
-  assign o__payload[7:0] = lane0_s6_y;
+  assign o__payload[32] = last_s7;
+  assign o__payload[31:24] = lane3_s7_y;
+  assign o__payload[23:16] = lane2_s7_y;
+  assign o__payload[15:8] = lane1_s7_y;
+  assign o__payload[7:0] = lane0_s7_y;
   assign \$18  = \$17 ;
-  assign \$23  = { \$22 [50], \$22 [50], \$22 [50], \$22 [50], \$22 [50], \$22 [50], \$22 [50], \$22 [50], \$22 [50], \$22 [50], \$22 [50], \$22 [50], \$22 [50], \$22 [50], \$22 [50], \$22 [50], \$22 [50], \$22 [50], \$22 [50], \$22 [50], \$22 [50], \$22 [50], \$22 [50], \$22 [50], \$22 [50], \$22 [50], \$22 [50], \$22 [50], \$22 [50], \$22 [50], \$22 [50], \$22 [50:31] };
-  assign \$26  = { \$25 [50], \$25 [50], \$25 [50], \$25 [50], \$25 [50], \$25 [50], \$25 [50], \$25 [50], \$25 [50], \$25 [50], \$25 [50], \$25 [50], \$25 [50], \$25 [50], \$25 [50], \$25 [50], \$25 [50], \$25 [50], \$25 [50], \$25 [50], \$25 [50], \$25 [50], \$25 [50], \$25 [50], \$25 [50], \$25 [50], \$25 [50], \$25 [50], \$25 [50], \$25 [50], \$25 [50], \$25 [50:31] };
-  assign \$29  = { \$28 [50], \$28 [50], \$28 [50], \$28 [50], \$28 [50], \$28 [50], \$28 [50], \$28 [50], \$28 [50], \$28 [50], \$28 [50], \$28 [50], \$28 [50], \$28 [50], \$28 [50], \$28 [50], \$28 [50], \$28 [50], \$28 [50], \$28 [50], \$28 [50], \$28 [50], \$28 [50], \$28 [50], \$28 [50], \$28 [50], \$28 [50], \$28 [50], \$28 [50], \$28 [50], \$28 [50], \$28 [50:31] };
-  assign \$48  = \$47 ;
-  assign \$53  = { \$52 [50], \$52 [50], \$52 [50], \$52 [50], \$52 [50], \$52 [50], \$52 [50], \$52 [50], \$52 [50], \$52 [50], \$52 [50], \$52 [50], \$52 [50], \$52 [50], \$52 [50], \$52 [50], \$52 [50], \$52 [50], \$52 [50], \$52 [50], \$52 [50], \$52 [50], \$52 [50], \$52 [50], \$52 [50], \$52 [50], \$52 [50], \$52 [50], \$52 [50], \$52 [50], \$52 [50], \$52 [50:31] };
-  assign \$56  = { \$55 [50], \$55 [50], \$55 [50], \$55 [50], \$55 [50], \$55 [50], \$55 [50], \$55 [50], \$55 [50], \$55 [50], \$55 [50], \$55 [50], \$55 [50], \$55 [50], \$55 [50], \$55 [50], \$55 [50], \$55 [50], \$55 [50], \$55 [50], \$55 [50], \$55 [50], \$55 [50], \$55 [50], \$55 [50], \$55 [50], \$55 [50], \$55 [50], \$55 [50], \$55 [50], \$55 [50], \$55 [50:31] };
-  assign \$59  = { \$58 [50], \$58 [50], \$58 [50], \$58 [50], \$58 [50], \$58 [50], \$58 [50], \$58 [50], \$58 [50], \$58 [50], \$58 [50], \$58 [50], \$58 [50], \$58 [50], \$58 [50], \$58 [50], \$58 [50], \$58 [50], \$58 [50], \$58 [50], \$58 [50], \$58 [50], \$58 [50], \$58 [50], \$58 [50], \$58 [50], \$58 [50], \$58 [50], \$58 [50], \$58 [50], \$58 [50], \$58 [50:31] };
-  assign \$78  = \$77 ;
-  assign \$83  = { \$82 [50], \$82 [50], \$82 [50], \$82 [50], \$82 [50], \$82 [50], \$82 [50], \$82 [50], \$82 [50], \$82 [50], \$82 [50], \$82 [50], \$82 [50], \$82 [50], \$82 [50], \$82 [50], \$82 [50], \$82 [50], \$82 [50], \$82 [50], \$82 [50], \$82 [50], \$82 [50], \$82 [50], \$82 [50], \$82 [50], \$82 [50], \$82 [50], \$82 [50], \$82 [50], \$82 [50], \$82 [50:31] };
-  assign \$86  = { \$85 [50], \$85 [50], \$85 [50], \$85 [50], \$85 [50], \$85 [50], \$85 [50], \$85 [50], \$85 [50], \$85 [50], \$85 [50], \$85 [50], \$85 [50], \$85 [50], \$85 [50], \$85 [50], \$85 [50], \$85 [50], \$85 [50], \$85 [50], \$85 [50], \$85 [50], \$85 [50], \$85 [50], \$85 [50], \$85 [50], \$85 [50], \$85 [50], \$85 [50], \$85 [50], \$85 [50], \$85 [50:31] };
-  assign \$89  = { \$88 [50], \$88 [50], \$88 [50], \$88 [50], \$88 [50], \$88 [50], \$88 [50], \$88 [50], \$88 [50], \$88 [50], \$88 [50], \$88 [50], \$88 [50], \$88 [50], \$88 [50], \$88 [50], \$88 [50], \$88 [50], \$88 [50], \$88 [50], \$88 [50], \$88 [50], \$88 [50], \$88 [50], \$88 [50], \$88 [50], \$88 [50], \$88 [50], \$88 [50], \$88 [50], \$88 [50], \$88 [50:31] };
-  assign \$108  = \$107 ;
-  assign \$113  = { \$112 [50], \$112 [50], \$112 [50], \$112 [50], \$112 [50], \$112 [50], \$112 [50], \$112 [50], \$112 [50], \$112 [50], \$112 [50], \$112 [50], \$112 [50], \$112 [50], \$112 [50], \$112 [50], \$112 [50], \$112 [50], \$112 [50], \$112 [50], \$112 [50], \$112 [50], \$112 [50], \$112 [50], \$112 [50], \$112 [50], \$112 [50], \$112 [50], \$112 [50], \$112 [50], \$112 [50], \$112 [50:31] };
-  assign \$116  = { \$115 [50], \$115 [50], \$115 [50], \$115 [50], \$115 [50], \$115 [50], \$115 [50], \$115 [50], \$115 [50], \$115 [50], \$115 [50], \$115 [50], \$115 [50], \$115 [50], \$115 [50], \$115 [50], \$115 [50], \$115 [50], \$115 [50], \$115 [50], \$115 [50], \$115 [50], \$115 [50], \$115 [50], \$115 [50], \$115 [50], \$115 [50], \$115 [50], \$115 [50], \$115 [50], \$115 [50], \$115 [50:31] };
-  assign \$119  = { \$118 [50], \$118 [50], \$118 [50], \$118 [50], \$118 [50], \$118 [50], \$118 [50], \$118 [50], \$118 [50], \$118 [50], \$118 [50], \$118 [50], \$118 [50], \$118 [50], \$118 [50], \$118 [50], \$118 [50], \$118 [50], \$118 [50], \$118 [50], \$118 [50], \$118 [50], \$118 [50], \$118 [50], \$118 [50], \$118 [50], \$118 [50], \$118 [50], \$118 [50], \$118 [50], \$118 [50], \$118 [50:31] };
+  assign \$24  = { \$23 [51], \$23 [51], \$23 [51], \$23 [51], \$23 [51], \$23 [51], \$23 [51], \$23 [51], \$23 [51], \$23 [51], \$23 [51], \$23 [51], \$23 [51], \$23 [51], \$23 [51], \$23 [51], \$23 [51], \$23 [51], \$23 [51], \$23 [51], \$23 [51], \$23 [51], \$23 [51], \$23 [51], \$23 [51], \$23 [51], \$23 [51], \$23 [51], \$23 [51], \$23 [51], \$23 [51], \$23 [51:31] };
+  assign \$27  = { \$26 [51], \$26 [51], \$26 [51], \$26 [51], \$26 [51], \$26 [51], \$26 [51], \$26 [51], \$26 [51], \$26 [51], \$26 [51], \$26 [51], \$26 [51], \$26 [51], \$26 [51], \$26 [51], \$26 [51], \$26 [51], \$26 [51], \$26 [51], \$26 [51], \$26 [51], \$26 [51], \$26 [51], \$26 [51], \$26 [51], \$26 [51], \$26 [51], \$26 [51], \$26 [51], \$26 [51], \$26 [51:31] };
+  assign \$30  = { \$29 [51], \$29 [51], \$29 [51], \$29 [51], \$29 [51], \$29 [51], \$29 [51], \$29 [51], \$29 [51], \$29 [51], \$29 [51], \$29 [51], \$29 [51], \$29 [51], \$29 [51], \$29 [51], \$29 [51], \$29 [51], \$29 [51], \$29 [51], \$29 [51], \$29 [51], \$29 [51], \$29 [51], \$29 [51], \$29 [51], \$29 [51], \$29 [51], \$29 [51], \$29 [51], \$29 [51], \$29 [51:31] };
+  assign \$49  = \$48 ;
+  assign \$55  = { \$54 [51], \$54 [51], \$54 [51], \$54 [51], \$54 [51], \$54 [51], \$54 [51], \$54 [51], \$54 [51], \$54 [51], \$54 [51], \$54 [51], \$54 [51], \$54 [51], \$54 [51], \$54 [51], \$54 [51], \$54 [51], \$54 [51], \$54 [51], \$54 [51], \$54 [51], \$54 [51], \$54 [51], \$54 [51], \$54 [51], \$54 [51], \$54 [51], \$54 [51], \$54 [51], \$54 [51], \$54 [51:31] };
+  assign \$58  = { \$57 [51], \$57 [51], \$57 [51], \$57 [51], \$57 [51], \$57 [51], \$57 [51], \$57 [51], \$57 [51], \$57 [51], \$57 [51], \$57 [51], \$57 [51], \$57 [51], \$57 [51], \$57 [51], \$57 [51], \$57 [51], \$57 [51], \$57 [51], \$57 [51], \$57 [51], \$57 [51], \$57 [51], \$57 [51], \$57 [51], \$57 [51], \$57 [51], \$57 [51], \$57 [51], \$57 [51], \$57 [51:31] };
+  assign \$61  = { \$60 [51], \$60 [51], \$60 [51], \$60 [51], \$60 [51], \$60 [51], \$60 [51], \$60 [51], \$60 [51], \$60 [51], \$60 [51], \$60 [51], \$60 [51], \$60 [51], \$60 [51], \$60 [51], \$60 [51], \$60 [51], \$60 [51], \$60 [51], \$60 [51], \$60 [51], \$60 [51], \$60 [51], \$60 [51], \$60 [51], \$60 [51], \$60 [51], \$60 [51], \$60 [51], \$60 [51], \$60 [51:31] };
+  assign \$80  = \$79 ;
+  assign \$86  = { \$85 [51], \$85 [51], \$85 [51], \$85 [51], \$85 [51], \$85 [51], \$85 [51], \$85 [51], \$85 [51], \$85 [51], \$85 [51], \$85 [51], \$85 [51], \$85 [51], \$85 [51], \$85 [51], \$85 [51], \$85 [51], \$85 [51], \$85 [51], \$85 [51], \$85 [51], \$85 [51], \$85 [51], \$85 [51], \$85 [51], \$85 [51], \$85 [51], \$85 [51], \$85 [51], \$85 [51], \$85 [51:31] };
+  assign \$89  = { \$88 [51], \$88 [51], \$88 [51], \$88 [51], \$88 [51], \$88 [51], \$88 [51], \$88 [51], \$88 [51], \$88 [51], \$88 [51], \$88 [51], \$88 [51], \$88 [51], \$88 [51], \$88 [51], \$88 [51], \$88 [51], \$88 [51], \$88 [51], \$88 [51], \$88 [51], \$88 [51], \$88 [51], \$88 [51], \$88 [51], \$88 [51], \$88 [51], \$88 [51], \$88 [51], \$88 [51], \$88 [51:31] };
+  assign \$92  = { \$91 [51], \$91 [51], \$91 [51], \$91 [51], \$91 [51], \$91 [51], \$91 [51], \$91 [51], \$91 [51], \$91 [51], \$91 [51], \$91 [51], \$91 [51], \$91 [51], \$91 [51], \$91 [51], \$91 [51], \$91 [51], \$91 [51], \$91 [51], \$91 [51], \$91 [51], \$91 [51], \$91 [51], \$91 [51], \$91 [51], \$91 [51], \$91 [51], \$91 [51], \$91 [51], \$91 [51], \$91 [51:31] };
+  assign \$111  = \$110 ;
+  assign \$117  = { \$116 [51], \$116 [51], \$116 [51], \$116 [51], \$116 [51], \$116 [51], \$116 [51], \$116 [51], \$116 [51], \$116 [51], \$116 [51], \$116 [51], \$116 [51], \$116 [51], \$116 [51], \$116 [51], \$116 [51], \$116 [51], \$116 [51], \$116 [51], \$116 [51], \$116 [51], \$116 [51], \$116 [51], \$116 [51], \$116 [51], \$116 [51], \$116 [51], \$116 [51], \$116 [51], \$116 [51], \$116 [51:31] };
+  assign \$120  = { \$119 [51], \$119 [51], \$119 [51], \$119 [51], \$119 [51], \$119 [51], \$119 [51], \$119 [51], \$119 [51], \$119 [51], \$119 [51], \$119 [51], \$119 [51], \$119 [51], \$119 [51], \$119 [51], \$119 [51], \$119 [51], \$119 [51], \$119 [51], \$119 [51], \$119 [51], \$119 [51], \$119 [51], \$119 [51], \$119 [51], \$119 [51], \$119 [51], \$119 [51], \$119 [51], \$119 [51], \$119 [51:31] };
+  assign \$123  = { \$122 [51], \$122 [51], \$122 [51], \$122 [51], \$122 [51], \$122 [51], \$122 [51], \$122 [51], \$122 [51], \$122 [51], \$122 [51], \$122 [51], \$122 [51], \$122 [51], \$122 [51], \$122 [51], \$122 [51], \$122 [51], \$122 [51], \$122 [51], \$122 [51], \$122 [51], \$122 [51], \$122 [51], \$122 [51], \$122 [51], \$122 [51], \$122 [51], \$122 [51], \$122 [51], \$122 [51], \$122 [51:31] };
 endmodule

@@ -112,7 +112,8 @@ def _gelu_markdown(rows):
             if synth is None:
                 cells += ["not run", "—"]
             elif "error" in synth:
-                cells += ["does not fit / failed", "—"]
+                reason = synth["error"].split(": ", 1)[-1]
+                cells += [reason if reason.startswith("does not fit") else "failed", "—"]
             else:
                 cells += [f"{synth['lut']}/{synth['ff']}/{synth['dsp']}/{synth['bram']}",
                           f"{_fmt(synth['fmax_mhz'], '.1f')} MHz"]

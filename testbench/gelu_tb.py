@@ -14,6 +14,7 @@ import numpy as np
 
 from generators.catalog import params_from_json
 from generators.gelu.model import gelu, table_layout
+from generators.gelu.rtl import Gelu
 from testbench.axis import TRAFFIC_MATRIX, AxisTB
 
 PARAMS = params_from_json(os.environ["GEN_PARAMS"])
@@ -92,5 +93,4 @@ async def test_full_rate(dut):
     codes = rng.integers(FMT.min_code, FMT.max_code + 1, 2048 * PARAMS.lanes)
     frames, expected = frames_of(codes, rng, max_beats=512)
     stats = await tb.run_vectors(frames, expected)
-    latency = 6
-    assert stats.cycles <= stats.out_beats + latency + 1, stats
+    assert stats.cycles <= stats.out_beats + Gelu.LATENCY + 1, stats

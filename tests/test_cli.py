@@ -9,6 +9,7 @@ import pytest
 from generators.catalog import DEFAULT_CATALOG
 from generators.cli import main
 from generators.emit import render
+from generators.gelu.rtl import Gelu
 from testbench.runner import REPO_ROOT
 
 ONE = "gelu_int8"
@@ -91,7 +92,7 @@ def test_manifest_describes_the_verilog(tmp_path):
     assert manifest["streams"]["s_axis"]["element"] == {
         "signed": True, "width": width, "int_bits": width - entry.params.in_frac,
         "frac_bits": entry.params.in_frac}
-    assert manifest["latency_cycles"] == 6 and manifest["initiation_interval"] == 1
+    assert manifest["latency_cycles"] == Gelu.LATENCY and manifest["initiation_interval"] == 1
 
 
 def test_user_config_builds_its_blocks(tmp_path, capsys):

@@ -7,7 +7,7 @@ from amaranth.hdl import Mux, Signal, unsigned
 from amaranth.lib.memory import Memory
 
 from ..fixedpoint import Rounding
-from ..hw import ElementwisePipeline, requantize, shift_round
+from ..hw import ElementwisePipeline, rounding_bias, saturate, shift_round
 from .model import igelu_constants, table, table_layout
 from .params import GeluParams
 
@@ -17,7 +17,7 @@ __all__ = ["Gelu"]
 class Gelu(ElementwisePipeline):
     """Element-wise GELU on ``lanes`` signed fixed-point elements per beat.
 
-    Fully pipelined: one beat per cycle, latency 6 cycles, ``last`` carried through, output in
+    Fully pipelined: one beat per cycle, latency 7 cycles, ``last`` carried through, output in
     input order; stalls as a whole under backpressure.
 
     Table methods, per lane: |x| and ReLU; segment decode (index, left-aligned position);
@@ -33,7 +33,7 @@ class Gelu(ElementwisePipeline):
     params : GeluParams
     """
 
-    LATENCY = 6
+    LATENCY = 7
 
     def __init__(self, params: GeluParams):
         if not isinstance(params, GeluParams):
@@ -97,11 +97,16 @@ class Gelu(ElementwisePipeline):
         product, lower, below, relu = pipe.stage(
             product=position * diff, lower=lower, below=below, relu=relu)
 
-        delta = Mux(below, ((lower << layout.max_shift) + product) >> layout.max_shift, 0)
+        # The output is split over two stages: interpolate and pre-round, then subtract,
+        # shift and saturate. relu + bias - delta rounds exactly as (relu - delta) + bias.
         wide_frac = max(p.in_frac, p.table_frac)
-        wide = (shift_round(relu, p.in_frac - wide_frac, Rounding.FLOOR)
-                - shift_round(delta, p.table_frac - wide_frac, Rounding.FLOOR))
-        return pipe.stage(y=requantize(wide, wide_frac, p.out_format, p.rounding))
+        out_shift = wide_frac - p.out_frac
+        delta, relu_biased = pipe.stage(
+            delta=Mux(below, ((lower << layout.max_shift) + product) >> layout.max_shift, 0),
+            relu_biased=shift_round(relu, p.in_frac - wide_frac, Rounding.FLOOR)
+            + rounding_bias(out_shift, p.rounding))
+        wide = relu_biased - shift_round(delta, p.table_frac - wide_frac, Rounding.FLOOR)
+        return pipe.stage(y=saturate(shift_round(wide, out_shift, Rounding.FLOOR), p.out_format))
 
     def _igelu_lane(self, m, pipe, x):
         p = self._params
@@ -119,5 +124,7 @@ class Gelu(ElementwisePipeline):
         x3, one_plus_erf = pipe.stage(x=x2, one_plus_erf=(signed_poly >> k.y_shift) + k.one_int)
 
         scaled = pipe.stage(scaled=x3 * one_plus_erf)
+        out_shift = k.scale_shift - p.out_frac
         product = pipe.stage(product=scaled * k.scale_mult)
-        return pipe.stage(y=requantize(product, k.scale_shift, p.out_format, p.rounding))
+        product = pipe.stage(biased=product + rounding_bias(out_shift, p.rounding))
+        return pipe.stage(y=saturate(shift_round(product, out_shift, Rounding.FLOOR), p.out_format))
