@@ -82,13 +82,13 @@ module \gelu_edge_moe_fitted.core (i__valid, o__ready, rst, ce, i__payload, o__p
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
   wire [33:0] \$10 ;
-  wire [19:0] \$100 ;
+  wire [17:0] \$100 ;
   wire \$101 ;
   wire [33:0] \$102 ;
   wire [33:0] \$103 ;
   wire [34:0] \$104 ;
   wire [33:0] \$105 ;
-  wire [18:0] \$106 ;
+  wire [16:0] \$106 ;
   wire [8:0] \$107 ;
   wire [8:0] \$108 ;
   wire [7:0] \$109 ;
@@ -104,7 +104,7 @@ module \gelu_edge_moe_fitted.core (i__valid, o__ready, rst, ce, i__payload, o__p
   wire [19:0] \$118 ;
   wire [20:0] \$119 ;
   wire [33:0] \$12 ;
-  wire [39:0] \$120 ;
+  wire [37:0] \$120 ;
   wire [50:0] \$121 ;
   wire [52:0] \$122 ;
   wire [52:0] \$123 ;
@@ -114,7 +114,7 @@ module \gelu_edge_moe_fitted.core (i__valid, o__ready, rst, ce, i__payload, o__p
   wire [53:0] \$127 ;
   wire [54:0] \$128 ;
   wire [55:0] \$129 ;
-  wire [19:0] \$13 ;
+  wire [17:0] \$13 ;
   wire \$130 ;
   wire [53:0] \$131 ;
   wire [54:0] \$132 ;
@@ -137,7 +137,7 @@ module \gelu_edge_moe_fitted.core (i__valid, o__ready, rst, ce, i__payload, o__p
   wire [19:0] \$148 ;
   wire [20:0] \$149 ;
   wire [33:0] \$15 ;
-  wire [39:0] \$150 ;
+  wire [37:0] \$150 ;
   wire [50:0] \$151 ;
   wire [52:0] \$152 ;
   wire [52:0] \$153 ;
@@ -170,7 +170,7 @@ module \gelu_edge_moe_fitted.core (i__valid, o__ready, rst, ce, i__payload, o__p
   wire [19:0] \$178 ;
   wire [20:0] \$179 ;
   wire [33:0] \$18 ;
-  wire [39:0] \$180 ;
+  wire [37:0] \$180 ;
   wire [50:0] \$181 ;
   wire [52:0] \$182 ;
   wire [52:0] \$183 ;
@@ -180,7 +180,7 @@ module \gelu_edge_moe_fitted.core (i__valid, o__ready, rst, ce, i__payload, o__p
   wire [53:0] \$187 ;
   wire [54:0] \$188 ;
   wire [55:0] \$189 ;
-  wire [19:0] \$19 ;
+  wire [17:0] \$19 ;
   wire \$190 ;
   wire [53:0] \$191 ;
   wire [54:0] \$192 ;
@@ -204,7 +204,7 @@ module \gelu_edge_moe_fitted.core (i__valid, o__ready, rst, ce, i__payload, o__p
   wire [19:0] \$208 ;
   wire [20:0] \$209 ;
   wire [33:0] \$21 ;
-  wire [39:0] \$210 ;
+  wire [37:0] \$210 ;
   wire [50:0] \$211 ;
   wire [52:0] \$212 ;
   wire [52:0] \$213 ;
@@ -229,44 +229,44 @@ module \gelu_edge_moe_fitted.core (i__valid, o__ready, rst, ce, i__payload, o__p
   reg [32:0] \$230 ;
   reg [31:0] \$231 ;
   reg [7:0] \$232 ;
-  reg [18:0] \$233 ;
+  reg [16:0] \$233 ;
   reg \$234 ;
   reg [31:0] \$235 ;
   reg \$236 ;
-  reg [18:0] \$237 ;
+  reg [16:0] \$237 ;
   reg \$238 ;
   reg [31:0] \$239 ;
   wire [33:0] \$24 ;
   reg [19:0] \$240 ;
   reg [20:0] \$241 ;
-  reg [18:0] \$242 ;
+  reg [16:0] \$242 ;
   reg \$243 ;
   reg [31:0] \$244 ;
-  reg [39:0] \$245 ;
+  reg [37:0] \$245 ;
   reg [19:0] \$246 ;
   reg \$247 ;
   reg [31:0] \$248 ;
   reg [52:0] \$249 ;
-  wire [18:0] \$25 ;
+  wire [16:0] \$25 ;
   reg [33:0] \$250 ;
   reg [31:0] \$251 ;
   reg [32:0] \$252 ;
   reg [31:0] \$253 ;
   reg [7:0] \$254 ;
-  reg [18:0] \$255 ;
+  reg [16:0] \$255 ;
   reg \$256 ;
   reg [31:0] \$257 ;
   reg \$258 ;
-  reg [18:0] \$259 ;
+  reg [16:0] \$259 ;
   wire [8:0] \$26 ;
   reg \$260 ;
   reg [31:0] \$261 ;
   reg [19:0] \$262 ;
   reg [20:0] \$263 ;
-  reg [18:0] \$264 ;
+  reg [16:0] \$264 ;
   reg \$265 ;
   reg [31:0] \$266 ;
-  reg [39:0] \$267 ;
+  reg [37:0] \$267 ;
   reg [19:0] \$268 ;
   reg \$269 ;
   wire [8:0] \$27 ;
@@ -277,20 +277,20 @@ module \gelu_edge_moe_fitted.core (i__valid, o__ready, rst, ce, i__payload, o__p
   reg [32:0] \$274 ;
   reg [31:0] \$275 ;
   reg [7:0] \$276 ;
-  reg [18:0] \$277 ;
+  reg [16:0] \$277 ;
   reg \$278 ;
   reg [31:0] \$279 ;
   wire [7:0] \$28 ;
   reg \$280 ;
-  reg [18:0] \$281 ;
+  reg [16:0] \$281 ;
   reg \$282 ;
   reg [31:0] \$283 ;
   reg [19:0] \$284 ;
   reg [20:0] \$285 ;
-  reg [18:0] \$286 ;
+  reg [16:0] \$286 ;
   reg \$287 ;
   reg [31:0] \$288 ;
-  reg [39:0] \$289 ;
+  reg [37:0] \$289 ;
   wire \$29 ;
   reg [19:0] \$290 ;
   reg \$291 ;
@@ -301,22 +301,22 @@ module \gelu_edge_moe_fitted.core (i__valid, o__ready, rst, ce, i__payload, o__p
   reg [32:0] \$296 ;
   reg [31:0] \$297 ;
   reg [7:0] \$298 ;
-  reg [18:0] \$299 ;
+  reg [16:0] \$299 ;
   wire [33:0] \$3 ;
   wire [33:0] \$30 ;
   reg \$300 ;
   reg [31:0] \$301 ;
   reg \$302 ;
-  reg [18:0] \$303 ;
+  reg [16:0] \$303 ;
   reg \$304 ;
   reg [31:0] \$305 ;
   reg [19:0] \$306 ;
   reg [20:0] \$307 ;
-  reg [18:0] \$308 ;
+  reg [16:0] \$308 ;
   reg \$309 ;
   wire [33:0] \$31 ;
   reg [31:0] \$310 ;
-  reg [39:0] \$311 ;
+  reg [37:0] \$311 ;
   reg [19:0] \$312 ;
   reg \$313 ;
   reg [31:0] \$314 ;
@@ -339,27 +339,27 @@ module \gelu_edge_moe_fitted.core (i__valid, o__ready, rst, ce, i__payload, o__p
   wire [33:0] \$33 ;
   reg \$330 ;
   reg \$331 ;
-  wire [19:0] \$34 ;
+  wire [18:0] \$34 ;
   wire \$35 ;
   wire [33:0] \$36 ;
   wire [33:0] \$37 ;
   wire [34:0] \$38 ;
   wire [33:0] \$39 ;
   wire [33:0] \$4 ;
-  wire [19:0] \$40 ;
+  wire [17:0] \$40 ;
   wire \$41 ;
   wire [33:0] \$42 ;
   wire [33:0] \$43 ;
   wire [34:0] \$44 ;
   wire [33:0] \$45 ;
-  wire [19:0] \$46 ;
+  wire [17:0] \$46 ;
   wire \$47 ;
   wire [33:0] \$48 ;
   wire [33:0] \$49 ;
   wire [34:0] \$5 ;
   wire [34:0] \$50 ;
   wire [33:0] \$51 ;
-  wire [18:0] \$52 ;
+  wire [16:0] \$52 ;
   wire [8:0] \$53 ;
   wire [8:0] \$54 ;
   wire [7:0] \$55 ;
@@ -369,26 +369,26 @@ module \gelu_edge_moe_fitted.core (i__valid, o__ready, rst, ce, i__payload, o__p
   wire [34:0] \$59 ;
   wire [33:0] \$6 ;
   wire [33:0] \$60 ;
-  wire [19:0] \$61 ;
+  wire [18:0] \$61 ;
   wire \$62 ;
   wire [33:0] \$63 ;
   wire [33:0] \$64 ;
   wire [34:0] \$65 ;
   wire [33:0] \$66 ;
-  wire [19:0] \$67 ;
+  wire [17:0] \$67 ;
   wire \$68 ;
   wire [33:0] \$69 ;
-  wire [19:0] \$7 ;
+  wire [18:0] \$7 ;
   wire [33:0] \$70 ;
   wire [34:0] \$71 ;
   wire [33:0] \$72 ;
-  wire [19:0] \$73 ;
+  wire [17:0] \$73 ;
   wire \$74 ;
   wire [33:0] \$75 ;
   wire [33:0] \$76 ;
   wire [34:0] \$77 ;
   wire [33:0] \$78 ;
-  wire [18:0] \$79 ;
+  wire [16:0] \$79 ;
   wire \$8 ;
   wire [8:0] \$80 ;
   wire [8:0] \$81 ;
@@ -398,14 +398,14 @@ module \gelu_edge_moe_fitted.core (i__valid, o__ready, rst, ce, i__payload, o__p
   wire [33:0] \$85 ;
   wire [34:0] \$86 ;
   wire [33:0] \$87 ;
-  wire [19:0] \$88 ;
+  wire [18:0] \$88 ;
   wire \$89 ;
   wire [33:0] \$9 ;
   wire [33:0] \$90 ;
   wire [33:0] \$91 ;
   wire [34:0] \$92 ;
   wire [33:0] \$93 ;
-  wire [19:0] \$94 ;
+  wire [17:0] \$94 ;
   wire \$95 ;
   wire [33:0] \$96 ;
   wire [33:0] \$97 ;
@@ -451,97 +451,97 @@ module \gelu_edge_moe_fitted.core (i__valid, o__ready, rst, ce, i__payload, o__p
   input i__valid;
   wire i__valid;
   reg [7:0] lane0_index;
-  reg [18:0] lane0_position;
+  reg [16:0] lane0_position;
   reg [31:0] lane0_s1_relu = 32'd0;
   reg [32:0] lane0_s1_u = 33'h000000000;
   reg lane0_s2_below = 1'h0;
   reg [7:0] lane0_s2_index = 8'h00;
-  reg [18:0] lane0_s2_position = 19'h00000;
+  reg [16:0] lane0_s2_position = 17'h00000;
   reg [31:0] lane0_s2_relu = 32'd0;
   reg lane0_s3_below = 1'h0;
   reg lane0_s3_odd = 1'h0;
-  reg [18:0] lane0_s3_position = 19'h00000;
+  reg [16:0] lane0_s3_position = 17'h00000;
   reg [31:0] lane0_s3_relu = 32'd0;
   reg lane0_s4_below = 1'h0;
   reg [20:0] lane0_s4_diff = 21'h000000;
   reg [19:0] lane0_s4_lower = 20'h00000;
-  reg [18:0] lane0_s4_position = 19'h00000;
+  reg [16:0] lane0_s4_position = 17'h00000;
   reg [31:0] lane0_s4_relu = 32'd0;
   reg lane0_s5_below = 1'h0;
   reg [19:0] lane0_s5_lower = 20'h00000;
-  reg [39:0] lane0_s5_product = 40'h0000000000;
+  reg [37:0] lane0_s5_product = 38'h0000000000;
   reg [31:0] lane0_s5_relu = 32'd0;
   reg [52:0] lane0_s6_delta = 53'h00000000000000;
   reg [33:0] lane0_s6_relu_biased = 34'h000000000;
   reg [31:0] lane0_s7_y = 32'd0;
   reg [7:0] lane1_index;
-  reg [18:0] lane1_position;
+  reg [16:0] lane1_position;
   reg [31:0] lane1_s1_relu = 32'd0;
   reg [32:0] lane1_s1_u = 33'h000000000;
   reg lane1_s2_below = 1'h0;
   reg [7:0] lane1_s2_index = 8'h00;
-  reg [18:0] lane1_s2_position = 19'h00000;
+  reg [16:0] lane1_s2_position = 17'h00000;
   reg [31:0] lane1_s2_relu = 32'd0;
   reg lane1_s3_below = 1'h0;
   reg lane1_s3_odd = 1'h0;
-  reg [18:0] lane1_s3_position = 19'h00000;
+  reg [16:0] lane1_s3_position = 17'h00000;
   reg [31:0] lane1_s3_relu = 32'd0;
   reg lane1_s4_below = 1'h0;
   reg [20:0] lane1_s4_diff = 21'h000000;
   reg [19:0] lane1_s4_lower = 20'h00000;
-  reg [18:0] lane1_s4_position = 19'h00000;
+  reg [16:0] lane1_s4_position = 17'h00000;
   reg [31:0] lane1_s4_relu = 32'd0;
   reg lane1_s5_below = 1'h0;
   reg [19:0] lane1_s5_lower = 20'h00000;
-  reg [39:0] lane1_s5_product = 40'h0000000000;
+  reg [37:0] lane1_s5_product = 38'h0000000000;
   reg [31:0] lane1_s5_relu = 32'd0;
   reg [52:0] lane1_s6_delta = 53'h00000000000000;
   reg [33:0] lane1_s6_relu_biased = 34'h000000000;
   reg [31:0] lane1_s7_y = 32'd0;
   reg [7:0] lane2_index;
-  reg [18:0] lane2_position;
+  reg [16:0] lane2_position;
   reg [31:0] lane2_s1_relu = 32'd0;
   reg [32:0] lane2_s1_u = 33'h000000000;
   reg lane2_s2_below = 1'h0;
   reg [7:0] lane2_s2_index = 8'h00;
-  reg [18:0] lane2_s2_position = 19'h00000;
+  reg [16:0] lane2_s2_position = 17'h00000;
   reg [31:0] lane2_s2_relu = 32'd0;
   reg lane2_s3_below = 1'h0;
   reg lane2_s3_odd = 1'h0;
-  reg [18:0] lane2_s3_position = 19'h00000;
+  reg [16:0] lane2_s3_position = 17'h00000;
   reg [31:0] lane2_s3_relu = 32'd0;
   reg lane2_s4_below = 1'h0;
   reg [20:0] lane2_s4_diff = 21'h000000;
   reg [19:0] lane2_s4_lower = 20'h00000;
-  reg [18:0] lane2_s4_position = 19'h00000;
+  reg [16:0] lane2_s4_position = 17'h00000;
   reg [31:0] lane2_s4_relu = 32'd0;
   reg lane2_s5_below = 1'h0;
   reg [19:0] lane2_s5_lower = 20'h00000;
-  reg [39:0] lane2_s5_product = 40'h0000000000;
+  reg [37:0] lane2_s5_product = 38'h0000000000;
   reg [31:0] lane2_s5_relu = 32'd0;
   reg [52:0] lane2_s6_delta = 53'h00000000000000;
   reg [33:0] lane2_s6_relu_biased = 34'h000000000;
   reg [31:0] lane2_s7_y = 32'd0;
   reg [7:0] lane3_index;
-  reg [18:0] lane3_position;
+  reg [16:0] lane3_position;
   reg [31:0] lane3_s1_relu = 32'd0;
   reg [32:0] lane3_s1_u = 33'h000000000;
   reg lane3_s2_below = 1'h0;
   reg [7:0] lane3_s2_index = 8'h00;
-  reg [18:0] lane3_s2_position = 19'h00000;
+  reg [16:0] lane3_s2_position = 17'h00000;
   reg [31:0] lane3_s2_relu = 32'd0;
   reg lane3_s3_below = 1'h0;
   reg lane3_s3_odd = 1'h0;
-  reg [18:0] lane3_s3_position = 19'h00000;
+  reg [16:0] lane3_s3_position = 17'h00000;
   reg [31:0] lane3_s3_relu = 32'd0;
   reg lane3_s4_below = 1'h0;
   reg [20:0] lane3_s4_diff = 21'h000000;
   reg [19:0] lane3_s4_lower = 20'h00000;
-  reg [18:0] lane3_s4_position = 19'h00000;
+  reg [16:0] lane3_s4_position = 17'h00000;
   reg [31:0] lane3_s4_relu = 32'd0;
   reg lane3_s5_below = 1'h0;
   reg [19:0] lane3_s5_lower = 20'h00000;
-  reg [39:0] lane3_s5_product = 40'h0000000000;
+  reg [37:0] lane3_s5_product = 38'h0000000000;
   reg [31:0] lane3_s5_relu = 32'd0;
   reg [52:0] lane3_s6_delta = 53'h00000000000000;
   reg [33:0] lane3_s6_relu_biased = 34'h000000000;
@@ -1739,15 +1739,15 @@ module \gelu_edge_moe_fitted.core (i__valid, o__ready, rst, ce, i__payload, o__p
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    lane0_position = 19'h00000;
+    lane0_position = 17'h00000;
     if (\$2 ) begin
-      lane0_position = \$7 [18:0];
+      lane0_position = \$7 [16:0];
     end
     if (\$8 ) begin
-      lane0_position = \$13 [18:0];
+      lane0_position = \$13 [16:0];
     end
     if (\$14 ) begin
-      lane0_position = \$19 [18:0];
+      lane0_position = \$19 [16:0];
     end
     if (\$20 ) begin
       lane0_position = \$25 ;
@@ -1771,15 +1771,15 @@ module \gelu_edge_moe_fitted.core (i__valid, o__ready, rst, ce, i__payload, o__p
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    lane1_position = 19'h00000;
+    lane1_position = 17'h00000;
     if (\$29 ) begin
-      lane1_position = \$34 [18:0];
+      lane1_position = \$34 [16:0];
     end
     if (\$35 ) begin
-      lane1_position = \$40 [18:0];
+      lane1_position = \$40 [16:0];
     end
     if (\$41 ) begin
-      lane1_position = \$46 [18:0];
+      lane1_position = \$46 [16:0];
     end
     if (\$47 ) begin
       lane1_position = \$52 ;
@@ -1803,15 +1803,15 @@ module \gelu_edge_moe_fitted.core (i__valid, o__ready, rst, ce, i__payload, o__p
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    lane2_position = 19'h00000;
+    lane2_position = 17'h00000;
     if (\$56 ) begin
-      lane2_position = \$61 [18:0];
+      lane2_position = \$61 [16:0];
     end
     if (\$62 ) begin
-      lane2_position = \$67 [18:0];
+      lane2_position = \$67 [16:0];
     end
     if (\$68 ) begin
-      lane2_position = \$73 [18:0];
+      lane2_position = \$73 [16:0];
     end
     if (\$74 ) begin
       lane2_position = \$79 ;
@@ -1835,15 +1835,15 @@ module \gelu_edge_moe_fitted.core (i__valid, o__ready, rst, ce, i__payload, o__p
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    lane3_position = 19'h00000;
+    lane3_position = 17'h00000;
     if (\$83 ) begin
-      lane3_position = \$88 [18:0];
+      lane3_position = \$88 [16:0];
     end
     if (\$89 ) begin
-      lane3_position = \$94 [18:0];
+      lane3_position = \$94 [16:0];
     end
     if (\$95 ) begin
-      lane3_position = \$100 [18:0];
+      lane3_position = \$100 [16:0];
     end
     if (\$101 ) begin
       lane3_position = \$106 ;
@@ -1886,7 +1886,7 @@ module \gelu_edge_moe_fitted.core (i__valid, o__ready, rst, ce, i__payload, o__p
       \$233  = lane0_position;
     end
     if (rst) begin
-      \$233  = 19'h00000;
+      \$233  = 17'h00000;
     end
   end
   always @* begin
@@ -1926,7 +1926,7 @@ module \gelu_edge_moe_fitted.core (i__valid, o__ready, rst, ce, i__payload, o__p
       \$237  = lane0_s2_position;
     end
     if (rst) begin
-      \$237  = 19'h00000;
+      \$237  = 17'h00000;
     end
   end
   always @* begin
@@ -1976,7 +1976,7 @@ module \gelu_edge_moe_fitted.core (i__valid, o__ready, rst, ce, i__payload, o__p
       \$242  = lane0_s3_position;
     end
     if (rst) begin
-      \$242  = 19'h00000;
+      \$242  = 17'h00000;
     end
   end
   always @* begin
@@ -2006,7 +2006,7 @@ module \gelu_edge_moe_fitted.core (i__valid, o__ready, rst, ce, i__payload, o__p
       \$245  = \$120 ;
     end
     if (rst) begin
-      \$245  = 40'h0000000000;
+      \$245  = 38'h0000000000;
     end
   end
   always @* begin
@@ -2106,7 +2106,7 @@ module \gelu_edge_moe_fitted.core (i__valid, o__ready, rst, ce, i__payload, o__p
       \$255  = lane1_position;
     end
     if (rst) begin
-      \$255  = 19'h00000;
+      \$255  = 17'h00000;
     end
   end
   always @* begin
@@ -2146,7 +2146,7 @@ module \gelu_edge_moe_fitted.core (i__valid, o__ready, rst, ce, i__payload, o__p
       \$259  = lane1_s2_position;
     end
     if (rst) begin
-      \$259  = 19'h00000;
+      \$259  = 17'h00000;
     end
   end
   always @* begin
@@ -2196,7 +2196,7 @@ module \gelu_edge_moe_fitted.core (i__valid, o__ready, rst, ce, i__payload, o__p
       \$264  = lane1_s3_position;
     end
     if (rst) begin
-      \$264  = 19'h00000;
+      \$264  = 17'h00000;
     end
   end
   always @* begin
@@ -2226,7 +2226,7 @@ module \gelu_edge_moe_fitted.core (i__valid, o__ready, rst, ce, i__payload, o__p
       \$267  = \$150 ;
     end
     if (rst) begin
-      \$267  = 40'h0000000000;
+      \$267  = 38'h0000000000;
     end
   end
   always @* begin
@@ -2326,7 +2326,7 @@ module \gelu_edge_moe_fitted.core (i__valid, o__ready, rst, ce, i__payload, o__p
       \$277  = lane2_position;
     end
     if (rst) begin
-      \$277  = 19'h00000;
+      \$277  = 17'h00000;
     end
   end
   always @* begin
@@ -2366,7 +2366,7 @@ module \gelu_edge_moe_fitted.core (i__valid, o__ready, rst, ce, i__payload, o__p
       \$281  = lane2_s2_position;
     end
     if (rst) begin
-      \$281  = 19'h00000;
+      \$281  = 17'h00000;
     end
   end
   always @* begin
@@ -2416,7 +2416,7 @@ module \gelu_edge_moe_fitted.core (i__valid, o__ready, rst, ce, i__payload, o__p
       \$286  = lane2_s3_position;
     end
     if (rst) begin
-      \$286  = 19'h00000;
+      \$286  = 17'h00000;
     end
   end
   always @* begin
@@ -2446,7 +2446,7 @@ module \gelu_edge_moe_fitted.core (i__valid, o__ready, rst, ce, i__payload, o__p
       \$289  = \$180 ;
     end
     if (rst) begin
-      \$289  = 40'h0000000000;
+      \$289  = 38'h0000000000;
     end
   end
   always @* begin
@@ -2546,7 +2546,7 @@ module \gelu_edge_moe_fitted.core (i__valid, o__ready, rst, ce, i__payload, o__p
       \$299  = lane3_position;
     end
     if (rst) begin
-      \$299  = 19'h00000;
+      \$299  = 17'h00000;
     end
   end
   always @* begin
@@ -2586,7 +2586,7 @@ module \gelu_edge_moe_fitted.core (i__valid, o__ready, rst, ce, i__payload, o__p
       \$303  = lane3_s2_position;
     end
     if (rst) begin
-      \$303  = 19'h00000;
+      \$303  = 17'h00000;
     end
   end
   always @* begin
@@ -2636,7 +2636,7 @@ module \gelu_edge_moe_fitted.core (i__valid, o__ready, rst, ce, i__payload, o__p
       \$308  = lane3_s3_position;
     end
     if (rst) begin
-      \$308  = 19'h00000;
+      \$308  = 17'h00000;
     end
   end
   always @* begin
@@ -2666,7 +2666,7 @@ module \gelu_edge_moe_fitted.core (i__valid, o__ready, rst, ce, i__payload, o__p
       \$311  = \$210 ;
     end
     if (rst) begin
-      \$311  = 40'h0000000000;
+      \$311  = 38'h0000000000;
     end
   end
   always @* begin
@@ -2905,47 +2905,47 @@ module \gelu_edge_moe_fitted.core (i__valid, o__ready, rst, ce, i__payload, o__p
   assign o__payload[63:32] = lane1_s7_y;
   assign o__payload[31:0] = lane0_s7_y;
   assign \$4  = { \$3 [33], \$3 [33], \$3 [33], \$3 [33], \$3 [33], \$3 [33], \$3 [33], \$3 [33], \$3 [33], \$3 [33], \$3 [33], \$3 [33], \$3 [33], \$3 [33], \$3 [33], \$3 [33], \$3 [33], \$3 [33], \$3 [33], \$3 [33:19] };
-  assign \$7  = { 1'h0, \$6 [18:0] };
+  assign \$7  = { 2'h0, \$6 [18:2] };
   assign \$10  = { \$9 [33], \$9 [33], \$9 [33], \$9 [33], \$9 [33], \$9 [33], \$9 [33], \$9 [33], \$9 [33], \$9 [33], \$9 [33], \$9 [33], \$9 [33], \$9 [33], \$9 [33], \$9 [33], \$9 [33], \$9 [33:17] };
-  assign \$13  = { 1'h0, \$12 [16:0], 2'h0 };
+  assign \$13  = { 1'h0, \$12 [16:0] };
   assign \$16  = { \$15 [33], \$15 [33], \$15 [33], \$15 [33], \$15 [33], \$15 [33], \$15 [33], \$15 [33], \$15 [33], \$15 [33], \$15 [33], \$15 [33], \$15 [33], \$15 [33], \$15 [33], \$15 [33], \$15 [33], \$15 [33:17] };
-  assign \$19  = { 1'h0, \$18 [16:0], 2'h0 };
+  assign \$19  = { 1'h0, \$18 [16:0] };
   assign \$22  = { \$21 [33], \$21 [33], \$21 [33], \$21 [33], \$21 [33], \$21 [33], \$21 [33], \$21 [33], \$21 [33], \$21 [33], \$21 [33], \$21 [33], \$21 [33], \$21 [33], \$21 [33], \$21 [33], \$21 [33:16] };
-  assign \$25  = { \$24 [15:0], 3'h0 };
+  assign \$25  = { \$24 [15:0], 1'h0 };
   assign \$27  = { 1'h0, \$26 [8:1] };
   assign \$28  = { 1'h0, lane0_s2_index[7:1] };
   assign \$31  = { \$30 [33], \$30 [33], \$30 [33], \$30 [33], \$30 [33], \$30 [33], \$30 [33], \$30 [33], \$30 [33], \$30 [33], \$30 [33], \$30 [33], \$30 [33], \$30 [33], \$30 [33], \$30 [33], \$30 [33], \$30 [33], \$30 [33], \$30 [33:19] };
-  assign \$34  = { 1'h0, \$33 [18:0] };
+  assign \$34  = { 2'h0, \$33 [18:2] };
   assign \$37  = { \$36 [33], \$36 [33], \$36 [33], \$36 [33], \$36 [33], \$36 [33], \$36 [33], \$36 [33], \$36 [33], \$36 [33], \$36 [33], \$36 [33], \$36 [33], \$36 [33], \$36 [33], \$36 [33], \$36 [33], \$36 [33:17] };
-  assign \$40  = { 1'h0, \$39 [16:0], 2'h0 };
+  assign \$40  = { 1'h0, \$39 [16:0] };
   assign \$43  = { \$42 [33], \$42 [33], \$42 [33], \$42 [33], \$42 [33], \$42 [33], \$42 [33], \$42 [33], \$42 [33], \$42 [33], \$42 [33], \$42 [33], \$42 [33], \$42 [33], \$42 [33], \$42 [33], \$42 [33], \$42 [33:17] };
-  assign \$46  = { 1'h0, \$45 [16:0], 2'h0 };
+  assign \$46  = { 1'h0, \$45 [16:0] };
   assign \$49  = { \$48 [33], \$48 [33], \$48 [33], \$48 [33], \$48 [33], \$48 [33], \$48 [33], \$48 [33], \$48 [33], \$48 [33], \$48 [33], \$48 [33], \$48 [33], \$48 [33], \$48 [33], \$48 [33], \$48 [33:16] };
-  assign \$52  = { \$51 [15:0], 3'h0 };
+  assign \$52  = { \$51 [15:0], 1'h0 };
   assign \$54  = { 1'h0, \$53 [8:1] };
   assign \$55  = { 1'h0, lane1_s2_index[7:1] };
   assign \$58  = { \$57 [33], \$57 [33], \$57 [33], \$57 [33], \$57 [33], \$57 [33], \$57 [33], \$57 [33], \$57 [33], \$57 [33], \$57 [33], \$57 [33], \$57 [33], \$57 [33], \$57 [33], \$57 [33], \$57 [33], \$57 [33], \$57 [33], \$57 [33:19] };
-  assign \$61  = { 1'h0, \$60 [18:0] };
+  assign \$61  = { 2'h0, \$60 [18:2] };
   assign \$64  = { \$63 [33], \$63 [33], \$63 [33], \$63 [33], \$63 [33], \$63 [33], \$63 [33], \$63 [33], \$63 [33], \$63 [33], \$63 [33], \$63 [33], \$63 [33], \$63 [33], \$63 [33], \$63 [33], \$63 [33], \$63 [33:17] };
-  assign \$67  = { 1'h0, \$66 [16:0], 2'h0 };
+  assign \$67  = { 1'h0, \$66 [16:0] };
   assign \$70  = { \$69 [33], \$69 [33], \$69 [33], \$69 [33], \$69 [33], \$69 [33], \$69 [33], \$69 [33], \$69 [33], \$69 [33], \$69 [33], \$69 [33], \$69 [33], \$69 [33], \$69 [33], \$69 [33], \$69 [33], \$69 [33:17] };
-  assign \$73  = { 1'h0, \$72 [16:0], 2'h0 };
+  assign \$73  = { 1'h0, \$72 [16:0] };
   assign \$76  = { \$75 [33], \$75 [33], \$75 [33], \$75 [33], \$75 [33], \$75 [33], \$75 [33], \$75 [33], \$75 [33], \$75 [33], \$75 [33], \$75 [33], \$75 [33], \$75 [33], \$75 [33], \$75 [33], \$75 [33:16] };
-  assign \$79  = { \$78 [15:0], 3'h0 };
+  assign \$79  = { \$78 [15:0], 1'h0 };
   assign \$81  = { 1'h0, \$80 [8:1] };
   assign \$82  = { 1'h0, lane2_s2_index[7:1] };
   assign \$85  = { \$84 [33], \$84 [33], \$84 [33], \$84 [33], \$84 [33], \$84 [33], \$84 [33], \$84 [33], \$84 [33], \$84 [33], \$84 [33], \$84 [33], \$84 [33], \$84 [33], \$84 [33], \$84 [33], \$84 [33], \$84 [33], \$84 [33], \$84 [33:19] };
-  assign \$88  = { 1'h0, \$87 [18:0] };
+  assign \$88  = { 2'h0, \$87 [18:2] };
   assign \$91  = { \$90 [33], \$90 [33], \$90 [33], \$90 [33], \$90 [33], \$90 [33], \$90 [33], \$90 [33], \$90 [33], \$90 [33], \$90 [33], \$90 [33], \$90 [33], \$90 [33], \$90 [33], \$90 [33], \$90 [33], \$90 [33:17] };
-  assign \$94  = { 1'h0, \$93 [16:0], 2'h0 };
+  assign \$94  = { 1'h0, \$93 [16:0] };
   assign \$97  = { \$96 [33], \$96 [33], \$96 [33], \$96 [33], \$96 [33], \$96 [33], \$96 [33], \$96 [33], \$96 [33], \$96 [33], \$96 [33], \$96 [33], \$96 [33], \$96 [33], \$96 [33], \$96 [33], \$96 [33], \$96 [33:17] };
-  assign \$100  = { 1'h0, \$99 [16:0], 2'h0 };
+  assign \$100  = { 1'h0, \$99 [16:0] };
   assign \$103  = { \$102 [33], \$102 [33], \$102 [33], \$102 [33], \$102 [33], \$102 [33], \$102 [33], \$102 [33], \$102 [33], \$102 [33], \$102 [33], \$102 [33], \$102 [33], \$102 [33], \$102 [33], \$102 [33], \$102 [33:16] };
-  assign \$106  = { \$105 [15:0], 3'h0 };
+  assign \$106  = { \$105 [15:0], 1'h0 };
   assign \$108  = { 1'h0, \$107 [8:1] };
   assign \$109  = { 1'h0, lane3_s2_index[7:1] };
-  assign \$121  = { 12'h000, lane0_s5_lower, 19'h00000 };
-  assign \$123  = { \$122 [52], \$122 [52], \$122 [52], \$122 [52], \$122 [52], \$122 [52], \$122 [52], \$122 [52], \$122 [52], \$122 [52], \$122 [52], \$122 [52], \$122 [52], \$122 [52], \$122 [52], \$122 [52], \$122 [52], \$122 [52], \$122 [52], \$122 [52:19] };
+  assign \$121  = { 14'h0000, lane0_s5_lower, 17'h00000 };
+  assign \$123  = { \$122 [52], \$122 [52], \$122 [52], \$122 [52], \$122 [52], \$122 [52], \$122 [52], \$122 [52], \$122 [52], \$122 [52], \$122 [52], \$122 [52], \$122 [52], \$122 [52], \$122 [52], \$122 [52], \$122 [52], \$122 [52:17] };
   assign \$125  = { lane0_s5_relu[31], lane0_s5_relu };
   assign \$127  = { lane0_s6_delta[52], lane0_s6_delta };
   assign \$129  = { \$128 [54], \$128  };
@@ -2953,8 +2953,8 @@ module \gelu_edge_moe_fitted.core (i__valid, o__ready, rst, ce, i__payload, o__p
   assign \$133  = { \$132 [54], \$132  };
   assign \$135  = { lane0_s6_delta[52], lane0_s6_delta };
   assign \$137  = { \$136 [54], \$136  };
-  assign \$151  = { 12'h000, lane1_s5_lower, 19'h00000 };
-  assign \$153  = { \$152 [52], \$152 [52], \$152 [52], \$152 [52], \$152 [52], \$152 [52], \$152 [52], \$152 [52], \$152 [52], \$152 [52], \$152 [52], \$152 [52], \$152 [52], \$152 [52], \$152 [52], \$152 [52], \$152 [52], \$152 [52], \$152 [52], \$152 [52:19] };
+  assign \$151  = { 14'h0000, lane1_s5_lower, 17'h00000 };
+  assign \$153  = { \$152 [52], \$152 [52], \$152 [52], \$152 [52], \$152 [52], \$152 [52], \$152 [52], \$152 [52], \$152 [52], \$152 [52], \$152 [52], \$152 [52], \$152 [52], \$152 [52], \$152 [52], \$152 [52], \$152 [52], \$152 [52:17] };
   assign \$155  = { lane1_s5_relu[31], lane1_s5_relu };
   assign \$157  = { lane1_s6_delta[52], lane1_s6_delta };
   assign \$159  = { \$158 [54], \$158  };
@@ -2962,8 +2962,8 @@ module \gelu_edge_moe_fitted.core (i__valid, o__ready, rst, ce, i__payload, o__p
   assign \$163  = { \$162 [54], \$162  };
   assign \$165  = { lane1_s6_delta[52], lane1_s6_delta };
   assign \$167  = { \$166 [54], \$166  };
-  assign \$181  = { 12'h000, lane2_s5_lower, 19'h00000 };
-  assign \$183  = { \$182 [52], \$182 [52], \$182 [52], \$182 [52], \$182 [52], \$182 [52], \$182 [52], \$182 [52], \$182 [52], \$182 [52], \$182 [52], \$182 [52], \$182 [52], \$182 [52], \$182 [52], \$182 [52], \$182 [52], \$182 [52], \$182 [52], \$182 [52:19] };
+  assign \$181  = { 14'h0000, lane2_s5_lower, 17'h00000 };
+  assign \$183  = { \$182 [52], \$182 [52], \$182 [52], \$182 [52], \$182 [52], \$182 [52], \$182 [52], \$182 [52], \$182 [52], \$182 [52], \$182 [52], \$182 [52], \$182 [52], \$182 [52], \$182 [52], \$182 [52], \$182 [52], \$182 [52:17] };
   assign \$185  = { lane2_s5_relu[31], lane2_s5_relu };
   assign \$187  = { lane2_s6_delta[52], lane2_s6_delta };
   assign \$189  = { \$188 [54], \$188  };
@@ -2971,8 +2971,8 @@ module \gelu_edge_moe_fitted.core (i__valid, o__ready, rst, ce, i__payload, o__p
   assign \$193  = { \$192 [54], \$192  };
   assign \$195  = { lane2_s6_delta[52], lane2_s6_delta };
   assign \$197  = { \$196 [54], \$196  };
-  assign \$211  = { 12'h000, lane3_s5_lower, 19'h00000 };
-  assign \$213  = { \$212 [52], \$212 [52], \$212 [52], \$212 [52], \$212 [52], \$212 [52], \$212 [52], \$212 [52], \$212 [52], \$212 [52], \$212 [52], \$212 [52], \$212 [52], \$212 [52], \$212 [52], \$212 [52], \$212 [52], \$212 [52], \$212 [52], \$212 [52:19] };
+  assign \$211  = { 14'h0000, lane3_s5_lower, 17'h00000 };
+  assign \$213  = { \$212 [52], \$212 [52], \$212 [52], \$212 [52], \$212 [52], \$212 [52], \$212 [52], \$212 [52], \$212 [52], \$212 [52], \$212 [52], \$212 [52], \$212 [52], \$212 [52], \$212 [52], \$212 [52], \$212 [52], \$212 [52:17] };
   assign \$215  = { lane3_s5_relu[31], lane3_s5_relu };
   assign \$217  = { lane3_s6_delta[52], lane3_s6_delta };
   assign \$219  = { \$218 [54], \$218  };

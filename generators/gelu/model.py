@@ -39,19 +39,30 @@ def delta_reference(u):
 
 # --- table methods -------------------------------------------------------------------------------
 
+#: Widest position inside a segment fed to the interpolation multiplier: 17 bits (Edge-MoE's own
+#: width) keeps the multiply within one 18x18 DSP; coarser segments drop position LSBs instead.
+POSITION_BITS = 17
+
+
 @dataclass(frozen=True)
 class TableLayout:
     """Where each ``|x|`` code finds its table segment.
 
     ``regions`` holds ``(start_code, end_code, shift, base)``: codes ``start <= u < end`` use entry
-    ``base + ((u - start) >> shift)`` and position ``(u - start) mod 2**shift`` inside the segment;
-    codes at or past ``cutoff_code`` have delta = 0. ``max_shift`` is the widest position, to which
-    every region's position is left-aligned so one multiplier serves all regions.
+    ``base + ((u - start) >> shift)`` at position ``(u - start) mod 2**shift`` inside the segment;
+    codes at or past ``cutoff_code`` have delta = 0. Positions are aligned to ``position_bits``
+    bits (shifted left, or right beyond :data:`POSITION_BITS`) so one multiplier serves all regions.
     """
 
     regions: tuple
     cutoff_code: int
-    max_shift: int
+    position_bits: int
+
+    @staticmethod
+    def align(position, shift, position_bits):
+        """``position`` (``shift`` bits) as a fraction of ``position_bits`` bits (floor)."""
+        move = position_bits - shift
+        return position << move if move >= 0 else position >> -move
 
 
 def table_layout(params: GeluParams):
@@ -62,7 +73,8 @@ def table_layout(params: GeluParams):
         shift = params.in_frac - step_log2
         regions.append((start_code, end_code, shift, base))
         base += (end_code - start_code) >> shift
-    return TableLayout(tuple(regions), regions[-1][1], max(r[2] for r in regions))
+    position_bits = min(max(r[2] for r in regions), POSITION_BITS)
+    return TableLayout(tuple(regions), regions[-1][1], position_bits)
 
 
 @functools.lru_cache(maxsize=64)
@@ -136,13 +148,13 @@ def _table_gelu(params, x):
         inside = (u >= start) & (u < end)
         offset = u - start
         index = np.where(inside, base + (offset >> shift), index)
-        position = np.where(inside, (offset & ((1 << shift) - 1)) << (layout.max_shift - shift),
-                            position)
+        position = np.where(inside, layout.align(offset & ((1 << shift) - 1), shift,
+                                                 layout.position_bits), position)
     below_cutoff = u < layout.cutoff_code
     lower = tab[index]
     upper = tab[np.minimum(index + 1, len(tab) - 1)]
     # Linear interpolation, floored to table_frac bits (Edge-MoE's AP_TRN).
-    delta = ((lower << layout.max_shift) + position * (upper - lower)) >> layout.max_shift
+    delta = ((lower << layout.position_bits) + position * (upper - lower)) >> layout.position_bits
     delta = np.where(below_cutoff, delta, 0)
     wide_frac = max(params.in_frac, params.table_frac)
     relu = np.maximum(x, 0)

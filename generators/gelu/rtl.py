@@ -64,13 +64,14 @@ class Gelu(ElementwisePipeline):
         index = Signal(range(len(tab)), name=f"{pipe.prefix}_index")
         # At least one bit: when every step is one input LSB the position is constant 0, and
         # zero-width signals would reach the Verilog as [-1:0] ranges.
-        position = Signal(max(layout.max_shift, 1), name=f"{pipe.prefix}_position")
+        position = Signal(max(layout.position_bits, 1), name=f"{pipe.prefix}_position")
         for start, end, shift, base in reversed(layout.regions):
             with m.If(u < end):
                 offset = u - start
                 m.d.comb += index.eq(base + (offset >> shift))
                 if shift:
-                    m.d.comb += position.eq(offset[:shift] << (layout.max_shift - shift))
+                    m.d.comb += position.eq(
+                        layout.align(offset[:shift], shift, layout.position_bits))
         index, position, below, relu = pipe.stage(
             index=index, position=position, below=u < layout.cutoff_code, relu=relu)
 
@@ -102,7 +103,8 @@ class Gelu(ElementwisePipeline):
         wide_frac = max(p.in_frac, p.table_frac)
         out_shift = wide_frac - p.out_frac
         delta, relu_biased = pipe.stage(
-            delta=Mux(below, ((lower << layout.max_shift) + product) >> layout.max_shift, 0),
+            delta=Mux(below, ((lower << layout.position_bits) + product) >> layout.position_bits,
+                      0),
             relu_biased=shift_round(relu, p.in_frac - wide_frac, Rounding.FLOOR)
             + rounding_bias(out_shift, p.rounding))
         wide = relu_biased - shift_round(delta, p.table_frac - wide_frac, Rounding.FLOOR)
