@@ -113,13 +113,13 @@ def _run(tool: str, args: list[str], cwd: Path, log: str) -> None:
         tail = "\n".join(lines[-20:])
         # The first line is what a report shows: the tool's own error and any resource the
         # design needs more of than the part has (nextpnr's "TYPE: used/ available  N%" lines).
-        error = next((line for line in lines if line.startswith("ERROR:")), "")
+        error = next((line.strip() for line in lines if "ERROR:" in line), "")
         over = [m.group(1) + " " + m.group(2) + "/" + m.group(3)
                 for m in re.finditer(r"(\w+):\s+(\d+)/\s*(\d+)\s+(\d+)%", text)
                 if int(m.group(4)) > 100]
         summary = f"does not fit: needs {', '.join(over)}" if over else error
-        raise RuntimeError(f"{tool} failed (exit {proc.returncode}): {summary}\n"
-                           f"in {cwd}; last lines of {log}:\n{tail}")
+        raise RuntimeError(f"{tool} failed (exit {proc.returncode}): {summary} "
+                           f"(log: {cwd / log}); its last lines:\n{tail}")
 
 
 @functools.cache

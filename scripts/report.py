@@ -74,7 +74,8 @@ def synth_entries(entries, targets, out_dir):
             try:
                 row = synthesize(verilog, entry.name, target, case_dir / target)
             except RuntimeError as error:
-                row = {"target": target, "error": str(error).splitlines()[0]}
+                # First line only, without the log's (machine-specific) path.
+                row = {"target": target, "error": str(error).splitlines()[0].split(" (log: ")[0]}
             rows.append({"name": entry.name, **row})
     return rows
 
