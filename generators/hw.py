@@ -53,9 +53,21 @@ def shift_round(value, shift, rounding):
 
 
 def saturate(value, fmt: Fixed):
-    clamped = Mux(value > fmt.max_code, fmt.max_code,
-                  Mux(value < fmt.min_code, fmt.min_code, value))
-    return clamped.as_signed()[:fmt.width].as_signed() if fmt.signed else clamped[:fmt.width]
+    """Clamp into ``fmt`` as :func:`generators.fixedpoint.saturate` does.
+
+    Tested on the bits, not with comparators: a value fits when every bit from the format's top
+    bit upward equals the sign, a reduction that needs no carry chain.
+    """
+    value = Value.cast(value)
+    if value.shape().width <= fmt.width and value.shape().signed == fmt.signed:
+        return value
+    value = value.as_signed() if fmt.signed else value
+    top = value[fmt.width - 1 if fmt.signed else fmt.width:]
+    fits = (top.all() | ~top.any()) if value.shape().signed else ~top.any()
+    negative = value[-1] if value.shape().signed else 0
+    clamped = Mux(fits, value[:fmt.width], Mux(negative, fmt.min_code, fmt.max_code))
+    clamped = clamped[:fmt.width]          # exactly the format's bits, whatever Mux widened to
+    return clamped.as_signed() if fmt.signed else clamped
 
 
 def lanes_stream(lanes, fmt: Fixed):

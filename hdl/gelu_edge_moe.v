@@ -82,184 +82,204 @@ module \gelu_edge_moe.core (i__valid, o__ready, rst, ce, i__payload, o__payload,
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
   wire [7:0] \$10 ;
-  wire [32:0] \$100 ;
-  wire \$101 ;
-  wire [31:0] \$102 ;
-  wire \$103 ;
-  wire [19:0] \$104 ;
-  wire [19:0] \$105 ;
-  wire [19:0] \$106 ;
-  wire [20:0] \$107 ;
-  wire [37:0] \$108 ;
-  wire [50:0] \$109 ;
+  wire [53:0] \$100 ;
+  wire [54:0] \$101 ;
+  wire [55:0] \$102 ;
+  wire [53:0] \$103 ;
+  wire [54:0] \$104 ;
+  wire [55:0] \$105 ;
+  wire [31:0] \$106 ;
+  wire [32:0] \$107 ;
+  wire \$108 ;
+  wire [32:0] \$109 ;
   wire \$11 ;
-  wire [52:0] \$110 ;
-  wire [52:0] \$111 ;
-  wire [52:0] \$112 ;
-  wire [32:0] \$113 ;
-  wire [33:0] \$114 ;
-  wire [53:0] \$115 ;
-  wire [54:0] \$116 ;
-  wire [55:0] \$117 ;
-  wire \$118 ;
-  wire [53:0] \$119 ;
+  wire [32:0] \$110 ;
+  wire \$111 ;
+  wire [31:0] \$112 ;
+  wire \$113 ;
+  wire [19:0] \$114 ;
+  wire [19:0] \$115 ;
+  wire [19:0] \$116 ;
+  wire [20:0] \$117 ;
+  wire [37:0] \$118 ;
+  wire [50:0] \$119 ;
   wire [33:0] \$12 ;
-  wire [54:0] \$120 ;
-  wire [55:0] \$121 ;
-  wire \$122 ;
-  wire [53:0] \$123 ;
-  wire [54:0] \$124 ;
-  wire [55:0] \$125 ;
-  wire [55:0] \$126 ;
+  wire [52:0] \$120 ;
+  wire [52:0] \$121 ;
+  wire [52:0] \$122 ;
+  wire [32:0] \$123 ;
+  wire [33:0] \$124 ;
+  wire [53:0] \$125 ;
+  wire [54:0] \$126 ;
   wire [55:0] \$127 ;
   wire \$128 ;
-  wire [32:0] \$129 ;
+  wire [53:0] \$129 ;
   wire [33:0] \$13 ;
-  wire [32:0] \$130 ;
-  wire \$131 ;
-  wire [31:0] \$132 ;
+  wire [54:0] \$130 ;
+  wire [55:0] \$131 ;
+  wire \$132 ;
   wire \$133 ;
-  wire [19:0] \$134 ;
-  wire [19:0] \$135 ;
-  wire [19:0] \$136 ;
-  wire [20:0] \$137 ;
-  wire [37:0] \$138 ;
-  wire [50:0] \$139 ;
+  wire \$134 ;
+  wire [53:0] \$135 ;
+  wire [54:0] \$136 ;
+  wire [55:0] \$137 ;
+  wire [53:0] \$138 ;
+  wire [54:0] \$139 ;
   wire [34:0] \$14 ;
-  wire [52:0] \$140 ;
-  wire [52:0] \$141 ;
-  wire [52:0] \$142 ;
-  wire [32:0] \$143 ;
-  wire [33:0] \$144 ;
-  wire [53:0] \$145 ;
-  wire [54:0] \$146 ;
-  wire [55:0] \$147 ;
+  wire [55:0] \$140 ;
+  wire [31:0] \$141 ;
+  wire [32:0] \$142 ;
+  wire \$143 ;
+  wire [32:0] \$144 ;
+  wire [32:0] \$145 ;
+  wire \$146 ;
+  wire [31:0] \$147 ;
   wire \$148 ;
-  wire [53:0] \$149 ;
+  wire [19:0] \$149 ;
   wire [33:0] \$15 ;
-  wire [54:0] \$150 ;
-  wire [55:0] \$151 ;
-  wire \$152 ;
-  wire [53:0] \$153 ;
-  wire [54:0] \$154 ;
-  wire [55:0] \$155 ;
-  wire [55:0] \$156 ;
-  wire [55:0] \$157 ;
-  reg [32:0] \$158 ;
-  reg [31:0] \$159 ;
+  wire [19:0] \$150 ;
+  wire [19:0] \$151 ;
+  wire [20:0] \$152 ;
+  wire [37:0] \$153 ;
+  wire [50:0] \$154 ;
+  wire [52:0] \$155 ;
+  wire [52:0] \$156 ;
+  wire [52:0] \$157 ;
+  wire [32:0] \$158 ;
+  wire [33:0] \$159 ;
   wire [17:0] \$16 ;
-  reg [7:0] \$160 ;
-  reg [16:0] \$161 ;
-  reg \$162 ;
-  reg [31:0] \$163 ;
-  reg \$164 ;
-  reg [16:0] \$165 ;
-  reg \$166 ;
-  reg [31:0] \$167 ;
-  reg [19:0] \$168 ;
-  reg [20:0] \$169 ;
+  wire [53:0] \$160 ;
+  wire [54:0] \$161 ;
+  wire [55:0] \$162 ;
+  wire \$163 ;
+  wire [53:0] \$164 ;
+  wire [54:0] \$165 ;
+  wire [55:0] \$166 ;
+  wire \$167 ;
+  wire \$168 ;
+  wire \$169 ;
   wire [8:0] \$17 ;
-  reg [16:0] \$170 ;
-  reg \$171 ;
-  reg [31:0] \$172 ;
-  reg [37:0] \$173 ;
-  reg [19:0] \$174 ;
-  reg \$175 ;
-  reg [31:0] \$176 ;
-  reg [52:0] \$177 ;
-  reg [33:0] \$178 ;
+  wire [53:0] \$170 ;
+  wire [54:0] \$171 ;
+  wire [55:0] \$172 ;
+  wire [53:0] \$173 ;
+  wire [54:0] \$174 ;
+  wire [55:0] \$175 ;
+  wire [31:0] \$176 ;
+  wire [32:0] \$177 ;
+  reg [32:0] \$178 ;
   reg [31:0] \$179 ;
   wire [8:0] \$18 ;
-  reg [32:0] \$180 ;
-  reg [31:0] \$181 ;
-  reg [7:0] \$182 ;
-  reg [16:0] \$183 ;
+  reg [7:0] \$180 ;
+  reg [16:0] \$181 ;
+  reg \$182 ;
+  reg [31:0] \$183 ;
   reg \$184 ;
-  reg [31:0] \$185 ;
+  reg [16:0] \$185 ;
   reg \$186 ;
-  reg [16:0] \$187 ;
-  reg \$188 ;
-  reg [31:0] \$189 ;
+  reg [31:0] \$187 ;
+  reg [19:0] \$188 ;
+  reg [20:0] \$189 ;
   wire [7:0] \$19 ;
-  reg [19:0] \$190 ;
-  reg [20:0] \$191 ;
-  reg [16:0] \$192 ;
-  reg \$193 ;
-  reg [31:0] \$194 ;
-  reg [37:0] \$195 ;
-  reg [19:0] \$196 ;
-  reg \$197 ;
-  reg [31:0] \$198 ;
-  reg [52:0] \$199 ;
+  reg [16:0] \$190 ;
+  reg \$191 ;
+  reg [31:0] \$192 ;
+  reg [37:0] \$193 ;
+  reg [19:0] \$194 ;
+  reg \$195 ;
+  reg [31:0] \$196 ;
+  reg [52:0] \$197 ;
+  reg [33:0] \$198 ;
+  reg [31:0] \$199 ;
   wire \$2 ;
   wire \$20 ;
-  reg [33:0] \$200 ;
+  reg [32:0] \$200 ;
   reg [31:0] \$201 ;
-  reg [32:0] \$202 ;
-  reg [31:0] \$203 ;
-  reg [7:0] \$204 ;
-  reg [16:0] \$205 ;
+  reg [7:0] \$202 ;
+  reg [16:0] \$203 ;
+  reg \$204 ;
+  reg [31:0] \$205 ;
   reg \$206 ;
-  reg [31:0] \$207 ;
+  reg [16:0] \$207 ;
   reg \$208 ;
-  reg [16:0] \$209 ;
+  reg [31:0] \$209 ;
   wire [33:0] \$21 ;
-  reg \$210 ;
-  reg [31:0] \$211 ;
-  reg [19:0] \$212 ;
-  reg [20:0] \$213 ;
-  reg [16:0] \$214 ;
-  reg \$215 ;
-  reg [31:0] \$216 ;
-  reg [37:0] \$217 ;
-  reg [19:0] \$218 ;
-  reg \$219 ;
+  reg [19:0] \$210 ;
+  reg [20:0] \$211 ;
+  reg [16:0] \$212 ;
+  reg \$213 ;
+  reg [31:0] \$214 ;
+  reg [37:0] \$215 ;
+  reg [19:0] \$216 ;
+  reg \$217 ;
+  reg [31:0] \$218 ;
+  reg [52:0] \$219 ;
   wire [33:0] \$22 ;
-  reg [31:0] \$220 ;
-  reg [52:0] \$221 ;
-  reg [33:0] \$222 ;
+  reg [33:0] \$220 ;
+  reg [31:0] \$221 ;
+  reg [32:0] \$222 ;
   reg [31:0] \$223 ;
-  reg [32:0] \$224 ;
-  reg [31:0] \$225 ;
-  reg [7:0] \$226 ;
-  reg [16:0] \$227 ;
+  reg [7:0] \$224 ;
+  reg [16:0] \$225 ;
+  reg \$226 ;
+  reg [31:0] \$227 ;
   reg \$228 ;
-  reg [31:0] \$229 ;
+  reg [16:0] \$229 ;
   wire [34:0] \$23 ;
   reg \$230 ;
-  reg [16:0] \$231 ;
-  reg \$232 ;
-  reg [31:0] \$233 ;
-  reg [19:0] \$234 ;
-  reg [20:0] \$235 ;
-  reg [16:0] \$236 ;
-  reg \$237 ;
-  reg [31:0] \$238 ;
-  reg [37:0] \$239 ;
+  reg [31:0] \$231 ;
+  reg [19:0] \$232 ;
+  reg [20:0] \$233 ;
+  reg [16:0] \$234 ;
+  reg \$235 ;
+  reg [31:0] \$236 ;
+  reg [37:0] \$237 ;
+  reg [19:0] \$238 ;
+  reg \$239 ;
   wire [33:0] \$24 ;
-  reg [19:0] \$240 ;
-  reg \$241 ;
-  reg [31:0] \$242 ;
-  reg [52:0] \$243 ;
-  reg [33:0] \$244 ;
+  reg [31:0] \$240 ;
+  reg [52:0] \$241 ;
+  reg [33:0] \$242 ;
+  reg [31:0] \$243 ;
+  reg [32:0] \$244 ;
   reg [31:0] \$245 ;
-  reg \$246 ;
-  reg \$247 ;
+  reg [7:0] \$246 ;
+  reg [16:0] \$247 ;
   reg \$248 ;
-  reg \$249 ;
+  reg [31:0] \$249 ;
   wire [17:0] \$25 ;
   reg \$250 ;
-  reg \$251 ;
+  reg [16:0] \$251 ;
   reg \$252 ;
-  reg \$253 ;
-  reg \$254 ;
-  reg \$255 ;
-  reg \$256 ;
+  reg [31:0] \$253 ;
+  reg [19:0] \$254 ;
+  reg [20:0] \$255 ;
+  reg [16:0] \$256 ;
   reg \$257 ;
-  reg \$258 ;
-  reg \$259 ;
+  reg [31:0] \$258 ;
+  reg [37:0] \$259 ;
   wire [8:0] \$26 ;
+  reg [19:0] \$260 ;
+  reg \$261 ;
+  reg [31:0] \$262 ;
+  reg [52:0] \$263 ;
+  reg [33:0] \$264 ;
+  reg [31:0] \$265 ;
+  reg \$266 ;
+  reg \$267 ;
+  reg \$268 ;
+  reg \$269 ;
   wire [8:0] \$27 ;
+  reg \$270 ;
+  reg \$271 ;
+  reg \$272 ;
+  reg \$273 ;
+  reg \$274 ;
+  reg \$275 ;
+  reg \$276 ;
+  reg \$277 ;
+  reg \$278 ;
+  reg \$279 ;
   wire [7:0] \$28 ;
   wire \$29 ;
   wire [33:0] \$3 ;
@@ -299,46 +319,46 @@ module \gelu_edge_moe.core (i__valid, o__ready, rst, ce, i__payload, o__payload,
   wire [54:0] \$60 ;
   wire [55:0] \$61 ;
   wire \$62 ;
-  wire [53:0] \$63 ;
-  wire [54:0] \$64 ;
-  wire [55:0] \$65 ;
-  wire [55:0] \$66 ;
+  wire \$63 ;
+  wire \$64 ;
+  wire [53:0] \$65 ;
+  wire [54:0] \$66 ;
   wire [55:0] \$67 ;
-  wire \$68 ;
-  wire [32:0] \$69 ;
+  wire [53:0] \$68 ;
+  wire [54:0] \$69 ;
   wire [17:0] \$7 ;
-  wire [32:0] \$70 ;
-  wire \$71 ;
-  wire [31:0] \$72 ;
+  wire [55:0] \$70 ;
+  wire [31:0] \$71 ;
+  wire [32:0] \$72 ;
   wire \$73 ;
-  wire [19:0] \$74 ;
-  wire [19:0] \$75 ;
-  wire [19:0] \$76 ;
-  wire [20:0] \$77 ;
-  wire [37:0] \$78 ;
-  wire [50:0] \$79 ;
+  wire [32:0] \$74 ;
+  wire [32:0] \$75 ;
+  wire \$76 ;
+  wire [31:0] \$77 ;
+  wire \$78 ;
+  wire [19:0] \$79 ;
   wire [8:0] \$8 ;
-  wire [52:0] \$80 ;
-  wire [52:0] \$81 ;
-  wire [52:0] \$82 ;
-  wire [32:0] \$83 ;
-  wire [33:0] \$84 ;
-  wire [53:0] \$85 ;
-  wire [54:0] \$86 ;
-  wire [55:0] \$87 ;
-  wire \$88 ;
-  wire [53:0] \$89 ;
+  wire [19:0] \$80 ;
+  wire [19:0] \$81 ;
+  wire [20:0] \$82 ;
+  wire [37:0] \$83 ;
+  wire [50:0] \$84 ;
+  wire [52:0] \$85 ;
+  wire [52:0] \$86 ;
+  wire [52:0] \$87 ;
+  wire [32:0] \$88 ;
+  wire [33:0] \$89 ;
   wire [8:0] \$9 ;
-  wire [54:0] \$90 ;
-  wire [55:0] \$91 ;
-  wire \$92 ;
-  wire [53:0] \$93 ;
-  wire [54:0] \$94 ;
-  wire [55:0] \$95 ;
+  wire [53:0] \$90 ;
+  wire [54:0] \$91 ;
+  wire [55:0] \$92 ;
+  wire \$93 ;
+  wire [53:0] \$94 ;
+  wire [54:0] \$95 ;
   wire [55:0] \$96 ;
-  wire [55:0] \$97 ;
+  wire \$97 ;
   wire \$98 ;
-  wire [32:0] \$99 ;
+  wire \$99 ;
   wire [6:0] \$signature__addr ;
   wire [6:0] \$signature__addr$11 ;
   wire [6:0] \$signature__addr$19 ;
@@ -1328,279 +1348,291 @@ module \gelu_edge_moe.core (i__valid, o__ready, rst, ce, i__payload, o__payload,
   assign \$52  = lane0_s5_below ? \$51  : 53'h00000000000000;
   assign \$54  = $signed(\$53 ) + $signed(1'h0);
   assign \$56  = $signed(lane0_s6_relu_biased) - $signed(\$55 );
-  assign \$58  = $signed(\$57 ) > $signed(32'd2147483647);
+  assign \$58  = & \$57 [55:31];
   assign \$60  = $signed(lane0_s6_relu_biased) - $signed(\$59 );
-  assign \$62  = $signed(\$61 ) < $signed(32'd2147483648);
-  assign \$64  = $signed(lane0_s6_relu_biased) - $signed(\$63 );
-  assign \$66  = \$62  ? 56'hffffff80000000 : \$65 ;
-  assign \$67  = \$58  ? 56'h0000007fffffff : \$66 ;
-  assign \$68  = $signed(i__payload[63:32]) < $signed(1'h0);
-  assign \$69  = - $signed(i__payload[63:32]);
-  assign \$70  = \$68  ? \$69  : { i__payload[63], i__payload[63:32] };
-  assign \$71  = $signed(i__payload[63:32]) < $signed(1'h0);
-  assign \$72  = \$71  ? 32'd0 : i__payload[63:32];
-  assign \$73  = lane1_s1_u < 25'h1600000;
-  assign \$74  = lane1_s3_odd ? \$signature__data$77  : \$signature__data$76 ;
-  assign \$75  = lane1_s3_odd ? \$signature__data$76  : \$signature__data$77 ;
-  assign \$76  = lane1_s3_odd ? \$signature__data$77  : \$signature__data$76 ;
-  assign \$77  = \$75  - \$76 ;
-  assign \$78  = $signed({ 1'h0, lane1_s4_position }) * $signed(lane1_s4_diff);
-  assign \$80  = $signed({ 1'h0, \$79  }) + $signed(lane1_s5_product);
-  assign \$82  = lane1_s5_below ? \$81  : 53'h00000000000000;
-  assign \$84  = $signed(\$83 ) + $signed(1'h0);
-  assign \$86  = $signed(lane1_s6_relu_biased) - $signed(\$85 );
-  assign \$88  = $signed(\$87 ) > $signed(32'd2147483647);
-  assign \$90  = $signed(lane1_s6_relu_biased) - $signed(\$89 );
-  assign \$92  = $signed(\$91 ) < $signed(32'd2147483648);
-  assign \$94  = $signed(lane1_s6_relu_biased) - $signed(\$93 );
-  assign \$96  = \$92  ? 56'hffffff80000000 : \$95 ;
-  assign \$97  = \$88  ? 56'h0000007fffffff : \$96 ;
-  assign \$98  = $signed(i__payload[95:64]) < $signed(1'h0);
-  assign \$99  = - $signed(i__payload[95:64]);
-  assign \$100  = \$98  ? \$99  : { i__payload[95], i__payload[95:64] };
-  assign \$101  = $signed(i__payload[95:64]) < $signed(1'h0);
-  assign \$102  = \$101  ? 32'd0 : i__payload[95:64];
-  assign \$103  = lane2_s1_u < 25'h1600000;
-  assign \$104  = lane2_s3_odd ? \$signature__data$98  : \$signature__data$97 ;
-  assign \$105  = lane2_s3_odd ? \$signature__data$97  : \$signature__data$98 ;
-  assign \$106  = lane2_s3_odd ? \$signature__data$98  : \$signature__data$97 ;
-  assign \$107  = \$105  - \$106 ;
-  assign \$108  = $signed({ 1'h0, lane2_s4_position }) * $signed(lane2_s4_diff);
-  assign \$110  = $signed({ 1'h0, \$109  }) + $signed(lane2_s5_product);
-  assign \$112  = lane2_s5_below ? \$111  : 53'h00000000000000;
-  assign \$114  = $signed(\$113 ) + $signed(1'h0);
-  assign \$116  = $signed(lane2_s6_relu_biased) - $signed(\$115 );
-  assign \$118  = $signed(\$117 ) > $signed(32'd2147483647);
-  assign \$120  = $signed(lane2_s6_relu_biased) - $signed(\$119 );
-  assign \$122  = $signed(\$121 ) < $signed(32'd2147483648);
-  assign \$124  = $signed(lane2_s6_relu_biased) - $signed(\$123 );
-  assign \$126  = \$122  ? 56'hffffff80000000 : \$125 ;
-  assign \$127  = \$118  ? 56'h0000007fffffff : \$126 ;
-  assign \$128  = $signed(i__payload[127:96]) < $signed(1'h0);
-  assign \$129  = - $signed(i__payload[127:96]);
-  assign \$130  = \$128  ? \$129  : { i__payload[127], i__payload[127:96] };
-  assign \$131  = $signed(i__payload[127:96]) < $signed(1'h0);
-  assign \$132  = \$131  ? 32'd0 : i__payload[127:96];
-  assign \$133  = lane3_s1_u < 25'h1600000;
-  assign \$134  = lane3_s3_odd ? \$signature__data$119  : \$signature__data$118 ;
-  assign \$135  = lane3_s3_odd ? \$signature__data$118  : \$signature__data$119 ;
-  assign \$136  = lane3_s3_odd ? \$signature__data$119  : \$signature__data$118 ;
-  assign \$137  = \$135  - \$136 ;
-  assign \$138  = $signed({ 1'h0, lane3_s4_position }) * $signed(lane3_s4_diff);
-  assign \$140  = $signed({ 1'h0, \$139  }) + $signed(lane3_s5_product);
-  assign \$142  = lane3_s5_below ? \$141  : 53'h00000000000000;
-  assign \$144  = $signed(\$143 ) + $signed(1'h0);
-  assign \$146  = $signed(lane3_s6_relu_biased) - $signed(\$145 );
-  assign \$148  = $signed(\$147 ) > $signed(32'd2147483647);
-  assign \$150  = $signed(lane3_s6_relu_biased) - $signed(\$149 );
-  assign \$152  = $signed(\$151 ) < $signed(32'd2147483648);
-  assign \$154  = $signed(lane3_s6_relu_biased) - $signed(\$153 );
-  assign \$156  = \$152  ? 56'hffffff80000000 : \$155 ;
-  assign \$157  = \$148  ? 56'h0000007fffffff : \$156 ;
+  assign \$62  = | \$61 [55:31];
+  assign \$63  = ~ \$62 ;
+  assign \$64  = \$58  | \$63 ;
+  assign \$66  = $signed(lane0_s6_relu_biased) - $signed(\$65 );
+  assign \$69  = $signed(lane0_s6_relu_biased) - $signed(\$68 );
+  assign \$71  = \$70 [55] ? 32'd2147483648 : 32'd2147483647;
+  assign \$72  = \$64  ? { 1'h0, \$67 [31:0] } : { \$71 [31], \$71  };
+  assign \$73  = $signed(i__payload[63:32]) < $signed(1'h0);
+  assign \$74  = - $signed(i__payload[63:32]);
+  assign \$75  = \$73  ? \$74  : { i__payload[63], i__payload[63:32] };
+  assign \$76  = $signed(i__payload[63:32]) < $signed(1'h0);
+  assign \$77  = \$76  ? 32'd0 : i__payload[63:32];
+  assign \$78  = lane1_s1_u < 25'h1600000;
+  assign \$79  = lane1_s3_odd ? \$signature__data$77  : \$signature__data$76 ;
+  assign \$80  = lane1_s3_odd ? \$signature__data$76  : \$signature__data$77 ;
+  assign \$81  = lane1_s3_odd ? \$signature__data$77  : \$signature__data$76 ;
+  assign \$82  = \$80  - \$81 ;
+  assign \$83  = $signed({ 1'h0, lane1_s4_position }) * $signed(lane1_s4_diff);
+  assign \$85  = $signed({ 1'h0, \$84  }) + $signed(lane1_s5_product);
+  assign \$87  = lane1_s5_below ? \$86  : 53'h00000000000000;
+  assign \$89  = $signed(\$88 ) + $signed(1'h0);
+  assign \$91  = $signed(lane1_s6_relu_biased) - $signed(\$90 );
+  assign \$93  = & \$92 [55:31];
+  assign \$95  = $signed(lane1_s6_relu_biased) - $signed(\$94 );
+  assign \$97  = | \$96 [55:31];
+  assign \$98  = ~ \$97 ;
+  assign \$99  = \$93  | \$98 ;
+  assign \$101  = $signed(lane1_s6_relu_biased) - $signed(\$100 );
+  assign \$104  = $signed(lane1_s6_relu_biased) - $signed(\$103 );
+  assign \$106  = \$105 [55] ? 32'd2147483648 : 32'd2147483647;
+  assign \$107  = \$99  ? { 1'h0, \$102 [31:0] } : { \$106 [31], \$106  };
+  assign \$108  = $signed(i__payload[95:64]) < $signed(1'h0);
+  assign \$109  = - $signed(i__payload[95:64]);
+  assign \$110  = \$108  ? \$109  : { i__payload[95], i__payload[95:64] };
+  assign \$111  = $signed(i__payload[95:64]) < $signed(1'h0);
+  assign \$112  = \$111  ? 32'd0 : i__payload[95:64];
+  assign \$113  = lane2_s1_u < 25'h1600000;
+  assign \$114  = lane2_s3_odd ? \$signature__data$98  : \$signature__data$97 ;
+  assign \$115  = lane2_s3_odd ? \$signature__data$97  : \$signature__data$98 ;
+  assign \$116  = lane2_s3_odd ? \$signature__data$98  : \$signature__data$97 ;
+  assign \$117  = \$115  - \$116 ;
+  assign \$118  = $signed({ 1'h0, lane2_s4_position }) * $signed(lane2_s4_diff);
+  assign \$120  = $signed({ 1'h0, \$119  }) + $signed(lane2_s5_product);
+  assign \$122  = lane2_s5_below ? \$121  : 53'h00000000000000;
+  assign \$124  = $signed(\$123 ) + $signed(1'h0);
+  assign \$126  = $signed(lane2_s6_relu_biased) - $signed(\$125 );
+  assign \$128  = & \$127 [55:31];
+  assign \$130  = $signed(lane2_s6_relu_biased) - $signed(\$129 );
+  assign \$132  = | \$131 [55:31];
+  assign \$133  = ~ \$132 ;
+  assign \$134  = \$128  | \$133 ;
+  assign \$136  = $signed(lane2_s6_relu_biased) - $signed(\$135 );
+  assign \$139  = $signed(lane2_s6_relu_biased) - $signed(\$138 );
+  assign \$141  = \$140 [55] ? 32'd2147483648 : 32'd2147483647;
+  assign \$142  = \$134  ? { 1'h0, \$137 [31:0] } : { \$141 [31], \$141  };
+  assign \$143  = $signed(i__payload[127:96]) < $signed(1'h0);
+  assign \$144  = - $signed(i__payload[127:96]);
+  assign \$145  = \$143  ? \$144  : { i__payload[127], i__payload[127:96] };
+  assign \$146  = $signed(i__payload[127:96]) < $signed(1'h0);
+  assign \$147  = \$146  ? 32'd0 : i__payload[127:96];
+  assign \$148  = lane3_s1_u < 25'h1600000;
+  assign \$149  = lane3_s3_odd ? \$signature__data$119  : \$signature__data$118 ;
+  assign \$150  = lane3_s3_odd ? \$signature__data$118  : \$signature__data$119 ;
+  assign \$151  = lane3_s3_odd ? \$signature__data$119  : \$signature__data$118 ;
+  assign \$152  = \$150  - \$151 ;
+  assign \$153  = $signed({ 1'h0, lane3_s4_position }) * $signed(lane3_s4_diff);
+  assign \$155  = $signed({ 1'h0, \$154  }) + $signed(lane3_s5_product);
+  assign \$157  = lane3_s5_below ? \$156  : 53'h00000000000000;
+  assign \$159  = $signed(\$158 ) + $signed(1'h0);
+  assign \$161  = $signed(lane3_s6_relu_biased) - $signed(\$160 );
+  assign \$163  = & \$162 [55:31];
+  assign \$165  = $signed(lane3_s6_relu_biased) - $signed(\$164 );
+  assign \$167  = | \$166 [55:31];
+  assign \$168  = ~ \$167 ;
+  assign \$169  = \$163  | \$168 ;
+  assign \$171  = $signed(lane3_s6_relu_biased) - $signed(\$170 );
+  assign \$174  = $signed(lane3_s6_relu_biased) - $signed(\$173 );
+  assign \$176  = \$175 [55] ? 32'd2147483648 : 32'd2147483647;
+  assign \$177  = \$169  ? { 1'h0, \$172 [31:0] } : { \$176 [31], \$176  };
   always @(posedge clk)
-    lane0_s1_u <= \$158 ;
+    lane0_s1_u <= \$178 ;
   always @(posedge clk)
-    lane0_s1_relu <= \$159 ;
+    lane0_s1_relu <= \$179 ;
   always @(posedge clk)
-    lane0_s2_index <= \$160 ;
+    lane0_s2_index <= \$180 ;
   always @(posedge clk)
-    lane0_s2_position <= \$161 ;
+    lane0_s2_position <= \$181 ;
   always @(posedge clk)
-    lane0_s2_below <= \$162 ;
+    lane0_s2_below <= \$182 ;
   always @(posedge clk)
-    lane0_s2_relu <= \$163 ;
+    lane0_s2_relu <= \$183 ;
   always @(posedge clk)
-    lane0_s3_odd <= \$164 ;
+    lane0_s3_odd <= \$184 ;
   always @(posedge clk)
-    lane0_s3_position <= \$165 ;
+    lane0_s3_position <= \$185 ;
   always @(posedge clk)
-    lane0_s3_below <= \$166 ;
+    lane0_s3_below <= \$186 ;
   always @(posedge clk)
-    lane0_s3_relu <= \$167 ;
+    lane0_s3_relu <= \$187 ;
   always @(posedge clk)
-    lane0_s4_lower <= \$168 ;
+    lane0_s4_lower <= \$188 ;
   always @(posedge clk)
-    lane0_s4_diff <= \$169 ;
+    lane0_s4_diff <= \$189 ;
   always @(posedge clk)
-    lane0_s4_position <= \$170 ;
+    lane0_s4_position <= \$190 ;
   always @(posedge clk)
-    lane0_s4_below <= \$171 ;
+    lane0_s4_below <= \$191 ;
   always @(posedge clk)
-    lane0_s4_relu <= \$172 ;
+    lane0_s4_relu <= \$192 ;
   always @(posedge clk)
-    lane0_s5_product <= \$173 ;
+    lane0_s5_product <= \$193 ;
   always @(posedge clk)
-    lane0_s5_lower <= \$174 ;
+    lane0_s5_lower <= \$194 ;
   always @(posedge clk)
-    lane0_s5_below <= \$175 ;
+    lane0_s5_below <= \$195 ;
   always @(posedge clk)
-    lane0_s5_relu <= \$176 ;
+    lane0_s5_relu <= \$196 ;
   always @(posedge clk)
-    lane0_s6_delta <= \$177 ;
+    lane0_s6_delta <= \$197 ;
   always @(posedge clk)
-    lane0_s6_relu_biased <= \$178 ;
+    lane0_s6_relu_biased <= \$198 ;
   always @(posedge clk)
-    lane0_s7_y <= \$179 ;
+    lane0_s7_y <= \$199 ;
   always @(posedge clk)
-    lane1_s1_u <= \$180 ;
+    lane1_s1_u <= \$200 ;
   always @(posedge clk)
-    lane1_s1_relu <= \$181 ;
+    lane1_s1_relu <= \$201 ;
   always @(posedge clk)
-    lane1_s2_index <= \$182 ;
+    lane1_s2_index <= \$202 ;
   always @(posedge clk)
-    lane1_s2_position <= \$183 ;
+    lane1_s2_position <= \$203 ;
   always @(posedge clk)
-    lane1_s2_below <= \$184 ;
+    lane1_s2_below <= \$204 ;
   always @(posedge clk)
-    lane1_s2_relu <= \$185 ;
+    lane1_s2_relu <= \$205 ;
   always @(posedge clk)
-    lane1_s3_odd <= \$186 ;
+    lane1_s3_odd <= \$206 ;
   always @(posedge clk)
-    lane1_s3_position <= \$187 ;
+    lane1_s3_position <= \$207 ;
   always @(posedge clk)
-    lane1_s3_below <= \$188 ;
+    lane1_s3_below <= \$208 ;
   always @(posedge clk)
-    lane1_s3_relu <= \$189 ;
+    lane1_s3_relu <= \$209 ;
   always @(posedge clk)
-    lane1_s4_lower <= \$190 ;
+    lane1_s4_lower <= \$210 ;
   always @(posedge clk)
-    lane1_s4_diff <= \$191 ;
+    lane1_s4_diff <= \$211 ;
   always @(posedge clk)
-    lane1_s4_position <= \$192 ;
+    lane1_s4_position <= \$212 ;
   always @(posedge clk)
-    lane1_s4_below <= \$193 ;
+    lane1_s4_below <= \$213 ;
   always @(posedge clk)
-    lane1_s4_relu <= \$194 ;
+    lane1_s4_relu <= \$214 ;
   always @(posedge clk)
-    lane1_s5_product <= \$195 ;
+    lane1_s5_product <= \$215 ;
   always @(posedge clk)
-    lane1_s5_lower <= \$196 ;
+    lane1_s5_lower <= \$216 ;
   always @(posedge clk)
-    lane1_s5_below <= \$197 ;
+    lane1_s5_below <= \$217 ;
   always @(posedge clk)
-    lane1_s5_relu <= \$198 ;
+    lane1_s5_relu <= \$218 ;
   always @(posedge clk)
-    lane1_s6_delta <= \$199 ;
+    lane1_s6_delta <= \$219 ;
   always @(posedge clk)
-    lane1_s6_relu_biased <= \$200 ;
+    lane1_s6_relu_biased <= \$220 ;
   always @(posedge clk)
-    lane1_s7_y <= \$201 ;
+    lane1_s7_y <= \$221 ;
   always @(posedge clk)
-    lane2_s1_u <= \$202 ;
+    lane2_s1_u <= \$222 ;
   always @(posedge clk)
-    lane2_s1_relu <= \$203 ;
+    lane2_s1_relu <= \$223 ;
   always @(posedge clk)
-    lane2_s2_index <= \$204 ;
+    lane2_s2_index <= \$224 ;
   always @(posedge clk)
-    lane2_s2_position <= \$205 ;
+    lane2_s2_position <= \$225 ;
   always @(posedge clk)
-    lane2_s2_below <= \$206 ;
+    lane2_s2_below <= \$226 ;
   always @(posedge clk)
-    lane2_s2_relu <= \$207 ;
+    lane2_s2_relu <= \$227 ;
   always @(posedge clk)
-    lane2_s3_odd <= \$208 ;
+    lane2_s3_odd <= \$228 ;
   always @(posedge clk)
-    lane2_s3_position <= \$209 ;
+    lane2_s3_position <= \$229 ;
   always @(posedge clk)
-    lane2_s3_below <= \$210 ;
+    lane2_s3_below <= \$230 ;
   always @(posedge clk)
-    lane2_s3_relu <= \$211 ;
+    lane2_s3_relu <= \$231 ;
   always @(posedge clk)
-    lane2_s4_lower <= \$212 ;
+    lane2_s4_lower <= \$232 ;
   always @(posedge clk)
-    lane2_s4_diff <= \$213 ;
+    lane2_s4_diff <= \$233 ;
   always @(posedge clk)
-    lane2_s4_position <= \$214 ;
+    lane2_s4_position <= \$234 ;
   always @(posedge clk)
-    lane2_s4_below <= \$215 ;
+    lane2_s4_below <= \$235 ;
   always @(posedge clk)
-    lane2_s4_relu <= \$216 ;
+    lane2_s4_relu <= \$236 ;
   always @(posedge clk)
-    lane2_s5_product <= \$217 ;
+    lane2_s5_product <= \$237 ;
   always @(posedge clk)
-    lane2_s5_lower <= \$218 ;
+    lane2_s5_lower <= \$238 ;
   always @(posedge clk)
-    lane2_s5_below <= \$219 ;
+    lane2_s5_below <= \$239 ;
   always @(posedge clk)
-    lane2_s5_relu <= \$220 ;
+    lane2_s5_relu <= \$240 ;
   always @(posedge clk)
-    lane2_s6_delta <= \$221 ;
+    lane2_s6_delta <= \$241 ;
   always @(posedge clk)
-    lane2_s6_relu_biased <= \$222 ;
+    lane2_s6_relu_biased <= \$242 ;
   always @(posedge clk)
-    lane2_s7_y <= \$223 ;
+    lane2_s7_y <= \$243 ;
   always @(posedge clk)
-    lane3_s1_u <= \$224 ;
+    lane3_s1_u <= \$244 ;
   always @(posedge clk)
-    lane3_s1_relu <= \$225 ;
+    lane3_s1_relu <= \$245 ;
   always @(posedge clk)
-    lane3_s2_index <= \$226 ;
+    lane3_s2_index <= \$246 ;
   always @(posedge clk)
-    lane3_s2_position <= \$227 ;
+    lane3_s2_position <= \$247 ;
   always @(posedge clk)
-    lane3_s2_below <= \$228 ;
+    lane3_s2_below <= \$248 ;
   always @(posedge clk)
-    lane3_s2_relu <= \$229 ;
+    lane3_s2_relu <= \$249 ;
   always @(posedge clk)
-    lane3_s3_odd <= \$230 ;
+    lane3_s3_odd <= \$250 ;
   always @(posedge clk)
-    lane3_s3_position <= \$231 ;
+    lane3_s3_position <= \$251 ;
   always @(posedge clk)
-    lane3_s3_below <= \$232 ;
+    lane3_s3_below <= \$252 ;
   always @(posedge clk)
-    lane3_s3_relu <= \$233 ;
+    lane3_s3_relu <= \$253 ;
   always @(posedge clk)
-    lane3_s4_lower <= \$234 ;
+    lane3_s4_lower <= \$254 ;
   always @(posedge clk)
-    lane3_s4_diff <= \$235 ;
+    lane3_s4_diff <= \$255 ;
   always @(posedge clk)
-    lane3_s4_position <= \$236 ;
+    lane3_s4_position <= \$256 ;
   always @(posedge clk)
-    lane3_s4_below <= \$237 ;
+    lane3_s4_below <= \$257 ;
   always @(posedge clk)
-    lane3_s4_relu <= \$238 ;
+    lane3_s4_relu <= \$258 ;
   always @(posedge clk)
-    lane3_s5_product <= \$239 ;
+    lane3_s5_product <= \$259 ;
   always @(posedge clk)
-    lane3_s5_lower <= \$240 ;
+    lane3_s5_lower <= \$260 ;
   always @(posedge clk)
-    lane3_s5_below <= \$241 ;
+    lane3_s5_below <= \$261 ;
   always @(posedge clk)
-    lane3_s5_relu <= \$242 ;
+    lane3_s5_relu <= \$262 ;
   always @(posedge clk)
-    lane3_s6_delta <= \$243 ;
+    lane3_s6_delta <= \$263 ;
   always @(posedge clk)
-    lane3_s6_relu_biased <= \$244 ;
+    lane3_s6_relu_biased <= \$264 ;
   always @(posedge clk)
-    lane3_s7_y <= \$245 ;
+    lane3_s7_y <= \$265 ;
   always @(posedge clk)
-    valid_s1 <= \$246 ;
+    valid_s1 <= \$266 ;
   always @(posedge clk)
-    last_s1 <= \$247 ;
+    last_s1 <= \$267 ;
   always @(posedge clk)
-    valid_s2 <= \$248 ;
+    valid_s2 <= \$268 ;
   always @(posedge clk)
-    last_s2 <= \$249 ;
+    last_s2 <= \$269 ;
   always @(posedge clk)
-    valid_s3 <= \$250 ;
+    valid_s3 <= \$270 ;
   always @(posedge clk)
-    last_s3 <= \$251 ;
+    last_s3 <= \$271 ;
   always @(posedge clk)
-    valid_s4 <= \$252 ;
+    valid_s4 <= \$272 ;
   always @(posedge clk)
-    last_s4 <= \$253 ;
+    last_s4 <= \$273 ;
   always @(posedge clk)
-    valid_s5 <= \$254 ;
+    valid_s5 <= \$274 ;
   always @(posedge clk)
-    last_s5 <= \$255 ;
+    last_s5 <= \$275 ;
   always @(posedge clk)
-    valid_s6 <= \$256 ;
+    valid_s6 <= \$276 ;
   always @(posedge clk)
-    last_s6 <= \$257 ;
+    last_s6 <= \$277 ;
   always @(posedge clk)
-    o__valid <= \$258 ;
+    o__valid <= \$278 ;
   always @(posedge clk)
-    last_s7 <= \$259 ;
+    last_s7 <= \$279 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     lane0_index = 8'h00;
@@ -1659,219 +1691,19 @@ module \gelu_edge_moe.core (i__valid, o__ready, rst, ce, i__payload, o__payload,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$158  = lane0_s1_u;
+    \$178  = lane0_s1_u;
     if (ce) begin
-      \$158  = \$40 ;
+      \$178  = \$40 ;
     end
     if (rst) begin
-      \$158  = 33'h000000000;
+      \$178  = 33'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$159  = lane0_s1_relu;
+    \$179  = lane0_s1_relu;
     if (ce) begin
-      \$159  = \$42 ;
-    end
-    if (rst) begin
-      \$159  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$160  = lane0_s2_index;
-    if (ce) begin
-      \$160  = lane0_index;
-    end
-    if (rst) begin
-      \$160  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$161  = lane0_s2_position;
-    if (ce) begin
-      \$161  = lane0_position;
-    end
-    if (rst) begin
-      \$161  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$162  = lane0_s2_below;
-    if (ce) begin
-      \$162  = \$43 ;
-    end
-    if (rst) begin
-      \$162  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$163  = lane0_s2_relu;
-    if (ce) begin
-      \$163  = lane0_s1_relu;
-    end
-    if (rst) begin
-      \$163  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$164  = lane0_s3_odd;
-    if (ce) begin
-      \$164  = lane0_s2_index[0];
-    end
-    if (rst) begin
-      \$164  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$165  = lane0_s3_position;
-    if (ce) begin
-      \$165  = lane0_s2_position;
-    end
-    if (rst) begin
-      \$165  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$166  = lane0_s3_below;
-    if (ce) begin
-      \$166  = lane0_s2_below;
-    end
-    if (rst) begin
-      \$166  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$167  = lane0_s3_relu;
-    if (ce) begin
-      \$167  = lane0_s2_relu;
-    end
-    if (rst) begin
-      \$167  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$168  = lane0_s4_lower;
-    if (ce) begin
-      \$168  = \$44 ;
-    end
-    if (rst) begin
-      \$168  = 20'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$169  = lane0_s4_diff;
-    if (ce) begin
-      \$169  = \$47 ;
-    end
-    if (rst) begin
-      \$169  = 21'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$170  = lane0_s4_position;
-    if (ce) begin
-      \$170  = lane0_s3_position;
-    end
-    if (rst) begin
-      \$170  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$171  = lane0_s4_below;
-    if (ce) begin
-      \$171  = lane0_s3_below;
-    end
-    if (rst) begin
-      \$171  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$172  = lane0_s4_relu;
-    if (ce) begin
-      \$172  = lane0_s3_relu;
-    end
-    if (rst) begin
-      \$172  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$173  = lane0_s5_product;
-    if (ce) begin
-      \$173  = \$48 ;
-    end
-    if (rst) begin
-      \$173  = 38'h0000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$174  = lane0_s5_lower;
-    if (ce) begin
-      \$174  = lane0_s4_lower;
-    end
-    if (rst) begin
-      \$174  = 20'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$175  = lane0_s5_below;
-    if (ce) begin
-      \$175  = lane0_s4_below;
-    end
-    if (rst) begin
-      \$175  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$176  = lane0_s5_relu;
-    if (ce) begin
-      \$176  = lane0_s4_relu;
-    end
-    if (rst) begin
-      \$176  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$177  = lane0_s6_delta;
-    if (ce) begin
-      \$177  = \$52 ;
-    end
-    if (rst) begin
-      \$177  = 53'h00000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$178  = lane0_s6_relu_biased;
-    if (ce) begin
-      \$178  = \$54 ;
-    end
-    if (rst) begin
-      \$178  = 34'h000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$179  = lane0_s7_y;
-    if (ce) begin
-      \$179  = \$67 [31:0];
+      \$179  = \$42 ;
     end
     if (rst) begin
       \$179  = 32'd0;
@@ -1879,49 +1711,49 @@ module \gelu_edge_moe.core (i__valid, o__ready, rst, ce, i__payload, o__payload,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$180  = lane1_s1_u;
+    \$180  = lane0_s2_index;
     if (ce) begin
-      \$180  = \$70 ;
+      \$180  = lane0_index;
     end
     if (rst) begin
-      \$180  = 33'h000000000;
+      \$180  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$181  = lane1_s1_relu;
+    \$181  = lane0_s2_position;
     if (ce) begin
-      \$181  = \$72 ;
+      \$181  = lane0_position;
     end
     if (rst) begin
-      \$181  = 32'd0;
+      \$181  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$182  = lane1_s2_index;
+    \$182  = lane0_s2_below;
     if (ce) begin
-      \$182  = lane1_index;
+      \$182  = \$43 ;
     end
     if (rst) begin
-      \$182  = 8'h00;
+      \$182  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$183  = lane1_s2_position;
+    \$183  = lane0_s2_relu;
     if (ce) begin
-      \$183  = lane1_position;
+      \$183  = lane0_s1_relu;
     end
     if (rst) begin
-      \$183  = 17'h00000;
+      \$183  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$184  = lane1_s2_below;
+    \$184  = lane0_s3_odd;
     if (ce) begin
-      \$184  = \$73 ;
+      \$184  = lane0_s2_index[0];
     end
     if (rst) begin
       \$184  = 1'h0;
@@ -1929,19 +1761,19 @@ module \gelu_edge_moe.core (i__valid, o__ready, rst, ce, i__payload, o__payload,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$185  = lane1_s2_relu;
+    \$185  = lane0_s3_position;
     if (ce) begin
-      \$185  = lane1_s1_relu;
+      \$185  = lane0_s2_position;
     end
     if (rst) begin
-      \$185  = 32'd0;
+      \$185  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$186  = lane1_s3_odd;
+    \$186  = lane0_s3_below;
     if (ce) begin
-      \$186  = lane1_s2_index[0];
+      \$186  = lane0_s2_below;
     end
     if (rst) begin
       \$186  = 1'h0;
@@ -1949,149 +1781,149 @@ module \gelu_edge_moe.core (i__valid, o__ready, rst, ce, i__payload, o__payload,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$187  = lane1_s3_position;
+    \$187  = lane0_s3_relu;
     if (ce) begin
-      \$187  = lane1_s2_position;
+      \$187  = lane0_s2_relu;
     end
     if (rst) begin
-      \$187  = 17'h00000;
+      \$187  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$188  = lane1_s3_below;
+    \$188  = lane0_s4_lower;
     if (ce) begin
-      \$188  = lane1_s2_below;
+      \$188  = \$44 ;
     end
     if (rst) begin
-      \$188  = 1'h0;
+      \$188  = 20'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$189  = lane1_s3_relu;
+    \$189  = lane0_s4_diff;
     if (ce) begin
-      \$189  = lane1_s2_relu;
+      \$189  = \$47 ;
     end
     if (rst) begin
-      \$189  = 32'd0;
+      \$189  = 21'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$190  = lane1_s4_lower;
+    \$190  = lane0_s4_position;
     if (ce) begin
-      \$190  = \$74 ;
+      \$190  = lane0_s3_position;
     end
     if (rst) begin
-      \$190  = 20'h00000;
+      \$190  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$191  = lane1_s4_diff;
+    \$191  = lane0_s4_below;
     if (ce) begin
-      \$191  = \$77 ;
+      \$191  = lane0_s3_below;
     end
     if (rst) begin
-      \$191  = 21'h000000;
+      \$191  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$192  = lane1_s4_position;
+    \$192  = lane0_s4_relu;
     if (ce) begin
-      \$192  = lane1_s3_position;
+      \$192  = lane0_s3_relu;
     end
     if (rst) begin
-      \$192  = 17'h00000;
+      \$192  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$193  = lane1_s4_below;
+    \$193  = lane0_s5_product;
     if (ce) begin
-      \$193  = lane1_s3_below;
+      \$193  = \$48 ;
     end
     if (rst) begin
-      \$193  = 1'h0;
+      \$193  = 38'h0000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$194  = lane1_s4_relu;
+    \$194  = lane0_s5_lower;
     if (ce) begin
-      \$194  = lane1_s3_relu;
+      \$194  = lane0_s4_lower;
     end
     if (rst) begin
-      \$194  = 32'd0;
+      \$194  = 20'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$195  = lane1_s5_product;
+    \$195  = lane0_s5_below;
     if (ce) begin
-      \$195  = \$78 ;
+      \$195  = lane0_s4_below;
     end
     if (rst) begin
-      \$195  = 38'h0000000000;
+      \$195  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$196  = lane1_s5_lower;
+    \$196  = lane0_s5_relu;
     if (ce) begin
-      \$196  = lane1_s4_lower;
+      \$196  = lane0_s4_relu;
     end
     if (rst) begin
-      \$196  = 20'h00000;
+      \$196  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$197  = lane1_s5_below;
+    \$197  = lane0_s6_delta;
     if (ce) begin
-      \$197  = lane1_s4_below;
+      \$197  = \$52 ;
     end
     if (rst) begin
-      \$197  = 1'h0;
+      \$197  = 53'h00000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$198  = lane1_s5_relu;
+    \$198  = lane0_s6_relu_biased;
     if (ce) begin
-      \$198  = lane1_s4_relu;
+      \$198  = \$54 ;
     end
     if (rst) begin
-      \$198  = 32'd0;
+      \$198  = 34'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$199  = lane1_s6_delta;
+    \$199  = lane0_s7_y;
     if (ce) begin
-      \$199  = \$82 ;
+      \$199  = \$72 [31:0];
     end
     if (rst) begin
-      \$199  = 53'h00000000000000;
+      \$199  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$200  = lane1_s6_relu_biased;
+    \$200  = lane1_s1_u;
     if (ce) begin
-      \$200  = \$84 ;
+      \$200  = \$75 ;
     end
     if (rst) begin
-      \$200  = 34'h000000000;
+      \$200  = 33'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$201  = lane1_s7_y;
+    \$201  = lane1_s1_relu;
     if (ce) begin
-      \$201  = \$97 [31:0];
+      \$201  = \$77 ;
     end
     if (rst) begin
       \$201  = 32'd0;
@@ -2099,49 +1931,49 @@ module \gelu_edge_moe.core (i__valid, o__ready, rst, ce, i__payload, o__payload,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$202  = lane2_s1_u;
+    \$202  = lane1_s2_index;
     if (ce) begin
-      \$202  = \$100 ;
+      \$202  = lane1_index;
     end
     if (rst) begin
-      \$202  = 33'h000000000;
+      \$202  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$203  = lane2_s1_relu;
+    \$203  = lane1_s2_position;
     if (ce) begin
-      \$203  = \$102 ;
+      \$203  = lane1_position;
     end
     if (rst) begin
-      \$203  = 32'd0;
+      \$203  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$204  = lane2_s2_index;
+    \$204  = lane1_s2_below;
     if (ce) begin
-      \$204  = lane2_index;
+      \$204  = \$78 ;
     end
     if (rst) begin
-      \$204  = 8'h00;
+      \$204  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$205  = lane2_s2_position;
+    \$205  = lane1_s2_relu;
     if (ce) begin
-      \$205  = lane2_position;
+      \$205  = lane1_s1_relu;
     end
     if (rst) begin
-      \$205  = 17'h00000;
+      \$205  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$206  = lane2_s2_below;
+    \$206  = lane1_s3_odd;
     if (ce) begin
-      \$206  = \$103 ;
+      \$206  = lane1_s2_index[0];
     end
     if (rst) begin
       \$206  = 1'h0;
@@ -2149,19 +1981,19 @@ module \gelu_edge_moe.core (i__valid, o__ready, rst, ce, i__payload, o__payload,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$207  = lane2_s2_relu;
+    \$207  = lane1_s3_position;
     if (ce) begin
-      \$207  = lane2_s1_relu;
+      \$207  = lane1_s2_position;
     end
     if (rst) begin
-      \$207  = 32'd0;
+      \$207  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$208  = lane2_s3_odd;
+    \$208  = lane1_s3_below;
     if (ce) begin
-      \$208  = lane2_s2_index[0];
+      \$208  = lane1_s2_below;
     end
     if (rst) begin
       \$208  = 1'h0;
@@ -2169,149 +2001,149 @@ module \gelu_edge_moe.core (i__valid, o__ready, rst, ce, i__payload, o__payload,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$209  = lane2_s3_position;
+    \$209  = lane1_s3_relu;
     if (ce) begin
-      \$209  = lane2_s2_position;
+      \$209  = lane1_s2_relu;
     end
     if (rst) begin
-      \$209  = 17'h00000;
+      \$209  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$210  = lane2_s3_below;
+    \$210  = lane1_s4_lower;
     if (ce) begin
-      \$210  = lane2_s2_below;
+      \$210  = \$79 ;
     end
     if (rst) begin
-      \$210  = 1'h0;
+      \$210  = 20'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$211  = lane2_s3_relu;
+    \$211  = lane1_s4_diff;
     if (ce) begin
-      \$211  = lane2_s2_relu;
+      \$211  = \$82 ;
     end
     if (rst) begin
-      \$211  = 32'd0;
+      \$211  = 21'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$212  = lane2_s4_lower;
+    \$212  = lane1_s4_position;
     if (ce) begin
-      \$212  = \$104 ;
+      \$212  = lane1_s3_position;
     end
     if (rst) begin
-      \$212  = 20'h00000;
+      \$212  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$213  = lane2_s4_diff;
+    \$213  = lane1_s4_below;
     if (ce) begin
-      \$213  = \$107 ;
+      \$213  = lane1_s3_below;
     end
     if (rst) begin
-      \$213  = 21'h000000;
+      \$213  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$214  = lane2_s4_position;
+    \$214  = lane1_s4_relu;
     if (ce) begin
-      \$214  = lane2_s3_position;
+      \$214  = lane1_s3_relu;
     end
     if (rst) begin
-      \$214  = 17'h00000;
+      \$214  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$215  = lane2_s4_below;
+    \$215  = lane1_s5_product;
     if (ce) begin
-      \$215  = lane2_s3_below;
+      \$215  = \$83 ;
     end
     if (rst) begin
-      \$215  = 1'h0;
+      \$215  = 38'h0000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$216  = lane2_s4_relu;
+    \$216  = lane1_s5_lower;
     if (ce) begin
-      \$216  = lane2_s3_relu;
+      \$216  = lane1_s4_lower;
     end
     if (rst) begin
-      \$216  = 32'd0;
+      \$216  = 20'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$217  = lane2_s5_product;
+    \$217  = lane1_s5_below;
     if (ce) begin
-      \$217  = \$108 ;
+      \$217  = lane1_s4_below;
     end
     if (rst) begin
-      \$217  = 38'h0000000000;
+      \$217  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$218  = lane2_s5_lower;
+    \$218  = lane1_s5_relu;
     if (ce) begin
-      \$218  = lane2_s4_lower;
+      \$218  = lane1_s4_relu;
     end
     if (rst) begin
-      \$218  = 20'h00000;
+      \$218  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$219  = lane2_s5_below;
+    \$219  = lane1_s6_delta;
     if (ce) begin
-      \$219  = lane2_s4_below;
+      \$219  = \$87 ;
     end
     if (rst) begin
-      \$219  = 1'h0;
+      \$219  = 53'h00000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$220  = lane2_s5_relu;
+    \$220  = lane1_s6_relu_biased;
     if (ce) begin
-      \$220  = lane2_s4_relu;
+      \$220  = \$89 ;
     end
     if (rst) begin
-      \$220  = 32'd0;
+      \$220  = 34'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$221  = lane2_s6_delta;
+    \$221  = lane1_s7_y;
     if (ce) begin
-      \$221  = \$112 ;
+      \$221  = \$107 [31:0];
     end
     if (rst) begin
-      \$221  = 53'h00000000000000;
+      \$221  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$222  = lane2_s6_relu_biased;
+    \$222  = lane2_s1_u;
     if (ce) begin
-      \$222  = \$114 ;
+      \$222  = \$110 ;
     end
     if (rst) begin
-      \$222  = 34'h000000000;
+      \$222  = 33'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$223  = lane2_s7_y;
+    \$223  = lane2_s1_relu;
     if (ce) begin
-      \$223  = \$127 [31:0];
+      \$223  = \$112 ;
     end
     if (rst) begin
       \$223  = 32'd0;
@@ -2319,49 +2151,49 @@ module \gelu_edge_moe.core (i__valid, o__ready, rst, ce, i__payload, o__payload,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$224  = lane3_s1_u;
+    \$224  = lane2_s2_index;
     if (ce) begin
-      \$224  = \$130 ;
+      \$224  = lane2_index;
     end
     if (rst) begin
-      \$224  = 33'h000000000;
+      \$224  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$225  = lane3_s1_relu;
+    \$225  = lane2_s2_position;
     if (ce) begin
-      \$225  = \$132 ;
+      \$225  = lane2_position;
     end
     if (rst) begin
-      \$225  = 32'd0;
+      \$225  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$226  = lane3_s2_index;
+    \$226  = lane2_s2_below;
     if (ce) begin
-      \$226  = lane3_index;
+      \$226  = \$113 ;
     end
     if (rst) begin
-      \$226  = 8'h00;
+      \$226  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$227  = lane3_s2_position;
+    \$227  = lane2_s2_relu;
     if (ce) begin
-      \$227  = lane3_position;
+      \$227  = lane2_s1_relu;
     end
     if (rst) begin
-      \$227  = 17'h00000;
+      \$227  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$228  = lane3_s2_below;
+    \$228  = lane2_s3_odd;
     if (ce) begin
-      \$228  = \$133 ;
+      \$228  = lane2_s2_index[0];
     end
     if (rst) begin
       \$228  = 1'h0;
@@ -2369,19 +2201,19 @@ module \gelu_edge_moe.core (i__valid, o__ready, rst, ce, i__payload, o__payload,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$229  = lane3_s2_relu;
+    \$229  = lane2_s3_position;
     if (ce) begin
-      \$229  = lane3_s1_relu;
+      \$229  = lane2_s2_position;
     end
     if (rst) begin
-      \$229  = 32'd0;
+      \$229  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$230  = lane3_s3_odd;
+    \$230  = lane2_s3_below;
     if (ce) begin
-      \$230  = lane3_s2_index[0];
+      \$230  = lane2_s2_below;
     end
     if (rst) begin
       \$230  = 1'h0;
@@ -2389,149 +2221,149 @@ module \gelu_edge_moe.core (i__valid, o__ready, rst, ce, i__payload, o__payload,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$231  = lane3_s3_position;
+    \$231  = lane2_s3_relu;
     if (ce) begin
-      \$231  = lane3_s2_position;
+      \$231  = lane2_s2_relu;
     end
     if (rst) begin
-      \$231  = 17'h00000;
+      \$231  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$232  = lane3_s3_below;
+    \$232  = lane2_s4_lower;
     if (ce) begin
-      \$232  = lane3_s2_below;
+      \$232  = \$114 ;
     end
     if (rst) begin
-      \$232  = 1'h0;
+      \$232  = 20'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$233  = lane3_s3_relu;
+    \$233  = lane2_s4_diff;
     if (ce) begin
-      \$233  = lane3_s2_relu;
+      \$233  = \$117 ;
     end
     if (rst) begin
-      \$233  = 32'd0;
+      \$233  = 21'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$234  = lane3_s4_lower;
+    \$234  = lane2_s4_position;
     if (ce) begin
-      \$234  = \$134 ;
+      \$234  = lane2_s3_position;
     end
     if (rst) begin
-      \$234  = 20'h00000;
+      \$234  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$235  = lane3_s4_diff;
+    \$235  = lane2_s4_below;
     if (ce) begin
-      \$235  = \$137 ;
+      \$235  = lane2_s3_below;
     end
     if (rst) begin
-      \$235  = 21'h000000;
+      \$235  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$236  = lane3_s4_position;
+    \$236  = lane2_s4_relu;
     if (ce) begin
-      \$236  = lane3_s3_position;
+      \$236  = lane2_s3_relu;
     end
     if (rst) begin
-      \$236  = 17'h00000;
+      \$236  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$237  = lane3_s4_below;
+    \$237  = lane2_s5_product;
     if (ce) begin
-      \$237  = lane3_s3_below;
+      \$237  = \$118 ;
     end
     if (rst) begin
-      \$237  = 1'h0;
+      \$237  = 38'h0000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$238  = lane3_s4_relu;
+    \$238  = lane2_s5_lower;
     if (ce) begin
-      \$238  = lane3_s3_relu;
+      \$238  = lane2_s4_lower;
     end
     if (rst) begin
-      \$238  = 32'd0;
+      \$238  = 20'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$239  = lane3_s5_product;
+    \$239  = lane2_s5_below;
     if (ce) begin
-      \$239  = \$138 ;
+      \$239  = lane2_s4_below;
     end
     if (rst) begin
-      \$239  = 38'h0000000000;
+      \$239  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$240  = lane3_s5_lower;
+    \$240  = lane2_s5_relu;
     if (ce) begin
-      \$240  = lane3_s4_lower;
+      \$240  = lane2_s4_relu;
     end
     if (rst) begin
-      \$240  = 20'h00000;
+      \$240  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$241  = lane3_s5_below;
+    \$241  = lane2_s6_delta;
     if (ce) begin
-      \$241  = lane3_s4_below;
+      \$241  = \$122 ;
     end
     if (rst) begin
-      \$241  = 1'h0;
+      \$241  = 53'h00000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$242  = lane3_s5_relu;
+    \$242  = lane2_s6_relu_biased;
     if (ce) begin
-      \$242  = lane3_s4_relu;
+      \$242  = \$124 ;
     end
     if (rst) begin
-      \$242  = 32'd0;
+      \$242  = 34'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$243  = lane3_s6_delta;
+    \$243  = lane2_s7_y;
     if (ce) begin
-      \$243  = \$142 ;
+      \$243  = \$142 [31:0];
     end
     if (rst) begin
-      \$243  = 53'h00000000000000;
+      \$243  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$244  = lane3_s6_relu_biased;
+    \$244  = lane3_s1_u;
     if (ce) begin
-      \$244  = \$144 ;
+      \$244  = \$145 ;
     end
     if (rst) begin
-      \$244  = 34'h000000000;
+      \$244  = 33'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$245  = lane3_s7_y;
+    \$245  = lane3_s1_relu;
     if (ce) begin
-      \$245  = \$157 [31:0];
+      \$245  = \$147 ;
     end
     if (rst) begin
       \$245  = 32'd0;
@@ -2539,29 +2371,29 @@ module \gelu_edge_moe.core (i__valid, o__ready, rst, ce, i__payload, o__payload,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$246  = valid_s1;
+    \$246  = lane3_s2_index;
     if (ce) begin
-      \$246  = i__valid;
+      \$246  = lane3_index;
     end
     if (rst) begin
-      \$246  = 1'h0;
+      \$246  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$247  = last_s1;
+    \$247  = lane3_s2_position;
     if (ce) begin
-      \$247  = i__payload[128];
+      \$247  = lane3_position;
     end
     if (rst) begin
-      \$247  = 1'h0;
+      \$247  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$248  = valid_s2;
+    \$248  = lane3_s2_below;
     if (ce) begin
-      \$248  = valid_s1;
+      \$248  = \$148 ;
     end
     if (rst) begin
       \$248  = 1'h0;
@@ -2569,19 +2401,19 @@ module \gelu_edge_moe.core (i__valid, o__ready, rst, ce, i__payload, o__payload,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$249  = last_s2;
+    \$249  = lane3_s2_relu;
     if (ce) begin
-      \$249  = last_s1;
+      \$249  = lane3_s1_relu;
     end
     if (rst) begin
-      \$249  = 1'h0;
+      \$249  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$250  = valid_s3;
+    \$250  = lane3_s3_odd;
     if (ce) begin
-      \$250  = valid_s2;
+      \$250  = lane3_s2_index[0];
     end
     if (rst) begin
       \$250  = 1'h0;
@@ -2589,19 +2421,19 @@ module \gelu_edge_moe.core (i__valid, o__ready, rst, ce, i__payload, o__payload,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$251  = last_s3;
+    \$251  = lane3_s3_position;
     if (ce) begin
-      \$251  = last_s2;
+      \$251  = lane3_s2_position;
     end
     if (rst) begin
-      \$251  = 1'h0;
+      \$251  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$252  = valid_s4;
+    \$252  = lane3_s3_below;
     if (ce) begin
-      \$252  = valid_s3;
+      \$252  = lane3_s2_below;
     end
     if (rst) begin
       \$252  = 1'h0;
@@ -2609,49 +2441,49 @@ module \gelu_edge_moe.core (i__valid, o__ready, rst, ce, i__payload, o__payload,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$253  = last_s4;
+    \$253  = lane3_s3_relu;
     if (ce) begin
-      \$253  = last_s3;
+      \$253  = lane3_s2_relu;
     end
     if (rst) begin
-      \$253  = 1'h0;
+      \$253  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$254  = valid_s5;
+    \$254  = lane3_s4_lower;
     if (ce) begin
-      \$254  = valid_s4;
+      \$254  = \$149 ;
     end
     if (rst) begin
-      \$254  = 1'h0;
+      \$254  = 20'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$255  = last_s5;
+    \$255  = lane3_s4_diff;
     if (ce) begin
-      \$255  = last_s4;
+      \$255  = \$152 ;
     end
     if (rst) begin
-      \$255  = 1'h0;
+      \$255  = 21'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$256  = valid_s6;
+    \$256  = lane3_s4_position;
     if (ce) begin
-      \$256  = valid_s5;
+      \$256  = lane3_s3_position;
     end
     if (rst) begin
-      \$256  = 1'h0;
+      \$256  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$257  = last_s6;
+    \$257  = lane3_s4_below;
     if (ce) begin
-      \$257  = last_s5;
+      \$257  = lane3_s3_below;
     end
     if (rst) begin
       \$257  = 1'h0;
@@ -2659,22 +2491,222 @@ module \gelu_edge_moe.core (i__valid, o__ready, rst, ce, i__payload, o__payload,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$258  = o__valid;
+    \$258  = lane3_s4_relu;
     if (ce) begin
-      \$258  = valid_s6;
+      \$258  = lane3_s3_relu;
     end
     if (rst) begin
-      \$258  = 1'h0;
+      \$258  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$259  = last_s7;
+    \$259  = lane3_s5_product;
     if (ce) begin
-      \$259  = last_s6;
+      \$259  = \$153 ;
     end
     if (rst) begin
-      \$259  = 1'h0;
+      \$259  = 38'h0000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$260  = lane3_s5_lower;
+    if (ce) begin
+      \$260  = lane3_s4_lower;
+    end
+    if (rst) begin
+      \$260  = 20'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$261  = lane3_s5_below;
+    if (ce) begin
+      \$261  = lane3_s4_below;
+    end
+    if (rst) begin
+      \$261  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$262  = lane3_s5_relu;
+    if (ce) begin
+      \$262  = lane3_s4_relu;
+    end
+    if (rst) begin
+      \$262  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$263  = lane3_s6_delta;
+    if (ce) begin
+      \$263  = \$157 ;
+    end
+    if (rst) begin
+      \$263  = 53'h00000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$264  = lane3_s6_relu_biased;
+    if (ce) begin
+      \$264  = \$159 ;
+    end
+    if (rst) begin
+      \$264  = 34'h000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$265  = lane3_s7_y;
+    if (ce) begin
+      \$265  = \$177 [31:0];
+    end
+    if (rst) begin
+      \$265  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$266  = valid_s1;
+    if (ce) begin
+      \$266  = i__valid;
+    end
+    if (rst) begin
+      \$266  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$267  = last_s1;
+    if (ce) begin
+      \$267  = i__payload[128];
+    end
+    if (rst) begin
+      \$267  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$268  = valid_s2;
+    if (ce) begin
+      \$268  = valid_s1;
+    end
+    if (rst) begin
+      \$268  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$269  = last_s2;
+    if (ce) begin
+      \$269  = last_s1;
+    end
+    if (rst) begin
+      \$269  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$270  = valid_s3;
+    if (ce) begin
+      \$270  = valid_s2;
+    end
+    if (rst) begin
+      \$270  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$271  = last_s3;
+    if (ce) begin
+      \$271  = last_s2;
+    end
+    if (rst) begin
+      \$271  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$272  = valid_s4;
+    if (ce) begin
+      \$272  = valid_s3;
+    end
+    if (rst) begin
+      \$272  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$273  = last_s4;
+    if (ce) begin
+      \$273  = last_s3;
+    end
+    if (rst) begin
+      \$273  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$274  = valid_s5;
+    if (ce) begin
+      \$274  = valid_s4;
+    end
+    if (rst) begin
+      \$274  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$275  = last_s5;
+    if (ce) begin
+      \$275  = last_s4;
+    end
+    if (rst) begin
+      \$275  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$276  = valid_s6;
+    if (ce) begin
+      \$276  = valid_s5;
+    end
+    if (rst) begin
+      \$276  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$277  = last_s6;
+    if (ce) begin
+      \$277  = last_s5;
+    end
+    if (rst) begin
+      \$277  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$278  = o__valid;
+    if (ce) begin
+      \$278  = valid_s6;
+    end
+    if (rst) begin
+      \$278  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$279  = last_s7;
+    if (ce) begin
+      \$279  = last_s6;
+    end
+    if (rst) begin
+      \$279  = 1'h0;
     end
   end
   assign i__ready = ce;
@@ -2735,33 +2767,41 @@ module \gelu_edge_moe.core (i__valid, o__ready, rst, ce, i__payload, o__payload,
   assign \$57  = { \$56 [54], \$56  };
   assign \$59  = { lane0_s6_delta[52], lane0_s6_delta };
   assign \$61  = { \$60 [54], \$60  };
-  assign \$63  = { lane0_s6_delta[52], lane0_s6_delta };
-  assign \$65  = { \$64 [54], \$64  };
-  assign \$79  = { 14'h0000, lane1_s5_lower, 17'h00000 };
-  assign \$81  = { \$80 [52], \$80 [52], \$80 [52], \$80 [52], \$80 [52], \$80 [52], \$80 [52], \$80 [52], \$80 [52], \$80 [52], \$80 [52], \$80 [52], \$80 [52], \$80 [52], \$80 [52], \$80 [52], \$80 [52], \$80 [52:17] };
-  assign \$83  = { lane1_s5_relu[31], lane1_s5_relu };
-  assign \$85  = { lane1_s6_delta[52], lane1_s6_delta };
-  assign \$87  = { \$86 [54], \$86  };
-  assign \$89  = { lane1_s6_delta[52], lane1_s6_delta };
-  assign \$91  = { \$90 [54], \$90  };
-  assign \$93  = { lane1_s6_delta[52], lane1_s6_delta };
-  assign \$95  = { \$94 [54], \$94  };
-  assign \$109  = { 14'h0000, lane2_s5_lower, 17'h00000 };
-  assign \$111  = { \$110 [52], \$110 [52], \$110 [52], \$110 [52], \$110 [52], \$110 [52], \$110 [52], \$110 [52], \$110 [52], \$110 [52], \$110 [52], \$110 [52], \$110 [52], \$110 [52], \$110 [52], \$110 [52], \$110 [52], \$110 [52:17] };
-  assign \$113  = { lane2_s5_relu[31], lane2_s5_relu };
-  assign \$115  = { lane2_s6_delta[52], lane2_s6_delta };
-  assign \$117  = { \$116 [54], \$116  };
-  assign \$119  = { lane2_s6_delta[52], lane2_s6_delta };
-  assign \$121  = { \$120 [54], \$120  };
-  assign \$123  = { lane2_s6_delta[52], lane2_s6_delta };
-  assign \$125  = { \$124 [54], \$124  };
-  assign \$139  = { 14'h0000, lane3_s5_lower, 17'h00000 };
-  assign \$141  = { \$140 [52], \$140 [52], \$140 [52], \$140 [52], \$140 [52], \$140 [52], \$140 [52], \$140 [52], \$140 [52], \$140 [52], \$140 [52], \$140 [52], \$140 [52], \$140 [52], \$140 [52], \$140 [52], \$140 [52], \$140 [52:17] };
-  assign \$143  = { lane3_s5_relu[31], lane3_s5_relu };
-  assign \$145  = { lane3_s6_delta[52], lane3_s6_delta };
-  assign \$147  = { \$146 [54], \$146  };
-  assign \$149  = { lane3_s6_delta[52], lane3_s6_delta };
-  assign \$151  = { \$150 [54], \$150  };
-  assign \$153  = { lane3_s6_delta[52], lane3_s6_delta };
-  assign \$155  = { \$154 [54], \$154  };
+  assign \$65  = { lane0_s6_delta[52], lane0_s6_delta };
+  assign \$67  = { \$66 [54], \$66  };
+  assign \$68  = { lane0_s6_delta[52], lane0_s6_delta };
+  assign \$70  = { \$69 [54], \$69  };
+  assign \$84  = { 14'h0000, lane1_s5_lower, 17'h00000 };
+  assign \$86  = { \$85 [52], \$85 [52], \$85 [52], \$85 [52], \$85 [52], \$85 [52], \$85 [52], \$85 [52], \$85 [52], \$85 [52], \$85 [52], \$85 [52], \$85 [52], \$85 [52], \$85 [52], \$85 [52], \$85 [52], \$85 [52:17] };
+  assign \$88  = { lane1_s5_relu[31], lane1_s5_relu };
+  assign \$90  = { lane1_s6_delta[52], lane1_s6_delta };
+  assign \$92  = { \$91 [54], \$91  };
+  assign \$94  = { lane1_s6_delta[52], lane1_s6_delta };
+  assign \$96  = { \$95 [54], \$95  };
+  assign \$100  = { lane1_s6_delta[52], lane1_s6_delta };
+  assign \$102  = { \$101 [54], \$101  };
+  assign \$103  = { lane1_s6_delta[52], lane1_s6_delta };
+  assign \$105  = { \$104 [54], \$104  };
+  assign \$119  = { 14'h0000, lane2_s5_lower, 17'h00000 };
+  assign \$121  = { \$120 [52], \$120 [52], \$120 [52], \$120 [52], \$120 [52], \$120 [52], \$120 [52], \$120 [52], \$120 [52], \$120 [52], \$120 [52], \$120 [52], \$120 [52], \$120 [52], \$120 [52], \$120 [52], \$120 [52], \$120 [52:17] };
+  assign \$123  = { lane2_s5_relu[31], lane2_s5_relu };
+  assign \$125  = { lane2_s6_delta[52], lane2_s6_delta };
+  assign \$127  = { \$126 [54], \$126  };
+  assign \$129  = { lane2_s6_delta[52], lane2_s6_delta };
+  assign \$131  = { \$130 [54], \$130  };
+  assign \$135  = { lane2_s6_delta[52], lane2_s6_delta };
+  assign \$137  = { \$136 [54], \$136  };
+  assign \$138  = { lane2_s6_delta[52], lane2_s6_delta };
+  assign \$140  = { \$139 [54], \$139  };
+  assign \$154  = { 14'h0000, lane3_s5_lower, 17'h00000 };
+  assign \$156  = { \$155 [52], \$155 [52], \$155 [52], \$155 [52], \$155 [52], \$155 [52], \$155 [52], \$155 [52], \$155 [52], \$155 [52], \$155 [52], \$155 [52], \$155 [52], \$155 [52], \$155 [52], \$155 [52], \$155 [52], \$155 [52:17] };
+  assign \$158  = { lane3_s5_relu[31], lane3_s5_relu };
+  assign \$160  = { lane3_s6_delta[52], lane3_s6_delta };
+  assign \$162  = { \$161 [54], \$161  };
+  assign \$164  = { lane3_s6_delta[52], lane3_s6_delta };
+  assign \$166  = { \$165 [54], \$165  };
+  assign \$170  = { lane3_s6_delta[52], lane3_s6_delta };
+  assign \$172  = { \$171 [54], \$171  };
+  assign \$173  = { lane3_s6_delta[52], lane3_s6_delta };
+  assign \$175  = { \$174 [54], \$174  };
 endmodule

@@ -120,227 +120,247 @@ module \gelu_edge_moe_fitted.core (i__valid, o__ready, rst, ce, i__payload, o__p
   wire [54:0] \$132 ;
   wire [55:0] \$133 ;
   wire \$134 ;
-  wire [53:0] \$135 ;
-  wire [54:0] \$136 ;
-  wire [55:0] \$137 ;
-  wire [55:0] \$138 ;
+  wire \$135 ;
+  wire \$136 ;
+  wire [53:0] \$137 ;
+  wire [54:0] \$138 ;
   wire [55:0] \$139 ;
   wire \$14 ;
-  wire \$140 ;
-  wire [32:0] \$141 ;
-  wire [32:0] \$142 ;
-  wire \$143 ;
-  wire [31:0] \$144 ;
+  wire [53:0] \$140 ;
+  wire [54:0] \$141 ;
+  wire [55:0] \$142 ;
+  wire [31:0] \$143 ;
+  wire [32:0] \$144 ;
   wire \$145 ;
-  wire [19:0] \$146 ;
-  wire [19:0] \$147 ;
-  wire [19:0] \$148 ;
-  wire [20:0] \$149 ;
+  wire [32:0] \$146 ;
+  wire [32:0] \$147 ;
+  wire \$148 ;
+  wire [31:0] \$149 ;
   wire [33:0] \$15 ;
-  wire [37:0] \$150 ;
-  wire [50:0] \$151 ;
-  wire [52:0] \$152 ;
-  wire [52:0] \$153 ;
-  wire [52:0] \$154 ;
-  wire [32:0] \$155 ;
-  wire [33:0] \$156 ;
-  wire [53:0] \$157 ;
-  wire [54:0] \$158 ;
-  wire [55:0] \$159 ;
+  wire \$150 ;
+  wire [19:0] \$151 ;
+  wire [19:0] \$152 ;
+  wire [19:0] \$153 ;
+  wire [20:0] \$154 ;
+  wire [37:0] \$155 ;
+  wire [50:0] \$156 ;
+  wire [52:0] \$157 ;
+  wire [52:0] \$158 ;
+  wire [52:0] \$159 ;
   wire [33:0] \$16 ;
-  wire \$160 ;
-  wire [53:0] \$161 ;
-  wire [54:0] \$162 ;
-  wire [55:0] \$163 ;
-  wire \$164 ;
-  wire [53:0] \$165 ;
-  wire [54:0] \$166 ;
-  wire [55:0] \$167 ;
+  wire [32:0] \$160 ;
+  wire [33:0] \$161 ;
+  wire [53:0] \$162 ;
+  wire [54:0] \$163 ;
+  wire [55:0] \$164 ;
+  wire \$165 ;
+  wire [53:0] \$166 ;
+  wire [54:0] \$167 ;
   wire [55:0] \$168 ;
-  wire [55:0] \$169 ;
+  wire \$169 ;
   wire [34:0] \$17 ;
   wire \$170 ;
-  wire [32:0] \$171 ;
-  wire [32:0] \$172 ;
-  wire \$173 ;
-  wire [31:0] \$174 ;
-  wire \$175 ;
-  wire [19:0] \$176 ;
-  wire [19:0] \$177 ;
-  wire [19:0] \$178 ;
-  wire [20:0] \$179 ;
+  wire \$171 ;
+  wire [53:0] \$172 ;
+  wire [54:0] \$173 ;
+  wire [55:0] \$174 ;
+  wire [53:0] \$175 ;
+  wire [54:0] \$176 ;
+  wire [55:0] \$177 ;
+  wire [31:0] \$178 ;
+  wire [32:0] \$179 ;
   wire [33:0] \$18 ;
-  wire [37:0] \$180 ;
-  wire [50:0] \$181 ;
-  wire [52:0] \$182 ;
-  wire [52:0] \$183 ;
-  wire [52:0] \$184 ;
-  wire [32:0] \$185 ;
-  wire [33:0] \$186 ;
-  wire [53:0] \$187 ;
-  wire [54:0] \$188 ;
-  wire [55:0] \$189 ;
+  wire \$180 ;
+  wire [32:0] \$181 ;
+  wire [32:0] \$182 ;
+  wire \$183 ;
+  wire [31:0] \$184 ;
+  wire \$185 ;
+  wire [19:0] \$186 ;
+  wire [19:0] \$187 ;
+  wire [19:0] \$188 ;
+  wire [20:0] \$189 ;
   wire [17:0] \$19 ;
-  wire \$190 ;
-  wire [53:0] \$191 ;
-  wire [54:0] \$192 ;
-  wire [55:0] \$193 ;
-  wire \$194 ;
-  wire [53:0] \$195 ;
-  wire [54:0] \$196 ;
-  wire [55:0] \$197 ;
-  wire [55:0] \$198 ;
+  wire [37:0] \$190 ;
+  wire [50:0] \$191 ;
+  wire [52:0] \$192 ;
+  wire [52:0] \$193 ;
+  wire [52:0] \$194 ;
+  wire [32:0] \$195 ;
+  wire [33:0] \$196 ;
+  wire [53:0] \$197 ;
+  wire [54:0] \$198 ;
   wire [55:0] \$199 ;
   wire \$2 ;
   wire \$20 ;
   wire \$200 ;
-  wire [32:0] \$201 ;
-  wire [32:0] \$202 ;
-  wire \$203 ;
-  wire [31:0] \$204 ;
+  wire [53:0] \$201 ;
+  wire [54:0] \$202 ;
+  wire [55:0] \$203 ;
+  wire \$204 ;
   wire \$205 ;
-  wire [19:0] \$206 ;
-  wire [19:0] \$207 ;
-  wire [19:0] \$208 ;
-  wire [20:0] \$209 ;
+  wire \$206 ;
+  wire [53:0] \$207 ;
+  wire [54:0] \$208 ;
+  wire [55:0] \$209 ;
   wire [33:0] \$21 ;
-  wire [37:0] \$210 ;
-  wire [50:0] \$211 ;
-  wire [52:0] \$212 ;
-  wire [52:0] \$213 ;
-  wire [52:0] \$214 ;
-  wire [32:0] \$215 ;
-  wire [33:0] \$216 ;
-  wire [53:0] \$217 ;
-  wire [54:0] \$218 ;
-  wire [55:0] \$219 ;
+  wire [53:0] \$210 ;
+  wire [54:0] \$211 ;
+  wire [55:0] \$212 ;
+  wire [31:0] \$213 ;
+  wire [32:0] \$214 ;
+  wire \$215 ;
+  wire [32:0] \$216 ;
+  wire [32:0] \$217 ;
+  wire \$218 ;
+  wire [31:0] \$219 ;
   wire [33:0] \$22 ;
   wire \$220 ;
-  wire [53:0] \$221 ;
-  wire [54:0] \$222 ;
-  wire [55:0] \$223 ;
-  wire \$224 ;
-  wire [53:0] \$225 ;
-  wire [54:0] \$226 ;
-  wire [55:0] \$227 ;
-  wire [55:0] \$228 ;
-  wire [55:0] \$229 ;
+  wire [19:0] \$221 ;
+  wire [19:0] \$222 ;
+  wire [19:0] \$223 ;
+  wire [20:0] \$224 ;
+  wire [37:0] \$225 ;
+  wire [50:0] \$226 ;
+  wire [52:0] \$227 ;
+  wire [52:0] \$228 ;
+  wire [52:0] \$229 ;
   wire [34:0] \$23 ;
-  reg [32:0] \$230 ;
-  reg [31:0] \$231 ;
-  reg [7:0] \$232 ;
-  reg [16:0] \$233 ;
-  reg \$234 ;
-  reg [31:0] \$235 ;
-  reg \$236 ;
-  reg [16:0] \$237 ;
-  reg \$238 ;
-  reg [31:0] \$239 ;
+  wire [32:0] \$230 ;
+  wire [33:0] \$231 ;
+  wire [53:0] \$232 ;
+  wire [54:0] \$233 ;
+  wire [55:0] \$234 ;
+  wire \$235 ;
+  wire [53:0] \$236 ;
+  wire [54:0] \$237 ;
+  wire [55:0] \$238 ;
+  wire \$239 ;
   wire [33:0] \$24 ;
-  reg [19:0] \$240 ;
-  reg [20:0] \$241 ;
-  reg [16:0] \$242 ;
-  reg \$243 ;
-  reg [31:0] \$244 ;
-  reg [37:0] \$245 ;
-  reg [19:0] \$246 ;
-  reg \$247 ;
-  reg [31:0] \$248 ;
-  reg [52:0] \$249 ;
+  wire \$240 ;
+  wire \$241 ;
+  wire [53:0] \$242 ;
+  wire [54:0] \$243 ;
+  wire [55:0] \$244 ;
+  wire [53:0] \$245 ;
+  wire [54:0] \$246 ;
+  wire [55:0] \$247 ;
+  wire [31:0] \$248 ;
+  wire [32:0] \$249 ;
   wire [16:0] \$25 ;
-  reg [33:0] \$250 ;
+  reg [32:0] \$250 ;
   reg [31:0] \$251 ;
-  reg [32:0] \$252 ;
-  reg [31:0] \$253 ;
-  reg [7:0] \$254 ;
-  reg [16:0] \$255 ;
+  reg [7:0] \$252 ;
+  reg [16:0] \$253 ;
+  reg \$254 ;
+  reg [31:0] \$255 ;
   reg \$256 ;
-  reg [31:0] \$257 ;
+  reg [16:0] \$257 ;
   reg \$258 ;
-  reg [16:0] \$259 ;
+  reg [31:0] \$259 ;
   wire [8:0] \$26 ;
-  reg \$260 ;
-  reg [31:0] \$261 ;
-  reg [19:0] \$262 ;
-  reg [20:0] \$263 ;
-  reg [16:0] \$264 ;
-  reg \$265 ;
-  reg [31:0] \$266 ;
-  reg [37:0] \$267 ;
-  reg [19:0] \$268 ;
-  reg \$269 ;
+  reg [19:0] \$260 ;
+  reg [20:0] \$261 ;
+  reg [16:0] \$262 ;
+  reg \$263 ;
+  reg [31:0] \$264 ;
+  reg [37:0] \$265 ;
+  reg [19:0] \$266 ;
+  reg \$267 ;
+  reg [31:0] \$268 ;
+  reg [52:0] \$269 ;
   wire [8:0] \$27 ;
-  reg [31:0] \$270 ;
-  reg [52:0] \$271 ;
-  reg [33:0] \$272 ;
+  reg [33:0] \$270 ;
+  reg [31:0] \$271 ;
+  reg [32:0] \$272 ;
   reg [31:0] \$273 ;
-  reg [32:0] \$274 ;
-  reg [31:0] \$275 ;
-  reg [7:0] \$276 ;
-  reg [16:0] \$277 ;
+  reg [7:0] \$274 ;
+  reg [16:0] \$275 ;
+  reg \$276 ;
+  reg [31:0] \$277 ;
   reg \$278 ;
-  reg [31:0] \$279 ;
+  reg [16:0] \$279 ;
   wire [7:0] \$28 ;
   reg \$280 ;
-  reg [16:0] \$281 ;
-  reg \$282 ;
-  reg [31:0] \$283 ;
-  reg [19:0] \$284 ;
-  reg [20:0] \$285 ;
-  reg [16:0] \$286 ;
-  reg \$287 ;
-  reg [31:0] \$288 ;
-  reg [37:0] \$289 ;
+  reg [31:0] \$281 ;
+  reg [19:0] \$282 ;
+  reg [20:0] \$283 ;
+  reg [16:0] \$284 ;
+  reg \$285 ;
+  reg [31:0] \$286 ;
+  reg [37:0] \$287 ;
+  reg [19:0] \$288 ;
+  reg \$289 ;
   wire \$29 ;
-  reg [19:0] \$290 ;
-  reg \$291 ;
-  reg [31:0] \$292 ;
-  reg [52:0] \$293 ;
-  reg [33:0] \$294 ;
+  reg [31:0] \$290 ;
+  reg [52:0] \$291 ;
+  reg [33:0] \$292 ;
+  reg [31:0] \$293 ;
+  reg [32:0] \$294 ;
   reg [31:0] \$295 ;
-  reg [32:0] \$296 ;
-  reg [31:0] \$297 ;
-  reg [7:0] \$298 ;
-  reg [16:0] \$299 ;
+  reg [7:0] \$296 ;
+  reg [16:0] \$297 ;
+  reg \$298 ;
+  reg [31:0] \$299 ;
   wire [33:0] \$3 ;
   wire [33:0] \$30 ;
   reg \$300 ;
-  reg [31:0] \$301 ;
+  reg [16:0] \$301 ;
   reg \$302 ;
-  reg [16:0] \$303 ;
-  reg \$304 ;
-  reg [31:0] \$305 ;
-  reg [19:0] \$306 ;
-  reg [20:0] \$307 ;
-  reg [16:0] \$308 ;
-  reg \$309 ;
+  reg [31:0] \$303 ;
+  reg [19:0] \$304 ;
+  reg [20:0] \$305 ;
+  reg [16:0] \$306 ;
+  reg \$307 ;
+  reg [31:0] \$308 ;
+  reg [37:0] \$309 ;
   wire [33:0] \$31 ;
-  reg [31:0] \$310 ;
-  reg [37:0] \$311 ;
-  reg [19:0] \$312 ;
-  reg \$313 ;
-  reg [31:0] \$314 ;
-  reg [52:0] \$315 ;
-  reg [33:0] \$316 ;
+  reg [19:0] \$310 ;
+  reg \$311 ;
+  reg [31:0] \$312 ;
+  reg [52:0] \$313 ;
+  reg [33:0] \$314 ;
+  reg [31:0] \$315 ;
+  reg [32:0] \$316 ;
   reg [31:0] \$317 ;
-  reg \$318 ;
-  reg \$319 ;
+  reg [7:0] \$318 ;
+  reg [16:0] \$319 ;
   wire [34:0] \$32 ;
   reg \$320 ;
-  reg \$321 ;
+  reg [31:0] \$321 ;
   reg \$322 ;
-  reg \$323 ;
+  reg [16:0] \$323 ;
   reg \$324 ;
-  reg \$325 ;
-  reg \$326 ;
-  reg \$327 ;
-  reg \$328 ;
+  reg [31:0] \$325 ;
+  reg [19:0] \$326 ;
+  reg [20:0] \$327 ;
+  reg [16:0] \$328 ;
   reg \$329 ;
   wire [33:0] \$33 ;
-  reg \$330 ;
-  reg \$331 ;
+  reg [31:0] \$330 ;
+  reg [37:0] \$331 ;
+  reg [19:0] \$332 ;
+  reg \$333 ;
+  reg [31:0] \$334 ;
+  reg [52:0] \$335 ;
+  reg [33:0] \$336 ;
+  reg [31:0] \$337 ;
+  reg \$338 ;
+  reg \$339 ;
   wire [18:0] \$34 ;
+  reg \$340 ;
+  reg \$341 ;
+  reg \$342 ;
+  reg \$343 ;
+  reg \$344 ;
+  reg \$345 ;
+  reg \$346 ;
+  reg \$347 ;
+  reg \$348 ;
+  reg \$349 ;
   wire \$35 ;
+  reg \$350 ;
+  reg \$351 ;
   wire [33:0] \$36 ;
   wire [33:0] \$37 ;
   wire [34:0] \$38 ;
@@ -1448,279 +1468,291 @@ module \gelu_edge_moe_fitted.core (i__valid, o__ready, rst, ce, i__payload, o__p
   assign \$124  = lane0_s5_below ? \$123  : 53'h00000000000000;
   assign \$126  = $signed(\$125 ) + $signed(1'h0);
   assign \$128  = $signed(lane0_s6_relu_biased) - $signed(\$127 );
-  assign \$130  = $signed(\$129 ) > $signed(32'd2147483647);
+  assign \$130  = & \$129 [55:31];
   assign \$132  = $signed(lane0_s6_relu_biased) - $signed(\$131 );
-  assign \$134  = $signed(\$133 ) < $signed(32'd2147483648);
-  assign \$136  = $signed(lane0_s6_relu_biased) - $signed(\$135 );
-  assign \$138  = \$134  ? 56'hffffff80000000 : \$137 ;
-  assign \$139  = \$130  ? 56'h0000007fffffff : \$138 ;
-  assign \$140  = $signed(i__payload[63:32]) < $signed(1'h0);
-  assign \$141  = - $signed(i__payload[63:32]);
-  assign \$142  = \$140  ? \$141  : { i__payload[63], i__payload[63:32] };
-  assign \$143  = $signed(i__payload[63:32]) < $signed(1'h0);
-  assign \$144  = \$143  ? 32'd0 : i__payload[63:32];
-  assign \$145  = lane1_s1_u < 25'h1800000;
-  assign \$146  = lane1_s3_odd ? \$signature__data$77  : \$signature__data$76 ;
-  assign \$147  = lane1_s3_odd ? \$signature__data$76  : \$signature__data$77 ;
-  assign \$148  = lane1_s3_odd ? \$signature__data$77  : \$signature__data$76 ;
-  assign \$149  = \$147  - \$148 ;
-  assign \$150  = $signed({ 1'h0, lane1_s4_position }) * $signed(lane1_s4_diff);
-  assign \$152  = $signed({ 1'h0, \$151  }) + $signed(lane1_s5_product);
-  assign \$154  = lane1_s5_below ? \$153  : 53'h00000000000000;
-  assign \$156  = $signed(\$155 ) + $signed(1'h0);
-  assign \$158  = $signed(lane1_s6_relu_biased) - $signed(\$157 );
-  assign \$160  = $signed(\$159 ) > $signed(32'd2147483647);
-  assign \$162  = $signed(lane1_s6_relu_biased) - $signed(\$161 );
-  assign \$164  = $signed(\$163 ) < $signed(32'd2147483648);
-  assign \$166  = $signed(lane1_s6_relu_biased) - $signed(\$165 );
-  assign \$168  = \$164  ? 56'hffffff80000000 : \$167 ;
-  assign \$169  = \$160  ? 56'h0000007fffffff : \$168 ;
-  assign \$170  = $signed(i__payload[95:64]) < $signed(1'h0);
-  assign \$171  = - $signed(i__payload[95:64]);
-  assign \$172  = \$170  ? \$171  : { i__payload[95], i__payload[95:64] };
-  assign \$173  = $signed(i__payload[95:64]) < $signed(1'h0);
-  assign \$174  = \$173  ? 32'd0 : i__payload[95:64];
-  assign \$175  = lane2_s1_u < 25'h1800000;
-  assign \$176  = lane2_s3_odd ? \$signature__data$98  : \$signature__data$97 ;
-  assign \$177  = lane2_s3_odd ? \$signature__data$97  : \$signature__data$98 ;
-  assign \$178  = lane2_s3_odd ? \$signature__data$98  : \$signature__data$97 ;
-  assign \$179  = \$177  - \$178 ;
-  assign \$180  = $signed({ 1'h0, lane2_s4_position }) * $signed(lane2_s4_diff);
-  assign \$182  = $signed({ 1'h0, \$181  }) + $signed(lane2_s5_product);
-  assign \$184  = lane2_s5_below ? \$183  : 53'h00000000000000;
-  assign \$186  = $signed(\$185 ) + $signed(1'h0);
-  assign \$188  = $signed(lane2_s6_relu_biased) - $signed(\$187 );
-  assign \$190  = $signed(\$189 ) > $signed(32'd2147483647);
-  assign \$192  = $signed(lane2_s6_relu_biased) - $signed(\$191 );
-  assign \$194  = $signed(\$193 ) < $signed(32'd2147483648);
-  assign \$196  = $signed(lane2_s6_relu_biased) - $signed(\$195 );
-  assign \$198  = \$194  ? 56'hffffff80000000 : \$197 ;
-  assign \$199  = \$190  ? 56'h0000007fffffff : \$198 ;
-  assign \$200  = $signed(i__payload[127:96]) < $signed(1'h0);
-  assign \$201  = - $signed(i__payload[127:96]);
-  assign \$202  = \$200  ? \$201  : { i__payload[127], i__payload[127:96] };
-  assign \$203  = $signed(i__payload[127:96]) < $signed(1'h0);
-  assign \$204  = \$203  ? 32'd0 : i__payload[127:96];
-  assign \$205  = lane3_s1_u < 25'h1800000;
-  assign \$206  = lane3_s3_odd ? \$signature__data$119  : \$signature__data$118 ;
-  assign \$207  = lane3_s3_odd ? \$signature__data$118  : \$signature__data$119 ;
-  assign \$208  = lane3_s3_odd ? \$signature__data$119  : \$signature__data$118 ;
-  assign \$209  = \$207  - \$208 ;
-  assign \$210  = $signed({ 1'h0, lane3_s4_position }) * $signed(lane3_s4_diff);
-  assign \$212  = $signed({ 1'h0, \$211  }) + $signed(lane3_s5_product);
-  assign \$214  = lane3_s5_below ? \$213  : 53'h00000000000000;
-  assign \$216  = $signed(\$215 ) + $signed(1'h0);
-  assign \$218  = $signed(lane3_s6_relu_biased) - $signed(\$217 );
-  assign \$220  = $signed(\$219 ) > $signed(32'd2147483647);
-  assign \$222  = $signed(lane3_s6_relu_biased) - $signed(\$221 );
-  assign \$224  = $signed(\$223 ) < $signed(32'd2147483648);
-  assign \$226  = $signed(lane3_s6_relu_biased) - $signed(\$225 );
-  assign \$228  = \$224  ? 56'hffffff80000000 : \$227 ;
-  assign \$229  = \$220  ? 56'h0000007fffffff : \$228 ;
+  assign \$134  = | \$133 [55:31];
+  assign \$135  = ~ \$134 ;
+  assign \$136  = \$130  | \$135 ;
+  assign \$138  = $signed(lane0_s6_relu_biased) - $signed(\$137 );
+  assign \$141  = $signed(lane0_s6_relu_biased) - $signed(\$140 );
+  assign \$143  = \$142 [55] ? 32'd2147483648 : 32'd2147483647;
+  assign \$144  = \$136  ? { 1'h0, \$139 [31:0] } : { \$143 [31], \$143  };
+  assign \$145  = $signed(i__payload[63:32]) < $signed(1'h0);
+  assign \$146  = - $signed(i__payload[63:32]);
+  assign \$147  = \$145  ? \$146  : { i__payload[63], i__payload[63:32] };
+  assign \$148  = $signed(i__payload[63:32]) < $signed(1'h0);
+  assign \$149  = \$148  ? 32'd0 : i__payload[63:32];
+  assign \$150  = lane1_s1_u < 25'h1800000;
+  assign \$151  = lane1_s3_odd ? \$signature__data$77  : \$signature__data$76 ;
+  assign \$152  = lane1_s3_odd ? \$signature__data$76  : \$signature__data$77 ;
+  assign \$153  = lane1_s3_odd ? \$signature__data$77  : \$signature__data$76 ;
+  assign \$154  = \$152  - \$153 ;
+  assign \$155  = $signed({ 1'h0, lane1_s4_position }) * $signed(lane1_s4_diff);
+  assign \$157  = $signed({ 1'h0, \$156  }) + $signed(lane1_s5_product);
+  assign \$159  = lane1_s5_below ? \$158  : 53'h00000000000000;
+  assign \$161  = $signed(\$160 ) + $signed(1'h0);
+  assign \$163  = $signed(lane1_s6_relu_biased) - $signed(\$162 );
+  assign \$165  = & \$164 [55:31];
+  assign \$167  = $signed(lane1_s6_relu_biased) - $signed(\$166 );
+  assign \$169  = | \$168 [55:31];
+  assign \$170  = ~ \$169 ;
+  assign \$171  = \$165  | \$170 ;
+  assign \$173  = $signed(lane1_s6_relu_biased) - $signed(\$172 );
+  assign \$176  = $signed(lane1_s6_relu_biased) - $signed(\$175 );
+  assign \$178  = \$177 [55] ? 32'd2147483648 : 32'd2147483647;
+  assign \$179  = \$171  ? { 1'h0, \$174 [31:0] } : { \$178 [31], \$178  };
+  assign \$180  = $signed(i__payload[95:64]) < $signed(1'h0);
+  assign \$181  = - $signed(i__payload[95:64]);
+  assign \$182  = \$180  ? \$181  : { i__payload[95], i__payload[95:64] };
+  assign \$183  = $signed(i__payload[95:64]) < $signed(1'h0);
+  assign \$184  = \$183  ? 32'd0 : i__payload[95:64];
+  assign \$185  = lane2_s1_u < 25'h1800000;
+  assign \$186  = lane2_s3_odd ? \$signature__data$98  : \$signature__data$97 ;
+  assign \$187  = lane2_s3_odd ? \$signature__data$97  : \$signature__data$98 ;
+  assign \$188  = lane2_s3_odd ? \$signature__data$98  : \$signature__data$97 ;
+  assign \$189  = \$187  - \$188 ;
+  assign \$190  = $signed({ 1'h0, lane2_s4_position }) * $signed(lane2_s4_diff);
+  assign \$192  = $signed({ 1'h0, \$191  }) + $signed(lane2_s5_product);
+  assign \$194  = lane2_s5_below ? \$193  : 53'h00000000000000;
+  assign \$196  = $signed(\$195 ) + $signed(1'h0);
+  assign \$198  = $signed(lane2_s6_relu_biased) - $signed(\$197 );
+  assign \$200  = & \$199 [55:31];
+  assign \$202  = $signed(lane2_s6_relu_biased) - $signed(\$201 );
+  assign \$204  = | \$203 [55:31];
+  assign \$205  = ~ \$204 ;
+  assign \$206  = \$200  | \$205 ;
+  assign \$208  = $signed(lane2_s6_relu_biased) - $signed(\$207 );
+  assign \$211  = $signed(lane2_s6_relu_biased) - $signed(\$210 );
+  assign \$213  = \$212 [55] ? 32'd2147483648 : 32'd2147483647;
+  assign \$214  = \$206  ? { 1'h0, \$209 [31:0] } : { \$213 [31], \$213  };
+  assign \$215  = $signed(i__payload[127:96]) < $signed(1'h0);
+  assign \$216  = - $signed(i__payload[127:96]);
+  assign \$217  = \$215  ? \$216  : { i__payload[127], i__payload[127:96] };
+  assign \$218  = $signed(i__payload[127:96]) < $signed(1'h0);
+  assign \$219  = \$218  ? 32'd0 : i__payload[127:96];
+  assign \$220  = lane3_s1_u < 25'h1800000;
+  assign \$221  = lane3_s3_odd ? \$signature__data$119  : \$signature__data$118 ;
+  assign \$222  = lane3_s3_odd ? \$signature__data$118  : \$signature__data$119 ;
+  assign \$223  = lane3_s3_odd ? \$signature__data$119  : \$signature__data$118 ;
+  assign \$224  = \$222  - \$223 ;
+  assign \$225  = $signed({ 1'h0, lane3_s4_position }) * $signed(lane3_s4_diff);
+  assign \$227  = $signed({ 1'h0, \$226  }) + $signed(lane3_s5_product);
+  assign \$229  = lane3_s5_below ? \$228  : 53'h00000000000000;
+  assign \$231  = $signed(\$230 ) + $signed(1'h0);
+  assign \$233  = $signed(lane3_s6_relu_biased) - $signed(\$232 );
+  assign \$235  = & \$234 [55:31];
+  assign \$237  = $signed(lane3_s6_relu_biased) - $signed(\$236 );
+  assign \$239  = | \$238 [55:31];
+  assign \$240  = ~ \$239 ;
+  assign \$241  = \$235  | \$240 ;
+  assign \$243  = $signed(lane3_s6_relu_biased) - $signed(\$242 );
+  assign \$246  = $signed(lane3_s6_relu_biased) - $signed(\$245 );
+  assign \$248  = \$247 [55] ? 32'd2147483648 : 32'd2147483647;
+  assign \$249  = \$241  ? { 1'h0, \$244 [31:0] } : { \$248 [31], \$248  };
   always @(posedge clk)
-    lane0_s1_u <= \$230 ;
+    lane0_s1_u <= \$250 ;
   always @(posedge clk)
-    lane0_s1_relu <= \$231 ;
+    lane0_s1_relu <= \$251 ;
   always @(posedge clk)
-    lane0_s2_index <= \$232 ;
+    lane0_s2_index <= \$252 ;
   always @(posedge clk)
-    lane0_s2_position <= \$233 ;
+    lane0_s2_position <= \$253 ;
   always @(posedge clk)
-    lane0_s2_below <= \$234 ;
+    lane0_s2_below <= \$254 ;
   always @(posedge clk)
-    lane0_s2_relu <= \$235 ;
+    lane0_s2_relu <= \$255 ;
   always @(posedge clk)
-    lane0_s3_odd <= \$236 ;
+    lane0_s3_odd <= \$256 ;
   always @(posedge clk)
-    lane0_s3_position <= \$237 ;
+    lane0_s3_position <= \$257 ;
   always @(posedge clk)
-    lane0_s3_below <= \$238 ;
+    lane0_s3_below <= \$258 ;
   always @(posedge clk)
-    lane0_s3_relu <= \$239 ;
+    lane0_s3_relu <= \$259 ;
   always @(posedge clk)
-    lane0_s4_lower <= \$240 ;
+    lane0_s4_lower <= \$260 ;
   always @(posedge clk)
-    lane0_s4_diff <= \$241 ;
+    lane0_s4_diff <= \$261 ;
   always @(posedge clk)
-    lane0_s4_position <= \$242 ;
+    lane0_s4_position <= \$262 ;
   always @(posedge clk)
-    lane0_s4_below <= \$243 ;
+    lane0_s4_below <= \$263 ;
   always @(posedge clk)
-    lane0_s4_relu <= \$244 ;
+    lane0_s4_relu <= \$264 ;
   always @(posedge clk)
-    lane0_s5_product <= \$245 ;
+    lane0_s5_product <= \$265 ;
   always @(posedge clk)
-    lane0_s5_lower <= \$246 ;
+    lane0_s5_lower <= \$266 ;
   always @(posedge clk)
-    lane0_s5_below <= \$247 ;
+    lane0_s5_below <= \$267 ;
   always @(posedge clk)
-    lane0_s5_relu <= \$248 ;
+    lane0_s5_relu <= \$268 ;
   always @(posedge clk)
-    lane0_s6_delta <= \$249 ;
+    lane0_s6_delta <= \$269 ;
   always @(posedge clk)
-    lane0_s6_relu_biased <= \$250 ;
+    lane0_s6_relu_biased <= \$270 ;
   always @(posedge clk)
-    lane0_s7_y <= \$251 ;
+    lane0_s7_y <= \$271 ;
   always @(posedge clk)
-    lane1_s1_u <= \$252 ;
+    lane1_s1_u <= \$272 ;
   always @(posedge clk)
-    lane1_s1_relu <= \$253 ;
+    lane1_s1_relu <= \$273 ;
   always @(posedge clk)
-    lane1_s2_index <= \$254 ;
+    lane1_s2_index <= \$274 ;
   always @(posedge clk)
-    lane1_s2_position <= \$255 ;
+    lane1_s2_position <= \$275 ;
   always @(posedge clk)
-    lane1_s2_below <= \$256 ;
+    lane1_s2_below <= \$276 ;
   always @(posedge clk)
-    lane1_s2_relu <= \$257 ;
+    lane1_s2_relu <= \$277 ;
   always @(posedge clk)
-    lane1_s3_odd <= \$258 ;
+    lane1_s3_odd <= \$278 ;
   always @(posedge clk)
-    lane1_s3_position <= \$259 ;
+    lane1_s3_position <= \$279 ;
   always @(posedge clk)
-    lane1_s3_below <= \$260 ;
+    lane1_s3_below <= \$280 ;
   always @(posedge clk)
-    lane1_s3_relu <= \$261 ;
+    lane1_s3_relu <= \$281 ;
   always @(posedge clk)
-    lane1_s4_lower <= \$262 ;
+    lane1_s4_lower <= \$282 ;
   always @(posedge clk)
-    lane1_s4_diff <= \$263 ;
+    lane1_s4_diff <= \$283 ;
   always @(posedge clk)
-    lane1_s4_position <= \$264 ;
+    lane1_s4_position <= \$284 ;
   always @(posedge clk)
-    lane1_s4_below <= \$265 ;
+    lane1_s4_below <= \$285 ;
   always @(posedge clk)
-    lane1_s4_relu <= \$266 ;
+    lane1_s4_relu <= \$286 ;
   always @(posedge clk)
-    lane1_s5_product <= \$267 ;
+    lane1_s5_product <= \$287 ;
   always @(posedge clk)
-    lane1_s5_lower <= \$268 ;
+    lane1_s5_lower <= \$288 ;
   always @(posedge clk)
-    lane1_s5_below <= \$269 ;
+    lane1_s5_below <= \$289 ;
   always @(posedge clk)
-    lane1_s5_relu <= \$270 ;
+    lane1_s5_relu <= \$290 ;
   always @(posedge clk)
-    lane1_s6_delta <= \$271 ;
+    lane1_s6_delta <= \$291 ;
   always @(posedge clk)
-    lane1_s6_relu_biased <= \$272 ;
+    lane1_s6_relu_biased <= \$292 ;
   always @(posedge clk)
-    lane1_s7_y <= \$273 ;
+    lane1_s7_y <= \$293 ;
   always @(posedge clk)
-    lane2_s1_u <= \$274 ;
+    lane2_s1_u <= \$294 ;
   always @(posedge clk)
-    lane2_s1_relu <= \$275 ;
+    lane2_s1_relu <= \$295 ;
   always @(posedge clk)
-    lane2_s2_index <= \$276 ;
+    lane2_s2_index <= \$296 ;
   always @(posedge clk)
-    lane2_s2_position <= \$277 ;
+    lane2_s2_position <= \$297 ;
   always @(posedge clk)
-    lane2_s2_below <= \$278 ;
+    lane2_s2_below <= \$298 ;
   always @(posedge clk)
-    lane2_s2_relu <= \$279 ;
+    lane2_s2_relu <= \$299 ;
   always @(posedge clk)
-    lane2_s3_odd <= \$280 ;
+    lane2_s3_odd <= \$300 ;
   always @(posedge clk)
-    lane2_s3_position <= \$281 ;
+    lane2_s3_position <= \$301 ;
   always @(posedge clk)
-    lane2_s3_below <= \$282 ;
+    lane2_s3_below <= \$302 ;
   always @(posedge clk)
-    lane2_s3_relu <= \$283 ;
+    lane2_s3_relu <= \$303 ;
   always @(posedge clk)
-    lane2_s4_lower <= \$284 ;
+    lane2_s4_lower <= \$304 ;
   always @(posedge clk)
-    lane2_s4_diff <= \$285 ;
+    lane2_s4_diff <= \$305 ;
   always @(posedge clk)
-    lane2_s4_position <= \$286 ;
+    lane2_s4_position <= \$306 ;
   always @(posedge clk)
-    lane2_s4_below <= \$287 ;
+    lane2_s4_below <= \$307 ;
   always @(posedge clk)
-    lane2_s4_relu <= \$288 ;
+    lane2_s4_relu <= \$308 ;
   always @(posedge clk)
-    lane2_s5_product <= \$289 ;
+    lane2_s5_product <= \$309 ;
   always @(posedge clk)
-    lane2_s5_lower <= \$290 ;
+    lane2_s5_lower <= \$310 ;
   always @(posedge clk)
-    lane2_s5_below <= \$291 ;
+    lane2_s5_below <= \$311 ;
   always @(posedge clk)
-    lane2_s5_relu <= \$292 ;
+    lane2_s5_relu <= \$312 ;
   always @(posedge clk)
-    lane2_s6_delta <= \$293 ;
+    lane2_s6_delta <= \$313 ;
   always @(posedge clk)
-    lane2_s6_relu_biased <= \$294 ;
+    lane2_s6_relu_biased <= \$314 ;
   always @(posedge clk)
-    lane2_s7_y <= \$295 ;
+    lane2_s7_y <= \$315 ;
   always @(posedge clk)
-    lane3_s1_u <= \$296 ;
+    lane3_s1_u <= \$316 ;
   always @(posedge clk)
-    lane3_s1_relu <= \$297 ;
+    lane3_s1_relu <= \$317 ;
   always @(posedge clk)
-    lane3_s2_index <= \$298 ;
+    lane3_s2_index <= \$318 ;
   always @(posedge clk)
-    lane3_s2_position <= \$299 ;
+    lane3_s2_position <= \$319 ;
   always @(posedge clk)
-    lane3_s2_below <= \$300 ;
+    lane3_s2_below <= \$320 ;
   always @(posedge clk)
-    lane3_s2_relu <= \$301 ;
+    lane3_s2_relu <= \$321 ;
   always @(posedge clk)
-    lane3_s3_odd <= \$302 ;
+    lane3_s3_odd <= \$322 ;
   always @(posedge clk)
-    lane3_s3_position <= \$303 ;
+    lane3_s3_position <= \$323 ;
   always @(posedge clk)
-    lane3_s3_below <= \$304 ;
+    lane3_s3_below <= \$324 ;
   always @(posedge clk)
-    lane3_s3_relu <= \$305 ;
+    lane3_s3_relu <= \$325 ;
   always @(posedge clk)
-    lane3_s4_lower <= \$306 ;
+    lane3_s4_lower <= \$326 ;
   always @(posedge clk)
-    lane3_s4_diff <= \$307 ;
+    lane3_s4_diff <= \$327 ;
   always @(posedge clk)
-    lane3_s4_position <= \$308 ;
+    lane3_s4_position <= \$328 ;
   always @(posedge clk)
-    lane3_s4_below <= \$309 ;
+    lane3_s4_below <= \$329 ;
   always @(posedge clk)
-    lane3_s4_relu <= \$310 ;
+    lane3_s4_relu <= \$330 ;
   always @(posedge clk)
-    lane3_s5_product <= \$311 ;
+    lane3_s5_product <= \$331 ;
   always @(posedge clk)
-    lane3_s5_lower <= \$312 ;
+    lane3_s5_lower <= \$332 ;
   always @(posedge clk)
-    lane3_s5_below <= \$313 ;
+    lane3_s5_below <= \$333 ;
   always @(posedge clk)
-    lane3_s5_relu <= \$314 ;
+    lane3_s5_relu <= \$334 ;
   always @(posedge clk)
-    lane3_s6_delta <= \$315 ;
+    lane3_s6_delta <= \$335 ;
   always @(posedge clk)
-    lane3_s6_relu_biased <= \$316 ;
+    lane3_s6_relu_biased <= \$336 ;
   always @(posedge clk)
-    lane3_s7_y <= \$317 ;
+    lane3_s7_y <= \$337 ;
   always @(posedge clk)
-    valid_s1 <= \$318 ;
+    valid_s1 <= \$338 ;
   always @(posedge clk)
-    last_s1 <= \$319 ;
+    last_s1 <= \$339 ;
   always @(posedge clk)
-    valid_s2 <= \$320 ;
+    valid_s2 <= \$340 ;
   always @(posedge clk)
-    last_s2 <= \$321 ;
+    last_s2 <= \$341 ;
   always @(posedge clk)
-    valid_s3 <= \$322 ;
+    valid_s3 <= \$342 ;
   always @(posedge clk)
-    last_s3 <= \$323 ;
+    last_s3 <= \$343 ;
   always @(posedge clk)
-    valid_s4 <= \$324 ;
+    valid_s4 <= \$344 ;
   always @(posedge clk)
-    last_s4 <= \$325 ;
+    last_s4 <= \$345 ;
   always @(posedge clk)
-    valid_s5 <= \$326 ;
+    valid_s5 <= \$346 ;
   always @(posedge clk)
-    last_s5 <= \$327 ;
+    last_s5 <= \$347 ;
   always @(posedge clk)
-    valid_s6 <= \$328 ;
+    valid_s6 <= \$348 ;
   always @(posedge clk)
-    last_s6 <= \$329 ;
+    last_s6 <= \$349 ;
   always @(posedge clk)
-    o__valid <= \$330 ;
+    o__valid <= \$350 ;
   always @(posedge clk)
-    last_s7 <= \$331 ;
+    last_s7 <= \$351 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     lane0_index = 8'h00;
@@ -1851,219 +1883,19 @@ module \gelu_edge_moe_fitted.core (i__valid, o__ready, rst, ce, i__payload, o__p
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$230  = lane0_s1_u;
+    \$250  = lane0_s1_u;
     if (ce) begin
-      \$230  = \$112 ;
+      \$250  = \$112 ;
     end
     if (rst) begin
-      \$230  = 33'h000000000;
+      \$250  = 33'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$231  = lane0_s1_relu;
+    \$251  = lane0_s1_relu;
     if (ce) begin
-      \$231  = \$114 ;
-    end
-    if (rst) begin
-      \$231  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$232  = lane0_s2_index;
-    if (ce) begin
-      \$232  = lane0_index;
-    end
-    if (rst) begin
-      \$232  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$233  = lane0_s2_position;
-    if (ce) begin
-      \$233  = lane0_position;
-    end
-    if (rst) begin
-      \$233  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$234  = lane0_s2_below;
-    if (ce) begin
-      \$234  = \$115 ;
-    end
-    if (rst) begin
-      \$234  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$235  = lane0_s2_relu;
-    if (ce) begin
-      \$235  = lane0_s1_relu;
-    end
-    if (rst) begin
-      \$235  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$236  = lane0_s3_odd;
-    if (ce) begin
-      \$236  = lane0_s2_index[0];
-    end
-    if (rst) begin
-      \$236  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$237  = lane0_s3_position;
-    if (ce) begin
-      \$237  = lane0_s2_position;
-    end
-    if (rst) begin
-      \$237  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$238  = lane0_s3_below;
-    if (ce) begin
-      \$238  = lane0_s2_below;
-    end
-    if (rst) begin
-      \$238  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$239  = lane0_s3_relu;
-    if (ce) begin
-      \$239  = lane0_s2_relu;
-    end
-    if (rst) begin
-      \$239  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$240  = lane0_s4_lower;
-    if (ce) begin
-      \$240  = \$116 ;
-    end
-    if (rst) begin
-      \$240  = 20'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$241  = lane0_s4_diff;
-    if (ce) begin
-      \$241  = \$119 ;
-    end
-    if (rst) begin
-      \$241  = 21'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$242  = lane0_s4_position;
-    if (ce) begin
-      \$242  = lane0_s3_position;
-    end
-    if (rst) begin
-      \$242  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$243  = lane0_s4_below;
-    if (ce) begin
-      \$243  = lane0_s3_below;
-    end
-    if (rst) begin
-      \$243  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$244  = lane0_s4_relu;
-    if (ce) begin
-      \$244  = lane0_s3_relu;
-    end
-    if (rst) begin
-      \$244  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$245  = lane0_s5_product;
-    if (ce) begin
-      \$245  = \$120 ;
-    end
-    if (rst) begin
-      \$245  = 38'h0000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$246  = lane0_s5_lower;
-    if (ce) begin
-      \$246  = lane0_s4_lower;
-    end
-    if (rst) begin
-      \$246  = 20'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$247  = lane0_s5_below;
-    if (ce) begin
-      \$247  = lane0_s4_below;
-    end
-    if (rst) begin
-      \$247  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$248  = lane0_s5_relu;
-    if (ce) begin
-      \$248  = lane0_s4_relu;
-    end
-    if (rst) begin
-      \$248  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$249  = lane0_s6_delta;
-    if (ce) begin
-      \$249  = \$124 ;
-    end
-    if (rst) begin
-      \$249  = 53'h00000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$250  = lane0_s6_relu_biased;
-    if (ce) begin
-      \$250  = \$126 ;
-    end
-    if (rst) begin
-      \$250  = 34'h000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$251  = lane0_s7_y;
-    if (ce) begin
-      \$251  = \$139 [31:0];
+      \$251  = \$114 ;
     end
     if (rst) begin
       \$251  = 32'd0;
@@ -2071,49 +1903,49 @@ module \gelu_edge_moe_fitted.core (i__valid, o__ready, rst, ce, i__payload, o__p
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$252  = lane1_s1_u;
+    \$252  = lane0_s2_index;
     if (ce) begin
-      \$252  = \$142 ;
+      \$252  = lane0_index;
     end
     if (rst) begin
-      \$252  = 33'h000000000;
+      \$252  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$253  = lane1_s1_relu;
+    \$253  = lane0_s2_position;
     if (ce) begin
-      \$253  = \$144 ;
+      \$253  = lane0_position;
     end
     if (rst) begin
-      \$253  = 32'd0;
+      \$253  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$254  = lane1_s2_index;
+    \$254  = lane0_s2_below;
     if (ce) begin
-      \$254  = lane1_index;
+      \$254  = \$115 ;
     end
     if (rst) begin
-      \$254  = 8'h00;
+      \$254  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$255  = lane1_s2_position;
+    \$255  = lane0_s2_relu;
     if (ce) begin
-      \$255  = lane1_position;
+      \$255  = lane0_s1_relu;
     end
     if (rst) begin
-      \$255  = 17'h00000;
+      \$255  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$256  = lane1_s2_below;
+    \$256  = lane0_s3_odd;
     if (ce) begin
-      \$256  = \$145 ;
+      \$256  = lane0_s2_index[0];
     end
     if (rst) begin
       \$256  = 1'h0;
@@ -2121,19 +1953,19 @@ module \gelu_edge_moe_fitted.core (i__valid, o__ready, rst, ce, i__payload, o__p
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$257  = lane1_s2_relu;
+    \$257  = lane0_s3_position;
     if (ce) begin
-      \$257  = lane1_s1_relu;
+      \$257  = lane0_s2_position;
     end
     if (rst) begin
-      \$257  = 32'd0;
+      \$257  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$258  = lane1_s3_odd;
+    \$258  = lane0_s3_below;
     if (ce) begin
-      \$258  = lane1_s2_index[0];
+      \$258  = lane0_s2_below;
     end
     if (rst) begin
       \$258  = 1'h0;
@@ -2141,149 +1973,149 @@ module \gelu_edge_moe_fitted.core (i__valid, o__ready, rst, ce, i__payload, o__p
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$259  = lane1_s3_position;
+    \$259  = lane0_s3_relu;
     if (ce) begin
-      \$259  = lane1_s2_position;
+      \$259  = lane0_s2_relu;
     end
     if (rst) begin
-      \$259  = 17'h00000;
+      \$259  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$260  = lane1_s3_below;
+    \$260  = lane0_s4_lower;
     if (ce) begin
-      \$260  = lane1_s2_below;
+      \$260  = \$116 ;
     end
     if (rst) begin
-      \$260  = 1'h0;
+      \$260  = 20'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$261  = lane1_s3_relu;
+    \$261  = lane0_s4_diff;
     if (ce) begin
-      \$261  = lane1_s2_relu;
+      \$261  = \$119 ;
     end
     if (rst) begin
-      \$261  = 32'd0;
+      \$261  = 21'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$262  = lane1_s4_lower;
+    \$262  = lane0_s4_position;
     if (ce) begin
-      \$262  = \$146 ;
+      \$262  = lane0_s3_position;
     end
     if (rst) begin
-      \$262  = 20'h00000;
+      \$262  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$263  = lane1_s4_diff;
+    \$263  = lane0_s4_below;
     if (ce) begin
-      \$263  = \$149 ;
+      \$263  = lane0_s3_below;
     end
     if (rst) begin
-      \$263  = 21'h000000;
+      \$263  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$264  = lane1_s4_position;
+    \$264  = lane0_s4_relu;
     if (ce) begin
-      \$264  = lane1_s3_position;
+      \$264  = lane0_s3_relu;
     end
     if (rst) begin
-      \$264  = 17'h00000;
+      \$264  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$265  = lane1_s4_below;
+    \$265  = lane0_s5_product;
     if (ce) begin
-      \$265  = lane1_s3_below;
+      \$265  = \$120 ;
     end
     if (rst) begin
-      \$265  = 1'h0;
+      \$265  = 38'h0000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$266  = lane1_s4_relu;
+    \$266  = lane0_s5_lower;
     if (ce) begin
-      \$266  = lane1_s3_relu;
+      \$266  = lane0_s4_lower;
     end
     if (rst) begin
-      \$266  = 32'd0;
+      \$266  = 20'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$267  = lane1_s5_product;
+    \$267  = lane0_s5_below;
     if (ce) begin
-      \$267  = \$150 ;
+      \$267  = lane0_s4_below;
     end
     if (rst) begin
-      \$267  = 38'h0000000000;
+      \$267  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$268  = lane1_s5_lower;
+    \$268  = lane0_s5_relu;
     if (ce) begin
-      \$268  = lane1_s4_lower;
+      \$268  = lane0_s4_relu;
     end
     if (rst) begin
-      \$268  = 20'h00000;
+      \$268  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$269  = lane1_s5_below;
+    \$269  = lane0_s6_delta;
     if (ce) begin
-      \$269  = lane1_s4_below;
+      \$269  = \$124 ;
     end
     if (rst) begin
-      \$269  = 1'h0;
+      \$269  = 53'h00000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$270  = lane1_s5_relu;
+    \$270  = lane0_s6_relu_biased;
     if (ce) begin
-      \$270  = lane1_s4_relu;
+      \$270  = \$126 ;
     end
     if (rst) begin
-      \$270  = 32'd0;
+      \$270  = 34'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$271  = lane1_s6_delta;
+    \$271  = lane0_s7_y;
     if (ce) begin
-      \$271  = \$154 ;
+      \$271  = \$144 [31:0];
     end
     if (rst) begin
-      \$271  = 53'h00000000000000;
+      \$271  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$272  = lane1_s6_relu_biased;
+    \$272  = lane1_s1_u;
     if (ce) begin
-      \$272  = \$156 ;
+      \$272  = \$147 ;
     end
     if (rst) begin
-      \$272  = 34'h000000000;
+      \$272  = 33'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$273  = lane1_s7_y;
+    \$273  = lane1_s1_relu;
     if (ce) begin
-      \$273  = \$169 [31:0];
+      \$273  = \$149 ;
     end
     if (rst) begin
       \$273  = 32'd0;
@@ -2291,49 +2123,49 @@ module \gelu_edge_moe_fitted.core (i__valid, o__ready, rst, ce, i__payload, o__p
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$274  = lane2_s1_u;
+    \$274  = lane1_s2_index;
     if (ce) begin
-      \$274  = \$172 ;
+      \$274  = lane1_index;
     end
     if (rst) begin
-      \$274  = 33'h000000000;
+      \$274  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$275  = lane2_s1_relu;
+    \$275  = lane1_s2_position;
     if (ce) begin
-      \$275  = \$174 ;
+      \$275  = lane1_position;
     end
     if (rst) begin
-      \$275  = 32'd0;
+      \$275  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$276  = lane2_s2_index;
+    \$276  = lane1_s2_below;
     if (ce) begin
-      \$276  = lane2_index;
+      \$276  = \$150 ;
     end
     if (rst) begin
-      \$276  = 8'h00;
+      \$276  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$277  = lane2_s2_position;
+    \$277  = lane1_s2_relu;
     if (ce) begin
-      \$277  = lane2_position;
+      \$277  = lane1_s1_relu;
     end
     if (rst) begin
-      \$277  = 17'h00000;
+      \$277  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$278  = lane2_s2_below;
+    \$278  = lane1_s3_odd;
     if (ce) begin
-      \$278  = \$175 ;
+      \$278  = lane1_s2_index[0];
     end
     if (rst) begin
       \$278  = 1'h0;
@@ -2341,19 +2173,19 @@ module \gelu_edge_moe_fitted.core (i__valid, o__ready, rst, ce, i__payload, o__p
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$279  = lane2_s2_relu;
+    \$279  = lane1_s3_position;
     if (ce) begin
-      \$279  = lane2_s1_relu;
+      \$279  = lane1_s2_position;
     end
     if (rst) begin
-      \$279  = 32'd0;
+      \$279  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$280  = lane2_s3_odd;
+    \$280  = lane1_s3_below;
     if (ce) begin
-      \$280  = lane2_s2_index[0];
+      \$280  = lane1_s2_below;
     end
     if (rst) begin
       \$280  = 1'h0;
@@ -2361,149 +2193,149 @@ module \gelu_edge_moe_fitted.core (i__valid, o__ready, rst, ce, i__payload, o__p
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$281  = lane2_s3_position;
+    \$281  = lane1_s3_relu;
     if (ce) begin
-      \$281  = lane2_s2_position;
+      \$281  = lane1_s2_relu;
     end
     if (rst) begin
-      \$281  = 17'h00000;
+      \$281  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$282  = lane2_s3_below;
+    \$282  = lane1_s4_lower;
     if (ce) begin
-      \$282  = lane2_s2_below;
+      \$282  = \$151 ;
     end
     if (rst) begin
-      \$282  = 1'h0;
+      \$282  = 20'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$283  = lane2_s3_relu;
+    \$283  = lane1_s4_diff;
     if (ce) begin
-      \$283  = lane2_s2_relu;
+      \$283  = \$154 ;
     end
     if (rst) begin
-      \$283  = 32'd0;
+      \$283  = 21'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$284  = lane2_s4_lower;
+    \$284  = lane1_s4_position;
     if (ce) begin
-      \$284  = \$176 ;
+      \$284  = lane1_s3_position;
     end
     if (rst) begin
-      \$284  = 20'h00000;
+      \$284  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$285  = lane2_s4_diff;
+    \$285  = lane1_s4_below;
     if (ce) begin
-      \$285  = \$179 ;
+      \$285  = lane1_s3_below;
     end
     if (rst) begin
-      \$285  = 21'h000000;
+      \$285  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$286  = lane2_s4_position;
+    \$286  = lane1_s4_relu;
     if (ce) begin
-      \$286  = lane2_s3_position;
+      \$286  = lane1_s3_relu;
     end
     if (rst) begin
-      \$286  = 17'h00000;
+      \$286  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$287  = lane2_s4_below;
+    \$287  = lane1_s5_product;
     if (ce) begin
-      \$287  = lane2_s3_below;
+      \$287  = \$155 ;
     end
     if (rst) begin
-      \$287  = 1'h0;
+      \$287  = 38'h0000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$288  = lane2_s4_relu;
+    \$288  = lane1_s5_lower;
     if (ce) begin
-      \$288  = lane2_s3_relu;
+      \$288  = lane1_s4_lower;
     end
     if (rst) begin
-      \$288  = 32'd0;
+      \$288  = 20'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$289  = lane2_s5_product;
+    \$289  = lane1_s5_below;
     if (ce) begin
-      \$289  = \$180 ;
+      \$289  = lane1_s4_below;
     end
     if (rst) begin
-      \$289  = 38'h0000000000;
+      \$289  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$290  = lane2_s5_lower;
+    \$290  = lane1_s5_relu;
     if (ce) begin
-      \$290  = lane2_s4_lower;
+      \$290  = lane1_s4_relu;
     end
     if (rst) begin
-      \$290  = 20'h00000;
+      \$290  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$291  = lane2_s5_below;
+    \$291  = lane1_s6_delta;
     if (ce) begin
-      \$291  = lane2_s4_below;
+      \$291  = \$159 ;
     end
     if (rst) begin
-      \$291  = 1'h0;
+      \$291  = 53'h00000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$292  = lane2_s5_relu;
+    \$292  = lane1_s6_relu_biased;
     if (ce) begin
-      \$292  = lane2_s4_relu;
+      \$292  = \$161 ;
     end
     if (rst) begin
-      \$292  = 32'd0;
+      \$292  = 34'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$293  = lane2_s6_delta;
+    \$293  = lane1_s7_y;
     if (ce) begin
-      \$293  = \$184 ;
+      \$293  = \$179 [31:0];
     end
     if (rst) begin
-      \$293  = 53'h00000000000000;
+      \$293  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$294  = lane2_s6_relu_biased;
+    \$294  = lane2_s1_u;
     if (ce) begin
-      \$294  = \$186 ;
+      \$294  = \$182 ;
     end
     if (rst) begin
-      \$294  = 34'h000000000;
+      \$294  = 33'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$295  = lane2_s7_y;
+    \$295  = lane2_s1_relu;
     if (ce) begin
-      \$295  = \$199 [31:0];
+      \$295  = \$184 ;
     end
     if (rst) begin
       \$295  = 32'd0;
@@ -2511,49 +2343,49 @@ module \gelu_edge_moe_fitted.core (i__valid, o__ready, rst, ce, i__payload, o__p
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$296  = lane3_s1_u;
+    \$296  = lane2_s2_index;
     if (ce) begin
-      \$296  = \$202 ;
+      \$296  = lane2_index;
     end
     if (rst) begin
-      \$296  = 33'h000000000;
+      \$296  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$297  = lane3_s1_relu;
+    \$297  = lane2_s2_position;
     if (ce) begin
-      \$297  = \$204 ;
+      \$297  = lane2_position;
     end
     if (rst) begin
-      \$297  = 32'd0;
+      \$297  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$298  = lane3_s2_index;
+    \$298  = lane2_s2_below;
     if (ce) begin
-      \$298  = lane3_index;
+      \$298  = \$185 ;
     end
     if (rst) begin
-      \$298  = 8'h00;
+      \$298  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$299  = lane3_s2_position;
+    \$299  = lane2_s2_relu;
     if (ce) begin
-      \$299  = lane3_position;
+      \$299  = lane2_s1_relu;
     end
     if (rst) begin
-      \$299  = 17'h00000;
+      \$299  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$300  = lane3_s2_below;
+    \$300  = lane2_s3_odd;
     if (ce) begin
-      \$300  = \$205 ;
+      \$300  = lane2_s2_index[0];
     end
     if (rst) begin
       \$300  = 1'h0;
@@ -2561,19 +2393,19 @@ module \gelu_edge_moe_fitted.core (i__valid, o__ready, rst, ce, i__payload, o__p
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$301  = lane3_s2_relu;
+    \$301  = lane2_s3_position;
     if (ce) begin
-      \$301  = lane3_s1_relu;
+      \$301  = lane2_s2_position;
     end
     if (rst) begin
-      \$301  = 32'd0;
+      \$301  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$302  = lane3_s3_odd;
+    \$302  = lane2_s3_below;
     if (ce) begin
-      \$302  = lane3_s2_index[0];
+      \$302  = lane2_s2_below;
     end
     if (rst) begin
       \$302  = 1'h0;
@@ -2581,149 +2413,149 @@ module \gelu_edge_moe_fitted.core (i__valid, o__ready, rst, ce, i__payload, o__p
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$303  = lane3_s3_position;
+    \$303  = lane2_s3_relu;
     if (ce) begin
-      \$303  = lane3_s2_position;
+      \$303  = lane2_s2_relu;
     end
     if (rst) begin
-      \$303  = 17'h00000;
+      \$303  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$304  = lane3_s3_below;
+    \$304  = lane2_s4_lower;
     if (ce) begin
-      \$304  = lane3_s2_below;
+      \$304  = \$186 ;
     end
     if (rst) begin
-      \$304  = 1'h0;
+      \$304  = 20'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$305  = lane3_s3_relu;
+    \$305  = lane2_s4_diff;
     if (ce) begin
-      \$305  = lane3_s2_relu;
+      \$305  = \$189 ;
     end
     if (rst) begin
-      \$305  = 32'd0;
+      \$305  = 21'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$306  = lane3_s4_lower;
+    \$306  = lane2_s4_position;
     if (ce) begin
-      \$306  = \$206 ;
+      \$306  = lane2_s3_position;
     end
     if (rst) begin
-      \$306  = 20'h00000;
+      \$306  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$307  = lane3_s4_diff;
+    \$307  = lane2_s4_below;
     if (ce) begin
-      \$307  = \$209 ;
+      \$307  = lane2_s3_below;
     end
     if (rst) begin
-      \$307  = 21'h000000;
+      \$307  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$308  = lane3_s4_position;
+    \$308  = lane2_s4_relu;
     if (ce) begin
-      \$308  = lane3_s3_position;
+      \$308  = lane2_s3_relu;
     end
     if (rst) begin
-      \$308  = 17'h00000;
+      \$308  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$309  = lane3_s4_below;
+    \$309  = lane2_s5_product;
     if (ce) begin
-      \$309  = lane3_s3_below;
+      \$309  = \$190 ;
     end
     if (rst) begin
-      \$309  = 1'h0;
+      \$309  = 38'h0000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$310  = lane3_s4_relu;
+    \$310  = lane2_s5_lower;
     if (ce) begin
-      \$310  = lane3_s3_relu;
+      \$310  = lane2_s4_lower;
     end
     if (rst) begin
-      \$310  = 32'd0;
+      \$310  = 20'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$311  = lane3_s5_product;
+    \$311  = lane2_s5_below;
     if (ce) begin
-      \$311  = \$210 ;
+      \$311  = lane2_s4_below;
     end
     if (rst) begin
-      \$311  = 38'h0000000000;
+      \$311  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$312  = lane3_s5_lower;
+    \$312  = lane2_s5_relu;
     if (ce) begin
-      \$312  = lane3_s4_lower;
+      \$312  = lane2_s4_relu;
     end
     if (rst) begin
-      \$312  = 20'h00000;
+      \$312  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$313  = lane3_s5_below;
+    \$313  = lane2_s6_delta;
     if (ce) begin
-      \$313  = lane3_s4_below;
+      \$313  = \$194 ;
     end
     if (rst) begin
-      \$313  = 1'h0;
+      \$313  = 53'h00000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$314  = lane3_s5_relu;
+    \$314  = lane2_s6_relu_biased;
     if (ce) begin
-      \$314  = lane3_s4_relu;
+      \$314  = \$196 ;
     end
     if (rst) begin
-      \$314  = 32'd0;
+      \$314  = 34'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$315  = lane3_s6_delta;
+    \$315  = lane2_s7_y;
     if (ce) begin
-      \$315  = \$214 ;
+      \$315  = \$214 [31:0];
     end
     if (rst) begin
-      \$315  = 53'h00000000000000;
+      \$315  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$316  = lane3_s6_relu_biased;
+    \$316  = lane3_s1_u;
     if (ce) begin
-      \$316  = \$216 ;
+      \$316  = \$217 ;
     end
     if (rst) begin
-      \$316  = 34'h000000000;
+      \$316  = 33'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$317  = lane3_s7_y;
+    \$317  = lane3_s1_relu;
     if (ce) begin
-      \$317  = \$229 [31:0];
+      \$317  = \$219 ;
     end
     if (rst) begin
       \$317  = 32'd0;
@@ -2731,29 +2563,29 @@ module \gelu_edge_moe_fitted.core (i__valid, o__ready, rst, ce, i__payload, o__p
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$318  = valid_s1;
+    \$318  = lane3_s2_index;
     if (ce) begin
-      \$318  = i__valid;
+      \$318  = lane3_index;
     end
     if (rst) begin
-      \$318  = 1'h0;
+      \$318  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$319  = last_s1;
+    \$319  = lane3_s2_position;
     if (ce) begin
-      \$319  = i__payload[128];
+      \$319  = lane3_position;
     end
     if (rst) begin
-      \$319  = 1'h0;
+      \$319  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$320  = valid_s2;
+    \$320  = lane3_s2_below;
     if (ce) begin
-      \$320  = valid_s1;
+      \$320  = \$220 ;
     end
     if (rst) begin
       \$320  = 1'h0;
@@ -2761,19 +2593,19 @@ module \gelu_edge_moe_fitted.core (i__valid, o__ready, rst, ce, i__payload, o__p
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$321  = last_s2;
+    \$321  = lane3_s2_relu;
     if (ce) begin
-      \$321  = last_s1;
+      \$321  = lane3_s1_relu;
     end
     if (rst) begin
-      \$321  = 1'h0;
+      \$321  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$322  = valid_s3;
+    \$322  = lane3_s3_odd;
     if (ce) begin
-      \$322  = valid_s2;
+      \$322  = lane3_s2_index[0];
     end
     if (rst) begin
       \$322  = 1'h0;
@@ -2781,19 +2613,19 @@ module \gelu_edge_moe_fitted.core (i__valid, o__ready, rst, ce, i__payload, o__p
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$323  = last_s3;
+    \$323  = lane3_s3_position;
     if (ce) begin
-      \$323  = last_s2;
+      \$323  = lane3_s2_position;
     end
     if (rst) begin
-      \$323  = 1'h0;
+      \$323  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$324  = valid_s4;
+    \$324  = lane3_s3_below;
     if (ce) begin
-      \$324  = valid_s3;
+      \$324  = lane3_s2_below;
     end
     if (rst) begin
       \$324  = 1'h0;
@@ -2801,49 +2633,49 @@ module \gelu_edge_moe_fitted.core (i__valid, o__ready, rst, ce, i__payload, o__p
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$325  = last_s4;
+    \$325  = lane3_s3_relu;
     if (ce) begin
-      \$325  = last_s3;
+      \$325  = lane3_s2_relu;
     end
     if (rst) begin
-      \$325  = 1'h0;
+      \$325  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$326  = valid_s5;
+    \$326  = lane3_s4_lower;
     if (ce) begin
-      \$326  = valid_s4;
+      \$326  = \$221 ;
     end
     if (rst) begin
-      \$326  = 1'h0;
+      \$326  = 20'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$327  = last_s5;
+    \$327  = lane3_s4_diff;
     if (ce) begin
-      \$327  = last_s4;
+      \$327  = \$224 ;
     end
     if (rst) begin
-      \$327  = 1'h0;
+      \$327  = 21'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$328  = valid_s6;
+    \$328  = lane3_s4_position;
     if (ce) begin
-      \$328  = valid_s5;
+      \$328  = lane3_s3_position;
     end
     if (rst) begin
-      \$328  = 1'h0;
+      \$328  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$329  = last_s6;
+    \$329  = lane3_s4_below;
     if (ce) begin
-      \$329  = last_s5;
+      \$329  = lane3_s3_below;
     end
     if (rst) begin
       \$329  = 1'h0;
@@ -2851,22 +2683,222 @@ module \gelu_edge_moe_fitted.core (i__valid, o__ready, rst, ce, i__payload, o__p
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$330  = o__valid;
+    \$330  = lane3_s4_relu;
     if (ce) begin
-      \$330  = valid_s6;
+      \$330  = lane3_s3_relu;
     end
     if (rst) begin
-      \$330  = 1'h0;
+      \$330  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$331  = last_s7;
+    \$331  = lane3_s5_product;
     if (ce) begin
-      \$331  = last_s6;
+      \$331  = \$225 ;
     end
     if (rst) begin
-      \$331  = 1'h0;
+      \$331  = 38'h0000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$332  = lane3_s5_lower;
+    if (ce) begin
+      \$332  = lane3_s4_lower;
+    end
+    if (rst) begin
+      \$332  = 20'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$333  = lane3_s5_below;
+    if (ce) begin
+      \$333  = lane3_s4_below;
+    end
+    if (rst) begin
+      \$333  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$334  = lane3_s5_relu;
+    if (ce) begin
+      \$334  = lane3_s4_relu;
+    end
+    if (rst) begin
+      \$334  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$335  = lane3_s6_delta;
+    if (ce) begin
+      \$335  = \$229 ;
+    end
+    if (rst) begin
+      \$335  = 53'h00000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$336  = lane3_s6_relu_biased;
+    if (ce) begin
+      \$336  = \$231 ;
+    end
+    if (rst) begin
+      \$336  = 34'h000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$337  = lane3_s7_y;
+    if (ce) begin
+      \$337  = \$249 [31:0];
+    end
+    if (rst) begin
+      \$337  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$338  = valid_s1;
+    if (ce) begin
+      \$338  = i__valid;
+    end
+    if (rst) begin
+      \$338  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$339  = last_s1;
+    if (ce) begin
+      \$339  = i__payload[128];
+    end
+    if (rst) begin
+      \$339  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$340  = valid_s2;
+    if (ce) begin
+      \$340  = valid_s1;
+    end
+    if (rst) begin
+      \$340  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$341  = last_s2;
+    if (ce) begin
+      \$341  = last_s1;
+    end
+    if (rst) begin
+      \$341  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$342  = valid_s3;
+    if (ce) begin
+      \$342  = valid_s2;
+    end
+    if (rst) begin
+      \$342  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$343  = last_s3;
+    if (ce) begin
+      \$343  = last_s2;
+    end
+    if (rst) begin
+      \$343  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$344  = valid_s4;
+    if (ce) begin
+      \$344  = valid_s3;
+    end
+    if (rst) begin
+      \$344  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$345  = last_s4;
+    if (ce) begin
+      \$345  = last_s3;
+    end
+    if (rst) begin
+      \$345  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$346  = valid_s5;
+    if (ce) begin
+      \$346  = valid_s4;
+    end
+    if (rst) begin
+      \$346  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$347  = last_s5;
+    if (ce) begin
+      \$347  = last_s4;
+    end
+    if (rst) begin
+      \$347  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$348  = valid_s6;
+    if (ce) begin
+      \$348  = valid_s5;
+    end
+    if (rst) begin
+      \$348  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$349  = last_s6;
+    if (ce) begin
+      \$349  = last_s5;
+    end
+    if (rst) begin
+      \$349  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$350  = o__valid;
+    if (ce) begin
+      \$350  = valid_s6;
+    end
+    if (rst) begin
+      \$350  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$351  = last_s7;
+    if (ce) begin
+      \$351  = last_s6;
+    end
+    if (rst) begin
+      \$351  = 1'h0;
     end
   end
   assign i__ready = ce;
@@ -2951,33 +2983,41 @@ module \gelu_edge_moe_fitted.core (i__valid, o__ready, rst, ce, i__payload, o__p
   assign \$129  = { \$128 [54], \$128  };
   assign \$131  = { lane0_s6_delta[52], lane0_s6_delta };
   assign \$133  = { \$132 [54], \$132  };
-  assign \$135  = { lane0_s6_delta[52], lane0_s6_delta };
-  assign \$137  = { \$136 [54], \$136  };
-  assign \$151  = { 14'h0000, lane1_s5_lower, 17'h00000 };
-  assign \$153  = { \$152 [52], \$152 [52], \$152 [52], \$152 [52], \$152 [52], \$152 [52], \$152 [52], \$152 [52], \$152 [52], \$152 [52], \$152 [52], \$152 [52], \$152 [52], \$152 [52], \$152 [52], \$152 [52], \$152 [52], \$152 [52:17] };
-  assign \$155  = { lane1_s5_relu[31], lane1_s5_relu };
-  assign \$157  = { lane1_s6_delta[52], lane1_s6_delta };
-  assign \$159  = { \$158 [54], \$158  };
-  assign \$161  = { lane1_s6_delta[52], lane1_s6_delta };
-  assign \$163  = { \$162 [54], \$162  };
-  assign \$165  = { lane1_s6_delta[52], lane1_s6_delta };
-  assign \$167  = { \$166 [54], \$166  };
-  assign \$181  = { 14'h0000, lane2_s5_lower, 17'h00000 };
-  assign \$183  = { \$182 [52], \$182 [52], \$182 [52], \$182 [52], \$182 [52], \$182 [52], \$182 [52], \$182 [52], \$182 [52], \$182 [52], \$182 [52], \$182 [52], \$182 [52], \$182 [52], \$182 [52], \$182 [52], \$182 [52], \$182 [52:17] };
-  assign \$185  = { lane2_s5_relu[31], lane2_s5_relu };
-  assign \$187  = { lane2_s6_delta[52], lane2_s6_delta };
-  assign \$189  = { \$188 [54], \$188  };
-  assign \$191  = { lane2_s6_delta[52], lane2_s6_delta };
-  assign \$193  = { \$192 [54], \$192  };
-  assign \$195  = { lane2_s6_delta[52], lane2_s6_delta };
-  assign \$197  = { \$196 [54], \$196  };
-  assign \$211  = { 14'h0000, lane3_s5_lower, 17'h00000 };
-  assign \$213  = { \$212 [52], \$212 [52], \$212 [52], \$212 [52], \$212 [52], \$212 [52], \$212 [52], \$212 [52], \$212 [52], \$212 [52], \$212 [52], \$212 [52], \$212 [52], \$212 [52], \$212 [52], \$212 [52], \$212 [52], \$212 [52:17] };
-  assign \$215  = { lane3_s5_relu[31], lane3_s5_relu };
-  assign \$217  = { lane3_s6_delta[52], lane3_s6_delta };
-  assign \$219  = { \$218 [54], \$218  };
-  assign \$221  = { lane3_s6_delta[52], lane3_s6_delta };
-  assign \$223  = { \$222 [54], \$222  };
-  assign \$225  = { lane3_s6_delta[52], lane3_s6_delta };
-  assign \$227  = { \$226 [54], \$226  };
+  assign \$137  = { lane0_s6_delta[52], lane0_s6_delta };
+  assign \$139  = { \$138 [54], \$138  };
+  assign \$140  = { lane0_s6_delta[52], lane0_s6_delta };
+  assign \$142  = { \$141 [54], \$141  };
+  assign \$156  = { 14'h0000, lane1_s5_lower, 17'h00000 };
+  assign \$158  = { \$157 [52], \$157 [52], \$157 [52], \$157 [52], \$157 [52], \$157 [52], \$157 [52], \$157 [52], \$157 [52], \$157 [52], \$157 [52], \$157 [52], \$157 [52], \$157 [52], \$157 [52], \$157 [52], \$157 [52], \$157 [52:17] };
+  assign \$160  = { lane1_s5_relu[31], lane1_s5_relu };
+  assign \$162  = { lane1_s6_delta[52], lane1_s6_delta };
+  assign \$164  = { \$163 [54], \$163  };
+  assign \$166  = { lane1_s6_delta[52], lane1_s6_delta };
+  assign \$168  = { \$167 [54], \$167  };
+  assign \$172  = { lane1_s6_delta[52], lane1_s6_delta };
+  assign \$174  = { \$173 [54], \$173  };
+  assign \$175  = { lane1_s6_delta[52], lane1_s6_delta };
+  assign \$177  = { \$176 [54], \$176  };
+  assign \$191  = { 14'h0000, lane2_s5_lower, 17'h00000 };
+  assign \$193  = { \$192 [52], \$192 [52], \$192 [52], \$192 [52], \$192 [52], \$192 [52], \$192 [52], \$192 [52], \$192 [52], \$192 [52], \$192 [52], \$192 [52], \$192 [52], \$192 [52], \$192 [52], \$192 [52], \$192 [52], \$192 [52:17] };
+  assign \$195  = { lane2_s5_relu[31], lane2_s5_relu };
+  assign \$197  = { lane2_s6_delta[52], lane2_s6_delta };
+  assign \$199  = { \$198 [54], \$198  };
+  assign \$201  = { lane2_s6_delta[52], lane2_s6_delta };
+  assign \$203  = { \$202 [54], \$202  };
+  assign \$207  = { lane2_s6_delta[52], lane2_s6_delta };
+  assign \$209  = { \$208 [54], \$208  };
+  assign \$210  = { lane2_s6_delta[52], lane2_s6_delta };
+  assign \$212  = { \$211 [54], \$211  };
+  assign \$226  = { 14'h0000, lane3_s5_lower, 17'h00000 };
+  assign \$228  = { \$227 [52], \$227 [52], \$227 [52], \$227 [52], \$227 [52], \$227 [52], \$227 [52], \$227 [52], \$227 [52], \$227 [52], \$227 [52], \$227 [52], \$227 [52], \$227 [52], \$227 [52], \$227 [52], \$227 [52], \$227 [52:17] };
+  assign \$230  = { lane3_s5_relu[31], lane3_s5_relu };
+  assign \$232  = { lane3_s6_delta[52], lane3_s6_delta };
+  assign \$234  = { \$233 [54], \$233  };
+  assign \$236  = { lane3_s6_delta[52], lane3_s6_delta };
+  assign \$238  = { \$237 [54], \$237  };
+  assign \$242  = { lane3_s6_delta[52], lane3_s6_delta };
+  assign \$244  = { \$243 [54], \$243  };
+  assign \$245  = { lane3_s6_delta[52], lane3_s6_delta };
+  assign \$247  = { \$246 [54], \$246  };
 endmodule

@@ -74,95 +74,107 @@ module \gelu_int16.core (i__valid, o__ready, rst, ce, i__payload, o__payload, o_
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
   wire [17:0] \$10 ;
-  wire [28:0] \$100 ;
-  wire [30:0] \$101 ;
-  wire [30:0] \$102 ;
-  wire [30:0] \$103 ;
-  wire [22:0] \$104 ;
+  wire \$100 ;
+  wire [13:0] \$101 ;
+  wire [13:0] \$102 ;
+  wire [13:0] \$103 ;
+  wire [14:0] \$104 ;
   wire [23:0] \$105 ;
-  wire [31:0] \$106 ;
-  wire [32:0] \$107 ;
-  wire [33:0] \$108 ;
-  wire [33:0] \$109 ;
+  wire [28:0] \$106 ;
+  wire [30:0] \$107 ;
+  wire [30:0] \$108 ;
+  wire [30:0] \$109 ;
   wire [18:0] \$11 ;
-  wire \$110 ;
-  wire [31:0] \$111 ;
-  wire [32:0] \$112 ;
-  wire [33:0] \$113 ;
+  wire [22:0] \$110 ;
+  wire [23:0] \$111 ;
+  wire [31:0] \$112 ;
+  wire [32:0] \$113 ;
   wire [33:0] \$114 ;
-  wire \$115 ;
-  wire [31:0] \$116 ;
-  wire [32:0] \$117 ;
-  wire [33:0] \$118 ;
+  wire [33:0] \$115 ;
+  wire \$116 ;
+  wire [31:0] \$117 ;
+  wire [32:0] \$118 ;
   wire [33:0] \$119 ;
   wire [17:0] \$12 ;
   wire [33:0] \$120 ;
-  wire [33:0] \$121 ;
-  reg [16:0] \$122 ;
-  reg [15:0] \$123 ;
-  reg [7:0] \$124 ;
-  reg [8:0] \$125 ;
-  reg \$126 ;
-  reg [15:0] \$127 ;
-  reg \$128 ;
-  reg [8:0] \$129 ;
+  wire \$121 ;
+  wire \$122 ;
+  wire \$123 ;
+  wire [31:0] \$124 ;
+  wire [32:0] \$125 ;
+  wire [33:0] \$126 ;
+  wire [33:0] \$127 ;
+  wire [31:0] \$128 ;
+  wire [32:0] \$129 ;
   wire [9:0] \$13 ;
-  reg \$130 ;
-  reg [15:0] \$131 ;
-  reg [13:0] \$132 ;
-  reg [14:0] \$133 ;
-  reg [8:0] \$134 ;
-  reg \$135 ;
-  reg [15:0] \$136 ;
-  reg [23:0] \$137 ;
-  reg [13:0] \$138 ;
-  reg \$139 ;
+  wire [33:0] \$130 ;
+  wire [33:0] \$131 ;
+  wire [15:0] \$132 ;
+  wire [16:0] \$133 ;
+  reg [16:0] \$134 ;
+  reg [15:0] \$135 ;
+  reg [7:0] \$136 ;
+  reg [8:0] \$137 ;
+  reg \$138 ;
+  reg [15:0] \$139 ;
   wire \$14 ;
-  reg [15:0] \$140 ;
-  reg [30:0] \$141 ;
-  reg [23:0] \$142 ;
+  reg \$140 ;
+  reg [8:0] \$141 ;
+  reg \$142 ;
   reg [15:0] \$143 ;
-  reg [16:0] \$144 ;
-  reg [15:0] \$145 ;
-  reg [7:0] \$146 ;
-  reg [8:0] \$147 ;
-  reg \$148 ;
-  reg [15:0] \$149 ;
+  reg [13:0] \$144 ;
+  reg [14:0] \$145 ;
+  reg [8:0] \$146 ;
+  reg \$147 ;
+  reg [15:0] \$148 ;
+  reg [23:0] \$149 ;
   wire [17:0] \$15 ;
-  reg \$150 ;
-  reg [8:0] \$151 ;
-  reg \$152 ;
-  reg [15:0] \$153 ;
-  reg [13:0] \$154 ;
-  reg [14:0] \$155 ;
-  reg [8:0] \$156 ;
-  reg \$157 ;
-  reg [15:0] \$158 ;
-  reg [23:0] \$159 ;
+  reg [13:0] \$150 ;
+  reg \$151 ;
+  reg [15:0] \$152 ;
+  reg [30:0] \$153 ;
+  reg [23:0] \$154 ;
+  reg [15:0] \$155 ;
+  reg [16:0] \$156 ;
+  reg [15:0] \$157 ;
+  reg [7:0] \$158 ;
+  reg [8:0] \$159 ;
   wire [17:0] \$16 ;
-  reg [13:0] \$160 ;
-  reg \$161 ;
-  reg [15:0] \$162 ;
-  reg [30:0] \$163 ;
-  reg [23:0] \$164 ;
+  reg \$160 ;
+  reg [15:0] \$161 ;
+  reg \$162 ;
+  reg [8:0] \$163 ;
+  reg \$164 ;
   reg [15:0] \$165 ;
-  reg \$166 ;
-  reg \$167 ;
-  reg \$168 ;
+  reg [13:0] \$166 ;
+  reg [14:0] \$167 ;
+  reg [8:0] \$168 ;
   reg \$169 ;
   wire [18:0] \$17 ;
-  reg \$170 ;
-  reg \$171 ;
-  reg \$172 ;
+  reg [15:0] \$170 ;
+  reg [23:0] \$171 ;
+  reg [13:0] \$172 ;
   reg \$173 ;
-  reg \$174 ;
-  reg \$175 ;
-  reg \$176 ;
-  reg \$177 ;
+  reg [15:0] \$174 ;
+  reg [30:0] \$175 ;
+  reg [23:0] \$176 ;
+  reg [15:0] \$177 ;
   reg \$178 ;
   reg \$179 ;
   wire [17:0] \$18 ;
+  reg \$180 ;
+  reg \$181 ;
+  reg \$182 ;
+  reg \$183 ;
+  reg \$184 ;
+  reg \$185 ;
+  reg \$186 ;
+  reg \$187 ;
+  reg \$188 ;
+  reg \$189 ;
   wire [9:0] \$19 ;
+  reg \$190 ;
+  reg \$191 ;
   wire \$2 ;
   wire \$20 ;
   wire [17:0] \$21 ;
@@ -233,24 +245,24 @@ module \gelu_int16.core (i__valid, o__ready, rst, ce, i__payload, o__payload, o_
   wire [33:0] \$80 ;
   wire [33:0] \$81 ;
   wire \$82 ;
-  wire [31:0] \$83 ;
-  wire [32:0] \$84 ;
-  wire [33:0] \$85 ;
-  wire [33:0] \$86 ;
+  wire \$83 ;
+  wire \$84 ;
+  wire [31:0] \$85 ;
+  wire [32:0] \$86 ;
   wire [33:0] \$87 ;
   wire [33:0] \$88 ;
-  wire \$89 ;
+  wire [31:0] \$89 ;
   wire [17:0] \$9 ;
-  wire [16:0] \$90 ;
-  wire [16:0] \$91 ;
-  wire \$92 ;
+  wire [32:0] \$90 ;
+  wire [33:0] \$91 ;
+  wire [33:0] \$92 ;
   wire [15:0] \$93 ;
-  wire \$94 ;
-  wire [13:0] \$95 ;
-  wire [13:0] \$96 ;
-  wire [13:0] \$97 ;
-  wire [14:0] \$98 ;
-  wire [23:0] \$99 ;
+  wire [16:0] \$94 ;
+  wire \$95 ;
+  wire [16:0] \$96 ;
+  wire [16:0] \$97 ;
+  wire \$98 ;
+  wire [15:0] \$99 ;
   wire [6:0] \$signature__addr ;
   wire [6:0] \$signature__addr$11 ;
   wire [6:0] \$signature__addr$19 ;
@@ -797,154 +809,162 @@ module \gelu_int16.core (i__valid, o__ready, rst, ce, i__payload, o__payload, o_
   assign \$72  = $signed(\$71 ) + $signed(5'h08);
   assign \$74  = $signed(lane0_s6_relu_biased) - $signed(\$73 );
   assign \$75  = $signed(\$74 ) + $signed(1'h0);
-  assign \$77  = $signed(\$76 ) > $signed(16'h7fff);
+  assign \$77  = & \$76 [33:15];
   assign \$79  = $signed(lane0_s6_relu_biased) - $signed(\$78 );
   assign \$80  = $signed(\$79 ) + $signed(1'h0);
-  assign \$82  = $signed(\$81 ) < $signed(16'h8000);
-  assign \$84  = $signed(lane0_s6_relu_biased) - $signed(\$83 );
-  assign \$85  = $signed(\$84 ) + $signed(1'h0);
-  assign \$87  = \$82  ? 34'h3ffff8000 : \$86 ;
-  assign \$88  = \$77  ? 34'h000007fff : \$87 ;
-  assign \$89  = $signed(i__payload[31:16]) < $signed(1'h0);
-  assign \$90  = - $signed(i__payload[31:16]);
-  assign \$91  = \$89  ? \$90  : { i__payload[31], i__payload[31:16] };
-  assign \$92  = $signed(i__payload[31:16]) < $signed(1'h0);
-  assign \$93  = \$92  ? 16'h0000 : i__payload[31:16];
-  assign \$94  = lane1_s1_u < 15'h6000;
-  assign \$95  = lane1_s3_odd ? \$signature__data$59  : \$signature__data$58 ;
-  assign \$96  = lane1_s3_odd ? \$signature__data$58  : \$signature__data$59 ;
-  assign \$97  = lane1_s3_odd ? \$signature__data$59  : \$signature__data$58 ;
-  assign \$98  = \$96  - \$97 ;
-  assign \$99  = $signed({ 1'h0, lane1_s4_position }) * $signed(lane1_s4_diff);
-  assign \$101  = $signed({ 1'h0, \$100  }) + $signed(lane1_s5_product);
-  assign \$103  = lane1_s5_below ? \$102  : 31'h00000000;
-  assign \$105  = $signed(\$104 ) + $signed(5'h08);
-  assign \$107  = $signed(lane1_s6_relu_biased) - $signed(\$106 );
-  assign \$108  = $signed(\$107 ) + $signed(1'h0);
-  assign \$110  = $signed(\$109 ) > $signed(16'h7fff);
-  assign \$112  = $signed(lane1_s6_relu_biased) - $signed(\$111 );
-  assign \$113  = $signed(\$112 ) + $signed(1'h0);
-  assign \$115  = $signed(\$114 ) < $signed(16'h8000);
-  assign \$117  = $signed(lane1_s6_relu_biased) - $signed(\$116 );
-  assign \$118  = $signed(\$117 ) + $signed(1'h0);
-  assign \$120  = \$115  ? 34'h3ffff8000 : \$119 ;
-  assign \$121  = \$110  ? 34'h000007fff : \$120 ;
+  assign \$82  = | \$81 [33:15];
+  assign \$83  = ~ \$82 ;
+  assign \$84  = \$77  | \$83 ;
+  assign \$86  = $signed(lane0_s6_relu_biased) - $signed(\$85 );
+  assign \$87  = $signed(\$86 ) + $signed(1'h0);
+  assign \$90  = $signed(lane0_s6_relu_biased) - $signed(\$89 );
+  assign \$91  = $signed(\$90 ) + $signed(1'h0);
+  assign \$93  = \$92 [33] ? 16'h8000 : 16'h7fff;
+  assign \$94  = \$84  ? { 1'h0, \$88 [15:0] } : { \$93 [15], \$93  };
+  assign \$95  = $signed(i__payload[31:16]) < $signed(1'h0);
+  assign \$96  = - $signed(i__payload[31:16]);
+  assign \$97  = \$95  ? \$96  : { i__payload[31], i__payload[31:16] };
+  assign \$98  = $signed(i__payload[31:16]) < $signed(1'h0);
+  assign \$99  = \$98  ? 16'h0000 : i__payload[31:16];
+  assign \$100  = lane1_s1_u < 15'h6000;
+  assign \$101  = lane1_s3_odd ? \$signature__data$59  : \$signature__data$58 ;
+  assign \$102  = lane1_s3_odd ? \$signature__data$58  : \$signature__data$59 ;
+  assign \$103  = lane1_s3_odd ? \$signature__data$59  : \$signature__data$58 ;
+  assign \$104  = \$102  - \$103 ;
+  assign \$105  = $signed({ 1'h0, lane1_s4_position }) * $signed(lane1_s4_diff);
+  assign \$107  = $signed({ 1'h0, \$106  }) + $signed(lane1_s5_product);
+  assign \$109  = lane1_s5_below ? \$108  : 31'h00000000;
+  assign \$111  = $signed(\$110 ) + $signed(5'h08);
+  assign \$113  = $signed(lane1_s6_relu_biased) - $signed(\$112 );
+  assign \$114  = $signed(\$113 ) + $signed(1'h0);
+  assign \$116  = & \$115 [33:15];
+  assign \$118  = $signed(lane1_s6_relu_biased) - $signed(\$117 );
+  assign \$119  = $signed(\$118 ) + $signed(1'h0);
+  assign \$121  = | \$120 [33:15];
+  assign \$122  = ~ \$121 ;
+  assign \$123  = \$116  | \$122 ;
+  assign \$125  = $signed(lane1_s6_relu_biased) - $signed(\$124 );
+  assign \$126  = $signed(\$125 ) + $signed(1'h0);
+  assign \$129  = $signed(lane1_s6_relu_biased) - $signed(\$128 );
+  assign \$130  = $signed(\$129 ) + $signed(1'h0);
+  assign \$132  = \$131 [33] ? 16'h8000 : 16'h7fff;
+  assign \$133  = \$123  ? { 1'h0, \$127 [15:0] } : { \$132 [15], \$132  };
   always @(posedge clk)
-    lane0_s1_u <= \$122 ;
+    lane0_s1_u <= \$134 ;
   always @(posedge clk)
-    lane0_s1_relu <= \$123 ;
+    lane0_s1_relu <= \$135 ;
   always @(posedge clk)
-    lane0_s2_index <= \$124 ;
+    lane0_s2_index <= \$136 ;
   always @(posedge clk)
-    lane0_s2_position <= \$125 ;
+    lane0_s2_position <= \$137 ;
   always @(posedge clk)
-    lane0_s2_below <= \$126 ;
+    lane0_s2_below <= \$138 ;
   always @(posedge clk)
-    lane0_s2_relu <= \$127 ;
+    lane0_s2_relu <= \$139 ;
   always @(posedge clk)
-    lane0_s3_odd <= \$128 ;
+    lane0_s3_odd <= \$140 ;
   always @(posedge clk)
-    lane0_s3_position <= \$129 ;
+    lane0_s3_position <= \$141 ;
   always @(posedge clk)
-    lane0_s3_below <= \$130 ;
+    lane0_s3_below <= \$142 ;
   always @(posedge clk)
-    lane0_s3_relu <= \$131 ;
+    lane0_s3_relu <= \$143 ;
   always @(posedge clk)
-    lane0_s4_lower <= \$132 ;
+    lane0_s4_lower <= \$144 ;
   always @(posedge clk)
-    lane0_s4_diff <= \$133 ;
+    lane0_s4_diff <= \$145 ;
   always @(posedge clk)
-    lane0_s4_position <= \$134 ;
+    lane0_s4_position <= \$146 ;
   always @(posedge clk)
-    lane0_s4_below <= \$135 ;
+    lane0_s4_below <= \$147 ;
   always @(posedge clk)
-    lane0_s4_relu <= \$136 ;
+    lane0_s4_relu <= \$148 ;
   always @(posedge clk)
-    lane0_s5_product <= \$137 ;
+    lane0_s5_product <= \$149 ;
   always @(posedge clk)
-    lane0_s5_lower <= \$138 ;
+    lane0_s5_lower <= \$150 ;
   always @(posedge clk)
-    lane0_s5_below <= \$139 ;
+    lane0_s5_below <= \$151 ;
   always @(posedge clk)
-    lane0_s5_relu <= \$140 ;
+    lane0_s5_relu <= \$152 ;
   always @(posedge clk)
-    lane0_s6_delta <= \$141 ;
+    lane0_s6_delta <= \$153 ;
   always @(posedge clk)
-    lane0_s6_relu_biased <= \$142 ;
+    lane0_s6_relu_biased <= \$154 ;
   always @(posedge clk)
-    lane0_s7_y <= \$143 ;
+    lane0_s7_y <= \$155 ;
   always @(posedge clk)
-    lane1_s1_u <= \$144 ;
+    lane1_s1_u <= \$156 ;
   always @(posedge clk)
-    lane1_s1_relu <= \$145 ;
+    lane1_s1_relu <= \$157 ;
   always @(posedge clk)
-    lane1_s2_index <= \$146 ;
+    lane1_s2_index <= \$158 ;
   always @(posedge clk)
-    lane1_s2_position <= \$147 ;
+    lane1_s2_position <= \$159 ;
   always @(posedge clk)
-    lane1_s2_below <= \$148 ;
+    lane1_s2_below <= \$160 ;
   always @(posedge clk)
-    lane1_s2_relu <= \$149 ;
+    lane1_s2_relu <= \$161 ;
   always @(posedge clk)
-    lane1_s3_odd <= \$150 ;
+    lane1_s3_odd <= \$162 ;
   always @(posedge clk)
-    lane1_s3_position <= \$151 ;
+    lane1_s3_position <= \$163 ;
   always @(posedge clk)
-    lane1_s3_below <= \$152 ;
+    lane1_s3_below <= \$164 ;
   always @(posedge clk)
-    lane1_s3_relu <= \$153 ;
+    lane1_s3_relu <= \$165 ;
   always @(posedge clk)
-    lane1_s4_lower <= \$154 ;
+    lane1_s4_lower <= \$166 ;
   always @(posedge clk)
-    lane1_s4_diff <= \$155 ;
+    lane1_s4_diff <= \$167 ;
   always @(posedge clk)
-    lane1_s4_position <= \$156 ;
+    lane1_s4_position <= \$168 ;
   always @(posedge clk)
-    lane1_s4_below <= \$157 ;
+    lane1_s4_below <= \$169 ;
   always @(posedge clk)
-    lane1_s4_relu <= \$158 ;
+    lane1_s4_relu <= \$170 ;
   always @(posedge clk)
-    lane1_s5_product <= \$159 ;
+    lane1_s5_product <= \$171 ;
   always @(posedge clk)
-    lane1_s5_lower <= \$160 ;
+    lane1_s5_lower <= \$172 ;
   always @(posedge clk)
-    lane1_s5_below <= \$161 ;
+    lane1_s5_below <= \$173 ;
   always @(posedge clk)
-    lane1_s5_relu <= \$162 ;
+    lane1_s5_relu <= \$174 ;
   always @(posedge clk)
-    lane1_s6_delta <= \$163 ;
+    lane1_s6_delta <= \$175 ;
   always @(posedge clk)
-    lane1_s6_relu_biased <= \$164 ;
+    lane1_s6_relu_biased <= \$176 ;
   always @(posedge clk)
-    lane1_s7_y <= \$165 ;
+    lane1_s7_y <= \$177 ;
   always @(posedge clk)
-    valid_s1 <= \$166 ;
+    valid_s1 <= \$178 ;
   always @(posedge clk)
-    last_s1 <= \$167 ;
+    last_s1 <= \$179 ;
   always @(posedge clk)
-    valid_s2 <= \$168 ;
+    valid_s2 <= \$180 ;
   always @(posedge clk)
-    last_s2 <= \$169 ;
+    last_s2 <= \$181 ;
   always @(posedge clk)
-    valid_s3 <= \$170 ;
+    valid_s3 <= \$182 ;
   always @(posedge clk)
-    last_s3 <= \$171 ;
+    last_s3 <= \$183 ;
   always @(posedge clk)
-    valid_s4 <= \$172 ;
+    valid_s4 <= \$184 ;
   always @(posedge clk)
-    last_s4 <= \$173 ;
+    last_s4 <= \$185 ;
   always @(posedge clk)
-    valid_s5 <= \$174 ;
+    valid_s5 <= \$186 ;
   always @(posedge clk)
-    last_s5 <= \$175 ;
+    last_s5 <= \$187 ;
   always @(posedge clk)
-    valid_s6 <= \$176 ;
+    valid_s6 <= \$188 ;
   always @(posedge clk)
-    last_s6 <= \$177 ;
+    last_s6 <= \$189 ;
   always @(posedge clk)
-    o__valid <= \$178 ;
+    o__valid <= \$190 ;
   always @(posedge clk)
-    last_s7 <= \$179 ;
+    last_s7 <= \$191 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     lane0_index = 8'h00;
@@ -1011,219 +1031,99 @@ module \gelu_int16.core (i__valid, o__ready, rst, ce, i__payload, o__payload, o_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$122  = lane0_s1_u;
+    \$134  = lane0_s1_u;
     if (ce) begin
-      \$122  = \$58 ;
+      \$134  = \$58 ;
     end
     if (rst) begin
-      \$122  = 17'h00000;
+      \$134  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$123  = lane0_s1_relu;
+    \$135  = lane0_s1_relu;
     if (ce) begin
-      \$123  = \$60 ;
+      \$135  = \$60 ;
     end
     if (rst) begin
-      \$123  = 16'h0000;
+      \$135  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$124  = lane0_s2_index;
+    \$136  = lane0_s2_index;
     if (ce) begin
-      \$124  = lane0_index;
+      \$136  = lane0_index;
     end
     if (rst) begin
-      \$124  = 8'h00;
+      \$136  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$125  = lane0_s2_position;
+    \$137  = lane0_s2_position;
     if (ce) begin
-      \$125  = lane0_position;
+      \$137  = lane0_position;
     end
     if (rst) begin
-      \$125  = 9'h000;
+      \$137  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$126  = lane0_s2_below;
+    \$138  = lane0_s2_below;
     if (ce) begin
-      \$126  = \$61 ;
+      \$138  = \$61 ;
     end
     if (rst) begin
-      \$126  = 1'h0;
+      \$138  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$127  = lane0_s2_relu;
+    \$139  = lane0_s2_relu;
     if (ce) begin
-      \$127  = lane0_s1_relu;
+      \$139  = lane0_s1_relu;
     end
     if (rst) begin
-      \$127  = 16'h0000;
+      \$139  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$128  = lane0_s3_odd;
+    \$140  = lane0_s3_odd;
     if (ce) begin
-      \$128  = lane0_s2_index[0];
+      \$140  = lane0_s2_index[0];
     end
     if (rst) begin
-      \$128  = 1'h0;
+      \$140  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$129  = lane0_s3_position;
+    \$141  = lane0_s3_position;
     if (ce) begin
-      \$129  = lane0_s2_position;
+      \$141  = lane0_s2_position;
     end
     if (rst) begin
-      \$129  = 9'h000;
+      \$141  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$130  = lane0_s3_below;
+    \$142  = lane0_s3_below;
     if (ce) begin
-      \$130  = lane0_s2_below;
+      \$142  = lane0_s2_below;
     end
     if (rst) begin
-      \$130  = 1'h0;
+      \$142  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$131  = lane0_s3_relu;
+    \$143  = lane0_s3_relu;
     if (ce) begin
-      \$131  = lane0_s2_relu;
-    end
-    if (rst) begin
-      \$131  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$132  = lane0_s4_lower;
-    if (ce) begin
-      \$132  = \$62 ;
-    end
-    if (rst) begin
-      \$132  = 14'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$133  = lane0_s4_diff;
-    if (ce) begin
-      \$133  = \$65 ;
-    end
-    if (rst) begin
-      \$133  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$134  = lane0_s4_position;
-    if (ce) begin
-      \$134  = lane0_s3_position;
-    end
-    if (rst) begin
-      \$134  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$135  = lane0_s4_below;
-    if (ce) begin
-      \$135  = lane0_s3_below;
-    end
-    if (rst) begin
-      \$135  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$136  = lane0_s4_relu;
-    if (ce) begin
-      \$136  = lane0_s3_relu;
-    end
-    if (rst) begin
-      \$136  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$137  = lane0_s5_product;
-    if (ce) begin
-      \$137  = \$66 ;
-    end
-    if (rst) begin
-      \$137  = 24'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$138  = lane0_s5_lower;
-    if (ce) begin
-      \$138  = lane0_s4_lower;
-    end
-    if (rst) begin
-      \$138  = 14'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$139  = lane0_s5_below;
-    if (ce) begin
-      \$139  = lane0_s4_below;
-    end
-    if (rst) begin
-      \$139  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$140  = lane0_s5_relu;
-    if (ce) begin
-      \$140  = lane0_s4_relu;
-    end
-    if (rst) begin
-      \$140  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$141  = lane0_s6_delta;
-    if (ce) begin
-      \$141  = \$70 ;
-    end
-    if (rst) begin
-      \$141  = 31'h00000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$142  = lane0_s6_relu_biased;
-    if (ce) begin
-      \$142  = \$72 ;
-    end
-    if (rst) begin
-      \$142  = 24'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$143  = lane0_s7_y;
-    if (ce) begin
-      \$143  = \$88 [15:0];
+      \$143  = lane0_s2_relu;
     end
     if (rst) begin
       \$143  = 16'h0000;
@@ -1231,219 +1131,219 @@ module \gelu_int16.core (i__valid, o__ready, rst, ce, i__payload, o__payload, o_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$144  = lane1_s1_u;
+    \$144  = lane0_s4_lower;
     if (ce) begin
-      \$144  = \$91 ;
+      \$144  = \$62 ;
     end
     if (rst) begin
-      \$144  = 17'h00000;
+      \$144  = 14'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$145  = lane1_s1_relu;
+    \$145  = lane0_s4_diff;
     if (ce) begin
-      \$145  = \$93 ;
+      \$145  = \$65 ;
     end
     if (rst) begin
-      \$145  = 16'h0000;
+      \$145  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$146  = lane1_s2_index;
+    \$146  = lane0_s4_position;
     if (ce) begin
-      \$146  = lane1_index;
+      \$146  = lane0_s3_position;
     end
     if (rst) begin
-      \$146  = 8'h00;
+      \$146  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$147  = lane1_s2_position;
+    \$147  = lane0_s4_below;
     if (ce) begin
-      \$147  = lane1_position;
+      \$147  = lane0_s3_below;
     end
     if (rst) begin
-      \$147  = 9'h000;
+      \$147  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$148  = lane1_s2_below;
+    \$148  = lane0_s4_relu;
     if (ce) begin
-      \$148  = \$94 ;
+      \$148  = lane0_s3_relu;
     end
     if (rst) begin
-      \$148  = 1'h0;
+      \$148  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$149  = lane1_s2_relu;
+    \$149  = lane0_s5_product;
     if (ce) begin
-      \$149  = lane1_s1_relu;
+      \$149  = \$66 ;
     end
     if (rst) begin
-      \$149  = 16'h0000;
+      \$149  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$150  = lane1_s3_odd;
+    \$150  = lane0_s5_lower;
     if (ce) begin
-      \$150  = lane1_s2_index[0];
+      \$150  = lane0_s4_lower;
     end
     if (rst) begin
-      \$150  = 1'h0;
+      \$150  = 14'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$151  = lane1_s3_position;
+    \$151  = lane0_s5_below;
     if (ce) begin
-      \$151  = lane1_s2_position;
+      \$151  = lane0_s4_below;
     end
     if (rst) begin
-      \$151  = 9'h000;
+      \$151  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$152  = lane1_s3_below;
+    \$152  = lane0_s5_relu;
     if (ce) begin
-      \$152  = lane1_s2_below;
+      \$152  = lane0_s4_relu;
     end
     if (rst) begin
-      \$152  = 1'h0;
+      \$152  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$153  = lane1_s3_relu;
+    \$153  = lane0_s6_delta;
     if (ce) begin
-      \$153  = lane1_s2_relu;
+      \$153  = \$70 ;
     end
     if (rst) begin
-      \$153  = 16'h0000;
+      \$153  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$154  = lane1_s4_lower;
+    \$154  = lane0_s6_relu_biased;
     if (ce) begin
-      \$154  = \$95 ;
+      \$154  = \$72 ;
     end
     if (rst) begin
-      \$154  = 14'h0000;
+      \$154  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$155  = lane1_s4_diff;
+    \$155  = lane0_s7_y;
     if (ce) begin
-      \$155  = \$98 ;
+      \$155  = \$94 [15:0];
     end
     if (rst) begin
-      \$155  = 15'h0000;
+      \$155  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$156  = lane1_s4_position;
+    \$156  = lane1_s1_u;
     if (ce) begin
-      \$156  = lane1_s3_position;
+      \$156  = \$97 ;
     end
     if (rst) begin
-      \$156  = 9'h000;
+      \$156  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$157  = lane1_s4_below;
+    \$157  = lane1_s1_relu;
     if (ce) begin
-      \$157  = lane1_s3_below;
+      \$157  = \$99 ;
     end
     if (rst) begin
-      \$157  = 1'h0;
+      \$157  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$158  = lane1_s4_relu;
+    \$158  = lane1_s2_index;
     if (ce) begin
-      \$158  = lane1_s3_relu;
+      \$158  = lane1_index;
     end
     if (rst) begin
-      \$158  = 16'h0000;
+      \$158  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$159  = lane1_s5_product;
+    \$159  = lane1_s2_position;
     if (ce) begin
-      \$159  = \$99 ;
+      \$159  = lane1_position;
     end
     if (rst) begin
-      \$159  = 24'h000000;
+      \$159  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$160  = lane1_s5_lower;
+    \$160  = lane1_s2_below;
     if (ce) begin
-      \$160  = lane1_s4_lower;
+      \$160  = \$100 ;
     end
     if (rst) begin
-      \$160  = 14'h0000;
+      \$160  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$161  = lane1_s5_below;
+    \$161  = lane1_s2_relu;
     if (ce) begin
-      \$161  = lane1_s4_below;
+      \$161  = lane1_s1_relu;
     end
     if (rst) begin
-      \$161  = 1'h0;
+      \$161  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$162  = lane1_s5_relu;
+    \$162  = lane1_s3_odd;
     if (ce) begin
-      \$162  = lane1_s4_relu;
+      \$162  = lane1_s2_index[0];
     end
     if (rst) begin
-      \$162  = 16'h0000;
+      \$162  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$163  = lane1_s6_delta;
+    \$163  = lane1_s3_position;
     if (ce) begin
-      \$163  = \$103 ;
+      \$163  = lane1_s2_position;
     end
     if (rst) begin
-      \$163  = 31'h00000000;
+      \$163  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$164  = lane1_s6_relu_biased;
+    \$164  = lane1_s3_below;
     if (ce) begin
-      \$164  = \$105 ;
+      \$164  = lane1_s2_below;
     end
     if (rst) begin
-      \$164  = 24'h000000;
+      \$164  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$165  = lane1_s7_y;
+    \$165  = lane1_s3_relu;
     if (ce) begin
-      \$165  = \$121 [15:0];
+      \$165  = lane1_s2_relu;
     end
     if (rst) begin
       \$165  = 16'h0000;
@@ -1451,39 +1351,39 @@ module \gelu_int16.core (i__valid, o__ready, rst, ce, i__payload, o__payload, o_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$166  = valid_s1;
+    \$166  = lane1_s4_lower;
     if (ce) begin
-      \$166  = i__valid;
+      \$166  = \$101 ;
     end
     if (rst) begin
-      \$166  = 1'h0;
+      \$166  = 14'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$167  = last_s1;
+    \$167  = lane1_s4_diff;
     if (ce) begin
-      \$167  = i__payload[32];
+      \$167  = \$104 ;
     end
     if (rst) begin
-      \$167  = 1'h0;
+      \$167  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$168  = valid_s2;
+    \$168  = lane1_s4_position;
     if (ce) begin
-      \$168  = valid_s1;
+      \$168  = lane1_s3_position;
     end
     if (rst) begin
-      \$168  = 1'h0;
+      \$168  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$169  = last_s2;
+    \$169  = lane1_s4_below;
     if (ce) begin
-      \$169  = last_s1;
+      \$169  = lane1_s3_below;
     end
     if (rst) begin
       \$169  = 1'h0;
@@ -1491,39 +1391,39 @@ module \gelu_int16.core (i__valid, o__ready, rst, ce, i__payload, o__payload, o_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$170  = valid_s3;
+    \$170  = lane1_s4_relu;
     if (ce) begin
-      \$170  = valid_s2;
+      \$170  = lane1_s3_relu;
     end
     if (rst) begin
-      \$170  = 1'h0;
+      \$170  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$171  = last_s3;
+    \$171  = lane1_s5_product;
     if (ce) begin
-      \$171  = last_s2;
+      \$171  = \$105 ;
     end
     if (rst) begin
-      \$171  = 1'h0;
+      \$171  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$172  = valid_s4;
+    \$172  = lane1_s5_lower;
     if (ce) begin
-      \$172  = valid_s3;
+      \$172  = lane1_s4_lower;
     end
     if (rst) begin
-      \$172  = 1'h0;
+      \$172  = 14'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$173  = last_s4;
+    \$173  = lane1_s5_below;
     if (ce) begin
-      \$173  = last_s3;
+      \$173  = lane1_s4_below;
     end
     if (rst) begin
       \$173  = 1'h0;
@@ -1531,49 +1431,49 @@ module \gelu_int16.core (i__valid, o__ready, rst, ce, i__payload, o__payload, o_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$174  = valid_s5;
+    \$174  = lane1_s5_relu;
     if (ce) begin
-      \$174  = valid_s4;
+      \$174  = lane1_s4_relu;
     end
     if (rst) begin
-      \$174  = 1'h0;
+      \$174  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$175  = last_s5;
+    \$175  = lane1_s6_delta;
     if (ce) begin
-      \$175  = last_s4;
+      \$175  = \$109 ;
     end
     if (rst) begin
-      \$175  = 1'h0;
+      \$175  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$176  = valid_s6;
+    \$176  = lane1_s6_relu_biased;
     if (ce) begin
-      \$176  = valid_s5;
+      \$176  = \$111 ;
     end
     if (rst) begin
-      \$176  = 1'h0;
+      \$176  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$177  = last_s6;
+    \$177  = lane1_s7_y;
     if (ce) begin
-      \$177  = last_s5;
+      \$177  = \$133 [15:0];
     end
     if (rst) begin
-      \$177  = 1'h0;
+      \$177  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$178  = o__valid;
+    \$178  = valid_s1;
     if (ce) begin
-      \$178  = valid_s6;
+      \$178  = i__valid;
     end
     if (rst) begin
       \$178  = 1'h0;
@@ -1581,12 +1481,132 @@ module \gelu_int16.core (i__valid, o__ready, rst, ce, i__payload, o__payload, o_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$179  = last_s7;
+    \$179  = last_s1;
     if (ce) begin
-      \$179  = last_s6;
+      \$179  = i__payload[32];
     end
     if (rst) begin
       \$179  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$180  = valid_s2;
+    if (ce) begin
+      \$180  = valid_s1;
+    end
+    if (rst) begin
+      \$180  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$181  = last_s2;
+    if (ce) begin
+      \$181  = last_s1;
+    end
+    if (rst) begin
+      \$181  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$182  = valid_s3;
+    if (ce) begin
+      \$182  = valid_s2;
+    end
+    if (rst) begin
+      \$182  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$183  = last_s3;
+    if (ce) begin
+      \$183  = last_s2;
+    end
+    if (rst) begin
+      \$183  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$184  = valid_s4;
+    if (ce) begin
+      \$184  = valid_s3;
+    end
+    if (rst) begin
+      \$184  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$185  = last_s4;
+    if (ce) begin
+      \$185  = last_s3;
+    end
+    if (rst) begin
+      \$185  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$186  = valid_s5;
+    if (ce) begin
+      \$186  = valid_s4;
+    end
+    if (rst) begin
+      \$186  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$187  = last_s5;
+    if (ce) begin
+      \$187  = last_s4;
+    end
+    if (rst) begin
+      \$187  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$188  = valid_s6;
+    if (ce) begin
+      \$188  = valid_s5;
+    end
+    if (rst) begin
+      \$188  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$189  = last_s6;
+    if (ce) begin
+      \$189  = last_s5;
+    end
+    if (rst) begin
+      \$189  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$190  = o__valid;
+    if (ce) begin
+      \$190  = valid_s6;
+    end
+    if (rst) begin
+      \$190  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$191  = last_s7;
+    if (ce) begin
+      \$191  = last_s6;
+    end
+    if (rst) begin
+      \$191  = 1'h0;
     end
   end
   assign i__ready = ce;
@@ -1637,15 +1657,19 @@ module \gelu_int16.core (i__valid, o__ready, rst, ce, i__payload, o__payload, o_
   assign \$76  = { \$75 [33], \$75 [33], \$75 [33], \$75 [33], \$75 [33:4] };
   assign \$78  = { lane0_s6_delta[30], lane0_s6_delta };
   assign \$81  = { \$80 [33], \$80 [33], \$80 [33], \$80 [33], \$80 [33:4] };
-  assign \$83  = { lane0_s6_delta[30], lane0_s6_delta };
-  assign \$86  = { \$85 [33], \$85 [33], \$85 [33], \$85 [33], \$85 [33:4] };
-  assign \$100  = { 6'h00, lane1_s5_lower, 9'h000 };
-  assign \$102  = { \$101 [30], \$101 [30], \$101 [30], \$101 [30], \$101 [30], \$101 [30], \$101 [30], \$101 [30], \$101 [30], \$101 [30:9] };
-  assign \$104  = { lane1_s5_relu[15], lane1_s5_relu[15], lane1_s5_relu[15], lane1_s5_relu, 4'h0 };
-  assign \$106  = { lane1_s6_delta[30], lane1_s6_delta };
-  assign \$109  = { \$108 [33], \$108 [33], \$108 [33], \$108 [33], \$108 [33:4] };
-  assign \$111  = { lane1_s6_delta[30], lane1_s6_delta };
-  assign \$114  = { \$113 [33], \$113 [33], \$113 [33], \$113 [33], \$113 [33:4] };
-  assign \$116  = { lane1_s6_delta[30], lane1_s6_delta };
-  assign \$119  = { \$118 [33], \$118 [33], \$118 [33], \$118 [33], \$118 [33:4] };
+  assign \$85  = { lane0_s6_delta[30], lane0_s6_delta };
+  assign \$88  = { \$87 [33], \$87 [33], \$87 [33], \$87 [33], \$87 [33:4] };
+  assign \$89  = { lane0_s6_delta[30], lane0_s6_delta };
+  assign \$92  = { \$91 [33], \$91 [33], \$91 [33], \$91 [33], \$91 [33:4] };
+  assign \$106  = { 6'h00, lane1_s5_lower, 9'h000 };
+  assign \$108  = { \$107 [30], \$107 [30], \$107 [30], \$107 [30], \$107 [30], \$107 [30], \$107 [30], \$107 [30], \$107 [30], \$107 [30:9] };
+  assign \$110  = { lane1_s5_relu[15], lane1_s5_relu[15], lane1_s5_relu[15], lane1_s5_relu, 4'h0 };
+  assign \$112  = { lane1_s6_delta[30], lane1_s6_delta };
+  assign \$115  = { \$114 [33], \$114 [33], \$114 [33], \$114 [33], \$114 [33:4] };
+  assign \$117  = { lane1_s6_delta[30], lane1_s6_delta };
+  assign \$120  = { \$119 [33], \$119 [33], \$119 [33], \$119 [33], \$119 [33:4] };
+  assign \$124  = { lane1_s6_delta[30], lane1_s6_delta };
+  assign \$127  = { \$126 [33], \$126 [33], \$126 [33], \$126 [33], \$126 [33:4] };
+  assign \$128  = { lane1_s6_delta[30], lane1_s6_delta };
+  assign \$131  = { \$130 [33], \$130 [33], \$130 [33], \$130 [33], \$130 [33:4] };
 endmodule

@@ -74,55 +74,67 @@ module \gelu_int16_edge_moe.core (i__valid, o__ready, rst, ce, i__payload, o__pa
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
   wire [7:0] \$10 ;
-  reg [15:0] \$100 ;
-  reg [21:0] \$101 ;
-  reg [13:0] \$102 ;
-  reg \$103 ;
-  reg [15:0] \$104 ;
-  reg [22:0] \$105 ;
-  reg [23:0] \$106 ;
+  reg [7:0] \$100 ;
+  reg [6:0] \$101 ;
+  reg \$102 ;
+  reg [15:0] \$103 ;
+  reg \$104 ;
+  reg [6:0] \$105 ;
+  reg \$106 ;
   reg [15:0] \$107 ;
-  reg [16:0] \$108 ;
-  reg [15:0] \$109 ;
+  reg [13:0] \$108 ;
+  reg [14:0] \$109 ;
   wire \$11 ;
-  reg [7:0] \$110 ;
-  reg [6:0] \$111 ;
-  reg \$112 ;
-  reg [15:0] \$113 ;
-  reg \$114 ;
-  reg [6:0] \$115 ;
-  reg \$116 ;
-  reg [15:0] \$117 ;
-  reg [13:0] \$118 ;
-  reg [14:0] \$119 ;
+  reg [6:0] \$110 ;
+  reg \$111 ;
+  reg [15:0] \$112 ;
+  reg [21:0] \$113 ;
+  reg [13:0] \$114 ;
+  reg \$115 ;
+  reg [15:0] \$116 ;
+  reg [22:0] \$117 ;
+  reg [23:0] \$118 ;
+  reg [15:0] \$119 ;
   wire [17:0] \$12 ;
-  reg [6:0] \$120 ;
-  reg \$121 ;
-  reg [15:0] \$122 ;
-  reg [21:0] \$123 ;
-  reg [13:0] \$124 ;
-  reg \$125 ;
-  reg [15:0] \$126 ;
-  reg [22:0] \$127 ;
-  reg [23:0] \$128 ;
+  reg [16:0] \$120 ;
+  reg [15:0] \$121 ;
+  reg [7:0] \$122 ;
+  reg [6:0] \$123 ;
+  reg \$124 ;
+  reg [15:0] \$125 ;
+  reg \$126 ;
+  reg [6:0] \$127 ;
+  reg \$128 ;
   reg [15:0] \$129 ;
   wire [17:0] \$13 ;
-  reg \$130 ;
-  reg \$131 ;
-  reg \$132 ;
+  reg [13:0] \$130 ;
+  reg [14:0] \$131 ;
+  reg [6:0] \$132 ;
   reg \$133 ;
-  reg \$134 ;
-  reg \$135 ;
-  reg \$136 ;
+  reg [15:0] \$134 ;
+  reg [21:0] \$135 ;
+  reg [13:0] \$136 ;
   reg \$137 ;
-  reg \$138 ;
-  reg \$139 ;
+  reg [15:0] \$138 ;
+  reg [22:0] \$139 ;
   wire [18:0] \$14 ;
-  reg \$140 ;
-  reg \$141 ;
+  reg [23:0] \$140 ;
+  reg [15:0] \$141 ;
   reg \$142 ;
   reg \$143 ;
+  reg \$144 ;
+  reg \$145 ;
+  reg \$146 ;
+  reg \$147 ;
+  reg \$148 ;
+  reg \$149 ;
   wire [17:0] \$15 ;
+  reg \$150 ;
+  reg \$151 ;
+  reg \$152 ;
+  reg \$153 ;
+  reg \$154 ;
+  reg \$155 ;
   wire [7:0] \$16 ;
   wire [8:0] \$17 ;
   wire [8:0] \$18 ;
@@ -157,64 +169,64 @@ module \gelu_int16_edge_moe.core (i__valid, o__ready, rst, ce, i__payload, o__pa
   wire [25:0] \$44 ;
   wire [25:0] \$45 ;
   wire \$46 ;
-  wire [23:0] \$47 ;
-  wire [24:0] \$48 ;
-  wire [25:0] \$49 ;
+  wire \$47 ;
+  wire \$48 ;
+  wire [23:0] \$49 ;
   wire [18:0] \$5 ;
-  wire [25:0] \$50 ;
+  wire [24:0] \$50 ;
   wire [25:0] \$51 ;
   wire [25:0] \$52 ;
-  wire \$53 ;
-  wire [16:0] \$54 ;
-  wire [16:0] \$55 ;
-  wire \$56 ;
+  wire [23:0] \$53 ;
+  wire [24:0] \$54 ;
+  wire [25:0] \$55 ;
+  wire [25:0] \$56 ;
   wire [15:0] \$57 ;
-  wire \$58 ;
-  wire [13:0] \$59 ;
+  wire [16:0] \$58 ;
+  wire \$59 ;
   wire [17:0] \$6 ;
-  wire [13:0] \$60 ;
-  wire [13:0] \$61 ;
-  wire [14:0] \$62 ;
-  wire [21:0] \$63 ;
-  wire [20:0] \$64 ;
-  wire [22:0] \$65 ;
-  wire [22:0] \$66 ;
-  wire [22:0] \$67 ;
-  wire [22:0] \$68 ;
-  wire [23:0] \$69 ;
+  wire [16:0] \$60 ;
+  wire [16:0] \$61 ;
+  wire \$62 ;
+  wire [15:0] \$63 ;
+  wire \$64 ;
+  wire [13:0] \$65 ;
+  wire [13:0] \$66 ;
+  wire [13:0] \$67 ;
+  wire [14:0] \$68 ;
+  wire [21:0] \$69 ;
   wire [7:0] \$7 ;
-  wire [23:0] \$70 ;
-  wire [24:0] \$71 ;
-  wire [25:0] \$72 ;
-  wire [25:0] \$73 ;
-  wire \$74 ;
+  wire [20:0] \$70 ;
+  wire [22:0] \$71 ;
+  wire [22:0] \$72 ;
+  wire [22:0] \$73 ;
+  wire [22:0] \$74 ;
   wire [23:0] \$75 ;
-  wire [24:0] \$76 ;
-  wire [25:0] \$77 ;
+  wire [23:0] \$76 ;
+  wire [24:0] \$77 ;
   wire [25:0] \$78 ;
-  wire \$79 ;
+  wire [25:0] \$79 ;
   wire [8:0] \$8 ;
-  wire [23:0] \$80 ;
-  wire [24:0] \$81 ;
-  wire [25:0] \$82 ;
+  wire \$80 ;
+  wire [23:0] \$81 ;
+  wire [24:0] \$82 ;
   wire [25:0] \$83 ;
   wire [25:0] \$84 ;
-  wire [25:0] \$85 ;
-  reg [16:0] \$86 ;
-  reg [15:0] \$87 ;
-  reg [7:0] \$88 ;
-  reg [6:0] \$89 ;
+  wire \$85 ;
+  wire \$86 ;
+  wire \$87 ;
+  wire [23:0] \$88 ;
+  wire [24:0] \$89 ;
   wire [8:0] \$9 ;
-  reg \$90 ;
-  reg [15:0] \$91 ;
-  reg \$92 ;
-  reg [6:0] \$93 ;
-  reg \$94 ;
-  reg [15:0] \$95 ;
-  reg [13:0] \$96 ;
-  reg [14:0] \$97 ;
-  reg [6:0] \$98 ;
-  reg \$99 ;
+  wire [25:0] \$90 ;
+  wire [25:0] \$91 ;
+  wire [23:0] \$92 ;
+  wire [24:0] \$93 ;
+  wire [25:0] \$94 ;
+  wire [25:0] \$95 ;
+  wire [15:0] \$96 ;
+  wire [16:0] \$97 ;
+  reg [16:0] \$98 ;
+  reg [15:0] \$99 ;
   wire [6:0] \$signature__addr ;
   wire [6:0] \$signature__addr$11 ;
   wire [6:0] \$signature__addr$19 ;
@@ -737,154 +749,162 @@ module \gelu_int16_edge_moe.core (i__valid, o__ready, rst, ce, i__payload, o__pa
   assign \$36  = $signed(\$35 ) + $signed(5'h08);
   assign \$38  = $signed(lane0_s6_relu_biased) - $signed(\$37 );
   assign \$39  = $signed(\$38 ) + $signed(1'h0);
-  assign \$41  = $signed(\$40 ) > $signed(16'h7fff);
+  assign \$41  = & \$40 [25:15];
   assign \$43  = $signed(lane0_s6_relu_biased) - $signed(\$42 );
   assign \$44  = $signed(\$43 ) + $signed(1'h0);
-  assign \$46  = $signed(\$45 ) < $signed(16'h8000);
-  assign \$48  = $signed(lane0_s6_relu_biased) - $signed(\$47 );
-  assign \$49  = $signed(\$48 ) + $signed(1'h0);
-  assign \$51  = \$46  ? 26'h3ff8000 : \$50 ;
-  assign \$52  = \$41  ? 26'h0007fff : \$51 ;
-  assign \$53  = $signed(i__payload[31:16]) < $signed(1'h0);
-  assign \$54  = - $signed(i__payload[31:16]);
-  assign \$55  = \$53  ? \$54  : { i__payload[31], i__payload[31:16] };
-  assign \$56  = $signed(i__payload[31:16]) < $signed(1'h0);
-  assign \$57  = \$56  ? 16'h0000 : i__payload[31:16];
-  assign \$58  = lane1_s1_u < 15'h5800;
-  assign \$59  = lane1_s3_odd ? \$signature__data$59  : \$signature__data$58 ;
-  assign \$60  = lane1_s3_odd ? \$signature__data$58  : \$signature__data$59 ;
-  assign \$61  = lane1_s3_odd ? \$signature__data$59  : \$signature__data$58 ;
-  assign \$62  = \$60  - \$61 ;
-  assign \$63  = $signed({ 1'h0, lane1_s4_position }) * $signed(lane1_s4_diff);
-  assign \$65  = $signed({ 1'h0, \$64  }) + $signed(lane1_s5_product);
-  assign \$67  = lane1_s5_below ? \$66  : 23'h000000;
-  assign \$69  = $signed(\$68 ) + $signed(5'h08);
-  assign \$71  = $signed(lane1_s6_relu_biased) - $signed(\$70 );
-  assign \$72  = $signed(\$71 ) + $signed(1'h0);
-  assign \$74  = $signed(\$73 ) > $signed(16'h7fff);
-  assign \$76  = $signed(lane1_s6_relu_biased) - $signed(\$75 );
-  assign \$77  = $signed(\$76 ) + $signed(1'h0);
-  assign \$79  = $signed(\$78 ) < $signed(16'h8000);
-  assign \$81  = $signed(lane1_s6_relu_biased) - $signed(\$80 );
-  assign \$82  = $signed(\$81 ) + $signed(1'h0);
-  assign \$84  = \$79  ? 26'h3ff8000 : \$83 ;
-  assign \$85  = \$74  ? 26'h0007fff : \$84 ;
+  assign \$46  = | \$45 [25:15];
+  assign \$47  = ~ \$46 ;
+  assign \$48  = \$41  | \$47 ;
+  assign \$50  = $signed(lane0_s6_relu_biased) - $signed(\$49 );
+  assign \$51  = $signed(\$50 ) + $signed(1'h0);
+  assign \$54  = $signed(lane0_s6_relu_biased) - $signed(\$53 );
+  assign \$55  = $signed(\$54 ) + $signed(1'h0);
+  assign \$57  = \$56 [25] ? 16'h8000 : 16'h7fff;
+  assign \$58  = \$48  ? { 1'h0, \$52 [15:0] } : { \$57 [15], \$57  };
+  assign \$59  = $signed(i__payload[31:16]) < $signed(1'h0);
+  assign \$60  = - $signed(i__payload[31:16]);
+  assign \$61  = \$59  ? \$60  : { i__payload[31], i__payload[31:16] };
+  assign \$62  = $signed(i__payload[31:16]) < $signed(1'h0);
+  assign \$63  = \$62  ? 16'h0000 : i__payload[31:16];
+  assign \$64  = lane1_s1_u < 15'h5800;
+  assign \$65  = lane1_s3_odd ? \$signature__data$59  : \$signature__data$58 ;
+  assign \$66  = lane1_s3_odd ? \$signature__data$58  : \$signature__data$59 ;
+  assign \$67  = lane1_s3_odd ? \$signature__data$59  : \$signature__data$58 ;
+  assign \$68  = \$66  - \$67 ;
+  assign \$69  = $signed({ 1'h0, lane1_s4_position }) * $signed(lane1_s4_diff);
+  assign \$71  = $signed({ 1'h0, \$70  }) + $signed(lane1_s5_product);
+  assign \$73  = lane1_s5_below ? \$72  : 23'h000000;
+  assign \$75  = $signed(\$74 ) + $signed(5'h08);
+  assign \$77  = $signed(lane1_s6_relu_biased) - $signed(\$76 );
+  assign \$78  = $signed(\$77 ) + $signed(1'h0);
+  assign \$80  = & \$79 [25:15];
+  assign \$82  = $signed(lane1_s6_relu_biased) - $signed(\$81 );
+  assign \$83  = $signed(\$82 ) + $signed(1'h0);
+  assign \$85  = | \$84 [25:15];
+  assign \$86  = ~ \$85 ;
+  assign \$87  = \$80  | \$86 ;
+  assign \$89  = $signed(lane1_s6_relu_biased) - $signed(\$88 );
+  assign \$90  = $signed(\$89 ) + $signed(1'h0);
+  assign \$93  = $signed(lane1_s6_relu_biased) - $signed(\$92 );
+  assign \$94  = $signed(\$93 ) + $signed(1'h0);
+  assign \$96  = \$95 [25] ? 16'h8000 : 16'h7fff;
+  assign \$97  = \$87  ? { 1'h0, \$91 [15:0] } : { \$96 [15], \$96  };
   always @(posedge clk)
-    lane0_s1_u <= \$86 ;
+    lane0_s1_u <= \$98 ;
   always @(posedge clk)
-    lane0_s1_relu <= \$87 ;
+    lane0_s1_relu <= \$99 ;
   always @(posedge clk)
-    lane0_s2_index <= \$88 ;
+    lane0_s2_index <= \$100 ;
   always @(posedge clk)
-    lane0_s2_position <= \$89 ;
+    lane0_s2_position <= \$101 ;
   always @(posedge clk)
-    lane0_s2_below <= \$90 ;
+    lane0_s2_below <= \$102 ;
   always @(posedge clk)
-    lane0_s2_relu <= \$91 ;
+    lane0_s2_relu <= \$103 ;
   always @(posedge clk)
-    lane0_s3_odd <= \$92 ;
+    lane0_s3_odd <= \$104 ;
   always @(posedge clk)
-    lane0_s3_position <= \$93 ;
+    lane0_s3_position <= \$105 ;
   always @(posedge clk)
-    lane0_s3_below <= \$94 ;
+    lane0_s3_below <= \$106 ;
   always @(posedge clk)
-    lane0_s3_relu <= \$95 ;
+    lane0_s3_relu <= \$107 ;
   always @(posedge clk)
-    lane0_s4_lower <= \$96 ;
+    lane0_s4_lower <= \$108 ;
   always @(posedge clk)
-    lane0_s4_diff <= \$97 ;
+    lane0_s4_diff <= \$109 ;
   always @(posedge clk)
-    lane0_s4_position <= \$98 ;
+    lane0_s4_position <= \$110 ;
   always @(posedge clk)
-    lane0_s4_below <= \$99 ;
+    lane0_s4_below <= \$111 ;
   always @(posedge clk)
-    lane0_s4_relu <= \$100 ;
+    lane0_s4_relu <= \$112 ;
   always @(posedge clk)
-    lane0_s5_product <= \$101 ;
+    lane0_s5_product <= \$113 ;
   always @(posedge clk)
-    lane0_s5_lower <= \$102 ;
+    lane0_s5_lower <= \$114 ;
   always @(posedge clk)
-    lane0_s5_below <= \$103 ;
+    lane0_s5_below <= \$115 ;
   always @(posedge clk)
-    lane0_s5_relu <= \$104 ;
+    lane0_s5_relu <= \$116 ;
   always @(posedge clk)
-    lane0_s6_delta <= \$105 ;
+    lane0_s6_delta <= \$117 ;
   always @(posedge clk)
-    lane0_s6_relu_biased <= \$106 ;
+    lane0_s6_relu_biased <= \$118 ;
   always @(posedge clk)
-    lane0_s7_y <= \$107 ;
+    lane0_s7_y <= \$119 ;
   always @(posedge clk)
-    lane1_s1_u <= \$108 ;
+    lane1_s1_u <= \$120 ;
   always @(posedge clk)
-    lane1_s1_relu <= \$109 ;
+    lane1_s1_relu <= \$121 ;
   always @(posedge clk)
-    lane1_s2_index <= \$110 ;
+    lane1_s2_index <= \$122 ;
   always @(posedge clk)
-    lane1_s2_position <= \$111 ;
+    lane1_s2_position <= \$123 ;
   always @(posedge clk)
-    lane1_s2_below <= \$112 ;
+    lane1_s2_below <= \$124 ;
   always @(posedge clk)
-    lane1_s2_relu <= \$113 ;
+    lane1_s2_relu <= \$125 ;
   always @(posedge clk)
-    lane1_s3_odd <= \$114 ;
+    lane1_s3_odd <= \$126 ;
   always @(posedge clk)
-    lane1_s3_position <= \$115 ;
+    lane1_s3_position <= \$127 ;
   always @(posedge clk)
-    lane1_s3_below <= \$116 ;
+    lane1_s3_below <= \$128 ;
   always @(posedge clk)
-    lane1_s3_relu <= \$117 ;
+    lane1_s3_relu <= \$129 ;
   always @(posedge clk)
-    lane1_s4_lower <= \$118 ;
+    lane1_s4_lower <= \$130 ;
   always @(posedge clk)
-    lane1_s4_diff <= \$119 ;
+    lane1_s4_diff <= \$131 ;
   always @(posedge clk)
-    lane1_s4_position <= \$120 ;
+    lane1_s4_position <= \$132 ;
   always @(posedge clk)
-    lane1_s4_below <= \$121 ;
+    lane1_s4_below <= \$133 ;
   always @(posedge clk)
-    lane1_s4_relu <= \$122 ;
+    lane1_s4_relu <= \$134 ;
   always @(posedge clk)
-    lane1_s5_product <= \$123 ;
+    lane1_s5_product <= \$135 ;
   always @(posedge clk)
-    lane1_s5_lower <= \$124 ;
+    lane1_s5_lower <= \$136 ;
   always @(posedge clk)
-    lane1_s5_below <= \$125 ;
+    lane1_s5_below <= \$137 ;
   always @(posedge clk)
-    lane1_s5_relu <= \$126 ;
+    lane1_s5_relu <= \$138 ;
   always @(posedge clk)
-    lane1_s6_delta <= \$127 ;
+    lane1_s6_delta <= \$139 ;
   always @(posedge clk)
-    lane1_s6_relu_biased <= \$128 ;
+    lane1_s6_relu_biased <= \$140 ;
   always @(posedge clk)
-    lane1_s7_y <= \$129 ;
+    lane1_s7_y <= \$141 ;
   always @(posedge clk)
-    valid_s1 <= \$130 ;
+    valid_s1 <= \$142 ;
   always @(posedge clk)
-    last_s1 <= \$131 ;
+    last_s1 <= \$143 ;
   always @(posedge clk)
-    valid_s2 <= \$132 ;
+    valid_s2 <= \$144 ;
   always @(posedge clk)
-    last_s2 <= \$133 ;
+    last_s2 <= \$145 ;
   always @(posedge clk)
-    valid_s3 <= \$134 ;
+    valid_s3 <= \$146 ;
   always @(posedge clk)
-    last_s3 <= \$135 ;
+    last_s3 <= \$147 ;
   always @(posedge clk)
-    valid_s4 <= \$136 ;
+    valid_s4 <= \$148 ;
   always @(posedge clk)
-    last_s4 <= \$137 ;
+    last_s4 <= \$149 ;
   always @(posedge clk)
-    valid_s5 <= \$138 ;
+    valid_s5 <= \$150 ;
   always @(posedge clk)
-    last_s5 <= \$139 ;
+    last_s5 <= \$151 ;
   always @(posedge clk)
-    valid_s6 <= \$140 ;
+    valid_s6 <= \$152 ;
   always @(posedge clk)
-    last_s6 <= \$141 ;
+    last_s6 <= \$153 ;
   always @(posedge clk)
-    o__valid <= \$142 ;
+    o__valid <= \$154 ;
   always @(posedge clk)
-    last_s7 <= \$143 ;
+    last_s7 <= \$155 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     lane0_index = 8'h00;
@@ -915,219 +935,99 @@ module \gelu_int16_edge_moe.core (i__valid, o__ready, rst, ce, i__payload, o__pa
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$86  = lane0_s1_u;
+    \$98  = lane0_s1_u;
     if (ce) begin
-      \$86  = \$22 ;
+      \$98  = \$22 ;
     end
     if (rst) begin
-      \$86  = 17'h00000;
+      \$98  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$87  = lane0_s1_relu;
+    \$99  = lane0_s1_relu;
     if (ce) begin
-      \$87  = \$24 ;
+      \$99  = \$24 ;
     end
     if (rst) begin
-      \$87  = 16'h0000;
+      \$99  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$88  = lane0_s2_index;
+    \$100  = lane0_s2_index;
     if (ce) begin
-      \$88  = lane0_index;
+      \$100  = lane0_index;
     end
     if (rst) begin
-      \$88  = 8'h00;
+      \$100  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$89  = lane0_s2_position;
+    \$101  = lane0_s2_position;
     if (ce) begin
-      \$89  = lane0_position;
+      \$101  = lane0_position;
     end
     if (rst) begin
-      \$89  = 7'h00;
+      \$101  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$90  = lane0_s2_below;
+    \$102  = lane0_s2_below;
     if (ce) begin
-      \$90  = \$25 ;
+      \$102  = \$25 ;
     end
     if (rst) begin
-      \$90  = 1'h0;
+      \$102  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$91  = lane0_s2_relu;
+    \$103  = lane0_s2_relu;
     if (ce) begin
-      \$91  = lane0_s1_relu;
+      \$103  = lane0_s1_relu;
     end
     if (rst) begin
-      \$91  = 16'h0000;
+      \$103  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$92  = lane0_s3_odd;
+    \$104  = lane0_s3_odd;
     if (ce) begin
-      \$92  = lane0_s2_index[0];
+      \$104  = lane0_s2_index[0];
     end
     if (rst) begin
-      \$92  = 1'h0;
+      \$104  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$93  = lane0_s3_position;
+    \$105  = lane0_s3_position;
     if (ce) begin
-      \$93  = lane0_s2_position;
+      \$105  = lane0_s2_position;
     end
     if (rst) begin
-      \$93  = 7'h00;
+      \$105  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$94  = lane0_s3_below;
+    \$106  = lane0_s3_below;
     if (ce) begin
-      \$94  = lane0_s2_below;
+      \$106  = lane0_s2_below;
     end
     if (rst) begin
-      \$94  = 1'h0;
+      \$106  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$95  = lane0_s3_relu;
+    \$107  = lane0_s3_relu;
     if (ce) begin
-      \$95  = lane0_s2_relu;
-    end
-    if (rst) begin
-      \$95  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$96  = lane0_s4_lower;
-    if (ce) begin
-      \$96  = \$26 ;
-    end
-    if (rst) begin
-      \$96  = 14'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$97  = lane0_s4_diff;
-    if (ce) begin
-      \$97  = \$29 ;
-    end
-    if (rst) begin
-      \$97  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$98  = lane0_s4_position;
-    if (ce) begin
-      \$98  = lane0_s3_position;
-    end
-    if (rst) begin
-      \$98  = 7'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$99  = lane0_s4_below;
-    if (ce) begin
-      \$99  = lane0_s3_below;
-    end
-    if (rst) begin
-      \$99  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$100  = lane0_s4_relu;
-    if (ce) begin
-      \$100  = lane0_s3_relu;
-    end
-    if (rst) begin
-      \$100  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$101  = lane0_s5_product;
-    if (ce) begin
-      \$101  = \$30 ;
-    end
-    if (rst) begin
-      \$101  = 22'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$102  = lane0_s5_lower;
-    if (ce) begin
-      \$102  = lane0_s4_lower;
-    end
-    if (rst) begin
-      \$102  = 14'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$103  = lane0_s5_below;
-    if (ce) begin
-      \$103  = lane0_s4_below;
-    end
-    if (rst) begin
-      \$103  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$104  = lane0_s5_relu;
-    if (ce) begin
-      \$104  = lane0_s4_relu;
-    end
-    if (rst) begin
-      \$104  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$105  = lane0_s6_delta;
-    if (ce) begin
-      \$105  = \$34 ;
-    end
-    if (rst) begin
-      \$105  = 23'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$106  = lane0_s6_relu_biased;
-    if (ce) begin
-      \$106  = \$36 ;
-    end
-    if (rst) begin
-      \$106  = 24'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$107  = lane0_s7_y;
-    if (ce) begin
-      \$107  = \$52 [15:0];
+      \$107  = lane0_s2_relu;
     end
     if (rst) begin
       \$107  = 16'h0000;
@@ -1135,219 +1035,219 @@ module \gelu_int16_edge_moe.core (i__valid, o__ready, rst, ce, i__payload, o__pa
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$108  = lane1_s1_u;
+    \$108  = lane0_s4_lower;
     if (ce) begin
-      \$108  = \$55 ;
+      \$108  = \$26 ;
     end
     if (rst) begin
-      \$108  = 17'h00000;
+      \$108  = 14'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$109  = lane1_s1_relu;
+    \$109  = lane0_s4_diff;
     if (ce) begin
-      \$109  = \$57 ;
+      \$109  = \$29 ;
     end
     if (rst) begin
-      \$109  = 16'h0000;
+      \$109  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$110  = lane1_s2_index;
+    \$110  = lane0_s4_position;
     if (ce) begin
-      \$110  = lane1_index;
+      \$110  = lane0_s3_position;
     end
     if (rst) begin
-      \$110  = 8'h00;
+      \$110  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$111  = lane1_s2_position;
+    \$111  = lane0_s4_below;
     if (ce) begin
-      \$111  = lane1_position;
+      \$111  = lane0_s3_below;
     end
     if (rst) begin
-      \$111  = 7'h00;
+      \$111  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$112  = lane1_s2_below;
+    \$112  = lane0_s4_relu;
     if (ce) begin
-      \$112  = \$58 ;
+      \$112  = lane0_s3_relu;
     end
     if (rst) begin
-      \$112  = 1'h0;
+      \$112  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$113  = lane1_s2_relu;
+    \$113  = lane0_s5_product;
     if (ce) begin
-      \$113  = lane1_s1_relu;
+      \$113  = \$30 ;
     end
     if (rst) begin
-      \$113  = 16'h0000;
+      \$113  = 22'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$114  = lane1_s3_odd;
+    \$114  = lane0_s5_lower;
     if (ce) begin
-      \$114  = lane1_s2_index[0];
+      \$114  = lane0_s4_lower;
     end
     if (rst) begin
-      \$114  = 1'h0;
+      \$114  = 14'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$115  = lane1_s3_position;
+    \$115  = lane0_s5_below;
     if (ce) begin
-      \$115  = lane1_s2_position;
+      \$115  = lane0_s4_below;
     end
     if (rst) begin
-      \$115  = 7'h00;
+      \$115  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$116  = lane1_s3_below;
+    \$116  = lane0_s5_relu;
     if (ce) begin
-      \$116  = lane1_s2_below;
+      \$116  = lane0_s4_relu;
     end
     if (rst) begin
-      \$116  = 1'h0;
+      \$116  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$117  = lane1_s3_relu;
+    \$117  = lane0_s6_delta;
     if (ce) begin
-      \$117  = lane1_s2_relu;
+      \$117  = \$34 ;
     end
     if (rst) begin
-      \$117  = 16'h0000;
+      \$117  = 23'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$118  = lane1_s4_lower;
+    \$118  = lane0_s6_relu_biased;
     if (ce) begin
-      \$118  = \$59 ;
+      \$118  = \$36 ;
     end
     if (rst) begin
-      \$118  = 14'h0000;
+      \$118  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$119  = lane1_s4_diff;
+    \$119  = lane0_s7_y;
     if (ce) begin
-      \$119  = \$62 ;
+      \$119  = \$58 [15:0];
     end
     if (rst) begin
-      \$119  = 15'h0000;
+      \$119  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$120  = lane1_s4_position;
+    \$120  = lane1_s1_u;
     if (ce) begin
-      \$120  = lane1_s3_position;
+      \$120  = \$61 ;
     end
     if (rst) begin
-      \$120  = 7'h00;
+      \$120  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$121  = lane1_s4_below;
+    \$121  = lane1_s1_relu;
     if (ce) begin
-      \$121  = lane1_s3_below;
+      \$121  = \$63 ;
     end
     if (rst) begin
-      \$121  = 1'h0;
+      \$121  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$122  = lane1_s4_relu;
+    \$122  = lane1_s2_index;
     if (ce) begin
-      \$122  = lane1_s3_relu;
+      \$122  = lane1_index;
     end
     if (rst) begin
-      \$122  = 16'h0000;
+      \$122  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$123  = lane1_s5_product;
+    \$123  = lane1_s2_position;
     if (ce) begin
-      \$123  = \$63 ;
+      \$123  = lane1_position;
     end
     if (rst) begin
-      \$123  = 22'h000000;
+      \$123  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$124  = lane1_s5_lower;
+    \$124  = lane1_s2_below;
     if (ce) begin
-      \$124  = lane1_s4_lower;
+      \$124  = \$64 ;
     end
     if (rst) begin
-      \$124  = 14'h0000;
+      \$124  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$125  = lane1_s5_below;
+    \$125  = lane1_s2_relu;
     if (ce) begin
-      \$125  = lane1_s4_below;
+      \$125  = lane1_s1_relu;
     end
     if (rst) begin
-      \$125  = 1'h0;
+      \$125  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$126  = lane1_s5_relu;
+    \$126  = lane1_s3_odd;
     if (ce) begin
-      \$126  = lane1_s4_relu;
+      \$126  = lane1_s2_index[0];
     end
     if (rst) begin
-      \$126  = 16'h0000;
+      \$126  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$127  = lane1_s6_delta;
+    \$127  = lane1_s3_position;
     if (ce) begin
-      \$127  = \$67 ;
+      \$127  = lane1_s2_position;
     end
     if (rst) begin
-      \$127  = 23'h000000;
+      \$127  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$128  = lane1_s6_relu_biased;
+    \$128  = lane1_s3_below;
     if (ce) begin
-      \$128  = \$69 ;
+      \$128  = lane1_s2_below;
     end
     if (rst) begin
-      \$128  = 24'h000000;
+      \$128  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$129  = lane1_s7_y;
+    \$129  = lane1_s3_relu;
     if (ce) begin
-      \$129  = \$85 [15:0];
+      \$129  = lane1_s2_relu;
     end
     if (rst) begin
       \$129  = 16'h0000;
@@ -1355,39 +1255,39 @@ module \gelu_int16_edge_moe.core (i__valid, o__ready, rst, ce, i__payload, o__pa
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$130  = valid_s1;
+    \$130  = lane1_s4_lower;
     if (ce) begin
-      \$130  = i__valid;
+      \$130  = \$65 ;
     end
     if (rst) begin
-      \$130  = 1'h0;
+      \$130  = 14'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$131  = last_s1;
+    \$131  = lane1_s4_diff;
     if (ce) begin
-      \$131  = i__payload[32];
+      \$131  = \$68 ;
     end
     if (rst) begin
-      \$131  = 1'h0;
+      \$131  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$132  = valid_s2;
+    \$132  = lane1_s4_position;
     if (ce) begin
-      \$132  = valid_s1;
+      \$132  = lane1_s3_position;
     end
     if (rst) begin
-      \$132  = 1'h0;
+      \$132  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$133  = last_s2;
+    \$133  = lane1_s4_below;
     if (ce) begin
-      \$133  = last_s1;
+      \$133  = lane1_s3_below;
     end
     if (rst) begin
       \$133  = 1'h0;
@@ -1395,39 +1295,39 @@ module \gelu_int16_edge_moe.core (i__valid, o__ready, rst, ce, i__payload, o__pa
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$134  = valid_s3;
+    \$134  = lane1_s4_relu;
     if (ce) begin
-      \$134  = valid_s2;
+      \$134  = lane1_s3_relu;
     end
     if (rst) begin
-      \$134  = 1'h0;
+      \$134  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$135  = last_s3;
+    \$135  = lane1_s5_product;
     if (ce) begin
-      \$135  = last_s2;
+      \$135  = \$69 ;
     end
     if (rst) begin
-      \$135  = 1'h0;
+      \$135  = 22'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$136  = valid_s4;
+    \$136  = lane1_s5_lower;
     if (ce) begin
-      \$136  = valid_s3;
+      \$136  = lane1_s4_lower;
     end
     if (rst) begin
-      \$136  = 1'h0;
+      \$136  = 14'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$137  = last_s4;
+    \$137  = lane1_s5_below;
     if (ce) begin
-      \$137  = last_s3;
+      \$137  = lane1_s4_below;
     end
     if (rst) begin
       \$137  = 1'h0;
@@ -1435,49 +1335,49 @@ module \gelu_int16_edge_moe.core (i__valid, o__ready, rst, ce, i__payload, o__pa
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$138  = valid_s5;
+    \$138  = lane1_s5_relu;
     if (ce) begin
-      \$138  = valid_s4;
+      \$138  = lane1_s4_relu;
     end
     if (rst) begin
-      \$138  = 1'h0;
+      \$138  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$139  = last_s5;
+    \$139  = lane1_s6_delta;
     if (ce) begin
-      \$139  = last_s4;
+      \$139  = \$73 ;
     end
     if (rst) begin
-      \$139  = 1'h0;
+      \$139  = 23'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$140  = valid_s6;
+    \$140  = lane1_s6_relu_biased;
     if (ce) begin
-      \$140  = valid_s5;
+      \$140  = \$75 ;
     end
     if (rst) begin
-      \$140  = 1'h0;
+      \$140  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$141  = last_s6;
+    \$141  = lane1_s7_y;
     if (ce) begin
-      \$141  = last_s5;
+      \$141  = \$97 [15:0];
     end
     if (rst) begin
-      \$141  = 1'h0;
+      \$141  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$142  = o__valid;
+    \$142  = valid_s1;
     if (ce) begin
-      \$142  = valid_s6;
+      \$142  = i__valid;
     end
     if (rst) begin
       \$142  = 1'h0;
@@ -1485,12 +1385,132 @@ module \gelu_int16_edge_moe.core (i__valid, o__ready, rst, ce, i__payload, o__pa
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$143  = last_s7;
+    \$143  = last_s1;
     if (ce) begin
-      \$143  = last_s6;
+      \$143  = i__payload[32];
     end
     if (rst) begin
       \$143  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$144  = valid_s2;
+    if (ce) begin
+      \$144  = valid_s1;
+    end
+    if (rst) begin
+      \$144  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$145  = last_s2;
+    if (ce) begin
+      \$145  = last_s1;
+    end
+    if (rst) begin
+      \$145  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$146  = valid_s3;
+    if (ce) begin
+      \$146  = valid_s2;
+    end
+    if (rst) begin
+      \$146  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$147  = last_s3;
+    if (ce) begin
+      \$147  = last_s2;
+    end
+    if (rst) begin
+      \$147  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$148  = valid_s4;
+    if (ce) begin
+      \$148  = valid_s3;
+    end
+    if (rst) begin
+      \$148  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$149  = last_s4;
+    if (ce) begin
+      \$149  = last_s3;
+    end
+    if (rst) begin
+      \$149  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$150  = valid_s5;
+    if (ce) begin
+      \$150  = valid_s4;
+    end
+    if (rst) begin
+      \$150  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$151  = last_s5;
+    if (ce) begin
+      \$151  = last_s4;
+    end
+    if (rst) begin
+      \$151  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$152  = valid_s6;
+    if (ce) begin
+      \$152  = valid_s5;
+    end
+    if (rst) begin
+      \$152  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$153  = last_s6;
+    if (ce) begin
+      \$153  = last_s5;
+    end
+    if (rst) begin
+      \$153  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$154  = o__valid;
+    if (ce) begin
+      \$154  = valid_s6;
+    end
+    if (rst) begin
+      \$154  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$155  = last_s7;
+    if (ce) begin
+      \$155  = last_s6;
+    end
+    if (rst) begin
+      \$155  = 1'h0;
     end
   end
   assign i__ready = ce;
@@ -1529,15 +1549,19 @@ module \gelu_int16_edge_moe.core (i__valid, o__ready, rst, ce, i__payload, o__pa
   assign \$40  = { \$39 [25], \$39 [25], \$39 [25], \$39 [25], \$39 [25:4] };
   assign \$42  = { lane0_s6_delta[22], lane0_s6_delta };
   assign \$45  = { \$44 [25], \$44 [25], \$44 [25], \$44 [25], \$44 [25:4] };
-  assign \$47  = { lane0_s6_delta[22], lane0_s6_delta };
-  assign \$50  = { \$49 [25], \$49 [25], \$49 [25], \$49 [25], \$49 [25:4] };
-  assign \$64  = { lane1_s5_lower, 7'h00 };
-  assign \$66  = { \$65 [22], \$65 [22], \$65 [22], \$65 [22], \$65 [22], \$65 [22], \$65 [22], \$65 [22:7] };
-  assign \$68  = { lane1_s5_relu[15], lane1_s5_relu[15], lane1_s5_relu[15], lane1_s5_relu, 4'h0 };
-  assign \$70  = { lane1_s6_delta[22], lane1_s6_delta };
-  assign \$73  = { \$72 [25], \$72 [25], \$72 [25], \$72 [25], \$72 [25:4] };
-  assign \$75  = { lane1_s6_delta[22], lane1_s6_delta };
-  assign \$78  = { \$77 [25], \$77 [25], \$77 [25], \$77 [25], \$77 [25:4] };
-  assign \$80  = { lane1_s6_delta[22], lane1_s6_delta };
-  assign \$83  = { \$82 [25], \$82 [25], \$82 [25], \$82 [25], \$82 [25:4] };
+  assign \$49  = { lane0_s6_delta[22], lane0_s6_delta };
+  assign \$52  = { \$51 [25], \$51 [25], \$51 [25], \$51 [25], \$51 [25:4] };
+  assign \$53  = { lane0_s6_delta[22], lane0_s6_delta };
+  assign \$56  = { \$55 [25], \$55 [25], \$55 [25], \$55 [25], \$55 [25:4] };
+  assign \$70  = { lane1_s5_lower, 7'h00 };
+  assign \$72  = { \$71 [22], \$71 [22], \$71 [22], \$71 [22], \$71 [22], \$71 [22], \$71 [22], \$71 [22:7] };
+  assign \$74  = { lane1_s5_relu[15], lane1_s5_relu[15], lane1_s5_relu[15], lane1_s5_relu, 4'h0 };
+  assign \$76  = { lane1_s6_delta[22], lane1_s6_delta };
+  assign \$79  = { \$78 [25], \$78 [25], \$78 [25], \$78 [25], \$78 [25:4] };
+  assign \$81  = { lane1_s6_delta[22], lane1_s6_delta };
+  assign \$84  = { \$83 [25], \$83 [25], \$83 [25], \$83 [25], \$83 [25:4] };
+  assign \$88  = { lane1_s6_delta[22], lane1_s6_delta };
+  assign \$91  = { \$90 [25], \$90 [25], \$90 [25], \$90 [25], \$90 [25:4] };
+  assign \$92  = { lane1_s6_delta[22], lane1_s6_delta };
+  assign \$95  = { \$94 [25], \$94 [25], \$94 [25], \$94 [25], \$94 [25:4] };
 endmodule

@@ -96,238 +96,262 @@ module \gelu_int8.core (i__valid, o__ready, rst, ce, i__payload, o__payload, o__
   wire [17:0] \$110 ;
   wire [17:0] \$111 ;
   wire \$112 ;
-  wire [12:0] \$113 ;
-  wire [16:0] \$114 ;
-  wire [17:0] \$115 ;
-  wire [17:0] \$116 ;
+  wire \$113 ;
+  wire \$114 ;
+  wire [12:0] \$115 ;
+  wire [16:0] \$116 ;
   wire [17:0] \$117 ;
   wire [17:0] \$118 ;
-  wire \$119 ;
+  wire [12:0] \$119 ;
   wire [9:0] \$12 ;
-  wire [8:0] \$120 ;
-  wire [8:0] \$121 ;
-  wire \$122 ;
+  wire [16:0] \$120 ;
+  wire [17:0] \$121 ;
+  wire [17:0] \$122 ;
   wire [7:0] \$123 ;
-  wire \$124 ;
-  wire [6:0] \$125 ;
-  wire [6:0] \$126 ;
-  wire [6:0] \$127 ;
-  wire [7:0] \$128 ;
-  wire [9:0] \$129 ;
+  wire [8:0] \$124 ;
+  wire \$125 ;
+  wire [8:0] \$126 ;
+  wire [8:0] \$127 ;
+  wire \$128 ;
+  wire [7:0] \$129 ;
   wire [2:0] \$13 ;
-  wire [9:0] \$130 ;
-  wire [11:0] \$131 ;
-  wire [11:0] \$132 ;
-  wire [11:0] \$133 ;
-  wire [14:0] \$134 ;
-  wire [15:0] \$135 ;
-  wire [12:0] \$136 ;
-  wire [16:0] \$137 ;
-  wire [17:0] \$138 ;
-  wire [17:0] \$139 ;
+  wire \$130 ;
+  wire [6:0] \$131 ;
+  wire [6:0] \$132 ;
+  wire [6:0] \$133 ;
+  wire [7:0] \$134 ;
+  wire [9:0] \$135 ;
+  wire [9:0] \$136 ;
+  wire [11:0] \$137 ;
+  wire [11:0] \$138 ;
+  wire [11:0] \$139 ;
   wire \$14 ;
-  wire \$140 ;
-  wire [12:0] \$141 ;
-  wire [16:0] \$142 ;
-  wire [17:0] \$143 ;
+  wire [14:0] \$140 ;
+  wire [15:0] \$141 ;
+  wire [12:0] \$142 ;
+  wire [16:0] \$143 ;
   wire [17:0] \$144 ;
-  wire \$145 ;
-  wire [12:0] \$146 ;
-  wire [16:0] \$147 ;
-  wire [17:0] \$148 ;
+  wire [17:0] \$145 ;
+  wire \$146 ;
+  wire [12:0] \$147 ;
+  wire [16:0] \$148 ;
   wire [17:0] \$149 ;
   wire [9:0] \$15 ;
   wire [17:0] \$150 ;
-  wire [17:0] \$151 ;
+  wire \$151 ;
   wire \$152 ;
-  wire [8:0] \$153 ;
-  wire [8:0] \$154 ;
-  wire \$155 ;
-  wire [7:0] \$156 ;
-  wire \$157 ;
-  wire [6:0] \$158 ;
-  wire [6:0] \$159 ;
+  wire \$153 ;
+  wire [12:0] \$154 ;
+  wire [16:0] \$155 ;
+  wire [17:0] \$156 ;
+  wire [17:0] \$157 ;
+  wire [12:0] \$158 ;
+  wire [16:0] \$159 ;
   wire [9:0] \$16 ;
-  wire [6:0] \$160 ;
-  wire [7:0] \$161 ;
-  wire [9:0] \$162 ;
-  wire [9:0] \$163 ;
-  wire [11:0] \$164 ;
-  wire [11:0] \$165 ;
-  wire [11:0] \$166 ;
-  wire [14:0] \$167 ;
-  wire [15:0] \$168 ;
-  wire [12:0] \$169 ;
+  wire [17:0] \$160 ;
+  wire [17:0] \$161 ;
+  wire [7:0] \$162 ;
+  wire [8:0] \$163 ;
+  wire \$164 ;
+  wire [8:0] \$165 ;
+  wire [8:0] \$166 ;
+  wire \$167 ;
+  wire [7:0] \$168 ;
+  wire \$169 ;
   wire [10:0] \$17 ;
-  wire [16:0] \$170 ;
-  wire [17:0] \$171 ;
-  wire [17:0] \$172 ;
-  wire \$173 ;
-  wire [12:0] \$174 ;
-  wire [16:0] \$175 ;
-  wire [17:0] \$176 ;
-  wire [17:0] \$177 ;
-  wire \$178 ;
-  wire [12:0] \$179 ;
+  wire [6:0] \$170 ;
+  wire [6:0] \$171 ;
+  wire [6:0] \$172 ;
+  wire [7:0] \$173 ;
+  wire [9:0] \$174 ;
+  wire [9:0] \$175 ;
+  wire [11:0] \$176 ;
+  wire [11:0] \$177 ;
+  wire [11:0] \$178 ;
+  wire [14:0] \$179 ;
   wire [9:0] \$18 ;
-  wire [16:0] \$180 ;
-  wire [17:0] \$181 ;
-  wire [17:0] \$182 ;
+  wire [15:0] \$180 ;
+  wire [12:0] \$181 ;
+  wire [16:0] \$182 ;
   wire [17:0] \$183 ;
   wire [17:0] \$184 ;
   wire \$185 ;
-  wire [8:0] \$186 ;
-  wire [8:0] \$187 ;
-  wire \$188 ;
-  wire [7:0] \$189 ;
+  wire [12:0] \$186 ;
+  wire [16:0] \$187 ;
+  wire [17:0] \$188 ;
+  wire [17:0] \$189 ;
   wire [1:0] \$19 ;
   wire \$190 ;
-  wire [6:0] \$191 ;
-  wire [6:0] \$192 ;
-  wire [6:0] \$193 ;
-  wire [7:0] \$194 ;
-  wire [9:0] \$195 ;
-  wire [9:0] \$196 ;
-  wire [11:0] \$197 ;
-  wire [11:0] \$198 ;
-  wire [11:0] \$199 ;
+  wire \$191 ;
+  wire \$192 ;
+  wire [12:0] \$193 ;
+  wire [16:0] \$194 ;
+  wire [17:0] \$195 ;
+  wire [17:0] \$196 ;
+  wire [12:0] \$197 ;
+  wire [16:0] \$198 ;
+  wire [17:0] \$199 ;
   wire \$2 ;
   wire [6:0] \$20 ;
-  wire [14:0] \$200 ;
-  wire [15:0] \$201 ;
-  wire [12:0] \$202 ;
-  wire [16:0] \$203 ;
-  wire [17:0] \$204 ;
-  wire [17:0] \$205 ;
+  wire [17:0] \$200 ;
+  wire [7:0] \$201 ;
+  wire [8:0] \$202 ;
+  wire \$203 ;
+  wire [8:0] \$204 ;
+  wire [8:0] \$205 ;
   wire \$206 ;
-  wire [12:0] \$207 ;
-  wire [16:0] \$208 ;
-  wire [17:0] \$209 ;
+  wire [7:0] \$207 ;
+  wire \$208 ;
+  wire [6:0] \$209 ;
   wire [6:0] \$21 ;
-  wire [17:0] \$210 ;
-  wire \$211 ;
-  wire [12:0] \$212 ;
-  wire [16:0] \$213 ;
-  wire [17:0] \$214 ;
-  wire [17:0] \$215 ;
-  wire [17:0] \$216 ;
-  wire [17:0] \$217 ;
-  reg [8:0] \$218 ;
-  reg [7:0] \$219 ;
+  wire [6:0] \$210 ;
+  wire [6:0] \$211 ;
+  wire [7:0] \$212 ;
+  wire [9:0] \$213 ;
+  wire [9:0] \$214 ;
+  wire [11:0] \$215 ;
+  wire [11:0] \$216 ;
+  wire [11:0] \$217 ;
+  wire [14:0] \$218 ;
+  wire [15:0] \$219 ;
   wire [5:0] \$22 ;
-  reg [5:0] \$220 ;
-  reg [1:0] \$221 ;
-  reg \$222 ;
-  reg [7:0] \$223 ;
-  reg \$224 ;
-  reg [1:0] \$225 ;
-  reg \$226 ;
-  reg [7:0] \$227 ;
-  reg [6:0] \$228 ;
-  reg [7:0] \$229 ;
+  wire [12:0] \$220 ;
+  wire [16:0] \$221 ;
+  wire [17:0] \$222 ;
+  wire [17:0] \$223 ;
+  wire \$224 ;
+  wire [12:0] \$225 ;
+  wire [16:0] \$226 ;
+  wire [17:0] \$227 ;
+  wire [17:0] \$228 ;
+  wire \$229 ;
   wire \$23 ;
-  reg [1:0] \$230 ;
-  reg \$231 ;
-  reg [7:0] \$232 ;
-  reg [9:0] \$233 ;
-  reg [6:0] \$234 ;
-  reg \$235 ;
-  reg [7:0] \$236 ;
-  reg [11:0] \$237 ;
-  reg [15:0] \$238 ;
-  reg [7:0] \$239 ;
+  wire \$230 ;
+  wire \$231 ;
+  wire [12:0] \$232 ;
+  wire [16:0] \$233 ;
+  wire [17:0] \$234 ;
+  wire [17:0] \$235 ;
+  wire [12:0] \$236 ;
+  wire [16:0] \$237 ;
+  wire [17:0] \$238 ;
+  wire [17:0] \$239 ;
   wire [9:0] \$24 ;
-  reg [8:0] \$240 ;
-  reg [7:0] \$241 ;
-  reg [5:0] \$242 ;
-  reg [1:0] \$243 ;
-  reg \$244 ;
-  reg [7:0] \$245 ;
+  wire [7:0] \$240 ;
+  wire [8:0] \$241 ;
+  reg [8:0] \$242 ;
+  reg [7:0] \$243 ;
+  reg [5:0] \$244 ;
+  reg [1:0] \$245 ;
   reg \$246 ;
-  reg [1:0] \$247 ;
+  reg [7:0] \$247 ;
   reg \$248 ;
-  reg [7:0] \$249 ;
+  reg [1:0] \$249 ;
   wire [9:0] \$25 ;
-  reg [6:0] \$250 ;
+  reg \$250 ;
   reg [7:0] \$251 ;
-  reg [1:0] \$252 ;
-  reg \$253 ;
-  reg [7:0] \$254 ;
-  reg [9:0] \$255 ;
-  reg [6:0] \$256 ;
-  reg \$257 ;
-  reg [7:0] \$258 ;
-  reg [11:0] \$259 ;
+  reg [6:0] \$252 ;
+  reg [7:0] \$253 ;
+  reg [1:0] \$254 ;
+  reg \$255 ;
+  reg [7:0] \$256 ;
+  reg [9:0] \$257 ;
+  reg [6:0] \$258 ;
+  reg \$259 ;
   wire [10:0] \$26 ;
-  reg [15:0] \$260 ;
-  reg [7:0] \$261 ;
-  reg [8:0] \$262 ;
+  reg [7:0] \$260 ;
+  reg [11:0] \$261 ;
+  reg [15:0] \$262 ;
   reg [7:0] \$263 ;
-  reg [5:0] \$264 ;
-  reg [1:0] \$265 ;
-  reg \$266 ;
-  reg [7:0] \$267 ;
+  reg [8:0] \$264 ;
+  reg [7:0] \$265 ;
+  reg [5:0] \$266 ;
+  reg [1:0] \$267 ;
   reg \$268 ;
-  reg [1:0] \$269 ;
+  reg [7:0] \$269 ;
   wire [9:0] \$27 ;
   reg \$270 ;
-  reg [7:0] \$271 ;
-  reg [6:0] \$272 ;
+  reg [1:0] \$271 ;
+  reg \$272 ;
   reg [7:0] \$273 ;
-  reg [1:0] \$274 ;
-  reg \$275 ;
-  reg [7:0] \$276 ;
-  reg [9:0] \$277 ;
-  reg [6:0] \$278 ;
-  reg \$279 ;
+  reg [6:0] \$274 ;
+  reg [7:0] \$275 ;
+  reg [1:0] \$276 ;
+  reg \$277 ;
+  reg [7:0] \$278 ;
+  reg [9:0] \$279 ;
   wire [2:0] \$28 ;
-  reg [7:0] \$280 ;
-  reg [11:0] \$281 ;
-  reg [15:0] \$282 ;
-  reg [7:0] \$283 ;
-  reg [8:0] \$284 ;
+  reg [6:0] \$280 ;
+  reg \$281 ;
+  reg [7:0] \$282 ;
+  reg [11:0] \$283 ;
+  reg [15:0] \$284 ;
   reg [7:0] \$285 ;
-  reg [5:0] \$286 ;
-  reg [1:0] \$287 ;
-  reg \$288 ;
-  reg [7:0] \$289 ;
+  reg [8:0] \$286 ;
+  reg [7:0] \$287 ;
+  reg [5:0] \$288 ;
+  reg [1:0] \$289 ;
   wire \$29 ;
   reg \$290 ;
-  reg [1:0] \$291 ;
+  reg [7:0] \$291 ;
   reg \$292 ;
-  reg [7:0] \$293 ;
-  reg [6:0] \$294 ;
+  reg [1:0] \$293 ;
+  reg \$294 ;
   reg [7:0] \$295 ;
-  reg [1:0] \$296 ;
-  reg \$297 ;
-  reg [7:0] \$298 ;
-  reg [9:0] \$299 ;
+  reg [6:0] \$296 ;
+  reg [7:0] \$297 ;
+  reg [1:0] \$298 ;
+  reg \$299 ;
   wire [9:0] \$3 ;
   wire [9:0] \$30 ;
-  reg [6:0] \$300 ;
-  reg \$301 ;
-  reg [7:0] \$302 ;
-  reg [11:0] \$303 ;
-  reg [15:0] \$304 ;
-  reg [7:0] \$305 ;
-  reg \$306 ;
-  reg \$307 ;
-  reg \$308 ;
-  reg \$309 ;
+  reg [7:0] \$300 ;
+  reg [9:0] \$301 ;
+  reg [6:0] \$302 ;
+  reg \$303 ;
+  reg [7:0] \$304 ;
+  reg [11:0] \$305 ;
+  reg [15:0] \$306 ;
+  reg [7:0] \$307 ;
+  reg [8:0] \$308 ;
+  reg [7:0] \$309 ;
   wire [9:0] \$31 ;
-  reg \$310 ;
-  reg \$311 ;
+  reg [5:0] \$310 ;
+  reg [1:0] \$311 ;
   reg \$312 ;
-  reg \$313 ;
+  reg [7:0] \$313 ;
   reg \$314 ;
-  reg \$315 ;
+  reg [1:0] \$315 ;
   reg \$316 ;
-  reg \$317 ;
-  reg \$318 ;
-  reg \$319 ;
+  reg [7:0] \$317 ;
+  reg [6:0] \$318 ;
+  reg [7:0] \$319 ;
   wire [10:0] \$32 ;
+  reg [1:0] \$320 ;
+  reg \$321 ;
+  reg [7:0] \$322 ;
+  reg [9:0] \$323 ;
+  reg [6:0] \$324 ;
+  reg \$325 ;
+  reg [7:0] \$326 ;
+  reg [11:0] \$327 ;
+  reg [15:0] \$328 ;
+  reg [7:0] \$329 ;
   wire [9:0] \$33 ;
+  reg \$330 ;
+  reg \$331 ;
+  reg \$332 ;
+  reg \$333 ;
+  reg \$334 ;
+  reg \$335 ;
+  reg \$336 ;
+  reg \$337 ;
+  reg \$338 ;
+  reg \$339 ;
   wire [2:0] \$34 ;
+  reg \$340 ;
+  reg \$341 ;
+  reg \$342 ;
+  reg \$343 ;
   wire \$35 ;
   wire [9:0] \$36 ;
   wire [9:0] \$37 ;
@@ -877,290 +901,306 @@ module \gelu_int8.core (i__valid, o__ready, rst, ce, i__payload, o__payload, o__
   assign \$102  = $signed(\$101 ) + $signed(5'h08);
   assign \$104  = $signed(lane0_s6_relu_biased) - $signed(\$103 );
   assign \$105  = $signed(\$104 ) + $signed(1'h0);
-  assign \$107  = $signed(\$106 ) > $signed(8'h7f);
+  assign \$107  = & \$106 [17:7];
   assign \$109  = $signed(lane0_s6_relu_biased) - $signed(\$108 );
   assign \$110  = $signed(\$109 ) + $signed(1'h0);
-  assign \$112  = $signed(\$111 ) < $signed(8'h80);
-  assign \$114  = $signed(lane0_s6_relu_biased) - $signed(\$113 );
-  assign \$115  = $signed(\$114 ) + $signed(1'h0);
-  assign \$117  = \$112  ? 18'h3ff80 : \$116 ;
-  assign \$118  = \$107  ? 18'h0007f : \$117 ;
-  assign \$119  = $signed(i__payload[15:8]) < $signed(1'h0);
-  assign \$120  = - $signed(i__payload[15:8]);
-  assign \$121  = \$119  ? \$120  : { i__payload[15], i__payload[15:8] };
-  assign \$122  = $signed(i__payload[15:8]) < $signed(1'h0);
-  assign \$123  = \$122  ? 8'h00 : i__payload[15:8];
-  assign \$124  = lane1_s1_u < 8'h80;
-  assign \$125  = lane1_s3_odd ? \$signature__data$77  : \$signature__data$76 ;
-  assign \$126  = lane1_s3_odd ? \$signature__data$76  : \$signature__data$77 ;
-  assign \$127  = lane1_s3_odd ? \$signature__data$77  : \$signature__data$76 ;
-  assign \$128  = \$126  - \$127 ;
-  assign \$129  = $signed({ 1'h0, lane1_s4_position }) * $signed(lane1_s4_diff);
-  assign \$131  = $signed({ 1'h0, \$130  }) + $signed(lane1_s5_product);
-  assign \$133  = lane1_s5_below ? \$132  : 12'h000;
-  assign \$135  = $signed(\$134 ) + $signed(5'h08);
-  assign \$137  = $signed(lane1_s6_relu_biased) - $signed(\$136 );
-  assign \$138  = $signed(\$137 ) + $signed(1'h0);
-  assign \$140  = $signed(\$139 ) > $signed(8'h7f);
-  assign \$142  = $signed(lane1_s6_relu_biased) - $signed(\$141 );
-  assign \$143  = $signed(\$142 ) + $signed(1'h0);
-  assign \$145  = $signed(\$144 ) < $signed(8'h80);
-  assign \$147  = $signed(lane1_s6_relu_biased) - $signed(\$146 );
-  assign \$148  = $signed(\$147 ) + $signed(1'h0);
-  assign \$150  = \$145  ? 18'h3ff80 : \$149 ;
-  assign \$151  = \$140  ? 18'h0007f : \$150 ;
-  assign \$152  = $signed(i__payload[23:16]) < $signed(1'h0);
-  assign \$153  = - $signed(i__payload[23:16]);
-  assign \$154  = \$152  ? \$153  : { i__payload[23], i__payload[23:16] };
-  assign \$155  = $signed(i__payload[23:16]) < $signed(1'h0);
-  assign \$156  = \$155  ? 8'h00 : i__payload[23:16];
-  assign \$157  = lane2_s1_u < 8'h80;
-  assign \$158  = lane2_s3_odd ? \$signature__data$98  : \$signature__data$97 ;
-  assign \$159  = lane2_s3_odd ? \$signature__data$97  : \$signature__data$98 ;
-  assign \$160  = lane2_s3_odd ? \$signature__data$98  : \$signature__data$97 ;
-  assign \$161  = \$159  - \$160 ;
-  assign \$162  = $signed({ 1'h0, lane2_s4_position }) * $signed(lane2_s4_diff);
-  assign \$164  = $signed({ 1'h0, \$163  }) + $signed(lane2_s5_product);
-  assign \$166  = lane2_s5_below ? \$165  : 12'h000;
-  assign \$168  = $signed(\$167 ) + $signed(5'h08);
-  assign \$170  = $signed(lane2_s6_relu_biased) - $signed(\$169 );
-  assign \$171  = $signed(\$170 ) + $signed(1'h0);
-  assign \$173  = $signed(\$172 ) > $signed(8'h7f);
-  assign \$175  = $signed(lane2_s6_relu_biased) - $signed(\$174 );
-  assign \$176  = $signed(\$175 ) + $signed(1'h0);
-  assign \$178  = $signed(\$177 ) < $signed(8'h80);
-  assign \$180  = $signed(lane2_s6_relu_biased) - $signed(\$179 );
-  assign \$181  = $signed(\$180 ) + $signed(1'h0);
-  assign \$183  = \$178  ? 18'h3ff80 : \$182 ;
-  assign \$184  = \$173  ? 18'h0007f : \$183 ;
-  assign \$185  = $signed(i__payload[31:24]) < $signed(1'h0);
-  assign \$186  = - $signed(i__payload[31:24]);
-  assign \$187  = \$185  ? \$186  : { i__payload[31], i__payload[31:24] };
-  assign \$188  = $signed(i__payload[31:24]) < $signed(1'h0);
-  assign \$189  = \$188  ? 8'h00 : i__payload[31:24];
-  assign \$190  = lane3_s1_u < 8'h80;
-  assign \$191  = lane3_s3_odd ? \$signature__data$119  : \$signature__data$118 ;
-  assign \$192  = lane3_s3_odd ? \$signature__data$118  : \$signature__data$119 ;
-  assign \$193  = lane3_s3_odd ? \$signature__data$119  : \$signature__data$118 ;
-  assign \$194  = \$192  - \$193 ;
-  assign \$195  = $signed({ 1'h0, lane3_s4_position }) * $signed(lane3_s4_diff);
-  assign \$197  = $signed({ 1'h0, \$196  }) + $signed(lane3_s5_product);
-  assign \$199  = lane3_s5_below ? \$198  : 12'h000;
-  assign \$201  = $signed(\$200 ) + $signed(5'h08);
-  assign \$203  = $signed(lane3_s6_relu_biased) - $signed(\$202 );
-  assign \$204  = $signed(\$203 ) + $signed(1'h0);
-  assign \$206  = $signed(\$205 ) > $signed(8'h7f);
-  assign \$208  = $signed(lane3_s6_relu_biased) - $signed(\$207 );
-  assign \$209  = $signed(\$208 ) + $signed(1'h0);
-  assign \$211  = $signed(\$210 ) < $signed(8'h80);
-  assign \$213  = $signed(lane3_s6_relu_biased) - $signed(\$212 );
-  assign \$214  = $signed(\$213 ) + $signed(1'h0);
-  assign \$216  = \$211  ? 18'h3ff80 : \$215 ;
-  assign \$217  = \$206  ? 18'h0007f : \$216 ;
+  assign \$112  = | \$111 [17:7];
+  assign \$113  = ~ \$112 ;
+  assign \$114  = \$107  | \$113 ;
+  assign \$116  = $signed(lane0_s6_relu_biased) - $signed(\$115 );
+  assign \$117  = $signed(\$116 ) + $signed(1'h0);
+  assign \$120  = $signed(lane0_s6_relu_biased) - $signed(\$119 );
+  assign \$121  = $signed(\$120 ) + $signed(1'h0);
+  assign \$123  = \$122 [17] ? 8'h80 : 8'h7f;
+  assign \$124  = \$114  ? { 1'h0, \$118 [7:0] } : { \$123 [7], \$123  };
+  assign \$125  = $signed(i__payload[15:8]) < $signed(1'h0);
+  assign \$126  = - $signed(i__payload[15:8]);
+  assign \$127  = \$125  ? \$126  : { i__payload[15], i__payload[15:8] };
+  assign \$128  = $signed(i__payload[15:8]) < $signed(1'h0);
+  assign \$129  = \$128  ? 8'h00 : i__payload[15:8];
+  assign \$130  = lane1_s1_u < 8'h80;
+  assign \$131  = lane1_s3_odd ? \$signature__data$77  : \$signature__data$76 ;
+  assign \$132  = lane1_s3_odd ? \$signature__data$76  : \$signature__data$77 ;
+  assign \$133  = lane1_s3_odd ? \$signature__data$77  : \$signature__data$76 ;
+  assign \$134  = \$132  - \$133 ;
+  assign \$135  = $signed({ 1'h0, lane1_s4_position }) * $signed(lane1_s4_diff);
+  assign \$137  = $signed({ 1'h0, \$136  }) + $signed(lane1_s5_product);
+  assign \$139  = lane1_s5_below ? \$138  : 12'h000;
+  assign \$141  = $signed(\$140 ) + $signed(5'h08);
+  assign \$143  = $signed(lane1_s6_relu_biased) - $signed(\$142 );
+  assign \$144  = $signed(\$143 ) + $signed(1'h0);
+  assign \$146  = & \$145 [17:7];
+  assign \$148  = $signed(lane1_s6_relu_biased) - $signed(\$147 );
+  assign \$149  = $signed(\$148 ) + $signed(1'h0);
+  assign \$151  = | \$150 [17:7];
+  assign \$152  = ~ \$151 ;
+  assign \$153  = \$146  | \$152 ;
+  assign \$155  = $signed(lane1_s6_relu_biased) - $signed(\$154 );
+  assign \$156  = $signed(\$155 ) + $signed(1'h0);
+  assign \$159  = $signed(lane1_s6_relu_biased) - $signed(\$158 );
+  assign \$160  = $signed(\$159 ) + $signed(1'h0);
+  assign \$162  = \$161 [17] ? 8'h80 : 8'h7f;
+  assign \$163  = \$153  ? { 1'h0, \$157 [7:0] } : { \$162 [7], \$162  };
+  assign \$164  = $signed(i__payload[23:16]) < $signed(1'h0);
+  assign \$165  = - $signed(i__payload[23:16]);
+  assign \$166  = \$164  ? \$165  : { i__payload[23], i__payload[23:16] };
+  assign \$167  = $signed(i__payload[23:16]) < $signed(1'h0);
+  assign \$168  = \$167  ? 8'h00 : i__payload[23:16];
+  assign \$169  = lane2_s1_u < 8'h80;
+  assign \$170  = lane2_s3_odd ? \$signature__data$98  : \$signature__data$97 ;
+  assign \$171  = lane2_s3_odd ? \$signature__data$97  : \$signature__data$98 ;
+  assign \$172  = lane2_s3_odd ? \$signature__data$98  : \$signature__data$97 ;
+  assign \$173  = \$171  - \$172 ;
+  assign \$174  = $signed({ 1'h0, lane2_s4_position }) * $signed(lane2_s4_diff);
+  assign \$176  = $signed({ 1'h0, \$175  }) + $signed(lane2_s5_product);
+  assign \$178  = lane2_s5_below ? \$177  : 12'h000;
+  assign \$180  = $signed(\$179 ) + $signed(5'h08);
+  assign \$182  = $signed(lane2_s6_relu_biased) - $signed(\$181 );
+  assign \$183  = $signed(\$182 ) + $signed(1'h0);
+  assign \$185  = & \$184 [17:7];
+  assign \$187  = $signed(lane2_s6_relu_biased) - $signed(\$186 );
+  assign \$188  = $signed(\$187 ) + $signed(1'h0);
+  assign \$190  = | \$189 [17:7];
+  assign \$191  = ~ \$190 ;
+  assign \$192  = \$185  | \$191 ;
+  assign \$194  = $signed(lane2_s6_relu_biased) - $signed(\$193 );
+  assign \$195  = $signed(\$194 ) + $signed(1'h0);
+  assign \$198  = $signed(lane2_s6_relu_biased) - $signed(\$197 );
+  assign \$199  = $signed(\$198 ) + $signed(1'h0);
+  assign \$201  = \$200 [17] ? 8'h80 : 8'h7f;
+  assign \$202  = \$192  ? { 1'h0, \$196 [7:0] } : { \$201 [7], \$201  };
+  assign \$203  = $signed(i__payload[31:24]) < $signed(1'h0);
+  assign \$204  = - $signed(i__payload[31:24]);
+  assign \$205  = \$203  ? \$204  : { i__payload[31], i__payload[31:24] };
+  assign \$206  = $signed(i__payload[31:24]) < $signed(1'h0);
+  assign \$207  = \$206  ? 8'h00 : i__payload[31:24];
+  assign \$208  = lane3_s1_u < 8'h80;
+  assign \$209  = lane3_s3_odd ? \$signature__data$119  : \$signature__data$118 ;
+  assign \$210  = lane3_s3_odd ? \$signature__data$118  : \$signature__data$119 ;
+  assign \$211  = lane3_s3_odd ? \$signature__data$119  : \$signature__data$118 ;
+  assign \$212  = \$210  - \$211 ;
+  assign \$213  = $signed({ 1'h0, lane3_s4_position }) * $signed(lane3_s4_diff);
+  assign \$215  = $signed({ 1'h0, \$214  }) + $signed(lane3_s5_product);
+  assign \$217  = lane3_s5_below ? \$216  : 12'h000;
+  assign \$219  = $signed(\$218 ) + $signed(5'h08);
+  assign \$221  = $signed(lane3_s6_relu_biased) - $signed(\$220 );
+  assign \$222  = $signed(\$221 ) + $signed(1'h0);
+  assign \$224  = & \$223 [17:7];
+  assign \$226  = $signed(lane3_s6_relu_biased) - $signed(\$225 );
+  assign \$227  = $signed(\$226 ) + $signed(1'h0);
+  assign \$229  = | \$228 [17:7];
+  assign \$230  = ~ \$229 ;
+  assign \$231  = \$224  | \$230 ;
+  assign \$233  = $signed(lane3_s6_relu_biased) - $signed(\$232 );
+  assign \$234  = $signed(\$233 ) + $signed(1'h0);
+  assign \$237  = $signed(lane3_s6_relu_biased) - $signed(\$236 );
+  assign \$238  = $signed(\$237 ) + $signed(1'h0);
+  assign \$240  = \$239 [17] ? 8'h80 : 8'h7f;
+  assign \$241  = \$231  ? { 1'h0, \$235 [7:0] } : { \$240 [7], \$240  };
   always @(posedge clk)
-    lane0_s1_u <= \$218 ;
+    lane0_s1_u <= \$242 ;
   always @(posedge clk)
-    lane0_s1_relu <= \$219 ;
+    lane0_s1_relu <= \$243 ;
   always @(posedge clk)
-    lane0_s2_index <= \$220 ;
+    lane0_s2_index <= \$244 ;
   always @(posedge clk)
-    lane0_s2_position <= \$221 ;
+    lane0_s2_position <= \$245 ;
   always @(posedge clk)
-    lane0_s2_below <= \$222 ;
+    lane0_s2_below <= \$246 ;
   always @(posedge clk)
-    lane0_s2_relu <= \$223 ;
+    lane0_s2_relu <= \$247 ;
   always @(posedge clk)
-    lane0_s3_odd <= \$224 ;
+    lane0_s3_odd <= \$248 ;
   always @(posedge clk)
-    lane0_s3_position <= \$225 ;
+    lane0_s3_position <= \$249 ;
   always @(posedge clk)
-    lane0_s3_below <= \$226 ;
+    lane0_s3_below <= \$250 ;
   always @(posedge clk)
-    lane0_s3_relu <= \$227 ;
+    lane0_s3_relu <= \$251 ;
   always @(posedge clk)
-    lane0_s4_lower <= \$228 ;
+    lane0_s4_lower <= \$252 ;
   always @(posedge clk)
-    lane0_s4_diff <= \$229 ;
+    lane0_s4_diff <= \$253 ;
   always @(posedge clk)
-    lane0_s4_position <= \$230 ;
+    lane0_s4_position <= \$254 ;
   always @(posedge clk)
-    lane0_s4_below <= \$231 ;
+    lane0_s4_below <= \$255 ;
   always @(posedge clk)
-    lane0_s4_relu <= \$232 ;
+    lane0_s4_relu <= \$256 ;
   always @(posedge clk)
-    lane0_s5_product <= \$233 ;
+    lane0_s5_product <= \$257 ;
   always @(posedge clk)
-    lane0_s5_lower <= \$234 ;
+    lane0_s5_lower <= \$258 ;
   always @(posedge clk)
-    lane0_s5_below <= \$235 ;
+    lane0_s5_below <= \$259 ;
   always @(posedge clk)
-    lane0_s5_relu <= \$236 ;
+    lane0_s5_relu <= \$260 ;
   always @(posedge clk)
-    lane0_s6_delta <= \$237 ;
+    lane0_s6_delta <= \$261 ;
   always @(posedge clk)
-    lane0_s6_relu_biased <= \$238 ;
+    lane0_s6_relu_biased <= \$262 ;
   always @(posedge clk)
-    lane0_s7_y <= \$239 ;
+    lane0_s7_y <= \$263 ;
   always @(posedge clk)
-    lane1_s1_u <= \$240 ;
+    lane1_s1_u <= \$264 ;
   always @(posedge clk)
-    lane1_s1_relu <= \$241 ;
+    lane1_s1_relu <= \$265 ;
   always @(posedge clk)
-    lane1_s2_index <= \$242 ;
+    lane1_s2_index <= \$266 ;
   always @(posedge clk)
-    lane1_s2_position <= \$243 ;
+    lane1_s2_position <= \$267 ;
   always @(posedge clk)
-    lane1_s2_below <= \$244 ;
+    lane1_s2_below <= \$268 ;
   always @(posedge clk)
-    lane1_s2_relu <= \$245 ;
+    lane1_s2_relu <= \$269 ;
   always @(posedge clk)
-    lane1_s3_odd <= \$246 ;
+    lane1_s3_odd <= \$270 ;
   always @(posedge clk)
-    lane1_s3_position <= \$247 ;
+    lane1_s3_position <= \$271 ;
   always @(posedge clk)
-    lane1_s3_below <= \$248 ;
+    lane1_s3_below <= \$272 ;
   always @(posedge clk)
-    lane1_s3_relu <= \$249 ;
+    lane1_s3_relu <= \$273 ;
   always @(posedge clk)
-    lane1_s4_lower <= \$250 ;
+    lane1_s4_lower <= \$274 ;
   always @(posedge clk)
-    lane1_s4_diff <= \$251 ;
+    lane1_s4_diff <= \$275 ;
   always @(posedge clk)
-    lane1_s4_position <= \$252 ;
+    lane1_s4_position <= \$276 ;
   always @(posedge clk)
-    lane1_s4_below <= \$253 ;
+    lane1_s4_below <= \$277 ;
   always @(posedge clk)
-    lane1_s4_relu <= \$254 ;
+    lane1_s4_relu <= \$278 ;
   always @(posedge clk)
-    lane1_s5_product <= \$255 ;
+    lane1_s5_product <= \$279 ;
   always @(posedge clk)
-    lane1_s5_lower <= \$256 ;
+    lane1_s5_lower <= \$280 ;
   always @(posedge clk)
-    lane1_s5_below <= \$257 ;
+    lane1_s5_below <= \$281 ;
   always @(posedge clk)
-    lane1_s5_relu <= \$258 ;
+    lane1_s5_relu <= \$282 ;
   always @(posedge clk)
-    lane1_s6_delta <= \$259 ;
+    lane1_s6_delta <= \$283 ;
   always @(posedge clk)
-    lane1_s6_relu_biased <= \$260 ;
+    lane1_s6_relu_biased <= \$284 ;
   always @(posedge clk)
-    lane1_s7_y <= \$261 ;
+    lane1_s7_y <= \$285 ;
   always @(posedge clk)
-    lane2_s1_u <= \$262 ;
+    lane2_s1_u <= \$286 ;
   always @(posedge clk)
-    lane2_s1_relu <= \$263 ;
+    lane2_s1_relu <= \$287 ;
   always @(posedge clk)
-    lane2_s2_index <= \$264 ;
+    lane2_s2_index <= \$288 ;
   always @(posedge clk)
-    lane2_s2_position <= \$265 ;
+    lane2_s2_position <= \$289 ;
   always @(posedge clk)
-    lane2_s2_below <= \$266 ;
+    lane2_s2_below <= \$290 ;
   always @(posedge clk)
-    lane2_s2_relu <= \$267 ;
+    lane2_s2_relu <= \$291 ;
   always @(posedge clk)
-    lane2_s3_odd <= \$268 ;
+    lane2_s3_odd <= \$292 ;
   always @(posedge clk)
-    lane2_s3_position <= \$269 ;
+    lane2_s3_position <= \$293 ;
   always @(posedge clk)
-    lane2_s3_below <= \$270 ;
+    lane2_s3_below <= \$294 ;
   always @(posedge clk)
-    lane2_s3_relu <= \$271 ;
+    lane2_s3_relu <= \$295 ;
   always @(posedge clk)
-    lane2_s4_lower <= \$272 ;
+    lane2_s4_lower <= \$296 ;
   always @(posedge clk)
-    lane2_s4_diff <= \$273 ;
+    lane2_s4_diff <= \$297 ;
   always @(posedge clk)
-    lane2_s4_position <= \$274 ;
+    lane2_s4_position <= \$298 ;
   always @(posedge clk)
-    lane2_s4_below <= \$275 ;
+    lane2_s4_below <= \$299 ;
   always @(posedge clk)
-    lane2_s4_relu <= \$276 ;
+    lane2_s4_relu <= \$300 ;
   always @(posedge clk)
-    lane2_s5_product <= \$277 ;
+    lane2_s5_product <= \$301 ;
   always @(posedge clk)
-    lane2_s5_lower <= \$278 ;
+    lane2_s5_lower <= \$302 ;
   always @(posedge clk)
-    lane2_s5_below <= \$279 ;
+    lane2_s5_below <= \$303 ;
   always @(posedge clk)
-    lane2_s5_relu <= \$280 ;
+    lane2_s5_relu <= \$304 ;
   always @(posedge clk)
-    lane2_s6_delta <= \$281 ;
+    lane2_s6_delta <= \$305 ;
   always @(posedge clk)
-    lane2_s6_relu_biased <= \$282 ;
+    lane2_s6_relu_biased <= \$306 ;
   always @(posedge clk)
-    lane2_s7_y <= \$283 ;
+    lane2_s7_y <= \$307 ;
   always @(posedge clk)
-    lane3_s1_u <= \$284 ;
+    lane3_s1_u <= \$308 ;
   always @(posedge clk)
-    lane3_s1_relu <= \$285 ;
+    lane3_s1_relu <= \$309 ;
   always @(posedge clk)
-    lane3_s2_index <= \$286 ;
+    lane3_s2_index <= \$310 ;
   always @(posedge clk)
-    lane3_s2_position <= \$287 ;
+    lane3_s2_position <= \$311 ;
   always @(posedge clk)
-    lane3_s2_below <= \$288 ;
+    lane3_s2_below <= \$312 ;
   always @(posedge clk)
-    lane3_s2_relu <= \$289 ;
+    lane3_s2_relu <= \$313 ;
   always @(posedge clk)
-    lane3_s3_odd <= \$290 ;
+    lane3_s3_odd <= \$314 ;
   always @(posedge clk)
-    lane3_s3_position <= \$291 ;
+    lane3_s3_position <= \$315 ;
   always @(posedge clk)
-    lane3_s3_below <= \$292 ;
+    lane3_s3_below <= \$316 ;
   always @(posedge clk)
-    lane3_s3_relu <= \$293 ;
+    lane3_s3_relu <= \$317 ;
   always @(posedge clk)
-    lane3_s4_lower <= \$294 ;
+    lane3_s4_lower <= \$318 ;
   always @(posedge clk)
-    lane3_s4_diff <= \$295 ;
+    lane3_s4_diff <= \$319 ;
   always @(posedge clk)
-    lane3_s4_position <= \$296 ;
+    lane3_s4_position <= \$320 ;
   always @(posedge clk)
-    lane3_s4_below <= \$297 ;
+    lane3_s4_below <= \$321 ;
   always @(posedge clk)
-    lane3_s4_relu <= \$298 ;
+    lane3_s4_relu <= \$322 ;
   always @(posedge clk)
-    lane3_s5_product <= \$299 ;
+    lane3_s5_product <= \$323 ;
   always @(posedge clk)
-    lane3_s5_lower <= \$300 ;
+    lane3_s5_lower <= \$324 ;
   always @(posedge clk)
-    lane3_s5_below <= \$301 ;
+    lane3_s5_below <= \$325 ;
   always @(posedge clk)
-    lane3_s5_relu <= \$302 ;
+    lane3_s5_relu <= \$326 ;
   always @(posedge clk)
-    lane3_s6_delta <= \$303 ;
+    lane3_s6_delta <= \$327 ;
   always @(posedge clk)
-    lane3_s6_relu_biased <= \$304 ;
+    lane3_s6_relu_biased <= \$328 ;
   always @(posedge clk)
-    lane3_s7_y <= \$305 ;
+    lane3_s7_y <= \$329 ;
   always @(posedge clk)
-    valid_s1 <= \$306 ;
+    valid_s1 <= \$330 ;
   always @(posedge clk)
-    last_s1 <= \$307 ;
+    last_s1 <= \$331 ;
   always @(posedge clk)
-    valid_s2 <= \$308 ;
+    valid_s2 <= \$332 ;
   always @(posedge clk)
-    last_s2 <= \$309 ;
+    last_s2 <= \$333 ;
   always @(posedge clk)
-    valid_s3 <= \$310 ;
+    valid_s3 <= \$334 ;
   always @(posedge clk)
-    last_s3 <= \$311 ;
+    last_s3 <= \$335 ;
   always @(posedge clk)
-    valid_s4 <= \$312 ;
+    valid_s4 <= \$336 ;
   always @(posedge clk)
-    last_s4 <= \$313 ;
+    last_s4 <= \$337 ;
   always @(posedge clk)
-    valid_s5 <= \$314 ;
+    valid_s5 <= \$338 ;
   always @(posedge clk)
-    last_s5 <= \$315 ;
+    last_s5 <= \$339 ;
   always @(posedge clk)
-    valid_s6 <= \$316 ;
+    valid_s6 <= \$340 ;
   always @(posedge clk)
-    last_s6 <= \$317 ;
+    last_s6 <= \$341 ;
   always @(posedge clk)
-    o__valid <= \$318 ;
+    o__valid <= \$342 ;
   always @(posedge clk)
-    last_s7 <= \$319 ;
+    last_s7 <= \$343 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     lane0_index = 6'h00;
@@ -1267,289 +1307,49 @@ module \gelu_int8.core (i__valid, o__ready, rst, ce, i__payload, o__payload, o__
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$218  = lane0_s1_u;
+    \$242  = lane0_s1_u;
     if (ce) begin
-      \$218  = \$88 ;
+      \$242  = \$88 ;
     end
     if (rst) begin
-      \$218  = 9'h000;
+      \$242  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$219  = lane0_s1_relu;
+    \$243  = lane0_s1_relu;
     if (ce) begin
-      \$219  = \$90 ;
+      \$243  = \$90 ;
     end
     if (rst) begin
-      \$219  = 8'h00;
+      \$243  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$220  = lane0_s2_index;
+    \$244  = lane0_s2_index;
     if (ce) begin
-      \$220  = lane0_index;
+      \$244  = lane0_index;
     end
     if (rst) begin
-      \$220  = 6'h00;
+      \$244  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$221  = lane0_s2_position;
+    \$245  = lane0_s2_position;
     if (ce) begin
-      \$221  = lane0_position;
+      \$245  = lane0_position;
     end
     if (rst) begin
-      \$221  = 2'h0;
+      \$245  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$222  = lane0_s2_below;
+    \$246  = lane0_s2_below;
     if (ce) begin
-      \$222  = \$91 ;
-    end
-    if (rst) begin
-      \$222  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$223  = lane0_s2_relu;
-    if (ce) begin
-      \$223  = lane0_s1_relu;
-    end
-    if (rst) begin
-      \$223  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$224  = lane0_s3_odd;
-    if (ce) begin
-      \$224  = lane0_s2_index[0];
-    end
-    if (rst) begin
-      \$224  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$225  = lane0_s3_position;
-    if (ce) begin
-      \$225  = lane0_s2_position;
-    end
-    if (rst) begin
-      \$225  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$226  = lane0_s3_below;
-    if (ce) begin
-      \$226  = lane0_s2_below;
-    end
-    if (rst) begin
-      \$226  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$227  = lane0_s3_relu;
-    if (ce) begin
-      \$227  = lane0_s2_relu;
-    end
-    if (rst) begin
-      \$227  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$228  = lane0_s4_lower;
-    if (ce) begin
-      \$228  = \$92 ;
-    end
-    if (rst) begin
-      \$228  = 7'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$229  = lane0_s4_diff;
-    if (ce) begin
-      \$229  = \$95 ;
-    end
-    if (rst) begin
-      \$229  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$230  = lane0_s4_position;
-    if (ce) begin
-      \$230  = lane0_s3_position;
-    end
-    if (rst) begin
-      \$230  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$231  = lane0_s4_below;
-    if (ce) begin
-      \$231  = lane0_s3_below;
-    end
-    if (rst) begin
-      \$231  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$232  = lane0_s4_relu;
-    if (ce) begin
-      \$232  = lane0_s3_relu;
-    end
-    if (rst) begin
-      \$232  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$233  = lane0_s5_product;
-    if (ce) begin
-      \$233  = \$96 ;
-    end
-    if (rst) begin
-      \$233  = 10'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$234  = lane0_s5_lower;
-    if (ce) begin
-      \$234  = lane0_s4_lower;
-    end
-    if (rst) begin
-      \$234  = 7'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$235  = lane0_s5_below;
-    if (ce) begin
-      \$235  = lane0_s4_below;
-    end
-    if (rst) begin
-      \$235  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$236  = lane0_s5_relu;
-    if (ce) begin
-      \$236  = lane0_s4_relu;
-    end
-    if (rst) begin
-      \$236  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$237  = lane0_s6_delta;
-    if (ce) begin
-      \$237  = \$100 ;
-    end
-    if (rst) begin
-      \$237  = 12'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$238  = lane0_s6_relu_biased;
-    if (ce) begin
-      \$238  = \$102 ;
-    end
-    if (rst) begin
-      \$238  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$239  = lane0_s7_y;
-    if (ce) begin
-      \$239  = \$118 [7:0];
-    end
-    if (rst) begin
-      \$239  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$240  = lane1_s1_u;
-    if (ce) begin
-      \$240  = \$121 ;
-    end
-    if (rst) begin
-      \$240  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$241  = lane1_s1_relu;
-    if (ce) begin
-      \$241  = \$123 ;
-    end
-    if (rst) begin
-      \$241  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$242  = lane1_s2_index;
-    if (ce) begin
-      \$242  = lane1_index;
-    end
-    if (rst) begin
-      \$242  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$243  = lane1_s2_position;
-    if (ce) begin
-      \$243  = lane1_position;
-    end
-    if (rst) begin
-      \$243  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$244  = lane1_s2_below;
-    if (ce) begin
-      \$244  = \$124 ;
-    end
-    if (rst) begin
-      \$244  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$245  = lane1_s2_relu;
-    if (ce) begin
-      \$245  = lane1_s1_relu;
-    end
-    if (rst) begin
-      \$245  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$246  = lane1_s3_odd;
-    if (ce) begin
-      \$246  = lane1_s2_index[0];
+      \$246  = \$91 ;
     end
     if (rst) begin
       \$246  = 1'h0;
@@ -1557,19 +1357,19 @@ module \gelu_int8.core (i__valid, o__ready, rst, ce, i__payload, o__payload, o__
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$247  = lane1_s3_position;
+    \$247  = lane0_s2_relu;
     if (ce) begin
-      \$247  = lane1_s2_position;
+      \$247  = lane0_s1_relu;
     end
     if (rst) begin
-      \$247  = 2'h0;
+      \$247  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$248  = lane1_s3_below;
+    \$248  = lane0_s3_odd;
     if (ce) begin
-      \$248  = lane1_s2_below;
+      \$248  = lane0_s2_index[0];
     end
     if (rst) begin
       \$248  = 1'h0;
@@ -1577,29 +1377,29 @@ module \gelu_int8.core (i__valid, o__ready, rst, ce, i__payload, o__payload, o__
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$249  = lane1_s3_relu;
+    \$249  = lane0_s3_position;
     if (ce) begin
-      \$249  = lane1_s2_relu;
+      \$249  = lane0_s2_position;
     end
     if (rst) begin
-      \$249  = 8'h00;
+      \$249  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$250  = lane1_s4_lower;
+    \$250  = lane0_s3_below;
     if (ce) begin
-      \$250  = \$125 ;
+      \$250  = lane0_s2_below;
     end
     if (rst) begin
-      \$250  = 7'h00;
+      \$250  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$251  = lane1_s4_diff;
+    \$251  = lane0_s3_relu;
     if (ce) begin
-      \$251  = \$128 ;
+      \$251  = lane0_s2_relu;
     end
     if (rst) begin
       \$251  = 8'h00;
@@ -1607,119 +1407,119 @@ module \gelu_int8.core (i__valid, o__ready, rst, ce, i__payload, o__payload, o__
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$252  = lane1_s4_position;
+    \$252  = lane0_s4_lower;
     if (ce) begin
-      \$252  = lane1_s3_position;
+      \$252  = \$92 ;
     end
     if (rst) begin
-      \$252  = 2'h0;
+      \$252  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$253  = lane1_s4_below;
+    \$253  = lane0_s4_diff;
     if (ce) begin
-      \$253  = lane1_s3_below;
+      \$253  = \$95 ;
     end
     if (rst) begin
-      \$253  = 1'h0;
+      \$253  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$254  = lane1_s4_relu;
+    \$254  = lane0_s4_position;
     if (ce) begin
-      \$254  = lane1_s3_relu;
+      \$254  = lane0_s3_position;
     end
     if (rst) begin
-      \$254  = 8'h00;
+      \$254  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$255  = lane1_s5_product;
+    \$255  = lane0_s4_below;
     if (ce) begin
-      \$255  = \$129 ;
+      \$255  = lane0_s3_below;
     end
     if (rst) begin
-      \$255  = 10'h000;
+      \$255  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$256  = lane1_s5_lower;
+    \$256  = lane0_s4_relu;
     if (ce) begin
-      \$256  = lane1_s4_lower;
+      \$256  = lane0_s3_relu;
     end
     if (rst) begin
-      \$256  = 7'h00;
+      \$256  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$257  = lane1_s5_below;
+    \$257  = lane0_s5_product;
     if (ce) begin
-      \$257  = lane1_s4_below;
+      \$257  = \$96 ;
     end
     if (rst) begin
-      \$257  = 1'h0;
+      \$257  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$258  = lane1_s5_relu;
+    \$258  = lane0_s5_lower;
     if (ce) begin
-      \$258  = lane1_s4_relu;
+      \$258  = lane0_s4_lower;
     end
     if (rst) begin
-      \$258  = 8'h00;
+      \$258  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$259  = lane1_s6_delta;
+    \$259  = lane0_s5_below;
     if (ce) begin
-      \$259  = \$133 ;
+      \$259  = lane0_s4_below;
     end
     if (rst) begin
-      \$259  = 12'h000;
+      \$259  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$260  = lane1_s6_relu_biased;
+    \$260  = lane0_s5_relu;
     if (ce) begin
-      \$260  = \$135 ;
+      \$260  = lane0_s4_relu;
     end
     if (rst) begin
-      \$260  = 16'h0000;
+      \$260  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$261  = lane1_s7_y;
+    \$261  = lane0_s6_delta;
     if (ce) begin
-      \$261  = \$151 [7:0];
+      \$261  = \$100 ;
     end
     if (rst) begin
-      \$261  = 8'h00;
+      \$261  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$262  = lane2_s1_u;
+    \$262  = lane0_s6_relu_biased;
     if (ce) begin
-      \$262  = \$154 ;
+      \$262  = \$102 ;
     end
     if (rst) begin
-      \$262  = 9'h000;
+      \$262  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$263  = lane2_s1_relu;
+    \$263  = lane0_s7_y;
     if (ce) begin
-      \$263  = \$156 ;
+      \$263  = \$124 [7:0];
     end
     if (rst) begin
       \$263  = 8'h00;
@@ -1727,49 +1527,49 @@ module \gelu_int8.core (i__valid, o__ready, rst, ce, i__payload, o__payload, o__
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$264  = lane2_s2_index;
+    \$264  = lane1_s1_u;
     if (ce) begin
-      \$264  = lane2_index;
+      \$264  = \$127 ;
     end
     if (rst) begin
-      \$264  = 6'h00;
+      \$264  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$265  = lane2_s2_position;
+    \$265  = lane1_s1_relu;
     if (ce) begin
-      \$265  = lane2_position;
+      \$265  = \$129 ;
     end
     if (rst) begin
-      \$265  = 2'h0;
+      \$265  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$266  = lane2_s2_below;
+    \$266  = lane1_s2_index;
     if (ce) begin
-      \$266  = \$157 ;
+      \$266  = lane1_index;
     end
     if (rst) begin
-      \$266  = 1'h0;
+      \$266  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$267  = lane2_s2_relu;
+    \$267  = lane1_s2_position;
     if (ce) begin
-      \$267  = lane2_s1_relu;
+      \$267  = lane1_position;
     end
     if (rst) begin
-      \$267  = 8'h00;
+      \$267  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$268  = lane2_s3_odd;
+    \$268  = lane1_s2_below;
     if (ce) begin
-      \$268  = lane2_s2_index[0];
+      \$268  = \$130 ;
     end
     if (rst) begin
       \$268  = 1'h0;
@@ -1777,19 +1577,19 @@ module \gelu_int8.core (i__valid, o__ready, rst, ce, i__payload, o__payload, o__
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$269  = lane2_s3_position;
+    \$269  = lane1_s2_relu;
     if (ce) begin
-      \$269  = lane2_s2_position;
+      \$269  = lane1_s1_relu;
     end
     if (rst) begin
-      \$269  = 2'h0;
+      \$269  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$270  = lane2_s3_below;
+    \$270  = lane1_s3_odd;
     if (ce) begin
-      \$270  = lane2_s2_below;
+      \$270  = lane1_s2_index[0];
     end
     if (rst) begin
       \$270  = 1'h0;
@@ -1797,29 +1597,29 @@ module \gelu_int8.core (i__valid, o__ready, rst, ce, i__payload, o__payload, o__
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$271  = lane2_s3_relu;
+    \$271  = lane1_s3_position;
     if (ce) begin
-      \$271  = lane2_s2_relu;
+      \$271  = lane1_s2_position;
     end
     if (rst) begin
-      \$271  = 8'h00;
+      \$271  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$272  = lane2_s4_lower;
+    \$272  = lane1_s3_below;
     if (ce) begin
-      \$272  = \$158 ;
+      \$272  = lane1_s2_below;
     end
     if (rst) begin
-      \$272  = 7'h00;
+      \$272  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$273  = lane2_s4_diff;
+    \$273  = lane1_s3_relu;
     if (ce) begin
-      \$273  = \$161 ;
+      \$273  = lane1_s2_relu;
     end
     if (rst) begin
       \$273  = 8'h00;
@@ -1827,119 +1627,119 @@ module \gelu_int8.core (i__valid, o__ready, rst, ce, i__payload, o__payload, o__
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$274  = lane2_s4_position;
+    \$274  = lane1_s4_lower;
     if (ce) begin
-      \$274  = lane2_s3_position;
+      \$274  = \$131 ;
     end
     if (rst) begin
-      \$274  = 2'h0;
+      \$274  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$275  = lane2_s4_below;
+    \$275  = lane1_s4_diff;
     if (ce) begin
-      \$275  = lane2_s3_below;
+      \$275  = \$134 ;
     end
     if (rst) begin
-      \$275  = 1'h0;
+      \$275  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$276  = lane2_s4_relu;
+    \$276  = lane1_s4_position;
     if (ce) begin
-      \$276  = lane2_s3_relu;
+      \$276  = lane1_s3_position;
     end
     if (rst) begin
-      \$276  = 8'h00;
+      \$276  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$277  = lane2_s5_product;
+    \$277  = lane1_s4_below;
     if (ce) begin
-      \$277  = \$162 ;
+      \$277  = lane1_s3_below;
     end
     if (rst) begin
-      \$277  = 10'h000;
+      \$277  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$278  = lane2_s5_lower;
+    \$278  = lane1_s4_relu;
     if (ce) begin
-      \$278  = lane2_s4_lower;
+      \$278  = lane1_s3_relu;
     end
     if (rst) begin
-      \$278  = 7'h00;
+      \$278  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$279  = lane2_s5_below;
+    \$279  = lane1_s5_product;
     if (ce) begin
-      \$279  = lane2_s4_below;
+      \$279  = \$135 ;
     end
     if (rst) begin
-      \$279  = 1'h0;
+      \$279  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$280  = lane2_s5_relu;
+    \$280  = lane1_s5_lower;
     if (ce) begin
-      \$280  = lane2_s4_relu;
+      \$280  = lane1_s4_lower;
     end
     if (rst) begin
-      \$280  = 8'h00;
+      \$280  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$281  = lane2_s6_delta;
+    \$281  = lane1_s5_below;
     if (ce) begin
-      \$281  = \$166 ;
+      \$281  = lane1_s4_below;
     end
     if (rst) begin
-      \$281  = 12'h000;
+      \$281  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$282  = lane2_s6_relu_biased;
+    \$282  = lane1_s5_relu;
     if (ce) begin
-      \$282  = \$168 ;
+      \$282  = lane1_s4_relu;
     end
     if (rst) begin
-      \$282  = 16'h0000;
+      \$282  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$283  = lane2_s7_y;
+    \$283  = lane1_s6_delta;
     if (ce) begin
-      \$283  = \$184 [7:0];
+      \$283  = \$139 ;
     end
     if (rst) begin
-      \$283  = 8'h00;
+      \$283  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$284  = lane3_s1_u;
+    \$284  = lane1_s6_relu_biased;
     if (ce) begin
-      \$284  = \$187 ;
+      \$284  = \$141 ;
     end
     if (rst) begin
-      \$284  = 9'h000;
+      \$284  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$285  = lane3_s1_relu;
+    \$285  = lane1_s7_y;
     if (ce) begin
-      \$285  = \$189 ;
+      \$285  = \$163 [7:0];
     end
     if (rst) begin
       \$285  = 8'h00;
@@ -1947,49 +1747,49 @@ module \gelu_int8.core (i__valid, o__ready, rst, ce, i__payload, o__payload, o__
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$286  = lane3_s2_index;
+    \$286  = lane2_s1_u;
     if (ce) begin
-      \$286  = lane3_index;
+      \$286  = \$166 ;
     end
     if (rst) begin
-      \$286  = 6'h00;
+      \$286  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$287  = lane3_s2_position;
+    \$287  = lane2_s1_relu;
     if (ce) begin
-      \$287  = lane3_position;
+      \$287  = \$168 ;
     end
     if (rst) begin
-      \$287  = 2'h0;
+      \$287  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$288  = lane3_s2_below;
+    \$288  = lane2_s2_index;
     if (ce) begin
-      \$288  = \$190 ;
+      \$288  = lane2_index;
     end
     if (rst) begin
-      \$288  = 1'h0;
+      \$288  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$289  = lane3_s2_relu;
+    \$289  = lane2_s2_position;
     if (ce) begin
-      \$289  = lane3_s1_relu;
+      \$289  = lane2_position;
     end
     if (rst) begin
-      \$289  = 8'h00;
+      \$289  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$290  = lane3_s3_odd;
+    \$290  = lane2_s2_below;
     if (ce) begin
-      \$290  = lane3_s2_index[0];
+      \$290  = \$169 ;
     end
     if (rst) begin
       \$290  = 1'h0;
@@ -1997,19 +1797,19 @@ module \gelu_int8.core (i__valid, o__ready, rst, ce, i__payload, o__payload, o__
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$291  = lane3_s3_position;
+    \$291  = lane2_s2_relu;
     if (ce) begin
-      \$291  = lane3_s2_position;
+      \$291  = lane2_s1_relu;
     end
     if (rst) begin
-      \$291  = 2'h0;
+      \$291  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$292  = lane3_s3_below;
+    \$292  = lane2_s3_odd;
     if (ce) begin
-      \$292  = lane3_s2_below;
+      \$292  = lane2_s2_index[0];
     end
     if (rst) begin
       \$292  = 1'h0;
@@ -2017,29 +1817,29 @@ module \gelu_int8.core (i__valid, o__ready, rst, ce, i__payload, o__payload, o__
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$293  = lane3_s3_relu;
+    \$293  = lane2_s3_position;
     if (ce) begin
-      \$293  = lane3_s2_relu;
+      \$293  = lane2_s2_position;
     end
     if (rst) begin
-      \$293  = 8'h00;
+      \$293  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$294  = lane3_s4_lower;
+    \$294  = lane2_s3_below;
     if (ce) begin
-      \$294  = \$191 ;
+      \$294  = lane2_s2_below;
     end
     if (rst) begin
-      \$294  = 7'h00;
+      \$294  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$295  = lane3_s4_diff;
+    \$295  = lane2_s3_relu;
     if (ce) begin
-      \$295  = \$194 ;
+      \$295  = lane2_s2_relu;
     end
     if (rst) begin
       \$295  = 8'h00;
@@ -2047,169 +1847,169 @@ module \gelu_int8.core (i__valid, o__ready, rst, ce, i__payload, o__payload, o__
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$296  = lane3_s4_position;
+    \$296  = lane2_s4_lower;
     if (ce) begin
-      \$296  = lane3_s3_position;
+      \$296  = \$170 ;
     end
     if (rst) begin
-      \$296  = 2'h0;
+      \$296  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$297  = lane3_s4_below;
+    \$297  = lane2_s4_diff;
     if (ce) begin
-      \$297  = lane3_s3_below;
+      \$297  = \$173 ;
     end
     if (rst) begin
-      \$297  = 1'h0;
+      \$297  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$298  = lane3_s4_relu;
+    \$298  = lane2_s4_position;
     if (ce) begin
-      \$298  = lane3_s3_relu;
+      \$298  = lane2_s3_position;
     end
     if (rst) begin
-      \$298  = 8'h00;
+      \$298  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$299  = lane3_s5_product;
+    \$299  = lane2_s4_below;
     if (ce) begin
-      \$299  = \$195 ;
+      \$299  = lane2_s3_below;
     end
     if (rst) begin
-      \$299  = 10'h000;
+      \$299  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$300  = lane3_s5_lower;
+    \$300  = lane2_s4_relu;
     if (ce) begin
-      \$300  = lane3_s4_lower;
+      \$300  = lane2_s3_relu;
     end
     if (rst) begin
-      \$300  = 7'h00;
+      \$300  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$301  = lane3_s5_below;
+    \$301  = lane2_s5_product;
     if (ce) begin
-      \$301  = lane3_s4_below;
+      \$301  = \$174 ;
     end
     if (rst) begin
-      \$301  = 1'h0;
+      \$301  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$302  = lane3_s5_relu;
+    \$302  = lane2_s5_lower;
     if (ce) begin
-      \$302  = lane3_s4_relu;
+      \$302  = lane2_s4_lower;
     end
     if (rst) begin
-      \$302  = 8'h00;
+      \$302  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$303  = lane3_s6_delta;
+    \$303  = lane2_s5_below;
     if (ce) begin
-      \$303  = \$199 ;
+      \$303  = lane2_s4_below;
     end
     if (rst) begin
-      \$303  = 12'h000;
+      \$303  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$304  = lane3_s6_relu_biased;
+    \$304  = lane2_s5_relu;
     if (ce) begin
-      \$304  = \$201 ;
+      \$304  = lane2_s4_relu;
     end
     if (rst) begin
-      \$304  = 16'h0000;
+      \$304  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$305  = lane3_s7_y;
+    \$305  = lane2_s6_delta;
     if (ce) begin
-      \$305  = \$217 [7:0];
+      \$305  = \$178 ;
     end
     if (rst) begin
-      \$305  = 8'h00;
+      \$305  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$306  = valid_s1;
+    \$306  = lane2_s6_relu_biased;
     if (ce) begin
-      \$306  = i__valid;
+      \$306  = \$180 ;
     end
     if (rst) begin
-      \$306  = 1'h0;
+      \$306  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$307  = last_s1;
+    \$307  = lane2_s7_y;
     if (ce) begin
-      \$307  = i__payload[32];
+      \$307  = \$202 [7:0];
     end
     if (rst) begin
-      \$307  = 1'h0;
+      \$307  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$308  = valid_s2;
+    \$308  = lane3_s1_u;
     if (ce) begin
-      \$308  = valid_s1;
+      \$308  = \$205 ;
     end
     if (rst) begin
-      \$308  = 1'h0;
+      \$308  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$309  = last_s2;
+    \$309  = lane3_s1_relu;
     if (ce) begin
-      \$309  = last_s1;
+      \$309  = \$207 ;
     end
     if (rst) begin
-      \$309  = 1'h0;
+      \$309  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$310  = valid_s3;
+    \$310  = lane3_s2_index;
     if (ce) begin
-      \$310  = valid_s2;
+      \$310  = lane3_index;
     end
     if (rst) begin
-      \$310  = 1'h0;
+      \$310  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$311  = last_s3;
+    \$311  = lane3_s2_position;
     if (ce) begin
-      \$311  = last_s2;
+      \$311  = lane3_position;
     end
     if (rst) begin
-      \$311  = 1'h0;
+      \$311  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$312  = valid_s4;
+    \$312  = lane3_s2_below;
     if (ce) begin
-      \$312  = valid_s3;
+      \$312  = \$208 ;
     end
     if (rst) begin
       \$312  = 1'h0;
@@ -2217,19 +2017,19 @@ module \gelu_int8.core (i__valid, o__ready, rst, ce, i__payload, o__payload, o__
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$313  = last_s4;
+    \$313  = lane3_s2_relu;
     if (ce) begin
-      \$313  = last_s3;
+      \$313  = lane3_s1_relu;
     end
     if (rst) begin
-      \$313  = 1'h0;
+      \$313  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$314  = valid_s5;
+    \$314  = lane3_s3_odd;
     if (ce) begin
-      \$314  = valid_s4;
+      \$314  = lane3_s2_index[0];
     end
     if (rst) begin
       \$314  = 1'h0;
@@ -2237,19 +2037,19 @@ module \gelu_int8.core (i__valid, o__ready, rst, ce, i__payload, o__payload, o__
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$315  = last_s5;
+    \$315  = lane3_s3_position;
     if (ce) begin
-      \$315  = last_s4;
+      \$315  = lane3_s2_position;
     end
     if (rst) begin
-      \$315  = 1'h0;
+      \$315  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$316  = valid_s6;
+    \$316  = lane3_s3_below;
     if (ce) begin
-      \$316  = valid_s5;
+      \$316  = lane3_s2_below;
     end
     if (rst) begin
       \$316  = 1'h0;
@@ -2257,32 +2057,272 @@ module \gelu_int8.core (i__valid, o__ready, rst, ce, i__payload, o__payload, o__
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$317  = last_s6;
+    \$317  = lane3_s3_relu;
     if (ce) begin
-      \$317  = last_s5;
+      \$317  = lane3_s2_relu;
     end
     if (rst) begin
-      \$317  = 1'h0;
+      \$317  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$318  = o__valid;
+    \$318  = lane3_s4_lower;
     if (ce) begin
-      \$318  = valid_s6;
+      \$318  = \$209 ;
     end
     if (rst) begin
-      \$318  = 1'h0;
+      \$318  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$319  = last_s7;
+    \$319  = lane3_s4_diff;
     if (ce) begin
-      \$319  = last_s6;
+      \$319  = \$212 ;
     end
     if (rst) begin
-      \$319  = 1'h0;
+      \$319  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$320  = lane3_s4_position;
+    if (ce) begin
+      \$320  = lane3_s3_position;
+    end
+    if (rst) begin
+      \$320  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$321  = lane3_s4_below;
+    if (ce) begin
+      \$321  = lane3_s3_below;
+    end
+    if (rst) begin
+      \$321  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$322  = lane3_s4_relu;
+    if (ce) begin
+      \$322  = lane3_s3_relu;
+    end
+    if (rst) begin
+      \$322  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$323  = lane3_s5_product;
+    if (ce) begin
+      \$323  = \$213 ;
+    end
+    if (rst) begin
+      \$323  = 10'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$324  = lane3_s5_lower;
+    if (ce) begin
+      \$324  = lane3_s4_lower;
+    end
+    if (rst) begin
+      \$324  = 7'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$325  = lane3_s5_below;
+    if (ce) begin
+      \$325  = lane3_s4_below;
+    end
+    if (rst) begin
+      \$325  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$326  = lane3_s5_relu;
+    if (ce) begin
+      \$326  = lane3_s4_relu;
+    end
+    if (rst) begin
+      \$326  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$327  = lane3_s6_delta;
+    if (ce) begin
+      \$327  = \$217 ;
+    end
+    if (rst) begin
+      \$327  = 12'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$328  = lane3_s6_relu_biased;
+    if (ce) begin
+      \$328  = \$219 ;
+    end
+    if (rst) begin
+      \$328  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$329  = lane3_s7_y;
+    if (ce) begin
+      \$329  = \$241 [7:0];
+    end
+    if (rst) begin
+      \$329  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$330  = valid_s1;
+    if (ce) begin
+      \$330  = i__valid;
+    end
+    if (rst) begin
+      \$330  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$331  = last_s1;
+    if (ce) begin
+      \$331  = i__payload[32];
+    end
+    if (rst) begin
+      \$331  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$332  = valid_s2;
+    if (ce) begin
+      \$332  = valid_s1;
+    end
+    if (rst) begin
+      \$332  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$333  = last_s2;
+    if (ce) begin
+      \$333  = last_s1;
+    end
+    if (rst) begin
+      \$333  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$334  = valid_s3;
+    if (ce) begin
+      \$334  = valid_s2;
+    end
+    if (rst) begin
+      \$334  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$335  = last_s3;
+    if (ce) begin
+      \$335  = last_s2;
+    end
+    if (rst) begin
+      \$335  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$336  = valid_s4;
+    if (ce) begin
+      \$336  = valid_s3;
+    end
+    if (rst) begin
+      \$336  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$337  = last_s4;
+    if (ce) begin
+      \$337  = last_s3;
+    end
+    if (rst) begin
+      \$337  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$338  = valid_s5;
+    if (ce) begin
+      \$338  = valid_s4;
+    end
+    if (rst) begin
+      \$338  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$339  = last_s5;
+    if (ce) begin
+      \$339  = last_s4;
+    end
+    if (rst) begin
+      \$339  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$340  = valid_s6;
+    if (ce) begin
+      \$340  = valid_s5;
+    end
+    if (rst) begin
+      \$340  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$341  = last_s6;
+    if (ce) begin
+      \$341  = last_s5;
+    end
+    if (rst) begin
+      \$341  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$342  = o__valid;
+    if (ce) begin
+      \$342  = valid_s6;
+    end
+    if (rst) begin
+      \$342  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$343  = last_s7;
+    if (ce) begin
+      \$343  = last_s6;
+    end
+    if (rst) begin
+      \$343  = 1'h0;
     end
   end
   assign i__ready = ce;
@@ -2359,33 +2399,41 @@ module \gelu_int8.core (i__valid, o__ready, rst, ce, i__payload, o__payload, o__
   assign \$106  = { \$105 [17], \$105 [17], \$105 [17], \$105 [17], \$105 [17:4] };
   assign \$108  = { lane0_s6_delta[11], lane0_s6_delta };
   assign \$111  = { \$110 [17], \$110 [17], \$110 [17], \$110 [17], \$110 [17:4] };
-  assign \$113  = { lane0_s6_delta[11], lane0_s6_delta };
-  assign \$116  = { \$115 [17], \$115 [17], \$115 [17], \$115 [17], \$115 [17:4] };
-  assign \$130  = { 1'h0, lane1_s5_lower, 2'h0 };
-  assign \$132  = { \$131 [11], \$131 [11], \$131 [11:2] };
-  assign \$134  = { lane1_s5_relu[7], lane1_s5_relu[7], lane1_s5_relu[7], lane1_s5_relu, 4'h0 };
-  assign \$136  = { lane1_s6_delta[11], lane1_s6_delta };
-  assign \$139  = { \$138 [17], \$138 [17], \$138 [17], \$138 [17], \$138 [17:4] };
-  assign \$141  = { lane1_s6_delta[11], lane1_s6_delta };
-  assign \$144  = { \$143 [17], \$143 [17], \$143 [17], \$143 [17], \$143 [17:4] };
-  assign \$146  = { lane1_s6_delta[11], lane1_s6_delta };
-  assign \$149  = { \$148 [17], \$148 [17], \$148 [17], \$148 [17], \$148 [17:4] };
-  assign \$163  = { 1'h0, lane2_s5_lower, 2'h0 };
-  assign \$165  = { \$164 [11], \$164 [11], \$164 [11:2] };
-  assign \$167  = { lane2_s5_relu[7], lane2_s5_relu[7], lane2_s5_relu[7], lane2_s5_relu, 4'h0 };
-  assign \$169  = { lane2_s6_delta[11], lane2_s6_delta };
-  assign \$172  = { \$171 [17], \$171 [17], \$171 [17], \$171 [17], \$171 [17:4] };
-  assign \$174  = { lane2_s6_delta[11], lane2_s6_delta };
-  assign \$177  = { \$176 [17], \$176 [17], \$176 [17], \$176 [17], \$176 [17:4] };
-  assign \$179  = { lane2_s6_delta[11], lane2_s6_delta };
-  assign \$182  = { \$181 [17], \$181 [17], \$181 [17], \$181 [17], \$181 [17:4] };
-  assign \$196  = { 1'h0, lane3_s5_lower, 2'h0 };
-  assign \$198  = { \$197 [11], \$197 [11], \$197 [11:2] };
-  assign \$200  = { lane3_s5_relu[7], lane3_s5_relu[7], lane3_s5_relu[7], lane3_s5_relu, 4'h0 };
-  assign \$202  = { lane3_s6_delta[11], lane3_s6_delta };
-  assign \$205  = { \$204 [17], \$204 [17], \$204 [17], \$204 [17], \$204 [17:4] };
-  assign \$207  = { lane3_s6_delta[11], lane3_s6_delta };
-  assign \$210  = { \$209 [17], \$209 [17], \$209 [17], \$209 [17], \$209 [17:4] };
-  assign \$212  = { lane3_s6_delta[11], lane3_s6_delta };
-  assign \$215  = { \$214 [17], \$214 [17], \$214 [17], \$214 [17], \$214 [17:4] };
+  assign \$115  = { lane0_s6_delta[11], lane0_s6_delta };
+  assign \$118  = { \$117 [17], \$117 [17], \$117 [17], \$117 [17], \$117 [17:4] };
+  assign \$119  = { lane0_s6_delta[11], lane0_s6_delta };
+  assign \$122  = { \$121 [17], \$121 [17], \$121 [17], \$121 [17], \$121 [17:4] };
+  assign \$136  = { 1'h0, lane1_s5_lower, 2'h0 };
+  assign \$138  = { \$137 [11], \$137 [11], \$137 [11:2] };
+  assign \$140  = { lane1_s5_relu[7], lane1_s5_relu[7], lane1_s5_relu[7], lane1_s5_relu, 4'h0 };
+  assign \$142  = { lane1_s6_delta[11], lane1_s6_delta };
+  assign \$145  = { \$144 [17], \$144 [17], \$144 [17], \$144 [17], \$144 [17:4] };
+  assign \$147  = { lane1_s6_delta[11], lane1_s6_delta };
+  assign \$150  = { \$149 [17], \$149 [17], \$149 [17], \$149 [17], \$149 [17:4] };
+  assign \$154  = { lane1_s6_delta[11], lane1_s6_delta };
+  assign \$157  = { \$156 [17], \$156 [17], \$156 [17], \$156 [17], \$156 [17:4] };
+  assign \$158  = { lane1_s6_delta[11], lane1_s6_delta };
+  assign \$161  = { \$160 [17], \$160 [17], \$160 [17], \$160 [17], \$160 [17:4] };
+  assign \$175  = { 1'h0, lane2_s5_lower, 2'h0 };
+  assign \$177  = { \$176 [11], \$176 [11], \$176 [11:2] };
+  assign \$179  = { lane2_s5_relu[7], lane2_s5_relu[7], lane2_s5_relu[7], lane2_s5_relu, 4'h0 };
+  assign \$181  = { lane2_s6_delta[11], lane2_s6_delta };
+  assign \$184  = { \$183 [17], \$183 [17], \$183 [17], \$183 [17], \$183 [17:4] };
+  assign \$186  = { lane2_s6_delta[11], lane2_s6_delta };
+  assign \$189  = { \$188 [17], \$188 [17], \$188 [17], \$188 [17], \$188 [17:4] };
+  assign \$193  = { lane2_s6_delta[11], lane2_s6_delta };
+  assign \$196  = { \$195 [17], \$195 [17], \$195 [17], \$195 [17], \$195 [17:4] };
+  assign \$197  = { lane2_s6_delta[11], lane2_s6_delta };
+  assign \$200  = { \$199 [17], \$199 [17], \$199 [17], \$199 [17], \$199 [17:4] };
+  assign \$214  = { 1'h0, lane3_s5_lower, 2'h0 };
+  assign \$216  = { \$215 [11], \$215 [11], \$215 [11:2] };
+  assign \$218  = { lane3_s5_relu[7], lane3_s5_relu[7], lane3_s5_relu[7], lane3_s5_relu, 4'h0 };
+  assign \$220  = { lane3_s6_delta[11], lane3_s6_delta };
+  assign \$223  = { \$222 [17], \$222 [17], \$222 [17], \$222 [17], \$222 [17:4] };
+  assign \$225  = { lane3_s6_delta[11], lane3_s6_delta };
+  assign \$228  = { \$227 [17], \$227 [17], \$227 [17], \$227 [17], \$227 [17:4] };
+  assign \$232  = { lane3_s6_delta[11], lane3_s6_delta };
+  assign \$235  = { \$234 [17], \$234 [17], \$234 [17], \$234 [17], \$234 [17:4] };
+  assign \$236  = { lane3_s6_delta[11], lane3_s6_delta };
+  assign \$239  = { \$238 [17], \$238 [17], \$238 [17], \$238 [17], \$238 [17:4] };
 endmodule

@@ -82,105 +82,121 @@ module \gelu_int8_ibert.core (i__valid, o__ready, rst, ce, i__payload, o__payloa
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
   wire \$10 ;
-  wire [8:0] \$100 ;
-  wire [8:0] \$101 ;
-  wire [8:0] \$102 ;
-  wire \$103 ;
-  wire [9:0] \$104 ;
-  wire [9:0] \$105 ;
-  wire [19:0] \$106 ;
-  wire [20:0] \$107 ;
-  wire [21:0] \$108 ;
-  wire [20:0] \$109 ;
+  wire \$100 ;
+  wire [51:0] \$101 ;
+  wire [51:0] \$102 ;
+  wire [51:0] \$103 ;
+  wire [51:0] \$104 ;
+  wire [7:0] \$105 ;
+  wire [8:0] \$106 ;
+  wire \$107 ;
+  wire [8:0] \$108 ;
+  wire [8:0] \$109 ;
   wire [9:0] \$11 ;
-  wire [21:0] \$110 ;
-  wire [21:0] \$111 ;
-  wire [22:0] \$112 ;
-  wire [30:0] \$113 ;
-  wire [49:0] \$114 ;
-  wire [50:0] \$115 ;
-  wire [51:0] \$116 ;
-  wire [51:0] \$117 ;
-  wire \$118 ;
-  wire [51:0] \$119 ;
+  wire \$110 ;
+  wire \$111 ;
+  wire [8:0] \$112 ;
+  wire [8:0] \$113 ;
+  wire [8:0] \$114 ;
+  wire \$115 ;
+  wire [9:0] \$116 ;
+  wire [9:0] \$117 ;
+  wire [19:0] \$118 ;
+  wire [20:0] \$119 ;
   wire [9:0] \$12 ;
-  wire [51:0] \$120 ;
-  wire \$121 ;
-  wire [51:0] \$122 ;
-  wire [51:0] \$123 ;
-  wire [51:0] \$124 ;
-  wire [51:0] \$125 ;
-  reg [7:0] \$126 ;
-  reg [8:0] \$127 ;
-  reg \$128 ;
-  reg [7:0] \$129 ;
+  wire [21:0] \$120 ;
+  wire [20:0] \$121 ;
+  wire [21:0] \$122 ;
+  wire [21:0] \$123 ;
+  wire [22:0] \$124 ;
+  wire [30:0] \$125 ;
+  wire [49:0] \$126 ;
+  wire [50:0] \$127 ;
+  wire [51:0] \$128 ;
+  wire [51:0] \$129 ;
   wire [19:0] \$13 ;
-  reg [19:0] \$130 ;
-  reg \$131 ;
-  reg [7:0] \$132 ;
-  reg [22:0] \$133 ;
-  reg [30:0] \$134 ;
-  reg [49:0] \$135 ;
-  reg [50:0] \$136 ;
-  reg [7:0] \$137 ;
-  reg [7:0] \$138 ;
-  reg [8:0] \$139 ;
+  wire \$130 ;
+  wire [51:0] \$131 ;
+  wire [51:0] \$132 ;
+  wire \$133 ;
+  wire \$134 ;
+  wire \$135 ;
+  wire [51:0] \$136 ;
+  wire [51:0] \$137 ;
+  wire [51:0] \$138 ;
+  wire [51:0] \$139 ;
   wire [20:0] \$14 ;
-  reg \$140 ;
-  reg [7:0] \$141 ;
-  reg [19:0] \$142 ;
-  reg \$143 ;
-  reg [7:0] \$144 ;
-  reg [22:0] \$145 ;
-  reg [30:0] \$146 ;
-  reg [49:0] \$147 ;
-  reg [50:0] \$148 ;
-  reg [7:0] \$149 ;
+  wire [7:0] \$140 ;
+  wire [8:0] \$141 ;
+  reg [7:0] \$142 ;
+  reg [8:0] \$143 ;
+  reg \$144 ;
+  reg [7:0] \$145 ;
+  reg [19:0] \$146 ;
+  reg \$147 ;
+  reg [7:0] \$148 ;
+  reg [22:0] \$149 ;
   wire [21:0] \$15 ;
-  reg [7:0] \$150 ;
-  reg [8:0] \$151 ;
-  reg \$152 ;
+  reg [30:0] \$150 ;
+  reg [49:0] \$151 ;
+  reg [50:0] \$152 ;
   reg [7:0] \$153 ;
-  reg [19:0] \$154 ;
-  reg \$155 ;
-  reg [7:0] \$156 ;
-  reg [22:0] \$157 ;
-  reg [30:0] \$158 ;
-  reg [49:0] \$159 ;
+  reg [7:0] \$154 ;
+  reg [8:0] \$155 ;
+  reg \$156 ;
+  reg [7:0] \$157 ;
+  reg [19:0] \$158 ;
+  reg \$159 ;
   wire [20:0] \$16 ;
-  reg [50:0] \$160 ;
-  reg [7:0] \$161 ;
-  reg [7:0] \$162 ;
-  reg [8:0] \$163 ;
-  reg \$164 ;
+  reg [7:0] \$160 ;
+  reg [22:0] \$161 ;
+  reg [30:0] \$162 ;
+  reg [49:0] \$163 ;
+  reg [50:0] \$164 ;
   reg [7:0] \$165 ;
-  reg [19:0] \$166 ;
-  reg \$167 ;
-  reg [7:0] \$168 ;
-  reg [22:0] \$169 ;
+  reg [7:0] \$166 ;
+  reg [8:0] \$167 ;
+  reg \$168 ;
+  reg [7:0] \$169 ;
   wire [21:0] \$17 ;
-  reg [30:0] \$170 ;
-  reg [49:0] \$171 ;
-  reg [50:0] \$172 ;
-  reg [7:0] \$173 ;
-  reg \$174 ;
-  reg \$175 ;
-  reg \$176 ;
-  reg \$177 ;
-  reg \$178 ;
-  reg \$179 ;
+  reg [19:0] \$170 ;
+  reg \$171 ;
+  reg [7:0] \$172 ;
+  reg [22:0] \$173 ;
+  reg [30:0] \$174 ;
+  reg [49:0] \$175 ;
+  reg [50:0] \$176 ;
+  reg [7:0] \$177 ;
+  reg [7:0] \$178 ;
+  reg [8:0] \$179 ;
   wire [21:0] \$18 ;
   reg \$180 ;
-  reg \$181 ;
-  reg \$182 ;
+  reg [7:0] \$181 ;
+  reg [19:0] \$182 ;
   reg \$183 ;
-  reg \$184 ;
-  reg \$185 ;
-  reg \$186 ;
-  reg \$187 ;
+  reg [7:0] \$184 ;
+  reg [22:0] \$185 ;
+  reg [30:0] \$186 ;
+  reg [49:0] \$187 ;
+  reg [50:0] \$188 ;
+  reg [7:0] \$189 ;
   wire [22:0] \$19 ;
+  reg \$190 ;
+  reg \$191 ;
+  reg \$192 ;
+  reg \$193 ;
+  reg \$194 ;
+  reg \$195 ;
+  reg \$196 ;
+  reg \$197 ;
+  reg \$198 ;
+  reg \$199 ;
   wire \$2 ;
   wire [30:0] \$20 ;
+  reg \$200 ;
+  reg \$201 ;
+  reg \$202 ;
+  reg \$203 ;
   wire [49:0] \$21 ;
   wire [50:0] \$22 ;
   wire [51:0] \$23 ;
@@ -189,82 +205,82 @@ module \gelu_int8_ibert.core (i__valid, o__ready, rst, ce, i__payload, o__payloa
   wire [51:0] \$26 ;
   wire [51:0] \$27 ;
   wire \$28 ;
-  wire [51:0] \$29 ;
+  wire \$29 ;
   wire [8:0] \$3 ;
-  wire [51:0] \$30 ;
+  wire \$30 ;
   wire [51:0] \$31 ;
   wire [51:0] \$32 ;
-  wire \$33 ;
-  wire [8:0] \$34 ;
-  wire [8:0] \$35 ;
-  wire \$36 ;
+  wire [51:0] \$33 ;
+  wire [51:0] \$34 ;
+  wire [7:0] \$35 ;
+  wire [8:0] \$36 ;
   wire \$37 ;
   wire [8:0] \$38 ;
   wire [8:0] \$39 ;
   wire [8:0] \$4 ;
-  wire [8:0] \$40 ;
+  wire \$40 ;
   wire \$41 ;
-  wire [9:0] \$42 ;
-  wire [9:0] \$43 ;
-  wire [19:0] \$44 ;
-  wire [20:0] \$45 ;
-  wire [21:0] \$46 ;
-  wire [20:0] \$47 ;
-  wire [21:0] \$48 ;
-  wire [21:0] \$49 ;
+  wire [8:0] \$42 ;
+  wire [8:0] \$43 ;
+  wire [8:0] \$44 ;
+  wire \$45 ;
+  wire [9:0] \$46 ;
+  wire [9:0] \$47 ;
+  wire [19:0] \$48 ;
+  wire [20:0] \$49 ;
   wire \$5 ;
-  wire [22:0] \$50 ;
-  wire [30:0] \$51 ;
-  wire [49:0] \$52 ;
-  wire [50:0] \$53 ;
-  wire [51:0] \$54 ;
-  wire [51:0] \$55 ;
-  wire \$56 ;
-  wire [51:0] \$57 ;
+  wire [21:0] \$50 ;
+  wire [20:0] \$51 ;
+  wire [21:0] \$52 ;
+  wire [21:0] \$53 ;
+  wire [22:0] \$54 ;
+  wire [30:0] \$55 ;
+  wire [49:0] \$56 ;
+  wire [50:0] \$57 ;
   wire [51:0] \$58 ;
-  wire \$59 ;
+  wire [51:0] \$59 ;
   wire \$6 ;
-  wire [51:0] \$60 ;
+  wire \$60 ;
   wire [51:0] \$61 ;
   wire [51:0] \$62 ;
-  wire [51:0] \$63 ;
+  wire \$63 ;
   wire \$64 ;
-  wire [8:0] \$65 ;
-  wire [8:0] \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire [8:0] \$69 ;
+  wire \$65 ;
+  wire [51:0] \$66 ;
+  wire [51:0] \$67 ;
+  wire [51:0] \$68 ;
+  wire [51:0] \$69 ;
   wire [8:0] \$7 ;
-  wire [8:0] \$70 ;
+  wire [7:0] \$70 ;
   wire [8:0] \$71 ;
   wire \$72 ;
-  wire [9:0] \$73 ;
-  wire [9:0] \$74 ;
-  wire [19:0] \$75 ;
-  wire [20:0] \$76 ;
-  wire [21:0] \$77 ;
-  wire [20:0] \$78 ;
-  wire [21:0] \$79 ;
+  wire [8:0] \$73 ;
+  wire [8:0] \$74 ;
+  wire \$75 ;
+  wire \$76 ;
+  wire [8:0] \$77 ;
+  wire [8:0] \$78 ;
+  wire [8:0] \$79 ;
   wire [8:0] \$8 ;
-  wire [21:0] \$80 ;
-  wire [22:0] \$81 ;
-  wire [30:0] \$82 ;
-  wire [49:0] \$83 ;
-  wire [50:0] \$84 ;
-  wire [51:0] \$85 ;
-  wire [51:0] \$86 ;
-  wire \$87 ;
-  wire [51:0] \$88 ;
-  wire [51:0] \$89 ;
+  wire \$80 ;
+  wire [9:0] \$81 ;
+  wire [9:0] \$82 ;
+  wire [19:0] \$83 ;
+  wire [20:0] \$84 ;
+  wire [21:0] \$85 ;
+  wire [20:0] \$86 ;
+  wire [21:0] \$87 ;
+  wire [21:0] \$88 ;
+  wire [22:0] \$89 ;
   wire [8:0] \$9 ;
-  wire \$90 ;
-  wire [51:0] \$91 ;
-  wire [51:0] \$92 ;
+  wire [30:0] \$90 ;
+  wire [49:0] \$91 ;
+  wire [50:0] \$92 ;
   wire [51:0] \$93 ;
   wire [51:0] \$94 ;
   wire \$95 ;
-  wire [8:0] \$96 ;
-  wire [8:0] \$97 ;
+  wire [51:0] \$96 ;
+  wire [51:0] \$97 ;
   wire \$98 ;
   wire \$99 ;
   output ce;
@@ -382,492 +398,344 @@ module \gelu_int8_ibert.core (i__valid, o__ready, rst, ce, i__payload, o__payloa
   assign \$21  = $signed(lane0_s4_scaled) * $signed(19'h5b087);
   assign \$22  = $signed(lane0_s5_product) + $signed(32'd1073741824);
   assign \$23  = $signed(lane0_s6_biased) + $signed(1'h0);
-  assign \$25  = $signed(\$24 ) > $signed(8'h7f);
+  assign \$25  = & \$24 [51:7];
   assign \$26  = $signed(lane0_s6_biased) + $signed(1'h0);
-  assign \$28  = $signed(\$27 ) < $signed(8'h80);
-  assign \$29  = $signed(lane0_s6_biased) + $signed(1'h0);
-  assign \$31  = \$28  ? 52'hfffffffffff80 : \$30 ;
-  assign \$32  = \$25  ? 52'h000000000007f : \$31 ;
-  assign \$33  = $signed(i__payload[15:8]) < $signed(1'h0);
-  assign \$34  = - $signed(i__payload[15:8]);
-  assign \$35  = \$33  ? \$34  : { i__payload[15], i__payload[15:8] };
-  assign \$36  = $signed(\$35 ) < $signed(8'h51);
+  assign \$28  = | \$27 [51:7];
+  assign \$29  = ~ \$28 ;
+  assign \$30  = \$25  | \$29 ;
+  assign \$31  = $signed(lane0_s6_biased) + $signed(1'h0);
+  assign \$33  = $signed(lane0_s6_biased) + $signed(1'h0);
+  assign \$35  = \$34 [51] ? 8'h80 : 8'h7f;
+  assign \$36  = \$30  ? { 1'h0, \$32 [7:0] } : { \$35 [7], \$35  };
   assign \$37  = $signed(i__payload[15:8]) < $signed(1'h0);
   assign \$38  = - $signed(i__payload[15:8]);
   assign \$39  = \$37  ? \$38  : { i__payload[15], i__payload[15:8] };
-  assign \$40  = \$36  ? \$39  : 9'h051;
+  assign \$40  = $signed(\$39 ) < $signed(8'h51);
   assign \$41  = $signed(i__payload[15:8]) < $signed(1'h0);
-  assign \$42  = $signed(lane1_s1_clipped) + $signed(8'haf);
-  assign \$43  = $signed(lane1_s1_clipped) + $signed(8'haf);
-  assign \$44  = $signed(\$42 ) * $signed(\$43 );
-  assign \$45  = $signed(lane1_s2_square) + $signed(14'h244c);
-  assign \$46  = - $signed(\$45 );
-  assign \$47  = $signed(lane1_s2_square) + $signed(14'h244c);
-  assign \$48  = lane1_s2_negative ? \$46  : { \$47 [20], \$47  };
-  assign \$50  = $signed(\$49 ) + $signed(14'h244c);
-  assign \$51  = $signed(lane1_s3_x) * $signed(lane1_s3_one_plus_erf);
-  assign \$52  = $signed(lane1_s4_scaled) * $signed(19'h5b087);
-  assign \$53  = $signed(lane1_s5_product) + $signed(32'd1073741824);
-  assign \$54  = $signed(lane1_s6_biased) + $signed(1'h0);
-  assign \$56  = $signed(\$55 ) > $signed(8'h7f);
-  assign \$57  = $signed(lane1_s6_biased) + $signed(1'h0);
-  assign \$59  = $signed(\$58 ) < $signed(8'h80);
-  assign \$60  = $signed(lane1_s6_biased) + $signed(1'h0);
-  assign \$62  = \$59  ? 52'hfffffffffff80 : \$61 ;
-  assign \$63  = \$56  ? 52'h000000000007f : \$62 ;
-  assign \$64  = $signed(i__payload[23:16]) < $signed(1'h0);
-  assign \$65  = - $signed(i__payload[23:16]);
-  assign \$66  = \$64  ? \$65  : { i__payload[23], i__payload[23:16] };
-  assign \$67  = $signed(\$66 ) < $signed(8'h51);
-  assign \$68  = $signed(i__payload[23:16]) < $signed(1'h0);
-  assign \$69  = - $signed(i__payload[23:16]);
-  assign \$70  = \$68  ? \$69  : { i__payload[23], i__payload[23:16] };
-  assign \$71  = \$67  ? \$70  : 9'h051;
+  assign \$42  = - $signed(i__payload[15:8]);
+  assign \$43  = \$41  ? \$42  : { i__payload[15], i__payload[15:8] };
+  assign \$44  = \$40  ? \$43  : 9'h051;
+  assign \$45  = $signed(i__payload[15:8]) < $signed(1'h0);
+  assign \$46  = $signed(lane1_s1_clipped) + $signed(8'haf);
+  assign \$47  = $signed(lane1_s1_clipped) + $signed(8'haf);
+  assign \$48  = $signed(\$46 ) * $signed(\$47 );
+  assign \$49  = $signed(lane1_s2_square) + $signed(14'h244c);
+  assign \$50  = - $signed(\$49 );
+  assign \$51  = $signed(lane1_s2_square) + $signed(14'h244c);
+  assign \$52  = lane1_s2_negative ? \$50  : { \$51 [20], \$51  };
+  assign \$54  = $signed(\$53 ) + $signed(14'h244c);
+  assign \$55  = $signed(lane1_s3_x) * $signed(lane1_s3_one_plus_erf);
+  assign \$56  = $signed(lane1_s4_scaled) * $signed(19'h5b087);
+  assign \$57  = $signed(lane1_s5_product) + $signed(32'd1073741824);
+  assign \$58  = $signed(lane1_s6_biased) + $signed(1'h0);
+  assign \$60  = & \$59 [51:7];
+  assign \$61  = $signed(lane1_s6_biased) + $signed(1'h0);
+  assign \$63  = | \$62 [51:7];
+  assign \$64  = ~ \$63 ;
+  assign \$65  = \$60  | \$64 ;
+  assign \$66  = $signed(lane1_s6_biased) + $signed(1'h0);
+  assign \$68  = $signed(lane1_s6_biased) + $signed(1'h0);
+  assign \$70  = \$69 [51] ? 8'h80 : 8'h7f;
+  assign \$71  = \$65  ? { 1'h0, \$67 [7:0] } : { \$70 [7], \$70  };
   assign \$72  = $signed(i__payload[23:16]) < $signed(1'h0);
-  assign \$73  = $signed(lane2_s1_clipped) + $signed(8'haf);
-  assign \$74  = $signed(lane2_s1_clipped) + $signed(8'haf);
-  assign \$75  = $signed(\$73 ) * $signed(\$74 );
-  assign \$76  = $signed(lane2_s2_square) + $signed(14'h244c);
-  assign \$77  = - $signed(\$76 );
-  assign \$78  = $signed(lane2_s2_square) + $signed(14'h244c);
-  assign \$79  = lane2_s2_negative ? \$77  : { \$78 [20], \$78  };
-  assign \$81  = $signed(\$80 ) + $signed(14'h244c);
-  assign \$82  = $signed(lane2_s3_x) * $signed(lane2_s3_one_plus_erf);
-  assign \$83  = $signed(lane2_s4_scaled) * $signed(19'h5b087);
-  assign \$84  = $signed(lane2_s5_product) + $signed(32'd1073741824);
-  assign \$85  = $signed(lane2_s6_biased) + $signed(1'h0);
-  assign \$87  = $signed(\$86 ) > $signed(8'h7f);
-  assign \$88  = $signed(lane2_s6_biased) + $signed(1'h0);
-  assign \$90  = $signed(\$89 ) < $signed(8'h80);
-  assign \$91  = $signed(lane2_s6_biased) + $signed(1'h0);
-  assign \$93  = \$90  ? 52'hfffffffffff80 : \$92 ;
-  assign \$94  = \$87  ? 52'h000000000007f : \$93 ;
-  assign \$95  = $signed(i__payload[31:24]) < $signed(1'h0);
-  assign \$96  = - $signed(i__payload[31:24]);
-  assign \$97  = \$95  ? \$96  : { i__payload[31], i__payload[31:24] };
-  assign \$98  = $signed(\$97 ) < $signed(8'h51);
-  assign \$99  = $signed(i__payload[31:24]) < $signed(1'h0);
-  assign \$100  = - $signed(i__payload[31:24]);
-  assign \$101  = \$99  ? \$100  : { i__payload[31], i__payload[31:24] };
-  assign \$102  = \$98  ? \$101  : 9'h051;
-  assign \$103  = $signed(i__payload[31:24]) < $signed(1'h0);
-  assign \$104  = $signed(lane3_s1_clipped) + $signed(8'haf);
-  assign \$105  = $signed(lane3_s1_clipped) + $signed(8'haf);
-  assign \$106  = $signed(\$104 ) * $signed(\$105 );
-  assign \$107  = $signed(lane3_s2_square) + $signed(14'h244c);
-  assign \$108  = - $signed(\$107 );
-  assign \$109  = $signed(lane3_s2_square) + $signed(14'h244c);
-  assign \$110  = lane3_s2_negative ? \$108  : { \$109 [20], \$109  };
-  assign \$112  = $signed(\$111 ) + $signed(14'h244c);
-  assign \$113  = $signed(lane3_s3_x) * $signed(lane3_s3_one_plus_erf);
-  assign \$114  = $signed(lane3_s4_scaled) * $signed(19'h5b087);
-  assign \$115  = $signed(lane3_s5_product) + $signed(32'd1073741824);
-  assign \$116  = $signed(lane3_s6_biased) + $signed(1'h0);
-  assign \$118  = $signed(\$117 ) > $signed(8'h7f);
-  assign \$119  = $signed(lane3_s6_biased) + $signed(1'h0);
-  assign \$121  = $signed(\$120 ) < $signed(8'h80);
-  assign \$122  = $signed(lane3_s6_biased) + $signed(1'h0);
-  assign \$124  = \$121  ? 52'hfffffffffff80 : \$123 ;
-  assign \$125  = \$118  ? 52'h000000000007f : \$124 ;
+  assign \$73  = - $signed(i__payload[23:16]);
+  assign \$74  = \$72  ? \$73  : { i__payload[23], i__payload[23:16] };
+  assign \$75  = $signed(\$74 ) < $signed(8'h51);
+  assign \$76  = $signed(i__payload[23:16]) < $signed(1'h0);
+  assign \$77  = - $signed(i__payload[23:16]);
+  assign \$78  = \$76  ? \$77  : { i__payload[23], i__payload[23:16] };
+  assign \$79  = \$75  ? \$78  : 9'h051;
+  assign \$80  = $signed(i__payload[23:16]) < $signed(1'h0);
+  assign \$81  = $signed(lane2_s1_clipped) + $signed(8'haf);
+  assign \$82  = $signed(lane2_s1_clipped) + $signed(8'haf);
+  assign \$83  = $signed(\$81 ) * $signed(\$82 );
+  assign \$84  = $signed(lane2_s2_square) + $signed(14'h244c);
+  assign \$85  = - $signed(\$84 );
+  assign \$86  = $signed(lane2_s2_square) + $signed(14'h244c);
+  assign \$87  = lane2_s2_negative ? \$85  : { \$86 [20], \$86  };
+  assign \$89  = $signed(\$88 ) + $signed(14'h244c);
+  assign \$90  = $signed(lane2_s3_x) * $signed(lane2_s3_one_plus_erf);
+  assign \$91  = $signed(lane2_s4_scaled) * $signed(19'h5b087);
+  assign \$92  = $signed(lane2_s5_product) + $signed(32'd1073741824);
+  assign \$93  = $signed(lane2_s6_biased) + $signed(1'h0);
+  assign \$95  = & \$94 [51:7];
+  assign \$96  = $signed(lane2_s6_biased) + $signed(1'h0);
+  assign \$98  = | \$97 [51:7];
+  assign \$99  = ~ \$98 ;
+  assign \$100  = \$95  | \$99 ;
+  assign \$101  = $signed(lane2_s6_biased) + $signed(1'h0);
+  assign \$103  = $signed(lane2_s6_biased) + $signed(1'h0);
+  assign \$105  = \$104 [51] ? 8'h80 : 8'h7f;
+  assign \$106  = \$100  ? { 1'h0, \$102 [7:0] } : { \$105 [7], \$105  };
+  assign \$107  = $signed(i__payload[31:24]) < $signed(1'h0);
+  assign \$108  = - $signed(i__payload[31:24]);
+  assign \$109  = \$107  ? \$108  : { i__payload[31], i__payload[31:24] };
+  assign \$110  = $signed(\$109 ) < $signed(8'h51);
+  assign \$111  = $signed(i__payload[31:24]) < $signed(1'h0);
+  assign \$112  = - $signed(i__payload[31:24]);
+  assign \$113  = \$111  ? \$112  : { i__payload[31], i__payload[31:24] };
+  assign \$114  = \$110  ? \$113  : 9'h051;
+  assign \$115  = $signed(i__payload[31:24]) < $signed(1'h0);
+  assign \$116  = $signed(lane3_s1_clipped) + $signed(8'haf);
+  assign \$117  = $signed(lane3_s1_clipped) + $signed(8'haf);
+  assign \$118  = $signed(\$116 ) * $signed(\$117 );
+  assign \$119  = $signed(lane3_s2_square) + $signed(14'h244c);
+  assign \$120  = - $signed(\$119 );
+  assign \$121  = $signed(lane3_s2_square) + $signed(14'h244c);
+  assign \$122  = lane3_s2_negative ? \$120  : { \$121 [20], \$121  };
+  assign \$124  = $signed(\$123 ) + $signed(14'h244c);
+  assign \$125  = $signed(lane3_s3_x) * $signed(lane3_s3_one_plus_erf);
+  assign \$126  = $signed(lane3_s4_scaled) * $signed(19'h5b087);
+  assign \$127  = $signed(lane3_s5_product) + $signed(32'd1073741824);
+  assign \$128  = $signed(lane3_s6_biased) + $signed(1'h0);
+  assign \$130  = & \$129 [51:7];
+  assign \$131  = $signed(lane3_s6_biased) + $signed(1'h0);
+  assign \$133  = | \$132 [51:7];
+  assign \$134  = ~ \$133 ;
+  assign \$135  = \$130  | \$134 ;
+  assign \$136  = $signed(lane3_s6_biased) + $signed(1'h0);
+  assign \$138  = $signed(lane3_s6_biased) + $signed(1'h0);
+  assign \$140  = \$139 [51] ? 8'h80 : 8'h7f;
+  assign \$141  = \$135  ? { 1'h0, \$137 [7:0] } : { \$140 [7], \$140  };
   always @(posedge clk)
-    lane0_s1_x <= \$126 ;
+    lane0_s1_x <= \$142 ;
   always @(posedge clk)
-    lane0_s1_clipped <= \$127 ;
+    lane0_s1_clipped <= \$143 ;
   always @(posedge clk)
-    lane0_s1_negative <= \$128 ;
+    lane0_s1_negative <= \$144 ;
   always @(posedge clk)
-    lane0_s2_x <= \$129 ;
+    lane0_s2_x <= \$145 ;
   always @(posedge clk)
-    lane0_s2_square <= \$130 ;
+    lane0_s2_square <= \$146 ;
   always @(posedge clk)
-    lane0_s2_negative <= \$131 ;
+    lane0_s2_negative <= \$147 ;
   always @(posedge clk)
-    lane0_s3_x <= \$132 ;
+    lane0_s3_x <= \$148 ;
   always @(posedge clk)
-    lane0_s3_one_plus_erf <= \$133 ;
+    lane0_s3_one_plus_erf <= \$149 ;
   always @(posedge clk)
-    lane0_s4_scaled <= \$134 ;
+    lane0_s4_scaled <= \$150 ;
   always @(posedge clk)
-    lane0_s5_product <= \$135 ;
+    lane0_s5_product <= \$151 ;
   always @(posedge clk)
-    lane0_s6_biased <= \$136 ;
+    lane0_s6_biased <= \$152 ;
   always @(posedge clk)
-    lane0_s7_y <= \$137 ;
+    lane0_s7_y <= \$153 ;
   always @(posedge clk)
-    lane1_s1_x <= \$138 ;
+    lane1_s1_x <= \$154 ;
   always @(posedge clk)
-    lane1_s1_clipped <= \$139 ;
+    lane1_s1_clipped <= \$155 ;
   always @(posedge clk)
-    lane1_s1_negative <= \$140 ;
+    lane1_s1_negative <= \$156 ;
   always @(posedge clk)
-    lane1_s2_x <= \$141 ;
+    lane1_s2_x <= \$157 ;
   always @(posedge clk)
-    lane1_s2_square <= \$142 ;
+    lane1_s2_square <= \$158 ;
   always @(posedge clk)
-    lane1_s2_negative <= \$143 ;
+    lane1_s2_negative <= \$159 ;
   always @(posedge clk)
-    lane1_s3_x <= \$144 ;
+    lane1_s3_x <= \$160 ;
   always @(posedge clk)
-    lane1_s3_one_plus_erf <= \$145 ;
+    lane1_s3_one_plus_erf <= \$161 ;
   always @(posedge clk)
-    lane1_s4_scaled <= \$146 ;
+    lane1_s4_scaled <= \$162 ;
   always @(posedge clk)
-    lane1_s5_product <= \$147 ;
+    lane1_s5_product <= \$163 ;
   always @(posedge clk)
-    lane1_s6_biased <= \$148 ;
+    lane1_s6_biased <= \$164 ;
   always @(posedge clk)
-    lane1_s7_y <= \$149 ;
+    lane1_s7_y <= \$165 ;
   always @(posedge clk)
-    lane2_s1_x <= \$150 ;
+    lane2_s1_x <= \$166 ;
   always @(posedge clk)
-    lane2_s1_clipped <= \$151 ;
+    lane2_s1_clipped <= \$167 ;
   always @(posedge clk)
-    lane2_s1_negative <= \$152 ;
+    lane2_s1_negative <= \$168 ;
   always @(posedge clk)
-    lane2_s2_x <= \$153 ;
+    lane2_s2_x <= \$169 ;
   always @(posedge clk)
-    lane2_s2_square <= \$154 ;
+    lane2_s2_square <= \$170 ;
   always @(posedge clk)
-    lane2_s2_negative <= \$155 ;
+    lane2_s2_negative <= \$171 ;
   always @(posedge clk)
-    lane2_s3_x <= \$156 ;
+    lane2_s3_x <= \$172 ;
   always @(posedge clk)
-    lane2_s3_one_plus_erf <= \$157 ;
+    lane2_s3_one_plus_erf <= \$173 ;
   always @(posedge clk)
-    lane2_s4_scaled <= \$158 ;
+    lane2_s4_scaled <= \$174 ;
   always @(posedge clk)
-    lane2_s5_product <= \$159 ;
+    lane2_s5_product <= \$175 ;
   always @(posedge clk)
-    lane2_s6_biased <= \$160 ;
+    lane2_s6_biased <= \$176 ;
   always @(posedge clk)
-    lane2_s7_y <= \$161 ;
+    lane2_s7_y <= \$177 ;
   always @(posedge clk)
-    lane3_s1_x <= \$162 ;
+    lane3_s1_x <= \$178 ;
   always @(posedge clk)
-    lane3_s1_clipped <= \$163 ;
+    lane3_s1_clipped <= \$179 ;
   always @(posedge clk)
-    lane3_s1_negative <= \$164 ;
+    lane3_s1_negative <= \$180 ;
   always @(posedge clk)
-    lane3_s2_x <= \$165 ;
+    lane3_s2_x <= \$181 ;
   always @(posedge clk)
-    lane3_s2_square <= \$166 ;
+    lane3_s2_square <= \$182 ;
   always @(posedge clk)
-    lane3_s2_negative <= \$167 ;
+    lane3_s2_negative <= \$183 ;
   always @(posedge clk)
-    lane3_s3_x <= \$168 ;
+    lane3_s3_x <= \$184 ;
   always @(posedge clk)
-    lane3_s3_one_plus_erf <= \$169 ;
+    lane3_s3_one_plus_erf <= \$185 ;
   always @(posedge clk)
-    lane3_s4_scaled <= \$170 ;
+    lane3_s4_scaled <= \$186 ;
   always @(posedge clk)
-    lane3_s5_product <= \$171 ;
+    lane3_s5_product <= \$187 ;
   always @(posedge clk)
-    lane3_s6_biased <= \$172 ;
+    lane3_s6_biased <= \$188 ;
   always @(posedge clk)
-    lane3_s7_y <= \$173 ;
+    lane3_s7_y <= \$189 ;
   always @(posedge clk)
-    valid_s1 <= \$174 ;
+    valid_s1 <= \$190 ;
   always @(posedge clk)
-    last_s1 <= \$175 ;
+    last_s1 <= \$191 ;
   always @(posedge clk)
-    valid_s2 <= \$176 ;
+    valid_s2 <= \$192 ;
   always @(posedge clk)
-    last_s2 <= \$177 ;
+    last_s2 <= \$193 ;
   always @(posedge clk)
-    valid_s3 <= \$178 ;
+    valid_s3 <= \$194 ;
   always @(posedge clk)
-    last_s3 <= \$179 ;
+    last_s3 <= \$195 ;
   always @(posedge clk)
-    valid_s4 <= \$180 ;
+    valid_s4 <= \$196 ;
   always @(posedge clk)
-    last_s4 <= \$181 ;
+    last_s4 <= \$197 ;
   always @(posedge clk)
-    valid_s5 <= \$182 ;
+    valid_s5 <= \$198 ;
   always @(posedge clk)
-    last_s5 <= \$183 ;
+    last_s5 <= \$199 ;
   always @(posedge clk)
-    valid_s6 <= \$184 ;
+    valid_s6 <= \$200 ;
   always @(posedge clk)
-    last_s6 <= \$185 ;
+    last_s6 <= \$201 ;
   always @(posedge clk)
-    o__valid <= \$186 ;
+    o__valid <= \$202 ;
   always @(posedge clk)
-    last_s7 <= \$187 ;
+    last_s7 <= \$203 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$126  = lane0_s1_x;
+    \$142  = lane0_s1_x;
     if (ce) begin
-      \$126  = i__payload[7:0];
+      \$142  = i__payload[7:0];
     end
     if (rst) begin
-      \$126  = 8'h00;
+      \$142  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$127  = lane0_s1_clipped;
+    \$143  = lane0_s1_clipped;
     if (ce) begin
-      \$127  = \$9 ;
+      \$143  = \$9 ;
     end
     if (rst) begin
-      \$127  = 9'h000;
+      \$143  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$128  = lane0_s1_negative;
+    \$144  = lane0_s1_negative;
     if (ce) begin
-      \$128  = \$10 ;
+      \$144  = \$10 ;
     end
     if (rst) begin
-      \$128  = 1'h0;
+      \$144  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$129  = lane0_s2_x;
+    \$145  = lane0_s2_x;
     if (ce) begin
-      \$129  = lane0_s1_x;
+      \$145  = lane0_s1_x;
     end
     if (rst) begin
-      \$129  = 8'h00;
+      \$145  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$130  = lane0_s2_square;
+    \$146  = lane0_s2_square;
     if (ce) begin
-      \$130  = \$13 ;
+      \$146  = \$13 ;
     end
     if (rst) begin
-      \$130  = 20'h00000;
+      \$146  = 20'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$131  = lane0_s2_negative;
+    \$147  = lane0_s2_negative;
     if (ce) begin
-      \$131  = lane0_s1_negative;
+      \$147  = lane0_s1_negative;
     end
     if (rst) begin
-      \$131  = 1'h0;
+      \$147  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$132  = lane0_s3_x;
+    \$148  = lane0_s3_x;
     if (ce) begin
-      \$132  = lane0_s2_x;
+      \$148  = lane0_s2_x;
     end
     if (rst) begin
-      \$132  = 8'h00;
+      \$148  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$133  = lane0_s3_one_plus_erf;
+    \$149  = lane0_s3_one_plus_erf;
     if (ce) begin
-      \$133  = \$19 ;
+      \$149  = \$19 ;
     end
     if (rst) begin
-      \$133  = 23'h000000;
+      \$149  = 23'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$134  = lane0_s4_scaled;
+    \$150  = lane0_s4_scaled;
     if (ce) begin
-      \$134  = \$20 ;
+      \$150  = \$20 ;
     end
     if (rst) begin
-      \$134  = 31'h00000000;
+      \$150  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$135  = lane0_s5_product;
+    \$151  = lane0_s5_product;
     if (ce) begin
-      \$135  = \$21 ;
+      \$151  = \$21 ;
     end
     if (rst) begin
-      \$135  = 50'h0000000000000;
+      \$151  = 50'h0000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$136  = lane0_s6_biased;
+    \$152  = lane0_s6_biased;
     if (ce) begin
-      \$136  = \$22 ;
+      \$152  = \$22 ;
     end
     if (rst) begin
-      \$136  = 51'h0000000000000;
+      \$152  = 51'h0000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$137  = lane0_s7_y;
+    \$153  = lane0_s7_y;
     if (ce) begin
-      \$137  = \$32 [7:0];
-    end
-    if (rst) begin
-      \$137  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$138  = lane1_s1_x;
-    if (ce) begin
-      \$138  = i__payload[15:8];
-    end
-    if (rst) begin
-      \$138  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$139  = lane1_s1_clipped;
-    if (ce) begin
-      \$139  = \$40 ;
-    end
-    if (rst) begin
-      \$139  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$140  = lane1_s1_negative;
-    if (ce) begin
-      \$140  = \$41 ;
-    end
-    if (rst) begin
-      \$140  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$141  = lane1_s2_x;
-    if (ce) begin
-      \$141  = lane1_s1_x;
-    end
-    if (rst) begin
-      \$141  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$142  = lane1_s2_square;
-    if (ce) begin
-      \$142  = \$44 ;
-    end
-    if (rst) begin
-      \$142  = 20'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$143  = lane1_s2_negative;
-    if (ce) begin
-      \$143  = lane1_s1_negative;
-    end
-    if (rst) begin
-      \$143  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$144  = lane1_s3_x;
-    if (ce) begin
-      \$144  = lane1_s2_x;
-    end
-    if (rst) begin
-      \$144  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$145  = lane1_s3_one_plus_erf;
-    if (ce) begin
-      \$145  = \$50 ;
-    end
-    if (rst) begin
-      \$145  = 23'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$146  = lane1_s4_scaled;
-    if (ce) begin
-      \$146  = \$51 ;
-    end
-    if (rst) begin
-      \$146  = 31'h00000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$147  = lane1_s5_product;
-    if (ce) begin
-      \$147  = \$52 ;
-    end
-    if (rst) begin
-      \$147  = 50'h0000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$148  = lane1_s6_biased;
-    if (ce) begin
-      \$148  = \$53 ;
-    end
-    if (rst) begin
-      \$148  = 51'h0000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$149  = lane1_s7_y;
-    if (ce) begin
-      \$149  = \$63 [7:0];
-    end
-    if (rst) begin
-      \$149  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$150  = lane2_s1_x;
-    if (ce) begin
-      \$150  = i__payload[23:16];
-    end
-    if (rst) begin
-      \$150  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$151  = lane2_s1_clipped;
-    if (ce) begin
-      \$151  = \$71 ;
-    end
-    if (rst) begin
-      \$151  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$152  = lane2_s1_negative;
-    if (ce) begin
-      \$152  = \$72 ;
-    end
-    if (rst) begin
-      \$152  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$153  = lane2_s2_x;
-    if (ce) begin
-      \$153  = lane2_s1_x;
+      \$153  = \$36 [7:0];
     end
     if (rst) begin
       \$153  = 8'h00;
@@ -875,119 +743,119 @@ module \gelu_int8_ibert.core (i__valid, o__ready, rst, ce, i__payload, o__payloa
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$154  = lane2_s2_square;
+    \$154  = lane1_s1_x;
     if (ce) begin
-      \$154  = \$75 ;
+      \$154  = i__payload[15:8];
     end
     if (rst) begin
-      \$154  = 20'h00000;
+      \$154  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$155  = lane2_s2_negative;
+    \$155  = lane1_s1_clipped;
     if (ce) begin
-      \$155  = lane2_s1_negative;
+      \$155  = \$44 ;
     end
     if (rst) begin
-      \$155  = 1'h0;
+      \$155  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$156  = lane2_s3_x;
+    \$156  = lane1_s1_negative;
     if (ce) begin
-      \$156  = lane2_s2_x;
+      \$156  = \$45 ;
     end
     if (rst) begin
-      \$156  = 8'h00;
+      \$156  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$157  = lane2_s3_one_plus_erf;
+    \$157  = lane1_s2_x;
     if (ce) begin
-      \$157  = \$81 ;
+      \$157  = lane1_s1_x;
     end
     if (rst) begin
-      \$157  = 23'h000000;
+      \$157  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$158  = lane2_s4_scaled;
+    \$158  = lane1_s2_square;
     if (ce) begin
-      \$158  = \$82 ;
+      \$158  = \$48 ;
     end
     if (rst) begin
-      \$158  = 31'h00000000;
+      \$158  = 20'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$159  = lane2_s5_product;
+    \$159  = lane1_s2_negative;
     if (ce) begin
-      \$159  = \$83 ;
+      \$159  = lane1_s1_negative;
     end
     if (rst) begin
-      \$159  = 50'h0000000000000;
+      \$159  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$160  = lane2_s6_biased;
+    \$160  = lane1_s3_x;
     if (ce) begin
-      \$160  = \$84 ;
+      \$160  = lane1_s2_x;
     end
     if (rst) begin
-      \$160  = 51'h0000000000000;
+      \$160  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$161  = lane2_s7_y;
+    \$161  = lane1_s3_one_plus_erf;
     if (ce) begin
-      \$161  = \$94 [7:0];
+      \$161  = \$54 ;
     end
     if (rst) begin
-      \$161  = 8'h00;
+      \$161  = 23'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$162  = lane3_s1_x;
+    \$162  = lane1_s4_scaled;
     if (ce) begin
-      \$162  = i__payload[31:24];
+      \$162  = \$55 ;
     end
     if (rst) begin
-      \$162  = 8'h00;
+      \$162  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$163  = lane3_s1_clipped;
+    \$163  = lane1_s5_product;
     if (ce) begin
-      \$163  = \$102 ;
+      \$163  = \$56 ;
     end
     if (rst) begin
-      \$163  = 9'h000;
+      \$163  = 50'h0000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$164  = lane3_s1_negative;
+    \$164  = lane1_s6_biased;
     if (ce) begin
-      \$164  = \$103 ;
+      \$164  = \$57 ;
     end
     if (rst) begin
-      \$164  = 1'h0;
+      \$164  = 51'h0000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$165  = lane3_s2_x;
+    \$165  = lane1_s7_y;
     if (ce) begin
-      \$165  = lane3_s1_x;
+      \$165  = \$71 [7:0];
     end
     if (rst) begin
       \$165  = 8'h00;
@@ -995,149 +863,149 @@ module \gelu_int8_ibert.core (i__valid, o__ready, rst, ce, i__payload, o__payloa
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$166  = lane3_s2_square;
+    \$166  = lane2_s1_x;
     if (ce) begin
-      \$166  = \$106 ;
+      \$166  = i__payload[23:16];
     end
     if (rst) begin
-      \$166  = 20'h00000;
+      \$166  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$167  = lane3_s2_negative;
+    \$167  = lane2_s1_clipped;
     if (ce) begin
-      \$167  = lane3_s1_negative;
+      \$167  = \$79 ;
     end
     if (rst) begin
-      \$167  = 1'h0;
+      \$167  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$168  = lane3_s3_x;
+    \$168  = lane2_s1_negative;
     if (ce) begin
-      \$168  = lane3_s2_x;
+      \$168  = \$80 ;
     end
     if (rst) begin
-      \$168  = 8'h00;
+      \$168  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$169  = lane3_s3_one_plus_erf;
+    \$169  = lane2_s2_x;
     if (ce) begin
-      \$169  = \$112 ;
+      \$169  = lane2_s1_x;
     end
     if (rst) begin
-      \$169  = 23'h000000;
+      \$169  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$170  = lane3_s4_scaled;
+    \$170  = lane2_s2_square;
     if (ce) begin
-      \$170  = \$113 ;
+      \$170  = \$83 ;
     end
     if (rst) begin
-      \$170  = 31'h00000000;
+      \$170  = 20'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$171  = lane3_s5_product;
+    \$171  = lane2_s2_negative;
     if (ce) begin
-      \$171  = \$114 ;
+      \$171  = lane2_s1_negative;
     end
     if (rst) begin
-      \$171  = 50'h0000000000000;
+      \$171  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$172  = lane3_s6_biased;
+    \$172  = lane2_s3_x;
     if (ce) begin
-      \$172  = \$115 ;
+      \$172  = lane2_s2_x;
     end
     if (rst) begin
-      \$172  = 51'h0000000000000;
+      \$172  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$173  = lane3_s7_y;
+    \$173  = lane2_s3_one_plus_erf;
     if (ce) begin
-      \$173  = \$125 [7:0];
+      \$173  = \$89 ;
     end
     if (rst) begin
-      \$173  = 8'h00;
+      \$173  = 23'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$174  = valid_s1;
+    \$174  = lane2_s4_scaled;
     if (ce) begin
-      \$174  = i__valid;
+      \$174  = \$90 ;
     end
     if (rst) begin
-      \$174  = 1'h0;
+      \$174  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$175  = last_s1;
+    \$175  = lane2_s5_product;
     if (ce) begin
-      \$175  = i__payload[32];
+      \$175  = \$91 ;
     end
     if (rst) begin
-      \$175  = 1'h0;
+      \$175  = 50'h0000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$176  = valid_s2;
+    \$176  = lane2_s6_biased;
     if (ce) begin
-      \$176  = valid_s1;
+      \$176  = \$92 ;
     end
     if (rst) begin
-      \$176  = 1'h0;
+      \$176  = 51'h0000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$177  = last_s2;
+    \$177  = lane2_s7_y;
     if (ce) begin
-      \$177  = last_s1;
+      \$177  = \$106 [7:0];
     end
     if (rst) begin
-      \$177  = 1'h0;
+      \$177  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$178  = valid_s3;
+    \$178  = lane3_s1_x;
     if (ce) begin
-      \$178  = valid_s2;
+      \$178  = i__payload[31:24];
     end
     if (rst) begin
-      \$178  = 1'h0;
+      \$178  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$179  = last_s3;
+    \$179  = lane3_s1_clipped;
     if (ce) begin
-      \$179  = last_s2;
+      \$179  = \$114 ;
     end
     if (rst) begin
-      \$179  = 1'h0;
+      \$179  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$180  = valid_s4;
+    \$180  = lane3_s1_negative;
     if (ce) begin
-      \$180  = valid_s3;
+      \$180  = \$115 ;
     end
     if (rst) begin
       \$180  = 1'h0;
@@ -1145,29 +1013,29 @@ module \gelu_int8_ibert.core (i__valid, o__ready, rst, ce, i__payload, o__payloa
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$181  = last_s4;
+    \$181  = lane3_s2_x;
     if (ce) begin
-      \$181  = last_s3;
+      \$181  = lane3_s1_x;
     end
     if (rst) begin
-      \$181  = 1'h0;
+      \$181  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$182  = valid_s5;
+    \$182  = lane3_s2_square;
     if (ce) begin
-      \$182  = valid_s4;
+      \$182  = \$118 ;
     end
     if (rst) begin
-      \$182  = 1'h0;
+      \$182  = 20'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$183  = last_s5;
+    \$183  = lane3_s2_negative;
     if (ce) begin
-      \$183  = last_s4;
+      \$183  = lane3_s1_negative;
     end
     if (rst) begin
       \$183  = 1'h0;
@@ -1175,42 +1043,202 @@ module \gelu_int8_ibert.core (i__valid, o__ready, rst, ce, i__payload, o__payloa
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$184  = valid_s6;
+    \$184  = lane3_s3_x;
     if (ce) begin
-      \$184  = valid_s5;
+      \$184  = lane3_s2_x;
     end
     if (rst) begin
-      \$184  = 1'h0;
+      \$184  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$185  = last_s6;
+    \$185  = lane3_s3_one_plus_erf;
     if (ce) begin
-      \$185  = last_s5;
+      \$185  = \$124 ;
     end
     if (rst) begin
-      \$185  = 1'h0;
+      \$185  = 23'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$186  = o__valid;
+    \$186  = lane3_s4_scaled;
     if (ce) begin
-      \$186  = valid_s6;
+      \$186  = \$125 ;
     end
     if (rst) begin
-      \$186  = 1'h0;
+      \$186  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$187  = last_s7;
+    \$187  = lane3_s5_product;
     if (ce) begin
-      \$187  = last_s6;
+      \$187  = \$126 ;
     end
     if (rst) begin
-      \$187  = 1'h0;
+      \$187  = 50'h0000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$188  = lane3_s6_biased;
+    if (ce) begin
+      \$188  = \$127 ;
+    end
+    if (rst) begin
+      \$188  = 51'h0000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$189  = lane3_s7_y;
+    if (ce) begin
+      \$189  = \$141 [7:0];
+    end
+    if (rst) begin
+      \$189  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$190  = valid_s1;
+    if (ce) begin
+      \$190  = i__valid;
+    end
+    if (rst) begin
+      \$190  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$191  = last_s1;
+    if (ce) begin
+      \$191  = i__payload[32];
+    end
+    if (rst) begin
+      \$191  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$192  = valid_s2;
+    if (ce) begin
+      \$192  = valid_s1;
+    end
+    if (rst) begin
+      \$192  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$193  = last_s2;
+    if (ce) begin
+      \$193  = last_s1;
+    end
+    if (rst) begin
+      \$193  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$194  = valid_s3;
+    if (ce) begin
+      \$194  = valid_s2;
+    end
+    if (rst) begin
+      \$194  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$195  = last_s3;
+    if (ce) begin
+      \$195  = last_s2;
+    end
+    if (rst) begin
+      \$195  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$196  = valid_s4;
+    if (ce) begin
+      \$196  = valid_s3;
+    end
+    if (rst) begin
+      \$196  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$197  = last_s4;
+    if (ce) begin
+      \$197  = last_s3;
+    end
+    if (rst) begin
+      \$197  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$198  = valid_s5;
+    if (ce) begin
+      \$198  = valid_s4;
+    end
+    if (rst) begin
+      \$198  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$199  = last_s5;
+    if (ce) begin
+      \$199  = last_s4;
+    end
+    if (rst) begin
+      \$199  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$200  = valid_s6;
+    if (ce) begin
+      \$200  = valid_s5;
+    end
+    if (rst) begin
+      \$200  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$201  = last_s6;
+    if (ce) begin
+      \$201  = last_s5;
+    end
+    if (rst) begin
+      \$201  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$202  = o__valid;
+    if (ce) begin
+      \$202  = valid_s6;
+    end
+    if (rst) begin
+      \$202  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$203  = last_s7;
+    if (ce) begin
+      \$203  = last_s6;
+    end
+    if (rst) begin
+      \$203  = 1'h0;
     end
   end
   assign i__ready = ce;
@@ -1235,17 +1263,21 @@ module \gelu_int8_ibert.core (i__valid, o__ready, rst, ce, i__payload, o__payloa
   assign \$18  = \$17 ;
   assign \$24  = { \$23 [51], \$23 [51], \$23 [51], \$23 [51], \$23 [51], \$23 [51], \$23 [51], \$23 [51], \$23 [51], \$23 [51], \$23 [51], \$23 [51], \$23 [51], \$23 [51], \$23 [51], \$23 [51], \$23 [51], \$23 [51], \$23 [51], \$23 [51], \$23 [51], \$23 [51], \$23 [51], \$23 [51], \$23 [51], \$23 [51], \$23 [51], \$23 [51], \$23 [51], \$23 [51], \$23 [51], \$23 [51:31] };
   assign \$27  = { \$26 [51], \$26 [51], \$26 [51], \$26 [51], \$26 [51], \$26 [51], \$26 [51], \$26 [51], \$26 [51], \$26 [51], \$26 [51], \$26 [51], \$26 [51], \$26 [51], \$26 [51], \$26 [51], \$26 [51], \$26 [51], \$26 [51], \$26 [51], \$26 [51], \$26 [51], \$26 [51], \$26 [51], \$26 [51], \$26 [51], \$26 [51], \$26 [51], \$26 [51], \$26 [51], \$26 [51], \$26 [51:31] };
-  assign \$30  = { \$29 [51], \$29 [51], \$29 [51], \$29 [51], \$29 [51], \$29 [51], \$29 [51], \$29 [51], \$29 [51], \$29 [51], \$29 [51], \$29 [51], \$29 [51], \$29 [51], \$29 [51], \$29 [51], \$29 [51], \$29 [51], \$29 [51], \$29 [51], \$29 [51], \$29 [51], \$29 [51], \$29 [51], \$29 [51], \$29 [51], \$29 [51], \$29 [51], \$29 [51], \$29 [51], \$29 [51], \$29 [51:31] };
-  assign \$49  = \$48 ;
-  assign \$55  = { \$54 [51], \$54 [51], \$54 [51], \$54 [51], \$54 [51], \$54 [51], \$54 [51], \$54 [51], \$54 [51], \$54 [51], \$54 [51], \$54 [51], \$54 [51], \$54 [51], \$54 [51], \$54 [51], \$54 [51], \$54 [51], \$54 [51], \$54 [51], \$54 [51], \$54 [51], \$54 [51], \$54 [51], \$54 [51], \$54 [51], \$54 [51], \$54 [51], \$54 [51], \$54 [51], \$54 [51], \$54 [51:31] };
-  assign \$58  = { \$57 [51], \$57 [51], \$57 [51], \$57 [51], \$57 [51], \$57 [51], \$57 [51], \$57 [51], \$57 [51], \$57 [51], \$57 [51], \$57 [51], \$57 [51], \$57 [51], \$57 [51], \$57 [51], \$57 [51], \$57 [51], \$57 [51], \$57 [51], \$57 [51], \$57 [51], \$57 [51], \$57 [51], \$57 [51], \$57 [51], \$57 [51], \$57 [51], \$57 [51], \$57 [51], \$57 [51], \$57 [51:31] };
-  assign \$61  = { \$60 [51], \$60 [51], \$60 [51], \$60 [51], \$60 [51], \$60 [51], \$60 [51], \$60 [51], \$60 [51], \$60 [51], \$60 [51], \$60 [51], \$60 [51], \$60 [51], \$60 [51], \$60 [51], \$60 [51], \$60 [51], \$60 [51], \$60 [51], \$60 [51], \$60 [51], \$60 [51], \$60 [51], \$60 [51], \$60 [51], \$60 [51], \$60 [51], \$60 [51], \$60 [51], \$60 [51], \$60 [51:31] };
-  assign \$80  = \$79 ;
-  assign \$86  = { \$85 [51], \$85 [51], \$85 [51], \$85 [51], \$85 [51], \$85 [51], \$85 [51], \$85 [51], \$85 [51], \$85 [51], \$85 [51], \$85 [51], \$85 [51], \$85 [51], \$85 [51], \$85 [51], \$85 [51], \$85 [51], \$85 [51], \$85 [51], \$85 [51], \$85 [51], \$85 [51], \$85 [51], \$85 [51], \$85 [51], \$85 [51], \$85 [51], \$85 [51], \$85 [51], \$85 [51], \$85 [51:31] };
-  assign \$89  = { \$88 [51], \$88 [51], \$88 [51], \$88 [51], \$88 [51], \$88 [51], \$88 [51], \$88 [51], \$88 [51], \$88 [51], \$88 [51], \$88 [51], \$88 [51], \$88 [51], \$88 [51], \$88 [51], \$88 [51], \$88 [51], \$88 [51], \$88 [51], \$88 [51], \$88 [51], \$88 [51], \$88 [51], \$88 [51], \$88 [51], \$88 [51], \$88 [51], \$88 [51], \$88 [51], \$88 [51], \$88 [51:31] };
-  assign \$92  = { \$91 [51], \$91 [51], \$91 [51], \$91 [51], \$91 [51], \$91 [51], \$91 [51], \$91 [51], \$91 [51], \$91 [51], \$91 [51], \$91 [51], \$91 [51], \$91 [51], \$91 [51], \$91 [51], \$91 [51], \$91 [51], \$91 [51], \$91 [51], \$91 [51], \$91 [51], \$91 [51], \$91 [51], \$91 [51], \$91 [51], \$91 [51], \$91 [51], \$91 [51], \$91 [51], \$91 [51], \$91 [51:31] };
-  assign \$111  = \$110 ;
-  assign \$117  = { \$116 [51], \$116 [51], \$116 [51], \$116 [51], \$116 [51], \$116 [51], \$116 [51], \$116 [51], \$116 [51], \$116 [51], \$116 [51], \$116 [51], \$116 [51], \$116 [51], \$116 [51], \$116 [51], \$116 [51], \$116 [51], \$116 [51], \$116 [51], \$116 [51], \$116 [51], \$116 [51], \$116 [51], \$116 [51], \$116 [51], \$116 [51], \$116 [51], \$116 [51], \$116 [51], \$116 [51], \$116 [51:31] };
-  assign \$120  = { \$119 [51], \$119 [51], \$119 [51], \$119 [51], \$119 [51], \$119 [51], \$119 [51], \$119 [51], \$119 [51], \$119 [51], \$119 [51], \$119 [51], \$119 [51], \$119 [51], \$119 [51], \$119 [51], \$119 [51], \$119 [51], \$119 [51], \$119 [51], \$119 [51], \$119 [51], \$119 [51], \$119 [51], \$119 [51], \$119 [51], \$119 [51], \$119 [51], \$119 [51], \$119 [51], \$119 [51], \$119 [51:31] };
-  assign \$123  = { \$122 [51], \$122 [51], \$122 [51], \$122 [51], \$122 [51], \$122 [51], \$122 [51], \$122 [51], \$122 [51], \$122 [51], \$122 [51], \$122 [51], \$122 [51], \$122 [51], \$122 [51], \$122 [51], \$122 [51], \$122 [51], \$122 [51], \$122 [51], \$122 [51], \$122 [51], \$122 [51], \$122 [51], \$122 [51], \$122 [51], \$122 [51], \$122 [51], \$122 [51], \$122 [51], \$122 [51], \$122 [51:31] };
+  assign \$32  = { \$31 [51], \$31 [51], \$31 [51], \$31 [51], \$31 [51], \$31 [51], \$31 [51], \$31 [51], \$31 [51], \$31 [51], \$31 [51], \$31 [51], \$31 [51], \$31 [51], \$31 [51], \$31 [51], \$31 [51], \$31 [51], \$31 [51], \$31 [51], \$31 [51], \$31 [51], \$31 [51], \$31 [51], \$31 [51], \$31 [51], \$31 [51], \$31 [51], \$31 [51], \$31 [51], \$31 [51], \$31 [51:31] };
+  assign \$34  = { \$33 [51], \$33 [51], \$33 [51], \$33 [51], \$33 [51], \$33 [51], \$33 [51], \$33 [51], \$33 [51], \$33 [51], \$33 [51], \$33 [51], \$33 [51], \$33 [51], \$33 [51], \$33 [51], \$33 [51], \$33 [51], \$33 [51], \$33 [51], \$33 [51], \$33 [51], \$33 [51], \$33 [51], \$33 [51], \$33 [51], \$33 [51], \$33 [51], \$33 [51], \$33 [51], \$33 [51], \$33 [51:31] };
+  assign \$53  = \$52 ;
+  assign \$59  = { \$58 [51], \$58 [51], \$58 [51], \$58 [51], \$58 [51], \$58 [51], \$58 [51], \$58 [51], \$58 [51], \$58 [51], \$58 [51], \$58 [51], \$58 [51], \$58 [51], \$58 [51], \$58 [51], \$58 [51], \$58 [51], \$58 [51], \$58 [51], \$58 [51], \$58 [51], \$58 [51], \$58 [51], \$58 [51], \$58 [51], \$58 [51], \$58 [51], \$58 [51], \$58 [51], \$58 [51], \$58 [51:31] };
+  assign \$62  = { \$61 [51], \$61 [51], \$61 [51], \$61 [51], \$61 [51], \$61 [51], \$61 [51], \$61 [51], \$61 [51], \$61 [51], \$61 [51], \$61 [51], \$61 [51], \$61 [51], \$61 [51], \$61 [51], \$61 [51], \$61 [51], \$61 [51], \$61 [51], \$61 [51], \$61 [51], \$61 [51], \$61 [51], \$61 [51], \$61 [51], \$61 [51], \$61 [51], \$61 [51], \$61 [51], \$61 [51], \$61 [51:31] };
+  assign \$67  = { \$66 [51], \$66 [51], \$66 [51], \$66 [51], \$66 [51], \$66 [51], \$66 [51], \$66 [51], \$66 [51], \$66 [51], \$66 [51], \$66 [51], \$66 [51], \$66 [51], \$66 [51], \$66 [51], \$66 [51], \$66 [51], \$66 [51], \$66 [51], \$66 [51], \$66 [51], \$66 [51], \$66 [51], \$66 [51], \$66 [51], \$66 [51], \$66 [51], \$66 [51], \$66 [51], \$66 [51], \$66 [51:31] };
+  assign \$69  = { \$68 [51], \$68 [51], \$68 [51], \$68 [51], \$68 [51], \$68 [51], \$68 [51], \$68 [51], \$68 [51], \$68 [51], \$68 [51], \$68 [51], \$68 [51], \$68 [51], \$68 [51], \$68 [51], \$68 [51], \$68 [51], \$68 [51], \$68 [51], \$68 [51], \$68 [51], \$68 [51], \$68 [51], \$68 [51], \$68 [51], \$68 [51], \$68 [51], \$68 [51], \$68 [51], \$68 [51], \$68 [51:31] };
+  assign \$88  = \$87 ;
+  assign \$94  = { \$93 [51], \$93 [51], \$93 [51], \$93 [51], \$93 [51], \$93 [51], \$93 [51], \$93 [51], \$93 [51], \$93 [51], \$93 [51], \$93 [51], \$93 [51], \$93 [51], \$93 [51], \$93 [51], \$93 [51], \$93 [51], \$93 [51], \$93 [51], \$93 [51], \$93 [51], \$93 [51], \$93 [51], \$93 [51], \$93 [51], \$93 [51], \$93 [51], \$93 [51], \$93 [51], \$93 [51], \$93 [51:31] };
+  assign \$97  = { \$96 [51], \$96 [51], \$96 [51], \$96 [51], \$96 [51], \$96 [51], \$96 [51], \$96 [51], \$96 [51], \$96 [51], \$96 [51], \$96 [51], \$96 [51], \$96 [51], \$96 [51], \$96 [51], \$96 [51], \$96 [51], \$96 [51], \$96 [51], \$96 [51], \$96 [51], \$96 [51], \$96 [51], \$96 [51], \$96 [51], \$96 [51], \$96 [51], \$96 [51], \$96 [51], \$96 [51], \$96 [51:31] };
+  assign \$102  = { \$101 [51], \$101 [51], \$101 [51], \$101 [51], \$101 [51], \$101 [51], \$101 [51], \$101 [51], \$101 [51], \$101 [51], \$101 [51], \$101 [51], \$101 [51], \$101 [51], \$101 [51], \$101 [51], \$101 [51], \$101 [51], \$101 [51], \$101 [51], \$101 [51], \$101 [51], \$101 [51], \$101 [51], \$101 [51], \$101 [51], \$101 [51], \$101 [51], \$101 [51], \$101 [51], \$101 [51], \$101 [51:31] };
+  assign \$104  = { \$103 [51], \$103 [51], \$103 [51], \$103 [51], \$103 [51], \$103 [51], \$103 [51], \$103 [51], \$103 [51], \$103 [51], \$103 [51], \$103 [51], \$103 [51], \$103 [51], \$103 [51], \$103 [51], \$103 [51], \$103 [51], \$103 [51], \$103 [51], \$103 [51], \$103 [51], \$103 [51], \$103 [51], \$103 [51], \$103 [51], \$103 [51], \$103 [51], \$103 [51], \$103 [51], \$103 [51], \$103 [51:31] };
+  assign \$123  = \$122 ;
+  assign \$129  = { \$128 [51], \$128 [51], \$128 [51], \$128 [51], \$128 [51], \$128 [51], \$128 [51], \$128 [51], \$128 [51], \$128 [51], \$128 [51], \$128 [51], \$128 [51], \$128 [51], \$128 [51], \$128 [51], \$128 [51], \$128 [51], \$128 [51], \$128 [51], \$128 [51], \$128 [51], \$128 [51], \$128 [51], \$128 [51], \$128 [51], \$128 [51], \$128 [51], \$128 [51], \$128 [51], \$128 [51], \$128 [51:31] };
+  assign \$132  = { \$131 [51], \$131 [51], \$131 [51], \$131 [51], \$131 [51], \$131 [51], \$131 [51], \$131 [51], \$131 [51], \$131 [51], \$131 [51], \$131 [51], \$131 [51], \$131 [51], \$131 [51], \$131 [51], \$131 [51], \$131 [51], \$131 [51], \$131 [51], \$131 [51], \$131 [51], \$131 [51], \$131 [51], \$131 [51], \$131 [51], \$131 [51], \$131 [51], \$131 [51], \$131 [51], \$131 [51], \$131 [51:31] };
+  assign \$137  = { \$136 [51], \$136 [51], \$136 [51], \$136 [51], \$136 [51], \$136 [51], \$136 [51], \$136 [51], \$136 [51], \$136 [51], \$136 [51], \$136 [51], \$136 [51], \$136 [51], \$136 [51], \$136 [51], \$136 [51], \$136 [51], \$136 [51], \$136 [51], \$136 [51], \$136 [51], \$136 [51], \$136 [51], \$136 [51], \$136 [51], \$136 [51], \$136 [51], \$136 [51], \$136 [51], \$136 [51], \$136 [51:31] };
+  assign \$139  = { \$138 [51], \$138 [51], \$138 [51], \$138 [51], \$138 [51], \$138 [51], \$138 [51], \$138 [51], \$138 [51], \$138 [51], \$138 [51], \$138 [51], \$138 [51], \$138 [51], \$138 [51], \$138 [51], \$138 [51], \$138 [51], \$138 [51], \$138 [51], \$138 [51], \$138 [51], \$138 [51], \$138 [51], \$138 [51], \$138 [51], \$138 [51], \$138 [51], \$138 [51], \$138 [51], \$138 [51], \$138 [51:31] };
 endmodule
