@@ -20,13 +20,14 @@ class Gelu(ElementwisePipeline):
     Fully pipelined: one beat per cycle, latency 7 cycles, ``last`` carried through, output in
     input order; stalls as a whole under backpressure.
 
-    Table methods, per lane: |x| and ReLU; segment decode (index, left-aligned position);
-    synchronous read of the table split into even and odd entries, so the two interpolation
-    nodes come from two single-port ROMs with no extra table bits; the difference of the nodes;
-    one multiply by the position; interpolate, subtract from ReLU, round and saturate.
+    Table methods, one stage each per lane: (1) |x| and ReLU; (2) segment decode (index, aligned
+    position); (3) synchronous read of the table split into even and odd entries, so the two
+    interpolation nodes come from two single-port ROMs with no extra table bits; (4) the
+    difference of the nodes; (5) one multiply by the position (at most 17 x 18 bits: one DSP);
+    (6) interpolate, and pre-round ReLU; (7) subtract, shift and saturate.
 
-    ``i_gelu``, per lane: clip |x|; square; sign and shift the polynomial; multiply by x; multiply
-    by the output scale; round and saturate.
+    ``i_gelu``, per lane: (1) clip |x|; (2) square; (3) sign and shift the polynomial; (4) multiply
+    by x; (5) multiply by the output scale; (6) add the rounding bias; (7) shift and saturate.
 
     Parameters
     ----------
