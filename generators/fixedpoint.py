@@ -69,26 +69,6 @@ class Fixed:
     def to_float(self, codes):
         return np.asarray(codes, dtype=np.float64) * self.lsb
 
-    def from_float(self, values, rounding=Rounding.HALF_UP):
-        """Quantise real values to codes, rounding then saturating."""
-        scaled = np.asarray(values, dtype=np.float64) * 2.0**self.frac
-        if Rounding(rounding) is Rounding.FLOOR:
-            codes = np.floor(scaled)
-        else:
-            codes = np.floor(scaled + 0.5)
-        return np.clip(codes, self.min_code, self.max_code).astype(np.int64)
-
-    def to_unsigned(self, codes):
-        """Two's-complement bit patterns of ``codes`` as non-negative integers."""
-        return np.asarray(codes, dtype=np.int64) & ((1 << self.width) - 1)
-
-    def from_unsigned(self, words):
-        """Inverse of :meth:`to_unsigned`."""
-        words = np.asarray(words, dtype=np.int64) & ((1 << self.width) - 1)
-        if self.signed:
-            words = np.where(words >> (self.width - 1), words - (1 << self.width), words)
-        return words
-
     def to_json(self):
         return {"signed": self.signed, "width": self.width, "int_bits": self.int_bits,
                 "frac_bits": self.frac}

@@ -91,9 +91,6 @@ class BlockParams:
     def to_json(self):
         return json.dumps({"family": self.family, **self.to_dict()}, sort_keys=True)
 
-    def replace(self, **changes):
-        return dataclasses.replace(self, **changes)
-
     def _resolve(self, name, value):
         """Set a derived or defaulted field from ``__post_init__`` of a frozen dataclass."""
         object.__setattr__(self, name, value)
