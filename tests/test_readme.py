@@ -22,3 +22,13 @@ def test_two_commands_are_what_ci_runs():
     ci = (REPO_ROOT / ".ci" / "run").read_text()
     assert '.venv/bin/pip install -e ".[dev]"' in README and 'pip install --quiet -e ".[dev]"' in ci
     assert ".venv/bin/python -m pytest -n auto" in README and ".venv/bin/python -m pytest -n auto" in ci
+
+
+def test_config_example_builds(tmp_path):
+    """The TOML example in the README is a working config."""
+    from generators.cli import main
+
+    example = README.split("```toml\n", 1)[1].split("```", 1)[0]
+    (tmp_path / "my.toml").write_text(example)
+    assert main(["build", "--config", str(tmp_path / "my.toml"), "--out", str(tmp_path)]) == 0
+    assert (tmp_path / "my_gelu.v").is_file()
