@@ -28,6 +28,7 @@ import math
 import numpy as np
 
 from ..fixedpoint import Rounding, saturate, shift_round
+from .baselines import softmax_reference as softmax_float
 from .params import SoftmaxParams
 
 __all__ = ["softmax", "softmax_reference", "exponent_frac", "exp2_table", "recip_table",
@@ -147,8 +148,4 @@ def softmax_reference(params: SoftmaxParams, x, mask=None):
     values = params.in_format.to_float(x)
     if params.method == "base2":
         values = values * math.log(2.0)
-    mask = np.zeros(len(values), dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
-    if mask.all():
-        return np.zeros(len(values))
-    weights = np.where(mask, 0.0, np.exp(values - values[~mask].max()))
-    return weights / weights.sum()
+    return softmax_float(values, mask)
