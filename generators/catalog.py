@@ -16,6 +16,7 @@ import tomllib
 from pathlib import Path
 
 from .gelu.params import GeluParams
+from .softmax.params import SoftmaxParams
 from .params import BlockParams, ParamError, ParamValueError, did_you_mean
 
 __all__ = ["Family", "Entry", "FAMILIES", "DEFAULT_CATALOG", "ConfigError", "load_config",
@@ -43,6 +44,9 @@ FAMILIES = {f.name: f for f in (
     Family("gelu", GeluParams, "generators.gelu.rtl:Gelu",
            "end of a vector; carried through unchanged (element-wise block)",
            "element-wise GELU: Edge-MoE table, fitted non-uniform table, or I-BERT i-GELU"),
+    Family("softmax", SoftmaxParams, "generators.softmax.rtl:Softmax",
+           "end of a vector: its length (1..max_len elements) is set at run time by tlast",
+           "single-pass softmax: online base-2 maximum and sum, table exp2 and reciprocal"),
 )}
 
 _NAME = re.compile(r"[a-z][a-z0-9_]{0,62}\Z")

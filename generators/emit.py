@@ -48,6 +48,8 @@ def _manifest(entry, top, sha256):
             "s_axis": _stream("input", core.lanes, core.in_format, entry.family.tlast),
             "m_axis": _stream("output", core.lanes, core.out_format, entry.family.tlast),
         },
+        **({"tuser": "s_axis_tuser bit k masks lane k: its output is 0 and it does not count"}
+           if "s_axis_tuser" in top.signature.members else {}),
         "latency_cycles": core.latency,
         "initiation_interval": 1,
         "verilog": {"file": f"{entry.name}.v", "sha256": sha256},

@@ -153,8 +153,11 @@ class AxisTB:
                 ext.pause = False  # a killed generator may have left the flag set
 
     # -- stimulus --------------------------------------------------------------------------------
-    def send_vectors(self, frames: Sequence[Sequence[int]]) -> None:
-        """Queue frames (lane values, len a multiple of ``lanes``); tlast marks each frame's last beat."""
+    def send_vectors(self, frames: Sequence[Sequence[int]], masks: Sequence[Sequence[bool]] | None = None) -> None:
+        """Queue frames (lane values, len a multiple of ``lanes``); tlast marks each frame's last beat.
+
+        ``masks`` (per element, optional) go out on tuser, one bit per lane (lane 0 in bit 0).
+        """
         lo, hi = (-(1 << (self.in_width - 1)), 1 << (self.in_width - 1)) if self.signed else (0, 1 << self.in_width)
         for n, frame in enumerate(frames):
             if not frame or len(frame) % self.lanes:
@@ -162,7 +165,12 @@ class AxisTB:
             if not all(lo <= v < hi for v in frame):  # masking would silently hide test bugs
                 bad = next(v for v in frame if not lo <= v < hi)
                 raise ValueError(f"frame {n}: value {bad} does not fit {self.in_width}-bit lane")
-            self.source.send_nowait(AxiStreamFrame(to_unsigned(frame, self.in_width)))
+            tuser = None
+            if masks is not None:
+                words = [sum(int(bool(b)) << k for k, b in enumerate(masks[n][i:i + self.lanes]))
+                         for i in range(0, len(frame), self.lanes)]
+                tuser = [words[i // self.lanes] for i in range(len(frame))]  # the beat's word per lane
+            self.source.send_nowait(AxiStreamFrame(to_unsigned(frame, self.in_width), tuser=tuser))
 
     # -- checking --------------------------------------------------------------------------------
     async def expect_vectors(self, expected: Sequence[Sequence[int]], inputs: Sequence[Sequence[int]] | None = None,
@@ -219,11 +227,12 @@ class AxisTB:
         self.set_traffic(idle, bp)
 
     async def run_vectors(self, frames: Sequence[Sequence[int]], expected: Sequence[Sequence[int]],
-                          timeout_cycles: int | None = None, drain_cycles: int = 64) -> Stats:
+                          timeout_cycles: int | None = None, drain_cycles: int = 64,
+                          masks: Sequence[Sequence[bool]] | None = None) -> Stats:
         """Send ``frames``, check ``expected`` (in order), check nothing extra comes out; return Stats."""
         first_beat = cocotb.start_soon(self._first_input_beat())
         t0 = time.perf_counter()
-        self.send_vectors(frames)
+        self.send_vectors(frames, masks)
         got = await self.expect_vectors(expected, inputs=frames, timeout_cycles=timeout_cycles)
         wall = time.perf_counter() - t0
         start = await first_beat

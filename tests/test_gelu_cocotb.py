@@ -30,14 +30,15 @@ CASES = [e for e in DEFAULT_CATALOG if e.params.family == "gelu"] + \
         [Entry(name, params) for name, params in MATRIX.items()]
 
 
-def simulate(entry, extra_env=None):
+def simulate(entry, extra_env=None, test_module="testbench.gelu_tb"):
+    """Emit ``entry``'s Verilog into its own build folder and run ``test_module`` on it."""
     key = entry.params.to_json() + repr(sorted((extra_env or {}).items()))
     digest = hashlib.sha256(key.encode()).hexdigest()[:10]
     case_dir = REPO_ROOT / "build" / "cocotb" / f"{entry.name}-{digest}"
     case_dir.mkdir(parents=True, exist_ok=True)
     verilog = case_dir / f"{entry.name}.v"     # beside, not in, the simulator's build dir
     write_atomic(verilog, render(entry)[verilog.name])
-    run_cocotb(verilog_sources=[verilog], toplevel=entry.name, test_module="testbench.gelu_tb",
+    run_cocotb(verilog_sources=[verilog], toplevel=entry.name, test_module=test_module,
                build_dir=case_dir / "sim", params_json=entry.params.to_json(), timeout_s=1800,
                extra_env=extra_env)
 

@@ -1,0 +1,279 @@
+"""Streaming single-pass softmax (the arithmetic of :mod:`.model`), base-2 and natural forms.
+
+Ref: Softermax (arXiv 2103.09301) and Edge-MoE's online softmax; see :mod:`.model`.
+
+Two sides joined by a ring buffer of logits and a FIFO of per-vector results:
+
+* ingest: every beat is written to the ring and, in a free-running pipeline, turned into its own
+  maximum and sum of ``2**(x - max)``; a one-cycle recurrence folds it into the vector's running
+  maximum and sum; at ``last`` the reciprocal of the sum is computed and the vector's
+  (maximum, reciprocal, exponent, length) enter the FIFO.
+* drain: while the FIFO has a vector, its beats are read back from the ring one per cycle,
+  ``2**(x - max)`` is recomputed and multiplied by the reciprocal; this side stalls as a whole
+  under backpressure.
+
+The ring holds ``max_len / lanes`` beats plus the ingest latency, so the drain of one vector
+overlaps the ingest of the next: back-to-back vectors of any length stream at one beat per cycle.
+"""
+
+from amaranth.hdl import Array, Const, Module, Mux, Signal, Value, signed, unsigned
+from amaranth.lib import data, fifo, stream, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from .model import (LOG2E_CODE, LOG2E_FRAC, MANTISSA_BITS, NATURAL_EXTRA_FRAC, exp2_table,
+                    exponent_frac, recip_table)
+from .params import SoftmaxParams
+
+__all__ = ["Softmax"]
+
+INGEST_LATENCY = 5        # accept -> recurrence
+RECIP_LATENCY = 3
+
+
+def _interpolate(m, nodes, position, position_bits, segments_log2, name):
+    """Piecewise-linear lookup in constant ``nodes`` (combinational), as the model's."""
+    fine = max(position_bits - segments_log2, 0)
+    index = position >> fine if fine else position << (segments_log2 - position_bits)
+    width = max(max(nodes).bit_length(), 1)
+    table = Array(Const(v, unsigned(width)) for v in nodes)
+    lower = Signal(unsigned(width), name=f"{name}_lower")
+    upper = Signal(unsigned(width), name=f"{name}_upper")
+    m.d.comb += [lower.eq(table[index]), upper.eq(table[index + 1])]
+    offset = position[:fine] if fine else Const(0, 1)
+    return lower + ((offset * (upper - lower).as_signed()) >> fine)
+
+
+class Softmax(wiring.Component):
+    """Softmax over vectors of 1..``max_len`` logits, ``lanes`` per beat, ``last`` at the end.
+
+    ``i.p.mask`` bit k excludes lane k: its output is 0 and it counts in neither maximum nor sum.
+    Outputs keep the input's order and framing. Initiation interval 1 for back-to-back vectors;
+    a vector's first output follows its last input by :attr:`latency` cycles.
+    """
+
+    def __init__(self, params: SoftmaxParams):
+        if not isinstance(params, SoftmaxParams):
+            raise TypeError(f"params must be a SoftmaxParams, not {params!r}")
+        if params.method == "ibert":
+            raise NotImplementedError("the ibert method has no RTL yet")
+        self._params = params
+        p = params
+        in_layout = data.StructLayout({
+            "data": data.ArrayLayout(signed(p.in_width), p.lanes),
+            "mask": p.lanes, "last": 1})
+        out_layout = data.StructLayout({
+            "data": data.ArrayLayout(unsigned(p.out_width), p.lanes), "last": 1})
+        super().__init__({"i": In(stream.Signature(in_layout)),
+                          "o": Out(stream.Signature(out_layout))})
+
+    @property
+    def params(self):
+        return self._params
+
+    @property
+    def lanes(self):
+        return self._params.lanes
+
+    @property
+    def in_format(self):
+        return self._params.in_format
+
+    @property
+    def out_format(self):
+        return self._params.out_format
+
+    @property
+    def latency(self):
+        """Cycles from a vector's last input beat to its first output beat (no backpressure)."""
+        return INGEST_LATENCY + RECIP_LATENCY + 1 + self.DRAIN_LATENCY
+
+    DRAIN_LATENCY = 5
+
+    def _exponent(self, x):
+        """Base-2 exponent codes (``exponent_frac`` fraction bits) of a logit."""
+        if self._params.method == "natural":
+            return (x * LOG2E_CODE) >> (LOG2E_FRAC - NATURAL_EXTRA_FRAC)
+        return x
+
+    def _exp2(self, m, v, frac, name):
+        """``2**v`` for ``v < 1`` (codes with ``frac`` fraction bits), ``exp_frac`` bits."""
+        p = self._params
+        whole = v >> frac
+        mantissa = _interpolate(m, exp2_table(p), v[:frac], frac, p.exp_segments_log2, name)
+        drop = Signal(range(p.exp_frac + 3), name=f"{name}_drop")
+        m.d.comb += drop.eq(Mux(-whole > p.exp_frac + 2, p.exp_frac + 2, -whole))
+        return ((mantissa + ((Const(1, 1) << drop) >> 1)) >> drop)[:p.exp_frac + 2]
+
+    def elaborate(self, platform):
+        p = self._params
+        m = Module()
+        frac = exponent_frac(p)
+        beats = p.max_len // p.lanes
+        ring_depth = 1 << (beats + INGEST_LATENCY + RECIP_LATENCY + 4 - 1).bit_length()
+        exp_width = Value.cast(self._exponent(Signal(signed(p.in_width)))).shape().width
+        int_width = exp_width - frac + 2           # integer part of an exponent, signed
+        sum_width = p.sum_frac + (p.max_len).bit_length() + 2
+
+        # --- ring buffer ------------------------------------------------------------------------
+        entry = data.StructLayout({"data": data.ArrayLayout(signed(p.in_width), p.lanes),
+                                   "mask": p.lanes})
+        m.submodules.ring = ring = Memory(shape=entry, depth=ring_depth, init=[])
+        wr = ring.write_port()
+        rd = ring.read_port(domain="sync")
+        wptr = Signal(range(ring_depth))
+        rptr = Signal(range(ring_depth))
+        used = Signal(range(ring_depth + 1))
+        accept = Signal()
+        issue = Signal()
+        m.d.comb += [self.i.ready.eq(used < ring_depth), accept.eq(self.i.valid & self.i.ready),
+                     wr.addr.eq(wptr), wr.data.data.eq(self.i.p.data),
+                     wr.data.mask.eq(self.i.p.mask), wr.en.eq(accept)]
+        with m.If(accept):
+            m.d.sync += wptr.eq(wptr + 1)
+        m.d.sync += used.eq(used + accept - issue)
+
+        # --- ingest: beat maximum and sum, then the recurrence ----------------------------------
+        length = Signal(range(beats + 1))
+        with m.If(accept):
+            m.d.sync += length.eq(Mux(self.i.p.last, 0, length + 1))
+
+        def delay(value, name):
+            reg = Signal.like(value, name=name) if isinstance(value, Signal) else \
+                Signal(value.shape(), name=name)
+            m.d.sync += reg.eq(value)
+            return reg
+
+        # A1: the accepted beat.
+        a1_valid = delay(accept, "a1_valid")
+        a1_last = delay(self.i.p.last, "a1_last")
+        a1_len = delay(length + 1, "a1_len")
+        a1_mask = delay(self.i.p.mask, "a1_mask")
+        a1_x = [delay(self.i.p.data[k], f"a1_x{k}") for k in range(p.lanes)]
+        # A2: exponents and their integer parts.
+        a2_e = [delay(self._exponent(x), f"a2_e{k}") for k, x in enumerate(a1_x)]
+        a2_valid, a2_last, a2_len, a2_mask = (delay(s, f"a2_{n}") for s, n in (
+            (a1_valid, "valid"), (a1_last, "last"), (a1_len, "len"), (a1_mask, "mask")))
+        # A3: the beat's integer maximum over unmasked lanes.
+        floor_min = -(1 << (int_width - 1))
+        beat_max = Const(floor_min, signed(int_width))
+        for k, e in enumerate(a2_e):
+            whole = (e >> frac).as_signed()
+            beat_max = Mux(~a2_mask[k] & (whole > beat_max), whole, beat_max)
+        a3_max = delay(beat_max, "a3_max")
+        a3_e = [delay(e, f"a3_e{k}") for k, e in enumerate(a2_e)]
+        a3_valid, a3_last, a3_len, a3_mask = (delay(s, f"a3_{n}") for s, n in (
+            (a2_valid, "valid"), (a2_last, "last"), (a2_len, "len"), (a2_mask, "mask")))
+        a3_any = delay(~a2_mask.all(), "a3_any")
+        # A4: 2**(x - beat max), floored to sum_frac bits, summed over unmasked lanes.
+        beat_sum = 0
+        for k, e in enumerate(a3_e):
+            term = self._exp2(m, e - (a3_max << frac), frac, f"a_exp{k}")
+            beat_sum = beat_sum + Mux(a3_mask[k], 0, term >> (p.exp_frac - p.sum_frac))
+        a4_sum = delay(beat_sum, "a4_sum")
+        a4_max, a4_valid, a4_last, a4_len, a4_any = (delay(s, f"a4_{n}") for s, n in (
+            (a3_max, "max"), (a3_valid, "valid"), (a3_last, "last"), (a3_len, "len"),
+            (a3_any, "any")))
+        # A5: the recurrence (m' = max(m, M); d' = (d >> (m' - m)) + (S >> (m' - M))).
+        run_max = Signal(signed(int_width))
+        run_sum = Signal(sum_width)
+        started = Signal()
+        new_max = Mux(~started | (a4_max > run_max), a4_max, run_max)
+        old_shift = (new_max - run_max).as_unsigned()
+        beat_shift = (new_max - a4_max).as_unsigned()
+        folded = Mux(started, _shift_right(run_sum, old_shift, sum_width), 0) \
+            + _shift_right(a4_sum, beat_shift, sum_width)
+        vec_max = Mux(a4_any, new_max, run_max)
+        vec_sum = Mux(a4_any, folded, run_sum)
+        vec_any = started | a4_any
+        with m.If(a4_valid):
+            m.d.sync += [run_max.eq(vec_max), run_sum.eq(vec_sum), started.eq(vec_any)]
+            with m.If(a4_last):
+                m.d.sync += started.eq(0)
+        r0_valid = delay(a4_valid & a4_last, "r0_valid")
+        r0_max, r0_sum, r0_any, r0_len = (delay(s, f"r0_{n}") for s, n in (
+            (vec_max, "max"), (vec_sum[:sum_width], "sum"), (vec_any, "any"), (a4_len, "len")))
+
+        # --- reciprocal of the sum: 1/d = r * 2**-recip_frac * 2**-(lead - sum_frac) -----------
+        lead = Signal(range(sum_width), name="recip_lead")
+        for bit in range(sum_width):
+            with m.If(r0_sum[bit]):
+                m.d.comb += lead.eq(bit)
+        r1 = {n: delay(s, f"r1_{n}") for n, s in (
+            ("valid", r0_valid), ("max", r0_max), ("any", r0_any), ("len", r0_len),
+            ("lead", lead), ("sum", r0_sum))}
+        normal = Signal(MANTISSA_BITS + 1, name="recip_normal")
+        with m.If(r1["lead"] >= MANTISSA_BITS):
+            m.d.comb += normal.eq(r1["sum"] >> (r1["lead"] - MANTISSA_BITS).as_unsigned())
+        with m.Else():
+            m.d.comb += normal.eq(r1["sum"] << (MANTISSA_BITS - r1["lead"]).as_unsigned())
+        r2 = {n: delay(s, f"r2_{n}") for n, s in (
+            ("valid", r1["valid"]), ("max", r1["max"]), ("any", r1["any"]), ("len", r1["len"]),
+            ("lead", r1["lead"]), ("mantissa", normal[:MANTISSA_BITS]))}
+        recip = _interpolate(m, recip_table(p), r2["mantissa"], MANTISSA_BITS,
+                             p.recip_segments_log2, "recip")
+        r3 = {n: delay(s, f"r3_{n}") for n, s in (
+            ("valid", r2["valid"]), ("max", r2["max"]), ("any", r2["any"]), ("len", r2["len"]),
+            ("lead", r2["lead"]), ("recip", recip))}
+
+        vector = data.StructLayout({
+            "max": signed(int_width), "recip": unsigned(p.recip_frac + 1),
+            "lead": range(sum_width), "any": 1, "len": range(beats + 1)})
+        m.submodules.vectors = vectors = fifo.SyncFIFOBuffered(
+            width=vector.size, depth=ring_depth + INGEST_LATENCY + RECIP_LATENCY + 2)
+        pushed = data.View(vector, vectors.w_data)
+        m.d.comb += [vectors.w_en.eq(r3["valid"]), pushed.max.eq(r3["max"]),
+                     pushed.recip.eq(r3["recip"]), pushed.lead.eq(r3["lead"]),
+                     pushed.any.eq(r3["any"]), pushed.len.eq(r3["len"])]
+
+        # --- drain: read back, recompute, normalise (stalls as a whole) ------------------------
+        ce = Signal()
+        m.d.comb += ce.eq(~self.o.valid | self.o.ready)
+        current = data.View(vector, vectors.r_data)
+        count = Signal(range(beats + 1))
+        final = count + 1 == current.len
+        m.d.comb += [issue.eq(ce & vectors.r_rdy), rd.addr.eq(rptr), rd.en.eq(ce),
+                     vectors.r_en.eq(issue & final)]
+        with m.If(issue):
+            m.d.sync += [rptr.eq(rptr + 1), count.eq(Mux(final, 0, count + 1))]
+
+        def stage(value, name):
+            reg = Signal(value.shape(), name=name)
+            with m.If(ce):
+                m.d.sync += reg.eq(value)
+            return reg
+
+        # D1: ring data arrives (the read port's register), with its vector's constants.
+        d1 = {n: stage(s, f"d1_{n}") for n, s in (
+            ("valid", issue), ("last", issue & final), ("max", current.max),
+            ("recip", current.recip), ("lead", current.lead), ("any", current.any))}
+        d2_e = [stage(self._exponent(rd.data.data[k]), f"d2_e{k}") for k in range(p.lanes)]
+        d2 = {n: stage(s, f"d2_{n}") for n, s in list(
+            {"mask": rd.data.mask, **{k: v for k, v in d1.items()}}.items())}
+        numerators = [self._exp2(m, e - (d2["max"] << frac), frac, f"d_exp{k}")
+                      for k, e in enumerate(d2_e)]
+        d3_num = [stage(v, f"d3_num{k}") for k, v in enumerate(numerators)]
+        d3 = {n: stage(s, f"d3_{n}") for n, s in d2.items()}
+        d4_prod = [stage(v * d3["recip"], f"d4_prod{k}") for k, v in enumerate(d3_num)]
+        d4 = {n: stage(s, f"d4_{n}") for n, s in d3.items()}
+        # Shift by exp_frac + recip_frac + (lead - sum_frac) - out_frac, rounding half up.
+        base = p.exp_frac + p.recip_frac - p.sum_frac - p.out_frac
+        shift = Signal(range(base + sum_width + 1), name="out_shift")
+        m.d.comb += shift.eq(d4["lead"] + base)
+        outputs = []
+        for k, prod in enumerate(d4_prod):
+            rounded = (prod + ((Const(1, 1) << shift) >> 1)) >> shift
+            saturated = Mux(rounded > p.out_format.max_code, p.out_format.max_code, rounded)
+            outputs.append(Mux(d4["mask"][k] | ~d4["any"], 0, saturated)[:p.out_width])
+        d5 = [stage(v, f"d5_y{k}") for k, v in enumerate(outputs)]
+        d5_valid = stage(d4["valid"], "d5_valid")
+        d5_last = stage(d4["last"], "d5_last")
+        m.d.comb += [self.o.valid.eq(d5_valid), self.o.p.last.eq(d5_last)]
+        for k, y in enumerate(d5):
+            m.d.comb += self.o.p.data[k].eq(y)
+        return m
+
+
+def _shift_right(value, amount, width):
+    """``value >> amount`` that is 0 once ``amount`` reaches ``width`` (a bounded barrel shift)."""
+    return Mux(amount >= width, 0, value >> amount[:max(width - 1, 1).bit_length()])
