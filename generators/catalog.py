@@ -92,6 +92,9 @@ DEFAULT_CATALOG = (
     Entry("gelu_edge_moe_fitted", GeluParams(
         method="fitted_pwl", lanes=4, in_width=32, in_frac=22, out_width=32, out_frac=22,
         rounding="floor", table_frac=22)),
+    # Attention rows of up to 256 scores, s8.4 logits, u8.8 probabilities, 4 per cycle.
+    Entry("softmax_int8", SoftmaxParams(method="natural", lanes=4, max_len=256)),
+    Entry("softmax_int8_base2", SoftmaxParams(method="base2", lanes=4, max_len=256)),
 )
 
 

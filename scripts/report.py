@@ -97,9 +97,7 @@ def _fmt(value, spec):
 def _gelu_markdown(rows):
     header = ["block", "method", "in → out", "lanes", "latency", "table bits",
               "max \\|err\\|", "mean \\|err\\|", "max err (LSB)", "mean err (LSB)"]
-    for target in SYNTH_TARGETS:
-        short = "iCE40" if target.startswith("ice40") else "ECP5"
-        header += [f"{short} LUT/FF/DSP/BRAM", f"{short} Fmax"]
+    header += _synth_header()
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row in rows:
         p, acc = row["params"], row["accuracy"]
@@ -108,18 +106,63 @@ def _gelu_markdown(rows):
                  str(acc.get("table_bits", "—")),
                  f"{acc['max_abs_error']:.3g}", f"{acc['mean_abs_error']:.3g}",
                  f"{acc['max_error_lsb']:.3g}", f"{acc['mean_error_lsb']:.3g}"]
-        for target in SYNTH_TARGETS:
-            synth = row.get("synth", {}).get(target)
-            if synth is None:
-                cells += ["not run", "—"]
-            elif "error" in synth:
-                reason = synth["error"].split(": ", 1)[-1]
-                cells += [reason if reason.startswith("does not fit") else "failed", "—"]
-            else:
-                cells += [f"{synth['lut']}/{synth['ff']}/{synth['dsp']}/{synth['bram']}",
-                          f"{_fmt(synth['fmax_mhz'], '.1f')} MHz"]
-        lines.append("| " + " | ".join(cells) + " |")
+        lines.append("| " + " | ".join(cells + _synth_cells(row)) + " |")
     return "\n".join(lines) + "\n"
+
+
+def _synth_header():
+    header = []
+    for target in SYNTH_TARGETS:
+        short = "iCE40" if target.startswith("ice40") else "ECP5"
+        header += [f"{short} LUT/FF/DSP/BRAM", f"{short} Fmax"]
+    return header
+
+
+def _synth_cells(row):
+    cells = []
+    for target in SYNTH_TARGETS:
+        synth = row.get("synth", {}).get(target)
+        if synth is None:
+            cells += ["not run", "—"]
+        elif "error" in synth:
+            reason = synth["error"].split(": ", 1)[-1]
+            cells += [reason if reason.startswith("does not fit") else "failed", "—"]
+        else:
+            cells += [f"{synth['lut']}/{synth['ff']}/{synth['dsp']}/{synth['bram']}",
+                      f"{_fmt(synth['fmax_mhz'], '.1f')} MHz"]
+    return cells
+
+
+def _softmax_markdown(rows):
+    header = ["block", "method", "in → out", "lanes", "max_len", "latency", "elements/cycle",
+              "max err (LSB)", "mean err (LSB)", "worst \\|sum−1\\|", "top-1 (decisive)",
+              "I-BERT max err (LSB)", "I-BERT top-1", "hls4ml max err (LSB)", "hls4ml top-1"]
+    header += _synth_header()
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for row in rows:
+        p, acc = row["params"], row["accuracy"]
+        own, ibert, hls = acc[p["method"]], acc["ibert"], acc["hls4ml_stable"]
+        cells = [row["name"], p["method"], f"{row['in_format']} → {row['out_format']}",
+                 str(p["lanes"]), str(p["max_len"]), str(row["latency_cycles"]),
+                 f"{row['throughput']['elements_per_cycle']:.2f}",
+                 f"{own['max_error_lsb']:.2f}", f"{own['mean_error_lsb']:.3f}",
+                 f"{own['worst_sum_error']:.3f}", f"{own['top1_agreement_decisive']:.3f}",
+                 f"{ibert['max_error_lsb']:.1f}", f"{ibert['top1_agreement_decisive']:.3f}",
+                 f"{hls['max_error_lsb']:.1f}", f"{hls['top1_agreement_decisive']:.3f}"]
+        lines.append("| " + " | ".join(cells + _synth_cells(row)) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _softmax_figures(params):
+    from scripts.softmax_figures import softmax_accuracy, softmax_throughput
+
+    return {"accuracy": softmax_accuracy(params), "throughput": softmax_throughput(params)}
+
+
+FAMILY_REPORTS = {
+    "gelu": (lambda params: {"accuracy": gelu_accuracy(params)}, _gelu_markdown),
+    "softmax": (_softmax_figures, _softmax_markdown),
+}
 
 
 def write_family_reports(entries, out_dir, synth=True):
@@ -128,8 +171,6 @@ def write_family_reports(entries, out_dir, synth=True):
     by_family = {}
     for entry in entries:
         by_family.setdefault(entry.params.family, []).append(entry)
-    if set(by_family) - {"gelu"}:
-        raise NotImplementedError(f"no report for families {sorted(set(by_family) - {'gelu'})}")
     paths = []
     for family, members in sorted(by_family.items()):
         json_path, md_path = out_dir / f"{family}.json", out_dir / f"{family}.md"
@@ -147,17 +188,18 @@ def write_family_reports(entries, out_dir, synth=True):
                 "out_format": entry.params.out_format.name,
                 "latency_cycles": manifest["latency_cycles"],
                 "initiation_interval": manifest["initiation_interval"],
-                "accuracy": gelu_accuracy(entry.params),
+                **FAMILY_REPORTS[family][0](entry.params),
                 "synth": {r["target"]: {k: v for k, v in r.items() if k != "name"}
                           for r in synth_rows if r["name"] == entry.name},
             })
             kept = previous.get(entry.name)
             if kept and kept["params"] == rows[-1]["params"]:
                 rows[-1]["synth"] = kept["synth"]
+        markdown = FAMILY_REPORTS[family][1](rows)
         write_files({json_path.name: (json.dumps(rows, indent=2, sort_keys=True) + "\n").encode(),
-                     md_path.name: _gelu_markdown(rows).encode()}, out_dir)
+                     md_path.name: markdown.encode()}, out_dir)
         paths += [json_path, md_path]
-        if update_readme(Path("README.md"), family, _gelu_markdown(rows)):
+        if update_readme(Path("README.md"), family, markdown):
             paths.append(Path("README.md"))
     return paths
 

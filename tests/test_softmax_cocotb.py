@@ -2,7 +2,7 @@
 
 import pytest
 
-from generators.catalog import Entry
+from generators.catalog import DEFAULT_CATALOG, Entry
 from generators.softmax.params import SoftmaxParams
 from tests.test_gelu_cocotb import simulate
 
@@ -15,6 +15,10 @@ CASES = {
 }
 
 
-@pytest.mark.parametrize("name", sorted(CASES))
-def test_softmax_bit_exact(name):
-    simulate(Entry(name, CASES[name]), test_module="testbench.softmax_tb")
+ENTRIES = [e for e in DEFAULT_CATALOG if e.params.family == "softmax"] + \
+          [Entry(name, params) for name, params in CASES.items()]
+
+
+@pytest.mark.parametrize("entry", ENTRIES, ids=[e.name for e in ENTRIES])
+def test_softmax_bit_exact(entry):
+    simulate(entry, test_module="testbench.softmax_tb")

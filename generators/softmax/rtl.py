@@ -27,7 +27,7 @@ from .params import SoftmaxParams
 
 __all__ = ["Softmax"]
 
-INGEST_LATENCY = 5        # accept -> recurrence
+INGEST_LATENCY = 7        # accept -> recurrence
 RECIP_LATENCY = 3
 
 
@@ -88,7 +88,7 @@ class Softmax(wiring.Component):
         """Cycles from a vector's last input beat to its first output beat (no backpressure)."""
         return INGEST_LATENCY + RECIP_LATENCY + 1 + self.DRAIN_LATENCY
 
-    DRAIN_LATENCY = 5
+    DRAIN_LATENCY = 6
 
     def _exponent(self, x):
         """Base-2 exponent codes (``exponent_frac`` fraction bits) of a logit."""
@@ -96,14 +96,19 @@ class Softmax(wiring.Component):
             return (x * LOG2E_CODE) >> (LOG2E_FRAC - NATURAL_EXTRA_FRAC)
         return x
 
-    def _exp2(self, m, v, frac, name):
-        """``2**v`` for ``v < 1`` (codes with ``frac`` fraction bits), ``exp_frac`` bits."""
+    def _exp2_parts(self, m, v, frac, name):
+        """First half of ``2**v`` (``v < 1``, ``frac`` fraction bits): ``2**frac(v)`` from the
+        table, and how far to shift it right."""
         p = self._params
         whole = v >> frac
         mantissa = _interpolate(m, exp2_table(p), v[:frac], frac, p.exp_segments_log2, name)
         drop = Signal(range(p.exp_frac + 3), name=f"{name}_drop")
         m.d.comb += drop.eq(Mux(-whole > p.exp_frac + 2, p.exp_frac + 2, -whole))
-        return ((mantissa + ((Const(1, 1) << drop) >> 1)) >> drop)[:p.exp_frac + 2]
+        return mantissa[:self._params.exp_frac + 2], drop
+
+    def _exp2_finish(self, mantissa, drop):
+        """Second half: the rounded right shift, ``exp_frac`` fraction bits."""
+        return ((mantissa + ((Const(1, 1) << drop) >> 1)) >> drop)[:self._params.exp_frac + 2]
 
     def elaborate(self, platform):
         p = self._params
@@ -165,34 +170,41 @@ class Softmax(wiring.Component):
         a3_valid, a3_last, a3_len, a3_mask = (delay(s, f"a3_{n}") for s, n in (
             (a2_valid, "valid"), (a2_last, "last"), (a2_len, "len"), (a2_mask, "mask")))
         a3_any = delay(~a2_mask.all(), "a3_any")
-        # A4: 2**(x - beat max), floored to sum_frac bits, summed over unmasked lanes.
-        beat_sum = 0
-        for k, e in enumerate(a3_e):
-            term = self._exp2(m, e - (a3_max << frac), frac, f"a_exp{k}")
-            beat_sum = beat_sum + Mux(a3_mask[k], 0, term >> (p.exp_frac - p.sum_frac))
-        a4_sum = delay(beat_sum, "a4_sum")
-        a4_max, a4_valid, a4_last, a4_len, a4_any = (delay(s, f"a4_{n}") for s, n in (
-            (a3_max, "max"), (a3_valid, "valid"), (a3_last, "last"), (a3_len, "len"),
-            (a3_any, "any")))
-        # A5: the recurrence (m' = max(m, M); d' = (d >> (m' - m)) + (S >> (m' - M))).
+        # A4-A6: 2**(x - beat max) in two halves, floored to sum_frac bits, summed over the
+        # unmasked lanes.
+        parts = [self._exp2_parts(m, e - (a3_max << frac), frac, f"a_exp{k}")
+                 for k, e in enumerate(a3_e)]
+        a4_parts = [(delay(mt, f"a4_mantissa{k}"), delay(dr, f"a4_drop{k}"))
+                    for k, (mt, dr) in enumerate(parts)]
+        a4 = {n: delay(s, f"a4_{n}") for n, s in (
+            ("max", a3_max), ("valid", a3_valid), ("last", a3_last), ("len", a3_len),
+            ("any", a3_any), ("mask", a3_mask))}
+        a5_terms = [delay(Mux(a4["mask"][k], 0, self._exp2_finish(mt, dr)
+                              >> (p.exp_frac - p.sum_frac)), f"a5_term{k}")
+                    for k, (mt, dr) in enumerate(a4_parts)]
+        a5 = {n: delay(s, f"a5_{n}") for n, s in a4.items()}
+        a6_sum = delay(sum(a5_terms[1:], a5_terms[0]), "a6_sum")
+        a6_max, a6_valid, a6_last, a6_len, a6_any = (delay(a5[n], f"a6_{n}") for n in (
+            "max", "valid", "last", "len", "any"))
+        # A7: the recurrence (m' = max(m, M); d' = (d >> (m' - m)) + (S >> (m' - M))).
         run_max = Signal(signed(int_width))
         run_sum = Signal(sum_width)
         started = Signal()
-        new_max = Mux(~started | (a4_max > run_max), a4_max, run_max)
+        new_max = Mux(~started | (a6_max > run_max), a6_max, run_max)
         old_shift = (new_max - run_max).as_unsigned()
-        beat_shift = (new_max - a4_max).as_unsigned()
+        beat_shift = (new_max - a6_max).as_unsigned()
         folded = Mux(started, _shift_right(run_sum, old_shift, sum_width), 0) \
-            + _shift_right(a4_sum, beat_shift, sum_width)
-        vec_max = Mux(a4_any, new_max, run_max)
-        vec_sum = Mux(a4_any, folded, run_sum)
-        vec_any = started | a4_any
-        with m.If(a4_valid):
+            + _shift_right(a6_sum, beat_shift, sum_width)
+        vec_max = Mux(a6_any, new_max, run_max)
+        vec_sum = Mux(a6_any, folded, run_sum)
+        vec_any = started | a6_any
+        with m.If(a6_valid):
             m.d.sync += [run_max.eq(vec_max), run_sum.eq(vec_sum), started.eq(vec_any)]
-            with m.If(a4_last):
+            with m.If(a6_last):
                 m.d.sync += started.eq(0)
-        r0_valid = delay(a4_valid & a4_last, "r0_valid")
+        r0_valid = delay(a6_valid & a6_last, "r0_valid")
         r0_max, r0_sum, r0_any, r0_len = (delay(s, f"r0_{n}") for s, n in (
-            (vec_max, "max"), (vec_sum[:sum_width], "sum"), (vec_any, "any"), (a4_len, "len")))
+            (vec_max, "max"), (vec_sum[:sum_width], "sum"), (vec_any, "any"), (a6_len, "len")))
 
         # --- reciprocal of the sum: 1/d = r * 2**-recip_frac * 2**-(lead - sum_frac) -----------
         lead = Signal(range(sum_width), name="recip_lead")
@@ -250,26 +262,30 @@ class Softmax(wiring.Component):
         d2_e = [stage(self._exponent(rd.data.data[k]), f"d2_e{k}") for k in range(p.lanes)]
         d2 = {n: stage(s, f"d2_{n}") for n, s in list(
             {"mask": rd.data.mask, **{k: v for k, v in d1.items()}}.items())}
-        numerators = [self._exp2(m, e - (d2["max"] << frac), frac, f"d_exp{k}")
-                      for k, e in enumerate(d2_e)]
-        d3_num = [stage(v, f"d3_num{k}") for k, v in enumerate(numerators)]
+        parts = [self._exp2_parts(m, e - (d2["max"] << frac), frac, f"d_exp{k}")
+                 for k, e in enumerate(d2_e)]
+        d3_parts = [(stage(mt, f"d3_mantissa{k}"), stage(dr, f"d3_drop{k}"))
+                    for k, (mt, dr) in enumerate(parts)]
         d3 = {n: stage(s, f"d3_{n}") for n, s in d2.items()}
-        d4_prod = [stage(v * d3["recip"], f"d4_prod{k}") for k, v in enumerate(d3_num)]
+        d4_num = [stage(self._exp2_finish(mt, dr), f"d4_num{k}") for k, (mt, dr) in
+                  enumerate(d3_parts)]
         d4 = {n: stage(s, f"d4_{n}") for n, s in d3.items()}
+        d5_prod = [stage(v * d4["recip"], f"d5_prod{k}") for k, v in enumerate(d4_num)]
+        d5 = {n: stage(s, f"d5_{n}") for n, s in d4.items()}
         # Shift by exp_frac + recip_frac + (lead - sum_frac) - out_frac, rounding half up.
         base = p.exp_frac + p.recip_frac - p.sum_frac - p.out_frac
         shift = Signal(range(base + sum_width + 1), name="out_shift")
-        m.d.comb += shift.eq(d4["lead"] + base)
+        m.d.comb += shift.eq(d5["lead"] + base)
         outputs = []
-        for k, prod in enumerate(d4_prod):
+        for k, prod in enumerate(d5_prod):
             rounded = (prod + ((Const(1, 1) << shift) >> 1)) >> shift
             saturated = Mux(rounded > p.out_format.max_code, p.out_format.max_code, rounded)
-            outputs.append(Mux(d4["mask"][k] | ~d4["any"], 0, saturated)[:p.out_width])
-        d5 = [stage(v, f"d5_y{k}") for k, v in enumerate(outputs)]
-        d5_valid = stage(d4["valid"], "d5_valid")
-        d5_last = stage(d4["last"], "d5_last")
-        m.d.comb += [self.o.valid.eq(d5_valid), self.o.p.last.eq(d5_last)]
-        for k, y in enumerate(d5):
+            outputs.append(Mux(d5["mask"][k] | ~d5["any"], 0, saturated)[:p.out_width])
+        d6 = [stage(v, f"d6_y{k}") for k, v in enumerate(outputs)]
+        d6_valid = stage(d5["valid"], "d6_valid")
+        d6_last = stage(d5["last"], "d6_last")
+        m.d.comb += [self.o.valid.eq(d6_valid), self.o.p.last.eq(d6_last)]
+        for k, y in enumerate(d6):
             m.d.comb += self.o.p.data[k].eq(y)
         return m
 

@@ -1,0 +1,118 @@
+"""Softmax figures: accuracy against float64 beside the I-BERT and hls4ml baselines, and the
+throughput measured in simulation on back-to-back vectors."""
+
+import math
+
+import numpy as np
+
+from generators.softmax.baselines import hls4ml_softmax_stable, ibert_softmax
+from generators.softmax.baselines import softmax_reference as softmax_float
+from generators.softmax.model import softmax
+
+SEED = 2026
+ROWS = 300
+ROW_LENGTH = 64
+#: Logits like attention scores: N(0, sigma) for several sigma, and heavy-tailed rows.
+DISTRIBUTIONS = ("normal 1", "normal 2", "normal 4", "student-t 2")
+
+
+def _rows(params, name, rng):
+    length = min(ROW_LENGTH, params.max_len) // params.lanes * params.lanes
+    kind, spread = name.split()
+    for _ in range(ROWS):
+        if kind == "normal":
+            values = rng.normal(0.0, float(spread), length)
+        else:
+            values = rng.standard_t(float(spread), length)
+        codes = np.floor(values * 2**params.in_frac + 0.5)
+        yield np.clip(codes, params.in_format.min_code, params.in_format.max_code).astype(np.int64)
+
+
+def _methods(params):
+    """(label, output codes of one row, float reference of one row) per compared method."""
+    in_fmt, out_fmt = params.in_format, params.out_format
+    scale = math.log(2.0) if params.method == "base2" else 1.0
+    return [
+        (params.method, lambda x: softmax(params, x),
+         lambda x: softmax_float(in_fmt.to_float(x) * scale)),
+        ("ibert", lambda x: ibert_softmax(x, in_fmt, out_fmt),
+         lambda x: softmax_float(in_fmt.to_float(x))),
+        # Saturating output cast: with hls4ml's default wrap, p = 1.0 becomes 0 in an 8.8 output.
+        ("hls4ml_stable", lambda x: hls4ml_softmax_stable(x, in_fmt, out_fmt,
+                                                          out_overflow="AP_SAT"),
+         lambda x: softmax_float(in_fmt.to_float(x))),
+    ]
+
+
+def softmax_accuracy(params):
+    """Per method: max/mean |error| (real and output LSBs), worst |sum - 1|, top-1 agreement."""
+    lsb = params.out_format.lsb
+    result = {}
+    for label, hardware, ideal in _methods(params):
+        worst = total = worst_sum = 0.0
+        count = agree = decisive = decisive_agree = 0
+        rng = np.random.default_rng(SEED)
+        for name in DISTRIBUTIONS:
+            for x in _rows(params, name, rng):
+                got = params.out_format.to_float(hardware(x))
+                ref = ideal(x)
+                error = np.abs(got - ref)
+                worst, total, count = max(worst, error.max()), total + error.sum(), count + len(x)
+                worst_sum = max(worst_sum, abs(got.sum() - 1.0))
+                same = int(np.argmax(got) == np.argmax(ref))
+                agree += same
+                top2 = np.sort(ref)[-2:]
+                if len(ref) < 2 or top2[1] - top2[0] > lsb:
+                    decisive += 1
+                    decisive_agree += same
+        rows = ROWS * len(DISTRIBUTIONS)
+        result[label] = {
+            "max_abs_error": float(worst), "mean_abs_error": float(total / count),
+            "max_error_lsb": float(worst / lsb), "mean_error_lsb": float(total / count / lsb),
+            "worst_sum_error": float(worst_sum), "top1_agreement": agree / rows,
+            "top1_agreement_decisive": decisive_agree / decisive if decisive else 1.0,
+        }
+    return result
+
+
+def softmax_throughput(params, vectors=24):
+    """Input elements per cycle on back-to-back vectors of mixed lengths, no backpressure,
+    measured in Amaranth's simulator: accepted elements over cycles from first to last accept."""
+    from amaranth.sim import Simulator
+
+    from generators.softmax.rtl import Softmax
+
+    dut = Softmax(params)
+    rng = np.random.default_rng(SEED)
+    lanes, beats_max = params.lanes, params.max_len // params.lanes
+    lengths = [int(b) for b in rng.integers(1, beats_max + 1, vectors)] + [1, beats_max, 1]
+    accepted = []
+
+    async def producer(ctx):
+        cycle = 0
+        for length in lengths:
+            for beat in range(length):
+                for k in range(lanes):
+                    ctx.set(dut.i.p.data[k], int(rng.integers(-8, 8)))
+                ctx.set(dut.i.p.last, beat == length - 1)
+                ctx.set(dut.i.valid, 1)
+                while True:
+                    ready = ctx.get(dut.i.ready)
+                    await ctx.tick()
+                    cycle += 1
+                    if ready:
+                        accepted.append(cycle)
+                        break
+        ctx.set(dut.i.valid, 0)
+
+    async def consumer(ctx):
+        ctx.set(dut.o.ready, 1)
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(producer)
+    sim.add_testbench(consumer)
+    sim.run()
+    cycles = accepted[-1] - accepted[0] + 1
+    return {"vectors": len(lengths), "beats": len(accepted), "cycles": cycles,
+            "elements_per_cycle": len(accepted) * lanes / cycles}
