@@ -190,6 +190,17 @@ def test_error_in_a_later_block_writes_nothing(tmp_path, capsys):
     assert not out.exists()
 
 
+def test_softmax_ibert_is_a_model_only(tmp_path, capsys):
+    config = write_config(tmp_path, """
+        [s]
+        family = "softmax"
+        method = "ibert"
+    """)
+    assert error_of(capsys, "build", "--config", config, "--out", tmp_path / "out") == \
+        "error: the ibert method has no RTL yet (its model is generators.softmax.baselines)"
+    assert not (tmp_path / "out").exists()
+
+
 def test_unknown_block(capsys):
     assert error_of(capsys, "build", "--only", "gelu_int9") == \
         "error: no block named 'gelu_int9'; did you mean 'gelu_int8'? (see --list)"

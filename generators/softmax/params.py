@@ -70,6 +70,11 @@ class SoftmaxParams(BlockParams):
         check_int("sum_frac", self.sum_frac, 0, self.exp_frac)
         check_int("recip_frac", self.recip_frac, 2, 24)
         check_int("recip_segments_log2", self.recip_segments_log2, 0, 8)
+        if self.exp_frac + self.recip_frac < self.sum_frac + self.out_frac:
+            # The output is exp * recip scaled down: it cannot hold more bits than they carry.
+            raise ParamValueError(
+                f"out_frac must be at most exp_frac + recip_frac - sum_frac "
+                f"({self.exp_frac + self.recip_frac - self.sum_frac}), not {self.out_frac!r}")
 
     @property
     def in_format(self):
