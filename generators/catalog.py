@@ -34,6 +34,7 @@ class Family:
     core_class: str        # "module:Class", imported on first use so models stay Amaranth-free
     tlast: str             # what tlast delimits, for the manifest
     summary: str
+    latency: str           # what the manifest's latency_cycles counts
 
     def core(self, params):
         module, cls = self.core_class.split(":")
@@ -43,10 +44,12 @@ class Family:
 FAMILIES = {f.name: f for f in (
     Family("gelu", GeluParams, "generators.gelu.rtl:Gelu",
            "end of a vector; carried through unchanged (element-wise block)",
-           "element-wise GELU: Edge-MoE table, fitted non-uniform table, or I-BERT i-GELU"),
+           "element-wise GELU: Edge-MoE table, fitted non-uniform table, or I-BERT i-GELU",
+           "cycles from a beat's input transfer to the same beat's output valid"),
     Family("softmax", SoftmaxParams, "generators.softmax.rtl:Softmax",
            "end of a vector: its length (1..max_len elements) is set at run time by tlast",
-           "single-pass softmax: online base-2 maximum and sum, table exp2 and reciprocal"),
+           "single-pass softmax: online base-2 maximum and sum, table exp2 and reciprocal",
+           "cycles from a vector's last input transfer to its first output valid"),
 )}
 
 _NAME = re.compile(r"[a-z][a-z0-9_]{0,62}\Z")

@@ -51,6 +51,7 @@ def _manifest(entry, top, sha256):
         **({"tuser": "s_axis_tuser bit k masks lane k: its output is 0 and it does not count"}
            if "s_axis_tuser" in top.signature.members else {}),
         "latency_cycles": core.latency,
+        "latency_meaning": entry.family.latency,
         "initiation_interval": 1,
         "verilog": {"file": f"{entry.name}.v", "sha256": sha256},
     }
