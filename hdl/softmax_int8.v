@@ -616,76 +616,77 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   reg [7:0] \$575 ;
   reg [4:0] \$576 ;
   reg [27:0] \$577 ;
-  reg [6:0] \$578 ;
+  reg [15:0] \$578 ;
   reg [6:0] \$579 ;
   wire [12:0] \$58 ;
-  reg \$580 ;
+  reg [6:0] \$580 ;
   reg \$581 ;
-  reg [14:0] \$582 ;
-  reg [12:0] \$583 ;
-  reg [4:0] \$584 ;
-  reg \$585 ;
-  reg [24:0] \$586 ;
+  reg \$582 ;
+  reg [14:0] \$583 ;
+  reg [12:0] \$584 ;
+  reg [4:0] \$585 ;
+  reg \$586 ;
   reg [24:0] \$587 ;
   reg [24:0] \$588 ;
   reg [24:0] \$589 ;
   wire [39:0] \$59 ;
-  reg [3:0] \$590 ;
-  reg \$591 ;
+  reg [24:0] \$590 ;
+  reg [3:0] \$591 ;
   reg \$592 ;
-  reg [14:0] \$593 ;
-  reg [12:0] \$594 ;
-  reg [4:0] \$595 ;
-  reg \$596 ;
-  reg [17:0] \$597 ;
-  reg [4:0] \$598 ;
-  reg [17:0] \$599 ;
+  reg \$593 ;
+  reg [14:0] \$594 ;
+  reg [12:0] \$595 ;
+  reg [4:0] \$596 ;
+  reg \$597 ;
+  reg [17:0] \$598 ;
+  reg [4:0] \$599 ;
   wire [11:0] \$6 ;
   wire [40:0] \$60 ;
-  reg [4:0] \$600 ;
-  reg [17:0] \$601 ;
-  reg [4:0] \$602 ;
-  reg [17:0] \$603 ;
-  reg [4:0] \$604 ;
-  reg [3:0] \$605 ;
-  reg \$606 ;
+  reg [17:0] \$600 ;
+  reg [4:0] \$601 ;
+  reg [17:0] \$602 ;
+  reg [4:0] \$603 ;
+  reg [17:0] \$604 ;
+  reg [4:0] \$605 ;
+  reg [3:0] \$606 ;
   reg \$607 ;
-  reg [14:0] \$608 ;
-  reg [12:0] \$609 ;
+  reg \$608 ;
+  reg [14:0] \$609 ;
   wire [40:0] \$61 ;
-  reg [4:0] \$610 ;
-  reg \$611 ;
-  reg [17:0] \$612 ;
+  reg [12:0] \$610 ;
+  reg [4:0] \$611 ;
+  reg \$612 ;
   reg [17:0] \$613 ;
   reg [17:0] \$614 ;
   reg [17:0] \$615 ;
-  reg [3:0] \$616 ;
-  reg \$617 ;
+  reg [17:0] \$616 ;
+  reg [3:0] \$617 ;
   reg \$618 ;
-  reg [14:0] \$619 ;
+  reg \$619 ;
   wire [41:0] \$62 ;
-  reg [12:0] \$620 ;
-  reg [4:0] \$621 ;
-  reg \$622 ;
-  reg [30:0] \$623 ;
+  reg [14:0] \$620 ;
+  reg [12:0] \$621 ;
+  reg [4:0] \$622 ;
+  reg \$623 ;
   reg [30:0] \$624 ;
   reg [30:0] \$625 ;
   reg [30:0] \$626 ;
-  reg [3:0] \$627 ;
-  reg \$628 ;
+  reg [30:0] \$627 ;
+  reg [3:0] \$628 ;
   reg \$629 ;
   wire \$63 ;
-  reg [14:0] \$630 ;
-  reg [12:0] \$631 ;
-  reg [4:0] \$632 ;
-  reg \$633 ;
-  reg [7:0] \$634 ;
+  reg \$630 ;
+  reg [14:0] \$631 ;
+  reg [12:0] \$632 ;
+  reg [4:0] \$633 ;
+  reg \$634 ;
   reg [7:0] \$635 ;
   reg [7:0] \$636 ;
   reg [7:0] \$637 ;
-  reg \$638 ;
+  reg [7:0] \$638 ;
   reg \$639 ;
   wire [39:0] \$64 ;
+  reg \$640 ;
   wire [40:0] \$65 ;
   wire [40:0] \$66 ;
   wire [41:0] \$67 ;
@@ -918,6 +919,7 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   reg r3_any = 1'h0;
   reg [4:0] r3_lead = 5'h00;
   reg [7:0] r3_len = 8'h00;
+  reg [15:0] r3_mantissa = 16'h0000;
   reg [24:0] r3_max = 25'h0000000;
   reg [27:0] r3_recip = 28'h0000000;
   (* init = 1'h0 *)
@@ -1101,6 +1103,7 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
     end
   end
   assign rd__data = _0_;
+  assign \$337  = \$330  ? 21'h000000 : \$336 ;
   assign \$338  = \$324  + \$337 ;
   assign \$339  = a6_any ? \$338  : { 1'h0, run_sum };
   assign \$340  = started | a6_any;
@@ -1402,129 +1405,131 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   always @(posedge clk)
     r3_recip <= \$577 ;
   always @(posedge clk)
-    rd__addr <= \$578 ;
+    r3_mantissa <= \$578 ;
   always @(posedge clk)
-    count <= \$579 ;
+    rd__addr <= \$579 ;
   always @(posedge clk)
-    d1_valid <= \$580 ;
+    count <= \$580 ;
   always @(posedge clk)
-    d1_last <= \$581 ;
+    d1_valid <= \$581 ;
   always @(posedge clk)
-    d1_max <= \$582 ;
+    d1_last <= \$582 ;
   always @(posedge clk)
-    d1_recip <= \$583 ;
+    d1_max <= \$583 ;
   always @(posedge clk)
-    d1_lead <= \$584 ;
+    d1_recip <= \$584 ;
   always @(posedge clk)
-    d1_any <= \$585 ;
+    d1_lead <= \$585 ;
   always @(posedge clk)
-    d2_e0 <= \$586 ;
+    d1_any <= \$586 ;
   always @(posedge clk)
-    d2_e1 <= \$587 ;
+    d2_e0 <= \$587 ;
   always @(posedge clk)
-    d2_e2 <= \$588 ;
+    d2_e1 <= \$588 ;
   always @(posedge clk)
-    d2_e3 <= \$589 ;
+    d2_e2 <= \$589 ;
   always @(posedge clk)
-    d2_mask <= \$590 ;
+    d2_e3 <= \$590 ;
   always @(posedge clk)
-    d2_valid <= \$591 ;
+    d2_mask <= \$591 ;
   always @(posedge clk)
-    d2_last <= \$592 ;
+    d2_valid <= \$592 ;
   always @(posedge clk)
-    d2_max <= \$593 ;
+    d2_last <= \$593 ;
   always @(posedge clk)
-    d2_recip <= \$594 ;
+    d2_max <= \$594 ;
   always @(posedge clk)
-    d2_lead <= \$595 ;
+    d2_recip <= \$595 ;
   always @(posedge clk)
-    d2_any <= \$596 ;
+    d2_lead <= \$596 ;
   always @(posedge clk)
-    d3_mantissa0 <= \$597 ;
+    d2_any <= \$597 ;
   always @(posedge clk)
-    d3_drop0 <= \$598 ;
+    d3_mantissa0 <= \$598 ;
   always @(posedge clk)
-    d3_mantissa1 <= \$599 ;
+    d3_drop0 <= \$599 ;
   always @(posedge clk)
-    d3_drop1 <= \$600 ;
+    d3_mantissa1 <= \$600 ;
   always @(posedge clk)
-    d3_mantissa2 <= \$601 ;
+    d3_drop1 <= \$601 ;
   always @(posedge clk)
-    d3_drop2 <= \$602 ;
+    d3_mantissa2 <= \$602 ;
   always @(posedge clk)
-    d3_mantissa3 <= \$603 ;
+    d3_drop2 <= \$603 ;
   always @(posedge clk)
-    d3_drop3 <= \$604 ;
+    d3_mantissa3 <= \$604 ;
   always @(posedge clk)
-    d3_mask <= \$605 ;
+    d3_drop3 <= \$605 ;
   always @(posedge clk)
-    d3_valid <= \$606 ;
+    d3_mask <= \$606 ;
   always @(posedge clk)
-    d3_last <= \$607 ;
+    d3_valid <= \$607 ;
   always @(posedge clk)
-    d3_max <= \$608 ;
+    d3_last <= \$608 ;
   always @(posedge clk)
-    d3_recip <= \$609 ;
+    d3_max <= \$609 ;
   always @(posedge clk)
-    d3_lead <= \$610 ;
+    d3_recip <= \$610 ;
   always @(posedge clk)
-    d3_any <= \$611 ;
+    d3_lead <= \$611 ;
   always @(posedge clk)
-    d4_num0 <= \$612 ;
+    d3_any <= \$612 ;
   always @(posedge clk)
-    d4_num1 <= \$613 ;
+    d4_num0 <= \$613 ;
   always @(posedge clk)
-    d4_num2 <= \$614 ;
+    d4_num1 <= \$614 ;
   always @(posedge clk)
-    d4_num3 <= \$615 ;
+    d4_num2 <= \$615 ;
   always @(posedge clk)
-    d4_mask <= \$616 ;
+    d4_num3 <= \$616 ;
   always @(posedge clk)
-    d4_valid <= \$617 ;
+    d4_mask <= \$617 ;
   always @(posedge clk)
-    d4_last <= \$618 ;
+    d4_valid <= \$618 ;
   always @(posedge clk)
-    d4_max <= \$619 ;
+    d4_last <= \$619 ;
   always @(posedge clk)
-    d4_recip <= \$620 ;
+    d4_max <= \$620 ;
   always @(posedge clk)
-    d4_lead <= \$621 ;
+    d4_recip <= \$621 ;
   always @(posedge clk)
-    d4_any <= \$622 ;
+    d4_lead <= \$622 ;
   always @(posedge clk)
-    d5_prod0 <= \$623 ;
+    d4_any <= \$623 ;
   always @(posedge clk)
-    d5_prod1 <= \$624 ;
+    d5_prod0 <= \$624 ;
   always @(posedge clk)
-    d5_prod2 <= \$625 ;
+    d5_prod1 <= \$625 ;
   always @(posedge clk)
-    d5_prod3 <= \$626 ;
+    d5_prod2 <= \$626 ;
   always @(posedge clk)
-    d5_mask <= \$627 ;
+    d5_prod3 <= \$627 ;
   always @(posedge clk)
-    d5_valid <= \$628 ;
+    d5_mask <= \$628 ;
   always @(posedge clk)
-    d5_last <= \$629 ;
+    d5_valid <= \$629 ;
   always @(posedge clk)
-    d5_max <= \$630 ;
+    d5_last <= \$630 ;
   always @(posedge clk)
-    d5_recip <= \$631 ;
+    d5_max <= \$631 ;
   always @(posedge clk)
-    d5_lead <= \$632 ;
+    d5_recip <= \$632 ;
   always @(posedge clk)
-    d5_any <= \$633 ;
+    d5_lead <= \$633 ;
   always @(posedge clk)
-    d6_y0 <= \$634 ;
+    d5_any <= \$634 ;
   always @(posedge clk)
-    d6_y1 <= \$635 ;
+    d6_y0 <= \$635 ;
   always @(posedge clk)
-    d6_y2 <= \$636 ;
+    d6_y1 <= \$636 ;
   always @(posedge clk)
-    d6_y3 <= \$637 ;
+    d6_y2 <= \$637 ;
   always @(posedge clk)
-    o__valid <= \$638 ;
+    d6_y3 <= \$638 ;
   always @(posedge clk)
-    d6_last <= \$639 ;
+    o__valid <= \$639 ;
+  always @(posedge clk)
+    d6_last <= \$640 ;
   assign i__ready = used < 8'h80;
   assign accept = i__valid & i__ready;
   assign \$2  = $signed(a3_e0) - $signed(\$1 );
@@ -1750,7 +1755,6 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   assign \$334  = \$333  ? a6_max : { run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max };
   assign \$335  = $signed(\$334 ) - $signed(a6_max);
   assign \$336  = a6_sum >> \$335 [4:0];
-  assign \$337  = \$330  ? 21'h000000 : \$336 ;
   \softmax_int8.core.vectors  vectors (
     .clk(clk),
     .r_data(r_data),
@@ -2469,19 +2473,16 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$578  = rd__addr;
-    if (issue) begin
-      \$578  = \$381 [6:0];
-    end
+    \$578  = r2_mantissa;
     if (rst) begin
-      \$578  = 7'h00;
+      \$578  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$579  = count;
+    \$579  = rd__addr;
     if (issue) begin
-      \$579  = \$385 [6:0];
+      \$579  = \$381 [6:0];
     end
     if (rst) begin
       \$579  = 7'h00;
@@ -2489,19 +2490,19 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$580  = d1_valid;
-    if (ce) begin
-      \$580  = issue;
+    \$580  = count;
+    if (issue) begin
+      \$580  = \$385 [6:0];
     end
     if (rst) begin
-      \$580  = 1'h0;
+      \$580  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$581  = d1_last;
+    \$581  = d1_valid;
     if (ce) begin
-      \$581  = \$388 ;
+      \$581  = issue;
     end
     if (rst) begin
       \$581  = 1'h0;
@@ -2509,59 +2510,59 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$582  = d1_max;
+    \$582  = d1_last;
     if (ce) begin
-      \$582  = r_data[14:0];
+      \$582  = \$388 ;
     end
     if (rst) begin
-      \$582  = 15'h0000;
+      \$582  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$583  = d1_recip;
+    \$583  = d1_max;
     if (ce) begin
-      \$583  = r_data[27:15];
+      \$583  = r_data[14:0];
     end
     if (rst) begin
-      \$583  = 13'h0000;
+      \$583  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$584  = d1_lead;
+    \$584  = d1_recip;
     if (ce) begin
-      \$584  = r_data[32:28];
+      \$584  = r_data[27:15];
     end
     if (rst) begin
-      \$584  = 5'h00;
+      \$584  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$585  = d1_any;
+    \$585  = d1_lead;
     if (ce) begin
-      \$585  = r_data[33];
+      \$585  = r_data[32:28];
     end
     if (rst) begin
-      \$585  = 1'h0;
+      \$585  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$586  = d2_e0;
+    \$586  = d1_any;
     if (ce) begin
-      \$586  = \$390 ;
+      \$586  = r_data[33];
     end
     if (rst) begin
-      \$586  = 25'h0000000;
+      \$586  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$587  = d2_e1;
+    \$587  = d2_e0;
     if (ce) begin
-      \$587  = \$392 ;
+      \$587  = \$390 ;
     end
     if (rst) begin
       \$587  = 25'h0000000;
@@ -2569,9 +2570,9 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$588  = d2_e2;
+    \$588  = d2_e1;
     if (ce) begin
-      \$588  = \$394 ;
+      \$588  = \$392 ;
     end
     if (rst) begin
       \$588  = 25'h0000000;
@@ -2579,9 +2580,9 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$589  = d2_e3;
+    \$589  = d2_e2;
     if (ce) begin
-      \$589  = \$396 ;
+      \$589  = \$394 ;
     end
     if (rst) begin
       \$589  = 25'h0000000;
@@ -2589,29 +2590,29 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$590  = d2_mask;
+    \$590  = d2_e3;
     if (ce) begin
-      \$590  = rd__data[35:32];
+      \$590  = \$396 ;
     end
     if (rst) begin
-      \$590  = 4'h0;
+      \$590  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$591  = d2_valid;
+    \$591  = d2_mask;
     if (ce) begin
-      \$591  = d1_valid;
+      \$591  = rd__data[35:32];
     end
     if (rst) begin
-      \$591  = 1'h0;
+      \$591  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$592  = d2_last;
+    \$592  = d2_valid;
     if (ce) begin
-      \$592  = d1_last;
+      \$592  = d1_valid;
     end
     if (rst) begin
       \$592  = 1'h0;
@@ -2619,149 +2620,149 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$593  = d2_max;
+    \$593  = d2_last;
     if (ce) begin
-      \$593  = d1_max;
+      \$593  = d1_last;
     end
     if (rst) begin
-      \$593  = 15'h0000;
+      \$593  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$594  = d2_recip;
+    \$594  = d2_max;
     if (ce) begin
-      \$594  = d1_recip;
+      \$594  = d1_max;
     end
     if (rst) begin
-      \$594  = 13'h0000;
+      \$594  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$595  = d2_lead;
+    \$595  = d2_recip;
     if (ce) begin
-      \$595  = d1_lead;
+      \$595  = d1_recip;
     end
     if (rst) begin
-      \$595  = 5'h00;
+      \$595  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$596  = d2_any;
+    \$596  = d2_lead;
     if (ce) begin
-      \$596  = d1_any;
+      \$596  = d1_lead;
     end
     if (rst) begin
-      \$596  = 1'h0;
+      \$596  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$597  = d3_mantissa0;
+    \$597  = d2_any;
     if (ce) begin
-      \$597  = \$402 [17:0];
+      \$597  = d1_any;
     end
     if (rst) begin
-      \$597  = 18'h00000;
+      \$597  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$598  = d3_drop0;
+    \$598  = d3_mantissa0;
     if (ce) begin
-      \$598  = \$96 [4:0];
+      \$598  = \$402 [17:0];
     end
     if (rst) begin
-      \$598  = 5'h00;
+      \$598  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$599  = d3_mantissa1;
+    \$599  = d3_drop0;
     if (ce) begin
-      \$599  = \$408 [17:0];
+      \$599  = \$96 [4:0];
     end
     if (rst) begin
-      \$599  = 18'h00000;
+      \$599  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$600  = d3_drop1;
+    \$600  = d3_mantissa1;
     if (ce) begin
-      \$600  = \$113 [4:0];
+      \$600  = \$408 [17:0];
     end
     if (rst) begin
-      \$600  = 5'h00;
+      \$600  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$601  = d3_mantissa2;
+    \$601  = d3_drop1;
     if (ce) begin
-      \$601  = \$414 [17:0];
+      \$601  = \$113 [4:0];
     end
     if (rst) begin
-      \$601  = 18'h00000;
+      \$601  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$602  = d3_drop2;
+    \$602  = d3_mantissa2;
     if (ce) begin
-      \$602  = \$130 [4:0];
+      \$602  = \$414 [17:0];
     end
     if (rst) begin
-      \$602  = 5'h00;
+      \$602  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$603  = d3_mantissa3;
+    \$603  = d3_drop2;
     if (ce) begin
-      \$603  = \$420 [17:0];
+      \$603  = \$130 [4:0];
     end
     if (rst) begin
-      \$603  = 18'h00000;
+      \$603  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$604  = d3_drop3;
+    \$604  = d3_mantissa3;
     if (ce) begin
-      \$604  = \$147 [4:0];
+      \$604  = \$420 [17:0];
     end
     if (rst) begin
-      \$604  = 5'h00;
+      \$604  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$605  = d3_mask;
+    \$605  = d3_drop3;
     if (ce) begin
-      \$605  = d2_mask;
+      \$605  = \$147 [4:0];
     end
     if (rst) begin
-      \$605  = 4'h0;
+      \$605  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$606  = d3_valid;
+    \$606  = d3_mask;
     if (ce) begin
-      \$606  = d2_valid;
+      \$606  = d2_mask;
     end
     if (rst) begin
-      \$606  = 1'h0;
+      \$606  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$607  = d3_last;
+    \$607  = d3_valid;
     if (ce) begin
-      \$607  = d2_last;
+      \$607  = d2_valid;
     end
     if (rst) begin
       \$607  = 1'h0;
@@ -2769,59 +2770,59 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$608  = d3_max;
+    \$608  = d3_last;
     if (ce) begin
-      \$608  = d2_max;
+      \$608  = d2_last;
     end
     if (rst) begin
-      \$608  = 15'h0000;
+      \$608  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$609  = d3_recip;
+    \$609  = d3_max;
     if (ce) begin
-      \$609  = d2_recip;
+      \$609  = d2_max;
     end
     if (rst) begin
-      \$609  = 13'h0000;
+      \$609  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$610  = d3_lead;
+    \$610  = d3_recip;
     if (ce) begin
-      \$610  = d2_lead;
+      \$610  = d2_recip;
     end
     if (rst) begin
-      \$610  = 5'h00;
+      \$610  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$611  = d3_any;
+    \$611  = d3_lead;
     if (ce) begin
-      \$611  = d2_any;
+      \$611  = d2_lead;
     end
     if (rst) begin
-      \$611  = 1'h0;
+      \$611  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$612  = d4_num0;
+    \$612  = d3_any;
     if (ce) begin
-      \$612  = \$424 [17:0];
+      \$612  = d2_any;
     end
     if (rst) begin
-      \$612  = 18'h00000;
+      \$612  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$613  = d4_num1;
+    \$613  = d4_num0;
     if (ce) begin
-      \$613  = \$428 [17:0];
+      \$613  = \$424 [17:0];
     end
     if (rst) begin
       \$613  = 18'h00000;
@@ -2829,9 +2830,9 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$614  = d4_num2;
+    \$614  = d4_num1;
     if (ce) begin
-      \$614  = \$432 [17:0];
+      \$614  = \$428 [17:0];
     end
     if (rst) begin
       \$614  = 18'h00000;
@@ -2839,9 +2840,9 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$615  = d4_num3;
+    \$615  = d4_num2;
     if (ce) begin
-      \$615  = \$436 [17:0];
+      \$615  = \$432 [17:0];
     end
     if (rst) begin
       \$615  = 18'h00000;
@@ -2849,29 +2850,29 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$616  = d4_mask;
+    \$616  = d4_num3;
     if (ce) begin
-      \$616  = d3_mask;
+      \$616  = \$436 [17:0];
     end
     if (rst) begin
-      \$616  = 4'h0;
+      \$616  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$617  = d4_valid;
+    \$617  = d4_mask;
     if (ce) begin
-      \$617  = d3_valid;
+      \$617  = d3_mask;
     end
     if (rst) begin
-      \$617  = 1'h0;
+      \$617  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$618  = d4_last;
+    \$618  = d4_valid;
     if (ce) begin
-      \$618  = d3_last;
+      \$618  = d3_valid;
     end
     if (rst) begin
       \$618  = 1'h0;
@@ -2879,59 +2880,59 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$619  = d4_max;
+    \$619  = d4_last;
     if (ce) begin
-      \$619  = d3_max;
+      \$619  = d3_last;
     end
     if (rst) begin
-      \$619  = 15'h0000;
+      \$619  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$620  = d4_recip;
+    \$620  = d4_max;
     if (ce) begin
-      \$620  = d3_recip;
+      \$620  = d3_max;
     end
     if (rst) begin
-      \$620  = 13'h0000;
+      \$620  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$621  = d4_lead;
+    \$621  = d4_recip;
     if (ce) begin
-      \$621  = d3_lead;
+      \$621  = d3_recip;
     end
     if (rst) begin
-      \$621  = 5'h00;
+      \$621  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$622  = d4_any;
+    \$622  = d4_lead;
     if (ce) begin
-      \$622  = d3_any;
+      \$622  = d3_lead;
     end
     if (rst) begin
-      \$622  = 1'h0;
+      \$622  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$623  = d5_prod0;
+    \$623  = d4_any;
     if (ce) begin
-      \$623  = \$437 ;
+      \$623  = d3_any;
     end
     if (rst) begin
-      \$623  = 31'h00000000;
+      \$623  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$624  = d5_prod1;
+    \$624  = d5_prod0;
     if (ce) begin
-      \$624  = \$438 ;
+      \$624  = \$437 ;
     end
     if (rst) begin
       \$624  = 31'h00000000;
@@ -2939,9 +2940,9 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$625  = d5_prod2;
+    \$625  = d5_prod1;
     if (ce) begin
-      \$625  = \$439 ;
+      \$625  = \$438 ;
     end
     if (rst) begin
       \$625  = 31'h00000000;
@@ -2949,9 +2950,9 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$626  = d5_prod3;
+    \$626  = d5_prod2;
     if (ce) begin
-      \$626  = \$440 ;
+      \$626  = \$439 ;
     end
     if (rst) begin
       \$626  = 31'h00000000;
@@ -2959,29 +2960,29 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$627  = d5_mask;
+    \$627  = d5_prod3;
     if (ce) begin
-      \$627  = d4_mask;
+      \$627  = \$440 ;
     end
     if (rst) begin
-      \$627  = 4'h0;
+      \$627  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$628  = d5_valid;
+    \$628  = d5_mask;
     if (ce) begin
-      \$628  = d4_valid;
+      \$628  = d4_mask;
     end
     if (rst) begin
-      \$628  = 1'h0;
+      \$628  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$629  = d5_last;
+    \$629  = d5_valid;
     if (ce) begin
-      \$629  = d4_last;
+      \$629  = d4_valid;
     end
     if (rst) begin
       \$629  = 1'h0;
@@ -2989,59 +2990,59 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$630  = d5_max;
+    \$630  = d5_last;
     if (ce) begin
-      \$630  = d4_max;
+      \$630  = d4_last;
     end
     if (rst) begin
-      \$630  = 15'h0000;
+      \$630  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$631  = d5_recip;
+    \$631  = d5_max;
     if (ce) begin
-      \$631  = d4_recip;
+      \$631  = d4_max;
     end
     if (rst) begin
-      \$631  = 13'h0000;
+      \$631  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$632  = d5_lead;
+    \$632  = d5_recip;
     if (ce) begin
-      \$632  = d4_lead;
+      \$632  = d4_recip;
     end
     if (rst) begin
-      \$632  = 5'h00;
+      \$632  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$633  = d5_any;
+    \$633  = d5_lead;
     if (ce) begin
-      \$633  = d4_any;
+      \$633  = d4_lead;
     end
     if (rst) begin
-      \$633  = 1'h0;
+      \$633  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$634  = d6_y0;
+    \$634  = d5_any;
     if (ce) begin
-      \$634  = \$453 [7:0];
+      \$634  = d4_any;
     end
     if (rst) begin
-      \$634  = 8'h00;
+      \$634  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$635  = d6_y1;
+    \$635  = d6_y0;
     if (ce) begin
-      \$635  = \$466 [7:0];
+      \$635  = \$453 [7:0];
     end
     if (rst) begin
       \$635  = 8'h00;
@@ -3049,9 +3050,9 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$636  = d6_y2;
+    \$636  = d6_y1;
     if (ce) begin
-      \$636  = \$479 [7:0];
+      \$636  = \$466 [7:0];
     end
     if (rst) begin
       \$636  = 8'h00;
@@ -3059,9 +3060,9 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$637  = d6_y3;
+    \$637  = d6_y2;
     if (ce) begin
-      \$637  = \$492 [7:0];
+      \$637  = \$479 [7:0];
     end
     if (rst) begin
       \$637  = 8'h00;
@@ -3069,22 +3070,32 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$638  = o__valid;
+    \$638  = d6_y3;
     if (ce) begin
-      \$638  = d5_valid;
+      \$638  = \$492 [7:0];
     end
     if (rst) begin
-      \$638  = 1'h0;
+      \$638  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$639  = d6_last;
+    \$639  = o__valid;
     if (ce) begin
-      \$639  = d5_last;
+      \$639  = d5_valid;
     end
     if (rst) begin
       \$639  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$640  = d6_last;
+    if (ce) begin
+      \$640  = d5_last;
+    end
+    if (rst) begin
+      \$640  = 1'h0;
     end
   end
   always @* begin

@@ -599,75 +599,76 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   wire [15:0] \$56 ;
   reg [4:0] \$560 ;
   reg [27:0] \$561 ;
-  reg [6:0] \$562 ;
+  reg [15:0] \$562 ;
   reg [6:0] \$563 ;
-  reg \$564 ;
+  reg [6:0] \$564 ;
   reg \$565 ;
-  reg [5:0] \$566 ;
-  reg [12:0] \$567 ;
-  reg [4:0] \$568 ;
-  reg \$569 ;
+  reg \$566 ;
+  reg [5:0] \$567 ;
+  reg [12:0] \$568 ;
+  reg [4:0] \$569 ;
   wire [3:0] \$57 ;
-  reg [7:0] \$570 ;
+  reg \$570 ;
   reg [7:0] \$571 ;
   reg [7:0] \$572 ;
   reg [7:0] \$573 ;
-  reg [3:0] \$574 ;
-  reg \$575 ;
+  reg [7:0] \$574 ;
+  reg [3:0] \$575 ;
   reg \$576 ;
-  reg [5:0] \$577 ;
-  reg [12:0] \$578 ;
-  reg [4:0] \$579 ;
+  reg \$577 ;
+  reg [5:0] \$578 ;
+  reg [12:0] \$579 ;
   wire [4:0] \$58 ;
-  reg \$580 ;
-  reg [17:0] \$581 ;
-  reg [4:0] \$582 ;
-  reg [17:0] \$583 ;
-  reg [4:0] \$584 ;
-  reg [17:0] \$585 ;
-  reg [4:0] \$586 ;
-  reg [17:0] \$587 ;
-  reg [4:0] \$588 ;
-  reg [3:0] \$589 ;
+  reg [4:0] \$580 ;
+  reg \$581 ;
+  reg [17:0] \$582 ;
+  reg [4:0] \$583 ;
+  reg [17:0] \$584 ;
+  reg [4:0] \$585 ;
+  reg [17:0] \$586 ;
+  reg [4:0] \$587 ;
+  reg [17:0] \$588 ;
+  reg [4:0] \$589 ;
   wire [14:0] \$59 ;
-  reg \$590 ;
+  reg [3:0] \$590 ;
   reg \$591 ;
-  reg [5:0] \$592 ;
-  reg [12:0] \$593 ;
-  reg [4:0] \$594 ;
-  reg \$595 ;
-  reg [17:0] \$596 ;
+  reg \$592 ;
+  reg [5:0] \$593 ;
+  reg [12:0] \$594 ;
+  reg [4:0] \$595 ;
+  reg \$596 ;
   reg [17:0] \$597 ;
   reg [17:0] \$598 ;
   reg [17:0] \$599 ;
   wire [3:0] \$6 ;
   wire [15:0] \$60 ;
-  reg [3:0] \$600 ;
-  reg \$601 ;
+  reg [17:0] \$600 ;
+  reg [3:0] \$601 ;
   reg \$602 ;
-  reg [5:0] \$603 ;
-  reg [12:0] \$604 ;
-  reg [4:0] \$605 ;
-  reg \$606 ;
-  reg [30:0] \$607 ;
+  reg \$603 ;
+  reg [5:0] \$604 ;
+  reg [12:0] \$605 ;
+  reg [4:0] \$606 ;
+  reg \$607 ;
   reg [30:0] \$608 ;
   reg [30:0] \$609 ;
   wire [15:0] \$61 ;
   reg [30:0] \$610 ;
-  reg [3:0] \$611 ;
-  reg \$612 ;
+  reg [30:0] \$611 ;
+  reg [3:0] \$612 ;
   reg \$613 ;
-  reg [5:0] \$614 ;
-  reg [12:0] \$615 ;
-  reg [4:0] \$616 ;
-  reg \$617 ;
-  reg [7:0] \$618 ;
+  reg \$614 ;
+  reg [5:0] \$615 ;
+  reg [12:0] \$616 ;
+  reg [4:0] \$617 ;
+  reg \$618 ;
   reg [7:0] \$619 ;
   wire [16:0] \$62 ;
   reg [7:0] \$620 ;
   reg [7:0] \$621 ;
-  reg \$622 ;
+  reg [7:0] \$622 ;
   reg \$623 ;
+  reg \$624 ;
   wire \$63 ;
   wire [14:0] \$64 ;
   wire [15:0] \$65 ;
@@ -902,6 +903,7 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   reg r3_any = 1'h0;
   reg [4:0] r3_lead = 5'h00;
   reg [7:0] r3_len = 8'h00;
+  reg [15:0] r3_mantissa = 16'h0000;
   reg [7:0] r3_max = 8'h00;
   reg [27:0] r3_recip = 28'h0000000;
   (* init = 1'h0 *)
@@ -1085,6 +1087,7 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
     end
   end
   assign rd__data = _0_;
+  assign \$353  = ~ started;
   assign \$354  = $signed(a6_max) > $signed(run_max);
   assign \$355  = \$353  | \$354 ;
   assign \$356  = \$355  ? a6_max : { run_max[5], run_max[5], run_max };
@@ -1358,129 +1361,131 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   always @(posedge clk)
     r3_recip <= \$561 ;
   always @(posedge clk)
-    rd__addr <= \$562 ;
+    r3_mantissa <= \$562 ;
   always @(posedge clk)
-    count <= \$563 ;
+    rd__addr <= \$563 ;
   always @(posedge clk)
-    d1_valid <= \$564 ;
+    count <= \$564 ;
   always @(posedge clk)
-    d1_last <= \$565 ;
+    d1_valid <= \$565 ;
   always @(posedge clk)
-    d1_max <= \$566 ;
+    d1_last <= \$566 ;
   always @(posedge clk)
-    d1_recip <= \$567 ;
+    d1_max <= \$567 ;
   always @(posedge clk)
-    d1_lead <= \$568 ;
+    d1_recip <= \$568 ;
   always @(posedge clk)
-    d1_any <= \$569 ;
+    d1_lead <= \$569 ;
   always @(posedge clk)
-    d2_e0 <= \$570 ;
+    d1_any <= \$570 ;
   always @(posedge clk)
-    d2_e1 <= \$571 ;
+    d2_e0 <= \$571 ;
   always @(posedge clk)
-    d2_e2 <= \$572 ;
+    d2_e1 <= \$572 ;
   always @(posedge clk)
-    d2_e3 <= \$573 ;
+    d2_e2 <= \$573 ;
   always @(posedge clk)
-    d2_mask <= \$574 ;
+    d2_e3 <= \$574 ;
   always @(posedge clk)
-    d2_valid <= \$575 ;
+    d2_mask <= \$575 ;
   always @(posedge clk)
-    d2_last <= \$576 ;
+    d2_valid <= \$576 ;
   always @(posedge clk)
-    d2_max <= \$577 ;
+    d2_last <= \$577 ;
   always @(posedge clk)
-    d2_recip <= \$578 ;
+    d2_max <= \$578 ;
   always @(posedge clk)
-    d2_lead <= \$579 ;
+    d2_recip <= \$579 ;
   always @(posedge clk)
-    d2_any <= \$580 ;
+    d2_lead <= \$580 ;
   always @(posedge clk)
-    d3_mantissa0 <= \$581 ;
+    d2_any <= \$581 ;
   always @(posedge clk)
-    d3_drop0 <= \$582 ;
+    d3_mantissa0 <= \$582 ;
   always @(posedge clk)
-    d3_mantissa1 <= \$583 ;
+    d3_drop0 <= \$583 ;
   always @(posedge clk)
-    d3_drop1 <= \$584 ;
+    d3_mantissa1 <= \$584 ;
   always @(posedge clk)
-    d3_mantissa2 <= \$585 ;
+    d3_drop1 <= \$585 ;
   always @(posedge clk)
-    d3_drop2 <= \$586 ;
+    d3_mantissa2 <= \$586 ;
   always @(posedge clk)
-    d3_mantissa3 <= \$587 ;
+    d3_drop2 <= \$587 ;
   always @(posedge clk)
-    d3_drop3 <= \$588 ;
+    d3_mantissa3 <= \$588 ;
   always @(posedge clk)
-    d3_mask <= \$589 ;
+    d3_drop3 <= \$589 ;
   always @(posedge clk)
-    d3_valid <= \$590 ;
+    d3_mask <= \$590 ;
   always @(posedge clk)
-    d3_last <= \$591 ;
+    d3_valid <= \$591 ;
   always @(posedge clk)
-    d3_max <= \$592 ;
+    d3_last <= \$592 ;
   always @(posedge clk)
-    d3_recip <= \$593 ;
+    d3_max <= \$593 ;
   always @(posedge clk)
-    d3_lead <= \$594 ;
+    d3_recip <= \$594 ;
   always @(posedge clk)
-    d3_any <= \$595 ;
+    d3_lead <= \$595 ;
   always @(posedge clk)
-    d4_num0 <= \$596 ;
+    d3_any <= \$596 ;
   always @(posedge clk)
-    d4_num1 <= \$597 ;
+    d4_num0 <= \$597 ;
   always @(posedge clk)
-    d4_num2 <= \$598 ;
+    d4_num1 <= \$598 ;
   always @(posedge clk)
-    d4_num3 <= \$599 ;
+    d4_num2 <= \$599 ;
   always @(posedge clk)
-    d4_mask <= \$600 ;
+    d4_num3 <= \$600 ;
   always @(posedge clk)
-    d4_valid <= \$601 ;
+    d4_mask <= \$601 ;
   always @(posedge clk)
-    d4_last <= \$602 ;
+    d4_valid <= \$602 ;
   always @(posedge clk)
-    d4_max <= \$603 ;
+    d4_last <= \$603 ;
   always @(posedge clk)
-    d4_recip <= \$604 ;
+    d4_max <= \$604 ;
   always @(posedge clk)
-    d4_lead <= \$605 ;
+    d4_recip <= \$605 ;
   always @(posedge clk)
-    d4_any <= \$606 ;
+    d4_lead <= \$606 ;
   always @(posedge clk)
-    d5_prod0 <= \$607 ;
+    d4_any <= \$607 ;
   always @(posedge clk)
-    d5_prod1 <= \$608 ;
+    d5_prod0 <= \$608 ;
   always @(posedge clk)
-    d5_prod2 <= \$609 ;
+    d5_prod1 <= \$609 ;
   always @(posedge clk)
-    d5_prod3 <= \$610 ;
+    d5_prod2 <= \$610 ;
   always @(posedge clk)
-    d5_mask <= \$611 ;
+    d5_prod3 <= \$611 ;
   always @(posedge clk)
-    d5_valid <= \$612 ;
+    d5_mask <= \$612 ;
   always @(posedge clk)
-    d5_last <= \$613 ;
+    d5_valid <= \$613 ;
   always @(posedge clk)
-    d5_max <= \$614 ;
+    d5_last <= \$614 ;
   always @(posedge clk)
-    d5_recip <= \$615 ;
+    d5_max <= \$615 ;
   always @(posedge clk)
-    d5_lead <= \$616 ;
+    d5_recip <= \$616 ;
   always @(posedge clk)
-    d5_any <= \$617 ;
+    d5_lead <= \$617 ;
   always @(posedge clk)
-    d6_y0 <= \$618 ;
+    d5_any <= \$618 ;
   always @(posedge clk)
-    d6_y1 <= \$619 ;
+    d6_y0 <= \$619 ;
   always @(posedge clk)
-    d6_y2 <= \$620 ;
+    d6_y1 <= \$620 ;
   always @(posedge clk)
-    d6_y3 <= \$621 ;
+    d6_y2 <= \$621 ;
   always @(posedge clk)
-    o__valid <= \$622 ;
+    d6_y3 <= \$622 ;
   always @(posedge clk)
-    d6_last <= \$623 ;
+    o__valid <= \$623 ;
+  always @(posedge clk)
+    d6_last <= \$624 ;
   assign i__ready = used < 8'h80;
   assign accept = i__valid & i__ready;
   assign \$2  = $signed(a3_e0) - $signed(\$1 );
@@ -1726,7 +1731,6 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   assign \$350  = run_sum >> \$349 [4:0];
   assign \$351  = \$344  ? 27'h0000000 : \$350 ;
   assign \$352  = started ? \$351  : 27'h0000000;
-  assign \$353  = ~ started;
   \softmax_int8_base2.core.vectors  vectors (
     .clk(clk),
     .r_data(r_data),
@@ -2445,19 +2449,16 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$562  = rd__addr;
-    if (issue) begin
-      \$562  = \$373 [6:0];
-    end
+    \$562  = r2_mantissa;
     if (rst) begin
-      \$562  = 7'h00;
+      \$562  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$563  = count;
+    \$563  = rd__addr;
     if (issue) begin
-      \$563  = \$377 [6:0];
+      \$563  = \$373 [6:0];
     end
     if (rst) begin
       \$563  = 7'h00;
@@ -2465,19 +2466,19 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$564  = d1_valid;
-    if (ce) begin
-      \$564  = issue;
+    \$564  = count;
+    if (issue) begin
+      \$564  = \$377 [6:0];
     end
     if (rst) begin
-      \$564  = 1'h0;
+      \$564  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$565  = d1_last;
+    \$565  = d1_valid;
     if (ce) begin
-      \$565  = \$380 ;
+      \$565  = issue;
     end
     if (rst) begin
       \$565  = 1'h0;
@@ -2485,59 +2486,59 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$566  = d1_max;
+    \$566  = d1_last;
     if (ce) begin
-      \$566  = r_data[5:0];
+      \$566  = \$380 ;
     end
     if (rst) begin
-      \$566  = 6'h00;
+      \$566  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$567  = d1_recip;
+    \$567  = d1_max;
     if (ce) begin
-      \$567  = r_data[18:6];
+      \$567  = r_data[5:0];
     end
     if (rst) begin
-      \$567  = 13'h0000;
+      \$567  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$568  = d1_lead;
+    \$568  = d1_recip;
     if (ce) begin
-      \$568  = r_data[23:19];
+      \$568  = r_data[18:6];
     end
     if (rst) begin
-      \$568  = 5'h00;
+      \$568  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$569  = d1_any;
+    \$569  = d1_lead;
     if (ce) begin
-      \$569  = r_data[24];
+      \$569  = r_data[23:19];
     end
     if (rst) begin
-      \$569  = 1'h0;
+      \$569  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$570  = d2_e0;
+    \$570  = d1_any;
     if (ce) begin
-      \$570  = rd__data[7:0];
+      \$570  = r_data[24];
     end
     if (rst) begin
-      \$570  = 8'h00;
+      \$570  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$571  = d2_e1;
+    \$571  = d2_e0;
     if (ce) begin
-      \$571  = rd__data[15:8];
+      \$571  = rd__data[7:0];
     end
     if (rst) begin
       \$571  = 8'h00;
@@ -2545,9 +2546,9 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$572  = d2_e2;
+    \$572  = d2_e1;
     if (ce) begin
-      \$572  = rd__data[23:16];
+      \$572  = rd__data[15:8];
     end
     if (rst) begin
       \$572  = 8'h00;
@@ -2555,9 +2556,9 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$573  = d2_e3;
+    \$573  = d2_e2;
     if (ce) begin
-      \$573  = rd__data[31:24];
+      \$573  = rd__data[23:16];
     end
     if (rst) begin
       \$573  = 8'h00;
@@ -2565,29 +2566,29 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$574  = d2_mask;
+    \$574  = d2_e3;
     if (ce) begin
-      \$574  = rd__data[35:32];
+      \$574  = rd__data[31:24];
     end
     if (rst) begin
-      \$574  = 4'h0;
+      \$574  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$575  = d2_valid;
+    \$575  = d2_mask;
     if (ce) begin
-      \$575  = d1_valid;
+      \$575  = rd__data[35:32];
     end
     if (rst) begin
-      \$575  = 1'h0;
+      \$575  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$576  = d2_last;
+    \$576  = d2_valid;
     if (ce) begin
-      \$576  = d1_last;
+      \$576  = d1_valid;
     end
     if (rst) begin
       \$576  = 1'h0;
@@ -2595,149 +2596,149 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$577  = d2_max;
+    \$577  = d2_last;
     if (ce) begin
-      \$577  = d1_max;
+      \$577  = d1_last;
     end
     if (rst) begin
-      \$577  = 6'h00;
+      \$577  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$578  = d2_recip;
+    \$578  = d2_max;
     if (ce) begin
-      \$578  = d1_recip;
+      \$578  = d1_max;
     end
     if (rst) begin
-      \$578  = 13'h0000;
+      \$578  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$579  = d2_lead;
+    \$579  = d2_recip;
     if (ce) begin
-      \$579  = d1_lead;
+      \$579  = d1_recip;
     end
     if (rst) begin
-      \$579  = 5'h00;
+      \$579  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$580  = d2_any;
+    \$580  = d2_lead;
     if (ce) begin
-      \$580  = d1_any;
+      \$580  = d1_lead;
     end
     if (rst) begin
-      \$580  = 1'h0;
+      \$580  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$581  = d3_mantissa0;
+    \$581  = d2_any;
     if (ce) begin
-      \$581  = \$386 [17:0];
+      \$581  = d1_any;
     end
     if (rst) begin
-      \$581  = 18'h00000;
+      \$581  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$582  = d3_drop0;
+    \$582  = d3_mantissa0;
     if (ce) begin
-      \$582  = \$96 [4:0];
+      \$582  = \$386 [17:0];
     end
     if (rst) begin
-      \$582  = 5'h00;
+      \$582  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$583  = d3_mantissa1;
+    \$583  = d3_drop0;
     if (ce) begin
-      \$583  = \$392 [17:0];
+      \$583  = \$96 [4:0];
     end
     if (rst) begin
-      \$583  = 18'h00000;
+      \$583  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$584  = d3_drop1;
+    \$584  = d3_mantissa1;
     if (ce) begin
-      \$584  = \$113 [4:0];
+      \$584  = \$392 [17:0];
     end
     if (rst) begin
-      \$584  = 5'h00;
+      \$584  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$585  = d3_mantissa2;
+    \$585  = d3_drop1;
     if (ce) begin
-      \$585  = \$398 [17:0];
+      \$585  = \$113 [4:0];
     end
     if (rst) begin
-      \$585  = 18'h00000;
+      \$585  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$586  = d3_drop2;
+    \$586  = d3_mantissa2;
     if (ce) begin
-      \$586  = \$130 [4:0];
+      \$586  = \$398 [17:0];
     end
     if (rst) begin
-      \$586  = 5'h00;
+      \$586  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$587  = d3_mantissa3;
+    \$587  = d3_drop2;
     if (ce) begin
-      \$587  = \$404 [17:0];
+      \$587  = \$130 [4:0];
     end
     if (rst) begin
-      \$587  = 18'h00000;
+      \$587  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$588  = d3_drop3;
+    \$588  = d3_mantissa3;
     if (ce) begin
-      \$588  = \$147 [4:0];
+      \$588  = \$404 [17:0];
     end
     if (rst) begin
-      \$588  = 5'h00;
+      \$588  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$589  = d3_mask;
+    \$589  = d3_drop3;
     if (ce) begin
-      \$589  = d2_mask;
+      \$589  = \$147 [4:0];
     end
     if (rst) begin
-      \$589  = 4'h0;
+      \$589  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$590  = d3_valid;
+    \$590  = d3_mask;
     if (ce) begin
-      \$590  = d2_valid;
+      \$590  = d2_mask;
     end
     if (rst) begin
-      \$590  = 1'h0;
+      \$590  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$591  = d3_last;
+    \$591  = d3_valid;
     if (ce) begin
-      \$591  = d2_last;
+      \$591  = d2_valid;
     end
     if (rst) begin
       \$591  = 1'h0;
@@ -2745,59 +2746,59 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$592  = d3_max;
+    \$592  = d3_last;
     if (ce) begin
-      \$592  = d2_max;
+      \$592  = d2_last;
     end
     if (rst) begin
-      \$592  = 6'h00;
+      \$592  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$593  = d3_recip;
+    \$593  = d3_max;
     if (ce) begin
-      \$593  = d2_recip;
+      \$593  = d2_max;
     end
     if (rst) begin
-      \$593  = 13'h0000;
+      \$593  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$594  = d3_lead;
+    \$594  = d3_recip;
     if (ce) begin
-      \$594  = d2_lead;
+      \$594  = d2_recip;
     end
     if (rst) begin
-      \$594  = 5'h00;
+      \$594  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$595  = d3_any;
+    \$595  = d3_lead;
     if (ce) begin
-      \$595  = d2_any;
+      \$595  = d2_lead;
     end
     if (rst) begin
-      \$595  = 1'h0;
+      \$595  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$596  = d4_num0;
+    \$596  = d3_any;
     if (ce) begin
-      \$596  = \$408 [17:0];
+      \$596  = d2_any;
     end
     if (rst) begin
-      \$596  = 18'h00000;
+      \$596  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$597  = d4_num1;
+    \$597  = d4_num0;
     if (ce) begin
-      \$597  = \$412 [17:0];
+      \$597  = \$408 [17:0];
     end
     if (rst) begin
       \$597  = 18'h00000;
@@ -2805,9 +2806,9 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$598  = d4_num2;
+    \$598  = d4_num1;
     if (ce) begin
-      \$598  = \$416 [17:0];
+      \$598  = \$412 [17:0];
     end
     if (rst) begin
       \$598  = 18'h00000;
@@ -2815,9 +2816,9 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$599  = d4_num3;
+    \$599  = d4_num2;
     if (ce) begin
-      \$599  = \$420 [17:0];
+      \$599  = \$416 [17:0];
     end
     if (rst) begin
       \$599  = 18'h00000;
@@ -2825,29 +2826,29 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$600  = d4_mask;
+    \$600  = d4_num3;
     if (ce) begin
-      \$600  = d3_mask;
+      \$600  = \$420 [17:0];
     end
     if (rst) begin
-      \$600  = 4'h0;
+      \$600  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$601  = d4_valid;
+    \$601  = d4_mask;
     if (ce) begin
-      \$601  = d3_valid;
+      \$601  = d3_mask;
     end
     if (rst) begin
-      \$601  = 1'h0;
+      \$601  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$602  = d4_last;
+    \$602  = d4_valid;
     if (ce) begin
-      \$602  = d3_last;
+      \$602  = d3_valid;
     end
     if (rst) begin
       \$602  = 1'h0;
@@ -2855,59 +2856,59 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$603  = d4_max;
+    \$603  = d4_last;
     if (ce) begin
-      \$603  = d3_max;
+      \$603  = d3_last;
     end
     if (rst) begin
-      \$603  = 6'h00;
+      \$603  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$604  = d4_recip;
+    \$604  = d4_max;
     if (ce) begin
-      \$604  = d3_recip;
+      \$604  = d3_max;
     end
     if (rst) begin
-      \$604  = 13'h0000;
+      \$604  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$605  = d4_lead;
+    \$605  = d4_recip;
     if (ce) begin
-      \$605  = d3_lead;
+      \$605  = d3_recip;
     end
     if (rst) begin
-      \$605  = 5'h00;
+      \$605  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$606  = d4_any;
+    \$606  = d4_lead;
     if (ce) begin
-      \$606  = d3_any;
+      \$606  = d3_lead;
     end
     if (rst) begin
-      \$606  = 1'h0;
+      \$606  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$607  = d5_prod0;
+    \$607  = d4_any;
     if (ce) begin
-      \$607  = \$421 ;
+      \$607  = d3_any;
     end
     if (rst) begin
-      \$607  = 31'h00000000;
+      \$607  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$608  = d5_prod1;
+    \$608  = d5_prod0;
     if (ce) begin
-      \$608  = \$422 ;
+      \$608  = \$421 ;
     end
     if (rst) begin
       \$608  = 31'h00000000;
@@ -2915,9 +2916,9 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$609  = d5_prod2;
+    \$609  = d5_prod1;
     if (ce) begin
-      \$609  = \$423 ;
+      \$609  = \$422 ;
     end
     if (rst) begin
       \$609  = 31'h00000000;
@@ -2925,9 +2926,9 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$610  = d5_prod3;
+    \$610  = d5_prod2;
     if (ce) begin
-      \$610  = \$424 ;
+      \$610  = \$423 ;
     end
     if (rst) begin
       \$610  = 31'h00000000;
@@ -2935,29 +2936,29 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$611  = d5_mask;
+    \$611  = d5_prod3;
     if (ce) begin
-      \$611  = d4_mask;
+      \$611  = \$424 ;
     end
     if (rst) begin
-      \$611  = 4'h0;
+      \$611  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$612  = d5_valid;
+    \$612  = d5_mask;
     if (ce) begin
-      \$612  = d4_valid;
+      \$612  = d4_mask;
     end
     if (rst) begin
-      \$612  = 1'h0;
+      \$612  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$613  = d5_last;
+    \$613  = d5_valid;
     if (ce) begin
-      \$613  = d4_last;
+      \$613  = d4_valid;
     end
     if (rst) begin
       \$613  = 1'h0;
@@ -2965,59 +2966,59 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$614  = d5_max;
+    \$614  = d5_last;
     if (ce) begin
-      \$614  = d4_max;
+      \$614  = d4_last;
     end
     if (rst) begin
-      \$614  = 6'h00;
+      \$614  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$615  = d5_recip;
+    \$615  = d5_max;
     if (ce) begin
-      \$615  = d4_recip;
+      \$615  = d4_max;
     end
     if (rst) begin
-      \$615  = 13'h0000;
+      \$615  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$616  = d5_lead;
+    \$616  = d5_recip;
     if (ce) begin
-      \$616  = d4_lead;
+      \$616  = d4_recip;
     end
     if (rst) begin
-      \$616  = 5'h00;
+      \$616  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$617  = d5_any;
+    \$617  = d5_lead;
     if (ce) begin
-      \$617  = d4_any;
+      \$617  = d4_lead;
     end
     if (rst) begin
-      \$617  = 1'h0;
+      \$617  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$618  = d6_y0;
+    \$618  = d5_any;
     if (ce) begin
-      \$618  = \$437 [7:0];
+      \$618  = d4_any;
     end
     if (rst) begin
-      \$618  = 8'h00;
+      \$618  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$619  = d6_y1;
+    \$619  = d6_y0;
     if (ce) begin
-      \$619  = \$450 [7:0];
+      \$619  = \$437 [7:0];
     end
     if (rst) begin
       \$619  = 8'h00;
@@ -3025,9 +3026,9 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$620  = d6_y2;
+    \$620  = d6_y1;
     if (ce) begin
-      \$620  = \$463 [7:0];
+      \$620  = \$450 [7:0];
     end
     if (rst) begin
       \$620  = 8'h00;
@@ -3035,9 +3036,9 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$621  = d6_y3;
+    \$621  = d6_y2;
     if (ce) begin
-      \$621  = \$476 [7:0];
+      \$621  = \$463 [7:0];
     end
     if (rst) begin
       \$621  = 8'h00;
@@ -3045,22 +3046,32 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$622  = o__valid;
+    \$622  = d6_y3;
     if (ce) begin
-      \$622  = d5_valid;
+      \$622  = \$476 [7:0];
     end
     if (rst) begin
-      \$622  = 1'h0;
+      \$622  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$623  = d6_last;
+    \$623  = o__valid;
     if (ce) begin
-      \$623  = d5_last;
+      \$623  = d5_valid;
     end
     if (rst) begin
       \$623  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$624  = d6_last;
+    if (ce) begin
+      \$624  = d5_last;
+    end
+    if (rst) begin
+      \$624  = 1'h0;
     end
   end
   always @* begin

@@ -9,6 +9,8 @@ from tests.test_gelu_cocotb import simulate
 CASES = {
     "softmax_m_natural_l4": SoftmaxParams(method="natural", lanes=4, max_len=64),
     "softmax_m_base2_l1": SoftmaxParams(method="base2", lanes=1, max_len=16),
+    "softmax_m_newton_l4": SoftmaxParams(method="natural", lanes=4, max_len=32,
+                                         recip_method="newton", recip_segments_log2=1),
     "softmax_m_natural_l2_s16": SoftmaxParams(method="natural", lanes=2, max_len=32,
                                               in_width=16, in_frac=10, out_width=12,
                                               out_frac=12),

@@ -33,6 +33,20 @@ def test_within_one_output_lsb(method):
     assert worst <= params.out_format.lsb
 
 
+def test_newton_step_sharpens_a_coarse_reciprocal():
+    from generators.softmax.model import MANTISSA_BITS, newton_step
+
+    frac = 16
+    worst = {"table": 0.0, "newton": 0.0}
+    for mantissa in range(0, 1 << MANTISSA_BITS, 997):
+        m = 1 + mantissa / 2**MANTISSA_BITS
+        coarse = round(2**frac / (1 + (mantissa >> (MANTISSA_BITS - 1)) / 2))   # 2 segments
+        worst["table"] = max(worst["table"], abs(coarse / 2**frac - 1 / m))
+        worst["newton"] = max(worst["newton"],
+                              abs(newton_step(coarse, mantissa, frac) / 2**frac - 1 / m))
+    assert worst["newton"] < worst["table"] ** 2 * 2 + 2**-frac * 2
+
+
 def test_top1_agrees_when_float_margin_exceeds_one_lsb():
     rng = np.random.default_rng(6)
     for x in random_rows(NATURAL, rng, 200, 2.0):

@@ -58,8 +58,10 @@ def run_stream(params, vectors, masks, seed=1, backpressure=0.3, gaps=0.2):
 
 
 @pytest.mark.parametrize("kwargs", [dict(method="natural", lanes=4, max_len=32),
-                                    dict(method="base2", lanes=1, max_len=8)],
-                         ids=["natural_l4", "base2_l1"])
+                                    dict(method="base2", lanes=1, max_len=8),
+                                    dict(method="natural", lanes=2, max_len=16,
+                                         recip_method="newton", recip_segments_log2=1)],
+                         ids=["natural_l4", "base2_l1", "natural_l2_newton"])
 def test_matches_model_with_masks_and_backpressure(kwargs):
     params = SoftmaxParams(**kwargs)
     rng = np.random.default_rng(2)

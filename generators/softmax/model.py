@@ -15,7 +15,8 @@ Per vector, in stream order (``lanes`` elements a beat, ``mask`` excluding eleme
 3. ``2**v`` for ``v < 1``: ``2**frac(v)`` from a table of ``2**exp_segments_log2`` linear segments
    with ``exp_frac`` fraction bits, shifted right by ``-floor(v)`` (floor).
 4. The reciprocal of the sum ``d = 1.mantissa * 2**p``: a table of ``2**recip_segments_log2``
-   linear segments of ``1/mantissa`` with ``recip_frac`` bits, then the shift by ``p``.
+   linear segments of ``1/mantissa`` with ``recip_frac`` bits (``recip_method="newton"``: then
+   one Newton-Raphson step), and the shift by ``p``.
 5. Output ``2**(x - m) * (1/d)`` recomputed from the stored logit with the final ``m``, rounded
    half up to ``out_frac`` bits and saturated; masked elements give 0, an all-masked vector zeros.
 
@@ -32,6 +33,7 @@ from .baselines import softmax_reference as softmax_float
 from .params import SoftmaxParams
 
 __all__ = ["softmax", "softmax_reference", "exponent_frac", "exp2_table", "recip_table",
+           "newton_step",
            "LOG2E_FRAC", "MANTISSA_BITS"]
 
 LOG2E_FRAC = 16           # fraction bits of the log2(e) constant of the natural form
@@ -95,9 +97,19 @@ def _reciprocal(params, total):
         mantissa = (total >> (lead - MANTISSA_BITS)) - (1 << MANTISSA_BITS)
     else:
         mantissa = (total << (MANTISSA_BITS - lead)) - (1 << MANTISSA_BITS)
-    r = _interpolate(recip_table(params), np.int64(mantissa), MANTISSA_BITS,
-                     params.recip_segments_log2)
-    return int(r), p
+    r = int(_interpolate(recip_table(params), np.int64(mantissa), MANTISSA_BITS,
+                         params.recip_segments_log2))
+    if params.recip_method == "newton":
+        r = newton_step(r, mantissa, params.recip_frac)
+    return r, p
+
+
+def newton_step(r, mantissa, recip_frac):
+    """One Newton-Raphson step for 1/m, m = 1 + mantissa * 2**-MANTISSA_BITS: r * (2 - m * r),
+    floored to ``recip_frac`` bits."""
+    scale = MANTISSA_BITS + recip_frac
+    product = ((1 << MANTISSA_BITS) + mantissa) * r          # m * r, ``scale`` fraction bits
+    return (r * ((2 << scale) - product)) >> scale
 
 
 def _row(params, x, mask):

@@ -9,12 +9,16 @@ import dataclasses
 from ..fixedpoint import Fixed
 from ..params import BlockParams, ParamValueError, check_choice, check_int
 
-__all__ = ["SoftmaxParams", "METHODS"]
+__all__ = ["SoftmaxParams", "METHODS", "RECIP_METHODS"]
 
 #: ``base2``: softmax over 2**x, Softermax's base change (a network fine-tuned for it);
 #: ``natural``: e**x as 2**(x*log2 e), the same datapath after one constant multiply;
 #: ``ibert``: I-BERT's integer i-exp and i-softmax (baseline).
 METHODS = ("base2", "natural", "ibert")
+
+#: ``pwl``: the reciprocal straight from the piecewise-linear table; ``newton``: that value
+#: refined by one Newton-Raphson step r' = r * (2 - m * r) (two multipliers, two cycles more).
+RECIP_METHODS = ("pwl", "newton")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -35,6 +39,8 @@ class SoftmaxParams(BlockParams):
         The 2**f unit for f in [0, 1): fractional bits, and 2**k linear segments.
     sum_frac : int
         Fractional bits of the running sum.
+    recip_method : str
+        One of :data:`RECIP_METHODS`.
     recip_frac, recip_segments_log2 : int
         The reciprocal unit on a mantissa in [1, 2): fractional bits and 2**k linear segments.
     """
@@ -51,6 +57,7 @@ class SoftmaxParams(BlockParams):
     exp_frac: int = 16
     exp_segments_log2: int = 3
     sum_frac: int = 16
+    recip_method: str = "pwl"
     recip_frac: int = 12
     recip_segments_log2: int = 3
 
@@ -68,6 +75,7 @@ class SoftmaxParams(BlockParams):
         check_int("exp_frac", self.exp_frac, 2, 24)
         check_int("exp_segments_log2", self.exp_segments_log2, 0, 8)
         check_int("sum_frac", self.sum_frac, 0, self.exp_frac)
+        check_choice("recip_method", self.recip_method, RECIP_METHODS)
         check_int("recip_frac", self.recip_frac, 2, 24)
         check_int("recip_segments_log2", self.recip_segments_log2, 0, 8)
         if self.exp_frac + self.recip_frac < self.sum_frac + self.out_frac:

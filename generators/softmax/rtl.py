@@ -28,7 +28,7 @@ from .params import SoftmaxParams
 __all__ = ["Softmax"]
 
 INGEST_LATENCY = 7        # accept -> recurrence
-RECIP_LATENCY = 3
+RECIP_LATENCY = {"pwl": 3, "newton": 5}   # sum -> reciprocal, by recip_method
 
 
 def _interpolate(m, nodes, position, position_bits, segments_log2, name):
@@ -88,7 +88,11 @@ class Softmax(wiring.Component):
     @property
     def latency(self):
         """Cycles from a vector's last input beat to its first output beat (no backpressure)."""
-        return INGEST_LATENCY + RECIP_LATENCY + 1 + self.DRAIN_LATENCY
+        return INGEST_LATENCY + self._recip_latency + 1 + self.DRAIN_LATENCY
+
+    @property
+    def _recip_latency(self):
+        return RECIP_LATENCY[self._params.recip_method]
 
     DRAIN_LATENCY = 6
 
@@ -117,7 +121,7 @@ class Softmax(wiring.Component):
         m = Module()
         frac = exponent_frac(p)
         beats = p.max_len // p.lanes
-        ring_depth = 1 << (beats + INGEST_LATENCY + RECIP_LATENCY + 4 - 1).bit_length()
+        ring_depth = 1 << (beats + INGEST_LATENCY + self._recip_latency + 4 - 1).bit_length()
         exp_width = Value.cast(self._exponent(Signal(signed(p.in_width)))).shape().width
         int_width = exp_width - frac + 2           # integer part of an exponent, signed
         sum_width = p.sum_frac + (p.max_len).bit_length() + 2
@@ -228,13 +232,21 @@ class Softmax(wiring.Component):
                              p.recip_segments_log2, "recip")
         r3 = {n: delay(s, f"r3_{n}") for n, s in (
             ("valid", r2["valid"]), ("max", r2["max"]), ("any", r2["any"]), ("len", r2["len"]),
-            ("lead", r2["lead"]), ("recip", recip))}
+            ("lead", r2["lead"]), ("recip", recip), ("mantissa", r2["mantissa"]))}
+        if p.recip_method == "newton":
+            # r' = r * (2 - m * r), as model.newton_step: one product per stage.
+            scale = MANTISSA_BITS + p.recip_frac
+            n1 = {n: delay(v, f"n1_{n}") for n, v in r3.items()}
+            n1_product = delay((r3["mantissa"] + (1 << MANTISSA_BITS)) * r3["recip"], "n1_product")
+            r3 = {n: delay(v, f"n2_{n}") for n, v in n1.items()}
+            r3["recip"] = delay((n1["recip"] * ((2 << scale) - n1_product).as_signed()) >> scale,
+                                "n2_recip")
 
         vector = data.StructLayout({
             "max": signed(int_width), "recip": unsigned(p.recip_frac + 1),
             "lead": range(sum_width), "any": 1, "len": range(beats + 1)})
         m.submodules.vectors = vectors = fifo.SyncFIFOBuffered(
-            width=vector.size, depth=ring_depth + INGEST_LATENCY + RECIP_LATENCY + 2)
+            width=vector.size, depth=ring_depth + INGEST_LATENCY + self._recip_latency + 2)
         pushed = data.View(vector, vectors.w_data)
         m.d.comb += [vectors.w_en.eq(r3["valid"]), pushed.max.eq(r3["max"]),
                      pushed.recip.eq(r3["recip"]), pushed.lead.eq(r3["lead"]),
