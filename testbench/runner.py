@@ -305,3 +305,21 @@ def lint(verilog_sources: Sequence[Path], toplevel: str, extra_args: Sequence[st
 
 if __name__ == "__main__" and sys.argv[1:2] == ["objcache"]:
     sys.exit(_objcache_main(sys.argv[2:]))
+
+
+def simulate_entry(entry, test_module: str, extra_env: dict | None = None) -> None:
+    """Emit a generator entry's Verilog into its own build folder and run ``test_module`` on it.
+
+    The folder, ``build/cocotb/<name>-<hash of params and env>``, keeps the Verilog beside (not
+    in) the simulator's build dir, which the runner may clean.
+    """
+    from generators.emit import render, write_atomic
+
+    key = entry.params.to_json() + repr(sorted((extra_env or {}).items()))
+    digest = hashlib.sha256(key.encode()).hexdigest()[:10]
+    case_dir = REPO_ROOT / "build" / "cocotb" / f"{entry.name}-{digest}"
+    verilog = case_dir / f"{entry.name}.v"
+    write_atomic(verilog, render(entry)[verilog.name])
+    run_cocotb(verilog_sources=[verilog], toplevel=entry.name, test_module=test_module,
+               build_dir=case_dir / "sim", params_json=entry.params.to_json(), timeout_s=1800,
+               extra_env=extra_env)

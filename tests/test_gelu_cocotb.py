@@ -1,14 +1,11 @@
 """Tier 2: cocotb + Verilator on the emitted Verilog of every GELU catalog entry and a matrix of
 boundary configurations, bit-exact against the model under backpressure."""
 
-import hashlib
-
 import pytest
 
 from generators.catalog import DEFAULT_CATALOG, Entry
-from generators.emit import render, write_atomic
 from generators.gelu.params import GeluParams
-from testbench.runner import REPO_ROOT, run_cocotb
+from testbench.runner import simulate_entry
 
 MATRIX = {
     # one lane, default segments clipped to an int8 range
@@ -30,22 +27,9 @@ CASES = [e for e in DEFAULT_CATALOG if e.params.family == "gelu"] + \
         [Entry(name, params) for name, params in MATRIX.items()]
 
 
-def simulate(entry, extra_env=None, test_module="testbench.gelu_tb"):
-    """Emit ``entry``'s Verilog into its own build folder and run ``test_module`` on it."""
-    key = entry.params.to_json() + repr(sorted((extra_env or {}).items()))
-    digest = hashlib.sha256(key.encode()).hexdigest()[:10]
-    case_dir = REPO_ROOT / "build" / "cocotb" / f"{entry.name}-{digest}"
-    case_dir.mkdir(parents=True, exist_ok=True)
-    verilog = case_dir / f"{entry.name}.v"     # beside, not in, the simulator's build dir
-    write_atomic(verilog, render(entry)[verilog.name])
-    run_cocotb(verilog_sources=[verilog], toplevel=entry.name, test_module=test_module,
-               build_dir=case_dir / "sim", params_json=entry.params.to_json(), timeout_s=1800,
-               extra_env=extra_env)
-
-
 @pytest.mark.parametrize("entry", CASES, ids=[e.name for e in CASES])
 def test_gelu_bit_exact(entry):
-    simulate(entry)
+    simulate_entry(entry, "testbench.gelu_tb")
 
 
 WIDE = [e for e in CASES if e.params.in_width > 16]
@@ -54,4 +38,4 @@ WIDE = [e for e in CASES if e.params.in_width > 16]
 @pytest.mark.slow
 @pytest.mark.parametrize("entry", WIDE, ids=[e.name for e in WIDE])
 def test_gelu_bit_exact_million_codes(entry):
-    simulate(entry, {"GELU_SAMPLED": "1000000"})
+    simulate_entry(entry, "testbench.gelu_tb", {"GELU_SAMPLED": "1000000"})

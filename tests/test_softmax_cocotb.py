@@ -4,7 +4,7 @@ import pytest
 
 from generators.catalog import DEFAULT_CATALOG, Entry
 from generators.softmax.params import SoftmaxParams
-from tests.test_gelu_cocotb import simulate
+from testbench.runner import simulate_entry
 
 CASES = {
     "softmax_m_natural_l4": SoftmaxParams(method="natural", lanes=4, max_len=64),
@@ -23,4 +23,4 @@ ENTRIES = [e for e in DEFAULT_CATALOG if e.params.family == "softmax"] + \
 
 @pytest.mark.parametrize("entry", ENTRIES, ids=[e.name for e in ENTRIES])
 def test_softmax_bit_exact(entry):
-    simulate(entry, test_module="testbench.softmax_tb")
+    simulate_entry(entry, "testbench.softmax_tb")
