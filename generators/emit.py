@@ -11,7 +11,7 @@ from amaranth.hdl import Shape
 from amaranth.lib.wiring import In
 
 from . import __version__
-from .axis import AxisTop
+from .axis import AxisTop, payload_shape, stream_members
 
 __all__ = ["build_top", "render", "write_files", "write_atomic", "stale_files"]
 
@@ -44,23 +44,48 @@ def _manifest(entry, top, sha256):
         "clock": {"port": "aclk", "edge": "rising"},
         "reset": {"port": "aresetn", "active": "low", "synchronous": True},
         "ports": ports,
-        "streams": {
-            "s_axis": _stream("input", core.lanes, core.in_format, entry.family.tlast),
-            "m_axis": _stream("output", core.lanes, core.out_format, entry.family.tlast),
-        },
+        "streams": _streams(entry, top),
         **({"tuser": "s_axis_tuser bit k masks lane k: its output is 0 and it does not count"}
-           if "s_axis_tuser" in top.signature.members else {}),
+           if _has_mask(core) else {}),
         "latency_cycles": core.latency,
         "latency_meaning": entry.family.latency,
-        "initiation_interval": 1,
+        "initiation_interval": getattr(core, "initiation_interval", 1),
         "verilog": {"file": f"{entry.name}.v", "sha256": sha256},
     }
 
 
-def _stream(direction, lanes, fmt, tlast):
-    return {"direction": direction, "lanes": lanes, "element": fmt.to_json(),
-            "tdata_width": lanes * fmt.width, "lane_order": "lane 0 in the low bits",
-            "tlast": tlast}
+def _has_mask(core):
+    i = stream_members(core.signature).get("i")
+    return i is not None and "mask" in getattr(payload_shape(i[1]), "members", {})
+
+
+def _streams(entry, top):
+    """Per AXI4-Stream port group: direction, widths, element format and what tlast means.
+
+    A core describes its streams in ``stream_info`` (member -> ``lanes``, ``element`` as a
+    :class:`Fixed` or a JSON-able description, ``tlast``, optional ``meaning``); a core with
+    one ``i`` and one ``o`` stream may instead give ``lanes``, ``in_format`` and ``out_format``.
+    """
+    core = top.core
+    info = getattr(core, "stream_info", None)
+    if info is None:
+        info = {"i": {"lanes": core.lanes, "element": core.in_format,
+                      "tlast": entry.family.tlast},
+                "o": {"lanes": core.lanes, "element": core.out_format,
+                      "tlast": entry.family.tlast}}
+    streams = {}
+    for name, (flow, _sig) in stream_members(core.signature).items():
+        described = dict(info[name])
+        element = described.pop("element")
+        width = sum(Shape.cast(member.shape).width for port, member in top.signature.members.items()
+                    if port == f"{top.prefix_of(name)}_tdata")
+        streams[top.prefix_of(name)] = {
+            "direction": "input" if flow == In else "output",
+            "lanes": described.pop("lanes"),
+            "element": element.to_json() if hasattr(element, "to_json") else element,
+            "tdata_width": width, "lane_order": "lane 0 in the low bits",
+            "tlast": described.pop("tlast", None), **described}
+    return streams
 
 
 def write_files(files, out_dir):

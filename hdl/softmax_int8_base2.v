@@ -2,7 +2,7 @@
 
 (* top =  1  *)
 (* generator = "Amaranth" *)
-module softmax_int8_base2(aresetn, s_axis_tdata, s_axis_tvalid, s_axis_tlast, m_axis_tready, s_axis_tuser, s_axis_tready, m_axis_tdata, m_axis_tvalid, m_axis_tlast, aclk);
+module softmax_int8_base2(aresetn, s_axis_tdata, s_axis_tvalid, s_axis_tuser, s_axis_tlast, m_axis_tready, s_axis_tready, m_axis_tdata, m_axis_tvalid, m_axis_tlast, aclk);
   input aclk;
   wire aclk;
   input aresetn;
@@ -77,8 +77,8 @@ module softmax_int8_base2(aresetn, s_axis_tdata, s_axis_tvalid, s_axis_tlast, m_
   assign \o__payload.data[2]  = o__payload[23:16];
   assign \o__payload.data[3]  = o__payload[31:24];
   assign \o__payload.last  = o__payload[32];
-  assign i__payload[35:32] = s_axis_tuser;
   assign i__payload[36] = s_axis_tlast;
+  assign i__payload[35:32] = s_axis_tuser;
   assign i__payload[31:0] = s_axis_tdata;
 endmodule
 

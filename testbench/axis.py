@@ -75,6 +75,23 @@ def to_signed(words: Sequence[int], width: int) -> list[int]:
     return [w - full if w & sign else w for w in words]
 
 
+def stream_source(dut, prefix: str, lane_width: int) -> AxiStreamSource:
+    """A quiet AXI4-Stream source on ``<prefix>_*`` (e.g. ``s_axis_w`` for a weight stream) whose
+    frame items are ``lane_width``-bit lane words."""
+    source = AxiStreamSource(AxiStreamBus.from_prefix(dut, prefix), dut.aclk, dut.aresetn,
+                             reset_active_level=False, byte_size=lane_width)
+    source.log.setLevel(logging.WARNING)  # cocotbext-axi logs every frame's repr at INFO
+    return source
+
+
+def stream_sink(dut, prefix: str, lane_width: int) -> AxiStreamSink:
+    """A quiet AXI4-Stream sink on ``<prefix>_*`` with ``lane_width``-bit frame items."""
+    sink = AxiStreamSink(AxiStreamBus.from_prefix(dut, prefix), dut.aclk, dut.aresetn,
+                         reset_active_level=False, byte_size=lane_width)
+    sink.log.setLevel(logging.WARNING)
+    return sink
+
+
 @dataclass
 class Stats:
     """Throughput of one ``run_vectors`` call (cycles from first input beat to last output beat)."""
@@ -126,13 +143,8 @@ class AxisTB:
         # Default GPI (C++) clock: 2x the sim speed of impl="py". (A stall at t=0 seen with it came
         # from -DVL_TIME_CONTEXT in an early runner.py draft, not the clock; see runner._make_overrides.)
         Clock(dut.aclk, period_ns, unit="ns").start()
-        self.source = AxiStreamSource(AxiStreamBus.from_prefix(dut, "s_axis"), dut.aclk, dut.aresetn,
-                                      reset_active_level=False, byte_size=self.in_width)
-        self.sink = AxiStreamSink(AxiStreamBus.from_prefix(dut, "m_axis"), dut.aclk, dut.aresetn,
-                                  reset_active_level=False, byte_size=self.out_width)
-        # cocotbext-axi logs every frame's repr at INFO: megabytes of text for 64K-element frames.
-        for ext in (self.source, self.sink):
-            ext.log.setLevel(logging.WARNING)
+        self.source = stream_source(dut, "s_axis", self.in_width)
+        self.sink = stream_sink(dut, "m_axis", self.out_width)
         self.idle = self.backpressure = "none"
 
     # -- setup ---------------------------------------------------------------------------------
