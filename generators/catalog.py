@@ -46,7 +46,7 @@ FAMILIES = {f.name: f for f in (
            "end of a vector; carried through unchanged (element-wise block)",
            "element-wise GELU: Edge-MoE table, fitted non-uniform table, or I-BERT i-GELU",
            "cycles from a beat's input transfer to the same beat's output valid"),
-    Family("softmax", SoftmaxParams, "generators.softmax.rtl:Softmax",
+    Family("softmax", SoftmaxParams, "generators.softmax.rtl:softmax_core",
            "end of a vector: its length (1..max_len elements) is set at run time by tlast",
            "single-pass softmax: online base-2 maximum and sum, table exp2 and reciprocal",
            "cycles from a vector's last input transfer to its first output valid"),
@@ -98,6 +98,8 @@ DEFAULT_CATALOG = (
     # Attention rows of up to 256 scores, s8.4 logits, u8.8 probabilities, 4 per cycle.
     Entry("softmax_int8", SoftmaxParams(method="natural", lanes=4, max_len=256)),
     Entry("softmax_int8_base2", SoftmaxParams(method="base2", lanes=4, max_len=256)),
+    # I-BERT's integer softmax at the same formats, as the hardware baseline.
+    Entry("softmax_int8_ibert", SoftmaxParams(method="ibert", lanes=4, max_len=256)),
 )
 
 

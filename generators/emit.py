@@ -48,7 +48,7 @@ def _manifest(entry, top, sha256):
         **({"tuser": "s_axis_tuser bit k masks lane k: its output is 0 and it does not count"}
            if _has_mask(core) else {}),
         "latency_cycles": core.latency,
-        "latency_meaning": entry.family.latency,
+        "latency_meaning": getattr(core, "latency_meaning", entry.family.latency),
         "initiation_interval": getattr(core, "initiation_interval", 1),
         "verilog": {"file": f"{entry.name}.v", "sha256": sha256},
     }

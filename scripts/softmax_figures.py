@@ -80,9 +80,9 @@ def softmax_throughput(params, vectors=24):
     measured in Amaranth's simulator: accepted elements over cycles from first to last accept."""
     from amaranth.sim import Simulator
 
-    from generators.softmax.rtl import Softmax
+    from generators.softmax.rtl import softmax_core
 
-    dut = Softmax(params)
+    dut = softmax_core(params)
     rng = np.random.default_rng(SEED)
     lanes, beats_max = params.lanes, params.max_len // params.lanes
     lengths = [int(b) for b in rng.integers(1, beats_max + 1, vectors)] + [1, beats_max, 1]

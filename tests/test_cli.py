@@ -190,14 +190,17 @@ def test_error_in_a_later_block_writes_nothing(tmp_path, capsys):
     assert not out.exists()
 
 
-def test_softmax_ibert_is_a_model_only(tmp_path, capsys):
+def test_softmax_ibert_table_bound(tmp_path, capsys):
     config = write_config(tmp_path, """
         [s]
         family = "softmax"
         method = "ibert"
+        in_width = 20
+        in_frac = 16
     """)
     assert error_of(capsys, "build", "--config", config, "--out", tmp_path / "out") == \
-        "error: the ibert method has no RTL yet (its model is generators.softmax.baselines)"
+        "error: [s] in_frac must be at most 12 with method 'ibert' (its i-exp table has " \
+        "0.69 * 2**in_frac entries), not 16"
     assert not (tmp_path / "out").exists()
 
 

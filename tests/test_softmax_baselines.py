@@ -184,3 +184,26 @@ def test_hls4ml_default_accuracy_matches_seeds():
     assert 0.033 < err.mean() < 0.05                     # seeds.md: 0.041
     assert 0.14 < np.percentile(err, 99) < 0.22          # seeds.md: 0.18
     assert 0.2 < sum_err.max() <= 0.25                   # seeds.md: up to 0.25
+
+
+@pytest.mark.parametrize("in_frac", range(0, 13))
+def test_ibert_e16_tables_equal_the_division_form(in_frac):
+    """The RTL's table form of i-exp + 16-bit requantisation, on every reachable q (and below)."""
+    from generators.softmax.baselines import ibert_constants, ibert_e16
+
+    x0_int, _, c_int = ibert_constants(in_frac)
+    q = np.arange(32 * x0_int, 1)
+    z, steps = ibert_exp(q, in_frac)
+    top = (1 << 15) - 1
+    direct = [min((2 * int(zz) * top + (c_int << int(s))) // (2 * (c_int << int(s))), top)
+              for zz, s in zip(z, steps)]
+    assert ibert_e16(q, in_frac).tolist() == direct
+
+
+def test_constant_divider_is_exact_on_its_range():
+    from generators.softmax.ibert_rtl import constant_divider
+
+    for divisor in (1, 3, 12, 178, 2839):
+        multiplier, shift = constant_divider(divisor, 30 * divisor)
+        n = np.arange(30 * divisor + 1, dtype=np.int64)
+        assert ((n * multiplier) >> shift == n // divisor).all()

@@ -14,6 +14,9 @@ CASES = {
     "softmax_m_natural_l2_s16": SoftmaxParams(method="natural", lanes=2, max_len=32,
                                               in_width=16, in_frac=10, out_width=12,
                                               out_frac=12),
+    # I-BERT's two-pass form, one lane, short vectors, 8 fraction bits (a 178-entry table)
+    "softmax_m_ibert_l1_q8": SoftmaxParams(method="ibert", lanes=1, max_len=16, in_width=12,
+                                           in_frac=8, out_width=10, out_frac=10),
 }
 
 

@@ -8,12 +8,12 @@ from amaranth.sim import Simulator
 
 from generators.softmax.model import softmax
 from generators.softmax.params import SoftmaxParams
-from generators.softmax.rtl import Softmax
+from generators.softmax.rtl import softmax_core
 
 
 def run_stream(params, vectors, masks, seed=1, backpressure=0.3, gaps=0.2):
     """Push vectors (with per-element masks) through the component; return the output vectors."""
-    dut = Softmax(params)
+    dut = softmax_core(params)
     rng = random.Random(seed)
     lanes = params.lanes
     beats = sum(len(v) // lanes for v in vectors)
@@ -60,8 +60,12 @@ def run_stream(params, vectors, masks, seed=1, backpressure=0.3, gaps=0.2):
 @pytest.mark.parametrize("kwargs", [dict(method="natural", lanes=4, max_len=32),
                                     dict(method="base2", lanes=1, max_len=8),
                                     dict(method="natural", lanes=2, max_len=16,
-                                         recip_method="newton", recip_segments_log2=1)],
-                         ids=["natural_l4", "base2_l1", "natural_l2_newton"])
+                                         recip_method="newton", recip_segments_log2=1),
+                                    dict(method="ibert", lanes=4, max_len=32),
+                                    dict(method="ibert", lanes=1, max_len=8, in_width=12,
+                                         in_frac=8, out_width=10, out_frac=10)],
+                         ids=["natural_l4", "base2_l1", "natural_l2_newton", "ibert_l4",
+                              "ibert_l1_q8"])
 def test_matches_model_with_masks_and_backpressure(kwargs):
     params = SoftmaxParams(**kwargs)
     rng = np.random.default_rng(2)
@@ -73,3 +77,31 @@ def test_matches_model_with_masks_and_backpressure(kwargs):
     masks[5][:] = True                                   # an all-masked vector
     got = run_stream(params, vectors, masks)
     assert got == [[int(v) for v in softmax(params, x, mask)] for x, mask in zip(vectors, masks)]
+
+
+@pytest.mark.parametrize("method", ["natural", "ibert"])
+@pytest.mark.parametrize("beats", [1, 5])
+def test_latency_is_what_the_manifest_says(method, beats):
+    """Without backpressure, from the last input transfer to the first output valid."""
+    params = SoftmaxParams(method=method, lanes=2, max_len=16)
+    dut = softmax_core(params)
+    timing = {}
+
+    async def bench(ctx):
+        ctx.set(dut.o.ready, 1)
+        ctx.set(dut.i.valid, 1)
+        for beat in range(beats):
+            ctx.set(dut.i.p.last, beat == beats - 1)
+            await ctx.tick().until(dut.i.ready)
+        ctx.set(dut.i.valid, 0)
+        cycles = 0
+        while not ctx.get(dut.o.valid):
+            await ctx.tick()
+            cycles += 1
+        timing["cycles"] = cycles
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run_until(1e-6)
+    assert timing["cycles"] == dut.first_output_after(beats)

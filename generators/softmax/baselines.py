@@ -17,8 +17,8 @@ import numpy as np
 
 from ..fixedpoint import Fixed, Rounding, saturate, shift_round
 
-__all__ = ["ap_cast", "hls4ml_softmax_stable", "hls4ml_tables", "ibert_exp", "ibert_softmax",
-           "softmax_reference"]
+__all__ = ["ap_cast", "hls4ml_softmax_stable", "hls4ml_tables", "ibert_constants", "ibert_exp",
+           "ibert_e16", "ibert_e16_tables", "ibert_softmax", "softmax_reference"]
 
 
 def softmax_reference(x_float, mask=None):
@@ -188,7 +188,7 @@ IBERT_MAX_BIT = 32        # factor = floor(2**32 / sum)
 
 
 @functools.lru_cache(maxsize=64)
-def _ibert_constants(in_frac):
+def ibert_constants(in_frac):
     """``(x0_int, b_int, c_int)`` for S = 2**-in_frac (floors of exactly scaled float64)."""
     return (math.floor(-IBERT_LN2 * 2.0**in_frac), math.floor(IBERT_B * 2.0**in_frac),
             math.floor(IBERT_C * 2.0**(2 * in_frac)))
@@ -200,12 +200,46 @@ def ibert_exp(q, in_frac):
     The integer exp is ``z << (30 - steps)`` with scale ``a*S**2 / 2**30``, so
     ``exp(q*S) ~ z * a*S**2 * 2**-steps``. Returned unshifted to keep int64 (the shift is exact).
     """
-    x0_int, b_int, c_int = _ibert_constants(in_frac)
+    x0_int, b_int, c_int = ibert_constants(in_frac)
     q = np.maximum(np.asarray(q, dtype=np.int64), IBERT_CONST * x0_int)
     steps = q // x0_int                     # floor(q / x0_int) in 0..30
     r = q - steps * x0_int                  # in (x0_int, 0]
     z = np.maximum((r + b_int) * r + c_int, 0)     # always positive; I-BERT clamps anyway
     return z, steps
+
+
+@functools.lru_cache(maxsize=64)
+def ibert_e16_tables(in_frac, act_bits=16):
+    """I-BERT's i-exp followed by its 16-bit requantisation, as two tables over the remainder.
+
+    ``q = -(steps * d + rem)`` with ``d = -x0_int`` and ``0 <= rem < d``: the polynomial ``z``
+    depends on ``rem`` only, so with ``u = z * top`` the requantised exponent
+    ``round(u / (c_int * 2**steps))`` is ``round_table[rem]`` for ``steps = 0`` and
+    ``(floor_table[rem] + 2**(steps - 1)) >> steps`` otherwise (nested floors of positive
+    integers). Hardware computes it so: a constant division, a table, a rounded shift.
+    Returns ``(d, round_table, floor_table)``.
+    """
+    x0_int, b_int, c_int = ibert_constants(in_frac)
+    top = (1 << (act_bits - 1)) - 1
+    d = -x0_int
+    rounded, floored = [], []
+    for rem in range(d):
+        r = -rem
+        z = max((r + b_int) * r + c_int, 0)
+        rounded.append(min((2 * z * top + c_int) // (2 * c_int), top))
+        floored.append(min(z * top // c_int, top))
+    return d, tuple(rounded), tuple(floored)
+
+
+def ibert_e16(q, in_frac, act_bits=16):
+    """The requantised i-exp of codes ``q <= 0`` through :func:`ibert_e16_tables` (the RTL's
+    arithmetic; equal to :func:`ibert_softmax`'s ``e16`` for every ``q``)."""
+    d, rounded, floored = ibert_e16_tables(in_frac, act_bits)
+    neg = np.minimum(-np.asarray(q, dtype=np.int64), IBERT_CONST * d)
+    steps, rem = neg // d, neg % d
+    at_zero = np.asarray(rounded, dtype=np.int64)[rem]
+    shifted = (np.asarray(floored, dtype=np.int64)[rem] + (1 << np.maximum(steps - 1, 0))) >> steps
+    return np.where(steps == 0, at_zero, shifted)
 
 
 def ibert_softmax(x, in_fmt: Fixed, out_fmt: Fixed, mask=None, *, act_bits=16):
@@ -226,7 +260,7 @@ def ibert_softmax(x, in_fmt: Fixed, out_fmt: Fixed, mask=None, *, act_bits=16):
     xmax = np.where(mask, in_fmt.min_code, x).max(axis=-1, keepdims=True)
     q = np.where(mask, 0, x - xmax)         # masked: any value in range, zeroed below
     z, steps = ibert_exp(q, in_fmt.frac)
-    c_int = _ibert_constants(in_fmt.frac)[2]
+    c_int = ibert_constants(in_fmt.frac)[2]
     top = (1 << (act_bits - 1)) - 1
     # e * top / E = z * top / (c_int << steps); Python ints if the denominator nears 2**62.
     if c_int.bit_length() + IBERT_CONST + 2 > 62:

@@ -29,6 +29,7 @@ import math
 import numpy as np
 
 from ..fixedpoint import Rounding, saturate, shift_round
+from .baselines import ibert_softmax
 from .baselines import softmax_reference as softmax_float
 from .params import SoftmaxParams
 
@@ -151,7 +152,7 @@ def softmax(params: SoftmaxParams, x, mask=None):
     if x.min() < fmt.min_code or x.max() > fmt.max_code:
         raise ValueError(f"logit codes must lie in [{fmt.min_code}, {fmt.max_code}] for {fmt.name}")
     if params.method == "ibert":
-        raise NotImplementedError("the ibert method's bit-exact model is in .baselines")
+        return ibert_softmax(x, params.in_format, params.out_format, mask)
     return _row(params, x, mask)
 
 

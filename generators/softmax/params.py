@@ -1,7 +1,7 @@
 """Parameters of the streaming softmax (one frozen, validated object for RTL, model and tests).
 
-The RTL of this family is not written yet; the model and these parameters are the contract it
-will meet (issue 3).
+``exp_*``, ``sum_frac`` and ``recip_*`` shape the single-pass forms; I-BERT's form has its own
+fixed internal widths (16-bit exponents, a 2**32 / sum factor).
 """
 
 import dataclasses
@@ -19,6 +19,10 @@ METHODS = ("base2", "natural", "ibert")
 #: ``pwl``: the reciprocal straight from the piecewise-linear table; ``newton``: that value
 #: refined by one Newton-Raphson step r' = r * (2 - m * r) (two multipliers, two cycles more).
 RECIP_METHODS = ("pwl", "newton")
+
+#: I-BERT's i-exp table over the remainder of the ln2-step division has -floor(-ln2 * 2**in_frac)
+#: entries: 2839 at 12 fraction bits, the most a LUT ROM per lane should hold.
+IBERT_MAX_IN_FRAC = 12
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,6 +82,10 @@ class SoftmaxParams(BlockParams):
         check_choice("recip_method", self.recip_method, RECIP_METHODS)
         check_int("recip_frac", self.recip_frac, 2, 24)
         check_int("recip_segments_log2", self.recip_segments_log2, 0, 8)
+        if self.method == "ibert" and self.in_frac > IBERT_MAX_IN_FRAC:
+            raise ParamValueError(
+                f"in_frac must be at most {IBERT_MAX_IN_FRAC} with method 'ibert' (its i-exp "
+                f"table has 0.69 * 2**in_frac entries), not {self.in_frac!r}")
         if self.exp_frac + self.recip_frac < self.sum_frac + self.out_frac:
             # The output is exp * recip scaled down: it cannot hold more bits than they carry.
             raise ParamValueError(

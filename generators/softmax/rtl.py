@@ -25,7 +25,7 @@ from .model import (LOG2E_CODE, LOG2E_FRAC, MANTISSA_BITS, NATURAL_EXTRA_FRAC, e
                     exponent_frac, recip_table)
 from .params import SoftmaxParams
 
-__all__ = ["Softmax"]
+__all__ = ["Softmax", "softmax_core"]
 
 INGEST_LATENCY = 7        # accept -> recurrence
 RECIP_LATENCY = {"pwl": 3, "newton": 5}   # sum -> reciprocal, by recip_method
@@ -44,6 +44,15 @@ def _interpolate(m, nodes, position, position_bits, segments_log2, name):
     return lower + ((offset * (upper - lower).as_signed()) >> fine)
 
 
+def softmax_core(params: SoftmaxParams):
+    """The softmax component for ``params``: single-pass forms here, I-BERT's two-pass form in
+    :mod:`.ibert_rtl`."""
+    if isinstance(params, SoftmaxParams) and params.method == "ibert":
+        from .ibert_rtl import IbertSoftmax
+        return IbertSoftmax(params)
+    return Softmax(params)
+
+
 class Softmax(wiring.Component):
     """Softmax over vectors of 1..``max_len`` logits, ``lanes`` per beat, ``last`` at the end.
 
@@ -56,9 +65,7 @@ class Softmax(wiring.Component):
         if not isinstance(params, SoftmaxParams):
             raise TypeError(f"params must be a SoftmaxParams, not {params!r}")
         if params.method == "ibert":
-            self._MustUse__silence = True      # refused, not forgotten: no "never used" warning
-            raise NotImplementedError(
-                "the ibert method has no RTL yet (its model is generators.softmax.baselines)")
+            raise TypeError("method 'ibert' is built by IbertSoftmax (see softmax_core)")
         self._params = params
         p = params
         in_layout = data.StructLayout({
@@ -89,6 +96,10 @@ class Softmax(wiring.Component):
     def latency(self):
         """Cycles from a vector's last input beat to its first output beat (no backpressure)."""
         return INGEST_LATENCY + self._recip_latency + 1 + self.DRAIN_LATENCY
+
+    def first_output_after(self, beats):
+        """Cycles from the last input beat of a ``beats``-beat vector to its first output."""
+        return self.latency
 
     @property
     def _recip_latency(self):
