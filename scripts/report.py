@@ -184,8 +184,9 @@ def write_family_reports(entries, out_dir, synth=True):
             manifest = json.loads(render(entry)[f"{entry.name}.json"])
             rows.append({
                 "name": entry.name, "params": entry.params.to_dict(),
-                "in_format": entry.params.in_format.name,
-                "out_format": entry.params.out_format.name,
+                # Families without one element format per side (several streams) leave these out.
+                **{side: getattr(entry.params, side).name for side in ("in_format", "out_format")
+                   if hasattr(entry.params, side)},
                 "latency_cycles": manifest["latency_cycles"],
                 "initiation_interval": manifest["initiation_interval"],
                 **FAMILY_REPORTS[family][0](entry.params),
