@@ -11,7 +11,7 @@ from amaranth.lib.wiring import In, Out
 from .fixedpoint import Fixed, Rounding
 
 __all__ = ["Pipeline", "rounding_bias", "shift_round", "saturate", "lanes_stream",
-           "ElementwisePipeline"]
+           "ElementwisePipeline", "registered_head", "max_tree"]
 
 
 class Pipeline:
@@ -75,6 +75,37 @@ def lanes_stream(lanes, fmt: Fixed):
     element = signed(fmt.width) if fmt.signed else unsigned(fmt.width)
     return stream.Signature(data.StructLayout({"data": data.ArrayLayout(element, lanes),
                                                "last": 1}))
+
+
+def max_tree(values, register, name):
+    """The largest of ``values`` by a tree of pairwise compares with one ``register`` stage per
+    level (one compare per cycle): ``(maximum, levels)``."""
+    level, levels = list(values), 0
+    while len(level) > 1:
+        levels += 1
+        pairs = [level[j:j + 2] for j in range(0, len(level), 2)]
+        level = [register(Mux(pair[0] > pair[-1], pair[0], pair[-1]), f"{name}{levels}_{j}")
+                 for j, pair in enumerate(pairs)]
+    return level[0], levels
+
+
+def registered_head(m, fifo, layout, name):
+    """The oldest entry of ``fifo`` held in registers: ``(valid, head, pop)``.
+
+    Consumers decide from ``head`` and drive ``pop`` to take it; the FIFO's read data (a block
+    RAM output, slow to appear after the clock) only feeds these registers, never logic. The
+    head is refilled on the cycle it is popped, so one entry per cycle still flows.
+    """
+    valid = Signal(name=f"{name}_valid")
+    head = Signal(layout, name=f"{name}_head")
+    pop = Signal(name=f"{name}_pop")
+    load = Signal(name=f"{name}_load")
+    m.d.comb += [load.eq(fifo.r_rdy & (~valid | pop)), fifo.r_en.eq(load)]
+    with m.If(load):
+        m.d.sync += [valid.eq(1), head.eq(fifo.r_data)]
+    with m.Elif(pop):
+        m.d.sync += valid.eq(0)
+    return valid, head, pop
 
 
 class ElementwisePipeline(wiring.Component):

@@ -87,68 +87,68 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire [39:0] \$1 ;
   wire [40:0] \$10 ;
-  wire [29:0] \$100 ;
-  wire [30:0] \$101 ;
-  wire [11:0] \$102 ;
-  wire [12:0] \$103 ;
-  wire [29:0] \$104 ;
-  wire [30:0] \$105 ;
-  wire [30:0] \$106 ;
-  wire [31:0] \$107 ;
-  wire \$108 ;
-  wire [29:0] \$109 ;
+  wire [30:0] \$100 ;
+  wire [11:0] \$101 ;
+  wire [29:0] \$102 ;
+  wire [30:0] \$103 ;
+  wire [11:0] \$104 ;
+  wire [12:0] \$105 ;
+  wire [29:0] \$106 ;
+  wire [30:0] \$107 ;
+  wire [30:0] \$108 ;
+  wire [31:0] \$109 ;
   wire [41:0] \$11 ;
-  wire [30:0] \$110 ;
-  wire [30:0] \$111 ;
-  wire [31:0] \$112 ;
-  wire [31:0] \$113 ;
-  wire [29:0] \$114 ;
-  wire [30:0] \$115 ;
-  wire [11:0] \$116 ;
-  wire [29:0] \$117 ;
-  wire [30:0] \$118 ;
-  wire [11:0] \$119 ;
+  wire \$110 ;
+  wire [29:0] \$111 ;
+  wire [30:0] \$112 ;
+  wire [30:0] \$113 ;
+  wire [31:0] \$114 ;
+  wire [31:0] \$115 ;
+  wire [29:0] \$116 ;
+  wire [30:0] \$117 ;
+  wire [11:0] \$118 ;
+  wire [29:0] \$119 ;
   wire \$12 ;
-  wire [12:0] \$120 ;
-  wire [29:0] \$121 ;
-  wire [30:0] \$122 ;
-  wire [30:0] \$123 ;
-  wire [31:0] \$124 ;
-  wire \$125 ;
-  wire [29:0] \$126 ;
-  wire [30:0] \$127 ;
-  wire [30:0] \$128 ;
-  wire [31:0] \$129 ;
+  wire [30:0] \$120 ;
+  wire [11:0] \$121 ;
+  wire [12:0] \$122 ;
+  wire [29:0] \$123 ;
+  wire [30:0] \$124 ;
+  wire [30:0] \$125 ;
+  wire [31:0] \$126 ;
+  wire \$127 ;
+  wire [29:0] \$128 ;
+  wire [30:0] \$129 ;
   wire [39:0] \$13 ;
-  wire [31:0] \$130 ;
-  wire [29:0] \$131 ;
-  wire [30:0] \$132 ;
-  wire [11:0] \$133 ;
-  wire [29:0] \$134 ;
-  wire [30:0] \$135 ;
-  wire [11:0] \$136 ;
-  wire [12:0] \$137 ;
-  wire [29:0] \$138 ;
-  wire [30:0] \$139 ;
+  wire [30:0] \$130 ;
+  wire [31:0] \$131 ;
+  wire [31:0] \$132 ;
+  wire [29:0] \$133 ;
+  wire [30:0] \$134 ;
+  wire [11:0] \$135 ;
+  wire [29:0] \$136 ;
+  wire [30:0] \$137 ;
+  wire [11:0] \$138 ;
+  wire [12:0] \$139 ;
   wire [40:0] \$14 ;
-  wire [30:0] \$140 ;
-  wire [31:0] \$141 ;
-  wire \$142 ;
-  wire [29:0] \$143 ;
-  wire [30:0] \$144 ;
-  wire [30:0] \$145 ;
-  wire [31:0] \$146 ;
-  wire [31:0] \$147 ;
-  wire [5:0] \$148 ;
-  wire [7:0] \$149 ;
+  wire [29:0] \$140 ;
+  wire [30:0] \$141 ;
+  wire [30:0] \$142 ;
+  wire [31:0] \$143 ;
+  wire \$144 ;
+  wire [29:0] \$145 ;
+  wire [30:0] \$146 ;
+  wire [30:0] \$147 ;
+  wire [31:0] \$148 ;
+  wire [31:0] \$149 ;
   wire [40:0] \$15 ;
-  wire [8:0] \$150 ;
-  wire [9:0] \$151 ;
-  wire [7:0] \$152 ;
-  wire [7:0] \$153 ;
+  wire [5:0] \$150 ;
+  wire [7:0] \$151 ;
+  wire [8:0] \$152 ;
+  wire [9:0] \$153 ;
   wire [7:0] \$154 ;
-  wire [24:0] \$155 ;
-  wire [24:0] \$156 ;
+  wire [7:0] \$155 ;
+  wire [7:0] \$156 ;
   wire [24:0] \$157 ;
   wire [24:0] \$158 ;
   wire [24:0] \$159 ;
@@ -156,537 +156,540 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   wire [24:0] \$160 ;
   wire [24:0] \$161 ;
   wire [24:0] \$162 ;
-  wire \$163 ;
+  wire [24:0] \$163 ;
   wire [24:0] \$164 ;
-  wire \$165 ;
+  wire [24:0] \$165 ;
   wire [24:0] \$166 ;
-  wire \$167 ;
+  wire [24:0] \$167 ;
   wire [24:0] \$168 ;
-  wire \$169 ;
+  wire [24:0] \$169 ;
   wire [41:0] \$17 ;
   wire [24:0] \$170 ;
-  wire \$171 ;
-  wire \$172 ;
-  wire [24:0] \$173 ;
+  wire [24:0] \$171 ;
+  wire [24:0] \$172 ;
+  wire \$173 ;
   wire [24:0] \$174 ;
   wire \$175 ;
-  wire \$176 ;
-  wire [24:0] \$177 ;
-  wire \$178 ;
-  wire [24:0] \$179 ;
+  wire [24:0] \$176 ;
+  wire \$177 ;
+  wire [24:0] \$178 ;
+  wire \$179 ;
   wire [39:0] \$18 ;
   wire \$180 ;
-  wire \$181 ;
-  wire [24:0] \$182 ;
-  wire [24:0] \$183 ;
-  wire [24:0] \$184 ;
-  wire \$185 ;
-  wire \$186 ;
-  wire [24:0] \$187 ;
-  wire \$188 ;
-  wire [24:0] \$189 ;
+  wire [39:0] \$181 ;
+  wire [40:0] \$182 ;
+  wire [18:0] \$183 ;
+  wire [39:0] \$184 ;
+  wire [40:0] \$185 ;
+  wire [18:0] \$186 ;
+  wire [39:0] \$187 ;
+  wire [40:0] \$188 ;
+  wire [18:0] \$189 ;
   wire [40:0] \$19 ;
-  wire \$190 ;
-  wire [24:0] \$191 ;
-  wire \$192 ;
-  wire \$193 ;
-  wire [24:0] \$194 ;
-  wire [24:0] \$195 ;
-  wire \$196 ;
-  wire \$197 ;
-  wire [24:0] \$198 ;
-  wire \$199 ;
+  wire [39:0] \$190 ;
+  wire [40:0] \$191 ;
+  wire [18:0] \$192 ;
+  wire [27:0] \$193 ;
+  wire [27:0] \$194 ;
+  wire [28:0] \$195 ;
+  wire [27:0] \$196 ;
+  wire [27:0] \$197 ;
+  wire [28:0] \$198 ;
+  wire [27:0] \$199 ;
   wire [40:0] \$2 ;
   wire [11:0] \$20 ;
-  wire [24:0] \$200 ;
-  wire \$201 ;
-  wire \$202 ;
-  wire [24:0] \$203 ;
-  wire [24:0] \$204 ;
-  wire [24:0] \$205 ;
-  wire [24:0] \$206 ;
-  wire \$207 ;
-  wire \$208 ;
-  wire [24:0] \$209 ;
+  wire [27:0] \$200 ;
+  wire [28:0] \$201 ;
+  wire [27:0] \$202 ;
+  wire [27:0] \$203 ;
+  wire [28:0] \$204 ;
+  wire [31:0] \$205 ;
+  wire [31:0] \$206 ;
+  wire [32:0] \$207 ;
+  wire [32:0] \$208 ;
+  wire [17:0] \$209 ;
   wire [39:0] \$21 ;
-  wire \$210 ;
-  wire [24:0] \$211 ;
-  wire \$212 ;
-  wire [24:0] \$213 ;
-  wire \$214 ;
-  wire [24:0] \$215 ;
-  wire \$216 ;
-  wire \$217 ;
-  wire [24:0] \$218 ;
-  wire [24:0] \$219 ;
+  wire [17:0] \$210 ;
+  wire [31:0] \$211 ;
+  wire [31:0] \$212 ;
+  wire [32:0] \$213 ;
+  wire [32:0] \$214 ;
+  wire [17:0] \$215 ;
+  wire [17:0] \$216 ;
+  wire [31:0] \$217 ;
+  wire [31:0] \$218 ;
+  wire [32:0] \$219 ;
   wire [40:0] \$22 ;
-  wire \$220 ;
-  wire \$221 ;
-  wire [24:0] \$222 ;
-  wire \$223 ;
-  wire [24:0] \$224 ;
-  wire \$225 ;
-  wire \$226 ;
-  wire [24:0] \$227 ;
-  wire [24:0] \$228 ;
-  wire [24:0] \$229 ;
+  wire [32:0] \$220 ;
+  wire [17:0] \$221 ;
+  wire [17:0] \$222 ;
+  wire [31:0] \$223 ;
+  wire [31:0] \$224 ;
+  wire [32:0] \$225 ;
+  wire [32:0] \$226 ;
+  wire [17:0] \$227 ;
+  wire [17:0] \$228 ;
+  wire [18:0] \$229 ;
   wire [11:0] \$23 ;
-  wire \$230 ;
-  wire \$231 ;
-  wire [24:0] \$232 ;
+  wire [19:0] \$230 ;
+  wire [20:0] \$231 ;
+  wire \$232 ;
   wire \$233 ;
-  wire [24:0] \$234 ;
-  wire \$235 ;
+  wire \$234 ;
+  wire [24:0] \$235 ;
   wire [24:0] \$236 ;
   wire \$237 ;
   wire \$238 ;
-  wire [24:0] \$239 ;
+  wire \$239 ;
   wire [12:0] \$24 ;
-  wire [24:0] \$240 ;
+  wire \$240 ;
   wire \$241 ;
-  wire \$242 ;
-  wire [24:0] \$243 ;
-  wire \$244 ;
-  wire [24:0] \$245 ;
+  wire [24:0] \$242 ;
+  wire [25:0] \$243 ;
+  wire [25:0] \$244 ;
+  wire \$245 ;
   wire \$246 ;
   wire \$247 ;
   wire [24:0] \$248 ;
-  wire [24:0] \$249 ;
+  wire [25:0] \$249 ;
   wire [39:0] \$25 ;
-  wire [24:0] \$250 ;
-  wire [24:0] \$251 ;
-  wire [24:0] \$252 ;
+  wire [20:0] \$250 ;
+  wire \$251 ;
+  wire \$252 ;
   wire \$253 ;
-  wire \$254 ;
-  wire [39:0] \$255 ;
-  wire [40:0] \$256 ;
-  wire [18:0] \$257 ;
-  wire [27:0] \$258 ;
-  wire [27:0] \$259 ;
+  wire [24:0] \$254 ;
+  wire [24:0] \$255 ;
+  wire \$256 ;
+  wire \$257 ;
+  wire [20:0] \$258 ;
+  wire [20:0] \$259 ;
   wire [40:0] \$26 ;
-  wire [28:0] \$260 ;
-  wire [39:0] \$261 ;
-  wire [40:0] \$262 ;
-  wire [18:0] \$263 ;
+  wire \$260 ;
+  wire [26:0] \$261 ;
+  wire [26:0] \$262 ;
+  wire [26:0] \$263 ;
   wire [27:0] \$264 ;
-  wire [27:0] \$265 ;
-  wire [28:0] \$266 ;
-  wire [39:0] \$267 ;
-  wire [40:0] \$268 ;
-  wire [18:0] \$269 ;
+  wire \$265 ;
+  wire \$266 ;
+  wire [26:0] \$267 ;
+  wire [26:0] \$268 ;
+  wire [26:0] \$269 ;
   wire [40:0] \$27 ;
   wire [27:0] \$270 ;
-  wire [27:0] \$271 ;
-  wire [28:0] \$272 ;
-  wire [39:0] \$273 ;
-  wire [40:0] \$274 ;
-  wire [18:0] \$275 ;
-  wire [27:0] \$276 ;
-  wire [27:0] \$277 ;
-  wire [28:0] \$278 ;
-  wire [31:0] \$279 ;
+  wire [13:0] \$271 ;
+  wire [26:0] \$272 ;
+  wire [26:0] \$273 ;
+  wire [27:0] \$274 ;
+  wire [7:0] \$275 ;
+  wire [7:0] \$276 ;
+  wire \$277 ;
+  wire [7:0] \$278 ;
+  wire [7:0] \$279 ;
   wire [41:0] \$28 ;
-  wire [31:0] \$280 ;
-  wire [32:0] \$281 ;
-  wire [32:0] \$282 ;
-  wire [17:0] \$283 ;
-  wire [17:0] \$284 ;
-  wire [31:0] \$285 ;
-  wire [31:0] \$286 ;
-  wire [32:0] \$287 ;
-  wire [32:0] \$288 ;
-  wire [17:0] \$289 ;
+  wire [7:0] \$280 ;
+  wire \$281 ;
+  wire \$282 ;
+  wire [24:0] \$283 ;
+  wire [24:0] \$284 ;
+  wire [24:0] \$285 ;
+  wire [24:0] \$286 ;
+  wire [24:0] \$287 ;
+  wire [24:0] \$288 ;
+  wire [24:0] \$289 ;
   wire \$29 ;
-  wire [17:0] \$290 ;
-  wire [31:0] \$291 ;
-  wire [31:0] \$292 ;
-  wire [32:0] \$293 ;
-  wire [32:0] \$294 ;
-  wire [17:0] \$295 ;
-  wire [17:0] \$296 ;
-  wire [31:0] \$297 ;
-  wire [31:0] \$298 ;
-  wire [32:0] \$299 ;
+  wire [24:0] \$290 ;
+  wire [29:0] \$291 ;
+  wire [30:0] \$292 ;
+  wire [18:0] \$293 ;
+  wire [29:0] \$294 ;
+  wire [30:0] \$295 ;
+  wire [18:0] \$296 ;
+  wire [29:0] \$297 ;
+  wire [30:0] \$298 ;
+  wire [18:0] \$299 ;
   wire [11:0] \$3 ;
   wire [39:0] \$30 ;
-  wire [32:0] \$300 ;
-  wire [17:0] \$301 ;
-  wire [17:0] \$302 ;
-  wire [18:0] \$303 ;
-  wire [19:0] \$304 ;
-  wire [20:0] \$305 ;
-  wire \$306 ;
-  wire \$307 ;
-  wire \$308 ;
-  wire [24:0] \$309 ;
+  wire [29:0] \$300 ;
+  wire [30:0] \$301 ;
+  wire [18:0] \$302 ;
+  wire [27:0] \$303 ;
+  wire [27:0] \$304 ;
+  wire [28:0] \$305 ;
+  wire [27:0] \$306 ;
+  wire [27:0] \$307 ;
+  wire [28:0] \$308 ;
+  wire [27:0] \$309 ;
   wire [40:0] \$31 ;
-  wire [24:0] \$310 ;
-  wire \$311 ;
-  wire \$312 ;
-  wire \$313 ;
-  wire [24:0] \$314 ;
-  wire [25:0] \$315 ;
-  wire \$316 ;
-  wire \$317 ;
-  wire \$318 ;
-  wire \$319 ;
+  wire [27:0] \$310 ;
+  wire [28:0] \$311 ;
+  wire [27:0] \$312 ;
+  wire [27:0] \$313 ;
+  wire [28:0] \$314 ;
+  wire [31:0] \$315 ;
+  wire [31:0] \$316 ;
+  wire [32:0] \$317 ;
+  wire [32:0] \$318 ;
+  wire [31:0] \$319 ;
   wire [40:0] \$32 ;
-  wire [24:0] \$320 ;
-  wire [25:0] \$321 ;
-  wire [26:0] \$322 ;
-  wire [26:0] \$323 ;
-  wire [26:0] \$324 ;
-  wire \$325 ;
-  wire \$326 ;
-  wire \$327 ;
-  wire [24:0] \$328 ;
-  wire [25:0] \$329 ;
+  wire [31:0] \$320 ;
+  wire [32:0] \$321 ;
+  wire [32:0] \$322 ;
+  wire [31:0] \$323 ;
+  wire [31:0] \$324 ;
+  wire [32:0] \$325 ;
+  wire [32:0] \$326 ;
+  wire [31:0] \$327 ;
+  wire [31:0] \$328 ;
+  wire [32:0] \$329 ;
   wire [41:0] \$33 ;
-  wire \$330 ;
-  wire \$331 ;
-  wire \$332 ;
-  wire \$333 ;
-  wire [24:0] \$334 ;
-  wire [25:0] \$335 ;
-  wire [20:0] \$336 ;
-  wire [20:0] \$337 ;
-  wire [27:0] \$338 ;
-  wire [27:0] \$339 ;
+  wire [32:0] \$330 ;
+  wire [30:0] \$331 ;
+  wire [30:0] \$332 ;
+  wire [30:0] \$333 ;
+  wire [30:0] \$334 ;
+  wire [31:0] \$335 ;
+  wire [31:0] \$336 ;
+  wire [31:0] \$337 ;
+  wire [31:0] \$338 ;
+  wire [31:0] \$339 ;
   wire [41:0] \$34 ;
-  wire \$340 ;
-  wire \$341 ;
-  wire \$342 ;
+  wire [31:0] \$340 ;
+  wire [31:0] \$341 ;
+  wire [31:0] \$342 ;
   wire \$343 ;
   wire \$344 ;
-  wire [24:0] \$345 ;
-  wire [24:0] \$346 ;
+  wire [32:0] \$345 ;
+  wire [32:0] \$346 ;
   wire \$347 ;
-  wire \$348 ;
-  wire \$349 ;
+  wire [32:0] \$348 ;
+  wire [32:0] \$349 ;
   wire [39:0] \$35 ;
-  wire [24:0] \$350 ;
-  wire [25:0] \$351 ;
+  wire [32:0] \$350 ;
+  wire [32:0] \$351 ;
   wire \$352 ;
   wire \$353 ;
-  wire \$354 ;
-  wire \$355 ;
-  wire [24:0] \$356 ;
-  wire [25:0] \$357 ;
-  wire [26:0] \$358 ;
-  wire [26:0] \$359 ;
+  wire [32:0] \$354 ;
+  wire [32:0] \$355 ;
+  wire \$356 ;
+  wire [32:0] \$357 ;
+  wire [32:0] \$358 ;
+  wire [32:0] \$359 ;
   wire [40:0] \$36 ;
-  wire [26:0] \$360 ;
+  wire [32:0] \$360 ;
   wire \$361 ;
   wire \$362 ;
-  wire \$363 ;
-  wire [24:0] \$364 ;
-  wire [25:0] \$365 ;
-  wire \$366 ;
-  wire \$367 ;
-  wire \$368 ;
-  wire \$369 ;
+  wire [32:0] \$363 ;
+  wire [32:0] \$364 ;
+  wire \$365 ;
+  wire [32:0] \$366 ;
+  wire [32:0] \$367 ;
+  wire [32:0] \$368 ;
+  wire [32:0] \$369 ;
   wire [11:0] \$37 ;
-  wire [24:0] \$370 ;
-  wire [25:0] \$371 ;
-  wire [20:0] \$372 ;
-  wire [20:0] \$373 ;
-  wire [27:0] \$374 ;
-  wire [27:0] \$375 ;
-  wire \$376 ;
-  wire [13:0] \$377 ;
-  wire [26:0] \$378 ;
-  wire [26:0] \$379 ;
+  wire \$370 ;
+  wire \$371 ;
+  wire [32:0] \$372 ;
+  wire [32:0] \$373 ;
+  wire \$374 ;
+  wire [32:0] \$375 ;
+  wire [32:0] \$376 ;
+  wire [32:0] \$377 ;
+  wire [32:0] \$378 ;
+  reg [6:0] \$379 ;
   wire [39:0] \$38 ;
-  wire [27:0] \$380 ;
-  wire [7:0] \$381 ;
-  wire [7:0] \$382 ;
-  wire \$383 ;
-  wire [7:0] \$384 ;
-  wire [7:0] \$385 ;
-  wire [7:0] \$386 ;
-  wire \$387 ;
-  wire \$388 ;
-  wire [24:0] \$389 ;
+  reg [7:0] \$380 ;
+  reg [6:0] \$381 ;
+  reg \$382 ;
+  reg \$383 ;
+  reg [7:0] \$384 ;
+  reg [3:0] \$385 ;
+  reg [7:0] \$386 ;
+  reg [7:0] \$387 ;
+  reg [7:0] \$388 ;
+  reg [7:0] \$389 ;
   wire [40:0] \$39 ;
-  wire [24:0] \$390 ;
-  wire [24:0] \$391 ;
-  wire [24:0] \$392 ;
-  wire [24:0] \$393 ;
-  wire [24:0] \$394 ;
-  wire [24:0] \$395 ;
-  wire [24:0] \$396 ;
-  wire [29:0] \$397 ;
-  wire [30:0] \$398 ;
-  wire [18:0] \$399 ;
+  reg [24:0] \$390 ;
+  reg [24:0] \$391 ;
+  reg [24:0] \$392 ;
+  reg [24:0] \$393 ;
+  reg \$394 ;
+  reg \$395 ;
+  reg [7:0] \$396 ;
+  reg [3:0] \$397 ;
+  reg [24:0] \$398 ;
+  reg [24:0] \$399 ;
   wire [39:0] \$4 ;
   wire [11:0] \$40 ;
-  wire [27:0] \$400 ;
-  wire [27:0] \$401 ;
-  wire [28:0] \$402 ;
-  wire [29:0] \$403 ;
-  wire [30:0] \$404 ;
-  wire [18:0] \$405 ;
-  wire [27:0] \$406 ;
-  wire [27:0] \$407 ;
-  wire [28:0] \$408 ;
-  wire [29:0] \$409 ;
+  reg [24:0] \$400 ;
+  reg [24:0] \$401 ;
+  reg [24:0] \$402 ;
+  reg [24:0] \$403 ;
+  reg [24:0] \$404 ;
+  reg \$405 ;
+  reg \$406 ;
+  reg [7:0] \$407 ;
+  reg [3:0] \$408 ;
+  reg \$409 ;
   wire [12:0] \$41 ;
-  wire [30:0] \$410 ;
-  wire [18:0] \$411 ;
-  wire [27:0] \$412 ;
-  wire [27:0] \$413 ;
-  wire [28:0] \$414 ;
-  wire [29:0] \$415 ;
-  wire [30:0] \$416 ;
-  wire [18:0] \$417 ;
-  wire [27:0] \$418 ;
-  wire [27:0] \$419 ;
+  reg [24:0] \$410 ;
+  reg [24:0] \$411 ;
+  reg [24:0] \$412 ;
+  reg [24:0] \$413 ;
+  reg \$414 ;
+  reg \$415 ;
+  reg [7:0] \$416 ;
+  reg [3:0] \$417 ;
+  reg \$418 ;
+  reg [24:0] \$419 ;
   wire [39:0] \$42 ;
-  wire [28:0] \$420 ;
-  wire [31:0] \$421 ;
-  wire [31:0] \$422 ;
-  wire [32:0] \$423 ;
-  wire [32:0] \$424 ;
-  wire [31:0] \$425 ;
-  wire [31:0] \$426 ;
-  wire [32:0] \$427 ;
-  wire [32:0] \$428 ;
-  wire [31:0] \$429 ;
+  reg [24:0] \$420 ;
+  reg [24:0] \$421 ;
+  reg [24:0] \$422 ;
+  reg \$423 ;
+  reg \$424 ;
+  reg [7:0] \$425 ;
+  reg [3:0] \$426 ;
+  reg \$427 ;
+  reg [24:0] \$428 ;
+  reg [24:0] \$429 ;
   wire [40:0] \$43 ;
-  wire [31:0] \$430 ;
-  wire [32:0] \$431 ;
-  wire [32:0] \$432 ;
-  wire [31:0] \$433 ;
-  wire [31:0] \$434 ;
-  wire [32:0] \$435 ;
-  wire [32:0] \$436 ;
-  wire [30:0] \$437 ;
-  wire [30:0] \$438 ;
-  wire [30:0] \$439 ;
+  reg [24:0] \$430 ;
+  reg [24:0] \$431 ;
+  reg [8:0] \$432 ;
+  reg [18:0] \$433 ;
+  reg [17:0] \$434 ;
+  reg [4:0] \$435 ;
+  reg [8:0] \$436 ;
+  reg [18:0] \$437 ;
+  reg [17:0] \$438 ;
+  reg [4:0] \$439 ;
   wire [40:0] \$44 ;
-  wire [30:0] \$440 ;
-  wire \$441 ;
-  wire \$442 ;
-  wire [31:0] \$443 ;
-  wire [31:0] \$444 ;
-  wire [32:0] \$445 ;
-  wire [32:0] \$446 ;
-  wire \$447 ;
-  wire [31:0] \$448 ;
-  wire [31:0] \$449 ;
+  reg [8:0] \$440 ;
+  reg [18:0] \$441 ;
+  reg [17:0] \$442 ;
+  reg [4:0] \$443 ;
+  reg [8:0] \$444 ;
+  reg [18:0] \$445 ;
+  reg [17:0] \$446 ;
+  reg [4:0] \$447 ;
+  reg [24:0] \$448 ;
+  reg \$449 ;
   wire [41:0] \$45 ;
-  wire [32:0] \$450 ;
-  wire [32:0] \$451 ;
-  wire [32:0] \$452 ;
-  wire [32:0] \$453 ;
-  wire \$454 ;
-  wire \$455 ;
-  wire [31:0] \$456 ;
-  wire [31:0] \$457 ;
-  wire [32:0] \$458 ;
-  wire [32:0] \$459 ;
+  reg \$450 ;
+  reg [7:0] \$451 ;
+  reg \$452 ;
+  reg [3:0] \$453 ;
+  reg [17:0] \$454 ;
+  reg [4:0] \$455 ;
+  reg [17:0] \$456 ;
+  reg [4:0] \$457 ;
+  reg [17:0] \$458 ;
+  reg [4:0] \$459 ;
   wire \$46 ;
-  wire \$460 ;
-  wire [31:0] \$461 ;
-  wire [31:0] \$462 ;
-  wire [32:0] \$463 ;
-  wire [32:0] \$464 ;
-  wire [32:0] \$465 ;
-  wire [32:0] \$466 ;
-  wire \$467 ;
-  wire \$468 ;
-  wire [31:0] \$469 ;
+  reg [17:0] \$460 ;
+  reg [4:0] \$461 ;
+  reg [24:0] \$462 ;
+  reg \$463 ;
+  reg \$464 ;
+  reg [7:0] \$465 ;
+  reg \$466 ;
+  reg [3:0] \$467 ;
+  reg [17:0] \$468 ;
+  reg [17:0] \$469 ;
   wire [39:0] \$47 ;
-  wire [31:0] \$470 ;
-  wire [32:0] \$471 ;
-  wire [32:0] \$472 ;
-  wire \$473 ;
-  wire [31:0] \$474 ;
-  wire [31:0] \$475 ;
-  wire [32:0] \$476 ;
-  wire [32:0] \$477 ;
-  wire [32:0] \$478 ;
-  wire [32:0] \$479 ;
+  reg [17:0] \$470 ;
+  reg [17:0] \$471 ;
+  reg [24:0] \$472 ;
+  reg \$473 ;
+  reg \$474 ;
+  reg [7:0] \$475 ;
+  reg \$476 ;
+  reg [3:0] \$477 ;
+  reg [20:0] \$478 ;
+  reg [24:0] \$479 ;
   wire [40:0] \$48 ;
-  wire \$480 ;
-  wire \$481 ;
-  wire [31:0] \$482 ;
-  wire [31:0] \$483 ;
-  wire [32:0] \$484 ;
-  wire [32:0] \$485 ;
-  wire \$486 ;
-  wire [31:0] \$487 ;
-  wire [31:0] \$488 ;
-  wire [32:0] \$489 ;
+  reg \$480 ;
+  reg \$481 ;
+  reg [7:0] \$482 ;
+  reg \$483 ;
+  reg [14:0] \$484 ;
+  reg \$485 ;
+  reg [15:0] \$486 ;
+  reg [15:0] \$487 ;
+  reg [20:0] \$488 ;
+  reg \$489 ;
   wire [40:0] \$49 ;
-  wire [32:0] \$490 ;
-  wire [32:0] \$491 ;
-  wire [32:0] \$492 ;
-  reg [6:0] \$493 ;
-  reg [7:0] \$494 ;
-  reg [6:0] \$495 ;
+  reg \$490 ;
+  reg \$491 ;
+  reg [7:0] \$492 ;
+  reg [24:0] \$493 ;
+  reg \$494 ;
+  reg [20:0] \$495 ;
   reg \$496 ;
   reg \$497 ;
   reg [7:0] \$498 ;
-  reg [3:0] \$499 ;
+  reg [24:0] \$499 ;
   wire [40:0] \$5 ;
   wire [41:0] \$50 ;
-  reg [7:0] \$500 ;
-  reg [7:0] \$501 ;
-  reg [7:0] \$502 ;
-  reg [7:0] \$503 ;
-  reg [24:0] \$504 ;
+  reg \$500 ;
+  reg [15:0] \$501 ;
+  reg \$502 ;
+  reg [26:0] \$503 ;
+  reg \$504 ;
   reg [24:0] \$505 ;
-  reg [24:0] \$506 ;
-  reg [24:0] \$507 ;
-  reg \$508 ;
+  reg [26:0] \$506 ;
+  reg \$507 ;
+  reg [7:0] \$508 ;
   reg \$509 ;
   wire [41:0] \$51 ;
-  reg [7:0] \$510 ;
-  reg [3:0] \$511 ;
-  reg [24:0] \$512 ;
-  reg [24:0] \$513 ;
-  reg [24:0] \$514 ;
-  reg [24:0] \$515 ;
+  reg [24:0] \$510 ;
+  reg \$511 ;
+  reg [7:0] \$512 ;
+  reg [4:0] \$513 ;
+  reg [26:0] \$514 ;
+  reg \$515 ;
   reg [24:0] \$516 ;
   reg \$517 ;
-  reg \$518 ;
-  reg [7:0] \$519 ;
+  reg [7:0] \$518 ;
+  reg [4:0] \$519 ;
   wire [39:0] \$52 ;
-  reg [3:0] \$520 ;
-  reg \$521 ;
-  reg [17:0] \$522 ;
-  reg [4:0] \$523 ;
-  reg [17:0] \$524 ;
-  reg [4:0] \$525 ;
-  reg [17:0] \$526 ;
-  reg [4:0] \$527 ;
-  reg [17:0] \$528 ;
-  reg [4:0] \$529 ;
+  reg [15:0] \$520 ;
+  reg [12:0] \$521 ;
+  reg [13:0] \$522 ;
+  reg [12:0] \$523 ;
+  reg \$524 ;
+  reg [24:0] \$525 ;
+  reg \$526 ;
+  reg [7:0] \$527 ;
+  reg [4:0] \$528 ;
+  reg [15:0] \$529 ;
   wire [40:0] \$53 ;
-  reg [24:0] \$530 ;
-  reg \$531 ;
+  reg \$530 ;
+  reg [24:0] \$531 ;
   reg \$532 ;
   reg [7:0] \$533 ;
-  reg \$534 ;
-  reg [3:0] \$535 ;
-  reg [17:0] \$536 ;
-  reg [17:0] \$537 ;
-  reg [17:0] \$538 ;
-  reg [17:0] \$539 ;
+  reg [4:0] \$534 ;
+  reg [27:0] \$535 ;
+  reg [15:0] \$536 ;
+  reg \$537 ;
+  reg [40:0] \$538 ;
+  reg [6:0] \$539 ;
   wire [11:0] \$54 ;
-  reg [24:0] \$540 ;
+  reg [6:0] \$540 ;
   reg \$541 ;
   reg \$542 ;
-  reg [7:0] \$543 ;
-  reg \$544 ;
-  reg [3:0] \$545 ;
-  reg [20:0] \$546 ;
-  reg [24:0] \$547 ;
+  reg [14:0] \$543 ;
+  reg [12:0] \$544 ;
+  reg [4:0] \$545 ;
+  reg \$546 ;
+  reg [35:0] \$547 ;
   reg \$548 ;
   reg \$549 ;
   wire [39:0] \$55 ;
-  reg [7:0] \$550 ;
-  reg \$551 ;
-  reg [14:0] \$552 ;
-  reg [26:0] \$553 ;
-  reg \$554 ;
-  reg \$555 ;
+  reg [14:0] \$550 ;
+  reg [12:0] \$551 ;
+  reg [4:0] \$552 ;
+  reg \$553 ;
+  reg [24:0] \$554 ;
+  reg [24:0] \$555 ;
   reg [24:0] \$556 ;
-  reg [26:0] \$557 ;
-  reg \$558 ;
-  reg [7:0] \$559 ;
+  reg [24:0] \$557 ;
+  reg [3:0] \$558 ;
+  reg \$559 ;
   wire [40:0] \$56 ;
   reg \$560 ;
-  reg [24:0] \$561 ;
-  reg \$562 ;
-  reg [7:0] \$563 ;
-  reg [4:0] \$564 ;
-  reg [26:0] \$565 ;
-  reg \$566 ;
-  reg [24:0] \$567 ;
-  reg \$568 ;
-  reg [7:0] \$569 ;
+  reg [14:0] \$561 ;
+  reg [12:0] \$562 ;
+  reg [4:0] \$563 ;
+  reg \$564 ;
+  reg [8:0] \$565 ;
+  reg [18:0] \$566 ;
+  reg [17:0] \$567 ;
+  reg [4:0] \$568 ;
+  reg [8:0] \$569 ;
   wire [11:0] \$57 ;
-  reg [4:0] \$570 ;
-  reg [15:0] \$571 ;
-  reg \$572 ;
-  reg [24:0] \$573 ;
-  reg \$574 ;
-  reg [7:0] \$575 ;
+  reg [18:0] \$570 ;
+  reg [17:0] \$571 ;
+  reg [4:0] \$572 ;
+  reg [8:0] \$573 ;
+  reg [18:0] \$574 ;
+  reg [17:0] \$575 ;
   reg [4:0] \$576 ;
-  reg [27:0] \$577 ;
-  reg [15:0] \$578 ;
-  reg [6:0] \$579 ;
+  reg [8:0] \$577 ;
+  reg [18:0] \$578 ;
+  reg [17:0] \$579 ;
   wire [12:0] \$58 ;
-  reg [6:0] \$580 ;
-  reg \$581 ;
+  reg [4:0] \$580 ;
+  reg [3:0] \$581 ;
   reg \$582 ;
-  reg [14:0] \$583 ;
-  reg [12:0] \$584 ;
-  reg [4:0] \$585 ;
-  reg \$586 ;
-  reg [24:0] \$587 ;
-  reg [24:0] \$588 ;
-  reg [24:0] \$589 ;
+  reg \$583 ;
+  reg [14:0] \$584 ;
+  reg [12:0] \$585 ;
+  reg [4:0] \$586 ;
+  reg \$587 ;
+  reg [17:0] \$588 ;
+  reg [4:0] \$589 ;
   wire [39:0] \$59 ;
-  reg [24:0] \$590 ;
-  reg [3:0] \$591 ;
-  reg \$592 ;
-  reg \$593 ;
-  reg [14:0] \$594 ;
-  reg [12:0] \$595 ;
-  reg [4:0] \$596 ;
+  reg [17:0] \$590 ;
+  reg [4:0] \$591 ;
+  reg [17:0] \$592 ;
+  reg [4:0] \$593 ;
+  reg [17:0] \$594 ;
+  reg [4:0] \$595 ;
+  reg [3:0] \$596 ;
   reg \$597 ;
-  reg [17:0] \$598 ;
-  reg [4:0] \$599 ;
+  reg \$598 ;
+  reg [14:0] \$599 ;
   wire [11:0] \$6 ;
   wire [40:0] \$60 ;
-  reg [17:0] \$600 ;
+  reg [12:0] \$600 ;
   reg [4:0] \$601 ;
-  reg [17:0] \$602 ;
-  reg [4:0] \$603 ;
+  reg \$602 ;
+  reg [17:0] \$603 ;
   reg [17:0] \$604 ;
-  reg [4:0] \$605 ;
-  reg [3:0] \$606 ;
-  reg \$607 ;
+  reg [17:0] \$605 ;
+  reg [17:0] \$606 ;
+  reg [3:0] \$607 ;
   reg \$608 ;
-  reg [14:0] \$609 ;
+  reg \$609 ;
   wire [40:0] \$61 ;
-  reg [12:0] \$610 ;
-  reg [4:0] \$611 ;
-  reg \$612 ;
-  reg [17:0] \$613 ;
-  reg [17:0] \$614 ;
-  reg [17:0] \$615 ;
-  reg [17:0] \$616 ;
-  reg [3:0] \$617 ;
-  reg \$618 ;
+  reg [14:0] \$610 ;
+  reg [12:0] \$611 ;
+  reg [4:0] \$612 ;
+  reg \$613 ;
+  reg [30:0] \$614 ;
+  reg [30:0] \$615 ;
+  reg [30:0] \$616 ;
+  reg [30:0] \$617 ;
+  reg [3:0] \$618 ;
   reg \$619 ;
   wire [41:0] \$62 ;
-  reg [14:0] \$620 ;
-  reg [12:0] \$621 ;
-  reg [4:0] \$622 ;
-  reg \$623 ;
-  reg [30:0] \$624 ;
-  reg [30:0] \$625 ;
-  reg [30:0] \$626 ;
-  reg [30:0] \$627 ;
-  reg [3:0] \$628 ;
-  reg \$629 ;
+  reg \$620 ;
+  reg [14:0] \$621 ;
+  reg [12:0] \$622 ;
+  reg [4:0] \$623 ;
+  reg \$624 ;
+  reg [4:0] \$625 ;
+  reg [31:0] \$626 ;
+  reg [31:0] \$627 ;
+  reg [31:0] \$628 ;
+  reg [31:0] \$629 ;
   wire \$63 ;
-  reg \$630 ;
-  reg [14:0] \$631 ;
-  reg [12:0] \$632 ;
-  reg [4:0] \$633 ;
-  reg \$634 ;
-  reg [7:0] \$635 ;
-  reg [7:0] \$636 ;
-  reg [7:0] \$637 ;
+  reg [3:0] \$630 ;
+  reg \$631 ;
+  reg \$632 ;
+  reg [14:0] \$633 ;
+  reg [12:0] \$634 ;
+  reg [4:0] \$635 ;
+  reg \$636 ;
+  reg [4:0] \$637 ;
   reg [7:0] \$638 ;
-  reg \$639 ;
+  reg [7:0] \$639 ;
   wire [39:0] \$64 ;
-  reg \$640 ;
+  reg [7:0] \$640 ;
+  reg [7:0] \$641 ;
+  reg \$642 ;
+  reg \$643 ;
   wire [40:0] \$65 ;
   wire [40:0] \$66 ;
   wire [41:0] \$67 ;
@@ -701,30 +704,30 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   wire [15:0] \$75 ;
   wire [16:0] \$76 ;
   wire \$77 ;
-  wire [7:0] \$78 ;
+  wire \$78 ;
   wire \$79 ;
   wire [39:0] \$8 ;
-  wire [29:0] \$80 ;
-  wire [30:0] \$81 ;
-  wire [11:0] \$82 ;
-  wire [29:0] \$83 ;
-  wire [30:0] \$84 ;
-  wire [11:0] \$85 ;
-  wire [12:0] \$86 ;
-  wire [29:0] \$87 ;
-  wire [30:0] \$88 ;
-  wire [30:0] \$89 ;
+  wire [7:0] \$80 ;
+  wire \$81 ;
+  wire [29:0] \$82 ;
+  wire [30:0] \$83 ;
+  wire [11:0] \$84 ;
+  wire [29:0] \$85 ;
+  wire [30:0] \$86 ;
+  wire [11:0] \$87 ;
+  wire [12:0] \$88 ;
+  wire [29:0] \$89 ;
   wire [40:0] \$9 ;
-  wire [31:0] \$90 ;
-  wire \$91 ;
-  wire [29:0] \$92 ;
-  wire [30:0] \$93 ;
-  wire [30:0] \$94 ;
-  wire [31:0] \$95 ;
-  wire [31:0] \$96 ;
-  wire [29:0] \$97 ;
-  wire [30:0] \$98 ;
-  wire [11:0] \$99 ;
+  wire [30:0] \$90 ;
+  wire [30:0] \$91 ;
+  wire [31:0] \$92 ;
+  wire \$93 ;
+  wire [29:0] \$94 ;
+  wire [30:0] \$95 ;
+  wire [30:0] \$96 ;
+  wire [31:0] \$97 ;
+  wire [31:0] \$98 ;
+  wire [29:0] \$99 ;
   reg a1_last = 1'h0;
   reg [7:0] a1_len = 8'h00;
   reg [3:0] a1_mask = 4'h0;
@@ -741,16 +744,46 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   reg [7:0] a2_len = 8'h00;
   reg [3:0] a2_mask = 4'h0;
   reg a2_valid = 1'h0;
-  reg a3_any = 1'h0;
-  reg [24:0] a3_e0 = 25'h0000000;
-  reg [24:0] a3_e1 = 25'h0000000;
-  reg [24:0] a3_e2 = 25'h0000000;
-  reg [24:0] a3_e3 = 25'h0000000;
-  reg a3_last = 1'h0;
-  reg [7:0] a3_len = 8'h00;
-  reg [3:0] a3_mask = 4'h0;
-  reg [24:0] a3_max = 25'h0000000;
-  reg a3_valid = 1'h0;
+  reg a3_0_any = 1'h0;
+  reg [24:0] a3_0_e0 = 25'h0000000;
+  reg [24:0] a3_0_e1 = 25'h0000000;
+  reg [24:0] a3_0_e2 = 25'h0000000;
+  reg [24:0] a3_0_e3 = 25'h0000000;
+  reg a3_0_last = 1'h0;
+  reg [7:0] a3_0_len = 8'h00;
+  reg [3:0] a3_0_mask = 4'h0;
+  reg a3_0_valid = 1'h0;
+  reg a3_1_any = 1'h0;
+  reg [24:0] a3_1_e0 = 25'h0000000;
+  reg [24:0] a3_1_e1 = 25'h0000000;
+  reg [24:0] a3_1_e2 = 25'h0000000;
+  reg [24:0] a3_1_e3 = 25'h0000000;
+  reg a3_1_last = 1'h0;
+  reg [7:0] a3_1_len = 8'h00;
+  reg [3:0] a3_1_mask = 4'h0;
+  reg a3_1_valid = 1'h0;
+  reg a3_2_any = 1'h0;
+  reg [24:0] a3_2_e0 = 25'h0000000;
+  reg [24:0] a3_2_e1 = 25'h0000000;
+  reg [24:0] a3_2_e2 = 25'h0000000;
+  reg [24:0] a3_2_e3 = 25'h0000000;
+  reg a3_2_last = 1'h0;
+  reg [7:0] a3_2_len = 8'h00;
+  reg [3:0] a3_2_mask = 4'h0;
+  reg a3_2_valid = 1'h0;
+  reg [24:0] a3_max1_0 = 25'h0000000;
+  reg [24:0] a3_max1_1 = 25'h0000000;
+  reg [24:0] a3_max2_0 = 25'h0000000;
+  reg [24:0] a3_whole0 = 25'h0000000;
+  reg [24:0] a3_whole1 = 25'h0000000;
+  reg [24:0] a3_whole2 = 25'h0000000;
+  reg [24:0] a3_whole3 = 25'h0000000;
+  reg a3b_any = 1'h0;
+  reg a3b_last = 1'h0;
+  reg [7:0] a3b_len = 8'h00;
+  reg [3:0] a3b_mask = 4'h0;
+  reg [24:0] a3b_max = 25'h0000000;
+  reg a3b_valid = 1'h0;
   reg a4_any = 1'h0;
   reg [4:0] a4_drop0 = 5'h00;
   reg [4:0] a4_drop1 = 5'h00;
@@ -781,17 +814,50 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   reg [24:0] a6_max = 25'h0000000;
   reg [20:0] a6_sum = 21'h000000;
   reg a6_valid = 1'h0;
+  reg a7_any = 1'h0;
+  reg [15:0] a7_beat_shift = 16'h0000;
+  reg [20:0] a7_beat_sum = 21'h000000;
+  reg a7_keep = 1'h0;
+  reg a7_last = 1'h0;
+  reg [7:0] a7_len = 8'h00;
+  reg [24:0] a7_max = 25'h0000000;
+  reg [15:0] a7_old_shift = 16'h0000;
+  reg a7_valid = 1'h0;
+  reg a8_any = 1'h0;
+  reg a8_keep = 1'h0;
+  reg a8_last = 1'h0;
+  reg [7:0] a8_len = 8'h00;
+  reg [24:0] a8_max = 25'h0000000;
+  reg [15:0] a8_old_shift = 16'h0000;
+  reg [20:0] a8_term = 21'h000000;
+  reg a8_valid = 1'h0;
   wire [4:0] a_exp0_drop;
+  reg [4:0] a_exp0_drop_r = 5'h00;
   reg [17:0] a_exp0_lower;
+  reg [17:0] a_exp0_lower_r = 18'h00000;
+  reg [8:0] a_exp0_offset_r = 9'h000;
+  reg [18:0] a_exp0_step_r = 19'h00000;
   reg [17:0] a_exp0_upper;
   wire [4:0] a_exp1_drop;
+  reg [4:0] a_exp1_drop_r = 5'h00;
   reg [17:0] a_exp1_lower;
+  reg [17:0] a_exp1_lower_r = 18'h00000;
+  reg [8:0] a_exp1_offset_r = 9'h000;
+  reg [18:0] a_exp1_step_r = 19'h00000;
   reg [17:0] a_exp1_upper;
   wire [4:0] a_exp2_drop;
+  reg [4:0] a_exp2_drop_r = 5'h00;
   reg [17:0] a_exp2_lower;
+  reg [17:0] a_exp2_lower_r = 18'h00000;
+  reg [8:0] a_exp2_offset_r = 9'h000;
+  reg [18:0] a_exp2_step_r = 19'h00000;
   reg [17:0] a_exp2_upper;
   wire [4:0] a_exp3_drop;
+  reg [4:0] a_exp3_drop_r = 5'h00;
   reg [17:0] a_exp3_lower;
+  reg [17:0] a_exp3_lower_r = 18'h00000;
+  reg [8:0] a_exp3_offset_r = 9'h000;
+  reg [18:0] a_exp3_step_r = 19'h00000;
   reg [17:0] a_exp3_upper;
   wire accept;
   wire ce;
@@ -804,6 +870,19 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   reg [14:0] d1_max = 15'h0000;
   reg [12:0] d1_recip = 13'h0000;
   reg d1_valid = 1'h0;
+  reg d1b_any = 1'h0;
+  reg d1b_last = 1'h0;
+  reg [4:0] d1b_lead = 5'h00;
+  reg [14:0] d1b_max = 15'h0000;
+  reg [12:0] d1b_recip = 13'h0000;
+  reg [35:0] d1b_ring = 36'h000000000;
+  wire [31:0] \d1b_ring.data ;
+  wire [7:0] \d1b_ring.data[0] ;
+  wire [7:0] \d1b_ring.data[1] ;
+  wire [7:0] \d1b_ring.data[2] ;
+  wire [7:0] \d1b_ring.data[3] ;
+  wire [3:0] \d1b_ring.mask ;
+  reg d1b_valid = 1'h0;
   reg d2_any = 1'h0;
   reg [24:0] d2_e0 = 25'h0000000;
   reg [24:0] d2_e1 = 25'h0000000;
@@ -815,6 +894,13 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   reg [14:0] d2_max = 15'h0000;
   reg [12:0] d2_recip = 13'h0000;
   reg d2_valid = 1'h0;
+  reg d2b_any = 1'h0;
+  reg d2b_last = 1'h0;
+  reg [4:0] d2b_lead = 5'h00;
+  reg [3:0] d2b_mask = 4'h0;
+  reg [14:0] d2b_max = 15'h0000;
+  reg [12:0] d2b_recip = 13'h0000;
+  reg d2b_valid = 1'h0;
   reg d3_any = 1'h0;
   reg [4:0] d3_drop0 = 5'h00;
   reg [4:0] d3_drop1 = 5'h00;
@@ -840,6 +926,7 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   reg [17:0] d4_num2 = 18'h00000;
   reg [17:0] d4_num3 = 18'h00000;
   reg [12:0] d4_recip = 13'h0000;
+  wire [4:0] d4_shift;
   reg d4_valid = 1'h0;
   reg d5_any = 1'h0;
   reg d5_last = 1'h0;
@@ -851,25 +938,54 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   reg [30:0] d5_prod2 = 31'h00000000;
   reg [30:0] d5_prod3 = 31'h00000000;
   reg [12:0] d5_recip = 13'h0000;
+  reg [4:0] d5_shift = 5'h00;
   reg d5_valid = 1'h0;
+  reg d6_any = 1'h0;
   reg d6_last = 1'h0;
+  reg [4:0] d6_lead = 5'h00;
+  reg [3:0] d6_mask = 4'h0;
+  reg [14:0] d6_max = 15'h0000;
+  reg [12:0] d6_recip = 13'h0000;
+  reg [4:0] d6_shift = 5'h00;
+  reg [31:0] d6_twice0 = 32'd0;
+  reg [31:0] d6_twice1 = 32'd0;
+  reg [31:0] d6_twice2 = 32'd0;
+  reg [31:0] d6_twice3 = 32'd0;
+  reg d6_valid = 1'h0;
+  reg d7_last = 1'h0;
   (* init = 1'h0 *)
-  wire d6_valid;
-  reg [7:0] d6_y0 = 8'h00;
-  reg [7:0] d6_y1 = 8'h00;
-  reg [7:0] d6_y2 = 8'h00;
-  reg [7:0] d6_y3 = 8'h00;
+  wire d7_valid;
+  reg [7:0] d7_y0 = 8'h00;
+  reg [7:0] d7_y1 = 8'h00;
+  reg [7:0] d7_y2 = 8'h00;
+  reg [7:0] d7_y3 = 8'h00;
   wire [4:0] d_exp0_drop;
+  reg [4:0] d_exp0_drop_r = 5'h00;
   reg [17:0] d_exp0_lower;
+  reg [17:0] d_exp0_lower_r = 18'h00000;
+  reg [8:0] d_exp0_offset_r = 9'h000;
+  reg [18:0] d_exp0_step_r = 19'h00000;
   reg [17:0] d_exp0_upper;
   wire [4:0] d_exp1_drop;
+  reg [4:0] d_exp1_drop_r = 5'h00;
   reg [17:0] d_exp1_lower;
+  reg [17:0] d_exp1_lower_r = 18'h00000;
+  reg [8:0] d_exp1_offset_r = 9'h000;
+  reg [18:0] d_exp1_step_r = 19'h00000;
   reg [17:0] d_exp1_upper;
   wire [4:0] d_exp2_drop;
+  reg [4:0] d_exp2_drop_r = 5'h00;
   reg [17:0] d_exp2_lower;
+  reg [17:0] d_exp2_lower_r = 18'h00000;
+  reg [8:0] d_exp2_offset_r = 9'h000;
+  reg [18:0] d_exp2_step_r = 19'h00000;
   reg [17:0] d_exp2_upper;
   wire [4:0] d_exp3_drop;
+  reg [4:0] d_exp3_drop_r = 5'h00;
   reg [17:0] d_exp3_lower;
+  reg [17:0] d_exp3_lower_r = 18'h00000;
+  reg [8:0] d_exp3_offset_r = 9'h000;
+  reg [18:0] d_exp3_step_r = 19'h00000;
   reg [17:0] d_exp3_upper;
   input [36:0] i__payload;
   wire [36:0] i__payload;
@@ -898,7 +1014,6 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   wire o__ready;
   output o__valid;
   reg o__valid = 1'h0;
-  wire [4:0] out_shift;
   reg r0_any = 1'h0;
   reg [7:0] r0_len = 8'h00;
   reg [24:0] r0_max = 25'h0000000;
@@ -916,6 +1031,12 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   reg [15:0] r2_mantissa = 16'h0000;
   reg [24:0] r2_max = 25'h0000000;
   reg r2_valid = 1'h0;
+  reg r2b_any = 1'h0;
+  reg [4:0] r2b_lead = 5'h00;
+  reg [7:0] r2b_len = 8'h00;
+  reg [15:0] r2b_mantissa = 16'h0000;
+  reg [24:0] r2b_max = 25'h0000000;
+  reg r2b_valid = 1'h0;
   reg r3_any = 1'h0;
   reg [4:0] r3_lead = 5'h00;
   reg [7:0] r3_len = 8'h00;
@@ -938,7 +1059,10 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   wire rd__en;
   reg [4:0] recip_lead;
   reg [12:0] recip_lower;
+  reg [12:0] recip_lower_r = 13'h0000;
   reg [16:0] recip_normal;
+  reg [12:0] recip_offset_r = 13'h0000;
+  reg [13:0] recip_step_r = 14'h0000;
   reg [12:0] recip_upper;
   (* init = 7'h00 *)
   wire [6:0] rptr;
@@ -948,6 +1072,15 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   reg [26:0] run_sum = 27'h0000000;
   reg started = 1'h0;
   reg [7:0] used = 8'h00;
+  reg [40:0] vector_head = 41'h00000000000;
+  wire \vector_head.any ;
+  wire [4:0] \vector_head.lead ;
+  wire [6:0] \vector_head.len ;
+  wire [14:0] \vector_head.max ;
+  wire [12:0] \vector_head.recip ;
+  wire vector_load;
+  wire vector_pop;
+  reg vector_valid = 1'h0;
   wire [40:0] w_data;
   reg w_en = 1'h0;
   (* init = 7'h00 *)
@@ -1103,469 +1236,606 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
     end
   end
   assign rd__data = _0_;
-  assign \$337  = \$330  ? 21'h000000 : \$336 ;
-  assign \$338  = \$324  + \$337 ;
-  assign \$339  = a6_any ? \$338  : { 1'h0, run_sum };
-  assign \$340  = started | a6_any;
-  assign \$341  = a6_valid & a6_last;
-  assign \$342  = ~ started;
-  assign \$343  = $signed(a6_max) > $signed(run_max);
-  assign \$344  = \$342  | \$343 ;
-  assign \$345  = \$344  ? a6_max : { run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max };
-  assign \$346  = a6_any ? \$345  : { run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max };
-  assign \$347  = ~ started;
-  assign \$348  = $signed(a6_max) > $signed(run_max);
-  assign \$349  = \$347  | \$348 ;
-  assign \$350  = \$349  ? a6_max : { run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max };
-  assign \$351  = $signed(\$350 ) - $signed(run_max);
-  assign \$352  = \$351  >= 5'h1b;
-  assign \$353  = ~ started;
-  assign \$354  = $signed(a6_max) > $signed(run_max);
-  assign \$355  = \$353  | \$354 ;
-  assign \$356  = \$355  ? a6_max : { run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max };
-  assign \$357  = $signed(\$356 ) - $signed(run_max);
-  assign \$358  = run_sum >> \$357 [4:0];
-  assign \$359  = \$352  ? 27'h0000000 : \$358 ;
-  assign \$360  = started ? \$359  : 27'h0000000;
-  assign \$361  = ~ started;
-  assign \$362  = $signed(a6_max) > $signed(run_max);
-  assign \$363  = \$361  | \$362 ;
-  assign \$364  = \$363  ? a6_max : { run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max };
-  assign \$365  = $signed(\$364 ) - $signed(a6_max);
-  assign \$366  = \$365  >= 5'h1b;
-  assign \$367  = ~ started;
-  assign \$368  = $signed(a6_max) > $signed(run_max);
-  assign \$369  = \$367  | \$368 ;
-  assign \$370  = \$369  ? a6_max : { run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max };
-  assign \$371  = $signed(\$370 ) - $signed(a6_max);
-  assign \$372  = a6_sum >> \$371 [4:0];
-  assign \$373  = \$366  ? 21'h000000 : \$372 ;
-  assign \$374  = \$360  + \$373 ;
-  assign \$375  = a6_any ? \$374  : { 1'h0, run_sum };
-  assign \$376  = started | a6_any;
-  assign \$377  = recip_upper - recip_lower;
-  assign \$378  = $signed({ 1'h0, r2_mantissa[12:0] }) * $signed(\$377 );
-  assign \$380  = $signed({ 1'h0, recip_lower }) + $signed(\$379 );
-  assign \$381  = rd__addr + 1'h1;
-  assign \$382  = count + 1'h1;
-  assign \$383  = \$382  == r_data[40:34];
-  assign \$384  = count + 1'h1;
-  assign \$385  = \$383  ? 8'h00 : \$384 ;
-  assign \$386  = count + 1'h1;
-  assign \$387  = \$386  == r_data[40:34];
-  assign \$388  = issue & \$387 ;
-  assign \$389  = $signed(rd__data[7:0]) * $signed(18'h17154);
-  assign \$391  = $signed(rd__data[15:8]) * $signed(18'h17154);
-  assign \$393  = $signed(rd__data[23:16]) * $signed(18'h17154);
-  assign \$395  = $signed(rd__data[31:24]) * $signed(18'h17154);
-  assign \$398  = $signed(d2_e0) - $signed(\$397 );
-  assign \$399  = d_exp0_upper - d_exp0_lower;
-  assign \$400  = $signed({ 1'h0, \$398 [8:0] }) * $signed(\$399 );
-  assign \$402  = $signed({ 1'h0, d_exp0_lower }) + $signed(\$401 );
-  assign \$404  = $signed(d2_e1) - $signed(\$403 );
-  assign \$405  = d_exp1_upper - d_exp1_lower;
-  assign \$406  = $signed({ 1'h0, \$404 [8:0] }) * $signed(\$405 );
-  assign \$408  = $signed({ 1'h0, d_exp1_lower }) + $signed(\$407 );
-  assign \$410  = $signed(d2_e2) - $signed(\$409 );
-  assign \$411  = d_exp2_upper - d_exp2_lower;
-  assign \$412  = $signed({ 1'h0, \$410 [8:0] }) * $signed(\$411 );
-  assign \$414  = $signed({ 1'h0, d_exp2_lower }) + $signed(\$413 );
-  assign \$416  = $signed(d2_e3) - $signed(\$415 );
-  assign \$417  = d_exp3_upper - d_exp3_lower;
-  assign \$418  = $signed({ 1'h0, \$416 [8:0] }) * $signed(\$417 );
-  assign \$420  = $signed({ 1'h0, d_exp3_lower }) + $signed(\$419 );
-  assign \$421  = 1'h1 << d3_drop0;
-  assign \$423  = d3_mantissa0 + \$422 ;
-  assign \$424  = \$423  >> d3_drop0;
-  assign \$425  = 1'h1 << d3_drop1;
-  assign \$427  = d3_mantissa1 + \$426 ;
-  assign \$428  = \$427  >> d3_drop1;
-  assign \$429  = 1'h1 << d3_drop2;
-  assign \$431  = d3_mantissa2 + \$430 ;
-  assign \$432  = \$431  >> d3_drop2;
-  assign \$433  = 1'h1 << d3_drop3;
-  assign \$435  = d3_mantissa3 + \$434 ;
-  assign \$436  = \$435  >> d3_drop3;
-  assign \$437  = d4_num0 * d4_recip;
-  assign \$438  = d4_num1 * d4_recip;
-  assign \$439  = d4_num2 * d4_recip;
-  assign \$440  = d4_num3 * d4_recip;
-  assign \$441  = ~ d5_any;
-  assign \$442  = d5_mask[0] | \$441 ;
-  assign \$443  = 1'h1 << \$148 [4:0];
-  assign \$445  = d5_prod0 + \$444 ;
-  assign \$446  = \$445  >> \$148 [4:0];
-  assign \$447  = \$446  > 8'hff;
-  assign \$448  = 1'h1 << \$148 [4:0];
-  assign \$450  = d5_prod0 + \$449 ;
-  assign \$451  = \$450  >> \$148 [4:0];
-  assign \$452  = \$447  ? 33'h0000000ff : \$451 ;
-  assign \$453  = \$442  ? 33'h000000000 : \$452 ;
-  assign \$454  = ~ d5_any;
-  assign \$455  = d5_mask[1] | \$454 ;
-  assign \$456  = 1'h1 << \$148 [4:0];
-  assign \$458  = d5_prod1 + \$457 ;
-  assign \$459  = \$458  >> \$148 [4:0];
-  assign \$460  = \$459  > 8'hff;
-  assign \$461  = 1'h1 << \$148 [4:0];
-  assign \$463  = d5_prod1 + \$462 ;
-  assign \$464  = \$463  >> \$148 [4:0];
-  assign \$465  = \$460  ? 33'h0000000ff : \$464 ;
-  assign \$466  = \$455  ? 33'h000000000 : \$465 ;
-  assign \$467  = ~ d5_any;
-  assign \$468  = d5_mask[2] | \$467 ;
-  assign \$469  = 1'h1 << \$148 [4:0];
-  assign \$471  = d5_prod2 + \$470 ;
-  assign \$472  = \$471  >> \$148 [4:0];
-  assign \$473  = \$472  > 8'hff;
-  assign \$474  = 1'h1 << \$148 [4:0];
-  assign \$476  = d5_prod2 + \$475 ;
-  assign \$477  = \$476  >> \$148 [4:0];
-  assign \$478  = \$473  ? 33'h0000000ff : \$477 ;
-  assign \$479  = \$468  ? 33'h000000000 : \$478 ;
-  assign \$480  = ~ d5_any;
-  assign \$481  = d5_mask[3] | \$480 ;
-  assign \$482  = 1'h1 << \$148 [4:0];
-  assign \$484  = d5_prod3 + \$483 ;
-  assign \$485  = \$484  >> \$148 [4:0];
-  assign \$486  = \$485  > 8'hff;
-  assign \$487  = 1'h1 << \$148 [4:0];
-  assign \$489  = d5_prod3 + \$488 ;
-  assign \$490  = \$489  >> \$148 [4:0];
-  assign \$491  = \$486  ? 33'h0000000ff : \$490 ;
-  assign \$492  = \$481  ? 33'h000000000 : \$491 ;
+  assign \$333  = d4_num2 * d4_recip;
+  assign \$334  = d4_num3 * d4_recip;
+  assign \$336  = \$335  >> d5_shift;
+  assign \$338  = \$337  >> d5_shift;
+  assign \$340  = \$339  >> d5_shift;
+  assign \$342  = \$341  >> d5_shift;
+  assign \$343  = ~ d6_any;
+  assign \$344  = d6_mask[0] | \$343 ;
+  assign \$345  = d6_twice0 + 1'h1;
+  assign \$347  = \$346  > 8'hff;
+  assign \$348  = d6_twice0 + 1'h1;
+  assign \$350  = \$347  ? 33'h0000000ff : \$349 ;
+  assign \$351  = \$344  ? 33'h000000000 : \$350 ;
+  assign \$352  = ~ d6_any;
+  assign \$353  = d6_mask[1] | \$352 ;
+  assign \$354  = d6_twice1 + 1'h1;
+  assign \$356  = \$355  > 8'hff;
+  assign \$357  = d6_twice1 + 1'h1;
+  assign \$359  = \$356  ? 33'h0000000ff : \$358 ;
+  assign \$360  = \$353  ? 33'h000000000 : \$359 ;
+  assign \$361  = ~ d6_any;
+  assign \$362  = d6_mask[2] | \$361 ;
+  assign \$363  = d6_twice2 + 1'h1;
+  assign \$365  = \$364  > 8'hff;
+  assign \$366  = d6_twice2 + 1'h1;
+  assign \$368  = \$365  ? 33'h0000000ff : \$367 ;
+  assign \$369  = \$362  ? 33'h000000000 : \$368 ;
+  assign \$370  = ~ d6_any;
+  assign \$371  = d6_mask[3] | \$370 ;
+  assign \$372  = d6_twice3 + 1'h1;
+  assign \$374  = \$373  > 8'hff;
+  assign \$375  = d6_twice3 + 1'h1;
+  assign \$377  = \$374  ? 33'h0000000ff : \$376 ;
+  assign \$378  = \$371  ? 33'h000000000 : \$377 ;
   always @(posedge clk)
-    wr__addr <= \$493 ;
+    wr__addr <= \$379 ;
   always @(posedge clk)
-    used <= \$494 ;
+    used <= \$380 ;
   always @(posedge clk)
-    length <= \$495 ;
+    length <= \$381 ;
   always @(posedge clk)
-    a1_valid <= \$496 ;
+    a1_valid <= \$382 ;
   always @(posedge clk)
-    a1_last <= \$497 ;
+    a1_last <= \$383 ;
   always @(posedge clk)
-    a1_len <= \$498 ;
+    a1_len <= \$384 ;
   always @(posedge clk)
-    a1_mask <= \$499 ;
+    a1_mask <= \$385 ;
   always @(posedge clk)
-    a1_x0 <= \$500 ;
+    a1_x0 <= \$386 ;
   always @(posedge clk)
-    a1_x1 <= \$501 ;
+    a1_x1 <= \$387 ;
   always @(posedge clk)
-    a1_x2 <= \$502 ;
+    a1_x2 <= \$388 ;
   always @(posedge clk)
-    a1_x3 <= \$503 ;
+    a1_x3 <= \$389 ;
   always @(posedge clk)
-    a2_e0 <= \$504 ;
+    a2_e0 <= \$390 ;
   always @(posedge clk)
-    a2_e1 <= \$505 ;
+    a2_e1 <= \$391 ;
   always @(posedge clk)
-    a2_e2 <= \$506 ;
+    a2_e2 <= \$392 ;
   always @(posedge clk)
-    a2_e3 <= \$507 ;
+    a2_e3 <= \$393 ;
   always @(posedge clk)
-    a2_valid <= \$508 ;
+    a2_valid <= \$394 ;
   always @(posedge clk)
-    a2_last <= \$509 ;
+    a2_last <= \$395 ;
   always @(posedge clk)
-    a2_len <= \$510 ;
+    a2_len <= \$396 ;
   always @(posedge clk)
-    a2_mask <= \$511 ;
+    a2_mask <= \$397 ;
   always @(posedge clk)
-    a3_max <= \$512 ;
+    a3_whole0 <= \$398 ;
   always @(posedge clk)
-    a3_e0 <= \$513 ;
+    a3_whole1 <= \$399 ;
   always @(posedge clk)
-    a3_e1 <= \$514 ;
+    a3_whole2 <= \$400 ;
   always @(posedge clk)
-    a3_e2 <= \$515 ;
+    a3_whole3 <= \$401 ;
   always @(posedge clk)
-    a3_e3 <= \$516 ;
+    a3_max1_0 <= \$402 ;
   always @(posedge clk)
-    a3_valid <= \$517 ;
+    a3_max1_1 <= \$403 ;
   always @(posedge clk)
-    a3_last <= \$518 ;
+    a3_max2_0 <= \$404 ;
   always @(posedge clk)
-    a3_len <= \$519 ;
+    a3_0_valid <= \$405 ;
   always @(posedge clk)
-    a3_mask <= \$520 ;
+    a3_0_last <= \$406 ;
   always @(posedge clk)
-    a3_any <= \$521 ;
+    a3_0_len <= \$407 ;
   always @(posedge clk)
-    a4_mantissa0 <= \$522 ;
+    a3_0_mask <= \$408 ;
   always @(posedge clk)
-    a4_drop0 <= \$523 ;
+    a3_0_any <= \$409 ;
   always @(posedge clk)
-    a4_mantissa1 <= \$524 ;
+    a3_0_e0 <= \$410 ;
   always @(posedge clk)
-    a4_drop1 <= \$525 ;
+    a3_0_e1 <= \$411 ;
   always @(posedge clk)
-    a4_mantissa2 <= \$526 ;
+    a3_0_e2 <= \$412 ;
   always @(posedge clk)
-    a4_drop2 <= \$527 ;
+    a3_0_e3 <= \$413 ;
   always @(posedge clk)
-    a4_mantissa3 <= \$528 ;
+    a3_1_valid <= \$414 ;
   always @(posedge clk)
-    a4_drop3 <= \$529 ;
+    a3_1_last <= \$415 ;
   always @(posedge clk)
-    a4_max <= \$530 ;
+    a3_1_len <= \$416 ;
   always @(posedge clk)
-    a4_valid <= \$531 ;
+    a3_1_mask <= \$417 ;
   always @(posedge clk)
-    a4_last <= \$532 ;
+    a3_1_any <= \$418 ;
   always @(posedge clk)
-    a4_len <= \$533 ;
+    a3_1_e0 <= \$419 ;
   always @(posedge clk)
-    a4_any <= \$534 ;
+    a3_1_e1 <= \$420 ;
   always @(posedge clk)
-    a4_mask <= \$535 ;
+    a3_1_e2 <= \$421 ;
   always @(posedge clk)
-    a5_term0 <= \$536 ;
+    a3_1_e3 <= \$422 ;
   always @(posedge clk)
-    a5_term1 <= \$537 ;
+    a3_2_valid <= \$423 ;
   always @(posedge clk)
-    a5_term2 <= \$538 ;
+    a3_2_last <= \$424 ;
   always @(posedge clk)
-    a5_term3 <= \$539 ;
+    a3_2_len <= \$425 ;
   always @(posedge clk)
-    a5_max <= \$540 ;
+    a3_2_mask <= \$426 ;
   always @(posedge clk)
-    a5_valid <= \$541 ;
+    a3_2_any <= \$427 ;
   always @(posedge clk)
-    a5_last <= \$542 ;
+    a3_2_e0 <= \$428 ;
   always @(posedge clk)
-    a5_len <= \$543 ;
+    a3_2_e1 <= \$429 ;
   always @(posedge clk)
-    a5_any <= \$544 ;
+    a3_2_e2 <= \$430 ;
   always @(posedge clk)
-    a5_mask <= \$545 ;
+    a3_2_e3 <= \$431 ;
   always @(posedge clk)
-    a6_sum <= \$546 ;
+    a_exp0_offset_r <= \$432 ;
   always @(posedge clk)
-    a6_max <= \$547 ;
+    a_exp0_step_r <= \$433 ;
   always @(posedge clk)
-    a6_valid <= \$548 ;
+    a_exp0_lower_r <= \$434 ;
   always @(posedge clk)
-    a6_last <= \$549 ;
+    a_exp0_drop_r <= \$435 ;
   always @(posedge clk)
-    a6_len <= \$550 ;
+    a_exp1_offset_r <= \$436 ;
   always @(posedge clk)
-    a6_any <= \$551 ;
+    a_exp1_step_r <= \$437 ;
   always @(posedge clk)
-    run_max <= \$552 ;
+    a_exp1_lower_r <= \$438 ;
   always @(posedge clk)
-    run_sum <= \$553 ;
+    a_exp1_drop_r <= \$439 ;
   always @(posedge clk)
-    started <= \$554 ;
+    a_exp2_offset_r <= \$440 ;
   always @(posedge clk)
-    r0_valid <= \$555 ;
+    a_exp2_step_r <= \$441 ;
   always @(posedge clk)
-    r0_max <= \$556 ;
+    a_exp2_lower_r <= \$442 ;
   always @(posedge clk)
-    r0_sum <= \$557 ;
+    a_exp2_drop_r <= \$443 ;
   always @(posedge clk)
-    r0_any <= \$558 ;
+    a_exp3_offset_r <= \$444 ;
   always @(posedge clk)
-    r0_len <= \$559 ;
+    a_exp3_step_r <= \$445 ;
   always @(posedge clk)
-    r1_valid <= \$560 ;
+    a_exp3_lower_r <= \$446 ;
   always @(posedge clk)
-    r1_max <= \$561 ;
+    a_exp3_drop_r <= \$447 ;
   always @(posedge clk)
-    r1_any <= \$562 ;
+    a3b_max <= \$448 ;
   always @(posedge clk)
-    r1_len <= \$563 ;
+    a3b_valid <= \$449 ;
   always @(posedge clk)
-    r1_lead <= \$564 ;
+    a3b_last <= \$450 ;
   always @(posedge clk)
-    r1_sum <= \$565 ;
+    a3b_len <= \$451 ;
   always @(posedge clk)
-    r2_valid <= \$566 ;
+    a3b_any <= \$452 ;
   always @(posedge clk)
-    r2_max <= \$567 ;
+    a3b_mask <= \$453 ;
   always @(posedge clk)
-    r2_any <= \$568 ;
+    a4_mantissa0 <= \$454 ;
   always @(posedge clk)
-    r2_len <= \$569 ;
+    a4_drop0 <= \$455 ;
   always @(posedge clk)
-    r2_lead <= \$570 ;
+    a4_mantissa1 <= \$456 ;
   always @(posedge clk)
-    r2_mantissa <= \$571 ;
+    a4_drop1 <= \$457 ;
   always @(posedge clk)
-    w_en <= \$572 ;
+    a4_mantissa2 <= \$458 ;
   always @(posedge clk)
-    r3_max <= \$573 ;
+    a4_drop2 <= \$459 ;
   always @(posedge clk)
-    r3_any <= \$574 ;
+    a4_mantissa3 <= \$460 ;
   always @(posedge clk)
-    r3_len <= \$575 ;
+    a4_drop3 <= \$461 ;
   always @(posedge clk)
-    r3_lead <= \$576 ;
+    a4_max <= \$462 ;
   always @(posedge clk)
-    r3_recip <= \$577 ;
+    a4_valid <= \$463 ;
   always @(posedge clk)
-    r3_mantissa <= \$578 ;
+    a4_last <= \$464 ;
   always @(posedge clk)
-    rd__addr <= \$579 ;
+    a4_len <= \$465 ;
   always @(posedge clk)
-    count <= \$580 ;
+    a4_any <= \$466 ;
   always @(posedge clk)
-    d1_valid <= \$581 ;
+    a4_mask <= \$467 ;
   always @(posedge clk)
-    d1_last <= \$582 ;
+    a5_term0 <= \$468 ;
   always @(posedge clk)
-    d1_max <= \$583 ;
+    a5_term1 <= \$469 ;
   always @(posedge clk)
-    d1_recip <= \$584 ;
+    a5_term2 <= \$470 ;
   always @(posedge clk)
-    d1_lead <= \$585 ;
+    a5_term3 <= \$471 ;
   always @(posedge clk)
-    d1_any <= \$586 ;
+    a5_max <= \$472 ;
   always @(posedge clk)
-    d2_e0 <= \$587 ;
+    a5_valid <= \$473 ;
   always @(posedge clk)
-    d2_e1 <= \$588 ;
+    a5_last <= \$474 ;
   always @(posedge clk)
-    d2_e2 <= \$589 ;
+    a5_len <= \$475 ;
   always @(posedge clk)
-    d2_e3 <= \$590 ;
+    a5_any <= \$476 ;
   always @(posedge clk)
-    d2_mask <= \$591 ;
+    a5_mask <= \$477 ;
   always @(posedge clk)
-    d2_valid <= \$592 ;
+    a6_sum <= \$478 ;
   always @(posedge clk)
-    d2_last <= \$593 ;
+    a6_max <= \$479 ;
   always @(posedge clk)
-    d2_max <= \$594 ;
+    a6_valid <= \$480 ;
   always @(posedge clk)
-    d2_recip <= \$595 ;
+    a6_last <= \$481 ;
   always @(posedge clk)
-    d2_lead <= \$596 ;
+    a6_len <= \$482 ;
   always @(posedge clk)
-    d2_any <= \$597 ;
+    a6_any <= \$483 ;
   always @(posedge clk)
-    d3_mantissa0 <= \$598 ;
+    run_max <= \$484 ;
   always @(posedge clk)
-    d3_drop0 <= \$599 ;
+    started <= \$485 ;
   always @(posedge clk)
-    d3_mantissa1 <= \$600 ;
+    a7_old_shift <= \$486 ;
   always @(posedge clk)
-    d3_drop1 <= \$601 ;
+    a7_beat_shift <= \$487 ;
   always @(posedge clk)
-    d3_mantissa2 <= \$602 ;
+    a7_beat_sum <= \$488 ;
   always @(posedge clk)
-    d3_drop2 <= \$603 ;
+    a7_keep <= \$489 ;
   always @(posedge clk)
-    d3_mantissa3 <= \$604 ;
+    a7_valid <= \$490 ;
   always @(posedge clk)
-    d3_drop3 <= \$605 ;
+    a7_last <= \$491 ;
   always @(posedge clk)
-    d3_mask <= \$606 ;
+    a7_len <= \$492 ;
   always @(posedge clk)
-    d3_valid <= \$607 ;
+    a7_max <= \$493 ;
   always @(posedge clk)
-    d3_last <= \$608 ;
+    a7_any <= \$494 ;
   always @(posedge clk)
-    d3_max <= \$609 ;
+    a8_term <= \$495 ;
   always @(posedge clk)
-    d3_recip <= \$610 ;
+    a8_valid <= \$496 ;
   always @(posedge clk)
-    d3_lead <= \$611 ;
+    a8_last <= \$497 ;
   always @(posedge clk)
-    d3_any <= \$612 ;
+    a8_len <= \$498 ;
   always @(posedge clk)
-    d4_num0 <= \$613 ;
+    a8_max <= \$499 ;
   always @(posedge clk)
-    d4_num1 <= \$614 ;
+    a8_any <= \$500 ;
   always @(posedge clk)
-    d4_num2 <= \$615 ;
+    a8_old_shift <= \$501 ;
   always @(posedge clk)
-    d4_num3 <= \$616 ;
+    a8_keep <= \$502 ;
   always @(posedge clk)
-    d4_mask <= \$617 ;
+    run_sum <= \$503 ;
   always @(posedge clk)
-    d4_valid <= \$618 ;
+    r0_valid <= \$504 ;
   always @(posedge clk)
-    d4_last <= \$619 ;
+    r0_max <= \$505 ;
   always @(posedge clk)
-    d4_max <= \$620 ;
+    r0_sum <= \$506 ;
   always @(posedge clk)
-    d4_recip <= \$621 ;
+    r0_any <= \$507 ;
   always @(posedge clk)
-    d4_lead <= \$622 ;
+    r0_len <= \$508 ;
   always @(posedge clk)
-    d4_any <= \$623 ;
+    r1_valid <= \$509 ;
   always @(posedge clk)
-    d5_prod0 <= \$624 ;
+    r1_max <= \$510 ;
   always @(posedge clk)
-    d5_prod1 <= \$625 ;
+    r1_any <= \$511 ;
   always @(posedge clk)
-    d5_prod2 <= \$626 ;
+    r1_len <= \$512 ;
   always @(posedge clk)
-    d5_prod3 <= \$627 ;
+    r1_lead <= \$513 ;
   always @(posedge clk)
-    d5_mask <= \$628 ;
+    r1_sum <= \$514 ;
   always @(posedge clk)
-    d5_valid <= \$629 ;
+    r2_valid <= \$515 ;
   always @(posedge clk)
-    d5_last <= \$630 ;
+    r2_max <= \$516 ;
   always @(posedge clk)
-    d5_max <= \$631 ;
+    r2_any <= \$517 ;
   always @(posedge clk)
-    d5_recip <= \$632 ;
+    r2_len <= \$518 ;
   always @(posedge clk)
-    d5_lead <= \$633 ;
+    r2_lead <= \$519 ;
   always @(posedge clk)
-    d5_any <= \$634 ;
+    r2_mantissa <= \$520 ;
   always @(posedge clk)
-    d6_y0 <= \$635 ;
+    recip_offset_r <= \$521 ;
   always @(posedge clk)
-    d6_y1 <= \$636 ;
+    recip_step_r <= \$522 ;
   always @(posedge clk)
-    d6_y2 <= \$637 ;
+    recip_lower_r <= \$523 ;
   always @(posedge clk)
-    d6_y3 <= \$638 ;
+    r2b_valid <= \$524 ;
   always @(posedge clk)
-    o__valid <= \$639 ;
+    r2b_max <= \$525 ;
   always @(posedge clk)
-    d6_last <= \$640 ;
+    r2b_any <= \$526 ;
+  always @(posedge clk)
+    r2b_len <= \$527 ;
+  always @(posedge clk)
+    r2b_lead <= \$528 ;
+  always @(posedge clk)
+    r2b_mantissa <= \$529 ;
+  always @(posedge clk)
+    w_en <= \$530 ;
+  always @(posedge clk)
+    r3_max <= \$531 ;
+  always @(posedge clk)
+    r3_any <= \$532 ;
+  always @(posedge clk)
+    r3_len <= \$533 ;
+  always @(posedge clk)
+    r3_lead <= \$534 ;
+  always @(posedge clk)
+    r3_recip <= \$535 ;
+  always @(posedge clk)
+    r3_mantissa <= \$536 ;
+  always @(posedge clk)
+    vector_valid <= \$537 ;
+  always @(posedge clk)
+    vector_head <= \$538 ;
+  always @(posedge clk)
+    rd__addr <= \$539 ;
+  always @(posedge clk)
+    count <= \$540 ;
+  always @(posedge clk)
+    d1_valid <= \$541 ;
+  always @(posedge clk)
+    d1_last <= \$542 ;
+  always @(posedge clk)
+    d1_max <= \$543 ;
+  always @(posedge clk)
+    d1_recip <= \$544 ;
+  always @(posedge clk)
+    d1_lead <= \$545 ;
+  always @(posedge clk)
+    d1_any <= \$546 ;
+  always @(posedge clk)
+    d1b_ring <= \$547 ;
+  always @(posedge clk)
+    d1b_valid <= \$548 ;
+  always @(posedge clk)
+    d1b_last <= \$549 ;
+  always @(posedge clk)
+    d1b_max <= \$550 ;
+  always @(posedge clk)
+    d1b_recip <= \$551 ;
+  always @(posedge clk)
+    d1b_lead <= \$552 ;
+  always @(posedge clk)
+    d1b_any <= \$553 ;
+  always @(posedge clk)
+    d2_e0 <= \$554 ;
+  always @(posedge clk)
+    d2_e1 <= \$555 ;
+  always @(posedge clk)
+    d2_e2 <= \$556 ;
+  always @(posedge clk)
+    d2_e3 <= \$557 ;
+  always @(posedge clk)
+    d2_mask <= \$558 ;
+  always @(posedge clk)
+    d2_valid <= \$559 ;
+  always @(posedge clk)
+    d2_last <= \$560 ;
+  always @(posedge clk)
+    d2_max <= \$561 ;
+  always @(posedge clk)
+    d2_recip <= \$562 ;
+  always @(posedge clk)
+    d2_lead <= \$563 ;
+  always @(posedge clk)
+    d2_any <= \$564 ;
+  always @(posedge clk)
+    d_exp0_offset_r <= \$565 ;
+  always @(posedge clk)
+    d_exp0_step_r <= \$566 ;
+  always @(posedge clk)
+    d_exp0_lower_r <= \$567 ;
+  always @(posedge clk)
+    d_exp0_drop_r <= \$568 ;
+  always @(posedge clk)
+    d_exp1_offset_r <= \$569 ;
+  always @(posedge clk)
+    d_exp1_step_r <= \$570 ;
+  always @(posedge clk)
+    d_exp1_lower_r <= \$571 ;
+  always @(posedge clk)
+    d_exp1_drop_r <= \$572 ;
+  always @(posedge clk)
+    d_exp2_offset_r <= \$573 ;
+  always @(posedge clk)
+    d_exp2_step_r <= \$574 ;
+  always @(posedge clk)
+    d_exp2_lower_r <= \$575 ;
+  always @(posedge clk)
+    d_exp2_drop_r <= \$576 ;
+  always @(posedge clk)
+    d_exp3_offset_r <= \$577 ;
+  always @(posedge clk)
+    d_exp3_step_r <= \$578 ;
+  always @(posedge clk)
+    d_exp3_lower_r <= \$579 ;
+  always @(posedge clk)
+    d_exp3_drop_r <= \$580 ;
+  always @(posedge clk)
+    d2b_mask <= \$581 ;
+  always @(posedge clk)
+    d2b_valid <= \$582 ;
+  always @(posedge clk)
+    d2b_last <= \$583 ;
+  always @(posedge clk)
+    d2b_max <= \$584 ;
+  always @(posedge clk)
+    d2b_recip <= \$585 ;
+  always @(posedge clk)
+    d2b_lead <= \$586 ;
+  always @(posedge clk)
+    d2b_any <= \$587 ;
+  always @(posedge clk)
+    d3_mantissa0 <= \$588 ;
+  always @(posedge clk)
+    d3_drop0 <= \$589 ;
+  always @(posedge clk)
+    d3_mantissa1 <= \$590 ;
+  always @(posedge clk)
+    d3_drop1 <= \$591 ;
+  always @(posedge clk)
+    d3_mantissa2 <= \$592 ;
+  always @(posedge clk)
+    d3_drop2 <= \$593 ;
+  always @(posedge clk)
+    d3_mantissa3 <= \$594 ;
+  always @(posedge clk)
+    d3_drop3 <= \$595 ;
+  always @(posedge clk)
+    d3_mask <= \$596 ;
+  always @(posedge clk)
+    d3_valid <= \$597 ;
+  always @(posedge clk)
+    d3_last <= \$598 ;
+  always @(posedge clk)
+    d3_max <= \$599 ;
+  always @(posedge clk)
+    d3_recip <= \$600 ;
+  always @(posedge clk)
+    d3_lead <= \$601 ;
+  always @(posedge clk)
+    d3_any <= \$602 ;
+  always @(posedge clk)
+    d4_num0 <= \$603 ;
+  always @(posedge clk)
+    d4_num1 <= \$604 ;
+  always @(posedge clk)
+    d4_num2 <= \$605 ;
+  always @(posedge clk)
+    d4_num3 <= \$606 ;
+  always @(posedge clk)
+    d4_mask <= \$607 ;
+  always @(posedge clk)
+    d4_valid <= \$608 ;
+  always @(posedge clk)
+    d4_last <= \$609 ;
+  always @(posedge clk)
+    d4_max <= \$610 ;
+  always @(posedge clk)
+    d4_recip <= \$611 ;
+  always @(posedge clk)
+    d4_lead <= \$612 ;
+  always @(posedge clk)
+    d4_any <= \$613 ;
+  always @(posedge clk)
+    d5_prod0 <= \$614 ;
+  always @(posedge clk)
+    d5_prod1 <= \$615 ;
+  always @(posedge clk)
+    d5_prod2 <= \$616 ;
+  always @(posedge clk)
+    d5_prod3 <= \$617 ;
+  always @(posedge clk)
+    d5_mask <= \$618 ;
+  always @(posedge clk)
+    d5_valid <= \$619 ;
+  always @(posedge clk)
+    d5_last <= \$620 ;
+  always @(posedge clk)
+    d5_max <= \$621 ;
+  always @(posedge clk)
+    d5_recip <= \$622 ;
+  always @(posedge clk)
+    d5_lead <= \$623 ;
+  always @(posedge clk)
+    d5_any <= \$624 ;
+  always @(posedge clk)
+    d5_shift <= \$625 ;
+  always @(posedge clk)
+    d6_twice0 <= \$626 ;
+  always @(posedge clk)
+    d6_twice1 <= \$627 ;
+  always @(posedge clk)
+    d6_twice2 <= \$628 ;
+  always @(posedge clk)
+    d6_twice3 <= \$629 ;
+  always @(posedge clk)
+    d6_mask <= \$630 ;
+  always @(posedge clk)
+    d6_valid <= \$631 ;
+  always @(posedge clk)
+    d6_last <= \$632 ;
+  always @(posedge clk)
+    d6_max <= \$633 ;
+  always @(posedge clk)
+    d6_recip <= \$634 ;
+  always @(posedge clk)
+    d6_lead <= \$635 ;
+  always @(posedge clk)
+    d6_any <= \$636 ;
+  always @(posedge clk)
+    d6_shift <= \$637 ;
+  always @(posedge clk)
+    d7_y0 <= \$638 ;
+  always @(posedge clk)
+    d7_y1 <= \$639 ;
+  always @(posedge clk)
+    d7_y2 <= \$640 ;
+  always @(posedge clk)
+    d7_y3 <= \$641 ;
+  always @(posedge clk)
+    o__valid <= \$642 ;
+  always @(posedge clk)
+    d7_last <= \$643 ;
   assign i__ready = used < 8'h80;
   assign accept = i__valid & i__ready;
-  assign \$2  = $signed(a3_e0) - $signed(\$1 );
-  assign \$5  = $signed(a3_e0) - $signed(\$4 );
+  assign \$2  = $signed(a3_2_e0) - $signed(\$1 );
+  assign \$5  = $signed(a3_2_e0) - $signed(\$4 );
   assign \$7  = \$6  + 1'h1;
-  assign \$9  = $signed(a3_e0) - $signed(\$8 );
+  assign \$9  = $signed(a3_2_e0) - $signed(\$8 );
   assign \$11  = - $signed(\$10 );
   assign \$12  = $signed(\$11 ) > $signed(6'h12);
-  assign \$14  = $signed(a3_e0) - $signed(\$13 );
+  assign \$14  = $signed(a3_2_e0) - $signed(\$13 );
   assign \$16  = - $signed(\$15 );
   assign \$17  = \$12  ? 42'h00000000012 : \$16 ;
-  assign \$19  = $signed(a3_e1) - $signed(\$18 );
-  assign \$22  = $signed(a3_e1) - $signed(\$21 );
+  assign \$19  = $signed(a3_2_e1) - $signed(\$18 );
+  assign \$22  = $signed(a3_2_e1) - $signed(\$21 );
   assign \$24  = \$23  + 1'h1;
-  assign \$26  = $signed(a3_e1) - $signed(\$25 );
+  assign \$26  = $signed(a3_2_e1) - $signed(\$25 );
   assign \$28  = - $signed(\$27 );
   assign \$29  = $signed(\$28 ) > $signed(6'h12);
-  assign \$31  = $signed(a3_e1) - $signed(\$30 );
+  assign \$31  = $signed(a3_2_e1) - $signed(\$30 );
   assign \$33  = - $signed(\$32 );
   assign \$34  = \$29  ? 42'h00000000012 : \$33 ;
-  assign \$36  = $signed(a3_e2) - $signed(\$35 );
-  assign \$39  = $signed(a3_e2) - $signed(\$38 );
+  assign \$36  = $signed(a3_2_e2) - $signed(\$35 );
+  assign \$39  = $signed(a3_2_e2) - $signed(\$38 );
   assign \$41  = \$40  + 1'h1;
-  assign \$43  = $signed(a3_e2) - $signed(\$42 );
+  assign \$43  = $signed(a3_2_e2) - $signed(\$42 );
   assign \$45  = - $signed(\$44 );
   assign \$46  = $signed(\$45 ) > $signed(6'h12);
-  assign \$48  = $signed(a3_e2) - $signed(\$47 );
+  assign \$48  = $signed(a3_2_e2) - $signed(\$47 );
   assign \$50  = - $signed(\$49 );
   assign \$51  = \$46  ? 42'h00000000012 : \$50 ;
-  assign \$53  = $signed(a3_e3) - $signed(\$52 );
-  assign \$56  = $signed(a3_e3) - $signed(\$55 );
+  assign \$53  = $signed(a3_2_e3) - $signed(\$52 );
+  assign \$56  = $signed(a3_2_e3) - $signed(\$55 );
   assign \$58  = \$57  + 1'h1;
-  assign \$60  = $signed(a3_e3) - $signed(\$59 );
+  assign \$60  = $signed(a3_2_e3) - $signed(\$59 );
   assign \$62  = - $signed(\$61 );
   assign \$63  = $signed(\$62 ) > $signed(6'h12);
-  assign \$65  = $signed(a3_e3) - $signed(\$64 );
+  assign \$65  = $signed(a3_2_e3) - $signed(\$64 );
   assign \$67  = - $signed(\$66 );
   assign \$68  = \$63  ? 42'h00000000012 : \$67 ;
   assign \$69  = r1_lead >= 5'h10;
@@ -1576,189 +1846,195 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   assign \$76  = \$75  + 1'h1;
   assign \$77  = ~ o__valid;
   assign ce = \$77  | o__ready;
-  assign issue = ce & r_rdy;
-  assign \$78  = count + 1'h1;
-  assign \$79  = \$78  == r_data[40:34];
-  assign r_en = issue & \$79 ;
-  assign \$81  = $signed(d2_e0) - $signed(\$80 );
-  assign \$84  = $signed(d2_e0) - $signed(\$83 );
-  assign \$86  = \$85  + 1'h1;
-  assign \$88  = $signed(d2_e0) - $signed(\$87 );
-  assign \$90  = - $signed(\$89 );
-  assign \$91  = $signed(\$90 ) > $signed(6'h12);
-  assign \$93  = $signed(d2_e0) - $signed(\$92 );
-  assign \$95  = - $signed(\$94 );
-  assign \$96  = \$91  ? 32'd18 : \$95 ;
-  assign \$98  = $signed(d2_e1) - $signed(\$97 );
-  assign \$101  = $signed(d2_e1) - $signed(\$100 );
-  assign \$103  = \$102  + 1'h1;
-  assign \$105  = $signed(d2_e1) - $signed(\$104 );
-  assign \$107  = - $signed(\$106 );
-  assign \$108  = $signed(\$107 ) > $signed(6'h12);
-  assign \$110  = $signed(d2_e1) - $signed(\$109 );
-  assign \$112  = - $signed(\$111 );
-  assign \$113  = \$108  ? 32'd18 : \$112 ;
-  assign \$115  = $signed(d2_e2) - $signed(\$114 );
-  assign \$118  = $signed(d2_e2) - $signed(\$117 );
-  assign \$120  = \$119  + 1'h1;
-  assign \$122  = $signed(d2_e2) - $signed(\$121 );
-  assign \$124  = - $signed(\$123 );
-  assign \$125  = $signed(\$124 ) > $signed(6'h12);
-  assign \$127  = $signed(d2_e2) - $signed(\$126 );
-  assign \$129  = - $signed(\$128 );
-  assign \$130  = \$125  ? 32'd18 : \$129 ;
-  assign \$132  = $signed(d2_e3) - $signed(\$131 );
-  assign \$135  = $signed(d2_e3) - $signed(\$134 );
-  assign \$137  = \$136  + 1'h1;
-  assign \$139  = $signed(d2_e3) - $signed(\$138 );
-  assign \$141  = - $signed(\$140 );
-  assign \$142  = $signed(\$141 ) > $signed(6'h12);
-  assign \$144  = $signed(d2_e3) - $signed(\$143 );
-  assign \$146  = - $signed(\$145 );
-  assign \$147  = \$142  ? 32'd18 : \$146 ;
-  assign \$148  = d5_lead + 3'h4;
-  assign \$149  = wr__addr + 1'h1;
-  assign \$150  = used + accept;
-  assign \$151  = \$150  - issue;
-  assign \$152  = length + 1'h1;
-  assign \$153  = i__payload[36] ? 8'h00 : \$152 ;
+  assign \$78  = ~ vector_valid;
+  assign \$79  = \$78  | vector_pop;
+  assign vector_load = r_rdy & \$79 ;
+  assign issue = ce & vector_valid;
+  assign \$80  = count + 1'h1;
+  assign \$81  = \$80  == vector_head[40:34];
+  assign vector_pop = issue & \$81 ;
+  assign \$83  = $signed(d2_e0) - $signed(\$82 );
+  assign \$86  = $signed(d2_e0) - $signed(\$85 );
+  assign \$88  = \$87  + 1'h1;
+  assign \$90  = $signed(d2_e0) - $signed(\$89 );
+  assign \$92  = - $signed(\$91 );
+  assign \$93  = $signed(\$92 ) > $signed(6'h12);
+  assign \$95  = $signed(d2_e0) - $signed(\$94 );
+  assign \$97  = - $signed(\$96 );
+  assign \$98  = \$93  ? 32'd18 : \$97 ;
+  assign \$100  = $signed(d2_e1) - $signed(\$99 );
+  assign \$103  = $signed(d2_e1) - $signed(\$102 );
+  assign \$105  = \$104  + 1'h1;
+  assign \$107  = $signed(d2_e1) - $signed(\$106 );
+  assign \$109  = - $signed(\$108 );
+  assign \$110  = $signed(\$109 ) > $signed(6'h12);
+  assign \$112  = $signed(d2_e1) - $signed(\$111 );
+  assign \$114  = - $signed(\$113 );
+  assign \$115  = \$110  ? 32'd18 : \$114 ;
+  assign \$117  = $signed(d2_e2) - $signed(\$116 );
+  assign \$120  = $signed(d2_e2) - $signed(\$119 );
+  assign \$122  = \$121  + 1'h1;
+  assign \$124  = $signed(d2_e2) - $signed(\$123 );
+  assign \$126  = - $signed(\$125 );
+  assign \$127  = $signed(\$126 ) > $signed(6'h12);
+  assign \$129  = $signed(d2_e2) - $signed(\$128 );
+  assign \$131  = - $signed(\$130 );
+  assign \$132  = \$127  ? 32'd18 : \$131 ;
+  assign \$134  = $signed(d2_e3) - $signed(\$133 );
+  assign \$137  = $signed(d2_e3) - $signed(\$136 );
+  assign \$139  = \$138  + 1'h1;
+  assign \$141  = $signed(d2_e3) - $signed(\$140 );
+  assign \$143  = - $signed(\$142 );
+  assign \$144  = $signed(\$143 ) > $signed(6'h12);
+  assign \$146  = $signed(d2_e3) - $signed(\$145 );
+  assign \$148  = - $signed(\$147 );
+  assign \$149  = \$144  ? 32'd18 : \$148 ;
+  assign \$150  = d4_lead + 3'h4;
+  assign \$151  = wr__addr + 1'h1;
+  assign \$152  = used + accept;
+  assign \$153  = \$152  - issue;
   assign \$154  = length + 1'h1;
-  assign \$155  = $signed(a1_x0) * $signed(18'h17154);
-  assign \$157  = $signed(a1_x1) * $signed(18'h17154);
-  assign \$159  = $signed(a1_x2) * $signed(18'h17154);
-  assign \$161  = $signed(a1_x3) * $signed(18'h17154);
-  assign \$163  = ~ a2_mask[3];
-  assign \$165  = ~ a2_mask[2];
-  assign \$167  = ~ a2_mask[1];
-  assign \$169  = ~ a2_mask[0];
-  assign \$171  = $signed(\$170 ) > $signed(15'h4000);
-  assign \$172  = \$169  & \$171 ;
-  assign \$174  = \$172  ? \$173  : 25'h1ffc000;
-  assign \$175  = $signed(\$168 ) > $signed(\$174 );
-  assign \$176  = \$167  & \$175 ;
-  assign \$178  = ~ a2_mask[0];
-  assign \$180  = $signed(\$179 ) > $signed(15'h4000);
-  assign \$181  = \$178  & \$180 ;
-  assign \$183  = \$181  ? \$182  : 25'h1ffc000;
-  assign \$184  = \$176  ? \$177  : \$183 ;
-  assign \$185  = $signed(\$166 ) > $signed(\$184 );
-  assign \$186  = \$165  & \$185 ;
-  assign \$188  = ~ a2_mask[1];
-  assign \$190  = ~ a2_mask[0];
-  assign \$192  = $signed(\$191 ) > $signed(15'h4000);
-  assign \$193  = \$190  & \$192 ;
-  assign \$195  = \$193  ? \$194  : 25'h1ffc000;
-  assign \$196  = $signed(\$189 ) > $signed(\$195 );
-  assign \$197  = \$188  & \$196 ;
-  assign \$199  = ~ a2_mask[0];
-  assign \$201  = $signed(\$200 ) > $signed(15'h4000);
-  assign \$202  = \$199  & \$201 ;
-  assign \$204  = \$202  ? \$203  : 25'h1ffc000;
-  assign \$205  = \$197  ? \$198  : \$204 ;
-  assign \$206  = \$186  ? \$187  : \$205 ;
-  assign \$207  = $signed(\$164 ) > $signed(\$206 );
-  assign \$208  = \$163  & \$207 ;
-  assign \$210  = ~ a2_mask[2];
-  assign \$212  = ~ a2_mask[1];
-  assign \$214  = ~ a2_mask[0];
-  assign \$216  = $signed(\$215 ) > $signed(15'h4000);
-  assign \$217  = \$214  & \$216 ;
-  assign \$219  = \$217  ? \$218  : 25'h1ffc000;
-  assign \$220  = $signed(\$213 ) > $signed(\$219 );
-  assign \$221  = \$212  & \$220 ;
-  assign \$223  = ~ a2_mask[0];
-  assign \$225  = $signed(\$224 ) > $signed(15'h4000);
-  assign \$226  = \$223  & \$225 ;
-  assign \$228  = \$226  ? \$227  : 25'h1ffc000;
-  assign \$229  = \$221  ? \$222  : \$228 ;
-  assign \$230  = $signed(\$211 ) > $signed(\$229 );
-  assign \$231  = \$210  & \$230 ;
-  assign \$233  = ~ a2_mask[1];
-  assign \$235  = ~ a2_mask[0];
-  assign \$237  = $signed(\$236 ) > $signed(15'h4000);
-  assign \$238  = \$235  & \$237 ;
-  assign \$240  = \$238  ? \$239  : 25'h1ffc000;
-  assign \$241  = $signed(\$234 ) > $signed(\$240 );
-  assign \$242  = \$233  & \$241 ;
-  assign \$244  = ~ a2_mask[0];
-  assign \$246  = $signed(\$245 ) > $signed(15'h4000);
-  assign \$247  = \$244  & \$246 ;
-  assign \$249  = \$247  ? \$248  : 25'h1ffc000;
-  assign \$250  = \$242  ? \$243  : \$249 ;
-  assign \$251  = \$231  ? \$232  : \$250 ;
-  assign \$252  = \$208  ? \$209  : \$251 ;
-  assign \$253  = & a2_mask;
-  assign \$254  = ~ \$253 ;
-  assign \$256  = $signed(a3_e0) - $signed(\$255 );
-  assign \$257  = a_exp0_upper - a_exp0_lower;
-  assign \$258  = $signed({ 1'h0, \$256 [8:0] }) * $signed(\$257 );
-  assign \$260  = $signed({ 1'h0, a_exp0_lower }) + $signed(\$259 );
-  assign \$262  = $signed(a3_e1) - $signed(\$261 );
-  assign \$263  = a_exp1_upper - a_exp1_lower;
-  assign \$264  = $signed({ 1'h0, \$262 [8:0] }) * $signed(\$263 );
-  assign \$266  = $signed({ 1'h0, a_exp1_lower }) + $signed(\$265 );
-  assign \$268  = $signed(a3_e2) - $signed(\$267 );
-  assign \$269  = a_exp2_upper - a_exp2_lower;
-  assign \$270  = $signed({ 1'h0, \$268 [8:0] }) * $signed(\$269 );
-  assign \$272  = $signed({ 1'h0, a_exp2_lower }) + $signed(\$271 );
-  assign \$274  = $signed(a3_e3) - $signed(\$273 );
-  assign \$275  = a_exp3_upper - a_exp3_lower;
-  assign \$276  = $signed({ 1'h0, \$274 [8:0] }) * $signed(\$275 );
-  assign \$278  = $signed({ 1'h0, a_exp3_lower }) + $signed(\$277 );
-  assign \$279  = 1'h1 << a4_drop0;
-  assign \$281  = a4_mantissa0 + \$280 ;
-  assign \$282  = \$281  >> a4_drop0;
-  assign \$284  = a4_mask[0] ? 18'h00000 : \$283 ;
-  assign \$285  = 1'h1 << a4_drop1;
-  assign \$287  = a4_mantissa1 + \$286 ;
-  assign \$288  = \$287  >> a4_drop1;
-  assign \$290  = a4_mask[1] ? 18'h00000 : \$289 ;
-  assign \$291  = 1'h1 << a4_drop2;
-  assign \$293  = a4_mantissa2 + \$292 ;
-  assign \$294  = \$293  >> a4_drop2;
-  assign \$296  = a4_mask[2] ? 18'h00000 : \$295 ;
-  assign \$297  = 1'h1 << a4_drop3;
-  assign \$299  = a4_mantissa3 + \$298 ;
-  assign \$300  = \$299  >> a4_drop3;
-  assign \$302  = a4_mask[3] ? 18'h00000 : \$301 ;
-  assign \$303  = a5_term0 + a5_term1;
-  assign \$304  = \$303  + a5_term2;
-  assign \$305  = \$304  + a5_term3;
-  assign \$306  = ~ started;
-  assign \$307  = $signed(a6_max) > $signed(run_max);
-  assign \$308  = \$306  | \$307 ;
-  assign \$309  = \$308  ? a6_max : { run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max };
-  assign \$310  = a6_any ? \$309  : { run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max };
-  assign \$311  = ~ started;
-  assign \$312  = $signed(a6_max) > $signed(run_max);
-  assign \$313  = \$311  | \$312 ;
-  assign \$314  = \$313  ? a6_max : { run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max };
-  assign \$315  = $signed(\$314 ) - $signed(run_max);
-  assign \$316  = \$315  >= 5'h1b;
-  assign \$317  = ~ started;
-  assign \$318  = $signed(a6_max) > $signed(run_max);
-  assign \$319  = \$317  | \$318 ;
-  assign \$320  = \$319  ? a6_max : { run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max };
-  assign \$321  = $signed(\$320 ) - $signed(run_max);
-  assign \$322  = run_sum >> \$321 [4:0];
-  assign \$323  = \$316  ? 27'h0000000 : \$322 ;
-  assign \$324  = started ? \$323  : 27'h0000000;
-  assign \$325  = ~ started;
-  assign \$326  = $signed(a6_max) > $signed(run_max);
-  assign \$327  = \$325  | \$326 ;
-  assign \$328  = \$327  ? a6_max : { run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max };
-  assign \$329  = $signed(\$328 ) - $signed(a6_max);
-  assign \$330  = \$329  >= 5'h1b;
-  assign \$331  = ~ started;
-  assign \$332  = $signed(a6_max) > $signed(run_max);
-  assign \$333  = \$331  | \$332 ;
-  assign \$334  = \$333  ? a6_max : { run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max };
-  assign \$335  = $signed(\$334 ) - $signed(a6_max);
-  assign \$336  = a6_sum >> \$335 [4:0];
+  assign \$155  = i__payload[36] ? 8'h00 : \$154 ;
+  assign \$156  = length + 1'h1;
+  assign \$157  = $signed(a1_x0) * $signed(18'h17154);
+  assign \$159  = $signed(a1_x1) * $signed(18'h17154);
+  assign \$161  = $signed(a1_x2) * $signed(18'h17154);
+  assign \$163  = $signed(a1_x3) * $signed(18'h17154);
+  assign \$166  = a2_mask[0] ? 25'h1ffc000 : \$165 ;
+  assign \$168  = a2_mask[1] ? 25'h1ffc000 : \$167 ;
+  assign \$170  = a2_mask[2] ? 25'h1ffc000 : \$169 ;
+  assign \$172  = a2_mask[3] ? 25'h1ffc000 : \$171 ;
+  assign \$173  = $signed(a3_whole0) > $signed(a3_whole1);
+  assign \$174  = \$173  ? a3_whole0 : a3_whole1;
+  assign \$175  = $signed(a3_whole2) > $signed(a3_whole3);
+  assign \$176  = \$175  ? a3_whole2 : a3_whole3;
+  assign \$177  = $signed(a3_max1_0) > $signed(a3_max1_1);
+  assign \$178  = \$177  ? a3_max1_0 : a3_max1_1;
+  assign \$179  = & a2_mask;
+  assign \$180  = ~ \$179 ;
+  assign \$182  = $signed(a3_2_e0) - $signed(\$181 );
+  assign \$183  = a_exp0_upper - a_exp0_lower;
+  assign \$185  = $signed(a3_2_e1) - $signed(\$184 );
+  assign \$186  = a_exp1_upper - a_exp1_lower;
+  assign \$188  = $signed(a3_2_e2) - $signed(\$187 );
+  assign \$189  = a_exp2_upper - a_exp2_lower;
+  assign \$191  = $signed(a3_2_e3) - $signed(\$190 );
+  assign \$192  = a_exp3_upper - a_exp3_lower;
+  assign \$193  = $signed({ 1'h0, a_exp0_offset_r }) * $signed(a_exp0_step_r);
+  assign \$195  = $signed({ 1'h0, a_exp0_lower_r }) + $signed(\$194 );
+  assign \$196  = $signed({ 1'h0, a_exp1_offset_r }) * $signed(a_exp1_step_r);
+  assign \$198  = $signed({ 1'h0, a_exp1_lower_r }) + $signed(\$197 );
+  assign \$199  = $signed({ 1'h0, a_exp2_offset_r }) * $signed(a_exp2_step_r);
+  assign \$201  = $signed({ 1'h0, a_exp2_lower_r }) + $signed(\$200 );
+  assign \$202  = $signed({ 1'h0, a_exp3_offset_r }) * $signed(a_exp3_step_r);
+  assign \$204  = $signed({ 1'h0, a_exp3_lower_r }) + $signed(\$203 );
+  assign \$205  = 1'h1 << a4_drop0;
+  assign \$207  = a4_mantissa0 + \$206 ;
+  assign \$208  = \$207  >> a4_drop0;
+  assign \$210  = a4_mask[0] ? 18'h00000 : \$209 ;
+  assign \$211  = 1'h1 << a4_drop1;
+  assign \$213  = a4_mantissa1 + \$212 ;
+  assign \$214  = \$213  >> a4_drop1;
+  assign \$216  = a4_mask[1] ? 18'h00000 : \$215 ;
+  assign \$217  = 1'h1 << a4_drop2;
+  assign \$219  = a4_mantissa2 + \$218 ;
+  assign \$220  = \$219  >> a4_drop2;
+  assign \$222  = a4_mask[2] ? 18'h00000 : \$221 ;
+  assign \$223  = 1'h1 << a4_drop3;
+  assign \$225  = a4_mantissa3 + \$224 ;
+  assign \$226  = \$225  >> a4_drop3;
+  assign \$228  = a4_mask[3] ? 18'h00000 : \$227 ;
+  assign \$229  = a5_term0 + a5_term1;
+  assign \$230  = \$229  + a5_term2;
+  assign \$231  = \$230  + a5_term3;
+  assign \$232  = ~ started;
+  assign \$233  = $signed(a6_max) > $signed(run_max);
+  assign \$234  = \$232  | \$233 ;
+  assign \$235  = \$234  ? a6_max : { run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max };
+  assign \$236  = a6_any ? \$235  : { run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max };
+  assign \$237  = started | a6_any;
+  assign \$238  = a6_last ? 1'h0 : \$237 ;
+  assign \$239  = ~ started;
+  assign \$240  = $signed(a6_max) > $signed(run_max);
+  assign \$241  = \$239  | \$240 ;
+  assign \$242  = \$241  ? a6_max : { run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max };
+  assign \$243  = $signed(\$242 ) - $signed(run_max);
+  assign \$244  = a6_any ? \$243  : 26'h0000000;
+  assign \$245  = ~ started;
+  assign \$246  = $signed(a6_max) > $signed(run_max);
+  assign \$247  = \$245  | \$246 ;
+  assign \$248  = \$247  ? a6_max : { run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max };
+  assign \$249  = $signed(\$248 ) - $signed(a6_max);
+  assign \$250  = a6_any ? a6_sum : 21'h000000;
+  assign \$251  = ~ started;
+  assign \$252  = $signed(a6_max) > $signed(run_max);
+  assign \$253  = \$251  | \$252 ;
+  assign \$254  = \$253  ? a6_max : { run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max };
+  assign \$255  = a6_any ? \$254  : { run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max };
+  assign \$256  = started | a6_any;
+  assign \$257  = a7_beat_shift >= 5'h1b;
+  assign \$258  = a7_beat_sum >> a7_beat_shift[4:0];
+  assign \$259  = \$257  ? 21'h000000 : \$258 ;
+  assign \$260  = a8_old_shift >= 5'h1b;
+  assign \$261  = run_sum >> a8_old_shift[4:0];
+  assign \$262  = \$260  ? 27'h0000000 : \$261 ;
+  assign \$263  = a8_keep ? \$262  : 27'h0000000;
+  assign \$264  = \$263  + a8_term;
+  assign \$265  = a8_valid & a8_last;
+  assign \$266  = a8_old_shift >= 5'h1b;
+  assign \$267  = run_sum >> a8_old_shift[4:0];
+  assign \$268  = \$266  ? 27'h0000000 : \$267 ;
+  assign \$269  = a8_keep ? \$268  : 27'h0000000;
+  assign \$270  = \$269  + a8_term;
+  assign \$271  = recip_upper - recip_lower;
+  assign \$272  = $signed({ 1'h0, recip_offset_r }) * $signed(recip_step_r);
+  assign \$274  = $signed({ 1'h0, recip_lower_r }) + $signed(\$273 );
+  assign \$275  = rd__addr + 1'h1;
+  assign \$276  = count + 1'h1;
+  assign \$277  = \$276  == vector_head[40:34];
+  assign \$278  = count + 1'h1;
+  assign \$279  = \$277  ? 8'h00 : \$278 ;
+  assign \$280  = count + 1'h1;
+  assign \$281  = \$280  == vector_head[40:34];
+  assign \$282  = issue & \$281 ;
+  assign \$283  = $signed(d1b_ring[7:0]) * $signed(18'h17154);
+  assign \$285  = $signed(d1b_ring[15:8]) * $signed(18'h17154);
+  assign \$287  = $signed(d1b_ring[23:16]) * $signed(18'h17154);
+  assign \$289  = $signed(d1b_ring[31:24]) * $signed(18'h17154);
+  assign \$292  = $signed(d2_e0) - $signed(\$291 );
+  assign \$293  = d_exp0_upper - d_exp0_lower;
+  assign \$295  = $signed(d2_e1) - $signed(\$294 );
+  assign \$296  = d_exp1_upper - d_exp1_lower;
+  assign \$298  = $signed(d2_e2) - $signed(\$297 );
+  assign \$299  = d_exp2_upper - d_exp2_lower;
+  assign \$301  = $signed(d2_e3) - $signed(\$300 );
+  assign \$302  = d_exp3_upper - d_exp3_lower;
+  assign \$303  = $signed({ 1'h0, d_exp0_offset_r }) * $signed(d_exp0_step_r);
+  assign \$305  = $signed({ 1'h0, d_exp0_lower_r }) + $signed(\$304 );
+  assign \$306  = $signed({ 1'h0, d_exp1_offset_r }) * $signed(d_exp1_step_r);
+  assign \$308  = $signed({ 1'h0, d_exp1_lower_r }) + $signed(\$307 );
+  assign \$309  = $signed({ 1'h0, d_exp2_offset_r }) * $signed(d_exp2_step_r);
+  assign \$311  = $signed({ 1'h0, d_exp2_lower_r }) + $signed(\$310 );
+  assign \$312  = $signed({ 1'h0, d_exp3_offset_r }) * $signed(d_exp3_step_r);
+  assign \$314  = $signed({ 1'h0, d_exp3_lower_r }) + $signed(\$313 );
+  assign \$315  = 1'h1 << d3_drop0;
+  assign \$317  = d3_mantissa0 + \$316 ;
+  assign \$318  = \$317  >> d3_drop0;
+  assign \$319  = 1'h1 << d3_drop1;
+  assign \$321  = d3_mantissa1 + \$320 ;
+  assign \$322  = \$321  >> d3_drop1;
+  assign \$323  = 1'h1 << d3_drop2;
+  assign \$325  = d3_mantissa2 + \$324 ;
+  assign \$326  = \$325  >> d3_drop2;
+  assign \$327  = 1'h1 << d3_drop3;
+  assign \$329  = d3_mantissa3 + \$328 ;
+  assign \$330  = \$329  >> d3_drop3;
+  assign \$331  = d4_num0 * d4_recip;
+  assign \$332  = d4_num1 * d4_recip;
   \softmax_int8.core.vectors  vectors (
     .clk(clk),
     .r_data(r_data),
-    .r_en(r_en),
+    .r_en(vector_load),
     .r_rdy(r_rdy),
     .rst(rst),
     .w_en(w_en),
@@ -1860,659 +2136,1582 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$493  = wr__addr;
+    \$379  = wr__addr;
     if (accept) begin
-      \$493  = \$149 [6:0];
+      \$379  = \$151 [6:0];
     end
     if (rst) begin
-      \$493  = 7'h00;
+      \$379  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$494  = \$151 [7:0];
+    \$380  = \$153 [7:0];
     if (rst) begin
-      \$494  = 8'h00;
+      \$380  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$495  = length;
+    \$381  = length;
     if (accept) begin
-      \$495  = \$153 [6:0];
+      \$381  = \$155 [6:0];
     end
     if (rst) begin
-      \$495  = 7'h00;
+      \$381  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$496  = accept;
+    \$382  = accept;
+    if (rst) begin
+      \$382  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$383  = i__payload[36];
+    if (rst) begin
+      \$383  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$384  = \$156 ;
+    if (rst) begin
+      \$384  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$385  = i__payload[35:32];
+    if (rst) begin
+      \$385  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$386  = i__payload[7:0];
+    if (rst) begin
+      \$386  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$387  = i__payload[15:8];
+    if (rst) begin
+      \$387  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$388  = i__payload[23:16];
+    if (rst) begin
+      \$388  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$389  = i__payload[31:24];
+    if (rst) begin
+      \$389  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$390  = \$158 ;
+    if (rst) begin
+      \$390  = 25'h0000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$391  = \$160 ;
+    if (rst) begin
+      \$391  = 25'h0000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$392  = \$162 ;
+    if (rst) begin
+      \$392  = 25'h0000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$393  = \$164 ;
+    if (rst) begin
+      \$393  = 25'h0000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$394  = a1_valid;
+    if (rst) begin
+      \$394  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$395  = a1_last;
+    if (rst) begin
+      \$395  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$396  = a1_len;
+    if (rst) begin
+      \$396  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$397  = a1_mask;
+    if (rst) begin
+      \$397  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$398  = \$166 ;
+    if (rst) begin
+      \$398  = 25'h0000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$399  = \$168 ;
+    if (rst) begin
+      \$399  = 25'h0000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$400  = \$170 ;
+    if (rst) begin
+      \$400  = 25'h0000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$401  = \$172 ;
+    if (rst) begin
+      \$401  = 25'h0000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$402  = \$174 ;
+    if (rst) begin
+      \$402  = 25'h0000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$403  = \$176 ;
+    if (rst) begin
+      \$403  = 25'h0000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$404  = \$178 ;
+    if (rst) begin
+      \$404  = 25'h0000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$405  = a2_valid;
+    if (rst) begin
+      \$405  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$406  = a2_last;
+    if (rst) begin
+      \$406  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$407  = a2_len;
+    if (rst) begin
+      \$407  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$408  = a2_mask;
+    if (rst) begin
+      \$408  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$409  = \$180 ;
+    if (rst) begin
+      \$409  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$410  = a2_e0;
+    if (rst) begin
+      \$410  = 25'h0000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$411  = a2_e1;
+    if (rst) begin
+      \$411  = 25'h0000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$412  = a2_e2;
+    if (rst) begin
+      \$412  = 25'h0000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$413  = a2_e3;
+    if (rst) begin
+      \$413  = 25'h0000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$414  = a3_0_valid;
+    if (rst) begin
+      \$414  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$415  = a3_0_last;
+    if (rst) begin
+      \$415  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$416  = a3_0_len;
+    if (rst) begin
+      \$416  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$417  = a3_0_mask;
+    if (rst) begin
+      \$417  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$418  = a3_0_any;
+    if (rst) begin
+      \$418  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$419  = a3_0_e0;
+    if (rst) begin
+      \$419  = 25'h0000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$420  = a3_0_e1;
+    if (rst) begin
+      \$420  = 25'h0000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$421  = a3_0_e2;
+    if (rst) begin
+      \$421  = 25'h0000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$422  = a3_0_e3;
+    if (rst) begin
+      \$422  = 25'h0000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$423  = a3_1_valid;
+    if (rst) begin
+      \$423  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$424  = a3_1_last;
+    if (rst) begin
+      \$424  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$425  = a3_1_len;
+    if (rst) begin
+      \$425  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$426  = a3_1_mask;
+    if (rst) begin
+      \$426  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$427  = a3_1_any;
+    if (rst) begin
+      \$427  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$428  = a3_1_e0;
+    if (rst) begin
+      \$428  = 25'h0000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$429  = a3_1_e1;
+    if (rst) begin
+      \$429  = 25'h0000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$430  = a3_1_e2;
+    if (rst) begin
+      \$430  = 25'h0000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$431  = a3_1_e3;
+    if (rst) begin
+      \$431  = 25'h0000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$432  = \$182 [8:0];
+    if (rst) begin
+      \$432  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$433  = \$183 ;
+    if (rst) begin
+      \$433  = 19'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$434  = a_exp0_lower;
+    if (rst) begin
+      \$434  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$435  = \$17 [4:0];
+    if (rst) begin
+      \$435  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$436  = \$185 [8:0];
+    if (rst) begin
+      \$436  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$437  = \$186 ;
+    if (rst) begin
+      \$437  = 19'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$438  = a_exp1_lower;
+    if (rst) begin
+      \$438  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$439  = \$34 [4:0];
+    if (rst) begin
+      \$439  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$440  = \$188 [8:0];
+    if (rst) begin
+      \$440  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$441  = \$189 ;
+    if (rst) begin
+      \$441  = 19'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$442  = a_exp2_lower;
+    if (rst) begin
+      \$442  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$443  = \$51 [4:0];
+    if (rst) begin
+      \$443  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$444  = \$191 [8:0];
+    if (rst) begin
+      \$444  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$445  = \$192 ;
+    if (rst) begin
+      \$445  = 19'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$446  = a_exp3_lower;
+    if (rst) begin
+      \$446  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$447  = \$68 [4:0];
+    if (rst) begin
+      \$447  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$448  = a3_max2_0;
+    if (rst) begin
+      \$448  = 25'h0000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$449  = a3_2_valid;
+    if (rst) begin
+      \$449  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$450  = a3_2_last;
+    if (rst) begin
+      \$450  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$451  = a3_2_len;
+    if (rst) begin
+      \$451  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$452  = a3_2_any;
+    if (rst) begin
+      \$452  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$453  = a3_2_mask;
+    if (rst) begin
+      \$453  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$454  = \$195 [17:0];
+    if (rst) begin
+      \$454  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$455  = a_exp0_drop_r;
+    if (rst) begin
+      \$455  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$456  = \$198 [17:0];
+    if (rst) begin
+      \$456  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$457  = a_exp1_drop_r;
+    if (rst) begin
+      \$457  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$458  = \$201 [17:0];
+    if (rst) begin
+      \$458  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$459  = a_exp2_drop_r;
+    if (rst) begin
+      \$459  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$460  = \$204 [17:0];
+    if (rst) begin
+      \$460  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$461  = a_exp3_drop_r;
+    if (rst) begin
+      \$461  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$462  = a3b_max;
+    if (rst) begin
+      \$462  = 25'h0000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$463  = a3b_valid;
+    if (rst) begin
+      \$463  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$464  = a3b_last;
+    if (rst) begin
+      \$464  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$465  = a3b_len;
+    if (rst) begin
+      \$465  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$466  = a3b_any;
+    if (rst) begin
+      \$466  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$467  = a3b_mask;
+    if (rst) begin
+      \$467  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$468  = \$210 ;
+    if (rst) begin
+      \$468  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$469  = \$216 ;
+    if (rst) begin
+      \$469  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$470  = \$222 ;
+    if (rst) begin
+      \$470  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$471  = \$228 ;
+    if (rst) begin
+      \$471  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$472  = a4_max;
+    if (rst) begin
+      \$472  = 25'h0000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$473  = a4_valid;
+    if (rst) begin
+      \$473  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$474  = a4_last;
+    if (rst) begin
+      \$474  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$475  = a4_len;
+    if (rst) begin
+      \$475  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$476  = a4_any;
+    if (rst) begin
+      \$476  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$477  = a4_mask;
+    if (rst) begin
+      \$477  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$478  = \$231 ;
+    if (rst) begin
+      \$478  = 21'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$479  = a5_max;
+    if (rst) begin
+      \$479  = 25'h0000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$480  = a5_valid;
+    if (rst) begin
+      \$480  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$481  = a5_last;
+    if (rst) begin
+      \$481  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$482  = a5_len;
+    if (rst) begin
+      \$482  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$483  = a5_any;
+    if (rst) begin
+      \$483  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$484  = run_max;
+    if (a6_valid) begin
+      \$484  = \$236 [14:0];
+    end
+    if (rst) begin
+      \$484  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$485  = started;
+    if (a6_valid) begin
+      \$485  = \$238 ;
+    end
+    if (rst) begin
+      \$485  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$486  = \$244 [15:0];
+    if (rst) begin
+      \$486  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$487  = \$249 [15:0];
+    if (rst) begin
+      \$487  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$488  = \$250 ;
+    if (rst) begin
+      \$488  = 21'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$489  = started;
+    if (rst) begin
+      \$489  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$490  = a6_valid;
+    if (rst) begin
+      \$490  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$491  = a6_last;
+    if (rst) begin
+      \$491  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$492  = a6_len;
+    if (rst) begin
+      \$492  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$493  = \$255 ;
+    if (rst) begin
+      \$493  = 25'h0000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$494  = \$256 ;
+    if (rst) begin
+      \$494  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$495  = \$259 ;
+    if (rst) begin
+      \$495  = 21'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$496  = a7_valid;
     if (rst) begin
       \$496  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$497  = i__payload[36];
+    \$497  = a7_last;
     if (rst) begin
       \$497  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$498  = \$154 ;
+    \$498  = a7_len;
     if (rst) begin
       \$498  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$499  = i__payload[35:32];
+    \$499  = a7_max;
     if (rst) begin
-      \$499  = 4'h0;
+      \$499  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$500  = i__payload[7:0];
+    \$500  = a7_any;
     if (rst) begin
-      \$500  = 8'h00;
+      \$500  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$501  = i__payload[15:8];
+    \$501  = a7_old_shift;
     if (rst) begin
-      \$501  = 8'h00;
+      \$501  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$502  = i__payload[23:16];
+    \$502  = a7_keep;
     if (rst) begin
-      \$502  = 8'h00;
+      \$502  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$503  = i__payload[31:24];
+    \$503  = run_sum;
+    if (a8_valid) begin
+      \$503  = \$264 [26:0];
+    end
     if (rst) begin
-      \$503  = 8'h00;
+      \$503  = 27'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$504  = \$156 ;
+    \$504  = \$265 ;
     if (rst) begin
-      \$504  = 25'h0000000;
+      \$504  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$505  = \$158 ;
+    \$505  = a8_max;
     if (rst) begin
       \$505  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$506  = \$160 ;
+    \$506  = \$270 [26:0];
     if (rst) begin
-      \$506  = 25'h0000000;
+      \$506  = 27'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$507  = \$162 ;
+    \$507  = a8_any;
     if (rst) begin
-      \$507  = 25'h0000000;
+      \$507  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$508  = a1_valid;
+    \$508  = a8_len;
     if (rst) begin
-      \$508  = 1'h0;
+      \$508  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$509  = a1_last;
+    \$509  = r0_valid;
     if (rst) begin
       \$509  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$510  = a1_len;
+    \$510  = r0_max;
     if (rst) begin
-      \$510  = 8'h00;
+      \$510  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$511  = a1_mask;
+    \$511  = r0_any;
     if (rst) begin
-      \$511  = 4'h0;
+      \$511  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$512  = \$252 ;
+    \$512  = r0_len;
     if (rst) begin
-      \$512  = 25'h0000000;
+      \$512  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$513  = a2_e0;
+    \$513  = recip_lead;
     if (rst) begin
-      \$513  = 25'h0000000;
+      \$513  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$514  = a2_e1;
+    \$514  = r0_sum;
     if (rst) begin
-      \$514  = 25'h0000000;
+      \$514  = 27'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$515  = a2_e2;
+    \$515  = r1_valid;
     if (rst) begin
-      \$515  = 25'h0000000;
+      \$515  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$516  = a2_e3;
+    \$516  = r1_max;
     if (rst) begin
       \$516  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$517  = a2_valid;
+    \$517  = r1_any;
     if (rst) begin
       \$517  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$518  = a2_last;
+    \$518  = r1_len;
     if (rst) begin
-      \$518  = 1'h0;
+      \$518  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$519  = a2_len;
+    \$519  = r1_lead;
     if (rst) begin
-      \$519  = 8'h00;
+      \$519  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$520  = a2_mask;
+    \$520  = recip_normal[15:0];
     if (rst) begin
-      \$520  = 4'h0;
+      \$520  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$521  = \$254 ;
+    \$521  = r2_mantissa[12:0];
     if (rst) begin
-      \$521  = 1'h0;
+      \$521  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$522  = \$260 [17:0];
+    \$522  = \$271 ;
     if (rst) begin
-      \$522  = 18'h00000;
+      \$522  = 14'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$523  = \$17 [4:0];
+    \$523  = recip_lower;
     if (rst) begin
-      \$523  = 5'h00;
+      \$523  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$524  = \$266 [17:0];
+    \$524  = r2_valid;
     if (rst) begin
-      \$524  = 18'h00000;
+      \$524  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$525  = \$34 [4:0];
+    \$525  = r2_max;
     if (rst) begin
-      \$525  = 5'h00;
+      \$525  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$526  = \$272 [17:0];
+    \$526  = r2_any;
     if (rst) begin
-      \$526  = 18'h00000;
+      \$526  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$527  = \$51 [4:0];
+    \$527  = r2_len;
     if (rst) begin
-      \$527  = 5'h00;
+      \$527  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$528  = \$278 [17:0];
+    \$528  = r2_lead;
     if (rst) begin
-      \$528  = 18'h00000;
+      \$528  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$529  = \$68 [4:0];
+    \$529  = r2_mantissa;
     if (rst) begin
-      \$529  = 5'h00;
+      \$529  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$530  = a3_max;
+    \$530  = r2b_valid;
     if (rst) begin
-      \$530  = 25'h0000000;
+      \$530  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$531  = a3_valid;
+    \$531  = r2b_max;
     if (rst) begin
-      \$531  = 1'h0;
+      \$531  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$532  = a3_last;
+    \$532  = r2b_any;
     if (rst) begin
       \$532  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$533  = a3_len;
+    \$533  = r2b_len;
     if (rst) begin
       \$533  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$534  = a3_any;
+    \$534  = r2b_lead;
     if (rst) begin
-      \$534  = 1'h0;
+      \$534  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$535  = a3_mask;
+    \$535  = \$274 ;
     if (rst) begin
-      \$535  = 4'h0;
+      \$535  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$536  = \$284 ;
+    \$536  = r2b_mantissa;
     if (rst) begin
-      \$536  = 18'h00000;
+      \$536  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$537  = \$290 ;
+    \$537  = vector_valid;
+    if (vector_load) begin
+      \$537  = 1'h1;
+    end else if (vector_pop) begin
+      \$537  = 1'h0;
+    end
     if (rst) begin
-      \$537  = 18'h00000;
+      \$537  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$538  = \$296 ;
+    \$538  = vector_head;
+    if (vector_load) begin
+      \$538  = r_data;
+    end
     if (rst) begin
-      \$538  = 18'h00000;
+      \$538  = 41'h00000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$539  = \$302 ;
+    \$539  = rd__addr;
+    if (issue) begin
+      \$539  = \$275 [6:0];
+    end
     if (rst) begin
-      \$539  = 18'h00000;
+      \$539  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$540  = a4_max;
+    \$540  = count;
+    if (issue) begin
+      \$540  = \$279 [6:0];
+    end
     if (rst) begin
-      \$540  = 25'h0000000;
+      \$540  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$541  = a4_valid;
+    \$541  = d1_valid;
+    if (ce) begin
+      \$541  = issue;
+    end
     if (rst) begin
       \$541  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$542  = a4_last;
+    \$542  = d1_last;
+    if (ce) begin
+      \$542  = \$282 ;
+    end
     if (rst) begin
       \$542  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$543  = a4_len;
+    \$543  = d1_max;
+    if (ce) begin
+      \$543  = vector_head[14:0];
+    end
     if (rst) begin
-      \$543  = 8'h00;
+      \$543  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$544  = a4_any;
+    \$544  = d1_recip;
+    if (ce) begin
+      \$544  = vector_head[27:15];
+    end
     if (rst) begin
-      \$544  = 1'h0;
+      \$544  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$545  = a4_mask;
+    \$545  = d1_lead;
+    if (ce) begin
+      \$545  = vector_head[32:28];
+    end
     if (rst) begin
-      \$545  = 4'h0;
+      \$545  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$546  = \$305 ;
+    \$546  = d1_any;
+    if (ce) begin
+      \$546  = vector_head[33];
+    end
     if (rst) begin
-      \$546  = 21'h000000;
+      \$546  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$547  = a5_max;
+    \$547  = d1b_ring;
+    if (ce) begin
+      \$547  = rd__data;
+    end
     if (rst) begin
-      \$547  = 25'h0000000;
+      \$547  = 36'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$548  = a5_valid;
+    \$548  = d1b_valid;
+    if (ce) begin
+      \$548  = d1_valid;
+    end
     if (rst) begin
       \$548  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$549  = a5_last;
+    \$549  = d1b_last;
+    if (ce) begin
+      \$549  = d1_last;
+    end
     if (rst) begin
       \$549  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$550  = a5_len;
+    \$550  = d1b_max;
+    if (ce) begin
+      \$550  = d1_max;
+    end
     if (rst) begin
-      \$550  = 8'h00;
+      \$550  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$551  = a5_any;
+    \$551  = d1b_recip;
+    if (ce) begin
+      \$551  = d1_recip;
+    end
     if (rst) begin
-      \$551  = 1'h0;
+      \$551  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$552  = run_max;
-    if (a6_valid) begin
-      \$552  = \$310 [14:0];
+    \$552  = d1b_lead;
+    if (ce) begin
+      \$552  = d1_lead;
     end
     if (rst) begin
-      \$552  = 15'h0000;
+      \$552  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$553  = run_sum;
-    if (a6_valid) begin
-      \$553  = \$339 [26:0];
+    \$553  = d1b_any;
+    if (ce) begin
+      \$553  = d1_any;
     end
     if (rst) begin
-      \$553  = 27'h0000000;
+      \$553  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$554  = started;
-    if (a6_valid) begin
-      \$554  = \$340 ;
-      if (a6_last) begin
-        \$554  = 1'h0;
-      end
+    \$554  = d2_e0;
+    if (ce) begin
+      \$554  = \$284 ;
     end
     if (rst) begin
-      \$554  = 1'h0;
+      \$554  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$555  = \$341 ;
+    \$555  = d2_e1;
+    if (ce) begin
+      \$555  = \$286 ;
+    end
     if (rst) begin
-      \$555  = 1'h0;
+      \$555  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$556  = \$346 ;
+    \$556  = d2_e2;
+    if (ce) begin
+      \$556  = \$288 ;
+    end
     if (rst) begin
       \$556  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$557  = \$375 [26:0];
+    \$557  = d2_e3;
+    if (ce) begin
+      \$557  = \$290 ;
+    end
     if (rst) begin
-      \$557  = 27'h0000000;
+      \$557  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$558  = \$376 ;
+    \$558  = d2_mask;
+    if (ce) begin
+      \$558  = d1b_ring[35:32];
+    end
     if (rst) begin
-      \$558  = 1'h0;
+      \$558  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$559  = a6_len;
+    \$559  = d2_valid;
+    if (ce) begin
+      \$559  = d1b_valid;
+    end
     if (rst) begin
-      \$559  = 8'h00;
+      \$559  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$560  = r0_valid;
+    \$560  = d2_last;
+    if (ce) begin
+      \$560  = d1b_last;
+    end
     if (rst) begin
       \$560  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$561  = r0_max;
+    \$561  = d2_max;
+    if (ce) begin
+      \$561  = d1b_max;
+    end
     if (rst) begin
-      \$561  = 25'h0000000;
+      \$561  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$562  = r0_any;
+    \$562  = d2_recip;
+    if (ce) begin
+      \$562  = d1b_recip;
+    end
     if (rst) begin
-      \$562  = 1'h0;
+      \$562  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$563  = r0_len;
+    \$563  = d2_lead;
+    if (ce) begin
+      \$563  = d1b_lead;
+    end
     if (rst) begin
-      \$563  = 8'h00;
+      \$563  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$564  = recip_lead;
+    \$564  = d2_any;
+    if (ce) begin
+      \$564  = d1b_any;
+    end
     if (rst) begin
-      \$564  = 5'h00;
+      \$564  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$565  = r0_sum;
+    \$565  = d_exp0_offset_r;
+    if (ce) begin
+      \$565  = \$292 [8:0];
+    end
     if (rst) begin
-      \$565  = 27'h0000000;
+      \$565  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$566  = r1_valid;
+    \$566  = d_exp0_step_r;
+    if (ce) begin
+      \$566  = \$293 ;
+    end
     if (rst) begin
-      \$566  = 1'h0;
+      \$566  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$567  = r1_max;
+    \$567  = d_exp0_lower_r;
+    if (ce) begin
+      \$567  = d_exp0_lower;
+    end
     if (rst) begin
-      \$567  = 25'h0000000;
+      \$567  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$568  = r1_any;
+    \$568  = d_exp0_drop_r;
+    if (ce) begin
+      \$568  = \$98 [4:0];
+    end
     if (rst) begin
-      \$568  = 1'h0;
+      \$568  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$569  = r1_len;
+    \$569  = d_exp1_offset_r;
+    if (ce) begin
+      \$569  = \$295 [8:0];
+    end
     if (rst) begin
-      \$569  = 8'h00;
+      \$569  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$570  = r1_lead;
+    \$570  = d_exp1_step_r;
+    if (ce) begin
+      \$570  = \$296 ;
+    end
     if (rst) begin
-      \$570  = 5'h00;
+      \$570  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$571  = recip_normal[15:0];
+    \$571  = d_exp1_lower_r;
+    if (ce) begin
+      \$571  = d_exp1_lower;
+    end
     if (rst) begin
-      \$571  = 16'h0000;
+      \$571  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$572  = r2_valid;
+    \$572  = d_exp1_drop_r;
+    if (ce) begin
+      \$572  = \$115 [4:0];
+    end
     if (rst) begin
-      \$572  = 1'h0;
+      \$572  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$573  = r2_max;
+    \$573  = d_exp2_offset_r;
+    if (ce) begin
+      \$573  = \$298 [8:0];
+    end
     if (rst) begin
-      \$573  = 25'h0000000;
+      \$573  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$574  = r2_any;
+    \$574  = d_exp2_step_r;
+    if (ce) begin
+      \$574  = \$299 ;
+    end
     if (rst) begin
-      \$574  = 1'h0;
+      \$574  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$575  = r2_len;
+    \$575  = d_exp2_lower_r;
+    if (ce) begin
+      \$575  = d_exp2_lower;
+    end
     if (rst) begin
-      \$575  = 8'h00;
+      \$575  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$576  = r2_lead;
+    \$576  = d_exp2_drop_r;
+    if (ce) begin
+      \$576  = \$132 [4:0];
+    end
     if (rst) begin
       \$576  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$577  = \$380 ;
-    if (rst) begin
-      \$577  = 28'h0000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$578  = r2_mantissa;
-    if (rst) begin
-      \$578  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$579  = rd__addr;
-    if (issue) begin
-      \$579  = \$381 [6:0];
-    end
-    if (rst) begin
-      \$579  = 7'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$580  = count;
-    if (issue) begin
-      \$580  = \$385 [6:0];
-    end
-    if (rst) begin
-      \$580  = 7'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$581  = d1_valid;
+    \$577  = d_exp3_offset_r;
     if (ce) begin
-      \$581  = issue;
+      \$577  = \$301 [8:0];
     end
     if (rst) begin
-      \$581  = 1'h0;
+      \$577  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$582  = d1_last;
+    \$578  = d_exp3_step_r;
     if (ce) begin
-      \$582  = \$388 ;
+      \$578  = \$302 ;
+    end
+    if (rst) begin
+      \$578  = 19'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$579  = d_exp3_lower_r;
+    if (ce) begin
+      \$579  = d_exp3_lower;
+    end
+    if (rst) begin
+      \$579  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$580  = d_exp3_drop_r;
+    if (ce) begin
+      \$580  = \$149 [4:0];
+    end
+    if (rst) begin
+      \$580  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$581  = d2b_mask;
+    if (ce) begin
+      \$581  = d2_mask;
+    end
+    if (rst) begin
+      \$581  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$582  = d2b_valid;
+    if (ce) begin
+      \$582  = d2_valid;
     end
     if (rst) begin
       \$582  = 1'h0;
@@ -2520,149 +3719,149 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$583  = d1_max;
+    \$583  = d2b_last;
     if (ce) begin
-      \$583  = r_data[14:0];
+      \$583  = d2_last;
     end
     if (rst) begin
-      \$583  = 15'h0000;
+      \$583  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$584  = d1_recip;
+    \$584  = d2b_max;
     if (ce) begin
-      \$584  = r_data[27:15];
+      \$584  = d2_max;
     end
     if (rst) begin
-      \$584  = 13'h0000;
+      \$584  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$585  = d1_lead;
+    \$585  = d2b_recip;
     if (ce) begin
-      \$585  = r_data[32:28];
+      \$585  = d2_recip;
     end
     if (rst) begin
-      \$585  = 5'h00;
+      \$585  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$586  = d1_any;
+    \$586  = d2b_lead;
     if (ce) begin
-      \$586  = r_data[33];
+      \$586  = d2_lead;
     end
     if (rst) begin
-      \$586  = 1'h0;
+      \$586  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$587  = d2_e0;
+    \$587  = d2b_any;
     if (ce) begin
-      \$587  = \$390 ;
+      \$587  = d2_any;
     end
     if (rst) begin
-      \$587  = 25'h0000000;
+      \$587  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$588  = d2_e1;
+    \$588  = d3_mantissa0;
     if (ce) begin
-      \$588  = \$392 ;
+      \$588  = \$305 [17:0];
     end
     if (rst) begin
-      \$588  = 25'h0000000;
+      \$588  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$589  = d2_e2;
+    \$589  = d3_drop0;
     if (ce) begin
-      \$589  = \$394 ;
+      \$589  = d_exp0_drop_r;
     end
     if (rst) begin
-      \$589  = 25'h0000000;
+      \$589  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$590  = d2_e3;
+    \$590  = d3_mantissa1;
     if (ce) begin
-      \$590  = \$396 ;
+      \$590  = \$308 [17:0];
     end
     if (rst) begin
-      \$590  = 25'h0000000;
+      \$590  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$591  = d2_mask;
+    \$591  = d3_drop1;
     if (ce) begin
-      \$591  = rd__data[35:32];
+      \$591  = d_exp1_drop_r;
     end
     if (rst) begin
-      \$591  = 4'h0;
+      \$591  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$592  = d2_valid;
+    \$592  = d3_mantissa2;
     if (ce) begin
-      \$592  = d1_valid;
+      \$592  = \$311 [17:0];
     end
     if (rst) begin
-      \$592  = 1'h0;
+      \$592  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$593  = d2_last;
+    \$593  = d3_drop2;
     if (ce) begin
-      \$593  = d1_last;
+      \$593  = d_exp2_drop_r;
     end
     if (rst) begin
-      \$593  = 1'h0;
+      \$593  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$594  = d2_max;
+    \$594  = d3_mantissa3;
     if (ce) begin
-      \$594  = d1_max;
+      \$594  = \$314 [17:0];
     end
     if (rst) begin
-      \$594  = 15'h0000;
+      \$594  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$595  = d2_recip;
+    \$595  = d3_drop3;
     if (ce) begin
-      \$595  = d1_recip;
+      \$595  = d_exp3_drop_r;
     end
     if (rst) begin
-      \$595  = 13'h0000;
+      \$595  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$596  = d2_lead;
+    \$596  = d3_mask;
     if (ce) begin
-      \$596  = d1_lead;
+      \$596  = d2b_mask;
     end
     if (rst) begin
-      \$596  = 5'h00;
+      \$596  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$597  = d2_any;
+    \$597  = d3_valid;
     if (ce) begin
-      \$597  = d1_any;
+      \$597  = d2b_valid;
     end
     if (rst) begin
       \$597  = 1'h0;
@@ -2670,39 +3869,39 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$598  = d3_mantissa0;
+    \$598  = d3_last;
     if (ce) begin
-      \$598  = \$402 [17:0];
+      \$598  = d2b_last;
     end
     if (rst) begin
-      \$598  = 18'h00000;
+      \$598  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$599  = d3_drop0;
+    \$599  = d3_max;
     if (ce) begin
-      \$599  = \$96 [4:0];
+      \$599  = d2b_max;
     end
     if (rst) begin
-      \$599  = 5'h00;
+      \$599  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$600  = d3_mantissa1;
+    \$600  = d3_recip;
     if (ce) begin
-      \$600  = \$408 [17:0];
+      \$600  = d2b_recip;
     end
     if (rst) begin
-      \$600  = 18'h00000;
+      \$600  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$601  = d3_drop1;
+    \$601  = d3_lead;
     if (ce) begin
-      \$601  = \$113 [4:0];
+      \$601  = d2b_lead;
     end
     if (rst) begin
       \$601  = 5'h00;
@@ -2710,29 +3909,29 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$602  = d3_mantissa2;
+    \$602  = d3_any;
     if (ce) begin
-      \$602  = \$414 [17:0];
+      \$602  = d2b_any;
     end
     if (rst) begin
-      \$602  = 18'h00000;
+      \$602  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$603  = d3_drop2;
+    \$603  = d4_num0;
     if (ce) begin
-      \$603  = \$130 [4:0];
+      \$603  = \$318 [17:0];
     end
     if (rst) begin
-      \$603  = 5'h00;
+      \$603  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$604  = d3_mantissa3;
+    \$604  = d4_num1;
     if (ce) begin
-      \$604  = \$420 [17:0];
+      \$604  = \$322 [17:0];
     end
     if (rst) begin
       \$604  = 18'h00000;
@@ -2740,39 +3939,39 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$605  = d3_drop3;
+    \$605  = d4_num2;
     if (ce) begin
-      \$605  = \$147 [4:0];
+      \$605  = \$326 [17:0];
     end
     if (rst) begin
-      \$605  = 5'h00;
+      \$605  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$606  = d3_mask;
+    \$606  = d4_num3;
     if (ce) begin
-      \$606  = d2_mask;
+      \$606  = \$330 [17:0];
     end
     if (rst) begin
-      \$606  = 4'h0;
+      \$606  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$607  = d3_valid;
+    \$607  = d4_mask;
     if (ce) begin
-      \$607  = d2_valid;
+      \$607  = d3_mask;
     end
     if (rst) begin
-      \$607  = 1'h0;
+      \$607  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$608  = d3_last;
+    \$608  = d4_valid;
     if (ce) begin
-      \$608  = d2_last;
+      \$608  = d3_valid;
     end
     if (rst) begin
       \$608  = 1'h0;
@@ -2780,109 +3979,109 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$609  = d3_max;
+    \$609  = d4_last;
     if (ce) begin
-      \$609  = d2_max;
+      \$609  = d3_last;
     end
     if (rst) begin
-      \$609  = 15'h0000;
+      \$609  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$610  = d3_recip;
+    \$610  = d4_max;
     if (ce) begin
-      \$610  = d2_recip;
+      \$610  = d3_max;
     end
     if (rst) begin
-      \$610  = 13'h0000;
+      \$610  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$611  = d3_lead;
+    \$611  = d4_recip;
     if (ce) begin
-      \$611  = d2_lead;
+      \$611  = d3_recip;
     end
     if (rst) begin
-      \$611  = 5'h00;
+      \$611  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$612  = d3_any;
+    \$612  = d4_lead;
     if (ce) begin
-      \$612  = d2_any;
+      \$612  = d3_lead;
     end
     if (rst) begin
-      \$612  = 1'h0;
+      \$612  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$613  = d4_num0;
+    \$613  = d4_any;
     if (ce) begin
-      \$613  = \$424 [17:0];
+      \$613  = d3_any;
     end
     if (rst) begin
-      \$613  = 18'h00000;
+      \$613  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$614  = d4_num1;
+    \$614  = d5_prod0;
     if (ce) begin
-      \$614  = \$428 [17:0];
+      \$614  = \$331 ;
     end
     if (rst) begin
-      \$614  = 18'h00000;
+      \$614  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$615  = d4_num2;
+    \$615  = d5_prod1;
     if (ce) begin
-      \$615  = \$432 [17:0];
+      \$615  = \$332 ;
     end
     if (rst) begin
-      \$615  = 18'h00000;
+      \$615  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$616  = d4_num3;
+    \$616  = d5_prod2;
     if (ce) begin
-      \$616  = \$436 [17:0];
+      \$616  = \$333 ;
     end
     if (rst) begin
-      \$616  = 18'h00000;
+      \$616  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$617  = d4_mask;
+    \$617  = d5_prod3;
     if (ce) begin
-      \$617  = d3_mask;
+      \$617  = \$334 ;
     end
     if (rst) begin
-      \$617  = 4'h0;
+      \$617  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$618  = d4_valid;
+    \$618  = d5_mask;
     if (ce) begin
-      \$618  = d3_valid;
+      \$618  = d4_mask;
     end
     if (rst) begin
-      \$618  = 1'h0;
+      \$618  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$619  = d4_last;
+    \$619  = d5_valid;
     if (ce) begin
-      \$619  = d3_last;
+      \$619  = d4_valid;
     end
     if (rst) begin
       \$619  = 1'h0;
@@ -2890,189 +4089,189 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$620  = d4_max;
+    \$620  = d5_last;
     if (ce) begin
-      \$620  = d3_max;
+      \$620  = d4_last;
     end
     if (rst) begin
-      \$620  = 15'h0000;
+      \$620  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$621  = d4_recip;
+    \$621  = d5_max;
     if (ce) begin
-      \$621  = d3_recip;
+      \$621  = d4_max;
     end
     if (rst) begin
-      \$621  = 13'h0000;
+      \$621  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$622  = d4_lead;
+    \$622  = d5_recip;
     if (ce) begin
-      \$622  = d3_lead;
+      \$622  = d4_recip;
     end
     if (rst) begin
-      \$622  = 5'h00;
+      \$622  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$623  = d4_any;
+    \$623  = d5_lead;
     if (ce) begin
-      \$623  = d3_any;
+      \$623  = d4_lead;
     end
     if (rst) begin
-      \$623  = 1'h0;
+      \$623  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$624  = d5_prod0;
+    \$624  = d5_any;
     if (ce) begin
-      \$624  = \$437 ;
+      \$624  = d4_any;
     end
     if (rst) begin
-      \$624  = 31'h00000000;
+      \$624  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$625  = d5_prod1;
+    \$625  = d5_shift;
     if (ce) begin
-      \$625  = \$438 ;
+      \$625  = \$150 [4:0];
     end
     if (rst) begin
-      \$625  = 31'h00000000;
+      \$625  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$626  = d5_prod2;
+    \$626  = d6_twice0;
     if (ce) begin
-      \$626  = \$439 ;
+      \$626  = \$336 ;
     end
     if (rst) begin
-      \$626  = 31'h00000000;
+      \$626  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$627  = d5_prod3;
+    \$627  = d6_twice1;
     if (ce) begin
-      \$627  = \$440 ;
+      \$627  = \$338 ;
     end
     if (rst) begin
-      \$627  = 31'h00000000;
+      \$627  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$628  = d5_mask;
+    \$628  = d6_twice2;
     if (ce) begin
-      \$628  = d4_mask;
+      \$628  = \$340 ;
     end
     if (rst) begin
-      \$628  = 4'h0;
+      \$628  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$629  = d5_valid;
+    \$629  = d6_twice3;
     if (ce) begin
-      \$629  = d4_valid;
+      \$629  = \$342 ;
     end
     if (rst) begin
-      \$629  = 1'h0;
+      \$629  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$630  = d5_last;
+    \$630  = d6_mask;
     if (ce) begin
-      \$630  = d4_last;
+      \$630  = d5_mask;
     end
     if (rst) begin
-      \$630  = 1'h0;
+      \$630  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$631  = d5_max;
+    \$631  = d6_valid;
     if (ce) begin
-      \$631  = d4_max;
+      \$631  = d5_valid;
     end
     if (rst) begin
-      \$631  = 15'h0000;
+      \$631  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$632  = d5_recip;
+    \$632  = d6_last;
     if (ce) begin
-      \$632  = d4_recip;
+      \$632  = d5_last;
     end
     if (rst) begin
-      \$632  = 13'h0000;
+      \$632  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$633  = d5_lead;
+    \$633  = d6_max;
     if (ce) begin
-      \$633  = d4_lead;
+      \$633  = d5_max;
     end
     if (rst) begin
-      \$633  = 5'h00;
+      \$633  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$634  = d5_any;
+    \$634  = d6_recip;
     if (ce) begin
-      \$634  = d4_any;
+      \$634  = d5_recip;
     end
     if (rst) begin
-      \$634  = 1'h0;
+      \$634  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$635  = d6_y0;
+    \$635  = d6_lead;
     if (ce) begin
-      \$635  = \$453 [7:0];
+      \$635  = d5_lead;
     end
     if (rst) begin
-      \$635  = 8'h00;
+      \$635  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$636  = d6_y1;
+    \$636  = d6_any;
     if (ce) begin
-      \$636  = \$466 [7:0];
+      \$636  = d5_any;
     end
     if (rst) begin
-      \$636  = 8'h00;
+      \$636  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$637  = d6_y2;
+    \$637  = d6_shift;
     if (ce) begin
-      \$637  = \$479 [7:0];
+      \$637  = d5_shift;
     end
     if (rst) begin
-      \$637  = 8'h00;
+      \$637  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$638  = d6_y3;
+    \$638  = d7_y0;
     if (ce) begin
-      \$638  = \$492 [7:0];
+      \$638  = \$351 [7:0];
     end
     if (rst) begin
       \$638  = 8'h00;
@@ -3080,22 +4279,52 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$639  = o__valid;
+    \$639  = d7_y1;
     if (ce) begin
-      \$639  = d5_valid;
+      \$639  = \$360 [7:0];
     end
     if (rst) begin
-      \$639  = 1'h0;
+      \$639  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$640  = d6_last;
+    \$640  = d7_y2;
     if (ce) begin
-      \$640  = d5_last;
+      \$640  = \$369 [7:0];
     end
     if (rst) begin
-      \$640  = 1'h0;
+      \$640  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$641  = d7_y3;
+    if (ce) begin
+      \$641  = \$378 [7:0];
+    end
+    if (rst) begin
+      \$641  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$642  = o__valid;
+    if (ce) begin
+      \$642  = d6_valid;
+    end
+    if (rst) begin
+      \$642  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$643  = d7_last;
+    if (ce) begin
+      \$643  = d6_last;
+    end
+    if (rst) begin
+      \$643  = 1'h0;
     end
   end
   always @* begin
@@ -3341,7 +4570,7 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     d_exp0_lower = 18'h00000;
-    casez (\$82 )
+    casez (\$84 )
       12'h000:
           d_exp0_lower = 18'h10000;
       12'h001:
@@ -3365,7 +4594,7 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     d_exp0_upper = 18'h00000;
-    casez (\$86 )
+    casez (\$88 )
       13'h0000:
           d_exp0_upper = 18'h10000;
       13'h0001:
@@ -3389,7 +4618,7 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     d_exp1_lower = 18'h00000;
-    casez (\$99 )
+    casez (\$101 )
       12'h000:
           d_exp1_lower = 18'h10000;
       12'h001:
@@ -3413,7 +4642,7 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     d_exp1_upper = 18'h00000;
-    casez (\$103 )
+    casez (\$105 )
       13'h0000:
           d_exp1_upper = 18'h10000;
       13'h0001:
@@ -3437,7 +4666,7 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     d_exp2_lower = 18'h00000;
-    casez (\$116 )
+    casez (\$118 )
       12'h000:
           d_exp2_lower = 18'h10000;
       12'h001:
@@ -3461,7 +4690,7 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     d_exp2_upper = 18'h00000;
-    casez (\$120 )
+    casez (\$122 )
       13'h0000:
           d_exp2_upper = 18'h10000;
       13'h0001:
@@ -3485,7 +4714,7 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     d_exp3_lower = 18'h00000;
-    casez (\$133 )
+    casez (\$135 )
       12'h000:
           d_exp3_lower = 18'h10000;
       12'h001:
@@ -3509,7 +4738,7 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     d_exp3_upper = 18'h00000;
-    casez (\$137 )
+    casez (\$139 )
       13'h0000:
           d_exp3_upper = 18'h10000;
       13'h0001:
@@ -3537,14 +4766,15 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   assign a_exp2_drop = \$51 [4:0];
   assign a_exp3_drop = \$68 [4:0];
   assign r3_valid = w_en;
+  assign r_en = vector_load;
   assign rptr = rd__addr;
   assign rd__en = ce;
-  assign d_exp0_drop = \$96 [4:0];
-  assign d_exp1_drop = \$113 [4:0];
-  assign d_exp2_drop = \$130 [4:0];
-  assign d_exp3_drop = \$147 [4:0];
-  assign out_shift = \$148 [4:0];
-  assign d6_valid = o__valid;
+  assign d_exp0_drop = \$98 [4:0];
+  assign d_exp1_drop = \$115 [4:0];
+  assign d_exp2_drop = \$132 [4:0];
+  assign d_exp3_drop = \$149 [4:0];
+  assign d4_shift = \$150 [4:0];
+  assign d7_valid = o__valid;
   assign \wr__data.data  = wr__data[31:0];
   assign \wr__data.data[0]  = wr__data[7:0];
   assign \wr__data.data[1]  = wr__data[15:8];
@@ -3558,23 +4788,34 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   assign \i__payload.data[3]  = i__payload[31:24];
   assign \i__payload.mask  = i__payload[35:32];
   assign \i__payload.last  = i__payload[36];
+  assign \vector_head.max  = vector_head[14:0];
+  assign \vector_head.recip  = vector_head[27:15];
+  assign \vector_head.lead  = vector_head[32:28];
+  assign \vector_head.any  = vector_head[33];
+  assign \vector_head.len  = vector_head[40:34];
   assign \o__payload.data  = o__payload[31:0];
   assign \o__payload.data[0]  = o__payload[7:0];
   assign \o__payload.data[1]  = o__payload[15:8];
   assign \o__payload.data[2]  = o__payload[23:16];
   assign \o__payload.data[3]  = o__payload[31:24];
   assign \o__payload.last  = o__payload[32];
+  assign \d1b_ring.data  = d1b_ring[31:0];
+  assign \d1b_ring.data[0]  = d1b_ring[7:0];
+  assign \d1b_ring.data[1]  = d1b_ring[15:8];
+  assign \d1b_ring.data[2]  = d1b_ring[23:16];
+  assign \d1b_ring.data[3]  = d1b_ring[31:24];
+  assign \d1b_ring.mask  = d1b_ring[35:32];
   assign \rd__data.data  = rd__data[31:0];
   assign \rd__data.data[0]  = rd__data[7:0];
   assign \rd__data.data[1]  = rd__data[15:8];
   assign \rd__data.data[2]  = rd__data[23:16];
   assign \rd__data.data[3]  = rd__data[31:24];
   assign \rd__data.mask  = rd__data[35:32];
-  assign o__payload[31:24] = d6_y3;
-  assign o__payload[23:16] = d6_y2;
-  assign o__payload[15:8] = d6_y1;
-  assign o__payload[7:0] = d6_y0;
-  assign o__payload[32] = d6_last;
+  assign o__payload[31:24] = d7_y3;
+  assign o__payload[23:16] = d7_y2;
+  assign o__payload[15:8] = d7_y1;
+  assign o__payload[7:0] = d7_y0;
+  assign o__payload[32] = d7_last;
   assign w_data[40:34] = r3_len[6:0];
   assign w_data[33] = r3_any;
   assign w_data[32:28] = r3_lead;
@@ -3582,147 +4823,125 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   assign w_data[14:0] = r3_max[14:0];
   assign wr__data[35:32] = i__payload[35:32];
   assign wr__data[31:0] = i__payload[31:0];
-  assign \$1  = { a3_max[24], a3_max[24], a3_max[24], a3_max, 12'h000 };
+  assign \$1  = { a3_max2_0[24], a3_max2_0[24], a3_max2_0[24], a3_max2_0, 12'h000 };
   assign \$3  = { 9'h000, \$2 [11:9] };
-  assign \$4  = { a3_max[24], a3_max[24], a3_max[24], a3_max, 12'h000 };
+  assign \$4  = { a3_max2_0[24], a3_max2_0[24], a3_max2_0[24], a3_max2_0, 12'h000 };
   assign \$6  = { 9'h000, \$5 [11:9] };
-  assign \$8  = { a3_max[24], a3_max[24], a3_max[24], a3_max, 12'h000 };
+  assign \$8  = { a3_max2_0[24], a3_max2_0[24], a3_max2_0[24], a3_max2_0, 12'h000 };
   assign \$10  = { \$9 [40], \$9 [40], \$9 [40], \$9 [40], \$9 [40], \$9 [40], \$9 [40], \$9 [40], \$9 [40], \$9 [40], \$9 [40], \$9 [40], \$9 [40:12] };
-  assign \$13  = { a3_max[24], a3_max[24], a3_max[24], a3_max, 12'h000 };
+  assign \$13  = { a3_max2_0[24], a3_max2_0[24], a3_max2_0[24], a3_max2_0, 12'h000 };
   assign \$15  = { \$14 [40], \$14 [40], \$14 [40], \$14 [40], \$14 [40], \$14 [40], \$14 [40], \$14 [40], \$14 [40], \$14 [40], \$14 [40], \$14 [40], \$14 [40:12] };
-  assign \$18  = { a3_max[24], a3_max[24], a3_max[24], a3_max, 12'h000 };
+  assign \$18  = { a3_max2_0[24], a3_max2_0[24], a3_max2_0[24], a3_max2_0, 12'h000 };
   assign \$20  = { 9'h000, \$19 [11:9] };
-  assign \$21  = { a3_max[24], a3_max[24], a3_max[24], a3_max, 12'h000 };
+  assign \$21  = { a3_max2_0[24], a3_max2_0[24], a3_max2_0[24], a3_max2_0, 12'h000 };
   assign \$23  = { 9'h000, \$22 [11:9] };
-  assign \$25  = { a3_max[24], a3_max[24], a3_max[24], a3_max, 12'h000 };
+  assign \$25  = { a3_max2_0[24], a3_max2_0[24], a3_max2_0[24], a3_max2_0, 12'h000 };
   assign \$27  = { \$26 [40], \$26 [40], \$26 [40], \$26 [40], \$26 [40], \$26 [40], \$26 [40], \$26 [40], \$26 [40], \$26 [40], \$26 [40], \$26 [40], \$26 [40:12] };
-  assign \$30  = { a3_max[24], a3_max[24], a3_max[24], a3_max, 12'h000 };
+  assign \$30  = { a3_max2_0[24], a3_max2_0[24], a3_max2_0[24], a3_max2_0, 12'h000 };
   assign \$32  = { \$31 [40], \$31 [40], \$31 [40], \$31 [40], \$31 [40], \$31 [40], \$31 [40], \$31 [40], \$31 [40], \$31 [40], \$31 [40], \$31 [40], \$31 [40:12] };
-  assign \$35  = { a3_max[24], a3_max[24], a3_max[24], a3_max, 12'h000 };
+  assign \$35  = { a3_max2_0[24], a3_max2_0[24], a3_max2_0[24], a3_max2_0, 12'h000 };
   assign \$37  = { 9'h000, \$36 [11:9] };
-  assign \$38  = { a3_max[24], a3_max[24], a3_max[24], a3_max, 12'h000 };
+  assign \$38  = { a3_max2_0[24], a3_max2_0[24], a3_max2_0[24], a3_max2_0, 12'h000 };
   assign \$40  = { 9'h000, \$39 [11:9] };
-  assign \$42  = { a3_max[24], a3_max[24], a3_max[24], a3_max, 12'h000 };
+  assign \$42  = { a3_max2_0[24], a3_max2_0[24], a3_max2_0[24], a3_max2_0, 12'h000 };
   assign \$44  = { \$43 [40], \$43 [40], \$43 [40], \$43 [40], \$43 [40], \$43 [40], \$43 [40], \$43 [40], \$43 [40], \$43 [40], \$43 [40], \$43 [40], \$43 [40:12] };
-  assign \$47  = { a3_max[24], a3_max[24], a3_max[24], a3_max, 12'h000 };
+  assign \$47  = { a3_max2_0[24], a3_max2_0[24], a3_max2_0[24], a3_max2_0, 12'h000 };
   assign \$49  = { \$48 [40], \$48 [40], \$48 [40], \$48 [40], \$48 [40], \$48 [40], \$48 [40], \$48 [40], \$48 [40], \$48 [40], \$48 [40], \$48 [40], \$48 [40:12] };
-  assign \$52  = { a3_max[24], a3_max[24], a3_max[24], a3_max, 12'h000 };
+  assign \$52  = { a3_max2_0[24], a3_max2_0[24], a3_max2_0[24], a3_max2_0, 12'h000 };
   assign \$54  = { 9'h000, \$53 [11:9] };
-  assign \$55  = { a3_max[24], a3_max[24], a3_max[24], a3_max, 12'h000 };
+  assign \$55  = { a3_max2_0[24], a3_max2_0[24], a3_max2_0[24], a3_max2_0, 12'h000 };
   assign \$57  = { 9'h000, \$56 [11:9] };
-  assign \$59  = { a3_max[24], a3_max[24], a3_max[24], a3_max, 12'h000 };
+  assign \$59  = { a3_max2_0[24], a3_max2_0[24], a3_max2_0[24], a3_max2_0, 12'h000 };
   assign \$61  = { \$60 [40], \$60 [40], \$60 [40], \$60 [40], \$60 [40], \$60 [40], \$60 [40], \$60 [40], \$60 [40], \$60 [40], \$60 [40], \$60 [40], \$60 [40:12] };
-  assign \$64  = { a3_max[24], a3_max[24], a3_max[24], a3_max, 12'h000 };
+  assign \$64  = { a3_max2_0[24], a3_max2_0[24], a3_max2_0[24], a3_max2_0, 12'h000 };
   assign \$66  = { \$65 [40], \$65 [40], \$65 [40], \$65 [40], \$65 [40], \$65 [40], \$65 [40], \$65 [40], \$65 [40], \$65 [40], \$65 [40], \$65 [40], \$65 [40:12] };
   assign \$74  = { 13'h0000, r2_mantissa[15:13] };
   assign \$75  = { 13'h0000, r2_mantissa[15:13] };
-  assign \$80  = { d2_max[14], d2_max[14], d2_max[14], d2_max, 12'h000 };
-  assign \$82  = { 9'h000, \$81 [11:9] };
-  assign \$83  = { d2_max[14], d2_max[14], d2_max[14], d2_max, 12'h000 };
-  assign \$85  = { 9'h000, \$84 [11:9] };
-  assign \$87  = { d2_max[14], d2_max[14], d2_max[14], d2_max, 12'h000 };
-  assign \$89  = { \$88 [30], \$88 [30], \$88 [30], \$88 [30], \$88 [30], \$88 [30], \$88 [30], \$88 [30], \$88 [30], \$88 [30], \$88 [30], \$88 [30], \$88 [30:12] };
-  assign \$92  = { d2_max[14], d2_max[14], d2_max[14], d2_max, 12'h000 };
-  assign \$94  = { \$93 [30], \$93 [30], \$93 [30], \$93 [30], \$93 [30], \$93 [30], \$93 [30], \$93 [30], \$93 [30], \$93 [30], \$93 [30], \$93 [30], \$93 [30:12] };
-  assign \$97  = { d2_max[14], d2_max[14], d2_max[14], d2_max, 12'h000 };
-  assign \$99  = { 9'h000, \$98 [11:9] };
-  assign \$100  = { d2_max[14], d2_max[14], d2_max[14], d2_max, 12'h000 };
-  assign \$102  = { 9'h000, \$101 [11:9] };
-  assign \$104  = { d2_max[14], d2_max[14], d2_max[14], d2_max, 12'h000 };
-  assign \$106  = { \$105 [30], \$105 [30], \$105 [30], \$105 [30], \$105 [30], \$105 [30], \$105 [30], \$105 [30], \$105 [30], \$105 [30], \$105 [30], \$105 [30], \$105 [30:12] };
-  assign \$109  = { d2_max[14], d2_max[14], d2_max[14], d2_max, 12'h000 };
-  assign \$111  = { \$110 [30], \$110 [30], \$110 [30], \$110 [30], \$110 [30], \$110 [30], \$110 [30], \$110 [30], \$110 [30], \$110 [30], \$110 [30], \$110 [30], \$110 [30:12] };
-  assign \$114  = { d2_max[14], d2_max[14], d2_max[14], d2_max, 12'h000 };
-  assign \$116  = { 9'h000, \$115 [11:9] };
-  assign \$117  = { d2_max[14], d2_max[14], d2_max[14], d2_max, 12'h000 };
-  assign \$119  = { 9'h000, \$118 [11:9] };
-  assign \$121  = { d2_max[14], d2_max[14], d2_max[14], d2_max, 12'h000 };
-  assign \$123  = { \$122 [30], \$122 [30], \$122 [30], \$122 [30], \$122 [30], \$122 [30], \$122 [30], \$122 [30], \$122 [30], \$122 [30], \$122 [30], \$122 [30], \$122 [30:12] };
-  assign \$126  = { d2_max[14], d2_max[14], d2_max[14], d2_max, 12'h000 };
-  assign \$128  = { \$127 [30], \$127 [30], \$127 [30], \$127 [30], \$127 [30], \$127 [30], \$127 [30], \$127 [30], \$127 [30], \$127 [30], \$127 [30], \$127 [30], \$127 [30:12] };
-  assign \$131  = { d2_max[14], d2_max[14], d2_max[14], d2_max, 12'h000 };
-  assign \$133  = { 9'h000, \$132 [11:9] };
-  assign \$134  = { d2_max[14], d2_max[14], d2_max[14], d2_max, 12'h000 };
-  assign \$136  = { 9'h000, \$135 [11:9] };
-  assign \$138  = { d2_max[14], d2_max[14], d2_max[14], d2_max, 12'h000 };
-  assign \$140  = { \$139 [30], \$139 [30], \$139 [30], \$139 [30], \$139 [30], \$139 [30], \$139 [30], \$139 [30], \$139 [30], \$139 [30], \$139 [30], \$139 [30], \$139 [30:12] };
-  assign \$143  = { d2_max[14], d2_max[14], d2_max[14], d2_max, 12'h000 };
-  assign \$145  = { \$144 [30], \$144 [30], \$144 [30], \$144 [30], \$144 [30], \$144 [30], \$144 [30], \$144 [30], \$144 [30], \$144 [30], \$144 [30], \$144 [30], \$144 [30:12] };
-  assign \$156  = { \$155 [24], \$155 [24], \$155 [24], \$155 [24], \$155 [24], \$155 [24], \$155 [24], \$155 [24], \$155 [24:8] };
+  assign \$82  = { d2_max[14], d2_max[14], d2_max[14], d2_max, 12'h000 };
+  assign \$84  = { 9'h000, \$83 [11:9] };
+  assign \$85  = { d2_max[14], d2_max[14], d2_max[14], d2_max, 12'h000 };
+  assign \$87  = { 9'h000, \$86 [11:9] };
+  assign \$89  = { d2_max[14], d2_max[14], d2_max[14], d2_max, 12'h000 };
+  assign \$91  = { \$90 [30], \$90 [30], \$90 [30], \$90 [30], \$90 [30], \$90 [30], \$90 [30], \$90 [30], \$90 [30], \$90 [30], \$90 [30], \$90 [30], \$90 [30:12] };
+  assign \$94  = { d2_max[14], d2_max[14], d2_max[14], d2_max, 12'h000 };
+  assign \$96  = { \$95 [30], \$95 [30], \$95 [30], \$95 [30], \$95 [30], \$95 [30], \$95 [30], \$95 [30], \$95 [30], \$95 [30], \$95 [30], \$95 [30], \$95 [30:12] };
+  assign \$99  = { d2_max[14], d2_max[14], d2_max[14], d2_max, 12'h000 };
+  assign \$101  = { 9'h000, \$100 [11:9] };
+  assign \$102  = { d2_max[14], d2_max[14], d2_max[14], d2_max, 12'h000 };
+  assign \$104  = { 9'h000, \$103 [11:9] };
+  assign \$106  = { d2_max[14], d2_max[14], d2_max[14], d2_max, 12'h000 };
+  assign \$108  = { \$107 [30], \$107 [30], \$107 [30], \$107 [30], \$107 [30], \$107 [30], \$107 [30], \$107 [30], \$107 [30], \$107 [30], \$107 [30], \$107 [30], \$107 [30:12] };
+  assign \$111  = { d2_max[14], d2_max[14], d2_max[14], d2_max, 12'h000 };
+  assign \$113  = { \$112 [30], \$112 [30], \$112 [30], \$112 [30], \$112 [30], \$112 [30], \$112 [30], \$112 [30], \$112 [30], \$112 [30], \$112 [30], \$112 [30], \$112 [30:12] };
+  assign \$116  = { d2_max[14], d2_max[14], d2_max[14], d2_max, 12'h000 };
+  assign \$118  = { 9'h000, \$117 [11:9] };
+  assign \$119  = { d2_max[14], d2_max[14], d2_max[14], d2_max, 12'h000 };
+  assign \$121  = { 9'h000, \$120 [11:9] };
+  assign \$123  = { d2_max[14], d2_max[14], d2_max[14], d2_max, 12'h000 };
+  assign \$125  = { \$124 [30], \$124 [30], \$124 [30], \$124 [30], \$124 [30], \$124 [30], \$124 [30], \$124 [30], \$124 [30], \$124 [30], \$124 [30], \$124 [30], \$124 [30:12] };
+  assign \$128  = { d2_max[14], d2_max[14], d2_max[14], d2_max, 12'h000 };
+  assign \$130  = { \$129 [30], \$129 [30], \$129 [30], \$129 [30], \$129 [30], \$129 [30], \$129 [30], \$129 [30], \$129 [30], \$129 [30], \$129 [30], \$129 [30], \$129 [30:12] };
+  assign \$133  = { d2_max[14], d2_max[14], d2_max[14], d2_max, 12'h000 };
+  assign \$135  = { 9'h000, \$134 [11:9] };
+  assign \$136  = { d2_max[14], d2_max[14], d2_max[14], d2_max, 12'h000 };
+  assign \$138  = { 9'h000, \$137 [11:9] };
+  assign \$140  = { d2_max[14], d2_max[14], d2_max[14], d2_max, 12'h000 };
+  assign \$142  = { \$141 [30], \$141 [30], \$141 [30], \$141 [30], \$141 [30], \$141 [30], \$141 [30], \$141 [30], \$141 [30], \$141 [30], \$141 [30], \$141 [30], \$141 [30:12] };
+  assign \$145  = { d2_max[14], d2_max[14], d2_max[14], d2_max, 12'h000 };
+  assign \$147  = { \$146 [30], \$146 [30], \$146 [30], \$146 [30], \$146 [30], \$146 [30], \$146 [30], \$146 [30], \$146 [30], \$146 [30], \$146 [30], \$146 [30], \$146 [30:12] };
   assign \$158  = { \$157 [24], \$157 [24], \$157 [24], \$157 [24], \$157 [24], \$157 [24], \$157 [24], \$157 [24], \$157 [24:8] };
   assign \$160  = { \$159 [24], \$159 [24], \$159 [24], \$159 [24], \$159 [24], \$159 [24], \$159 [24], \$159 [24], \$159 [24:8] };
   assign \$162  = { \$161 [24], \$161 [24], \$161 [24], \$161 [24], \$161 [24], \$161 [24], \$161 [24], \$161 [24], \$161 [24:8] };
-  assign \$164  = { a2_e3[24], a2_e3[24], a2_e3[24], a2_e3[24], a2_e3[24], a2_e3[24], a2_e3[24], a2_e3[24], a2_e3[24], a2_e3[24], a2_e3[24], a2_e3[24], a2_e3[24:12] };
-  assign \$166  = { a2_e2[24], a2_e2[24], a2_e2[24], a2_e2[24], a2_e2[24], a2_e2[24], a2_e2[24], a2_e2[24], a2_e2[24], a2_e2[24], a2_e2[24], a2_e2[24], a2_e2[24:12] };
-  assign \$168  = { a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24:12] };
-  assign \$170  = { a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24:12] };
-  assign \$173  = { a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24:12] };
-  assign \$177  = { a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24:12] };
-  assign \$179  = { a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24:12] };
-  assign \$182  = { a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24:12] };
-  assign \$187  = { a2_e2[24], a2_e2[24], a2_e2[24], a2_e2[24], a2_e2[24], a2_e2[24], a2_e2[24], a2_e2[24], a2_e2[24], a2_e2[24], a2_e2[24], a2_e2[24], a2_e2[24:12] };
-  assign \$189  = { a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24:12] };
-  assign \$191  = { a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24:12] };
-  assign \$194  = { a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24:12] };
-  assign \$198  = { a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24:12] };
-  assign \$200  = { a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24:12] };
-  assign \$203  = { a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24:12] };
-  assign \$209  = { a2_e3[24], a2_e3[24], a2_e3[24], a2_e3[24], a2_e3[24], a2_e3[24], a2_e3[24], a2_e3[24], a2_e3[24], a2_e3[24], a2_e3[24], a2_e3[24], a2_e3[24:12] };
-  assign \$211  = { a2_e2[24], a2_e2[24], a2_e2[24], a2_e2[24], a2_e2[24], a2_e2[24], a2_e2[24], a2_e2[24], a2_e2[24], a2_e2[24], a2_e2[24], a2_e2[24], a2_e2[24:12] };
-  assign \$213  = { a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24:12] };
-  assign \$215  = { a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24:12] };
-  assign \$218  = { a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24:12] };
-  assign \$222  = { a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24:12] };
-  assign \$224  = { a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24:12] };
-  assign \$227  = { a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24:12] };
-  assign \$232  = { a2_e2[24], a2_e2[24], a2_e2[24], a2_e2[24], a2_e2[24], a2_e2[24], a2_e2[24], a2_e2[24], a2_e2[24], a2_e2[24], a2_e2[24], a2_e2[24], a2_e2[24:12] };
-  assign \$234  = { a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24:12] };
-  assign \$236  = { a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24:12] };
-  assign \$239  = { a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24:12] };
-  assign \$243  = { a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24:12] };
-  assign \$245  = { a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24:12] };
-  assign \$248  = { a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24:12] };
-  assign \$255  = { a3_max[24], a3_max[24], a3_max[24], a3_max, 12'h000 };
-  assign \$259  = { \$258 [27], \$258 [27], \$258 [27], \$258 [27], \$258 [27], \$258 [27], \$258 [27], \$258 [27], \$258 [27], \$258 [27:9] };
-  assign \$261  = { a3_max[24], a3_max[24], a3_max[24], a3_max, 12'h000 };
-  assign \$265  = { \$264 [27], \$264 [27], \$264 [27], \$264 [27], \$264 [27], \$264 [27], \$264 [27], \$264 [27], \$264 [27], \$264 [27:9] };
-  assign \$267  = { a3_max[24], a3_max[24], a3_max[24], a3_max, 12'h000 };
-  assign \$271  = { \$270 [27], \$270 [27], \$270 [27], \$270 [27], \$270 [27], \$270 [27], \$270 [27], \$270 [27], \$270 [27], \$270 [27:9] };
-  assign \$273  = { a3_max[24], a3_max[24], a3_max[24], a3_max, 12'h000 };
-  assign \$277  = { \$276 [27], \$276 [27], \$276 [27], \$276 [27], \$276 [27], \$276 [27], \$276 [27], \$276 [27], \$276 [27], \$276 [27:9] };
-  assign \$280  = { 1'h0, \$279 [31:1] };
-  assign \$283  = \$282 [17:0];
-  assign \$286  = { 1'h0, \$285 [31:1] };
-  assign \$289  = \$288 [17:0];
-  assign \$292  = { 1'h0, \$291 [31:1] };
-  assign \$295  = \$294 [17:0];
-  assign \$298  = { 1'h0, \$297 [31:1] };
-  assign \$301  = \$300 [17:0];
-  assign \$379  = { \$378 [26], \$378 [26], \$378 [26], \$378 [26], \$378 [26], \$378 [26], \$378 [26], \$378 [26], \$378 [26], \$378 [26], \$378 [26], \$378 [26], \$378 [26], \$378 [26:13] };
-  assign \$390  = { \$389 [24], \$389 [24], \$389 [24], \$389 [24], \$389 [24], \$389 [24], \$389 [24], \$389 [24], \$389 [24:8] };
-  assign \$392  = { \$391 [24], \$391 [24], \$391 [24], \$391 [24], \$391 [24], \$391 [24], \$391 [24], \$391 [24], \$391 [24:8] };
-  assign \$394  = { \$393 [24], \$393 [24], \$393 [24], \$393 [24], \$393 [24], \$393 [24], \$393 [24], \$393 [24], \$393 [24:8] };
-  assign \$396  = { \$395 [24], \$395 [24], \$395 [24], \$395 [24], \$395 [24], \$395 [24], \$395 [24], \$395 [24], \$395 [24:8] };
-  assign \$397  = { d2_max[14], d2_max[14], d2_max[14], d2_max, 12'h000 };
-  assign \$401  = { \$400 [27], \$400 [27], \$400 [27], \$400 [27], \$400 [27], \$400 [27], \$400 [27], \$400 [27], \$400 [27], \$400 [27:9] };
-  assign \$403  = { d2_max[14], d2_max[14], d2_max[14], d2_max, 12'h000 };
-  assign \$407  = { \$406 [27], \$406 [27], \$406 [27], \$406 [27], \$406 [27], \$406 [27], \$406 [27], \$406 [27], \$406 [27], \$406 [27:9] };
-  assign \$409  = { d2_max[14], d2_max[14], d2_max[14], d2_max, 12'h000 };
-  assign \$413  = { \$412 [27], \$412 [27], \$412 [27], \$412 [27], \$412 [27], \$412 [27], \$412 [27], \$412 [27], \$412 [27], \$412 [27:9] };
-  assign \$415  = { d2_max[14], d2_max[14], d2_max[14], d2_max, 12'h000 };
-  assign \$419  = { \$418 [27], \$418 [27], \$418 [27], \$418 [27], \$418 [27], \$418 [27], \$418 [27], \$418 [27], \$418 [27], \$418 [27:9] };
-  assign \$422  = { 1'h0, \$421 [31:1] };
-  assign \$426  = { 1'h0, \$425 [31:1] };
-  assign \$430  = { 1'h0, \$429 [31:1] };
-  assign \$434  = { 1'h0, \$433 [31:1] };
-  assign \$444  = { 1'h0, \$443 [31:1] };
-  assign \$449  = { 1'h0, \$448 [31:1] };
-  assign \$457  = { 1'h0, \$456 [31:1] };
-  assign \$462  = { 1'h0, \$461 [31:1] };
-  assign \$470  = { 1'h0, \$469 [31:1] };
-  assign \$475  = { 1'h0, \$474 [31:1] };
-  assign \$483  = { 1'h0, \$482 [31:1] };
-  assign \$488  = { 1'h0, \$487 [31:1] };
+  assign \$164  = { \$163 [24], \$163 [24], \$163 [24], \$163 [24], \$163 [24], \$163 [24], \$163 [24], \$163 [24], \$163 [24:8] };
+  assign \$165  = { a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24:12] };
+  assign \$167  = { a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24:12] };
+  assign \$169  = { a2_e2[24], a2_e2[24], a2_e2[24], a2_e2[24], a2_e2[24], a2_e2[24], a2_e2[24], a2_e2[24], a2_e2[24], a2_e2[24], a2_e2[24], a2_e2[24], a2_e2[24:12] };
+  assign \$171  = { a2_e3[24], a2_e3[24], a2_e3[24], a2_e3[24], a2_e3[24], a2_e3[24], a2_e3[24], a2_e3[24], a2_e3[24], a2_e3[24], a2_e3[24], a2_e3[24], a2_e3[24:12] };
+  assign \$181  = { a3_max2_0[24], a3_max2_0[24], a3_max2_0[24], a3_max2_0, 12'h000 };
+  assign \$184  = { a3_max2_0[24], a3_max2_0[24], a3_max2_0[24], a3_max2_0, 12'h000 };
+  assign \$187  = { a3_max2_0[24], a3_max2_0[24], a3_max2_0[24], a3_max2_0, 12'h000 };
+  assign \$190  = { a3_max2_0[24], a3_max2_0[24], a3_max2_0[24], a3_max2_0, 12'h000 };
+  assign \$194  = { \$193 [27], \$193 [27], \$193 [27], \$193 [27], \$193 [27], \$193 [27], \$193 [27], \$193 [27], \$193 [27], \$193 [27:9] };
+  assign \$197  = { \$196 [27], \$196 [27], \$196 [27], \$196 [27], \$196 [27], \$196 [27], \$196 [27], \$196 [27], \$196 [27], \$196 [27:9] };
+  assign \$200  = { \$199 [27], \$199 [27], \$199 [27], \$199 [27], \$199 [27], \$199 [27], \$199 [27], \$199 [27], \$199 [27], \$199 [27:9] };
+  assign \$203  = { \$202 [27], \$202 [27], \$202 [27], \$202 [27], \$202 [27], \$202 [27], \$202 [27], \$202 [27], \$202 [27], \$202 [27:9] };
+  assign \$206  = { 1'h0, \$205 [31:1] };
+  assign \$209  = \$208 [17:0];
+  assign \$212  = { 1'h0, \$211 [31:1] };
+  assign \$215  = \$214 [17:0];
+  assign \$218  = { 1'h0, \$217 [31:1] };
+  assign \$221  = \$220 [17:0];
+  assign \$224  = { 1'h0, \$223 [31:1] };
+  assign \$227  = \$226 [17:0];
+  assign \$273  = { \$272 [26], \$272 [26], \$272 [26], \$272 [26], \$272 [26], \$272 [26], \$272 [26], \$272 [26], \$272 [26], \$272 [26], \$272 [26], \$272 [26], \$272 [26], \$272 [26:13] };
+  assign \$284  = { \$283 [24], \$283 [24], \$283 [24], \$283 [24], \$283 [24], \$283 [24], \$283 [24], \$283 [24], \$283 [24:8] };
+  assign \$286  = { \$285 [24], \$285 [24], \$285 [24], \$285 [24], \$285 [24], \$285 [24], \$285 [24], \$285 [24], \$285 [24:8] };
+  assign \$288  = { \$287 [24], \$287 [24], \$287 [24], \$287 [24], \$287 [24], \$287 [24], \$287 [24], \$287 [24], \$287 [24:8] };
+  assign \$290  = { \$289 [24], \$289 [24], \$289 [24], \$289 [24], \$289 [24], \$289 [24], \$289 [24], \$289 [24], \$289 [24:8] };
+  assign \$291  = { d2_max[14], d2_max[14], d2_max[14], d2_max, 12'h000 };
+  assign \$294  = { d2_max[14], d2_max[14], d2_max[14], d2_max, 12'h000 };
+  assign \$297  = { d2_max[14], d2_max[14], d2_max[14], d2_max, 12'h000 };
+  assign \$300  = { d2_max[14], d2_max[14], d2_max[14], d2_max, 12'h000 };
+  assign \$304  = { \$303 [27], \$303 [27], \$303 [27], \$303 [27], \$303 [27], \$303 [27], \$303 [27], \$303 [27], \$303 [27], \$303 [27:9] };
+  assign \$307  = { \$306 [27], \$306 [27], \$306 [27], \$306 [27], \$306 [27], \$306 [27], \$306 [27], \$306 [27], \$306 [27], \$306 [27:9] };
+  assign \$310  = { \$309 [27], \$309 [27], \$309 [27], \$309 [27], \$309 [27], \$309 [27], \$309 [27], \$309 [27], \$309 [27], \$309 [27:9] };
+  assign \$313  = { \$312 [27], \$312 [27], \$312 [27], \$312 [27], \$312 [27], \$312 [27], \$312 [27], \$312 [27], \$312 [27], \$312 [27:9] };
+  assign \$316  = { 1'h0, \$315 [31:1] };
+  assign \$320  = { 1'h0, \$319 [31:1] };
+  assign \$324  = { 1'h0, \$323 [31:1] };
+  assign \$328  = { 1'h0, \$327 [31:1] };
+  assign \$335  = { d5_prod0, 1'h0 };
+  assign \$337  = { d5_prod1, 1'h0 };
+  assign \$339  = { d5_prod2, 1'h0 };
+  assign \$341  = { d5_prod3, 1'h0 };
+  assign \$346  = { 1'h0, \$345 [32:1] };
+  assign \$349  = { 1'h0, \$348 [32:1] };
+  assign \$355  = { 1'h0, \$354 [32:1] };
+  assign \$358  = { 1'h0, \$357 [32:1] };
+  assign \$364  = { 1'h0, \$363 [32:1] };
+  assign \$367  = { 1'h0, \$366 [32:1] };
+  assign \$373  = { 1'h0, \$372 [32:1] };
+  assign \$376  = { 1'h0, \$375 [32:1] };
 endmodule
 
 (* generator = "Amaranth" *)
@@ -3792,7 +5011,7 @@ module \softmax_int8.core.vectors (rst, r_en, r_data, w_port__data, w_en, r_rdy,
   wire [40:0] w_port__data;
   wire w_port__en;
   wire w_rdy;
-  reg [40:0] storage [138:0];
+  reg [40:0] storage [142:0];
   initial begin
     storage[0] = 41'h00000000000;
     storage[1] = 41'h00000000000;
@@ -3933,6 +5152,10 @@ module \softmax_int8.core.vectors (rst, r_en, r_data, w_port__data, w_en, r_rdy,
     storage[136] = 41'h00000000000;
     storage[137] = 41'h00000000000;
     storage[138] = 41'h00000000000;
+    storage[139] = 41'h00000000000;
+    storage[140] = 41'h00000000000;
+    storage[141] = 41'h00000000000;
+    storage[142] = 41'h00000000000;
   end
   always @(posedge clk) begin
     if (w_port__en)
@@ -3945,7 +5168,7 @@ module \softmax_int8.core.vectors (rst, r_en, r_data, w_port__data, w_en, r_rdy,
     end
   end
   assign r_data = _0_;
-  assign w_rdy = inner_level != 8'h8b;
+  assign w_rdy = inner_level != 8'h8f;
   assign inner_r_rdy = | inner_level;
   assign w_port__en = w_rdy & w_en;
   assign \$1  = ~ r_rdy;
@@ -3953,13 +5176,13 @@ module \softmax_int8.core.vectors (rst, r_en, r_data, w_port__data, w_en, r_rdy,
   assign r_port__en = inner_r_rdy & \$2 ;
   assign \$3  = inner_level + r_rdy;
   assign \$4  = w_rdy & w_en;
-  assign \$5  = w_port__addr == 8'h8a;
+  assign \$5  = w_port__addr == 8'h8e;
   assign \$6  = w_port__addr + 1'h1;
   assign \$7  = \$5  ? 9'h000 : \$6 ;
   assign \$8  = ~ r_rdy;
   assign \$9  = \$8  | r_en;
   assign \$10  = inner_r_rdy & \$9 ;
-  assign \$11  = r_port__addr == 8'h8a;
+  assign \$11  = r_port__addr == 8'h8e;
   assign \$12  = r_port__addr + 1'h1;
   assign \$13  = \$11  ? 9'h000 : \$12 ;
   assign \$14  = w_rdy & w_en;

@@ -87,588 +87,591 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire [14:0] \$1 ;
   wire [15:0] \$10 ;
-  wire [12:0] \$100 ;
-  wire [13:0] \$101 ;
-  wire [3:0] \$102 ;
-  wire [4:0] \$103 ;
-  wire [12:0] \$104 ;
-  wire [13:0] \$105 ;
-  wire [13:0] \$106 ;
-  wire [14:0] \$107 ;
-  wire \$108 ;
-  wire [12:0] \$109 ;
+  wire [13:0] \$100 ;
+  wire [3:0] \$101 ;
+  wire [12:0] \$102 ;
+  wire [13:0] \$103 ;
+  wire [3:0] \$104 ;
+  wire [4:0] \$105 ;
+  wire [12:0] \$106 ;
+  wire [13:0] \$107 ;
+  wire [13:0] \$108 ;
+  wire [14:0] \$109 ;
   wire [16:0] \$11 ;
-  wire [13:0] \$110 ;
-  wire [13:0] \$111 ;
-  wire [14:0] \$112 ;
-  wire [14:0] \$113 ;
-  wire [12:0] \$114 ;
-  wire [13:0] \$115 ;
-  wire [3:0] \$116 ;
-  wire [12:0] \$117 ;
-  wire [13:0] \$118 ;
-  wire [3:0] \$119 ;
+  wire \$110 ;
+  wire [12:0] \$111 ;
+  wire [13:0] \$112 ;
+  wire [13:0] \$113 ;
+  wire [14:0] \$114 ;
+  wire [14:0] \$115 ;
+  wire [12:0] \$116 ;
+  wire [13:0] \$117 ;
+  wire [3:0] \$118 ;
+  wire [12:0] \$119 ;
   wire \$12 ;
-  wire [4:0] \$120 ;
-  wire [12:0] \$121 ;
-  wire [13:0] \$122 ;
-  wire [13:0] \$123 ;
-  wire [14:0] \$124 ;
-  wire \$125 ;
-  wire [12:0] \$126 ;
-  wire [13:0] \$127 ;
-  wire [13:0] \$128 ;
-  wire [14:0] \$129 ;
+  wire [13:0] \$120 ;
+  wire [3:0] \$121 ;
+  wire [4:0] \$122 ;
+  wire [12:0] \$123 ;
+  wire [13:0] \$124 ;
+  wire [13:0] \$125 ;
+  wire [14:0] \$126 ;
+  wire \$127 ;
+  wire [12:0] \$128 ;
+  wire [13:0] \$129 ;
   wire [14:0] \$13 ;
-  wire [14:0] \$130 ;
-  wire [12:0] \$131 ;
-  wire [13:0] \$132 ;
-  wire [3:0] \$133 ;
-  wire [12:0] \$134 ;
-  wire [13:0] \$135 ;
-  wire [3:0] \$136 ;
-  wire [4:0] \$137 ;
-  wire [12:0] \$138 ;
-  wire [13:0] \$139 ;
+  wire [13:0] \$130 ;
+  wire [14:0] \$131 ;
+  wire [14:0] \$132 ;
+  wire [12:0] \$133 ;
+  wire [13:0] \$134 ;
+  wire [3:0] \$135 ;
+  wire [12:0] \$136 ;
+  wire [13:0] \$137 ;
+  wire [3:0] \$138 ;
+  wire [4:0] \$139 ;
   wire [15:0] \$14 ;
-  wire [13:0] \$140 ;
-  wire [14:0] \$141 ;
-  wire \$142 ;
-  wire [12:0] \$143 ;
-  wire [13:0] \$144 ;
-  wire [13:0] \$145 ;
-  wire [14:0] \$146 ;
-  wire [14:0] \$147 ;
-  wire [5:0] \$148 ;
-  wire [7:0] \$149 ;
+  wire [12:0] \$140 ;
+  wire [13:0] \$141 ;
+  wire [13:0] \$142 ;
+  wire [14:0] \$143 ;
+  wire \$144 ;
+  wire [12:0] \$145 ;
+  wire [13:0] \$146 ;
+  wire [13:0] \$147 ;
+  wire [14:0] \$148 ;
+  wire [14:0] \$149 ;
   wire [15:0] \$15 ;
-  wire [8:0] \$150 ;
-  wire [9:0] \$151 ;
-  wire [7:0] \$152 ;
-  wire [7:0] \$153 ;
+  wire [5:0] \$150 ;
+  wire [7:0] \$151 ;
+  wire [8:0] \$152 ;
+  wire [9:0] \$153 ;
   wire [7:0] \$154 ;
-  wire \$155 ;
+  wire [7:0] \$155 ;
   wire [7:0] \$156 ;
-  wire \$157 ;
+  wire [7:0] \$157 ;
   wire [7:0] \$158 ;
-  wire \$159 ;
+  wire [7:0] \$159 ;
   wire [16:0] \$16 ;
   wire [7:0] \$160 ;
-  wire \$161 ;
+  wire [7:0] \$161 ;
   wire [7:0] \$162 ;
-  wire \$163 ;
-  wire \$164 ;
-  wire [7:0] \$165 ;
+  wire [7:0] \$163 ;
+  wire [7:0] \$164 ;
+  wire \$165 ;
   wire [7:0] \$166 ;
   wire \$167 ;
-  wire \$168 ;
-  wire [7:0] \$169 ;
+  wire [7:0] \$168 ;
+  wire \$169 ;
   wire [16:0] \$17 ;
-  wire \$170 ;
-  wire [7:0] \$171 ;
+  wire [7:0] \$170 ;
+  wire \$171 ;
   wire \$172 ;
-  wire \$173 ;
-  wire [7:0] \$174 ;
-  wire [7:0] \$175 ;
-  wire [7:0] \$176 ;
-  wire \$177 ;
-  wire \$178 ;
-  wire [7:0] \$179 ;
+  wire [14:0] \$173 ;
+  wire [15:0] \$174 ;
+  wire [18:0] \$175 ;
+  wire [14:0] \$176 ;
+  wire [15:0] \$177 ;
+  wire [18:0] \$178 ;
+  wire [14:0] \$179 ;
   wire [14:0] \$18 ;
-  wire \$180 ;
-  wire [7:0] \$181 ;
-  wire \$182 ;
-  wire [7:0] \$183 ;
-  wire \$184 ;
-  wire \$185 ;
-  wire [7:0] \$186 ;
-  wire [7:0] \$187 ;
-  wire \$188 ;
-  wire \$189 ;
+  wire [15:0] \$180 ;
+  wire [18:0] \$181 ;
+  wire [14:0] \$182 ;
+  wire [15:0] \$183 ;
+  wire [18:0] \$184 ;
+  wire [19:0] \$185 ;
+  wire [19:0] \$186 ;
+  wire [20:0] \$187 ;
+  wire [19:0] \$188 ;
+  wire [19:0] \$189 ;
   wire [15:0] \$19 ;
-  wire [7:0] \$190 ;
-  wire \$191 ;
-  wire [7:0] \$192 ;
-  wire \$193 ;
-  wire \$194 ;
-  wire [7:0] \$195 ;
-  wire [7:0] \$196 ;
-  wire [7:0] \$197 ;
-  wire [7:0] \$198 ;
-  wire \$199 ;
+  wire [20:0] \$190 ;
+  wire [19:0] \$191 ;
+  wire [19:0] \$192 ;
+  wire [20:0] \$193 ;
+  wire [19:0] \$194 ;
+  wire [19:0] \$195 ;
+  wire [20:0] \$196 ;
+  wire [31:0] \$197 ;
+  wire [31:0] \$198 ;
+  wire [32:0] \$199 ;
   wire [15:0] \$2 ;
   wire [3:0] \$20 ;
-  wire \$200 ;
-  wire [7:0] \$201 ;
-  wire \$202 ;
-  wire [7:0] \$203 ;
-  wire \$204 ;
-  wire [7:0] \$205 ;
-  wire \$206 ;
-  wire [7:0] \$207 ;
-  wire \$208 ;
-  wire \$209 ;
+  wire [32:0] \$200 ;
+  wire [17:0] \$201 ;
+  wire [17:0] \$202 ;
+  wire [31:0] \$203 ;
+  wire [31:0] \$204 ;
+  wire [32:0] \$205 ;
+  wire [32:0] \$206 ;
+  wire [17:0] \$207 ;
+  wire [17:0] \$208 ;
+  wire [31:0] \$209 ;
   wire [14:0] \$21 ;
-  wire [7:0] \$210 ;
-  wire [7:0] \$211 ;
-  wire \$212 ;
-  wire \$213 ;
-  wire [7:0] \$214 ;
-  wire \$215 ;
-  wire [7:0] \$216 ;
-  wire \$217 ;
-  wire \$218 ;
-  wire [7:0] \$219 ;
+  wire [31:0] \$210 ;
+  wire [32:0] \$211 ;
+  wire [32:0] \$212 ;
+  wire [17:0] \$213 ;
+  wire [17:0] \$214 ;
+  wire [31:0] \$215 ;
+  wire [31:0] \$216 ;
+  wire [32:0] \$217 ;
+  wire [32:0] \$218 ;
+  wire [17:0] \$219 ;
   wire [15:0] \$22 ;
-  wire [7:0] \$220 ;
-  wire [7:0] \$221 ;
-  wire \$222 ;
-  wire \$223 ;
-  wire [7:0] \$224 ;
+  wire [17:0] \$220 ;
+  wire [18:0] \$221 ;
+  wire [19:0] \$222 ;
+  wire [20:0] \$223 ;
+  wire \$224 ;
   wire \$225 ;
-  wire [7:0] \$226 ;
-  wire \$227 ;
+  wire \$226 ;
+  wire [7:0] \$227 ;
   wire [7:0] \$228 ;
   wire \$229 ;
   wire [3:0] \$23 ;
   wire \$230 ;
-  wire [7:0] \$231 ;
-  wire [7:0] \$232 ;
+  wire \$231 ;
+  wire \$232 ;
   wire \$233 ;
-  wire \$234 ;
-  wire [7:0] \$235 ;
-  wire \$236 ;
-  wire [7:0] \$237 ;
+  wire [7:0] \$234 ;
+  wire [8:0] \$235 ;
+  wire [8:0] \$236 ;
+  wire \$237 ;
   wire \$238 ;
   wire \$239 ;
   wire [4:0] \$24 ;
   wire [7:0] \$240 ;
-  wire [7:0] \$241 ;
-  wire [7:0] \$242 ;
-  wire [7:0] \$243 ;
-  wire [7:0] \$244 ;
+  wire [8:0] \$241 ;
+  wire [20:0] \$242 ;
+  wire \$243 ;
+  wire \$244 ;
   wire \$245 ;
-  wire \$246 ;
-  wire [14:0] \$247 ;
-  wire [15:0] \$248 ;
-  wire [18:0] \$249 ;
+  wire [7:0] \$246 ;
+  wire [7:0] \$247 ;
+  wire \$248 ;
+  wire \$249 ;
   wire [14:0] \$25 ;
-  wire [19:0] \$250 ;
-  wire [19:0] \$251 ;
-  wire [20:0] \$252 ;
-  wire [14:0] \$253 ;
-  wire [15:0] \$254 ;
-  wire [18:0] \$255 ;
-  wire [19:0] \$256 ;
-  wire [19:0] \$257 ;
-  wire [20:0] \$258 ;
-  wire [14:0] \$259 ;
+  wire [20:0] \$250 ;
+  wire [20:0] \$251 ;
+  wire \$252 ;
+  wire [26:0] \$253 ;
+  wire [26:0] \$254 ;
+  wire [26:0] \$255 ;
+  wire [27:0] \$256 ;
+  wire \$257 ;
+  wire \$258 ;
+  wire [26:0] \$259 ;
   wire [15:0] \$26 ;
-  wire [15:0] \$260 ;
-  wire [18:0] \$261 ;
-  wire [19:0] \$262 ;
-  wire [19:0] \$263 ;
-  wire [20:0] \$264 ;
-  wire [14:0] \$265 ;
-  wire [15:0] \$266 ;
-  wire [18:0] \$267 ;
-  wire [19:0] \$268 ;
-  wire [19:0] \$269 ;
+  wire [26:0] \$260 ;
+  wire [26:0] \$261 ;
+  wire [27:0] \$262 ;
+  wire [13:0] \$263 ;
+  wire [26:0] \$264 ;
+  wire [26:0] \$265 ;
+  wire [27:0] \$266 ;
+  wire [7:0] \$267 ;
+  wire [7:0] \$268 ;
+  wire \$269 ;
   wire [15:0] \$27 ;
-  wire [20:0] \$270 ;
-  wire [31:0] \$271 ;
-  wire [31:0] \$272 ;
-  wire [32:0] \$273 ;
-  wire [32:0] \$274 ;
-  wire [17:0] \$275 ;
-  wire [17:0] \$276 ;
-  wire [31:0] \$277 ;
-  wire [31:0] \$278 ;
-  wire [32:0] \$279 ;
+  wire [7:0] \$270 ;
+  wire [7:0] \$271 ;
+  wire [7:0] \$272 ;
+  wire \$273 ;
+  wire \$274 ;
+  wire [12:0] \$275 ;
+  wire [13:0] \$276 ;
+  wire [18:0] \$277 ;
+  wire [12:0] \$278 ;
+  wire [13:0] \$279 ;
   wire [16:0] \$28 ;
-  wire [32:0] \$280 ;
-  wire [17:0] \$281 ;
-  wire [17:0] \$282 ;
-  wire [31:0] \$283 ;
-  wire [31:0] \$284 ;
-  wire [32:0] \$285 ;
-  wire [32:0] \$286 ;
-  wire [17:0] \$287 ;
-  wire [17:0] \$288 ;
-  wire [31:0] \$289 ;
+  wire [18:0] \$280 ;
+  wire [12:0] \$281 ;
+  wire [13:0] \$282 ;
+  wire [18:0] \$283 ;
+  wire [12:0] \$284 ;
+  wire [13:0] \$285 ;
+  wire [18:0] \$286 ;
+  wire [19:0] \$287 ;
+  wire [19:0] \$288 ;
+  wire [20:0] \$289 ;
   wire \$29 ;
-  wire [31:0] \$290 ;
-  wire [32:0] \$291 ;
-  wire [32:0] \$292 ;
-  wire [17:0] \$293 ;
-  wire [17:0] \$294 ;
-  wire [18:0] \$295 ;
+  wire [19:0] \$290 ;
+  wire [19:0] \$291 ;
+  wire [20:0] \$292 ;
+  wire [19:0] \$293 ;
+  wire [19:0] \$294 ;
+  wire [20:0] \$295 ;
   wire [19:0] \$296 ;
-  wire [20:0] \$297 ;
-  wire \$298 ;
-  wire \$299 ;
+  wire [19:0] \$297 ;
+  wire [20:0] \$298 ;
+  wire [31:0] \$299 ;
   wire [3:0] \$3 ;
   wire [14:0] \$30 ;
-  wire \$300 ;
-  wire [7:0] \$301 ;
-  wire [7:0] \$302 ;
-  wire \$303 ;
-  wire \$304 ;
-  wire \$305 ;
-  wire [7:0] \$306 ;
-  wire [8:0] \$307 ;
-  wire \$308 ;
-  wire \$309 ;
+  wire [31:0] \$300 ;
+  wire [32:0] \$301 ;
+  wire [32:0] \$302 ;
+  wire [31:0] \$303 ;
+  wire [31:0] \$304 ;
+  wire [32:0] \$305 ;
+  wire [32:0] \$306 ;
+  wire [31:0] \$307 ;
+  wire [31:0] \$308 ;
+  wire [32:0] \$309 ;
   wire [15:0] \$31 ;
-  wire \$310 ;
-  wire \$311 ;
-  wire [7:0] \$312 ;
-  wire [8:0] \$313 ;
-  wire [26:0] \$314 ;
-  wire [26:0] \$315 ;
-  wire [26:0] \$316 ;
-  wire \$317 ;
-  wire \$318 ;
-  wire \$319 ;
+  wire [32:0] \$310 ;
+  wire [31:0] \$311 ;
+  wire [31:0] \$312 ;
+  wire [32:0] \$313 ;
+  wire [32:0] \$314 ;
+  wire [30:0] \$315 ;
+  wire [30:0] \$316 ;
+  wire [30:0] \$317 ;
+  wire [30:0] \$318 ;
+  wire [31:0] \$319 ;
   wire [15:0] \$32 ;
-  wire [7:0] \$320 ;
-  wire [8:0] \$321 ;
-  wire \$322 ;
-  wire \$323 ;
-  wire \$324 ;
-  wire \$325 ;
-  wire [7:0] \$326 ;
-  wire [8:0] \$327 ;
-  wire [20:0] \$328 ;
-  wire [20:0] \$329 ;
+  wire [31:0] \$320 ;
+  wire [31:0] \$321 ;
+  wire [31:0] \$322 ;
+  wire [31:0] \$323 ;
+  wire [31:0] \$324 ;
+  wire [31:0] \$325 ;
+  wire [31:0] \$326 ;
+  wire \$327 ;
+  wire \$328 ;
+  wire [32:0] \$329 ;
   wire [16:0] \$33 ;
-  wire [27:0] \$330 ;
-  wire [27:0] \$331 ;
-  wire \$332 ;
-  wire \$333 ;
-  wire \$334 ;
-  wire \$335 ;
+  wire [32:0] \$330 ;
+  wire \$331 ;
+  wire [32:0] \$332 ;
+  wire [32:0] \$333 ;
+  wire [32:0] \$334 ;
+  wire [32:0] \$335 ;
   wire \$336 ;
-  wire [7:0] \$337 ;
-  wire [7:0] \$338 ;
-  wire \$339 ;
+  wire \$337 ;
+  wire [32:0] \$338 ;
+  wire [32:0] \$339 ;
   wire [16:0] \$34 ;
   wire \$340 ;
-  wire \$341 ;
-  wire [7:0] \$342 ;
-  wire [8:0] \$343 ;
-  wire \$344 ;
+  wire [32:0] \$341 ;
+  wire [32:0] \$342 ;
+  wire [32:0] \$343 ;
+  wire [32:0] \$344 ;
   wire \$345 ;
   wire \$346 ;
-  wire \$347 ;
-  wire [7:0] \$348 ;
-  wire [8:0] \$349 ;
+  wire [32:0] \$347 ;
+  wire [32:0] \$348 ;
+  wire \$349 ;
   wire [14:0] \$35 ;
-  wire [26:0] \$350 ;
-  wire [26:0] \$351 ;
-  wire [26:0] \$352 ;
-  wire \$353 ;
+  wire [32:0] \$350 ;
+  wire [32:0] \$351 ;
+  wire [32:0] \$352 ;
+  wire [32:0] \$353 ;
   wire \$354 ;
   wire \$355 ;
-  wire [7:0] \$356 ;
-  wire [8:0] \$357 ;
+  wire [32:0] \$356 ;
+  wire [32:0] \$357 ;
   wire \$358 ;
-  wire \$359 ;
+  wire [32:0] \$359 ;
   wire [15:0] \$36 ;
-  wire \$360 ;
-  wire \$361 ;
-  wire [7:0] \$362 ;
-  wire [8:0] \$363 ;
-  wire [20:0] \$364 ;
-  wire [20:0] \$365 ;
-  wire [27:0] \$366 ;
-  wire [27:0] \$367 ;
-  wire \$368 ;
-  wire [13:0] \$369 ;
+  wire [32:0] \$360 ;
+  wire [32:0] \$361 ;
+  wire [32:0] \$362 ;
+  reg [6:0] \$363 ;
+  reg [7:0] \$364 ;
+  reg [6:0] \$365 ;
+  reg \$366 ;
+  reg \$367 ;
+  reg [7:0] \$368 ;
+  reg [3:0] \$369 ;
   wire [3:0] \$37 ;
-  wire [26:0] \$370 ;
-  wire [26:0] \$371 ;
-  wire [27:0] \$372 ;
-  wire [7:0] \$373 ;
-  wire [7:0] \$374 ;
-  wire \$375 ;
-  wire [7:0] \$376 ;
-  wire [7:0] \$377 ;
-  wire [7:0] \$378 ;
-  wire \$379 ;
+  reg [7:0] \$370 ;
+  reg [7:0] \$371 ;
+  reg [7:0] \$372 ;
+  reg [7:0] \$373 ;
+  reg [7:0] \$374 ;
+  reg [7:0] \$375 ;
+  reg [7:0] \$376 ;
+  reg [7:0] \$377 ;
+  reg \$378 ;
+  reg \$379 ;
   wire [14:0] \$38 ;
-  wire \$380 ;
-  wire [12:0] \$381 ;
-  wire [13:0] \$382 ;
-  wire [18:0] \$383 ;
-  wire [19:0] \$384 ;
-  wire [19:0] \$385 ;
-  wire [20:0] \$386 ;
-  wire [12:0] \$387 ;
-  wire [13:0] \$388 ;
-  wire [18:0] \$389 ;
+  reg [7:0] \$380 ;
+  reg [3:0] \$381 ;
+  reg [7:0] \$382 ;
+  reg [7:0] \$383 ;
+  reg [7:0] \$384 ;
+  reg [7:0] \$385 ;
+  reg [7:0] \$386 ;
+  reg [7:0] \$387 ;
+  reg [7:0] \$388 ;
+  reg \$389 ;
   wire [15:0] \$39 ;
-  wire [19:0] \$390 ;
-  wire [19:0] \$391 ;
-  wire [20:0] \$392 ;
-  wire [12:0] \$393 ;
-  wire [13:0] \$394 ;
-  wire [18:0] \$395 ;
-  wire [19:0] \$396 ;
-  wire [19:0] \$397 ;
-  wire [20:0] \$398 ;
-  wire [12:0] \$399 ;
+  reg \$390 ;
+  reg [7:0] \$391 ;
+  reg [3:0] \$392 ;
+  reg \$393 ;
+  reg [7:0] \$394 ;
+  reg [7:0] \$395 ;
+  reg [7:0] \$396 ;
+  reg [7:0] \$397 ;
+  reg \$398 ;
+  reg \$399 ;
   wire [14:0] \$4 ;
   wire [3:0] \$40 ;
-  wire [13:0] \$400 ;
-  wire [18:0] \$401 ;
-  wire [19:0] \$402 ;
-  wire [19:0] \$403 ;
-  wire [20:0] \$404 ;
-  wire [31:0] \$405 ;
-  wire [31:0] \$406 ;
-  wire [32:0] \$407 ;
-  wire [32:0] \$408 ;
-  wire [31:0] \$409 ;
+  reg [7:0] \$400 ;
+  reg [3:0] \$401 ;
+  reg \$402 ;
+  reg [7:0] \$403 ;
+  reg [7:0] \$404 ;
+  reg [7:0] \$405 ;
+  reg [7:0] \$406 ;
+  reg \$407 ;
+  reg \$408 ;
+  reg [7:0] \$409 ;
   wire [4:0] \$41 ;
-  wire [31:0] \$410 ;
-  wire [32:0] \$411 ;
-  wire [32:0] \$412 ;
-  wire [31:0] \$413 ;
-  wire [31:0] \$414 ;
-  wire [32:0] \$415 ;
-  wire [32:0] \$416 ;
-  wire [31:0] \$417 ;
-  wire [31:0] \$418 ;
-  wire [32:0] \$419 ;
+  reg [3:0] \$410 ;
+  reg \$411 ;
+  reg [7:0] \$412 ;
+  reg [7:0] \$413 ;
+  reg [7:0] \$414 ;
+  reg [7:0] \$415 ;
+  reg \$416 ;
+  reg [18:0] \$417 ;
+  reg [17:0] \$418 ;
+  reg [4:0] \$419 ;
   wire [14:0] \$42 ;
-  wire [32:0] \$420 ;
-  wire [30:0] \$421 ;
-  wire [30:0] \$422 ;
-  wire [30:0] \$423 ;
-  wire [30:0] \$424 ;
-  wire \$425 ;
-  wire \$426 ;
-  wire [31:0] \$427 ;
-  wire [31:0] \$428 ;
-  wire [32:0] \$429 ;
+  reg \$420 ;
+  reg [18:0] \$421 ;
+  reg [17:0] \$422 ;
+  reg [4:0] \$423 ;
+  reg \$424 ;
+  reg [18:0] \$425 ;
+  reg [17:0] \$426 ;
+  reg [4:0] \$427 ;
+  reg \$428 ;
+  reg [18:0] \$429 ;
   wire [15:0] \$43 ;
-  wire [32:0] \$430 ;
-  wire \$431 ;
-  wire [31:0] \$432 ;
-  wire [31:0] \$433 ;
-  wire [32:0] \$434 ;
-  wire [32:0] \$435 ;
-  wire [32:0] \$436 ;
-  wire [32:0] \$437 ;
-  wire \$438 ;
-  wire \$439 ;
+  reg [17:0] \$430 ;
+  reg [4:0] \$431 ;
+  reg [7:0] \$432 ;
+  reg \$433 ;
+  reg \$434 ;
+  reg [7:0] \$435 ;
+  reg \$436 ;
+  reg [3:0] \$437 ;
+  reg [17:0] \$438 ;
+  reg [4:0] \$439 ;
   wire [15:0] \$44 ;
-  wire [31:0] \$440 ;
-  wire [31:0] \$441 ;
-  wire [32:0] \$442 ;
-  wire [32:0] \$443 ;
-  wire \$444 ;
-  wire [31:0] \$445 ;
-  wire [31:0] \$446 ;
-  wire [32:0] \$447 ;
-  wire [32:0] \$448 ;
-  wire [32:0] \$449 ;
+  reg [17:0] \$440 ;
+  reg [4:0] \$441 ;
+  reg [17:0] \$442 ;
+  reg [4:0] \$443 ;
+  reg [17:0] \$444 ;
+  reg [4:0] \$445 ;
+  reg [7:0] \$446 ;
+  reg \$447 ;
+  reg \$448 ;
+  reg [7:0] \$449 ;
   wire [16:0] \$45 ;
-  wire [32:0] \$450 ;
-  wire \$451 ;
-  wire \$452 ;
-  wire [31:0] \$453 ;
-  wire [31:0] \$454 ;
-  wire [32:0] \$455 ;
-  wire [32:0] \$456 ;
-  wire \$457 ;
-  wire [31:0] \$458 ;
-  wire [31:0] \$459 ;
+  reg \$450 ;
+  reg [3:0] \$451 ;
+  reg [17:0] \$452 ;
+  reg [17:0] \$453 ;
+  reg [17:0] \$454 ;
+  reg [17:0] \$455 ;
+  reg [7:0] \$456 ;
+  reg \$457 ;
+  reg \$458 ;
+  reg [7:0] \$459 ;
   wire \$46 ;
-  wire [32:0] \$460 ;
-  wire [32:0] \$461 ;
-  wire [32:0] \$462 ;
-  wire [32:0] \$463 ;
-  wire \$464 ;
-  wire \$465 ;
-  wire [31:0] \$466 ;
-  wire [31:0] \$467 ;
-  wire [32:0] \$468 ;
-  wire [32:0] \$469 ;
+  reg \$460 ;
+  reg [3:0] \$461 ;
+  reg [20:0] \$462 ;
+  reg [7:0] \$463 ;
+  reg \$464 ;
+  reg \$465 ;
+  reg [7:0] \$466 ;
+  reg \$467 ;
+  reg [5:0] \$468 ;
+  reg \$469 ;
   wire [14:0] \$47 ;
-  wire \$470 ;
-  wire [31:0] \$471 ;
-  wire [31:0] \$472 ;
-  wire [32:0] \$473 ;
-  wire [32:0] \$474 ;
-  wire [32:0] \$475 ;
-  wire [32:0] \$476 ;
-  reg [6:0] \$477 ;
-  reg [7:0] \$478 ;
-  reg [6:0] \$479 ;
+  reg [6:0] \$470 ;
+  reg [6:0] \$471 ;
+  reg [20:0] \$472 ;
+  reg \$473 ;
+  reg \$474 ;
+  reg \$475 ;
+  reg [7:0] \$476 ;
+  reg [7:0] \$477 ;
+  reg \$478 ;
+  reg [20:0] \$479 ;
   wire [15:0] \$48 ;
   reg \$480 ;
   reg \$481 ;
   reg [7:0] \$482 ;
-  reg [3:0] \$483 ;
-  reg [7:0] \$484 ;
-  reg [7:0] \$485 ;
-  reg [7:0] \$486 ;
-  reg [7:0] \$487 ;
-  reg [7:0] \$488 ;
+  reg [7:0] \$483 ;
+  reg \$484 ;
+  reg [6:0] \$485 ;
+  reg \$486 ;
+  reg [26:0] \$487 ;
+  reg \$488 ;
   reg [7:0] \$489 ;
   wire [15:0] \$49 ;
-  reg [7:0] \$490 ;
-  reg [7:0] \$491 ;
-  reg \$492 ;
+  reg [26:0] \$490 ;
+  reg \$491 ;
+  reg [7:0] \$492 ;
   reg \$493 ;
   reg [7:0] \$494 ;
-  reg [3:0] \$495 ;
+  reg \$495 ;
   reg [7:0] \$496 ;
-  reg [7:0] \$497 ;
-  reg [7:0] \$498 ;
-  reg [7:0] \$499 ;
+  reg [4:0] \$497 ;
+  reg [26:0] \$498 ;
+  reg \$499 ;
   wire [15:0] \$5 ;
   wire [16:0] \$50 ;
   reg [7:0] \$500 ;
   reg \$501 ;
-  reg \$502 ;
-  reg [7:0] \$503 ;
-  reg [3:0] \$504 ;
-  reg \$505 ;
-  reg [17:0] \$506 ;
-  reg [4:0] \$507 ;
-  reg [17:0] \$508 ;
-  reg [4:0] \$509 ;
+  reg [7:0] \$502 ;
+  reg [4:0] \$503 ;
+  reg [15:0] \$504 ;
+  reg [12:0] \$505 ;
+  reg [13:0] \$506 ;
+  reg [12:0] \$507 ;
+  reg \$508 ;
+  reg [7:0] \$509 ;
   wire [16:0] \$51 ;
-  reg [17:0] \$510 ;
-  reg [4:0] \$511 ;
-  reg [17:0] \$512 ;
-  reg [4:0] \$513 ;
-  reg [7:0] \$514 ;
-  reg \$515 ;
+  reg \$510 ;
+  reg [7:0] \$511 ;
+  reg [4:0] \$512 ;
+  reg [15:0] \$513 ;
+  reg \$514 ;
+  reg [7:0] \$515 ;
   reg \$516 ;
   reg [7:0] \$517 ;
-  reg \$518 ;
-  reg [3:0] \$519 ;
+  reg [4:0] \$518 ;
+  reg [27:0] \$519 ;
   wire [14:0] \$52 ;
-  reg [17:0] \$520 ;
-  reg [17:0] \$521 ;
-  reg [17:0] \$522 ;
-  reg [17:0] \$523 ;
-  reg [7:0] \$524 ;
+  reg [15:0] \$520 ;
+  reg \$521 ;
+  reg [31:0] \$522 ;
+  reg [6:0] \$523 ;
+  reg [6:0] \$524 ;
   reg \$525 ;
   reg \$526 ;
-  reg [7:0] \$527 ;
-  reg \$528 ;
-  reg [3:0] \$529 ;
+  reg [5:0] \$527 ;
+  reg [12:0] \$528 ;
+  reg [4:0] \$529 ;
   wire [15:0] \$53 ;
-  reg [20:0] \$530 ;
-  reg [7:0] \$531 ;
+  reg \$530 ;
+  reg [35:0] \$531 ;
   reg \$532 ;
   reg \$533 ;
-  reg [7:0] \$534 ;
-  reg \$535 ;
-  reg [5:0] \$536 ;
-  reg [26:0] \$537 ;
-  reg \$538 ;
-  reg \$539 ;
+  reg [5:0] \$534 ;
+  reg [12:0] \$535 ;
+  reg [4:0] \$536 ;
+  reg \$537 ;
+  reg [7:0] \$538 ;
+  reg [7:0] \$539 ;
   wire [3:0] \$54 ;
   reg [7:0] \$540 ;
-  reg [26:0] \$541 ;
-  reg \$542 ;
-  reg [7:0] \$543 ;
+  reg [7:0] \$541 ;
+  reg [3:0] \$542 ;
+  reg \$543 ;
   reg \$544 ;
-  reg [7:0] \$545 ;
-  reg \$546 ;
-  reg [7:0] \$547 ;
-  reg [4:0] \$548 ;
-  reg [26:0] \$549 ;
+  reg [5:0] \$545 ;
+  reg [12:0] \$546 ;
+  reg [4:0] \$547 ;
+  reg \$548 ;
+  reg \$549 ;
   wire [14:0] \$55 ;
-  reg \$550 ;
-  reg [7:0] \$551 ;
-  reg \$552 ;
-  reg [7:0] \$553 ;
-  reg [4:0] \$554 ;
-  reg [15:0] \$555 ;
-  reg \$556 ;
-  reg [7:0] \$557 ;
-  reg \$558 ;
-  reg [7:0] \$559 ;
+  reg [18:0] \$550 ;
+  reg [17:0] \$551 ;
+  reg [4:0] \$552 ;
+  reg \$553 ;
+  reg [18:0] \$554 ;
+  reg [17:0] \$555 ;
+  reg [4:0] \$556 ;
+  reg \$557 ;
+  reg [18:0] \$558 ;
+  reg [17:0] \$559 ;
   wire [15:0] \$56 ;
   reg [4:0] \$560 ;
-  reg [27:0] \$561 ;
-  reg [15:0] \$562 ;
-  reg [6:0] \$563 ;
-  reg [6:0] \$564 ;
-  reg \$565 ;
+  reg \$561 ;
+  reg [18:0] \$562 ;
+  reg [17:0] \$563 ;
+  reg [4:0] \$564 ;
+  reg [3:0] \$565 ;
   reg \$566 ;
-  reg [5:0] \$567 ;
-  reg [12:0] \$568 ;
-  reg [4:0] \$569 ;
+  reg \$567 ;
+  reg [5:0] \$568 ;
+  reg [12:0] \$569 ;
   wire [3:0] \$57 ;
-  reg \$570 ;
-  reg [7:0] \$571 ;
-  reg [7:0] \$572 ;
-  reg [7:0] \$573 ;
-  reg [7:0] \$574 ;
-  reg [3:0] \$575 ;
-  reg \$576 ;
-  reg \$577 ;
-  reg [5:0] \$578 ;
-  reg [12:0] \$579 ;
+  reg [4:0] \$570 ;
+  reg \$571 ;
+  reg [17:0] \$572 ;
+  reg [4:0] \$573 ;
+  reg [17:0] \$574 ;
+  reg [4:0] \$575 ;
+  reg [17:0] \$576 ;
+  reg [4:0] \$577 ;
+  reg [17:0] \$578 ;
+  reg [4:0] \$579 ;
   wire [4:0] \$58 ;
-  reg [4:0] \$580 ;
+  reg [3:0] \$580 ;
   reg \$581 ;
-  reg [17:0] \$582 ;
-  reg [4:0] \$583 ;
-  reg [17:0] \$584 ;
+  reg \$582 ;
+  reg [5:0] \$583 ;
+  reg [12:0] \$584 ;
   reg [4:0] \$585 ;
-  reg [17:0] \$586 ;
-  reg [4:0] \$587 ;
+  reg \$586 ;
+  reg [17:0] \$587 ;
   reg [17:0] \$588 ;
-  reg [4:0] \$589 ;
+  reg [17:0] \$589 ;
   wire [14:0] \$59 ;
-  reg [3:0] \$590 ;
-  reg \$591 ;
+  reg [17:0] \$590 ;
+  reg [3:0] \$591 ;
   reg \$592 ;
-  reg [5:0] \$593 ;
-  reg [12:0] \$594 ;
-  reg [4:0] \$595 ;
-  reg \$596 ;
-  reg [17:0] \$597 ;
-  reg [17:0] \$598 ;
-  reg [17:0] \$599 ;
+  reg \$593 ;
+  reg [5:0] \$594 ;
+  reg [12:0] \$595 ;
+  reg [4:0] \$596 ;
+  reg \$597 ;
+  reg [30:0] \$598 ;
+  reg [30:0] \$599 ;
   wire [3:0] \$6 ;
   wire [15:0] \$60 ;
-  reg [17:0] \$600 ;
-  reg [3:0] \$601 ;
-  reg \$602 ;
+  reg [30:0] \$600 ;
+  reg [30:0] \$601 ;
+  reg [3:0] \$602 ;
   reg \$603 ;
-  reg [5:0] \$604 ;
-  reg [12:0] \$605 ;
-  reg [4:0] \$606 ;
-  reg \$607 ;
-  reg [30:0] \$608 ;
-  reg [30:0] \$609 ;
+  reg \$604 ;
+  reg [5:0] \$605 ;
+  reg [12:0] \$606 ;
+  reg [4:0] \$607 ;
+  reg \$608 ;
+  reg [4:0] \$609 ;
   wire [15:0] \$61 ;
-  reg [30:0] \$610 ;
-  reg [30:0] \$611 ;
-  reg [3:0] \$612 ;
-  reg \$613 ;
-  reg \$614 ;
-  reg [5:0] \$615 ;
-  reg [12:0] \$616 ;
-  reg [4:0] \$617 ;
-  reg \$618 ;
-  reg [7:0] \$619 ;
+  reg [31:0] \$610 ;
+  reg [31:0] \$611 ;
+  reg [31:0] \$612 ;
+  reg [31:0] \$613 ;
+  reg [3:0] \$614 ;
+  reg \$615 ;
+  reg \$616 ;
+  reg [5:0] \$617 ;
+  reg [12:0] \$618 ;
+  reg [4:0] \$619 ;
   wire [16:0] \$62 ;
-  reg [7:0] \$620 ;
-  reg [7:0] \$621 ;
+  reg \$620 ;
+  reg [4:0] \$621 ;
   reg [7:0] \$622 ;
-  reg \$623 ;
-  reg \$624 ;
+  reg [7:0] \$623 ;
+  reg [7:0] \$624 ;
+  reg [7:0] \$625 ;
+  reg \$626 ;
+  reg \$627 ;
   wire \$63 ;
   wire [14:0] \$64 ;
   wire [15:0] \$65 ;
@@ -685,30 +688,30 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   wire [15:0] \$75 ;
   wire [16:0] \$76 ;
   wire \$77 ;
-  wire [7:0] \$78 ;
+  wire \$78 ;
   wire \$79 ;
   wire [14:0] \$8 ;
-  wire [12:0] \$80 ;
-  wire [13:0] \$81 ;
-  wire [3:0] \$82 ;
-  wire [12:0] \$83 ;
-  wire [13:0] \$84 ;
-  wire [3:0] \$85 ;
-  wire [4:0] \$86 ;
-  wire [12:0] \$87 ;
-  wire [13:0] \$88 ;
-  wire [13:0] \$89 ;
+  wire [7:0] \$80 ;
+  wire \$81 ;
+  wire [12:0] \$82 ;
+  wire [13:0] \$83 ;
+  wire [3:0] \$84 ;
+  wire [12:0] \$85 ;
+  wire [13:0] \$86 ;
+  wire [3:0] \$87 ;
+  wire [4:0] \$88 ;
+  wire [12:0] \$89 ;
   wire [15:0] \$9 ;
-  wire [14:0] \$90 ;
-  wire \$91 ;
-  wire [12:0] \$92 ;
-  wire [13:0] \$93 ;
-  wire [13:0] \$94 ;
-  wire [14:0] \$95 ;
-  wire [14:0] \$96 ;
-  wire [12:0] \$97 ;
-  wire [13:0] \$98 ;
-  wire [3:0] \$99 ;
+  wire [13:0] \$90 ;
+  wire [13:0] \$91 ;
+  wire [14:0] \$92 ;
+  wire \$93 ;
+  wire [12:0] \$94 ;
+  wire [13:0] \$95 ;
+  wire [13:0] \$96 ;
+  wire [14:0] \$97 ;
+  wire [14:0] \$98 ;
+  wire [12:0] \$99 ;
   reg a1_last = 1'h0;
   reg [7:0] a1_len = 8'h00;
   reg [3:0] a1_mask = 4'h0;
@@ -725,16 +728,46 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   reg [7:0] a2_len = 8'h00;
   reg [3:0] a2_mask = 4'h0;
   reg a2_valid = 1'h0;
-  reg a3_any = 1'h0;
-  reg [7:0] a3_e0 = 8'h00;
-  reg [7:0] a3_e1 = 8'h00;
-  reg [7:0] a3_e2 = 8'h00;
-  reg [7:0] a3_e3 = 8'h00;
-  reg a3_last = 1'h0;
-  reg [7:0] a3_len = 8'h00;
-  reg [3:0] a3_mask = 4'h0;
-  reg [7:0] a3_max = 8'h00;
-  reg a3_valid = 1'h0;
+  reg a3_0_any = 1'h0;
+  reg [7:0] a3_0_e0 = 8'h00;
+  reg [7:0] a3_0_e1 = 8'h00;
+  reg [7:0] a3_0_e2 = 8'h00;
+  reg [7:0] a3_0_e3 = 8'h00;
+  reg a3_0_last = 1'h0;
+  reg [7:0] a3_0_len = 8'h00;
+  reg [3:0] a3_0_mask = 4'h0;
+  reg a3_0_valid = 1'h0;
+  reg a3_1_any = 1'h0;
+  reg [7:0] a3_1_e0 = 8'h00;
+  reg [7:0] a3_1_e1 = 8'h00;
+  reg [7:0] a3_1_e2 = 8'h00;
+  reg [7:0] a3_1_e3 = 8'h00;
+  reg a3_1_last = 1'h0;
+  reg [7:0] a3_1_len = 8'h00;
+  reg [3:0] a3_1_mask = 4'h0;
+  reg a3_1_valid = 1'h0;
+  reg a3_2_any = 1'h0;
+  reg [7:0] a3_2_e0 = 8'h00;
+  reg [7:0] a3_2_e1 = 8'h00;
+  reg [7:0] a3_2_e2 = 8'h00;
+  reg [7:0] a3_2_e3 = 8'h00;
+  reg a3_2_last = 1'h0;
+  reg [7:0] a3_2_len = 8'h00;
+  reg [3:0] a3_2_mask = 4'h0;
+  reg a3_2_valid = 1'h0;
+  reg [7:0] a3_max1_0 = 8'h00;
+  reg [7:0] a3_max1_1 = 8'h00;
+  reg [7:0] a3_max2_0 = 8'h00;
+  reg [7:0] a3_whole0 = 8'h00;
+  reg [7:0] a3_whole1 = 8'h00;
+  reg [7:0] a3_whole2 = 8'h00;
+  reg [7:0] a3_whole3 = 8'h00;
+  reg a3b_any = 1'h0;
+  reg a3b_last = 1'h0;
+  reg [7:0] a3b_len = 8'h00;
+  reg [3:0] a3b_mask = 4'h0;
+  reg [7:0] a3b_max = 8'h00;
+  reg a3b_valid = 1'h0;
   reg a4_any = 1'h0;
   reg [4:0] a4_drop0 = 5'h00;
   reg [4:0] a4_drop1 = 5'h00;
@@ -765,17 +798,50 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   reg [7:0] a6_max = 8'h00;
   reg [20:0] a6_sum = 21'h000000;
   reg a6_valid = 1'h0;
+  reg a7_any = 1'h0;
+  reg [6:0] a7_beat_shift = 7'h00;
+  reg [20:0] a7_beat_sum = 21'h000000;
+  reg a7_keep = 1'h0;
+  reg a7_last = 1'h0;
+  reg [7:0] a7_len = 8'h00;
+  reg [7:0] a7_max = 8'h00;
+  reg [6:0] a7_old_shift = 7'h00;
+  reg a7_valid = 1'h0;
+  reg a8_any = 1'h0;
+  reg a8_keep = 1'h0;
+  reg a8_last = 1'h0;
+  reg [7:0] a8_len = 8'h00;
+  reg [7:0] a8_max = 8'h00;
+  reg [6:0] a8_old_shift = 7'h00;
+  reg [20:0] a8_term = 21'h000000;
+  reg a8_valid = 1'h0;
   wire [4:0] a_exp0_drop;
+  reg [4:0] a_exp0_drop_r = 5'h00;
   reg [17:0] a_exp0_lower;
+  reg [17:0] a_exp0_lower_r = 18'h00000;
+  reg a_exp0_offset_r = 1'h0;
+  reg [18:0] a_exp0_step_r = 19'h00000;
   reg [17:0] a_exp0_upper;
   wire [4:0] a_exp1_drop;
+  reg [4:0] a_exp1_drop_r = 5'h00;
   reg [17:0] a_exp1_lower;
+  reg [17:0] a_exp1_lower_r = 18'h00000;
+  reg a_exp1_offset_r = 1'h0;
+  reg [18:0] a_exp1_step_r = 19'h00000;
   reg [17:0] a_exp1_upper;
   wire [4:0] a_exp2_drop;
+  reg [4:0] a_exp2_drop_r = 5'h00;
   reg [17:0] a_exp2_lower;
+  reg [17:0] a_exp2_lower_r = 18'h00000;
+  reg a_exp2_offset_r = 1'h0;
+  reg [18:0] a_exp2_step_r = 19'h00000;
   reg [17:0] a_exp2_upper;
   wire [4:0] a_exp3_drop;
+  reg [4:0] a_exp3_drop_r = 5'h00;
   reg [17:0] a_exp3_lower;
+  reg [17:0] a_exp3_lower_r = 18'h00000;
+  reg a_exp3_offset_r = 1'h0;
+  reg [18:0] a_exp3_step_r = 19'h00000;
   reg [17:0] a_exp3_upper;
   wire accept;
   wire ce;
@@ -788,6 +854,19 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   reg [5:0] d1_max = 6'h00;
   reg [12:0] d1_recip = 13'h0000;
   reg d1_valid = 1'h0;
+  reg d1b_any = 1'h0;
+  reg d1b_last = 1'h0;
+  reg [4:0] d1b_lead = 5'h00;
+  reg [5:0] d1b_max = 6'h00;
+  reg [12:0] d1b_recip = 13'h0000;
+  reg [35:0] d1b_ring = 36'h000000000;
+  wire [31:0] \d1b_ring.data ;
+  wire [7:0] \d1b_ring.data[0] ;
+  wire [7:0] \d1b_ring.data[1] ;
+  wire [7:0] \d1b_ring.data[2] ;
+  wire [7:0] \d1b_ring.data[3] ;
+  wire [3:0] \d1b_ring.mask ;
+  reg d1b_valid = 1'h0;
   reg d2_any = 1'h0;
   reg [7:0] d2_e0 = 8'h00;
   reg [7:0] d2_e1 = 8'h00;
@@ -799,6 +878,13 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   reg [5:0] d2_max = 6'h00;
   reg [12:0] d2_recip = 13'h0000;
   reg d2_valid = 1'h0;
+  reg d2b_any = 1'h0;
+  reg d2b_last = 1'h0;
+  reg [4:0] d2b_lead = 5'h00;
+  reg [3:0] d2b_mask = 4'h0;
+  reg [5:0] d2b_max = 6'h00;
+  reg [12:0] d2b_recip = 13'h0000;
+  reg d2b_valid = 1'h0;
   reg d3_any = 1'h0;
   reg [4:0] d3_drop0 = 5'h00;
   reg [4:0] d3_drop1 = 5'h00;
@@ -824,6 +910,7 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   reg [17:0] d4_num2 = 18'h00000;
   reg [17:0] d4_num3 = 18'h00000;
   reg [12:0] d4_recip = 13'h0000;
+  wire [4:0] d4_shift;
   reg d4_valid = 1'h0;
   reg d5_any = 1'h0;
   reg d5_last = 1'h0;
@@ -835,25 +922,54 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   reg [30:0] d5_prod2 = 31'h00000000;
   reg [30:0] d5_prod3 = 31'h00000000;
   reg [12:0] d5_recip = 13'h0000;
+  reg [4:0] d5_shift = 5'h00;
   reg d5_valid = 1'h0;
+  reg d6_any = 1'h0;
   reg d6_last = 1'h0;
+  reg [4:0] d6_lead = 5'h00;
+  reg [3:0] d6_mask = 4'h0;
+  reg [5:0] d6_max = 6'h00;
+  reg [12:0] d6_recip = 13'h0000;
+  reg [4:0] d6_shift = 5'h00;
+  reg [31:0] d6_twice0 = 32'd0;
+  reg [31:0] d6_twice1 = 32'd0;
+  reg [31:0] d6_twice2 = 32'd0;
+  reg [31:0] d6_twice3 = 32'd0;
+  reg d6_valid = 1'h0;
+  reg d7_last = 1'h0;
   (* init = 1'h0 *)
-  wire d6_valid;
-  reg [7:0] d6_y0 = 8'h00;
-  reg [7:0] d6_y1 = 8'h00;
-  reg [7:0] d6_y2 = 8'h00;
-  reg [7:0] d6_y3 = 8'h00;
+  wire d7_valid;
+  reg [7:0] d7_y0 = 8'h00;
+  reg [7:0] d7_y1 = 8'h00;
+  reg [7:0] d7_y2 = 8'h00;
+  reg [7:0] d7_y3 = 8'h00;
   wire [4:0] d_exp0_drop;
+  reg [4:0] d_exp0_drop_r = 5'h00;
   reg [17:0] d_exp0_lower;
+  reg [17:0] d_exp0_lower_r = 18'h00000;
+  reg d_exp0_offset_r = 1'h0;
+  reg [18:0] d_exp0_step_r = 19'h00000;
   reg [17:0] d_exp0_upper;
   wire [4:0] d_exp1_drop;
+  reg [4:0] d_exp1_drop_r = 5'h00;
   reg [17:0] d_exp1_lower;
+  reg [17:0] d_exp1_lower_r = 18'h00000;
+  reg d_exp1_offset_r = 1'h0;
+  reg [18:0] d_exp1_step_r = 19'h00000;
   reg [17:0] d_exp1_upper;
   wire [4:0] d_exp2_drop;
+  reg [4:0] d_exp2_drop_r = 5'h00;
   reg [17:0] d_exp2_lower;
+  reg [17:0] d_exp2_lower_r = 18'h00000;
+  reg d_exp2_offset_r = 1'h0;
+  reg [18:0] d_exp2_step_r = 19'h00000;
   reg [17:0] d_exp2_upper;
   wire [4:0] d_exp3_drop;
+  reg [4:0] d_exp3_drop_r = 5'h00;
   reg [17:0] d_exp3_lower;
+  reg [17:0] d_exp3_lower_r = 18'h00000;
+  reg d_exp3_offset_r = 1'h0;
+  reg [18:0] d_exp3_step_r = 19'h00000;
   reg [17:0] d_exp3_upper;
   input [36:0] i__payload;
   wire [36:0] i__payload;
@@ -882,7 +998,6 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   wire o__ready;
   output o__valid;
   reg o__valid = 1'h0;
-  wire [4:0] out_shift;
   reg r0_any = 1'h0;
   reg [7:0] r0_len = 8'h00;
   reg [7:0] r0_max = 8'h00;
@@ -900,6 +1015,12 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   reg [15:0] r2_mantissa = 16'h0000;
   reg [7:0] r2_max = 8'h00;
   reg r2_valid = 1'h0;
+  reg r2b_any = 1'h0;
+  reg [4:0] r2b_lead = 5'h00;
+  reg [7:0] r2b_len = 8'h00;
+  reg [15:0] r2b_mantissa = 16'h0000;
+  reg [7:0] r2b_max = 8'h00;
+  reg r2b_valid = 1'h0;
   reg r3_any = 1'h0;
   reg [4:0] r3_lead = 5'h00;
   reg [7:0] r3_len = 8'h00;
@@ -922,7 +1043,10 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   wire rd__en;
   reg [4:0] recip_lead;
   reg [12:0] recip_lower;
+  reg [12:0] recip_lower_r = 13'h0000;
   reg [16:0] recip_normal;
+  reg [12:0] recip_offset_r = 13'h0000;
+  reg [13:0] recip_step_r = 14'h0000;
   reg [12:0] recip_upper;
   (* init = 7'h00 *)
   wire [6:0] rptr;
@@ -932,6 +1056,15 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   reg [26:0] run_sum = 27'h0000000;
   reg started = 1'h0;
   reg [7:0] used = 8'h00;
+  reg [31:0] vector_head = 32'd0;
+  wire \vector_head.any ;
+  wire [4:0] \vector_head.lead ;
+  wire [6:0] \vector_head.len ;
+  wire [5:0] \vector_head.max ;
+  wire [12:0] \vector_head.recip ;
+  wire vector_load;
+  wire vector_pop;
+  reg vector_valid = 1'h0;
   wire [31:0] w_data;
   reg w_en = 1'h0;
   (* init = 7'h00 *)
@@ -1087,441 +1220,583 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
     end
   end
   assign rd__data = _0_;
-  assign \$353  = ~ started;
-  assign \$354  = $signed(a6_max) > $signed(run_max);
-  assign \$355  = \$353  | \$354 ;
-  assign \$356  = \$355  ? a6_max : { run_max[5], run_max[5], run_max };
-  assign \$357  = $signed(\$356 ) - $signed(a6_max);
-  assign \$358  = \$357  >= 5'h1b;
-  assign \$359  = ~ started;
-  assign \$360  = $signed(a6_max) > $signed(run_max);
-  assign \$361  = \$359  | \$360 ;
-  assign \$362  = \$361  ? a6_max : { run_max[5], run_max[5], run_max };
-  assign \$363  = $signed(\$362 ) - $signed(a6_max);
-  assign \$364  = a6_sum >> \$363 [4:0];
-  assign \$365  = \$358  ? 21'h000000 : \$364 ;
-  assign \$366  = \$352  + \$365 ;
-  assign \$367  = a6_any ? \$366  : { 1'h0, run_sum };
-  assign \$368  = started | a6_any;
-  assign \$369  = recip_upper - recip_lower;
-  assign \$370  = $signed({ 1'h0, r2_mantissa[12:0] }) * $signed(\$369 );
-  assign \$372  = $signed({ 1'h0, recip_lower }) + $signed(\$371 );
-  assign \$373  = rd__addr + 1'h1;
-  assign \$374  = count + 1'h1;
-  assign \$375  = \$374  == r_data[31:25];
-  assign \$376  = count + 1'h1;
-  assign \$377  = \$375  ? 8'h00 : \$376 ;
-  assign \$378  = count + 1'h1;
-  assign \$379  = \$378  == r_data[31:25];
-  assign \$380  = issue & \$379 ;
-  assign \$382  = $signed(d2_e0) - $signed(\$381 );
-  assign \$383  = d_exp0_upper - d_exp0_lower;
-  assign \$384  = $signed({ 1'h0, \$382 [0] }) * $signed(\$383 );
-  assign \$386  = $signed({ 1'h0, d_exp0_lower }) + $signed(\$385 );
-  assign \$388  = $signed(d2_e1) - $signed(\$387 );
-  assign \$389  = d_exp1_upper - d_exp1_lower;
-  assign \$390  = $signed({ 1'h0, \$388 [0] }) * $signed(\$389 );
-  assign \$392  = $signed({ 1'h0, d_exp1_lower }) + $signed(\$391 );
-  assign \$394  = $signed(d2_e2) - $signed(\$393 );
-  assign \$395  = d_exp2_upper - d_exp2_lower;
-  assign \$396  = $signed({ 1'h0, \$394 [0] }) * $signed(\$395 );
-  assign \$398  = $signed({ 1'h0, d_exp2_lower }) + $signed(\$397 );
-  assign \$400  = $signed(d2_e3) - $signed(\$399 );
-  assign \$401  = d_exp3_upper - d_exp3_lower;
-  assign \$402  = $signed({ 1'h0, \$400 [0] }) * $signed(\$401 );
-  assign \$404  = $signed({ 1'h0, d_exp3_lower }) + $signed(\$403 );
-  assign \$405  = 1'h1 << d3_drop0;
-  assign \$407  = d3_mantissa0 + \$406 ;
-  assign \$408  = \$407  >> d3_drop0;
-  assign \$409  = 1'h1 << d3_drop1;
-  assign \$411  = d3_mantissa1 + \$410 ;
-  assign \$412  = \$411  >> d3_drop1;
-  assign \$413  = 1'h1 << d3_drop2;
-  assign \$415  = d3_mantissa2 + \$414 ;
-  assign \$416  = \$415  >> d3_drop2;
-  assign \$417  = 1'h1 << d3_drop3;
-  assign \$419  = d3_mantissa3 + \$418 ;
-  assign \$420  = \$419  >> d3_drop3;
-  assign \$421  = d4_num0 * d4_recip;
-  assign \$422  = d4_num1 * d4_recip;
-  assign \$423  = d4_num2 * d4_recip;
-  assign \$424  = d4_num3 * d4_recip;
-  assign \$425  = ~ d5_any;
-  assign \$426  = d5_mask[0] | \$425 ;
-  assign \$427  = 1'h1 << \$148 [4:0];
-  assign \$429  = d5_prod0 + \$428 ;
-  assign \$430  = \$429  >> \$148 [4:0];
-  assign \$431  = \$430  > 8'hff;
-  assign \$432  = 1'h1 << \$148 [4:0];
-  assign \$434  = d5_prod0 + \$433 ;
-  assign \$435  = \$434  >> \$148 [4:0];
-  assign \$436  = \$431  ? 33'h0000000ff : \$435 ;
-  assign \$437  = \$426  ? 33'h000000000 : \$436 ;
-  assign \$438  = ~ d5_any;
-  assign \$439  = d5_mask[1] | \$438 ;
-  assign \$440  = 1'h1 << \$148 [4:0];
-  assign \$442  = d5_prod1 + \$441 ;
-  assign \$443  = \$442  >> \$148 [4:0];
-  assign \$444  = \$443  > 8'hff;
-  assign \$445  = 1'h1 << \$148 [4:0];
-  assign \$447  = d5_prod1 + \$446 ;
-  assign \$448  = \$447  >> \$148 [4:0];
-  assign \$449  = \$444  ? 33'h0000000ff : \$448 ;
-  assign \$450  = \$439  ? 33'h000000000 : \$449 ;
-  assign \$451  = ~ d5_any;
-  assign \$452  = d5_mask[2] | \$451 ;
-  assign \$453  = 1'h1 << \$148 [4:0];
-  assign \$455  = d5_prod2 + \$454 ;
-  assign \$456  = \$455  >> \$148 [4:0];
-  assign \$457  = \$456  > 8'hff;
-  assign \$458  = 1'h1 << \$148 [4:0];
-  assign \$460  = d5_prod2 + \$459 ;
-  assign \$461  = \$460  >> \$148 [4:0];
-  assign \$462  = \$457  ? 33'h0000000ff : \$461 ;
-  assign \$463  = \$452  ? 33'h000000000 : \$462 ;
-  assign \$464  = ~ d5_any;
-  assign \$465  = d5_mask[3] | \$464 ;
-  assign \$466  = 1'h1 << \$148 [4:0];
-  assign \$468  = d5_prod3 + \$467 ;
-  assign \$469  = \$468  >> \$148 [4:0];
-  assign \$470  = \$469  > 8'hff;
-  assign \$471  = 1'h1 << \$148 [4:0];
-  assign \$473  = d5_prod3 + \$472 ;
-  assign \$474  = \$473  >> \$148 [4:0];
-  assign \$475  = \$470  ? 33'h0000000ff : \$474 ;
-  assign \$476  = \$465  ? 33'h000000000 : \$475 ;
+  assign \$349  = \$348  > 8'hff;
+  assign \$350  = d6_twice2 + 1'h1;
+  assign \$352  = \$349  ? 33'h0000000ff : \$351 ;
+  assign \$353  = \$346  ? 33'h000000000 : \$352 ;
+  assign \$354  = ~ d6_any;
+  assign \$355  = d6_mask[3] | \$354 ;
+  assign \$356  = d6_twice3 + 1'h1;
+  assign \$358  = \$357  > 8'hff;
+  assign \$359  = d6_twice3 + 1'h1;
+  assign \$361  = \$358  ? 33'h0000000ff : \$360 ;
+  assign \$362  = \$355  ? 33'h000000000 : \$361 ;
   always @(posedge clk)
-    wr__addr <= \$477 ;
+    wr__addr <= \$363 ;
   always @(posedge clk)
-    used <= \$478 ;
+    used <= \$364 ;
   always @(posedge clk)
-    length <= \$479 ;
+    length <= \$365 ;
   always @(posedge clk)
-    a1_valid <= \$480 ;
+    a1_valid <= \$366 ;
   always @(posedge clk)
-    a1_last <= \$481 ;
+    a1_last <= \$367 ;
   always @(posedge clk)
-    a1_len <= \$482 ;
+    a1_len <= \$368 ;
   always @(posedge clk)
-    a1_mask <= \$483 ;
+    a1_mask <= \$369 ;
   always @(posedge clk)
-    a1_x0 <= \$484 ;
+    a1_x0 <= \$370 ;
   always @(posedge clk)
-    a1_x1 <= \$485 ;
+    a1_x1 <= \$371 ;
   always @(posedge clk)
-    a1_x2 <= \$486 ;
+    a1_x2 <= \$372 ;
   always @(posedge clk)
-    a1_x3 <= \$487 ;
+    a1_x3 <= \$373 ;
   always @(posedge clk)
-    a2_e0 <= \$488 ;
+    a2_e0 <= \$374 ;
   always @(posedge clk)
-    a2_e1 <= \$489 ;
+    a2_e1 <= \$375 ;
   always @(posedge clk)
-    a2_e2 <= \$490 ;
+    a2_e2 <= \$376 ;
   always @(posedge clk)
-    a2_e3 <= \$491 ;
+    a2_e3 <= \$377 ;
   always @(posedge clk)
-    a2_valid <= \$492 ;
+    a2_valid <= \$378 ;
   always @(posedge clk)
-    a2_last <= \$493 ;
+    a2_last <= \$379 ;
   always @(posedge clk)
-    a2_len <= \$494 ;
+    a2_len <= \$380 ;
   always @(posedge clk)
-    a2_mask <= \$495 ;
+    a2_mask <= \$381 ;
   always @(posedge clk)
-    a3_max <= \$496 ;
+    a3_whole0 <= \$382 ;
   always @(posedge clk)
-    a3_e0 <= \$497 ;
+    a3_whole1 <= \$383 ;
   always @(posedge clk)
-    a3_e1 <= \$498 ;
+    a3_whole2 <= \$384 ;
   always @(posedge clk)
-    a3_e2 <= \$499 ;
+    a3_whole3 <= \$385 ;
   always @(posedge clk)
-    a3_e3 <= \$500 ;
+    a3_max1_0 <= \$386 ;
   always @(posedge clk)
-    a3_valid <= \$501 ;
+    a3_max1_1 <= \$387 ;
   always @(posedge clk)
-    a3_last <= \$502 ;
+    a3_max2_0 <= \$388 ;
   always @(posedge clk)
-    a3_len <= \$503 ;
+    a3_0_valid <= \$389 ;
   always @(posedge clk)
-    a3_mask <= \$504 ;
+    a3_0_last <= \$390 ;
   always @(posedge clk)
-    a3_any <= \$505 ;
+    a3_0_len <= \$391 ;
   always @(posedge clk)
-    a4_mantissa0 <= \$506 ;
+    a3_0_mask <= \$392 ;
   always @(posedge clk)
-    a4_drop0 <= \$507 ;
+    a3_0_any <= \$393 ;
   always @(posedge clk)
-    a4_mantissa1 <= \$508 ;
+    a3_0_e0 <= \$394 ;
   always @(posedge clk)
-    a4_drop1 <= \$509 ;
+    a3_0_e1 <= \$395 ;
   always @(posedge clk)
-    a4_mantissa2 <= \$510 ;
+    a3_0_e2 <= \$396 ;
   always @(posedge clk)
-    a4_drop2 <= \$511 ;
+    a3_0_e3 <= \$397 ;
   always @(posedge clk)
-    a4_mantissa3 <= \$512 ;
+    a3_1_valid <= \$398 ;
   always @(posedge clk)
-    a4_drop3 <= \$513 ;
+    a3_1_last <= \$399 ;
   always @(posedge clk)
-    a4_max <= \$514 ;
+    a3_1_len <= \$400 ;
   always @(posedge clk)
-    a4_valid <= \$515 ;
+    a3_1_mask <= \$401 ;
   always @(posedge clk)
-    a4_last <= \$516 ;
+    a3_1_any <= \$402 ;
   always @(posedge clk)
-    a4_len <= \$517 ;
+    a3_1_e0 <= \$403 ;
   always @(posedge clk)
-    a4_any <= \$518 ;
+    a3_1_e1 <= \$404 ;
   always @(posedge clk)
-    a4_mask <= \$519 ;
+    a3_1_e2 <= \$405 ;
   always @(posedge clk)
-    a5_term0 <= \$520 ;
+    a3_1_e3 <= \$406 ;
   always @(posedge clk)
-    a5_term1 <= \$521 ;
+    a3_2_valid <= \$407 ;
   always @(posedge clk)
-    a5_term2 <= \$522 ;
+    a3_2_last <= \$408 ;
   always @(posedge clk)
-    a5_term3 <= \$523 ;
+    a3_2_len <= \$409 ;
   always @(posedge clk)
-    a5_max <= \$524 ;
+    a3_2_mask <= \$410 ;
   always @(posedge clk)
-    a5_valid <= \$525 ;
+    a3_2_any <= \$411 ;
   always @(posedge clk)
-    a5_last <= \$526 ;
+    a3_2_e0 <= \$412 ;
   always @(posedge clk)
-    a5_len <= \$527 ;
+    a3_2_e1 <= \$413 ;
   always @(posedge clk)
-    a5_any <= \$528 ;
+    a3_2_e2 <= \$414 ;
   always @(posedge clk)
-    a5_mask <= \$529 ;
+    a3_2_e3 <= \$415 ;
   always @(posedge clk)
-    a6_sum <= \$530 ;
+    a_exp0_offset_r <= \$416 ;
   always @(posedge clk)
-    a6_max <= \$531 ;
+    a_exp0_step_r <= \$417 ;
   always @(posedge clk)
-    a6_valid <= \$532 ;
+    a_exp0_lower_r <= \$418 ;
   always @(posedge clk)
-    a6_last <= \$533 ;
+    a_exp0_drop_r <= \$419 ;
   always @(posedge clk)
-    a6_len <= \$534 ;
+    a_exp1_offset_r <= \$420 ;
   always @(posedge clk)
-    a6_any <= \$535 ;
+    a_exp1_step_r <= \$421 ;
   always @(posedge clk)
-    run_max <= \$536 ;
+    a_exp1_lower_r <= \$422 ;
   always @(posedge clk)
-    run_sum <= \$537 ;
+    a_exp1_drop_r <= \$423 ;
   always @(posedge clk)
-    started <= \$538 ;
+    a_exp2_offset_r <= \$424 ;
   always @(posedge clk)
-    r0_valid <= \$539 ;
+    a_exp2_step_r <= \$425 ;
   always @(posedge clk)
-    r0_max <= \$540 ;
+    a_exp2_lower_r <= \$426 ;
   always @(posedge clk)
-    r0_sum <= \$541 ;
+    a_exp2_drop_r <= \$427 ;
   always @(posedge clk)
-    r0_any <= \$542 ;
+    a_exp3_offset_r <= \$428 ;
   always @(posedge clk)
-    r0_len <= \$543 ;
+    a_exp3_step_r <= \$429 ;
   always @(posedge clk)
-    r1_valid <= \$544 ;
+    a_exp3_lower_r <= \$430 ;
   always @(posedge clk)
-    r1_max <= \$545 ;
+    a_exp3_drop_r <= \$431 ;
   always @(posedge clk)
-    r1_any <= \$546 ;
+    a3b_max <= \$432 ;
   always @(posedge clk)
-    r1_len <= \$547 ;
+    a3b_valid <= \$433 ;
   always @(posedge clk)
-    r1_lead <= \$548 ;
+    a3b_last <= \$434 ;
   always @(posedge clk)
-    r1_sum <= \$549 ;
+    a3b_len <= \$435 ;
   always @(posedge clk)
-    r2_valid <= \$550 ;
+    a3b_any <= \$436 ;
   always @(posedge clk)
-    r2_max <= \$551 ;
+    a3b_mask <= \$437 ;
   always @(posedge clk)
-    r2_any <= \$552 ;
+    a4_mantissa0 <= \$438 ;
   always @(posedge clk)
-    r2_len <= \$553 ;
+    a4_drop0 <= \$439 ;
   always @(posedge clk)
-    r2_lead <= \$554 ;
+    a4_mantissa1 <= \$440 ;
   always @(posedge clk)
-    r2_mantissa <= \$555 ;
+    a4_drop1 <= \$441 ;
   always @(posedge clk)
-    w_en <= \$556 ;
+    a4_mantissa2 <= \$442 ;
   always @(posedge clk)
-    r3_max <= \$557 ;
+    a4_drop2 <= \$443 ;
   always @(posedge clk)
-    r3_any <= \$558 ;
+    a4_mantissa3 <= \$444 ;
   always @(posedge clk)
-    r3_len <= \$559 ;
+    a4_drop3 <= \$445 ;
   always @(posedge clk)
-    r3_lead <= \$560 ;
+    a4_max <= \$446 ;
   always @(posedge clk)
-    r3_recip <= \$561 ;
+    a4_valid <= \$447 ;
   always @(posedge clk)
-    r3_mantissa <= \$562 ;
+    a4_last <= \$448 ;
   always @(posedge clk)
-    rd__addr <= \$563 ;
+    a4_len <= \$449 ;
   always @(posedge clk)
-    count <= \$564 ;
+    a4_any <= \$450 ;
   always @(posedge clk)
-    d1_valid <= \$565 ;
+    a4_mask <= \$451 ;
   always @(posedge clk)
-    d1_last <= \$566 ;
+    a5_term0 <= \$452 ;
   always @(posedge clk)
-    d1_max <= \$567 ;
+    a5_term1 <= \$453 ;
   always @(posedge clk)
-    d1_recip <= \$568 ;
+    a5_term2 <= \$454 ;
   always @(posedge clk)
-    d1_lead <= \$569 ;
+    a5_term3 <= \$455 ;
   always @(posedge clk)
-    d1_any <= \$570 ;
+    a5_max <= \$456 ;
   always @(posedge clk)
-    d2_e0 <= \$571 ;
+    a5_valid <= \$457 ;
   always @(posedge clk)
-    d2_e1 <= \$572 ;
+    a5_last <= \$458 ;
   always @(posedge clk)
-    d2_e2 <= \$573 ;
+    a5_len <= \$459 ;
   always @(posedge clk)
-    d2_e3 <= \$574 ;
+    a5_any <= \$460 ;
   always @(posedge clk)
-    d2_mask <= \$575 ;
+    a5_mask <= \$461 ;
   always @(posedge clk)
-    d2_valid <= \$576 ;
+    a6_sum <= \$462 ;
   always @(posedge clk)
-    d2_last <= \$577 ;
+    a6_max <= \$463 ;
   always @(posedge clk)
-    d2_max <= \$578 ;
+    a6_valid <= \$464 ;
   always @(posedge clk)
-    d2_recip <= \$579 ;
+    a6_last <= \$465 ;
   always @(posedge clk)
-    d2_lead <= \$580 ;
+    a6_len <= \$466 ;
   always @(posedge clk)
-    d2_any <= \$581 ;
+    a6_any <= \$467 ;
   always @(posedge clk)
-    d3_mantissa0 <= \$582 ;
+    run_max <= \$468 ;
   always @(posedge clk)
-    d3_drop0 <= \$583 ;
+    started <= \$469 ;
   always @(posedge clk)
-    d3_mantissa1 <= \$584 ;
+    a7_old_shift <= \$470 ;
   always @(posedge clk)
-    d3_drop1 <= \$585 ;
+    a7_beat_shift <= \$471 ;
   always @(posedge clk)
-    d3_mantissa2 <= \$586 ;
+    a7_beat_sum <= \$472 ;
   always @(posedge clk)
-    d3_drop2 <= \$587 ;
+    a7_keep <= \$473 ;
   always @(posedge clk)
-    d3_mantissa3 <= \$588 ;
+    a7_valid <= \$474 ;
   always @(posedge clk)
-    d3_drop3 <= \$589 ;
+    a7_last <= \$475 ;
   always @(posedge clk)
-    d3_mask <= \$590 ;
+    a7_len <= \$476 ;
   always @(posedge clk)
-    d3_valid <= \$591 ;
+    a7_max <= \$477 ;
   always @(posedge clk)
-    d3_last <= \$592 ;
+    a7_any <= \$478 ;
   always @(posedge clk)
-    d3_max <= \$593 ;
+    a8_term <= \$479 ;
   always @(posedge clk)
-    d3_recip <= \$594 ;
+    a8_valid <= \$480 ;
   always @(posedge clk)
-    d3_lead <= \$595 ;
+    a8_last <= \$481 ;
   always @(posedge clk)
-    d3_any <= \$596 ;
+    a8_len <= \$482 ;
   always @(posedge clk)
-    d4_num0 <= \$597 ;
+    a8_max <= \$483 ;
   always @(posedge clk)
-    d4_num1 <= \$598 ;
+    a8_any <= \$484 ;
   always @(posedge clk)
-    d4_num2 <= \$599 ;
+    a8_old_shift <= \$485 ;
   always @(posedge clk)
-    d4_num3 <= \$600 ;
+    a8_keep <= \$486 ;
   always @(posedge clk)
-    d4_mask <= \$601 ;
+    run_sum <= \$487 ;
   always @(posedge clk)
-    d4_valid <= \$602 ;
+    r0_valid <= \$488 ;
   always @(posedge clk)
-    d4_last <= \$603 ;
+    r0_max <= \$489 ;
   always @(posedge clk)
-    d4_max <= \$604 ;
+    r0_sum <= \$490 ;
   always @(posedge clk)
-    d4_recip <= \$605 ;
+    r0_any <= \$491 ;
   always @(posedge clk)
-    d4_lead <= \$606 ;
+    r0_len <= \$492 ;
   always @(posedge clk)
-    d4_any <= \$607 ;
+    r1_valid <= \$493 ;
   always @(posedge clk)
-    d5_prod0 <= \$608 ;
+    r1_max <= \$494 ;
   always @(posedge clk)
-    d5_prod1 <= \$609 ;
+    r1_any <= \$495 ;
   always @(posedge clk)
-    d5_prod2 <= \$610 ;
+    r1_len <= \$496 ;
   always @(posedge clk)
-    d5_prod3 <= \$611 ;
+    r1_lead <= \$497 ;
   always @(posedge clk)
-    d5_mask <= \$612 ;
+    r1_sum <= \$498 ;
   always @(posedge clk)
-    d5_valid <= \$613 ;
+    r2_valid <= \$499 ;
   always @(posedge clk)
-    d5_last <= \$614 ;
+    r2_max <= \$500 ;
   always @(posedge clk)
-    d5_max <= \$615 ;
+    r2_any <= \$501 ;
   always @(posedge clk)
-    d5_recip <= \$616 ;
+    r2_len <= \$502 ;
   always @(posedge clk)
-    d5_lead <= \$617 ;
+    r2_lead <= \$503 ;
   always @(posedge clk)
-    d5_any <= \$618 ;
+    r2_mantissa <= \$504 ;
   always @(posedge clk)
-    d6_y0 <= \$619 ;
+    recip_offset_r <= \$505 ;
   always @(posedge clk)
-    d6_y1 <= \$620 ;
+    recip_step_r <= \$506 ;
   always @(posedge clk)
-    d6_y2 <= \$621 ;
+    recip_lower_r <= \$507 ;
   always @(posedge clk)
-    d6_y3 <= \$622 ;
+    r2b_valid <= \$508 ;
   always @(posedge clk)
-    o__valid <= \$623 ;
+    r2b_max <= \$509 ;
   always @(posedge clk)
-    d6_last <= \$624 ;
+    r2b_any <= \$510 ;
+  always @(posedge clk)
+    r2b_len <= \$511 ;
+  always @(posedge clk)
+    r2b_lead <= \$512 ;
+  always @(posedge clk)
+    r2b_mantissa <= \$513 ;
+  always @(posedge clk)
+    w_en <= \$514 ;
+  always @(posedge clk)
+    r3_max <= \$515 ;
+  always @(posedge clk)
+    r3_any <= \$516 ;
+  always @(posedge clk)
+    r3_len <= \$517 ;
+  always @(posedge clk)
+    r3_lead <= \$518 ;
+  always @(posedge clk)
+    r3_recip <= \$519 ;
+  always @(posedge clk)
+    r3_mantissa <= \$520 ;
+  always @(posedge clk)
+    vector_valid <= \$521 ;
+  always @(posedge clk)
+    vector_head <= \$522 ;
+  always @(posedge clk)
+    rd__addr <= \$523 ;
+  always @(posedge clk)
+    count <= \$524 ;
+  always @(posedge clk)
+    d1_valid <= \$525 ;
+  always @(posedge clk)
+    d1_last <= \$526 ;
+  always @(posedge clk)
+    d1_max <= \$527 ;
+  always @(posedge clk)
+    d1_recip <= \$528 ;
+  always @(posedge clk)
+    d1_lead <= \$529 ;
+  always @(posedge clk)
+    d1_any <= \$530 ;
+  always @(posedge clk)
+    d1b_ring <= \$531 ;
+  always @(posedge clk)
+    d1b_valid <= \$532 ;
+  always @(posedge clk)
+    d1b_last <= \$533 ;
+  always @(posedge clk)
+    d1b_max <= \$534 ;
+  always @(posedge clk)
+    d1b_recip <= \$535 ;
+  always @(posedge clk)
+    d1b_lead <= \$536 ;
+  always @(posedge clk)
+    d1b_any <= \$537 ;
+  always @(posedge clk)
+    d2_e0 <= \$538 ;
+  always @(posedge clk)
+    d2_e1 <= \$539 ;
+  always @(posedge clk)
+    d2_e2 <= \$540 ;
+  always @(posedge clk)
+    d2_e3 <= \$541 ;
+  always @(posedge clk)
+    d2_mask <= \$542 ;
+  always @(posedge clk)
+    d2_valid <= \$543 ;
+  always @(posedge clk)
+    d2_last <= \$544 ;
+  always @(posedge clk)
+    d2_max <= \$545 ;
+  always @(posedge clk)
+    d2_recip <= \$546 ;
+  always @(posedge clk)
+    d2_lead <= \$547 ;
+  always @(posedge clk)
+    d2_any <= \$548 ;
+  always @(posedge clk)
+    d_exp0_offset_r <= \$549 ;
+  always @(posedge clk)
+    d_exp0_step_r <= \$550 ;
+  always @(posedge clk)
+    d_exp0_lower_r <= \$551 ;
+  always @(posedge clk)
+    d_exp0_drop_r <= \$552 ;
+  always @(posedge clk)
+    d_exp1_offset_r <= \$553 ;
+  always @(posedge clk)
+    d_exp1_step_r <= \$554 ;
+  always @(posedge clk)
+    d_exp1_lower_r <= \$555 ;
+  always @(posedge clk)
+    d_exp1_drop_r <= \$556 ;
+  always @(posedge clk)
+    d_exp2_offset_r <= \$557 ;
+  always @(posedge clk)
+    d_exp2_step_r <= \$558 ;
+  always @(posedge clk)
+    d_exp2_lower_r <= \$559 ;
+  always @(posedge clk)
+    d_exp2_drop_r <= \$560 ;
+  always @(posedge clk)
+    d_exp3_offset_r <= \$561 ;
+  always @(posedge clk)
+    d_exp3_step_r <= \$562 ;
+  always @(posedge clk)
+    d_exp3_lower_r <= \$563 ;
+  always @(posedge clk)
+    d_exp3_drop_r <= \$564 ;
+  always @(posedge clk)
+    d2b_mask <= \$565 ;
+  always @(posedge clk)
+    d2b_valid <= \$566 ;
+  always @(posedge clk)
+    d2b_last <= \$567 ;
+  always @(posedge clk)
+    d2b_max <= \$568 ;
+  always @(posedge clk)
+    d2b_recip <= \$569 ;
+  always @(posedge clk)
+    d2b_lead <= \$570 ;
+  always @(posedge clk)
+    d2b_any <= \$571 ;
+  always @(posedge clk)
+    d3_mantissa0 <= \$572 ;
+  always @(posedge clk)
+    d3_drop0 <= \$573 ;
+  always @(posedge clk)
+    d3_mantissa1 <= \$574 ;
+  always @(posedge clk)
+    d3_drop1 <= \$575 ;
+  always @(posedge clk)
+    d3_mantissa2 <= \$576 ;
+  always @(posedge clk)
+    d3_drop2 <= \$577 ;
+  always @(posedge clk)
+    d3_mantissa3 <= \$578 ;
+  always @(posedge clk)
+    d3_drop3 <= \$579 ;
+  always @(posedge clk)
+    d3_mask <= \$580 ;
+  always @(posedge clk)
+    d3_valid <= \$581 ;
+  always @(posedge clk)
+    d3_last <= \$582 ;
+  always @(posedge clk)
+    d3_max <= \$583 ;
+  always @(posedge clk)
+    d3_recip <= \$584 ;
+  always @(posedge clk)
+    d3_lead <= \$585 ;
+  always @(posedge clk)
+    d3_any <= \$586 ;
+  always @(posedge clk)
+    d4_num0 <= \$587 ;
+  always @(posedge clk)
+    d4_num1 <= \$588 ;
+  always @(posedge clk)
+    d4_num2 <= \$589 ;
+  always @(posedge clk)
+    d4_num3 <= \$590 ;
+  always @(posedge clk)
+    d4_mask <= \$591 ;
+  always @(posedge clk)
+    d4_valid <= \$592 ;
+  always @(posedge clk)
+    d4_last <= \$593 ;
+  always @(posedge clk)
+    d4_max <= \$594 ;
+  always @(posedge clk)
+    d4_recip <= \$595 ;
+  always @(posedge clk)
+    d4_lead <= \$596 ;
+  always @(posedge clk)
+    d4_any <= \$597 ;
+  always @(posedge clk)
+    d5_prod0 <= \$598 ;
+  always @(posedge clk)
+    d5_prod1 <= \$599 ;
+  always @(posedge clk)
+    d5_prod2 <= \$600 ;
+  always @(posedge clk)
+    d5_prod3 <= \$601 ;
+  always @(posedge clk)
+    d5_mask <= \$602 ;
+  always @(posedge clk)
+    d5_valid <= \$603 ;
+  always @(posedge clk)
+    d5_last <= \$604 ;
+  always @(posedge clk)
+    d5_max <= \$605 ;
+  always @(posedge clk)
+    d5_recip <= \$606 ;
+  always @(posedge clk)
+    d5_lead <= \$607 ;
+  always @(posedge clk)
+    d5_any <= \$608 ;
+  always @(posedge clk)
+    d5_shift <= \$609 ;
+  always @(posedge clk)
+    d6_twice0 <= \$610 ;
+  always @(posedge clk)
+    d6_twice1 <= \$611 ;
+  always @(posedge clk)
+    d6_twice2 <= \$612 ;
+  always @(posedge clk)
+    d6_twice3 <= \$613 ;
+  always @(posedge clk)
+    d6_mask <= \$614 ;
+  always @(posedge clk)
+    d6_valid <= \$615 ;
+  always @(posedge clk)
+    d6_last <= \$616 ;
+  always @(posedge clk)
+    d6_max <= \$617 ;
+  always @(posedge clk)
+    d6_recip <= \$618 ;
+  always @(posedge clk)
+    d6_lead <= \$619 ;
+  always @(posedge clk)
+    d6_any <= \$620 ;
+  always @(posedge clk)
+    d6_shift <= \$621 ;
+  always @(posedge clk)
+    d7_y0 <= \$622 ;
+  always @(posedge clk)
+    d7_y1 <= \$623 ;
+  always @(posedge clk)
+    d7_y2 <= \$624 ;
+  always @(posedge clk)
+    d7_y3 <= \$625 ;
+  always @(posedge clk)
+    o__valid <= \$626 ;
+  always @(posedge clk)
+    d7_last <= \$627 ;
   assign i__ready = used < 8'h80;
   assign accept = i__valid & i__ready;
-  assign \$2  = $signed(a3_e0) - $signed(\$1 );
-  assign \$5  = $signed(a3_e0) - $signed(\$4 );
+  assign \$2  = $signed(a3_2_e0) - $signed(\$1 );
+  assign \$5  = $signed(a3_2_e0) - $signed(\$4 );
   assign \$7  = \$6  + 1'h1;
-  assign \$9  = $signed(a3_e0) - $signed(\$8 );
+  assign \$9  = $signed(a3_2_e0) - $signed(\$8 );
   assign \$11  = - $signed(\$10 );
   assign \$12  = $signed(\$11 ) > $signed(6'h12);
-  assign \$14  = $signed(a3_e0) - $signed(\$13 );
+  assign \$14  = $signed(a3_2_e0) - $signed(\$13 );
   assign \$16  = - $signed(\$15 );
   assign \$17  = \$12  ? 17'h00012 : \$16 ;
-  assign \$19  = $signed(a3_e1) - $signed(\$18 );
-  assign \$22  = $signed(a3_e1) - $signed(\$21 );
+  assign \$19  = $signed(a3_2_e1) - $signed(\$18 );
+  assign \$22  = $signed(a3_2_e1) - $signed(\$21 );
   assign \$24  = \$23  + 1'h1;
-  assign \$26  = $signed(a3_e1) - $signed(\$25 );
+  assign \$26  = $signed(a3_2_e1) - $signed(\$25 );
   assign \$28  = - $signed(\$27 );
   assign \$29  = $signed(\$28 ) > $signed(6'h12);
-  assign \$31  = $signed(a3_e1) - $signed(\$30 );
+  assign \$31  = $signed(a3_2_e1) - $signed(\$30 );
   assign \$33  = - $signed(\$32 );
   assign \$34  = \$29  ? 17'h00012 : \$33 ;
-  assign \$36  = $signed(a3_e2) - $signed(\$35 );
-  assign \$39  = $signed(a3_e2) - $signed(\$38 );
+  assign \$36  = $signed(a3_2_e2) - $signed(\$35 );
+  assign \$39  = $signed(a3_2_e2) - $signed(\$38 );
   assign \$41  = \$40  + 1'h1;
-  assign \$43  = $signed(a3_e2) - $signed(\$42 );
+  assign \$43  = $signed(a3_2_e2) - $signed(\$42 );
   assign \$45  = - $signed(\$44 );
   assign \$46  = $signed(\$45 ) > $signed(6'h12);
-  assign \$48  = $signed(a3_e2) - $signed(\$47 );
+  assign \$48  = $signed(a3_2_e2) - $signed(\$47 );
   assign \$50  = - $signed(\$49 );
   assign \$51  = \$46  ? 17'h00012 : \$50 ;
-  assign \$53  = $signed(a3_e3) - $signed(\$52 );
-  assign \$56  = $signed(a3_e3) - $signed(\$55 );
+  assign \$53  = $signed(a3_2_e3) - $signed(\$52 );
+  assign \$56  = $signed(a3_2_e3) - $signed(\$55 );
   assign \$58  = \$57  + 1'h1;
-  assign \$60  = $signed(a3_e3) - $signed(\$59 );
+  assign \$60  = $signed(a3_2_e3) - $signed(\$59 );
   assign \$62  = - $signed(\$61 );
   assign \$63  = $signed(\$62 ) > $signed(6'h12);
-  assign \$65  = $signed(a3_e3) - $signed(\$64 );
+  assign \$65  = $signed(a3_2_e3) - $signed(\$64 );
   assign \$67  = - $signed(\$66 );
   assign \$68  = \$63  ? 17'h00012 : \$67 ;
   assign \$69  = r1_lead >= 5'h10;
@@ -1532,209 +1807,210 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   assign \$76  = \$75  + 1'h1;
   assign \$77  = ~ o__valid;
   assign ce = \$77  | o__ready;
-  assign issue = ce & r_rdy;
-  assign \$78  = count + 1'h1;
-  assign \$79  = \$78  == r_data[31:25];
-  assign r_en = issue & \$79 ;
-  assign \$81  = $signed(d2_e0) - $signed(\$80 );
-  assign \$84  = $signed(d2_e0) - $signed(\$83 );
-  assign \$86  = \$85  + 1'h1;
-  assign \$88  = $signed(d2_e0) - $signed(\$87 );
-  assign \$90  = - $signed(\$89 );
-  assign \$91  = $signed(\$90 ) > $signed(6'h12);
-  assign \$93  = $signed(d2_e0) - $signed(\$92 );
-  assign \$95  = - $signed(\$94 );
-  assign \$96  = \$91  ? 15'h0012 : \$95 ;
-  assign \$98  = $signed(d2_e1) - $signed(\$97 );
-  assign \$101  = $signed(d2_e1) - $signed(\$100 );
-  assign \$103  = \$102  + 1'h1;
-  assign \$105  = $signed(d2_e1) - $signed(\$104 );
-  assign \$107  = - $signed(\$106 );
-  assign \$108  = $signed(\$107 ) > $signed(6'h12);
-  assign \$110  = $signed(d2_e1) - $signed(\$109 );
-  assign \$112  = - $signed(\$111 );
-  assign \$113  = \$108  ? 15'h0012 : \$112 ;
-  assign \$115  = $signed(d2_e2) - $signed(\$114 );
-  assign \$118  = $signed(d2_e2) - $signed(\$117 );
-  assign \$120  = \$119  + 1'h1;
-  assign \$122  = $signed(d2_e2) - $signed(\$121 );
-  assign \$124  = - $signed(\$123 );
-  assign \$125  = $signed(\$124 ) > $signed(6'h12);
-  assign \$127  = $signed(d2_e2) - $signed(\$126 );
-  assign \$129  = - $signed(\$128 );
-  assign \$130  = \$125  ? 15'h0012 : \$129 ;
-  assign \$132  = $signed(d2_e3) - $signed(\$131 );
-  assign \$135  = $signed(d2_e3) - $signed(\$134 );
-  assign \$137  = \$136  + 1'h1;
-  assign \$139  = $signed(d2_e3) - $signed(\$138 );
-  assign \$141  = - $signed(\$140 );
-  assign \$142  = $signed(\$141 ) > $signed(6'h12);
-  assign \$144  = $signed(d2_e3) - $signed(\$143 );
-  assign \$146  = - $signed(\$145 );
-  assign \$147  = \$142  ? 15'h0012 : \$146 ;
-  assign \$148  = d5_lead + 3'h4;
-  assign \$149  = wr__addr + 1'h1;
-  assign \$150  = used + accept;
-  assign \$151  = \$150  - issue;
-  assign \$152  = length + 1'h1;
-  assign \$153  = i__payload[36] ? 8'h00 : \$152 ;
+  assign \$78  = ~ vector_valid;
+  assign \$79  = \$78  | vector_pop;
+  assign vector_load = r_rdy & \$79 ;
+  assign issue = ce & vector_valid;
+  assign \$80  = count + 1'h1;
+  assign \$81  = \$80  == vector_head[31:25];
+  assign vector_pop = issue & \$81 ;
+  assign \$83  = $signed(d2_e0) - $signed(\$82 );
+  assign \$86  = $signed(d2_e0) - $signed(\$85 );
+  assign \$88  = \$87  + 1'h1;
+  assign \$90  = $signed(d2_e0) - $signed(\$89 );
+  assign \$92  = - $signed(\$91 );
+  assign \$93  = $signed(\$92 ) > $signed(6'h12);
+  assign \$95  = $signed(d2_e0) - $signed(\$94 );
+  assign \$97  = - $signed(\$96 );
+  assign \$98  = \$93  ? 15'h0012 : \$97 ;
+  assign \$100  = $signed(d2_e1) - $signed(\$99 );
+  assign \$103  = $signed(d2_e1) - $signed(\$102 );
+  assign \$105  = \$104  + 1'h1;
+  assign \$107  = $signed(d2_e1) - $signed(\$106 );
+  assign \$109  = - $signed(\$108 );
+  assign \$110  = $signed(\$109 ) > $signed(6'h12);
+  assign \$112  = $signed(d2_e1) - $signed(\$111 );
+  assign \$114  = - $signed(\$113 );
+  assign \$115  = \$110  ? 15'h0012 : \$114 ;
+  assign \$117  = $signed(d2_e2) - $signed(\$116 );
+  assign \$120  = $signed(d2_e2) - $signed(\$119 );
+  assign \$122  = \$121  + 1'h1;
+  assign \$124  = $signed(d2_e2) - $signed(\$123 );
+  assign \$126  = - $signed(\$125 );
+  assign \$127  = $signed(\$126 ) > $signed(6'h12);
+  assign \$129  = $signed(d2_e2) - $signed(\$128 );
+  assign \$131  = - $signed(\$130 );
+  assign \$132  = \$127  ? 15'h0012 : \$131 ;
+  assign \$134  = $signed(d2_e3) - $signed(\$133 );
+  assign \$137  = $signed(d2_e3) - $signed(\$136 );
+  assign \$139  = \$138  + 1'h1;
+  assign \$141  = $signed(d2_e3) - $signed(\$140 );
+  assign \$143  = - $signed(\$142 );
+  assign \$144  = $signed(\$143 ) > $signed(6'h12);
+  assign \$146  = $signed(d2_e3) - $signed(\$145 );
+  assign \$148  = - $signed(\$147 );
+  assign \$149  = \$144  ? 15'h0012 : \$148 ;
+  assign \$150  = d4_lead + 3'h4;
+  assign \$151  = wr__addr + 1'h1;
+  assign \$152  = used + accept;
+  assign \$153  = \$152  - issue;
   assign \$154  = length + 1'h1;
-  assign \$155  = ~ a2_mask[3];
-  assign \$157  = ~ a2_mask[2];
-  assign \$159  = ~ a2_mask[1];
-  assign \$161  = ~ a2_mask[0];
-  assign \$163  = $signed(\$162 ) > $signed(6'h20);
-  assign \$164  = \$161  & \$163 ;
-  assign \$166  = \$164  ? \$165  : 8'he0;
-  assign \$167  = $signed(\$160 ) > $signed(\$166 );
-  assign \$168  = \$159  & \$167 ;
-  assign \$170  = ~ a2_mask[0];
-  assign \$172  = $signed(\$171 ) > $signed(6'h20);
-  assign \$173  = \$170  & \$172 ;
-  assign \$175  = \$173  ? \$174  : 8'he0;
-  assign \$176  = \$168  ? \$169  : \$175 ;
-  assign \$177  = $signed(\$158 ) > $signed(\$176 );
-  assign \$178  = \$157  & \$177 ;
-  assign \$180  = ~ a2_mask[1];
-  assign \$182  = ~ a2_mask[0];
-  assign \$184  = $signed(\$183 ) > $signed(6'h20);
-  assign \$185  = \$182  & \$184 ;
-  assign \$187  = \$185  ? \$186  : 8'he0;
-  assign \$188  = $signed(\$181 ) > $signed(\$187 );
-  assign \$189  = \$180  & \$188 ;
-  assign \$191  = ~ a2_mask[0];
-  assign \$193  = $signed(\$192 ) > $signed(6'h20);
-  assign \$194  = \$191  & \$193 ;
-  assign \$196  = \$194  ? \$195  : 8'he0;
-  assign \$197  = \$189  ? \$190  : \$196 ;
-  assign \$198  = \$178  ? \$179  : \$197 ;
-  assign \$199  = $signed(\$156 ) > $signed(\$198 );
-  assign \$200  = \$155  & \$199 ;
-  assign \$202  = ~ a2_mask[2];
-  assign \$204  = ~ a2_mask[1];
-  assign \$206  = ~ a2_mask[0];
-  assign \$208  = $signed(\$207 ) > $signed(6'h20);
-  assign \$209  = \$206  & \$208 ;
-  assign \$211  = \$209  ? \$210  : 8'he0;
-  assign \$212  = $signed(\$205 ) > $signed(\$211 );
-  assign \$213  = \$204  & \$212 ;
-  assign \$215  = ~ a2_mask[0];
-  assign \$217  = $signed(\$216 ) > $signed(6'h20);
-  assign \$218  = \$215  & \$217 ;
-  assign \$220  = \$218  ? \$219  : 8'he0;
-  assign \$221  = \$213  ? \$214  : \$220 ;
-  assign \$222  = $signed(\$203 ) > $signed(\$221 );
-  assign \$223  = \$202  & \$222 ;
-  assign \$225  = ~ a2_mask[1];
-  assign \$227  = ~ a2_mask[0];
-  assign \$229  = $signed(\$228 ) > $signed(6'h20);
-  assign \$230  = \$227  & \$229 ;
-  assign \$232  = \$230  ? \$231  : 8'he0;
-  assign \$233  = $signed(\$226 ) > $signed(\$232 );
-  assign \$234  = \$225  & \$233 ;
-  assign \$236  = ~ a2_mask[0];
-  assign \$238  = $signed(\$237 ) > $signed(6'h20);
-  assign \$239  = \$236  & \$238 ;
-  assign \$241  = \$239  ? \$240  : 8'he0;
-  assign \$242  = \$234  ? \$235  : \$241 ;
-  assign \$243  = \$223  ? \$224  : \$242 ;
-  assign \$244  = \$200  ? \$201  : \$243 ;
-  assign \$245  = & a2_mask;
-  assign \$246  = ~ \$245 ;
-  assign \$248  = $signed(a3_e0) - $signed(\$247 );
-  assign \$249  = a_exp0_upper - a_exp0_lower;
-  assign \$250  = $signed({ 1'h0, \$248 [0] }) * $signed(\$249 );
-  assign \$252  = $signed({ 1'h0, a_exp0_lower }) + $signed(\$251 );
-  assign \$254  = $signed(a3_e1) - $signed(\$253 );
-  assign \$255  = a_exp1_upper - a_exp1_lower;
-  assign \$256  = $signed({ 1'h0, \$254 [0] }) * $signed(\$255 );
-  assign \$258  = $signed({ 1'h0, a_exp1_lower }) + $signed(\$257 );
-  assign \$260  = $signed(a3_e2) - $signed(\$259 );
-  assign \$261  = a_exp2_upper - a_exp2_lower;
-  assign \$262  = $signed({ 1'h0, \$260 [0] }) * $signed(\$261 );
-  assign \$264  = $signed({ 1'h0, a_exp2_lower }) + $signed(\$263 );
-  assign \$266  = $signed(a3_e3) - $signed(\$265 );
-  assign \$267  = a_exp3_upper - a_exp3_lower;
-  assign \$268  = $signed({ 1'h0, \$266 [0] }) * $signed(\$267 );
-  assign \$270  = $signed({ 1'h0, a_exp3_lower }) + $signed(\$269 );
-  assign \$271  = 1'h1 << a4_drop0;
-  assign \$273  = a4_mantissa0 + \$272 ;
-  assign \$274  = \$273  >> a4_drop0;
-  assign \$276  = a4_mask[0] ? 18'h00000 : \$275 ;
-  assign \$277  = 1'h1 << a4_drop1;
-  assign \$279  = a4_mantissa1 + \$278 ;
-  assign \$280  = \$279  >> a4_drop1;
-  assign \$282  = a4_mask[1] ? 18'h00000 : \$281 ;
-  assign \$283  = 1'h1 << a4_drop2;
-  assign \$285  = a4_mantissa2 + \$284 ;
-  assign \$286  = \$285  >> a4_drop2;
-  assign \$288  = a4_mask[2] ? 18'h00000 : \$287 ;
-  assign \$289  = 1'h1 << a4_drop3;
-  assign \$291  = a4_mantissa3 + \$290 ;
-  assign \$292  = \$291  >> a4_drop3;
-  assign \$294  = a4_mask[3] ? 18'h00000 : \$293 ;
-  assign \$295  = a5_term0 + a5_term1;
-  assign \$296  = \$295  + a5_term2;
-  assign \$297  = \$296  + a5_term3;
-  assign \$298  = ~ started;
-  assign \$299  = $signed(a6_max) > $signed(run_max);
-  assign \$300  = \$298  | \$299 ;
-  assign \$301  = \$300  ? a6_max : { run_max[5], run_max[5], run_max };
-  assign \$302  = a6_any ? \$301  : { run_max[5], run_max[5], run_max };
-  assign \$303  = ~ started;
-  assign \$304  = $signed(a6_max) > $signed(run_max);
-  assign \$305  = \$303  | \$304 ;
-  assign \$306  = \$305  ? a6_max : { run_max[5], run_max[5], run_max };
-  assign \$307  = $signed(\$306 ) - $signed(run_max);
-  assign \$308  = \$307  >= 5'h1b;
-  assign \$309  = ~ started;
-  assign \$310  = $signed(a6_max) > $signed(run_max);
-  assign \$311  = \$309  | \$310 ;
-  assign \$312  = \$311  ? a6_max : { run_max[5], run_max[5], run_max };
-  assign \$313  = $signed(\$312 ) - $signed(run_max);
-  assign \$314  = run_sum >> \$313 [4:0];
-  assign \$315  = \$308  ? 27'h0000000 : \$314 ;
-  assign \$316  = started ? \$315  : 27'h0000000;
-  assign \$317  = ~ started;
-  assign \$318  = $signed(a6_max) > $signed(run_max);
-  assign \$319  = \$317  | \$318 ;
-  assign \$320  = \$319  ? a6_max : { run_max[5], run_max[5], run_max };
-  assign \$321  = $signed(\$320 ) - $signed(a6_max);
-  assign \$322  = \$321  >= 5'h1b;
-  assign \$323  = ~ started;
-  assign \$324  = $signed(a6_max) > $signed(run_max);
-  assign \$325  = \$323  | \$324 ;
-  assign \$326  = \$325  ? a6_max : { run_max[5], run_max[5], run_max };
-  assign \$327  = $signed(\$326 ) - $signed(a6_max);
-  assign \$328  = a6_sum >> \$327 [4:0];
-  assign \$329  = \$322  ? 21'h000000 : \$328 ;
-  assign \$330  = \$316  + \$329 ;
-  assign \$331  = a6_any ? \$330  : { 1'h0, run_sum };
-  assign \$332  = started | a6_any;
-  assign \$333  = a6_valid & a6_last;
-  assign \$334  = ~ started;
-  assign \$335  = $signed(a6_max) > $signed(run_max);
-  assign \$336  = \$334  | \$335 ;
-  assign \$337  = \$336  ? a6_max : { run_max[5], run_max[5], run_max };
-  assign \$338  = a6_any ? \$337  : { run_max[5], run_max[5], run_max };
-  assign \$339  = ~ started;
-  assign \$340  = $signed(a6_max) > $signed(run_max);
-  assign \$341  = \$339  | \$340 ;
-  assign \$342  = \$341  ? a6_max : { run_max[5], run_max[5], run_max };
-  assign \$343  = $signed(\$342 ) - $signed(run_max);
-  assign \$344  = \$343  >= 5'h1b;
-  assign \$345  = ~ started;
-  assign \$346  = $signed(a6_max) > $signed(run_max);
-  assign \$347  = \$345  | \$346 ;
-  assign \$348  = \$347  ? a6_max : { run_max[5], run_max[5], run_max };
-  assign \$349  = $signed(\$348 ) - $signed(run_max);
-  assign \$350  = run_sum >> \$349 [4:0];
-  assign \$351  = \$344  ? 27'h0000000 : \$350 ;
-  assign \$352  = started ? \$351  : 27'h0000000;
+  assign \$155  = i__payload[36] ? 8'h00 : \$154 ;
+  assign \$156  = length + 1'h1;
+  assign \$158  = a2_mask[0] ? 8'he0 : \$157 ;
+  assign \$160  = a2_mask[1] ? 8'he0 : \$159 ;
+  assign \$162  = a2_mask[2] ? 8'he0 : \$161 ;
+  assign \$164  = a2_mask[3] ? 8'he0 : \$163 ;
+  assign \$165  = $signed(a3_whole0) > $signed(a3_whole1);
+  assign \$166  = \$165  ? a3_whole0 : a3_whole1;
+  assign \$167  = $signed(a3_whole2) > $signed(a3_whole3);
+  assign \$168  = \$167  ? a3_whole2 : a3_whole3;
+  assign \$169  = $signed(a3_max1_0) > $signed(a3_max1_1);
+  assign \$170  = \$169  ? a3_max1_0 : a3_max1_1;
+  assign \$171  = & a2_mask;
+  assign \$172  = ~ \$171 ;
+  assign \$174  = $signed(a3_2_e0) - $signed(\$173 );
+  assign \$175  = a_exp0_upper - a_exp0_lower;
+  assign \$177  = $signed(a3_2_e1) - $signed(\$176 );
+  assign \$178  = a_exp1_upper - a_exp1_lower;
+  assign \$180  = $signed(a3_2_e2) - $signed(\$179 );
+  assign \$181  = a_exp2_upper - a_exp2_lower;
+  assign \$183  = $signed(a3_2_e3) - $signed(\$182 );
+  assign \$184  = a_exp3_upper - a_exp3_lower;
+  assign \$185  = $signed({ 1'h0, a_exp0_offset_r }) * $signed(a_exp0_step_r);
+  assign \$187  = $signed({ 1'h0, a_exp0_lower_r }) + $signed(\$186 );
+  assign \$188  = $signed({ 1'h0, a_exp1_offset_r }) * $signed(a_exp1_step_r);
+  assign \$190  = $signed({ 1'h0, a_exp1_lower_r }) + $signed(\$189 );
+  assign \$191  = $signed({ 1'h0, a_exp2_offset_r }) * $signed(a_exp2_step_r);
+  assign \$193  = $signed({ 1'h0, a_exp2_lower_r }) + $signed(\$192 );
+  assign \$194  = $signed({ 1'h0, a_exp3_offset_r }) * $signed(a_exp3_step_r);
+  assign \$196  = $signed({ 1'h0, a_exp3_lower_r }) + $signed(\$195 );
+  assign \$197  = 1'h1 << a4_drop0;
+  assign \$199  = a4_mantissa0 + \$198 ;
+  assign \$200  = \$199  >> a4_drop0;
+  assign \$202  = a4_mask[0] ? 18'h00000 : \$201 ;
+  assign \$203  = 1'h1 << a4_drop1;
+  assign \$205  = a4_mantissa1 + \$204 ;
+  assign \$206  = \$205  >> a4_drop1;
+  assign \$208  = a4_mask[1] ? 18'h00000 : \$207 ;
+  assign \$209  = 1'h1 << a4_drop2;
+  assign \$211  = a4_mantissa2 + \$210 ;
+  assign \$212  = \$211  >> a4_drop2;
+  assign \$214  = a4_mask[2] ? 18'h00000 : \$213 ;
+  assign \$215  = 1'h1 << a4_drop3;
+  assign \$217  = a4_mantissa3 + \$216 ;
+  assign \$218  = \$217  >> a4_drop3;
+  assign \$220  = a4_mask[3] ? 18'h00000 : \$219 ;
+  assign \$221  = a5_term0 + a5_term1;
+  assign \$222  = \$221  + a5_term2;
+  assign \$223  = \$222  + a5_term3;
+  assign \$224  = ~ started;
+  assign \$225  = $signed(a6_max) > $signed(run_max);
+  assign \$226  = \$224  | \$225 ;
+  assign \$227  = \$226  ? a6_max : { run_max[5], run_max[5], run_max };
+  assign \$228  = a6_any ? \$227  : { run_max[5], run_max[5], run_max };
+  assign \$229  = started | a6_any;
+  assign \$230  = a6_last ? 1'h0 : \$229 ;
+  assign \$231  = ~ started;
+  assign \$232  = $signed(a6_max) > $signed(run_max);
+  assign \$233  = \$231  | \$232 ;
+  assign \$234  = \$233  ? a6_max : { run_max[5], run_max[5], run_max };
+  assign \$235  = $signed(\$234 ) - $signed(run_max);
+  assign \$236  = a6_any ? \$235  : 9'h000;
+  assign \$237  = ~ started;
+  assign \$238  = $signed(a6_max) > $signed(run_max);
+  assign \$239  = \$237  | \$238 ;
+  assign \$240  = \$239  ? a6_max : { run_max[5], run_max[5], run_max };
+  assign \$241  = $signed(\$240 ) - $signed(a6_max);
+  assign \$242  = a6_any ? a6_sum : 21'h000000;
+  assign \$243  = ~ started;
+  assign \$244  = $signed(a6_max) > $signed(run_max);
+  assign \$245  = \$243  | \$244 ;
+  assign \$246  = \$245  ? a6_max : { run_max[5], run_max[5], run_max };
+  assign \$247  = a6_any ? \$246  : { run_max[5], run_max[5], run_max };
+  assign \$248  = started | a6_any;
+  assign \$249  = a7_beat_shift >= 5'h1b;
+  assign \$250  = a7_beat_sum >> a7_beat_shift[4:0];
+  assign \$251  = \$249  ? 21'h000000 : \$250 ;
+  assign \$252  = a8_old_shift >= 5'h1b;
+  assign \$253  = run_sum >> a8_old_shift[4:0];
+  assign \$254  = \$252  ? 27'h0000000 : \$253 ;
+  assign \$255  = a8_keep ? \$254  : 27'h0000000;
+  assign \$256  = \$255  + a8_term;
+  assign \$257  = a8_valid & a8_last;
+  assign \$258  = a8_old_shift >= 5'h1b;
+  assign \$259  = run_sum >> a8_old_shift[4:0];
+  assign \$260  = \$258  ? 27'h0000000 : \$259 ;
+  assign \$261  = a8_keep ? \$260  : 27'h0000000;
+  assign \$262  = \$261  + a8_term;
+  assign \$263  = recip_upper - recip_lower;
+  assign \$264  = $signed({ 1'h0, recip_offset_r }) * $signed(recip_step_r);
+  assign \$266  = $signed({ 1'h0, recip_lower_r }) + $signed(\$265 );
+  assign \$267  = rd__addr + 1'h1;
+  assign \$268  = count + 1'h1;
+  assign \$269  = \$268  == vector_head[31:25];
+  assign \$270  = count + 1'h1;
+  assign \$271  = \$269  ? 8'h00 : \$270 ;
+  assign \$272  = count + 1'h1;
+  assign \$273  = \$272  == vector_head[31:25];
+  assign \$274  = issue & \$273 ;
+  assign \$276  = $signed(d2_e0) - $signed(\$275 );
+  assign \$277  = d_exp0_upper - d_exp0_lower;
+  assign \$279  = $signed(d2_e1) - $signed(\$278 );
+  assign \$280  = d_exp1_upper - d_exp1_lower;
+  assign \$282  = $signed(d2_e2) - $signed(\$281 );
+  assign \$283  = d_exp2_upper - d_exp2_lower;
+  assign \$285  = $signed(d2_e3) - $signed(\$284 );
+  assign \$286  = d_exp3_upper - d_exp3_lower;
+  assign \$287  = $signed({ 1'h0, d_exp0_offset_r }) * $signed(d_exp0_step_r);
+  assign \$289  = $signed({ 1'h0, d_exp0_lower_r }) + $signed(\$288 );
+  assign \$290  = $signed({ 1'h0, d_exp1_offset_r }) * $signed(d_exp1_step_r);
+  assign \$292  = $signed({ 1'h0, d_exp1_lower_r }) + $signed(\$291 );
+  assign \$293  = $signed({ 1'h0, d_exp2_offset_r }) * $signed(d_exp2_step_r);
+  assign \$295  = $signed({ 1'h0, d_exp2_lower_r }) + $signed(\$294 );
+  assign \$296  = $signed({ 1'h0, d_exp3_offset_r }) * $signed(d_exp3_step_r);
+  assign \$298  = $signed({ 1'h0, d_exp3_lower_r }) + $signed(\$297 );
+  assign \$299  = 1'h1 << d3_drop0;
+  assign \$301  = d3_mantissa0 + \$300 ;
+  assign \$302  = \$301  >> d3_drop0;
+  assign \$303  = 1'h1 << d3_drop1;
+  assign \$305  = d3_mantissa1 + \$304 ;
+  assign \$306  = \$305  >> d3_drop1;
+  assign \$307  = 1'h1 << d3_drop2;
+  assign \$309  = d3_mantissa2 + \$308 ;
+  assign \$310  = \$309  >> d3_drop2;
+  assign \$311  = 1'h1 << d3_drop3;
+  assign \$313  = d3_mantissa3 + \$312 ;
+  assign \$314  = \$313  >> d3_drop3;
+  assign \$315  = d4_num0 * d4_recip;
+  assign \$316  = d4_num1 * d4_recip;
+  assign \$317  = d4_num2 * d4_recip;
+  assign \$318  = d4_num3 * d4_recip;
+  assign \$320  = \$319  >> d5_shift;
+  assign \$322  = \$321  >> d5_shift;
+  assign \$324  = \$323  >> d5_shift;
+  assign \$326  = \$325  >> d5_shift;
+  assign \$327  = ~ d6_any;
+  assign \$328  = d6_mask[0] | \$327 ;
+  assign \$329  = d6_twice0 + 1'h1;
+  assign \$331  = \$330  > 8'hff;
+  assign \$332  = d6_twice0 + 1'h1;
+  assign \$334  = \$331  ? 33'h0000000ff : \$333 ;
+  assign \$335  = \$328  ? 33'h000000000 : \$334 ;
+  assign \$336  = ~ d6_any;
+  assign \$337  = d6_mask[1] | \$336 ;
+  assign \$338  = d6_twice1 + 1'h1;
+  assign \$340  = \$339  > 8'hff;
+  assign \$341  = d6_twice1 + 1'h1;
+  assign \$343  = \$340  ? 33'h0000000ff : \$342 ;
+  assign \$344  = \$337  ? 33'h000000000 : \$343 ;
+  assign \$345  = ~ d6_any;
+  assign \$346  = d6_mask[2] | \$345 ;
+  assign \$347  = d6_twice2 + 1'h1;
   \softmax_int8_base2.core.vectors  vectors (
     .clk(clk),
     .r_data(r_data),
-    .r_en(r_en),
+    .r_en(vector_load),
     .r_rdy(r_rdy),
     .rst(rst),
     .w_en(w_en),
@@ -1836,659 +2112,1582 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$477  = wr__addr;
+    \$363  = wr__addr;
     if (accept) begin
-      \$477  = \$149 [6:0];
+      \$363  = \$151 [6:0];
     end
     if (rst) begin
-      \$477  = 7'h00;
+      \$363  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$478  = \$151 [7:0];
+    \$364  = \$153 [7:0];
     if (rst) begin
-      \$478  = 8'h00;
+      \$364  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$479  = length;
+    \$365  = length;
     if (accept) begin
-      \$479  = \$153 [6:0];
+      \$365  = \$155 [6:0];
     end
     if (rst) begin
-      \$479  = 7'h00;
+      \$365  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$480  = accept;
+    \$366  = accept;
+    if (rst) begin
+      \$366  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$367  = i__payload[36];
+    if (rst) begin
+      \$367  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$368  = \$156 ;
+    if (rst) begin
+      \$368  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$369  = i__payload[35:32];
+    if (rst) begin
+      \$369  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$370  = i__payload[7:0];
+    if (rst) begin
+      \$370  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$371  = i__payload[15:8];
+    if (rst) begin
+      \$371  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$372  = i__payload[23:16];
+    if (rst) begin
+      \$372  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$373  = i__payload[31:24];
+    if (rst) begin
+      \$373  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$374  = a1_x0;
+    if (rst) begin
+      \$374  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$375  = a1_x1;
+    if (rst) begin
+      \$375  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$376  = a1_x2;
+    if (rst) begin
+      \$376  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$377  = a1_x3;
+    if (rst) begin
+      \$377  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$378  = a1_valid;
+    if (rst) begin
+      \$378  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$379  = a1_last;
+    if (rst) begin
+      \$379  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$380  = a1_len;
+    if (rst) begin
+      \$380  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$381  = a1_mask;
+    if (rst) begin
+      \$381  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$382  = \$158 ;
+    if (rst) begin
+      \$382  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$383  = \$160 ;
+    if (rst) begin
+      \$383  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$384  = \$162 ;
+    if (rst) begin
+      \$384  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$385  = \$164 ;
+    if (rst) begin
+      \$385  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$386  = \$166 ;
+    if (rst) begin
+      \$386  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$387  = \$168 ;
+    if (rst) begin
+      \$387  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$388  = \$170 ;
+    if (rst) begin
+      \$388  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$389  = a2_valid;
+    if (rst) begin
+      \$389  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$390  = a2_last;
+    if (rst) begin
+      \$390  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$391  = a2_len;
+    if (rst) begin
+      \$391  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$392  = a2_mask;
+    if (rst) begin
+      \$392  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$393  = \$172 ;
+    if (rst) begin
+      \$393  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$394  = a2_e0;
+    if (rst) begin
+      \$394  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$395  = a2_e1;
+    if (rst) begin
+      \$395  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$396  = a2_e2;
+    if (rst) begin
+      \$396  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$397  = a2_e3;
+    if (rst) begin
+      \$397  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$398  = a3_0_valid;
+    if (rst) begin
+      \$398  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$399  = a3_0_last;
+    if (rst) begin
+      \$399  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$400  = a3_0_len;
+    if (rst) begin
+      \$400  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$401  = a3_0_mask;
+    if (rst) begin
+      \$401  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$402  = a3_0_any;
+    if (rst) begin
+      \$402  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$403  = a3_0_e0;
+    if (rst) begin
+      \$403  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$404  = a3_0_e1;
+    if (rst) begin
+      \$404  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$405  = a3_0_e2;
+    if (rst) begin
+      \$405  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$406  = a3_0_e3;
+    if (rst) begin
+      \$406  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$407  = a3_1_valid;
+    if (rst) begin
+      \$407  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$408  = a3_1_last;
+    if (rst) begin
+      \$408  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$409  = a3_1_len;
+    if (rst) begin
+      \$409  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$410  = a3_1_mask;
+    if (rst) begin
+      \$410  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$411  = a3_1_any;
+    if (rst) begin
+      \$411  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$412  = a3_1_e0;
+    if (rst) begin
+      \$412  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$413  = a3_1_e1;
+    if (rst) begin
+      \$413  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$414  = a3_1_e2;
+    if (rst) begin
+      \$414  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$415  = a3_1_e3;
+    if (rst) begin
+      \$415  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$416  = \$174 [0];
+    if (rst) begin
+      \$416  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$417  = \$175 ;
+    if (rst) begin
+      \$417  = 19'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$418  = a_exp0_lower;
+    if (rst) begin
+      \$418  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$419  = \$17 [4:0];
+    if (rst) begin
+      \$419  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$420  = \$177 [0];
+    if (rst) begin
+      \$420  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$421  = \$178 ;
+    if (rst) begin
+      \$421  = 19'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$422  = a_exp1_lower;
+    if (rst) begin
+      \$422  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$423  = \$34 [4:0];
+    if (rst) begin
+      \$423  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$424  = \$180 [0];
+    if (rst) begin
+      \$424  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$425  = \$181 ;
+    if (rst) begin
+      \$425  = 19'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$426  = a_exp2_lower;
+    if (rst) begin
+      \$426  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$427  = \$51 [4:0];
+    if (rst) begin
+      \$427  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$428  = \$183 [0];
+    if (rst) begin
+      \$428  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$429  = \$184 ;
+    if (rst) begin
+      \$429  = 19'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$430  = a_exp3_lower;
+    if (rst) begin
+      \$430  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$431  = \$68 [4:0];
+    if (rst) begin
+      \$431  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$432  = a3_max2_0;
+    if (rst) begin
+      \$432  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$433  = a3_2_valid;
+    if (rst) begin
+      \$433  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$434  = a3_2_last;
+    if (rst) begin
+      \$434  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$435  = a3_2_len;
+    if (rst) begin
+      \$435  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$436  = a3_2_any;
+    if (rst) begin
+      \$436  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$437  = a3_2_mask;
+    if (rst) begin
+      \$437  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$438  = \$187 [17:0];
+    if (rst) begin
+      \$438  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$439  = a_exp0_drop_r;
+    if (rst) begin
+      \$439  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$440  = \$190 [17:0];
+    if (rst) begin
+      \$440  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$441  = a_exp1_drop_r;
+    if (rst) begin
+      \$441  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$442  = \$193 [17:0];
+    if (rst) begin
+      \$442  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$443  = a_exp2_drop_r;
+    if (rst) begin
+      \$443  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$444  = \$196 [17:0];
+    if (rst) begin
+      \$444  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$445  = a_exp3_drop_r;
+    if (rst) begin
+      \$445  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$446  = a3b_max;
+    if (rst) begin
+      \$446  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$447  = a3b_valid;
+    if (rst) begin
+      \$447  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$448  = a3b_last;
+    if (rst) begin
+      \$448  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$449  = a3b_len;
+    if (rst) begin
+      \$449  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$450  = a3b_any;
+    if (rst) begin
+      \$450  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$451  = a3b_mask;
+    if (rst) begin
+      \$451  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$452  = \$202 ;
+    if (rst) begin
+      \$452  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$453  = \$208 ;
+    if (rst) begin
+      \$453  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$454  = \$214 ;
+    if (rst) begin
+      \$454  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$455  = \$220 ;
+    if (rst) begin
+      \$455  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$456  = a4_max;
+    if (rst) begin
+      \$456  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$457  = a4_valid;
+    if (rst) begin
+      \$457  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$458  = a4_last;
+    if (rst) begin
+      \$458  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$459  = a4_len;
+    if (rst) begin
+      \$459  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$460  = a4_any;
+    if (rst) begin
+      \$460  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$461  = a4_mask;
+    if (rst) begin
+      \$461  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$462  = \$223 ;
+    if (rst) begin
+      \$462  = 21'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$463  = a5_max;
+    if (rst) begin
+      \$463  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$464  = a5_valid;
+    if (rst) begin
+      \$464  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$465  = a5_last;
+    if (rst) begin
+      \$465  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$466  = a5_len;
+    if (rst) begin
+      \$466  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$467  = a5_any;
+    if (rst) begin
+      \$467  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$468  = run_max;
+    if (a6_valid) begin
+      \$468  = \$228 [5:0];
+    end
+    if (rst) begin
+      \$468  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$469  = started;
+    if (a6_valid) begin
+      \$469  = \$230 ;
+    end
+    if (rst) begin
+      \$469  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$470  = \$236 [6:0];
+    if (rst) begin
+      \$470  = 7'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$471  = \$241 [6:0];
+    if (rst) begin
+      \$471  = 7'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$472  = \$242 ;
+    if (rst) begin
+      \$472  = 21'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$473  = started;
+    if (rst) begin
+      \$473  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$474  = a6_valid;
+    if (rst) begin
+      \$474  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$475  = a6_last;
+    if (rst) begin
+      \$475  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$476  = a6_len;
+    if (rst) begin
+      \$476  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$477  = \$247 ;
+    if (rst) begin
+      \$477  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$478  = \$248 ;
+    if (rst) begin
+      \$478  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$479  = \$251 ;
+    if (rst) begin
+      \$479  = 21'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$480  = a7_valid;
     if (rst) begin
       \$480  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$481  = i__payload[36];
+    \$481  = a7_last;
     if (rst) begin
       \$481  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$482  = \$154 ;
+    \$482  = a7_len;
     if (rst) begin
       \$482  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$483  = i__payload[35:32];
+    \$483  = a7_max;
     if (rst) begin
-      \$483  = 4'h0;
+      \$483  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$484  = i__payload[7:0];
+    \$484  = a7_any;
     if (rst) begin
-      \$484  = 8'h00;
+      \$484  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$485  = i__payload[15:8];
+    \$485  = a7_old_shift;
     if (rst) begin
-      \$485  = 8'h00;
+      \$485  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$486  = i__payload[23:16];
+    \$486  = a7_keep;
     if (rst) begin
-      \$486  = 8'h00;
+      \$486  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$487  = i__payload[31:24];
+    \$487  = run_sum;
+    if (a8_valid) begin
+      \$487  = \$256 [26:0];
+    end
     if (rst) begin
-      \$487  = 8'h00;
+      \$487  = 27'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$488  = a1_x0;
+    \$488  = \$257 ;
     if (rst) begin
-      \$488  = 8'h00;
+      \$488  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$489  = a1_x1;
+    \$489  = a8_max;
     if (rst) begin
       \$489  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$490  = a1_x2;
+    \$490  = \$262 [26:0];
     if (rst) begin
-      \$490  = 8'h00;
+      \$490  = 27'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$491  = a1_x3;
+    \$491  = a8_any;
     if (rst) begin
-      \$491  = 8'h00;
+      \$491  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$492  = a1_valid;
+    \$492  = a8_len;
     if (rst) begin
-      \$492  = 1'h0;
+      \$492  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$493  = a1_last;
+    \$493  = r0_valid;
     if (rst) begin
       \$493  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$494  = a1_len;
+    \$494  = r0_max;
     if (rst) begin
       \$494  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$495  = a1_mask;
+    \$495  = r0_any;
     if (rst) begin
-      \$495  = 4'h0;
+      \$495  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$496  = \$244 ;
+    \$496  = r0_len;
     if (rst) begin
       \$496  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$497  = a2_e0;
+    \$497  = recip_lead;
     if (rst) begin
-      \$497  = 8'h00;
+      \$497  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$498  = a2_e1;
+    \$498  = r0_sum;
     if (rst) begin
-      \$498  = 8'h00;
+      \$498  = 27'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$499  = a2_e2;
+    \$499  = r1_valid;
     if (rst) begin
-      \$499  = 8'h00;
+      \$499  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$500  = a2_e3;
+    \$500  = r1_max;
     if (rst) begin
       \$500  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$501  = a2_valid;
+    \$501  = r1_any;
     if (rst) begin
       \$501  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$502  = a2_last;
+    \$502  = r1_len;
     if (rst) begin
-      \$502  = 1'h0;
+      \$502  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$503  = a2_len;
+    \$503  = r1_lead;
     if (rst) begin
-      \$503  = 8'h00;
+      \$503  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$504  = a2_mask;
+    \$504  = recip_normal[15:0];
     if (rst) begin
-      \$504  = 4'h0;
+      \$504  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$505  = \$246 ;
+    \$505  = r2_mantissa[12:0];
     if (rst) begin
-      \$505  = 1'h0;
+      \$505  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$506  = \$252 [17:0];
+    \$506  = \$263 ;
     if (rst) begin
-      \$506  = 18'h00000;
+      \$506  = 14'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$507  = \$17 [4:0];
+    \$507  = recip_lower;
     if (rst) begin
-      \$507  = 5'h00;
+      \$507  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$508  = \$258 [17:0];
+    \$508  = r2_valid;
     if (rst) begin
-      \$508  = 18'h00000;
+      \$508  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$509  = \$34 [4:0];
+    \$509  = r2_max;
     if (rst) begin
-      \$509  = 5'h00;
+      \$509  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$510  = \$264 [17:0];
+    \$510  = r2_any;
     if (rst) begin
-      \$510  = 18'h00000;
+      \$510  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$511  = \$51 [4:0];
+    \$511  = r2_len;
     if (rst) begin
-      \$511  = 5'h00;
+      \$511  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$512  = \$270 [17:0];
+    \$512  = r2_lead;
     if (rst) begin
-      \$512  = 18'h00000;
+      \$512  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$513  = \$68 [4:0];
+    \$513  = r2_mantissa;
     if (rst) begin
-      \$513  = 5'h00;
+      \$513  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$514  = a3_max;
+    \$514  = r2b_valid;
     if (rst) begin
-      \$514  = 8'h00;
+      \$514  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$515  = a3_valid;
+    \$515  = r2b_max;
     if (rst) begin
-      \$515  = 1'h0;
+      \$515  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$516  = a3_last;
+    \$516  = r2b_any;
     if (rst) begin
       \$516  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$517  = a3_len;
+    \$517  = r2b_len;
     if (rst) begin
       \$517  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$518  = a3_any;
+    \$518  = r2b_lead;
     if (rst) begin
-      \$518  = 1'h0;
+      \$518  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$519  = a3_mask;
+    \$519  = \$266 ;
     if (rst) begin
-      \$519  = 4'h0;
+      \$519  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$520  = \$276 ;
+    \$520  = r2b_mantissa;
     if (rst) begin
-      \$520  = 18'h00000;
+      \$520  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$521  = \$282 ;
+    \$521  = vector_valid;
+    if (vector_load) begin
+      \$521  = 1'h1;
+    end else if (vector_pop) begin
+      \$521  = 1'h0;
+    end
     if (rst) begin
-      \$521  = 18'h00000;
+      \$521  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$522  = \$288 ;
+    \$522  = vector_head;
+    if (vector_load) begin
+      \$522  = r_data;
+    end
     if (rst) begin
-      \$522  = 18'h00000;
+      \$522  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$523  = \$294 ;
+    \$523  = rd__addr;
+    if (issue) begin
+      \$523  = \$267 [6:0];
+    end
     if (rst) begin
-      \$523  = 18'h00000;
+      \$523  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$524  = a4_max;
+    \$524  = count;
+    if (issue) begin
+      \$524  = \$271 [6:0];
+    end
     if (rst) begin
-      \$524  = 8'h00;
+      \$524  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$525  = a4_valid;
+    \$525  = d1_valid;
+    if (ce) begin
+      \$525  = issue;
+    end
     if (rst) begin
       \$525  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$526  = a4_last;
+    \$526  = d1_last;
+    if (ce) begin
+      \$526  = \$274 ;
+    end
     if (rst) begin
       \$526  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$527  = a4_len;
+    \$527  = d1_max;
+    if (ce) begin
+      \$527  = vector_head[5:0];
+    end
     if (rst) begin
-      \$527  = 8'h00;
+      \$527  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$528  = a4_any;
+    \$528  = d1_recip;
+    if (ce) begin
+      \$528  = vector_head[18:6];
+    end
     if (rst) begin
-      \$528  = 1'h0;
+      \$528  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$529  = a4_mask;
+    \$529  = d1_lead;
+    if (ce) begin
+      \$529  = vector_head[23:19];
+    end
     if (rst) begin
-      \$529  = 4'h0;
+      \$529  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$530  = \$297 ;
+    \$530  = d1_any;
+    if (ce) begin
+      \$530  = vector_head[24];
+    end
     if (rst) begin
-      \$530  = 21'h000000;
+      \$530  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$531  = a5_max;
+    \$531  = d1b_ring;
+    if (ce) begin
+      \$531  = rd__data;
+    end
     if (rst) begin
-      \$531  = 8'h00;
+      \$531  = 36'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$532  = a5_valid;
+    \$532  = d1b_valid;
+    if (ce) begin
+      \$532  = d1_valid;
+    end
     if (rst) begin
       \$532  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$533  = a5_last;
+    \$533  = d1b_last;
+    if (ce) begin
+      \$533  = d1_last;
+    end
     if (rst) begin
       \$533  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$534  = a5_len;
+    \$534  = d1b_max;
+    if (ce) begin
+      \$534  = d1_max;
+    end
     if (rst) begin
-      \$534  = 8'h00;
+      \$534  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$535  = a5_any;
+    \$535  = d1b_recip;
+    if (ce) begin
+      \$535  = d1_recip;
+    end
     if (rst) begin
-      \$535  = 1'h0;
+      \$535  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$536  = run_max;
-    if (a6_valid) begin
-      \$536  = \$302 [5:0];
+    \$536  = d1b_lead;
+    if (ce) begin
+      \$536  = d1_lead;
     end
     if (rst) begin
-      \$536  = 6'h00;
+      \$536  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$537  = run_sum;
-    if (a6_valid) begin
-      \$537  = \$331 [26:0];
+    \$537  = d1b_any;
+    if (ce) begin
+      \$537  = d1_any;
     end
     if (rst) begin
-      \$537  = 27'h0000000;
+      \$537  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$538  = started;
-    if (a6_valid) begin
-      \$538  = \$332 ;
-      if (a6_last) begin
-        \$538  = 1'h0;
-      end
+    \$538  = d2_e0;
+    if (ce) begin
+      \$538  = d1b_ring[7:0];
     end
     if (rst) begin
-      \$538  = 1'h0;
+      \$538  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$539  = \$333 ;
+    \$539  = d2_e1;
+    if (ce) begin
+      \$539  = d1b_ring[15:8];
+    end
     if (rst) begin
-      \$539  = 1'h0;
+      \$539  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$540  = \$338 ;
+    \$540  = d2_e2;
+    if (ce) begin
+      \$540  = d1b_ring[23:16];
+    end
     if (rst) begin
       \$540  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$541  = \$367 [26:0];
+    \$541  = d2_e3;
+    if (ce) begin
+      \$541  = d1b_ring[31:24];
+    end
     if (rst) begin
-      \$541  = 27'h0000000;
+      \$541  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$542  = \$368 ;
+    \$542  = d2_mask;
+    if (ce) begin
+      \$542  = d1b_ring[35:32];
+    end
     if (rst) begin
-      \$542  = 1'h0;
+      \$542  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$543  = a6_len;
+    \$543  = d2_valid;
+    if (ce) begin
+      \$543  = d1b_valid;
+    end
     if (rst) begin
-      \$543  = 8'h00;
+      \$543  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$544  = r0_valid;
+    \$544  = d2_last;
+    if (ce) begin
+      \$544  = d1b_last;
+    end
     if (rst) begin
       \$544  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$545  = r0_max;
+    \$545  = d2_max;
+    if (ce) begin
+      \$545  = d1b_max;
+    end
     if (rst) begin
-      \$545  = 8'h00;
+      \$545  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$546  = r0_any;
+    \$546  = d2_recip;
+    if (ce) begin
+      \$546  = d1b_recip;
+    end
     if (rst) begin
-      \$546  = 1'h0;
+      \$546  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$547  = r0_len;
+    \$547  = d2_lead;
+    if (ce) begin
+      \$547  = d1b_lead;
+    end
     if (rst) begin
-      \$547  = 8'h00;
+      \$547  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$548  = recip_lead;
+    \$548  = d2_any;
+    if (ce) begin
+      \$548  = d1b_any;
+    end
     if (rst) begin
-      \$548  = 5'h00;
+      \$548  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$549  = r0_sum;
+    \$549  = d_exp0_offset_r;
+    if (ce) begin
+      \$549  = \$276 [0];
+    end
     if (rst) begin
-      \$549  = 27'h0000000;
+      \$549  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$550  = r1_valid;
+    \$550  = d_exp0_step_r;
+    if (ce) begin
+      \$550  = \$277 ;
+    end
     if (rst) begin
-      \$550  = 1'h0;
+      \$550  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$551  = r1_max;
+    \$551  = d_exp0_lower_r;
+    if (ce) begin
+      \$551  = d_exp0_lower;
+    end
     if (rst) begin
-      \$551  = 8'h00;
+      \$551  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$552  = r1_any;
+    \$552  = d_exp0_drop_r;
+    if (ce) begin
+      \$552  = \$98 [4:0];
+    end
     if (rst) begin
-      \$552  = 1'h0;
+      \$552  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$553  = r1_len;
+    \$553  = d_exp1_offset_r;
+    if (ce) begin
+      \$553  = \$279 [0];
+    end
     if (rst) begin
-      \$553  = 8'h00;
+      \$553  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$554  = r1_lead;
+    \$554  = d_exp1_step_r;
+    if (ce) begin
+      \$554  = \$280 ;
+    end
     if (rst) begin
-      \$554  = 5'h00;
+      \$554  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$555  = recip_normal[15:0];
+    \$555  = d_exp1_lower_r;
+    if (ce) begin
+      \$555  = d_exp1_lower;
+    end
     if (rst) begin
-      \$555  = 16'h0000;
+      \$555  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$556  = r2_valid;
+    \$556  = d_exp1_drop_r;
+    if (ce) begin
+      \$556  = \$115 [4:0];
+    end
     if (rst) begin
-      \$556  = 1'h0;
+      \$556  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$557  = r2_max;
+    \$557  = d_exp2_offset_r;
+    if (ce) begin
+      \$557  = \$282 [0];
+    end
     if (rst) begin
-      \$557  = 8'h00;
+      \$557  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$558  = r2_any;
+    \$558  = d_exp2_step_r;
+    if (ce) begin
+      \$558  = \$283 ;
+    end
     if (rst) begin
-      \$558  = 1'h0;
+      \$558  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$559  = r2_len;
+    \$559  = d_exp2_lower_r;
+    if (ce) begin
+      \$559  = d_exp2_lower;
+    end
     if (rst) begin
-      \$559  = 8'h00;
+      \$559  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$560  = r2_lead;
+    \$560  = d_exp2_drop_r;
+    if (ce) begin
+      \$560  = \$132 [4:0];
+    end
     if (rst) begin
       \$560  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$561  = \$372 ;
-    if (rst) begin
-      \$561  = 28'h0000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$562  = r2_mantissa;
-    if (rst) begin
-      \$562  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$563  = rd__addr;
-    if (issue) begin
-      \$563  = \$373 [6:0];
-    end
-    if (rst) begin
-      \$563  = 7'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$564  = count;
-    if (issue) begin
-      \$564  = \$377 [6:0];
-    end
-    if (rst) begin
-      \$564  = 7'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$565  = d1_valid;
+    \$561  = d_exp3_offset_r;
     if (ce) begin
-      \$565  = issue;
+      \$561  = \$285 [0];
     end
     if (rst) begin
-      \$565  = 1'h0;
+      \$561  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$566  = d1_last;
+    \$562  = d_exp3_step_r;
     if (ce) begin
-      \$566  = \$380 ;
+      \$562  = \$286 ;
+    end
+    if (rst) begin
+      \$562  = 19'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$563  = d_exp3_lower_r;
+    if (ce) begin
+      \$563  = d_exp3_lower;
+    end
+    if (rst) begin
+      \$563  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$564  = d_exp3_drop_r;
+    if (ce) begin
+      \$564  = \$149 [4:0];
+    end
+    if (rst) begin
+      \$564  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$565  = d2b_mask;
+    if (ce) begin
+      \$565  = d2_mask;
+    end
+    if (rst) begin
+      \$565  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$566  = d2b_valid;
+    if (ce) begin
+      \$566  = d2_valid;
     end
     if (rst) begin
       \$566  = 1'h0;
@@ -2496,149 +3695,149 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$567  = d1_max;
+    \$567  = d2b_last;
     if (ce) begin
-      \$567  = r_data[5:0];
+      \$567  = d2_last;
     end
     if (rst) begin
-      \$567  = 6'h00;
+      \$567  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$568  = d1_recip;
+    \$568  = d2b_max;
     if (ce) begin
-      \$568  = r_data[18:6];
+      \$568  = d2_max;
     end
     if (rst) begin
-      \$568  = 13'h0000;
+      \$568  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$569  = d1_lead;
+    \$569  = d2b_recip;
     if (ce) begin
-      \$569  = r_data[23:19];
+      \$569  = d2_recip;
     end
     if (rst) begin
-      \$569  = 5'h00;
+      \$569  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$570  = d1_any;
+    \$570  = d2b_lead;
     if (ce) begin
-      \$570  = r_data[24];
+      \$570  = d2_lead;
     end
     if (rst) begin
-      \$570  = 1'h0;
+      \$570  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$571  = d2_e0;
+    \$571  = d2b_any;
     if (ce) begin
-      \$571  = rd__data[7:0];
+      \$571  = d2_any;
     end
     if (rst) begin
-      \$571  = 8'h00;
+      \$571  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$572  = d2_e1;
+    \$572  = d3_mantissa0;
     if (ce) begin
-      \$572  = rd__data[15:8];
+      \$572  = \$289 [17:0];
     end
     if (rst) begin
-      \$572  = 8'h00;
+      \$572  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$573  = d2_e2;
+    \$573  = d3_drop0;
     if (ce) begin
-      \$573  = rd__data[23:16];
+      \$573  = d_exp0_drop_r;
     end
     if (rst) begin
-      \$573  = 8'h00;
+      \$573  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$574  = d2_e3;
+    \$574  = d3_mantissa1;
     if (ce) begin
-      \$574  = rd__data[31:24];
+      \$574  = \$292 [17:0];
     end
     if (rst) begin
-      \$574  = 8'h00;
+      \$574  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$575  = d2_mask;
+    \$575  = d3_drop1;
     if (ce) begin
-      \$575  = rd__data[35:32];
+      \$575  = d_exp1_drop_r;
     end
     if (rst) begin
-      \$575  = 4'h0;
+      \$575  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$576  = d2_valid;
+    \$576  = d3_mantissa2;
     if (ce) begin
-      \$576  = d1_valid;
+      \$576  = \$295 [17:0];
     end
     if (rst) begin
-      \$576  = 1'h0;
+      \$576  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$577  = d2_last;
+    \$577  = d3_drop2;
     if (ce) begin
-      \$577  = d1_last;
+      \$577  = d_exp2_drop_r;
     end
     if (rst) begin
-      \$577  = 1'h0;
+      \$577  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$578  = d2_max;
+    \$578  = d3_mantissa3;
     if (ce) begin
-      \$578  = d1_max;
+      \$578  = \$298 [17:0];
     end
     if (rst) begin
-      \$578  = 6'h00;
+      \$578  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$579  = d2_recip;
+    \$579  = d3_drop3;
     if (ce) begin
-      \$579  = d1_recip;
+      \$579  = d_exp3_drop_r;
     end
     if (rst) begin
-      \$579  = 13'h0000;
+      \$579  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$580  = d2_lead;
+    \$580  = d3_mask;
     if (ce) begin
-      \$580  = d1_lead;
+      \$580  = d2b_mask;
     end
     if (rst) begin
-      \$580  = 5'h00;
+      \$580  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$581  = d2_any;
+    \$581  = d3_valid;
     if (ce) begin
-      \$581  = d1_any;
+      \$581  = d2b_valid;
     end
     if (rst) begin
       \$581  = 1'h0;
@@ -2646,39 +3845,39 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$582  = d3_mantissa0;
+    \$582  = d3_last;
     if (ce) begin
-      \$582  = \$386 [17:0];
+      \$582  = d2b_last;
     end
     if (rst) begin
-      \$582  = 18'h00000;
+      \$582  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$583  = d3_drop0;
+    \$583  = d3_max;
     if (ce) begin
-      \$583  = \$96 [4:0];
+      \$583  = d2b_max;
     end
     if (rst) begin
-      \$583  = 5'h00;
+      \$583  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$584  = d3_mantissa1;
+    \$584  = d3_recip;
     if (ce) begin
-      \$584  = \$392 [17:0];
+      \$584  = d2b_recip;
     end
     if (rst) begin
-      \$584  = 18'h00000;
+      \$584  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$585  = d3_drop1;
+    \$585  = d3_lead;
     if (ce) begin
-      \$585  = \$113 [4:0];
+      \$585  = d2b_lead;
     end
     if (rst) begin
       \$585  = 5'h00;
@@ -2686,29 +3885,29 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$586  = d3_mantissa2;
+    \$586  = d3_any;
     if (ce) begin
-      \$586  = \$398 [17:0];
+      \$586  = d2b_any;
     end
     if (rst) begin
-      \$586  = 18'h00000;
+      \$586  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$587  = d3_drop2;
+    \$587  = d4_num0;
     if (ce) begin
-      \$587  = \$130 [4:0];
+      \$587  = \$302 [17:0];
     end
     if (rst) begin
-      \$587  = 5'h00;
+      \$587  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$588  = d3_mantissa3;
+    \$588  = d4_num1;
     if (ce) begin
-      \$588  = \$404 [17:0];
+      \$588  = \$306 [17:0];
     end
     if (rst) begin
       \$588  = 18'h00000;
@@ -2716,39 +3915,39 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$589  = d3_drop3;
+    \$589  = d4_num2;
     if (ce) begin
-      \$589  = \$147 [4:0];
+      \$589  = \$310 [17:0];
     end
     if (rst) begin
-      \$589  = 5'h00;
+      \$589  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$590  = d3_mask;
+    \$590  = d4_num3;
     if (ce) begin
-      \$590  = d2_mask;
+      \$590  = \$314 [17:0];
     end
     if (rst) begin
-      \$590  = 4'h0;
+      \$590  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$591  = d3_valid;
+    \$591  = d4_mask;
     if (ce) begin
-      \$591  = d2_valid;
+      \$591  = d3_mask;
     end
     if (rst) begin
-      \$591  = 1'h0;
+      \$591  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$592  = d3_last;
+    \$592  = d4_valid;
     if (ce) begin
-      \$592  = d2_last;
+      \$592  = d3_valid;
     end
     if (rst) begin
       \$592  = 1'h0;
@@ -2756,109 +3955,109 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$593  = d3_max;
+    \$593  = d4_last;
     if (ce) begin
-      \$593  = d2_max;
+      \$593  = d3_last;
     end
     if (rst) begin
-      \$593  = 6'h00;
+      \$593  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$594  = d3_recip;
+    \$594  = d4_max;
     if (ce) begin
-      \$594  = d2_recip;
+      \$594  = d3_max;
     end
     if (rst) begin
-      \$594  = 13'h0000;
+      \$594  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$595  = d3_lead;
+    \$595  = d4_recip;
     if (ce) begin
-      \$595  = d2_lead;
+      \$595  = d3_recip;
     end
     if (rst) begin
-      \$595  = 5'h00;
+      \$595  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$596  = d3_any;
+    \$596  = d4_lead;
     if (ce) begin
-      \$596  = d2_any;
+      \$596  = d3_lead;
     end
     if (rst) begin
-      \$596  = 1'h0;
+      \$596  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$597  = d4_num0;
+    \$597  = d4_any;
     if (ce) begin
-      \$597  = \$408 [17:0];
+      \$597  = d3_any;
     end
     if (rst) begin
-      \$597  = 18'h00000;
+      \$597  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$598  = d4_num1;
+    \$598  = d5_prod0;
     if (ce) begin
-      \$598  = \$412 [17:0];
+      \$598  = \$315 ;
     end
     if (rst) begin
-      \$598  = 18'h00000;
+      \$598  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$599  = d4_num2;
+    \$599  = d5_prod1;
     if (ce) begin
-      \$599  = \$416 [17:0];
+      \$599  = \$316 ;
     end
     if (rst) begin
-      \$599  = 18'h00000;
+      \$599  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$600  = d4_num3;
+    \$600  = d5_prod2;
     if (ce) begin
-      \$600  = \$420 [17:0];
+      \$600  = \$317 ;
     end
     if (rst) begin
-      \$600  = 18'h00000;
+      \$600  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$601  = d4_mask;
+    \$601  = d5_prod3;
     if (ce) begin
-      \$601  = d3_mask;
+      \$601  = \$318 ;
     end
     if (rst) begin
-      \$601  = 4'h0;
+      \$601  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$602  = d4_valid;
+    \$602  = d5_mask;
     if (ce) begin
-      \$602  = d3_valid;
+      \$602  = d4_mask;
     end
     if (rst) begin
-      \$602  = 1'h0;
+      \$602  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$603  = d4_last;
+    \$603  = d5_valid;
     if (ce) begin
-      \$603  = d3_last;
+      \$603  = d4_valid;
     end
     if (rst) begin
       \$603  = 1'h0;
@@ -2866,189 +4065,189 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$604  = d4_max;
+    \$604  = d5_last;
     if (ce) begin
-      \$604  = d3_max;
+      \$604  = d4_last;
     end
     if (rst) begin
-      \$604  = 6'h00;
+      \$604  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$605  = d4_recip;
+    \$605  = d5_max;
     if (ce) begin
-      \$605  = d3_recip;
+      \$605  = d4_max;
     end
     if (rst) begin
-      \$605  = 13'h0000;
+      \$605  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$606  = d4_lead;
+    \$606  = d5_recip;
     if (ce) begin
-      \$606  = d3_lead;
+      \$606  = d4_recip;
     end
     if (rst) begin
-      \$606  = 5'h00;
+      \$606  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$607  = d4_any;
+    \$607  = d5_lead;
     if (ce) begin
-      \$607  = d3_any;
+      \$607  = d4_lead;
     end
     if (rst) begin
-      \$607  = 1'h0;
+      \$607  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$608  = d5_prod0;
+    \$608  = d5_any;
     if (ce) begin
-      \$608  = \$421 ;
+      \$608  = d4_any;
     end
     if (rst) begin
-      \$608  = 31'h00000000;
+      \$608  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$609  = d5_prod1;
+    \$609  = d5_shift;
     if (ce) begin
-      \$609  = \$422 ;
+      \$609  = \$150 [4:0];
     end
     if (rst) begin
-      \$609  = 31'h00000000;
+      \$609  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$610  = d5_prod2;
+    \$610  = d6_twice0;
     if (ce) begin
-      \$610  = \$423 ;
+      \$610  = \$320 ;
     end
     if (rst) begin
-      \$610  = 31'h00000000;
+      \$610  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$611  = d5_prod3;
+    \$611  = d6_twice1;
     if (ce) begin
-      \$611  = \$424 ;
+      \$611  = \$322 ;
     end
     if (rst) begin
-      \$611  = 31'h00000000;
+      \$611  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$612  = d5_mask;
+    \$612  = d6_twice2;
     if (ce) begin
-      \$612  = d4_mask;
+      \$612  = \$324 ;
     end
     if (rst) begin
-      \$612  = 4'h0;
+      \$612  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$613  = d5_valid;
+    \$613  = d6_twice3;
     if (ce) begin
-      \$613  = d4_valid;
+      \$613  = \$326 ;
     end
     if (rst) begin
-      \$613  = 1'h0;
+      \$613  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$614  = d5_last;
+    \$614  = d6_mask;
     if (ce) begin
-      \$614  = d4_last;
+      \$614  = d5_mask;
     end
     if (rst) begin
-      \$614  = 1'h0;
+      \$614  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$615  = d5_max;
+    \$615  = d6_valid;
     if (ce) begin
-      \$615  = d4_max;
+      \$615  = d5_valid;
     end
     if (rst) begin
-      \$615  = 6'h00;
+      \$615  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$616  = d5_recip;
+    \$616  = d6_last;
     if (ce) begin
-      \$616  = d4_recip;
+      \$616  = d5_last;
     end
     if (rst) begin
-      \$616  = 13'h0000;
+      \$616  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$617  = d5_lead;
+    \$617  = d6_max;
     if (ce) begin
-      \$617  = d4_lead;
+      \$617  = d5_max;
     end
     if (rst) begin
-      \$617  = 5'h00;
+      \$617  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$618  = d5_any;
+    \$618  = d6_recip;
     if (ce) begin
-      \$618  = d4_any;
+      \$618  = d5_recip;
     end
     if (rst) begin
-      \$618  = 1'h0;
+      \$618  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$619  = d6_y0;
+    \$619  = d6_lead;
     if (ce) begin
-      \$619  = \$437 [7:0];
+      \$619  = d5_lead;
     end
     if (rst) begin
-      \$619  = 8'h00;
+      \$619  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$620  = d6_y1;
+    \$620  = d6_any;
     if (ce) begin
-      \$620  = \$450 [7:0];
+      \$620  = d5_any;
     end
     if (rst) begin
-      \$620  = 8'h00;
+      \$620  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$621  = d6_y2;
+    \$621  = d6_shift;
     if (ce) begin
-      \$621  = \$463 [7:0];
+      \$621  = d5_shift;
     end
     if (rst) begin
-      \$621  = 8'h00;
+      \$621  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$622  = d6_y3;
+    \$622  = d7_y0;
     if (ce) begin
-      \$622  = \$476 [7:0];
+      \$622  = \$335 [7:0];
     end
     if (rst) begin
       \$622  = 8'h00;
@@ -3056,22 +4255,52 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$623  = o__valid;
+    \$623  = d7_y1;
     if (ce) begin
-      \$623  = d5_valid;
+      \$623  = \$344 [7:0];
     end
     if (rst) begin
-      \$623  = 1'h0;
+      \$623  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$624  = d6_last;
+    \$624  = d7_y2;
     if (ce) begin
-      \$624  = d5_last;
+      \$624  = \$353 [7:0];
     end
     if (rst) begin
-      \$624  = 1'h0;
+      \$624  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$625  = d7_y3;
+    if (ce) begin
+      \$625  = \$362 [7:0];
+    end
+    if (rst) begin
+      \$625  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$626  = o__valid;
+    if (ce) begin
+      \$626  = d6_valid;
+    end
+    if (rst) begin
+      \$626  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$627  = d7_last;
+    if (ce) begin
+      \$627  = d6_last;
+    end
+    if (rst) begin
+      \$627  = 1'h0;
     end
   end
   always @* begin
@@ -3317,7 +4546,7 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     d_exp0_lower = 18'h00000;
-    casez (\$82 )
+    casez (\$84 )
       4'h0:
           d_exp0_lower = 18'h10000;
       4'h1:
@@ -3341,7 +4570,7 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     d_exp0_upper = 18'h00000;
-    casez (\$86 )
+    casez (\$88 )
       5'h00:
           d_exp0_upper = 18'h10000;
       5'h01:
@@ -3365,7 +4594,7 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     d_exp1_lower = 18'h00000;
-    casez (\$99 )
+    casez (\$101 )
       4'h0:
           d_exp1_lower = 18'h10000;
       4'h1:
@@ -3389,7 +4618,7 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     d_exp1_upper = 18'h00000;
-    casez (\$103 )
+    casez (\$105 )
       5'h00:
           d_exp1_upper = 18'h10000;
       5'h01:
@@ -3413,7 +4642,7 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     d_exp2_lower = 18'h00000;
-    casez (\$116 )
+    casez (\$118 )
       4'h0:
           d_exp2_lower = 18'h10000;
       4'h1:
@@ -3437,7 +4666,7 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     d_exp2_upper = 18'h00000;
-    casez (\$120 )
+    casez (\$122 )
       5'h00:
           d_exp2_upper = 18'h10000;
       5'h01:
@@ -3461,7 +4690,7 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     d_exp3_lower = 18'h00000;
-    casez (\$133 )
+    casez (\$135 )
       4'h0:
           d_exp3_lower = 18'h10000;
       4'h1:
@@ -3485,7 +4714,7 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     d_exp3_upper = 18'h00000;
-    casez (\$137 )
+    casez (\$139 )
       5'h00:
           d_exp3_upper = 18'h10000;
       5'h01:
@@ -3513,14 +4742,15 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   assign a_exp2_drop = \$51 [4:0];
   assign a_exp3_drop = \$68 [4:0];
   assign r3_valid = w_en;
+  assign r_en = vector_load;
   assign rptr = rd__addr;
   assign rd__en = ce;
-  assign d_exp0_drop = \$96 [4:0];
-  assign d_exp1_drop = \$113 [4:0];
-  assign d_exp2_drop = \$130 [4:0];
-  assign d_exp3_drop = \$147 [4:0];
-  assign out_shift = \$148 [4:0];
-  assign d6_valid = o__valid;
+  assign d_exp0_drop = \$98 [4:0];
+  assign d_exp1_drop = \$115 [4:0];
+  assign d_exp2_drop = \$132 [4:0];
+  assign d_exp3_drop = \$149 [4:0];
+  assign d4_shift = \$150 [4:0];
+  assign d7_valid = o__valid;
   assign \wr__data.data  = wr__data[31:0];
   assign \wr__data.data[0]  = wr__data[7:0];
   assign \wr__data.data[1]  = wr__data[15:8];
@@ -3534,23 +4764,34 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   assign \i__payload.data[3]  = i__payload[31:24];
   assign \i__payload.mask  = i__payload[35:32];
   assign \i__payload.last  = i__payload[36];
+  assign \vector_head.max  = vector_head[5:0];
+  assign \vector_head.recip  = vector_head[18:6];
+  assign \vector_head.lead  = vector_head[23:19];
+  assign \vector_head.any  = vector_head[24];
+  assign \vector_head.len  = vector_head[31:25];
   assign \o__payload.data  = o__payload[31:0];
   assign \o__payload.data[0]  = o__payload[7:0];
   assign \o__payload.data[1]  = o__payload[15:8];
   assign \o__payload.data[2]  = o__payload[23:16];
   assign \o__payload.data[3]  = o__payload[31:24];
   assign \o__payload.last  = o__payload[32];
+  assign \d1b_ring.data  = d1b_ring[31:0];
+  assign \d1b_ring.data[0]  = d1b_ring[7:0];
+  assign \d1b_ring.data[1]  = d1b_ring[15:8];
+  assign \d1b_ring.data[2]  = d1b_ring[23:16];
+  assign \d1b_ring.data[3]  = d1b_ring[31:24];
+  assign \d1b_ring.mask  = d1b_ring[35:32];
   assign \rd__data.data  = rd__data[31:0];
   assign \rd__data.data[0]  = rd__data[7:0];
   assign \rd__data.data[1]  = rd__data[15:8];
   assign \rd__data.data[2]  = rd__data[23:16];
   assign \rd__data.data[3]  = rd__data[31:24];
   assign \rd__data.mask  = rd__data[35:32];
-  assign o__payload[31:24] = d6_y3;
-  assign o__payload[23:16] = d6_y2;
-  assign o__payload[15:8] = d6_y1;
-  assign o__payload[7:0] = d6_y0;
-  assign o__payload[32] = d6_last;
+  assign o__payload[31:24] = d7_y3;
+  assign o__payload[23:16] = d7_y2;
+  assign o__payload[15:8] = d7_y1;
+  assign o__payload[7:0] = d7_y0;
+  assign o__payload[32] = d7_last;
   assign w_data[31:25] = r3_len[6:0];
   assign w_data[24] = r3_any;
   assign w_data[23:19] = r3_lead;
@@ -3558,139 +4799,117 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   assign w_data[5:0] = r3_max[5:0];
   assign wr__data[35:32] = i__payload[35:32];
   assign wr__data[31:0] = i__payload[31:0];
-  assign \$1  = { a3_max[7], a3_max[7], a3_max[7], a3_max, 4'h0 };
+  assign \$1  = { a3_max2_0[7], a3_max2_0[7], a3_max2_0[7], a3_max2_0, 4'h0 };
   assign \$3  = { 1'h0, \$2 [3:1] };
-  assign \$4  = { a3_max[7], a3_max[7], a3_max[7], a3_max, 4'h0 };
+  assign \$4  = { a3_max2_0[7], a3_max2_0[7], a3_max2_0[7], a3_max2_0, 4'h0 };
   assign \$6  = { 1'h0, \$5 [3:1] };
-  assign \$8  = { a3_max[7], a3_max[7], a3_max[7], a3_max, 4'h0 };
+  assign \$8  = { a3_max2_0[7], a3_max2_0[7], a3_max2_0[7], a3_max2_0, 4'h0 };
   assign \$10  = { \$9 [15], \$9 [15], \$9 [15], \$9 [15], \$9 [15:4] };
-  assign \$13  = { a3_max[7], a3_max[7], a3_max[7], a3_max, 4'h0 };
+  assign \$13  = { a3_max2_0[7], a3_max2_0[7], a3_max2_0[7], a3_max2_0, 4'h0 };
   assign \$15  = { \$14 [15], \$14 [15], \$14 [15], \$14 [15], \$14 [15:4] };
-  assign \$18  = { a3_max[7], a3_max[7], a3_max[7], a3_max, 4'h0 };
+  assign \$18  = { a3_max2_0[7], a3_max2_0[7], a3_max2_0[7], a3_max2_0, 4'h0 };
   assign \$20  = { 1'h0, \$19 [3:1] };
-  assign \$21  = { a3_max[7], a3_max[7], a3_max[7], a3_max, 4'h0 };
+  assign \$21  = { a3_max2_0[7], a3_max2_0[7], a3_max2_0[7], a3_max2_0, 4'h0 };
   assign \$23  = { 1'h0, \$22 [3:1] };
-  assign \$25  = { a3_max[7], a3_max[7], a3_max[7], a3_max, 4'h0 };
+  assign \$25  = { a3_max2_0[7], a3_max2_0[7], a3_max2_0[7], a3_max2_0, 4'h0 };
   assign \$27  = { \$26 [15], \$26 [15], \$26 [15], \$26 [15], \$26 [15:4] };
-  assign \$30  = { a3_max[7], a3_max[7], a3_max[7], a3_max, 4'h0 };
+  assign \$30  = { a3_max2_0[7], a3_max2_0[7], a3_max2_0[7], a3_max2_0, 4'h0 };
   assign \$32  = { \$31 [15], \$31 [15], \$31 [15], \$31 [15], \$31 [15:4] };
-  assign \$35  = { a3_max[7], a3_max[7], a3_max[7], a3_max, 4'h0 };
+  assign \$35  = { a3_max2_0[7], a3_max2_0[7], a3_max2_0[7], a3_max2_0, 4'h0 };
   assign \$37  = { 1'h0, \$36 [3:1] };
-  assign \$38  = { a3_max[7], a3_max[7], a3_max[7], a3_max, 4'h0 };
+  assign \$38  = { a3_max2_0[7], a3_max2_0[7], a3_max2_0[7], a3_max2_0, 4'h0 };
   assign \$40  = { 1'h0, \$39 [3:1] };
-  assign \$42  = { a3_max[7], a3_max[7], a3_max[7], a3_max, 4'h0 };
+  assign \$42  = { a3_max2_0[7], a3_max2_0[7], a3_max2_0[7], a3_max2_0, 4'h0 };
   assign \$44  = { \$43 [15], \$43 [15], \$43 [15], \$43 [15], \$43 [15:4] };
-  assign \$47  = { a3_max[7], a3_max[7], a3_max[7], a3_max, 4'h0 };
+  assign \$47  = { a3_max2_0[7], a3_max2_0[7], a3_max2_0[7], a3_max2_0, 4'h0 };
   assign \$49  = { \$48 [15], \$48 [15], \$48 [15], \$48 [15], \$48 [15:4] };
-  assign \$52  = { a3_max[7], a3_max[7], a3_max[7], a3_max, 4'h0 };
+  assign \$52  = { a3_max2_0[7], a3_max2_0[7], a3_max2_0[7], a3_max2_0, 4'h0 };
   assign \$54  = { 1'h0, \$53 [3:1] };
-  assign \$55  = { a3_max[7], a3_max[7], a3_max[7], a3_max, 4'h0 };
+  assign \$55  = { a3_max2_0[7], a3_max2_0[7], a3_max2_0[7], a3_max2_0, 4'h0 };
   assign \$57  = { 1'h0, \$56 [3:1] };
-  assign \$59  = { a3_max[7], a3_max[7], a3_max[7], a3_max, 4'h0 };
+  assign \$59  = { a3_max2_0[7], a3_max2_0[7], a3_max2_0[7], a3_max2_0, 4'h0 };
   assign \$61  = { \$60 [15], \$60 [15], \$60 [15], \$60 [15], \$60 [15:4] };
-  assign \$64  = { a3_max[7], a3_max[7], a3_max[7], a3_max, 4'h0 };
+  assign \$64  = { a3_max2_0[7], a3_max2_0[7], a3_max2_0[7], a3_max2_0, 4'h0 };
   assign \$66  = { \$65 [15], \$65 [15], \$65 [15], \$65 [15], \$65 [15:4] };
   assign \$74  = { 13'h0000, r2_mantissa[15:13] };
   assign \$75  = { 13'h0000, r2_mantissa[15:13] };
-  assign \$80  = { d2_max[5], d2_max[5], d2_max[5], d2_max, 4'h0 };
-  assign \$82  = { 1'h0, \$81 [3:1] };
-  assign \$83  = { d2_max[5], d2_max[5], d2_max[5], d2_max, 4'h0 };
-  assign \$85  = { 1'h0, \$84 [3:1] };
-  assign \$87  = { d2_max[5], d2_max[5], d2_max[5], d2_max, 4'h0 };
-  assign \$89  = { \$88 [13], \$88 [13], \$88 [13], \$88 [13], \$88 [13:4] };
-  assign \$92  = { d2_max[5], d2_max[5], d2_max[5], d2_max, 4'h0 };
-  assign \$94  = { \$93 [13], \$93 [13], \$93 [13], \$93 [13], \$93 [13:4] };
-  assign \$97  = { d2_max[5], d2_max[5], d2_max[5], d2_max, 4'h0 };
-  assign \$99  = { 1'h0, \$98 [3:1] };
-  assign \$100  = { d2_max[5], d2_max[5], d2_max[5], d2_max, 4'h0 };
-  assign \$102  = { 1'h0, \$101 [3:1] };
-  assign \$104  = { d2_max[5], d2_max[5], d2_max[5], d2_max, 4'h0 };
-  assign \$106  = { \$105 [13], \$105 [13], \$105 [13], \$105 [13], \$105 [13:4] };
-  assign \$109  = { d2_max[5], d2_max[5], d2_max[5], d2_max, 4'h0 };
-  assign \$111  = { \$110 [13], \$110 [13], \$110 [13], \$110 [13], \$110 [13:4] };
-  assign \$114  = { d2_max[5], d2_max[5], d2_max[5], d2_max, 4'h0 };
-  assign \$116  = { 1'h0, \$115 [3:1] };
-  assign \$117  = { d2_max[5], d2_max[5], d2_max[5], d2_max, 4'h0 };
-  assign \$119  = { 1'h0, \$118 [3:1] };
-  assign \$121  = { d2_max[5], d2_max[5], d2_max[5], d2_max, 4'h0 };
-  assign \$123  = { \$122 [13], \$122 [13], \$122 [13], \$122 [13], \$122 [13:4] };
-  assign \$126  = { d2_max[5], d2_max[5], d2_max[5], d2_max, 4'h0 };
-  assign \$128  = { \$127 [13], \$127 [13], \$127 [13], \$127 [13], \$127 [13:4] };
-  assign \$131  = { d2_max[5], d2_max[5], d2_max[5], d2_max, 4'h0 };
-  assign \$133  = { 1'h0, \$132 [3:1] };
-  assign \$134  = { d2_max[5], d2_max[5], d2_max[5], d2_max, 4'h0 };
-  assign \$136  = { 1'h0, \$135 [3:1] };
-  assign \$138  = { d2_max[5], d2_max[5], d2_max[5], d2_max, 4'h0 };
-  assign \$140  = { \$139 [13], \$139 [13], \$139 [13], \$139 [13], \$139 [13:4] };
-  assign \$143  = { d2_max[5], d2_max[5], d2_max[5], d2_max, 4'h0 };
-  assign \$145  = { \$144 [13], \$144 [13], \$144 [13], \$144 [13], \$144 [13:4] };
-  assign \$156  = { a2_e3[7], a2_e3[7], a2_e3[7], a2_e3[7], a2_e3[7:4] };
-  assign \$158  = { a2_e2[7], a2_e2[7], a2_e2[7], a2_e2[7], a2_e2[7:4] };
-  assign \$160  = { a2_e1[7], a2_e1[7], a2_e1[7], a2_e1[7], a2_e1[7:4] };
-  assign \$162  = { a2_e0[7], a2_e0[7], a2_e0[7], a2_e0[7], a2_e0[7:4] };
-  assign \$165  = { a2_e0[7], a2_e0[7], a2_e0[7], a2_e0[7], a2_e0[7:4] };
-  assign \$169  = { a2_e1[7], a2_e1[7], a2_e1[7], a2_e1[7], a2_e1[7:4] };
-  assign \$171  = { a2_e0[7], a2_e0[7], a2_e0[7], a2_e0[7], a2_e0[7:4] };
-  assign \$174  = { a2_e0[7], a2_e0[7], a2_e0[7], a2_e0[7], a2_e0[7:4] };
-  assign \$179  = { a2_e2[7], a2_e2[7], a2_e2[7], a2_e2[7], a2_e2[7:4] };
-  assign \$181  = { a2_e1[7], a2_e1[7], a2_e1[7], a2_e1[7], a2_e1[7:4] };
-  assign \$183  = { a2_e0[7], a2_e0[7], a2_e0[7], a2_e0[7], a2_e0[7:4] };
-  assign \$186  = { a2_e0[7], a2_e0[7], a2_e0[7], a2_e0[7], a2_e0[7:4] };
-  assign \$190  = { a2_e1[7], a2_e1[7], a2_e1[7], a2_e1[7], a2_e1[7:4] };
-  assign \$192  = { a2_e0[7], a2_e0[7], a2_e0[7], a2_e0[7], a2_e0[7:4] };
-  assign \$195  = { a2_e0[7], a2_e0[7], a2_e0[7], a2_e0[7], a2_e0[7:4] };
-  assign \$201  = { a2_e3[7], a2_e3[7], a2_e3[7], a2_e3[7], a2_e3[7:4] };
-  assign \$203  = { a2_e2[7], a2_e2[7], a2_e2[7], a2_e2[7], a2_e2[7:4] };
-  assign \$205  = { a2_e1[7], a2_e1[7], a2_e1[7], a2_e1[7], a2_e1[7:4] };
-  assign \$207  = { a2_e0[7], a2_e0[7], a2_e0[7], a2_e0[7], a2_e0[7:4] };
-  assign \$210  = { a2_e0[7], a2_e0[7], a2_e0[7], a2_e0[7], a2_e0[7:4] };
-  assign \$214  = { a2_e1[7], a2_e1[7], a2_e1[7], a2_e1[7], a2_e1[7:4] };
-  assign \$216  = { a2_e0[7], a2_e0[7], a2_e0[7], a2_e0[7], a2_e0[7:4] };
-  assign \$219  = { a2_e0[7], a2_e0[7], a2_e0[7], a2_e0[7], a2_e0[7:4] };
-  assign \$224  = { a2_e2[7], a2_e2[7], a2_e2[7], a2_e2[7], a2_e2[7:4] };
-  assign \$226  = { a2_e1[7], a2_e1[7], a2_e1[7], a2_e1[7], a2_e1[7:4] };
-  assign \$228  = { a2_e0[7], a2_e0[7], a2_e0[7], a2_e0[7], a2_e0[7:4] };
-  assign \$231  = { a2_e0[7], a2_e0[7], a2_e0[7], a2_e0[7], a2_e0[7:4] };
-  assign \$235  = { a2_e1[7], a2_e1[7], a2_e1[7], a2_e1[7], a2_e1[7:4] };
-  assign \$237  = { a2_e0[7], a2_e0[7], a2_e0[7], a2_e0[7], a2_e0[7:4] };
-  assign \$240  = { a2_e0[7], a2_e0[7], a2_e0[7], a2_e0[7], a2_e0[7:4] };
-  assign \$247  = { a3_max[7], a3_max[7], a3_max[7], a3_max, 4'h0 };
-  assign \$251  = { \$250 [19], \$250 [19:1] };
-  assign \$253  = { a3_max[7], a3_max[7], a3_max[7], a3_max, 4'h0 };
-  assign \$257  = { \$256 [19], \$256 [19:1] };
-  assign \$259  = { a3_max[7], a3_max[7], a3_max[7], a3_max, 4'h0 };
-  assign \$263  = { \$262 [19], \$262 [19:1] };
-  assign \$265  = { a3_max[7], a3_max[7], a3_max[7], a3_max, 4'h0 };
-  assign \$269  = { \$268 [19], \$268 [19:1] };
-  assign \$272  = { 1'h0, \$271 [31:1] };
-  assign \$275  = \$274 [17:0];
-  assign \$278  = { 1'h0, \$277 [31:1] };
-  assign \$281  = \$280 [17:0];
-  assign \$284  = { 1'h0, \$283 [31:1] };
-  assign \$287  = \$286 [17:0];
-  assign \$290  = { 1'h0, \$289 [31:1] };
-  assign \$293  = \$292 [17:0];
-  assign \$371  = { \$370 [26], \$370 [26], \$370 [26], \$370 [26], \$370 [26], \$370 [26], \$370 [26], \$370 [26], \$370 [26], \$370 [26], \$370 [26], \$370 [26], \$370 [26], \$370 [26:13] };
-  assign \$381  = { d2_max[5], d2_max[5], d2_max[5], d2_max, 4'h0 };
-  assign \$385  = { \$384 [19], \$384 [19:1] };
-  assign \$387  = { d2_max[5], d2_max[5], d2_max[5], d2_max, 4'h0 };
-  assign \$391  = { \$390 [19], \$390 [19:1] };
-  assign \$393  = { d2_max[5], d2_max[5], d2_max[5], d2_max, 4'h0 };
-  assign \$397  = { \$396 [19], \$396 [19:1] };
-  assign \$399  = { d2_max[5], d2_max[5], d2_max[5], d2_max, 4'h0 };
-  assign \$403  = { \$402 [19], \$402 [19:1] };
-  assign \$406  = { 1'h0, \$405 [31:1] };
-  assign \$410  = { 1'h0, \$409 [31:1] };
-  assign \$414  = { 1'h0, \$413 [31:1] };
-  assign \$418  = { 1'h0, \$417 [31:1] };
-  assign \$428  = { 1'h0, \$427 [31:1] };
-  assign \$433  = { 1'h0, \$432 [31:1] };
-  assign \$441  = { 1'h0, \$440 [31:1] };
-  assign \$446  = { 1'h0, \$445 [31:1] };
-  assign \$454  = { 1'h0, \$453 [31:1] };
-  assign \$459  = { 1'h0, \$458 [31:1] };
-  assign \$467  = { 1'h0, \$466 [31:1] };
-  assign \$472  = { 1'h0, \$471 [31:1] };
+  assign \$82  = { d2_max[5], d2_max[5], d2_max[5], d2_max, 4'h0 };
+  assign \$84  = { 1'h0, \$83 [3:1] };
+  assign \$85  = { d2_max[5], d2_max[5], d2_max[5], d2_max, 4'h0 };
+  assign \$87  = { 1'h0, \$86 [3:1] };
+  assign \$89  = { d2_max[5], d2_max[5], d2_max[5], d2_max, 4'h0 };
+  assign \$91  = { \$90 [13], \$90 [13], \$90 [13], \$90 [13], \$90 [13:4] };
+  assign \$94  = { d2_max[5], d2_max[5], d2_max[5], d2_max, 4'h0 };
+  assign \$96  = { \$95 [13], \$95 [13], \$95 [13], \$95 [13], \$95 [13:4] };
+  assign \$99  = { d2_max[5], d2_max[5], d2_max[5], d2_max, 4'h0 };
+  assign \$101  = { 1'h0, \$100 [3:1] };
+  assign \$102  = { d2_max[5], d2_max[5], d2_max[5], d2_max, 4'h0 };
+  assign \$104  = { 1'h0, \$103 [3:1] };
+  assign \$106  = { d2_max[5], d2_max[5], d2_max[5], d2_max, 4'h0 };
+  assign \$108  = { \$107 [13], \$107 [13], \$107 [13], \$107 [13], \$107 [13:4] };
+  assign \$111  = { d2_max[5], d2_max[5], d2_max[5], d2_max, 4'h0 };
+  assign \$113  = { \$112 [13], \$112 [13], \$112 [13], \$112 [13], \$112 [13:4] };
+  assign \$116  = { d2_max[5], d2_max[5], d2_max[5], d2_max, 4'h0 };
+  assign \$118  = { 1'h0, \$117 [3:1] };
+  assign \$119  = { d2_max[5], d2_max[5], d2_max[5], d2_max, 4'h0 };
+  assign \$121  = { 1'h0, \$120 [3:1] };
+  assign \$123  = { d2_max[5], d2_max[5], d2_max[5], d2_max, 4'h0 };
+  assign \$125  = { \$124 [13], \$124 [13], \$124 [13], \$124 [13], \$124 [13:4] };
+  assign \$128  = { d2_max[5], d2_max[5], d2_max[5], d2_max, 4'h0 };
+  assign \$130  = { \$129 [13], \$129 [13], \$129 [13], \$129 [13], \$129 [13:4] };
+  assign \$133  = { d2_max[5], d2_max[5], d2_max[5], d2_max, 4'h0 };
+  assign \$135  = { 1'h0, \$134 [3:1] };
+  assign \$136  = { d2_max[5], d2_max[5], d2_max[5], d2_max, 4'h0 };
+  assign \$138  = { 1'h0, \$137 [3:1] };
+  assign \$140  = { d2_max[5], d2_max[5], d2_max[5], d2_max, 4'h0 };
+  assign \$142  = { \$141 [13], \$141 [13], \$141 [13], \$141 [13], \$141 [13:4] };
+  assign \$145  = { d2_max[5], d2_max[5], d2_max[5], d2_max, 4'h0 };
+  assign \$147  = { \$146 [13], \$146 [13], \$146 [13], \$146 [13], \$146 [13:4] };
+  assign \$157  = { a2_e0[7], a2_e0[7], a2_e0[7], a2_e0[7], a2_e0[7:4] };
+  assign \$159  = { a2_e1[7], a2_e1[7], a2_e1[7], a2_e1[7], a2_e1[7:4] };
+  assign \$161  = { a2_e2[7], a2_e2[7], a2_e2[7], a2_e2[7], a2_e2[7:4] };
+  assign \$163  = { a2_e3[7], a2_e3[7], a2_e3[7], a2_e3[7], a2_e3[7:4] };
+  assign \$173  = { a3_max2_0[7], a3_max2_0[7], a3_max2_0[7], a3_max2_0, 4'h0 };
+  assign \$176  = { a3_max2_0[7], a3_max2_0[7], a3_max2_0[7], a3_max2_0, 4'h0 };
+  assign \$179  = { a3_max2_0[7], a3_max2_0[7], a3_max2_0[7], a3_max2_0, 4'h0 };
+  assign \$182  = { a3_max2_0[7], a3_max2_0[7], a3_max2_0[7], a3_max2_0, 4'h0 };
+  assign \$186  = { \$185 [19], \$185 [19:1] };
+  assign \$189  = { \$188 [19], \$188 [19:1] };
+  assign \$192  = { \$191 [19], \$191 [19:1] };
+  assign \$195  = { \$194 [19], \$194 [19:1] };
+  assign \$198  = { 1'h0, \$197 [31:1] };
+  assign \$201  = \$200 [17:0];
+  assign \$204  = { 1'h0, \$203 [31:1] };
+  assign \$207  = \$206 [17:0];
+  assign \$210  = { 1'h0, \$209 [31:1] };
+  assign \$213  = \$212 [17:0];
+  assign \$216  = { 1'h0, \$215 [31:1] };
+  assign \$219  = \$218 [17:0];
+  assign \$265  = { \$264 [26], \$264 [26], \$264 [26], \$264 [26], \$264 [26], \$264 [26], \$264 [26], \$264 [26], \$264 [26], \$264 [26], \$264 [26], \$264 [26], \$264 [26], \$264 [26:13] };
+  assign \$275  = { d2_max[5], d2_max[5], d2_max[5], d2_max, 4'h0 };
+  assign \$278  = { d2_max[5], d2_max[5], d2_max[5], d2_max, 4'h0 };
+  assign \$281  = { d2_max[5], d2_max[5], d2_max[5], d2_max, 4'h0 };
+  assign \$284  = { d2_max[5], d2_max[5], d2_max[5], d2_max, 4'h0 };
+  assign \$288  = { \$287 [19], \$287 [19:1] };
+  assign \$291  = { \$290 [19], \$290 [19:1] };
+  assign \$294  = { \$293 [19], \$293 [19:1] };
+  assign \$297  = { \$296 [19], \$296 [19:1] };
+  assign \$300  = { 1'h0, \$299 [31:1] };
+  assign \$304  = { 1'h0, \$303 [31:1] };
+  assign \$308  = { 1'h0, \$307 [31:1] };
+  assign \$312  = { 1'h0, \$311 [31:1] };
+  assign \$319  = { d5_prod0, 1'h0 };
+  assign \$321  = { d5_prod1, 1'h0 };
+  assign \$323  = { d5_prod2, 1'h0 };
+  assign \$325  = { d5_prod3, 1'h0 };
+  assign \$330  = { 1'h0, \$329 [32:1] };
+  assign \$333  = { 1'h0, \$332 [32:1] };
+  assign \$339  = { 1'h0, \$338 [32:1] };
+  assign \$342  = { 1'h0, \$341 [32:1] };
+  assign \$348  = { 1'h0, \$347 [32:1] };
+  assign \$351  = { 1'h0, \$350 [32:1] };
+  assign \$357  = { 1'h0, \$356 [32:1] };
+  assign \$360  = { 1'h0, \$359 [32:1] };
 endmodule
 
 (* generator = "Amaranth" *)
@@ -3760,7 +4979,7 @@ module \softmax_int8_base2.core.vectors (rst, r_en, r_data, w_port__data, w_en, 
   wire [31:0] w_port__data;
   wire w_port__en;
   wire w_rdy;
-  reg [31:0] storage [138:0];
+  reg [31:0] storage [142:0];
   initial begin
     storage[0] = 32'd0;
     storage[1] = 32'd0;
@@ -3901,6 +5120,10 @@ module \softmax_int8_base2.core.vectors (rst, r_en, r_data, w_port__data, w_en, 
     storage[136] = 32'd0;
     storage[137] = 32'd0;
     storage[138] = 32'd0;
+    storage[139] = 32'd0;
+    storage[140] = 32'd0;
+    storage[141] = 32'd0;
+    storage[142] = 32'd0;
   end
   always @(posedge clk) begin
     if (w_port__en)
@@ -3913,7 +5136,7 @@ module \softmax_int8_base2.core.vectors (rst, r_en, r_data, w_port__data, w_en, 
     end
   end
   assign r_data = _0_;
-  assign w_rdy = inner_level != 8'h8b;
+  assign w_rdy = inner_level != 8'h8f;
   assign inner_r_rdy = | inner_level;
   assign w_port__en = w_rdy & w_en;
   assign \$1  = ~ r_rdy;
@@ -3921,13 +5144,13 @@ module \softmax_int8_base2.core.vectors (rst, r_en, r_data, w_port__data, w_en, 
   assign r_port__en = inner_r_rdy & \$2 ;
   assign \$3  = inner_level + r_rdy;
   assign \$4  = w_rdy & w_en;
-  assign \$5  = w_port__addr == 8'h8a;
+  assign \$5  = w_port__addr == 8'h8e;
   assign \$6  = w_port__addr + 1'h1;
   assign \$7  = \$5  ? 9'h000 : \$6 ;
   assign \$8  = ~ r_rdy;
   assign \$9  = \$8  | r_en;
   assign \$10  = inner_r_rdy & \$9 ;
-  assign \$11  = r_port__addr == 8'h8a;
+  assign \$11  = r_port__addr == 8'h8e;
   assign \$12  = r_port__addr + 1'h1;
   assign \$13  = \$11  ? 9'h000 : \$12 ;
   assign \$14  = w_rdy & w_en;

@@ -86,367 +86,367 @@ endmodule
 module \softmax_int8_ibert.core (i__valid, o__ready, rst, i__ready, i__payload, o__payload, o__valid, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
-  wire [7:0] \$10 ;
-  wire [8:0] \$100 ;
-  wire [8:0] \$101 ;
-  wire \$102 ;
-  wire [8:0] \$103 ;
-  wire [8:0] \$104 ;
-  wire [8:0] \$105 ;
-  wire \$106 ;
-  wire [8:0] \$107 ;
-  wire [8:0] \$108 ;
-  wire [8:0] \$109 ;
+  wire \$10 ;
+  wire [31:0] \$100 ;
+  wire [32:0] \$101 ;
+  wire [32:0] \$102 ;
+  wire [14:0] \$103 ;
+  wire [31:0] \$104 ;
+  wire [31:0] \$105 ;
+  wire [32:0] \$106 ;
+  wire [32:0] \$107 ;
+  wire [14:0] \$108 ;
+  wire [31:0] \$109 ;
   wire \$11 ;
-  wire \$110 ;
-  wire [8:0] \$111 ;
-  wire [8:0] \$112 ;
-  wire [16:0] \$113 ;
-  wire [16:0] \$114 ;
-  wire [16:0] \$115 ;
-  wire [16:0] \$116 ;
-  wire [16:0] \$117 ;
-  wire [16:0] \$118 ;
-  wire [16:0] \$119 ;
-  wire [7:0] \$12 ;
-  wire [16:0] \$120 ;
-  wire [20:0] \$121 ;
-  wire [21:0] \$122 ;
-  wire [20:0] \$123 ;
-  wire [21:0] \$124 ;
-  wire [20:0] \$125 ;
-  wire [21:0] \$126 ;
-  wire [20:0] \$127 ;
-  wire [21:0] \$128 ;
-  wire \$129 ;
-  wire [8:0] \$13 ;
-  reg [14:0] \$130 ;
-  reg [14:0] \$131 ;
-  wire [14:0] \$132 ;
+  wire [31:0] \$110 ;
+  wire [32:0] \$111 ;
+  wire [32:0] \$112 ;
+  wire [14:0] \$113 ;
+  wire [31:0] \$114 ;
+  wire [31:0] \$115 ;
+  wire [32:0] \$116 ;
+  wire [32:0] \$117 ;
+  wire [14:0] \$118 ;
+  wire [7:0] \$119 ;
+  wire \$12 ;
+  wire [15:0] \$120 ;
+  wire [16:0] \$121 ;
+  wire [17:0] \$122 ;
+  wire [23:0] \$123 ;
+  wire [22:0] \$124 ;
+  wire \$125 ;
+  wire [23:0] \$126 ;
+  wire [53:0] \$127 ;
+  wire \$128 ;
+  wire [53:0] \$129 ;
+  wire \$13 ;
+  wire [54:0] \$130 ;
+  wire [54:0] \$131 ;
+  wire [53:0] \$132 ;
   wire \$133 ;
-  reg [14:0] \$134 ;
-  reg [14:0] \$135 ;
-  wire [14:0] \$136 ;
+  wire [31:0] \$134 ;
+  wire [31:0] \$135 ;
+  wire [53:0] \$136 ;
   wire \$137 ;
-  reg [14:0] \$138 ;
-  reg [14:0] \$139 ;
-  wire [9:0] \$14 ;
-  wire [14:0] \$140 ;
-  wire \$141 ;
-  reg [14:0] \$142 ;
-  reg [14:0] \$143 ;
-  wire [14:0] \$144 ;
-  wire [31:0] \$145 ;
-  wire [31:0] \$146 ;
-  wire [32:0] \$147 ;
-  wire [32:0] \$148 ;
-  wire [14:0] \$149 ;
-  wire [7:0] \$15 ;
-  wire [31:0] \$150 ;
-  wire [31:0] \$151 ;
-  wire [32:0] \$152 ;
-  wire [32:0] \$153 ;
-  wire [14:0] \$154 ;
-  wire [31:0] \$155 ;
-  wire [31:0] \$156 ;
-  wire [32:0] \$157 ;
-  wire [32:0] \$158 ;
-  wire [14:0] \$159 ;
+  wire [53:0] \$138 ;
+  wire [54:0] \$139 ;
+  wire [7:0] \$14 ;
+  wire [54:0] \$140 ;
+  wire [53:0] \$141 ;
+  wire \$142 ;
+  wire [31:0] \$143 ;
+  wire [31:0] \$144 ;
+  wire [37:0] \$145 ;
+  wire \$146 ;
+  wire [37:0] \$147 ;
+  wire [38:0] \$148 ;
+  wire [38:0] \$149 ;
+  wire \$15 ;
+  wire [37:0] \$150 ;
+  wire \$151 ;
+  wire [15:0] \$152 ;
+  wire [31:0] \$153 ;
+  wire [37:0] \$154 ;
+  wire \$155 ;
+  wire [37:0] \$156 ;
+  wire [38:0] \$157 ;
+  wire [38:0] \$158 ;
+  wire [37:0] \$159 ;
   wire [7:0] \$16 ;
-  wire [31:0] \$160 ;
-  wire [31:0] \$161 ;
-  wire [32:0] \$162 ;
-  wire [32:0] \$163 ;
-  wire [14:0] \$164 ;
-  wire [7:0] \$165 ;
-  wire [15:0] \$166 ;
-  wire [16:0] \$167 ;
-  wire [17:0] \$168 ;
-  wire [23:0] \$169 ;
-  wire [7:0] \$17 ;
-  wire [22:0] \$170 ;
-  wire \$171 ;
-  wire [23:0] \$172 ;
-  wire [53:0] \$173 ;
-  wire \$174 ;
-  wire [53:0] \$175 ;
-  wire [54:0] \$176 ;
-  wire [54:0] \$177 ;
-  wire [53:0] \$178 ;
-  wire \$179 ;
-  wire \$18 ;
+  wire \$160 ;
+  wire [15:0] \$161 ;
+  wire [31:0] \$162 ;
+  wire [37:0] \$163 ;
+  wire \$164 ;
+  wire [37:0] \$165 ;
+  wire [38:0] \$166 ;
+  wire [38:0] \$167 ;
+  wire [37:0] \$168 ;
+  wire \$169 ;
+  wire [8:0] \$17 ;
+  wire [15:0] \$170 ;
+  wire [31:0] \$171 ;
+  wire [37:0] \$172 ;
+  wire \$173 ;
+  wire [37:0] \$174 ;
+  wire [38:0] \$175 ;
+  wire [38:0] \$176 ;
+  wire [37:0] \$177 ;
+  wire \$178 ;
+  wire [15:0] \$179 ;
+  wire [9:0] \$18 ;
   wire [31:0] \$180 ;
-  wire [31:0] \$181 ;
-  wire [53:0] \$182 ;
-  wire \$183 ;
-  wire [53:0] \$184 ;
-  wire [54:0] \$185 ;
-  wire [54:0] \$186 ;
-  wire [53:0] \$187 ;
-  wire \$188 ;
+  wire [37:0] \$181 ;
+  wire \$182 ;
+  wire [37:0] \$183 ;
+  wire [38:0] \$184 ;
+  wire [38:0] \$185 ;
+  wire [37:0] \$186 ;
+  wire \$187 ;
+  wire [15:0] \$188 ;
   wire [31:0] \$189 ;
-  wire \$19 ;
-  wire [31:0] \$190 ;
-  wire [37:0] \$191 ;
-  wire \$192 ;
-  wire [37:0] \$193 ;
+  wire [7:0] \$19 ;
+  wire [37:0] \$190 ;
+  wire \$191 ;
+  wire [37:0] \$192 ;
+  wire [38:0] \$193 ;
   wire [38:0] \$194 ;
-  wire [38:0] \$195 ;
-  wire [37:0] \$196 ;
-  wire \$197 ;
-  wire [15:0] \$198 ;
-  wire [31:0] \$199 ;
+  wire [37:0] \$195 ;
+  wire \$196 ;
+  wire [15:0] \$197 ;
+  wire [31:0] \$198 ;
+  wire [37:0] \$199 ;
   wire \$2 ;
-  wire \$20 ;
-  wire [37:0] \$200 ;
-  wire \$201 ;
-  wire [37:0] \$202 ;
+  wire [7:0] \$20 ;
+  wire \$200 ;
+  wire [37:0] \$201 ;
+  wire [38:0] \$202 ;
   wire [38:0] \$203 ;
-  wire [38:0] \$204 ;
-  wire [37:0] \$205 ;
-  wire \$206 ;
-  wire [15:0] \$207 ;
-  wire [31:0] \$208 ;
-  wire [37:0] \$209 ;
-  wire \$21 ;
-  wire \$210 ;
-  wire [37:0] \$211 ;
+  wire [37:0] \$204 ;
+  wire \$205 ;
+  wire [15:0] \$206 ;
+  wire [31:0] \$207 ;
+  wire [37:0] \$208 ;
+  wire \$209 ;
+  wire [7:0] \$21 ;
+  wire [37:0] \$210 ;
+  wire [38:0] \$211 ;
   wire [38:0] \$212 ;
-  wire [38:0] \$213 ;
-  wire [37:0] \$214 ;
-  wire \$215 ;
-  wire [15:0] \$216 ;
-  wire [31:0] \$217 ;
-  wire [37:0] \$218 ;
-  wire \$219 ;
-  wire \$22 ;
-  wire [37:0] \$220 ;
-  wire [38:0] \$221 ;
-  wire [38:0] \$222 ;
-  wire [37:0] \$223 ;
-  wire \$224 ;
-  wire [15:0] \$225 ;
-  wire [31:0] \$226 ;
-  wire [37:0] \$227 ;
-  wire \$228 ;
-  wire [37:0] \$229 ;
-  wire \$23 ;
-  wire [38:0] \$230 ;
-  wire [38:0] \$231 ;
-  wire [37:0] \$232 ;
-  wire \$233 ;
-  wire [15:0] \$234 ;
-  wire [31:0] \$235 ;
-  wire [37:0] \$236 ;
-  wire \$237 ;
-  wire [37:0] \$238 ;
-  wire [38:0] \$239 ;
+  wire [37:0] \$213 ;
+  wire \$214 ;
+  wire [15:0] \$215 ;
+  wire [31:0] \$216 ;
+  wire [29:0] \$217 ;
+  wire \$218 ;
+  wire [29:0] \$219 ;
+  wire [7:0] \$22 ;
+  wire [33:0] \$220 ;
+  wire [33:0] \$221 ;
+  wire [29:0] \$222 ;
+  wire \$223 ;
+  wire [7:0] \$224 ;
+  wire [31:0] \$225 ;
+  wire [29:0] \$226 ;
+  wire \$227 ;
+  wire [29:0] \$228 ;
+  wire [33:0] \$229 ;
+  wire [7:0] \$23 ;
+  wire [33:0] \$230 ;
+  wire [29:0] \$231 ;
+  wire \$232 ;
+  wire [7:0] \$233 ;
+  wire [31:0] \$234 ;
+  wire [29:0] \$235 ;
+  wire \$236 ;
+  wire [29:0] \$237 ;
+  wire [33:0] \$238 ;
+  wire [33:0] \$239 ;
   wire [7:0] \$24 ;
-  wire [38:0] \$240 ;
-  wire [37:0] \$241 ;
-  wire \$242 ;
-  wire [15:0] \$243 ;
-  wire [31:0] \$244 ;
-  wire [37:0] \$245 ;
-  wire \$246 ;
-  wire [37:0] \$247 ;
-  wire [38:0] \$248 ;
-  wire [38:0] \$249 ;
-  wire \$25 ;
-  wire [37:0] \$250 ;
-  wire \$251 ;
-  wire [15:0] \$252 ;
-  wire [31:0] \$253 ;
-  wire [37:0] \$254 ;
-  wire \$255 ;
-  wire [37:0] \$256 ;
-  wire [38:0] \$257 ;
-  wire [38:0] \$258 ;
-  wire [37:0] \$259 ;
+  wire [29:0] \$240 ;
+  wire \$241 ;
+  wire [7:0] \$242 ;
+  wire [31:0] \$243 ;
+  wire [29:0] \$244 ;
+  wire \$245 ;
+  wire [29:0] \$246 ;
+  wire [33:0] \$247 ;
+  wire [33:0] \$248 ;
+  wire [29:0] \$249 ;
+  wire [7:0] \$25 ;
+  wire \$250 ;
+  wire [7:0] \$251 ;
+  wire [31:0] \$252 ;
+  wire [25:0] \$253 ;
+  wire \$254 ;
+  wire [25:0] \$255 ;
+  wire [33:0] \$256 ;
+  wire [33:0] \$257 ;
+  wire [25:0] \$258 ;
+  wire \$259 ;
   wire \$26 ;
-  wire \$260 ;
-  wire [15:0] \$261 ;
-  wire [31:0] \$262 ;
-  wire [29:0] \$263 ;
-  wire \$264 ;
-  wire [29:0] \$265 ;
+  wire [3:0] \$260 ;
+  wire [31:0] \$261 ;
+  wire [25:0] \$262 ;
+  wire \$263 ;
+  wire [25:0] \$264 ;
+  wire [33:0] \$265 ;
   wire [33:0] \$266 ;
-  wire [33:0] \$267 ;
-  wire [29:0] \$268 ;
-  wire \$269 ;
+  wire [25:0] \$267 ;
+  wire \$268 ;
+  wire [3:0] \$269 ;
   wire \$27 ;
-  wire [7:0] \$270 ;
-  wire [31:0] \$271 ;
-  wire [29:0] \$272 ;
-  wire \$273 ;
-  wire [29:0] \$274 ;
+  wire [31:0] \$270 ;
+  wire [23:0] \$271 ;
+  wire \$272 ;
+  wire [23:0] \$273 ;
+  wire [33:0] \$274 ;
   wire [33:0] \$275 ;
-  wire [33:0] \$276 ;
-  wire [29:0] \$277 ;
-  wire \$278 ;
-  wire [7:0] \$279 ;
+  wire [23:0] \$276 ;
+  wire \$277 ;
+  wire [1:0] \$278 ;
+  wire [31:0] \$279 ;
   wire \$28 ;
-  wire [31:0] \$280 ;
-  wire [29:0] \$281 ;
-  wire \$282 ;
-  wire [29:0] \$283 ;
+  wire [23:0] \$280 ;
+  wire \$281 ;
+  wire [23:0] \$282 ;
+  wire [33:0] \$283 ;
   wire [33:0] \$284 ;
-  wire [33:0] \$285 ;
-  wire [29:0] \$286 ;
-  wire \$287 ;
-  wire [7:0] \$288 ;
-  wire [31:0] \$289 ;
-  wire \$29 ;
-  wire [29:0] \$290 ;
+  wire [23:0] \$285 ;
+  wire \$286 ;
+  wire [1:0] \$287 ;
+  wire [31:0] \$288 ;
+  wire [7:0] \$289 ;
+  wire [7:0] \$29 ;
+  wire [7:0] \$290 ;
   wire \$291 ;
-  wire [29:0] \$292 ;
-  wire [33:0] \$293 ;
-  wire [33:0] \$294 ;
-  wire [29:0] \$295 ;
+  wire [7:0] \$292 ;
+  wire [7:0] \$293 ;
+  wire [7:0] \$294 ;
+  wire \$295 ;
   wire \$296 ;
-  wire [7:0] \$297 ;
-  wire [31:0] \$298 ;
-  wire [25:0] \$299 ;
+  wire [32:0] \$297 ;
+  wire [32:0] \$298 ;
+  wire [32:0] \$299 ;
   wire [7:0] \$3 ;
-  wire [7:0] \$30 ;
-  wire \$300 ;
-  wire [25:0] \$301 ;
-  wire [33:0] \$302 ;
-  wire [33:0] \$303 ;
-  wire [25:0] \$304 ;
-  wire \$305 ;
-  wire [3:0] \$306 ;
-  wire [31:0] \$307 ;
-  wire [25:0] \$308 ;
-  wire \$309 ;
+  wire \$30 ;
+  wire [32:0] \$300 ;
+  wire [32:0] \$301 ;
+  wire \$302 ;
+  wire [32:0] \$303 ;
+  wire [32:0] \$304 ;
+  wire [32:0] \$305 ;
+  wire [32:0] \$306 ;
+  wire \$307 ;
+  wire [32:0] \$308 ;
+  wire [32:0] \$309 ;
   wire [7:0] \$31 ;
-  wire [25:0] \$310 ;
-  wire [33:0] \$311 ;
-  wire [33:0] \$312 ;
-  wire [25:0] \$313 ;
-  wire \$314 ;
-  wire [3:0] \$315 ;
-  wire [31:0] \$316 ;
-  wire [23:0] \$317 ;
-  wire \$318 ;
-  wire [23:0] \$319 ;
+  wire [32:0] \$310 ;
+  wire [32:0] \$311 ;
+  wire \$312 ;
+  wire [32:0] \$313 ;
+  wire [32:0] \$314 ;
+  wire [32:0] \$315 ;
+  wire [32:0] \$316 ;
+  wire \$317 ;
+  wire [32:0] \$318 ;
+  wire [32:0] \$319 ;
   wire \$32 ;
-  wire [33:0] \$320 ;
-  wire [33:0] \$321 ;
-  wire [23:0] \$322 ;
-  wire \$323 ;
-  wire [1:0] \$324 ;
-  wire [31:0] \$325 ;
-  wire [23:0] \$326 ;
-  wire \$327 ;
-  wire [23:0] \$328 ;
-  wire [33:0] \$329 ;
-  wire \$33 ;
-  wire [33:0] \$330 ;
-  wire [23:0] \$331 ;
-  wire \$332 ;
-  wire [1:0] \$333 ;
-  wire [31:0] \$334 ;
-  wire [7:0] \$335 ;
-  wire [7:0] \$336 ;
-  wire \$337 ;
-  wire [7:0] \$338 ;
-  wire [7:0] \$339 ;
+  wire [32:0] \$320 ;
+  reg [6:0] \$321 ;
+  reg [7:0] \$322 ;
+  reg [6:0] \$323 ;
+  reg [7:0] \$324 ;
+  reg [7:0] \$325 ;
+  reg [7:0] \$326 ;
+  reg [7:0] \$327 ;
+  reg \$328 ;
+  reg \$329 ;
+  wire [7:0] \$33 ;
+  reg [7:0] \$330 ;
+  reg \$331 ;
+  reg [7:0] \$332 ;
+  reg [7:0] \$333 ;
+  reg [7:0] \$334 ;
+  reg \$335 ;
+  reg \$336 ;
+  reg [7:0] \$337 ;
+  reg \$338 ;
+  reg \$339 ;
   wire \$34 ;
-  wire [7:0] \$340 ;
-  wire \$341 ;
-  wire \$342 ;
-  wire [32:0] \$343 ;
-  wire [32:0] \$344 ;
-  wire [32:0] \$345 ;
-  wire [32:0] \$346 ;
-  wire [32:0] \$347 ;
-  wire \$348 ;
-  wire [32:0] \$349 ;
+  reg \$340 ;
+  reg [7:0] \$341 ;
+  reg \$342 ;
+  reg [7:0] \$343 ;
+  reg \$344 ;
+  reg \$345 ;
+  reg [15:0] \$346 ;
+  reg [6:0] \$347 ;
+  reg [6:0] \$348 ;
+  reg [7:0] \$349 ;
   wire \$35 ;
-  wire [32:0] \$350 ;
-  wire [32:0] \$351 ;
-  wire [32:0] \$352 ;
-  wire \$353 ;
-  wire [32:0] \$354 ;
-  wire [32:0] \$355 ;
-  wire [32:0] \$356 ;
-  wire [32:0] \$357 ;
-  wire \$358 ;
-  wire [32:0] \$359 ;
-  wire \$36 ;
-  wire [32:0] \$360 ;
-  wire [32:0] \$361 ;
-  wire [32:0] \$362 ;
-  wire \$363 ;
-  wire [32:0] \$364 ;
-  wire [32:0] \$365 ;
-  wire [32:0] \$366 ;
-  reg [6:0] \$367 ;
+  reg \$350 ;
+  reg \$351 ;
+  reg [7:0] \$352 ;
+  reg \$353 ;
+  reg [6:0] \$354 ;
+  reg [35:0] \$355 ;
+  reg \$356 ;
+  reg \$357 ;
+  reg [7:0] \$358 ;
+  reg \$359 ;
+  wire [7:0] \$36 ;
+  reg [6:0] \$360 ;
+  reg [3:0] \$361 ;
+  reg [8:0] \$362 ;
+  reg [8:0] \$363 ;
+  reg [8:0] \$364 ;
+  reg [8:0] \$365 ;
+  reg \$366 ;
+  reg \$367 ;
   reg [7:0] \$368 ;
-  reg [6:0] \$369 ;
-  wire \$37 ;
-  reg \$370 ;
-  reg \$371 ;
-  reg [7:0] \$372 ;
-  reg [3:0] \$373 ;
-  reg [7:0] \$374 ;
-  reg [7:0] \$375 ;
-  reg [7:0] \$376 ;
-  reg [7:0] \$377 ;
-  reg [7:0] \$378 ;
+  reg \$369 ;
+  wire [7:0] \$37 ;
+  reg [6:0] \$370 ;
+  reg [16:0] \$371 ;
+  reg [16:0] \$372 ;
+  reg [16:0] \$373 ;
+  reg [16:0] \$374 ;
+  reg [8:0] \$375 ;
+  reg [8:0] \$376 ;
+  reg [8:0] \$377 ;
+  reg [8:0] \$378 ;
   reg \$379 ;
   wire [7:0] \$38 ;
   reg \$380 ;
-  reg \$381 ;
-  reg [7:0] \$382 ;
-  reg [7:0] \$383 ;
-  reg \$384 ;
-  reg [6:0] \$385 ;
-  reg [6:0] \$386 ;
-  reg [7:0] \$387 ;
-  reg \$388 ;
-  reg \$389 ;
+  reg [7:0] \$381 ;
+  reg \$382 ;
+  reg [6:0] \$383 ;
+  reg [3:0] \$384 ;
+  reg [3:0] \$385 ;
+  reg [3:0] \$386 ;
+  reg [3:0] \$387 ;
+  reg [3:0] \$388 ;
+  reg [4:0] \$389 ;
   wire \$39 ;
-  reg [7:0] \$390 ;
-  reg \$391 ;
-  reg [6:0] \$392 ;
-  reg [3:0] \$393 ;
-  reg [8:0] \$394 ;
-  reg [8:0] \$395 ;
-  reg [8:0] \$396 ;
-  reg [8:0] \$397 ;
-  reg \$398 ;
-  reg \$399 ;
+  reg [4:0] \$390 ;
+  reg [4:0] \$391 ;
+  reg [4:0] \$392 ;
+  reg \$393 ;
+  reg \$394 ;
+  reg [7:0] \$395 ;
+  reg \$396 ;
+  reg [6:0] \$397 ;
+  reg [3:0] \$398 ;
+  reg [14:0] \$399 ;
   wire [7:0] \$4 ;
   wire \$40 ;
-  reg [7:0] \$400 ;
-  reg \$401 ;
-  reg [6:0] \$402 ;
-  reg [16:0] \$403 ;
-  reg [16:0] \$404 ;
-  reg [16:0] \$405 ;
-  reg [16:0] \$406 ;
-  reg [8:0] \$407 ;
-  reg [8:0] \$408 ;
-  reg [8:0] \$409 ;
-  wire \$41 ;
-  reg [8:0] \$410 ;
-  reg \$411 ;
-  reg \$412 ;
-  reg [7:0] \$413 ;
-  reg \$414 ;
-  reg [6:0] \$415 ;
-  reg [3:0] \$416 ;
-  reg [3:0] \$417 ;
-  reg [3:0] \$418 ;
-  reg [3:0] \$419 ;
-  wire \$42 ;
-  reg [3:0] \$420 ;
-  reg [4:0] \$421 ;
-  reg [4:0] \$422 ;
-  reg [4:0] \$423 ;
-  reg [4:0] \$424 ;
+  reg [14:0] \$400 ;
+  reg [14:0] \$401 ;
+  reg [14:0] \$402 ;
+  reg [4:0] \$403 ;
+  reg [4:0] \$404 ;
+  reg [4:0] \$405 ;
+  reg [4:0] \$406 ;
+  reg \$407 ;
+  reg \$408 ;
+  reg [7:0] \$409 ;
+  wire [7:0] \$41 ;
+  reg \$410 ;
+  reg [6:0] \$411 ;
+  reg [3:0] \$412 ;
+  reg [14:0] \$413 ;
+  reg [14:0] \$414 ;
+  reg [14:0] \$415 ;
+  reg [14:0] \$416 ;
+  reg \$417 ;
+  reg \$418 ;
+  reg [7:0] \$419 ;
+  wire [7:0] \$42 ;
+  reg \$420 ;
+  reg [6:0] \$421 ;
+  reg [3:0] \$422 ;
+  reg [6:0] \$423 ;
+  reg [17:0] \$424 ;
   reg \$425 ;
   reg \$426 ;
   reg [7:0] \$427 ;
@@ -454,251 +454,229 @@ module \softmax_int8_ibert.core (i__valid, o__ready, rst, i__ready, i__payload, 
   reg [6:0] \$429 ;
   wire \$43 ;
   reg [3:0] \$430 ;
-  reg [14:0] \$431 ;
-  reg [14:0] \$432 ;
-  reg [14:0] \$433 ;
-  reg [14:0] \$434 ;
-  reg [4:0] \$435 ;
-  reg [4:0] \$436 ;
-  reg [4:0] \$437 ;
-  reg [4:0] \$438 ;
-  reg \$439 ;
+  reg [22:0] \$431 ;
+  reg \$432 ;
+  reg [22:0] \$433 ;
+  reg \$434 ;
+  reg [6:0] \$435 ;
+  reg [32:0] \$436 ;
+  reg [31:0] \$437 ;
+  reg \$438 ;
+  reg [22:0] \$439 ;
   wire [7:0] \$44 ;
   reg \$440 ;
-  reg [7:0] \$441 ;
-  reg \$442 ;
-  reg [6:0] \$443 ;
-  reg [3:0] \$444 ;
-  reg [14:0] \$445 ;
-  reg [14:0] \$446 ;
-  reg [14:0] \$447 ;
-  reg [14:0] \$448 ;
-  reg \$449 ;
+  reg [6:0] \$441 ;
+  reg [32:0] \$442 ;
+  reg [31:0] \$443 ;
+  reg \$444 ;
+  reg [22:0] \$445 ;
+  reg \$446 ;
+  reg [6:0] \$447 ;
+  reg [32:0] \$448 ;
+  reg [31:0] \$449 ;
   wire [7:0] \$45 ;
   reg \$450 ;
-  reg [7:0] \$451 ;
+  reg [22:0] \$451 ;
   reg \$452 ;
   reg [6:0] \$453 ;
-  reg [3:0] \$454 ;
-  reg [6:0] \$455 ;
-  reg [17:0] \$456 ;
-  reg \$457 ;
+  reg [32:0] \$454 ;
+  reg [31:0] \$455 ;
+  reg \$456 ;
+  reg [22:0] \$457 ;
   reg \$458 ;
-  reg [7:0] \$459 ;
-  wire [7:0] \$46 ;
-  reg \$460 ;
-  reg [6:0] \$461 ;
-  reg [3:0] \$462 ;
+  reg [6:0] \$459 ;
+  wire [8:0] \$46 ;
+  reg [32:0] \$460 ;
+  reg [31:0] \$461 ;
+  reg \$462 ;
   reg [22:0] \$463 ;
   reg \$464 ;
-  reg [22:0] \$465 ;
-  reg \$466 ;
-  reg [6:0] \$467 ;
-  reg [32:0] \$468 ;
-  reg [31:0] \$469 ;
-  wire \$47 ;
+  reg [6:0] \$465 ;
+  reg [32:0] \$466 ;
+  reg [31:0] \$467 ;
+  reg \$468 ;
+  reg [22:0] \$469 ;
+  wire [9:0] \$47 ;
   reg \$470 ;
-  reg [22:0] \$471 ;
-  reg \$472 ;
-  reg [6:0] \$473 ;
-  reg [32:0] \$474 ;
-  reg [31:0] \$475 ;
+  reg [6:0] \$471 ;
+  reg [32:0] \$472 ;
+  reg [31:0] \$473 ;
+  reg \$474 ;
+  reg [22:0] \$475 ;
   reg \$476 ;
-  reg [22:0] \$477 ;
-  reg \$478 ;
-  reg [6:0] \$479 ;
-  wire \$48 ;
-  reg [32:0] \$480 ;
-  reg [31:0] \$481 ;
+  reg [6:0] \$477 ;
+  reg [32:0] \$478 ;
+  reg [31:0] \$479 ;
+  wire [7:0] \$48 ;
+  reg \$480 ;
+  reg [22:0] \$481 ;
   reg \$482 ;
-  reg [22:0] \$483 ;
-  reg \$484 ;
-  reg [6:0] \$485 ;
-  reg [32:0] \$486 ;
-  reg [31:0] \$487 ;
+  reg [6:0] \$483 ;
+  reg [32:0] \$484 ;
+  reg [31:0] \$485 ;
+  reg \$486 ;
+  reg [22:0] \$487 ;
   reg \$488 ;
-  reg [22:0] \$489 ;
+  reg [6:0] \$489 ;
   wire \$49 ;
-  reg \$490 ;
-  reg [6:0] \$491 ;
-  reg [32:0] \$492 ;
-  reg [31:0] \$493 ;
+  reg [32:0] \$490 ;
+  reg [31:0] \$491 ;
+  reg \$492 ;
+  reg [22:0] \$493 ;
   reg \$494 ;
-  reg [22:0] \$495 ;
-  reg \$496 ;
-  reg [6:0] \$497 ;
-  reg [32:0] \$498 ;
-  reg [31:0] \$499 ;
+  reg [6:0] \$495 ;
+  reg [32:0] \$496 ;
+  reg [31:0] \$497 ;
+  reg \$498 ;
+  reg [22:0] \$499 ;
   wire \$5 ;
   wire \$50 ;
   reg \$500 ;
-  reg [22:0] \$501 ;
-  reg \$502 ;
-  reg [6:0] \$503 ;
-  reg [32:0] \$504 ;
-  reg [31:0] \$505 ;
+  reg [6:0] \$501 ;
+  reg [32:0] \$502 ;
+  reg [31:0] \$503 ;
+  reg \$504 ;
+  reg [22:0] \$505 ;
   reg \$506 ;
-  reg [22:0] \$507 ;
-  reg \$508 ;
-  reg [6:0] \$509 ;
-  wire \$51 ;
-  reg [32:0] \$510 ;
-  reg [31:0] \$511 ;
+  reg [6:0] \$507 ;
+  reg [32:0] \$508 ;
+  reg [31:0] \$509 ;
+  wire [8:0] \$51 ;
+  reg \$510 ;
+  reg [22:0] \$511 ;
   reg \$512 ;
-  reg [22:0] \$513 ;
-  reg \$514 ;
-  reg [6:0] \$515 ;
-  reg [32:0] \$516 ;
-  reg [31:0] \$517 ;
+  reg [6:0] \$513 ;
+  reg [32:0] \$514 ;
+  reg [31:0] \$515 ;
+  reg \$516 ;
+  reg [22:0] \$517 ;
   reg \$518 ;
-  reg [22:0] \$519 ;
+  reg [6:0] \$519 ;
   wire \$52 ;
-  reg \$520 ;
-  reg [6:0] \$521 ;
-  reg [32:0] \$522 ;
-  reg [31:0] \$523 ;
+  reg [32:0] \$520 ;
+  reg [31:0] \$521 ;
+  reg \$522 ;
+  reg [22:0] \$523 ;
   reg \$524 ;
-  reg [22:0] \$525 ;
-  reg \$526 ;
-  reg [6:0] \$527 ;
-  reg [32:0] \$528 ;
-  reg [31:0] \$529 ;
-  wire \$53 ;
+  reg [6:0] \$525 ;
+  reg [32:0] \$526 ;
+  reg [31:0] \$527 ;
+  reg \$528 ;
+  reg [22:0] \$529 ;
+  wire [8:0] \$53 ;
   reg \$530 ;
-  reg [22:0] \$531 ;
-  reg \$532 ;
-  reg [6:0] \$533 ;
-  reg [32:0] \$534 ;
-  reg [31:0] \$535 ;
+  reg [6:0] \$531 ;
+  reg [32:0] \$532 ;
+  reg [31:0] \$533 ;
+  reg \$534 ;
+  reg [22:0] \$535 ;
   reg \$536 ;
-  reg [22:0] \$537 ;
-  reg \$538 ;
-  reg [6:0] \$539 ;
-  wire [7:0] \$54 ;
-  reg [32:0] \$540 ;
-  reg [31:0] \$541 ;
+  reg [6:0] \$537 ;
+  reg [32:0] \$538 ;
+  reg [31:0] \$539 ;
+  wire [8:0] \$54 ;
+  reg \$540 ;
+  reg [22:0] \$541 ;
   reg \$542 ;
-  reg [22:0] \$543 ;
+  reg [6:0] \$543 ;
   reg \$544 ;
-  reg [6:0] \$545 ;
-  reg [32:0] \$546 ;
-  reg [31:0] \$547 ;
+  reg [25:0] \$545 ;
+  reg [6:0] \$546 ;
+  reg [6:0] \$547 ;
   reg \$548 ;
-  reg [22:0] \$549 ;
-  wire \$55 ;
-  reg \$550 ;
-  reg [6:0] \$551 ;
-  reg [32:0] \$552 ;
-  reg [31:0] \$553 ;
-  reg \$554 ;
-  reg [22:0] \$555 ;
+  reg \$549 ;
+  wire [8:0] \$55 ;
+  reg [17:0] \$550 ;
+  reg \$551 ;
+  reg [14:0] \$552 ;
+  reg [14:0] \$553 ;
+  reg [14:0] \$554 ;
+  reg [14:0] \$555 ;
   reg \$556 ;
-  reg [6:0] \$557 ;
-  reg [32:0] \$558 ;
-  reg [31:0] \$559 ;
+  reg \$557 ;
+  reg [17:0] \$558 ;
+  reg \$559 ;
   wire \$56 ;
-  reg \$560 ;
-  reg [22:0] \$561 ;
-  reg \$562 ;
-  reg [6:0] \$563 ;
-  reg [32:0] \$564 ;
-  reg [31:0] \$565 ;
-  reg \$566 ;
-  reg [22:0] \$567 ;
-  reg \$568 ;
-  reg [6:0] \$569 ;
-  wire \$57 ;
-  reg [32:0] \$570 ;
-  reg [31:0] \$571 ;
+  reg [32:0] \$560 ;
+  reg [32:0] \$561 ;
+  reg [32:0] \$562 ;
+  reg [32:0] \$563 ;
+  reg \$564 ;
+  reg \$565 ;
+  reg [17:0] \$566 ;
+  reg \$567 ;
+  reg [7:0] \$568 ;
+  reg [7:0] \$569 ;
+  wire [8:0] \$57 ;
+  reg [7:0] \$570 ;
+  reg [7:0] \$571 ;
   reg \$572 ;
-  reg [22:0] \$573 ;
-  reg \$574 ;
-  reg [6:0] \$575 ;
-  reg [6:0] \$576 ;
-  reg [6:0] \$577 ;
-  reg \$578 ;
-  reg \$579 ;
-  wire \$58 ;
-  reg [17:0] \$580 ;
-  reg \$581 ;
-  reg [32:0] \$582 ;
-  reg [32:0] \$583 ;
-  reg [32:0] \$584 ;
-  reg [32:0] \$585 ;
-  reg \$586 ;
-  reg \$587 ;
-  reg [17:0] \$588 ;
-  reg \$589 ;
-  wire \$59 ;
-  reg [7:0] \$590 ;
-  reg [7:0] \$591 ;
-  reg [7:0] \$592 ;
-  reg [7:0] \$593 ;
-  reg \$594 ;
-  reg \$595 ;
+  reg \$573 ;
+  wire [8:0] \$58 ;
+  wire [8:0] \$59 ;
   wire \$6 ;
-  wire [7:0] \$60 ;
-  wire [7:0] \$61 ;
-  wire \$62 ;
-  wire \$63 ;
+  wire \$60 ;
+  wire [8:0] \$61 ;
+  wire [8:0] \$62 ;
+  wire [8:0] \$63 ;
   wire \$64 ;
-  wire \$65 ;
-  wire \$66 ;
-  wire \$67 ;
-  wire [7:0] \$68 ;
-  wire \$69 ;
-  wire [7:0] \$7 ;
-  wire \$70 ;
-  wire \$71 ;
-  wire \$72 ;
-  wire \$73 ;
-  wire [7:0] \$74 ;
-  wire [7:0] \$75 ;
-  wire [7:0] \$76 ;
-  wire [7:0] \$77 ;
-  wire \$78 ;
-  wire \$79 ;
+  wire [8:0] \$65 ;
+  wire [8:0] \$66 ;
+  wire [16:0] \$67 ;
+  wire [16:0] \$68 ;
+  wire [16:0] \$69 ;
+  wire \$7 ;
+  wire [16:0] \$70 ;
+  wire [16:0] \$71 ;
+  wire [16:0] \$72 ;
+  wire [16:0] \$73 ;
+  wire [16:0] \$74 ;
+  wire [20:0] \$75 ;
+  wire [21:0] \$76 ;
+  wire [20:0] \$77 ;
+  wire [21:0] \$78 ;
+  wire [20:0] \$79 ;
   wire \$8 ;
-  wire \$80 ;
-  wire \$81 ;
-  wire [7:0] \$82 ;
-  wire [7:0] \$83 ;
-  wire [7:0] \$84 ;
-  wire \$85 ;
-  wire \$86 ;
-  wire [7:0] \$87 ;
-  wire [7:0] \$88 ;
-  wire \$89 ;
-  wire \$9 ;
-  wire [7:0] \$90 ;
-  wire [7:0] \$91 ;
-  wire [8:0] \$92 ;
-  wire [9:0] \$93 ;
-  wire [7:0] \$94 ;
+  wire [21:0] \$80 ;
+  wire [20:0] \$81 ;
+  wire [21:0] \$82 ;
+  wire \$83 ;
+  reg [14:0] \$84 ;
+  reg [14:0] \$85 ;
+  wire [14:0] \$86 ;
+  wire \$87 ;
+  reg [14:0] \$88 ;
+  reg [14:0] \$89 ;
+  wire [7:0] \$9 ;
+  wire [14:0] \$90 ;
+  wire \$91 ;
+  reg [14:0] \$92 ;
+  reg [14:0] \$93 ;
+  wire [14:0] \$94 ;
   wire \$95 ;
-  wire \$96 ;
-  wire [8:0] \$97 ;
-  wire \$98 ;
-  wire [8:0] \$99 ;
+  reg [14:0] \$96 ;
+  reg [14:0] \$97 ;
+  wire [14:0] \$98 ;
+  wire [31:0] \$99 ;
   wire \$signal ;
   (* init = 7'h00 *)
-  wire [6:0] \$signal$28 ;
+  wire [6:0] \$signal$31 ;
   (* init = 7'h00 *)
   wire [6:0] \$signal$5 ;
   reg [6:0] \$signature__addr  = 7'h00;
-  reg [6:0] \$signature__addr$27  = 7'h00;
-  reg [6:0] \$signature__addr$50  = 7'h00;
+  reg [6:0] \$signature__addr$30  = 7'h00;
+  reg [6:0] \$signature__addr$56  = 7'h00;
   wire [35:0] \$signature__data ;
-  wire [59:0] \$signature__data$255 ;
-  wire [14:0] \$signature__data$255[0] ;
-  wire [14:0] \$signature__data$255[1] ;
-  wire [14:0] \$signature__data$255[2] ;
-  wire [14:0] \$signature__data$255[3] ;
-  wire [59:0] \$signature__data$31 ;
-  wire [14:0] \$signature__data$31[0] ;
-  wire [14:0] \$signature__data$31[1] ;
-  wire [14:0] \$signature__data$31[2] ;
-  wire [14:0] \$signature__data$31[3] ;
+  wire [59:0] \$signature__data$275 ;
+  wire [14:0] \$signature__data$275[0] ;
+  wire [14:0] \$signature__data$275[1] ;
+  wire [14:0] \$signature__data$275[2] ;
+  wire [14:0] \$signature__data$275[3] ;
+  wire [59:0] \$signature__data$34 ;
+  wire [14:0] \$signature__data$34[0] ;
+  wire [14:0] \$signature__data$34[1] ;
+  wire [14:0] \$signature__data$34[2] ;
+  wire [14:0] \$signature__data$34[3] ;
   wire [31:0] \$signature__data.data ;
   wire [7:0] \$signature__data.data[0] ;
   wire [7:0] \$signature__data.data[1] ;
@@ -706,8 +684,8 @@ module \softmax_int8_ibert.core (i__valid, o__ready, rst, i__ready, i__payload, 
   wire [7:0] \$signature__data.data[3] ;
   wire [3:0] \$signature__data.mask ;
   wire \$signature__en ;
-  reg \$signature__en$29  = 1'h0;
-  wire \$signature__en$52 ;
+  reg \$signature__en$32  = 1'h0;
+  wire \$signature__en$58 ;
   wire ce;
   input clk;
   wire clk;
@@ -715,6 +693,14 @@ module \softmax_int8_ibert.core (i__valid, o__ready, rst, i__ready, i__payload, 
   reg [17:0] d1_factor = 18'h00000;
   reg d1_last = 1'h0;
   reg d1_valid = 1'h0;
+  reg d1b_any = 1'h0;
+  reg [14:0] d1b_e16_0 = 15'h0000;
+  reg [14:0] d1b_e16_1 = 15'h0000;
+  reg [14:0] d1b_e16_2 = 15'h0000;
+  reg [14:0] d1b_e16_3 = 15'h0000;
+  reg [17:0] d1b_factor = 18'h00000;
+  reg d1b_last = 1'h0;
+  reg d1b_valid = 1'h0;
   reg d2_any = 1'h0;
   reg [17:0] d2_factor = 18'h00000;
   reg d2_last = 1'h0;
@@ -844,19 +830,14 @@ module \softmax_int8_ibert.core (i__valid, o__ready, rst, i__ready, i__payload, 
   (* init = 7'h00 *)
   wire [6:0] e_rptr;
   reg [7:0] e_used = 8'h00;
+  reg i1_any = 1'h0;
   reg i1_last = 1'h0;
   reg [7:0] i1_len = 8'h00;
-  reg [3:0] i1_mask = 4'h0;
   reg i1_valid = 1'h0;
   reg [7:0] i1_x0 = 8'h00;
   reg [7:0] i1_x1 = 8'h00;
   reg [7:0] i1_x2 = 8'h00;
   reg [7:0] i1_x3 = 8'h00;
-  reg i2_any = 1'h0;
-  reg i2_last = 1'h0;
-  reg [7:0] i2_len = 8'h00;
-  reg [7:0] i2_max = 8'h00;
-  reg i2_valid = 1'h0;
   input [36:0] i__payload;
   wire [36:0] i__payload;
   wire [31:0] \i__payload.data ;
@@ -870,6 +851,24 @@ module \softmax_int8_ibert.core (i__valid, o__ready, rst, i__ready, i__payload, 
   wire i__ready;
   input i__valid;
   wire i__valid;
+  reg [7:0] i_max1_0 = 8'h00;
+  reg [7:0] i_max1_1 = 8'h00;
+  reg [7:0] i_max2_0 = 8'h00;
+  reg i_tree0_any = 1'h0;
+  reg i_tree0_last = 1'h0;
+  reg [7:0] i_tree0_len = 8'h00;
+  reg i_tree0_valid = 1'h0;
+  reg i_tree1_any = 1'h0;
+  reg i_tree1_last = 1'h0;
+  reg [7:0] i_tree1_len = 8'h00;
+  reg i_tree1_valid = 1'h0;
+  reg [15:0] ingested_head = 16'h0000;
+  wire \ingested_head.any ;
+  wire [6:0] \ingested_head.len ;
+  wire [7:0] \ingested_head.max ;
+  wire ingested_load;
+  wire ingested_pop;
+  reg ingested_valid = 1'h0;
   (* init = 7'h00 *)
   wire [6:0] l_rptr;
   reg [7:0] l_used = 8'h00;
@@ -883,6 +882,13 @@ module \softmax_int8_ibert.core (i__valid, o__ready, rst, i__ready, i__payload, 
   wire [7:0] \lr__data.data[3] ;
   wire [3:0] \lr__data.mask ;
   wire lr__en;
+  reg [25:0] normalised_head = 26'h0000000;
+  wire \normalised_head.any ;
+  wire [17:0] \normalised_head.factor ;
+  wire [6:0] \normalised_head.len ;
+  wire normalised_load;
+  wire normalised_pop;
+  reg normalised_valid = 1'h0;
   output [32:0] o__payload;
   wire [32:0] o__payload;
   wire [31:0] \o__payload.data ;
@@ -896,11 +902,11 @@ module \softmax_int8_ibert.core (i__valid, o__ready, rst, i__ready, i__payload, 
   output o__valid;
   reg o__valid = 1'h0;
   wire [15:0] r_data;
-  wire [25:0] \r_data$49 ;
+  wire [25:0] \r_data$269 ;
   wire r_en;
-  wire \r_en$47 ;
+  wire \r_en$52 ;
   wire r_rdy;
-  wire \r_rdy$46 ;
+  wire \r_rdy$49 ;
   input rst;
   wire rst;
   reg run_any = 1'h0;
@@ -911,6 +917,18 @@ module \softmax_int8_ibert.core (i__valid, o__ready, rst, i__ready, i__payload, 
   reg [6:0] s1_len = 7'h00;
   reg [7:0] s1_max = 8'h00;
   reg s1_valid = 1'h0;
+  reg s1b_any = 1'h0;
+  reg s1b_last = 1'h0;
+  reg [6:0] s1b_len = 7'h00;
+  reg [35:0] s1b_logits = 36'h000000000;
+  wire [31:0] \s1b_logits.data ;
+  wire [7:0] \s1b_logits.data[0] ;
+  wire [7:0] \s1b_logits.data[1] ;
+  wire [7:0] \s1b_logits.data[2] ;
+  wire [7:0] \s1b_logits.data[3] ;
+  wire [3:0] \s1b_logits.mask ;
+  reg [7:0] s1b_max = 8'h00;
+  reg s1b_valid = 1'h0;
   reg s2_any = 1'h0;
   reg s2_last = 1'h0;
   reg [6:0] s2_len = 7'h00;
@@ -988,9 +1006,9 @@ module \softmax_int8_ibert.core (i__valid, o__ready, rst, i__ready, i__payload, 
   reg [6:0] s_count = 7'h00;
   wire s_issue;
   wire [15:0] w_data;
-  wire [25:0] \w_data$38 ;
+  wire [25:0] \w_data$41 ;
   wire w_en;
-  reg \w_en$36  = 1'h0;
+  reg \w_en$39  = 1'h0;
   reg [59:0] exps [127:0];
   initial begin
     exps[0] = 60'h000000000000000;
@@ -1123,16 +1141,16 @@ module \softmax_int8_ibert.core (i__valid, o__ready, rst, i__ready, i__payload, 
     exps[127] = 60'h000000000000000;
   end
   always @(posedge clk) begin
-    if (\$signature__en$29 )
-      exps[\$signature__addr$27 ] <= \$signature__data$31 ;
+    if (\$signature__en$32 )
+      exps[\$signature__addr$30 ] <= \$signature__data$34 ;
   end
   reg [59:0] _0_;
   always @(posedge clk) begin
     if (ce) begin
-      _0_ <= exps[\$signature__addr$50 ];
+      _0_ <= exps[\$signature__addr$56 ];
     end
   end
-  assign \$signature__data$255  = _0_;
+  assign \$signature__data$275  = _0_;
   reg [35:0] logits [127:0];
   initial begin
     logits[0] = 36'h000000000;
@@ -1274,744 +1292,748 @@ module \softmax_int8_ibert.core (i__valid, o__ready, rst, i__ready, i__payload, 
   end
   assign lr__data = _1_;
   always @(posedge clk)
-    i1_x2 <= \$376 ;
+    s2_neg1 <= \$363 ;
   always @(posedge clk)
-    i1_x3 <= \$377 ;
+    s2_neg2 <= \$364 ;
   always @(posedge clk)
-    i2_max <= \$378 ;
+    s2_neg3 <= \$365 ;
   always @(posedge clk)
-    i2_any <= \$379 ;
+    s2_valid <= \$366 ;
   always @(posedge clk)
-    i2_valid <= \$380 ;
+    s2_last <= \$367 ;
   always @(posedge clk)
-    i2_last <= \$381 ;
+    s2_max <= \$368 ;
   always @(posedge clk)
-    i2_len <= \$382 ;
+    s2_any <= \$369 ;
   always @(posedge clk)
-    run_max <= \$383 ;
+    s2_len <= \$370 ;
   always @(posedge clk)
-    run_any <= \$384 ;
+    s3_steps0 <= \$371 ;
   always @(posedge clk)
-    lr__addr <= \$385 ;
+    s3_steps1 <= \$372 ;
   always @(posedge clk)
-    s_count <= \$386 ;
+    s3_steps2 <= \$373 ;
   always @(posedge clk)
-    e_used <= \$387 ;
+    s3_steps3 <= \$374 ;
   always @(posedge clk)
-    s1_valid <= \$388 ;
+    s3_neg0 <= \$375 ;
   always @(posedge clk)
-    s1_last <= \$389 ;
+    s3_neg1 <= \$376 ;
   always @(posedge clk)
-    s1_max <= \$390 ;
+    s3_neg2 <= \$377 ;
   always @(posedge clk)
-    s1_any <= \$391 ;
+    s3_neg3 <= \$378 ;
   always @(posedge clk)
-    s1_len <= \$392 ;
+    s3_valid <= \$379 ;
   always @(posedge clk)
-    s2_mask <= \$393 ;
+    s3_last <= \$380 ;
   always @(posedge clk)
-    s2_neg0 <= \$394 ;
+    s3_max <= \$381 ;
   always @(posedge clk)
-    s2_neg1 <= \$395 ;
+    s3_any <= \$382 ;
   always @(posedge clk)
-    s2_neg2 <= \$396 ;
+    s3_len <= \$383 ;
   always @(posedge clk)
-    s2_neg3 <= \$397 ;
+    s3_mask <= \$384 ;
   always @(posedge clk)
-    s2_valid <= \$398 ;
+    s4_rem0 <= \$385 ;
   always @(posedge clk)
-    s2_last <= \$399 ;
+    s4_rem1 <= \$386 ;
   always @(posedge clk)
-    s2_max <= \$400 ;
+    s4_rem2 <= \$387 ;
   always @(posedge clk)
-    s2_any <= \$401 ;
+    s4_rem3 <= \$388 ;
   always @(posedge clk)
-    s2_len <= \$402 ;
+    s4_steps0 <= \$389 ;
   always @(posedge clk)
-    s3_steps0 <= \$403 ;
+    s4_steps1 <= \$390 ;
   always @(posedge clk)
-    s3_steps1 <= \$404 ;
+    s4_steps2 <= \$391 ;
   always @(posedge clk)
-    s3_steps2 <= \$405 ;
+    s4_steps3 <= \$392 ;
   always @(posedge clk)
-    s3_steps3 <= \$406 ;
+    s4_valid <= \$393 ;
   always @(posedge clk)
-    s3_neg0 <= \$407 ;
+    s4_last <= \$394 ;
   always @(posedge clk)
-    s3_neg1 <= \$408 ;
+    s4_max <= \$395 ;
   always @(posedge clk)
-    s3_neg2 <= \$409 ;
+    s4_any <= \$396 ;
   always @(posedge clk)
-    s3_neg3 <= \$410 ;
+    s4_len <= \$397 ;
   always @(posedge clk)
-    s3_valid <= \$411 ;
+    s4_mask <= \$398 ;
   always @(posedge clk)
-    s3_last <= \$412 ;
+    s5_base0 <= \$399 ;
   always @(posedge clk)
-    s3_max <= \$413 ;
+    s5_base1 <= \$400 ;
   always @(posedge clk)
-    s3_any <= \$414 ;
+    s5_base2 <= \$401 ;
   always @(posedge clk)
-    s3_len <= \$415 ;
+    s5_base3 <= \$402 ;
   always @(posedge clk)
-    s3_mask <= \$416 ;
+    s5_steps0 <= \$403 ;
   always @(posedge clk)
-    s4_rem0 <= \$417 ;
+    s5_steps1 <= \$404 ;
   always @(posedge clk)
-    s4_rem1 <= \$418 ;
+    s5_steps2 <= \$405 ;
   always @(posedge clk)
-    s4_rem2 <= \$419 ;
+    s5_steps3 <= \$406 ;
   always @(posedge clk)
-    s4_rem3 <= \$420 ;
+    s5_valid <= \$407 ;
   always @(posedge clk)
-    s4_steps0 <= \$421 ;
+    s5_last <= \$408 ;
   always @(posedge clk)
-    s4_steps1 <= \$422 ;
+    s5_max <= \$409 ;
   always @(posedge clk)
-    s4_steps2 <= \$423 ;
+    s5_any <= \$410 ;
   always @(posedge clk)
-    s4_steps3 <= \$424 ;
+    s5_len <= \$411 ;
   always @(posedge clk)
-    s4_valid <= \$425 ;
+    s5_mask <= \$412 ;
   always @(posedge clk)
-    s4_last <= \$426 ;
+    s6_e16_0 <= \$413 ;
   always @(posedge clk)
-    s4_max <= \$427 ;
+    s6_e16_1 <= \$414 ;
   always @(posedge clk)
-    s4_any <= \$428 ;
+    s6_e16_2 <= \$415 ;
   always @(posedge clk)
-    s4_len <= \$429 ;
+    s6_e16_3 <= \$416 ;
   always @(posedge clk)
-    s4_mask <= \$430 ;
+    \$signature__en$32  <= \$417 ;
   always @(posedge clk)
-    s5_base0 <= \$431 ;
+    s6_last <= \$418 ;
   always @(posedge clk)
-    s5_base1 <= \$432 ;
+    s6_max <= \$419 ;
   always @(posedge clk)
-    s5_base2 <= \$433 ;
+    s6_any <= \$420 ;
   always @(posedge clk)
-    s5_base3 <= \$434 ;
+    s6_len <= \$421 ;
   always @(posedge clk)
-    s5_steps0 <= \$435 ;
+    s6_mask <= \$422 ;
   always @(posedge clk)
-    s5_steps1 <= \$436 ;
+    \$signature__addr$30  <= \$423 ;
   always @(posedge clk)
-    s5_steps2 <= \$437 ;
+    s7_sum <= \$424 ;
   always @(posedge clk)
-    s5_steps3 <= \$438 ;
+    s7_valid <= \$425 ;
   always @(posedge clk)
-    s5_valid <= \$439 ;
+    s7_last <= \$426 ;
   always @(posedge clk)
-    s5_last <= \$440 ;
+    s7_max <= \$427 ;
   always @(posedge clk)
-    s5_max <= \$441 ;
+    s7_any <= \$428 ;
   always @(posedge clk)
-    s5_any <= \$442 ;
+    s7_len <= \$429 ;
   always @(posedge clk)
-    s5_len <= \$443 ;
+    s7_mask <= \$430 ;
   always @(posedge clk)
-    s5_mask <= \$444 ;
+    run_sum <= \$431 ;
   always @(posedge clk)
-    s6_e16_0 <= \$445 ;
+    s8_valid <= \$432 ;
   always @(posedge clk)
-    s6_e16_1 <= \$446 ;
+    s8_sum <= \$433 ;
   always @(posedge clk)
-    s6_e16_2 <= \$447 ;
+    s8_any <= \$434 ;
   always @(posedge clk)
-    s6_e16_3 <= \$448 ;
+    s8_len <= \$435 ;
   always @(posedge clk)
-    \$signature__en$29  <= \$449 ;
+    div17_rem <= \$436 ;
   always @(posedge clk)
-    s6_last <= \$450 ;
+    div17_quotient <= \$437 ;
   always @(posedge clk)
-    s6_max <= \$451 ;
+    div17_valid <= \$438 ;
   always @(posedge clk)
-    s6_any <= \$452 ;
+    div17_sum <= \$439 ;
   always @(posedge clk)
-    s6_len <= \$453 ;
+    div17_any <= \$440 ;
   always @(posedge clk)
-    s6_mask <= \$454 ;
+    div17_len <= \$441 ;
   always @(posedge clk)
-    \$signature__addr$27  <= \$455 ;
+    div16_rem <= \$442 ;
   always @(posedge clk)
-    s7_sum <= \$456 ;
+    div16_quotient <= \$443 ;
   always @(posedge clk)
-    s7_valid <= \$457 ;
+    div16_valid <= \$444 ;
   always @(posedge clk)
-    s7_last <= \$458 ;
+    div16_sum <= \$445 ;
   always @(posedge clk)
-    s7_max <= \$459 ;
+    div16_any <= \$446 ;
   always @(posedge clk)
-    s7_any <= \$460 ;
+    div16_len <= \$447 ;
   always @(posedge clk)
-    s7_len <= \$461 ;
+    div15_rem <= \$448 ;
   always @(posedge clk)
-    s7_mask <= \$462 ;
+    div15_quotient <= \$449 ;
   always @(posedge clk)
-    run_sum <= \$463 ;
+    div15_valid <= \$450 ;
   always @(posedge clk)
-    s8_valid <= \$464 ;
+    div15_sum <= \$451 ;
   always @(posedge clk)
-    s8_sum <= \$465 ;
+    div15_any <= \$452 ;
   always @(posedge clk)
-    s8_any <= \$466 ;
+    div15_len <= \$453 ;
   always @(posedge clk)
-    s8_len <= \$467 ;
+    div14_rem <= \$454 ;
   always @(posedge clk)
-    div17_rem <= \$468 ;
+    div14_quotient <= \$455 ;
   always @(posedge clk)
-    div17_quotient <= \$469 ;
+    div14_valid <= \$456 ;
   always @(posedge clk)
-    div17_valid <= \$470 ;
+    div14_sum <= \$457 ;
   always @(posedge clk)
-    div17_sum <= \$471 ;
+    div14_any <= \$458 ;
   always @(posedge clk)
-    div17_any <= \$472 ;
+    div14_len <= \$459 ;
   always @(posedge clk)
-    div17_len <= \$473 ;
+    div13_rem <= \$460 ;
   always @(posedge clk)
-    div16_rem <= \$474 ;
+    div13_quotient <= \$461 ;
   always @(posedge clk)
-    div16_quotient <= \$475 ;
+    div13_valid <= \$462 ;
   always @(posedge clk)
-    div16_valid <= \$476 ;
+    div13_sum <= \$463 ;
   always @(posedge clk)
-    div16_sum <= \$477 ;
+    div13_any <= \$464 ;
   always @(posedge clk)
-    div16_any <= \$478 ;
+    div13_len <= \$465 ;
   always @(posedge clk)
-    div16_len <= \$479 ;
+    div12_rem <= \$466 ;
   always @(posedge clk)
-    div15_rem <= \$480 ;
+    div12_quotient <= \$467 ;
   always @(posedge clk)
-    div15_quotient <= \$481 ;
+    div12_valid <= \$468 ;
   always @(posedge clk)
-    div15_valid <= \$482 ;
+    div12_sum <= \$469 ;
   always @(posedge clk)
-    div15_sum <= \$483 ;
+    div12_any <= \$470 ;
   always @(posedge clk)
-    div15_any <= \$484 ;
+    div12_len <= \$471 ;
   always @(posedge clk)
-    div15_len <= \$485 ;
+    div11_rem <= \$472 ;
   always @(posedge clk)
-    div14_rem <= \$486 ;
+    div11_quotient <= \$473 ;
   always @(posedge clk)
-    div14_quotient <= \$487 ;
+    div11_valid <= \$474 ;
   always @(posedge clk)
-    div14_valid <= \$488 ;
+    div11_sum <= \$475 ;
   always @(posedge clk)
-    div14_sum <= \$489 ;
+    div11_any <= \$476 ;
   always @(posedge clk)
-    div14_any <= \$490 ;
+    div11_len <= \$477 ;
   always @(posedge clk)
-    div14_len <= \$491 ;
+    div10_rem <= \$478 ;
   always @(posedge clk)
-    div13_rem <= \$492 ;
+    div10_quotient <= \$479 ;
   always @(posedge clk)
-    div13_quotient <= \$493 ;
+    div10_valid <= \$480 ;
   always @(posedge clk)
-    div13_valid <= \$494 ;
+    div10_sum <= \$481 ;
   always @(posedge clk)
-    div13_sum <= \$495 ;
+    div10_any <= \$482 ;
   always @(posedge clk)
-    div13_any <= \$496 ;
+    div10_len <= \$483 ;
   always @(posedge clk)
-    div13_len <= \$497 ;
+    div9_rem <= \$484 ;
   always @(posedge clk)
-    div12_rem <= \$498 ;
+    div9_quotient <= \$485 ;
   always @(posedge clk)
-    div12_quotient <= \$499 ;
+    div9_valid <= \$486 ;
   always @(posedge clk)
-    div12_valid <= \$500 ;
+    div9_sum <= \$487 ;
   always @(posedge clk)
-    div12_sum <= \$501 ;
+    div9_any <= \$488 ;
   always @(posedge clk)
-    div12_any <= \$502 ;
+    div9_len <= \$489 ;
   always @(posedge clk)
-    div12_len <= \$503 ;
+    div8_rem <= \$490 ;
   always @(posedge clk)
-    div11_rem <= \$504 ;
+    div8_quotient <= \$491 ;
   always @(posedge clk)
-    div11_quotient <= \$505 ;
+    div8_valid <= \$492 ;
   always @(posedge clk)
-    div11_valid <= \$506 ;
+    div8_sum <= \$493 ;
   always @(posedge clk)
-    div11_sum <= \$507 ;
+    div8_any <= \$494 ;
   always @(posedge clk)
-    div11_any <= \$508 ;
+    div8_len <= \$495 ;
   always @(posedge clk)
-    div11_len <= \$509 ;
+    div7_rem <= \$496 ;
   always @(posedge clk)
-    div10_rem <= \$510 ;
+    div7_quotient <= \$497 ;
   always @(posedge clk)
-    div10_quotient <= \$511 ;
+    div7_valid <= \$498 ;
   always @(posedge clk)
-    div10_valid <= \$512 ;
+    div7_sum <= \$499 ;
   always @(posedge clk)
-    div10_sum <= \$513 ;
+    div7_any <= \$500 ;
   always @(posedge clk)
-    div10_any <= \$514 ;
+    div7_len <= \$501 ;
   always @(posedge clk)
-    div10_len <= \$515 ;
+    div6_rem <= \$502 ;
   always @(posedge clk)
-    div9_rem <= \$516 ;
+    div6_quotient <= \$503 ;
   always @(posedge clk)
-    div9_quotient <= \$517 ;
+    div6_valid <= \$504 ;
   always @(posedge clk)
-    div9_valid <= \$518 ;
+    div6_sum <= \$505 ;
   always @(posedge clk)
-    div9_sum <= \$519 ;
+    div6_any <= \$506 ;
   always @(posedge clk)
-    div9_any <= \$520 ;
+    div6_len <= \$507 ;
   always @(posedge clk)
-    div9_len <= \$521 ;
+    div5_rem <= \$508 ;
   always @(posedge clk)
-    div8_rem <= \$522 ;
+    div5_quotient <= \$509 ;
   always @(posedge clk)
-    div8_quotient <= \$523 ;
+    div5_valid <= \$510 ;
   always @(posedge clk)
-    div8_valid <= \$524 ;
+    div5_sum <= \$511 ;
   always @(posedge clk)
-    div8_sum <= \$525 ;
+    div5_any <= \$512 ;
   always @(posedge clk)
-    div8_any <= \$526 ;
+    div5_len <= \$513 ;
   always @(posedge clk)
-    div8_len <= \$527 ;
+    div4_rem <= \$514 ;
   always @(posedge clk)
-    div7_rem <= \$528 ;
+    div4_quotient <= \$515 ;
   always @(posedge clk)
-    div7_quotient <= \$529 ;
+    div4_valid <= \$516 ;
   always @(posedge clk)
-    div7_valid <= \$530 ;
+    div4_sum <= \$517 ;
   always @(posedge clk)
-    div7_sum <= \$531 ;
+    div4_any <= \$518 ;
   always @(posedge clk)
-    div7_any <= \$532 ;
+    div4_len <= \$519 ;
   always @(posedge clk)
-    div7_len <= \$533 ;
+    div3_rem <= \$520 ;
   always @(posedge clk)
-    div6_rem <= \$534 ;
+    div3_quotient <= \$521 ;
   always @(posedge clk)
-    div6_quotient <= \$535 ;
+    div3_valid <= \$522 ;
   always @(posedge clk)
-    div6_valid <= \$536 ;
+    div3_sum <= \$523 ;
   always @(posedge clk)
-    div6_sum <= \$537 ;
+    div3_any <= \$524 ;
   always @(posedge clk)
-    div6_any <= \$538 ;
+    div3_len <= \$525 ;
   always @(posedge clk)
-    div6_len <= \$539 ;
+    div2_rem <= \$526 ;
   always @(posedge clk)
-    div5_rem <= \$540 ;
+    div2_quotient <= \$527 ;
   always @(posedge clk)
-    div5_quotient <= \$541 ;
+    div2_valid <= \$528 ;
   always @(posedge clk)
-    div5_valid <= \$542 ;
+    div2_sum <= \$529 ;
   always @(posedge clk)
-    div5_sum <= \$543 ;
+    div2_any <= \$530 ;
   always @(posedge clk)
-    div5_any <= \$544 ;
+    div2_len <= \$531 ;
   always @(posedge clk)
-    div5_len <= \$545 ;
+    div1_rem <= \$532 ;
   always @(posedge clk)
-    div4_rem <= \$546 ;
+    div1_quotient <= \$533 ;
   always @(posedge clk)
-    div4_quotient <= \$547 ;
+    div1_valid <= \$534 ;
   always @(posedge clk)
-    div4_valid <= \$548 ;
+    div1_sum <= \$535 ;
   always @(posedge clk)
-    div4_sum <= \$549 ;
+    div1_any <= \$536 ;
   always @(posedge clk)
-    div4_any <= \$550 ;
+    div1_len <= \$537 ;
   always @(posedge clk)
-    div4_len <= \$551 ;
+    div0_rem <= \$538 ;
   always @(posedge clk)
-    div3_rem <= \$552 ;
+    div0_quotient <= \$539 ;
   always @(posedge clk)
-    div3_quotient <= \$553 ;
+    \w_en$39  <= \$540 ;
   always @(posedge clk)
-    div3_valid <= \$554 ;
+    div0_sum <= \$541 ;
   always @(posedge clk)
-    div3_sum <= \$555 ;
+    div0_any <= \$542 ;
   always @(posedge clk)
-    div3_any <= \$556 ;
+    div0_len <= \$543 ;
   always @(posedge clk)
-    div3_len <= \$557 ;
+    normalised_valid <= \$544 ;
   always @(posedge clk)
-    div2_rem <= \$558 ;
+    normalised_head <= \$545 ;
   always @(posedge clk)
-    div2_quotient <= \$559 ;
+    \$signature__addr$56  <= \$546 ;
   always @(posedge clk)
-    div2_valid <= \$560 ;
+    d_count <= \$547 ;
   always @(posedge clk)
-    div2_sum <= \$561 ;
+    d1_valid <= \$548 ;
   always @(posedge clk)
-    div2_any <= \$562 ;
+    d1_last <= \$549 ;
   always @(posedge clk)
-    div2_len <= \$563 ;
+    d1_factor <= \$550 ;
   always @(posedge clk)
-    div1_rem <= \$564 ;
+    d1_any <= \$551 ;
   always @(posedge clk)
-    div1_quotient <= \$565 ;
+    d1b_e16_0 <= \$552 ;
   always @(posedge clk)
-    div1_valid <= \$566 ;
+    d1b_e16_1 <= \$553 ;
   always @(posedge clk)
-    div1_sum <= \$567 ;
+    d1b_e16_2 <= \$554 ;
   always @(posedge clk)
-    div1_any <= \$568 ;
+    d1b_e16_3 <= \$555 ;
   always @(posedge clk)
-    div1_len <= \$569 ;
+    d1b_valid <= \$556 ;
   always @(posedge clk)
-    div0_rem <= \$570 ;
+    d1b_last <= \$557 ;
   always @(posedge clk)
-    div0_quotient <= \$571 ;
+    d1b_factor <= \$558 ;
   always @(posedge clk)
-    \w_en$36  <= \$572 ;
+    d1b_any <= \$559 ;
   always @(posedge clk)
-    div0_sum <= \$573 ;
+    d2_prod0 <= \$560 ;
   always @(posedge clk)
-    div0_any <= \$574 ;
+    d2_prod1 <= \$561 ;
   always @(posedge clk)
-    div0_len <= \$575 ;
+    d2_prod2 <= \$562 ;
   always @(posedge clk)
-    \$signature__addr$50  <= \$576 ;
+    d2_prod3 <= \$563 ;
   always @(posedge clk)
-    d_count <= \$577 ;
+    d2_valid <= \$564 ;
   always @(posedge clk)
-    d1_valid <= \$578 ;
+    d2_last <= \$565 ;
   always @(posedge clk)
-    d1_last <= \$579 ;
+    d2_factor <= \$566 ;
   always @(posedge clk)
-    d1_factor <= \$580 ;
+    d2_any <= \$567 ;
   always @(posedge clk)
-    d1_any <= \$581 ;
+    d3_y0 <= \$568 ;
   always @(posedge clk)
-    d2_prod0 <= \$582 ;
+    d3_y1 <= \$569 ;
   always @(posedge clk)
-    d2_prod1 <= \$583 ;
+    d3_y2 <= \$570 ;
   always @(posedge clk)
-    d2_prod2 <= \$584 ;
+    d3_y3 <= \$571 ;
   always @(posedge clk)
-    d2_prod3 <= \$585 ;
+    o__valid <= \$572 ;
   always @(posedge clk)
-    d2_valid <= \$586 ;
-  always @(posedge clk)
-    d2_last <= \$587 ;
-  always @(posedge clk)
-    d2_factor <= \$588 ;
-  always @(posedge clk)
-    d2_any <= \$589 ;
-  always @(posedge clk)
-    d3_y0 <= \$590 ;
-  always @(posedge clk)
-    d3_y1 <= \$591 ;
-  always @(posedge clk)
-    d3_y2 <= \$592 ;
-  always @(posedge clk)
-    d3_y3 <= \$593 ;
-  always @(posedge clk)
-    o__valid <= \$594 ;
-  always @(posedge clk)
-    d3_last <= \$595 ;
+    d3_last <= \$573 ;
   assign i__ready = l_used < 8'h80;
   assign \$signal  = i__valid & i__ready;
-  assign w_en = i2_valid & i2_last;
-  assign \$1  = $signed(run_max) > $signed(i2_max);
+  assign w_en = i_tree1_valid & i_tree1_last;
+  assign \$1  = $signed(run_max) > $signed(i_max2_0);
   assign \$2  = run_any & \$1 ;
-  assign \$3  = \$2  ? run_max : i2_max;
-  assign \$4  = i2_any ? \$3  : run_max;
-  assign \$5  = run_any | i2_any;
-  assign \$6  = e_used < 8'h80;
-  assign s_issue = r_rdy & \$6 ;
-  assign \$7  = s_count + 1'h1;
-  assign \$8  = \$7  == r_data[15:9];
-  assign r_en = s_issue & \$8 ;
-  assign \$9  = ~ o__valid;
-  assign ce = \$9  | o__ready;
-  assign d_issue = ce & \r_rdy$46 ;
-  assign \$10  = d_count + 1'h1;
-  assign \$11  = \$10  == \r_data$49 [25:19];
-  assign \r_en$47  = d_issue & \$11 ;
-  assign \$12  = \$signature__addr  + 1'h1;
-  assign \$13  = l_used + \$signal ;
-  assign \$14  = \$13  - s_issue;
-  assign \$15  = length + 1'h1;
-  assign \$16  = i__payload[36] ? 8'h00 : \$15 ;
-  assign \$17  = length + 1'h1;
-  assign \$18  = ~ i1_mask[3];
-  assign \$19  = ~ i1_mask[2];
-  assign \$20  = ~ i1_mask[1];
-  assign \$21  = ~ i1_mask[0];
-  assign \$22  = $signed(i1_x0) > $signed(8'h80);
-  assign \$23  = \$21  & \$22 ;
-  assign \$24  = \$23  ? i1_x0 : 8'h80;
-  assign \$25  = $signed(i1_x1) > $signed(\$24 );
-  assign \$26  = \$20  & \$25 ;
-  assign \$27  = ~ i1_mask[0];
-  assign \$28  = $signed(i1_x0) > $signed(8'h80);
-  assign \$29  = \$27  & \$28 ;
-  assign \$30  = \$29  ? i1_x0 : 8'h80;
-  assign \$31  = \$26  ? i1_x1 : \$30 ;
-  assign \$32  = $signed(i1_x2) > $signed(\$31 );
-  assign \$33  = \$19  & \$32 ;
-  assign \$34  = ~ i1_mask[1];
-  assign \$35  = ~ i1_mask[0];
-  assign \$36  = $signed(i1_x0) > $signed(8'h80);
-  assign \$37  = \$35  & \$36 ;
-  assign \$38  = \$37  ? i1_x0 : 8'h80;
-  assign \$39  = $signed(i1_x1) > $signed(\$38 );
-  assign \$40  = \$34  & \$39 ;
-  assign \$41  = ~ i1_mask[0];
-  assign \$42  = $signed(i1_x0) > $signed(8'h80);
-  assign \$43  = \$41  & \$42 ;
-  assign \$44  = \$43  ? i1_x0 : 8'h80;
-  assign \$45  = \$40  ? i1_x1 : \$44 ;
-  assign \$46  = \$33  ? i1_x2 : \$45 ;
-  assign \$47  = $signed(i1_x3) > $signed(\$46 );
-  assign \$48  = \$18  & \$47 ;
-  assign \$49  = ~ i1_mask[2];
-  assign \$50  = ~ i1_mask[1];
-  assign \$51  = ~ i1_mask[0];
-  assign \$52  = $signed(i1_x0) > $signed(8'h80);
-  assign \$53  = \$51  & \$52 ;
-  assign \$54  = \$53  ? i1_x0 : 8'h80;
-  assign \$55  = $signed(i1_x1) > $signed(\$54 );
-  assign \$56  = \$50  & \$55 ;
-  assign \$57  = ~ i1_mask[0];
-  assign \$58  = $signed(i1_x0) > $signed(8'h80);
-  assign \$59  = \$57  & \$58 ;
-  assign \$60  = \$59  ? i1_x0 : 8'h80;
-  assign \$61  = \$56  ? i1_x1 : \$60 ;
-  assign \$62  = $signed(i1_x2) > $signed(\$61 );
-  assign \$63  = \$49  & \$62 ;
-  assign \$64  = ~ i1_mask[1];
-  assign \$65  = ~ i1_mask[0];
-  assign \$66  = $signed(i1_x0) > $signed(8'h80);
-  assign \$67  = \$65  & \$66 ;
-  assign \$68  = \$67  ? i1_x0 : 8'h80;
-  assign \$69  = $signed(i1_x1) > $signed(\$68 );
-  assign \$70  = \$64  & \$69 ;
-  assign \$71  = ~ i1_mask[0];
-  assign \$72  = $signed(i1_x0) > $signed(8'h80);
-  assign \$73  = \$71  & \$72 ;
-  assign \$74  = \$73  ? i1_x0 : 8'h80;
-  assign \$75  = \$70  ? i1_x1 : \$74 ;
-  assign \$76  = \$63  ? i1_x2 : \$75 ;
-  assign \$77  = \$48  ? i1_x3 : \$76 ;
-  assign \$78  = & i1_mask;
-  assign \$79  = ~ \$78 ;
-  assign \$80  = $signed(run_max) > $signed(i2_max);
-  assign \$81  = run_any & \$80 ;
-  assign \$82  = \$81  ? run_max : i2_max;
-  assign \$83  = i2_any ? \$82  : run_max;
-  assign \$84  = i2_last ? 8'h80 : \$83 ;
-  assign \$85  = run_any | i2_any;
-  assign \$86  = i2_last ? 1'h0 : \$85 ;
-  assign \$87  = lr__addr + 1'h1;
-  assign \$88  = s_count + 1'h1;
-  assign \$89  = \$88  == r_data[15:9];
-  assign \$90  = s_count + 1'h1;
-  assign \$91  = \$89  ? 8'h00 : \$90 ;
-  assign \$92  = e_used + s_issue;
-  assign \$93  = \$92  - d_issue;
-  assign \$94  = s_count + 1'h1;
-  assign \$95  = \$94  == r_data[15:9];
-  assign \$96  = s_issue & \$95 ;
-  assign \$97  = $signed(s1_max) - $signed(lr__data[7:0]);
-  assign \$98  = \$97  > 9'h168;
-  assign \$99  = $signed(s1_max) - $signed(lr__data[7:0]);
-  assign \$100  = \$98  ? 9'h168 : \$99 ;
-  assign \$101  = $signed(s1_max) - $signed(lr__data[15:8]);
-  assign \$102  = \$101  > 9'h168;
-  assign \$103  = $signed(s1_max) - $signed(lr__data[15:8]);
-  assign \$104  = \$102  ? 9'h168 : \$103 ;
-  assign \$105  = $signed(s1_max) - $signed(lr__data[23:16]);
-  assign \$106  = \$105  > 9'h168;
-  assign \$107  = $signed(s1_max) - $signed(lr__data[23:16]);
-  assign \$108  = \$106  ? 9'h168 : \$107 ;
-  assign \$109  = $signed(s1_max) - $signed(lr__data[31:24]);
-  assign \$110  = \$109  > 9'h168;
-  assign \$111  = $signed(s1_max) - $signed(lr__data[31:24]);
-  assign \$112  = \$110  ? 9'h168 : \$111 ;
-  assign \$113  = s2_neg0 * 8'hab;
-  assign \$115  = s2_neg1 * 8'hab;
-  assign \$117  = s2_neg2 * 8'hab;
-  assign \$119  = s2_neg3 * 8'hab;
-  assign \$121  = s3_steps0 * 4'hc;
-  assign \$122  = s3_neg0 - \$121 ;
-  assign \$123  = s3_steps1 * 4'hc;
-  assign \$124  = s3_neg1 - \$123 ;
-  assign \$125  = s3_steps2 * 4'hc;
-  assign \$126  = s3_neg2 - \$125 ;
-  assign \$127  = s3_steps3 * 4'hc;
-  assign \$128  = s3_neg3 - \$127 ;
-  assign \$129  = ! s4_steps0;
-  assign \$132  = \$129  ? \$130  : \$131 ;
-  assign \$133  = ! s4_steps1;
-  assign \$136  = \$133  ? \$134  : \$135 ;
-  assign \$137  = ! s4_steps2;
-  assign \$140  = \$137  ? \$138  : \$139 ;
-  assign \$141  = ! s4_steps3;
-  assign \$144  = \$141  ? \$142  : \$143 ;
-  assign \$145  = 1'h1 << s5_steps0;
-  assign \$147  = s5_base0 + \$146 ;
-  assign \$148  = \$147  >> s5_steps0;
-  assign \$149  = s5_mask[0] ? 15'h0000 : \$148 [14:0];
-  assign \$150  = 1'h1 << s5_steps1;
-  assign \$152  = s5_base1 + \$151 ;
-  assign \$153  = \$152  >> s5_steps1;
-  assign \$154  = s5_mask[1] ? 15'h0000 : \$153 [14:0];
-  assign \$155  = 1'h1 << s5_steps2;
-  assign \$157  = s5_base2 + \$156 ;
-  assign \$158  = \$157  >> s5_steps2;
-  assign \$159  = s5_mask[2] ? 15'h0000 : \$158 [14:0];
-  assign \$160  = 1'h1 << s5_steps3;
-  assign \$162  = s5_base3 + \$161 ;
-  assign \$163  = \$162  >> s5_steps3;
-  assign \$164  = s5_mask[3] ? 15'h0000 : \$163 [14:0];
-  assign \$165  = \$signature__addr$27  + 1'h1;
-  assign \$166  = s6_e16_0 + s6_e16_1;
-  assign \$167  = \$166  + s6_e16_2;
-  assign \$168  = \$167  + s6_e16_3;
-  assign \$169  = run_sum + s7_sum;
-  assign \$170  = s7_last ? 23'h000000 : \$169 [22:0];
-  assign \$171  = s7_valid & s7_last;
-  assign \$172  = run_sum + s7_sum;
-  assign \$174  = 33'h100000000 >= \$173 ;
-  assign \$176  = 33'h100000000 - \$175 ;
-  assign \$177  = \$174  ? \$176  : 55'h00000100000000;
-  assign \$179  = 33'h100000000 >= \$178 ;
-  assign \$183  = div17_rem >= \$182 ;
-  assign \$185  = div17_rem - \$184 ;
-  assign \$186  = \$183  ? \$185  : { 22'h000000, div17_rem };
-  assign \$188  = div17_rem >= \$187 ;
-  assign \$190  = div17_quotient | \$189 ;
-  assign \$192  = div16_rem >= \$191 ;
-  assign \$194  = div16_rem - \$193 ;
-  assign \$195  = \$192  ? \$194  : { 6'h00, div16_rem };
-  assign \$197  = div16_rem >= \$196 ;
-  assign \$199  = div16_quotient | { 16'h0000, \$198  };
-  assign \$201  = div15_rem >= \$200 ;
-  assign \$203  = div15_rem - \$202 ;
-  assign \$204  = \$201  ? \$203  : { 6'h00, div15_rem };
-  assign \$206  = div15_rem >= \$205 ;
-  assign \$208  = div15_quotient | { 16'h0000, \$207  };
-  assign \$210  = div14_rem >= \$209 ;
-  assign \$212  = div14_rem - \$211 ;
-  assign \$213  = \$210  ? \$212  : { 6'h00, div14_rem };
-  assign \$215  = div14_rem >= \$214 ;
-  assign \$217  = div14_quotient | { 16'h0000, \$216  };
-  assign \$219  = div13_rem >= \$218 ;
-  assign \$221  = div13_rem - \$220 ;
-  assign \$222  = \$219  ? \$221  : { 6'h00, div13_rem };
-  assign \$224  = div13_rem >= \$223 ;
-  assign \$226  = div13_quotient | { 16'h0000, \$225  };
-  assign \$228  = div12_rem >= \$227 ;
-  assign \$230  = div12_rem - \$229 ;
-  assign \$231  = \$228  ? \$230  : { 6'h00, div12_rem };
-  assign \$233  = div12_rem >= \$232 ;
-  assign \$235  = div12_quotient | { 16'h0000, \$234  };
-  assign \$237  = div11_rem >= \$236 ;
-  assign \$239  = div11_rem - \$238 ;
-  assign \$240  = \$237  ? \$239  : { 6'h00, div11_rem };
-  assign \$242  = div11_rem >= \$241 ;
-  assign \$244  = div11_quotient | { 16'h0000, \$243  };
-  assign \$246  = div10_rem >= \$245 ;
-  assign \$248  = div10_rem - \$247 ;
-  assign \$249  = \$246  ? \$248  : { 6'h00, div10_rem };
-  assign \$251  = div10_rem >= \$250 ;
-  assign \$253  = div10_quotient | { 16'h0000, \$252  };
-  assign \$255  = div9_rem >= \$254 ;
-  assign \$257  = div9_rem - \$256 ;
-  assign \$258  = \$255  ? \$257  : { 6'h00, div9_rem };
-  assign \$260  = div9_rem >= \$259 ;
-  assign \$262  = div9_quotient | { 16'h0000, \$261  };
-  assign \$264  = div8_rem >= \$263 ;
-  assign \$266  = div8_rem - \$265 ;
-  assign \$267  = \$264  ? \$266  : { 1'h0, div8_rem };
-  assign \$269  = div8_rem >= \$268 ;
-  assign \$271  = div8_quotient | { 24'h000000, \$270  };
-  assign \$273  = div7_rem >= \$272 ;
-  assign \$275  = div7_rem - \$274 ;
-  assign \$276  = \$273  ? \$275  : { 1'h0, div7_rem };
-  assign \$278  = div7_rem >= \$277 ;
-  assign \$280  = div7_quotient | { 24'h000000, \$279  };
-  assign \$282  = div6_rem >= \$281 ;
-  assign \$284  = div6_rem - \$283 ;
-  assign \$285  = \$282  ? \$284  : { 1'h0, div6_rem };
-  assign \$287  = div6_rem >= \$286 ;
-  assign \$289  = div6_quotient | { 24'h000000, \$288  };
-  assign \$291  = div5_rem >= \$290 ;
-  assign \$293  = div5_rem - \$292 ;
-  assign \$294  = \$291  ? \$293  : { 1'h0, div5_rem };
-  assign \$296  = div5_rem >= \$295 ;
-  assign \$298  = div5_quotient | { 24'h000000, \$297  };
-  assign \$300  = div4_rem >= \$299 ;
-  assign \$302  = div4_rem - \$301 ;
-  assign \$303  = \$300  ? \$302  : { 1'h0, div4_rem };
-  assign \$305  = div4_rem >= \$304 ;
-  assign \$307  = div4_quotient | { 28'h0000000, \$306  };
-  assign \$309  = div3_rem >= \$308 ;
-  assign \$311  = div3_rem - \$310 ;
-  assign \$312  = \$309  ? \$311  : { 1'h0, div3_rem };
-  assign \$314  = div3_rem >= \$313 ;
-  assign \$316  = div3_quotient | { 28'h0000000, \$315  };
-  assign \$318  = div2_rem >= \$317 ;
-  assign \$320  = div2_rem - \$319 ;
-  assign \$321  = \$318  ? \$320  : { 1'h0, div2_rem };
-  assign \$323  = div2_rem >= \$322 ;
-  assign \$325  = div2_quotient | { 30'h00000000, \$324  };
-  assign \$327  = div1_rem >= \$326 ;
-  assign \$329  = div1_rem - \$328 ;
-  assign \$330  = \$327  ? \$329  : { 1'h0, div1_rem };
-  assign \$332  = div1_rem >= \$331 ;
-  assign \$334  = div1_quotient | { 30'h00000000, \$333  };
-  assign \$335  = \$signature__addr$50  + 1'h1;
-  assign \$336  = d_count + 1'h1;
-  assign \$337  = \$336  == \r_data$49 [25:19];
-  assign \$338  = d_count + 1'h1;
-  assign \$339  = \$337  ? 8'h00 : \$338 ;
-  assign \$340  = d_count + 1'h1;
-  assign \$341  = \$340  == \r_data$49 [25:19];
-  assign \$342  = d_issue & \$341 ;
-  assign \$343  = \$signature__data$255 [14:0] * d1_factor;
-  assign \$344  = \$signature__data$255 [29:15] * d1_factor;
-  assign \$345  = \$signature__data$255 [44:30] * d1_factor;
-  assign \$346  = \$signature__data$255 [59:45] * d1_factor;
-  assign \$348  = \$347  > 8'hff;
-  assign \$350  = \$348  ? 33'h0000000ff : \$349 ;
-  assign \$351  = d2_any ? \$350  : 33'h000000000;
-  assign \$353  = \$352  > 8'hff;
-  assign \$355  = \$353  ? 33'h0000000ff : \$354 ;
-  assign \$356  = d2_any ? \$355  : 33'h000000000;
-  assign \$358  = \$357  > 8'hff;
-  assign \$360  = \$358  ? 33'h0000000ff : \$359 ;
-  assign \$361  = d2_any ? \$360  : 33'h000000000;
-  assign \$363  = \$362  > 8'hff;
-  assign \$365  = \$363  ? 33'h0000000ff : \$364 ;
-  assign \$366  = d2_any ? \$365  : 33'h000000000;
+  assign \$3  = \$2  ? run_max : i_max2_0;
+  assign \$4  = i_tree1_any ? \$3  : run_max;
+  assign \$5  = run_any | i_tree1_any;
+  assign \$6  = ~ ingested_valid;
+  assign \$7  = \$6  | ingested_pop;
+  assign ingested_load = r_rdy & \$7 ;
+  assign \$8  = e_used < 8'h80;
+  assign s_issue = ingested_valid & \$8 ;
+  assign \$9  = s_count + 1'h1;
+  assign \$10  = \$9  == ingested_head[15:9];
+  assign ingested_pop = s_issue & \$10 ;
+  assign \$11  = ~ o__valid;
+  assign ce = \$11  | o__ready;
+  assign \$12  = ~ normalised_valid;
+  assign \$13  = \$12  | normalised_pop;
+  assign normalised_load = \r_rdy$49  & \$13 ;
+  assign d_issue = ce & normalised_valid;
+  assign \$14  = d_count + 1'h1;
+  assign \$15  = \$14  == normalised_head[25:19];
+  assign normalised_pop = d_issue & \$15 ;
+  assign \$16  = \$signature__addr  + 1'h1;
+  assign \$17  = l_used + \$signal ;
+  assign \$18  = \$17  - s_issue;
+  assign \$19  = length + 1'h1;
+  assign \$20  = i__payload[36] ? 8'h00 : \$19 ;
+  assign \$21  = i__payload[32] ? 8'h80 : i__payload[7:0];
+  assign \$22  = i__payload[33] ? 8'h80 : i__payload[15:8];
+  assign \$23  = i__payload[34] ? 8'h80 : i__payload[23:16];
+  assign \$24  = i__payload[35] ? 8'h80 : i__payload[31:24];
+  assign \$25  = length + 1'h1;
+  assign \$26  = & i__payload[35:32];
+  assign \$27  = ~ \$26 ;
+  assign \$28  = $signed(i1_x0) > $signed(i1_x1);
+  assign \$29  = \$28  ? i1_x0 : i1_x1;
+  assign \$30  = $signed(i1_x2) > $signed(i1_x3);
+  assign \$31  = \$30  ? i1_x2 : i1_x3;
+  assign \$32  = $signed(i_max1_0) > $signed(i_max1_1);
+  assign \$33  = \$32  ? i_max1_0 : i_max1_1;
+  assign \$34  = $signed(run_max) > $signed(i_max2_0);
+  assign \$35  = run_any & \$34 ;
+  assign \$36  = \$35  ? run_max : i_max2_0;
+  assign \$37  = i_tree1_any ? \$36  : run_max;
+  assign \$38  = i_tree1_last ? 8'h80 : \$37 ;
+  assign \$39  = run_any | i_tree1_any;
+  assign \$40  = i_tree1_last ? 1'h0 : \$39 ;
+  assign \$41  = lr__addr + 1'h1;
+  assign \$42  = s_count + 1'h1;
+  assign \$43  = \$42  == ingested_head[15:9];
+  assign \$44  = s_count + 1'h1;
+  assign \$45  = \$43  ? 8'h00 : \$44 ;
+  assign \$46  = e_used + s_issue;
+  assign \$47  = \$46  - d_issue;
+  assign \$48  = s_count + 1'h1;
+  assign \$49  = \$48  == ingested_head[15:9];
+  assign \$50  = s_issue & \$49 ;
+  assign \$51  = $signed(s1b_max) - $signed(s1b_logits[7:0]);
+  assign \$52  = \$51  > 9'h168;
+  assign \$53  = $signed(s1b_max) - $signed(s1b_logits[7:0]);
+  assign \$54  = \$52  ? 9'h168 : \$53 ;
+  assign \$55  = $signed(s1b_max) - $signed(s1b_logits[15:8]);
+  assign \$56  = \$55  > 9'h168;
+  assign \$57  = $signed(s1b_max) - $signed(s1b_logits[15:8]);
+  assign \$58  = \$56  ? 9'h168 : \$57 ;
+  assign \$59  = $signed(s1b_max) - $signed(s1b_logits[23:16]);
+  assign \$60  = \$59  > 9'h168;
+  assign \$61  = $signed(s1b_max) - $signed(s1b_logits[23:16]);
+  assign \$62  = \$60  ? 9'h168 : \$61 ;
+  assign \$63  = $signed(s1b_max) - $signed(s1b_logits[31:24]);
+  assign \$64  = \$63  > 9'h168;
+  assign \$65  = $signed(s1b_max) - $signed(s1b_logits[31:24]);
+  assign \$66  = \$64  ? 9'h168 : \$65 ;
+  assign \$67  = s2_neg0 * 8'hab;
+  assign \$69  = s2_neg1 * 8'hab;
+  assign \$71  = s2_neg2 * 8'hab;
+  assign \$73  = s2_neg3 * 8'hab;
+  assign \$75  = s3_steps0 * 4'hc;
+  assign \$76  = s3_neg0 - \$75 ;
+  assign \$77  = s3_steps1 * 4'hc;
+  assign \$78  = s3_neg1 - \$77 ;
+  assign \$79  = s3_steps2 * 4'hc;
+  assign \$80  = s3_neg2 - \$79 ;
+  assign \$81  = s3_steps3 * 4'hc;
+  assign \$82  = s3_neg3 - \$81 ;
+  assign \$83  = ! s4_steps0;
+  assign \$86  = \$83  ? \$84  : \$85 ;
+  assign \$87  = ! s4_steps1;
+  assign \$90  = \$87  ? \$88  : \$89 ;
+  assign \$91  = ! s4_steps2;
+  assign \$94  = \$91  ? \$92  : \$93 ;
+  assign \$95  = ! s4_steps3;
+  assign \$98  = \$95  ? \$96  : \$97 ;
+  assign \$99  = 1'h1 << s5_steps0;
+  assign \$101  = s5_base0 + \$100 ;
+  assign \$102  = \$101  >> s5_steps0;
+  assign \$103  = s5_mask[0] ? 15'h0000 : \$102 [14:0];
+  assign \$104  = 1'h1 << s5_steps1;
+  assign \$106  = s5_base1 + \$105 ;
+  assign \$107  = \$106  >> s5_steps1;
+  assign \$108  = s5_mask[1] ? 15'h0000 : \$107 [14:0];
+  assign \$109  = 1'h1 << s5_steps2;
+  assign \$111  = s5_base2 + \$110 ;
+  assign \$112  = \$111  >> s5_steps2;
+  assign \$113  = s5_mask[2] ? 15'h0000 : \$112 [14:0];
+  assign \$114  = 1'h1 << s5_steps3;
+  assign \$116  = s5_base3 + \$115 ;
+  assign \$117  = \$116  >> s5_steps3;
+  assign \$118  = s5_mask[3] ? 15'h0000 : \$117 [14:0];
+  assign \$119  = \$signature__addr$30  + 1'h1;
+  assign \$120  = s6_e16_0 + s6_e16_1;
+  assign \$121  = \$120  + s6_e16_2;
+  assign \$122  = \$121  + s6_e16_3;
+  assign \$123  = run_sum + s7_sum;
+  assign \$124  = s7_last ? 23'h000000 : \$123 [22:0];
+  assign \$125  = s7_valid & s7_last;
+  assign \$126  = run_sum + s7_sum;
+  assign \$128  = 33'h100000000 >= \$127 ;
+  assign \$130  = 33'h100000000 - \$129 ;
+  assign \$131  = \$128  ? \$130  : 55'h00000100000000;
+  assign \$133  = 33'h100000000 >= \$132 ;
+  assign \$137  = div17_rem >= \$136 ;
+  assign \$139  = div17_rem - \$138 ;
+  assign \$140  = \$137  ? \$139  : { 22'h000000, div17_rem };
+  assign \$142  = div17_rem >= \$141 ;
+  assign \$144  = div17_quotient | \$143 ;
+  assign \$146  = div16_rem >= \$145 ;
+  assign \$148  = div16_rem - \$147 ;
+  assign \$149  = \$146  ? \$148  : { 6'h00, div16_rem };
+  assign \$151  = div16_rem >= \$150 ;
+  assign \$153  = div16_quotient | { 16'h0000, \$152  };
+  assign \$155  = div15_rem >= \$154 ;
+  assign \$157  = div15_rem - \$156 ;
+  assign \$158  = \$155  ? \$157  : { 6'h00, div15_rem };
+  assign \$160  = div15_rem >= \$159 ;
+  assign \$162  = div15_quotient | { 16'h0000, \$161  };
+  assign \$164  = div14_rem >= \$163 ;
+  assign \$166  = div14_rem - \$165 ;
+  assign \$167  = \$164  ? \$166  : { 6'h00, div14_rem };
+  assign \$169  = div14_rem >= \$168 ;
+  assign \$171  = div14_quotient | { 16'h0000, \$170  };
+  assign \$173  = div13_rem >= \$172 ;
+  assign \$175  = div13_rem - \$174 ;
+  assign \$176  = \$173  ? \$175  : { 6'h00, div13_rem };
+  assign \$178  = div13_rem >= \$177 ;
+  assign \$180  = div13_quotient | { 16'h0000, \$179  };
+  assign \$182  = div12_rem >= \$181 ;
+  assign \$184  = div12_rem - \$183 ;
+  assign \$185  = \$182  ? \$184  : { 6'h00, div12_rem };
+  assign \$187  = div12_rem >= \$186 ;
+  assign \$189  = div12_quotient | { 16'h0000, \$188  };
+  assign \$191  = div11_rem >= \$190 ;
+  assign \$193  = div11_rem - \$192 ;
+  assign \$194  = \$191  ? \$193  : { 6'h00, div11_rem };
+  assign \$196  = div11_rem >= \$195 ;
+  assign \$198  = div11_quotient | { 16'h0000, \$197  };
+  assign \$200  = div10_rem >= \$199 ;
+  assign \$202  = div10_rem - \$201 ;
+  assign \$203  = \$200  ? \$202  : { 6'h00, div10_rem };
+  assign \$205  = div10_rem >= \$204 ;
+  assign \$207  = div10_quotient | { 16'h0000, \$206  };
+  assign \$209  = div9_rem >= \$208 ;
+  assign \$211  = div9_rem - \$210 ;
+  assign \$212  = \$209  ? \$211  : { 6'h00, div9_rem };
+  assign \$214  = div9_rem >= \$213 ;
+  assign \$216  = div9_quotient | { 16'h0000, \$215  };
+  assign \$218  = div8_rem >= \$217 ;
+  assign \$220  = div8_rem - \$219 ;
+  assign \$221  = \$218  ? \$220  : { 1'h0, div8_rem };
+  assign \$223  = div8_rem >= \$222 ;
+  assign \$225  = div8_quotient | { 24'h000000, \$224  };
+  assign \$227  = div7_rem >= \$226 ;
+  assign \$229  = div7_rem - \$228 ;
+  assign \$230  = \$227  ? \$229  : { 1'h0, div7_rem };
+  assign \$232  = div7_rem >= \$231 ;
+  assign \$234  = div7_quotient | { 24'h000000, \$233  };
+  assign \$236  = div6_rem >= \$235 ;
+  assign \$238  = div6_rem - \$237 ;
+  assign \$239  = \$236  ? \$238  : { 1'h0, div6_rem };
+  assign \$241  = div6_rem >= \$240 ;
+  assign \$243  = div6_quotient | { 24'h000000, \$242  };
+  assign \$245  = div5_rem >= \$244 ;
+  assign \$247  = div5_rem - \$246 ;
+  assign \$248  = \$245  ? \$247  : { 1'h0, div5_rem };
+  assign \$250  = div5_rem >= \$249 ;
+  assign \$252  = div5_quotient | { 24'h000000, \$251  };
+  assign \$254  = div4_rem >= \$253 ;
+  assign \$256  = div4_rem - \$255 ;
+  assign \$257  = \$254  ? \$256  : { 1'h0, div4_rem };
+  assign \$259  = div4_rem >= \$258 ;
+  assign \$261  = div4_quotient | { 28'h0000000, \$260  };
+  assign \$263  = div3_rem >= \$262 ;
+  assign \$265  = div3_rem - \$264 ;
+  assign \$266  = \$263  ? \$265  : { 1'h0, div3_rem };
+  assign \$268  = div3_rem >= \$267 ;
+  assign \$270  = div3_quotient | { 28'h0000000, \$269  };
+  assign \$272  = div2_rem >= \$271 ;
+  assign \$274  = div2_rem - \$273 ;
+  assign \$275  = \$272  ? \$274  : { 1'h0, div2_rem };
+  assign \$277  = div2_rem >= \$276 ;
+  assign \$279  = div2_quotient | { 30'h00000000, \$278  };
+  assign \$281  = div1_rem >= \$280 ;
+  assign \$283  = div1_rem - \$282 ;
+  assign \$284  = \$281  ? \$283  : { 1'h0, div1_rem };
+  assign \$286  = div1_rem >= \$285 ;
+  assign \$288  = div1_quotient | { 30'h00000000, \$287  };
+  assign \$289  = \$signature__addr$56  + 1'h1;
+  assign \$290  = d_count + 1'h1;
+  assign \$291  = \$290  == normalised_head[25:19];
+  assign \$292  = d_count + 1'h1;
+  assign \$293  = \$291  ? 8'h00 : \$292 ;
+  assign \$294  = d_count + 1'h1;
+  assign \$295  = \$294  == normalised_head[25:19];
+  assign \$296  = d_issue & \$295 ;
+  assign \$297  = d1b_e16_0 * d1b_factor;
+  assign \$298  = d1b_e16_1 * d1b_factor;
+  assign \$299  = d1b_e16_2 * d1b_factor;
+  assign \$300  = d1b_e16_3 * d1b_factor;
+  assign \$302  = \$301  > 8'hff;
+  assign \$304  = \$302  ? 33'h0000000ff : \$303 ;
+  assign \$305  = d2_any ? \$304  : 33'h000000000;
+  assign \$307  = \$306  > 8'hff;
+  assign \$309  = \$307  ? 33'h0000000ff : \$308 ;
+  assign \$310  = d2_any ? \$309  : 33'h000000000;
+  assign \$312  = \$311  > 8'hff;
+  assign \$314  = \$312  ? 33'h0000000ff : \$313 ;
+  assign \$315  = d2_any ? \$314  : 33'h000000000;
+  assign \$317  = \$316  > 8'hff;
+  assign \$319  = \$317  ? 33'h0000000ff : \$318 ;
+  assign \$320  = d2_any ? \$319  : 33'h000000000;
   always @(posedge clk)
-    \$signature__addr  <= \$367 ;
+    \$signature__addr  <= \$321 ;
   always @(posedge clk)
-    l_used <= \$368 ;
+    l_used <= \$322 ;
   always @(posedge clk)
-    length <= \$369 ;
+    length <= \$323 ;
   always @(posedge clk)
-    i1_valid <= \$370 ;
+    i1_x0 <= \$324 ;
   always @(posedge clk)
-    i1_last <= \$371 ;
+    i1_x1 <= \$325 ;
   always @(posedge clk)
-    i1_len <= \$372 ;
+    i1_x2 <= \$326 ;
   always @(posedge clk)
-    i1_mask <= \$373 ;
+    i1_x3 <= \$327 ;
   always @(posedge clk)
-    i1_x0 <= \$374 ;
+    i1_valid <= \$328 ;
   always @(posedge clk)
-    i1_x1 <= \$375 ;
+    i1_last <= \$329 ;
+  always @(posedge clk)
+    i1_len <= \$330 ;
+  always @(posedge clk)
+    i1_any <= \$331 ;
+  always @(posedge clk)
+    i_max1_0 <= \$332 ;
+  always @(posedge clk)
+    i_max1_1 <= \$333 ;
+  always @(posedge clk)
+    i_max2_0 <= \$334 ;
+  always @(posedge clk)
+    i_tree0_valid <= \$335 ;
+  always @(posedge clk)
+    i_tree0_last <= \$336 ;
+  always @(posedge clk)
+    i_tree0_len <= \$337 ;
+  always @(posedge clk)
+    i_tree0_any <= \$338 ;
+  always @(posedge clk)
+    i_tree1_valid <= \$339 ;
+  always @(posedge clk)
+    i_tree1_last <= \$340 ;
+  always @(posedge clk)
+    i_tree1_len <= \$341 ;
+  always @(posedge clk)
+    i_tree1_any <= \$342 ;
+  always @(posedge clk)
+    run_max <= \$343 ;
+  always @(posedge clk)
+    run_any <= \$344 ;
+  always @(posedge clk)
+    ingested_valid <= \$345 ;
+  always @(posedge clk)
+    ingested_head <= \$346 ;
+  always @(posedge clk)
+    lr__addr <= \$347 ;
+  always @(posedge clk)
+    s_count <= \$348 ;
+  always @(posedge clk)
+    e_used <= \$349 ;
+  always @(posedge clk)
+    s1_valid <= \$350 ;
+  always @(posedge clk)
+    s1_last <= \$351 ;
+  always @(posedge clk)
+    s1_max <= \$352 ;
+  always @(posedge clk)
+    s1_any <= \$353 ;
+  always @(posedge clk)
+    s1_len <= \$354 ;
+  always @(posedge clk)
+    s1b_logits <= \$355 ;
+  always @(posedge clk)
+    s1b_valid <= \$356 ;
+  always @(posedge clk)
+    s1b_last <= \$357 ;
+  always @(posedge clk)
+    s1b_max <= \$358 ;
+  always @(posedge clk)
+    s1b_any <= \$359 ;
+  always @(posedge clk)
+    s1b_len <= \$360 ;
+  always @(posedge clk)
+    s2_mask <= \$361 ;
+  always @(posedge clk)
+    s2_neg0 <= \$362 ;
   \softmax_int8_ibert.core.ingested  ingested (
     .clk(clk),
     .r_data(r_data),
-    .r_en(r_en),
+    .r_en(ingested_load),
     .r_rdy(r_rdy),
     .rst(rst),
     .w_en(w_en),
@@ -2019,1949 +2041,2159 @@ module \softmax_int8_ibert.core (i__valid, o__ready, rst, i__ready, i__payload, 
   );
   \softmax_int8_ibert.core.normalised  normalised (
     .clk(clk),
-    .r_data(\r_data$49 ),
-    .r_en(\r_en$47 ),
-    .r_rdy(\r_rdy$46 ),
+    .r_data(\r_data$269 ),
+    .r_en(normalised_load),
+    .r_rdy(\r_rdy$49 ),
     .rst(rst),
-    .w_en(\w_en$36 ),
-    .w_port__data(\w_data$38 )
+    .w_en(\w_en$39 ),
+    .w_port__data(\w_data$41 )
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$377  = i__payload[31:24];
+    \$364  = \$62 ;
     if (rst) begin
-      \$377  = 8'h00;
+      \$364  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$378  = \$77 ;
+    \$365  = \$66 ;
     if (rst) begin
-      \$378  = 8'h00;
+      \$365  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$379  = \$79 ;
+    \$366  = s1b_valid;
     if (rst) begin
-      \$379  = 1'h0;
+      \$366  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$380  = i1_valid;
+    \$367  = s1b_last;
     if (rst) begin
-      \$380  = 1'h0;
+      \$367  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$381  = i1_last;
-    if (rst) begin
-      \$381  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$382  = i1_len;
-    if (rst) begin
-      \$382  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$383  = run_max;
-    if (i2_valid) begin
-      \$383  = \$84 ;
-    end
-    if (rst) begin
-      \$383  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$384  = run_any;
-    if (i2_valid) begin
-      \$384  = \$86 ;
-    end
-    if (rst) begin
-      \$384  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$385  = lr__addr;
-    if (s_issue) begin
-      \$385  = \$87 [6:0];
-    end
-    if (rst) begin
-      \$385  = 7'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$386  = s_count;
-    if (s_issue) begin
-      \$386  = \$91 [6:0];
-    end
-    if (rst) begin
-      \$386  = 7'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$387  = \$93 [7:0];
-    if (rst) begin
-      \$387  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$388  = s_issue;
-    if (rst) begin
-      \$388  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$389  = \$96 ;
-    if (rst) begin
-      \$389  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$390  = r_data[7:0];
-    if (rst) begin
-      \$390  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$391  = r_data[8];
-    if (rst) begin
-      \$391  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$392  = r_data[15:9];
-    if (rst) begin
-      \$392  = 7'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$393  = lr__data[35:32];
-    if (rst) begin
-      \$393  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$394  = \$100 ;
-    if (rst) begin
-      \$394  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$395  = \$104 ;
-    if (rst) begin
-      \$395  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$396  = \$108 ;
-    if (rst) begin
-      \$396  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$397  = \$112 ;
-    if (rst) begin
-      \$397  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$398  = s1_valid;
-    if (rst) begin
-      \$398  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$399  = s1_last;
-    if (rst) begin
-      \$399  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$400  = s1_max;
-    if (rst) begin
-      \$400  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$401  = s1_any;
-    if (rst) begin
-      \$401  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$402  = s1_len;
-    if (rst) begin
-      \$402  = 7'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$403  = \$114 ;
-    if (rst) begin
-      \$403  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$404  = \$116 ;
-    if (rst) begin
-      \$404  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$405  = \$118 ;
-    if (rst) begin
-      \$405  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$406  = \$120 ;
-    if (rst) begin
-      \$406  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$407  = s2_neg0;
-    if (rst) begin
-      \$407  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$408  = s2_neg1;
-    if (rst) begin
-      \$408  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$409  = s2_neg2;
-    if (rst) begin
-      \$409  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$410  = s2_neg3;
-    if (rst) begin
-      \$410  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$411  = s2_valid;
-    if (rst) begin
-      \$411  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$412  = s2_last;
-    if (rst) begin
-      \$412  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$413  = s2_max;
-    if (rst) begin
-      \$413  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$414  = s2_any;
-    if (rst) begin
-      \$414  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$415  = s2_len;
-    if (rst) begin
-      \$415  = 7'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$416  = s2_mask;
-    if (rst) begin
-      \$416  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$417  = \$122 [3:0];
-    if (rst) begin
-      \$417  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$418  = \$124 [3:0];
-    if (rst) begin
-      \$418  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$419  = \$126 [3:0];
-    if (rst) begin
-      \$419  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$420  = \$128 [3:0];
-    if (rst) begin
-      \$420  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$421  = s3_steps0[4:0];
-    if (rst) begin
-      \$421  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$422  = s3_steps1[4:0];
-    if (rst) begin
-      \$422  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$423  = s3_steps2[4:0];
-    if (rst) begin
-      \$423  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$424  = s3_steps3[4:0];
-    if (rst) begin
-      \$424  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$425  = s3_valid;
-    if (rst) begin
-      \$425  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$426  = s3_last;
-    if (rst) begin
-      \$426  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$427  = s3_max;
-    if (rst) begin
-      \$427  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$428  = s3_any;
-    if (rst) begin
-      \$428  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$429  = s3_len;
-    if (rst) begin
-      \$429  = 7'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$430  = s3_mask;
-    if (rst) begin
-      \$430  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$431  = \$132 ;
-    if (rst) begin
-      \$431  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$432  = \$136 ;
-    if (rst) begin
-      \$432  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$433  = \$140 ;
-    if (rst) begin
-      \$433  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$434  = \$144 ;
-    if (rst) begin
-      \$434  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$435  = s4_steps0;
-    if (rst) begin
-      \$435  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$436  = s4_steps1;
-    if (rst) begin
-      \$436  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$437  = s4_steps2;
-    if (rst) begin
-      \$437  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$438  = s4_steps3;
-    if (rst) begin
-      \$438  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$439  = s4_valid;
-    if (rst) begin
-      \$439  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$440  = s4_last;
-    if (rst) begin
-      \$440  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$441  = s4_max;
-    if (rst) begin
-      \$441  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$442  = s4_any;
-    if (rst) begin
-      \$442  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$443  = s4_len;
-    if (rst) begin
-      \$443  = 7'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$444  = s4_mask;
-    if (rst) begin
-      \$444  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$445  = \$149 ;
-    if (rst) begin
-      \$445  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$446  = \$154 ;
-    if (rst) begin
-      \$446  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$447  = \$159 ;
-    if (rst) begin
-      \$447  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$448  = \$164 ;
-    if (rst) begin
-      \$448  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$449  = s5_valid;
-    if (rst) begin
-      \$449  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$450  = s5_last;
-    if (rst) begin
-      \$450  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$451  = s5_max;
-    if (rst) begin
-      \$451  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$452  = s5_any;
-    if (rst) begin
-      \$452  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$453  = s5_len;
-    if (rst) begin
-      \$453  = 7'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$454  = s5_mask;
-    if (rst) begin
-      \$454  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$455  = \$signature__addr$27 ;
-    if (\$signature__en$29 ) begin
-      \$455  = \$165 [6:0];
-    end
-    if (rst) begin
-      \$455  = 7'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$456  = \$168 ;
-    if (rst) begin
-      \$456  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$457  = \$signature__en$29 ;
-    if (rst) begin
-      \$457  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$458  = s6_last;
-    if (rst) begin
-      \$458  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$459  = s6_max;
-    if (rst) begin
-      \$459  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$460  = s6_any;
-    if (rst) begin
-      \$460  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$461  = s6_len;
-    if (rst) begin
-      \$461  = 7'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$462  = s6_mask;
-    if (rst) begin
-      \$462  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$463  = run_sum;
-    if (s7_valid) begin
-      \$463  = \$170 ;
-    end
-    if (rst) begin
-      \$463  = 23'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$464  = \$171 ;
-    if (rst) begin
-      \$464  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$465  = \$172 [22:0];
-    if (rst) begin
-      \$465  = 23'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$466  = s7_any;
-    if (rst) begin
-      \$466  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$467  = s7_len;
-    if (rst) begin
-      \$467  = 7'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$468  = \$177 [32:0];
-    if (rst) begin
-      \$468  = 33'h000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$469  = \$181 ;
-    if (rst) begin
-      \$469  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$470  = s8_valid;
-    if (rst) begin
-      \$470  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$471  = s8_sum;
-    if (rst) begin
-      \$471  = 23'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$472  = s8_any;
-    if (rst) begin
-      \$472  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$473  = s8_len;
-    if (rst) begin
-      \$473  = 7'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$474  = \$186 [32:0];
-    if (rst) begin
-      \$474  = 33'h000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$475  = \$190 ;
-    if (rst) begin
-      \$475  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$476  = div17_valid;
-    if (rst) begin
-      \$476  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$477  = div17_sum;
-    if (rst) begin
-      \$477  = 23'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$478  = div17_any;
-    if (rst) begin
-      \$478  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$479  = div17_len;
-    if (rst) begin
-      \$479  = 7'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$480  = \$195 [32:0];
-    if (rst) begin
-      \$480  = 33'h000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$481  = \$199 ;
-    if (rst) begin
-      \$481  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$482  = div16_valid;
-    if (rst) begin
-      \$482  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$483  = div16_sum;
-    if (rst) begin
-      \$483  = 23'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$484  = div16_any;
-    if (rst) begin
-      \$484  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$485  = div16_len;
-    if (rst) begin
-      \$485  = 7'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$486  = \$204 [32:0];
-    if (rst) begin
-      \$486  = 33'h000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$487  = \$208 ;
-    if (rst) begin
-      \$487  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$488  = div15_valid;
-    if (rst) begin
-      \$488  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$489  = div15_sum;
-    if (rst) begin
-      \$489  = 23'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$490  = div15_any;
-    if (rst) begin
-      \$490  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$491  = div15_len;
-    if (rst) begin
-      \$491  = 7'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$492  = \$213 [32:0];
-    if (rst) begin
-      \$492  = 33'h000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$493  = \$217 ;
-    if (rst) begin
-      \$493  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$494  = div14_valid;
-    if (rst) begin
-      \$494  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$495  = div14_sum;
-    if (rst) begin
-      \$495  = 23'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$496  = div14_any;
-    if (rst) begin
-      \$496  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$497  = div14_len;
-    if (rst) begin
-      \$497  = 7'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$498  = \$222 [32:0];
-    if (rst) begin
-      \$498  = 33'h000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$499  = \$226 ;
-    if (rst) begin
-      \$499  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$500  = div13_valid;
-    if (rst) begin
-      \$500  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$501  = div13_sum;
-    if (rst) begin
-      \$501  = 23'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$502  = div13_any;
-    if (rst) begin
-      \$502  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$503  = div13_len;
-    if (rst) begin
-      \$503  = 7'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$504  = \$231 [32:0];
-    if (rst) begin
-      \$504  = 33'h000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$505  = \$235 ;
-    if (rst) begin
-      \$505  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$506  = div12_valid;
-    if (rst) begin
-      \$506  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$507  = div12_sum;
-    if (rst) begin
-      \$507  = 23'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$508  = div12_any;
-    if (rst) begin
-      \$508  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$509  = div12_len;
-    if (rst) begin
-      \$509  = 7'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$510  = \$240 [32:0];
-    if (rst) begin
-      \$510  = 33'h000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$511  = \$244 ;
-    if (rst) begin
-      \$511  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$512  = div11_valid;
-    if (rst) begin
-      \$512  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$513  = div11_sum;
-    if (rst) begin
-      \$513  = 23'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$514  = div11_any;
-    if (rst) begin
-      \$514  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$515  = div11_len;
-    if (rst) begin
-      \$515  = 7'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$516  = \$249 [32:0];
-    if (rst) begin
-      \$516  = 33'h000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$517  = \$253 ;
-    if (rst) begin
-      \$517  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$518  = div10_valid;
-    if (rst) begin
-      \$518  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$519  = div10_sum;
-    if (rst) begin
-      \$519  = 23'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$520  = div10_any;
-    if (rst) begin
-      \$520  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$521  = div10_len;
-    if (rst) begin
-      \$521  = 7'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$522  = \$258 [32:0];
-    if (rst) begin
-      \$522  = 33'h000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$523  = \$262 ;
-    if (rst) begin
-      \$523  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$524  = div9_valid;
-    if (rst) begin
-      \$524  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$525  = div9_sum;
-    if (rst) begin
-      \$525  = 23'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$526  = div9_any;
-    if (rst) begin
-      \$526  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$527  = div9_len;
-    if (rst) begin
-      \$527  = 7'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$528  = \$267 [32:0];
-    if (rst) begin
-      \$528  = 33'h000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$529  = \$271 ;
-    if (rst) begin
-      \$529  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$530  = div8_valid;
-    if (rst) begin
-      \$530  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$531  = div8_sum;
-    if (rst) begin
-      \$531  = 23'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$532  = div8_any;
-    if (rst) begin
-      \$532  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$533  = div8_len;
-    if (rst) begin
-      \$533  = 7'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$534  = \$276 [32:0];
-    if (rst) begin
-      \$534  = 33'h000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$535  = \$280 ;
-    if (rst) begin
-      \$535  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$536  = div7_valid;
-    if (rst) begin
-      \$536  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$537  = div7_sum;
-    if (rst) begin
-      \$537  = 23'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$538  = div7_any;
-    if (rst) begin
-      \$538  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$539  = div7_len;
-    if (rst) begin
-      \$539  = 7'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$540  = \$285 [32:0];
-    if (rst) begin
-      \$540  = 33'h000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$541  = \$289 ;
-    if (rst) begin
-      \$541  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$542  = div6_valid;
-    if (rst) begin
-      \$542  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$543  = div6_sum;
-    if (rst) begin
-      \$543  = 23'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$544  = div6_any;
-    if (rst) begin
-      \$544  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$545  = div6_len;
-    if (rst) begin
-      \$545  = 7'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$546  = \$294 [32:0];
-    if (rst) begin
-      \$546  = 33'h000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$547  = \$298 ;
-    if (rst) begin
-      \$547  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$548  = div5_valid;
-    if (rst) begin
-      \$548  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$549  = div5_sum;
-    if (rst) begin
-      \$549  = 23'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$550  = div5_any;
-    if (rst) begin
-      \$550  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$551  = div5_len;
-    if (rst) begin
-      \$551  = 7'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$552  = \$303 [32:0];
-    if (rst) begin
-      \$552  = 33'h000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$553  = \$307 ;
-    if (rst) begin
-      \$553  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$554  = div4_valid;
-    if (rst) begin
-      \$554  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$555  = div4_sum;
-    if (rst) begin
-      \$555  = 23'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$556  = div4_any;
-    if (rst) begin
-      \$556  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$557  = div4_len;
-    if (rst) begin
-      \$557  = 7'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$558  = \$312 [32:0];
-    if (rst) begin
-      \$558  = 33'h000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$559  = \$316 ;
-    if (rst) begin
-      \$559  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$560  = div3_valid;
-    if (rst) begin
-      \$560  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$561  = div3_sum;
-    if (rst) begin
-      \$561  = 23'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$562  = div3_any;
-    if (rst) begin
-      \$562  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$563  = div3_len;
-    if (rst) begin
-      \$563  = 7'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$564  = \$321 [32:0];
-    if (rst) begin
-      \$564  = 33'h000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$565  = \$325 ;
-    if (rst) begin
-      \$565  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$566  = div2_valid;
-    if (rst) begin
-      \$566  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$567  = div2_sum;
-    if (rst) begin
-      \$567  = 23'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$568  = div2_any;
-    if (rst) begin
-      \$568  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$569  = div2_len;
-    if (rst) begin
-      \$569  = 7'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$570  = \$330 [32:0];
-    if (rst) begin
-      \$570  = 33'h000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$571  = \$334 ;
-    if (rst) begin
-      \$571  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$572  = div1_valid;
-    if (rst) begin
-      \$572  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$573  = div1_sum;
-    if (rst) begin
-      \$573  = 23'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$574  = div1_any;
-    if (rst) begin
-      \$574  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$575  = div1_len;
-    if (rst) begin
-      \$575  = 7'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$576  = \$signature__addr$50 ;
-    if (d_issue) begin
-      \$576  = \$335 [6:0];
-    end
-    if (rst) begin
-      \$576  = 7'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$577  = d_count;
-    if (d_issue) begin
-      \$577  = \$339 [6:0];
-    end
-    if (rst) begin
-      \$577  = 7'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$578  = d1_valid;
-    if (ce) begin
-      \$578  = d_issue;
-    end
-    if (rst) begin
-      \$578  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$579  = d1_last;
-    if (ce) begin
-      \$579  = \$342 ;
-    end
-    if (rst) begin
-      \$579  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$580  = d1_factor;
-    if (ce) begin
-      \$580  = \r_data$49 [17:0];
-    end
-    if (rst) begin
-      \$580  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$581  = d1_any;
-    if (ce) begin
-      \$581  = \r_data$49 [18];
-    end
-    if (rst) begin
-      \$581  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$582  = d2_prod0;
-    if (ce) begin
-      \$582  = \$343 ;
-    end
-    if (rst) begin
-      \$582  = 33'h000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$583  = d2_prod1;
-    if (ce) begin
-      \$583  = \$344 ;
-    end
-    if (rst) begin
-      \$583  = 33'h000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$584  = d2_prod2;
-    if (ce) begin
-      \$584  = \$345 ;
-    end
-    if (rst) begin
-      \$584  = 33'h000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$585  = d2_prod3;
-    if (ce) begin
-      \$585  = \$346 ;
-    end
-    if (rst) begin
-      \$585  = 33'h000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$586  = d2_valid;
-    if (ce) begin
-      \$586  = d1_valid;
-    end
-    if (rst) begin
-      \$586  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$587  = d2_last;
-    if (ce) begin
-      \$587  = d1_last;
-    end
-    if (rst) begin
-      \$587  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$588  = d2_factor;
-    if (ce) begin
-      \$588  = d1_factor;
-    end
-    if (rst) begin
-      \$588  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$589  = d2_any;
-    if (ce) begin
-      \$589  = d1_any;
-    end
-    if (rst) begin
-      \$589  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$590  = d3_y0;
-    if (ce) begin
-      \$590  = \$351 [7:0];
-    end
-    if (rst) begin
-      \$590  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$591  = d3_y1;
-    if (ce) begin
-      \$591  = \$356 [7:0];
-    end
-    if (rst) begin
-      \$591  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$592  = d3_y2;
-    if (ce) begin
-      \$592  = \$361 [7:0];
-    end
-    if (rst) begin
-      \$592  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$593  = d3_y3;
-    if (ce) begin
-      \$593  = \$366 [7:0];
-    end
-    if (rst) begin
-      \$593  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$594  = o__valid;
-    if (ce) begin
-      \$594  = d2_valid;
-    end
-    if (rst) begin
-      \$594  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$595  = d3_last;
-    if (ce) begin
-      \$595  = d2_last;
-    end
-    if (rst) begin
-      \$595  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$130  = 15'h0000;
-    casez (s4_rem0)
-      4'h0:
-          \$130  = 15'h7fff;
-      4'h1:
-          \$130  = 15'h7878;
-      4'h2:
-          \$130  = 15'h714c;
-      4'h3:
-          \$130  = 15'h6a7c;
-      4'h4:
-          \$130  = 15'h6408;
-      4'h5:
-          \$130  = 15'h5def;
-      4'h6:
-          \$130  = 15'h5833;
-      4'h7:
-          \$130  = 15'h52d2;
-      4'h8:
-          \$130  = 15'h4dcd;
-      4'h9:
-          \$130  = 15'h4924;
-      4'ha:
-          \$130  = 15'h44d7;
-      4'hb:
-          \$130  = 15'h40e5;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$131  = 15'h0000;
-    casez (s4_rem0)
-      4'h0:
-          \$131  = 15'h7fff;
-      4'h1:
-          \$131  = 15'h7877;
-      4'h2:
-          \$131  = 15'h714b;
-      4'h3:
-          \$131  = 15'h6a7b;
-      4'h4:
-          \$131  = 15'h6407;
-      4'h5:
-          \$131  = 15'h5def;
-      4'h6:
-          \$131  = 15'h5832;
-      4'h7:
-          \$131  = 15'h52d2;
-      4'h8:
-          \$131  = 15'h4dcd;
-      4'h9:
-          \$131  = 15'h4924;
-      4'ha:
-          \$131  = 15'h44d6;
-      4'hb:
-          \$131  = 15'h40e4;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$134  = 15'h0000;
-    casez (s4_rem1)
-      4'h0:
-          \$134  = 15'h7fff;
-      4'h1:
-          \$134  = 15'h7878;
-      4'h2:
-          \$134  = 15'h714c;
-      4'h3:
-          \$134  = 15'h6a7c;
-      4'h4:
-          \$134  = 15'h6408;
-      4'h5:
-          \$134  = 15'h5def;
-      4'h6:
-          \$134  = 15'h5833;
-      4'h7:
-          \$134  = 15'h52d2;
-      4'h8:
-          \$134  = 15'h4dcd;
-      4'h9:
-          \$134  = 15'h4924;
-      4'ha:
-          \$134  = 15'h44d7;
-      4'hb:
-          \$134  = 15'h40e5;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$135  = 15'h0000;
-    casez (s4_rem1)
-      4'h0:
-          \$135  = 15'h7fff;
-      4'h1:
-          \$135  = 15'h7877;
-      4'h2:
-          \$135  = 15'h714b;
-      4'h3:
-          \$135  = 15'h6a7b;
-      4'h4:
-          \$135  = 15'h6407;
-      4'h5:
-          \$135  = 15'h5def;
-      4'h6:
-          \$135  = 15'h5832;
-      4'h7:
-          \$135  = 15'h52d2;
-      4'h8:
-          \$135  = 15'h4dcd;
-      4'h9:
-          \$135  = 15'h4924;
-      4'ha:
-          \$135  = 15'h44d6;
-      4'hb:
-          \$135  = 15'h40e4;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$138  = 15'h0000;
-    casez (s4_rem2)
-      4'h0:
-          \$138  = 15'h7fff;
-      4'h1:
-          \$138  = 15'h7878;
-      4'h2:
-          \$138  = 15'h714c;
-      4'h3:
-          \$138  = 15'h6a7c;
-      4'h4:
-          \$138  = 15'h6408;
-      4'h5:
-          \$138  = 15'h5def;
-      4'h6:
-          \$138  = 15'h5833;
-      4'h7:
-          \$138  = 15'h52d2;
-      4'h8:
-          \$138  = 15'h4dcd;
-      4'h9:
-          \$138  = 15'h4924;
-      4'ha:
-          \$138  = 15'h44d7;
-      4'hb:
-          \$138  = 15'h40e5;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$139  = 15'h0000;
-    casez (s4_rem2)
-      4'h0:
-          \$139  = 15'h7fff;
-      4'h1:
-          \$139  = 15'h7877;
-      4'h2:
-          \$139  = 15'h714b;
-      4'h3:
-          \$139  = 15'h6a7b;
-      4'h4:
-          \$139  = 15'h6407;
-      4'h5:
-          \$139  = 15'h5def;
-      4'h6:
-          \$139  = 15'h5832;
-      4'h7:
-          \$139  = 15'h52d2;
-      4'h8:
-          \$139  = 15'h4dcd;
-      4'h9:
-          \$139  = 15'h4924;
-      4'ha:
-          \$139  = 15'h44d6;
-      4'hb:
-          \$139  = 15'h40e4;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$142  = 15'h0000;
-    casez (s4_rem3)
-      4'h0:
-          \$142  = 15'h7fff;
-      4'h1:
-          \$142  = 15'h7878;
-      4'h2:
-          \$142  = 15'h714c;
-      4'h3:
-          \$142  = 15'h6a7c;
-      4'h4:
-          \$142  = 15'h6408;
-      4'h5:
-          \$142  = 15'h5def;
-      4'h6:
-          \$142  = 15'h5833;
-      4'h7:
-          \$142  = 15'h52d2;
-      4'h8:
-          \$142  = 15'h4dcd;
-      4'h9:
-          \$142  = 15'h4924;
-      4'ha:
-          \$142  = 15'h44d7;
-      4'hb:
-          \$142  = 15'h40e5;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$143  = 15'h0000;
-    casez (s4_rem3)
-      4'h0:
-          \$143  = 15'h7fff;
-      4'h1:
-          \$143  = 15'h7877;
-      4'h2:
-          \$143  = 15'h714b;
-      4'h3:
-          \$143  = 15'h6a7b;
-      4'h4:
-          \$143  = 15'h6407;
-      4'h5:
-          \$143  = 15'h5def;
-      4'h6:
-          \$143  = 15'h5832;
-      4'h7:
-          \$143  = 15'h52d2;
-      4'h8:
-          \$143  = 15'h4dcd;
-      4'h9:
-          \$143  = 15'h4924;
-      4'ha:
-          \$143  = 15'h44d6;
-      4'hb:
-          \$143  = 15'h40e4;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$367  = \$signature__addr ;
-    if (\$signal ) begin
-      \$367  = \$12 [6:0];
-    end
-    if (rst) begin
-      \$367  = 7'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$368  = \$14 [7:0];
+    \$368  = s1b_max;
     if (rst) begin
       \$368  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$369  = length;
+    \$369  = s1b_any;
+    if (rst) begin
+      \$369  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$370  = s1b_len;
+    if (rst) begin
+      \$370  = 7'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$371  = \$68 ;
+    if (rst) begin
+      \$371  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$372  = \$70 ;
+    if (rst) begin
+      \$372  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$373  = \$72 ;
+    if (rst) begin
+      \$373  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$374  = \$74 ;
+    if (rst) begin
+      \$374  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$375  = s2_neg0;
+    if (rst) begin
+      \$375  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$376  = s2_neg1;
+    if (rst) begin
+      \$376  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$377  = s2_neg2;
+    if (rst) begin
+      \$377  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$378  = s2_neg3;
+    if (rst) begin
+      \$378  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$379  = s2_valid;
+    if (rst) begin
+      \$379  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$380  = s2_last;
+    if (rst) begin
+      \$380  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$381  = s2_max;
+    if (rst) begin
+      \$381  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$382  = s2_any;
+    if (rst) begin
+      \$382  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$383  = s2_len;
+    if (rst) begin
+      \$383  = 7'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$384  = s2_mask;
+    if (rst) begin
+      \$384  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$385  = \$76 [3:0];
+    if (rst) begin
+      \$385  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$386  = \$78 [3:0];
+    if (rst) begin
+      \$386  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$387  = \$80 [3:0];
+    if (rst) begin
+      \$387  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$388  = \$82 [3:0];
+    if (rst) begin
+      \$388  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$389  = s3_steps0[4:0];
+    if (rst) begin
+      \$389  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$390  = s3_steps1[4:0];
+    if (rst) begin
+      \$390  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$391  = s3_steps2[4:0];
+    if (rst) begin
+      \$391  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$392  = s3_steps3[4:0];
+    if (rst) begin
+      \$392  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$393  = s3_valid;
+    if (rst) begin
+      \$393  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$394  = s3_last;
+    if (rst) begin
+      \$394  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$395  = s3_max;
+    if (rst) begin
+      \$395  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$396  = s3_any;
+    if (rst) begin
+      \$396  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$397  = s3_len;
+    if (rst) begin
+      \$397  = 7'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$398  = s3_mask;
+    if (rst) begin
+      \$398  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$399  = \$86 ;
+    if (rst) begin
+      \$399  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$400  = \$90 ;
+    if (rst) begin
+      \$400  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$401  = \$94 ;
+    if (rst) begin
+      \$401  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$402  = \$98 ;
+    if (rst) begin
+      \$402  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$403  = s4_steps0;
+    if (rst) begin
+      \$403  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$404  = s4_steps1;
+    if (rst) begin
+      \$404  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$405  = s4_steps2;
+    if (rst) begin
+      \$405  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$406  = s4_steps3;
+    if (rst) begin
+      \$406  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$407  = s4_valid;
+    if (rst) begin
+      \$407  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$408  = s4_last;
+    if (rst) begin
+      \$408  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$409  = s4_max;
+    if (rst) begin
+      \$409  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$410  = s4_any;
+    if (rst) begin
+      \$410  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$411  = s4_len;
+    if (rst) begin
+      \$411  = 7'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$412  = s4_mask;
+    if (rst) begin
+      \$412  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$413  = \$103 ;
+    if (rst) begin
+      \$413  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$414  = \$108 ;
+    if (rst) begin
+      \$414  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$415  = \$113 ;
+    if (rst) begin
+      \$415  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$416  = \$118 ;
+    if (rst) begin
+      \$416  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$417  = s5_valid;
+    if (rst) begin
+      \$417  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$418  = s5_last;
+    if (rst) begin
+      \$418  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$419  = s5_max;
+    if (rst) begin
+      \$419  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$420  = s5_any;
+    if (rst) begin
+      \$420  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$421  = s5_len;
+    if (rst) begin
+      \$421  = 7'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$422  = s5_mask;
+    if (rst) begin
+      \$422  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$423  = \$signature__addr$30 ;
+    if (\$signature__en$32 ) begin
+      \$423  = \$119 [6:0];
+    end
+    if (rst) begin
+      \$423  = 7'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$424  = \$122 ;
+    if (rst) begin
+      \$424  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$425  = \$signature__en$32 ;
+    if (rst) begin
+      \$425  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$426  = s6_last;
+    if (rst) begin
+      \$426  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$427  = s6_max;
+    if (rst) begin
+      \$427  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$428  = s6_any;
+    if (rst) begin
+      \$428  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$429  = s6_len;
+    if (rst) begin
+      \$429  = 7'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$430  = s6_mask;
+    if (rst) begin
+      \$430  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$431  = run_sum;
+    if (s7_valid) begin
+      \$431  = \$124 ;
+    end
+    if (rst) begin
+      \$431  = 23'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$432  = \$125 ;
+    if (rst) begin
+      \$432  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$433  = \$126 [22:0];
+    if (rst) begin
+      \$433  = 23'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$434  = s7_any;
+    if (rst) begin
+      \$434  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$435  = s7_len;
+    if (rst) begin
+      \$435  = 7'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$436  = \$131 [32:0];
+    if (rst) begin
+      \$436  = 33'h000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$437  = \$135 ;
+    if (rst) begin
+      \$437  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$438  = s8_valid;
+    if (rst) begin
+      \$438  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$439  = s8_sum;
+    if (rst) begin
+      \$439  = 23'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$440  = s8_any;
+    if (rst) begin
+      \$440  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$441  = s8_len;
+    if (rst) begin
+      \$441  = 7'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$442  = \$140 [32:0];
+    if (rst) begin
+      \$442  = 33'h000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$443  = \$144 ;
+    if (rst) begin
+      \$443  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$444  = div17_valid;
+    if (rst) begin
+      \$444  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$445  = div17_sum;
+    if (rst) begin
+      \$445  = 23'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$446  = div17_any;
+    if (rst) begin
+      \$446  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$447  = div17_len;
+    if (rst) begin
+      \$447  = 7'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$448  = \$149 [32:0];
+    if (rst) begin
+      \$448  = 33'h000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$449  = \$153 ;
+    if (rst) begin
+      \$449  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$450  = div16_valid;
+    if (rst) begin
+      \$450  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$451  = div16_sum;
+    if (rst) begin
+      \$451  = 23'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$452  = div16_any;
+    if (rst) begin
+      \$452  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$453  = div16_len;
+    if (rst) begin
+      \$453  = 7'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$454  = \$158 [32:0];
+    if (rst) begin
+      \$454  = 33'h000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$455  = \$162 ;
+    if (rst) begin
+      \$455  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$456  = div15_valid;
+    if (rst) begin
+      \$456  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$457  = div15_sum;
+    if (rst) begin
+      \$457  = 23'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$458  = div15_any;
+    if (rst) begin
+      \$458  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$459  = div15_len;
+    if (rst) begin
+      \$459  = 7'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$460  = \$167 [32:0];
+    if (rst) begin
+      \$460  = 33'h000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$461  = \$171 ;
+    if (rst) begin
+      \$461  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$462  = div14_valid;
+    if (rst) begin
+      \$462  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$463  = div14_sum;
+    if (rst) begin
+      \$463  = 23'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$464  = div14_any;
+    if (rst) begin
+      \$464  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$465  = div14_len;
+    if (rst) begin
+      \$465  = 7'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$466  = \$176 [32:0];
+    if (rst) begin
+      \$466  = 33'h000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$467  = \$180 ;
+    if (rst) begin
+      \$467  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$468  = div13_valid;
+    if (rst) begin
+      \$468  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$469  = div13_sum;
+    if (rst) begin
+      \$469  = 23'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$470  = div13_any;
+    if (rst) begin
+      \$470  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$471  = div13_len;
+    if (rst) begin
+      \$471  = 7'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$472  = \$185 [32:0];
+    if (rst) begin
+      \$472  = 33'h000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$473  = \$189 ;
+    if (rst) begin
+      \$473  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$474  = div12_valid;
+    if (rst) begin
+      \$474  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$475  = div12_sum;
+    if (rst) begin
+      \$475  = 23'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$476  = div12_any;
+    if (rst) begin
+      \$476  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$477  = div12_len;
+    if (rst) begin
+      \$477  = 7'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$478  = \$194 [32:0];
+    if (rst) begin
+      \$478  = 33'h000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$479  = \$198 ;
+    if (rst) begin
+      \$479  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$480  = div11_valid;
+    if (rst) begin
+      \$480  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$481  = div11_sum;
+    if (rst) begin
+      \$481  = 23'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$482  = div11_any;
+    if (rst) begin
+      \$482  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$483  = div11_len;
+    if (rst) begin
+      \$483  = 7'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$484  = \$203 [32:0];
+    if (rst) begin
+      \$484  = 33'h000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$485  = \$207 ;
+    if (rst) begin
+      \$485  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$486  = div10_valid;
+    if (rst) begin
+      \$486  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$487  = div10_sum;
+    if (rst) begin
+      \$487  = 23'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$488  = div10_any;
+    if (rst) begin
+      \$488  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$489  = div10_len;
+    if (rst) begin
+      \$489  = 7'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$490  = \$212 [32:0];
+    if (rst) begin
+      \$490  = 33'h000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$491  = \$216 ;
+    if (rst) begin
+      \$491  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$492  = div9_valid;
+    if (rst) begin
+      \$492  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$493  = div9_sum;
+    if (rst) begin
+      \$493  = 23'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$494  = div9_any;
+    if (rst) begin
+      \$494  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$495  = div9_len;
+    if (rst) begin
+      \$495  = 7'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$496  = \$221 [32:0];
+    if (rst) begin
+      \$496  = 33'h000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$497  = \$225 ;
+    if (rst) begin
+      \$497  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$498  = div8_valid;
+    if (rst) begin
+      \$498  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$499  = div8_sum;
+    if (rst) begin
+      \$499  = 23'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$500  = div8_any;
+    if (rst) begin
+      \$500  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$501  = div8_len;
+    if (rst) begin
+      \$501  = 7'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$502  = \$230 [32:0];
+    if (rst) begin
+      \$502  = 33'h000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$503  = \$234 ;
+    if (rst) begin
+      \$503  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$504  = div7_valid;
+    if (rst) begin
+      \$504  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$505  = div7_sum;
+    if (rst) begin
+      \$505  = 23'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$506  = div7_any;
+    if (rst) begin
+      \$506  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$507  = div7_len;
+    if (rst) begin
+      \$507  = 7'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$508  = \$239 [32:0];
+    if (rst) begin
+      \$508  = 33'h000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$509  = \$243 ;
+    if (rst) begin
+      \$509  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$510  = div6_valid;
+    if (rst) begin
+      \$510  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$511  = div6_sum;
+    if (rst) begin
+      \$511  = 23'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$512  = div6_any;
+    if (rst) begin
+      \$512  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$513  = div6_len;
+    if (rst) begin
+      \$513  = 7'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$514  = \$248 [32:0];
+    if (rst) begin
+      \$514  = 33'h000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$515  = \$252 ;
+    if (rst) begin
+      \$515  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$516  = div5_valid;
+    if (rst) begin
+      \$516  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$517  = div5_sum;
+    if (rst) begin
+      \$517  = 23'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$518  = div5_any;
+    if (rst) begin
+      \$518  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$519  = div5_len;
+    if (rst) begin
+      \$519  = 7'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$520  = \$257 [32:0];
+    if (rst) begin
+      \$520  = 33'h000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$521  = \$261 ;
+    if (rst) begin
+      \$521  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$522  = div4_valid;
+    if (rst) begin
+      \$522  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$523  = div4_sum;
+    if (rst) begin
+      \$523  = 23'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$524  = div4_any;
+    if (rst) begin
+      \$524  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$525  = div4_len;
+    if (rst) begin
+      \$525  = 7'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$526  = \$266 [32:0];
+    if (rst) begin
+      \$526  = 33'h000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$527  = \$270 ;
+    if (rst) begin
+      \$527  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$528  = div3_valid;
+    if (rst) begin
+      \$528  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$529  = div3_sum;
+    if (rst) begin
+      \$529  = 23'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$530  = div3_any;
+    if (rst) begin
+      \$530  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$531  = div3_len;
+    if (rst) begin
+      \$531  = 7'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$532  = \$275 [32:0];
+    if (rst) begin
+      \$532  = 33'h000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$533  = \$279 ;
+    if (rst) begin
+      \$533  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$534  = div2_valid;
+    if (rst) begin
+      \$534  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$535  = div2_sum;
+    if (rst) begin
+      \$535  = 23'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$536  = div2_any;
+    if (rst) begin
+      \$536  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$537  = div2_len;
+    if (rst) begin
+      \$537  = 7'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$538  = \$284 [32:0];
+    if (rst) begin
+      \$538  = 33'h000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$539  = \$288 ;
+    if (rst) begin
+      \$539  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$540  = div1_valid;
+    if (rst) begin
+      \$540  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$541  = div1_sum;
+    if (rst) begin
+      \$541  = 23'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$542  = div1_any;
+    if (rst) begin
+      \$542  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$543  = div1_len;
+    if (rst) begin
+      \$543  = 7'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$544  = normalised_valid;
+    if (normalised_load) begin
+      \$544  = 1'h1;
+    end else if (normalised_pop) begin
+      \$544  = 1'h0;
+    end
+    if (rst) begin
+      \$544  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$545  = normalised_head;
+    if (normalised_load) begin
+      \$545  = \r_data$269 ;
+    end
+    if (rst) begin
+      \$545  = 26'h0000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$546  = \$signature__addr$56 ;
+    if (d_issue) begin
+      \$546  = \$289 [6:0];
+    end
+    if (rst) begin
+      \$546  = 7'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$547  = d_count;
+    if (d_issue) begin
+      \$547  = \$293 [6:0];
+    end
+    if (rst) begin
+      \$547  = 7'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$548  = d1_valid;
+    if (ce) begin
+      \$548  = d_issue;
+    end
+    if (rst) begin
+      \$548  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$549  = d1_last;
+    if (ce) begin
+      \$549  = \$296 ;
+    end
+    if (rst) begin
+      \$549  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$550  = d1_factor;
+    if (ce) begin
+      \$550  = normalised_head[17:0];
+    end
+    if (rst) begin
+      \$550  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$551  = d1_any;
+    if (ce) begin
+      \$551  = normalised_head[18];
+    end
+    if (rst) begin
+      \$551  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$552  = d1b_e16_0;
+    if (ce) begin
+      \$552  = \$signature__data$275 [14:0];
+    end
+    if (rst) begin
+      \$552  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$553  = d1b_e16_1;
+    if (ce) begin
+      \$553  = \$signature__data$275 [29:15];
+    end
+    if (rst) begin
+      \$553  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$554  = d1b_e16_2;
+    if (ce) begin
+      \$554  = \$signature__data$275 [44:30];
+    end
+    if (rst) begin
+      \$554  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$555  = d1b_e16_3;
+    if (ce) begin
+      \$555  = \$signature__data$275 [59:45];
+    end
+    if (rst) begin
+      \$555  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$556  = d1b_valid;
+    if (ce) begin
+      \$556  = d1_valid;
+    end
+    if (rst) begin
+      \$556  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$557  = d1b_last;
+    if (ce) begin
+      \$557  = d1_last;
+    end
+    if (rst) begin
+      \$557  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$558  = d1b_factor;
+    if (ce) begin
+      \$558  = d1_factor;
+    end
+    if (rst) begin
+      \$558  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$559  = d1b_any;
+    if (ce) begin
+      \$559  = d1_any;
+    end
+    if (rst) begin
+      \$559  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$560  = d2_prod0;
+    if (ce) begin
+      \$560  = \$297 ;
+    end
+    if (rst) begin
+      \$560  = 33'h000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$561  = d2_prod1;
+    if (ce) begin
+      \$561  = \$298 ;
+    end
+    if (rst) begin
+      \$561  = 33'h000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$562  = d2_prod2;
+    if (ce) begin
+      \$562  = \$299 ;
+    end
+    if (rst) begin
+      \$562  = 33'h000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$563  = d2_prod3;
+    if (ce) begin
+      \$563  = \$300 ;
+    end
+    if (rst) begin
+      \$563  = 33'h000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$564  = d2_valid;
+    if (ce) begin
+      \$564  = d1b_valid;
+    end
+    if (rst) begin
+      \$564  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$565  = d2_last;
+    if (ce) begin
+      \$565  = d1b_last;
+    end
+    if (rst) begin
+      \$565  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$566  = d2_factor;
+    if (ce) begin
+      \$566  = d1b_factor;
+    end
+    if (rst) begin
+      \$566  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$567  = d2_any;
+    if (ce) begin
+      \$567  = d1b_any;
+    end
+    if (rst) begin
+      \$567  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$568  = d3_y0;
+    if (ce) begin
+      \$568  = \$305 [7:0];
+    end
+    if (rst) begin
+      \$568  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$569  = d3_y1;
+    if (ce) begin
+      \$569  = \$310 [7:0];
+    end
+    if (rst) begin
+      \$569  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$570  = d3_y2;
+    if (ce) begin
+      \$570  = \$315 [7:0];
+    end
+    if (rst) begin
+      \$570  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$571  = d3_y3;
+    if (ce) begin
+      \$571  = \$320 [7:0];
+    end
+    if (rst) begin
+      \$571  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$572  = o__valid;
+    if (ce) begin
+      \$572  = d2_valid;
+    end
+    if (rst) begin
+      \$572  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$573  = d3_last;
+    if (ce) begin
+      \$573  = d2_last;
+    end
+    if (rst) begin
+      \$573  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$84  = 15'h0000;
+    casez (s4_rem0)
+      4'h0:
+          \$84  = 15'h7fff;
+      4'h1:
+          \$84  = 15'h7878;
+      4'h2:
+          \$84  = 15'h714c;
+      4'h3:
+          \$84  = 15'h6a7c;
+      4'h4:
+          \$84  = 15'h6408;
+      4'h5:
+          \$84  = 15'h5def;
+      4'h6:
+          \$84  = 15'h5833;
+      4'h7:
+          \$84  = 15'h52d2;
+      4'h8:
+          \$84  = 15'h4dcd;
+      4'h9:
+          \$84  = 15'h4924;
+      4'ha:
+          \$84  = 15'h44d7;
+      4'hb:
+          \$84  = 15'h40e5;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$85  = 15'h0000;
+    casez (s4_rem0)
+      4'h0:
+          \$85  = 15'h7fff;
+      4'h1:
+          \$85  = 15'h7877;
+      4'h2:
+          \$85  = 15'h714b;
+      4'h3:
+          \$85  = 15'h6a7b;
+      4'h4:
+          \$85  = 15'h6407;
+      4'h5:
+          \$85  = 15'h5def;
+      4'h6:
+          \$85  = 15'h5832;
+      4'h7:
+          \$85  = 15'h52d2;
+      4'h8:
+          \$85  = 15'h4dcd;
+      4'h9:
+          \$85  = 15'h4924;
+      4'ha:
+          \$85  = 15'h44d6;
+      4'hb:
+          \$85  = 15'h40e4;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$88  = 15'h0000;
+    casez (s4_rem1)
+      4'h0:
+          \$88  = 15'h7fff;
+      4'h1:
+          \$88  = 15'h7878;
+      4'h2:
+          \$88  = 15'h714c;
+      4'h3:
+          \$88  = 15'h6a7c;
+      4'h4:
+          \$88  = 15'h6408;
+      4'h5:
+          \$88  = 15'h5def;
+      4'h6:
+          \$88  = 15'h5833;
+      4'h7:
+          \$88  = 15'h52d2;
+      4'h8:
+          \$88  = 15'h4dcd;
+      4'h9:
+          \$88  = 15'h4924;
+      4'ha:
+          \$88  = 15'h44d7;
+      4'hb:
+          \$88  = 15'h40e5;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$89  = 15'h0000;
+    casez (s4_rem1)
+      4'h0:
+          \$89  = 15'h7fff;
+      4'h1:
+          \$89  = 15'h7877;
+      4'h2:
+          \$89  = 15'h714b;
+      4'h3:
+          \$89  = 15'h6a7b;
+      4'h4:
+          \$89  = 15'h6407;
+      4'h5:
+          \$89  = 15'h5def;
+      4'h6:
+          \$89  = 15'h5832;
+      4'h7:
+          \$89  = 15'h52d2;
+      4'h8:
+          \$89  = 15'h4dcd;
+      4'h9:
+          \$89  = 15'h4924;
+      4'ha:
+          \$89  = 15'h44d6;
+      4'hb:
+          \$89  = 15'h40e4;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$92  = 15'h0000;
+    casez (s4_rem2)
+      4'h0:
+          \$92  = 15'h7fff;
+      4'h1:
+          \$92  = 15'h7878;
+      4'h2:
+          \$92  = 15'h714c;
+      4'h3:
+          \$92  = 15'h6a7c;
+      4'h4:
+          \$92  = 15'h6408;
+      4'h5:
+          \$92  = 15'h5def;
+      4'h6:
+          \$92  = 15'h5833;
+      4'h7:
+          \$92  = 15'h52d2;
+      4'h8:
+          \$92  = 15'h4dcd;
+      4'h9:
+          \$92  = 15'h4924;
+      4'ha:
+          \$92  = 15'h44d7;
+      4'hb:
+          \$92  = 15'h40e5;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$93  = 15'h0000;
+    casez (s4_rem2)
+      4'h0:
+          \$93  = 15'h7fff;
+      4'h1:
+          \$93  = 15'h7877;
+      4'h2:
+          \$93  = 15'h714b;
+      4'h3:
+          \$93  = 15'h6a7b;
+      4'h4:
+          \$93  = 15'h6407;
+      4'h5:
+          \$93  = 15'h5def;
+      4'h6:
+          \$93  = 15'h5832;
+      4'h7:
+          \$93  = 15'h52d2;
+      4'h8:
+          \$93  = 15'h4dcd;
+      4'h9:
+          \$93  = 15'h4924;
+      4'ha:
+          \$93  = 15'h44d6;
+      4'hb:
+          \$93  = 15'h40e4;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$96  = 15'h0000;
+    casez (s4_rem3)
+      4'h0:
+          \$96  = 15'h7fff;
+      4'h1:
+          \$96  = 15'h7878;
+      4'h2:
+          \$96  = 15'h714c;
+      4'h3:
+          \$96  = 15'h6a7c;
+      4'h4:
+          \$96  = 15'h6408;
+      4'h5:
+          \$96  = 15'h5def;
+      4'h6:
+          \$96  = 15'h5833;
+      4'h7:
+          \$96  = 15'h52d2;
+      4'h8:
+          \$96  = 15'h4dcd;
+      4'h9:
+          \$96  = 15'h4924;
+      4'ha:
+          \$96  = 15'h44d7;
+      4'hb:
+          \$96  = 15'h40e5;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$97  = 15'h0000;
+    casez (s4_rem3)
+      4'h0:
+          \$97  = 15'h7fff;
+      4'h1:
+          \$97  = 15'h7877;
+      4'h2:
+          \$97  = 15'h714b;
+      4'h3:
+          \$97  = 15'h6a7b;
+      4'h4:
+          \$97  = 15'h6407;
+      4'h5:
+          \$97  = 15'h5def;
+      4'h6:
+          \$97  = 15'h5832;
+      4'h7:
+          \$97  = 15'h52d2;
+      4'h8:
+          \$97  = 15'h4dcd;
+      4'h9:
+          \$97  = 15'h4924;
+      4'ha:
+          \$97  = 15'h44d6;
+      4'hb:
+          \$97  = 15'h40e4;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$321  = \$signature__addr ;
     if (\$signal ) begin
-      \$369  = \$16 [6:0];
+      \$321  = \$16 [6:0];
     end
     if (rst) begin
-      \$369  = 7'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$370  = \$signal ;
-    if (rst) begin
-      \$370  = 1'h0;
+      \$321  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$371  = i__payload[36];
+    \$322  = \$18 [7:0];
     if (rst) begin
-      \$371  = 1'h0;
+      \$322  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$372  = \$17 ;
+    \$323  = length;
+    if (\$signal ) begin
+      \$323  = \$20 [6:0];
+    end
     if (rst) begin
-      \$372  = 8'h00;
+      \$323  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$373  = i__payload[35:32];
+    \$324  = \$21 ;
     if (rst) begin
-      \$373  = 4'h0;
+      \$324  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$374  = i__payload[7:0];
+    \$325  = \$22 ;
     if (rst) begin
-      \$374  = 8'h00;
+      \$325  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$375  = i__payload[15:8];
+    \$326  = \$23 ;
     if (rst) begin
-      \$375  = 8'h00;
+      \$326  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$376  = i__payload[23:16];
+    \$327  = \$24 ;
     if (rst) begin
-      \$376  = 8'h00;
+      \$327  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$328  = \$signal ;
+    if (rst) begin
+      \$328  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$329  = i__payload[36];
+    if (rst) begin
+      \$329  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$330  = \$25 ;
+    if (rst) begin
+      \$330  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$331  = \$27 ;
+    if (rst) begin
+      \$331  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$332  = \$29 ;
+    if (rst) begin
+      \$332  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$333  = \$31 ;
+    if (rst) begin
+      \$333  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$334  = \$33 ;
+    if (rst) begin
+      \$334  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$335  = i1_valid;
+    if (rst) begin
+      \$335  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$336  = i1_last;
+    if (rst) begin
+      \$336  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$337  = i1_len;
+    if (rst) begin
+      \$337  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$338  = i1_any;
+    if (rst) begin
+      \$338  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$339  = i_tree0_valid;
+    if (rst) begin
+      \$339  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$340  = i_tree0_last;
+    if (rst) begin
+      \$340  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$341  = i_tree0_len;
+    if (rst) begin
+      \$341  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$342  = i_tree0_any;
+    if (rst) begin
+      \$342  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$343  = run_max;
+    if (i_tree1_valid) begin
+      \$343  = \$38 ;
+    end
+    if (rst) begin
+      \$343  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$344  = run_any;
+    if (i_tree1_valid) begin
+      \$344  = \$40 ;
+    end
+    if (rst) begin
+      \$344  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$345  = ingested_valid;
+    if (ingested_load) begin
+      \$345  = 1'h1;
+    end else if (ingested_pop) begin
+      \$345  = 1'h0;
+    end
+    if (rst) begin
+      \$345  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$346  = ingested_head;
+    if (ingested_load) begin
+      \$346  = r_data;
+    end
+    if (rst) begin
+      \$346  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$347  = lr__addr;
+    if (s_issue) begin
+      \$347  = \$41 [6:0];
+    end
+    if (rst) begin
+      \$347  = 7'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$348  = s_count;
+    if (s_issue) begin
+      \$348  = \$45 [6:0];
+    end
+    if (rst) begin
+      \$348  = 7'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$349  = \$47 [7:0];
+    if (rst) begin
+      \$349  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$350  = s_issue;
+    if (rst) begin
+      \$350  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$351  = \$50 ;
+    if (rst) begin
+      \$351  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$352  = ingested_head[7:0];
+    if (rst) begin
+      \$352  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$353  = ingested_head[8];
+    if (rst) begin
+      \$353  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$354  = ingested_head[15:9];
+    if (rst) begin
+      \$354  = 7'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$355  = lr__data;
+    if (rst) begin
+      \$355  = 36'h000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$356  = s1_valid;
+    if (rst) begin
+      \$356  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$357  = s1_last;
+    if (rst) begin
+      \$357  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$358  = s1_max;
+    if (rst) begin
+      \$358  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$359  = s1_any;
+    if (rst) begin
+      \$359  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$360  = s1_len;
+    if (rst) begin
+      \$360  = 7'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$361  = s1b_logits[35:32];
+    if (rst) begin
+      \$361  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$362  = \$54 ;
+    if (rst) begin
+      \$362  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$363  = \$58 ;
+    if (rst) begin
+      \$363  = 9'h000;
     end
   end
   assign \$signal$5  = \$signature__addr ;
   assign \$signature__en  = \$signal ;
+  assign r_en = ingested_load;
   assign l_rptr = lr__addr;
   assign lr__en = 1'h1;
-  assign \$signal$28  = \$signature__addr$27 ;
-  assign s6_valid = \$signature__en$29 ;
-  assign div0_valid = \w_en$36 ;
-  assign e_rptr = \$signature__addr$50 ;
-  assign \$signature__en$52  = ce;
+  assign \$signal$31  = \$signature__addr$30 ;
+  assign s6_valid = \$signature__en$32 ;
+  assign div0_valid = \w_en$39 ;
+  assign \r_en$52  = normalised_load;
+  assign e_rptr = \$signature__addr$56 ;
+  assign \$signature__en$58  = ce;
   assign d3_valid = o__valid;
   assign \$signature__data.data  = \$signature__data [31:0];
   assign \$signature__data.data[0]  = \$signature__data [7:0];
@@ -3976,132 +4208,144 @@ module \softmax_int8_ibert.core (i__valid, o__ready, rst, i__ready, i__payload, 
   assign \i__payload.data[3]  = i__payload[31:24];
   assign \i__payload.mask  = i__payload[35:32];
   assign \i__payload.last  = i__payload[36];
-  assign \$signature__data$31[0]  = \$signature__data$31 [14:0];
-  assign \$signature__data$31[1]  = \$signature__data$31 [29:15];
-  assign \$signature__data$31[2]  = \$signature__data$31 [44:30];
-  assign \$signature__data$31[3]  = \$signature__data$31 [59:45];
+  assign \ingested_head.max  = ingested_head[7:0];
+  assign \ingested_head.any  = ingested_head[8];
+  assign \ingested_head.len  = ingested_head[15:9];
+  assign \$signature__data$34[0]  = \$signature__data$34 [14:0];
+  assign \$signature__data$34[1]  = \$signature__data$34 [29:15];
+  assign \$signature__data$34[2]  = \$signature__data$34 [44:30];
+  assign \$signature__data$34[3]  = \$signature__data$34 [59:45];
+  assign \normalised_head.factor  = normalised_head[17:0];
+  assign \normalised_head.any  = normalised_head[18];
+  assign \normalised_head.len  = normalised_head[25:19];
   assign \o__payload.data  = o__payload[31:0];
   assign \o__payload.data[0]  = o__payload[7:0];
   assign \o__payload.data[1]  = o__payload[15:8];
   assign \o__payload.data[2]  = o__payload[23:16];
   assign \o__payload.data[3]  = o__payload[31:24];
   assign \o__payload.last  = o__payload[32];
+  assign \s1b_logits.data  = s1b_logits[31:0];
+  assign \s1b_logits.data[0]  = s1b_logits[7:0];
+  assign \s1b_logits.data[1]  = s1b_logits[15:8];
+  assign \s1b_logits.data[2]  = s1b_logits[23:16];
+  assign \s1b_logits.data[3]  = s1b_logits[31:24];
+  assign \s1b_logits.mask  = s1b_logits[35:32];
   assign \lr__data.data  = lr__data[31:0];
   assign \lr__data.data[0]  = lr__data[7:0];
   assign \lr__data.data[1]  = lr__data[15:8];
   assign \lr__data.data[2]  = lr__data[23:16];
   assign \lr__data.data[3]  = lr__data[31:24];
   assign \lr__data.mask  = lr__data[35:32];
-  assign \$signature__data$255[0]  = \$signature__data$255 [14:0];
-  assign \$signature__data$255[1]  = \$signature__data$255 [29:15];
-  assign \$signature__data$255[2]  = \$signature__data$255 [44:30];
-  assign \$signature__data$255[3]  = \$signature__data$255 [59:45];
+  assign \$signature__data$275[0]  = \$signature__data$275 [14:0];
+  assign \$signature__data$275[1]  = \$signature__data$275 [29:15];
+  assign \$signature__data$275[2]  = \$signature__data$275 [44:30];
+  assign \$signature__data$275[3]  = \$signature__data$275 [59:45];
   assign o__payload[31:24] = d3_y3;
   assign o__payload[23:16] = d3_y2;
   assign o__payload[15:8] = d3_y1;
   assign o__payload[7:0] = d3_y0;
   assign o__payload[32] = d3_last;
-  assign \w_data$38 [25:19] = div0_len;
-  assign \w_data$38 [18] = div0_any;
-  assign \w_data$38 [17:0] = div0_quotient[17:0];
-  assign \$signature__data$31 [59:45] = s6_e16_3;
-  assign \$signature__data$31 [44:30] = s6_e16_2;
-  assign \$signature__data$31 [29:15] = s6_e16_1;
-  assign \$signature__data$31 [14:0] = s6_e16_0;
-  assign w_data[15:9] = i2_len[6:0];
+  assign \w_data$41 [25:19] = div0_len;
+  assign \w_data$41 [18] = div0_any;
+  assign \w_data$41 [17:0] = div0_quotient[17:0];
+  assign \$signature__data$34 [59:45] = s6_e16_3;
+  assign \$signature__data$34 [44:30] = s6_e16_2;
+  assign \$signature__data$34 [29:15] = s6_e16_1;
+  assign \$signature__data$34 [14:0] = s6_e16_0;
+  assign w_data[15:9] = i_tree1_len[6:0];
   assign w_data[8] = \$5 ;
   assign w_data[7:0] = \$4 ;
   assign \$signature__data [35:32] = i__payload[35:32];
   assign \$signature__data [31:0] = i__payload[31:0];
-  assign \$114  = { 11'h000, \$113 [16:11] };
-  assign \$116  = { 11'h000, \$115 [16:11] };
-  assign \$118  = { 11'h000, \$117 [16:11] };
-  assign \$120  = { 11'h000, \$119 [16:11] };
-  assign \$146  = { 1'h0, \$145 [31:1] };
-  assign \$151  = { 1'h0, \$150 [31:1] };
-  assign \$156  = { 1'h0, \$155 [31:1] };
-  assign \$161  = { 1'h0, \$160 [31:1] };
-  assign \$173  = { 14'h0000, s8_sum, 17'h00000 };
-  assign \$175  = { 14'h0000, s8_sum, 17'h00000 };
-  assign \$178  = { 14'h0000, s8_sum, 17'h00000 };
-  assign \$180  = { 14'h0000, \$179 , 17'h00000 };
-  assign \$181  = \$180 ;
-  assign \$182  = { 15'h0000, div17_sum, 16'h0000 };
-  assign \$184  = { 15'h0000, div17_sum, 16'h0000 };
-  assign \$187  = { 15'h0000, div17_sum, 16'h0000 };
-  assign \$189  = { 15'h0000, \$188 , 16'h0000 };
-  assign \$191  = { div16_sum, 15'h0000 };
-  assign \$193  = { div16_sum, 15'h0000 };
-  assign \$196  = { div16_sum, 15'h0000 };
-  assign \$198  = { \$197 , 15'h0000 };
-  assign \$200  = { 1'h0, div15_sum, 14'h0000 };
-  assign \$202  = { 1'h0, div15_sum, 14'h0000 };
-  assign \$205  = { 1'h0, div15_sum, 14'h0000 };
-  assign \$207  = { 1'h0, \$206 , 14'h0000 };
-  assign \$209  = { 2'h0, div14_sum, 13'h0000 };
-  assign \$211  = { 2'h0, div14_sum, 13'h0000 };
-  assign \$214  = { 2'h0, div14_sum, 13'h0000 };
-  assign \$216  = { 2'h0, \$215 , 13'h0000 };
-  assign \$218  = { 3'h0, div13_sum, 12'h000 };
-  assign \$220  = { 3'h0, div13_sum, 12'h000 };
-  assign \$223  = { 3'h0, div13_sum, 12'h000 };
-  assign \$225  = { 3'h0, \$224 , 12'h000 };
-  assign \$227  = { 4'h0, div12_sum, 11'h000 };
-  assign \$229  = { 4'h0, div12_sum, 11'h000 };
-  assign \$232  = { 4'h0, div12_sum, 11'h000 };
-  assign \$234  = { 4'h0, \$233 , 11'h000 };
-  assign \$236  = { 5'h00, div11_sum, 10'h000 };
-  assign \$238  = { 5'h00, div11_sum, 10'h000 };
-  assign \$241  = { 5'h00, div11_sum, 10'h000 };
-  assign \$243  = { 5'h00, \$242 , 10'h000 };
-  assign \$245  = { 6'h00, div10_sum, 9'h000 };
-  assign \$247  = { 6'h00, div10_sum, 9'h000 };
-  assign \$250  = { 6'h00, div10_sum, 9'h000 };
-  assign \$252  = { 6'h00, \$251 , 9'h000 };
-  assign \$254  = { 7'h00, div9_sum, 8'h00 };
-  assign \$256  = { 7'h00, div9_sum, 8'h00 };
-  assign \$259  = { 7'h00, div9_sum, 8'h00 };
-  assign \$261  = { 7'h00, \$260 , 8'h00 };
-  assign \$263  = { div8_sum, 7'h00 };
-  assign \$265  = { div8_sum, 7'h00 };
-  assign \$268  = { div8_sum, 7'h00 };
-  assign \$270  = { \$269 , 7'h00 };
-  assign \$272  = { 1'h0, div7_sum, 6'h00 };
-  assign \$274  = { 1'h0, div7_sum, 6'h00 };
-  assign \$277  = { 1'h0, div7_sum, 6'h00 };
-  assign \$279  = { 1'h0, \$278 , 6'h00 };
-  assign \$281  = { 2'h0, div6_sum, 5'h00 };
-  assign \$283  = { 2'h0, div6_sum, 5'h00 };
-  assign \$286  = { 2'h0, div6_sum, 5'h00 };
-  assign \$288  = { 2'h0, \$287 , 5'h00 };
-  assign \$290  = { 3'h0, div5_sum, 4'h0 };
-  assign \$292  = { 3'h0, div5_sum, 4'h0 };
-  assign \$295  = { 3'h0, div5_sum, 4'h0 };
-  assign \$297  = { 3'h0, \$296 , 4'h0 };
-  assign \$299  = { div4_sum, 3'h0 };
-  assign \$301  = { div4_sum, 3'h0 };
-  assign \$304  = { div4_sum, 3'h0 };
-  assign \$306  = { \$305 , 3'h0 };
-  assign \$308  = { 1'h0, div3_sum, 2'h0 };
-  assign \$310  = { 1'h0, div3_sum, 2'h0 };
-  assign \$313  = { 1'h0, div3_sum, 2'h0 };
-  assign \$315  = { 1'h0, \$314 , 2'h0 };
-  assign \$317  = { div2_sum, 1'h0 };
-  assign \$319  = { div2_sum, 1'h0 };
-  assign \$322  = { div2_sum, 1'h0 };
-  assign \$324  = { \$323 , 1'h0 };
-  assign \$326  = { 1'h0, div1_sum };
-  assign \$328  = { 1'h0, div1_sum };
-  assign \$331  = { 1'h0, div1_sum };
-  assign \$333  = { 1'h0, \$332  };
-  assign \$347  = { 24'h000000, d2_prod0[32:24] };
-  assign \$349  = { 24'h000000, d2_prod0[32:24] };
-  assign \$352  = { 24'h000000, d2_prod1[32:24] };
-  assign \$354  = { 24'h000000, d2_prod1[32:24] };
-  assign \$357  = { 24'h000000, d2_prod2[32:24] };
-  assign \$359  = { 24'h000000, d2_prod2[32:24] };
-  assign \$362  = { 24'h000000, d2_prod3[32:24] };
-  assign \$364  = { 24'h000000, d2_prod3[32:24] };
+  assign \$68  = { 11'h000, \$67 [16:11] };
+  assign \$70  = { 11'h000, \$69 [16:11] };
+  assign \$72  = { 11'h000, \$71 [16:11] };
+  assign \$74  = { 11'h000, \$73 [16:11] };
+  assign \$100  = { 1'h0, \$99 [31:1] };
+  assign \$105  = { 1'h0, \$104 [31:1] };
+  assign \$110  = { 1'h0, \$109 [31:1] };
+  assign \$115  = { 1'h0, \$114 [31:1] };
+  assign \$127  = { 14'h0000, s8_sum, 17'h00000 };
+  assign \$129  = { 14'h0000, s8_sum, 17'h00000 };
+  assign \$132  = { 14'h0000, s8_sum, 17'h00000 };
+  assign \$134  = { 14'h0000, \$133 , 17'h00000 };
+  assign \$135  = \$134 ;
+  assign \$136  = { 15'h0000, div17_sum, 16'h0000 };
+  assign \$138  = { 15'h0000, div17_sum, 16'h0000 };
+  assign \$141  = { 15'h0000, div17_sum, 16'h0000 };
+  assign \$143  = { 15'h0000, \$142 , 16'h0000 };
+  assign \$145  = { div16_sum, 15'h0000 };
+  assign \$147  = { div16_sum, 15'h0000 };
+  assign \$150  = { div16_sum, 15'h0000 };
+  assign \$152  = { \$151 , 15'h0000 };
+  assign \$154  = { 1'h0, div15_sum, 14'h0000 };
+  assign \$156  = { 1'h0, div15_sum, 14'h0000 };
+  assign \$159  = { 1'h0, div15_sum, 14'h0000 };
+  assign \$161  = { 1'h0, \$160 , 14'h0000 };
+  assign \$163  = { 2'h0, div14_sum, 13'h0000 };
+  assign \$165  = { 2'h0, div14_sum, 13'h0000 };
+  assign \$168  = { 2'h0, div14_sum, 13'h0000 };
+  assign \$170  = { 2'h0, \$169 , 13'h0000 };
+  assign \$172  = { 3'h0, div13_sum, 12'h000 };
+  assign \$174  = { 3'h0, div13_sum, 12'h000 };
+  assign \$177  = { 3'h0, div13_sum, 12'h000 };
+  assign \$179  = { 3'h0, \$178 , 12'h000 };
+  assign \$181  = { 4'h0, div12_sum, 11'h000 };
+  assign \$183  = { 4'h0, div12_sum, 11'h000 };
+  assign \$186  = { 4'h0, div12_sum, 11'h000 };
+  assign \$188  = { 4'h0, \$187 , 11'h000 };
+  assign \$190  = { 5'h00, div11_sum, 10'h000 };
+  assign \$192  = { 5'h00, div11_sum, 10'h000 };
+  assign \$195  = { 5'h00, div11_sum, 10'h000 };
+  assign \$197  = { 5'h00, \$196 , 10'h000 };
+  assign \$199  = { 6'h00, div10_sum, 9'h000 };
+  assign \$201  = { 6'h00, div10_sum, 9'h000 };
+  assign \$204  = { 6'h00, div10_sum, 9'h000 };
+  assign \$206  = { 6'h00, \$205 , 9'h000 };
+  assign \$208  = { 7'h00, div9_sum, 8'h00 };
+  assign \$210  = { 7'h00, div9_sum, 8'h00 };
+  assign \$213  = { 7'h00, div9_sum, 8'h00 };
+  assign \$215  = { 7'h00, \$214 , 8'h00 };
+  assign \$217  = { div8_sum, 7'h00 };
+  assign \$219  = { div8_sum, 7'h00 };
+  assign \$222  = { div8_sum, 7'h00 };
+  assign \$224  = { \$223 , 7'h00 };
+  assign \$226  = { 1'h0, div7_sum, 6'h00 };
+  assign \$228  = { 1'h0, div7_sum, 6'h00 };
+  assign \$231  = { 1'h0, div7_sum, 6'h00 };
+  assign \$233  = { 1'h0, \$232 , 6'h00 };
+  assign \$235  = { 2'h0, div6_sum, 5'h00 };
+  assign \$237  = { 2'h0, div6_sum, 5'h00 };
+  assign \$240  = { 2'h0, div6_sum, 5'h00 };
+  assign \$242  = { 2'h0, \$241 , 5'h00 };
+  assign \$244  = { 3'h0, div5_sum, 4'h0 };
+  assign \$246  = { 3'h0, div5_sum, 4'h0 };
+  assign \$249  = { 3'h0, div5_sum, 4'h0 };
+  assign \$251  = { 3'h0, \$250 , 4'h0 };
+  assign \$253  = { div4_sum, 3'h0 };
+  assign \$255  = { div4_sum, 3'h0 };
+  assign \$258  = { div4_sum, 3'h0 };
+  assign \$260  = { \$259 , 3'h0 };
+  assign \$262  = { 1'h0, div3_sum, 2'h0 };
+  assign \$264  = { 1'h0, div3_sum, 2'h0 };
+  assign \$267  = { 1'h0, div3_sum, 2'h0 };
+  assign \$269  = { 1'h0, \$268 , 2'h0 };
+  assign \$271  = { div2_sum, 1'h0 };
+  assign \$273  = { div2_sum, 1'h0 };
+  assign \$276  = { div2_sum, 1'h0 };
+  assign \$278  = { \$277 , 1'h0 };
+  assign \$280  = { 1'h0, div1_sum };
+  assign \$282  = { 1'h0, div1_sum };
+  assign \$285  = { 1'h0, div1_sum };
+  assign \$287  = { 1'h0, \$286  };
+  assign \$301  = { 24'h000000, d2_prod0[32:24] };
+  assign \$303  = { 24'h000000, d2_prod0[32:24] };
+  assign \$306  = { 24'h000000, d2_prod1[32:24] };
+  assign \$308  = { 24'h000000, d2_prod1[32:24] };
+  assign \$311  = { 24'h000000, d2_prod2[32:24] };
+  assign \$313  = { 24'h000000, d2_prod2[32:24] };
+  assign \$316  = { 24'h000000, d2_prod3[32:24] };
+  assign \$318  = { 24'h000000, d2_prod3[32:24] };
 endmodule
 
 (* generator = "Amaranth" *)

@@ -80,10 +80,11 @@ def test_matches_model_with_masks_and_backpressure(kwargs):
 
 
 @pytest.mark.parametrize("method", ["natural", "ibert"])
+@pytest.mark.parametrize("lanes", [1, 2, 3])
 @pytest.mark.parametrize("beats", [1, 5])
-def test_latency_is_what_the_manifest_says(method, beats):
+def test_latency_is_what_the_manifest_says(method, lanes, beats):
     """Without backpressure, from the last input transfer to the first output valid."""
-    params = SoftmaxParams(method=method, lanes=2, max_len=16)
+    params = SoftmaxParams(method=method, lanes=lanes, max_len=8 * lanes)
     dut = softmax_core(params)
     timing = {}
 

@@ -24,16 +24,17 @@ from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
+from ..hw import max_tree, registered_head
 from .baselines import IBERT_CONST, IBERT_MAX_BIT, ibert_e16_tables
 from .params import SoftmaxParams
 
 __all__ = ["IbertSoftmax", "constant_divider"]
 
 ACT_BITS = 16
-INGEST_LATENCY = 2       # accept -> vector maximum into the FIFO
-FIFO_LATENCY = 1         # FIFO write -> readable, each of the two
-SUM_LATENCY = 8          # sum-pass issue -> vector sum into the divider
-DRAIN_LATENCY = 3        # output-pass issue -> output valid
+INGEST_LATENCY = 1       # accept -> masked lanes registered; then one cycle per max-tree level
+FIFO_LATENCY = 2         # FIFO write -> its registered head, each of the two
+SUM_LATENCY = 9          # sum-pass issue -> vector sum into the divider
+DRAIN_LATENCY = 4        # output-pass issue -> output valid
 
 
 def constant_divider(divisor, limit):
@@ -87,7 +88,8 @@ class IbertSoftmax(wiring.Component):
     def latency(self):
         """Cycles from a vector's last input beat to its first output beat, without
         backpressure, on top of the vector's length in beats (the sum pass reads it once)."""
-        return INGEST_LATENCY + 2 * FIFO_LATENCY + SUM_LATENCY + quotient_bits() + DRAIN_LATENCY
+        tree_levels = (self._params.lanes - 1).bit_length()
+        return INGEST_LATENCY + tree_levels + 2 * FIFO_LATENCY + SUM_LATENCY + quotient_bits() + DRAIN_LATENCY
 
     latency_meaning = ("cycles from a vector's last input transfer to its first output valid, "
                        "plus the vector's length in beats (I-BERT's second pass)")
@@ -137,15 +139,17 @@ class IbertSoftmax(wiring.Component):
         length = Signal(range(beats + 1))
         with m.If(accept):
             m.d.sync += length.eq(Mux(self.i.p.last, 0, length + 1))
-        i1_valid, i1_last = reg(accept, "i1_valid"), reg(self.i.p.last, "i1_last")
-        i1_len, i1_mask = reg(length + 1, "i1_len"), reg(self.i.p.mask, "i1_mask")
-        i1_x = [reg(self.i.p.data[k], f"i1_x{k}") for k in range(p.lanes)]
-        beat_max = Const(p.in_format.min_code, signed(p.in_width))
-        for k, x in enumerate(i1_x):
-            beat_max = Mux(~i1_mask[k] & (x > beat_max), x, beat_max)
-        i2_max, i2_any = reg(beat_max, "i2_max"), reg(~i1_mask.all(), "i2_any")
-        i2_valid, i2_last, i2_len = reg(i1_valid, "i2_valid"), reg(i1_last, "i2_last"), \
-            reg(i1_len, "i2_len")
+        # The beat's maximum over unmasked lanes: masked lanes enter as the lowest code, then a
+        # tree of pairwise maxima, registered every level (one compare per cycle).
+        level = [reg(Mux(self.i.p.mask[k], p.in_format.min_code, self.i.p.data[k]), f"i1_x{k}")
+                 for k in range(p.lanes)]
+        carried = {"valid": reg(accept, "i1_valid"), "last": reg(self.i.p.last, "i1_last"),
+                   "len": reg(length + 1, "i1_len"), "any": reg(~self.i.p.mask.all(), "i1_any")}
+        i2_max, levels = max_tree(level, reg, "i_max")
+        for index in range(levels):
+            carried = {n: reg(v, f"i_tree{index}_{n}") for n, v in carried.items()}
+        i2_any = carried["any"]
+        i2_valid, i2_last, i2_len = carried["valid"], carried["last"], carried["len"]
         run_max = Signal(signed(p.in_width))
         run_any = Signal()
         new_max = Mux(run_any & (run_max > i2_max), run_max, i2_max)
@@ -169,11 +173,10 @@ class IbertSoftmax(wiring.Component):
         e_wptr, e_rptr = Signal(range(depth)), Signal(range(depth))
         e_used = Signal(range(depth + 1))
         d_issue = Signal()
-        current = data.View(ingested, ingested_fifo.r_data)
+        has_vector, current, pop_vector = registered_head(m, ingested_fifo, ingested, "ingested")
         s_count = Signal(range(beats + 1))
         s_final = s_count + 1 == current.len
-        m.d.comb += [s_issue.eq(ingested_fifo.r_rdy & (e_used < depth)),
-                     ingested_fifo.r_en.eq(s_issue & s_final),
+        m.d.comb += [s_issue.eq(has_vector & (e_used < depth)), pop_vector.eq(s_issue & s_final),
                      lr.addr.eq(l_rptr), lr.en.eq(1)]
         with m.If(s_issue):
             m.d.sync += [l_rptr.eq(l_rptr + 1), s_count.eq(Mux(s_final, 0, s_count + 1))]
@@ -184,11 +187,15 @@ class IbertSoftmax(wiring.Component):
               "max": reg(current.max, "s1_max"), "any": reg(current.any, "s1_any"),
               "len": reg(current.len, "s1_len")}
         neg_width = max(limit.bit_length(), 1)
-        s2_neg, s2_mask = [], reg(lr.data.mask, "s2_mask")
+        # Block RAM data outputs are slow (ECP5 DP16KD: ~5 ns clock to out): registered first.
+        s1b_logits = Signal(entry, name="s1b_logits")
+        m.d.sync += s1b_logits.eq(lr.data)
+        s1b = {n: reg(v, f"s1b_{n}") for n, v in s1.items()}
+        s2_neg, s2_mask = [], reg(s1b_logits.mask, "s2_mask")
         for k in range(p.lanes):
-            gap = (s1["max"] - lr.data.data[k]).as_unsigned()[:p.in_width + 1]   # >= 0 unmasked
+            gap = (s1b["max"] - s1b_logits.data[k]).as_unsigned()[:p.in_width + 1]  # >= 0 unmasked
             s2_neg.append(reg(Mux(gap > limit, limit, gap)[:neg_width], f"s2_neg{k}"))
-        s2 = {n: reg(v, f"s2_{n}") for n, v in s1.items()}
+        s2 = {n: reg(v, f"s2_{n}") for n, v in s1b.items()}
         s3_steps = [reg((neg * multiplier) >> div_shift, f"s3_steps{k}")
                     for k, neg in enumerate(s2_neg)]
         s3_neg = [reg(neg, f"s3_neg{k}") for k, neg in enumerate(s2_neg)]
@@ -245,17 +252,19 @@ class IbertSoftmax(wiring.Component):
         # --- output pass (stalls as a whole) -----------------------------------------------------
         ce = Signal()
         m.d.comb += ce.eq(~self.o.valid | self.o.ready)
-        vector = data.View(normalised, norm_fifo.r_data)
+        has_factor, vector, pop_factor = registered_head(m, norm_fifo, normalised, "normalised")
         d_count = Signal(range(beats + 1))
         d_final = d_count + 1 == vector.len
-        m.d.comb += [d_issue.eq(ce & norm_fifo.r_rdy), norm_fifo.r_en.eq(d_issue & d_final),
+        m.d.comb += [d_issue.eq(ce & has_factor), pop_factor.eq(d_issue & d_final),
                      er.addr.eq(e_rptr), er.en.eq(ce)]
         with m.If(d_issue):
             m.d.sync += [e_rptr.eq(e_rptr + 1), d_count.eq(Mux(d_final, 0, d_count + 1))]
         d1 = {"valid": reg(d_issue, "d1_valid", ce), "last": reg(d_issue & d_final, "d1_last", ce),
               "factor": reg(vector.factor, "d1_factor", ce), "any": reg(vector.any, "d1_any", ce)}
-        d2_prod = [reg(er.data[k] * d1["factor"], f"d2_prod{k}", ce) for k in range(p.lanes)]
-        d2 = {n: reg(v, f"d2_{n}", ce) for n, v in d1.items()}
+        d1b_exps = [reg(er.data[k], f"d1b_e16_{k}", ce) for k in range(p.lanes)]
+        d1b = {n: reg(v, f"d1b_{n}", ce) for n, v in d1.items()}
+        d2_prod = [reg(e * d1b["factor"], f"d2_prod{k}", ce) for k, e in enumerate(d1b_exps)]
+        d2 = {n: reg(v, f"d2_{n}", ce) for n, v in d1b.items()}
         shift = IBERT_MAX_BIT - p.out_frac
         outputs = []
         for k, prod in enumerate(d2_prod):

@@ -23,16 +23,19 @@ from amaranth.lib.wiring import In, Out
 
 from .model import (LOG2E_CODE, LOG2E_FRAC, MANTISSA_BITS, NATURAL_EXTRA_FRAC, exp2_table,
                     exponent_frac, recip_table)
+from ..hw import max_tree, registered_head
 from .params import SoftmaxParams
 
 __all__ = ["Softmax", "softmax_core"]
 
-INGEST_LATENCY = 7        # accept -> recurrence
-RECIP_LATENCY = {"pwl": 3, "newton": 5}   # sum -> reciprocal, by recip_method
+INGEST_LATENCY = 10       # accept -> recurrence
+RECIP_LATENCY = {"pwl": 4, "newton": 6}   # sum -> reciprocal, by recip_method
+FIFO_LATENCY = 2          # vector FIFO write -> its registered head
 
 
-def _interpolate(m, nodes, position, position_bits, segments_log2, name):
-    """Piecewise-linear lookup in constant ``nodes`` (combinational), as the model's."""
+def _interpolate(m, nodes, position, position_bits, segments_log2, name, register):
+    """Piecewise-linear lookup in constant ``nodes``, as the model's: the table read, then
+    ``register`` (a pipeline stage), then the multiply-add (returned unregistered)."""
     fine = max(position_bits - segments_log2, 0)
     index = position >> fine if fine else position << (segments_log2 - position_bits)
     width = max(max(nodes).bit_length(), 1)
@@ -40,8 +43,9 @@ def _interpolate(m, nodes, position, position_bits, segments_log2, name):
     lower = Signal(unsigned(width), name=f"{name}_lower")
     upper = Signal(unsigned(width), name=f"{name}_upper")
     m.d.comb += [lower.eq(table[index]), upper.eq(table[index + 1])]
-    offset = position[:fine] if fine else Const(0, 1)
-    return lower + ((offset * (upper - lower).as_signed()) >> fine)
+    offset = register(position[:fine] if fine else Const(0, 1), f"{name}_offset_r")
+    step = register((upper - lower).as_signed(), f"{name}_step_r")
+    return register(lower, f"{name}_lower_r") + ((offset * step) >> fine)
 
 
 def softmax_core(params: SoftmaxParams):
@@ -95,7 +99,8 @@ class Softmax(wiring.Component):
     @property
     def latency(self):
         """Cycles from a vector's last input beat to its first output beat (no backpressure)."""
-        return INGEST_LATENCY + self._recip_latency + 1 + self.DRAIN_LATENCY
+        tree_levels = (self._params.lanes - 1).bit_length()
+        return INGEST_LATENCY + tree_levels + self._recip_latency + FIFO_LATENCY + self.DRAIN_LATENCY
 
     def first_output_after(self, beats):
         """Cycles from the last input beat of a ``beats``-beat vector to its first output."""
@@ -105,7 +110,7 @@ class Softmax(wiring.Component):
     def _recip_latency(self):
         return RECIP_LATENCY[self._params.recip_method]
 
-    DRAIN_LATENCY = 6
+    DRAIN_LATENCY = 9
 
     def _exponent(self, x):
         """Base-2 exponent codes (``exponent_frac`` fraction bits) of a logit."""
@@ -113,15 +118,16 @@ class Softmax(wiring.Component):
             return (x * LOG2E_CODE) >> (LOG2E_FRAC - NATURAL_EXTRA_FRAC)
         return x
 
-    def _exp2_parts(self, m, v, frac, name):
-        """First half of ``2**v`` (``v < 1``, ``frac`` fraction bits): ``2**frac(v)`` from the
-        table, and how far to shift it right."""
+    def _exp2_parts(self, m, v, frac, name, register):
+        """First half of ``2**v`` (``v < 1``, ``frac`` fraction bits), over one ``register``
+        stage: ``2**frac(v)`` from the table, and how far to shift it right."""
         p = self._params
         whole = v >> frac
-        mantissa = _interpolate(m, exp2_table(p), v[:frac], frac, p.exp_segments_log2, name)
+        mantissa = _interpolate(m, exp2_table(p), v[:frac], frac, p.exp_segments_log2, name,
+                                register)
         drop = Signal(range(p.exp_frac + 3), name=f"{name}_drop")
         m.d.comb += drop.eq(Mux(-whole > p.exp_frac + 2, p.exp_frac + 2, -whole))
-        return mantissa[:self._params.exp_frac + 2], drop
+        return mantissa[:self._params.exp_frac + 2], register(drop, f"{name}_drop_r")
 
     def _exp2_finish(self, mantissa, drop):
         """Second half: the rounded right shift, ``exp_frac`` fraction bits."""
@@ -176,26 +182,29 @@ class Softmax(wiring.Component):
         a2_e = [delay(self._exponent(x), f"a2_e{k}") for k, x in enumerate(a1_x)]
         a2_valid, a2_last, a2_len, a2_mask = (delay(s, f"a2_{n}") for s, n in (
             (a1_valid, "valid"), (a1_last, "last"), (a1_len, "len"), (a1_mask, "mask")))
-        # A3: the beat's integer maximum over unmasked lanes.
+        # A3: the beat's integer maximum over unmasked lanes (masked lanes enter as the lowest
+        # value), then one stage per level of the compare tree.
         floor_min = -(1 << (int_width - 1))
-        beat_max = Const(floor_min, signed(int_width))
-        for k, e in enumerate(a2_e):
-            whole = (e >> frac).as_signed()
-            beat_max = Mux(~a2_mask[k] & (whole > beat_max), whole, beat_max)
-        a3_max = delay(beat_max, "a3_max")
-        a3_e = [delay(e, f"a3_e{k}") for k, e in enumerate(a2_e)]
-        a3_valid, a3_last, a3_len, a3_mask = (delay(s, f"a3_{n}") for s, n in (
-            (a2_valid, "valid"), (a2_last, "last"), (a2_len, "len"), (a2_mask, "mask")))
-        a3_any = delay(~a2_mask.all(), "a3_any")
+        wholes = [delay(Mux(a2_mask[k], floor_min, (e >> frac).as_signed()), f"a3_whole{k}")
+                  for k, e in enumerate(a2_e)]
+        a3_max, levels = max_tree(wholes, delay, "a3_max")
+        carried = {"valid": a2_valid, "last": a2_last, "len": a2_len, "mask": a2_mask,
+                   "any": ~a2_mask.all(), **{f"e{k}": e for k, e in enumerate(a2_e)}}
+        for level in range(levels + 1):
+            carried = {n: delay(v, f"a3_{level}_{n}") for n, v in carried.items()}
+        a3_e = [carried[f"e{k}"] for k in range(p.lanes)]
+        a3_valid, a3_last, a3_len, a3_mask, a3_any = (carried[n] for n in (
+            "valid", "last", "len", "mask", "any"))
         # A4-A6: 2**(x - beat max) in two halves, floored to sum_frac bits, summed over the
         # unmasked lanes.
-        parts = [self._exp2_parts(m, e - (a3_max << frac), frac, f"a_exp{k}")
+        parts = [self._exp2_parts(m, e - (a3_max << frac), frac, f"a_exp{k}", delay)
                  for k, e in enumerate(a3_e)]
-        a4_parts = [(delay(mt, f"a4_mantissa{k}"), delay(dr, f"a4_drop{k}"))
-                    for k, (mt, dr) in enumerate(parts)]
-        a4 = {n: delay(s, f"a4_{n}") for n, s in (
+        a3b = {n: delay(s, f"a3b_{n}") for n, s in (
             ("max", a3_max), ("valid", a3_valid), ("last", a3_last), ("len", a3_len),
             ("any", a3_any), ("mask", a3_mask))}
+        a4_parts = [(delay(mt, f"a4_mantissa{k}"), delay(dr, f"a4_drop{k}"))
+                    for k, (mt, dr) in enumerate(parts)]
+        a4 = {n: delay(s, f"a4_{n}") for n, s in a3b.items()}
         a5_terms = [delay(Mux(a4["mask"][k], 0, self._exp2_finish(mt, dr)
                               >> (p.exp_frac - p.sum_frac)), f"a5_term{k}")
                     for k, (mt, dr) in enumerate(a4_parts)]
@@ -203,25 +212,34 @@ class Softmax(wiring.Component):
         a6_sum = delay(sum(a5_terms[1:], a5_terms[0]), "a6_sum")
         a6_max, a6_valid, a6_last, a6_len, a6_any = (delay(a5[n], f"a6_{n}") for n in (
             "max", "valid", "last", "len", "any"))
-        # A7: the recurrence (m' = max(m, M); d' = (d >> (m' - m)) + (S >> (m' - M))).
+        # A7-A9: the recurrence (m' = max(m, M); d' = (d >> (m' - m)) + (S >> (m' - M))), split
+        # so that each loop-carried step is short: A7 carries only the maximum and registers both
+        # shift amounts; A8 shifts the beat sum (no loop); A9 carries the sum: one shift, one add.
         run_max = Signal(signed(int_width))
-        run_sum = Signal(sum_width)
         started = Signal()
         new_max = Mux(~started | (a6_max > run_max), a6_max, run_max)
-        old_shift = (new_max - run_max).as_unsigned()
-        beat_shift = (new_max - a6_max).as_unsigned()
-        folded = Mux(started, _shift_right(run_sum, old_shift, sum_width), 0) \
-            + _shift_right(a6_sum, beat_shift, sum_width)
         vec_max = Mux(a6_any, new_max, run_max)
-        vec_sum = Mux(a6_any, folded, run_sum)
-        vec_any = started | a6_any
         with m.If(a6_valid):
-            m.d.sync += [run_max.eq(vec_max), run_sum.eq(vec_sum), started.eq(vec_any)]
-            with m.If(a6_last):
-                m.d.sync += started.eq(0)
-        r0_valid = delay(a6_valid & a6_last, "r0_valid")
+            m.d.sync += [run_max.eq(vec_max), started.eq(Mux(a6_last, 0, started | a6_any))]
+        a7_old_shift = delay(Mux(a6_any, (new_max - run_max).as_unsigned(), 0)[:int_width + 1],
+                             "a7_old_shift")
+        a7_beat_shift = delay((new_max - a6_max).as_unsigned()[:int_width + 1], "a7_beat_shift")
+        a7_beat_sum = delay(Mux(a6_any, a6_sum, 0), "a7_beat_sum")
+        a7_keep = delay(started, "a7_keep")       # the running sum so far belongs to this vector
+        a7 = {n: delay(v, f"a7_{n}") for n, v in (
+            ("valid", a6_valid), ("last", a6_last), ("len", a6_len), ("max", vec_max),
+            ("any", started | a6_any))}
+        a8_term = delay(_shift_right(a7_beat_sum, a7_beat_shift, sum_width), "a8_term")
+        a8 = {n: delay(v, f"a8_{n}") for n, v in (
+            *a7.items(), ("old_shift", a7_old_shift), ("keep", a7_keep))}
+        run_sum = Signal(sum_width)
+        vec_sum = (Mux(a8["keep"], _shift_right(run_sum, a8["old_shift"], sum_width), 0)
+                   + a8_term)[:sum_width]
+        with m.If(a8["valid"]):
+            m.d.sync += run_sum.eq(vec_sum)
+        r0_valid = delay(a8["valid"] & a8["last"], "r0_valid")
         r0_max, r0_sum, r0_any, r0_len = (delay(s, f"r0_{n}") for s, n in (
-            (vec_max, "max"), (vec_sum[:sum_width], "sum"), (vec_any, "any"), (a6_len, "len")))
+            (a8["max"], "max"), (vec_sum, "sum"), (a8["any"], "any"), (a8["len"], "len")))
 
         # --- reciprocal of the sum: 1/d = r * 2**-recip_frac * 2**-(lead - sum_frac) -----------
         lead = Signal(range(sum_width), name="recip_lead")
@@ -240,10 +258,12 @@ class Softmax(wiring.Component):
             ("valid", r1["valid"]), ("max", r1["max"]), ("any", r1["any"]), ("len", r1["len"]),
             ("lead", r1["lead"]), ("mantissa", normal[:MANTISSA_BITS]))}
         recip = _interpolate(m, recip_table(p), r2["mantissa"], MANTISSA_BITS,
-                             p.recip_segments_log2, "recip")
+                             p.recip_segments_log2, "recip", delay)
+        r2b = {n: delay(s, f"r2b_{n}") for n, s in r2.items()}
         r3 = {n: delay(s, f"r3_{n}") for n, s in (
-            ("valid", r2["valid"]), ("max", r2["max"]), ("any", r2["any"]), ("len", r2["len"]),
-            ("lead", r2["lead"]), ("recip", recip), ("mantissa", r2["mantissa"]))}
+            ("valid", r2b["valid"]), ("max", r2b["max"]), ("any", r2b["any"]),
+            ("len", r2b["len"]), ("lead", r2b["lead"]), ("recip", recip),
+            ("mantissa", r2b["mantissa"]))}
         if p.recip_method == "newton":
             # r' = r * (2 - m * r), as model.newton_step: one product per stage.
             scale = MANTISSA_BITS + p.recip_frac
@@ -266,11 +286,11 @@ class Softmax(wiring.Component):
         # --- drain: read back, recompute, normalise (stalls as a whole) ------------------------
         ce = Signal()
         m.d.comb += ce.eq(~self.o.valid | self.o.ready)
-        current = data.View(vector, vectors.r_data)
+        has_vector, current, pop_vector = registered_head(m, vectors, vector, "vector")
         count = Signal(range(beats + 1))
         final = count + 1 == current.len
-        m.d.comb += [issue.eq(ce & vectors.r_rdy), rd.addr.eq(rptr), rd.en.eq(ce),
-                     vectors.r_en.eq(issue & final)]
+        m.d.comb += [issue.eq(ce & has_vector), rd.addr.eq(rptr), rd.en.eq(ce),
+                     pop_vector.eq(issue & final)]
         with m.If(issue):
             m.d.sync += [rptr.eq(rptr + 1), count.eq(Mux(final, 0, count + 1))]
 
@@ -284,33 +304,45 @@ class Softmax(wiring.Component):
         d1 = {n: stage(s, f"d1_{n}") for n, s in (
             ("valid", issue), ("last", issue & final), ("max", current.max),
             ("recip", current.recip), ("lead", current.lead), ("any", current.any))}
-        d2_e = [stage(self._exponent(rd.data.data[k]), f"d2_e{k}") for k in range(p.lanes)]
+        # The block RAM's data output is slow (ECP5 DP16KD: ~5 ns clock to out): register it
+        # before any arithmetic.
+        d1b_ring = Signal(entry, name="d1b_ring")
+        with m.If(ce):
+            m.d.sync += d1b_ring.eq(rd.data)
+        d1b = {n: stage(v, f"d1b_{n}") for n, v in d1.items()}
+        d2_e = [stage(self._exponent(d1b_ring.data[k]), f"d2_e{k}") for k in range(p.lanes)]
         d2 = {n: stage(s, f"d2_{n}") for n, s in list(
-            {"mask": rd.data.mask, **{k: v for k, v in d1.items()}}.items())}
-        parts = [self._exp2_parts(m, e - (d2["max"] << frac), frac, f"d_exp{k}")
+            {"mask": d1b_ring.mask, **{k: v for k, v in d1b.items()}}.items())}
+        parts = [self._exp2_parts(m, e - (d2["max"] << frac), frac, f"d_exp{k}", stage)
                  for k, e in enumerate(d2_e)]
+        d2b = {n: stage(s, f"d2b_{n}") for n, s in d2.items()}
         d3_parts = [(stage(mt, f"d3_mantissa{k}"), stage(dr, f"d3_drop{k}"))
                     for k, (mt, dr) in enumerate(parts)]
-        d3 = {n: stage(s, f"d3_{n}") for n, s in d2.items()}
+        d3 = {n: stage(s, f"d3_{n}") for n, s in d2b.items()}
         d4_num = [stage(self._exp2_finish(mt, dr), f"d4_num{k}") for k, (mt, dr) in
                   enumerate(d3_parts)]
         d4 = {n: stage(s, f"d4_{n}") for n, s in d3.items()}
+        # Output scaling: exp_frac + recip_frac + (lead - sum_frac) - out_frac bits.
+        base = p.exp_frac + p.recip_frac - p.sum_frac - p.out_frac
+        d4["shift"] = Signal(range(base + sum_width + 1), name="d4_shift")
+        m.d.comb += d4["shift"].eq(d4["lead"] + base)
         d5_prod = [stage(v * d4["recip"], f"d5_prod{k}") for k, v in enumerate(d4_num)]
         d5 = {n: stage(s, f"d5_{n}") for n, s in d4.items()}
         # Shift by exp_frac + recip_frac + (lead - sum_frac) - out_frac, rounding half up.
-        base = p.exp_frac + p.recip_frac - p.sum_frac - p.out_frac
-        shift = Signal(range(base + sum_width + 1), name="out_shift")
-        m.d.comb += shift.eq(d5["lead"] + base)
+        # D6-D7: round half up as floor((floor(2 * prod / 2**shift) + 1) / 2): the shift and the
+        # increment-and-saturate land in different cycles.
+        d6_twice = [stage((prod << 1) >> d5["shift"], f"d6_twice{k}") for k, prod in
+                    enumerate(d5_prod)]
+        d6 = {n: stage(s, f"d6_{n}") for n, s in d5.items()}
         outputs = []
-        for k, prod in enumerate(d5_prod):
-            rounded = (prod + ((Const(1, 1) << shift) >> 1)) >> shift
+        for k, twice in enumerate(d6_twice):
+            rounded = (twice + 1) >> 1
             saturated = Mux(rounded > p.out_format.max_code, p.out_format.max_code, rounded)
-            outputs.append(Mux(d5["mask"][k] | ~d5["any"], 0, saturated)[:p.out_width])
-        d6 = [stage(v, f"d6_y{k}") for k, v in enumerate(outputs)]
-        d6_valid = stage(d5["valid"], "d6_valid")
-        d6_last = stage(d5["last"], "d6_last")
-        m.d.comb += [self.o.valid.eq(d6_valid), self.o.p.last.eq(d6_last)]
-        for k, y in enumerate(d6):
+            outputs.append(Mux(d6["mask"][k] | ~d6["any"], 0, saturated)[:p.out_width])
+        d7 = [stage(v, f"d7_y{k}") for k, v in enumerate(outputs)]
+        m.d.comb += [self.o.valid.eq(stage(d6["valid"], "d7_valid")),
+                     self.o.p.last.eq(stage(d6["last"], "d7_last"))]
+        for k, y in enumerate(d7):
             m.d.comb += self.o.p.data[k].eq(y)
         return m
 
