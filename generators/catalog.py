@@ -100,6 +100,8 @@ DEFAULT_CATALOG = (
     Entry("softmax_int8_base2", SoftmaxParams(method="base2", lanes=4, max_len=256)),
     # I-BERT's integer softmax at the same formats, as the hardware baseline.
     Entry("softmax_int8_ibert", SoftmaxParams(method="ibert", lanes=4, max_len=256)),
+    # One lane: the size that fits an iCE40 UP5K's 8 DSPs (MoE gates, short rows).
+    Entry("softmax_int8_base2_l1", SoftmaxParams(method="base2", lanes=1, max_len=256)),
 )
 
 

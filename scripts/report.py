@@ -150,6 +150,22 @@ def _softmax_markdown(rows):
                  f"{ibert['max_error_lsb']:.1f}", f"{ibert['top1_agreement_decisive']:.3f}",
                  f"{hls['max_error_lsb']:.1f}", f"{hls['top1_agreement_decisive']:.3f}"]
         lines.append("| " + " | ".join(cells + _synth_cells(row)) + " |")
+    # Where the error comes from: the same figures per kind of row.
+    lines += ["", "Per kind of row: max error in output LSBs (ours / I-BERT / hls4ml) and top-1 "
+              "agreement on decisive rows (ours / I-BERT / hls4ml).", ""]
+    kinds = list(rows[0]["accuracy"][rows[0]["params"]["method"]]["by_distribution"]) \
+        if rows else []
+    header = ["block"] + [f"{kind}: max err" for kind in kinds] + [f"{kind}: top-1"
+                                                                  for kind in kinds]
+    lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for row in rows:
+        acc = row["accuracy"]
+        methods = [acc[row["params"]["method"]], acc["ibert"], acc["hls4ml_stable"]]
+        errors = [" / ".join(f"{m['by_distribution'][k]['max_error_lsb']:.2f}" for m in methods)
+                  for k in kinds]
+        top1 = [" / ".join(f"{m['by_distribution'][k]['top1_agreement_decisive']:.3f}"
+                           for m in methods) for k in kinds]
+        lines.append("| " + " | ".join([row["name"]] + errors + top1) + " |")
     return "\n".join(lines) + "\n"
 
 

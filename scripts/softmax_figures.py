@@ -51,8 +51,10 @@ def softmax_accuracy(params):
     for label, hardware, ideal in _methods(params):
         worst = total = worst_sum = 0.0
         count = agree = decisive = decisive_agree = 0
+        by_distribution = {}
         rng = np.random.default_rng(SEED)
         for name in DISTRIBUTIONS:
+            worst_here, decisive_here, agree_here = 0.0, 0, 0
             for x in _rows(params, name, rng):
                 got = params.out_format.to_float(hardware(x))
                 ref = ideal(x)
@@ -62,15 +64,22 @@ def softmax_accuracy(params):
                 same = int(np.argmax(got) == np.argmax(ref))
                 agree += same
                 top2 = np.sort(ref)[-2:]
+                worst_here = max(worst_here, error.max())
                 if len(ref) < 2 or top2[1] - top2[0] > lsb:
                     decisive += 1
                     decisive_agree += same
+                    decisive_here += 1
+                    agree_here += same
+            by_distribution[name] = {
+                "max_error_lsb": float(worst_here / lsb),
+                "top1_agreement_decisive": agree_here / decisive_here if decisive_here else 1.0}
         rows = ROWS * len(DISTRIBUTIONS)
         result[label] = {
             "max_abs_error": float(worst), "mean_abs_error": float(total / count),
             "max_error_lsb": float(worst / lsb), "mean_error_lsb": float(total / count / lsb),
             "worst_sum_error": float(worst_sum), "top1_agreement": agree / rows,
             "top1_agreement_decisive": decisive_agree / decisive if decisive else 1.0,
+            "by_distribution": by_distribution,
         }
     return result
 
