@@ -85,649 +85,606 @@ endmodule
 (* generator = "Amaranth" *)
 module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__payload, o__valid, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
-  wire [39:0] \$1 ;
-  wire [40:0] \$10 ;
-  wire [30:0] \$100 ;
-  wire [11:0] \$101 ;
-  wire [29:0] \$102 ;
-  wire [30:0] \$103 ;
-  wire [11:0] \$104 ;
-  wire [12:0] \$105 ;
-  wire [29:0] \$106 ;
-  wire [30:0] \$107 ;
-  wire [30:0] \$108 ;
-  wire [31:0] \$109 ;
-  wire [41:0] \$11 ;
-  wire \$110 ;
-  wire [29:0] \$111 ;
-  wire [30:0] \$112 ;
-  wire [30:0] \$113 ;
-  wire [31:0] \$114 ;
-  wire [31:0] \$115 ;
-  wire [29:0] \$116 ;
-  wire [30:0] \$117 ;
-  wire [11:0] \$118 ;
-  wire [29:0] \$119 ;
-  wire \$12 ;
-  wire [30:0] \$120 ;
-  wire [11:0] \$121 ;
-  wire [12:0] \$122 ;
-  wire [29:0] \$123 ;
-  wire [30:0] \$124 ;
-  wire [30:0] \$125 ;
-  wire [31:0] \$126 ;
-  wire \$127 ;
-  wire [29:0] \$128 ;
-  wire [30:0] \$129 ;
-  wire [39:0] \$13 ;
-  wire [30:0] \$130 ;
-  wire [31:0] \$131 ;
-  wire [31:0] \$132 ;
-  wire [29:0] \$133 ;
-  wire [30:0] \$134 ;
-  wire [11:0] \$135 ;
-  wire [29:0] \$136 ;
-  wire [30:0] \$137 ;
-  wire [11:0] \$138 ;
-  wire [12:0] \$139 ;
-  wire [40:0] \$14 ;
-  wire [29:0] \$140 ;
-  wire [30:0] \$141 ;
-  wire [30:0] \$142 ;
-  wire [31:0] \$143 ;
-  wire \$144 ;
-  wire [29:0] \$145 ;
-  wire [30:0] \$146 ;
-  wire [30:0] \$147 ;
+  wire [11:0] \$1 ;
+  wire [11:0] \$10 ;
+  wire [24:0] \$100 ;
+  wire [24:0] \$101 ;
+  wire [24:0] \$102 ;
+  wire [24:0] \$103 ;
+  wire [24:0] \$104 ;
+  wire [24:0] \$105 ;
+  wire [24:0] \$106 ;
+  wire [24:0] \$107 ;
+  wire [24:0] \$108 ;
+  wire \$109 ;
+  wire [11:0] \$11 ;
+  wire [24:0] \$110 ;
+  wire \$111 ;
+  wire [24:0] \$112 ;
+  wire \$113 ;
+  wire [24:0] \$114 ;
+  wire \$115 ;
+  wire \$116 ;
+  wire [39:0] \$117 ;
+  wire [40:0] \$118 ;
+  wire [18:0] \$119 ;
+  wire [12:0] \$12 ;
+  wire [39:0] \$120 ;
+  wire [40:0] \$121 ;
+  wire [18:0] \$122 ;
+  wire [39:0] \$123 ;
+  wire [40:0] \$124 ;
+  wire [18:0] \$125 ;
+  wire [39:0] \$126 ;
+  wire [40:0] \$127 ;
+  wire [18:0] \$128 ;
+  wire [27:0] \$129 ;
+  wire [40:0] \$13 ;
+  wire [27:0] \$130 ;
+  wire [28:0] \$131 ;
+  wire [27:0] \$132 ;
+  wire [27:0] \$133 ;
+  wire [28:0] \$134 ;
+  wire [27:0] \$135 ;
+  wire [27:0] \$136 ;
+  wire [28:0] \$137 ;
+  wire [27:0] \$138 ;
+  wire [27:0] \$139 ;
+  wire [41:0] \$14 ;
+  wire [28:0] \$140 ;
+  wire [31:0] \$141 ;
+  wire [31:0] \$142 ;
+  wire [32:0] \$143 ;
+  wire [32:0] \$144 ;
+  wire [17:0] \$145 ;
+  wire [17:0] \$146 ;
+  wire [31:0] \$147 ;
   wire [31:0] \$148 ;
-  wire [31:0] \$149 ;
-  wire [40:0] \$15 ;
-  wire [5:0] \$150 ;
-  wire [7:0] \$151 ;
-  wire [8:0] \$152 ;
-  wire [9:0] \$153 ;
-  wire [7:0] \$154 ;
-  wire [7:0] \$155 ;
-  wire [7:0] \$156 ;
-  wire [24:0] \$157 ;
-  wire [24:0] \$158 ;
-  wire [24:0] \$159 ;
-  wire [41:0] \$16 ;
-  wire [24:0] \$160 ;
-  wire [24:0] \$161 ;
-  wire [24:0] \$162 ;
-  wire [24:0] \$163 ;
-  wire [24:0] \$164 ;
-  wire [24:0] \$165 ;
-  wire [24:0] \$166 ;
-  wire [24:0] \$167 ;
-  wire [24:0] \$168 ;
-  wire [24:0] \$169 ;
+  wire [32:0] \$149 ;
+  wire \$15 ;
+  wire [32:0] \$150 ;
+  wire [17:0] \$151 ;
+  wire [17:0] \$152 ;
+  wire [31:0] \$153 ;
+  wire [31:0] \$154 ;
+  wire [32:0] \$155 ;
+  wire [32:0] \$156 ;
+  wire [17:0] \$157 ;
+  wire [17:0] \$158 ;
+  wire [31:0] \$159 ;
+  wire [40:0] \$16 ;
+  wire [31:0] \$160 ;
+  wire [32:0] \$161 ;
+  wire [32:0] \$162 ;
+  wire [17:0] \$163 ;
+  wire [17:0] \$164 ;
+  wire [18:0] \$165 ;
+  wire [19:0] \$166 ;
+  wire [20:0] \$167 ;
+  wire \$168 ;
+  wire \$169 ;
   wire [41:0] \$17 ;
-  wire [24:0] \$170 ;
+  wire \$170 ;
   wire [24:0] \$171 ;
   wire [24:0] \$172 ;
   wire \$173 ;
-  wire [24:0] \$174 ;
+  wire \$174 ;
   wire \$175 ;
-  wire [24:0] \$176 ;
+  wire \$176 ;
   wire \$177 ;
   wire [24:0] \$178 ;
-  wire \$179 ;
-  wire [39:0] \$18 ;
-  wire \$180 ;
-  wire [39:0] \$181 ;
-  wire [40:0] \$182 ;
-  wire [18:0] \$183 ;
-  wire [39:0] \$184 ;
-  wire [40:0] \$185 ;
-  wire [18:0] \$186 ;
-  wire [39:0] \$187 ;
-  wire [40:0] \$188 ;
-  wire [18:0] \$189 ;
-  wire [40:0] \$19 ;
-  wire [39:0] \$190 ;
-  wire [40:0] \$191 ;
-  wire [18:0] \$192 ;
-  wire [27:0] \$193 ;
-  wire [27:0] \$194 ;
-  wire [28:0] \$195 ;
-  wire [27:0] \$196 ;
-  wire [27:0] \$197 ;
-  wire [28:0] \$198 ;
-  wire [27:0] \$199 ;
-  wire [40:0] \$2 ;
+  wire [25:0] \$179 ;
+  wire [41:0] \$18 ;
+  wire [25:0] \$180 ;
+  wire \$181 ;
+  wire \$182 ;
+  wire \$183 ;
+  wire [24:0] \$184 ;
+  wire [25:0] \$185 ;
+  wire [20:0] \$186 ;
+  wire \$187 ;
+  wire \$188 ;
+  wire \$189 ;
+  wire [11:0] \$19 ;
+  wire [24:0] \$190 ;
+  wire [24:0] \$191 ;
+  wire \$192 ;
+  wire \$193 ;
+  wire [20:0] \$194 ;
+  wire [20:0] \$195 ;
+  wire \$196 ;
+  wire [26:0] \$197 ;
+  wire [26:0] \$198 ;
+  wire [26:0] \$199 ;
+  wire [11:0] \$2 ;
   wire [11:0] \$20 ;
   wire [27:0] \$200 ;
-  wire [28:0] \$201 ;
-  wire [27:0] \$202 ;
-  wire [27:0] \$203 ;
-  wire [28:0] \$204 ;
-  wire [31:0] \$205 ;
-  wire [31:0] \$206 ;
-  wire [32:0] \$207 ;
-  wire [32:0] \$208 ;
-  wire [17:0] \$209 ;
-  wire [39:0] \$21 ;
-  wire [17:0] \$210 ;
-  wire [31:0] \$211 ;
-  wire [31:0] \$212 ;
-  wire [32:0] \$213 ;
-  wire [32:0] \$214 ;
-  wire [17:0] \$215 ;
-  wire [17:0] \$216 ;
-  wire [31:0] \$217 ;
-  wire [31:0] \$218 ;
-  wire [32:0] \$219 ;
+  wire \$201 ;
+  wire \$202 ;
+  wire [26:0] \$203 ;
+  wire [26:0] \$204 ;
+  wire [26:0] \$205 ;
+  wire [27:0] \$206 ;
+  wire [13:0] \$207 ;
+  wire [26:0] \$208 ;
+  wire [26:0] \$209 ;
+  wire [12:0] \$21 ;
+  wire [27:0] \$210 ;
+  wire [7:0] \$211 ;
+  wire [7:0] \$212 ;
+  wire \$213 ;
+  wire [7:0] \$214 ;
+  wire [7:0] \$215 ;
+  wire [7:0] \$216 ;
+  wire \$217 ;
+  wire \$218 ;
+  wire [24:0] \$219 ;
   wire [40:0] \$22 ;
-  wire [32:0] \$220 ;
-  wire [17:0] \$221 ;
-  wire [17:0] \$222 ;
-  wire [31:0] \$223 ;
-  wire [31:0] \$224 ;
-  wire [32:0] \$225 ;
-  wire [32:0] \$226 ;
-  wire [17:0] \$227 ;
-  wire [17:0] \$228 ;
+  wire [24:0] \$220 ;
+  wire [24:0] \$221 ;
+  wire [24:0] \$222 ;
+  wire [24:0] \$223 ;
+  wire [24:0] \$224 ;
+  wire [24:0] \$225 ;
+  wire [24:0] \$226 ;
+  wire [29:0] \$227 ;
+  wire [30:0] \$228 ;
   wire [18:0] \$229 ;
-  wire [11:0] \$23 ;
-  wire [19:0] \$230 ;
-  wire [20:0] \$231 ;
-  wire \$232 ;
-  wire \$233 ;
-  wire \$234 ;
-  wire [24:0] \$235 ;
-  wire [24:0] \$236 ;
-  wire \$237 ;
-  wire \$238 ;
-  wire \$239 ;
-  wire [12:0] \$24 ;
-  wire \$240 ;
-  wire \$241 ;
-  wire [24:0] \$242 ;
-  wire [25:0] \$243 ;
-  wire [25:0] \$244 ;
-  wire \$245 ;
-  wire \$246 ;
-  wire \$247 ;
-  wire [24:0] \$248 ;
-  wire [25:0] \$249 ;
-  wire [39:0] \$25 ;
-  wire [20:0] \$250 ;
-  wire \$251 ;
-  wire \$252 ;
-  wire \$253 ;
-  wire [24:0] \$254 ;
-  wire [24:0] \$255 ;
-  wire \$256 ;
-  wire \$257 ;
-  wire [20:0] \$258 ;
-  wire [20:0] \$259 ;
-  wire [40:0] \$26 ;
-  wire \$260 ;
-  wire [26:0] \$261 ;
-  wire [26:0] \$262 ;
-  wire [26:0] \$263 ;
-  wire [27:0] \$264 ;
-  wire \$265 ;
-  wire \$266 ;
-  wire [26:0] \$267 ;
-  wire [26:0] \$268 ;
-  wire [26:0] \$269 ;
-  wire [40:0] \$27 ;
-  wire [27:0] \$270 ;
-  wire [13:0] \$271 ;
-  wire [26:0] \$272 ;
-  wire [26:0] \$273 ;
-  wire [27:0] \$274 ;
-  wire [7:0] \$275 ;
-  wire [7:0] \$276 ;
-  wire \$277 ;
-  wire [7:0] \$278 ;
-  wire [7:0] \$279 ;
-  wire [41:0] \$28 ;
-  wire [7:0] \$280 ;
-  wire \$281 ;
-  wire \$282 ;
-  wire [24:0] \$283 ;
-  wire [24:0] \$284 ;
-  wire [24:0] \$285 ;
-  wire [24:0] \$286 ;
-  wire [24:0] \$287 ;
-  wire [24:0] \$288 ;
-  wire [24:0] \$289 ;
-  wire \$29 ;
-  wire [24:0] \$290 ;
-  wire [29:0] \$291 ;
-  wire [30:0] \$292 ;
-  wire [18:0] \$293 ;
-  wire [29:0] \$294 ;
-  wire [30:0] \$295 ;
-  wire [18:0] \$296 ;
-  wire [29:0] \$297 ;
-  wire [30:0] \$298 ;
-  wire [18:0] \$299 ;
-  wire [11:0] \$3 ;
-  wire [39:0] \$30 ;
-  wire [29:0] \$300 ;
-  wire [30:0] \$301 ;
-  wire [18:0] \$302 ;
-  wire [27:0] \$303 ;
-  wire [27:0] \$304 ;
-  wire [28:0] \$305 ;
-  wire [27:0] \$306 ;
-  wire [27:0] \$307 ;
-  wire [28:0] \$308 ;
-  wire [27:0] \$309 ;
+  wire [41:0] \$23 ;
+  wire [29:0] \$230 ;
+  wire [30:0] \$231 ;
+  wire [18:0] \$232 ;
+  wire [29:0] \$233 ;
+  wire [30:0] \$234 ;
+  wire [18:0] \$235 ;
+  wire [29:0] \$236 ;
+  wire [30:0] \$237 ;
+  wire [18:0] \$238 ;
+  wire [27:0] \$239 ;
+  wire \$24 ;
+  wire [27:0] \$240 ;
+  wire [28:0] \$241 ;
+  wire [27:0] \$242 ;
+  wire [27:0] \$243 ;
+  wire [28:0] \$244 ;
+  wire [27:0] \$245 ;
+  wire [27:0] \$246 ;
+  wire [28:0] \$247 ;
+  wire [27:0] \$248 ;
+  wire [27:0] \$249 ;
+  wire [40:0] \$25 ;
+  wire [28:0] \$250 ;
+  wire [31:0] \$251 ;
+  wire [31:0] \$252 ;
+  wire [32:0] \$253 ;
+  wire [32:0] \$254 ;
+  wire [31:0] \$255 ;
+  wire [31:0] \$256 ;
+  wire [32:0] \$257 ;
+  wire [32:0] \$258 ;
+  wire [31:0] \$259 ;
+  wire [41:0] \$26 ;
+  wire [31:0] \$260 ;
+  wire [32:0] \$261 ;
+  wire [32:0] \$262 ;
+  wire [31:0] \$263 ;
+  wire [31:0] \$264 ;
+  wire [32:0] \$265 ;
+  wire [32:0] \$266 ;
+  wire [30:0] \$267 ;
+  wire [30:0] \$268 ;
+  wire [30:0] \$269 ;
+  wire [41:0] \$27 ;
+  wire [30:0] \$270 ;
+  wire [31:0] \$271 ;
+  wire [31:0] \$272 ;
+  wire [31:0] \$273 ;
+  wire [31:0] \$274 ;
+  wire [31:0] \$275 ;
+  wire [31:0] \$276 ;
+  wire [31:0] \$277 ;
+  wire [31:0] \$278 ;
+  wire \$279 ;
+  wire [11:0] \$28 ;
+  wire \$280 ;
+  wire [32:0] \$281 ;
+  wire [32:0] \$282 ;
+  wire \$283 ;
+  wire [32:0] \$284 ;
+  wire [32:0] \$285 ;
+  wire [32:0] \$286 ;
+  wire [32:0] \$287 ;
+  wire \$288 ;
+  wire \$289 ;
+  wire [11:0] \$29 ;
+  wire [32:0] \$290 ;
+  wire [32:0] \$291 ;
+  wire \$292 ;
+  wire [32:0] \$293 ;
+  wire [32:0] \$294 ;
+  wire [32:0] \$295 ;
+  wire [32:0] \$296 ;
+  wire \$297 ;
+  wire \$298 ;
+  wire [32:0] \$299 ;
+  wire [12:0] \$3 ;
+  wire [12:0] \$30 ;
+  wire [32:0] \$300 ;
+  wire \$301 ;
+  wire [32:0] \$302 ;
+  wire [32:0] \$303 ;
+  wire [32:0] \$304 ;
+  wire [32:0] \$305 ;
+  wire \$306 ;
+  wire \$307 ;
+  wire [32:0] \$308 ;
+  wire [32:0] \$309 ;
   wire [40:0] \$31 ;
-  wire [27:0] \$310 ;
-  wire [28:0] \$311 ;
-  wire [27:0] \$312 ;
-  wire [27:0] \$313 ;
-  wire [28:0] \$314 ;
-  wire [31:0] \$315 ;
-  wire [31:0] \$316 ;
-  wire [32:0] \$317 ;
-  wire [32:0] \$318 ;
-  wire [31:0] \$319 ;
-  wire [40:0] \$32 ;
-  wire [31:0] \$320 ;
-  wire [32:0] \$321 ;
-  wire [32:0] \$322 ;
-  wire [31:0] \$323 ;
-  wire [31:0] \$324 ;
-  wire [32:0] \$325 ;
-  wire [32:0] \$326 ;
-  wire [31:0] \$327 ;
-  wire [31:0] \$328 ;
-  wire [32:0] \$329 ;
-  wire [41:0] \$33 ;
-  wire [32:0] \$330 ;
-  wire [30:0] \$331 ;
-  wire [30:0] \$332 ;
-  wire [30:0] \$333 ;
-  wire [30:0] \$334 ;
-  wire [31:0] \$335 ;
-  wire [31:0] \$336 ;
-  wire [31:0] \$337 ;
-  wire [31:0] \$338 ;
-  wire [31:0] \$339 ;
-  wire [41:0] \$34 ;
-  wire [31:0] \$340 ;
-  wire [31:0] \$341 ;
-  wire [31:0] \$342 ;
-  wire \$343 ;
-  wire \$344 ;
-  wire [32:0] \$345 ;
-  wire [32:0] \$346 ;
-  wire \$347 ;
-  wire [32:0] \$348 ;
-  wire [32:0] \$349 ;
-  wire [39:0] \$35 ;
-  wire [32:0] \$350 ;
-  wire [32:0] \$351 ;
-  wire \$352 ;
-  wire \$353 ;
-  wire [32:0] \$354 ;
-  wire [32:0] \$355 ;
-  wire \$356 ;
-  wire [32:0] \$357 ;
-  wire [32:0] \$358 ;
-  wire [32:0] \$359 ;
-  wire [40:0] \$36 ;
-  wire [32:0] \$360 ;
-  wire \$361 ;
-  wire \$362 ;
-  wire [32:0] \$363 ;
-  wire [32:0] \$364 ;
-  wire \$365 ;
-  wire [32:0] \$366 ;
-  wire [32:0] \$367 ;
-  wire [32:0] \$368 ;
-  wire [32:0] \$369 ;
-  wire [11:0] \$37 ;
-  wire \$370 ;
-  wire \$371 ;
-  wire [32:0] \$372 ;
-  wire [32:0] \$373 ;
-  wire \$374 ;
-  wire [32:0] \$375 ;
-  wire [32:0] \$376 ;
-  wire [32:0] \$377 ;
-  wire [32:0] \$378 ;
-  reg [6:0] \$379 ;
-  wire [39:0] \$38 ;
-  reg [7:0] \$380 ;
-  reg [6:0] \$381 ;
-  reg \$382 ;
-  reg \$383 ;
-  reg [7:0] \$384 ;
-  reg [3:0] \$385 ;
-  reg [7:0] \$386 ;
-  reg [7:0] \$387 ;
-  reg [7:0] \$388 ;
-  reg [7:0] \$389 ;
-  wire [40:0] \$39 ;
-  reg [24:0] \$390 ;
-  reg [24:0] \$391 ;
-  reg [24:0] \$392 ;
-  reg [24:0] \$393 ;
-  reg \$394 ;
-  reg \$395 ;
-  reg [7:0] \$396 ;
-  reg [3:0] \$397 ;
-  reg [24:0] \$398 ;
-  reg [24:0] \$399 ;
-  wire [39:0] \$4 ;
-  wire [11:0] \$40 ;
-  reg [24:0] \$400 ;
-  reg [24:0] \$401 ;
-  reg [24:0] \$402 ;
-  reg [24:0] \$403 ;
-  reg [24:0] \$404 ;
-  reg \$405 ;
-  reg \$406 ;
-  reg [7:0] \$407 ;
-  reg [3:0] \$408 ;
+  wire \$310 ;
+  wire [32:0] \$311 ;
+  wire [32:0] \$312 ;
+  wire [32:0] \$313 ;
+  wire [32:0] \$314 ;
+  reg [6:0] \$315 ;
+  reg [7:0] \$316 ;
+  reg [6:0] \$317 ;
+  reg \$318 ;
+  reg \$319 ;
+  wire [41:0] \$32 ;
+  reg [7:0] \$320 ;
+  reg [3:0] \$321 ;
+  reg [7:0] \$322 ;
+  reg [7:0] \$323 ;
+  reg [7:0] \$324 ;
+  reg [7:0] \$325 ;
+  reg [24:0] \$326 ;
+  reg [24:0] \$327 ;
+  reg [24:0] \$328 ;
+  reg [24:0] \$329 ;
+  wire \$33 ;
+  reg \$330 ;
+  reg \$331 ;
+  reg [7:0] \$332 ;
+  reg [3:0] \$333 ;
+  reg [24:0] \$334 ;
+  reg [24:0] \$335 ;
+  reg [24:0] \$336 ;
+  reg [24:0] \$337 ;
+  reg [24:0] \$338 ;
+  reg [24:0] \$339 ;
+  wire [40:0] \$34 ;
+  reg [24:0] \$340 ;
+  reg \$341 ;
+  reg \$342 ;
+  reg [7:0] \$343 ;
+  reg [3:0] \$344 ;
+  reg \$345 ;
+  reg [24:0] \$346 ;
+  reg [24:0] \$347 ;
+  reg [24:0] \$348 ;
+  reg [24:0] \$349 ;
+  wire [41:0] \$35 ;
+  reg \$350 ;
+  reg \$351 ;
+  reg [7:0] \$352 ;
+  reg [3:0] \$353 ;
+  reg \$354 ;
+  reg [24:0] \$355 ;
+  reg [24:0] \$356 ;
+  reg [24:0] \$357 ;
+  reg [24:0] \$358 ;
+  reg \$359 ;
+  wire [41:0] \$36 ;
+  reg \$360 ;
+  reg [7:0] \$361 ;
+  reg [3:0] \$362 ;
+  reg \$363 ;
+  reg [24:0] \$364 ;
+  reg [24:0] \$365 ;
+  reg [24:0] \$366 ;
+  reg [24:0] \$367 ;
+  reg [40:0] \$368 ;
+  reg [8:0] \$369 ;
+  wire \$37 ;
+  reg [18:0] \$370 ;
+  reg [17:0] \$371 ;
+  reg [4:0] \$372 ;
+  reg [40:0] \$373 ;
+  reg [8:0] \$374 ;
+  reg [18:0] \$375 ;
+  reg [17:0] \$376 ;
+  reg [4:0] \$377 ;
+  reg [40:0] \$378 ;
+  reg [8:0] \$379 ;
+  wire [5:0] \$38 ;
+  reg [18:0] \$380 ;
+  reg [17:0] \$381 ;
+  reg [4:0] \$382 ;
+  reg [40:0] \$383 ;
+  reg [8:0] \$384 ;
+  reg [18:0] \$385 ;
+  reg [17:0] \$386 ;
+  reg [4:0] \$387 ;
+  reg [24:0] \$388 ;
+  reg [24:0] \$389 ;
+  wire [26:0] \$39 ;
+  reg \$390 ;
+  reg \$391 ;
+  reg \$392 ;
+  reg \$393 ;
+  reg [7:0] \$394 ;
+  reg [7:0] \$395 ;
+  reg \$396 ;
+  reg \$397 ;
+  reg [3:0] \$398 ;
+  reg [3:0] \$399 ;
+  wire [40:0] \$4 ;
+  wire [5:0] \$40 ;
+  reg [17:0] \$400 ;
+  reg [4:0] \$401 ;
+  reg [17:0] \$402 ;
+  reg [4:0] \$403 ;
+  reg [17:0] \$404 ;
+  reg [4:0] \$405 ;
+  reg [17:0] \$406 ;
+  reg [4:0] \$407 ;
+  reg [24:0] \$408 ;
   reg \$409 ;
-  wire [12:0] \$41 ;
-  reg [24:0] \$410 ;
-  reg [24:0] \$411 ;
-  reg [24:0] \$412 ;
-  reg [24:0] \$413 ;
-  reg \$414 ;
-  reg \$415 ;
-  reg [7:0] \$416 ;
-  reg [3:0] \$417 ;
-  reg \$418 ;
-  reg [24:0] \$419 ;
-  wire [39:0] \$42 ;
-  reg [24:0] \$420 ;
-  reg [24:0] \$421 ;
-  reg [24:0] \$422 ;
-  reg \$423 ;
-  reg \$424 ;
-  reg [7:0] \$425 ;
-  reg [3:0] \$426 ;
+  wire [89:0] \$41 ;
+  reg \$410 ;
+  reg [7:0] \$411 ;
+  reg \$412 ;
+  reg [3:0] \$413 ;
+  reg [17:0] \$414 ;
+  reg [17:0] \$415 ;
+  reg [17:0] \$416 ;
+  reg [17:0] \$417 ;
+  reg [24:0] \$418 ;
+  reg \$419 ;
+  wire [15:0] \$42 ;
+  reg \$420 ;
+  reg [7:0] \$421 ;
+  reg \$422 ;
+  reg [3:0] \$423 ;
+  reg [20:0] \$424 ;
+  reg [24:0] \$425 ;
+  reg \$426 ;
   reg \$427 ;
-  reg [24:0] \$428 ;
-  reg [24:0] \$429 ;
-  wire [40:0] \$43 ;
-  reg [24:0] \$430 ;
-  reg [24:0] \$431 ;
-  reg [8:0] \$432 ;
-  reg [18:0] \$433 ;
-  reg [17:0] \$434 ;
-  reg [4:0] \$435 ;
-  reg [8:0] \$436 ;
-  reg [18:0] \$437 ;
-  reg [17:0] \$438 ;
-  reg [4:0] \$439 ;
-  wire [40:0] \$44 ;
-  reg [8:0] \$440 ;
-  reg [18:0] \$441 ;
-  reg [17:0] \$442 ;
-  reg [4:0] \$443 ;
-  reg [8:0] \$444 ;
-  reg [18:0] \$445 ;
-  reg [17:0] \$446 ;
-  reg [4:0] \$447 ;
-  reg [24:0] \$448 ;
-  reg \$449 ;
-  wire [41:0] \$45 ;
+  reg [7:0] \$428 ;
+  reg \$429 ;
+  wire [15:0] \$43 ;
+  reg [14:0] \$430 ;
+  reg \$431 ;
+  reg [15:0] \$432 ;
+  reg [15:0] \$433 ;
+  reg [20:0] \$434 ;
+  reg \$435 ;
+  reg \$436 ;
+  reg \$437 ;
+  reg [7:0] \$438 ;
+  reg [24:0] \$439 ;
+  wire [16:0] \$44 ;
+  reg \$440 ;
+  reg [20:0] \$441 ;
+  reg \$442 ;
+  reg \$443 ;
+  reg [7:0] \$444 ;
+  reg [24:0] \$445 ;
+  reg \$446 ;
+  reg [15:0] \$447 ;
+  reg \$448 ;
+  reg [26:0] \$449 ;
+  wire \$45 ;
   reg \$450 ;
-  reg [7:0] \$451 ;
-  reg \$452 ;
-  reg [3:0] \$453 ;
-  reg [17:0] \$454 ;
-  reg [4:0] \$455 ;
-  reg [17:0] \$456 ;
-  reg [4:0] \$457 ;
-  reg [17:0] \$458 ;
+  reg [24:0] \$451 ;
+  reg [26:0] \$452 ;
+  reg \$453 ;
+  reg [7:0] \$454 ;
+  reg \$455 ;
+  reg [24:0] \$456 ;
+  reg \$457 ;
+  reg [7:0] \$458 ;
   reg [4:0] \$459 ;
   wire \$46 ;
-  reg [17:0] \$460 ;
-  reg [4:0] \$461 ;
+  reg [26:0] \$460 ;
+  reg \$461 ;
   reg [24:0] \$462 ;
   reg \$463 ;
-  reg \$464 ;
-  reg [7:0] \$465 ;
-  reg \$466 ;
-  reg [3:0] \$467 ;
-  reg [17:0] \$468 ;
-  reg [17:0] \$469 ;
-  wire [39:0] \$47 ;
-  reg [17:0] \$470 ;
-  reg [17:0] \$471 ;
-  reg [24:0] \$472 ;
-  reg \$473 ;
-  reg \$474 ;
-  reg [7:0] \$475 ;
+  reg [7:0] \$464 ;
+  reg [4:0] \$465 ;
+  reg [15:0] \$466 ;
+  reg [12:0] \$467 ;
+  reg [13:0] \$468 ;
+  reg [12:0] \$469 ;
+  wire \$47 ;
+  reg \$470 ;
+  reg [24:0] \$471 ;
+  reg \$472 ;
+  reg [7:0] \$473 ;
+  reg [4:0] \$474 ;
+  reg [15:0] \$475 ;
   reg \$476 ;
-  reg [3:0] \$477 ;
-  reg [20:0] \$478 ;
-  reg [24:0] \$479 ;
-  wire [40:0] \$48 ;
-  reg \$480 ;
-  reg \$481 ;
-  reg [7:0] \$482 ;
+  reg [24:0] \$477 ;
+  reg \$478 ;
+  reg [7:0] \$479 ;
+  wire [7:0] \$48 ;
+  reg [4:0] \$480 ;
+  reg [27:0] \$481 ;
+  reg [15:0] \$482 ;
   reg \$483 ;
-  reg [14:0] \$484 ;
-  reg \$485 ;
-  reg [15:0] \$486 ;
-  reg [15:0] \$487 ;
-  reg [20:0] \$488 ;
-  reg \$489 ;
-  wire [40:0] \$49 ;
-  reg \$490 ;
-  reg \$491 ;
-  reg [7:0] \$492 ;
-  reg [24:0] \$493 ;
+  reg [40:0] \$484 ;
+  reg [6:0] \$485 ;
+  reg [6:0] \$486 ;
+  reg \$487 ;
+  reg \$488 ;
+  reg [14:0] \$489 ;
+  wire \$49 ;
+  reg [12:0] \$490 ;
+  reg [4:0] \$491 ;
+  reg \$492 ;
+  reg [35:0] \$493 ;
   reg \$494 ;
-  reg [20:0] \$495 ;
-  reg \$496 ;
-  reg \$497 ;
-  reg [7:0] \$498 ;
-  reg [24:0] \$499 ;
-  wire [40:0] \$5 ;
-  wire [41:0] \$50 ;
-  reg \$500 ;
-  reg [15:0] \$501 ;
-  reg \$502 ;
-  reg [26:0] \$503 ;
-  reg \$504 ;
-  reg [24:0] \$505 ;
-  reg [26:0] \$506 ;
-  reg \$507 ;
-  reg [7:0] \$508 ;
-  reg \$509 ;
-  wire [41:0] \$51 ;
-  reg [24:0] \$510 ;
-  reg \$511 ;
-  reg [7:0] \$512 ;
-  reg [4:0] \$513 ;
-  reg [26:0] \$514 ;
-  reg \$515 ;
-  reg [24:0] \$516 ;
-  reg \$517 ;
-  reg [7:0] \$518 ;
-  reg [4:0] \$519 ;
-  wire [39:0] \$52 ;
-  reg [15:0] \$520 ;
-  reg [12:0] \$521 ;
-  reg [13:0] \$522 ;
-  reg [12:0] \$523 ;
-  reg \$524 ;
-  reg [24:0] \$525 ;
-  reg \$526 ;
-  reg [7:0] \$527 ;
-  reg [4:0] \$528 ;
-  reg [15:0] \$529 ;
-  wire [40:0] \$53 ;
-  reg \$530 ;
-  reg [24:0] \$531 ;
-  reg \$532 ;
-  reg [7:0] \$533 ;
-  reg [4:0] \$534 ;
-  reg [27:0] \$535 ;
-  reg [15:0] \$536 ;
-  reg \$537 ;
-  reg [40:0] \$538 ;
-  reg [6:0] \$539 ;
-  wire [11:0] \$54 ;
-  reg [6:0] \$540 ;
-  reg \$541 ;
-  reg \$542 ;
-  reg [14:0] \$543 ;
-  reg [12:0] \$544 ;
-  reg [4:0] \$545 ;
-  reg \$546 ;
-  reg [35:0] \$547 ;
-  reg \$548 ;
-  reg \$549 ;
-  wire [39:0] \$55 ;
-  reg [14:0] \$550 ;
-  reg [12:0] \$551 ;
+  reg \$495 ;
+  reg [14:0] \$496 ;
+  reg [12:0] \$497 ;
+  reg [4:0] \$498 ;
+  reg \$499 ;
+  wire [41:0] \$5 ;
+  wire [11:0] \$50 ;
+  reg [24:0] \$500 ;
+  reg [24:0] \$501 ;
+  reg [24:0] \$502 ;
+  reg [24:0] \$503 ;
+  reg [3:0] \$504 ;
+  reg \$505 ;
+  reg \$506 ;
+  reg [14:0] \$507 ;
+  reg [12:0] \$508 ;
+  reg [4:0] \$509 ;
+  wire [11:0] \$51 ;
+  reg \$510 ;
+  reg [30:0] \$511 ;
+  reg [8:0] \$512 ;
+  reg [18:0] \$513 ;
+  reg [17:0] \$514 ;
+  reg [4:0] \$515 ;
+  reg [30:0] \$516 ;
+  reg [8:0] \$517 ;
+  reg [18:0] \$518 ;
+  reg [17:0] \$519 ;
+  wire [12:0] \$52 ;
+  reg [4:0] \$520 ;
+  reg [30:0] \$521 ;
+  reg [8:0] \$522 ;
+  reg [18:0] \$523 ;
+  reg [17:0] \$524 ;
+  reg [4:0] \$525 ;
+  reg [30:0] \$526 ;
+  reg [8:0] \$527 ;
+  reg [18:0] \$528 ;
+  reg [17:0] \$529 ;
+  wire [30:0] \$53 ;
+  reg [4:0] \$530 ;
+  reg [3:0] \$531 ;
+  reg [3:0] \$532 ;
+  reg \$533 ;
+  reg \$534 ;
+  reg \$535 ;
+  reg \$536 ;
+  reg [14:0] \$537 ;
+  reg [14:0] \$538 ;
+  reg [12:0] \$539 ;
+  wire [31:0] \$54 ;
+  reg [12:0] \$540 ;
+  reg [4:0] \$541 ;
+  reg [4:0] \$542 ;
+  reg \$543 ;
+  reg \$544 ;
+  reg [17:0] \$545 ;
+  reg [4:0] \$546 ;
+  reg [17:0] \$547 ;
+  reg [4:0] \$548 ;
+  reg [17:0] \$549 ;
+  wire \$55 ;
+  reg [4:0] \$550 ;
+  reg [17:0] \$551 ;
   reg [4:0] \$552 ;
-  reg \$553 ;
-  reg [24:0] \$554 ;
-  reg [24:0] \$555 ;
-  reg [24:0] \$556 ;
-  reg [24:0] \$557 ;
-  reg [3:0] \$558 ;
+  reg [3:0] \$553 ;
+  reg \$554 ;
+  reg \$555 ;
+  reg [14:0] \$556 ;
+  reg [12:0] \$557 ;
+  reg [4:0] \$558 ;
   reg \$559 ;
-  wire [40:0] \$56 ;
-  reg \$560 ;
-  reg [14:0] \$561 ;
-  reg [12:0] \$562 ;
-  reg [4:0] \$563 ;
-  reg \$564 ;
-  reg [8:0] \$565 ;
-  reg [18:0] \$566 ;
-  reg [17:0] \$567 ;
-  reg [4:0] \$568 ;
-  reg [8:0] \$569 ;
-  wire [11:0] \$57 ;
-  reg [18:0] \$570 ;
-  reg [17:0] \$571 ;
-  reg [4:0] \$572 ;
-  reg [8:0] \$573 ;
-  reg [18:0] \$574 ;
-  reg [17:0] \$575 ;
-  reg [4:0] \$576 ;
-  reg [8:0] \$577 ;
-  reg [18:0] \$578 ;
-  reg [17:0] \$579 ;
-  wire [12:0] \$58 ;
+  wire [30:0] \$56 ;
+  reg [17:0] \$560 ;
+  reg [17:0] \$561 ;
+  reg [17:0] \$562 ;
+  reg [17:0] \$563 ;
+  reg [3:0] \$564 ;
+  reg \$565 ;
+  reg \$566 ;
+  reg [14:0] \$567 ;
+  reg [12:0] \$568 ;
+  reg [4:0] \$569 ;
+  wire [31:0] \$57 ;
+  reg \$570 ;
+  reg [30:0] \$571 ;
+  reg [30:0] \$572 ;
+  reg [30:0] \$573 ;
+  reg [30:0] \$574 ;
+  reg [3:0] \$575 ;
+  reg \$576 ;
+  reg \$577 ;
+  reg [14:0] \$578 ;
+  reg [12:0] \$579 ;
+  wire [31:0] \$58 ;
   reg [4:0] \$580 ;
-  reg [3:0] \$581 ;
-  reg \$582 ;
-  reg \$583 ;
-  reg [14:0] \$584 ;
-  reg [12:0] \$585 ;
-  reg [4:0] \$586 ;
-  reg \$587 ;
-  reg [17:0] \$588 ;
-  reg [4:0] \$589 ;
-  wire [39:0] \$59 ;
-  reg [17:0] \$590 ;
-  reg [4:0] \$591 ;
-  reg [17:0] \$592 ;
-  reg [4:0] \$593 ;
-  reg [17:0] \$594 ;
-  reg [4:0] \$595 ;
-  reg [3:0] \$596 ;
-  reg \$597 ;
-  reg \$598 ;
-  reg [14:0] \$599 ;
-  wire [11:0] \$6 ;
-  wire [40:0] \$60 ;
-  reg [12:0] \$600 ;
-  reg [4:0] \$601 ;
-  reg \$602 ;
-  reg [17:0] \$603 ;
-  reg [17:0] \$604 ;
-  reg [17:0] \$605 ;
-  reg [17:0] \$606 ;
-  reg [3:0] \$607 ;
-  reg \$608 ;
-  reg \$609 ;
-  wire [40:0] \$61 ;
-  reg [14:0] \$610 ;
-  reg [12:0] \$611 ;
-  reg [4:0] \$612 ;
-  reg \$613 ;
-  reg [30:0] \$614 ;
-  reg [30:0] \$615 ;
-  reg [30:0] \$616 ;
-  reg [30:0] \$617 ;
-  reg [3:0] \$618 ;
-  reg \$619 ;
-  wire [41:0] \$62 ;
-  reg \$620 ;
-  reg [14:0] \$621 ;
-  reg [12:0] \$622 ;
-  reg [4:0] \$623 ;
-  reg \$624 ;
-  reg [4:0] \$625 ;
-  reg [31:0] \$626 ;
-  reg [31:0] \$627 ;
-  reg [31:0] \$628 ;
-  reg [31:0] \$629 ;
-  wire \$63 ;
-  reg [3:0] \$630 ;
-  reg \$631 ;
-  reg \$632 ;
-  reg [14:0] \$633 ;
-  reg [12:0] \$634 ;
-  reg [4:0] \$635 ;
-  reg \$636 ;
-  reg [4:0] \$637 ;
-  reg [7:0] \$638 ;
-  reg [7:0] \$639 ;
-  wire [39:0] \$64 ;
-  reg [7:0] \$640 ;
-  reg [7:0] \$641 ;
-  reg \$642 ;
-  reg \$643 ;
-  wire [40:0] \$65 ;
-  wire [40:0] \$66 ;
-  wire [41:0] \$67 ;
-  wire [41:0] \$68 ;
-  wire \$69 ;
-  wire [12:0] \$7 ;
-  wire [5:0] \$70 ;
-  wire [26:0] \$71 ;
-  wire [5:0] \$72 ;
-  wire [89:0] \$73 ;
-  wire [15:0] \$74 ;
-  wire [15:0] \$75 ;
-  wire [16:0] \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire \$79 ;
-  wire [39:0] \$8 ;
-  wire [7:0] \$80 ;
-  wire \$81 ;
-  wire [29:0] \$82 ;
+  reg \$581 ;
+  reg [4:0] \$582 ;
+  reg [31:0] \$583 ;
+  reg [31:0] \$584 ;
+  reg [31:0] \$585 ;
+  reg [31:0] \$586 ;
+  reg [3:0] \$587 ;
+  reg \$588 ;
+  reg \$589 ;
+  wire [11:0] \$59 ;
+  reg [14:0] \$590 ;
+  reg [12:0] \$591 ;
+  reg [4:0] \$592 ;
+  reg \$593 ;
+  reg [4:0] \$594 ;
+  reg [7:0] \$595 ;
+  reg [7:0] \$596 ;
+  reg [7:0] \$597 ;
+  reg [7:0] \$598 ;
+  reg \$599 ;
+  wire \$6 ;
+  wire [11:0] \$60 ;
+  reg \$600 ;
+  wire [12:0] \$61 ;
+  wire [30:0] \$62 ;
+  wire [31:0] \$63 ;
+  wire \$64 ;
+  wire [30:0] \$65 ;
+  wire [31:0] \$66 ;
+  wire [31:0] \$67 ;
+  wire [11:0] \$68 ;
+  wire [11:0] \$69 ;
+  wire [40:0] \$7 ;
+  wire [12:0] \$70 ;
+  wire [30:0] \$71 ;
+  wire [31:0] \$72 ;
+  wire \$73 ;
+  wire [30:0] \$74 ;
+  wire [31:0] \$75 ;
+  wire [31:0] \$76 ;
+  wire [11:0] \$77 ;
+  wire [11:0] \$78 ;
+  wire [12:0] \$79 ;
+  wire [41:0] \$8 ;
+  wire [30:0] \$80 ;
+  wire [31:0] \$81 ;
+  wire \$82 ;
   wire [30:0] \$83 ;
-  wire [11:0] \$84 ;
-  wire [29:0] \$85 ;
-  wire [30:0] \$86 ;
-  wire [11:0] \$87 ;
-  wire [12:0] \$88 ;
-  wire [29:0] \$89 ;
-  wire [40:0] \$9 ;
-  wire [30:0] \$90 ;
-  wire [30:0] \$91 ;
-  wire [31:0] \$92 ;
-  wire \$93 ;
-  wire [29:0] \$94 ;
-  wire [30:0] \$95 ;
-  wire [30:0] \$96 ;
-  wire [31:0] \$97 ;
-  wire [31:0] \$98 ;
-  wire [29:0] \$99 ;
+  wire [31:0] \$84 ;
+  wire [31:0] \$85 ;
+  wire [5:0] \$86 ;
+  wire [7:0] \$87 ;
+  wire [8:0] \$88 ;
+  wire [9:0] \$89 ;
+  wire [41:0] \$9 ;
+  wire [7:0] \$90 ;
+  wire [7:0] \$91 ;
+  wire [7:0] \$92 ;
+  wire [24:0] \$93 ;
+  wire [24:0] \$94 ;
+  wire [24:0] \$95 ;
+  wire [24:0] \$96 ;
+  wire [24:0] \$97 ;
+  wire [24:0] \$98 ;
+  wire [24:0] \$99 ;
   reg a1_last = 1'h0;
   reg [7:0] a1_len = 8'h00;
   reg [3:0] a1_mask = 4'h0;
@@ -778,6 +735,12 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   reg [24:0] a3_whole1 = 25'h0000000;
   reg [24:0] a3_whole2 = 25'h0000000;
   reg [24:0] a3_whole3 = 25'h0000000;
+  reg a3a_any = 1'h0;
+  reg a3a_last = 1'h0;
+  reg [7:0] a3a_len = 8'h00;
+  reg [3:0] a3a_mask = 4'h0;
+  reg [24:0] a3a_max = 25'h0000000;
+  reg a3a_valid = 1'h0;
   reg a3b_any = 1'h0;
   reg a3b_last = 1'h0;
   reg [7:0] a3b_len = 8'h00;
@@ -838,6 +801,7 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   reg [8:0] a_exp0_offset_r = 9'h000;
   reg [18:0] a_exp0_step_r = 19'h00000;
   reg [17:0] a_exp0_upper;
+  reg [40:0] a_exp0_v_r = 41'h00000000000;
   wire [4:0] a_exp1_drop;
   reg [4:0] a_exp1_drop_r = 5'h00;
   reg [17:0] a_exp1_lower;
@@ -845,6 +809,7 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   reg [8:0] a_exp1_offset_r = 9'h000;
   reg [18:0] a_exp1_step_r = 19'h00000;
   reg [17:0] a_exp1_upper;
+  reg [40:0] a_exp1_v_r = 41'h00000000000;
   wire [4:0] a_exp2_drop;
   reg [4:0] a_exp2_drop_r = 5'h00;
   reg [17:0] a_exp2_lower;
@@ -852,6 +817,7 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   reg [8:0] a_exp2_offset_r = 9'h000;
   reg [18:0] a_exp2_step_r = 19'h00000;
   reg [17:0] a_exp2_upper;
+  reg [40:0] a_exp2_v_r = 41'h00000000000;
   wire [4:0] a_exp3_drop;
   reg [4:0] a_exp3_drop_r = 5'h00;
   reg [17:0] a_exp3_lower;
@@ -859,6 +825,7 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   reg [8:0] a_exp3_offset_r = 9'h000;
   reg [18:0] a_exp3_step_r = 19'h00000;
   reg [17:0] a_exp3_upper;
+  reg [40:0] a_exp3_v_r = 41'h00000000000;
   wire accept;
   wire ce;
   input clk;
@@ -894,6 +861,13 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   reg [14:0] d2_max = 15'h0000;
   reg [12:0] d2_recip = 13'h0000;
   reg d2_valid = 1'h0;
+  reg d2a_any = 1'h0;
+  reg d2a_last = 1'h0;
+  reg [4:0] d2a_lead = 5'h00;
+  reg [3:0] d2a_mask = 4'h0;
+  reg [14:0] d2a_max = 15'h0000;
+  reg [12:0] d2a_recip = 13'h0000;
+  reg d2a_valid = 1'h0;
   reg d2b_any = 1'h0;
   reg d2b_last = 1'h0;
   reg [4:0] d2b_lead = 5'h00;
@@ -966,6 +940,7 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   reg [8:0] d_exp0_offset_r = 9'h000;
   reg [18:0] d_exp0_step_r = 19'h00000;
   reg [17:0] d_exp0_upper;
+  reg [30:0] d_exp0_v_r = 31'h00000000;
   wire [4:0] d_exp1_drop;
   reg [4:0] d_exp1_drop_r = 5'h00;
   reg [17:0] d_exp1_lower;
@@ -973,6 +948,7 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   reg [8:0] d_exp1_offset_r = 9'h000;
   reg [18:0] d_exp1_step_r = 19'h00000;
   reg [17:0] d_exp1_upper;
+  reg [30:0] d_exp1_v_r = 31'h00000000;
   wire [4:0] d_exp2_drop;
   reg [4:0] d_exp2_drop_r = 5'h00;
   reg [17:0] d_exp2_lower;
@@ -980,6 +956,7 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   reg [8:0] d_exp2_offset_r = 9'h000;
   reg [18:0] d_exp2_step_r = 19'h00000;
   reg [17:0] d_exp2_upper;
+  reg [30:0] d_exp2_v_r = 31'h00000000;
   wire [4:0] d_exp3_drop;
   reg [4:0] d_exp3_drop_r = 5'h00;
   reg [17:0] d_exp3_lower;
@@ -987,6 +964,7 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   reg [8:0] d_exp3_offset_r = 9'h000;
   reg [18:0] d_exp3_step_r = 19'h00000;
   reg [17:0] d_exp3_upper;
+  reg [30:0] d_exp3_v_r = 31'h00000000;
   input [36:0] i__payload;
   wire [36:0] i__payload;
   wire [31:0] \i__payload.data ;
@@ -1236,801 +1214,811 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
     end
   end
   assign rd__data = _0_;
-  assign \$333  = d4_num2 * d4_recip;
-  assign \$334  = d4_num3 * d4_recip;
-  assign \$336  = \$335  >> d5_shift;
-  assign \$338  = \$337  >> d5_shift;
-  assign \$340  = \$339  >> d5_shift;
-  assign \$342  = \$341  >> d5_shift;
-  assign \$343  = ~ d6_any;
-  assign \$344  = d6_mask[0] | \$343 ;
-  assign \$345  = d6_twice0 + 1'h1;
-  assign \$347  = \$346  > 8'hff;
-  assign \$348  = d6_twice0 + 1'h1;
-  assign \$350  = \$347  ? 33'h0000000ff : \$349 ;
-  assign \$351  = \$344  ? 33'h000000000 : \$350 ;
-  assign \$352  = ~ d6_any;
-  assign \$353  = d6_mask[1] | \$352 ;
-  assign \$354  = d6_twice1 + 1'h1;
-  assign \$356  = \$355  > 8'hff;
-  assign \$357  = d6_twice1 + 1'h1;
-  assign \$359  = \$356  ? 33'h0000000ff : \$358 ;
-  assign \$360  = \$353  ? 33'h000000000 : \$359 ;
-  assign \$361  = ~ d6_any;
-  assign \$362  = d6_mask[2] | \$361 ;
-  assign \$363  = d6_twice2 + 1'h1;
-  assign \$365  = \$364  > 8'hff;
-  assign \$366  = d6_twice2 + 1'h1;
-  assign \$368  = \$365  ? 33'h0000000ff : \$367 ;
-  assign \$369  = \$362  ? 33'h000000000 : \$368 ;
-  assign \$370  = ~ d6_any;
-  assign \$371  = d6_mask[3] | \$370 ;
-  assign \$372  = d6_twice3 + 1'h1;
-  assign \$374  = \$373  > 8'hff;
-  assign \$375  = d6_twice3 + 1'h1;
-  assign \$377  = \$374  ? 33'h0000000ff : \$376 ;
-  assign \$378  = \$371  ? 33'h000000000 : \$377 ;
   always @(posedge clk)
-    wr__addr <= \$379 ;
+    a3_0_valid <= \$341 ;
   always @(posedge clk)
-    used <= \$380 ;
+    a3_0_last <= \$342 ;
   always @(posedge clk)
-    length <= \$381 ;
+    a3_0_len <= \$343 ;
   always @(posedge clk)
-    a1_valid <= \$382 ;
+    a3_0_mask <= \$344 ;
   always @(posedge clk)
-    a1_last <= \$383 ;
+    a3_0_any <= \$345 ;
   always @(posedge clk)
-    a1_len <= \$384 ;
+    a3_0_e0 <= \$346 ;
   always @(posedge clk)
-    a1_mask <= \$385 ;
+    a3_0_e1 <= \$347 ;
   always @(posedge clk)
-    a1_x0 <= \$386 ;
+    a3_0_e2 <= \$348 ;
   always @(posedge clk)
-    a1_x1 <= \$387 ;
+    a3_0_e3 <= \$349 ;
   always @(posedge clk)
-    a1_x2 <= \$388 ;
+    a3_1_valid <= \$350 ;
   always @(posedge clk)
-    a1_x3 <= \$389 ;
+    a3_1_last <= \$351 ;
   always @(posedge clk)
-    a2_e0 <= \$390 ;
+    a3_1_len <= \$352 ;
   always @(posedge clk)
-    a2_e1 <= \$391 ;
+    a3_1_mask <= \$353 ;
   always @(posedge clk)
-    a2_e2 <= \$392 ;
+    a3_1_any <= \$354 ;
   always @(posedge clk)
-    a2_e3 <= \$393 ;
+    a3_1_e0 <= \$355 ;
   always @(posedge clk)
-    a2_valid <= \$394 ;
+    a3_1_e1 <= \$356 ;
   always @(posedge clk)
-    a2_last <= \$395 ;
+    a3_1_e2 <= \$357 ;
   always @(posedge clk)
-    a2_len <= \$396 ;
+    a3_1_e3 <= \$358 ;
   always @(posedge clk)
-    a2_mask <= \$397 ;
+    a3_2_valid <= \$359 ;
   always @(posedge clk)
-    a3_whole0 <= \$398 ;
+    a3_2_last <= \$360 ;
   always @(posedge clk)
-    a3_whole1 <= \$399 ;
+    a3_2_len <= \$361 ;
   always @(posedge clk)
-    a3_whole2 <= \$400 ;
+    a3_2_mask <= \$362 ;
   always @(posedge clk)
-    a3_whole3 <= \$401 ;
+    a3_2_any <= \$363 ;
   always @(posedge clk)
-    a3_max1_0 <= \$402 ;
+    a3_2_e0 <= \$364 ;
   always @(posedge clk)
-    a3_max1_1 <= \$403 ;
+    a3_2_e1 <= \$365 ;
   always @(posedge clk)
-    a3_max2_0 <= \$404 ;
+    a3_2_e2 <= \$366 ;
   always @(posedge clk)
-    a3_0_valid <= \$405 ;
+    a3_2_e3 <= \$367 ;
   always @(posedge clk)
-    a3_0_last <= \$406 ;
+    a_exp0_v_r <= \$368 ;
   always @(posedge clk)
-    a3_0_len <= \$407 ;
+    a_exp0_offset_r <= \$369 ;
   always @(posedge clk)
-    a3_0_mask <= \$408 ;
+    a_exp0_step_r <= \$370 ;
   always @(posedge clk)
-    a3_0_any <= \$409 ;
+    a_exp0_lower_r <= \$371 ;
   always @(posedge clk)
-    a3_0_e0 <= \$410 ;
+    a_exp0_drop_r <= \$372 ;
   always @(posedge clk)
-    a3_0_e1 <= \$411 ;
+    a_exp1_v_r <= \$373 ;
   always @(posedge clk)
-    a3_0_e2 <= \$412 ;
+    a_exp1_offset_r <= \$374 ;
   always @(posedge clk)
-    a3_0_e3 <= \$413 ;
+    a_exp1_step_r <= \$375 ;
   always @(posedge clk)
-    a3_1_valid <= \$414 ;
+    a_exp1_lower_r <= \$376 ;
   always @(posedge clk)
-    a3_1_last <= \$415 ;
+    a_exp1_drop_r <= \$377 ;
   always @(posedge clk)
-    a3_1_len <= \$416 ;
+    a_exp2_v_r <= \$378 ;
   always @(posedge clk)
-    a3_1_mask <= \$417 ;
+    a_exp2_offset_r <= \$379 ;
   always @(posedge clk)
-    a3_1_any <= \$418 ;
+    a_exp2_step_r <= \$380 ;
   always @(posedge clk)
-    a3_1_e0 <= \$419 ;
+    a_exp2_lower_r <= \$381 ;
   always @(posedge clk)
-    a3_1_e1 <= \$420 ;
+    a_exp2_drop_r <= \$382 ;
   always @(posedge clk)
-    a3_1_e2 <= \$421 ;
+    a_exp3_v_r <= \$383 ;
   always @(posedge clk)
-    a3_1_e3 <= \$422 ;
+    a_exp3_offset_r <= \$384 ;
   always @(posedge clk)
-    a3_2_valid <= \$423 ;
+    a_exp3_step_r <= \$385 ;
   always @(posedge clk)
-    a3_2_last <= \$424 ;
+    a_exp3_lower_r <= \$386 ;
   always @(posedge clk)
-    a3_2_len <= \$425 ;
+    a_exp3_drop_r <= \$387 ;
   always @(posedge clk)
-    a3_2_mask <= \$426 ;
+    a3a_max <= \$388 ;
   always @(posedge clk)
-    a3_2_any <= \$427 ;
+    a3b_max <= \$389 ;
   always @(posedge clk)
-    a3_2_e0 <= \$428 ;
+    a3a_valid <= \$390 ;
   always @(posedge clk)
-    a3_2_e1 <= \$429 ;
+    a3b_valid <= \$391 ;
   always @(posedge clk)
-    a3_2_e2 <= \$430 ;
+    a3a_last <= \$392 ;
   always @(posedge clk)
-    a3_2_e3 <= \$431 ;
+    a3b_last <= \$393 ;
   always @(posedge clk)
-    a_exp0_offset_r <= \$432 ;
+    a3a_len <= \$394 ;
   always @(posedge clk)
-    a_exp0_step_r <= \$433 ;
+    a3b_len <= \$395 ;
   always @(posedge clk)
-    a_exp0_lower_r <= \$434 ;
+    a3a_any <= \$396 ;
   always @(posedge clk)
-    a_exp0_drop_r <= \$435 ;
+    a3b_any <= \$397 ;
   always @(posedge clk)
-    a_exp1_offset_r <= \$436 ;
+    a3a_mask <= \$398 ;
   always @(posedge clk)
-    a_exp1_step_r <= \$437 ;
+    a3b_mask <= \$399 ;
   always @(posedge clk)
-    a_exp1_lower_r <= \$438 ;
+    a4_mantissa0 <= \$400 ;
   always @(posedge clk)
-    a_exp1_drop_r <= \$439 ;
+    a4_drop0 <= \$401 ;
   always @(posedge clk)
-    a_exp2_offset_r <= \$440 ;
+    a4_mantissa1 <= \$402 ;
   always @(posedge clk)
-    a_exp2_step_r <= \$441 ;
+    a4_drop1 <= \$403 ;
   always @(posedge clk)
-    a_exp2_lower_r <= \$442 ;
+    a4_mantissa2 <= \$404 ;
   always @(posedge clk)
-    a_exp2_drop_r <= \$443 ;
+    a4_drop2 <= \$405 ;
   always @(posedge clk)
-    a_exp3_offset_r <= \$444 ;
+    a4_mantissa3 <= \$406 ;
   always @(posedge clk)
-    a_exp3_step_r <= \$445 ;
+    a4_drop3 <= \$407 ;
   always @(posedge clk)
-    a_exp3_lower_r <= \$446 ;
+    a4_max <= \$408 ;
   always @(posedge clk)
-    a_exp3_drop_r <= \$447 ;
+    a4_valid <= \$409 ;
   always @(posedge clk)
-    a3b_max <= \$448 ;
+    a4_last <= \$410 ;
   always @(posedge clk)
-    a3b_valid <= \$449 ;
+    a4_len <= \$411 ;
   always @(posedge clk)
-    a3b_last <= \$450 ;
+    a4_any <= \$412 ;
   always @(posedge clk)
-    a3b_len <= \$451 ;
+    a4_mask <= \$413 ;
   always @(posedge clk)
-    a3b_any <= \$452 ;
+    a5_term0 <= \$414 ;
   always @(posedge clk)
-    a3b_mask <= \$453 ;
+    a5_term1 <= \$415 ;
   always @(posedge clk)
-    a4_mantissa0 <= \$454 ;
+    a5_term2 <= \$416 ;
   always @(posedge clk)
-    a4_drop0 <= \$455 ;
+    a5_term3 <= \$417 ;
   always @(posedge clk)
-    a4_mantissa1 <= \$456 ;
+    a5_max <= \$418 ;
   always @(posedge clk)
-    a4_drop1 <= \$457 ;
+    a5_valid <= \$419 ;
   always @(posedge clk)
-    a4_mantissa2 <= \$458 ;
+    a5_last <= \$420 ;
   always @(posedge clk)
-    a4_drop2 <= \$459 ;
+    a5_len <= \$421 ;
   always @(posedge clk)
-    a4_mantissa3 <= \$460 ;
+    a5_any <= \$422 ;
   always @(posedge clk)
-    a4_drop3 <= \$461 ;
+    a5_mask <= \$423 ;
   always @(posedge clk)
-    a4_max <= \$462 ;
+    a6_sum <= \$424 ;
   always @(posedge clk)
-    a4_valid <= \$463 ;
+    a6_max <= \$425 ;
   always @(posedge clk)
-    a4_last <= \$464 ;
+    a6_valid <= \$426 ;
   always @(posedge clk)
-    a4_len <= \$465 ;
+    a6_last <= \$427 ;
   always @(posedge clk)
-    a4_any <= \$466 ;
+    a6_len <= \$428 ;
   always @(posedge clk)
-    a4_mask <= \$467 ;
+    a6_any <= \$429 ;
   always @(posedge clk)
-    a5_term0 <= \$468 ;
+    run_max <= \$430 ;
   always @(posedge clk)
-    a5_term1 <= \$469 ;
+    started <= \$431 ;
   always @(posedge clk)
-    a5_term2 <= \$470 ;
+    a7_old_shift <= \$432 ;
   always @(posedge clk)
-    a5_term3 <= \$471 ;
+    a7_beat_shift <= \$433 ;
   always @(posedge clk)
-    a5_max <= \$472 ;
+    a7_beat_sum <= \$434 ;
   always @(posedge clk)
-    a5_valid <= \$473 ;
+    a7_keep <= \$435 ;
   always @(posedge clk)
-    a5_last <= \$474 ;
+    a7_valid <= \$436 ;
   always @(posedge clk)
-    a5_len <= \$475 ;
+    a7_last <= \$437 ;
   always @(posedge clk)
-    a5_any <= \$476 ;
+    a7_len <= \$438 ;
   always @(posedge clk)
-    a5_mask <= \$477 ;
+    a7_max <= \$439 ;
   always @(posedge clk)
-    a6_sum <= \$478 ;
+    a7_any <= \$440 ;
   always @(posedge clk)
-    a6_max <= \$479 ;
+    a8_term <= \$441 ;
   always @(posedge clk)
-    a6_valid <= \$480 ;
+    a8_valid <= \$442 ;
   always @(posedge clk)
-    a6_last <= \$481 ;
+    a8_last <= \$443 ;
   always @(posedge clk)
-    a6_len <= \$482 ;
+    a8_len <= \$444 ;
   always @(posedge clk)
-    a6_any <= \$483 ;
+    a8_max <= \$445 ;
   always @(posedge clk)
-    run_max <= \$484 ;
+    a8_any <= \$446 ;
   always @(posedge clk)
-    started <= \$485 ;
+    a8_old_shift <= \$447 ;
   always @(posedge clk)
-    a7_old_shift <= \$486 ;
+    a8_keep <= \$448 ;
   always @(posedge clk)
-    a7_beat_shift <= \$487 ;
+    run_sum <= \$449 ;
   always @(posedge clk)
-    a7_beat_sum <= \$488 ;
+    r0_valid <= \$450 ;
   always @(posedge clk)
-    a7_keep <= \$489 ;
+    r0_max <= \$451 ;
   always @(posedge clk)
-    a7_valid <= \$490 ;
+    r0_sum <= \$452 ;
   always @(posedge clk)
-    a7_last <= \$491 ;
+    r0_any <= \$453 ;
   always @(posedge clk)
-    a7_len <= \$492 ;
+    r0_len <= \$454 ;
   always @(posedge clk)
-    a7_max <= \$493 ;
+    r1_valid <= \$455 ;
   always @(posedge clk)
-    a7_any <= \$494 ;
+    r1_max <= \$456 ;
   always @(posedge clk)
-    a8_term <= \$495 ;
+    r1_any <= \$457 ;
   always @(posedge clk)
-    a8_valid <= \$496 ;
+    r1_len <= \$458 ;
   always @(posedge clk)
-    a8_last <= \$497 ;
+    r1_lead <= \$459 ;
   always @(posedge clk)
-    a8_len <= \$498 ;
+    r1_sum <= \$460 ;
   always @(posedge clk)
-    a8_max <= \$499 ;
+    r2_valid <= \$461 ;
   always @(posedge clk)
-    a8_any <= \$500 ;
+    r2_max <= \$462 ;
   always @(posedge clk)
-    a8_old_shift <= \$501 ;
+    r2_any <= \$463 ;
   always @(posedge clk)
-    a8_keep <= \$502 ;
+    r2_len <= \$464 ;
   always @(posedge clk)
-    run_sum <= \$503 ;
+    r2_lead <= \$465 ;
   always @(posedge clk)
-    r0_valid <= \$504 ;
+    r2_mantissa <= \$466 ;
   always @(posedge clk)
-    r0_max <= \$505 ;
+    recip_offset_r <= \$467 ;
   always @(posedge clk)
-    r0_sum <= \$506 ;
+    recip_step_r <= \$468 ;
   always @(posedge clk)
-    r0_any <= \$507 ;
+    recip_lower_r <= \$469 ;
   always @(posedge clk)
-    r0_len <= \$508 ;
+    r2b_valid <= \$470 ;
   always @(posedge clk)
-    r1_valid <= \$509 ;
+    r2b_max <= \$471 ;
   always @(posedge clk)
-    r1_max <= \$510 ;
+    r2b_any <= \$472 ;
   always @(posedge clk)
-    r1_any <= \$511 ;
+    r2b_len <= \$473 ;
   always @(posedge clk)
-    r1_len <= \$512 ;
+    r2b_lead <= \$474 ;
   always @(posedge clk)
-    r1_lead <= \$513 ;
+    r2b_mantissa <= \$475 ;
   always @(posedge clk)
-    r1_sum <= \$514 ;
+    w_en <= \$476 ;
   always @(posedge clk)
-    r2_valid <= \$515 ;
+    r3_max <= \$477 ;
   always @(posedge clk)
-    r2_max <= \$516 ;
+    r3_any <= \$478 ;
   always @(posedge clk)
-    r2_any <= \$517 ;
+    r3_len <= \$479 ;
   always @(posedge clk)
-    r2_len <= \$518 ;
+    r3_lead <= \$480 ;
   always @(posedge clk)
-    r2_lead <= \$519 ;
+    r3_recip <= \$481 ;
   always @(posedge clk)
-    r2_mantissa <= \$520 ;
+    r3_mantissa <= \$482 ;
   always @(posedge clk)
-    recip_offset_r <= \$521 ;
+    vector_valid <= \$483 ;
   always @(posedge clk)
-    recip_step_r <= \$522 ;
+    vector_head <= \$484 ;
   always @(posedge clk)
-    recip_lower_r <= \$523 ;
+    rd__addr <= \$485 ;
   always @(posedge clk)
-    r2b_valid <= \$524 ;
+    count <= \$486 ;
   always @(posedge clk)
-    r2b_max <= \$525 ;
+    d1_valid <= \$487 ;
   always @(posedge clk)
-    r2b_any <= \$526 ;
+    d1_last <= \$488 ;
   always @(posedge clk)
-    r2b_len <= \$527 ;
+    d1_max <= \$489 ;
   always @(posedge clk)
-    r2b_lead <= \$528 ;
+    d1_recip <= \$490 ;
   always @(posedge clk)
-    r2b_mantissa <= \$529 ;
+    d1_lead <= \$491 ;
   always @(posedge clk)
-    w_en <= \$530 ;
+    d1_any <= \$492 ;
   always @(posedge clk)
-    r3_max <= \$531 ;
+    d1b_ring <= \$493 ;
   always @(posedge clk)
-    r3_any <= \$532 ;
+    d1b_valid <= \$494 ;
   always @(posedge clk)
-    r3_len <= \$533 ;
+    d1b_last <= \$495 ;
   always @(posedge clk)
-    r3_lead <= \$534 ;
+    d1b_max <= \$496 ;
   always @(posedge clk)
-    r3_recip <= \$535 ;
+    d1b_recip <= \$497 ;
   always @(posedge clk)
-    r3_mantissa <= \$536 ;
+    d1b_lead <= \$498 ;
   always @(posedge clk)
-    vector_valid <= \$537 ;
+    d1b_any <= \$499 ;
   always @(posedge clk)
-    vector_head <= \$538 ;
+    d2_e0 <= \$500 ;
   always @(posedge clk)
-    rd__addr <= \$539 ;
+    d2_e1 <= \$501 ;
   always @(posedge clk)
-    count <= \$540 ;
+    d2_e2 <= \$502 ;
   always @(posedge clk)
-    d1_valid <= \$541 ;
+    d2_e3 <= \$503 ;
   always @(posedge clk)
-    d1_last <= \$542 ;
+    d2_mask <= \$504 ;
   always @(posedge clk)
-    d1_max <= \$543 ;
+    d2_valid <= \$505 ;
   always @(posedge clk)
-    d1_recip <= \$544 ;
+    d2_last <= \$506 ;
   always @(posedge clk)
-    d1_lead <= \$545 ;
+    d2_max <= \$507 ;
   always @(posedge clk)
-    d1_any <= \$546 ;
+    d2_recip <= \$508 ;
   always @(posedge clk)
-    d1b_ring <= \$547 ;
+    d2_lead <= \$509 ;
   always @(posedge clk)
-    d1b_valid <= \$548 ;
+    d2_any <= \$510 ;
   always @(posedge clk)
-    d1b_last <= \$549 ;
+    d_exp0_v_r <= \$511 ;
   always @(posedge clk)
-    d1b_max <= \$550 ;
+    d_exp0_offset_r <= \$512 ;
   always @(posedge clk)
-    d1b_recip <= \$551 ;
+    d_exp0_step_r <= \$513 ;
   always @(posedge clk)
-    d1b_lead <= \$552 ;
+    d_exp0_lower_r <= \$514 ;
   always @(posedge clk)
-    d1b_any <= \$553 ;
+    d_exp0_drop_r <= \$515 ;
   always @(posedge clk)
-    d2_e0 <= \$554 ;
+    d_exp1_v_r <= \$516 ;
   always @(posedge clk)
-    d2_e1 <= \$555 ;
+    d_exp1_offset_r <= \$517 ;
   always @(posedge clk)
-    d2_e2 <= \$556 ;
+    d_exp1_step_r <= \$518 ;
   always @(posedge clk)
-    d2_e3 <= \$557 ;
+    d_exp1_lower_r <= \$519 ;
   always @(posedge clk)
-    d2_mask <= \$558 ;
+    d_exp1_drop_r <= \$520 ;
   always @(posedge clk)
-    d2_valid <= \$559 ;
+    d_exp2_v_r <= \$521 ;
   always @(posedge clk)
-    d2_last <= \$560 ;
+    d_exp2_offset_r <= \$522 ;
   always @(posedge clk)
-    d2_max <= \$561 ;
+    d_exp2_step_r <= \$523 ;
   always @(posedge clk)
-    d2_recip <= \$562 ;
+    d_exp2_lower_r <= \$524 ;
   always @(posedge clk)
-    d2_lead <= \$563 ;
+    d_exp2_drop_r <= \$525 ;
   always @(posedge clk)
-    d2_any <= \$564 ;
+    d_exp3_v_r <= \$526 ;
   always @(posedge clk)
-    d_exp0_offset_r <= \$565 ;
+    d_exp3_offset_r <= \$527 ;
   always @(posedge clk)
-    d_exp0_step_r <= \$566 ;
+    d_exp3_step_r <= \$528 ;
   always @(posedge clk)
-    d_exp0_lower_r <= \$567 ;
+    d_exp3_lower_r <= \$529 ;
   always @(posedge clk)
-    d_exp0_drop_r <= \$568 ;
+    d_exp3_drop_r <= \$530 ;
   always @(posedge clk)
-    d_exp1_offset_r <= \$569 ;
+    d2a_mask <= \$531 ;
   always @(posedge clk)
-    d_exp1_step_r <= \$570 ;
+    d2b_mask <= \$532 ;
   always @(posedge clk)
-    d_exp1_lower_r <= \$571 ;
+    d2a_valid <= \$533 ;
   always @(posedge clk)
-    d_exp1_drop_r <= \$572 ;
+    d2b_valid <= \$534 ;
   always @(posedge clk)
-    d_exp2_offset_r <= \$573 ;
+    d2a_last <= \$535 ;
   always @(posedge clk)
-    d_exp2_step_r <= \$574 ;
+    d2b_last <= \$536 ;
   always @(posedge clk)
-    d_exp2_lower_r <= \$575 ;
+    d2a_max <= \$537 ;
   always @(posedge clk)
-    d_exp2_drop_r <= \$576 ;
+    d2b_max <= \$538 ;
   always @(posedge clk)
-    d_exp3_offset_r <= \$577 ;
+    d2a_recip <= \$539 ;
   always @(posedge clk)
-    d_exp3_step_r <= \$578 ;
+    d2b_recip <= \$540 ;
   always @(posedge clk)
-    d_exp3_lower_r <= \$579 ;
+    d2a_lead <= \$541 ;
   always @(posedge clk)
-    d_exp3_drop_r <= \$580 ;
+    d2b_lead <= \$542 ;
   always @(posedge clk)
-    d2b_mask <= \$581 ;
+    d2a_any <= \$543 ;
   always @(posedge clk)
-    d2b_valid <= \$582 ;
+    d2b_any <= \$544 ;
   always @(posedge clk)
-    d2b_last <= \$583 ;
+    d3_mantissa0 <= \$545 ;
   always @(posedge clk)
-    d2b_max <= \$584 ;
+    d3_drop0 <= \$546 ;
   always @(posedge clk)
-    d2b_recip <= \$585 ;
+    d3_mantissa1 <= \$547 ;
   always @(posedge clk)
-    d2b_lead <= \$586 ;
+    d3_drop1 <= \$548 ;
   always @(posedge clk)
-    d2b_any <= \$587 ;
+    d3_mantissa2 <= \$549 ;
   always @(posedge clk)
-    d3_mantissa0 <= \$588 ;
+    d3_drop2 <= \$550 ;
   always @(posedge clk)
-    d3_drop0 <= \$589 ;
+    d3_mantissa3 <= \$551 ;
   always @(posedge clk)
-    d3_mantissa1 <= \$590 ;
+    d3_drop3 <= \$552 ;
   always @(posedge clk)
-    d3_drop1 <= \$591 ;
+    d3_mask <= \$553 ;
   always @(posedge clk)
-    d3_mantissa2 <= \$592 ;
+    d3_valid <= \$554 ;
   always @(posedge clk)
-    d3_drop2 <= \$593 ;
+    d3_last <= \$555 ;
   always @(posedge clk)
-    d3_mantissa3 <= \$594 ;
+    d3_max <= \$556 ;
   always @(posedge clk)
-    d3_drop3 <= \$595 ;
+    d3_recip <= \$557 ;
   always @(posedge clk)
-    d3_mask <= \$596 ;
+    d3_lead <= \$558 ;
   always @(posedge clk)
-    d3_valid <= \$597 ;
+    d3_any <= \$559 ;
   always @(posedge clk)
-    d3_last <= \$598 ;
+    d4_num0 <= \$560 ;
   always @(posedge clk)
-    d3_max <= \$599 ;
+    d4_num1 <= \$561 ;
   always @(posedge clk)
-    d3_recip <= \$600 ;
+    d4_num2 <= \$562 ;
   always @(posedge clk)
-    d3_lead <= \$601 ;
+    d4_num3 <= \$563 ;
   always @(posedge clk)
-    d3_any <= \$602 ;
+    d4_mask <= \$564 ;
   always @(posedge clk)
-    d4_num0 <= \$603 ;
+    d4_valid <= \$565 ;
   always @(posedge clk)
-    d4_num1 <= \$604 ;
+    d4_last <= \$566 ;
   always @(posedge clk)
-    d4_num2 <= \$605 ;
+    d4_max <= \$567 ;
   always @(posedge clk)
-    d4_num3 <= \$606 ;
+    d4_recip <= \$568 ;
   always @(posedge clk)
-    d4_mask <= \$607 ;
+    d4_lead <= \$569 ;
   always @(posedge clk)
-    d4_valid <= \$608 ;
+    d4_any <= \$570 ;
   always @(posedge clk)
-    d4_last <= \$609 ;
+    d5_prod0 <= \$571 ;
   always @(posedge clk)
-    d4_max <= \$610 ;
+    d5_prod1 <= \$572 ;
   always @(posedge clk)
-    d4_recip <= \$611 ;
+    d5_prod2 <= \$573 ;
   always @(posedge clk)
-    d4_lead <= \$612 ;
+    d5_prod3 <= \$574 ;
   always @(posedge clk)
-    d4_any <= \$613 ;
+    d5_mask <= \$575 ;
   always @(posedge clk)
-    d5_prod0 <= \$614 ;
+    d5_valid <= \$576 ;
   always @(posedge clk)
-    d5_prod1 <= \$615 ;
+    d5_last <= \$577 ;
   always @(posedge clk)
-    d5_prod2 <= \$616 ;
+    d5_max <= \$578 ;
   always @(posedge clk)
-    d5_prod3 <= \$617 ;
+    d5_recip <= \$579 ;
   always @(posedge clk)
-    d5_mask <= \$618 ;
+    d5_lead <= \$580 ;
   always @(posedge clk)
-    d5_valid <= \$619 ;
+    d5_any <= \$581 ;
   always @(posedge clk)
-    d5_last <= \$620 ;
+    d5_shift <= \$582 ;
   always @(posedge clk)
-    d5_max <= \$621 ;
+    d6_twice0 <= \$583 ;
   always @(posedge clk)
-    d5_recip <= \$622 ;
+    d6_twice1 <= \$584 ;
   always @(posedge clk)
-    d5_lead <= \$623 ;
+    d6_twice2 <= \$585 ;
   always @(posedge clk)
-    d5_any <= \$624 ;
+    d6_twice3 <= \$586 ;
   always @(posedge clk)
-    d5_shift <= \$625 ;
+    d6_mask <= \$587 ;
   always @(posedge clk)
-    d6_twice0 <= \$626 ;
+    d6_valid <= \$588 ;
   always @(posedge clk)
-    d6_twice1 <= \$627 ;
+    d6_last <= \$589 ;
   always @(posedge clk)
-    d6_twice2 <= \$628 ;
+    d6_max <= \$590 ;
   always @(posedge clk)
-    d6_twice3 <= \$629 ;
+    d6_recip <= \$591 ;
   always @(posedge clk)
-    d6_mask <= \$630 ;
+    d6_lead <= \$592 ;
   always @(posedge clk)
-    d6_valid <= \$631 ;
+    d6_any <= \$593 ;
   always @(posedge clk)
-    d6_last <= \$632 ;
+    d6_shift <= \$594 ;
   always @(posedge clk)
-    d6_max <= \$633 ;
+    d7_y0 <= \$595 ;
   always @(posedge clk)
-    d6_recip <= \$634 ;
+    d7_y1 <= \$596 ;
   always @(posedge clk)
-    d6_lead <= \$635 ;
+    d7_y2 <= \$597 ;
   always @(posedge clk)
-    d6_any <= \$636 ;
+    d7_y3 <= \$598 ;
   always @(posedge clk)
-    d6_shift <= \$637 ;
+    o__valid <= \$599 ;
   always @(posedge clk)
-    d7_y0 <= \$638 ;
-  always @(posedge clk)
-    d7_y1 <= \$639 ;
-  always @(posedge clk)
-    d7_y2 <= \$640 ;
-  always @(posedge clk)
-    d7_y3 <= \$641 ;
-  always @(posedge clk)
-    o__valid <= \$642 ;
-  always @(posedge clk)
-    d7_last <= \$643 ;
+    d7_last <= \$600 ;
   assign i__ready = used < 8'h80;
   assign accept = i__valid & i__ready;
-  assign \$2  = $signed(a3_2_e0) - $signed(\$1 );
-  assign \$5  = $signed(a3_2_e0) - $signed(\$4 );
-  assign \$7  = \$6  + 1'h1;
-  assign \$9  = $signed(a3_2_e0) - $signed(\$8 );
-  assign \$11  = - $signed(\$10 );
-  assign \$12  = $signed(\$11 ) > $signed(6'h12);
-  assign \$14  = $signed(a3_2_e0) - $signed(\$13 );
-  assign \$16  = - $signed(\$15 );
-  assign \$17  = \$12  ? 42'h00000000012 : \$16 ;
-  assign \$19  = $signed(a3_2_e1) - $signed(\$18 );
-  assign \$22  = $signed(a3_2_e1) - $signed(\$21 );
-  assign \$24  = \$23  + 1'h1;
-  assign \$26  = $signed(a3_2_e1) - $signed(\$25 );
-  assign \$28  = - $signed(\$27 );
-  assign \$29  = $signed(\$28 ) > $signed(6'h12);
-  assign \$31  = $signed(a3_2_e1) - $signed(\$30 );
-  assign \$33  = - $signed(\$32 );
-  assign \$34  = \$29  ? 42'h00000000012 : \$33 ;
-  assign \$36  = $signed(a3_2_e2) - $signed(\$35 );
-  assign \$39  = $signed(a3_2_e2) - $signed(\$38 );
-  assign \$41  = \$40  + 1'h1;
-  assign \$43  = $signed(a3_2_e2) - $signed(\$42 );
-  assign \$45  = - $signed(\$44 );
-  assign \$46  = $signed(\$45 ) > $signed(6'h12);
-  assign \$48  = $signed(a3_2_e2) - $signed(\$47 );
-  assign \$50  = - $signed(\$49 );
-  assign \$51  = \$46  ? 42'h00000000012 : \$50 ;
-  assign \$53  = $signed(a3_2_e3) - $signed(\$52 );
-  assign \$56  = $signed(a3_2_e3) - $signed(\$55 );
-  assign \$58  = \$57  + 1'h1;
-  assign \$60  = $signed(a3_2_e3) - $signed(\$59 );
-  assign \$62  = - $signed(\$61 );
-  assign \$63  = $signed(\$62 ) > $signed(6'h12);
-  assign \$65  = $signed(a3_2_e3) - $signed(\$64 );
-  assign \$67  = - $signed(\$66 );
-  assign \$68  = \$63  ? 42'h00000000012 : \$67 ;
-  assign \$69  = r1_lead >= 5'h10;
-  assign \$70  = r1_lead - 5'h10;
-  assign \$71  = r1_sum >> \$70 ;
-  assign \$72  = 5'h10 - r1_lead;
-  assign \$73  = r1_sum << \$72 ;
-  assign \$76  = \$75  + 1'h1;
-  assign \$77  = ~ o__valid;
-  assign ce = \$77  | o__ready;
-  assign \$78  = ~ vector_valid;
-  assign \$79  = \$78  | vector_pop;
-  assign vector_load = r_rdy & \$79 ;
+  assign \$3  = \$2  + 1'h1;
+  assign \$5  = - $signed(\$4 );
+  assign \$6  = $signed(\$5 ) > $signed(6'h12);
+  assign \$8  = - $signed(\$7 );
+  assign \$9  = \$6  ? 42'h00000000012 : \$8 ;
+  assign \$12  = \$11  + 1'h1;
+  assign \$14  = - $signed(\$13 );
+  assign \$15  = $signed(\$14 ) > $signed(6'h12);
+  assign \$17  = - $signed(\$16 );
+  assign \$18  = \$15  ? 42'h00000000012 : \$17 ;
+  assign \$21  = \$20  + 1'h1;
+  assign \$23  = - $signed(\$22 );
+  assign \$24  = $signed(\$23 ) > $signed(6'h12);
+  assign \$26  = - $signed(\$25 );
+  assign \$27  = \$24  ? 42'h00000000012 : \$26 ;
+  assign \$30  = \$29  + 1'h1;
+  assign \$32  = - $signed(\$31 );
+  assign \$33  = $signed(\$32 ) > $signed(6'h12);
+  assign \$35  = - $signed(\$34 );
+  assign \$36  = \$33  ? 42'h00000000012 : \$35 ;
+  assign \$37  = r1_lead >= 5'h10;
+  assign \$38  = r1_lead - 5'h10;
+  assign \$39  = r1_sum >> \$38 ;
+  assign \$40  = 5'h10 - r1_lead;
+  assign \$41  = r1_sum << \$40 ;
+  assign \$44  = \$43  + 1'h1;
+  assign \$45  = ~ o__valid;
+  assign ce = \$45  | o__ready;
+  assign \$46  = ~ vector_valid;
+  assign \$47  = \$46  | vector_pop;
+  assign vector_load = r_rdy & \$47 ;
   assign issue = ce & vector_valid;
-  assign \$80  = count + 1'h1;
-  assign \$81  = \$80  == vector_head[40:34];
-  assign vector_pop = issue & \$81 ;
-  assign \$83  = $signed(d2_e0) - $signed(\$82 );
-  assign \$86  = $signed(d2_e0) - $signed(\$85 );
-  assign \$88  = \$87  + 1'h1;
-  assign \$90  = $signed(d2_e0) - $signed(\$89 );
-  assign \$92  = - $signed(\$91 );
-  assign \$93  = $signed(\$92 ) > $signed(6'h12);
-  assign \$95  = $signed(d2_e0) - $signed(\$94 );
-  assign \$97  = - $signed(\$96 );
-  assign \$98  = \$93  ? 32'd18 : \$97 ;
-  assign \$100  = $signed(d2_e1) - $signed(\$99 );
-  assign \$103  = $signed(d2_e1) - $signed(\$102 );
-  assign \$105  = \$104  + 1'h1;
-  assign \$107  = $signed(d2_e1) - $signed(\$106 );
-  assign \$109  = - $signed(\$108 );
-  assign \$110  = $signed(\$109 ) > $signed(6'h12);
-  assign \$112  = $signed(d2_e1) - $signed(\$111 );
-  assign \$114  = - $signed(\$113 );
-  assign \$115  = \$110  ? 32'd18 : \$114 ;
-  assign \$117  = $signed(d2_e2) - $signed(\$116 );
-  assign \$120  = $signed(d2_e2) - $signed(\$119 );
-  assign \$122  = \$121  + 1'h1;
-  assign \$124  = $signed(d2_e2) - $signed(\$123 );
-  assign \$126  = - $signed(\$125 );
-  assign \$127  = $signed(\$126 ) > $signed(6'h12);
-  assign \$129  = $signed(d2_e2) - $signed(\$128 );
-  assign \$131  = - $signed(\$130 );
-  assign \$132  = \$127  ? 32'd18 : \$131 ;
-  assign \$134  = $signed(d2_e3) - $signed(\$133 );
-  assign \$137  = $signed(d2_e3) - $signed(\$136 );
-  assign \$139  = \$138  + 1'h1;
-  assign \$141  = $signed(d2_e3) - $signed(\$140 );
-  assign \$143  = - $signed(\$142 );
-  assign \$144  = $signed(\$143 ) > $signed(6'h12);
-  assign \$146  = $signed(d2_e3) - $signed(\$145 );
-  assign \$148  = - $signed(\$147 );
-  assign \$149  = \$144  ? 32'd18 : \$148 ;
-  assign \$150  = d4_lead + 3'h4;
-  assign \$151  = wr__addr + 1'h1;
-  assign \$152  = used + accept;
-  assign \$153  = \$152  - issue;
-  assign \$154  = length + 1'h1;
-  assign \$155  = i__payload[36] ? 8'h00 : \$154 ;
-  assign \$156  = length + 1'h1;
-  assign \$157  = $signed(a1_x0) * $signed(18'h17154);
-  assign \$159  = $signed(a1_x1) * $signed(18'h17154);
-  assign \$161  = $signed(a1_x2) * $signed(18'h17154);
-  assign \$163  = $signed(a1_x3) * $signed(18'h17154);
-  assign \$166  = a2_mask[0] ? 25'h1ffc000 : \$165 ;
-  assign \$168  = a2_mask[1] ? 25'h1ffc000 : \$167 ;
-  assign \$170  = a2_mask[2] ? 25'h1ffc000 : \$169 ;
-  assign \$172  = a2_mask[3] ? 25'h1ffc000 : \$171 ;
-  assign \$173  = $signed(a3_whole0) > $signed(a3_whole1);
-  assign \$174  = \$173  ? a3_whole0 : a3_whole1;
-  assign \$175  = $signed(a3_whole2) > $signed(a3_whole3);
-  assign \$176  = \$175  ? a3_whole2 : a3_whole3;
-  assign \$177  = $signed(a3_max1_0) > $signed(a3_max1_1);
-  assign \$178  = \$177  ? a3_max1_0 : a3_max1_1;
-  assign \$179  = & a2_mask;
-  assign \$180  = ~ \$179 ;
-  assign \$182  = $signed(a3_2_e0) - $signed(\$181 );
-  assign \$183  = a_exp0_upper - a_exp0_lower;
-  assign \$185  = $signed(a3_2_e1) - $signed(\$184 );
-  assign \$186  = a_exp1_upper - a_exp1_lower;
-  assign \$188  = $signed(a3_2_e2) - $signed(\$187 );
-  assign \$189  = a_exp2_upper - a_exp2_lower;
-  assign \$191  = $signed(a3_2_e3) - $signed(\$190 );
-  assign \$192  = a_exp3_upper - a_exp3_lower;
-  assign \$193  = $signed({ 1'h0, a_exp0_offset_r }) * $signed(a_exp0_step_r);
-  assign \$195  = $signed({ 1'h0, a_exp0_lower_r }) + $signed(\$194 );
-  assign \$196  = $signed({ 1'h0, a_exp1_offset_r }) * $signed(a_exp1_step_r);
-  assign \$198  = $signed({ 1'h0, a_exp1_lower_r }) + $signed(\$197 );
-  assign \$199  = $signed({ 1'h0, a_exp2_offset_r }) * $signed(a_exp2_step_r);
-  assign \$201  = $signed({ 1'h0, a_exp2_lower_r }) + $signed(\$200 );
-  assign \$202  = $signed({ 1'h0, a_exp3_offset_r }) * $signed(a_exp3_step_r);
-  assign \$204  = $signed({ 1'h0, a_exp3_lower_r }) + $signed(\$203 );
-  assign \$205  = 1'h1 << a4_drop0;
-  assign \$207  = a4_mantissa0 + \$206 ;
-  assign \$208  = \$207  >> a4_drop0;
-  assign \$210  = a4_mask[0] ? 18'h00000 : \$209 ;
-  assign \$211  = 1'h1 << a4_drop1;
-  assign \$213  = a4_mantissa1 + \$212 ;
-  assign \$214  = \$213  >> a4_drop1;
-  assign \$216  = a4_mask[1] ? 18'h00000 : \$215 ;
-  assign \$217  = 1'h1 << a4_drop2;
-  assign \$219  = a4_mantissa2 + \$218 ;
-  assign \$220  = \$219  >> a4_drop2;
-  assign \$222  = a4_mask[2] ? 18'h00000 : \$221 ;
-  assign \$223  = 1'h1 << a4_drop3;
-  assign \$225  = a4_mantissa3 + \$224 ;
-  assign \$226  = \$225  >> a4_drop3;
-  assign \$228  = a4_mask[3] ? 18'h00000 : \$227 ;
-  assign \$229  = a5_term0 + a5_term1;
-  assign \$230  = \$229  + a5_term2;
-  assign \$231  = \$230  + a5_term3;
-  assign \$232  = ~ started;
-  assign \$233  = $signed(a6_max) > $signed(run_max);
-  assign \$234  = \$232  | \$233 ;
-  assign \$235  = \$234  ? a6_max : { run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max };
-  assign \$236  = a6_any ? \$235  : { run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max };
-  assign \$237  = started | a6_any;
-  assign \$238  = a6_last ? 1'h0 : \$237 ;
-  assign \$239  = ~ started;
-  assign \$240  = $signed(a6_max) > $signed(run_max);
-  assign \$241  = \$239  | \$240 ;
-  assign \$242  = \$241  ? a6_max : { run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max };
-  assign \$243  = $signed(\$242 ) - $signed(run_max);
-  assign \$244  = a6_any ? \$243  : 26'h0000000;
-  assign \$245  = ~ started;
-  assign \$246  = $signed(a6_max) > $signed(run_max);
-  assign \$247  = \$245  | \$246 ;
-  assign \$248  = \$247  ? a6_max : { run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max };
-  assign \$249  = $signed(\$248 ) - $signed(a6_max);
-  assign \$250  = a6_any ? a6_sum : 21'h000000;
-  assign \$251  = ~ started;
-  assign \$252  = $signed(a6_max) > $signed(run_max);
-  assign \$253  = \$251  | \$252 ;
-  assign \$254  = \$253  ? a6_max : { run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max };
-  assign \$255  = a6_any ? \$254  : { run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max };
-  assign \$256  = started | a6_any;
-  assign \$257  = a7_beat_shift >= 5'h1b;
-  assign \$258  = a7_beat_sum >> a7_beat_shift[4:0];
-  assign \$259  = \$257  ? 21'h000000 : \$258 ;
-  assign \$260  = a8_old_shift >= 5'h1b;
-  assign \$261  = run_sum >> a8_old_shift[4:0];
-  assign \$262  = \$260  ? 27'h0000000 : \$261 ;
-  assign \$263  = a8_keep ? \$262  : 27'h0000000;
-  assign \$264  = \$263  + a8_term;
-  assign \$265  = a8_valid & a8_last;
-  assign \$266  = a8_old_shift >= 5'h1b;
-  assign \$267  = run_sum >> a8_old_shift[4:0];
-  assign \$268  = \$266  ? 27'h0000000 : \$267 ;
-  assign \$269  = a8_keep ? \$268  : 27'h0000000;
-  assign \$270  = \$269  + a8_term;
-  assign \$271  = recip_upper - recip_lower;
-  assign \$272  = $signed({ 1'h0, recip_offset_r }) * $signed(recip_step_r);
-  assign \$274  = $signed({ 1'h0, recip_lower_r }) + $signed(\$273 );
-  assign \$275  = rd__addr + 1'h1;
-  assign \$276  = count + 1'h1;
-  assign \$277  = \$276  == vector_head[40:34];
-  assign \$278  = count + 1'h1;
-  assign \$279  = \$277  ? 8'h00 : \$278 ;
-  assign \$280  = count + 1'h1;
-  assign \$281  = \$280  == vector_head[40:34];
-  assign \$282  = issue & \$281 ;
-  assign \$283  = $signed(d1b_ring[7:0]) * $signed(18'h17154);
-  assign \$285  = $signed(d1b_ring[15:8]) * $signed(18'h17154);
-  assign \$287  = $signed(d1b_ring[23:16]) * $signed(18'h17154);
-  assign \$289  = $signed(d1b_ring[31:24]) * $signed(18'h17154);
-  assign \$292  = $signed(d2_e0) - $signed(\$291 );
-  assign \$293  = d_exp0_upper - d_exp0_lower;
-  assign \$295  = $signed(d2_e1) - $signed(\$294 );
-  assign \$296  = d_exp1_upper - d_exp1_lower;
-  assign \$298  = $signed(d2_e2) - $signed(\$297 );
-  assign \$299  = d_exp2_upper - d_exp2_lower;
-  assign \$301  = $signed(d2_e3) - $signed(\$300 );
-  assign \$302  = d_exp3_upper - d_exp3_lower;
-  assign \$303  = $signed({ 1'h0, d_exp0_offset_r }) * $signed(d_exp0_step_r);
-  assign \$305  = $signed({ 1'h0, d_exp0_lower_r }) + $signed(\$304 );
-  assign \$306  = $signed({ 1'h0, d_exp1_offset_r }) * $signed(d_exp1_step_r);
-  assign \$308  = $signed({ 1'h0, d_exp1_lower_r }) + $signed(\$307 );
-  assign \$309  = $signed({ 1'h0, d_exp2_offset_r }) * $signed(d_exp2_step_r);
-  assign \$311  = $signed({ 1'h0, d_exp2_lower_r }) + $signed(\$310 );
-  assign \$312  = $signed({ 1'h0, d_exp3_offset_r }) * $signed(d_exp3_step_r);
-  assign \$314  = $signed({ 1'h0, d_exp3_lower_r }) + $signed(\$313 );
-  assign \$315  = 1'h1 << d3_drop0;
-  assign \$317  = d3_mantissa0 + \$316 ;
-  assign \$318  = \$317  >> d3_drop0;
-  assign \$319  = 1'h1 << d3_drop1;
-  assign \$321  = d3_mantissa1 + \$320 ;
-  assign \$322  = \$321  >> d3_drop1;
-  assign \$323  = 1'h1 << d3_drop2;
-  assign \$325  = d3_mantissa2 + \$324 ;
-  assign \$326  = \$325  >> d3_drop2;
-  assign \$327  = 1'h1 << d3_drop3;
-  assign \$329  = d3_mantissa3 + \$328 ;
-  assign \$330  = \$329  >> d3_drop3;
-  assign \$331  = d4_num0 * d4_recip;
-  assign \$332  = d4_num1 * d4_recip;
+  assign \$48  = count + 1'h1;
+  assign \$49  = \$48  == vector_head[40:34];
+  assign vector_pop = issue & \$49 ;
+  assign \$52  = \$51  + 1'h1;
+  assign \$54  = - $signed(\$53 );
+  assign \$55  = $signed(\$54 ) > $signed(6'h12);
+  assign \$57  = - $signed(\$56 );
+  assign \$58  = \$55  ? 32'd18 : \$57 ;
+  assign \$61  = \$60  + 1'h1;
+  assign \$63  = - $signed(\$62 );
+  assign \$64  = $signed(\$63 ) > $signed(6'h12);
+  assign \$66  = - $signed(\$65 );
+  assign \$67  = \$64  ? 32'd18 : \$66 ;
+  assign \$70  = \$69  + 1'h1;
+  assign \$72  = - $signed(\$71 );
+  assign \$73  = $signed(\$72 ) > $signed(6'h12);
+  assign \$75  = - $signed(\$74 );
+  assign \$76  = \$73  ? 32'd18 : \$75 ;
+  assign \$79  = \$78  + 1'h1;
+  assign \$81  = - $signed(\$80 );
+  assign \$82  = $signed(\$81 ) > $signed(6'h12);
+  assign \$84  = - $signed(\$83 );
+  assign \$85  = \$82  ? 32'd18 : \$84 ;
+  assign \$86  = d4_lead + 3'h4;
+  assign \$87  = wr__addr + 1'h1;
+  assign \$88  = used + accept;
+  assign \$89  = \$88  - issue;
+  assign \$90  = length + 1'h1;
+  assign \$91  = i__payload[36] ? 8'h00 : \$90 ;
+  assign \$92  = length + 1'h1;
+  assign \$93  = $signed(a1_x0) * $signed(18'h17154);
+  assign \$95  = $signed(a1_x1) * $signed(18'h17154);
+  assign \$97  = $signed(a1_x2) * $signed(18'h17154);
+  assign \$99  = $signed(a1_x3) * $signed(18'h17154);
+  assign \$102  = a2_mask[0] ? 25'h1ffc000 : \$101 ;
+  assign \$104  = a2_mask[1] ? 25'h1ffc000 : \$103 ;
+  assign \$106  = a2_mask[2] ? 25'h1ffc000 : \$105 ;
+  assign \$108  = a2_mask[3] ? 25'h1ffc000 : \$107 ;
+  assign \$109  = $signed(a3_whole0) > $signed(a3_whole1);
+  assign \$110  = \$109  ? a3_whole0 : a3_whole1;
+  assign \$111  = $signed(a3_whole2) > $signed(a3_whole3);
+  assign \$112  = \$111  ? a3_whole2 : a3_whole3;
+  assign \$113  = $signed(a3_max1_0) > $signed(a3_max1_1);
+  assign \$114  = \$113  ? a3_max1_0 : a3_max1_1;
+  assign \$115  = & a2_mask;
+  assign \$116  = ~ \$115 ;
+  assign \$118  = $signed(a3_2_e0) - $signed(\$117 );
+  assign \$119  = a_exp0_upper - a_exp0_lower;
+  assign \$121  = $signed(a3_2_e1) - $signed(\$120 );
+  assign \$122  = a_exp1_upper - a_exp1_lower;
+  assign \$124  = $signed(a3_2_e2) - $signed(\$123 );
+  assign \$125  = a_exp2_upper - a_exp2_lower;
+  assign \$127  = $signed(a3_2_e3) - $signed(\$126 );
+  assign \$128  = a_exp3_upper - a_exp3_lower;
+  assign \$129  = $signed({ 1'h0, a_exp0_offset_r }) * $signed(a_exp0_step_r);
+  assign \$131  = $signed({ 1'h0, a_exp0_lower_r }) + $signed(\$130 );
+  assign \$132  = $signed({ 1'h0, a_exp1_offset_r }) * $signed(a_exp1_step_r);
+  assign \$134  = $signed({ 1'h0, a_exp1_lower_r }) + $signed(\$133 );
+  assign \$135  = $signed({ 1'h0, a_exp2_offset_r }) * $signed(a_exp2_step_r);
+  assign \$137  = $signed({ 1'h0, a_exp2_lower_r }) + $signed(\$136 );
+  assign \$138  = $signed({ 1'h0, a_exp3_offset_r }) * $signed(a_exp3_step_r);
+  assign \$140  = $signed({ 1'h0, a_exp3_lower_r }) + $signed(\$139 );
+  assign \$141  = 1'h1 << a4_drop0;
+  assign \$143  = a4_mantissa0 + \$142 ;
+  assign \$144  = \$143  >> a4_drop0;
+  assign \$146  = a4_mask[0] ? 18'h00000 : \$145 ;
+  assign \$147  = 1'h1 << a4_drop1;
+  assign \$149  = a4_mantissa1 + \$148 ;
+  assign \$150  = \$149  >> a4_drop1;
+  assign \$152  = a4_mask[1] ? 18'h00000 : \$151 ;
+  assign \$153  = 1'h1 << a4_drop2;
+  assign \$155  = a4_mantissa2 + \$154 ;
+  assign \$156  = \$155  >> a4_drop2;
+  assign \$158  = a4_mask[2] ? 18'h00000 : \$157 ;
+  assign \$159  = 1'h1 << a4_drop3;
+  assign \$161  = a4_mantissa3 + \$160 ;
+  assign \$162  = \$161  >> a4_drop3;
+  assign \$164  = a4_mask[3] ? 18'h00000 : \$163 ;
+  assign \$165  = a5_term0 + a5_term1;
+  assign \$166  = \$165  + a5_term2;
+  assign \$167  = \$166  + a5_term3;
+  assign \$168  = ~ started;
+  assign \$169  = $signed(a6_max) > $signed(run_max);
+  assign \$170  = \$168  | \$169 ;
+  assign \$171  = \$170  ? a6_max : { run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max };
+  assign \$172  = a6_any ? \$171  : { run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max };
+  assign \$173  = started | a6_any;
+  assign \$174  = a6_last ? 1'h0 : \$173 ;
+  assign \$175  = ~ started;
+  assign \$176  = $signed(a6_max) > $signed(run_max);
+  assign \$177  = \$175  | \$176 ;
+  assign \$178  = \$177  ? a6_max : { run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max };
+  assign \$179  = $signed(\$178 ) - $signed(run_max);
+  assign \$180  = a6_any ? \$179  : 26'h0000000;
+  assign \$181  = ~ started;
+  assign \$182  = $signed(a6_max) > $signed(run_max);
+  assign \$183  = \$181  | \$182 ;
+  assign \$184  = \$183  ? a6_max : { run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max };
+  assign \$185  = $signed(\$184 ) - $signed(a6_max);
+  assign \$186  = a6_any ? a6_sum : 21'h000000;
+  assign \$187  = ~ started;
+  assign \$188  = $signed(a6_max) > $signed(run_max);
+  assign \$189  = \$187  | \$188 ;
+  assign \$190  = \$189  ? a6_max : { run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max };
+  assign \$191  = a6_any ? \$190  : { run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max };
+  assign \$192  = started | a6_any;
+  assign \$193  = a7_beat_shift >= 5'h1b;
+  assign \$194  = a7_beat_sum >> a7_beat_shift[4:0];
+  assign \$195  = \$193  ? 21'h000000 : \$194 ;
+  assign \$196  = a8_old_shift >= 5'h1b;
+  assign \$197  = run_sum >> a8_old_shift[4:0];
+  assign \$198  = \$196  ? 27'h0000000 : \$197 ;
+  assign \$199  = a8_keep ? \$198  : 27'h0000000;
+  assign \$200  = \$199  + a8_term;
+  assign \$201  = a8_valid & a8_last;
+  assign \$202  = a8_old_shift >= 5'h1b;
+  assign \$203  = run_sum >> a8_old_shift[4:0];
+  assign \$204  = \$202  ? 27'h0000000 : \$203 ;
+  assign \$205  = a8_keep ? \$204  : 27'h0000000;
+  assign \$206  = \$205  + a8_term;
+  assign \$207  = recip_upper - recip_lower;
+  assign \$208  = $signed({ 1'h0, recip_offset_r }) * $signed(recip_step_r);
+  assign \$210  = $signed({ 1'h0, recip_lower_r }) + $signed(\$209 );
+  assign \$211  = rd__addr + 1'h1;
+  assign \$212  = count + 1'h1;
+  assign \$213  = \$212  == vector_head[40:34];
+  assign \$214  = count + 1'h1;
+  assign \$215  = \$213  ? 8'h00 : \$214 ;
+  assign \$216  = count + 1'h1;
+  assign \$217  = \$216  == vector_head[40:34];
+  assign \$218  = issue & \$217 ;
+  assign \$219  = $signed(d1b_ring[7:0]) * $signed(18'h17154);
+  assign \$221  = $signed(d1b_ring[15:8]) * $signed(18'h17154);
+  assign \$223  = $signed(d1b_ring[23:16]) * $signed(18'h17154);
+  assign \$225  = $signed(d1b_ring[31:24]) * $signed(18'h17154);
+  assign \$228  = $signed(d2_e0) - $signed(\$227 );
+  assign \$229  = d_exp0_upper - d_exp0_lower;
+  assign \$231  = $signed(d2_e1) - $signed(\$230 );
+  assign \$232  = d_exp1_upper - d_exp1_lower;
+  assign \$234  = $signed(d2_e2) - $signed(\$233 );
+  assign \$235  = d_exp2_upper - d_exp2_lower;
+  assign \$237  = $signed(d2_e3) - $signed(\$236 );
+  assign \$238  = d_exp3_upper - d_exp3_lower;
+  assign \$239  = $signed({ 1'h0, d_exp0_offset_r }) * $signed(d_exp0_step_r);
+  assign \$241  = $signed({ 1'h0, d_exp0_lower_r }) + $signed(\$240 );
+  assign \$242  = $signed({ 1'h0, d_exp1_offset_r }) * $signed(d_exp1_step_r);
+  assign \$244  = $signed({ 1'h0, d_exp1_lower_r }) + $signed(\$243 );
+  assign \$245  = $signed({ 1'h0, d_exp2_offset_r }) * $signed(d_exp2_step_r);
+  assign \$247  = $signed({ 1'h0, d_exp2_lower_r }) + $signed(\$246 );
+  assign \$248  = $signed({ 1'h0, d_exp3_offset_r }) * $signed(d_exp3_step_r);
+  assign \$250  = $signed({ 1'h0, d_exp3_lower_r }) + $signed(\$249 );
+  assign \$251  = 1'h1 << d3_drop0;
+  assign \$253  = d3_mantissa0 + \$252 ;
+  assign \$254  = \$253  >> d3_drop0;
+  assign \$255  = 1'h1 << d3_drop1;
+  assign \$257  = d3_mantissa1 + \$256 ;
+  assign \$258  = \$257  >> d3_drop1;
+  assign \$259  = 1'h1 << d3_drop2;
+  assign \$261  = d3_mantissa2 + \$260 ;
+  assign \$262  = \$261  >> d3_drop2;
+  assign \$263  = 1'h1 << d3_drop3;
+  assign \$265  = d3_mantissa3 + \$264 ;
+  assign \$266  = \$265  >> d3_drop3;
+  assign \$267  = d4_num0 * d4_recip;
+  assign \$268  = d4_num1 * d4_recip;
+  assign \$269  = d4_num2 * d4_recip;
+  assign \$270  = d4_num3 * d4_recip;
+  assign \$272  = \$271  >> d5_shift;
+  assign \$274  = \$273  >> d5_shift;
+  assign \$276  = \$275  >> d5_shift;
+  assign \$278  = \$277  >> d5_shift;
+  assign \$279  = ~ d6_any;
+  assign \$280  = d6_mask[0] | \$279 ;
+  assign \$281  = d6_twice0 + 1'h1;
+  assign \$283  = \$282  > 8'hff;
+  assign \$284  = d6_twice0 + 1'h1;
+  assign \$286  = \$283  ? 33'h0000000ff : \$285 ;
+  assign \$287  = \$280  ? 33'h000000000 : \$286 ;
+  assign \$288  = ~ d6_any;
+  assign \$289  = d6_mask[1] | \$288 ;
+  assign \$290  = d6_twice1 + 1'h1;
+  assign \$292  = \$291  > 8'hff;
+  assign \$293  = d6_twice1 + 1'h1;
+  assign \$295  = \$292  ? 33'h0000000ff : \$294 ;
+  assign \$296  = \$289  ? 33'h000000000 : \$295 ;
+  assign \$297  = ~ d6_any;
+  assign \$298  = d6_mask[2] | \$297 ;
+  assign \$299  = d6_twice2 + 1'h1;
+  assign \$301  = \$300  > 8'hff;
+  assign \$302  = d6_twice2 + 1'h1;
+  assign \$304  = \$301  ? 33'h0000000ff : \$303 ;
+  assign \$305  = \$298  ? 33'h000000000 : \$304 ;
+  assign \$306  = ~ d6_any;
+  assign \$307  = d6_mask[3] | \$306 ;
+  assign \$308  = d6_twice3 + 1'h1;
+  assign \$310  = \$309  > 8'hff;
+  assign \$311  = d6_twice3 + 1'h1;
+  assign \$313  = \$310  ? 33'h0000000ff : \$312 ;
+  assign \$314  = \$307  ? 33'h000000000 : \$313 ;
+  always @(posedge clk)
+    wr__addr <= \$315 ;
+  always @(posedge clk)
+    used <= \$316 ;
+  always @(posedge clk)
+    length <= \$317 ;
+  always @(posedge clk)
+    a1_valid <= \$318 ;
+  always @(posedge clk)
+    a1_last <= \$319 ;
+  always @(posedge clk)
+    a1_len <= \$320 ;
+  always @(posedge clk)
+    a1_mask <= \$321 ;
+  always @(posedge clk)
+    a1_x0 <= \$322 ;
+  always @(posedge clk)
+    a1_x1 <= \$323 ;
+  always @(posedge clk)
+    a1_x2 <= \$324 ;
+  always @(posedge clk)
+    a1_x3 <= \$325 ;
+  always @(posedge clk)
+    a2_e0 <= \$326 ;
+  always @(posedge clk)
+    a2_e1 <= \$327 ;
+  always @(posedge clk)
+    a2_e2 <= \$328 ;
+  always @(posedge clk)
+    a2_e3 <= \$329 ;
+  always @(posedge clk)
+    a2_valid <= \$330 ;
+  always @(posedge clk)
+    a2_last <= \$331 ;
+  always @(posedge clk)
+    a2_len <= \$332 ;
+  always @(posedge clk)
+    a2_mask <= \$333 ;
+  always @(posedge clk)
+    a3_whole0 <= \$334 ;
+  always @(posedge clk)
+    a3_whole1 <= \$335 ;
+  always @(posedge clk)
+    a3_whole2 <= \$336 ;
+  always @(posedge clk)
+    a3_whole3 <= \$337 ;
+  always @(posedge clk)
+    a3_max1_0 <= \$338 ;
+  always @(posedge clk)
+    a3_max1_1 <= \$339 ;
+  always @(posedge clk)
+    a3_max2_0 <= \$340 ;
   \softmax_int8.core.vectors  vectors (
     .clk(clk),
     .r_data(r_data),
@@ -2040,6 +2028,2616 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
     .w_en(w_en),
     .w_port__data(w_data)
   );
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$342  = a2_last;
+    if (rst) begin
+      \$342  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$343  = a2_len;
+    if (rst) begin
+      \$343  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$344  = a2_mask;
+    if (rst) begin
+      \$344  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$345  = \$116 ;
+    if (rst) begin
+      \$345  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$346  = a2_e0;
+    if (rst) begin
+      \$346  = 25'h0000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$347  = a2_e1;
+    if (rst) begin
+      \$347  = 25'h0000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$348  = a2_e2;
+    if (rst) begin
+      \$348  = 25'h0000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$349  = a2_e3;
+    if (rst) begin
+      \$349  = 25'h0000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$350  = a3_0_valid;
+    if (rst) begin
+      \$350  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$351  = a3_0_last;
+    if (rst) begin
+      \$351  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$352  = a3_0_len;
+    if (rst) begin
+      \$352  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$353  = a3_0_mask;
+    if (rst) begin
+      \$353  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$354  = a3_0_any;
+    if (rst) begin
+      \$354  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$355  = a3_0_e0;
+    if (rst) begin
+      \$355  = 25'h0000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$356  = a3_0_e1;
+    if (rst) begin
+      \$356  = 25'h0000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$357  = a3_0_e2;
+    if (rst) begin
+      \$357  = 25'h0000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$358  = a3_0_e3;
+    if (rst) begin
+      \$358  = 25'h0000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$359  = a3_1_valid;
+    if (rst) begin
+      \$359  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$360  = a3_1_last;
+    if (rst) begin
+      \$360  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$361  = a3_1_len;
+    if (rst) begin
+      \$361  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$362  = a3_1_mask;
+    if (rst) begin
+      \$362  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$363  = a3_1_any;
+    if (rst) begin
+      \$363  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$364  = a3_1_e0;
+    if (rst) begin
+      \$364  = 25'h0000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$365  = a3_1_e1;
+    if (rst) begin
+      \$365  = 25'h0000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$366  = a3_1_e2;
+    if (rst) begin
+      \$366  = 25'h0000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$367  = a3_1_e3;
+    if (rst) begin
+      \$367  = 25'h0000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$368  = \$118 ;
+    if (rst) begin
+      \$368  = 41'h00000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$369  = a_exp0_v_r[8:0];
+    if (rst) begin
+      \$369  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$370  = \$119 ;
+    if (rst) begin
+      \$370  = 19'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$371  = a_exp0_lower;
+    if (rst) begin
+      \$371  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$372  = \$9 [4:0];
+    if (rst) begin
+      \$372  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$373  = \$121 ;
+    if (rst) begin
+      \$373  = 41'h00000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$374  = a_exp1_v_r[8:0];
+    if (rst) begin
+      \$374  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$375  = \$122 ;
+    if (rst) begin
+      \$375  = 19'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$376  = a_exp1_lower;
+    if (rst) begin
+      \$376  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$377  = \$18 [4:0];
+    if (rst) begin
+      \$377  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$378  = \$124 ;
+    if (rst) begin
+      \$378  = 41'h00000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$379  = a_exp2_v_r[8:0];
+    if (rst) begin
+      \$379  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$380  = \$125 ;
+    if (rst) begin
+      \$380  = 19'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$381  = a_exp2_lower;
+    if (rst) begin
+      \$381  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$382  = \$27 [4:0];
+    if (rst) begin
+      \$382  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$383  = \$127 ;
+    if (rst) begin
+      \$383  = 41'h00000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$384  = a_exp3_v_r[8:0];
+    if (rst) begin
+      \$384  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$385  = \$128 ;
+    if (rst) begin
+      \$385  = 19'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$386  = a_exp3_lower;
+    if (rst) begin
+      \$386  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$387  = \$36 [4:0];
+    if (rst) begin
+      \$387  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$388  = a3_max2_0;
+    if (rst) begin
+      \$388  = 25'h0000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$389  = a3a_max;
+    if (rst) begin
+      \$389  = 25'h0000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$390  = a3_2_valid;
+    if (rst) begin
+      \$390  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$391  = a3a_valid;
+    if (rst) begin
+      \$391  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$392  = a3_2_last;
+    if (rst) begin
+      \$392  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$393  = a3a_last;
+    if (rst) begin
+      \$393  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$394  = a3_2_len;
+    if (rst) begin
+      \$394  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$395  = a3a_len;
+    if (rst) begin
+      \$395  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$396  = a3_2_any;
+    if (rst) begin
+      \$396  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$397  = a3a_any;
+    if (rst) begin
+      \$397  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$398  = a3_2_mask;
+    if (rst) begin
+      \$398  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$399  = a3a_mask;
+    if (rst) begin
+      \$399  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$400  = \$131 [17:0];
+    if (rst) begin
+      \$400  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$401  = a_exp0_drop_r;
+    if (rst) begin
+      \$401  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$402  = \$134 [17:0];
+    if (rst) begin
+      \$402  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$403  = a_exp1_drop_r;
+    if (rst) begin
+      \$403  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$404  = \$137 [17:0];
+    if (rst) begin
+      \$404  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$405  = a_exp2_drop_r;
+    if (rst) begin
+      \$405  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$406  = \$140 [17:0];
+    if (rst) begin
+      \$406  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$407  = a_exp3_drop_r;
+    if (rst) begin
+      \$407  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$408  = a3b_max;
+    if (rst) begin
+      \$408  = 25'h0000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$409  = a3b_valid;
+    if (rst) begin
+      \$409  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$410  = a3b_last;
+    if (rst) begin
+      \$410  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$411  = a3b_len;
+    if (rst) begin
+      \$411  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$412  = a3b_any;
+    if (rst) begin
+      \$412  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$413  = a3b_mask;
+    if (rst) begin
+      \$413  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$414  = \$146 ;
+    if (rst) begin
+      \$414  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$415  = \$152 ;
+    if (rst) begin
+      \$415  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$416  = \$158 ;
+    if (rst) begin
+      \$416  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$417  = \$164 ;
+    if (rst) begin
+      \$417  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$418  = a4_max;
+    if (rst) begin
+      \$418  = 25'h0000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$419  = a4_valid;
+    if (rst) begin
+      \$419  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$420  = a4_last;
+    if (rst) begin
+      \$420  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$421  = a4_len;
+    if (rst) begin
+      \$421  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$422  = a4_any;
+    if (rst) begin
+      \$422  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$423  = a4_mask;
+    if (rst) begin
+      \$423  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$424  = \$167 ;
+    if (rst) begin
+      \$424  = 21'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$425  = a5_max;
+    if (rst) begin
+      \$425  = 25'h0000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$426  = a5_valid;
+    if (rst) begin
+      \$426  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$427  = a5_last;
+    if (rst) begin
+      \$427  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$428  = a5_len;
+    if (rst) begin
+      \$428  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$429  = a5_any;
+    if (rst) begin
+      \$429  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$430  = run_max;
+    if (a6_valid) begin
+      \$430  = \$172 [14:0];
+    end
+    if (rst) begin
+      \$430  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$431  = started;
+    if (a6_valid) begin
+      \$431  = \$174 ;
+    end
+    if (rst) begin
+      \$431  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$432  = \$180 [15:0];
+    if (rst) begin
+      \$432  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$433  = \$185 [15:0];
+    if (rst) begin
+      \$433  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$434  = \$186 ;
+    if (rst) begin
+      \$434  = 21'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$435  = started;
+    if (rst) begin
+      \$435  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$436  = a6_valid;
+    if (rst) begin
+      \$436  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$437  = a6_last;
+    if (rst) begin
+      \$437  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$438  = a6_len;
+    if (rst) begin
+      \$438  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$439  = \$191 ;
+    if (rst) begin
+      \$439  = 25'h0000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$440  = \$192 ;
+    if (rst) begin
+      \$440  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$441  = \$195 ;
+    if (rst) begin
+      \$441  = 21'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$442  = a7_valid;
+    if (rst) begin
+      \$442  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$443  = a7_last;
+    if (rst) begin
+      \$443  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$444  = a7_len;
+    if (rst) begin
+      \$444  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$445  = a7_max;
+    if (rst) begin
+      \$445  = 25'h0000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$446  = a7_any;
+    if (rst) begin
+      \$446  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$447  = a7_old_shift;
+    if (rst) begin
+      \$447  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$448  = a7_keep;
+    if (rst) begin
+      \$448  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$449  = run_sum;
+    if (a8_valid) begin
+      \$449  = \$200 [26:0];
+    end
+    if (rst) begin
+      \$449  = 27'h0000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$450  = \$201 ;
+    if (rst) begin
+      \$450  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$451  = a8_max;
+    if (rst) begin
+      \$451  = 25'h0000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$452  = \$206 [26:0];
+    if (rst) begin
+      \$452  = 27'h0000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$453  = a8_any;
+    if (rst) begin
+      \$453  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$454  = a8_len;
+    if (rst) begin
+      \$454  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$455  = r0_valid;
+    if (rst) begin
+      \$455  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$456  = r0_max;
+    if (rst) begin
+      \$456  = 25'h0000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$457  = r0_any;
+    if (rst) begin
+      \$457  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$458  = r0_len;
+    if (rst) begin
+      \$458  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$459  = recip_lead;
+    if (rst) begin
+      \$459  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$460  = r0_sum;
+    if (rst) begin
+      \$460  = 27'h0000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$461  = r1_valid;
+    if (rst) begin
+      \$461  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$462  = r1_max;
+    if (rst) begin
+      \$462  = 25'h0000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$463  = r1_any;
+    if (rst) begin
+      \$463  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$464  = r1_len;
+    if (rst) begin
+      \$464  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$465  = r1_lead;
+    if (rst) begin
+      \$465  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$466  = recip_normal[15:0];
+    if (rst) begin
+      \$466  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$467  = r2_mantissa[12:0];
+    if (rst) begin
+      \$467  = 13'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$468  = \$207 ;
+    if (rst) begin
+      \$468  = 14'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$469  = recip_lower;
+    if (rst) begin
+      \$469  = 13'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$470  = r2_valid;
+    if (rst) begin
+      \$470  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$471  = r2_max;
+    if (rst) begin
+      \$471  = 25'h0000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$472  = r2_any;
+    if (rst) begin
+      \$472  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$473  = r2_len;
+    if (rst) begin
+      \$473  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$474  = r2_lead;
+    if (rst) begin
+      \$474  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$475  = r2_mantissa;
+    if (rst) begin
+      \$475  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$476  = r2b_valid;
+    if (rst) begin
+      \$476  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$477  = r2b_max;
+    if (rst) begin
+      \$477  = 25'h0000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$478  = r2b_any;
+    if (rst) begin
+      \$478  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$479  = r2b_len;
+    if (rst) begin
+      \$479  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$480  = r2b_lead;
+    if (rst) begin
+      \$480  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$481  = \$210 ;
+    if (rst) begin
+      \$481  = 28'h0000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$482  = r2b_mantissa;
+    if (rst) begin
+      \$482  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$483  = vector_valid;
+    if (vector_load) begin
+      \$483  = 1'h1;
+    end else if (vector_pop) begin
+      \$483  = 1'h0;
+    end
+    if (rst) begin
+      \$483  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$484  = vector_head;
+    if (vector_load) begin
+      \$484  = r_data;
+    end
+    if (rst) begin
+      \$484  = 41'h00000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$485  = rd__addr;
+    if (issue) begin
+      \$485  = \$211 [6:0];
+    end
+    if (rst) begin
+      \$485  = 7'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$486  = count;
+    if (issue) begin
+      \$486  = \$215 [6:0];
+    end
+    if (rst) begin
+      \$486  = 7'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$487  = d1_valid;
+    if (ce) begin
+      \$487  = issue;
+    end
+    if (rst) begin
+      \$487  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$488  = d1_last;
+    if (ce) begin
+      \$488  = \$218 ;
+    end
+    if (rst) begin
+      \$488  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$489  = d1_max;
+    if (ce) begin
+      \$489  = vector_head[14:0];
+    end
+    if (rst) begin
+      \$489  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$490  = d1_recip;
+    if (ce) begin
+      \$490  = vector_head[27:15];
+    end
+    if (rst) begin
+      \$490  = 13'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$491  = d1_lead;
+    if (ce) begin
+      \$491  = vector_head[32:28];
+    end
+    if (rst) begin
+      \$491  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$492  = d1_any;
+    if (ce) begin
+      \$492  = vector_head[33];
+    end
+    if (rst) begin
+      \$492  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$493  = d1b_ring;
+    if (ce) begin
+      \$493  = rd__data;
+    end
+    if (rst) begin
+      \$493  = 36'h000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$494  = d1b_valid;
+    if (ce) begin
+      \$494  = d1_valid;
+    end
+    if (rst) begin
+      \$494  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$495  = d1b_last;
+    if (ce) begin
+      \$495  = d1_last;
+    end
+    if (rst) begin
+      \$495  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$496  = d1b_max;
+    if (ce) begin
+      \$496  = d1_max;
+    end
+    if (rst) begin
+      \$496  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$497  = d1b_recip;
+    if (ce) begin
+      \$497  = d1_recip;
+    end
+    if (rst) begin
+      \$497  = 13'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$498  = d1b_lead;
+    if (ce) begin
+      \$498  = d1_lead;
+    end
+    if (rst) begin
+      \$498  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$499  = d1b_any;
+    if (ce) begin
+      \$499  = d1_any;
+    end
+    if (rst) begin
+      \$499  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$500  = d2_e0;
+    if (ce) begin
+      \$500  = \$220 ;
+    end
+    if (rst) begin
+      \$500  = 25'h0000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$501  = d2_e1;
+    if (ce) begin
+      \$501  = \$222 ;
+    end
+    if (rst) begin
+      \$501  = 25'h0000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$502  = d2_e2;
+    if (ce) begin
+      \$502  = \$224 ;
+    end
+    if (rst) begin
+      \$502  = 25'h0000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$503  = d2_e3;
+    if (ce) begin
+      \$503  = \$226 ;
+    end
+    if (rst) begin
+      \$503  = 25'h0000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$504  = d2_mask;
+    if (ce) begin
+      \$504  = d1b_ring[35:32];
+    end
+    if (rst) begin
+      \$504  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$505  = d2_valid;
+    if (ce) begin
+      \$505  = d1b_valid;
+    end
+    if (rst) begin
+      \$505  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$506  = d2_last;
+    if (ce) begin
+      \$506  = d1b_last;
+    end
+    if (rst) begin
+      \$506  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$507  = d2_max;
+    if (ce) begin
+      \$507  = d1b_max;
+    end
+    if (rst) begin
+      \$507  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$508  = d2_recip;
+    if (ce) begin
+      \$508  = d1b_recip;
+    end
+    if (rst) begin
+      \$508  = 13'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$509  = d2_lead;
+    if (ce) begin
+      \$509  = d1b_lead;
+    end
+    if (rst) begin
+      \$509  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$510  = d2_any;
+    if (ce) begin
+      \$510  = d1b_any;
+    end
+    if (rst) begin
+      \$510  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$511  = d_exp0_v_r;
+    if (ce) begin
+      \$511  = \$228 ;
+    end
+    if (rst) begin
+      \$511  = 31'h00000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$512  = d_exp0_offset_r;
+    if (ce) begin
+      \$512  = d_exp0_v_r[8:0];
+    end
+    if (rst) begin
+      \$512  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$513  = d_exp0_step_r;
+    if (ce) begin
+      \$513  = \$229 ;
+    end
+    if (rst) begin
+      \$513  = 19'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$514  = d_exp0_lower_r;
+    if (ce) begin
+      \$514  = d_exp0_lower;
+    end
+    if (rst) begin
+      \$514  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$515  = d_exp0_drop_r;
+    if (ce) begin
+      \$515  = \$58 [4:0];
+    end
+    if (rst) begin
+      \$515  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$516  = d_exp1_v_r;
+    if (ce) begin
+      \$516  = \$231 ;
+    end
+    if (rst) begin
+      \$516  = 31'h00000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$517  = d_exp1_offset_r;
+    if (ce) begin
+      \$517  = d_exp1_v_r[8:0];
+    end
+    if (rst) begin
+      \$517  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$518  = d_exp1_step_r;
+    if (ce) begin
+      \$518  = \$232 ;
+    end
+    if (rst) begin
+      \$518  = 19'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$519  = d_exp1_lower_r;
+    if (ce) begin
+      \$519  = d_exp1_lower;
+    end
+    if (rst) begin
+      \$519  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$520  = d_exp1_drop_r;
+    if (ce) begin
+      \$520  = \$67 [4:0];
+    end
+    if (rst) begin
+      \$520  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$521  = d_exp2_v_r;
+    if (ce) begin
+      \$521  = \$234 ;
+    end
+    if (rst) begin
+      \$521  = 31'h00000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$522  = d_exp2_offset_r;
+    if (ce) begin
+      \$522  = d_exp2_v_r[8:0];
+    end
+    if (rst) begin
+      \$522  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$523  = d_exp2_step_r;
+    if (ce) begin
+      \$523  = \$235 ;
+    end
+    if (rst) begin
+      \$523  = 19'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$524  = d_exp2_lower_r;
+    if (ce) begin
+      \$524  = d_exp2_lower;
+    end
+    if (rst) begin
+      \$524  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$525  = d_exp2_drop_r;
+    if (ce) begin
+      \$525  = \$76 [4:0];
+    end
+    if (rst) begin
+      \$525  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$526  = d_exp3_v_r;
+    if (ce) begin
+      \$526  = \$237 ;
+    end
+    if (rst) begin
+      \$526  = 31'h00000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$527  = d_exp3_offset_r;
+    if (ce) begin
+      \$527  = d_exp3_v_r[8:0];
+    end
+    if (rst) begin
+      \$527  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$528  = d_exp3_step_r;
+    if (ce) begin
+      \$528  = \$238 ;
+    end
+    if (rst) begin
+      \$528  = 19'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$529  = d_exp3_lower_r;
+    if (ce) begin
+      \$529  = d_exp3_lower;
+    end
+    if (rst) begin
+      \$529  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$530  = d_exp3_drop_r;
+    if (ce) begin
+      \$530  = \$85 [4:0];
+    end
+    if (rst) begin
+      \$530  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$531  = d2a_mask;
+    if (ce) begin
+      \$531  = d2_mask;
+    end
+    if (rst) begin
+      \$531  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$532  = d2b_mask;
+    if (ce) begin
+      \$532  = d2a_mask;
+    end
+    if (rst) begin
+      \$532  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$533  = d2a_valid;
+    if (ce) begin
+      \$533  = d2_valid;
+    end
+    if (rst) begin
+      \$533  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$534  = d2b_valid;
+    if (ce) begin
+      \$534  = d2a_valid;
+    end
+    if (rst) begin
+      \$534  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$535  = d2a_last;
+    if (ce) begin
+      \$535  = d2_last;
+    end
+    if (rst) begin
+      \$535  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$536  = d2b_last;
+    if (ce) begin
+      \$536  = d2a_last;
+    end
+    if (rst) begin
+      \$536  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$537  = d2a_max;
+    if (ce) begin
+      \$537  = d2_max;
+    end
+    if (rst) begin
+      \$537  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$538  = d2b_max;
+    if (ce) begin
+      \$538  = d2a_max;
+    end
+    if (rst) begin
+      \$538  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$539  = d2a_recip;
+    if (ce) begin
+      \$539  = d2_recip;
+    end
+    if (rst) begin
+      \$539  = 13'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$540  = d2b_recip;
+    if (ce) begin
+      \$540  = d2a_recip;
+    end
+    if (rst) begin
+      \$540  = 13'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$541  = d2a_lead;
+    if (ce) begin
+      \$541  = d2_lead;
+    end
+    if (rst) begin
+      \$541  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$542  = d2b_lead;
+    if (ce) begin
+      \$542  = d2a_lead;
+    end
+    if (rst) begin
+      \$542  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$543  = d2a_any;
+    if (ce) begin
+      \$543  = d2_any;
+    end
+    if (rst) begin
+      \$543  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$544  = d2b_any;
+    if (ce) begin
+      \$544  = d2a_any;
+    end
+    if (rst) begin
+      \$544  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$545  = d3_mantissa0;
+    if (ce) begin
+      \$545  = \$241 [17:0];
+    end
+    if (rst) begin
+      \$545  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$546  = d3_drop0;
+    if (ce) begin
+      \$546  = d_exp0_drop_r;
+    end
+    if (rst) begin
+      \$546  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$547  = d3_mantissa1;
+    if (ce) begin
+      \$547  = \$244 [17:0];
+    end
+    if (rst) begin
+      \$547  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$548  = d3_drop1;
+    if (ce) begin
+      \$548  = d_exp1_drop_r;
+    end
+    if (rst) begin
+      \$548  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$549  = d3_mantissa2;
+    if (ce) begin
+      \$549  = \$247 [17:0];
+    end
+    if (rst) begin
+      \$549  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$550  = d3_drop2;
+    if (ce) begin
+      \$550  = d_exp2_drop_r;
+    end
+    if (rst) begin
+      \$550  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$551  = d3_mantissa3;
+    if (ce) begin
+      \$551  = \$250 [17:0];
+    end
+    if (rst) begin
+      \$551  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$552  = d3_drop3;
+    if (ce) begin
+      \$552  = d_exp3_drop_r;
+    end
+    if (rst) begin
+      \$552  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$553  = d3_mask;
+    if (ce) begin
+      \$553  = d2b_mask;
+    end
+    if (rst) begin
+      \$553  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$554  = d3_valid;
+    if (ce) begin
+      \$554  = d2b_valid;
+    end
+    if (rst) begin
+      \$554  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$555  = d3_last;
+    if (ce) begin
+      \$555  = d2b_last;
+    end
+    if (rst) begin
+      \$555  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$556  = d3_max;
+    if (ce) begin
+      \$556  = d2b_max;
+    end
+    if (rst) begin
+      \$556  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$557  = d3_recip;
+    if (ce) begin
+      \$557  = d2b_recip;
+    end
+    if (rst) begin
+      \$557  = 13'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$558  = d3_lead;
+    if (ce) begin
+      \$558  = d2b_lead;
+    end
+    if (rst) begin
+      \$558  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$559  = d3_any;
+    if (ce) begin
+      \$559  = d2b_any;
+    end
+    if (rst) begin
+      \$559  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$560  = d4_num0;
+    if (ce) begin
+      \$560  = \$254 [17:0];
+    end
+    if (rst) begin
+      \$560  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$561  = d4_num1;
+    if (ce) begin
+      \$561  = \$258 [17:0];
+    end
+    if (rst) begin
+      \$561  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$562  = d4_num2;
+    if (ce) begin
+      \$562  = \$262 [17:0];
+    end
+    if (rst) begin
+      \$562  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$563  = d4_num3;
+    if (ce) begin
+      \$563  = \$266 [17:0];
+    end
+    if (rst) begin
+      \$563  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$564  = d4_mask;
+    if (ce) begin
+      \$564  = d3_mask;
+    end
+    if (rst) begin
+      \$564  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$565  = d4_valid;
+    if (ce) begin
+      \$565  = d3_valid;
+    end
+    if (rst) begin
+      \$565  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$566  = d4_last;
+    if (ce) begin
+      \$566  = d3_last;
+    end
+    if (rst) begin
+      \$566  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$567  = d4_max;
+    if (ce) begin
+      \$567  = d3_max;
+    end
+    if (rst) begin
+      \$567  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$568  = d4_recip;
+    if (ce) begin
+      \$568  = d3_recip;
+    end
+    if (rst) begin
+      \$568  = 13'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$569  = d4_lead;
+    if (ce) begin
+      \$569  = d3_lead;
+    end
+    if (rst) begin
+      \$569  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$570  = d4_any;
+    if (ce) begin
+      \$570  = d3_any;
+    end
+    if (rst) begin
+      \$570  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$571  = d5_prod0;
+    if (ce) begin
+      \$571  = \$267 ;
+    end
+    if (rst) begin
+      \$571  = 31'h00000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$572  = d5_prod1;
+    if (ce) begin
+      \$572  = \$268 ;
+    end
+    if (rst) begin
+      \$572  = 31'h00000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$573  = d5_prod2;
+    if (ce) begin
+      \$573  = \$269 ;
+    end
+    if (rst) begin
+      \$573  = 31'h00000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$574  = d5_prod3;
+    if (ce) begin
+      \$574  = \$270 ;
+    end
+    if (rst) begin
+      \$574  = 31'h00000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$575  = d5_mask;
+    if (ce) begin
+      \$575  = d4_mask;
+    end
+    if (rst) begin
+      \$575  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$576  = d5_valid;
+    if (ce) begin
+      \$576  = d4_valid;
+    end
+    if (rst) begin
+      \$576  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$577  = d5_last;
+    if (ce) begin
+      \$577  = d4_last;
+    end
+    if (rst) begin
+      \$577  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$578  = d5_max;
+    if (ce) begin
+      \$578  = d4_max;
+    end
+    if (rst) begin
+      \$578  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$579  = d5_recip;
+    if (ce) begin
+      \$579  = d4_recip;
+    end
+    if (rst) begin
+      \$579  = 13'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$580  = d5_lead;
+    if (ce) begin
+      \$580  = d4_lead;
+    end
+    if (rst) begin
+      \$580  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$581  = d5_any;
+    if (ce) begin
+      \$581  = d4_any;
+    end
+    if (rst) begin
+      \$581  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$582  = d5_shift;
+    if (ce) begin
+      \$582  = \$86 [4:0];
+    end
+    if (rst) begin
+      \$582  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$583  = d6_twice0;
+    if (ce) begin
+      \$583  = \$272 ;
+    end
+    if (rst) begin
+      \$583  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$584  = d6_twice1;
+    if (ce) begin
+      \$584  = \$274 ;
+    end
+    if (rst) begin
+      \$584  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$585  = d6_twice2;
+    if (ce) begin
+      \$585  = \$276 ;
+    end
+    if (rst) begin
+      \$585  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$586  = d6_twice3;
+    if (ce) begin
+      \$586  = \$278 ;
+    end
+    if (rst) begin
+      \$586  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$587  = d6_mask;
+    if (ce) begin
+      \$587  = d5_mask;
+    end
+    if (rst) begin
+      \$587  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$588  = d6_valid;
+    if (ce) begin
+      \$588  = d5_valid;
+    end
+    if (rst) begin
+      \$588  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$589  = d6_last;
+    if (ce) begin
+      \$589  = d5_last;
+    end
+    if (rst) begin
+      \$589  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$590  = d6_max;
+    if (ce) begin
+      \$590  = d5_max;
+    end
+    if (rst) begin
+      \$590  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$591  = d6_recip;
+    if (ce) begin
+      \$591  = d5_recip;
+    end
+    if (rst) begin
+      \$591  = 13'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$592  = d6_lead;
+    if (ce) begin
+      \$592  = d5_lead;
+    end
+    if (rst) begin
+      \$592  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$593  = d6_any;
+    if (ce) begin
+      \$593  = d5_any;
+    end
+    if (rst) begin
+      \$593  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$594  = d6_shift;
+    if (ce) begin
+      \$594  = d5_shift;
+    end
+    if (rst) begin
+      \$594  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$595  = d7_y0;
+    if (ce) begin
+      \$595  = \$287 [7:0];
+    end
+    if (rst) begin
+      \$595  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$596  = d7_y1;
+    if (ce) begin
+      \$596  = \$296 [7:0];
+    end
+    if (rst) begin
+      \$596  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$597  = d7_y2;
+    if (ce) begin
+      \$597  = \$305 [7:0];
+    end
+    if (rst) begin
+      \$597  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$598  = d7_y3;
+    if (ce) begin
+      \$598  = \$314 [7:0];
+    end
+    if (rst) begin
+      \$598  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$599  = o__valid;
+    if (ce) begin
+      \$599  = d6_valid;
+    end
+    if (rst) begin
+      \$599  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$600  = d7_last;
+    if (ce) begin
+      \$600  = d6_last;
+    end
+    if (rst) begin
+      \$600  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    a_exp0_lower = 18'h00000;
+    casez (\$1 )
+      12'h000:
+          a_exp0_lower = 18'h10000;
+      12'h001:
+          a_exp0_lower = 18'h1172c;
+      12'h002:
+          a_exp0_lower = 18'h13070;
+      12'h003:
+          a_exp0_lower = 18'h14bfe;
+      12'h004:
+          a_exp0_lower = 18'h16a0a;
+      12'h005:
+          a_exp0_lower = 18'h18ace;
+      12'h006:
+          a_exp0_lower = 18'h1ae8a;
+      12'h007:
+          a_exp0_lower = 18'h1d582;
+      12'h008:
+          a_exp0_lower = 18'h20000;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    a_exp0_upper = 18'h00000;
+    casez (\$3 )
+      13'h0000:
+          a_exp0_upper = 18'h10000;
+      13'h0001:
+          a_exp0_upper = 18'h1172c;
+      13'h0002:
+          a_exp0_upper = 18'h13070;
+      13'h0003:
+          a_exp0_upper = 18'h14bfe;
+      13'h0004:
+          a_exp0_upper = 18'h16a0a;
+      13'h0005:
+          a_exp0_upper = 18'h18ace;
+      13'h0006:
+          a_exp0_upper = 18'h1ae8a;
+      13'h0007:
+          a_exp0_upper = 18'h1d582;
+      13'h0008:
+          a_exp0_upper = 18'h20000;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    a_exp1_lower = 18'h00000;
+    casez (\$10 )
+      12'h000:
+          a_exp1_lower = 18'h10000;
+      12'h001:
+          a_exp1_lower = 18'h1172c;
+      12'h002:
+          a_exp1_lower = 18'h13070;
+      12'h003:
+          a_exp1_lower = 18'h14bfe;
+      12'h004:
+          a_exp1_lower = 18'h16a0a;
+      12'h005:
+          a_exp1_lower = 18'h18ace;
+      12'h006:
+          a_exp1_lower = 18'h1ae8a;
+      12'h007:
+          a_exp1_lower = 18'h1d582;
+      12'h008:
+          a_exp1_lower = 18'h20000;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    a_exp1_upper = 18'h00000;
+    casez (\$12 )
+      13'h0000:
+          a_exp1_upper = 18'h10000;
+      13'h0001:
+          a_exp1_upper = 18'h1172c;
+      13'h0002:
+          a_exp1_upper = 18'h13070;
+      13'h0003:
+          a_exp1_upper = 18'h14bfe;
+      13'h0004:
+          a_exp1_upper = 18'h16a0a;
+      13'h0005:
+          a_exp1_upper = 18'h18ace;
+      13'h0006:
+          a_exp1_upper = 18'h1ae8a;
+      13'h0007:
+          a_exp1_upper = 18'h1d582;
+      13'h0008:
+          a_exp1_upper = 18'h20000;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    a_exp2_lower = 18'h00000;
+    casez (\$19 )
+      12'h000:
+          a_exp2_lower = 18'h10000;
+      12'h001:
+          a_exp2_lower = 18'h1172c;
+      12'h002:
+          a_exp2_lower = 18'h13070;
+      12'h003:
+          a_exp2_lower = 18'h14bfe;
+      12'h004:
+          a_exp2_lower = 18'h16a0a;
+      12'h005:
+          a_exp2_lower = 18'h18ace;
+      12'h006:
+          a_exp2_lower = 18'h1ae8a;
+      12'h007:
+          a_exp2_lower = 18'h1d582;
+      12'h008:
+          a_exp2_lower = 18'h20000;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    a_exp2_upper = 18'h00000;
+    casez (\$21 )
+      13'h0000:
+          a_exp2_upper = 18'h10000;
+      13'h0001:
+          a_exp2_upper = 18'h1172c;
+      13'h0002:
+          a_exp2_upper = 18'h13070;
+      13'h0003:
+          a_exp2_upper = 18'h14bfe;
+      13'h0004:
+          a_exp2_upper = 18'h16a0a;
+      13'h0005:
+          a_exp2_upper = 18'h18ace;
+      13'h0006:
+          a_exp2_upper = 18'h1ae8a;
+      13'h0007:
+          a_exp2_upper = 18'h1d582;
+      13'h0008:
+          a_exp2_upper = 18'h20000;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    a_exp3_lower = 18'h00000;
+    casez (\$28 )
+      12'h000:
+          a_exp3_lower = 18'h10000;
+      12'h001:
+          a_exp3_lower = 18'h1172c;
+      12'h002:
+          a_exp3_lower = 18'h13070;
+      12'h003:
+          a_exp3_lower = 18'h14bfe;
+      12'h004:
+          a_exp3_lower = 18'h16a0a;
+      12'h005:
+          a_exp3_lower = 18'h18ace;
+      12'h006:
+          a_exp3_lower = 18'h1ae8a;
+      12'h007:
+          a_exp3_lower = 18'h1d582;
+      12'h008:
+          a_exp3_lower = 18'h20000;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    a_exp3_upper = 18'h00000;
+    casez (\$30 )
+      13'h0000:
+          a_exp3_upper = 18'h10000;
+      13'h0001:
+          a_exp3_upper = 18'h1172c;
+      13'h0002:
+          a_exp3_upper = 18'h13070;
+      13'h0003:
+          a_exp3_upper = 18'h14bfe;
+      13'h0004:
+          a_exp3_upper = 18'h16a0a;
+      13'h0005:
+          a_exp3_upper = 18'h18ace;
+      13'h0006:
+          a_exp3_upper = 18'h1ae8a;
+      13'h0007:
+          a_exp3_upper = 18'h1d582;
+      13'h0008:
+          a_exp3_upper = 18'h20000;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    recip_lower = 13'h0000;
+    casez (\$42 )
+      16'h0000:
+          recip_lower = 13'h1000;
+      16'h0001:
+          recip_lower = 13'h0e39;
+      16'h0002:
+          recip_lower = 13'h0ccd;
+      16'h0003:
+          recip_lower = 13'h0ba3;
+      16'h0004:
+          recip_lower = 13'h0aab;
+      16'h0005:
+          recip_lower = 13'h09d9;
+      16'h0006:
+          recip_lower = 13'h0925;
+      16'h0007:
+          recip_lower = 13'h0889;
+      16'h0008:
+          recip_lower = 13'h0800;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    recip_upper = 13'h0000;
+    casez (\$44 )
+      17'h00000:
+          recip_upper = 13'h1000;
+      17'h00001:
+          recip_upper = 13'h0e39;
+      17'h00002:
+          recip_upper = 13'h0ccd;
+      17'h00003:
+          recip_upper = 13'h0ba3;
+      17'h00004:
+          recip_upper = 13'h0aab;
+      17'h00005:
+          recip_upper = 13'h09d9;
+      17'h00006:
+          recip_upper = 13'h0925;
+      17'h00007:
+          recip_upper = 13'h0889;
+      17'h00008:
+          recip_upper = 13'h0800;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    d_exp0_lower = 18'h00000;
+    casez (\$50 )
+      12'h000:
+          d_exp0_lower = 18'h10000;
+      12'h001:
+          d_exp0_lower = 18'h1172c;
+      12'h002:
+          d_exp0_lower = 18'h13070;
+      12'h003:
+          d_exp0_lower = 18'h14bfe;
+      12'h004:
+          d_exp0_lower = 18'h16a0a;
+      12'h005:
+          d_exp0_lower = 18'h18ace;
+      12'h006:
+          d_exp0_lower = 18'h1ae8a;
+      12'h007:
+          d_exp0_lower = 18'h1d582;
+      12'h008:
+          d_exp0_lower = 18'h20000;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    d_exp0_upper = 18'h00000;
+    casez (\$52 )
+      13'h0000:
+          d_exp0_upper = 18'h10000;
+      13'h0001:
+          d_exp0_upper = 18'h1172c;
+      13'h0002:
+          d_exp0_upper = 18'h13070;
+      13'h0003:
+          d_exp0_upper = 18'h14bfe;
+      13'h0004:
+          d_exp0_upper = 18'h16a0a;
+      13'h0005:
+          d_exp0_upper = 18'h18ace;
+      13'h0006:
+          d_exp0_upper = 18'h1ae8a;
+      13'h0007:
+          d_exp0_upper = 18'h1d582;
+      13'h0008:
+          d_exp0_upper = 18'h20000;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    d_exp1_lower = 18'h00000;
+    casez (\$59 )
+      12'h000:
+          d_exp1_lower = 18'h10000;
+      12'h001:
+          d_exp1_lower = 18'h1172c;
+      12'h002:
+          d_exp1_lower = 18'h13070;
+      12'h003:
+          d_exp1_lower = 18'h14bfe;
+      12'h004:
+          d_exp1_lower = 18'h16a0a;
+      12'h005:
+          d_exp1_lower = 18'h18ace;
+      12'h006:
+          d_exp1_lower = 18'h1ae8a;
+      12'h007:
+          d_exp1_lower = 18'h1d582;
+      12'h008:
+          d_exp1_lower = 18'h20000;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    d_exp1_upper = 18'h00000;
+    casez (\$61 )
+      13'h0000:
+          d_exp1_upper = 18'h10000;
+      13'h0001:
+          d_exp1_upper = 18'h1172c;
+      13'h0002:
+          d_exp1_upper = 18'h13070;
+      13'h0003:
+          d_exp1_upper = 18'h14bfe;
+      13'h0004:
+          d_exp1_upper = 18'h16a0a;
+      13'h0005:
+          d_exp1_upper = 18'h18ace;
+      13'h0006:
+          d_exp1_upper = 18'h1ae8a;
+      13'h0007:
+          d_exp1_upper = 18'h1d582;
+      13'h0008:
+          d_exp1_upper = 18'h20000;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    d_exp2_lower = 18'h00000;
+    casez (\$68 )
+      12'h000:
+          d_exp2_lower = 18'h10000;
+      12'h001:
+          d_exp2_lower = 18'h1172c;
+      12'h002:
+          d_exp2_lower = 18'h13070;
+      12'h003:
+          d_exp2_lower = 18'h14bfe;
+      12'h004:
+          d_exp2_lower = 18'h16a0a;
+      12'h005:
+          d_exp2_lower = 18'h18ace;
+      12'h006:
+          d_exp2_lower = 18'h1ae8a;
+      12'h007:
+          d_exp2_lower = 18'h1d582;
+      12'h008:
+          d_exp2_lower = 18'h20000;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    d_exp2_upper = 18'h00000;
+    casez (\$70 )
+      13'h0000:
+          d_exp2_upper = 18'h10000;
+      13'h0001:
+          d_exp2_upper = 18'h1172c;
+      13'h0002:
+          d_exp2_upper = 18'h13070;
+      13'h0003:
+          d_exp2_upper = 18'h14bfe;
+      13'h0004:
+          d_exp2_upper = 18'h16a0a;
+      13'h0005:
+          d_exp2_upper = 18'h18ace;
+      13'h0006:
+          d_exp2_upper = 18'h1ae8a;
+      13'h0007:
+          d_exp2_upper = 18'h1d582;
+      13'h0008:
+          d_exp2_upper = 18'h20000;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    d_exp3_lower = 18'h00000;
+    casez (\$77 )
+      12'h000:
+          d_exp3_lower = 18'h10000;
+      12'h001:
+          d_exp3_lower = 18'h1172c;
+      12'h002:
+          d_exp3_lower = 18'h13070;
+      12'h003:
+          d_exp3_lower = 18'h14bfe;
+      12'h004:
+          d_exp3_lower = 18'h16a0a;
+      12'h005:
+          d_exp3_lower = 18'h18ace;
+      12'h006:
+          d_exp3_lower = 18'h1ae8a;
+      12'h007:
+          d_exp3_lower = 18'h1d582;
+      12'h008:
+          d_exp3_lower = 18'h20000;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    d_exp3_upper = 18'h00000;
+    casez (\$79 )
+      13'h0000:
+          d_exp3_upper = 18'h10000;
+      13'h0001:
+          d_exp3_upper = 18'h1172c;
+      13'h0002:
+          d_exp3_upper = 18'h13070;
+      13'h0003:
+          d_exp3_upper = 18'h14bfe;
+      13'h0004:
+          d_exp3_upper = 18'h16a0a;
+      13'h0005:
+          d_exp3_upper = 18'h18ace;
+      13'h0006:
+          d_exp3_upper = 18'h1ae8a;
+      13'h0007:
+          d_exp3_upper = 18'h1d582;
+      13'h0008:
+          d_exp3_upper = 18'h20000;
+    endcase
+  end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     recip_lead = 5'h00;
@@ -2128,2652 +4726,222 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    if (\$69 ) begin
-      recip_normal = \$71 [16:0];
+    if (\$37 ) begin
+      recip_normal = \$39 [16:0];
     end else begin
-      recip_normal = \$73 [16:0];
+      recip_normal = \$41 [16:0];
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$379  = wr__addr;
+    \$315  = wr__addr;
     if (accept) begin
-      \$379  = \$151 [6:0];
+      \$315  = \$87 [6:0];
     end
     if (rst) begin
-      \$379  = 7'h00;
+      \$315  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$380  = \$153 [7:0];
+    \$316  = \$89 [7:0];
     if (rst) begin
-      \$380  = 8'h00;
+      \$316  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$381  = length;
+    \$317  = length;
     if (accept) begin
-      \$381  = \$155 [6:0];
+      \$317  = \$91 [6:0];
     end
     if (rst) begin
-      \$381  = 7'h00;
+      \$317  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$382  = accept;
+    \$318  = accept;
     if (rst) begin
-      \$382  = 1'h0;
+      \$318  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$383  = i__payload[36];
+    \$319  = i__payload[36];
     if (rst) begin
-      \$383  = 1'h0;
+      \$319  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$384  = \$156 ;
+    \$320  = \$92 ;
     if (rst) begin
-      \$384  = 8'h00;
+      \$320  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$385  = i__payload[35:32];
+    \$321  = i__payload[35:32];
     if (rst) begin
-      \$385  = 4'h0;
+      \$321  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$386  = i__payload[7:0];
+    \$322  = i__payload[7:0];
     if (rst) begin
-      \$386  = 8'h00;
+      \$322  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$387  = i__payload[15:8];
+    \$323  = i__payload[15:8];
     if (rst) begin
-      \$387  = 8'h00;
+      \$323  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$388  = i__payload[23:16];
+    \$324  = i__payload[23:16];
     if (rst) begin
-      \$388  = 8'h00;
+      \$324  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$389  = i__payload[31:24];
+    \$325  = i__payload[31:24];
     if (rst) begin
-      \$389  = 8'h00;
+      \$325  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$390  = \$158 ;
+    \$326  = \$94 ;
     if (rst) begin
-      \$390  = 25'h0000000;
+      \$326  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$391  = \$160 ;
+    \$327  = \$96 ;
     if (rst) begin
-      \$391  = 25'h0000000;
+      \$327  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$392  = \$162 ;
+    \$328  = \$98 ;
     if (rst) begin
-      \$392  = 25'h0000000;
+      \$328  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$393  = \$164 ;
+    \$329  = \$100 ;
     if (rst) begin
-      \$393  = 25'h0000000;
+      \$329  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$394  = a1_valid;
+    \$330  = a1_valid;
     if (rst) begin
-      \$394  = 1'h0;
+      \$330  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$395  = a1_last;
+    \$331  = a1_last;
     if (rst) begin
-      \$395  = 1'h0;
+      \$331  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$396  = a1_len;
+    \$332  = a1_len;
     if (rst) begin
-      \$396  = 8'h00;
+      \$332  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$397  = a1_mask;
+    \$333  = a1_mask;
     if (rst) begin
-      \$397  = 4'h0;
+      \$333  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$398  = \$166 ;
+    \$334  = \$102 ;
     if (rst) begin
-      \$398  = 25'h0000000;
+      \$334  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$399  = \$168 ;
+    \$335  = \$104 ;
     if (rst) begin
-      \$399  = 25'h0000000;
+      \$335  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$400  = \$170 ;
+    \$336  = \$106 ;
     if (rst) begin
-      \$400  = 25'h0000000;
+      \$336  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$401  = \$172 ;
+    \$337  = \$108 ;
     if (rst) begin
-      \$401  = 25'h0000000;
+      \$337  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$402  = \$174 ;
+    \$338  = \$110 ;
     if (rst) begin
-      \$402  = 25'h0000000;
+      \$338  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$403  = \$176 ;
+    \$339  = \$112 ;
     if (rst) begin
-      \$403  = 25'h0000000;
+      \$339  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$404  = \$178 ;
+    \$340  = \$114 ;
     if (rst) begin
-      \$404  = 25'h0000000;
+      \$340  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$405  = a2_valid;
+    \$341  = a2_valid;
     if (rst) begin
-      \$405  = 1'h0;
+      \$341  = 1'h0;
     end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$406  = a2_last;
-    if (rst) begin
-      \$406  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$407  = a2_len;
-    if (rst) begin
-      \$407  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$408  = a2_mask;
-    if (rst) begin
-      \$408  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$409  = \$180 ;
-    if (rst) begin
-      \$409  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$410  = a2_e0;
-    if (rst) begin
-      \$410  = 25'h0000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$411  = a2_e1;
-    if (rst) begin
-      \$411  = 25'h0000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$412  = a2_e2;
-    if (rst) begin
-      \$412  = 25'h0000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$413  = a2_e3;
-    if (rst) begin
-      \$413  = 25'h0000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$414  = a3_0_valid;
-    if (rst) begin
-      \$414  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$415  = a3_0_last;
-    if (rst) begin
-      \$415  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$416  = a3_0_len;
-    if (rst) begin
-      \$416  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$417  = a3_0_mask;
-    if (rst) begin
-      \$417  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$418  = a3_0_any;
-    if (rst) begin
-      \$418  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$419  = a3_0_e0;
-    if (rst) begin
-      \$419  = 25'h0000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$420  = a3_0_e1;
-    if (rst) begin
-      \$420  = 25'h0000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$421  = a3_0_e2;
-    if (rst) begin
-      \$421  = 25'h0000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$422  = a3_0_e3;
-    if (rst) begin
-      \$422  = 25'h0000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$423  = a3_1_valid;
-    if (rst) begin
-      \$423  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$424  = a3_1_last;
-    if (rst) begin
-      \$424  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$425  = a3_1_len;
-    if (rst) begin
-      \$425  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$426  = a3_1_mask;
-    if (rst) begin
-      \$426  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$427  = a3_1_any;
-    if (rst) begin
-      \$427  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$428  = a3_1_e0;
-    if (rst) begin
-      \$428  = 25'h0000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$429  = a3_1_e1;
-    if (rst) begin
-      \$429  = 25'h0000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$430  = a3_1_e2;
-    if (rst) begin
-      \$430  = 25'h0000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$431  = a3_1_e3;
-    if (rst) begin
-      \$431  = 25'h0000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$432  = \$182 [8:0];
-    if (rst) begin
-      \$432  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$433  = \$183 ;
-    if (rst) begin
-      \$433  = 19'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$434  = a_exp0_lower;
-    if (rst) begin
-      \$434  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$435  = \$17 [4:0];
-    if (rst) begin
-      \$435  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$436  = \$185 [8:0];
-    if (rst) begin
-      \$436  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$437  = \$186 ;
-    if (rst) begin
-      \$437  = 19'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$438  = a_exp1_lower;
-    if (rst) begin
-      \$438  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$439  = \$34 [4:0];
-    if (rst) begin
-      \$439  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$440  = \$188 [8:0];
-    if (rst) begin
-      \$440  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$441  = \$189 ;
-    if (rst) begin
-      \$441  = 19'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$442  = a_exp2_lower;
-    if (rst) begin
-      \$442  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$443  = \$51 [4:0];
-    if (rst) begin
-      \$443  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$444  = \$191 [8:0];
-    if (rst) begin
-      \$444  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$445  = \$192 ;
-    if (rst) begin
-      \$445  = 19'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$446  = a_exp3_lower;
-    if (rst) begin
-      \$446  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$447  = \$68 [4:0];
-    if (rst) begin
-      \$447  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$448  = a3_max2_0;
-    if (rst) begin
-      \$448  = 25'h0000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$449  = a3_2_valid;
-    if (rst) begin
-      \$449  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$450  = a3_2_last;
-    if (rst) begin
-      \$450  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$451  = a3_2_len;
-    if (rst) begin
-      \$451  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$452  = a3_2_any;
-    if (rst) begin
-      \$452  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$453  = a3_2_mask;
-    if (rst) begin
-      \$453  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$454  = \$195 [17:0];
-    if (rst) begin
-      \$454  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$455  = a_exp0_drop_r;
-    if (rst) begin
-      \$455  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$456  = \$198 [17:0];
-    if (rst) begin
-      \$456  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$457  = a_exp1_drop_r;
-    if (rst) begin
-      \$457  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$458  = \$201 [17:0];
-    if (rst) begin
-      \$458  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$459  = a_exp2_drop_r;
-    if (rst) begin
-      \$459  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$460  = \$204 [17:0];
-    if (rst) begin
-      \$460  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$461  = a_exp3_drop_r;
-    if (rst) begin
-      \$461  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$462  = a3b_max;
-    if (rst) begin
-      \$462  = 25'h0000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$463  = a3b_valid;
-    if (rst) begin
-      \$463  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$464  = a3b_last;
-    if (rst) begin
-      \$464  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$465  = a3b_len;
-    if (rst) begin
-      \$465  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$466  = a3b_any;
-    if (rst) begin
-      \$466  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$467  = a3b_mask;
-    if (rst) begin
-      \$467  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$468  = \$210 ;
-    if (rst) begin
-      \$468  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$469  = \$216 ;
-    if (rst) begin
-      \$469  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$470  = \$222 ;
-    if (rst) begin
-      \$470  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$471  = \$228 ;
-    if (rst) begin
-      \$471  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$472  = a4_max;
-    if (rst) begin
-      \$472  = 25'h0000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$473  = a4_valid;
-    if (rst) begin
-      \$473  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$474  = a4_last;
-    if (rst) begin
-      \$474  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$475  = a4_len;
-    if (rst) begin
-      \$475  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$476  = a4_any;
-    if (rst) begin
-      \$476  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$477  = a4_mask;
-    if (rst) begin
-      \$477  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$478  = \$231 ;
-    if (rst) begin
-      \$478  = 21'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$479  = a5_max;
-    if (rst) begin
-      \$479  = 25'h0000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$480  = a5_valid;
-    if (rst) begin
-      \$480  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$481  = a5_last;
-    if (rst) begin
-      \$481  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$482  = a5_len;
-    if (rst) begin
-      \$482  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$483  = a5_any;
-    if (rst) begin
-      \$483  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$484  = run_max;
-    if (a6_valid) begin
-      \$484  = \$236 [14:0];
-    end
-    if (rst) begin
-      \$484  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$485  = started;
-    if (a6_valid) begin
-      \$485  = \$238 ;
-    end
-    if (rst) begin
-      \$485  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$486  = \$244 [15:0];
-    if (rst) begin
-      \$486  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$487  = \$249 [15:0];
-    if (rst) begin
-      \$487  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$488  = \$250 ;
-    if (rst) begin
-      \$488  = 21'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$489  = started;
-    if (rst) begin
-      \$489  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$490  = a6_valid;
-    if (rst) begin
-      \$490  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$491  = a6_last;
-    if (rst) begin
-      \$491  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$492  = a6_len;
-    if (rst) begin
-      \$492  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$493  = \$255 ;
-    if (rst) begin
-      \$493  = 25'h0000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$494  = \$256 ;
-    if (rst) begin
-      \$494  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$495  = \$259 ;
-    if (rst) begin
-      \$495  = 21'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$496  = a7_valid;
-    if (rst) begin
-      \$496  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$497  = a7_last;
-    if (rst) begin
-      \$497  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$498  = a7_len;
-    if (rst) begin
-      \$498  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$499  = a7_max;
-    if (rst) begin
-      \$499  = 25'h0000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$500  = a7_any;
-    if (rst) begin
-      \$500  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$501  = a7_old_shift;
-    if (rst) begin
-      \$501  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$502  = a7_keep;
-    if (rst) begin
-      \$502  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$503  = run_sum;
-    if (a8_valid) begin
-      \$503  = \$264 [26:0];
-    end
-    if (rst) begin
-      \$503  = 27'h0000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$504  = \$265 ;
-    if (rst) begin
-      \$504  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$505  = a8_max;
-    if (rst) begin
-      \$505  = 25'h0000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$506  = \$270 [26:0];
-    if (rst) begin
-      \$506  = 27'h0000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$507  = a8_any;
-    if (rst) begin
-      \$507  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$508  = a8_len;
-    if (rst) begin
-      \$508  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$509  = r0_valid;
-    if (rst) begin
-      \$509  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$510  = r0_max;
-    if (rst) begin
-      \$510  = 25'h0000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$511  = r0_any;
-    if (rst) begin
-      \$511  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$512  = r0_len;
-    if (rst) begin
-      \$512  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$513  = recip_lead;
-    if (rst) begin
-      \$513  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$514  = r0_sum;
-    if (rst) begin
-      \$514  = 27'h0000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$515  = r1_valid;
-    if (rst) begin
-      \$515  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$516  = r1_max;
-    if (rst) begin
-      \$516  = 25'h0000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$517  = r1_any;
-    if (rst) begin
-      \$517  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$518  = r1_len;
-    if (rst) begin
-      \$518  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$519  = r1_lead;
-    if (rst) begin
-      \$519  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$520  = recip_normal[15:0];
-    if (rst) begin
-      \$520  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$521  = r2_mantissa[12:0];
-    if (rst) begin
-      \$521  = 13'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$522  = \$271 ;
-    if (rst) begin
-      \$522  = 14'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$523  = recip_lower;
-    if (rst) begin
-      \$523  = 13'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$524  = r2_valid;
-    if (rst) begin
-      \$524  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$525  = r2_max;
-    if (rst) begin
-      \$525  = 25'h0000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$526  = r2_any;
-    if (rst) begin
-      \$526  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$527  = r2_len;
-    if (rst) begin
-      \$527  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$528  = r2_lead;
-    if (rst) begin
-      \$528  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$529  = r2_mantissa;
-    if (rst) begin
-      \$529  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$530  = r2b_valid;
-    if (rst) begin
-      \$530  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$531  = r2b_max;
-    if (rst) begin
-      \$531  = 25'h0000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$532  = r2b_any;
-    if (rst) begin
-      \$532  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$533  = r2b_len;
-    if (rst) begin
-      \$533  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$534  = r2b_lead;
-    if (rst) begin
-      \$534  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$535  = \$274 ;
-    if (rst) begin
-      \$535  = 28'h0000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$536  = r2b_mantissa;
-    if (rst) begin
-      \$536  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$537  = vector_valid;
-    if (vector_load) begin
-      \$537  = 1'h1;
-    end else if (vector_pop) begin
-      \$537  = 1'h0;
-    end
-    if (rst) begin
-      \$537  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$538  = vector_head;
-    if (vector_load) begin
-      \$538  = r_data;
-    end
-    if (rst) begin
-      \$538  = 41'h00000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$539  = rd__addr;
-    if (issue) begin
-      \$539  = \$275 [6:0];
-    end
-    if (rst) begin
-      \$539  = 7'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$540  = count;
-    if (issue) begin
-      \$540  = \$279 [6:0];
-    end
-    if (rst) begin
-      \$540  = 7'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$541  = d1_valid;
-    if (ce) begin
-      \$541  = issue;
-    end
-    if (rst) begin
-      \$541  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$542  = d1_last;
-    if (ce) begin
-      \$542  = \$282 ;
-    end
-    if (rst) begin
-      \$542  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$543  = d1_max;
-    if (ce) begin
-      \$543  = vector_head[14:0];
-    end
-    if (rst) begin
-      \$543  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$544  = d1_recip;
-    if (ce) begin
-      \$544  = vector_head[27:15];
-    end
-    if (rst) begin
-      \$544  = 13'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$545  = d1_lead;
-    if (ce) begin
-      \$545  = vector_head[32:28];
-    end
-    if (rst) begin
-      \$545  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$546  = d1_any;
-    if (ce) begin
-      \$546  = vector_head[33];
-    end
-    if (rst) begin
-      \$546  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$547  = d1b_ring;
-    if (ce) begin
-      \$547  = rd__data;
-    end
-    if (rst) begin
-      \$547  = 36'h000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$548  = d1b_valid;
-    if (ce) begin
-      \$548  = d1_valid;
-    end
-    if (rst) begin
-      \$548  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$549  = d1b_last;
-    if (ce) begin
-      \$549  = d1_last;
-    end
-    if (rst) begin
-      \$549  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$550  = d1b_max;
-    if (ce) begin
-      \$550  = d1_max;
-    end
-    if (rst) begin
-      \$550  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$551  = d1b_recip;
-    if (ce) begin
-      \$551  = d1_recip;
-    end
-    if (rst) begin
-      \$551  = 13'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$552  = d1b_lead;
-    if (ce) begin
-      \$552  = d1_lead;
-    end
-    if (rst) begin
-      \$552  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$553  = d1b_any;
-    if (ce) begin
-      \$553  = d1_any;
-    end
-    if (rst) begin
-      \$553  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$554  = d2_e0;
-    if (ce) begin
-      \$554  = \$284 ;
-    end
-    if (rst) begin
-      \$554  = 25'h0000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$555  = d2_e1;
-    if (ce) begin
-      \$555  = \$286 ;
-    end
-    if (rst) begin
-      \$555  = 25'h0000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$556  = d2_e2;
-    if (ce) begin
-      \$556  = \$288 ;
-    end
-    if (rst) begin
-      \$556  = 25'h0000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$557  = d2_e3;
-    if (ce) begin
-      \$557  = \$290 ;
-    end
-    if (rst) begin
-      \$557  = 25'h0000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$558  = d2_mask;
-    if (ce) begin
-      \$558  = d1b_ring[35:32];
-    end
-    if (rst) begin
-      \$558  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$559  = d2_valid;
-    if (ce) begin
-      \$559  = d1b_valid;
-    end
-    if (rst) begin
-      \$559  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$560  = d2_last;
-    if (ce) begin
-      \$560  = d1b_last;
-    end
-    if (rst) begin
-      \$560  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$561  = d2_max;
-    if (ce) begin
-      \$561  = d1b_max;
-    end
-    if (rst) begin
-      \$561  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$562  = d2_recip;
-    if (ce) begin
-      \$562  = d1b_recip;
-    end
-    if (rst) begin
-      \$562  = 13'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$563  = d2_lead;
-    if (ce) begin
-      \$563  = d1b_lead;
-    end
-    if (rst) begin
-      \$563  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$564  = d2_any;
-    if (ce) begin
-      \$564  = d1b_any;
-    end
-    if (rst) begin
-      \$564  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$565  = d_exp0_offset_r;
-    if (ce) begin
-      \$565  = \$292 [8:0];
-    end
-    if (rst) begin
-      \$565  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$566  = d_exp0_step_r;
-    if (ce) begin
-      \$566  = \$293 ;
-    end
-    if (rst) begin
-      \$566  = 19'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$567  = d_exp0_lower_r;
-    if (ce) begin
-      \$567  = d_exp0_lower;
-    end
-    if (rst) begin
-      \$567  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$568  = d_exp0_drop_r;
-    if (ce) begin
-      \$568  = \$98 [4:0];
-    end
-    if (rst) begin
-      \$568  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$569  = d_exp1_offset_r;
-    if (ce) begin
-      \$569  = \$295 [8:0];
-    end
-    if (rst) begin
-      \$569  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$570  = d_exp1_step_r;
-    if (ce) begin
-      \$570  = \$296 ;
-    end
-    if (rst) begin
-      \$570  = 19'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$571  = d_exp1_lower_r;
-    if (ce) begin
-      \$571  = d_exp1_lower;
-    end
-    if (rst) begin
-      \$571  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$572  = d_exp1_drop_r;
-    if (ce) begin
-      \$572  = \$115 [4:0];
-    end
-    if (rst) begin
-      \$572  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$573  = d_exp2_offset_r;
-    if (ce) begin
-      \$573  = \$298 [8:0];
-    end
-    if (rst) begin
-      \$573  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$574  = d_exp2_step_r;
-    if (ce) begin
-      \$574  = \$299 ;
-    end
-    if (rst) begin
-      \$574  = 19'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$575  = d_exp2_lower_r;
-    if (ce) begin
-      \$575  = d_exp2_lower;
-    end
-    if (rst) begin
-      \$575  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$576  = d_exp2_drop_r;
-    if (ce) begin
-      \$576  = \$132 [4:0];
-    end
-    if (rst) begin
-      \$576  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$577  = d_exp3_offset_r;
-    if (ce) begin
-      \$577  = \$301 [8:0];
-    end
-    if (rst) begin
-      \$577  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$578  = d_exp3_step_r;
-    if (ce) begin
-      \$578  = \$302 ;
-    end
-    if (rst) begin
-      \$578  = 19'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$579  = d_exp3_lower_r;
-    if (ce) begin
-      \$579  = d_exp3_lower;
-    end
-    if (rst) begin
-      \$579  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$580  = d_exp3_drop_r;
-    if (ce) begin
-      \$580  = \$149 [4:0];
-    end
-    if (rst) begin
-      \$580  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$581  = d2b_mask;
-    if (ce) begin
-      \$581  = d2_mask;
-    end
-    if (rst) begin
-      \$581  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$582  = d2b_valid;
-    if (ce) begin
-      \$582  = d2_valid;
-    end
-    if (rst) begin
-      \$582  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$583  = d2b_last;
-    if (ce) begin
-      \$583  = d2_last;
-    end
-    if (rst) begin
-      \$583  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$584  = d2b_max;
-    if (ce) begin
-      \$584  = d2_max;
-    end
-    if (rst) begin
-      \$584  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$585  = d2b_recip;
-    if (ce) begin
-      \$585  = d2_recip;
-    end
-    if (rst) begin
-      \$585  = 13'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$586  = d2b_lead;
-    if (ce) begin
-      \$586  = d2_lead;
-    end
-    if (rst) begin
-      \$586  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$587  = d2b_any;
-    if (ce) begin
-      \$587  = d2_any;
-    end
-    if (rst) begin
-      \$587  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$588  = d3_mantissa0;
-    if (ce) begin
-      \$588  = \$305 [17:0];
-    end
-    if (rst) begin
-      \$588  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$589  = d3_drop0;
-    if (ce) begin
-      \$589  = d_exp0_drop_r;
-    end
-    if (rst) begin
-      \$589  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$590  = d3_mantissa1;
-    if (ce) begin
-      \$590  = \$308 [17:0];
-    end
-    if (rst) begin
-      \$590  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$591  = d3_drop1;
-    if (ce) begin
-      \$591  = d_exp1_drop_r;
-    end
-    if (rst) begin
-      \$591  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$592  = d3_mantissa2;
-    if (ce) begin
-      \$592  = \$311 [17:0];
-    end
-    if (rst) begin
-      \$592  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$593  = d3_drop2;
-    if (ce) begin
-      \$593  = d_exp2_drop_r;
-    end
-    if (rst) begin
-      \$593  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$594  = d3_mantissa3;
-    if (ce) begin
-      \$594  = \$314 [17:0];
-    end
-    if (rst) begin
-      \$594  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$595  = d3_drop3;
-    if (ce) begin
-      \$595  = d_exp3_drop_r;
-    end
-    if (rst) begin
-      \$595  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$596  = d3_mask;
-    if (ce) begin
-      \$596  = d2b_mask;
-    end
-    if (rst) begin
-      \$596  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$597  = d3_valid;
-    if (ce) begin
-      \$597  = d2b_valid;
-    end
-    if (rst) begin
-      \$597  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$598  = d3_last;
-    if (ce) begin
-      \$598  = d2b_last;
-    end
-    if (rst) begin
-      \$598  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$599  = d3_max;
-    if (ce) begin
-      \$599  = d2b_max;
-    end
-    if (rst) begin
-      \$599  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$600  = d3_recip;
-    if (ce) begin
-      \$600  = d2b_recip;
-    end
-    if (rst) begin
-      \$600  = 13'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$601  = d3_lead;
-    if (ce) begin
-      \$601  = d2b_lead;
-    end
-    if (rst) begin
-      \$601  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$602  = d3_any;
-    if (ce) begin
-      \$602  = d2b_any;
-    end
-    if (rst) begin
-      \$602  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$603  = d4_num0;
-    if (ce) begin
-      \$603  = \$318 [17:0];
-    end
-    if (rst) begin
-      \$603  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$604  = d4_num1;
-    if (ce) begin
-      \$604  = \$322 [17:0];
-    end
-    if (rst) begin
-      \$604  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$605  = d4_num2;
-    if (ce) begin
-      \$605  = \$326 [17:0];
-    end
-    if (rst) begin
-      \$605  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$606  = d4_num3;
-    if (ce) begin
-      \$606  = \$330 [17:0];
-    end
-    if (rst) begin
-      \$606  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$607  = d4_mask;
-    if (ce) begin
-      \$607  = d3_mask;
-    end
-    if (rst) begin
-      \$607  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$608  = d4_valid;
-    if (ce) begin
-      \$608  = d3_valid;
-    end
-    if (rst) begin
-      \$608  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$609  = d4_last;
-    if (ce) begin
-      \$609  = d3_last;
-    end
-    if (rst) begin
-      \$609  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$610  = d4_max;
-    if (ce) begin
-      \$610  = d3_max;
-    end
-    if (rst) begin
-      \$610  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$611  = d4_recip;
-    if (ce) begin
-      \$611  = d3_recip;
-    end
-    if (rst) begin
-      \$611  = 13'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$612  = d4_lead;
-    if (ce) begin
-      \$612  = d3_lead;
-    end
-    if (rst) begin
-      \$612  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$613  = d4_any;
-    if (ce) begin
-      \$613  = d3_any;
-    end
-    if (rst) begin
-      \$613  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$614  = d5_prod0;
-    if (ce) begin
-      \$614  = \$331 ;
-    end
-    if (rst) begin
-      \$614  = 31'h00000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$615  = d5_prod1;
-    if (ce) begin
-      \$615  = \$332 ;
-    end
-    if (rst) begin
-      \$615  = 31'h00000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$616  = d5_prod2;
-    if (ce) begin
-      \$616  = \$333 ;
-    end
-    if (rst) begin
-      \$616  = 31'h00000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$617  = d5_prod3;
-    if (ce) begin
-      \$617  = \$334 ;
-    end
-    if (rst) begin
-      \$617  = 31'h00000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$618  = d5_mask;
-    if (ce) begin
-      \$618  = d4_mask;
-    end
-    if (rst) begin
-      \$618  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$619  = d5_valid;
-    if (ce) begin
-      \$619  = d4_valid;
-    end
-    if (rst) begin
-      \$619  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$620  = d5_last;
-    if (ce) begin
-      \$620  = d4_last;
-    end
-    if (rst) begin
-      \$620  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$621  = d5_max;
-    if (ce) begin
-      \$621  = d4_max;
-    end
-    if (rst) begin
-      \$621  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$622  = d5_recip;
-    if (ce) begin
-      \$622  = d4_recip;
-    end
-    if (rst) begin
-      \$622  = 13'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$623  = d5_lead;
-    if (ce) begin
-      \$623  = d4_lead;
-    end
-    if (rst) begin
-      \$623  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$624  = d5_any;
-    if (ce) begin
-      \$624  = d4_any;
-    end
-    if (rst) begin
-      \$624  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$625  = d5_shift;
-    if (ce) begin
-      \$625  = \$150 [4:0];
-    end
-    if (rst) begin
-      \$625  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$626  = d6_twice0;
-    if (ce) begin
-      \$626  = \$336 ;
-    end
-    if (rst) begin
-      \$626  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$627  = d6_twice1;
-    if (ce) begin
-      \$627  = \$338 ;
-    end
-    if (rst) begin
-      \$627  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$628  = d6_twice2;
-    if (ce) begin
-      \$628  = \$340 ;
-    end
-    if (rst) begin
-      \$628  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$629  = d6_twice3;
-    if (ce) begin
-      \$629  = \$342 ;
-    end
-    if (rst) begin
-      \$629  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$630  = d6_mask;
-    if (ce) begin
-      \$630  = d5_mask;
-    end
-    if (rst) begin
-      \$630  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$631  = d6_valid;
-    if (ce) begin
-      \$631  = d5_valid;
-    end
-    if (rst) begin
-      \$631  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$632  = d6_last;
-    if (ce) begin
-      \$632  = d5_last;
-    end
-    if (rst) begin
-      \$632  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$633  = d6_max;
-    if (ce) begin
-      \$633  = d5_max;
-    end
-    if (rst) begin
-      \$633  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$634  = d6_recip;
-    if (ce) begin
-      \$634  = d5_recip;
-    end
-    if (rst) begin
-      \$634  = 13'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$635  = d6_lead;
-    if (ce) begin
-      \$635  = d5_lead;
-    end
-    if (rst) begin
-      \$635  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$636  = d6_any;
-    if (ce) begin
-      \$636  = d5_any;
-    end
-    if (rst) begin
-      \$636  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$637  = d6_shift;
-    if (ce) begin
-      \$637  = d5_shift;
-    end
-    if (rst) begin
-      \$637  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$638  = d7_y0;
-    if (ce) begin
-      \$638  = \$351 [7:0];
-    end
-    if (rst) begin
-      \$638  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$639  = d7_y1;
-    if (ce) begin
-      \$639  = \$360 [7:0];
-    end
-    if (rst) begin
-      \$639  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$640  = d7_y2;
-    if (ce) begin
-      \$640  = \$369 [7:0];
-    end
-    if (rst) begin
-      \$640  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$641  = d7_y3;
-    if (ce) begin
-      \$641  = \$378 [7:0];
-    end
-    if (rst) begin
-      \$641  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$642  = o__valid;
-    if (ce) begin
-      \$642  = d6_valid;
-    end
-    if (rst) begin
-      \$642  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$643  = d7_last;
-    if (ce) begin
-      \$643  = d6_last;
-    end
-    if (rst) begin
-      \$643  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    a_exp0_lower = 18'h00000;
-    casez (\$3 )
-      12'h000:
-          a_exp0_lower = 18'h10000;
-      12'h001:
-          a_exp0_lower = 18'h1172c;
-      12'h002:
-          a_exp0_lower = 18'h13070;
-      12'h003:
-          a_exp0_lower = 18'h14bfe;
-      12'h004:
-          a_exp0_lower = 18'h16a0a;
-      12'h005:
-          a_exp0_lower = 18'h18ace;
-      12'h006:
-          a_exp0_lower = 18'h1ae8a;
-      12'h007:
-          a_exp0_lower = 18'h1d582;
-      12'h008:
-          a_exp0_lower = 18'h20000;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    a_exp0_upper = 18'h00000;
-    casez (\$7 )
-      13'h0000:
-          a_exp0_upper = 18'h10000;
-      13'h0001:
-          a_exp0_upper = 18'h1172c;
-      13'h0002:
-          a_exp0_upper = 18'h13070;
-      13'h0003:
-          a_exp0_upper = 18'h14bfe;
-      13'h0004:
-          a_exp0_upper = 18'h16a0a;
-      13'h0005:
-          a_exp0_upper = 18'h18ace;
-      13'h0006:
-          a_exp0_upper = 18'h1ae8a;
-      13'h0007:
-          a_exp0_upper = 18'h1d582;
-      13'h0008:
-          a_exp0_upper = 18'h20000;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    a_exp1_lower = 18'h00000;
-    casez (\$20 )
-      12'h000:
-          a_exp1_lower = 18'h10000;
-      12'h001:
-          a_exp1_lower = 18'h1172c;
-      12'h002:
-          a_exp1_lower = 18'h13070;
-      12'h003:
-          a_exp1_lower = 18'h14bfe;
-      12'h004:
-          a_exp1_lower = 18'h16a0a;
-      12'h005:
-          a_exp1_lower = 18'h18ace;
-      12'h006:
-          a_exp1_lower = 18'h1ae8a;
-      12'h007:
-          a_exp1_lower = 18'h1d582;
-      12'h008:
-          a_exp1_lower = 18'h20000;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    a_exp1_upper = 18'h00000;
-    casez (\$24 )
-      13'h0000:
-          a_exp1_upper = 18'h10000;
-      13'h0001:
-          a_exp1_upper = 18'h1172c;
-      13'h0002:
-          a_exp1_upper = 18'h13070;
-      13'h0003:
-          a_exp1_upper = 18'h14bfe;
-      13'h0004:
-          a_exp1_upper = 18'h16a0a;
-      13'h0005:
-          a_exp1_upper = 18'h18ace;
-      13'h0006:
-          a_exp1_upper = 18'h1ae8a;
-      13'h0007:
-          a_exp1_upper = 18'h1d582;
-      13'h0008:
-          a_exp1_upper = 18'h20000;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    a_exp2_lower = 18'h00000;
-    casez (\$37 )
-      12'h000:
-          a_exp2_lower = 18'h10000;
-      12'h001:
-          a_exp2_lower = 18'h1172c;
-      12'h002:
-          a_exp2_lower = 18'h13070;
-      12'h003:
-          a_exp2_lower = 18'h14bfe;
-      12'h004:
-          a_exp2_lower = 18'h16a0a;
-      12'h005:
-          a_exp2_lower = 18'h18ace;
-      12'h006:
-          a_exp2_lower = 18'h1ae8a;
-      12'h007:
-          a_exp2_lower = 18'h1d582;
-      12'h008:
-          a_exp2_lower = 18'h20000;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    a_exp2_upper = 18'h00000;
-    casez (\$41 )
-      13'h0000:
-          a_exp2_upper = 18'h10000;
-      13'h0001:
-          a_exp2_upper = 18'h1172c;
-      13'h0002:
-          a_exp2_upper = 18'h13070;
-      13'h0003:
-          a_exp2_upper = 18'h14bfe;
-      13'h0004:
-          a_exp2_upper = 18'h16a0a;
-      13'h0005:
-          a_exp2_upper = 18'h18ace;
-      13'h0006:
-          a_exp2_upper = 18'h1ae8a;
-      13'h0007:
-          a_exp2_upper = 18'h1d582;
-      13'h0008:
-          a_exp2_upper = 18'h20000;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    a_exp3_lower = 18'h00000;
-    casez (\$54 )
-      12'h000:
-          a_exp3_lower = 18'h10000;
-      12'h001:
-          a_exp3_lower = 18'h1172c;
-      12'h002:
-          a_exp3_lower = 18'h13070;
-      12'h003:
-          a_exp3_lower = 18'h14bfe;
-      12'h004:
-          a_exp3_lower = 18'h16a0a;
-      12'h005:
-          a_exp3_lower = 18'h18ace;
-      12'h006:
-          a_exp3_lower = 18'h1ae8a;
-      12'h007:
-          a_exp3_lower = 18'h1d582;
-      12'h008:
-          a_exp3_lower = 18'h20000;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    a_exp3_upper = 18'h00000;
-    casez (\$58 )
-      13'h0000:
-          a_exp3_upper = 18'h10000;
-      13'h0001:
-          a_exp3_upper = 18'h1172c;
-      13'h0002:
-          a_exp3_upper = 18'h13070;
-      13'h0003:
-          a_exp3_upper = 18'h14bfe;
-      13'h0004:
-          a_exp3_upper = 18'h16a0a;
-      13'h0005:
-          a_exp3_upper = 18'h18ace;
-      13'h0006:
-          a_exp3_upper = 18'h1ae8a;
-      13'h0007:
-          a_exp3_upper = 18'h1d582;
-      13'h0008:
-          a_exp3_upper = 18'h20000;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    recip_lower = 13'h0000;
-    casez (\$74 )
-      16'h0000:
-          recip_lower = 13'h1000;
-      16'h0001:
-          recip_lower = 13'h0e39;
-      16'h0002:
-          recip_lower = 13'h0ccd;
-      16'h0003:
-          recip_lower = 13'h0ba3;
-      16'h0004:
-          recip_lower = 13'h0aab;
-      16'h0005:
-          recip_lower = 13'h09d9;
-      16'h0006:
-          recip_lower = 13'h0925;
-      16'h0007:
-          recip_lower = 13'h0889;
-      16'h0008:
-          recip_lower = 13'h0800;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    recip_upper = 13'h0000;
-    casez (\$76 )
-      17'h00000:
-          recip_upper = 13'h1000;
-      17'h00001:
-          recip_upper = 13'h0e39;
-      17'h00002:
-          recip_upper = 13'h0ccd;
-      17'h00003:
-          recip_upper = 13'h0ba3;
-      17'h00004:
-          recip_upper = 13'h0aab;
-      17'h00005:
-          recip_upper = 13'h09d9;
-      17'h00006:
-          recip_upper = 13'h0925;
-      17'h00007:
-          recip_upper = 13'h0889;
-      17'h00008:
-          recip_upper = 13'h0800;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    d_exp0_lower = 18'h00000;
-    casez (\$84 )
-      12'h000:
-          d_exp0_lower = 18'h10000;
-      12'h001:
-          d_exp0_lower = 18'h1172c;
-      12'h002:
-          d_exp0_lower = 18'h13070;
-      12'h003:
-          d_exp0_lower = 18'h14bfe;
-      12'h004:
-          d_exp0_lower = 18'h16a0a;
-      12'h005:
-          d_exp0_lower = 18'h18ace;
-      12'h006:
-          d_exp0_lower = 18'h1ae8a;
-      12'h007:
-          d_exp0_lower = 18'h1d582;
-      12'h008:
-          d_exp0_lower = 18'h20000;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    d_exp0_upper = 18'h00000;
-    casez (\$88 )
-      13'h0000:
-          d_exp0_upper = 18'h10000;
-      13'h0001:
-          d_exp0_upper = 18'h1172c;
-      13'h0002:
-          d_exp0_upper = 18'h13070;
-      13'h0003:
-          d_exp0_upper = 18'h14bfe;
-      13'h0004:
-          d_exp0_upper = 18'h16a0a;
-      13'h0005:
-          d_exp0_upper = 18'h18ace;
-      13'h0006:
-          d_exp0_upper = 18'h1ae8a;
-      13'h0007:
-          d_exp0_upper = 18'h1d582;
-      13'h0008:
-          d_exp0_upper = 18'h20000;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    d_exp1_lower = 18'h00000;
-    casez (\$101 )
-      12'h000:
-          d_exp1_lower = 18'h10000;
-      12'h001:
-          d_exp1_lower = 18'h1172c;
-      12'h002:
-          d_exp1_lower = 18'h13070;
-      12'h003:
-          d_exp1_lower = 18'h14bfe;
-      12'h004:
-          d_exp1_lower = 18'h16a0a;
-      12'h005:
-          d_exp1_lower = 18'h18ace;
-      12'h006:
-          d_exp1_lower = 18'h1ae8a;
-      12'h007:
-          d_exp1_lower = 18'h1d582;
-      12'h008:
-          d_exp1_lower = 18'h20000;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    d_exp1_upper = 18'h00000;
-    casez (\$105 )
-      13'h0000:
-          d_exp1_upper = 18'h10000;
-      13'h0001:
-          d_exp1_upper = 18'h1172c;
-      13'h0002:
-          d_exp1_upper = 18'h13070;
-      13'h0003:
-          d_exp1_upper = 18'h14bfe;
-      13'h0004:
-          d_exp1_upper = 18'h16a0a;
-      13'h0005:
-          d_exp1_upper = 18'h18ace;
-      13'h0006:
-          d_exp1_upper = 18'h1ae8a;
-      13'h0007:
-          d_exp1_upper = 18'h1d582;
-      13'h0008:
-          d_exp1_upper = 18'h20000;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    d_exp2_lower = 18'h00000;
-    casez (\$118 )
-      12'h000:
-          d_exp2_lower = 18'h10000;
-      12'h001:
-          d_exp2_lower = 18'h1172c;
-      12'h002:
-          d_exp2_lower = 18'h13070;
-      12'h003:
-          d_exp2_lower = 18'h14bfe;
-      12'h004:
-          d_exp2_lower = 18'h16a0a;
-      12'h005:
-          d_exp2_lower = 18'h18ace;
-      12'h006:
-          d_exp2_lower = 18'h1ae8a;
-      12'h007:
-          d_exp2_lower = 18'h1d582;
-      12'h008:
-          d_exp2_lower = 18'h20000;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    d_exp2_upper = 18'h00000;
-    casez (\$122 )
-      13'h0000:
-          d_exp2_upper = 18'h10000;
-      13'h0001:
-          d_exp2_upper = 18'h1172c;
-      13'h0002:
-          d_exp2_upper = 18'h13070;
-      13'h0003:
-          d_exp2_upper = 18'h14bfe;
-      13'h0004:
-          d_exp2_upper = 18'h16a0a;
-      13'h0005:
-          d_exp2_upper = 18'h18ace;
-      13'h0006:
-          d_exp2_upper = 18'h1ae8a;
-      13'h0007:
-          d_exp2_upper = 18'h1d582;
-      13'h0008:
-          d_exp2_upper = 18'h20000;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    d_exp3_lower = 18'h00000;
-    casez (\$135 )
-      12'h000:
-          d_exp3_lower = 18'h10000;
-      12'h001:
-          d_exp3_lower = 18'h1172c;
-      12'h002:
-          d_exp3_lower = 18'h13070;
-      12'h003:
-          d_exp3_lower = 18'h14bfe;
-      12'h004:
-          d_exp3_lower = 18'h16a0a;
-      12'h005:
-          d_exp3_lower = 18'h18ace;
-      12'h006:
-          d_exp3_lower = 18'h1ae8a;
-      12'h007:
-          d_exp3_lower = 18'h1d582;
-      12'h008:
-          d_exp3_lower = 18'h20000;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    d_exp3_upper = 18'h00000;
-    casez (\$139 )
-      13'h0000:
-          d_exp3_upper = 18'h10000;
-      13'h0001:
-          d_exp3_upper = 18'h1172c;
-      13'h0002:
-          d_exp3_upper = 18'h13070;
-      13'h0003:
-          d_exp3_upper = 18'h14bfe;
-      13'h0004:
-          d_exp3_upper = 18'h16a0a;
-      13'h0005:
-          d_exp3_upper = 18'h18ace;
-      13'h0006:
-          d_exp3_upper = 18'h1ae8a;
-      13'h0007:
-          d_exp3_upper = 18'h1d582;
-      13'h0008:
-          d_exp3_upper = 18'h20000;
-    endcase
   end
   assign wptr = wr__addr;
   assign wr__en = accept;
-  assign a_exp0_drop = \$17 [4:0];
-  assign a_exp1_drop = \$34 [4:0];
-  assign a_exp2_drop = \$51 [4:0];
-  assign a_exp3_drop = \$68 [4:0];
+  assign a_exp0_drop = \$9 [4:0];
+  assign a_exp1_drop = \$18 [4:0];
+  assign a_exp2_drop = \$27 [4:0];
+  assign a_exp3_drop = \$36 [4:0];
   assign r3_valid = w_en;
   assign r_en = vector_load;
   assign rptr = rd__addr;
   assign rd__en = ce;
-  assign d_exp0_drop = \$98 [4:0];
-  assign d_exp1_drop = \$115 [4:0];
-  assign d_exp2_drop = \$132 [4:0];
-  assign d_exp3_drop = \$149 [4:0];
-  assign d4_shift = \$150 [4:0];
+  assign d_exp0_drop = \$58 [4:0];
+  assign d_exp1_drop = \$67 [4:0];
+  assign d_exp2_drop = \$76 [4:0];
+  assign d_exp3_drop = \$85 [4:0];
+  assign d4_shift = \$86 [4:0];
   assign d7_valid = o__valid;
   assign \wr__data.data  = wr__data[31:0];
   assign \wr__data.data[0]  = wr__data[7:0];
@@ -4823,125 +4991,93 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   assign w_data[14:0] = r3_max[14:0];
   assign wr__data[35:32] = i__payload[35:32];
   assign wr__data[31:0] = i__payload[31:0];
-  assign \$1  = { a3_max2_0[24], a3_max2_0[24], a3_max2_0[24], a3_max2_0, 12'h000 };
-  assign \$3  = { 9'h000, \$2 [11:9] };
-  assign \$4  = { a3_max2_0[24], a3_max2_0[24], a3_max2_0[24], a3_max2_0, 12'h000 };
-  assign \$6  = { 9'h000, \$5 [11:9] };
-  assign \$8  = { a3_max2_0[24], a3_max2_0[24], a3_max2_0[24], a3_max2_0, 12'h000 };
-  assign \$10  = { \$9 [40], \$9 [40], \$9 [40], \$9 [40], \$9 [40], \$9 [40], \$9 [40], \$9 [40], \$9 [40], \$9 [40], \$9 [40], \$9 [40], \$9 [40:12] };
-  assign \$13  = { a3_max2_0[24], a3_max2_0[24], a3_max2_0[24], a3_max2_0, 12'h000 };
-  assign \$15  = { \$14 [40], \$14 [40], \$14 [40], \$14 [40], \$14 [40], \$14 [40], \$14 [40], \$14 [40], \$14 [40], \$14 [40], \$14 [40], \$14 [40], \$14 [40:12] };
-  assign \$18  = { a3_max2_0[24], a3_max2_0[24], a3_max2_0[24], a3_max2_0, 12'h000 };
-  assign \$20  = { 9'h000, \$19 [11:9] };
-  assign \$21  = { a3_max2_0[24], a3_max2_0[24], a3_max2_0[24], a3_max2_0, 12'h000 };
-  assign \$23  = { 9'h000, \$22 [11:9] };
-  assign \$25  = { a3_max2_0[24], a3_max2_0[24], a3_max2_0[24], a3_max2_0, 12'h000 };
-  assign \$27  = { \$26 [40], \$26 [40], \$26 [40], \$26 [40], \$26 [40], \$26 [40], \$26 [40], \$26 [40], \$26 [40], \$26 [40], \$26 [40], \$26 [40], \$26 [40:12] };
-  assign \$30  = { a3_max2_0[24], a3_max2_0[24], a3_max2_0[24], a3_max2_0, 12'h000 };
-  assign \$32  = { \$31 [40], \$31 [40], \$31 [40], \$31 [40], \$31 [40], \$31 [40], \$31 [40], \$31 [40], \$31 [40], \$31 [40], \$31 [40], \$31 [40], \$31 [40:12] };
-  assign \$35  = { a3_max2_0[24], a3_max2_0[24], a3_max2_0[24], a3_max2_0, 12'h000 };
-  assign \$37  = { 9'h000, \$36 [11:9] };
-  assign \$38  = { a3_max2_0[24], a3_max2_0[24], a3_max2_0[24], a3_max2_0, 12'h000 };
-  assign \$40  = { 9'h000, \$39 [11:9] };
-  assign \$42  = { a3_max2_0[24], a3_max2_0[24], a3_max2_0[24], a3_max2_0, 12'h000 };
-  assign \$44  = { \$43 [40], \$43 [40], \$43 [40], \$43 [40], \$43 [40], \$43 [40], \$43 [40], \$43 [40], \$43 [40], \$43 [40], \$43 [40], \$43 [40], \$43 [40:12] };
-  assign \$47  = { a3_max2_0[24], a3_max2_0[24], a3_max2_0[24], a3_max2_0, 12'h000 };
-  assign \$49  = { \$48 [40], \$48 [40], \$48 [40], \$48 [40], \$48 [40], \$48 [40], \$48 [40], \$48 [40], \$48 [40], \$48 [40], \$48 [40], \$48 [40], \$48 [40:12] };
-  assign \$52  = { a3_max2_0[24], a3_max2_0[24], a3_max2_0[24], a3_max2_0, 12'h000 };
-  assign \$54  = { 9'h000, \$53 [11:9] };
-  assign \$55  = { a3_max2_0[24], a3_max2_0[24], a3_max2_0[24], a3_max2_0, 12'h000 };
-  assign \$57  = { 9'h000, \$56 [11:9] };
-  assign \$59  = { a3_max2_0[24], a3_max2_0[24], a3_max2_0[24], a3_max2_0, 12'h000 };
-  assign \$61  = { \$60 [40], \$60 [40], \$60 [40], \$60 [40], \$60 [40], \$60 [40], \$60 [40], \$60 [40], \$60 [40], \$60 [40], \$60 [40], \$60 [40], \$60 [40:12] };
-  assign \$64  = { a3_max2_0[24], a3_max2_0[24], a3_max2_0[24], a3_max2_0, 12'h000 };
-  assign \$66  = { \$65 [40], \$65 [40], \$65 [40], \$65 [40], \$65 [40], \$65 [40], \$65 [40], \$65 [40], \$65 [40], \$65 [40], \$65 [40], \$65 [40], \$65 [40:12] };
-  assign \$74  = { 13'h0000, r2_mantissa[15:13] };
-  assign \$75  = { 13'h0000, r2_mantissa[15:13] };
-  assign \$82  = { d2_max[14], d2_max[14], d2_max[14], d2_max, 12'h000 };
-  assign \$84  = { 9'h000, \$83 [11:9] };
-  assign \$85  = { d2_max[14], d2_max[14], d2_max[14], d2_max, 12'h000 };
-  assign \$87  = { 9'h000, \$86 [11:9] };
-  assign \$89  = { d2_max[14], d2_max[14], d2_max[14], d2_max, 12'h000 };
-  assign \$91  = { \$90 [30], \$90 [30], \$90 [30], \$90 [30], \$90 [30], \$90 [30], \$90 [30], \$90 [30], \$90 [30], \$90 [30], \$90 [30], \$90 [30], \$90 [30:12] };
-  assign \$94  = { d2_max[14], d2_max[14], d2_max[14], d2_max, 12'h000 };
-  assign \$96  = { \$95 [30], \$95 [30], \$95 [30], \$95 [30], \$95 [30], \$95 [30], \$95 [30], \$95 [30], \$95 [30], \$95 [30], \$95 [30], \$95 [30], \$95 [30:12] };
-  assign \$99  = { d2_max[14], d2_max[14], d2_max[14], d2_max, 12'h000 };
-  assign \$101  = { 9'h000, \$100 [11:9] };
-  assign \$102  = { d2_max[14], d2_max[14], d2_max[14], d2_max, 12'h000 };
-  assign \$104  = { 9'h000, \$103 [11:9] };
-  assign \$106  = { d2_max[14], d2_max[14], d2_max[14], d2_max, 12'h000 };
-  assign \$108  = { \$107 [30], \$107 [30], \$107 [30], \$107 [30], \$107 [30], \$107 [30], \$107 [30], \$107 [30], \$107 [30], \$107 [30], \$107 [30], \$107 [30], \$107 [30:12] };
-  assign \$111  = { d2_max[14], d2_max[14], d2_max[14], d2_max, 12'h000 };
-  assign \$113  = { \$112 [30], \$112 [30], \$112 [30], \$112 [30], \$112 [30], \$112 [30], \$112 [30], \$112 [30], \$112 [30], \$112 [30], \$112 [30], \$112 [30], \$112 [30:12] };
-  assign \$116  = { d2_max[14], d2_max[14], d2_max[14], d2_max, 12'h000 };
-  assign \$118  = { 9'h000, \$117 [11:9] };
-  assign \$119  = { d2_max[14], d2_max[14], d2_max[14], d2_max, 12'h000 };
-  assign \$121  = { 9'h000, \$120 [11:9] };
-  assign \$123  = { d2_max[14], d2_max[14], d2_max[14], d2_max, 12'h000 };
-  assign \$125  = { \$124 [30], \$124 [30], \$124 [30], \$124 [30], \$124 [30], \$124 [30], \$124 [30], \$124 [30], \$124 [30], \$124 [30], \$124 [30], \$124 [30], \$124 [30:12] };
-  assign \$128  = { d2_max[14], d2_max[14], d2_max[14], d2_max, 12'h000 };
-  assign \$130  = { \$129 [30], \$129 [30], \$129 [30], \$129 [30], \$129 [30], \$129 [30], \$129 [30], \$129 [30], \$129 [30], \$129 [30], \$129 [30], \$129 [30], \$129 [30:12] };
-  assign \$133  = { d2_max[14], d2_max[14], d2_max[14], d2_max, 12'h000 };
-  assign \$135  = { 9'h000, \$134 [11:9] };
-  assign \$136  = { d2_max[14], d2_max[14], d2_max[14], d2_max, 12'h000 };
-  assign \$138  = { 9'h000, \$137 [11:9] };
-  assign \$140  = { d2_max[14], d2_max[14], d2_max[14], d2_max, 12'h000 };
-  assign \$142  = { \$141 [30], \$141 [30], \$141 [30], \$141 [30], \$141 [30], \$141 [30], \$141 [30], \$141 [30], \$141 [30], \$141 [30], \$141 [30], \$141 [30], \$141 [30:12] };
-  assign \$145  = { d2_max[14], d2_max[14], d2_max[14], d2_max, 12'h000 };
-  assign \$147  = { \$146 [30], \$146 [30], \$146 [30], \$146 [30], \$146 [30], \$146 [30], \$146 [30], \$146 [30], \$146 [30], \$146 [30], \$146 [30], \$146 [30], \$146 [30:12] };
-  assign \$158  = { \$157 [24], \$157 [24], \$157 [24], \$157 [24], \$157 [24], \$157 [24], \$157 [24], \$157 [24], \$157 [24:8] };
-  assign \$160  = { \$159 [24], \$159 [24], \$159 [24], \$159 [24], \$159 [24], \$159 [24], \$159 [24], \$159 [24], \$159 [24:8] };
-  assign \$162  = { \$161 [24], \$161 [24], \$161 [24], \$161 [24], \$161 [24], \$161 [24], \$161 [24], \$161 [24], \$161 [24:8] };
-  assign \$164  = { \$163 [24], \$163 [24], \$163 [24], \$163 [24], \$163 [24], \$163 [24], \$163 [24], \$163 [24], \$163 [24:8] };
-  assign \$165  = { a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24:12] };
-  assign \$167  = { a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24:12] };
-  assign \$169  = { a2_e2[24], a2_e2[24], a2_e2[24], a2_e2[24], a2_e2[24], a2_e2[24], a2_e2[24], a2_e2[24], a2_e2[24], a2_e2[24], a2_e2[24], a2_e2[24], a2_e2[24:12] };
-  assign \$171  = { a2_e3[24], a2_e3[24], a2_e3[24], a2_e3[24], a2_e3[24], a2_e3[24], a2_e3[24], a2_e3[24], a2_e3[24], a2_e3[24], a2_e3[24], a2_e3[24], a2_e3[24:12] };
-  assign \$181  = { a3_max2_0[24], a3_max2_0[24], a3_max2_0[24], a3_max2_0, 12'h000 };
-  assign \$184  = { a3_max2_0[24], a3_max2_0[24], a3_max2_0[24], a3_max2_0, 12'h000 };
-  assign \$187  = { a3_max2_0[24], a3_max2_0[24], a3_max2_0[24], a3_max2_0, 12'h000 };
-  assign \$190  = { a3_max2_0[24], a3_max2_0[24], a3_max2_0[24], a3_max2_0, 12'h000 };
-  assign \$194  = { \$193 [27], \$193 [27], \$193 [27], \$193 [27], \$193 [27], \$193 [27], \$193 [27], \$193 [27], \$193 [27], \$193 [27:9] };
-  assign \$197  = { \$196 [27], \$196 [27], \$196 [27], \$196 [27], \$196 [27], \$196 [27], \$196 [27], \$196 [27], \$196 [27], \$196 [27:9] };
-  assign \$200  = { \$199 [27], \$199 [27], \$199 [27], \$199 [27], \$199 [27], \$199 [27], \$199 [27], \$199 [27], \$199 [27], \$199 [27:9] };
-  assign \$203  = { \$202 [27], \$202 [27], \$202 [27], \$202 [27], \$202 [27], \$202 [27], \$202 [27], \$202 [27], \$202 [27], \$202 [27:9] };
-  assign \$206  = { 1'h0, \$205 [31:1] };
-  assign \$209  = \$208 [17:0];
-  assign \$212  = { 1'h0, \$211 [31:1] };
-  assign \$215  = \$214 [17:0];
-  assign \$218  = { 1'h0, \$217 [31:1] };
-  assign \$221  = \$220 [17:0];
-  assign \$224  = { 1'h0, \$223 [31:1] };
-  assign \$227  = \$226 [17:0];
-  assign \$273  = { \$272 [26], \$272 [26], \$272 [26], \$272 [26], \$272 [26], \$272 [26], \$272 [26], \$272 [26], \$272 [26], \$272 [26], \$272 [26], \$272 [26], \$272 [26], \$272 [26:13] };
-  assign \$284  = { \$283 [24], \$283 [24], \$283 [24], \$283 [24], \$283 [24], \$283 [24], \$283 [24], \$283 [24], \$283 [24:8] };
-  assign \$286  = { \$285 [24], \$285 [24], \$285 [24], \$285 [24], \$285 [24], \$285 [24], \$285 [24], \$285 [24], \$285 [24:8] };
-  assign \$288  = { \$287 [24], \$287 [24], \$287 [24], \$287 [24], \$287 [24], \$287 [24], \$287 [24], \$287 [24], \$287 [24:8] };
-  assign \$290  = { \$289 [24], \$289 [24], \$289 [24], \$289 [24], \$289 [24], \$289 [24], \$289 [24], \$289 [24], \$289 [24:8] };
-  assign \$291  = { d2_max[14], d2_max[14], d2_max[14], d2_max, 12'h000 };
-  assign \$294  = { d2_max[14], d2_max[14], d2_max[14], d2_max, 12'h000 };
-  assign \$297  = { d2_max[14], d2_max[14], d2_max[14], d2_max, 12'h000 };
-  assign \$300  = { d2_max[14], d2_max[14], d2_max[14], d2_max, 12'h000 };
-  assign \$304  = { \$303 [27], \$303 [27], \$303 [27], \$303 [27], \$303 [27], \$303 [27], \$303 [27], \$303 [27], \$303 [27], \$303 [27:9] };
-  assign \$307  = { \$306 [27], \$306 [27], \$306 [27], \$306 [27], \$306 [27], \$306 [27], \$306 [27], \$306 [27], \$306 [27], \$306 [27:9] };
-  assign \$310  = { \$309 [27], \$309 [27], \$309 [27], \$309 [27], \$309 [27], \$309 [27], \$309 [27], \$309 [27], \$309 [27], \$309 [27:9] };
-  assign \$313  = { \$312 [27], \$312 [27], \$312 [27], \$312 [27], \$312 [27], \$312 [27], \$312 [27], \$312 [27], \$312 [27], \$312 [27:9] };
-  assign \$316  = { 1'h0, \$315 [31:1] };
-  assign \$320  = { 1'h0, \$319 [31:1] };
-  assign \$324  = { 1'h0, \$323 [31:1] };
-  assign \$328  = { 1'h0, \$327 [31:1] };
-  assign \$335  = { d5_prod0, 1'h0 };
-  assign \$337  = { d5_prod1, 1'h0 };
-  assign \$339  = { d5_prod2, 1'h0 };
-  assign \$341  = { d5_prod3, 1'h0 };
-  assign \$346  = { 1'h0, \$345 [32:1] };
-  assign \$349  = { 1'h0, \$348 [32:1] };
-  assign \$355  = { 1'h0, \$354 [32:1] };
-  assign \$358  = { 1'h0, \$357 [32:1] };
-  assign \$364  = { 1'h0, \$363 [32:1] };
-  assign \$367  = { 1'h0, \$366 [32:1] };
-  assign \$373  = { 1'h0, \$372 [32:1] };
-  assign \$376  = { 1'h0, \$375 [32:1] };
+  assign \$1  = { 9'h000, a_exp0_v_r[11:9] };
+  assign \$2  = { 9'h000, a_exp0_v_r[11:9] };
+  assign \$4  = { a_exp0_v_r[40], a_exp0_v_r[40], a_exp0_v_r[40], a_exp0_v_r[40], a_exp0_v_r[40], a_exp0_v_r[40], a_exp0_v_r[40], a_exp0_v_r[40], a_exp0_v_r[40], a_exp0_v_r[40], a_exp0_v_r[40], a_exp0_v_r[40], a_exp0_v_r[40:12] };
+  assign \$7  = { a_exp0_v_r[40], a_exp0_v_r[40], a_exp0_v_r[40], a_exp0_v_r[40], a_exp0_v_r[40], a_exp0_v_r[40], a_exp0_v_r[40], a_exp0_v_r[40], a_exp0_v_r[40], a_exp0_v_r[40], a_exp0_v_r[40], a_exp0_v_r[40], a_exp0_v_r[40:12] };
+  assign \$10  = { 9'h000, a_exp1_v_r[11:9] };
+  assign \$11  = { 9'h000, a_exp1_v_r[11:9] };
+  assign \$13  = { a_exp1_v_r[40], a_exp1_v_r[40], a_exp1_v_r[40], a_exp1_v_r[40], a_exp1_v_r[40], a_exp1_v_r[40], a_exp1_v_r[40], a_exp1_v_r[40], a_exp1_v_r[40], a_exp1_v_r[40], a_exp1_v_r[40], a_exp1_v_r[40], a_exp1_v_r[40:12] };
+  assign \$16  = { a_exp1_v_r[40], a_exp1_v_r[40], a_exp1_v_r[40], a_exp1_v_r[40], a_exp1_v_r[40], a_exp1_v_r[40], a_exp1_v_r[40], a_exp1_v_r[40], a_exp1_v_r[40], a_exp1_v_r[40], a_exp1_v_r[40], a_exp1_v_r[40], a_exp1_v_r[40:12] };
+  assign \$19  = { 9'h000, a_exp2_v_r[11:9] };
+  assign \$20  = { 9'h000, a_exp2_v_r[11:9] };
+  assign \$22  = { a_exp2_v_r[40], a_exp2_v_r[40], a_exp2_v_r[40], a_exp2_v_r[40], a_exp2_v_r[40], a_exp2_v_r[40], a_exp2_v_r[40], a_exp2_v_r[40], a_exp2_v_r[40], a_exp2_v_r[40], a_exp2_v_r[40], a_exp2_v_r[40], a_exp2_v_r[40:12] };
+  assign \$25  = { a_exp2_v_r[40], a_exp2_v_r[40], a_exp2_v_r[40], a_exp2_v_r[40], a_exp2_v_r[40], a_exp2_v_r[40], a_exp2_v_r[40], a_exp2_v_r[40], a_exp2_v_r[40], a_exp2_v_r[40], a_exp2_v_r[40], a_exp2_v_r[40], a_exp2_v_r[40:12] };
+  assign \$28  = { 9'h000, a_exp3_v_r[11:9] };
+  assign \$29  = { 9'h000, a_exp3_v_r[11:9] };
+  assign \$31  = { a_exp3_v_r[40], a_exp3_v_r[40], a_exp3_v_r[40], a_exp3_v_r[40], a_exp3_v_r[40], a_exp3_v_r[40], a_exp3_v_r[40], a_exp3_v_r[40], a_exp3_v_r[40], a_exp3_v_r[40], a_exp3_v_r[40], a_exp3_v_r[40], a_exp3_v_r[40:12] };
+  assign \$34  = { a_exp3_v_r[40], a_exp3_v_r[40], a_exp3_v_r[40], a_exp3_v_r[40], a_exp3_v_r[40], a_exp3_v_r[40], a_exp3_v_r[40], a_exp3_v_r[40], a_exp3_v_r[40], a_exp3_v_r[40], a_exp3_v_r[40], a_exp3_v_r[40], a_exp3_v_r[40:12] };
+  assign \$42  = { 13'h0000, r2_mantissa[15:13] };
+  assign \$43  = { 13'h0000, r2_mantissa[15:13] };
+  assign \$50  = { 9'h000, d_exp0_v_r[11:9] };
+  assign \$51  = { 9'h000, d_exp0_v_r[11:9] };
+  assign \$53  = { d_exp0_v_r[30], d_exp0_v_r[30], d_exp0_v_r[30], d_exp0_v_r[30], d_exp0_v_r[30], d_exp0_v_r[30], d_exp0_v_r[30], d_exp0_v_r[30], d_exp0_v_r[30], d_exp0_v_r[30], d_exp0_v_r[30], d_exp0_v_r[30], d_exp0_v_r[30:12] };
+  assign \$56  = { d_exp0_v_r[30], d_exp0_v_r[30], d_exp0_v_r[30], d_exp0_v_r[30], d_exp0_v_r[30], d_exp0_v_r[30], d_exp0_v_r[30], d_exp0_v_r[30], d_exp0_v_r[30], d_exp0_v_r[30], d_exp0_v_r[30], d_exp0_v_r[30], d_exp0_v_r[30:12] };
+  assign \$59  = { 9'h000, d_exp1_v_r[11:9] };
+  assign \$60  = { 9'h000, d_exp1_v_r[11:9] };
+  assign \$62  = { d_exp1_v_r[30], d_exp1_v_r[30], d_exp1_v_r[30], d_exp1_v_r[30], d_exp1_v_r[30], d_exp1_v_r[30], d_exp1_v_r[30], d_exp1_v_r[30], d_exp1_v_r[30], d_exp1_v_r[30], d_exp1_v_r[30], d_exp1_v_r[30], d_exp1_v_r[30:12] };
+  assign \$65  = { d_exp1_v_r[30], d_exp1_v_r[30], d_exp1_v_r[30], d_exp1_v_r[30], d_exp1_v_r[30], d_exp1_v_r[30], d_exp1_v_r[30], d_exp1_v_r[30], d_exp1_v_r[30], d_exp1_v_r[30], d_exp1_v_r[30], d_exp1_v_r[30], d_exp1_v_r[30:12] };
+  assign \$68  = { 9'h000, d_exp2_v_r[11:9] };
+  assign \$69  = { 9'h000, d_exp2_v_r[11:9] };
+  assign \$71  = { d_exp2_v_r[30], d_exp2_v_r[30], d_exp2_v_r[30], d_exp2_v_r[30], d_exp2_v_r[30], d_exp2_v_r[30], d_exp2_v_r[30], d_exp2_v_r[30], d_exp2_v_r[30], d_exp2_v_r[30], d_exp2_v_r[30], d_exp2_v_r[30], d_exp2_v_r[30:12] };
+  assign \$74  = { d_exp2_v_r[30], d_exp2_v_r[30], d_exp2_v_r[30], d_exp2_v_r[30], d_exp2_v_r[30], d_exp2_v_r[30], d_exp2_v_r[30], d_exp2_v_r[30], d_exp2_v_r[30], d_exp2_v_r[30], d_exp2_v_r[30], d_exp2_v_r[30], d_exp2_v_r[30:12] };
+  assign \$77  = { 9'h000, d_exp3_v_r[11:9] };
+  assign \$78  = { 9'h000, d_exp3_v_r[11:9] };
+  assign \$80  = { d_exp3_v_r[30], d_exp3_v_r[30], d_exp3_v_r[30], d_exp3_v_r[30], d_exp3_v_r[30], d_exp3_v_r[30], d_exp3_v_r[30], d_exp3_v_r[30], d_exp3_v_r[30], d_exp3_v_r[30], d_exp3_v_r[30], d_exp3_v_r[30], d_exp3_v_r[30:12] };
+  assign \$83  = { d_exp3_v_r[30], d_exp3_v_r[30], d_exp3_v_r[30], d_exp3_v_r[30], d_exp3_v_r[30], d_exp3_v_r[30], d_exp3_v_r[30], d_exp3_v_r[30], d_exp3_v_r[30], d_exp3_v_r[30], d_exp3_v_r[30], d_exp3_v_r[30], d_exp3_v_r[30:12] };
+  assign \$94  = { \$93 [24], \$93 [24], \$93 [24], \$93 [24], \$93 [24], \$93 [24], \$93 [24], \$93 [24], \$93 [24:8] };
+  assign \$96  = { \$95 [24], \$95 [24], \$95 [24], \$95 [24], \$95 [24], \$95 [24], \$95 [24], \$95 [24], \$95 [24:8] };
+  assign \$98  = { \$97 [24], \$97 [24], \$97 [24], \$97 [24], \$97 [24], \$97 [24], \$97 [24], \$97 [24], \$97 [24:8] };
+  assign \$100  = { \$99 [24], \$99 [24], \$99 [24], \$99 [24], \$99 [24], \$99 [24], \$99 [24], \$99 [24], \$99 [24:8] };
+  assign \$101  = { a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24:12] };
+  assign \$103  = { a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24:12] };
+  assign \$105  = { a2_e2[24], a2_e2[24], a2_e2[24], a2_e2[24], a2_e2[24], a2_e2[24], a2_e2[24], a2_e2[24], a2_e2[24], a2_e2[24], a2_e2[24], a2_e2[24], a2_e2[24:12] };
+  assign \$107  = { a2_e3[24], a2_e3[24], a2_e3[24], a2_e3[24], a2_e3[24], a2_e3[24], a2_e3[24], a2_e3[24], a2_e3[24], a2_e3[24], a2_e3[24], a2_e3[24], a2_e3[24:12] };
+  assign \$117  = { a3_max2_0[24], a3_max2_0[24], a3_max2_0[24], a3_max2_0, 12'h000 };
+  assign \$120  = { a3_max2_0[24], a3_max2_0[24], a3_max2_0[24], a3_max2_0, 12'h000 };
+  assign \$123  = { a3_max2_0[24], a3_max2_0[24], a3_max2_0[24], a3_max2_0, 12'h000 };
+  assign \$126  = { a3_max2_0[24], a3_max2_0[24], a3_max2_0[24], a3_max2_0, 12'h000 };
+  assign \$130  = { \$129 [27], \$129 [27], \$129 [27], \$129 [27], \$129 [27], \$129 [27], \$129 [27], \$129 [27], \$129 [27], \$129 [27:9] };
+  assign \$133  = { \$132 [27], \$132 [27], \$132 [27], \$132 [27], \$132 [27], \$132 [27], \$132 [27], \$132 [27], \$132 [27], \$132 [27:9] };
+  assign \$136  = { \$135 [27], \$135 [27], \$135 [27], \$135 [27], \$135 [27], \$135 [27], \$135 [27], \$135 [27], \$135 [27], \$135 [27:9] };
+  assign \$139  = { \$138 [27], \$138 [27], \$138 [27], \$138 [27], \$138 [27], \$138 [27], \$138 [27], \$138 [27], \$138 [27], \$138 [27:9] };
+  assign \$142  = { 1'h0, \$141 [31:1] };
+  assign \$145  = \$144 [17:0];
+  assign \$148  = { 1'h0, \$147 [31:1] };
+  assign \$151  = \$150 [17:0];
+  assign \$154  = { 1'h0, \$153 [31:1] };
+  assign \$157  = \$156 [17:0];
+  assign \$160  = { 1'h0, \$159 [31:1] };
+  assign \$163  = \$162 [17:0];
+  assign \$209  = { \$208 [26], \$208 [26], \$208 [26], \$208 [26], \$208 [26], \$208 [26], \$208 [26], \$208 [26], \$208 [26], \$208 [26], \$208 [26], \$208 [26], \$208 [26], \$208 [26:13] };
+  assign \$220  = { \$219 [24], \$219 [24], \$219 [24], \$219 [24], \$219 [24], \$219 [24], \$219 [24], \$219 [24], \$219 [24:8] };
+  assign \$222  = { \$221 [24], \$221 [24], \$221 [24], \$221 [24], \$221 [24], \$221 [24], \$221 [24], \$221 [24], \$221 [24:8] };
+  assign \$224  = { \$223 [24], \$223 [24], \$223 [24], \$223 [24], \$223 [24], \$223 [24], \$223 [24], \$223 [24], \$223 [24:8] };
+  assign \$226  = { \$225 [24], \$225 [24], \$225 [24], \$225 [24], \$225 [24], \$225 [24], \$225 [24], \$225 [24], \$225 [24:8] };
+  assign \$227  = { d2_max[14], d2_max[14], d2_max[14], d2_max, 12'h000 };
+  assign \$230  = { d2_max[14], d2_max[14], d2_max[14], d2_max, 12'h000 };
+  assign \$233  = { d2_max[14], d2_max[14], d2_max[14], d2_max, 12'h000 };
+  assign \$236  = { d2_max[14], d2_max[14], d2_max[14], d2_max, 12'h000 };
+  assign \$240  = { \$239 [27], \$239 [27], \$239 [27], \$239 [27], \$239 [27], \$239 [27], \$239 [27], \$239 [27], \$239 [27], \$239 [27:9] };
+  assign \$243  = { \$242 [27], \$242 [27], \$242 [27], \$242 [27], \$242 [27], \$242 [27], \$242 [27], \$242 [27], \$242 [27], \$242 [27:9] };
+  assign \$246  = { \$245 [27], \$245 [27], \$245 [27], \$245 [27], \$245 [27], \$245 [27], \$245 [27], \$245 [27], \$245 [27], \$245 [27:9] };
+  assign \$249  = { \$248 [27], \$248 [27], \$248 [27], \$248 [27], \$248 [27], \$248 [27], \$248 [27], \$248 [27], \$248 [27], \$248 [27:9] };
+  assign \$252  = { 1'h0, \$251 [31:1] };
+  assign \$256  = { 1'h0, \$255 [31:1] };
+  assign \$260  = { 1'h0, \$259 [31:1] };
+  assign \$264  = { 1'h0, \$263 [31:1] };
+  assign \$271  = { d5_prod0, 1'h0 };
+  assign \$273  = { d5_prod1, 1'h0 };
+  assign \$275  = { d5_prod2, 1'h0 };
+  assign \$277  = { d5_prod3, 1'h0 };
+  assign \$282  = { 1'h0, \$281 [32:1] };
+  assign \$285  = { 1'h0, \$284 [32:1] };
+  assign \$291  = { 1'h0, \$290 [32:1] };
+  assign \$294  = { 1'h0, \$293 [32:1] };
+  assign \$300  = { 1'h0, \$299 [32:1] };
+  assign \$303  = { 1'h0, \$302 [32:1] };
+  assign \$309  = { 1'h0, \$308 [32:1] };
+  assign \$312  = { 1'h0, \$311 [32:1] };
 endmodule
 
 (* generator = "Amaranth" *)
@@ -5011,7 +5147,7 @@ module \softmax_int8.core.vectors (rst, r_en, r_data, w_port__data, w_en, r_rdy,
   wire [40:0] w_port__data;
   wire w_port__en;
   wire w_rdy;
-  reg [40:0] storage [142:0];
+  reg [40:0] storage [143:0];
   initial begin
     storage[0] = 41'h00000000000;
     storage[1] = 41'h00000000000;
@@ -5156,6 +5292,7 @@ module \softmax_int8.core.vectors (rst, r_en, r_data, w_port__data, w_en, r_rdy,
     storage[140] = 41'h00000000000;
     storage[141] = 41'h00000000000;
     storage[142] = 41'h00000000000;
+    storage[143] = 41'h00000000000;
   end
   always @(posedge clk) begin
     if (w_port__en)
@@ -5168,7 +5305,7 @@ module \softmax_int8.core.vectors (rst, r_en, r_data, w_port__data, w_en, r_rdy,
     end
   end
   assign r_data = _0_;
-  assign w_rdy = inner_level != 8'h8f;
+  assign w_rdy = inner_level != 8'h90;
   assign inner_r_rdy = | inner_level;
   assign w_port__en = w_rdy & w_en;
   assign \$1  = ~ r_rdy;
@@ -5176,13 +5313,13 @@ module \softmax_int8.core.vectors (rst, r_en, r_data, w_port__data, w_en, r_rdy,
   assign r_port__en = inner_r_rdy & \$2 ;
   assign \$3  = inner_level + r_rdy;
   assign \$4  = w_rdy & w_en;
-  assign \$5  = w_port__addr == 8'h8e;
+  assign \$5  = w_port__addr == 8'h8f;
   assign \$6  = w_port__addr + 1'h1;
   assign \$7  = \$5  ? 9'h000 : \$6 ;
   assign \$8  = ~ r_rdy;
   assign \$9  = \$8  | r_en;
   assign \$10  = inner_r_rdy & \$9 ;
-  assign \$11  = r_port__addr == 8'h8e;
+  assign \$11  = r_port__addr == 8'h8f;
   assign \$12  = r_port__addr + 1'h1;
   assign \$13  = \$11  ? 9'h000 : \$12 ;
   assign \$14  = w_rdy & w_en;

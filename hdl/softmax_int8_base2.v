@@ -85,633 +85,590 @@ endmodule
 (* generator = "Amaranth" *)
 module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, o__payload, o__valid, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
-  wire [14:0] \$1 ;
-  wire [15:0] \$10 ;
-  wire [13:0] \$100 ;
-  wire [3:0] \$101 ;
-  wire [12:0] \$102 ;
-  wire [13:0] \$103 ;
-  wire [3:0] \$104 ;
-  wire [4:0] \$105 ;
-  wire [12:0] \$106 ;
-  wire [13:0] \$107 ;
-  wire [13:0] \$108 ;
+  wire [3:0] \$1 ;
+  wire [3:0] \$10 ;
+  wire [7:0] \$100 ;
+  wire \$101 ;
+  wire [7:0] \$102 ;
+  wire \$103 ;
+  wire [7:0] \$104 ;
+  wire \$105 ;
+  wire [7:0] \$106 ;
+  wire \$107 ;
+  wire \$108 ;
   wire [14:0] \$109 ;
-  wire [16:0] \$11 ;
-  wire \$110 ;
-  wire [12:0] \$111 ;
-  wire [13:0] \$112 ;
-  wire [13:0] \$113 ;
-  wire [14:0] \$114 ;
+  wire [3:0] \$11 ;
+  wire [15:0] \$110 ;
+  wire [18:0] \$111 ;
+  wire [14:0] \$112 ;
+  wire [15:0] \$113 ;
+  wire [18:0] \$114 ;
   wire [14:0] \$115 ;
-  wire [12:0] \$116 ;
-  wire [13:0] \$117 ;
-  wire [3:0] \$118 ;
-  wire [12:0] \$119 ;
-  wire \$12 ;
-  wire [13:0] \$120 ;
-  wire [3:0] \$121 ;
-  wire [4:0] \$122 ;
-  wire [12:0] \$123 ;
-  wire [13:0] \$124 ;
-  wire [13:0] \$125 ;
-  wire [14:0] \$126 ;
-  wire \$127 ;
-  wire [12:0] \$128 ;
-  wire [13:0] \$129 ;
-  wire [14:0] \$13 ;
-  wire [13:0] \$130 ;
-  wire [14:0] \$131 ;
-  wire [14:0] \$132 ;
-  wire [12:0] \$133 ;
-  wire [13:0] \$134 ;
-  wire [3:0] \$135 ;
-  wire [12:0] \$136 ;
-  wire [13:0] \$137 ;
-  wire [3:0] \$138 ;
-  wire [4:0] \$139 ;
-  wire [15:0] \$14 ;
-  wire [12:0] \$140 ;
-  wire [13:0] \$141 ;
-  wire [13:0] \$142 ;
-  wire [14:0] \$143 ;
-  wire \$144 ;
-  wire [12:0] \$145 ;
-  wire [13:0] \$146 ;
-  wire [13:0] \$147 ;
-  wire [14:0] \$148 ;
-  wire [14:0] \$149 ;
-  wire [15:0] \$15 ;
-  wire [5:0] \$150 ;
-  wire [7:0] \$151 ;
-  wire [8:0] \$152 ;
-  wire [9:0] \$153 ;
-  wire [7:0] \$154 ;
-  wire [7:0] \$155 ;
-  wire [7:0] \$156 ;
-  wire [7:0] \$157 ;
-  wire [7:0] \$158 ;
-  wire [7:0] \$159 ;
-  wire [16:0] \$16 ;
-  wire [7:0] \$160 ;
-  wire [7:0] \$161 ;
-  wire [7:0] \$162 ;
+  wire [15:0] \$116 ;
+  wire [18:0] \$117 ;
+  wire [14:0] \$118 ;
+  wire [15:0] \$119 ;
+  wire [4:0] \$12 ;
+  wire [18:0] \$120 ;
+  wire [19:0] \$121 ;
+  wire [19:0] \$122 ;
+  wire [20:0] \$123 ;
+  wire [19:0] \$124 ;
+  wire [19:0] \$125 ;
+  wire [20:0] \$126 ;
+  wire [19:0] \$127 ;
+  wire [19:0] \$128 ;
+  wire [20:0] \$129 ;
+  wire [15:0] \$13 ;
+  wire [19:0] \$130 ;
+  wire [19:0] \$131 ;
+  wire [20:0] \$132 ;
+  wire [31:0] \$133 ;
+  wire [31:0] \$134 ;
+  wire [32:0] \$135 ;
+  wire [32:0] \$136 ;
+  wire [17:0] \$137 ;
+  wire [17:0] \$138 ;
+  wire [31:0] \$139 ;
+  wire [16:0] \$14 ;
+  wire [31:0] \$140 ;
+  wire [32:0] \$141 ;
+  wire [32:0] \$142 ;
+  wire [17:0] \$143 ;
+  wire [17:0] \$144 ;
+  wire [31:0] \$145 ;
+  wire [31:0] \$146 ;
+  wire [32:0] \$147 ;
+  wire [32:0] \$148 ;
+  wire [17:0] \$149 ;
+  wire \$15 ;
+  wire [17:0] \$150 ;
+  wire [31:0] \$151 ;
+  wire [31:0] \$152 ;
+  wire [32:0] \$153 ;
+  wire [32:0] \$154 ;
+  wire [17:0] \$155 ;
+  wire [17:0] \$156 ;
+  wire [18:0] \$157 ;
+  wire [19:0] \$158 ;
+  wire [20:0] \$159 ;
+  wire [15:0] \$16 ;
+  wire \$160 ;
+  wire \$161 ;
+  wire \$162 ;
   wire [7:0] \$163 ;
   wire [7:0] \$164 ;
   wire \$165 ;
-  wire [7:0] \$166 ;
+  wire \$166 ;
   wire \$167 ;
-  wire [7:0] \$168 ;
+  wire \$168 ;
   wire \$169 ;
   wire [16:0] \$17 ;
   wire [7:0] \$170 ;
-  wire \$171 ;
-  wire \$172 ;
-  wire [14:0] \$173 ;
-  wire [15:0] \$174 ;
-  wire [18:0] \$175 ;
-  wire [14:0] \$176 ;
-  wire [15:0] \$177 ;
-  wire [18:0] \$178 ;
-  wire [14:0] \$179 ;
-  wire [14:0] \$18 ;
-  wire [15:0] \$180 ;
-  wire [18:0] \$181 ;
-  wire [14:0] \$182 ;
-  wire [15:0] \$183 ;
-  wire [18:0] \$184 ;
-  wire [19:0] \$185 ;
-  wire [19:0] \$186 ;
+  wire [8:0] \$171 ;
+  wire [8:0] \$172 ;
+  wire \$173 ;
+  wire \$174 ;
+  wire \$175 ;
+  wire [7:0] \$176 ;
+  wire [8:0] \$177 ;
+  wire [20:0] \$178 ;
+  wire \$179 ;
+  wire [16:0] \$18 ;
+  wire \$180 ;
+  wire \$181 ;
+  wire [7:0] \$182 ;
+  wire [7:0] \$183 ;
+  wire \$184 ;
+  wire \$185 ;
+  wire [20:0] \$186 ;
   wire [20:0] \$187 ;
-  wire [19:0] \$188 ;
-  wire [19:0] \$189 ;
-  wire [15:0] \$19 ;
-  wire [20:0] \$190 ;
-  wire [19:0] \$191 ;
-  wire [19:0] \$192 ;
-  wire [20:0] \$193 ;
-  wire [19:0] \$194 ;
-  wire [19:0] \$195 ;
-  wire [20:0] \$196 ;
-  wire [31:0] \$197 ;
-  wire [31:0] \$198 ;
-  wire [32:0] \$199 ;
-  wire [15:0] \$2 ;
+  wire \$188 ;
+  wire [26:0] \$189 ;
+  wire [3:0] \$19 ;
+  wire [26:0] \$190 ;
+  wire [26:0] \$191 ;
+  wire [27:0] \$192 ;
+  wire \$193 ;
+  wire \$194 ;
+  wire [26:0] \$195 ;
+  wire [26:0] \$196 ;
+  wire [26:0] \$197 ;
+  wire [27:0] \$198 ;
+  wire [13:0] \$199 ;
+  wire [3:0] \$2 ;
   wire [3:0] \$20 ;
-  wire [32:0] \$200 ;
-  wire [17:0] \$201 ;
-  wire [17:0] \$202 ;
-  wire [31:0] \$203 ;
-  wire [31:0] \$204 ;
-  wire [32:0] \$205 ;
-  wire [32:0] \$206 ;
-  wire [17:0] \$207 ;
-  wire [17:0] \$208 ;
-  wire [31:0] \$209 ;
-  wire [14:0] \$21 ;
-  wire [31:0] \$210 ;
-  wire [32:0] \$211 ;
-  wire [32:0] \$212 ;
-  wire [17:0] \$213 ;
-  wire [17:0] \$214 ;
-  wire [31:0] \$215 ;
-  wire [31:0] \$216 ;
-  wire [32:0] \$217 ;
-  wire [32:0] \$218 ;
-  wire [17:0] \$219 ;
+  wire [26:0] \$200 ;
+  wire [26:0] \$201 ;
+  wire [27:0] \$202 ;
+  wire [7:0] \$203 ;
+  wire [7:0] \$204 ;
+  wire \$205 ;
+  wire [7:0] \$206 ;
+  wire [7:0] \$207 ;
+  wire [7:0] \$208 ;
+  wire \$209 ;
+  wire [4:0] \$21 ;
+  wire \$210 ;
+  wire [12:0] \$211 ;
+  wire [13:0] \$212 ;
+  wire [18:0] \$213 ;
+  wire [12:0] \$214 ;
+  wire [13:0] \$215 ;
+  wire [18:0] \$216 ;
+  wire [12:0] \$217 ;
+  wire [13:0] \$218 ;
+  wire [18:0] \$219 ;
   wire [15:0] \$22 ;
-  wire [17:0] \$220 ;
-  wire [18:0] \$221 ;
-  wire [19:0] \$222 ;
-  wire [20:0] \$223 ;
-  wire \$224 ;
-  wire \$225 ;
-  wire \$226 ;
-  wire [7:0] \$227 ;
-  wire [7:0] \$228 ;
-  wire \$229 ;
-  wire [3:0] \$23 ;
-  wire \$230 ;
-  wire \$231 ;
-  wire \$232 ;
-  wire \$233 ;
-  wire [7:0] \$234 ;
-  wire [8:0] \$235 ;
-  wire [8:0] \$236 ;
-  wire \$237 ;
-  wire \$238 ;
-  wire \$239 ;
-  wire [4:0] \$24 ;
-  wire [7:0] \$240 ;
-  wire [8:0] \$241 ;
-  wire [20:0] \$242 ;
-  wire \$243 ;
-  wire \$244 ;
-  wire \$245 ;
-  wire [7:0] \$246 ;
-  wire [7:0] \$247 ;
-  wire \$248 ;
-  wire \$249 ;
-  wire [14:0] \$25 ;
-  wire [20:0] \$250 ;
-  wire [20:0] \$251 ;
-  wire \$252 ;
-  wire [26:0] \$253 ;
-  wire [26:0] \$254 ;
-  wire [26:0] \$255 ;
-  wire [27:0] \$256 ;
-  wire \$257 ;
-  wire \$258 ;
-  wire [26:0] \$259 ;
-  wire [15:0] \$26 ;
-  wire [26:0] \$260 ;
-  wire [26:0] \$261 ;
-  wire [27:0] \$262 ;
-  wire [13:0] \$263 ;
-  wire [26:0] \$264 ;
-  wire [26:0] \$265 ;
-  wire [27:0] \$266 ;
-  wire [7:0] \$267 ;
-  wire [7:0] \$268 ;
-  wire \$269 ;
-  wire [15:0] \$27 ;
-  wire [7:0] \$270 ;
-  wire [7:0] \$271 ;
-  wire [7:0] \$272 ;
+  wire [12:0] \$220 ;
+  wire [13:0] \$221 ;
+  wire [18:0] \$222 ;
+  wire [19:0] \$223 ;
+  wire [19:0] \$224 ;
+  wire [20:0] \$225 ;
+  wire [19:0] \$226 ;
+  wire [19:0] \$227 ;
+  wire [20:0] \$228 ;
+  wire [19:0] \$229 ;
+  wire [16:0] \$23 ;
+  wire [19:0] \$230 ;
+  wire [20:0] \$231 ;
+  wire [19:0] \$232 ;
+  wire [19:0] \$233 ;
+  wire [20:0] \$234 ;
+  wire [31:0] \$235 ;
+  wire [31:0] \$236 ;
+  wire [32:0] \$237 ;
+  wire [32:0] \$238 ;
+  wire [31:0] \$239 ;
+  wire \$24 ;
+  wire [31:0] \$240 ;
+  wire [32:0] \$241 ;
+  wire [32:0] \$242 ;
+  wire [31:0] \$243 ;
+  wire [31:0] \$244 ;
+  wire [32:0] \$245 ;
+  wire [32:0] \$246 ;
+  wire [31:0] \$247 ;
+  wire [31:0] \$248 ;
+  wire [32:0] \$249 ;
+  wire [15:0] \$25 ;
+  wire [32:0] \$250 ;
+  wire [30:0] \$251 ;
+  wire [30:0] \$252 ;
+  wire [30:0] \$253 ;
+  wire [30:0] \$254 ;
+  wire [31:0] \$255 ;
+  wire [31:0] \$256 ;
+  wire [31:0] \$257 ;
+  wire [31:0] \$258 ;
+  wire [31:0] \$259 ;
+  wire [16:0] \$26 ;
+  wire [31:0] \$260 ;
+  wire [31:0] \$261 ;
+  wire [31:0] \$262 ;
+  wire \$263 ;
+  wire \$264 ;
+  wire [32:0] \$265 ;
+  wire [32:0] \$266 ;
+  wire \$267 ;
+  wire [32:0] \$268 ;
+  wire [32:0] \$269 ;
+  wire [16:0] \$27 ;
+  wire [32:0] \$270 ;
+  wire [32:0] \$271 ;
+  wire \$272 ;
   wire \$273 ;
-  wire \$274 ;
-  wire [12:0] \$275 ;
-  wire [13:0] \$276 ;
-  wire [18:0] \$277 ;
-  wire [12:0] \$278 ;
-  wire [13:0] \$279 ;
-  wire [16:0] \$28 ;
-  wire [18:0] \$280 ;
-  wire [12:0] \$281 ;
-  wire [13:0] \$282 ;
-  wire [18:0] \$283 ;
-  wire [12:0] \$284 ;
-  wire [13:0] \$285 ;
-  wire [18:0] \$286 ;
-  wire [19:0] \$287 ;
-  wire [19:0] \$288 ;
-  wire [20:0] \$289 ;
-  wire \$29 ;
-  wire [19:0] \$290 ;
-  wire [19:0] \$291 ;
-  wire [20:0] \$292 ;
-  wire [19:0] \$293 ;
-  wire [19:0] \$294 ;
-  wire [20:0] \$295 ;
-  wire [19:0] \$296 ;
-  wire [19:0] \$297 ;
-  wire [20:0] \$298 ;
-  wire [31:0] \$299 ;
-  wire [3:0] \$3 ;
-  wire [14:0] \$30 ;
-  wire [31:0] \$300 ;
-  wire [32:0] \$301 ;
-  wire [32:0] \$302 ;
-  wire [31:0] \$303 ;
-  wire [31:0] \$304 ;
-  wire [32:0] \$305 ;
-  wire [32:0] \$306 ;
-  wire [31:0] \$307 ;
-  wire [31:0] \$308 ;
-  wire [32:0] \$309 ;
+  wire [32:0] \$274 ;
+  wire [32:0] \$275 ;
+  wire \$276 ;
+  wire [32:0] \$277 ;
+  wire [32:0] \$278 ;
+  wire [32:0] \$279 ;
+  wire [3:0] \$28 ;
+  wire [32:0] \$280 ;
+  wire \$281 ;
+  wire \$282 ;
+  wire [32:0] \$283 ;
+  wire [32:0] \$284 ;
+  wire \$285 ;
+  wire [32:0] \$286 ;
+  wire [32:0] \$287 ;
+  wire [32:0] \$288 ;
+  wire [32:0] \$289 ;
+  wire [3:0] \$29 ;
+  wire \$290 ;
+  wire \$291 ;
+  wire [32:0] \$292 ;
+  wire [32:0] \$293 ;
+  wire \$294 ;
+  wire [32:0] \$295 ;
+  wire [32:0] \$296 ;
+  wire [32:0] \$297 ;
+  wire [32:0] \$298 ;
+  reg [6:0] \$299 ;
+  wire [4:0] \$3 ;
+  wire [4:0] \$30 ;
+  reg [7:0] \$300 ;
+  reg [6:0] \$301 ;
+  reg \$302 ;
+  reg \$303 ;
+  reg [7:0] \$304 ;
+  reg [3:0] \$305 ;
+  reg [7:0] \$306 ;
+  reg [7:0] \$307 ;
+  reg [7:0] \$308 ;
+  reg [7:0] \$309 ;
   wire [15:0] \$31 ;
-  wire [32:0] \$310 ;
-  wire [31:0] \$311 ;
-  wire [31:0] \$312 ;
-  wire [32:0] \$313 ;
-  wire [32:0] \$314 ;
-  wire [30:0] \$315 ;
-  wire [30:0] \$316 ;
-  wire [30:0] \$317 ;
-  wire [30:0] \$318 ;
-  wire [31:0] \$319 ;
-  wire [15:0] \$32 ;
-  wire [31:0] \$320 ;
-  wire [31:0] \$321 ;
-  wire [31:0] \$322 ;
-  wire [31:0] \$323 ;
-  wire [31:0] \$324 ;
-  wire [31:0] \$325 ;
-  wire [31:0] \$326 ;
-  wire \$327 ;
-  wire \$328 ;
-  wire [32:0] \$329 ;
-  wire [16:0] \$33 ;
-  wire [32:0] \$330 ;
-  wire \$331 ;
-  wire [32:0] \$332 ;
-  wire [32:0] \$333 ;
-  wire [32:0] \$334 ;
-  wire [32:0] \$335 ;
-  wire \$336 ;
-  wire \$337 ;
-  wire [32:0] \$338 ;
-  wire [32:0] \$339 ;
-  wire [16:0] \$34 ;
-  wire \$340 ;
-  wire [32:0] \$341 ;
-  wire [32:0] \$342 ;
-  wire [32:0] \$343 ;
-  wire [32:0] \$344 ;
-  wire \$345 ;
-  wire \$346 ;
-  wire [32:0] \$347 ;
-  wire [32:0] \$348 ;
-  wire \$349 ;
-  wire [14:0] \$35 ;
-  wire [32:0] \$350 ;
-  wire [32:0] \$351 ;
-  wire [32:0] \$352 ;
-  wire [32:0] \$353 ;
-  wire \$354 ;
-  wire \$355 ;
-  wire [32:0] \$356 ;
-  wire [32:0] \$357 ;
-  wire \$358 ;
-  wire [32:0] \$359 ;
-  wire [15:0] \$36 ;
-  wire [32:0] \$360 ;
-  wire [32:0] \$361 ;
-  wire [32:0] \$362 ;
-  reg [6:0] \$363 ;
-  reg [7:0] \$364 ;
-  reg [6:0] \$365 ;
-  reg \$366 ;
-  reg \$367 ;
-  reg [7:0] \$368 ;
-  reg [3:0] \$369 ;
-  wire [3:0] \$37 ;
-  reg [7:0] \$370 ;
-  reg [7:0] \$371 ;
+  reg [7:0] \$310 ;
+  reg [7:0] \$311 ;
+  reg [7:0] \$312 ;
+  reg [7:0] \$313 ;
+  reg \$314 ;
+  reg \$315 ;
+  reg [7:0] \$316 ;
+  reg [3:0] \$317 ;
+  reg [7:0] \$318 ;
+  reg [7:0] \$319 ;
+  wire [16:0] \$32 ;
+  reg [7:0] \$320 ;
+  reg [7:0] \$321 ;
+  reg [7:0] \$322 ;
+  reg [7:0] \$323 ;
+  reg [7:0] \$324 ;
+  reg \$325 ;
+  reg \$326 ;
+  reg [7:0] \$327 ;
+  reg [3:0] \$328 ;
+  reg \$329 ;
+  wire \$33 ;
+  reg [7:0] \$330 ;
+  reg [7:0] \$331 ;
+  reg [7:0] \$332 ;
+  reg [7:0] \$333 ;
+  reg \$334 ;
+  reg \$335 ;
+  reg [7:0] \$336 ;
+  reg [3:0] \$337 ;
+  reg \$338 ;
+  reg [7:0] \$339 ;
+  wire [15:0] \$34 ;
+  reg [7:0] \$340 ;
+  reg [7:0] \$341 ;
+  reg [7:0] \$342 ;
+  reg \$343 ;
+  reg \$344 ;
+  reg [7:0] \$345 ;
+  reg [3:0] \$346 ;
+  reg \$347 ;
+  reg [7:0] \$348 ;
+  reg [7:0] \$349 ;
+  wire [16:0] \$35 ;
+  reg [7:0] \$350 ;
+  reg [7:0] \$351 ;
+  reg [15:0] \$352 ;
+  reg \$353 ;
+  reg [18:0] \$354 ;
+  reg [17:0] \$355 ;
+  reg [4:0] \$356 ;
+  reg [15:0] \$357 ;
+  reg \$358 ;
+  reg [18:0] \$359 ;
+  wire [16:0] \$36 ;
+  reg [17:0] \$360 ;
+  reg [4:0] \$361 ;
+  reg [15:0] \$362 ;
+  reg \$363 ;
+  reg [18:0] \$364 ;
+  reg [17:0] \$365 ;
+  reg [4:0] \$366 ;
+  reg [15:0] \$367 ;
+  reg \$368 ;
+  reg [18:0] \$369 ;
+  wire \$37 ;
+  reg [17:0] \$370 ;
+  reg [4:0] \$371 ;
   reg [7:0] \$372 ;
   reg [7:0] \$373 ;
-  reg [7:0] \$374 ;
-  reg [7:0] \$375 ;
-  reg [7:0] \$376 ;
-  reg [7:0] \$377 ;
-  reg \$378 ;
-  reg \$379 ;
-  wire [14:0] \$38 ;
-  reg [7:0] \$380 ;
-  reg [3:0] \$381 ;
-  reg [7:0] \$382 ;
-  reg [7:0] \$383 ;
-  reg [7:0] \$384 ;
-  reg [7:0] \$385 ;
-  reg [7:0] \$386 ;
-  reg [7:0] \$387 ;
-  reg [7:0] \$388 ;
-  reg \$389 ;
-  wire [15:0] \$39 ;
-  reg \$390 ;
-  reg [7:0] \$391 ;
-  reg [3:0] \$392 ;
+  reg \$374 ;
+  reg \$375 ;
+  reg \$376 ;
+  reg \$377 ;
+  reg [7:0] \$378 ;
+  reg [7:0] \$379 ;
+  wire [5:0] \$38 ;
+  reg \$380 ;
+  reg \$381 ;
+  reg [3:0] \$382 ;
+  reg [3:0] \$383 ;
+  reg [17:0] \$384 ;
+  reg [4:0] \$385 ;
+  reg [17:0] \$386 ;
+  reg [4:0] \$387 ;
+  reg [17:0] \$388 ;
+  reg [4:0] \$389 ;
+  wire [26:0] \$39 ;
+  reg [17:0] \$390 ;
+  reg [4:0] \$391 ;
+  reg [7:0] \$392 ;
   reg \$393 ;
-  reg [7:0] \$394 ;
+  reg \$394 ;
   reg [7:0] \$395 ;
-  reg [7:0] \$396 ;
-  reg [7:0] \$397 ;
-  reg \$398 ;
-  reg \$399 ;
-  wire [14:0] \$4 ;
-  wire [3:0] \$40 ;
-  reg [7:0] \$400 ;
-  reg [3:0] \$401 ;
-  reg \$402 ;
-  reg [7:0] \$403 ;
-  reg [7:0] \$404 ;
+  reg \$396 ;
+  reg [3:0] \$397 ;
+  reg [17:0] \$398 ;
+  reg [17:0] \$399 ;
+  wire [15:0] \$4 ;
+  wire [5:0] \$40 ;
+  reg [17:0] \$400 ;
+  reg [17:0] \$401 ;
+  reg [7:0] \$402 ;
+  reg \$403 ;
+  reg \$404 ;
   reg [7:0] \$405 ;
-  reg [7:0] \$406 ;
-  reg \$407 ;
-  reg \$408 ;
+  reg \$406 ;
+  reg [3:0] \$407 ;
+  reg [20:0] \$408 ;
   reg [7:0] \$409 ;
-  wire [4:0] \$41 ;
-  reg [3:0] \$410 ;
+  wire [89:0] \$41 ;
+  reg \$410 ;
   reg \$411 ;
   reg [7:0] \$412 ;
-  reg [7:0] \$413 ;
-  reg [7:0] \$414 ;
-  reg [7:0] \$415 ;
-  reg \$416 ;
-  reg [18:0] \$417 ;
-  reg [17:0] \$418 ;
-  reg [4:0] \$419 ;
-  wire [14:0] \$42 ;
+  reg \$413 ;
+  reg [5:0] \$414 ;
+  reg \$415 ;
+  reg [6:0] \$416 ;
+  reg [6:0] \$417 ;
+  reg [20:0] \$418 ;
+  reg \$419 ;
+  wire [15:0] \$42 ;
   reg \$420 ;
-  reg [18:0] \$421 ;
-  reg [17:0] \$422 ;
-  reg [4:0] \$423 ;
+  reg \$421 ;
+  reg [7:0] \$422 ;
+  reg [7:0] \$423 ;
   reg \$424 ;
-  reg [18:0] \$425 ;
-  reg [17:0] \$426 ;
-  reg [4:0] \$427 ;
-  reg \$428 ;
-  reg [18:0] \$429 ;
+  reg [20:0] \$425 ;
+  reg \$426 ;
+  reg \$427 ;
+  reg [7:0] \$428 ;
+  reg [7:0] \$429 ;
   wire [15:0] \$43 ;
-  reg [17:0] \$430 ;
-  reg [4:0] \$431 ;
-  reg [7:0] \$432 ;
-  reg \$433 ;
+  reg \$430 ;
+  reg [6:0] \$431 ;
+  reg \$432 ;
+  reg [26:0] \$433 ;
   reg \$434 ;
   reg [7:0] \$435 ;
-  reg \$436 ;
-  reg [3:0] \$437 ;
-  reg [17:0] \$438 ;
-  reg [4:0] \$439 ;
-  wire [15:0] \$44 ;
-  reg [17:0] \$440 ;
-  reg [4:0] \$441 ;
-  reg [17:0] \$442 ;
+  reg [26:0] \$436 ;
+  reg \$437 ;
+  reg [7:0] \$438 ;
+  reg \$439 ;
+  wire [16:0] \$44 ;
+  reg [7:0] \$440 ;
+  reg \$441 ;
+  reg [7:0] \$442 ;
   reg [4:0] \$443 ;
-  reg [17:0] \$444 ;
-  reg [4:0] \$445 ;
+  reg [26:0] \$444 ;
+  reg \$445 ;
   reg [7:0] \$446 ;
   reg \$447 ;
-  reg \$448 ;
-  reg [7:0] \$449 ;
-  wire [16:0] \$45 ;
-  reg \$450 ;
-  reg [3:0] \$451 ;
-  reg [17:0] \$452 ;
-  reg [17:0] \$453 ;
-  reg [17:0] \$454 ;
-  reg [17:0] \$455 ;
-  reg [7:0] \$456 ;
-  reg \$457 ;
-  reg \$458 ;
-  reg [7:0] \$459 ;
+  reg [7:0] \$448 ;
+  reg [4:0] \$449 ;
+  wire \$45 ;
+  reg [15:0] \$450 ;
+  reg [12:0] \$451 ;
+  reg [13:0] \$452 ;
+  reg [12:0] \$453 ;
+  reg \$454 ;
+  reg [7:0] \$455 ;
+  reg \$456 ;
+  reg [7:0] \$457 ;
+  reg [4:0] \$458 ;
+  reg [15:0] \$459 ;
   wire \$46 ;
   reg \$460 ;
-  reg [3:0] \$461 ;
-  reg [20:0] \$462 ;
+  reg [7:0] \$461 ;
+  reg \$462 ;
   reg [7:0] \$463 ;
-  reg \$464 ;
-  reg \$465 ;
-  reg [7:0] \$466 ;
+  reg [4:0] \$464 ;
+  reg [27:0] \$465 ;
+  reg [15:0] \$466 ;
   reg \$467 ;
-  reg [5:0] \$468 ;
-  reg \$469 ;
-  wire [14:0] \$47 ;
+  reg [31:0] \$468 ;
+  reg [6:0] \$469 ;
+  wire \$47 ;
   reg [6:0] \$470 ;
-  reg [6:0] \$471 ;
-  reg [20:0] \$472 ;
-  reg \$473 ;
-  reg \$474 ;
-  reg \$475 ;
-  reg [7:0] \$476 ;
-  reg [7:0] \$477 ;
+  reg \$471 ;
+  reg \$472 ;
+  reg [5:0] \$473 ;
+  reg [12:0] \$474 ;
+  reg [4:0] \$475 ;
+  reg \$476 ;
+  reg [35:0] \$477 ;
   reg \$478 ;
-  reg [20:0] \$479 ;
-  wire [15:0] \$48 ;
-  reg \$480 ;
-  reg \$481 ;
-  reg [7:0] \$482 ;
-  reg [7:0] \$483 ;
-  reg \$484 ;
-  reg [6:0] \$485 ;
-  reg \$486 ;
-  reg [26:0] \$487 ;
-  reg \$488 ;
-  reg [7:0] \$489 ;
-  wire [15:0] \$49 ;
-  reg [26:0] \$490 ;
-  reg \$491 ;
-  reg [7:0] \$492 ;
-  reg \$493 ;
-  reg [7:0] \$494 ;
-  reg \$495 ;
-  reg [7:0] \$496 ;
-  reg [4:0] \$497 ;
-  reg [26:0] \$498 ;
-  reg \$499 ;
-  wire [15:0] \$5 ;
-  wire [16:0] \$50 ;
-  reg [7:0] \$500 ;
+  reg \$479 ;
+  wire [7:0] \$48 ;
+  reg [5:0] \$480 ;
+  reg [12:0] \$481 ;
+  reg [4:0] \$482 ;
+  reg \$483 ;
+  reg [7:0] \$484 ;
+  reg [7:0] \$485 ;
+  reg [7:0] \$486 ;
+  reg [7:0] \$487 ;
+  reg [3:0] \$488 ;
+  reg \$489 ;
+  wire \$49 ;
+  reg \$490 ;
+  reg [5:0] \$491 ;
+  reg [12:0] \$492 ;
+  reg [4:0] \$493 ;
+  reg \$494 ;
+  reg [13:0] \$495 ;
+  reg \$496 ;
+  reg [18:0] \$497 ;
+  reg [17:0] \$498 ;
+  reg [4:0] \$499 ;
+  wire [16:0] \$5 ;
+  wire [3:0] \$50 ;
+  reg [13:0] \$500 ;
   reg \$501 ;
-  reg [7:0] \$502 ;
-  reg [4:0] \$503 ;
-  reg [15:0] \$504 ;
-  reg [12:0] \$505 ;
-  reg [13:0] \$506 ;
-  reg [12:0] \$507 ;
-  reg \$508 ;
-  reg [7:0] \$509 ;
-  wire [16:0] \$51 ;
-  reg \$510 ;
-  reg [7:0] \$511 ;
-  reg [4:0] \$512 ;
-  reg [15:0] \$513 ;
-  reg \$514 ;
-  reg [7:0] \$515 ;
-  reg \$516 ;
-  reg [7:0] \$517 ;
-  reg [4:0] \$518 ;
-  reg [27:0] \$519 ;
-  wire [14:0] \$52 ;
-  reg [15:0] \$520 ;
-  reg \$521 ;
-  reg [31:0] \$522 ;
-  reg [6:0] \$523 ;
-  reg [6:0] \$524 ;
-  reg \$525 ;
-  reg \$526 ;
-  reg [5:0] \$527 ;
-  reg [12:0] \$528 ;
-  reg [4:0] \$529 ;
-  wire [15:0] \$53 ;
-  reg \$530 ;
-  reg [35:0] \$531 ;
-  reg \$532 ;
-  reg \$533 ;
-  reg [5:0] \$534 ;
-  reg [12:0] \$535 ;
+  reg [18:0] \$502 ;
+  reg [17:0] \$503 ;
+  reg [4:0] \$504 ;
+  reg [13:0] \$505 ;
+  reg \$506 ;
+  reg [18:0] \$507 ;
+  reg [17:0] \$508 ;
+  reg [4:0] \$509 ;
+  wire [3:0] \$51 ;
+  reg [13:0] \$510 ;
+  reg \$511 ;
+  reg [18:0] \$512 ;
+  reg [17:0] \$513 ;
+  reg [4:0] \$514 ;
+  reg [3:0] \$515 ;
+  reg [3:0] \$516 ;
+  reg \$517 ;
+  reg \$518 ;
+  reg \$519 ;
+  wire [4:0] \$52 ;
+  reg \$520 ;
+  reg [5:0] \$521 ;
+  reg [5:0] \$522 ;
+  reg [12:0] \$523 ;
+  reg [12:0] \$524 ;
+  reg [4:0] \$525 ;
+  reg [4:0] \$526 ;
+  reg \$527 ;
+  reg \$528 ;
+  reg [17:0] \$529 ;
+  wire [13:0] \$53 ;
+  reg [4:0] \$530 ;
+  reg [17:0] \$531 ;
+  reg [4:0] \$532 ;
+  reg [17:0] \$533 ;
+  reg [4:0] \$534 ;
+  reg [17:0] \$535 ;
   reg [4:0] \$536 ;
-  reg \$537 ;
-  reg [7:0] \$538 ;
-  reg [7:0] \$539 ;
-  wire [3:0] \$54 ;
-  reg [7:0] \$540 ;
-  reg [7:0] \$541 ;
-  reg [3:0] \$542 ;
+  reg [3:0] \$537 ;
+  reg \$538 ;
+  reg \$539 ;
+  wire [14:0] \$54 ;
+  reg [5:0] \$540 ;
+  reg [12:0] \$541 ;
+  reg [4:0] \$542 ;
   reg \$543 ;
-  reg \$544 ;
-  reg [5:0] \$545 ;
-  reg [12:0] \$546 ;
-  reg [4:0] \$547 ;
-  reg \$548 ;
+  reg [17:0] \$544 ;
+  reg [17:0] \$545 ;
+  reg [17:0] \$546 ;
+  reg [17:0] \$547 ;
+  reg [3:0] \$548 ;
   reg \$549 ;
-  wire [14:0] \$55 ;
-  reg [18:0] \$550 ;
-  reg [17:0] \$551 ;
-  reg [4:0] \$552 ;
-  reg \$553 ;
-  reg [18:0] \$554 ;
-  reg [17:0] \$555 ;
-  reg [4:0] \$556 ;
-  reg \$557 ;
-  reg [18:0] \$558 ;
-  reg [17:0] \$559 ;
-  wire [15:0] \$56 ;
-  reg [4:0] \$560 ;
+  wire \$55 ;
+  reg \$550 ;
+  reg [5:0] \$551 ;
+  reg [12:0] \$552 ;
+  reg [4:0] \$553 ;
+  reg \$554 ;
+  reg [30:0] \$555 ;
+  reg [30:0] \$556 ;
+  reg [30:0] \$557 ;
+  reg [30:0] \$558 ;
+  reg [3:0] \$559 ;
+  wire [13:0] \$56 ;
+  reg \$560 ;
   reg \$561 ;
-  reg [18:0] \$562 ;
-  reg [17:0] \$563 ;
+  reg [5:0] \$562 ;
+  reg [12:0] \$563 ;
   reg [4:0] \$564 ;
-  reg [3:0] \$565 ;
-  reg \$566 ;
-  reg \$567 ;
-  reg [5:0] \$568 ;
-  reg [12:0] \$569 ;
-  wire [3:0] \$57 ;
-  reg [4:0] \$570 ;
-  reg \$571 ;
-  reg [17:0] \$572 ;
-  reg [4:0] \$573 ;
-  reg [17:0] \$574 ;
-  reg [4:0] \$575 ;
-  reg [17:0] \$576 ;
-  reg [4:0] \$577 ;
-  reg [17:0] \$578 ;
-  reg [4:0] \$579 ;
-  wire [4:0] \$58 ;
-  reg [3:0] \$580 ;
-  reg \$581 ;
-  reg \$582 ;
-  reg [5:0] \$583 ;
-  reg [12:0] \$584 ;
-  reg [4:0] \$585 ;
-  reg \$586 ;
-  reg [17:0] \$587 ;
-  reg [17:0] \$588 ;
-  reg [17:0] \$589 ;
-  wire [14:0] \$59 ;
-  reg [17:0] \$590 ;
-  reg [3:0] \$591 ;
-  reg \$592 ;
-  reg \$593 ;
-  reg [5:0] \$594 ;
-  reg [12:0] \$595 ;
-  reg [4:0] \$596 ;
-  reg \$597 ;
-  reg [30:0] \$598 ;
-  reg [30:0] \$599 ;
-  wire [3:0] \$6 ;
-  wire [15:0] \$60 ;
-  reg [30:0] \$600 ;
-  reg [30:0] \$601 ;
-  reg [3:0] \$602 ;
-  reg \$603 ;
-  reg \$604 ;
-  reg [5:0] \$605 ;
-  reg [12:0] \$606 ;
-  reg [4:0] \$607 ;
-  reg \$608 ;
-  reg [4:0] \$609 ;
-  wire [15:0] \$61 ;
-  reg [31:0] \$610 ;
-  reg [31:0] \$611 ;
-  reg [31:0] \$612 ;
-  reg [31:0] \$613 ;
-  reg [3:0] \$614 ;
-  reg \$615 ;
-  reg \$616 ;
-  reg [5:0] \$617 ;
-  reg [12:0] \$618 ;
-  reg [4:0] \$619 ;
-  wire [16:0] \$62 ;
-  reg \$620 ;
-  reg [4:0] \$621 ;
-  reg [7:0] \$622 ;
-  reg [7:0] \$623 ;
-  reg [7:0] \$624 ;
-  reg [7:0] \$625 ;
-  reg \$626 ;
-  reg \$627 ;
-  wire \$63 ;
-  wire [14:0] \$64 ;
-  wire [15:0] \$65 ;
-  wire [15:0] \$66 ;
-  wire [16:0] \$67 ;
-  wire [16:0] \$68 ;
-  wire \$69 ;
-  wire [4:0] \$7 ;
-  wire [5:0] \$70 ;
-  wire [26:0] \$71 ;
-  wire [5:0] \$72 ;
-  wire [89:0] \$73 ;
-  wire [15:0] \$74 ;
-  wire [15:0] \$75 ;
-  wire [16:0] \$76 ;
-  wire \$77 ;
-  wire \$78 ;
-  wire \$79 ;
-  wire [14:0] \$8 ;
-  wire [7:0] \$80 ;
-  wire \$81 ;
-  wire [12:0] \$82 ;
+  reg \$565 ;
+  reg [4:0] \$566 ;
+  reg [31:0] \$567 ;
+  reg [31:0] \$568 ;
+  reg [31:0] \$569 ;
+  wire [14:0] \$57 ;
+  reg [31:0] \$570 ;
+  reg [3:0] \$571 ;
+  reg \$572 ;
+  reg \$573 ;
+  reg [5:0] \$574 ;
+  reg [12:0] \$575 ;
+  reg [4:0] \$576 ;
+  reg \$577 ;
+  reg [4:0] \$578 ;
+  reg [7:0] \$579 ;
+  wire [14:0] \$58 ;
+  reg [7:0] \$580 ;
+  reg [7:0] \$581 ;
+  reg [7:0] \$582 ;
+  reg \$583 ;
+  reg \$584 ;
+  wire [3:0] \$59 ;
+  wire \$6 ;
+  wire [3:0] \$60 ;
+  wire [4:0] \$61 ;
+  wire [13:0] \$62 ;
+  wire [14:0] \$63 ;
+  wire \$64 ;
+  wire [13:0] \$65 ;
+  wire [14:0] \$66 ;
+  wire [14:0] \$67 ;
+  wire [3:0] \$68 ;
+  wire [3:0] \$69 ;
+  wire [15:0] \$7 ;
+  wire [4:0] \$70 ;
+  wire [13:0] \$71 ;
+  wire [14:0] \$72 ;
+  wire \$73 ;
+  wire [13:0] \$74 ;
+  wire [14:0] \$75 ;
+  wire [14:0] \$76 ;
+  wire [3:0] \$77 ;
+  wire [3:0] \$78 ;
+  wire [4:0] \$79 ;
+  wire [16:0] \$8 ;
+  wire [13:0] \$80 ;
+  wire [14:0] \$81 ;
+  wire \$82 ;
   wire [13:0] \$83 ;
-  wire [3:0] \$84 ;
-  wire [12:0] \$85 ;
-  wire [13:0] \$86 ;
-  wire [3:0] \$87 ;
-  wire [4:0] \$88 ;
-  wire [12:0] \$89 ;
-  wire [15:0] \$9 ;
-  wire [13:0] \$90 ;
-  wire [13:0] \$91 ;
-  wire [14:0] \$92 ;
-  wire \$93 ;
-  wire [12:0] \$94 ;
-  wire [13:0] \$95 ;
-  wire [13:0] \$96 ;
-  wire [14:0] \$97 ;
-  wire [14:0] \$98 ;
-  wire [12:0] \$99 ;
+  wire [14:0] \$84 ;
+  wire [14:0] \$85 ;
+  wire [5:0] \$86 ;
+  wire [7:0] \$87 ;
+  wire [8:0] \$88 ;
+  wire [9:0] \$89 ;
+  wire [16:0] \$9 ;
+  wire [7:0] \$90 ;
+  wire [7:0] \$91 ;
+  wire [7:0] \$92 ;
+  wire [7:0] \$93 ;
+  wire [7:0] \$94 ;
+  wire [7:0] \$95 ;
+  wire [7:0] \$96 ;
+  wire [7:0] \$97 ;
+  wire [7:0] \$98 ;
+  wire [7:0] \$99 ;
   reg a1_last = 1'h0;
   reg [7:0] a1_len = 8'h00;
   reg [3:0] a1_mask = 4'h0;
@@ -762,6 +719,12 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   reg [7:0] a3_whole1 = 8'h00;
   reg [7:0] a3_whole2 = 8'h00;
   reg [7:0] a3_whole3 = 8'h00;
+  reg a3a_any = 1'h0;
+  reg a3a_last = 1'h0;
+  reg [7:0] a3a_len = 8'h00;
+  reg [3:0] a3a_mask = 4'h0;
+  reg [7:0] a3a_max = 8'h00;
+  reg a3a_valid = 1'h0;
   reg a3b_any = 1'h0;
   reg a3b_last = 1'h0;
   reg [7:0] a3b_len = 8'h00;
@@ -822,6 +785,7 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   reg a_exp0_offset_r = 1'h0;
   reg [18:0] a_exp0_step_r = 19'h00000;
   reg [17:0] a_exp0_upper;
+  reg [15:0] a_exp0_v_r = 16'h0000;
   wire [4:0] a_exp1_drop;
   reg [4:0] a_exp1_drop_r = 5'h00;
   reg [17:0] a_exp1_lower;
@@ -829,6 +793,7 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   reg a_exp1_offset_r = 1'h0;
   reg [18:0] a_exp1_step_r = 19'h00000;
   reg [17:0] a_exp1_upper;
+  reg [15:0] a_exp1_v_r = 16'h0000;
   wire [4:0] a_exp2_drop;
   reg [4:0] a_exp2_drop_r = 5'h00;
   reg [17:0] a_exp2_lower;
@@ -836,6 +801,7 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   reg a_exp2_offset_r = 1'h0;
   reg [18:0] a_exp2_step_r = 19'h00000;
   reg [17:0] a_exp2_upper;
+  reg [15:0] a_exp2_v_r = 16'h0000;
   wire [4:0] a_exp3_drop;
   reg [4:0] a_exp3_drop_r = 5'h00;
   reg [17:0] a_exp3_lower;
@@ -843,6 +809,7 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   reg a_exp3_offset_r = 1'h0;
   reg [18:0] a_exp3_step_r = 19'h00000;
   reg [17:0] a_exp3_upper;
+  reg [15:0] a_exp3_v_r = 16'h0000;
   wire accept;
   wire ce;
   input clk;
@@ -878,6 +845,13 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   reg [5:0] d2_max = 6'h00;
   reg [12:0] d2_recip = 13'h0000;
   reg d2_valid = 1'h0;
+  reg d2a_any = 1'h0;
+  reg d2a_last = 1'h0;
+  reg [4:0] d2a_lead = 5'h00;
+  reg [3:0] d2a_mask = 4'h0;
+  reg [5:0] d2a_max = 6'h00;
+  reg [12:0] d2a_recip = 13'h0000;
+  reg d2a_valid = 1'h0;
   reg d2b_any = 1'h0;
   reg d2b_last = 1'h0;
   reg [4:0] d2b_lead = 5'h00;
@@ -950,6 +924,7 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   reg d_exp0_offset_r = 1'h0;
   reg [18:0] d_exp0_step_r = 19'h00000;
   reg [17:0] d_exp0_upper;
+  reg [13:0] d_exp0_v_r = 14'h0000;
   wire [4:0] d_exp1_drop;
   reg [4:0] d_exp1_drop_r = 5'h00;
   reg [17:0] d_exp1_lower;
@@ -957,6 +932,7 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   reg d_exp1_offset_r = 1'h0;
   reg [18:0] d_exp1_step_r = 19'h00000;
   reg [17:0] d_exp1_upper;
+  reg [13:0] d_exp1_v_r = 14'h0000;
   wire [4:0] d_exp2_drop;
   reg [4:0] d_exp2_drop_r = 5'h00;
   reg [17:0] d_exp2_lower;
@@ -964,6 +940,7 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   reg d_exp2_offset_r = 1'h0;
   reg [18:0] d_exp2_step_r = 19'h00000;
   reg [17:0] d_exp2_upper;
+  reg [13:0] d_exp2_v_r = 14'h0000;
   wire [4:0] d_exp3_drop;
   reg [4:0] d_exp3_drop_r = 5'h00;
   reg [17:0] d_exp3_lower;
@@ -971,6 +948,7 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   reg d_exp3_offset_r = 1'h0;
   reg [18:0] d_exp3_step_r = 19'h00000;
   reg [17:0] d_exp3_upper;
+  reg [13:0] d_exp3_v_r = 14'h0000;
   input [36:0] i__payload;
   wire [36:0] i__payload;
   wire [31:0] \i__payload.data ;
@@ -1220,793 +1198,803 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
     end
   end
   assign rd__data = _0_;
-  assign \$349  = \$348  > 8'hff;
-  assign \$350  = d6_twice2 + 1'h1;
-  assign \$352  = \$349  ? 33'h0000000ff : \$351 ;
-  assign \$353  = \$346  ? 33'h000000000 : \$352 ;
-  assign \$354  = ~ d6_any;
-  assign \$355  = d6_mask[3] | \$354 ;
-  assign \$356  = d6_twice3 + 1'h1;
-  assign \$358  = \$357  > 8'hff;
-  assign \$359  = d6_twice3 + 1'h1;
-  assign \$361  = \$358  ? 33'h0000000ff : \$360 ;
-  assign \$362  = \$355  ? 33'h000000000 : \$361 ;
   always @(posedge clk)
-    wr__addr <= \$363 ;
+    a3_1_e2 <= \$341 ;
   always @(posedge clk)
-    used <= \$364 ;
+    a3_1_e3 <= \$342 ;
   always @(posedge clk)
-    length <= \$365 ;
+    a3_2_valid <= \$343 ;
   always @(posedge clk)
-    a1_valid <= \$366 ;
+    a3_2_last <= \$344 ;
   always @(posedge clk)
-    a1_last <= \$367 ;
+    a3_2_len <= \$345 ;
   always @(posedge clk)
-    a1_len <= \$368 ;
+    a3_2_mask <= \$346 ;
   always @(posedge clk)
-    a1_mask <= \$369 ;
+    a3_2_any <= \$347 ;
   always @(posedge clk)
-    a1_x0 <= \$370 ;
+    a3_2_e0 <= \$348 ;
   always @(posedge clk)
-    a1_x1 <= \$371 ;
+    a3_2_e1 <= \$349 ;
   always @(posedge clk)
-    a1_x2 <= \$372 ;
+    a3_2_e2 <= \$350 ;
   always @(posedge clk)
-    a1_x3 <= \$373 ;
+    a3_2_e3 <= \$351 ;
   always @(posedge clk)
-    a2_e0 <= \$374 ;
+    a_exp0_v_r <= \$352 ;
   always @(posedge clk)
-    a2_e1 <= \$375 ;
+    a_exp0_offset_r <= \$353 ;
   always @(posedge clk)
-    a2_e2 <= \$376 ;
+    a_exp0_step_r <= \$354 ;
   always @(posedge clk)
-    a2_e3 <= \$377 ;
+    a_exp0_lower_r <= \$355 ;
   always @(posedge clk)
-    a2_valid <= \$378 ;
+    a_exp0_drop_r <= \$356 ;
   always @(posedge clk)
-    a2_last <= \$379 ;
+    a_exp1_v_r <= \$357 ;
   always @(posedge clk)
-    a2_len <= \$380 ;
+    a_exp1_offset_r <= \$358 ;
   always @(posedge clk)
-    a2_mask <= \$381 ;
+    a_exp1_step_r <= \$359 ;
   always @(posedge clk)
-    a3_whole0 <= \$382 ;
+    a_exp1_lower_r <= \$360 ;
   always @(posedge clk)
-    a3_whole1 <= \$383 ;
+    a_exp1_drop_r <= \$361 ;
   always @(posedge clk)
-    a3_whole2 <= \$384 ;
+    a_exp2_v_r <= \$362 ;
   always @(posedge clk)
-    a3_whole3 <= \$385 ;
+    a_exp2_offset_r <= \$363 ;
   always @(posedge clk)
-    a3_max1_0 <= \$386 ;
+    a_exp2_step_r <= \$364 ;
   always @(posedge clk)
-    a3_max1_1 <= \$387 ;
+    a_exp2_lower_r <= \$365 ;
   always @(posedge clk)
-    a3_max2_0 <= \$388 ;
+    a_exp2_drop_r <= \$366 ;
   always @(posedge clk)
-    a3_0_valid <= \$389 ;
+    a_exp3_v_r <= \$367 ;
   always @(posedge clk)
-    a3_0_last <= \$390 ;
+    a_exp3_offset_r <= \$368 ;
   always @(posedge clk)
-    a3_0_len <= \$391 ;
+    a_exp3_step_r <= \$369 ;
   always @(posedge clk)
-    a3_0_mask <= \$392 ;
+    a_exp3_lower_r <= \$370 ;
   always @(posedge clk)
-    a3_0_any <= \$393 ;
+    a_exp3_drop_r <= \$371 ;
   always @(posedge clk)
-    a3_0_e0 <= \$394 ;
+    a3a_max <= \$372 ;
   always @(posedge clk)
-    a3_0_e1 <= \$395 ;
+    a3b_max <= \$373 ;
   always @(posedge clk)
-    a3_0_e2 <= \$396 ;
+    a3a_valid <= \$374 ;
   always @(posedge clk)
-    a3_0_e3 <= \$397 ;
+    a3b_valid <= \$375 ;
   always @(posedge clk)
-    a3_1_valid <= \$398 ;
+    a3a_last <= \$376 ;
   always @(posedge clk)
-    a3_1_last <= \$399 ;
+    a3b_last <= \$377 ;
   always @(posedge clk)
-    a3_1_len <= \$400 ;
+    a3a_len <= \$378 ;
   always @(posedge clk)
-    a3_1_mask <= \$401 ;
+    a3b_len <= \$379 ;
   always @(posedge clk)
-    a3_1_any <= \$402 ;
+    a3a_any <= \$380 ;
   always @(posedge clk)
-    a3_1_e0 <= \$403 ;
+    a3b_any <= \$381 ;
   always @(posedge clk)
-    a3_1_e1 <= \$404 ;
+    a3a_mask <= \$382 ;
   always @(posedge clk)
-    a3_1_e2 <= \$405 ;
+    a3b_mask <= \$383 ;
   always @(posedge clk)
-    a3_1_e3 <= \$406 ;
+    a4_mantissa0 <= \$384 ;
   always @(posedge clk)
-    a3_2_valid <= \$407 ;
+    a4_drop0 <= \$385 ;
   always @(posedge clk)
-    a3_2_last <= \$408 ;
+    a4_mantissa1 <= \$386 ;
   always @(posedge clk)
-    a3_2_len <= \$409 ;
+    a4_drop1 <= \$387 ;
   always @(posedge clk)
-    a3_2_mask <= \$410 ;
+    a4_mantissa2 <= \$388 ;
   always @(posedge clk)
-    a3_2_any <= \$411 ;
+    a4_drop2 <= \$389 ;
   always @(posedge clk)
-    a3_2_e0 <= \$412 ;
+    a4_mantissa3 <= \$390 ;
   always @(posedge clk)
-    a3_2_e1 <= \$413 ;
+    a4_drop3 <= \$391 ;
   always @(posedge clk)
-    a3_2_e2 <= \$414 ;
+    a4_max <= \$392 ;
   always @(posedge clk)
-    a3_2_e3 <= \$415 ;
+    a4_valid <= \$393 ;
   always @(posedge clk)
-    a_exp0_offset_r <= \$416 ;
+    a4_last <= \$394 ;
   always @(posedge clk)
-    a_exp0_step_r <= \$417 ;
+    a4_len <= \$395 ;
   always @(posedge clk)
-    a_exp0_lower_r <= \$418 ;
+    a4_any <= \$396 ;
   always @(posedge clk)
-    a_exp0_drop_r <= \$419 ;
+    a4_mask <= \$397 ;
   always @(posedge clk)
-    a_exp1_offset_r <= \$420 ;
+    a5_term0 <= \$398 ;
   always @(posedge clk)
-    a_exp1_step_r <= \$421 ;
+    a5_term1 <= \$399 ;
   always @(posedge clk)
-    a_exp1_lower_r <= \$422 ;
+    a5_term2 <= \$400 ;
   always @(posedge clk)
-    a_exp1_drop_r <= \$423 ;
+    a5_term3 <= \$401 ;
   always @(posedge clk)
-    a_exp2_offset_r <= \$424 ;
+    a5_max <= \$402 ;
   always @(posedge clk)
-    a_exp2_step_r <= \$425 ;
+    a5_valid <= \$403 ;
   always @(posedge clk)
-    a_exp2_lower_r <= \$426 ;
+    a5_last <= \$404 ;
   always @(posedge clk)
-    a_exp2_drop_r <= \$427 ;
+    a5_len <= \$405 ;
   always @(posedge clk)
-    a_exp3_offset_r <= \$428 ;
+    a5_any <= \$406 ;
   always @(posedge clk)
-    a_exp3_step_r <= \$429 ;
+    a5_mask <= \$407 ;
   always @(posedge clk)
-    a_exp3_lower_r <= \$430 ;
+    a6_sum <= \$408 ;
   always @(posedge clk)
-    a_exp3_drop_r <= \$431 ;
+    a6_max <= \$409 ;
   always @(posedge clk)
-    a3b_max <= \$432 ;
+    a6_valid <= \$410 ;
   always @(posedge clk)
-    a3b_valid <= \$433 ;
+    a6_last <= \$411 ;
   always @(posedge clk)
-    a3b_last <= \$434 ;
+    a6_len <= \$412 ;
   always @(posedge clk)
-    a3b_len <= \$435 ;
+    a6_any <= \$413 ;
   always @(posedge clk)
-    a3b_any <= \$436 ;
+    run_max <= \$414 ;
   always @(posedge clk)
-    a3b_mask <= \$437 ;
+    started <= \$415 ;
   always @(posedge clk)
-    a4_mantissa0 <= \$438 ;
+    a7_old_shift <= \$416 ;
   always @(posedge clk)
-    a4_drop0 <= \$439 ;
+    a7_beat_shift <= \$417 ;
   always @(posedge clk)
-    a4_mantissa1 <= \$440 ;
+    a7_beat_sum <= \$418 ;
   always @(posedge clk)
-    a4_drop1 <= \$441 ;
+    a7_keep <= \$419 ;
   always @(posedge clk)
-    a4_mantissa2 <= \$442 ;
+    a7_valid <= \$420 ;
   always @(posedge clk)
-    a4_drop2 <= \$443 ;
+    a7_last <= \$421 ;
   always @(posedge clk)
-    a4_mantissa3 <= \$444 ;
+    a7_len <= \$422 ;
   always @(posedge clk)
-    a4_drop3 <= \$445 ;
+    a7_max <= \$423 ;
   always @(posedge clk)
-    a4_max <= \$446 ;
+    a7_any <= \$424 ;
   always @(posedge clk)
-    a4_valid <= \$447 ;
+    a8_term <= \$425 ;
   always @(posedge clk)
-    a4_last <= \$448 ;
+    a8_valid <= \$426 ;
   always @(posedge clk)
-    a4_len <= \$449 ;
+    a8_last <= \$427 ;
   always @(posedge clk)
-    a4_any <= \$450 ;
+    a8_len <= \$428 ;
   always @(posedge clk)
-    a4_mask <= \$451 ;
+    a8_max <= \$429 ;
   always @(posedge clk)
-    a5_term0 <= \$452 ;
+    a8_any <= \$430 ;
   always @(posedge clk)
-    a5_term1 <= \$453 ;
+    a8_old_shift <= \$431 ;
   always @(posedge clk)
-    a5_term2 <= \$454 ;
+    a8_keep <= \$432 ;
   always @(posedge clk)
-    a5_term3 <= \$455 ;
+    run_sum <= \$433 ;
   always @(posedge clk)
-    a5_max <= \$456 ;
+    r0_valid <= \$434 ;
   always @(posedge clk)
-    a5_valid <= \$457 ;
+    r0_max <= \$435 ;
   always @(posedge clk)
-    a5_last <= \$458 ;
+    r0_sum <= \$436 ;
   always @(posedge clk)
-    a5_len <= \$459 ;
+    r0_any <= \$437 ;
   always @(posedge clk)
-    a5_any <= \$460 ;
+    r0_len <= \$438 ;
   always @(posedge clk)
-    a5_mask <= \$461 ;
+    r1_valid <= \$439 ;
   always @(posedge clk)
-    a6_sum <= \$462 ;
+    r1_max <= \$440 ;
   always @(posedge clk)
-    a6_max <= \$463 ;
+    r1_any <= \$441 ;
   always @(posedge clk)
-    a6_valid <= \$464 ;
+    r1_len <= \$442 ;
   always @(posedge clk)
-    a6_last <= \$465 ;
+    r1_lead <= \$443 ;
   always @(posedge clk)
-    a6_len <= \$466 ;
+    r1_sum <= \$444 ;
   always @(posedge clk)
-    a6_any <= \$467 ;
+    r2_valid <= \$445 ;
   always @(posedge clk)
-    run_max <= \$468 ;
+    r2_max <= \$446 ;
   always @(posedge clk)
-    started <= \$469 ;
+    r2_any <= \$447 ;
   always @(posedge clk)
-    a7_old_shift <= \$470 ;
+    r2_len <= \$448 ;
   always @(posedge clk)
-    a7_beat_shift <= \$471 ;
+    r2_lead <= \$449 ;
   always @(posedge clk)
-    a7_beat_sum <= \$472 ;
+    r2_mantissa <= \$450 ;
   always @(posedge clk)
-    a7_keep <= \$473 ;
+    recip_offset_r <= \$451 ;
   always @(posedge clk)
-    a7_valid <= \$474 ;
+    recip_step_r <= \$452 ;
   always @(posedge clk)
-    a7_last <= \$475 ;
+    recip_lower_r <= \$453 ;
   always @(posedge clk)
-    a7_len <= \$476 ;
+    r2b_valid <= \$454 ;
   always @(posedge clk)
-    a7_max <= \$477 ;
+    r2b_max <= \$455 ;
   always @(posedge clk)
-    a7_any <= \$478 ;
+    r2b_any <= \$456 ;
   always @(posedge clk)
-    a8_term <= \$479 ;
+    r2b_len <= \$457 ;
   always @(posedge clk)
-    a8_valid <= \$480 ;
+    r2b_lead <= \$458 ;
   always @(posedge clk)
-    a8_last <= \$481 ;
+    r2b_mantissa <= \$459 ;
   always @(posedge clk)
-    a8_len <= \$482 ;
+    w_en <= \$460 ;
   always @(posedge clk)
-    a8_max <= \$483 ;
+    r3_max <= \$461 ;
   always @(posedge clk)
-    a8_any <= \$484 ;
+    r3_any <= \$462 ;
   always @(posedge clk)
-    a8_old_shift <= \$485 ;
+    r3_len <= \$463 ;
   always @(posedge clk)
-    a8_keep <= \$486 ;
+    r3_lead <= \$464 ;
   always @(posedge clk)
-    run_sum <= \$487 ;
+    r3_recip <= \$465 ;
   always @(posedge clk)
-    r0_valid <= \$488 ;
+    r3_mantissa <= \$466 ;
   always @(posedge clk)
-    r0_max <= \$489 ;
+    vector_valid <= \$467 ;
   always @(posedge clk)
-    r0_sum <= \$490 ;
+    vector_head <= \$468 ;
   always @(posedge clk)
-    r0_any <= \$491 ;
+    rd__addr <= \$469 ;
   always @(posedge clk)
-    r0_len <= \$492 ;
+    count <= \$470 ;
   always @(posedge clk)
-    r1_valid <= \$493 ;
+    d1_valid <= \$471 ;
   always @(posedge clk)
-    r1_max <= \$494 ;
+    d1_last <= \$472 ;
   always @(posedge clk)
-    r1_any <= \$495 ;
+    d1_max <= \$473 ;
   always @(posedge clk)
-    r1_len <= \$496 ;
+    d1_recip <= \$474 ;
   always @(posedge clk)
-    r1_lead <= \$497 ;
+    d1_lead <= \$475 ;
   always @(posedge clk)
-    r1_sum <= \$498 ;
+    d1_any <= \$476 ;
   always @(posedge clk)
-    r2_valid <= \$499 ;
+    d1b_ring <= \$477 ;
   always @(posedge clk)
-    r2_max <= \$500 ;
+    d1b_valid <= \$478 ;
   always @(posedge clk)
-    r2_any <= \$501 ;
+    d1b_last <= \$479 ;
   always @(posedge clk)
-    r2_len <= \$502 ;
+    d1b_max <= \$480 ;
   always @(posedge clk)
-    r2_lead <= \$503 ;
+    d1b_recip <= \$481 ;
   always @(posedge clk)
-    r2_mantissa <= \$504 ;
+    d1b_lead <= \$482 ;
   always @(posedge clk)
-    recip_offset_r <= \$505 ;
+    d1b_any <= \$483 ;
   always @(posedge clk)
-    recip_step_r <= \$506 ;
+    d2_e0 <= \$484 ;
   always @(posedge clk)
-    recip_lower_r <= \$507 ;
+    d2_e1 <= \$485 ;
   always @(posedge clk)
-    r2b_valid <= \$508 ;
+    d2_e2 <= \$486 ;
   always @(posedge clk)
-    r2b_max <= \$509 ;
+    d2_e3 <= \$487 ;
   always @(posedge clk)
-    r2b_any <= \$510 ;
+    d2_mask <= \$488 ;
   always @(posedge clk)
-    r2b_len <= \$511 ;
+    d2_valid <= \$489 ;
   always @(posedge clk)
-    r2b_lead <= \$512 ;
+    d2_last <= \$490 ;
   always @(posedge clk)
-    r2b_mantissa <= \$513 ;
+    d2_max <= \$491 ;
   always @(posedge clk)
-    w_en <= \$514 ;
+    d2_recip <= \$492 ;
   always @(posedge clk)
-    r3_max <= \$515 ;
+    d2_lead <= \$493 ;
   always @(posedge clk)
-    r3_any <= \$516 ;
+    d2_any <= \$494 ;
   always @(posedge clk)
-    r3_len <= \$517 ;
+    d_exp0_v_r <= \$495 ;
   always @(posedge clk)
-    r3_lead <= \$518 ;
+    d_exp0_offset_r <= \$496 ;
   always @(posedge clk)
-    r3_recip <= \$519 ;
+    d_exp0_step_r <= \$497 ;
   always @(posedge clk)
-    r3_mantissa <= \$520 ;
+    d_exp0_lower_r <= \$498 ;
   always @(posedge clk)
-    vector_valid <= \$521 ;
+    d_exp0_drop_r <= \$499 ;
   always @(posedge clk)
-    vector_head <= \$522 ;
+    d_exp1_v_r <= \$500 ;
   always @(posedge clk)
-    rd__addr <= \$523 ;
+    d_exp1_offset_r <= \$501 ;
   always @(posedge clk)
-    count <= \$524 ;
+    d_exp1_step_r <= \$502 ;
   always @(posedge clk)
-    d1_valid <= \$525 ;
+    d_exp1_lower_r <= \$503 ;
   always @(posedge clk)
-    d1_last <= \$526 ;
+    d_exp1_drop_r <= \$504 ;
   always @(posedge clk)
-    d1_max <= \$527 ;
+    d_exp2_v_r <= \$505 ;
   always @(posedge clk)
-    d1_recip <= \$528 ;
+    d_exp2_offset_r <= \$506 ;
   always @(posedge clk)
-    d1_lead <= \$529 ;
+    d_exp2_step_r <= \$507 ;
   always @(posedge clk)
-    d1_any <= \$530 ;
+    d_exp2_lower_r <= \$508 ;
   always @(posedge clk)
-    d1b_ring <= \$531 ;
+    d_exp2_drop_r <= \$509 ;
   always @(posedge clk)
-    d1b_valid <= \$532 ;
+    d_exp3_v_r <= \$510 ;
   always @(posedge clk)
-    d1b_last <= \$533 ;
+    d_exp3_offset_r <= \$511 ;
   always @(posedge clk)
-    d1b_max <= \$534 ;
+    d_exp3_step_r <= \$512 ;
   always @(posedge clk)
-    d1b_recip <= \$535 ;
+    d_exp3_lower_r <= \$513 ;
   always @(posedge clk)
-    d1b_lead <= \$536 ;
+    d_exp3_drop_r <= \$514 ;
   always @(posedge clk)
-    d1b_any <= \$537 ;
+    d2a_mask <= \$515 ;
   always @(posedge clk)
-    d2_e0 <= \$538 ;
+    d2b_mask <= \$516 ;
   always @(posedge clk)
-    d2_e1 <= \$539 ;
+    d2a_valid <= \$517 ;
   always @(posedge clk)
-    d2_e2 <= \$540 ;
+    d2b_valid <= \$518 ;
   always @(posedge clk)
-    d2_e3 <= \$541 ;
+    d2a_last <= \$519 ;
   always @(posedge clk)
-    d2_mask <= \$542 ;
+    d2b_last <= \$520 ;
   always @(posedge clk)
-    d2_valid <= \$543 ;
+    d2a_max <= \$521 ;
   always @(posedge clk)
-    d2_last <= \$544 ;
+    d2b_max <= \$522 ;
   always @(posedge clk)
-    d2_max <= \$545 ;
+    d2a_recip <= \$523 ;
   always @(posedge clk)
-    d2_recip <= \$546 ;
+    d2b_recip <= \$524 ;
   always @(posedge clk)
-    d2_lead <= \$547 ;
+    d2a_lead <= \$525 ;
   always @(posedge clk)
-    d2_any <= \$548 ;
+    d2b_lead <= \$526 ;
   always @(posedge clk)
-    d_exp0_offset_r <= \$549 ;
+    d2a_any <= \$527 ;
   always @(posedge clk)
-    d_exp0_step_r <= \$550 ;
+    d2b_any <= \$528 ;
   always @(posedge clk)
-    d_exp0_lower_r <= \$551 ;
+    d3_mantissa0 <= \$529 ;
   always @(posedge clk)
-    d_exp0_drop_r <= \$552 ;
+    d3_drop0 <= \$530 ;
   always @(posedge clk)
-    d_exp1_offset_r <= \$553 ;
+    d3_mantissa1 <= \$531 ;
   always @(posedge clk)
-    d_exp1_step_r <= \$554 ;
+    d3_drop1 <= \$532 ;
   always @(posedge clk)
-    d_exp1_lower_r <= \$555 ;
+    d3_mantissa2 <= \$533 ;
   always @(posedge clk)
-    d_exp1_drop_r <= \$556 ;
+    d3_drop2 <= \$534 ;
   always @(posedge clk)
-    d_exp2_offset_r <= \$557 ;
+    d3_mantissa3 <= \$535 ;
   always @(posedge clk)
-    d_exp2_step_r <= \$558 ;
+    d3_drop3 <= \$536 ;
   always @(posedge clk)
-    d_exp2_lower_r <= \$559 ;
+    d3_mask <= \$537 ;
   always @(posedge clk)
-    d_exp2_drop_r <= \$560 ;
+    d3_valid <= \$538 ;
   always @(posedge clk)
-    d_exp3_offset_r <= \$561 ;
+    d3_last <= \$539 ;
   always @(posedge clk)
-    d_exp3_step_r <= \$562 ;
+    d3_max <= \$540 ;
   always @(posedge clk)
-    d_exp3_lower_r <= \$563 ;
+    d3_recip <= \$541 ;
   always @(posedge clk)
-    d_exp3_drop_r <= \$564 ;
+    d3_lead <= \$542 ;
   always @(posedge clk)
-    d2b_mask <= \$565 ;
+    d3_any <= \$543 ;
   always @(posedge clk)
-    d2b_valid <= \$566 ;
+    d4_num0 <= \$544 ;
   always @(posedge clk)
-    d2b_last <= \$567 ;
+    d4_num1 <= \$545 ;
   always @(posedge clk)
-    d2b_max <= \$568 ;
+    d4_num2 <= \$546 ;
   always @(posedge clk)
-    d2b_recip <= \$569 ;
+    d4_num3 <= \$547 ;
   always @(posedge clk)
-    d2b_lead <= \$570 ;
+    d4_mask <= \$548 ;
   always @(posedge clk)
-    d2b_any <= \$571 ;
+    d4_valid <= \$549 ;
   always @(posedge clk)
-    d3_mantissa0 <= \$572 ;
+    d4_last <= \$550 ;
   always @(posedge clk)
-    d3_drop0 <= \$573 ;
+    d4_max <= \$551 ;
   always @(posedge clk)
-    d3_mantissa1 <= \$574 ;
+    d4_recip <= \$552 ;
   always @(posedge clk)
-    d3_drop1 <= \$575 ;
+    d4_lead <= \$553 ;
   always @(posedge clk)
-    d3_mantissa2 <= \$576 ;
+    d4_any <= \$554 ;
   always @(posedge clk)
-    d3_drop2 <= \$577 ;
+    d5_prod0 <= \$555 ;
   always @(posedge clk)
-    d3_mantissa3 <= \$578 ;
+    d5_prod1 <= \$556 ;
   always @(posedge clk)
-    d3_drop3 <= \$579 ;
+    d5_prod2 <= \$557 ;
   always @(posedge clk)
-    d3_mask <= \$580 ;
+    d5_prod3 <= \$558 ;
   always @(posedge clk)
-    d3_valid <= \$581 ;
+    d5_mask <= \$559 ;
   always @(posedge clk)
-    d3_last <= \$582 ;
+    d5_valid <= \$560 ;
   always @(posedge clk)
-    d3_max <= \$583 ;
+    d5_last <= \$561 ;
   always @(posedge clk)
-    d3_recip <= \$584 ;
+    d5_max <= \$562 ;
   always @(posedge clk)
-    d3_lead <= \$585 ;
+    d5_recip <= \$563 ;
   always @(posedge clk)
-    d3_any <= \$586 ;
+    d5_lead <= \$564 ;
   always @(posedge clk)
-    d4_num0 <= \$587 ;
+    d5_any <= \$565 ;
   always @(posedge clk)
-    d4_num1 <= \$588 ;
+    d5_shift <= \$566 ;
   always @(posedge clk)
-    d4_num2 <= \$589 ;
+    d6_twice0 <= \$567 ;
   always @(posedge clk)
-    d4_num3 <= \$590 ;
+    d6_twice1 <= \$568 ;
   always @(posedge clk)
-    d4_mask <= \$591 ;
+    d6_twice2 <= \$569 ;
   always @(posedge clk)
-    d4_valid <= \$592 ;
+    d6_twice3 <= \$570 ;
   always @(posedge clk)
-    d4_last <= \$593 ;
+    d6_mask <= \$571 ;
   always @(posedge clk)
-    d4_max <= \$594 ;
+    d6_valid <= \$572 ;
   always @(posedge clk)
-    d4_recip <= \$595 ;
+    d6_last <= \$573 ;
   always @(posedge clk)
-    d4_lead <= \$596 ;
+    d6_max <= \$574 ;
   always @(posedge clk)
-    d4_any <= \$597 ;
+    d6_recip <= \$575 ;
   always @(posedge clk)
-    d5_prod0 <= \$598 ;
+    d6_lead <= \$576 ;
   always @(posedge clk)
-    d5_prod1 <= \$599 ;
+    d6_any <= \$577 ;
   always @(posedge clk)
-    d5_prod2 <= \$600 ;
+    d6_shift <= \$578 ;
   always @(posedge clk)
-    d5_prod3 <= \$601 ;
+    d7_y0 <= \$579 ;
   always @(posedge clk)
-    d5_mask <= \$602 ;
+    d7_y1 <= \$580 ;
   always @(posedge clk)
-    d5_valid <= \$603 ;
+    d7_y2 <= \$581 ;
   always @(posedge clk)
-    d5_last <= \$604 ;
+    d7_y3 <= \$582 ;
   always @(posedge clk)
-    d5_max <= \$605 ;
+    o__valid <= \$583 ;
   always @(posedge clk)
-    d5_recip <= \$606 ;
-  always @(posedge clk)
-    d5_lead <= \$607 ;
-  always @(posedge clk)
-    d5_any <= \$608 ;
-  always @(posedge clk)
-    d5_shift <= \$609 ;
-  always @(posedge clk)
-    d6_twice0 <= \$610 ;
-  always @(posedge clk)
-    d6_twice1 <= \$611 ;
-  always @(posedge clk)
-    d6_twice2 <= \$612 ;
-  always @(posedge clk)
-    d6_twice3 <= \$613 ;
-  always @(posedge clk)
-    d6_mask <= \$614 ;
-  always @(posedge clk)
-    d6_valid <= \$615 ;
-  always @(posedge clk)
-    d6_last <= \$616 ;
-  always @(posedge clk)
-    d6_max <= \$617 ;
-  always @(posedge clk)
-    d6_recip <= \$618 ;
-  always @(posedge clk)
-    d6_lead <= \$619 ;
-  always @(posedge clk)
-    d6_any <= \$620 ;
-  always @(posedge clk)
-    d6_shift <= \$621 ;
-  always @(posedge clk)
-    d7_y0 <= \$622 ;
-  always @(posedge clk)
-    d7_y1 <= \$623 ;
-  always @(posedge clk)
-    d7_y2 <= \$624 ;
-  always @(posedge clk)
-    d7_y3 <= \$625 ;
-  always @(posedge clk)
-    o__valid <= \$626 ;
-  always @(posedge clk)
-    d7_last <= \$627 ;
+    d7_last <= \$584 ;
   assign i__ready = used < 8'h80;
   assign accept = i__valid & i__ready;
-  assign \$2  = $signed(a3_2_e0) - $signed(\$1 );
-  assign \$5  = $signed(a3_2_e0) - $signed(\$4 );
-  assign \$7  = \$6  + 1'h1;
-  assign \$9  = $signed(a3_2_e0) - $signed(\$8 );
-  assign \$11  = - $signed(\$10 );
-  assign \$12  = $signed(\$11 ) > $signed(6'h12);
-  assign \$14  = $signed(a3_2_e0) - $signed(\$13 );
-  assign \$16  = - $signed(\$15 );
-  assign \$17  = \$12  ? 17'h00012 : \$16 ;
-  assign \$19  = $signed(a3_2_e1) - $signed(\$18 );
-  assign \$22  = $signed(a3_2_e1) - $signed(\$21 );
-  assign \$24  = \$23  + 1'h1;
-  assign \$26  = $signed(a3_2_e1) - $signed(\$25 );
-  assign \$28  = - $signed(\$27 );
-  assign \$29  = $signed(\$28 ) > $signed(6'h12);
-  assign \$31  = $signed(a3_2_e1) - $signed(\$30 );
-  assign \$33  = - $signed(\$32 );
-  assign \$34  = \$29  ? 17'h00012 : \$33 ;
-  assign \$36  = $signed(a3_2_e2) - $signed(\$35 );
-  assign \$39  = $signed(a3_2_e2) - $signed(\$38 );
-  assign \$41  = \$40  + 1'h1;
-  assign \$43  = $signed(a3_2_e2) - $signed(\$42 );
-  assign \$45  = - $signed(\$44 );
-  assign \$46  = $signed(\$45 ) > $signed(6'h12);
-  assign \$48  = $signed(a3_2_e2) - $signed(\$47 );
-  assign \$50  = - $signed(\$49 );
-  assign \$51  = \$46  ? 17'h00012 : \$50 ;
-  assign \$53  = $signed(a3_2_e3) - $signed(\$52 );
-  assign \$56  = $signed(a3_2_e3) - $signed(\$55 );
-  assign \$58  = \$57  + 1'h1;
-  assign \$60  = $signed(a3_2_e3) - $signed(\$59 );
-  assign \$62  = - $signed(\$61 );
-  assign \$63  = $signed(\$62 ) > $signed(6'h12);
-  assign \$65  = $signed(a3_2_e3) - $signed(\$64 );
-  assign \$67  = - $signed(\$66 );
-  assign \$68  = \$63  ? 17'h00012 : \$67 ;
-  assign \$69  = r1_lead >= 5'h10;
-  assign \$70  = r1_lead - 5'h10;
-  assign \$71  = r1_sum >> \$70 ;
-  assign \$72  = 5'h10 - r1_lead;
-  assign \$73  = r1_sum << \$72 ;
-  assign \$76  = \$75  + 1'h1;
-  assign \$77  = ~ o__valid;
-  assign ce = \$77  | o__ready;
-  assign \$78  = ~ vector_valid;
-  assign \$79  = \$78  | vector_pop;
-  assign vector_load = r_rdy & \$79 ;
+  assign \$3  = \$2  + 1'h1;
+  assign \$5  = - $signed(\$4 );
+  assign \$6  = $signed(\$5 ) > $signed(6'h12);
+  assign \$8  = - $signed(\$7 );
+  assign \$9  = \$6  ? 17'h00012 : \$8 ;
+  assign \$12  = \$11  + 1'h1;
+  assign \$14  = - $signed(\$13 );
+  assign \$15  = $signed(\$14 ) > $signed(6'h12);
+  assign \$17  = - $signed(\$16 );
+  assign \$18  = \$15  ? 17'h00012 : \$17 ;
+  assign \$21  = \$20  + 1'h1;
+  assign \$23  = - $signed(\$22 );
+  assign \$24  = $signed(\$23 ) > $signed(6'h12);
+  assign \$26  = - $signed(\$25 );
+  assign \$27  = \$24  ? 17'h00012 : \$26 ;
+  assign \$30  = \$29  + 1'h1;
+  assign \$32  = - $signed(\$31 );
+  assign \$33  = $signed(\$32 ) > $signed(6'h12);
+  assign \$35  = - $signed(\$34 );
+  assign \$36  = \$33  ? 17'h00012 : \$35 ;
+  assign \$37  = r1_lead >= 5'h10;
+  assign \$38  = r1_lead - 5'h10;
+  assign \$39  = r1_sum >> \$38 ;
+  assign \$40  = 5'h10 - r1_lead;
+  assign \$41  = r1_sum << \$40 ;
+  assign \$44  = \$43  + 1'h1;
+  assign \$45  = ~ o__valid;
+  assign ce = \$45  | o__ready;
+  assign \$46  = ~ vector_valid;
+  assign \$47  = \$46  | vector_pop;
+  assign vector_load = r_rdy & \$47 ;
   assign issue = ce & vector_valid;
-  assign \$80  = count + 1'h1;
-  assign \$81  = \$80  == vector_head[31:25];
-  assign vector_pop = issue & \$81 ;
-  assign \$83  = $signed(d2_e0) - $signed(\$82 );
-  assign \$86  = $signed(d2_e0) - $signed(\$85 );
-  assign \$88  = \$87  + 1'h1;
-  assign \$90  = $signed(d2_e0) - $signed(\$89 );
-  assign \$92  = - $signed(\$91 );
-  assign \$93  = $signed(\$92 ) > $signed(6'h12);
-  assign \$95  = $signed(d2_e0) - $signed(\$94 );
-  assign \$97  = - $signed(\$96 );
-  assign \$98  = \$93  ? 15'h0012 : \$97 ;
-  assign \$100  = $signed(d2_e1) - $signed(\$99 );
-  assign \$103  = $signed(d2_e1) - $signed(\$102 );
-  assign \$105  = \$104  + 1'h1;
-  assign \$107  = $signed(d2_e1) - $signed(\$106 );
-  assign \$109  = - $signed(\$108 );
-  assign \$110  = $signed(\$109 ) > $signed(6'h12);
-  assign \$112  = $signed(d2_e1) - $signed(\$111 );
-  assign \$114  = - $signed(\$113 );
-  assign \$115  = \$110  ? 15'h0012 : \$114 ;
-  assign \$117  = $signed(d2_e2) - $signed(\$116 );
-  assign \$120  = $signed(d2_e2) - $signed(\$119 );
-  assign \$122  = \$121  + 1'h1;
-  assign \$124  = $signed(d2_e2) - $signed(\$123 );
-  assign \$126  = - $signed(\$125 );
-  assign \$127  = $signed(\$126 ) > $signed(6'h12);
-  assign \$129  = $signed(d2_e2) - $signed(\$128 );
-  assign \$131  = - $signed(\$130 );
-  assign \$132  = \$127  ? 15'h0012 : \$131 ;
-  assign \$134  = $signed(d2_e3) - $signed(\$133 );
-  assign \$137  = $signed(d2_e3) - $signed(\$136 );
-  assign \$139  = \$138  + 1'h1;
-  assign \$141  = $signed(d2_e3) - $signed(\$140 );
-  assign \$143  = - $signed(\$142 );
-  assign \$144  = $signed(\$143 ) > $signed(6'h12);
-  assign \$146  = $signed(d2_e3) - $signed(\$145 );
-  assign \$148  = - $signed(\$147 );
-  assign \$149  = \$144  ? 15'h0012 : \$148 ;
-  assign \$150  = d4_lead + 3'h4;
-  assign \$151  = wr__addr + 1'h1;
-  assign \$152  = used + accept;
-  assign \$153  = \$152  - issue;
-  assign \$154  = length + 1'h1;
-  assign \$155  = i__payload[36] ? 8'h00 : \$154 ;
-  assign \$156  = length + 1'h1;
-  assign \$158  = a2_mask[0] ? 8'he0 : \$157 ;
-  assign \$160  = a2_mask[1] ? 8'he0 : \$159 ;
-  assign \$162  = a2_mask[2] ? 8'he0 : \$161 ;
-  assign \$164  = a2_mask[3] ? 8'he0 : \$163 ;
-  assign \$165  = $signed(a3_whole0) > $signed(a3_whole1);
-  assign \$166  = \$165  ? a3_whole0 : a3_whole1;
-  assign \$167  = $signed(a3_whole2) > $signed(a3_whole3);
-  assign \$168  = \$167  ? a3_whole2 : a3_whole3;
-  assign \$169  = $signed(a3_max1_0) > $signed(a3_max1_1);
-  assign \$170  = \$169  ? a3_max1_0 : a3_max1_1;
-  assign \$171  = & a2_mask;
-  assign \$172  = ~ \$171 ;
-  assign \$174  = $signed(a3_2_e0) - $signed(\$173 );
-  assign \$175  = a_exp0_upper - a_exp0_lower;
-  assign \$177  = $signed(a3_2_e1) - $signed(\$176 );
-  assign \$178  = a_exp1_upper - a_exp1_lower;
-  assign \$180  = $signed(a3_2_e2) - $signed(\$179 );
-  assign \$181  = a_exp2_upper - a_exp2_lower;
-  assign \$183  = $signed(a3_2_e3) - $signed(\$182 );
-  assign \$184  = a_exp3_upper - a_exp3_lower;
-  assign \$185  = $signed({ 1'h0, a_exp0_offset_r }) * $signed(a_exp0_step_r);
-  assign \$187  = $signed({ 1'h0, a_exp0_lower_r }) + $signed(\$186 );
-  assign \$188  = $signed({ 1'h0, a_exp1_offset_r }) * $signed(a_exp1_step_r);
-  assign \$190  = $signed({ 1'h0, a_exp1_lower_r }) + $signed(\$189 );
-  assign \$191  = $signed({ 1'h0, a_exp2_offset_r }) * $signed(a_exp2_step_r);
-  assign \$193  = $signed({ 1'h0, a_exp2_lower_r }) + $signed(\$192 );
-  assign \$194  = $signed({ 1'h0, a_exp3_offset_r }) * $signed(a_exp3_step_r);
-  assign \$196  = $signed({ 1'h0, a_exp3_lower_r }) + $signed(\$195 );
-  assign \$197  = 1'h1 << a4_drop0;
-  assign \$199  = a4_mantissa0 + \$198 ;
-  assign \$200  = \$199  >> a4_drop0;
-  assign \$202  = a4_mask[0] ? 18'h00000 : \$201 ;
-  assign \$203  = 1'h1 << a4_drop1;
-  assign \$205  = a4_mantissa1 + \$204 ;
-  assign \$206  = \$205  >> a4_drop1;
-  assign \$208  = a4_mask[1] ? 18'h00000 : \$207 ;
-  assign \$209  = 1'h1 << a4_drop2;
-  assign \$211  = a4_mantissa2 + \$210 ;
-  assign \$212  = \$211  >> a4_drop2;
-  assign \$214  = a4_mask[2] ? 18'h00000 : \$213 ;
-  assign \$215  = 1'h1 << a4_drop3;
-  assign \$217  = a4_mantissa3 + \$216 ;
-  assign \$218  = \$217  >> a4_drop3;
-  assign \$220  = a4_mask[3] ? 18'h00000 : \$219 ;
-  assign \$221  = a5_term0 + a5_term1;
-  assign \$222  = \$221  + a5_term2;
-  assign \$223  = \$222  + a5_term3;
-  assign \$224  = ~ started;
-  assign \$225  = $signed(a6_max) > $signed(run_max);
-  assign \$226  = \$224  | \$225 ;
-  assign \$227  = \$226  ? a6_max : { run_max[5], run_max[5], run_max };
-  assign \$228  = a6_any ? \$227  : { run_max[5], run_max[5], run_max };
-  assign \$229  = started | a6_any;
-  assign \$230  = a6_last ? 1'h0 : \$229 ;
-  assign \$231  = ~ started;
-  assign \$232  = $signed(a6_max) > $signed(run_max);
-  assign \$233  = \$231  | \$232 ;
-  assign \$234  = \$233  ? a6_max : { run_max[5], run_max[5], run_max };
-  assign \$235  = $signed(\$234 ) - $signed(run_max);
-  assign \$236  = a6_any ? \$235  : 9'h000;
-  assign \$237  = ~ started;
-  assign \$238  = $signed(a6_max) > $signed(run_max);
-  assign \$239  = \$237  | \$238 ;
-  assign \$240  = \$239  ? a6_max : { run_max[5], run_max[5], run_max };
-  assign \$241  = $signed(\$240 ) - $signed(a6_max);
-  assign \$242  = a6_any ? a6_sum : 21'h000000;
-  assign \$243  = ~ started;
-  assign \$244  = $signed(a6_max) > $signed(run_max);
-  assign \$245  = \$243  | \$244 ;
-  assign \$246  = \$245  ? a6_max : { run_max[5], run_max[5], run_max };
-  assign \$247  = a6_any ? \$246  : { run_max[5], run_max[5], run_max };
-  assign \$248  = started | a6_any;
-  assign \$249  = a7_beat_shift >= 5'h1b;
-  assign \$250  = a7_beat_sum >> a7_beat_shift[4:0];
-  assign \$251  = \$249  ? 21'h000000 : \$250 ;
-  assign \$252  = a8_old_shift >= 5'h1b;
-  assign \$253  = run_sum >> a8_old_shift[4:0];
-  assign \$254  = \$252  ? 27'h0000000 : \$253 ;
-  assign \$255  = a8_keep ? \$254  : 27'h0000000;
-  assign \$256  = \$255  + a8_term;
-  assign \$257  = a8_valid & a8_last;
-  assign \$258  = a8_old_shift >= 5'h1b;
-  assign \$259  = run_sum >> a8_old_shift[4:0];
-  assign \$260  = \$258  ? 27'h0000000 : \$259 ;
-  assign \$261  = a8_keep ? \$260  : 27'h0000000;
-  assign \$262  = \$261  + a8_term;
-  assign \$263  = recip_upper - recip_lower;
-  assign \$264  = $signed({ 1'h0, recip_offset_r }) * $signed(recip_step_r);
-  assign \$266  = $signed({ 1'h0, recip_lower_r }) + $signed(\$265 );
-  assign \$267  = rd__addr + 1'h1;
-  assign \$268  = count + 1'h1;
-  assign \$269  = \$268  == vector_head[31:25];
-  assign \$270  = count + 1'h1;
-  assign \$271  = \$269  ? 8'h00 : \$270 ;
-  assign \$272  = count + 1'h1;
-  assign \$273  = \$272  == vector_head[31:25];
-  assign \$274  = issue & \$273 ;
-  assign \$276  = $signed(d2_e0) - $signed(\$275 );
-  assign \$277  = d_exp0_upper - d_exp0_lower;
-  assign \$279  = $signed(d2_e1) - $signed(\$278 );
-  assign \$280  = d_exp1_upper - d_exp1_lower;
-  assign \$282  = $signed(d2_e2) - $signed(\$281 );
-  assign \$283  = d_exp2_upper - d_exp2_lower;
-  assign \$285  = $signed(d2_e3) - $signed(\$284 );
-  assign \$286  = d_exp3_upper - d_exp3_lower;
-  assign \$287  = $signed({ 1'h0, d_exp0_offset_r }) * $signed(d_exp0_step_r);
-  assign \$289  = $signed({ 1'h0, d_exp0_lower_r }) + $signed(\$288 );
-  assign \$290  = $signed({ 1'h0, d_exp1_offset_r }) * $signed(d_exp1_step_r);
-  assign \$292  = $signed({ 1'h0, d_exp1_lower_r }) + $signed(\$291 );
-  assign \$293  = $signed({ 1'h0, d_exp2_offset_r }) * $signed(d_exp2_step_r);
-  assign \$295  = $signed({ 1'h0, d_exp2_lower_r }) + $signed(\$294 );
-  assign \$296  = $signed({ 1'h0, d_exp3_offset_r }) * $signed(d_exp3_step_r);
-  assign \$298  = $signed({ 1'h0, d_exp3_lower_r }) + $signed(\$297 );
-  assign \$299  = 1'h1 << d3_drop0;
-  assign \$301  = d3_mantissa0 + \$300 ;
-  assign \$302  = \$301  >> d3_drop0;
-  assign \$303  = 1'h1 << d3_drop1;
-  assign \$305  = d3_mantissa1 + \$304 ;
-  assign \$306  = \$305  >> d3_drop1;
-  assign \$307  = 1'h1 << d3_drop2;
-  assign \$309  = d3_mantissa2 + \$308 ;
-  assign \$310  = \$309  >> d3_drop2;
-  assign \$311  = 1'h1 << d3_drop3;
-  assign \$313  = d3_mantissa3 + \$312 ;
-  assign \$314  = \$313  >> d3_drop3;
-  assign \$315  = d4_num0 * d4_recip;
-  assign \$316  = d4_num1 * d4_recip;
-  assign \$317  = d4_num2 * d4_recip;
-  assign \$318  = d4_num3 * d4_recip;
-  assign \$320  = \$319  >> d5_shift;
-  assign \$322  = \$321  >> d5_shift;
-  assign \$324  = \$323  >> d5_shift;
-  assign \$326  = \$325  >> d5_shift;
-  assign \$327  = ~ d6_any;
-  assign \$328  = d6_mask[0] | \$327 ;
-  assign \$329  = d6_twice0 + 1'h1;
-  assign \$331  = \$330  > 8'hff;
-  assign \$332  = d6_twice0 + 1'h1;
-  assign \$334  = \$331  ? 33'h0000000ff : \$333 ;
-  assign \$335  = \$328  ? 33'h000000000 : \$334 ;
-  assign \$336  = ~ d6_any;
-  assign \$337  = d6_mask[1] | \$336 ;
-  assign \$338  = d6_twice1 + 1'h1;
-  assign \$340  = \$339  > 8'hff;
-  assign \$341  = d6_twice1 + 1'h1;
-  assign \$343  = \$340  ? 33'h0000000ff : \$342 ;
-  assign \$344  = \$337  ? 33'h000000000 : \$343 ;
-  assign \$345  = ~ d6_any;
-  assign \$346  = d6_mask[2] | \$345 ;
-  assign \$347  = d6_twice2 + 1'h1;
+  assign \$48  = count + 1'h1;
+  assign \$49  = \$48  == vector_head[31:25];
+  assign vector_pop = issue & \$49 ;
+  assign \$52  = \$51  + 1'h1;
+  assign \$54  = - $signed(\$53 );
+  assign \$55  = $signed(\$54 ) > $signed(6'h12);
+  assign \$57  = - $signed(\$56 );
+  assign \$58  = \$55  ? 15'h0012 : \$57 ;
+  assign \$61  = \$60  + 1'h1;
+  assign \$63  = - $signed(\$62 );
+  assign \$64  = $signed(\$63 ) > $signed(6'h12);
+  assign \$66  = - $signed(\$65 );
+  assign \$67  = \$64  ? 15'h0012 : \$66 ;
+  assign \$70  = \$69  + 1'h1;
+  assign \$72  = - $signed(\$71 );
+  assign \$73  = $signed(\$72 ) > $signed(6'h12);
+  assign \$75  = - $signed(\$74 );
+  assign \$76  = \$73  ? 15'h0012 : \$75 ;
+  assign \$79  = \$78  + 1'h1;
+  assign \$81  = - $signed(\$80 );
+  assign \$82  = $signed(\$81 ) > $signed(6'h12);
+  assign \$84  = - $signed(\$83 );
+  assign \$85  = \$82  ? 15'h0012 : \$84 ;
+  assign \$86  = d4_lead + 3'h4;
+  assign \$87  = wr__addr + 1'h1;
+  assign \$88  = used + accept;
+  assign \$89  = \$88  - issue;
+  assign \$90  = length + 1'h1;
+  assign \$91  = i__payload[36] ? 8'h00 : \$90 ;
+  assign \$92  = length + 1'h1;
+  assign \$94  = a2_mask[0] ? 8'he0 : \$93 ;
+  assign \$96  = a2_mask[1] ? 8'he0 : \$95 ;
+  assign \$98  = a2_mask[2] ? 8'he0 : \$97 ;
+  assign \$100  = a2_mask[3] ? 8'he0 : \$99 ;
+  assign \$101  = $signed(a3_whole0) > $signed(a3_whole1);
+  assign \$102  = \$101  ? a3_whole0 : a3_whole1;
+  assign \$103  = $signed(a3_whole2) > $signed(a3_whole3);
+  assign \$104  = \$103  ? a3_whole2 : a3_whole3;
+  assign \$105  = $signed(a3_max1_0) > $signed(a3_max1_1);
+  assign \$106  = \$105  ? a3_max1_0 : a3_max1_1;
+  assign \$107  = & a2_mask;
+  assign \$108  = ~ \$107 ;
+  assign \$110  = $signed(a3_2_e0) - $signed(\$109 );
+  assign \$111  = a_exp0_upper - a_exp0_lower;
+  assign \$113  = $signed(a3_2_e1) - $signed(\$112 );
+  assign \$114  = a_exp1_upper - a_exp1_lower;
+  assign \$116  = $signed(a3_2_e2) - $signed(\$115 );
+  assign \$117  = a_exp2_upper - a_exp2_lower;
+  assign \$119  = $signed(a3_2_e3) - $signed(\$118 );
+  assign \$120  = a_exp3_upper - a_exp3_lower;
+  assign \$121  = $signed({ 1'h0, a_exp0_offset_r }) * $signed(a_exp0_step_r);
+  assign \$123  = $signed({ 1'h0, a_exp0_lower_r }) + $signed(\$122 );
+  assign \$124  = $signed({ 1'h0, a_exp1_offset_r }) * $signed(a_exp1_step_r);
+  assign \$126  = $signed({ 1'h0, a_exp1_lower_r }) + $signed(\$125 );
+  assign \$127  = $signed({ 1'h0, a_exp2_offset_r }) * $signed(a_exp2_step_r);
+  assign \$129  = $signed({ 1'h0, a_exp2_lower_r }) + $signed(\$128 );
+  assign \$130  = $signed({ 1'h0, a_exp3_offset_r }) * $signed(a_exp3_step_r);
+  assign \$132  = $signed({ 1'h0, a_exp3_lower_r }) + $signed(\$131 );
+  assign \$133  = 1'h1 << a4_drop0;
+  assign \$135  = a4_mantissa0 + \$134 ;
+  assign \$136  = \$135  >> a4_drop0;
+  assign \$138  = a4_mask[0] ? 18'h00000 : \$137 ;
+  assign \$139  = 1'h1 << a4_drop1;
+  assign \$141  = a4_mantissa1 + \$140 ;
+  assign \$142  = \$141  >> a4_drop1;
+  assign \$144  = a4_mask[1] ? 18'h00000 : \$143 ;
+  assign \$145  = 1'h1 << a4_drop2;
+  assign \$147  = a4_mantissa2 + \$146 ;
+  assign \$148  = \$147  >> a4_drop2;
+  assign \$150  = a4_mask[2] ? 18'h00000 : \$149 ;
+  assign \$151  = 1'h1 << a4_drop3;
+  assign \$153  = a4_mantissa3 + \$152 ;
+  assign \$154  = \$153  >> a4_drop3;
+  assign \$156  = a4_mask[3] ? 18'h00000 : \$155 ;
+  assign \$157  = a5_term0 + a5_term1;
+  assign \$158  = \$157  + a5_term2;
+  assign \$159  = \$158  + a5_term3;
+  assign \$160  = ~ started;
+  assign \$161  = $signed(a6_max) > $signed(run_max);
+  assign \$162  = \$160  | \$161 ;
+  assign \$163  = \$162  ? a6_max : { run_max[5], run_max[5], run_max };
+  assign \$164  = a6_any ? \$163  : { run_max[5], run_max[5], run_max };
+  assign \$165  = started | a6_any;
+  assign \$166  = a6_last ? 1'h0 : \$165 ;
+  assign \$167  = ~ started;
+  assign \$168  = $signed(a6_max) > $signed(run_max);
+  assign \$169  = \$167  | \$168 ;
+  assign \$170  = \$169  ? a6_max : { run_max[5], run_max[5], run_max };
+  assign \$171  = $signed(\$170 ) - $signed(run_max);
+  assign \$172  = a6_any ? \$171  : 9'h000;
+  assign \$173  = ~ started;
+  assign \$174  = $signed(a6_max) > $signed(run_max);
+  assign \$175  = \$173  | \$174 ;
+  assign \$176  = \$175  ? a6_max : { run_max[5], run_max[5], run_max };
+  assign \$177  = $signed(\$176 ) - $signed(a6_max);
+  assign \$178  = a6_any ? a6_sum : 21'h000000;
+  assign \$179  = ~ started;
+  assign \$180  = $signed(a6_max) > $signed(run_max);
+  assign \$181  = \$179  | \$180 ;
+  assign \$182  = \$181  ? a6_max : { run_max[5], run_max[5], run_max };
+  assign \$183  = a6_any ? \$182  : { run_max[5], run_max[5], run_max };
+  assign \$184  = started | a6_any;
+  assign \$185  = a7_beat_shift >= 5'h1b;
+  assign \$186  = a7_beat_sum >> a7_beat_shift[4:0];
+  assign \$187  = \$185  ? 21'h000000 : \$186 ;
+  assign \$188  = a8_old_shift >= 5'h1b;
+  assign \$189  = run_sum >> a8_old_shift[4:0];
+  assign \$190  = \$188  ? 27'h0000000 : \$189 ;
+  assign \$191  = a8_keep ? \$190  : 27'h0000000;
+  assign \$192  = \$191  + a8_term;
+  assign \$193  = a8_valid & a8_last;
+  assign \$194  = a8_old_shift >= 5'h1b;
+  assign \$195  = run_sum >> a8_old_shift[4:0];
+  assign \$196  = \$194  ? 27'h0000000 : \$195 ;
+  assign \$197  = a8_keep ? \$196  : 27'h0000000;
+  assign \$198  = \$197  + a8_term;
+  assign \$199  = recip_upper - recip_lower;
+  assign \$200  = $signed({ 1'h0, recip_offset_r }) * $signed(recip_step_r);
+  assign \$202  = $signed({ 1'h0, recip_lower_r }) + $signed(\$201 );
+  assign \$203  = rd__addr + 1'h1;
+  assign \$204  = count + 1'h1;
+  assign \$205  = \$204  == vector_head[31:25];
+  assign \$206  = count + 1'h1;
+  assign \$207  = \$205  ? 8'h00 : \$206 ;
+  assign \$208  = count + 1'h1;
+  assign \$209  = \$208  == vector_head[31:25];
+  assign \$210  = issue & \$209 ;
+  assign \$212  = $signed(d2_e0) - $signed(\$211 );
+  assign \$213  = d_exp0_upper - d_exp0_lower;
+  assign \$215  = $signed(d2_e1) - $signed(\$214 );
+  assign \$216  = d_exp1_upper - d_exp1_lower;
+  assign \$218  = $signed(d2_e2) - $signed(\$217 );
+  assign \$219  = d_exp2_upper - d_exp2_lower;
+  assign \$221  = $signed(d2_e3) - $signed(\$220 );
+  assign \$222  = d_exp3_upper - d_exp3_lower;
+  assign \$223  = $signed({ 1'h0, d_exp0_offset_r }) * $signed(d_exp0_step_r);
+  assign \$225  = $signed({ 1'h0, d_exp0_lower_r }) + $signed(\$224 );
+  assign \$226  = $signed({ 1'h0, d_exp1_offset_r }) * $signed(d_exp1_step_r);
+  assign \$228  = $signed({ 1'h0, d_exp1_lower_r }) + $signed(\$227 );
+  assign \$229  = $signed({ 1'h0, d_exp2_offset_r }) * $signed(d_exp2_step_r);
+  assign \$231  = $signed({ 1'h0, d_exp2_lower_r }) + $signed(\$230 );
+  assign \$232  = $signed({ 1'h0, d_exp3_offset_r }) * $signed(d_exp3_step_r);
+  assign \$234  = $signed({ 1'h0, d_exp3_lower_r }) + $signed(\$233 );
+  assign \$235  = 1'h1 << d3_drop0;
+  assign \$237  = d3_mantissa0 + \$236 ;
+  assign \$238  = \$237  >> d3_drop0;
+  assign \$239  = 1'h1 << d3_drop1;
+  assign \$241  = d3_mantissa1 + \$240 ;
+  assign \$242  = \$241  >> d3_drop1;
+  assign \$243  = 1'h1 << d3_drop2;
+  assign \$245  = d3_mantissa2 + \$244 ;
+  assign \$246  = \$245  >> d3_drop2;
+  assign \$247  = 1'h1 << d3_drop3;
+  assign \$249  = d3_mantissa3 + \$248 ;
+  assign \$250  = \$249  >> d3_drop3;
+  assign \$251  = d4_num0 * d4_recip;
+  assign \$252  = d4_num1 * d4_recip;
+  assign \$253  = d4_num2 * d4_recip;
+  assign \$254  = d4_num3 * d4_recip;
+  assign \$256  = \$255  >> d5_shift;
+  assign \$258  = \$257  >> d5_shift;
+  assign \$260  = \$259  >> d5_shift;
+  assign \$262  = \$261  >> d5_shift;
+  assign \$263  = ~ d6_any;
+  assign \$264  = d6_mask[0] | \$263 ;
+  assign \$265  = d6_twice0 + 1'h1;
+  assign \$267  = \$266  > 8'hff;
+  assign \$268  = d6_twice0 + 1'h1;
+  assign \$270  = \$267  ? 33'h0000000ff : \$269 ;
+  assign \$271  = \$264  ? 33'h000000000 : \$270 ;
+  assign \$272  = ~ d6_any;
+  assign \$273  = d6_mask[1] | \$272 ;
+  assign \$274  = d6_twice1 + 1'h1;
+  assign \$276  = \$275  > 8'hff;
+  assign \$277  = d6_twice1 + 1'h1;
+  assign \$279  = \$276  ? 33'h0000000ff : \$278 ;
+  assign \$280  = \$273  ? 33'h000000000 : \$279 ;
+  assign \$281  = ~ d6_any;
+  assign \$282  = d6_mask[2] | \$281 ;
+  assign \$283  = d6_twice2 + 1'h1;
+  assign \$285  = \$284  > 8'hff;
+  assign \$286  = d6_twice2 + 1'h1;
+  assign \$288  = \$285  ? 33'h0000000ff : \$287 ;
+  assign \$289  = \$282  ? 33'h000000000 : \$288 ;
+  assign \$290  = ~ d6_any;
+  assign \$291  = d6_mask[3] | \$290 ;
+  assign \$292  = d6_twice3 + 1'h1;
+  assign \$294  = \$293  > 8'hff;
+  assign \$295  = d6_twice3 + 1'h1;
+  assign \$297  = \$294  ? 33'h0000000ff : \$296 ;
+  assign \$298  = \$291  ? 33'h000000000 : \$297 ;
+  always @(posedge clk)
+    wr__addr <= \$299 ;
+  always @(posedge clk)
+    used <= \$300 ;
+  always @(posedge clk)
+    length <= \$301 ;
+  always @(posedge clk)
+    a1_valid <= \$302 ;
+  always @(posedge clk)
+    a1_last <= \$303 ;
+  always @(posedge clk)
+    a1_len <= \$304 ;
+  always @(posedge clk)
+    a1_mask <= \$305 ;
+  always @(posedge clk)
+    a1_x0 <= \$306 ;
+  always @(posedge clk)
+    a1_x1 <= \$307 ;
+  always @(posedge clk)
+    a1_x2 <= \$308 ;
+  always @(posedge clk)
+    a1_x3 <= \$309 ;
+  always @(posedge clk)
+    a2_e0 <= \$310 ;
+  always @(posedge clk)
+    a2_e1 <= \$311 ;
+  always @(posedge clk)
+    a2_e2 <= \$312 ;
+  always @(posedge clk)
+    a2_e3 <= \$313 ;
+  always @(posedge clk)
+    a2_valid <= \$314 ;
+  always @(posedge clk)
+    a2_last <= \$315 ;
+  always @(posedge clk)
+    a2_len <= \$316 ;
+  always @(posedge clk)
+    a2_mask <= \$317 ;
+  always @(posedge clk)
+    a3_whole0 <= \$318 ;
+  always @(posedge clk)
+    a3_whole1 <= \$319 ;
+  always @(posedge clk)
+    a3_whole2 <= \$320 ;
+  always @(posedge clk)
+    a3_whole3 <= \$321 ;
+  always @(posedge clk)
+    a3_max1_0 <= \$322 ;
+  always @(posedge clk)
+    a3_max1_1 <= \$323 ;
+  always @(posedge clk)
+    a3_max2_0 <= \$324 ;
+  always @(posedge clk)
+    a3_0_valid <= \$325 ;
+  always @(posedge clk)
+    a3_0_last <= \$326 ;
+  always @(posedge clk)
+    a3_0_len <= \$327 ;
+  always @(posedge clk)
+    a3_0_mask <= \$328 ;
+  always @(posedge clk)
+    a3_0_any <= \$329 ;
+  always @(posedge clk)
+    a3_0_e0 <= \$330 ;
+  always @(posedge clk)
+    a3_0_e1 <= \$331 ;
+  always @(posedge clk)
+    a3_0_e2 <= \$332 ;
+  always @(posedge clk)
+    a3_0_e3 <= \$333 ;
+  always @(posedge clk)
+    a3_1_valid <= \$334 ;
+  always @(posedge clk)
+    a3_1_last <= \$335 ;
+  always @(posedge clk)
+    a3_1_len <= \$336 ;
+  always @(posedge clk)
+    a3_1_mask <= \$337 ;
+  always @(posedge clk)
+    a3_1_any <= \$338 ;
+  always @(posedge clk)
+    a3_1_e0 <= \$339 ;
+  always @(posedge clk)
+    a3_1_e1 <= \$340 ;
   \softmax_int8_base2.core.vectors  vectors (
     .clk(clk),
     .r_data(r_data),
@@ -2016,6 +2004,2504 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
     .w_en(w_en),
     .w_port__data(w_data)
   );
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$342  = a3_0_e3;
+    if (rst) begin
+      \$342  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$343  = a3_1_valid;
+    if (rst) begin
+      \$343  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$344  = a3_1_last;
+    if (rst) begin
+      \$344  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$345  = a3_1_len;
+    if (rst) begin
+      \$345  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$346  = a3_1_mask;
+    if (rst) begin
+      \$346  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$347  = a3_1_any;
+    if (rst) begin
+      \$347  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$348  = a3_1_e0;
+    if (rst) begin
+      \$348  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$349  = a3_1_e1;
+    if (rst) begin
+      \$349  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$350  = a3_1_e2;
+    if (rst) begin
+      \$350  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$351  = a3_1_e3;
+    if (rst) begin
+      \$351  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$352  = \$110 ;
+    if (rst) begin
+      \$352  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$353  = a_exp0_v_r[0];
+    if (rst) begin
+      \$353  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$354  = \$111 ;
+    if (rst) begin
+      \$354  = 19'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$355  = a_exp0_lower;
+    if (rst) begin
+      \$355  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$356  = \$9 [4:0];
+    if (rst) begin
+      \$356  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$357  = \$113 ;
+    if (rst) begin
+      \$357  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$358  = a_exp1_v_r[0];
+    if (rst) begin
+      \$358  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$359  = \$114 ;
+    if (rst) begin
+      \$359  = 19'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$360  = a_exp1_lower;
+    if (rst) begin
+      \$360  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$361  = \$18 [4:0];
+    if (rst) begin
+      \$361  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$362  = \$116 ;
+    if (rst) begin
+      \$362  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$363  = a_exp2_v_r[0];
+    if (rst) begin
+      \$363  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$364  = \$117 ;
+    if (rst) begin
+      \$364  = 19'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$365  = a_exp2_lower;
+    if (rst) begin
+      \$365  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$366  = \$27 [4:0];
+    if (rst) begin
+      \$366  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$367  = \$119 ;
+    if (rst) begin
+      \$367  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$368  = a_exp3_v_r[0];
+    if (rst) begin
+      \$368  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$369  = \$120 ;
+    if (rst) begin
+      \$369  = 19'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$370  = a_exp3_lower;
+    if (rst) begin
+      \$370  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$371  = \$36 [4:0];
+    if (rst) begin
+      \$371  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$372  = a3_max2_0;
+    if (rst) begin
+      \$372  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$373  = a3a_max;
+    if (rst) begin
+      \$373  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$374  = a3_2_valid;
+    if (rst) begin
+      \$374  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$375  = a3a_valid;
+    if (rst) begin
+      \$375  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$376  = a3_2_last;
+    if (rst) begin
+      \$376  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$377  = a3a_last;
+    if (rst) begin
+      \$377  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$378  = a3_2_len;
+    if (rst) begin
+      \$378  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$379  = a3a_len;
+    if (rst) begin
+      \$379  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$380  = a3_2_any;
+    if (rst) begin
+      \$380  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$381  = a3a_any;
+    if (rst) begin
+      \$381  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$382  = a3_2_mask;
+    if (rst) begin
+      \$382  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$383  = a3a_mask;
+    if (rst) begin
+      \$383  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$384  = \$123 [17:0];
+    if (rst) begin
+      \$384  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$385  = a_exp0_drop_r;
+    if (rst) begin
+      \$385  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$386  = \$126 [17:0];
+    if (rst) begin
+      \$386  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$387  = a_exp1_drop_r;
+    if (rst) begin
+      \$387  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$388  = \$129 [17:0];
+    if (rst) begin
+      \$388  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$389  = a_exp2_drop_r;
+    if (rst) begin
+      \$389  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$390  = \$132 [17:0];
+    if (rst) begin
+      \$390  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$391  = a_exp3_drop_r;
+    if (rst) begin
+      \$391  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$392  = a3b_max;
+    if (rst) begin
+      \$392  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$393  = a3b_valid;
+    if (rst) begin
+      \$393  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$394  = a3b_last;
+    if (rst) begin
+      \$394  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$395  = a3b_len;
+    if (rst) begin
+      \$395  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$396  = a3b_any;
+    if (rst) begin
+      \$396  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$397  = a3b_mask;
+    if (rst) begin
+      \$397  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$398  = \$138 ;
+    if (rst) begin
+      \$398  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$399  = \$144 ;
+    if (rst) begin
+      \$399  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$400  = \$150 ;
+    if (rst) begin
+      \$400  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$401  = \$156 ;
+    if (rst) begin
+      \$401  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$402  = a4_max;
+    if (rst) begin
+      \$402  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$403  = a4_valid;
+    if (rst) begin
+      \$403  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$404  = a4_last;
+    if (rst) begin
+      \$404  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$405  = a4_len;
+    if (rst) begin
+      \$405  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$406  = a4_any;
+    if (rst) begin
+      \$406  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$407  = a4_mask;
+    if (rst) begin
+      \$407  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$408  = \$159 ;
+    if (rst) begin
+      \$408  = 21'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$409  = a5_max;
+    if (rst) begin
+      \$409  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$410  = a5_valid;
+    if (rst) begin
+      \$410  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$411  = a5_last;
+    if (rst) begin
+      \$411  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$412  = a5_len;
+    if (rst) begin
+      \$412  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$413  = a5_any;
+    if (rst) begin
+      \$413  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$414  = run_max;
+    if (a6_valid) begin
+      \$414  = \$164 [5:0];
+    end
+    if (rst) begin
+      \$414  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$415  = started;
+    if (a6_valid) begin
+      \$415  = \$166 ;
+    end
+    if (rst) begin
+      \$415  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$416  = \$172 [6:0];
+    if (rst) begin
+      \$416  = 7'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$417  = \$177 [6:0];
+    if (rst) begin
+      \$417  = 7'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$418  = \$178 ;
+    if (rst) begin
+      \$418  = 21'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$419  = started;
+    if (rst) begin
+      \$419  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$420  = a6_valid;
+    if (rst) begin
+      \$420  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$421  = a6_last;
+    if (rst) begin
+      \$421  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$422  = a6_len;
+    if (rst) begin
+      \$422  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$423  = \$183 ;
+    if (rst) begin
+      \$423  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$424  = \$184 ;
+    if (rst) begin
+      \$424  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$425  = \$187 ;
+    if (rst) begin
+      \$425  = 21'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$426  = a7_valid;
+    if (rst) begin
+      \$426  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$427  = a7_last;
+    if (rst) begin
+      \$427  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$428  = a7_len;
+    if (rst) begin
+      \$428  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$429  = a7_max;
+    if (rst) begin
+      \$429  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$430  = a7_any;
+    if (rst) begin
+      \$430  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$431  = a7_old_shift;
+    if (rst) begin
+      \$431  = 7'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$432  = a7_keep;
+    if (rst) begin
+      \$432  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$433  = run_sum;
+    if (a8_valid) begin
+      \$433  = \$192 [26:0];
+    end
+    if (rst) begin
+      \$433  = 27'h0000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$434  = \$193 ;
+    if (rst) begin
+      \$434  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$435  = a8_max;
+    if (rst) begin
+      \$435  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$436  = \$198 [26:0];
+    if (rst) begin
+      \$436  = 27'h0000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$437  = a8_any;
+    if (rst) begin
+      \$437  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$438  = a8_len;
+    if (rst) begin
+      \$438  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$439  = r0_valid;
+    if (rst) begin
+      \$439  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$440  = r0_max;
+    if (rst) begin
+      \$440  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$441  = r0_any;
+    if (rst) begin
+      \$441  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$442  = r0_len;
+    if (rst) begin
+      \$442  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$443  = recip_lead;
+    if (rst) begin
+      \$443  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$444  = r0_sum;
+    if (rst) begin
+      \$444  = 27'h0000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$445  = r1_valid;
+    if (rst) begin
+      \$445  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$446  = r1_max;
+    if (rst) begin
+      \$446  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$447  = r1_any;
+    if (rst) begin
+      \$447  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$448  = r1_len;
+    if (rst) begin
+      \$448  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$449  = r1_lead;
+    if (rst) begin
+      \$449  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$450  = recip_normal[15:0];
+    if (rst) begin
+      \$450  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$451  = r2_mantissa[12:0];
+    if (rst) begin
+      \$451  = 13'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$452  = \$199 ;
+    if (rst) begin
+      \$452  = 14'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$453  = recip_lower;
+    if (rst) begin
+      \$453  = 13'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$454  = r2_valid;
+    if (rst) begin
+      \$454  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$455  = r2_max;
+    if (rst) begin
+      \$455  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$456  = r2_any;
+    if (rst) begin
+      \$456  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$457  = r2_len;
+    if (rst) begin
+      \$457  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$458  = r2_lead;
+    if (rst) begin
+      \$458  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$459  = r2_mantissa;
+    if (rst) begin
+      \$459  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$460  = r2b_valid;
+    if (rst) begin
+      \$460  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$461  = r2b_max;
+    if (rst) begin
+      \$461  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$462  = r2b_any;
+    if (rst) begin
+      \$462  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$463  = r2b_len;
+    if (rst) begin
+      \$463  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$464  = r2b_lead;
+    if (rst) begin
+      \$464  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$465  = \$202 ;
+    if (rst) begin
+      \$465  = 28'h0000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$466  = r2b_mantissa;
+    if (rst) begin
+      \$466  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$467  = vector_valid;
+    if (vector_load) begin
+      \$467  = 1'h1;
+    end else if (vector_pop) begin
+      \$467  = 1'h0;
+    end
+    if (rst) begin
+      \$467  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$468  = vector_head;
+    if (vector_load) begin
+      \$468  = r_data;
+    end
+    if (rst) begin
+      \$468  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$469  = rd__addr;
+    if (issue) begin
+      \$469  = \$203 [6:0];
+    end
+    if (rst) begin
+      \$469  = 7'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$470  = count;
+    if (issue) begin
+      \$470  = \$207 [6:0];
+    end
+    if (rst) begin
+      \$470  = 7'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$471  = d1_valid;
+    if (ce) begin
+      \$471  = issue;
+    end
+    if (rst) begin
+      \$471  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$472  = d1_last;
+    if (ce) begin
+      \$472  = \$210 ;
+    end
+    if (rst) begin
+      \$472  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$473  = d1_max;
+    if (ce) begin
+      \$473  = vector_head[5:0];
+    end
+    if (rst) begin
+      \$473  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$474  = d1_recip;
+    if (ce) begin
+      \$474  = vector_head[18:6];
+    end
+    if (rst) begin
+      \$474  = 13'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$475  = d1_lead;
+    if (ce) begin
+      \$475  = vector_head[23:19];
+    end
+    if (rst) begin
+      \$475  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$476  = d1_any;
+    if (ce) begin
+      \$476  = vector_head[24];
+    end
+    if (rst) begin
+      \$476  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$477  = d1b_ring;
+    if (ce) begin
+      \$477  = rd__data;
+    end
+    if (rst) begin
+      \$477  = 36'h000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$478  = d1b_valid;
+    if (ce) begin
+      \$478  = d1_valid;
+    end
+    if (rst) begin
+      \$478  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$479  = d1b_last;
+    if (ce) begin
+      \$479  = d1_last;
+    end
+    if (rst) begin
+      \$479  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$480  = d1b_max;
+    if (ce) begin
+      \$480  = d1_max;
+    end
+    if (rst) begin
+      \$480  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$481  = d1b_recip;
+    if (ce) begin
+      \$481  = d1_recip;
+    end
+    if (rst) begin
+      \$481  = 13'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$482  = d1b_lead;
+    if (ce) begin
+      \$482  = d1_lead;
+    end
+    if (rst) begin
+      \$482  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$483  = d1b_any;
+    if (ce) begin
+      \$483  = d1_any;
+    end
+    if (rst) begin
+      \$483  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$484  = d2_e0;
+    if (ce) begin
+      \$484  = d1b_ring[7:0];
+    end
+    if (rst) begin
+      \$484  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$485  = d2_e1;
+    if (ce) begin
+      \$485  = d1b_ring[15:8];
+    end
+    if (rst) begin
+      \$485  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$486  = d2_e2;
+    if (ce) begin
+      \$486  = d1b_ring[23:16];
+    end
+    if (rst) begin
+      \$486  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$487  = d2_e3;
+    if (ce) begin
+      \$487  = d1b_ring[31:24];
+    end
+    if (rst) begin
+      \$487  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$488  = d2_mask;
+    if (ce) begin
+      \$488  = d1b_ring[35:32];
+    end
+    if (rst) begin
+      \$488  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$489  = d2_valid;
+    if (ce) begin
+      \$489  = d1b_valid;
+    end
+    if (rst) begin
+      \$489  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$490  = d2_last;
+    if (ce) begin
+      \$490  = d1b_last;
+    end
+    if (rst) begin
+      \$490  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$491  = d2_max;
+    if (ce) begin
+      \$491  = d1b_max;
+    end
+    if (rst) begin
+      \$491  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$492  = d2_recip;
+    if (ce) begin
+      \$492  = d1b_recip;
+    end
+    if (rst) begin
+      \$492  = 13'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$493  = d2_lead;
+    if (ce) begin
+      \$493  = d1b_lead;
+    end
+    if (rst) begin
+      \$493  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$494  = d2_any;
+    if (ce) begin
+      \$494  = d1b_any;
+    end
+    if (rst) begin
+      \$494  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$495  = d_exp0_v_r;
+    if (ce) begin
+      \$495  = \$212 ;
+    end
+    if (rst) begin
+      \$495  = 14'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$496  = d_exp0_offset_r;
+    if (ce) begin
+      \$496  = d_exp0_v_r[0];
+    end
+    if (rst) begin
+      \$496  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$497  = d_exp0_step_r;
+    if (ce) begin
+      \$497  = \$213 ;
+    end
+    if (rst) begin
+      \$497  = 19'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$498  = d_exp0_lower_r;
+    if (ce) begin
+      \$498  = d_exp0_lower;
+    end
+    if (rst) begin
+      \$498  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$499  = d_exp0_drop_r;
+    if (ce) begin
+      \$499  = \$58 [4:0];
+    end
+    if (rst) begin
+      \$499  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$500  = d_exp1_v_r;
+    if (ce) begin
+      \$500  = \$215 ;
+    end
+    if (rst) begin
+      \$500  = 14'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$501  = d_exp1_offset_r;
+    if (ce) begin
+      \$501  = d_exp1_v_r[0];
+    end
+    if (rst) begin
+      \$501  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$502  = d_exp1_step_r;
+    if (ce) begin
+      \$502  = \$216 ;
+    end
+    if (rst) begin
+      \$502  = 19'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$503  = d_exp1_lower_r;
+    if (ce) begin
+      \$503  = d_exp1_lower;
+    end
+    if (rst) begin
+      \$503  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$504  = d_exp1_drop_r;
+    if (ce) begin
+      \$504  = \$67 [4:0];
+    end
+    if (rst) begin
+      \$504  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$505  = d_exp2_v_r;
+    if (ce) begin
+      \$505  = \$218 ;
+    end
+    if (rst) begin
+      \$505  = 14'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$506  = d_exp2_offset_r;
+    if (ce) begin
+      \$506  = d_exp2_v_r[0];
+    end
+    if (rst) begin
+      \$506  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$507  = d_exp2_step_r;
+    if (ce) begin
+      \$507  = \$219 ;
+    end
+    if (rst) begin
+      \$507  = 19'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$508  = d_exp2_lower_r;
+    if (ce) begin
+      \$508  = d_exp2_lower;
+    end
+    if (rst) begin
+      \$508  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$509  = d_exp2_drop_r;
+    if (ce) begin
+      \$509  = \$76 [4:0];
+    end
+    if (rst) begin
+      \$509  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$510  = d_exp3_v_r;
+    if (ce) begin
+      \$510  = \$221 ;
+    end
+    if (rst) begin
+      \$510  = 14'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$511  = d_exp3_offset_r;
+    if (ce) begin
+      \$511  = d_exp3_v_r[0];
+    end
+    if (rst) begin
+      \$511  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$512  = d_exp3_step_r;
+    if (ce) begin
+      \$512  = \$222 ;
+    end
+    if (rst) begin
+      \$512  = 19'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$513  = d_exp3_lower_r;
+    if (ce) begin
+      \$513  = d_exp3_lower;
+    end
+    if (rst) begin
+      \$513  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$514  = d_exp3_drop_r;
+    if (ce) begin
+      \$514  = \$85 [4:0];
+    end
+    if (rst) begin
+      \$514  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$515  = d2a_mask;
+    if (ce) begin
+      \$515  = d2_mask;
+    end
+    if (rst) begin
+      \$515  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$516  = d2b_mask;
+    if (ce) begin
+      \$516  = d2a_mask;
+    end
+    if (rst) begin
+      \$516  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$517  = d2a_valid;
+    if (ce) begin
+      \$517  = d2_valid;
+    end
+    if (rst) begin
+      \$517  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$518  = d2b_valid;
+    if (ce) begin
+      \$518  = d2a_valid;
+    end
+    if (rst) begin
+      \$518  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$519  = d2a_last;
+    if (ce) begin
+      \$519  = d2_last;
+    end
+    if (rst) begin
+      \$519  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$520  = d2b_last;
+    if (ce) begin
+      \$520  = d2a_last;
+    end
+    if (rst) begin
+      \$520  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$521  = d2a_max;
+    if (ce) begin
+      \$521  = d2_max;
+    end
+    if (rst) begin
+      \$521  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$522  = d2b_max;
+    if (ce) begin
+      \$522  = d2a_max;
+    end
+    if (rst) begin
+      \$522  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$523  = d2a_recip;
+    if (ce) begin
+      \$523  = d2_recip;
+    end
+    if (rst) begin
+      \$523  = 13'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$524  = d2b_recip;
+    if (ce) begin
+      \$524  = d2a_recip;
+    end
+    if (rst) begin
+      \$524  = 13'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$525  = d2a_lead;
+    if (ce) begin
+      \$525  = d2_lead;
+    end
+    if (rst) begin
+      \$525  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$526  = d2b_lead;
+    if (ce) begin
+      \$526  = d2a_lead;
+    end
+    if (rst) begin
+      \$526  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$527  = d2a_any;
+    if (ce) begin
+      \$527  = d2_any;
+    end
+    if (rst) begin
+      \$527  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$528  = d2b_any;
+    if (ce) begin
+      \$528  = d2a_any;
+    end
+    if (rst) begin
+      \$528  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$529  = d3_mantissa0;
+    if (ce) begin
+      \$529  = \$225 [17:0];
+    end
+    if (rst) begin
+      \$529  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$530  = d3_drop0;
+    if (ce) begin
+      \$530  = d_exp0_drop_r;
+    end
+    if (rst) begin
+      \$530  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$531  = d3_mantissa1;
+    if (ce) begin
+      \$531  = \$228 [17:0];
+    end
+    if (rst) begin
+      \$531  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$532  = d3_drop1;
+    if (ce) begin
+      \$532  = d_exp1_drop_r;
+    end
+    if (rst) begin
+      \$532  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$533  = d3_mantissa2;
+    if (ce) begin
+      \$533  = \$231 [17:0];
+    end
+    if (rst) begin
+      \$533  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$534  = d3_drop2;
+    if (ce) begin
+      \$534  = d_exp2_drop_r;
+    end
+    if (rst) begin
+      \$534  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$535  = d3_mantissa3;
+    if (ce) begin
+      \$535  = \$234 [17:0];
+    end
+    if (rst) begin
+      \$535  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$536  = d3_drop3;
+    if (ce) begin
+      \$536  = d_exp3_drop_r;
+    end
+    if (rst) begin
+      \$536  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$537  = d3_mask;
+    if (ce) begin
+      \$537  = d2b_mask;
+    end
+    if (rst) begin
+      \$537  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$538  = d3_valid;
+    if (ce) begin
+      \$538  = d2b_valid;
+    end
+    if (rst) begin
+      \$538  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$539  = d3_last;
+    if (ce) begin
+      \$539  = d2b_last;
+    end
+    if (rst) begin
+      \$539  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$540  = d3_max;
+    if (ce) begin
+      \$540  = d2b_max;
+    end
+    if (rst) begin
+      \$540  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$541  = d3_recip;
+    if (ce) begin
+      \$541  = d2b_recip;
+    end
+    if (rst) begin
+      \$541  = 13'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$542  = d3_lead;
+    if (ce) begin
+      \$542  = d2b_lead;
+    end
+    if (rst) begin
+      \$542  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$543  = d3_any;
+    if (ce) begin
+      \$543  = d2b_any;
+    end
+    if (rst) begin
+      \$543  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$544  = d4_num0;
+    if (ce) begin
+      \$544  = \$238 [17:0];
+    end
+    if (rst) begin
+      \$544  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$545  = d4_num1;
+    if (ce) begin
+      \$545  = \$242 [17:0];
+    end
+    if (rst) begin
+      \$545  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$546  = d4_num2;
+    if (ce) begin
+      \$546  = \$246 [17:0];
+    end
+    if (rst) begin
+      \$546  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$547  = d4_num3;
+    if (ce) begin
+      \$547  = \$250 [17:0];
+    end
+    if (rst) begin
+      \$547  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$548  = d4_mask;
+    if (ce) begin
+      \$548  = d3_mask;
+    end
+    if (rst) begin
+      \$548  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$549  = d4_valid;
+    if (ce) begin
+      \$549  = d3_valid;
+    end
+    if (rst) begin
+      \$549  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$550  = d4_last;
+    if (ce) begin
+      \$550  = d3_last;
+    end
+    if (rst) begin
+      \$550  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$551  = d4_max;
+    if (ce) begin
+      \$551  = d3_max;
+    end
+    if (rst) begin
+      \$551  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$552  = d4_recip;
+    if (ce) begin
+      \$552  = d3_recip;
+    end
+    if (rst) begin
+      \$552  = 13'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$553  = d4_lead;
+    if (ce) begin
+      \$553  = d3_lead;
+    end
+    if (rst) begin
+      \$553  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$554  = d4_any;
+    if (ce) begin
+      \$554  = d3_any;
+    end
+    if (rst) begin
+      \$554  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$555  = d5_prod0;
+    if (ce) begin
+      \$555  = \$251 ;
+    end
+    if (rst) begin
+      \$555  = 31'h00000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$556  = d5_prod1;
+    if (ce) begin
+      \$556  = \$252 ;
+    end
+    if (rst) begin
+      \$556  = 31'h00000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$557  = d5_prod2;
+    if (ce) begin
+      \$557  = \$253 ;
+    end
+    if (rst) begin
+      \$557  = 31'h00000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$558  = d5_prod3;
+    if (ce) begin
+      \$558  = \$254 ;
+    end
+    if (rst) begin
+      \$558  = 31'h00000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$559  = d5_mask;
+    if (ce) begin
+      \$559  = d4_mask;
+    end
+    if (rst) begin
+      \$559  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$560  = d5_valid;
+    if (ce) begin
+      \$560  = d4_valid;
+    end
+    if (rst) begin
+      \$560  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$561  = d5_last;
+    if (ce) begin
+      \$561  = d4_last;
+    end
+    if (rst) begin
+      \$561  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$562  = d5_max;
+    if (ce) begin
+      \$562  = d4_max;
+    end
+    if (rst) begin
+      \$562  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$563  = d5_recip;
+    if (ce) begin
+      \$563  = d4_recip;
+    end
+    if (rst) begin
+      \$563  = 13'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$564  = d5_lead;
+    if (ce) begin
+      \$564  = d4_lead;
+    end
+    if (rst) begin
+      \$564  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$565  = d5_any;
+    if (ce) begin
+      \$565  = d4_any;
+    end
+    if (rst) begin
+      \$565  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$566  = d5_shift;
+    if (ce) begin
+      \$566  = \$86 [4:0];
+    end
+    if (rst) begin
+      \$566  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$567  = d6_twice0;
+    if (ce) begin
+      \$567  = \$256 ;
+    end
+    if (rst) begin
+      \$567  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$568  = d6_twice1;
+    if (ce) begin
+      \$568  = \$258 ;
+    end
+    if (rst) begin
+      \$568  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$569  = d6_twice2;
+    if (ce) begin
+      \$569  = \$260 ;
+    end
+    if (rst) begin
+      \$569  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$570  = d6_twice3;
+    if (ce) begin
+      \$570  = \$262 ;
+    end
+    if (rst) begin
+      \$570  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$571  = d6_mask;
+    if (ce) begin
+      \$571  = d5_mask;
+    end
+    if (rst) begin
+      \$571  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$572  = d6_valid;
+    if (ce) begin
+      \$572  = d5_valid;
+    end
+    if (rst) begin
+      \$572  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$573  = d6_last;
+    if (ce) begin
+      \$573  = d5_last;
+    end
+    if (rst) begin
+      \$573  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$574  = d6_max;
+    if (ce) begin
+      \$574  = d5_max;
+    end
+    if (rst) begin
+      \$574  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$575  = d6_recip;
+    if (ce) begin
+      \$575  = d5_recip;
+    end
+    if (rst) begin
+      \$575  = 13'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$576  = d6_lead;
+    if (ce) begin
+      \$576  = d5_lead;
+    end
+    if (rst) begin
+      \$576  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$577  = d6_any;
+    if (ce) begin
+      \$577  = d5_any;
+    end
+    if (rst) begin
+      \$577  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$578  = d6_shift;
+    if (ce) begin
+      \$578  = d5_shift;
+    end
+    if (rst) begin
+      \$578  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$579  = d7_y0;
+    if (ce) begin
+      \$579  = \$271 [7:0];
+    end
+    if (rst) begin
+      \$579  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$580  = d7_y1;
+    if (ce) begin
+      \$580  = \$280 [7:0];
+    end
+    if (rst) begin
+      \$580  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$581  = d7_y2;
+    if (ce) begin
+      \$581  = \$289 [7:0];
+    end
+    if (rst) begin
+      \$581  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$582  = d7_y3;
+    if (ce) begin
+      \$582  = \$298 [7:0];
+    end
+    if (rst) begin
+      \$582  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$583  = o__valid;
+    if (ce) begin
+      \$583  = d6_valid;
+    end
+    if (rst) begin
+      \$583  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$584  = d7_last;
+    if (ce) begin
+      \$584  = d6_last;
+    end
+    if (rst) begin
+      \$584  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    a_exp0_lower = 18'h00000;
+    casez (\$1 )
+      4'h0:
+          a_exp0_lower = 18'h10000;
+      4'h1:
+          a_exp0_lower = 18'h1172c;
+      4'h2:
+          a_exp0_lower = 18'h13070;
+      4'h3:
+          a_exp0_lower = 18'h14bfe;
+      4'h4:
+          a_exp0_lower = 18'h16a0a;
+      4'h5:
+          a_exp0_lower = 18'h18ace;
+      4'h6:
+          a_exp0_lower = 18'h1ae8a;
+      4'h7:
+          a_exp0_lower = 18'h1d582;
+      4'h8:
+          a_exp0_lower = 18'h20000;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    a_exp0_upper = 18'h00000;
+    casez (\$3 )
+      5'h00:
+          a_exp0_upper = 18'h10000;
+      5'h01:
+          a_exp0_upper = 18'h1172c;
+      5'h02:
+          a_exp0_upper = 18'h13070;
+      5'h03:
+          a_exp0_upper = 18'h14bfe;
+      5'h04:
+          a_exp0_upper = 18'h16a0a;
+      5'h05:
+          a_exp0_upper = 18'h18ace;
+      5'h06:
+          a_exp0_upper = 18'h1ae8a;
+      5'h07:
+          a_exp0_upper = 18'h1d582;
+      5'h08:
+          a_exp0_upper = 18'h20000;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    a_exp1_lower = 18'h00000;
+    casez (\$10 )
+      4'h0:
+          a_exp1_lower = 18'h10000;
+      4'h1:
+          a_exp1_lower = 18'h1172c;
+      4'h2:
+          a_exp1_lower = 18'h13070;
+      4'h3:
+          a_exp1_lower = 18'h14bfe;
+      4'h4:
+          a_exp1_lower = 18'h16a0a;
+      4'h5:
+          a_exp1_lower = 18'h18ace;
+      4'h6:
+          a_exp1_lower = 18'h1ae8a;
+      4'h7:
+          a_exp1_lower = 18'h1d582;
+      4'h8:
+          a_exp1_lower = 18'h20000;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    a_exp1_upper = 18'h00000;
+    casez (\$12 )
+      5'h00:
+          a_exp1_upper = 18'h10000;
+      5'h01:
+          a_exp1_upper = 18'h1172c;
+      5'h02:
+          a_exp1_upper = 18'h13070;
+      5'h03:
+          a_exp1_upper = 18'h14bfe;
+      5'h04:
+          a_exp1_upper = 18'h16a0a;
+      5'h05:
+          a_exp1_upper = 18'h18ace;
+      5'h06:
+          a_exp1_upper = 18'h1ae8a;
+      5'h07:
+          a_exp1_upper = 18'h1d582;
+      5'h08:
+          a_exp1_upper = 18'h20000;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    a_exp2_lower = 18'h00000;
+    casez (\$19 )
+      4'h0:
+          a_exp2_lower = 18'h10000;
+      4'h1:
+          a_exp2_lower = 18'h1172c;
+      4'h2:
+          a_exp2_lower = 18'h13070;
+      4'h3:
+          a_exp2_lower = 18'h14bfe;
+      4'h4:
+          a_exp2_lower = 18'h16a0a;
+      4'h5:
+          a_exp2_lower = 18'h18ace;
+      4'h6:
+          a_exp2_lower = 18'h1ae8a;
+      4'h7:
+          a_exp2_lower = 18'h1d582;
+      4'h8:
+          a_exp2_lower = 18'h20000;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    a_exp2_upper = 18'h00000;
+    casez (\$21 )
+      5'h00:
+          a_exp2_upper = 18'h10000;
+      5'h01:
+          a_exp2_upper = 18'h1172c;
+      5'h02:
+          a_exp2_upper = 18'h13070;
+      5'h03:
+          a_exp2_upper = 18'h14bfe;
+      5'h04:
+          a_exp2_upper = 18'h16a0a;
+      5'h05:
+          a_exp2_upper = 18'h18ace;
+      5'h06:
+          a_exp2_upper = 18'h1ae8a;
+      5'h07:
+          a_exp2_upper = 18'h1d582;
+      5'h08:
+          a_exp2_upper = 18'h20000;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    a_exp3_lower = 18'h00000;
+    casez (\$28 )
+      4'h0:
+          a_exp3_lower = 18'h10000;
+      4'h1:
+          a_exp3_lower = 18'h1172c;
+      4'h2:
+          a_exp3_lower = 18'h13070;
+      4'h3:
+          a_exp3_lower = 18'h14bfe;
+      4'h4:
+          a_exp3_lower = 18'h16a0a;
+      4'h5:
+          a_exp3_lower = 18'h18ace;
+      4'h6:
+          a_exp3_lower = 18'h1ae8a;
+      4'h7:
+          a_exp3_lower = 18'h1d582;
+      4'h8:
+          a_exp3_lower = 18'h20000;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    a_exp3_upper = 18'h00000;
+    casez (\$30 )
+      5'h00:
+          a_exp3_upper = 18'h10000;
+      5'h01:
+          a_exp3_upper = 18'h1172c;
+      5'h02:
+          a_exp3_upper = 18'h13070;
+      5'h03:
+          a_exp3_upper = 18'h14bfe;
+      5'h04:
+          a_exp3_upper = 18'h16a0a;
+      5'h05:
+          a_exp3_upper = 18'h18ace;
+      5'h06:
+          a_exp3_upper = 18'h1ae8a;
+      5'h07:
+          a_exp3_upper = 18'h1d582;
+      5'h08:
+          a_exp3_upper = 18'h20000;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    recip_lower = 13'h0000;
+    casez (\$42 )
+      16'h0000:
+          recip_lower = 13'h1000;
+      16'h0001:
+          recip_lower = 13'h0e39;
+      16'h0002:
+          recip_lower = 13'h0ccd;
+      16'h0003:
+          recip_lower = 13'h0ba3;
+      16'h0004:
+          recip_lower = 13'h0aab;
+      16'h0005:
+          recip_lower = 13'h09d9;
+      16'h0006:
+          recip_lower = 13'h0925;
+      16'h0007:
+          recip_lower = 13'h0889;
+      16'h0008:
+          recip_lower = 13'h0800;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    recip_upper = 13'h0000;
+    casez (\$44 )
+      17'h00000:
+          recip_upper = 13'h1000;
+      17'h00001:
+          recip_upper = 13'h0e39;
+      17'h00002:
+          recip_upper = 13'h0ccd;
+      17'h00003:
+          recip_upper = 13'h0ba3;
+      17'h00004:
+          recip_upper = 13'h0aab;
+      17'h00005:
+          recip_upper = 13'h09d9;
+      17'h00006:
+          recip_upper = 13'h0925;
+      17'h00007:
+          recip_upper = 13'h0889;
+      17'h00008:
+          recip_upper = 13'h0800;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    d_exp0_lower = 18'h00000;
+    casez (\$50 )
+      4'h0:
+          d_exp0_lower = 18'h10000;
+      4'h1:
+          d_exp0_lower = 18'h1172c;
+      4'h2:
+          d_exp0_lower = 18'h13070;
+      4'h3:
+          d_exp0_lower = 18'h14bfe;
+      4'h4:
+          d_exp0_lower = 18'h16a0a;
+      4'h5:
+          d_exp0_lower = 18'h18ace;
+      4'h6:
+          d_exp0_lower = 18'h1ae8a;
+      4'h7:
+          d_exp0_lower = 18'h1d582;
+      4'h8:
+          d_exp0_lower = 18'h20000;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    d_exp0_upper = 18'h00000;
+    casez (\$52 )
+      5'h00:
+          d_exp0_upper = 18'h10000;
+      5'h01:
+          d_exp0_upper = 18'h1172c;
+      5'h02:
+          d_exp0_upper = 18'h13070;
+      5'h03:
+          d_exp0_upper = 18'h14bfe;
+      5'h04:
+          d_exp0_upper = 18'h16a0a;
+      5'h05:
+          d_exp0_upper = 18'h18ace;
+      5'h06:
+          d_exp0_upper = 18'h1ae8a;
+      5'h07:
+          d_exp0_upper = 18'h1d582;
+      5'h08:
+          d_exp0_upper = 18'h20000;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    d_exp1_lower = 18'h00000;
+    casez (\$59 )
+      4'h0:
+          d_exp1_lower = 18'h10000;
+      4'h1:
+          d_exp1_lower = 18'h1172c;
+      4'h2:
+          d_exp1_lower = 18'h13070;
+      4'h3:
+          d_exp1_lower = 18'h14bfe;
+      4'h4:
+          d_exp1_lower = 18'h16a0a;
+      4'h5:
+          d_exp1_lower = 18'h18ace;
+      4'h6:
+          d_exp1_lower = 18'h1ae8a;
+      4'h7:
+          d_exp1_lower = 18'h1d582;
+      4'h8:
+          d_exp1_lower = 18'h20000;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    d_exp1_upper = 18'h00000;
+    casez (\$61 )
+      5'h00:
+          d_exp1_upper = 18'h10000;
+      5'h01:
+          d_exp1_upper = 18'h1172c;
+      5'h02:
+          d_exp1_upper = 18'h13070;
+      5'h03:
+          d_exp1_upper = 18'h14bfe;
+      5'h04:
+          d_exp1_upper = 18'h16a0a;
+      5'h05:
+          d_exp1_upper = 18'h18ace;
+      5'h06:
+          d_exp1_upper = 18'h1ae8a;
+      5'h07:
+          d_exp1_upper = 18'h1d582;
+      5'h08:
+          d_exp1_upper = 18'h20000;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    d_exp2_lower = 18'h00000;
+    casez (\$68 )
+      4'h0:
+          d_exp2_lower = 18'h10000;
+      4'h1:
+          d_exp2_lower = 18'h1172c;
+      4'h2:
+          d_exp2_lower = 18'h13070;
+      4'h3:
+          d_exp2_lower = 18'h14bfe;
+      4'h4:
+          d_exp2_lower = 18'h16a0a;
+      4'h5:
+          d_exp2_lower = 18'h18ace;
+      4'h6:
+          d_exp2_lower = 18'h1ae8a;
+      4'h7:
+          d_exp2_lower = 18'h1d582;
+      4'h8:
+          d_exp2_lower = 18'h20000;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    d_exp2_upper = 18'h00000;
+    casez (\$70 )
+      5'h00:
+          d_exp2_upper = 18'h10000;
+      5'h01:
+          d_exp2_upper = 18'h1172c;
+      5'h02:
+          d_exp2_upper = 18'h13070;
+      5'h03:
+          d_exp2_upper = 18'h14bfe;
+      5'h04:
+          d_exp2_upper = 18'h16a0a;
+      5'h05:
+          d_exp2_upper = 18'h18ace;
+      5'h06:
+          d_exp2_upper = 18'h1ae8a;
+      5'h07:
+          d_exp2_upper = 18'h1d582;
+      5'h08:
+          d_exp2_upper = 18'h20000;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    d_exp3_lower = 18'h00000;
+    casez (\$77 )
+      4'h0:
+          d_exp3_lower = 18'h10000;
+      4'h1:
+          d_exp3_lower = 18'h1172c;
+      4'h2:
+          d_exp3_lower = 18'h13070;
+      4'h3:
+          d_exp3_lower = 18'h14bfe;
+      4'h4:
+          d_exp3_lower = 18'h16a0a;
+      4'h5:
+          d_exp3_lower = 18'h18ace;
+      4'h6:
+          d_exp3_lower = 18'h1ae8a;
+      4'h7:
+          d_exp3_lower = 18'h1d582;
+      4'h8:
+          d_exp3_lower = 18'h20000;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    d_exp3_upper = 18'h00000;
+    casez (\$79 )
+      5'h00:
+          d_exp3_upper = 18'h10000;
+      5'h01:
+          d_exp3_upper = 18'h1172c;
+      5'h02:
+          d_exp3_upper = 18'h13070;
+      5'h03:
+          d_exp3_upper = 18'h14bfe;
+      5'h04:
+          d_exp3_upper = 18'h16a0a;
+      5'h05:
+          d_exp3_upper = 18'h18ace;
+      5'h06:
+          d_exp3_upper = 18'h1ae8a;
+      5'h07:
+          d_exp3_upper = 18'h1d582;
+      5'h08:
+          d_exp3_upper = 18'h20000;
+    endcase
+  end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     recip_lead = 5'h00;
@@ -2104,2652 +4590,334 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    if (\$69 ) begin
-      recip_normal = \$71 [16:0];
+    if (\$37 ) begin
+      recip_normal = \$39 [16:0];
     end else begin
-      recip_normal = \$73 [16:0];
+      recip_normal = \$41 [16:0];
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$363  = wr__addr;
+    \$299  = wr__addr;
     if (accept) begin
-      \$363  = \$151 [6:0];
+      \$299  = \$87 [6:0];
     end
     if (rst) begin
-      \$363  = 7'h00;
+      \$299  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$364  = \$153 [7:0];
+    \$300  = \$89 [7:0];
     if (rst) begin
-      \$364  = 8'h00;
+      \$300  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$365  = length;
+    \$301  = length;
     if (accept) begin
-      \$365  = \$155 [6:0];
+      \$301  = \$91 [6:0];
     end
     if (rst) begin
-      \$365  = 7'h00;
+      \$301  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$366  = accept;
+    \$302  = accept;
     if (rst) begin
-      \$366  = 1'h0;
+      \$302  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$367  = i__payload[36];
+    \$303  = i__payload[36];
     if (rst) begin
-      \$367  = 1'h0;
+      \$303  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$368  = \$156 ;
+    \$304  = \$92 ;
     if (rst) begin
-      \$368  = 8'h00;
+      \$304  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$369  = i__payload[35:32];
+    \$305  = i__payload[35:32];
     if (rst) begin
-      \$369  = 4'h0;
+      \$305  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$370  = i__payload[7:0];
+    \$306  = i__payload[7:0];
     if (rst) begin
-      \$370  = 8'h00;
+      \$306  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$371  = i__payload[15:8];
+    \$307  = i__payload[15:8];
     if (rst) begin
-      \$371  = 8'h00;
+      \$307  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$372  = i__payload[23:16];
+    \$308  = i__payload[23:16];
     if (rst) begin
-      \$372  = 8'h00;
+      \$308  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$373  = i__payload[31:24];
+    \$309  = i__payload[31:24];
     if (rst) begin
-      \$373  = 8'h00;
+      \$309  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$374  = a1_x0;
+    \$310  = a1_x0;
     if (rst) begin
-      \$374  = 8'h00;
+      \$310  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$375  = a1_x1;
+    \$311  = a1_x1;
     if (rst) begin
-      \$375  = 8'h00;
+      \$311  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$376  = a1_x2;
+    \$312  = a1_x2;
     if (rst) begin
-      \$376  = 8'h00;
+      \$312  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$377  = a1_x3;
+    \$313  = a1_x3;
     if (rst) begin
-      \$377  = 8'h00;
+      \$313  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$378  = a1_valid;
+    \$314  = a1_valid;
     if (rst) begin
-      \$378  = 1'h0;
+      \$314  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$379  = a1_last;
+    \$315  = a1_last;
     if (rst) begin
-      \$379  = 1'h0;
+      \$315  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$380  = a1_len;
+    \$316  = a1_len;
     if (rst) begin
-      \$380  = 8'h00;
+      \$316  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$381  = a1_mask;
+    \$317  = a1_mask;
     if (rst) begin
-      \$381  = 4'h0;
+      \$317  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$382  = \$158 ;
+    \$318  = \$94 ;
     if (rst) begin
-      \$382  = 8'h00;
+      \$318  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$383  = \$160 ;
+    \$319  = \$96 ;
     if (rst) begin
-      \$383  = 8'h00;
+      \$319  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$384  = \$162 ;
+    \$320  = \$98 ;
     if (rst) begin
-      \$384  = 8'h00;
+      \$320  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$385  = \$164 ;
+    \$321  = \$100 ;
     if (rst) begin
-      \$385  = 8'h00;
+      \$321  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$386  = \$166 ;
+    \$322  = \$102 ;
     if (rst) begin
-      \$386  = 8'h00;
+      \$322  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$387  = \$168 ;
+    \$323  = \$104 ;
     if (rst) begin
-      \$387  = 8'h00;
+      \$323  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$388  = \$170 ;
+    \$324  = \$106 ;
     if (rst) begin
-      \$388  = 8'h00;
+      \$324  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$389  = a2_valid;
+    \$325  = a2_valid;
     if (rst) begin
-      \$389  = 1'h0;
+      \$325  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$390  = a2_last;
+    \$326  = a2_last;
     if (rst) begin
-      \$390  = 1'h0;
+      \$326  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$391  = a2_len;
+    \$327  = a2_len;
     if (rst) begin
-      \$391  = 8'h00;
+      \$327  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$392  = a2_mask;
+    \$328  = a2_mask;
     if (rst) begin
-      \$392  = 4'h0;
+      \$328  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$393  = \$172 ;
+    \$329  = \$108 ;
     if (rst) begin
-      \$393  = 1'h0;
+      \$329  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$394  = a2_e0;
+    \$330  = a2_e0;
     if (rst) begin
-      \$394  = 8'h00;
+      \$330  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$395  = a2_e1;
+    \$331  = a2_e1;
     if (rst) begin
-      \$395  = 8'h00;
+      \$331  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$396  = a2_e2;
+    \$332  = a2_e2;
     if (rst) begin
-      \$396  = 8'h00;
+      \$332  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$397  = a2_e3;
+    \$333  = a2_e3;
     if (rst) begin
-      \$397  = 8'h00;
+      \$333  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$398  = a3_0_valid;
+    \$334  = a3_0_valid;
     if (rst) begin
-      \$398  = 1'h0;
+      \$334  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$399  = a3_0_last;
+    \$335  = a3_0_last;
     if (rst) begin
-      \$399  = 1'h0;
+      \$335  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$400  = a3_0_len;
+    \$336  = a3_0_len;
     if (rst) begin
-      \$400  = 8'h00;
+      \$336  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$401  = a3_0_mask;
+    \$337  = a3_0_mask;
     if (rst) begin
-      \$401  = 4'h0;
+      \$337  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$402  = a3_0_any;
+    \$338  = a3_0_any;
     if (rst) begin
-      \$402  = 1'h0;
+      \$338  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$403  = a3_0_e0;
+    \$339  = a3_0_e0;
     if (rst) begin
-      \$403  = 8'h00;
+      \$339  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$404  = a3_0_e1;
+    \$340  = a3_0_e1;
     if (rst) begin
-      \$404  = 8'h00;
+      \$340  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$405  = a3_0_e2;
+    \$341  = a3_0_e2;
     if (rst) begin
-      \$405  = 8'h00;
+      \$341  = 8'h00;
     end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$406  = a3_0_e3;
-    if (rst) begin
-      \$406  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$407  = a3_1_valid;
-    if (rst) begin
-      \$407  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$408  = a3_1_last;
-    if (rst) begin
-      \$408  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$409  = a3_1_len;
-    if (rst) begin
-      \$409  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$410  = a3_1_mask;
-    if (rst) begin
-      \$410  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$411  = a3_1_any;
-    if (rst) begin
-      \$411  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$412  = a3_1_e0;
-    if (rst) begin
-      \$412  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$413  = a3_1_e1;
-    if (rst) begin
-      \$413  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$414  = a3_1_e2;
-    if (rst) begin
-      \$414  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$415  = a3_1_e3;
-    if (rst) begin
-      \$415  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$416  = \$174 [0];
-    if (rst) begin
-      \$416  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$417  = \$175 ;
-    if (rst) begin
-      \$417  = 19'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$418  = a_exp0_lower;
-    if (rst) begin
-      \$418  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$419  = \$17 [4:0];
-    if (rst) begin
-      \$419  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$420  = \$177 [0];
-    if (rst) begin
-      \$420  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$421  = \$178 ;
-    if (rst) begin
-      \$421  = 19'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$422  = a_exp1_lower;
-    if (rst) begin
-      \$422  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$423  = \$34 [4:0];
-    if (rst) begin
-      \$423  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$424  = \$180 [0];
-    if (rst) begin
-      \$424  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$425  = \$181 ;
-    if (rst) begin
-      \$425  = 19'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$426  = a_exp2_lower;
-    if (rst) begin
-      \$426  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$427  = \$51 [4:0];
-    if (rst) begin
-      \$427  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$428  = \$183 [0];
-    if (rst) begin
-      \$428  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$429  = \$184 ;
-    if (rst) begin
-      \$429  = 19'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$430  = a_exp3_lower;
-    if (rst) begin
-      \$430  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$431  = \$68 [4:0];
-    if (rst) begin
-      \$431  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$432  = a3_max2_0;
-    if (rst) begin
-      \$432  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$433  = a3_2_valid;
-    if (rst) begin
-      \$433  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$434  = a3_2_last;
-    if (rst) begin
-      \$434  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$435  = a3_2_len;
-    if (rst) begin
-      \$435  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$436  = a3_2_any;
-    if (rst) begin
-      \$436  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$437  = a3_2_mask;
-    if (rst) begin
-      \$437  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$438  = \$187 [17:0];
-    if (rst) begin
-      \$438  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$439  = a_exp0_drop_r;
-    if (rst) begin
-      \$439  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$440  = \$190 [17:0];
-    if (rst) begin
-      \$440  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$441  = a_exp1_drop_r;
-    if (rst) begin
-      \$441  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$442  = \$193 [17:0];
-    if (rst) begin
-      \$442  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$443  = a_exp2_drop_r;
-    if (rst) begin
-      \$443  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$444  = \$196 [17:0];
-    if (rst) begin
-      \$444  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$445  = a_exp3_drop_r;
-    if (rst) begin
-      \$445  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$446  = a3b_max;
-    if (rst) begin
-      \$446  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$447  = a3b_valid;
-    if (rst) begin
-      \$447  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$448  = a3b_last;
-    if (rst) begin
-      \$448  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$449  = a3b_len;
-    if (rst) begin
-      \$449  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$450  = a3b_any;
-    if (rst) begin
-      \$450  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$451  = a3b_mask;
-    if (rst) begin
-      \$451  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$452  = \$202 ;
-    if (rst) begin
-      \$452  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$453  = \$208 ;
-    if (rst) begin
-      \$453  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$454  = \$214 ;
-    if (rst) begin
-      \$454  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$455  = \$220 ;
-    if (rst) begin
-      \$455  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$456  = a4_max;
-    if (rst) begin
-      \$456  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$457  = a4_valid;
-    if (rst) begin
-      \$457  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$458  = a4_last;
-    if (rst) begin
-      \$458  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$459  = a4_len;
-    if (rst) begin
-      \$459  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$460  = a4_any;
-    if (rst) begin
-      \$460  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$461  = a4_mask;
-    if (rst) begin
-      \$461  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$462  = \$223 ;
-    if (rst) begin
-      \$462  = 21'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$463  = a5_max;
-    if (rst) begin
-      \$463  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$464  = a5_valid;
-    if (rst) begin
-      \$464  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$465  = a5_last;
-    if (rst) begin
-      \$465  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$466  = a5_len;
-    if (rst) begin
-      \$466  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$467  = a5_any;
-    if (rst) begin
-      \$467  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$468  = run_max;
-    if (a6_valid) begin
-      \$468  = \$228 [5:0];
-    end
-    if (rst) begin
-      \$468  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$469  = started;
-    if (a6_valid) begin
-      \$469  = \$230 ;
-    end
-    if (rst) begin
-      \$469  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$470  = \$236 [6:0];
-    if (rst) begin
-      \$470  = 7'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$471  = \$241 [6:0];
-    if (rst) begin
-      \$471  = 7'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$472  = \$242 ;
-    if (rst) begin
-      \$472  = 21'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$473  = started;
-    if (rst) begin
-      \$473  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$474  = a6_valid;
-    if (rst) begin
-      \$474  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$475  = a6_last;
-    if (rst) begin
-      \$475  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$476  = a6_len;
-    if (rst) begin
-      \$476  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$477  = \$247 ;
-    if (rst) begin
-      \$477  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$478  = \$248 ;
-    if (rst) begin
-      \$478  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$479  = \$251 ;
-    if (rst) begin
-      \$479  = 21'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$480  = a7_valid;
-    if (rst) begin
-      \$480  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$481  = a7_last;
-    if (rst) begin
-      \$481  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$482  = a7_len;
-    if (rst) begin
-      \$482  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$483  = a7_max;
-    if (rst) begin
-      \$483  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$484  = a7_any;
-    if (rst) begin
-      \$484  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$485  = a7_old_shift;
-    if (rst) begin
-      \$485  = 7'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$486  = a7_keep;
-    if (rst) begin
-      \$486  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$487  = run_sum;
-    if (a8_valid) begin
-      \$487  = \$256 [26:0];
-    end
-    if (rst) begin
-      \$487  = 27'h0000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$488  = \$257 ;
-    if (rst) begin
-      \$488  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$489  = a8_max;
-    if (rst) begin
-      \$489  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$490  = \$262 [26:0];
-    if (rst) begin
-      \$490  = 27'h0000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$491  = a8_any;
-    if (rst) begin
-      \$491  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$492  = a8_len;
-    if (rst) begin
-      \$492  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$493  = r0_valid;
-    if (rst) begin
-      \$493  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$494  = r0_max;
-    if (rst) begin
-      \$494  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$495  = r0_any;
-    if (rst) begin
-      \$495  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$496  = r0_len;
-    if (rst) begin
-      \$496  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$497  = recip_lead;
-    if (rst) begin
-      \$497  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$498  = r0_sum;
-    if (rst) begin
-      \$498  = 27'h0000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$499  = r1_valid;
-    if (rst) begin
-      \$499  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$500  = r1_max;
-    if (rst) begin
-      \$500  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$501  = r1_any;
-    if (rst) begin
-      \$501  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$502  = r1_len;
-    if (rst) begin
-      \$502  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$503  = r1_lead;
-    if (rst) begin
-      \$503  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$504  = recip_normal[15:0];
-    if (rst) begin
-      \$504  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$505  = r2_mantissa[12:0];
-    if (rst) begin
-      \$505  = 13'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$506  = \$263 ;
-    if (rst) begin
-      \$506  = 14'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$507  = recip_lower;
-    if (rst) begin
-      \$507  = 13'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$508  = r2_valid;
-    if (rst) begin
-      \$508  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$509  = r2_max;
-    if (rst) begin
-      \$509  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$510  = r2_any;
-    if (rst) begin
-      \$510  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$511  = r2_len;
-    if (rst) begin
-      \$511  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$512  = r2_lead;
-    if (rst) begin
-      \$512  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$513  = r2_mantissa;
-    if (rst) begin
-      \$513  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$514  = r2b_valid;
-    if (rst) begin
-      \$514  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$515  = r2b_max;
-    if (rst) begin
-      \$515  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$516  = r2b_any;
-    if (rst) begin
-      \$516  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$517  = r2b_len;
-    if (rst) begin
-      \$517  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$518  = r2b_lead;
-    if (rst) begin
-      \$518  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$519  = \$266 ;
-    if (rst) begin
-      \$519  = 28'h0000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$520  = r2b_mantissa;
-    if (rst) begin
-      \$520  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$521  = vector_valid;
-    if (vector_load) begin
-      \$521  = 1'h1;
-    end else if (vector_pop) begin
-      \$521  = 1'h0;
-    end
-    if (rst) begin
-      \$521  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$522  = vector_head;
-    if (vector_load) begin
-      \$522  = r_data;
-    end
-    if (rst) begin
-      \$522  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$523  = rd__addr;
-    if (issue) begin
-      \$523  = \$267 [6:0];
-    end
-    if (rst) begin
-      \$523  = 7'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$524  = count;
-    if (issue) begin
-      \$524  = \$271 [6:0];
-    end
-    if (rst) begin
-      \$524  = 7'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$525  = d1_valid;
-    if (ce) begin
-      \$525  = issue;
-    end
-    if (rst) begin
-      \$525  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$526  = d1_last;
-    if (ce) begin
-      \$526  = \$274 ;
-    end
-    if (rst) begin
-      \$526  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$527  = d1_max;
-    if (ce) begin
-      \$527  = vector_head[5:0];
-    end
-    if (rst) begin
-      \$527  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$528  = d1_recip;
-    if (ce) begin
-      \$528  = vector_head[18:6];
-    end
-    if (rst) begin
-      \$528  = 13'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$529  = d1_lead;
-    if (ce) begin
-      \$529  = vector_head[23:19];
-    end
-    if (rst) begin
-      \$529  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$530  = d1_any;
-    if (ce) begin
-      \$530  = vector_head[24];
-    end
-    if (rst) begin
-      \$530  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$531  = d1b_ring;
-    if (ce) begin
-      \$531  = rd__data;
-    end
-    if (rst) begin
-      \$531  = 36'h000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$532  = d1b_valid;
-    if (ce) begin
-      \$532  = d1_valid;
-    end
-    if (rst) begin
-      \$532  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$533  = d1b_last;
-    if (ce) begin
-      \$533  = d1_last;
-    end
-    if (rst) begin
-      \$533  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$534  = d1b_max;
-    if (ce) begin
-      \$534  = d1_max;
-    end
-    if (rst) begin
-      \$534  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$535  = d1b_recip;
-    if (ce) begin
-      \$535  = d1_recip;
-    end
-    if (rst) begin
-      \$535  = 13'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$536  = d1b_lead;
-    if (ce) begin
-      \$536  = d1_lead;
-    end
-    if (rst) begin
-      \$536  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$537  = d1b_any;
-    if (ce) begin
-      \$537  = d1_any;
-    end
-    if (rst) begin
-      \$537  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$538  = d2_e0;
-    if (ce) begin
-      \$538  = d1b_ring[7:0];
-    end
-    if (rst) begin
-      \$538  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$539  = d2_e1;
-    if (ce) begin
-      \$539  = d1b_ring[15:8];
-    end
-    if (rst) begin
-      \$539  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$540  = d2_e2;
-    if (ce) begin
-      \$540  = d1b_ring[23:16];
-    end
-    if (rst) begin
-      \$540  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$541  = d2_e3;
-    if (ce) begin
-      \$541  = d1b_ring[31:24];
-    end
-    if (rst) begin
-      \$541  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$542  = d2_mask;
-    if (ce) begin
-      \$542  = d1b_ring[35:32];
-    end
-    if (rst) begin
-      \$542  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$543  = d2_valid;
-    if (ce) begin
-      \$543  = d1b_valid;
-    end
-    if (rst) begin
-      \$543  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$544  = d2_last;
-    if (ce) begin
-      \$544  = d1b_last;
-    end
-    if (rst) begin
-      \$544  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$545  = d2_max;
-    if (ce) begin
-      \$545  = d1b_max;
-    end
-    if (rst) begin
-      \$545  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$546  = d2_recip;
-    if (ce) begin
-      \$546  = d1b_recip;
-    end
-    if (rst) begin
-      \$546  = 13'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$547  = d2_lead;
-    if (ce) begin
-      \$547  = d1b_lead;
-    end
-    if (rst) begin
-      \$547  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$548  = d2_any;
-    if (ce) begin
-      \$548  = d1b_any;
-    end
-    if (rst) begin
-      \$548  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$549  = d_exp0_offset_r;
-    if (ce) begin
-      \$549  = \$276 [0];
-    end
-    if (rst) begin
-      \$549  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$550  = d_exp0_step_r;
-    if (ce) begin
-      \$550  = \$277 ;
-    end
-    if (rst) begin
-      \$550  = 19'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$551  = d_exp0_lower_r;
-    if (ce) begin
-      \$551  = d_exp0_lower;
-    end
-    if (rst) begin
-      \$551  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$552  = d_exp0_drop_r;
-    if (ce) begin
-      \$552  = \$98 [4:0];
-    end
-    if (rst) begin
-      \$552  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$553  = d_exp1_offset_r;
-    if (ce) begin
-      \$553  = \$279 [0];
-    end
-    if (rst) begin
-      \$553  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$554  = d_exp1_step_r;
-    if (ce) begin
-      \$554  = \$280 ;
-    end
-    if (rst) begin
-      \$554  = 19'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$555  = d_exp1_lower_r;
-    if (ce) begin
-      \$555  = d_exp1_lower;
-    end
-    if (rst) begin
-      \$555  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$556  = d_exp1_drop_r;
-    if (ce) begin
-      \$556  = \$115 [4:0];
-    end
-    if (rst) begin
-      \$556  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$557  = d_exp2_offset_r;
-    if (ce) begin
-      \$557  = \$282 [0];
-    end
-    if (rst) begin
-      \$557  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$558  = d_exp2_step_r;
-    if (ce) begin
-      \$558  = \$283 ;
-    end
-    if (rst) begin
-      \$558  = 19'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$559  = d_exp2_lower_r;
-    if (ce) begin
-      \$559  = d_exp2_lower;
-    end
-    if (rst) begin
-      \$559  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$560  = d_exp2_drop_r;
-    if (ce) begin
-      \$560  = \$132 [4:0];
-    end
-    if (rst) begin
-      \$560  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$561  = d_exp3_offset_r;
-    if (ce) begin
-      \$561  = \$285 [0];
-    end
-    if (rst) begin
-      \$561  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$562  = d_exp3_step_r;
-    if (ce) begin
-      \$562  = \$286 ;
-    end
-    if (rst) begin
-      \$562  = 19'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$563  = d_exp3_lower_r;
-    if (ce) begin
-      \$563  = d_exp3_lower;
-    end
-    if (rst) begin
-      \$563  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$564  = d_exp3_drop_r;
-    if (ce) begin
-      \$564  = \$149 [4:0];
-    end
-    if (rst) begin
-      \$564  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$565  = d2b_mask;
-    if (ce) begin
-      \$565  = d2_mask;
-    end
-    if (rst) begin
-      \$565  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$566  = d2b_valid;
-    if (ce) begin
-      \$566  = d2_valid;
-    end
-    if (rst) begin
-      \$566  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$567  = d2b_last;
-    if (ce) begin
-      \$567  = d2_last;
-    end
-    if (rst) begin
-      \$567  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$568  = d2b_max;
-    if (ce) begin
-      \$568  = d2_max;
-    end
-    if (rst) begin
-      \$568  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$569  = d2b_recip;
-    if (ce) begin
-      \$569  = d2_recip;
-    end
-    if (rst) begin
-      \$569  = 13'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$570  = d2b_lead;
-    if (ce) begin
-      \$570  = d2_lead;
-    end
-    if (rst) begin
-      \$570  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$571  = d2b_any;
-    if (ce) begin
-      \$571  = d2_any;
-    end
-    if (rst) begin
-      \$571  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$572  = d3_mantissa0;
-    if (ce) begin
-      \$572  = \$289 [17:0];
-    end
-    if (rst) begin
-      \$572  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$573  = d3_drop0;
-    if (ce) begin
-      \$573  = d_exp0_drop_r;
-    end
-    if (rst) begin
-      \$573  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$574  = d3_mantissa1;
-    if (ce) begin
-      \$574  = \$292 [17:0];
-    end
-    if (rst) begin
-      \$574  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$575  = d3_drop1;
-    if (ce) begin
-      \$575  = d_exp1_drop_r;
-    end
-    if (rst) begin
-      \$575  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$576  = d3_mantissa2;
-    if (ce) begin
-      \$576  = \$295 [17:0];
-    end
-    if (rst) begin
-      \$576  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$577  = d3_drop2;
-    if (ce) begin
-      \$577  = d_exp2_drop_r;
-    end
-    if (rst) begin
-      \$577  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$578  = d3_mantissa3;
-    if (ce) begin
-      \$578  = \$298 [17:0];
-    end
-    if (rst) begin
-      \$578  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$579  = d3_drop3;
-    if (ce) begin
-      \$579  = d_exp3_drop_r;
-    end
-    if (rst) begin
-      \$579  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$580  = d3_mask;
-    if (ce) begin
-      \$580  = d2b_mask;
-    end
-    if (rst) begin
-      \$580  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$581  = d3_valid;
-    if (ce) begin
-      \$581  = d2b_valid;
-    end
-    if (rst) begin
-      \$581  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$582  = d3_last;
-    if (ce) begin
-      \$582  = d2b_last;
-    end
-    if (rst) begin
-      \$582  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$583  = d3_max;
-    if (ce) begin
-      \$583  = d2b_max;
-    end
-    if (rst) begin
-      \$583  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$584  = d3_recip;
-    if (ce) begin
-      \$584  = d2b_recip;
-    end
-    if (rst) begin
-      \$584  = 13'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$585  = d3_lead;
-    if (ce) begin
-      \$585  = d2b_lead;
-    end
-    if (rst) begin
-      \$585  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$586  = d3_any;
-    if (ce) begin
-      \$586  = d2b_any;
-    end
-    if (rst) begin
-      \$586  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$587  = d4_num0;
-    if (ce) begin
-      \$587  = \$302 [17:0];
-    end
-    if (rst) begin
-      \$587  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$588  = d4_num1;
-    if (ce) begin
-      \$588  = \$306 [17:0];
-    end
-    if (rst) begin
-      \$588  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$589  = d4_num2;
-    if (ce) begin
-      \$589  = \$310 [17:0];
-    end
-    if (rst) begin
-      \$589  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$590  = d4_num3;
-    if (ce) begin
-      \$590  = \$314 [17:0];
-    end
-    if (rst) begin
-      \$590  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$591  = d4_mask;
-    if (ce) begin
-      \$591  = d3_mask;
-    end
-    if (rst) begin
-      \$591  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$592  = d4_valid;
-    if (ce) begin
-      \$592  = d3_valid;
-    end
-    if (rst) begin
-      \$592  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$593  = d4_last;
-    if (ce) begin
-      \$593  = d3_last;
-    end
-    if (rst) begin
-      \$593  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$594  = d4_max;
-    if (ce) begin
-      \$594  = d3_max;
-    end
-    if (rst) begin
-      \$594  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$595  = d4_recip;
-    if (ce) begin
-      \$595  = d3_recip;
-    end
-    if (rst) begin
-      \$595  = 13'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$596  = d4_lead;
-    if (ce) begin
-      \$596  = d3_lead;
-    end
-    if (rst) begin
-      \$596  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$597  = d4_any;
-    if (ce) begin
-      \$597  = d3_any;
-    end
-    if (rst) begin
-      \$597  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$598  = d5_prod0;
-    if (ce) begin
-      \$598  = \$315 ;
-    end
-    if (rst) begin
-      \$598  = 31'h00000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$599  = d5_prod1;
-    if (ce) begin
-      \$599  = \$316 ;
-    end
-    if (rst) begin
-      \$599  = 31'h00000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$600  = d5_prod2;
-    if (ce) begin
-      \$600  = \$317 ;
-    end
-    if (rst) begin
-      \$600  = 31'h00000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$601  = d5_prod3;
-    if (ce) begin
-      \$601  = \$318 ;
-    end
-    if (rst) begin
-      \$601  = 31'h00000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$602  = d5_mask;
-    if (ce) begin
-      \$602  = d4_mask;
-    end
-    if (rst) begin
-      \$602  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$603  = d5_valid;
-    if (ce) begin
-      \$603  = d4_valid;
-    end
-    if (rst) begin
-      \$603  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$604  = d5_last;
-    if (ce) begin
-      \$604  = d4_last;
-    end
-    if (rst) begin
-      \$604  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$605  = d5_max;
-    if (ce) begin
-      \$605  = d4_max;
-    end
-    if (rst) begin
-      \$605  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$606  = d5_recip;
-    if (ce) begin
-      \$606  = d4_recip;
-    end
-    if (rst) begin
-      \$606  = 13'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$607  = d5_lead;
-    if (ce) begin
-      \$607  = d4_lead;
-    end
-    if (rst) begin
-      \$607  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$608  = d5_any;
-    if (ce) begin
-      \$608  = d4_any;
-    end
-    if (rst) begin
-      \$608  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$609  = d5_shift;
-    if (ce) begin
-      \$609  = \$150 [4:0];
-    end
-    if (rst) begin
-      \$609  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$610  = d6_twice0;
-    if (ce) begin
-      \$610  = \$320 ;
-    end
-    if (rst) begin
-      \$610  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$611  = d6_twice1;
-    if (ce) begin
-      \$611  = \$322 ;
-    end
-    if (rst) begin
-      \$611  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$612  = d6_twice2;
-    if (ce) begin
-      \$612  = \$324 ;
-    end
-    if (rst) begin
-      \$612  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$613  = d6_twice3;
-    if (ce) begin
-      \$613  = \$326 ;
-    end
-    if (rst) begin
-      \$613  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$614  = d6_mask;
-    if (ce) begin
-      \$614  = d5_mask;
-    end
-    if (rst) begin
-      \$614  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$615  = d6_valid;
-    if (ce) begin
-      \$615  = d5_valid;
-    end
-    if (rst) begin
-      \$615  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$616  = d6_last;
-    if (ce) begin
-      \$616  = d5_last;
-    end
-    if (rst) begin
-      \$616  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$617  = d6_max;
-    if (ce) begin
-      \$617  = d5_max;
-    end
-    if (rst) begin
-      \$617  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$618  = d6_recip;
-    if (ce) begin
-      \$618  = d5_recip;
-    end
-    if (rst) begin
-      \$618  = 13'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$619  = d6_lead;
-    if (ce) begin
-      \$619  = d5_lead;
-    end
-    if (rst) begin
-      \$619  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$620  = d6_any;
-    if (ce) begin
-      \$620  = d5_any;
-    end
-    if (rst) begin
-      \$620  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$621  = d6_shift;
-    if (ce) begin
-      \$621  = d5_shift;
-    end
-    if (rst) begin
-      \$621  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$622  = d7_y0;
-    if (ce) begin
-      \$622  = \$335 [7:0];
-    end
-    if (rst) begin
-      \$622  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$623  = d7_y1;
-    if (ce) begin
-      \$623  = \$344 [7:0];
-    end
-    if (rst) begin
-      \$623  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$624  = d7_y2;
-    if (ce) begin
-      \$624  = \$353 [7:0];
-    end
-    if (rst) begin
-      \$624  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$625  = d7_y3;
-    if (ce) begin
-      \$625  = \$362 [7:0];
-    end
-    if (rst) begin
-      \$625  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$626  = o__valid;
-    if (ce) begin
-      \$626  = d6_valid;
-    end
-    if (rst) begin
-      \$626  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$627  = d7_last;
-    if (ce) begin
-      \$627  = d6_last;
-    end
-    if (rst) begin
-      \$627  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    a_exp0_lower = 18'h00000;
-    casez (\$3 )
-      4'h0:
-          a_exp0_lower = 18'h10000;
-      4'h1:
-          a_exp0_lower = 18'h1172c;
-      4'h2:
-          a_exp0_lower = 18'h13070;
-      4'h3:
-          a_exp0_lower = 18'h14bfe;
-      4'h4:
-          a_exp0_lower = 18'h16a0a;
-      4'h5:
-          a_exp0_lower = 18'h18ace;
-      4'h6:
-          a_exp0_lower = 18'h1ae8a;
-      4'h7:
-          a_exp0_lower = 18'h1d582;
-      4'h8:
-          a_exp0_lower = 18'h20000;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    a_exp0_upper = 18'h00000;
-    casez (\$7 )
-      5'h00:
-          a_exp0_upper = 18'h10000;
-      5'h01:
-          a_exp0_upper = 18'h1172c;
-      5'h02:
-          a_exp0_upper = 18'h13070;
-      5'h03:
-          a_exp0_upper = 18'h14bfe;
-      5'h04:
-          a_exp0_upper = 18'h16a0a;
-      5'h05:
-          a_exp0_upper = 18'h18ace;
-      5'h06:
-          a_exp0_upper = 18'h1ae8a;
-      5'h07:
-          a_exp0_upper = 18'h1d582;
-      5'h08:
-          a_exp0_upper = 18'h20000;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    a_exp1_lower = 18'h00000;
-    casez (\$20 )
-      4'h0:
-          a_exp1_lower = 18'h10000;
-      4'h1:
-          a_exp1_lower = 18'h1172c;
-      4'h2:
-          a_exp1_lower = 18'h13070;
-      4'h3:
-          a_exp1_lower = 18'h14bfe;
-      4'h4:
-          a_exp1_lower = 18'h16a0a;
-      4'h5:
-          a_exp1_lower = 18'h18ace;
-      4'h6:
-          a_exp1_lower = 18'h1ae8a;
-      4'h7:
-          a_exp1_lower = 18'h1d582;
-      4'h8:
-          a_exp1_lower = 18'h20000;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    a_exp1_upper = 18'h00000;
-    casez (\$24 )
-      5'h00:
-          a_exp1_upper = 18'h10000;
-      5'h01:
-          a_exp1_upper = 18'h1172c;
-      5'h02:
-          a_exp1_upper = 18'h13070;
-      5'h03:
-          a_exp1_upper = 18'h14bfe;
-      5'h04:
-          a_exp1_upper = 18'h16a0a;
-      5'h05:
-          a_exp1_upper = 18'h18ace;
-      5'h06:
-          a_exp1_upper = 18'h1ae8a;
-      5'h07:
-          a_exp1_upper = 18'h1d582;
-      5'h08:
-          a_exp1_upper = 18'h20000;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    a_exp2_lower = 18'h00000;
-    casez (\$37 )
-      4'h0:
-          a_exp2_lower = 18'h10000;
-      4'h1:
-          a_exp2_lower = 18'h1172c;
-      4'h2:
-          a_exp2_lower = 18'h13070;
-      4'h3:
-          a_exp2_lower = 18'h14bfe;
-      4'h4:
-          a_exp2_lower = 18'h16a0a;
-      4'h5:
-          a_exp2_lower = 18'h18ace;
-      4'h6:
-          a_exp2_lower = 18'h1ae8a;
-      4'h7:
-          a_exp2_lower = 18'h1d582;
-      4'h8:
-          a_exp2_lower = 18'h20000;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    a_exp2_upper = 18'h00000;
-    casez (\$41 )
-      5'h00:
-          a_exp2_upper = 18'h10000;
-      5'h01:
-          a_exp2_upper = 18'h1172c;
-      5'h02:
-          a_exp2_upper = 18'h13070;
-      5'h03:
-          a_exp2_upper = 18'h14bfe;
-      5'h04:
-          a_exp2_upper = 18'h16a0a;
-      5'h05:
-          a_exp2_upper = 18'h18ace;
-      5'h06:
-          a_exp2_upper = 18'h1ae8a;
-      5'h07:
-          a_exp2_upper = 18'h1d582;
-      5'h08:
-          a_exp2_upper = 18'h20000;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    a_exp3_lower = 18'h00000;
-    casez (\$54 )
-      4'h0:
-          a_exp3_lower = 18'h10000;
-      4'h1:
-          a_exp3_lower = 18'h1172c;
-      4'h2:
-          a_exp3_lower = 18'h13070;
-      4'h3:
-          a_exp3_lower = 18'h14bfe;
-      4'h4:
-          a_exp3_lower = 18'h16a0a;
-      4'h5:
-          a_exp3_lower = 18'h18ace;
-      4'h6:
-          a_exp3_lower = 18'h1ae8a;
-      4'h7:
-          a_exp3_lower = 18'h1d582;
-      4'h8:
-          a_exp3_lower = 18'h20000;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    a_exp3_upper = 18'h00000;
-    casez (\$58 )
-      5'h00:
-          a_exp3_upper = 18'h10000;
-      5'h01:
-          a_exp3_upper = 18'h1172c;
-      5'h02:
-          a_exp3_upper = 18'h13070;
-      5'h03:
-          a_exp3_upper = 18'h14bfe;
-      5'h04:
-          a_exp3_upper = 18'h16a0a;
-      5'h05:
-          a_exp3_upper = 18'h18ace;
-      5'h06:
-          a_exp3_upper = 18'h1ae8a;
-      5'h07:
-          a_exp3_upper = 18'h1d582;
-      5'h08:
-          a_exp3_upper = 18'h20000;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    recip_lower = 13'h0000;
-    casez (\$74 )
-      16'h0000:
-          recip_lower = 13'h1000;
-      16'h0001:
-          recip_lower = 13'h0e39;
-      16'h0002:
-          recip_lower = 13'h0ccd;
-      16'h0003:
-          recip_lower = 13'h0ba3;
-      16'h0004:
-          recip_lower = 13'h0aab;
-      16'h0005:
-          recip_lower = 13'h09d9;
-      16'h0006:
-          recip_lower = 13'h0925;
-      16'h0007:
-          recip_lower = 13'h0889;
-      16'h0008:
-          recip_lower = 13'h0800;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    recip_upper = 13'h0000;
-    casez (\$76 )
-      17'h00000:
-          recip_upper = 13'h1000;
-      17'h00001:
-          recip_upper = 13'h0e39;
-      17'h00002:
-          recip_upper = 13'h0ccd;
-      17'h00003:
-          recip_upper = 13'h0ba3;
-      17'h00004:
-          recip_upper = 13'h0aab;
-      17'h00005:
-          recip_upper = 13'h09d9;
-      17'h00006:
-          recip_upper = 13'h0925;
-      17'h00007:
-          recip_upper = 13'h0889;
-      17'h00008:
-          recip_upper = 13'h0800;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    d_exp0_lower = 18'h00000;
-    casez (\$84 )
-      4'h0:
-          d_exp0_lower = 18'h10000;
-      4'h1:
-          d_exp0_lower = 18'h1172c;
-      4'h2:
-          d_exp0_lower = 18'h13070;
-      4'h3:
-          d_exp0_lower = 18'h14bfe;
-      4'h4:
-          d_exp0_lower = 18'h16a0a;
-      4'h5:
-          d_exp0_lower = 18'h18ace;
-      4'h6:
-          d_exp0_lower = 18'h1ae8a;
-      4'h7:
-          d_exp0_lower = 18'h1d582;
-      4'h8:
-          d_exp0_lower = 18'h20000;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    d_exp0_upper = 18'h00000;
-    casez (\$88 )
-      5'h00:
-          d_exp0_upper = 18'h10000;
-      5'h01:
-          d_exp0_upper = 18'h1172c;
-      5'h02:
-          d_exp0_upper = 18'h13070;
-      5'h03:
-          d_exp0_upper = 18'h14bfe;
-      5'h04:
-          d_exp0_upper = 18'h16a0a;
-      5'h05:
-          d_exp0_upper = 18'h18ace;
-      5'h06:
-          d_exp0_upper = 18'h1ae8a;
-      5'h07:
-          d_exp0_upper = 18'h1d582;
-      5'h08:
-          d_exp0_upper = 18'h20000;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    d_exp1_lower = 18'h00000;
-    casez (\$101 )
-      4'h0:
-          d_exp1_lower = 18'h10000;
-      4'h1:
-          d_exp1_lower = 18'h1172c;
-      4'h2:
-          d_exp1_lower = 18'h13070;
-      4'h3:
-          d_exp1_lower = 18'h14bfe;
-      4'h4:
-          d_exp1_lower = 18'h16a0a;
-      4'h5:
-          d_exp1_lower = 18'h18ace;
-      4'h6:
-          d_exp1_lower = 18'h1ae8a;
-      4'h7:
-          d_exp1_lower = 18'h1d582;
-      4'h8:
-          d_exp1_lower = 18'h20000;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    d_exp1_upper = 18'h00000;
-    casez (\$105 )
-      5'h00:
-          d_exp1_upper = 18'h10000;
-      5'h01:
-          d_exp1_upper = 18'h1172c;
-      5'h02:
-          d_exp1_upper = 18'h13070;
-      5'h03:
-          d_exp1_upper = 18'h14bfe;
-      5'h04:
-          d_exp1_upper = 18'h16a0a;
-      5'h05:
-          d_exp1_upper = 18'h18ace;
-      5'h06:
-          d_exp1_upper = 18'h1ae8a;
-      5'h07:
-          d_exp1_upper = 18'h1d582;
-      5'h08:
-          d_exp1_upper = 18'h20000;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    d_exp2_lower = 18'h00000;
-    casez (\$118 )
-      4'h0:
-          d_exp2_lower = 18'h10000;
-      4'h1:
-          d_exp2_lower = 18'h1172c;
-      4'h2:
-          d_exp2_lower = 18'h13070;
-      4'h3:
-          d_exp2_lower = 18'h14bfe;
-      4'h4:
-          d_exp2_lower = 18'h16a0a;
-      4'h5:
-          d_exp2_lower = 18'h18ace;
-      4'h6:
-          d_exp2_lower = 18'h1ae8a;
-      4'h7:
-          d_exp2_lower = 18'h1d582;
-      4'h8:
-          d_exp2_lower = 18'h20000;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    d_exp2_upper = 18'h00000;
-    casez (\$122 )
-      5'h00:
-          d_exp2_upper = 18'h10000;
-      5'h01:
-          d_exp2_upper = 18'h1172c;
-      5'h02:
-          d_exp2_upper = 18'h13070;
-      5'h03:
-          d_exp2_upper = 18'h14bfe;
-      5'h04:
-          d_exp2_upper = 18'h16a0a;
-      5'h05:
-          d_exp2_upper = 18'h18ace;
-      5'h06:
-          d_exp2_upper = 18'h1ae8a;
-      5'h07:
-          d_exp2_upper = 18'h1d582;
-      5'h08:
-          d_exp2_upper = 18'h20000;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    d_exp3_lower = 18'h00000;
-    casez (\$135 )
-      4'h0:
-          d_exp3_lower = 18'h10000;
-      4'h1:
-          d_exp3_lower = 18'h1172c;
-      4'h2:
-          d_exp3_lower = 18'h13070;
-      4'h3:
-          d_exp3_lower = 18'h14bfe;
-      4'h4:
-          d_exp3_lower = 18'h16a0a;
-      4'h5:
-          d_exp3_lower = 18'h18ace;
-      4'h6:
-          d_exp3_lower = 18'h1ae8a;
-      4'h7:
-          d_exp3_lower = 18'h1d582;
-      4'h8:
-          d_exp3_lower = 18'h20000;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    d_exp3_upper = 18'h00000;
-    casez (\$139 )
-      5'h00:
-          d_exp3_upper = 18'h10000;
-      5'h01:
-          d_exp3_upper = 18'h1172c;
-      5'h02:
-          d_exp3_upper = 18'h13070;
-      5'h03:
-          d_exp3_upper = 18'h14bfe;
-      5'h04:
-          d_exp3_upper = 18'h16a0a;
-      5'h05:
-          d_exp3_upper = 18'h18ace;
-      5'h06:
-          d_exp3_upper = 18'h1ae8a;
-      5'h07:
-          d_exp3_upper = 18'h1d582;
-      5'h08:
-          d_exp3_upper = 18'h20000;
-    endcase
   end
   assign wptr = wr__addr;
   assign wr__en = accept;
-  assign a_exp0_drop = \$17 [4:0];
-  assign a_exp1_drop = \$34 [4:0];
-  assign a_exp2_drop = \$51 [4:0];
-  assign a_exp3_drop = \$68 [4:0];
+  assign a_exp0_drop = \$9 [4:0];
+  assign a_exp1_drop = \$18 [4:0];
+  assign a_exp2_drop = \$27 [4:0];
+  assign a_exp3_drop = \$36 [4:0];
   assign r3_valid = w_en;
   assign r_en = vector_load;
   assign rptr = rd__addr;
   assign rd__en = ce;
-  assign d_exp0_drop = \$98 [4:0];
-  assign d_exp1_drop = \$115 [4:0];
-  assign d_exp2_drop = \$132 [4:0];
-  assign d_exp3_drop = \$149 [4:0];
-  assign d4_shift = \$150 [4:0];
+  assign d_exp0_drop = \$58 [4:0];
+  assign d_exp1_drop = \$67 [4:0];
+  assign d_exp2_drop = \$76 [4:0];
+  assign d_exp3_drop = \$85 [4:0];
+  assign d4_shift = \$86 [4:0];
   assign d7_valid = o__valid;
   assign \wr__data.data  = wr__data[31:0];
   assign \wr__data.data[0]  = wr__data[7:0];
@@ -4799,117 +4967,85 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   assign w_data[5:0] = r3_max[5:0];
   assign wr__data[35:32] = i__payload[35:32];
   assign wr__data[31:0] = i__payload[31:0];
-  assign \$1  = { a3_max2_0[7], a3_max2_0[7], a3_max2_0[7], a3_max2_0, 4'h0 };
-  assign \$3  = { 1'h0, \$2 [3:1] };
-  assign \$4  = { a3_max2_0[7], a3_max2_0[7], a3_max2_0[7], a3_max2_0, 4'h0 };
-  assign \$6  = { 1'h0, \$5 [3:1] };
-  assign \$8  = { a3_max2_0[7], a3_max2_0[7], a3_max2_0[7], a3_max2_0, 4'h0 };
-  assign \$10  = { \$9 [15], \$9 [15], \$9 [15], \$9 [15], \$9 [15:4] };
-  assign \$13  = { a3_max2_0[7], a3_max2_0[7], a3_max2_0[7], a3_max2_0, 4'h0 };
-  assign \$15  = { \$14 [15], \$14 [15], \$14 [15], \$14 [15], \$14 [15:4] };
-  assign \$18  = { a3_max2_0[7], a3_max2_0[7], a3_max2_0[7], a3_max2_0, 4'h0 };
-  assign \$20  = { 1'h0, \$19 [3:1] };
-  assign \$21  = { a3_max2_0[7], a3_max2_0[7], a3_max2_0[7], a3_max2_0, 4'h0 };
-  assign \$23  = { 1'h0, \$22 [3:1] };
-  assign \$25  = { a3_max2_0[7], a3_max2_0[7], a3_max2_0[7], a3_max2_0, 4'h0 };
-  assign \$27  = { \$26 [15], \$26 [15], \$26 [15], \$26 [15], \$26 [15:4] };
-  assign \$30  = { a3_max2_0[7], a3_max2_0[7], a3_max2_0[7], a3_max2_0, 4'h0 };
-  assign \$32  = { \$31 [15], \$31 [15], \$31 [15], \$31 [15], \$31 [15:4] };
-  assign \$35  = { a3_max2_0[7], a3_max2_0[7], a3_max2_0[7], a3_max2_0, 4'h0 };
-  assign \$37  = { 1'h0, \$36 [3:1] };
-  assign \$38  = { a3_max2_0[7], a3_max2_0[7], a3_max2_0[7], a3_max2_0, 4'h0 };
-  assign \$40  = { 1'h0, \$39 [3:1] };
-  assign \$42  = { a3_max2_0[7], a3_max2_0[7], a3_max2_0[7], a3_max2_0, 4'h0 };
-  assign \$44  = { \$43 [15], \$43 [15], \$43 [15], \$43 [15], \$43 [15:4] };
-  assign \$47  = { a3_max2_0[7], a3_max2_0[7], a3_max2_0[7], a3_max2_0, 4'h0 };
-  assign \$49  = { \$48 [15], \$48 [15], \$48 [15], \$48 [15], \$48 [15:4] };
-  assign \$52  = { a3_max2_0[7], a3_max2_0[7], a3_max2_0[7], a3_max2_0, 4'h0 };
-  assign \$54  = { 1'h0, \$53 [3:1] };
-  assign \$55  = { a3_max2_0[7], a3_max2_0[7], a3_max2_0[7], a3_max2_0, 4'h0 };
-  assign \$57  = { 1'h0, \$56 [3:1] };
-  assign \$59  = { a3_max2_0[7], a3_max2_0[7], a3_max2_0[7], a3_max2_0, 4'h0 };
-  assign \$61  = { \$60 [15], \$60 [15], \$60 [15], \$60 [15], \$60 [15:4] };
-  assign \$64  = { a3_max2_0[7], a3_max2_0[7], a3_max2_0[7], a3_max2_0, 4'h0 };
-  assign \$66  = { \$65 [15], \$65 [15], \$65 [15], \$65 [15], \$65 [15:4] };
-  assign \$74  = { 13'h0000, r2_mantissa[15:13] };
-  assign \$75  = { 13'h0000, r2_mantissa[15:13] };
-  assign \$82  = { d2_max[5], d2_max[5], d2_max[5], d2_max, 4'h0 };
-  assign \$84  = { 1'h0, \$83 [3:1] };
-  assign \$85  = { d2_max[5], d2_max[5], d2_max[5], d2_max, 4'h0 };
-  assign \$87  = { 1'h0, \$86 [3:1] };
-  assign \$89  = { d2_max[5], d2_max[5], d2_max[5], d2_max, 4'h0 };
-  assign \$91  = { \$90 [13], \$90 [13], \$90 [13], \$90 [13], \$90 [13:4] };
-  assign \$94  = { d2_max[5], d2_max[5], d2_max[5], d2_max, 4'h0 };
-  assign \$96  = { \$95 [13], \$95 [13], \$95 [13], \$95 [13], \$95 [13:4] };
-  assign \$99  = { d2_max[5], d2_max[5], d2_max[5], d2_max, 4'h0 };
-  assign \$101  = { 1'h0, \$100 [3:1] };
-  assign \$102  = { d2_max[5], d2_max[5], d2_max[5], d2_max, 4'h0 };
-  assign \$104  = { 1'h0, \$103 [3:1] };
-  assign \$106  = { d2_max[5], d2_max[5], d2_max[5], d2_max, 4'h0 };
-  assign \$108  = { \$107 [13], \$107 [13], \$107 [13], \$107 [13], \$107 [13:4] };
-  assign \$111  = { d2_max[5], d2_max[5], d2_max[5], d2_max, 4'h0 };
-  assign \$113  = { \$112 [13], \$112 [13], \$112 [13], \$112 [13], \$112 [13:4] };
-  assign \$116  = { d2_max[5], d2_max[5], d2_max[5], d2_max, 4'h0 };
-  assign \$118  = { 1'h0, \$117 [3:1] };
-  assign \$119  = { d2_max[5], d2_max[5], d2_max[5], d2_max, 4'h0 };
-  assign \$121  = { 1'h0, \$120 [3:1] };
-  assign \$123  = { d2_max[5], d2_max[5], d2_max[5], d2_max, 4'h0 };
-  assign \$125  = { \$124 [13], \$124 [13], \$124 [13], \$124 [13], \$124 [13:4] };
-  assign \$128  = { d2_max[5], d2_max[5], d2_max[5], d2_max, 4'h0 };
-  assign \$130  = { \$129 [13], \$129 [13], \$129 [13], \$129 [13], \$129 [13:4] };
-  assign \$133  = { d2_max[5], d2_max[5], d2_max[5], d2_max, 4'h0 };
-  assign \$135  = { 1'h0, \$134 [3:1] };
-  assign \$136  = { d2_max[5], d2_max[5], d2_max[5], d2_max, 4'h0 };
-  assign \$138  = { 1'h0, \$137 [3:1] };
-  assign \$140  = { d2_max[5], d2_max[5], d2_max[5], d2_max, 4'h0 };
-  assign \$142  = { \$141 [13], \$141 [13], \$141 [13], \$141 [13], \$141 [13:4] };
-  assign \$145  = { d2_max[5], d2_max[5], d2_max[5], d2_max, 4'h0 };
-  assign \$147  = { \$146 [13], \$146 [13], \$146 [13], \$146 [13], \$146 [13:4] };
-  assign \$157  = { a2_e0[7], a2_e0[7], a2_e0[7], a2_e0[7], a2_e0[7:4] };
-  assign \$159  = { a2_e1[7], a2_e1[7], a2_e1[7], a2_e1[7], a2_e1[7:4] };
-  assign \$161  = { a2_e2[7], a2_e2[7], a2_e2[7], a2_e2[7], a2_e2[7:4] };
-  assign \$163  = { a2_e3[7], a2_e3[7], a2_e3[7], a2_e3[7], a2_e3[7:4] };
-  assign \$173  = { a3_max2_0[7], a3_max2_0[7], a3_max2_0[7], a3_max2_0, 4'h0 };
-  assign \$176  = { a3_max2_0[7], a3_max2_0[7], a3_max2_0[7], a3_max2_0, 4'h0 };
-  assign \$179  = { a3_max2_0[7], a3_max2_0[7], a3_max2_0[7], a3_max2_0, 4'h0 };
-  assign \$182  = { a3_max2_0[7], a3_max2_0[7], a3_max2_0[7], a3_max2_0, 4'h0 };
-  assign \$186  = { \$185 [19], \$185 [19:1] };
-  assign \$189  = { \$188 [19], \$188 [19:1] };
-  assign \$192  = { \$191 [19], \$191 [19:1] };
-  assign \$195  = { \$194 [19], \$194 [19:1] };
-  assign \$198  = { 1'h0, \$197 [31:1] };
-  assign \$201  = \$200 [17:0];
-  assign \$204  = { 1'h0, \$203 [31:1] };
-  assign \$207  = \$206 [17:0];
-  assign \$210  = { 1'h0, \$209 [31:1] };
-  assign \$213  = \$212 [17:0];
-  assign \$216  = { 1'h0, \$215 [31:1] };
-  assign \$219  = \$218 [17:0];
-  assign \$265  = { \$264 [26], \$264 [26], \$264 [26], \$264 [26], \$264 [26], \$264 [26], \$264 [26], \$264 [26], \$264 [26], \$264 [26], \$264 [26], \$264 [26], \$264 [26], \$264 [26:13] };
-  assign \$275  = { d2_max[5], d2_max[5], d2_max[5], d2_max, 4'h0 };
-  assign \$278  = { d2_max[5], d2_max[5], d2_max[5], d2_max, 4'h0 };
-  assign \$281  = { d2_max[5], d2_max[5], d2_max[5], d2_max, 4'h0 };
-  assign \$284  = { d2_max[5], d2_max[5], d2_max[5], d2_max, 4'h0 };
-  assign \$288  = { \$287 [19], \$287 [19:1] };
-  assign \$291  = { \$290 [19], \$290 [19:1] };
-  assign \$294  = { \$293 [19], \$293 [19:1] };
-  assign \$297  = { \$296 [19], \$296 [19:1] };
-  assign \$300  = { 1'h0, \$299 [31:1] };
-  assign \$304  = { 1'h0, \$303 [31:1] };
-  assign \$308  = { 1'h0, \$307 [31:1] };
-  assign \$312  = { 1'h0, \$311 [31:1] };
-  assign \$319  = { d5_prod0, 1'h0 };
-  assign \$321  = { d5_prod1, 1'h0 };
-  assign \$323  = { d5_prod2, 1'h0 };
-  assign \$325  = { d5_prod3, 1'h0 };
-  assign \$330  = { 1'h0, \$329 [32:1] };
-  assign \$333  = { 1'h0, \$332 [32:1] };
-  assign \$339  = { 1'h0, \$338 [32:1] };
-  assign \$342  = { 1'h0, \$341 [32:1] };
-  assign \$348  = { 1'h0, \$347 [32:1] };
-  assign \$351  = { 1'h0, \$350 [32:1] };
-  assign \$357  = { 1'h0, \$356 [32:1] };
-  assign \$360  = { 1'h0, \$359 [32:1] };
+  assign \$1  = { 1'h0, a_exp0_v_r[3:1] };
+  assign \$2  = { 1'h0, a_exp0_v_r[3:1] };
+  assign \$4  = { a_exp0_v_r[15], a_exp0_v_r[15], a_exp0_v_r[15], a_exp0_v_r[15], a_exp0_v_r[15:4] };
+  assign \$7  = { a_exp0_v_r[15], a_exp0_v_r[15], a_exp0_v_r[15], a_exp0_v_r[15], a_exp0_v_r[15:4] };
+  assign \$10  = { 1'h0, a_exp1_v_r[3:1] };
+  assign \$11  = { 1'h0, a_exp1_v_r[3:1] };
+  assign \$13  = { a_exp1_v_r[15], a_exp1_v_r[15], a_exp1_v_r[15], a_exp1_v_r[15], a_exp1_v_r[15:4] };
+  assign \$16  = { a_exp1_v_r[15], a_exp1_v_r[15], a_exp1_v_r[15], a_exp1_v_r[15], a_exp1_v_r[15:4] };
+  assign \$19  = { 1'h0, a_exp2_v_r[3:1] };
+  assign \$20  = { 1'h0, a_exp2_v_r[3:1] };
+  assign \$22  = { a_exp2_v_r[15], a_exp2_v_r[15], a_exp2_v_r[15], a_exp2_v_r[15], a_exp2_v_r[15:4] };
+  assign \$25  = { a_exp2_v_r[15], a_exp2_v_r[15], a_exp2_v_r[15], a_exp2_v_r[15], a_exp2_v_r[15:4] };
+  assign \$28  = { 1'h0, a_exp3_v_r[3:1] };
+  assign \$29  = { 1'h0, a_exp3_v_r[3:1] };
+  assign \$31  = { a_exp3_v_r[15], a_exp3_v_r[15], a_exp3_v_r[15], a_exp3_v_r[15], a_exp3_v_r[15:4] };
+  assign \$34  = { a_exp3_v_r[15], a_exp3_v_r[15], a_exp3_v_r[15], a_exp3_v_r[15], a_exp3_v_r[15:4] };
+  assign \$42  = { 13'h0000, r2_mantissa[15:13] };
+  assign \$43  = { 13'h0000, r2_mantissa[15:13] };
+  assign \$50  = { 1'h0, d_exp0_v_r[3:1] };
+  assign \$51  = { 1'h0, d_exp0_v_r[3:1] };
+  assign \$53  = { d_exp0_v_r[13], d_exp0_v_r[13], d_exp0_v_r[13], d_exp0_v_r[13], d_exp0_v_r[13:4] };
+  assign \$56  = { d_exp0_v_r[13], d_exp0_v_r[13], d_exp0_v_r[13], d_exp0_v_r[13], d_exp0_v_r[13:4] };
+  assign \$59  = { 1'h0, d_exp1_v_r[3:1] };
+  assign \$60  = { 1'h0, d_exp1_v_r[3:1] };
+  assign \$62  = { d_exp1_v_r[13], d_exp1_v_r[13], d_exp1_v_r[13], d_exp1_v_r[13], d_exp1_v_r[13:4] };
+  assign \$65  = { d_exp1_v_r[13], d_exp1_v_r[13], d_exp1_v_r[13], d_exp1_v_r[13], d_exp1_v_r[13:4] };
+  assign \$68  = { 1'h0, d_exp2_v_r[3:1] };
+  assign \$69  = { 1'h0, d_exp2_v_r[3:1] };
+  assign \$71  = { d_exp2_v_r[13], d_exp2_v_r[13], d_exp2_v_r[13], d_exp2_v_r[13], d_exp2_v_r[13:4] };
+  assign \$74  = { d_exp2_v_r[13], d_exp2_v_r[13], d_exp2_v_r[13], d_exp2_v_r[13], d_exp2_v_r[13:4] };
+  assign \$77  = { 1'h0, d_exp3_v_r[3:1] };
+  assign \$78  = { 1'h0, d_exp3_v_r[3:1] };
+  assign \$80  = { d_exp3_v_r[13], d_exp3_v_r[13], d_exp3_v_r[13], d_exp3_v_r[13], d_exp3_v_r[13:4] };
+  assign \$83  = { d_exp3_v_r[13], d_exp3_v_r[13], d_exp3_v_r[13], d_exp3_v_r[13], d_exp3_v_r[13:4] };
+  assign \$93  = { a2_e0[7], a2_e0[7], a2_e0[7], a2_e0[7], a2_e0[7:4] };
+  assign \$95  = { a2_e1[7], a2_e1[7], a2_e1[7], a2_e1[7], a2_e1[7:4] };
+  assign \$97  = { a2_e2[7], a2_e2[7], a2_e2[7], a2_e2[7], a2_e2[7:4] };
+  assign \$99  = { a2_e3[7], a2_e3[7], a2_e3[7], a2_e3[7], a2_e3[7:4] };
+  assign \$109  = { a3_max2_0[7], a3_max2_0[7], a3_max2_0[7], a3_max2_0, 4'h0 };
+  assign \$112  = { a3_max2_0[7], a3_max2_0[7], a3_max2_0[7], a3_max2_0, 4'h0 };
+  assign \$115  = { a3_max2_0[7], a3_max2_0[7], a3_max2_0[7], a3_max2_0, 4'h0 };
+  assign \$118  = { a3_max2_0[7], a3_max2_0[7], a3_max2_0[7], a3_max2_0, 4'h0 };
+  assign \$122  = { \$121 [19], \$121 [19:1] };
+  assign \$125  = { \$124 [19], \$124 [19:1] };
+  assign \$128  = { \$127 [19], \$127 [19:1] };
+  assign \$131  = { \$130 [19], \$130 [19:1] };
+  assign \$134  = { 1'h0, \$133 [31:1] };
+  assign \$137  = \$136 [17:0];
+  assign \$140  = { 1'h0, \$139 [31:1] };
+  assign \$143  = \$142 [17:0];
+  assign \$146  = { 1'h0, \$145 [31:1] };
+  assign \$149  = \$148 [17:0];
+  assign \$152  = { 1'h0, \$151 [31:1] };
+  assign \$155  = \$154 [17:0];
+  assign \$201  = { \$200 [26], \$200 [26], \$200 [26], \$200 [26], \$200 [26], \$200 [26], \$200 [26], \$200 [26], \$200 [26], \$200 [26], \$200 [26], \$200 [26], \$200 [26], \$200 [26:13] };
+  assign \$211  = { d2_max[5], d2_max[5], d2_max[5], d2_max, 4'h0 };
+  assign \$214  = { d2_max[5], d2_max[5], d2_max[5], d2_max, 4'h0 };
+  assign \$217  = { d2_max[5], d2_max[5], d2_max[5], d2_max, 4'h0 };
+  assign \$220  = { d2_max[5], d2_max[5], d2_max[5], d2_max, 4'h0 };
+  assign \$224  = { \$223 [19], \$223 [19:1] };
+  assign \$227  = { \$226 [19], \$226 [19:1] };
+  assign \$230  = { \$229 [19], \$229 [19:1] };
+  assign \$233  = { \$232 [19], \$232 [19:1] };
+  assign \$236  = { 1'h0, \$235 [31:1] };
+  assign \$240  = { 1'h0, \$239 [31:1] };
+  assign \$244  = { 1'h0, \$243 [31:1] };
+  assign \$248  = { 1'h0, \$247 [31:1] };
+  assign \$255  = { d5_prod0, 1'h0 };
+  assign \$257  = { d5_prod1, 1'h0 };
+  assign \$259  = { d5_prod2, 1'h0 };
+  assign \$261  = { d5_prod3, 1'h0 };
+  assign \$266  = { 1'h0, \$265 [32:1] };
+  assign \$269  = { 1'h0, \$268 [32:1] };
+  assign \$275  = { 1'h0, \$274 [32:1] };
+  assign \$278  = { 1'h0, \$277 [32:1] };
+  assign \$284  = { 1'h0, \$283 [32:1] };
+  assign \$287  = { 1'h0, \$286 [32:1] };
+  assign \$293  = { 1'h0, \$292 [32:1] };
+  assign \$296  = { 1'h0, \$295 [32:1] };
 endmodule
 
 (* generator = "Amaranth" *)
@@ -4979,7 +5115,7 @@ module \softmax_int8_base2.core.vectors (rst, r_en, r_data, w_port__data, w_en, 
   wire [31:0] w_port__data;
   wire w_port__en;
   wire w_rdy;
-  reg [31:0] storage [142:0];
+  reg [31:0] storage [143:0];
   initial begin
     storage[0] = 32'd0;
     storage[1] = 32'd0;
@@ -5124,6 +5260,7 @@ module \softmax_int8_base2.core.vectors (rst, r_en, r_data, w_port__data, w_en, 
     storage[140] = 32'd0;
     storage[141] = 32'd0;
     storage[142] = 32'd0;
+    storage[143] = 32'd0;
   end
   always @(posedge clk) begin
     if (w_port__en)
@@ -5136,7 +5273,7 @@ module \softmax_int8_base2.core.vectors (rst, r_en, r_data, w_port__data, w_en, 
     end
   end
   assign r_data = _0_;
-  assign w_rdy = inner_level != 8'h8f;
+  assign w_rdy = inner_level != 8'h90;
   assign inner_r_rdy = | inner_level;
   assign w_port__en = w_rdy & w_en;
   assign \$1  = ~ r_rdy;
@@ -5144,13 +5281,13 @@ module \softmax_int8_base2.core.vectors (rst, r_en, r_data, w_port__data, w_en, 
   assign r_port__en = inner_r_rdy & \$2 ;
   assign \$3  = inner_level + r_rdy;
   assign \$4  = w_rdy & w_en;
-  assign \$5  = w_port__addr == 8'h8e;
+  assign \$5  = w_port__addr == 8'h8f;
   assign \$6  = w_port__addr + 1'h1;
   assign \$7  = \$5  ? 9'h000 : \$6 ;
   assign \$8  = ~ r_rdy;
   assign \$9  = \$8  | r_en;
   assign \$10  = inner_r_rdy & \$9 ;
-  assign \$11  = r_port__addr == 8'h8e;
+  assign \$11  = r_port__addr == 8'h8f;
   assign \$12  = r_port__addr + 1'h1;
   assign \$13  = \$11  ? 9'h000 : \$12 ;
   assign \$14  = w_rdy & w_en;

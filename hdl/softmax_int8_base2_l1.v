@@ -73,327 +73,326 @@ endmodule
 (* generator = "Amaranth" *)
 module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payload, o__payload, o__valid, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
-  wire [14:0] \$1 ;
-  wire [15:0] \$10 ;
-  wire [26:0] \$100 ;
-  wire [26:0] \$101 ;
-  wire [26:0] \$102 ;
-  wire [27:0] \$103 ;
+  wire [3:0] \$1 ;
+  wire \$10 ;
+  wire \$100 ;
+  wire [9:0] \$101 ;
+  wire [9:0] \$102 ;
+  wire [9:0] \$103 ;
   wire \$104 ;
   wire \$105 ;
-  wire [26:0] \$106 ;
-  wire [26:0] \$107 ;
-  wire [26:0] \$108 ;
-  wire [27:0] \$109 ;
-  wire [16:0] \$11 ;
-  wire [13:0] \$110 ;
-  wire [26:0] \$111 ;
-  wire [26:0] \$112 ;
-  wire [27:0] \$113 ;
-  wire [9:0] \$114 ;
-  wire [9:0] \$115 ;
-  wire \$116 ;
-  wire [9:0] \$117 ;
-  wire [9:0] \$118 ;
-  wire [9:0] \$119 ;
-  wire \$12 ;
+  wire [12:0] \$106 ;
+  wire [13:0] \$107 ;
+  wire [18:0] \$108 ;
+  wire [19:0] \$109 ;
+  wire [5:0] \$11 ;
+  wire [19:0] \$110 ;
+  wire [20:0] \$111 ;
+  wire [31:0] \$112 ;
+  wire [31:0] \$113 ;
+  wire [32:0] \$114 ;
+  wire [32:0] \$115 ;
+  wire [30:0] \$116 ;
+  wire [31:0] \$117 ;
+  wire [31:0] \$118 ;
+  wire \$119 ;
+  wire [26:0] \$12 ;
   wire \$120 ;
-  wire \$121 ;
-  wire [12:0] \$122 ;
-  wire [13:0] \$123 ;
-  wire [18:0] \$124 ;
-  wire [19:0] \$125 ;
-  wire [19:0] \$126 ;
-  wire [20:0] \$127 ;
-  wire [31:0] \$128 ;
-  wire [31:0] \$129 ;
-  wire [14:0] \$13 ;
-  wire [32:0] \$130 ;
-  wire [32:0] \$131 ;
-  wire [30:0] \$132 ;
-  wire [31:0] \$133 ;
-  wire [31:0] \$134 ;
-  wire \$135 ;
-  wire \$136 ;
-  wire [32:0] \$137 ;
-  wire [32:0] \$138 ;
-  wire \$139 ;
-  wire [15:0] \$14 ;
-  wire [32:0] \$140 ;
-  wire [32:0] \$141 ;
-  wire [32:0] \$142 ;
-  wire [32:0] \$143 ;
-  reg [8:0] \$144 ;
-  reg [9:0] \$145 ;
-  reg [8:0] \$146 ;
-  reg \$147 ;
-  reg \$148 ;
-  reg [9:0] \$149 ;
+  wire [32:0] \$121 ;
+  wire [32:0] \$122 ;
+  wire \$123 ;
+  wire [32:0] \$124 ;
+  wire [32:0] \$125 ;
+  wire [32:0] \$126 ;
+  wire [32:0] \$127 ;
+  reg [8:0] \$128 ;
+  reg [9:0] \$129 ;
+  wire [5:0] \$13 ;
+  reg [8:0] \$130 ;
+  reg \$131 ;
+  reg \$132 ;
+  reg [9:0] \$133 ;
+  reg \$134 ;
+  reg [7:0] \$135 ;
+  reg [7:0] \$136 ;
+  reg \$137 ;
+  reg \$138 ;
+  reg [9:0] \$139 ;
+  wire [89:0] \$14 ;
+  reg \$140 ;
+  reg [7:0] \$141 ;
+  reg \$142 ;
+  reg \$143 ;
+  reg [9:0] \$144 ;
+  reg \$145 ;
+  reg \$146 ;
+  reg [7:0] \$147 ;
+  reg [15:0] \$148 ;
+  reg \$149 ;
   wire [15:0] \$15 ;
-  reg \$150 ;
-  reg [7:0] \$151 ;
-  reg [7:0] \$152 ;
-  reg \$153 ;
-  reg \$154 ;
-  reg [9:0] \$155 ;
+  reg [18:0] \$150 ;
+  reg [17:0] \$151 ;
+  reg [4:0] \$152 ;
+  reg [7:0] \$153 ;
+  reg [7:0] \$154 ;
+  reg \$155 ;
   reg \$156 ;
-  reg [7:0] \$157 ;
+  reg \$157 ;
   reg \$158 ;
-  reg \$159 ;
-  wire [16:0] \$16 ;
+  reg [9:0] \$159 ;
+  wire [15:0] \$16 ;
   reg [9:0] \$160 ;
   reg \$161 ;
   reg \$162 ;
-  reg [7:0] \$163 ;
+  reg \$163 ;
   reg \$164 ;
-  reg [18:0] \$165 ;
-  reg [17:0] \$166 ;
-  reg [4:0] \$167 ;
-  reg [7:0] \$168 ;
+  reg [17:0] \$165 ;
+  reg [4:0] \$166 ;
+  reg [7:0] \$167 ;
+  reg \$168 ;
   reg \$169 ;
   wire [16:0] \$17 ;
-  reg \$170 ;
-  reg [9:0] \$171 ;
+  reg [9:0] \$170 ;
+  reg \$171 ;
   reg \$172 ;
-  reg \$173 ;
-  reg [17:0] \$174 ;
-  reg [4:0] \$175 ;
-  reg [7:0] \$176 ;
-  reg \$177 ;
+  reg [17:0] \$173 ;
+  reg [7:0] \$174 ;
+  reg \$175 ;
+  reg \$176 ;
+  reg [9:0] \$177 ;
   reg \$178 ;
-  reg [9:0] \$179 ;
+  reg \$179 ;
   wire \$18 ;
-  reg \$180 ;
-  reg \$181 ;
-  reg [17:0] \$182 ;
-  reg [7:0] \$183 ;
-  reg \$184 ;
+  reg [17:0] \$180 ;
+  reg [7:0] \$181 ;
+  reg \$182 ;
+  reg \$183 ;
+  reg [9:0] \$184 ;
   reg \$185 ;
-  reg [9:0] \$186 ;
+  reg [5:0] \$186 ;
   reg \$187 ;
-  reg \$188 ;
-  reg [17:0] \$189 ;
-  wire [5:0] \$19 ;
-  reg [7:0] \$190 ;
+  reg [6:0] \$188 ;
+  reg [6:0] \$189 ;
+  wire \$19 ;
+  reg [17:0] \$190 ;
   reg \$191 ;
   reg \$192 ;
-  reg [9:0] \$193 ;
-  reg \$194 ;
-  reg [5:0] \$195 ;
+  reg \$193 ;
+  reg [9:0] \$194 ;
+  reg [7:0] \$195 ;
   reg \$196 ;
-  reg [6:0] \$197 ;
-  reg [6:0] \$198 ;
-  reg [17:0] \$199 ;
-  wire [15:0] \$2 ;
-  wire [26:0] \$20 ;
-  reg \$200 ;
-  reg \$201 ;
+  reg [17:0] \$197 ;
+  reg \$198 ;
+  reg \$199 ;
+  wire [3:0] \$2 ;
+  wire \$20 ;
+  reg [9:0] \$200 ;
+  reg [7:0] \$201 ;
   reg \$202 ;
-  reg [9:0] \$203 ;
-  reg [7:0] \$204 ;
-  reg \$205 ;
-  reg [17:0] \$206 ;
-  reg \$207 ;
-  reg \$208 ;
-  reg [9:0] \$209 ;
-  wire [5:0] \$21 ;
-  reg [7:0] \$210 ;
+  reg [6:0] \$203 ;
+  reg \$204 ;
+  reg [26:0] \$205 ;
+  reg \$206 ;
+  reg [7:0] \$207 ;
+  reg [26:0] \$208 ;
+  reg \$209 ;
+  wire [9:0] \$21 ;
+  reg [9:0] \$210 ;
   reg \$211 ;
-  reg [6:0] \$212 ;
+  reg [7:0] \$212 ;
   reg \$213 ;
-  reg [26:0] \$214 ;
-  reg \$215 ;
-  reg [7:0] \$216 ;
-  reg [26:0] \$217 ;
-  reg \$218 ;
-  reg [9:0] \$219 ;
-  wire [89:0] \$22 ;
-  reg \$220 ;
-  reg [7:0] \$221 ;
-  reg \$222 ;
-  reg [9:0] \$223 ;
-  reg [4:0] \$224 ;
-  reg [26:0] \$225 ;
+  reg [9:0] \$214 ;
+  reg [4:0] \$215 ;
+  reg [26:0] \$216 ;
+  reg \$217 ;
+  reg [7:0] \$218 ;
+  reg \$219 ;
+  wire \$22 ;
+  reg [9:0] \$220 ;
+  reg [4:0] \$221 ;
+  reg [15:0] \$222 ;
+  reg [12:0] \$223 ;
+  reg [13:0] \$224 ;
+  reg [12:0] \$225 ;
   reg \$226 ;
   reg [7:0] \$227 ;
   reg \$228 ;
   reg [9:0] \$229 ;
-  wire [15:0] \$23 ;
+  wire [3:0] \$23 ;
   reg [4:0] \$230 ;
   reg [15:0] \$231 ;
-  reg [12:0] \$232 ;
-  reg [13:0] \$233 ;
-  reg [12:0] \$234 ;
-  reg \$235 ;
-  reg [7:0] \$236 ;
-  reg \$237 ;
-  reg [9:0] \$238 ;
-  reg [4:0] \$239 ;
-  wire [15:0] \$24 ;
-  reg [15:0] \$240 ;
-  reg \$241 ;
-  reg [7:0] \$242 ;
+  reg \$232 ;
+  reg [7:0] \$233 ;
+  reg \$234 ;
+  reg [9:0] \$235 ;
+  reg [4:0] \$236 ;
+  reg [27:0] \$237 ;
+  reg [15:0] \$238 ;
+  reg \$239 ;
+  wire [3:0] \$24 ;
+  reg [33:0] \$240 ;
+  reg [8:0] \$241 ;
+  reg [8:0] \$242 ;
   reg \$243 ;
-  reg [9:0] \$244 ;
-  reg [4:0] \$245 ;
-  reg [27:0] \$246 ;
-  reg [15:0] \$247 ;
+  reg \$244 ;
+  reg [5:0] \$245 ;
+  reg [12:0] \$246 ;
+  reg [4:0] \$247 ;
   reg \$248 ;
-  reg [33:0] \$249 ;
-  wire [16:0] \$25 ;
-  reg [8:0] \$250 ;
-  reg [8:0] \$251 ;
-  reg \$252 ;
-  reg \$253 ;
-  reg [5:0] \$254 ;
-  reg [12:0] \$255 ;
-  reg [4:0] \$256 ;
+  reg [8:0] \$249 ;
+  wire [4:0] \$25 ;
+  reg \$250 ;
+  reg \$251 ;
+  reg [5:0] \$252 ;
+  reg [12:0] \$253 ;
+  reg [4:0] \$254 ;
+  reg \$255 ;
+  reg [7:0] \$256 ;
   reg \$257 ;
-  reg [8:0] \$258 ;
+  reg \$258 ;
   reg \$259 ;
-  wire \$26 ;
-  reg \$260 ;
-  reg [5:0] \$261 ;
-  reg [12:0] \$262 ;
-  reg [4:0] \$263 ;
-  reg \$264 ;
-  reg [7:0] \$265 ;
-  reg \$266 ;
-  reg \$267 ;
-  reg \$268 ;
-  reg [5:0] \$269 ;
-  wire \$27 ;
-  reg [12:0] \$270 ;
-  reg [4:0] \$271 ;
+  wire [13:0] \$26 ;
+  reg [5:0] \$260 ;
+  reg [12:0] \$261 ;
+  reg [4:0] \$262 ;
+  reg \$263 ;
+  reg [13:0] \$264 ;
+  reg \$265 ;
+  reg [18:0] \$266 ;
+  reg [17:0] \$267 ;
+  reg [4:0] \$268 ;
+  reg \$269 ;
+  wire [14:0] \$27 ;
+  reg \$270 ;
+  reg \$271 ;
   reg \$272 ;
   reg \$273 ;
-  reg [18:0] \$274 ;
-  reg [17:0] \$275 ;
-  reg [4:0] \$276 ;
-  reg \$277 ;
-  reg \$278 ;
-  reg \$279 ;
+  reg \$274 ;
+  reg [5:0] \$275 ;
+  reg [5:0] \$276 ;
+  reg [12:0] \$277 ;
+  reg [12:0] \$278 ;
+  reg [4:0] \$279 ;
   wire \$28 ;
-  reg [5:0] \$280 ;
-  reg [12:0] \$281 ;
-  reg [4:0] \$282 ;
-  reg \$283 ;
-  reg [17:0] \$284 ;
-  reg [4:0] \$285 ;
+  reg [4:0] \$280 ;
+  reg \$281 ;
+  reg \$282 ;
+  reg [17:0] \$283 ;
+  reg [4:0] \$284 ;
+  reg \$285 ;
   reg \$286 ;
   reg \$287 ;
-  reg \$288 ;
-  reg [5:0] \$289 ;
-  wire [9:0] \$29 ;
-  reg [12:0] \$290 ;
-  reg [4:0] \$291 ;
-  reg \$292 ;
-  reg [17:0] \$293 ;
+  reg [5:0] \$288 ;
+  reg [12:0] \$289 ;
+  wire [13:0] \$29 ;
+  reg [4:0] \$290 ;
+  reg \$291 ;
+  reg [17:0] \$292 ;
+  reg \$293 ;
   reg \$294 ;
   reg \$295 ;
-  reg \$296 ;
-  reg [5:0] \$297 ;
-  reg [12:0] \$298 ;
-  reg [4:0] \$299 ;
-  wire [3:0] \$3 ;
-  wire \$30 ;
-  reg \$300 ;
-  reg [30:0] \$301 ;
+  reg [5:0] \$296 ;
+  reg [12:0] \$297 ;
+  reg [4:0] \$298 ;
+  reg \$299 ;
+  wire [4:0] \$3 ;
+  wire [14:0] \$30 ;
+  reg [30:0] \$300 ;
+  reg \$301 ;
   reg \$302 ;
   reg \$303 ;
-  reg \$304 ;
-  reg [5:0] \$305 ;
-  reg [12:0] \$306 ;
-  reg [4:0] \$307 ;
-  reg \$308 ;
-  reg [4:0] \$309 ;
-  wire [12:0] \$31 ;
-  reg [31:0] \$310 ;
+  reg [5:0] \$304 ;
+  reg [12:0] \$305 ;
+  reg [4:0] \$306 ;
+  reg \$307 ;
+  reg [4:0] \$308 ;
+  reg [31:0] \$309 ;
+  wire [14:0] \$31 ;
+  reg \$310 ;
   reg \$311 ;
   reg \$312 ;
-  reg \$313 ;
-  reg [5:0] \$314 ;
-  reg [12:0] \$315 ;
-  reg [4:0] \$316 ;
-  reg \$317 ;
-  reg [4:0] \$318 ;
-  reg [7:0] \$319 ;
-  wire [13:0] \$32 ;
+  reg [5:0] \$313 ;
+  reg [12:0] \$314 ;
+  reg [4:0] \$315 ;
+  reg \$316 ;
+  reg [4:0] \$317 ;
+  reg [7:0] \$318 ;
+  reg \$319 ;
+  wire [5:0] \$32 ;
   reg \$320 ;
-  reg \$321 ;
-  wire [3:0] \$33 ;
-  wire [12:0] \$34 ;
-  wire [13:0] \$35 ;
-  wire [3:0] \$36 ;
-  wire [4:0] \$37 ;
-  wire [12:0] \$38 ;
-  wire [13:0] \$39 ;
-  wire [14:0] \$4 ;
-  wire [13:0] \$40 ;
-  wire [14:0] \$41 ;
+  wire [9:0] \$33 ;
+  wire [10:0] \$34 ;
+  wire [11:0] \$35 ;
+  wire [9:0] \$36 ;
+  wire [9:0] \$37 ;
+  wire [9:0] \$38 ;
+  wire [7:0] \$39 ;
+  wire [15:0] \$4 ;
+  wire [7:0] \$40 ;
+  wire \$41 ;
   wire \$42 ;
-  wire [12:0] \$43 ;
-  wire [13:0] \$44 ;
-  wire [13:0] \$45 ;
-  wire [14:0] \$46 ;
-  wire [14:0] \$47 ;
-  wire [5:0] \$48 ;
-  wire [9:0] \$49 ;
-  wire [15:0] \$5 ;
-  wire [10:0] \$50 ;
-  wire [11:0] \$51 ;
-  wire [9:0] \$52 ;
-  wire [9:0] \$53 ;
-  wire [9:0] \$54 ;
-  wire [7:0] \$55 ;
-  wire [7:0] \$56 ;
+  wire [14:0] \$43 ;
+  wire [15:0] \$44 ;
+  wire [18:0] \$45 ;
+  wire [19:0] \$46 ;
+  wire [19:0] \$47 ;
+  wire [20:0] \$48 ;
+  wire [31:0] \$49 ;
+  wire [16:0] \$5 ;
+  wire [31:0] \$50 ;
+  wire [32:0] \$51 ;
+  wire [32:0] \$52 ;
+  wire [17:0] \$53 ;
+  wire [17:0] \$54 ;
+  wire \$55 ;
+  wire \$56 ;
   wire \$57 ;
-  wire \$58 ;
-  wire [14:0] \$59 ;
-  wire [3:0] \$6 ;
-  wire [15:0] \$60 ;
-  wire [18:0] \$61 ;
-  wire [19:0] \$62 ;
-  wire [19:0] \$63 ;
-  wire [20:0] \$64 ;
-  wire [31:0] \$65 ;
-  wire [31:0] \$66 ;
-  wire [32:0] \$67 ;
-  wire [32:0] \$68 ;
-  wire [17:0] \$69 ;
-  wire [4:0] \$7 ;
-  wire [17:0] \$70 ;
-  wire \$71 ;
-  wire \$72 ;
-  wire \$73 ;
-  wire [7:0] \$74 ;
-  wire [7:0] \$75 ;
+  wire [7:0] \$58 ;
+  wire [7:0] \$59 ;
+  wire \$6 ;
+  wire \$60 ;
+  wire \$61 ;
+  wire \$62 ;
+  wire \$63 ;
+  wire \$64 ;
+  wire [7:0] \$65 ;
+  wire [8:0] \$66 ;
+  wire [8:0] \$67 ;
+  wire \$68 ;
+  wire \$69 ;
+  wire [15:0] \$7 ;
+  wire \$70 ;
+  wire [7:0] \$71 ;
+  wire [8:0] \$72 ;
+  wire [17:0] \$73 ;
+  wire \$74 ;
+  wire \$75 ;
   wire \$76 ;
-  wire \$77 ;
-  wire \$78 ;
+  wire [7:0] \$77 ;
+  wire [7:0] \$78 ;
   wire \$79 ;
-  wire [14:0] \$8 ;
+  wire [16:0] \$8 ;
   wire \$80 ;
-  wire [7:0] \$81 ;
-  wire [8:0] \$82 ;
-  wire [8:0] \$83 ;
-  wire \$84 ;
-  wire \$85 ;
-  wire \$86 ;
-  wire [7:0] \$87 ;
-  wire [8:0] \$88 ;
-  wire [17:0] \$89 ;
-  wire [15:0] \$9 ;
-  wire \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire [7:0] \$93 ;
-  wire [7:0] \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire [17:0] \$97 ;
-  wire [17:0] \$98 ;
-  wire \$99 ;
+  wire [17:0] \$81 ;
+  wire [17:0] \$82 ;
+  wire \$83 ;
+  wire [26:0] \$84 ;
+  wire [26:0] \$85 ;
+  wire [26:0] \$86 ;
+  wire [27:0] \$87 ;
+  wire \$88 ;
+  wire \$89 ;
+  wire [16:0] \$9 ;
+  wire [26:0] \$90 ;
+  wire [26:0] \$91 ;
+  wire [26:0] \$92 ;
+  wire [27:0] \$93 ;
+  wire [13:0] \$94 ;
+  wire [26:0] \$95 ;
+  wire [26:0] \$96 ;
+  wire [27:0] \$97 ;
+  wire [9:0] \$98 ;
+  wire [9:0] \$99 ;
   reg a1_last = 1'h0;
   reg [9:0] a1_len = 10'h000;
   reg a1_mask = 1'h0;
@@ -411,6 +410,12 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   reg a3_0_mask = 1'h0;
   reg a3_0_valid = 1'h0;
   reg [7:0] a3_whole0 = 8'h00;
+  reg a3a_any = 1'h0;
+  reg a3a_last = 1'h0;
+  reg [9:0] a3a_len = 10'h000;
+  reg a3a_mask = 1'h0;
+  reg [7:0] a3a_max = 8'h00;
+  reg a3a_valid = 1'h0;
   reg a3b_any = 1'h0;
   reg a3b_last = 1'h0;
   reg [9:0] a3b_len = 10'h000;
@@ -462,6 +467,7 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   reg a_exp0_offset_r = 1'h0;
   reg [18:0] a_exp0_step_r = 19'h00000;
   reg [17:0] a_exp0_upper;
+  reg [15:0] a_exp0_v_r = 16'h0000;
   wire accept;
   wire ce;
   input clk;
@@ -491,6 +497,13 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   reg [5:0] d2_max = 6'h00;
   reg [12:0] d2_recip = 13'h0000;
   reg d2_valid = 1'h0;
+  reg d2a_any = 1'h0;
+  reg d2a_last = 1'h0;
+  reg [4:0] d2a_lead = 5'h00;
+  reg d2a_mask = 1'h0;
+  reg [5:0] d2a_max = 6'h00;
+  reg [12:0] d2a_recip = 13'h0000;
+  reg d2a_valid = 1'h0;
   reg d2b_any = 1'h0;
   reg d2b_last = 1'h0;
   reg [4:0] d2b_lead = 5'h00;
@@ -545,6 +558,7 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   reg d_exp0_offset_r = 1'h0;
   reg [18:0] d_exp0_step_r = 19'h00000;
   reg [17:0] d_exp0_upper;
+  reg [13:0] d_exp0_v_r = 14'h0000;
   input [9:0] i__payload;
   wire [9:0] i__payload;
   wire [7:0] \i__payload.data ;
@@ -1168,478 +1182,500 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   assign rd__data = _0_;
   assign i__ready = used < 10'h200;
   assign accept = i__valid & i__ready;
-  assign \$2  = $signed(a3_0_e0) - $signed(\$1 );
-  assign \$5  = $signed(a3_0_e0) - $signed(\$4 );
-  assign \$7  = \$6  + 1'h1;
-  assign \$9  = $signed(a3_0_e0) - $signed(\$8 );
-  assign \$11  = - $signed(\$10 );
-  assign \$12  = $signed(\$11 ) > $signed(6'h12);
-  assign \$14  = $signed(a3_0_e0) - $signed(\$13 );
-  assign \$16  = - $signed(\$15 );
-  assign \$17  = \$12  ? 17'h00012 : \$16 ;
-  assign \$18  = r1_lead >= 5'h10;
-  assign \$19  = r1_lead - 5'h10;
-  assign \$20  = r1_sum >> \$19 ;
-  assign \$21  = 5'h10 - r1_lead;
-  assign \$22  = r1_sum << \$21 ;
-  assign \$25  = \$24  + 1'h1;
-  assign \$26  = ~ o__valid;
-  assign ce = \$26  | o__ready;
-  assign \$27  = ~ vector_valid;
-  assign \$28  = \$27  | vector_pop;
-  assign vector_load = r_rdy & \$28 ;
+  assign \$3  = \$2  + 1'h1;
+  assign \$5  = - $signed(\$4 );
+  assign \$6  = $signed(\$5 ) > $signed(6'h12);
+  assign \$8  = - $signed(\$7 );
+  assign \$9  = \$6  ? 17'h00012 : \$8 ;
+  assign \$10  = r1_lead >= 5'h10;
+  assign \$11  = r1_lead - 5'h10;
+  assign \$12  = r1_sum >> \$11 ;
+  assign \$13  = 5'h10 - r1_lead;
+  assign \$14  = r1_sum << \$13 ;
+  assign \$17  = \$16  + 1'h1;
+  assign \$18  = ~ o__valid;
+  assign ce = \$18  | o__ready;
+  assign \$19  = ~ vector_valid;
+  assign \$20  = \$19  | vector_pop;
+  assign vector_load = r_rdy & \$20 ;
   assign issue = ce & vector_valid;
-  assign \$29  = count + 1'h1;
-  assign \$30  = \$29  == vector_head[33:25];
-  assign vector_pop = issue & \$30 ;
-  assign \$32  = $signed(d2_e0) - $signed(\$31 );
-  assign \$35  = $signed(d2_e0) - $signed(\$34 );
-  assign \$37  = \$36  + 1'h1;
-  assign \$39  = $signed(d2_e0) - $signed(\$38 );
-  assign \$41  = - $signed(\$40 );
-  assign \$42  = $signed(\$41 ) > $signed(6'h12);
-  assign \$44  = $signed(d2_e0) - $signed(\$43 );
-  assign \$46  = - $signed(\$45 );
-  assign \$47  = \$42  ? 15'h0012 : \$46 ;
-  assign \$48  = d4_lead + 3'h4;
-  assign \$49  = wr__addr + 1'h1;
-  assign \$50  = used + accept;
-  assign \$51  = \$50  - issue;
-  assign \$52  = length + 1'h1;
-  assign \$53  = i__payload[9] ? 10'h000 : \$52 ;
-  assign \$54  = length + 1'h1;
-  assign \$56  = a2_mask ? 8'he0 : \$55 ;
-  assign \$58  = ~ \$57 ;
-  assign \$60  = $signed(a3_0_e0) - $signed(\$59 );
-  assign \$61  = a_exp0_upper - a_exp0_lower;
-  assign \$62  = $signed({ 1'h0, a_exp0_offset_r }) * $signed(a_exp0_step_r);
-  assign \$64  = $signed({ 1'h0, a_exp0_lower_r }) + $signed(\$63 );
-  assign \$65  = 1'h1 << a4_drop0;
-  assign \$67  = a4_mantissa0 + \$66 ;
-  assign \$68  = \$67  >> a4_drop0;
-  assign \$70  = a4_mask ? 18'h00000 : \$69 ;
-  assign \$71  = ~ started;
-  assign \$72  = $signed(a6_max) > $signed(run_max);
-  assign \$73  = \$71  | \$72 ;
-  assign \$74  = \$73  ? a6_max : { run_max[5], run_max[5], run_max };
-  assign \$75  = a6_any ? \$74  : { run_max[5], run_max[5], run_max };
-  assign \$76  = started | a6_any;
-  assign \$77  = a6_last ? 1'h0 : \$76 ;
-  assign \$78  = ~ started;
-  assign \$79  = $signed(a6_max) > $signed(run_max);
-  assign \$80  = \$78  | \$79 ;
-  assign \$81  = \$80  ? a6_max : { run_max[5], run_max[5], run_max };
-  assign \$82  = $signed(\$81 ) - $signed(run_max);
-  assign \$83  = a6_any ? \$82  : 9'h000;
-  assign \$84  = ~ started;
-  assign \$85  = $signed(a6_max) > $signed(run_max);
-  assign \$86  = \$84  | \$85 ;
-  assign \$87  = \$86  ? a6_max : { run_max[5], run_max[5], run_max };
-  assign \$88  = $signed(\$87 ) - $signed(a6_max);
-  assign \$89  = a6_any ? a6_sum : 18'h00000;
-  assign \$90  = ~ started;
-  assign \$91  = $signed(a6_max) > $signed(run_max);
-  assign \$92  = \$90  | \$91 ;
-  assign \$93  = \$92  ? a6_max : { run_max[5], run_max[5], run_max };
-  assign \$94  = a6_any ? \$93  : { run_max[5], run_max[5], run_max };
-  assign \$95  = started | a6_any;
-  assign \$96  = a7_beat_shift >= 5'h1b;
-  assign \$97  = a7_beat_sum >> a7_beat_shift[4:0];
-  assign \$98  = \$96  ? 18'h00000 : \$97 ;
-  assign \$99  = a8_old_shift >= 5'h1b;
-  assign \$100  = run_sum >> a8_old_shift[4:0];
-  assign \$101  = \$99  ? 27'h0000000 : \$100 ;
-  assign \$102  = a8_keep ? \$101  : 27'h0000000;
-  assign \$103  = \$102  + a8_term;
-  assign \$104  = a8_valid & a8_last;
-  assign \$105  = a8_old_shift >= 5'h1b;
-  assign \$106  = run_sum >> a8_old_shift[4:0];
-  assign \$107  = \$105  ? 27'h0000000 : \$106 ;
-  assign \$108  = a8_keep ? \$107  : 27'h0000000;
-  assign \$109  = \$108  + a8_term;
-  assign \$110  = recip_upper - recip_lower;
-  assign \$111  = $signed({ 1'h0, recip_offset_r }) * $signed(recip_step_r);
-  assign \$113  = $signed({ 1'h0, recip_lower_r }) + $signed(\$112 );
-  assign \$114  = rd__addr + 1'h1;
-  assign \$115  = count + 1'h1;
-  assign \$116  = \$115  == vector_head[33:25];
-  assign \$117  = count + 1'h1;
-  assign \$118  = \$116  ? 10'h000 : \$117 ;
-  assign \$119  = count + 1'h1;
-  assign \$120  = \$119  == vector_head[33:25];
-  assign \$121  = issue & \$120 ;
-  assign \$123  = $signed(d2_e0) - $signed(\$122 );
-  assign \$124  = d_exp0_upper - d_exp0_lower;
-  assign \$125  = $signed({ 1'h0, d_exp0_offset_r }) * $signed(d_exp0_step_r);
-  assign \$127  = $signed({ 1'h0, d_exp0_lower_r }) + $signed(\$126 );
-  assign \$128  = 1'h1 << d3_drop0;
-  assign \$130  = d3_mantissa0 + \$129 ;
-  assign \$131  = \$130  >> d3_drop0;
-  assign \$132  = d4_num0 * d4_recip;
-  assign \$134  = \$133  >> d5_shift;
-  assign \$135  = ~ d6_any;
-  assign \$136  = d6_mask | \$135 ;
-  assign \$137  = d6_twice0 + 1'h1;
-  assign \$139  = \$138  > 8'hff;
-  assign \$140  = d6_twice0 + 1'h1;
-  assign \$142  = \$139  ? 33'h0000000ff : \$141 ;
-  assign \$143  = \$136  ? 33'h000000000 : \$142 ;
+  assign \$21  = count + 1'h1;
+  assign \$22  = \$21  == vector_head[33:25];
+  assign vector_pop = issue & \$22 ;
+  assign \$25  = \$24  + 1'h1;
+  assign \$27  = - $signed(\$26 );
+  assign \$28  = $signed(\$27 ) > $signed(6'h12);
+  assign \$30  = - $signed(\$29 );
+  assign \$31  = \$28  ? 15'h0012 : \$30 ;
+  assign \$32  = d4_lead + 3'h4;
+  assign \$33  = wr__addr + 1'h1;
+  assign \$34  = used + accept;
+  assign \$35  = \$34  - issue;
+  assign \$36  = length + 1'h1;
+  assign \$37  = i__payload[9] ? 10'h000 : \$36 ;
+  assign \$38  = length + 1'h1;
+  assign \$40  = a2_mask ? 8'he0 : \$39 ;
+  assign \$42  = ~ \$41 ;
+  assign \$44  = $signed(a3_0_e0) - $signed(\$43 );
+  assign \$45  = a_exp0_upper - a_exp0_lower;
+  assign \$46  = $signed({ 1'h0, a_exp0_offset_r }) * $signed(a_exp0_step_r);
+  assign \$48  = $signed({ 1'h0, a_exp0_lower_r }) + $signed(\$47 );
+  assign \$49  = 1'h1 << a4_drop0;
+  assign \$51  = a4_mantissa0 + \$50 ;
+  assign \$52  = \$51  >> a4_drop0;
+  assign \$54  = a4_mask ? 18'h00000 : \$53 ;
+  assign \$55  = ~ started;
+  assign \$56  = $signed(a6_max) > $signed(run_max);
+  assign \$57  = \$55  | \$56 ;
+  assign \$58  = \$57  ? a6_max : { run_max[5], run_max[5], run_max };
+  assign \$59  = a6_any ? \$58  : { run_max[5], run_max[5], run_max };
+  assign \$60  = started | a6_any;
+  assign \$61  = a6_last ? 1'h0 : \$60 ;
+  assign \$62  = ~ started;
+  assign \$63  = $signed(a6_max) > $signed(run_max);
+  assign \$64  = \$62  | \$63 ;
+  assign \$65  = \$64  ? a6_max : { run_max[5], run_max[5], run_max };
+  assign \$66  = $signed(\$65 ) - $signed(run_max);
+  assign \$67  = a6_any ? \$66  : 9'h000;
+  assign \$68  = ~ started;
+  assign \$69  = $signed(a6_max) > $signed(run_max);
+  assign \$70  = \$68  | \$69 ;
+  assign \$71  = \$70  ? a6_max : { run_max[5], run_max[5], run_max };
+  assign \$72  = $signed(\$71 ) - $signed(a6_max);
+  assign \$73  = a6_any ? a6_sum : 18'h00000;
+  assign \$74  = ~ started;
+  assign \$75  = $signed(a6_max) > $signed(run_max);
+  assign \$76  = \$74  | \$75 ;
+  assign \$77  = \$76  ? a6_max : { run_max[5], run_max[5], run_max };
+  assign \$78  = a6_any ? \$77  : { run_max[5], run_max[5], run_max };
+  assign \$79  = started | a6_any;
+  assign \$80  = a7_beat_shift >= 5'h1b;
+  assign \$81  = a7_beat_sum >> a7_beat_shift[4:0];
+  assign \$82  = \$80  ? 18'h00000 : \$81 ;
+  assign \$83  = a8_old_shift >= 5'h1b;
+  assign \$84  = run_sum >> a8_old_shift[4:0];
+  assign \$85  = \$83  ? 27'h0000000 : \$84 ;
+  assign \$86  = a8_keep ? \$85  : 27'h0000000;
+  assign \$87  = \$86  + a8_term;
+  assign \$88  = a8_valid & a8_last;
+  assign \$89  = a8_old_shift >= 5'h1b;
+  assign \$90  = run_sum >> a8_old_shift[4:0];
+  assign \$91  = \$89  ? 27'h0000000 : \$90 ;
+  assign \$92  = a8_keep ? \$91  : 27'h0000000;
+  assign \$93  = \$92  + a8_term;
+  assign \$94  = recip_upper - recip_lower;
+  assign \$95  = $signed({ 1'h0, recip_offset_r }) * $signed(recip_step_r);
+  assign \$97  = $signed({ 1'h0, recip_lower_r }) + $signed(\$96 );
+  assign \$98  = rd__addr + 1'h1;
+  assign \$99  = count + 1'h1;
+  assign \$100  = \$99  == vector_head[33:25];
+  assign \$101  = count + 1'h1;
+  assign \$102  = \$100  ? 10'h000 : \$101 ;
+  assign \$103  = count + 1'h1;
+  assign \$104  = \$103  == vector_head[33:25];
+  assign \$105  = issue & \$104 ;
+  assign \$107  = $signed(d2_e0) - $signed(\$106 );
+  assign \$108  = d_exp0_upper - d_exp0_lower;
+  assign \$109  = $signed({ 1'h0, d_exp0_offset_r }) * $signed(d_exp0_step_r);
+  assign \$111  = $signed({ 1'h0, d_exp0_lower_r }) + $signed(\$110 );
+  assign \$112  = 1'h1 << d3_drop0;
+  assign \$114  = d3_mantissa0 + \$113 ;
+  assign \$115  = \$114  >> d3_drop0;
+  assign \$116  = d4_num0 * d4_recip;
+  assign \$118  = \$117  >> d5_shift;
+  assign \$119  = ~ d6_any;
+  assign \$120  = d6_mask | \$119 ;
+  assign \$121  = d6_twice0 + 1'h1;
+  assign \$123  = \$122  > 8'hff;
+  assign \$124  = d6_twice0 + 1'h1;
+  assign \$126  = \$123  ? 33'h0000000ff : \$125 ;
+  assign \$127  = \$120  ? 33'h000000000 : \$126 ;
   always @(posedge clk)
-    wr__addr <= \$144 ;
+    wr__addr <= \$128 ;
   always @(posedge clk)
-    used <= \$145 ;
+    used <= \$129 ;
   always @(posedge clk)
-    length <= \$146 ;
+    length <= \$130 ;
   always @(posedge clk)
-    a1_valid <= \$147 ;
+    a1_valid <= \$131 ;
   always @(posedge clk)
-    a1_last <= \$148 ;
+    a1_last <= \$132 ;
   always @(posedge clk)
-    a1_len <= \$149 ;
+    a1_len <= \$133 ;
   always @(posedge clk)
-    a1_mask <= \$150 ;
+    a1_mask <= \$134 ;
   always @(posedge clk)
-    a1_x0 <= \$151 ;
+    a1_x0 <= \$135 ;
   always @(posedge clk)
-    a2_e0 <= \$152 ;
+    a2_e0 <= \$136 ;
   always @(posedge clk)
-    a2_valid <= \$153 ;
+    a2_valid <= \$137 ;
   always @(posedge clk)
-    a2_last <= \$154 ;
+    a2_last <= \$138 ;
   always @(posedge clk)
-    a2_len <= \$155 ;
+    a2_len <= \$139 ;
   always @(posedge clk)
-    a2_mask <= \$156 ;
+    a2_mask <= \$140 ;
   always @(posedge clk)
-    a3_whole0 <= \$157 ;
+    a3_whole0 <= \$141 ;
   always @(posedge clk)
-    a3_0_valid <= \$158 ;
+    a3_0_valid <= \$142 ;
   always @(posedge clk)
-    a3_0_last <= \$159 ;
+    a3_0_last <= \$143 ;
   always @(posedge clk)
-    a3_0_len <= \$160 ;
+    a3_0_len <= \$144 ;
   always @(posedge clk)
-    a3_0_mask <= \$161 ;
+    a3_0_mask <= \$145 ;
   always @(posedge clk)
-    a3_0_any <= \$162 ;
+    a3_0_any <= \$146 ;
   always @(posedge clk)
-    a3_0_e0 <= \$163 ;
+    a3_0_e0 <= \$147 ;
   always @(posedge clk)
-    a_exp0_offset_r <= \$164 ;
+    a_exp0_v_r <= \$148 ;
   always @(posedge clk)
-    a_exp0_step_r <= \$165 ;
+    a_exp0_offset_r <= \$149 ;
   always @(posedge clk)
-    a_exp0_lower_r <= \$166 ;
+    a_exp0_step_r <= \$150 ;
   always @(posedge clk)
-    a_exp0_drop_r <= \$167 ;
+    a_exp0_lower_r <= \$151 ;
   always @(posedge clk)
-    a3b_max <= \$168 ;
+    a_exp0_drop_r <= \$152 ;
   always @(posedge clk)
-    a3b_valid <= \$169 ;
+    a3a_max <= \$153 ;
   always @(posedge clk)
-    a3b_last <= \$170 ;
+    a3b_max <= \$154 ;
   always @(posedge clk)
-    a3b_len <= \$171 ;
+    a3a_valid <= \$155 ;
   always @(posedge clk)
-    a3b_any <= \$172 ;
+    a3b_valid <= \$156 ;
   always @(posedge clk)
-    a3b_mask <= \$173 ;
+    a3a_last <= \$157 ;
   always @(posedge clk)
-    a4_mantissa0 <= \$174 ;
+    a3b_last <= \$158 ;
   always @(posedge clk)
-    a4_drop0 <= \$175 ;
+    a3a_len <= \$159 ;
   always @(posedge clk)
-    a4_max <= \$176 ;
+    a3b_len <= \$160 ;
   always @(posedge clk)
-    a4_valid <= \$177 ;
+    a3a_any <= \$161 ;
   always @(posedge clk)
-    a4_last <= \$178 ;
+    a3b_any <= \$162 ;
   always @(posedge clk)
-    a4_len <= \$179 ;
+    a3a_mask <= \$163 ;
   always @(posedge clk)
-    a4_any <= \$180 ;
+    a3b_mask <= \$164 ;
   always @(posedge clk)
-    a4_mask <= \$181 ;
+    a4_mantissa0 <= \$165 ;
   always @(posedge clk)
-    a5_term0 <= \$182 ;
+    a4_drop0 <= \$166 ;
   always @(posedge clk)
-    a5_max <= \$183 ;
+    a4_max <= \$167 ;
   always @(posedge clk)
-    a5_valid <= \$184 ;
+    a4_valid <= \$168 ;
   always @(posedge clk)
-    a5_last <= \$185 ;
+    a4_last <= \$169 ;
   always @(posedge clk)
-    a5_len <= \$186 ;
+    a4_len <= \$170 ;
   always @(posedge clk)
-    a5_any <= \$187 ;
+    a4_any <= \$171 ;
   always @(posedge clk)
-    a5_mask <= \$188 ;
+    a4_mask <= \$172 ;
   always @(posedge clk)
-    a6_sum <= \$189 ;
+    a5_term0 <= \$173 ;
   always @(posedge clk)
-    a6_max <= \$190 ;
+    a5_max <= \$174 ;
   always @(posedge clk)
-    a6_valid <= \$191 ;
+    a5_valid <= \$175 ;
   always @(posedge clk)
-    a6_last <= \$192 ;
+    a5_last <= \$176 ;
   always @(posedge clk)
-    a6_len <= \$193 ;
+    a5_len <= \$177 ;
   always @(posedge clk)
-    a6_any <= \$194 ;
+    a5_any <= \$178 ;
   always @(posedge clk)
-    run_max <= \$195 ;
+    a5_mask <= \$179 ;
   always @(posedge clk)
-    started <= \$196 ;
+    a6_sum <= \$180 ;
   always @(posedge clk)
-    a7_old_shift <= \$197 ;
+    a6_max <= \$181 ;
   always @(posedge clk)
-    a7_beat_shift <= \$198 ;
+    a6_valid <= \$182 ;
   always @(posedge clk)
-    a7_beat_sum <= \$199 ;
+    a6_last <= \$183 ;
   always @(posedge clk)
-    a7_keep <= \$200 ;
+    a6_len <= \$184 ;
   always @(posedge clk)
-    a7_valid <= \$201 ;
+    a6_any <= \$185 ;
   always @(posedge clk)
-    a7_last <= \$202 ;
+    run_max <= \$186 ;
   always @(posedge clk)
-    a7_len <= \$203 ;
+    started <= \$187 ;
   always @(posedge clk)
-    a7_max <= \$204 ;
+    a7_old_shift <= \$188 ;
   always @(posedge clk)
-    a7_any <= \$205 ;
+    a7_beat_shift <= \$189 ;
   always @(posedge clk)
-    a8_term <= \$206 ;
+    a7_beat_sum <= \$190 ;
   always @(posedge clk)
-    a8_valid <= \$207 ;
+    a7_keep <= \$191 ;
   always @(posedge clk)
-    a8_last <= \$208 ;
+    a7_valid <= \$192 ;
   always @(posedge clk)
-    a8_len <= \$209 ;
+    a7_last <= \$193 ;
   always @(posedge clk)
-    a8_max <= \$210 ;
+    a7_len <= \$194 ;
   always @(posedge clk)
-    a8_any <= \$211 ;
+    a7_max <= \$195 ;
   always @(posedge clk)
-    a8_old_shift <= \$212 ;
+    a7_any <= \$196 ;
   always @(posedge clk)
-    a8_keep <= \$213 ;
+    a8_term <= \$197 ;
   always @(posedge clk)
-    run_sum <= \$214 ;
+    a8_valid <= \$198 ;
   always @(posedge clk)
-    r0_valid <= \$215 ;
+    a8_last <= \$199 ;
   always @(posedge clk)
-    r0_max <= \$216 ;
+    a8_len <= \$200 ;
   always @(posedge clk)
-    r0_sum <= \$217 ;
+    a8_max <= \$201 ;
   always @(posedge clk)
-    r0_any <= \$218 ;
+    a8_any <= \$202 ;
   always @(posedge clk)
-    r0_len <= \$219 ;
+    a8_old_shift <= \$203 ;
   always @(posedge clk)
-    r1_valid <= \$220 ;
+    a8_keep <= \$204 ;
   always @(posedge clk)
-    r1_max <= \$221 ;
+    run_sum <= \$205 ;
   always @(posedge clk)
-    r1_any <= \$222 ;
+    r0_valid <= \$206 ;
   always @(posedge clk)
-    r1_len <= \$223 ;
+    r0_max <= \$207 ;
   always @(posedge clk)
-    r1_lead <= \$224 ;
+    r0_sum <= \$208 ;
   always @(posedge clk)
-    r1_sum <= \$225 ;
+    r0_any <= \$209 ;
   always @(posedge clk)
-    r2_valid <= \$226 ;
+    r0_len <= \$210 ;
   always @(posedge clk)
-    r2_max <= \$227 ;
+    r1_valid <= \$211 ;
   always @(posedge clk)
-    r2_any <= \$228 ;
+    r1_max <= \$212 ;
   always @(posedge clk)
-    r2_len <= \$229 ;
+    r1_any <= \$213 ;
   always @(posedge clk)
-    r2_lead <= \$230 ;
+    r1_len <= \$214 ;
   always @(posedge clk)
-    r2_mantissa <= \$231 ;
+    r1_lead <= \$215 ;
   always @(posedge clk)
-    recip_offset_r <= \$232 ;
+    r1_sum <= \$216 ;
   always @(posedge clk)
-    recip_step_r <= \$233 ;
+    r2_valid <= \$217 ;
   always @(posedge clk)
-    recip_lower_r <= \$234 ;
+    r2_max <= \$218 ;
   always @(posedge clk)
-    r2b_valid <= \$235 ;
+    r2_any <= \$219 ;
   always @(posedge clk)
-    r2b_max <= \$236 ;
+    r2_len <= \$220 ;
   always @(posedge clk)
-    r2b_any <= \$237 ;
+    r2_lead <= \$221 ;
   always @(posedge clk)
-    r2b_len <= \$238 ;
+    r2_mantissa <= \$222 ;
   always @(posedge clk)
-    r2b_lead <= \$239 ;
+    recip_offset_r <= \$223 ;
   always @(posedge clk)
-    r2b_mantissa <= \$240 ;
+    recip_step_r <= \$224 ;
   always @(posedge clk)
-    w_en <= \$241 ;
+    recip_lower_r <= \$225 ;
   always @(posedge clk)
-    r3_max <= \$242 ;
+    r2b_valid <= \$226 ;
   always @(posedge clk)
-    r3_any <= \$243 ;
+    r2b_max <= \$227 ;
   always @(posedge clk)
-    r3_len <= \$244 ;
+    r2b_any <= \$228 ;
   always @(posedge clk)
-    r3_lead <= \$245 ;
+    r2b_len <= \$229 ;
   always @(posedge clk)
-    r3_recip <= \$246 ;
+    r2b_lead <= \$230 ;
   always @(posedge clk)
-    r3_mantissa <= \$247 ;
+    r2b_mantissa <= \$231 ;
   always @(posedge clk)
-    vector_valid <= \$248 ;
+    w_en <= \$232 ;
   always @(posedge clk)
-    vector_head <= \$249 ;
+    r3_max <= \$233 ;
   always @(posedge clk)
-    rd__addr <= \$250 ;
+    r3_any <= \$234 ;
   always @(posedge clk)
-    count <= \$251 ;
+    r3_len <= \$235 ;
   always @(posedge clk)
-    d1_valid <= \$252 ;
+    r3_lead <= \$236 ;
   always @(posedge clk)
-    d1_last <= \$253 ;
+    r3_recip <= \$237 ;
   always @(posedge clk)
-    d1_max <= \$254 ;
+    r3_mantissa <= \$238 ;
   always @(posedge clk)
-    d1_recip <= \$255 ;
+    vector_valid <= \$239 ;
   always @(posedge clk)
-    d1_lead <= \$256 ;
+    vector_head <= \$240 ;
   always @(posedge clk)
-    d1_any <= \$257 ;
+    rd__addr <= \$241 ;
   always @(posedge clk)
-    d1b_ring <= \$258 ;
+    count <= \$242 ;
   always @(posedge clk)
-    d1b_valid <= \$259 ;
+    d1_valid <= \$243 ;
   always @(posedge clk)
-    d1b_last <= \$260 ;
+    d1_last <= \$244 ;
   always @(posedge clk)
-    d1b_max <= \$261 ;
+    d1_max <= \$245 ;
   always @(posedge clk)
-    d1b_recip <= \$262 ;
+    d1_recip <= \$246 ;
   always @(posedge clk)
-    d1b_lead <= \$263 ;
+    d1_lead <= \$247 ;
   always @(posedge clk)
-    d1b_any <= \$264 ;
+    d1_any <= \$248 ;
   always @(posedge clk)
-    d2_e0 <= \$265 ;
+    d1b_ring <= \$249 ;
   always @(posedge clk)
-    d2_mask <= \$266 ;
+    d1b_valid <= \$250 ;
   always @(posedge clk)
-    d2_valid <= \$267 ;
+    d1b_last <= \$251 ;
   always @(posedge clk)
-    d2_last <= \$268 ;
+    d1b_max <= \$252 ;
   always @(posedge clk)
-    d2_max <= \$269 ;
+    d1b_recip <= \$253 ;
   always @(posedge clk)
-    d2_recip <= \$270 ;
+    d1b_lead <= \$254 ;
   always @(posedge clk)
-    d2_lead <= \$271 ;
+    d1b_any <= \$255 ;
   always @(posedge clk)
-    d2_any <= \$272 ;
+    d2_e0 <= \$256 ;
   always @(posedge clk)
-    d_exp0_offset_r <= \$273 ;
+    d2_mask <= \$257 ;
   always @(posedge clk)
-    d_exp0_step_r <= \$274 ;
+    d2_valid <= \$258 ;
   always @(posedge clk)
-    d_exp0_lower_r <= \$275 ;
+    d2_last <= \$259 ;
   always @(posedge clk)
-    d_exp0_drop_r <= \$276 ;
+    d2_max <= \$260 ;
   always @(posedge clk)
-    d2b_mask <= \$277 ;
+    d2_recip <= \$261 ;
   always @(posedge clk)
-    d2b_valid <= \$278 ;
+    d2_lead <= \$262 ;
   always @(posedge clk)
-    d2b_last <= \$279 ;
+    d2_any <= \$263 ;
   always @(posedge clk)
-    d2b_max <= \$280 ;
+    d_exp0_v_r <= \$264 ;
   always @(posedge clk)
-    d2b_recip <= \$281 ;
+    d_exp0_offset_r <= \$265 ;
   always @(posedge clk)
-    d2b_lead <= \$282 ;
+    d_exp0_step_r <= \$266 ;
   always @(posedge clk)
-    d2b_any <= \$283 ;
+    d_exp0_lower_r <= \$267 ;
   always @(posedge clk)
-    d3_mantissa0 <= \$284 ;
+    d_exp0_drop_r <= \$268 ;
   always @(posedge clk)
-    d3_drop0 <= \$285 ;
+    d2a_mask <= \$269 ;
   always @(posedge clk)
-    d3_mask <= \$286 ;
+    d2b_mask <= \$270 ;
   always @(posedge clk)
-    d3_valid <= \$287 ;
+    d2a_valid <= \$271 ;
   always @(posedge clk)
-    d3_last <= \$288 ;
+    d2b_valid <= \$272 ;
   always @(posedge clk)
-    d3_max <= \$289 ;
+    d2a_last <= \$273 ;
   always @(posedge clk)
-    d3_recip <= \$290 ;
+    d2b_last <= \$274 ;
   always @(posedge clk)
-    d3_lead <= \$291 ;
+    d2a_max <= \$275 ;
   always @(posedge clk)
-    d3_any <= \$292 ;
+    d2b_max <= \$276 ;
   always @(posedge clk)
-    d4_num0 <= \$293 ;
+    d2a_recip <= \$277 ;
   always @(posedge clk)
-    d4_mask <= \$294 ;
+    d2b_recip <= \$278 ;
   always @(posedge clk)
-    d4_valid <= \$295 ;
+    d2a_lead <= \$279 ;
   always @(posedge clk)
-    d4_last <= \$296 ;
+    d2b_lead <= \$280 ;
   always @(posedge clk)
-    d4_max <= \$297 ;
+    d2a_any <= \$281 ;
   always @(posedge clk)
-    d4_recip <= \$298 ;
+    d2b_any <= \$282 ;
   always @(posedge clk)
-    d4_lead <= \$299 ;
+    d3_mantissa0 <= \$283 ;
   always @(posedge clk)
-    d4_any <= \$300 ;
+    d3_drop0 <= \$284 ;
   always @(posedge clk)
-    d5_prod0 <= \$301 ;
+    d3_mask <= \$285 ;
   always @(posedge clk)
-    d5_mask <= \$302 ;
+    d3_valid <= \$286 ;
   always @(posedge clk)
-    d5_valid <= \$303 ;
+    d3_last <= \$287 ;
   always @(posedge clk)
-    d5_last <= \$304 ;
+    d3_max <= \$288 ;
   always @(posedge clk)
-    d5_max <= \$305 ;
+    d3_recip <= \$289 ;
   always @(posedge clk)
-    d5_recip <= \$306 ;
+    d3_lead <= \$290 ;
   always @(posedge clk)
-    d5_lead <= \$307 ;
+    d3_any <= \$291 ;
   always @(posedge clk)
-    d5_any <= \$308 ;
+    d4_num0 <= \$292 ;
   always @(posedge clk)
-    d5_shift <= \$309 ;
+    d4_mask <= \$293 ;
   always @(posedge clk)
-    d6_twice0 <= \$310 ;
+    d4_valid <= \$294 ;
   always @(posedge clk)
-    d6_mask <= \$311 ;
+    d4_last <= \$295 ;
   always @(posedge clk)
-    d6_valid <= \$312 ;
+    d4_max <= \$296 ;
   always @(posedge clk)
-    d6_last <= \$313 ;
+    d4_recip <= \$297 ;
   always @(posedge clk)
-    d6_max <= \$314 ;
+    d4_lead <= \$298 ;
   always @(posedge clk)
-    d6_recip <= \$315 ;
+    d4_any <= \$299 ;
   always @(posedge clk)
-    d6_lead <= \$316 ;
+    d5_prod0 <= \$300 ;
   always @(posedge clk)
-    d6_any <= \$317 ;
+    d5_mask <= \$301 ;
   always @(posedge clk)
-    d6_shift <= \$318 ;
+    d5_valid <= \$302 ;
   always @(posedge clk)
-    d7_y0 <= \$319 ;
+    d5_last <= \$303 ;
   always @(posedge clk)
-    o__valid <= \$320 ;
+    d5_max <= \$304 ;
   always @(posedge clk)
-    d7_last <= \$321 ;
+    d5_recip <= \$305 ;
+  always @(posedge clk)
+    d5_lead <= \$306 ;
+  always @(posedge clk)
+    d5_any <= \$307 ;
+  always @(posedge clk)
+    d5_shift <= \$308 ;
+  always @(posedge clk)
+    d6_twice0 <= \$309 ;
+  always @(posedge clk)
+    d6_mask <= \$310 ;
+  always @(posedge clk)
+    d6_valid <= \$311 ;
+  always @(posedge clk)
+    d6_last <= \$312 ;
+  always @(posedge clk)
+    d6_max <= \$313 ;
+  always @(posedge clk)
+    d6_recip <= \$314 ;
+  always @(posedge clk)
+    d6_lead <= \$315 ;
+  always @(posedge clk)
+    d6_any <= \$316 ;
+  always @(posedge clk)
+    d6_shift <= \$317 ;
+  always @(posedge clk)
+    d7_y0 <= \$318 ;
+  always @(posedge clk)
+    o__valid <= \$319 ;
+  always @(posedge clk)
+    d7_last <= \$320 ;
   \softmax_int8_base2_l1.core.vectors  vectors (
     .clk(clk),
     .r_data(r_data),
@@ -1652,7 +1688,7 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     a_exp0_lower = 18'h00000;
-    casez (\$3 )
+    casez (\$1 )
       4'h0:
           a_exp0_lower = 18'h10000;
       4'h1:
@@ -1676,7 +1712,7 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     a_exp0_upper = 18'h00000;
-    casez (\$7 )
+    casez (\$3 )
       5'h00:
           a_exp0_upper = 18'h10000;
       5'h01:
@@ -1700,7 +1736,7 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     recip_lower = 13'h0000;
-    casez (\$23 )
+    casez (\$15 )
       16'h0000:
           recip_lower = 13'h1000;
       16'h0001:
@@ -1724,7 +1760,7 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     recip_upper = 13'h0000;
-    casez (\$25 )
+    casez (\$17 )
       17'h00000:
           recip_upper = 13'h1000;
       17'h00001:
@@ -1748,7 +1784,7 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     d_exp0_lower = 18'h00000;
-    casez (\$33 )
+    casez (\$23 )
       4'h0:
           d_exp0_lower = 18'h10000;
       4'h1:
@@ -1772,7 +1808,7 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     d_exp0_upper = 18'h00000;
-    casez (\$37 )
+    casez (\$25 )
       5'h00:
           d_exp0_upper = 18'h10000;
       5'h01:
@@ -1881,852 +1917,991 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    if (\$18 ) begin
-      recip_normal = \$20 [16:0];
+    if (\$10 ) begin
+      recip_normal = \$12 [16:0];
     end else begin
-      recip_normal = \$22 [16:0];
+      recip_normal = \$14 [16:0];
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$144  = wr__addr;
+    \$128  = wr__addr;
     if (accept) begin
-      \$144  = \$49 [8:0];
+      \$128  = \$33 [8:0];
     end
     if (rst) begin
-      \$144  = 9'h000;
+      \$128  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$145  = \$51 [9:0];
+    \$129  = \$35 [9:0];
     if (rst) begin
-      \$145  = 10'h000;
+      \$129  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$146  = length;
+    \$130  = length;
     if (accept) begin
-      \$146  = \$53 [8:0];
+      \$130  = \$37 [8:0];
     end
     if (rst) begin
-      \$146  = 9'h000;
+      \$130  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$147  = accept;
+    \$131  = accept;
     if (rst) begin
-      \$147  = 1'h0;
+      \$131  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$148  = i__payload[9];
+    \$132  = i__payload[9];
     if (rst) begin
-      \$148  = 1'h0;
+      \$132  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$149  = \$54 ;
+    \$133  = \$38 ;
     if (rst) begin
-      \$149  = 10'h000;
+      \$133  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$150  = i__payload[8];
+    \$134  = i__payload[8];
     if (rst) begin
-      \$150  = 1'h0;
+      \$134  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$151  = i__payload[7:0];
+    \$135  = i__payload[7:0];
     if (rst) begin
-      \$151  = 8'h00;
+      \$135  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$152  = a1_x0;
+    \$136  = a1_x0;
     if (rst) begin
-      \$152  = 8'h00;
+      \$136  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$153  = a1_valid;
+    \$137  = a1_valid;
     if (rst) begin
-      \$153  = 1'h0;
+      \$137  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$154  = a1_last;
+    \$138  = a1_last;
     if (rst) begin
-      \$154  = 1'h0;
+      \$138  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$155  = a1_len;
+    \$139  = a1_len;
     if (rst) begin
-      \$155  = 10'h000;
+      \$139  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$156  = a1_mask;
+    \$140  = a1_mask;
+    if (rst) begin
+      \$140  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$141  = \$40 ;
+    if (rst) begin
+      \$141  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$142  = a2_valid;
+    if (rst) begin
+      \$142  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$143  = a2_last;
+    if (rst) begin
+      \$143  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$144  = a2_len;
+    if (rst) begin
+      \$144  = 10'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$145  = a2_mask;
+    if (rst) begin
+      \$145  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$146  = \$42 ;
+    if (rst) begin
+      \$146  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$147  = a2_e0;
+    if (rst) begin
+      \$147  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$148  = \$44 ;
+    if (rst) begin
+      \$148  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$149  = a_exp0_v_r[0];
+    if (rst) begin
+      \$149  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$150  = \$45 ;
+    if (rst) begin
+      \$150  = 19'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$151  = a_exp0_lower;
+    if (rst) begin
+      \$151  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$152  = \$9 [4:0];
+    if (rst) begin
+      \$152  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$153  = a3_whole0;
+    if (rst) begin
+      \$153  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$154  = a3a_max;
+    if (rst) begin
+      \$154  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$155  = a3_0_valid;
+    if (rst) begin
+      \$155  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$156  = a3a_valid;
     if (rst) begin
       \$156  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$157  = \$56 ;
+    \$157  = a3_0_last;
     if (rst) begin
-      \$157  = 8'h00;
+      \$157  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$158  = a2_valid;
+    \$158  = a3a_last;
     if (rst) begin
       \$158  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$159  = a2_last;
+    \$159  = a3_0_len;
     if (rst) begin
-      \$159  = 1'h0;
+      \$159  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$160  = a2_len;
+    \$160  = a3a_len;
     if (rst) begin
       \$160  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$161  = a2_mask;
+    \$161  = a3_0_any;
     if (rst) begin
       \$161  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$162  = \$58 ;
+    \$162  = a3a_any;
     if (rst) begin
       \$162  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$163  = a2_e0;
+    \$163  = a3_0_mask;
     if (rst) begin
-      \$163  = 8'h00;
+      \$163  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$164  = \$60 [0];
+    \$164  = a3a_mask;
     if (rst) begin
       \$164  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$165  = \$61 ;
+    \$165  = \$48 [17:0];
     if (rst) begin
-      \$165  = 19'h00000;
+      \$165  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$166  = a_exp0_lower;
+    \$166  = a_exp0_drop_r;
     if (rst) begin
-      \$166  = 18'h00000;
+      \$166  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$167  = \$17 [4:0];
+    \$167  = a3b_max;
     if (rst) begin
-      \$167  = 5'h00;
+      \$167  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$168  = a3_whole0;
+    \$168  = a3b_valid;
     if (rst) begin
-      \$168  = 8'h00;
+      \$168  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$169  = a3_0_valid;
+    \$169  = a3b_last;
     if (rst) begin
       \$169  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$170  = a3_0_last;
+    \$170  = a3b_len;
     if (rst) begin
-      \$170  = 1'h0;
+      \$170  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$171  = a3_0_len;
+    \$171  = a3b_any;
     if (rst) begin
-      \$171  = 10'h000;
+      \$171  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$172  = a3_0_any;
+    \$172  = a3b_mask;
     if (rst) begin
       \$172  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$173  = a3_0_mask;
+    \$173  = \$54 ;
     if (rst) begin
-      \$173  = 1'h0;
+      \$173  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$174  = \$64 [17:0];
+    \$174  = a4_max;
     if (rst) begin
-      \$174  = 18'h00000;
+      \$174  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$175  = a_exp0_drop_r;
+    \$175  = a4_valid;
     if (rst) begin
-      \$175  = 5'h00;
+      \$175  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$176  = a3b_max;
+    \$176  = a4_last;
     if (rst) begin
-      \$176  = 8'h00;
+      \$176  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$177  = a3b_valid;
+    \$177  = a4_len;
     if (rst) begin
-      \$177  = 1'h0;
+      \$177  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$178  = a3b_last;
+    \$178  = a4_any;
     if (rst) begin
       \$178  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$179  = a3b_len;
+    \$179  = a4_mask;
     if (rst) begin
-      \$179  = 10'h000;
+      \$179  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$180  = a3b_any;
+    \$180  = a5_term0;
     if (rst) begin
-      \$180  = 1'h0;
+      \$180  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$181  = a3b_mask;
+    \$181  = a5_max;
     if (rst) begin
-      \$181  = 1'h0;
+      \$181  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$182  = \$70 ;
+    \$182  = a5_valid;
     if (rst) begin
-      \$182  = 18'h00000;
+      \$182  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$183  = a4_max;
+    \$183  = a5_last;
     if (rst) begin
-      \$183  = 8'h00;
+      \$183  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$184  = a4_valid;
+    \$184  = a5_len;
     if (rst) begin
-      \$184  = 1'h0;
+      \$184  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$185  = a4_last;
+    \$185  = a5_any;
     if (rst) begin
       \$185  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$186  = a4_len;
+    \$186  = run_max;
+    if (a6_valid) begin
+      \$186  = \$59 [5:0];
+    end
     if (rst) begin
-      \$186  = 10'h000;
+      \$186  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$187  = a4_any;
+    \$187  = started;
+    if (a6_valid) begin
+      \$187  = \$61 ;
+    end
     if (rst) begin
       \$187  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$188  = a4_mask;
+    \$188  = \$67 [6:0];
     if (rst) begin
-      \$188  = 1'h0;
+      \$188  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$189  = a5_term0;
+    \$189  = \$72 [6:0];
     if (rst) begin
-      \$189  = 18'h00000;
+      \$189  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$190  = a5_max;
+    \$190  = \$73 ;
     if (rst) begin
-      \$190  = 8'h00;
+      \$190  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$191  = a5_valid;
+    \$191  = started;
     if (rst) begin
       \$191  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$192  = a5_last;
+    \$192  = a6_valid;
     if (rst) begin
       \$192  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$193  = a5_len;
+    \$193  = a6_last;
     if (rst) begin
-      \$193  = 10'h000;
+      \$193  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$194  = a5_any;
+    \$194  = a6_len;
     if (rst) begin
-      \$194  = 1'h0;
+      \$194  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$195  = run_max;
-    if (a6_valid) begin
-      \$195  = \$75 [5:0];
-    end
+    \$195  = \$78 ;
     if (rst) begin
-      \$195  = 6'h00;
+      \$195  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$196  = started;
-    if (a6_valid) begin
-      \$196  = \$77 ;
-    end
+    \$196  = \$79 ;
     if (rst) begin
       \$196  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$197  = \$83 [6:0];
+    \$197  = \$82 ;
     if (rst) begin
-      \$197  = 7'h00;
+      \$197  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$198  = \$88 [6:0];
+    \$198  = a7_valid;
     if (rst) begin
-      \$198  = 7'h00;
+      \$198  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$199  = \$89 ;
+    \$199  = a7_last;
     if (rst) begin
-      \$199  = 18'h00000;
+      \$199  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$200  = started;
+    \$200  = a7_len;
     if (rst) begin
-      \$200  = 1'h0;
+      \$200  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$201  = a6_valid;
+    \$201  = a7_max;
     if (rst) begin
-      \$201  = 1'h0;
+      \$201  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$202  = a6_last;
+    \$202  = a7_any;
     if (rst) begin
       \$202  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$203  = a6_len;
+    \$203  = a7_old_shift;
     if (rst) begin
-      \$203  = 10'h000;
+      \$203  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$204  = \$94 ;
+    \$204  = a7_keep;
     if (rst) begin
-      \$204  = 8'h00;
+      \$204  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$205  = \$95 ;
+    \$205  = run_sum;
+    if (a8_valid) begin
+      \$205  = \$87 [26:0];
+    end
     if (rst) begin
-      \$205  = 1'h0;
+      \$205  = 27'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$206  = \$98 ;
+    \$206  = \$88 ;
     if (rst) begin
-      \$206  = 18'h00000;
+      \$206  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$207  = a7_valid;
+    \$207  = a8_max;
     if (rst) begin
-      \$207  = 1'h0;
+      \$207  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$208  = a7_last;
+    \$208  = \$93 [26:0];
     if (rst) begin
-      \$208  = 1'h0;
+      \$208  = 27'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$209  = a7_len;
+    \$209  = a8_any;
     if (rst) begin
-      \$209  = 10'h000;
+      \$209  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$210  = a7_max;
+    \$210  = a8_len;
     if (rst) begin
-      \$210  = 8'h00;
+      \$210  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$211  = a7_any;
+    \$211  = r0_valid;
     if (rst) begin
       \$211  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$212  = a7_old_shift;
+    \$212  = r0_max;
     if (rst) begin
-      \$212  = 7'h00;
+      \$212  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$213  = a7_keep;
+    \$213  = r0_any;
     if (rst) begin
       \$213  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$214  = run_sum;
-    if (a8_valid) begin
-      \$214  = \$103 [26:0];
-    end
+    \$214  = r0_len;
     if (rst) begin
-      \$214  = 27'h0000000;
+      \$214  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$215  = \$104 ;
+    \$215  = recip_lead;
     if (rst) begin
-      \$215  = 1'h0;
+      \$215  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$216  = a8_max;
+    \$216  = r0_sum;
     if (rst) begin
-      \$216  = 8'h00;
+      \$216  = 27'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$217  = \$109 [26:0];
+    \$217  = r1_valid;
     if (rst) begin
-      \$217  = 27'h0000000;
+      \$217  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$218  = a8_any;
+    \$218  = r1_max;
     if (rst) begin
-      \$218  = 1'h0;
+      \$218  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$219  = a8_len;
+    \$219  = r1_any;
     if (rst) begin
-      \$219  = 10'h000;
+      \$219  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$220  = r0_valid;
+    \$220  = r1_len;
     if (rst) begin
-      \$220  = 1'h0;
+      \$220  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$221  = r0_max;
+    \$221  = r1_lead;
     if (rst) begin
-      \$221  = 8'h00;
+      \$221  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$222  = r0_any;
+    \$222  = recip_normal[15:0];
     if (rst) begin
-      \$222  = 1'h0;
+      \$222  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$223  = r0_len;
+    \$223  = r2_mantissa[12:0];
     if (rst) begin
-      \$223  = 10'h000;
+      \$223  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$224  = recip_lead;
+    \$224  = \$94 ;
     if (rst) begin
-      \$224  = 5'h00;
+      \$224  = 14'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$225  = r0_sum;
+    \$225  = recip_lower;
     if (rst) begin
-      \$225  = 27'h0000000;
+      \$225  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$226  = r1_valid;
+    \$226  = r2_valid;
     if (rst) begin
       \$226  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$227  = r1_max;
+    \$227  = r2_max;
     if (rst) begin
       \$227  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$228  = r1_any;
+    \$228  = r2_any;
     if (rst) begin
       \$228  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$229  = r1_len;
+    \$229  = r2_len;
     if (rst) begin
       \$229  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$230  = r1_lead;
+    \$230  = r2_lead;
     if (rst) begin
       \$230  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$231  = recip_normal[15:0];
+    \$231  = r2_mantissa;
     if (rst) begin
       \$231  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$232  = r2_mantissa[12:0];
+    \$232  = r2b_valid;
     if (rst) begin
-      \$232  = 13'h0000;
+      \$232  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$233  = \$110 ;
+    \$233  = r2b_max;
     if (rst) begin
-      \$233  = 14'h0000;
+      \$233  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$234  = recip_lower;
+    \$234  = r2b_any;
     if (rst) begin
-      \$234  = 13'h0000;
+      \$234  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$235  = r2_valid;
+    \$235  = r2b_len;
     if (rst) begin
-      \$235  = 1'h0;
+      \$235  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$236  = r2_max;
+    \$236  = r2b_lead;
     if (rst) begin
-      \$236  = 8'h00;
+      \$236  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$237  = r2_any;
+    \$237  = \$97 ;
     if (rst) begin
-      \$237  = 1'h0;
+      \$237  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$238  = r2_len;
+    \$238  = r2b_mantissa;
     if (rst) begin
-      \$238  = 10'h000;
+      \$238  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$239  = r2_lead;
+    \$239  = vector_valid;
+    if (vector_load) begin
+      \$239  = 1'h1;
+    end else if (vector_pop) begin
+      \$239  = 1'h0;
+    end
     if (rst) begin
-      \$239  = 5'h00;
+      \$239  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$240  = r2_mantissa;
+    \$240  = vector_head;
+    if (vector_load) begin
+      \$240  = r_data;
+    end
     if (rst) begin
-      \$240  = 16'h0000;
+      \$240  = 34'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$241  = r2b_valid;
+    \$241  = rd__addr;
+    if (issue) begin
+      \$241  = \$98 [8:0];
+    end
     if (rst) begin
-      \$241  = 1'h0;
+      \$241  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$242  = r2b_max;
+    \$242  = count;
+    if (issue) begin
+      \$242  = \$102 [8:0];
+    end
     if (rst) begin
-      \$242  = 8'h00;
+      \$242  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$243  = r2b_any;
+    \$243  = d1_valid;
+    if (ce) begin
+      \$243  = issue;
+    end
     if (rst) begin
       \$243  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$244  = r2b_len;
+    \$244  = d1_last;
+    if (ce) begin
+      \$244  = \$105 ;
+    end
     if (rst) begin
-      \$244  = 10'h000;
+      \$244  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$245  = r2b_lead;
+    \$245  = d1_max;
+    if (ce) begin
+      \$245  = vector_head[5:0];
+    end
     if (rst) begin
-      \$245  = 5'h00;
+      \$245  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$246  = \$113 ;
+    \$246  = d1_recip;
+    if (ce) begin
+      \$246  = vector_head[18:6];
+    end
     if (rst) begin
-      \$246  = 28'h0000000;
+      \$246  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$247  = r2b_mantissa;
+    \$247  = d1_lead;
+    if (ce) begin
+      \$247  = vector_head[23:19];
+    end
     if (rst) begin
-      \$247  = 16'h0000;
+      \$247  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$248  = vector_valid;
-    if (vector_load) begin
-      \$248  = 1'h1;
-    end else if (vector_pop) begin
+    \$248  = d1_any;
+    if (ce) begin
+      \$248  = vector_head[24];
+    end
+    if (rst) begin
       \$248  = 1'h0;
     end
-    if (rst) begin
-      \$248  = 1'h0;
-    end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$249  = vector_head;
-    if (vector_load) begin
-      \$249  = r_data;
-    end
-    if (rst) begin
-      \$249  = 34'h000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$250  = rd__addr;
-    if (issue) begin
-      \$250  = \$114 [8:0];
-    end
-    if (rst) begin
-      \$250  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$251  = count;
-    if (issue) begin
-      \$251  = \$118 [8:0];
-    end
-    if (rst) begin
-      \$251  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$252  = d1_valid;
+    \$249  = d1b_ring;
     if (ce) begin
-      \$252  = issue;
+      \$249  = rd__data;
     end
     if (rst) begin
-      \$252  = 1'h0;
+      \$249  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$253  = d1_last;
+    \$250  = d1b_valid;
     if (ce) begin
-      \$253  = \$121 ;
+      \$250  = d1_valid;
     end
     if (rst) begin
-      \$253  = 1'h0;
+      \$250  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$254  = d1_max;
+    \$251  = d1b_last;
     if (ce) begin
-      \$254  = vector_head[5:0];
+      \$251  = d1_last;
     end
     if (rst) begin
-      \$254  = 6'h00;
+      \$251  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$255  = d1_recip;
+    \$252  = d1b_max;
     if (ce) begin
-      \$255  = vector_head[18:6];
+      \$252  = d1_max;
     end
     if (rst) begin
-      \$255  = 13'h0000;
+      \$252  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$256  = d1_lead;
+    \$253  = d1b_recip;
     if (ce) begin
-      \$256  = vector_head[23:19];
+      \$253  = d1_recip;
     end
     if (rst) begin
-      \$256  = 5'h00;
+      \$253  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$257  = d1_any;
+    \$254  = d1b_lead;
     if (ce) begin
-      \$257  = vector_head[24];
+      \$254  = d1_lead;
+    end
+    if (rst) begin
+      \$254  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$255  = d1b_any;
+    if (ce) begin
+      \$255  = d1_any;
+    end
+    if (rst) begin
+      \$255  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$256  = d2_e0;
+    if (ce) begin
+      \$256  = d1b_ring[7:0];
+    end
+    if (rst) begin
+      \$256  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$257  = d2_mask;
+    if (ce) begin
+      \$257  = d1b_ring[8];
     end
     if (rst) begin
       \$257  = 1'h0;
@@ -2734,19 +2909,19 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$258  = d1b_ring;
+    \$258  = d2_valid;
     if (ce) begin
-      \$258  = rd__data;
+      \$258  = d1b_valid;
     end
     if (rst) begin
-      \$258  = 9'h000;
+      \$258  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$259  = d1b_valid;
+    \$259  = d2_last;
     if (ce) begin
-      \$259  = d1_valid;
+      \$259  = d1b_last;
     end
     if (rst) begin
       \$259  = 1'h0;
@@ -2754,129 +2929,129 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$260  = d1b_last;
+    \$260  = d2_max;
     if (ce) begin
-      \$260  = d1_last;
+      \$260  = d1b_max;
     end
     if (rst) begin
-      \$260  = 1'h0;
+      \$260  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$261  = d1b_max;
+    \$261  = d2_recip;
     if (ce) begin
-      \$261  = d1_max;
+      \$261  = d1b_recip;
     end
     if (rst) begin
-      \$261  = 6'h00;
+      \$261  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$262  = d1b_recip;
+    \$262  = d2_lead;
     if (ce) begin
-      \$262  = d1_recip;
+      \$262  = d1b_lead;
     end
     if (rst) begin
-      \$262  = 13'h0000;
+      \$262  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$263  = d1b_lead;
+    \$263  = d2_any;
     if (ce) begin
-      \$263  = d1_lead;
+      \$263  = d1b_any;
     end
     if (rst) begin
-      \$263  = 5'h00;
+      \$263  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$264  = d1b_any;
+    \$264  = d_exp0_v_r;
     if (ce) begin
-      \$264  = d1_any;
+      \$264  = \$107 ;
     end
     if (rst) begin
-      \$264  = 1'h0;
+      \$264  = 14'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$265  = d2_e0;
+    \$265  = d_exp0_offset_r;
     if (ce) begin
-      \$265  = d1b_ring[7:0];
+      \$265  = d_exp0_v_r[0];
     end
     if (rst) begin
-      \$265  = 8'h00;
+      \$265  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$266  = d2_mask;
+    \$266  = d_exp0_step_r;
     if (ce) begin
-      \$266  = d1b_ring[8];
+      \$266  = \$108 ;
     end
     if (rst) begin
-      \$266  = 1'h0;
+      \$266  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$267  = d2_valid;
+    \$267  = d_exp0_lower_r;
     if (ce) begin
-      \$267  = d1b_valid;
+      \$267  = d_exp0_lower;
     end
     if (rst) begin
-      \$267  = 1'h0;
+      \$267  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$268  = d2_last;
+    \$268  = d_exp0_drop_r;
     if (ce) begin
-      \$268  = d1b_last;
+      \$268  = \$31 [4:0];
     end
     if (rst) begin
-      \$268  = 1'h0;
+      \$268  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$269  = d2_max;
+    \$269  = d2a_mask;
     if (ce) begin
-      \$269  = d1b_max;
+      \$269  = d2_mask;
     end
     if (rst) begin
-      \$269  = 6'h00;
+      \$269  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$270  = d2_recip;
+    \$270  = d2b_mask;
     if (ce) begin
-      \$270  = d1b_recip;
+      \$270  = d2a_mask;
     end
     if (rst) begin
-      \$270  = 13'h0000;
+      \$270  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$271  = d2_lead;
+    \$271  = d2a_valid;
     if (ce) begin
-      \$271  = d1b_lead;
+      \$271  = d2_valid;
     end
     if (rst) begin
-      \$271  = 5'h00;
+      \$271  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$272  = d2_any;
+    \$272  = d2b_valid;
     if (ce) begin
-      \$272  = d1b_any;
+      \$272  = d2a_valid;
     end
     if (rst) begin
       \$272  = 1'h0;
@@ -2884,9 +3059,9 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$273  = d_exp0_offset_r;
+    \$273  = d2a_last;
     if (ce) begin
-      \$273  = \$123 [0];
+      \$273  = d2_last;
     end
     if (rst) begin
       \$273  = 1'h0;
@@ -2894,129 +3069,129 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$274  = d_exp0_step_r;
+    \$274  = d2b_last;
     if (ce) begin
-      \$274  = \$124 ;
+      \$274  = d2a_last;
     end
     if (rst) begin
-      \$274  = 19'h00000;
+      \$274  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$275  = d_exp0_lower_r;
+    \$275  = d2a_max;
     if (ce) begin
-      \$275  = d_exp0_lower;
+      \$275  = d2_max;
     end
     if (rst) begin
-      \$275  = 18'h00000;
+      \$275  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$276  = d_exp0_drop_r;
+    \$276  = d2b_max;
     if (ce) begin
-      \$276  = \$47 [4:0];
+      \$276  = d2a_max;
     end
     if (rst) begin
-      \$276  = 5'h00;
+      \$276  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$277  = d2b_mask;
+    \$277  = d2a_recip;
     if (ce) begin
-      \$277  = d2_mask;
+      \$277  = d2_recip;
     end
     if (rst) begin
-      \$277  = 1'h0;
+      \$277  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$278  = d2b_valid;
+    \$278  = d2b_recip;
     if (ce) begin
-      \$278  = d2_valid;
+      \$278  = d2a_recip;
     end
     if (rst) begin
-      \$278  = 1'h0;
+      \$278  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$279  = d2b_last;
+    \$279  = d2a_lead;
     if (ce) begin
-      \$279  = d2_last;
+      \$279  = d2_lead;
     end
     if (rst) begin
-      \$279  = 1'h0;
+      \$279  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$280  = d2b_max;
+    \$280  = d2b_lead;
     if (ce) begin
-      \$280  = d2_max;
+      \$280  = d2a_lead;
     end
     if (rst) begin
-      \$280  = 6'h00;
+      \$280  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$281  = d2b_recip;
+    \$281  = d2a_any;
     if (ce) begin
-      \$281  = d2_recip;
+      \$281  = d2_any;
     end
     if (rst) begin
-      \$281  = 13'h0000;
+      \$281  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$282  = d2b_lead;
+    \$282  = d2b_any;
     if (ce) begin
-      \$282  = d2_lead;
+      \$282  = d2a_any;
     end
     if (rst) begin
-      \$282  = 5'h00;
+      \$282  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$283  = d2b_any;
+    \$283  = d3_mantissa0;
     if (ce) begin
-      \$283  = d2_any;
+      \$283  = \$111 [17:0];
     end
     if (rst) begin
-      \$283  = 1'h0;
+      \$283  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$284  = d3_mantissa0;
+    \$284  = d3_drop0;
     if (ce) begin
-      \$284  = \$127 [17:0];
+      \$284  = d_exp0_drop_r;
     end
     if (rst) begin
-      \$284  = 18'h00000;
+      \$284  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$285  = d3_drop0;
+    \$285  = d3_mask;
     if (ce) begin
-      \$285  = d_exp0_drop_r;
+      \$285  = d2b_mask;
     end
     if (rst) begin
-      \$285  = 5'h00;
+      \$285  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$286  = d3_mask;
+    \$286  = d3_valid;
     if (ce) begin
-      \$286  = d2b_mask;
+      \$286  = d2b_valid;
     end
     if (rst) begin
       \$286  = 1'h0;
@@ -3024,9 +3199,9 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$287  = d3_valid;
+    \$287  = d3_last;
     if (ce) begin
-      \$287  = d2b_valid;
+      \$287  = d2b_last;
     end
     if (rst) begin
       \$287  = 1'h0;
@@ -3034,69 +3209,69 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$288  = d3_last;
+    \$288  = d3_max;
     if (ce) begin
-      \$288  = d2b_last;
+      \$288  = d2b_max;
     end
     if (rst) begin
-      \$288  = 1'h0;
+      \$288  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$289  = d3_max;
+    \$289  = d3_recip;
     if (ce) begin
-      \$289  = d2b_max;
+      \$289  = d2b_recip;
     end
     if (rst) begin
-      \$289  = 6'h00;
+      \$289  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$290  = d3_recip;
+    \$290  = d3_lead;
     if (ce) begin
-      \$290  = d2b_recip;
+      \$290  = d2b_lead;
     end
     if (rst) begin
-      \$290  = 13'h0000;
+      \$290  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$291  = d3_lead;
+    \$291  = d3_any;
     if (ce) begin
-      \$291  = d2b_lead;
+      \$291  = d2b_any;
     end
     if (rst) begin
-      \$291  = 5'h00;
+      \$291  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$292  = d3_any;
+    \$292  = d4_num0;
     if (ce) begin
-      \$292  = d2b_any;
+      \$292  = \$115 [17:0];
     end
     if (rst) begin
-      \$292  = 1'h0;
+      \$292  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$293  = d4_num0;
+    \$293  = d4_mask;
     if (ce) begin
-      \$293  = \$131 [17:0];
+      \$293  = d3_mask;
     end
     if (rst) begin
-      \$293  = 18'h00000;
+      \$293  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$294  = d4_mask;
+    \$294  = d4_valid;
     if (ce) begin
-      \$294  = d3_mask;
+      \$294  = d3_valid;
     end
     if (rst) begin
       \$294  = 1'h0;
@@ -3104,9 +3279,9 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$295  = d4_valid;
+    \$295  = d4_last;
     if (ce) begin
-      \$295  = d3_valid;
+      \$295  = d3_last;
     end
     if (rst) begin
       \$295  = 1'h0;
@@ -3114,69 +3289,69 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$296  = d4_last;
+    \$296  = d4_max;
     if (ce) begin
-      \$296  = d3_last;
+      \$296  = d3_max;
     end
     if (rst) begin
-      \$296  = 1'h0;
+      \$296  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$297  = d4_max;
+    \$297  = d4_recip;
     if (ce) begin
-      \$297  = d3_max;
+      \$297  = d3_recip;
     end
     if (rst) begin
-      \$297  = 6'h00;
+      \$297  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$298  = d4_recip;
+    \$298  = d4_lead;
     if (ce) begin
-      \$298  = d3_recip;
+      \$298  = d3_lead;
     end
     if (rst) begin
-      \$298  = 13'h0000;
+      \$298  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$299  = d4_lead;
+    \$299  = d4_any;
     if (ce) begin
-      \$299  = d3_lead;
+      \$299  = d3_any;
     end
     if (rst) begin
-      \$299  = 5'h00;
+      \$299  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$300  = d4_any;
+    \$300  = d5_prod0;
     if (ce) begin
-      \$300  = d3_any;
+      \$300  = \$116 ;
     end
     if (rst) begin
-      \$300  = 1'h0;
+      \$300  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$301  = d5_prod0;
+    \$301  = d5_mask;
     if (ce) begin
-      \$301  = \$132 ;
+      \$301  = d4_mask;
     end
     if (rst) begin
-      \$301  = 31'h00000000;
+      \$301  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$302  = d5_mask;
+    \$302  = d5_valid;
     if (ce) begin
-      \$302  = d4_mask;
+      \$302  = d4_valid;
     end
     if (rst) begin
       \$302  = 1'h0;
@@ -3184,9 +3359,9 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$303  = d5_valid;
+    \$303  = d5_last;
     if (ce) begin
-      \$303  = d4_valid;
+      \$303  = d4_last;
     end
     if (rst) begin
       \$303  = 1'h0;
@@ -3194,79 +3369,79 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$304  = d5_last;
+    \$304  = d5_max;
     if (ce) begin
-      \$304  = d4_last;
+      \$304  = d4_max;
     end
     if (rst) begin
-      \$304  = 1'h0;
+      \$304  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$305  = d5_max;
+    \$305  = d5_recip;
     if (ce) begin
-      \$305  = d4_max;
+      \$305  = d4_recip;
     end
     if (rst) begin
-      \$305  = 6'h00;
+      \$305  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$306  = d5_recip;
+    \$306  = d5_lead;
     if (ce) begin
-      \$306  = d4_recip;
+      \$306  = d4_lead;
     end
     if (rst) begin
-      \$306  = 13'h0000;
+      \$306  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$307  = d5_lead;
+    \$307  = d5_any;
     if (ce) begin
-      \$307  = d4_lead;
+      \$307  = d4_any;
     end
     if (rst) begin
-      \$307  = 5'h00;
+      \$307  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$308  = d5_any;
+    \$308  = d5_shift;
     if (ce) begin
-      \$308  = d4_any;
+      \$308  = \$32 [4:0];
     end
     if (rst) begin
-      \$308  = 1'h0;
+      \$308  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$309  = d5_shift;
+    \$309  = d6_twice0;
     if (ce) begin
-      \$309  = \$48 [4:0];
+      \$309  = \$118 ;
     end
     if (rst) begin
-      \$309  = 5'h00;
+      \$309  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$310  = d6_twice0;
+    \$310  = d6_mask;
     if (ce) begin
-      \$310  = \$134 ;
+      \$310  = d5_mask;
     end
     if (rst) begin
-      \$310  = 32'd0;
+      \$310  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$311  = d6_mask;
+    \$311  = d6_valid;
     if (ce) begin
-      \$311  = d5_mask;
+      \$311  = d5_valid;
     end
     if (rst) begin
       \$311  = 1'h0;
@@ -3274,9 +3449,9 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$312  = d6_valid;
+    \$312  = d6_last;
     if (ce) begin
-      \$312  = d5_valid;
+      \$312  = d5_last;
     end
     if (rst) begin
       \$312  = 1'h0;
@@ -3284,103 +3459,93 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$313  = d6_last;
+    \$313  = d6_max;
     if (ce) begin
-      \$313  = d5_last;
+      \$313  = d5_max;
     end
     if (rst) begin
-      \$313  = 1'h0;
+      \$313  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$314  = d6_max;
+    \$314  = d6_recip;
     if (ce) begin
-      \$314  = d5_max;
+      \$314  = d5_recip;
     end
     if (rst) begin
-      \$314  = 6'h00;
+      \$314  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$315  = d6_recip;
+    \$315  = d6_lead;
     if (ce) begin
-      \$315  = d5_recip;
+      \$315  = d5_lead;
     end
     if (rst) begin
-      \$315  = 13'h0000;
+      \$315  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$316  = d6_lead;
+    \$316  = d6_any;
     if (ce) begin
-      \$316  = d5_lead;
+      \$316  = d5_any;
     end
     if (rst) begin
-      \$316  = 5'h00;
+      \$316  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$317  = d6_any;
+    \$317  = d6_shift;
     if (ce) begin
-      \$317  = d5_any;
+      \$317  = d5_shift;
     end
     if (rst) begin
-      \$317  = 1'h0;
+      \$317  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$318  = d6_shift;
+    \$318  = d7_y0;
     if (ce) begin
-      \$318  = d5_shift;
+      \$318  = \$127 [7:0];
     end
     if (rst) begin
-      \$318  = 5'h00;
+      \$318  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$319  = d7_y0;
+    \$319  = o__valid;
     if (ce) begin
-      \$319  = \$143 [7:0];
+      \$319  = d6_valid;
     end
     if (rst) begin
-      \$319  = 8'h00;
+      \$319  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$320  = o__valid;
+    \$320  = d7_last;
     if (ce) begin
-      \$320  = d6_valid;
+      \$320  = d6_last;
     end
     if (rst) begin
       \$320  = 1'h0;
     end
   end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$321  = d7_last;
-    if (ce) begin
-      \$321  = d6_last;
-    end
-    if (rst) begin
-      \$321  = 1'h0;
-    end
-  end
   assign wptr = wr__addr;
   assign wr__en = accept;
-  assign a_exp0_drop = \$17 [4:0];
+  assign a_exp0_drop = \$9 [4:0];
   assign r3_valid = w_en;
   assign r_en = vector_load;
   assign rptr = rd__addr;
   assign rd__en = ce;
-  assign d_exp0_drop = \$47 [4:0];
-  assign d4_shift = \$48 [4:0];
+  assign d_exp0_drop = \$31 [4:0];
+  assign d4_shift = \$32 [4:0];
   assign d7_valid = o__valid;
   assign \wr__data.data  = wr__data[7:0];
   assign \wr__data.data[0]  = wr__data[7:0];
@@ -3412,37 +3577,29 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   assign w_data[5:0] = r3_max[5:0];
   assign wr__data[8] = i__payload[8];
   assign wr__data[7:0] = i__payload[7:0];
-  assign \$1  = { a3_whole0[7], a3_whole0[7], a3_whole0[7], a3_whole0, 4'h0 };
-  assign \$3  = { 1'h0, \$2 [3:1] };
-  assign \$4  = { a3_whole0[7], a3_whole0[7], a3_whole0[7], a3_whole0, 4'h0 };
-  assign \$6  = { 1'h0, \$5 [3:1] };
-  assign \$8  = { a3_whole0[7], a3_whole0[7], a3_whole0[7], a3_whole0, 4'h0 };
-  assign \$10  = { \$9 [15], \$9 [15], \$9 [15], \$9 [15], \$9 [15:4] };
-  assign \$13  = { a3_whole0[7], a3_whole0[7], a3_whole0[7], a3_whole0, 4'h0 };
-  assign \$15  = { \$14 [15], \$14 [15], \$14 [15], \$14 [15], \$14 [15:4] };
-  assign \$23  = { 13'h0000, r2_mantissa[15:13] };
-  assign \$24  = { 13'h0000, r2_mantissa[15:13] };
-  assign \$31  = { d2_max[5], d2_max[5], d2_max[5], d2_max, 4'h0 };
-  assign \$33  = { 1'h0, \$32 [3:1] };
-  assign \$34  = { d2_max[5], d2_max[5], d2_max[5], d2_max, 4'h0 };
-  assign \$36  = { 1'h0, \$35 [3:1] };
-  assign \$38  = { d2_max[5], d2_max[5], d2_max[5], d2_max, 4'h0 };
-  assign \$40  = { \$39 [13], \$39 [13], \$39 [13], \$39 [13], \$39 [13:4] };
-  assign \$43  = { d2_max[5], d2_max[5], d2_max[5], d2_max, 4'h0 };
-  assign \$45  = { \$44 [13], \$44 [13], \$44 [13], \$44 [13], \$44 [13:4] };
-  assign \$55  = { a2_e0[7], a2_e0[7], a2_e0[7], a2_e0[7], a2_e0[7:4] };
-  assign \$57  = a2_mask;
-  assign \$59  = { a3_whole0[7], a3_whole0[7], a3_whole0[7], a3_whole0, 4'h0 };
-  assign \$63  = { \$62 [19], \$62 [19:1] };
-  assign \$66  = { 1'h0, \$65 [31:1] };
-  assign \$69  = \$68 [17:0];
-  assign \$112  = { \$111 [26], \$111 [26], \$111 [26], \$111 [26], \$111 [26], \$111 [26], \$111 [26], \$111 [26], \$111 [26], \$111 [26], \$111 [26], \$111 [26], \$111 [26], \$111 [26:13] };
-  assign \$122  = { d2_max[5], d2_max[5], d2_max[5], d2_max, 4'h0 };
-  assign \$126  = { \$125 [19], \$125 [19:1] };
-  assign \$129  = { 1'h0, \$128 [31:1] };
-  assign \$133  = { d5_prod0, 1'h0 };
-  assign \$138  = { 1'h0, \$137 [32:1] };
-  assign \$141  = { 1'h0, \$140 [32:1] };
+  assign \$1  = { 1'h0, a_exp0_v_r[3:1] };
+  assign \$2  = { 1'h0, a_exp0_v_r[3:1] };
+  assign \$4  = { a_exp0_v_r[15], a_exp0_v_r[15], a_exp0_v_r[15], a_exp0_v_r[15], a_exp0_v_r[15:4] };
+  assign \$7  = { a_exp0_v_r[15], a_exp0_v_r[15], a_exp0_v_r[15], a_exp0_v_r[15], a_exp0_v_r[15:4] };
+  assign \$15  = { 13'h0000, r2_mantissa[15:13] };
+  assign \$16  = { 13'h0000, r2_mantissa[15:13] };
+  assign \$23  = { 1'h0, d_exp0_v_r[3:1] };
+  assign \$24  = { 1'h0, d_exp0_v_r[3:1] };
+  assign \$26  = { d_exp0_v_r[13], d_exp0_v_r[13], d_exp0_v_r[13], d_exp0_v_r[13], d_exp0_v_r[13:4] };
+  assign \$29  = { d_exp0_v_r[13], d_exp0_v_r[13], d_exp0_v_r[13], d_exp0_v_r[13], d_exp0_v_r[13:4] };
+  assign \$39  = { a2_e0[7], a2_e0[7], a2_e0[7], a2_e0[7], a2_e0[7:4] };
+  assign \$41  = a2_mask;
+  assign \$43  = { a3_whole0[7], a3_whole0[7], a3_whole0[7], a3_whole0, 4'h0 };
+  assign \$47  = { \$46 [19], \$46 [19:1] };
+  assign \$50  = { 1'h0, \$49 [31:1] };
+  assign \$53  = \$52 [17:0];
+  assign \$96  = { \$95 [26], \$95 [26], \$95 [26], \$95 [26], \$95 [26], \$95 [26], \$95 [26], \$95 [26], \$95 [26], \$95 [26], \$95 [26], \$95 [26], \$95 [26], \$95 [26:13] };
+  assign \$106  = { d2_max[5], d2_max[5], d2_max[5], d2_max, 4'h0 };
+  assign \$110  = { \$109 [19], \$109 [19:1] };
+  assign \$113  = { 1'h0, \$112 [31:1] };
+  assign \$117  = { d5_prod0, 1'h0 };
+  assign \$122  = { 1'h0, \$121 [32:1] };
+  assign \$125  = { 1'h0, \$124 [32:1] };
 endmodule
 
 (* generator = "Amaranth" *)
@@ -3512,7 +3669,7 @@ module \softmax_int8_base2_l1.core.vectors (rst, r_en, r_data, w_port__data, w_e
   wire [33:0] w_port__data;
   wire w_port__en;
   wire w_rdy;
-  reg [33:0] storage [526:0];
+  reg [33:0] storage [527:0];
   initial begin
     storage[0] = 34'h000000000;
     storage[1] = 34'h000000000;
@@ -4041,6 +4198,7 @@ module \softmax_int8_base2_l1.core.vectors (rst, r_en, r_data, w_port__data, w_e
     storage[524] = 34'h000000000;
     storage[525] = 34'h000000000;
     storage[526] = 34'h000000000;
+    storage[527] = 34'h000000000;
   end
   always @(posedge clk) begin
     if (w_port__en)
@@ -4053,7 +4211,7 @@ module \softmax_int8_base2_l1.core.vectors (rst, r_en, r_data, w_port__data, w_e
     end
   end
   assign r_data = _0_;
-  assign w_rdy = inner_level != 10'h20f;
+  assign w_rdy = inner_level != 10'h210;
   assign inner_r_rdy = | inner_level;
   assign w_port__en = w_rdy & w_en;
   assign \$1  = ~ r_rdy;
@@ -4061,13 +4219,13 @@ module \softmax_int8_base2_l1.core.vectors (rst, r_en, r_data, w_port__data, w_e
   assign r_port__en = inner_r_rdy & \$2 ;
   assign \$3  = inner_level + r_rdy;
   assign \$4  = w_rdy & w_en;
-  assign \$5  = w_port__addr == 10'h20e;
+  assign \$5  = w_port__addr == 10'h20f;
   assign \$6  = w_port__addr + 1'h1;
   assign \$7  = \$5  ? 11'h000 : \$6 ;
   assign \$8  = ~ r_rdy;
   assign \$9  = \$8  | r_en;
   assign \$10  = inner_r_rdy & \$9 ;
-  assign \$11  = r_port__addr == 10'h20e;
+  assign \$11  = r_port__addr == 10'h20f;
   assign \$12  = r_port__addr + 1'h1;
   assign \$13  = \$11  ? 11'h000 : \$12 ;
   assign \$14  = w_rdy & w_en;

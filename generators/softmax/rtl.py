@@ -28,7 +28,7 @@ from .params import SoftmaxParams
 
 __all__ = ["Softmax", "softmax_core"]
 
-INGEST_LATENCY = 10       # accept -> recurrence
+INGEST_LATENCY = 11       # accept -> recurrence
 RECIP_LATENCY = {"pwl": 4, "newton": 6}   # sum -> reciprocal, by recip_method
 FIFO_LATENCY = 2          # vector FIFO write -> its registered head
 
@@ -110,7 +110,7 @@ class Softmax(wiring.Component):
     def _recip_latency(self):
         return RECIP_LATENCY[self._params.recip_method]
 
-    DRAIN_LATENCY = 9
+    DRAIN_LATENCY = 10
 
     def _exponent(self, x):
         """Base-2 exponent codes (``exponent_frac`` fraction bits) of a logit."""
@@ -119,9 +119,12 @@ class Softmax(wiring.Component):
         return x
 
     def _exp2_parts(self, m, v, frac, name, register):
-        """First half of ``2**v`` (``v < 1``, ``frac`` fraction bits), over one ``register``
-        stage: ``2**frac(v)`` from the table, and how far to shift it right."""
+        """First half of ``2**v`` (``v < 1``, ``frac`` fraction bits), over two ``register``
+        stages: ``2**frac(v)`` from the table, and how far to shift it right."""
         p = self._params
+        # v comes out of a subtract; registering it keeps that carry chain apart from the
+        # table read and the shift-amount compare (the ECP5 critical path otherwise).
+        v = register(v, f"{name}_v_r")
         whole = v >> frac
         mantissa = _interpolate(m, exp2_table(p), v[:frac], frac, p.exp_segments_log2, name,
                                 register)
@@ -199,7 +202,7 @@ class Softmax(wiring.Component):
         # unmasked lanes.
         parts = [self._exp2_parts(m, e - (a3_max << frac), frac, f"a_exp{k}", delay)
                  for k, e in enumerate(a3_e)]
-        a3b = {n: delay(s, f"a3b_{n}") for n, s in (
+        a3b = {n: delay(delay(s, f"a3a_{n}"), f"a3b_{n}") for n, s in (
             ("max", a3_max), ("valid", a3_valid), ("last", a3_last), ("len", a3_len),
             ("any", a3_any), ("mask", a3_mask))}
         a4_parts = [(delay(mt, f"a4_mantissa{k}"), delay(dr, f"a4_drop{k}"))
@@ -315,7 +318,7 @@ class Softmax(wiring.Component):
             {"mask": d1b_ring.mask, **{k: v for k, v in d1b.items()}}.items())}
         parts = [self._exp2_parts(m, e - (d2["max"] << frac), frac, f"d_exp{k}", stage)
                  for k, e in enumerate(d2_e)]
-        d2b = {n: stage(s, f"d2b_{n}") for n, s in d2.items()}
+        d2b = {n: stage(stage(s, f"d2a_{n}"), f"d2b_{n}") for n, s in d2.items()}
         d3_parts = [(stage(mt, f"d3_mantissa{k}"), stage(dr, f"d3_drop{k}"))
                     for k, (mt, dr) in enumerate(parts)]
         d3 = {n: stage(s, f"d3_{n}") for n, s in d2b.items()}
