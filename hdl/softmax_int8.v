@@ -192,32 +192,32 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   wire \$193 ;
   wire [20:0] \$194 ;
   wire [20:0] \$195 ;
-  wire \$196 ;
-  wire [26:0] \$197 ;
-  wire [26:0] \$198 ;
-  wire [26:0] \$199 ;
+  wire [16:0] \$196 ;
+  wire [16:0] \$197 ;
+  wire [16:0] \$198 ;
+  wire [16:0] \$199 ;
   wire [11:0] \$2 ;
   wire [11:0] \$20 ;
-  wire [27:0] \$200 ;
-  wire \$201 ;
-  wire \$202 ;
-  wire [26:0] \$203 ;
-  wire [26:0] \$204 ;
-  wire [26:0] \$205 ;
-  wire [27:0] \$206 ;
+  wire [51:0] \$200 ;
+  wire [49:0] \$201 ;
+  wire [52:0] \$202 ;
+  wire \$203 ;
+  wire [49:0] \$204 ;
+  wire [52:0] \$205 ;
+  wire [49:0] \$206 ;
   wire [13:0] \$207 ;
   wire [26:0] \$208 ;
   wire [26:0] \$209 ;
   wire [12:0] \$21 ;
   wire [27:0] \$210 ;
   wire [7:0] \$211 ;
-  wire [7:0] \$212 ;
-  wire \$213 ;
+  wire \$212 ;
+  wire [7:0] \$213 ;
   wire [7:0] \$214 ;
-  wire [7:0] \$215 ;
-  wire [7:0] \$216 ;
-  wire \$217 ;
-  wire \$218 ;
+  wire \$215 ;
+  wire \$216 ;
+  wire [24:0] \$217 ;
+  wire [24:0] \$218 ;
   wire [24:0] \$219 ;
   wire [40:0] \$22 ;
   wire [24:0] \$220 ;
@@ -225,199 +225,199 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   wire [24:0] \$222 ;
   wire [24:0] \$223 ;
   wire [24:0] \$224 ;
-  wire [24:0] \$225 ;
-  wire [24:0] \$226 ;
-  wire [29:0] \$227 ;
-  wire [30:0] \$228 ;
-  wire [18:0] \$229 ;
+  wire [29:0] \$225 ;
+  wire [30:0] \$226 ;
+  wire [18:0] \$227 ;
+  wire [29:0] \$228 ;
+  wire [30:0] \$229 ;
   wire [41:0] \$23 ;
-  wire [29:0] \$230 ;
-  wire [30:0] \$231 ;
-  wire [18:0] \$232 ;
-  wire [29:0] \$233 ;
-  wire [30:0] \$234 ;
-  wire [18:0] \$235 ;
-  wire [29:0] \$236 ;
-  wire [30:0] \$237 ;
-  wire [18:0] \$238 ;
-  wire [27:0] \$239 ;
+  wire [18:0] \$230 ;
+  wire [29:0] \$231 ;
+  wire [30:0] \$232 ;
+  wire [18:0] \$233 ;
+  wire [29:0] \$234 ;
+  wire [30:0] \$235 ;
+  wire [18:0] \$236 ;
+  wire [27:0] \$237 ;
+  wire [27:0] \$238 ;
+  wire [28:0] \$239 ;
   wire \$24 ;
   wire [27:0] \$240 ;
-  wire [28:0] \$241 ;
-  wire [27:0] \$242 ;
+  wire [27:0] \$241 ;
+  wire [28:0] \$242 ;
   wire [27:0] \$243 ;
-  wire [28:0] \$244 ;
-  wire [27:0] \$245 ;
+  wire [27:0] \$244 ;
+  wire [28:0] \$245 ;
   wire [27:0] \$246 ;
-  wire [28:0] \$247 ;
-  wire [27:0] \$248 ;
-  wire [27:0] \$249 ;
+  wire [27:0] \$247 ;
+  wire [28:0] \$248 ;
+  wire [31:0] \$249 ;
   wire [40:0] \$25 ;
-  wire [28:0] \$250 ;
-  wire [31:0] \$251 ;
-  wire [31:0] \$252 ;
-  wire [32:0] \$253 ;
-  wire [32:0] \$254 ;
-  wire [31:0] \$255 ;
-  wire [31:0] \$256 ;
-  wire [32:0] \$257 ;
-  wire [32:0] \$258 ;
-  wire [31:0] \$259 ;
+  wire [31:0] \$250 ;
+  wire [32:0] \$251 ;
+  wire [32:0] \$252 ;
+  wire [31:0] \$253 ;
+  wire [31:0] \$254 ;
+  wire [32:0] \$255 ;
+  wire [32:0] \$256 ;
+  wire [31:0] \$257 ;
+  wire [31:0] \$258 ;
+  wire [32:0] \$259 ;
   wire [41:0] \$26 ;
-  wire [31:0] \$260 ;
-  wire [32:0] \$261 ;
-  wire [32:0] \$262 ;
-  wire [31:0] \$263 ;
-  wire [31:0] \$264 ;
-  wire [32:0] \$265 ;
-  wire [32:0] \$266 ;
+  wire [32:0] \$260 ;
+  wire [31:0] \$261 ;
+  wire [31:0] \$262 ;
+  wire [32:0] \$263 ;
+  wire [32:0] \$264 ;
+  wire [30:0] \$265 ;
+  wire [30:0] \$266 ;
   wire [30:0] \$267 ;
   wire [30:0] \$268 ;
-  wire [30:0] \$269 ;
+  wire [31:0] \$269 ;
   wire [41:0] \$27 ;
-  wire [30:0] \$270 ;
+  wire [31:0] \$270 ;
   wire [31:0] \$271 ;
   wire [31:0] \$272 ;
   wire [31:0] \$273 ;
   wire [31:0] \$274 ;
   wire [31:0] \$275 ;
   wire [31:0] \$276 ;
-  wire [31:0] \$277 ;
-  wire [31:0] \$278 ;
-  wire \$279 ;
+  wire \$277 ;
+  wire \$278 ;
+  wire [32:0] \$279 ;
   wire [11:0] \$28 ;
-  wire \$280 ;
-  wire [32:0] \$281 ;
+  wire [32:0] \$280 ;
+  wire \$281 ;
   wire [32:0] \$282 ;
-  wire \$283 ;
+  wire [32:0] \$283 ;
   wire [32:0] \$284 ;
   wire [32:0] \$285 ;
-  wire [32:0] \$286 ;
-  wire [32:0] \$287 ;
-  wire \$288 ;
-  wire \$289 ;
+  wire \$286 ;
+  wire \$287 ;
+  wire [32:0] \$288 ;
+  wire [32:0] \$289 ;
   wire [11:0] \$29 ;
-  wire [32:0] \$290 ;
+  wire \$290 ;
   wire [32:0] \$291 ;
-  wire \$292 ;
+  wire [32:0] \$292 ;
   wire [32:0] \$293 ;
   wire [32:0] \$294 ;
-  wire [32:0] \$295 ;
-  wire [32:0] \$296 ;
-  wire \$297 ;
-  wire \$298 ;
-  wire [32:0] \$299 ;
+  wire \$295 ;
+  wire \$296 ;
+  wire [32:0] \$297 ;
+  wire [32:0] \$298 ;
+  wire \$299 ;
   wire [12:0] \$3 ;
   wire [12:0] \$30 ;
   wire [32:0] \$300 ;
-  wire \$301 ;
+  wire [32:0] \$301 ;
   wire [32:0] \$302 ;
   wire [32:0] \$303 ;
-  wire [32:0] \$304 ;
-  wire [32:0] \$305 ;
-  wire \$306 ;
-  wire \$307 ;
-  wire [32:0] \$308 ;
+  wire \$304 ;
+  wire \$305 ;
+  wire [32:0] \$306 ;
+  wire [32:0] \$307 ;
+  wire \$308 ;
   wire [32:0] \$309 ;
   wire [40:0] \$31 ;
-  wire \$310 ;
+  wire [32:0] \$310 ;
   wire [32:0] \$311 ;
   wire [32:0] \$312 ;
-  wire [32:0] \$313 ;
-  wire [32:0] \$314 ;
+  reg [6:0] \$313 ;
+  reg [7:0] \$314 ;
   reg [6:0] \$315 ;
-  reg [7:0] \$316 ;
-  reg [6:0] \$317 ;
-  reg \$318 ;
-  reg \$319 ;
+  reg \$316 ;
+  reg \$317 ;
+  reg [7:0] \$318 ;
+  reg [3:0] \$319 ;
   wire [41:0] \$32 ;
   reg [7:0] \$320 ;
-  reg [3:0] \$321 ;
+  reg [7:0] \$321 ;
   reg [7:0] \$322 ;
   reg [7:0] \$323 ;
-  reg [7:0] \$324 ;
-  reg [7:0] \$325 ;
+  reg [24:0] \$324 ;
+  reg [24:0] \$325 ;
   reg [24:0] \$326 ;
   reg [24:0] \$327 ;
-  reg [24:0] \$328 ;
-  reg [24:0] \$329 ;
+  reg \$328 ;
+  reg \$329 ;
   wire \$33 ;
-  reg \$330 ;
-  reg \$331 ;
-  reg [7:0] \$332 ;
-  reg [3:0] \$333 ;
+  reg [7:0] \$330 ;
+  reg [3:0] \$331 ;
+  reg [24:0] \$332 ;
+  reg [24:0] \$333 ;
   reg [24:0] \$334 ;
   reg [24:0] \$335 ;
   reg [24:0] \$336 ;
   reg [24:0] \$337 ;
   reg [24:0] \$338 ;
-  reg [24:0] \$339 ;
+  reg \$339 ;
   wire [40:0] \$34 ;
-  reg [24:0] \$340 ;
-  reg \$341 ;
-  reg \$342 ;
-  reg [7:0] \$343 ;
-  reg [3:0] \$344 ;
-  reg \$345 ;
+  reg \$340 ;
+  reg [7:0] \$341 ;
+  reg [3:0] \$342 ;
+  reg \$343 ;
+  reg [24:0] \$344 ;
+  reg [24:0] \$345 ;
   reg [24:0] \$346 ;
   reg [24:0] \$347 ;
-  reg [24:0] \$348 ;
-  reg [24:0] \$349 ;
+  reg \$348 ;
+  reg \$349 ;
   wire [41:0] \$35 ;
-  reg \$350 ;
-  reg \$351 ;
-  reg [7:0] \$352 ;
-  reg [3:0] \$353 ;
-  reg \$354 ;
+  reg [7:0] \$350 ;
+  reg [3:0] \$351 ;
+  reg \$352 ;
+  reg [24:0] \$353 ;
+  reg [24:0] \$354 ;
   reg [24:0] \$355 ;
   reg [24:0] \$356 ;
-  reg [24:0] \$357 ;
-  reg [24:0] \$358 ;
-  reg \$359 ;
+  reg \$357 ;
+  reg \$358 ;
+  reg [7:0] \$359 ;
   wire [41:0] \$36 ;
-  reg \$360 ;
-  reg [7:0] \$361 ;
-  reg [3:0] \$362 ;
-  reg \$363 ;
+  reg [3:0] \$360 ;
+  reg \$361 ;
+  reg [24:0] \$362 ;
+  reg [24:0] \$363 ;
   reg [24:0] \$364 ;
   reg [24:0] \$365 ;
-  reg [24:0] \$366 ;
-  reg [24:0] \$367 ;
-  reg [40:0] \$368 ;
-  reg [8:0] \$369 ;
+  reg [40:0] \$366 ;
+  reg [8:0] \$367 ;
+  reg [18:0] \$368 ;
+  reg [17:0] \$369 ;
   wire \$37 ;
-  reg [18:0] \$370 ;
-  reg [17:0] \$371 ;
-  reg [4:0] \$372 ;
-  reg [40:0] \$373 ;
-  reg [8:0] \$374 ;
-  reg [18:0] \$375 ;
-  reg [17:0] \$376 ;
-  reg [4:0] \$377 ;
-  reg [40:0] \$378 ;
-  reg [8:0] \$379 ;
+  reg [4:0] \$370 ;
+  reg [40:0] \$371 ;
+  reg [8:0] \$372 ;
+  reg [18:0] \$373 ;
+  reg [17:0] \$374 ;
+  reg [4:0] \$375 ;
+  reg [40:0] \$376 ;
+  reg [8:0] \$377 ;
+  reg [18:0] \$378 ;
+  reg [17:0] \$379 ;
   wire [5:0] \$38 ;
-  reg [18:0] \$380 ;
-  reg [17:0] \$381 ;
-  reg [4:0] \$382 ;
-  reg [40:0] \$383 ;
-  reg [8:0] \$384 ;
-  reg [18:0] \$385 ;
-  reg [17:0] \$386 ;
-  reg [4:0] \$387 ;
-  reg [24:0] \$388 ;
-  reg [24:0] \$389 ;
+  reg [4:0] \$380 ;
+  reg [40:0] \$381 ;
+  reg [8:0] \$382 ;
+  reg [18:0] \$383 ;
+  reg [17:0] \$384 ;
+  reg [4:0] \$385 ;
+  reg [24:0] \$386 ;
+  reg [24:0] \$387 ;
+  reg \$388 ;
+  reg \$389 ;
   wire [26:0] \$39 ;
   reg \$390 ;
   reg \$391 ;
-  reg \$392 ;
-  reg \$393 ;
-  reg [7:0] \$394 ;
-  reg [7:0] \$395 ;
-  reg \$396 ;
-  reg \$397 ;
-  reg [3:0] \$398 ;
-  reg [3:0] \$399 ;
+  reg [7:0] \$392 ;
+  reg [7:0] \$393 ;
+  reg \$394 ;
+  reg \$395 ;
+  reg [3:0] \$396 ;
+  reg [3:0] \$397 ;
+  reg [17:0] \$398 ;
+  reg [4:0] \$399 ;
   wire [40:0] \$4 ;
   wire [5:0] \$40 ;
   reg [17:0] \$400 ;
@@ -426,225 +426,249 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   reg [4:0] \$403 ;
   reg [17:0] \$404 ;
   reg [4:0] \$405 ;
-  reg [17:0] \$406 ;
-  reg [4:0] \$407 ;
-  reg [24:0] \$408 ;
-  reg \$409 ;
+  reg [24:0] \$406 ;
+  reg \$407 ;
+  reg \$408 ;
+  reg [7:0] \$409 ;
   wire [89:0] \$41 ;
   reg \$410 ;
-  reg [7:0] \$411 ;
-  reg \$412 ;
-  reg [3:0] \$413 ;
+  reg [3:0] \$411 ;
+  reg [17:0] \$412 ;
+  reg [17:0] \$413 ;
   reg [17:0] \$414 ;
   reg [17:0] \$415 ;
-  reg [17:0] \$416 ;
-  reg [17:0] \$417 ;
-  reg [24:0] \$418 ;
-  reg \$419 ;
+  reg [24:0] \$416 ;
+  reg \$417 ;
+  reg \$418 ;
+  reg [7:0] \$419 ;
   wire [15:0] \$42 ;
   reg \$420 ;
-  reg [7:0] \$421 ;
-  reg \$422 ;
-  reg [3:0] \$423 ;
-  reg [20:0] \$424 ;
-  reg [24:0] \$425 ;
-  reg \$426 ;
+  reg [3:0] \$421 ;
+  reg [20:0] \$422 ;
+  reg [24:0] \$423 ;
+  reg \$424 ;
+  reg \$425 ;
+  reg [7:0] \$426 ;
   reg \$427 ;
-  reg [7:0] \$428 ;
+  reg [14:0] \$428 ;
   reg \$429 ;
   wire [15:0] \$43 ;
-  reg [14:0] \$430 ;
-  reg \$431 ;
-  reg [15:0] \$432 ;
-  reg [15:0] \$433 ;
-  reg [20:0] \$434 ;
+  reg [15:0] \$430 ;
+  reg [15:0] \$431 ;
+  reg [20:0] \$432 ;
+  reg \$433 ;
+  reg \$434 ;
   reg \$435 ;
-  reg \$436 ;
-  reg \$437 ;
-  reg [7:0] \$438 ;
-  reg [24:0] \$439 ;
+  reg [7:0] \$436 ;
+  reg [24:0] \$437 ;
+  reg \$438 ;
+  reg [20:0] \$439 ;
   wire [16:0] \$44 ;
   reg \$440 ;
-  reg [20:0] \$441 ;
-  reg \$442 ;
-  reg \$443 ;
-  reg [7:0] \$444 ;
-  reg [24:0] \$445 ;
+  reg \$441 ;
+  reg [7:0] \$442 ;
+  reg [24:0] \$443 ;
+  reg \$444 ;
+  reg [15:0] \$445 ;
   reg \$446 ;
-  reg [15:0] \$447 ;
+  reg [4:0] \$447 ;
   reg \$448 ;
-  reg [26:0] \$449 ;
-  wire \$45 ;
-  reg \$450 ;
+  reg \$449 ;
+  wire [8:0] \$45 ;
+  reg [7:0] \$450 ;
   reg [24:0] \$451 ;
-  reg [26:0] \$452 ;
-  reg \$453 ;
-  reg [7:0] \$454 ;
-  reg \$455 ;
-  reg [24:0] \$456 ;
-  reg \$457 ;
-  reg [7:0] \$458 ;
-  reg [4:0] \$459 ;
+  reg \$452 ;
+  reg [15:0] \$453 ;
+  reg \$454 ;
+  reg [20:0] \$455 ;
+  reg [4:0] \$456 ;
+  reg [51:0] \$457 ;
+  reg \$458 ;
+  reg \$459 ;
   wire \$46 ;
-  reg [26:0] \$460 ;
-  reg \$461 ;
-  reg [24:0] \$462 ;
-  reg \$463 ;
-  reg [7:0] \$464 ;
-  reg [4:0] \$465 ;
-  reg [15:0] \$466 ;
-  reg [12:0] \$467 ;
-  reg [13:0] \$468 ;
-  reg [12:0] \$469 ;
+  reg [7:0] \$460 ;
+  reg [24:0] \$461 ;
+  reg \$462 ;
+  reg [15:0] \$463 ;
+  reg \$464 ;
+  reg [20:0] \$465 ;
+  reg [4:0] \$466 ;
+  reg [49:0] \$467 ;
+  reg \$468 ;
+  reg [24:0] \$469 ;
   wire \$47 ;
   reg \$470 ;
-  reg [24:0] \$471 ;
-  reg \$472 ;
-  reg [7:0] \$473 ;
-  reg [4:0] \$474 ;
-  reg [15:0] \$475 ;
-  reg \$476 ;
-  reg [24:0] \$477 ;
-  reg \$478 ;
-  reg [7:0] \$479 ;
-  wire [7:0] \$48 ;
-  reg [4:0] \$480 ;
-  reg [27:0] \$481 ;
-  reg [15:0] \$482 ;
-  reg \$483 ;
-  reg [40:0] \$484 ;
-  reg [6:0] \$485 ;
-  reg [6:0] \$486 ;
+  reg [7:0] \$471 ;
+  reg [49:0] \$472 ;
+  reg [4:0] \$473 ;
+  reg \$474 ;
+  reg [24:0] \$475 ;
+  reg [26:0] \$476 ;
+  reg \$477 ;
+  reg [7:0] \$478 ;
+  reg \$479 ;
+  wire \$48 ;
+  reg [24:0] \$480 ;
+  reg \$481 ;
+  reg [7:0] \$482 ;
+  reg [4:0] \$483 ;
+  reg [26:0] \$484 ;
+  reg \$485 ;
+  reg [24:0] \$486 ;
   reg \$487 ;
-  reg \$488 ;
-  reg [14:0] \$489 ;
+  reg [7:0] \$488 ;
+  reg [4:0] \$489 ;
   wire \$49 ;
-  reg [12:0] \$490 ;
-  reg [4:0] \$491 ;
-  reg \$492 ;
-  reg [35:0] \$493 ;
+  reg [15:0] \$490 ;
+  reg [12:0] \$491 ;
+  reg [13:0] \$492 ;
+  reg [12:0] \$493 ;
   reg \$494 ;
-  reg \$495 ;
-  reg [14:0] \$496 ;
-  reg [12:0] \$497 ;
+  reg [24:0] \$495 ;
+  reg \$496 ;
+  reg [7:0] \$497 ;
   reg [4:0] \$498 ;
-  reg \$499 ;
+  reg [15:0] \$499 ;
   wire [41:0] \$5 ;
   wire [11:0] \$50 ;
-  reg [24:0] \$500 ;
+  reg \$500 ;
   reg [24:0] \$501 ;
-  reg [24:0] \$502 ;
-  reg [24:0] \$503 ;
-  reg [3:0] \$504 ;
-  reg \$505 ;
-  reg \$506 ;
-  reg [14:0] \$507 ;
-  reg [12:0] \$508 ;
-  reg [4:0] \$509 ;
+  reg \$502 ;
+  reg [7:0] \$503 ;
+  reg [4:0] \$504 ;
+  reg [27:0] \$505 ;
+  reg [15:0] \$506 ;
+  reg \$507 ;
+  reg [39:0] \$508 ;
+  reg [6:0] \$509 ;
   wire [11:0] \$51 ;
-  reg \$510 ;
-  reg [30:0] \$511 ;
-  reg [8:0] \$512 ;
-  reg [18:0] \$513 ;
-  reg [17:0] \$514 ;
+  reg [6:0] \$510 ;
+  reg \$511 ;
+  reg \$512 ;
+  reg [14:0] \$513 ;
+  reg [12:0] \$514 ;
   reg [4:0] \$515 ;
-  reg [30:0] \$516 ;
-  reg [8:0] \$517 ;
-  reg [18:0] \$518 ;
-  reg [17:0] \$519 ;
+  reg \$516 ;
+  reg [35:0] \$517 ;
+  reg \$518 ;
+  reg \$519 ;
   wire [12:0] \$52 ;
-  reg [4:0] \$520 ;
-  reg [30:0] \$521 ;
-  reg [8:0] \$522 ;
-  reg [18:0] \$523 ;
-  reg [17:0] \$524 ;
-  reg [4:0] \$525 ;
-  reg [30:0] \$526 ;
-  reg [8:0] \$527 ;
-  reg [18:0] \$528 ;
-  reg [17:0] \$529 ;
+  reg [14:0] \$520 ;
+  reg [12:0] \$521 ;
+  reg [4:0] \$522 ;
+  reg \$523 ;
+  reg [24:0] \$524 ;
+  reg [24:0] \$525 ;
+  reg [24:0] \$526 ;
+  reg [24:0] \$527 ;
+  reg [3:0] \$528 ;
+  reg \$529 ;
   wire [30:0] \$53 ;
-  reg [4:0] \$530 ;
-  reg [3:0] \$531 ;
-  reg [3:0] \$532 ;
-  reg \$533 ;
+  reg \$530 ;
+  reg [14:0] \$531 ;
+  reg [12:0] \$532 ;
+  reg [4:0] \$533 ;
   reg \$534 ;
-  reg \$535 ;
-  reg \$536 ;
-  reg [14:0] \$537 ;
-  reg [14:0] \$538 ;
-  reg [12:0] \$539 ;
+  reg [30:0] \$535 ;
+  reg [8:0] \$536 ;
+  reg [18:0] \$537 ;
+  reg [17:0] \$538 ;
+  reg [4:0] \$539 ;
   wire [31:0] \$54 ;
-  reg [12:0] \$540 ;
-  reg [4:0] \$541 ;
-  reg [4:0] \$542 ;
-  reg \$543 ;
-  reg \$544 ;
-  reg [17:0] \$545 ;
-  reg [4:0] \$546 ;
-  reg [17:0] \$547 ;
-  reg [4:0] \$548 ;
-  reg [17:0] \$549 ;
+  reg [30:0] \$540 ;
+  reg [8:0] \$541 ;
+  reg [18:0] \$542 ;
+  reg [17:0] \$543 ;
+  reg [4:0] \$544 ;
+  reg [30:0] \$545 ;
+  reg [8:0] \$546 ;
+  reg [18:0] \$547 ;
+  reg [17:0] \$548 ;
+  reg [4:0] \$549 ;
   wire \$55 ;
-  reg [4:0] \$550 ;
-  reg [17:0] \$551 ;
-  reg [4:0] \$552 ;
-  reg [3:0] \$553 ;
-  reg \$554 ;
-  reg \$555 ;
-  reg [14:0] \$556 ;
-  reg [12:0] \$557 ;
-  reg [4:0] \$558 ;
+  reg [30:0] \$550 ;
+  reg [8:0] \$551 ;
+  reg [18:0] \$552 ;
+  reg [17:0] \$553 ;
+  reg [4:0] \$554 ;
+  reg [3:0] \$555 ;
+  reg [3:0] \$556 ;
+  reg \$557 ;
+  reg \$558 ;
   reg \$559 ;
   wire [30:0] \$56 ;
-  reg [17:0] \$560 ;
-  reg [17:0] \$561 ;
-  reg [17:0] \$562 ;
-  reg [17:0] \$563 ;
-  reg [3:0] \$564 ;
-  reg \$565 ;
-  reg \$566 ;
-  reg [14:0] \$567 ;
-  reg [12:0] \$568 ;
-  reg [4:0] \$569 ;
+  reg \$560 ;
+  reg [14:0] \$561 ;
+  reg [14:0] \$562 ;
+  reg [12:0] \$563 ;
+  reg [12:0] \$564 ;
+  reg [4:0] \$565 ;
+  reg [4:0] \$566 ;
+  reg \$567 ;
+  reg \$568 ;
+  reg [17:0] \$569 ;
   wire [31:0] \$57 ;
-  reg \$570 ;
-  reg [30:0] \$571 ;
-  reg [30:0] \$572 ;
-  reg [30:0] \$573 ;
-  reg [30:0] \$574 ;
-  reg [3:0] \$575 ;
-  reg \$576 ;
-  reg \$577 ;
-  reg [14:0] \$578 ;
-  reg [12:0] \$579 ;
+  reg [4:0] \$570 ;
+  reg [17:0] \$571 ;
+  reg [4:0] \$572 ;
+  reg [17:0] \$573 ;
+  reg [4:0] \$574 ;
+  reg [17:0] \$575 ;
+  reg [4:0] \$576 ;
+  reg [3:0] \$577 ;
+  reg \$578 ;
+  reg \$579 ;
   wire [31:0] \$58 ;
-  reg [4:0] \$580 ;
-  reg \$581 ;
+  reg [14:0] \$580 ;
+  reg [12:0] \$581 ;
   reg [4:0] \$582 ;
-  reg [31:0] \$583 ;
-  reg [31:0] \$584 ;
-  reg [31:0] \$585 ;
-  reg [31:0] \$586 ;
-  reg [3:0] \$587 ;
-  reg \$588 ;
+  reg \$583 ;
+  reg [17:0] \$584 ;
+  reg [17:0] \$585 ;
+  reg [17:0] \$586 ;
+  reg [17:0] \$587 ;
+  reg [3:0] \$588 ;
   reg \$589 ;
   wire [11:0] \$59 ;
-  reg [14:0] \$590 ;
-  reg [12:0] \$591 ;
-  reg [4:0] \$592 ;
-  reg \$593 ;
-  reg [4:0] \$594 ;
-  reg [7:0] \$595 ;
-  reg [7:0] \$596 ;
-  reg [7:0] \$597 ;
-  reg [7:0] \$598 ;
-  reg \$599 ;
+  reg \$590 ;
+  reg [14:0] \$591 ;
+  reg [12:0] \$592 ;
+  reg [4:0] \$593 ;
+  reg \$594 ;
+  reg [30:0] \$595 ;
+  reg [30:0] \$596 ;
+  reg [30:0] \$597 ;
+  reg [30:0] \$598 ;
+  reg [3:0] \$599 ;
   wire \$6 ;
   wire [11:0] \$60 ;
   reg \$600 ;
+  reg \$601 ;
+  reg [14:0] \$602 ;
+  reg [12:0] \$603 ;
+  reg [4:0] \$604 ;
+  reg \$605 ;
+  reg [4:0] \$606 ;
+  reg [31:0] \$607 ;
+  reg [31:0] \$608 ;
+  reg [31:0] \$609 ;
   wire [12:0] \$61 ;
+  reg [31:0] \$610 ;
+  reg [3:0] \$611 ;
+  reg \$612 ;
+  reg \$613 ;
+  reg [14:0] \$614 ;
+  reg [12:0] \$615 ;
+  reg [4:0] \$616 ;
+  reg \$617 ;
+  reg [4:0] \$618 ;
+  reg [7:0] \$619 ;
   wire [30:0] \$62 ;
+  reg [7:0] \$620 ;
+  reg [7:0] \$621 ;
+  reg [7:0] \$622 ;
+  reg \$623 ;
+  reg \$624 ;
   wire [31:0] \$63 ;
   wire \$64 ;
   wire [30:0] \$65 ;
@@ -685,6 +709,16 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   wire [24:0] \$97 ;
   wire [24:0] \$98 ;
   wire [24:0] \$99 ;
+  reg [51:0] a10_addend = 52'h0000000000000;
+  reg a10_any = 1'h0;
+  reg a10_keep = 1'h0;
+  reg a10_last = 1'h0;
+  reg [7:0] a10_len = 8'h00;
+  reg [24:0] a10_max = 25'h0000000;
+  reg [15:0] a10_old_shift = 16'h0000;
+  reg [4:0] a10_pending = 5'h00;
+  reg [20:0] a10_term = 21'h000000;
+  reg a10_valid = 1'h0;
   reg a1_last = 1'h0;
   reg [7:0] a1_len = 8'h00;
   reg [3:0] a1_mask = 4'h0;
@@ -794,6 +828,15 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   reg [15:0] a8_old_shift = 16'h0000;
   reg [20:0] a8_term = 21'h000000;
   reg a8_valid = 1'h0;
+  reg a9_any = 1'h0;
+  reg a9_keep = 1'h0;
+  reg a9_last = 1'h0;
+  reg [7:0] a9_len = 8'h00;
+  reg [24:0] a9_max = 25'h0000000;
+  reg [15:0] a9_old_shift = 16'h0000;
+  reg [4:0] a9_pending = 5'h00;
+  reg [20:0] a9_term = 21'h000000;
+  reg a9_valid = 1'h0;
   wire [4:0] a_exp0_drop;
   reg [4:0] a_exp0_drop_r = 5'h00;
   reg [17:0] a_exp0_lower;
@@ -997,6 +1040,12 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   reg [24:0] r0_max = 25'h0000000;
   reg [26:0] r0_sum = 27'h0000000;
   reg r0_valid = 1'h0;
+  reg [49:0] r0a_acc = 50'h0000000000000;
+  reg r0a_any = 1'h0;
+  reg [7:0] r0a_len = 8'h00;
+  reg [24:0] r0a_max = 25'h0000000;
+  reg [4:0] r0a_pending = 5'h00;
+  reg r0a_valid = 1'h0;
   reg r1_any = 1'h0;
   reg [4:0] r1_lead = 5'h00;
   reg [7:0] r1_len = 8'h00;
@@ -1023,7 +1072,7 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   reg [27:0] r3_recip = 28'h0000000;
   (* init = 1'h0 *)
   wire r3_valid;
-  wire [40:0] r_data;
+  wire [39:0] r_data;
   wire r_en;
   wire r_rdy;
   reg [6:0] rd__addr = 7'h00;
@@ -1047,19 +1096,20 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   input rst;
   wire rst;
   reg [14:0] run_max = 15'h0000;
-  reg [26:0] run_sum = 27'h0000000;
   reg started = 1'h0;
+  reg [49:0] sum_deferred = 50'h0000000000000;
+  reg [4:0] sum_pending = 5'h00;
   reg [7:0] used = 8'h00;
-  reg [40:0] vector_head = 41'h00000000000;
+  reg [39:0] vector_head = 40'h0000000000;
   wire \vector_head.any ;
+  wire [5:0] \vector_head.last_beat ;
   wire [4:0] \vector_head.lead ;
-  wire [6:0] \vector_head.len ;
   wire [14:0] \vector_head.max ;
   wire [12:0] \vector_head.recip ;
   wire vector_load;
   wire vector_pop;
   reg vector_valid = 1'h0;
-  wire [40:0] w_data;
+  wire [39:0] w_data;
   reg w_en = 1'h0;
   (* init = 7'h00 *)
   wire [6:0] wptr;
@@ -1215,525 +1265,599 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   end
   assign rd__data = _0_;
   always @(posedge clk)
-    a3_0_valid <= \$341 ;
+    a2_valid <= \$328 ;
   always @(posedge clk)
-    a3_0_last <= \$342 ;
+    a2_last <= \$329 ;
   always @(posedge clk)
-    a3_0_len <= \$343 ;
+    a2_len <= \$330 ;
   always @(posedge clk)
-    a3_0_mask <= \$344 ;
+    a2_mask <= \$331 ;
   always @(posedge clk)
-    a3_0_any <= \$345 ;
+    a3_whole0 <= \$332 ;
   always @(posedge clk)
-    a3_0_e0 <= \$346 ;
+    a3_whole1 <= \$333 ;
   always @(posedge clk)
-    a3_0_e1 <= \$347 ;
+    a3_whole2 <= \$334 ;
   always @(posedge clk)
-    a3_0_e2 <= \$348 ;
+    a3_whole3 <= \$335 ;
   always @(posedge clk)
-    a3_0_e3 <= \$349 ;
+    a3_max1_0 <= \$336 ;
   always @(posedge clk)
-    a3_1_valid <= \$350 ;
+    a3_max1_1 <= \$337 ;
   always @(posedge clk)
-    a3_1_last <= \$351 ;
+    a3_max2_0 <= \$338 ;
   always @(posedge clk)
-    a3_1_len <= \$352 ;
+    a3_0_valid <= \$339 ;
   always @(posedge clk)
-    a3_1_mask <= \$353 ;
+    a3_0_last <= \$340 ;
   always @(posedge clk)
-    a3_1_any <= \$354 ;
+    a3_0_len <= \$341 ;
   always @(posedge clk)
-    a3_1_e0 <= \$355 ;
+    a3_0_mask <= \$342 ;
   always @(posedge clk)
-    a3_1_e1 <= \$356 ;
+    a3_0_any <= \$343 ;
   always @(posedge clk)
-    a3_1_e2 <= \$357 ;
+    a3_0_e0 <= \$344 ;
   always @(posedge clk)
-    a3_1_e3 <= \$358 ;
+    a3_0_e1 <= \$345 ;
   always @(posedge clk)
-    a3_2_valid <= \$359 ;
+    a3_0_e2 <= \$346 ;
   always @(posedge clk)
-    a3_2_last <= \$360 ;
+    a3_0_e3 <= \$347 ;
   always @(posedge clk)
-    a3_2_len <= \$361 ;
+    a3_1_valid <= \$348 ;
   always @(posedge clk)
-    a3_2_mask <= \$362 ;
+    a3_1_last <= \$349 ;
   always @(posedge clk)
-    a3_2_any <= \$363 ;
+    a3_1_len <= \$350 ;
   always @(posedge clk)
-    a3_2_e0 <= \$364 ;
+    a3_1_mask <= \$351 ;
   always @(posedge clk)
-    a3_2_e1 <= \$365 ;
+    a3_1_any <= \$352 ;
   always @(posedge clk)
-    a3_2_e2 <= \$366 ;
+    a3_1_e0 <= \$353 ;
   always @(posedge clk)
-    a3_2_e3 <= \$367 ;
+    a3_1_e1 <= \$354 ;
   always @(posedge clk)
-    a_exp0_v_r <= \$368 ;
+    a3_1_e2 <= \$355 ;
   always @(posedge clk)
-    a_exp0_offset_r <= \$369 ;
+    a3_1_e3 <= \$356 ;
   always @(posedge clk)
-    a_exp0_step_r <= \$370 ;
+    a3_2_valid <= \$357 ;
   always @(posedge clk)
-    a_exp0_lower_r <= \$371 ;
+    a3_2_last <= \$358 ;
   always @(posedge clk)
-    a_exp0_drop_r <= \$372 ;
+    a3_2_len <= \$359 ;
   always @(posedge clk)
-    a_exp1_v_r <= \$373 ;
+    a3_2_mask <= \$360 ;
   always @(posedge clk)
-    a_exp1_offset_r <= \$374 ;
+    a3_2_any <= \$361 ;
   always @(posedge clk)
-    a_exp1_step_r <= \$375 ;
+    a3_2_e0 <= \$362 ;
   always @(posedge clk)
-    a_exp1_lower_r <= \$376 ;
+    a3_2_e1 <= \$363 ;
   always @(posedge clk)
-    a_exp1_drop_r <= \$377 ;
+    a3_2_e2 <= \$364 ;
   always @(posedge clk)
-    a_exp2_v_r <= \$378 ;
+    a3_2_e3 <= \$365 ;
   always @(posedge clk)
-    a_exp2_offset_r <= \$379 ;
+    a_exp0_v_r <= \$366 ;
   always @(posedge clk)
-    a_exp2_step_r <= \$380 ;
+    a_exp0_offset_r <= \$367 ;
   always @(posedge clk)
-    a_exp2_lower_r <= \$381 ;
+    a_exp0_step_r <= \$368 ;
   always @(posedge clk)
-    a_exp2_drop_r <= \$382 ;
+    a_exp0_lower_r <= \$369 ;
   always @(posedge clk)
-    a_exp3_v_r <= \$383 ;
+    a_exp0_drop_r <= \$370 ;
   always @(posedge clk)
-    a_exp3_offset_r <= \$384 ;
+    a_exp1_v_r <= \$371 ;
   always @(posedge clk)
-    a_exp3_step_r <= \$385 ;
+    a_exp1_offset_r <= \$372 ;
   always @(posedge clk)
-    a_exp3_lower_r <= \$386 ;
+    a_exp1_step_r <= \$373 ;
   always @(posedge clk)
-    a_exp3_drop_r <= \$387 ;
+    a_exp1_lower_r <= \$374 ;
   always @(posedge clk)
-    a3a_max <= \$388 ;
+    a_exp1_drop_r <= \$375 ;
   always @(posedge clk)
-    a3b_max <= \$389 ;
+    a_exp2_v_r <= \$376 ;
   always @(posedge clk)
-    a3a_valid <= \$390 ;
+    a_exp2_offset_r <= \$377 ;
   always @(posedge clk)
-    a3b_valid <= \$391 ;
+    a_exp2_step_r <= \$378 ;
   always @(posedge clk)
-    a3a_last <= \$392 ;
+    a_exp2_lower_r <= \$379 ;
   always @(posedge clk)
-    a3b_last <= \$393 ;
+    a_exp2_drop_r <= \$380 ;
   always @(posedge clk)
-    a3a_len <= \$394 ;
+    a_exp3_v_r <= \$381 ;
   always @(posedge clk)
-    a3b_len <= \$395 ;
+    a_exp3_offset_r <= \$382 ;
   always @(posedge clk)
-    a3a_any <= \$396 ;
+    a_exp3_step_r <= \$383 ;
   always @(posedge clk)
-    a3b_any <= \$397 ;
+    a_exp3_lower_r <= \$384 ;
   always @(posedge clk)
-    a3a_mask <= \$398 ;
+    a_exp3_drop_r <= \$385 ;
   always @(posedge clk)
-    a3b_mask <= \$399 ;
+    a3a_max <= \$386 ;
   always @(posedge clk)
-    a4_mantissa0 <= \$400 ;
+    a3b_max <= \$387 ;
   always @(posedge clk)
-    a4_drop0 <= \$401 ;
+    a3a_valid <= \$388 ;
   always @(posedge clk)
-    a4_mantissa1 <= \$402 ;
+    a3b_valid <= \$389 ;
   always @(posedge clk)
-    a4_drop1 <= \$403 ;
+    a3a_last <= \$390 ;
   always @(posedge clk)
-    a4_mantissa2 <= \$404 ;
+    a3b_last <= \$391 ;
   always @(posedge clk)
-    a4_drop2 <= \$405 ;
+    a3a_len <= \$392 ;
   always @(posedge clk)
-    a4_mantissa3 <= \$406 ;
+    a3b_len <= \$393 ;
   always @(posedge clk)
-    a4_drop3 <= \$407 ;
+    a3a_any <= \$394 ;
   always @(posedge clk)
-    a4_max <= \$408 ;
+    a3b_any <= \$395 ;
   always @(posedge clk)
-    a4_valid <= \$409 ;
+    a3a_mask <= \$396 ;
   always @(posedge clk)
-    a4_last <= \$410 ;
+    a3b_mask <= \$397 ;
   always @(posedge clk)
-    a4_len <= \$411 ;
+    a4_mantissa0 <= \$398 ;
   always @(posedge clk)
-    a4_any <= \$412 ;
+    a4_drop0 <= \$399 ;
   always @(posedge clk)
-    a4_mask <= \$413 ;
+    a4_mantissa1 <= \$400 ;
   always @(posedge clk)
-    a5_term0 <= \$414 ;
+    a4_drop1 <= \$401 ;
   always @(posedge clk)
-    a5_term1 <= \$415 ;
+    a4_mantissa2 <= \$402 ;
   always @(posedge clk)
-    a5_term2 <= \$416 ;
+    a4_drop2 <= \$403 ;
   always @(posedge clk)
-    a5_term3 <= \$417 ;
+    a4_mantissa3 <= \$404 ;
   always @(posedge clk)
-    a5_max <= \$418 ;
+    a4_drop3 <= \$405 ;
   always @(posedge clk)
-    a5_valid <= \$419 ;
+    a4_max <= \$406 ;
   always @(posedge clk)
-    a5_last <= \$420 ;
+    a4_valid <= \$407 ;
   always @(posedge clk)
-    a5_len <= \$421 ;
+    a4_last <= \$408 ;
   always @(posedge clk)
-    a5_any <= \$422 ;
+    a4_len <= \$409 ;
   always @(posedge clk)
-    a5_mask <= \$423 ;
+    a4_any <= \$410 ;
   always @(posedge clk)
-    a6_sum <= \$424 ;
+    a4_mask <= \$411 ;
   always @(posedge clk)
-    a6_max <= \$425 ;
+    a5_term0 <= \$412 ;
   always @(posedge clk)
-    a6_valid <= \$426 ;
+    a5_term1 <= \$413 ;
   always @(posedge clk)
-    a6_last <= \$427 ;
+    a5_term2 <= \$414 ;
   always @(posedge clk)
-    a6_len <= \$428 ;
+    a5_term3 <= \$415 ;
   always @(posedge clk)
-    a6_any <= \$429 ;
+    a5_max <= \$416 ;
   always @(posedge clk)
-    run_max <= \$430 ;
+    a5_valid <= \$417 ;
   always @(posedge clk)
-    started <= \$431 ;
+    a5_last <= \$418 ;
   always @(posedge clk)
-    a7_old_shift <= \$432 ;
+    a5_len <= \$419 ;
   always @(posedge clk)
-    a7_beat_shift <= \$433 ;
+    a5_any <= \$420 ;
   always @(posedge clk)
-    a7_beat_sum <= \$434 ;
+    a5_mask <= \$421 ;
   always @(posedge clk)
-    a7_keep <= \$435 ;
+    a6_sum <= \$422 ;
   always @(posedge clk)
-    a7_valid <= \$436 ;
+    a6_max <= \$423 ;
   always @(posedge clk)
-    a7_last <= \$437 ;
+    a6_valid <= \$424 ;
   always @(posedge clk)
-    a7_len <= \$438 ;
+    a6_last <= \$425 ;
   always @(posedge clk)
-    a7_max <= \$439 ;
+    a6_len <= \$426 ;
   always @(posedge clk)
-    a7_any <= \$440 ;
+    a6_any <= \$427 ;
   always @(posedge clk)
-    a8_term <= \$441 ;
+    run_max <= \$428 ;
   always @(posedge clk)
-    a8_valid <= \$442 ;
+    started <= \$429 ;
   always @(posedge clk)
-    a8_last <= \$443 ;
+    a7_old_shift <= \$430 ;
   always @(posedge clk)
-    a8_len <= \$444 ;
+    a7_beat_shift <= \$431 ;
   always @(posedge clk)
-    a8_max <= \$445 ;
+    a7_beat_sum <= \$432 ;
   always @(posedge clk)
-    a8_any <= \$446 ;
+    a7_keep <= \$433 ;
   always @(posedge clk)
-    a8_old_shift <= \$447 ;
+    a7_valid <= \$434 ;
   always @(posedge clk)
-    a8_keep <= \$448 ;
+    a7_last <= \$435 ;
   always @(posedge clk)
-    run_sum <= \$449 ;
+    a7_len <= \$436 ;
   always @(posedge clk)
-    r0_valid <= \$450 ;
+    a7_max <= \$437 ;
   always @(posedge clk)
-    r0_max <= \$451 ;
+    a7_any <= \$438 ;
   always @(posedge clk)
-    r0_sum <= \$452 ;
+    a8_term <= \$439 ;
   always @(posedge clk)
-    r0_any <= \$453 ;
+    a8_valid <= \$440 ;
   always @(posedge clk)
-    r0_len <= \$454 ;
+    a8_last <= \$441 ;
   always @(posedge clk)
-    r1_valid <= \$455 ;
+    a8_len <= \$442 ;
   always @(posedge clk)
-    r1_max <= \$456 ;
+    a8_max <= \$443 ;
   always @(posedge clk)
-    r1_any <= \$457 ;
+    a8_any <= \$444 ;
   always @(posedge clk)
-    r1_len <= \$458 ;
+    a8_old_shift <= \$445 ;
   always @(posedge clk)
-    r1_lead <= \$459 ;
+    a8_keep <= \$446 ;
   always @(posedge clk)
-    r1_sum <= \$460 ;
+    sum_pending <= \$447 ;
   always @(posedge clk)
-    r2_valid <= \$461 ;
+    a9_valid <= \$448 ;
   always @(posedge clk)
-    r2_max <= \$462 ;
+    a9_last <= \$449 ;
   always @(posedge clk)
-    r2_any <= \$463 ;
+    a9_len <= \$450 ;
   always @(posedge clk)
-    r2_len <= \$464 ;
+    a9_max <= \$451 ;
   always @(posedge clk)
-    r2_lead <= \$465 ;
+    a9_any <= \$452 ;
   always @(posedge clk)
-    r2_mantissa <= \$466 ;
+    a9_old_shift <= \$453 ;
   always @(posedge clk)
-    recip_offset_r <= \$467 ;
+    a9_keep <= \$454 ;
   always @(posedge clk)
-    recip_step_r <= \$468 ;
+    a9_term <= \$455 ;
   always @(posedge clk)
-    recip_lower_r <= \$469 ;
+    a9_pending <= \$456 ;
   always @(posedge clk)
-    r2b_valid <= \$470 ;
+    a10_addend <= \$457 ;
   always @(posedge clk)
-    r2b_max <= \$471 ;
+    a10_valid <= \$458 ;
   always @(posedge clk)
-    r2b_any <= \$472 ;
+    a10_last <= \$459 ;
   always @(posedge clk)
-    r2b_len <= \$473 ;
+    a10_len <= \$460 ;
   always @(posedge clk)
-    r2b_lead <= \$474 ;
+    a10_max <= \$461 ;
   always @(posedge clk)
-    r2b_mantissa <= \$475 ;
+    a10_any <= \$462 ;
   always @(posedge clk)
-    w_en <= \$476 ;
+    a10_old_shift <= \$463 ;
   always @(posedge clk)
-    r3_max <= \$477 ;
+    a10_keep <= \$464 ;
   always @(posedge clk)
-    r3_any <= \$478 ;
+    a10_term <= \$465 ;
   always @(posedge clk)
-    r3_len <= \$479 ;
+    a10_pending <= \$466 ;
   always @(posedge clk)
-    r3_lead <= \$480 ;
+    sum_deferred <= \$467 ;
   always @(posedge clk)
-    r3_recip <= \$481 ;
+    r0a_valid <= \$468 ;
   always @(posedge clk)
-    r3_mantissa <= \$482 ;
+    r0a_max <= \$469 ;
   always @(posedge clk)
-    vector_valid <= \$483 ;
+    r0a_any <= \$470 ;
   always @(posedge clk)
-    vector_head <= \$484 ;
+    r0a_len <= \$471 ;
   always @(posedge clk)
-    rd__addr <= \$485 ;
+    r0a_acc <= \$472 ;
   always @(posedge clk)
-    count <= \$486 ;
+    r0a_pending <= \$473 ;
   always @(posedge clk)
-    d1_valid <= \$487 ;
+    r0_valid <= \$474 ;
   always @(posedge clk)
-    d1_last <= \$488 ;
+    r0_max <= \$475 ;
   always @(posedge clk)
-    d1_max <= \$489 ;
+    r0_sum <= \$476 ;
   always @(posedge clk)
-    d1_recip <= \$490 ;
+    r0_any <= \$477 ;
   always @(posedge clk)
-    d1_lead <= \$491 ;
+    r0_len <= \$478 ;
   always @(posedge clk)
-    d1_any <= \$492 ;
+    r1_valid <= \$479 ;
   always @(posedge clk)
-    d1b_ring <= \$493 ;
+    r1_max <= \$480 ;
   always @(posedge clk)
-    d1b_valid <= \$494 ;
+    r1_any <= \$481 ;
   always @(posedge clk)
-    d1b_last <= \$495 ;
+    r1_len <= \$482 ;
   always @(posedge clk)
-    d1b_max <= \$496 ;
+    r1_lead <= \$483 ;
   always @(posedge clk)
-    d1b_recip <= \$497 ;
+    r1_sum <= \$484 ;
   always @(posedge clk)
-    d1b_lead <= \$498 ;
+    r2_valid <= \$485 ;
   always @(posedge clk)
-    d1b_any <= \$499 ;
+    r2_max <= \$486 ;
   always @(posedge clk)
-    d2_e0 <= \$500 ;
+    r2_any <= \$487 ;
   always @(posedge clk)
-    d2_e1 <= \$501 ;
+    r2_len <= \$488 ;
   always @(posedge clk)
-    d2_e2 <= \$502 ;
+    r2_lead <= \$489 ;
   always @(posedge clk)
-    d2_e3 <= \$503 ;
+    r2_mantissa <= \$490 ;
   always @(posedge clk)
-    d2_mask <= \$504 ;
+    recip_offset_r <= \$491 ;
   always @(posedge clk)
-    d2_valid <= \$505 ;
+    recip_step_r <= \$492 ;
   always @(posedge clk)
-    d2_last <= \$506 ;
+    recip_lower_r <= \$493 ;
   always @(posedge clk)
-    d2_max <= \$507 ;
+    r2b_valid <= \$494 ;
   always @(posedge clk)
-    d2_recip <= \$508 ;
+    r2b_max <= \$495 ;
   always @(posedge clk)
-    d2_lead <= \$509 ;
+    r2b_any <= \$496 ;
   always @(posedge clk)
-    d2_any <= \$510 ;
+    r2b_len <= \$497 ;
   always @(posedge clk)
-    d_exp0_v_r <= \$511 ;
+    r2b_lead <= \$498 ;
   always @(posedge clk)
-    d_exp0_offset_r <= \$512 ;
+    r2b_mantissa <= \$499 ;
   always @(posedge clk)
-    d_exp0_step_r <= \$513 ;
+    w_en <= \$500 ;
   always @(posedge clk)
-    d_exp0_lower_r <= \$514 ;
+    r3_max <= \$501 ;
   always @(posedge clk)
-    d_exp0_drop_r <= \$515 ;
+    r3_any <= \$502 ;
   always @(posedge clk)
-    d_exp1_v_r <= \$516 ;
+    r3_len <= \$503 ;
   always @(posedge clk)
-    d_exp1_offset_r <= \$517 ;
+    r3_lead <= \$504 ;
   always @(posedge clk)
-    d_exp1_step_r <= \$518 ;
+    r3_recip <= \$505 ;
   always @(posedge clk)
-    d_exp1_lower_r <= \$519 ;
+    r3_mantissa <= \$506 ;
   always @(posedge clk)
-    d_exp1_drop_r <= \$520 ;
+    vector_valid <= \$507 ;
   always @(posedge clk)
-    d_exp2_v_r <= \$521 ;
+    vector_head <= \$508 ;
   always @(posedge clk)
-    d_exp2_offset_r <= \$522 ;
+    rd__addr <= \$509 ;
   always @(posedge clk)
-    d_exp2_step_r <= \$523 ;
+    count <= \$510 ;
   always @(posedge clk)
-    d_exp2_lower_r <= \$524 ;
+    d1_valid <= \$511 ;
   always @(posedge clk)
-    d_exp2_drop_r <= \$525 ;
+    d1_last <= \$512 ;
   always @(posedge clk)
-    d_exp3_v_r <= \$526 ;
+    d1_max <= \$513 ;
   always @(posedge clk)
-    d_exp3_offset_r <= \$527 ;
+    d1_recip <= \$514 ;
   always @(posedge clk)
-    d_exp3_step_r <= \$528 ;
+    d1_lead <= \$515 ;
   always @(posedge clk)
-    d_exp3_lower_r <= \$529 ;
+    d1_any <= \$516 ;
   always @(posedge clk)
-    d_exp3_drop_r <= \$530 ;
+    d1b_ring <= \$517 ;
   always @(posedge clk)
-    d2a_mask <= \$531 ;
+    d1b_valid <= \$518 ;
   always @(posedge clk)
-    d2b_mask <= \$532 ;
+    d1b_last <= \$519 ;
   always @(posedge clk)
-    d2a_valid <= \$533 ;
+    d1b_max <= \$520 ;
   always @(posedge clk)
-    d2b_valid <= \$534 ;
+    d1b_recip <= \$521 ;
   always @(posedge clk)
-    d2a_last <= \$535 ;
+    d1b_lead <= \$522 ;
   always @(posedge clk)
-    d2b_last <= \$536 ;
+    d1b_any <= \$523 ;
   always @(posedge clk)
-    d2a_max <= \$537 ;
+    d2_e0 <= \$524 ;
   always @(posedge clk)
-    d2b_max <= \$538 ;
+    d2_e1 <= \$525 ;
   always @(posedge clk)
-    d2a_recip <= \$539 ;
+    d2_e2 <= \$526 ;
   always @(posedge clk)
-    d2b_recip <= \$540 ;
+    d2_e3 <= \$527 ;
   always @(posedge clk)
-    d2a_lead <= \$541 ;
+    d2_mask <= \$528 ;
   always @(posedge clk)
-    d2b_lead <= \$542 ;
+    d2_valid <= \$529 ;
   always @(posedge clk)
-    d2a_any <= \$543 ;
+    d2_last <= \$530 ;
   always @(posedge clk)
-    d2b_any <= \$544 ;
+    d2_max <= \$531 ;
   always @(posedge clk)
-    d3_mantissa0 <= \$545 ;
+    d2_recip <= \$532 ;
   always @(posedge clk)
-    d3_drop0 <= \$546 ;
+    d2_lead <= \$533 ;
   always @(posedge clk)
-    d3_mantissa1 <= \$547 ;
+    d2_any <= \$534 ;
   always @(posedge clk)
-    d3_drop1 <= \$548 ;
+    d_exp0_v_r <= \$535 ;
   always @(posedge clk)
-    d3_mantissa2 <= \$549 ;
+    d_exp0_offset_r <= \$536 ;
   always @(posedge clk)
-    d3_drop2 <= \$550 ;
+    d_exp0_step_r <= \$537 ;
   always @(posedge clk)
-    d3_mantissa3 <= \$551 ;
+    d_exp0_lower_r <= \$538 ;
   always @(posedge clk)
-    d3_drop3 <= \$552 ;
+    d_exp0_drop_r <= \$539 ;
   always @(posedge clk)
-    d3_mask <= \$553 ;
+    d_exp1_v_r <= \$540 ;
   always @(posedge clk)
-    d3_valid <= \$554 ;
+    d_exp1_offset_r <= \$541 ;
   always @(posedge clk)
-    d3_last <= \$555 ;
+    d_exp1_step_r <= \$542 ;
   always @(posedge clk)
-    d3_max <= \$556 ;
+    d_exp1_lower_r <= \$543 ;
   always @(posedge clk)
-    d3_recip <= \$557 ;
+    d_exp1_drop_r <= \$544 ;
   always @(posedge clk)
-    d3_lead <= \$558 ;
+    d_exp2_v_r <= \$545 ;
   always @(posedge clk)
-    d3_any <= \$559 ;
+    d_exp2_offset_r <= \$546 ;
   always @(posedge clk)
-    d4_num0 <= \$560 ;
+    d_exp2_step_r <= \$547 ;
   always @(posedge clk)
-    d4_num1 <= \$561 ;
+    d_exp2_lower_r <= \$548 ;
   always @(posedge clk)
-    d4_num2 <= \$562 ;
+    d_exp2_drop_r <= \$549 ;
   always @(posedge clk)
-    d4_num3 <= \$563 ;
+    d_exp3_v_r <= \$550 ;
   always @(posedge clk)
-    d4_mask <= \$564 ;
+    d_exp3_offset_r <= \$551 ;
   always @(posedge clk)
-    d4_valid <= \$565 ;
+    d_exp3_step_r <= \$552 ;
   always @(posedge clk)
-    d4_last <= \$566 ;
+    d_exp3_lower_r <= \$553 ;
   always @(posedge clk)
-    d4_max <= \$567 ;
+    d_exp3_drop_r <= \$554 ;
   always @(posedge clk)
-    d4_recip <= \$568 ;
+    d2a_mask <= \$555 ;
   always @(posedge clk)
-    d4_lead <= \$569 ;
+    d2b_mask <= \$556 ;
   always @(posedge clk)
-    d4_any <= \$570 ;
+    d2a_valid <= \$557 ;
   always @(posedge clk)
-    d5_prod0 <= \$571 ;
+    d2b_valid <= \$558 ;
   always @(posedge clk)
-    d5_prod1 <= \$572 ;
+    d2a_last <= \$559 ;
   always @(posedge clk)
-    d5_prod2 <= \$573 ;
+    d2b_last <= \$560 ;
   always @(posedge clk)
-    d5_prod3 <= \$574 ;
+    d2a_max <= \$561 ;
   always @(posedge clk)
-    d5_mask <= \$575 ;
+    d2b_max <= \$562 ;
   always @(posedge clk)
-    d5_valid <= \$576 ;
+    d2a_recip <= \$563 ;
   always @(posedge clk)
-    d5_last <= \$577 ;
+    d2b_recip <= \$564 ;
   always @(posedge clk)
-    d5_max <= \$578 ;
+    d2a_lead <= \$565 ;
   always @(posedge clk)
-    d5_recip <= \$579 ;
+    d2b_lead <= \$566 ;
   always @(posedge clk)
-    d5_lead <= \$580 ;
+    d2a_any <= \$567 ;
   always @(posedge clk)
-    d5_any <= \$581 ;
+    d2b_any <= \$568 ;
   always @(posedge clk)
-    d5_shift <= \$582 ;
+    d3_mantissa0 <= \$569 ;
   always @(posedge clk)
-    d6_twice0 <= \$583 ;
+    d3_drop0 <= \$570 ;
   always @(posedge clk)
-    d6_twice1 <= \$584 ;
+    d3_mantissa1 <= \$571 ;
   always @(posedge clk)
-    d6_twice2 <= \$585 ;
+    d3_drop1 <= \$572 ;
   always @(posedge clk)
-    d6_twice3 <= \$586 ;
+    d3_mantissa2 <= \$573 ;
   always @(posedge clk)
-    d6_mask <= \$587 ;
+    d3_drop2 <= \$574 ;
   always @(posedge clk)
-    d6_valid <= \$588 ;
+    d3_mantissa3 <= \$575 ;
   always @(posedge clk)
-    d6_last <= \$589 ;
+    d3_drop3 <= \$576 ;
   always @(posedge clk)
-    d6_max <= \$590 ;
+    d3_mask <= \$577 ;
   always @(posedge clk)
-    d6_recip <= \$591 ;
+    d3_valid <= \$578 ;
   always @(posedge clk)
-    d6_lead <= \$592 ;
+    d3_last <= \$579 ;
   always @(posedge clk)
-    d6_any <= \$593 ;
+    d3_max <= \$580 ;
   always @(posedge clk)
-    d6_shift <= \$594 ;
+    d3_recip <= \$581 ;
   always @(posedge clk)
-    d7_y0 <= \$595 ;
+    d3_lead <= \$582 ;
   always @(posedge clk)
-    d7_y1 <= \$596 ;
+    d3_any <= \$583 ;
   always @(posedge clk)
-    d7_y2 <= \$597 ;
+    d4_num0 <= \$584 ;
   always @(posedge clk)
-    d7_y3 <= \$598 ;
+    d4_num1 <= \$585 ;
   always @(posedge clk)
-    o__valid <= \$599 ;
+    d4_num2 <= \$586 ;
   always @(posedge clk)
-    d7_last <= \$600 ;
+    d4_num3 <= \$587 ;
+  always @(posedge clk)
+    d4_mask <= \$588 ;
+  always @(posedge clk)
+    d4_valid <= \$589 ;
+  always @(posedge clk)
+    d4_last <= \$590 ;
+  always @(posedge clk)
+    d4_max <= \$591 ;
+  always @(posedge clk)
+    d4_recip <= \$592 ;
+  always @(posedge clk)
+    d4_lead <= \$593 ;
+  always @(posedge clk)
+    d4_any <= \$594 ;
+  always @(posedge clk)
+    d5_prod0 <= \$595 ;
+  always @(posedge clk)
+    d5_prod1 <= \$596 ;
+  always @(posedge clk)
+    d5_prod2 <= \$597 ;
+  always @(posedge clk)
+    d5_prod3 <= \$598 ;
+  always @(posedge clk)
+    d5_mask <= \$599 ;
+  always @(posedge clk)
+    d5_valid <= \$600 ;
+  always @(posedge clk)
+    d5_last <= \$601 ;
+  always @(posedge clk)
+    d5_max <= \$602 ;
+  always @(posedge clk)
+    d5_recip <= \$603 ;
+  always @(posedge clk)
+    d5_lead <= \$604 ;
+  always @(posedge clk)
+    d5_any <= \$605 ;
+  always @(posedge clk)
+    d5_shift <= \$606 ;
+  always @(posedge clk)
+    d6_twice0 <= \$607 ;
+  always @(posedge clk)
+    d6_twice1 <= \$608 ;
+  always @(posedge clk)
+    d6_twice2 <= \$609 ;
+  always @(posedge clk)
+    d6_twice3 <= \$610 ;
+  always @(posedge clk)
+    d6_mask <= \$611 ;
+  always @(posedge clk)
+    d6_valid <= \$612 ;
+  always @(posedge clk)
+    d6_last <= \$613 ;
+  always @(posedge clk)
+    d6_max <= \$614 ;
+  always @(posedge clk)
+    d6_recip <= \$615 ;
+  always @(posedge clk)
+    d6_lead <= \$616 ;
+  always @(posedge clk)
+    d6_any <= \$617 ;
+  always @(posedge clk)
+    d6_shift <= \$618 ;
+  always @(posedge clk)
+    d7_y0 <= \$619 ;
+  always @(posedge clk)
+    d7_y1 <= \$620 ;
+  always @(posedge clk)
+    d7_y2 <= \$621 ;
+  always @(posedge clk)
+    d7_y3 <= \$622 ;
+  always @(posedge clk)
+    o__valid <= \$623 ;
+  always @(posedge clk)
+    d7_last <= \$624 ;
   assign i__ready = used < 8'h80;
   assign accept = i__valid & i__ready;
   assign \$3  = \$2  + 1'h1;
@@ -1762,14 +1886,14 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   assign \$40  = 5'h10 - r1_lead;
   assign \$41  = r1_sum << \$40 ;
   assign \$44  = \$43  + 1'h1;
-  assign \$45  = ~ o__valid;
-  assign ce = \$45  | o__ready;
-  assign \$46  = ~ vector_valid;
-  assign \$47  = \$46  | vector_pop;
-  assign vector_load = r_rdy & \$47 ;
+  assign \$45  = r3_len - 1'h1;
+  assign \$46  = ~ o__valid;
+  assign ce = \$46  | o__ready;
+  assign \$47  = ~ vector_valid;
+  assign \$48  = \$47  | vector_pop;
+  assign vector_load = r_rdy & \$48 ;
   assign issue = ce & vector_valid;
-  assign \$48  = count + 1'h1;
-  assign \$49  = \$48  == vector_head[40:34];
+  assign \$49  = count == vector_head[39:34];
   assign vector_pop = issue & \$49 ;
   assign \$52  = \$51  + 1'h1;
   assign \$54  = - $signed(\$53 );
@@ -1877,148 +2001,124 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   assign \$193  = a7_beat_shift >= 5'h1b;
   assign \$194  = a7_beat_sum >> a7_beat_shift[4:0];
   assign \$195  = \$193  ? 21'h000000 : \$194 ;
-  assign \$196  = a8_old_shift >= 5'h1b;
-  assign \$197  = run_sum >> a8_old_shift[4:0];
-  assign \$198  = \$196  ? 27'h0000000 : \$197 ;
-  assign \$199  = a8_keep ? \$198  : 27'h0000000;
-  assign \$200  = \$199  + a8_term;
-  assign \$201  = a8_valid & a8_last;
-  assign \$202  = a8_old_shift >= 5'h1b;
-  assign \$203  = run_sum >> a8_old_shift[4:0];
-  assign \$204  = \$202  ? 27'h0000000 : \$203 ;
-  assign \$205  = a8_keep ? \$204  : 27'h0000000;
-  assign \$206  = \$205  + a8_term;
+  assign \$196  = sum_pending + a8_old_shift;
+  assign \$197  = a8_keep ? \$196  : 17'h00000;
+  assign \$198  = sum_pending + a8_old_shift;
+  assign \$199  = a8_keep ? \$198  : 17'h00000;
+  assign \$200  = a9_term << a9_pending;
+  assign \$201  = a10_keep ? sum_deferred : 50'h0000000000000;
+  assign \$202  = \$201  + a10_addend;
+  assign \$203  = a10_valid & a10_last;
+  assign \$204  = a10_keep ? sum_deferred : 50'h0000000000000;
+  assign \$205  = \$204  + a10_addend;
+  assign \$206  = r0a_acc >> r0a_pending;
   assign \$207  = recip_upper - recip_lower;
   assign \$208  = $signed({ 1'h0, recip_offset_r }) * $signed(recip_step_r);
   assign \$210  = $signed({ 1'h0, recip_lower_r }) + $signed(\$209 );
   assign \$211  = rd__addr + 1'h1;
-  assign \$212  = count + 1'h1;
-  assign \$213  = \$212  == vector_head[40:34];
-  assign \$214  = count + 1'h1;
-  assign \$215  = \$213  ? 8'h00 : \$214 ;
-  assign \$216  = count + 1'h1;
-  assign \$217  = \$216  == vector_head[40:34];
-  assign \$218  = issue & \$217 ;
-  assign \$219  = $signed(d1b_ring[7:0]) * $signed(18'h17154);
-  assign \$221  = $signed(d1b_ring[15:8]) * $signed(18'h17154);
-  assign \$223  = $signed(d1b_ring[23:16]) * $signed(18'h17154);
-  assign \$225  = $signed(d1b_ring[31:24]) * $signed(18'h17154);
-  assign \$228  = $signed(d2_e0) - $signed(\$227 );
-  assign \$229  = d_exp0_upper - d_exp0_lower;
-  assign \$231  = $signed(d2_e1) - $signed(\$230 );
-  assign \$232  = d_exp1_upper - d_exp1_lower;
-  assign \$234  = $signed(d2_e2) - $signed(\$233 );
-  assign \$235  = d_exp2_upper - d_exp2_lower;
-  assign \$237  = $signed(d2_e3) - $signed(\$236 );
-  assign \$238  = d_exp3_upper - d_exp3_lower;
-  assign \$239  = $signed({ 1'h0, d_exp0_offset_r }) * $signed(d_exp0_step_r);
-  assign \$241  = $signed({ 1'h0, d_exp0_lower_r }) + $signed(\$240 );
-  assign \$242  = $signed({ 1'h0, d_exp1_offset_r }) * $signed(d_exp1_step_r);
-  assign \$244  = $signed({ 1'h0, d_exp1_lower_r }) + $signed(\$243 );
-  assign \$245  = $signed({ 1'h0, d_exp2_offset_r }) * $signed(d_exp2_step_r);
-  assign \$247  = $signed({ 1'h0, d_exp2_lower_r }) + $signed(\$246 );
-  assign \$248  = $signed({ 1'h0, d_exp3_offset_r }) * $signed(d_exp3_step_r);
-  assign \$250  = $signed({ 1'h0, d_exp3_lower_r }) + $signed(\$249 );
-  assign \$251  = 1'h1 << d3_drop0;
-  assign \$253  = d3_mantissa0 + \$252 ;
-  assign \$254  = \$253  >> d3_drop0;
-  assign \$255  = 1'h1 << d3_drop1;
-  assign \$257  = d3_mantissa1 + \$256 ;
-  assign \$258  = \$257  >> d3_drop1;
-  assign \$259  = 1'h1 << d3_drop2;
-  assign \$261  = d3_mantissa2 + \$260 ;
-  assign \$262  = \$261  >> d3_drop2;
-  assign \$263  = 1'h1 << d3_drop3;
-  assign \$265  = d3_mantissa3 + \$264 ;
-  assign \$266  = \$265  >> d3_drop3;
-  assign \$267  = d4_num0 * d4_recip;
-  assign \$268  = d4_num1 * d4_recip;
-  assign \$269  = d4_num2 * d4_recip;
-  assign \$270  = d4_num3 * d4_recip;
+  assign \$212  = count == vector_head[39:34];
+  assign \$213  = count + 1'h1;
+  assign \$214  = \$212  ? 8'h00 : \$213 ;
+  assign \$215  = count == vector_head[39:34];
+  assign \$216  = issue & \$215 ;
+  assign \$217  = $signed(d1b_ring[7:0]) * $signed(18'h17154);
+  assign \$219  = $signed(d1b_ring[15:8]) * $signed(18'h17154);
+  assign \$221  = $signed(d1b_ring[23:16]) * $signed(18'h17154);
+  assign \$223  = $signed(d1b_ring[31:24]) * $signed(18'h17154);
+  assign \$226  = $signed(d2_e0) - $signed(\$225 );
+  assign \$227  = d_exp0_upper - d_exp0_lower;
+  assign \$229  = $signed(d2_e1) - $signed(\$228 );
+  assign \$230  = d_exp1_upper - d_exp1_lower;
+  assign \$232  = $signed(d2_e2) - $signed(\$231 );
+  assign \$233  = d_exp2_upper - d_exp2_lower;
+  assign \$235  = $signed(d2_e3) - $signed(\$234 );
+  assign \$236  = d_exp3_upper - d_exp3_lower;
+  assign \$237  = $signed({ 1'h0, d_exp0_offset_r }) * $signed(d_exp0_step_r);
+  assign \$239  = $signed({ 1'h0, d_exp0_lower_r }) + $signed(\$238 );
+  assign \$240  = $signed({ 1'h0, d_exp1_offset_r }) * $signed(d_exp1_step_r);
+  assign \$242  = $signed({ 1'h0, d_exp1_lower_r }) + $signed(\$241 );
+  assign \$243  = $signed({ 1'h0, d_exp2_offset_r }) * $signed(d_exp2_step_r);
+  assign \$245  = $signed({ 1'h0, d_exp2_lower_r }) + $signed(\$244 );
+  assign \$246  = $signed({ 1'h0, d_exp3_offset_r }) * $signed(d_exp3_step_r);
+  assign \$248  = $signed({ 1'h0, d_exp3_lower_r }) + $signed(\$247 );
+  assign \$249  = 1'h1 << d3_drop0;
+  assign \$251  = d3_mantissa0 + \$250 ;
+  assign \$252  = \$251  >> d3_drop0;
+  assign \$253  = 1'h1 << d3_drop1;
+  assign \$255  = d3_mantissa1 + \$254 ;
+  assign \$256  = \$255  >> d3_drop1;
+  assign \$257  = 1'h1 << d3_drop2;
+  assign \$259  = d3_mantissa2 + \$258 ;
+  assign \$260  = \$259  >> d3_drop2;
+  assign \$261  = 1'h1 << d3_drop3;
+  assign \$263  = d3_mantissa3 + \$262 ;
+  assign \$264  = \$263  >> d3_drop3;
+  assign \$265  = d4_num0 * d4_recip;
+  assign \$266  = d4_num1 * d4_recip;
+  assign \$267  = d4_num2 * d4_recip;
+  assign \$268  = d4_num3 * d4_recip;
+  assign \$270  = \$269  >> d5_shift;
   assign \$272  = \$271  >> d5_shift;
   assign \$274  = \$273  >> d5_shift;
   assign \$276  = \$275  >> d5_shift;
-  assign \$278  = \$277  >> d5_shift;
-  assign \$279  = ~ d6_any;
-  assign \$280  = d6_mask[0] | \$279 ;
-  assign \$281  = d6_twice0 + 1'h1;
-  assign \$283  = \$282  > 8'hff;
-  assign \$284  = d6_twice0 + 1'h1;
-  assign \$286  = \$283  ? 33'h0000000ff : \$285 ;
-  assign \$287  = \$280  ? 33'h000000000 : \$286 ;
-  assign \$288  = ~ d6_any;
-  assign \$289  = d6_mask[1] | \$288 ;
-  assign \$290  = d6_twice1 + 1'h1;
-  assign \$292  = \$291  > 8'hff;
-  assign \$293  = d6_twice1 + 1'h1;
-  assign \$295  = \$292  ? 33'h0000000ff : \$294 ;
-  assign \$296  = \$289  ? 33'h000000000 : \$295 ;
-  assign \$297  = ~ d6_any;
-  assign \$298  = d6_mask[2] | \$297 ;
-  assign \$299  = d6_twice2 + 1'h1;
-  assign \$301  = \$300  > 8'hff;
-  assign \$302  = d6_twice2 + 1'h1;
-  assign \$304  = \$301  ? 33'h0000000ff : \$303 ;
-  assign \$305  = \$298  ? 33'h000000000 : \$304 ;
-  assign \$306  = ~ d6_any;
-  assign \$307  = d6_mask[3] | \$306 ;
-  assign \$308  = d6_twice3 + 1'h1;
-  assign \$310  = \$309  > 8'hff;
-  assign \$311  = d6_twice3 + 1'h1;
-  assign \$313  = \$310  ? 33'h0000000ff : \$312 ;
-  assign \$314  = \$307  ? 33'h000000000 : \$313 ;
+  assign \$277  = ~ d6_any;
+  assign \$278  = d6_mask[0] | \$277 ;
+  assign \$279  = d6_twice0 + 1'h1;
+  assign \$281  = \$280  > 8'hff;
+  assign \$282  = d6_twice0 + 1'h1;
+  assign \$284  = \$281  ? 33'h0000000ff : \$283 ;
+  assign \$285  = \$278  ? 33'h000000000 : \$284 ;
+  assign \$286  = ~ d6_any;
+  assign \$287  = d6_mask[1] | \$286 ;
+  assign \$288  = d6_twice1 + 1'h1;
+  assign \$290  = \$289  > 8'hff;
+  assign \$291  = d6_twice1 + 1'h1;
+  assign \$293  = \$290  ? 33'h0000000ff : \$292 ;
+  assign \$294  = \$287  ? 33'h000000000 : \$293 ;
+  assign \$295  = ~ d6_any;
+  assign \$296  = d6_mask[2] | \$295 ;
+  assign \$297  = d6_twice2 + 1'h1;
+  assign \$299  = \$298  > 8'hff;
+  assign \$300  = d6_twice2 + 1'h1;
+  assign \$302  = \$299  ? 33'h0000000ff : \$301 ;
+  assign \$303  = \$296  ? 33'h000000000 : \$302 ;
+  assign \$304  = ~ d6_any;
+  assign \$305  = d6_mask[3] | \$304 ;
+  assign \$306  = d6_twice3 + 1'h1;
+  assign \$308  = \$307  > 8'hff;
+  assign \$309  = d6_twice3 + 1'h1;
+  assign \$311  = \$308  ? 33'h0000000ff : \$310 ;
+  assign \$312  = \$305  ? 33'h000000000 : \$311 ;
   always @(posedge clk)
-    wr__addr <= \$315 ;
+    wr__addr <= \$313 ;
   always @(posedge clk)
-    used <= \$316 ;
+    used <= \$314 ;
   always @(posedge clk)
-    length <= \$317 ;
+    length <= \$315 ;
   always @(posedge clk)
-    a1_valid <= \$318 ;
+    a1_valid <= \$316 ;
   always @(posedge clk)
-    a1_last <= \$319 ;
+    a1_last <= \$317 ;
   always @(posedge clk)
-    a1_len <= \$320 ;
+    a1_len <= \$318 ;
   always @(posedge clk)
-    a1_mask <= \$321 ;
+    a1_mask <= \$319 ;
   always @(posedge clk)
-    a1_x0 <= \$322 ;
+    a1_x0 <= \$320 ;
   always @(posedge clk)
-    a1_x1 <= \$323 ;
+    a1_x1 <= \$321 ;
   always @(posedge clk)
-    a1_x2 <= \$324 ;
+    a1_x2 <= \$322 ;
   always @(posedge clk)
-    a1_x3 <= \$325 ;
+    a1_x3 <= \$323 ;
   always @(posedge clk)
-    a2_e0 <= \$326 ;
+    a2_e0 <= \$324 ;
   always @(posedge clk)
-    a2_e1 <= \$327 ;
+    a2_e1 <= \$325 ;
   always @(posedge clk)
-    a2_e2 <= \$328 ;
+    a2_e2 <= \$326 ;
   always @(posedge clk)
-    a2_e3 <= \$329 ;
-  always @(posedge clk)
-    a2_valid <= \$330 ;
-  always @(posedge clk)
-    a2_last <= \$331 ;
-  always @(posedge clk)
-    a2_len <= \$332 ;
-  always @(posedge clk)
-    a2_mask <= \$333 ;
-  always @(posedge clk)
-    a3_whole0 <= \$334 ;
-  always @(posedge clk)
-    a3_whole1 <= \$335 ;
-  always @(posedge clk)
-    a3_whole2 <= \$336 ;
-  always @(posedge clk)
-    a3_whole3 <= \$337 ;
-  always @(posedge clk)
-    a3_max1_0 <= \$338 ;
-  always @(posedge clk)
-    a3_max1_1 <= \$339 ;
-  always @(posedge clk)
-    a3_max2_0 <= \$340 ;
+    a2_e3 <= \$327 ;
   \softmax_int8.core.vectors  vectors (
     .clk(clk),
     .r_data(r_data),
@@ -2030,774 +2130,865 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$342  = a2_last;
+    \$329  = a1_last;
     if (rst) begin
-      \$342  = 1'h0;
+      \$329  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$343  = a2_len;
+    \$330  = a1_len;
     if (rst) begin
-      \$343  = 8'h00;
+      \$330  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$344  = a2_mask;
+    \$331  = a1_mask;
     if (rst) begin
-      \$344  = 4'h0;
+      \$331  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$345  = \$116 ;
+    \$332  = \$102 ;
     if (rst) begin
-      \$345  = 1'h0;
+      \$332  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$346  = a2_e0;
+    \$333  = \$104 ;
+    if (rst) begin
+      \$333  = 25'h0000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$334  = \$106 ;
+    if (rst) begin
+      \$334  = 25'h0000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$335  = \$108 ;
+    if (rst) begin
+      \$335  = 25'h0000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$336  = \$110 ;
+    if (rst) begin
+      \$336  = 25'h0000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$337  = \$112 ;
+    if (rst) begin
+      \$337  = 25'h0000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$338  = \$114 ;
+    if (rst) begin
+      \$338  = 25'h0000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$339  = a2_valid;
+    if (rst) begin
+      \$339  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$340  = a2_last;
+    if (rst) begin
+      \$340  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$341  = a2_len;
+    if (rst) begin
+      \$341  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$342  = a2_mask;
+    if (rst) begin
+      \$342  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$343  = \$116 ;
+    if (rst) begin
+      \$343  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$344  = a2_e0;
+    if (rst) begin
+      \$344  = 25'h0000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$345  = a2_e1;
+    if (rst) begin
+      \$345  = 25'h0000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$346  = a2_e2;
     if (rst) begin
       \$346  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$347  = a2_e1;
+    \$347  = a2_e3;
     if (rst) begin
       \$347  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$348  = a2_e2;
+    \$348  = a3_0_valid;
     if (rst) begin
-      \$348  = 25'h0000000;
+      \$348  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$349  = a2_e3;
+    \$349  = a3_0_last;
     if (rst) begin
-      \$349  = 25'h0000000;
+      \$349  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$350  = a3_0_valid;
+    \$350  = a3_0_len;
     if (rst) begin
-      \$350  = 1'h0;
+      \$350  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$351  = a3_0_last;
+    \$351  = a3_0_mask;
     if (rst) begin
-      \$351  = 1'h0;
+      \$351  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$352  = a3_0_len;
+    \$352  = a3_0_any;
     if (rst) begin
-      \$352  = 8'h00;
+      \$352  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$353  = a3_0_mask;
+    \$353  = a3_0_e0;
     if (rst) begin
-      \$353  = 4'h0;
+      \$353  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$354  = a3_0_any;
+    \$354  = a3_0_e1;
     if (rst) begin
-      \$354  = 1'h0;
+      \$354  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$355  = a3_0_e0;
+    \$355  = a3_0_e2;
     if (rst) begin
       \$355  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$356  = a3_0_e1;
+    \$356  = a3_0_e3;
     if (rst) begin
       \$356  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$357  = a3_0_e2;
+    \$357  = a3_1_valid;
     if (rst) begin
-      \$357  = 25'h0000000;
+      \$357  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$358  = a3_0_e3;
+    \$358  = a3_1_last;
     if (rst) begin
-      \$358  = 25'h0000000;
+      \$358  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$359  = a3_1_valid;
+    \$359  = a3_1_len;
     if (rst) begin
-      \$359  = 1'h0;
+      \$359  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$360  = a3_1_last;
+    \$360  = a3_1_mask;
     if (rst) begin
-      \$360  = 1'h0;
+      \$360  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$361  = a3_1_len;
+    \$361  = a3_1_any;
     if (rst) begin
-      \$361  = 8'h00;
+      \$361  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$362  = a3_1_mask;
+    \$362  = a3_1_e0;
     if (rst) begin
-      \$362  = 4'h0;
+      \$362  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$363  = a3_1_any;
+    \$363  = a3_1_e1;
     if (rst) begin
-      \$363  = 1'h0;
+      \$363  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$364  = a3_1_e0;
+    \$364  = a3_1_e2;
     if (rst) begin
       \$364  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$365  = a3_1_e1;
+    \$365  = a3_1_e3;
     if (rst) begin
       \$365  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$366  = a3_1_e2;
+    \$366  = \$118 ;
     if (rst) begin
-      \$366  = 25'h0000000;
+      \$366  = 41'h00000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$367  = a3_1_e3;
+    \$367  = a_exp0_v_r[8:0];
     if (rst) begin
-      \$367  = 25'h0000000;
+      \$367  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$368  = \$118 ;
+    \$368  = \$119 ;
     if (rst) begin
-      \$368  = 41'h00000000000;
+      \$368  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$369  = a_exp0_v_r[8:0];
+    \$369  = a_exp0_lower;
     if (rst) begin
-      \$369  = 9'h000;
+      \$369  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$370  = \$119 ;
+    \$370  = \$9 [4:0];
     if (rst) begin
-      \$370  = 19'h00000;
+      \$370  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$371  = a_exp0_lower;
+    \$371  = \$121 ;
     if (rst) begin
-      \$371  = 18'h00000;
+      \$371  = 41'h00000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$372  = \$9 [4:0];
+    \$372  = a_exp1_v_r[8:0];
     if (rst) begin
-      \$372  = 5'h00;
+      \$372  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$373  = \$121 ;
+    \$373  = \$122 ;
     if (rst) begin
-      \$373  = 41'h00000000000;
+      \$373  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$374  = a_exp1_v_r[8:0];
+    \$374  = a_exp1_lower;
     if (rst) begin
-      \$374  = 9'h000;
+      \$374  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$375  = \$122 ;
+    \$375  = \$18 [4:0];
     if (rst) begin
-      \$375  = 19'h00000;
+      \$375  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$376  = a_exp1_lower;
+    \$376  = \$124 ;
     if (rst) begin
-      \$376  = 18'h00000;
+      \$376  = 41'h00000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$377  = \$18 [4:0];
+    \$377  = a_exp2_v_r[8:0];
     if (rst) begin
-      \$377  = 5'h00;
+      \$377  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$378  = \$124 ;
+    \$378  = \$125 ;
     if (rst) begin
-      \$378  = 41'h00000000000;
+      \$378  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$379  = a_exp2_v_r[8:0];
+    \$379  = a_exp2_lower;
     if (rst) begin
-      \$379  = 9'h000;
+      \$379  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$380  = \$125 ;
+    \$380  = \$27 [4:0];
     if (rst) begin
-      \$380  = 19'h00000;
+      \$380  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$381  = a_exp2_lower;
+    \$381  = \$127 ;
     if (rst) begin
-      \$381  = 18'h00000;
+      \$381  = 41'h00000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$382  = \$27 [4:0];
+    \$382  = a_exp3_v_r[8:0];
     if (rst) begin
-      \$382  = 5'h00;
+      \$382  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$383  = \$127 ;
+    \$383  = \$128 ;
     if (rst) begin
-      \$383  = 41'h00000000000;
+      \$383  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$384  = a_exp3_v_r[8:0];
+    \$384  = a_exp3_lower;
     if (rst) begin
-      \$384  = 9'h000;
+      \$384  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$385  = \$128 ;
+    \$385  = \$36 [4:0];
     if (rst) begin
-      \$385  = 19'h00000;
+      \$385  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$386  = a_exp3_lower;
+    \$386  = a3_max2_0;
     if (rst) begin
-      \$386  = 18'h00000;
+      \$386  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$387  = \$36 [4:0];
+    \$387  = a3a_max;
     if (rst) begin
-      \$387  = 5'h00;
+      \$387  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$388  = a3_max2_0;
+    \$388  = a3_2_valid;
     if (rst) begin
-      \$388  = 25'h0000000;
+      \$388  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$389  = a3a_max;
+    \$389  = a3a_valid;
     if (rst) begin
-      \$389  = 25'h0000000;
+      \$389  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$390  = a3_2_valid;
+    \$390  = a3_2_last;
     if (rst) begin
       \$390  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$391  = a3a_valid;
+    \$391  = a3a_last;
     if (rst) begin
       \$391  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$392  = a3_2_last;
+    \$392  = a3_2_len;
     if (rst) begin
-      \$392  = 1'h0;
+      \$392  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$393  = a3a_last;
+    \$393  = a3a_len;
     if (rst) begin
-      \$393  = 1'h0;
+      \$393  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$394  = a3_2_len;
+    \$394  = a3_2_any;
     if (rst) begin
-      \$394  = 8'h00;
+      \$394  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$395  = a3a_len;
+    \$395  = a3a_any;
     if (rst) begin
-      \$395  = 8'h00;
+      \$395  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$396  = a3_2_any;
+    \$396  = a3_2_mask;
     if (rst) begin
-      \$396  = 1'h0;
+      \$396  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$397  = a3a_any;
+    \$397  = a3a_mask;
     if (rst) begin
-      \$397  = 1'h0;
+      \$397  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$398  = a3_2_mask;
+    \$398  = \$131 [17:0];
     if (rst) begin
-      \$398  = 4'h0;
+      \$398  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$399  = a3a_mask;
+    \$399  = a_exp0_drop_r;
     if (rst) begin
-      \$399  = 4'h0;
+      \$399  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$400  = \$131 [17:0];
+    \$400  = \$134 [17:0];
     if (rst) begin
       \$400  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$401  = a_exp0_drop_r;
+    \$401  = a_exp1_drop_r;
     if (rst) begin
       \$401  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$402  = \$134 [17:0];
+    \$402  = \$137 [17:0];
     if (rst) begin
       \$402  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$403  = a_exp1_drop_r;
+    \$403  = a_exp2_drop_r;
     if (rst) begin
       \$403  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$404  = \$137 [17:0];
+    \$404  = \$140 [17:0];
     if (rst) begin
       \$404  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$405  = a_exp2_drop_r;
+    \$405  = a_exp3_drop_r;
     if (rst) begin
       \$405  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$406  = \$140 [17:0];
+    \$406  = a3b_max;
     if (rst) begin
-      \$406  = 18'h00000;
+      \$406  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$407  = a_exp3_drop_r;
+    \$407  = a3b_valid;
     if (rst) begin
-      \$407  = 5'h00;
+      \$407  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$408  = a3b_max;
+    \$408  = a3b_last;
     if (rst) begin
-      \$408  = 25'h0000000;
+      \$408  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$409  = a3b_valid;
+    \$409  = a3b_len;
     if (rst) begin
-      \$409  = 1'h0;
+      \$409  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$410  = a3b_last;
+    \$410  = a3b_any;
     if (rst) begin
       \$410  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$411  = a3b_len;
+    \$411  = a3b_mask;
     if (rst) begin
-      \$411  = 8'h00;
+      \$411  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$412  = a3b_any;
+    \$412  = \$146 ;
     if (rst) begin
-      \$412  = 1'h0;
+      \$412  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$413  = a3b_mask;
+    \$413  = \$152 ;
     if (rst) begin
-      \$413  = 4'h0;
+      \$413  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$414  = \$146 ;
+    \$414  = \$158 ;
     if (rst) begin
       \$414  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$415  = \$152 ;
+    \$415  = \$164 ;
     if (rst) begin
       \$415  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$416  = \$158 ;
+    \$416  = a4_max;
     if (rst) begin
-      \$416  = 18'h00000;
+      \$416  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$417  = \$164 ;
+    \$417  = a4_valid;
     if (rst) begin
-      \$417  = 18'h00000;
+      \$417  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$418  = a4_max;
+    \$418  = a4_last;
     if (rst) begin
-      \$418  = 25'h0000000;
+      \$418  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$419  = a4_valid;
+    \$419  = a4_len;
     if (rst) begin
-      \$419  = 1'h0;
+      \$419  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$420  = a4_last;
+    \$420  = a4_any;
     if (rst) begin
       \$420  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$421  = a4_len;
+    \$421  = a4_mask;
     if (rst) begin
-      \$421  = 8'h00;
+      \$421  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$422  = a4_any;
+    \$422  = \$167 ;
     if (rst) begin
-      \$422  = 1'h0;
+      \$422  = 21'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$423  = a4_mask;
+    \$423  = a5_max;
     if (rst) begin
-      \$423  = 4'h0;
+      \$423  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$424  = \$167 ;
+    \$424  = a5_valid;
     if (rst) begin
-      \$424  = 21'h000000;
+      \$424  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$425  = a5_max;
+    \$425  = a5_last;
     if (rst) begin
-      \$425  = 25'h0000000;
+      \$425  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$426  = a5_valid;
+    \$426  = a5_len;
     if (rst) begin
-      \$426  = 1'h0;
+      \$426  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$427  = a5_last;
+    \$427  = a5_any;
     if (rst) begin
       \$427  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$428  = a5_len;
+    \$428  = run_max;
+    if (a6_valid) begin
+      \$428  = \$172 [14:0];
+    end
     if (rst) begin
-      \$428  = 8'h00;
+      \$428  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$429  = a5_any;
+    \$429  = started;
+    if (a6_valid) begin
+      \$429  = \$174 ;
+    end
     if (rst) begin
       \$429  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$430  = run_max;
-    if (a6_valid) begin
-      \$430  = \$172 [14:0];
-    end
+    \$430  = \$180 [15:0];
     if (rst) begin
-      \$430  = 15'h0000;
+      \$430  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$431  = started;
-    if (a6_valid) begin
-      \$431  = \$174 ;
-    end
+    \$431  = \$185 [15:0];
     if (rst) begin
-      \$431  = 1'h0;
+      \$431  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$432  = \$180 [15:0];
+    \$432  = \$186 ;
     if (rst) begin
-      \$432  = 16'h0000;
+      \$432  = 21'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$433  = \$185 [15:0];
+    \$433  = started;
     if (rst) begin
-      \$433  = 16'h0000;
+      \$433  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$434  = \$186 ;
+    \$434  = a6_valid;
     if (rst) begin
-      \$434  = 21'h000000;
+      \$434  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$435  = started;
+    \$435  = a6_last;
     if (rst) begin
       \$435  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$436  = a6_valid;
+    \$436  = a6_len;
     if (rst) begin
-      \$436  = 1'h0;
+      \$436  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$437  = a6_last;
+    \$437  = \$191 ;
     if (rst) begin
-      \$437  = 1'h0;
+      \$437  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$438  = a6_len;
+    \$438  = \$192 ;
     if (rst) begin
-      \$438  = 8'h00;
+      \$438  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$439  = \$191 ;
+    \$439  = \$195 ;
     if (rst) begin
-      \$439  = 25'h0000000;
+      \$439  = 21'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$440  = \$192 ;
+    \$440  = a7_valid;
     if (rst) begin
       \$440  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$441  = \$195 ;
+    \$441  = a7_last;
     if (rst) begin
-      \$441  = 21'h000000;
+      \$441  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$442  = a7_valid;
+    \$442  = a7_len;
     if (rst) begin
-      \$442  = 1'h0;
+      \$442  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$443  = a7_last;
+    \$443  = a7_max;
     if (rst) begin
-      \$443  = 1'h0;
+      \$443  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$444  = a7_len;
+    \$444  = a7_any;
     if (rst) begin
-      \$444  = 8'h00;
+      \$444  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$445  = a7_max;
+    \$445  = a7_old_shift;
     if (rst) begin
-      \$445  = 25'h0000000;
+      \$445  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$446  = a7_any;
+    \$446  = a7_keep;
     if (rst) begin
       \$446  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$447  = a7_old_shift;
+    \$447  = sum_pending;
+    if (a8_valid) begin
+      \$447  = \$197 [4:0];
+    end
     if (rst) begin
-      \$447  = 16'h0000;
+      \$447  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$448  = a7_keep;
+    \$448  = a8_valid;
     if (rst) begin
       \$448  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$449  = run_sum;
-    if (a8_valid) begin
-      \$449  = \$200 [26:0];
-    end
+    \$449  = a8_last;
     if (rst) begin
-      \$449  = 27'h0000000;
+      \$449  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$450  = \$201 ;
+    \$450  = a8_len;
     if (rst) begin
-      \$450  = 1'h0;
+      \$450  = 8'h00;
     end
   end
   always @* begin
@@ -2809,548 +3000,479 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$452  = \$206 [26:0];
+    \$452  = a8_any;
     if (rst) begin
-      \$452  = 27'h0000000;
+      \$452  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$453  = a8_any;
+    \$453  = a8_old_shift;
     if (rst) begin
-      \$453  = 1'h0;
+      \$453  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$454  = a8_len;
+    \$454  = a8_keep;
     if (rst) begin
-      \$454  = 8'h00;
+      \$454  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$455  = r0_valid;
+    \$455  = a8_term;
     if (rst) begin
-      \$455  = 1'h0;
+      \$455  = 21'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$456  = r0_max;
+    \$456  = \$199 [4:0];
     if (rst) begin
-      \$456  = 25'h0000000;
+      \$456  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$457  = r0_any;
+    \$457  = \$200 ;
     if (rst) begin
-      \$457  = 1'h0;
+      \$457  = 52'h0000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$458  = r0_len;
+    \$458  = a9_valid;
     if (rst) begin
-      \$458  = 8'h00;
+      \$458  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$459  = recip_lead;
+    \$459  = a9_last;
     if (rst) begin
-      \$459  = 5'h00;
+      \$459  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$460  = r0_sum;
+    \$460  = a9_len;
     if (rst) begin
-      \$460  = 27'h0000000;
+      \$460  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$461  = r1_valid;
+    \$461  = a9_max;
     if (rst) begin
-      \$461  = 1'h0;
+      \$461  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$462  = r1_max;
+    \$462  = a9_any;
     if (rst) begin
-      \$462  = 25'h0000000;
+      \$462  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$463  = r1_any;
+    \$463  = a9_old_shift;
     if (rst) begin
-      \$463  = 1'h0;
+      \$463  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$464  = r1_len;
+    \$464  = a9_keep;
     if (rst) begin
-      \$464  = 8'h00;
+      \$464  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$465  = r1_lead;
+    \$465  = a9_term;
     if (rst) begin
-      \$465  = 5'h00;
+      \$465  = 21'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$466  = recip_normal[15:0];
+    \$466  = a9_pending;
     if (rst) begin
-      \$466  = 16'h0000;
+      \$466  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$467  = r2_mantissa[12:0];
+    \$467  = sum_deferred;
+    if (a10_valid) begin
+      \$467  = \$202 [49:0];
+    end
     if (rst) begin
-      \$467  = 13'h0000;
+      \$467  = 50'h0000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$468  = \$207 ;
+    \$468  = \$203 ;
     if (rst) begin
-      \$468  = 14'h0000;
+      \$468  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$469  = recip_lower;
+    \$469  = a10_max;
     if (rst) begin
-      \$469  = 13'h0000;
+      \$469  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$470  = r2_valid;
+    \$470  = a10_any;
     if (rst) begin
       \$470  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$471  = r2_max;
+    \$471  = a10_len;
     if (rst) begin
-      \$471  = 25'h0000000;
+      \$471  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$472  = r2_any;
+    \$472  = \$205 [49:0];
     if (rst) begin
-      \$472  = 1'h0;
+      \$472  = 50'h0000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$473  = r2_len;
+    \$473  = a10_pending;
     if (rst) begin
-      \$473  = 8'h00;
+      \$473  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$474  = r2_lead;
+    \$474  = r0a_valid;
     if (rst) begin
-      \$474  = 5'h00;
+      \$474  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$475  = r2_mantissa;
+    \$475  = r0a_max;
     if (rst) begin
-      \$475  = 16'h0000;
+      \$475  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$476  = r2b_valid;
+    \$476  = \$206 [26:0];
     if (rst) begin
-      \$476  = 1'h0;
+      \$476  = 27'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$477  = r2b_max;
+    \$477  = r0a_any;
     if (rst) begin
-      \$477  = 25'h0000000;
+      \$477  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$478  = r2b_any;
+    \$478  = r0a_len;
     if (rst) begin
-      \$478  = 1'h0;
+      \$478  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$479  = r2b_len;
+    \$479  = r0_valid;
     if (rst) begin
-      \$479  = 8'h00;
+      \$479  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$480  = r2b_lead;
+    \$480  = r0_max;
     if (rst) begin
-      \$480  = 5'h00;
+      \$480  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$481  = \$210 ;
+    \$481  = r0_any;
     if (rst) begin
-      \$481  = 28'h0000000;
+      \$481  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$482  = r2b_mantissa;
+    \$482  = r0_len;
     if (rst) begin
-      \$482  = 16'h0000;
+      \$482  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$483  = vector_valid;
-    if (vector_load) begin
-      \$483  = 1'h1;
-    end else if (vector_pop) begin
-      \$483  = 1'h0;
-    end
+    \$483  = recip_lead;
     if (rst) begin
-      \$483  = 1'h0;
+      \$483  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$484  = vector_head;
-    if (vector_load) begin
-      \$484  = r_data;
-    end
+    \$484  = r0_sum;
     if (rst) begin
-      \$484  = 41'h00000000000;
+      \$484  = 27'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$485  = rd__addr;
-    if (issue) begin
-      \$485  = \$211 [6:0];
-    end
+    \$485  = r1_valid;
     if (rst) begin
-      \$485  = 7'h00;
+      \$485  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$486  = count;
-    if (issue) begin
-      \$486  = \$215 [6:0];
-    end
+    \$486  = r1_max;
     if (rst) begin
-      \$486  = 7'h00;
+      \$486  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$487  = d1_valid;
-    if (ce) begin
-      \$487  = issue;
-    end
+    \$487  = r1_any;
     if (rst) begin
       \$487  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$488  = d1_last;
-    if (ce) begin
-      \$488  = \$218 ;
-    end
+    \$488  = r1_len;
     if (rst) begin
-      \$488  = 1'h0;
+      \$488  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$489  = d1_max;
-    if (ce) begin
-      \$489  = vector_head[14:0];
-    end
+    \$489  = r1_lead;
     if (rst) begin
-      \$489  = 15'h0000;
+      \$489  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$490  = d1_recip;
-    if (ce) begin
-      \$490  = vector_head[27:15];
-    end
+    \$490  = recip_normal[15:0];
     if (rst) begin
-      \$490  = 13'h0000;
+      \$490  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$491  = d1_lead;
-    if (ce) begin
-      \$491  = vector_head[32:28];
-    end
+    \$491  = r2_mantissa[12:0];
     if (rst) begin
-      \$491  = 5'h00;
+      \$491  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$492  = d1_any;
-    if (ce) begin
-      \$492  = vector_head[33];
-    end
+    \$492  = \$207 ;
     if (rst) begin
-      \$492  = 1'h0;
+      \$492  = 14'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$493  = d1b_ring;
-    if (ce) begin
-      \$493  = rd__data;
-    end
+    \$493  = recip_lower;
     if (rst) begin
-      \$493  = 36'h000000000;
+      \$493  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$494  = d1b_valid;
-    if (ce) begin
-      \$494  = d1_valid;
-    end
+    \$494  = r2_valid;
     if (rst) begin
       \$494  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$495  = d1b_last;
-    if (ce) begin
-      \$495  = d1_last;
-    end
+    \$495  = r2_max;
     if (rst) begin
-      \$495  = 1'h0;
+      \$495  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$496  = d1b_max;
-    if (ce) begin
-      \$496  = d1_max;
-    end
+    \$496  = r2_any;
     if (rst) begin
-      \$496  = 15'h0000;
+      \$496  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$497  = d1b_recip;
-    if (ce) begin
-      \$497  = d1_recip;
-    end
+    \$497  = r2_len;
     if (rst) begin
-      \$497  = 13'h0000;
+      \$497  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$498  = d1b_lead;
-    if (ce) begin
-      \$498  = d1_lead;
-    end
+    \$498  = r2_lead;
     if (rst) begin
       \$498  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$499  = d1b_any;
-    if (ce) begin
-      \$499  = d1_any;
-    end
+    \$499  = r2_mantissa;
     if (rst) begin
-      \$499  = 1'h0;
+      \$499  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$500  = d2_e0;
-    if (ce) begin
-      \$500  = \$220 ;
-    end
+    \$500  = r2b_valid;
     if (rst) begin
-      \$500  = 25'h0000000;
+      \$500  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$501  = d2_e1;
-    if (ce) begin
-      \$501  = \$222 ;
-    end
+    \$501  = r2b_max;
     if (rst) begin
       \$501  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$502  = d2_e2;
-    if (ce) begin
-      \$502  = \$224 ;
-    end
+    \$502  = r2b_any;
     if (rst) begin
-      \$502  = 25'h0000000;
+      \$502  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$503  = d2_e3;
-    if (ce) begin
-      \$503  = \$226 ;
-    end
+    \$503  = r2b_len;
     if (rst) begin
-      \$503  = 25'h0000000;
+      \$503  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$504  = d2_mask;
-    if (ce) begin
-      \$504  = d1b_ring[35:32];
-    end
+    \$504  = r2b_lead;
     if (rst) begin
-      \$504  = 4'h0;
+      \$504  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$505  = d2_valid;
-    if (ce) begin
-      \$505  = d1b_valid;
-    end
+    \$505  = \$210 ;
     if (rst) begin
-      \$505  = 1'h0;
+      \$505  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$506  = d2_last;
-    if (ce) begin
-      \$506  = d1b_last;
-    end
+    \$506  = r2b_mantissa;
     if (rst) begin
-      \$506  = 1'h0;
+      \$506  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$507  = d2_max;
-    if (ce) begin
-      \$507  = d1b_max;
+    \$507  = vector_valid;
+    if (vector_load) begin
+      \$507  = 1'h1;
+    end else if (vector_pop) begin
+      \$507  = 1'h0;
     end
     if (rst) begin
-      \$507  = 15'h0000;
+      \$507  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$508  = d2_recip;
-    if (ce) begin
-      \$508  = d1b_recip;
+    \$508  = vector_head;
+    if (vector_load) begin
+      \$508  = r_data;
     end
     if (rst) begin
-      \$508  = 13'h0000;
+      \$508  = 40'h0000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$509  = d2_lead;
-    if (ce) begin
-      \$509  = d1b_lead;
+    \$509  = rd__addr;
+    if (issue) begin
+      \$509  = \$211 [6:0];
     end
     if (rst) begin
-      \$509  = 5'h00;
+      \$509  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$510  = d2_any;
-    if (ce) begin
-      \$510  = d1b_any;
+    \$510  = count;
+    if (issue) begin
+      \$510  = \$214 [6:0];
     end
     if (rst) begin
-      \$510  = 1'h0;
+      \$510  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$511  = d_exp0_v_r;
+    \$511  = d1_valid;
     if (ce) begin
-      \$511  = \$228 ;
+      \$511  = issue;
     end
     if (rst) begin
-      \$511  = 31'h00000000;
+      \$511  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$512  = d_exp0_offset_r;
+    \$512  = d1_last;
     if (ce) begin
-      \$512  = d_exp0_v_r[8:0];
+      \$512  = \$216 ;
     end
     if (rst) begin
-      \$512  = 9'h000;
+      \$512  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$513  = d_exp0_step_r;
+    \$513  = d1_max;
     if (ce) begin
-      \$513  = \$229 ;
+      \$513  = vector_head[14:0];
     end
     if (rst) begin
-      \$513  = 19'h00000;
+      \$513  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$514  = d_exp0_lower_r;
+    \$514  = d1_recip;
     if (ce) begin
-      \$514  = d_exp0_lower;
+      \$514  = vector_head[27:15];
     end
     if (rst) begin
-      \$514  = 18'h00000;
+      \$514  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$515  = d_exp0_drop_r;
+    \$515  = d1_lead;
     if (ce) begin
-      \$515  = \$58 [4:0];
+      \$515  = vector_head[32:28];
     end
     if (rst) begin
       \$515  = 5'h00;
@@ -3358,189 +3480,189 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$516  = d_exp1_v_r;
+    \$516  = d1_any;
     if (ce) begin
-      \$516  = \$231 ;
+      \$516  = vector_head[33];
     end
     if (rst) begin
-      \$516  = 31'h00000000;
+      \$516  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$517  = d_exp1_offset_r;
+    \$517  = d1b_ring;
     if (ce) begin
-      \$517  = d_exp1_v_r[8:0];
+      \$517  = rd__data;
     end
     if (rst) begin
-      \$517  = 9'h000;
+      \$517  = 36'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$518  = d_exp1_step_r;
+    \$518  = d1b_valid;
     if (ce) begin
-      \$518  = \$232 ;
+      \$518  = d1_valid;
     end
     if (rst) begin
-      \$518  = 19'h00000;
+      \$518  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$519  = d_exp1_lower_r;
+    \$519  = d1b_last;
     if (ce) begin
-      \$519  = d_exp1_lower;
+      \$519  = d1_last;
     end
     if (rst) begin
-      \$519  = 18'h00000;
+      \$519  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$520  = d_exp1_drop_r;
+    \$520  = d1b_max;
     if (ce) begin
-      \$520  = \$67 [4:0];
+      \$520  = d1_max;
     end
     if (rst) begin
-      \$520  = 5'h00;
+      \$520  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$521  = d_exp2_v_r;
+    \$521  = d1b_recip;
     if (ce) begin
-      \$521  = \$234 ;
+      \$521  = d1_recip;
     end
     if (rst) begin
-      \$521  = 31'h00000000;
+      \$521  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$522  = d_exp2_offset_r;
+    \$522  = d1b_lead;
     if (ce) begin
-      \$522  = d_exp2_v_r[8:0];
+      \$522  = d1_lead;
     end
     if (rst) begin
-      \$522  = 9'h000;
+      \$522  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$523  = d_exp2_step_r;
+    \$523  = d1b_any;
     if (ce) begin
-      \$523  = \$235 ;
+      \$523  = d1_any;
     end
     if (rst) begin
-      \$523  = 19'h00000;
+      \$523  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$524  = d_exp2_lower_r;
+    \$524  = d2_e0;
     if (ce) begin
-      \$524  = d_exp2_lower;
+      \$524  = \$218 ;
     end
     if (rst) begin
-      \$524  = 18'h00000;
+      \$524  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$525  = d_exp2_drop_r;
+    \$525  = d2_e1;
     if (ce) begin
-      \$525  = \$76 [4:0];
+      \$525  = \$220 ;
     end
     if (rst) begin
-      \$525  = 5'h00;
+      \$525  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$526  = d_exp3_v_r;
+    \$526  = d2_e2;
     if (ce) begin
-      \$526  = \$237 ;
+      \$526  = \$222 ;
     end
     if (rst) begin
-      \$526  = 31'h00000000;
+      \$526  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$527  = d_exp3_offset_r;
+    \$527  = d2_e3;
     if (ce) begin
-      \$527  = d_exp3_v_r[8:0];
+      \$527  = \$224 ;
     end
     if (rst) begin
-      \$527  = 9'h000;
+      \$527  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$528  = d_exp3_step_r;
+    \$528  = d2_mask;
     if (ce) begin
-      \$528  = \$238 ;
+      \$528  = d1b_ring[35:32];
     end
     if (rst) begin
-      \$528  = 19'h00000;
+      \$528  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$529  = d_exp3_lower_r;
+    \$529  = d2_valid;
     if (ce) begin
-      \$529  = d_exp3_lower;
+      \$529  = d1b_valid;
     end
     if (rst) begin
-      \$529  = 18'h00000;
+      \$529  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$530  = d_exp3_drop_r;
+    \$530  = d2_last;
     if (ce) begin
-      \$530  = \$85 [4:0];
+      \$530  = d1b_last;
     end
     if (rst) begin
-      \$530  = 5'h00;
+      \$530  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$531  = d2a_mask;
+    \$531  = d2_max;
     if (ce) begin
-      \$531  = d2_mask;
+      \$531  = d1b_max;
     end
     if (rst) begin
-      \$531  = 4'h0;
+      \$531  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$532  = d2b_mask;
+    \$532  = d2_recip;
     if (ce) begin
-      \$532  = d2a_mask;
+      \$532  = d1b_recip;
     end
     if (rst) begin
-      \$532  = 4'h0;
+      \$532  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$533  = d2a_valid;
+    \$533  = d2_lead;
     if (ce) begin
-      \$533  = d2_valid;
+      \$533  = d1b_lead;
     end
     if (rst) begin
-      \$533  = 1'h0;
+      \$533  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$534  = d2b_valid;
+    \$534  = d2_any;
     if (ce) begin
-      \$534  = d2a_valid;
+      \$534  = d1b_any;
     end
     if (rst) begin
       \$534  = 1'h0;
@@ -3548,249 +3670,249 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$535  = d2a_last;
+    \$535  = d_exp0_v_r;
     if (ce) begin
-      \$535  = d2_last;
+      \$535  = \$226 ;
     end
     if (rst) begin
-      \$535  = 1'h0;
+      \$535  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$536  = d2b_last;
+    \$536  = d_exp0_offset_r;
     if (ce) begin
-      \$536  = d2a_last;
+      \$536  = d_exp0_v_r[8:0];
     end
     if (rst) begin
-      \$536  = 1'h0;
+      \$536  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$537  = d2a_max;
+    \$537  = d_exp0_step_r;
     if (ce) begin
-      \$537  = d2_max;
+      \$537  = \$227 ;
     end
     if (rst) begin
-      \$537  = 15'h0000;
+      \$537  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$538  = d2b_max;
+    \$538  = d_exp0_lower_r;
     if (ce) begin
-      \$538  = d2a_max;
+      \$538  = d_exp0_lower;
     end
     if (rst) begin
-      \$538  = 15'h0000;
+      \$538  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$539  = d2a_recip;
+    \$539  = d_exp0_drop_r;
     if (ce) begin
-      \$539  = d2_recip;
+      \$539  = \$58 [4:0];
     end
     if (rst) begin
-      \$539  = 13'h0000;
+      \$539  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$540  = d2b_recip;
+    \$540  = d_exp1_v_r;
     if (ce) begin
-      \$540  = d2a_recip;
+      \$540  = \$229 ;
     end
     if (rst) begin
-      \$540  = 13'h0000;
+      \$540  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$541  = d2a_lead;
+    \$541  = d_exp1_offset_r;
     if (ce) begin
-      \$541  = d2_lead;
+      \$541  = d_exp1_v_r[8:0];
     end
     if (rst) begin
-      \$541  = 5'h00;
+      \$541  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$542  = d2b_lead;
+    \$542  = d_exp1_step_r;
     if (ce) begin
-      \$542  = d2a_lead;
+      \$542  = \$230 ;
     end
     if (rst) begin
-      \$542  = 5'h00;
+      \$542  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$543  = d2a_any;
+    \$543  = d_exp1_lower_r;
     if (ce) begin
-      \$543  = d2_any;
+      \$543  = d_exp1_lower;
     end
     if (rst) begin
-      \$543  = 1'h0;
+      \$543  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$544  = d2b_any;
+    \$544  = d_exp1_drop_r;
     if (ce) begin
-      \$544  = d2a_any;
+      \$544  = \$67 [4:0];
     end
     if (rst) begin
-      \$544  = 1'h0;
+      \$544  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$545  = d3_mantissa0;
+    \$545  = d_exp2_v_r;
     if (ce) begin
-      \$545  = \$241 [17:0];
+      \$545  = \$232 ;
     end
     if (rst) begin
-      \$545  = 18'h00000;
+      \$545  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$546  = d3_drop0;
+    \$546  = d_exp2_offset_r;
     if (ce) begin
-      \$546  = d_exp0_drop_r;
+      \$546  = d_exp2_v_r[8:0];
     end
     if (rst) begin
-      \$546  = 5'h00;
+      \$546  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$547  = d3_mantissa1;
+    \$547  = d_exp2_step_r;
     if (ce) begin
-      \$547  = \$244 [17:0];
+      \$547  = \$233 ;
     end
     if (rst) begin
-      \$547  = 18'h00000;
+      \$547  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$548  = d3_drop1;
+    \$548  = d_exp2_lower_r;
     if (ce) begin
-      \$548  = d_exp1_drop_r;
+      \$548  = d_exp2_lower;
     end
     if (rst) begin
-      \$548  = 5'h00;
+      \$548  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$549  = d3_mantissa2;
+    \$549  = d_exp2_drop_r;
     if (ce) begin
-      \$549  = \$247 [17:0];
+      \$549  = \$76 [4:0];
     end
     if (rst) begin
-      \$549  = 18'h00000;
+      \$549  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$550  = d3_drop2;
+    \$550  = d_exp3_v_r;
     if (ce) begin
-      \$550  = d_exp2_drop_r;
+      \$550  = \$235 ;
     end
     if (rst) begin
-      \$550  = 5'h00;
+      \$550  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$551  = d3_mantissa3;
+    \$551  = d_exp3_offset_r;
     if (ce) begin
-      \$551  = \$250 [17:0];
+      \$551  = d_exp3_v_r[8:0];
     end
     if (rst) begin
-      \$551  = 18'h00000;
+      \$551  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$552  = d3_drop3;
+    \$552  = d_exp3_step_r;
     if (ce) begin
-      \$552  = d_exp3_drop_r;
+      \$552  = \$236 ;
     end
     if (rst) begin
-      \$552  = 5'h00;
+      \$552  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$553  = d3_mask;
+    \$553  = d_exp3_lower_r;
     if (ce) begin
-      \$553  = d2b_mask;
+      \$553  = d_exp3_lower;
     end
     if (rst) begin
-      \$553  = 4'h0;
+      \$553  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$554  = d3_valid;
+    \$554  = d_exp3_drop_r;
     if (ce) begin
-      \$554  = d2b_valid;
+      \$554  = \$85 [4:0];
     end
     if (rst) begin
-      \$554  = 1'h0;
+      \$554  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$555  = d3_last;
+    \$555  = d2a_mask;
     if (ce) begin
-      \$555  = d2b_last;
+      \$555  = d2_mask;
     end
     if (rst) begin
-      \$555  = 1'h0;
+      \$555  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$556  = d3_max;
+    \$556  = d2b_mask;
     if (ce) begin
-      \$556  = d2b_max;
+      \$556  = d2a_mask;
     end
     if (rst) begin
-      \$556  = 15'h0000;
+      \$556  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$557  = d3_recip;
+    \$557  = d2a_valid;
     if (ce) begin
-      \$557  = d2b_recip;
+      \$557  = d2_valid;
     end
     if (rst) begin
-      \$557  = 13'h0000;
+      \$557  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$558  = d3_lead;
+    \$558  = d2b_valid;
     if (ce) begin
-      \$558  = d2b_lead;
+      \$558  = d2a_valid;
     end
     if (rst) begin
-      \$558  = 5'h00;
+      \$558  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$559  = d3_any;
+    \$559  = d2a_last;
     if (ce) begin
-      \$559  = d2b_any;
+      \$559  = d2_last;
     end
     if (rst) begin
       \$559  = 1'h0;
@@ -3798,229 +3920,229 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$560  = d4_num0;
+    \$560  = d2b_last;
     if (ce) begin
-      \$560  = \$254 [17:0];
+      \$560  = d2a_last;
     end
     if (rst) begin
-      \$560  = 18'h00000;
+      \$560  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$561  = d4_num1;
+    \$561  = d2a_max;
     if (ce) begin
-      \$561  = \$258 [17:0];
+      \$561  = d2_max;
     end
     if (rst) begin
-      \$561  = 18'h00000;
+      \$561  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$562  = d4_num2;
+    \$562  = d2b_max;
     if (ce) begin
-      \$562  = \$262 [17:0];
+      \$562  = d2a_max;
     end
     if (rst) begin
-      \$562  = 18'h00000;
+      \$562  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$563  = d4_num3;
+    \$563  = d2a_recip;
     if (ce) begin
-      \$563  = \$266 [17:0];
+      \$563  = d2_recip;
     end
     if (rst) begin
-      \$563  = 18'h00000;
+      \$563  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$564  = d4_mask;
+    \$564  = d2b_recip;
     if (ce) begin
-      \$564  = d3_mask;
+      \$564  = d2a_recip;
     end
     if (rst) begin
-      \$564  = 4'h0;
+      \$564  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$565  = d4_valid;
+    \$565  = d2a_lead;
     if (ce) begin
-      \$565  = d3_valid;
+      \$565  = d2_lead;
     end
     if (rst) begin
-      \$565  = 1'h0;
+      \$565  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$566  = d4_last;
+    \$566  = d2b_lead;
     if (ce) begin
-      \$566  = d3_last;
+      \$566  = d2a_lead;
     end
     if (rst) begin
-      \$566  = 1'h0;
+      \$566  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$567  = d4_max;
+    \$567  = d2a_any;
     if (ce) begin
-      \$567  = d3_max;
+      \$567  = d2_any;
     end
     if (rst) begin
-      \$567  = 15'h0000;
+      \$567  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$568  = d4_recip;
+    \$568  = d2b_any;
     if (ce) begin
-      \$568  = d3_recip;
+      \$568  = d2a_any;
     end
     if (rst) begin
-      \$568  = 13'h0000;
+      \$568  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$569  = d4_lead;
+    \$569  = d3_mantissa0;
     if (ce) begin
-      \$569  = d3_lead;
+      \$569  = \$239 [17:0];
     end
     if (rst) begin
-      \$569  = 5'h00;
+      \$569  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$570  = d4_any;
+    \$570  = d3_drop0;
     if (ce) begin
-      \$570  = d3_any;
+      \$570  = d_exp0_drop_r;
     end
     if (rst) begin
-      \$570  = 1'h0;
+      \$570  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$571  = d5_prod0;
+    \$571  = d3_mantissa1;
     if (ce) begin
-      \$571  = \$267 ;
+      \$571  = \$242 [17:0];
     end
     if (rst) begin
-      \$571  = 31'h00000000;
+      \$571  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$572  = d5_prod1;
+    \$572  = d3_drop1;
     if (ce) begin
-      \$572  = \$268 ;
+      \$572  = d_exp1_drop_r;
     end
     if (rst) begin
-      \$572  = 31'h00000000;
+      \$572  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$573  = d5_prod2;
+    \$573  = d3_mantissa2;
     if (ce) begin
-      \$573  = \$269 ;
+      \$573  = \$245 [17:0];
     end
     if (rst) begin
-      \$573  = 31'h00000000;
+      \$573  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$574  = d5_prod3;
+    \$574  = d3_drop2;
     if (ce) begin
-      \$574  = \$270 ;
+      \$574  = d_exp2_drop_r;
     end
     if (rst) begin
-      \$574  = 31'h00000000;
+      \$574  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$575  = d5_mask;
+    \$575  = d3_mantissa3;
     if (ce) begin
-      \$575  = d4_mask;
+      \$575  = \$248 [17:0];
     end
     if (rst) begin
-      \$575  = 4'h0;
+      \$575  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$576  = d5_valid;
+    \$576  = d3_drop3;
     if (ce) begin
-      \$576  = d4_valid;
+      \$576  = d_exp3_drop_r;
     end
     if (rst) begin
-      \$576  = 1'h0;
+      \$576  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$577  = d5_last;
+    \$577  = d3_mask;
     if (ce) begin
-      \$577  = d4_last;
+      \$577  = d2b_mask;
     end
     if (rst) begin
-      \$577  = 1'h0;
+      \$577  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$578  = d5_max;
+    \$578  = d3_valid;
     if (ce) begin
-      \$578  = d4_max;
+      \$578  = d2b_valid;
     end
     if (rst) begin
-      \$578  = 15'h0000;
+      \$578  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$579  = d5_recip;
+    \$579  = d3_last;
     if (ce) begin
-      \$579  = d4_recip;
+      \$579  = d2b_last;
     end
     if (rst) begin
-      \$579  = 13'h0000;
+      \$579  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$580  = d5_lead;
+    \$580  = d3_max;
     if (ce) begin
-      \$580  = d4_lead;
+      \$580  = d2b_max;
     end
     if (rst) begin
-      \$580  = 5'h00;
+      \$580  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$581  = d5_any;
+    \$581  = d3_recip;
     if (ce) begin
-      \$581  = d4_any;
+      \$581  = d2b_recip;
     end
     if (rst) begin
-      \$581  = 1'h0;
+      \$581  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$582  = d5_shift;
+    \$582  = d3_lead;
     if (ce) begin
-      \$582  = \$86 [4:0];
+      \$582  = d2b_lead;
     end
     if (rst) begin
       \$582  = 5'h00;
@@ -4028,69 +4150,69 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$583  = d6_twice0;
+    \$583  = d3_any;
     if (ce) begin
-      \$583  = \$272 ;
+      \$583  = d2b_any;
     end
     if (rst) begin
-      \$583  = 32'd0;
+      \$583  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$584  = d6_twice1;
+    \$584  = d4_num0;
     if (ce) begin
-      \$584  = \$274 ;
+      \$584  = \$252 [17:0];
     end
     if (rst) begin
-      \$584  = 32'd0;
+      \$584  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$585  = d6_twice2;
+    \$585  = d4_num1;
     if (ce) begin
-      \$585  = \$276 ;
+      \$585  = \$256 [17:0];
     end
     if (rst) begin
-      \$585  = 32'd0;
+      \$585  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$586  = d6_twice3;
+    \$586  = d4_num2;
     if (ce) begin
-      \$586  = \$278 ;
+      \$586  = \$260 [17:0];
     end
     if (rst) begin
-      \$586  = 32'd0;
+      \$586  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$587  = d6_mask;
+    \$587  = d4_num3;
     if (ce) begin
-      \$587  = d5_mask;
+      \$587  = \$264 [17:0];
     end
     if (rst) begin
-      \$587  = 4'h0;
+      \$587  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$588  = d6_valid;
+    \$588  = d4_mask;
     if (ce) begin
-      \$588  = d5_valid;
+      \$588  = d3_mask;
     end
     if (rst) begin
-      \$588  = 1'h0;
+      \$588  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$589  = d6_last;
+    \$589  = d4_valid;
     if (ce) begin
-      \$589  = d5_last;
+      \$589  = d3_valid;
     end
     if (rst) begin
       \$589  = 1'h0;
@@ -4098,112 +4220,352 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$590  = d6_max;
+    \$590  = d4_last;
     if (ce) begin
-      \$590  = d5_max;
+      \$590  = d3_last;
     end
     if (rst) begin
-      \$590  = 15'h0000;
+      \$590  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$591  = d6_recip;
+    \$591  = d4_max;
     if (ce) begin
-      \$591  = d5_recip;
+      \$591  = d3_max;
     end
     if (rst) begin
-      \$591  = 13'h0000;
+      \$591  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$592  = d6_lead;
+    \$592  = d4_recip;
     if (ce) begin
-      \$592  = d5_lead;
+      \$592  = d3_recip;
     end
     if (rst) begin
-      \$592  = 5'h00;
+      \$592  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$593  = d6_any;
+    \$593  = d4_lead;
     if (ce) begin
-      \$593  = d5_any;
+      \$593  = d3_lead;
     end
     if (rst) begin
-      \$593  = 1'h0;
+      \$593  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$594  = d6_shift;
+    \$594  = d4_any;
     if (ce) begin
-      \$594  = d5_shift;
+      \$594  = d3_any;
     end
     if (rst) begin
-      \$594  = 5'h00;
+      \$594  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$595  = d7_y0;
+    \$595  = d5_prod0;
     if (ce) begin
-      \$595  = \$287 [7:0];
+      \$595  = \$265 ;
     end
     if (rst) begin
-      \$595  = 8'h00;
+      \$595  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$596  = d7_y1;
+    \$596  = d5_prod1;
     if (ce) begin
-      \$596  = \$296 [7:0];
+      \$596  = \$266 ;
     end
     if (rst) begin
-      \$596  = 8'h00;
+      \$596  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$597  = d7_y2;
+    \$597  = d5_prod2;
     if (ce) begin
-      \$597  = \$305 [7:0];
+      \$597  = \$267 ;
     end
     if (rst) begin
-      \$597  = 8'h00;
+      \$597  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$598  = d7_y3;
+    \$598  = d5_prod3;
     if (ce) begin
-      \$598  = \$314 [7:0];
+      \$598  = \$268 ;
     end
     if (rst) begin
-      \$598  = 8'h00;
+      \$598  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$599  = o__valid;
+    \$599  = d5_mask;
     if (ce) begin
-      \$599  = d6_valid;
+      \$599  = d4_mask;
     end
     if (rst) begin
-      \$599  = 1'h0;
+      \$599  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$600  = d7_last;
+    \$600  = d5_valid;
     if (ce) begin
-      \$600  = d6_last;
+      \$600  = d4_valid;
     end
     if (rst) begin
       \$600  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$601  = d5_last;
+    if (ce) begin
+      \$601  = d4_last;
+    end
+    if (rst) begin
+      \$601  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$602  = d5_max;
+    if (ce) begin
+      \$602  = d4_max;
+    end
+    if (rst) begin
+      \$602  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$603  = d5_recip;
+    if (ce) begin
+      \$603  = d4_recip;
+    end
+    if (rst) begin
+      \$603  = 13'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$604  = d5_lead;
+    if (ce) begin
+      \$604  = d4_lead;
+    end
+    if (rst) begin
+      \$604  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$605  = d5_any;
+    if (ce) begin
+      \$605  = d4_any;
+    end
+    if (rst) begin
+      \$605  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$606  = d5_shift;
+    if (ce) begin
+      \$606  = \$86 [4:0];
+    end
+    if (rst) begin
+      \$606  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$607  = d6_twice0;
+    if (ce) begin
+      \$607  = \$270 ;
+    end
+    if (rst) begin
+      \$607  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$608  = d6_twice1;
+    if (ce) begin
+      \$608  = \$272 ;
+    end
+    if (rst) begin
+      \$608  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$609  = d6_twice2;
+    if (ce) begin
+      \$609  = \$274 ;
+    end
+    if (rst) begin
+      \$609  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$610  = d6_twice3;
+    if (ce) begin
+      \$610  = \$276 ;
+    end
+    if (rst) begin
+      \$610  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$611  = d6_mask;
+    if (ce) begin
+      \$611  = d5_mask;
+    end
+    if (rst) begin
+      \$611  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$612  = d6_valid;
+    if (ce) begin
+      \$612  = d5_valid;
+    end
+    if (rst) begin
+      \$612  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$613  = d6_last;
+    if (ce) begin
+      \$613  = d5_last;
+    end
+    if (rst) begin
+      \$613  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$614  = d6_max;
+    if (ce) begin
+      \$614  = d5_max;
+    end
+    if (rst) begin
+      \$614  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$615  = d6_recip;
+    if (ce) begin
+      \$615  = d5_recip;
+    end
+    if (rst) begin
+      \$615  = 13'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$616  = d6_lead;
+    if (ce) begin
+      \$616  = d5_lead;
+    end
+    if (rst) begin
+      \$616  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$617  = d6_any;
+    if (ce) begin
+      \$617  = d5_any;
+    end
+    if (rst) begin
+      \$617  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$618  = d6_shift;
+    if (ce) begin
+      \$618  = d5_shift;
+    end
+    if (rst) begin
+      \$618  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$619  = d7_y0;
+    if (ce) begin
+      \$619  = \$285 [7:0];
+    end
+    if (rst) begin
+      \$619  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$620  = d7_y1;
+    if (ce) begin
+      \$620  = \$294 [7:0];
+    end
+    if (rst) begin
+      \$620  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$621  = d7_y2;
+    if (ce) begin
+      \$621  = \$303 [7:0];
+    end
+    if (rst) begin
+      \$621  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$622  = d7_y3;
+    if (ce) begin
+      \$622  = \$312 [7:0];
+    end
+    if (rst) begin
+      \$622  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$623  = o__valid;
+    if (ce) begin
+      \$623  = d6_valid;
+    end
+    if (rst) begin
+      \$623  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$624  = d7_last;
+    if (ce) begin
+      \$624  = d6_last;
+    end
+    if (rst) begin
+      \$624  = 1'h0;
     end
   end
   always @* begin
@@ -4734,9 +5096,26 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$315  = wr__addr;
+    \$313  = wr__addr;
     if (accept) begin
-      \$315  = \$87 [6:0];
+      \$313  = \$87 [6:0];
+    end
+    if (rst) begin
+      \$313  = 7'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$314  = \$89 [7:0];
+    if (rst) begin
+      \$314  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$315  = length;
+    if (accept) begin
+      \$315  = \$91 [6:0];
     end
     if (rst) begin
       \$315  = 7'h00;
@@ -4744,187 +5123,93 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$316  = \$89 [7:0];
+    \$316  = accept;
     if (rst) begin
-      \$316  = 8'h00;
+      \$316  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$317  = length;
-    if (accept) begin
-      \$317  = \$91 [6:0];
-    end
+    \$317  = i__payload[36];
     if (rst) begin
-      \$317  = 7'h00;
+      \$317  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$318  = accept;
+    \$318  = \$92 ;
     if (rst) begin
-      \$318  = 1'h0;
+      \$318  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$319  = i__payload[36];
+    \$319  = i__payload[35:32];
     if (rst) begin
-      \$319  = 1'h0;
+      \$319  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$320  = \$92 ;
+    \$320  = i__payload[7:0];
     if (rst) begin
       \$320  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$321  = i__payload[35:32];
+    \$321  = i__payload[15:8];
     if (rst) begin
-      \$321  = 4'h0;
+      \$321  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$322  = i__payload[7:0];
+    \$322  = i__payload[23:16];
     if (rst) begin
       \$322  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$323  = i__payload[15:8];
+    \$323  = i__payload[31:24];
     if (rst) begin
       \$323  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$324  = i__payload[23:16];
+    \$324  = \$94 ;
     if (rst) begin
-      \$324  = 8'h00;
+      \$324  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$325  = i__payload[31:24];
+    \$325  = \$96 ;
     if (rst) begin
-      \$325  = 8'h00;
+      \$325  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$326  = \$94 ;
+    \$326  = \$98 ;
     if (rst) begin
       \$326  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$327  = \$96 ;
+    \$327  = \$100 ;
     if (rst) begin
       \$327  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$328  = \$98 ;
+    \$328  = a1_valid;
     if (rst) begin
-      \$328  = 25'h0000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$329  = \$100 ;
-    if (rst) begin
-      \$329  = 25'h0000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$330  = a1_valid;
-    if (rst) begin
-      \$330  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$331  = a1_last;
-    if (rst) begin
-      \$331  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$332  = a1_len;
-    if (rst) begin
-      \$332  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$333  = a1_mask;
-    if (rst) begin
-      \$333  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$334  = \$102 ;
-    if (rst) begin
-      \$334  = 25'h0000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$335  = \$104 ;
-    if (rst) begin
-      \$335  = 25'h0000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$336  = \$106 ;
-    if (rst) begin
-      \$336  = 25'h0000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$337  = \$108 ;
-    if (rst) begin
-      \$337  = 25'h0000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$338  = \$110 ;
-    if (rst) begin
-      \$338  = 25'h0000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$339  = \$112 ;
-    if (rst) begin
-      \$339  = 25'h0000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$340  = \$114 ;
-    if (rst) begin
-      \$340  = 25'h0000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$341  = a2_valid;
-    if (rst) begin
-      \$341  = 1'h0;
+      \$328  = 1'h0;
     end
   end
   assign wptr = wr__addr;
@@ -4960,7 +5245,7 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   assign \vector_head.recip  = vector_head[27:15];
   assign \vector_head.lead  = vector_head[32:28];
   assign \vector_head.any  = vector_head[33];
-  assign \vector_head.len  = vector_head[40:34];
+  assign \vector_head.last_beat  = vector_head[39:34];
   assign \o__payload.data  = o__payload[31:0];
   assign \o__payload.data[0]  = o__payload[7:0];
   assign \o__payload.data[1]  = o__payload[15:8];
@@ -4984,7 +5269,7 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   assign o__payload[15:8] = d7_y1;
   assign o__payload[7:0] = d7_y0;
   assign o__payload[32] = d7_last;
-  assign w_data[40:34] = r3_len[6:0];
+  assign w_data[39:34] = \$45 [5:0];
   assign w_data[33] = r3_any;
   assign w_data[32:28] = r3_lead;
   assign w_data[27:15] = r3_recip[12:0];
@@ -5050,34 +5335,34 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   assign \$160  = { 1'h0, \$159 [31:1] };
   assign \$163  = \$162 [17:0];
   assign \$209  = { \$208 [26], \$208 [26], \$208 [26], \$208 [26], \$208 [26], \$208 [26], \$208 [26], \$208 [26], \$208 [26], \$208 [26], \$208 [26], \$208 [26], \$208 [26], \$208 [26:13] };
+  assign \$218  = { \$217 [24], \$217 [24], \$217 [24], \$217 [24], \$217 [24], \$217 [24], \$217 [24], \$217 [24], \$217 [24:8] };
   assign \$220  = { \$219 [24], \$219 [24], \$219 [24], \$219 [24], \$219 [24], \$219 [24], \$219 [24], \$219 [24], \$219 [24:8] };
   assign \$222  = { \$221 [24], \$221 [24], \$221 [24], \$221 [24], \$221 [24], \$221 [24], \$221 [24], \$221 [24], \$221 [24:8] };
   assign \$224  = { \$223 [24], \$223 [24], \$223 [24], \$223 [24], \$223 [24], \$223 [24], \$223 [24], \$223 [24], \$223 [24:8] };
-  assign \$226  = { \$225 [24], \$225 [24], \$225 [24], \$225 [24], \$225 [24], \$225 [24], \$225 [24], \$225 [24], \$225 [24:8] };
-  assign \$227  = { d2_max[14], d2_max[14], d2_max[14], d2_max, 12'h000 };
-  assign \$230  = { d2_max[14], d2_max[14], d2_max[14], d2_max, 12'h000 };
-  assign \$233  = { d2_max[14], d2_max[14], d2_max[14], d2_max, 12'h000 };
-  assign \$236  = { d2_max[14], d2_max[14], d2_max[14], d2_max, 12'h000 };
-  assign \$240  = { \$239 [27], \$239 [27], \$239 [27], \$239 [27], \$239 [27], \$239 [27], \$239 [27], \$239 [27], \$239 [27], \$239 [27:9] };
-  assign \$243  = { \$242 [27], \$242 [27], \$242 [27], \$242 [27], \$242 [27], \$242 [27], \$242 [27], \$242 [27], \$242 [27], \$242 [27:9] };
-  assign \$246  = { \$245 [27], \$245 [27], \$245 [27], \$245 [27], \$245 [27], \$245 [27], \$245 [27], \$245 [27], \$245 [27], \$245 [27:9] };
-  assign \$249  = { \$248 [27], \$248 [27], \$248 [27], \$248 [27], \$248 [27], \$248 [27], \$248 [27], \$248 [27], \$248 [27], \$248 [27:9] };
-  assign \$252  = { 1'h0, \$251 [31:1] };
-  assign \$256  = { 1'h0, \$255 [31:1] };
-  assign \$260  = { 1'h0, \$259 [31:1] };
-  assign \$264  = { 1'h0, \$263 [31:1] };
-  assign \$271  = { d5_prod0, 1'h0 };
-  assign \$273  = { d5_prod1, 1'h0 };
-  assign \$275  = { d5_prod2, 1'h0 };
-  assign \$277  = { d5_prod3, 1'h0 };
-  assign \$282  = { 1'h0, \$281 [32:1] };
-  assign \$285  = { 1'h0, \$284 [32:1] };
-  assign \$291  = { 1'h0, \$290 [32:1] };
-  assign \$294  = { 1'h0, \$293 [32:1] };
-  assign \$300  = { 1'h0, \$299 [32:1] };
-  assign \$303  = { 1'h0, \$302 [32:1] };
-  assign \$309  = { 1'h0, \$308 [32:1] };
-  assign \$312  = { 1'h0, \$311 [32:1] };
+  assign \$225  = { d2_max[14], d2_max[14], d2_max[14], d2_max, 12'h000 };
+  assign \$228  = { d2_max[14], d2_max[14], d2_max[14], d2_max, 12'h000 };
+  assign \$231  = { d2_max[14], d2_max[14], d2_max[14], d2_max, 12'h000 };
+  assign \$234  = { d2_max[14], d2_max[14], d2_max[14], d2_max, 12'h000 };
+  assign \$238  = { \$237 [27], \$237 [27], \$237 [27], \$237 [27], \$237 [27], \$237 [27], \$237 [27], \$237 [27], \$237 [27], \$237 [27:9] };
+  assign \$241  = { \$240 [27], \$240 [27], \$240 [27], \$240 [27], \$240 [27], \$240 [27], \$240 [27], \$240 [27], \$240 [27], \$240 [27:9] };
+  assign \$244  = { \$243 [27], \$243 [27], \$243 [27], \$243 [27], \$243 [27], \$243 [27], \$243 [27], \$243 [27], \$243 [27], \$243 [27:9] };
+  assign \$247  = { \$246 [27], \$246 [27], \$246 [27], \$246 [27], \$246 [27], \$246 [27], \$246 [27], \$246 [27], \$246 [27], \$246 [27:9] };
+  assign \$250  = { 1'h0, \$249 [31:1] };
+  assign \$254  = { 1'h0, \$253 [31:1] };
+  assign \$258  = { 1'h0, \$257 [31:1] };
+  assign \$262  = { 1'h0, \$261 [31:1] };
+  assign \$269  = { d5_prod0, 1'h0 };
+  assign \$271  = { d5_prod1, 1'h0 };
+  assign \$273  = { d5_prod2, 1'h0 };
+  assign \$275  = { d5_prod3, 1'h0 };
+  assign \$280  = { 1'h0, \$279 [32:1] };
+  assign \$283  = { 1'h0, \$282 [32:1] };
+  assign \$289  = { 1'h0, \$288 [32:1] };
+  assign \$292  = { 1'h0, \$291 [32:1] };
+  assign \$298  = { 1'h0, \$297 [32:1] };
+  assign \$301  = { 1'h0, \$300 [32:1] };
+  assign \$307  = { 1'h0, \$306 [32:1] };
+  assign \$310  = { 1'h0, \$309 [32:1] };
 endmodule
 
 (* generator = "Amaranth" *)
@@ -5126,186 +5411,189 @@ module \softmax_int8.core.vectors (rst, r_en, r_data, w_port__data, w_en, r_rdy,
   wire [7:0] level;
   (* init = 8'h00 *)
   wire [7:0] produce;
-  output [40:0] r_data;
-  wire [40:0] r_data;
+  output [39:0] r_data;
+  wire [39:0] r_data;
   input r_en;
   wire r_en;
   wire [7:0] r_level;
   reg [7:0] r_port__addr = 8'h00;
-  wire [40:0] r_port__data;
+  wire [39:0] r_port__data;
   wire r_port__en;
   output r_rdy;
   reg r_rdy = 1'h0;
   input rst;
   wire rst;
-  wire [40:0] w_data;
+  wire [39:0] w_data;
   input w_en;
   wire w_en;
   wire [7:0] w_level;
   reg [7:0] w_port__addr = 8'h00;
-  input [40:0] w_port__data;
-  wire [40:0] w_port__data;
+  input [39:0] w_port__data;
+  wire [39:0] w_port__data;
   wire w_port__en;
   wire w_rdy;
-  reg [40:0] storage [143:0];
+  reg [39:0] storage [146:0];
   initial begin
-    storage[0] = 41'h00000000000;
-    storage[1] = 41'h00000000000;
-    storage[2] = 41'h00000000000;
-    storage[3] = 41'h00000000000;
-    storage[4] = 41'h00000000000;
-    storage[5] = 41'h00000000000;
-    storage[6] = 41'h00000000000;
-    storage[7] = 41'h00000000000;
-    storage[8] = 41'h00000000000;
-    storage[9] = 41'h00000000000;
-    storage[10] = 41'h00000000000;
-    storage[11] = 41'h00000000000;
-    storage[12] = 41'h00000000000;
-    storage[13] = 41'h00000000000;
-    storage[14] = 41'h00000000000;
-    storage[15] = 41'h00000000000;
-    storage[16] = 41'h00000000000;
-    storage[17] = 41'h00000000000;
-    storage[18] = 41'h00000000000;
-    storage[19] = 41'h00000000000;
-    storage[20] = 41'h00000000000;
-    storage[21] = 41'h00000000000;
-    storage[22] = 41'h00000000000;
-    storage[23] = 41'h00000000000;
-    storage[24] = 41'h00000000000;
-    storage[25] = 41'h00000000000;
-    storage[26] = 41'h00000000000;
-    storage[27] = 41'h00000000000;
-    storage[28] = 41'h00000000000;
-    storage[29] = 41'h00000000000;
-    storage[30] = 41'h00000000000;
-    storage[31] = 41'h00000000000;
-    storage[32] = 41'h00000000000;
-    storage[33] = 41'h00000000000;
-    storage[34] = 41'h00000000000;
-    storage[35] = 41'h00000000000;
-    storage[36] = 41'h00000000000;
-    storage[37] = 41'h00000000000;
-    storage[38] = 41'h00000000000;
-    storage[39] = 41'h00000000000;
-    storage[40] = 41'h00000000000;
-    storage[41] = 41'h00000000000;
-    storage[42] = 41'h00000000000;
-    storage[43] = 41'h00000000000;
-    storage[44] = 41'h00000000000;
-    storage[45] = 41'h00000000000;
-    storage[46] = 41'h00000000000;
-    storage[47] = 41'h00000000000;
-    storage[48] = 41'h00000000000;
-    storage[49] = 41'h00000000000;
-    storage[50] = 41'h00000000000;
-    storage[51] = 41'h00000000000;
-    storage[52] = 41'h00000000000;
-    storage[53] = 41'h00000000000;
-    storage[54] = 41'h00000000000;
-    storage[55] = 41'h00000000000;
-    storage[56] = 41'h00000000000;
-    storage[57] = 41'h00000000000;
-    storage[58] = 41'h00000000000;
-    storage[59] = 41'h00000000000;
-    storage[60] = 41'h00000000000;
-    storage[61] = 41'h00000000000;
-    storage[62] = 41'h00000000000;
-    storage[63] = 41'h00000000000;
-    storage[64] = 41'h00000000000;
-    storage[65] = 41'h00000000000;
-    storage[66] = 41'h00000000000;
-    storage[67] = 41'h00000000000;
-    storage[68] = 41'h00000000000;
-    storage[69] = 41'h00000000000;
-    storage[70] = 41'h00000000000;
-    storage[71] = 41'h00000000000;
-    storage[72] = 41'h00000000000;
-    storage[73] = 41'h00000000000;
-    storage[74] = 41'h00000000000;
-    storage[75] = 41'h00000000000;
-    storage[76] = 41'h00000000000;
-    storage[77] = 41'h00000000000;
-    storage[78] = 41'h00000000000;
-    storage[79] = 41'h00000000000;
-    storage[80] = 41'h00000000000;
-    storage[81] = 41'h00000000000;
-    storage[82] = 41'h00000000000;
-    storage[83] = 41'h00000000000;
-    storage[84] = 41'h00000000000;
-    storage[85] = 41'h00000000000;
-    storage[86] = 41'h00000000000;
-    storage[87] = 41'h00000000000;
-    storage[88] = 41'h00000000000;
-    storage[89] = 41'h00000000000;
-    storage[90] = 41'h00000000000;
-    storage[91] = 41'h00000000000;
-    storage[92] = 41'h00000000000;
-    storage[93] = 41'h00000000000;
-    storage[94] = 41'h00000000000;
-    storage[95] = 41'h00000000000;
-    storage[96] = 41'h00000000000;
-    storage[97] = 41'h00000000000;
-    storage[98] = 41'h00000000000;
-    storage[99] = 41'h00000000000;
-    storage[100] = 41'h00000000000;
-    storage[101] = 41'h00000000000;
-    storage[102] = 41'h00000000000;
-    storage[103] = 41'h00000000000;
-    storage[104] = 41'h00000000000;
-    storage[105] = 41'h00000000000;
-    storage[106] = 41'h00000000000;
-    storage[107] = 41'h00000000000;
-    storage[108] = 41'h00000000000;
-    storage[109] = 41'h00000000000;
-    storage[110] = 41'h00000000000;
-    storage[111] = 41'h00000000000;
-    storage[112] = 41'h00000000000;
-    storage[113] = 41'h00000000000;
-    storage[114] = 41'h00000000000;
-    storage[115] = 41'h00000000000;
-    storage[116] = 41'h00000000000;
-    storage[117] = 41'h00000000000;
-    storage[118] = 41'h00000000000;
-    storage[119] = 41'h00000000000;
-    storage[120] = 41'h00000000000;
-    storage[121] = 41'h00000000000;
-    storage[122] = 41'h00000000000;
-    storage[123] = 41'h00000000000;
-    storage[124] = 41'h00000000000;
-    storage[125] = 41'h00000000000;
-    storage[126] = 41'h00000000000;
-    storage[127] = 41'h00000000000;
-    storage[128] = 41'h00000000000;
-    storage[129] = 41'h00000000000;
-    storage[130] = 41'h00000000000;
-    storage[131] = 41'h00000000000;
-    storage[132] = 41'h00000000000;
-    storage[133] = 41'h00000000000;
-    storage[134] = 41'h00000000000;
-    storage[135] = 41'h00000000000;
-    storage[136] = 41'h00000000000;
-    storage[137] = 41'h00000000000;
-    storage[138] = 41'h00000000000;
-    storage[139] = 41'h00000000000;
-    storage[140] = 41'h00000000000;
-    storage[141] = 41'h00000000000;
-    storage[142] = 41'h00000000000;
-    storage[143] = 41'h00000000000;
+    storage[0] = 40'h0000000000;
+    storage[1] = 40'h0000000000;
+    storage[2] = 40'h0000000000;
+    storage[3] = 40'h0000000000;
+    storage[4] = 40'h0000000000;
+    storage[5] = 40'h0000000000;
+    storage[6] = 40'h0000000000;
+    storage[7] = 40'h0000000000;
+    storage[8] = 40'h0000000000;
+    storage[9] = 40'h0000000000;
+    storage[10] = 40'h0000000000;
+    storage[11] = 40'h0000000000;
+    storage[12] = 40'h0000000000;
+    storage[13] = 40'h0000000000;
+    storage[14] = 40'h0000000000;
+    storage[15] = 40'h0000000000;
+    storage[16] = 40'h0000000000;
+    storage[17] = 40'h0000000000;
+    storage[18] = 40'h0000000000;
+    storage[19] = 40'h0000000000;
+    storage[20] = 40'h0000000000;
+    storage[21] = 40'h0000000000;
+    storage[22] = 40'h0000000000;
+    storage[23] = 40'h0000000000;
+    storage[24] = 40'h0000000000;
+    storage[25] = 40'h0000000000;
+    storage[26] = 40'h0000000000;
+    storage[27] = 40'h0000000000;
+    storage[28] = 40'h0000000000;
+    storage[29] = 40'h0000000000;
+    storage[30] = 40'h0000000000;
+    storage[31] = 40'h0000000000;
+    storage[32] = 40'h0000000000;
+    storage[33] = 40'h0000000000;
+    storage[34] = 40'h0000000000;
+    storage[35] = 40'h0000000000;
+    storage[36] = 40'h0000000000;
+    storage[37] = 40'h0000000000;
+    storage[38] = 40'h0000000000;
+    storage[39] = 40'h0000000000;
+    storage[40] = 40'h0000000000;
+    storage[41] = 40'h0000000000;
+    storage[42] = 40'h0000000000;
+    storage[43] = 40'h0000000000;
+    storage[44] = 40'h0000000000;
+    storage[45] = 40'h0000000000;
+    storage[46] = 40'h0000000000;
+    storage[47] = 40'h0000000000;
+    storage[48] = 40'h0000000000;
+    storage[49] = 40'h0000000000;
+    storage[50] = 40'h0000000000;
+    storage[51] = 40'h0000000000;
+    storage[52] = 40'h0000000000;
+    storage[53] = 40'h0000000000;
+    storage[54] = 40'h0000000000;
+    storage[55] = 40'h0000000000;
+    storage[56] = 40'h0000000000;
+    storage[57] = 40'h0000000000;
+    storage[58] = 40'h0000000000;
+    storage[59] = 40'h0000000000;
+    storage[60] = 40'h0000000000;
+    storage[61] = 40'h0000000000;
+    storage[62] = 40'h0000000000;
+    storage[63] = 40'h0000000000;
+    storage[64] = 40'h0000000000;
+    storage[65] = 40'h0000000000;
+    storage[66] = 40'h0000000000;
+    storage[67] = 40'h0000000000;
+    storage[68] = 40'h0000000000;
+    storage[69] = 40'h0000000000;
+    storage[70] = 40'h0000000000;
+    storage[71] = 40'h0000000000;
+    storage[72] = 40'h0000000000;
+    storage[73] = 40'h0000000000;
+    storage[74] = 40'h0000000000;
+    storage[75] = 40'h0000000000;
+    storage[76] = 40'h0000000000;
+    storage[77] = 40'h0000000000;
+    storage[78] = 40'h0000000000;
+    storage[79] = 40'h0000000000;
+    storage[80] = 40'h0000000000;
+    storage[81] = 40'h0000000000;
+    storage[82] = 40'h0000000000;
+    storage[83] = 40'h0000000000;
+    storage[84] = 40'h0000000000;
+    storage[85] = 40'h0000000000;
+    storage[86] = 40'h0000000000;
+    storage[87] = 40'h0000000000;
+    storage[88] = 40'h0000000000;
+    storage[89] = 40'h0000000000;
+    storage[90] = 40'h0000000000;
+    storage[91] = 40'h0000000000;
+    storage[92] = 40'h0000000000;
+    storage[93] = 40'h0000000000;
+    storage[94] = 40'h0000000000;
+    storage[95] = 40'h0000000000;
+    storage[96] = 40'h0000000000;
+    storage[97] = 40'h0000000000;
+    storage[98] = 40'h0000000000;
+    storage[99] = 40'h0000000000;
+    storage[100] = 40'h0000000000;
+    storage[101] = 40'h0000000000;
+    storage[102] = 40'h0000000000;
+    storage[103] = 40'h0000000000;
+    storage[104] = 40'h0000000000;
+    storage[105] = 40'h0000000000;
+    storage[106] = 40'h0000000000;
+    storage[107] = 40'h0000000000;
+    storage[108] = 40'h0000000000;
+    storage[109] = 40'h0000000000;
+    storage[110] = 40'h0000000000;
+    storage[111] = 40'h0000000000;
+    storage[112] = 40'h0000000000;
+    storage[113] = 40'h0000000000;
+    storage[114] = 40'h0000000000;
+    storage[115] = 40'h0000000000;
+    storage[116] = 40'h0000000000;
+    storage[117] = 40'h0000000000;
+    storage[118] = 40'h0000000000;
+    storage[119] = 40'h0000000000;
+    storage[120] = 40'h0000000000;
+    storage[121] = 40'h0000000000;
+    storage[122] = 40'h0000000000;
+    storage[123] = 40'h0000000000;
+    storage[124] = 40'h0000000000;
+    storage[125] = 40'h0000000000;
+    storage[126] = 40'h0000000000;
+    storage[127] = 40'h0000000000;
+    storage[128] = 40'h0000000000;
+    storage[129] = 40'h0000000000;
+    storage[130] = 40'h0000000000;
+    storage[131] = 40'h0000000000;
+    storage[132] = 40'h0000000000;
+    storage[133] = 40'h0000000000;
+    storage[134] = 40'h0000000000;
+    storage[135] = 40'h0000000000;
+    storage[136] = 40'h0000000000;
+    storage[137] = 40'h0000000000;
+    storage[138] = 40'h0000000000;
+    storage[139] = 40'h0000000000;
+    storage[140] = 40'h0000000000;
+    storage[141] = 40'h0000000000;
+    storage[142] = 40'h0000000000;
+    storage[143] = 40'h0000000000;
+    storage[144] = 40'h0000000000;
+    storage[145] = 40'h0000000000;
+    storage[146] = 40'h0000000000;
   end
   always @(posedge clk) begin
     if (w_port__en)
       storage[w_port__addr] <= w_port__data;
   end
-  reg [40:0] _0_;
+  reg [39:0] _0_;
   always @(posedge clk) begin
     if (r_port__en) begin
       _0_ <= storage[r_port__addr];
     end
   end
   assign r_data = _0_;
-  assign w_rdy = inner_level != 8'h90;
+  assign w_rdy = inner_level != 8'h93;
   assign inner_r_rdy = | inner_level;
   assign w_port__en = w_rdy & w_en;
   assign \$1  = ~ r_rdy;
@@ -5313,13 +5601,13 @@ module \softmax_int8.core.vectors (rst, r_en, r_data, w_port__data, w_en, r_rdy,
   assign r_port__en = inner_r_rdy & \$2 ;
   assign \$3  = inner_level + r_rdy;
   assign \$4  = w_rdy & w_en;
-  assign \$5  = w_port__addr == 8'h8f;
+  assign \$5  = w_port__addr == 8'h92;
   assign \$6  = w_port__addr + 1'h1;
   assign \$7  = \$5  ? 9'h000 : \$6 ;
   assign \$8  = ~ r_rdy;
   assign \$9  = \$8  | r_en;
   assign \$10  = inner_r_rdy & \$9 ;
-  assign \$11  = r_port__addr == 8'h8f;
+  assign \$11  = r_port__addr == 8'h92;
   assign \$12  = r_port__addr + 1'h1;
   assign \$13  = \$11  ? 9'h000 : \$12 ;
   assign \$14  = w_rdy & w_en;

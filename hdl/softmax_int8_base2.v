@@ -183,18 +183,18 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   wire \$185 ;
   wire [20:0] \$186 ;
   wire [20:0] \$187 ;
-  wire \$188 ;
-  wire [26:0] \$189 ;
+  wire [7:0] \$188 ;
+  wire [7:0] \$189 ;
   wire [3:0] \$19 ;
-  wire [26:0] \$190 ;
-  wire [26:0] \$191 ;
-  wire [27:0] \$192 ;
-  wire \$193 ;
-  wire \$194 ;
-  wire [26:0] \$195 ;
-  wire [26:0] \$196 ;
-  wire [26:0] \$197 ;
-  wire [27:0] \$198 ;
+  wire [7:0] \$190 ;
+  wire [7:0] \$191 ;
+  wire [35:0] \$192 ;
+  wire [41:0] \$193 ;
+  wire [42:0] \$194 ;
+  wire \$195 ;
+  wire [41:0] \$196 ;
+  wire [42:0] \$197 ;
+  wire [41:0] \$198 ;
   wire [13:0] \$199 ;
   wire [3:0] \$2 ;
   wire [3:0] \$20 ;
@@ -202,62 +202,62 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   wire [26:0] \$201 ;
   wire [27:0] \$202 ;
   wire [7:0] \$203 ;
-  wire [7:0] \$204 ;
-  wire \$205 ;
+  wire \$204 ;
+  wire [7:0] \$205 ;
   wire [7:0] \$206 ;
-  wire [7:0] \$207 ;
-  wire [7:0] \$208 ;
-  wire \$209 ;
+  wire \$207 ;
+  wire \$208 ;
+  wire [12:0] \$209 ;
   wire [4:0] \$21 ;
-  wire \$210 ;
-  wire [12:0] \$211 ;
-  wire [13:0] \$212 ;
-  wire [18:0] \$213 ;
-  wire [12:0] \$214 ;
-  wire [13:0] \$215 ;
-  wire [18:0] \$216 ;
-  wire [12:0] \$217 ;
-  wire [13:0] \$218 ;
-  wire [18:0] \$219 ;
+  wire [13:0] \$210 ;
+  wire [18:0] \$211 ;
+  wire [12:0] \$212 ;
+  wire [13:0] \$213 ;
+  wire [18:0] \$214 ;
+  wire [12:0] \$215 ;
+  wire [13:0] \$216 ;
+  wire [18:0] \$217 ;
+  wire [12:0] \$218 ;
+  wire [13:0] \$219 ;
   wire [15:0] \$22 ;
-  wire [12:0] \$220 ;
-  wire [13:0] \$221 ;
-  wire [18:0] \$222 ;
-  wire [19:0] \$223 ;
+  wire [18:0] \$220 ;
+  wire [19:0] \$221 ;
+  wire [19:0] \$222 ;
+  wire [20:0] \$223 ;
   wire [19:0] \$224 ;
-  wire [20:0] \$225 ;
-  wire [19:0] \$226 ;
+  wire [19:0] \$225 ;
+  wire [20:0] \$226 ;
   wire [19:0] \$227 ;
-  wire [20:0] \$228 ;
-  wire [19:0] \$229 ;
+  wire [19:0] \$228 ;
+  wire [20:0] \$229 ;
   wire [16:0] \$23 ;
   wire [19:0] \$230 ;
-  wire [20:0] \$231 ;
-  wire [19:0] \$232 ;
-  wire [19:0] \$233 ;
-  wire [20:0] \$234 ;
-  wire [31:0] \$235 ;
-  wire [31:0] \$236 ;
-  wire [32:0] \$237 ;
-  wire [32:0] \$238 ;
-  wire [31:0] \$239 ;
+  wire [19:0] \$231 ;
+  wire [20:0] \$232 ;
+  wire [31:0] \$233 ;
+  wire [31:0] \$234 ;
+  wire [32:0] \$235 ;
+  wire [32:0] \$236 ;
+  wire [31:0] \$237 ;
+  wire [31:0] \$238 ;
+  wire [32:0] \$239 ;
   wire \$24 ;
-  wire [31:0] \$240 ;
-  wire [32:0] \$241 ;
-  wire [32:0] \$242 ;
-  wire [31:0] \$243 ;
-  wire [31:0] \$244 ;
-  wire [32:0] \$245 ;
-  wire [32:0] \$246 ;
-  wire [31:0] \$247 ;
-  wire [31:0] \$248 ;
-  wire [32:0] \$249 ;
+  wire [32:0] \$240 ;
+  wire [31:0] \$241 ;
+  wire [31:0] \$242 ;
+  wire [32:0] \$243 ;
+  wire [32:0] \$244 ;
+  wire [31:0] \$245 ;
+  wire [31:0] \$246 ;
+  wire [32:0] \$247 ;
+  wire [32:0] \$248 ;
+  wire [30:0] \$249 ;
   wire [15:0] \$25 ;
-  wire [32:0] \$250 ;
+  wire [30:0] \$250 ;
   wire [30:0] \$251 ;
   wire [30:0] \$252 ;
-  wire [30:0] \$253 ;
-  wire [30:0] \$254 ;
+  wire [31:0] \$253 ;
+  wire [31:0] \$254 ;
   wire [31:0] \$255 ;
   wire [31:0] \$256 ;
   wire [31:0] \$257 ;
@@ -265,56 +265,56 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   wire [31:0] \$259 ;
   wire [16:0] \$26 ;
   wire [31:0] \$260 ;
-  wire [31:0] \$261 ;
-  wire [31:0] \$262 ;
-  wire \$263 ;
-  wire \$264 ;
-  wire [32:0] \$265 ;
+  wire \$261 ;
+  wire \$262 ;
+  wire [32:0] \$263 ;
+  wire [32:0] \$264 ;
+  wire \$265 ;
   wire [32:0] \$266 ;
-  wire \$267 ;
+  wire [32:0] \$267 ;
   wire [32:0] \$268 ;
   wire [32:0] \$269 ;
   wire [16:0] \$27 ;
-  wire [32:0] \$270 ;
-  wire [32:0] \$271 ;
-  wire \$272 ;
-  wire \$273 ;
-  wire [32:0] \$274 ;
+  wire \$270 ;
+  wire \$271 ;
+  wire [32:0] \$272 ;
+  wire [32:0] \$273 ;
+  wire \$274 ;
   wire [32:0] \$275 ;
-  wire \$276 ;
+  wire [32:0] \$276 ;
   wire [32:0] \$277 ;
   wire [32:0] \$278 ;
-  wire [32:0] \$279 ;
+  wire \$279 ;
   wire [3:0] \$28 ;
-  wire [32:0] \$280 ;
-  wire \$281 ;
-  wire \$282 ;
-  wire [32:0] \$283 ;
+  wire \$280 ;
+  wire [32:0] \$281 ;
+  wire [32:0] \$282 ;
+  wire \$283 ;
   wire [32:0] \$284 ;
-  wire \$285 ;
+  wire [32:0] \$285 ;
   wire [32:0] \$286 ;
   wire [32:0] \$287 ;
-  wire [32:0] \$288 ;
-  wire [32:0] \$289 ;
+  wire \$288 ;
+  wire \$289 ;
   wire [3:0] \$29 ;
-  wire \$290 ;
-  wire \$291 ;
-  wire [32:0] \$292 ;
+  wire [32:0] \$290 ;
+  wire [32:0] \$291 ;
+  wire \$292 ;
   wire [32:0] \$293 ;
-  wire \$294 ;
+  wire [32:0] \$294 ;
   wire [32:0] \$295 ;
   wire [32:0] \$296 ;
-  wire [32:0] \$297 ;
-  wire [32:0] \$298 ;
+  reg [6:0] \$297 ;
+  reg [7:0] \$298 ;
   reg [6:0] \$299 ;
   wire [4:0] \$3 ;
   wire [4:0] \$30 ;
-  reg [7:0] \$300 ;
-  reg [6:0] \$301 ;
-  reg \$302 ;
-  reg \$303 ;
+  reg \$300 ;
+  reg \$301 ;
+  reg [7:0] \$302 ;
+  reg [3:0] \$303 ;
   reg [7:0] \$304 ;
-  reg [3:0] \$305 ;
+  reg [7:0] \$305 ;
   reg [7:0] \$306 ;
   reg [7:0] \$307 ;
   reg [7:0] \$308 ;
@@ -322,85 +322,85 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   wire [15:0] \$31 ;
   reg [7:0] \$310 ;
   reg [7:0] \$311 ;
-  reg [7:0] \$312 ;
-  reg [7:0] \$313 ;
-  reg \$314 ;
-  reg \$315 ;
+  reg \$312 ;
+  reg \$313 ;
+  reg [7:0] \$314 ;
+  reg [3:0] \$315 ;
   reg [7:0] \$316 ;
-  reg [3:0] \$317 ;
+  reg [7:0] \$317 ;
   reg [7:0] \$318 ;
   reg [7:0] \$319 ;
   wire [16:0] \$32 ;
   reg [7:0] \$320 ;
   reg [7:0] \$321 ;
   reg [7:0] \$322 ;
-  reg [7:0] \$323 ;
-  reg [7:0] \$324 ;
-  reg \$325 ;
-  reg \$326 ;
-  reg [7:0] \$327 ;
-  reg [3:0] \$328 ;
-  reg \$329 ;
+  reg \$323 ;
+  reg \$324 ;
+  reg [7:0] \$325 ;
+  reg [3:0] \$326 ;
+  reg \$327 ;
+  reg [7:0] \$328 ;
+  reg [7:0] \$329 ;
   wire \$33 ;
   reg [7:0] \$330 ;
   reg [7:0] \$331 ;
-  reg [7:0] \$332 ;
-  reg [7:0] \$333 ;
-  reg \$334 ;
-  reg \$335 ;
-  reg [7:0] \$336 ;
-  reg [3:0] \$337 ;
-  reg \$338 ;
+  reg \$332 ;
+  reg \$333 ;
+  reg [7:0] \$334 ;
+  reg [3:0] \$335 ;
+  reg \$336 ;
+  reg [7:0] \$337 ;
+  reg [7:0] \$338 ;
   reg [7:0] \$339 ;
   wire [15:0] \$34 ;
   reg [7:0] \$340 ;
-  reg [7:0] \$341 ;
-  reg [7:0] \$342 ;
-  reg \$343 ;
-  reg \$344 ;
-  reg [7:0] \$345 ;
-  reg [3:0] \$346 ;
-  reg \$347 ;
+  reg \$341 ;
+  reg \$342 ;
+  reg [7:0] \$343 ;
+  reg [3:0] \$344 ;
+  reg \$345 ;
+  reg [7:0] \$346 ;
+  reg [7:0] \$347 ;
   reg [7:0] \$348 ;
   reg [7:0] \$349 ;
   wire [16:0] \$35 ;
-  reg [7:0] \$350 ;
-  reg [7:0] \$351 ;
-  reg [15:0] \$352 ;
-  reg \$353 ;
-  reg [18:0] \$354 ;
-  reg [17:0] \$355 ;
-  reg [4:0] \$356 ;
-  reg [15:0] \$357 ;
-  reg \$358 ;
-  reg [18:0] \$359 ;
+  reg [15:0] \$350 ;
+  reg \$351 ;
+  reg [18:0] \$352 ;
+  reg [17:0] \$353 ;
+  reg [4:0] \$354 ;
+  reg [15:0] \$355 ;
+  reg \$356 ;
+  reg [18:0] \$357 ;
+  reg [17:0] \$358 ;
+  reg [4:0] \$359 ;
   wire [16:0] \$36 ;
-  reg [17:0] \$360 ;
-  reg [4:0] \$361 ;
-  reg [15:0] \$362 ;
-  reg \$363 ;
-  reg [18:0] \$364 ;
-  reg [17:0] \$365 ;
-  reg [4:0] \$366 ;
-  reg [15:0] \$367 ;
-  reg \$368 ;
-  reg [18:0] \$369 ;
+  reg [15:0] \$360 ;
+  reg \$361 ;
+  reg [18:0] \$362 ;
+  reg [17:0] \$363 ;
+  reg [4:0] \$364 ;
+  reg [15:0] \$365 ;
+  reg \$366 ;
+  reg [18:0] \$367 ;
+  reg [17:0] \$368 ;
+  reg [4:0] \$369 ;
   wire \$37 ;
-  reg [17:0] \$370 ;
-  reg [4:0] \$371 ;
-  reg [7:0] \$372 ;
-  reg [7:0] \$373 ;
+  reg [7:0] \$370 ;
+  reg [7:0] \$371 ;
+  reg \$372 ;
+  reg \$373 ;
   reg \$374 ;
   reg \$375 ;
-  reg \$376 ;
-  reg \$377 ;
-  reg [7:0] \$378 ;
-  reg [7:0] \$379 ;
+  reg [7:0] \$376 ;
+  reg [7:0] \$377 ;
+  reg \$378 ;
+  reg \$379 ;
   wire [5:0] \$38 ;
-  reg \$380 ;
-  reg \$381 ;
-  reg [3:0] \$382 ;
-  reg [3:0] \$383 ;
+  reg [3:0] \$380 ;
+  reg [3:0] \$381 ;
+  reg [17:0] \$382 ;
+  reg [4:0] \$383 ;
   reg [17:0] \$384 ;
   reg [4:0] \$385 ;
   reg [17:0] \$386 ;
@@ -408,225 +408,249 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   reg [17:0] \$388 ;
   reg [4:0] \$389 ;
   wire [26:0] \$39 ;
-  reg [17:0] \$390 ;
-  reg [4:0] \$391 ;
-  reg [7:0] \$392 ;
-  reg \$393 ;
+  reg [7:0] \$390 ;
+  reg \$391 ;
+  reg \$392 ;
+  reg [7:0] \$393 ;
   reg \$394 ;
-  reg [7:0] \$395 ;
-  reg \$396 ;
-  reg [3:0] \$397 ;
+  reg [3:0] \$395 ;
+  reg [17:0] \$396 ;
+  reg [17:0] \$397 ;
   reg [17:0] \$398 ;
   reg [17:0] \$399 ;
   wire [15:0] \$4 ;
   wire [5:0] \$40 ;
-  reg [17:0] \$400 ;
-  reg [17:0] \$401 ;
-  reg [7:0] \$402 ;
-  reg \$403 ;
+  reg [7:0] \$400 ;
+  reg \$401 ;
+  reg \$402 ;
+  reg [7:0] \$403 ;
   reg \$404 ;
-  reg [7:0] \$405 ;
-  reg \$406 ;
-  reg [3:0] \$407 ;
-  reg [20:0] \$408 ;
-  reg [7:0] \$409 ;
+  reg [3:0] \$405 ;
+  reg [20:0] \$406 ;
+  reg [7:0] \$407 ;
+  reg \$408 ;
+  reg \$409 ;
   wire [89:0] \$41 ;
-  reg \$410 ;
+  reg [7:0] \$410 ;
   reg \$411 ;
-  reg [7:0] \$412 ;
+  reg [5:0] \$412 ;
   reg \$413 ;
-  reg [5:0] \$414 ;
-  reg \$415 ;
-  reg [6:0] \$416 ;
-  reg [6:0] \$417 ;
-  reg [20:0] \$418 ;
+  reg [6:0] \$414 ;
+  reg [6:0] \$415 ;
+  reg [20:0] \$416 ;
+  reg \$417 ;
+  reg \$418 ;
   reg \$419 ;
   wire [15:0] \$42 ;
-  reg \$420 ;
-  reg \$421 ;
-  reg [7:0] \$422 ;
-  reg [7:0] \$423 ;
+  reg [7:0] \$420 ;
+  reg [7:0] \$421 ;
+  reg \$422 ;
+  reg [20:0] \$423 ;
   reg \$424 ;
-  reg [20:0] \$425 ;
-  reg \$426 ;
-  reg \$427 ;
-  reg [7:0] \$428 ;
-  reg [7:0] \$429 ;
+  reg \$425 ;
+  reg [7:0] \$426 ;
+  reg [7:0] \$427 ;
+  reg \$428 ;
+  reg [6:0] \$429 ;
   wire [15:0] \$43 ;
   reg \$430 ;
-  reg [6:0] \$431 ;
+  reg [3:0] \$431 ;
   reg \$432 ;
-  reg [26:0] \$433 ;
-  reg \$434 ;
+  reg \$433 ;
+  reg [7:0] \$434 ;
   reg [7:0] \$435 ;
-  reg [26:0] \$436 ;
-  reg \$437 ;
-  reg [7:0] \$438 ;
-  reg \$439 ;
+  reg \$436 ;
+  reg [6:0] \$437 ;
+  reg \$438 ;
+  reg [20:0] \$439 ;
   wire [16:0] \$44 ;
-  reg [7:0] \$440 ;
-  reg \$441 ;
-  reg [7:0] \$442 ;
-  reg [4:0] \$443 ;
-  reg [26:0] \$444 ;
-  reg \$445 ;
-  reg [7:0] \$446 ;
-  reg \$447 ;
-  reg [7:0] \$448 ;
-  reg [4:0] \$449 ;
-  wire \$45 ;
-  reg [15:0] \$450 ;
-  reg [12:0] \$451 ;
-  reg [13:0] \$452 ;
-  reg [12:0] \$453 ;
+  reg [3:0] \$440 ;
+  reg [35:0] \$441 ;
+  reg \$442 ;
+  reg \$443 ;
+  reg [7:0] \$444 ;
+  reg [7:0] \$445 ;
+  reg \$446 ;
+  reg [6:0] \$447 ;
+  reg \$448 ;
+  reg [20:0] \$449 ;
+  wire [8:0] \$45 ;
+  reg [3:0] \$450 ;
+  reg [41:0] \$451 ;
+  reg \$452 ;
+  reg [7:0] \$453 ;
   reg \$454 ;
   reg [7:0] \$455 ;
-  reg \$456 ;
-  reg [7:0] \$457 ;
-  reg [4:0] \$458 ;
-  reg [15:0] \$459 ;
+  reg [41:0] \$456 ;
+  reg [3:0] \$457 ;
+  reg \$458 ;
+  reg [7:0] \$459 ;
   wire \$46 ;
-  reg \$460 ;
-  reg [7:0] \$461 ;
-  reg \$462 ;
-  reg [7:0] \$463 ;
-  reg [4:0] \$464 ;
-  reg [27:0] \$465 ;
-  reg [15:0] \$466 ;
-  reg \$467 ;
-  reg [31:0] \$468 ;
-  reg [6:0] \$469 ;
+  reg [26:0] \$460 ;
+  reg \$461 ;
+  reg [7:0] \$462 ;
+  reg \$463 ;
+  reg [7:0] \$464 ;
+  reg \$465 ;
+  reg [7:0] \$466 ;
+  reg [4:0] \$467 ;
+  reg [26:0] \$468 ;
+  reg \$469 ;
   wire \$47 ;
-  reg [6:0] \$470 ;
+  reg [7:0] \$470 ;
   reg \$471 ;
-  reg \$472 ;
-  reg [5:0] \$473 ;
-  reg [12:0] \$474 ;
-  reg [4:0] \$475 ;
-  reg \$476 ;
-  reg [35:0] \$477 ;
+  reg [7:0] \$472 ;
+  reg [4:0] \$473 ;
+  reg [15:0] \$474 ;
+  reg [12:0] \$475 ;
+  reg [13:0] \$476 ;
+  reg [12:0] \$477 ;
   reg \$478 ;
-  reg \$479 ;
-  wire [7:0] \$48 ;
-  reg [5:0] \$480 ;
-  reg [12:0] \$481 ;
+  reg [7:0] \$479 ;
+  wire \$48 ;
+  reg \$480 ;
+  reg [7:0] \$481 ;
   reg [4:0] \$482 ;
-  reg \$483 ;
-  reg [7:0] \$484 ;
+  reg [15:0] \$483 ;
+  reg \$484 ;
   reg [7:0] \$485 ;
-  reg [7:0] \$486 ;
+  reg \$486 ;
   reg [7:0] \$487 ;
-  reg [3:0] \$488 ;
-  reg \$489 ;
+  reg [4:0] \$488 ;
+  reg [27:0] \$489 ;
   wire \$49 ;
-  reg \$490 ;
-  reg [5:0] \$491 ;
-  reg [12:0] \$492 ;
-  reg [4:0] \$493 ;
-  reg \$494 ;
-  reg [13:0] \$495 ;
+  reg [15:0] \$490 ;
+  reg \$491 ;
+  reg [30:0] \$492 ;
+  reg [6:0] \$493 ;
+  reg [6:0] \$494 ;
+  reg \$495 ;
   reg \$496 ;
-  reg [18:0] \$497 ;
-  reg [17:0] \$498 ;
+  reg [5:0] \$497 ;
+  reg [12:0] \$498 ;
   reg [4:0] \$499 ;
   wire [16:0] \$5 ;
   wire [3:0] \$50 ;
-  reg [13:0] \$500 ;
-  reg \$501 ;
-  reg [18:0] \$502 ;
-  reg [17:0] \$503 ;
-  reg [4:0] \$504 ;
-  reg [13:0] \$505 ;
-  reg \$506 ;
-  reg [18:0] \$507 ;
-  reg [17:0] \$508 ;
-  reg [4:0] \$509 ;
+  reg \$500 ;
+  reg [35:0] \$501 ;
+  reg \$502 ;
+  reg \$503 ;
+  reg [5:0] \$504 ;
+  reg [12:0] \$505 ;
+  reg [4:0] \$506 ;
+  reg \$507 ;
+  reg [7:0] \$508 ;
+  reg [7:0] \$509 ;
   wire [3:0] \$51 ;
-  reg [13:0] \$510 ;
-  reg \$511 ;
-  reg [18:0] \$512 ;
-  reg [17:0] \$513 ;
-  reg [4:0] \$514 ;
-  reg [3:0] \$515 ;
-  reg [3:0] \$516 ;
-  reg \$517 ;
+  reg [7:0] \$510 ;
+  reg [7:0] \$511 ;
+  reg [3:0] \$512 ;
+  reg \$513 ;
+  reg \$514 ;
+  reg [5:0] \$515 ;
+  reg [12:0] \$516 ;
+  reg [4:0] \$517 ;
   reg \$518 ;
-  reg \$519 ;
+  reg [13:0] \$519 ;
   wire [4:0] \$52 ;
   reg \$520 ;
-  reg [5:0] \$521 ;
-  reg [5:0] \$522 ;
-  reg [12:0] \$523 ;
-  reg [12:0] \$524 ;
-  reg [4:0] \$525 ;
-  reg [4:0] \$526 ;
-  reg \$527 ;
-  reg \$528 ;
-  reg [17:0] \$529 ;
+  reg [18:0] \$521 ;
+  reg [17:0] \$522 ;
+  reg [4:0] \$523 ;
+  reg [13:0] \$524 ;
+  reg \$525 ;
+  reg [18:0] \$526 ;
+  reg [17:0] \$527 ;
+  reg [4:0] \$528 ;
+  reg [13:0] \$529 ;
   wire [13:0] \$53 ;
-  reg [4:0] \$530 ;
-  reg [17:0] \$531 ;
-  reg [4:0] \$532 ;
-  reg [17:0] \$533 ;
-  reg [4:0] \$534 ;
-  reg [17:0] \$535 ;
-  reg [4:0] \$536 ;
-  reg [3:0] \$537 ;
-  reg \$538 ;
-  reg \$539 ;
+  reg \$530 ;
+  reg [18:0] \$531 ;
+  reg [17:0] \$532 ;
+  reg [4:0] \$533 ;
+  reg [13:0] \$534 ;
+  reg \$535 ;
+  reg [18:0] \$536 ;
+  reg [17:0] \$537 ;
+  reg [4:0] \$538 ;
+  reg [3:0] \$539 ;
   wire [14:0] \$54 ;
-  reg [5:0] \$540 ;
-  reg [12:0] \$541 ;
-  reg [4:0] \$542 ;
+  reg [3:0] \$540 ;
+  reg \$541 ;
+  reg \$542 ;
   reg \$543 ;
-  reg [17:0] \$544 ;
-  reg [17:0] \$545 ;
-  reg [17:0] \$546 ;
-  reg [17:0] \$547 ;
-  reg [3:0] \$548 ;
-  reg \$549 ;
+  reg \$544 ;
+  reg [5:0] \$545 ;
+  reg [5:0] \$546 ;
+  reg [12:0] \$547 ;
+  reg [12:0] \$548 ;
+  reg [4:0] \$549 ;
   wire \$55 ;
-  reg \$550 ;
-  reg [5:0] \$551 ;
-  reg [12:0] \$552 ;
-  reg [4:0] \$553 ;
-  reg \$554 ;
-  reg [30:0] \$555 ;
-  reg [30:0] \$556 ;
-  reg [30:0] \$557 ;
-  reg [30:0] \$558 ;
-  reg [3:0] \$559 ;
+  reg [4:0] \$550 ;
+  reg \$551 ;
+  reg \$552 ;
+  reg [17:0] \$553 ;
+  reg [4:0] \$554 ;
+  reg [17:0] \$555 ;
+  reg [4:0] \$556 ;
+  reg [17:0] \$557 ;
+  reg [4:0] \$558 ;
+  reg [17:0] \$559 ;
   wire [13:0] \$56 ;
-  reg \$560 ;
-  reg \$561 ;
-  reg [5:0] \$562 ;
-  reg [12:0] \$563 ;
-  reg [4:0] \$564 ;
-  reg \$565 ;
+  reg [4:0] \$560 ;
+  reg [3:0] \$561 ;
+  reg \$562 ;
+  reg \$563 ;
+  reg [5:0] \$564 ;
+  reg [12:0] \$565 ;
   reg [4:0] \$566 ;
-  reg [31:0] \$567 ;
-  reg [31:0] \$568 ;
-  reg [31:0] \$569 ;
+  reg \$567 ;
+  reg [17:0] \$568 ;
+  reg [17:0] \$569 ;
   wire [14:0] \$57 ;
-  reg [31:0] \$570 ;
-  reg [3:0] \$571 ;
-  reg \$572 ;
+  reg [17:0] \$570 ;
+  reg [17:0] \$571 ;
+  reg [3:0] \$572 ;
   reg \$573 ;
-  reg [5:0] \$574 ;
-  reg [12:0] \$575 ;
-  reg [4:0] \$576 ;
-  reg \$577 ;
-  reg [4:0] \$578 ;
-  reg [7:0] \$579 ;
+  reg \$574 ;
+  reg [5:0] \$575 ;
+  reg [12:0] \$576 ;
+  reg [4:0] \$577 ;
+  reg \$578 ;
+  reg [30:0] \$579 ;
   wire [14:0] \$58 ;
-  reg [7:0] \$580 ;
-  reg [7:0] \$581 ;
-  reg [7:0] \$582 ;
-  reg \$583 ;
+  reg [30:0] \$580 ;
+  reg [30:0] \$581 ;
+  reg [30:0] \$582 ;
+  reg [3:0] \$583 ;
   reg \$584 ;
+  reg \$585 ;
+  reg [5:0] \$586 ;
+  reg [12:0] \$587 ;
+  reg [4:0] \$588 ;
+  reg \$589 ;
   wire [3:0] \$59 ;
+  reg [4:0] \$590 ;
+  reg [31:0] \$591 ;
+  reg [31:0] \$592 ;
+  reg [31:0] \$593 ;
+  reg [31:0] \$594 ;
+  reg [3:0] \$595 ;
+  reg \$596 ;
+  reg \$597 ;
+  reg [5:0] \$598 ;
+  reg [12:0] \$599 ;
   wire \$6 ;
   wire [3:0] \$60 ;
+  reg [4:0] \$600 ;
+  reg \$601 ;
+  reg [4:0] \$602 ;
+  reg [7:0] \$603 ;
+  reg [7:0] \$604 ;
+  reg [7:0] \$605 ;
+  reg [7:0] \$606 ;
+  reg \$607 ;
+  reg \$608 ;
   wire [4:0] \$61 ;
   wire [13:0] \$62 ;
   wire [14:0] \$63 ;
@@ -669,6 +693,16 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   wire [7:0] \$97 ;
   wire [7:0] \$98 ;
   wire [7:0] \$99 ;
+  reg [35:0] a10_addend = 36'h000000000;
+  reg a10_any = 1'h0;
+  reg a10_keep = 1'h0;
+  reg a10_last = 1'h0;
+  reg [7:0] a10_len = 8'h00;
+  reg [7:0] a10_max = 8'h00;
+  reg [6:0] a10_old_shift = 7'h00;
+  reg [3:0] a10_pending = 4'h0;
+  reg [20:0] a10_term = 21'h000000;
+  reg a10_valid = 1'h0;
   reg a1_last = 1'h0;
   reg [7:0] a1_len = 8'h00;
   reg [3:0] a1_mask = 4'h0;
@@ -778,6 +812,15 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   reg [6:0] a8_old_shift = 7'h00;
   reg [20:0] a8_term = 21'h000000;
   reg a8_valid = 1'h0;
+  reg a9_any = 1'h0;
+  reg a9_keep = 1'h0;
+  reg a9_last = 1'h0;
+  reg [7:0] a9_len = 8'h00;
+  reg [7:0] a9_max = 8'h00;
+  reg [6:0] a9_old_shift = 7'h00;
+  reg [3:0] a9_pending = 4'h0;
+  reg [20:0] a9_term = 21'h000000;
+  reg a9_valid = 1'h0;
   wire [4:0] a_exp0_drop;
   reg [4:0] a_exp0_drop_r = 5'h00;
   reg [17:0] a_exp0_lower;
@@ -981,6 +1024,12 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   reg [7:0] r0_max = 8'h00;
   reg [26:0] r0_sum = 27'h0000000;
   reg r0_valid = 1'h0;
+  reg [41:0] r0a_acc = 42'h00000000000;
+  reg r0a_any = 1'h0;
+  reg [7:0] r0a_len = 8'h00;
+  reg [7:0] r0a_max = 8'h00;
+  reg [3:0] r0a_pending = 4'h0;
+  reg r0a_valid = 1'h0;
   reg r1_any = 1'h0;
   reg [4:0] r1_lead = 5'h00;
   reg [7:0] r1_len = 8'h00;
@@ -1007,7 +1056,7 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   reg [27:0] r3_recip = 28'h0000000;
   (* init = 1'h0 *)
   wire r3_valid;
-  wire [31:0] r_data;
+  wire [30:0] r_data;
   wire r_en;
   wire r_rdy;
   reg [6:0] rd__addr = 7'h00;
@@ -1031,19 +1080,20 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   input rst;
   wire rst;
   reg [5:0] run_max = 6'h00;
-  reg [26:0] run_sum = 27'h0000000;
   reg started = 1'h0;
+  reg [41:0] sum_deferred = 42'h00000000000;
+  reg [3:0] sum_pending = 4'h0;
   reg [7:0] used = 8'h00;
-  reg [31:0] vector_head = 32'd0;
+  reg [30:0] vector_head = 31'h00000000;
   wire \vector_head.any ;
+  wire [5:0] \vector_head.last_beat ;
   wire [4:0] \vector_head.lead ;
-  wire [6:0] \vector_head.len ;
   wire [5:0] \vector_head.max ;
   wire [12:0] \vector_head.recip ;
   wire vector_load;
   wire vector_pop;
   reg vector_valid = 1'h0;
-  wire [31:0] w_data;
+  wire [30:0] w_data;
   reg w_en = 1'h0;
   (* init = 7'h00 *)
   wire [6:0] wptr;
@@ -1199,493 +1249,567 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   end
   assign rd__data = _0_;
   always @(posedge clk)
-    a3_1_e2 <= \$341 ;
+    a3_0_e0 <= \$328 ;
   always @(posedge clk)
-    a3_1_e3 <= \$342 ;
+    a3_0_e1 <= \$329 ;
   always @(posedge clk)
-    a3_2_valid <= \$343 ;
+    a3_0_e2 <= \$330 ;
   always @(posedge clk)
-    a3_2_last <= \$344 ;
+    a3_0_e3 <= \$331 ;
   always @(posedge clk)
-    a3_2_len <= \$345 ;
+    a3_1_valid <= \$332 ;
   always @(posedge clk)
-    a3_2_mask <= \$346 ;
+    a3_1_last <= \$333 ;
   always @(posedge clk)
-    a3_2_any <= \$347 ;
+    a3_1_len <= \$334 ;
   always @(posedge clk)
-    a3_2_e0 <= \$348 ;
+    a3_1_mask <= \$335 ;
   always @(posedge clk)
-    a3_2_e1 <= \$349 ;
+    a3_1_any <= \$336 ;
   always @(posedge clk)
-    a3_2_e2 <= \$350 ;
+    a3_1_e0 <= \$337 ;
   always @(posedge clk)
-    a3_2_e3 <= \$351 ;
+    a3_1_e1 <= \$338 ;
   always @(posedge clk)
-    a_exp0_v_r <= \$352 ;
+    a3_1_e2 <= \$339 ;
   always @(posedge clk)
-    a_exp0_offset_r <= \$353 ;
+    a3_1_e3 <= \$340 ;
   always @(posedge clk)
-    a_exp0_step_r <= \$354 ;
+    a3_2_valid <= \$341 ;
   always @(posedge clk)
-    a_exp0_lower_r <= \$355 ;
+    a3_2_last <= \$342 ;
   always @(posedge clk)
-    a_exp0_drop_r <= \$356 ;
+    a3_2_len <= \$343 ;
   always @(posedge clk)
-    a_exp1_v_r <= \$357 ;
+    a3_2_mask <= \$344 ;
   always @(posedge clk)
-    a_exp1_offset_r <= \$358 ;
+    a3_2_any <= \$345 ;
   always @(posedge clk)
-    a_exp1_step_r <= \$359 ;
+    a3_2_e0 <= \$346 ;
   always @(posedge clk)
-    a_exp1_lower_r <= \$360 ;
+    a3_2_e1 <= \$347 ;
   always @(posedge clk)
-    a_exp1_drop_r <= \$361 ;
+    a3_2_e2 <= \$348 ;
   always @(posedge clk)
-    a_exp2_v_r <= \$362 ;
+    a3_2_e3 <= \$349 ;
   always @(posedge clk)
-    a_exp2_offset_r <= \$363 ;
+    a_exp0_v_r <= \$350 ;
   always @(posedge clk)
-    a_exp2_step_r <= \$364 ;
+    a_exp0_offset_r <= \$351 ;
   always @(posedge clk)
-    a_exp2_lower_r <= \$365 ;
+    a_exp0_step_r <= \$352 ;
   always @(posedge clk)
-    a_exp2_drop_r <= \$366 ;
+    a_exp0_lower_r <= \$353 ;
   always @(posedge clk)
-    a_exp3_v_r <= \$367 ;
+    a_exp0_drop_r <= \$354 ;
   always @(posedge clk)
-    a_exp3_offset_r <= \$368 ;
+    a_exp1_v_r <= \$355 ;
   always @(posedge clk)
-    a_exp3_step_r <= \$369 ;
+    a_exp1_offset_r <= \$356 ;
   always @(posedge clk)
-    a_exp3_lower_r <= \$370 ;
+    a_exp1_step_r <= \$357 ;
   always @(posedge clk)
-    a_exp3_drop_r <= \$371 ;
+    a_exp1_lower_r <= \$358 ;
   always @(posedge clk)
-    a3a_max <= \$372 ;
+    a_exp1_drop_r <= \$359 ;
   always @(posedge clk)
-    a3b_max <= \$373 ;
+    a_exp2_v_r <= \$360 ;
   always @(posedge clk)
-    a3a_valid <= \$374 ;
+    a_exp2_offset_r <= \$361 ;
   always @(posedge clk)
-    a3b_valid <= \$375 ;
+    a_exp2_step_r <= \$362 ;
   always @(posedge clk)
-    a3a_last <= \$376 ;
+    a_exp2_lower_r <= \$363 ;
   always @(posedge clk)
-    a3b_last <= \$377 ;
+    a_exp2_drop_r <= \$364 ;
   always @(posedge clk)
-    a3a_len <= \$378 ;
+    a_exp3_v_r <= \$365 ;
   always @(posedge clk)
-    a3b_len <= \$379 ;
+    a_exp3_offset_r <= \$366 ;
   always @(posedge clk)
-    a3a_any <= \$380 ;
+    a_exp3_step_r <= \$367 ;
   always @(posedge clk)
-    a3b_any <= \$381 ;
+    a_exp3_lower_r <= \$368 ;
   always @(posedge clk)
-    a3a_mask <= \$382 ;
+    a_exp3_drop_r <= \$369 ;
   always @(posedge clk)
-    a3b_mask <= \$383 ;
+    a3a_max <= \$370 ;
   always @(posedge clk)
-    a4_mantissa0 <= \$384 ;
+    a3b_max <= \$371 ;
   always @(posedge clk)
-    a4_drop0 <= \$385 ;
+    a3a_valid <= \$372 ;
   always @(posedge clk)
-    a4_mantissa1 <= \$386 ;
+    a3b_valid <= \$373 ;
   always @(posedge clk)
-    a4_drop1 <= \$387 ;
+    a3a_last <= \$374 ;
   always @(posedge clk)
-    a4_mantissa2 <= \$388 ;
+    a3b_last <= \$375 ;
   always @(posedge clk)
-    a4_drop2 <= \$389 ;
+    a3a_len <= \$376 ;
   always @(posedge clk)
-    a4_mantissa3 <= \$390 ;
+    a3b_len <= \$377 ;
   always @(posedge clk)
-    a4_drop3 <= \$391 ;
+    a3a_any <= \$378 ;
   always @(posedge clk)
-    a4_max <= \$392 ;
+    a3b_any <= \$379 ;
   always @(posedge clk)
-    a4_valid <= \$393 ;
+    a3a_mask <= \$380 ;
   always @(posedge clk)
-    a4_last <= \$394 ;
+    a3b_mask <= \$381 ;
   always @(posedge clk)
-    a4_len <= \$395 ;
+    a4_mantissa0 <= \$382 ;
   always @(posedge clk)
-    a4_any <= \$396 ;
+    a4_drop0 <= \$383 ;
   always @(posedge clk)
-    a4_mask <= \$397 ;
+    a4_mantissa1 <= \$384 ;
   always @(posedge clk)
-    a5_term0 <= \$398 ;
+    a4_drop1 <= \$385 ;
   always @(posedge clk)
-    a5_term1 <= \$399 ;
+    a4_mantissa2 <= \$386 ;
   always @(posedge clk)
-    a5_term2 <= \$400 ;
+    a4_drop2 <= \$387 ;
   always @(posedge clk)
-    a5_term3 <= \$401 ;
+    a4_mantissa3 <= \$388 ;
   always @(posedge clk)
-    a5_max <= \$402 ;
+    a4_drop3 <= \$389 ;
   always @(posedge clk)
-    a5_valid <= \$403 ;
+    a4_max <= \$390 ;
   always @(posedge clk)
-    a5_last <= \$404 ;
+    a4_valid <= \$391 ;
   always @(posedge clk)
-    a5_len <= \$405 ;
+    a4_last <= \$392 ;
   always @(posedge clk)
-    a5_any <= \$406 ;
+    a4_len <= \$393 ;
   always @(posedge clk)
-    a5_mask <= \$407 ;
+    a4_any <= \$394 ;
   always @(posedge clk)
-    a6_sum <= \$408 ;
+    a4_mask <= \$395 ;
   always @(posedge clk)
-    a6_max <= \$409 ;
+    a5_term0 <= \$396 ;
   always @(posedge clk)
-    a6_valid <= \$410 ;
+    a5_term1 <= \$397 ;
   always @(posedge clk)
-    a6_last <= \$411 ;
+    a5_term2 <= \$398 ;
   always @(posedge clk)
-    a6_len <= \$412 ;
+    a5_term3 <= \$399 ;
   always @(posedge clk)
-    a6_any <= \$413 ;
+    a5_max <= \$400 ;
   always @(posedge clk)
-    run_max <= \$414 ;
+    a5_valid <= \$401 ;
   always @(posedge clk)
-    started <= \$415 ;
+    a5_last <= \$402 ;
   always @(posedge clk)
-    a7_old_shift <= \$416 ;
+    a5_len <= \$403 ;
   always @(posedge clk)
-    a7_beat_shift <= \$417 ;
+    a5_any <= \$404 ;
   always @(posedge clk)
-    a7_beat_sum <= \$418 ;
+    a5_mask <= \$405 ;
   always @(posedge clk)
-    a7_keep <= \$419 ;
+    a6_sum <= \$406 ;
   always @(posedge clk)
-    a7_valid <= \$420 ;
+    a6_max <= \$407 ;
   always @(posedge clk)
-    a7_last <= \$421 ;
+    a6_valid <= \$408 ;
   always @(posedge clk)
-    a7_len <= \$422 ;
+    a6_last <= \$409 ;
   always @(posedge clk)
-    a7_max <= \$423 ;
+    a6_len <= \$410 ;
   always @(posedge clk)
-    a7_any <= \$424 ;
+    a6_any <= \$411 ;
   always @(posedge clk)
-    a8_term <= \$425 ;
+    run_max <= \$412 ;
   always @(posedge clk)
-    a8_valid <= \$426 ;
+    started <= \$413 ;
   always @(posedge clk)
-    a8_last <= \$427 ;
+    a7_old_shift <= \$414 ;
   always @(posedge clk)
-    a8_len <= \$428 ;
+    a7_beat_shift <= \$415 ;
   always @(posedge clk)
-    a8_max <= \$429 ;
+    a7_beat_sum <= \$416 ;
   always @(posedge clk)
-    a8_any <= \$430 ;
+    a7_keep <= \$417 ;
   always @(posedge clk)
-    a8_old_shift <= \$431 ;
+    a7_valid <= \$418 ;
   always @(posedge clk)
-    a8_keep <= \$432 ;
+    a7_last <= \$419 ;
   always @(posedge clk)
-    run_sum <= \$433 ;
+    a7_len <= \$420 ;
   always @(posedge clk)
-    r0_valid <= \$434 ;
+    a7_max <= \$421 ;
   always @(posedge clk)
-    r0_max <= \$435 ;
+    a7_any <= \$422 ;
   always @(posedge clk)
-    r0_sum <= \$436 ;
+    a8_term <= \$423 ;
   always @(posedge clk)
-    r0_any <= \$437 ;
+    a8_valid <= \$424 ;
   always @(posedge clk)
-    r0_len <= \$438 ;
+    a8_last <= \$425 ;
   always @(posedge clk)
-    r1_valid <= \$439 ;
+    a8_len <= \$426 ;
   always @(posedge clk)
-    r1_max <= \$440 ;
+    a8_max <= \$427 ;
   always @(posedge clk)
-    r1_any <= \$441 ;
+    a8_any <= \$428 ;
   always @(posedge clk)
-    r1_len <= \$442 ;
+    a8_old_shift <= \$429 ;
   always @(posedge clk)
-    r1_lead <= \$443 ;
+    a8_keep <= \$430 ;
   always @(posedge clk)
-    r1_sum <= \$444 ;
+    sum_pending <= \$431 ;
   always @(posedge clk)
-    r2_valid <= \$445 ;
+    a9_valid <= \$432 ;
   always @(posedge clk)
-    r2_max <= \$446 ;
+    a9_last <= \$433 ;
   always @(posedge clk)
-    r2_any <= \$447 ;
+    a9_len <= \$434 ;
   always @(posedge clk)
-    r2_len <= \$448 ;
+    a9_max <= \$435 ;
   always @(posedge clk)
-    r2_lead <= \$449 ;
+    a9_any <= \$436 ;
   always @(posedge clk)
-    r2_mantissa <= \$450 ;
+    a9_old_shift <= \$437 ;
   always @(posedge clk)
-    recip_offset_r <= \$451 ;
+    a9_keep <= \$438 ;
   always @(posedge clk)
-    recip_step_r <= \$452 ;
+    a9_term <= \$439 ;
   always @(posedge clk)
-    recip_lower_r <= \$453 ;
+    a9_pending <= \$440 ;
   always @(posedge clk)
-    r2b_valid <= \$454 ;
+    a10_addend <= \$441 ;
   always @(posedge clk)
-    r2b_max <= \$455 ;
+    a10_valid <= \$442 ;
   always @(posedge clk)
-    r2b_any <= \$456 ;
+    a10_last <= \$443 ;
   always @(posedge clk)
-    r2b_len <= \$457 ;
+    a10_len <= \$444 ;
   always @(posedge clk)
-    r2b_lead <= \$458 ;
+    a10_max <= \$445 ;
   always @(posedge clk)
-    r2b_mantissa <= \$459 ;
+    a10_any <= \$446 ;
   always @(posedge clk)
-    w_en <= \$460 ;
+    a10_old_shift <= \$447 ;
   always @(posedge clk)
-    r3_max <= \$461 ;
+    a10_keep <= \$448 ;
   always @(posedge clk)
-    r3_any <= \$462 ;
+    a10_term <= \$449 ;
   always @(posedge clk)
-    r3_len <= \$463 ;
+    a10_pending <= \$450 ;
   always @(posedge clk)
-    r3_lead <= \$464 ;
+    sum_deferred <= \$451 ;
   always @(posedge clk)
-    r3_recip <= \$465 ;
+    r0a_valid <= \$452 ;
   always @(posedge clk)
-    r3_mantissa <= \$466 ;
+    r0a_max <= \$453 ;
   always @(posedge clk)
-    vector_valid <= \$467 ;
+    r0a_any <= \$454 ;
   always @(posedge clk)
-    vector_head <= \$468 ;
+    r0a_len <= \$455 ;
   always @(posedge clk)
-    rd__addr <= \$469 ;
+    r0a_acc <= \$456 ;
   always @(posedge clk)
-    count <= \$470 ;
+    r0a_pending <= \$457 ;
   always @(posedge clk)
-    d1_valid <= \$471 ;
+    r0_valid <= \$458 ;
   always @(posedge clk)
-    d1_last <= \$472 ;
+    r0_max <= \$459 ;
   always @(posedge clk)
-    d1_max <= \$473 ;
+    r0_sum <= \$460 ;
   always @(posedge clk)
-    d1_recip <= \$474 ;
+    r0_any <= \$461 ;
   always @(posedge clk)
-    d1_lead <= \$475 ;
+    r0_len <= \$462 ;
   always @(posedge clk)
-    d1_any <= \$476 ;
+    r1_valid <= \$463 ;
   always @(posedge clk)
-    d1b_ring <= \$477 ;
+    r1_max <= \$464 ;
   always @(posedge clk)
-    d1b_valid <= \$478 ;
+    r1_any <= \$465 ;
   always @(posedge clk)
-    d1b_last <= \$479 ;
+    r1_len <= \$466 ;
   always @(posedge clk)
-    d1b_max <= \$480 ;
+    r1_lead <= \$467 ;
   always @(posedge clk)
-    d1b_recip <= \$481 ;
+    r1_sum <= \$468 ;
   always @(posedge clk)
-    d1b_lead <= \$482 ;
+    r2_valid <= \$469 ;
   always @(posedge clk)
-    d1b_any <= \$483 ;
+    r2_max <= \$470 ;
   always @(posedge clk)
-    d2_e0 <= \$484 ;
+    r2_any <= \$471 ;
   always @(posedge clk)
-    d2_e1 <= \$485 ;
+    r2_len <= \$472 ;
   always @(posedge clk)
-    d2_e2 <= \$486 ;
+    r2_lead <= \$473 ;
   always @(posedge clk)
-    d2_e3 <= \$487 ;
+    r2_mantissa <= \$474 ;
   always @(posedge clk)
-    d2_mask <= \$488 ;
+    recip_offset_r <= \$475 ;
   always @(posedge clk)
-    d2_valid <= \$489 ;
+    recip_step_r <= \$476 ;
   always @(posedge clk)
-    d2_last <= \$490 ;
+    recip_lower_r <= \$477 ;
   always @(posedge clk)
-    d2_max <= \$491 ;
+    r2b_valid <= \$478 ;
   always @(posedge clk)
-    d2_recip <= \$492 ;
+    r2b_max <= \$479 ;
   always @(posedge clk)
-    d2_lead <= \$493 ;
+    r2b_any <= \$480 ;
   always @(posedge clk)
-    d2_any <= \$494 ;
+    r2b_len <= \$481 ;
   always @(posedge clk)
-    d_exp0_v_r <= \$495 ;
+    r2b_lead <= \$482 ;
   always @(posedge clk)
-    d_exp0_offset_r <= \$496 ;
+    r2b_mantissa <= \$483 ;
   always @(posedge clk)
-    d_exp0_step_r <= \$497 ;
+    w_en <= \$484 ;
   always @(posedge clk)
-    d_exp0_lower_r <= \$498 ;
+    r3_max <= \$485 ;
   always @(posedge clk)
-    d_exp0_drop_r <= \$499 ;
+    r3_any <= \$486 ;
   always @(posedge clk)
-    d_exp1_v_r <= \$500 ;
+    r3_len <= \$487 ;
   always @(posedge clk)
-    d_exp1_offset_r <= \$501 ;
+    r3_lead <= \$488 ;
   always @(posedge clk)
-    d_exp1_step_r <= \$502 ;
+    r3_recip <= \$489 ;
   always @(posedge clk)
-    d_exp1_lower_r <= \$503 ;
+    r3_mantissa <= \$490 ;
   always @(posedge clk)
-    d_exp1_drop_r <= \$504 ;
+    vector_valid <= \$491 ;
   always @(posedge clk)
-    d_exp2_v_r <= \$505 ;
+    vector_head <= \$492 ;
   always @(posedge clk)
-    d_exp2_offset_r <= \$506 ;
+    rd__addr <= \$493 ;
   always @(posedge clk)
-    d_exp2_step_r <= \$507 ;
+    count <= \$494 ;
   always @(posedge clk)
-    d_exp2_lower_r <= \$508 ;
+    d1_valid <= \$495 ;
   always @(posedge clk)
-    d_exp2_drop_r <= \$509 ;
+    d1_last <= \$496 ;
   always @(posedge clk)
-    d_exp3_v_r <= \$510 ;
+    d1_max <= \$497 ;
   always @(posedge clk)
-    d_exp3_offset_r <= \$511 ;
+    d1_recip <= \$498 ;
   always @(posedge clk)
-    d_exp3_step_r <= \$512 ;
+    d1_lead <= \$499 ;
   always @(posedge clk)
-    d_exp3_lower_r <= \$513 ;
+    d1_any <= \$500 ;
   always @(posedge clk)
-    d_exp3_drop_r <= \$514 ;
+    d1b_ring <= \$501 ;
   always @(posedge clk)
-    d2a_mask <= \$515 ;
+    d1b_valid <= \$502 ;
   always @(posedge clk)
-    d2b_mask <= \$516 ;
+    d1b_last <= \$503 ;
   always @(posedge clk)
-    d2a_valid <= \$517 ;
+    d1b_max <= \$504 ;
   always @(posedge clk)
-    d2b_valid <= \$518 ;
+    d1b_recip <= \$505 ;
   always @(posedge clk)
-    d2a_last <= \$519 ;
+    d1b_lead <= \$506 ;
   always @(posedge clk)
-    d2b_last <= \$520 ;
+    d1b_any <= \$507 ;
   always @(posedge clk)
-    d2a_max <= \$521 ;
+    d2_e0 <= \$508 ;
   always @(posedge clk)
-    d2b_max <= \$522 ;
+    d2_e1 <= \$509 ;
   always @(posedge clk)
-    d2a_recip <= \$523 ;
+    d2_e2 <= \$510 ;
   always @(posedge clk)
-    d2b_recip <= \$524 ;
+    d2_e3 <= \$511 ;
   always @(posedge clk)
-    d2a_lead <= \$525 ;
+    d2_mask <= \$512 ;
   always @(posedge clk)
-    d2b_lead <= \$526 ;
+    d2_valid <= \$513 ;
   always @(posedge clk)
-    d2a_any <= \$527 ;
+    d2_last <= \$514 ;
   always @(posedge clk)
-    d2b_any <= \$528 ;
+    d2_max <= \$515 ;
   always @(posedge clk)
-    d3_mantissa0 <= \$529 ;
+    d2_recip <= \$516 ;
   always @(posedge clk)
-    d3_drop0 <= \$530 ;
+    d2_lead <= \$517 ;
   always @(posedge clk)
-    d3_mantissa1 <= \$531 ;
+    d2_any <= \$518 ;
   always @(posedge clk)
-    d3_drop1 <= \$532 ;
+    d_exp0_v_r <= \$519 ;
   always @(posedge clk)
-    d3_mantissa2 <= \$533 ;
+    d_exp0_offset_r <= \$520 ;
   always @(posedge clk)
-    d3_drop2 <= \$534 ;
+    d_exp0_step_r <= \$521 ;
   always @(posedge clk)
-    d3_mantissa3 <= \$535 ;
+    d_exp0_lower_r <= \$522 ;
   always @(posedge clk)
-    d3_drop3 <= \$536 ;
+    d_exp0_drop_r <= \$523 ;
   always @(posedge clk)
-    d3_mask <= \$537 ;
+    d_exp1_v_r <= \$524 ;
   always @(posedge clk)
-    d3_valid <= \$538 ;
+    d_exp1_offset_r <= \$525 ;
   always @(posedge clk)
-    d3_last <= \$539 ;
+    d_exp1_step_r <= \$526 ;
   always @(posedge clk)
-    d3_max <= \$540 ;
+    d_exp1_lower_r <= \$527 ;
   always @(posedge clk)
-    d3_recip <= \$541 ;
+    d_exp1_drop_r <= \$528 ;
   always @(posedge clk)
-    d3_lead <= \$542 ;
+    d_exp2_v_r <= \$529 ;
   always @(posedge clk)
-    d3_any <= \$543 ;
+    d_exp2_offset_r <= \$530 ;
   always @(posedge clk)
-    d4_num0 <= \$544 ;
+    d_exp2_step_r <= \$531 ;
   always @(posedge clk)
-    d4_num1 <= \$545 ;
+    d_exp2_lower_r <= \$532 ;
   always @(posedge clk)
-    d4_num2 <= \$546 ;
+    d_exp2_drop_r <= \$533 ;
   always @(posedge clk)
-    d4_num3 <= \$547 ;
+    d_exp3_v_r <= \$534 ;
   always @(posedge clk)
-    d4_mask <= \$548 ;
+    d_exp3_offset_r <= \$535 ;
   always @(posedge clk)
-    d4_valid <= \$549 ;
+    d_exp3_step_r <= \$536 ;
   always @(posedge clk)
-    d4_last <= \$550 ;
+    d_exp3_lower_r <= \$537 ;
   always @(posedge clk)
-    d4_max <= \$551 ;
+    d_exp3_drop_r <= \$538 ;
   always @(posedge clk)
-    d4_recip <= \$552 ;
+    d2a_mask <= \$539 ;
   always @(posedge clk)
-    d4_lead <= \$553 ;
+    d2b_mask <= \$540 ;
   always @(posedge clk)
-    d4_any <= \$554 ;
+    d2a_valid <= \$541 ;
   always @(posedge clk)
-    d5_prod0 <= \$555 ;
+    d2b_valid <= \$542 ;
   always @(posedge clk)
-    d5_prod1 <= \$556 ;
+    d2a_last <= \$543 ;
   always @(posedge clk)
-    d5_prod2 <= \$557 ;
+    d2b_last <= \$544 ;
   always @(posedge clk)
-    d5_prod3 <= \$558 ;
+    d2a_max <= \$545 ;
   always @(posedge clk)
-    d5_mask <= \$559 ;
+    d2b_max <= \$546 ;
   always @(posedge clk)
-    d5_valid <= \$560 ;
+    d2a_recip <= \$547 ;
   always @(posedge clk)
-    d5_last <= \$561 ;
+    d2b_recip <= \$548 ;
   always @(posedge clk)
-    d5_max <= \$562 ;
+    d2a_lead <= \$549 ;
   always @(posedge clk)
-    d5_recip <= \$563 ;
+    d2b_lead <= \$550 ;
   always @(posedge clk)
-    d5_lead <= \$564 ;
+    d2a_any <= \$551 ;
   always @(posedge clk)
-    d5_any <= \$565 ;
+    d2b_any <= \$552 ;
   always @(posedge clk)
-    d5_shift <= \$566 ;
+    d3_mantissa0 <= \$553 ;
   always @(posedge clk)
-    d6_twice0 <= \$567 ;
+    d3_drop0 <= \$554 ;
   always @(posedge clk)
-    d6_twice1 <= \$568 ;
+    d3_mantissa1 <= \$555 ;
   always @(posedge clk)
-    d6_twice2 <= \$569 ;
+    d3_drop1 <= \$556 ;
   always @(posedge clk)
-    d6_twice3 <= \$570 ;
+    d3_mantissa2 <= \$557 ;
   always @(posedge clk)
-    d6_mask <= \$571 ;
+    d3_drop2 <= \$558 ;
   always @(posedge clk)
-    d6_valid <= \$572 ;
+    d3_mantissa3 <= \$559 ;
   always @(posedge clk)
-    d6_last <= \$573 ;
+    d3_drop3 <= \$560 ;
   always @(posedge clk)
-    d6_max <= \$574 ;
+    d3_mask <= \$561 ;
   always @(posedge clk)
-    d6_recip <= \$575 ;
+    d3_valid <= \$562 ;
   always @(posedge clk)
-    d6_lead <= \$576 ;
+    d3_last <= \$563 ;
   always @(posedge clk)
-    d6_any <= \$577 ;
+    d3_max <= \$564 ;
   always @(posedge clk)
-    d6_shift <= \$578 ;
+    d3_recip <= \$565 ;
   always @(posedge clk)
-    d7_y0 <= \$579 ;
+    d3_lead <= \$566 ;
   always @(posedge clk)
-    d7_y1 <= \$580 ;
+    d3_any <= \$567 ;
   always @(posedge clk)
-    d7_y2 <= \$581 ;
+    d4_num0 <= \$568 ;
   always @(posedge clk)
-    d7_y3 <= \$582 ;
+    d4_num1 <= \$569 ;
   always @(posedge clk)
-    o__valid <= \$583 ;
+    d4_num2 <= \$570 ;
   always @(posedge clk)
-    d7_last <= \$584 ;
+    d4_num3 <= \$571 ;
+  always @(posedge clk)
+    d4_mask <= \$572 ;
+  always @(posedge clk)
+    d4_valid <= \$573 ;
+  always @(posedge clk)
+    d4_last <= \$574 ;
+  always @(posedge clk)
+    d4_max <= \$575 ;
+  always @(posedge clk)
+    d4_recip <= \$576 ;
+  always @(posedge clk)
+    d4_lead <= \$577 ;
+  always @(posedge clk)
+    d4_any <= \$578 ;
+  always @(posedge clk)
+    d5_prod0 <= \$579 ;
+  always @(posedge clk)
+    d5_prod1 <= \$580 ;
+  always @(posedge clk)
+    d5_prod2 <= \$581 ;
+  always @(posedge clk)
+    d5_prod3 <= \$582 ;
+  always @(posedge clk)
+    d5_mask <= \$583 ;
+  always @(posedge clk)
+    d5_valid <= \$584 ;
+  always @(posedge clk)
+    d5_last <= \$585 ;
+  always @(posedge clk)
+    d5_max <= \$586 ;
+  always @(posedge clk)
+    d5_recip <= \$587 ;
+  always @(posedge clk)
+    d5_lead <= \$588 ;
+  always @(posedge clk)
+    d5_any <= \$589 ;
+  always @(posedge clk)
+    d5_shift <= \$590 ;
+  always @(posedge clk)
+    d6_twice0 <= \$591 ;
+  always @(posedge clk)
+    d6_twice1 <= \$592 ;
+  always @(posedge clk)
+    d6_twice2 <= \$593 ;
+  always @(posedge clk)
+    d6_twice3 <= \$594 ;
+  always @(posedge clk)
+    d6_mask <= \$595 ;
+  always @(posedge clk)
+    d6_valid <= \$596 ;
+  always @(posedge clk)
+    d6_last <= \$597 ;
+  always @(posedge clk)
+    d6_max <= \$598 ;
+  always @(posedge clk)
+    d6_recip <= \$599 ;
+  always @(posedge clk)
+    d6_lead <= \$600 ;
+  always @(posedge clk)
+    d6_any <= \$601 ;
+  always @(posedge clk)
+    d6_shift <= \$602 ;
+  always @(posedge clk)
+    d7_y0 <= \$603 ;
+  always @(posedge clk)
+    d7_y1 <= \$604 ;
+  always @(posedge clk)
+    d7_y2 <= \$605 ;
+  always @(posedge clk)
+    d7_y3 <= \$606 ;
+  always @(posedge clk)
+    o__valid <= \$607 ;
+  always @(posedge clk)
+    d7_last <= \$608 ;
   assign i__ready = used < 8'h80;
   assign accept = i__valid & i__ready;
   assign \$3  = \$2  + 1'h1;
@@ -1714,14 +1838,14 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   assign \$40  = 5'h10 - r1_lead;
   assign \$41  = r1_sum << \$40 ;
   assign \$44  = \$43  + 1'h1;
-  assign \$45  = ~ o__valid;
-  assign ce = \$45  | o__ready;
-  assign \$46  = ~ vector_valid;
-  assign \$47  = \$46  | vector_pop;
-  assign vector_load = r_rdy & \$47 ;
+  assign \$45  = r3_len - 1'h1;
+  assign \$46  = ~ o__valid;
+  assign ce = \$46  | o__ready;
+  assign \$47  = ~ vector_valid;
+  assign \$48  = \$47  | vector_pop;
+  assign vector_load = r_rdy & \$48 ;
   assign issue = ce & vector_valid;
-  assign \$48  = count + 1'h1;
-  assign \$49  = \$48  == vector_head[31:25];
+  assign \$49  = count == vector_head[30:25];
   assign vector_pop = issue & \$49 ;
   assign \$52  = \$51  + 1'h1;
   assign \$54  = - $signed(\$53 );
@@ -1825,176 +1949,152 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   assign \$185  = a7_beat_shift >= 5'h1b;
   assign \$186  = a7_beat_sum >> a7_beat_shift[4:0];
   assign \$187  = \$185  ? 21'h000000 : \$186 ;
-  assign \$188  = a8_old_shift >= 5'h1b;
-  assign \$189  = run_sum >> a8_old_shift[4:0];
-  assign \$190  = \$188  ? 27'h0000000 : \$189 ;
-  assign \$191  = a8_keep ? \$190  : 27'h0000000;
-  assign \$192  = \$191  + a8_term;
-  assign \$193  = a8_valid & a8_last;
-  assign \$194  = a8_old_shift >= 5'h1b;
-  assign \$195  = run_sum >> a8_old_shift[4:0];
-  assign \$196  = \$194  ? 27'h0000000 : \$195 ;
-  assign \$197  = a8_keep ? \$196  : 27'h0000000;
-  assign \$198  = \$197  + a8_term;
+  assign \$188  = sum_pending + a8_old_shift;
+  assign \$189  = a8_keep ? \$188  : 8'h00;
+  assign \$190  = sum_pending + a8_old_shift;
+  assign \$191  = a8_keep ? \$190  : 8'h00;
+  assign \$192  = a9_term << a9_pending;
+  assign \$193  = a10_keep ? sum_deferred : 42'h00000000000;
+  assign \$194  = \$193  + a10_addend;
+  assign \$195  = a10_valid & a10_last;
+  assign \$196  = a10_keep ? sum_deferred : 42'h00000000000;
+  assign \$197  = \$196  + a10_addend;
+  assign \$198  = r0a_acc >> r0a_pending;
   assign \$199  = recip_upper - recip_lower;
   assign \$200  = $signed({ 1'h0, recip_offset_r }) * $signed(recip_step_r);
   assign \$202  = $signed({ 1'h0, recip_lower_r }) + $signed(\$201 );
   assign \$203  = rd__addr + 1'h1;
-  assign \$204  = count + 1'h1;
-  assign \$205  = \$204  == vector_head[31:25];
-  assign \$206  = count + 1'h1;
-  assign \$207  = \$205  ? 8'h00 : \$206 ;
-  assign \$208  = count + 1'h1;
-  assign \$209  = \$208  == vector_head[31:25];
-  assign \$210  = issue & \$209 ;
-  assign \$212  = $signed(d2_e0) - $signed(\$211 );
-  assign \$213  = d_exp0_upper - d_exp0_lower;
-  assign \$215  = $signed(d2_e1) - $signed(\$214 );
-  assign \$216  = d_exp1_upper - d_exp1_lower;
-  assign \$218  = $signed(d2_e2) - $signed(\$217 );
-  assign \$219  = d_exp2_upper - d_exp2_lower;
-  assign \$221  = $signed(d2_e3) - $signed(\$220 );
-  assign \$222  = d_exp3_upper - d_exp3_lower;
-  assign \$223  = $signed({ 1'h0, d_exp0_offset_r }) * $signed(d_exp0_step_r);
-  assign \$225  = $signed({ 1'h0, d_exp0_lower_r }) + $signed(\$224 );
-  assign \$226  = $signed({ 1'h0, d_exp1_offset_r }) * $signed(d_exp1_step_r);
-  assign \$228  = $signed({ 1'h0, d_exp1_lower_r }) + $signed(\$227 );
-  assign \$229  = $signed({ 1'h0, d_exp2_offset_r }) * $signed(d_exp2_step_r);
-  assign \$231  = $signed({ 1'h0, d_exp2_lower_r }) + $signed(\$230 );
-  assign \$232  = $signed({ 1'h0, d_exp3_offset_r }) * $signed(d_exp3_step_r);
-  assign \$234  = $signed({ 1'h0, d_exp3_lower_r }) + $signed(\$233 );
-  assign \$235  = 1'h1 << d3_drop0;
-  assign \$237  = d3_mantissa0 + \$236 ;
-  assign \$238  = \$237  >> d3_drop0;
-  assign \$239  = 1'h1 << d3_drop1;
-  assign \$241  = d3_mantissa1 + \$240 ;
-  assign \$242  = \$241  >> d3_drop1;
-  assign \$243  = 1'h1 << d3_drop2;
-  assign \$245  = d3_mantissa2 + \$244 ;
-  assign \$246  = \$245  >> d3_drop2;
-  assign \$247  = 1'h1 << d3_drop3;
-  assign \$249  = d3_mantissa3 + \$248 ;
-  assign \$250  = \$249  >> d3_drop3;
-  assign \$251  = d4_num0 * d4_recip;
-  assign \$252  = d4_num1 * d4_recip;
-  assign \$253  = d4_num2 * d4_recip;
-  assign \$254  = d4_num3 * d4_recip;
+  assign \$204  = count == vector_head[30:25];
+  assign \$205  = count + 1'h1;
+  assign \$206  = \$204  ? 8'h00 : \$205 ;
+  assign \$207  = count == vector_head[30:25];
+  assign \$208  = issue & \$207 ;
+  assign \$210  = $signed(d2_e0) - $signed(\$209 );
+  assign \$211  = d_exp0_upper - d_exp0_lower;
+  assign \$213  = $signed(d2_e1) - $signed(\$212 );
+  assign \$214  = d_exp1_upper - d_exp1_lower;
+  assign \$216  = $signed(d2_e2) - $signed(\$215 );
+  assign \$217  = d_exp2_upper - d_exp2_lower;
+  assign \$219  = $signed(d2_e3) - $signed(\$218 );
+  assign \$220  = d_exp3_upper - d_exp3_lower;
+  assign \$221  = $signed({ 1'h0, d_exp0_offset_r }) * $signed(d_exp0_step_r);
+  assign \$223  = $signed({ 1'h0, d_exp0_lower_r }) + $signed(\$222 );
+  assign \$224  = $signed({ 1'h0, d_exp1_offset_r }) * $signed(d_exp1_step_r);
+  assign \$226  = $signed({ 1'h0, d_exp1_lower_r }) + $signed(\$225 );
+  assign \$227  = $signed({ 1'h0, d_exp2_offset_r }) * $signed(d_exp2_step_r);
+  assign \$229  = $signed({ 1'h0, d_exp2_lower_r }) + $signed(\$228 );
+  assign \$230  = $signed({ 1'h0, d_exp3_offset_r }) * $signed(d_exp3_step_r);
+  assign \$232  = $signed({ 1'h0, d_exp3_lower_r }) + $signed(\$231 );
+  assign \$233  = 1'h1 << d3_drop0;
+  assign \$235  = d3_mantissa0 + \$234 ;
+  assign \$236  = \$235  >> d3_drop0;
+  assign \$237  = 1'h1 << d3_drop1;
+  assign \$239  = d3_mantissa1 + \$238 ;
+  assign \$240  = \$239  >> d3_drop1;
+  assign \$241  = 1'h1 << d3_drop2;
+  assign \$243  = d3_mantissa2 + \$242 ;
+  assign \$244  = \$243  >> d3_drop2;
+  assign \$245  = 1'h1 << d3_drop3;
+  assign \$247  = d3_mantissa3 + \$246 ;
+  assign \$248  = \$247  >> d3_drop3;
+  assign \$249  = d4_num0 * d4_recip;
+  assign \$250  = d4_num1 * d4_recip;
+  assign \$251  = d4_num2 * d4_recip;
+  assign \$252  = d4_num3 * d4_recip;
+  assign \$254  = \$253  >> d5_shift;
   assign \$256  = \$255  >> d5_shift;
   assign \$258  = \$257  >> d5_shift;
   assign \$260  = \$259  >> d5_shift;
-  assign \$262  = \$261  >> d5_shift;
-  assign \$263  = ~ d6_any;
-  assign \$264  = d6_mask[0] | \$263 ;
-  assign \$265  = d6_twice0 + 1'h1;
-  assign \$267  = \$266  > 8'hff;
-  assign \$268  = d6_twice0 + 1'h1;
-  assign \$270  = \$267  ? 33'h0000000ff : \$269 ;
-  assign \$271  = \$264  ? 33'h000000000 : \$270 ;
-  assign \$272  = ~ d6_any;
-  assign \$273  = d6_mask[1] | \$272 ;
-  assign \$274  = d6_twice1 + 1'h1;
-  assign \$276  = \$275  > 8'hff;
-  assign \$277  = d6_twice1 + 1'h1;
-  assign \$279  = \$276  ? 33'h0000000ff : \$278 ;
-  assign \$280  = \$273  ? 33'h000000000 : \$279 ;
-  assign \$281  = ~ d6_any;
-  assign \$282  = d6_mask[2] | \$281 ;
-  assign \$283  = d6_twice2 + 1'h1;
-  assign \$285  = \$284  > 8'hff;
-  assign \$286  = d6_twice2 + 1'h1;
-  assign \$288  = \$285  ? 33'h0000000ff : \$287 ;
-  assign \$289  = \$282  ? 33'h000000000 : \$288 ;
-  assign \$290  = ~ d6_any;
-  assign \$291  = d6_mask[3] | \$290 ;
-  assign \$292  = d6_twice3 + 1'h1;
-  assign \$294  = \$293  > 8'hff;
-  assign \$295  = d6_twice3 + 1'h1;
-  assign \$297  = \$294  ? 33'h0000000ff : \$296 ;
-  assign \$298  = \$291  ? 33'h000000000 : \$297 ;
+  assign \$261  = ~ d6_any;
+  assign \$262  = d6_mask[0] | \$261 ;
+  assign \$263  = d6_twice0 + 1'h1;
+  assign \$265  = \$264  > 8'hff;
+  assign \$266  = d6_twice0 + 1'h1;
+  assign \$268  = \$265  ? 33'h0000000ff : \$267 ;
+  assign \$269  = \$262  ? 33'h000000000 : \$268 ;
+  assign \$270  = ~ d6_any;
+  assign \$271  = d6_mask[1] | \$270 ;
+  assign \$272  = d6_twice1 + 1'h1;
+  assign \$274  = \$273  > 8'hff;
+  assign \$275  = d6_twice1 + 1'h1;
+  assign \$277  = \$274  ? 33'h0000000ff : \$276 ;
+  assign \$278  = \$271  ? 33'h000000000 : \$277 ;
+  assign \$279  = ~ d6_any;
+  assign \$280  = d6_mask[2] | \$279 ;
+  assign \$281  = d6_twice2 + 1'h1;
+  assign \$283  = \$282  > 8'hff;
+  assign \$284  = d6_twice2 + 1'h1;
+  assign \$286  = \$283  ? 33'h0000000ff : \$285 ;
+  assign \$287  = \$280  ? 33'h000000000 : \$286 ;
+  assign \$288  = ~ d6_any;
+  assign \$289  = d6_mask[3] | \$288 ;
+  assign \$290  = d6_twice3 + 1'h1;
+  assign \$292  = \$291  > 8'hff;
+  assign \$293  = d6_twice3 + 1'h1;
+  assign \$295  = \$292  ? 33'h0000000ff : \$294 ;
+  assign \$296  = \$289  ? 33'h000000000 : \$295 ;
   always @(posedge clk)
-    wr__addr <= \$299 ;
+    wr__addr <= \$297 ;
   always @(posedge clk)
-    used <= \$300 ;
+    used <= \$298 ;
   always @(posedge clk)
-    length <= \$301 ;
+    length <= \$299 ;
   always @(posedge clk)
-    a1_valid <= \$302 ;
+    a1_valid <= \$300 ;
   always @(posedge clk)
-    a1_last <= \$303 ;
+    a1_last <= \$301 ;
   always @(posedge clk)
-    a1_len <= \$304 ;
+    a1_len <= \$302 ;
   always @(posedge clk)
-    a1_mask <= \$305 ;
+    a1_mask <= \$303 ;
   always @(posedge clk)
-    a1_x0 <= \$306 ;
+    a1_x0 <= \$304 ;
   always @(posedge clk)
-    a1_x1 <= \$307 ;
+    a1_x1 <= \$305 ;
   always @(posedge clk)
-    a1_x2 <= \$308 ;
+    a1_x2 <= \$306 ;
   always @(posedge clk)
-    a1_x3 <= \$309 ;
+    a1_x3 <= \$307 ;
   always @(posedge clk)
-    a2_e0 <= \$310 ;
+    a2_e0 <= \$308 ;
   always @(posedge clk)
-    a2_e1 <= \$311 ;
+    a2_e1 <= \$309 ;
   always @(posedge clk)
-    a2_e2 <= \$312 ;
+    a2_e2 <= \$310 ;
   always @(posedge clk)
-    a2_e3 <= \$313 ;
+    a2_e3 <= \$311 ;
   always @(posedge clk)
-    a2_valid <= \$314 ;
+    a2_valid <= \$312 ;
   always @(posedge clk)
-    a2_last <= \$315 ;
+    a2_last <= \$313 ;
   always @(posedge clk)
-    a2_len <= \$316 ;
+    a2_len <= \$314 ;
   always @(posedge clk)
-    a2_mask <= \$317 ;
+    a2_mask <= \$315 ;
   always @(posedge clk)
-    a3_whole0 <= \$318 ;
+    a3_whole0 <= \$316 ;
   always @(posedge clk)
-    a3_whole1 <= \$319 ;
+    a3_whole1 <= \$317 ;
   always @(posedge clk)
-    a3_whole2 <= \$320 ;
+    a3_whole2 <= \$318 ;
   always @(posedge clk)
-    a3_whole3 <= \$321 ;
+    a3_whole3 <= \$319 ;
   always @(posedge clk)
-    a3_max1_0 <= \$322 ;
+    a3_max1_0 <= \$320 ;
   always @(posedge clk)
-    a3_max1_1 <= \$323 ;
+    a3_max1_1 <= \$321 ;
   always @(posedge clk)
-    a3_max2_0 <= \$324 ;
+    a3_max2_0 <= \$322 ;
   always @(posedge clk)
-    a3_0_valid <= \$325 ;
+    a3_0_valid <= \$323 ;
   always @(posedge clk)
-    a3_0_last <= \$326 ;
+    a3_0_last <= \$324 ;
   always @(posedge clk)
-    a3_0_len <= \$327 ;
+    a3_0_len <= \$325 ;
   always @(posedge clk)
-    a3_0_mask <= \$328 ;
+    a3_0_mask <= \$326 ;
   always @(posedge clk)
-    a3_0_any <= \$329 ;
-  always @(posedge clk)
-    a3_0_e0 <= \$330 ;
-  always @(posedge clk)
-    a3_0_e1 <= \$331 ;
-  always @(posedge clk)
-    a3_0_e2 <= \$332 ;
-  always @(posedge clk)
-    a3_0_e3 <= \$333 ;
-  always @(posedge clk)
-    a3_1_valid <= \$334 ;
-  always @(posedge clk)
-    a3_1_last <= \$335 ;
-  always @(posedge clk)
-    a3_1_len <= \$336 ;
-  always @(posedge clk)
-    a3_1_mask <= \$337 ;
-  always @(posedge clk)
-    a3_1_any <= \$338 ;
-  always @(posedge clk)
-    a3_1_e0 <= \$339 ;
-  always @(posedge clk)
-    a3_1_e1 <= \$340 ;
+    a3_0_any <= \$327 ;
   \softmax_int8_base2.core.vectors  vectors (
     .clk(clk),
     .r_data(r_data),
@@ -2006,662 +2106,753 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$342  = a3_0_e3;
+    \$329  = a2_e1;
     if (rst) begin
-      \$342  = 8'h00;
+      \$329  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$343  = a3_1_valid;
+    \$330  = a2_e2;
     if (rst) begin
-      \$343  = 1'h0;
+      \$330  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$344  = a3_1_last;
+    \$331  = a2_e3;
     if (rst) begin
-      \$344  = 1'h0;
+      \$331  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$345  = a3_1_len;
+    \$332  = a3_0_valid;
     if (rst) begin
-      \$345  = 8'h00;
+      \$332  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$346  = a3_1_mask;
+    \$333  = a3_0_last;
     if (rst) begin
-      \$346  = 4'h0;
+      \$333  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$347  = a3_1_any;
+    \$334  = a3_0_len;
     if (rst) begin
-      \$347  = 1'h0;
+      \$334  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$348  = a3_1_e0;
+    \$335  = a3_0_mask;
+    if (rst) begin
+      \$335  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$336  = a3_0_any;
+    if (rst) begin
+      \$336  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$337  = a3_0_e0;
+    if (rst) begin
+      \$337  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$338  = a3_0_e1;
+    if (rst) begin
+      \$338  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$339  = a3_0_e2;
+    if (rst) begin
+      \$339  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$340  = a3_0_e3;
+    if (rst) begin
+      \$340  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$341  = a3_1_valid;
+    if (rst) begin
+      \$341  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$342  = a3_1_last;
+    if (rst) begin
+      \$342  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$343  = a3_1_len;
+    if (rst) begin
+      \$343  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$344  = a3_1_mask;
+    if (rst) begin
+      \$344  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$345  = a3_1_any;
+    if (rst) begin
+      \$345  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$346  = a3_1_e0;
+    if (rst) begin
+      \$346  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$347  = a3_1_e1;
+    if (rst) begin
+      \$347  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$348  = a3_1_e2;
     if (rst) begin
       \$348  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$349  = a3_1_e1;
+    \$349  = a3_1_e3;
     if (rst) begin
       \$349  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$350  = a3_1_e2;
+    \$350  = \$110 ;
     if (rst) begin
-      \$350  = 8'h00;
+      \$350  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$351  = a3_1_e3;
+    \$351  = a_exp0_v_r[0];
     if (rst) begin
-      \$351  = 8'h00;
+      \$351  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$352  = \$110 ;
+    \$352  = \$111 ;
     if (rst) begin
-      \$352  = 16'h0000;
+      \$352  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$353  = a_exp0_v_r[0];
+    \$353  = a_exp0_lower;
     if (rst) begin
-      \$353  = 1'h0;
+      \$353  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$354  = \$111 ;
+    \$354  = \$9 [4:0];
     if (rst) begin
-      \$354  = 19'h00000;
+      \$354  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$355  = a_exp0_lower;
+    \$355  = \$113 ;
     if (rst) begin
-      \$355  = 18'h00000;
+      \$355  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$356  = \$9 [4:0];
+    \$356  = a_exp1_v_r[0];
     if (rst) begin
-      \$356  = 5'h00;
+      \$356  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$357  = \$113 ;
+    \$357  = \$114 ;
     if (rst) begin
-      \$357  = 16'h0000;
+      \$357  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$358  = a_exp1_v_r[0];
+    \$358  = a_exp1_lower;
     if (rst) begin
-      \$358  = 1'h0;
+      \$358  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$359  = \$114 ;
+    \$359  = \$18 [4:0];
     if (rst) begin
-      \$359  = 19'h00000;
+      \$359  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$360  = a_exp1_lower;
+    \$360  = \$116 ;
     if (rst) begin
-      \$360  = 18'h00000;
+      \$360  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$361  = \$18 [4:0];
+    \$361  = a_exp2_v_r[0];
     if (rst) begin
-      \$361  = 5'h00;
+      \$361  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$362  = \$116 ;
+    \$362  = \$117 ;
     if (rst) begin
-      \$362  = 16'h0000;
+      \$362  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$363  = a_exp2_v_r[0];
+    \$363  = a_exp2_lower;
     if (rst) begin
-      \$363  = 1'h0;
+      \$363  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$364  = \$117 ;
+    \$364  = \$27 [4:0];
     if (rst) begin
-      \$364  = 19'h00000;
+      \$364  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$365  = a_exp2_lower;
+    \$365  = \$119 ;
     if (rst) begin
-      \$365  = 18'h00000;
+      \$365  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$366  = \$27 [4:0];
+    \$366  = a_exp3_v_r[0];
     if (rst) begin
-      \$366  = 5'h00;
+      \$366  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$367  = \$119 ;
+    \$367  = \$120 ;
     if (rst) begin
-      \$367  = 16'h0000;
+      \$367  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$368  = a_exp3_v_r[0];
+    \$368  = a_exp3_lower;
     if (rst) begin
-      \$368  = 1'h0;
+      \$368  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$369  = \$120 ;
+    \$369  = \$36 [4:0];
     if (rst) begin
-      \$369  = 19'h00000;
+      \$369  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$370  = a_exp3_lower;
+    \$370  = a3_max2_0;
     if (rst) begin
-      \$370  = 18'h00000;
+      \$370  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$371  = \$36 [4:0];
+    \$371  = a3a_max;
     if (rst) begin
-      \$371  = 5'h00;
+      \$371  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$372  = a3_max2_0;
+    \$372  = a3_2_valid;
     if (rst) begin
-      \$372  = 8'h00;
+      \$372  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$373  = a3a_max;
+    \$373  = a3a_valid;
     if (rst) begin
-      \$373  = 8'h00;
+      \$373  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$374  = a3_2_valid;
+    \$374  = a3_2_last;
     if (rst) begin
       \$374  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$375  = a3a_valid;
+    \$375  = a3a_last;
     if (rst) begin
       \$375  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$376  = a3_2_last;
+    \$376  = a3_2_len;
     if (rst) begin
-      \$376  = 1'h0;
+      \$376  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$377  = a3a_last;
+    \$377  = a3a_len;
     if (rst) begin
-      \$377  = 1'h0;
+      \$377  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$378  = a3_2_len;
+    \$378  = a3_2_any;
     if (rst) begin
-      \$378  = 8'h00;
+      \$378  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$379  = a3a_len;
+    \$379  = a3a_any;
     if (rst) begin
-      \$379  = 8'h00;
+      \$379  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$380  = a3_2_any;
+    \$380  = a3_2_mask;
     if (rst) begin
-      \$380  = 1'h0;
+      \$380  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$381  = a3a_any;
+    \$381  = a3a_mask;
     if (rst) begin
-      \$381  = 1'h0;
+      \$381  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$382  = a3_2_mask;
+    \$382  = \$123 [17:0];
     if (rst) begin
-      \$382  = 4'h0;
+      \$382  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$383  = a3a_mask;
+    \$383  = a_exp0_drop_r;
     if (rst) begin
-      \$383  = 4'h0;
+      \$383  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$384  = \$123 [17:0];
+    \$384  = \$126 [17:0];
     if (rst) begin
       \$384  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$385  = a_exp0_drop_r;
+    \$385  = a_exp1_drop_r;
     if (rst) begin
       \$385  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$386  = \$126 [17:0];
+    \$386  = \$129 [17:0];
     if (rst) begin
       \$386  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$387  = a_exp1_drop_r;
+    \$387  = a_exp2_drop_r;
     if (rst) begin
       \$387  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$388  = \$129 [17:0];
+    \$388  = \$132 [17:0];
     if (rst) begin
       \$388  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$389  = a_exp2_drop_r;
+    \$389  = a_exp3_drop_r;
     if (rst) begin
       \$389  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$390  = \$132 [17:0];
+    \$390  = a3b_max;
     if (rst) begin
-      \$390  = 18'h00000;
+      \$390  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$391  = a_exp3_drop_r;
+    \$391  = a3b_valid;
     if (rst) begin
-      \$391  = 5'h00;
+      \$391  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$392  = a3b_max;
+    \$392  = a3b_last;
     if (rst) begin
-      \$392  = 8'h00;
+      \$392  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$393  = a3b_valid;
+    \$393  = a3b_len;
     if (rst) begin
-      \$393  = 1'h0;
+      \$393  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$394  = a3b_last;
+    \$394  = a3b_any;
     if (rst) begin
       \$394  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$395  = a3b_len;
+    \$395  = a3b_mask;
     if (rst) begin
-      \$395  = 8'h00;
+      \$395  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$396  = a3b_any;
+    \$396  = \$138 ;
     if (rst) begin
-      \$396  = 1'h0;
+      \$396  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$397  = a3b_mask;
+    \$397  = \$144 ;
     if (rst) begin
-      \$397  = 4'h0;
+      \$397  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$398  = \$138 ;
+    \$398  = \$150 ;
     if (rst) begin
       \$398  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$399  = \$144 ;
+    \$399  = \$156 ;
     if (rst) begin
       \$399  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$400  = \$150 ;
+    \$400  = a4_max;
     if (rst) begin
-      \$400  = 18'h00000;
+      \$400  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$401  = \$156 ;
+    \$401  = a4_valid;
     if (rst) begin
-      \$401  = 18'h00000;
+      \$401  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$402  = a4_max;
+    \$402  = a4_last;
     if (rst) begin
-      \$402  = 8'h00;
+      \$402  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$403  = a4_valid;
+    \$403  = a4_len;
     if (rst) begin
-      \$403  = 1'h0;
+      \$403  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$404  = a4_last;
+    \$404  = a4_any;
     if (rst) begin
       \$404  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$405  = a4_len;
+    \$405  = a4_mask;
     if (rst) begin
-      \$405  = 8'h00;
+      \$405  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$406  = a4_any;
+    \$406  = \$159 ;
     if (rst) begin
-      \$406  = 1'h0;
+      \$406  = 21'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$407  = a4_mask;
+    \$407  = a5_max;
     if (rst) begin
-      \$407  = 4'h0;
+      \$407  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$408  = \$159 ;
+    \$408  = a5_valid;
     if (rst) begin
-      \$408  = 21'h000000;
+      \$408  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$409  = a5_max;
+    \$409  = a5_last;
     if (rst) begin
-      \$409  = 8'h00;
+      \$409  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$410  = a5_valid;
+    \$410  = a5_len;
     if (rst) begin
-      \$410  = 1'h0;
+      \$410  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$411  = a5_last;
+    \$411  = a5_any;
     if (rst) begin
       \$411  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$412  = a5_len;
+    \$412  = run_max;
+    if (a6_valid) begin
+      \$412  = \$164 [5:0];
+    end
     if (rst) begin
-      \$412  = 8'h00;
+      \$412  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$413  = a5_any;
+    \$413  = started;
+    if (a6_valid) begin
+      \$413  = \$166 ;
+    end
     if (rst) begin
       \$413  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$414  = run_max;
-    if (a6_valid) begin
-      \$414  = \$164 [5:0];
-    end
+    \$414  = \$172 [6:0];
     if (rst) begin
-      \$414  = 6'h00;
+      \$414  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$415  = started;
-    if (a6_valid) begin
-      \$415  = \$166 ;
-    end
+    \$415  = \$177 [6:0];
     if (rst) begin
-      \$415  = 1'h0;
+      \$415  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$416  = \$172 [6:0];
+    \$416  = \$178 ;
     if (rst) begin
-      \$416  = 7'h00;
+      \$416  = 21'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$417  = \$177 [6:0];
+    \$417  = started;
     if (rst) begin
-      \$417  = 7'h00;
+      \$417  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$418  = \$178 ;
+    \$418  = a6_valid;
     if (rst) begin
-      \$418  = 21'h000000;
+      \$418  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$419  = started;
+    \$419  = a6_last;
     if (rst) begin
       \$419  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$420  = a6_valid;
+    \$420  = a6_len;
     if (rst) begin
-      \$420  = 1'h0;
+      \$420  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$421  = a6_last;
+    \$421  = \$183 ;
     if (rst) begin
-      \$421  = 1'h0;
+      \$421  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$422  = a6_len;
+    \$422  = \$184 ;
     if (rst) begin
-      \$422  = 8'h00;
+      \$422  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$423  = \$183 ;
+    \$423  = \$187 ;
     if (rst) begin
-      \$423  = 8'h00;
+      \$423  = 21'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$424  = \$184 ;
+    \$424  = a7_valid;
     if (rst) begin
       \$424  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$425  = \$187 ;
+    \$425  = a7_last;
     if (rst) begin
-      \$425  = 21'h000000;
+      \$425  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$426  = a7_valid;
+    \$426  = a7_len;
     if (rst) begin
-      \$426  = 1'h0;
+      \$426  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$427  = a7_last;
+    \$427  = a7_max;
     if (rst) begin
-      \$427  = 1'h0;
+      \$427  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$428  = a7_len;
+    \$428  = a7_any;
     if (rst) begin
-      \$428  = 8'h00;
+      \$428  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$429  = a7_max;
+    \$429  = a7_old_shift;
     if (rst) begin
-      \$429  = 8'h00;
+      \$429  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$430  = a7_any;
+    \$430  = a7_keep;
     if (rst) begin
       \$430  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$431  = a7_old_shift;
+    \$431  = sum_pending;
+    if (a8_valid) begin
+      \$431  = \$189 [3:0];
+    end
     if (rst) begin
-      \$431  = 7'h00;
+      \$431  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$432  = a7_keep;
+    \$432  = a8_valid;
     if (rst) begin
       \$432  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$433  = run_sum;
-    if (a8_valid) begin
-      \$433  = \$192 [26:0];
-    end
+    \$433  = a8_last;
     if (rst) begin
-      \$433  = 27'h0000000;
+      \$433  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$434  = \$193 ;
+    \$434  = a8_len;
     if (rst) begin
-      \$434  = 1'h0;
+      \$434  = 8'h00;
     end
   end
   always @* begin
@@ -2673,518 +2864,449 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$436  = \$198 [26:0];
+    \$436  = a8_any;
     if (rst) begin
-      \$436  = 27'h0000000;
+      \$436  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$437  = a8_any;
+    \$437  = a8_old_shift;
     if (rst) begin
-      \$437  = 1'h0;
+      \$437  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$438  = a8_len;
+    \$438  = a8_keep;
     if (rst) begin
-      \$438  = 8'h00;
+      \$438  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$439  = r0_valid;
+    \$439  = a8_term;
     if (rst) begin
-      \$439  = 1'h0;
+      \$439  = 21'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$440  = r0_max;
+    \$440  = \$191 [3:0];
     if (rst) begin
-      \$440  = 8'h00;
+      \$440  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$441  = r0_any;
+    \$441  = \$192 ;
     if (rst) begin
-      \$441  = 1'h0;
+      \$441  = 36'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$442  = r0_len;
+    \$442  = a9_valid;
     if (rst) begin
-      \$442  = 8'h00;
+      \$442  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$443  = recip_lead;
+    \$443  = a9_last;
     if (rst) begin
-      \$443  = 5'h00;
+      \$443  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$444  = r0_sum;
+    \$444  = a9_len;
     if (rst) begin
-      \$444  = 27'h0000000;
+      \$444  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$445  = r1_valid;
+    \$445  = a9_max;
     if (rst) begin
-      \$445  = 1'h0;
+      \$445  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$446  = r1_max;
+    \$446  = a9_any;
     if (rst) begin
-      \$446  = 8'h00;
+      \$446  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$447  = r1_any;
+    \$447  = a9_old_shift;
     if (rst) begin
-      \$447  = 1'h0;
+      \$447  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$448  = r1_len;
+    \$448  = a9_keep;
     if (rst) begin
-      \$448  = 8'h00;
+      \$448  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$449  = r1_lead;
+    \$449  = a9_term;
     if (rst) begin
-      \$449  = 5'h00;
+      \$449  = 21'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$450  = recip_normal[15:0];
+    \$450  = a9_pending;
     if (rst) begin
-      \$450  = 16'h0000;
+      \$450  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$451  = r2_mantissa[12:0];
+    \$451  = sum_deferred;
+    if (a10_valid) begin
+      \$451  = \$194 [41:0];
+    end
     if (rst) begin
-      \$451  = 13'h0000;
+      \$451  = 42'h00000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$452  = \$199 ;
+    \$452  = \$195 ;
     if (rst) begin
-      \$452  = 14'h0000;
+      \$452  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$453  = recip_lower;
+    \$453  = a10_max;
     if (rst) begin
-      \$453  = 13'h0000;
+      \$453  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$454  = r2_valid;
+    \$454  = a10_any;
     if (rst) begin
       \$454  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$455  = r2_max;
+    \$455  = a10_len;
     if (rst) begin
       \$455  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$456  = r2_any;
+    \$456  = \$197 [41:0];
     if (rst) begin
-      \$456  = 1'h0;
+      \$456  = 42'h00000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$457  = r2_len;
+    \$457  = a10_pending;
     if (rst) begin
-      \$457  = 8'h00;
+      \$457  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$458  = r2_lead;
+    \$458  = r0a_valid;
     if (rst) begin
-      \$458  = 5'h00;
+      \$458  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$459  = r2_mantissa;
+    \$459  = r0a_max;
     if (rst) begin
-      \$459  = 16'h0000;
+      \$459  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$460  = r2b_valid;
+    \$460  = \$198 [26:0];
     if (rst) begin
-      \$460  = 1'h0;
+      \$460  = 27'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$461  = r2b_max;
+    \$461  = r0a_any;
     if (rst) begin
-      \$461  = 8'h00;
+      \$461  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$462  = r2b_any;
+    \$462  = r0a_len;
     if (rst) begin
-      \$462  = 1'h0;
+      \$462  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$463  = r2b_len;
+    \$463  = r0_valid;
     if (rst) begin
-      \$463  = 8'h00;
+      \$463  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$464  = r2b_lead;
+    \$464  = r0_max;
     if (rst) begin
-      \$464  = 5'h00;
+      \$464  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$465  = \$202 ;
+    \$465  = r0_any;
     if (rst) begin
-      \$465  = 28'h0000000;
+      \$465  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$466  = r2b_mantissa;
+    \$466  = r0_len;
     if (rst) begin
-      \$466  = 16'h0000;
+      \$466  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$467  = vector_valid;
-    if (vector_load) begin
-      \$467  = 1'h1;
-    end else if (vector_pop) begin
-      \$467  = 1'h0;
-    end
+    \$467  = recip_lead;
     if (rst) begin
-      \$467  = 1'h0;
+      \$467  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$468  = vector_head;
-    if (vector_load) begin
-      \$468  = r_data;
-    end
+    \$468  = r0_sum;
     if (rst) begin
-      \$468  = 32'd0;
+      \$468  = 27'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$469  = rd__addr;
-    if (issue) begin
-      \$469  = \$203 [6:0];
-    end
+    \$469  = r1_valid;
     if (rst) begin
-      \$469  = 7'h00;
+      \$469  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$470  = count;
-    if (issue) begin
-      \$470  = \$207 [6:0];
-    end
+    \$470  = r1_max;
     if (rst) begin
-      \$470  = 7'h00;
+      \$470  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$471  = d1_valid;
-    if (ce) begin
-      \$471  = issue;
-    end
+    \$471  = r1_any;
     if (rst) begin
       \$471  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$472  = d1_last;
-    if (ce) begin
-      \$472  = \$210 ;
-    end
+    \$472  = r1_len;
     if (rst) begin
-      \$472  = 1'h0;
+      \$472  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$473  = d1_max;
-    if (ce) begin
-      \$473  = vector_head[5:0];
-    end
+    \$473  = r1_lead;
     if (rst) begin
-      \$473  = 6'h00;
+      \$473  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$474  = d1_recip;
-    if (ce) begin
-      \$474  = vector_head[18:6];
-    end
+    \$474  = recip_normal[15:0];
     if (rst) begin
-      \$474  = 13'h0000;
+      \$474  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$475  = d1_lead;
-    if (ce) begin
-      \$475  = vector_head[23:19];
-    end
+    \$475  = r2_mantissa[12:0];
     if (rst) begin
-      \$475  = 5'h00;
+      \$475  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$476  = d1_any;
-    if (ce) begin
-      \$476  = vector_head[24];
-    end
+    \$476  = \$199 ;
     if (rst) begin
-      \$476  = 1'h0;
+      \$476  = 14'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$477  = d1b_ring;
-    if (ce) begin
-      \$477  = rd__data;
-    end
+    \$477  = recip_lower;
     if (rst) begin
-      \$477  = 36'h000000000;
+      \$477  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$478  = d1b_valid;
-    if (ce) begin
-      \$478  = d1_valid;
-    end
+    \$478  = r2_valid;
     if (rst) begin
       \$478  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$479  = d1b_last;
-    if (ce) begin
-      \$479  = d1_last;
-    end
+    \$479  = r2_max;
     if (rst) begin
-      \$479  = 1'h0;
+      \$479  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$480  = d1b_max;
-    if (ce) begin
-      \$480  = d1_max;
-    end
+    \$480  = r2_any;
     if (rst) begin
-      \$480  = 6'h00;
+      \$480  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$481  = d1b_recip;
-    if (ce) begin
-      \$481  = d1_recip;
-    end
+    \$481  = r2_len;
     if (rst) begin
-      \$481  = 13'h0000;
+      \$481  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$482  = d1b_lead;
-    if (ce) begin
-      \$482  = d1_lead;
-    end
+    \$482  = r2_lead;
     if (rst) begin
       \$482  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$483  = d1b_any;
-    if (ce) begin
-      \$483  = d1_any;
-    end
+    \$483  = r2_mantissa;
     if (rst) begin
-      \$483  = 1'h0;
+      \$483  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$484  = d2_e0;
-    if (ce) begin
-      \$484  = d1b_ring[7:0];
-    end
+    \$484  = r2b_valid;
     if (rst) begin
-      \$484  = 8'h00;
+      \$484  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$485  = d2_e1;
-    if (ce) begin
-      \$485  = d1b_ring[15:8];
-    end
+    \$485  = r2b_max;
     if (rst) begin
       \$485  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$486  = d2_e2;
-    if (ce) begin
-      \$486  = d1b_ring[23:16];
-    end
+    \$486  = r2b_any;
     if (rst) begin
-      \$486  = 8'h00;
+      \$486  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$487  = d2_e3;
-    if (ce) begin
-      \$487  = d1b_ring[31:24];
-    end
+    \$487  = r2b_len;
     if (rst) begin
       \$487  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$488  = d2_mask;
-    if (ce) begin
-      \$488  = d1b_ring[35:32];
-    end
+    \$488  = r2b_lead;
     if (rst) begin
-      \$488  = 4'h0;
+      \$488  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$489  = d2_valid;
-    if (ce) begin
-      \$489  = d1b_valid;
-    end
+    \$489  = \$202 ;
     if (rst) begin
-      \$489  = 1'h0;
+      \$489  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$490  = d2_last;
-    if (ce) begin
-      \$490  = d1b_last;
-    end
+    \$490  = r2b_mantissa;
     if (rst) begin
-      \$490  = 1'h0;
+      \$490  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$491  = d2_max;
-    if (ce) begin
-      \$491  = d1b_max;
+    \$491  = vector_valid;
+    if (vector_load) begin
+      \$491  = 1'h1;
+    end else if (vector_pop) begin
+      \$491  = 1'h0;
     end
     if (rst) begin
-      \$491  = 6'h00;
+      \$491  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$492  = d2_recip;
-    if (ce) begin
-      \$492  = d1b_recip;
+    \$492  = vector_head;
+    if (vector_load) begin
+      \$492  = r_data;
     end
     if (rst) begin
-      \$492  = 13'h0000;
+      \$492  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$493  = d2_lead;
-    if (ce) begin
-      \$493  = d1b_lead;
+    \$493  = rd__addr;
+    if (issue) begin
+      \$493  = \$203 [6:0];
     end
     if (rst) begin
-      \$493  = 5'h00;
+      \$493  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$494  = d2_any;
-    if (ce) begin
-      \$494  = d1b_any;
+    \$494  = count;
+    if (issue) begin
+      \$494  = \$206 [6:0];
     end
     if (rst) begin
-      \$494  = 1'h0;
+      \$494  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$495  = d_exp0_v_r;
+    \$495  = d1_valid;
     if (ce) begin
-      \$495  = \$212 ;
+      \$495  = issue;
     end
     if (rst) begin
-      \$495  = 14'h0000;
+      \$495  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$496  = d_exp0_offset_r;
+    \$496  = d1_last;
     if (ce) begin
-      \$496  = d_exp0_v_r[0];
+      \$496  = \$208 ;
     end
     if (rst) begin
       \$496  = 1'h0;
@@ -3192,29 +3314,29 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$497  = d_exp0_step_r;
+    \$497  = d1_max;
     if (ce) begin
-      \$497  = \$213 ;
+      \$497  = vector_head[5:0];
     end
     if (rst) begin
-      \$497  = 19'h00000;
+      \$497  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$498  = d_exp0_lower_r;
+    \$498  = d1_recip;
     if (ce) begin
-      \$498  = d_exp0_lower;
+      \$498  = vector_head[18:6];
     end
     if (rst) begin
-      \$498  = 18'h00000;
+      \$498  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$499  = d_exp0_drop_r;
+    \$499  = d1_lead;
     if (ce) begin
-      \$499  = \$58 [4:0];
+      \$499  = vector_head[23:19];
     end
     if (rst) begin
       \$499  = 5'h00;
@@ -3222,189 +3344,189 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$500  = d_exp1_v_r;
+    \$500  = d1_any;
     if (ce) begin
-      \$500  = \$215 ;
+      \$500  = vector_head[24];
     end
     if (rst) begin
-      \$500  = 14'h0000;
+      \$500  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$501  = d_exp1_offset_r;
+    \$501  = d1b_ring;
     if (ce) begin
-      \$501  = d_exp1_v_r[0];
+      \$501  = rd__data;
     end
     if (rst) begin
-      \$501  = 1'h0;
+      \$501  = 36'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$502  = d_exp1_step_r;
+    \$502  = d1b_valid;
     if (ce) begin
-      \$502  = \$216 ;
+      \$502  = d1_valid;
     end
     if (rst) begin
-      \$502  = 19'h00000;
+      \$502  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$503  = d_exp1_lower_r;
+    \$503  = d1b_last;
     if (ce) begin
-      \$503  = d_exp1_lower;
+      \$503  = d1_last;
     end
     if (rst) begin
-      \$503  = 18'h00000;
+      \$503  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$504  = d_exp1_drop_r;
+    \$504  = d1b_max;
     if (ce) begin
-      \$504  = \$67 [4:0];
+      \$504  = d1_max;
     end
     if (rst) begin
-      \$504  = 5'h00;
+      \$504  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$505  = d_exp2_v_r;
+    \$505  = d1b_recip;
     if (ce) begin
-      \$505  = \$218 ;
+      \$505  = d1_recip;
     end
     if (rst) begin
-      \$505  = 14'h0000;
+      \$505  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$506  = d_exp2_offset_r;
+    \$506  = d1b_lead;
     if (ce) begin
-      \$506  = d_exp2_v_r[0];
+      \$506  = d1_lead;
     end
     if (rst) begin
-      \$506  = 1'h0;
+      \$506  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$507  = d_exp2_step_r;
+    \$507  = d1b_any;
     if (ce) begin
-      \$507  = \$219 ;
+      \$507  = d1_any;
     end
     if (rst) begin
-      \$507  = 19'h00000;
+      \$507  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$508  = d_exp2_lower_r;
+    \$508  = d2_e0;
     if (ce) begin
-      \$508  = d_exp2_lower;
+      \$508  = d1b_ring[7:0];
     end
     if (rst) begin
-      \$508  = 18'h00000;
+      \$508  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$509  = d_exp2_drop_r;
+    \$509  = d2_e1;
     if (ce) begin
-      \$509  = \$76 [4:0];
+      \$509  = d1b_ring[15:8];
     end
     if (rst) begin
-      \$509  = 5'h00;
+      \$509  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$510  = d_exp3_v_r;
+    \$510  = d2_e2;
     if (ce) begin
-      \$510  = \$221 ;
+      \$510  = d1b_ring[23:16];
     end
     if (rst) begin
-      \$510  = 14'h0000;
+      \$510  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$511  = d_exp3_offset_r;
+    \$511  = d2_e3;
     if (ce) begin
-      \$511  = d_exp3_v_r[0];
+      \$511  = d1b_ring[31:24];
     end
     if (rst) begin
-      \$511  = 1'h0;
+      \$511  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$512  = d_exp3_step_r;
+    \$512  = d2_mask;
     if (ce) begin
-      \$512  = \$222 ;
+      \$512  = d1b_ring[35:32];
     end
     if (rst) begin
-      \$512  = 19'h00000;
+      \$512  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$513  = d_exp3_lower_r;
+    \$513  = d2_valid;
     if (ce) begin
-      \$513  = d_exp3_lower;
+      \$513  = d1b_valid;
     end
     if (rst) begin
-      \$513  = 18'h00000;
+      \$513  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$514  = d_exp3_drop_r;
+    \$514  = d2_last;
     if (ce) begin
-      \$514  = \$85 [4:0];
+      \$514  = d1b_last;
     end
     if (rst) begin
-      \$514  = 5'h00;
+      \$514  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$515  = d2a_mask;
+    \$515  = d2_max;
     if (ce) begin
-      \$515  = d2_mask;
+      \$515  = d1b_max;
     end
     if (rst) begin
-      \$515  = 4'h0;
+      \$515  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$516  = d2b_mask;
+    \$516  = d2_recip;
     if (ce) begin
-      \$516  = d2a_mask;
+      \$516  = d1b_recip;
     end
     if (rst) begin
-      \$516  = 4'h0;
+      \$516  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$517  = d2a_valid;
+    \$517  = d2_lead;
     if (ce) begin
-      \$517  = d2_valid;
+      \$517  = d1b_lead;
     end
     if (rst) begin
-      \$517  = 1'h0;
+      \$517  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$518  = d2b_valid;
+    \$518  = d2_any;
     if (ce) begin
-      \$518  = d2a_valid;
+      \$518  = d1b_any;
     end
     if (rst) begin
       \$518  = 1'h0;
@@ -3412,19 +3534,19 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$519  = d2a_last;
+    \$519  = d_exp0_v_r;
     if (ce) begin
-      \$519  = d2_last;
+      \$519  = \$210 ;
     end
     if (rst) begin
-      \$519  = 1'h0;
+      \$519  = 14'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$520  = d2b_last;
+    \$520  = d_exp0_offset_r;
     if (ce) begin
-      \$520  = d2a_last;
+      \$520  = d_exp0_v_r[0];
     end
     if (rst) begin
       \$520  = 1'h0;
@@ -3432,229 +3554,229 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$521  = d2a_max;
+    \$521  = d_exp0_step_r;
     if (ce) begin
-      \$521  = d2_max;
+      \$521  = \$211 ;
     end
     if (rst) begin
-      \$521  = 6'h00;
+      \$521  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$522  = d2b_max;
+    \$522  = d_exp0_lower_r;
     if (ce) begin
-      \$522  = d2a_max;
+      \$522  = d_exp0_lower;
     end
     if (rst) begin
-      \$522  = 6'h00;
+      \$522  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$523  = d2a_recip;
+    \$523  = d_exp0_drop_r;
     if (ce) begin
-      \$523  = d2_recip;
+      \$523  = \$58 [4:0];
     end
     if (rst) begin
-      \$523  = 13'h0000;
+      \$523  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$524  = d2b_recip;
+    \$524  = d_exp1_v_r;
     if (ce) begin
-      \$524  = d2a_recip;
+      \$524  = \$213 ;
     end
     if (rst) begin
-      \$524  = 13'h0000;
+      \$524  = 14'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$525  = d2a_lead;
+    \$525  = d_exp1_offset_r;
     if (ce) begin
-      \$525  = d2_lead;
+      \$525  = d_exp1_v_r[0];
     end
     if (rst) begin
-      \$525  = 5'h00;
+      \$525  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$526  = d2b_lead;
+    \$526  = d_exp1_step_r;
     if (ce) begin
-      \$526  = d2a_lead;
+      \$526  = \$214 ;
     end
     if (rst) begin
-      \$526  = 5'h00;
+      \$526  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$527  = d2a_any;
+    \$527  = d_exp1_lower_r;
     if (ce) begin
-      \$527  = d2_any;
+      \$527  = d_exp1_lower;
     end
     if (rst) begin
-      \$527  = 1'h0;
+      \$527  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$528  = d2b_any;
+    \$528  = d_exp1_drop_r;
     if (ce) begin
-      \$528  = d2a_any;
+      \$528  = \$67 [4:0];
     end
     if (rst) begin
-      \$528  = 1'h0;
+      \$528  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$529  = d3_mantissa0;
+    \$529  = d_exp2_v_r;
     if (ce) begin
-      \$529  = \$225 [17:0];
+      \$529  = \$216 ;
     end
     if (rst) begin
-      \$529  = 18'h00000;
+      \$529  = 14'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$530  = d3_drop0;
+    \$530  = d_exp2_offset_r;
     if (ce) begin
-      \$530  = d_exp0_drop_r;
+      \$530  = d_exp2_v_r[0];
     end
     if (rst) begin
-      \$530  = 5'h00;
+      \$530  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$531  = d3_mantissa1;
+    \$531  = d_exp2_step_r;
     if (ce) begin
-      \$531  = \$228 [17:0];
+      \$531  = \$217 ;
     end
     if (rst) begin
-      \$531  = 18'h00000;
+      \$531  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$532  = d3_drop1;
+    \$532  = d_exp2_lower_r;
     if (ce) begin
-      \$532  = d_exp1_drop_r;
+      \$532  = d_exp2_lower;
     end
     if (rst) begin
-      \$532  = 5'h00;
+      \$532  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$533  = d3_mantissa2;
+    \$533  = d_exp2_drop_r;
     if (ce) begin
-      \$533  = \$231 [17:0];
+      \$533  = \$76 [4:0];
     end
     if (rst) begin
-      \$533  = 18'h00000;
+      \$533  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$534  = d3_drop2;
+    \$534  = d_exp3_v_r;
     if (ce) begin
-      \$534  = d_exp2_drop_r;
+      \$534  = \$219 ;
     end
     if (rst) begin
-      \$534  = 5'h00;
+      \$534  = 14'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$535  = d3_mantissa3;
+    \$535  = d_exp3_offset_r;
     if (ce) begin
-      \$535  = \$234 [17:0];
+      \$535  = d_exp3_v_r[0];
     end
     if (rst) begin
-      \$535  = 18'h00000;
+      \$535  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$536  = d3_drop3;
+    \$536  = d_exp3_step_r;
     if (ce) begin
-      \$536  = d_exp3_drop_r;
+      \$536  = \$220 ;
     end
     if (rst) begin
-      \$536  = 5'h00;
+      \$536  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$537  = d3_mask;
+    \$537  = d_exp3_lower_r;
     if (ce) begin
-      \$537  = d2b_mask;
+      \$537  = d_exp3_lower;
     end
     if (rst) begin
-      \$537  = 4'h0;
+      \$537  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$538  = d3_valid;
+    \$538  = d_exp3_drop_r;
     if (ce) begin
-      \$538  = d2b_valid;
+      \$538  = \$85 [4:0];
     end
     if (rst) begin
-      \$538  = 1'h0;
+      \$538  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$539  = d3_last;
+    \$539  = d2a_mask;
     if (ce) begin
-      \$539  = d2b_last;
+      \$539  = d2_mask;
     end
     if (rst) begin
-      \$539  = 1'h0;
+      \$539  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$540  = d3_max;
+    \$540  = d2b_mask;
     if (ce) begin
-      \$540  = d2b_max;
+      \$540  = d2a_mask;
     end
     if (rst) begin
-      \$540  = 6'h00;
+      \$540  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$541  = d3_recip;
+    \$541  = d2a_valid;
     if (ce) begin
-      \$541  = d2b_recip;
+      \$541  = d2_valid;
     end
     if (rst) begin
-      \$541  = 13'h0000;
+      \$541  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$542  = d3_lead;
+    \$542  = d2b_valid;
     if (ce) begin
-      \$542  = d2b_lead;
+      \$542  = d2a_valid;
     end
     if (rst) begin
-      \$542  = 5'h00;
+      \$542  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$543  = d3_any;
+    \$543  = d2a_last;
     if (ce) begin
-      \$543  = d2b_any;
+      \$543  = d2_last;
     end
     if (rst) begin
       \$543  = 1'h0;
@@ -3662,229 +3784,229 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$544  = d4_num0;
+    \$544  = d2b_last;
     if (ce) begin
-      \$544  = \$238 [17:0];
+      \$544  = d2a_last;
     end
     if (rst) begin
-      \$544  = 18'h00000;
+      \$544  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$545  = d4_num1;
+    \$545  = d2a_max;
     if (ce) begin
-      \$545  = \$242 [17:0];
+      \$545  = d2_max;
     end
     if (rst) begin
-      \$545  = 18'h00000;
+      \$545  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$546  = d4_num2;
+    \$546  = d2b_max;
     if (ce) begin
-      \$546  = \$246 [17:0];
+      \$546  = d2a_max;
     end
     if (rst) begin
-      \$546  = 18'h00000;
+      \$546  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$547  = d4_num3;
+    \$547  = d2a_recip;
     if (ce) begin
-      \$547  = \$250 [17:0];
+      \$547  = d2_recip;
     end
     if (rst) begin
-      \$547  = 18'h00000;
+      \$547  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$548  = d4_mask;
+    \$548  = d2b_recip;
     if (ce) begin
-      \$548  = d3_mask;
+      \$548  = d2a_recip;
     end
     if (rst) begin
-      \$548  = 4'h0;
+      \$548  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$549  = d4_valid;
+    \$549  = d2a_lead;
     if (ce) begin
-      \$549  = d3_valid;
+      \$549  = d2_lead;
     end
     if (rst) begin
-      \$549  = 1'h0;
+      \$549  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$550  = d4_last;
+    \$550  = d2b_lead;
     if (ce) begin
-      \$550  = d3_last;
+      \$550  = d2a_lead;
     end
     if (rst) begin
-      \$550  = 1'h0;
+      \$550  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$551  = d4_max;
+    \$551  = d2a_any;
     if (ce) begin
-      \$551  = d3_max;
+      \$551  = d2_any;
     end
     if (rst) begin
-      \$551  = 6'h00;
+      \$551  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$552  = d4_recip;
+    \$552  = d2b_any;
     if (ce) begin
-      \$552  = d3_recip;
+      \$552  = d2a_any;
     end
     if (rst) begin
-      \$552  = 13'h0000;
+      \$552  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$553  = d4_lead;
+    \$553  = d3_mantissa0;
     if (ce) begin
-      \$553  = d3_lead;
+      \$553  = \$223 [17:0];
     end
     if (rst) begin
-      \$553  = 5'h00;
+      \$553  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$554  = d4_any;
+    \$554  = d3_drop0;
     if (ce) begin
-      \$554  = d3_any;
+      \$554  = d_exp0_drop_r;
     end
     if (rst) begin
-      \$554  = 1'h0;
+      \$554  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$555  = d5_prod0;
+    \$555  = d3_mantissa1;
     if (ce) begin
-      \$555  = \$251 ;
+      \$555  = \$226 [17:0];
     end
     if (rst) begin
-      \$555  = 31'h00000000;
+      \$555  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$556  = d5_prod1;
+    \$556  = d3_drop1;
     if (ce) begin
-      \$556  = \$252 ;
+      \$556  = d_exp1_drop_r;
     end
     if (rst) begin
-      \$556  = 31'h00000000;
+      \$556  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$557  = d5_prod2;
+    \$557  = d3_mantissa2;
     if (ce) begin
-      \$557  = \$253 ;
+      \$557  = \$229 [17:0];
     end
     if (rst) begin
-      \$557  = 31'h00000000;
+      \$557  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$558  = d5_prod3;
+    \$558  = d3_drop2;
     if (ce) begin
-      \$558  = \$254 ;
+      \$558  = d_exp2_drop_r;
     end
     if (rst) begin
-      \$558  = 31'h00000000;
+      \$558  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$559  = d5_mask;
+    \$559  = d3_mantissa3;
     if (ce) begin
-      \$559  = d4_mask;
+      \$559  = \$232 [17:0];
     end
     if (rst) begin
-      \$559  = 4'h0;
+      \$559  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$560  = d5_valid;
+    \$560  = d3_drop3;
     if (ce) begin
-      \$560  = d4_valid;
+      \$560  = d_exp3_drop_r;
     end
     if (rst) begin
-      \$560  = 1'h0;
+      \$560  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$561  = d5_last;
+    \$561  = d3_mask;
     if (ce) begin
-      \$561  = d4_last;
+      \$561  = d2b_mask;
     end
     if (rst) begin
-      \$561  = 1'h0;
+      \$561  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$562  = d5_max;
+    \$562  = d3_valid;
     if (ce) begin
-      \$562  = d4_max;
+      \$562  = d2b_valid;
     end
     if (rst) begin
-      \$562  = 6'h00;
+      \$562  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$563  = d5_recip;
+    \$563  = d3_last;
     if (ce) begin
-      \$563  = d4_recip;
+      \$563  = d2b_last;
     end
     if (rst) begin
-      \$563  = 13'h0000;
+      \$563  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$564  = d5_lead;
+    \$564  = d3_max;
     if (ce) begin
-      \$564  = d4_lead;
+      \$564  = d2b_max;
     end
     if (rst) begin
-      \$564  = 5'h00;
+      \$564  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$565  = d5_any;
+    \$565  = d3_recip;
     if (ce) begin
-      \$565  = d4_any;
+      \$565  = d2b_recip;
     end
     if (rst) begin
-      \$565  = 1'h0;
+      \$565  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$566  = d5_shift;
+    \$566  = d3_lead;
     if (ce) begin
-      \$566  = \$86 [4:0];
+      \$566  = d2b_lead;
     end
     if (rst) begin
       \$566  = 5'h00;
@@ -3892,69 +4014,69 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$567  = d6_twice0;
+    \$567  = d3_any;
     if (ce) begin
-      \$567  = \$256 ;
+      \$567  = d2b_any;
     end
     if (rst) begin
-      \$567  = 32'd0;
+      \$567  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$568  = d6_twice1;
+    \$568  = d4_num0;
     if (ce) begin
-      \$568  = \$258 ;
+      \$568  = \$236 [17:0];
     end
     if (rst) begin
-      \$568  = 32'd0;
+      \$568  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$569  = d6_twice2;
+    \$569  = d4_num1;
     if (ce) begin
-      \$569  = \$260 ;
+      \$569  = \$240 [17:0];
     end
     if (rst) begin
-      \$569  = 32'd0;
+      \$569  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$570  = d6_twice3;
+    \$570  = d4_num2;
     if (ce) begin
-      \$570  = \$262 ;
+      \$570  = \$244 [17:0];
     end
     if (rst) begin
-      \$570  = 32'd0;
+      \$570  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$571  = d6_mask;
+    \$571  = d4_num3;
     if (ce) begin
-      \$571  = d5_mask;
+      \$571  = \$248 [17:0];
     end
     if (rst) begin
-      \$571  = 4'h0;
+      \$571  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$572  = d6_valid;
+    \$572  = d4_mask;
     if (ce) begin
-      \$572  = d5_valid;
+      \$572  = d3_mask;
     end
     if (rst) begin
-      \$572  = 1'h0;
+      \$572  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$573  = d6_last;
+    \$573  = d4_valid;
     if (ce) begin
-      \$573  = d5_last;
+      \$573  = d3_valid;
     end
     if (rst) begin
       \$573  = 1'h0;
@@ -3962,112 +4084,352 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$574  = d6_max;
+    \$574  = d4_last;
     if (ce) begin
-      \$574  = d5_max;
+      \$574  = d3_last;
     end
     if (rst) begin
-      \$574  = 6'h00;
+      \$574  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$575  = d6_recip;
+    \$575  = d4_max;
     if (ce) begin
-      \$575  = d5_recip;
+      \$575  = d3_max;
     end
     if (rst) begin
-      \$575  = 13'h0000;
+      \$575  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$576  = d6_lead;
+    \$576  = d4_recip;
     if (ce) begin
-      \$576  = d5_lead;
+      \$576  = d3_recip;
     end
     if (rst) begin
-      \$576  = 5'h00;
+      \$576  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$577  = d6_any;
+    \$577  = d4_lead;
     if (ce) begin
-      \$577  = d5_any;
+      \$577  = d3_lead;
     end
     if (rst) begin
-      \$577  = 1'h0;
+      \$577  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$578  = d6_shift;
+    \$578  = d4_any;
     if (ce) begin
-      \$578  = d5_shift;
+      \$578  = d3_any;
     end
     if (rst) begin
-      \$578  = 5'h00;
+      \$578  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$579  = d7_y0;
+    \$579  = d5_prod0;
     if (ce) begin
-      \$579  = \$271 [7:0];
+      \$579  = \$249 ;
     end
     if (rst) begin
-      \$579  = 8'h00;
+      \$579  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$580  = d7_y1;
+    \$580  = d5_prod1;
     if (ce) begin
-      \$580  = \$280 [7:0];
+      \$580  = \$250 ;
     end
     if (rst) begin
-      \$580  = 8'h00;
+      \$580  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$581  = d7_y2;
+    \$581  = d5_prod2;
     if (ce) begin
-      \$581  = \$289 [7:0];
+      \$581  = \$251 ;
     end
     if (rst) begin
-      \$581  = 8'h00;
+      \$581  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$582  = d7_y3;
+    \$582  = d5_prod3;
     if (ce) begin
-      \$582  = \$298 [7:0];
+      \$582  = \$252 ;
     end
     if (rst) begin
-      \$582  = 8'h00;
+      \$582  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$583  = o__valid;
+    \$583  = d5_mask;
     if (ce) begin
-      \$583  = d6_valid;
+      \$583  = d4_mask;
     end
     if (rst) begin
-      \$583  = 1'h0;
+      \$583  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$584  = d7_last;
+    \$584  = d5_valid;
     if (ce) begin
-      \$584  = d6_last;
+      \$584  = d4_valid;
     end
     if (rst) begin
       \$584  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$585  = d5_last;
+    if (ce) begin
+      \$585  = d4_last;
+    end
+    if (rst) begin
+      \$585  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$586  = d5_max;
+    if (ce) begin
+      \$586  = d4_max;
+    end
+    if (rst) begin
+      \$586  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$587  = d5_recip;
+    if (ce) begin
+      \$587  = d4_recip;
+    end
+    if (rst) begin
+      \$587  = 13'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$588  = d5_lead;
+    if (ce) begin
+      \$588  = d4_lead;
+    end
+    if (rst) begin
+      \$588  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$589  = d5_any;
+    if (ce) begin
+      \$589  = d4_any;
+    end
+    if (rst) begin
+      \$589  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$590  = d5_shift;
+    if (ce) begin
+      \$590  = \$86 [4:0];
+    end
+    if (rst) begin
+      \$590  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$591  = d6_twice0;
+    if (ce) begin
+      \$591  = \$254 ;
+    end
+    if (rst) begin
+      \$591  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$592  = d6_twice1;
+    if (ce) begin
+      \$592  = \$256 ;
+    end
+    if (rst) begin
+      \$592  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$593  = d6_twice2;
+    if (ce) begin
+      \$593  = \$258 ;
+    end
+    if (rst) begin
+      \$593  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$594  = d6_twice3;
+    if (ce) begin
+      \$594  = \$260 ;
+    end
+    if (rst) begin
+      \$594  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$595  = d6_mask;
+    if (ce) begin
+      \$595  = d5_mask;
+    end
+    if (rst) begin
+      \$595  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$596  = d6_valid;
+    if (ce) begin
+      \$596  = d5_valid;
+    end
+    if (rst) begin
+      \$596  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$597  = d6_last;
+    if (ce) begin
+      \$597  = d5_last;
+    end
+    if (rst) begin
+      \$597  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$598  = d6_max;
+    if (ce) begin
+      \$598  = d5_max;
+    end
+    if (rst) begin
+      \$598  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$599  = d6_recip;
+    if (ce) begin
+      \$599  = d5_recip;
+    end
+    if (rst) begin
+      \$599  = 13'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$600  = d6_lead;
+    if (ce) begin
+      \$600  = d5_lead;
+    end
+    if (rst) begin
+      \$600  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$601  = d6_any;
+    if (ce) begin
+      \$601  = d5_any;
+    end
+    if (rst) begin
+      \$601  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$602  = d6_shift;
+    if (ce) begin
+      \$602  = d5_shift;
+    end
+    if (rst) begin
+      \$602  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$603  = d7_y0;
+    if (ce) begin
+      \$603  = \$269 [7:0];
+    end
+    if (rst) begin
+      \$603  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$604  = d7_y1;
+    if (ce) begin
+      \$604  = \$278 [7:0];
+    end
+    if (rst) begin
+      \$604  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$605  = d7_y2;
+    if (ce) begin
+      \$605  = \$287 [7:0];
+    end
+    if (rst) begin
+      \$605  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$606  = d7_y3;
+    if (ce) begin
+      \$606  = \$296 [7:0];
+    end
+    if (rst) begin
+      \$606  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$607  = o__valid;
+    if (ce) begin
+      \$607  = d6_valid;
+    end
+    if (rst) begin
+      \$607  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$608  = d7_last;
+    if (ce) begin
+      \$608  = d6_last;
+    end
+    if (rst) begin
+      \$608  = 1'h0;
     end
   end
   always @* begin
@@ -4598,9 +4960,26 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$299  = wr__addr;
+    \$297  = wr__addr;
     if (accept) begin
-      \$299  = \$87 [6:0];
+      \$297  = \$87 [6:0];
+    end
+    if (rst) begin
+      \$297  = 7'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$298  = \$89 [7:0];
+    if (rst) begin
+      \$298  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$299  = length;
+    if (accept) begin
+      \$299  = \$91 [6:0];
     end
     if (rst) begin
       \$299  = 7'h00;
@@ -4608,299 +4987,205 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$300  = \$89 [7:0];
+    \$300  = accept;
     if (rst) begin
-      \$300  = 8'h00;
+      \$300  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$301  = length;
-    if (accept) begin
-      \$301  = \$91 [6:0];
-    end
+    \$301  = i__payload[36];
     if (rst) begin
-      \$301  = 7'h00;
+      \$301  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$302  = accept;
+    \$302  = \$92 ;
     if (rst) begin
-      \$302  = 1'h0;
+      \$302  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$303  = i__payload[36];
+    \$303  = i__payload[35:32];
     if (rst) begin
-      \$303  = 1'h0;
+      \$303  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$304  = \$92 ;
+    \$304  = i__payload[7:0];
     if (rst) begin
       \$304  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$305  = i__payload[35:32];
+    \$305  = i__payload[15:8];
     if (rst) begin
-      \$305  = 4'h0;
+      \$305  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$306  = i__payload[7:0];
+    \$306  = i__payload[23:16];
     if (rst) begin
       \$306  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$307  = i__payload[15:8];
+    \$307  = i__payload[31:24];
     if (rst) begin
       \$307  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$308  = i__payload[23:16];
+    \$308  = a1_x0;
     if (rst) begin
       \$308  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$309  = i__payload[31:24];
+    \$309  = a1_x1;
     if (rst) begin
       \$309  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$310  = a1_x0;
+    \$310  = a1_x2;
     if (rst) begin
       \$310  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$311  = a1_x1;
+    \$311  = a1_x3;
     if (rst) begin
       \$311  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$312  = a1_x2;
+    \$312  = a1_valid;
     if (rst) begin
-      \$312  = 8'h00;
+      \$312  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$313  = a1_x3;
+    \$313  = a1_last;
     if (rst) begin
-      \$313  = 8'h00;
+      \$313  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$314  = a1_valid;
+    \$314  = a1_len;
     if (rst) begin
-      \$314  = 1'h0;
+      \$314  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$315  = a1_last;
+    \$315  = a1_mask;
     if (rst) begin
-      \$315  = 1'h0;
+      \$315  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$316  = a1_len;
+    \$316  = \$94 ;
     if (rst) begin
       \$316  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$317  = a1_mask;
+    \$317  = \$96 ;
     if (rst) begin
-      \$317  = 4'h0;
+      \$317  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$318  = \$94 ;
+    \$318  = \$98 ;
     if (rst) begin
       \$318  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$319  = \$96 ;
+    \$319  = \$100 ;
     if (rst) begin
       \$319  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$320  = \$98 ;
+    \$320  = \$102 ;
     if (rst) begin
       \$320  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$321  = \$100 ;
+    \$321  = \$104 ;
     if (rst) begin
       \$321  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$322  = \$102 ;
+    \$322  = \$106 ;
     if (rst) begin
       \$322  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$323  = \$104 ;
+    \$323  = a2_valid;
     if (rst) begin
-      \$323  = 8'h00;
+      \$323  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$324  = \$106 ;
+    \$324  = a2_last;
     if (rst) begin
-      \$324  = 8'h00;
+      \$324  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$325  = a2_valid;
+    \$325  = a2_len;
     if (rst) begin
-      \$325  = 1'h0;
+      \$325  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$326  = a2_last;
+    \$326  = a2_mask;
     if (rst) begin
-      \$326  = 1'h0;
+      \$326  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$327  = a2_len;
+    \$327  = \$108 ;
     if (rst) begin
-      \$327  = 8'h00;
+      \$327  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$328  = a2_mask;
+    \$328  = a2_e0;
     if (rst) begin
-      \$328  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$329  = \$108 ;
-    if (rst) begin
-      \$329  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$330  = a2_e0;
-    if (rst) begin
-      \$330  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$331  = a2_e1;
-    if (rst) begin
-      \$331  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$332  = a2_e2;
-    if (rst) begin
-      \$332  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$333  = a2_e3;
-    if (rst) begin
-      \$333  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$334  = a3_0_valid;
-    if (rst) begin
-      \$334  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$335  = a3_0_last;
-    if (rst) begin
-      \$335  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$336  = a3_0_len;
-    if (rst) begin
-      \$336  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$337  = a3_0_mask;
-    if (rst) begin
-      \$337  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$338  = a3_0_any;
-    if (rst) begin
-      \$338  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$339  = a3_0_e0;
-    if (rst) begin
-      \$339  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$340  = a3_0_e1;
-    if (rst) begin
-      \$340  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$341  = a3_0_e2;
-    if (rst) begin
-      \$341  = 8'h00;
+      \$328  = 8'h00;
     end
   end
   assign wptr = wr__addr;
@@ -4936,7 +5221,7 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   assign \vector_head.recip  = vector_head[18:6];
   assign \vector_head.lead  = vector_head[23:19];
   assign \vector_head.any  = vector_head[24];
-  assign \vector_head.len  = vector_head[31:25];
+  assign \vector_head.last_beat  = vector_head[30:25];
   assign \o__payload.data  = o__payload[31:0];
   assign \o__payload.data[0]  = o__payload[7:0];
   assign \o__payload.data[1]  = o__payload[15:8];
@@ -4960,7 +5245,7 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   assign o__payload[15:8] = d7_y1;
   assign o__payload[7:0] = d7_y0;
   assign o__payload[32] = d7_last;
-  assign w_data[31:25] = r3_len[6:0];
+  assign w_data[30:25] = \$45 [5:0];
   assign w_data[24] = r3_any;
   assign w_data[23:19] = r3_lead;
   assign w_data[18:6] = r3_recip[12:0];
@@ -5022,30 +5307,30 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   assign \$152  = { 1'h0, \$151 [31:1] };
   assign \$155  = \$154 [17:0];
   assign \$201  = { \$200 [26], \$200 [26], \$200 [26], \$200 [26], \$200 [26], \$200 [26], \$200 [26], \$200 [26], \$200 [26], \$200 [26], \$200 [26], \$200 [26], \$200 [26], \$200 [26:13] };
-  assign \$211  = { d2_max[5], d2_max[5], d2_max[5], d2_max, 4'h0 };
-  assign \$214  = { d2_max[5], d2_max[5], d2_max[5], d2_max, 4'h0 };
-  assign \$217  = { d2_max[5], d2_max[5], d2_max[5], d2_max, 4'h0 };
-  assign \$220  = { d2_max[5], d2_max[5], d2_max[5], d2_max, 4'h0 };
-  assign \$224  = { \$223 [19], \$223 [19:1] };
-  assign \$227  = { \$226 [19], \$226 [19:1] };
-  assign \$230  = { \$229 [19], \$229 [19:1] };
-  assign \$233  = { \$232 [19], \$232 [19:1] };
-  assign \$236  = { 1'h0, \$235 [31:1] };
-  assign \$240  = { 1'h0, \$239 [31:1] };
-  assign \$244  = { 1'h0, \$243 [31:1] };
-  assign \$248  = { 1'h0, \$247 [31:1] };
-  assign \$255  = { d5_prod0, 1'h0 };
-  assign \$257  = { d5_prod1, 1'h0 };
-  assign \$259  = { d5_prod2, 1'h0 };
-  assign \$261  = { d5_prod3, 1'h0 };
-  assign \$266  = { 1'h0, \$265 [32:1] };
-  assign \$269  = { 1'h0, \$268 [32:1] };
-  assign \$275  = { 1'h0, \$274 [32:1] };
-  assign \$278  = { 1'h0, \$277 [32:1] };
-  assign \$284  = { 1'h0, \$283 [32:1] };
-  assign \$287  = { 1'h0, \$286 [32:1] };
-  assign \$293  = { 1'h0, \$292 [32:1] };
-  assign \$296  = { 1'h0, \$295 [32:1] };
+  assign \$209  = { d2_max[5], d2_max[5], d2_max[5], d2_max, 4'h0 };
+  assign \$212  = { d2_max[5], d2_max[5], d2_max[5], d2_max, 4'h0 };
+  assign \$215  = { d2_max[5], d2_max[5], d2_max[5], d2_max, 4'h0 };
+  assign \$218  = { d2_max[5], d2_max[5], d2_max[5], d2_max, 4'h0 };
+  assign \$222  = { \$221 [19], \$221 [19:1] };
+  assign \$225  = { \$224 [19], \$224 [19:1] };
+  assign \$228  = { \$227 [19], \$227 [19:1] };
+  assign \$231  = { \$230 [19], \$230 [19:1] };
+  assign \$234  = { 1'h0, \$233 [31:1] };
+  assign \$238  = { 1'h0, \$237 [31:1] };
+  assign \$242  = { 1'h0, \$241 [31:1] };
+  assign \$246  = { 1'h0, \$245 [31:1] };
+  assign \$253  = { d5_prod0, 1'h0 };
+  assign \$255  = { d5_prod1, 1'h0 };
+  assign \$257  = { d5_prod2, 1'h0 };
+  assign \$259  = { d5_prod3, 1'h0 };
+  assign \$264  = { 1'h0, \$263 [32:1] };
+  assign \$267  = { 1'h0, \$266 [32:1] };
+  assign \$273  = { 1'h0, \$272 [32:1] };
+  assign \$276  = { 1'h0, \$275 [32:1] };
+  assign \$282  = { 1'h0, \$281 [32:1] };
+  assign \$285  = { 1'h0, \$284 [32:1] };
+  assign \$291  = { 1'h0, \$290 [32:1] };
+  assign \$294  = { 1'h0, \$293 [32:1] };
 endmodule
 
 (* generator = "Amaranth" *)
@@ -5094,186 +5379,189 @@ module \softmax_int8_base2.core.vectors (rst, r_en, r_data, w_port__data, w_en, 
   wire [7:0] level;
   (* init = 8'h00 *)
   wire [7:0] produce;
-  output [31:0] r_data;
-  wire [31:0] r_data;
+  output [30:0] r_data;
+  wire [30:0] r_data;
   input r_en;
   wire r_en;
   wire [7:0] r_level;
   reg [7:0] r_port__addr = 8'h00;
-  wire [31:0] r_port__data;
+  wire [30:0] r_port__data;
   wire r_port__en;
   output r_rdy;
   reg r_rdy = 1'h0;
   input rst;
   wire rst;
-  wire [31:0] w_data;
+  wire [30:0] w_data;
   input w_en;
   wire w_en;
   wire [7:0] w_level;
   reg [7:0] w_port__addr = 8'h00;
-  input [31:0] w_port__data;
-  wire [31:0] w_port__data;
+  input [30:0] w_port__data;
+  wire [30:0] w_port__data;
   wire w_port__en;
   wire w_rdy;
-  reg [31:0] storage [143:0];
+  reg [30:0] storage [146:0];
   initial begin
-    storage[0] = 32'd0;
-    storage[1] = 32'd0;
-    storage[2] = 32'd0;
-    storage[3] = 32'd0;
-    storage[4] = 32'd0;
-    storage[5] = 32'd0;
-    storage[6] = 32'd0;
-    storage[7] = 32'd0;
-    storage[8] = 32'd0;
-    storage[9] = 32'd0;
-    storage[10] = 32'd0;
-    storage[11] = 32'd0;
-    storage[12] = 32'd0;
-    storage[13] = 32'd0;
-    storage[14] = 32'd0;
-    storage[15] = 32'd0;
-    storage[16] = 32'd0;
-    storage[17] = 32'd0;
-    storage[18] = 32'd0;
-    storage[19] = 32'd0;
-    storage[20] = 32'd0;
-    storage[21] = 32'd0;
-    storage[22] = 32'd0;
-    storage[23] = 32'd0;
-    storage[24] = 32'd0;
-    storage[25] = 32'd0;
-    storage[26] = 32'd0;
-    storage[27] = 32'd0;
-    storage[28] = 32'd0;
-    storage[29] = 32'd0;
-    storage[30] = 32'd0;
-    storage[31] = 32'd0;
-    storage[32] = 32'd0;
-    storage[33] = 32'd0;
-    storage[34] = 32'd0;
-    storage[35] = 32'd0;
-    storage[36] = 32'd0;
-    storage[37] = 32'd0;
-    storage[38] = 32'd0;
-    storage[39] = 32'd0;
-    storage[40] = 32'd0;
-    storage[41] = 32'd0;
-    storage[42] = 32'd0;
-    storage[43] = 32'd0;
-    storage[44] = 32'd0;
-    storage[45] = 32'd0;
-    storage[46] = 32'd0;
-    storage[47] = 32'd0;
-    storage[48] = 32'd0;
-    storage[49] = 32'd0;
-    storage[50] = 32'd0;
-    storage[51] = 32'd0;
-    storage[52] = 32'd0;
-    storage[53] = 32'd0;
-    storage[54] = 32'd0;
-    storage[55] = 32'd0;
-    storage[56] = 32'd0;
-    storage[57] = 32'd0;
-    storage[58] = 32'd0;
-    storage[59] = 32'd0;
-    storage[60] = 32'd0;
-    storage[61] = 32'd0;
-    storage[62] = 32'd0;
-    storage[63] = 32'd0;
-    storage[64] = 32'd0;
-    storage[65] = 32'd0;
-    storage[66] = 32'd0;
-    storage[67] = 32'd0;
-    storage[68] = 32'd0;
-    storage[69] = 32'd0;
-    storage[70] = 32'd0;
-    storage[71] = 32'd0;
-    storage[72] = 32'd0;
-    storage[73] = 32'd0;
-    storage[74] = 32'd0;
-    storage[75] = 32'd0;
-    storage[76] = 32'd0;
-    storage[77] = 32'd0;
-    storage[78] = 32'd0;
-    storage[79] = 32'd0;
-    storage[80] = 32'd0;
-    storage[81] = 32'd0;
-    storage[82] = 32'd0;
-    storage[83] = 32'd0;
-    storage[84] = 32'd0;
-    storage[85] = 32'd0;
-    storage[86] = 32'd0;
-    storage[87] = 32'd0;
-    storage[88] = 32'd0;
-    storage[89] = 32'd0;
-    storage[90] = 32'd0;
-    storage[91] = 32'd0;
-    storage[92] = 32'd0;
-    storage[93] = 32'd0;
-    storage[94] = 32'd0;
-    storage[95] = 32'd0;
-    storage[96] = 32'd0;
-    storage[97] = 32'd0;
-    storage[98] = 32'd0;
-    storage[99] = 32'd0;
-    storage[100] = 32'd0;
-    storage[101] = 32'd0;
-    storage[102] = 32'd0;
-    storage[103] = 32'd0;
-    storage[104] = 32'd0;
-    storage[105] = 32'd0;
-    storage[106] = 32'd0;
-    storage[107] = 32'd0;
-    storage[108] = 32'd0;
-    storage[109] = 32'd0;
-    storage[110] = 32'd0;
-    storage[111] = 32'd0;
-    storage[112] = 32'd0;
-    storage[113] = 32'd0;
-    storage[114] = 32'd0;
-    storage[115] = 32'd0;
-    storage[116] = 32'd0;
-    storage[117] = 32'd0;
-    storage[118] = 32'd0;
-    storage[119] = 32'd0;
-    storage[120] = 32'd0;
-    storage[121] = 32'd0;
-    storage[122] = 32'd0;
-    storage[123] = 32'd0;
-    storage[124] = 32'd0;
-    storage[125] = 32'd0;
-    storage[126] = 32'd0;
-    storage[127] = 32'd0;
-    storage[128] = 32'd0;
-    storage[129] = 32'd0;
-    storage[130] = 32'd0;
-    storage[131] = 32'd0;
-    storage[132] = 32'd0;
-    storage[133] = 32'd0;
-    storage[134] = 32'd0;
-    storage[135] = 32'd0;
-    storage[136] = 32'd0;
-    storage[137] = 32'd0;
-    storage[138] = 32'd0;
-    storage[139] = 32'd0;
-    storage[140] = 32'd0;
-    storage[141] = 32'd0;
-    storage[142] = 32'd0;
-    storage[143] = 32'd0;
+    storage[0] = 31'h00000000;
+    storage[1] = 31'h00000000;
+    storage[2] = 31'h00000000;
+    storage[3] = 31'h00000000;
+    storage[4] = 31'h00000000;
+    storage[5] = 31'h00000000;
+    storage[6] = 31'h00000000;
+    storage[7] = 31'h00000000;
+    storage[8] = 31'h00000000;
+    storage[9] = 31'h00000000;
+    storage[10] = 31'h00000000;
+    storage[11] = 31'h00000000;
+    storage[12] = 31'h00000000;
+    storage[13] = 31'h00000000;
+    storage[14] = 31'h00000000;
+    storage[15] = 31'h00000000;
+    storage[16] = 31'h00000000;
+    storage[17] = 31'h00000000;
+    storage[18] = 31'h00000000;
+    storage[19] = 31'h00000000;
+    storage[20] = 31'h00000000;
+    storage[21] = 31'h00000000;
+    storage[22] = 31'h00000000;
+    storage[23] = 31'h00000000;
+    storage[24] = 31'h00000000;
+    storage[25] = 31'h00000000;
+    storage[26] = 31'h00000000;
+    storage[27] = 31'h00000000;
+    storage[28] = 31'h00000000;
+    storage[29] = 31'h00000000;
+    storage[30] = 31'h00000000;
+    storage[31] = 31'h00000000;
+    storage[32] = 31'h00000000;
+    storage[33] = 31'h00000000;
+    storage[34] = 31'h00000000;
+    storage[35] = 31'h00000000;
+    storage[36] = 31'h00000000;
+    storage[37] = 31'h00000000;
+    storage[38] = 31'h00000000;
+    storage[39] = 31'h00000000;
+    storage[40] = 31'h00000000;
+    storage[41] = 31'h00000000;
+    storage[42] = 31'h00000000;
+    storage[43] = 31'h00000000;
+    storage[44] = 31'h00000000;
+    storage[45] = 31'h00000000;
+    storage[46] = 31'h00000000;
+    storage[47] = 31'h00000000;
+    storage[48] = 31'h00000000;
+    storage[49] = 31'h00000000;
+    storage[50] = 31'h00000000;
+    storage[51] = 31'h00000000;
+    storage[52] = 31'h00000000;
+    storage[53] = 31'h00000000;
+    storage[54] = 31'h00000000;
+    storage[55] = 31'h00000000;
+    storage[56] = 31'h00000000;
+    storage[57] = 31'h00000000;
+    storage[58] = 31'h00000000;
+    storage[59] = 31'h00000000;
+    storage[60] = 31'h00000000;
+    storage[61] = 31'h00000000;
+    storage[62] = 31'h00000000;
+    storage[63] = 31'h00000000;
+    storage[64] = 31'h00000000;
+    storage[65] = 31'h00000000;
+    storage[66] = 31'h00000000;
+    storage[67] = 31'h00000000;
+    storage[68] = 31'h00000000;
+    storage[69] = 31'h00000000;
+    storage[70] = 31'h00000000;
+    storage[71] = 31'h00000000;
+    storage[72] = 31'h00000000;
+    storage[73] = 31'h00000000;
+    storage[74] = 31'h00000000;
+    storage[75] = 31'h00000000;
+    storage[76] = 31'h00000000;
+    storage[77] = 31'h00000000;
+    storage[78] = 31'h00000000;
+    storage[79] = 31'h00000000;
+    storage[80] = 31'h00000000;
+    storage[81] = 31'h00000000;
+    storage[82] = 31'h00000000;
+    storage[83] = 31'h00000000;
+    storage[84] = 31'h00000000;
+    storage[85] = 31'h00000000;
+    storage[86] = 31'h00000000;
+    storage[87] = 31'h00000000;
+    storage[88] = 31'h00000000;
+    storage[89] = 31'h00000000;
+    storage[90] = 31'h00000000;
+    storage[91] = 31'h00000000;
+    storage[92] = 31'h00000000;
+    storage[93] = 31'h00000000;
+    storage[94] = 31'h00000000;
+    storage[95] = 31'h00000000;
+    storage[96] = 31'h00000000;
+    storage[97] = 31'h00000000;
+    storage[98] = 31'h00000000;
+    storage[99] = 31'h00000000;
+    storage[100] = 31'h00000000;
+    storage[101] = 31'h00000000;
+    storage[102] = 31'h00000000;
+    storage[103] = 31'h00000000;
+    storage[104] = 31'h00000000;
+    storage[105] = 31'h00000000;
+    storage[106] = 31'h00000000;
+    storage[107] = 31'h00000000;
+    storage[108] = 31'h00000000;
+    storage[109] = 31'h00000000;
+    storage[110] = 31'h00000000;
+    storage[111] = 31'h00000000;
+    storage[112] = 31'h00000000;
+    storage[113] = 31'h00000000;
+    storage[114] = 31'h00000000;
+    storage[115] = 31'h00000000;
+    storage[116] = 31'h00000000;
+    storage[117] = 31'h00000000;
+    storage[118] = 31'h00000000;
+    storage[119] = 31'h00000000;
+    storage[120] = 31'h00000000;
+    storage[121] = 31'h00000000;
+    storage[122] = 31'h00000000;
+    storage[123] = 31'h00000000;
+    storage[124] = 31'h00000000;
+    storage[125] = 31'h00000000;
+    storage[126] = 31'h00000000;
+    storage[127] = 31'h00000000;
+    storage[128] = 31'h00000000;
+    storage[129] = 31'h00000000;
+    storage[130] = 31'h00000000;
+    storage[131] = 31'h00000000;
+    storage[132] = 31'h00000000;
+    storage[133] = 31'h00000000;
+    storage[134] = 31'h00000000;
+    storage[135] = 31'h00000000;
+    storage[136] = 31'h00000000;
+    storage[137] = 31'h00000000;
+    storage[138] = 31'h00000000;
+    storage[139] = 31'h00000000;
+    storage[140] = 31'h00000000;
+    storage[141] = 31'h00000000;
+    storage[142] = 31'h00000000;
+    storage[143] = 31'h00000000;
+    storage[144] = 31'h00000000;
+    storage[145] = 31'h00000000;
+    storage[146] = 31'h00000000;
   end
   always @(posedge clk) begin
     if (w_port__en)
       storage[w_port__addr] <= w_port__data;
   end
-  reg [31:0] _0_;
+  reg [30:0] _0_;
   always @(posedge clk) begin
     if (r_port__en) begin
       _0_ <= storage[r_port__addr];
     end
   end
   assign r_data = _0_;
-  assign w_rdy = inner_level != 8'h90;
+  assign w_rdy = inner_level != 8'h93;
   assign inner_r_rdy = | inner_level;
   assign w_port__en = w_rdy & w_en;
   assign \$1  = ~ r_rdy;
@@ -5281,13 +5569,13 @@ module \softmax_int8_base2.core.vectors (rst, r_en, r_data, w_port__data, w_en, 
   assign r_port__en = inner_r_rdy & \$2 ;
   assign \$3  = inner_level + r_rdy;
   assign \$4  = w_rdy & w_en;
-  assign \$5  = w_port__addr == 8'h8f;
+  assign \$5  = w_port__addr == 8'h92;
   assign \$6  = w_port__addr + 1'h1;
   assign \$7  = \$5  ? 9'h000 : \$6 ;
   assign \$8  = ~ r_rdy;
   assign \$9  = \$8  | r_en;
   assign \$10  = inner_r_rdy & \$9 ;
-  assign \$11  = r_port__addr == 8'h8f;
+  assign \$11  = r_port__addr == 8'h92;
   assign \$12  = r_port__addr + 1'h1;
   assign \$13  = \$11  ? 9'h000 : \$12 ;
   assign \$14  = w_rdy & w_en;

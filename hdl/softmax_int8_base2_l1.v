@@ -75,253 +75,277 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire [3:0] \$1 ;
   wire \$10 ;
-  wire \$100 ;
+  wire [9:0] \$100 ;
   wire [9:0] \$101 ;
-  wire [9:0] \$102 ;
-  wire [9:0] \$103 ;
-  wire \$104 ;
-  wire \$105 ;
-  wire [12:0] \$106 ;
-  wire [13:0] \$107 ;
-  wire [18:0] \$108 ;
-  wire [19:0] \$109 ;
+  wire \$102 ;
+  wire \$103 ;
+  wire [12:0] \$104 ;
+  wire [13:0] \$105 ;
+  wire [18:0] \$106 ;
+  wire [19:0] \$107 ;
+  wire [19:0] \$108 ;
+  wire [20:0] \$109 ;
   wire [5:0] \$11 ;
-  wire [19:0] \$110 ;
-  wire [20:0] \$111 ;
-  wire [31:0] \$112 ;
-  wire [31:0] \$113 ;
-  wire [32:0] \$114 ;
-  wire [32:0] \$115 ;
-  wire [30:0] \$116 ;
-  wire [31:0] \$117 ;
-  wire [31:0] \$118 ;
-  wire \$119 ;
+  wire [31:0] \$110 ;
+  wire [31:0] \$111 ;
+  wire [32:0] \$112 ;
+  wire [32:0] \$113 ;
+  wire [30:0] \$114 ;
+  wire [31:0] \$115 ;
+  wire [31:0] \$116 ;
+  wire \$117 ;
+  wire \$118 ;
+  wire [32:0] \$119 ;
   wire [26:0] \$12 ;
-  wire \$120 ;
-  wire [32:0] \$121 ;
+  wire [32:0] \$120 ;
+  wire \$121 ;
   wire [32:0] \$122 ;
-  wire \$123 ;
+  wire [32:0] \$123 ;
   wire [32:0] \$124 ;
   wire [32:0] \$125 ;
-  wire [32:0] \$126 ;
-  wire [32:0] \$127 ;
+  reg [8:0] \$126 ;
+  reg [9:0] \$127 ;
   reg [8:0] \$128 ;
-  reg [9:0] \$129 ;
+  reg \$129 ;
   wire [5:0] \$13 ;
-  reg [8:0] \$130 ;
-  reg \$131 ;
+  reg \$130 ;
+  reg [9:0] \$131 ;
   reg \$132 ;
-  reg [9:0] \$133 ;
-  reg \$134 ;
-  reg [7:0] \$135 ;
-  reg [7:0] \$136 ;
-  reg \$137 ;
+  reg [7:0] \$133 ;
+  reg [7:0] \$134 ;
+  reg \$135 ;
+  reg \$136 ;
+  reg [9:0] \$137 ;
   reg \$138 ;
-  reg [9:0] \$139 ;
+  reg [7:0] \$139 ;
   wire [89:0] \$14 ;
   reg \$140 ;
-  reg [7:0] \$141 ;
-  reg \$142 ;
+  reg \$141 ;
+  reg [9:0] \$142 ;
   reg \$143 ;
-  reg [9:0] \$144 ;
-  reg \$145 ;
-  reg \$146 ;
-  reg [7:0] \$147 ;
-  reg [15:0] \$148 ;
-  reg \$149 ;
+  reg \$144 ;
+  reg [7:0] \$145 ;
+  reg [15:0] \$146 ;
+  reg \$147 ;
+  reg [18:0] \$148 ;
+  reg [17:0] \$149 ;
   wire [15:0] \$15 ;
-  reg [18:0] \$150 ;
-  reg [17:0] \$151 ;
-  reg [4:0] \$152 ;
-  reg [7:0] \$153 ;
-  reg [7:0] \$154 ;
+  reg [4:0] \$150 ;
+  reg [7:0] \$151 ;
+  reg [7:0] \$152 ;
+  reg \$153 ;
+  reg \$154 ;
   reg \$155 ;
   reg \$156 ;
-  reg \$157 ;
-  reg \$158 ;
-  reg [9:0] \$159 ;
+  reg [9:0] \$157 ;
+  reg [9:0] \$158 ;
+  reg \$159 ;
   wire [15:0] \$16 ;
-  reg [9:0] \$160 ;
+  reg \$160 ;
   reg \$161 ;
   reg \$162 ;
-  reg \$163 ;
-  reg \$164 ;
-  reg [17:0] \$165 ;
-  reg [4:0] \$166 ;
-  reg [7:0] \$167 ;
-  reg \$168 ;
+  reg [17:0] \$163 ;
+  reg [4:0] \$164 ;
+  reg [7:0] \$165 ;
+  reg \$166 ;
+  reg \$167 ;
+  reg [9:0] \$168 ;
   reg \$169 ;
   wire [16:0] \$17 ;
-  reg [9:0] \$170 ;
-  reg \$171 ;
-  reg \$172 ;
-  reg [17:0] \$173 ;
-  reg [7:0] \$174 ;
-  reg \$175 ;
+  reg \$170 ;
+  reg [17:0] \$171 ;
+  reg [7:0] \$172 ;
+  reg \$173 ;
+  reg \$174 ;
+  reg [9:0] \$175 ;
   reg \$176 ;
-  reg [9:0] \$177 ;
-  reg \$178 ;
-  reg \$179 ;
-  wire \$18 ;
-  reg [17:0] \$180 ;
-  reg [7:0] \$181 ;
-  reg \$182 ;
+  reg \$177 ;
+  reg [17:0] \$178 ;
+  reg [7:0] \$179 ;
+  wire [10:0] \$18 ;
+  reg \$180 ;
+  reg \$181 ;
+  reg [9:0] \$182 ;
   reg \$183 ;
-  reg [9:0] \$184 ;
+  reg [5:0] \$184 ;
   reg \$185 ;
-  reg [5:0] \$186 ;
-  reg \$187 ;
-  reg [6:0] \$188 ;
-  reg [6:0] \$189 ;
+  reg [6:0] \$186 ;
+  reg [6:0] \$187 ;
+  reg [17:0] \$188 ;
+  reg \$189 ;
   wire \$19 ;
-  reg [17:0] \$190 ;
+  reg \$190 ;
   reg \$191 ;
-  reg \$192 ;
-  reg \$193 ;
-  reg [9:0] \$194 ;
-  reg [7:0] \$195 ;
+  reg [9:0] \$192 ;
+  reg [7:0] \$193 ;
+  reg \$194 ;
+  reg [17:0] \$195 ;
   reg \$196 ;
-  reg [17:0] \$197 ;
-  reg \$198 ;
-  reg \$199 ;
+  reg \$197 ;
+  reg [9:0] \$198 ;
+  reg [7:0] \$199 ;
   wire [3:0] \$2 ;
   wire \$20 ;
-  reg [9:0] \$200 ;
-  reg [7:0] \$201 ;
+  reg \$200 ;
+  reg [6:0] \$201 ;
   reg \$202 ;
-  reg [6:0] \$203 ;
+  reg [3:0] \$203 ;
   reg \$204 ;
-  reg [26:0] \$205 ;
-  reg \$206 ;
+  reg \$205 ;
+  reg [9:0] \$206 ;
   reg [7:0] \$207 ;
-  reg [26:0] \$208 ;
-  reg \$209 ;
-  wire [9:0] \$21 ;
-  reg [9:0] \$210 ;
-  reg \$211 ;
-  reg [7:0] \$212 ;
-  reg \$213 ;
-  reg [9:0] \$214 ;
-  reg [4:0] \$215 ;
-  reg [26:0] \$216 ;
-  reg \$217 ;
-  reg [7:0] \$218 ;
-  reg \$219 ;
+  reg \$208 ;
+  reg [6:0] \$209 ;
+  wire \$21 ;
+  reg \$210 ;
+  reg [17:0] \$211 ;
+  reg [3:0] \$212 ;
+  reg [32:0] \$213 ;
+  reg \$214 ;
+  reg \$215 ;
+  reg [9:0] \$216 ;
+  reg [7:0] \$217 ;
+  reg \$218 ;
+  reg [6:0] \$219 ;
   wire \$22 ;
-  reg [9:0] \$220 ;
-  reg [4:0] \$221 ;
-  reg [15:0] \$222 ;
-  reg [12:0] \$223 ;
-  reg [13:0] \$224 ;
-  reg [12:0] \$225 ;
+  reg \$220 ;
+  reg [17:0] \$221 ;
+  reg [3:0] \$222 ;
+  reg [41:0] \$223 ;
+  reg \$224 ;
+  reg [7:0] \$225 ;
   reg \$226 ;
-  reg [7:0] \$227 ;
-  reg \$228 ;
-  reg [9:0] \$229 ;
+  reg [9:0] \$227 ;
+  reg [41:0] \$228 ;
+  reg [3:0] \$229 ;
   wire [3:0] \$23 ;
-  reg [4:0] \$230 ;
-  reg [15:0] \$231 ;
-  reg \$232 ;
-  reg [7:0] \$233 ;
-  reg \$234 ;
-  reg [9:0] \$235 ;
-  reg [4:0] \$236 ;
-  reg [27:0] \$237 ;
-  reg [15:0] \$238 ;
-  reg \$239 ;
+  reg \$230 ;
+  reg [7:0] \$231 ;
+  reg [26:0] \$232 ;
+  reg \$233 ;
+  reg [9:0] \$234 ;
+  reg \$235 ;
+  reg [7:0] \$236 ;
+  reg \$237 ;
+  reg [9:0] \$238 ;
+  reg [4:0] \$239 ;
   wire [3:0] \$24 ;
-  reg [33:0] \$240 ;
-  reg [8:0] \$241 ;
-  reg [8:0] \$242 ;
+  reg [26:0] \$240 ;
+  reg \$241 ;
+  reg [7:0] \$242 ;
   reg \$243 ;
-  reg \$244 ;
-  reg [5:0] \$245 ;
-  reg [12:0] \$246 ;
-  reg [4:0] \$247 ;
-  reg \$248 ;
-  reg [8:0] \$249 ;
+  reg [9:0] \$244 ;
+  reg [4:0] \$245 ;
+  reg [15:0] \$246 ;
+  reg [12:0] \$247 ;
+  reg [13:0] \$248 ;
+  reg [12:0] \$249 ;
   wire [4:0] \$25 ;
   reg \$250 ;
-  reg \$251 ;
-  reg [5:0] \$252 ;
-  reg [12:0] \$253 ;
+  reg [7:0] \$251 ;
+  reg \$252 ;
+  reg [9:0] \$253 ;
   reg [4:0] \$254 ;
-  reg \$255 ;
-  reg [7:0] \$256 ;
-  reg \$257 ;
+  reg [15:0] \$255 ;
+  reg \$256 ;
+  reg [7:0] \$257 ;
   reg \$258 ;
-  reg \$259 ;
+  reg [9:0] \$259 ;
   wire [13:0] \$26 ;
-  reg [5:0] \$260 ;
-  reg [12:0] \$261 ;
-  reg [4:0] \$262 ;
+  reg [4:0] \$260 ;
+  reg [27:0] \$261 ;
+  reg [15:0] \$262 ;
   reg \$263 ;
-  reg [13:0] \$264 ;
-  reg \$265 ;
-  reg [18:0] \$266 ;
-  reg [17:0] \$267 ;
-  reg [4:0] \$268 ;
-  reg \$269 ;
+  reg [32:0] \$264 ;
+  reg [8:0] \$265 ;
+  reg [8:0] \$266 ;
+  reg \$267 ;
+  reg \$268 ;
+  reg [5:0] \$269 ;
   wire [14:0] \$27 ;
-  reg \$270 ;
-  reg \$271 ;
+  reg [12:0] \$270 ;
+  reg [4:0] \$271 ;
   reg \$272 ;
-  reg \$273 ;
+  reg [8:0] \$273 ;
   reg \$274 ;
-  reg [5:0] \$275 ;
+  reg \$275 ;
   reg [5:0] \$276 ;
   reg [12:0] \$277 ;
-  reg [12:0] \$278 ;
-  reg [4:0] \$279 ;
+  reg [4:0] \$278 ;
+  reg \$279 ;
   wire \$28 ;
-  reg [4:0] \$280 ;
+  reg [7:0] \$280 ;
   reg \$281 ;
   reg \$282 ;
-  reg [17:0] \$283 ;
-  reg [4:0] \$284 ;
-  reg \$285 ;
-  reg \$286 ;
+  reg \$283 ;
+  reg [5:0] \$284 ;
+  reg [12:0] \$285 ;
+  reg [4:0] \$286 ;
   reg \$287 ;
-  reg [5:0] \$288 ;
-  reg [12:0] \$289 ;
+  reg [13:0] \$288 ;
+  reg \$289 ;
   wire [13:0] \$29 ;
-  reg [4:0] \$290 ;
-  reg \$291 ;
-  reg [17:0] \$292 ;
+  reg [18:0] \$290 ;
+  reg [17:0] \$291 ;
+  reg [4:0] \$292 ;
   reg \$293 ;
   reg \$294 ;
   reg \$295 ;
-  reg [5:0] \$296 ;
-  reg [12:0] \$297 ;
-  reg [4:0] \$298 ;
-  reg \$299 ;
+  reg \$296 ;
+  reg \$297 ;
+  reg \$298 ;
+  reg [5:0] \$299 ;
   wire [4:0] \$3 ;
   wire [14:0] \$30 ;
-  reg [30:0] \$300 ;
-  reg \$301 ;
-  reg \$302 ;
-  reg \$303 ;
-  reg [5:0] \$304 ;
-  reg [12:0] \$305 ;
-  reg [4:0] \$306 ;
-  reg \$307 ;
+  reg [5:0] \$300 ;
+  reg [12:0] \$301 ;
+  reg [12:0] \$302 ;
+  reg [4:0] \$303 ;
+  reg [4:0] \$304 ;
+  reg \$305 ;
+  reg \$306 ;
+  reg [17:0] \$307 ;
   reg [4:0] \$308 ;
-  reg [31:0] \$309 ;
+  reg \$309 ;
   wire [14:0] \$31 ;
   reg \$310 ;
   reg \$311 ;
-  reg \$312 ;
-  reg [5:0] \$313 ;
-  reg [12:0] \$314 ;
-  reg [4:0] \$315 ;
-  reg \$316 ;
-  reg [4:0] \$317 ;
-  reg [7:0] \$318 ;
+  reg [5:0] \$312 ;
+  reg [12:0] \$313 ;
+  reg [4:0] \$314 ;
+  reg \$315 ;
+  reg [17:0] \$316 ;
+  reg \$317 ;
+  reg \$318 ;
   reg \$319 ;
   wire [5:0] \$32 ;
-  reg \$320 ;
+  reg [5:0] \$320 ;
+  reg [12:0] \$321 ;
+  reg [4:0] \$322 ;
+  reg \$323 ;
+  reg [30:0] \$324 ;
+  reg \$325 ;
+  reg \$326 ;
+  reg \$327 ;
+  reg [5:0] \$328 ;
+  reg [12:0] \$329 ;
   wire [9:0] \$33 ;
+  reg [4:0] \$330 ;
+  reg \$331 ;
+  reg [4:0] \$332 ;
+  reg [31:0] \$333 ;
+  reg \$334 ;
+  reg \$335 ;
+  reg \$336 ;
+  reg [5:0] \$337 ;
+  reg [12:0] \$338 ;
+  reg [4:0] \$339 ;
   wire [10:0] \$34 ;
+  reg \$340 ;
+  reg [4:0] \$341 ;
+  reg [7:0] \$342 ;
+  reg \$343 ;
+  reg \$344 ;
   wire [11:0] \$35 ;
   wire [9:0] \$36 ;
   wire [9:0] \$37 ;
@@ -375,24 +399,34 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   wire \$80 ;
   wire [17:0] \$81 ;
   wire [17:0] \$82 ;
-  wire \$83 ;
-  wire [26:0] \$84 ;
-  wire [26:0] \$85 ;
-  wire [26:0] \$86 ;
-  wire [27:0] \$87 ;
-  wire \$88 ;
-  wire \$89 ;
+  wire [7:0] \$83 ;
+  wire [7:0] \$84 ;
+  wire [7:0] \$85 ;
+  wire [7:0] \$86 ;
+  wire [32:0] \$87 ;
+  wire [41:0] \$88 ;
+  wire [42:0] \$89 ;
   wire [16:0] \$9 ;
-  wire [26:0] \$90 ;
-  wire [26:0] \$91 ;
-  wire [26:0] \$92 ;
-  wire [27:0] \$93 ;
+  wire \$90 ;
+  wire [41:0] \$91 ;
+  wire [42:0] \$92 ;
+  wire [41:0] \$93 ;
   wire [13:0] \$94 ;
   wire [26:0] \$95 ;
   wire [26:0] \$96 ;
   wire [27:0] \$97 ;
   wire [9:0] \$98 ;
-  wire [9:0] \$99 ;
+  wire \$99 ;
+  reg [32:0] a10_addend = 33'h000000000;
+  reg a10_any = 1'h0;
+  reg a10_keep = 1'h0;
+  reg a10_last = 1'h0;
+  reg [9:0] a10_len = 10'h000;
+  reg [7:0] a10_max = 8'h00;
+  reg [6:0] a10_old_shift = 7'h00;
+  reg [3:0] a10_pending = 4'h0;
+  reg [17:0] a10_term = 18'h00000;
+  reg a10_valid = 1'h0;
   reg a1_last = 1'h0;
   reg [9:0] a1_len = 10'h000;
   reg a1_mask = 1'h0;
@@ -460,6 +494,15 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   reg [6:0] a8_old_shift = 7'h00;
   reg [17:0] a8_term = 18'h00000;
   reg a8_valid = 1'h0;
+  reg a9_any = 1'h0;
+  reg a9_keep = 1'h0;
+  reg a9_last = 1'h0;
+  reg [9:0] a9_len = 10'h000;
+  reg [7:0] a9_max = 8'h00;
+  reg [6:0] a9_old_shift = 7'h00;
+  reg [3:0] a9_pending = 4'h0;
+  reg [17:0] a9_term = 18'h00000;
+  reg a9_valid = 1'h0;
   wire [4:0] a_exp0_drop;
   reg [4:0] a_exp0_drop_r = 5'h00;
   reg [17:0] a_exp0_lower;
@@ -585,6 +628,12 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   reg [7:0] r0_max = 8'h00;
   reg [26:0] r0_sum = 27'h0000000;
   reg r0_valid = 1'h0;
+  reg [41:0] r0a_acc = 42'h00000000000;
+  reg r0a_any = 1'h0;
+  reg [9:0] r0a_len = 10'h000;
+  reg [7:0] r0a_max = 8'h00;
+  reg [3:0] r0a_pending = 4'h0;
+  reg r0a_valid = 1'h0;
   reg r1_any = 1'h0;
   reg [4:0] r1_lead = 5'h00;
   reg [9:0] r1_len = 10'h000;
@@ -611,7 +660,7 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   reg [27:0] r3_recip = 28'h0000000;
   (* init = 1'h0 *)
   wire r3_valid;
-  wire [33:0] r_data;
+  wire [32:0] r_data;
   wire r_en;
   wire r_rdy;
   reg [8:0] rd__addr = 9'h000;
@@ -632,19 +681,20 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   input rst;
   wire rst;
   reg [5:0] run_max = 6'h00;
-  reg [26:0] run_sum = 27'h0000000;
   reg started = 1'h0;
+  reg [41:0] sum_deferred = 42'h00000000000;
+  reg [3:0] sum_pending = 4'h0;
   reg [9:0] used = 10'h000;
-  reg [33:0] vector_head = 34'h000000000;
+  reg [32:0] vector_head = 33'h000000000;
   wire \vector_head.any ;
+  wire [7:0] \vector_head.last_beat ;
   wire [4:0] \vector_head.lead ;
-  wire [8:0] \vector_head.len ;
   wire [5:0] \vector_head.max ;
   wire [12:0] \vector_head.recip ;
   wire vector_load;
   wire vector_pop;
   reg vector_valid = 1'h0;
-  wire [33:0] w_data;
+  wire [32:0] w_data;
   reg w_en = 1'h0;
   (* init = 9'h000 *)
   wire [8:0] wptr;
@@ -1193,14 +1243,14 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   assign \$13  = 5'h10 - r1_lead;
   assign \$14  = r1_sum << \$13 ;
   assign \$17  = \$16  + 1'h1;
-  assign \$18  = ~ o__valid;
-  assign ce = \$18  | o__ready;
-  assign \$19  = ~ vector_valid;
-  assign \$20  = \$19  | vector_pop;
-  assign vector_load = r_rdy & \$20 ;
+  assign \$18  = r3_len - 1'h1;
+  assign \$19  = ~ o__valid;
+  assign ce = \$19  | o__ready;
+  assign \$20  = ~ vector_valid;
+  assign \$21  = \$20  | vector_pop;
+  assign vector_load = r_rdy & \$21 ;
   assign issue = ce & vector_valid;
-  assign \$21  = count + 1'h1;
-  assign \$22  = \$21  == vector_head[33:25];
+  assign \$22  = count == vector_head[32:25];
   assign vector_pop = issue & \$22 ;
   assign \$25  = \$24  + 1'h1;
   assign \$27  = - $signed(\$26 );
@@ -1252,430 +1302,480 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   assign \$80  = a7_beat_shift >= 5'h1b;
   assign \$81  = a7_beat_sum >> a7_beat_shift[4:0];
   assign \$82  = \$80  ? 18'h00000 : \$81 ;
-  assign \$83  = a8_old_shift >= 5'h1b;
-  assign \$84  = run_sum >> a8_old_shift[4:0];
-  assign \$85  = \$83  ? 27'h0000000 : \$84 ;
-  assign \$86  = a8_keep ? \$85  : 27'h0000000;
-  assign \$87  = \$86  + a8_term;
-  assign \$88  = a8_valid & a8_last;
-  assign \$89  = a8_old_shift >= 5'h1b;
-  assign \$90  = run_sum >> a8_old_shift[4:0];
-  assign \$91  = \$89  ? 27'h0000000 : \$90 ;
-  assign \$92  = a8_keep ? \$91  : 27'h0000000;
-  assign \$93  = \$92  + a8_term;
+  assign \$83  = sum_pending + a8_old_shift;
+  assign \$84  = a8_keep ? \$83  : 8'h00;
+  assign \$85  = sum_pending + a8_old_shift;
+  assign \$86  = a8_keep ? \$85  : 8'h00;
+  assign \$87  = a9_term << a9_pending;
+  assign \$88  = a10_keep ? sum_deferred : 42'h00000000000;
+  assign \$89  = \$88  + a10_addend;
+  assign \$90  = a10_valid & a10_last;
+  assign \$91  = a10_keep ? sum_deferred : 42'h00000000000;
+  assign \$92  = \$91  + a10_addend;
+  assign \$93  = r0a_acc >> r0a_pending;
   assign \$94  = recip_upper - recip_lower;
   assign \$95  = $signed({ 1'h0, recip_offset_r }) * $signed(recip_step_r);
   assign \$97  = $signed({ 1'h0, recip_lower_r }) + $signed(\$96 );
   assign \$98  = rd__addr + 1'h1;
-  assign \$99  = count + 1'h1;
-  assign \$100  = \$99  == vector_head[33:25];
-  assign \$101  = count + 1'h1;
-  assign \$102  = \$100  ? 10'h000 : \$101 ;
-  assign \$103  = count + 1'h1;
-  assign \$104  = \$103  == vector_head[33:25];
-  assign \$105  = issue & \$104 ;
-  assign \$107  = $signed(d2_e0) - $signed(\$106 );
-  assign \$108  = d_exp0_upper - d_exp0_lower;
-  assign \$109  = $signed({ 1'h0, d_exp0_offset_r }) * $signed(d_exp0_step_r);
-  assign \$111  = $signed({ 1'h0, d_exp0_lower_r }) + $signed(\$110 );
-  assign \$112  = 1'h1 << d3_drop0;
-  assign \$114  = d3_mantissa0 + \$113 ;
-  assign \$115  = \$114  >> d3_drop0;
-  assign \$116  = d4_num0 * d4_recip;
-  assign \$118  = \$117  >> d5_shift;
-  assign \$119  = ~ d6_any;
-  assign \$120  = d6_mask | \$119 ;
-  assign \$121  = d6_twice0 + 1'h1;
-  assign \$123  = \$122  > 8'hff;
-  assign \$124  = d6_twice0 + 1'h1;
-  assign \$126  = \$123  ? 33'h0000000ff : \$125 ;
-  assign \$127  = \$120  ? 33'h000000000 : \$126 ;
+  assign \$99  = count == vector_head[32:25];
+  assign \$100  = count + 1'h1;
+  assign \$101  = \$99  ? 10'h000 : \$100 ;
+  assign \$102  = count == vector_head[32:25];
+  assign \$103  = issue & \$102 ;
+  assign \$105  = $signed(d2_e0) - $signed(\$104 );
+  assign \$106  = d_exp0_upper - d_exp0_lower;
+  assign \$107  = $signed({ 1'h0, d_exp0_offset_r }) * $signed(d_exp0_step_r);
+  assign \$109  = $signed({ 1'h0, d_exp0_lower_r }) + $signed(\$108 );
+  assign \$110  = 1'h1 << d3_drop0;
+  assign \$112  = d3_mantissa0 + \$111 ;
+  assign \$113  = \$112  >> d3_drop0;
+  assign \$114  = d4_num0 * d4_recip;
+  assign \$116  = \$115  >> d5_shift;
+  assign \$117  = ~ d6_any;
+  assign \$118  = d6_mask | \$117 ;
+  assign \$119  = d6_twice0 + 1'h1;
+  assign \$121  = \$120  > 8'hff;
+  assign \$122  = d6_twice0 + 1'h1;
+  assign \$124  = \$121  ? 33'h0000000ff : \$123 ;
+  assign \$125  = \$118  ? 33'h000000000 : \$124 ;
   always @(posedge clk)
-    wr__addr <= \$128 ;
+    wr__addr <= \$126 ;
   always @(posedge clk)
-    used <= \$129 ;
+    used <= \$127 ;
   always @(posedge clk)
-    length <= \$130 ;
+    length <= \$128 ;
   always @(posedge clk)
-    a1_valid <= \$131 ;
+    a1_valid <= \$129 ;
   always @(posedge clk)
-    a1_last <= \$132 ;
+    a1_last <= \$130 ;
   always @(posedge clk)
-    a1_len <= \$133 ;
+    a1_len <= \$131 ;
   always @(posedge clk)
-    a1_mask <= \$134 ;
+    a1_mask <= \$132 ;
   always @(posedge clk)
-    a1_x0 <= \$135 ;
+    a1_x0 <= \$133 ;
   always @(posedge clk)
-    a2_e0 <= \$136 ;
+    a2_e0 <= \$134 ;
   always @(posedge clk)
-    a2_valid <= \$137 ;
+    a2_valid <= \$135 ;
   always @(posedge clk)
-    a2_last <= \$138 ;
+    a2_last <= \$136 ;
   always @(posedge clk)
-    a2_len <= \$139 ;
+    a2_len <= \$137 ;
   always @(posedge clk)
-    a2_mask <= \$140 ;
+    a2_mask <= \$138 ;
   always @(posedge clk)
-    a3_whole0 <= \$141 ;
+    a3_whole0 <= \$139 ;
   always @(posedge clk)
-    a3_0_valid <= \$142 ;
+    a3_0_valid <= \$140 ;
   always @(posedge clk)
-    a3_0_last <= \$143 ;
+    a3_0_last <= \$141 ;
   always @(posedge clk)
-    a3_0_len <= \$144 ;
+    a3_0_len <= \$142 ;
   always @(posedge clk)
-    a3_0_mask <= \$145 ;
+    a3_0_mask <= \$143 ;
   always @(posedge clk)
-    a3_0_any <= \$146 ;
+    a3_0_any <= \$144 ;
   always @(posedge clk)
-    a3_0_e0 <= \$147 ;
+    a3_0_e0 <= \$145 ;
   always @(posedge clk)
-    a_exp0_v_r <= \$148 ;
+    a_exp0_v_r <= \$146 ;
   always @(posedge clk)
-    a_exp0_offset_r <= \$149 ;
+    a_exp0_offset_r <= \$147 ;
   always @(posedge clk)
-    a_exp0_step_r <= \$150 ;
+    a_exp0_step_r <= \$148 ;
   always @(posedge clk)
-    a_exp0_lower_r <= \$151 ;
+    a_exp0_lower_r <= \$149 ;
   always @(posedge clk)
-    a_exp0_drop_r <= \$152 ;
+    a_exp0_drop_r <= \$150 ;
   always @(posedge clk)
-    a3a_max <= \$153 ;
+    a3a_max <= \$151 ;
   always @(posedge clk)
-    a3b_max <= \$154 ;
+    a3b_max <= \$152 ;
   always @(posedge clk)
-    a3a_valid <= \$155 ;
+    a3a_valid <= \$153 ;
   always @(posedge clk)
-    a3b_valid <= \$156 ;
+    a3b_valid <= \$154 ;
   always @(posedge clk)
-    a3a_last <= \$157 ;
+    a3a_last <= \$155 ;
   always @(posedge clk)
-    a3b_last <= \$158 ;
+    a3b_last <= \$156 ;
   always @(posedge clk)
-    a3a_len <= \$159 ;
+    a3a_len <= \$157 ;
   always @(posedge clk)
-    a3b_len <= \$160 ;
+    a3b_len <= \$158 ;
   always @(posedge clk)
-    a3a_any <= \$161 ;
+    a3a_any <= \$159 ;
   always @(posedge clk)
-    a3b_any <= \$162 ;
+    a3b_any <= \$160 ;
   always @(posedge clk)
-    a3a_mask <= \$163 ;
+    a3a_mask <= \$161 ;
   always @(posedge clk)
-    a3b_mask <= \$164 ;
+    a3b_mask <= \$162 ;
   always @(posedge clk)
-    a4_mantissa0 <= \$165 ;
+    a4_mantissa0 <= \$163 ;
   always @(posedge clk)
-    a4_drop0 <= \$166 ;
+    a4_drop0 <= \$164 ;
   always @(posedge clk)
-    a4_max <= \$167 ;
+    a4_max <= \$165 ;
   always @(posedge clk)
-    a4_valid <= \$168 ;
+    a4_valid <= \$166 ;
   always @(posedge clk)
-    a4_last <= \$169 ;
+    a4_last <= \$167 ;
   always @(posedge clk)
-    a4_len <= \$170 ;
+    a4_len <= \$168 ;
   always @(posedge clk)
-    a4_any <= \$171 ;
+    a4_any <= \$169 ;
   always @(posedge clk)
-    a4_mask <= \$172 ;
+    a4_mask <= \$170 ;
   always @(posedge clk)
-    a5_term0 <= \$173 ;
+    a5_term0 <= \$171 ;
   always @(posedge clk)
-    a5_max <= \$174 ;
+    a5_max <= \$172 ;
   always @(posedge clk)
-    a5_valid <= \$175 ;
+    a5_valid <= \$173 ;
   always @(posedge clk)
-    a5_last <= \$176 ;
+    a5_last <= \$174 ;
   always @(posedge clk)
-    a5_len <= \$177 ;
+    a5_len <= \$175 ;
   always @(posedge clk)
-    a5_any <= \$178 ;
+    a5_any <= \$176 ;
   always @(posedge clk)
-    a5_mask <= \$179 ;
+    a5_mask <= \$177 ;
   always @(posedge clk)
-    a6_sum <= \$180 ;
+    a6_sum <= \$178 ;
   always @(posedge clk)
-    a6_max <= \$181 ;
+    a6_max <= \$179 ;
   always @(posedge clk)
-    a6_valid <= \$182 ;
+    a6_valid <= \$180 ;
   always @(posedge clk)
-    a6_last <= \$183 ;
+    a6_last <= \$181 ;
   always @(posedge clk)
-    a6_len <= \$184 ;
+    a6_len <= \$182 ;
   always @(posedge clk)
-    a6_any <= \$185 ;
+    a6_any <= \$183 ;
   always @(posedge clk)
-    run_max <= \$186 ;
+    run_max <= \$184 ;
   always @(posedge clk)
-    started <= \$187 ;
+    started <= \$185 ;
   always @(posedge clk)
-    a7_old_shift <= \$188 ;
+    a7_old_shift <= \$186 ;
   always @(posedge clk)
-    a7_beat_shift <= \$189 ;
+    a7_beat_shift <= \$187 ;
   always @(posedge clk)
-    a7_beat_sum <= \$190 ;
+    a7_beat_sum <= \$188 ;
   always @(posedge clk)
-    a7_keep <= \$191 ;
+    a7_keep <= \$189 ;
   always @(posedge clk)
-    a7_valid <= \$192 ;
+    a7_valid <= \$190 ;
   always @(posedge clk)
-    a7_last <= \$193 ;
+    a7_last <= \$191 ;
   always @(posedge clk)
-    a7_len <= \$194 ;
+    a7_len <= \$192 ;
   always @(posedge clk)
-    a7_max <= \$195 ;
+    a7_max <= \$193 ;
   always @(posedge clk)
-    a7_any <= \$196 ;
+    a7_any <= \$194 ;
   always @(posedge clk)
-    a8_term <= \$197 ;
+    a8_term <= \$195 ;
   always @(posedge clk)
-    a8_valid <= \$198 ;
+    a8_valid <= \$196 ;
   always @(posedge clk)
-    a8_last <= \$199 ;
+    a8_last <= \$197 ;
   always @(posedge clk)
-    a8_len <= \$200 ;
+    a8_len <= \$198 ;
   always @(posedge clk)
-    a8_max <= \$201 ;
+    a8_max <= \$199 ;
   always @(posedge clk)
-    a8_any <= \$202 ;
+    a8_any <= \$200 ;
   always @(posedge clk)
-    a8_old_shift <= \$203 ;
+    a8_old_shift <= \$201 ;
   always @(posedge clk)
-    a8_keep <= \$204 ;
+    a8_keep <= \$202 ;
   always @(posedge clk)
-    run_sum <= \$205 ;
+    sum_pending <= \$203 ;
   always @(posedge clk)
-    r0_valid <= \$206 ;
+    a9_valid <= \$204 ;
   always @(posedge clk)
-    r0_max <= \$207 ;
+    a9_last <= \$205 ;
   always @(posedge clk)
-    r0_sum <= \$208 ;
+    a9_len <= \$206 ;
   always @(posedge clk)
-    r0_any <= \$209 ;
+    a9_max <= \$207 ;
   always @(posedge clk)
-    r0_len <= \$210 ;
+    a9_any <= \$208 ;
   always @(posedge clk)
-    r1_valid <= \$211 ;
+    a9_old_shift <= \$209 ;
   always @(posedge clk)
-    r1_max <= \$212 ;
+    a9_keep <= \$210 ;
   always @(posedge clk)
-    r1_any <= \$213 ;
+    a9_term <= \$211 ;
   always @(posedge clk)
-    r1_len <= \$214 ;
+    a9_pending <= \$212 ;
   always @(posedge clk)
-    r1_lead <= \$215 ;
+    a10_addend <= \$213 ;
   always @(posedge clk)
-    r1_sum <= \$216 ;
+    a10_valid <= \$214 ;
   always @(posedge clk)
-    r2_valid <= \$217 ;
+    a10_last <= \$215 ;
   always @(posedge clk)
-    r2_max <= \$218 ;
+    a10_len <= \$216 ;
   always @(posedge clk)
-    r2_any <= \$219 ;
+    a10_max <= \$217 ;
   always @(posedge clk)
-    r2_len <= \$220 ;
+    a10_any <= \$218 ;
   always @(posedge clk)
-    r2_lead <= \$221 ;
+    a10_old_shift <= \$219 ;
   always @(posedge clk)
-    r2_mantissa <= \$222 ;
+    a10_keep <= \$220 ;
   always @(posedge clk)
-    recip_offset_r <= \$223 ;
+    a10_term <= \$221 ;
   always @(posedge clk)
-    recip_step_r <= \$224 ;
+    a10_pending <= \$222 ;
   always @(posedge clk)
-    recip_lower_r <= \$225 ;
+    sum_deferred <= \$223 ;
   always @(posedge clk)
-    r2b_valid <= \$226 ;
+    r0a_valid <= \$224 ;
   always @(posedge clk)
-    r2b_max <= \$227 ;
+    r0a_max <= \$225 ;
   always @(posedge clk)
-    r2b_any <= \$228 ;
+    r0a_any <= \$226 ;
   always @(posedge clk)
-    r2b_len <= \$229 ;
+    r0a_len <= \$227 ;
   always @(posedge clk)
-    r2b_lead <= \$230 ;
+    r0a_acc <= \$228 ;
   always @(posedge clk)
-    r2b_mantissa <= \$231 ;
+    r0a_pending <= \$229 ;
   always @(posedge clk)
-    w_en <= \$232 ;
+    r0_valid <= \$230 ;
   always @(posedge clk)
-    r3_max <= \$233 ;
+    r0_max <= \$231 ;
   always @(posedge clk)
-    r3_any <= \$234 ;
+    r0_sum <= \$232 ;
   always @(posedge clk)
-    r3_len <= \$235 ;
+    r0_any <= \$233 ;
   always @(posedge clk)
-    r3_lead <= \$236 ;
+    r0_len <= \$234 ;
   always @(posedge clk)
-    r3_recip <= \$237 ;
+    r1_valid <= \$235 ;
   always @(posedge clk)
-    r3_mantissa <= \$238 ;
+    r1_max <= \$236 ;
   always @(posedge clk)
-    vector_valid <= \$239 ;
+    r1_any <= \$237 ;
   always @(posedge clk)
-    vector_head <= \$240 ;
+    r1_len <= \$238 ;
   always @(posedge clk)
-    rd__addr <= \$241 ;
+    r1_lead <= \$239 ;
   always @(posedge clk)
-    count <= \$242 ;
+    r1_sum <= \$240 ;
   always @(posedge clk)
-    d1_valid <= \$243 ;
+    r2_valid <= \$241 ;
   always @(posedge clk)
-    d1_last <= \$244 ;
+    r2_max <= \$242 ;
   always @(posedge clk)
-    d1_max <= \$245 ;
+    r2_any <= \$243 ;
   always @(posedge clk)
-    d1_recip <= \$246 ;
+    r2_len <= \$244 ;
   always @(posedge clk)
-    d1_lead <= \$247 ;
+    r2_lead <= \$245 ;
   always @(posedge clk)
-    d1_any <= \$248 ;
+    r2_mantissa <= \$246 ;
   always @(posedge clk)
-    d1b_ring <= \$249 ;
+    recip_offset_r <= \$247 ;
   always @(posedge clk)
-    d1b_valid <= \$250 ;
+    recip_step_r <= \$248 ;
   always @(posedge clk)
-    d1b_last <= \$251 ;
+    recip_lower_r <= \$249 ;
   always @(posedge clk)
-    d1b_max <= \$252 ;
+    r2b_valid <= \$250 ;
   always @(posedge clk)
-    d1b_recip <= \$253 ;
+    r2b_max <= \$251 ;
   always @(posedge clk)
-    d1b_lead <= \$254 ;
+    r2b_any <= \$252 ;
   always @(posedge clk)
-    d1b_any <= \$255 ;
+    r2b_len <= \$253 ;
   always @(posedge clk)
-    d2_e0 <= \$256 ;
+    r2b_lead <= \$254 ;
   always @(posedge clk)
-    d2_mask <= \$257 ;
+    r2b_mantissa <= \$255 ;
   always @(posedge clk)
-    d2_valid <= \$258 ;
+    w_en <= \$256 ;
   always @(posedge clk)
-    d2_last <= \$259 ;
+    r3_max <= \$257 ;
   always @(posedge clk)
-    d2_max <= \$260 ;
+    r3_any <= \$258 ;
   always @(posedge clk)
-    d2_recip <= \$261 ;
+    r3_len <= \$259 ;
   always @(posedge clk)
-    d2_lead <= \$262 ;
+    r3_lead <= \$260 ;
   always @(posedge clk)
-    d2_any <= \$263 ;
+    r3_recip <= \$261 ;
   always @(posedge clk)
-    d_exp0_v_r <= \$264 ;
+    r3_mantissa <= \$262 ;
   always @(posedge clk)
-    d_exp0_offset_r <= \$265 ;
+    vector_valid <= \$263 ;
   always @(posedge clk)
-    d_exp0_step_r <= \$266 ;
+    vector_head <= \$264 ;
   always @(posedge clk)
-    d_exp0_lower_r <= \$267 ;
+    rd__addr <= \$265 ;
   always @(posedge clk)
-    d_exp0_drop_r <= \$268 ;
+    count <= \$266 ;
   always @(posedge clk)
-    d2a_mask <= \$269 ;
+    d1_valid <= \$267 ;
   always @(posedge clk)
-    d2b_mask <= \$270 ;
+    d1_last <= \$268 ;
   always @(posedge clk)
-    d2a_valid <= \$271 ;
+    d1_max <= \$269 ;
   always @(posedge clk)
-    d2b_valid <= \$272 ;
+    d1_recip <= \$270 ;
   always @(posedge clk)
-    d2a_last <= \$273 ;
+    d1_lead <= \$271 ;
   always @(posedge clk)
-    d2b_last <= \$274 ;
+    d1_any <= \$272 ;
   always @(posedge clk)
-    d2a_max <= \$275 ;
+    d1b_ring <= \$273 ;
   always @(posedge clk)
-    d2b_max <= \$276 ;
+    d1b_valid <= \$274 ;
   always @(posedge clk)
-    d2a_recip <= \$277 ;
+    d1b_last <= \$275 ;
   always @(posedge clk)
-    d2b_recip <= \$278 ;
+    d1b_max <= \$276 ;
   always @(posedge clk)
-    d2a_lead <= \$279 ;
+    d1b_recip <= \$277 ;
   always @(posedge clk)
-    d2b_lead <= \$280 ;
+    d1b_lead <= \$278 ;
   always @(posedge clk)
-    d2a_any <= \$281 ;
+    d1b_any <= \$279 ;
   always @(posedge clk)
-    d2b_any <= \$282 ;
+    d2_e0 <= \$280 ;
   always @(posedge clk)
-    d3_mantissa0 <= \$283 ;
+    d2_mask <= \$281 ;
   always @(posedge clk)
-    d3_drop0 <= \$284 ;
+    d2_valid <= \$282 ;
   always @(posedge clk)
-    d3_mask <= \$285 ;
+    d2_last <= \$283 ;
   always @(posedge clk)
-    d3_valid <= \$286 ;
+    d2_max <= \$284 ;
   always @(posedge clk)
-    d3_last <= \$287 ;
+    d2_recip <= \$285 ;
   always @(posedge clk)
-    d3_max <= \$288 ;
+    d2_lead <= \$286 ;
   always @(posedge clk)
-    d3_recip <= \$289 ;
+    d2_any <= \$287 ;
   always @(posedge clk)
-    d3_lead <= \$290 ;
+    d_exp0_v_r <= \$288 ;
   always @(posedge clk)
-    d3_any <= \$291 ;
+    d_exp0_offset_r <= \$289 ;
   always @(posedge clk)
-    d4_num0 <= \$292 ;
+    d_exp0_step_r <= \$290 ;
   always @(posedge clk)
-    d4_mask <= \$293 ;
+    d_exp0_lower_r <= \$291 ;
   always @(posedge clk)
-    d4_valid <= \$294 ;
+    d_exp0_drop_r <= \$292 ;
   always @(posedge clk)
-    d4_last <= \$295 ;
+    d2a_mask <= \$293 ;
   always @(posedge clk)
-    d4_max <= \$296 ;
+    d2b_mask <= \$294 ;
   always @(posedge clk)
-    d4_recip <= \$297 ;
+    d2a_valid <= \$295 ;
   always @(posedge clk)
-    d4_lead <= \$298 ;
+    d2b_valid <= \$296 ;
   always @(posedge clk)
-    d4_any <= \$299 ;
+    d2a_last <= \$297 ;
   always @(posedge clk)
-    d5_prod0 <= \$300 ;
+    d2b_last <= \$298 ;
   always @(posedge clk)
-    d5_mask <= \$301 ;
+    d2a_max <= \$299 ;
   always @(posedge clk)
-    d5_valid <= \$302 ;
+    d2b_max <= \$300 ;
   always @(posedge clk)
-    d5_last <= \$303 ;
+    d2a_recip <= \$301 ;
   always @(posedge clk)
-    d5_max <= \$304 ;
+    d2b_recip <= \$302 ;
   always @(posedge clk)
-    d5_recip <= \$305 ;
+    d2a_lead <= \$303 ;
   always @(posedge clk)
-    d5_lead <= \$306 ;
+    d2b_lead <= \$304 ;
   always @(posedge clk)
-    d5_any <= \$307 ;
+    d2a_any <= \$305 ;
   always @(posedge clk)
-    d5_shift <= \$308 ;
+    d2b_any <= \$306 ;
   always @(posedge clk)
-    d6_twice0 <= \$309 ;
+    d3_mantissa0 <= \$307 ;
   always @(posedge clk)
-    d6_mask <= \$310 ;
+    d3_drop0 <= \$308 ;
   always @(posedge clk)
-    d6_valid <= \$311 ;
+    d3_mask <= \$309 ;
   always @(posedge clk)
-    d6_last <= \$312 ;
+    d3_valid <= \$310 ;
   always @(posedge clk)
-    d6_max <= \$313 ;
+    d3_last <= \$311 ;
   always @(posedge clk)
-    d6_recip <= \$314 ;
+    d3_max <= \$312 ;
   always @(posedge clk)
-    d6_lead <= \$315 ;
+    d3_recip <= \$313 ;
   always @(posedge clk)
-    d6_any <= \$316 ;
+    d3_lead <= \$314 ;
   always @(posedge clk)
-    d6_shift <= \$317 ;
+    d3_any <= \$315 ;
   always @(posedge clk)
-    d7_y0 <= \$318 ;
+    d4_num0 <= \$316 ;
   always @(posedge clk)
-    o__valid <= \$319 ;
+    d4_mask <= \$317 ;
   always @(posedge clk)
-    d7_last <= \$320 ;
+    d4_valid <= \$318 ;
+  always @(posedge clk)
+    d4_last <= \$319 ;
+  always @(posedge clk)
+    d4_max <= \$320 ;
+  always @(posedge clk)
+    d4_recip <= \$321 ;
+  always @(posedge clk)
+    d4_lead <= \$322 ;
+  always @(posedge clk)
+    d4_any <= \$323 ;
+  always @(posedge clk)
+    d5_prod0 <= \$324 ;
+  always @(posedge clk)
+    d5_mask <= \$325 ;
+  always @(posedge clk)
+    d5_valid <= \$326 ;
+  always @(posedge clk)
+    d5_last <= \$327 ;
+  always @(posedge clk)
+    d5_max <= \$328 ;
+  always @(posedge clk)
+    d5_recip <= \$329 ;
+  always @(posedge clk)
+    d5_lead <= \$330 ;
+  always @(posedge clk)
+    d5_any <= \$331 ;
+  always @(posedge clk)
+    d5_shift <= \$332 ;
+  always @(posedge clk)
+    d6_twice0 <= \$333 ;
+  always @(posedge clk)
+    d6_mask <= \$334 ;
+  always @(posedge clk)
+    d6_valid <= \$335 ;
+  always @(posedge clk)
+    d6_last <= \$336 ;
+  always @(posedge clk)
+    d6_max <= \$337 ;
+  always @(posedge clk)
+    d6_recip <= \$338 ;
+  always @(posedge clk)
+    d6_lead <= \$339 ;
+  always @(posedge clk)
+    d6_any <= \$340 ;
+  always @(posedge clk)
+    d6_shift <= \$341 ;
+  always @(posedge clk)
+    d7_y0 <= \$342 ;
+  always @(posedge clk)
+    o__valid <= \$343 ;
+  always @(posedge clk)
+    d7_last <= \$344 ;
   \softmax_int8_base2_l1.core.vectors  vectors (
     .clk(clk),
     .r_data(r_data),
@@ -1925,9 +2025,26 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$128  = wr__addr;
+    \$126  = wr__addr;
     if (accept) begin
-      \$128  = \$33 [8:0];
+      \$126  = \$33 [8:0];
+    end
+    if (rst) begin
+      \$126  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$127  = \$35 [9:0];
+    if (rst) begin
+      \$127  = 10'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$128  = length;
+    if (accept) begin
+      \$128  = \$37 [8:0];
     end
     if (rst) begin
       \$128  = 9'h000;
@@ -1935,560 +2052,557 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$129  = \$35 [9:0];
+    \$129  = accept;
     if (rst) begin
-      \$129  = 10'h000;
+      \$129  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$130  = length;
-    if (accept) begin
-      \$130  = \$37 [8:0];
-    end
+    \$130  = i__payload[9];
     if (rst) begin
-      \$130  = 9'h000;
+      \$130  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$131  = accept;
+    \$131  = \$38 ;
     if (rst) begin
-      \$131  = 1'h0;
+      \$131  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$132  = i__payload[9];
+    \$132  = i__payload[8];
     if (rst) begin
       \$132  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$133  = \$38 ;
+    \$133  = i__payload[7:0];
     if (rst) begin
-      \$133  = 10'h000;
+      \$133  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$134  = i__payload[8];
+    \$134  = a1_x0;
     if (rst) begin
-      \$134  = 1'h0;
+      \$134  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$135  = i__payload[7:0];
+    \$135  = a1_valid;
     if (rst) begin
-      \$135  = 8'h00;
+      \$135  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$136  = a1_x0;
+    \$136  = a1_last;
     if (rst) begin
-      \$136  = 8'h00;
+      \$136  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$137  = a1_valid;
+    \$137  = a1_len;
     if (rst) begin
-      \$137  = 1'h0;
+      \$137  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$138  = a1_last;
+    \$138  = a1_mask;
     if (rst) begin
       \$138  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$139  = a1_len;
+    \$139  = \$40 ;
     if (rst) begin
-      \$139  = 10'h000;
+      \$139  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$140  = a1_mask;
+    \$140  = a2_valid;
     if (rst) begin
       \$140  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$141  = \$40 ;
+    \$141  = a2_last;
     if (rst) begin
-      \$141  = 8'h00;
+      \$141  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$142  = a2_valid;
+    \$142  = a2_len;
     if (rst) begin
-      \$142  = 1'h0;
+      \$142  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$143  = a2_last;
+    \$143  = a2_mask;
     if (rst) begin
       \$143  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$144  = a2_len;
+    \$144  = \$42 ;
     if (rst) begin
-      \$144  = 10'h000;
+      \$144  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$145  = a2_mask;
+    \$145  = a2_e0;
     if (rst) begin
-      \$145  = 1'h0;
+      \$145  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$146  = \$42 ;
+    \$146  = \$44 ;
     if (rst) begin
-      \$146  = 1'h0;
+      \$146  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$147  = a2_e0;
+    \$147  = a_exp0_v_r[0];
     if (rst) begin
-      \$147  = 8'h00;
+      \$147  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$148  = \$44 ;
+    \$148  = \$45 ;
     if (rst) begin
-      \$148  = 16'h0000;
+      \$148  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$149  = a_exp0_v_r[0];
+    \$149  = a_exp0_lower;
     if (rst) begin
-      \$149  = 1'h0;
+      \$149  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$150  = \$45 ;
+    \$150  = \$9 [4:0];
     if (rst) begin
-      \$150  = 19'h00000;
+      \$150  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$151  = a_exp0_lower;
+    \$151  = a3_whole0;
     if (rst) begin
-      \$151  = 18'h00000;
+      \$151  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$152  = \$9 [4:0];
+    \$152  = a3a_max;
     if (rst) begin
-      \$152  = 5'h00;
+      \$152  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$153  = a3_whole0;
+    \$153  = a3_0_valid;
     if (rst) begin
-      \$153  = 8'h00;
+      \$153  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$154  = a3a_max;
+    \$154  = a3a_valid;
     if (rst) begin
-      \$154  = 8'h00;
+      \$154  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$155  = a3_0_valid;
+    \$155  = a3_0_last;
     if (rst) begin
       \$155  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$156  = a3a_valid;
+    \$156  = a3a_last;
     if (rst) begin
       \$156  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$157  = a3_0_last;
+    \$157  = a3_0_len;
     if (rst) begin
-      \$157  = 1'h0;
+      \$157  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$158  = a3a_last;
+    \$158  = a3a_len;
     if (rst) begin
-      \$158  = 1'h0;
+      \$158  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$159  = a3_0_len;
+    \$159  = a3_0_any;
     if (rst) begin
-      \$159  = 10'h000;
+      \$159  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$160  = a3a_len;
+    \$160  = a3a_any;
     if (rst) begin
-      \$160  = 10'h000;
+      \$160  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$161  = a3_0_any;
+    \$161  = a3_0_mask;
     if (rst) begin
       \$161  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$162  = a3a_any;
+    \$162  = a3a_mask;
     if (rst) begin
       \$162  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$163  = a3_0_mask;
+    \$163  = \$48 [17:0];
     if (rst) begin
-      \$163  = 1'h0;
+      \$163  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$164  = a3a_mask;
+    \$164  = a_exp0_drop_r;
     if (rst) begin
-      \$164  = 1'h0;
+      \$164  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$165  = \$48 [17:0];
+    \$165  = a3b_max;
     if (rst) begin
-      \$165  = 18'h00000;
+      \$165  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$166  = a_exp0_drop_r;
+    \$166  = a3b_valid;
     if (rst) begin
-      \$166  = 5'h00;
+      \$166  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$167  = a3b_max;
+    \$167  = a3b_last;
     if (rst) begin
-      \$167  = 8'h00;
+      \$167  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$168  = a3b_valid;
+    \$168  = a3b_len;
     if (rst) begin
-      \$168  = 1'h0;
+      \$168  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$169  = a3b_last;
+    \$169  = a3b_any;
     if (rst) begin
       \$169  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$170  = a3b_len;
+    \$170  = a3b_mask;
     if (rst) begin
-      \$170  = 10'h000;
+      \$170  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$171  = a3b_any;
+    \$171  = \$54 ;
     if (rst) begin
-      \$171  = 1'h0;
+      \$171  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$172  = a3b_mask;
+    \$172  = a4_max;
     if (rst) begin
-      \$172  = 1'h0;
+      \$172  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$173  = \$54 ;
+    \$173  = a4_valid;
     if (rst) begin
-      \$173  = 18'h00000;
+      \$173  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$174  = a4_max;
+    \$174  = a4_last;
     if (rst) begin
-      \$174  = 8'h00;
+      \$174  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$175  = a4_valid;
+    \$175  = a4_len;
     if (rst) begin
-      \$175  = 1'h0;
+      \$175  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$176  = a4_last;
+    \$176  = a4_any;
     if (rst) begin
       \$176  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$177  = a4_len;
+    \$177  = a4_mask;
     if (rst) begin
-      \$177  = 10'h000;
+      \$177  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$178  = a4_any;
+    \$178  = a5_term0;
     if (rst) begin
-      \$178  = 1'h0;
+      \$178  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$179  = a4_mask;
+    \$179  = a5_max;
     if (rst) begin
-      \$179  = 1'h0;
+      \$179  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$180  = a5_term0;
+    \$180  = a5_valid;
     if (rst) begin
-      \$180  = 18'h00000;
+      \$180  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$181  = a5_max;
+    \$181  = a5_last;
     if (rst) begin
-      \$181  = 8'h00;
+      \$181  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$182  = a5_valid;
+    \$182  = a5_len;
     if (rst) begin
-      \$182  = 1'h0;
+      \$182  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$183  = a5_last;
+    \$183  = a5_any;
     if (rst) begin
       \$183  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$184  = a5_len;
+    \$184  = run_max;
+    if (a6_valid) begin
+      \$184  = \$59 [5:0];
+    end
     if (rst) begin
-      \$184  = 10'h000;
+      \$184  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$185  = a5_any;
+    \$185  = started;
+    if (a6_valid) begin
+      \$185  = \$61 ;
+    end
     if (rst) begin
       \$185  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$186  = run_max;
-    if (a6_valid) begin
-      \$186  = \$59 [5:0];
-    end
+    \$186  = \$67 [6:0];
     if (rst) begin
-      \$186  = 6'h00;
+      \$186  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$187  = started;
-    if (a6_valid) begin
-      \$187  = \$61 ;
-    end
+    \$187  = \$72 [6:0];
     if (rst) begin
-      \$187  = 1'h0;
+      \$187  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$188  = \$67 [6:0];
+    \$188  = \$73 ;
     if (rst) begin
-      \$188  = 7'h00;
+      \$188  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$189  = \$72 [6:0];
+    \$189  = started;
     if (rst) begin
-      \$189  = 7'h00;
+      \$189  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$190  = \$73 ;
+    \$190  = a6_valid;
     if (rst) begin
-      \$190  = 18'h00000;
+      \$190  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$191  = started;
+    \$191  = a6_last;
     if (rst) begin
       \$191  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$192  = a6_valid;
+    \$192  = a6_len;
     if (rst) begin
-      \$192  = 1'h0;
+      \$192  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$193  = a6_last;
+    \$193  = \$78 ;
     if (rst) begin
-      \$193  = 1'h0;
+      \$193  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$194  = a6_len;
+    \$194  = \$79 ;
     if (rst) begin
-      \$194  = 10'h000;
+      \$194  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$195  = \$78 ;
+    \$195  = \$82 ;
     if (rst) begin
-      \$195  = 8'h00;
+      \$195  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$196  = \$79 ;
+    \$196  = a7_valid;
     if (rst) begin
       \$196  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$197  = \$82 ;
+    \$197  = a7_last;
     if (rst) begin
-      \$197  = 18'h00000;
+      \$197  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$198  = a7_valid;
+    \$198  = a7_len;
     if (rst) begin
-      \$198  = 1'h0;
+      \$198  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$199  = a7_last;
+    \$199  = a7_max;
     if (rst) begin
-      \$199  = 1'h0;
+      \$199  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$200  = a7_len;
+    \$200  = a7_any;
     if (rst) begin
-      \$200  = 10'h000;
+      \$200  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$201  = a7_max;
+    \$201  = a7_old_shift;
     if (rst) begin
-      \$201  = 8'h00;
+      \$201  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$202  = a7_any;
+    \$202  = a7_keep;
     if (rst) begin
       \$202  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$203  = a7_old_shift;
+    \$203  = sum_pending;
+    if (a8_valid) begin
+      \$203  = \$84 [3:0];
+    end
     if (rst) begin
-      \$203  = 7'h00;
+      \$203  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$204  = a7_keep;
+    \$204  = a8_valid;
     if (rst) begin
       \$204  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$205  = run_sum;
-    if (a8_valid) begin
-      \$205  = \$87 [26:0];
-    end
+    \$205  = a8_last;
     if (rst) begin
-      \$205  = 27'h0000000;
+      \$205  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$206  = \$88 ;
+    \$206  = a8_len;
     if (rst) begin
-      \$206  = 1'h0;
+      \$206  = 10'h000;
     end
   end
   always @* begin
@@ -2500,468 +2614,399 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$208  = \$93 [26:0];
+    \$208  = a8_any;
     if (rst) begin
-      \$208  = 27'h0000000;
+      \$208  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$209  = a8_any;
+    \$209  = a8_old_shift;
     if (rst) begin
-      \$209  = 1'h0;
+      \$209  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$210  = a8_len;
+    \$210  = a8_keep;
     if (rst) begin
-      \$210  = 10'h000;
+      \$210  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$211  = r0_valid;
+    \$211  = a8_term;
     if (rst) begin
-      \$211  = 1'h0;
+      \$211  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$212  = r0_max;
+    \$212  = \$86 [3:0];
     if (rst) begin
-      \$212  = 8'h00;
+      \$212  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$213  = r0_any;
+    \$213  = \$87 ;
     if (rst) begin
-      \$213  = 1'h0;
+      \$213  = 33'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$214  = r0_len;
+    \$214  = a9_valid;
     if (rst) begin
-      \$214  = 10'h000;
+      \$214  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$215  = recip_lead;
+    \$215  = a9_last;
     if (rst) begin
-      \$215  = 5'h00;
+      \$215  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$216  = r0_sum;
+    \$216  = a9_len;
     if (rst) begin
-      \$216  = 27'h0000000;
+      \$216  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$217  = r1_valid;
+    \$217  = a9_max;
     if (rst) begin
-      \$217  = 1'h0;
+      \$217  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$218  = r1_max;
+    \$218  = a9_any;
     if (rst) begin
-      \$218  = 8'h00;
+      \$218  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$219  = r1_any;
+    \$219  = a9_old_shift;
     if (rst) begin
-      \$219  = 1'h0;
+      \$219  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$220  = r1_len;
+    \$220  = a9_keep;
     if (rst) begin
-      \$220  = 10'h000;
+      \$220  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$221  = r1_lead;
+    \$221  = a9_term;
     if (rst) begin
-      \$221  = 5'h00;
+      \$221  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$222  = recip_normal[15:0];
+    \$222  = a9_pending;
     if (rst) begin
-      \$222  = 16'h0000;
+      \$222  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$223  = r2_mantissa[12:0];
+    \$223  = sum_deferred;
+    if (a10_valid) begin
+      \$223  = \$89 [41:0];
+    end
     if (rst) begin
-      \$223  = 13'h0000;
+      \$223  = 42'h00000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$224  = \$94 ;
+    \$224  = \$90 ;
     if (rst) begin
-      \$224  = 14'h0000;
+      \$224  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$225  = recip_lower;
+    \$225  = a10_max;
     if (rst) begin
-      \$225  = 13'h0000;
+      \$225  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$226  = r2_valid;
+    \$226  = a10_any;
     if (rst) begin
       \$226  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$227  = r2_max;
+    \$227  = a10_len;
     if (rst) begin
-      \$227  = 8'h00;
+      \$227  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$228  = r2_any;
+    \$228  = \$92 [41:0];
     if (rst) begin
-      \$228  = 1'h0;
+      \$228  = 42'h00000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$229  = r2_len;
+    \$229  = a10_pending;
     if (rst) begin
-      \$229  = 10'h000;
+      \$229  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$230  = r2_lead;
+    \$230  = r0a_valid;
     if (rst) begin
-      \$230  = 5'h00;
+      \$230  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$231  = r2_mantissa;
+    \$231  = r0a_max;
     if (rst) begin
-      \$231  = 16'h0000;
+      \$231  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$232  = r2b_valid;
+    \$232  = \$93 [26:0];
     if (rst) begin
-      \$232  = 1'h0;
+      \$232  = 27'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$233  = r2b_max;
+    \$233  = r0a_any;
     if (rst) begin
-      \$233  = 8'h00;
+      \$233  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$234  = r2b_any;
+    \$234  = r0a_len;
     if (rst) begin
-      \$234  = 1'h0;
+      \$234  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$235  = r2b_len;
+    \$235  = r0_valid;
     if (rst) begin
-      \$235  = 10'h000;
+      \$235  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$236  = r2b_lead;
+    \$236  = r0_max;
     if (rst) begin
-      \$236  = 5'h00;
+      \$236  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$237  = \$97 ;
+    \$237  = r0_any;
     if (rst) begin
-      \$237  = 28'h0000000;
+      \$237  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$238  = r2b_mantissa;
+    \$238  = r0_len;
     if (rst) begin
-      \$238  = 16'h0000;
+      \$238  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$239  = vector_valid;
-    if (vector_load) begin
-      \$239  = 1'h1;
-    end else if (vector_pop) begin
-      \$239  = 1'h0;
-    end
+    \$239  = recip_lead;
     if (rst) begin
-      \$239  = 1'h0;
+      \$239  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$240  = vector_head;
-    if (vector_load) begin
-      \$240  = r_data;
-    end
+    \$240  = r0_sum;
     if (rst) begin
-      \$240  = 34'h000000000;
+      \$240  = 27'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$241  = rd__addr;
-    if (issue) begin
-      \$241  = \$98 [8:0];
-    end
+    \$241  = r1_valid;
     if (rst) begin
-      \$241  = 9'h000;
+      \$241  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$242  = count;
-    if (issue) begin
-      \$242  = \$102 [8:0];
-    end
+    \$242  = r1_max;
     if (rst) begin
-      \$242  = 9'h000;
+      \$242  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$243  = d1_valid;
-    if (ce) begin
-      \$243  = issue;
-    end
+    \$243  = r1_any;
     if (rst) begin
       \$243  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$244  = d1_last;
-    if (ce) begin
-      \$244  = \$105 ;
-    end
+    \$244  = r1_len;
     if (rst) begin
-      \$244  = 1'h0;
+      \$244  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$245  = d1_max;
-    if (ce) begin
-      \$245  = vector_head[5:0];
-    end
+    \$245  = r1_lead;
     if (rst) begin
-      \$245  = 6'h00;
+      \$245  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$246  = d1_recip;
-    if (ce) begin
-      \$246  = vector_head[18:6];
-    end
+    \$246  = recip_normal[15:0];
     if (rst) begin
-      \$246  = 13'h0000;
+      \$246  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$247  = d1_lead;
-    if (ce) begin
-      \$247  = vector_head[23:19];
-    end
+    \$247  = r2_mantissa[12:0];
     if (rst) begin
-      \$247  = 5'h00;
+      \$247  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$248  = d1_any;
-    if (ce) begin
-      \$248  = vector_head[24];
-    end
+    \$248  = \$94 ;
     if (rst) begin
-      \$248  = 1'h0;
+      \$248  = 14'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$249  = d1b_ring;
-    if (ce) begin
-      \$249  = rd__data;
-    end
+    \$249  = recip_lower;
     if (rst) begin
-      \$249  = 9'h000;
+      \$249  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$250  = d1b_valid;
-    if (ce) begin
-      \$250  = d1_valid;
-    end
+    \$250  = r2_valid;
     if (rst) begin
       \$250  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$251  = d1b_last;
-    if (ce) begin
-      \$251  = d1_last;
-    end
+    \$251  = r2_max;
     if (rst) begin
-      \$251  = 1'h0;
+      \$251  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$252  = d1b_max;
-    if (ce) begin
-      \$252  = d1_max;
-    end
+    \$252  = r2_any;
     if (rst) begin
-      \$252  = 6'h00;
+      \$252  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$253  = d1b_recip;
-    if (ce) begin
-      \$253  = d1_recip;
-    end
+    \$253  = r2_len;
     if (rst) begin
-      \$253  = 13'h0000;
+      \$253  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$254  = d1b_lead;
-    if (ce) begin
-      \$254  = d1_lead;
-    end
+    \$254  = r2_lead;
     if (rst) begin
       \$254  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$255  = d1b_any;
-    if (ce) begin
-      \$255  = d1_any;
-    end
+    \$255  = r2_mantissa;
     if (rst) begin
-      \$255  = 1'h0;
+      \$255  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$256  = d2_e0;
-    if (ce) begin
-      \$256  = d1b_ring[7:0];
-    end
+    \$256  = r2b_valid;
     if (rst) begin
-      \$256  = 8'h00;
+      \$256  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$257  = d2_mask;
-    if (ce) begin
-      \$257  = d1b_ring[8];
-    end
+    \$257  = r2b_max;
     if (rst) begin
-      \$257  = 1'h0;
+      \$257  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$258  = d2_valid;
-    if (ce) begin
-      \$258  = d1b_valid;
-    end
+    \$258  = r2b_any;
     if (rst) begin
       \$258  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$259  = d2_last;
-    if (ce) begin
-      \$259  = d1b_last;
-    end
+    \$259  = r2b_len;
     if (rst) begin
-      \$259  = 1'h0;
+      \$259  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$260  = d2_max;
-    if (ce) begin
-      \$260  = d1b_max;
-    end
+    \$260  = r2b_lead;
     if (rst) begin
-      \$260  = 6'h00;
+      \$260  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$261  = d2_recip;
-    if (ce) begin
-      \$261  = d1b_recip;
-    end
+    \$261  = \$97 ;
     if (rst) begin
-      \$261  = 13'h0000;
+      \$261  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$262  = d2_lead;
-    if (ce) begin
-      \$262  = d1b_lead;
-    end
+    \$262  = r2b_mantissa;
     if (rst) begin
-      \$262  = 5'h00;
+      \$262  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$263  = d2_any;
-    if (ce) begin
-      \$263  = d1b_any;
+    \$263  = vector_valid;
+    if (vector_load) begin
+      \$263  = 1'h1;
+    end else if (vector_pop) begin
+      \$263  = 1'h0;
     end
     if (rst) begin
       \$263  = 1'h0;
@@ -2969,89 +3014,89 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$264  = d_exp0_v_r;
-    if (ce) begin
-      \$264  = \$107 ;
+    \$264  = vector_head;
+    if (vector_load) begin
+      \$264  = r_data;
     end
     if (rst) begin
-      \$264  = 14'h0000;
+      \$264  = 33'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$265  = d_exp0_offset_r;
-    if (ce) begin
-      \$265  = d_exp0_v_r[0];
+    \$265  = rd__addr;
+    if (issue) begin
+      \$265  = \$98 [8:0];
     end
     if (rst) begin
-      \$265  = 1'h0;
+      \$265  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$266  = d_exp0_step_r;
-    if (ce) begin
-      \$266  = \$108 ;
+    \$266  = count;
+    if (issue) begin
+      \$266  = \$101 [8:0];
     end
     if (rst) begin
-      \$266  = 19'h00000;
+      \$266  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$267  = d_exp0_lower_r;
+    \$267  = d1_valid;
     if (ce) begin
-      \$267  = d_exp0_lower;
+      \$267  = issue;
     end
     if (rst) begin
-      \$267  = 18'h00000;
+      \$267  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$268  = d_exp0_drop_r;
+    \$268  = d1_last;
     if (ce) begin
-      \$268  = \$31 [4:0];
+      \$268  = \$103 ;
     end
     if (rst) begin
-      \$268  = 5'h00;
+      \$268  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$269  = d2a_mask;
+    \$269  = d1_max;
     if (ce) begin
-      \$269  = d2_mask;
+      \$269  = vector_head[5:0];
     end
     if (rst) begin
-      \$269  = 1'h0;
+      \$269  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$270  = d2b_mask;
+    \$270  = d1_recip;
     if (ce) begin
-      \$270  = d2a_mask;
+      \$270  = vector_head[18:6];
     end
     if (rst) begin
-      \$270  = 1'h0;
+      \$270  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$271  = d2a_valid;
+    \$271  = d1_lead;
     if (ce) begin
-      \$271  = d2_valid;
+      \$271  = vector_head[23:19];
     end
     if (rst) begin
-      \$271  = 1'h0;
+      \$271  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$272  = d2b_valid;
+    \$272  = d1_any;
     if (ce) begin
-      \$272  = d2a_valid;
+      \$272  = vector_head[24];
     end
     if (rst) begin
       \$272  = 1'h0;
@@ -3059,19 +3104,19 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$273  = d2a_last;
+    \$273  = d1b_ring;
     if (ce) begin
-      \$273  = d2_last;
+      \$273  = rd__data;
     end
     if (rst) begin
-      \$273  = 1'h0;
+      \$273  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$274  = d2b_last;
+    \$274  = d1b_valid;
     if (ce) begin
-      \$274  = d2a_last;
+      \$274  = d1_valid;
     end
     if (rst) begin
       \$274  = 1'h0;
@@ -3079,19 +3124,19 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$275  = d2a_max;
+    \$275  = d1b_last;
     if (ce) begin
-      \$275  = d2_max;
+      \$275  = d1_last;
     end
     if (rst) begin
-      \$275  = 6'h00;
+      \$275  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$276  = d2b_max;
+    \$276  = d1b_max;
     if (ce) begin
-      \$276  = d2a_max;
+      \$276  = d1_max;
     end
     if (rst) begin
       \$276  = 6'h00;
@@ -3099,9 +3144,9 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$277  = d2a_recip;
+    \$277  = d1b_recip;
     if (ce) begin
-      \$277  = d2_recip;
+      \$277  = d1_recip;
     end
     if (rst) begin
       \$277  = 13'h0000;
@@ -3109,39 +3154,39 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$278  = d2b_recip;
+    \$278  = d1b_lead;
     if (ce) begin
-      \$278  = d2a_recip;
+      \$278  = d1_lead;
     end
     if (rst) begin
-      \$278  = 13'h0000;
+      \$278  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$279  = d2a_lead;
+    \$279  = d1b_any;
     if (ce) begin
-      \$279  = d2_lead;
+      \$279  = d1_any;
     end
     if (rst) begin
-      \$279  = 5'h00;
+      \$279  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$280  = d2b_lead;
+    \$280  = d2_e0;
     if (ce) begin
-      \$280  = d2a_lead;
+      \$280  = d1b_ring[7:0];
     end
     if (rst) begin
-      \$280  = 5'h00;
+      \$280  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$281  = d2a_any;
+    \$281  = d2_mask;
     if (ce) begin
-      \$281  = d2_any;
+      \$281  = d1b_ring[8];
     end
     if (rst) begin
       \$281  = 1'h0;
@@ -3149,9 +3194,9 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$282  = d2b_any;
+    \$282  = d2_valid;
     if (ce) begin
-      \$282  = d2a_any;
+      \$282  = d1b_valid;
     end
     if (rst) begin
       \$282  = 1'h0;
@@ -3159,49 +3204,49 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$283  = d3_mantissa0;
+    \$283  = d2_last;
     if (ce) begin
-      \$283  = \$111 [17:0];
+      \$283  = d1b_last;
     end
     if (rst) begin
-      \$283  = 18'h00000;
+      \$283  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$284  = d3_drop0;
+    \$284  = d2_max;
     if (ce) begin
-      \$284  = d_exp0_drop_r;
+      \$284  = d1b_max;
     end
     if (rst) begin
-      \$284  = 5'h00;
+      \$284  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$285  = d3_mask;
+    \$285  = d2_recip;
     if (ce) begin
-      \$285  = d2b_mask;
+      \$285  = d1b_recip;
     end
     if (rst) begin
-      \$285  = 1'h0;
+      \$285  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$286  = d3_valid;
+    \$286  = d2_lead;
     if (ce) begin
-      \$286  = d2b_valid;
+      \$286  = d1b_lead;
     end
     if (rst) begin
-      \$286  = 1'h0;
+      \$286  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$287  = d3_last;
+    \$287  = d2_any;
     if (ce) begin
-      \$287  = d2b_last;
+      \$287  = d1b_any;
     end
     if (rst) begin
       \$287  = 1'h0;
@@ -3209,59 +3254,59 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$288  = d3_max;
+    \$288  = d_exp0_v_r;
     if (ce) begin
-      \$288  = d2b_max;
+      \$288  = \$105 ;
     end
     if (rst) begin
-      \$288  = 6'h00;
+      \$288  = 14'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$289  = d3_recip;
+    \$289  = d_exp0_offset_r;
     if (ce) begin
-      \$289  = d2b_recip;
+      \$289  = d_exp0_v_r[0];
     end
     if (rst) begin
-      \$289  = 13'h0000;
+      \$289  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$290  = d3_lead;
+    \$290  = d_exp0_step_r;
     if (ce) begin
-      \$290  = d2b_lead;
+      \$290  = \$106 ;
     end
     if (rst) begin
-      \$290  = 5'h00;
+      \$290  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$291  = d3_any;
+    \$291  = d_exp0_lower_r;
     if (ce) begin
-      \$291  = d2b_any;
+      \$291  = d_exp0_lower;
     end
     if (rst) begin
-      \$291  = 1'h0;
+      \$291  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$292  = d4_num0;
+    \$292  = d_exp0_drop_r;
     if (ce) begin
-      \$292  = \$115 [17:0];
+      \$292  = \$31 [4:0];
     end
     if (rst) begin
-      \$292  = 18'h00000;
+      \$292  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$293  = d4_mask;
+    \$293  = d2a_mask;
     if (ce) begin
-      \$293  = d3_mask;
+      \$293  = d2_mask;
     end
     if (rst) begin
       \$293  = 1'h0;
@@ -3269,9 +3314,9 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$294  = d4_valid;
+    \$294  = d2b_mask;
     if (ce) begin
-      \$294  = d3_valid;
+      \$294  = d2a_mask;
     end
     if (rst) begin
       \$294  = 1'h0;
@@ -3279,9 +3324,9 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$295  = d4_last;
+    \$295  = d2a_valid;
     if (ce) begin
-      \$295  = d3_last;
+      \$295  = d2_valid;
     end
     if (rst) begin
       \$295  = 1'h0;
@@ -3289,129 +3334,129 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$296  = d4_max;
+    \$296  = d2b_valid;
     if (ce) begin
-      \$296  = d3_max;
+      \$296  = d2a_valid;
     end
     if (rst) begin
-      \$296  = 6'h00;
+      \$296  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$297  = d4_recip;
+    \$297  = d2a_last;
     if (ce) begin
-      \$297  = d3_recip;
+      \$297  = d2_last;
     end
     if (rst) begin
-      \$297  = 13'h0000;
+      \$297  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$298  = d4_lead;
+    \$298  = d2b_last;
     if (ce) begin
-      \$298  = d3_lead;
+      \$298  = d2a_last;
     end
     if (rst) begin
-      \$298  = 5'h00;
+      \$298  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$299  = d4_any;
+    \$299  = d2a_max;
     if (ce) begin
-      \$299  = d3_any;
+      \$299  = d2_max;
     end
     if (rst) begin
-      \$299  = 1'h0;
+      \$299  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$300  = d5_prod0;
+    \$300  = d2b_max;
     if (ce) begin
-      \$300  = \$116 ;
+      \$300  = d2a_max;
     end
     if (rst) begin
-      \$300  = 31'h00000000;
+      \$300  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$301  = d5_mask;
+    \$301  = d2a_recip;
     if (ce) begin
-      \$301  = d4_mask;
+      \$301  = d2_recip;
     end
     if (rst) begin
-      \$301  = 1'h0;
+      \$301  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$302  = d5_valid;
+    \$302  = d2b_recip;
     if (ce) begin
-      \$302  = d4_valid;
+      \$302  = d2a_recip;
     end
     if (rst) begin
-      \$302  = 1'h0;
+      \$302  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$303  = d5_last;
+    \$303  = d2a_lead;
     if (ce) begin
-      \$303  = d4_last;
+      \$303  = d2_lead;
     end
     if (rst) begin
-      \$303  = 1'h0;
+      \$303  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$304  = d5_max;
+    \$304  = d2b_lead;
     if (ce) begin
-      \$304  = d4_max;
+      \$304  = d2a_lead;
     end
     if (rst) begin
-      \$304  = 6'h00;
+      \$304  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$305  = d5_recip;
+    \$305  = d2a_any;
     if (ce) begin
-      \$305  = d4_recip;
+      \$305  = d2_any;
     end
     if (rst) begin
-      \$305  = 13'h0000;
+      \$305  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$306  = d5_lead;
+    \$306  = d2b_any;
     if (ce) begin
-      \$306  = d4_lead;
+      \$306  = d2a_any;
     end
     if (rst) begin
-      \$306  = 5'h00;
+      \$306  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$307  = d5_any;
+    \$307  = d3_mantissa0;
     if (ce) begin
-      \$307  = d4_any;
+      \$307  = \$109 [17:0];
     end
     if (rst) begin
-      \$307  = 1'h0;
+      \$307  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$308  = d5_shift;
+    \$308  = d3_drop0;
     if (ce) begin
-      \$308  = \$32 [4:0];
+      \$308  = d_exp0_drop_r;
     end
     if (rst) begin
       \$308  = 5'h00;
@@ -3419,19 +3464,19 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$309  = d6_twice0;
+    \$309  = d3_mask;
     if (ce) begin
-      \$309  = \$118 ;
+      \$309  = d2b_mask;
     end
     if (rst) begin
-      \$309  = 32'd0;
+      \$309  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$310  = d6_mask;
+    \$310  = d3_valid;
     if (ce) begin
-      \$310  = d5_mask;
+      \$310  = d2b_valid;
     end
     if (rst) begin
       \$310  = 1'h0;
@@ -3439,9 +3484,9 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$311  = d6_valid;
+    \$311  = d3_last;
     if (ce) begin
-      \$311  = d5_valid;
+      \$311  = d2b_last;
     end
     if (rst) begin
       \$311  = 1'h0;
@@ -3449,79 +3494,79 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$312  = d6_last;
+    \$312  = d3_max;
     if (ce) begin
-      \$312  = d5_last;
+      \$312  = d2b_max;
     end
     if (rst) begin
-      \$312  = 1'h0;
+      \$312  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$313  = d6_max;
+    \$313  = d3_recip;
     if (ce) begin
-      \$313  = d5_max;
+      \$313  = d2b_recip;
     end
     if (rst) begin
-      \$313  = 6'h00;
+      \$313  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$314  = d6_recip;
+    \$314  = d3_lead;
     if (ce) begin
-      \$314  = d5_recip;
+      \$314  = d2b_lead;
     end
     if (rst) begin
-      \$314  = 13'h0000;
+      \$314  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$315  = d6_lead;
+    \$315  = d3_any;
     if (ce) begin
-      \$315  = d5_lead;
+      \$315  = d2b_any;
     end
     if (rst) begin
-      \$315  = 5'h00;
+      \$315  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$316  = d6_any;
+    \$316  = d4_num0;
     if (ce) begin
-      \$316  = d5_any;
+      \$316  = \$113 [17:0];
     end
     if (rst) begin
-      \$316  = 1'h0;
+      \$316  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$317  = d6_shift;
+    \$317  = d4_mask;
     if (ce) begin
-      \$317  = d5_shift;
+      \$317  = d3_mask;
     end
     if (rst) begin
-      \$317  = 5'h00;
+      \$317  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$318  = d7_y0;
+    \$318  = d4_valid;
     if (ce) begin
-      \$318  = \$127 [7:0];
+      \$318  = d3_valid;
     end
     if (rst) begin
-      \$318  = 8'h00;
+      \$318  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$319  = o__valid;
+    \$319  = d4_last;
     if (ce) begin
-      \$319  = d6_valid;
+      \$319  = d3_last;
     end
     if (rst) begin
       \$319  = 1'h0;
@@ -3529,12 +3574,252 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$320  = d7_last;
+    \$320  = d4_max;
     if (ce) begin
-      \$320  = d6_last;
+      \$320  = d3_max;
     end
     if (rst) begin
-      \$320  = 1'h0;
+      \$320  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$321  = d4_recip;
+    if (ce) begin
+      \$321  = d3_recip;
+    end
+    if (rst) begin
+      \$321  = 13'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$322  = d4_lead;
+    if (ce) begin
+      \$322  = d3_lead;
+    end
+    if (rst) begin
+      \$322  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$323  = d4_any;
+    if (ce) begin
+      \$323  = d3_any;
+    end
+    if (rst) begin
+      \$323  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$324  = d5_prod0;
+    if (ce) begin
+      \$324  = \$114 ;
+    end
+    if (rst) begin
+      \$324  = 31'h00000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$325  = d5_mask;
+    if (ce) begin
+      \$325  = d4_mask;
+    end
+    if (rst) begin
+      \$325  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$326  = d5_valid;
+    if (ce) begin
+      \$326  = d4_valid;
+    end
+    if (rst) begin
+      \$326  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$327  = d5_last;
+    if (ce) begin
+      \$327  = d4_last;
+    end
+    if (rst) begin
+      \$327  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$328  = d5_max;
+    if (ce) begin
+      \$328  = d4_max;
+    end
+    if (rst) begin
+      \$328  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$329  = d5_recip;
+    if (ce) begin
+      \$329  = d4_recip;
+    end
+    if (rst) begin
+      \$329  = 13'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$330  = d5_lead;
+    if (ce) begin
+      \$330  = d4_lead;
+    end
+    if (rst) begin
+      \$330  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$331  = d5_any;
+    if (ce) begin
+      \$331  = d4_any;
+    end
+    if (rst) begin
+      \$331  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$332  = d5_shift;
+    if (ce) begin
+      \$332  = \$32 [4:0];
+    end
+    if (rst) begin
+      \$332  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$333  = d6_twice0;
+    if (ce) begin
+      \$333  = \$116 ;
+    end
+    if (rst) begin
+      \$333  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$334  = d6_mask;
+    if (ce) begin
+      \$334  = d5_mask;
+    end
+    if (rst) begin
+      \$334  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$335  = d6_valid;
+    if (ce) begin
+      \$335  = d5_valid;
+    end
+    if (rst) begin
+      \$335  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$336  = d6_last;
+    if (ce) begin
+      \$336  = d5_last;
+    end
+    if (rst) begin
+      \$336  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$337  = d6_max;
+    if (ce) begin
+      \$337  = d5_max;
+    end
+    if (rst) begin
+      \$337  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$338  = d6_recip;
+    if (ce) begin
+      \$338  = d5_recip;
+    end
+    if (rst) begin
+      \$338  = 13'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$339  = d6_lead;
+    if (ce) begin
+      \$339  = d5_lead;
+    end
+    if (rst) begin
+      \$339  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$340  = d6_any;
+    if (ce) begin
+      \$340  = d5_any;
+    end
+    if (rst) begin
+      \$340  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$341  = d6_shift;
+    if (ce) begin
+      \$341  = d5_shift;
+    end
+    if (rst) begin
+      \$341  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$342  = d7_y0;
+    if (ce) begin
+      \$342  = \$125 [7:0];
+    end
+    if (rst) begin
+      \$342  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$343  = o__valid;
+    if (ce) begin
+      \$343  = d6_valid;
+    end
+    if (rst) begin
+      \$343  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$344  = d7_last;
+    if (ce) begin
+      \$344  = d6_last;
+    end
+    if (rst) begin
+      \$344  = 1'h0;
     end
   end
   assign wptr = wr__addr;
@@ -3558,7 +3843,7 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   assign \vector_head.recip  = vector_head[18:6];
   assign \vector_head.lead  = vector_head[23:19];
   assign \vector_head.any  = vector_head[24];
-  assign \vector_head.len  = vector_head[33:25];
+  assign \vector_head.last_beat  = vector_head[32:25];
   assign \o__payload.data  = o__payload[7:0];
   assign \o__payload.data[0]  = o__payload[7:0];
   assign \o__payload.last  = o__payload[8];
@@ -3570,7 +3855,7 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   assign \rd__data.mask  = rd__data[8];
   assign o__payload[7:0] = d7_y0;
   assign o__payload[8] = d7_last;
-  assign w_data[33:25] = r3_len[8:0];
+  assign w_data[32:25] = \$18 [7:0];
   assign w_data[24] = r3_any;
   assign w_data[23:19] = r3_lead;
   assign w_data[18:6] = r3_recip[12:0];
@@ -3594,12 +3879,12 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   assign \$50  = { 1'h0, \$49 [31:1] };
   assign \$53  = \$52 [17:0];
   assign \$96  = { \$95 [26], \$95 [26], \$95 [26], \$95 [26], \$95 [26], \$95 [26], \$95 [26], \$95 [26], \$95 [26], \$95 [26], \$95 [26], \$95 [26], \$95 [26], \$95 [26:13] };
-  assign \$106  = { d2_max[5], d2_max[5], d2_max[5], d2_max, 4'h0 };
-  assign \$110  = { \$109 [19], \$109 [19:1] };
-  assign \$113  = { 1'h0, \$112 [31:1] };
-  assign \$117  = { d5_prod0, 1'h0 };
-  assign \$122  = { 1'h0, \$121 [32:1] };
-  assign \$125  = { 1'h0, \$124 [32:1] };
+  assign \$104  = { d2_max[5], d2_max[5], d2_max[5], d2_max, 4'h0 };
+  assign \$108  = { \$107 [19], \$107 [19:1] };
+  assign \$111  = { 1'h0, \$110 [31:1] };
+  assign \$115  = { d5_prod0, 1'h0 };
+  assign \$120  = { 1'h0, \$119 [32:1] };
+  assign \$123  = { 1'h0, \$122 [32:1] };
 endmodule
 
 (* generator = "Amaranth" *)
@@ -3648,570 +3933,573 @@ module \softmax_int8_base2_l1.core.vectors (rst, r_en, r_data, w_port__data, w_e
   wire [9:0] level;
   (* init = 10'h000 *)
   wire [9:0] produce;
-  output [33:0] r_data;
-  wire [33:0] r_data;
+  output [32:0] r_data;
+  wire [32:0] r_data;
   input r_en;
   wire r_en;
   wire [9:0] r_level;
   reg [9:0] r_port__addr = 10'h000;
-  wire [33:0] r_port__data;
+  wire [32:0] r_port__data;
   wire r_port__en;
   output r_rdy;
   reg r_rdy = 1'h0;
   input rst;
   wire rst;
-  wire [33:0] w_data;
+  wire [32:0] w_data;
   input w_en;
   wire w_en;
   wire [9:0] w_level;
   reg [9:0] w_port__addr = 10'h000;
-  input [33:0] w_port__data;
-  wire [33:0] w_port__data;
+  input [32:0] w_port__data;
+  wire [32:0] w_port__data;
   wire w_port__en;
   wire w_rdy;
-  reg [33:0] storage [527:0];
+  reg [32:0] storage [530:0];
   initial begin
-    storage[0] = 34'h000000000;
-    storage[1] = 34'h000000000;
-    storage[2] = 34'h000000000;
-    storage[3] = 34'h000000000;
-    storage[4] = 34'h000000000;
-    storage[5] = 34'h000000000;
-    storage[6] = 34'h000000000;
-    storage[7] = 34'h000000000;
-    storage[8] = 34'h000000000;
-    storage[9] = 34'h000000000;
-    storage[10] = 34'h000000000;
-    storage[11] = 34'h000000000;
-    storage[12] = 34'h000000000;
-    storage[13] = 34'h000000000;
-    storage[14] = 34'h000000000;
-    storage[15] = 34'h000000000;
-    storage[16] = 34'h000000000;
-    storage[17] = 34'h000000000;
-    storage[18] = 34'h000000000;
-    storage[19] = 34'h000000000;
-    storage[20] = 34'h000000000;
-    storage[21] = 34'h000000000;
-    storage[22] = 34'h000000000;
-    storage[23] = 34'h000000000;
-    storage[24] = 34'h000000000;
-    storage[25] = 34'h000000000;
-    storage[26] = 34'h000000000;
-    storage[27] = 34'h000000000;
-    storage[28] = 34'h000000000;
-    storage[29] = 34'h000000000;
-    storage[30] = 34'h000000000;
-    storage[31] = 34'h000000000;
-    storage[32] = 34'h000000000;
-    storage[33] = 34'h000000000;
-    storage[34] = 34'h000000000;
-    storage[35] = 34'h000000000;
-    storage[36] = 34'h000000000;
-    storage[37] = 34'h000000000;
-    storage[38] = 34'h000000000;
-    storage[39] = 34'h000000000;
-    storage[40] = 34'h000000000;
-    storage[41] = 34'h000000000;
-    storage[42] = 34'h000000000;
-    storage[43] = 34'h000000000;
-    storage[44] = 34'h000000000;
-    storage[45] = 34'h000000000;
-    storage[46] = 34'h000000000;
-    storage[47] = 34'h000000000;
-    storage[48] = 34'h000000000;
-    storage[49] = 34'h000000000;
-    storage[50] = 34'h000000000;
-    storage[51] = 34'h000000000;
-    storage[52] = 34'h000000000;
-    storage[53] = 34'h000000000;
-    storage[54] = 34'h000000000;
-    storage[55] = 34'h000000000;
-    storage[56] = 34'h000000000;
-    storage[57] = 34'h000000000;
-    storage[58] = 34'h000000000;
-    storage[59] = 34'h000000000;
-    storage[60] = 34'h000000000;
-    storage[61] = 34'h000000000;
-    storage[62] = 34'h000000000;
-    storage[63] = 34'h000000000;
-    storage[64] = 34'h000000000;
-    storage[65] = 34'h000000000;
-    storage[66] = 34'h000000000;
-    storage[67] = 34'h000000000;
-    storage[68] = 34'h000000000;
-    storage[69] = 34'h000000000;
-    storage[70] = 34'h000000000;
-    storage[71] = 34'h000000000;
-    storage[72] = 34'h000000000;
-    storage[73] = 34'h000000000;
-    storage[74] = 34'h000000000;
-    storage[75] = 34'h000000000;
-    storage[76] = 34'h000000000;
-    storage[77] = 34'h000000000;
-    storage[78] = 34'h000000000;
-    storage[79] = 34'h000000000;
-    storage[80] = 34'h000000000;
-    storage[81] = 34'h000000000;
-    storage[82] = 34'h000000000;
-    storage[83] = 34'h000000000;
-    storage[84] = 34'h000000000;
-    storage[85] = 34'h000000000;
-    storage[86] = 34'h000000000;
-    storage[87] = 34'h000000000;
-    storage[88] = 34'h000000000;
-    storage[89] = 34'h000000000;
-    storage[90] = 34'h000000000;
-    storage[91] = 34'h000000000;
-    storage[92] = 34'h000000000;
-    storage[93] = 34'h000000000;
-    storage[94] = 34'h000000000;
-    storage[95] = 34'h000000000;
-    storage[96] = 34'h000000000;
-    storage[97] = 34'h000000000;
-    storage[98] = 34'h000000000;
-    storage[99] = 34'h000000000;
-    storage[100] = 34'h000000000;
-    storage[101] = 34'h000000000;
-    storage[102] = 34'h000000000;
-    storage[103] = 34'h000000000;
-    storage[104] = 34'h000000000;
-    storage[105] = 34'h000000000;
-    storage[106] = 34'h000000000;
-    storage[107] = 34'h000000000;
-    storage[108] = 34'h000000000;
-    storage[109] = 34'h000000000;
-    storage[110] = 34'h000000000;
-    storage[111] = 34'h000000000;
-    storage[112] = 34'h000000000;
-    storage[113] = 34'h000000000;
-    storage[114] = 34'h000000000;
-    storage[115] = 34'h000000000;
-    storage[116] = 34'h000000000;
-    storage[117] = 34'h000000000;
-    storage[118] = 34'h000000000;
-    storage[119] = 34'h000000000;
-    storage[120] = 34'h000000000;
-    storage[121] = 34'h000000000;
-    storage[122] = 34'h000000000;
-    storage[123] = 34'h000000000;
-    storage[124] = 34'h000000000;
-    storage[125] = 34'h000000000;
-    storage[126] = 34'h000000000;
-    storage[127] = 34'h000000000;
-    storage[128] = 34'h000000000;
-    storage[129] = 34'h000000000;
-    storage[130] = 34'h000000000;
-    storage[131] = 34'h000000000;
-    storage[132] = 34'h000000000;
-    storage[133] = 34'h000000000;
-    storage[134] = 34'h000000000;
-    storage[135] = 34'h000000000;
-    storage[136] = 34'h000000000;
-    storage[137] = 34'h000000000;
-    storage[138] = 34'h000000000;
-    storage[139] = 34'h000000000;
-    storage[140] = 34'h000000000;
-    storage[141] = 34'h000000000;
-    storage[142] = 34'h000000000;
-    storage[143] = 34'h000000000;
-    storage[144] = 34'h000000000;
-    storage[145] = 34'h000000000;
-    storage[146] = 34'h000000000;
-    storage[147] = 34'h000000000;
-    storage[148] = 34'h000000000;
-    storage[149] = 34'h000000000;
-    storage[150] = 34'h000000000;
-    storage[151] = 34'h000000000;
-    storage[152] = 34'h000000000;
-    storage[153] = 34'h000000000;
-    storage[154] = 34'h000000000;
-    storage[155] = 34'h000000000;
-    storage[156] = 34'h000000000;
-    storage[157] = 34'h000000000;
-    storage[158] = 34'h000000000;
-    storage[159] = 34'h000000000;
-    storage[160] = 34'h000000000;
-    storage[161] = 34'h000000000;
-    storage[162] = 34'h000000000;
-    storage[163] = 34'h000000000;
-    storage[164] = 34'h000000000;
-    storage[165] = 34'h000000000;
-    storage[166] = 34'h000000000;
-    storage[167] = 34'h000000000;
-    storage[168] = 34'h000000000;
-    storage[169] = 34'h000000000;
-    storage[170] = 34'h000000000;
-    storage[171] = 34'h000000000;
-    storage[172] = 34'h000000000;
-    storage[173] = 34'h000000000;
-    storage[174] = 34'h000000000;
-    storage[175] = 34'h000000000;
-    storage[176] = 34'h000000000;
-    storage[177] = 34'h000000000;
-    storage[178] = 34'h000000000;
-    storage[179] = 34'h000000000;
-    storage[180] = 34'h000000000;
-    storage[181] = 34'h000000000;
-    storage[182] = 34'h000000000;
-    storage[183] = 34'h000000000;
-    storage[184] = 34'h000000000;
-    storage[185] = 34'h000000000;
-    storage[186] = 34'h000000000;
-    storage[187] = 34'h000000000;
-    storage[188] = 34'h000000000;
-    storage[189] = 34'h000000000;
-    storage[190] = 34'h000000000;
-    storage[191] = 34'h000000000;
-    storage[192] = 34'h000000000;
-    storage[193] = 34'h000000000;
-    storage[194] = 34'h000000000;
-    storage[195] = 34'h000000000;
-    storage[196] = 34'h000000000;
-    storage[197] = 34'h000000000;
-    storage[198] = 34'h000000000;
-    storage[199] = 34'h000000000;
-    storage[200] = 34'h000000000;
-    storage[201] = 34'h000000000;
-    storage[202] = 34'h000000000;
-    storage[203] = 34'h000000000;
-    storage[204] = 34'h000000000;
-    storage[205] = 34'h000000000;
-    storage[206] = 34'h000000000;
-    storage[207] = 34'h000000000;
-    storage[208] = 34'h000000000;
-    storage[209] = 34'h000000000;
-    storage[210] = 34'h000000000;
-    storage[211] = 34'h000000000;
-    storage[212] = 34'h000000000;
-    storage[213] = 34'h000000000;
-    storage[214] = 34'h000000000;
-    storage[215] = 34'h000000000;
-    storage[216] = 34'h000000000;
-    storage[217] = 34'h000000000;
-    storage[218] = 34'h000000000;
-    storage[219] = 34'h000000000;
-    storage[220] = 34'h000000000;
-    storage[221] = 34'h000000000;
-    storage[222] = 34'h000000000;
-    storage[223] = 34'h000000000;
-    storage[224] = 34'h000000000;
-    storage[225] = 34'h000000000;
-    storage[226] = 34'h000000000;
-    storage[227] = 34'h000000000;
-    storage[228] = 34'h000000000;
-    storage[229] = 34'h000000000;
-    storage[230] = 34'h000000000;
-    storage[231] = 34'h000000000;
-    storage[232] = 34'h000000000;
-    storage[233] = 34'h000000000;
-    storage[234] = 34'h000000000;
-    storage[235] = 34'h000000000;
-    storage[236] = 34'h000000000;
-    storage[237] = 34'h000000000;
-    storage[238] = 34'h000000000;
-    storage[239] = 34'h000000000;
-    storage[240] = 34'h000000000;
-    storage[241] = 34'h000000000;
-    storage[242] = 34'h000000000;
-    storage[243] = 34'h000000000;
-    storage[244] = 34'h000000000;
-    storage[245] = 34'h000000000;
-    storage[246] = 34'h000000000;
-    storage[247] = 34'h000000000;
-    storage[248] = 34'h000000000;
-    storage[249] = 34'h000000000;
-    storage[250] = 34'h000000000;
-    storage[251] = 34'h000000000;
-    storage[252] = 34'h000000000;
-    storage[253] = 34'h000000000;
-    storage[254] = 34'h000000000;
-    storage[255] = 34'h000000000;
-    storage[256] = 34'h000000000;
-    storage[257] = 34'h000000000;
-    storage[258] = 34'h000000000;
-    storage[259] = 34'h000000000;
-    storage[260] = 34'h000000000;
-    storage[261] = 34'h000000000;
-    storage[262] = 34'h000000000;
-    storage[263] = 34'h000000000;
-    storage[264] = 34'h000000000;
-    storage[265] = 34'h000000000;
-    storage[266] = 34'h000000000;
-    storage[267] = 34'h000000000;
-    storage[268] = 34'h000000000;
-    storage[269] = 34'h000000000;
-    storage[270] = 34'h000000000;
-    storage[271] = 34'h000000000;
-    storage[272] = 34'h000000000;
-    storage[273] = 34'h000000000;
-    storage[274] = 34'h000000000;
-    storage[275] = 34'h000000000;
-    storage[276] = 34'h000000000;
-    storage[277] = 34'h000000000;
-    storage[278] = 34'h000000000;
-    storage[279] = 34'h000000000;
-    storage[280] = 34'h000000000;
-    storage[281] = 34'h000000000;
-    storage[282] = 34'h000000000;
-    storage[283] = 34'h000000000;
-    storage[284] = 34'h000000000;
-    storage[285] = 34'h000000000;
-    storage[286] = 34'h000000000;
-    storage[287] = 34'h000000000;
-    storage[288] = 34'h000000000;
-    storage[289] = 34'h000000000;
-    storage[290] = 34'h000000000;
-    storage[291] = 34'h000000000;
-    storage[292] = 34'h000000000;
-    storage[293] = 34'h000000000;
-    storage[294] = 34'h000000000;
-    storage[295] = 34'h000000000;
-    storage[296] = 34'h000000000;
-    storage[297] = 34'h000000000;
-    storage[298] = 34'h000000000;
-    storage[299] = 34'h000000000;
-    storage[300] = 34'h000000000;
-    storage[301] = 34'h000000000;
-    storage[302] = 34'h000000000;
-    storage[303] = 34'h000000000;
-    storage[304] = 34'h000000000;
-    storage[305] = 34'h000000000;
-    storage[306] = 34'h000000000;
-    storage[307] = 34'h000000000;
-    storage[308] = 34'h000000000;
-    storage[309] = 34'h000000000;
-    storage[310] = 34'h000000000;
-    storage[311] = 34'h000000000;
-    storage[312] = 34'h000000000;
-    storage[313] = 34'h000000000;
-    storage[314] = 34'h000000000;
-    storage[315] = 34'h000000000;
-    storage[316] = 34'h000000000;
-    storage[317] = 34'h000000000;
-    storage[318] = 34'h000000000;
-    storage[319] = 34'h000000000;
-    storage[320] = 34'h000000000;
-    storage[321] = 34'h000000000;
-    storage[322] = 34'h000000000;
-    storage[323] = 34'h000000000;
-    storage[324] = 34'h000000000;
-    storage[325] = 34'h000000000;
-    storage[326] = 34'h000000000;
-    storage[327] = 34'h000000000;
-    storage[328] = 34'h000000000;
-    storage[329] = 34'h000000000;
-    storage[330] = 34'h000000000;
-    storage[331] = 34'h000000000;
-    storage[332] = 34'h000000000;
-    storage[333] = 34'h000000000;
-    storage[334] = 34'h000000000;
-    storage[335] = 34'h000000000;
-    storage[336] = 34'h000000000;
-    storage[337] = 34'h000000000;
-    storage[338] = 34'h000000000;
-    storage[339] = 34'h000000000;
-    storage[340] = 34'h000000000;
-    storage[341] = 34'h000000000;
-    storage[342] = 34'h000000000;
-    storage[343] = 34'h000000000;
-    storage[344] = 34'h000000000;
-    storage[345] = 34'h000000000;
-    storage[346] = 34'h000000000;
-    storage[347] = 34'h000000000;
-    storage[348] = 34'h000000000;
-    storage[349] = 34'h000000000;
-    storage[350] = 34'h000000000;
-    storage[351] = 34'h000000000;
-    storage[352] = 34'h000000000;
-    storage[353] = 34'h000000000;
-    storage[354] = 34'h000000000;
-    storage[355] = 34'h000000000;
-    storage[356] = 34'h000000000;
-    storage[357] = 34'h000000000;
-    storage[358] = 34'h000000000;
-    storage[359] = 34'h000000000;
-    storage[360] = 34'h000000000;
-    storage[361] = 34'h000000000;
-    storage[362] = 34'h000000000;
-    storage[363] = 34'h000000000;
-    storage[364] = 34'h000000000;
-    storage[365] = 34'h000000000;
-    storage[366] = 34'h000000000;
-    storage[367] = 34'h000000000;
-    storage[368] = 34'h000000000;
-    storage[369] = 34'h000000000;
-    storage[370] = 34'h000000000;
-    storage[371] = 34'h000000000;
-    storage[372] = 34'h000000000;
-    storage[373] = 34'h000000000;
-    storage[374] = 34'h000000000;
-    storage[375] = 34'h000000000;
-    storage[376] = 34'h000000000;
-    storage[377] = 34'h000000000;
-    storage[378] = 34'h000000000;
-    storage[379] = 34'h000000000;
-    storage[380] = 34'h000000000;
-    storage[381] = 34'h000000000;
-    storage[382] = 34'h000000000;
-    storage[383] = 34'h000000000;
-    storage[384] = 34'h000000000;
-    storage[385] = 34'h000000000;
-    storage[386] = 34'h000000000;
-    storage[387] = 34'h000000000;
-    storage[388] = 34'h000000000;
-    storage[389] = 34'h000000000;
-    storage[390] = 34'h000000000;
-    storage[391] = 34'h000000000;
-    storage[392] = 34'h000000000;
-    storage[393] = 34'h000000000;
-    storage[394] = 34'h000000000;
-    storage[395] = 34'h000000000;
-    storage[396] = 34'h000000000;
-    storage[397] = 34'h000000000;
-    storage[398] = 34'h000000000;
-    storage[399] = 34'h000000000;
-    storage[400] = 34'h000000000;
-    storage[401] = 34'h000000000;
-    storage[402] = 34'h000000000;
-    storage[403] = 34'h000000000;
-    storage[404] = 34'h000000000;
-    storage[405] = 34'h000000000;
-    storage[406] = 34'h000000000;
-    storage[407] = 34'h000000000;
-    storage[408] = 34'h000000000;
-    storage[409] = 34'h000000000;
-    storage[410] = 34'h000000000;
-    storage[411] = 34'h000000000;
-    storage[412] = 34'h000000000;
-    storage[413] = 34'h000000000;
-    storage[414] = 34'h000000000;
-    storage[415] = 34'h000000000;
-    storage[416] = 34'h000000000;
-    storage[417] = 34'h000000000;
-    storage[418] = 34'h000000000;
-    storage[419] = 34'h000000000;
-    storage[420] = 34'h000000000;
-    storage[421] = 34'h000000000;
-    storage[422] = 34'h000000000;
-    storage[423] = 34'h000000000;
-    storage[424] = 34'h000000000;
-    storage[425] = 34'h000000000;
-    storage[426] = 34'h000000000;
-    storage[427] = 34'h000000000;
-    storage[428] = 34'h000000000;
-    storage[429] = 34'h000000000;
-    storage[430] = 34'h000000000;
-    storage[431] = 34'h000000000;
-    storage[432] = 34'h000000000;
-    storage[433] = 34'h000000000;
-    storage[434] = 34'h000000000;
-    storage[435] = 34'h000000000;
-    storage[436] = 34'h000000000;
-    storage[437] = 34'h000000000;
-    storage[438] = 34'h000000000;
-    storage[439] = 34'h000000000;
-    storage[440] = 34'h000000000;
-    storage[441] = 34'h000000000;
-    storage[442] = 34'h000000000;
-    storage[443] = 34'h000000000;
-    storage[444] = 34'h000000000;
-    storage[445] = 34'h000000000;
-    storage[446] = 34'h000000000;
-    storage[447] = 34'h000000000;
-    storage[448] = 34'h000000000;
-    storage[449] = 34'h000000000;
-    storage[450] = 34'h000000000;
-    storage[451] = 34'h000000000;
-    storage[452] = 34'h000000000;
-    storage[453] = 34'h000000000;
-    storage[454] = 34'h000000000;
-    storage[455] = 34'h000000000;
-    storage[456] = 34'h000000000;
-    storage[457] = 34'h000000000;
-    storage[458] = 34'h000000000;
-    storage[459] = 34'h000000000;
-    storage[460] = 34'h000000000;
-    storage[461] = 34'h000000000;
-    storage[462] = 34'h000000000;
-    storage[463] = 34'h000000000;
-    storage[464] = 34'h000000000;
-    storage[465] = 34'h000000000;
-    storage[466] = 34'h000000000;
-    storage[467] = 34'h000000000;
-    storage[468] = 34'h000000000;
-    storage[469] = 34'h000000000;
-    storage[470] = 34'h000000000;
-    storage[471] = 34'h000000000;
-    storage[472] = 34'h000000000;
-    storage[473] = 34'h000000000;
-    storage[474] = 34'h000000000;
-    storage[475] = 34'h000000000;
-    storage[476] = 34'h000000000;
-    storage[477] = 34'h000000000;
-    storage[478] = 34'h000000000;
-    storage[479] = 34'h000000000;
-    storage[480] = 34'h000000000;
-    storage[481] = 34'h000000000;
-    storage[482] = 34'h000000000;
-    storage[483] = 34'h000000000;
-    storage[484] = 34'h000000000;
-    storage[485] = 34'h000000000;
-    storage[486] = 34'h000000000;
-    storage[487] = 34'h000000000;
-    storage[488] = 34'h000000000;
-    storage[489] = 34'h000000000;
-    storage[490] = 34'h000000000;
-    storage[491] = 34'h000000000;
-    storage[492] = 34'h000000000;
-    storage[493] = 34'h000000000;
-    storage[494] = 34'h000000000;
-    storage[495] = 34'h000000000;
-    storage[496] = 34'h000000000;
-    storage[497] = 34'h000000000;
-    storage[498] = 34'h000000000;
-    storage[499] = 34'h000000000;
-    storage[500] = 34'h000000000;
-    storage[501] = 34'h000000000;
-    storage[502] = 34'h000000000;
-    storage[503] = 34'h000000000;
-    storage[504] = 34'h000000000;
-    storage[505] = 34'h000000000;
-    storage[506] = 34'h000000000;
-    storage[507] = 34'h000000000;
-    storage[508] = 34'h000000000;
-    storage[509] = 34'h000000000;
-    storage[510] = 34'h000000000;
-    storage[511] = 34'h000000000;
-    storage[512] = 34'h000000000;
-    storage[513] = 34'h000000000;
-    storage[514] = 34'h000000000;
-    storage[515] = 34'h000000000;
-    storage[516] = 34'h000000000;
-    storage[517] = 34'h000000000;
-    storage[518] = 34'h000000000;
-    storage[519] = 34'h000000000;
-    storage[520] = 34'h000000000;
-    storage[521] = 34'h000000000;
-    storage[522] = 34'h000000000;
-    storage[523] = 34'h000000000;
-    storage[524] = 34'h000000000;
-    storage[525] = 34'h000000000;
-    storage[526] = 34'h000000000;
-    storage[527] = 34'h000000000;
+    storage[0] = 33'h000000000;
+    storage[1] = 33'h000000000;
+    storage[2] = 33'h000000000;
+    storage[3] = 33'h000000000;
+    storage[4] = 33'h000000000;
+    storage[5] = 33'h000000000;
+    storage[6] = 33'h000000000;
+    storage[7] = 33'h000000000;
+    storage[8] = 33'h000000000;
+    storage[9] = 33'h000000000;
+    storage[10] = 33'h000000000;
+    storage[11] = 33'h000000000;
+    storage[12] = 33'h000000000;
+    storage[13] = 33'h000000000;
+    storage[14] = 33'h000000000;
+    storage[15] = 33'h000000000;
+    storage[16] = 33'h000000000;
+    storage[17] = 33'h000000000;
+    storage[18] = 33'h000000000;
+    storage[19] = 33'h000000000;
+    storage[20] = 33'h000000000;
+    storage[21] = 33'h000000000;
+    storage[22] = 33'h000000000;
+    storage[23] = 33'h000000000;
+    storage[24] = 33'h000000000;
+    storage[25] = 33'h000000000;
+    storage[26] = 33'h000000000;
+    storage[27] = 33'h000000000;
+    storage[28] = 33'h000000000;
+    storage[29] = 33'h000000000;
+    storage[30] = 33'h000000000;
+    storage[31] = 33'h000000000;
+    storage[32] = 33'h000000000;
+    storage[33] = 33'h000000000;
+    storage[34] = 33'h000000000;
+    storage[35] = 33'h000000000;
+    storage[36] = 33'h000000000;
+    storage[37] = 33'h000000000;
+    storage[38] = 33'h000000000;
+    storage[39] = 33'h000000000;
+    storage[40] = 33'h000000000;
+    storage[41] = 33'h000000000;
+    storage[42] = 33'h000000000;
+    storage[43] = 33'h000000000;
+    storage[44] = 33'h000000000;
+    storage[45] = 33'h000000000;
+    storage[46] = 33'h000000000;
+    storage[47] = 33'h000000000;
+    storage[48] = 33'h000000000;
+    storage[49] = 33'h000000000;
+    storage[50] = 33'h000000000;
+    storage[51] = 33'h000000000;
+    storage[52] = 33'h000000000;
+    storage[53] = 33'h000000000;
+    storage[54] = 33'h000000000;
+    storage[55] = 33'h000000000;
+    storage[56] = 33'h000000000;
+    storage[57] = 33'h000000000;
+    storage[58] = 33'h000000000;
+    storage[59] = 33'h000000000;
+    storage[60] = 33'h000000000;
+    storage[61] = 33'h000000000;
+    storage[62] = 33'h000000000;
+    storage[63] = 33'h000000000;
+    storage[64] = 33'h000000000;
+    storage[65] = 33'h000000000;
+    storage[66] = 33'h000000000;
+    storage[67] = 33'h000000000;
+    storage[68] = 33'h000000000;
+    storage[69] = 33'h000000000;
+    storage[70] = 33'h000000000;
+    storage[71] = 33'h000000000;
+    storage[72] = 33'h000000000;
+    storage[73] = 33'h000000000;
+    storage[74] = 33'h000000000;
+    storage[75] = 33'h000000000;
+    storage[76] = 33'h000000000;
+    storage[77] = 33'h000000000;
+    storage[78] = 33'h000000000;
+    storage[79] = 33'h000000000;
+    storage[80] = 33'h000000000;
+    storage[81] = 33'h000000000;
+    storage[82] = 33'h000000000;
+    storage[83] = 33'h000000000;
+    storage[84] = 33'h000000000;
+    storage[85] = 33'h000000000;
+    storage[86] = 33'h000000000;
+    storage[87] = 33'h000000000;
+    storage[88] = 33'h000000000;
+    storage[89] = 33'h000000000;
+    storage[90] = 33'h000000000;
+    storage[91] = 33'h000000000;
+    storage[92] = 33'h000000000;
+    storage[93] = 33'h000000000;
+    storage[94] = 33'h000000000;
+    storage[95] = 33'h000000000;
+    storage[96] = 33'h000000000;
+    storage[97] = 33'h000000000;
+    storage[98] = 33'h000000000;
+    storage[99] = 33'h000000000;
+    storage[100] = 33'h000000000;
+    storage[101] = 33'h000000000;
+    storage[102] = 33'h000000000;
+    storage[103] = 33'h000000000;
+    storage[104] = 33'h000000000;
+    storage[105] = 33'h000000000;
+    storage[106] = 33'h000000000;
+    storage[107] = 33'h000000000;
+    storage[108] = 33'h000000000;
+    storage[109] = 33'h000000000;
+    storage[110] = 33'h000000000;
+    storage[111] = 33'h000000000;
+    storage[112] = 33'h000000000;
+    storage[113] = 33'h000000000;
+    storage[114] = 33'h000000000;
+    storage[115] = 33'h000000000;
+    storage[116] = 33'h000000000;
+    storage[117] = 33'h000000000;
+    storage[118] = 33'h000000000;
+    storage[119] = 33'h000000000;
+    storage[120] = 33'h000000000;
+    storage[121] = 33'h000000000;
+    storage[122] = 33'h000000000;
+    storage[123] = 33'h000000000;
+    storage[124] = 33'h000000000;
+    storage[125] = 33'h000000000;
+    storage[126] = 33'h000000000;
+    storage[127] = 33'h000000000;
+    storage[128] = 33'h000000000;
+    storage[129] = 33'h000000000;
+    storage[130] = 33'h000000000;
+    storage[131] = 33'h000000000;
+    storage[132] = 33'h000000000;
+    storage[133] = 33'h000000000;
+    storage[134] = 33'h000000000;
+    storage[135] = 33'h000000000;
+    storage[136] = 33'h000000000;
+    storage[137] = 33'h000000000;
+    storage[138] = 33'h000000000;
+    storage[139] = 33'h000000000;
+    storage[140] = 33'h000000000;
+    storage[141] = 33'h000000000;
+    storage[142] = 33'h000000000;
+    storage[143] = 33'h000000000;
+    storage[144] = 33'h000000000;
+    storage[145] = 33'h000000000;
+    storage[146] = 33'h000000000;
+    storage[147] = 33'h000000000;
+    storage[148] = 33'h000000000;
+    storage[149] = 33'h000000000;
+    storage[150] = 33'h000000000;
+    storage[151] = 33'h000000000;
+    storage[152] = 33'h000000000;
+    storage[153] = 33'h000000000;
+    storage[154] = 33'h000000000;
+    storage[155] = 33'h000000000;
+    storage[156] = 33'h000000000;
+    storage[157] = 33'h000000000;
+    storage[158] = 33'h000000000;
+    storage[159] = 33'h000000000;
+    storage[160] = 33'h000000000;
+    storage[161] = 33'h000000000;
+    storage[162] = 33'h000000000;
+    storage[163] = 33'h000000000;
+    storage[164] = 33'h000000000;
+    storage[165] = 33'h000000000;
+    storage[166] = 33'h000000000;
+    storage[167] = 33'h000000000;
+    storage[168] = 33'h000000000;
+    storage[169] = 33'h000000000;
+    storage[170] = 33'h000000000;
+    storage[171] = 33'h000000000;
+    storage[172] = 33'h000000000;
+    storage[173] = 33'h000000000;
+    storage[174] = 33'h000000000;
+    storage[175] = 33'h000000000;
+    storage[176] = 33'h000000000;
+    storage[177] = 33'h000000000;
+    storage[178] = 33'h000000000;
+    storage[179] = 33'h000000000;
+    storage[180] = 33'h000000000;
+    storage[181] = 33'h000000000;
+    storage[182] = 33'h000000000;
+    storage[183] = 33'h000000000;
+    storage[184] = 33'h000000000;
+    storage[185] = 33'h000000000;
+    storage[186] = 33'h000000000;
+    storage[187] = 33'h000000000;
+    storage[188] = 33'h000000000;
+    storage[189] = 33'h000000000;
+    storage[190] = 33'h000000000;
+    storage[191] = 33'h000000000;
+    storage[192] = 33'h000000000;
+    storage[193] = 33'h000000000;
+    storage[194] = 33'h000000000;
+    storage[195] = 33'h000000000;
+    storage[196] = 33'h000000000;
+    storage[197] = 33'h000000000;
+    storage[198] = 33'h000000000;
+    storage[199] = 33'h000000000;
+    storage[200] = 33'h000000000;
+    storage[201] = 33'h000000000;
+    storage[202] = 33'h000000000;
+    storage[203] = 33'h000000000;
+    storage[204] = 33'h000000000;
+    storage[205] = 33'h000000000;
+    storage[206] = 33'h000000000;
+    storage[207] = 33'h000000000;
+    storage[208] = 33'h000000000;
+    storage[209] = 33'h000000000;
+    storage[210] = 33'h000000000;
+    storage[211] = 33'h000000000;
+    storage[212] = 33'h000000000;
+    storage[213] = 33'h000000000;
+    storage[214] = 33'h000000000;
+    storage[215] = 33'h000000000;
+    storage[216] = 33'h000000000;
+    storage[217] = 33'h000000000;
+    storage[218] = 33'h000000000;
+    storage[219] = 33'h000000000;
+    storage[220] = 33'h000000000;
+    storage[221] = 33'h000000000;
+    storage[222] = 33'h000000000;
+    storage[223] = 33'h000000000;
+    storage[224] = 33'h000000000;
+    storage[225] = 33'h000000000;
+    storage[226] = 33'h000000000;
+    storage[227] = 33'h000000000;
+    storage[228] = 33'h000000000;
+    storage[229] = 33'h000000000;
+    storage[230] = 33'h000000000;
+    storage[231] = 33'h000000000;
+    storage[232] = 33'h000000000;
+    storage[233] = 33'h000000000;
+    storage[234] = 33'h000000000;
+    storage[235] = 33'h000000000;
+    storage[236] = 33'h000000000;
+    storage[237] = 33'h000000000;
+    storage[238] = 33'h000000000;
+    storage[239] = 33'h000000000;
+    storage[240] = 33'h000000000;
+    storage[241] = 33'h000000000;
+    storage[242] = 33'h000000000;
+    storage[243] = 33'h000000000;
+    storage[244] = 33'h000000000;
+    storage[245] = 33'h000000000;
+    storage[246] = 33'h000000000;
+    storage[247] = 33'h000000000;
+    storage[248] = 33'h000000000;
+    storage[249] = 33'h000000000;
+    storage[250] = 33'h000000000;
+    storage[251] = 33'h000000000;
+    storage[252] = 33'h000000000;
+    storage[253] = 33'h000000000;
+    storage[254] = 33'h000000000;
+    storage[255] = 33'h000000000;
+    storage[256] = 33'h000000000;
+    storage[257] = 33'h000000000;
+    storage[258] = 33'h000000000;
+    storage[259] = 33'h000000000;
+    storage[260] = 33'h000000000;
+    storage[261] = 33'h000000000;
+    storage[262] = 33'h000000000;
+    storage[263] = 33'h000000000;
+    storage[264] = 33'h000000000;
+    storage[265] = 33'h000000000;
+    storage[266] = 33'h000000000;
+    storage[267] = 33'h000000000;
+    storage[268] = 33'h000000000;
+    storage[269] = 33'h000000000;
+    storage[270] = 33'h000000000;
+    storage[271] = 33'h000000000;
+    storage[272] = 33'h000000000;
+    storage[273] = 33'h000000000;
+    storage[274] = 33'h000000000;
+    storage[275] = 33'h000000000;
+    storage[276] = 33'h000000000;
+    storage[277] = 33'h000000000;
+    storage[278] = 33'h000000000;
+    storage[279] = 33'h000000000;
+    storage[280] = 33'h000000000;
+    storage[281] = 33'h000000000;
+    storage[282] = 33'h000000000;
+    storage[283] = 33'h000000000;
+    storage[284] = 33'h000000000;
+    storage[285] = 33'h000000000;
+    storage[286] = 33'h000000000;
+    storage[287] = 33'h000000000;
+    storage[288] = 33'h000000000;
+    storage[289] = 33'h000000000;
+    storage[290] = 33'h000000000;
+    storage[291] = 33'h000000000;
+    storage[292] = 33'h000000000;
+    storage[293] = 33'h000000000;
+    storage[294] = 33'h000000000;
+    storage[295] = 33'h000000000;
+    storage[296] = 33'h000000000;
+    storage[297] = 33'h000000000;
+    storage[298] = 33'h000000000;
+    storage[299] = 33'h000000000;
+    storage[300] = 33'h000000000;
+    storage[301] = 33'h000000000;
+    storage[302] = 33'h000000000;
+    storage[303] = 33'h000000000;
+    storage[304] = 33'h000000000;
+    storage[305] = 33'h000000000;
+    storage[306] = 33'h000000000;
+    storage[307] = 33'h000000000;
+    storage[308] = 33'h000000000;
+    storage[309] = 33'h000000000;
+    storage[310] = 33'h000000000;
+    storage[311] = 33'h000000000;
+    storage[312] = 33'h000000000;
+    storage[313] = 33'h000000000;
+    storage[314] = 33'h000000000;
+    storage[315] = 33'h000000000;
+    storage[316] = 33'h000000000;
+    storage[317] = 33'h000000000;
+    storage[318] = 33'h000000000;
+    storage[319] = 33'h000000000;
+    storage[320] = 33'h000000000;
+    storage[321] = 33'h000000000;
+    storage[322] = 33'h000000000;
+    storage[323] = 33'h000000000;
+    storage[324] = 33'h000000000;
+    storage[325] = 33'h000000000;
+    storage[326] = 33'h000000000;
+    storage[327] = 33'h000000000;
+    storage[328] = 33'h000000000;
+    storage[329] = 33'h000000000;
+    storage[330] = 33'h000000000;
+    storage[331] = 33'h000000000;
+    storage[332] = 33'h000000000;
+    storage[333] = 33'h000000000;
+    storage[334] = 33'h000000000;
+    storage[335] = 33'h000000000;
+    storage[336] = 33'h000000000;
+    storage[337] = 33'h000000000;
+    storage[338] = 33'h000000000;
+    storage[339] = 33'h000000000;
+    storage[340] = 33'h000000000;
+    storage[341] = 33'h000000000;
+    storage[342] = 33'h000000000;
+    storage[343] = 33'h000000000;
+    storage[344] = 33'h000000000;
+    storage[345] = 33'h000000000;
+    storage[346] = 33'h000000000;
+    storage[347] = 33'h000000000;
+    storage[348] = 33'h000000000;
+    storage[349] = 33'h000000000;
+    storage[350] = 33'h000000000;
+    storage[351] = 33'h000000000;
+    storage[352] = 33'h000000000;
+    storage[353] = 33'h000000000;
+    storage[354] = 33'h000000000;
+    storage[355] = 33'h000000000;
+    storage[356] = 33'h000000000;
+    storage[357] = 33'h000000000;
+    storage[358] = 33'h000000000;
+    storage[359] = 33'h000000000;
+    storage[360] = 33'h000000000;
+    storage[361] = 33'h000000000;
+    storage[362] = 33'h000000000;
+    storage[363] = 33'h000000000;
+    storage[364] = 33'h000000000;
+    storage[365] = 33'h000000000;
+    storage[366] = 33'h000000000;
+    storage[367] = 33'h000000000;
+    storage[368] = 33'h000000000;
+    storage[369] = 33'h000000000;
+    storage[370] = 33'h000000000;
+    storage[371] = 33'h000000000;
+    storage[372] = 33'h000000000;
+    storage[373] = 33'h000000000;
+    storage[374] = 33'h000000000;
+    storage[375] = 33'h000000000;
+    storage[376] = 33'h000000000;
+    storage[377] = 33'h000000000;
+    storage[378] = 33'h000000000;
+    storage[379] = 33'h000000000;
+    storage[380] = 33'h000000000;
+    storage[381] = 33'h000000000;
+    storage[382] = 33'h000000000;
+    storage[383] = 33'h000000000;
+    storage[384] = 33'h000000000;
+    storage[385] = 33'h000000000;
+    storage[386] = 33'h000000000;
+    storage[387] = 33'h000000000;
+    storage[388] = 33'h000000000;
+    storage[389] = 33'h000000000;
+    storage[390] = 33'h000000000;
+    storage[391] = 33'h000000000;
+    storage[392] = 33'h000000000;
+    storage[393] = 33'h000000000;
+    storage[394] = 33'h000000000;
+    storage[395] = 33'h000000000;
+    storage[396] = 33'h000000000;
+    storage[397] = 33'h000000000;
+    storage[398] = 33'h000000000;
+    storage[399] = 33'h000000000;
+    storage[400] = 33'h000000000;
+    storage[401] = 33'h000000000;
+    storage[402] = 33'h000000000;
+    storage[403] = 33'h000000000;
+    storage[404] = 33'h000000000;
+    storage[405] = 33'h000000000;
+    storage[406] = 33'h000000000;
+    storage[407] = 33'h000000000;
+    storage[408] = 33'h000000000;
+    storage[409] = 33'h000000000;
+    storage[410] = 33'h000000000;
+    storage[411] = 33'h000000000;
+    storage[412] = 33'h000000000;
+    storage[413] = 33'h000000000;
+    storage[414] = 33'h000000000;
+    storage[415] = 33'h000000000;
+    storage[416] = 33'h000000000;
+    storage[417] = 33'h000000000;
+    storage[418] = 33'h000000000;
+    storage[419] = 33'h000000000;
+    storage[420] = 33'h000000000;
+    storage[421] = 33'h000000000;
+    storage[422] = 33'h000000000;
+    storage[423] = 33'h000000000;
+    storage[424] = 33'h000000000;
+    storage[425] = 33'h000000000;
+    storage[426] = 33'h000000000;
+    storage[427] = 33'h000000000;
+    storage[428] = 33'h000000000;
+    storage[429] = 33'h000000000;
+    storage[430] = 33'h000000000;
+    storage[431] = 33'h000000000;
+    storage[432] = 33'h000000000;
+    storage[433] = 33'h000000000;
+    storage[434] = 33'h000000000;
+    storage[435] = 33'h000000000;
+    storage[436] = 33'h000000000;
+    storage[437] = 33'h000000000;
+    storage[438] = 33'h000000000;
+    storage[439] = 33'h000000000;
+    storage[440] = 33'h000000000;
+    storage[441] = 33'h000000000;
+    storage[442] = 33'h000000000;
+    storage[443] = 33'h000000000;
+    storage[444] = 33'h000000000;
+    storage[445] = 33'h000000000;
+    storage[446] = 33'h000000000;
+    storage[447] = 33'h000000000;
+    storage[448] = 33'h000000000;
+    storage[449] = 33'h000000000;
+    storage[450] = 33'h000000000;
+    storage[451] = 33'h000000000;
+    storage[452] = 33'h000000000;
+    storage[453] = 33'h000000000;
+    storage[454] = 33'h000000000;
+    storage[455] = 33'h000000000;
+    storage[456] = 33'h000000000;
+    storage[457] = 33'h000000000;
+    storage[458] = 33'h000000000;
+    storage[459] = 33'h000000000;
+    storage[460] = 33'h000000000;
+    storage[461] = 33'h000000000;
+    storage[462] = 33'h000000000;
+    storage[463] = 33'h000000000;
+    storage[464] = 33'h000000000;
+    storage[465] = 33'h000000000;
+    storage[466] = 33'h000000000;
+    storage[467] = 33'h000000000;
+    storage[468] = 33'h000000000;
+    storage[469] = 33'h000000000;
+    storage[470] = 33'h000000000;
+    storage[471] = 33'h000000000;
+    storage[472] = 33'h000000000;
+    storage[473] = 33'h000000000;
+    storage[474] = 33'h000000000;
+    storage[475] = 33'h000000000;
+    storage[476] = 33'h000000000;
+    storage[477] = 33'h000000000;
+    storage[478] = 33'h000000000;
+    storage[479] = 33'h000000000;
+    storage[480] = 33'h000000000;
+    storage[481] = 33'h000000000;
+    storage[482] = 33'h000000000;
+    storage[483] = 33'h000000000;
+    storage[484] = 33'h000000000;
+    storage[485] = 33'h000000000;
+    storage[486] = 33'h000000000;
+    storage[487] = 33'h000000000;
+    storage[488] = 33'h000000000;
+    storage[489] = 33'h000000000;
+    storage[490] = 33'h000000000;
+    storage[491] = 33'h000000000;
+    storage[492] = 33'h000000000;
+    storage[493] = 33'h000000000;
+    storage[494] = 33'h000000000;
+    storage[495] = 33'h000000000;
+    storage[496] = 33'h000000000;
+    storage[497] = 33'h000000000;
+    storage[498] = 33'h000000000;
+    storage[499] = 33'h000000000;
+    storage[500] = 33'h000000000;
+    storage[501] = 33'h000000000;
+    storage[502] = 33'h000000000;
+    storage[503] = 33'h000000000;
+    storage[504] = 33'h000000000;
+    storage[505] = 33'h000000000;
+    storage[506] = 33'h000000000;
+    storage[507] = 33'h000000000;
+    storage[508] = 33'h000000000;
+    storage[509] = 33'h000000000;
+    storage[510] = 33'h000000000;
+    storage[511] = 33'h000000000;
+    storage[512] = 33'h000000000;
+    storage[513] = 33'h000000000;
+    storage[514] = 33'h000000000;
+    storage[515] = 33'h000000000;
+    storage[516] = 33'h000000000;
+    storage[517] = 33'h000000000;
+    storage[518] = 33'h000000000;
+    storage[519] = 33'h000000000;
+    storage[520] = 33'h000000000;
+    storage[521] = 33'h000000000;
+    storage[522] = 33'h000000000;
+    storage[523] = 33'h000000000;
+    storage[524] = 33'h000000000;
+    storage[525] = 33'h000000000;
+    storage[526] = 33'h000000000;
+    storage[527] = 33'h000000000;
+    storage[528] = 33'h000000000;
+    storage[529] = 33'h000000000;
+    storage[530] = 33'h000000000;
   end
   always @(posedge clk) begin
     if (w_port__en)
       storage[w_port__addr] <= w_port__data;
   end
-  reg [33:0] _0_;
+  reg [32:0] _0_;
   always @(posedge clk) begin
     if (r_port__en) begin
       _0_ <= storage[r_port__addr];
     end
   end
   assign r_data = _0_;
-  assign w_rdy = inner_level != 10'h210;
+  assign w_rdy = inner_level != 10'h213;
   assign inner_r_rdy = | inner_level;
   assign w_port__en = w_rdy & w_en;
   assign \$1  = ~ r_rdy;
@@ -4219,13 +4507,13 @@ module \softmax_int8_base2_l1.core.vectors (rst, r_en, r_data, w_port__data, w_e
   assign r_port__en = inner_r_rdy & \$2 ;
   assign \$3  = inner_level + r_rdy;
   assign \$4  = w_rdy & w_en;
-  assign \$5  = w_port__addr == 10'h20f;
+  assign \$5  = w_port__addr == 10'h212;
   assign \$6  = w_port__addr + 1'h1;
   assign \$7  = \$5  ? 11'h000 : \$6 ;
   assign \$8  = ~ r_rdy;
   assign \$9  = \$8  | r_en;
   assign \$10  = inner_r_rdy & \$9 ;
-  assign \$11  = r_port__addr == 10'h20f;
+  assign \$11  = r_port__addr == 10'h212;
   assign \$12  = r_port__addr + 1'h1;
   assign \$13  = \$11  ? 11'h000 : \$12 ;
   assign \$14  = w_rdy & w_en;

@@ -29,6 +29,7 @@ from .params import SoftmaxParams
 __all__ = ["Softmax", "softmax_core"]
 
 INGEST_LATENCY = 11       # accept -> recurrence
+DEFERRED_LATENCY = 3      # more stages when the running sum defers its shifts (see elaborate)
 RECIP_LATENCY = {"pwl": 4, "newton": 6}   # sum -> reciprocal, by recip_method
 FIFO_LATENCY = 2          # vector FIFO write -> its registered head
 
@@ -100,7 +101,8 @@ class Softmax(wiring.Component):
     def latency(self):
         """Cycles from a vector's last input beat to its first output beat (no backpressure)."""
         tree_levels = (self._params.lanes - 1).bit_length()
-        return INGEST_LATENCY + tree_levels + self._recip_latency + FIFO_LATENCY + self.DRAIN_LATENCY
+        return (self._ingest_latency + tree_levels + self._recip_latency + FIFO_LATENCY
+                + self.DRAIN_LATENCY)
 
     def first_output_after(self, beats):
         """Cycles from the last input beat of a ``beats``-beat vector to its first output."""
@@ -109,6 +111,32 @@ class Softmax(wiring.Component):
     @property
     def _recip_latency(self):
         return RECIP_LATENCY[self._params.recip_method]
+
+    @property
+    def _max_growth(self):
+        """The most a vector's running integer maximum can grow: the integer-part range of the
+        exponents of the input format."""
+        fmt, frac = self._params.in_format, exponent_frac(self._params)
+        if self._params.method == "natural":
+            whole = [(x * LOG2E_CODE) >> (LOG2E_FRAC - NATURAL_EXTRA_FRAC + frac)
+                     for x in (fmt.min_code, fmt.max_code)]
+        else:
+            whole = [x >> frac for x in (fmt.min_code, fmt.max_code)]
+        return whole[1] - whole[0]
+
+    @property
+    def _deferred(self):
+        """Whether the running sum defers its rescaling shifts (below), which needs an
+        accumulator ``_max_growth`` bits wider than the sum: done while that at most doubles it."""
+        return self._max_growth <= self._sum_width
+
+    @property
+    def _sum_width(self):
+        return self._params.sum_frac + self._params.max_len.bit_length() + 2
+
+    @property
+    def _ingest_latency(self):
+        return INGEST_LATENCY + (DEFERRED_LATENCY if self._deferred else 0)
 
     DRAIN_LATENCY = 10
 
@@ -141,10 +169,12 @@ class Softmax(wiring.Component):
         m = Module()
         frac = exponent_frac(p)
         beats = p.max_len // p.lanes
-        ring_depth = 1 << (beats + INGEST_LATENCY + self._recip_latency + 4 - 1).bit_length()
+        # A vector's beats stay in the ring until their re-read starts, latency - DRAIN_LATENCY
+        # cycles after its last beat; back-to-back vectors keep coming in meanwhile.
+        ring_depth = 1 << (beats + self.latency - self.DRAIN_LATENCY + 2 - 1).bit_length()
         exp_width = Value.cast(self._exponent(Signal(signed(p.in_width)))).shape().width
         int_width = exp_width - frac + 2           # integer part of an exponent, signed
-        sum_width = p.sum_frac + (p.max_len).bit_length() + 2
+        sum_width = self._sum_width
 
         # --- ring buffer ------------------------------------------------------------------------
         entry = data.StructLayout({"data": data.ArrayLayout(signed(p.in_width), p.lanes),
@@ -235,14 +265,40 @@ class Softmax(wiring.Component):
         a8_term = delay(_shift_right(a7_beat_sum, a7_beat_shift, sum_width), "a8_term")
         a8 = {n: delay(v, f"a8_{n}") for n, v in (
             *a7.items(), ("old_shift", a7_old_shift), ("keep", a7_keep))}
-        run_sum = Signal(sum_width)
-        vec_sum = (Mux(a8["keep"], _shift_right(run_sum, a8["old_shift"], sum_width), 0)
-                   + a8_term)[:sum_width]
-        with m.If(a8["valid"]):
-            m.d.sync += run_sum.eq(vec_sum)
-        r0_valid = delay(a8["valid"] & a8["last"], "r0_valid")
+        if self._deferred:
+            # floor(floor(a / 2**b) / 2**c) == floor(a / 2**(b + c)) and floor(a / 2**b) + t ==
+            # floor((a + t * 2**b) / 2**b): the sum is kept as acc / 2**pending, with the shifts
+            # added up in `pending` and each beat's term shifted left by it, so the loop carries a
+            # plain add (bit-exact with the model's shift-then-add). A8 carries `pending`, A9
+            # shifts the term, A10 carries acc; the division by 2**pending follows at the end.
+            growth = self._max_growth
+            pending = Signal(range(growth + 1), name="sum_pending")
+            next_pending = Mux(a8["keep"], pending + a8["old_shift"], 0)[:len(pending)]
+            with m.If(a8["valid"]):
+                m.d.sync += pending.eq(next_pending)
+            a9 = {n: delay(v, f"a9_{n}") for n, v in (
+                *a8.items(), ("term", a8_term), ("pending", next_pending))}
+            a10_addend = delay(a9["term"] << a9["pending"], "a10_addend")
+            a10 = {n: delay(v, f"a10_{n}") for n, v in a9.items()}
+            acc = Signal(sum_width + growth, name="sum_deferred")
+            next_acc = (Mux(a10["keep"], acc, 0) + a10_addend)[:len(acc)]
+            with m.If(a10["valid"]):
+                m.d.sync += acc.eq(next_acc)
+            r0a = {n: delay(v, f"r0a_{n}") for n, v in (
+                ("valid", a10["valid"] & a10["last"]), ("max", a10["max"]), ("any", a10["any"]),
+                ("len", a10["len"]), ("acc", next_acc), ("pending", a10["pending"]))}
+            vec_sum, last_beat = (r0a["acc"] >> r0a["pending"])[:sum_width], r0a
+        else:
+            run_sum = Signal(sum_width)
+            vec_sum = (Mux(a8["keep"], _shift_right(run_sum, a8["old_shift"], sum_width), 0)
+                       + a8_term)[:sum_width]
+            with m.If(a8["valid"]):
+                m.d.sync += run_sum.eq(vec_sum)
+            last_beat = {**a8, "valid": a8["valid"] & a8["last"]}
+        r0_valid = delay(last_beat["valid"], "r0_valid")
         r0_max, r0_sum, r0_any, r0_len = (delay(s, f"r0_{n}") for s, n in (
-            (a8["max"], "max"), (vec_sum, "sum"), (a8["any"], "any"), (a8["len"], "len")))
+            (last_beat["max"], "max"), (vec_sum, "sum"), (last_beat["any"], "any"),
+            (last_beat["len"], "len")))
 
         # --- reciprocal of the sum: 1/d = r * 2**-recip_frac * 2**-(lead - sum_frac) -----------
         lead = Signal(range(sum_width), name="recip_lead")
@@ -278,20 +334,22 @@ class Softmax(wiring.Component):
 
         vector = data.StructLayout({
             "max": signed(int_width), "recip": unsigned(p.recip_frac + 1),
-            "lead": range(sum_width), "any": 1, "len": range(beats + 1)})
+            "lead": range(sum_width), "any": 1, "last_beat": range(beats)})
         m.submodules.vectors = vectors = fifo.SyncFIFOBuffered(
-            width=vector.size, depth=ring_depth + INGEST_LATENCY + self._recip_latency + 2)
+            width=vector.size, depth=ring_depth + self._ingest_latency + self._recip_latency + 2)
         pushed = data.View(vector, vectors.w_data)
         m.d.comb += [vectors.w_en.eq(r3["valid"]), pushed.max.eq(r3["max"]),
                      pushed.recip.eq(r3["recip"]), pushed.lead.eq(r3["lead"]),
-                     pushed.any.eq(r3["any"]), pushed.len.eq(r3["len"])]
+                     pushed.any.eq(r3["any"]), pushed.last_beat.eq(r3["len"] - 1)]
 
         # --- drain: read back, recompute, normalise (stalls as a whole) ------------------------
         ce = Signal()
         m.d.comb += ce.eq(~self.o.valid | self.o.ready)
         has_vector, current, pop_vector = registered_head(m, vectors, vector, "vector")
         count = Signal(range(beats + 1))
-        final = count + 1 == current.len
+        # An equality with a stored index, not an increment and compare: this feeds the FIFO's
+        # read enable, the iCE40 critical path.
+        final = count == current.last_beat
         m.d.comb += [issue.eq(ce & has_vector), rd.addr.eq(rptr), rd.en.eq(ce),
                      pop_vector.eq(issue & final)]
         with m.If(issue):
