@@ -161,7 +161,7 @@ class DeformConv(wiring.Component):
         wmem = Memory(shape=self._wbeat, depth=G, init=[])
         m.submodules.wmem = wmem
         wmem_w = wmem.write_port()
-        load = Signal(range(G))
+        load = Signal(range(max(G, 2)))
 
         w_frames = Signal(16)      # frames the writer has still to take
         c_frames = Signal(16)      # frames the compute side has still to issue
@@ -200,9 +200,9 @@ class DeformConv(wiring.Component):
         lw = lbuf.write_port()
         # Rows written minus the centre row being computed (both counted over all frames).
         lead = Signal(range(R + 2))
-        w_cg = Signal(range(G))
-        w_x = Signal(range(WM))
-        w_y = Signal(range(p.h_max))
+        w_cg = Signal(range(max(G, 2)))
+        w_x = Signal(range(max(WM, 2)))
+        w_y = Signal(range(max(p.h_max, 2)))
         w_slot = Signal(range(R))
         row_done = Signal()
         m.d.comb += [
@@ -225,10 +225,10 @@ class DeformConv(wiring.Component):
         # -- compute: issue stage ----------------------------------------------------------------
         ce = Signal()
         m.d.comb += ce.eq(~self.o.valid | self.o.ready)
-        c_pass = Signal(range(P))
-        c_cg = Signal(range(G))
-        c_ox = Signal(range(p.w_max))
-        c_oy = Signal(range(p.h_max))
+        c_pass = Signal(range(max(P, 2)))   # no 0-bit signals: Verilator refuses [-1:0]
+        c_cg = Signal(range(max(G, 2)))
+        c_ox = Signal(range(max(p.w_max, 2)))
+        c_oy = Signal(range(max(p.h_max, 2)))
         c_x = Signal(range(p.w_max + 1))        # ox * stride
         c_y = Signal(range(p.h_max + 1))        # oy * stride, the centre row
         below = Signal(range(p.h_max + 1))      # height - 1 - centre row
