@@ -106,7 +106,10 @@ class DeformParams(BlockParams):
                 f"rows must be at least 2 * d_max + 2 = {least} for d_max {self.d_max}, not "
                 f"{self.rows!r}: taps reach d_max rows above and below the centre and one more "
                 f"row is written meanwhile (CoDeNet's 15 rows corrupt taps at d = 7)")
-        check_choice("weight_bits", self.weight_bits, (4, 8))
+        check_int("weight_bits", self.weight_bits, 4, 8)
+        if self.weight_bits not in (4, 8):
+            # check_choice's suggestion lookup works on names, not numbers.
+            raise ParamValueError(f"weight_bits must be one of 4, 8, not {self.weight_bits!r}")
         check_int("offset_bits", self.offset_bits, 2, 16)
         bilinear = self.offset_mode == "bilinear"
         if self.offset_frac is None and bilinear:

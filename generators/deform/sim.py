@@ -12,7 +12,19 @@ import numpy as np
 from .formats import LayerConfig, offset_beats, output_from_beats, pixel_beats, weight_beats
 from .model import deform_layer
 
-__all__ = ["Layer", "random_layer", "simulate"]
+__all__ = ["Layer", "SimResult", "random_layer", "random_offsets", "simulate"]
+
+
+@dataclasses.dataclass
+class SimResult:
+    """Outputs per layer (one array per complete frame), tlast of each frame's beats, the
+    cycle of every output and input transfer, and stream-rule violations of the output."""
+
+    outputs: list
+    lasts: list
+    out_cycles: list
+    in_cycles: list
+    violations: list
 
 
 @dataclasses.dataclass
@@ -70,8 +82,7 @@ def random_layer(params, rng, height, width, channels, stride=1, relu=False, fra
 
 
 def simulate(params, layers, seed=1, gaps=0.0, backpressure=0.0, max_cycles=None):
-    """Run ``layers`` through :class:`~.rtl.DeformConv`; return ``(outputs per layer (list of
-    arrays per frame), accept cycle of every output beat, cycle of every input beat)``."""
+    """Run ``layers`` through :class:`~.rtl.DeformConv`; return a :class:`SimResult`."""
     from amaranth.sim import Simulator
 
     from .rtl import DeformConv
@@ -90,7 +101,7 @@ def simulate(params, layers, seed=1, gaps=0.0, backpressure=0.0, max_cycles=None
             out_counts.append(layer.cfg.out_height * layer.cfg.out_width *
                               layer.cfg.groups(params))
     total = sum(out_counts)
-    got, out_cycles, in_cycles = [], [], []
+    got, out_cycles, in_cycles, violations = [], [], [], []
     cycle = [0]
 
     async def clock(ctx):
@@ -119,6 +130,7 @@ def simulate(params, layers, seed=1, gaps=0.0, backpressure=0.0, max_cycles=None
 
     async def consumer(ctx):
         local = random.Random(rng.random())
+        stalled = None
         while len(got) < total:
             ready = not (backpressure and local.random() < backpressure)
             ctx.set(dut.o.ready, ready)
@@ -126,6 +138,10 @@ def simulate(params, layers, seed=1, gaps=0.0, backpressure=0.0, max_cycles=None
             valid = ctx.get(dut.o.valid)
             word = ctx.get(dut.o.p.data.as_value())
             last = ctx.get(dut.o.p.last)
+            # Stream rules: a beat offered and not taken stays offered, unchanged.
+            if stalled is not None and (not valid or (word, last) != stalled):
+                violations.append((cycle[0], stalled, (valid, word, last)))
+            stalled = (word, last) if valid and not ready else None
             await ctx.tick()
             if valid and ready:
                 got.append((word, last))
@@ -153,4 +169,4 @@ def simulate(params, layers, seed=1, gaps=0.0, backpressure=0.0, max_cycles=None
             at += count
             n += 1
         outputs.append(frames)
-    return outputs, lasts, out_cycles, in_cycles
+    return SimResult(outputs, lasts, out_cycles, in_cycles, violations)
