@@ -15,6 +15,7 @@ import re
 import tomllib
 from pathlib import Path
 
+from .deform.params import DeformParams
 from .gelu.params import GeluParams
 from .softmax.params import SoftmaxParams
 from .params import BlockParams, ParamError, ParamValueError, did_you_mean
@@ -50,6 +51,11 @@ FAMILIES = {f.name: f for f in (
            "end of a vector: its length (1..max_len elements) is set at run time by tlast",
            "single-pass softmax: online base-2 maximum and sum, table exp2 and reciprocal",
            "cycles from a vector's last input transfer to its first output valid"),
+    Family("deform", DeformParams, "generators.deform.rtl:DeformConv",
+           "last beat of a frame (output); inputs' tlast is not used",
+           "depthwise deformable 3x3 convolution: line buffer, square/rounded/bilinear offsets",
+           "cycles from the input transfer completing the rows the first output row needs to "
+           "the first output valid"),
 )}
 
 _NAME = re.compile(r"[a-z][a-z0-9_]{0,62}\Z")
@@ -102,6 +108,19 @@ DEFAULT_CATALOG = (
     Entry("softmax_int8_ibert", SoftmaxParams(method="ibert", lanes=4, max_len=256)),
     # One lane: the size that fits an iCE40 UP5K's 8 DSPs (MoE gates, short rows).
     Entry("softmax_int8_base2_l1", SoftmaxParams(method="base2", lanes=1, max_len=256)),
+    # CoDeNet's depthwise engine shape (INT8 x INT4, PE channels x 9 taps, one dilation per
+    # pixel) at 8 channels a cycle, feature maps up to 32x32x32, dilations up to 4.
+    Entry("deform_dw_square", DeformParams(
+        offset_mode="square", pe=8, c_max=32, h_max=32, w_max=32, d_max=4, weight_bits=4)),
+    Entry("deform_dw_rounded", DeformParams(
+        offset_mode="rounded", pe=8, c_max=32, h_max=32, w_max=32, d_max=4, weight_bits=4)),
+    # torchvision's fractional offsets with the DCNv2 mask (4 fraction bits), 4 channels a cycle.
+    Entry("deform_dw_bilinear", DeformParams(
+        offset_mode="bilinear", pe=4, c_max=32, h_max=32, w_max=32, d_max=4, weight_bits=4,
+        offset_frac=4, mask=True)),
+    # Small enough for the iCE40 UP5K's block RAM.
+    Entry("deform_dw_square_small", DeformParams(
+        offset_mode="square", pe=2, c_max=8, h_max=16, w_max=16, d_max=2, weight_bits=4)),
 )
 
 

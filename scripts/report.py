@@ -175,9 +175,36 @@ def _softmax_figures(params):
     return {"accuracy": softmax_accuracy(params), "throughput": softmax_throughput(params)}
 
 
+def _deform_figures(params):
+    from scripts.deform_figures import deform_figures
+
+    return deform_figures(params)
+
+
+def _deform_markdown(rows):
+    header = ["block", "offsets", "pe", "max H×W×C", "d_max", "rows", "weights", "latency",
+              "cycles/beat", "peak MACs/cycle (pe·9 / cycles per beat)", "model vs reference max diff",
+              "bilinear float-offset error / bound"]
+    header += _synth_header()
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for row in rows:
+        p, model = row["params"], row["figures"]["model"]
+        ratio = model.get("float_offset_error_over_bound")
+        cells = [row["name"], p["offset_mode"] + (" + mask" if p.get("mask") else ""),
+                 str(p["pe"]), f"{p['h_max']}×{p['w_max']}×{p['c_max']}", str(p["d_max"]),
+                 str(p["rows"]), f"INT{p['weight_bits']}", str(row["latency_cycles"]),
+                 str(row["initiation_interval"]),
+                 f"{row['figures']['peak_macs_per_cycle']:g}",
+                 f"{model['max_diff_vs_reference']:g}",
+                 "—" if ratio is None else f"{ratio:.3f}"]
+        lines.append("| " + " | ".join(cells + _synth_cells(row)) + " |")
+    return "\n".join(lines) + "\n"
+
+
 FAMILY_REPORTS = {
     "gelu": (lambda params: {"accuracy": gelu_accuracy(params)}, _gelu_markdown),
     "softmax": (_softmax_figures, _softmax_markdown),
+    "deform": (lambda params: {"figures": _deform_figures(params)}, _deform_markdown),
 }
 
 

@@ -121,11 +121,11 @@ BAD_CONFIGS = {
     "unknown family": ("""
         [g]
         family = "gelus"
-    """, "error: [g] family must be one of 'gelu', 'softmax', not 'gelus'; did you mean 'gelu'?"),
+    """, "error: [g] family must be one of 'gelu', 'softmax', 'deform', not 'gelus'; did you mean 'gelu'?"),
     "missing family": ("""
         [g]
         lanes = 2
-    """, "error: [g] needs a family key (families: gelu, softmax)"),
+    """, "error: [g] needs a family key (families: gelu, softmax, deform)"),
     "out of range": ("""
         [g]
         family = "gelu"

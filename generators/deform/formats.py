@@ -1,0 +1,156 @@
+"""Stream formats of the deformable-convolution engine: field lists, the run-time header, and
+packing of NumPy arrays into beats (lane 0 in the low bits), shared by RTL, tests and users.
+
+Streams (AXI4-Stream names of the emitted top):
+
+* ``s_axis_w`` (member ``w``): one frame per layer configuration. Beat 0 is the header
+  (:data:`HEADER_FIELDS`, low bits first); then ``channels / pe`` beats, each ``pe`` lanes of
+  :func:`weight_lane_fields` (nine weights, tap ``k = 3i + j`` row-major, then scale, bias).
+* ``s_axis`` (member ``i``): the feature map, NHWC raster order, ``pe`` channels per beat.
+* ``s_axis_off`` (member ``off``): one beat per output pixel, raster order: the dilation
+  (square), or (dy, dx) per tap (rounded, bilinear: lane 2k is dy, 2k+1 dx); the bilinear
+  modulation mask, one unsigned code per tap, is ``tuser``.
+* ``m_axis`` (member ``o``): the output, NHWC raster order, ``pe`` channels per beat, ``tlast`` on
+  a frame's last beat.
+
+Nothing here imports Amaranth.
+"""
+
+import dataclasses
+
+import numpy as np
+
+from ..params import ParamValueError, check_int
+from .params import ACT_BITS, DeformParams
+
+__all__ = ["HEADER_FIELDS", "LayerConfig", "weight_lane_fields", "offset_lanes",
+           "header_word", "weight_beats", "pixel_beats", "offset_beats", "output_from_beats",
+           "out_size"]
+
+#: (name, bits) of the header, from bit 0 up.
+HEADER_FIELDS = (("height", 16), ("width", 16), ("channels", 16), ("frames", 16),
+                 ("stride2", 1), ("relu", 1))
+
+
+def out_size(n, stride):
+    """Output rows or columns of a 3x3 window, padding 1: ``(n + 2 - 3) // stride + 1``."""
+    return (n - 1) // stride + 1
+
+
+@dataclasses.dataclass(frozen=True)
+class LayerConfig:
+    """What the header chooses at run time for the next ``frames`` feature maps."""
+
+    height: int
+    width: int
+    channels: int
+    stride: int = 1
+    relu: bool = False
+    frames: int = 1
+
+    def check(self, params: DeformParams):
+        """Refuse a configuration the engine ``params`` cannot run (the hardware cannot say)."""
+        check_int("height", self.height, 1, params.h_max)
+        check_int("width", self.width, 1, params.w_max)
+        check_int("channels", self.channels, params.pe, params.c_max)
+        if self.channels % params.pe:
+            raise ParamValueError(f"channels must be a multiple of pe ({params.pe}), "
+                                  f"not {self.channels!r}")
+        if self.stride not in (1, 2):
+            raise ParamValueError(f"stride must be one of 1, 2, not {self.stride!r}")
+        check_int("frames", self.frames, 0, (1 << 16) - 1)
+        return self
+
+    @property
+    def out_height(self):
+        return out_size(self.height, self.stride)
+
+    @property
+    def out_width(self):
+        return out_size(self.width, self.stride)
+
+    def groups(self, params):
+        return self.channels // params.pe
+
+
+def weight_lane_fields(params: DeformParams):
+    """(name, bits, signed) of one channel's lane in a weight beat, from bit 0 up."""
+    return ([(f"w{k}", params.weight_bits, True) for k in range(9)]
+            + [("scale", params.scale_bits, True), ("bias", params.bias_bits, True)])
+
+
+def offset_lanes(params: DeformParams):
+    """(lanes, bits, signed) of the offset beat's data."""
+    if params.offset_mode == "square":
+        return 1, params.offset_bits, False
+    return 18, params.offset_bits, True
+
+
+def _pack(values, bits):
+    word = 0
+    for k, v in enumerate(values):
+        word |= (int(v) & ((1 << bits) - 1)) << (k * bits)
+    return word
+
+
+def _unpack(word, bits, count, signed=True):
+    out = []
+    for k in range(count):
+        v = (word >> (k * bits)) & ((1 << bits) - 1)
+        out.append(v - (1 << bits) if signed and v >> (bits - 1) else v)
+    return out
+
+
+def header_word(cfg: LayerConfig):
+    values = {"height": cfg.height, "width": cfg.width, "channels": cfg.channels,
+              "frames": cfg.frames, "stride2": int(cfg.stride == 2), "relu": int(cfg.relu)}
+    word, at = 0, 0
+    for name, bits in HEADER_FIELDS:
+        word |= values[name] << at
+        at += bits
+    return word
+
+
+def weight_beats(params, cfg, weights, scale, bias):
+    """Header then ``channels / pe`` beats (ints) of ``weights`` [C, 3, 3], ``scale``, ``bias``."""
+    cfg.check(params)
+    weights = np.asarray(weights).reshape(cfg.channels, 9)
+    lane_bits = params.lane_bits
+    beats = [header_word(cfg)]
+    for g in range(cfg.groups(params)):
+        word = 0
+        for lane in range(params.pe):
+            c = g * params.pe + lane
+            values = [*weights[c], scale[c], bias[c]]
+            lane_word, at = 0, 0
+            for (_name, bits, _signed), v in zip(weight_lane_fields(params), values):
+                lane_word |= (int(v) & ((1 << bits) - 1)) << at
+                at += bits
+            word |= lane_word << (lane * lane_bits)
+        beats.append(word)
+    return beats
+
+
+def pixel_beats(params, x):
+    """Beats of a feature map ``x`` [H, W, C] (signed INT8), NHWC raster, ``pe`` per beat."""
+    h, w, c = x.shape
+    flat = np.asarray(x).reshape(h * w * c // params.pe, params.pe)
+    return [_pack(row, ACT_BITS) for row in flat]
+
+
+def output_from_beats(params, cfg, beats):
+    """Output beats back to an array [out_height, out_width, channels]."""
+    values = [v for beat in beats for v in _unpack(beat, ACT_BITS, params.pe)]
+    return np.array(values, dtype=np.int64).reshape(cfg.out_height, cfg.out_width, cfg.channels)
+
+
+def offset_beats(params, offsets, mask=None):
+    """``(tdata, tuser)`` per output pixel of ``offsets`` ([Ho, Wo] dilations, or
+    [Ho, Wo, 9, 2] (dy, dx) codes) and the bilinear ``mask`` [Ho, Wo, 9] (else tuser 0)."""
+    lanes, bits, _signed = offset_lanes(params)
+    offsets = np.asarray(offsets)
+    ho, wo = offsets.shape[:2]
+    flat = offsets.reshape(ho * wo, lanes)
+    masks = (np.asarray(mask).reshape(ho * wo, 9) if params.mask else None)
+    return [(_pack(flat[n], bits), _pack(masks[n], params.mask_bits) if params.mask else 0)
+            for n in range(ho * wo)]

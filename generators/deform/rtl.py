@@ -1,0 +1,407 @@
+"""The deformable 3x3 convolution engine (depthwise): line buffer, offset sampling, MAC array,
+requantisation; bit-exact with :func:`.model.deform_layer`.
+
+Ref: Huang, Dong et al., CoDeNet (arXiv 2006.08357, FPGA'21), §4 (line buffer, window generator,
+depthwise engine of PE x 9 MACs, quantisation unit); torchvision ``deform_conv2d``.
+
+Structure:
+
+* control: the weight stream's header chooses height, width, channels, stride, ReLU and how many
+  frames follow; the weights, scales and biases of the channel groups go into a small RAM.
+* writer: feature-map beats go into a line buffer of ``rows`` rows (row ``n`` of the stream into
+  slot ``n mod rows``), one beat a cycle, as long as the row it overwrites is no longer needed.
+* compute: for each output pixel, channel group (and, bilinear, corner) one beat is issued as soon
+  as every row its taps can reach has been written: nine read ports (one block-RAM copy each)
+  fetch the nine taps, ``pe * 9`` multipliers and nine-input adders form the sums, and the
+  quantisation unit scales, rounds, adds the bias, applies ReLU and saturates.
+
+The pipeline behind the issue stage advances as a whole when the output register is empty or
+taken, so the engine holds its output under backpressure and every stream may stall anywhere.
+"""
+
+from amaranth.hdl import Const, Module, Mux, Signal, signed, unsigned
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from ..fixedpoint import Fixed
+from ..hw import saturate
+from .formats import HEADER_FIELDS, offset_lanes, weight_lane_fields
+from .model import TEMPLATE
+from .params import ACT_BITS, DeformParams
+
+__all__ = ["DeformConv", "PIPELINE_STAGES"]
+
+#: Registers from the issue of a beat to its output register: tap positions, memory read,
+#: products, sums (accumulator), requantisation multiply, output.
+PIPELINE_STAGES = 6
+
+
+def _bits(n):
+    return max(int(n).bit_length(), 1)
+
+
+class DeformConv(wiring.Component):
+    """Depthwise deformable 3x3 convolution, padding 1, stride 1 or 2, sizes set at run time.
+
+    Parameters
+    ----------
+    params : DeformParams
+
+    Members
+    -------
+    w : In(stream.Signature(...))
+        Header beat, then ``channels / pe`` beats of weights and requantisation constants
+        (:mod:`.formats`). Accepted only between configurations, after the previous one's
+        ``frames`` feature maps have left the pipeline; ``last`` is not checked.
+    i : In(stream.Signature(...))
+        Feature map, NHWC raster order, ``pe`` signed INT8 channels per beat; ``last`` ignored.
+    off : In(stream.Signature(...))
+        One beat per output pixel, raster order, taken with the pixel's first channel group.
+    o : Out(stream.Signature(...))
+        Output, NHWC raster order, ``pe`` INT8 channels per beat, ``last`` on a frame's last beat.
+
+    One output beat per :attr:`initiation_interval` cycles once the rows a pixel's taps can
+    reach (``d_max`` below its centre row) are in the line buffer; the input side runs ahead
+    by up to ``rows - d_max`` rows. :attr:`latency` counts from the input transfer that completes
+    those rows to the first output.
+    """
+
+    def __init__(self, params: DeformParams):
+        if not isinstance(params, DeformParams):
+            raise TypeError(f"params must be a DeformParams, not {params!r}")
+        self._params = p = params
+        act = data.ArrayLayout(signed(ACT_BITS), p.pe)
+        lanes, bits, is_signed = offset_lanes(p)
+        off_fields = {"data": data.ArrayLayout(signed(bits) if is_signed else unsigned(bits),
+                                               lanes)}
+        if p.mask:
+            off_fields["user"] = data.ArrayLayout(unsigned(p.mask_bits), 9)
+        off_fields["last"] = 1
+        lane = data.StructLayout({name: signed(width) if sgn else unsigned(width)
+                                  for name, width, sgn in weight_lane_fields(p)})
+        self._wbeat = data.ArrayLayout(lane, p.pe)
+        super().__init__({
+            "w": In(stream.Signature(data.StructLayout({"data": self._wbeat, "last": 1}))),
+            "i": In(stream.Signature(data.StructLayout({"data": act, "last": 1}))),
+            "off": In(stream.Signature(data.StructLayout(off_fields))),
+            "o": Out(stream.Signature(data.StructLayout({"data": act, "last": 1}))),
+        })
+
+    @property
+    def params(self):
+        return self._params
+
+    @property
+    def latency(self):
+        """Cycles from the input transfer completing the rows the first output row needs to
+        the first output valid (offsets available, output ready)."""
+        return PIPELINE_STAGES + 1
+
+    latency_meaning = ("cycles from the input transfer that completes row min(d_max, height-1) "
+                       "of a frame (the last row its first output row can reach) to the frame's "
+                       "first output valid, with offsets available and tready high")
+
+    @property
+    def initiation_interval(self):
+        """Cycles per output beat: 1, or 4 for bilinear (one corner a cycle)."""
+        return self._params.passes
+
+    @property
+    def stream_info(self):
+        p = self._params
+        act = Fixed(ACT_BITS, 0)
+        lanes, bits, is_signed = offset_lanes(p)
+        off = {"lanes": lanes, "element": Fixed(bits, p.offset_frac or 0, signed=is_signed),
+               "tlast": "not used (one beat per output pixel, raster order)",
+               "meaning": ("dilation d of the output pixel, clamped to 0..d_max"
+                           if p.offset_mode == "square" else
+                           "per tap k = 3i+j: lane 2k dy, lane 2k+1 dx, clamped to "
+                           "±(d_max-1)")}
+        if p.mask:
+            off["tuser"] = (f"9 unsigned {p.mask_bits}-bit mask codes (value code / "
+                            f"2**{p.mask_bits - 1}), tap k in bits {p.mask_bits}k and up")
+        header = ", ".join(f"{name} ({width} bits)" for name, width in HEADER_FIELDS)
+        lane = ", ".join(f"{name} ({width})" for name, width, _ in weight_lane_fields(p))
+        return {
+            "i": {"lanes": p.pe, "element": act,
+                  "tlast": "not used (sizes come from the header)",
+                  "meaning": "feature map, NHWC raster order, pe channels per beat"},
+            "off": off,
+            "w": {"lanes": p.pe, "element": {"fields": lane, "bits": p.lane_bits},
+                  "tlast": "not used (beats counted from the header)",
+                  "meaning": f"beat 0: header, from bit 0: {header}; then channels/pe beats "
+                             f"of per-channel weights (tap k = 3i+j), scale, bias"},
+            "o": {"lanes": p.pe, "element": act, "tlast": "last beat of a frame",
+                  "meaning": "output, NHWC raster order, pe channels per beat"},
+        }
+
+    def elaborate(self, platform):
+        p = self._params
+        m = Module()
+        R, D, G, WM, PE, P = p.rows, p.d_max, p.groups_max, p.w_max, p.pe, p.passes
+        bilinear = p.offset_mode == "bilinear"
+
+        # -- configuration -------------------------------------------------------------------
+        height = Signal(range(p.h_max + 1))
+        width = Signal(range(p.w_max + 1))
+        groups = Signal(range(G + 1))
+        stride2 = Signal()
+        relu = Signal()
+        frames = Signal(16)
+        fields, at = {}, 0
+        header = self.w.p.data.as_value()
+        for name, bits in HEADER_FIELDS:
+            fields[name] = header[at:at + bits]
+            at += bits
+        out_h = Mux(stride2, ((height - 1) >> 1) + 1, height)
+        out_w = Mux(stride2, ((width - 1) >> 1) + 1, width)
+        step = Mux(stride2, 2, 1)
+
+        wmem = Memory(shape=self._wbeat, depth=G, init=[])
+        m.submodules.wmem = wmem
+        wmem_w = wmem.write_port()
+        load = Signal(range(max(G, 2)))
+
+        w_frames = Signal(16)      # frames the writer has still to take
+        c_frames = Signal(16)      # frames the compute side has still to issue
+        pipe_busy = Signal()
+
+        with m.FSM():
+            with m.State("HEADER"):
+                m.d.comb += self.w.ready.eq(1)
+                with m.If(self.w.valid):
+                    shift = PE.bit_length() - 1
+                    m.d.sync += [height.eq(fields["height"]), width.eq(fields["width"]),
+                                 groups.eq(fields["channels"] >> shift),
+                                 frames.eq(fields["frames"]), stride2.eq(fields["stride2"]),
+                                 relu.eq(fields["relu"]), load.eq(0)]
+                    m.next = "WEIGHTS"
+            with m.State("WEIGHTS"):
+                m.d.comb += [self.w.ready.eq(1), wmem_w.addr.eq(load),
+                             wmem_w.data.eq(self.w.p.data), wmem_w.en.eq(self.w.valid)]
+                with m.If(self.w.valid):
+                    m.d.sync += load.eq(load + 1)
+                    with m.If(load == groups - 1):
+                        m.d.sync += [w_frames.eq(frames), c_frames.eq(frames)]
+                        m.next = "RUN"
+            with m.State("RUN"):
+                with m.If(c_frames == 0):
+                    m.next = "DRAIN"
+            with m.State("DRAIN"):
+                with m.If(~pipe_busy):
+                    m.next = "HEADER"
+        running = Signal()
+        m.d.comb += running.eq(c_frames != 0)   # c_frames is 0 outside RUN
+
+        # -- line buffer and writer ------------------------------------------------------------
+        lbuf = Memory(shape=data.ArrayLayout(signed(ACT_BITS), PE), depth=R * WM * G, init=[])
+        m.submodules.lbuf = lbuf
+        lw = lbuf.write_port()
+        # Rows written minus the centre row being computed (both counted over all frames).
+        lead = Signal(range(R + 2))
+        w_cg = Signal(range(max(G, 2)))
+        w_x = Signal(range(max(WM, 2)))
+        w_y = Signal(range(max(p.h_max, 2)))
+        w_slot = Signal(range(R))
+        row_done = Signal()
+        m.d.comb += [
+            self.i.ready.eq((w_frames != 0) & (lead <= R - 1 - D)),
+            lw.addr.eq(w_slot * (WM * G) + w_x * G + w_cg),
+            lw.data.eq(self.i.p.data),
+            lw.en.eq(self.i.valid & self.i.ready),
+        ]
+        with m.If(self.i.valid & self.i.ready):
+            m.d.sync += w_cg.eq(w_cg + 1)
+            with m.If(w_cg == groups - 1):
+                m.d.sync += [w_cg.eq(0), w_x.eq(w_x + 1)]
+                with m.If(w_x == width - 1):
+                    m.d.comb += row_done.eq(1)
+                    m.d.sync += [w_x.eq(0), w_y.eq(w_y + 1),
+                                 w_slot.eq(Mux(w_slot == R - 1, 0, w_slot + 1))]
+                    with m.If(w_y == height - 1):
+                        m.d.sync += [w_y.eq(0), w_frames.eq(w_frames - 1)]
+
+        # -- compute: issue stage ----------------------------------------------------------------
+        ce = Signal()
+        m.d.comb += ce.eq(~self.o.valid | self.o.ready)
+        c_pass = Signal(range(max(P, 2)))   # no 0-bit signals: Verilator refuses [-1:0]
+        c_cg = Signal(range(max(G, 2)))
+        c_ox = Signal(range(max(p.w_max, 2)))
+        c_oy = Signal(range(max(p.h_max, 2)))
+        c_x = Signal(range(p.w_max + 1))        # ox * stride
+        c_y = Signal(range(p.h_max + 1))        # oy * stride, the centre row
+        below = Signal(range(p.h_max + 1))      # height - 1 - centre row
+        c_slot = Signal(range(R))
+        first = Signal()
+        need = Signal(range(D + 2))
+        go = Signal()
+        issue = Signal()
+        m.d.comb += [
+            first.eq((c_cg == 0) & (c_pass == 0)),
+            need.eq(Mux(below < D, below + 1, D + 1)),
+            go.eq(running & (lead >= need) & (~first | self.off.valid)),
+            issue.eq(go & ce),
+            self.off.ready.eq(issue & first),
+        ]
+        off_layout = self.off.p.shape()
+        held = Signal(off_layout)
+        cur = Signal(off_layout)
+        with m.If(first):
+            m.d.comb += cur.eq(self.off.p)
+        with m.Else():
+            m.d.comb += cur.eq(held)
+        with m.If(self.off.valid & self.off.ready):
+            m.d.sync += held.eq(self.off.p)
+
+        frame_last = Signal()
+        row_step = Signal(range(3))
+        end_pixel = (c_cg == groups - 1) & (c_pass == P - 1)
+        end_row = end_pixel & (c_ox == out_w - 1)
+        end_frame = end_row & (c_oy == out_h - 1)
+        m.d.comb += frame_last.eq(end_frame)
+        with m.If(issue):
+            m.d.sync += c_pass.eq(c_pass + 1)
+            with m.If(c_pass == P - 1):
+                m.d.sync += [c_pass.eq(0), c_cg.eq(c_cg + 1)]
+                with m.If(c_cg == groups - 1):
+                    m.d.sync += [c_cg.eq(0), c_ox.eq(c_ox + 1), c_x.eq(c_x + step)]
+                    with m.If(c_ox == out_w - 1):
+                        m.d.sync += [c_ox.eq(0), c_x.eq(0)]
+                        with m.If(c_oy == out_h - 1):
+                            # Next frame: its row 0 follows this frame's last row.
+                            m.d.comb += row_step.eq(height - c_y)
+                            m.d.sync += [c_oy.eq(0), c_y.eq(0), below.eq(height - 1),
+                                         c_frames.eq(c_frames - 1)]
+                        with m.Else():
+                            m.d.comb += row_step.eq(step)
+                            m.d.sync += [c_oy.eq(c_oy + 1), c_y.eq(c_y + step),
+                                         below.eq(below - step)]
+        with m.If(row_step != 0):
+            nxt = c_slot + row_step
+            m.d.sync += c_slot.eq(Mux(nxt >= R, nxt - R, nxt))
+        m.d.sync += lead.eq(lead + row_done - row_step)
+        # A new configuration starts with the centre at its first row.
+        with m.If(self.w.valid & self.w.ready & (load == groups - 1)):
+            m.d.sync += below.eq(height - 1)
+
+        # Tap offsets from the centre (rows, columns) for this beat, clamped as the model does.
+        reach = _bits(D + 2) + 1
+        dys = [Signal(signed(reach), name=f"dy{k}") for k in range(9)]
+        dxs = [Signal(signed(reach), name=f"dx{k}") for k in range(9)]
+        frac = p.offset_frac or 0
+        wys = [Signal(range((1 << frac) + 1), name=f"wy{k}") for k in range(9)]
+        wxs = [Signal(range((1 << frac) + 1), name=f"wx{k}") for k in range(9)]
+        limit = p.offset_limit
+        if p.offset_mode == "square":
+            raw = cur.data[0]
+            dil = Signal(range(limit + 1))
+            m.d.comb += dil.eq(Mux(raw > limit, limit, raw))
+            for k, (ty, tx) in enumerate(TEMPLATE):
+                m.d.comb += [dys[k].eq(int(ty) * dil), dxs[k].eq(int(tx) * dil)]
+        else:
+            def clamp(v):
+                return Mux(v > limit, limit, Mux(v < -limit, -limit, v))
+            for k, (ty, tx) in enumerate(TEMPLATE):
+                oy_, ox_ = clamp(cur.data[2 * k]), clamp(cur.data[2 * k + 1])
+                if not bilinear:
+                    m.d.comb += [dys[k].eq(int(ty) + oy_), dxs[k].eq(int(tx) + ox_)]
+                    continue
+                ty_f = Signal(signed(reach + frac + 1), name=f"tyf{k}")
+                tx_f = Signal(signed(reach + frac + 1), name=f"txf{k}")
+                m.d.comb += [ty_f.eq((int(ty) << frac) + oy_), tx_f.eq((int(tx) << frac) + ox_)]
+                ly, lx = ty_f[:frac], tx_f[:frac]
+                cy_, cx_ = c_pass[1], c_pass[0]   # corner (y0 or y1, x0 or x1) of this pass
+                m.d.comb += [dys[k].eq((ty_f >> frac) + cy_), dxs[k].eq((tx_f >> frac) + cx_),
+                             wys[k].eq(Mux(cy_, ly, (1 << frac) - ly)),
+                             wxs[k].eq(Mux(cx_, lx, (1 << frac) - lx))]
+
+        # -- S1: positions, validity, addresses -----------------------------------------------
+        def stage(name, value):
+            reg = Signal.like(value, name=name) if isinstance(value, Signal) else \
+                Signal(value.shape(), name=name)
+            with m.If(ce):
+                m.d.sync += reg.eq(value)
+            return reg
+
+        v1 = stage("v1", issue)
+        last1 = stage("last1", frame_last)
+        pass1 = stage("pass1", c_pass)
+        cg1 = stage("cg1", c_cg)
+        cy1, cx1, slot1 = stage("cy1", c_y), stage("cx1", c_x), stage("slot1", c_slot)
+        dy1 = [stage(f"dy{k}_s1", dys[k]) for k in range(9)]
+        dx1 = [stage(f"dx{k}_s1", dxs[k]) for k in range(9)]
+        if bilinear:
+            wy1 = [stage(f"wy{k}_s1", wys[k]) for k in range(9)]
+            wx1 = [stage(f"wx{k}_s1", wxs[k]) for k in range(9)]
+            mask1 = [stage(f"m{k}_s1", cur.user[k]) for k in range(9)] if p.mask else None
+
+        reads = []
+        ok2, coef2 = [], []
+        for k in range(9):
+            y = Signal(signed(_bits(p.h_max) + reach + 1), name=f"y{k}")
+            x = Signal(signed(_bits(p.w_max) + reach + 1), name=f"x{k}")
+            ok = Signal(name=f"ok{k}")
+            slot = Signal(signed(_bits(2 * R) + 2), name=f"slot{k}")
+            wrapped = Signal(range(R), name=f"wslot{k}")
+            m.d.comb += [
+                y.eq(cy1 + dy1[k]), x.eq(cx1 + dx1[k]),
+                ok.eq((y >= 0) & (y < height) & (x >= 0) & (x < width)),
+                slot.eq(slot1 + dy1[k]),
+                wrapped.eq(Mux(slot < 0, slot + R, Mux(slot >= R, slot - R, slot))),
+            ]
+            port = lbuf.read_port()
+            m.d.comb += [port.en.eq(ce),
+                         port.addr.eq(Mux(ok, wrapped * (WM * G) + x[:_bits(WM)] * G + cg1, 0))]
+            reads.append(port)
+            ok2.append(stage(f"ok{k}_s2", ok))
+            if bilinear:
+                coef = wy1[k] * wx1[k] * (mask1[k] if p.mask else 1)
+                coef2.append(stage(f"coef{k}_s2", coef))
+        wread = wmem.read_port()
+        m.d.comb += [wread.addr.eq(cg1), wread.en.eq(ce)]
+        v2, last2, pass2 = stage("v2", v1), stage("last2", last1), stage("pass2", pass1)
+
+        # -- S2 -> S3: products -----------------------------------------------------------------
+        prods = []
+        for lane in range(PE):
+            row = []
+            for k in range(9):
+                sample = Mux(ok2[k], reads[k].data[lane], 0)
+                if bilinear:
+                    sample = sample * coef2[k]
+                row.append(stage(f"prod{lane}_{k}", sample * wread.data[lane][f"w{k}"]))
+            prods.append(row)
+        scale3 = [stage(f"scale{lane}_s3", wread.data[lane].scale) for lane in range(PE)]
+        bias3 = [stage(f"bias{lane}_s3", wread.data[lane].bias) for lane in range(PE)]
+        v3, last3, pass3 = stage("v3", v2), stage("last3", last2), stage("pass3", pass2)
+
+        # -- S3 -> S4: nine-tap sums, accumulated over bilinear corners -------------------------
+        accs = [Signal(signed(p.acc_bits), name=f"acc{lane}") for lane in range(PE)]
+        for lane in range(PE):
+            total = sum(prods[lane][1:], prods[lane][0])
+            with m.If(ce & v3):
+                m.d.sync += accs[lane].eq(Mux(pass3 == 0, total, accs[lane] + total))
+        scale4 = [stage(f"scale{lane}_s4", scale3[lane]) for lane in range(PE)]
+        bias4 = [stage(f"bias{lane}_s4", bias3[lane]) for lane in range(PE)]
+        v4 = stage("v4", v3 & (pass3 == P - 1))
+        last4 = stage("last4", last3)
+
+        # -- S4 -> S5: scale --------------------------------------------------------------------
+        scaled = [stage(f"scaled{lane}", accs[lane] * scale4[lane]) for lane in range(PE)]
+        bias5 = [stage(f"bias{lane}_s5", bias4[lane]) for lane in range(PE)]
+        v5, last5 = stage("v5", v4), stage("last5", last4)
+
+        # -- S5 -> output: round, bias, ReLU, saturate ------------------------------------------
+        for lane in range(PE):
+            q = scaled[lane]
+            if p.shift:
+                q = (q + (1 << (p.shift - 1))) >> p.shift
+            q = q + bias5[lane]
+            q = Mux(relu & (q < 0), 0, q)
+            with m.If(ce):
+                m.d.sync += self.o.p.data[lane].eq(saturate(q, Fixed(ACT_BITS, 0)))
+        with m.If(ce):
+            m.d.sync += [self.o.valid.eq(v5), self.o.p.last.eq(last5)]
+        m.d.comb += pipe_busy.eq(v1 | v2 | v3 | v4 | v5)
+        return m

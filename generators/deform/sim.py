@@ -1,0 +1,172 @@
+"""Drive the engine in Amaranth's simulator: layers of frames on the three input streams with
+random gaps, random output backpressure; returns outputs and per-beat cycle counts.
+
+Used by the tier-1 tests and by the throughput figures (``scripts/deform_figures.py``).
+"""
+
+import dataclasses
+import random
+
+import numpy as np
+
+from .formats import LayerConfig, offset_beats, output_from_beats, pixel_beats, weight_beats
+from .model import deform_layer
+
+__all__ = ["Layer", "SimResult", "random_layer", "random_offsets", "simulate"]
+
+
+@dataclasses.dataclass
+class SimResult:
+    """Outputs per layer (one array per complete frame), tlast of each frame's beats, the
+    cycle of every output and input transfer, and stream-rule violations of the output."""
+
+    outputs: list
+    lasts: list
+    out_cycles: list
+    in_cycles: list
+    violations: list
+
+
+@dataclasses.dataclass
+class Layer:
+    """A configuration and the frames run with it: ``frames`` is a list of
+    ``(x [H, W, C], offsets, mask or None)``."""
+
+    cfg: LayerConfig
+    weights: np.ndarray
+    scale: np.ndarray
+    bias: np.ndarray
+    frames: list
+
+    def expected(self, params):
+        return [deform_layer(params, self.cfg, x, off, self.weights, self.scale, self.bias, mk)
+                for x, off, mk in self.frames]
+
+
+def random_offsets(params, cfg, rng, spread=None):
+    """Offsets (and mask) for ``cfg``: dilations 0..d_max+2 (beyond the bound: clamped), or
+    (dy, dx) codes over the bound and past it."""
+    shape = (cfg.out_height, cfg.out_width)
+    limit = params.offset_limit
+    if params.offset_mode == "square":
+        top = min(limit + 2, (1 << params.offset_bits) - 1)
+        off = rng.integers(0, top + 1, shape)
+    else:
+        spread = spread or limit + 2 * (1 << (params.offset_frac or 0))
+        lo = max(-spread, -(1 << (params.offset_bits - 1)))
+        hi = min(spread, (1 << (params.offset_bits - 1)) - 1)
+        off = rng.integers(lo, hi + 1, shape + (9, 2))
+    mask = rng.integers(0, 1 << params.mask_bits, shape + (9,)) if params.mask else None
+    return off, mask
+
+
+def random_layer(params, rng, height, width, channels, stride=1, relu=False, frames=1,
+                 scale=None):
+    cfg = LayerConfig(height, width, channels, stride, relu, frames).check(params)
+    wmax = 1 << (params.weight_bits - 1)
+    weights = rng.integers(-wmax, wmax, (channels, 3, 3))
+    if scale is None:
+        # Aim the requantised output at the INT8 range, some saturating.
+        spread = 128 * wmax * 3 * (1 << params.coef_frac)
+        scale = max(1, int((1 << params.shift) * 200 / spread))
+    smax = (1 << (params.scale_bits - 1)) - 1
+    scales = np.clip(rng.integers(scale // 2, scale * 2 + 2, channels), -smax - 1, smax)
+    bmax = 1 << (params.bias_bits - 1)
+    bias = rng.integers(max(-bmax, -40), min(bmax, 40), channels)
+    data = []
+    for _ in range(frames):
+        x = rng.integers(-128, 128, (height, width, channels))
+        off, mask = random_offsets(params, cfg, rng)
+        data.append((x, off, mask))
+    return Layer(cfg, weights, scales, bias, data)
+
+
+def simulate(params, layers, seed=1, gaps=0.0, backpressure=0.0, max_cycles=None):
+    """Run ``layers`` through :class:`~.rtl.DeformConv`; return a :class:`SimResult`."""
+    from amaranth.sim import Simulator
+
+    from .rtl import DeformConv
+
+    dut = DeformConv(params)
+    rng = random.Random(seed)
+    w_beats, i_beats, off_beats, out_counts = [], [], [], []
+    for layer in layers:
+        beats = weight_beats(params, layer.cfg, layer.weights, layer.scale, layer.bias)
+        w_beats += [(b, n == len(beats) - 1) for n, b in enumerate(beats)]
+        for x, off, mask in layer.frames:
+            px = pixel_beats(params, x)
+            i_beats += [(b, n == len(px) - 1) for n, b in enumerate(px)]
+            ob = offset_beats(params, off, mask)
+            off_beats += [(d, u, n == len(ob) - 1) for n, (d, u) in enumerate(ob)]
+            out_counts.append(layer.cfg.out_height * layer.cfg.out_width *
+                              layer.cfg.groups(params))
+    total = sum(out_counts)
+    got, out_cycles, in_cycles, violations = [], [], [], []
+    cycle = [0]
+
+    async def clock(ctx):
+        while True:
+            await ctx.tick()
+            cycle[0] += 1
+
+    def producer(port, beats, record=None):
+        local = random.Random(rng.random())
+
+        async def run(ctx):
+            for beat in beats:
+                while gaps and local.random() < gaps:
+                    await ctx.tick()
+                ctx.set(port.p.data.as_value(), beat[0])
+                if len(beat) == 3:
+                    if "user" in port.p.shape().members:
+                        ctx.set(port.p.user.as_value(), beat[1])
+                ctx.set(port.p.last, beat[-1])
+                ctx.set(port.valid, 1)
+                await ctx.tick().until(port.ready)
+                if record is not None:
+                    record.append(cycle[0])
+                ctx.set(port.valid, 0)
+        return run
+
+    async def consumer(ctx):
+        local = random.Random(rng.random())
+        stalled = None
+        while len(got) < total:
+            ready = not (backpressure and local.random() < backpressure)
+            ctx.set(dut.o.ready, ready)
+            await ctx.delay(1e-9)
+            valid = ctx.get(dut.o.valid)
+            word = ctx.get(dut.o.p.data.as_value())
+            last = ctx.get(dut.o.p.last)
+            # Stream rules: a beat offered and not taken stays offered, unchanged.
+            if stalled is not None and (not valid or (word, last) != stalled):
+                violations.append((cycle[0], stalled, (valid, word, last)))
+            stalled = (word, last) if valid and not ready else None
+            await ctx.tick()
+            if valid and ready:
+                got.append((word, last))
+                out_cycles.append(cycle[0])
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_process(clock)
+    sim.add_testbench(producer(dut.w, w_beats))
+    sim.add_testbench(producer(dut.i, i_beats, in_cycles))
+    sim.add_testbench(producer(dut.off, off_beats))
+    sim.add_testbench(consumer)
+    limit = max_cycles or (60 * (total * params.passes + len(i_beats)) + 2000)
+    sim.run_until(1e-8 * limit)
+    outputs, at, n = [], 0, 0
+    lasts = []
+    for layer in layers:
+        frames = []
+        for _ in layer.frames:
+            count = out_counts[n]
+            chunk = got[at:at + count]
+            lasts.append([last for _, last in chunk])
+            if len(chunk) == count:
+                frames.append(output_from_beats(params, layer.cfg, [w for w, _ in chunk]))
+            at += count
+            n += 1
+        outputs.append(frames)
+    return SimResult(outputs, lasts, out_cycles, in_cycles, violations)

@@ -1,0 +1,59 @@
+"""Deformable-convolution figures that are cheap to measure: the integer model against the
+torchvision-semantics float reference on a seeded random layer of each entry's own sizes
+(exact for integer offsets; bilinear: exact on the offset grid, and the error for float offsets
+against the stated bound), and the engine's peak rate."""
+
+import numpy as np
+
+from generators.deform.formats import LayerConfig
+from generators.deform.model import accumulate, deform_conv2d_reference, torchvision_offsets
+from generators.deform.sim import random_offsets
+
+SEED = 2026
+
+
+def _reference(params, cfg, x, off, w, mask=None):
+    tv_off, tv_mask = torchvision_offsets(params, cfg, off, mask)
+    out = deform_conv2d_reference(x.transpose(2, 0, 1)[None], tv_off, w[:, None],
+                                  stride=cfg.stride, padding=1, mask=tv_mask)
+    return out[0].transpose(1, 2, 0)
+
+
+def deform_model_check(params):
+    rng = np.random.default_rng(SEED)
+    h, w_, c = min(params.h_max, 12), min(params.w_max, 12), params.pe
+    result = {"layer": [h, w_, c]}
+    worst = 0.0
+    for stride in (1, 2):
+        cfg = LayerConfig(h, w_, c, stride=stride)
+        x = rng.integers(-128, 128, (h, w_, c))
+        wmax = 1 << (params.weight_bits - 1)
+        w = rng.integers(-wmax, wmax, (c, 3, 3))
+        off, mask = random_offsets(params, cfg, rng)
+        acc = accumulate(params, cfg, x, off, w, mask) / 2.0 ** params.coef_frac
+        worst = max(worst, float(np.abs(acc - _reference(params, cfg, x, off, w, mask)).max()))
+    result["max_diff_vs_reference"] = worst
+    if params.offset_mode == "bilinear":
+        cfg = LayerConfig(h, w_, c)
+        x = rng.integers(-128, 128, (h, w_, c))
+        w = rng.integers(-8, 8, (c, 3, 3))
+        f = params.offset_frac
+        lim = params.d_max - 1
+        float_off = rng.uniform(-lim, lim, (h, w_, 9, 2))
+        codes = np.floor(float_off * (1 << f) + 0.5).astype(np.int64)
+        p = params
+        acc = accumulate(p, cfg, x, codes, w, np.full((h, w_, 9), 1 << (p.mask_bits - 1))
+                         if p.mask else None) / 2.0 ** p.coef_frac
+        ref = deform_conv2d_reference(x.transpose(2, 0, 1)[None],
+                                      float_off.reshape(h, w_, 18).transpose(2, 0, 1)[None],
+                                      w[:, None], padding=1)[0].transpose(1, 2, 0)
+        bound = 255 * 2.0 ** -f * np.abs(w).reshape(c, 9).sum(axis=1)
+        err = np.abs(acc - ref)
+        result["float_offset_error_max"] = float(err.max())
+        result["float_offset_error_over_bound"] = float((err / bound[None, None, :]).max())
+    return result
+
+
+def deform_figures(params):
+    return {"model": deform_model_check(params),
+            "peak_macs_per_cycle": params.pe * 9 / params.passes}

@@ -1,0 +1,119 @@
+"""The golden models: the float reference follows torchvision's rules, and the integer model
+equals it exactly on integer data (integer offsets) or within the stated bound (fractional)."""
+
+import numpy as np
+import pytest
+
+from generators.deform.formats import LayerConfig
+from generators.deform.model import (accumulate, bilinear_sample, clamp_offsets,
+                                     deform_conv2d_reference, requantize, torchvision_offsets)
+from generators.deform.params import DeformParams
+from generators.deform.sim import random_offsets
+
+
+def reference_acc(params, cfg, x, off, w, mask=None):
+    tv_off, tv_mask = torchvision_offsets(params, cfg, off, mask)
+    out = deform_conv2d_reference(x.transpose(2, 0, 1)[None], tv_off, w[:, None],
+                                  stride=cfg.stride, padding=1, mask=tv_mask)
+    return out[0].transpose(1, 2, 0)
+
+
+def sample(params, cfg, rng):
+    x = rng.integers(-128, 128, (cfg.height, cfg.width, cfg.channels))
+    w = rng.integers(-(1 << (params.weight_bits - 1)), 1 << (params.weight_bits - 1),
+                     (cfg.channels, 3, 3))
+    off, mask = random_offsets(params, cfg, rng)
+    return x, w, off, mask
+
+
+@pytest.mark.parametrize("mode", ["square", "rounded"])
+@pytest.mark.parametrize("stride", [1, 2])
+@pytest.mark.parametrize("size", [(1, 1), (5, 7), (8, 6)])
+def test_integer_offsets_equal_the_reference_exactly(mode, stride, size):
+    params = DeformParams(offset_mode=mode, pe=2, c_max=4, h_max=8, w_max=8, d_max=3,
+                          weight_bits=4)
+    cfg = LayerConfig(*size, channels=4, stride=stride)
+    rng = np.random.default_rng(hash((mode, stride, size)) % 2**32)
+    x, w, off, _ = sample(params, cfg, rng)
+    np.testing.assert_array_equal(accumulate(params, cfg, x, off, w),
+                                  reference_acc(params, cfg, x, off, w))
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+def test_bilinear_on_the_offset_grid_is_exact(stride):
+    """The hardware's corner weights are the exact products of fixed-point fractions."""
+    params = DeformParams(offset_mode="bilinear", pe=1, c_max=3, h_max=9, w_max=9, d_max=3,
+                          offset_frac=4, mask=True)
+    cfg = LayerConfig(9, 7, 3, stride=stride)
+    x, w, off, mask = sample(params, cfg, np.random.default_rng(stride))
+    acc = accumulate(params, cfg, x, off, w, mask)
+    np.testing.assert_array_equal(acc / 2.0 ** params.coef_frac,
+                                  reference_acc(params, cfg, x, off, w, mask))
+
+
+def test_bilinear_error_bound_for_float_offsets():
+    """Rounding float offsets to f fraction bits moves each coordinate by <= 2**-(f+1); bilinear
+    sampling of INT8 data is 255-Lipschitz per coordinate, so per tap |error| <= 255 * 2**-f
+    and per output <= 255 * 2**-f * sum |w|."""
+    params = DeformParams(offset_mode="bilinear", pe=1, c_max=2, h_max=8, w_max=8, d_max=3,
+                          offset_frac=3)
+    cfg = LayerConfig(8, 8, 2)
+    rng = np.random.default_rng(9)
+    x, w, _, _ = sample(params, cfg, rng)
+    f = params.offset_frac
+    float_off = rng.uniform(-2.0, 2.0, (8, 8, 9, 2))
+    codes = np.floor(float_off * (1 << f) + 0.5).astype(np.int64)
+    acc = accumulate(params, cfg, x, codes, w) / 2.0 ** params.coef_frac
+    ref = deform_conv2d_reference(x.transpose(2, 0, 1)[None],
+                                  float_off.reshape(8, 8, 18).transpose(2, 0, 1)[None],
+                                  w[:, None], padding=1)[0].transpose(1, 2, 0)
+    bound = 255 * 2.0 ** -f * np.abs(w).reshape(2, 9).sum(axis=1)
+    error = np.abs(acc - ref)
+    assert (error <= bound[None, None, :]).all()
+    assert error.max() > 0          # the offsets were really off the grid
+
+
+def test_reference_bilinear_rules():
+    img = np.arange(1.0, 7.0).reshape(2, 3)     # [[1, 2, 3], [4, 5, 6]]
+    # Halfway between four pixels; per-corner zero padding at the top-left border.
+    assert bilinear_sample(img, 0.5, 0.5) == pytest.approx((1 + 2 + 4 + 5) / 4)
+    assert bilinear_sample(img, -0.5, -0.5) == pytest.approx(1 / 4)
+    # The out-of-range rule: y <= -1 or y >= H gives 0.
+    assert bilinear_sample(img, -1.0, 1.0) == 0.0 and bilinear_sample(img, 2.0, 1.0) == 0.0
+    assert bilinear_sample(img, 1.5, 2.5) == pytest.approx(6 / 4)
+
+
+def test_reference_offset_groups_and_layout():
+    """Two offset groups with the same offsets equal one group; dy is channel 2k, dx 2k+1."""
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(1, 4, 5, 5))
+    w = rng.normal(size=(2, 4, 3, 3))
+    off = rng.normal(scale=1.5, size=(1, 18, 5, 5))
+    one = deform_conv2d_reference(x, off, w, padding=1)
+    two = deform_conv2d_reference(x, np.concatenate([off, off], axis=1), w, padding=1)
+    np.testing.assert_allclose(one, two)
+    # A pure dx = +1 shift on every tap equals sampling the input one column to the right.
+    shift = np.zeros((1, 18, 5, 5))
+    shift[:, 1::2] = 1.0
+    base = deform_conv2d_reference(x[:, :, :, 1:], np.zeros((1, 18, 5, 4)), w, padding=1)
+    moved = deform_conv2d_reference(x, shift, w, padding=1)
+    # (column 0 differs: there the shifted map pads what the original holds)
+    np.testing.assert_allclose(moved[..., 1:4], base[..., 1:4], atol=1e-12)
+
+
+def test_clamping():
+    square = DeformParams(offset_mode="square", d_max=4)
+    np.testing.assert_array_equal(clamp_offsets(square, [0, 4, 5, 255]), [0, 4, 4, 4])
+    rounded = DeformParams(offset_mode="rounded", d_max=4)
+    np.testing.assert_array_equal(clamp_offsets(rounded, [-128, -3, 3, 4, 127]),
+                                  [-3, -3, 3, 3, 3])
+    bilinear = DeformParams(offset_mode="bilinear", d_max=2, offset_frac=4)
+    np.testing.assert_array_equal(clamp_offsets(bilinear, [-100, 15, 16, 17]), [-16, 15, 16, 16])
+
+
+def test_requantize():
+    p = DeformParams(shift=4)
+    # (acc * scale + 8) >> 4, + bias: 24/16 = 1.5 rounds up to 2, -24/16 = -1.5 up to -1.
+    np.testing.assert_array_equal(requantize(p, [24, -24, 10000, -10000], 1, 0, False),
+                                  [2, -1, 127, -128])
+    np.testing.assert_array_equal(requantize(p, [-24, 24], 1, 3, True), [2, 5])

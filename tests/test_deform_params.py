@@ -1,0 +1,80 @@
+"""DeformParams validation: every message, anchored; derived widths; the run-time header check."""
+
+import pytest
+
+from generators.deform.formats import LayerConfig
+from generators.deform.params import DeformParams
+from generators.params import ParamTypeError, ParamValueError
+
+
+def test_defaults_and_derived():
+    p = DeformParams()
+    assert p.rows == 2 * p.d_max + 2
+    assert p.passes == 1 and p.coef_frac == 0
+    # 9 taps of 128 * 128 (INT8 x INT8): 147456 needs 18 magnitude bits plus the sign.
+    assert p.acc_bound == 147456 and p.acc_bits == 19
+    b = DeformParams(offset_mode="bilinear", mask=True)
+    assert (b.offset_frac, b.mask_bits, b.passes, b.coef_frac) == (4, 8, 4, 15)
+
+
+@pytest.mark.parametrize("kwargs, error, message", [
+    (dict(mode="full"), ParamValueError, r"mode must be one of 'depthwise', not 'full'"),
+    (dict(offset_mode="sqare"), ParamValueError,
+     r"offset_mode must be one of 'square', 'rounded', 'bilinear', not 'sqare'; "
+     r"did you mean 'square'\?"),
+    (dict(pe=17), ParamValueError, r"pe must be between 1 and 16, not 17"),
+    (dict(pe=3, c_max=6), ParamValueError, r"pe must be a power of two, not 3"),
+    (dict(pe=4, c_max=2), ParamValueError, r"c_max must be between 4 and 1024, not 2"),
+    (dict(pe=4, c_max=18), ParamValueError, r"c_max must be a multiple of pe \(4\), not 18"),
+    (dict(h_max=0), ParamValueError, r"h_max must be between 1 and 4096, not 0"),
+    (dict(w_max=1.5), ParamTypeError, r"w_max must be an integer, not 1.5"),
+    (dict(d_max=32), ParamValueError, r"d_max must be between 1 and 31, not 32"),
+    (dict(d_max=7, rows=15), ParamValueError,
+     r"rows must be at least 2 \* d_max \+ 2 = 16 for d_max 7, not 15: taps reach d_max rows "
+     r"above and below the centre and one more row is written meanwhile \(CoDeNet's 15 rows "
+     r"corrupt taps at d = 7\)"),
+    (dict(rows=300), ParamValueError, r"rows must be between 2 and 256, not 300"),
+    (dict(weight_bits=6), ParamValueError, r"weight_bits must be one of 4, 8, not 6"),
+    (dict(offset_bits=1), ParamValueError, r"offset_bits must be between 2 and 16, not 1"),
+    (dict(offset_frac=3), ParamValueError,
+     r"offset_frac applies only to offset_mode 'bilinear', not 'square'"),
+    (dict(offset_mode="bilinear", offset_frac=9, offset_bits=12), ParamValueError,
+     r"offset_frac must be between 1 and 8, not 9"),
+    (dict(offset_mode="bilinear", offset_frac=5, offset_bits=5), ParamValueError,
+     r"offset_frac must be between 1 and 4, not 5"),
+    (dict(mask=1), ParamTypeError, r"mask must be a bool, not 1"),
+    (dict(mask=True), ParamValueError, r"mask applies only to offset_mode 'bilinear', not 'square'"),
+    (dict(mask_bits=8), ParamValueError, r"mask_bits applies only with mask = true"),
+    (dict(offset_mode="bilinear", mask=True, mask_bits=10), ParamValueError,
+     r"mask_bits must be between 2 and 9, not 10"),
+    (dict(scale_bits=19), ParamValueError, r"scale_bits must be between 2 and 18, not 19"),
+    (dict(bias_bits=1), ParamValueError, r"bias_bits must be between 2 and 24, not 1"),
+    (dict(shift=49), ParamValueError, r"shift must be between 0 and 48, not 49"),
+    (dict(pe=1, c_max=1, weight_bits=4, scale_bits=8, bias_bits=8), ParamValueError,
+     r"a weight beat of pe \* \(9 \* weight_bits \+ scale_bits \+ bias_bits\) = 52 bits cannot "
+     r"hold the 66-bit header: raise pe, scale_bits or bias_bits"),
+])
+def test_messages(kwargs, error, message):
+    with pytest.raises(error, match=f"^{message}$"):
+        DeformParams(**kwargs)
+
+
+def test_json_round_trip():
+    from generators.catalog import params_from_json
+
+    p = DeformParams(offset_mode="bilinear", mask=True, pe=2, c_max=8)
+    assert params_from_json(p.to_json()) == p
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(height=0, width=4, channels=4), r"height must be between 1 and 32, not 0"),
+    (dict(height=4, width=33, channels=4), r"width must be between 1 and 32, not 33"),
+    (dict(height=4, width=4, channels=6), r"channels must be a multiple of pe \(4\), not 6"),
+    (dict(height=4, width=4, channels=20), r"channels must be between 4 and 16, not 20"),
+    (dict(height=4, width=4, channels=4, stride=3), r"stride must be one of 1, 2, not 3"),
+    (dict(height=4, width=4, channels=4, frames=1 << 16),
+     r"frames must be between 0 and 65535, not 65536"),
+])
+def test_layer_config_messages(kwargs, message):
+    with pytest.raises(ParamValueError, match=f"^{message}$"):
+        LayerConfig(**kwargs).check(DeformParams())

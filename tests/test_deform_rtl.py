@@ -1,0 +1,70 @@
+"""Tier 1: the deformable-convolution engine in Amaranth's simulator, against the integer model,
+with gaps on the three input streams and output backpressure; stream rules; latency."""
+
+import numpy as np
+import pytest
+
+from generators.deform.params import DeformParams
+from generators.deform.rtl import DeformConv
+from generators.deform.sim import random_layer, simulate
+
+SMALL = {
+    "square": DeformParams(offset_mode="square", pe=2, c_max=4, h_max=6, w_max=5, d_max=2,
+                           weight_bits=4),
+    "rounded": DeformParams(offset_mode="rounded", pe=1, c_max=2, h_max=5, w_max=6, d_max=2),
+    "bilinear": DeformParams(offset_mode="bilinear", pe=2, c_max=2, h_max=4, w_max=5, d_max=1,
+                             offset_frac=2, mask=True, mask_bits=3),
+}
+
+
+def check(params, layers, result):
+    assert not result.violations, result.violations[:3]
+    n = 0
+    for layer, outs in zip(layers, result.outputs):
+        expected = layer.expected(params)
+        assert len(outs) == len(expected)
+        for got, want in zip(outs, expected):
+            np.testing.assert_array_equal(got, want)
+            lasts = result.lasts[n]
+            assert lasts[-1] and not any(lasts[:-1]), "tlast must mark only a frame's last beat"
+            n += 1
+
+
+@pytest.mark.parametrize("mode", SMALL)
+def test_bit_exact_under_gaps_and_backpressure(mode):
+    params = SMALL[mode]
+    rng = np.random.default_rng(6)
+    layers = [random_layer(params, rng, params.h_max, params.w_max, params.c_max, frames=2),
+              random_layer(params, rng, 1, 1, params.pe, stride=2, relu=True),
+              random_layer(params, rng, 3, params.w_max, params.pe, stride=2)]
+    check(params, layers, simulate(params, layers, seed=3, gaps=0.3, backpressure=0.4))
+
+
+@pytest.mark.filterwarnings("ignore::amaranth.hdl.UnusedElaboratable")
+def test_latency_is_as_announced():
+    """First output ``latency`` cycles after the input beat completing row d_max."""
+    params = SMALL["square"]
+    rng = np.random.default_rng(2)
+    layer = random_layer(params, rng, params.h_max, params.w_max, params.c_max)
+    result = simulate(params, [layer])
+    check(params, [layer], result)
+    groups = layer.cfg.groups(params)
+    completing = (params.d_max + 1) * layer.cfg.width * groups - 1
+    assert result.out_cycles[0] - result.in_cycles[completing] == DeformConv(params).latency
+
+
+def test_full_rate_back_to_back_frames():
+    """Without gaps or backpressure, frames stream at one output beat a cycle after priming."""
+    params = SMALL["square"]
+    rng = np.random.default_rng(4)
+    layer = random_layer(params, rng, params.h_max, params.w_max, params.c_max, frames=3)
+    result = simulate(params, [layer])
+    check(params, [layer], result)
+    gaps = np.diff(result.out_cycles)
+    assert (gaps == 1).all(), f"output stalled: gaps {sorted(set(gaps.tolist()))}"
+
+
+@pytest.mark.filterwarnings("ignore::amaranth.hdl.UnusedElaboratable")
+def test_refuses_other_params():
+    with pytest.raises(TypeError, match=r"^params must be a DeformParams, not 3$"):
+        DeformConv(3)
