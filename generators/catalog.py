@@ -16,6 +16,7 @@ import tomllib
 from pathlib import Path
 
 from .gelu.params import GeluParams
+from .lut_tc.params import LutTcParams
 from .softmax.params import SoftmaxParams
 from .params import BlockParams, ParamError, ParamValueError, did_you_mean
 
@@ -50,6 +51,10 @@ FAMILIES = {f.name: f for f in (
            "end of a vector: its length (1..max_len elements) is set at run time by tlast",
            "single-pass softmax: online base-2 maximum and sum, table exp2 and reciprocal",
            "cycles from a vector's last input transfer to its first output valid"),
+    Family("lut_tc", LutTcParams, "generators.lut_tc.rtl:lut_tc_core",
+           "a: last K-group of a tile; w: last tile step; o: last row of a tile",
+           "low-bit GEMM tile by table lookup: half tables, pre-flipped weights, bit-serial",
+           "cycles from a tile's last w transfer to its first output valid"),
 )}
 
 _NAME = re.compile(r"[a-z][a-z0-9_]{0,62}\Z")
@@ -100,6 +105,12 @@ DEFAULT_CATALOG = (
     Entry("softmax_int8_base2", SoftmaxParams(method="base2", lanes=4, max_len=256)),
     # I-BERT's integer softmax at the same formats, as the hardware baseline.
     Entry("softmax_int8_ibert", SoftmaxParams(method="ibert", lanes=4, max_len=256)),
+    # LUT Tensor Core's elongated tile (M2 x N8 here, so INT4 still fits an iCE40 UP5K; g = 4),
+    # INT8 activations, K up to 256, bit-serial, half tables and pre-flipped weights.
+    Entry("lut_tc_binary", LutTcParams(weight_format="binary", n=8)),
+    Entry("lut_tc_ternary", LutTcParams(weight_format="ternary", n=8)),
+    Entry("lut_tc_int2", LutTcParams(weight_format="int2", n=8)),
+    Entry("lut_tc_int4", LutTcParams(weight_format="int4", n=8)),
 )
 
 

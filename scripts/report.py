@@ -159,9 +159,22 @@ def _softmax_figures(params):
     return {"accuracy": softmax_accuracy(params), "throughput": softmax_throughput(params)}
 
 
+def _lut_tc_figures(params):
+    from scripts.lut_tc_figures import lut_tc_figures
+
+    return lut_tc_figures(params)
+
+
+def _lut_tc_markdown(rows):
+    from scripts.lut_tc_markdown import lut_tc_markdown
+
+    return lut_tc_markdown(rows, _synth_header, _synth_cells)
+
+
 FAMILY_REPORTS = {
     "gelu": (lambda params: {"accuracy": gelu_accuracy(params)}, _gelu_markdown),
     "softmax": (_softmax_figures, _softmax_markdown),
+    "lut_tc": (_lut_tc_figures, _lut_tc_markdown),
 }
 
 

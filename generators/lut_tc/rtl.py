@@ -30,6 +30,29 @@ from .params import LutTcParams, MultArrayParams
 __all__ = ["LutTc", "MultArray", "lut_tc_core"]
 
 
+def mux_tree(entries, index):
+    """``entries[index]`` as a tree of 2:1 multiplexers on the index bits, LSB first.
+
+    Measured with synth_ecp5 on an 8-entry, 12-bit table: 72 LUT4 as a tree against 103 for the
+    same lookup written as ``Array(entries)[index]`` (a priority multiplexer).
+    """
+    level = list(entries)
+    bit = 0
+    while len(level) > 1:
+        level = [Mux(index[bit], level[i + 1], level[i]) if i + 1 < len(level) else level[i]
+                 for i in range(0, len(level), 2)]
+        bit += 1
+    return level[0]
+
+
+def add_or_subtract(total, value, negate):
+    """``total - value`` if ``negate`` else ``total + value`` with one adder: the inverted
+    operand plus the carry-in (measured: 103 LUT4 per lane against 125 for a Mux of an adder
+    and a subtractor)."""
+    width = value.shape().width
+    return total + (value.as_unsigned() ^ negate.replicate(width)).as_signed() + negate
+
+
 def lut_tc_core(params):
     """The component for ``params`` (catalog hook)."""
     return LutTc(params)
@@ -144,12 +167,20 @@ class _TileArray(wiring.Component):
                for r in range(p.m)]
         buf = [[Signal(signed(self._acc_width), name=f"buf_{r}_{n}") for n in range(p.n)]
                for r in range(p.m)]
+        # A tile's first step adds to 0 instead of clearing the accumulators at the end (the
+        # gate folds into the adder's LUTs; a clear would be a multiplexer per bit).
+        fresh = Signal(init=1)
         with m.If(fire):
-            for r in range(p.m):
-                for n in range(p.n):
-                    m.d.sync += acc[r][n].eq(nxt[r][n](acc[r][n]))
+            m.d.sync += fresh.eq(tile_end)
+        for r in range(p.m):
+            for n in range(p.n):
+                # One named signal per lane: the sum feeds both the accumulator and the buffer.
+                total = Signal(signed(self._acc_width), name=f"next_{r}_{n}")
+                m.d.comb += total.eq(nxt[r][n](Mux(fresh, 0, acc[r][n])))
+                with m.If(fire):
+                    m.d.sync += acc[r][n].eq(total)
                     with m.If(tile_end):
-                        m.d.sync += [acc[r][n].eq(0), buf[r][n].eq(nxt[r][n](acc[r][n]))]
+                        m.d.sync += buf[r][n].eq(total)
 
         # Row sums (for the zero-point correction), accumulated as groups are used up.
         rowsum = [Signal(signed(p.sum_width), name=f"rowsum_{r}") for r in range(p.m)]
@@ -265,12 +296,12 @@ class LutTc(_TileArray):
             """(value, sign) of one plane's lookup; the value is shifted by constant b."""
             source = tables[r] if p.bit_serial else shifted(r, b)
             if not p.symmetrize:
-                return Array(source)[pattern], None
+                return mux_tree(source, pattern), None
             sign = pattern[g - 1]
             j = pattern[:g - 1]
             if not p.preflip:
                 j = j ^ Mux(sign, low, 0)
-            return Array(source)[j], sign
+            return mux_tree(source, j), sign
 
         nxt = []
         for r in range(p.m):
@@ -282,8 +313,8 @@ class LutTc(_TileArray):
                 def step_value(acc, terms=terms):
                     total = acc
                     for value, sign in terms:
-                        total = total + value if sign is None else Mux(sign, total - value,
-                                                                       total + value)
+                        total = (total + value if sign is None else
+                                 add_or_subtract(total, value, sign))
                     return total
                 row.append(step_value)
             nxt.append(row)
@@ -299,15 +330,19 @@ class LutTc(_TileArray):
         # Odd multiples (2j+1) * rowsum, shared by the n columns; a column picks one by its
         # zero-point code and adds or subtracts it.
         half = 1 << (p.bits - 1)
-        multiples = [row_sum * (2 * j + 1) for j in range(half)]
-        table = Array(multiples)
+        width = p.sum_width + p.bits
+        twice = Signal(signed(width), name="rowsum_x2")
+        m.d.comb += twice.eq(row_sum << 1)
+        multiples = [Signal(signed(width), name=f"rowsum_x{2 * j + 1}") for j in range(half)]
+        m.d.comb += multiples[0].eq(row_sum)
+        for j in range(1, half):        # (2j+1) S = (2j-1) S + 2S: an adder each, no multiplier
+            m.d.comb += multiples[j].eq(multiples[j - 1] + twice)
         results = []
         for n in range(p.n):
             z = self.z.p.data[n]
             negate = z[p.bits - 1]
             j = z[:p.bits - 1] ^ Mux(negate, 0, half - 1)
-            multiple = table[j]
-            total = Mux(negate, row_acc[n] - multiple, row_acc[n] + multiple)
+            total = add_or_subtract(row_acc[n], mux_tree(multiples, j), negate)
             results.append(total >> 1)
         return results
 
