@@ -121,11 +121,12 @@ BAD_CONFIGS = {
     "unknown family": ("""
         [g]
         family = "gelus"
-    """, "error: [g] family must be one of 'gelu', 'softmax', not 'gelus'; did you mean 'gelu'?"),
+    """, "error: [g] family must be one of 'gelu', 'softmax', 'lut_tc', not 'gelus'; "
+       "did you mean 'gelu'?"),
     "missing family": ("""
         [g]
         lanes = 2
-    """, "error: [g] needs a family key (families: gelu, softmax)"),
+    """, "error: [g] needs a family key (families: gelu, softmax, lut_tc)"),
     "out of range": ("""
         [g]
         family = "gelu"

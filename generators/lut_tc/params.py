@@ -46,7 +46,8 @@ class _GemmShape(BlockParams):
         check_choice("weight_format", self.weight_format, WEIGHT_FORMATS)
         if isinstance(self.act_width, bool) or not isinstance(self.act_width, int):
             raise ParamTypeError(f"act_width must be an integer, not {self.act_width!r}")
-        check_choice("act_width", self.act_width, ACT_WIDTHS)
+        if self.act_width not in ACT_WIDTHS:
+            raise ParamValueError(f"act_width must be 8 or 16, not {self.act_width!r}")
         check_int("max_k", self.max_k, 1, 4096)
 
     @property
