@@ -10,7 +10,7 @@ def _table(header, lines):
            ["| " + " | ".join(cells) + " |" for cells in lines]
 
 
-def _synth_of(row, design):
+def _synth_of(row, design):  # noqa: D401
     """``(macs per cycle, {target: synth row})`` of one design in an entry's row."""
     if design == "lut_tc":
         return row["macs_per_cycle"], row.get("synth", {})
