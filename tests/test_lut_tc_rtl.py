@@ -186,3 +186,20 @@ def test_latency():
     sim.run()
     # pattern 0b01 (preflipped, sign bit 1 clear): +1 * 3 + -1 * -2 = 5
     assert seen == {"latency": dut.latency, "value": 5}
+
+
+def test_manifest_streams():
+    import json
+
+    from generators.catalog import DEFAULT_CATALOG
+    from generators.emit import render
+
+    entries = {e.name: e for e in DEFAULT_CATALOG}
+    manifest = json.loads(render(entries["lut_tc_int2"])["lut_tc_int2.json"])
+    widths = {name: s["tdata_width"] for name, s in manifest["streams"].items()}
+    # a: 2 rows x 4 activations x 8 bits; w: 8 columns x 4 bits; z: 8 x 2 bits; o: 8 x 18 bits
+    assert widths == {"s_axis_a": 64, "s_axis_w": 32, "s_axis_z": 16, "m_axis": 144}
+    assert manifest["latency_cycles"] == 2 and manifest["initiation_interval"] == 1
+    binary = json.loads(render(entries["lut_tc_binary"])["lut_tc_binary.json"])
+    assert "s_axis_z" not in binary["streams"]
+    assert not any(p["name"].startswith("s_axis_z") for p in binary["ports"])

@@ -24,7 +24,6 @@ from amaranth.hdl import Array, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .model import correction_select  # noqa: F401  (documents the mapping the RTL mirrors)
 from .params import LutTcParams, MultArrayParams
 
 __all__ = ["LutTc", "MultArray", "lut_tc_core"]
