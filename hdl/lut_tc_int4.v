@@ -269,419 +269,419 @@ module \lut_tc_int4.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   reg [16:0] \$189 ;
   wire [19:0] \$19 ;
   wire [21:0] \$190 ;
-  wire [21:0] \$191 ;
-  wire [21:0] \$192 ;
-  wire [21:0] \$193 ;
-  wire [21:0] \$194 ;
-  wire [21:0] \$195 ;
-  wire [21:0] \$196 ;
-  wire [2:0] \$197 ;
-  wire [2:0] \$198 ;
-  wire [8:0] \$199 ;
+  reg [16:0] \$191 ;
+  reg [16:0] \$192 ;
+  wire [19:0] \$193 ;
+  reg [16:0] \$194 ;
+  wire [19:0] \$195 ;
+  reg [16:0] \$196 ;
+  reg [16:0] \$197 ;
+  reg [16:0] \$198 ;
+  wire [19:0] \$199 ;
   wire \$2 ;
   wire [13:0] \$20 ;
-  wire [9:0] \$200 ;
-  wire [10:0] \$201 ;
-  wire [11:0] \$202 ;
-  wire [8:0] \$203 ;
-  wire [9:0] \$204 ;
-  wire [10:0] \$205 ;
-  wire [11:0] \$206 ;
-  wire [8:0] \$207 ;
-  wire [12:0] \$208 ;
-  wire [8:0] \$209 ;
+  reg [16:0] \$200 ;
+  wire [19:0] \$201 ;
+  wire [21:0] \$202 ;
+  reg [16:0] \$203 ;
+  wire [19:0] \$204 ;
+  wire [21:0] \$205 ;
+  reg [16:0] \$206 ;
+  wire [23:0] \$207 ;
+  reg [16:0] \$208 ;
+  wire [24:0] \$209 ;
   wire [13:0] \$21 ;
-  wire [9:0] \$210 ;
-  wire [10:0] \$211 ;
-  wire [11:0] \$212 ;
-  wire [8:0] \$213 ;
-  wire [12:0] \$214 ;
-  wire [8:0] \$215 ;
-  wire [9:0] \$216 ;
-  wire [10:0] \$217 ;
-  wire [11:0] \$218 ;
-  wire [8:0] \$219 ;
+  wire [2:0] \$210 ;
+  wire [2:0] \$211 ;
+  wire [8:0] \$212 ;
+  wire [9:0] \$213 ;
+  wire [10:0] \$214 ;
+  wire [11:0] \$215 ;
+  wire [8:0] \$216 ;
+  wire [9:0] \$217 ;
+  wire [10:0] \$218 ;
+  wire [11:0] \$219 ;
   wire [13:0] \$22 ;
-  wire [12:0] \$220 ;
-  wire [8:0] \$221 ;
-  wire [13:0] \$222 ;
-  wire [8:0] \$223 ;
-  wire [9:0] \$224 ;
-  wire [10:0] \$225 ;
-  wire [11:0] \$226 ;
-  wire [8:0] \$227 ;
-  wire [12:0] \$228 ;
-  wire [8:0] \$229 ;
+  wire [8:0] \$220 ;
+  wire [12:0] \$221 ;
+  wire [8:0] \$222 ;
+  wire [9:0] \$223 ;
+  wire [10:0] \$224 ;
+  wire [11:0] \$225 ;
+  wire [8:0] \$226 ;
+  wire [12:0] \$227 ;
+  wire [8:0] \$228 ;
+  wire [9:0] \$229 ;
   wire [13:0] \$23 ;
-  wire [9:0] \$230 ;
-  wire [10:0] \$231 ;
-  wire [11:0] \$232 ;
-  wire [8:0] \$233 ;
-  wire [12:0] \$234 ;
-  wire [8:0] \$235 ;
-  wire [13:0] \$236 ;
-  wire [8:0] \$237 ;
-  wire [9:0] \$238 ;
-  wire [10:0] \$239 ;
+  wire [10:0] \$230 ;
+  wire [11:0] \$231 ;
+  wire [8:0] \$232 ;
+  wire [12:0] \$233 ;
+  wire [8:0] \$234 ;
+  wire [13:0] \$235 ;
+  wire [8:0] \$236 ;
+  wire [9:0] \$237 ;
+  wire [10:0] \$238 ;
+  wire [11:0] \$239 ;
   wire [13:0] \$24 ;
-  wire [11:0] \$240 ;
-  wire [8:0] \$241 ;
-  wire [12:0] \$242 ;
-  wire [8:0] \$243 ;
-  wire [13:0] \$244 ;
-  wire [8:0] \$245 ;
-  wire [9:0] \$246 ;
-  wire [10:0] \$247 ;
-  wire [11:0] \$248 ;
-  wire [8:0] \$249 ;
+  wire [8:0] \$240 ;
+  wire [12:0] \$241 ;
+  wire [8:0] \$242 ;
+  wire [9:0] \$243 ;
+  wire [10:0] \$244 ;
+  wire [11:0] \$245 ;
+  wire [8:0] \$246 ;
+  wire [12:0] \$247 ;
+  wire [8:0] \$248 ;
+  wire [13:0] \$249 ;
   wire [13:0] \$25 ;
-  wire [12:0] \$250 ;
-  wire [8:0] \$251 ;
-  wire [13:0] \$252 ;
-  wire [8:0] \$253 ;
-  wire [14:0] \$254 ;
-  wire [8:0] \$255 ;
-  wire [9:0] \$256 ;
-  wire [10:0] \$257 ;
-  wire [11:0] \$258 ;
-  wire [8:0] \$259 ;
+  wire [8:0] \$250 ;
+  wire [9:0] \$251 ;
+  wire [10:0] \$252 ;
+  wire [11:0] \$253 ;
+  wire [8:0] \$254 ;
+  wire [12:0] \$255 ;
+  wire [8:0] \$256 ;
+  wire [13:0] \$257 ;
+  wire [8:0] \$258 ;
+  wire [9:0] \$259 ;
   wire [13:0] \$26 ;
-  wire [9:0] \$260 ;
-  wire [10:0] \$261 ;
-  wire [11:0] \$262 ;
-  wire [8:0] \$263 ;
-  wire [12:0] \$264 ;
-  wire [8:0] \$265 ;
-  wire [9:0] \$266 ;
-  wire [10:0] \$267 ;
-  wire [11:0] \$268 ;
-  wire [8:0] \$269 ;
+  wire [10:0] \$260 ;
+  wire [11:0] \$261 ;
+  wire [8:0] \$262 ;
+  wire [12:0] \$263 ;
+  wire [8:0] \$264 ;
+  wire [13:0] \$265 ;
+  wire [8:0] \$266 ;
+  wire [14:0] \$267 ;
+  wire [8:0] \$268 ;
+  wire [9:0] \$269 ;
   wire [13:0] \$27 ;
-  wire [12:0] \$270 ;
-  wire [8:0] \$271 ;
-  wire [9:0] \$272 ;
-  wire [10:0] \$273 ;
-  wire [11:0] \$274 ;
-  wire [8:0] \$275 ;
-  wire [12:0] \$276 ;
-  wire [8:0] \$277 ;
-  wire [13:0] \$278 ;
-  wire [8:0] \$279 ;
+  wire [10:0] \$270 ;
+  wire [11:0] \$271 ;
+  wire [8:0] \$272 ;
+  wire [9:0] \$273 ;
+  wire [10:0] \$274 ;
+  wire [11:0] \$275 ;
+  wire [8:0] \$276 ;
+  wire [12:0] \$277 ;
+  wire [8:0] \$278 ;
+  wire [9:0] \$279 ;
   wire [20:0] \$28 ;
-  wire [9:0] \$280 ;
-  wire [10:0] \$281 ;
-  wire [11:0] \$282 ;
-  wire [8:0] \$283 ;
-  wire [12:0] \$284 ;
-  wire [8:0] \$285 ;
-  wire [9:0] \$286 ;
-  wire [10:0] \$287 ;
-  wire [11:0] \$288 ;
-  wire [8:0] \$289 ;
+  wire [10:0] \$280 ;
+  wire [11:0] \$281 ;
+  wire [8:0] \$282 ;
+  wire [12:0] \$283 ;
+  wire [8:0] \$284 ;
+  wire [9:0] \$285 ;
+  wire [10:0] \$286 ;
+  wire [11:0] \$287 ;
+  wire [8:0] \$288 ;
+  wire [12:0] \$289 ;
   wire [21:0] \$29 ;
-  wire [12:0] \$290 ;
-  wire [8:0] \$291 ;
-  wire [13:0] \$292 ;
-  wire [8:0] \$293 ;
-  wire [9:0] \$294 ;
-  wire [10:0] \$295 ;
-  wire [11:0] \$296 ;
-  wire [8:0] \$297 ;
-  wire [12:0] \$298 ;
-  wire [8:0] \$299 ;
+  wire [8:0] \$290 ;
+  wire [13:0] \$291 ;
+  wire [8:0] \$292 ;
+  wire [9:0] \$293 ;
+  wire [10:0] \$294 ;
+  wire [11:0] \$295 ;
+  wire [8:0] \$296 ;
+  wire [12:0] \$297 ;
+  wire [8:0] \$298 ;
+  wire [9:0] \$299 ;
   wire \$3 ;
   wire [19:0] \$30 ;
-  wire [13:0] \$300 ;
-  wire [8:0] \$301 ;
-  wire [9:0] \$302 ;
-  wire [10:0] \$303 ;
-  wire [11:0] \$304 ;
-  wire [8:0] \$305 ;
-  wire [12:0] \$306 ;
-  wire [8:0] \$307 ;
-  wire [13:0] \$308 ;
-  wire [8:0] \$309 ;
+  wire [10:0] \$300 ;
+  wire [11:0] \$301 ;
+  wire [8:0] \$302 ;
+  wire [12:0] \$303 ;
+  wire [8:0] \$304 ;
+  wire [13:0] \$305 ;
+  wire [8:0] \$306 ;
+  wire [9:0] \$307 ;
+  wire [10:0] \$308 ;
+  wire [11:0] \$309 ;
   wire [13:0] \$31 ;
-  wire [14:0] \$310 ;
-  wire [11:0] \$311 ;
-  wire [17:0] \$312 ;
-  wire [11:0] \$313 ;
-  wire [17:0] \$314 ;
-  wire [11:0] \$315 ;
-  wire [17:0] \$316 ;
+  wire [8:0] \$310 ;
+  wire [12:0] \$311 ;
+  wire [8:0] \$312 ;
+  wire [13:0] \$313 ;
+  wire [8:0] \$314 ;
+  wire [9:0] \$315 ;
+  wire [10:0] \$316 ;
   wire [11:0] \$317 ;
-  wire [17:0] \$318 ;
-  wire \$319 ;
+  wire [8:0] \$318 ;
+  wire [12:0] \$319 ;
   wire [13:0] \$32 ;
-  wire [1:0] \$320 ;
-  wire [1:0] \$321 ;
-  reg [19:0] \$322 ;
-  wire [2:0] \$323 ;
-  wire [2:0] \$324 ;
-  wire [2:0] \$325 ;
-  wire [2:0] \$326 ;
-  wire [2:0] \$327 ;
-  wire [2:0] \$328 ;
-  wire [20:0] \$329 ;
+  wire [8:0] \$320 ;
+  wire [13:0] \$321 ;
+  wire [8:0] \$322 ;
+  wire [14:0] \$323 ;
+  wire [11:0] \$324 ;
+  wire [17:0] \$325 ;
+  wire [11:0] \$326 ;
+  wire [17:0] \$327 ;
+  wire [11:0] \$328 ;
+  wire [17:0] \$329 ;
   wire [13:0] \$33 ;
-  wire [2:0] \$330 ;
-  wire [2:0] \$331 ;
-  wire [20:0] \$332 ;
-  wire [20:0] \$333 ;
-  wire [2:0] \$334 ;
-  wire [2:0] \$335 ;
+  wire [11:0] \$330 ;
+  wire [17:0] \$331 ;
+  wire \$332 ;
+  wire [1:0] \$333 ;
+  wire [1:0] \$334 ;
+  reg [19:0] \$335 ;
   wire [2:0] \$336 ;
   wire [2:0] \$337 ;
-  wire [20:0] \$338 ;
+  wire [2:0] \$338 ;
   wire [2:0] \$339 ;
   wire [13:0] \$34 ;
   wire [2:0] \$340 ;
-  wire [20:0] \$341 ;
+  wire [2:0] \$341 ;
   wire [20:0] \$342 ;
-  wire [20:0] \$343 ;
-  wire [20:0] \$344 ;
-  wire [21:0] \$345 ;
-  wire [22:0] \$346 ;
-  wire [22:0] \$347 ;
-  reg [19:0] \$348 ;
+  wire [2:0] \$343 ;
+  wire [2:0] \$344 ;
+  wire [20:0] \$345 ;
+  wire [20:0] \$346 ;
+  wire [2:0] \$347 ;
+  wire [2:0] \$348 ;
   wire [2:0] \$349 ;
   wire [13:0] \$35 ;
   wire [2:0] \$350 ;
-  wire [2:0] \$351 ;
+  wire [20:0] \$351 ;
   wire [2:0] \$352 ;
   wire [2:0] \$353 ;
-  wire [2:0] \$354 ;
+  wire [20:0] \$354 ;
   wire [20:0] \$355 ;
-  wire [2:0] \$356 ;
-  wire [2:0] \$357 ;
-  wire [20:0] \$358 ;
-  wire [20:0] \$359 ;
+  wire [20:0] \$356 ;
+  wire [20:0] \$357 ;
+  wire [21:0] \$358 ;
+  wire [22:0] \$359 ;
   wire [13:0] \$36 ;
-  wire [2:0] \$360 ;
-  wire [2:0] \$361 ;
+  wire [22:0] \$360 ;
+  reg [19:0] \$361 ;
   wire [2:0] \$362 ;
   wire [2:0] \$363 ;
-  wire [20:0] \$364 ;
+  wire [2:0] \$364 ;
   wire [2:0] \$365 ;
   wire [2:0] \$366 ;
-  wire [20:0] \$367 ;
+  wire [2:0] \$367 ;
   wire [20:0] \$368 ;
-  wire [20:0] \$369 ;
+  wire [2:0] \$369 ;
   wire [13:0] \$37 ;
-  wire [20:0] \$370 ;
-  wire [21:0] \$371 ;
-  wire [22:0] \$372 ;
-  wire [22:0] \$373 ;
-  reg [19:0] \$374 ;
+  wire [2:0] \$370 ;
+  wire [20:0] \$371 ;
+  wire [20:0] \$372 ;
+  wire [2:0] \$373 ;
+  wire [2:0] \$374 ;
   wire [2:0] \$375 ;
   wire [2:0] \$376 ;
-  wire [2:0] \$377 ;
+  wire [20:0] \$377 ;
   wire [2:0] \$378 ;
   wire [2:0] \$379 ;
   wire [13:0] \$38 ;
-  wire [2:0] \$380 ;
+  wire [20:0] \$380 ;
   wire [20:0] \$381 ;
-  wire [2:0] \$382 ;
-  wire [2:0] \$383 ;
-  wire [20:0] \$384 ;
-  wire [20:0] \$385 ;
-  wire [2:0] \$386 ;
-  wire [2:0] \$387 ;
+  wire [20:0] \$382 ;
+  wire [20:0] \$383 ;
+  wire [21:0] \$384 ;
+  wire [22:0] \$385 ;
+  wire [22:0] \$386 ;
+  reg [19:0] \$387 ;
   wire [2:0] \$388 ;
   wire [2:0] \$389 ;
   wire [20:0] \$39 ;
-  wire [20:0] \$390 ;
+  wire [2:0] \$390 ;
   wire [2:0] \$391 ;
   wire [2:0] \$392 ;
-  wire [20:0] \$393 ;
+  wire [2:0] \$393 ;
   wire [20:0] \$394 ;
-  wire [20:0] \$395 ;
-  wire [20:0] \$396 ;
-  wire [21:0] \$397 ;
-  wire [22:0] \$398 ;
-  wire [22:0] \$399 ;
+  wire [2:0] \$395 ;
+  wire [2:0] \$396 ;
+  wire [20:0] \$397 ;
+  wire [20:0] \$398 ;
+  wire [2:0] \$399 ;
   wire \$4 ;
   wire [21:0] \$40 ;
-  reg [19:0] \$400 ;
+  wire [2:0] \$400 ;
   wire [2:0] \$401 ;
   wire [2:0] \$402 ;
-  wire [2:0] \$403 ;
+  wire [20:0] \$403 ;
   wire [2:0] \$404 ;
   wire [2:0] \$405 ;
-  wire [2:0] \$406 ;
+  wire [20:0] \$406 ;
   wire [20:0] \$407 ;
-  wire [2:0] \$408 ;
-  wire [2:0] \$409 ;
+  wire [20:0] \$408 ;
+  wire [20:0] \$409 ;
   wire [19:0] \$41 ;
-  wire [20:0] \$410 ;
-  wire [20:0] \$411 ;
-  wire [2:0] \$412 ;
-  wire [2:0] \$413 ;
+  wire [21:0] \$410 ;
+  wire [22:0] \$411 ;
+  wire [22:0] \$412 ;
+  reg [19:0] \$413 ;
   wire [2:0] \$414 ;
   wire [2:0] \$415 ;
-  wire [20:0] \$416 ;
+  wire [2:0] \$416 ;
   wire [2:0] \$417 ;
   wire [2:0] \$418 ;
-  wire [20:0] \$419 ;
+  wire [2:0] \$419 ;
   wire [13:0] \$42 ;
   wire [20:0] \$420 ;
-  wire [20:0] \$421 ;
-  wire [20:0] \$422 ;
-  wire [21:0] \$423 ;
-  wire [22:0] \$424 ;
-  wire [22:0] \$425 ;
-  reg [19:0] \$426 ;
+  wire [2:0] \$421 ;
+  wire [2:0] \$422 ;
+  wire [20:0] \$423 ;
+  wire [20:0] \$424 ;
+  wire [2:0] \$425 ;
+  wire [2:0] \$426 ;
   wire [2:0] \$427 ;
   wire [2:0] \$428 ;
-  wire [2:0] \$429 ;
+  wire [20:0] \$429 ;
   wire [13:0] \$43 ;
   wire [2:0] \$430 ;
   wire [2:0] \$431 ;
-  wire [2:0] \$432 ;
+  wire [20:0] \$432 ;
   wire [20:0] \$433 ;
-  wire [2:0] \$434 ;
-  wire [2:0] \$435 ;
-  wire [20:0] \$436 ;
-  wire [20:0] \$437 ;
-  wire [2:0] \$438 ;
-  wire [2:0] \$439 ;
+  wire [20:0] \$434 ;
+  wire [20:0] \$435 ;
+  wire [21:0] \$436 ;
+  wire [22:0] \$437 ;
+  wire [22:0] \$438 ;
+  reg [19:0] \$439 ;
   wire [13:0] \$44 ;
   wire [2:0] \$440 ;
   wire [2:0] \$441 ;
-  wire [20:0] \$442 ;
+  wire [2:0] \$442 ;
   wire [2:0] \$443 ;
   wire [2:0] \$444 ;
-  wire [20:0] \$445 ;
+  wire [2:0] \$445 ;
   wire [20:0] \$446 ;
-  wire [20:0] \$447 ;
-  wire [20:0] \$448 ;
-  wire [21:0] \$449 ;
+  wire [2:0] \$447 ;
+  wire [2:0] \$448 ;
+  wire [20:0] \$449 ;
   wire [13:0] \$45 ;
-  wire [22:0] \$450 ;
-  wire [22:0] \$451 ;
-  reg [19:0] \$452 ;
+  wire [20:0] \$450 ;
+  wire [2:0] \$451 ;
+  wire [2:0] \$452 ;
   wire [2:0] \$453 ;
   wire [2:0] \$454 ;
-  wire [2:0] \$455 ;
+  wire [20:0] \$455 ;
   wire [2:0] \$456 ;
   wire [2:0] \$457 ;
-  wire [2:0] \$458 ;
+  wire [20:0] \$458 ;
   wire [20:0] \$459 ;
   wire [13:0] \$46 ;
-  wire [2:0] \$460 ;
-  wire [2:0] \$461 ;
-  wire [20:0] \$462 ;
-  wire [20:0] \$463 ;
-  wire [2:0] \$464 ;
-  wire [2:0] \$465 ;
+  wire [20:0] \$460 ;
+  wire [20:0] \$461 ;
+  wire [21:0] \$462 ;
+  wire [22:0] \$463 ;
+  wire [22:0] \$464 ;
+  reg [19:0] \$465 ;
   wire [2:0] \$466 ;
   wire [2:0] \$467 ;
-  wire [20:0] \$468 ;
+  wire [2:0] \$468 ;
   wire [2:0] \$469 ;
   wire [13:0] \$47 ;
   wire [2:0] \$470 ;
-  wire [20:0] \$471 ;
+  wire [2:0] \$471 ;
   wire [20:0] \$472 ;
-  wire [20:0] \$473 ;
-  wire [20:0] \$474 ;
-  wire [21:0] \$475 ;
-  wire [22:0] \$476 ;
-  wire [22:0] \$477 ;
-  reg [19:0] \$478 ;
+  wire [2:0] \$473 ;
+  wire [2:0] \$474 ;
+  wire [20:0] \$475 ;
+  wire [20:0] \$476 ;
+  wire [2:0] \$477 ;
+  wire [2:0] \$478 ;
   wire [2:0] \$479 ;
   wire [13:0] \$48 ;
   wire [2:0] \$480 ;
-  wire [2:0] \$481 ;
+  wire [20:0] \$481 ;
   wire [2:0] \$482 ;
   wire [2:0] \$483 ;
-  wire [2:0] \$484 ;
+  wire [20:0] \$484 ;
   wire [20:0] \$485 ;
-  wire [2:0] \$486 ;
-  wire [2:0] \$487 ;
-  wire [20:0] \$488 ;
-  wire [20:0] \$489 ;
+  wire [20:0] \$486 ;
+  wire [20:0] \$487 ;
+  wire [21:0] \$488 ;
+  wire [22:0] \$489 ;
   wire [13:0] \$49 ;
-  wire [2:0] \$490 ;
-  wire [2:0] \$491 ;
+  wire [22:0] \$490 ;
+  reg [19:0] \$491 ;
   wire [2:0] \$492 ;
   wire [2:0] \$493 ;
-  wire [20:0] \$494 ;
+  wire [2:0] \$494 ;
   wire [2:0] \$495 ;
   wire [2:0] \$496 ;
-  wire [20:0] \$497 ;
+  wire [2:0] \$497 ;
   wire [20:0] \$498 ;
-  wire [20:0] \$499 ;
+  wire [2:0] \$499 ;
   wire \$5 ;
   wire [20:0] \$50 ;
-  wire [20:0] \$500 ;
-  wire [21:0] \$501 ;
-  wire [22:0] \$502 ;
-  wire [22:0] \$503 ;
-  reg [19:0] \$504 ;
+  wire [2:0] \$500 ;
+  wire [20:0] \$501 ;
+  wire [20:0] \$502 ;
+  wire [2:0] \$503 ;
+  wire [2:0] \$504 ;
   wire [2:0] \$505 ;
   wire [2:0] \$506 ;
-  wire [2:0] \$507 ;
+  wire [20:0] \$507 ;
   wire [2:0] \$508 ;
   wire [2:0] \$509 ;
   wire [21:0] \$51 ;
-  wire [2:0] \$510 ;
+  wire [20:0] \$510 ;
   wire [20:0] \$511 ;
-  wire [2:0] \$512 ;
-  wire [2:0] \$513 ;
-  wire [20:0] \$514 ;
-  wire [20:0] \$515 ;
-  wire [2:0] \$516 ;
-  wire [2:0] \$517 ;
+  wire [20:0] \$512 ;
+  wire [20:0] \$513 ;
+  wire [21:0] \$514 ;
+  wire [22:0] \$515 ;
+  wire [22:0] \$516 ;
+  reg [19:0] \$517 ;
   wire [2:0] \$518 ;
   wire [2:0] \$519 ;
   wire [19:0] \$52 ;
-  wire [20:0] \$520 ;
+  wire [2:0] \$520 ;
   wire [2:0] \$521 ;
   wire [2:0] \$522 ;
-  wire [20:0] \$523 ;
+  wire [2:0] \$523 ;
   wire [20:0] \$524 ;
-  wire [20:0] \$525 ;
-  wire [20:0] \$526 ;
-  wire [21:0] \$527 ;
-  wire [22:0] \$528 ;
-  wire [22:0] \$529 ;
+  wire [2:0] \$525 ;
+  wire [2:0] \$526 ;
+  wire [20:0] \$527 ;
+  wire [20:0] \$528 ;
+  wire [2:0] \$529 ;
   wire [13:0] \$53 ;
-  reg [1:0] \$530 ;
-  reg \$531 ;
-  reg \$532 ;
-  reg [10:0] \$533 ;
-  reg [10:0] \$534 ;
-  reg [10:0] \$535 ;
-  reg [10:0] \$536 ;
-  reg [10:0] \$537 ;
-  reg [10:0] \$538 ;
-  reg [10:0] \$539 ;
+  wire [2:0] \$530 ;
+  wire [2:0] \$531 ;
+  wire [2:0] \$532 ;
+  wire [20:0] \$533 ;
+  wire [2:0] \$534 ;
+  wire [2:0] \$535 ;
+  wire [20:0] \$536 ;
+  wire [20:0] \$537 ;
+  wire [20:0] \$538 ;
+  wire [20:0] \$539 ;
   wire [13:0] \$54 ;
-  reg [10:0] \$540 ;
-  reg [10:0] \$541 ;
-  reg [10:0] \$542 ;
-  reg [10:0] \$543 ;
-  reg [10:0] \$544 ;
-  reg [10:0] \$545 ;
+  wire [21:0] \$540 ;
+  wire [22:0] \$541 ;
+  wire [22:0] \$542 ;
+  reg [1:0] \$543 ;
+  reg \$544 ;
+  reg \$545 ;
   reg [10:0] \$546 ;
   reg [10:0] \$547 ;
   reg [10:0] \$548 ;
-  reg \$549 ;
+  reg [10:0] \$549 ;
   wire [13:0] \$55 ;
-  reg [19:0] \$550 ;
-  reg [19:0] \$551 ;
-  reg [19:0] \$552 ;
-  reg [19:0] \$553 ;
-  reg [19:0] \$554 ;
-  reg [19:0] \$555 ;
-  reg [19:0] \$556 ;
-  reg [19:0] \$557 ;
-  reg [19:0] \$558 ;
-  reg [19:0] \$559 ;
+  reg [10:0] \$550 ;
+  reg [10:0] \$551 ;
+  reg [10:0] \$552 ;
+  reg [10:0] \$553 ;
+  reg [10:0] \$554 ;
+  reg [10:0] \$555 ;
+  reg [10:0] \$556 ;
+  reg [10:0] \$557 ;
+  reg [10:0] \$558 ;
+  reg [10:0] \$559 ;
   wire [13:0] \$56 ;
-  reg [19:0] \$560 ;
-  reg [19:0] \$561 ;
-  reg [19:0] \$562 ;
+  reg [10:0] \$560 ;
+  reg [10:0] \$561 ;
+  reg \$562 ;
   reg [19:0] \$563 ;
   reg [19:0] \$564 ;
   reg [19:0] \$565 ;
@@ -703,17 +703,30 @@ module \lut_tc_int4.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   wire [13:0] \$58 ;
   reg [19:0] \$580 ;
   reg [19:0] \$581 ;
-  reg [16:0] \$582 ;
-  reg [16:0] \$583 ;
-  reg [16:0] \$584 ;
-  reg [16:0] \$585 ;
-  reg \$586 ;
-  reg \$587 ;
-  reg [160:0] \$588 ;
-  reg \$589 ;
+  reg [19:0] \$582 ;
+  reg [19:0] \$583 ;
+  reg [19:0] \$584 ;
+  reg [19:0] \$585 ;
+  reg [19:0] \$586 ;
+  reg [19:0] \$587 ;
+  reg [19:0] \$588 ;
+  reg [19:0] \$589 ;
   wire [13:0] \$59 ;
+  reg [19:0] \$590 ;
+  reg [19:0] \$591 ;
+  reg [19:0] \$592 ;
+  reg [19:0] \$593 ;
+  reg [19:0] \$594 ;
+  reg [16:0] \$595 ;
+  reg [16:0] \$596 ;
+  reg [16:0] \$597 ;
+  reg [16:0] \$598 ;
+  reg \$599 ;
   wire \$6 ;
   wire [13:0] \$60 ;
+  reg \$600 ;
+  reg [160:0] \$601 ;
+  reg \$602 ;
   wire [20:0] \$61 ;
   wire [21:0] \$62 ;
   wire [19:0] \$63 ;
@@ -930,259 +943,286 @@ module \lut_tc_int4.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   wire z__ready;
   input z__valid;
   wire z__valid;
-  assign \$386  = z__payload[11] ? 3'h0 : 3'h7;
-  assign \$387  = z__payload[10:8] ^ \$386 ;
+  assign \$370  = z__payload[6:4] ^ \$369 ;
+  assign \$371  = \$370 [0] ? \$202 [20:0] : rowsum_x9;
+  assign \$372  = \$365 [1] ? \$368  : \$371 ;
+  assign \$373  = z__payload[7] ? 3'h0 : 3'h7;
+  assign \$374  = z__payload[6:4] ^ \$373 ;
+  assign \$375  = z__payload[7] ? 3'h0 : 3'h7;
+  assign \$376  = z__payload[6:4] ^ \$375 ;
+  assign \$377  = \$376 [0] ? rowsum_x7 : rowsum_x5;
+  assign \$378  = z__payload[7] ? 3'h0 : 3'h7;
+  assign \$379  = z__payload[6:4] ^ \$378 ;
+  assign \$380  = \$379 [0] ? \$190 [20:0] : { \$189 [16], \$189 [16], \$189 [16], \$189 [16], \$189  };
+  assign \$381  = \$374 [1] ? \$377  : \$380 ;
+  assign \$382  = \$363 [2] ? \$372  : \$381 ;
+  assign \$383  = \$382  ^ { z__payload[7], z__payload[7], z__payload[7], z__payload[7], z__payload[7], z__payload[7], z__payload[7], z__payload[7], z__payload[7], z__payload[7], z__payload[7], z__payload[7], z__payload[7], z__payload[7], z__payload[7], z__payload[7], z__payload[7], z__payload[7], z__payload[7], z__payload[7], z__payload[7] };
+  assign \$384  = $signed(\$361 ) + $signed(\$383 );
+  assign \$385  = $signed(\$384 ) + $signed({ 1'h0, z__payload[7] });
   assign \$388  = z__payload[11] ? 3'h0 : 3'h7;
   assign \$389  = z__payload[10:8] ^ \$388 ;
-  assign \$390  = \$389 [0] ? \$192 [20:0] : \$191 [20:0];
-  assign \$391  = z__payload[11] ? 3'h0 : 3'h7;
-  assign \$392  = z__payload[10:8] ^ \$391 ;
-  assign \$393  = \$392 [0] ? \$190 [20:0] : { \$189 [16], \$189 [16], \$189 [16], \$189 [16], \$189  };
-  assign \$394  = \$387 [1] ? \$390  : \$393 ;
-  assign \$395  = \$376 [2] ? \$385  : \$394 ;
-  assign \$396  = \$395  ^ { z__payload[11], z__payload[11], z__payload[11], z__payload[11], z__payload[11], z__payload[11], z__payload[11], z__payload[11], z__payload[11], z__payload[11], z__payload[11], z__payload[11], z__payload[11], z__payload[11], z__payload[11], z__payload[11], z__payload[11], z__payload[11], z__payload[11], z__payload[11], z__payload[11] };
-  assign \$397  = $signed(\$374 ) + $signed(\$396 );
-  assign \$398  = $signed(\$397 ) + $signed({ 1'h0, z__payload[11] });
-  assign \$401  = z__payload[15] ? 3'h0 : 3'h7;
-  assign \$402  = z__payload[14:12] ^ \$401 ;
-  assign \$403  = z__payload[15] ? 3'h0 : 3'h7;
-  assign \$404  = z__payload[14:12] ^ \$403 ;
-  assign \$405  = z__payload[15] ? 3'h0 : 3'h7;
-  assign \$406  = z__payload[14:12] ^ \$405 ;
-  assign \$407  = \$406 [0] ? \$196 [20:0] : \$195 [20:0];
-  assign \$408  = z__payload[15] ? 3'h0 : 3'h7;
-  assign \$409  = z__payload[14:12] ^ \$408 ;
-  assign \$410  = \$409 [0] ? \$194 [20:0] : \$193 [20:0];
-  assign \$411  = \$404 [1] ? \$407  : \$410 ;
-  assign \$412  = z__payload[15] ? 3'h0 : 3'h7;
-  assign \$413  = z__payload[14:12] ^ \$412 ;
+  assign \$390  = z__payload[11] ? 3'h0 : 3'h7;
+  assign \$391  = z__payload[10:8] ^ \$390 ;
+  assign \$392  = z__payload[11] ? 3'h0 : 3'h7;
+  assign \$393  = z__payload[10:8] ^ \$392 ;
+  assign \$394  = \$393 [0] ? \$209 [20:0] : \$205 [20:0];
+  assign \$395  = z__payload[11] ? 3'h0 : 3'h7;
+  assign \$396  = z__payload[10:8] ^ \$395 ;
+  assign \$397  = \$396 [0] ? \$202 [20:0] : rowsum_x9;
+  assign \$398  = \$391 [1] ? \$394  : \$397 ;
+  assign \$399  = z__payload[11] ? 3'h0 : 3'h7;
+  assign \$400  = z__payload[10:8] ^ \$399 ;
+  assign \$401  = z__payload[11] ? 3'h0 : 3'h7;
+  assign \$402  = z__payload[10:8] ^ \$401 ;
+  assign \$403  = \$402 [0] ? rowsum_x7 : rowsum_x5;
+  assign \$404  = z__payload[11] ? 3'h0 : 3'h7;
+  assign \$405  = z__payload[10:8] ^ \$404 ;
+  assign \$406  = \$405 [0] ? \$190 [20:0] : { \$189 [16], \$189 [16], \$189 [16], \$189 [16], \$189  };
+  assign \$407  = \$400 [1] ? \$403  : \$406 ;
+  assign \$408  = \$389 [2] ? \$398  : \$407 ;
+  assign \$409  = \$408  ^ { z__payload[11], z__payload[11], z__payload[11], z__payload[11], z__payload[11], z__payload[11], z__payload[11], z__payload[11], z__payload[11], z__payload[11], z__payload[11], z__payload[11], z__payload[11], z__payload[11], z__payload[11], z__payload[11], z__payload[11], z__payload[11], z__payload[11], z__payload[11], z__payload[11] };
+  assign \$410  = $signed(\$387 ) + $signed(\$409 );
+  assign \$411  = $signed(\$410 ) + $signed({ 1'h0, z__payload[11] });
   assign \$414  = z__payload[15] ? 3'h0 : 3'h7;
   assign \$415  = z__payload[14:12] ^ \$414 ;
-  assign \$416  = \$415 [0] ? \$192 [20:0] : \$191 [20:0];
-  assign \$417  = z__payload[15] ? 3'h0 : 3'h7;
-  assign \$418  = z__payload[14:12] ^ \$417 ;
-  assign \$419  = \$418 [0] ? \$190 [20:0] : { \$189 [16], \$189 [16], \$189 [16], \$189 [16], \$189  };
-  assign \$420  = \$413 [1] ? \$416  : \$419 ;
-  assign \$421  = \$402 [2] ? \$411  : \$420 ;
-  assign \$422  = \$421  ^ { z__payload[15], z__payload[15], z__payload[15], z__payload[15], z__payload[15], z__payload[15], z__payload[15], z__payload[15], z__payload[15], z__payload[15], z__payload[15], z__payload[15], z__payload[15], z__payload[15], z__payload[15], z__payload[15], z__payload[15], z__payload[15], z__payload[15], z__payload[15], z__payload[15] };
-  assign \$423  = $signed(\$400 ) + $signed(\$422 );
-  assign \$424  = $signed(\$423 ) + $signed({ 1'h0, z__payload[15] });
-  assign \$427  = z__payload[19] ? 3'h0 : 3'h7;
-  assign \$428  = z__payload[18:16] ^ \$427 ;
-  assign \$429  = z__payload[19] ? 3'h0 : 3'h7;
-  assign \$430  = z__payload[18:16] ^ \$429 ;
-  assign \$431  = z__payload[19] ? 3'h0 : 3'h7;
-  assign \$432  = z__payload[18:16] ^ \$431 ;
-  assign \$433  = \$432 [0] ? \$196 [20:0] : \$195 [20:0];
-  assign \$434  = z__payload[19] ? 3'h0 : 3'h7;
-  assign \$435  = z__payload[18:16] ^ \$434 ;
-  assign \$436  = \$435 [0] ? \$194 [20:0] : \$193 [20:0];
-  assign \$437  = \$430 [1] ? \$433  : \$436 ;
-  assign \$438  = z__payload[19] ? 3'h0 : 3'h7;
-  assign \$439  = z__payload[18:16] ^ \$438 ;
+  assign \$416  = z__payload[15] ? 3'h0 : 3'h7;
+  assign \$417  = z__payload[14:12] ^ \$416 ;
+  assign \$418  = z__payload[15] ? 3'h0 : 3'h7;
+  assign \$419  = z__payload[14:12] ^ \$418 ;
+  assign \$420  = \$419 [0] ? \$209 [20:0] : \$205 [20:0];
+  assign \$421  = z__payload[15] ? 3'h0 : 3'h7;
+  assign \$422  = z__payload[14:12] ^ \$421 ;
+  assign \$423  = \$422 [0] ? \$202 [20:0] : rowsum_x9;
+  assign \$424  = \$417 [1] ? \$420  : \$423 ;
+  assign \$425  = z__payload[15] ? 3'h0 : 3'h7;
+  assign \$426  = z__payload[14:12] ^ \$425 ;
+  assign \$427  = z__payload[15] ? 3'h0 : 3'h7;
+  assign \$428  = z__payload[14:12] ^ \$427 ;
+  assign \$429  = \$428 [0] ? rowsum_x7 : rowsum_x5;
+  assign \$430  = z__payload[15] ? 3'h0 : 3'h7;
+  assign \$431  = z__payload[14:12] ^ \$430 ;
+  assign \$432  = \$431 [0] ? \$190 [20:0] : { \$189 [16], \$189 [16], \$189 [16], \$189 [16], \$189  };
+  assign \$433  = \$426 [1] ? \$429  : \$432 ;
+  assign \$434  = \$415 [2] ? \$424  : \$433 ;
+  assign \$435  = \$434  ^ { z__payload[15], z__payload[15], z__payload[15], z__payload[15], z__payload[15], z__payload[15], z__payload[15], z__payload[15], z__payload[15], z__payload[15], z__payload[15], z__payload[15], z__payload[15], z__payload[15], z__payload[15], z__payload[15], z__payload[15], z__payload[15], z__payload[15], z__payload[15], z__payload[15] };
+  assign \$436  = $signed(\$413 ) + $signed(\$435 );
+  assign \$437  = $signed(\$436 ) + $signed({ 1'h0, z__payload[15] });
   assign \$440  = z__payload[19] ? 3'h0 : 3'h7;
   assign \$441  = z__payload[18:16] ^ \$440 ;
-  assign \$442  = \$441 [0] ? \$192 [20:0] : \$191 [20:0];
-  assign \$443  = z__payload[19] ? 3'h0 : 3'h7;
-  assign \$444  = z__payload[18:16] ^ \$443 ;
-  assign \$445  = \$444 [0] ? \$190 [20:0] : { \$189 [16], \$189 [16], \$189 [16], \$189 [16], \$189  };
-  assign \$446  = \$439 [1] ? \$442  : \$445 ;
-  assign \$447  = \$428 [2] ? \$437  : \$446 ;
-  assign \$448  = \$447  ^ { z__payload[19], z__payload[19], z__payload[19], z__payload[19], z__payload[19], z__payload[19], z__payload[19], z__payload[19], z__payload[19], z__payload[19], z__payload[19], z__payload[19], z__payload[19], z__payload[19], z__payload[19], z__payload[19], z__payload[19], z__payload[19], z__payload[19], z__payload[19], z__payload[19] };
-  assign \$449  = $signed(\$426 ) + $signed(\$448 );
-  assign \$450  = $signed(\$449 ) + $signed({ 1'h0, z__payload[19] });
-  assign \$453  = z__payload[23] ? 3'h0 : 3'h7;
-  assign \$454  = z__payload[22:20] ^ \$453 ;
-  assign \$455  = z__payload[23] ? 3'h0 : 3'h7;
-  assign \$456  = z__payload[22:20] ^ \$455 ;
-  assign \$457  = z__payload[23] ? 3'h0 : 3'h7;
-  assign \$458  = z__payload[22:20] ^ \$457 ;
-  assign \$459  = \$458 [0] ? \$196 [20:0] : \$195 [20:0];
-  assign \$460  = z__payload[23] ? 3'h0 : 3'h7;
-  assign \$461  = z__payload[22:20] ^ \$460 ;
-  assign \$462  = \$461 [0] ? \$194 [20:0] : \$193 [20:0];
-  assign \$463  = \$456 [1] ? \$459  : \$462 ;
-  assign \$464  = z__payload[23] ? 3'h0 : 3'h7;
-  assign \$465  = z__payload[22:20] ^ \$464 ;
+  assign \$442  = z__payload[19] ? 3'h0 : 3'h7;
+  assign \$443  = z__payload[18:16] ^ \$442 ;
+  assign \$444  = z__payload[19] ? 3'h0 : 3'h7;
+  assign \$445  = z__payload[18:16] ^ \$444 ;
+  assign \$446  = \$445 [0] ? \$209 [20:0] : \$205 [20:0];
+  assign \$447  = z__payload[19] ? 3'h0 : 3'h7;
+  assign \$448  = z__payload[18:16] ^ \$447 ;
+  assign \$449  = \$448 [0] ? \$202 [20:0] : rowsum_x9;
+  assign \$450  = \$443 [1] ? \$446  : \$449 ;
+  assign \$451  = z__payload[19] ? 3'h0 : 3'h7;
+  assign \$452  = z__payload[18:16] ^ \$451 ;
+  assign \$453  = z__payload[19] ? 3'h0 : 3'h7;
+  assign \$454  = z__payload[18:16] ^ \$453 ;
+  assign \$455  = \$454 [0] ? rowsum_x7 : rowsum_x5;
+  assign \$456  = z__payload[19] ? 3'h0 : 3'h7;
+  assign \$457  = z__payload[18:16] ^ \$456 ;
+  assign \$458  = \$457 [0] ? \$190 [20:0] : { \$189 [16], \$189 [16], \$189 [16], \$189 [16], \$189  };
+  assign \$459  = \$452 [1] ? \$455  : \$458 ;
+  assign \$460  = \$441 [2] ? \$450  : \$459 ;
+  assign \$461  = \$460  ^ { z__payload[19], z__payload[19], z__payload[19], z__payload[19], z__payload[19], z__payload[19], z__payload[19], z__payload[19], z__payload[19], z__payload[19], z__payload[19], z__payload[19], z__payload[19], z__payload[19], z__payload[19], z__payload[19], z__payload[19], z__payload[19], z__payload[19], z__payload[19], z__payload[19] };
+  assign \$462  = $signed(\$439 ) + $signed(\$461 );
+  assign \$463  = $signed(\$462 ) + $signed({ 1'h0, z__payload[19] });
   assign \$466  = z__payload[23] ? 3'h0 : 3'h7;
   assign \$467  = z__payload[22:20] ^ \$466 ;
-  assign \$468  = \$467 [0] ? \$192 [20:0] : \$191 [20:0];
-  assign \$469  = z__payload[23] ? 3'h0 : 3'h7;
-  assign \$470  = z__payload[22:20] ^ \$469 ;
-  assign \$471  = \$470 [0] ? \$190 [20:0] : { \$189 [16], \$189 [16], \$189 [16], \$189 [16], \$189  };
-  assign \$472  = \$465 [1] ? \$468  : \$471 ;
-  assign \$473  = \$454 [2] ? \$463  : \$472 ;
-  assign \$474  = \$473  ^ { z__payload[23], z__payload[23], z__payload[23], z__payload[23], z__payload[23], z__payload[23], z__payload[23], z__payload[23], z__payload[23], z__payload[23], z__payload[23], z__payload[23], z__payload[23], z__payload[23], z__payload[23], z__payload[23], z__payload[23], z__payload[23], z__payload[23], z__payload[23], z__payload[23] };
-  assign \$475  = $signed(\$452 ) + $signed(\$474 );
-  assign \$476  = $signed(\$475 ) + $signed({ 1'h0, z__payload[23] });
-  assign \$479  = z__payload[27] ? 3'h0 : 3'h7;
-  assign \$480  = z__payload[26:24] ^ \$479 ;
-  assign \$481  = z__payload[27] ? 3'h0 : 3'h7;
-  assign \$482  = z__payload[26:24] ^ \$481 ;
-  assign \$483  = z__payload[27] ? 3'h0 : 3'h7;
-  assign \$484  = z__payload[26:24] ^ \$483 ;
-  assign \$485  = \$484 [0] ? \$196 [20:0] : \$195 [20:0];
-  assign \$486  = z__payload[27] ? 3'h0 : 3'h7;
-  assign \$487  = z__payload[26:24] ^ \$486 ;
-  assign \$488  = \$487 [0] ? \$194 [20:0] : \$193 [20:0];
-  assign \$489  = \$482 [1] ? \$485  : \$488 ;
-  assign \$490  = z__payload[27] ? 3'h0 : 3'h7;
-  assign \$491  = z__payload[26:24] ^ \$490 ;
+  assign \$468  = z__payload[23] ? 3'h0 : 3'h7;
+  assign \$469  = z__payload[22:20] ^ \$468 ;
+  assign \$470  = z__payload[23] ? 3'h0 : 3'h7;
+  assign \$471  = z__payload[22:20] ^ \$470 ;
+  assign \$472  = \$471 [0] ? \$209 [20:0] : \$205 [20:0];
+  assign \$473  = z__payload[23] ? 3'h0 : 3'h7;
+  assign \$474  = z__payload[22:20] ^ \$473 ;
+  assign \$475  = \$474 [0] ? \$202 [20:0] : rowsum_x9;
+  assign \$476  = \$469 [1] ? \$472  : \$475 ;
+  assign \$477  = z__payload[23] ? 3'h0 : 3'h7;
+  assign \$478  = z__payload[22:20] ^ \$477 ;
+  assign \$479  = z__payload[23] ? 3'h0 : 3'h7;
+  assign \$480  = z__payload[22:20] ^ \$479 ;
+  assign \$481  = \$480 [0] ? rowsum_x7 : rowsum_x5;
+  assign \$482  = z__payload[23] ? 3'h0 : 3'h7;
+  assign \$483  = z__payload[22:20] ^ \$482 ;
+  assign \$484  = \$483 [0] ? \$190 [20:0] : { \$189 [16], \$189 [16], \$189 [16], \$189 [16], \$189  };
+  assign \$485  = \$478 [1] ? \$481  : \$484 ;
+  assign \$486  = \$467 [2] ? \$476  : \$485 ;
+  assign \$487  = \$486  ^ { z__payload[23], z__payload[23], z__payload[23], z__payload[23], z__payload[23], z__payload[23], z__payload[23], z__payload[23], z__payload[23], z__payload[23], z__payload[23], z__payload[23], z__payload[23], z__payload[23], z__payload[23], z__payload[23], z__payload[23], z__payload[23], z__payload[23], z__payload[23], z__payload[23] };
+  assign \$488  = $signed(\$465 ) + $signed(\$487 );
+  assign \$489  = $signed(\$488 ) + $signed({ 1'h0, z__payload[23] });
   assign \$492  = z__payload[27] ? 3'h0 : 3'h7;
   assign \$493  = z__payload[26:24] ^ \$492 ;
-  assign \$494  = \$493 [0] ? \$192 [20:0] : \$191 [20:0];
-  assign \$495  = z__payload[27] ? 3'h0 : 3'h7;
-  assign \$496  = z__payload[26:24] ^ \$495 ;
-  assign \$497  = \$496 [0] ? \$190 [20:0] : { \$189 [16], \$189 [16], \$189 [16], \$189 [16], \$189  };
-  assign \$498  = \$491 [1] ? \$494  : \$497 ;
-  assign \$499  = \$480 [2] ? \$489  : \$498 ;
-  assign \$500  = \$499  ^ { z__payload[27], z__payload[27], z__payload[27], z__payload[27], z__payload[27], z__payload[27], z__payload[27], z__payload[27], z__payload[27], z__payload[27], z__payload[27], z__payload[27], z__payload[27], z__payload[27], z__payload[27], z__payload[27], z__payload[27], z__payload[27], z__payload[27], z__payload[27], z__payload[27] };
-  assign \$501  = $signed(\$478 ) + $signed(\$500 );
-  assign \$502  = $signed(\$501 ) + $signed({ 1'h0, z__payload[27] });
-  assign \$505  = z__payload[31] ? 3'h0 : 3'h7;
-  assign \$506  = z__payload[30:28] ^ \$505 ;
-  assign \$507  = z__payload[31] ? 3'h0 : 3'h7;
-  assign \$508  = z__payload[30:28] ^ \$507 ;
-  assign \$509  = z__payload[31] ? 3'h0 : 3'h7;
-  assign \$510  = z__payload[30:28] ^ \$509 ;
-  assign \$511  = \$510 [0] ? \$196 [20:0] : \$195 [20:0];
-  assign \$512  = z__payload[31] ? 3'h0 : 3'h7;
-  assign \$513  = z__payload[30:28] ^ \$512 ;
-  assign \$514  = \$513 [0] ? \$194 [20:0] : \$193 [20:0];
-  assign \$515  = \$508 [1] ? \$511  : \$514 ;
-  assign \$516  = z__payload[31] ? 3'h0 : 3'h7;
-  assign \$517  = z__payload[30:28] ^ \$516 ;
+  assign \$494  = z__payload[27] ? 3'h0 : 3'h7;
+  assign \$495  = z__payload[26:24] ^ \$494 ;
+  assign \$496  = z__payload[27] ? 3'h0 : 3'h7;
+  assign \$497  = z__payload[26:24] ^ \$496 ;
+  assign \$498  = \$497 [0] ? \$209 [20:0] : \$205 [20:0];
+  assign \$499  = z__payload[27] ? 3'h0 : 3'h7;
+  assign \$500  = z__payload[26:24] ^ \$499 ;
+  assign \$501  = \$500 [0] ? \$202 [20:0] : rowsum_x9;
+  assign \$502  = \$495 [1] ? \$498  : \$501 ;
+  assign \$503  = z__payload[27] ? 3'h0 : 3'h7;
+  assign \$504  = z__payload[26:24] ^ \$503 ;
+  assign \$505  = z__payload[27] ? 3'h0 : 3'h7;
+  assign \$506  = z__payload[26:24] ^ \$505 ;
+  assign \$507  = \$506 [0] ? rowsum_x7 : rowsum_x5;
+  assign \$508  = z__payload[27] ? 3'h0 : 3'h7;
+  assign \$509  = z__payload[26:24] ^ \$508 ;
+  assign \$510  = \$509 [0] ? \$190 [20:0] : { \$189 [16], \$189 [16], \$189 [16], \$189 [16], \$189  };
+  assign \$511  = \$504 [1] ? \$507  : \$510 ;
+  assign \$512  = \$493 [2] ? \$502  : \$511 ;
+  assign \$513  = \$512  ^ { z__payload[27], z__payload[27], z__payload[27], z__payload[27], z__payload[27], z__payload[27], z__payload[27], z__payload[27], z__payload[27], z__payload[27], z__payload[27], z__payload[27], z__payload[27], z__payload[27], z__payload[27], z__payload[27], z__payload[27], z__payload[27], z__payload[27], z__payload[27], z__payload[27] };
+  assign \$514  = $signed(\$491 ) + $signed(\$513 );
+  assign \$515  = $signed(\$514 ) + $signed({ 1'h0, z__payload[27] });
   assign \$518  = z__payload[31] ? 3'h0 : 3'h7;
   assign \$519  = z__payload[30:28] ^ \$518 ;
-  assign \$520  = \$519 [0] ? \$192 [20:0] : \$191 [20:0];
-  assign \$521  = z__payload[31] ? 3'h0 : 3'h7;
-  assign \$522  = z__payload[30:28] ^ \$521 ;
-  assign \$523  = \$522 [0] ? \$190 [20:0] : { \$189 [16], \$189 [16], \$189 [16], \$189 [16], \$189  };
-  assign \$524  = \$517 [1] ? \$520  : \$523 ;
-  assign \$525  = \$506 [2] ? \$515  : \$524 ;
-  assign \$526  = \$525  ^ { z__payload[31], z__payload[31], z__payload[31], z__payload[31], z__payload[31], z__payload[31], z__payload[31], z__payload[31], z__payload[31], z__payload[31], z__payload[31], z__payload[31], z__payload[31], z__payload[31], z__payload[31], z__payload[31], z__payload[31], z__payload[31], z__payload[31], z__payload[31], z__payload[31] };
-  assign \$527  = $signed(\$504 ) + $signed(\$526 );
-  assign \$528  = $signed(\$527 ) + $signed({ 1'h0, z__payload[31] });
+  assign \$520  = z__payload[31] ? 3'h0 : 3'h7;
+  assign \$521  = z__payload[30:28] ^ \$520 ;
+  assign \$522  = z__payload[31] ? 3'h0 : 3'h7;
+  assign \$523  = z__payload[30:28] ^ \$522 ;
+  assign \$524  = \$523 [0] ? \$209 [20:0] : \$205 [20:0];
+  assign \$525  = z__payload[31] ? 3'h0 : 3'h7;
+  assign \$526  = z__payload[30:28] ^ \$525 ;
+  assign \$527  = \$526 [0] ? \$202 [20:0] : rowsum_x9;
+  assign \$528  = \$521 [1] ? \$524  : \$527 ;
+  assign \$529  = z__payload[31] ? 3'h0 : 3'h7;
+  assign \$530  = z__payload[30:28] ^ \$529 ;
+  assign \$531  = z__payload[31] ? 3'h0 : 3'h7;
+  assign \$532  = z__payload[30:28] ^ \$531 ;
+  assign \$533  = \$532 [0] ? rowsum_x7 : rowsum_x5;
+  assign \$534  = z__payload[31] ? 3'h0 : 3'h7;
+  assign \$535  = z__payload[30:28] ^ \$534 ;
+  assign \$536  = \$535 [0] ? \$190 [20:0] : { \$189 [16], \$189 [16], \$189 [16], \$189 [16], \$189  };
+  assign \$537  = \$530 [1] ? \$533  : \$536 ;
+  assign \$538  = \$519 [2] ? \$528  : \$537 ;
+  assign \$539  = \$538  ^ { z__payload[31], z__payload[31], z__payload[31], z__payload[31], z__payload[31], z__payload[31], z__payload[31], z__payload[31], z__payload[31], z__payload[31], z__payload[31], z__payload[31], z__payload[31], z__payload[31], z__payload[31], z__payload[31], z__payload[31], z__payload[31], z__payload[31], z__payload[31], z__payload[31] };
+  assign \$540  = $signed(\$517 ) + $signed(\$539 );
+  assign \$541  = $signed(\$540 ) + $signed({ 1'h0, z__payload[31] });
   always @(posedge clk)
-    step <= \$530 ;
+    step <= \$543 ;
   always @(posedge clk)
-    tab_valid <= \$531 ;
+    tab_valid <= \$544 ;
   always @(posedge clk)
-    tab_last <= \$532 ;
+    tab_last <= \$545 ;
   always @(posedge clk)
-    tab_0_0 <= \$533 ;
+    tab_0_0 <= \$546 ;
   always @(posedge clk)
-    tab_0_1 <= \$534 ;
+    tab_0_1 <= \$547 ;
   always @(posedge clk)
-    tab_0_2 <= \$535 ;
+    tab_0_2 <= \$548 ;
   always @(posedge clk)
-    tab_0_3 <= \$536 ;
+    tab_0_3 <= \$549 ;
   always @(posedge clk)
-    tab_0_4 <= \$537 ;
+    tab_0_4 <= \$550 ;
   always @(posedge clk)
-    tab_0_5 <= \$538 ;
+    tab_0_5 <= \$551 ;
   always @(posedge clk)
-    tab_0_6 <= \$539 ;
+    tab_0_6 <= \$552 ;
   always @(posedge clk)
-    tab_0_7 <= \$540 ;
+    tab_0_7 <= \$553 ;
   always @(posedge clk)
-    tab_1_0 <= \$541 ;
+    tab_1_0 <= \$554 ;
   always @(posedge clk)
-    tab_1_1 <= \$542 ;
+    tab_1_1 <= \$555 ;
   always @(posedge clk)
-    tab_1_2 <= \$543 ;
+    tab_1_2 <= \$556 ;
   always @(posedge clk)
-    tab_1_3 <= \$544 ;
+    tab_1_3 <= \$557 ;
   always @(posedge clk)
-    tab_1_4 <= \$545 ;
+    tab_1_4 <= \$558 ;
   always @(posedge clk)
-    tab_1_5 <= \$546 ;
+    tab_1_5 <= \$559 ;
   always @(posedge clk)
-    tab_1_6 <= \$547 ;
+    tab_1_6 <= \$560 ;
   always @(posedge clk)
-    tab_1_7 <= \$548 ;
+    tab_1_7 <= \$561 ;
   always @(posedge clk)
-    fresh <= \$549 ;
+    fresh <= \$562 ;
   always @(posedge clk)
-    acc_0_0 <= \$550 ;
+    acc_0_0 <= \$563 ;
   always @(posedge clk)
-    buf_0_0 <= \$551 ;
+    buf_0_0 <= \$564 ;
   always @(posedge clk)
-    acc_0_1 <= \$552 ;
+    acc_0_1 <= \$565 ;
   always @(posedge clk)
-    buf_0_1 <= \$553 ;
+    buf_0_1 <= \$566 ;
   always @(posedge clk)
-    acc_0_2 <= \$554 ;
+    acc_0_2 <= \$567 ;
   always @(posedge clk)
-    buf_0_2 <= \$555 ;
+    buf_0_2 <= \$568 ;
   always @(posedge clk)
-    acc_0_3 <= \$556 ;
+    acc_0_3 <= \$569 ;
   always @(posedge clk)
-    buf_0_3 <= \$557 ;
+    buf_0_3 <= \$570 ;
   always @(posedge clk)
-    acc_0_4 <= \$558 ;
+    acc_0_4 <= \$571 ;
   always @(posedge clk)
-    buf_0_4 <= \$559 ;
+    buf_0_4 <= \$572 ;
   always @(posedge clk)
-    acc_0_5 <= \$560 ;
+    acc_0_5 <= \$573 ;
   always @(posedge clk)
-    buf_0_5 <= \$561 ;
+    buf_0_5 <= \$574 ;
   always @(posedge clk)
-    acc_0_6 <= \$562 ;
+    acc_0_6 <= \$575 ;
   always @(posedge clk)
-    buf_0_6 <= \$563 ;
+    buf_0_6 <= \$576 ;
   always @(posedge clk)
-    acc_0_7 <= \$564 ;
+    acc_0_7 <= \$577 ;
   always @(posedge clk)
-    buf_0_7 <= \$565 ;
+    buf_0_7 <= \$578 ;
   always @(posedge clk)
-    acc_1_0 <= \$566 ;
+    acc_1_0 <= \$579 ;
   always @(posedge clk)
-    buf_1_0 <= \$567 ;
+    buf_1_0 <= \$580 ;
   always @(posedge clk)
-    acc_1_1 <= \$568 ;
+    acc_1_1 <= \$581 ;
   always @(posedge clk)
-    buf_1_1 <= \$569 ;
+    buf_1_1 <= \$582 ;
   always @(posedge clk)
-    acc_1_2 <= \$570 ;
+    acc_1_2 <= \$583 ;
   always @(posedge clk)
-    buf_1_2 <= \$571 ;
+    buf_1_2 <= \$584 ;
   always @(posedge clk)
-    acc_1_3 <= \$572 ;
+    acc_1_3 <= \$585 ;
   always @(posedge clk)
-    buf_1_3 <= \$573 ;
+    buf_1_3 <= \$586 ;
   always @(posedge clk)
-    acc_1_4 <= \$574 ;
+    acc_1_4 <= \$587 ;
   always @(posedge clk)
-    buf_1_4 <= \$575 ;
+    buf_1_4 <= \$588 ;
   always @(posedge clk)
-    acc_1_5 <= \$576 ;
+    acc_1_5 <= \$589 ;
   always @(posedge clk)
-    buf_1_5 <= \$577 ;
+    buf_1_5 <= \$590 ;
   always @(posedge clk)
-    acc_1_6 <= \$578 ;
+    acc_1_6 <= \$591 ;
   always @(posedge clk)
-    buf_1_6 <= \$579 ;
+    buf_1_6 <= \$592 ;
   always @(posedge clk)
-    acc_1_7 <= \$580 ;
+    acc_1_7 <= \$593 ;
   always @(posedge clk)
-    buf_1_7 <= \$581 ;
+    buf_1_7 <= \$594 ;
   always @(posedge clk)
-    rowsum_0 <= \$582 ;
+    rowsum_0 <= \$595 ;
   always @(posedge clk)
-    rowsum_buf_0 <= \$583 ;
+    rowsum_buf_0 <= \$596 ;
   always @(posedge clk)
-    rowsum_1 <= \$584 ;
+    rowsum_1 <= \$597 ;
   always @(posedge clk)
-    rowsum_buf_1 <= \$585 ;
+    rowsum_buf_1 <= \$598 ;
   always @(posedge clk)
-    out_busy <= \$586 ;
+    out_busy <= \$599 ;
   always @(posedge clk)
-    o__valid <= \$587 ;
+    o__valid <= \$600 ;
   always @(posedge clk)
-    o__payload <= \$588 ;
+    o__payload <= \$601 ;
   always @(posedge clk)
-    row <= \$589 ;
+    row <= \$602 ;
   assign last_step = step == 2'h3;
   assign tile_end = tab_last & last_step;
   assign \$1  = tab_valid & w__valid;
@@ -1393,180 +1433,153 @@ module \lut_tc_int4.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   assign advance = \$184  & \$186 ;
   assign drain_done = advance & last_row;
   assign \$190  = $signed(\$189 ) + $signed(\$188 );
-  assign \$191  = $signed(\$190 [20:0]) + $signed(\$188 );
-  assign \$192  = $signed(\$191 [20:0]) + $signed(\$188 );
-  assign \$193  = $signed(\$192 [20:0]) + $signed(\$188 );
-  assign \$194  = $signed(\$193 [20:0]) + $signed(\$188 );
-  assign \$195  = $signed(\$194 [20:0]) + $signed(\$188 );
-  assign \$196  = $signed(\$195 [20:0]) + $signed(\$188 );
-  assign \$197  = step + 1'h1;
-  assign \$198  = last_step ? 3'h0 : \$197 ;
-  assign \$199  = $signed(a__payload[7:0]) + $signed(a__payload[15:8]);
-  assign \$200  = $signed(\$199 ) + $signed(a__payload[23:16]);
-  assign \$201  = $signed(\$200 ) + $signed(a__payload[31:24]);
-  assign \$202  = - $signed(\$201 );
-  assign \$203  = $signed(a__payload[7:0]) + $signed(a__payload[15:8]);
-  assign \$204  = $signed(\$203 ) + $signed(a__payload[23:16]);
-  assign \$205  = $signed(\$204 ) + $signed(a__payload[31:24]);
-  assign \$206  = - $signed(\$205 );
-  assign \$208  = $signed(\$206 ) + $signed(\$207 );
-  assign \$209  = $signed(a__payload[7:0]) + $signed(a__payload[15:8]);
-  assign \$210  = $signed(\$209 ) + $signed(a__payload[23:16]);
-  assign \$211  = $signed(\$210 ) + $signed(a__payload[31:24]);
-  assign \$212  = - $signed(\$211 );
-  assign \$214  = $signed(\$212 ) + $signed(\$213 );
-  assign \$215  = $signed(a__payload[7:0]) + $signed(a__payload[15:8]);
-  assign \$216  = $signed(\$215 ) + $signed(a__payload[23:16]);
-  assign \$217  = $signed(\$216 ) + $signed(a__payload[31:24]);
-  assign \$218  = - $signed(\$217 );
-  assign \$220  = $signed(\$218 ) + $signed(\$219 );
-  assign \$222  = $signed(\$220 ) + $signed(\$221 );
-  assign \$223  = $signed(a__payload[7:0]) + $signed(a__payload[15:8]);
-  assign \$224  = $signed(\$223 ) + $signed(a__payload[23:16]);
-  assign \$225  = $signed(\$224 ) + $signed(a__payload[31:24]);
-  assign \$226  = - $signed(\$225 );
-  assign \$228  = $signed(\$226 ) + $signed(\$227 );
-  assign \$229  = $signed(a__payload[7:0]) + $signed(a__payload[15:8]);
-  assign \$230  = $signed(\$229 ) + $signed(a__payload[23:16]);
-  assign \$231  = $signed(\$230 ) + $signed(a__payload[31:24]);
-  assign \$232  = - $signed(\$231 );
-  assign \$234  = $signed(\$232 ) + $signed(\$233 );
-  assign \$236  = $signed(\$234 ) + $signed(\$235 );
-  assign \$237  = $signed(a__payload[7:0]) + $signed(a__payload[15:8]);
-  assign \$238  = $signed(\$237 ) + $signed(a__payload[23:16]);
-  assign \$239  = $signed(\$238 ) + $signed(a__payload[31:24]);
-  assign \$240  = - $signed(\$239 );
-  assign \$242  = $signed(\$240 ) + $signed(\$241 );
-  assign \$244  = $signed(\$242 ) + $signed(\$243 );
-  assign \$245  = $signed(a__payload[7:0]) + $signed(a__payload[15:8]);
-  assign \$246  = $signed(\$245 ) + $signed(a__payload[23:16]);
-  assign \$247  = $signed(\$246 ) + $signed(a__payload[31:24]);
-  assign \$248  = - $signed(\$247 );
-  assign \$250  = $signed(\$248 ) + $signed(\$249 );
-  assign \$252  = $signed(\$250 ) + $signed(\$251 );
-  assign \$254  = $signed(\$252 ) + $signed(\$253 );
-  assign \$255  = $signed(a__payload[39:32]) + $signed(a__payload[47:40]);
-  assign \$256  = $signed(\$255 ) + $signed(a__payload[55:48]);
-  assign \$257  = $signed(\$256 ) + $signed(a__payload[63:56]);
-  assign \$258  = - $signed(\$257 );
-  assign \$259  = $signed(a__payload[39:32]) + $signed(a__payload[47:40]);
-  assign \$260  = $signed(\$259 ) + $signed(a__payload[55:48]);
-  assign \$261  = $signed(\$260 ) + $signed(a__payload[63:56]);
-  assign \$262  = - $signed(\$261 );
-  assign \$264  = $signed(\$262 ) + $signed(\$263 );
-  assign \$265  = $signed(a__payload[39:32]) + $signed(a__payload[47:40]);
-  assign \$266  = $signed(\$265 ) + $signed(a__payload[55:48]);
-  assign \$267  = $signed(\$266 ) + $signed(a__payload[63:56]);
-  assign \$268  = - $signed(\$267 );
-  assign \$270  = $signed(\$268 ) + $signed(\$269 );
-  assign \$271  = $signed(a__payload[39:32]) + $signed(a__payload[47:40]);
-  assign \$272  = $signed(\$271 ) + $signed(a__payload[55:48]);
-  assign \$273  = $signed(\$272 ) + $signed(a__payload[63:56]);
-  assign \$274  = - $signed(\$273 );
-  assign \$276  = $signed(\$274 ) + $signed(\$275 );
-  assign \$278  = $signed(\$276 ) + $signed(\$277 );
-  assign \$279  = $signed(a__payload[39:32]) + $signed(a__payload[47:40]);
-  assign \$280  = $signed(\$279 ) + $signed(a__payload[55:48]);
-  assign \$281  = $signed(\$280 ) + $signed(a__payload[63:56]);
-  assign \$282  = - $signed(\$281 );
-  assign \$284  = $signed(\$282 ) + $signed(\$283 );
-  assign \$285  = $signed(a__payload[39:32]) + $signed(a__payload[47:40]);
-  assign \$286  = $signed(\$285 ) + $signed(a__payload[55:48]);
-  assign \$287  = $signed(\$286 ) + $signed(a__payload[63:56]);
-  assign \$288  = - $signed(\$287 );
-  assign \$290  = $signed(\$288 ) + $signed(\$289 );
-  assign \$292  = $signed(\$290 ) + $signed(\$291 );
-  assign \$293  = $signed(a__payload[39:32]) + $signed(a__payload[47:40]);
-  assign \$294  = $signed(\$293 ) + $signed(a__payload[55:48]);
-  assign \$295  = $signed(\$294 ) + $signed(a__payload[63:56]);
-  assign \$296  = - $signed(\$295 );
-  assign \$298  = $signed(\$296 ) + $signed(\$297 );
-  assign \$300  = $signed(\$298 ) + $signed(\$299 );
-  assign \$301  = $signed(a__payload[39:32]) + $signed(a__payload[47:40]);
-  assign \$302  = $signed(\$301 ) + $signed(a__payload[55:48]);
-  assign \$303  = $signed(\$302 ) + $signed(a__payload[63:56]);
-  assign \$304  = - $signed(\$303 );
-  assign \$306  = $signed(\$304 ) + $signed(\$305 );
-  assign \$308  = $signed(\$306 ) + $signed(\$307 );
-  assign \$310  = $signed(\$308 ) + $signed(\$309 );
-  assign \$311  = - $signed(tab_0_0);
-  assign \$312  = $signed(rowsum_0) + $signed(\$311 );
-  assign \$313  = - $signed(tab_0_0);
-  assign \$314  = $signed(rowsum_0) + $signed(\$313 );
-  assign \$315  = - $signed(tab_1_0);
-  assign \$316  = $signed(rowsum_1) + $signed(\$315 );
-  assign \$317  = - $signed(tab_1_0);
-  assign \$318  = $signed(rowsum_1) + $signed(\$317 );
-  assign \$319  = fire & tile_end;
-  assign \$320  = row + 1'h1;
-  assign \$321  = last_row ? 2'h0 : \$320 ;
-  assign \$323  = z__payload[3] ? 3'h0 : 3'h7;
-  assign \$324  = z__payload[2:0] ^ \$323 ;
-  assign \$325  = z__payload[3] ? 3'h0 : 3'h7;
-  assign \$326  = z__payload[2:0] ^ \$325 ;
-  assign \$327  = z__payload[3] ? 3'h0 : 3'h7;
-  assign \$328  = z__payload[2:0] ^ \$327 ;
-  assign \$329  = \$328 [0] ? \$196 [20:0] : \$195 [20:0];
-  assign \$330  = z__payload[3] ? 3'h0 : 3'h7;
-  assign \$331  = z__payload[2:0] ^ \$330 ;
-  assign \$332  = \$331 [0] ? \$194 [20:0] : \$193 [20:0];
-  assign \$333  = \$326 [1] ? \$329  : \$332 ;
-  assign \$334  = z__payload[3] ? 3'h0 : 3'h7;
-  assign \$335  = z__payload[2:0] ^ \$334 ;
+  assign rowsum_x5 = $signed(\$191 ) + $signed(\$193 );
+  assign rowsum_x7 = $signed(\$195 ) - $signed(\$196 );
+  assign rowsum_x9 = $signed(\$197 ) + $signed(\$199 );
+  assign \$202  = $signed(\$190 [20:0]) + $signed(\$201 );
+  assign \$205  = $signed(rowsum_x5) + $signed(\$204 );
+  assign \$209  = $signed(\$207 ) - $signed(\$208 );
+  assign \$210  = step + 1'h1;
+  assign \$211  = last_step ? 3'h0 : \$210 ;
+  assign \$212  = $signed(a__payload[7:0]) + $signed(a__payload[15:8]);
+  assign \$213  = $signed(\$212 ) + $signed(a__payload[23:16]);
+  assign \$214  = $signed(\$213 ) + $signed(a__payload[31:24]);
+  assign \$215  = - $signed(\$214 );
+  assign \$216  = $signed(a__payload[7:0]) + $signed(a__payload[15:8]);
+  assign \$217  = $signed(\$216 ) + $signed(a__payload[23:16]);
+  assign \$218  = $signed(\$217 ) + $signed(a__payload[31:24]);
+  assign \$219  = - $signed(\$218 );
+  assign \$221  = $signed(\$219 ) + $signed(\$220 );
+  assign \$222  = $signed(a__payload[7:0]) + $signed(a__payload[15:8]);
+  assign \$223  = $signed(\$222 ) + $signed(a__payload[23:16]);
+  assign \$224  = $signed(\$223 ) + $signed(a__payload[31:24]);
+  assign \$225  = - $signed(\$224 );
+  assign \$227  = $signed(\$225 ) + $signed(\$226 );
+  assign \$228  = $signed(a__payload[7:0]) + $signed(a__payload[15:8]);
+  assign \$229  = $signed(\$228 ) + $signed(a__payload[23:16]);
+  assign \$230  = $signed(\$229 ) + $signed(a__payload[31:24]);
+  assign \$231  = - $signed(\$230 );
+  assign \$233  = $signed(\$231 ) + $signed(\$232 );
+  assign \$235  = $signed(\$233 ) + $signed(\$234 );
+  assign \$236  = $signed(a__payload[7:0]) + $signed(a__payload[15:8]);
+  assign \$237  = $signed(\$236 ) + $signed(a__payload[23:16]);
+  assign \$238  = $signed(\$237 ) + $signed(a__payload[31:24]);
+  assign \$239  = - $signed(\$238 );
+  assign \$241  = $signed(\$239 ) + $signed(\$240 );
+  assign \$242  = $signed(a__payload[7:0]) + $signed(a__payload[15:8]);
+  assign \$243  = $signed(\$242 ) + $signed(a__payload[23:16]);
+  assign \$244  = $signed(\$243 ) + $signed(a__payload[31:24]);
+  assign \$245  = - $signed(\$244 );
+  assign \$247  = $signed(\$245 ) + $signed(\$246 );
+  assign \$249  = $signed(\$247 ) + $signed(\$248 );
+  assign \$250  = $signed(a__payload[7:0]) + $signed(a__payload[15:8]);
+  assign \$251  = $signed(\$250 ) + $signed(a__payload[23:16]);
+  assign \$252  = $signed(\$251 ) + $signed(a__payload[31:24]);
+  assign \$253  = - $signed(\$252 );
+  assign \$255  = $signed(\$253 ) + $signed(\$254 );
+  assign \$257  = $signed(\$255 ) + $signed(\$256 );
+  assign \$258  = $signed(a__payload[7:0]) + $signed(a__payload[15:8]);
+  assign \$259  = $signed(\$258 ) + $signed(a__payload[23:16]);
+  assign \$260  = $signed(\$259 ) + $signed(a__payload[31:24]);
+  assign \$261  = - $signed(\$260 );
+  assign \$263  = $signed(\$261 ) + $signed(\$262 );
+  assign \$265  = $signed(\$263 ) + $signed(\$264 );
+  assign \$267  = $signed(\$265 ) + $signed(\$266 );
+  assign \$268  = $signed(a__payload[39:32]) + $signed(a__payload[47:40]);
+  assign \$269  = $signed(\$268 ) + $signed(a__payload[55:48]);
+  assign \$270  = $signed(\$269 ) + $signed(a__payload[63:56]);
+  assign \$271  = - $signed(\$270 );
+  assign \$272  = $signed(a__payload[39:32]) + $signed(a__payload[47:40]);
+  assign \$273  = $signed(\$272 ) + $signed(a__payload[55:48]);
+  assign \$274  = $signed(\$273 ) + $signed(a__payload[63:56]);
+  assign \$275  = - $signed(\$274 );
+  assign \$277  = $signed(\$275 ) + $signed(\$276 );
+  assign \$278  = $signed(a__payload[39:32]) + $signed(a__payload[47:40]);
+  assign \$279  = $signed(\$278 ) + $signed(a__payload[55:48]);
+  assign \$280  = $signed(\$279 ) + $signed(a__payload[63:56]);
+  assign \$281  = - $signed(\$280 );
+  assign \$283  = $signed(\$281 ) + $signed(\$282 );
+  assign \$284  = $signed(a__payload[39:32]) + $signed(a__payload[47:40]);
+  assign \$285  = $signed(\$284 ) + $signed(a__payload[55:48]);
+  assign \$286  = $signed(\$285 ) + $signed(a__payload[63:56]);
+  assign \$287  = - $signed(\$286 );
+  assign \$289  = $signed(\$287 ) + $signed(\$288 );
+  assign \$291  = $signed(\$289 ) + $signed(\$290 );
+  assign \$292  = $signed(a__payload[39:32]) + $signed(a__payload[47:40]);
+  assign \$293  = $signed(\$292 ) + $signed(a__payload[55:48]);
+  assign \$294  = $signed(\$293 ) + $signed(a__payload[63:56]);
+  assign \$295  = - $signed(\$294 );
+  assign \$297  = $signed(\$295 ) + $signed(\$296 );
+  assign \$298  = $signed(a__payload[39:32]) + $signed(a__payload[47:40]);
+  assign \$299  = $signed(\$298 ) + $signed(a__payload[55:48]);
+  assign \$300  = $signed(\$299 ) + $signed(a__payload[63:56]);
+  assign \$301  = - $signed(\$300 );
+  assign \$303  = $signed(\$301 ) + $signed(\$302 );
+  assign \$305  = $signed(\$303 ) + $signed(\$304 );
+  assign \$306  = $signed(a__payload[39:32]) + $signed(a__payload[47:40]);
+  assign \$307  = $signed(\$306 ) + $signed(a__payload[55:48]);
+  assign \$308  = $signed(\$307 ) + $signed(a__payload[63:56]);
+  assign \$309  = - $signed(\$308 );
+  assign \$311  = $signed(\$309 ) + $signed(\$310 );
+  assign \$313  = $signed(\$311 ) + $signed(\$312 );
+  assign \$314  = $signed(a__payload[39:32]) + $signed(a__payload[47:40]);
+  assign \$315  = $signed(\$314 ) + $signed(a__payload[55:48]);
+  assign \$316  = $signed(\$315 ) + $signed(a__payload[63:56]);
+  assign \$317  = - $signed(\$316 );
+  assign \$319  = $signed(\$317 ) + $signed(\$318 );
+  assign \$321  = $signed(\$319 ) + $signed(\$320 );
+  assign \$323  = $signed(\$321 ) + $signed(\$322 );
+  assign \$324  = - $signed(tab_0_0);
+  assign \$325  = $signed(rowsum_0) + $signed(\$324 );
+  assign \$326  = - $signed(tab_0_0);
+  assign \$327  = $signed(rowsum_0) + $signed(\$326 );
+  assign \$328  = - $signed(tab_1_0);
+  assign \$329  = $signed(rowsum_1) + $signed(\$328 );
+  assign \$330  = - $signed(tab_1_0);
+  assign \$331  = $signed(rowsum_1) + $signed(\$330 );
+  assign \$332  = fire & tile_end;
+  assign \$333  = row + 1'h1;
+  assign \$334  = last_row ? 2'h0 : \$333 ;
   assign \$336  = z__payload[3] ? 3'h0 : 3'h7;
   assign \$337  = z__payload[2:0] ^ \$336 ;
-  assign \$338  = \$337 [0] ? \$192 [20:0] : \$191 [20:0];
-  assign \$339  = z__payload[3] ? 3'h0 : 3'h7;
-  assign \$340  = z__payload[2:0] ^ \$339 ;
-  assign \$341  = \$340 [0] ? \$190 [20:0] : { \$189 [16], \$189 [16], \$189 [16], \$189 [16], \$189  };
-  assign \$342  = \$335 [1] ? \$338  : \$341 ;
-  assign \$343  = \$324 [2] ? \$333  : \$342 ;
-  assign \$344  = \$343  ^ { z__payload[3], z__payload[3], z__payload[3], z__payload[3], z__payload[3], z__payload[3], z__payload[3], z__payload[3], z__payload[3], z__payload[3], z__payload[3], z__payload[3], z__payload[3], z__payload[3], z__payload[3], z__payload[3], z__payload[3], z__payload[3], z__payload[3], z__payload[3], z__payload[3] };
-  assign \$345  = $signed(\$322 ) + $signed(\$344 );
-  assign \$346  = $signed(\$345 ) + $signed({ 1'h0, z__payload[3] });
-  assign \$349  = z__payload[7] ? 3'h0 : 3'h7;
-  assign \$350  = z__payload[6:4] ^ \$349 ;
-  assign \$351  = z__payload[7] ? 3'h0 : 3'h7;
-  assign \$352  = z__payload[6:4] ^ \$351 ;
-  assign \$353  = z__payload[7] ? 3'h0 : 3'h7;
-  assign \$354  = z__payload[6:4] ^ \$353 ;
-  assign \$355  = \$354 [0] ? \$196 [20:0] : \$195 [20:0];
-  assign \$356  = z__payload[7] ? 3'h0 : 3'h7;
-  assign \$357  = z__payload[6:4] ^ \$356 ;
-  assign \$358  = \$357 [0] ? \$194 [20:0] : \$193 [20:0];
-  assign \$359  = \$352 [1] ? \$355  : \$358 ;
-  assign \$360  = z__payload[7] ? 3'h0 : 3'h7;
-  assign \$361  = z__payload[6:4] ^ \$360 ;
+  assign \$338  = z__payload[3] ? 3'h0 : 3'h7;
+  assign \$339  = z__payload[2:0] ^ \$338 ;
+  assign \$340  = z__payload[3] ? 3'h0 : 3'h7;
+  assign \$341  = z__payload[2:0] ^ \$340 ;
+  assign \$342  = \$341 [0] ? \$209 [20:0] : \$205 [20:0];
+  assign \$343  = z__payload[3] ? 3'h0 : 3'h7;
+  assign \$344  = z__payload[2:0] ^ \$343 ;
+  assign \$345  = \$344 [0] ? \$202 [20:0] : rowsum_x9;
+  assign \$346  = \$339 [1] ? \$342  : \$345 ;
+  assign \$347  = z__payload[3] ? 3'h0 : 3'h7;
+  assign \$348  = z__payload[2:0] ^ \$347 ;
+  assign \$349  = z__payload[3] ? 3'h0 : 3'h7;
+  assign \$350  = z__payload[2:0] ^ \$349 ;
+  assign \$351  = \$350 [0] ? rowsum_x7 : rowsum_x5;
+  assign \$352  = z__payload[3] ? 3'h0 : 3'h7;
+  assign \$353  = z__payload[2:0] ^ \$352 ;
+  assign \$354  = \$353 [0] ? \$190 [20:0] : { \$189 [16], \$189 [16], \$189 [16], \$189 [16], \$189  };
+  assign \$355  = \$348 [1] ? \$351  : \$354 ;
+  assign \$356  = \$337 [2] ? \$346  : \$355 ;
+  assign \$357  = \$356  ^ { z__payload[3], z__payload[3], z__payload[3], z__payload[3], z__payload[3], z__payload[3], z__payload[3], z__payload[3], z__payload[3], z__payload[3], z__payload[3], z__payload[3], z__payload[3], z__payload[3], z__payload[3], z__payload[3], z__payload[3], z__payload[3], z__payload[3], z__payload[3], z__payload[3] };
+  assign \$358  = $signed(\$335 ) + $signed(\$357 );
+  assign \$359  = $signed(\$358 ) + $signed({ 1'h0, z__payload[3] });
   assign \$362  = z__payload[7] ? 3'h0 : 3'h7;
   assign \$363  = z__payload[6:4] ^ \$362 ;
-  assign \$364  = \$363 [0] ? \$192 [20:0] : \$191 [20:0];
-  assign \$365  = z__payload[7] ? 3'h0 : 3'h7;
-  assign \$366  = z__payload[6:4] ^ \$365 ;
-  assign \$367  = \$366 [0] ? \$190 [20:0] : { \$189 [16], \$189 [16], \$189 [16], \$189 [16], \$189  };
-  assign \$368  = \$361 [1] ? \$364  : \$367 ;
-  assign \$369  = \$350 [2] ? \$359  : \$368 ;
-  assign \$370  = \$369  ^ { z__payload[7], z__payload[7], z__payload[7], z__payload[7], z__payload[7], z__payload[7], z__payload[7], z__payload[7], z__payload[7], z__payload[7], z__payload[7], z__payload[7], z__payload[7], z__payload[7], z__payload[7], z__payload[7], z__payload[7], z__payload[7], z__payload[7], z__payload[7], z__payload[7] };
-  assign \$371  = $signed(\$348 ) + $signed(\$370 );
-  assign \$372  = $signed(\$371 ) + $signed({ 1'h0, z__payload[7] });
-  assign \$375  = z__payload[11] ? 3'h0 : 3'h7;
-  assign \$376  = z__payload[10:8] ^ \$375 ;
-  assign \$377  = z__payload[11] ? 3'h0 : 3'h7;
-  assign \$378  = z__payload[10:8] ^ \$377 ;
-  assign \$379  = z__payload[11] ? 3'h0 : 3'h7;
-  assign \$380  = z__payload[10:8] ^ \$379 ;
-  assign \$381  = \$380 [0] ? \$196 [20:0] : \$195 [20:0];
-  assign \$382  = z__payload[11] ? 3'h0 : 3'h7;
-  assign \$383  = z__payload[10:8] ^ \$382 ;
-  assign \$384  = \$383 [0] ? \$194 [20:0] : \$193 [20:0];
-  assign \$385  = \$378 [1] ? \$381  : \$384 ;
+  assign \$364  = z__payload[7] ? 3'h0 : 3'h7;
+  assign \$365  = z__payload[6:4] ^ \$364 ;
+  assign \$366  = z__payload[7] ? 3'h0 : 3'h7;
+  assign \$367  = z__payload[6:4] ^ \$366 ;
+  assign \$368  = \$367 [0] ? \$209 [20:0] : \$205 [20:0];
+  assign \$369  = z__payload[7] ? 3'h0 : 3'h7;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
     casez (row)
       1'h0:
-          \$400  = buf_0_3;
+          \$387  = buf_0_2;
       1'h1:
-          \$400  = buf_1_3;
+          \$387  = buf_1_2;
     endcase
   end
   always @* begin
@@ -1574,9 +1587,9 @@ module \lut_tc_int4.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
     (* full_case = 32'd1 *)
     casez (row)
       1'h0:
-          \$426  = buf_0_4;
+          \$413  = buf_0_3;
       1'h1:
-          \$426  = buf_1_4;
+          \$413  = buf_1_3;
     endcase
   end
   always @* begin
@@ -1584,9 +1597,9 @@ module \lut_tc_int4.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
     (* full_case = 32'd1 *)
     casez (row)
       1'h0:
-          \$452  = buf_0_5;
+          \$439  = buf_0_4;
       1'h1:
-          \$452  = buf_1_5;
+          \$439  = buf_1_4;
     endcase
   end
   always @* begin
@@ -1594,9 +1607,9 @@ module \lut_tc_int4.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
     (* full_case = 32'd1 *)
     casez (row)
       1'h0:
-          \$478  = buf_0_6;
+          \$465  = buf_0_5;
       1'h1:
-          \$478  = buf_1_6;
+          \$465  = buf_1_5;
     endcase
   end
   always @* begin
@@ -1604,178 +1617,58 @@ module \lut_tc_int4.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
     (* full_case = 32'd1 *)
     casez (row)
       1'h0:
-          \$504  = buf_0_7;
+          \$491  = buf_0_6;
       1'h1:
-          \$504  = buf_1_7;
+          \$491  = buf_1_6;
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$530  = step;
+    (* full_case = 32'd1 *)
+    casez (row)
+      1'h0:
+          \$517  = buf_0_7;
+      1'h1:
+          \$517  = buf_1_7;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$543  = step;
     if (fire) begin
-      \$530  = \$198 [1:0];
+      \$543  = \$211 [1:0];
     end
     if (rst) begin
-      \$530  = 2'h0;
+      \$543  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$531  = tab_valid;
+    \$544  = tab_valid;
     if (load) begin
-      \$531  = 1'h1;
+      \$544  = 1'h1;
     end else if (use_done) begin
-      \$531  = 1'h0;
+      \$544  = 1'h0;
     end
     if (rst) begin
-      \$531  = 1'h0;
+      \$544  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$532  = tab_last;
+    \$545  = tab_last;
     if (load) begin
-      \$532  = a__payload[64];
+      \$545  = a__payload[64];
     end
     if (rst) begin
-      \$532  = 1'h0;
+      \$545  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$533  = tab_0_0;
+    \$546  = tab_0_0;
     if (load) begin
-      \$533  = \$202 [10:0];
-    end
-    if (rst) begin
-      \$533  = 11'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$534  = tab_0_1;
-    if (load) begin
-      \$534  = \$208 [10:0];
-    end
-    if (rst) begin
-      \$534  = 11'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$535  = tab_0_2;
-    if (load) begin
-      \$535  = \$214 [10:0];
-    end
-    if (rst) begin
-      \$535  = 11'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$536  = tab_0_3;
-    if (load) begin
-      \$536  = \$222 [10:0];
-    end
-    if (rst) begin
-      \$536  = 11'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$537  = tab_0_4;
-    if (load) begin
-      \$537  = \$228 [10:0];
-    end
-    if (rst) begin
-      \$537  = 11'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$538  = tab_0_5;
-    if (load) begin
-      \$538  = \$236 [10:0];
-    end
-    if (rst) begin
-      \$538  = 11'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$539  = tab_0_6;
-    if (load) begin
-      \$539  = \$244 [10:0];
-    end
-    if (rst) begin
-      \$539  = 11'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$540  = tab_0_7;
-    if (load) begin
-      \$540  = \$254 [10:0];
-    end
-    if (rst) begin
-      \$540  = 11'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$541  = tab_1_0;
-    if (load) begin
-      \$541  = \$258 [10:0];
-    end
-    if (rst) begin
-      \$541  = 11'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$542  = tab_1_1;
-    if (load) begin
-      \$542  = \$264 [10:0];
-    end
-    if (rst) begin
-      \$542  = 11'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$543  = tab_1_2;
-    if (load) begin
-      \$543  = \$270 [10:0];
-    end
-    if (rst) begin
-      \$543  = 11'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$544  = tab_1_3;
-    if (load) begin
-      \$544  = \$278 [10:0];
-    end
-    if (rst) begin
-      \$544  = 11'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$545  = tab_1_4;
-    if (load) begin
-      \$545  = \$284 [10:0];
-    end
-    if (rst) begin
-      \$545  = 11'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$546  = tab_1_5;
-    if (load) begin
-      \$546  = \$292 [10:0];
+      \$546  = \$215 [10:0];
     end
     if (rst) begin
       \$546  = 11'h000;
@@ -1783,9 +1676,9 @@ module \lut_tc_int4.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$547  = tab_1_6;
+    \$547  = tab_0_1;
     if (load) begin
-      \$547  = \$300 [10:0];
+      \$547  = \$221 [10:0];
     end
     if (rst) begin
       \$547  = 11'h000;
@@ -1793,9 +1686,9 @@ module \lut_tc_int4.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$548  = tab_1_7;
+    \$548  = tab_0_2;
     if (load) begin
-      \$548  = \$310 [10:0];
+      \$548  = \$227 [10:0];
     end
     if (rst) begin
       \$548  = 11'h000;
@@ -1803,163 +1696,149 @@ module \lut_tc_int4.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$549  = fresh;
-    if (fire) begin
-      \$549  = tile_end;
+    \$549  = tab_0_3;
+    if (load) begin
+      \$549  = \$235 [10:0];
     end
     if (rst) begin
-      \$549  = 1'h1;
+      \$549  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$550  = acc_0_0;
-    if (fire) begin
-      \$550  = \$18 [19:0];
+    \$550  = tab_0_4;
+    if (load) begin
+      \$550  = \$241 [10:0];
     end
     if (rst) begin
-      \$550  = 20'h00000;
+      \$550  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$551  = buf_0_0;
-    if (fire) begin
-      if (tile_end) begin
-        \$551  = \$18 [19:0];
-      end
+    \$551  = tab_0_5;
+    if (load) begin
+      \$551  = \$249 [10:0];
     end
     if (rst) begin
-      \$551  = 20'h00000;
+      \$551  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$552  = acc_0_1;
-    if (fire) begin
-      \$552  = \$29 [19:0];
+    \$552  = tab_0_6;
+    if (load) begin
+      \$552  = \$257 [10:0];
     end
     if (rst) begin
-      \$552  = 20'h00000;
+      \$552  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$553  = buf_0_1;
-    if (fire) begin
-      if (tile_end) begin
-        \$553  = \$29 [19:0];
-      end
+    \$553  = tab_0_7;
+    if (load) begin
+      \$553  = \$267 [10:0];
     end
     if (rst) begin
-      \$553  = 20'h00000;
+      \$553  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$554  = acc_0_2;
-    if (fire) begin
-      \$554  = \$40 [19:0];
+    \$554  = tab_1_0;
+    if (load) begin
+      \$554  = \$271 [10:0];
     end
     if (rst) begin
-      \$554  = 20'h00000;
+      \$554  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$555  = buf_0_2;
-    if (fire) begin
-      if (tile_end) begin
-        \$555  = \$40 [19:0];
-      end
+    \$555  = tab_1_1;
+    if (load) begin
+      \$555  = \$277 [10:0];
     end
     if (rst) begin
-      \$555  = 20'h00000;
+      \$555  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$556  = acc_0_3;
-    if (fire) begin
-      \$556  = \$51 [19:0];
+    \$556  = tab_1_2;
+    if (load) begin
+      \$556  = \$283 [10:0];
     end
     if (rst) begin
-      \$556  = 20'h00000;
+      \$556  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$557  = buf_0_3;
-    if (fire) begin
-      if (tile_end) begin
-        \$557  = \$51 [19:0];
-      end
+    \$557  = tab_1_3;
+    if (load) begin
+      \$557  = \$291 [10:0];
     end
     if (rst) begin
-      \$557  = 20'h00000;
+      \$557  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$558  = acc_0_4;
-    if (fire) begin
-      \$558  = \$62 [19:0];
+    \$558  = tab_1_4;
+    if (load) begin
+      \$558  = \$297 [10:0];
     end
     if (rst) begin
-      \$558  = 20'h00000;
+      \$558  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$559  = buf_0_4;
-    if (fire) begin
-      if (tile_end) begin
-        \$559  = \$62 [19:0];
-      end
+    \$559  = tab_1_5;
+    if (load) begin
+      \$559  = \$305 [10:0];
     end
     if (rst) begin
-      \$559  = 20'h00000;
+      \$559  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$560  = acc_0_5;
-    if (fire) begin
-      \$560  = \$73 [19:0];
+    \$560  = tab_1_6;
+    if (load) begin
+      \$560  = \$313 [10:0];
     end
     if (rst) begin
-      \$560  = 20'h00000;
+      \$560  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$561  = buf_0_5;
-    if (fire) begin
-      if (tile_end) begin
-        \$561  = \$73 [19:0];
-      end
+    \$561  = tab_1_7;
+    if (load) begin
+      \$561  = \$323 [10:0];
     end
     if (rst) begin
-      \$561  = 20'h00000;
+      \$561  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$562  = acc_0_6;
+    \$562  = fresh;
     if (fire) begin
-      \$562  = \$84 [19:0];
+      \$562  = tile_end;
     end
     if (rst) begin
-      \$562  = 20'h00000;
+      \$562  = 1'h1;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$563  = buf_0_6;
+    \$563  = acc_0_0;
     if (fire) begin
-      if (tile_end) begin
-        \$563  = \$84 [19:0];
-      end
+      \$563  = \$18 [19:0];
     end
     if (rst) begin
       \$563  = 20'h00000;
@@ -1967,9 +1846,11 @@ module \lut_tc_int4.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$564  = acc_0_7;
+    \$564  = buf_0_0;
     if (fire) begin
-      \$564  = \$95 [19:0];
+      if (tile_end) begin
+        \$564  = \$18 [19:0];
+      end
     end
     if (rst) begin
       \$564  = 20'h00000;
@@ -1977,11 +1858,9 @@ module \lut_tc_int4.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$565  = buf_0_7;
+    \$565  = acc_0_1;
     if (fire) begin
-      if (tile_end) begin
-        \$565  = \$95 [19:0];
-      end
+      \$565  = \$29 [19:0];
     end
     if (rst) begin
       \$565  = 20'h00000;
@@ -1989,9 +1868,11 @@ module \lut_tc_int4.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$566  = acc_1_0;
+    \$566  = buf_0_1;
     if (fire) begin
-      \$566  = \$106 [19:0];
+      if (tile_end) begin
+        \$566  = \$29 [19:0];
+      end
     end
     if (rst) begin
       \$566  = 20'h00000;
@@ -1999,11 +1880,9 @@ module \lut_tc_int4.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$567  = buf_1_0;
+    \$567  = acc_0_2;
     if (fire) begin
-      if (tile_end) begin
-        \$567  = \$106 [19:0];
-      end
+      \$567  = \$40 [19:0];
     end
     if (rst) begin
       \$567  = 20'h00000;
@@ -2011,9 +1890,11 @@ module \lut_tc_int4.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$568  = acc_1_1;
+    \$568  = buf_0_2;
     if (fire) begin
-      \$568  = \$117 [19:0];
+      if (tile_end) begin
+        \$568  = \$40 [19:0];
+      end
     end
     if (rst) begin
       \$568  = 20'h00000;
@@ -2021,11 +1902,9 @@ module \lut_tc_int4.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$569  = buf_1_1;
+    \$569  = acc_0_3;
     if (fire) begin
-      if (tile_end) begin
-        \$569  = \$117 [19:0];
-      end
+      \$569  = \$51 [19:0];
     end
     if (rst) begin
       \$569  = 20'h00000;
@@ -2033,9 +1912,11 @@ module \lut_tc_int4.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$570  = acc_1_2;
+    \$570  = buf_0_3;
     if (fire) begin
-      \$570  = \$128 [19:0];
+      if (tile_end) begin
+        \$570  = \$51 [19:0];
+      end
     end
     if (rst) begin
       \$570  = 20'h00000;
@@ -2043,11 +1924,9 @@ module \lut_tc_int4.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$571  = buf_1_2;
+    \$571  = acc_0_4;
     if (fire) begin
-      if (tile_end) begin
-        \$571  = \$128 [19:0];
-      end
+      \$571  = \$62 [19:0];
     end
     if (rst) begin
       \$571  = 20'h00000;
@@ -2055,9 +1934,11 @@ module \lut_tc_int4.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$572  = acc_1_3;
+    \$572  = buf_0_4;
     if (fire) begin
-      \$572  = \$139 [19:0];
+      if (tile_end) begin
+        \$572  = \$62 [19:0];
+      end
     end
     if (rst) begin
       \$572  = 20'h00000;
@@ -2065,11 +1946,9 @@ module \lut_tc_int4.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$573  = buf_1_3;
+    \$573  = acc_0_5;
     if (fire) begin
-      if (tile_end) begin
-        \$573  = \$139 [19:0];
-      end
+      \$573  = \$73 [19:0];
     end
     if (rst) begin
       \$573  = 20'h00000;
@@ -2077,9 +1956,11 @@ module \lut_tc_int4.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$574  = acc_1_4;
+    \$574  = buf_0_5;
     if (fire) begin
-      \$574  = \$150 [19:0];
+      if (tile_end) begin
+        \$574  = \$73 [19:0];
+      end
     end
     if (rst) begin
       \$574  = 20'h00000;
@@ -2087,11 +1968,9 @@ module \lut_tc_int4.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$575  = buf_1_4;
+    \$575  = acc_0_6;
     if (fire) begin
-      if (tile_end) begin
-        \$575  = \$150 [19:0];
-      end
+      \$575  = \$84 [19:0];
     end
     if (rst) begin
       \$575  = 20'h00000;
@@ -2099,9 +1978,11 @@ module \lut_tc_int4.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$576  = acc_1_5;
+    \$576  = buf_0_6;
     if (fire) begin
-      \$576  = \$161 [19:0];
+      if (tile_end) begin
+        \$576  = \$84 [19:0];
+      end
     end
     if (rst) begin
       \$576  = 20'h00000;
@@ -2109,11 +1990,9 @@ module \lut_tc_int4.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$577  = buf_1_5;
+    \$577  = acc_0_7;
     if (fire) begin
-      if (tile_end) begin
-        \$577  = \$161 [19:0];
-      end
+      \$577  = \$95 [19:0];
     end
     if (rst) begin
       \$577  = 20'h00000;
@@ -2121,9 +2000,11 @@ module \lut_tc_int4.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$578  = acc_1_6;
+    \$578  = buf_0_7;
     if (fire) begin
-      \$578  = \$172 [19:0];
+      if (tile_end) begin
+        \$578  = \$95 [19:0];
+      end
     end
     if (rst) begin
       \$578  = 20'h00000;
@@ -2131,11 +2012,9 @@ module \lut_tc_int4.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$579  = buf_1_6;
+    \$579  = acc_1_0;
     if (fire) begin
-      if (tile_end) begin
-        \$579  = \$172 [19:0];
-      end
+      \$579  = \$106 [19:0];
     end
     if (rst) begin
       \$579  = 20'h00000;
@@ -2143,9 +2022,11 @@ module \lut_tc_int4.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$580  = acc_1_7;
+    \$580  = buf_1_0;
     if (fire) begin
-      \$580  = \$183 [19:0];
+      if (tile_end) begin
+        \$580  = \$106 [19:0];
+      end
     end
     if (rst) begin
       \$580  = 20'h00000;
@@ -2153,11 +2034,9 @@ module \lut_tc_int4.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$581  = buf_1_7;
+    \$581  = acc_1_1;
     if (fire) begin
-      if (tile_end) begin
-        \$581  = \$183 [19:0];
-      end
+      \$581  = \$117 [19:0];
     end
     if (rst) begin
       \$581  = 20'h00000;
@@ -2165,104 +2044,248 @@ module \lut_tc_int4.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$582  = rowsum_0;
-    if (use_done) begin
-      \$582  = \$312 [16:0];
+    \$582  = buf_1_1;
+    if (fire) begin
       if (tile_end) begin
-        \$582  = 17'h00000;
+        \$582  = \$117 [19:0];
       end
     end
     if (rst) begin
-      \$582  = 17'h00000;
+      \$582  = 20'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$583  = rowsum_buf_0;
-    if (use_done) begin
-      if (tile_end) begin
-        \$583  = \$314 [16:0];
-      end
+    \$583  = acc_1_2;
+    if (fire) begin
+      \$583  = \$128 [19:0];
     end
     if (rst) begin
-      \$583  = 17'h00000;
+      \$583  = 20'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$584  = rowsum_1;
-    if (use_done) begin
-      \$584  = \$316 [16:0];
+    \$584  = buf_1_2;
+    if (fire) begin
       if (tile_end) begin
-        \$584  = 17'h00000;
+        \$584  = \$128 [19:0];
       end
     end
     if (rst) begin
-      \$584  = 17'h00000;
+      \$584  = 20'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$585  = rowsum_buf_1;
-    if (use_done) begin
-      if (tile_end) begin
-        \$585  = \$318 [16:0];
-      end
+    \$585  = acc_1_3;
+    if (fire) begin
+      \$585  = \$139 [19:0];
     end
     if (rst) begin
-      \$585  = 17'h00000;
+      \$585  = 20'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$586  = out_busy;
-    if (\$319 ) begin
-      \$586  = 1'h1;
+    \$586  = buf_1_3;
+    if (fire) begin
+      if (tile_end) begin
+        \$586  = \$139 [19:0];
+      end
+    end
+    if (rst) begin
+      \$586  = 20'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$587  = acc_1_4;
+    if (fire) begin
+      \$587  = \$150 [19:0];
+    end
+    if (rst) begin
+      \$587  = 20'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$588  = buf_1_4;
+    if (fire) begin
+      if (tile_end) begin
+        \$588  = \$150 [19:0];
+      end
+    end
+    if (rst) begin
+      \$588  = 20'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$589  = acc_1_5;
+    if (fire) begin
+      \$589  = \$161 [19:0];
+    end
+    if (rst) begin
+      \$589  = 20'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$590  = buf_1_5;
+    if (fire) begin
+      if (tile_end) begin
+        \$590  = \$161 [19:0];
+      end
+    end
+    if (rst) begin
+      \$590  = 20'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$591  = acc_1_6;
+    if (fire) begin
+      \$591  = \$172 [19:0];
+    end
+    if (rst) begin
+      \$591  = 20'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$592  = buf_1_6;
+    if (fire) begin
+      if (tile_end) begin
+        \$592  = \$172 [19:0];
+      end
+    end
+    if (rst) begin
+      \$592  = 20'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$593  = acc_1_7;
+    if (fire) begin
+      \$593  = \$183 [19:0];
+    end
+    if (rst) begin
+      \$593  = 20'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$594  = buf_1_7;
+    if (fire) begin
+      if (tile_end) begin
+        \$594  = \$183 [19:0];
+      end
+    end
+    if (rst) begin
+      \$594  = 20'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$595  = rowsum_0;
+    if (use_done) begin
+      \$595  = \$325 [16:0];
+      if (tile_end) begin
+        \$595  = 17'h00000;
+      end
+    end
+    if (rst) begin
+      \$595  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$596  = rowsum_buf_0;
+    if (use_done) begin
+      if (tile_end) begin
+        \$596  = \$327 [16:0];
+      end
+    end
+    if (rst) begin
+      \$596  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$597  = rowsum_1;
+    if (use_done) begin
+      \$597  = \$329 [16:0];
+      if (tile_end) begin
+        \$597  = 17'h00000;
+      end
+    end
+    if (rst) begin
+      \$597  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$598  = rowsum_buf_1;
+    if (use_done) begin
+      if (tile_end) begin
+        \$598  = \$331 [16:0];
+      end
+    end
+    if (rst) begin
+      \$598  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$599  = out_busy;
+    if (\$332 ) begin
+      \$599  = 1'h1;
     end else if (drain_done) begin
-      \$586  = 1'h0;
+      \$599  = 1'h0;
     end
     if (rst) begin
-      \$586  = 1'h0;
+      \$599  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$587  = o__valid;
+    \$600  = o__valid;
     if (advance) begin
-      \$587  = 1'h1;
+      \$600  = 1'h1;
     end else if (o__ready) begin
-      \$587  = 1'h0;
+      \$600  = 1'h0;
     end
     if (rst) begin
-      \$587  = 1'h0;
+      \$600  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$588  = o__payload;
+    \$601  = o__payload;
     if (advance) begin
-      \$588 [160] = last_row;
-      \$588 [19:0] = \$347 [19:0];
-      \$588 [39:20] = \$373 [19:0];
-      \$588 [59:40] = \$399 [19:0];
-      \$588 [79:60] = \$425 [19:0];
-      \$588 [99:80] = \$451 [19:0];
-      \$588 [119:100] = \$477 [19:0];
-      \$588 [139:120] = \$503 [19:0];
-      \$588 [159:140] = \$529 [19:0];
+      \$601 [160] = last_row;
+      \$601 [19:0] = \$360 [19:0];
+      \$601 [39:20] = \$386 [19:0];
+      \$601 [59:40] = \$412 [19:0];
+      \$601 [79:60] = \$438 [19:0];
+      \$601 [99:80] = \$464 [19:0];
+      \$601 [119:100] = \$490 [19:0];
+      \$601 [139:120] = \$516 [19:0];
+      \$601 [159:140] = \$542 [19:0];
     end
     if (rst) begin
-      \$588  = 161'h00000000000000000000000000000000000000000;
+      \$601  = 161'h00000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$589  = row;
+    \$602  = row;
     if (advance) begin
-      \$589  = \$321 [0];
+      \$602  = \$334 [0];
     end
     if (rst) begin
-      \$589  = 1'h0;
+      \$602  = 1'h0;
     end
   end
   always @* begin
@@ -2290,9 +2313,9 @@ module \lut_tc_int4.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
     (* full_case = 32'd1 *)
     casez (row)
       1'h0:
-          \$322  = buf_0_0;
+          \$191  = rowsum_buf_0;
       1'h1:
-          \$322  = buf_1_0;
+          \$191  = rowsum_buf_1;
     endcase
   end
   always @* begin
@@ -2300,9 +2323,9 @@ module \lut_tc_int4.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
     (* full_case = 32'd1 *)
     casez (row)
       1'h0:
-          \$348  = buf_0_1;
+          \$192  = rowsum_buf_0;
       1'h1:
-          \$348  = buf_1_1;
+          \$192  = rowsum_buf_1;
     endcase
   end
   always @* begin
@@ -2310,9 +2333,99 @@ module \lut_tc_int4.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
     (* full_case = 32'd1 *)
     casez (row)
       1'h0:
-          \$374  = buf_0_2;
+          \$194  = rowsum_buf_0;
       1'h1:
-          \$374  = buf_1_2;
+          \$194  = rowsum_buf_1;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    (* full_case = 32'd1 *)
+    casez (row)
+      1'h0:
+          \$196  = rowsum_buf_0;
+      1'h1:
+          \$196  = rowsum_buf_1;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    (* full_case = 32'd1 *)
+    casez (row)
+      1'h0:
+          \$197  = rowsum_buf_0;
+      1'h1:
+          \$197  = rowsum_buf_1;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    (* full_case = 32'd1 *)
+    casez (row)
+      1'h0:
+          \$198  = rowsum_buf_0;
+      1'h1:
+          \$198  = rowsum_buf_1;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    (* full_case = 32'd1 *)
+    casez (row)
+      1'h0:
+          \$200  = rowsum_buf_0;
+      1'h1:
+          \$200  = rowsum_buf_1;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    (* full_case = 32'd1 *)
+    casez (row)
+      1'h0:
+          \$203  = rowsum_buf_0;
+      1'h1:
+          \$203  = rowsum_buf_1;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    (* full_case = 32'd1 *)
+    casez (row)
+      1'h0:
+          \$206  = rowsum_buf_0;
+      1'h1:
+          \$206  = rowsum_buf_1;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    (* full_case = 32'd1 *)
+    casez (row)
+      1'h0:
+          \$208  = rowsum_buf_0;
+      1'h1:
+          \$208  = rowsum_buf_1;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    (* full_case = 32'd1 *)
+    casez (row)
+      1'h0:
+          \$335  = buf_0_0;
+      1'h1:
+          \$335  = buf_1_0;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    (* full_case = 32'd1 *)
+    casez (row)
+      1'h0:
+          \$361  = buf_0_1;
+      1'h1:
+          \$361  = buf_1_1;
     endcase
   end
   assign w__ready = fire;
@@ -2336,12 +2449,9 @@ module \lut_tc_int4.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   assign rowsum_x2 = { \$188 [17], \$188 [17], \$188 [17], \$188  };
   assign rowsum_x1 = { \$189 [16], \$189 [16], \$189 [16], \$189 [16], \$189  };
   assign rowsum_x3 = \$190 [20:0];
-  assign rowsum_x5 = \$191 [20:0];
-  assign rowsum_x7 = \$192 [20:0];
-  assign rowsum_x9 = \$193 [20:0];
-  assign rowsum_x11 = \$194 [20:0];
-  assign rowsum_x13 = \$195 [20:0];
-  assign rowsum_x15 = \$196 [20:0];
+  assign rowsum_x11 = \$202 [20:0];
+  assign rowsum_x13 = \$205 [20:0];
+  assign rowsum_x15 = \$209 [20:0];
   assign \w__payload.data  = w__payload[31:0];
   assign \w__payload.data[0]  = w__payload[3:0];
   assign \w__payload.data[1]  = w__payload[7:4];
@@ -2384,36 +2494,42 @@ module \lut_tc_int4.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   assign \$2  = \$1 ;
   assign last_row = row;
   assign \$188  = { \$187 , 1'h0 };
-  assign \$207  = { a__payload[7:0], 1'h0 };
-  assign \$213  = { a__payload[15:8], 1'h0 };
-  assign \$219  = { a__payload[7:0], 1'h0 };
-  assign \$221  = { a__payload[15:8], 1'h0 };
-  assign \$227  = { a__payload[23:16], 1'h0 };
-  assign \$233  = { a__payload[7:0], 1'h0 };
-  assign \$235  = { a__payload[23:16], 1'h0 };
-  assign \$241  = { a__payload[15:8], 1'h0 };
-  assign \$243  = { a__payload[23:16], 1'h0 };
-  assign \$249  = { a__payload[7:0], 1'h0 };
-  assign \$251  = { a__payload[15:8], 1'h0 };
-  assign \$253  = { a__payload[23:16], 1'h0 };
-  assign \$263  = { a__payload[39:32], 1'h0 };
-  assign \$269  = { a__payload[47:40], 1'h0 };
-  assign \$275  = { a__payload[39:32], 1'h0 };
-  assign \$277  = { a__payload[47:40], 1'h0 };
-  assign \$283  = { a__payload[55:48], 1'h0 };
-  assign \$289  = { a__payload[39:32], 1'h0 };
-  assign \$291  = { a__payload[55:48], 1'h0 };
-  assign \$297  = { a__payload[47:40], 1'h0 };
-  assign \$299  = { a__payload[55:48], 1'h0 };
-  assign \$305  = { a__payload[39:32], 1'h0 };
-  assign \$307  = { a__payload[47:40], 1'h0 };
-  assign \$309  = { a__payload[55:48], 1'h0 };
-  assign \$347  = { \$346 [22], \$346 [22:1] };
-  assign \$373  = { \$372 [22], \$372 [22:1] };
-  assign \$399  = { \$398 [22], \$398 [22:1] };
-  assign \$425  = { \$424 [22], \$424 [22:1] };
-  assign \$451  = { \$450 [22], \$450 [22:1] };
-  assign \$477  = { \$476 [22], \$476 [22:1] };
-  assign \$503  = { \$502 [22], \$502 [22:1] };
-  assign \$529  = { \$528 [22], \$528 [22:1] };
+  assign \$193  = { \$192 [16], \$192 , 2'h0 };
+  assign \$195  = { \$194 , 3'h0 };
+  assign \$199  = { \$198 , 3'h0 };
+  assign \$201  = { \$200 , 3'h0 };
+  assign \$204  = { \$203 , 3'h0 };
+  assign \$207  = { \$206 [16], \$206 [16], \$206 [16], \$206 , 4'h0 };
+  assign \$220  = { a__payload[7:0], 1'h0 };
+  assign \$226  = { a__payload[15:8], 1'h0 };
+  assign \$232  = { a__payload[7:0], 1'h0 };
+  assign \$234  = { a__payload[15:8], 1'h0 };
+  assign \$240  = { a__payload[23:16], 1'h0 };
+  assign \$246  = { a__payload[7:0], 1'h0 };
+  assign \$248  = { a__payload[23:16], 1'h0 };
+  assign \$254  = { a__payload[15:8], 1'h0 };
+  assign \$256  = { a__payload[23:16], 1'h0 };
+  assign \$262  = { a__payload[7:0], 1'h0 };
+  assign \$264  = { a__payload[15:8], 1'h0 };
+  assign \$266  = { a__payload[23:16], 1'h0 };
+  assign \$276  = { a__payload[39:32], 1'h0 };
+  assign \$282  = { a__payload[47:40], 1'h0 };
+  assign \$288  = { a__payload[39:32], 1'h0 };
+  assign \$290  = { a__payload[47:40], 1'h0 };
+  assign \$296  = { a__payload[55:48], 1'h0 };
+  assign \$302  = { a__payload[39:32], 1'h0 };
+  assign \$304  = { a__payload[55:48], 1'h0 };
+  assign \$310  = { a__payload[47:40], 1'h0 };
+  assign \$312  = { a__payload[55:48], 1'h0 };
+  assign \$318  = { a__payload[39:32], 1'h0 };
+  assign \$320  = { a__payload[47:40], 1'h0 };
+  assign \$322  = { a__payload[55:48], 1'h0 };
+  assign \$360  = { \$359 [22], \$359 [22:1] };
+  assign \$386  = { \$385 [22], \$385 [22:1] };
+  assign \$412  = { \$411 [22], \$411 [22:1] };
+  assign \$438  = { \$437 [22], \$437 [22:1] };
+  assign \$464  = { \$463 [22], \$463 [22:1] };
+  assign \$490  = { \$489 [22], \$489 [22:1] };
+  assign \$516  = { \$515 [22], \$515 [22:1] };
+  assign \$542  = { \$541 [22], \$541 [22:1] };
 endmodule

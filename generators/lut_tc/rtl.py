@@ -334,8 +334,15 @@ class LutTc(_TileArray):
         m.d.comb += twice.eq(row_sum << 1)
         multiples = [Signal(signed(width), name=f"rowsum_x{2 * j + 1}") for j in range(half)]
         m.d.comb += multiples[0].eq(row_sum)
-        for j in range(1, half):        # (2j+1) S = (2j-1) S + 2S: an adder each, no multiplier
-            m.d.comb += multiples[j].eq(multiples[j - 1] + twice)
+        if half > 1:
+            m.d.comb += multiples[1].eq(multiples[0] + twice)
+        # INT4: 5S .. 15S from shifts with at most two adders in series (no multiplier, and no
+        # chain of seven adders on the drain's path).
+        if half > 2:
+            s = row_sum
+            m.d.comb += [multiples[2].eq(s + (s << 2)), multiples[3].eq((s << 3) - s),
+                         multiples[4].eq(s + (s << 3)), multiples[5].eq(multiples[1] + (s << 3)),
+                         multiples[6].eq(multiples[2] + (s << 3)), multiples[7].eq((s << 4) - s)]
         results = []
         for n in range(p.n):
             z = self.z.p.data[n]
