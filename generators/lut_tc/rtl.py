@@ -28,6 +28,9 @@ from .params import LutTcParams, MultArrayParams
 
 __all__ = ["LutTc", "MultArray", "lut_tc_core"]
 
+#: Signed width of a dequantised weight: +-1 (binary), -1..1 (ternary), -3..3, -15..15.
+WEIGHT_WIDTH = {"binary": 2, "ternary": 2, "int2": 3, "int4": 5}
+
 
 def mux_tree(entries, index):
     """``entries[index]`` as a tree of 2:1 multiplexers on the index bits, LSB first.
@@ -405,7 +408,8 @@ class MultArray(_TileArray):
                     w = q.as_unsigned() - 1
                 else:
                     w = q.as_unsigned() - self.z.p.data[n]
-                wk = Signal(signed(bits + 2), name=f"w_{n}_{k}")
+                # Exactly as wide as the format's weights (synthesis cannot narrow q - z).
+                wk = Signal(signed(WEIGHT_WIDTH[p.weight_format]), name=f"w_{n}_{k}")
                 m.d.comb += wk.eq(w)
                 column.append(wk)
             weights.append(column)
