@@ -10,7 +10,7 @@ def _table(header, lines):
            ["| " + " | ".join(cells) + " |" for cells in lines]
 
 
-def _synth_of(row, design):  # noqa: D401
+def _synth_of(row, design):
     """``(macs per cycle, {target: synth row})`` of one design in an entry's row."""
     if design == "lut_tc":
         return row["macs_per_cycle"], row.get("synth", {})
@@ -29,6 +29,8 @@ def _resources(synth):
         return "not run", "—"
     if "error" in synth:
         reason = synth["error"].split(": ", 1)[-1]
+        if "Assert" in reason:      # the tool itself failed, not the design
+            return "yosys crashed", "—"
         return (reason if reason.startswith("does not fit") else "failed"), "—"
     fmax = "n/a" if synth["fmax_mhz"] is None else f"{synth['fmax_mhz']:.1f} MHz"
     return f"{synth['lut']}/{synth['ff']}/{synth['dsp']}/{synth['bram']}", fmax
