@@ -13,7 +13,6 @@ import dataclasses
 import hashlib
 import json
 import os
-import random
 from pathlib import Path
 
 import numpy as np
@@ -185,5 +184,4 @@ def main():
 
 
 if __name__ == "__main__":
-    random.seed(SEED)
     main()

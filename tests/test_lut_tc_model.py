@@ -94,7 +94,8 @@ def test_quantize_and_codes(weight_format):
 def test_code_errors():
     with pytest.raises(ValueError, match=r"^ternary weights must be -1, 0 or \+1$"):
         codes_from_int("ternary", [[2]])
-    with pytest.raises(ValueError, match=r"^weights minus zero point do not fit int2 codes 0\.\.3$"):
+    with pytest.raises(ValueError,
+                       match=r"^weights minus zero point do not fit int2 codes 0\.\.3$"):
         codes_from_int("int2", [[3]], [1])
     p = LutTcParams(m=1, n=1, g=2, weight_format="int2", max_k=4)
     with pytest.raises(ValueError, match=r"^K must be between 1 and 4, not 5$"):

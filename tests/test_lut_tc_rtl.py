@@ -1,7 +1,6 @@
 """Tier 1: the LUT tensor core and the multiplier array in Amaranth's simulator, against the
 models, with tvalid gaps and tready backpressure on every stream and the stream rules checked."""
 
-import itertools
 import random
 
 import numpy as np
