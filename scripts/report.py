@@ -199,12 +199,23 @@ def _deform_markdown(rows):
                  "—" if ratio is None else f"{ratio:.3f}"]
         lines.append("| " + " | ".join(cells + _synth_cells(row)) + " |")
     return "\n".join(lines) + "\n"
+def _lut_tc_figures(params):
+    from scripts.lut_tc_figures import lut_tc_figures
+
+    return lut_tc_figures(params)
+
+
+def _lut_tc_markdown(rows):
+    from scripts.lut_tc_markdown import lut_tc_markdown
+
+    return lut_tc_markdown(rows, _synth_header, _synth_cells)
 
 
 FAMILY_REPORTS = {
     "gelu": (lambda params: {"accuracy": gelu_accuracy(params)}, _gelu_markdown),
     "softmax": (_softmax_figures, _softmax_markdown),
     "deform": (lambda params: {"figures": _deform_figures(params)}, _deform_markdown),
+    "lut_tc": (_lut_tc_figures, _lut_tc_markdown),
 }
 
 

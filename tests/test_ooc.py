@@ -58,7 +58,8 @@ def test_tool_failure_reports_log_tail(tmp_path):
 def test_unknown_target(tmp_path):
     with pytest.raises(ValueError) as e:
         synthesize(FIXTURE, "ooc_counter", "foo", tmp_path)
-    assert str(e.value) == "target must be one of 'ecp5-85f', 'ice40-up5k', not 'foo'"
+    assert str(e.value) == ("target must be one of 'ecp5-85f', 'ecp5-85f-nodsp', 'ice40-up5k', "
+                            "'ice40-up5k-nodsp', not 'foo'")
     assert not any(tmp_path.iterdir())  # rejected before any work
 
 

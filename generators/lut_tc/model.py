@@ -1,0 +1,118 @@
+"""Bit-exact golden models of the LUT tensor core and the multiplier-array baseline (NumPy and
+Python integers only), driven by the same stream beats as the hardware.
+
+:func:`lut_tc_tile` follows the RTL step by step: per K-group the table of each row (half table
+of 2**(g-1) entries when symmetrised, else the full 2**g), per step a lookup for every column
+(index inversion when not pre-flipped, negation by the sign bit), the table shifted by the
+bit-plane, accumulation; at the tile end the zero-point correction ``(acc + c * rowsum) / 2``
+with ``c = 2**B - 1 - 2z`` taken from the odd multiples ``(2j+1) * rowsum`` of the row sum.
+:func:`reference` is the plain integer product ``A @ (q - z)`` both must equal.
+"""
+
+import numpy as np
+
+from .prepare import pack_mult_tile, pack_tile, real_weights
+
+__all__ = ["table", "lut_tc_tile", "mult_tile", "lut_tc", "mult_array", "reference",
+           "correction_select"]
+
+
+def table(activations, entries):
+    """``T[idx] = sum_k (2 bit_k(idx) - 1) a_k`` for idx < ``entries`` (half or full table)."""
+    return [sum(a if idx >> k & 1 else -a for k, a in enumerate(activations))
+            for idx in range(entries)]
+
+
+def correction_select(z, bits):
+    """``(negate, j)`` with ``2**B - 1 - 2z = (-1)**negate * (2j + 1)``: the sign is the code's
+    top bit, j the other bits, inverted when the sign is clear (the pre-flip trick again)."""
+    negate = z >> (bits - 1) & 1
+    low = z & ((1 << (bits - 1)) - 1)
+    return negate, low if negate else low ^ ((1 << (bits - 1)) - 1)
+
+
+def _correct(params, acc, rowsum, z):
+    """Output of one lane from its accumulator A @ q' (exact integer halving)."""
+    if params.weight_format == "binary":
+        return acc
+    if params.weight_format == "ternary":
+        return (acc + rowsum) >> 1
+    negate, j = correction_select(z, params.bits)
+    multiple = (2 * j + 1) * rowsum
+    return (acc + (-multiple if negate else multiple)) >> 1
+
+
+def _rows(params, a_beats):
+    g = params.g
+    return [[beat[r * g:(r + 1) * g] for beat in a_beats] for r in range(params.m)]
+
+
+def lut_tc_tile(params, a_beats, w_beats, z_beat=None):
+    """Output rows (``m`` lists of ``n`` ints) of one tile, computed as the RTL does."""
+    g, bits, half = params.g, params.bits, params.symmetrize
+    low_mask = (1 << (g - 1)) - 1
+    rows = _rows(params, a_beats)
+    groups = len(a_beats)
+    if len(w_beats) != groups * params.steps_per_group:
+        raise ValueError(f"{groups} groups need {groups * params.steps_per_group} w beats, "
+                         f"not {len(w_beats)}")
+    acc = [[0] * params.n for _ in range(params.m)]
+    rowsum = [0] * params.m
+    for G in range(groups):
+        tables = [table(rows[r][G], params.table_entries) for r in range(params.m)]
+        for r in range(params.m):
+            rowsum[r] += sum(rows[r][G])
+        for step in range(params.steps_per_group):
+            beat = w_beats[G * params.steps_per_group + step]
+            planes = [step] if params.bit_serial else range(bits)
+            for r in range(params.m):
+                for col in range(params.n):
+                    for b in planes:
+                        pattern = beat[col] >> (0 if params.bit_serial else b * g) & ((1 << g) - 1)
+                        if half:
+                            sign = pattern >> (g - 1) & 1
+                            j = pattern & low_mask
+                            if not params.preflip and sign:
+                                j ^= low_mask
+                            value = tables[r][j] << b
+                            acc[r][col] += -value if sign else value
+                        else:
+                            acc[r][col] += tables[r][pattern] << b
+    z_beat = z_beat if z_beat is not None else [0] * params.n
+    return [[_correct(params, acc[r][col], rowsum[r], z_beat[col]) for col in range(params.n)]
+            for r in range(params.m)]
+
+
+def mult_tile(params, a_beats, w_beats, z_beat=None):
+    """Output rows of one tile of the multiplier array: dequantise, multiply, accumulate."""
+    g, bits = params.g, params.bits
+    rows = _rows(params, a_beats)
+    z_beat = z_beat if z_beat is not None else [0] * params.n
+    out = [[0] * params.n for _ in range(params.m)]
+    for G, beat in enumerate(w_beats):
+        for col in range(params.n):
+            codes = [beat[col] >> (k * bits) & ((1 << bits) - 1) for k in range(g)]
+            if params.weight_format == "binary":
+                w = [2 * q - 1 for q in codes]
+            elif params.weight_format == "ternary":
+                w = [q - 1 for q in codes]
+            else:
+                w = [q - z_beat[col] for q in codes]
+            for r in range(params.m):
+                out[r][col] += sum(a * wk for a, wk in zip(rows[r][G], w))
+    return out
+
+
+def lut_tc(params, a, q, zero_point=None):
+    """``A @ (q - z)`` through the LUT tensor core model (packs the tile first)."""
+    return np.array(lut_tc_tile(params, *pack_tile(params, a, q, zero_point)), dtype=np.int64)
+
+
+def mult_array(params, a, q, zero_point=None):
+    """``A @ (q - z)`` through the multiplier-array model."""
+    return np.array(mult_tile(params, *pack_mult_tile(params, a, q, zero_point)), dtype=np.int64)
+
+
+def reference(weight_format, a, q, zero_point=None):
+    """The plain integer product the hardware must equal."""
+    return np.asarray(a, dtype=np.int64) @ real_weights(weight_format, q, zero_point)

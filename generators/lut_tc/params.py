@@ -1,0 +1,177 @@
+"""Parameters of the LUT tensor core and its multiplier-array baseline (one frozen, validated
+object each for RTL, model, prepare utility and tests).
+
+Ref: Mo et al., "LUT Tensor Core", ISCA'25 (arXiv 2408.06003); T-MAC (microsoft/T-MAC);
+LUT-GEMM (naver-aics/lut-gemm). Background: ``shared/design/seeds.md`` section 2.
+"""
+
+import dataclasses
+
+from ..params import BlockParams, ParamTypeError, ParamValueError, check_choice, check_int
+
+__all__ = ["LutTcParams", "MultArrayParams", "WEIGHT_FORMATS", "WEIGHT_BITS", "ACT_WIDTHS"]
+
+#: ``binary``: w in {-1, +1} (code q, w = 2q - 1); ``ternary``: w in {-1, 0, +1} (code q = w + 1,
+#: zero point 1); ``int2`` / ``int4``: unsigned codes with a per-column zero point, w = q - z.
+WEIGHT_FORMATS = ("binary", "ternary", "int2", "int4")
+WEIGHT_BITS = {"binary": 1, "ternary": 2, "int2": 2, "int4": 4}
+ACT_WIDTHS = (8, 16)
+
+
+def _check_bool(name, value):
+    if not isinstance(value, bool):
+        raise ParamTypeError(f"{name} must be a bool, not {value!r}")
+
+
+def _bound_width(bound):
+    """Signed width that holds every integer in ``[-bound, bound]``."""
+    return bound.bit_length() + 1
+
+
+@dataclasses.dataclass(frozen=True)
+class _GemmShape(BlockParams):
+    """Fields and derived widths shared by the LUT tensor core and the multiplier array."""
+
+    m: int = 2
+    n: int = 16
+    g: int = 4
+    weight_format: str = "int2"
+    act_width: int = 8
+    max_k: int = 256
+
+    def _check_shape(self):
+        check_int("m", self.m, 1, 8)
+        check_int("n", self.n, 1, 64)
+        check_int("g", self.g, 2, 4)
+        check_choice("weight_format", self.weight_format, WEIGHT_FORMATS)
+        if isinstance(self.act_width, bool) or not isinstance(self.act_width, int):
+            raise ParamTypeError(f"act_width must be an integer, not {self.act_width!r}")
+        if self.act_width not in ACT_WIDTHS:
+            raise ParamValueError(f"act_width must be 8 or 16, not {self.act_width!r}")
+        check_int("max_k", self.max_k, 1, 4096)
+
+    @property
+    def bits(self):
+        """Weight bits B (bit-planes)."""
+        return WEIGHT_BITS[self.weight_format]
+
+    @property
+    def has_zero_point(self):
+        """Whether a tile needs per-column zero points (the ``z`` stream)."""
+        return self.weight_format in ("int2", "int4")
+
+    @property
+    def max_groups(self):
+        """K-groups of ``g`` activations in the longest tile (K padded up to a multiple of g)."""
+        return -(-self.max_k // self.g)
+
+    @property
+    def max_w(self):
+        """Largest |q - z| of the format."""
+        return {"binary": 1, "ternary": 1, "int2": 3, "int4": 15}[self.weight_format]
+
+    @property
+    def out_width(self):
+        """Signed output width: holds every A @ (q - z) with K <= max_k."""
+        return _bound_width(self.max_groups * self.g * (1 << (self.act_width - 1)) * self.max_w)
+
+    @property
+    def sum_width(self):
+        """Signed width of a row sum of up to ``max_k`` activations."""
+        return _bound_width(self.max_groups * self.g * (1 << (self.act_width - 1)))
+
+    @property
+    def macs_per_tile_step(self):
+        return self.m * self.n * self.g
+
+
+@dataclasses.dataclass(frozen=True)
+class LutTcParams(_GemmShape):
+    """LUT tensor core: O[m x n] = A[m x K] @ (q - z)[K x n] by lookups in per-group tables.
+
+    Parameters
+    ----------
+    m, n : int
+        Tile rows (activation rows, one table each) and columns (lanes per row).
+    g : int
+        Activations per table (2..4); a half table holds 2**(g-1) entries.
+    weight_format : str
+        One of :data:`WEIGHT_FORMATS`; B = 1, 2, 2, 4 bit-planes.
+    act_width : int
+        Signed activation width, 8 or 16.
+    max_k : int
+        Longest reduction; the run-time K (set by ``tlast`` of the ``a`` stream) is 1..max_k.
+    bit_serial : bool
+        One bit-plane per tile step (B steps per K-group), else all B planes in one step.
+    symmetrize : bool
+        Half tables (odd symmetry) with conditional negation; off: full 2**g tables, no negation.
+    preflip : bool
+        Weights pre-flipped offline so the table index needs no inversion (needs symmetrize).
+    """
+
+    family = "lut_tc"
+
+    bit_serial: bool = True
+    symmetrize: bool = True
+    preflip: bool = True
+
+    def __post_init__(self):
+        self._check_shape()
+        _check_bool("bit_serial", self.bit_serial)
+        _check_bool("symmetrize", self.symmetrize)
+        _check_bool("preflip", self.preflip)
+        if self.preflip and not self.symmetrize:
+            raise ParamValueError("preflip needs symmetrize (pre-flipping selects the stored half "
+                                  "of a symmetric table), not preflip=True with symmetrize=False")
+
+    @property
+    def table_entries(self):
+        return 1 << (self.g - 1) if self.symmetrize else 1 << self.g
+
+    @property
+    def entry_width(self):
+        """Signed width of a table entry: a sum of g terms +-a."""
+        return _bound_width(self.g * (1 << (self.act_width - 1)))
+
+    @property
+    def acc_width(self):
+        """Signed width of a lane accumulator: A @ q' with q' = 2q - (2**B - 1)."""
+        return _bound_width(self.max_groups * self.g * (1 << (self.act_width - 1))
+                            * ((1 << self.bits) - 1))
+
+    @property
+    def steps_per_group(self):
+        return self.bits if self.bit_serial else 1
+
+    @property
+    def pattern_width(self):
+        """Bits per column in one ``w`` beat: g (one plane) or B * g (all planes)."""
+        return self.g * (1 if self.bit_serial else self.bits)
+
+    @property
+    def macs_per_cycle(self):
+        """Weight x activation products per tile step (one step per cycle)."""
+        return self.m * self.n * self.g / self.steps_per_group
+
+
+@dataclasses.dataclass(frozen=True)
+class MultArrayParams(_GemmShape):
+    """Multiplier-array baseline: the same streams and tile, g multipliers per lane.
+
+    Each lane dequantises its g weight codes (w = q - z), multiplies them with the g activations
+    of its row and accumulates; one K-group per step, m * n * g MACs per cycle. For comparison
+    figures only (no catalog entry).
+    """
+
+    family = "lut_tc_mult"
+
+    def __post_init__(self):
+        self._check_shape()
+
+    @property
+    def macs_per_cycle(self):
+        return self.m * self.n * self.g
+
+    @property
+    def steps_per_group(self):
+        return 1

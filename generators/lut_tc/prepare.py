@@ -1,0 +1,173 @@
+"""Host-side preparation: weight codes, bit-planes, {0,1} -> {-1,+1} reinterpretation, pre-flip
+and packing of one tile into the ``a``, ``w`` and ``z`` stream beats (pure NumPy).
+
+Math (seeds.md section 2.2): a code q = sum_b 2**b q_b with q_b in {0, 1}; reinterpreted
+q' = 2q - (2**B - 1) = sum_b 2**b s_b with s_b = 2 q_b - 1 in {-1, +1}. Then
+
+    A @ (q - z) = (A @ q' + c * rowsum(A)) / 2,    c = 2**B - 1 - 2z   (exactly even)
+
+and A @ q' is what the lookup array accumulates: per K-group of g activations and bit-plane b,
+the g bits q_b of a column index a table T[idx] = sum_k (2 bit_k(idx) - 1) a_k.
+
+Stream formats (one tile, lane 0 in the low bits of tdata):
+
+* ``a``: one beat per K-group: element ``r * g + k`` is ``A[r, G*g + k]``; K is padded up to a
+  multiple of g with zero activations; ``last`` on the tile's last group.
+* ``w``: one beat per tile step: element ``n`` is column n's index pattern, bit k = plane bit of
+  weight ``G*g + k``. Bit-serial: steps G-major, plane 0 (LSB) first, g bits per column;
+  bit-parallel: one step per group, plane b in bits ``[b*g, (b+1)*g)``. With pre-flip, a pattern
+  whose sign bit (bit g-1) is set has its other g-1 bits inverted. ``last`` on the last step.
+* ``z`` (int2, int4 only): one beat per tile, element n = the zero-point code of column n.
+* multiplier-array baseline ``w``: one beat per group, element n holds the g codes of column n,
+  code k in bits ``[k*B, (k+1)*B)``.
+"""
+
+import numpy as np
+
+from .params import WEIGHT_BITS
+
+__all__ = ["quantize", "codes_from_int", "bitplanes", "reinterpret", "preflip_pattern",
+           "index_patterns", "pack_tile", "pack_mult_tile", "real_weights"]
+
+
+def quantize(weights, weight_format, scale, zero_point=None):
+    """Codes q = clip(round(w / scale) + z, 0, 2**B - 1) of a float matrix [K x N].
+
+    ``scale`` and ``zero_point`` are per column (length N) or scalars; binary rounds to the sign
+    (q = 1 for w >= 0), ternary has zero point 1.
+    """
+    w = np.asarray(weights, dtype=np.float64)
+    bits = WEIGHT_BITS[weight_format]
+    ratio = w / np.asarray(scale, dtype=np.float64)
+    if weight_format == "binary":
+        return (ratio >= 0).astype(np.int64)
+    z = 1 if weight_format == "ternary" else np.asarray(zero_point, dtype=np.int64)
+    top = 2 if weight_format == "ternary" else (1 << bits) - 1
+    return np.clip(np.floor(ratio + 0.5).astype(np.int64) + z, 0, top)
+
+
+def real_weights(weight_format, q, zero_point=None):
+    """Integer weights the codes stand for: 2q - 1 (binary), q - 1 (ternary), q - z."""
+    q = np.asarray(q, dtype=np.int64)
+    if weight_format == "binary":
+        return 2 * q - 1
+    if weight_format == "ternary":
+        return q - 1
+    return q - np.asarray(zero_point, dtype=np.int64)[None, :]
+
+
+def codes_from_int(weight_format, w, zero_point=None):
+    """Codes of an integer weight matrix (the inverse of :func:`real_weights`)."""
+    w = np.asarray(w, dtype=np.int64)
+    if weight_format == "binary":
+        if not np.isin(w, (-1, 1)).all():
+            raise ValueError("binary weights must be -1 or +1")
+        return (w + 1) // 2
+    if weight_format == "ternary":
+        if not np.isin(w, (-1, 0, 1)).all():
+            raise ValueError("ternary weights must be -1, 0 or +1")
+        return w + 1
+    q = w + np.asarray(zero_point, dtype=np.int64)[None, :]
+    top = (1 << WEIGHT_BITS[weight_format]) - 1
+    if q.min(initial=0) < 0 or q.max(initial=0) > top:
+        raise ValueError(f"weights minus zero point do not fit {weight_format} codes 0..{top}")
+    return q
+
+
+def bitplanes(q, bits):
+    """``[B, K, N]`` planes q_b in {0, 1}, plane 0 the least significant."""
+    q = np.asarray(q, dtype=np.int64)
+    return np.stack([(q >> b) & 1 for b in range(bits)])
+
+
+def reinterpret(q, bits):
+    """``[B, K, N]`` planes s_b = 2 q_b - 1 in {-1, +1}; sum_b 2**b s_b = 2q - (2**B - 1)."""
+    return 2 * bitplanes(q, bits) - 1
+
+
+def preflip_pattern(pattern, g):
+    """A pattern with its sign bit (bit g-1) set gets its other bits inverted, so the hardware
+    reads the stored half table at the pattern's low bits and only negates."""
+    pattern = np.asarray(pattern, dtype=np.int64)
+    low = (1 << (g - 1)) - 1
+    return np.where(pattern >> (g - 1) & 1, pattern ^ low, pattern)
+
+
+def index_patterns(q, bits, g, preflip):
+    """``[groups, B, N]`` table indices: bit k of [G, b, n] is plane bit b of q[G*g + k, n]."""
+    q = np.asarray(q, dtype=np.int64)
+    k, n = q.shape
+    groups = -(-k // g)
+    padded = np.zeros((groups * g, n), dtype=np.int64)
+    padded[:k] = q
+    planes = bitplanes(padded, bits).reshape(bits, groups, g, n)
+    weights = (1 << np.arange(g, dtype=np.int64))[None, None, :, None]
+    patterns = (planes * weights).sum(axis=2).transpose(1, 0, 2)
+    return preflip_pattern(patterns, g) if preflip else patterns
+
+
+def _activation_beats(params, a):
+    a = np.asarray(a, dtype=np.int64)
+    rows, k = a.shape
+    if rows != params.m:
+        raise ValueError(f"activations must have {params.m} rows, not {rows}")
+    if not 1 <= k <= params.max_k:
+        raise ValueError(f"K must be between 1 and {params.max_k}, not {k}")
+    low, high = -(1 << (params.act_width - 1)), (1 << (params.act_width - 1)) - 1
+    if a.min() < low or a.max() > high:
+        raise ValueError(f"activations must be between {low} and {high}")
+    groups = -(-k // params.g)
+    padded = np.zeros((rows, groups * params.g), dtype=np.int64)
+    padded[:, :k] = a
+    beats = padded.reshape(rows, groups, params.g).transpose(1, 0, 2).reshape(groups, -1)
+    return [[int(v) for v in beat] for beat in beats], groups
+
+
+def _check_codes(params, q, k):
+    q = np.asarray(q, dtype=np.int64)
+    if q.shape != (k, params.n):
+        raise ValueError(f"codes must be {k} x {params.n}, not {q.shape[0]} x {q.shape[1]}")
+    top = 2 if params.weight_format == "ternary" else (1 << params.bits) - 1
+    if q.min() < 0 or q.max() > top:
+        raise ValueError(f"{params.weight_format} codes must be between 0 and {top}")
+    return q
+
+
+def _zero_beat(params, zero_point):
+    if not params.has_zero_point:
+        return None
+    z = np.asarray(zero_point, dtype=np.int64)
+    if z.shape != (params.n,) or z.min() < 0 or z.max() >= 1 << params.bits:
+        raise ValueError(f"zero_point must be {params.n} codes between 0 and "
+                         f"{(1 << params.bits) - 1}")
+    return [int(v) for v in z]
+
+
+def pack_tile(params, a, q, zero_point=None):
+    """``(a_beats, w_beats, z_beat)`` of one tile for :class:`LutTcParams` ``params``.
+
+    Each beat is a list of element values (``z_beat`` is None without zero points).
+    """
+    a_beats, groups = _activation_beats(params, a)
+    q = _check_codes(params, q, np.asarray(a).shape[1])
+    patterns = index_patterns(q, params.bits, params.g, params.preflip)   # [G, B, N]
+    if params.bit_serial:
+        w_beats = [[int(v) for v in patterns[G, b]] for G in range(groups)
+                   for b in range(params.bits)]
+    else:
+        shifts = (params.g * np.arange(params.bits, dtype=np.int64))[None, :, None]
+        merged = (patterns << shifts).sum(axis=1)
+        w_beats = [[int(v) for v in merged[G]] for G in range(groups)]
+    return a_beats, w_beats, _zero_beat(params, zero_point)
+
+
+def pack_mult_tile(params, a, q, zero_point=None):
+    """``(a_beats, w_beats, z_beat)`` of one tile for the multiplier-array baseline."""
+    a_beats, groups = _activation_beats(params, a)
+    q = _check_codes(params, q, np.asarray(a).shape[1])
+    padded = np.zeros((groups * params.g, params.n), dtype=np.int64)
+    padded[:q.shape[0]] = q
+    shifts = (params.bits * np.arange(params.g, dtype=np.int64))[None, :, None]
+    merged = (padded.reshape(groups, params.g, params.n) << shifts).sum(axis=1)
+    w_beats = [[int(v) for v in merged[G]] for G in range(groups)]
+    return a_beats, w_beats, _zero_beat(params, zero_point)

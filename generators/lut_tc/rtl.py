@@ -1,0 +1,428 @@
+"""The LUT tensor core (and its multiplier-array baseline) as Amaranth components.
+
+Ref: Mo et al., "LUT Tensor Core: A Software-Hardware Co-Design for LUT-Based Low-Bit LLM
+Inference", ISCA'25, arXiv 2408.06003; T-MAC ``sv_lut_array/rtl/fp_lut_array_b_cycle_stage1.sv``
+(seeds.md section 2.3). Stream formats: :mod:`.prepare`.
+
+Structure of :class:`LutTc` (one tile step per cycle):
+
+* table precompute: each ``a`` beat (g activations of each of the m rows) becomes m tables of
+  ``T[idx] = sum_k (2 bit_k(idx) - 1) a_k`` (2**(g-1) entries when symmetrised, built
+  incrementally: one adder per entry) in a table register. The register is refilled in the same
+  cycle as its last use, so precompute never stalls the array (the ``a`` beat waiting in its
+  stream is the second buffer).
+* lookup array of m x n lanes: per step, lane (r, n) indexes row r's table with column n's
+  pattern, negates by the sign bit and accumulates. The bit-plane shift is applied once per row
+  to the shared table, not in every lane.
+* tile end: the accumulators move to an output buffer (the next tile starts at once) which
+  drains one row of n results per beat through the zero-point correction
+  ``(acc + c * rowsum) / 2``, c = 2**B - 1 - 2z, whose multiple of the row sum is itself looked
+  up from the odd multiples (2j+1) * rowsum shared by all columns.
+"""
+
+from amaranth.hdl import Array, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from .params import LutTcParams, MultArrayParams
+
+__all__ = ["LutTc", "MultArray", "lut_tc_core"]
+
+#: Signed width of a dequantised weight: +-1 (binary), -1..1 (ternary), -3..3, -15..15.
+WEIGHT_WIDTH = {"binary": 2, "ternary": 2, "int2": 3, "int4": 5}
+
+
+def mux_tree(entries, index):
+    """``entries[index]`` as a tree of 2:1 multiplexers on the index bits, LSB first.
+
+    Measured with synth_ecp5 on an 8-entry, 12-bit table: 72 LUT4 as a tree against 103 for the
+    same lookup written as ``Array(entries)[index]`` (a priority multiplexer).
+    """
+    level = list(entries)
+    bit = 0
+    while len(level) > 1:
+        level = [Mux(index[bit], level[i + 1], level[i]) if i + 1 < len(level) else level[i]
+                 for i in range(0, len(level), 2)]
+        bit += 1
+    return level[0]
+
+
+def add_or_subtract(total, value, negate):
+    """``total - value`` if ``negate`` else ``total + value`` with one adder: the inverted
+    operand plus the carry-in (measured: 103 LUT4 per lane against 125 for a Mux of an adder
+    and a subtractor)."""
+    width = value.shape().width
+    return total + (value.as_unsigned() ^ negate.replicate(width)).as_signed() + negate
+
+
+def lut_tc_core(params):
+    """The component for ``params`` (catalog hook)."""
+    return LutTc(params)
+
+
+class _TileArray(wiring.Component):
+    """Streams, tile control, output buffer and drain shared by both arrays.
+
+    Subclasses implement :meth:`_datapath` (tables or multipliers, the lanes' next accumulator
+    values) and :meth:`_lane_output` (the drain's correction of one lane).
+
+    Members
+    -------
+    a : In(stream)
+        One beat per K-group: ``data`` (m * g signed activations, row-major), ``last`` at the
+        tile's last group (K end).
+    w : In(stream)
+        One beat per tile step: ``data`` (n weight words), ``last`` at the tile's last step.
+    z : In(stream), int2 and int4 only
+        One beat per tile: ``data`` (n zero-point codes).
+    o : Out(stream)
+        m beats per tile: ``data`` (n signed results of one row), ``last`` at row m - 1.
+    """
+
+    def __init__(self, params):
+        self._params = p = params
+        members = {
+            "a": In(stream.Signature(data.StructLayout({
+                "data": data.ArrayLayout(signed(p.act_width), p.m * p.g), "last": 1}))),
+            "w": In(stream.Signature(data.StructLayout({
+                "data": data.ArrayLayout(unsigned(self._w_width), p.n), "last": 1}))),
+        }
+        if p.has_zero_point:
+            members["z"] = In(stream.Signature(data.StructLayout({
+                "data": data.ArrayLayout(unsigned(p.bits), p.n)})))
+        members["o"] = Out(stream.Signature(data.StructLayout({
+            "data": data.ArrayLayout(signed(p.out_width), p.n), "last": 1})))
+        super().__init__(members)
+
+    @property
+    def params(self):
+        return self._params
+
+    @property
+    def latency(self):
+        """Cycles from a tile's last ``w`` transfer to its first output beat (no backpressure)."""
+        return 2
+
+    latency_meaning = ("cycles from the transfer of a tile's last w beat to its first output "
+                       "beat being valid (no backpressure)")
+
+    @property
+    def initiation_interval(self):
+        """Tile steps per cycle: one, while a tile has at least m steps."""
+        return 1
+
+    @property
+    def stream_info(self):
+        p = self._params
+        act = {"signed": True, "width": p.act_width, "frac": 0}
+        info = {
+            "a": {"lanes": p.m * p.g, "element": act,
+                  "tlast": "last K-group of a tile (K end; K is zero-padded to a multiple of g)",
+                  "meaning": f"one beat per K-group: element r*{p.g}+k is A[r, G*{p.g}+k]"},
+            "w": {"lanes": p.n, "element": {"signed": False, "width": self._w_width, "frac": 0},
+                  "tlast": "last tile step", "meaning": self._w_meaning},
+            "o": {"lanes": p.n, "element": {"signed": True, "width": p.out_width, "frac": 0},
+                  "tlast": f"row {p.m - 1}, the tile's last",
+                  "meaning": "one beat per row r of the tile: element n is (A @ (q - z))[r, n]"},
+        }
+        if p.has_zero_point:
+            info["z"] = {"lanes": p.n, "element": {"signed": False, "width": p.bits, "frac": 0},
+                         "tlast": None, "meaning": "one beat per tile: zero-point code of column n"}
+        return info
+
+    def elaborate(self, platform):
+        p = self._params
+        m = Module()
+        steps = p.steps_per_group
+
+        # --- tile-step control ---------------------------------------------------------------
+        tab_valid = Signal()        # the group register holds a group not yet fully used
+        tab_last = Signal()         # ... and it is the tile's last group
+        step = Signal(range(max(steps, 2)))
+        last_step = Signal()
+        m.d.comb += last_step.eq(step == steps - 1)
+        tile_end = Signal()
+        m.d.comb += tile_end.eq(tab_last & last_step)
+
+        out_busy = Signal()         # the output buffer holds a tile being drained
+        drain_done = Signal()       # its last row leaves this cycle
+        z_ok = self._z_ready_for_step()
+        fire = Signal()
+        m.d.comb += fire.eq(tab_valid & self.w.valid & z_ok &
+                            ~(tile_end & out_busy & ~drain_done))
+        use_done = Signal()
+        m.d.comb += [use_done.eq(fire & last_step), self.w.ready.eq(fire),
+                     self.a.ready.eq(~tab_valid | use_done)]
+        with m.If(fire):
+            m.d.sync += step.eq(Mux(last_step, 0, step + 1))
+
+        load = Signal()
+        m.d.comb += load.eq(self.a.valid & self.a.ready)
+        with m.If(load):
+            m.d.sync += [tab_valid.eq(1), tab_last.eq(self.a.p.last)]
+        with m.Elif(use_done):
+            m.d.sync += tab_valid.eq(0)
+
+        # --- datapath: group register, lanes -------------------------------------------------
+        nxt, gsum = self._datapath(m, load, step)   # nxt[r][n]: accumulator after this step
+        acc = [[Signal(signed(self._acc_width), name=f"acc_{r}_{n}") for n in range(p.n)]
+               for r in range(p.m)]
+        buf = [[Signal(signed(self._acc_width), name=f"buf_{r}_{n}") for n in range(p.n)]
+               for r in range(p.m)]
+        # A tile's first step adds to 0 instead of clearing the accumulators at the end (the
+        # gate folds into the adder's LUTs; a clear would be a multiplexer per bit).
+        fresh = Signal(init=1)
+        with m.If(fire):
+            m.d.sync += fresh.eq(tile_end)
+        for r in range(p.m):
+            for n in range(p.n):
+                # One named signal per lane: the sum feeds both the accumulator and the buffer.
+                total = Signal(signed(self._acc_width), name=f"next_{r}_{n}")
+                m.d.comb += total.eq(nxt[r][n](Mux(fresh, 0, acc[r][n])))
+                with m.If(fire):
+                    m.d.sync += acc[r][n].eq(total)
+                    with m.If(tile_end):
+                        m.d.sync += buf[r][n].eq(total)
+
+        # Row sums (for the zero-point correction), accumulated as groups are used up.
+        rowsum = [Signal(signed(p.sum_width), name=f"rowsum_{r}") for r in range(p.m)]
+        rowsum_buf = [Signal(signed(p.sum_width), name=f"rowsum_buf_{r}") for r in range(p.m)]
+        if gsum is not None:
+            with m.If(use_done):
+                for r in range(p.m):
+                    m.d.sync += rowsum[r].eq(rowsum[r] + gsum[r])
+                    with m.If(tile_end):
+                        m.d.sync += [rowsum[r].eq(0), rowsum_buf[r].eq(rowsum[r] + gsum[r])]
+
+        with m.If(fire & tile_end):
+            m.d.sync += out_busy.eq(1)
+        with m.Elif(drain_done):
+            m.d.sync += out_busy.eq(0)
+
+        # --- drain: one row per beat into the output register ---------------------------------
+        row = Signal(range(max(p.m, 2)))
+        last_row = Signal()
+        m.d.comb += last_row.eq(row == p.m - 1)
+        z_valid = self._z_ready_for_drain()
+        advance = Signal()
+        m.d.comb += [advance.eq(out_busy & z_valid & (~self.o.valid | self.o.ready)),
+                     drain_done.eq(advance & last_row)]
+        if p.has_zero_point:
+            self._drive_z_ready(m, drain_done, fire, tile_end)
+        row_acc = [Array(buf[r][n] for r in range(p.m))[row] for n in range(p.n)]
+        row_sum = Array(rowsum_buf)[row]
+        results = self._drain(m, row_acc, row_sum)
+        with m.If(advance):
+            m.d.sync += [self.o.valid.eq(1), self.o.p.last.eq(last_row),
+                         row.eq(Mux(last_row, 0, row + 1))]
+            m.d.sync += [self.o.p.data[n].eq(results[n]) for n in range(p.n)]
+        with m.Elif(self.o.ready):
+            m.d.sync += self.o.valid.eq(0)
+        return m
+
+
+class LutTc(_TileArray):
+    """LUT tensor core: ``O = A @ (q - z)`` for one m x n tile per K-sweep, by table lookup.
+
+    Parameters
+    ----------
+    params : LutTcParams
+
+    Members: see :class:`_TileArray`. Ordering: tiles leave in the order their ``w`` beats came;
+    backpressure on ``o`` stalls the array only when a tile ends while the previous one is
+    still draining. One tile step per cycle, B steps per K-group when bit-serial.
+    """
+
+    def __init__(self, params: LutTcParams):
+        if not isinstance(params, LutTcParams):
+            raise TypeError(f"params must be a LutTcParams, not {params!r}")
+        super().__init__(params)
+
+    @property
+    def _w_width(self):
+        return self._params.pattern_width
+
+    @property
+    def _acc_width(self):
+        return self._params.acc_width
+
+    @property
+    def _w_meaning(self):
+        p = self._params
+        order = ("one beat per (K-group, bit-plane), plane 0 first" if p.bit_serial else
+                 f"one beat per K-group, plane b in bits [b*{p.g}, (b+1)*{p.g})")
+        flip = ", pre-flipped (sign bit g-1 set: other bits inverted)" if p.preflip else ""
+        return f"{order}: element n is column n's table index (bit k = weight G*g+k){flip}"
+
+    def _z_ready_for_step(self):
+        return Const(1)     # zero points are needed only by the drain
+
+    def _z_ready_for_drain(self):
+        return self.z.valid if self._params.has_zero_point else Const(1)
+
+    def _drive_z_ready(self, m, drain_done, fire, tile_end):
+        m.d.comb += self.z.ready.eq(drain_done)
+
+    def _datapath(self, m, load, step):
+        p = self._params
+        g, entries = p.g, p.table_entries
+        tab = [[Signal(signed(p.entry_width), name=f"tab_{r}_{j}") for j in range(entries)]
+               for r in range(p.m)]
+        with m.If(load):
+            for r in range(p.m):
+                x = [self.a.p.data[r * g + k] for k in range(g)]
+                # T[0] = -sum a; T[idx] = T[idx - top] + 2 a_top: one adder per entry.
+                built = [-sum(x[1:], x[0])]
+                for idx in range(1, entries):
+                    top = idx.bit_length() - 1
+                    built.append(built[idx - (1 << top)] + (x[top] << 1))
+                m.d.sync += [tab[r][j].eq(built[j]) for j in range(entries)]
+
+        def shifted(r, b):
+            return [t << b for t in tab[r]]
+
+        if p.bit_serial and p.bits > 1:
+            # One shared shifter per table entry: the plane of this step is the same in all lanes.
+            width = p.entry_width + p.bits - 1
+            tables = [[Signal(signed(width), name=f"tsh_{r}_{j}") for j in range(entries)]
+                      for r in range(p.m)]
+            for r in range(p.m):
+                m.d.comb += [tables[r][j].eq(tab[r][j] << step) for j in range(entries)]
+        else:
+            tables = [shifted(r, 0) for r in range(p.m)]
+
+        planes = [0] if p.bit_serial else list(range(p.bits))
+        low = (1 << (g - 1)) - 1
+
+        def lookup(r, pattern, b):
+            """(value, sign) of one plane's lookup; the value is shifted by constant b."""
+            source = tables[r] if p.bit_serial else shifted(r, b)
+            if not p.symmetrize:
+                return mux_tree(source, pattern), None
+            sign = pattern[g - 1]
+            j = pattern[:g - 1]
+            if not p.preflip:
+                j = j ^ Mux(sign, low, 0)
+            return mux_tree(source, j), sign
+
+        nxt = []
+        for r in range(p.m):
+            row = []
+            for n in range(p.n):
+                word = self.w.p.data[n]
+                terms = [lookup(r, word[b * g:(b + 1) * g], b) for b in planes]
+
+                def step_value(acc, terms=terms):
+                    total = acc
+                    for value, sign in terms:
+                        total = (total + value if sign is None else
+                                 add_or_subtract(total, value, sign))
+                    return total
+                row.append(step_value)
+            nxt.append(row)
+        gsum = [-tab[r][0] for r in range(p.m)]     # T[0] = -(sum of the group)
+        return nxt, gsum
+
+    def _drain(self, m, row_acc, row_sum):
+        p = self._params
+        if p.weight_format == "binary":
+            return row_acc
+        if p.weight_format == "ternary":
+            return [(acc + row_sum) >> 1 for acc in row_acc]
+        # Odd multiples (2j+1) * rowsum, shared by the n columns; a column picks one by its
+        # zero-point code and adds or subtracts it.
+        half = 1 << (p.bits - 1)
+        width = p.sum_width + p.bits
+        twice = Signal(signed(width), name="rowsum_x2")
+        m.d.comb += twice.eq(row_sum << 1)
+        multiples = [Signal(signed(width), name=f"rowsum_x{2 * j + 1}") for j in range(half)]
+        m.d.comb += multiples[0].eq(row_sum)
+        if half > 1:
+            m.d.comb += multiples[1].eq(multiples[0] + twice)
+        # INT4: 5S .. 15S from shifts with at most two adders in series (no multiplier, and no
+        # chain of seven adders on the drain's path).
+        if half > 2:
+            s = row_sum
+            m.d.comb += [multiples[2].eq(s + (s << 2)), multiples[3].eq((s << 3) - s),
+                         multiples[4].eq(s + (s << 3)), multiples[5].eq(multiples[1] + (s << 3)),
+                         multiples[6].eq(multiples[2] + (s << 3)), multiples[7].eq((s << 4) - s)]
+        results = []
+        for n in range(p.n):
+            z = self.z.p.data[n]
+            negate = z[p.bits - 1]
+            j = z[:p.bits - 1] ^ Mux(negate, 0, half - 1)
+            total = add_or_subtract(row_acc[n], mux_tree(multiples, j), negate)
+            results.append(total >> 1)
+        return results
+
+
+class MultArray(_TileArray):
+    """Multiplier-array baseline: per lane g multipliers (a_k * (q_k - z)) and an accumulator.
+
+    The same streams and tile control as :class:`LutTc`; the ``w`` beat carries codes (see
+    :func:`.prepare.pack_mult_tile`), the zero points of a tile are read at every step and the
+    drain passes results through unchanged. One K-group per cycle.
+    """
+
+    def __init__(self, params: MultArrayParams):
+        if not isinstance(params, MultArrayParams):
+            raise TypeError(f"params must be a MultArrayParams, not {params!r}")
+        super().__init__(params)
+
+    @property
+    def _w_width(self):
+        return self._params.g * self._params.bits
+
+    @property
+    def _acc_width(self):
+        return self._params.out_width
+
+    _w_meaning = "one beat per K-group: element n holds the g codes of column n, code k in " \
+                 "bits [k*B, (k+1)*B)"
+
+    def _z_ready_for_step(self):
+        return self.z.valid if self._params.has_zero_point else Const(1)
+
+    def _z_ready_for_drain(self):
+        return Const(1)     # the zero points were used by the lanes
+
+    def _drive_z_ready(self, m, drain_done, fire, tile_end):
+        m.d.comb += self.z.ready.eq(fire & tile_end)
+
+    def _datapath(self, m, load, step):
+        p = self._params
+        g, bits = p.g, p.bits
+        acts = [Signal(signed(p.act_width), name=f"act_{i}") for i in range(p.m * g)]
+        with m.If(load):
+            m.d.sync += [acts[i].eq(self.a.p.data[i]) for i in range(p.m * g)]
+        nxt = []
+        weights = []
+        for n in range(p.n):
+            word = self.w.p.data[n]
+            column = []
+            for k in range(g):
+                q = word[k * bits:(k + 1) * bits]
+                if p.weight_format == "binary":
+                    w = (q.as_unsigned() << 1) - 1               # 2q - 1, in {-1, +1}
+                elif p.weight_format == "ternary":
+                    w = q.as_unsigned() - 1
+                else:
+                    w = q.as_unsigned() - self.z.p.data[n]
+                # Exactly as wide as the format's weights (synthesis cannot narrow q - z).
+                wk = Signal(signed(WEIGHT_WIDTH[p.weight_format]), name=f"w_{n}_{k}")
+                m.d.comb += wk.eq(w)
+                column.append(wk)
+            weights.append(column)
+        for r in range(p.m):
+            row = []
+            for n in range(p.n):
+                products = [acts[r * g + k] * weights[n][k] for k in range(g)]
+
+                def step_value(acc, products=products):
+                    return acc + sum(products[1:], products[0])
+                row.append(step_value)
+            nxt.append(row)
+        return nxt, None
+
+    def _drain(self, m, row_acc, row_sum):
+        return row_acc

@@ -1,0 +1,36 @@
+"""Tier 2: cocotb + Verilator on emitted LUT tensor core Verilog, bit-exact against the model.
+
+Three Verilog configurations in the default suite (each costs a Verilator build); every catalog
+entry behind ``slow``.
+"""
+
+import pytest
+
+from generators.catalog import DEFAULT_CATALOG, Entry
+from generators.lut_tc.params import LutTcParams
+from testbench.runner import simulate_entry
+
+CASES = {
+    # Bit-parallel INT4 at g = 3 without pre-flip (index inversion in the lanes), INT16 inputs.
+    "lut_tc_m_int4_par": LutTcParams(m=3, n=5, g=3, weight_format="int4", act_width=16,
+                                     max_k=40, bit_serial=False, preflip=False),
+    # The naive LUT design (full 2**g tables) at g = 2, ternary, one row.
+    "lut_tc_m_ternary_naive": LutTcParams(m=1, n=8, g=2, weight_format="ternary", max_k=17,
+                                          symmetrize=False, preflip=False),
+}
+CATALOG = [e for e in DEFAULT_CATALOG if e.params.family == "lut_tc"]
+# The shipped INT2 entry (M2 x N8, g = 4, bit-serial, K up to 256) and two more shapes.
+ENTRIES = [e for e in CATALOG if e.name == "lut_tc_int2"] + \
+          [Entry(name, params) for name, params in CASES.items()]
+SLOW = [e for e in CATALOG if e.name != "lut_tc_int2"]
+
+
+@pytest.mark.parametrize("entry", ENTRIES, ids=[e.name for e in ENTRIES])
+def test_lut_tc_bit_exact(entry):
+    simulate_entry(entry, "testbench.lut_tc_tb")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("entry", SLOW, ids=[e.name for e in SLOW])
+def test_lut_tc_catalog_bit_exact(entry):
+    simulate_entry(entry, "testbench.lut_tc_tb", extra_env={"LUT_TC_TILES": "64"})

@@ -1,0 +1,140 @@
+"""LUT tensor core parameters (every message), prepare utility and the bit-exact models against
+``A @ (q - z)`` for every weight format, g, plane mode and trick setting."""
+
+import itertools
+
+import numpy as np
+import pytest
+
+from generators.catalog import params_from_json
+from generators.lut_tc.model import (correction_select, lut_tc, mult_array, reference, table)
+from generators.lut_tc.params import LutTcParams, MultArrayParams
+from generators.lut_tc.prepare import (codes_from_int, index_patterns, pack_tile,
+                                       preflip_pattern, quantize, real_weights, reinterpret)
+from generators.params import ParamTypeError, ParamValueError
+
+FORMATS = ("binary", "ternary", "int2", "int4")
+
+
+@pytest.mark.parametrize("kwargs, error, message", [
+    (dict(m=0), ParamValueError, r"m must be between 1 and 8, not 0"),
+    (dict(m=2.0), ParamTypeError, r"m must be an integer, not 2\.0"),
+    (dict(n=65), ParamValueError, r"n must be between 1 and 64, not 65"),
+    (dict(g=5), ParamValueError, r"g must be between 2 and 4, not 5"),
+    (dict(g=True), ParamTypeError, r"g must be an integer, not True"),
+    (dict(weight_format="int3"), ParamValueError,
+     r"weight_format must be one of 'binary', 'ternary', 'int2', 'int4', not 'int3'; "
+     r"did you mean 'int4'\?"),
+    (dict(act_width=12), ParamValueError, r"act_width must be 8 or 16, not 12"),
+    (dict(act_width="8"), ParamTypeError, r"act_width must be an integer, not '8'"),
+    (dict(max_k=0), ParamValueError, r"max_k must be between 1 and 4096, not 0"),
+    (dict(bit_serial=1), ParamTypeError, r"bit_serial must be a bool, not 1"),
+    (dict(symmetrize="yes"), ParamTypeError, r"symmetrize must be a bool, not 'yes'"),
+    (dict(preflip=None), ParamTypeError, r"preflip must be a bool, not None"),
+    (dict(symmetrize=False), ParamValueError,
+     r"preflip needs symmetrize \(pre-flipping selects the stored half of a symmetric table\), "
+     r"not preflip=True with symmetrize=False"),
+])
+def test_param_errors(kwargs, error, message):
+    with pytest.raises(error, match=rf"^{message}$"):
+        LutTcParams(**kwargs)
+
+
+def test_mult_params_errors_and_json_round_trip():
+    with pytest.raises(ParamValueError, match=r"^n must be between 1 and 64, not 0$"):
+        MultArrayParams(n=0)
+    p = LutTcParams(m=3, g=3, weight_format="int4", bit_serial=False)
+    assert params_from_json(p.to_json()) == p
+
+
+def test_derived_widths():
+    p = LutTcParams(weight_format="int2", max_k=256)
+    # |A @ (q - z)| <= 256 * 128 * 3 = 98304 < 2**17; the accumulator holds A @ q' as well.
+    assert (p.out_width, p.acc_width, p.entry_width, p.sum_width) == (18, 18, 11, 17)
+    assert p.table_entries == 8 and LutTcParams(symmetrize=False, preflip=False).table_entries == 16
+    assert p.macs_per_cycle == 2 * 16 * 4 / 2
+
+
+def test_table_symmetry():
+    a = [5, -3, 7, -128]
+    full = table(a, 16)
+    assert all(full[idx] == -full[15 - idx] for idx in range(16))
+    assert table(a, 8) == full[:8]
+
+
+def test_preflip_and_reinterpretation():
+    assert list(preflip_pattern(np.arange(8), 3)) == [0, 1, 2, 3, 7, 6, 5, 4]
+    q = np.array([[0, 1, 2, 3]])
+    s = reinterpret(q, 2)
+    assert ((s * np.array([1, 2])[:, None, None]).sum(axis=0) == 2 * q - 3).all()
+    # bit k of the pattern is weight k of the group
+    patterns = index_patterns(np.array([[1], [0], [1], [1]]), 1, 4, preflip=False)
+    assert patterns.tolist() == [[[0b1101]]]
+
+
+@pytest.mark.parametrize("bits", [2, 4])
+def test_correction_select(bits):
+    for z in range(1 << bits):
+        negate, j = correction_select(z, bits)
+        assert (-1) ** negate * (2 * j + 1) == (1 << bits) - 1 - 2 * z
+
+
+@pytest.mark.parametrize("weight_format", FORMATS)
+def test_quantize_and_codes(weight_format):
+    rng = np.random.default_rng(1)
+    w = rng.normal(0, 1, (8, 3))
+    z = np.array([1, 2, 0]) if weight_format in ("int2", "int4") else None
+    q = quantize(w, weight_format, scale=0.5, zero_point=z)
+    real = real_weights(weight_format, q, z)
+    assert (codes_from_int(weight_format, real, z) == q).all()
+    if weight_format == "binary":
+        assert set(np.unique(real)) <= {-1, 1}
+
+
+def test_code_errors():
+    with pytest.raises(ValueError, match=r"^ternary weights must be -1, 0 or \+1$"):
+        codes_from_int("ternary", [[2]])
+    with pytest.raises(ValueError,
+                       match=r"^weights minus zero point do not fit int2 codes 0\.\.3$"):
+        codes_from_int("int2", [[3]], [1])
+    p = LutTcParams(m=1, n=1, g=2, weight_format="int2", max_k=4)
+    with pytest.raises(ValueError, match=r"^K must be between 1 and 4, not 5$"):
+        pack_tile(p, np.zeros((1, 5), dtype=int), np.zeros((5, 1), dtype=int), [0])
+    with pytest.raises(ValueError, match=r"^activations must be between -128 and 127$"):
+        pack_tile(p, [[128]], [[0]], [0])
+    with pytest.raises(ValueError, match=r"^zero_point must be 1 codes between 0 and 3$"):
+        pack_tile(p, [[1]], [[0]], [4])
+
+
+def _cases(p, rng):
+    half = 1 << (p.act_width - 1)
+    top = 2 if p.weight_format == "ternary" else (1 << p.bits) - 1
+    for k in (1, p.g + 1, p.max_k - 1, p.max_k):
+        a = rng.integers(-half, half, (p.m, k))
+        q = rng.integers(0, top + 1, (k, p.n))
+        z = rng.integers(0, top + 1, p.n) if p.has_zero_point else None
+        yield a, q, z
+    k = p.max_k
+    z = np.full(p.n, 0) if p.has_zero_point else None
+    z_top = np.full(p.n, top) if p.has_zero_point else None
+    yield np.full((p.m, k), half - 1), np.full((k, p.n), top), z        # all at the extremes
+    yield np.full((p.m, k), -half), np.zeros((k, p.n), dtype=int), z_top
+    yield np.full((p.m, k), -half), np.full((k, p.n), top), z          # -128 activations
+    yield np.zeros((p.m, k), dtype=int), rng.integers(0, top + 1, (k, p.n)), z
+
+
+@pytest.mark.parametrize("weight_format", FORMATS)
+@pytest.mark.parametrize("g", [2, 3, 4])
+def test_models_equal_integer_product(weight_format, g):
+    rng = np.random.default_rng(g)
+    for bit_serial, (symmetrize, preflip), act_width in itertools.product(
+            (True, False), ((True, True), (True, False), (False, False)), (8, 16)):
+        p = LutTcParams(m=2, n=3, g=g, weight_format=weight_format, act_width=act_width,
+                        max_k=22, bit_serial=bit_serial, symmetrize=symmetrize, preflip=preflip)
+        mp = MultArrayParams(m=2, n=3, g=g, weight_format=weight_format, act_width=act_width,
+                             max_k=22)
+        for a, q, z in _cases(p, rng):
+            want = reference(weight_format, a, q, z)
+            assert np.abs(want).max(initial=0) < 1 << (p.out_width - 1)
+            assert (lut_tc(p, a, q, z) == want).all()
+            assert (mult_array(mp, a, q, z) == want).all()

@@ -1,0 +1,204 @@
+"""Tier 1: the LUT tensor core and the multiplier array in Amaranth's simulator, against the
+models, with tvalid gaps and tready backpressure on every stream and the stream rules checked."""
+
+import random
+
+import numpy as np
+import pytest
+from amaranth.sim import Simulator
+
+from generators.lut_tc.model import lut_tc_tile, mult_tile, reference
+from generators.lut_tc.params import LutTcParams, MultArrayParams
+from generators.lut_tc.prepare import pack_mult_tile, pack_tile
+from generators.lut_tc.rtl import LutTc, MultArray
+
+
+def random_tile(params, rng, k=None, extreme=None):
+    """``(A, q, z)`` of one tile; ``extreme``: 'max' / 'min' codes, 'zero' / 'neg' activations."""
+    k = k or int(rng.integers(1, params.max_k + 1))
+    half = 1 << (params.act_width - 1)
+    a = rng.integers(-half, half, (params.m, k))
+    top = 2 if params.weight_format == "ternary" else (1 << params.bits) - 1
+    q = rng.integers(0, top + 1, (k, params.n))
+    z = rng.integers(0, 1 << params.bits, params.n) if params.has_zero_point else None
+    if extreme == "max":
+        q[:] = top
+        a[:] = half - 1
+    elif extreme == "min":
+        q[:] = 0
+        a[:] = -half
+    elif extreme == "zero":
+        a[:] = 0
+    elif extreme == "neg":
+        a[:] = -half
+    return a, q, z
+
+
+def run_tiles(params, tiles, seed=1, gaps=0.3, backpressure=0.3):
+    """Stream ``tiles`` (lists of (a_beats, w_beats, z_beat)) through the component.
+
+    Returns ``(output rows per tile, cycles, stalls)``: cycles from the first to the last output
+    transfer; stalls counts cycles where a ``w`` beat was valid, its group loaded, and not taken.
+    Checks the stream rules on ``o``: valid held until a transfer, payload stable while stalled.
+    """
+    dut = LutTc(params) if isinstance(params, LutTcParams) else MultArray(params)
+    rng = random.Random(seed)
+    expected_beats = params.m * len(tiles)
+    got, times = [], []
+
+    def driver(port, beats_of, fields):
+        async def bench(ctx):
+            for tile in tiles:
+                beats = beats_of(tile)
+                for i, beat in enumerate(beats):
+                    while rng.random() < gaps:
+                        await ctx.tick()
+                    for n, v in enumerate(beat):
+                        ctx.set(port.p.data[n], v)
+                    if "last" in fields:
+                        ctx.set(port.p.last, i == len(beats) - 1)
+                    ctx.set(port.valid, 1)
+                    await ctx.tick().until(port.ready)
+                    ctx.set(port.valid, 0)
+        return bench
+
+    async def consumer(ctx):
+        held = None
+        cycle = 0
+        while len(got) < expected_beats:
+            ready = rng.random() >= backpressure
+            ctx.set(dut.o.ready, ready)
+            await ctx.delay(1e-9)
+            valid = ctx.get(dut.o.valid)
+            beat = ([ctx.get(dut.o.p.data[n]) for n in range(params.n)], ctx.get(dut.o.p.last))
+            if held is not None:
+                assert valid, "o.valid dropped before its beat was taken"
+                assert beat == held, "o payload changed while stalled"
+            await ctx.tick()
+            cycle += 1
+            if valid and ready:
+                got.append(beat)
+                times.append(cycle)
+                held = None
+            elif valid:
+                held = beat
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(driver(dut.a, lambda t: t[0], ("last",)))
+    sim.add_testbench(driver(dut.w, lambda t: t[1], ("last",)))
+    if params.has_zero_point:
+        sim.add_testbench(driver(dut.z, lambda t: [t[2]], ()))
+    sim.add_testbench(consumer)
+    steps = sum(len(t[1]) for t in tiles)
+    sim.run_until(1e-8 * (30 * (steps + expected_beats) + 500))
+    assert len(got) == expected_beats, f"{len(got)} of {expected_beats} output beats arrived"
+    rows = [[beat for beat, _ in got[i:i + params.m]] for i in range(0, len(got), params.m)]
+    lasts = [last for _, last in got]
+    assert lasts == ([0] * (params.m - 1) + [1]) * len(tiles), "tlast not on each tile's last row"
+    return rows, times[-1] - times[0] + 1 if times else 0
+
+
+CONFIGS = [
+    LutTcParams(m=2, n=3, g=4, weight_format="int2", max_k=16),
+    LutTcParams(m=1, n=2, g=2, weight_format="int4", max_k=9, bit_serial=False),
+    LutTcParams(m=3, n=2, g=3, weight_format="ternary", max_k=12, preflip=False),
+    LutTcParams(m=2, n=2, g=4, weight_format="binary", max_k=8, symmetrize=False,
+                preflip=False),
+    LutTcParams(m=2, n=2, g=3, weight_format="int4", max_k=7, act_width=16, symmetrize=False,
+                preflip=False, bit_serial=False),
+]
+
+
+@pytest.mark.parametrize("params", CONFIGS, ids=lambda p: f"{p.weight_format}_g{p.g}_"
+                         f"{'ser' if p.bit_serial else 'par'}_sym{int(p.symmetrize)}"
+                         f"_pf{int(p.preflip)}_a{p.act_width}")
+def test_lut_tc_matches_model_under_backpressure(params):
+    rng = np.random.default_rng(5)
+    cases = [random_tile(params, rng) for _ in range(5)]
+    cases += [random_tile(params, rng, k=params.max_k, extreme=e)
+              for e in ("max", "min", "zero", "neg")]
+    cases += [random_tile(params, rng, k=1), random_tile(params, rng, k=params.g + 1)]
+    tiles = [pack_tile(params, a, q, z) for a, q, z in cases]
+    rows, _ = run_tiles(params, tiles)
+    for n, ((a, q, z), tile, out) in enumerate(zip(cases, tiles, rows)):
+        want = reference(params.weight_format, a, q, z).tolist()
+        assert lut_tc_tile(params, *tile) == want
+        assert out == want, f"tile {n}"
+
+
+@pytest.mark.parametrize("weight_format", ["binary", "ternary", "int2", "int4"])
+def test_mult_array_matches_model(weight_format):
+    params = MultArrayParams(m=2, n=2, g=3, weight_format=weight_format, max_k=10)
+    rng = np.random.default_rng(6)
+    cases = [random_tile(params, rng) for _ in range(4)] + \
+            [random_tile(params, rng, k=10, extreme=e) for e in ("max", "min")]
+    tiles = [pack_mult_tile(params, a, q, z) for a, q, z in cases]
+    rows, _ = run_tiles(params, tiles)
+    for (a, q, z), tile, out in zip(cases, tiles, rows):
+        want = reference(weight_format, a, q, z).tolist()
+        assert mult_tile(params, *tile) == want
+        assert out == want
+
+
+@pytest.mark.parametrize("bit_serial", [True, False])
+def test_one_tile_step_per_cycle(bit_serial):
+    """No gaps, no backpressure: back-to-back tiles take exactly one cycle per step."""
+    params = LutTcParams(m=2, n=4, g=4, weight_format="int2", max_k=32, bit_serial=bit_serial)
+    rng = np.random.default_rng(7)
+    cases = [random_tile(params, rng, k=32) for _ in range(6)]
+    tiles = [pack_tile(params, a, q, z) for a, q, z in cases]
+    rows, cycles = run_tiles(params, tiles, gaps=0.0, backpressure=0.0)
+    assert rows == [reference("int2", a, q, z).tolist() for a, q, z in cases]
+    steps = len(tiles[0][1])
+    # First to last output transfer: 5 tiles of steps cycles, plus the last tile's m rows.
+    assert cycles == 5 * steps + params.m, (cycles, steps)
+
+
+def test_latency():
+    params = LutTcParams(m=1, n=1, g=2, weight_format="binary", max_k=2)
+    dut = LutTc(params)
+    seen = {}
+
+    async def bench(ctx):
+        ctx.set(dut.o.ready, 1)
+        ctx.set(dut.a.p.data[0], 3)
+        ctx.set(dut.a.p.data[1], -2)
+        ctx.set(dut.a.p.last, 1)
+        ctx.set(dut.a.valid, 1)
+        ctx.set(dut.w.p.data[0], 0b01)
+        ctx.set(dut.w.p.last, 1)
+        ctx.set(dut.w.valid, 1)
+        await ctx.tick().until(dut.w.ready)
+        ctx.set(dut.w.valid, 0)
+        ctx.set(dut.a.valid, 0)
+        for cycle in range(1, 6):
+            if ctx.get(dut.o.valid):
+                seen["latency"] = cycle
+                seen["value"] = ctx.get(dut.o.p.data[0])
+                break
+            await ctx.tick()
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
+    # pattern 0b01 (preflipped, sign bit 1 clear): +1 * 3 + -1 * -2 = 5
+    assert seen == {"latency": dut.latency, "value": 5}
+
+
+def test_manifest_streams():
+    import json
+
+    from generators.catalog import DEFAULT_CATALOG
+    from generators.emit import render
+
+    entries = {e.name: e for e in DEFAULT_CATALOG}
+    manifest = json.loads(render(entries["lut_tc_int2"])["lut_tc_int2.json"])
+    widths = {name: s["tdata_width"] for name, s in manifest["streams"].items()}
+    # a: 2 rows x 4 activations x 8 bits; w: 8 columns x 4 bits; z: 8 x 2 bits; o: 8 x 18 bits
+    assert widths == {"s_axis_a": 64, "s_axis_w": 32, "s_axis_z": 16, "m_axis": 144}
+    assert manifest["latency_cycles"] == 2 and manifest["initiation_interval"] == 1
+    binary = json.loads(render(entries["lut_tc_binary"])["lut_tc_binary.json"])
+    assert "s_axis_z" not in binary["streams"]
+    assert not any(p["name"].startswith("s_axis_z") for p in binary["ports"])
