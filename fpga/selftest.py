@@ -23,7 +23,7 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
-from amaranth.hdl import Cat, Const, Module, Mux, ResetInserter, Shape, Signal
+from amaranth.hdl import Cat, Const, Elaboratable, Module, Mux, ResetInserter, Shape, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -66,7 +66,9 @@ def check_supported(entry, core=None):
             f"{entry.name}: the self-test supports the families "
             f"{', '.join(map(repr, FRAME_MODELS))}, not {family!r} (it needs the golden model "
             f"of one frame in fpga.selftest.FRAME_MODELS)")
-    core = core if core is not None else entry.family.core(entry.params)
+    if core is None:
+        core = entry.family.core(entry.params)
+        core._MustUse__silence = True     # built only to read its signature here
     streams = stream_members(core.signature)
     shape = {name: ("in" if flow == In else "out") for name, (flow, _) in streams.items()}
     if shape != {"i": "in", "o": "out"}:
@@ -370,7 +372,7 @@ class SelfTest(wiring.Component):
         return m
 
 
-class BoardTop:
+class BoardTop(Elaboratable):
     """The self-test on a board: clock and reset from the platform, LEDs and UART requested.
 
     Parameters
@@ -390,9 +392,12 @@ class BoardTop:
     def elaborate(self, platform):
         m = Module()
         m.submodules.selftest = st = self.selftest
+        pins = {}       # one request per resource: both LEDs may be colours of one RGB LED
         for (resource, number, sub), value in ((self._board.pass_led, st.passed),
                                                (self._board.fail_led, st.failed)):
-            pin = platform.request(resource, number)
+            if (resource, number) not in pins:
+                pins[resource, number] = platform.request(resource, number)
+            pin = pins[resource, number]
             m.d.comb += (getattr(pin, sub) if sub else pin).o.eq(value)
         uart = platform.request("uart", 0)
         m.d.comb += uart.tx.o.eq(st.tx)
