@@ -134,22 +134,33 @@ def _digest(plan, family):
     return h.hexdigest()[:12]
 
 
-def build_bitstream(entry, board_name, out_dir=Path("build/boards"), *, beats=SELFTEST_BEATS,
-                    corrupt=False):
-    """Build the self-test bitstream of ``entry`` for ``board_name``; return the result row.
+DESIGNS = ("selftest", "bridge")
+
+
+def build_bitstream(entry, board_name, out_dir=Path("build/boards"), *, design="selftest",
+                    beats=SELFTEST_BEATS, corrupt=False):
+    """Build the ``design`` (the on-chip self-test, or the UART bridge of :mod:`.bridge`)
+    bitstream of ``entry`` for ``board_name``; return the result row.
 
     Raises :class:`FlowError` (does not fit, timing not met, tool failure) and
     :class:`ParamError` (unknown board, unsupported block).
     """
     board = find_board(board_name)
-    top = BoardTop(entry, board, beats=beats, corrupt=corrupt)
+    if design == "selftest":
+        top = BoardTop(entry, board, beats=beats, corrupt=corrupt)
+    elif design == "bridge":
+        from .bridge import BridgeBoardTop
+        top = BridgeBoardTop(entry, board)
+    else:
+        raise ParamError(f"design must be one of {', '.join(map(repr, DESIGNS))}, not {design!r}")
     platform = board.platform()
     # emit_src=False: no absolute source paths in top.v/top.il, so the digest is the same on
     # every machine. --seed 1: placement is reproducible.
     plan = platform.prepare(top, name="top", emit_src=False,
                             nextpnr_opts="--seed 1 --timing-allow-fail --report report.json")
     digest = _digest(plan, board.family)
-    folder = Path(out_dir) / board.name / f"{entry.name}-{digest}"
+    suffix = "" if design == "selftest" else f"-{design}"
+    folder = Path(out_dir) / board.name / f"{entry.name}{suffix}-{digest}"
     result_path = folder / "result.json"
     if result_path.is_file() and (folder / BITSTREAM[board.family]).is_file():
         return json.loads(result_path.read_text())
@@ -160,8 +171,9 @@ def build_bitstream(entry, board_name, out_dir=Path("build/boards"), *, beats=SE
     target_mhz = board.clock_hz / 1e6
     params = {"block": entry.name, "family": entry.params.family,
               "params": entry.params.to_dict(), "board": board.name, "part": board.part,
-              "selftest": {"beats": beats, "corrupt": corrupt, "seed": 1,
-                           "baud": 115200, "clock_mhz": target_mhz},
+              "design": design, "baud": 115200, "clock_mhz": target_mhz,
+              **({"selftest": {"beats": beats, "corrupt": corrupt, "seed": 1}}
+                 if design == "selftest" else {}),
               "tools": tool_versions(board.family), "digest": digest}
     write_atomic(folder / "params.json", (json.dumps(params, indent=2) + "\n").encode())
     with open(folder / "build.log", "w") as log:
@@ -185,7 +197,7 @@ def build_bitstream(entry, board_name, out_dir=Path("build/boards"), *, beats=SE
     except FlowError as error:
         raise FlowError(f"{entry.name} on {board.name}: {error} (the bitstream in {folder} "
                         f"would run out of spec)") from None
-    row = {"board": board.name, "part": board.part, "name": entry.name,
+    row = {"board": board.name, "part": board.part, "name": entry.name, "design": design,
            "bitstream": str(folder / BITSTREAM[board.family]),
            "bitstream_sha256": hashlib.sha256(
                (folder / BITSTREAM[board.family]).read_bytes()).hexdigest(),
@@ -198,14 +210,16 @@ def build_bitstream(entry, board_name, out_dir=Path("build/boards"), *, beats=SE
 
 def markdown(rows):
     """The board table: utilisation (used/available) and Fmax against the board clock."""
-    lines = ["| board | block | part | logic cells | FF | BRAM | DSP | Fmax (MHz) | clock (MHz) |",
-             "|:---|:---|:---|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| board | block | design | part | logic cells | FF | BRAM | DSP | Fmax (MHz) | "
+             "clock (MHz) |",
+             "|:---|:---|:---|:---|---:|---:|---:|---:|---:|---:|"]
 
     def site(row, key):
         return f"{row[key]['used']}/{row[key]['available']}" if key in row else "n/a"
 
     for row in rows:
-        lines.append(f"| {row['board']} | {row['name']} | {row['part']} | {site(row, 'lc')} | "
+        lines.append(f"| {row['board']} | {row['name']} | {row['design']} | {row['part']} | "
+                     f"{site(row, 'lc')} | "
                      f"{site(row, 'ff')} | {site(row, 'bram')} | {site(row, 'dsp')} | "
                      f"{row['fmax_mhz']:.1f} | {row['target_mhz']:g} |")
     return "\n".join(lines) + "\n"
@@ -218,12 +232,12 @@ def write_board_report(rows, out_dir, readme=Path("README.md")):
 
     out_dir = Path(out_dir)
     path = out_dir / "boards.json"
-    keep = {(r["board"], r["name"]): r for r in
+    keep = {(r["board"], r["name"], r["design"]): r for r in
             (json.loads(path.read_text()) if path.is_file() else [])}
     for row in rows:
         # Paths and hashes belong to the build folder, not to the committed report.
-        keep[(row["board"], row["name"])] = {k: v for k, v in row.items()
-                                             if k not in ("bitstream", "bitstream_sha256")}
+        keep[(row["board"], row["name"], row["design"])] = {
+            k: v for k, v in row.items() if k not in ("bitstream", "bitstream_sha256")}
     merged = [keep[k] for k in sorted(keep)]
     table = markdown(merged)
     write_atomic(path, (json.dumps(merged, indent=2, sort_keys=True) + "\n").encode())

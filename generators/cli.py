@@ -77,6 +77,9 @@ def _parser():
     bitstream.add_argument("--board", action="append", default=[], metavar="BOARD",
                            help="icebreaker, ulx3s or orangecrab (repeatable; required)")
     _add_selection(bitstream)
+    bitstream.add_argument("--design", choices=("selftest", "bridge"), default="selftest",
+                           help="selftest: on-chip test, LEDs and UART summary (default); "
+                                "bridge: UART-to-stream bridge for scripts/host_bridge.py")
     bitstream.add_argument("--out", metavar="DIR", type=Path, default=Path("build/boards"),
                            help="build folder (default: build/boards)")
     bitstream.add_argument("--report", metavar="DIR", type=Path,
@@ -155,9 +158,9 @@ def _bitstream(args):
     rows = []
     for name in boards:
         for entry in entries:
-            row = build_bitstream(entry, name, args.out)
+            row = build_bitstream(entry, name, args.out, design=args.design)
             rows.append(row)
-            print(f"{name} {entry.name}: {row['bitstream']} (logic cells {row['lc']['used']}/"
+            print(f"{name} {entry.name} {args.design}: {row['bitstream']} (logic cells {row['lc']['used']}/"
                   f"{row['lc']['available']}, Fmax {row['fmax_mhz']:.1f} MHz for a "
                   f"{row['target_mhz']:g} MHz clock)")
     if args.report:
