@@ -134,6 +134,29 @@ def _digest(plan, family):
     return h.hexdigest()[:12]
 
 
+def _run_tools(plan, folder, board, entry, params):
+    """Extract the build plan into ``folder`` and run the tools; raise FlowError on failure."""
+    plan.extract(str(folder))
+    for stale in ("report.json", BITSTREAM[board.family], "result.json"):
+        (folder / stale).unlink(missing_ok=True)
+    write_atomic(folder / "params.json", (json.dumps(params, indent=2) + "\n").encode())
+    with open(folder / "build.log", "w") as log:
+        proc = subprocess.run(["sh", f"{plan.script}.sh"], cwd=folder, env=tool_env(board.family),
+                              stdout=log, stderr=subprocess.STDOUT)
+    if proc.returncode != 0:
+        texts = [(folder / name).read_text(errors="replace")
+                 for name in ("top.tim", "build.log", "top.rpt") if (folder / name).is_file()]
+        problem = next(filter(None, map(fit_problem, texts)), None)
+        if problem:
+            raise FlowError(f"{entry.name} does not fit on {board.name} ({board.part}): "
+                            f"{problem} (log: {folder / 'top.tim'})")
+        error = next((line.strip() for text in texts for line in text.splitlines()
+                      if "ERROR" in line), "see the log")
+        raise FlowError(f"building {entry.name} for {board.name} failed: {error} "
+                        f"(log: {folder / 'build.log'})")
+
+
+
 DESIGNS = ("selftest", "bridge")
 
 
@@ -155,19 +178,15 @@ def build_bitstream(entry, board_name, out_dir=Path("build/boards"), *, design="
         raise ParamError(f"design must be one of {', '.join(map(repr, DESIGNS))}, not {design!r}")
     platform = board.platform()
     # emit_src=False: no absolute source paths in top.v/top.il, so the digest is the same on
-    # every machine. --seed 1: placement is reproducible.
-    plan = platform.prepare(top, name="top", emit_src=False,
+    # every machine. --seed 1: placement is reproducible. -dsp on iCE40: multipliers to SB_MAC16
+    # as in the out-of-context figures (synth_ice40 leaves them in LUTs by default).
+    synth = {"synth_opts": "-dsp"} if board.family == "ice40" else {}
+    plan = platform.prepare(top, name="top", emit_src=False, **synth,
                             nextpnr_opts="--seed 1 --timing-allow-fail --report report.json")
     digest = _digest(plan, board.family)
     suffix = "" if design == "selftest" else f"-{design}"
     folder = Path(out_dir) / board.name / f"{entry.name}{suffix}-{digest}"
     result_path = folder / "result.json"
-    if result_path.is_file() and (folder / BITSTREAM[board.family]).is_file():
-        return json.loads(result_path.read_text())
-
-    plan.extract(str(folder))
-    for stale in ("report.json", BITSTREAM[board.family], "result.json"):
-        (folder / stale).unlink(missing_ok=True)
     target_mhz = board.clock_hz / 1e6
     params = {"block": entry.name, "family": entry.params.family,
               "params": entry.params.to_dict(), "board": board.name, "part": board.part,
@@ -175,22 +194,10 @@ def build_bitstream(entry, board_name, out_dir=Path("build/boards"), *, design="
               **({"selftest": {"beats": beats, "corrupt": corrupt, "seed": 1}}
                  if design == "selftest" else {}),
               "tools": tool_versions(board.family), "digest": digest}
-    write_atomic(folder / "params.json", (json.dumps(params, indent=2) + "\n").encode())
-    with open(folder / "build.log", "w") as log:
-        proc = subprocess.run(["sh", f"{plan.script}.sh"], cwd=folder, env=tool_env(board.family),
-                              stdout=log, stderr=subprocess.STDOUT)
-    if proc.returncode != 0:
-        texts = [(folder / name).read_text(errors="replace")
-                 for name in ("top.tim", "build.log", "top.rpt") if (folder / name).is_file()]
-        problem = next(filter(None, map(fit_problem, texts)), None)
-        if problem:
-            raise FlowError(f"{entry.name} does not fit on {board.name} ({board.part}): "
-                            f"{problem} (log: {folder / 'top.tim'})")
-        error = next((line.strip() for text in texts for line in text.splitlines()
-                      if "ERROR" in line), "see the log")
-        raise FlowError(f"building {entry.name} for {board.name} failed: {error} "
-                        f"(log: {folder / 'build.log'})")
-
+    # The tools' products are cached by the digest; the row is always derived afresh from them.
+    if not ((folder / "report.json").is_file() and (folder / BITSTREAM[board.family]).is_file()
+            and (folder / "params.json").is_file()):
+        _run_tools(plan, folder, board, entry, params)
     report = json.loads((folder / "report.json").read_text())
     try:
         fmax = check_timing(report, target_mhz)

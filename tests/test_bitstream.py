@@ -94,3 +94,14 @@ def test_bitstream_from_clean_build_matches_baseline(tmp_path, capsys, name):
     assert path.is_file(), f"no baseline for these tool versions: {path}"
     problems = regression.compare(regression.baseline_of(row), json.loads(path.read_text()))
     assert problems == [], f"{name}: " + "; ".join(problems)
+
+
+def test_readme_board_table_is_the_committed_report():
+    from scripts.report import readme_block
+    from testbench.runner import REPO_ROOT
+
+    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    table = (REPO_ROOT / "reports" / "boards.md").read_text()
+    assert readme_block(readme, "boards") == table
+    rows = json.loads((REPO_ROOT / "reports" / "boards.json").read_text())
+    assert {row["board"] for row in rows} == set(BOARDS)      # every board has figures
