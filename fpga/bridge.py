@@ -22,7 +22,7 @@ from amaranth.lib.wiring import In, Out
 from generators.axis import payload_shape, stream_members
 from generators.params import check_int
 
-from .selftest import BAUD, UartTx, check_supported
+from .selftest import BAUD, UartTx, _plain_pin_requests, check_supported
 
 __all__ = ["WINDOW", "UartRx", "Bridge", "BridgeBoardTop", "beat_bytes", "pack_frames",
            "unpack_beats"]
@@ -198,6 +198,7 @@ class BridgeBoardTop(Elaboratable):
     def elaborate(self, platform):
         m = Module()
         m.submodules.bridge = bridge = self.bridge
-        uart = platform.request("uart", 0)
+        with _plain_pin_requests():
+            uart = platform.request("uart", 0)
         m.d.comb += [bridge.rx.eq(uart.rx.i), uart.tx.o.eq(bridge.tx)]
         return m

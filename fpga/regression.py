@@ -24,9 +24,11 @@ __all__ = ["BASELINES", "FMAX_TOLERANCE", "AREA_TOLERANCE", "METRICS", "baseline
            "baseline_of", "compare", "main"]
 
 BASELINES = Path(__file__).resolve().parent / "baselines"
-#: Relative tolerances: Fmax moves a little with any netlist change (placement is seeded but
-#: chaotic); site counts move less.
-FMAX_TOLERANCE = 0.02
+#: Relative tolerances. The flow is seeded, so an unchanged design reproduces its figures
+#: exactly; these bound what a change may move them. Fmax is chaotic under placement: one-register
+#: changes of the self-test moved the iCEBreaker build between 34.9 and 41.2 MHz and the
+#: OrangeCrab one by 2-3 %, so 2 % would flag noise; 10 % still catches real regressions.
+FMAX_TOLERANCE = 0.10
 AREA_TOLERANCE = 0.10
 #: metric -> tolerance; site counts are the "used" figure of the build row.
 METRICS = {"fmax_mhz": FMAX_TOLERANCE, "lc": AREA_TOLERANCE, "ff": AREA_TOLERANCE,

@@ -20,7 +20,9 @@ Supported blocks: cores whose only streams are ``i`` (in) and ``o`` (out) with p
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import warnings
 
 import numpy as np
 from amaranth.hdl import Cat, Const, Elaboratable, Module, Mux, ResetInserter, Shape, Signal
@@ -271,7 +273,8 @@ class SelfTest(wiring.Component):
         quiet = Signal(range(max(self._watchdog, self._pause, 256) + 1))
         src_valid = Signal()
         any_fail = Signal()
-        m.d.comb += [self.failed.eq(any_fail), self.passed.eq((run != 0) & ~any_fail)]
+        finished = Signal()         # sticky: the run counter wraps after 65535 runs
+        m.d.comb += [self.failed.eq(any_fail), self.passed.eq(finished & ~any_fail)]
 
         fire_in = core.i.valid & core.i.ready
         fire_out = core.o.valid & core.o.ready
@@ -352,7 +355,7 @@ class SelfTest(wiring.Component):
                     m.next = "LATCH"
             with m.State("LATCH"):
                 ok = (errors == 0) & (out_idx == n) & (in_idx == n)
-                m.d.sync += [passed_run.eq(ok), any_fail.eq(any_fail | ~ok),
+                m.d.sync += [passed_run.eq(ok), any_fail.eq(any_fail | ~ok), finished.eq(1),
                              r_run.eq(run + 1), r_traffic.eq(traffic), r_errors.eq(errors),
                              r_got.eq(out_idx), run.eq(run + 1), char_idx.eq(0)]
                 m.next = "SEND"
@@ -370,6 +373,17 @@ class SelfTest(wiring.Component):
                 with m.If(quiet == self._pause - 1):
                     m.next = "START"
         return m
+
+
+@contextlib.contextmanager
+def _plain_pin_requests():
+    """``platform.request`` with the platform's own buffers, its deprecation silenced: the
+    ``dir="-"`` + ``io.Buffer`` form makes yosys 0.70 (yowasp) abort in ``synth_ecp5``'s ABC9
+    step on the ULX3S build (``Assert GetSize(conn.first) == GetSize(conn.second)``)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=DeprecationWarning,
+                                message=r"Using platform\.request without `dir=\"-\"`")
+        yield
 
 
 class BoardTop(Elaboratable):
@@ -393,12 +407,13 @@ class BoardTop(Elaboratable):
         m = Module()
         m.submodules.selftest = st = self.selftest
         pins = {}       # one request per resource: both LEDs may be colours of one RGB LED
-        for (resource, number, sub), value in ((self._board.pass_led, st.passed),
-                                               (self._board.fail_led, st.failed)):
-            if (resource, number) not in pins:
-                pins[resource, number] = platform.request(resource, number)
-            pin = pins[resource, number]
-            m.d.comb += (getattr(pin, sub) if sub else pin).o.eq(value)
-        uart = platform.request("uart", 0)
+        with _plain_pin_requests():
+            for (resource, number, sub), value in ((self._board.pass_led, st.passed),
+                                                   (self._board.fail_led, st.failed)):
+                if (resource, number) not in pins:
+                    pins[resource, number] = platform.request(resource, number)
+                port = getattr(pins[resource, number], sub) if sub else pins[resource, number]
+                m.d.comb += port.o.eq(value)
+            uart = platform.request("uart", 0)
         m.d.comb += uart.tx.o.eq(st.tx)
         return m

@@ -164,7 +164,8 @@ def _bitstream(args):
                   f"{row['lc']['available']}, Fmax {row['fmax_mhz']:.1f} MHz for a "
                   f"{row['target_mhz']:g} MHz clock)")
     if args.report:
-        paths = write_board_report(rows, args.report)
+        # The README beside the report folder (the repository's, for --report reports) gets the table.
+        paths = write_board_report(rows, args.report, readme=args.report.parent / "README.md")
         print("wrote " + ", ".join(str(p) for p in paths))
     return 0
 

@@ -61,9 +61,9 @@ def test_timing_not_met_names_target_and_reached():
 
 def test_baseline_tolerances():
     stored = {"fmax_mhz": 100.0, "lc": 1000, "bram": 0}
-    assert regression.compare({"fmax_mhz": 101.9, "lc": 1099, "bram": 1}, stored) == []
-    assert regression.compare({"fmax_mhz": 97.0, "lc": 1200, "bram": 2}, stored) == [
-        "fmax_mhz 97.0 vs baseline 100.0 (-3.0 %, tolerance 2 %)",
+    assert regression.compare({"fmax_mhz": 109.9, "lc": 1099, "bram": 1}, stored) == []
+    assert regression.compare({"fmax_mhz": 89.0, "lc": 1200, "bram": 2}, stored) == [
+        "fmax_mhz 89.0 vs baseline 100.0 (-11.0 %, tolerance 10 %)",
         "lc 1200 vs baseline 1000 (+20.0 %, tolerance 10 %)",
         "bram 2 vs baseline 0 (+inf %, tolerance 10 %)"]
 

@@ -117,5 +117,6 @@ def test_selftest_top_gelu_fails_for_corrupted_expected_rom():
     _simulate("gelu_int8", 64, corrupt=True)
 
 
+@pytest.mark.slow      # a third Verilator build (~30 s); gelu covers the default suite
 def test_selftest_top_softmax():
     _simulate("softmax_int8", 48, corrupt=False)
