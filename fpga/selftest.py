@@ -248,7 +248,8 @@ class SelfTest(wiring.Component):
         v = self._vectors
         n = v.beats
         core_rst = Signal()
-        m.submodules.core = core = ResetInserter(core_rst)(self._core)
+        # Held in reset between runs, so a block that hung in one run starts the next clean.
+        m.submodules.core = ResetInserter(core_rst)(self._core)
         core = self._core
         m.submodules.uart = uart = self._uart
         m.d.comb += self.tx.eq(uart.tx)
@@ -398,7 +399,6 @@ class BoardTop(Elaboratable):
     def __init__(self, entry, board, **selftest_args):
         self._entry = entry
         self._board = board
-        self._args = selftest_args
         clock = board.clock_hz
         self.selftest = SelfTest(entry, divisor=round(clock / BAUD),
                                  pause_cycles=clock // 2, **selftest_args)

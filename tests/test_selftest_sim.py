@@ -5,7 +5,6 @@ import hashlib
 import json
 from types import SimpleNamespace
 
-import numpy as np
 import pytest
 from amaranth.back import verilog
 from amaranth.hdl import Module
@@ -13,7 +12,7 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.sim import Simulator
 
-from generators.catalog import DEFAULT_CATALOG, Entry
+from generators.catalog import DEFAULT_CATALOG
 from generators.emit import write_atomic
 from generators.params import ParamValueError
 from fpga.selftest import SelfTest, UartTx, check_supported, make_vectors, summary_text
