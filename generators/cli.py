@@ -1,4 +1,4 @@
-"""Command line: ``python -m generators {build,synth,report} ...``.
+"""Command line: ``python -m generators {build,synth,report,bitstream} ...``.
 
 Every user mistake ends as one ``error: ...`` line on stderr and exit status 2; ``build --check``
 finding stale output exits 1. Nothing is written until every requested block has been generated.
@@ -36,7 +36,7 @@ def _parser():
     parser = _Parser(prog="python -m generators",
                      description="Generate, check and measure verified ML-accelerator blocks.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    verbs = parser.add_subparsers(dest="verb", required=True, metavar="{build,synth,report}",
+    verbs = parser.add_subparsers(dest="verb", required=True, metavar="{build,synth,report,bitstream}",
                                   parser_class=_Parser)
 
     build = verbs.add_parser("build", help="emit Verilog + manifests (default: whole catalog)",
@@ -68,6 +68,23 @@ def _parser():
                         help="accuracy and latency only (no yosys/nextpnr)")
     report.add_argument("--out", metavar="DIR", type=Path, default=Path("reports"),
                         help="report folder (default: reports)")
+
+    bitstream = verbs.add_parser(
+        "bitstream", help="self-test bitstream of a block for a board (yosys, nextpnr, "
+                          "icepack/ecppack)",
+        description="Build the on-chip self-test of each selected block for each board into "
+                    "<out>/<board>/<name>-<digest>/ (bitstream, nextpnr report, logs, params).")
+    bitstream.add_argument("--board", action="append", default=[], metavar="BOARD",
+                           help="icebreaker, ulx3s or orangecrab (repeatable; required)")
+    _add_selection(bitstream)
+    bitstream.add_argument("--design", choices=("selftest", "bridge"), default="selftest",
+                           help="selftest: on-chip test, LEDs and UART summary (default); "
+                                "bridge: UART-to-stream bridge for scripts/host_bridge.py")
+    bitstream.add_argument("--out", metavar="DIR", type=Path, default=Path("build/boards"),
+                           help="build folder (default: build/boards)")
+    bitstream.add_argument("--report", metavar="DIR", type=Path,
+                           help="also merge the figures into DIR/boards.json and boards.md and "
+                                "the README table")
     return parser
 
 
@@ -126,13 +143,41 @@ def _report(args):
     return 0
 
 
+def _bitstream(args):
+    from fpga.bitstream import build_bitstream, write_board_report
+    from fpga.boards import board
+    from fpga.selftest import check_supported
+
+    if not args.board:
+        from fpga.boards import BOARDS
+        raise ParamError(f"--board is required: one of {', '.join(map(repr, BOARDS))}")
+    boards = [board(name).name for name in args.board]
+    entries = _entries(args)
+    for entry in entries:       # refuse unsupported blocks before the first (long) build
+        check_supported(entry)
+    rows = []
+    for name in boards:
+        for entry in entries:
+            row = build_bitstream(entry, name, args.out, design=args.design)
+            rows.append(row)
+            print(f"{name} {entry.name} {args.design}: {row['bitstream']} (logic cells {row['lc']['used']}/"
+                  f"{row['lc']['available']}, Fmax {row['fmax_mhz']:.1f} MHz for a "
+                  f"{row['target_mhz']:g} MHz clock)")
+    if args.report:
+        # The README beside the report folder (the repository's, for --report reports) gets the table.
+        paths = write_board_report(rows, args.report, readme=args.report.parent / "README.md")
+        print("wrote " + ", ".join(str(p) for p in paths))
+    return 0
+
+
 def main(argv=None):
     try:
         args = _parser().parse_args(argv)
     except SystemExit as done:      # --help, --version, usage errors: report the status
         return done.code
     try:
-        return {"build": _build, "synth": _synth, "report": _report}[args.verb](args)
+        return {"build": _build, "synth": _synth, "report": _report,
+                "bitstream": _bitstream}[args.verb](args)
     except ParamError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE

@@ -1,0 +1,419 @@
+"""Built-in self-test: a catalog block, its test vectors and its golden outputs on one chip.
+
+The input beats and the golden model's output beats sit in two ROMs. A run streams every input
+beat through the block and compares every output beat, payload bits and ``last`` included, with
+the expected ROM; it fails on a mismatch, on a beat missing when the block goes quiet (a watchdog)
+and on a beat too many. Runs repeat forever, each with the next of four traffic patterns (run
+number mod 4: 0 full rate, 1 random ``valid`` gaps, 2 random ``ready`` backpressure, 3 both; the
+randomness is a 16-bit LFSR), and the block is held in reset between runs.
+
+After each run one line goes out over the UART (8N1, hex numbers)::
+
+    gelu_int8 PASS run=0003 traffic=3 errors=0000 beats=0040/0040
+
+and the pass LED is lit while every run so far passed, the fail LED from the first failure on.
+
+Supported blocks: cores whose only streams are ``i`` (in) and ``o`` (out) with payload fields
+``data`` (an array of lanes), ``last`` and optionally ``mask`` (input only), of a family listed in
+:data:`FRAME_MODELS` (the golden model of one frame). Others are refused with a message.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import warnings
+
+import numpy as np
+from amaranth.hdl import Cat, Const, Elaboratable, Module, Mux, ResetInserter, Shape, Signal
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from generators.axis import payload_shape, stream_members
+from generators.params import ParamValueError, check_int
+
+__all__ = ["FRAME_MODELS", "Vectors", "make_vectors", "check_supported", "UartTx", "SelfTest",
+           "BoardTop", "summary_text", "BAUD"]
+
+BAUD = 115200
+
+
+def _gelu_frame(params, x, mask):
+    from generators.gelu.model import gelu
+    return gelu(params, np.asarray(x, dtype=np.int64))
+
+
+def _softmax_frame(params, x, mask):
+    from generators.softmax.model import softmax
+    return softmax(params, x, mask)
+
+
+#: family -> (golden model of one frame ``(params, codes, mask) -> codes``, longest frame in
+#: elements or None). A new family that fits the ``i`` -> ``o`` shape adds one line here.
+FRAME_MODELS = {
+    "gelu": (_gelu_frame, lambda params: None),
+    "softmax": (_softmax_frame, lambda params: params.max_len),
+}
+
+_IN_FIELDS = {"data", "last", "mask"}
+_OUT_FIELDS = {"data", "last"}
+
+
+def check_supported(entry, core=None):
+    """Refuse, with a message naming what is wrong, an entry the self-test cannot drive."""
+    family = entry.params.family
+    if family not in FRAME_MODELS:
+        raise ParamValueError(
+            f"{entry.name}: the self-test supports the families "
+            f"{', '.join(map(repr, FRAME_MODELS))}, not {family!r} (it needs the golden model "
+            f"of one frame in fpga.selftest.FRAME_MODELS)")
+    if core is None:
+        core = entry.family.core(entry.params)
+        core._MustUse__silence = True     # built only to read its signature here
+    streams = stream_members(core.signature)
+    shape = {name: ("in" if flow == In else "out") for name, (flow, _) in streams.items()}
+    if shape != {"i": "in", "o": "out"}:
+        raise ParamValueError(f"{entry.name}: the self-test needs exactly one input stream 'i' "
+                              f"and one output stream 'o', not {shape}")
+    for name, allowed in (("i", _IN_FIELDS), ("o", _OUT_FIELDS)):
+        layout = payload_shape(streams[name][1])
+        fields = set(getattr(layout, "members", {}))
+        if "data" not in fields or not fields <= allowed or \
+                not isinstance(layout.members["data"], data.ArrayLayout):
+            raise ParamValueError(f"{entry.name}: stream {name!r} payload fields must be "
+                                  f"{sorted(allowed)} with data an array of lanes, not "
+                                  f"{sorted(fields)}")
+    return core
+
+
+@dataclasses.dataclass(frozen=True)
+class Vectors:
+    """Test vectors of one self-test: frames, and the beats as the ROMs hold them."""
+
+    frames: tuple           # ((codes...), (mask bits...)) per frame
+    expected: tuple         # output codes per frame
+    in_words: tuple         # packed input payload per beat
+    out_words: tuple        # packed expected output payload per beat
+
+    @property
+    def beats(self):
+        return len(self.in_words)
+
+
+def _code_range(shape):
+    shape = Shape.cast(shape)
+    if shape.signed:
+        return -(1 << (shape.width - 1)), (1 << (shape.width - 1)) - 1
+    return 0, (1 << shape.width) - 1
+
+
+def make_vectors(entry, core, *, beats=64, seed=1, corrupt=False):
+    """Seeded vectors for ``entry`` (``beats`` input beats in frames of 1.. beats) and the golden
+    outputs; ``corrupt`` flips one bit of one expected beat (the negative test)."""
+    check_int("beats", beats, 1, 4096)
+    streams = stream_members(core.signature)
+    in_layout, out_layout = payload_shape(streams["i"][1]), payload_shape(streams["o"][1])
+    lanes = in_layout.members["data"].length
+    low, high = _code_range(in_layout.members["data"].elem_shape)
+    model, longest = FRAME_MODELS[entry.params.family]
+    max_len = longest(entry.params)
+    max_beats = max(1, min(8, (max_len // lanes) if max_len else 8))
+    rng = np.random.default_rng(seed)
+    has_mask = "mask" in in_layout.members
+
+    lengths, left = [], beats
+    while left:
+        n = min(left, int(rng.integers(1, max_beats + 1)))
+        lengths.append(n)
+        left -= n
+    frames, expected, in_words, out_words = [], [], [], []
+    for index, n in enumerate(lengths):
+        size = n * lanes
+        # The first frames hold the corner codes: bottom, top and zero of the input range.
+        corner = (low, high, 0)
+        x = (np.full(size, corner[index], dtype=np.int64) if index < len(corner)
+             else rng.integers(low, high + 1, size))
+        mask = (rng.random(size) < 0.2) if has_mask and index >= len(corner) else \
+            np.zeros(size, dtype=bool)
+        y = [int(v) for v in model(entry.params, x, mask)]
+        frames.append((tuple(int(v) for v in x), tuple(bool(b) for b in mask)))
+        expected.append(tuple(y))
+        for beat in range(n):
+            lane = slice(beat * lanes, (beat + 1) * lanes)
+            last = int(beat == n - 1)
+            fields = {"data": [int(v) for v in x[lane]], "last": last}
+            if has_mask:
+                fields["mask"] = sum(int(b) << k for k, b in enumerate(mask[lane]))
+            in_words.append(in_layout.const(fields).as_bits())
+            out_words.append(out_layout.const({"data": y[lane], "last": last}).as_bits())
+    if corrupt:
+        out_words[len(out_words) // 2] ^= 1
+    return Vectors(tuple(frames), tuple(expected), tuple(in_words), tuple(out_words))
+
+
+class UartTx(wiring.Component):
+    """UART transmitter, 8N1, LSB first: one byte per ``i`` transfer, ``divisor`` cycles a bit.
+
+    ``tx`` idles high and is registered (one cycle behind the bit timer). ``i.ready`` is high
+    while no byte is being sent.
+
+    Members
+    -------
+    i : In(stream.Signature(8))
+    tx : Out(1)
+    """
+
+    def __init__(self, divisor):
+        check_int("divisor", divisor, 2, 1 << 20)
+        self._divisor = divisor
+        super().__init__({"i": In(stream.Signature(8)), "tx": Out(1, init=1)})
+
+    @property
+    def divisor(self):
+        return self._divisor
+
+    def elaborate(self, platform):
+        m = Module()
+        bits = Signal(10, init=0x3FF)          # stop bit, data, start bit: sent from bit 0
+        left = Signal(range(11))
+        timer = Signal(range(self._divisor))
+        m.d.comb += self.i.ready.eq(left == 0)
+        m.d.sync += self.tx.eq(Mux(left == 0, 1, bits[0]))
+        with m.If(self.i.valid & self.i.ready):
+            m.d.sync += [bits.eq(Cat(Const(0, 1), self.i.payload, Const(1, 1))), left.eq(10),
+                         timer.eq(self._divisor - 1)]
+        with m.Elif(left != 0):
+            with m.If(timer == 0):
+                m.d.sync += [bits.eq(bits >> 1), left.eq(left - 1), timer.eq(self._divisor - 1)]
+            with m.Else():
+                m.d.sync += timer.eq(timer - 1)
+        return m
+
+
+def summary_text(name, passed, run, traffic, errors, received, beats):
+    """The summary line the self-test sends (the testbench and README use this grammar)."""
+    return (f"{name} {'PASS' if passed else 'FAIL'} run={run:04X} traffic={traffic:X} "
+            f"errors={errors:04X} beats={received:04X}/{beats:04X}\r\n")
+
+
+class SelfTest(wiring.Component):
+    """Self-test of one catalog block; see the module docstring for what it does and reports.
+
+    Parameters
+    ----------
+    entry : generators.catalog.Entry
+    divisor : int
+        UART clock cycles per bit.
+    pause_cycles : int
+        Idle cycles between runs (block held in reset).
+    watchdog_cycles : int
+        A run fails when no output beat arrives for this many cycles before the last one.
+    beats, seed, corrupt :
+        Passed to :func:`make_vectors`.
+
+    Members
+    -------
+    tx : Out(1)
+        UART output.
+    passed, failed : Out(1)
+        LEDs: every run so far passed (and one has finished) / a run failed.
+    runs : Out(16)
+        Finished runs.
+    """
+
+    def __init__(self, entry, *, divisor, pause_cycles=1024, watchdog_cycles=4096, beats=64,
+                 seed=1, corrupt=False):
+        check_int("pause_cycles", pause_cycles, 1, 1 << 30)
+        check_int("watchdog_cycles", watchdog_cycles, 16, 1 << 24)
+        self._entry = entry
+        self._core = check_supported(entry)
+        self._vectors = make_vectors(entry, self._core, beats=beats, seed=seed, corrupt=corrupt)
+        self._uart = UartTx(divisor)
+        self._pause = pause_cycles
+        self._watchdog = watchdog_cycles
+        super().__init__({"tx": Out(1, init=1), "passed": Out(1), "failed": Out(1),
+                          "runs": Out(16)})
+
+    @property
+    def vectors(self):
+        return self._vectors
+
+    @property
+    def core(self):
+        return self._core
+
+    def elaborate(self, platform):
+        m = Module()
+        v = self._vectors
+        n = v.beats
+        core_rst = Signal()
+        # Held in reset between runs, so a block that hung in one run starts the next clean.
+        m.submodules.core = ResetInserter(core_rst)(self._core)
+        core = self._core
+        m.submodules.uart = uart = self._uart
+        m.d.comb += self.tx.eq(uart.tx)
+
+        in_width = Shape.cast(core.i.payload.shape()).width
+        out_width = Shape.cast(core.o.payload.shape()).width
+        m.submodules.in_rom = in_rom = Memory(shape=in_width, depth=n, init=v.in_words)
+        m.submodules.out_rom = out_rom = Memory(shape=out_width, depth=n, init=v.out_words)
+        in_rd, out_rd = in_rom.read_port(), out_rom.read_port()
+
+        lfsr = Signal(16, init=0xACE1)
+        m.d.sync += lfsr.eq(Mux(lfsr[0], (lfsr >> 1) ^ 0xB400, lfsr >> 1))
+        run = Signal(16)
+        traffic = Signal(2)
+        m.d.comb += [traffic.eq(run[:2]), self.runs.eq(run)]
+        gap = traffic[0] & lfsr[0] & ~lfsr[7]         # ~25% of source cycles idle
+        stall = traffic[1] & lfsr[3] & ~lfsr[11]      # ~25% of sink cycles not ready
+
+        in_idx = Signal(range(n + 1))
+        out_idx = Signal(range(n + 1))
+        errors = Signal(16)
+        quiet = Signal(range(max(self._watchdog, self._pause, 256) + 1))
+        src_valid = Signal()
+        any_fail = Signal()
+        finished = Signal()         # sticky: the run counter wraps after 65535 runs
+        m.d.comb += [self.failed.eq(any_fail), self.passed.eq(finished & ~any_fail)]
+
+        fire_in = core.i.valid & core.i.ready
+        fire_out = core.o.valid & core.o.ready
+        m.d.comb += [core.i.valid.eq(src_valid), core.i.payload.eq(in_rd.data),
+                     # The ROM output register holds beat in_idx (out_idx): address the next.
+                     in_rd.addr.eq(Mux(fire_in, in_idx + 1, in_idx)),
+                     out_rd.addr.eq(Mux(fire_out, out_idx + 1, out_idx))]
+
+        def count_error():
+            m.d.sync += errors.eq(Mux(errors == 0xFFFF, errors, errors + 1))
+
+        # Summary line: one byte per position, numbers as hex digits of the latched result.
+        def hexdigit(nibble):
+            return Mux(nibble < 10, nibble + ord("0"), nibble + (ord("A") - 10))
+
+        passed_run = Signal()
+        r_run, r_traffic, r_errors, r_got = Signal(16), Signal(2), Signal(16), Signal(16)
+        template = summary_text(self._entry.name, True, 0, 0, 0, 0, n)
+        chars = []
+        fields = {"run=": r_run, "traffic=": r_traffic, "errors=": r_errors, "beats=": r_got}
+        k = 0
+        while k < len(template):
+            for key, value in fields.items():
+                if template.startswith(key, k) and (k == 0 or template[k - 1] == " "):
+                    chars += [Const(ord(c), 8) for c in key]
+                    digits = 1 if key == "traffic=" else 4
+                    chars += [hexdigit(value.as_unsigned()[4 * d:4 * d + 4])
+                              for d in reversed(range(digits))]
+                    k += len(key) + digits
+                    break
+            else:
+                if template.startswith("PASS", k):
+                    chars += [Mux(passed_run, ord(p), ord(f)) for p, f in zip("PASS", "FAIL")]
+                    k += 4
+                else:
+                    chars.append(Const(ord(template[k]), 8))
+                    k += 1
+        char_idx = Signal(range(len(chars) + 1))
+        char = Signal(8)
+        with m.Switch(char_idx):
+            for index, value in enumerate(chars):
+                with m.Case(index):
+                    m.d.comb += char.eq(value)
+
+        with m.FSM():
+            with m.State("START"):
+                m.d.comb += core_rst.eq(1)
+                m.d.sync += [in_idx.eq(0), out_idx.eq(0), errors.eq(0), quiet.eq(0),
+                             src_valid.eq(0)]
+                m.next = "RUN"
+            with m.State("RUN"):
+                m.d.comb += core.o.ready.eq(~stall)
+                in_next = in_idx + fire_in
+                with m.If(fire_in):
+                    m.d.sync += in_idx.eq(in_next)
+                # valid is held until its transfer (stream rule), then drops for a gap or the end.
+                with m.If(~src_valid | fire_in):
+                    m.d.sync += src_valid.eq((in_next < n) & ~gap)
+                with m.If(fire_out):
+                    m.d.sync += [out_idx.eq(out_idx + 1), quiet.eq(0)]
+                    with m.If(core.o.payload.as_value() != out_rd.data):
+                        count_error()
+                    with m.If(out_idx == n - 1):
+                        m.next = "DRAIN"
+                with m.Else():
+                    m.d.sync += quiet.eq(quiet + 1)
+                    with m.If(quiet == self._watchdog - 1):
+                        count_error()        # a beat is missing: the block went quiet
+                        m.d.sync += quiet.eq(0)
+                        m.next = "DRAIN"
+            with m.State("DRAIN"):
+                # Ready throughout: any further beat is one too many.
+                m.d.comb += core.o.ready.eq(1)
+                m.d.sync += [quiet.eq(quiet + 1), src_valid.eq(0)]
+                with m.If(fire_out):
+                    count_error()
+                with m.If(quiet == 255):
+                    m.next = "LATCH"
+            with m.State("LATCH"):
+                ok = (errors == 0) & (out_idx == n) & (in_idx == n)
+                m.d.sync += [passed_run.eq(ok), any_fail.eq(any_fail | ~ok), finished.eq(1),
+                             r_run.eq(run + 1), r_traffic.eq(traffic), r_errors.eq(errors),
+                             r_got.eq(out_idx), run.eq(run + 1), char_idx.eq(0)]
+                m.next = "SEND"
+            with m.State("SEND"):
+                m.d.comb += core_rst.eq(1)
+                m.d.comb += [uart.i.valid.eq(1), uart.i.payload.eq(char)]
+                with m.If(uart.i.ready):
+                    m.d.sync += char_idx.eq(char_idx + 1)
+                    with m.If(char_idx == len(chars) - 1):
+                        m.d.sync += quiet.eq(0)
+                        m.next = "PAUSE"
+            with m.State("PAUSE"):
+                m.d.comb += core_rst.eq(1)
+                m.d.sync += quiet.eq(quiet + 1)
+                with m.If(quiet == self._pause - 1):
+                    m.next = "START"
+        return m
+
+
+@contextlib.contextmanager
+def _plain_pin_requests():
+    """``platform.request`` with the platform's own buffers, its deprecation silenced: the
+    ``dir="-"`` + ``io.Buffer`` form makes yosys 0.70 (yowasp) abort in ``synth_ecp5``'s ABC9
+    step on the ULX3S build (``Assert GetSize(conn.first) == GetSize(conn.second)``)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=DeprecationWarning,
+                                message=r"Using platform\.request without `dir=\"-\"`")
+        yield
+
+
+class BoardTop(Elaboratable):
+    """The self-test on a board: clock and reset from the platform, LEDs and UART requested.
+
+    Parameters
+    ----------
+    entry : generators.catalog.Entry
+    board : fpga.boards.Board
+    """
+
+    def __init__(self, entry, board, **selftest_args):
+        self._entry = entry
+        self._board = board
+        clock = board.clock_hz
+        self.selftest = SelfTest(entry, divisor=round(clock / BAUD),
+                                 pause_cycles=clock // 2, **selftest_args)
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.selftest = st = self.selftest
+        pins = {}       # one request per resource: both LEDs may be colours of one RGB LED
+        with _plain_pin_requests():
+            for (resource, number, sub), value in ((self._board.pass_led, st.passed),
+                                                   (self._board.fail_led, st.failed)):
+                if (resource, number) not in pins:
+                    pins[resource, number] = platform.request(resource, number)
+                port = getattr(pins[resource, number], sub) if sub else pins[resource, number]
+                m.d.comb += port.o.eq(value)
+            uart = platform.request("uart", 0)
+        m.d.comb += uart.tx.o.eq(st.tx)
+        return m

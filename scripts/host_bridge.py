@@ -1,0 +1,114 @@
+"""Host side of the UART bridge: push frames through a block on a board, check the golden model.
+
+    python -m generators bitstream --board icebreaker --only gelu_int8 --design bridge
+    (program the board with the printed bitstream), then
+    python scripts/host_bridge.py --port /dev/ttyUSB1 --only gelu_int8 [--input FILE] [--frames N]
+
+``--input FILE``: one frame per line, integer codes separated by spaces or commas (a multiple of
+the block's lanes; for a block with a mask input, no lane is masked). Without it, ``--frames``
+seeded random frames. Each frame (at most the bridge's window of beats) is sent, its output read
+back and compared bit for bit with the golden model; exit status 1 on any difference.
+Serial port through the standard library (termios), 115200 8N1, raw mode.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import select
+import sys
+import termios
+import tty
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import numpy as np  # noqa: E402
+
+from fpga.bridge import WINDOW, beat_bytes, pack_frames, unpack_beats  # noqa: E402
+from fpga.selftest import BAUD, FRAME_MODELS, _code_range, check_supported  # noqa: E402
+from generators.axis import payload_shape, stream_members  # noqa: E402
+from generators.catalog import DEFAULT_CATALOG, select as select_entries  # noqa: E402
+
+TIMEOUT_S = 2.0
+
+
+def open_serial(port):
+    fd = os.open(port, os.O_RDWR | os.O_NOCTTY)
+    tty.setraw(fd)
+    attrs = termios.tcgetattr(fd)
+    attrs[4] = attrs[5] = getattr(termios, f"B{BAUD}")
+    attrs[2] &= ~(termios.CSTOPB | termios.PARENB)       # 8N1
+    termios.tcsetattr(fd, termios.TCSANOW, attrs)
+    termios.tcflush(fd, termios.TCIOFLUSH)
+    return fd
+
+
+def read_exactly(fd, count):
+    data = bytearray()
+    while len(data) < count:
+        ready, _, _ = select.select([fd], [], [], TIMEOUT_S)
+        if not ready:
+            raise TimeoutError(f"board sent {len(data)} of {count} bytes within {TIMEOUT_S} s")
+        data += os.read(fd, count - len(data))
+    return bytes(data)
+
+
+def read_frames(path, lanes):
+    frames = []
+    for number, line in enumerate(Path(path).read_text().splitlines(), start=1):
+        codes = [int(v) for v in line.replace(",", " ").split()]
+        if codes and len(codes) % lanes:
+            sys.exit(f"error: {path}:{number}: {len(codes)} codes, not a multiple of {lanes} lanes")
+        if codes:
+            frames.append(codes)
+    return frames
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--port", required=True, help="serial device, e.g. /dev/ttyUSB1")
+    parser.add_argument("--only", required=True, metavar="NAME", help="catalog block on the board")
+    parser.add_argument("--input", metavar="FILE", help="frames to send (one per line)")
+    parser.add_argument("--frames", type=int, default=100, help="random frames (default 100)")
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args(argv)
+    (entry,) = select_entries(DEFAULT_CATALOG, [args.only])
+    core = check_supported(entry)
+    in_layout = payload_shape(stream_members(core.signature)["i"][1])
+    lanes = in_layout.members["data"].length
+    model, longest = FRAME_MODELS[entry.params.family]
+    max_beats = min(WINDOW, (longest(entry.params) or WINDOW * lanes) // lanes)
+    rng = np.random.default_rng(args.seed)
+    if args.input:
+        frames = read_frames(args.input, lanes)
+    else:
+        low, high = _code_range(in_layout.members["data"].elem_shape)
+        frames = [list(rng.integers(low, high + 1, lanes * int(rng.integers(1, max_beats + 1))))
+                  for _ in range(args.frames)]
+    out_size = beat_bytes(payload_shape(stream_members(core.signature)["o"][1]))
+    fd = open_serial(args.port)
+    bad = 0
+    try:
+        for index, frame in enumerate(frames):
+            if len(frame) // lanes > max_beats:
+                sys.exit(f"error: frame {index} has {len(frame) // lanes} beats; at most "
+                         f"{max_beats} fit the bridge's window")
+            os.write(fd, pack_frames(core, [frame]))
+            (got,) = unpack_beats(core, read_exactly(fd, out_size * len(frame) // lanes))
+            want = [int(v) for v in model(entry.params, np.array(frame), np.zeros(len(frame), bool))]
+            if got != want:
+                bad += 1
+                first = next(k for k in range(len(want)) if got[k] != want[k])
+                print(f"frame {index}: element {first}: input {frame[first]} expected "
+                      f"{want[first]} got {got[first]}")
+    finally:
+        os.close(fd)
+    elements = sum(map(len, frames))
+    print(f"{entry.name}: {len(frames)} frames, {elements} elements, "
+          f"{'all bit-exact' if not bad else f'{bad} frames differ'}")
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,107 @@
+"""Board bitstreams: CLI messages, fit/timing messages, and (marked synth) real builds for an
+iCE40 and ECP5 boards, each compared with its stored baseline."""
+
+import json
+
+import pytest
+
+from fpga import regression
+from fpga.bitstream import FlowError, check_timing, fit_problem
+from fpga.boards import BOARDS, board
+from generators.cli import main
+from generators.params import ParamValueError
+
+# nextpnr's utilisation lines as it prints them before giving up on placement.
+NEXTPNR_OVERFULL = """Info: Device utilisation:
+Info: 	           ICESTORM_LC:  6012/ 5280   113%
+Info: 	          ICESTORM_RAM:     2/   30     6%
+Info: 	         ICESTORM_DSP:     9/    8   112%
+ERROR: Unable to place cell 'x', no BELs remaining to implement cell type 'ICESTORM_LC'
+"""
+
+
+def test_unknown_board_names_the_boards(capsys):
+    assert main(["bitstream", "--board", "icebraker", "--only", "gelu_int8"]) == 2
+    assert capsys.readouterr().err == (
+        "error: board must be one of 'icebreaker', 'ulx3s', 'orangecrab', not 'icebraker'; "
+        "did you mean 'icebreaker'?\n")
+
+
+def test_board_is_required(capsys):
+    assert main(["bitstream", "--only", "gelu_int8"]) == 2
+    assert capsys.readouterr().err == \
+        "error: --board is required: one of 'icebreaker', 'ulx3s', 'orangecrab'\n"
+
+
+def test_board_lookup_message():
+    with pytest.raises(ParamValueError, match=r"^board must be one of 'icebreaker', 'ulx3s', "
+                                              r"'orangecrab', not 'ecp5'$"):
+        board("ecp5")
+
+
+def test_help_lists_every_board(capsys):
+    assert main(["bitstream", "--help"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert ", ".join(list(BOARDS)[:-1]) + " or " + list(BOARDS)[-1] in out
+
+
+def test_fit_problem_names_needed_and_available():
+    assert fit_problem(NEXTPNR_OVERFULL) == \
+        "needs ICESTORM_LC 6012/5280, ICESTORM_DSP 9/8 (used/available)"
+    assert fit_problem("Info: ICESTORM_LC:  12/ 5280   0%") is None
+
+
+def test_timing_not_met_names_target_and_reached():
+    report = {"fmax": {"clk12_0__io": {"achieved": 10.456, "constraint": 12.0}}}
+    with pytest.raises(FlowError, match=r"^timing not met: clock clk12_0__io needs 12 MHz, "
+                                        r"reached 10\.46 MHz$"):
+        check_timing(report, 12.0)
+    assert check_timing(report, 10.0) == 10.46
+
+
+def test_baseline_tolerances():
+    stored = {"fmax_mhz": 100.0, "lc": 1000, "bram": 0}
+    assert regression.compare({"fmax_mhz": 109.9, "lc": 1099, "bram": 1}, stored) == []
+    assert regression.compare({"fmax_mhz": 89.0, "lc": 1200, "bram": 2}, stored) == [
+        "fmax_mhz 89.0 vs baseline 100.0 (-11.0 %, tolerance 10 %)",
+        "lc 1200 vs baseline 1000 (+20.0 %, tolerance 10 %)",
+        "bram 2 vs baseline 0 (+inf %, tolerance 10 %)"]
+
+
+@pytest.mark.synth
+# CI builds one iCE40 and one ECP5 board; the 85F (the slowest, ~40 s) only with -m slow.
+@pytest.mark.parametrize("name", ["icebreaker", "orangecrab",
+                                  pytest.param("ulx3s", marks=pytest.mark.slow)])
+def test_bitstream_from_clean_build_matches_baseline(tmp_path, capsys, name):
+    """A bitstream for the board, its folder complete, its figures within the baselines."""
+    assert main(["bitstream", "--board", name, "--only", "gelu_int8",
+                 "--out", str(tmp_path), "--report", str(tmp_path / "rep")]) == 0
+    b = BOARDS[name]
+    (folder,) = (tmp_path / name).iterdir()
+    assert folder.name.startswith("gelu_int8-")
+    bitstream = folder / ("top.bin" if b.family == "ice40" else "top.bit")
+    # UP5K images are 104090 bytes; ECP5 images are compressed on these boards, so only "big".
+    assert bitstream.stat().st_size == 104090 if b.family == "ice40" else \
+        bitstream.stat().st_size > 50_000
+    for log in ("top.rpt", "top.tim", "report.json", "params.json"):
+        assert (folder / log).stat().st_size > 0, log
+    assert (folder / "build.log").is_file()     # the script's own output: empty when all is well
+    params = json.loads((folder / "params.json").read_text())
+    assert params["block"] == "gelu_int8" and params["board"] == name
+    (row,) = json.loads((tmp_path / "rep" / "boards.json").read_text())
+    assert row["fmax_mhz"] >= row["target_mhz"]
+    path = regression.baseline_path(b.family, name, "gelu_int8")
+    assert path.is_file(), f"no baseline for these tool versions: {path}"
+    problems = regression.compare(regression.baseline_of(row), json.loads(path.read_text()))
+    assert problems == [], f"{name}: " + "; ".join(problems)
+
+
+def test_readme_board_table_is_the_committed_report():
+    from scripts.report import readme_block
+    from testbench.runner import REPO_ROOT
+
+    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    table = (REPO_ROOT / "reports" / "boards.md").read_text()
+    assert readme_block(readme, "boards") == table
+    rows = json.loads((REPO_ROOT / "reports" / "boards.json").read_text())
+    assert {row["board"] for row in rows} == set(BOARDS)      # every board has figures
