@@ -17,6 +17,7 @@ from pathlib import Path
 
 from .gelu.params import GeluParams
 from .softmax.params import SoftmaxParams
+from .sparse_dsp.params import SparseDspParams
 from .params import BlockParams, ParamError, ParamValueError, did_you_mean
 
 __all__ = ["Family", "Entry", "FAMILIES", "DEFAULT_CATALOG", "ConfigError", "load_config",
@@ -50,6 +51,10 @@ FAMILIES = {f.name: f for f in (
            "end of a vector: its length (1..max_len elements) is set at run time by tlast",
            "single-pass softmax: online base-2 maximum and sum, table exp2 and reciprocal",
            "cycles from a vector's last input transfer to its first output valid"),
+    Family("sparse_dsp", SparseDspParams, "generators.sparse_dsp.rtl:SparseDspChain",
+           "s_axis_x: end of the activation vector; s_axis_w and m_axis: end of the matrix",
+           "FlightLLM's sparse DSP chain: W @ x with N:M weights, N chosen per tile at run time",
+           "cycles from a tile's last s_axis_w beat to its m_axis beat"),
 )}
 
 _NAME = re.compile(r"[a-z][a-z0-9_]{0,62}\Z")
@@ -100,6 +105,16 @@ DEFAULT_CATALOG = (
     Entry("softmax_int8_base2", SoftmaxParams(method="base2", lanes=4, max_len=256)),
     # I-BERT's integer softmax at the same formats, as the hardware baseline.
     Entry("softmax_int8_ibert", SoftmaxParams(method="ibert", lanes=4, max_len=256)),
+    # FlightLLM's chain: 8 lanes with 1:4, 2:4, 4:4 and 16 lanes with 2:16 .. 16:16, INT8
+    # weights and activations; the dense-only builds of the same chains for the LUT cost.
+    Entry("sparse_dsp_l8_m4", SparseDspParams(lanes=8, m=4, supported_n=(1, 2, 4),
+                                              max_k=256)),
+    Entry("sparse_dsp_l8_m4_dense", SparseDspParams(lanes=8, m=4, supported_n=(4,),
+                                                    max_k=256)),
+    Entry("sparse_dsp_l16_m16", SparseDspParams(lanes=16, m=16, supported_n=(2, 4, 8, 16),
+                                                max_k=1024)),
+    Entry("sparse_dsp_l16_m16_dense", SparseDspParams(lanes=16, m=16, supported_n=(16,),
+                                                      max_k=1024)),
 )
 
 
