@@ -19,6 +19,7 @@ from .deform.params import DeformParams
 from .gelu.params import GeluParams
 from .lut_tc.params import LutTcParams
 from .softmax.params import SoftmaxParams
+from .sparse_dsp.params import SparseDspParams
 from .params import BlockParams, ParamError, ParamValueError, did_you_mean
 
 __all__ = ["Family", "Entry", "FAMILIES", "DEFAULT_CATALOG", "ConfigError", "load_config",
@@ -61,6 +62,10 @@ FAMILIES = {f.name: f for f in (
            "a: last K-group of a tile; w: last tile step; o: last row of a tile",
            "low-bit GEMM tile by table lookup: half tables, pre-flipped weights, bit-serial",
            "cycles from a tile's last w transfer to its first output valid"),
+    Family("sparse_dsp", SparseDspParams, "generators.sparse_dsp.rtl:SparseDspChain",
+           "s_axis_x: end of the activation vector; s_axis_w and m_axis: end of the matrix",
+           "FlightLLM's sparse DSP chain: W @ x with N:M weights, N chosen per tile at run time",
+           "cycles from a tile's last s_axis_w beat to its m_axis beat"),
 )}
 
 _NAME = re.compile(r"[a-z][a-z0-9_]{0,62}\Z")
@@ -132,6 +137,16 @@ DEFAULT_CATALOG = (
     Entry("lut_tc_ternary", LutTcParams(weight_format="ternary", n=8)),
     Entry("lut_tc_int2", LutTcParams(weight_format="int2", n=8)),
     Entry("lut_tc_int4", LutTcParams(weight_format="int4", n=8)),
+    # FlightLLM's chain: 8 lanes with 1:4, 2:4, 4:4 and 16 lanes with 2:16 .. 16:16, INT8
+    # weights and activations; the dense-only builds of the same chains for the LUT cost.
+    Entry("sparse_dsp_l8_m4", SparseDspParams(lanes=8, m=4, supported_n=(1, 2, 4),
+                                              max_k=256)),
+    Entry("sparse_dsp_l8_m4_dense", SparseDspParams(lanes=8, m=4, supported_n=(4,),
+                                                    max_k=256)),
+    Entry("sparse_dsp_l16_m16", SparseDspParams(lanes=16, m=16, supported_n=(2, 4, 8, 16),
+                                                max_k=1024)),
+    Entry("sparse_dsp_l16_m16_dense", SparseDspParams(lanes=16, m=16, supported_n=(16,),
+                                                      max_k=1024)),
 )
 
 

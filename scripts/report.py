@@ -211,11 +211,37 @@ def _lut_tc_markdown(rows):
     return lut_tc_markdown(rows, _synth_header, _synth_cells)
 
 
+def _sparse_dsp_figures(params):
+    """What the chain's shape gives: one non-zero product per lane per cycle, so L/N outputs of
+    an M-wide slice each cycle. The busy fraction behind it is asserted in simulation
+    (testbench/sparse_dsp_tb.py, >= 0.98 for every supported N on back-to-back tiles)."""
+    return {"dense_equivalent_macs_per_cycle": {
+        str(n): params.lanes * params.m // n for n in params.supported_n},
+        "accumulator_bits": params.acc_bits}
+
+
+def _sparse_dsp_markdown(rows):
+    header = ["block", "lanes", "M", "N (run time)", "weights", "max K", "packed", "latency",
+              "dense-equivalent MACs/cycle (per N)", "acc bits"] + _synth_header()
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for row in rows:
+        p = row["params"]
+        macs = ", ".join(f"{n}:{p['m']} → {v}" for n, v in
+                         row["dense_equivalent_macs_per_cycle"].items())
+        cells = [row["name"], str(p["lanes"]), str(p["m"]),
+                 ", ".join(map(str, p["supported_n"])), f"INT{p['weight_bits']}",
+                 str(p["max_k"]), "yes" if p.get("packed") else "no",
+                 str(row["latency_cycles"]), macs, str(row["accumulator_bits"])]
+        lines.append("| " + " | ".join(cells + _synth_cells(row)) + " |")
+    return "\n".join(lines) + "\n"
+
+
 FAMILY_REPORTS = {
     "gelu": (lambda params: {"accuracy": gelu_accuracy(params)}, _gelu_markdown),
     "softmax": (_softmax_figures, _softmax_markdown),
     "deform": (lambda params: {"figures": _deform_figures(params)}, _deform_markdown),
     "lut_tc": (_lut_tc_figures, _lut_tc_markdown),
+    "sparse_dsp": (_sparse_dsp_figures, _sparse_dsp_markdown),
 }
 
 
