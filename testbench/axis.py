@@ -38,6 +38,14 @@ TRAFFIC_MATRIX = [("none", "none"), ("random", "none"), ("none", "random"), ("ra
                   ("heavy", "light"), ("light", "heavy"), ("cycle", "cycle"), ("bursty", "bursty")]
 
 
+def set_pauses(endpoint, pattern: str | float, rng: random.Random) -> None:
+    """Pause a cocotbext-axi source or sink by ``pattern`` (see ``pause_generator``)."""
+    gen = pause_generator(pattern, rng)
+    endpoint.set_pause_generator(gen)
+    if gen is None:
+        endpoint.pause = False  # a killed generator may have left the flag set
+
+
 def pause_generator(pattern: str | float, rng: random.Random, period: int = 64) -> Iterator[bool] | None:
     """Per-cycle pause flags for ``set_pause_generator``; None means never pause (no per-cycle cost).
 
@@ -159,10 +167,7 @@ class AxisTB:
         """Shape tvalid gaps (``idle``) and tready backpressure; see ``pause_generator`` for patterns."""
         self.idle, self.backpressure = idle, backpressure
         for ext, pattern in ((self.source, idle), (self.sink, backpressure)):
-            gen = pause_generator(pattern, self.rng)
-            ext.set_pause_generator(gen)
-            if gen is None:
-                ext.pause = False  # a killed generator may have left the flag set
+            set_pauses(ext, pattern, self.rng)
 
     # -- stimulus --------------------------------------------------------------------------------
     def send_vectors(self, frames: Sequence[Sequence[int]], masks: Sequence[Sequence[bool]] | None = None) -> None:

@@ -21,7 +21,7 @@ from generators.catalog import params_from_json
 from generators.deform.formats import offset_beats, pixel_beats, weight_beats
 from generators.deform.model import deform_layer
 from generators.deform.sim import Layer, random_layer
-from testbench.axis import TRAFFIC_MATRIX, pause_generator, stream_sink, stream_source
+from testbench.axis import TRAFFIC_MATRIX, set_pauses, stream_sink, stream_source
 
 PARAMS = params_from_json(os.environ["GEN_PARAMS"])
 P = PARAMS
@@ -55,14 +55,8 @@ class DeformTB:
     def set_traffic(self, idle, backpressure):
         self.pattern = (idle, backpressure)
         for ext in (self.w, self.i, self.off):
-            gen = pause_generator(idle, self.rng)
-            ext.set_pause_generator(gen)
-            if gen is None:
-                ext.pause = False
-        gen = pause_generator(backpressure, self.rng)
-        self.o.set_pause_generator(gen)
-        if gen is None:
-            self.o.pause = False
+            set_pauses(ext, idle, self.rng)
+        set_pauses(self.o, backpressure, self.rng)
 
     def send(self, layers):
         for layer in layers:

@@ -20,7 +20,7 @@ from cocotbext.axi import AxiStreamFrame
 from generators.catalog import params_from_json
 from generators.lut_tc.model import lut_tc_tile, reference
 from generators.lut_tc.prepare import pack_tile
-from testbench.axis import (TRAFFIC_MATRIX, pause_generator, stream_sink, stream_source,
+from testbench.axis import (TRAFFIC_MATRIX, set_pauses, stream_sink, stream_source,
                             to_signed, to_unsigned)
 
 P = params_from_json(os.environ["GEN_PARAMS"])
@@ -76,14 +76,8 @@ class LutTcTB:
     def set_traffic(self, idle, backpressure):
         for source in (self.a, self.w, self.z):
             if source is not None:
-                gen = pause_generator(idle, self.rng)
-                source.set_pause_generator(gen)
-                if gen is None:
-                    source.pause = False
-        gen = pause_generator(backpressure, self.rng)
-        self.o.set_pause_generator(gen)
-        if gen is None:
-            self.o.pause = False
+                set_pauses(source, idle, self.rng)
+        set_pauses(self.o, backpressure, self.rng)
 
     async def run(self, cases):
         """Send every tile, check each result tile in order, then that nothing else comes out."""

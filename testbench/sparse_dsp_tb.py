@@ -18,7 +18,7 @@ from cocotbext.axi import AxiStreamFrame
 from generators.catalog import params_from_json
 from generators.sparse_dsp.compress import compress, prune_nm, rows_of
 from generators.sparse_dsp.model import OutBeat, matvec
-from testbench.axis import TRAFFIC_MATRIX, pause_generator, stream_sink, stream_source, to_signed
+from testbench.axis import TRAFFIC_MATRIX, set_pauses, stream_sink, stream_source, to_signed
 
 P = params_from_json(os.environ["GEN_PARAMS"])
 VECTORS = 2 if P.packed else 1
@@ -124,10 +124,7 @@ class SparseDspTB:
     def set_traffic(self, idle, backpressure):
         for port, pattern in ((self.x_source, idle), (self.w_source, idle),
                               (self.sink, backpressure)):
-            gen = pause_generator(pattern, self.rng)
-            port.set_pause_generator(gen)
-            if gen is None:
-                port.pause = False
+            set_pauses(port, pattern, self.rng)
 
     async def run(self, jobs):
         for job in jobs:
