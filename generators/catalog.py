@@ -143,6 +143,10 @@ DEFAULT_CATALOG = (
                                               max_k=256)),
     Entry("sparse_dsp_l8_m4_dense", SparseDspParams(lanes=8, m=4, supported_n=(4,),
                                                     max_k=256)),
+    # Packed: two activation vectors share each weight, (a << 18) + b in one multiplier,
+    # with the overflow adjust unit so K up to 256 stays exact.
+    Entry("sparse_dsp_l8_m4_packed", SparseDspParams(lanes=8, m=4, supported_n=(1, 2, 4),
+                                                     max_k=256, packed=True, oau=True)),
     Entry("sparse_dsp_l16_m16", SparseDspParams(lanes=16, m=16, supported_n=(2, 4, 8, 16),
                                                 max_k=1024)),
     Entry("sparse_dsp_l16_m16_dense", SparseDspParams(lanes=16, m=16, supported_n=(16,),

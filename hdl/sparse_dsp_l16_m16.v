@@ -247,13 +247,13 @@ module \sparse_dsp_l16_m16.core (x__valid, w__valid, o__ready, rst, w__ready, x_
   reg [3:0] \$126 ;
   reg [3:0] \$127 ;
   reg [3:0] \$128 ;
-  reg [7:0] \$129 ;
+  reg \$129 ;
   reg [7:0] \$13 ;
-  reg [7:0] \$130 ;
-  reg [7:0] \$131 ;
-  reg [7:0] \$132 ;
-  reg [7:0] \$133 ;
-  reg [7:0] \$134 ;
+  reg \$130 ;
+  reg \$131 ;
+  reg \$132 ;
+  reg [2:0] \$133 ;
+  reg [127:0] \$134 ;
   reg [7:0] \$135 ;
   reg [7:0] \$136 ;
   reg [7:0] \$137 ;
@@ -272,138 +272,176 @@ module \sparse_dsp_l16_m16.core (x__valid, w__valid, o__ready, rst, w__ready, x_
   reg [7:0] \$149 ;
   reg [7:0] \$15 ;
   reg [7:0] \$150 ;
-  reg [7:0] \$151 ;
-  reg [7:0] \$152 ;
-  reg [7:0] \$153 ;
-  reg [7:0] \$154 ;
-  reg [7:0] \$155 ;
-  reg [7:0] \$156 ;
-  reg [7:0] \$157 ;
-  reg [7:0] \$158 ;
-  reg [7:0] \$159 ;
+  reg [3:0] \$151 ;
+  reg [3:0] \$152 ;
+  reg [3:0] \$153 ;
+  reg [3:0] \$154 ;
+  reg [3:0] \$155 ;
+  reg [3:0] \$156 ;
+  reg [3:0] \$157 ;
+  reg [3:0] \$158 ;
+  reg [3:0] \$159 ;
   reg [7:0] \$16 ;
-  reg [7:0] \$160 ;
-  reg \$161 ;
-  reg \$162 ;
-  reg \$163 ;
-  reg \$164 ;
-  reg [2:0] \$165 ;
-  reg [15:0] \$166 ;
-  reg [15:0] \$167 ;
-  reg [15:0] \$168 ;
-  reg [15:0] \$169 ;
+  reg [3:0] \$160 ;
+  reg [3:0] \$161 ;
+  reg [3:0] \$162 ;
+  reg [3:0] \$163 ;
+  reg [3:0] \$164 ;
+  reg [3:0] \$165 ;
+  reg [3:0] \$166 ;
+  reg [7:0] \$167 ;
+  reg [7:0] \$168 ;
+  reg [7:0] \$169 ;
   reg [7:0] \$17 ;
-  reg [15:0] \$170 ;
-  reg [15:0] \$171 ;
-  reg [15:0] \$172 ;
-  reg [15:0] \$173 ;
-  reg [15:0] \$174 ;
-  reg [15:0] \$175 ;
-  reg [15:0] \$176 ;
-  reg [15:0] \$177 ;
-  reg [15:0] \$178 ;
-  reg [15:0] \$179 ;
+  reg [7:0] \$170 ;
+  reg [7:0] \$171 ;
+  reg [7:0] \$172 ;
+  reg [7:0] \$173 ;
+  reg [7:0] \$174 ;
+  reg [7:0] \$175 ;
+  reg [7:0] \$176 ;
+  reg [7:0] \$177 ;
+  reg [7:0] \$178 ;
+  reg [7:0] \$179 ;
   reg [7:0] \$18 ;
-  reg [15:0] \$180 ;
-  reg [15:0] \$181 ;
-  reg \$182 ;
-  reg \$183 ;
-  reg \$184 ;
-  reg \$185 ;
-  reg [2:0] \$186 ;
-  reg [16:0] \$187 ;
-  reg [16:0] \$188 ;
-  reg [16:0] \$189 ;
+  reg [7:0] \$180 ;
+  reg [7:0] \$181 ;
+  reg [7:0] \$182 ;
+  reg [7:0] \$183 ;
+  reg [7:0] \$184 ;
+  reg [7:0] \$185 ;
+  reg [7:0] \$186 ;
+  reg [7:0] \$187 ;
+  reg [7:0] \$188 ;
+  reg [7:0] \$189 ;
   reg [7:0] \$19 ;
-  reg [16:0] \$190 ;
-  reg [16:0] \$191 ;
-  reg [16:0] \$192 ;
-  reg [16:0] \$193 ;
-  reg [16:0] \$194 ;
-  reg \$195 ;
-  reg \$196 ;
-  reg \$197 ;
-  reg \$198 ;
-  reg [2:0] \$199 ;
+  reg [7:0] \$190 ;
+  reg [7:0] \$191 ;
+  reg [7:0] \$192 ;
+  reg [7:0] \$193 ;
+  reg [7:0] \$194 ;
+  reg [7:0] \$195 ;
+  reg [7:0] \$196 ;
+  reg [7:0] \$197 ;
+  reg [7:0] \$198 ;
+  reg \$199 ;
   wire \$2 ;
   reg [7:0] \$20 ;
-  reg [16:0] \$200 ;
-  reg [16:0] \$201 ;
-  reg [16:0] \$202 ;
-  reg [16:0] \$203 ;
-  reg [16:0] \$204 ;
-  reg [16:0] \$205 ;
-  reg [16:0] \$206 ;
-  reg [16:0] \$207 ;
-  reg [16:0] \$208 ;
-  reg [16:0] \$209 ;
+  reg \$200 ;
+  reg \$201 ;
+  reg \$202 ;
+  reg [2:0] \$203 ;
+  reg [15:0] \$204 ;
+  reg [15:0] \$205 ;
+  reg [15:0] \$206 ;
+  reg [15:0] \$207 ;
+  reg [15:0] \$208 ;
+  reg [15:0] \$209 ;
   reg [7:0] \$21 ;
-  reg [16:0] \$210 ;
-  reg [16:0] \$211 ;
-  reg [16:0] \$212 ;
-  reg [16:0] \$213 ;
-  reg [16:0] \$214 ;
-  reg [16:0] \$215 ;
-  reg [16:0] \$216 ;
-  reg [16:0] \$217 ;
-  reg [16:0] \$218 ;
-  reg [16:0] \$219 ;
+  reg [15:0] \$210 ;
+  reg [15:0] \$211 ;
+  reg [15:0] \$212 ;
+  reg [15:0] \$213 ;
+  reg [15:0] \$214 ;
+  reg [15:0] \$215 ;
+  reg [15:0] \$216 ;
+  reg [15:0] \$217 ;
+  reg [15:0] \$218 ;
+  reg [15:0] \$219 ;
   reg [7:0] \$22 ;
-  reg [16:0] \$220 ;
-  reg [16:0] \$221 ;
-  reg [16:0] \$222 ;
-  reg [16:0] \$223 ;
-  reg [17:0] \$224 ;
-  reg [17:0] \$225 ;
-  reg [17:0] \$226 ;
-  reg [17:0] \$227 ;
-  reg \$228 ;
-  reg \$229 ;
+  reg \$220 ;
+  reg \$221 ;
+  reg \$222 ;
+  reg \$223 ;
+  reg [2:0] \$224 ;
+  reg [16:0] \$225 ;
+  reg [16:0] \$226 ;
+  reg [16:0] \$227 ;
+  reg [16:0] \$228 ;
+  reg [16:0] \$229 ;
   reg [7:0] \$23 ;
-  reg \$230 ;
-  reg \$231 ;
-  reg [2:0] \$232 ;
-  reg [17:0] \$233 ;
-  reg [17:0] \$234 ;
-  reg [17:0] \$235 ;
-  reg [17:0] \$236 ;
-  reg [17:0] \$237 ;
-  reg [17:0] \$238 ;
-  reg [17:0] \$239 ;
+  reg [16:0] \$230 ;
+  reg [16:0] \$231 ;
+  reg [16:0] \$232 ;
+  reg \$233 ;
+  reg \$234 ;
+  reg \$235 ;
+  reg \$236 ;
+  reg [2:0] \$237 ;
+  reg [16:0] \$238 ;
+  reg [16:0] \$239 ;
   reg [7:0] \$24 ;
-  reg [17:0] \$240 ;
-  reg [18:0] \$241 ;
-  reg [18:0] \$242 ;
-  reg \$243 ;
-  reg \$244 ;
-  reg \$245 ;
-  reg \$246 ;
-  reg [2:0] \$247 ;
-  reg [18:0] \$248 ;
-  reg [18:0] \$249 ;
+  reg [16:0] \$240 ;
+  reg [16:0] \$241 ;
+  reg [16:0] \$242 ;
+  reg [16:0] \$243 ;
+  reg [16:0] \$244 ;
+  reg [16:0] \$245 ;
+  reg [16:0] \$246 ;
+  reg [16:0] \$247 ;
+  reg [16:0] \$248 ;
+  reg [16:0] \$249 ;
   reg [7:0] \$25 ;
-  reg [19:0] \$250 ;
-  reg \$251 ;
-  reg \$252 ;
-  reg \$253 ;
-  reg \$254 ;
-  reg [2:0] \$255 ;
-  reg \$256 ;
-  reg [7:0] \$257 ;
-  reg [25:0] \$258 ;
-  reg [25:0] \$259 ;
+  reg [16:0] \$250 ;
+  reg [16:0] \$251 ;
+  reg [16:0] \$252 ;
+  reg [16:0] \$253 ;
+  reg [16:0] \$254 ;
+  reg [16:0] \$255 ;
+  reg [16:0] \$256 ;
+  reg [16:0] \$257 ;
+  reg [16:0] \$258 ;
+  reg [16:0] \$259 ;
   reg [7:0] \$26 ;
-  reg [25:0] \$260 ;
-  reg [25:0] \$261 ;
-  reg [25:0] \$262 ;
-  reg [25:0] \$263 ;
-  reg [25:0] \$264 ;
-  reg [25:0] \$265 ;
+  reg [16:0] \$260 ;
+  reg [16:0] \$261 ;
+  reg [17:0] \$262 ;
+  reg [17:0] \$263 ;
+  reg [17:0] \$264 ;
+  reg [17:0] \$265 ;
+  reg \$266 ;
+  reg \$267 ;
+  reg \$268 ;
+  reg \$269 ;
   reg [7:0] \$27 ;
+  reg [2:0] \$270 ;
+  reg [17:0] \$271 ;
+  reg [17:0] \$272 ;
+  reg [17:0] \$273 ;
+  reg [17:0] \$274 ;
+  reg [17:0] \$275 ;
+  reg [17:0] \$276 ;
+  reg [17:0] \$277 ;
+  reg [17:0] \$278 ;
+  reg [18:0] \$279 ;
   wire [15:0] \$28 ;
+  reg [18:0] \$280 ;
+  reg \$281 ;
+  reg \$282 ;
+  reg \$283 ;
+  reg \$284 ;
+  reg [2:0] \$285 ;
+  reg [18:0] \$286 ;
+  reg [18:0] \$287 ;
+  reg [19:0] \$288 ;
+  reg \$289 ;
   wire [15:0] \$29 ;
+  reg \$290 ;
+  reg \$291 ;
+  reg \$292 ;
+  reg [2:0] \$293 ;
+  reg \$294 ;
+  reg [7:0] \$295 ;
+  reg [25:0] \$296 ;
+  reg [25:0] \$297 ;
+  reg [25:0] \$298 ;
+  reg [25:0] \$299 ;
   wire [7:0] \$3 ;
   wire [15:0] \$30 ;
+  reg [25:0] \$300 ;
+  reg [25:0] \$301 ;
+  reg [25:0] \$302 ;
+  reg [25:0] \$303 ;
   wire [15:0] \$31 ;
   wire [15:0] \$32 ;
   wire [15:0] \$33 ;
@@ -504,6 +542,23 @@ module \sparse_dsp_l16_m16.core (x__valid, w__valid, o__ready, rst, w__ready, x_
   reg [7:0] act_s2_8 = 8'h00;
   reg [7:0] act_s2_9 = 8'h00;
   reg [5:0] block = 6'h00;
+  reg [127:0] block_acts = 128'h00000000000000000000000000000000;
+  wire [7:0] \block_acts[0] ;
+  wire [7:0] \block_acts[10] ;
+  wire [7:0] \block_acts[11] ;
+  wire [7:0] \block_acts[12] ;
+  wire [7:0] \block_acts[13] ;
+  wire [7:0] \block_acts[14] ;
+  wire [7:0] \block_acts[15] ;
+  wire [7:0] \block_acts[1] ;
+  wire [7:0] \block_acts[2] ;
+  wire [7:0] \block_acts[3] ;
+  wire [7:0] \block_acts[4] ;
+  wire [7:0] \block_acts[5] ;
+  wire [7:0] \block_acts[6] ;
+  wire [7:0] \block_acts[7] ;
+  wire [7:0] \block_acts[8] ;
+  wire [7:0] \block_acts[9] ;
   wire ce;
   input clk;
   wire clk;
@@ -512,6 +567,7 @@ module \sparse_dsp_l16_m16.core (x__valid, w__valid, o__ready, rst, w__ready, x_
   reg [2:0] code_l3 = 3'h0;
   reg [2:0] code_l4 = 3'h0;
   reg [2:0] code_s1 = 3'h0;
+  reg [2:0] code_s1b = 3'h0;
   reg [2:0] code_s2 = 3'h0;
   reg [2:0] code_s3 = 3'h0;
   wire \end ;
@@ -520,6 +576,7 @@ module \sparse_dsp_l16_m16.core (x__valid, w__valid, o__ready, rst, w__ready, x_
   reg end_l3 = 1'h0;
   reg end_l4 = 1'h0;
   reg end_s1 = 1'h0;
+  reg end_s1b = 1'h0;
   reg end_s2 = 1'h0;
   reg end_s3 = 1'h0;
   wire first;
@@ -528,6 +585,7 @@ module \sparse_dsp_l16_m16.core (x__valid, w__valid, o__ready, rst, w__ready, x_
   reg first_l3 = 1'h0;
   reg first_l4 = 1'h0;
   reg first_s1 = 1'h0;
+  reg first_s1b = 1'h0;
   reg first_s2 = 1'h0;
   reg first_s3 = 1'h0;
   reg [3:0] idx_s1_0 = 4'h0;
@@ -546,11 +604,28 @@ module \sparse_dsp_l16_m16.core (x__valid, w__valid, o__ready, rst, w__ready, x_
   reg [3:0] idx_s1_7 = 4'h0;
   reg [3:0] idx_s1_8 = 4'h0;
   reg [3:0] idx_s1_9 = 4'h0;
+  reg [3:0] idx_s1b_0 = 4'h0;
+  reg [3:0] idx_s1b_1 = 4'h0;
+  reg [3:0] idx_s1b_10 = 4'h0;
+  reg [3:0] idx_s1b_11 = 4'h0;
+  reg [3:0] idx_s1b_12 = 4'h0;
+  reg [3:0] idx_s1b_13 = 4'h0;
+  reg [3:0] idx_s1b_14 = 4'h0;
+  reg [3:0] idx_s1b_15 = 4'h0;
+  reg [3:0] idx_s1b_2 = 4'h0;
+  reg [3:0] idx_s1b_3 = 4'h0;
+  reg [3:0] idx_s1b_4 = 4'h0;
+  reg [3:0] idx_s1b_5 = 4'h0;
+  reg [3:0] idx_s1b_6 = 4'h0;
+  reg [3:0] idx_s1b_7 = 4'h0;
+  reg [3:0] idx_s1b_8 = 4'h0;
+  reg [3:0] idx_s1b_9 = 4'h0;
   reg last_l1 = 1'h0;
   reg last_l2 = 1'h0;
   reg last_l3 = 1'h0;
   reg last_l4 = 1'h0;
   reg last_s1 = 1'h0;
+  reg last_s1b = 1'h0;
   reg last_s2 = 1'h0;
   reg last_s3 = 1'h0;
   (* init = 1'h1 *)
@@ -679,6 +754,7 @@ module \sparse_dsp_l16_m16.core (x__valid, w__valid, o__ready, rst, w__ready, x_
   reg valid_l4 = 1'h0;
   reg [7:0] valid_mask = 8'h00;
   reg valid_s1 = 1'h0;
+  reg valid_s1b = 1'h0;
   reg valid_s2 = 1'h0;
   reg valid_s3 = 1'h0;
   input [195:0] w__payload;
@@ -740,6 +816,22 @@ module \sparse_dsp_l16_m16.core (x__valid, w__valid, o__ready, rst, w__ready, x_
   reg [7:0] w_s1_7 = 8'h00;
   reg [7:0] w_s1_8 = 8'h00;
   reg [7:0] w_s1_9 = 8'h00;
+  reg [7:0] w_s1b_0 = 8'h00;
+  reg [7:0] w_s1b_1 = 8'h00;
+  reg [7:0] w_s1b_10 = 8'h00;
+  reg [7:0] w_s1b_11 = 8'h00;
+  reg [7:0] w_s1b_12 = 8'h00;
+  reg [7:0] w_s1b_13 = 8'h00;
+  reg [7:0] w_s1b_14 = 8'h00;
+  reg [7:0] w_s1b_15 = 8'h00;
+  reg [7:0] w_s1b_2 = 8'h00;
+  reg [7:0] w_s1b_3 = 8'h00;
+  reg [7:0] w_s1b_4 = 8'h00;
+  reg [7:0] w_s1b_5 = 8'h00;
+  reg [7:0] w_s1b_6 = 8'h00;
+  reg [7:0] w_s1b_7 = 8'h00;
+  reg [7:0] w_s1b_8 = 8'h00;
+  reg [7:0] w_s1b_9 = 8'h00;
   reg [7:0] w_s2_0 = 8'h00;
   reg [7:0] w_s2_1 = 8'h00;
   reg [7:0] w_s2_10 = 8'h00;
@@ -1041,885 +1133,961 @@ module \sparse_dsp_l16_m16.core (x__valid, w__valid, o__ready, rst, w__ready, x_
   always @(posedge clk)
     idx_s1_15 <= \$128 ;
   always @(posedge clk)
-    act_s2_0 <= \$129 ;
+    valid_s1b <= \$129 ;
   always @(posedge clk)
-    act_s2_1 <= \$130 ;
+    first_s1b <= \$130 ;
   always @(posedge clk)
-    act_s2_2 <= \$131 ;
+    end_s1b <= \$131 ;
   always @(posedge clk)
-    act_s2_3 <= \$132 ;
+    last_s1b <= \$132 ;
   always @(posedge clk)
-    act_s2_4 <= \$133 ;
+    code_s1b <= \$133 ;
   always @(posedge clk)
-    act_s2_5 <= \$134 ;
+    block_acts <= \$134 ;
   always @(posedge clk)
-    act_s2_6 <= \$135 ;
+    w_s1b_0 <= \$135 ;
   always @(posedge clk)
-    act_s2_7 <= \$136 ;
+    w_s1b_1 <= \$136 ;
   always @(posedge clk)
-    act_s2_8 <= \$137 ;
+    w_s1b_2 <= \$137 ;
   always @(posedge clk)
-    act_s2_9 <= \$138 ;
+    w_s1b_3 <= \$138 ;
   always @(posedge clk)
-    act_s2_10 <= \$139 ;
+    w_s1b_4 <= \$139 ;
   always @(posedge clk)
-    act_s2_11 <= \$140 ;
+    w_s1b_5 <= \$140 ;
   always @(posedge clk)
-    act_s2_12 <= \$141 ;
+    w_s1b_6 <= \$141 ;
   always @(posedge clk)
-    act_s2_13 <= \$142 ;
+    w_s1b_7 <= \$142 ;
   always @(posedge clk)
-    act_s2_14 <= \$143 ;
+    w_s1b_8 <= \$143 ;
   always @(posedge clk)
-    act_s2_15 <= \$144 ;
+    w_s1b_9 <= \$144 ;
   always @(posedge clk)
-    w_s2_0 <= \$145 ;
+    w_s1b_10 <= \$145 ;
   always @(posedge clk)
-    w_s2_1 <= \$146 ;
+    w_s1b_11 <= \$146 ;
   always @(posedge clk)
-    w_s2_2 <= \$147 ;
+    w_s1b_12 <= \$147 ;
   always @(posedge clk)
-    w_s2_3 <= \$148 ;
+    w_s1b_13 <= \$148 ;
   always @(posedge clk)
-    w_s2_4 <= \$149 ;
+    w_s1b_14 <= \$149 ;
   always @(posedge clk)
-    w_s2_5 <= \$150 ;
+    w_s1b_15 <= \$150 ;
   always @(posedge clk)
-    w_s2_6 <= \$151 ;
+    idx_s1b_0 <= \$151 ;
   always @(posedge clk)
-    w_s2_7 <= \$152 ;
+    idx_s1b_1 <= \$152 ;
   always @(posedge clk)
-    w_s2_8 <= \$153 ;
+    idx_s1b_2 <= \$153 ;
   always @(posedge clk)
-    w_s2_9 <= \$154 ;
+    idx_s1b_3 <= \$154 ;
   always @(posedge clk)
-    w_s2_10 <= \$155 ;
+    idx_s1b_4 <= \$155 ;
   always @(posedge clk)
-    w_s2_11 <= \$156 ;
+    idx_s1b_5 <= \$156 ;
   always @(posedge clk)
-    w_s2_12 <= \$157 ;
+    idx_s1b_6 <= \$157 ;
   always @(posedge clk)
-    w_s2_13 <= \$158 ;
+    idx_s1b_7 <= \$158 ;
   always @(posedge clk)
-    w_s2_14 <= \$159 ;
+    idx_s1b_8 <= \$159 ;
   always @(posedge clk)
-    w_s2_15 <= \$160 ;
+    idx_s1b_9 <= \$160 ;
   always @(posedge clk)
-    valid_s2 <= \$161 ;
+    idx_s1b_10 <= \$161 ;
   always @(posedge clk)
-    first_s2 <= \$162 ;
+    idx_s1b_11 <= \$162 ;
   always @(posedge clk)
-    end_s2 <= \$163 ;
+    idx_s1b_12 <= \$163 ;
   always @(posedge clk)
-    last_s2 <= \$164 ;
+    idx_s1b_13 <= \$164 ;
   always @(posedge clk)
-    code_s2 <= \$165 ;
+    idx_s1b_14 <= \$165 ;
   always @(posedge clk)
-    prod_0 <= \$166 ;
+    idx_s1b_15 <= \$166 ;
   always @(posedge clk)
-    prod_1 <= \$167 ;
+    act_s2_0 <= \$167 ;
   always @(posedge clk)
-    prod_2 <= \$168 ;
+    act_s2_1 <= \$168 ;
   always @(posedge clk)
-    prod_3 <= \$169 ;
+    act_s2_2 <= \$169 ;
   always @(posedge clk)
-    prod_4 <= \$170 ;
+    act_s2_3 <= \$170 ;
   always @(posedge clk)
-    prod_5 <= \$171 ;
+    act_s2_4 <= \$171 ;
   always @(posedge clk)
-    prod_6 <= \$172 ;
+    act_s2_5 <= \$172 ;
   always @(posedge clk)
-    prod_7 <= \$173 ;
+    act_s2_6 <= \$173 ;
   always @(posedge clk)
-    prod_8 <= \$174 ;
+    act_s2_7 <= \$174 ;
   always @(posedge clk)
-    prod_9 <= \$175 ;
+    act_s2_8 <= \$175 ;
   always @(posedge clk)
-    prod_10 <= \$176 ;
+    act_s2_9 <= \$176 ;
   always @(posedge clk)
-    prod_11 <= \$177 ;
+    act_s2_10 <= \$177 ;
   always @(posedge clk)
-    prod_12 <= \$178 ;
+    act_s2_11 <= \$178 ;
   always @(posedge clk)
-    prod_13 <= \$179 ;
+    act_s2_12 <= \$179 ;
   always @(posedge clk)
-    prod_14 <= \$180 ;
+    act_s2_13 <= \$180 ;
   always @(posedge clk)
-    prod_15 <= \$181 ;
+    act_s2_14 <= \$181 ;
   always @(posedge clk)
-    valid_s3 <= \$182 ;
+    act_s2_15 <= \$182 ;
   always @(posedge clk)
-    first_s3 <= \$183 ;
+    w_s2_0 <= \$183 ;
   always @(posedge clk)
-    end_s3 <= \$184 ;
+    w_s2_1 <= \$184 ;
   always @(posedge clk)
-    last_s3 <= \$185 ;
+    w_s2_2 <= \$185 ;
   always @(posedge clk)
-    code_s3 <= \$186 ;
+    w_s2_3 <= \$186 ;
   always @(posedge clk)
-    sum_l1_0 <= \$187 ;
+    w_s2_4 <= \$187 ;
   always @(posedge clk)
-    sum_l1_1 <= \$188 ;
+    w_s2_5 <= \$188 ;
   always @(posedge clk)
-    sum_l1_2 <= \$189 ;
+    w_s2_6 <= \$189 ;
   always @(posedge clk)
-    sum_l1_3 <= \$190 ;
+    w_s2_7 <= \$190 ;
   always @(posedge clk)
-    sum_l1_4 <= \$191 ;
+    w_s2_8 <= \$191 ;
   always @(posedge clk)
-    sum_l1_5 <= \$192 ;
+    w_s2_9 <= \$192 ;
   always @(posedge clk)
-    sum_l1_6 <= \$193 ;
+    w_s2_10 <= \$193 ;
   always @(posedge clk)
-    sum_l1_7 <= \$194 ;
+    w_s2_11 <= \$194 ;
   always @(posedge clk)
-    valid_l1 <= \$195 ;
+    w_s2_12 <= \$195 ;
   always @(posedge clk)
-    first_l1 <= \$196 ;
+    w_s2_13 <= \$196 ;
   always @(posedge clk)
-    end_l1 <= \$197 ;
+    w_s2_14 <= \$197 ;
   always @(posedge clk)
-    last_l1 <= \$198 ;
+    w_s2_15 <= \$198 ;
   always @(posedge clk)
-    code_l1 <= \$199 ;
+    valid_s2 <= \$199 ;
   always @(posedge clk)
-    tap_l1_d0_0 <= \$200 ;
+    first_s2 <= \$200 ;
   always @(posedge clk)
-    tap_l1_d0_1 <= \$201 ;
+    end_s2 <= \$201 ;
   always @(posedge clk)
-    tap_l1_d0_2 <= \$202 ;
+    last_s2 <= \$202 ;
   always @(posedge clk)
-    tap_l1_d0_3 <= \$203 ;
+    code_s2 <= \$203 ;
   always @(posedge clk)
-    tap_l1_d0_4 <= \$204 ;
+    prod_0 <= \$204 ;
   always @(posedge clk)
-    tap_l1_d0_5 <= \$205 ;
+    prod_1 <= \$205 ;
   always @(posedge clk)
-    tap_l1_d0_6 <= \$206 ;
+    prod_2 <= \$206 ;
   always @(posedge clk)
-    tap_l1_d0_7 <= \$207 ;
+    prod_3 <= \$207 ;
   always @(posedge clk)
-    tap_l1_d1_0 <= \$208 ;
+    prod_4 <= \$208 ;
   always @(posedge clk)
-    tap_l1_d1_1 <= \$209 ;
+    prod_5 <= \$209 ;
   always @(posedge clk)
-    tap_l1_d1_2 <= \$210 ;
+    prod_6 <= \$210 ;
   always @(posedge clk)
-    tap_l1_d1_3 <= \$211 ;
+    prod_7 <= \$211 ;
   always @(posedge clk)
-    tap_l1_d1_4 <= \$212 ;
+    prod_8 <= \$212 ;
   always @(posedge clk)
-    tap_l1_d1_5 <= \$213 ;
+    prod_9 <= \$213 ;
   always @(posedge clk)
-    tap_l1_d1_6 <= \$214 ;
+    prod_10 <= \$214 ;
   always @(posedge clk)
-    tap_l1_d1_7 <= \$215 ;
+    prod_11 <= \$215 ;
   always @(posedge clk)
-    tap_l1_d2_0 <= \$216 ;
+    prod_12 <= \$216 ;
   always @(posedge clk)
-    tap_l1_d2_1 <= \$217 ;
+    prod_13 <= \$217 ;
   always @(posedge clk)
-    tap_l1_d2_2 <= \$218 ;
+    prod_14 <= \$218 ;
   always @(posedge clk)
-    tap_l1_d2_3 <= \$219 ;
+    prod_15 <= \$219 ;
   always @(posedge clk)
-    tap_l1_d2_4 <= \$220 ;
+    valid_s3 <= \$220 ;
   always @(posedge clk)
-    tap_l1_d2_5 <= \$221 ;
+    first_s3 <= \$221 ;
   always @(posedge clk)
-    tap_l1_d2_6 <= \$222 ;
+    end_s3 <= \$222 ;
   always @(posedge clk)
-    tap_l1_d2_7 <= \$223 ;
+    last_s3 <= \$223 ;
   always @(posedge clk)
-    sum_l2_0 <= \$224 ;
+    code_s3 <= \$224 ;
   always @(posedge clk)
-    sum_l2_1 <= \$225 ;
+    sum_l1_0 <= \$225 ;
   always @(posedge clk)
-    sum_l2_2 <= \$226 ;
+    sum_l1_1 <= \$226 ;
   always @(posedge clk)
-    sum_l2_3 <= \$227 ;
+    sum_l1_2 <= \$227 ;
   always @(posedge clk)
-    valid_l2 <= \$228 ;
+    sum_l1_3 <= \$228 ;
   always @(posedge clk)
-    first_l2 <= \$229 ;
+    sum_l1_4 <= \$229 ;
   always @(posedge clk)
-    end_l2 <= \$230 ;
+    sum_l1_5 <= \$230 ;
   always @(posedge clk)
-    last_l2 <= \$231 ;
+    sum_l1_6 <= \$231 ;
   always @(posedge clk)
-    code_l2 <= \$232 ;
+    sum_l1_7 <= \$232 ;
   always @(posedge clk)
-    tap_l2_d0_0 <= \$233 ;
+    valid_l1 <= \$233 ;
   always @(posedge clk)
-    tap_l2_d0_1 <= \$234 ;
+    first_l1 <= \$234 ;
   always @(posedge clk)
-    tap_l2_d0_2 <= \$235 ;
+    end_l1 <= \$235 ;
   always @(posedge clk)
-    tap_l2_d0_3 <= \$236 ;
+    last_l1 <= \$236 ;
   always @(posedge clk)
-    tap_l2_d1_0 <= \$237 ;
+    code_l1 <= \$237 ;
   always @(posedge clk)
-    tap_l2_d1_1 <= \$238 ;
+    tap_l1_d0_0 <= \$238 ;
   always @(posedge clk)
-    tap_l2_d1_2 <= \$239 ;
+    tap_l1_d0_1 <= \$239 ;
   always @(posedge clk)
-    tap_l2_d1_3 <= \$240 ;
+    tap_l1_d0_2 <= \$240 ;
   always @(posedge clk)
-    sum_l3_0 <= \$241 ;
+    tap_l1_d0_3 <= \$241 ;
   always @(posedge clk)
-    sum_l3_1 <= \$242 ;
+    tap_l1_d0_4 <= \$242 ;
   always @(posedge clk)
-    valid_l3 <= \$243 ;
+    tap_l1_d0_5 <= \$243 ;
   always @(posedge clk)
-    first_l3 <= \$244 ;
+    tap_l1_d0_6 <= \$244 ;
   always @(posedge clk)
-    end_l3 <= \$245 ;
+    tap_l1_d0_7 <= \$245 ;
   always @(posedge clk)
-    last_l3 <= \$246 ;
+    tap_l1_d1_0 <= \$246 ;
   always @(posedge clk)
-    code_l3 <= \$247 ;
+    tap_l1_d1_1 <= \$247 ;
   always @(posedge clk)
-    tap_l3_d0_0 <= \$248 ;
+    tap_l1_d1_2 <= \$248 ;
   always @(posedge clk)
-    tap_l3_d0_1 <= \$249 ;
+    tap_l1_d1_3 <= \$249 ;
   always @(posedge clk)
-    sum_l4_0 <= \$250 ;
+    tap_l1_d1_4 <= \$250 ;
   always @(posedge clk)
-    valid_l4 <= \$251 ;
+    tap_l1_d1_5 <= \$251 ;
   always @(posedge clk)
-    first_l4 <= \$252 ;
+    tap_l1_d1_6 <= \$252 ;
   always @(posedge clk)
-    end_l4 <= \$253 ;
+    tap_l1_d1_7 <= \$253 ;
   always @(posedge clk)
-    last_l4 <= \$254 ;
+    tap_l1_d2_0 <= \$254 ;
   always @(posedge clk)
-    code_l4 <= \$255 ;
+    tap_l1_d2_1 <= \$255 ;
   always @(posedge clk)
-    o__valid <= \$256 ;
+    tap_l1_d2_2 <= \$256 ;
   always @(posedge clk)
-    valid_mask <= \$257 ;
+    tap_l1_d2_3 <= \$257 ;
   always @(posedge clk)
-    acc_0_0 <= \$258 ;
+    tap_l1_d2_4 <= \$258 ;
   always @(posedge clk)
-    acc_1_0 <= \$259 ;
+    tap_l1_d2_5 <= \$259 ;
   always @(posedge clk)
-    acc_2_0 <= \$260 ;
+    tap_l1_d2_6 <= \$260 ;
   always @(posedge clk)
-    acc_3_0 <= \$261 ;
+    tap_l1_d2_7 <= \$261 ;
   always @(posedge clk)
-    acc_4_0 <= \$262 ;
+    sum_l2_0 <= \$262 ;
   always @(posedge clk)
-    acc_5_0 <= \$263 ;
+    sum_l2_1 <= \$263 ;
   always @(posedge clk)
-    acc_6_0 <= \$264 ;
+    sum_l2_2 <= \$264 ;
   always @(posedge clk)
-    acc_7_0 <= \$265 ;
+    sum_l2_3 <= \$265 ;
+  always @(posedge clk)
+    valid_l2 <= \$266 ;
+  always @(posedge clk)
+    first_l2 <= \$267 ;
+  always @(posedge clk)
+    end_l2 <= \$268 ;
+  always @(posedge clk)
+    last_l2 <= \$269 ;
+  always @(posedge clk)
+    code_l2 <= \$270 ;
+  always @(posedge clk)
+    tap_l2_d0_0 <= \$271 ;
+  always @(posedge clk)
+    tap_l2_d0_1 <= \$272 ;
+  always @(posedge clk)
+    tap_l2_d0_2 <= \$273 ;
+  always @(posedge clk)
+    tap_l2_d0_3 <= \$274 ;
+  always @(posedge clk)
+    tap_l2_d1_0 <= \$275 ;
+  always @(posedge clk)
+    tap_l2_d1_1 <= \$276 ;
+  always @(posedge clk)
+    tap_l2_d1_2 <= \$277 ;
+  always @(posedge clk)
+    tap_l2_d1_3 <= \$278 ;
+  always @(posedge clk)
+    sum_l3_0 <= \$279 ;
+  always @(posedge clk)
+    sum_l3_1 <= \$280 ;
+  always @(posedge clk)
+    valid_l3 <= \$281 ;
+  always @(posedge clk)
+    first_l3 <= \$282 ;
+  always @(posedge clk)
+    end_l3 <= \$283 ;
+  always @(posedge clk)
+    last_l3 <= \$284 ;
+  always @(posedge clk)
+    code_l3 <= \$285 ;
+  always @(posedge clk)
+    tap_l3_d0_0 <= \$286 ;
+  always @(posedge clk)
+    tap_l3_d0_1 <= \$287 ;
+  always @(posedge clk)
+    sum_l4_0 <= \$288 ;
+  always @(posedge clk)
+    valid_l4 <= \$289 ;
+  always @(posedge clk)
+    first_l4 <= \$290 ;
+  always @(posedge clk)
+    end_l4 <= \$291 ;
+  always @(posedge clk)
+    last_l4 <= \$292 ;
+  always @(posedge clk)
+    code_l4 <= \$293 ;
+  always @(posedge clk)
+    o__valid <= \$294 ;
+  always @(posedge clk)
+    valid_mask <= \$295 ;
+  always @(posedge clk)
+    acc_0_0 <= \$296 ;
+  always @(posedge clk)
+    acc_1_0 <= \$297 ;
+  always @(posedge clk)
+    acc_2_0 <= \$298 ;
+  always @(posedge clk)
+    acc_3_0 <= \$299 ;
+  always @(posedge clk)
+    acc_4_0 <= \$300 ;
+  always @(posedge clk)
+    acc_5_0 <= \$301 ;
+  always @(posedge clk)
+    acc_6_0 <= \$302 ;
+  always @(posedge clk)
+    acc_7_0 <= \$303 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    casez (idx_s1_0)
+    casez (idx_s1b_0)
       4'h0:
-          \$12  = rd__data[7:0];
+          \$12  = block_acts[7:0];
       4'h1:
-          \$12  = rd__data[15:8];
+          \$12  = block_acts[15:8];
       4'h2:
-          \$12  = rd__data[23:16];
+          \$12  = block_acts[23:16];
       4'h3:
-          \$12  = rd__data[31:24];
+          \$12  = block_acts[31:24];
       4'h4:
-          \$12  = rd__data[39:32];
+          \$12  = block_acts[39:32];
       4'h5:
-          \$12  = rd__data[47:40];
+          \$12  = block_acts[47:40];
       4'h6:
-          \$12  = rd__data[55:48];
+          \$12  = block_acts[55:48];
       4'h7:
-          \$12  = rd__data[63:56];
+          \$12  = block_acts[63:56];
       4'h8:
-          \$12  = rd__data[71:64];
+          \$12  = block_acts[71:64];
       4'h9:
-          \$12  = rd__data[79:72];
+          \$12  = block_acts[79:72];
       4'ha:
-          \$12  = rd__data[87:80];
+          \$12  = block_acts[87:80];
       4'hb:
-          \$12  = rd__data[95:88];
+          \$12  = block_acts[95:88];
       4'hc:
-          \$12  = rd__data[103:96];
+          \$12  = block_acts[103:96];
       4'hd:
-          \$12  = rd__data[111:104];
+          \$12  = block_acts[111:104];
       4'he:
-          \$12  = rd__data[119:112];
+          \$12  = block_acts[119:112];
       4'hf:
-          \$12  = rd__data[127:120];
+          \$12  = block_acts[127:120];
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    casez (idx_s1_1)
+    casez (idx_s1b_1)
       4'h0:
-          \$13  = rd__data[7:0];
+          \$13  = block_acts[7:0];
       4'h1:
-          \$13  = rd__data[15:8];
+          \$13  = block_acts[15:8];
       4'h2:
-          \$13  = rd__data[23:16];
+          \$13  = block_acts[23:16];
       4'h3:
-          \$13  = rd__data[31:24];
+          \$13  = block_acts[31:24];
       4'h4:
-          \$13  = rd__data[39:32];
+          \$13  = block_acts[39:32];
       4'h5:
-          \$13  = rd__data[47:40];
+          \$13  = block_acts[47:40];
       4'h6:
-          \$13  = rd__data[55:48];
+          \$13  = block_acts[55:48];
       4'h7:
-          \$13  = rd__data[63:56];
+          \$13  = block_acts[63:56];
       4'h8:
-          \$13  = rd__data[71:64];
+          \$13  = block_acts[71:64];
       4'h9:
-          \$13  = rd__data[79:72];
+          \$13  = block_acts[79:72];
       4'ha:
-          \$13  = rd__data[87:80];
+          \$13  = block_acts[87:80];
       4'hb:
-          \$13  = rd__data[95:88];
+          \$13  = block_acts[95:88];
       4'hc:
-          \$13  = rd__data[103:96];
+          \$13  = block_acts[103:96];
       4'hd:
-          \$13  = rd__data[111:104];
+          \$13  = block_acts[111:104];
       4'he:
-          \$13  = rd__data[119:112];
+          \$13  = block_acts[119:112];
       4'hf:
-          \$13  = rd__data[127:120];
+          \$13  = block_acts[127:120];
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    casez (idx_s1_2)
+    casez (idx_s1b_2)
       4'h0:
-          \$14  = rd__data[7:0];
+          \$14  = block_acts[7:0];
       4'h1:
-          \$14  = rd__data[15:8];
+          \$14  = block_acts[15:8];
       4'h2:
-          \$14  = rd__data[23:16];
+          \$14  = block_acts[23:16];
       4'h3:
-          \$14  = rd__data[31:24];
+          \$14  = block_acts[31:24];
       4'h4:
-          \$14  = rd__data[39:32];
+          \$14  = block_acts[39:32];
       4'h5:
-          \$14  = rd__data[47:40];
+          \$14  = block_acts[47:40];
       4'h6:
-          \$14  = rd__data[55:48];
+          \$14  = block_acts[55:48];
       4'h7:
-          \$14  = rd__data[63:56];
+          \$14  = block_acts[63:56];
       4'h8:
-          \$14  = rd__data[71:64];
+          \$14  = block_acts[71:64];
       4'h9:
-          \$14  = rd__data[79:72];
+          \$14  = block_acts[79:72];
       4'ha:
-          \$14  = rd__data[87:80];
+          \$14  = block_acts[87:80];
       4'hb:
-          \$14  = rd__data[95:88];
+          \$14  = block_acts[95:88];
       4'hc:
-          \$14  = rd__data[103:96];
+          \$14  = block_acts[103:96];
       4'hd:
-          \$14  = rd__data[111:104];
+          \$14  = block_acts[111:104];
       4'he:
-          \$14  = rd__data[119:112];
+          \$14  = block_acts[119:112];
       4'hf:
-          \$14  = rd__data[127:120];
+          \$14  = block_acts[127:120];
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    casez (idx_s1_3)
+    casez (idx_s1b_3)
       4'h0:
-          \$15  = rd__data[7:0];
+          \$15  = block_acts[7:0];
       4'h1:
-          \$15  = rd__data[15:8];
+          \$15  = block_acts[15:8];
       4'h2:
-          \$15  = rd__data[23:16];
+          \$15  = block_acts[23:16];
       4'h3:
-          \$15  = rd__data[31:24];
+          \$15  = block_acts[31:24];
       4'h4:
-          \$15  = rd__data[39:32];
+          \$15  = block_acts[39:32];
       4'h5:
-          \$15  = rd__data[47:40];
+          \$15  = block_acts[47:40];
       4'h6:
-          \$15  = rd__data[55:48];
+          \$15  = block_acts[55:48];
       4'h7:
-          \$15  = rd__data[63:56];
+          \$15  = block_acts[63:56];
       4'h8:
-          \$15  = rd__data[71:64];
+          \$15  = block_acts[71:64];
       4'h9:
-          \$15  = rd__data[79:72];
+          \$15  = block_acts[79:72];
       4'ha:
-          \$15  = rd__data[87:80];
+          \$15  = block_acts[87:80];
       4'hb:
-          \$15  = rd__data[95:88];
+          \$15  = block_acts[95:88];
       4'hc:
-          \$15  = rd__data[103:96];
+          \$15  = block_acts[103:96];
       4'hd:
-          \$15  = rd__data[111:104];
+          \$15  = block_acts[111:104];
       4'he:
-          \$15  = rd__data[119:112];
+          \$15  = block_acts[119:112];
       4'hf:
-          \$15  = rd__data[127:120];
+          \$15  = block_acts[127:120];
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    casez (idx_s1_4)
+    casez (idx_s1b_4)
       4'h0:
-          \$16  = rd__data[7:0];
+          \$16  = block_acts[7:0];
       4'h1:
-          \$16  = rd__data[15:8];
+          \$16  = block_acts[15:8];
       4'h2:
-          \$16  = rd__data[23:16];
+          \$16  = block_acts[23:16];
       4'h3:
-          \$16  = rd__data[31:24];
+          \$16  = block_acts[31:24];
       4'h4:
-          \$16  = rd__data[39:32];
+          \$16  = block_acts[39:32];
       4'h5:
-          \$16  = rd__data[47:40];
+          \$16  = block_acts[47:40];
       4'h6:
-          \$16  = rd__data[55:48];
+          \$16  = block_acts[55:48];
       4'h7:
-          \$16  = rd__data[63:56];
+          \$16  = block_acts[63:56];
       4'h8:
-          \$16  = rd__data[71:64];
+          \$16  = block_acts[71:64];
       4'h9:
-          \$16  = rd__data[79:72];
+          \$16  = block_acts[79:72];
       4'ha:
-          \$16  = rd__data[87:80];
+          \$16  = block_acts[87:80];
       4'hb:
-          \$16  = rd__data[95:88];
+          \$16  = block_acts[95:88];
       4'hc:
-          \$16  = rd__data[103:96];
+          \$16  = block_acts[103:96];
       4'hd:
-          \$16  = rd__data[111:104];
+          \$16  = block_acts[111:104];
       4'he:
-          \$16  = rd__data[119:112];
+          \$16  = block_acts[119:112];
       4'hf:
-          \$16  = rd__data[127:120];
+          \$16  = block_acts[127:120];
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    casez (idx_s1_5)
+    casez (idx_s1b_5)
       4'h0:
-          \$17  = rd__data[7:0];
+          \$17  = block_acts[7:0];
       4'h1:
-          \$17  = rd__data[15:8];
+          \$17  = block_acts[15:8];
       4'h2:
-          \$17  = rd__data[23:16];
+          \$17  = block_acts[23:16];
       4'h3:
-          \$17  = rd__data[31:24];
+          \$17  = block_acts[31:24];
       4'h4:
-          \$17  = rd__data[39:32];
+          \$17  = block_acts[39:32];
       4'h5:
-          \$17  = rd__data[47:40];
+          \$17  = block_acts[47:40];
       4'h6:
-          \$17  = rd__data[55:48];
+          \$17  = block_acts[55:48];
       4'h7:
-          \$17  = rd__data[63:56];
+          \$17  = block_acts[63:56];
       4'h8:
-          \$17  = rd__data[71:64];
+          \$17  = block_acts[71:64];
       4'h9:
-          \$17  = rd__data[79:72];
+          \$17  = block_acts[79:72];
       4'ha:
-          \$17  = rd__data[87:80];
+          \$17  = block_acts[87:80];
       4'hb:
-          \$17  = rd__data[95:88];
+          \$17  = block_acts[95:88];
       4'hc:
-          \$17  = rd__data[103:96];
+          \$17  = block_acts[103:96];
       4'hd:
-          \$17  = rd__data[111:104];
+          \$17  = block_acts[111:104];
       4'he:
-          \$17  = rd__data[119:112];
+          \$17  = block_acts[119:112];
       4'hf:
-          \$17  = rd__data[127:120];
+          \$17  = block_acts[127:120];
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    casez (idx_s1_6)
+    casez (idx_s1b_6)
       4'h0:
-          \$18  = rd__data[7:0];
+          \$18  = block_acts[7:0];
       4'h1:
-          \$18  = rd__data[15:8];
+          \$18  = block_acts[15:8];
       4'h2:
-          \$18  = rd__data[23:16];
+          \$18  = block_acts[23:16];
       4'h3:
-          \$18  = rd__data[31:24];
+          \$18  = block_acts[31:24];
       4'h4:
-          \$18  = rd__data[39:32];
+          \$18  = block_acts[39:32];
       4'h5:
-          \$18  = rd__data[47:40];
+          \$18  = block_acts[47:40];
       4'h6:
-          \$18  = rd__data[55:48];
+          \$18  = block_acts[55:48];
       4'h7:
-          \$18  = rd__data[63:56];
+          \$18  = block_acts[63:56];
       4'h8:
-          \$18  = rd__data[71:64];
+          \$18  = block_acts[71:64];
       4'h9:
-          \$18  = rd__data[79:72];
+          \$18  = block_acts[79:72];
       4'ha:
-          \$18  = rd__data[87:80];
+          \$18  = block_acts[87:80];
       4'hb:
-          \$18  = rd__data[95:88];
+          \$18  = block_acts[95:88];
       4'hc:
-          \$18  = rd__data[103:96];
+          \$18  = block_acts[103:96];
       4'hd:
-          \$18  = rd__data[111:104];
+          \$18  = block_acts[111:104];
       4'he:
-          \$18  = rd__data[119:112];
+          \$18  = block_acts[119:112];
       4'hf:
-          \$18  = rd__data[127:120];
+          \$18  = block_acts[127:120];
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    casez (idx_s1_7)
+    casez (idx_s1b_7)
       4'h0:
-          \$19  = rd__data[7:0];
+          \$19  = block_acts[7:0];
       4'h1:
-          \$19  = rd__data[15:8];
+          \$19  = block_acts[15:8];
       4'h2:
-          \$19  = rd__data[23:16];
+          \$19  = block_acts[23:16];
       4'h3:
-          \$19  = rd__data[31:24];
+          \$19  = block_acts[31:24];
       4'h4:
-          \$19  = rd__data[39:32];
+          \$19  = block_acts[39:32];
       4'h5:
-          \$19  = rd__data[47:40];
+          \$19  = block_acts[47:40];
       4'h6:
-          \$19  = rd__data[55:48];
+          \$19  = block_acts[55:48];
       4'h7:
-          \$19  = rd__data[63:56];
+          \$19  = block_acts[63:56];
       4'h8:
-          \$19  = rd__data[71:64];
+          \$19  = block_acts[71:64];
       4'h9:
-          \$19  = rd__data[79:72];
+          \$19  = block_acts[79:72];
       4'ha:
-          \$19  = rd__data[87:80];
+          \$19  = block_acts[87:80];
       4'hb:
-          \$19  = rd__data[95:88];
+          \$19  = block_acts[95:88];
       4'hc:
-          \$19  = rd__data[103:96];
+          \$19  = block_acts[103:96];
       4'hd:
-          \$19  = rd__data[111:104];
+          \$19  = block_acts[111:104];
       4'he:
-          \$19  = rd__data[119:112];
+          \$19  = block_acts[119:112];
       4'hf:
-          \$19  = rd__data[127:120];
+          \$19  = block_acts[127:120];
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    casez (idx_s1_8)
+    casez (idx_s1b_8)
       4'h0:
-          \$20  = rd__data[7:0];
+          \$20  = block_acts[7:0];
       4'h1:
-          \$20  = rd__data[15:8];
+          \$20  = block_acts[15:8];
       4'h2:
-          \$20  = rd__data[23:16];
+          \$20  = block_acts[23:16];
       4'h3:
-          \$20  = rd__data[31:24];
+          \$20  = block_acts[31:24];
       4'h4:
-          \$20  = rd__data[39:32];
+          \$20  = block_acts[39:32];
       4'h5:
-          \$20  = rd__data[47:40];
+          \$20  = block_acts[47:40];
       4'h6:
-          \$20  = rd__data[55:48];
+          \$20  = block_acts[55:48];
       4'h7:
-          \$20  = rd__data[63:56];
+          \$20  = block_acts[63:56];
       4'h8:
-          \$20  = rd__data[71:64];
+          \$20  = block_acts[71:64];
       4'h9:
-          \$20  = rd__data[79:72];
+          \$20  = block_acts[79:72];
       4'ha:
-          \$20  = rd__data[87:80];
+          \$20  = block_acts[87:80];
       4'hb:
-          \$20  = rd__data[95:88];
+          \$20  = block_acts[95:88];
       4'hc:
-          \$20  = rd__data[103:96];
+          \$20  = block_acts[103:96];
       4'hd:
-          \$20  = rd__data[111:104];
+          \$20  = block_acts[111:104];
       4'he:
-          \$20  = rd__data[119:112];
+          \$20  = block_acts[119:112];
       4'hf:
-          \$20  = rd__data[127:120];
+          \$20  = block_acts[127:120];
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    casez (idx_s1_9)
+    casez (idx_s1b_9)
       4'h0:
-          \$21  = rd__data[7:0];
+          \$21  = block_acts[7:0];
       4'h1:
-          \$21  = rd__data[15:8];
+          \$21  = block_acts[15:8];
       4'h2:
-          \$21  = rd__data[23:16];
+          \$21  = block_acts[23:16];
       4'h3:
-          \$21  = rd__data[31:24];
+          \$21  = block_acts[31:24];
       4'h4:
-          \$21  = rd__data[39:32];
+          \$21  = block_acts[39:32];
       4'h5:
-          \$21  = rd__data[47:40];
+          \$21  = block_acts[47:40];
       4'h6:
-          \$21  = rd__data[55:48];
+          \$21  = block_acts[55:48];
       4'h7:
-          \$21  = rd__data[63:56];
+          \$21  = block_acts[63:56];
       4'h8:
-          \$21  = rd__data[71:64];
+          \$21  = block_acts[71:64];
       4'h9:
-          \$21  = rd__data[79:72];
+          \$21  = block_acts[79:72];
       4'ha:
-          \$21  = rd__data[87:80];
+          \$21  = block_acts[87:80];
       4'hb:
-          \$21  = rd__data[95:88];
+          \$21  = block_acts[95:88];
       4'hc:
-          \$21  = rd__data[103:96];
+          \$21  = block_acts[103:96];
       4'hd:
-          \$21  = rd__data[111:104];
+          \$21  = block_acts[111:104];
       4'he:
-          \$21  = rd__data[119:112];
+          \$21  = block_acts[119:112];
       4'hf:
-          \$21  = rd__data[127:120];
+          \$21  = block_acts[127:120];
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    casez (idx_s1_10)
+    casez (idx_s1b_10)
       4'h0:
-          \$22  = rd__data[7:0];
+          \$22  = block_acts[7:0];
       4'h1:
-          \$22  = rd__data[15:8];
+          \$22  = block_acts[15:8];
       4'h2:
-          \$22  = rd__data[23:16];
+          \$22  = block_acts[23:16];
       4'h3:
-          \$22  = rd__data[31:24];
+          \$22  = block_acts[31:24];
       4'h4:
-          \$22  = rd__data[39:32];
+          \$22  = block_acts[39:32];
       4'h5:
-          \$22  = rd__data[47:40];
+          \$22  = block_acts[47:40];
       4'h6:
-          \$22  = rd__data[55:48];
+          \$22  = block_acts[55:48];
       4'h7:
-          \$22  = rd__data[63:56];
+          \$22  = block_acts[63:56];
       4'h8:
-          \$22  = rd__data[71:64];
+          \$22  = block_acts[71:64];
       4'h9:
-          \$22  = rd__data[79:72];
+          \$22  = block_acts[79:72];
       4'ha:
-          \$22  = rd__data[87:80];
+          \$22  = block_acts[87:80];
       4'hb:
-          \$22  = rd__data[95:88];
+          \$22  = block_acts[95:88];
       4'hc:
-          \$22  = rd__data[103:96];
+          \$22  = block_acts[103:96];
       4'hd:
-          \$22  = rd__data[111:104];
+          \$22  = block_acts[111:104];
       4'he:
-          \$22  = rd__data[119:112];
+          \$22  = block_acts[119:112];
       4'hf:
-          \$22  = rd__data[127:120];
+          \$22  = block_acts[127:120];
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    casez (idx_s1_11)
+    casez (idx_s1b_11)
       4'h0:
-          \$23  = rd__data[7:0];
+          \$23  = block_acts[7:0];
       4'h1:
-          \$23  = rd__data[15:8];
+          \$23  = block_acts[15:8];
       4'h2:
-          \$23  = rd__data[23:16];
+          \$23  = block_acts[23:16];
       4'h3:
-          \$23  = rd__data[31:24];
+          \$23  = block_acts[31:24];
       4'h4:
-          \$23  = rd__data[39:32];
+          \$23  = block_acts[39:32];
       4'h5:
-          \$23  = rd__data[47:40];
+          \$23  = block_acts[47:40];
       4'h6:
-          \$23  = rd__data[55:48];
+          \$23  = block_acts[55:48];
       4'h7:
-          \$23  = rd__data[63:56];
+          \$23  = block_acts[63:56];
       4'h8:
-          \$23  = rd__data[71:64];
+          \$23  = block_acts[71:64];
       4'h9:
-          \$23  = rd__data[79:72];
+          \$23  = block_acts[79:72];
       4'ha:
-          \$23  = rd__data[87:80];
+          \$23  = block_acts[87:80];
       4'hb:
-          \$23  = rd__data[95:88];
+          \$23  = block_acts[95:88];
       4'hc:
-          \$23  = rd__data[103:96];
+          \$23  = block_acts[103:96];
       4'hd:
-          \$23  = rd__data[111:104];
+          \$23  = block_acts[111:104];
       4'he:
-          \$23  = rd__data[119:112];
+          \$23  = block_acts[119:112];
       4'hf:
-          \$23  = rd__data[127:120];
+          \$23  = block_acts[127:120];
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    casez (idx_s1_12)
+    casez (idx_s1b_12)
       4'h0:
-          \$24  = rd__data[7:0];
+          \$24  = block_acts[7:0];
       4'h1:
-          \$24  = rd__data[15:8];
+          \$24  = block_acts[15:8];
       4'h2:
-          \$24  = rd__data[23:16];
+          \$24  = block_acts[23:16];
       4'h3:
-          \$24  = rd__data[31:24];
+          \$24  = block_acts[31:24];
       4'h4:
-          \$24  = rd__data[39:32];
+          \$24  = block_acts[39:32];
       4'h5:
-          \$24  = rd__data[47:40];
+          \$24  = block_acts[47:40];
       4'h6:
-          \$24  = rd__data[55:48];
+          \$24  = block_acts[55:48];
       4'h7:
-          \$24  = rd__data[63:56];
+          \$24  = block_acts[63:56];
       4'h8:
-          \$24  = rd__data[71:64];
+          \$24  = block_acts[71:64];
       4'h9:
-          \$24  = rd__data[79:72];
+          \$24  = block_acts[79:72];
       4'ha:
-          \$24  = rd__data[87:80];
+          \$24  = block_acts[87:80];
       4'hb:
-          \$24  = rd__data[95:88];
+          \$24  = block_acts[95:88];
       4'hc:
-          \$24  = rd__data[103:96];
+          \$24  = block_acts[103:96];
       4'hd:
-          \$24  = rd__data[111:104];
+          \$24  = block_acts[111:104];
       4'he:
-          \$24  = rd__data[119:112];
+          \$24  = block_acts[119:112];
       4'hf:
-          \$24  = rd__data[127:120];
+          \$24  = block_acts[127:120];
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    casez (idx_s1_13)
+    casez (idx_s1b_13)
       4'h0:
-          \$25  = rd__data[7:0];
+          \$25  = block_acts[7:0];
       4'h1:
-          \$25  = rd__data[15:8];
+          \$25  = block_acts[15:8];
       4'h2:
-          \$25  = rd__data[23:16];
+          \$25  = block_acts[23:16];
       4'h3:
-          \$25  = rd__data[31:24];
+          \$25  = block_acts[31:24];
       4'h4:
-          \$25  = rd__data[39:32];
+          \$25  = block_acts[39:32];
       4'h5:
-          \$25  = rd__data[47:40];
+          \$25  = block_acts[47:40];
       4'h6:
-          \$25  = rd__data[55:48];
+          \$25  = block_acts[55:48];
       4'h7:
-          \$25  = rd__data[63:56];
+          \$25  = block_acts[63:56];
       4'h8:
-          \$25  = rd__data[71:64];
+          \$25  = block_acts[71:64];
       4'h9:
-          \$25  = rd__data[79:72];
+          \$25  = block_acts[79:72];
       4'ha:
-          \$25  = rd__data[87:80];
+          \$25  = block_acts[87:80];
       4'hb:
-          \$25  = rd__data[95:88];
+          \$25  = block_acts[95:88];
       4'hc:
-          \$25  = rd__data[103:96];
+          \$25  = block_acts[103:96];
       4'hd:
-          \$25  = rd__data[111:104];
+          \$25  = block_acts[111:104];
       4'he:
-          \$25  = rd__data[119:112];
+          \$25  = block_acts[119:112];
       4'hf:
-          \$25  = rd__data[127:120];
+          \$25  = block_acts[127:120];
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    casez (idx_s1_14)
+    casez (idx_s1b_14)
       4'h0:
-          \$26  = rd__data[7:0];
+          \$26  = block_acts[7:0];
       4'h1:
-          \$26  = rd__data[15:8];
+          \$26  = block_acts[15:8];
       4'h2:
-          \$26  = rd__data[23:16];
+          \$26  = block_acts[23:16];
       4'h3:
-          \$26  = rd__data[31:24];
+          \$26  = block_acts[31:24];
       4'h4:
-          \$26  = rd__data[39:32];
+          \$26  = block_acts[39:32];
       4'h5:
-          \$26  = rd__data[47:40];
+          \$26  = block_acts[47:40];
       4'h6:
-          \$26  = rd__data[55:48];
+          \$26  = block_acts[55:48];
       4'h7:
-          \$26  = rd__data[63:56];
+          \$26  = block_acts[63:56];
       4'h8:
-          \$26  = rd__data[71:64];
+          \$26  = block_acts[71:64];
       4'h9:
-          \$26  = rd__data[79:72];
+          \$26  = block_acts[79:72];
       4'ha:
-          \$26  = rd__data[87:80];
+          \$26  = block_acts[87:80];
       4'hb:
-          \$26  = rd__data[95:88];
+          \$26  = block_acts[95:88];
       4'hc:
-          \$26  = rd__data[103:96];
+          \$26  = block_acts[103:96];
       4'hd:
-          \$26  = rd__data[111:104];
+          \$26  = block_acts[111:104];
       4'he:
-          \$26  = rd__data[119:112];
+          \$26  = block_acts[119:112];
       4'hf:
-          \$26  = rd__data[127:120];
+          \$26  = block_acts[127:120];
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    casez (idx_s1_15)
+    casez (idx_s1b_15)
       4'h0:
-          \$27  = rd__data[7:0];
+          \$27  = block_acts[7:0];
       4'h1:
-          \$27  = rd__data[15:8];
+          \$27  = block_acts[15:8];
       4'h2:
-          \$27  = rd__data[23:16];
+          \$27  = block_acts[23:16];
       4'h3:
-          \$27  = rd__data[31:24];
+          \$27  = block_acts[31:24];
       4'h4:
-          \$27  = rd__data[39:32];
+          \$27  = block_acts[39:32];
       4'h5:
-          \$27  = rd__data[47:40];
+          \$27  = block_acts[47:40];
       4'h6:
-          \$27  = rd__data[55:48];
+          \$27  = block_acts[55:48];
       4'h7:
-          \$27  = rd__data[63:56];
+          \$27  = block_acts[63:56];
       4'h8:
-          \$27  = rd__data[71:64];
+          \$27  = block_acts[71:64];
       4'h9:
-          \$27  = rd__data[79:72];
+          \$27  = block_acts[79:72];
       4'ha:
-          \$27  = rd__data[87:80];
+          \$27  = block_acts[87:80];
       4'hb:
-          \$27  = rd__data[95:88];
+          \$27  = block_acts[95:88];
       4'hc:
-          \$27  = rd__data[103:96];
+          \$27  = block_acts[103:96];
       4'hd:
-          \$27  = rd__data[111:104];
+          \$27  = block_acts[111:104];
       4'he:
-          \$27  = rd__data[119:112];
+          \$27  = block_acts[119:112];
       4'hf:
-          \$27  = rd__data[127:120];
+          \$27  = block_acts[127:120];
     endcase
   end
   always @* begin
@@ -2448,69 +2616,69 @@ module \sparse_dsp_l16_m16.core (x__valid, w__valid, o__ready, rst, w__ready, x_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$129  = act_s2_0;
+    \$129  = valid_s1b;
     if (ce) begin
-      \$129  = \$12 ;
+      \$129  = valid_s1;
     end
     if (rst) begin
-      \$129  = 8'h00;
+      \$129  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$130  = act_s2_1;
+    \$130  = first_s1b;
     if (ce) begin
-      \$130  = \$13 ;
+      \$130  = first_s1;
     end
     if (rst) begin
-      \$130  = 8'h00;
+      \$130  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$131  = act_s2_2;
+    \$131  = end_s1b;
     if (ce) begin
-      \$131  = \$14 ;
+      \$131  = end_s1;
     end
     if (rst) begin
-      \$131  = 8'h00;
+      \$131  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$132  = act_s2_3;
+    \$132  = last_s1b;
     if (ce) begin
-      \$132  = \$15 ;
+      \$132  = last_s1;
     end
     if (rst) begin
-      \$132  = 8'h00;
+      \$132  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$133  = act_s2_4;
+    \$133  = code_s1b;
     if (ce) begin
-      \$133  = \$16 ;
+      \$133  = code_s1;
     end
     if (rst) begin
-      \$133  = 8'h00;
+      \$133  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$134  = act_s2_5;
+    \$134  = block_acts;
     if (ce) begin
-      \$134  = \$17 ;
+      \$134  = rd__data;
     end
     if (rst) begin
-      \$134  = 8'h00;
+      \$134  = 128'h00000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$135  = act_s2_6;
+    \$135  = w_s1b_0;
     if (ce) begin
-      \$135  = \$18 ;
+      \$135  = w_s1_0;
     end
     if (rst) begin
       \$135  = 8'h00;
@@ -2518,9 +2686,9 @@ module \sparse_dsp_l16_m16.core (x__valid, w__valid, o__ready, rst, w__ready, x_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$136  = act_s2_7;
+    \$136  = w_s1b_1;
     if (ce) begin
-      \$136  = \$19 ;
+      \$136  = w_s1_1;
     end
     if (rst) begin
       \$136  = 8'h00;
@@ -2528,9 +2696,9 @@ module \sparse_dsp_l16_m16.core (x__valid, w__valid, o__ready, rst, w__ready, x_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$137  = act_s2_8;
+    \$137  = w_s1b_2;
     if (ce) begin
-      \$137  = \$20 ;
+      \$137  = w_s1_2;
     end
     if (rst) begin
       \$137  = 8'h00;
@@ -2538,9 +2706,9 @@ module \sparse_dsp_l16_m16.core (x__valid, w__valid, o__ready, rst, w__ready, x_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$138  = act_s2_9;
+    \$138  = w_s1b_3;
     if (ce) begin
-      \$138  = \$21 ;
+      \$138  = w_s1_3;
     end
     if (rst) begin
       \$138  = 8'h00;
@@ -2548,9 +2716,9 @@ module \sparse_dsp_l16_m16.core (x__valid, w__valid, o__ready, rst, w__ready, x_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$139  = act_s2_10;
+    \$139  = w_s1b_4;
     if (ce) begin
-      \$139  = \$22 ;
+      \$139  = w_s1_4;
     end
     if (rst) begin
       \$139  = 8'h00;
@@ -2558,9 +2726,9 @@ module \sparse_dsp_l16_m16.core (x__valid, w__valid, o__ready, rst, w__ready, x_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$140  = act_s2_11;
+    \$140  = w_s1b_5;
     if (ce) begin
-      \$140  = \$23 ;
+      \$140  = w_s1_5;
     end
     if (rst) begin
       \$140  = 8'h00;
@@ -2568,9 +2736,9 @@ module \sparse_dsp_l16_m16.core (x__valid, w__valid, o__ready, rst, w__ready, x_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$141  = act_s2_12;
+    \$141  = w_s1b_6;
     if (ce) begin
-      \$141  = \$24 ;
+      \$141  = w_s1_6;
     end
     if (rst) begin
       \$141  = 8'h00;
@@ -2578,9 +2746,9 @@ module \sparse_dsp_l16_m16.core (x__valid, w__valid, o__ready, rst, w__ready, x_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$142  = act_s2_13;
+    \$142  = w_s1b_7;
     if (ce) begin
-      \$142  = \$25 ;
+      \$142  = w_s1_7;
     end
     if (rst) begin
       \$142  = 8'h00;
@@ -2588,9 +2756,9 @@ module \sparse_dsp_l16_m16.core (x__valid, w__valid, o__ready, rst, w__ready, x_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$143  = act_s2_14;
+    \$143  = w_s1b_8;
     if (ce) begin
-      \$143  = \$26 ;
+      \$143  = w_s1_8;
     end
     if (rst) begin
       \$143  = 8'h00;
@@ -2598,9 +2766,9 @@ module \sparse_dsp_l16_m16.core (x__valid, w__valid, o__ready, rst, w__ready, x_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$144  = act_s2_15;
+    \$144  = w_s1b_9;
     if (ce) begin
-      \$144  = \$27 ;
+      \$144  = w_s1_9;
     end
     if (rst) begin
       \$144  = 8'h00;
@@ -2608,9 +2776,9 @@ module \sparse_dsp_l16_m16.core (x__valid, w__valid, o__ready, rst, w__ready, x_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$145  = w_s2_0;
+    \$145  = w_s1b_10;
     if (ce) begin
-      \$145  = w_s1_0;
+      \$145  = w_s1_10;
     end
     if (rst) begin
       \$145  = 8'h00;
@@ -2618,9 +2786,9 @@ module \sparse_dsp_l16_m16.core (x__valid, w__valid, o__ready, rst, w__ready, x_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$146  = w_s2_1;
+    \$146  = w_s1b_11;
     if (ce) begin
-      \$146  = w_s1_1;
+      \$146  = w_s1_11;
     end
     if (rst) begin
       \$146  = 8'h00;
@@ -2628,9 +2796,9 @@ module \sparse_dsp_l16_m16.core (x__valid, w__valid, o__ready, rst, w__ready, x_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$147  = w_s2_2;
+    \$147  = w_s1b_12;
     if (ce) begin
-      \$147  = w_s1_2;
+      \$147  = w_s1_12;
     end
     if (rst) begin
       \$147  = 8'h00;
@@ -2638,9 +2806,9 @@ module \sparse_dsp_l16_m16.core (x__valid, w__valid, o__ready, rst, w__ready, x_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$148  = w_s2_3;
+    \$148  = w_s1b_13;
     if (ce) begin
-      \$148  = w_s1_3;
+      \$148  = w_s1_13;
     end
     if (rst) begin
       \$148  = 8'h00;
@@ -2648,9 +2816,9 @@ module \sparse_dsp_l16_m16.core (x__valid, w__valid, o__ready, rst, w__ready, x_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$149  = w_s2_4;
+    \$149  = w_s1b_14;
     if (ce) begin
-      \$149  = w_s1_4;
+      \$149  = w_s1_14;
     end
     if (rst) begin
       \$149  = 8'h00;
@@ -2658,9 +2826,9 @@ module \sparse_dsp_l16_m16.core (x__valid, w__valid, o__ready, rst, w__ready, x_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$150  = w_s2_5;
+    \$150  = w_s1b_15;
     if (ce) begin
-      \$150  = w_s1_5;
+      \$150  = w_s1_15;
     end
     if (rst) begin
       \$150  = 8'h00;
@@ -2668,1166 +2836,1546 @@ module \sparse_dsp_l16_m16.core (x__valid, w__valid, o__ready, rst, w__ready, x_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$151  = w_s2_6;
+    \$151  = idx_s1b_0;
     if (ce) begin
-      \$151  = w_s1_6;
+      \$151  = idx_s1_0;
     end
     if (rst) begin
-      \$151  = 8'h00;
+      \$151  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$152  = w_s2_7;
+    \$152  = idx_s1b_1;
     if (ce) begin
-      \$152  = w_s1_7;
+      \$152  = idx_s1_1;
     end
     if (rst) begin
-      \$152  = 8'h00;
+      \$152  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$153  = w_s2_8;
+    \$153  = idx_s1b_2;
     if (ce) begin
-      \$153  = w_s1_8;
+      \$153  = idx_s1_2;
     end
     if (rst) begin
-      \$153  = 8'h00;
+      \$153  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$154  = w_s2_9;
+    \$154  = idx_s1b_3;
     if (ce) begin
-      \$154  = w_s1_9;
+      \$154  = idx_s1_3;
     end
     if (rst) begin
-      \$154  = 8'h00;
+      \$154  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$155  = w_s2_10;
+    \$155  = idx_s1b_4;
     if (ce) begin
-      \$155  = w_s1_10;
+      \$155  = idx_s1_4;
     end
     if (rst) begin
-      \$155  = 8'h00;
+      \$155  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$156  = w_s2_11;
+    \$156  = idx_s1b_5;
     if (ce) begin
-      \$156  = w_s1_11;
+      \$156  = idx_s1_5;
     end
     if (rst) begin
-      \$156  = 8'h00;
+      \$156  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$157  = w_s2_12;
+    \$157  = idx_s1b_6;
     if (ce) begin
-      \$157  = w_s1_12;
+      \$157  = idx_s1_6;
     end
     if (rst) begin
-      \$157  = 8'h00;
+      \$157  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$158  = w_s2_13;
+    \$158  = idx_s1b_7;
     if (ce) begin
-      \$158  = w_s1_13;
+      \$158  = idx_s1_7;
     end
     if (rst) begin
-      \$158  = 8'h00;
+      \$158  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$159  = w_s2_14;
+    \$159  = idx_s1b_8;
     if (ce) begin
-      \$159  = w_s1_14;
+      \$159  = idx_s1_8;
     end
     if (rst) begin
-      \$159  = 8'h00;
+      \$159  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$160  = w_s2_15;
+    \$160  = idx_s1b_9;
     if (ce) begin
-      \$160  = w_s1_15;
+      \$160  = idx_s1_9;
     end
     if (rst) begin
-      \$160  = 8'h00;
+      \$160  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$161  = valid_s2;
+    \$161  = idx_s1b_10;
     if (ce) begin
-      \$161  = valid_s1;
+      \$161  = idx_s1_10;
     end
     if (rst) begin
-      \$161  = 1'h0;
+      \$161  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$162  = first_s2;
+    \$162  = idx_s1b_11;
     if (ce) begin
-      \$162  = first_s1;
+      \$162  = idx_s1_11;
     end
     if (rst) begin
-      \$162  = 1'h0;
+      \$162  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$163  = end_s2;
+    \$163  = idx_s1b_12;
     if (ce) begin
-      \$163  = end_s1;
+      \$163  = idx_s1_12;
     end
     if (rst) begin
-      \$163  = 1'h0;
+      \$163  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$164  = last_s2;
+    \$164  = idx_s1b_13;
     if (ce) begin
-      \$164  = last_s1;
+      \$164  = idx_s1_13;
     end
     if (rst) begin
-      \$164  = 1'h0;
+      \$164  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$165  = code_s2;
+    \$165  = idx_s1b_14;
     if (ce) begin
-      \$165  = code_s1;
+      \$165  = idx_s1_14;
     end
     if (rst) begin
-      \$165  = 3'h0;
+      \$165  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$166  = prod_0;
+    \$166  = idx_s1b_15;
     if (ce) begin
-      \$166  = \$28 ;
+      \$166  = idx_s1_15;
     end
     if (rst) begin
-      \$166  = 16'h0000;
+      \$166  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$167  = prod_1;
+    \$167  = act_s2_0;
     if (ce) begin
-      \$167  = \$29 ;
+      \$167  = \$12 ;
     end
     if (rst) begin
-      \$167  = 16'h0000;
+      \$167  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$168  = prod_2;
+    \$168  = act_s2_1;
     if (ce) begin
-      \$168  = \$30 ;
+      \$168  = \$13 ;
     end
     if (rst) begin
-      \$168  = 16'h0000;
+      \$168  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$169  = prod_3;
+    \$169  = act_s2_2;
     if (ce) begin
-      \$169  = \$31 ;
+      \$169  = \$14 ;
     end
     if (rst) begin
-      \$169  = 16'h0000;
+      \$169  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$170  = prod_4;
+    \$170  = act_s2_3;
     if (ce) begin
-      \$170  = \$32 ;
+      \$170  = \$15 ;
     end
     if (rst) begin
-      \$170  = 16'h0000;
+      \$170  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$171  = prod_5;
+    \$171  = act_s2_4;
     if (ce) begin
-      \$171  = \$33 ;
+      \$171  = \$16 ;
     end
     if (rst) begin
-      \$171  = 16'h0000;
+      \$171  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$172  = prod_6;
+    \$172  = act_s2_5;
     if (ce) begin
-      \$172  = \$34 ;
+      \$172  = \$17 ;
     end
     if (rst) begin
-      \$172  = 16'h0000;
+      \$172  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$173  = prod_7;
+    \$173  = act_s2_6;
     if (ce) begin
-      \$173  = \$35 ;
+      \$173  = \$18 ;
     end
     if (rst) begin
-      \$173  = 16'h0000;
+      \$173  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$174  = prod_8;
+    \$174  = act_s2_7;
     if (ce) begin
-      \$174  = \$36 ;
+      \$174  = \$19 ;
     end
     if (rst) begin
-      \$174  = 16'h0000;
+      \$174  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$175  = prod_9;
+    \$175  = act_s2_8;
     if (ce) begin
-      \$175  = \$37 ;
+      \$175  = \$20 ;
     end
     if (rst) begin
-      \$175  = 16'h0000;
+      \$175  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$176  = prod_10;
+    \$176  = act_s2_9;
     if (ce) begin
-      \$176  = \$38 ;
+      \$176  = \$21 ;
     end
     if (rst) begin
-      \$176  = 16'h0000;
+      \$176  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$177  = prod_11;
+    \$177  = act_s2_10;
     if (ce) begin
-      \$177  = \$39 ;
+      \$177  = \$22 ;
     end
     if (rst) begin
-      \$177  = 16'h0000;
+      \$177  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$178  = prod_12;
+    \$178  = act_s2_11;
     if (ce) begin
-      \$178  = \$40 ;
+      \$178  = \$23 ;
     end
     if (rst) begin
-      \$178  = 16'h0000;
+      \$178  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$179  = prod_13;
+    \$179  = act_s2_12;
     if (ce) begin
-      \$179  = \$41 ;
+      \$179  = \$24 ;
     end
     if (rst) begin
-      \$179  = 16'h0000;
+      \$179  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$180  = prod_14;
+    \$180  = act_s2_13;
     if (ce) begin
-      \$180  = \$42 ;
+      \$180  = \$25 ;
     end
     if (rst) begin
-      \$180  = 16'h0000;
+      \$180  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$181  = prod_15;
+    \$181  = act_s2_14;
     if (ce) begin
-      \$181  = \$43 ;
+      \$181  = \$26 ;
     end
     if (rst) begin
-      \$181  = 16'h0000;
+      \$181  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$182  = valid_s3;
+    \$182  = act_s2_15;
     if (ce) begin
-      \$182  = valid_s2;
+      \$182  = \$27 ;
     end
     if (rst) begin
-      \$182  = 1'h0;
+      \$182  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$183  = first_s3;
+    \$183  = w_s2_0;
     if (ce) begin
-      \$183  = first_s2;
+      \$183  = w_s1b_0;
     end
     if (rst) begin
-      \$183  = 1'h0;
+      \$183  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$184  = end_s3;
+    \$184  = w_s2_1;
     if (ce) begin
-      \$184  = end_s2;
+      \$184  = w_s1b_1;
     end
     if (rst) begin
-      \$184  = 1'h0;
+      \$184  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$185  = last_s3;
+    \$185  = w_s2_2;
     if (ce) begin
-      \$185  = last_s2;
+      \$185  = w_s1b_2;
     end
     if (rst) begin
-      \$185  = 1'h0;
+      \$185  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$186  = code_s3;
+    \$186  = w_s2_3;
     if (ce) begin
-      \$186  = code_s2;
+      \$186  = w_s1b_3;
     end
     if (rst) begin
-      \$186  = 3'h0;
+      \$186  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$187  = sum_l1_0;
+    \$187  = w_s2_4;
     if (ce) begin
-      \$187  = \$44 ;
+      \$187  = w_s1b_4;
     end
     if (rst) begin
-      \$187  = 17'h00000;
+      \$187  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$188  = sum_l1_1;
+    \$188  = w_s2_5;
     if (ce) begin
-      \$188  = \$45 ;
+      \$188  = w_s1b_5;
     end
     if (rst) begin
-      \$188  = 17'h00000;
+      \$188  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$189  = sum_l1_2;
+    \$189  = w_s2_6;
     if (ce) begin
-      \$189  = \$46 ;
+      \$189  = w_s1b_6;
     end
     if (rst) begin
-      \$189  = 17'h00000;
+      \$189  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$190  = sum_l1_3;
+    \$190  = w_s2_7;
     if (ce) begin
-      \$190  = \$47 ;
+      \$190  = w_s1b_7;
     end
     if (rst) begin
-      \$190  = 17'h00000;
+      \$190  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$191  = sum_l1_4;
+    \$191  = w_s2_8;
     if (ce) begin
-      \$191  = \$48 ;
+      \$191  = w_s1b_8;
     end
     if (rst) begin
-      \$191  = 17'h00000;
+      \$191  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$192  = sum_l1_5;
+    \$192  = w_s2_9;
     if (ce) begin
-      \$192  = \$49 ;
+      \$192  = w_s1b_9;
     end
     if (rst) begin
-      \$192  = 17'h00000;
+      \$192  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$193  = sum_l1_6;
+    \$193  = w_s2_10;
     if (ce) begin
-      \$193  = \$50 ;
+      \$193  = w_s1b_10;
     end
     if (rst) begin
-      \$193  = 17'h00000;
+      \$193  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$194  = sum_l1_7;
+    \$194  = w_s2_11;
     if (ce) begin
-      \$194  = \$51 ;
+      \$194  = w_s1b_11;
     end
     if (rst) begin
-      \$194  = 17'h00000;
+      \$194  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$195  = valid_l1;
+    \$195  = w_s2_12;
     if (ce) begin
-      \$195  = valid_s3;
+      \$195  = w_s1b_12;
     end
     if (rst) begin
-      \$195  = 1'h0;
+      \$195  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$196  = first_l1;
+    \$196  = w_s2_13;
     if (ce) begin
-      \$196  = first_s3;
+      \$196  = w_s1b_13;
     end
     if (rst) begin
-      \$196  = 1'h0;
+      \$196  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$197  = end_l1;
+    \$197  = w_s2_14;
     if (ce) begin
-      \$197  = end_s3;
+      \$197  = w_s1b_14;
     end
     if (rst) begin
-      \$197  = 1'h0;
+      \$197  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$198  = last_l1;
+    \$198  = w_s2_15;
     if (ce) begin
-      \$198  = last_s3;
+      \$198  = w_s1b_15;
     end
     if (rst) begin
-      \$198  = 1'h0;
+      \$198  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$199  = code_l1;
+    \$199  = valid_s2;
     if (ce) begin
-      \$199  = code_s3;
+      \$199  = valid_s1b;
     end
     if (rst) begin
-      \$199  = 3'h0;
+      \$199  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$200  = tap_l1_d0_0;
+    \$200  = first_s2;
     if (ce) begin
-      \$200  = sum_l1_0;
+      \$200  = first_s1b;
     end
     if (rst) begin
-      \$200  = 17'h00000;
+      \$200  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$201  = tap_l1_d0_1;
+    \$201  = end_s2;
     if (ce) begin
-      \$201  = sum_l1_1;
+      \$201  = end_s1b;
     end
     if (rst) begin
-      \$201  = 17'h00000;
+      \$201  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$202  = tap_l1_d0_2;
+    \$202  = last_s2;
     if (ce) begin
-      \$202  = sum_l1_2;
+      \$202  = last_s1b;
     end
     if (rst) begin
-      \$202  = 17'h00000;
+      \$202  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$203  = tap_l1_d0_3;
+    \$203  = code_s2;
     if (ce) begin
-      \$203  = sum_l1_3;
+      \$203  = code_s1b;
     end
     if (rst) begin
-      \$203  = 17'h00000;
+      \$203  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$204  = tap_l1_d0_4;
+    \$204  = prod_0;
     if (ce) begin
-      \$204  = sum_l1_4;
+      \$204  = \$28 ;
     end
     if (rst) begin
-      \$204  = 17'h00000;
+      \$204  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$205  = tap_l1_d0_5;
+    \$205  = prod_1;
     if (ce) begin
-      \$205  = sum_l1_5;
+      \$205  = \$29 ;
     end
     if (rst) begin
-      \$205  = 17'h00000;
+      \$205  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$206  = tap_l1_d0_6;
+    \$206  = prod_2;
     if (ce) begin
-      \$206  = sum_l1_6;
+      \$206  = \$30 ;
     end
     if (rst) begin
-      \$206  = 17'h00000;
+      \$206  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$207  = tap_l1_d0_7;
+    \$207  = prod_3;
     if (ce) begin
-      \$207  = sum_l1_7;
+      \$207  = \$31 ;
     end
     if (rst) begin
-      \$207  = 17'h00000;
+      \$207  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$208  = tap_l1_d1_0;
+    \$208  = prod_4;
     if (ce) begin
-      \$208  = tap_l1_d0_0;
+      \$208  = \$32 ;
     end
     if (rst) begin
-      \$208  = 17'h00000;
+      \$208  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$209  = tap_l1_d1_1;
+    \$209  = prod_5;
     if (ce) begin
-      \$209  = tap_l1_d0_1;
+      \$209  = \$33 ;
     end
     if (rst) begin
-      \$209  = 17'h00000;
+      \$209  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$210  = tap_l1_d1_2;
+    \$210  = prod_6;
     if (ce) begin
-      \$210  = tap_l1_d0_2;
+      \$210  = \$34 ;
     end
     if (rst) begin
-      \$210  = 17'h00000;
+      \$210  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$211  = tap_l1_d1_3;
+    \$211  = prod_7;
     if (ce) begin
-      \$211  = tap_l1_d0_3;
+      \$211  = \$35 ;
     end
     if (rst) begin
-      \$211  = 17'h00000;
+      \$211  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$212  = tap_l1_d1_4;
+    \$212  = prod_8;
     if (ce) begin
-      \$212  = tap_l1_d0_4;
+      \$212  = \$36 ;
     end
     if (rst) begin
-      \$212  = 17'h00000;
+      \$212  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$213  = tap_l1_d1_5;
+    \$213  = prod_9;
     if (ce) begin
-      \$213  = tap_l1_d0_5;
+      \$213  = \$37 ;
     end
     if (rst) begin
-      \$213  = 17'h00000;
+      \$213  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$214  = tap_l1_d1_6;
+    \$214  = prod_10;
     if (ce) begin
-      \$214  = tap_l1_d0_6;
+      \$214  = \$38 ;
     end
     if (rst) begin
-      \$214  = 17'h00000;
+      \$214  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$215  = tap_l1_d1_7;
+    \$215  = prod_11;
     if (ce) begin
-      \$215  = tap_l1_d0_7;
+      \$215  = \$39 ;
     end
     if (rst) begin
-      \$215  = 17'h00000;
+      \$215  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$216  = tap_l1_d2_0;
+    \$216  = prod_12;
     if (ce) begin
-      \$216  = tap_l1_d1_0;
+      \$216  = \$40 ;
     end
     if (rst) begin
-      \$216  = 17'h00000;
+      \$216  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$217  = tap_l1_d2_1;
+    \$217  = prod_13;
     if (ce) begin
-      \$217  = tap_l1_d1_1;
+      \$217  = \$41 ;
     end
     if (rst) begin
-      \$217  = 17'h00000;
+      \$217  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$218  = tap_l1_d2_2;
+    \$218  = prod_14;
     if (ce) begin
-      \$218  = tap_l1_d1_2;
+      \$218  = \$42 ;
     end
     if (rst) begin
-      \$218  = 17'h00000;
+      \$218  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$219  = tap_l1_d2_3;
+    \$219  = prod_15;
     if (ce) begin
-      \$219  = tap_l1_d1_3;
+      \$219  = \$43 ;
     end
     if (rst) begin
-      \$219  = 17'h00000;
+      \$219  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$220  = tap_l1_d2_4;
+    \$220  = valid_s3;
     if (ce) begin
-      \$220  = tap_l1_d1_4;
+      \$220  = valid_s2;
     end
     if (rst) begin
-      \$220  = 17'h00000;
+      \$220  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$221  = tap_l1_d2_5;
+    \$221  = first_s3;
     if (ce) begin
-      \$221  = tap_l1_d1_5;
+      \$221  = first_s2;
     end
     if (rst) begin
-      \$221  = 17'h00000;
+      \$221  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$222  = tap_l1_d2_6;
+    \$222  = end_s3;
     if (ce) begin
-      \$222  = tap_l1_d1_6;
+      \$222  = end_s2;
     end
     if (rst) begin
-      \$222  = 17'h00000;
+      \$222  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$223  = tap_l1_d2_7;
+    \$223  = last_s3;
     if (ce) begin
-      \$223  = tap_l1_d1_7;
+      \$223  = last_s2;
     end
     if (rst) begin
-      \$223  = 17'h00000;
+      \$223  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$224  = sum_l2_0;
+    \$224  = code_s3;
     if (ce) begin
-      \$224  = \$52 ;
+      \$224  = code_s2;
     end
     if (rst) begin
-      \$224  = 18'h00000;
+      \$224  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$225  = sum_l2_1;
+    \$225  = sum_l1_0;
     if (ce) begin
-      \$225  = \$53 ;
+      \$225  = \$44 ;
     end
     if (rst) begin
-      \$225  = 18'h00000;
+      \$225  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$226  = sum_l2_2;
+    \$226  = sum_l1_1;
     if (ce) begin
-      \$226  = \$54 ;
+      \$226  = \$45 ;
     end
     if (rst) begin
-      \$226  = 18'h00000;
+      \$226  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$227  = sum_l2_3;
+    \$227  = sum_l1_2;
     if (ce) begin
-      \$227  = \$55 ;
+      \$227  = \$46 ;
     end
     if (rst) begin
-      \$227  = 18'h00000;
+      \$227  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$228  = valid_l2;
+    \$228  = sum_l1_3;
     if (ce) begin
-      \$228  = valid_l1;
+      \$228  = \$47 ;
     end
     if (rst) begin
-      \$228  = 1'h0;
+      \$228  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$229  = first_l2;
+    \$229  = sum_l1_4;
     if (ce) begin
-      \$229  = first_l1;
+      \$229  = \$48 ;
     end
     if (rst) begin
-      \$229  = 1'h0;
+      \$229  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$230  = end_l2;
+    \$230  = sum_l1_5;
     if (ce) begin
-      \$230  = end_l1;
+      \$230  = \$49 ;
     end
     if (rst) begin
-      \$230  = 1'h0;
+      \$230  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$231  = last_l2;
+    \$231  = sum_l1_6;
     if (ce) begin
-      \$231  = last_l1;
+      \$231  = \$50 ;
     end
     if (rst) begin
-      \$231  = 1'h0;
+      \$231  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$232  = code_l2;
+    \$232  = sum_l1_7;
     if (ce) begin
-      \$232  = code_l1;
+      \$232  = \$51 ;
     end
     if (rst) begin
-      \$232  = 3'h0;
+      \$232  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$233  = tap_l2_d0_0;
+    \$233  = valid_l1;
     if (ce) begin
-      \$233  = sum_l2_0;
+      \$233  = valid_s3;
     end
     if (rst) begin
-      \$233  = 18'h00000;
+      \$233  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$234  = tap_l2_d0_1;
+    \$234  = first_l1;
     if (ce) begin
-      \$234  = sum_l2_1;
+      \$234  = first_s3;
     end
     if (rst) begin
-      \$234  = 18'h00000;
+      \$234  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$235  = tap_l2_d0_2;
+    \$235  = end_l1;
     if (ce) begin
-      \$235  = sum_l2_2;
+      \$235  = end_s3;
     end
     if (rst) begin
-      \$235  = 18'h00000;
+      \$235  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$236  = tap_l2_d0_3;
+    \$236  = last_l1;
     if (ce) begin
-      \$236  = sum_l2_3;
+      \$236  = last_s3;
     end
     if (rst) begin
-      \$236  = 18'h00000;
+      \$236  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$237  = tap_l2_d1_0;
+    \$237  = code_l1;
     if (ce) begin
-      \$237  = tap_l2_d0_0;
+      \$237  = code_s3;
     end
     if (rst) begin
-      \$237  = 18'h00000;
+      \$237  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$238  = tap_l2_d1_1;
+    \$238  = tap_l1_d0_0;
     if (ce) begin
-      \$238  = tap_l2_d0_1;
+      \$238  = sum_l1_0;
     end
     if (rst) begin
-      \$238  = 18'h00000;
+      \$238  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$239  = tap_l2_d1_2;
+    \$239  = tap_l1_d0_1;
     if (ce) begin
-      \$239  = tap_l2_d0_2;
+      \$239  = sum_l1_1;
     end
     if (rst) begin
-      \$239  = 18'h00000;
+      \$239  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$240  = tap_l2_d1_3;
+    \$240  = tap_l1_d0_2;
     if (ce) begin
-      \$240  = tap_l2_d0_3;
+      \$240  = sum_l1_2;
     end
     if (rst) begin
-      \$240  = 18'h00000;
+      \$240  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$241  = sum_l3_0;
+    \$241  = tap_l1_d0_3;
     if (ce) begin
-      \$241  = \$56 ;
+      \$241  = sum_l1_3;
     end
     if (rst) begin
-      \$241  = 19'h00000;
+      \$241  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$242  = sum_l3_1;
+    \$242  = tap_l1_d0_4;
     if (ce) begin
-      \$242  = \$57 ;
+      \$242  = sum_l1_4;
     end
     if (rst) begin
-      \$242  = 19'h00000;
+      \$242  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$243  = valid_l3;
+    \$243  = tap_l1_d0_5;
     if (ce) begin
-      \$243  = valid_l2;
+      \$243  = sum_l1_5;
     end
     if (rst) begin
-      \$243  = 1'h0;
+      \$243  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$244  = first_l3;
+    \$244  = tap_l1_d0_6;
     if (ce) begin
-      \$244  = first_l2;
+      \$244  = sum_l1_6;
     end
     if (rst) begin
-      \$244  = 1'h0;
+      \$244  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$245  = end_l3;
+    \$245  = tap_l1_d0_7;
     if (ce) begin
-      \$245  = end_l2;
+      \$245  = sum_l1_7;
     end
     if (rst) begin
-      \$245  = 1'h0;
+      \$245  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$246  = last_l3;
+    \$246  = tap_l1_d1_0;
     if (ce) begin
-      \$246  = last_l2;
+      \$246  = tap_l1_d0_0;
     end
     if (rst) begin
-      \$246  = 1'h0;
+      \$246  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$247  = code_l3;
+    \$247  = tap_l1_d1_1;
     if (ce) begin
-      \$247  = code_l2;
+      \$247  = tap_l1_d0_1;
     end
     if (rst) begin
-      \$247  = 3'h0;
+      \$247  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$248  = tap_l3_d0_0;
+    \$248  = tap_l1_d1_2;
     if (ce) begin
-      \$248  = sum_l3_0;
+      \$248  = tap_l1_d0_2;
     end
     if (rst) begin
-      \$248  = 19'h00000;
+      \$248  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$249  = tap_l3_d0_1;
+    \$249  = tap_l1_d1_3;
     if (ce) begin
-      \$249  = sum_l3_1;
+      \$249  = tap_l1_d0_3;
     end
     if (rst) begin
-      \$249  = 19'h00000;
+      \$249  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$250  = sum_l4_0;
+    \$250  = tap_l1_d1_4;
     if (ce) begin
-      \$250  = \$58 ;
+      \$250  = tap_l1_d0_4;
     end
     if (rst) begin
-      \$250  = 20'h00000;
+      \$250  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$251  = valid_l4;
+    \$251  = tap_l1_d1_5;
     if (ce) begin
-      \$251  = valid_l3;
+      \$251  = tap_l1_d0_5;
     end
     if (rst) begin
-      \$251  = 1'h0;
+      \$251  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$252  = first_l4;
+    \$252  = tap_l1_d1_6;
     if (ce) begin
-      \$252  = first_l3;
+      \$252  = tap_l1_d0_6;
     end
     if (rst) begin
-      \$252  = 1'h0;
+      \$252  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$253  = end_l4;
+    \$253  = tap_l1_d1_7;
     if (ce) begin
-      \$253  = end_l3;
+      \$253  = tap_l1_d0_7;
     end
     if (rst) begin
-      \$253  = 1'h0;
+      \$253  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$254  = last_l4;
+    \$254  = tap_l1_d2_0;
     if (ce) begin
-      \$254  = last_l3;
+      \$254  = tap_l1_d1_0;
     end
     if (rst) begin
-      \$254  = 1'h0;
+      \$254  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$255  = code_l4;
+    \$255  = tap_l1_d2_1;
     if (ce) begin
-      \$255  = code_l3;
+      \$255  = tap_l1_d1_1;
     end
     if (rst) begin
-      \$255  = 3'h0;
+      \$255  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$256  = o__valid;
+    \$256  = tap_l1_d2_2;
     if (ce) begin
-      \$256  = \$59 ;
+      \$256  = tap_l1_d1_2;
     end
     if (rst) begin
-      \$256  = 1'h0;
+      \$256  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$257  = valid_mask;
+    \$257  = tap_l1_d2_3;
+    if (ce) begin
+      \$257  = tap_l1_d1_3;
+    end
+    if (rst) begin
+      \$257  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$258  = tap_l1_d2_4;
+    if (ce) begin
+      \$258  = tap_l1_d1_4;
+    end
+    if (rst) begin
+      \$258  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$259  = tap_l1_d2_5;
+    if (ce) begin
+      \$259  = tap_l1_d1_5;
+    end
+    if (rst) begin
+      \$259  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$260  = tap_l1_d2_6;
+    if (ce) begin
+      \$260  = tap_l1_d1_6;
+    end
+    if (rst) begin
+      \$260  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$261  = tap_l1_d2_7;
+    if (ce) begin
+      \$261  = tap_l1_d1_7;
+    end
+    if (rst) begin
+      \$261  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$262  = sum_l2_0;
+    if (ce) begin
+      \$262  = \$52 ;
+    end
+    if (rst) begin
+      \$262  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$263  = sum_l2_1;
+    if (ce) begin
+      \$263  = \$53 ;
+    end
+    if (rst) begin
+      \$263  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$264  = sum_l2_2;
+    if (ce) begin
+      \$264  = \$54 ;
+    end
+    if (rst) begin
+      \$264  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$265  = sum_l2_3;
+    if (ce) begin
+      \$265  = \$55 ;
+    end
+    if (rst) begin
+      \$265  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$266  = valid_l2;
+    if (ce) begin
+      \$266  = valid_l1;
+    end
+    if (rst) begin
+      \$266  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$267  = first_l2;
+    if (ce) begin
+      \$267  = first_l1;
+    end
+    if (rst) begin
+      \$267  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$268  = end_l2;
+    if (ce) begin
+      \$268  = end_l1;
+    end
+    if (rst) begin
+      \$268  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$269  = last_l2;
+    if (ce) begin
+      \$269  = last_l1;
+    end
+    if (rst) begin
+      \$269  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$270  = code_l2;
+    if (ce) begin
+      \$270  = code_l1;
+    end
+    if (rst) begin
+      \$270  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$271  = tap_l2_d0_0;
+    if (ce) begin
+      \$271  = sum_l2_0;
+    end
+    if (rst) begin
+      \$271  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$272  = tap_l2_d0_1;
+    if (ce) begin
+      \$272  = sum_l2_1;
+    end
+    if (rst) begin
+      \$272  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$273  = tap_l2_d0_2;
+    if (ce) begin
+      \$273  = sum_l2_2;
+    end
+    if (rst) begin
+      \$273  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$274  = tap_l2_d0_3;
+    if (ce) begin
+      \$274  = sum_l2_3;
+    end
+    if (rst) begin
+      \$274  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$275  = tap_l2_d1_0;
+    if (ce) begin
+      \$275  = tap_l2_d0_0;
+    end
+    if (rst) begin
+      \$275  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$276  = tap_l2_d1_1;
+    if (ce) begin
+      \$276  = tap_l2_d0_1;
+    end
+    if (rst) begin
+      \$276  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$277  = tap_l2_d1_2;
+    if (ce) begin
+      \$277  = tap_l2_d0_2;
+    end
+    if (rst) begin
+      \$277  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$278  = tap_l2_d1_3;
+    if (ce) begin
+      \$278  = tap_l2_d0_3;
+    end
+    if (rst) begin
+      \$278  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$279  = sum_l3_0;
+    if (ce) begin
+      \$279  = \$56 ;
+    end
+    if (rst) begin
+      \$279  = 19'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$280  = sum_l3_1;
+    if (ce) begin
+      \$280  = \$57 ;
+    end
+    if (rst) begin
+      \$280  = 19'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$281  = valid_l3;
+    if (ce) begin
+      \$281  = valid_l2;
+    end
+    if (rst) begin
+      \$281  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$282  = first_l3;
+    if (ce) begin
+      \$282  = first_l2;
+    end
+    if (rst) begin
+      \$282  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$283  = end_l3;
+    if (ce) begin
+      \$283  = end_l2;
+    end
+    if (rst) begin
+      \$283  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$284  = last_l3;
+    if (ce) begin
+      \$284  = last_l2;
+    end
+    if (rst) begin
+      \$284  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$285  = code_l3;
+    if (ce) begin
+      \$285  = code_l2;
+    end
+    if (rst) begin
+      \$285  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$286  = tap_l3_d0_0;
+    if (ce) begin
+      \$286  = sum_l3_0;
+    end
+    if (rst) begin
+      \$286  = 19'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$287  = tap_l3_d0_1;
+    if (ce) begin
+      \$287  = sum_l3_1;
+    end
+    if (rst) begin
+      \$287  = 19'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$288  = sum_l4_0;
+    if (ce) begin
+      \$288  = \$58 ;
+    end
+    if (rst) begin
+      \$288  = 20'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$289  = valid_l4;
+    if (ce) begin
+      \$289  = valid_l3;
+    end
+    if (rst) begin
+      \$289  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$290  = first_l4;
+    if (ce) begin
+      \$290  = first_l3;
+    end
+    if (rst) begin
+      \$290  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$291  = end_l4;
+    if (ce) begin
+      \$291  = end_l3;
+    end
+    if (rst) begin
+      \$291  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$292  = last_l4;
+    if (ce) begin
+      \$292  = last_l3;
+    end
+    if (rst) begin
+      \$292  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$293  = code_l4;
+    if (ce) begin
+      \$293  = code_l3;
+    end
+    if (rst) begin
+      \$293  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$294  = o__valid;
+    if (ce) begin
+      \$294  = \$59 ;
+    end
+    if (rst) begin
+      \$294  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$295  = valid_mask;
     if (ce) begin
       if (valid_l4) begin
         (* full_case = 32'd1 *)
         casez (code_l4)
           3'h1:
-              \$257  = 8'hff;
+              \$295  = 8'hff;
           3'h2:
-              \$257  = 8'h0f;
+              \$295  = 8'h0f;
           3'h3:
-              \$257  = 8'h03;
+              \$295  = 8'h03;
           3'h4:
-              \$257  = 8'h01;
+              \$295  = 8'h01;
           default:
-              \$257  = 8'hff;
+              \$295  = 8'hff;
         endcase
       end
     end
     if (rst) begin
-      \$257  = 8'h00;
+      \$295  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$258  = acc_0_0;
+    \$296  = acc_0_0;
     if (\$60 ) begin
-      \$258  = \$62 [25:0];
+      \$296  = \$62 [25:0];
     end
     if (rst) begin
-      \$258  = 26'h0000000;
+      \$296  = 26'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$259  = acc_1_0;
+    \$297  = acc_1_0;
     if (\$63 ) begin
-      \$259  = \$65 [25:0];
+      \$297  = \$65 [25:0];
     end
     if (rst) begin
-      \$259  = 26'h0000000;
+      \$297  = 26'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$260  = acc_2_0;
+    \$298  = acc_2_0;
     if (\$66 ) begin
-      \$260  = \$68 [25:0];
+      \$298  = \$68 [25:0];
     end
     if (rst) begin
-      \$260  = 26'h0000000;
+      \$298  = 26'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$261  = acc_3_0;
+    \$299  = acc_3_0;
     if (\$69 ) begin
-      \$261  = \$71 [25:0];
+      \$299  = \$71 [25:0];
     end
     if (rst) begin
-      \$261  = 26'h0000000;
+      \$299  = 26'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$262  = acc_4_0;
+    \$300  = acc_4_0;
     if (\$72 ) begin
-      \$262  = \$74 [25:0];
+      \$300  = \$74 [25:0];
     end
     if (rst) begin
-      \$262  = 26'h0000000;
+      \$300  = 26'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$263  = acc_5_0;
+    \$301  = acc_5_0;
     if (\$75 ) begin
-      \$263  = \$77 [25:0];
+      \$301  = \$77 [25:0];
     end
     if (rst) begin
-      \$263  = 26'h0000000;
+      \$301  = 26'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$264  = acc_6_0;
+    \$302  = acc_6_0;
     if (\$78 ) begin
-      \$264  = \$80 [25:0];
+      \$302  = \$80 [25:0];
     end
     if (rst) begin
-      \$264  = 26'h0000000;
+      \$302  = 26'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$265  = acc_7_0;
+    \$303  = acc_7_0;
     if (\$81 ) begin
-      \$265  = \$83 [25:0];
+      \$303  = \$83 [25:0];
     end
     if (rst) begin
-      \$265  = 26'h0000000;
+      \$303  = 26'h0000000;
     end
   end
   assign loading = x__ready;
@@ -3921,6 +4469,22 @@ module \sparse_dsp_l16_m16.core (x__valid, w__valid, o__ready, rst, w__ready, x_
   assign \o__payload.data[7]  = \$84 [207:182];
   assign \o__payload.user  = \$84 [215:208];
   assign \o__payload.last  = \$86 ;
+  assign \block_acts[0]  = block_acts[7:0];
+  assign \block_acts[1]  = block_acts[15:8];
+  assign \block_acts[2]  = block_acts[23:16];
+  assign \block_acts[3]  = block_acts[31:24];
+  assign \block_acts[4]  = block_acts[39:32];
+  assign \block_acts[5]  = block_acts[47:40];
+  assign \block_acts[6]  = block_acts[55:48];
+  assign \block_acts[7]  = block_acts[63:56];
+  assign \block_acts[8]  = block_acts[71:64];
+  assign \block_acts[9]  = block_acts[79:72];
+  assign \block_acts[10]  = block_acts[87:80];
+  assign \block_acts[11]  = block_acts[95:88];
+  assign \block_acts[12]  = block_acts[103:96];
+  assign \block_acts[13]  = block_acts[111:104];
+  assign \block_acts[14]  = block_acts[119:112];
+  assign \block_acts[15]  = block_acts[127:120];
   assign \rd__data[0]  = rd__data[7:0];
   assign \rd__data[1]  = rd__data[15:8];
   assign \rd__data[2]  = rd__data[23:16];

@@ -176,79 +176,101 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   reg [7:0] \$105 ;
   reg [7:0] \$106 ;
   reg [7:0] \$107 ;
-  reg \$108 ;
-  reg \$109 ;
+  reg [7:0] \$108 ;
+  reg [7:0] \$109 ;
   wire [2:0] \$11 ;
-  reg \$110 ;
-  reg \$111 ;
-  reg [2:0] \$112 ;
-  reg [15:0] \$113 ;
-  reg [15:0] \$114 ;
-  reg [15:0] \$115 ;
-  reg [15:0] \$116 ;
-  reg [15:0] \$117 ;
-  reg [15:0] \$118 ;
-  reg [15:0] \$119 ;
+  reg [7:0] \$110 ;
+  reg [7:0] \$111 ;
+  reg [7:0] \$112 ;
+  reg [7:0] \$113 ;
+  reg [7:0] \$114 ;
+  reg [7:0] \$115 ;
+  reg [7:0] \$116 ;
+  reg [7:0] \$117 ;
+  reg [7:0] \$118 ;
+  reg [7:0] \$119 ;
   wire [15:0] \$12 ;
-  reg [15:0] \$120 ;
-  reg [15:0] \$121 ;
-  reg [15:0] \$122 ;
-  reg [15:0] \$123 ;
-  reg [15:0] \$124 ;
-  reg [15:0] \$125 ;
-  reg [15:0] \$126 ;
-  reg [15:0] \$127 ;
-  reg [15:0] \$128 ;
-  reg \$129 ;
+  reg [7:0] \$120 ;
+  reg [7:0] \$121 ;
+  reg [7:0] \$122 ;
+  reg [7:0] \$123 ;
+  reg [7:0] \$124 ;
+  reg [7:0] \$125 ;
+  reg [7:0] \$126 ;
+  reg [7:0] \$127 ;
+  reg [7:0] \$128 ;
+  reg [7:0] \$129 ;
   wire [15:0] \$13 ;
   reg \$130 ;
   reg \$131 ;
   reg \$132 ;
-  reg [2:0] \$133 ;
-  reg [16:0] \$134 ;
-  reg [16:0] \$135 ;
-  reg [16:0] \$136 ;
-  reg [16:0] \$137 ;
-  reg [16:0] \$138 ;
-  reg [16:0] \$139 ;
+  reg \$133 ;
+  reg [2:0] \$134 ;
+  reg [15:0] \$135 ;
+  reg [15:0] \$136 ;
+  reg [15:0] \$137 ;
+  reg [15:0] \$138 ;
+  reg [15:0] \$139 ;
   wire [15:0] \$14 ;
-  reg [16:0] \$140 ;
-  reg [16:0] \$141 ;
-  reg \$142 ;
-  reg \$143 ;
-  reg \$144 ;
-  reg \$145 ;
-  reg [2:0] \$146 ;
-  reg [17:0] \$147 ;
-  reg [17:0] \$148 ;
-  reg [17:0] \$149 ;
+  reg [15:0] \$140 ;
+  reg [15:0] \$141 ;
+  reg [15:0] \$142 ;
+  reg [15:0] \$143 ;
+  reg [15:0] \$144 ;
+  reg [15:0] \$145 ;
+  reg [15:0] \$146 ;
+  reg [15:0] \$147 ;
+  reg [15:0] \$148 ;
+  reg [15:0] \$149 ;
   wire [15:0] \$15 ;
-  reg [17:0] \$150 ;
+  reg [15:0] \$150 ;
   reg \$151 ;
   reg \$152 ;
   reg \$153 ;
   reg \$154 ;
   reg [2:0] \$155 ;
-  reg [18:0] \$156 ;
-  reg [18:0] \$157 ;
-  reg \$158 ;
-  reg \$159 ;
+  reg [16:0] \$156 ;
+  reg [16:0] \$157 ;
+  reg [16:0] \$158 ;
+  reg [16:0] \$159 ;
   wire [15:0] \$16 ;
-  reg \$160 ;
-  reg \$161 ;
-  reg [2:0] \$162 ;
-  reg [19:0] \$163 ;
+  reg [16:0] \$160 ;
+  reg [16:0] \$161 ;
+  reg [16:0] \$162 ;
+  reg [16:0] \$163 ;
   reg \$164 ;
   reg \$165 ;
   reg \$166 ;
   reg \$167 ;
   reg [2:0] \$168 ;
-  reg \$169 ;
+  reg [17:0] \$169 ;
   wire [15:0] \$17 ;
-  reg \$170 ;
-  reg [25:0] \$171 ;
+  reg [17:0] \$170 ;
+  reg [17:0] \$171 ;
+  reg [17:0] \$172 ;
+  reg \$173 ;
+  reg \$174 ;
+  reg \$175 ;
+  reg \$176 ;
+  reg [2:0] \$177 ;
+  reg [18:0] \$178 ;
+  reg [18:0] \$179 ;
   wire [15:0] \$18 ;
+  reg \$180 ;
+  reg \$181 ;
+  reg \$182 ;
+  reg \$183 ;
+  reg [2:0] \$184 ;
+  reg [19:0] \$185 ;
+  reg \$186 ;
+  reg \$187 ;
+  reg \$188 ;
+  reg \$189 ;
   wire [15:0] \$19 ;
+  reg [2:0] \$190 ;
+  reg \$191 ;
+  reg \$192 ;
+  reg [25:0] \$193 ;
   wire \$2 ;
   wire [15:0] \$20 ;
   wire [15:0] \$21 ;
@@ -311,13 +333,13 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   reg [7:0] \$73 ;
   reg [7:0] \$74 ;
   reg [7:0] \$75 ;
-  reg [7:0] \$76 ;
-  reg [7:0] \$77 ;
-  reg [7:0] \$78 ;
-  reg [7:0] \$79 ;
+  reg \$76 ;
+  reg \$77 ;
+  reg \$78 ;
+  reg \$79 ;
   wire [6:0] \$8 ;
-  reg [7:0] \$80 ;
-  reg [7:0] \$81 ;
+  reg [2:0] \$80 ;
+  reg [127:0] \$81 ;
   reg [7:0] \$82 ;
   reg [7:0] \$83 ;
   reg [7:0] \$84 ;
@@ -355,6 +377,23 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   reg [7:0] act_s2_8 = 8'h00;
   reg [7:0] act_s2_9 = 8'h00;
   reg [5:0] block = 6'h00;
+  reg [127:0] block_acts = 128'h00000000000000000000000000000000;
+  wire [7:0] \block_acts[0] ;
+  wire [7:0] \block_acts[10] ;
+  wire [7:0] \block_acts[11] ;
+  wire [7:0] \block_acts[12] ;
+  wire [7:0] \block_acts[13] ;
+  wire [7:0] \block_acts[14] ;
+  wire [7:0] \block_acts[15] ;
+  wire [7:0] \block_acts[1] ;
+  wire [7:0] \block_acts[2] ;
+  wire [7:0] \block_acts[3] ;
+  wire [7:0] \block_acts[4] ;
+  wire [7:0] \block_acts[5] ;
+  wire [7:0] \block_acts[6] ;
+  wire [7:0] \block_acts[7] ;
+  wire [7:0] \block_acts[8] ;
+  wire [7:0] \block_acts[9] ;
   wire ce;
   input clk;
   wire clk;
@@ -363,6 +402,7 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   reg [2:0] code_l3 = 3'h0;
   reg [2:0] code_l4 = 3'h0;
   reg [2:0] code_s1 = 3'h0;
+  reg [2:0] code_s1b = 3'h0;
   reg [2:0] code_s2 = 3'h0;
   reg [2:0] code_s3 = 3'h0;
   wire \end ;
@@ -371,6 +411,7 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   reg end_l3 = 1'h0;
   reg end_l4 = 1'h0;
   reg end_s1 = 1'h0;
+  reg end_s1b = 1'h0;
   reg end_s2 = 1'h0;
   reg end_s3 = 1'h0;
   wire first;
@@ -379,6 +420,7 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   reg first_l3 = 1'h0;
   reg first_l4 = 1'h0;
   reg first_s1 = 1'h0;
+  reg first_s1b = 1'h0;
   reg first_s2 = 1'h0;
   reg first_s3 = 1'h0;
   reg last_l1 = 1'h0;
@@ -386,6 +428,7 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   reg last_l3 = 1'h0;
   reg last_l4 = 1'h0;
   reg last_s1 = 1'h0;
+  reg last_s1b = 1'h0;
   reg last_s2 = 1'h0;
   reg last_s3 = 1'h0;
   (* init = 1'h1 *)
@@ -466,6 +509,7 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   reg valid_l4 = 1'h0;
   reg valid_mask = 1'h0;
   reg valid_s1 = 1'h0;
+  reg valid_s1b = 1'h0;
   reg valid_s2 = 1'h0;
   reg valid_s3 = 1'h0;
   input [131:0] w__payload;
@@ -510,6 +554,22 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   reg [7:0] w_s1_7 = 8'h00;
   reg [7:0] w_s1_8 = 8'h00;
   reg [7:0] w_s1_9 = 8'h00;
+  reg [7:0] w_s1b_0 = 8'h00;
+  reg [7:0] w_s1b_1 = 8'h00;
+  reg [7:0] w_s1b_10 = 8'h00;
+  reg [7:0] w_s1b_11 = 8'h00;
+  reg [7:0] w_s1b_12 = 8'h00;
+  reg [7:0] w_s1b_13 = 8'h00;
+  reg [7:0] w_s1b_14 = 8'h00;
+  reg [7:0] w_s1b_15 = 8'h00;
+  reg [7:0] w_s1b_2 = 8'h00;
+  reg [7:0] w_s1b_3 = 8'h00;
+  reg [7:0] w_s1b_4 = 8'h00;
+  reg [7:0] w_s1b_5 = 8'h00;
+  reg [7:0] w_s1b_6 = 8'h00;
+  reg [7:0] w_s1b_7 = 8'h00;
+  reg [7:0] w_s1b_8 = 8'h00;
+  reg [7:0] w_s1b_9 = 8'h00;
   reg [7:0] w_s2_0 = 8'h00;
   reg [7:0] w_s2_1 = 8'h00;
   reg [7:0] w_s2_10 = 8'h00;
@@ -758,197 +818,241 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   always @(posedge clk)
     w_s1_15 <= \$75 ;
   always @(posedge clk)
-    act_s2_0 <= \$76 ;
+    valid_s1b <= \$76 ;
   always @(posedge clk)
-    act_s2_1 <= \$77 ;
+    first_s1b <= \$77 ;
   always @(posedge clk)
-    act_s2_2 <= \$78 ;
+    end_s1b <= \$78 ;
   always @(posedge clk)
-    act_s2_3 <= \$79 ;
+    last_s1b <= \$79 ;
   always @(posedge clk)
-    act_s2_4 <= \$80 ;
+    code_s1b <= \$80 ;
   always @(posedge clk)
-    act_s2_5 <= \$81 ;
+    block_acts <= \$81 ;
   always @(posedge clk)
-    act_s2_6 <= \$82 ;
+    w_s1b_0 <= \$82 ;
   always @(posedge clk)
-    act_s2_7 <= \$83 ;
+    w_s1b_1 <= \$83 ;
   always @(posedge clk)
-    act_s2_8 <= \$84 ;
+    w_s1b_2 <= \$84 ;
   always @(posedge clk)
-    act_s2_9 <= \$85 ;
+    w_s1b_3 <= \$85 ;
   always @(posedge clk)
-    act_s2_10 <= \$86 ;
+    w_s1b_4 <= \$86 ;
   always @(posedge clk)
-    act_s2_11 <= \$87 ;
+    w_s1b_5 <= \$87 ;
   always @(posedge clk)
-    act_s2_12 <= \$88 ;
+    w_s1b_6 <= \$88 ;
   always @(posedge clk)
-    act_s2_13 <= \$89 ;
+    w_s1b_7 <= \$89 ;
   always @(posedge clk)
-    act_s2_14 <= \$90 ;
+    w_s1b_8 <= \$90 ;
   always @(posedge clk)
-    act_s2_15 <= \$91 ;
+    w_s1b_9 <= \$91 ;
   always @(posedge clk)
-    w_s2_0 <= \$92 ;
+    w_s1b_10 <= \$92 ;
   always @(posedge clk)
-    w_s2_1 <= \$93 ;
+    w_s1b_11 <= \$93 ;
   always @(posedge clk)
-    w_s2_2 <= \$94 ;
+    w_s1b_12 <= \$94 ;
   always @(posedge clk)
-    w_s2_3 <= \$95 ;
+    w_s1b_13 <= \$95 ;
   always @(posedge clk)
-    w_s2_4 <= \$96 ;
+    w_s1b_14 <= \$96 ;
   always @(posedge clk)
-    w_s2_5 <= \$97 ;
+    w_s1b_15 <= \$97 ;
   always @(posedge clk)
-    w_s2_6 <= \$98 ;
+    act_s2_0 <= \$98 ;
   always @(posedge clk)
-    w_s2_7 <= \$99 ;
+    act_s2_1 <= \$99 ;
   always @(posedge clk)
-    w_s2_8 <= \$100 ;
+    act_s2_2 <= \$100 ;
   always @(posedge clk)
-    w_s2_9 <= \$101 ;
+    act_s2_3 <= \$101 ;
   always @(posedge clk)
-    w_s2_10 <= \$102 ;
+    act_s2_4 <= \$102 ;
   always @(posedge clk)
-    w_s2_11 <= \$103 ;
+    act_s2_5 <= \$103 ;
   always @(posedge clk)
-    w_s2_12 <= \$104 ;
+    act_s2_6 <= \$104 ;
   always @(posedge clk)
-    w_s2_13 <= \$105 ;
+    act_s2_7 <= \$105 ;
   always @(posedge clk)
-    w_s2_14 <= \$106 ;
+    act_s2_8 <= \$106 ;
   always @(posedge clk)
-    w_s2_15 <= \$107 ;
+    act_s2_9 <= \$107 ;
   always @(posedge clk)
-    valid_s2 <= \$108 ;
+    act_s2_10 <= \$108 ;
   always @(posedge clk)
-    first_s2 <= \$109 ;
+    act_s2_11 <= \$109 ;
   always @(posedge clk)
-    end_s2 <= \$110 ;
+    act_s2_12 <= \$110 ;
   always @(posedge clk)
-    last_s2 <= \$111 ;
+    act_s2_13 <= \$111 ;
   always @(posedge clk)
-    code_s2 <= \$112 ;
+    act_s2_14 <= \$112 ;
   always @(posedge clk)
-    prod_0 <= \$113 ;
+    act_s2_15 <= \$113 ;
   always @(posedge clk)
-    prod_1 <= \$114 ;
+    w_s2_0 <= \$114 ;
   always @(posedge clk)
-    prod_2 <= \$115 ;
+    w_s2_1 <= \$115 ;
   always @(posedge clk)
-    prod_3 <= \$116 ;
+    w_s2_2 <= \$116 ;
   always @(posedge clk)
-    prod_4 <= \$117 ;
+    w_s2_3 <= \$117 ;
   always @(posedge clk)
-    prod_5 <= \$118 ;
+    w_s2_4 <= \$118 ;
   always @(posedge clk)
-    prod_6 <= \$119 ;
+    w_s2_5 <= \$119 ;
   always @(posedge clk)
-    prod_7 <= \$120 ;
+    w_s2_6 <= \$120 ;
   always @(posedge clk)
-    prod_8 <= \$121 ;
+    w_s2_7 <= \$121 ;
   always @(posedge clk)
-    prod_9 <= \$122 ;
+    w_s2_8 <= \$122 ;
   always @(posedge clk)
-    prod_10 <= \$123 ;
+    w_s2_9 <= \$123 ;
   always @(posedge clk)
-    prod_11 <= \$124 ;
+    w_s2_10 <= \$124 ;
   always @(posedge clk)
-    prod_12 <= \$125 ;
+    w_s2_11 <= \$125 ;
   always @(posedge clk)
-    prod_13 <= \$126 ;
+    w_s2_12 <= \$126 ;
   always @(posedge clk)
-    prod_14 <= \$127 ;
+    w_s2_13 <= \$127 ;
   always @(posedge clk)
-    prod_15 <= \$128 ;
+    w_s2_14 <= \$128 ;
   always @(posedge clk)
-    valid_s3 <= \$129 ;
+    w_s2_15 <= \$129 ;
   always @(posedge clk)
-    first_s3 <= \$130 ;
+    valid_s2 <= \$130 ;
   always @(posedge clk)
-    end_s3 <= \$131 ;
+    first_s2 <= \$131 ;
   always @(posedge clk)
-    last_s3 <= \$132 ;
+    end_s2 <= \$132 ;
   always @(posedge clk)
-    code_s3 <= \$133 ;
+    last_s2 <= \$133 ;
   always @(posedge clk)
-    sum_l1_0 <= \$134 ;
+    code_s2 <= \$134 ;
   always @(posedge clk)
-    sum_l1_1 <= \$135 ;
+    prod_0 <= \$135 ;
   always @(posedge clk)
-    sum_l1_2 <= \$136 ;
+    prod_1 <= \$136 ;
   always @(posedge clk)
-    sum_l1_3 <= \$137 ;
+    prod_2 <= \$137 ;
   always @(posedge clk)
-    sum_l1_4 <= \$138 ;
+    prod_3 <= \$138 ;
   always @(posedge clk)
-    sum_l1_5 <= \$139 ;
+    prod_4 <= \$139 ;
   always @(posedge clk)
-    sum_l1_6 <= \$140 ;
+    prod_5 <= \$140 ;
   always @(posedge clk)
-    sum_l1_7 <= \$141 ;
+    prod_6 <= \$141 ;
   always @(posedge clk)
-    valid_l1 <= \$142 ;
+    prod_7 <= \$142 ;
   always @(posedge clk)
-    first_l1 <= \$143 ;
+    prod_8 <= \$143 ;
   always @(posedge clk)
-    end_l1 <= \$144 ;
+    prod_9 <= \$144 ;
   always @(posedge clk)
-    last_l1 <= \$145 ;
+    prod_10 <= \$145 ;
   always @(posedge clk)
-    code_l1 <= \$146 ;
+    prod_11 <= \$146 ;
   always @(posedge clk)
-    sum_l2_0 <= \$147 ;
+    prod_12 <= \$147 ;
   always @(posedge clk)
-    sum_l2_1 <= \$148 ;
+    prod_13 <= \$148 ;
   always @(posedge clk)
-    sum_l2_2 <= \$149 ;
+    prod_14 <= \$149 ;
   always @(posedge clk)
-    sum_l2_3 <= \$150 ;
+    prod_15 <= \$150 ;
   always @(posedge clk)
-    valid_l2 <= \$151 ;
+    valid_s3 <= \$151 ;
   always @(posedge clk)
-    first_l2 <= \$152 ;
+    first_s3 <= \$152 ;
   always @(posedge clk)
-    end_l2 <= \$153 ;
+    end_s3 <= \$153 ;
   always @(posedge clk)
-    last_l2 <= \$154 ;
+    last_s3 <= \$154 ;
   always @(posedge clk)
-    code_l2 <= \$155 ;
+    code_s3 <= \$155 ;
   always @(posedge clk)
-    sum_l3_0 <= \$156 ;
+    sum_l1_0 <= \$156 ;
   always @(posedge clk)
-    sum_l3_1 <= \$157 ;
+    sum_l1_1 <= \$157 ;
   always @(posedge clk)
-    valid_l3 <= \$158 ;
+    sum_l1_2 <= \$158 ;
   always @(posedge clk)
-    first_l3 <= \$159 ;
+    sum_l1_3 <= \$159 ;
   always @(posedge clk)
-    end_l3 <= \$160 ;
+    sum_l1_4 <= \$160 ;
   always @(posedge clk)
-    last_l3 <= \$161 ;
+    sum_l1_5 <= \$161 ;
   always @(posedge clk)
-    code_l3 <= \$162 ;
+    sum_l1_6 <= \$162 ;
   always @(posedge clk)
-    sum_l4_0 <= \$163 ;
+    sum_l1_7 <= \$163 ;
   always @(posedge clk)
-    valid_l4 <= \$164 ;
+    valid_l1 <= \$164 ;
   always @(posedge clk)
-    first_l4 <= \$165 ;
+    first_l1 <= \$165 ;
   always @(posedge clk)
-    end_l4 <= \$166 ;
+    end_l1 <= \$166 ;
   always @(posedge clk)
-    last_l4 <= \$167 ;
+    last_l1 <= \$167 ;
   always @(posedge clk)
-    code_l4 <= \$168 ;
+    code_l1 <= \$168 ;
   always @(posedge clk)
-    o__valid <= \$169 ;
+    sum_l2_0 <= \$169 ;
   always @(posedge clk)
-    valid_mask <= \$170 ;
+    sum_l2_1 <= \$170 ;
   always @(posedge clk)
-    acc_0_0 <= \$171 ;
+    sum_l2_2 <= \$171 ;
+  always @(posedge clk)
+    sum_l2_3 <= \$172 ;
+  always @(posedge clk)
+    valid_l2 <= \$173 ;
+  always @(posedge clk)
+    first_l2 <= \$174 ;
+  always @(posedge clk)
+    end_l2 <= \$175 ;
+  always @(posedge clk)
+    last_l2 <= \$176 ;
+  always @(posedge clk)
+    code_l2 <= \$177 ;
+  always @(posedge clk)
+    sum_l3_0 <= \$178 ;
+  always @(posedge clk)
+    sum_l3_1 <= \$179 ;
+  always @(posedge clk)
+    valid_l3 <= \$180 ;
+  always @(posedge clk)
+    first_l3 <= \$181 ;
+  always @(posedge clk)
+    end_l3 <= \$182 ;
+  always @(posedge clk)
+    last_l3 <= \$183 ;
+  always @(posedge clk)
+    code_l3 <= \$184 ;
+  always @(posedge clk)
+    sum_l4_0 <= \$185 ;
+  always @(posedge clk)
+    valid_l4 <= \$186 ;
+  always @(posedge clk)
+    first_l4 <= \$187 ;
+  always @(posedge clk)
+    end_l4 <= \$188 ;
+  always @(posedge clk)
+    last_l4 <= \$189 ;
+  always @(posedge clk)
+    code_l4 <= \$190 ;
+  always @(posedge clk)
+    o__valid <= \$191 ;
+  always @(posedge clk)
+    valid_mask <= \$192 ;
+  always @(posedge clk)
+    acc_0_0 <= \$193 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     rn_in_0_0 = 26'h0000000;
@@ -1245,69 +1349,69 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$76  = act_s2_0;
+    \$76  = valid_s1b;
     if (ce) begin
-      \$76  = rd__data[7:0];
+      \$76  = valid_s1;
     end
     if (rst) begin
-      \$76  = 8'h00;
+      \$76  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$77  = act_s2_1;
+    \$77  = first_s1b;
     if (ce) begin
-      \$77  = rd__data[15:8];
+      \$77  = first_s1;
     end
     if (rst) begin
-      \$77  = 8'h00;
+      \$77  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$78  = act_s2_2;
+    \$78  = end_s1b;
     if (ce) begin
-      \$78  = rd__data[23:16];
+      \$78  = end_s1;
     end
     if (rst) begin
-      \$78  = 8'h00;
+      \$78  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$79  = act_s2_3;
+    \$79  = last_s1b;
     if (ce) begin
-      \$79  = rd__data[31:24];
+      \$79  = last_s1;
     end
     if (rst) begin
-      \$79  = 8'h00;
+      \$79  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$80  = act_s2_4;
+    \$80  = code_s1b;
     if (ce) begin
-      \$80  = rd__data[39:32];
+      \$80  = code_s1;
     end
     if (rst) begin
-      \$80  = 8'h00;
+      \$80  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$81  = act_s2_5;
+    \$81  = block_acts;
     if (ce) begin
-      \$81  = rd__data[47:40];
+      \$81  = rd__data;
     end
     if (rst) begin
-      \$81  = 8'h00;
+      \$81  = 128'h00000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$82  = act_s2_6;
+    \$82  = w_s1b_0;
     if (ce) begin
-      \$82  = rd__data[55:48];
+      \$82  = w_s1_0;
     end
     if (rst) begin
       \$82  = 8'h00;
@@ -1315,9 +1419,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$83  = act_s2_7;
+    \$83  = w_s1b_1;
     if (ce) begin
-      \$83  = rd__data[63:56];
+      \$83  = w_s1_1;
     end
     if (rst) begin
       \$83  = 8'h00;
@@ -1325,9 +1429,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$84  = act_s2_8;
+    \$84  = w_s1b_2;
     if (ce) begin
-      \$84  = rd__data[71:64];
+      \$84  = w_s1_2;
     end
     if (rst) begin
       \$84  = 8'h00;
@@ -1335,9 +1439,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$85  = act_s2_9;
+    \$85  = w_s1b_3;
     if (ce) begin
-      \$85  = rd__data[79:72];
+      \$85  = w_s1_3;
     end
     if (rst) begin
       \$85  = 8'h00;
@@ -1345,9 +1449,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$86  = act_s2_10;
+    \$86  = w_s1b_4;
     if (ce) begin
-      \$86  = rd__data[87:80];
+      \$86  = w_s1_4;
     end
     if (rst) begin
       \$86  = 8'h00;
@@ -1355,9 +1459,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$87  = act_s2_11;
+    \$87  = w_s1b_5;
     if (ce) begin
-      \$87  = rd__data[95:88];
+      \$87  = w_s1_5;
     end
     if (rst) begin
       \$87  = 8'h00;
@@ -1365,9 +1469,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$88  = act_s2_12;
+    \$88  = w_s1b_6;
     if (ce) begin
-      \$88  = rd__data[103:96];
+      \$88  = w_s1_6;
     end
     if (rst) begin
       \$88  = 8'h00;
@@ -1375,9 +1479,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$89  = act_s2_13;
+    \$89  = w_s1b_7;
     if (ce) begin
-      \$89  = rd__data[111:104];
+      \$89  = w_s1_7;
     end
     if (rst) begin
       \$89  = 8'h00;
@@ -1385,9 +1489,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$90  = act_s2_14;
+    \$90  = w_s1b_8;
     if (ce) begin
-      \$90  = rd__data[119:112];
+      \$90  = w_s1_8;
     end
     if (rst) begin
       \$90  = 8'h00;
@@ -1395,9 +1499,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$91  = act_s2_15;
+    \$91  = w_s1b_9;
     if (ce) begin
-      \$91  = rd__data[127:120];
+      \$91  = w_s1_9;
     end
     if (rst) begin
       \$91  = 8'h00;
@@ -1405,9 +1509,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$92  = w_s2_0;
+    \$92  = w_s1b_10;
     if (ce) begin
-      \$92  = w_s1_0;
+      \$92  = w_s1_10;
     end
     if (rst) begin
       \$92  = 8'h00;
@@ -1415,9 +1519,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$93  = w_s2_1;
+    \$93  = w_s1b_11;
     if (ce) begin
-      \$93  = w_s1_1;
+      \$93  = w_s1_11;
     end
     if (rst) begin
       \$93  = 8'h00;
@@ -1425,9 +1529,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$94  = w_s2_2;
+    \$94  = w_s1b_12;
     if (ce) begin
-      \$94  = w_s1_2;
+      \$94  = w_s1_12;
     end
     if (rst) begin
       \$94  = 8'h00;
@@ -1435,9 +1539,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$95  = w_s2_3;
+    \$95  = w_s1b_13;
     if (ce) begin
-      \$95  = w_s1_3;
+      \$95  = w_s1_13;
     end
     if (rst) begin
       \$95  = 8'h00;
@@ -1445,9 +1549,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$96  = w_s2_4;
+    \$96  = w_s1b_14;
     if (ce) begin
-      \$96  = w_s1_4;
+      \$96  = w_s1_14;
     end
     if (rst) begin
       \$96  = 8'h00;
@@ -1455,9 +1559,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$97  = w_s2_5;
+    \$97  = w_s1b_15;
     if (ce) begin
-      \$97  = w_s1_5;
+      \$97  = w_s1_15;
     end
     if (rst) begin
       \$97  = 8'h00;
@@ -1465,9 +1569,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$98  = w_s2_6;
+    \$98  = act_s2_0;
     if (ce) begin
-      \$98  = w_s1_6;
+      \$98  = block_acts[7:0];
     end
     if (rst) begin
       \$98  = 8'h00;
@@ -1475,9 +1579,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$99  = w_s2_7;
+    \$99  = act_s2_1;
     if (ce) begin
-      \$99  = w_s1_7;
+      \$99  = block_acts[15:8];
     end
     if (rst) begin
       \$99  = 8'h00;
@@ -1485,9 +1589,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$100  = w_s2_8;
+    \$100  = act_s2_2;
     if (ce) begin
-      \$100  = w_s1_8;
+      \$100  = block_acts[23:16];
     end
     if (rst) begin
       \$100  = 8'h00;
@@ -1495,9 +1599,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$101  = w_s2_9;
+    \$101  = act_s2_3;
     if (ce) begin
-      \$101  = w_s1_9;
+      \$101  = block_acts[31:24];
     end
     if (rst) begin
       \$101  = 8'h00;
@@ -1505,9 +1609,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$102  = w_s2_10;
+    \$102  = act_s2_4;
     if (ce) begin
-      \$102  = w_s1_10;
+      \$102  = block_acts[39:32];
     end
     if (rst) begin
       \$102  = 8'h00;
@@ -1515,9 +1619,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$103  = w_s2_11;
+    \$103  = act_s2_5;
     if (ce) begin
-      \$103  = w_s1_11;
+      \$103  = block_acts[47:40];
     end
     if (rst) begin
       \$103  = 8'h00;
@@ -1525,9 +1629,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$104  = w_s2_12;
+    \$104  = act_s2_6;
     if (ce) begin
-      \$104  = w_s1_12;
+      \$104  = block_acts[55:48];
     end
     if (rst) begin
       \$104  = 8'h00;
@@ -1535,9 +1639,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$105  = w_s2_13;
+    \$105  = act_s2_7;
     if (ce) begin
-      \$105  = w_s1_13;
+      \$105  = block_acts[63:56];
     end
     if (rst) begin
       \$105  = 8'h00;
@@ -1545,9 +1649,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$106  = w_s2_14;
+    \$106  = act_s2_8;
     if (ce) begin
-      \$106  = w_s1_14;
+      \$106  = block_acts[71:64];
     end
     if (rst) begin
       \$106  = 8'h00;
@@ -1555,9 +1659,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$107  = w_s2_15;
+    \$107  = act_s2_9;
     if (ce) begin
-      \$107  = w_s1_15;
+      \$107  = block_acts[79:72];
     end
     if (rst) begin
       \$107  = 8'h00;
@@ -1565,229 +1669,229 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$108  = valid_s2;
+    \$108  = act_s2_10;
     if (ce) begin
-      \$108  = valid_s1;
+      \$108  = block_acts[87:80];
     end
     if (rst) begin
-      \$108  = 1'h0;
+      \$108  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$109  = first_s2;
+    \$109  = act_s2_11;
     if (ce) begin
-      \$109  = first_s1;
+      \$109  = block_acts[95:88];
     end
     if (rst) begin
-      \$109  = 1'h0;
+      \$109  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$110  = end_s2;
+    \$110  = act_s2_12;
     if (ce) begin
-      \$110  = end_s1;
+      \$110  = block_acts[103:96];
     end
     if (rst) begin
-      \$110  = 1'h0;
+      \$110  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$111  = last_s2;
+    \$111  = act_s2_13;
     if (ce) begin
-      \$111  = last_s1;
+      \$111  = block_acts[111:104];
     end
     if (rst) begin
-      \$111  = 1'h0;
+      \$111  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$112  = code_s2;
+    \$112  = act_s2_14;
     if (ce) begin
-      \$112  = code_s1;
+      \$112  = block_acts[119:112];
     end
     if (rst) begin
-      \$112  = 3'h0;
+      \$112  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$113  = prod_0;
+    \$113  = act_s2_15;
     if (ce) begin
-      \$113  = \$12 ;
+      \$113  = block_acts[127:120];
     end
     if (rst) begin
-      \$113  = 16'h0000;
+      \$113  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$114  = prod_1;
+    \$114  = w_s2_0;
     if (ce) begin
-      \$114  = \$13 ;
+      \$114  = w_s1b_0;
     end
     if (rst) begin
-      \$114  = 16'h0000;
+      \$114  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$115  = prod_2;
+    \$115  = w_s2_1;
     if (ce) begin
-      \$115  = \$14 ;
+      \$115  = w_s1b_1;
     end
     if (rst) begin
-      \$115  = 16'h0000;
+      \$115  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$116  = prod_3;
+    \$116  = w_s2_2;
     if (ce) begin
-      \$116  = \$15 ;
+      \$116  = w_s1b_2;
     end
     if (rst) begin
-      \$116  = 16'h0000;
+      \$116  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$117  = prod_4;
+    \$117  = w_s2_3;
     if (ce) begin
-      \$117  = \$16 ;
+      \$117  = w_s1b_3;
     end
     if (rst) begin
-      \$117  = 16'h0000;
+      \$117  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$118  = prod_5;
+    \$118  = w_s2_4;
     if (ce) begin
-      \$118  = \$17 ;
+      \$118  = w_s1b_4;
     end
     if (rst) begin
-      \$118  = 16'h0000;
+      \$118  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$119  = prod_6;
+    \$119  = w_s2_5;
     if (ce) begin
-      \$119  = \$18 ;
+      \$119  = w_s1b_5;
     end
     if (rst) begin
-      \$119  = 16'h0000;
+      \$119  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$120  = prod_7;
+    \$120  = w_s2_6;
     if (ce) begin
-      \$120  = \$19 ;
+      \$120  = w_s1b_6;
     end
     if (rst) begin
-      \$120  = 16'h0000;
+      \$120  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$121  = prod_8;
+    \$121  = w_s2_7;
     if (ce) begin
-      \$121  = \$20 ;
+      \$121  = w_s1b_7;
     end
     if (rst) begin
-      \$121  = 16'h0000;
+      \$121  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$122  = prod_9;
+    \$122  = w_s2_8;
     if (ce) begin
-      \$122  = \$21 ;
+      \$122  = w_s1b_8;
     end
     if (rst) begin
-      \$122  = 16'h0000;
+      \$122  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$123  = prod_10;
+    \$123  = w_s2_9;
     if (ce) begin
-      \$123  = \$22 ;
+      \$123  = w_s1b_9;
     end
     if (rst) begin
-      \$123  = 16'h0000;
+      \$123  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$124  = prod_11;
+    \$124  = w_s2_10;
     if (ce) begin
-      \$124  = \$23 ;
+      \$124  = w_s1b_10;
     end
     if (rst) begin
-      \$124  = 16'h0000;
+      \$124  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$125  = prod_12;
+    \$125  = w_s2_11;
     if (ce) begin
-      \$125  = \$24 ;
+      \$125  = w_s1b_11;
     end
     if (rst) begin
-      \$125  = 16'h0000;
+      \$125  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$126  = prod_13;
+    \$126  = w_s2_12;
     if (ce) begin
-      \$126  = \$25 ;
+      \$126  = w_s1b_12;
     end
     if (rst) begin
-      \$126  = 16'h0000;
+      \$126  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$127  = prod_14;
+    \$127  = w_s2_13;
     if (ce) begin
-      \$127  = \$26 ;
+      \$127  = w_s1b_13;
     end
     if (rst) begin
-      \$127  = 16'h0000;
+      \$127  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$128  = prod_15;
+    \$128  = w_s2_14;
     if (ce) begin
-      \$128  = \$27 ;
+      \$128  = w_s1b_14;
     end
     if (rst) begin
-      \$128  = 16'h0000;
+      \$128  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$129  = valid_s3;
+    \$129  = w_s2_15;
     if (ce) begin
-      \$129  = valid_s2;
+      \$129  = w_s1b_15;
     end
     if (rst) begin
-      \$129  = 1'h0;
+      \$129  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$130  = first_s3;
+    \$130  = valid_s2;
     if (ce) begin
-      \$130  = first_s2;
+      \$130  = valid_s1b;
     end
     if (rst) begin
       \$130  = 1'h0;
@@ -1795,9 +1899,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$131  = end_s3;
+    \$131  = first_s2;
     if (ce) begin
-      \$131  = end_s2;
+      \$131  = first_s1b;
     end
     if (rst) begin
       \$131  = 1'h0;
@@ -1805,9 +1909,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$132  = last_s3;
+    \$132  = end_s2;
     if (ce) begin
-      \$132  = last_s2;
+      \$132  = end_s1b;
     end
     if (rst) begin
       \$132  = 1'h0;
@@ -1815,189 +1919,189 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$133  = code_s3;
+    \$133  = last_s2;
     if (ce) begin
-      \$133  = code_s2;
+      \$133  = last_s1b;
     end
     if (rst) begin
-      \$133  = 3'h0;
+      \$133  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$134  = sum_l1_0;
+    \$134  = code_s2;
     if (ce) begin
-      \$134  = \$28 ;
+      \$134  = code_s1b;
     end
     if (rst) begin
-      \$134  = 17'h00000;
+      \$134  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$135  = sum_l1_1;
+    \$135  = prod_0;
     if (ce) begin
-      \$135  = \$29 ;
+      \$135  = \$12 ;
     end
     if (rst) begin
-      \$135  = 17'h00000;
+      \$135  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$136  = sum_l1_2;
+    \$136  = prod_1;
     if (ce) begin
-      \$136  = \$30 ;
+      \$136  = \$13 ;
     end
     if (rst) begin
-      \$136  = 17'h00000;
+      \$136  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$137  = sum_l1_3;
+    \$137  = prod_2;
     if (ce) begin
-      \$137  = \$31 ;
+      \$137  = \$14 ;
     end
     if (rst) begin
-      \$137  = 17'h00000;
+      \$137  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$138  = sum_l1_4;
+    \$138  = prod_3;
     if (ce) begin
-      \$138  = \$32 ;
+      \$138  = \$15 ;
     end
     if (rst) begin
-      \$138  = 17'h00000;
+      \$138  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$139  = sum_l1_5;
+    \$139  = prod_4;
     if (ce) begin
-      \$139  = \$33 ;
+      \$139  = \$16 ;
     end
     if (rst) begin
-      \$139  = 17'h00000;
+      \$139  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$140  = sum_l1_6;
+    \$140  = prod_5;
     if (ce) begin
-      \$140  = \$34 ;
+      \$140  = \$17 ;
     end
     if (rst) begin
-      \$140  = 17'h00000;
+      \$140  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$141  = sum_l1_7;
+    \$141  = prod_6;
     if (ce) begin
-      \$141  = \$35 ;
+      \$141  = \$18 ;
     end
     if (rst) begin
-      \$141  = 17'h00000;
+      \$141  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$142  = valid_l1;
+    \$142  = prod_7;
     if (ce) begin
-      \$142  = valid_s3;
+      \$142  = \$19 ;
     end
     if (rst) begin
-      \$142  = 1'h0;
+      \$142  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$143  = first_l1;
+    \$143  = prod_8;
     if (ce) begin
-      \$143  = first_s3;
+      \$143  = \$20 ;
     end
     if (rst) begin
-      \$143  = 1'h0;
+      \$143  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$144  = end_l1;
+    \$144  = prod_9;
     if (ce) begin
-      \$144  = end_s3;
+      \$144  = \$21 ;
     end
     if (rst) begin
-      \$144  = 1'h0;
+      \$144  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$145  = last_l1;
+    \$145  = prod_10;
     if (ce) begin
-      \$145  = last_s3;
+      \$145  = \$22 ;
     end
     if (rst) begin
-      \$145  = 1'h0;
+      \$145  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$146  = code_l1;
+    \$146  = prod_11;
     if (ce) begin
-      \$146  = code_s3;
+      \$146  = \$23 ;
     end
     if (rst) begin
-      \$146  = 3'h0;
+      \$146  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$147  = sum_l2_0;
+    \$147  = prod_12;
     if (ce) begin
-      \$147  = \$36 ;
+      \$147  = \$24 ;
     end
     if (rst) begin
-      \$147  = 18'h00000;
+      \$147  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$148  = sum_l2_1;
+    \$148  = prod_13;
     if (ce) begin
-      \$148  = \$37 ;
+      \$148  = \$25 ;
     end
     if (rst) begin
-      \$148  = 18'h00000;
+      \$148  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$149  = sum_l2_2;
+    \$149  = prod_14;
     if (ce) begin
-      \$149  = \$38 ;
+      \$149  = \$26 ;
     end
     if (rst) begin
-      \$149  = 18'h00000;
+      \$149  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$150  = sum_l2_3;
+    \$150  = prod_15;
     if (ce) begin
-      \$150  = \$39 ;
+      \$150  = \$27 ;
     end
     if (rst) begin
-      \$150  = 18'h00000;
+      \$150  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$151  = valid_l2;
+    \$151  = valid_s3;
     if (ce) begin
-      \$151  = valid_l1;
+      \$151  = valid_s2;
     end
     if (rst) begin
       \$151  = 1'h0;
@@ -2005,9 +2109,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$152  = first_l2;
+    \$152  = first_s3;
     if (ce) begin
-      \$152  = first_l1;
+      \$152  = first_s2;
     end
     if (rst) begin
       \$152  = 1'h0;
@@ -2015,9 +2119,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$153  = end_l2;
+    \$153  = end_s3;
     if (ce) begin
-      \$153  = end_l1;
+      \$153  = end_s2;
     end
     if (rst) begin
       \$153  = 1'h0;
@@ -2025,9 +2129,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$154  = last_l2;
+    \$154  = last_s3;
     if (ce) begin
-      \$154  = last_l1;
+      \$154  = last_s2;
     end
     if (rst) begin
       \$154  = 1'h0;
@@ -2035,9 +2139,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$155  = code_l2;
+    \$155  = code_s3;
     if (ce) begin
-      \$155  = code_l1;
+      \$155  = code_s2;
     end
     if (rst) begin
       \$155  = 3'h0;
@@ -2045,89 +2149,89 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$156  = sum_l3_0;
+    \$156  = sum_l1_0;
     if (ce) begin
-      \$156  = \$40 ;
+      \$156  = \$28 ;
     end
     if (rst) begin
-      \$156  = 19'h00000;
+      \$156  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$157  = sum_l3_1;
+    \$157  = sum_l1_1;
     if (ce) begin
-      \$157  = \$41 ;
+      \$157  = \$29 ;
     end
     if (rst) begin
-      \$157  = 19'h00000;
+      \$157  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$158  = valid_l3;
+    \$158  = sum_l1_2;
     if (ce) begin
-      \$158  = valid_l2;
+      \$158  = \$30 ;
     end
     if (rst) begin
-      \$158  = 1'h0;
+      \$158  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$159  = first_l3;
+    \$159  = sum_l1_3;
     if (ce) begin
-      \$159  = first_l2;
+      \$159  = \$31 ;
     end
     if (rst) begin
-      \$159  = 1'h0;
+      \$159  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$160  = end_l3;
+    \$160  = sum_l1_4;
     if (ce) begin
-      \$160  = end_l2;
+      \$160  = \$32 ;
     end
     if (rst) begin
-      \$160  = 1'h0;
+      \$160  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$161  = last_l3;
+    \$161  = sum_l1_5;
     if (ce) begin
-      \$161  = last_l2;
+      \$161  = \$33 ;
     end
     if (rst) begin
-      \$161  = 1'h0;
+      \$161  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$162  = code_l3;
+    \$162  = sum_l1_6;
     if (ce) begin
-      \$162  = code_l2;
+      \$162  = \$34 ;
     end
     if (rst) begin
-      \$162  = 3'h0;
+      \$162  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$163  = sum_l4_0;
+    \$163  = sum_l1_7;
     if (ce) begin
-      \$163  = \$42 ;
+      \$163  = \$35 ;
     end
     if (rst) begin
-      \$163  = 20'h00000;
+      \$163  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$164  = valid_l4;
+    \$164  = valid_l1;
     if (ce) begin
-      \$164  = valid_l3;
+      \$164  = valid_s3;
     end
     if (rst) begin
       \$164  = 1'h0;
@@ -2135,9 +2239,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$165  = first_l4;
+    \$165  = first_l1;
     if (ce) begin
-      \$165  = first_l3;
+      \$165  = first_s3;
     end
     if (rst) begin
       \$165  = 1'h0;
@@ -2145,9 +2249,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$166  = end_l4;
+    \$166  = end_l1;
     if (ce) begin
-      \$166  = end_l3;
+      \$166  = end_s3;
     end
     if (rst) begin
       \$166  = 1'h0;
@@ -2155,9 +2259,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$167  = last_l4;
+    \$167  = last_l1;
     if (ce) begin
-      \$167  = last_l3;
+      \$167  = last_s3;
     end
     if (rst) begin
       \$167  = 1'h0;
@@ -2165,9 +2269,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$168  = code_l4;
+    \$168  = code_l1;
     if (ce) begin
-      \$168  = code_l3;
+      \$168  = code_s3;
     end
     if (rst) begin
       \$168  = 3'h0;
@@ -2175,40 +2279,260 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$169  = o__valid;
+    \$169  = sum_l2_0;
     if (ce) begin
-      \$169  = \$43 ;
+      \$169  = \$36 ;
     end
     if (rst) begin
-      \$169  = 1'h0;
+      \$169  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$170  = valid_mask;
+    \$170  = sum_l2_1;
+    if (ce) begin
+      \$170  = \$37 ;
+    end
+    if (rst) begin
+      \$170  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$171  = sum_l2_2;
+    if (ce) begin
+      \$171  = \$38 ;
+    end
+    if (rst) begin
+      \$171  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$172  = sum_l2_3;
+    if (ce) begin
+      \$172  = \$39 ;
+    end
+    if (rst) begin
+      \$172  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$173  = valid_l2;
+    if (ce) begin
+      \$173  = valid_l1;
+    end
+    if (rst) begin
+      \$173  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$174  = first_l2;
+    if (ce) begin
+      \$174  = first_l1;
+    end
+    if (rst) begin
+      \$174  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$175  = end_l2;
+    if (ce) begin
+      \$175  = end_l1;
+    end
+    if (rst) begin
+      \$175  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$176  = last_l2;
+    if (ce) begin
+      \$176  = last_l1;
+    end
+    if (rst) begin
+      \$176  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$177  = code_l2;
+    if (ce) begin
+      \$177  = code_l1;
+    end
+    if (rst) begin
+      \$177  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$178  = sum_l3_0;
+    if (ce) begin
+      \$178  = \$40 ;
+    end
+    if (rst) begin
+      \$178  = 19'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$179  = sum_l3_1;
+    if (ce) begin
+      \$179  = \$41 ;
+    end
+    if (rst) begin
+      \$179  = 19'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$180  = valid_l3;
+    if (ce) begin
+      \$180  = valid_l2;
+    end
+    if (rst) begin
+      \$180  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$181  = first_l3;
+    if (ce) begin
+      \$181  = first_l2;
+    end
+    if (rst) begin
+      \$181  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$182  = end_l3;
+    if (ce) begin
+      \$182  = end_l2;
+    end
+    if (rst) begin
+      \$182  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$183  = last_l3;
+    if (ce) begin
+      \$183  = last_l2;
+    end
+    if (rst) begin
+      \$183  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$184  = code_l3;
+    if (ce) begin
+      \$184  = code_l2;
+    end
+    if (rst) begin
+      \$184  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$185  = sum_l4_0;
+    if (ce) begin
+      \$185  = \$42 ;
+    end
+    if (rst) begin
+      \$185  = 20'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$186  = valid_l4;
+    if (ce) begin
+      \$186  = valid_l3;
+    end
+    if (rst) begin
+      \$186  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$187  = first_l4;
+    if (ce) begin
+      \$187  = first_l3;
+    end
+    if (rst) begin
+      \$187  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$188  = end_l4;
+    if (ce) begin
+      \$188  = end_l3;
+    end
+    if (rst) begin
+      \$188  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$189  = last_l4;
+    if (ce) begin
+      \$189  = last_l3;
+    end
+    if (rst) begin
+      \$189  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$190  = code_l4;
+    if (ce) begin
+      \$190  = code_l3;
+    end
+    if (rst) begin
+      \$190  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$191  = o__valid;
+    if (ce) begin
+      \$191  = \$43 ;
+    end
+    if (rst) begin
+      \$191  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$192  = valid_mask;
     if (ce) begin
       if (valid_l4) begin
         (* full_case = 32'd1 *)
         casez (code_l4)
           3'h4:
-              \$170  = 1'h1;
+              \$192  = 1'h1;
           default:
-              \$170  = 1'h1;
+              \$192  = 1'h1;
         endcase
       end
     end
     if (rst) begin
-      \$170  = 1'h0;
+      \$192  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$171  = acc_0_0;
+    \$193  = acc_0_0;
     if (\$44 ) begin
-      \$171  = \$46 [25:0];
+      \$193  = \$46 [25:0];
     end
     if (rst) begin
-      \$171  = 26'h0000000;
+      \$193  = 26'h0000000;
     end
   end
   assign loading = x__ready;
@@ -2278,6 +2602,22 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   assign \o__payload.data[0]  = \$47 [25:0];
   assign \o__payload.user  = \$47 [26];
   assign \o__payload.last  = \$49 ;
+  assign \block_acts[0]  = block_acts[7:0];
+  assign \block_acts[1]  = block_acts[15:8];
+  assign \block_acts[2]  = block_acts[23:16];
+  assign \block_acts[3]  = block_acts[31:24];
+  assign \block_acts[4]  = block_acts[39:32];
+  assign \block_acts[5]  = block_acts[47:40];
+  assign \block_acts[6]  = block_acts[55:48];
+  assign \block_acts[7]  = block_acts[63:56];
+  assign \block_acts[8]  = block_acts[71:64];
+  assign \block_acts[9]  = block_acts[79:72];
+  assign \block_acts[10]  = block_acts[87:80];
+  assign \block_acts[11]  = block_acts[95:88];
+  assign \block_acts[12]  = block_acts[103:96];
+  assign \block_acts[13]  = block_acts[111:104];
+  assign \block_acts[14]  = block_acts[119:112];
+  assign \block_acts[15]  = block_acts[127:120];
   assign \rd__data[0]  = rd__data[7:0];
   assign \rd__data[1]  = rd__data[15:8];
   assign \rd__data[2]  = rd__data[23:16];

@@ -163,38 +163,38 @@ module \sparse_dsp_l8_m4.core (x__valid, w__valid, o__ready, rst, w__ready, x__p
   reg [7:0] \$100 ;
   reg [7:0] \$101 ;
   reg [7:0] \$102 ;
-  reg [7:0] \$103 ;
-  reg [7:0] \$104 ;
-  reg \$105 ;
-  reg \$106 ;
-  reg \$107 ;
-  reg \$108 ;
+  reg [1:0] \$103 ;
+  reg [1:0] \$104 ;
+  reg [1:0] \$105 ;
+  reg [1:0] \$106 ;
+  reg [1:0] \$107 ;
+  reg [1:0] \$108 ;
   reg [1:0] \$109 ;
   wire [1:0] \$11 ;
-  reg [15:0] \$110 ;
-  reg [15:0] \$111 ;
-  reg [15:0] \$112 ;
-  reg [15:0] \$113 ;
-  reg [15:0] \$114 ;
-  reg [15:0] \$115 ;
-  reg [15:0] \$116 ;
-  reg [15:0] \$117 ;
-  reg \$118 ;
-  reg \$119 ;
+  reg [1:0] \$110 ;
+  reg [7:0] \$111 ;
+  reg [7:0] \$112 ;
+  reg [7:0] \$113 ;
+  reg [7:0] \$114 ;
+  reg [7:0] \$115 ;
+  reg [7:0] \$116 ;
+  reg [7:0] \$117 ;
+  reg [7:0] \$118 ;
+  reg [7:0] \$119 ;
   reg [7:0] \$12 ;
-  reg \$120 ;
-  reg \$121 ;
-  reg [1:0] \$122 ;
-  reg [15:0] \$123 ;
-  reg [15:0] \$124 ;
-  reg [15:0] \$125 ;
-  reg [15:0] \$126 ;
-  reg [15:0] \$127 ;
-  reg [15:0] \$128 ;
-  reg [15:0] \$129 ;
+  reg [7:0] \$120 ;
+  reg [7:0] \$121 ;
+  reg [7:0] \$122 ;
+  reg [7:0] \$123 ;
+  reg [7:0] \$124 ;
+  reg [7:0] \$125 ;
+  reg [7:0] \$126 ;
+  reg \$127 ;
+  reg \$128 ;
+  reg \$129 ;
   reg [7:0] \$13 ;
-  reg [15:0] \$130 ;
-  reg [15:0] \$131 ;
+  reg \$130 ;
+  reg [1:0] \$131 ;
   reg [15:0] \$132 ;
   reg [15:0] \$133 ;
   reg [15:0] \$134 ;
@@ -204,63 +204,85 @@ module \sparse_dsp_l8_m4.core (x__valid, w__valid, o__ready, rst, w__ready, x__p
   reg [15:0] \$138 ;
   reg [15:0] \$139 ;
   reg [7:0] \$14 ;
-  reg [15:0] \$140 ;
-  reg [15:0] \$141 ;
-  reg [15:0] \$142 ;
-  reg [15:0] \$143 ;
-  reg [15:0] \$144 ;
+  reg \$140 ;
+  reg \$141 ;
+  reg \$142 ;
+  reg \$143 ;
+  reg [1:0] \$144 ;
   reg [15:0] \$145 ;
   reg [15:0] \$146 ;
-  reg [16:0] \$147 ;
-  reg [16:0] \$148 ;
-  reg [16:0] \$149 ;
+  reg [15:0] \$147 ;
+  reg [15:0] \$148 ;
+  reg [15:0] \$149 ;
   reg [7:0] \$15 ;
-  reg [16:0] \$150 ;
-  reg \$151 ;
-  reg \$152 ;
-  reg \$153 ;
-  reg \$154 ;
-  reg [1:0] \$155 ;
-  reg [16:0] \$156 ;
-  reg [16:0] \$157 ;
-  reg [16:0] \$158 ;
-  reg [16:0] \$159 ;
+  reg [15:0] \$150 ;
+  reg [15:0] \$151 ;
+  reg [15:0] \$152 ;
+  reg [15:0] \$153 ;
+  reg [15:0] \$154 ;
+  reg [15:0] \$155 ;
+  reg [15:0] \$156 ;
+  reg [15:0] \$157 ;
+  reg [15:0] \$158 ;
+  reg [15:0] \$159 ;
   reg [7:0] \$16 ;
-  reg [16:0] \$160 ;
-  reg [16:0] \$161 ;
-  reg [16:0] \$162 ;
-  reg [16:0] \$163 ;
-  reg [17:0] \$164 ;
-  reg [17:0] \$165 ;
-  reg \$166 ;
-  reg \$167 ;
-  reg \$168 ;
-  reg \$169 ;
+  reg [15:0] \$160 ;
+  reg [15:0] \$161 ;
+  reg [15:0] \$162 ;
+  reg [15:0] \$163 ;
+  reg [15:0] \$164 ;
+  reg [15:0] \$165 ;
+  reg [15:0] \$166 ;
+  reg [15:0] \$167 ;
+  reg [15:0] \$168 ;
+  reg [16:0] \$169 ;
   reg [7:0] \$17 ;
-  reg [1:0] \$170 ;
-  reg [17:0] \$171 ;
-  reg [17:0] \$172 ;
-  reg [18:0] \$173 ;
+  reg [16:0] \$170 ;
+  reg [16:0] \$171 ;
+  reg [16:0] \$172 ;
+  reg \$173 ;
   reg \$174 ;
   reg \$175 ;
   reg \$176 ;
-  reg \$177 ;
-  reg [1:0] \$178 ;
-  reg \$179 ;
+  reg [1:0] \$177 ;
+  reg [16:0] \$178 ;
+  reg [16:0] \$179 ;
   reg [7:0] \$18 ;
-  reg [7:0] \$180 ;
-  reg [23:0] \$181 ;
-  reg [23:0] \$182 ;
-  reg [23:0] \$183 ;
-  reg [23:0] \$184 ;
-  reg [23:0] \$185 ;
-  reg [23:0] \$186 ;
-  reg [23:0] \$187 ;
-  reg [23:0] \$188 ;
+  reg [16:0] \$180 ;
+  reg [16:0] \$181 ;
+  reg [16:0] \$182 ;
+  reg [16:0] \$183 ;
+  reg [16:0] \$184 ;
+  reg [16:0] \$185 ;
+  reg [17:0] \$186 ;
+  reg [17:0] \$187 ;
+  reg \$188 ;
+  reg \$189 ;
   reg [7:0] \$19 ;
+  reg \$190 ;
+  reg \$191 ;
+  reg [1:0] \$192 ;
+  reg [17:0] \$193 ;
+  reg [17:0] \$194 ;
+  reg [18:0] \$195 ;
+  reg \$196 ;
+  reg \$197 ;
+  reg \$198 ;
+  reg \$199 ;
   wire \$2 ;
   wire [15:0] \$20 ;
+  reg [1:0] \$200 ;
+  reg \$201 ;
+  reg [7:0] \$202 ;
+  reg [23:0] \$203 ;
+  reg [23:0] \$204 ;
+  reg [23:0] \$205 ;
+  reg [23:0] \$206 ;
+  reg [23:0] \$207 ;
+  reg [23:0] \$208 ;
+  reg [23:0] \$209 ;
   wire [15:0] \$21 ;
+  reg [23:0] \$210 ;
   wire [15:0] \$22 ;
   wire [15:0] \$23 ;
   wire [15:0] \$24 ;
@@ -334,13 +356,13 @@ module \sparse_dsp_l8_m4.core (x__valid, w__valid, o__ready, rst, w__ready, x__p
   reg [1:0] \$86 ;
   reg [1:0] \$87 ;
   reg [1:0] \$88 ;
-  reg [7:0] \$89 ;
+  reg \$89 ;
   wire [6:0] \$9 ;
-  reg [7:0] \$90 ;
-  reg [7:0] \$91 ;
-  reg [7:0] \$92 ;
-  reg [7:0] \$93 ;
-  reg [7:0] \$94 ;
+  reg \$90 ;
+  reg \$91 ;
+  reg \$92 ;
+  reg [1:0] \$93 ;
+  reg [31:0] \$94 ;
   reg [7:0] \$95 ;
   reg [7:0] \$96 ;
   reg [7:0] \$97 ;
@@ -363,6 +385,11 @@ module \sparse_dsp_l8_m4.core (x__valid, w__valid, o__ready, rst, w__ready, x__p
   reg [7:0] act_s2_6 = 8'h00;
   reg [7:0] act_s2_7 = 8'h00;
   reg [5:0] block = 6'h00;
+  reg [31:0] block_acts = 32'd0;
+  wire [7:0] \block_acts[0] ;
+  wire [7:0] \block_acts[1] ;
+  wire [7:0] \block_acts[2] ;
+  wire [7:0] \block_acts[3] ;
   wire ce;
   input clk;
   wire clk;
@@ -370,6 +397,7 @@ module \sparse_dsp_l8_m4.core (x__valid, w__valid, o__ready, rst, w__ready, x__p
   reg [1:0] code_l2 = 2'h0;
   reg [1:0] code_l3 = 2'h0;
   reg [1:0] code_s1 = 2'h0;
+  reg [1:0] code_s1b = 2'h0;
   reg [1:0] code_s2 = 2'h0;
   reg [1:0] code_s3 = 2'h0;
   wire \end ;
@@ -377,6 +405,7 @@ module \sparse_dsp_l8_m4.core (x__valid, w__valid, o__ready, rst, w__ready, x__p
   reg end_l2 = 1'h0;
   reg end_l3 = 1'h0;
   reg end_s1 = 1'h0;
+  reg end_s1b = 1'h0;
   reg end_s2 = 1'h0;
   reg end_s3 = 1'h0;
   wire first;
@@ -384,6 +413,7 @@ module \sparse_dsp_l8_m4.core (x__valid, w__valid, o__ready, rst, w__ready, x__p
   reg first_l2 = 1'h0;
   reg first_l3 = 1'h0;
   reg first_s1 = 1'h0;
+  reg first_s1b = 1'h0;
   reg first_s2 = 1'h0;
   reg first_s3 = 1'h0;
   reg [1:0] idx_s1_0 = 2'h0;
@@ -394,10 +424,19 @@ module \sparse_dsp_l8_m4.core (x__valid, w__valid, o__ready, rst, w__ready, x__p
   reg [1:0] idx_s1_5 = 2'h0;
   reg [1:0] idx_s1_6 = 2'h0;
   reg [1:0] idx_s1_7 = 2'h0;
+  reg [1:0] idx_s1b_0 = 2'h0;
+  reg [1:0] idx_s1b_1 = 2'h0;
+  reg [1:0] idx_s1b_2 = 2'h0;
+  reg [1:0] idx_s1b_3 = 2'h0;
+  reg [1:0] idx_s1b_4 = 2'h0;
+  reg [1:0] idx_s1b_5 = 2'h0;
+  reg [1:0] idx_s1b_6 = 2'h0;
+  reg [1:0] idx_s1b_7 = 2'h0;
   reg last_l1 = 1'h0;
   reg last_l2 = 1'h0;
   reg last_l3 = 1'h0;
   reg last_s1 = 1'h0;
+  reg last_s1b = 1'h0;
   reg last_s2 = 1'h0;
   reg last_s3 = 1'h0;
   (* init = 1'h1 *)
@@ -497,6 +536,7 @@ module \sparse_dsp_l8_m4.core (x__valid, w__valid, o__ready, rst, w__ready, x__p
   reg valid_l3 = 1'h0;
   reg [7:0] valid_mask = 8'h00;
   reg valid_s1 = 1'h0;
+  reg valid_s1b = 1'h0;
   reg valid_s2 = 1'h0;
   reg valid_s3 = 1'h0;
   input [82:0] w__payload;
@@ -534,6 +574,14 @@ module \sparse_dsp_l8_m4.core (x__valid, w__valid, o__ready, rst, w__ready, x__p
   reg [7:0] w_s1_5 = 8'h00;
   reg [7:0] w_s1_6 = 8'h00;
   reg [7:0] w_s1_7 = 8'h00;
+  reg [7:0] w_s1b_0 = 8'h00;
+  reg [7:0] w_s1b_1 = 8'h00;
+  reg [7:0] w_s1b_2 = 8'h00;
+  reg [7:0] w_s1b_3 = 8'h00;
+  reg [7:0] w_s1b_4 = 8'h00;
+  reg [7:0] w_s1b_5 = 8'h00;
+  reg [7:0] w_s1b_6 = 8'h00;
+  reg [7:0] w_s1b_7 = 8'h00;
   reg [7:0] w_s2_0 = 8'h00;
   reg [7:0] w_s2_1 = 8'h00;
   reg [7:0] w_s2_2 = 8'h00;
@@ -755,315 +803,359 @@ module \sparse_dsp_l8_m4.core (x__valid, w__valid, o__ready, rst, w__ready, x__p
   always @(posedge clk)
     idx_s1_7 <= \$88 ;
   always @(posedge clk)
-    act_s2_0 <= \$89 ;
+    valid_s1b <= \$89 ;
   always @(posedge clk)
-    act_s2_1 <= \$90 ;
+    first_s1b <= \$90 ;
   always @(posedge clk)
-    act_s2_2 <= \$91 ;
+    end_s1b <= \$91 ;
   always @(posedge clk)
-    act_s2_3 <= \$92 ;
+    last_s1b <= \$92 ;
   always @(posedge clk)
-    act_s2_4 <= \$93 ;
+    code_s1b <= \$93 ;
   always @(posedge clk)
-    act_s2_5 <= \$94 ;
+    block_acts <= \$94 ;
   always @(posedge clk)
-    act_s2_6 <= \$95 ;
+    w_s1b_0 <= \$95 ;
   always @(posedge clk)
-    act_s2_7 <= \$96 ;
+    w_s1b_1 <= \$96 ;
   always @(posedge clk)
-    w_s2_0 <= \$97 ;
+    w_s1b_2 <= \$97 ;
   always @(posedge clk)
-    w_s2_1 <= \$98 ;
+    w_s1b_3 <= \$98 ;
   always @(posedge clk)
-    w_s2_2 <= \$99 ;
+    w_s1b_4 <= \$99 ;
   always @(posedge clk)
-    w_s2_3 <= \$100 ;
+    w_s1b_5 <= \$100 ;
   always @(posedge clk)
-    w_s2_4 <= \$101 ;
+    w_s1b_6 <= \$101 ;
   always @(posedge clk)
-    w_s2_5 <= \$102 ;
+    w_s1b_7 <= \$102 ;
   always @(posedge clk)
-    w_s2_6 <= \$103 ;
+    idx_s1b_0 <= \$103 ;
   always @(posedge clk)
-    w_s2_7 <= \$104 ;
+    idx_s1b_1 <= \$104 ;
   always @(posedge clk)
-    valid_s2 <= \$105 ;
+    idx_s1b_2 <= \$105 ;
   always @(posedge clk)
-    first_s2 <= \$106 ;
+    idx_s1b_3 <= \$106 ;
   always @(posedge clk)
-    end_s2 <= \$107 ;
+    idx_s1b_4 <= \$107 ;
   always @(posedge clk)
-    last_s2 <= \$108 ;
+    idx_s1b_5 <= \$108 ;
   always @(posedge clk)
-    code_s2 <= \$109 ;
+    idx_s1b_6 <= \$109 ;
   always @(posedge clk)
-    prod_0 <= \$110 ;
+    idx_s1b_7 <= \$110 ;
   always @(posedge clk)
-    prod_1 <= \$111 ;
+    act_s2_0 <= \$111 ;
   always @(posedge clk)
-    prod_2 <= \$112 ;
+    act_s2_1 <= \$112 ;
   always @(posedge clk)
-    prod_3 <= \$113 ;
+    act_s2_2 <= \$113 ;
   always @(posedge clk)
-    prod_4 <= \$114 ;
+    act_s2_3 <= \$114 ;
   always @(posedge clk)
-    prod_5 <= \$115 ;
+    act_s2_4 <= \$115 ;
   always @(posedge clk)
-    prod_6 <= \$116 ;
+    act_s2_5 <= \$116 ;
   always @(posedge clk)
-    prod_7 <= \$117 ;
+    act_s2_6 <= \$117 ;
   always @(posedge clk)
-    valid_s3 <= \$118 ;
+    act_s2_7 <= \$118 ;
   always @(posedge clk)
-    first_s3 <= \$119 ;
+    w_s2_0 <= \$119 ;
   always @(posedge clk)
-    end_s3 <= \$120 ;
+    w_s2_1 <= \$120 ;
   always @(posedge clk)
-    last_s3 <= \$121 ;
+    w_s2_2 <= \$121 ;
   always @(posedge clk)
-    code_s3 <= \$122 ;
+    w_s2_3 <= \$122 ;
   always @(posedge clk)
-    tap_l0_d0_0 <= \$123 ;
+    w_s2_4 <= \$123 ;
   always @(posedge clk)
-    tap_l0_d0_1 <= \$124 ;
+    w_s2_5 <= \$124 ;
   always @(posedge clk)
-    tap_l0_d0_2 <= \$125 ;
+    w_s2_6 <= \$125 ;
   always @(posedge clk)
-    tap_l0_d0_3 <= \$126 ;
+    w_s2_7 <= \$126 ;
   always @(posedge clk)
-    tap_l0_d0_4 <= \$127 ;
+    valid_s2 <= \$127 ;
   always @(posedge clk)
-    tap_l0_d0_5 <= \$128 ;
+    first_s2 <= \$128 ;
   always @(posedge clk)
-    tap_l0_d0_6 <= \$129 ;
+    end_s2 <= \$129 ;
   always @(posedge clk)
-    tap_l0_d0_7 <= \$130 ;
+    last_s2 <= \$130 ;
   always @(posedge clk)
-    tap_l0_d1_0 <= \$131 ;
+    code_s2 <= \$131 ;
   always @(posedge clk)
-    tap_l0_d1_1 <= \$132 ;
+    prod_0 <= \$132 ;
   always @(posedge clk)
-    tap_l0_d1_2 <= \$133 ;
+    prod_1 <= \$133 ;
   always @(posedge clk)
-    tap_l0_d1_3 <= \$134 ;
+    prod_2 <= \$134 ;
   always @(posedge clk)
-    tap_l0_d1_4 <= \$135 ;
+    prod_3 <= \$135 ;
   always @(posedge clk)
-    tap_l0_d1_5 <= \$136 ;
+    prod_4 <= \$136 ;
   always @(posedge clk)
-    tap_l0_d1_6 <= \$137 ;
+    prod_5 <= \$137 ;
   always @(posedge clk)
-    tap_l0_d1_7 <= \$138 ;
+    prod_6 <= \$138 ;
   always @(posedge clk)
-    tap_l0_d2_0 <= \$139 ;
+    prod_7 <= \$139 ;
   always @(posedge clk)
-    tap_l0_d2_1 <= \$140 ;
+    valid_s3 <= \$140 ;
   always @(posedge clk)
-    tap_l0_d2_2 <= \$141 ;
+    first_s3 <= \$141 ;
   always @(posedge clk)
-    tap_l0_d2_3 <= \$142 ;
+    end_s3 <= \$142 ;
   always @(posedge clk)
-    tap_l0_d2_4 <= \$143 ;
+    last_s3 <= \$143 ;
   always @(posedge clk)
-    tap_l0_d2_5 <= \$144 ;
+    code_s3 <= \$144 ;
   always @(posedge clk)
-    tap_l0_d2_6 <= \$145 ;
+    tap_l0_d0_0 <= \$145 ;
   always @(posedge clk)
-    tap_l0_d2_7 <= \$146 ;
+    tap_l0_d0_1 <= \$146 ;
   always @(posedge clk)
-    sum_l1_0 <= \$147 ;
+    tap_l0_d0_2 <= \$147 ;
   always @(posedge clk)
-    sum_l1_1 <= \$148 ;
+    tap_l0_d0_3 <= \$148 ;
   always @(posedge clk)
-    sum_l1_2 <= \$149 ;
+    tap_l0_d0_4 <= \$149 ;
   always @(posedge clk)
-    sum_l1_3 <= \$150 ;
+    tap_l0_d0_5 <= \$150 ;
   always @(posedge clk)
-    valid_l1 <= \$151 ;
+    tap_l0_d0_6 <= \$151 ;
   always @(posedge clk)
-    first_l1 <= \$152 ;
+    tap_l0_d0_7 <= \$152 ;
   always @(posedge clk)
-    end_l1 <= \$153 ;
+    tap_l0_d1_0 <= \$153 ;
   always @(posedge clk)
-    last_l1 <= \$154 ;
+    tap_l0_d1_1 <= \$154 ;
   always @(posedge clk)
-    code_l1 <= \$155 ;
+    tap_l0_d1_2 <= \$155 ;
   always @(posedge clk)
-    tap_l1_d0_0 <= \$156 ;
+    tap_l0_d1_3 <= \$156 ;
   always @(posedge clk)
-    tap_l1_d0_1 <= \$157 ;
+    tap_l0_d1_4 <= \$157 ;
   always @(posedge clk)
-    tap_l1_d0_2 <= \$158 ;
+    tap_l0_d1_5 <= \$158 ;
   always @(posedge clk)
-    tap_l1_d0_3 <= \$159 ;
+    tap_l0_d1_6 <= \$159 ;
   always @(posedge clk)
-    tap_l1_d1_0 <= \$160 ;
+    tap_l0_d1_7 <= \$160 ;
   always @(posedge clk)
-    tap_l1_d1_1 <= \$161 ;
+    tap_l0_d2_0 <= \$161 ;
   always @(posedge clk)
-    tap_l1_d1_2 <= \$162 ;
+    tap_l0_d2_1 <= \$162 ;
   always @(posedge clk)
-    tap_l1_d1_3 <= \$163 ;
+    tap_l0_d2_2 <= \$163 ;
   always @(posedge clk)
-    sum_l2_0 <= \$164 ;
+    tap_l0_d2_3 <= \$164 ;
   always @(posedge clk)
-    sum_l2_1 <= \$165 ;
+    tap_l0_d2_4 <= \$165 ;
   always @(posedge clk)
-    valid_l2 <= \$166 ;
+    tap_l0_d2_5 <= \$166 ;
   always @(posedge clk)
-    first_l2 <= \$167 ;
+    tap_l0_d2_6 <= \$167 ;
   always @(posedge clk)
-    end_l2 <= \$168 ;
+    tap_l0_d2_7 <= \$168 ;
   always @(posedge clk)
-    last_l2 <= \$169 ;
+    sum_l1_0 <= \$169 ;
   always @(posedge clk)
-    code_l2 <= \$170 ;
+    sum_l1_1 <= \$170 ;
   always @(posedge clk)
-    tap_l2_d0_0 <= \$171 ;
+    sum_l1_2 <= \$171 ;
   always @(posedge clk)
-    tap_l2_d0_1 <= \$172 ;
+    sum_l1_3 <= \$172 ;
   always @(posedge clk)
-    sum_l3_0 <= \$173 ;
+    valid_l1 <= \$173 ;
   always @(posedge clk)
-    valid_l3 <= \$174 ;
+    first_l1 <= \$174 ;
   always @(posedge clk)
-    first_l3 <= \$175 ;
+    end_l1 <= \$175 ;
   always @(posedge clk)
-    end_l3 <= \$176 ;
+    last_l1 <= \$176 ;
   always @(posedge clk)
-    last_l3 <= \$177 ;
+    code_l1 <= \$177 ;
   always @(posedge clk)
-    code_l3 <= \$178 ;
+    tap_l1_d0_0 <= \$178 ;
   always @(posedge clk)
-    o__valid <= \$179 ;
+    tap_l1_d0_1 <= \$179 ;
   always @(posedge clk)
-    valid_mask <= \$180 ;
+    tap_l1_d0_2 <= \$180 ;
   always @(posedge clk)
-    acc_0_0 <= \$181 ;
+    tap_l1_d0_3 <= \$181 ;
   always @(posedge clk)
-    acc_1_0 <= \$182 ;
+    tap_l1_d1_0 <= \$182 ;
   always @(posedge clk)
-    acc_2_0 <= \$183 ;
+    tap_l1_d1_1 <= \$183 ;
   always @(posedge clk)
-    acc_3_0 <= \$184 ;
+    tap_l1_d1_2 <= \$184 ;
   always @(posedge clk)
-    acc_4_0 <= \$185 ;
+    tap_l1_d1_3 <= \$185 ;
   always @(posedge clk)
-    acc_5_0 <= \$186 ;
+    sum_l2_0 <= \$186 ;
   always @(posedge clk)
-    acc_6_0 <= \$187 ;
+    sum_l2_1 <= \$187 ;
   always @(posedge clk)
-    acc_7_0 <= \$188 ;
+    valid_l2 <= \$188 ;
+  always @(posedge clk)
+    first_l2 <= \$189 ;
+  always @(posedge clk)
+    end_l2 <= \$190 ;
+  always @(posedge clk)
+    last_l2 <= \$191 ;
+  always @(posedge clk)
+    code_l2 <= \$192 ;
+  always @(posedge clk)
+    tap_l2_d0_0 <= \$193 ;
+  always @(posedge clk)
+    tap_l2_d0_1 <= \$194 ;
+  always @(posedge clk)
+    sum_l3_0 <= \$195 ;
+  always @(posedge clk)
+    valid_l3 <= \$196 ;
+  always @(posedge clk)
+    first_l3 <= \$197 ;
+  always @(posedge clk)
+    end_l3 <= \$198 ;
+  always @(posedge clk)
+    last_l3 <= \$199 ;
+  always @(posedge clk)
+    code_l3 <= \$200 ;
+  always @(posedge clk)
+    o__valid <= \$201 ;
+  always @(posedge clk)
+    valid_mask <= \$202 ;
+  always @(posedge clk)
+    acc_0_0 <= \$203 ;
+  always @(posedge clk)
+    acc_1_0 <= \$204 ;
+  always @(posedge clk)
+    acc_2_0 <= \$205 ;
+  always @(posedge clk)
+    acc_3_0 <= \$206 ;
+  always @(posedge clk)
+    acc_4_0 <= \$207 ;
+  always @(posedge clk)
+    acc_5_0 <= \$208 ;
+  always @(posedge clk)
+    acc_6_0 <= \$209 ;
+  always @(posedge clk)
+    acc_7_0 <= \$210 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    casez (idx_s1_0)
+    casez (idx_s1b_0)
       2'h0:
-          \$12  = rd__data[7:0];
+          \$12  = block_acts[7:0];
       2'h1:
-          \$12  = rd__data[15:8];
+          \$12  = block_acts[15:8];
       2'h2:
-          \$12  = rd__data[23:16];
+          \$12  = block_acts[23:16];
       2'h3:
-          \$12  = rd__data[31:24];
+          \$12  = block_acts[31:24];
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    casez (idx_s1_1)
+    casez (idx_s1b_1)
       2'h0:
-          \$13  = rd__data[7:0];
+          \$13  = block_acts[7:0];
       2'h1:
-          \$13  = rd__data[15:8];
+          \$13  = block_acts[15:8];
       2'h2:
-          \$13  = rd__data[23:16];
+          \$13  = block_acts[23:16];
       2'h3:
-          \$13  = rd__data[31:24];
+          \$13  = block_acts[31:24];
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    casez (idx_s1_2)
+    casez (idx_s1b_2)
       2'h0:
-          \$14  = rd__data[7:0];
+          \$14  = block_acts[7:0];
       2'h1:
-          \$14  = rd__data[15:8];
+          \$14  = block_acts[15:8];
       2'h2:
-          \$14  = rd__data[23:16];
+          \$14  = block_acts[23:16];
       2'h3:
-          \$14  = rd__data[31:24];
+          \$14  = block_acts[31:24];
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    casez (idx_s1_3)
+    casez (idx_s1b_3)
       2'h0:
-          \$15  = rd__data[7:0];
+          \$15  = block_acts[7:0];
       2'h1:
-          \$15  = rd__data[15:8];
+          \$15  = block_acts[15:8];
       2'h2:
-          \$15  = rd__data[23:16];
+          \$15  = block_acts[23:16];
       2'h3:
-          \$15  = rd__data[31:24];
+          \$15  = block_acts[31:24];
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    casez (idx_s1_4)
+    casez (idx_s1b_4)
       2'h0:
-          \$16  = rd__data[7:0];
+          \$16  = block_acts[7:0];
       2'h1:
-          \$16  = rd__data[15:8];
+          \$16  = block_acts[15:8];
       2'h2:
-          \$16  = rd__data[23:16];
+          \$16  = block_acts[23:16];
       2'h3:
-          \$16  = rd__data[31:24];
+          \$16  = block_acts[31:24];
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    casez (idx_s1_5)
+    casez (idx_s1b_5)
       2'h0:
-          \$17  = rd__data[7:0];
+          \$17  = block_acts[7:0];
       2'h1:
-          \$17  = rd__data[15:8];
+          \$17  = block_acts[15:8];
       2'h2:
-          \$17  = rd__data[23:16];
+          \$17  = block_acts[23:16];
       2'h3:
-          \$17  = rd__data[31:24];
+          \$17  = block_acts[31:24];
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    casez (idx_s1_6)
+    casez (idx_s1b_6)
       2'h0:
-          \$18  = rd__data[7:0];
+          \$18  = block_acts[7:0];
       2'h1:
-          \$18  = rd__data[15:8];
+          \$18  = block_acts[15:8];
       2'h2:
-          \$18  = rd__data[23:16];
+          \$18  = block_acts[23:16];
       2'h3:
-          \$18  = rd__data[31:24];
+          \$18  = block_acts[31:24];
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    casez (idx_s1_7)
+    casez (idx_s1b_7)
       2'h0:
-          \$19  = rd__data[7:0];
+          \$19  = block_acts[7:0];
       2'h1:
-          \$19  = rd__data[15:8];
+          \$19  = block_acts[15:8];
       2'h2:
-          \$19  = rd__data[23:16];
+          \$19  = block_acts[23:16];
       2'h3:
-          \$19  = rd__data[31:24];
+          \$19  = block_acts[31:24];
     endcase
   end
   always @* begin
@@ -1430,69 +1522,69 @@ module \sparse_dsp_l8_m4.core (x__valid, w__valid, o__ready, rst, w__ready, x__p
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$89  = act_s2_0;
+    \$89  = valid_s1b;
     if (ce) begin
-      \$89  = \$12 ;
+      \$89  = valid_s1;
     end
     if (rst) begin
-      \$89  = 8'h00;
+      \$89  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$90  = act_s2_1;
+    \$90  = first_s1b;
     if (ce) begin
-      \$90  = \$13 ;
+      \$90  = first_s1;
     end
     if (rst) begin
-      \$90  = 8'h00;
+      \$90  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$91  = act_s2_2;
+    \$91  = end_s1b;
     if (ce) begin
-      \$91  = \$14 ;
+      \$91  = end_s1;
     end
     if (rst) begin
-      \$91  = 8'h00;
+      \$91  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$92  = act_s2_3;
+    \$92  = last_s1b;
     if (ce) begin
-      \$92  = \$15 ;
+      \$92  = last_s1;
     end
     if (rst) begin
-      \$92  = 8'h00;
+      \$92  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$93  = act_s2_4;
+    \$93  = code_s1b;
     if (ce) begin
-      \$93  = \$16 ;
+      \$93  = code_s1;
     end
     if (rst) begin
-      \$93  = 8'h00;
+      \$93  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$94  = act_s2_5;
+    \$94  = block_acts;
     if (ce) begin
-      \$94  = \$17 ;
+      \$94  = rd__data;
     end
     if (rst) begin
-      \$94  = 8'h00;
+      \$94  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$95  = act_s2_6;
+    \$95  = w_s1b_0;
     if (ce) begin
-      \$95  = \$18 ;
+      \$95  = w_s1_0;
     end
     if (rst) begin
       \$95  = 8'h00;
@@ -1500,9 +1592,9 @@ module \sparse_dsp_l8_m4.core (x__valid, w__valid, o__ready, rst, w__ready, x__p
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$96  = act_s2_7;
+    \$96  = w_s1b_1;
     if (ce) begin
-      \$96  = \$19 ;
+      \$96  = w_s1_1;
     end
     if (rst) begin
       \$96  = 8'h00;
@@ -1510,9 +1602,9 @@ module \sparse_dsp_l8_m4.core (x__valid, w__valid, o__ready, rst, w__ready, x__p
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$97  = w_s2_0;
+    \$97  = w_s1b_2;
     if (ce) begin
-      \$97  = w_s1_0;
+      \$97  = w_s1_2;
     end
     if (rst) begin
       \$97  = 8'h00;
@@ -1520,9 +1612,9 @@ module \sparse_dsp_l8_m4.core (x__valid, w__valid, o__ready, rst, w__ready, x__p
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$98  = w_s2_1;
+    \$98  = w_s1b_3;
     if (ce) begin
-      \$98  = w_s1_1;
+      \$98  = w_s1_3;
     end
     if (rst) begin
       \$98  = 8'h00;
@@ -1530,9 +1622,9 @@ module \sparse_dsp_l8_m4.core (x__valid, w__valid, o__ready, rst, w__ready, x__p
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$99  = w_s2_2;
+    \$99  = w_s1b_4;
     if (ce) begin
-      \$99  = w_s1_2;
+      \$99  = w_s1_4;
     end
     if (rst) begin
       \$99  = 8'h00;
@@ -1540,9 +1632,9 @@ module \sparse_dsp_l8_m4.core (x__valid, w__valid, o__ready, rst, w__ready, x__p
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$100  = w_s2_3;
+    \$100  = w_s1b_5;
     if (ce) begin
-      \$100  = w_s1_3;
+      \$100  = w_s1_5;
     end
     if (rst) begin
       \$100  = 8'h00;
@@ -1550,9 +1642,9 @@ module \sparse_dsp_l8_m4.core (x__valid, w__valid, o__ready, rst, w__ready, x__p
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$101  = w_s2_4;
+    \$101  = w_s1b_6;
     if (ce) begin
-      \$101  = w_s1_4;
+      \$101  = w_s1_6;
     end
     if (rst) begin
       \$101  = 8'h00;
@@ -1560,9 +1652,9 @@ module \sparse_dsp_l8_m4.core (x__valid, w__valid, o__ready, rst, w__ready, x__p
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$102  = w_s2_5;
+    \$102  = w_s1b_7;
     if (ce) begin
-      \$102  = w_s1_5;
+      \$102  = w_s1_7;
     end
     if (rst) begin
       \$102  = 8'h00;
@@ -1570,69 +1662,69 @@ module \sparse_dsp_l8_m4.core (x__valid, w__valid, o__ready, rst, w__ready, x__p
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$103  = w_s2_6;
+    \$103  = idx_s1b_0;
     if (ce) begin
-      \$103  = w_s1_6;
+      \$103  = idx_s1_0;
     end
     if (rst) begin
-      \$103  = 8'h00;
+      \$103  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$104  = w_s2_7;
+    \$104  = idx_s1b_1;
     if (ce) begin
-      \$104  = w_s1_7;
+      \$104  = idx_s1_1;
     end
     if (rst) begin
-      \$104  = 8'h00;
+      \$104  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$105  = valid_s2;
+    \$105  = idx_s1b_2;
     if (ce) begin
-      \$105  = valid_s1;
+      \$105  = idx_s1_2;
     end
     if (rst) begin
-      \$105  = 1'h0;
+      \$105  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$106  = first_s2;
+    \$106  = idx_s1b_3;
     if (ce) begin
-      \$106  = first_s1;
+      \$106  = idx_s1_3;
     end
     if (rst) begin
-      \$106  = 1'h0;
+      \$106  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$107  = end_s2;
+    \$107  = idx_s1b_4;
     if (ce) begin
-      \$107  = end_s1;
+      \$107  = idx_s1_4;
     end
     if (rst) begin
-      \$107  = 1'h0;
+      \$107  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$108  = last_s2;
+    \$108  = idx_s1b_5;
     if (ce) begin
-      \$108  = last_s1;
+      \$108  = idx_s1_5;
     end
     if (rst) begin
-      \$108  = 1'h0;
+      \$108  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$109  = code_s2;
+    \$109  = idx_s1b_6;
     if (ce) begin
-      \$109  = code_s1;
+      \$109  = idx_s1_6;
     end
     if (rst) begin
       \$109  = 2'h0;
@@ -1640,229 +1732,229 @@ module \sparse_dsp_l8_m4.core (x__valid, w__valid, o__ready, rst, w__ready, x__p
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$110  = prod_0;
+    \$110  = idx_s1b_7;
     if (ce) begin
-      \$110  = \$20 ;
+      \$110  = idx_s1_7;
     end
     if (rst) begin
-      \$110  = 16'h0000;
+      \$110  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$111  = prod_1;
+    \$111  = act_s2_0;
     if (ce) begin
-      \$111  = \$21 ;
+      \$111  = \$12 ;
     end
     if (rst) begin
-      \$111  = 16'h0000;
+      \$111  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$112  = prod_2;
+    \$112  = act_s2_1;
     if (ce) begin
-      \$112  = \$22 ;
+      \$112  = \$13 ;
     end
     if (rst) begin
-      \$112  = 16'h0000;
+      \$112  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$113  = prod_3;
+    \$113  = act_s2_2;
     if (ce) begin
-      \$113  = \$23 ;
+      \$113  = \$14 ;
     end
     if (rst) begin
-      \$113  = 16'h0000;
+      \$113  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$114  = prod_4;
+    \$114  = act_s2_3;
     if (ce) begin
-      \$114  = \$24 ;
+      \$114  = \$15 ;
     end
     if (rst) begin
-      \$114  = 16'h0000;
+      \$114  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$115  = prod_5;
+    \$115  = act_s2_4;
     if (ce) begin
-      \$115  = \$25 ;
+      \$115  = \$16 ;
     end
     if (rst) begin
-      \$115  = 16'h0000;
+      \$115  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$116  = prod_6;
+    \$116  = act_s2_5;
     if (ce) begin
-      \$116  = \$26 ;
+      \$116  = \$17 ;
     end
     if (rst) begin
-      \$116  = 16'h0000;
+      \$116  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$117  = prod_7;
+    \$117  = act_s2_6;
     if (ce) begin
-      \$117  = \$27 ;
+      \$117  = \$18 ;
     end
     if (rst) begin
-      \$117  = 16'h0000;
+      \$117  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$118  = valid_s3;
+    \$118  = act_s2_7;
     if (ce) begin
-      \$118  = valid_s2;
+      \$118  = \$19 ;
     end
     if (rst) begin
-      \$118  = 1'h0;
+      \$118  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$119  = first_s3;
+    \$119  = w_s2_0;
     if (ce) begin
-      \$119  = first_s2;
+      \$119  = w_s1b_0;
     end
     if (rst) begin
-      \$119  = 1'h0;
+      \$119  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$120  = end_s3;
+    \$120  = w_s2_1;
     if (ce) begin
-      \$120  = end_s2;
+      \$120  = w_s1b_1;
     end
     if (rst) begin
-      \$120  = 1'h0;
+      \$120  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$121  = last_s3;
+    \$121  = w_s2_2;
     if (ce) begin
-      \$121  = last_s2;
+      \$121  = w_s1b_2;
     end
     if (rst) begin
-      \$121  = 1'h0;
+      \$121  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$122  = code_s3;
+    \$122  = w_s2_3;
     if (ce) begin
-      \$122  = code_s2;
+      \$122  = w_s1b_3;
     end
     if (rst) begin
-      \$122  = 2'h0;
+      \$122  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$123  = tap_l0_d0_0;
+    \$123  = w_s2_4;
     if (ce) begin
-      \$123  = prod_0;
+      \$123  = w_s1b_4;
     end
     if (rst) begin
-      \$123  = 16'h0000;
+      \$123  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$124  = tap_l0_d0_1;
+    \$124  = w_s2_5;
     if (ce) begin
-      \$124  = prod_1;
+      \$124  = w_s1b_5;
     end
     if (rst) begin
-      \$124  = 16'h0000;
+      \$124  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$125  = tap_l0_d0_2;
+    \$125  = w_s2_6;
     if (ce) begin
-      \$125  = prod_2;
+      \$125  = w_s1b_6;
     end
     if (rst) begin
-      \$125  = 16'h0000;
+      \$125  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$126  = tap_l0_d0_3;
+    \$126  = w_s2_7;
     if (ce) begin
-      \$126  = prod_3;
+      \$126  = w_s1b_7;
     end
     if (rst) begin
-      \$126  = 16'h0000;
+      \$126  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$127  = tap_l0_d0_4;
+    \$127  = valid_s2;
     if (ce) begin
-      \$127  = prod_4;
+      \$127  = valid_s1b;
     end
     if (rst) begin
-      \$127  = 16'h0000;
+      \$127  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$128  = tap_l0_d0_5;
+    \$128  = first_s2;
     if (ce) begin
-      \$128  = prod_5;
+      \$128  = first_s1b;
     end
     if (rst) begin
-      \$128  = 16'h0000;
+      \$128  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$129  = tap_l0_d0_6;
+    \$129  = end_s2;
     if (ce) begin
-      \$129  = prod_6;
+      \$129  = end_s1b;
     end
     if (rst) begin
-      \$129  = 16'h0000;
+      \$129  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$130  = tap_l0_d0_7;
+    \$130  = last_s2;
     if (ce) begin
-      \$130  = prod_7;
+      \$130  = last_s1b;
     end
     if (rst) begin
-      \$130  = 16'h0000;
+      \$130  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$131  = tap_l0_d1_0;
+    \$131  = code_s2;
     if (ce) begin
-      \$131  = tap_l0_d0_0;
+      \$131  = code_s1b;
     end
     if (rst) begin
-      \$131  = 16'h0000;
+      \$131  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$132  = tap_l0_d1_1;
+    \$132  = prod_0;
     if (ce) begin
-      \$132  = tap_l0_d0_1;
+      \$132  = \$20 ;
     end
     if (rst) begin
       \$132  = 16'h0000;
@@ -1870,9 +1962,9 @@ module \sparse_dsp_l8_m4.core (x__valid, w__valid, o__ready, rst, w__ready, x__p
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$133  = tap_l0_d1_2;
+    \$133  = prod_1;
     if (ce) begin
-      \$133  = tap_l0_d0_2;
+      \$133  = \$21 ;
     end
     if (rst) begin
       \$133  = 16'h0000;
@@ -1880,9 +1972,9 @@ module \sparse_dsp_l8_m4.core (x__valid, w__valid, o__ready, rst, w__ready, x__p
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$134  = tap_l0_d1_3;
+    \$134  = prod_2;
     if (ce) begin
-      \$134  = tap_l0_d0_3;
+      \$134  = \$22 ;
     end
     if (rst) begin
       \$134  = 16'h0000;
@@ -1890,9 +1982,9 @@ module \sparse_dsp_l8_m4.core (x__valid, w__valid, o__ready, rst, w__ready, x__p
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$135  = tap_l0_d1_4;
+    \$135  = prod_3;
     if (ce) begin
-      \$135  = tap_l0_d0_4;
+      \$135  = \$23 ;
     end
     if (rst) begin
       \$135  = 16'h0000;
@@ -1900,9 +1992,9 @@ module \sparse_dsp_l8_m4.core (x__valid, w__valid, o__ready, rst, w__ready, x__p
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$136  = tap_l0_d1_5;
+    \$136  = prod_4;
     if (ce) begin
-      \$136  = tap_l0_d0_5;
+      \$136  = \$24 ;
     end
     if (rst) begin
       \$136  = 16'h0000;
@@ -1910,9 +2002,9 @@ module \sparse_dsp_l8_m4.core (x__valid, w__valid, o__ready, rst, w__ready, x__p
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$137  = tap_l0_d1_6;
+    \$137  = prod_5;
     if (ce) begin
-      \$137  = tap_l0_d0_6;
+      \$137  = \$25 ;
     end
     if (rst) begin
       \$137  = 16'h0000;
@@ -1920,9 +2012,9 @@ module \sparse_dsp_l8_m4.core (x__valid, w__valid, o__ready, rst, w__ready, x__p
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$138  = tap_l0_d1_7;
+    \$138  = prod_6;
     if (ce) begin
-      \$138  = tap_l0_d0_7;
+      \$138  = \$26 ;
     end
     if (rst) begin
       \$138  = 16'h0000;
@@ -1930,9 +2022,9 @@ module \sparse_dsp_l8_m4.core (x__valid, w__valid, o__ready, rst, w__ready, x__p
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$139  = tap_l0_d2_0;
+    \$139  = prod_7;
     if (ce) begin
-      \$139  = tap_l0_d1_0;
+      \$139  = \$27 ;
     end
     if (rst) begin
       \$139  = 16'h0000;
@@ -1940,59 +2032,59 @@ module \sparse_dsp_l8_m4.core (x__valid, w__valid, o__ready, rst, w__ready, x__p
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$140  = tap_l0_d2_1;
+    \$140  = valid_s3;
     if (ce) begin
-      \$140  = tap_l0_d1_1;
+      \$140  = valid_s2;
     end
     if (rst) begin
-      \$140  = 16'h0000;
+      \$140  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$141  = tap_l0_d2_2;
+    \$141  = first_s3;
     if (ce) begin
-      \$141  = tap_l0_d1_2;
+      \$141  = first_s2;
     end
     if (rst) begin
-      \$141  = 16'h0000;
+      \$141  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$142  = tap_l0_d2_3;
+    \$142  = end_s3;
     if (ce) begin
-      \$142  = tap_l0_d1_3;
+      \$142  = end_s2;
     end
     if (rst) begin
-      \$142  = 16'h0000;
+      \$142  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$143  = tap_l0_d2_4;
+    \$143  = last_s3;
     if (ce) begin
-      \$143  = tap_l0_d1_4;
+      \$143  = last_s2;
     end
     if (rst) begin
-      \$143  = 16'h0000;
+      \$143  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$144  = tap_l0_d2_5;
+    \$144  = code_s3;
     if (ce) begin
-      \$144  = tap_l0_d1_5;
+      \$144  = code_s2;
     end
     if (rst) begin
-      \$144  = 16'h0000;
+      \$144  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$145  = tap_l0_d2_6;
+    \$145  = tap_l0_d0_0;
     if (ce) begin
-      \$145  = tap_l0_d1_6;
+      \$145  = prod_0;
     end
     if (rst) begin
       \$145  = 16'h0000;
@@ -2000,9 +2092,9 @@ module \sparse_dsp_l8_m4.core (x__valid, w__valid, o__ready, rst, w__ready, x__p
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$146  = tap_l0_d2_7;
+    \$146  = tap_l0_d0_1;
     if (ce) begin
-      \$146  = tap_l0_d1_7;
+      \$146  = prod_1;
     end
     if (rst) begin
       \$146  = 16'h0000;
@@ -2010,279 +2102,279 @@ module \sparse_dsp_l8_m4.core (x__valid, w__valid, o__ready, rst, w__ready, x__p
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$147  = sum_l1_0;
+    \$147  = tap_l0_d0_2;
     if (ce) begin
-      \$147  = \$28 ;
+      \$147  = prod_2;
     end
     if (rst) begin
-      \$147  = 17'h00000;
+      \$147  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$148  = sum_l1_1;
+    \$148  = tap_l0_d0_3;
     if (ce) begin
-      \$148  = \$29 ;
+      \$148  = prod_3;
     end
     if (rst) begin
-      \$148  = 17'h00000;
+      \$148  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$149  = sum_l1_2;
+    \$149  = tap_l0_d0_4;
     if (ce) begin
-      \$149  = \$30 ;
+      \$149  = prod_4;
     end
     if (rst) begin
-      \$149  = 17'h00000;
+      \$149  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$150  = sum_l1_3;
+    \$150  = tap_l0_d0_5;
     if (ce) begin
-      \$150  = \$31 ;
+      \$150  = prod_5;
     end
     if (rst) begin
-      \$150  = 17'h00000;
+      \$150  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$151  = valid_l1;
+    \$151  = tap_l0_d0_6;
     if (ce) begin
-      \$151  = valid_s3;
+      \$151  = prod_6;
     end
     if (rst) begin
-      \$151  = 1'h0;
+      \$151  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$152  = first_l1;
+    \$152  = tap_l0_d0_7;
     if (ce) begin
-      \$152  = first_s3;
+      \$152  = prod_7;
     end
     if (rst) begin
-      \$152  = 1'h0;
+      \$152  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$153  = end_l1;
+    \$153  = tap_l0_d1_0;
     if (ce) begin
-      \$153  = end_s3;
+      \$153  = tap_l0_d0_0;
     end
     if (rst) begin
-      \$153  = 1'h0;
+      \$153  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$154  = last_l1;
+    \$154  = tap_l0_d1_1;
     if (ce) begin
-      \$154  = last_s3;
+      \$154  = tap_l0_d0_1;
     end
     if (rst) begin
-      \$154  = 1'h0;
+      \$154  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$155  = code_l1;
+    \$155  = tap_l0_d1_2;
     if (ce) begin
-      \$155  = code_s3;
+      \$155  = tap_l0_d0_2;
     end
     if (rst) begin
-      \$155  = 2'h0;
+      \$155  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$156  = tap_l1_d0_0;
+    \$156  = tap_l0_d1_3;
     if (ce) begin
-      \$156  = sum_l1_0;
+      \$156  = tap_l0_d0_3;
     end
     if (rst) begin
-      \$156  = 17'h00000;
+      \$156  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$157  = tap_l1_d0_1;
+    \$157  = tap_l0_d1_4;
     if (ce) begin
-      \$157  = sum_l1_1;
+      \$157  = tap_l0_d0_4;
     end
     if (rst) begin
-      \$157  = 17'h00000;
+      \$157  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$158  = tap_l1_d0_2;
+    \$158  = tap_l0_d1_5;
     if (ce) begin
-      \$158  = sum_l1_2;
+      \$158  = tap_l0_d0_5;
     end
     if (rst) begin
-      \$158  = 17'h00000;
+      \$158  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$159  = tap_l1_d0_3;
+    \$159  = tap_l0_d1_6;
     if (ce) begin
-      \$159  = sum_l1_3;
+      \$159  = tap_l0_d0_6;
     end
     if (rst) begin
-      \$159  = 17'h00000;
+      \$159  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$160  = tap_l1_d1_0;
+    \$160  = tap_l0_d1_7;
     if (ce) begin
-      \$160  = tap_l1_d0_0;
+      \$160  = tap_l0_d0_7;
     end
     if (rst) begin
-      \$160  = 17'h00000;
+      \$160  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$161  = tap_l1_d1_1;
+    \$161  = tap_l0_d2_0;
     if (ce) begin
-      \$161  = tap_l1_d0_1;
+      \$161  = tap_l0_d1_0;
     end
     if (rst) begin
-      \$161  = 17'h00000;
+      \$161  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$162  = tap_l1_d1_2;
+    \$162  = tap_l0_d2_1;
     if (ce) begin
-      \$162  = tap_l1_d0_2;
+      \$162  = tap_l0_d1_1;
     end
     if (rst) begin
-      \$162  = 17'h00000;
+      \$162  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$163  = tap_l1_d1_3;
+    \$163  = tap_l0_d2_2;
     if (ce) begin
-      \$163  = tap_l1_d0_3;
+      \$163  = tap_l0_d1_2;
     end
     if (rst) begin
-      \$163  = 17'h00000;
+      \$163  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$164  = sum_l2_0;
+    \$164  = tap_l0_d2_3;
     if (ce) begin
-      \$164  = \$32 ;
+      \$164  = tap_l0_d1_3;
     end
     if (rst) begin
-      \$164  = 18'h00000;
+      \$164  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$165  = sum_l2_1;
+    \$165  = tap_l0_d2_4;
     if (ce) begin
-      \$165  = \$33 ;
+      \$165  = tap_l0_d1_4;
     end
     if (rst) begin
-      \$165  = 18'h00000;
+      \$165  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$166  = valid_l2;
+    \$166  = tap_l0_d2_5;
     if (ce) begin
-      \$166  = valid_l1;
+      \$166  = tap_l0_d1_5;
     end
     if (rst) begin
-      \$166  = 1'h0;
+      \$166  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$167  = first_l2;
+    \$167  = tap_l0_d2_6;
     if (ce) begin
-      \$167  = first_l1;
+      \$167  = tap_l0_d1_6;
     end
     if (rst) begin
-      \$167  = 1'h0;
+      \$167  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$168  = end_l2;
+    \$168  = tap_l0_d2_7;
     if (ce) begin
-      \$168  = end_l1;
+      \$168  = tap_l0_d1_7;
     end
     if (rst) begin
-      \$168  = 1'h0;
+      \$168  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$169  = last_l2;
+    \$169  = sum_l1_0;
     if (ce) begin
-      \$169  = last_l1;
+      \$169  = \$28 ;
     end
     if (rst) begin
-      \$169  = 1'h0;
+      \$169  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$170  = code_l2;
+    \$170  = sum_l1_1;
     if (ce) begin
-      \$170  = code_l1;
+      \$170  = \$29 ;
     end
     if (rst) begin
-      \$170  = 2'h0;
+      \$170  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$171  = tap_l2_d0_0;
+    \$171  = sum_l1_2;
     if (ce) begin
-      \$171  = sum_l2_0;
+      \$171  = \$30 ;
     end
     if (rst) begin
-      \$171  = 18'h00000;
+      \$171  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$172  = tap_l2_d0_1;
+    \$172  = sum_l1_3;
     if (ce) begin
-      \$172  = sum_l2_1;
+      \$172  = \$31 ;
     end
     if (rst) begin
-      \$172  = 18'h00000;
+      \$172  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$173  = sum_l3_0;
+    \$173  = valid_l1;
     if (ce) begin
-      \$173  = \$34 ;
+      \$173  = valid_s3;
     end
     if (rst) begin
-      \$173  = 19'h00000;
+      \$173  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$174  = valid_l3;
+    \$174  = first_l1;
     if (ce) begin
-      \$174  = valid_l2;
+      \$174  = first_s3;
     end
     if (rst) begin
       \$174  = 1'h0;
@@ -2290,9 +2382,9 @@ module \sparse_dsp_l8_m4.core (x__valid, w__valid, o__ready, rst, w__ready, x__p
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$175  = first_l3;
+    \$175  = end_l1;
     if (ce) begin
-      \$175  = first_l2;
+      \$175  = end_s3;
     end
     if (rst) begin
       \$175  = 1'h0;
@@ -2300,9 +2392,9 @@ module \sparse_dsp_l8_m4.core (x__valid, w__valid, o__ready, rst, w__ready, x__p
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$176  = end_l3;
+    \$176  = last_l1;
     if (ce) begin
-      \$176  = end_l2;
+      \$176  = last_s3;
     end
     if (rst) begin
       \$176  = 1'h0;
@@ -2310,134 +2402,354 @@ module \sparse_dsp_l8_m4.core (x__valid, w__valid, o__ready, rst, w__ready, x__p
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$177  = last_l3;
+    \$177  = code_l1;
     if (ce) begin
-      \$177  = last_l2;
+      \$177  = code_s3;
     end
     if (rst) begin
-      \$177  = 1'h0;
+      \$177  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$178  = code_l3;
+    \$178  = tap_l1_d0_0;
     if (ce) begin
-      \$178  = code_l2;
+      \$178  = sum_l1_0;
     end
     if (rst) begin
-      \$178  = 2'h0;
+      \$178  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$179  = o__valid;
+    \$179  = tap_l1_d0_1;
     if (ce) begin
-      \$179  = \$35 ;
+      \$179  = sum_l1_1;
     end
     if (rst) begin
-      \$179  = 1'h0;
+      \$179  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$180  = valid_mask;
+    \$180  = tap_l1_d0_2;
+    if (ce) begin
+      \$180  = sum_l1_2;
+    end
+    if (rst) begin
+      \$180  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$181  = tap_l1_d0_3;
+    if (ce) begin
+      \$181  = sum_l1_3;
+    end
+    if (rst) begin
+      \$181  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$182  = tap_l1_d1_0;
+    if (ce) begin
+      \$182  = tap_l1_d0_0;
+    end
+    if (rst) begin
+      \$182  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$183  = tap_l1_d1_1;
+    if (ce) begin
+      \$183  = tap_l1_d0_1;
+    end
+    if (rst) begin
+      \$183  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$184  = tap_l1_d1_2;
+    if (ce) begin
+      \$184  = tap_l1_d0_2;
+    end
+    if (rst) begin
+      \$184  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$185  = tap_l1_d1_3;
+    if (ce) begin
+      \$185  = tap_l1_d0_3;
+    end
+    if (rst) begin
+      \$185  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$186  = sum_l2_0;
+    if (ce) begin
+      \$186  = \$32 ;
+    end
+    if (rst) begin
+      \$186  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$187  = sum_l2_1;
+    if (ce) begin
+      \$187  = \$33 ;
+    end
+    if (rst) begin
+      \$187  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$188  = valid_l2;
+    if (ce) begin
+      \$188  = valid_l1;
+    end
+    if (rst) begin
+      \$188  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$189  = first_l2;
+    if (ce) begin
+      \$189  = first_l1;
+    end
+    if (rst) begin
+      \$189  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$190  = end_l2;
+    if (ce) begin
+      \$190  = end_l1;
+    end
+    if (rst) begin
+      \$190  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$191  = last_l2;
+    if (ce) begin
+      \$191  = last_l1;
+    end
+    if (rst) begin
+      \$191  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$192  = code_l2;
+    if (ce) begin
+      \$192  = code_l1;
+    end
+    if (rst) begin
+      \$192  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$193  = tap_l2_d0_0;
+    if (ce) begin
+      \$193  = sum_l2_0;
+    end
+    if (rst) begin
+      \$193  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$194  = tap_l2_d0_1;
+    if (ce) begin
+      \$194  = sum_l2_1;
+    end
+    if (rst) begin
+      \$194  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$195  = sum_l3_0;
+    if (ce) begin
+      \$195  = \$34 ;
+    end
+    if (rst) begin
+      \$195  = 19'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$196  = valid_l3;
+    if (ce) begin
+      \$196  = valid_l2;
+    end
+    if (rst) begin
+      \$196  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$197  = first_l3;
+    if (ce) begin
+      \$197  = first_l2;
+    end
+    if (rst) begin
+      \$197  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$198  = end_l3;
+    if (ce) begin
+      \$198  = end_l2;
+    end
+    if (rst) begin
+      \$198  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$199  = last_l3;
+    if (ce) begin
+      \$199  = last_l2;
+    end
+    if (rst) begin
+      \$199  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$200  = code_l3;
+    if (ce) begin
+      \$200  = code_l2;
+    end
+    if (rst) begin
+      \$200  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$201  = o__valid;
+    if (ce) begin
+      \$201  = \$35 ;
+    end
+    if (rst) begin
+      \$201  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$202  = valid_mask;
     if (ce) begin
       if (valid_l3) begin
         (* full_case = 32'd1 *)
         casez (code_l3)
           2'h0:
-              \$180  = 8'hff;
+              \$202  = 8'hff;
           2'h1:
-              \$180  = 8'h0f;
+              \$202  = 8'h0f;
           2'h2:
-              \$180  = 8'h03;
+              \$202  = 8'h03;
           default:
-              \$180  = 8'hff;
+              \$202  = 8'hff;
         endcase
       end
     end
     if (rst) begin
-      \$180  = 8'h00;
+      \$202  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$181  = acc_0_0;
+    \$203  = acc_0_0;
     if (\$36 ) begin
-      \$181  = \$38 [23:0];
+      \$203  = \$38 [23:0];
     end
     if (rst) begin
-      \$181  = 24'h000000;
+      \$203  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$182  = acc_1_0;
+    \$204  = acc_1_0;
     if (\$39 ) begin
-      \$182  = \$41 [23:0];
+      \$204  = \$41 [23:0];
     end
     if (rst) begin
-      \$182  = 24'h000000;
+      \$204  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$183  = acc_2_0;
+    \$205  = acc_2_0;
     if (\$42 ) begin
-      \$183  = \$44 [23:0];
+      \$205  = \$44 [23:0];
     end
     if (rst) begin
-      \$183  = 24'h000000;
+      \$205  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$184  = acc_3_0;
+    \$206  = acc_3_0;
     if (\$45 ) begin
-      \$184  = \$47 [23:0];
+      \$206  = \$47 [23:0];
     end
     if (rst) begin
-      \$184  = 24'h000000;
+      \$206  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$185  = acc_4_0;
+    \$207  = acc_4_0;
     if (\$48 ) begin
-      \$185  = \$50 [23:0];
+      \$207  = \$50 [23:0];
     end
     if (rst) begin
-      \$185  = 24'h000000;
+      \$207  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$186  = acc_5_0;
+    \$208  = acc_5_0;
     if (\$51 ) begin
-      \$186  = \$53 [23:0];
+      \$208  = \$53 [23:0];
     end
     if (rst) begin
-      \$186  = 24'h000000;
+      \$208  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$187  = acc_6_0;
+    \$209  = acc_6_0;
     if (\$54 ) begin
-      \$187  = \$56 [23:0];
+      \$209  = \$56 [23:0];
     end
     if (rst) begin
-      \$187  = 24'h000000;
+      \$209  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$188  = acc_7_0;
+    \$210  = acc_7_0;
     if (\$57 ) begin
-      \$188  = \$59 [23:0];
+      \$210  = \$59 [23:0];
     end
     if (rst) begin
-      \$188  = 24'h000000;
+      \$210  = 24'h000000;
     end
   end
   assign loading = x__ready;
@@ -2491,6 +2803,10 @@ module \sparse_dsp_l8_m4.core (x__valid, w__valid, o__ready, rst, w__ready, x__p
   assign \o__payload.data[7]  = \$60 [191:168];
   assign \o__payload.user  = \$60 [199:192];
   assign \o__payload.last  = \$62 ;
+  assign \block_acts[0]  = block_acts[7:0];
+  assign \block_acts[1]  = block_acts[15:8];
+  assign \block_acts[2]  = block_acts[23:16];
+  assign \block_acts[3]  = block_acts[31:24];
   assign \rd__data[0]  = rd__data[7:0];
   assign \rd__data[1]  = rd__data[15:8];
   assign \rd__data[2]  = rd__data[23:16];

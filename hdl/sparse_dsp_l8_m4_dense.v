@@ -132,24 +132,38 @@ module \sparse_dsp_l8_m4_dense.core (x__valid, w__valid, o__ready, rst, w__ready
   wire [6:0] \$10 ;
   reg \$100 ;
   reg \$101 ;
-  reg \$102 ;
-  reg \$103 ;
-  reg [1:0] \$104 ;
-  reg [17:0] \$105 ;
-  reg [17:0] \$106 ;
-  reg [18:0] \$107 ;
+  reg [1:0] \$102 ;
+  reg [16:0] \$103 ;
+  reg [16:0] \$104 ;
+  reg [16:0] \$105 ;
+  reg [16:0] \$106 ;
+  reg \$107 ;
   reg \$108 ;
   reg \$109 ;
   wire [1:0] \$11 ;
   reg \$110 ;
-  reg \$111 ;
-  reg [1:0] \$112 ;
-  reg \$113 ;
-  reg [1:0] \$114 ;
-  reg [23:0] \$115 ;
-  reg [23:0] \$116 ;
+  reg [1:0] \$111 ;
+  reg [17:0] \$112 ;
+  reg [17:0] \$113 ;
+  reg \$114 ;
+  reg \$115 ;
+  reg \$116 ;
+  reg \$117 ;
+  reg [1:0] \$118 ;
+  reg [17:0] \$119 ;
   wire [15:0] \$12 ;
+  reg [17:0] \$120 ;
+  reg [18:0] \$121 ;
+  reg \$122 ;
+  reg \$123 ;
+  reg \$124 ;
+  reg \$125 ;
+  reg [1:0] \$126 ;
+  reg \$127 ;
+  reg [1:0] \$128 ;
+  reg [23:0] \$129 ;
   wire [15:0] \$13 ;
+  reg [23:0] \$130 ;
   wire [15:0] \$14 ;
   wire [15:0] \$15 ;
   wire [15:0] \$16 ;
@@ -195,13 +209,13 @@ module \sparse_dsp_l8_m4_dense.core (x__valid, w__valid, o__ready, rst, w__ready
   reg [7:0] \$52 ;
   reg [7:0] \$53 ;
   reg [7:0] \$54 ;
-  reg [7:0] \$55 ;
-  reg [7:0] \$56 ;
-  reg [7:0] \$57 ;
-  reg [7:0] \$58 ;
-  reg [7:0] \$59 ;
+  reg \$55 ;
+  reg \$56 ;
+  reg \$57 ;
+  reg \$58 ;
+  reg [1:0] \$59 ;
   wire \$6 ;
-  reg [7:0] \$60 ;
+  reg [31:0] \$60 ;
   reg [7:0] \$61 ;
   reg [7:0] \$62 ;
   reg [7:0] \$63 ;
@@ -213,37 +227,37 @@ module \sparse_dsp_l8_m4_dense.core (x__valid, w__valid, o__ready, rst, w__ready
   reg [7:0] \$69 ;
   wire \$7 ;
   reg [7:0] \$70 ;
-  reg \$71 ;
-  reg \$72 ;
-  reg \$73 ;
-  reg \$74 ;
-  reg [1:0] \$75 ;
-  reg [15:0] \$76 ;
-  reg [15:0] \$77 ;
-  reg [15:0] \$78 ;
-  reg [15:0] \$79 ;
+  reg [7:0] \$71 ;
+  reg [7:0] \$72 ;
+  reg [7:0] \$73 ;
+  reg [7:0] \$74 ;
+  reg [7:0] \$75 ;
+  reg [7:0] \$76 ;
+  reg [7:0] \$77 ;
+  reg [7:0] \$78 ;
+  reg [7:0] \$79 ;
   wire [6:0] \$8 ;
-  reg [15:0] \$80 ;
-  reg [15:0] \$81 ;
-  reg [15:0] \$82 ;
-  reg [15:0] \$83 ;
-  reg \$84 ;
+  reg [7:0] \$80 ;
+  reg [7:0] \$81 ;
+  reg [7:0] \$82 ;
+  reg [7:0] \$83 ;
+  reg [7:0] \$84 ;
   reg \$85 ;
   reg \$86 ;
   reg \$87 ;
-  reg [1:0] \$88 ;
-  reg [16:0] \$89 ;
+  reg \$88 ;
+  reg [1:0] \$89 ;
   wire [6:0] \$9 ;
-  reg [16:0] \$90 ;
-  reg [16:0] \$91 ;
-  reg [16:0] \$92 ;
-  reg \$93 ;
-  reg \$94 ;
-  reg \$95 ;
-  reg \$96 ;
-  reg [1:0] \$97 ;
-  reg [17:0] \$98 ;
-  reg [17:0] \$99 ;
+  reg [15:0] \$90 ;
+  reg [15:0] \$91 ;
+  reg [15:0] \$92 ;
+  reg [15:0] \$93 ;
+  reg [15:0] \$94 ;
+  reg [15:0] \$95 ;
+  reg [15:0] \$96 ;
+  reg [15:0] \$97 ;
+  reg \$98 ;
+  reg \$99 ;
   reg [23:0] acc_0_0 = 24'h000000;
   reg [23:0] acc_1_0 = 24'h000000;
   reg [7:0] act_s2_0 = 8'h00;
@@ -255,6 +269,11 @@ module \sparse_dsp_l8_m4_dense.core (x__valid, w__valid, o__ready, rst, w__ready
   reg [7:0] act_s2_6 = 8'h00;
   reg [7:0] act_s2_7 = 8'h00;
   reg [5:0] block = 6'h00;
+  reg [31:0] block_acts = 32'd0;
+  wire [7:0] \block_acts[0] ;
+  wire [7:0] \block_acts[1] ;
+  wire [7:0] \block_acts[2] ;
+  wire [7:0] \block_acts[3] ;
   wire ce;
   input clk;
   wire clk;
@@ -262,6 +281,7 @@ module \sparse_dsp_l8_m4_dense.core (x__valid, w__valid, o__ready, rst, w__ready
   reg [1:0] code_l2 = 2'h0;
   reg [1:0] code_l3 = 2'h0;
   reg [1:0] code_s1 = 2'h0;
+  reg [1:0] code_s1b = 2'h0;
   reg [1:0] code_s2 = 2'h0;
   reg [1:0] code_s3 = 2'h0;
   wire \end ;
@@ -269,6 +289,7 @@ module \sparse_dsp_l8_m4_dense.core (x__valid, w__valid, o__ready, rst, w__ready
   reg end_l2 = 1'h0;
   reg end_l3 = 1'h0;
   reg end_s1 = 1'h0;
+  reg end_s1b = 1'h0;
   reg end_s2 = 1'h0;
   reg end_s3 = 1'h0;
   wire first;
@@ -276,12 +297,14 @@ module \sparse_dsp_l8_m4_dense.core (x__valid, w__valid, o__ready, rst, w__ready
   reg first_l2 = 1'h0;
   reg first_l3 = 1'h0;
   reg first_s1 = 1'h0;
+  reg first_s1b = 1'h0;
   reg first_s2 = 1'h0;
   reg first_s3 = 1'h0;
   reg last_l1 = 1'h0;
   reg last_l2 = 1'h0;
   reg last_l3 = 1'h0;
   reg last_s1 = 1'h0;
+  reg last_s1b = 1'h0;
   reg last_s2 = 1'h0;
   reg last_s3 = 1'h0;
   (* init = 1'h1 *)
@@ -337,6 +360,7 @@ module \sparse_dsp_l8_m4_dense.core (x__valid, w__valid, o__ready, rst, w__ready
   reg valid_l3 = 1'h0;
   reg [1:0] valid_mask = 2'h0;
   reg valid_s1 = 1'h0;
+  reg valid_s1b = 1'h0;
   reg valid_s2 = 1'h0;
   reg valid_s3 = 1'h0;
   input [66:0] w__payload;
@@ -365,6 +389,14 @@ module \sparse_dsp_l8_m4_dense.core (x__valid, w__valid, o__ready, rst, w__ready
   reg [7:0] w_s1_5 = 8'h00;
   reg [7:0] w_s1_6 = 8'h00;
   reg [7:0] w_s1_7 = 8'h00;
+  reg [7:0] w_s1b_0 = 8'h00;
+  reg [7:0] w_s1b_1 = 8'h00;
+  reg [7:0] w_s1b_2 = 8'h00;
+  reg [7:0] w_s1b_3 = 8'h00;
+  reg [7:0] w_s1b_4 = 8'h00;
+  reg [7:0] w_s1b_5 = 8'h00;
+  reg [7:0] w_s1b_6 = 8'h00;
+  reg [7:0] w_s1b_7 = 8'h00;
   reg [7:0] w_s2_0 = 8'h00;
   reg [7:0] w_s2_1 = 8'h00;
   reg [7:0] w_s2_2 = 8'h00;
@@ -552,129 +584,157 @@ module \sparse_dsp_l8_m4_dense.core (x__valid, w__valid, o__ready, rst, w__ready
   always @(posedge clk)
     w_s1_7 <= \$54 ;
   always @(posedge clk)
-    act_s2_0 <= \$55 ;
+    valid_s1b <= \$55 ;
   always @(posedge clk)
-    act_s2_1 <= \$56 ;
+    first_s1b <= \$56 ;
   always @(posedge clk)
-    act_s2_2 <= \$57 ;
+    end_s1b <= \$57 ;
   always @(posedge clk)
-    act_s2_3 <= \$58 ;
+    last_s1b <= \$58 ;
   always @(posedge clk)
-    act_s2_4 <= \$59 ;
+    code_s1b <= \$59 ;
   always @(posedge clk)
-    act_s2_5 <= \$60 ;
+    block_acts <= \$60 ;
   always @(posedge clk)
-    act_s2_6 <= \$61 ;
+    w_s1b_0 <= \$61 ;
   always @(posedge clk)
-    act_s2_7 <= \$62 ;
+    w_s1b_1 <= \$62 ;
   always @(posedge clk)
-    w_s2_0 <= \$63 ;
+    w_s1b_2 <= \$63 ;
   always @(posedge clk)
-    w_s2_1 <= \$64 ;
+    w_s1b_3 <= \$64 ;
   always @(posedge clk)
-    w_s2_2 <= \$65 ;
+    w_s1b_4 <= \$65 ;
   always @(posedge clk)
-    w_s2_3 <= \$66 ;
+    w_s1b_5 <= \$66 ;
   always @(posedge clk)
-    w_s2_4 <= \$67 ;
+    w_s1b_6 <= \$67 ;
   always @(posedge clk)
-    w_s2_5 <= \$68 ;
+    w_s1b_7 <= \$68 ;
   always @(posedge clk)
-    w_s2_6 <= \$69 ;
+    act_s2_0 <= \$69 ;
   always @(posedge clk)
-    w_s2_7 <= \$70 ;
+    act_s2_1 <= \$70 ;
   always @(posedge clk)
-    valid_s2 <= \$71 ;
+    act_s2_2 <= \$71 ;
   always @(posedge clk)
-    first_s2 <= \$72 ;
+    act_s2_3 <= \$72 ;
   always @(posedge clk)
-    end_s2 <= \$73 ;
+    act_s2_4 <= \$73 ;
   always @(posedge clk)
-    last_s2 <= \$74 ;
+    act_s2_5 <= \$74 ;
   always @(posedge clk)
-    code_s2 <= \$75 ;
+    act_s2_6 <= \$75 ;
   always @(posedge clk)
-    prod_0 <= \$76 ;
+    act_s2_7 <= \$76 ;
   always @(posedge clk)
-    prod_1 <= \$77 ;
+    w_s2_0 <= \$77 ;
   always @(posedge clk)
-    prod_2 <= \$78 ;
+    w_s2_1 <= \$78 ;
   always @(posedge clk)
-    prod_3 <= \$79 ;
+    w_s2_2 <= \$79 ;
   always @(posedge clk)
-    prod_4 <= \$80 ;
+    w_s2_3 <= \$80 ;
   always @(posedge clk)
-    prod_5 <= \$81 ;
+    w_s2_4 <= \$81 ;
   always @(posedge clk)
-    prod_6 <= \$82 ;
+    w_s2_5 <= \$82 ;
   always @(posedge clk)
-    prod_7 <= \$83 ;
+    w_s2_6 <= \$83 ;
   always @(posedge clk)
-    valid_s3 <= \$84 ;
+    w_s2_7 <= \$84 ;
   always @(posedge clk)
-    first_s3 <= \$85 ;
+    valid_s2 <= \$85 ;
   always @(posedge clk)
-    end_s3 <= \$86 ;
+    first_s2 <= \$86 ;
   always @(posedge clk)
-    last_s3 <= \$87 ;
+    end_s2 <= \$87 ;
   always @(posedge clk)
-    code_s3 <= \$88 ;
+    last_s2 <= \$88 ;
   always @(posedge clk)
-    sum_l1_0 <= \$89 ;
+    code_s2 <= \$89 ;
   always @(posedge clk)
-    sum_l1_1 <= \$90 ;
+    prod_0 <= \$90 ;
   always @(posedge clk)
-    sum_l1_2 <= \$91 ;
+    prod_1 <= \$91 ;
   always @(posedge clk)
-    sum_l1_3 <= \$92 ;
+    prod_2 <= \$92 ;
   always @(posedge clk)
-    valid_l1 <= \$93 ;
+    prod_3 <= \$93 ;
   always @(posedge clk)
-    first_l1 <= \$94 ;
+    prod_4 <= \$94 ;
   always @(posedge clk)
-    end_l1 <= \$95 ;
+    prod_5 <= \$95 ;
   always @(posedge clk)
-    last_l1 <= \$96 ;
+    prod_6 <= \$96 ;
   always @(posedge clk)
-    code_l1 <= \$97 ;
+    prod_7 <= \$97 ;
   always @(posedge clk)
-    sum_l2_0 <= \$98 ;
+    valid_s3 <= \$98 ;
   always @(posedge clk)
-    sum_l2_1 <= \$99 ;
+    first_s3 <= \$99 ;
   always @(posedge clk)
-    valid_l2 <= \$100 ;
+    end_s3 <= \$100 ;
   always @(posedge clk)
-    first_l2 <= \$101 ;
+    last_s3 <= \$101 ;
   always @(posedge clk)
-    end_l2 <= \$102 ;
+    code_s3 <= \$102 ;
   always @(posedge clk)
-    last_l2 <= \$103 ;
+    sum_l1_0 <= \$103 ;
   always @(posedge clk)
-    code_l2 <= \$104 ;
+    sum_l1_1 <= \$104 ;
   always @(posedge clk)
-    tap_l2_d0_0 <= \$105 ;
+    sum_l1_2 <= \$105 ;
   always @(posedge clk)
-    tap_l2_d0_1 <= \$106 ;
+    sum_l1_3 <= \$106 ;
   always @(posedge clk)
-    sum_l3_0 <= \$107 ;
+    valid_l1 <= \$107 ;
   always @(posedge clk)
-    valid_l3 <= \$108 ;
+    first_l1 <= \$108 ;
   always @(posedge clk)
-    first_l3 <= \$109 ;
+    end_l1 <= \$109 ;
   always @(posedge clk)
-    end_l3 <= \$110 ;
+    last_l1 <= \$110 ;
   always @(posedge clk)
-    last_l3 <= \$111 ;
+    code_l1 <= \$111 ;
   always @(posedge clk)
-    code_l3 <= \$112 ;
+    sum_l2_0 <= \$112 ;
   always @(posedge clk)
-    o__valid <= \$113 ;
+    sum_l2_1 <= \$113 ;
   always @(posedge clk)
-    valid_mask <= \$114 ;
+    valid_l2 <= \$114 ;
   always @(posedge clk)
-    acc_0_0 <= \$115 ;
+    first_l2 <= \$115 ;
   always @(posedge clk)
-    acc_1_0 <= \$116 ;
+    end_l2 <= \$116 ;
+  always @(posedge clk)
+    last_l2 <= \$117 ;
+  always @(posedge clk)
+    code_l2 <= \$118 ;
+  always @(posedge clk)
+    tap_l2_d0_0 <= \$119 ;
+  always @(posedge clk)
+    tap_l2_d0_1 <= \$120 ;
+  always @(posedge clk)
+    sum_l3_0 <= \$121 ;
+  always @(posedge clk)
+    valid_l3 <= \$122 ;
+  always @(posedge clk)
+    first_l3 <= \$123 ;
+  always @(posedge clk)
+    end_l3 <= \$124 ;
+  always @(posedge clk)
+    last_l3 <= \$125 ;
+  always @(posedge clk)
+    code_l3 <= \$126 ;
+  always @(posedge clk)
+    o__valid <= \$127 ;
+  always @(posedge clk)
+    valid_mask <= \$128 ;
+  always @(posedge clk)
+    acc_0_0 <= \$129 ;
+  always @(posedge clk)
+    acc_1_0 <= \$130 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     rn_in_0_0 = 24'h000000;
@@ -899,69 +959,69 @@ module \sparse_dsp_l8_m4_dense.core (x__valid, w__valid, o__ready, rst, w__ready
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$55  = act_s2_0;
+    \$55  = valid_s1b;
     if (ce) begin
-      \$55  = rd__data[7:0];
+      \$55  = valid_s1;
     end
     if (rst) begin
-      \$55  = 8'h00;
+      \$55  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$56  = act_s2_1;
+    \$56  = first_s1b;
     if (ce) begin
-      \$56  = rd__data[15:8];
+      \$56  = first_s1;
     end
     if (rst) begin
-      \$56  = 8'h00;
+      \$56  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$57  = act_s2_2;
+    \$57  = end_s1b;
     if (ce) begin
-      \$57  = rd__data[23:16];
+      \$57  = end_s1;
     end
     if (rst) begin
-      \$57  = 8'h00;
+      \$57  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$58  = act_s2_3;
+    \$58  = last_s1b;
     if (ce) begin
-      \$58  = rd__data[31:24];
+      \$58  = last_s1;
     end
     if (rst) begin
-      \$58  = 8'h00;
+      \$58  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$59  = act_s2_4;
+    \$59  = code_s1b;
     if (ce) begin
-      \$59  = rd__data[7:0];
+      \$59  = code_s1;
     end
     if (rst) begin
-      \$59  = 8'h00;
+      \$59  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$60  = act_s2_5;
+    \$60  = block_acts;
     if (ce) begin
-      \$60  = rd__data[15:8];
+      \$60  = rd__data;
     end
     if (rst) begin
-      \$60  = 8'h00;
+      \$60  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$61  = act_s2_6;
+    \$61  = w_s1b_0;
     if (ce) begin
-      \$61  = rd__data[23:16];
+      \$61  = w_s1_0;
     end
     if (rst) begin
       \$61  = 8'h00;
@@ -969,9 +1029,9 @@ module \sparse_dsp_l8_m4_dense.core (x__valid, w__valid, o__ready, rst, w__ready
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$62  = act_s2_7;
+    \$62  = w_s1b_1;
     if (ce) begin
-      \$62  = rd__data[31:24];
+      \$62  = w_s1_1;
     end
     if (rst) begin
       \$62  = 8'h00;
@@ -979,9 +1039,9 @@ module \sparse_dsp_l8_m4_dense.core (x__valid, w__valid, o__ready, rst, w__ready
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$63  = w_s2_0;
+    \$63  = w_s1b_2;
     if (ce) begin
-      \$63  = w_s1_0;
+      \$63  = w_s1_2;
     end
     if (rst) begin
       \$63  = 8'h00;
@@ -989,9 +1049,9 @@ module \sparse_dsp_l8_m4_dense.core (x__valid, w__valid, o__ready, rst, w__ready
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$64  = w_s2_1;
+    \$64  = w_s1b_3;
     if (ce) begin
-      \$64  = w_s1_1;
+      \$64  = w_s1_3;
     end
     if (rst) begin
       \$64  = 8'h00;
@@ -999,9 +1059,9 @@ module \sparse_dsp_l8_m4_dense.core (x__valid, w__valid, o__ready, rst, w__ready
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$65  = w_s2_2;
+    \$65  = w_s1b_4;
     if (ce) begin
-      \$65  = w_s1_2;
+      \$65  = w_s1_4;
     end
     if (rst) begin
       \$65  = 8'h00;
@@ -1009,9 +1069,9 @@ module \sparse_dsp_l8_m4_dense.core (x__valid, w__valid, o__ready, rst, w__ready
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$66  = w_s2_3;
+    \$66  = w_s1b_5;
     if (ce) begin
-      \$66  = w_s1_3;
+      \$66  = w_s1_5;
     end
     if (rst) begin
       \$66  = 8'h00;
@@ -1019,9 +1079,9 @@ module \sparse_dsp_l8_m4_dense.core (x__valid, w__valid, o__ready, rst, w__ready
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$67  = w_s2_4;
+    \$67  = w_s1b_6;
     if (ce) begin
-      \$67  = w_s1_4;
+      \$67  = w_s1_6;
     end
     if (rst) begin
       \$67  = 8'h00;
@@ -1029,9 +1089,9 @@ module \sparse_dsp_l8_m4_dense.core (x__valid, w__valid, o__ready, rst, w__ready
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$68  = w_s2_5;
+    \$68  = w_s1b_7;
     if (ce) begin
-      \$68  = w_s1_5;
+      \$68  = w_s1_7;
     end
     if (rst) begin
       \$68  = 8'h00;
@@ -1039,9 +1099,9 @@ module \sparse_dsp_l8_m4_dense.core (x__valid, w__valid, o__ready, rst, w__ready
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$69  = w_s2_6;
+    \$69  = act_s2_0;
     if (ce) begin
-      \$69  = w_s1_6;
+      \$69  = block_acts[7:0];
     end
     if (rst) begin
       \$69  = 8'h00;
@@ -1049,9 +1109,9 @@ module \sparse_dsp_l8_m4_dense.core (x__valid, w__valid, o__ready, rst, w__ready
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$70  = w_s2_7;
+    \$70  = act_s2_1;
     if (ce) begin
-      \$70  = w_s1_7;
+      \$70  = block_acts[15:8];
     end
     if (rst) begin
       \$70  = 8'h00;
@@ -1059,149 +1119,149 @@ module \sparse_dsp_l8_m4_dense.core (x__valid, w__valid, o__ready, rst, w__ready
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$71  = valid_s2;
+    \$71  = act_s2_2;
     if (ce) begin
-      \$71  = valid_s1;
+      \$71  = block_acts[23:16];
     end
     if (rst) begin
-      \$71  = 1'h0;
+      \$71  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$72  = first_s2;
+    \$72  = act_s2_3;
     if (ce) begin
-      \$72  = first_s1;
+      \$72  = block_acts[31:24];
     end
     if (rst) begin
-      \$72  = 1'h0;
+      \$72  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$73  = end_s2;
+    \$73  = act_s2_4;
     if (ce) begin
-      \$73  = end_s1;
+      \$73  = block_acts[7:0];
     end
     if (rst) begin
-      \$73  = 1'h0;
+      \$73  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$74  = last_s2;
+    \$74  = act_s2_5;
     if (ce) begin
-      \$74  = last_s1;
+      \$74  = block_acts[15:8];
     end
     if (rst) begin
-      \$74  = 1'h0;
+      \$74  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$75  = code_s2;
+    \$75  = act_s2_6;
     if (ce) begin
-      \$75  = code_s1;
+      \$75  = block_acts[23:16];
     end
     if (rst) begin
-      \$75  = 2'h0;
+      \$75  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$76  = prod_0;
+    \$76  = act_s2_7;
     if (ce) begin
-      \$76  = \$12 ;
+      \$76  = block_acts[31:24];
     end
     if (rst) begin
-      \$76  = 16'h0000;
+      \$76  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$77  = prod_1;
+    \$77  = w_s2_0;
     if (ce) begin
-      \$77  = \$13 ;
+      \$77  = w_s1b_0;
     end
     if (rst) begin
-      \$77  = 16'h0000;
+      \$77  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$78  = prod_2;
+    \$78  = w_s2_1;
     if (ce) begin
-      \$78  = \$14 ;
+      \$78  = w_s1b_1;
     end
     if (rst) begin
-      \$78  = 16'h0000;
+      \$78  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$79  = prod_3;
+    \$79  = w_s2_2;
     if (ce) begin
-      \$79  = \$15 ;
+      \$79  = w_s1b_2;
     end
     if (rst) begin
-      \$79  = 16'h0000;
+      \$79  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$80  = prod_4;
+    \$80  = w_s2_3;
     if (ce) begin
-      \$80  = \$16 ;
+      \$80  = w_s1b_3;
     end
     if (rst) begin
-      \$80  = 16'h0000;
+      \$80  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$81  = prod_5;
+    \$81  = w_s2_4;
     if (ce) begin
-      \$81  = \$17 ;
+      \$81  = w_s1b_4;
     end
     if (rst) begin
-      \$81  = 16'h0000;
+      \$81  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$82  = prod_6;
+    \$82  = w_s2_5;
     if (ce) begin
-      \$82  = \$18 ;
+      \$82  = w_s1b_5;
     end
     if (rst) begin
-      \$82  = 16'h0000;
+      \$82  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$83  = prod_7;
+    \$83  = w_s2_6;
     if (ce) begin
-      \$83  = \$19 ;
+      \$83  = w_s1b_6;
     end
     if (rst) begin
-      \$83  = 16'h0000;
+      \$83  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$84  = valid_s3;
+    \$84  = w_s2_7;
     if (ce) begin
-      \$84  = valid_s2;
+      \$84  = w_s1b_7;
     end
     if (rst) begin
-      \$84  = 1'h0;
+      \$84  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$85  = first_s3;
+    \$85  = valid_s2;
     if (ce) begin
-      \$85  = first_s2;
+      \$85  = valid_s1b;
     end
     if (rst) begin
       \$85  = 1'h0;
@@ -1209,9 +1269,9 @@ module \sparse_dsp_l8_m4_dense.core (x__valid, w__valid, o__ready, rst, w__ready
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$86  = end_s3;
+    \$86  = first_s2;
     if (ce) begin
-      \$86  = end_s2;
+      \$86  = first_s1b;
     end
     if (rst) begin
       \$86  = 1'h0;
@@ -1219,9 +1279,9 @@ module \sparse_dsp_l8_m4_dense.core (x__valid, w__valid, o__ready, rst, w__ready
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$87  = last_s3;
+    \$87  = end_s2;
     if (ce) begin
-      \$87  = last_s2;
+      \$87  = end_s1b;
     end
     if (rst) begin
       \$87  = 1'h0;
@@ -1229,129 +1289,129 @@ module \sparse_dsp_l8_m4_dense.core (x__valid, w__valid, o__ready, rst, w__ready
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$88  = code_s3;
+    \$88  = last_s2;
     if (ce) begin
-      \$88  = code_s2;
+      \$88  = last_s1b;
     end
     if (rst) begin
-      \$88  = 2'h0;
+      \$88  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$89  = sum_l1_0;
+    \$89  = code_s2;
     if (ce) begin
-      \$89  = \$20 ;
+      \$89  = code_s1b;
     end
     if (rst) begin
-      \$89  = 17'h00000;
+      \$89  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$90  = sum_l1_1;
+    \$90  = prod_0;
     if (ce) begin
-      \$90  = \$21 ;
+      \$90  = \$12 ;
     end
     if (rst) begin
-      \$90  = 17'h00000;
+      \$90  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$91  = sum_l1_2;
+    \$91  = prod_1;
     if (ce) begin
-      \$91  = \$22 ;
+      \$91  = \$13 ;
     end
     if (rst) begin
-      \$91  = 17'h00000;
+      \$91  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$92  = sum_l1_3;
+    \$92  = prod_2;
     if (ce) begin
-      \$92  = \$23 ;
+      \$92  = \$14 ;
     end
     if (rst) begin
-      \$92  = 17'h00000;
+      \$92  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$93  = valid_l1;
+    \$93  = prod_3;
     if (ce) begin
-      \$93  = valid_s3;
+      \$93  = \$15 ;
     end
     if (rst) begin
-      \$93  = 1'h0;
+      \$93  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$94  = first_l1;
+    \$94  = prod_4;
     if (ce) begin
-      \$94  = first_s3;
+      \$94  = \$16 ;
     end
     if (rst) begin
-      \$94  = 1'h0;
+      \$94  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$95  = end_l1;
+    \$95  = prod_5;
     if (ce) begin
-      \$95  = end_s3;
+      \$95  = \$17 ;
     end
     if (rst) begin
-      \$95  = 1'h0;
+      \$95  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$96  = last_l1;
+    \$96  = prod_6;
     if (ce) begin
-      \$96  = last_s3;
+      \$96  = \$18 ;
     end
     if (rst) begin
-      \$96  = 1'h0;
+      \$96  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$97  = code_l1;
+    \$97  = prod_7;
     if (ce) begin
-      \$97  = code_s3;
+      \$97  = \$19 ;
     end
     if (rst) begin
-      \$97  = 2'h0;
+      \$97  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$98  = sum_l2_0;
+    \$98  = valid_s3;
     if (ce) begin
-      \$98  = \$24 ;
+      \$98  = valid_s2;
     end
     if (rst) begin
-      \$98  = 18'h00000;
+      \$98  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$99  = sum_l2_1;
+    \$99  = first_s3;
     if (ce) begin
-      \$99  = \$25 ;
+      \$99  = first_s2;
     end
     if (rst) begin
-      \$99  = 18'h00000;
+      \$99  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$100  = valid_l2;
+    \$100  = end_s3;
     if (ce) begin
-      \$100  = valid_l1;
+      \$100  = end_s2;
     end
     if (rst) begin
       \$100  = 1'h0;
@@ -1359,9 +1419,9 @@ module \sparse_dsp_l8_m4_dense.core (x__valid, w__valid, o__ready, rst, w__ready
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$101  = first_l2;
+    \$101  = last_s3;
     if (ce) begin
-      \$101  = first_l1;
+      \$101  = last_s2;
     end
     if (rst) begin
       \$101  = 1'h0;
@@ -1369,69 +1429,69 @@ module \sparse_dsp_l8_m4_dense.core (x__valid, w__valid, o__ready, rst, w__ready
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$102  = end_l2;
+    \$102  = code_s3;
     if (ce) begin
-      \$102  = end_l1;
+      \$102  = code_s2;
     end
     if (rst) begin
-      \$102  = 1'h0;
+      \$102  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$103  = last_l2;
+    \$103  = sum_l1_0;
     if (ce) begin
-      \$103  = last_l1;
+      \$103  = \$20 ;
     end
     if (rst) begin
-      \$103  = 1'h0;
+      \$103  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$104  = code_l2;
+    \$104  = sum_l1_1;
     if (ce) begin
-      \$104  = code_l1;
+      \$104  = \$21 ;
     end
     if (rst) begin
-      \$104  = 2'h0;
+      \$104  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$105  = tap_l2_d0_0;
+    \$105  = sum_l1_2;
     if (ce) begin
-      \$105  = sum_l2_0;
+      \$105  = \$22 ;
     end
     if (rst) begin
-      \$105  = 18'h00000;
+      \$105  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$106  = tap_l2_d0_1;
+    \$106  = sum_l1_3;
     if (ce) begin
-      \$106  = sum_l2_1;
+      \$106  = \$23 ;
     end
     if (rst) begin
-      \$106  = 18'h00000;
+      \$106  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$107  = sum_l3_0;
+    \$107  = valid_l1;
     if (ce) begin
-      \$107  = \$26 ;
+      \$107  = valid_s3;
     end
     if (rst) begin
-      \$107  = 19'h00000;
+      \$107  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$108  = valid_l3;
+    \$108  = first_l1;
     if (ce) begin
-      \$108  = valid_l2;
+      \$108  = first_s3;
     end
     if (rst) begin
       \$108  = 1'h0;
@@ -1439,9 +1499,9 @@ module \sparse_dsp_l8_m4_dense.core (x__valid, w__valid, o__ready, rst, w__ready
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$109  = first_l3;
+    \$109  = end_l1;
     if (ce) begin
-      \$109  = first_l2;
+      \$109  = end_s3;
     end
     if (rst) begin
       \$109  = 1'h0;
@@ -1449,9 +1509,9 @@ module \sparse_dsp_l8_m4_dense.core (x__valid, w__valid, o__ready, rst, w__ready
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$110  = end_l3;
+    \$110  = last_l1;
     if (ce) begin
-      \$110  = end_l2;
+      \$110  = last_s3;
     end
     if (rst) begin
       \$110  = 1'h0;
@@ -1459,70 +1519,210 @@ module \sparse_dsp_l8_m4_dense.core (x__valid, w__valid, o__ready, rst, w__ready
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$111  = last_l3;
+    \$111  = code_l1;
     if (ce) begin
-      \$111  = last_l2;
+      \$111  = code_s3;
     end
     if (rst) begin
-      \$111  = 1'h0;
+      \$111  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$112  = code_l3;
+    \$112  = sum_l2_0;
     if (ce) begin
-      \$112  = code_l2;
+      \$112  = \$24 ;
     end
     if (rst) begin
-      \$112  = 2'h0;
+      \$112  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$113  = o__valid;
+    \$113  = sum_l2_1;
     if (ce) begin
-      \$113  = \$27 ;
+      \$113  = \$25 ;
     end
     if (rst) begin
-      \$113  = 1'h0;
+      \$113  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$114  = valid_mask;
+    \$114  = valid_l2;
+    if (ce) begin
+      \$114  = valid_l1;
+    end
+    if (rst) begin
+      \$114  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$115  = first_l2;
+    if (ce) begin
+      \$115  = first_l1;
+    end
+    if (rst) begin
+      \$115  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$116  = end_l2;
+    if (ce) begin
+      \$116  = end_l1;
+    end
+    if (rst) begin
+      \$116  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$117  = last_l2;
+    if (ce) begin
+      \$117  = last_l1;
+    end
+    if (rst) begin
+      \$117  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$118  = code_l2;
+    if (ce) begin
+      \$118  = code_l1;
+    end
+    if (rst) begin
+      \$118  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$119  = tap_l2_d0_0;
+    if (ce) begin
+      \$119  = sum_l2_0;
+    end
+    if (rst) begin
+      \$119  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$120  = tap_l2_d0_1;
+    if (ce) begin
+      \$120  = sum_l2_1;
+    end
+    if (rst) begin
+      \$120  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$121  = sum_l3_0;
+    if (ce) begin
+      \$121  = \$26 ;
+    end
+    if (rst) begin
+      \$121  = 19'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$122  = valid_l3;
+    if (ce) begin
+      \$122  = valid_l2;
+    end
+    if (rst) begin
+      \$122  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$123  = first_l3;
+    if (ce) begin
+      \$123  = first_l2;
+    end
+    if (rst) begin
+      \$123  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$124  = end_l3;
+    if (ce) begin
+      \$124  = end_l2;
+    end
+    if (rst) begin
+      \$124  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$125  = last_l3;
+    if (ce) begin
+      \$125  = last_l2;
+    end
+    if (rst) begin
+      \$125  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$126  = code_l3;
+    if (ce) begin
+      \$126  = code_l2;
+    end
+    if (rst) begin
+      \$126  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$127  = o__valid;
+    if (ce) begin
+      \$127  = \$27 ;
+    end
+    if (rst) begin
+      \$127  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$128  = valid_mask;
     if (ce) begin
       if (valid_l3) begin
         (* full_case = 32'd1 *)
         casez (code_l3)
           2'h2:
-              \$114  = 2'h3;
+              \$128  = 2'h3;
           default:
-              \$114  = 2'h3;
+              \$128  = 2'h3;
         endcase
       end
     end
     if (rst) begin
-      \$114  = 2'h0;
+      \$128  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$115  = acc_0_0;
+    \$129  = acc_0_0;
     if (\$28 ) begin
-      \$115  = \$30 [23:0];
+      \$129  = \$30 [23:0];
     end
     if (rst) begin
-      \$115  = 24'h000000;
+      \$129  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$116  = acc_1_0;
+    \$130  = acc_1_0;
     if (\$31 ) begin
-      \$116  = \$33 [23:0];
+      \$130  = \$33 [23:0];
     end
     if (rst) begin
-      \$116  = 24'h000000;
+      \$130  = 24'h000000;
     end
   end
   assign loading = x__ready;
@@ -1561,6 +1761,10 @@ module \sparse_dsp_l8_m4_dense.core (x__valid, w__valid, o__ready, rst, w__ready
   assign \o__payload.data[1]  = \$34 [47:24];
   assign \o__payload.user  = \$34 [49:48];
   assign \o__payload.last  = \$36 ;
+  assign \block_acts[0]  = block_acts[7:0];
+  assign \block_acts[1]  = block_acts[15:8];
+  assign \block_acts[2]  = block_acts[23:16];
+  assign \block_acts[3]  = block_acts[31:24];
   assign \rd__data[0]  = rd__data[7:0];
   assign \rd__data[1]  = rd__data[15:8];
   assign \rd__data[2]  = rd__data[23:16];

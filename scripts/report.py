@@ -212,27 +212,59 @@ def _lut_tc_markdown(rows):
 
 
 def _sparse_dsp_figures(params):
-    """What the chain's shape gives: one non-zero product per lane per cycle, so L/N outputs of
-    an M-wide slice each cycle. The busy fraction behind it is asserted in simulation
-    (testbench/sparse_dsp_tb.py, >= 0.98 for every supported N on back-to-back tiles)."""
+    """Dense-equivalent MACs per cycle from the shape (L*M/N: one non-zero product per lane per
+    cycle), the busy fraction and latency measured in simulation, and the Fmax yardstick: a
+    single registered DSP multiply-accumulate built by the same flow."""
+    from scripts.sparse_dsp_figures import registered_mac_synth, sparse_dsp_timing
+
+    mac = registered_mac_synth(params.acc_bits, SYNTH_TARGETS)
     return {"dense_equivalent_macs_per_cycle": {
         str(n): params.lanes * params.m // n for n in params.supported_n},
-        "accumulator_bits": params.acc_bits}
+        "accumulator_bits": params.acc_bits, "timing": sparse_dsp_timing(params),
+        "registered_mac_fmax_mhz": {t: r["fmax_mhz"] for t, r in mac.items()}}
 
 
 def _sparse_dsp_markdown(rows):
     header = ["block", "lanes", "M", "N (run time)", "weights", "max K", "packed", "latency",
-              "dense-equivalent MACs/cycle (per N)", "acc bits"] + _synth_header()
+              "dense-equivalent MACs/cycle (per N)", "DSP busy fraction (per N, simulated)",
+              "acc bits"] + _synth_header()
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row in rows:
         p = row["params"]
         macs = ", ".join(f"{n}:{p['m']} → {v}" for n, v in
                          row["dense_equivalent_macs_per_cycle"].items())
+        busy = ", ".join(f"{n}:{p['m']} → {v:.3f}" for n, v in
+                         row["timing"]["busy_fraction"].items())
         cells = [row["name"], str(p["lanes"]), str(p["m"]),
                  ", ".join(map(str, p["supported_n"])), f"INT{p['weight_bits']}",
                  str(p["max_k"]), "yes" if p.get("packed") else "no",
-                 str(row["latency_cycles"]), macs, str(row["accumulator_bits"])]
+                 str(row["timing"]["latency_cycles"]), macs, busy, str(row["accumulator_bits"])]
         lines.append("| " + " | ".join(cells + _synth_cells(row)) + " |")
+    # Fmax against the yardstick, and the LUT cost of sparse support against the dense-only
+    # chain of the same lanes and M (when both are in the report).
+    lines += ["", "Fmax as a fraction of a single registered DSP multiply-accumulate (8×8, "
+              "inputs, product and accumulator registered, same flow), and LUTs against the "
+              "dense-only chain of the same lanes and M.", ""]
+    header = ["block"]
+    for target in SYNTH_TARGETS:
+        short = "iCE40" if target.startswith("ice40") else "ECP5"
+        header += [f"{short} MAC Fmax", f"{short} chain / MAC", f"{short} LUTs vs dense-only"]
+    lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    dense = {(r["params"]["lanes"], r["params"]["m"]): r for r in rows
+             if tuple(r["params"]["supported_n"]) == (r["params"]["m"],)}
+    for row in rows:
+        p = row["params"]
+        cells = [row["name"]]
+        for target in SYNTH_TARGETS:
+            mac = row["registered_mac_fmax_mhz"].get(target)
+            synth = row.get("synth", {}).get(target) or {}
+            base = dense.get((p["lanes"], p["m"]), {}).get("synth", {}).get(target) or {}
+            ratio = "—" if not (mac and synth.get("fmax_mhz")) else \
+                f"{synth['fmax_mhz'] / mac:.2f}"
+            luts = "—" if not (synth.get("lut") and base.get("lut")) else \
+                f"{synth['lut'] / base['lut']:.2f}×"
+            cells += [f"{_fmt(mac, '.1f')} MHz", ratio, luts]
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 

@@ -14,7 +14,7 @@ CASES = {
                                                oau=True),
 }
 
-ENTRIES = [e for e in DEFAULT_CATALOG if e.name in ("sparse_dsp_l8_m4",)] + \
+ENTRIES = [e for e in DEFAULT_CATALOG if e.name in ("sparse_dsp_l8_m4", "sparse_dsp_l8_m4_packed")] + \
           [Entry(name, params) for name, params in CASES.items()]
 
 

@@ -8,6 +8,7 @@ Pipeline, all of it advancing on one enable (``ce``: the output register is empt
 
 * accept: a weight beat is taken while the activation buffer is loaded; its block of K (the beat's
   number in its tile) addresses the buffer.
+* read: the block's activations are registered (block RAM output).
 * mux: each lane's M:1 sparse MUX picks its activation by the beat's index (dense-only: a fixed
   wire); packed mode forms (a << 18) + b.
 * multiply: one product per lane (a DSP block on both targets).
@@ -89,7 +90,7 @@ class SparseDspChain(wiring.Component):
     @property
     def latency(self):
         """Cycles from a tile's last weight beat (accepted) to its output beat (valid)."""
-        return 4 + self.tree_levels
+        return 5 + self.tree_levels
 
     latency_meaning = "cycles from a tile's last s_axis_w beat to its m_axis beat"
     initiation_interval = 1
@@ -185,13 +186,21 @@ class SparseDspChain(wiring.Component):
         idx1 = [] if p.dense_only else \
             [stage(self.w.p.data.index[j], f"idx_s1_{j}") for j in range(p.lanes)]
 
+        # --- S1b: the block read, registered: the block RAM's clock-to-output delay and the
+        # sparse MUX together were the chain's critical path (ECP5).
+        ctrl = advance(ctrl, "s1b")
+        block_acts = stage(rd.data, "block_acts")
+        w1 = [stage(v, f"w_s1b_{j}") for j, v in enumerate(w1)]
+        idx1 = [stage(v, f"idx_s1b_{j}") for j, v in enumerate(idx1)]
+
         # --- S2: sparse MUX ---------------------------------------------------------------------
-        low_acts = Array(rd.data[i] for i in range(p.m))
-        high_acts = Array(rd.data[p.m + i] for i in range(p.m)) if p.packed else None
+        low_acts = Array(block_acts[i] for i in range(p.m))
+        high_acts = Array(block_acts[p.m + i] for i in range(p.m)) if p.packed else None
         acts = []
         for j in range(p.lanes):
             if p.dense_only:
-                low, high = rd.data[j % p.m], (rd.data[p.m + j % p.m] if p.packed else None)
+                low = block_acts[j % p.m]
+                high = block_acts[p.m + j % p.m] if p.packed else None
             else:
                 low = low_acts[idx1[j]]
                 high = high_acts[idx1[j]] if p.packed else None

@@ -1,0 +1,139 @@
+"""Sparse DSP chain figures measured in Amaranth's simulator: DSP busy fraction per N and latency.
+
+For each supported N one matrix of back-to-back tiles streams through the chain with every
+stream always valid/ready. Busy fraction = weight beats taken / cycles from the first beat taken
+to the last (each beat gives every lane one non-zero product). Latency = cycles from the last
+weight beat taken to the matrix's last output beat. The outputs are checked against the model,
+so a figure is never reported for a run that computed the wrong thing.
+"""
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+from amaranth.hdl import Module, Signal, signed
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+from amaranth.sim import Simulator
+
+from generators.sparse_dsp.compress import compress
+from generators.sparse_dsp.model import matvec
+from generators.sparse_dsp.rtl import SparseDspChain
+
+__all__ = ["sparse_dsp_timing", "RegisteredMac", "registered_mac_synth"]
+
+TILES = 32
+
+
+def _run_matrix(params, x, beats):
+    p = params
+    dut = SparseDspChain(p)
+    vectors = 2 if p.packed else 1
+    expected = matvec(p, x, beats)
+    taken, outputs = [], []
+
+    async def bench(ctx):
+        xs = np.asarray(x).reshape(vectors, -1)
+        slices = xs.shape[1] // p.m
+        ctx.set(dut.o.ready, 1)
+        cycle = 0
+        for s in range(slices):
+            for v in range(vectors):
+                for i in range(p.m):
+                    ctx.set(dut.x.p.data[v * p.m + i], int(xs[v, s * p.m + i]))
+            ctx.set(dut.x.p.last, s == slices - 1)
+            ctx.set(dut.x.valid, 1)
+            await ctx.tick().until(dut.x.ready)
+            cycle += 1
+        ctx.set(dut.x.valid, 0)
+        b = 0
+        while len(outputs) < len(expected):
+            if b < len(beats):
+                for j in range(p.lanes):
+                    ctx.set(dut.w.p.data.values[j], int(beats.values[b, j]))
+                    if not p.dense_only:
+                        ctx.set(dut.w.p.data.index[j], int(beats.index[b, j]))
+                ctx.set(dut.w.p.user, int(beats.n_code[b]))
+                ctx.set(dut.w.p.last, bool(beats.last[b]))
+            ctx.set(dut.w.valid, b < len(beats))
+            await ctx.delay(1e-9)
+            if ctx.get(dut.w.valid) and ctx.get(dut.w.ready):
+                taken.append(cycle)
+                b += 1
+            if ctx.get(dut.o.valid):
+                outputs.append((cycle, tuple(ctx.get(dut.o.p.data[j])
+                                             for j in range(p.max_groups * vectors))))
+            await ctx.tick()
+            cycle += 1
+            if cycle > 100 * (len(beats) + 100):
+                raise RuntimeError("sparse_dsp_timing: the chain stopped producing output")
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
+    if [data for _c, data in outputs] != [b.data for b in expected]:
+        raise AssertionError("sparse_dsp_timing: RTL output differs from the model")
+    return taken, outputs
+
+
+def sparse_dsp_timing(params, seed=0):
+    """{"busy_fraction": {N: fraction}, "beats": {N: beats}, "latency_cycles": measured}."""
+    p = params
+    rng = np.random.default_rng(seed)
+    k = min(p.max_k, 4 * p.m)
+    busy, beat_counts, latencies = {}, {}, set()
+    for n in p.supported_n:
+        rows = p.lanes // n * TILES
+        w = rng.integers(-(1 << (p.weight_bits - 1)), 1 << (p.weight_bits - 1), (rows, k))
+        x = rng.integers(-128, 128, (2, k) if p.packed else k)
+        beats, _tile_ns = compress(p, w, n, prune=True)
+        taken, outputs = _run_matrix(p, x, beats)
+        busy[str(n)] = len(taken) / (taken[-1] - taken[0] + 1)
+        beat_counts[str(n)] = len(taken)
+        latencies.add(outputs[-1][0] - taken[-1])
+    if len(latencies) != 1:
+        raise AssertionError(f"sparse_dsp_timing: latency depends on N: {sorted(latencies)}")
+    return {"busy_fraction": busy, "beats": beat_counts, "latency_cycles": latencies.pop()}
+
+
+MAC_CACHE = Path("build/synth/sparse_dsp_mac")
+
+
+class RegisteredMac(wiring.Component):
+    """The Fmax yardstick: one 8x8 signed multiply-accumulate with registered inputs, product
+    and accumulator (the best case for a DSP block), accumulator as wide as the chain's."""
+
+    def __init__(self, acc_bits):
+        super().__init__({"a": In(signed(8)), "b": In(signed(8)), "acc": Out(signed(acc_bits))})
+
+    def elaborate(self, platform):
+        m = Module()
+        a, b = Signal(signed(8)), Signal(signed(8))
+        product = Signal(signed(16))
+        m.d.sync += [a.eq(self.a), b.eq(self.b), product.eq(a * b),
+                     self.acc.eq(self.acc + product)]
+        return m
+
+
+def registered_mac_synth(acc_bits, targets):
+    """{target: synthesis row} of :class:`RegisteredMac`, cached by the Verilog's content."""
+    from amaranth.back import verilog
+
+    from fpga.ooc import synthesize
+
+    name = f"registered_mac_acc{acc_bits}"
+    text = verilog.convert(RegisteredMac(acc_bits), name=name, emit_src=False)
+    digest = hashlib.sha256(text.encode()).hexdigest()[:16]
+    out = {}
+    for target in targets:
+        case = MAC_CACHE / f"{name}-{digest}" / target
+        result = case / "result.json"
+        if not result.is_file():
+            case.mkdir(parents=True, exist_ok=True)
+            (case / f"{name}.v").write_text(text)
+            row = synthesize(case / f"{name}.v", name, target, case / "run", clock="clk")
+            result.write_text(json.dumps(row, indent=2, sort_keys=True) + "\n")
+        out[target] = json.loads(result.read_text())
+    return out
