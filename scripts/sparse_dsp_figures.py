@@ -20,6 +20,7 @@ from amaranth.sim import Simulator
 from generators.sparse_dsp.compress import compress
 from generators.sparse_dsp.model import matvec
 from generators.sparse_dsp.rtl import SparseDspChain
+from generators.sparse_dsp.sim import set_vector_beat, set_weight_beat
 
 __all__ = ["sparse_dsp_timing", "RegisteredMac", "registered_mac_synth"]
 
@@ -39,10 +40,7 @@ def _run_matrix(params, x, beats):
         ctx.set(dut.o.ready, 1)
         cycle = 0
         for s in range(slices):
-            for v in range(vectors):
-                for i in range(p.m):
-                    ctx.set(dut.x.p.data[v * p.m + i], int(xs[v, s * p.m + i]))
-            ctx.set(dut.x.p.last, s == slices - 1)
+            set_vector_beat(ctx, dut, p, xs, s)
             ctx.set(dut.x.valid, 1)
             await ctx.tick().until(dut.x.ready)
             cycle += 1
@@ -50,12 +48,7 @@ def _run_matrix(params, x, beats):
         b = 0
         while len(outputs) < len(expected):
             if b < len(beats):
-                for j in range(p.lanes):
-                    ctx.set(dut.w.p.data.values[j], int(beats.values[b, j]))
-                    if not p.dense_only:
-                        ctx.set(dut.w.p.data.index[j], int(beats.index[b, j]))
-                ctx.set(dut.w.p.user, int(beats.n_code[b]))
-                ctx.set(dut.w.p.last, bool(beats.last[b]))
+                set_weight_beat(ctx, dut, p, beats, b)
             ctx.set(dut.w.valid, b < len(beats))
             await ctx.delay(1e-9)
             if ctx.get(dut.w.valid) and ctx.get(dut.w.ready):

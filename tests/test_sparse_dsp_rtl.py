@@ -11,6 +11,7 @@ from generators.sparse_dsp.compress import compress, prune_nm, rows_of
 from generators.sparse_dsp.model import matvec
 from generators.sparse_dsp.params import SparseDspParams
 from generators.sparse_dsp.rtl import SparseDspChain
+from generators.sparse_dsp.sim import set_vector_beat, set_weight_beat
 
 
 def random_job(params, rng, k=None, rows=None, ns=None):
@@ -43,22 +44,14 @@ def run_jobs(params, jobs, seed=1, gaps=0.2, backpressure=0.3):
             for s in range(count):
                 while rng.random() < gaps:
                     await ctx.tick()
-                for v in range(vectors):
-                    for i in range(p.m):
-                        ctx.set(dut.x.p.data[v * p.m + i], int(xs[v, s * p.m + i]))
-                ctx.set(dut.x.p.last, s == count - 1)
+                set_vector_beat(ctx, dut, p, xs, s)
                 ctx.set(dut.x.valid, 1)
                 await ctx.tick().until(dut.x.ready)
                 ctx.set(dut.x.valid, 0)
             for b in range(len(beats)):
                 while rng.random() < gaps:
                     await ctx.tick()
-                for j in range(p.lanes):
-                    ctx.set(dut.w.p.data.values[j], int(beats.values[b, j]))
-                    if not p.dense_only:
-                        ctx.set(dut.w.p.data.index[j], int(beats.index[b, j]))
-                ctx.set(dut.w.p.user, int(beats.n_code[b]))
-                ctx.set(dut.w.p.last, bool(beats.last[b]))
+                set_weight_beat(ctx, dut, p, beats, b)
                 ctx.set(dut.w.valid, 1)
                 await ctx.tick().until(dut.w.ready)
                 ctx.set(dut.w.valid, 0)
