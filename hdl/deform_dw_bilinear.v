@@ -282,9 +282,40 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   wire \$1 ;
   wire [6:0] \$10 ;
   wire [5:0] \$100 ;
+  reg [15:0] \$1000 ;
+  reg [15:0] \$1001 ;
+  reg \$1002 ;
+  reg \$1003 ;
+  reg [1:0] \$1004 ;
+  reg [30:0] \$1005 ;
+  reg [30:0] \$1006 ;
+  reg [30:0] \$1007 ;
+  reg [30:0] \$1008 ;
+  reg [15:0] \$1009 ;
   wire [5:0] \$101 ;
+  reg [15:0] \$1010 ;
+  reg [15:0] \$1011 ;
+  reg [15:0] \$1012 ;
+  reg [15:0] \$1013 ;
+  reg [15:0] \$1014 ;
+  reg [15:0] \$1015 ;
+  reg [15:0] \$1016 ;
+  reg \$1017 ;
+  reg \$1018 ;
+  reg [46:0] \$1019 ;
   wire [5:0] \$102 ;
+  reg [46:0] \$1020 ;
+  reg [46:0] \$1021 ;
+  reg [46:0] \$1022 ;
+  reg [15:0] \$1023 ;
+  reg [15:0] \$1024 ;
+  reg [15:0] \$1025 ;
+  reg [15:0] \$1026 ;
+  reg \$1027 ;
+  reg \$1028 ;
+  reg [32:0] \$1029 ;
   wire [5:0] \$103 ;
+  reg \$1030 ;
   wire \$104 ;
   wire \$105 ;
   wire [7:0] \$106 ;
@@ -598,531 +629,531 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   wire \$384 ;
   wire \$385 ;
   wire \$386 ;
-  wire [15:0] \$387 ;
-  wire [3:0] \$388 ;
-  wire [4:0] \$389 ;
+  wire \$387 ;
+  wire [15:0] \$388 ;
+  wire [3:0] \$389 ;
   wire \$39 ;
-  wire \$390 ;
+  wire [4:0] \$390 ;
   wire \$391 ;
   wire \$392 ;
   wire \$393 ;
-  wire [3:0] \$394 ;
-  wire [4:0] \$395 ;
-  wire \$396 ;
-  wire [5:0] \$397 ;
-  wire [6:0] \$398 ;
-  wire \$399 ;
+  wire \$394 ;
+  wire [3:0] \$395 ;
+  wire [4:0] \$396 ;
+  wire \$397 ;
+  wire [5:0] \$398 ;
+  wire [6:0] \$399 ;
   wire [8:0] \$4 ;
   wire [4:0] \$40 ;
-  wire [5:0] \$400 ;
-  wire \$401 ;
-  wire [4:0] \$402 ;
+  wire \$400 ;
+  wire [5:0] \$401 ;
+  wire \$402 ;
   wire [4:0] \$403 ;
-  wire [6:0] \$404 ;
-  wire \$405 ;
-  wire [16:0] \$406 ;
-  wire \$407 ;
-  wire [2:0] \$408 ;
-  wire \$409 ;
+  wire [4:0] \$404 ;
+  wire [6:0] \$405 ;
+  wire \$406 ;
+  wire [16:0] \$407 ;
+  wire \$408 ;
+  wire [2:0] \$409 ;
   wire \$41 ;
-  wire [3:0] \$410 ;
-  wire [4:0] \$411 ;
-  wire \$412 ;
-  wire [5:0] \$413 ;
-  wire [1:0] \$414 ;
-  wire [6:0] \$415 ;
+  wire \$410 ;
+  wire [3:0] \$411 ;
+  wire [4:0] \$412 ;
+  wire \$413 ;
+  wire [5:0] \$414 ;
+  wire [1:0] \$415 ;
   wire [6:0] \$416 ;
   wire [6:0] \$417 ;
-  wire [7:0] \$418 ;
+  wire [6:0] \$418 ;
   wire [7:0] \$419 ;
   wire [6:0] \$42 ;
-  wire [8:0] \$420 ;
-  wire \$421 ;
-  wire [6:0] \$422 ;
+  wire [7:0] \$420 ;
+  wire [8:0] \$421 ;
+  wire \$422 ;
   wire [6:0] \$423 ;
-  wire [7:0] \$424 ;
+  wire [6:0] \$424 ;
   wire [7:0] \$425 ;
-  wire [8:0] \$426 ;
-  wire \$427 ;
-  wire [6:0] \$428 ;
-  wire [16:0] \$429 ;
+  wire [7:0] \$426 ;
+  wire [8:0] \$427 ;
+  wire \$428 ;
+  wire [6:0] \$429 ;
   wire [6:0] \$43 ;
-  wire [5:0] \$430 ;
-  wire [1:0] \$431 ;
-  wire [6:0] \$432 ;
-  wire [1:0] \$433 ;
-  wire [6:0] \$434 ;
-  wire \$435 ;
-  wire [4:0] \$436 ;
-  wire \$437 ;
-  wire [4:0] \$438 ;
-  wire [5:0] \$439 ;
+  wire [16:0] \$430 ;
+  wire [5:0] \$431 ;
+  wire [1:0] \$432 ;
+  wire [6:0] \$433 ;
+  wire [1:0] \$434 ;
+  wire [6:0] \$435 ;
+  wire \$436 ;
+  wire [4:0] \$437 ;
+  wire \$438 ;
+  wire [4:0] \$439 ;
   wire [7:0] \$44 ;
-  wire [4:0] \$440 ;
-  wire [5:0] \$441 ;
-  wire [4:0] \$442 ;
-  wire [5:0] \$443 ;
-  wire \$444 ;
-  wire [4:0] \$445 ;
-  wire \$446 ;
+  wire [5:0] \$440 ;
+  wire [4:0] \$441 ;
+  wire [5:0] \$442 ;
+  wire [4:0] \$443 ;
+  wire [5:0] \$444 ;
+  wire \$445 ;
+  wire [4:0] \$446 ;
   wire \$447 ;
-  wire [6:0] \$448 ;
-  wire [9:0] \$449 ;
+  wire \$448 ;
+  wire [6:0] \$449 ;
   wire [7:0] \$45 ;
-  wire [17:0] \$450 ;
-  wire [9:0] \$451 ;
-  wire [17:0] \$452 ;
-  wire [9:0] \$453 ;
-  wire [17:0] \$454 ;
-  wire [9:0] \$455 ;
-  wire [17:0] \$456 ;
-  wire [9:0] \$457 ;
-  wire [17:0] \$458 ;
-  wire [9:0] \$459 ;
+  wire [9:0] \$450 ;
+  wire [17:0] \$451 ;
+  wire [9:0] \$452 ;
+  wire [17:0] \$453 ;
+  wire [9:0] \$454 ;
+  wire [17:0] \$455 ;
+  wire [9:0] \$456 ;
+  wire [17:0] \$457 ;
+  wire [9:0] \$458 ;
+  wire [17:0] \$459 ;
   wire [8:0] \$46 ;
-  wire [17:0] \$460 ;
-  wire [9:0] \$461 ;
-  wire [17:0] \$462 ;
-  wire [9:0] \$463 ;
-  wire [17:0] \$464 ;
-  wire [9:0] \$465 ;
-  wire [17:0] \$466 ;
-  wire [7:0] \$467 ;
-  wire [25:0] \$468 ;
-  wire [29:0] \$469 ;
+  wire [9:0] \$460 ;
+  wire [17:0] \$461 ;
+  wire [9:0] \$462 ;
+  wire [17:0] \$463 ;
+  wire [9:0] \$464 ;
+  wire [17:0] \$465 ;
+  wire [9:0] \$466 ;
+  wire [17:0] \$467 ;
+  wire [7:0] \$468 ;
+  wire [25:0] \$469 ;
   wire \$47 ;
-  wire [7:0] \$470 ;
-  wire [25:0] \$471 ;
-  wire [29:0] \$472 ;
-  wire [7:0] \$473 ;
-  wire [25:0] \$474 ;
-  wire [29:0] \$475 ;
-  wire [7:0] \$476 ;
-  wire [25:0] \$477 ;
-  wire [29:0] \$478 ;
-  wire [7:0] \$479 ;
+  wire [29:0] \$470 ;
+  wire [7:0] \$471 ;
+  wire [25:0] \$472 ;
+  wire [29:0] \$473 ;
+  wire [7:0] \$474 ;
+  wire [25:0] \$475 ;
+  wire [29:0] \$476 ;
+  wire [7:0] \$477 ;
+  wire [25:0] \$478 ;
+  wire [29:0] \$479 ;
   wire [6:0] \$48 ;
-  wire [25:0] \$480 ;
-  wire [29:0] \$481 ;
-  wire [7:0] \$482 ;
-  wire [25:0] \$483 ;
-  wire [29:0] \$484 ;
-  wire [7:0] \$485 ;
-  wire [25:0] \$486 ;
-  wire [29:0] \$487 ;
-  wire [7:0] \$488 ;
-  wire [25:0] \$489 ;
+  wire [7:0] \$480 ;
+  wire [25:0] \$481 ;
+  wire [29:0] \$482 ;
+  wire [7:0] \$483 ;
+  wire [25:0] \$484 ;
+  wire [29:0] \$485 ;
+  wire [7:0] \$486 ;
+  wire [25:0] \$487 ;
+  wire [29:0] \$488 ;
+  wire [7:0] \$489 ;
   wire [6:0] \$49 ;
-  wire [29:0] \$490 ;
-  wire [7:0] \$491 ;
-  wire [25:0] \$492 ;
-  wire [29:0] \$493 ;
-  wire [7:0] \$494 ;
-  wire [25:0] \$495 ;
-  wire [29:0] \$496 ;
-  wire [7:0] \$497 ;
-  wire [25:0] \$498 ;
-  wire [29:0] \$499 ;
+  wire [25:0] \$490 ;
+  wire [29:0] \$491 ;
+  wire [7:0] \$492 ;
+  wire [25:0] \$493 ;
+  wire [29:0] \$494 ;
+  wire [7:0] \$495 ;
+  wire [25:0] \$496 ;
+  wire [29:0] \$497 ;
+  wire [7:0] \$498 ;
+  wire [25:0] \$499 ;
   wire [13:0] \$5 ;
   wire [7:0] \$50 ;
-  wire [7:0] \$500 ;
-  wire [25:0] \$501 ;
-  wire [29:0] \$502 ;
-  wire [7:0] \$503 ;
-  wire [25:0] \$504 ;
-  wire [29:0] \$505 ;
-  wire [7:0] \$506 ;
-  wire [25:0] \$507 ;
-  wire [29:0] \$508 ;
-  wire [7:0] \$509 ;
+  wire [29:0] \$500 ;
+  wire [7:0] \$501 ;
+  wire [25:0] \$502 ;
+  wire [29:0] \$503 ;
+  wire [7:0] \$504 ;
+  wire [25:0] \$505 ;
+  wire [29:0] \$506 ;
+  wire [7:0] \$507 ;
+  wire [25:0] \$508 ;
+  wire [29:0] \$509 ;
   wire [7:0] \$51 ;
-  wire [25:0] \$510 ;
-  wire [29:0] \$511 ;
-  wire [7:0] \$512 ;
-  wire [25:0] \$513 ;
-  wire [29:0] \$514 ;
-  wire [7:0] \$515 ;
-  wire [25:0] \$516 ;
-  wire [29:0] \$517 ;
-  wire [7:0] \$518 ;
-  wire [25:0] \$519 ;
+  wire [7:0] \$510 ;
+  wire [25:0] \$511 ;
+  wire [29:0] \$512 ;
+  wire [7:0] \$513 ;
+  wire [25:0] \$514 ;
+  wire [29:0] \$515 ;
+  wire [7:0] \$516 ;
+  wire [25:0] \$517 ;
+  wire [29:0] \$518 ;
+  wire [7:0] \$519 ;
   wire [8:0] \$52 ;
-  wire [29:0] \$520 ;
-  wire [7:0] \$521 ;
-  wire [25:0] \$522 ;
-  wire [29:0] \$523 ;
-  wire [7:0] \$524 ;
-  wire [25:0] \$525 ;
-  wire [29:0] \$526 ;
-  wire [7:0] \$527 ;
-  wire [25:0] \$528 ;
-  wire [29:0] \$529 ;
+  wire [25:0] \$520 ;
+  wire [29:0] \$521 ;
+  wire [7:0] \$522 ;
+  wire [25:0] \$523 ;
+  wire [29:0] \$524 ;
+  wire [7:0] \$525 ;
+  wire [25:0] \$526 ;
+  wire [29:0] \$527 ;
+  wire [7:0] \$528 ;
+  wire [25:0] \$529 ;
   wire \$53 ;
-  wire [7:0] \$530 ;
-  wire [25:0] \$531 ;
-  wire [29:0] \$532 ;
-  wire [7:0] \$533 ;
-  wire [25:0] \$534 ;
-  wire [29:0] \$535 ;
-  wire [7:0] \$536 ;
-  wire [25:0] \$537 ;
-  wire [29:0] \$538 ;
-  wire [7:0] \$539 ;
+  wire [29:0] \$530 ;
+  wire [7:0] \$531 ;
+  wire [25:0] \$532 ;
+  wire [29:0] \$533 ;
+  wire [7:0] \$534 ;
+  wire [25:0] \$535 ;
+  wire [29:0] \$536 ;
+  wire [7:0] \$537 ;
+  wire [25:0] \$538 ;
+  wire [29:0] \$539 ;
   wire [6:0] \$54 ;
-  wire [25:0] \$540 ;
-  wire [29:0] \$541 ;
-  wire [7:0] \$542 ;
-  wire [25:0] \$543 ;
-  wire [29:0] \$544 ;
-  wire [7:0] \$545 ;
-  wire [25:0] \$546 ;
-  wire [29:0] \$547 ;
-  wire [7:0] \$548 ;
-  wire [25:0] \$549 ;
+  wire [7:0] \$540 ;
+  wire [25:0] \$541 ;
+  wire [29:0] \$542 ;
+  wire [7:0] \$543 ;
+  wire [25:0] \$544 ;
+  wire [29:0] \$545 ;
+  wire [7:0] \$546 ;
+  wire [25:0] \$547 ;
+  wire [29:0] \$548 ;
+  wire [7:0] \$549 ;
   wire [1:0] \$55 ;
-  wire [29:0] \$550 ;
-  wire [7:0] \$551 ;
-  wire [25:0] \$552 ;
-  wire [29:0] \$553 ;
-  wire [7:0] \$554 ;
-  wire [25:0] \$555 ;
-  wire [29:0] \$556 ;
-  wire [7:0] \$557 ;
-  wire [25:0] \$558 ;
-  wire [29:0] \$559 ;
+  wire [25:0] \$550 ;
+  wire [29:0] \$551 ;
+  wire [7:0] \$552 ;
+  wire [25:0] \$553 ;
+  wire [29:0] \$554 ;
+  wire [7:0] \$555 ;
+  wire [25:0] \$556 ;
+  wire [29:0] \$557 ;
+  wire [7:0] \$558 ;
+  wire [25:0] \$559 ;
   wire \$56 ;
-  wire [7:0] \$560 ;
-  wire [25:0] \$561 ;
-  wire [29:0] \$562 ;
-  wire [7:0] \$563 ;
-  wire [25:0] \$564 ;
-  wire [29:0] \$565 ;
-  wire [7:0] \$566 ;
-  wire [25:0] \$567 ;
-  wire [29:0] \$568 ;
-  wire [7:0] \$569 ;
+  wire [29:0] \$560 ;
+  wire [7:0] \$561 ;
+  wire [25:0] \$562 ;
+  wire [29:0] \$563 ;
+  wire [7:0] \$564 ;
+  wire [25:0] \$565 ;
+  wire [29:0] \$566 ;
+  wire [7:0] \$567 ;
+  wire [25:0] \$568 ;
+  wire [29:0] \$569 ;
   wire \$57 ;
-  wire [25:0] \$570 ;
-  wire [29:0] \$571 ;
-  wire [7:0] \$572 ;
-  wire [25:0] \$573 ;
-  wire [29:0] \$574 ;
-  wire \$575 ;
+  wire [7:0] \$570 ;
+  wire [25:0] \$571 ;
+  wire [29:0] \$572 ;
+  wire [7:0] \$573 ;
+  wire [25:0] \$574 ;
+  wire [29:0] \$575 ;
   wire \$576 ;
-  wire [30:0] \$577 ;
-  wire [31:0] \$578 ;
-  wire [32:0] \$579 ;
+  wire \$577 ;
+  wire [30:0] \$578 ;
+  wire [31:0] \$579 ;
   wire [7:0] \$58 ;
-  wire [33:0] \$580 ;
-  wire [34:0] \$581 ;
-  wire [35:0] \$582 ;
-  wire [36:0] \$583 ;
-  wire [37:0] \$584 ;
-  wire [30:0] \$585 ;
-  wire [31:0] \$586 ;
-  wire [32:0] \$587 ;
-  wire [33:0] \$588 ;
-  wire [34:0] \$589 ;
+  wire [32:0] \$580 ;
+  wire [33:0] \$581 ;
+  wire [34:0] \$582 ;
+  wire [35:0] \$583 ;
+  wire [36:0] \$584 ;
+  wire [37:0] \$585 ;
+  wire [30:0] \$586 ;
+  wire [31:0] \$587 ;
+  wire [32:0] \$588 ;
+  wire [33:0] \$589 ;
   wire [7:0] \$59 ;
-  wire [35:0] \$590 ;
-  wire [36:0] \$591 ;
-  wire [37:0] \$592 ;
-  wire [38:0] \$593 ;
+  wire [34:0] \$590 ;
+  wire [35:0] \$591 ;
+  wire [36:0] \$592 ;
+  wire [37:0] \$593 ;
   wire [38:0] \$594 ;
-  wire \$595 ;
+  wire [38:0] \$595 ;
   wire \$596 ;
-  wire [30:0] \$597 ;
-  wire [31:0] \$598 ;
-  wire [32:0] \$599 ;
+  wire \$597 ;
+  wire [30:0] \$598 ;
+  wire [31:0] \$599 ;
   wire [14:0] \$6 ;
   wire \$60 ;
-  wire [33:0] \$600 ;
-  wire [34:0] \$601 ;
-  wire [35:0] \$602 ;
-  wire [36:0] \$603 ;
-  wire [37:0] \$604 ;
-  wire [30:0] \$605 ;
-  wire [31:0] \$606 ;
-  wire [32:0] \$607 ;
-  wire [33:0] \$608 ;
-  wire [34:0] \$609 ;
+  wire [32:0] \$600 ;
+  wire [33:0] \$601 ;
+  wire [34:0] \$602 ;
+  wire [35:0] \$603 ;
+  wire [36:0] \$604 ;
+  wire [37:0] \$605 ;
+  wire [30:0] \$606 ;
+  wire [31:0] \$607 ;
+  wire [32:0] \$608 ;
+  wire [33:0] \$609 ;
   wire \$61 ;
-  wire [35:0] \$610 ;
-  wire [36:0] \$611 ;
-  wire [37:0] \$612 ;
-  wire [38:0] \$613 ;
+  wire [34:0] \$610 ;
+  wire [35:0] \$611 ;
+  wire [36:0] \$612 ;
+  wire [37:0] \$613 ;
   wire [38:0] \$614 ;
-  wire \$615 ;
+  wire [38:0] \$615 ;
   wire \$616 ;
-  wire [30:0] \$617 ;
-  wire [31:0] \$618 ;
-  wire [32:0] \$619 ;
+  wire \$617 ;
+  wire [30:0] \$618 ;
+  wire [31:0] \$619 ;
   wire [7:0] \$62 ;
-  wire [33:0] \$620 ;
-  wire [34:0] \$621 ;
-  wire [35:0] \$622 ;
-  wire [36:0] \$623 ;
-  wire [37:0] \$624 ;
-  wire [30:0] \$625 ;
-  wire [31:0] \$626 ;
-  wire [32:0] \$627 ;
-  wire [33:0] \$628 ;
-  wire [34:0] \$629 ;
+  wire [32:0] \$620 ;
+  wire [33:0] \$621 ;
+  wire [34:0] \$622 ;
+  wire [35:0] \$623 ;
+  wire [36:0] \$624 ;
+  wire [37:0] \$625 ;
+  wire [30:0] \$626 ;
+  wire [31:0] \$627 ;
+  wire [32:0] \$628 ;
+  wire [33:0] \$629 ;
   wire [7:0] \$63 ;
-  wire [35:0] \$630 ;
-  wire [36:0] \$631 ;
-  wire [37:0] \$632 ;
-  wire [38:0] \$633 ;
+  wire [34:0] \$630 ;
+  wire [35:0] \$631 ;
+  wire [36:0] \$632 ;
+  wire [37:0] \$633 ;
   wire [38:0] \$634 ;
-  wire \$635 ;
+  wire [38:0] \$635 ;
   wire \$636 ;
-  wire [30:0] \$637 ;
-  wire [31:0] \$638 ;
-  wire [32:0] \$639 ;
+  wire \$637 ;
+  wire [30:0] \$638 ;
+  wire [31:0] \$639 ;
   wire [8:0] \$64 ;
-  wire [33:0] \$640 ;
-  wire [34:0] \$641 ;
-  wire [35:0] \$642 ;
-  wire [36:0] \$643 ;
-  wire [37:0] \$644 ;
-  wire [30:0] \$645 ;
-  wire [31:0] \$646 ;
-  wire [32:0] \$647 ;
-  wire [33:0] \$648 ;
-  wire [34:0] \$649 ;
+  wire [32:0] \$640 ;
+  wire [33:0] \$641 ;
+  wire [34:0] \$642 ;
+  wire [35:0] \$643 ;
+  wire [36:0] \$644 ;
+  wire [37:0] \$645 ;
+  wire [30:0] \$646 ;
+  wire [31:0] \$647 ;
+  wire [32:0] \$648 ;
+  wire [33:0] \$649 ;
   wire [9:0] \$65 ;
-  wire [35:0] \$650 ;
-  wire [36:0] \$651 ;
-  wire [37:0] \$652 ;
-  wire [38:0] \$653 ;
+  wire [34:0] \$650 ;
+  wire [35:0] \$651 ;
+  wire [36:0] \$652 ;
+  wire [37:0] \$653 ;
   wire [38:0] \$654 ;
-  wire \$655 ;
+  wire [38:0] \$655 ;
   wire \$656 ;
-  wire [46:0] \$657 ;
+  wire \$657 ;
   wire [46:0] \$658 ;
   wire [46:0] \$659 ;
   wire [8:0] \$66 ;
   wire [46:0] \$660 ;
-  wire [47:0] \$661 ;
+  wire [46:0] \$661 ;
   wire [47:0] \$662 ;
-  wire [48:0] \$663 ;
-  wire \$664 ;
+  wire [47:0] \$663 ;
+  wire [48:0] \$664 ;
   wire \$665 ;
-  wire [47:0] \$666 ;
+  wire \$666 ;
   wire [47:0] \$667 ;
-  wire [48:0] \$668 ;
+  wire [47:0] \$668 ;
   wire [48:0] \$669 ;
   wire [9:0] \$67 ;
-  wire \$670 ;
-  wire [47:0] \$671 ;
+  wire [48:0] \$670 ;
+  wire \$671 ;
   wire [47:0] \$672 ;
-  wire [48:0] \$673 ;
-  wire \$674 ;
+  wire [47:0] \$673 ;
+  wire [48:0] \$674 ;
   wire \$675 ;
-  wire [47:0] \$676 ;
+  wire \$676 ;
   wire [47:0] \$677 ;
-  wire [48:0] \$678 ;
+  wire [47:0] \$678 ;
   wire [48:0] \$679 ;
   wire [5:0] \$68 ;
-  wire \$680 ;
+  wire [48:0] \$680 ;
   wire \$681 ;
   wire \$682 ;
-  wire [47:0] \$683 ;
+  wire \$683 ;
   wire [47:0] \$684 ;
-  wire [48:0] \$685 ;
-  wire \$686 ;
+  wire [47:0] \$685 ;
+  wire [48:0] \$686 ;
   wire \$687 ;
-  wire [47:0] \$688 ;
+  wire \$688 ;
   wire [47:0] \$689 ;
   wire [5:0] \$69 ;
-  wire [48:0] \$690 ;
+  wire [47:0] \$690 ;
   wire [48:0] \$691 ;
-  wire [47:0] \$692 ;
+  wire [48:0] \$692 ;
   wire [47:0] \$693 ;
-  wire [48:0] \$694 ;
-  wire \$695 ;
+  wire [47:0] \$694 ;
+  wire [48:0] \$695 ;
   wire \$696 ;
-  wire [47:0] \$697 ;
+  wire \$697 ;
   wire [47:0] \$698 ;
-  wire [48:0] \$699 ;
+  wire [47:0] \$699 ;
   wire \$7 ;
   wire [5:0] \$70 ;
   wire [48:0] \$700 ;
-  wire [7:0] \$701 ;
-  wire [8:0] \$702 ;
-  wire [47:0] \$703 ;
+  wire [48:0] \$701 ;
+  wire [7:0] \$702 ;
+  wire [8:0] \$703 ;
   wire [47:0] \$704 ;
-  wire [48:0] \$705 ;
-  wire \$706 ;
+  wire [47:0] \$705 ;
+  wire [48:0] \$706 ;
   wire \$707 ;
-  wire [47:0] \$708 ;
+  wire \$708 ;
   wire [47:0] \$709 ;
   wire [5:0] \$71 ;
-  wire [48:0] \$710 ;
+  wire [47:0] \$710 ;
   wire [48:0] \$711 ;
-  wire \$712 ;
-  wire [47:0] \$713 ;
+  wire [48:0] \$712 ;
+  wire \$713 ;
   wire [47:0] \$714 ;
-  wire [48:0] \$715 ;
-  wire \$716 ;
+  wire [47:0] \$715 ;
+  wire [48:0] \$716 ;
   wire \$717 ;
-  wire [47:0] \$718 ;
+  wire \$718 ;
   wire [47:0] \$719 ;
   wire \$72 ;
-  wire [48:0] \$720 ;
+  wire [47:0] \$720 ;
   wire [48:0] \$721 ;
-  wire \$722 ;
+  wire [48:0] \$722 ;
   wire \$723 ;
   wire \$724 ;
-  wire [47:0] \$725 ;
+  wire \$725 ;
   wire [47:0] \$726 ;
-  wire [48:0] \$727 ;
-  wire \$728 ;
+  wire [47:0] \$727 ;
+  wire [48:0] \$728 ;
   wire \$729 ;
   wire \$73 ;
-  wire [47:0] \$730 ;
+  wire \$730 ;
   wire [47:0] \$731 ;
-  wire [48:0] \$732 ;
+  wire [47:0] \$732 ;
   wire [48:0] \$733 ;
-  wire [47:0] \$734 ;
+  wire [48:0] \$734 ;
   wire [47:0] \$735 ;
-  wire [48:0] \$736 ;
-  wire \$737 ;
+  wire [47:0] \$736 ;
+  wire [48:0] \$737 ;
   wire \$738 ;
-  wire [47:0] \$739 ;
+  wire \$739 ;
   wire [7:0] \$74 ;
   wire [47:0] \$740 ;
-  wire [48:0] \$741 ;
+  wire [47:0] \$741 ;
   wire [48:0] \$742 ;
-  wire [7:0] \$743 ;
-  wire [8:0] \$744 ;
-  wire [47:0] \$745 ;
+  wire [48:0] \$743 ;
+  wire [7:0] \$744 ;
+  wire [8:0] \$745 ;
   wire [47:0] \$746 ;
-  wire [48:0] \$747 ;
-  wire \$748 ;
+  wire [47:0] \$747 ;
+  wire [48:0] \$748 ;
   wire \$749 ;
   wire [7:0] \$75 ;
-  wire [47:0] \$750 ;
+  wire \$750 ;
   wire [47:0] \$751 ;
-  wire [48:0] \$752 ;
+  wire [47:0] \$752 ;
   wire [48:0] \$753 ;
-  wire \$754 ;
-  wire [47:0] \$755 ;
+  wire [48:0] \$754 ;
+  wire \$755 ;
   wire [47:0] \$756 ;
-  wire [48:0] \$757 ;
-  wire \$758 ;
+  wire [47:0] \$757 ;
+  wire [48:0] \$758 ;
   wire \$759 ;
   wire \$76 ;
-  wire [47:0] \$760 ;
+  wire \$760 ;
   wire [47:0] \$761 ;
-  wire [48:0] \$762 ;
+  wire [47:0] \$762 ;
   wire [48:0] \$763 ;
-  wire \$764 ;
+  wire [48:0] \$764 ;
   wire \$765 ;
   wire \$766 ;
-  wire [47:0] \$767 ;
+  wire \$767 ;
   wire [47:0] \$768 ;
-  wire [48:0] \$769 ;
+  wire [47:0] \$769 ;
   wire \$77 ;
-  wire \$770 ;
+  wire [48:0] \$770 ;
   wire \$771 ;
-  wire [47:0] \$772 ;
+  wire \$772 ;
   wire [47:0] \$773 ;
-  wire [48:0] \$774 ;
+  wire [47:0] \$774 ;
   wire [48:0] \$775 ;
-  wire [47:0] \$776 ;
+  wire [48:0] \$776 ;
   wire [47:0] \$777 ;
-  wire [48:0] \$778 ;
-  wire \$779 ;
+  wire [47:0] \$778 ;
+  wire [48:0] \$779 ;
   wire [7:0] \$78 ;
   wire \$780 ;
-  wire [47:0] \$781 ;
+  wire \$781 ;
   wire [47:0] \$782 ;
-  wire [48:0] \$783 ;
+  wire [47:0] \$783 ;
   wire [48:0] \$784 ;
-  wire [7:0] \$785 ;
-  wire [8:0] \$786 ;
-  wire [47:0] \$787 ;
+  wire [48:0] \$785 ;
+  wire [7:0] \$786 ;
+  wire [8:0] \$787 ;
   wire [47:0] \$788 ;
-  wire [48:0] \$789 ;
+  wire [47:0] \$789 ;
   wire [7:0] \$79 ;
-  wire \$790 ;
+  wire [48:0] \$790 ;
   wire \$791 ;
-  wire [47:0] \$792 ;
+  wire \$792 ;
   wire [47:0] \$793 ;
-  wire [48:0] \$794 ;
+  wire [47:0] \$794 ;
   wire [48:0] \$795 ;
-  wire \$796 ;
-  wire [47:0] \$797 ;
+  wire [48:0] \$796 ;
+  wire \$797 ;
   wire [47:0] \$798 ;
-  wire [48:0] \$799 ;
+  wire [47:0] \$799 ;
   wire [4:0] \$8 ;
   wire [8:0] \$80 ;
-  wire \$800 ;
+  wire [48:0] \$800 ;
   wire \$801 ;
-  wire [47:0] \$802 ;
+  wire \$802 ;
   wire [47:0] \$803 ;
-  wire [48:0] \$804 ;
+  wire [47:0] \$804 ;
   wire [48:0] \$805 ;
-  wire \$806 ;
+  wire [48:0] \$806 ;
   wire \$807 ;
   wire \$808 ;
-  wire [47:0] \$809 ;
+  wire \$809 ;
   wire [9:0] \$81 ;
   wire [47:0] \$810 ;
-  wire [48:0] \$811 ;
-  wire \$812 ;
+  wire [47:0] \$811 ;
+  wire [48:0] \$812 ;
   wire \$813 ;
-  wire [47:0] \$814 ;
+  wire \$814 ;
   wire [47:0] \$815 ;
-  wire [48:0] \$816 ;
+  wire [47:0] \$816 ;
   wire [48:0] \$817 ;
-  wire [47:0] \$818 ;
+  wire [48:0] \$818 ;
   wire [47:0] \$819 ;
   wire [8:0] \$82 ;
-  wire [48:0] \$820 ;
-  wire \$821 ;
+  wire [47:0] \$820 ;
+  wire [48:0] \$821 ;
   wire \$822 ;
-  wire [47:0] \$823 ;
+  wire \$823 ;
   wire [47:0] \$824 ;
-  wire [48:0] \$825 ;
+  wire [47:0] \$825 ;
   wire [48:0] \$826 ;
-  wire [7:0] \$827 ;
-  wire [8:0] \$828 ;
-  reg [5:0] \$829 ;
+  wire [48:0] \$827 ;
+  wire [7:0] \$828 ;
+  wire [8:0] \$829 ;
   wire [9:0] \$83 ;
   reg [5:0] \$830 ;
-  reg [3:0] \$831 ;
-  reg [15:0] \$832 ;
-  reg \$833 ;
+  reg [5:0] \$831 ;
+  reg [3:0] \$832 ;
+  reg [15:0] \$833 ;
   reg \$834 ;
-  reg [2:0] \$835 ;
-  reg [1:0] \$836 ;
-  reg [15:0] \$837 ;
+  reg \$835 ;
+  reg [2:0] \$836 ;
+  reg [1:0] \$837 ;
   reg [15:0] \$838 ;
-  reg [2:0] \$839 ;
+  reg [15:0] \$839 ;
   wire [5:0] \$84 ;
-  reg [4:0] \$840 ;
+  reg [2:0] \$840 ;
   reg [4:0] \$841 ;
-  reg [3:0] \$842 ;
-  reg [216:0] \$843 ;
-  reg [1:0] \$844 ;
-  reg [2:0] \$845 ;
-  reg [4:0] \$846 ;
-  reg [5:0] \$847 ;
-  reg [4:0] \$848 ;
-  reg [5:0] \$849 ;
+  reg [4:0] \$842 ;
+  reg [3:0] \$843 ;
+  reg [216:0] \$844 ;
+  reg [1:0] \$845 ;
+  reg [2:0] \$846 ;
+  reg [4:0] \$847 ;
+  reg [5:0] \$848 ;
+  reg [4:0] \$849 ;
   wire [5:0] \$85 ;
   reg [5:0] \$850 ;
-  reg [3:0] \$851 ;
+  reg [5:0] \$851 ;
   reg [3:0] \$852 ;
-  reg \$853 ;
+  reg [3:0] \$853 ;
   reg \$854 ;
-  reg [1:0] \$855 ;
-  reg [2:0] \$856 ;
-  reg [5:0] \$857 ;
+  reg \$855 ;
+  reg [1:0] \$856 ;
+  reg [2:0] \$857 ;
   reg [5:0] \$858 ;
-  reg [3:0] \$859 ;
+  reg [5:0] \$859 ;
   wire [5:0] \$86 ;
   reg [3:0] \$860 ;
   reg [3:0] \$861 ;
@@ -1143,7 +1174,7 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   reg [3:0] \$875 ;
   reg [3:0] \$876 ;
   reg [3:0] \$877 ;
-  reg [4:0] \$878 ;
+  reg [3:0] \$878 ;
   reg [4:0] \$879 ;
   wire \$88 ;
   reg [4:0] \$880 ;
@@ -1163,7 +1194,7 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   reg [4:0] \$893 ;
   reg [4:0] \$894 ;
   reg [4:0] \$895 ;
-  reg [7:0] \$896 ;
+  reg [4:0] \$896 ;
   reg [7:0] \$897 ;
   reg [7:0] \$898 ;
   reg [7:0] \$899 ;
@@ -1174,109 +1205,110 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   reg [7:0] \$902 ;
   reg [7:0] \$903 ;
   reg [7:0] \$904 ;
-  reg \$905 ;
-  reg [17:0] \$906 ;
-  reg \$907 ;
-  reg [17:0] \$908 ;
-  reg \$909 ;
+  reg [7:0] \$905 ;
+  reg \$906 ;
+  reg [17:0] \$907 ;
+  reg \$908 ;
+  reg [17:0] \$909 ;
   wire [7:0] \$91 ;
-  reg [17:0] \$910 ;
-  reg \$911 ;
-  reg [17:0] \$912 ;
-  reg \$913 ;
-  reg [17:0] \$914 ;
-  reg \$915 ;
-  reg [17:0] \$916 ;
-  reg \$917 ;
-  reg [17:0] \$918 ;
-  reg \$919 ;
+  reg \$910 ;
+  reg [17:0] \$911 ;
+  reg \$912 ;
+  reg [17:0] \$913 ;
+  reg \$914 ;
+  reg [17:0] \$915 ;
+  reg \$916 ;
+  reg [17:0] \$917 ;
+  reg \$918 ;
+  reg [17:0] \$919 ;
   wire \$92 ;
-  reg [17:0] \$920 ;
-  reg \$921 ;
-  reg [17:0] \$922 ;
-  reg \$923 ;
+  reg \$920 ;
+  reg [17:0] \$921 ;
+  reg \$922 ;
+  reg [17:0] \$923 ;
   reg \$924 ;
-  reg [1:0] \$925 ;
-  reg [29:0] \$926 ;
-  reg [29:0] \$927 ;
-  reg [29:0] \$928 ;
-  reg [29:0] \$929 ;
+  reg \$925 ;
+  reg [1:0] \$926 ;
+  reg [31:0] \$927 ;
+  reg [31:0] \$928 ;
+  reg [31:0] \$929 ;
   wire \$93 ;
-  reg [29:0] \$930 ;
-  reg [29:0] \$931 ;
-  reg [29:0] \$932 ;
-  reg [29:0] \$933 ;
-  reg [29:0] \$934 ;
-  reg [29:0] \$935 ;
-  reg [29:0] \$936 ;
-  reg [29:0] \$937 ;
-  reg [29:0] \$938 ;
-  reg [29:0] \$939 ;
+  reg [31:0] \$930 ;
+  reg [31:0] \$931 ;
+  reg [31:0] \$932 ;
+  reg [31:0] \$933 ;
+  reg [31:0] \$934 ;
+  reg [31:0] \$935 ;
+  reg [271:0] \$936 ;
+  reg \$937 ;
+  reg \$938 ;
+  reg \$939 ;
   wire [7:0] \$94 ;
-  reg [29:0] \$940 ;
-  reg [29:0] \$941 ;
-  reg [29:0] \$942 ;
-  reg [29:0] \$943 ;
-  reg [29:0] \$944 ;
-  reg [29:0] \$945 ;
-  reg [29:0] \$946 ;
-  reg [29:0] \$947 ;
-  reg [29:0] \$948 ;
-  reg [29:0] \$949 ;
+  reg \$940 ;
+  reg \$941 ;
+  reg \$942 ;
+  reg \$943 ;
+  reg \$944 ;
+  reg \$945 ;
+  reg [17:0] \$946 ;
+  reg [17:0] \$947 ;
+  reg [17:0] \$948 ;
+  reg [17:0] \$949 ;
   wire [7:0] \$95 ;
-  reg [29:0] \$950 ;
-  reg [29:0] \$951 ;
-  reg [29:0] \$952 ;
-  reg [29:0] \$953 ;
-  reg [29:0] \$954 ;
-  reg [29:0] \$955 ;
-  reg [29:0] \$956 ;
-  reg [29:0] \$957 ;
+  reg [17:0] \$950 ;
+  reg [17:0] \$951 ;
+  reg [17:0] \$952 ;
+  reg [17:0] \$953 ;
+  reg [17:0] \$954 ;
+  reg \$955 ;
+  reg \$956 ;
+  reg [1:0] \$957 ;
   reg [29:0] \$958 ;
   reg [29:0] \$959 ;
   wire [8:0] \$96 ;
   reg [29:0] \$960 ;
   reg [29:0] \$961 ;
-  reg [15:0] \$962 ;
-  reg [15:0] \$963 ;
-  reg [15:0] \$964 ;
-  reg [15:0] \$965 ;
-  reg [15:0] \$966 ;
-  reg [15:0] \$967 ;
-  reg [15:0] \$968 ;
-  reg [15:0] \$969 ;
+  reg [29:0] \$962 ;
+  reg [29:0] \$963 ;
+  reg [29:0] \$964 ;
+  reg [29:0] \$965 ;
+  reg [29:0] \$966 ;
+  reg [29:0] \$967 ;
+  reg [29:0] \$968 ;
+  reg [29:0] \$969 ;
   wire [9:0] \$97 ;
-  reg \$970 ;
-  reg \$971 ;
-  reg [1:0] \$972 ;
-  reg [30:0] \$973 ;
-  reg [30:0] \$974 ;
-  reg [30:0] \$975 ;
-  reg [30:0] \$976 ;
-  reg [15:0] \$977 ;
-  reg [15:0] \$978 ;
-  reg [15:0] \$979 ;
+  reg [29:0] \$970 ;
+  reg [29:0] \$971 ;
+  reg [29:0] \$972 ;
+  reg [29:0] \$973 ;
+  reg [29:0] \$974 ;
+  reg [29:0] \$975 ;
+  reg [29:0] \$976 ;
+  reg [29:0] \$977 ;
+  reg [29:0] \$978 ;
+  reg [29:0] \$979 ;
   wire [8:0] \$98 ;
-  reg [15:0] \$980 ;
-  reg [15:0] \$981 ;
-  reg [15:0] \$982 ;
-  reg [15:0] \$983 ;
-  reg [15:0] \$984 ;
-  reg \$985 ;
-  reg \$986 ;
-  reg [46:0] \$987 ;
-  reg [46:0] \$988 ;
-  reg [46:0] \$989 ;
+  reg [29:0] \$980 ;
+  reg [29:0] \$981 ;
+  reg [29:0] \$982 ;
+  reg [29:0] \$983 ;
+  reg [29:0] \$984 ;
+  reg [29:0] \$985 ;
+  reg [29:0] \$986 ;
+  reg [29:0] \$987 ;
+  reg [29:0] \$988 ;
+  reg [29:0] \$989 ;
   wire [9:0] \$99 ;
-  reg [46:0] \$990 ;
-  reg [15:0] \$991 ;
-  reg [15:0] \$992 ;
-  reg [15:0] \$993 ;
+  reg [29:0] \$990 ;
+  reg [29:0] \$991 ;
+  reg [29:0] \$992 ;
+  reg [29:0] \$993 ;
   reg [15:0] \$994 ;
-  reg \$995 ;
-  reg \$996 ;
-  reg [32:0] \$997 ;
-  reg \$998 ;
+  reg [15:0] \$995 ;
+  reg [15:0] \$996 ;
+  reg [15:0] \$997 ;
+  reg [15:0] \$998 ;
+  reg [15:0] \$999 ;
   reg [30:0] acc0 = 31'h00000000;
   reg [30:0] acc1 = 31'h00000000;
   reg [30:0] acc2 = 31'h00000000;
@@ -1307,14 +1339,23 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   input clk;
   wire clk;
   reg [17:0] coef0_s2 = 18'h00000;
+  reg [17:0] coef0_s2b = 18'h00000;
   reg [17:0] coef1_s2 = 18'h00000;
+  reg [17:0] coef1_s2b = 18'h00000;
   reg [17:0] coef2_s2 = 18'h00000;
+  reg [17:0] coef2_s2b = 18'h00000;
   reg [17:0] coef3_s2 = 18'h00000;
+  reg [17:0] coef3_s2b = 18'h00000;
   reg [17:0] coef4_s2 = 18'h00000;
+  reg [17:0] coef4_s2b = 18'h00000;
   reg [17:0] coef5_s2 = 18'h00000;
+  reg [17:0] coef5_s2b = 18'h00000;
   reg [17:0] coef6_s2 = 18'h00000;
+  reg [17:0] coef6_s2b = 18'h00000;
   reg [17:0] coef7_s2 = 18'h00000;
+  reg [17:0] coef7_s2b = 18'h00000;
   reg [17:0] coef8_s2 = 18'h00000;
+  reg [17:0] coef8_s2b = 18'h00000;
   reg [216:0] cur;
   wire [143:0] \cur.data ;
   wire [7:0] \cur.data[0] ;
@@ -1437,6 +1478,7 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   wire issue;
   reg last1 = 1'h0;
   reg last2 = 1'h0;
+  reg last2b = 1'h0;
   reg last3 = 1'h0;
   reg last4 = 1'h0;
   reg last5 = 1'h0;
@@ -1509,24 +1551,34 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   wire off__valid;
   wire ok0;
   reg ok0_s2 = 1'h0;
+  reg ok0_s2b = 1'h0;
   wire ok1;
   reg ok1_s2 = 1'h0;
+  reg ok1_s2b = 1'h0;
   wire ok2;
   reg ok2_s2 = 1'h0;
+  reg ok2_s2b = 1'h0;
   wire ok3;
   reg ok3_s2 = 1'h0;
+  reg ok3_s2b = 1'h0;
   wire ok4;
   reg ok4_s2 = 1'h0;
+  reg ok4_s2b = 1'h0;
   wire ok5;
   reg ok5_s2 = 1'h0;
+  reg ok5_s2b = 1'h0;
   wire ok6;
   reg ok6_s2 = 1'h0;
+  reg ok6_s2b = 1'h0;
   wire ok7;
   reg ok7_s2 = 1'h0;
+  reg ok7_s2b = 1'h0;
   wire ok8;
   reg ok8_s2 = 1'h0;
+  reg ok8_s2b = 1'h0;
   reg [1:0] pass1 = 2'h0;
   reg [1:0] pass2 = 2'h0;
+  reg [1:0] pass2b = 2'h0;
   reg [1:0] pass3 = 2'h0;
   wire pipe_busy;
   wire [11:0] port__addr;
@@ -1634,6 +1686,51 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   input rst;
   wire rst;
   wire running;
+  reg [31:0] sample0_s2b = 32'd0;
+  wire [7:0] \sample0_s2b[0] ;
+  wire [7:0] \sample0_s2b[1] ;
+  wire [7:0] \sample0_s2b[2] ;
+  wire [7:0] \sample0_s2b[3] ;
+  reg [31:0] sample1_s2b = 32'd0;
+  wire [7:0] \sample1_s2b[0] ;
+  wire [7:0] \sample1_s2b[1] ;
+  wire [7:0] \sample1_s2b[2] ;
+  wire [7:0] \sample1_s2b[3] ;
+  reg [31:0] sample2_s2b = 32'd0;
+  wire [7:0] \sample2_s2b[0] ;
+  wire [7:0] \sample2_s2b[1] ;
+  wire [7:0] \sample2_s2b[2] ;
+  wire [7:0] \sample2_s2b[3] ;
+  reg [31:0] sample3_s2b = 32'd0;
+  wire [7:0] \sample3_s2b[0] ;
+  wire [7:0] \sample3_s2b[1] ;
+  wire [7:0] \sample3_s2b[2] ;
+  wire [7:0] \sample3_s2b[3] ;
+  reg [31:0] sample4_s2b = 32'd0;
+  wire [7:0] \sample4_s2b[0] ;
+  wire [7:0] \sample4_s2b[1] ;
+  wire [7:0] \sample4_s2b[2] ;
+  wire [7:0] \sample4_s2b[3] ;
+  reg [31:0] sample5_s2b = 32'd0;
+  wire [7:0] \sample5_s2b[0] ;
+  wire [7:0] \sample5_s2b[1] ;
+  wire [7:0] \sample5_s2b[2] ;
+  wire [7:0] \sample5_s2b[3] ;
+  reg [31:0] sample6_s2b = 32'd0;
+  wire [7:0] \sample6_s2b[0] ;
+  wire [7:0] \sample6_s2b[1] ;
+  wire [7:0] \sample6_s2b[2] ;
+  wire [7:0] \sample6_s2b[3] ;
+  reg [31:0] sample7_s2b = 32'd0;
+  wire [7:0] \sample7_s2b[0] ;
+  wire [7:0] \sample7_s2b[1] ;
+  wire [7:0] \sample7_s2b[2] ;
+  wire [7:0] \sample7_s2b[3] ;
+  reg [31:0] sample8_s2b = 32'd0;
+  wire [7:0] \sample8_s2b[0] ;
+  wire [7:0] \sample8_s2b[1] ;
+  wire [7:0] \sample8_s2b[2] ;
+  wire [7:0] \sample8_s2b[3] ;
   reg [15:0] scale0_s3 = 16'h0000;
   reg [15:0] scale0_s4 = 16'h0000;
   reg [15:0] scale1_s3 = 16'h0000;
@@ -1677,6 +1774,7 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   wire [8:0] tyf8;
   reg v1 = 1'h0;
   reg v2 = 1'h0;
+  reg v2b = 1'h0;
   reg v3 = 1'h0;
   reg v4 = 1'h0;
   reg v5 = 1'h0;
@@ -1741,6 +1839,55 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   reg [3:0] w_slot = 4'h0;
   reg [4:0] w_x = 5'h00;
   reg [4:0] w_y = 5'h00;
+  reg [271:0] weights_s2b = 272'h00000000000000000000000000000000000000000000000000000000000000000000;
+  wire [67:0] \weights_s2b[0] ;
+  wire [15:0] \weights_s2b[0].bias ;
+  wire [15:0] \weights_s2b[0].scale ;
+  wire [3:0] \weights_s2b[0].w0 ;
+  wire [3:0] \weights_s2b[0].w1 ;
+  wire [3:0] \weights_s2b[0].w2 ;
+  wire [3:0] \weights_s2b[0].w3 ;
+  wire [3:0] \weights_s2b[0].w4 ;
+  wire [3:0] \weights_s2b[0].w5 ;
+  wire [3:0] \weights_s2b[0].w6 ;
+  wire [3:0] \weights_s2b[0].w7 ;
+  wire [3:0] \weights_s2b[0].w8 ;
+  wire [67:0] \weights_s2b[1] ;
+  wire [15:0] \weights_s2b[1].bias ;
+  wire [15:0] \weights_s2b[1].scale ;
+  wire [3:0] \weights_s2b[1].w0 ;
+  wire [3:0] \weights_s2b[1].w1 ;
+  wire [3:0] \weights_s2b[1].w2 ;
+  wire [3:0] \weights_s2b[1].w3 ;
+  wire [3:0] \weights_s2b[1].w4 ;
+  wire [3:0] \weights_s2b[1].w5 ;
+  wire [3:0] \weights_s2b[1].w6 ;
+  wire [3:0] \weights_s2b[1].w7 ;
+  wire [3:0] \weights_s2b[1].w8 ;
+  wire [67:0] \weights_s2b[2] ;
+  wire [15:0] \weights_s2b[2].bias ;
+  wire [15:0] \weights_s2b[2].scale ;
+  wire [3:0] \weights_s2b[2].w0 ;
+  wire [3:0] \weights_s2b[2].w1 ;
+  wire [3:0] \weights_s2b[2].w2 ;
+  wire [3:0] \weights_s2b[2].w3 ;
+  wire [3:0] \weights_s2b[2].w4 ;
+  wire [3:0] \weights_s2b[2].w5 ;
+  wire [3:0] \weights_s2b[2].w6 ;
+  wire [3:0] \weights_s2b[2].w7 ;
+  wire [3:0] \weights_s2b[2].w8 ;
+  wire [67:0] \weights_s2b[3] ;
+  wire [15:0] \weights_s2b[3].bias ;
+  wire [15:0] \weights_s2b[3].scale ;
+  wire [3:0] \weights_s2b[3].w0 ;
+  wire [3:0] \weights_s2b[3].w1 ;
+  wire [3:0] \weights_s2b[3].w2 ;
+  wire [3:0] \weights_s2b[3].w3 ;
+  wire [3:0] \weights_s2b[3].w4 ;
+  wire [3:0] \weights_s2b[3].w5 ;
+  wire [3:0] \weights_s2b[3].w6 ;
+  wire [3:0] \weights_s2b[3].w7 ;
+  wire [3:0] \weights_s2b[3].w8 ;
   reg [5:0] width = 6'h00;
   reg [2:0] wmem_w__addr;
   reg [271:0] wmem_w__data;
@@ -4544,6 +4691,7 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
     end
   end
   assign wread__data = _9_;
+  assign running = | c_frames;
   assign \$1  = | w_frames;
   assign \$2  = lead <= 3'h5;
   assign i__ready = \$1  & \$2 ;
@@ -4937,761 +5085,823 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   assign \$378  = \$377  + cg1;
   assign \$379  = ok8 ? \$378  : 15'h0000;
   assign \$380  = v1 | v2;
-  assign \$381  = \$380  | v3;
-  assign \$382  = \$381  | v4;
-  assign pipe_busy = \$382  | v5;
-  assign \$383  = ! fsm_state;
-  assign \$384  = fsm_state == 1'h1;
-  assign \$385  = fsm_state == 2'h2;
-  assign \$386  = fsm_state == 2'h3;
-  assign \$388  = load + 1'h1;
-  assign \$389  = groups - 1'h1;
-  assign \$390  = load == \$389 ;
-  assign \$391  = ! c_frames;
-  assign \$392  = ~ pipe_busy;
-  assign \$393  = i__valid & i__ready;
-  assign \$394  = w_cg + 1'h1;
-  assign \$395  = groups - 1'h1;
-  assign \$396  = w_cg == \$395 ;
-  assign \$397  = w_x + 1'h1;
-  assign \$398  = width - 1'h1;
-  assign \$399  = w_x == \$398 ;
-  assign \$400  = w_y + 1'h1;
-  assign \$401  = w_slot == 4'h9;
-  assign \$402  = w_slot + 1'h1;
-  assign \$403  = \$401  ? 5'h00 : \$402 ;
-  assign \$404  = height - 1'h1;
-  assign \$405  = w_y == \$404 ;
-  assign \$406  = w_frames - 1'h1;
-  assign \$407  = off__valid & off__ready;
-  assign \$408  = c_pass + 1'h1;
-  assign \$409  = c_pass == 2'h3;
-  assign \$410  = c_cg + 1'h1;
-  assign \$411  = groups - 1'h1;
-  assign \$412  = c_cg == \$411 ;
-  assign \$413  = c_ox + 1'h1;
-  assign \$414  = stride2 ? 2'h2 : 2'h1;
-  assign \$415  = c_x + \$414 ;
-  assign \$416  = width - 1'h1;
-  assign \$418  = $signed(\$417 ) + $signed(2'h1);
-  assign \$419  = stride2 ? \$418  : { 2'h0, width };
-  assign \$420  = $signed(\$419 ) - $signed(2'h1);
-  assign \$421  = c_ox == \$420 ;
-  assign \$422  = height - 1'h1;
-  assign \$424  = $signed(\$423 ) + $signed(2'h1);
-  assign \$425  = stride2 ? \$424  : { 2'h0, height };
-  assign \$426  = $signed(\$425 ) - $signed(2'h1);
-  assign \$427  = c_oy == \$426 ;
-  assign \$428  = height - 1'h1;
-  assign \$429  = c_frames - 1'h1;
-  assign \$430  = c_oy + 1'h1;
-  assign \$431  = stride2 ? 2'h2 : 2'h1;
-  assign \$432  = c_y + \$431 ;
-  assign \$433  = stride2 ? 2'h2 : 2'h1;
-  assign \$434  = below - \$433 ;
-  assign \$435  = | row_step;
-  assign \$436  = c_slot + row_step;
-  assign \$437  = \$436  >= 4'ha;
-  assign \$438  = c_slot + row_step;
-  assign \$439  = \$438  - 4'ha;
-  assign \$440  = c_slot + row_step;
-  assign \$441  = \$437  ? \$439  : { 1'h0, \$440  };
-  assign \$442  = lead + row_done;
-  assign \$443  = \$442  - row_step;
-  assign \$444  = w__valid & w__ready;
-  assign \$445  = groups - 1'h1;
-  assign \$446  = load == \$445 ;
-  assign \$447  = \$444  & \$446 ;
-  assign \$448  = height - 1'h1;
-  assign \$449  = wy0_s1 * wx0_s1;
-  assign \$450  = \$449  * m0_s1;
-  assign \$451  = wy1_s1 * wx1_s1;
-  assign \$452  = \$451  * m1_s1;
-  assign \$453  = wy2_s1 * wx2_s1;
-  assign \$454  = \$453  * m2_s1;
-  assign \$455  = wy3_s1 * wx3_s1;
-  assign \$456  = \$455  * m3_s1;
-  assign \$457  = wy4_s1 * wx4_s1;
-  assign \$458  = \$457  * m4_s1;
-  assign \$459  = wy5_s1 * wx5_s1;
-  assign \$460  = \$459  * m5_s1;
-  assign \$461  = wy6_s1 * wx6_s1;
-  assign \$462  = \$461  * m6_s1;
-  assign \$463  = wy7_s1 * wx7_s1;
-  assign \$464  = \$463  * m7_s1;
-  assign \$465  = wy8_s1 * wx8_s1;
-  assign \$466  = \$465  * m8_s1;
-  assign \$467  = ok0_s2 ? port__data[7:0] : 8'h00;
-  assign \$468  = $signed(\$467 ) * $signed({ 1'h0, coef0_s2 });
-  assign \$469  = $signed(\$468 ) * $signed(wread__data[3:0]);
-  assign \$470  = ok1_s2 ? \port__data$253 [7:0] : 8'h00;
-  assign \$471  = $signed(\$470 ) * $signed({ 1'h0, coef1_s2 });
-  assign \$472  = $signed(\$471 ) * $signed(wread__data[7:4]);
-  assign \$473  = ok2_s2 ? \port__data$255 [7:0] : 8'h00;
-  assign \$474  = $signed(\$473 ) * $signed({ 1'h0, coef2_s2 });
-  assign \$475  = $signed(\$474 ) * $signed(wread__data[11:8]);
-  assign \$476  = ok3_s2 ? \port__data$257 [7:0] : 8'h00;
-  assign \$477  = $signed(\$476 ) * $signed({ 1'h0, coef3_s2 });
-  assign \$478  = $signed(\$477 ) * $signed(wread__data[15:12]);
-  assign \$479  = ok4_s2 ? \port__data$259 [7:0] : 8'h00;
-  assign \$480  = $signed(\$479 ) * $signed({ 1'h0, coef4_s2 });
-  assign \$481  = $signed(\$480 ) * $signed(wread__data[19:16]);
-  assign \$482  = ok5_s2 ? \port__data$261 [7:0] : 8'h00;
-  assign \$483  = $signed(\$482 ) * $signed({ 1'h0, coef5_s2 });
-  assign \$484  = $signed(\$483 ) * $signed(wread__data[23:20]);
-  assign \$485  = ok6_s2 ? \port__data$263 [7:0] : 8'h00;
-  assign \$486  = $signed(\$485 ) * $signed({ 1'h0, coef6_s2 });
-  assign \$487  = $signed(\$486 ) * $signed(wread__data[27:24]);
-  assign \$488  = ok7_s2 ? \port__data$265 [7:0] : 8'h00;
-  assign \$489  = $signed(\$488 ) * $signed({ 1'h0, coef7_s2 });
-  assign \$490  = $signed(\$489 ) * $signed(wread__data[31:28]);
-  assign \$491  = ok8_s2 ? \port__data$267 [7:0] : 8'h00;
-  assign \$492  = $signed(\$491 ) * $signed({ 1'h0, coef8_s2 });
-  assign \$493  = $signed(\$492 ) * $signed(wread__data[35:32]);
-  assign \$494  = ok0_s2 ? port__data[15:8] : 8'h00;
-  assign \$495  = $signed(\$494 ) * $signed({ 1'h0, coef0_s2 });
-  assign \$496  = $signed(\$495 ) * $signed(wread__data[71:68]);
-  assign \$497  = ok1_s2 ? \port__data$253 [15:8] : 8'h00;
-  assign \$498  = $signed(\$497 ) * $signed({ 1'h0, coef1_s2 });
-  assign \$499  = $signed(\$498 ) * $signed(wread__data[75:72]);
-  assign \$500  = ok2_s2 ? \port__data$255 [15:8] : 8'h00;
-  assign \$501  = $signed(\$500 ) * $signed({ 1'h0, coef2_s2 });
-  assign \$502  = $signed(\$501 ) * $signed(wread__data[79:76]);
-  assign \$503  = ok3_s2 ? \port__data$257 [15:8] : 8'h00;
-  assign \$504  = $signed(\$503 ) * $signed({ 1'h0, coef3_s2 });
-  assign \$505  = $signed(\$504 ) * $signed(wread__data[83:80]);
-  assign \$506  = ok4_s2 ? \port__data$259 [15:8] : 8'h00;
-  assign \$507  = $signed(\$506 ) * $signed({ 1'h0, coef4_s2 });
-  assign \$508  = $signed(\$507 ) * $signed(wread__data[87:84]);
-  assign \$509  = ok5_s2 ? \port__data$261 [15:8] : 8'h00;
-  assign \$510  = $signed(\$509 ) * $signed({ 1'h0, coef5_s2 });
-  assign \$511  = $signed(\$510 ) * $signed(wread__data[91:88]);
-  assign \$512  = ok6_s2 ? \port__data$263 [15:8] : 8'h00;
-  assign \$513  = $signed(\$512 ) * $signed({ 1'h0, coef6_s2 });
-  assign \$514  = $signed(\$513 ) * $signed(wread__data[95:92]);
-  assign \$515  = ok7_s2 ? \port__data$265 [15:8] : 8'h00;
-  assign \$516  = $signed(\$515 ) * $signed({ 1'h0, coef7_s2 });
-  assign \$517  = $signed(\$516 ) * $signed(wread__data[99:96]);
-  assign \$518  = ok8_s2 ? \port__data$267 [15:8] : 8'h00;
-  assign \$519  = $signed(\$518 ) * $signed({ 1'h0, coef8_s2 });
-  assign \$520  = $signed(\$519 ) * $signed(wread__data[103:100]);
-  assign \$521  = ok0_s2 ? port__data[23:16] : 8'h00;
-  assign \$522  = $signed(\$521 ) * $signed({ 1'h0, coef0_s2 });
-  assign \$523  = $signed(\$522 ) * $signed(wread__data[139:136]);
-  assign \$524  = ok1_s2 ? \port__data$253 [23:16] : 8'h00;
-  assign \$525  = $signed(\$524 ) * $signed({ 1'h0, coef1_s2 });
-  assign \$526  = $signed(\$525 ) * $signed(wread__data[143:140]);
-  assign \$527  = ok2_s2 ? \port__data$255 [23:16] : 8'h00;
-  assign \$528  = $signed(\$527 ) * $signed({ 1'h0, coef2_s2 });
-  assign \$529  = $signed(\$528 ) * $signed(wread__data[147:144]);
-  assign \$530  = ok3_s2 ? \port__data$257 [23:16] : 8'h00;
-  assign \$531  = $signed(\$530 ) * $signed({ 1'h0, coef3_s2 });
-  assign \$532  = $signed(\$531 ) * $signed(wread__data[151:148]);
-  assign \$533  = ok4_s2 ? \port__data$259 [23:16] : 8'h00;
-  assign \$534  = $signed(\$533 ) * $signed({ 1'h0, coef4_s2 });
-  assign \$535  = $signed(\$534 ) * $signed(wread__data[155:152]);
-  assign \$536  = ok5_s2 ? \port__data$261 [23:16] : 8'h00;
-  assign \$537  = $signed(\$536 ) * $signed({ 1'h0, coef5_s2 });
-  assign \$538  = $signed(\$537 ) * $signed(wread__data[159:156]);
-  assign \$539  = ok6_s2 ? \port__data$263 [23:16] : 8'h00;
-  assign \$540  = $signed(\$539 ) * $signed({ 1'h0, coef6_s2 });
-  assign \$541  = $signed(\$540 ) * $signed(wread__data[163:160]);
-  assign \$542  = ok7_s2 ? \port__data$265 [23:16] : 8'h00;
-  assign \$543  = $signed(\$542 ) * $signed({ 1'h0, coef7_s2 });
-  assign \$544  = $signed(\$543 ) * $signed(wread__data[167:164]);
-  assign \$545  = ok8_s2 ? \port__data$267 [23:16] : 8'h00;
-  assign \$546  = $signed(\$545 ) * $signed({ 1'h0, coef8_s2 });
-  assign \$547  = $signed(\$546 ) * $signed(wread__data[171:168]);
-  assign \$548  = ok0_s2 ? port__data[31:24] : 8'h00;
-  assign \$549  = $signed(\$548 ) * $signed({ 1'h0, coef0_s2 });
-  assign \$550  = $signed(\$549 ) * $signed(wread__data[207:204]);
-  assign \$551  = ok1_s2 ? \port__data$253 [31:24] : 8'h00;
-  assign \$552  = $signed(\$551 ) * $signed({ 1'h0, coef1_s2 });
-  assign \$553  = $signed(\$552 ) * $signed(wread__data[211:208]);
-  assign \$554  = ok2_s2 ? \port__data$255 [31:24] : 8'h00;
-  assign \$555  = $signed(\$554 ) * $signed({ 1'h0, coef2_s2 });
-  assign \$556  = $signed(\$555 ) * $signed(wread__data[215:212]);
-  assign \$557  = ok3_s2 ? \port__data$257 [31:24] : 8'h00;
-  assign \$558  = $signed(\$557 ) * $signed({ 1'h0, coef3_s2 });
-  assign \$559  = $signed(\$558 ) * $signed(wread__data[219:216]);
-  assign \$560  = ok4_s2 ? \port__data$259 [31:24] : 8'h00;
-  assign \$561  = $signed(\$560 ) * $signed({ 1'h0, coef4_s2 });
-  assign \$562  = $signed(\$561 ) * $signed(wread__data[223:220]);
-  assign \$563  = ok5_s2 ? \port__data$261 [31:24] : 8'h00;
-  assign \$564  = $signed(\$563 ) * $signed({ 1'h0, coef5_s2 });
-  assign \$565  = $signed(\$564 ) * $signed(wread__data[227:224]);
-  assign \$566  = ok6_s2 ? \port__data$263 [31:24] : 8'h00;
-  assign \$567  = $signed(\$566 ) * $signed({ 1'h0, coef6_s2 });
-  assign \$568  = $signed(\$567 ) * $signed(wread__data[231:228]);
-  assign \$569  = ok7_s2 ? \port__data$265 [31:24] : 8'h00;
-  assign \$570  = $signed(\$569 ) * $signed({ 1'h0, coef7_s2 });
-  assign \$571  = $signed(\$570 ) * $signed(wread__data[235:232]);
-  assign \$572  = ok8_s2 ? \port__data$267 [31:24] : 8'h00;
-  assign \$573  = $signed(\$572 ) * $signed({ 1'h0, coef8_s2 });
-  assign \$574  = $signed(\$573 ) * $signed(wread__data[239:236]);
-  assign \$575  = ce & v3;
-  assign \$576  = ! pass3;
-  assign \$577  = $signed(prod0_0) + $signed(prod0_1);
-  assign \$578  = $signed(\$577 ) + $signed(prod0_2);
-  assign \$579  = $signed(\$578 ) + $signed(prod0_3);
-  assign \$580  = $signed(\$579 ) + $signed(prod0_4);
-  assign \$581  = $signed(\$580 ) + $signed(prod0_5);
-  assign \$582  = $signed(\$581 ) + $signed(prod0_6);
-  assign \$583  = $signed(\$582 ) + $signed(prod0_7);
-  assign \$584  = $signed(\$583 ) + $signed(prod0_8);
-  assign \$585  = $signed(prod0_0) + $signed(prod0_1);
-  assign \$586  = $signed(\$585 ) + $signed(prod0_2);
-  assign \$587  = $signed(\$586 ) + $signed(prod0_3);
-  assign \$588  = $signed(\$587 ) + $signed(prod0_4);
-  assign \$589  = $signed(\$588 ) + $signed(prod0_5);
-  assign \$590  = $signed(\$589 ) + $signed(prod0_6);
-  assign \$591  = $signed(\$590 ) + $signed(prod0_7);
-  assign \$592  = $signed(\$591 ) + $signed(prod0_8);
-  assign \$593  = $signed(acc0) + $signed(\$592 );
-  assign \$594  = \$576  ? { \$584 [37], \$584  } : \$593 ;
-  assign \$595  = ce & v3;
-  assign \$596  = ! pass3;
-  assign \$597  = $signed(prod1_0) + $signed(prod1_1);
-  assign \$598  = $signed(\$597 ) + $signed(prod1_2);
-  assign \$599  = $signed(\$598 ) + $signed(prod1_3);
-  assign \$600  = $signed(\$599 ) + $signed(prod1_4);
-  assign \$601  = $signed(\$600 ) + $signed(prod1_5);
-  assign \$602  = $signed(\$601 ) + $signed(prod1_6);
-  assign \$603  = $signed(\$602 ) + $signed(prod1_7);
-  assign \$604  = $signed(\$603 ) + $signed(prod1_8);
-  assign \$605  = $signed(prod1_0) + $signed(prod1_1);
-  assign \$606  = $signed(\$605 ) + $signed(prod1_2);
-  assign \$607  = $signed(\$606 ) + $signed(prod1_3);
-  assign \$608  = $signed(\$607 ) + $signed(prod1_4);
-  assign \$609  = $signed(\$608 ) + $signed(prod1_5);
-  assign \$610  = $signed(\$609 ) + $signed(prod1_6);
-  assign \$611  = $signed(\$610 ) + $signed(prod1_7);
-  assign \$612  = $signed(\$611 ) + $signed(prod1_8);
-  assign \$613  = $signed(acc1) + $signed(\$612 );
-  assign \$614  = \$596  ? { \$604 [37], \$604  } : \$613 ;
-  assign \$615  = ce & v3;
-  assign \$616  = ! pass3;
-  assign \$617  = $signed(prod2_0) + $signed(prod2_1);
-  assign \$618  = $signed(\$617 ) + $signed(prod2_2);
-  assign \$619  = $signed(\$618 ) + $signed(prod2_3);
-  assign \$620  = $signed(\$619 ) + $signed(prod2_4);
-  assign \$621  = $signed(\$620 ) + $signed(prod2_5);
-  assign \$622  = $signed(\$621 ) + $signed(prod2_6);
-  assign \$623  = $signed(\$622 ) + $signed(prod2_7);
-  assign \$624  = $signed(\$623 ) + $signed(prod2_8);
-  assign \$625  = $signed(prod2_0) + $signed(prod2_1);
-  assign \$626  = $signed(\$625 ) + $signed(prod2_2);
-  assign \$627  = $signed(\$626 ) + $signed(prod2_3);
-  assign \$628  = $signed(\$627 ) + $signed(prod2_4);
-  assign \$629  = $signed(\$628 ) + $signed(prod2_5);
-  assign \$630  = $signed(\$629 ) + $signed(prod2_6);
-  assign \$631  = $signed(\$630 ) + $signed(prod2_7);
-  assign \$632  = $signed(\$631 ) + $signed(prod2_8);
-  assign \$633  = $signed(acc2) + $signed(\$632 );
-  assign \$634  = \$616  ? { \$624 [37], \$624  } : \$633 ;
-  assign \$635  = ce & v3;
-  assign \$636  = ! pass3;
-  assign \$637  = $signed(prod3_0) + $signed(prod3_1);
-  assign \$638  = $signed(\$637 ) + $signed(prod3_2);
-  assign \$639  = $signed(\$638 ) + $signed(prod3_3);
-  assign \$640  = $signed(\$639 ) + $signed(prod3_4);
-  assign \$641  = $signed(\$640 ) + $signed(prod3_5);
-  assign \$642  = $signed(\$641 ) + $signed(prod3_6);
-  assign \$643  = $signed(\$642 ) + $signed(prod3_7);
-  assign \$644  = $signed(\$643 ) + $signed(prod3_8);
-  assign \$645  = $signed(prod3_0) + $signed(prod3_1);
-  assign \$646  = $signed(\$645 ) + $signed(prod3_2);
-  assign \$647  = $signed(\$646 ) + $signed(prod3_3);
-  assign \$648  = $signed(\$647 ) + $signed(prod3_4);
-  assign \$649  = $signed(\$648 ) + $signed(prod3_5);
-  assign \$650  = $signed(\$649 ) + $signed(prod3_6);
-  assign \$651  = $signed(\$650 ) + $signed(prod3_7);
-  assign \$652  = $signed(\$651 ) + $signed(prod3_8);
-  assign \$653  = $signed(acc3) + $signed(\$652 );
-  assign \$654  = \$636  ? { \$644 [37], \$644  } : \$653 ;
-  assign \$655  = pass3 == 2'h3;
-  assign \$656  = v3 & \$655 ;
-  assign \$657  = $signed(acc0) * $signed(scale0_s4);
-  assign \$658  = $signed(acc1) * $signed(scale1_s4);
-  assign \$659  = $signed(acc2) * $signed(scale2_s4);
-  assign \$660  = $signed(acc3) * $signed(scale3_s4);
-  assign \$661  = $signed(scaled0) + $signed(17'h08000);
-  assign \$663  = $signed(\$662 ) + $signed(bias0_s5);
-  assign \$664  = $signed(\$663 ) < $signed(1'h0);
-  assign \$665  = relu & \$664 ;
-  assign \$666  = $signed(scaled0) + $signed(17'h08000);
-  assign \$668  = $signed(\$667 ) + $signed(bias0_s5);
-  assign \$669  = \$665  ? 49'h0000000000000 : \$668 ;
-  assign \$670  = & \$669 [48:7];
-  assign \$671  = $signed(scaled0) + $signed(17'h08000);
-  assign \$673  = $signed(\$672 ) + $signed(bias0_s5);
-  assign \$674  = $signed(\$673 ) < $signed(1'h0);
-  assign \$675  = relu & \$674 ;
-  assign \$676  = $signed(scaled0) + $signed(17'h08000);
-  assign \$678  = $signed(\$677 ) + $signed(bias0_s5);
-  assign \$679  = \$675  ? 49'h0000000000000 : \$678 ;
-  assign \$680  = | \$679 [48:7];
-  assign \$681  = ~ \$680 ;
-  assign \$682  = \$670  | \$681 ;
-  assign \$683  = $signed(scaled0) + $signed(17'h08000);
-  assign \$685  = $signed(\$684 ) + $signed(bias0_s5);
-  assign \$686  = $signed(\$685 ) < $signed(1'h0);
-  assign \$687  = relu & \$686 ;
-  assign \$688  = $signed(scaled0) + $signed(17'h08000);
-  assign \$690  = $signed(\$689 ) + $signed(bias0_s5);
-  assign \$691  = \$687  ? 49'h0000000000000 : \$690 ;
-  assign \$692  = $signed(scaled0) + $signed(17'h08000);
-  assign \$694  = $signed(\$693 ) + $signed(bias0_s5);
-  assign \$695  = $signed(\$694 ) < $signed(1'h0);
-  assign \$696  = relu & \$695 ;
-  assign \$697  = $signed(scaled0) + $signed(17'h08000);
-  assign \$699  = $signed(\$698 ) + $signed(bias0_s5);
-  assign \$700  = \$696  ? 49'h0000000000000 : \$699 ;
-  assign \$701  = \$700 [48] ? 8'h80 : 8'h7f;
-  assign \$702  = \$682  ? { 1'h0, \$691 [7:0] } : { \$701 [7], \$701  };
-  assign \$703  = $signed(scaled1) + $signed(17'h08000);
-  assign \$705  = $signed(\$704 ) + $signed(bias1_s5);
-  assign \$706  = $signed(\$705 ) < $signed(1'h0);
-  assign \$707  = relu & \$706 ;
-  assign \$708  = $signed(scaled1) + $signed(17'h08000);
-  assign \$710  = $signed(\$709 ) + $signed(bias1_s5);
-  assign \$711  = \$707  ? 49'h0000000000000 : \$710 ;
-  assign \$712  = & \$711 [48:7];
-  assign \$713  = $signed(scaled1) + $signed(17'h08000);
-  assign \$715  = $signed(\$714 ) + $signed(bias1_s5);
-  assign \$716  = $signed(\$715 ) < $signed(1'h0);
-  assign \$717  = relu & \$716 ;
-  assign \$718  = $signed(scaled1) + $signed(17'h08000);
-  assign \$720  = $signed(\$719 ) + $signed(bias1_s5);
-  assign \$721  = \$717  ? 49'h0000000000000 : \$720 ;
-  assign \$722  = | \$721 [48:7];
-  assign \$723  = ~ \$722 ;
-  assign \$724  = \$712  | \$723 ;
-  assign \$725  = $signed(scaled1) + $signed(17'h08000);
-  assign \$727  = $signed(\$726 ) + $signed(bias1_s5);
-  assign \$728  = $signed(\$727 ) < $signed(1'h0);
-  assign \$729  = relu & \$728 ;
-  assign \$730  = $signed(scaled1) + $signed(17'h08000);
-  assign \$732  = $signed(\$731 ) + $signed(bias1_s5);
-  assign \$733  = \$729  ? 49'h0000000000000 : \$732 ;
-  assign \$734  = $signed(scaled1) + $signed(17'h08000);
-  assign \$736  = $signed(\$735 ) + $signed(bias1_s5);
-  assign \$737  = $signed(\$736 ) < $signed(1'h0);
-  assign \$738  = relu & \$737 ;
-  assign \$739  = $signed(scaled1) + $signed(17'h08000);
-  assign \$741  = $signed(\$740 ) + $signed(bias1_s5);
-  assign \$742  = \$738  ? 49'h0000000000000 : \$741 ;
-  assign \$743  = \$742 [48] ? 8'h80 : 8'h7f;
-  assign \$744  = \$724  ? { 1'h0, \$733 [7:0] } : { \$743 [7], \$743  };
-  assign \$745  = $signed(scaled2) + $signed(17'h08000);
-  assign \$747  = $signed(\$746 ) + $signed(bias2_s5);
-  assign \$748  = $signed(\$747 ) < $signed(1'h0);
-  assign \$749  = relu & \$748 ;
-  assign \$750  = $signed(scaled2) + $signed(17'h08000);
-  assign \$752  = $signed(\$751 ) + $signed(bias2_s5);
-  assign \$753  = \$749  ? 49'h0000000000000 : \$752 ;
-  assign \$754  = & \$753 [48:7];
-  assign \$755  = $signed(scaled2) + $signed(17'h08000);
-  assign \$757  = $signed(\$756 ) + $signed(bias2_s5);
-  assign \$758  = $signed(\$757 ) < $signed(1'h0);
-  assign \$759  = relu & \$758 ;
-  assign \$760  = $signed(scaled2) + $signed(17'h08000);
-  assign \$762  = $signed(\$761 ) + $signed(bias2_s5);
-  assign \$763  = \$759  ? 49'h0000000000000 : \$762 ;
-  assign \$764  = | \$763 [48:7];
-  assign \$765  = ~ \$764 ;
-  assign \$766  = \$754  | \$765 ;
-  assign \$767  = $signed(scaled2) + $signed(17'h08000);
-  assign \$769  = $signed(\$768 ) + $signed(bias2_s5);
-  assign \$770  = $signed(\$769 ) < $signed(1'h0);
-  assign \$771  = relu & \$770 ;
-  assign \$772  = $signed(scaled2) + $signed(17'h08000);
-  assign \$774  = $signed(\$773 ) + $signed(bias2_s5);
-  assign \$775  = \$771  ? 49'h0000000000000 : \$774 ;
-  assign \$776  = $signed(scaled2) + $signed(17'h08000);
-  assign \$778  = $signed(\$777 ) + $signed(bias2_s5);
-  assign \$779  = $signed(\$778 ) < $signed(1'h0);
-  assign \$780  = relu & \$779 ;
-  assign \$781  = $signed(scaled2) + $signed(17'h08000);
-  assign \$783  = $signed(\$782 ) + $signed(bias2_s5);
-  assign \$784  = \$780  ? 49'h0000000000000 : \$783 ;
-  assign \$785  = \$784 [48] ? 8'h80 : 8'h7f;
-  assign \$786  = \$766  ? { 1'h0, \$775 [7:0] } : { \$785 [7], \$785  };
-  assign \$787  = $signed(scaled3) + $signed(17'h08000);
-  assign \$789  = $signed(\$788 ) + $signed(bias3_s5);
-  assign \$790  = $signed(\$789 ) < $signed(1'h0);
-  assign \$791  = relu & \$790 ;
-  assign \$792  = $signed(scaled3) + $signed(17'h08000);
-  assign \$794  = $signed(\$793 ) + $signed(bias3_s5);
-  assign \$795  = \$791  ? 49'h0000000000000 : \$794 ;
-  assign \$796  = & \$795 [48:7];
-  assign \$797  = $signed(scaled3) + $signed(17'h08000);
-  assign \$799  = $signed(\$798 ) + $signed(bias3_s5);
-  assign \$800  = $signed(\$799 ) < $signed(1'h0);
-  assign \$801  = relu & \$800 ;
-  assign \$802  = $signed(scaled3) + $signed(17'h08000);
-  assign \$804  = $signed(\$803 ) + $signed(bias3_s5);
-  assign \$805  = \$801  ? 49'h0000000000000 : \$804 ;
-  assign \$806  = | \$805 [48:7];
-  assign \$807  = ~ \$806 ;
-  assign \$808  = \$796  | \$807 ;
-  assign \$809  = $signed(scaled3) + $signed(17'h08000);
-  assign \$811  = $signed(\$810 ) + $signed(bias3_s5);
-  assign \$812  = $signed(\$811 ) < $signed(1'h0);
-  assign \$813  = relu & \$812 ;
-  assign \$814  = $signed(scaled3) + $signed(17'h08000);
-  assign \$816  = $signed(\$815 ) + $signed(bias3_s5);
-  assign \$817  = \$813  ? 49'h0000000000000 : \$816 ;
-  assign \$818  = $signed(scaled3) + $signed(17'h08000);
-  assign \$820  = $signed(\$819 ) + $signed(bias3_s5);
-  assign \$821  = $signed(\$820 ) < $signed(1'h0);
-  assign \$822  = relu & \$821 ;
-  assign \$823  = $signed(scaled3) + $signed(17'h08000);
-  assign \$825  = $signed(\$824 ) + $signed(bias3_s5);
-  assign \$826  = \$822  ? 49'h0000000000000 : \$825 ;
-  assign \$827  = \$826 [48] ? 8'h80 : 8'h7f;
-  assign \$828  = \$808  ? { 1'h0, \$817 [7:0] } : { \$827 [7], \$827  };
-  always @(posedge clk)
-    height <= \$829 ;
-  always @(posedge clk)
-    width <= \$830 ;
-  always @(posedge clk)
-    groups <= \$831 ;
-  always @(posedge clk)
-    frames <= \$832 ;
-  always @(posedge clk)
-    stride2 <= \$833 ;
-  always @(posedge clk)
-    relu <= \$834 ;
-  always @(posedge clk)
-    load <= \$835 ;
-  always @(posedge clk)
-    fsm_state <= \$836 ;
-  always @(posedge clk)
-    w_frames <= \$837 ;
-  always @(posedge clk)
-    c_frames <= \$838 ;
-  always @(posedge clk)
-    w_cg <= \$839 ;
-  always @(posedge clk)
-    w_x <= \$840 ;
-  always @(posedge clk)
-    w_y <= \$841 ;
-  always @(posedge clk)
-    w_slot <= \$842 ;
-  always @(posedge clk)
-    held <= \$843 ;
-  always @(posedge clk)
-    c_pass <= \$844 ;
-  always @(posedge clk)
-    c_cg <= \$845 ;
-  always @(posedge clk)
-    c_ox <= \$846 ;
-  always @(posedge clk)
-    c_x <= \$847 ;
-  always @(posedge clk)
-    c_oy <= \$848 ;
-  always @(posedge clk)
-    c_y <= \$849 ;
-  always @(posedge clk)
-    below <= \$850 ;
-  always @(posedge clk)
-    c_slot <= \$851 ;
-  always @(posedge clk)
-    lead <= \$852 ;
-  always @(posedge clk)
-    v1 <= \$853 ;
-  always @(posedge clk)
-    last1 <= \$854 ;
-  always @(posedge clk)
-    pass1 <= \$855 ;
-  always @(posedge clk)
-    cg1 <= \$856 ;
-  always @(posedge clk)
-    cy1 <= \$857 ;
-  always @(posedge clk)
-    cx1 <= \$858 ;
-  always @(posedge clk)
-    slot1 <= \$859 ;
-  always @(posedge clk)
-    dy0_s1 <= \$860 ;
-  always @(posedge clk)
-    dy1_s1 <= \$861 ;
-  always @(posedge clk)
-    dy2_s1 <= \$862 ;
-  always @(posedge clk)
-    dy3_s1 <= \$863 ;
-  always @(posedge clk)
-    dy4_s1 <= \$864 ;
-  always @(posedge clk)
-    dy5_s1 <= \$865 ;
-  always @(posedge clk)
-    dy6_s1 <= \$866 ;
-  always @(posedge clk)
-    dy7_s1 <= \$867 ;
-  always @(posedge clk)
-    dy8_s1 <= \$868 ;
-  always @(posedge clk)
-    dx0_s1 <= \$869 ;
-  always @(posedge clk)
-    dx1_s1 <= \$870 ;
-  always @(posedge clk)
-    dx2_s1 <= \$871 ;
-  always @(posedge clk)
-    dx3_s1 <= \$872 ;
-  always @(posedge clk)
-    dx4_s1 <= \$873 ;
-  always @(posedge clk)
-    dx5_s1 <= \$874 ;
-  always @(posedge clk)
-    dx6_s1 <= \$875 ;
-  always @(posedge clk)
-    dx7_s1 <= \$876 ;
-  always @(posedge clk)
-    dx8_s1 <= \$877 ;
-  always @(posedge clk)
-    wy0_s1 <= \$878 ;
-  always @(posedge clk)
-    wy1_s1 <= \$879 ;
-  always @(posedge clk)
-    wy2_s1 <= \$880 ;
-  always @(posedge clk)
-    wy3_s1 <= \$881 ;
-  always @(posedge clk)
-    wy4_s1 <= \$882 ;
-  always @(posedge clk)
-    wy5_s1 <= \$883 ;
-  always @(posedge clk)
-    wy6_s1 <= \$884 ;
-  always @(posedge clk)
-    wy7_s1 <= \$885 ;
-  always @(posedge clk)
-    wy8_s1 <= \$886 ;
-  always @(posedge clk)
-    wx0_s1 <= \$887 ;
-  always @(posedge clk)
-    wx1_s1 <= \$888 ;
-  always @(posedge clk)
-    wx2_s1 <= \$889 ;
-  always @(posedge clk)
-    wx3_s1 <= \$890 ;
-  always @(posedge clk)
-    wx4_s1 <= \$891 ;
-  always @(posedge clk)
-    wx5_s1 <= \$892 ;
-  always @(posedge clk)
-    wx6_s1 <= \$893 ;
-  always @(posedge clk)
-    wx7_s1 <= \$894 ;
-  always @(posedge clk)
-    wx8_s1 <= \$895 ;
-  always @(posedge clk)
-    m0_s1 <= \$896 ;
-  always @(posedge clk)
-    m1_s1 <= \$897 ;
-  always @(posedge clk)
-    m2_s1 <= \$898 ;
-  always @(posedge clk)
-    m3_s1 <= \$899 ;
-  always @(posedge clk)
-    m4_s1 <= \$900 ;
-  always @(posedge clk)
-    m5_s1 <= \$901 ;
-  always @(posedge clk)
-    m6_s1 <= \$902 ;
-  always @(posedge clk)
-    m7_s1 <= \$903 ;
-  always @(posedge clk)
-    m8_s1 <= \$904 ;
-  always @(posedge clk)
-    ok0_s2 <= \$905 ;
-  always @(posedge clk)
-    coef0_s2 <= \$906 ;
-  always @(posedge clk)
-    ok1_s2 <= \$907 ;
-  always @(posedge clk)
-    coef1_s2 <= \$908 ;
-  always @(posedge clk)
-    ok2_s2 <= \$909 ;
-  always @(posedge clk)
-    coef2_s2 <= \$910 ;
-  always @(posedge clk)
-    ok3_s2 <= \$911 ;
-  always @(posedge clk)
-    coef3_s2 <= \$912 ;
-  always @(posedge clk)
-    ok4_s2 <= \$913 ;
-  always @(posedge clk)
-    coef4_s2 <= \$914 ;
-  always @(posedge clk)
-    ok5_s2 <= \$915 ;
-  always @(posedge clk)
-    coef5_s2 <= \$916 ;
-  always @(posedge clk)
-    ok6_s2 <= \$917 ;
-  always @(posedge clk)
-    coef6_s2 <= \$918 ;
-  always @(posedge clk)
-    ok7_s2 <= \$919 ;
-  always @(posedge clk)
-    coef7_s2 <= \$920 ;
-  always @(posedge clk)
-    ok8_s2 <= \$921 ;
-  always @(posedge clk)
-    coef8_s2 <= \$922 ;
-  always @(posedge clk)
-    v2 <= \$923 ;
-  always @(posedge clk)
-    last2 <= \$924 ;
-  always @(posedge clk)
-    pass2 <= \$925 ;
-  always @(posedge clk)
-    prod0_0 <= \$926 ;
-  always @(posedge clk)
-    prod0_1 <= \$927 ;
-  always @(posedge clk)
-    prod0_2 <= \$928 ;
-  always @(posedge clk)
-    prod0_3 <= \$929 ;
-  always @(posedge clk)
-    prod0_4 <= \$930 ;
-  always @(posedge clk)
-    prod0_5 <= \$931 ;
-  always @(posedge clk)
-    prod0_6 <= \$932 ;
-  always @(posedge clk)
-    prod0_7 <= \$933 ;
-  always @(posedge clk)
-    prod0_8 <= \$934 ;
-  always @(posedge clk)
-    prod1_0 <= \$935 ;
+  assign \$381  = \$380  | v2b;
+  assign \$382  = \$381  | v3;
+  assign \$383  = \$382  | v4;
+  assign pipe_busy = \$383  | v5;
+  assign \$384  = ! fsm_state;
+  assign \$385  = fsm_state == 1'h1;
+  assign \$386  = fsm_state == 2'h2;
+  assign \$387  = fsm_state == 2'h3;
+  assign \$389  = load + 1'h1;
+  assign \$390  = groups - 1'h1;
+  assign \$391  = load == \$390 ;
+  assign \$392  = ! c_frames;
+  assign \$393  = ~ pipe_busy;
+  assign \$394  = i__valid & i__ready;
+  assign \$395  = w_cg + 1'h1;
+  assign \$396  = groups - 1'h1;
+  assign \$397  = w_cg == \$396 ;
+  assign \$398  = w_x + 1'h1;
+  assign \$399  = width - 1'h1;
+  assign \$400  = w_x == \$399 ;
+  assign \$401  = w_y + 1'h1;
+  assign \$402  = w_slot == 4'h9;
+  assign \$403  = w_slot + 1'h1;
+  assign \$404  = \$402  ? 5'h00 : \$403 ;
+  assign \$405  = height - 1'h1;
+  assign \$406  = w_y == \$405 ;
+  assign \$407  = w_frames - 1'h1;
+  assign \$408  = off__valid & off__ready;
+  assign \$409  = c_pass + 1'h1;
+  assign \$410  = c_pass == 2'h3;
+  assign \$411  = c_cg + 1'h1;
+  assign \$412  = groups - 1'h1;
+  assign \$413  = c_cg == \$412 ;
+  assign \$414  = c_ox + 1'h1;
+  assign \$415  = stride2 ? 2'h2 : 2'h1;
+  assign \$416  = c_x + \$415 ;
+  assign \$417  = width - 1'h1;
+  assign \$419  = $signed(\$418 ) + $signed(2'h1);
+  assign \$420  = stride2 ? \$419  : { 2'h0, width };
+  assign \$421  = $signed(\$420 ) - $signed(2'h1);
+  assign \$422  = c_ox == \$421 ;
+  assign \$423  = height - 1'h1;
+  assign \$425  = $signed(\$424 ) + $signed(2'h1);
+  assign \$426  = stride2 ? \$425  : { 2'h0, height };
+  assign \$427  = $signed(\$426 ) - $signed(2'h1);
+  assign \$428  = c_oy == \$427 ;
+  assign \$429  = height - 1'h1;
+  assign \$430  = c_frames - 1'h1;
+  assign \$431  = c_oy + 1'h1;
+  assign \$432  = stride2 ? 2'h2 : 2'h1;
+  assign \$433  = c_y + \$432 ;
+  assign \$434  = stride2 ? 2'h2 : 2'h1;
+  assign \$435  = below - \$434 ;
+  assign \$436  = | row_step;
+  assign \$437  = c_slot + row_step;
+  assign \$438  = \$437  >= 4'ha;
+  assign \$439  = c_slot + row_step;
+  assign \$440  = \$439  - 4'ha;
+  assign \$441  = c_slot + row_step;
+  assign \$442  = \$438  ? \$440  : { 1'h0, \$441  };
+  assign \$443  = lead + row_done;
+  assign \$444  = \$443  - row_step;
+  assign \$445  = w__valid & w__ready;
+  assign \$446  = groups - 1'h1;
+  assign \$447  = load == \$446 ;
+  assign \$448  = \$445  & \$447 ;
+  assign \$449  = height - 1'h1;
+  assign \$450  = wy0_s1 * wx0_s1;
+  assign \$451  = \$450  * m0_s1;
+  assign \$452  = wy1_s1 * wx1_s1;
+  assign \$453  = \$452  * m1_s1;
+  assign \$454  = wy2_s1 * wx2_s1;
+  assign \$455  = \$454  * m2_s1;
+  assign \$456  = wy3_s1 * wx3_s1;
+  assign \$457  = \$456  * m3_s1;
+  assign \$458  = wy4_s1 * wx4_s1;
+  assign \$459  = \$458  * m4_s1;
+  assign \$460  = wy5_s1 * wx5_s1;
+  assign \$461  = \$460  * m5_s1;
+  assign \$462  = wy6_s1 * wx6_s1;
+  assign \$463  = \$462  * m6_s1;
+  assign \$464  = wy7_s1 * wx7_s1;
+  assign \$465  = \$464  * m7_s1;
+  assign \$466  = wy8_s1 * wx8_s1;
+  assign \$467  = \$466  * m8_s1;
+  assign \$468  = ok0_s2b ? sample0_s2b[7:0] : 8'h00;
+  assign \$469  = $signed(\$468 ) * $signed({ 1'h0, coef0_s2b });
+  assign \$470  = $signed(\$469 ) * $signed(weights_s2b[3:0]);
+  assign \$471  = ok1_s2b ? sample1_s2b[7:0] : 8'h00;
+  assign \$472  = $signed(\$471 ) * $signed({ 1'h0, coef1_s2b });
+  assign \$473  = $signed(\$472 ) * $signed(weights_s2b[7:4]);
+  assign \$474  = ok2_s2b ? sample2_s2b[7:0] : 8'h00;
+  assign \$475  = $signed(\$474 ) * $signed({ 1'h0, coef2_s2b });
+  assign \$476  = $signed(\$475 ) * $signed(weights_s2b[11:8]);
+  assign \$477  = ok3_s2b ? sample3_s2b[7:0] : 8'h00;
+  assign \$478  = $signed(\$477 ) * $signed({ 1'h0, coef3_s2b });
+  assign \$479  = $signed(\$478 ) * $signed(weights_s2b[15:12]);
+  assign \$480  = ok4_s2b ? sample4_s2b[7:0] : 8'h00;
+  assign \$481  = $signed(\$480 ) * $signed({ 1'h0, coef4_s2b });
+  assign \$482  = $signed(\$481 ) * $signed(weights_s2b[19:16]);
+  assign \$483  = ok5_s2b ? sample5_s2b[7:0] : 8'h00;
+  assign \$484  = $signed(\$483 ) * $signed({ 1'h0, coef5_s2b });
+  assign \$485  = $signed(\$484 ) * $signed(weights_s2b[23:20]);
+  assign \$486  = ok6_s2b ? sample6_s2b[7:0] : 8'h00;
+  assign \$487  = $signed(\$486 ) * $signed({ 1'h0, coef6_s2b });
+  assign \$488  = $signed(\$487 ) * $signed(weights_s2b[27:24]);
+  assign \$489  = ok7_s2b ? sample7_s2b[7:0] : 8'h00;
+  assign \$490  = $signed(\$489 ) * $signed({ 1'h0, coef7_s2b });
+  assign \$491  = $signed(\$490 ) * $signed(weights_s2b[31:28]);
+  assign \$492  = ok8_s2b ? sample8_s2b[7:0] : 8'h00;
+  assign \$493  = $signed(\$492 ) * $signed({ 1'h0, coef8_s2b });
+  assign \$494  = $signed(\$493 ) * $signed(weights_s2b[35:32]);
+  assign \$495  = ok0_s2b ? sample0_s2b[15:8] : 8'h00;
+  assign \$496  = $signed(\$495 ) * $signed({ 1'h0, coef0_s2b });
+  assign \$497  = $signed(\$496 ) * $signed(weights_s2b[71:68]);
+  assign \$498  = ok1_s2b ? sample1_s2b[15:8] : 8'h00;
+  assign \$499  = $signed(\$498 ) * $signed({ 1'h0, coef1_s2b });
+  assign \$500  = $signed(\$499 ) * $signed(weights_s2b[75:72]);
+  assign \$501  = ok2_s2b ? sample2_s2b[15:8] : 8'h00;
+  assign \$502  = $signed(\$501 ) * $signed({ 1'h0, coef2_s2b });
+  assign \$503  = $signed(\$502 ) * $signed(weights_s2b[79:76]);
+  assign \$504  = ok3_s2b ? sample3_s2b[15:8] : 8'h00;
+  assign \$505  = $signed(\$504 ) * $signed({ 1'h0, coef3_s2b });
+  assign \$506  = $signed(\$505 ) * $signed(weights_s2b[83:80]);
+  assign \$507  = ok4_s2b ? sample4_s2b[15:8] : 8'h00;
+  assign \$508  = $signed(\$507 ) * $signed({ 1'h0, coef4_s2b });
+  assign \$509  = $signed(\$508 ) * $signed(weights_s2b[87:84]);
+  assign \$510  = ok5_s2b ? sample5_s2b[15:8] : 8'h00;
+  assign \$511  = $signed(\$510 ) * $signed({ 1'h0, coef5_s2b });
+  assign \$512  = $signed(\$511 ) * $signed(weights_s2b[91:88]);
+  assign \$513  = ok6_s2b ? sample6_s2b[15:8] : 8'h00;
+  assign \$514  = $signed(\$513 ) * $signed({ 1'h0, coef6_s2b });
+  assign \$515  = $signed(\$514 ) * $signed(weights_s2b[95:92]);
+  assign \$516  = ok7_s2b ? sample7_s2b[15:8] : 8'h00;
+  assign \$517  = $signed(\$516 ) * $signed({ 1'h0, coef7_s2b });
+  assign \$518  = $signed(\$517 ) * $signed(weights_s2b[99:96]);
+  assign \$519  = ok8_s2b ? sample8_s2b[15:8] : 8'h00;
+  assign \$520  = $signed(\$519 ) * $signed({ 1'h0, coef8_s2b });
+  assign \$521  = $signed(\$520 ) * $signed(weights_s2b[103:100]);
+  assign \$522  = ok0_s2b ? sample0_s2b[23:16] : 8'h00;
+  assign \$523  = $signed(\$522 ) * $signed({ 1'h0, coef0_s2b });
+  assign \$524  = $signed(\$523 ) * $signed(weights_s2b[139:136]);
+  assign \$525  = ok1_s2b ? sample1_s2b[23:16] : 8'h00;
+  assign \$526  = $signed(\$525 ) * $signed({ 1'h0, coef1_s2b });
+  assign \$527  = $signed(\$526 ) * $signed(weights_s2b[143:140]);
+  assign \$528  = ok2_s2b ? sample2_s2b[23:16] : 8'h00;
+  assign \$529  = $signed(\$528 ) * $signed({ 1'h0, coef2_s2b });
+  assign \$530  = $signed(\$529 ) * $signed(weights_s2b[147:144]);
+  assign \$531  = ok3_s2b ? sample3_s2b[23:16] : 8'h00;
+  assign \$532  = $signed(\$531 ) * $signed({ 1'h0, coef3_s2b });
+  assign \$533  = $signed(\$532 ) * $signed(weights_s2b[151:148]);
+  assign \$534  = ok4_s2b ? sample4_s2b[23:16] : 8'h00;
+  assign \$535  = $signed(\$534 ) * $signed({ 1'h0, coef4_s2b });
+  assign \$536  = $signed(\$535 ) * $signed(weights_s2b[155:152]);
+  assign \$537  = ok5_s2b ? sample5_s2b[23:16] : 8'h00;
+  assign \$538  = $signed(\$537 ) * $signed({ 1'h0, coef5_s2b });
+  assign \$539  = $signed(\$538 ) * $signed(weights_s2b[159:156]);
+  assign \$540  = ok6_s2b ? sample6_s2b[23:16] : 8'h00;
+  assign \$541  = $signed(\$540 ) * $signed({ 1'h0, coef6_s2b });
+  assign \$542  = $signed(\$541 ) * $signed(weights_s2b[163:160]);
+  assign \$543  = ok7_s2b ? sample7_s2b[23:16] : 8'h00;
+  assign \$544  = $signed(\$543 ) * $signed({ 1'h0, coef7_s2b });
+  assign \$545  = $signed(\$544 ) * $signed(weights_s2b[167:164]);
+  assign \$546  = ok8_s2b ? sample8_s2b[23:16] : 8'h00;
+  assign \$547  = $signed(\$546 ) * $signed({ 1'h0, coef8_s2b });
+  assign \$548  = $signed(\$547 ) * $signed(weights_s2b[171:168]);
+  assign \$549  = ok0_s2b ? sample0_s2b[31:24] : 8'h00;
+  assign \$550  = $signed(\$549 ) * $signed({ 1'h0, coef0_s2b });
+  assign \$551  = $signed(\$550 ) * $signed(weights_s2b[207:204]);
+  assign \$552  = ok1_s2b ? sample1_s2b[31:24] : 8'h00;
+  assign \$553  = $signed(\$552 ) * $signed({ 1'h0, coef1_s2b });
+  assign \$554  = $signed(\$553 ) * $signed(weights_s2b[211:208]);
+  assign \$555  = ok2_s2b ? sample2_s2b[31:24] : 8'h00;
+  assign \$556  = $signed(\$555 ) * $signed({ 1'h0, coef2_s2b });
+  assign \$557  = $signed(\$556 ) * $signed(weights_s2b[215:212]);
+  assign \$558  = ok3_s2b ? sample3_s2b[31:24] : 8'h00;
+  assign \$559  = $signed(\$558 ) * $signed({ 1'h0, coef3_s2b });
+  assign \$560  = $signed(\$559 ) * $signed(weights_s2b[219:216]);
+  assign \$561  = ok4_s2b ? sample4_s2b[31:24] : 8'h00;
+  assign \$562  = $signed(\$561 ) * $signed({ 1'h0, coef4_s2b });
+  assign \$563  = $signed(\$562 ) * $signed(weights_s2b[223:220]);
+  assign \$564  = ok5_s2b ? sample5_s2b[31:24] : 8'h00;
+  assign \$565  = $signed(\$564 ) * $signed({ 1'h0, coef5_s2b });
+  assign \$566  = $signed(\$565 ) * $signed(weights_s2b[227:224]);
+  assign \$567  = ok6_s2b ? sample6_s2b[31:24] : 8'h00;
+  assign \$568  = $signed(\$567 ) * $signed({ 1'h0, coef6_s2b });
+  assign \$569  = $signed(\$568 ) * $signed(weights_s2b[231:228]);
+  assign \$570  = ok7_s2b ? sample7_s2b[31:24] : 8'h00;
+  assign \$571  = $signed(\$570 ) * $signed({ 1'h0, coef7_s2b });
+  assign \$572  = $signed(\$571 ) * $signed(weights_s2b[235:232]);
+  assign \$573  = ok8_s2b ? sample8_s2b[31:24] : 8'h00;
+  assign \$574  = $signed(\$573 ) * $signed({ 1'h0, coef8_s2b });
+  assign \$575  = $signed(\$574 ) * $signed(weights_s2b[239:236]);
+  assign \$576  = ce & v3;
+  assign \$577  = ! pass3;
+  assign \$578  = $signed(prod0_0) + $signed(prod0_1);
+  assign \$579  = $signed(\$578 ) + $signed(prod0_2);
+  assign \$580  = $signed(\$579 ) + $signed(prod0_3);
+  assign \$581  = $signed(\$580 ) + $signed(prod0_4);
+  assign \$582  = $signed(\$581 ) + $signed(prod0_5);
+  assign \$583  = $signed(\$582 ) + $signed(prod0_6);
+  assign \$584  = $signed(\$583 ) + $signed(prod0_7);
+  assign \$585  = $signed(\$584 ) + $signed(prod0_8);
+  assign \$586  = $signed(prod0_0) + $signed(prod0_1);
+  assign \$587  = $signed(\$586 ) + $signed(prod0_2);
+  assign \$588  = $signed(\$587 ) + $signed(prod0_3);
+  assign \$589  = $signed(\$588 ) + $signed(prod0_4);
+  assign \$590  = $signed(\$589 ) + $signed(prod0_5);
+  assign \$591  = $signed(\$590 ) + $signed(prod0_6);
+  assign \$592  = $signed(\$591 ) + $signed(prod0_7);
+  assign \$593  = $signed(\$592 ) + $signed(prod0_8);
+  assign \$594  = $signed(acc0) + $signed(\$593 );
+  assign \$595  = \$577  ? { \$585 [37], \$585  } : \$594 ;
+  assign \$596  = ce & v3;
+  assign \$597  = ! pass3;
+  assign \$598  = $signed(prod1_0) + $signed(prod1_1);
+  assign \$599  = $signed(\$598 ) + $signed(prod1_2);
+  assign \$600  = $signed(\$599 ) + $signed(prod1_3);
+  assign \$601  = $signed(\$600 ) + $signed(prod1_4);
+  assign \$602  = $signed(\$601 ) + $signed(prod1_5);
+  assign \$603  = $signed(\$602 ) + $signed(prod1_6);
+  assign \$604  = $signed(\$603 ) + $signed(prod1_7);
+  assign \$605  = $signed(\$604 ) + $signed(prod1_8);
+  assign \$606  = $signed(prod1_0) + $signed(prod1_1);
+  assign \$607  = $signed(\$606 ) + $signed(prod1_2);
+  assign \$608  = $signed(\$607 ) + $signed(prod1_3);
+  assign \$609  = $signed(\$608 ) + $signed(prod1_4);
+  assign \$610  = $signed(\$609 ) + $signed(prod1_5);
+  assign \$611  = $signed(\$610 ) + $signed(prod1_6);
+  assign \$612  = $signed(\$611 ) + $signed(prod1_7);
+  assign \$613  = $signed(\$612 ) + $signed(prod1_8);
+  assign \$614  = $signed(acc1) + $signed(\$613 );
+  assign \$615  = \$597  ? { \$605 [37], \$605  } : \$614 ;
+  assign \$616  = ce & v3;
+  assign \$617  = ! pass3;
+  assign \$618  = $signed(prod2_0) + $signed(prod2_1);
+  assign \$619  = $signed(\$618 ) + $signed(prod2_2);
+  assign \$620  = $signed(\$619 ) + $signed(prod2_3);
+  assign \$621  = $signed(\$620 ) + $signed(prod2_4);
+  assign \$622  = $signed(\$621 ) + $signed(prod2_5);
+  assign \$623  = $signed(\$622 ) + $signed(prod2_6);
+  assign \$624  = $signed(\$623 ) + $signed(prod2_7);
+  assign \$625  = $signed(\$624 ) + $signed(prod2_8);
+  assign \$626  = $signed(prod2_0) + $signed(prod2_1);
+  assign \$627  = $signed(\$626 ) + $signed(prod2_2);
+  assign \$628  = $signed(\$627 ) + $signed(prod2_3);
+  assign \$629  = $signed(\$628 ) + $signed(prod2_4);
+  assign \$630  = $signed(\$629 ) + $signed(prod2_5);
+  assign \$631  = $signed(\$630 ) + $signed(prod2_6);
+  assign \$632  = $signed(\$631 ) + $signed(prod2_7);
+  assign \$633  = $signed(\$632 ) + $signed(prod2_8);
+  assign \$634  = $signed(acc2) + $signed(\$633 );
+  assign \$635  = \$617  ? { \$625 [37], \$625  } : \$634 ;
+  assign \$636  = ce & v3;
+  assign \$637  = ! pass3;
+  assign \$638  = $signed(prod3_0) + $signed(prod3_1);
+  assign \$639  = $signed(\$638 ) + $signed(prod3_2);
+  assign \$640  = $signed(\$639 ) + $signed(prod3_3);
+  assign \$641  = $signed(\$640 ) + $signed(prod3_4);
+  assign \$642  = $signed(\$641 ) + $signed(prod3_5);
+  assign \$643  = $signed(\$642 ) + $signed(prod3_6);
+  assign \$644  = $signed(\$643 ) + $signed(prod3_7);
+  assign \$645  = $signed(\$644 ) + $signed(prod3_8);
+  assign \$646  = $signed(prod3_0) + $signed(prod3_1);
+  assign \$647  = $signed(\$646 ) + $signed(prod3_2);
+  assign \$648  = $signed(\$647 ) + $signed(prod3_3);
+  assign \$649  = $signed(\$648 ) + $signed(prod3_4);
+  assign \$650  = $signed(\$649 ) + $signed(prod3_5);
+  assign \$651  = $signed(\$650 ) + $signed(prod3_6);
+  assign \$652  = $signed(\$651 ) + $signed(prod3_7);
+  assign \$653  = $signed(\$652 ) + $signed(prod3_8);
+  assign \$654  = $signed(acc3) + $signed(\$653 );
+  assign \$655  = \$637  ? { \$645 [37], \$645  } : \$654 ;
+  assign \$656  = pass3 == 2'h3;
+  assign \$657  = v3 & \$656 ;
+  assign \$658  = $signed(acc0) * $signed(scale0_s4);
+  assign \$659  = $signed(acc1) * $signed(scale1_s4);
+  assign \$660  = $signed(acc2) * $signed(scale2_s4);
+  assign \$661  = $signed(acc3) * $signed(scale3_s4);
+  assign \$662  = $signed(scaled0) + $signed(17'h08000);
+  assign \$664  = $signed(\$663 ) + $signed(bias0_s5);
+  assign \$665  = $signed(\$664 ) < $signed(1'h0);
+  assign \$666  = relu & \$665 ;
+  assign \$667  = $signed(scaled0) + $signed(17'h08000);
+  assign \$669  = $signed(\$668 ) + $signed(bias0_s5);
+  assign \$670  = \$666  ? 49'h0000000000000 : \$669 ;
+  assign \$671  = & \$670 [48:7];
+  assign \$672  = $signed(scaled0) + $signed(17'h08000);
+  assign \$674  = $signed(\$673 ) + $signed(bias0_s5);
+  assign \$675  = $signed(\$674 ) < $signed(1'h0);
+  assign \$676  = relu & \$675 ;
+  assign \$677  = $signed(scaled0) + $signed(17'h08000);
+  assign \$679  = $signed(\$678 ) + $signed(bias0_s5);
+  assign \$680  = \$676  ? 49'h0000000000000 : \$679 ;
+  assign \$681  = | \$680 [48:7];
+  assign \$682  = ~ \$681 ;
+  assign \$683  = \$671  | \$682 ;
+  assign \$684  = $signed(scaled0) + $signed(17'h08000);
+  assign \$686  = $signed(\$685 ) + $signed(bias0_s5);
+  assign \$687  = $signed(\$686 ) < $signed(1'h0);
+  assign \$688  = relu & \$687 ;
+  assign \$689  = $signed(scaled0) + $signed(17'h08000);
+  assign \$691  = $signed(\$690 ) + $signed(bias0_s5);
+  assign \$692  = \$688  ? 49'h0000000000000 : \$691 ;
+  assign \$693  = $signed(scaled0) + $signed(17'h08000);
+  assign \$695  = $signed(\$694 ) + $signed(bias0_s5);
+  assign \$696  = $signed(\$695 ) < $signed(1'h0);
+  assign \$697  = relu & \$696 ;
+  assign \$698  = $signed(scaled0) + $signed(17'h08000);
+  assign \$700  = $signed(\$699 ) + $signed(bias0_s5);
+  assign \$701  = \$697  ? 49'h0000000000000 : \$700 ;
+  assign \$702  = \$701 [48] ? 8'h80 : 8'h7f;
+  assign \$703  = \$683  ? { 1'h0, \$692 [7:0] } : { \$702 [7], \$702  };
+  assign \$704  = $signed(scaled1) + $signed(17'h08000);
+  assign \$706  = $signed(\$705 ) + $signed(bias1_s5);
+  assign \$707  = $signed(\$706 ) < $signed(1'h0);
+  assign \$708  = relu & \$707 ;
+  assign \$709  = $signed(scaled1) + $signed(17'h08000);
+  assign \$711  = $signed(\$710 ) + $signed(bias1_s5);
+  assign \$712  = \$708  ? 49'h0000000000000 : \$711 ;
+  assign \$713  = & \$712 [48:7];
+  assign \$714  = $signed(scaled1) + $signed(17'h08000);
+  assign \$716  = $signed(\$715 ) + $signed(bias1_s5);
+  assign \$717  = $signed(\$716 ) < $signed(1'h0);
+  assign \$718  = relu & \$717 ;
+  assign \$719  = $signed(scaled1) + $signed(17'h08000);
+  assign \$721  = $signed(\$720 ) + $signed(bias1_s5);
+  assign \$722  = \$718  ? 49'h0000000000000 : \$721 ;
+  assign \$723  = | \$722 [48:7];
+  assign \$724  = ~ \$723 ;
+  assign \$725  = \$713  | \$724 ;
+  assign \$726  = $signed(scaled1) + $signed(17'h08000);
+  assign \$728  = $signed(\$727 ) + $signed(bias1_s5);
+  assign \$729  = $signed(\$728 ) < $signed(1'h0);
+  assign \$730  = relu & \$729 ;
+  assign \$731  = $signed(scaled1) + $signed(17'h08000);
+  assign \$733  = $signed(\$732 ) + $signed(bias1_s5);
+  assign \$734  = \$730  ? 49'h0000000000000 : \$733 ;
+  assign \$735  = $signed(scaled1) + $signed(17'h08000);
+  assign \$737  = $signed(\$736 ) + $signed(bias1_s5);
+  assign \$738  = $signed(\$737 ) < $signed(1'h0);
+  assign \$739  = relu & \$738 ;
+  assign \$740  = $signed(scaled1) + $signed(17'h08000);
+  assign \$742  = $signed(\$741 ) + $signed(bias1_s5);
+  assign \$743  = \$739  ? 49'h0000000000000 : \$742 ;
+  assign \$744  = \$743 [48] ? 8'h80 : 8'h7f;
+  assign \$745  = \$725  ? { 1'h0, \$734 [7:0] } : { \$744 [7], \$744  };
+  assign \$746  = $signed(scaled2) + $signed(17'h08000);
+  assign \$748  = $signed(\$747 ) + $signed(bias2_s5);
+  assign \$749  = $signed(\$748 ) < $signed(1'h0);
+  assign \$750  = relu & \$749 ;
+  assign \$751  = $signed(scaled2) + $signed(17'h08000);
+  assign \$753  = $signed(\$752 ) + $signed(bias2_s5);
+  assign \$754  = \$750  ? 49'h0000000000000 : \$753 ;
+  assign \$755  = & \$754 [48:7];
+  assign \$756  = $signed(scaled2) + $signed(17'h08000);
+  assign \$758  = $signed(\$757 ) + $signed(bias2_s5);
+  assign \$759  = $signed(\$758 ) < $signed(1'h0);
+  assign \$760  = relu & \$759 ;
+  assign \$761  = $signed(scaled2) + $signed(17'h08000);
+  assign \$763  = $signed(\$762 ) + $signed(bias2_s5);
+  assign \$764  = \$760  ? 49'h0000000000000 : \$763 ;
+  assign \$765  = | \$764 [48:7];
+  assign \$766  = ~ \$765 ;
+  assign \$767  = \$755  | \$766 ;
+  assign \$768  = $signed(scaled2) + $signed(17'h08000);
+  assign \$770  = $signed(\$769 ) + $signed(bias2_s5);
+  assign \$771  = $signed(\$770 ) < $signed(1'h0);
+  assign \$772  = relu & \$771 ;
+  assign \$773  = $signed(scaled2) + $signed(17'h08000);
+  assign \$775  = $signed(\$774 ) + $signed(bias2_s5);
+  assign \$776  = \$772  ? 49'h0000000000000 : \$775 ;
+  assign \$777  = $signed(scaled2) + $signed(17'h08000);
+  assign \$779  = $signed(\$778 ) + $signed(bias2_s5);
+  assign \$780  = $signed(\$779 ) < $signed(1'h0);
+  assign \$781  = relu & \$780 ;
+  assign \$782  = $signed(scaled2) + $signed(17'h08000);
+  assign \$784  = $signed(\$783 ) + $signed(bias2_s5);
+  assign \$785  = \$781  ? 49'h0000000000000 : \$784 ;
+  assign \$786  = \$785 [48] ? 8'h80 : 8'h7f;
+  assign \$787  = \$767  ? { 1'h0, \$776 [7:0] } : { \$786 [7], \$786  };
+  assign \$788  = $signed(scaled3) + $signed(17'h08000);
+  assign \$790  = $signed(\$789 ) + $signed(bias3_s5);
+  assign \$791  = $signed(\$790 ) < $signed(1'h0);
+  assign \$792  = relu & \$791 ;
+  assign \$793  = $signed(scaled3) + $signed(17'h08000);
+  assign \$795  = $signed(\$794 ) + $signed(bias3_s5);
+  assign \$796  = \$792  ? 49'h0000000000000 : \$795 ;
+  assign \$797  = & \$796 [48:7];
+  assign \$798  = $signed(scaled3) + $signed(17'h08000);
+  assign \$800  = $signed(\$799 ) + $signed(bias3_s5);
+  assign \$801  = $signed(\$800 ) < $signed(1'h0);
+  assign \$802  = relu & \$801 ;
+  assign \$803  = $signed(scaled3) + $signed(17'h08000);
+  assign \$805  = $signed(\$804 ) + $signed(bias3_s5);
+  assign \$806  = \$802  ? 49'h0000000000000 : \$805 ;
+  assign \$807  = | \$806 [48:7];
+  assign \$808  = ~ \$807 ;
+  assign \$809  = \$797  | \$808 ;
+  assign \$810  = $signed(scaled3) + $signed(17'h08000);
+  assign \$812  = $signed(\$811 ) + $signed(bias3_s5);
+  assign \$813  = $signed(\$812 ) < $signed(1'h0);
+  assign \$814  = relu & \$813 ;
+  assign \$815  = $signed(scaled3) + $signed(17'h08000);
+  assign \$817  = $signed(\$816 ) + $signed(bias3_s5);
+  assign \$818  = \$814  ? 49'h0000000000000 : \$817 ;
+  assign \$819  = $signed(scaled3) + $signed(17'h08000);
+  assign \$821  = $signed(\$820 ) + $signed(bias3_s5);
+  assign \$822  = $signed(\$821 ) < $signed(1'h0);
+  assign \$823  = relu & \$822 ;
+  assign \$824  = $signed(scaled3) + $signed(17'h08000);
+  assign \$826  = $signed(\$825 ) + $signed(bias3_s5);
+  assign \$827  = \$823  ? 49'h0000000000000 : \$826 ;
+  assign \$828  = \$827 [48] ? 8'h80 : 8'h7f;
+  assign \$829  = \$809  ? { 1'h0, \$818 [7:0] } : { \$828 [7], \$828  };
+  always @(posedge clk)
+    height <= \$830 ;
+  always @(posedge clk)
+    width <= \$831 ;
+  always @(posedge clk)
+    groups <= \$832 ;
+  always @(posedge clk)
+    frames <= \$833 ;
+  always @(posedge clk)
+    stride2 <= \$834 ;
+  always @(posedge clk)
+    relu <= \$835 ;
+  always @(posedge clk)
+    load <= \$836 ;
+  always @(posedge clk)
+    fsm_state <= \$837 ;
+  always @(posedge clk)
+    w_frames <= \$838 ;
+  always @(posedge clk)
+    c_frames <= \$839 ;
+  always @(posedge clk)
+    w_cg <= \$840 ;
+  always @(posedge clk)
+    w_x <= \$841 ;
+  always @(posedge clk)
+    w_y <= \$842 ;
+  always @(posedge clk)
+    w_slot <= \$843 ;
+  always @(posedge clk)
+    held <= \$844 ;
+  always @(posedge clk)
+    c_pass <= \$845 ;
+  always @(posedge clk)
+    c_cg <= \$846 ;
+  always @(posedge clk)
+    c_ox <= \$847 ;
+  always @(posedge clk)
+    c_x <= \$848 ;
+  always @(posedge clk)
+    c_oy <= \$849 ;
+  always @(posedge clk)
+    c_y <= \$850 ;
+  always @(posedge clk)
+    below <= \$851 ;
+  always @(posedge clk)
+    c_slot <= \$852 ;
+  always @(posedge clk)
+    lead <= \$853 ;
+  always @(posedge clk)
+    v1 <= \$854 ;
+  always @(posedge clk)
+    last1 <= \$855 ;
+  always @(posedge clk)
+    pass1 <= \$856 ;
+  always @(posedge clk)
+    cg1 <= \$857 ;
+  always @(posedge clk)
+    cy1 <= \$858 ;
+  always @(posedge clk)
+    cx1 <= \$859 ;
+  always @(posedge clk)
+    slot1 <= \$860 ;
+  always @(posedge clk)
+    dy0_s1 <= \$861 ;
+  always @(posedge clk)
+    dy1_s1 <= \$862 ;
+  always @(posedge clk)
+    dy2_s1 <= \$863 ;
+  always @(posedge clk)
+    dy3_s1 <= \$864 ;
+  always @(posedge clk)
+    dy4_s1 <= \$865 ;
+  always @(posedge clk)
+    dy5_s1 <= \$866 ;
+  always @(posedge clk)
+    dy6_s1 <= \$867 ;
+  always @(posedge clk)
+    dy7_s1 <= \$868 ;
+  always @(posedge clk)
+    dy8_s1 <= \$869 ;
+  always @(posedge clk)
+    dx0_s1 <= \$870 ;
+  always @(posedge clk)
+    dx1_s1 <= \$871 ;
+  always @(posedge clk)
+    dx2_s1 <= \$872 ;
+  always @(posedge clk)
+    dx3_s1 <= \$873 ;
+  always @(posedge clk)
+    dx4_s1 <= \$874 ;
+  always @(posedge clk)
+    dx5_s1 <= \$875 ;
+  always @(posedge clk)
+    dx6_s1 <= \$876 ;
+  always @(posedge clk)
+    dx7_s1 <= \$877 ;
+  always @(posedge clk)
+    dx8_s1 <= \$878 ;
+  always @(posedge clk)
+    wy0_s1 <= \$879 ;
+  always @(posedge clk)
+    wy1_s1 <= \$880 ;
+  always @(posedge clk)
+    wy2_s1 <= \$881 ;
+  always @(posedge clk)
+    wy3_s1 <= \$882 ;
+  always @(posedge clk)
+    wy4_s1 <= \$883 ;
+  always @(posedge clk)
+    wy5_s1 <= \$884 ;
+  always @(posedge clk)
+    wy6_s1 <= \$885 ;
+  always @(posedge clk)
+    wy7_s1 <= \$886 ;
+  always @(posedge clk)
+    wy8_s1 <= \$887 ;
+  always @(posedge clk)
+    wx0_s1 <= \$888 ;
+  always @(posedge clk)
+    wx1_s1 <= \$889 ;
+  always @(posedge clk)
+    wx2_s1 <= \$890 ;
+  always @(posedge clk)
+    wx3_s1 <= \$891 ;
+  always @(posedge clk)
+    wx4_s1 <= \$892 ;
+  always @(posedge clk)
+    wx5_s1 <= \$893 ;
+  always @(posedge clk)
+    wx6_s1 <= \$894 ;
+  always @(posedge clk)
+    wx7_s1 <= \$895 ;
+  always @(posedge clk)
+    wx8_s1 <= \$896 ;
+  always @(posedge clk)
+    m0_s1 <= \$897 ;
+  always @(posedge clk)
+    m1_s1 <= \$898 ;
+  always @(posedge clk)
+    m2_s1 <= \$899 ;
+  always @(posedge clk)
+    m3_s1 <= \$900 ;
+  always @(posedge clk)
+    m4_s1 <= \$901 ;
+  always @(posedge clk)
+    m5_s1 <= \$902 ;
+  always @(posedge clk)
+    m6_s1 <= \$903 ;
+  always @(posedge clk)
+    m7_s1 <= \$904 ;
+  always @(posedge clk)
+    m8_s1 <= \$905 ;
+  always @(posedge clk)
+    ok0_s2 <= \$906 ;
+  always @(posedge clk)
+    coef0_s2 <= \$907 ;
+  always @(posedge clk)
+    ok1_s2 <= \$908 ;
+  always @(posedge clk)
+    coef1_s2 <= \$909 ;
+  always @(posedge clk)
+    ok2_s2 <= \$910 ;
+  always @(posedge clk)
+    coef2_s2 <= \$911 ;
+  always @(posedge clk)
+    ok3_s2 <= \$912 ;
+  always @(posedge clk)
+    coef3_s2 <= \$913 ;
+  always @(posedge clk)
+    ok4_s2 <= \$914 ;
+  always @(posedge clk)
+    coef4_s2 <= \$915 ;
+  always @(posedge clk)
+    ok5_s2 <= \$916 ;
+  always @(posedge clk)
+    coef5_s2 <= \$917 ;
+  always @(posedge clk)
+    ok6_s2 <= \$918 ;
+  always @(posedge clk)
+    coef6_s2 <= \$919 ;
+  always @(posedge clk)
+    ok7_s2 <= \$920 ;
+  always @(posedge clk)
+    coef7_s2 <= \$921 ;
+  always @(posedge clk)
+    ok8_s2 <= \$922 ;
+  always @(posedge clk)
+    coef8_s2 <= \$923 ;
+  always @(posedge clk)
+    v2 <= \$924 ;
+  always @(posedge clk)
+    last2 <= \$925 ;
+  always @(posedge clk)
+    pass2 <= \$926 ;
+  always @(posedge clk)
+    sample0_s2b <= \$927 ;
+  always @(posedge clk)
+    sample1_s2b <= \$928 ;
+  always @(posedge clk)
+    sample2_s2b <= \$929 ;
+  always @(posedge clk)
+    sample3_s2b <= \$930 ;
+  always @(posedge clk)
+    sample4_s2b <= \$931 ;
+  always @(posedge clk)
+    sample5_s2b <= \$932 ;
+  always @(posedge clk)
+    sample6_s2b <= \$933 ;
+  always @(posedge clk)
+    sample7_s2b <= \$934 ;
+  always @(posedge clk)
+    sample8_s2b <= \$935 ;
+  always @(posedge clk)
+    weights_s2b <= \$936 ;
+  always @(posedge clk)
+    ok0_s2b <= \$937 ;
   always @(posedge clk)
-    prod1_1 <= \$936 ;
+    ok1_s2b <= \$938 ;
   always @(posedge clk)
-    prod1_2 <= \$937 ;
+    ok2_s2b <= \$939 ;
   always @(posedge clk)
-    prod1_3 <= \$938 ;
+    ok3_s2b <= \$940 ;
   always @(posedge clk)
-    prod1_4 <= \$939 ;
+    ok4_s2b <= \$941 ;
   always @(posedge clk)
-    prod1_5 <= \$940 ;
+    ok5_s2b <= \$942 ;
   always @(posedge clk)
-    prod1_6 <= \$941 ;
+    ok6_s2b <= \$943 ;
   always @(posedge clk)
-    prod1_7 <= \$942 ;
+    ok7_s2b <= \$944 ;
   always @(posedge clk)
-    prod1_8 <= \$943 ;
+    ok8_s2b <= \$945 ;
   always @(posedge clk)
-    prod2_0 <= \$944 ;
+    coef0_s2b <= \$946 ;
   always @(posedge clk)
-    prod2_1 <= \$945 ;
+    coef1_s2b <= \$947 ;
   always @(posedge clk)
-    prod2_2 <= \$946 ;
+    coef2_s2b <= \$948 ;
   always @(posedge clk)
-    prod2_3 <= \$947 ;
+    coef3_s2b <= \$949 ;
   always @(posedge clk)
-    prod2_4 <= \$948 ;
+    coef4_s2b <= \$950 ;
   always @(posedge clk)
-    prod2_5 <= \$949 ;
+    coef5_s2b <= \$951 ;
   always @(posedge clk)
-    prod2_6 <= \$950 ;
+    coef6_s2b <= \$952 ;
   always @(posedge clk)
-    prod2_7 <= \$951 ;
+    coef7_s2b <= \$953 ;
   always @(posedge clk)
-    prod2_8 <= \$952 ;
+    coef8_s2b <= \$954 ;
   always @(posedge clk)
-    prod3_0 <= \$953 ;
+    v2b <= \$955 ;
   always @(posedge clk)
-    prod3_1 <= \$954 ;
+    last2b <= \$956 ;
   always @(posedge clk)
-    prod3_2 <= \$955 ;
+    pass2b <= \$957 ;
   always @(posedge clk)
-    prod3_3 <= \$956 ;
+    prod0_0 <= \$958 ;
   always @(posedge clk)
-    prod3_4 <= \$957 ;
+    prod0_1 <= \$959 ;
   always @(posedge clk)
-    prod3_5 <= \$958 ;
+    prod0_2 <= \$960 ;
   always @(posedge clk)
-    prod3_6 <= \$959 ;
+    prod0_3 <= \$961 ;
   always @(posedge clk)
-    prod3_7 <= \$960 ;
+    prod0_4 <= \$962 ;
   always @(posedge clk)
-    prod3_8 <= \$961 ;
+    prod0_5 <= \$963 ;
   always @(posedge clk)
-    scale0_s3 <= \$962 ;
+    prod0_6 <= \$964 ;
   always @(posedge clk)
-    scale1_s3 <= \$963 ;
+    prod0_7 <= \$965 ;
   always @(posedge clk)
-    scale2_s3 <= \$964 ;
+    prod0_8 <= \$966 ;
   always @(posedge clk)
-    scale3_s3 <= \$965 ;
+    prod1_0 <= \$967 ;
   always @(posedge clk)
-    bias0_s3 <= \$966 ;
+    prod1_1 <= \$968 ;
   always @(posedge clk)
-    bias1_s3 <= \$967 ;
+    prod1_2 <= \$969 ;
   always @(posedge clk)
-    bias2_s3 <= \$968 ;
+    prod1_3 <= \$970 ;
   always @(posedge clk)
-    bias3_s3 <= \$969 ;
+    prod1_4 <= \$971 ;
   always @(posedge clk)
-    v3 <= \$970 ;
+    prod1_5 <= \$972 ;
   always @(posedge clk)
-    last3 <= \$971 ;
+    prod1_6 <= \$973 ;
   always @(posedge clk)
-    pass3 <= \$972 ;
+    prod1_7 <= \$974 ;
   always @(posedge clk)
-    acc0 <= \$973 ;
+    prod1_8 <= \$975 ;
   always @(posedge clk)
-    acc1 <= \$974 ;
+    prod2_0 <= \$976 ;
   always @(posedge clk)
-    acc2 <= \$975 ;
+    prod2_1 <= \$977 ;
   always @(posedge clk)
-    acc3 <= \$976 ;
+    prod2_2 <= \$978 ;
   always @(posedge clk)
-    scale0_s4 <= \$977 ;
+    prod2_3 <= \$979 ;
   always @(posedge clk)
-    scale1_s4 <= \$978 ;
+    prod2_4 <= \$980 ;
   always @(posedge clk)
-    scale2_s4 <= \$979 ;
+    prod2_5 <= \$981 ;
   always @(posedge clk)
-    scale3_s4 <= \$980 ;
+    prod2_6 <= \$982 ;
   always @(posedge clk)
-    bias0_s4 <= \$981 ;
+    prod2_7 <= \$983 ;
   always @(posedge clk)
-    bias1_s4 <= \$982 ;
+    prod2_8 <= \$984 ;
   always @(posedge clk)
-    bias2_s4 <= \$983 ;
+    prod3_0 <= \$985 ;
   always @(posedge clk)
-    bias3_s4 <= \$984 ;
+    prod3_1 <= \$986 ;
   always @(posedge clk)
-    v4 <= \$985 ;
+    prod3_2 <= \$987 ;
   always @(posedge clk)
-    last4 <= \$986 ;
+    prod3_3 <= \$988 ;
   always @(posedge clk)
-    scaled0 <= \$987 ;
+    prod3_4 <= \$989 ;
   always @(posedge clk)
-    scaled1 <= \$988 ;
+    prod3_5 <= \$990 ;
   always @(posedge clk)
-    scaled2 <= \$989 ;
+    prod3_6 <= \$991 ;
   always @(posedge clk)
-    scaled3 <= \$990 ;
+    prod3_7 <= \$992 ;
   always @(posedge clk)
-    bias0_s5 <= \$991 ;
+    prod3_8 <= \$993 ;
   always @(posedge clk)
-    bias1_s5 <= \$992 ;
+    scale0_s3 <= \$994 ;
   always @(posedge clk)
-    bias2_s5 <= \$993 ;
+    scale1_s3 <= \$995 ;
   always @(posedge clk)
-    bias3_s5 <= \$994 ;
+    scale2_s3 <= \$996 ;
   always @(posedge clk)
-    v5 <= \$995 ;
+    scale3_s3 <= \$997 ;
   always @(posedge clk)
-    last5 <= \$996 ;
+    bias0_s3 <= \$998 ;
   always @(posedge clk)
-    o__payload <= \$997 ;
+    bias1_s3 <= \$999 ;
   always @(posedge clk)
-    o__valid <= \$998 ;
-  assign running = | c_frames;
+    bias2_s3 <= \$1000 ;
+  always @(posedge clk)
+    bias3_s3 <= \$1001 ;
+  always @(posedge clk)
+    v3 <= \$1002 ;
+  always @(posedge clk)
+    last3 <= \$1003 ;
+  always @(posedge clk)
+    pass3 <= \$1004 ;
+  always @(posedge clk)
+    acc0 <= \$1005 ;
+  always @(posedge clk)
+    acc1 <= \$1006 ;
+  always @(posedge clk)
+    acc2 <= \$1007 ;
+  always @(posedge clk)
+    acc3 <= \$1008 ;
+  always @(posedge clk)
+    scale0_s4 <= \$1009 ;
+  always @(posedge clk)
+    scale1_s4 <= \$1010 ;
+  always @(posedge clk)
+    scale2_s4 <= \$1011 ;
+  always @(posedge clk)
+    scale3_s4 <= \$1012 ;
+  always @(posedge clk)
+    bias0_s4 <= \$1013 ;
+  always @(posedge clk)
+    bias1_s4 <= \$1014 ;
+  always @(posedge clk)
+    bias2_s4 <= \$1015 ;
+  always @(posedge clk)
+    bias3_s4 <= \$1016 ;
+  always @(posedge clk)
+    v4 <= \$1017 ;
+  always @(posedge clk)
+    last4 <= \$1018 ;
+  always @(posedge clk)
+    scaled0 <= \$1019 ;
+  always @(posedge clk)
+    scaled1 <= \$1020 ;
+  always @(posedge clk)
+    scaled2 <= \$1021 ;
+  always @(posedge clk)
+    scaled3 <= \$1022 ;
+  always @(posedge clk)
+    bias0_s5 <= \$1023 ;
+  always @(posedge clk)
+    bias1_s5 <= \$1024 ;
+  always @(posedge clk)
+    bias2_s5 <= \$1025 ;
+  always @(posedge clk)
+    bias3_s5 <= \$1026 ;
+  always @(posedge clk)
+    v5 <= \$1027 ;
+  always @(posedge clk)
+    last5 <= \$1028 ;
+  always @(posedge clk)
+    o__payload <= \$1029 ;
+  always @(posedge clk)
+    o__valid <= \$1030 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     w__ready = 1'h0;
@@ -5772,24 +5982,11 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$829  = height;
+    \$830  = height;
     casez (fsm_state)
       2'h0:
           if (w__valid) begin
-            \$829  = w__payload[5:0];
-          end
-    endcase
-    if (rst) begin
-      \$829  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$830  = width;
-    casez (fsm_state)
-      2'h0:
-          if (w__valid) begin
-            \$830  = w__payload[21:16];
+            \$830  = w__payload[5:0];
           end
     endcase
     if (rst) begin
@@ -5798,50 +5995,50 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$831  = groups;
+    \$831  = width;
     casez (fsm_state)
       2'h0:
           if (w__valid) begin
-            \$831  = \$387 [3:0];
+            \$831  = w__payload[21:16];
           end
     endcase
     if (rst) begin
-      \$831  = 4'h0;
+      \$831  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$832  = frames;
+    \$832  = groups;
     casez (fsm_state)
       2'h0:
           if (w__valid) begin
-            \$832  = w__payload[63:48];
+            \$832  = \$388 [3:0];
           end
     endcase
     if (rst) begin
-      \$832  = 16'h0000;
+      \$832  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$833  = stride2;
+    \$833  = frames;
     casez (fsm_state)
       2'h0:
           if (w__valid) begin
-            \$833  = w__payload[64];
+            \$833  = w__payload[63:48];
           end
     endcase
     if (rst) begin
-      \$833  = 1'h0;
+      \$833  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$834  = relu;
+    \$834  = stride2;
     casez (fsm_state)
       2'h0:
           if (w__valid) begin
-            \$834  = w__payload[65];
+            \$834  = w__payload[64];
           end
     endcase
     if (rst) begin
@@ -5850,95 +6047,80 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$835  = load;
+    \$835  = relu;
     casez (fsm_state)
       2'h0:
           if (w__valid) begin
-            \$835  = 3'h0;
-          end
-      2'h1:
-          if (w__valid) begin
-            \$835  = \$388 [2:0];
+            \$835  = w__payload[65];
           end
     endcase
     if (rst) begin
-      \$835  = 3'h0;
+      \$835  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$836  = fsm_state;
+    \$836  = load;
+    casez (fsm_state)
+      2'h0:
+          if (w__valid) begin
+            \$836  = 3'h0;
+          end
+      2'h1:
+          if (w__valid) begin
+            \$836  = \$389 [2:0];
+          end
+    endcase
+    if (rst) begin
+      \$836  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$837  = fsm_state;
     (* full_case = 32'd1 *)
     casez (fsm_state)
       2'h0:
           if (w__valid) begin
-            \$836  = 2'h1;
+            \$837  = 2'h1;
           end
       2'h1:
           if (w__valid) begin
-            if (\$390 ) begin
-              \$836  = 2'h2;
+            if (\$391 ) begin
+              \$837  = 2'h2;
             end
           end
       2'h2:
-          if (\$391 ) begin
-            \$836  = 2'h3;
+          if (\$392 ) begin
+            \$837  = 2'h3;
           end
       2'h3:
-          if (\$392 ) begin
-            \$836  = 2'h0;
+          if (\$393 ) begin
+            \$837  = 2'h0;
           end
     endcase
     if (rst) begin
-      \$836  = 2'h0;
+      \$837  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$837  = w_frames;
+    \$838  = w_frames;
     casez (fsm_state)
       2'h0:
           /* empty */;
       2'h1:
           if (w__valid) begin
-            if (\$390 ) begin
-              \$837  = frames;
-            end
-          end
-    endcase
-    if (\$393 ) begin
-      if (\$396 ) begin
-        if (\$399 ) begin
-          if (\$405 ) begin
-            \$837  = \$406 [15:0];
-          end
-        end
-      end
-    end
-    if (rst) begin
-      \$837  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$838  = c_frames;
-    casez (fsm_state)
-      2'h0:
-          /* empty */;
-      2'h1:
-          if (w__valid) begin
-            if (\$390 ) begin
+            if (\$391 ) begin
               \$838  = frames;
             end
           end
     endcase
-    if (issue) begin
-      if (\$409 ) begin
-        if (\$412 ) begin
-          if (\$421 ) begin
-            if (\$427 ) begin
-              \$838  = \$429 [15:0];
-            end
+    if (\$394 ) begin
+      if (\$397 ) begin
+        if (\$400 ) begin
+          if (\$406 ) begin
+            \$838  = \$407 [15:0];
           end
         end
       end
@@ -5949,42 +6131,53 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$839  = w_cg;
-    if (\$393 ) begin
-      \$839  = \$394 [2:0];
-      if (\$396 ) begin
-        \$839  = 3'h0;
-      end
-    end
-    if (rst) begin
-      \$839  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$840  = w_x;
-    if (\$393 ) begin
-      if (\$396 ) begin
-        \$840  = \$397 [4:0];
-        if (\$399 ) begin
-          \$840  = 5'h00;
+    \$839  = c_frames;
+    casez (fsm_state)
+      2'h0:
+          /* empty */;
+      2'h1:
+          if (w__valid) begin
+            if (\$391 ) begin
+              \$839  = frames;
+            end
+          end
+    endcase
+    if (issue) begin
+      if (\$410 ) begin
+        if (\$413 ) begin
+          if (\$422 ) begin
+            if (\$428 ) begin
+              \$839  = \$430 [15:0];
+            end
+          end
         end
       end
     end
     if (rst) begin
-      \$840  = 5'h00;
+      \$839  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$841  = w_y;
-    if (\$393 ) begin
-      if (\$396 ) begin
-        if (\$399 ) begin
-          \$841  = \$400 [4:0];
-          if (\$405 ) begin
-            \$841  = 5'h00;
-          end
+    \$840  = w_cg;
+    if (\$394 ) begin
+      \$840  = \$395 [2:0];
+      if (\$397 ) begin
+        \$840  = 3'h0;
+      end
+    end
+    if (rst) begin
+      \$840  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$841  = w_x;
+    if (\$394 ) begin
+      if (\$397 ) begin
+        \$841  = \$398 [4:0];
+        if (\$400 ) begin
+          \$841  = 5'h00;
         end
       end
     end
@@ -5994,151 +6187,144 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$842  = w_slot;
-    if (\$393 ) begin
-      if (\$396 ) begin
-        if (\$399 ) begin
-          \$842  = \$403 [3:0];
-        end
-      end
-    end
-    if (rst) begin
-      \$842  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$843  = held;
-    if (\$407 ) begin
-      \$843  = off__payload;
-    end
-    if (rst) begin
-      \$843  = 217'h0000000000000000000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$844  = c_pass;
-    if (issue) begin
-      \$844  = \$408 [1:0];
-      if (\$409 ) begin
-        \$844  = 2'h0;
-      end
-    end
-    if (rst) begin
-      \$844  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$845  = c_cg;
-    if (issue) begin
-      if (\$409 ) begin
-        \$845  = \$410 [2:0];
-        if (\$412 ) begin
-          \$845  = 3'h0;
-        end
-      end
-    end
-    if (rst) begin
-      \$845  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$846  = c_ox;
-    if (issue) begin
-      if (\$409 ) begin
-        if (\$412 ) begin
-          \$846  = \$413 [4:0];
-          if (\$421 ) begin
-            \$846  = 5'h00;
+    \$842  = w_y;
+    if (\$394 ) begin
+      if (\$397 ) begin
+        if (\$400 ) begin
+          \$842  = \$401 [4:0];
+          if (\$406 ) begin
+            \$842  = 5'h00;
           end
         end
       end
     end
     if (rst) begin
-      \$846  = 5'h00;
+      \$842  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$847  = c_x;
+    \$843  = w_slot;
+    if (\$394 ) begin
+      if (\$397 ) begin
+        if (\$400 ) begin
+          \$843  = \$404 [3:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$843  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$844  = held;
+    if (\$408 ) begin
+      \$844  = off__payload;
+    end
+    if (rst) begin
+      \$844  = 217'h0000000000000000000000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$845  = c_pass;
     if (issue) begin
-      if (\$409 ) begin
-        if (\$412 ) begin
-          \$847  = \$415 [5:0];
-          if (\$421 ) begin
-            \$847  = 6'h00;
+      \$845  = \$409 [1:0];
+      if (\$410 ) begin
+        \$845  = 2'h0;
+      end
+    end
+    if (rst) begin
+      \$845  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$846  = c_cg;
+    if (issue) begin
+      if (\$410 ) begin
+        \$846  = \$411 [2:0];
+        if (\$413 ) begin
+          \$846  = 3'h0;
+        end
+      end
+    end
+    if (rst) begin
+      \$846  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$847  = c_ox;
+    if (issue) begin
+      if (\$410 ) begin
+        if (\$413 ) begin
+          \$847  = \$414 [4:0];
+          if (\$422 ) begin
+            \$847  = 5'h00;
           end
         end
       end
     end
     if (rst) begin
-      \$847  = 6'h00;
+      \$847  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$848  = c_oy;
+    \$848  = c_x;
     if (issue) begin
-      if (\$409 ) begin
-        if (\$412 ) begin
-          if (\$421 ) begin
+      if (\$410 ) begin
+        if (\$413 ) begin
+          \$848  = \$416 [5:0];
+          if (\$422 ) begin
+            \$848  = 6'h00;
+          end
+        end
+      end
+    end
+    if (rst) begin
+      \$848  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$849  = c_oy;
+    if (issue) begin
+      if (\$410 ) begin
+        if (\$413 ) begin
+          if (\$422 ) begin
             (* full_case = 32'd1 *)
-            if (\$427 ) begin
-              \$848  = 5'h00;
+            if (\$428 ) begin
+              \$849  = 5'h00;
             end else begin
-              \$848  = \$430 [4:0];
+              \$849  = \$431 [4:0];
             end
           end
         end
       end
     end
     if (rst) begin
-      \$848  = 5'h00;
+      \$849  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$849  = c_y;
+    \$850  = c_y;
     if (issue) begin
-      if (\$409 ) begin
-        if (\$412 ) begin
-          if (\$421 ) begin
+      if (\$410 ) begin
+        if (\$413 ) begin
+          if (\$422 ) begin
             (* full_case = 32'd1 *)
-            if (\$427 ) begin
-              \$849  = 6'h00;
+            if (\$428 ) begin
+              \$850  = 6'h00;
             end else begin
-              \$849  = \$432 [5:0];
+              \$850  = \$433 [5:0];
             end
           end
         end
       end
-    end
-    if (rst) begin
-      \$849  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$850  = below;
-    if (issue) begin
-      if (\$409 ) begin
-        if (\$412 ) begin
-          if (\$421 ) begin
-            (* full_case = 32'd1 *)
-            if (\$427 ) begin
-              \$850  = \$428 [5:0];
-            end else begin
-              \$850  = \$434 [5:0];
-            end
-          end
-        end
-      end
-    end
-    if (\$447 ) begin
-      \$850  = \$448 [5:0];
     end
     if (rst) begin
       \$850  = 6'h00;
@@ -6146,36 +6332,50 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$851  = c_slot;
-    if (\$435 ) begin
-      \$851  = \$441 [3:0];
+    \$851  = below;
+    if (issue) begin
+      if (\$410 ) begin
+        if (\$413 ) begin
+          if (\$422 ) begin
+            (* full_case = 32'd1 *)
+            if (\$428 ) begin
+              \$851  = \$429 [5:0];
+            end else begin
+              \$851  = \$435 [5:0];
+            end
+          end
+        end
+      end
+    end
+    if (\$448 ) begin
+      \$851  = \$449 [5:0];
     end
     if (rst) begin
-      \$851  = 4'h0;
+      \$851  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$852  = \$443 [3:0];
+    \$852  = c_slot;
+    if (\$436 ) begin
+      \$852  = \$442 [3:0];
+    end
     if (rst) begin
       \$852  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$853  = v1;
-    if (ce) begin
-      \$853  = issue;
-    end
+    \$853  = \$444 [3:0];
     if (rst) begin
-      \$853  = 1'h0;
+      \$853  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$854  = last1;
+    \$854  = v1;
     if (ce) begin
-      \$854  = frame_last;
+      \$854  = issue;
     end
     if (rst) begin
       \$854  = 1'h0;
@@ -6183,39 +6383,39 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$855  = pass1;
+    \$855  = last1;
     if (ce) begin
-      \$855  = c_pass;
+      \$855  = frame_last;
     end
     if (rst) begin
-      \$855  = 2'h0;
+      \$855  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$856  = cg1;
+    \$856  = pass1;
     if (ce) begin
-      \$856  = c_cg;
+      \$856  = c_pass;
     end
     if (rst) begin
-      \$856  = 3'h0;
+      \$856  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$857  = cy1;
+    \$857  = cg1;
     if (ce) begin
-      \$857  = c_y;
+      \$857  = c_cg;
     end
     if (rst) begin
-      \$857  = 6'h00;
+      \$857  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$858  = cx1;
+    \$858  = cy1;
     if (ce) begin
-      \$858  = c_x;
+      \$858  = c_y;
     end
     if (rst) begin
       \$858  = 6'h00;
@@ -6223,19 +6423,19 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$859  = slot1;
+    \$859  = cx1;
     if (ce) begin
-      \$859  = c_slot;
+      \$859  = c_x;
     end
     if (rst) begin
-      \$859  = 4'h0;
+      \$859  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$860  = dy0_s1;
+    \$860  = slot1;
     if (ce) begin
-      \$860  = \$65 [3:0];
+      \$860  = c_slot;
     end
     if (rst) begin
       \$860  = 4'h0;
@@ -6243,9 +6443,9 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$861  = dy1_s1;
+    \$861  = dy0_s1;
     if (ce) begin
-      \$861  = \$81 [3:0];
+      \$861  = \$65 [3:0];
     end
     if (rst) begin
       \$861  = 4'h0;
@@ -6253,9 +6453,9 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$862  = dy2_s1;
+    \$862  = dy1_s1;
     if (ce) begin
-      \$862  = \$97 [3:0];
+      \$862  = \$81 [3:0];
     end
     if (rst) begin
       \$862  = 4'h0;
@@ -6263,9 +6463,9 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$863  = dy3_s1;
+    \$863  = dy2_s1;
     if (ce) begin
-      \$863  = \$113 [3:0];
+      \$863  = \$97 [3:0];
     end
     if (rst) begin
       \$863  = 4'h0;
@@ -6273,9 +6473,9 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$864  = dy4_s1;
+    \$864  = dy3_s1;
     if (ce) begin
-      \$864  = \$129 [3:0];
+      \$864  = \$113 [3:0];
     end
     if (rst) begin
       \$864  = 4'h0;
@@ -6283,9 +6483,9 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$865  = dy5_s1;
+    \$865  = dy4_s1;
     if (ce) begin
-      \$865  = \$145 [3:0];
+      \$865  = \$129 [3:0];
     end
     if (rst) begin
       \$865  = 4'h0;
@@ -6293,9 +6493,9 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$866  = dy6_s1;
+    \$866  = dy5_s1;
     if (ce) begin
-      \$866  = \$161 [3:0];
+      \$866  = \$145 [3:0];
     end
     if (rst) begin
       \$866  = 4'h0;
@@ -6303,9 +6503,9 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$867  = dy7_s1;
+    \$867  = dy6_s1;
     if (ce) begin
-      \$867  = \$177 [3:0];
+      \$867  = \$161 [3:0];
     end
     if (rst) begin
       \$867  = 4'h0;
@@ -6313,9 +6513,9 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$868  = dy8_s1;
+    \$868  = dy7_s1;
     if (ce) begin
-      \$868  = \$193 [3:0];
+      \$868  = \$177 [3:0];
     end
     if (rst) begin
       \$868  = 4'h0;
@@ -6323,9 +6523,9 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$869  = dx0_s1;
+    \$869  = dy8_s1;
     if (ce) begin
-      \$869  = \$67 [3:0];
+      \$869  = \$193 [3:0];
     end
     if (rst) begin
       \$869  = 4'h0;
@@ -6333,9 +6533,9 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$870  = dx1_s1;
+    \$870  = dx0_s1;
     if (ce) begin
-      \$870  = \$83 [3:0];
+      \$870  = \$67 [3:0];
     end
     if (rst) begin
       \$870  = 4'h0;
@@ -6343,9 +6543,9 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$871  = dx2_s1;
+    \$871  = dx1_s1;
     if (ce) begin
-      \$871  = \$99 [3:0];
+      \$871  = \$83 [3:0];
     end
     if (rst) begin
       \$871  = 4'h0;
@@ -6353,9 +6553,9 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$872  = dx3_s1;
+    \$872  = dx2_s1;
     if (ce) begin
-      \$872  = \$115 [3:0];
+      \$872  = \$99 [3:0];
     end
     if (rst) begin
       \$872  = 4'h0;
@@ -6363,9 +6563,9 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$873  = dx4_s1;
+    \$873  = dx3_s1;
     if (ce) begin
-      \$873  = \$131 [3:0];
+      \$873  = \$115 [3:0];
     end
     if (rst) begin
       \$873  = 4'h0;
@@ -6373,9 +6573,9 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$874  = dx5_s1;
+    \$874  = dx4_s1;
     if (ce) begin
-      \$874  = \$147 [3:0];
+      \$874  = \$131 [3:0];
     end
     if (rst) begin
       \$874  = 4'h0;
@@ -6383,9 +6583,9 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$875  = dx6_s1;
+    \$875  = dx5_s1;
     if (ce) begin
-      \$875  = \$163 [3:0];
+      \$875  = \$147 [3:0];
     end
     if (rst) begin
       \$875  = 4'h0;
@@ -6393,9 +6593,9 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$876  = dx7_s1;
+    \$876  = dx6_s1;
     if (ce) begin
-      \$876  = \$179 [3:0];
+      \$876  = \$163 [3:0];
     end
     if (rst) begin
       \$876  = 4'h0;
@@ -6403,9 +6603,9 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$877  = dx8_s1;
+    \$877  = dx7_s1;
     if (ce) begin
-      \$877  = \$195 [3:0];
+      \$877  = \$179 [3:0];
     end
     if (rst) begin
       \$877  = 4'h0;
@@ -6413,19 +6613,19 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$878  = wy0_s1;
+    \$878  = dx8_s1;
     if (ce) begin
-      \$878  = \$69 [4:0];
+      \$878  = \$195 [3:0];
     end
     if (rst) begin
-      \$878  = 5'h00;
+      \$878  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$879  = wy1_s1;
+    \$879  = wy0_s1;
     if (ce) begin
-      \$879  = \$85 [4:0];
+      \$879  = \$69 [4:0];
     end
     if (rst) begin
       \$879  = 5'h00;
@@ -6433,9 +6633,9 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$880  = wy2_s1;
+    \$880  = wy1_s1;
     if (ce) begin
-      \$880  = \$101 [4:0];
+      \$880  = \$85 [4:0];
     end
     if (rst) begin
       \$880  = 5'h00;
@@ -6443,9 +6643,9 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$881  = wy3_s1;
+    \$881  = wy2_s1;
     if (ce) begin
-      \$881  = \$117 [4:0];
+      \$881  = \$101 [4:0];
     end
     if (rst) begin
       \$881  = 5'h00;
@@ -6453,9 +6653,9 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$882  = wy4_s1;
+    \$882  = wy3_s1;
     if (ce) begin
-      \$882  = \$133 [4:0];
+      \$882  = \$117 [4:0];
     end
     if (rst) begin
       \$882  = 5'h00;
@@ -6463,9 +6663,9 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$883  = wy5_s1;
+    \$883  = wy4_s1;
     if (ce) begin
-      \$883  = \$149 [4:0];
+      \$883  = \$133 [4:0];
     end
     if (rst) begin
       \$883  = 5'h00;
@@ -6473,9 +6673,9 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$884  = wy6_s1;
+    \$884  = wy5_s1;
     if (ce) begin
-      \$884  = \$165 [4:0];
+      \$884  = \$149 [4:0];
     end
     if (rst) begin
       \$884  = 5'h00;
@@ -6483,9 +6683,9 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$885  = wy7_s1;
+    \$885  = wy6_s1;
     if (ce) begin
-      \$885  = \$181 [4:0];
+      \$885  = \$165 [4:0];
     end
     if (rst) begin
       \$885  = 5'h00;
@@ -6493,9 +6693,9 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$886  = wy8_s1;
+    \$886  = wy7_s1;
     if (ce) begin
-      \$886  = \$197 [4:0];
+      \$886  = \$181 [4:0];
     end
     if (rst) begin
       \$886  = 5'h00;
@@ -6503,9 +6703,9 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$887  = wx0_s1;
+    \$887  = wy8_s1;
     if (ce) begin
-      \$887  = \$71 [4:0];
+      \$887  = \$197 [4:0];
     end
     if (rst) begin
       \$887  = 5'h00;
@@ -6513,9 +6713,9 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$888  = wx1_s1;
+    \$888  = wx0_s1;
     if (ce) begin
-      \$888  = \$87 [4:0];
+      \$888  = \$71 [4:0];
     end
     if (rst) begin
       \$888  = 5'h00;
@@ -6523,9 +6723,9 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$889  = wx2_s1;
+    \$889  = wx1_s1;
     if (ce) begin
-      \$889  = \$103 [4:0];
+      \$889  = \$87 [4:0];
     end
     if (rst) begin
       \$889  = 5'h00;
@@ -6533,9 +6733,9 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$890  = wx3_s1;
+    \$890  = wx2_s1;
     if (ce) begin
-      \$890  = \$119 [4:0];
+      \$890  = \$103 [4:0];
     end
     if (rst) begin
       \$890  = 5'h00;
@@ -6543,9 +6743,9 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$891  = wx4_s1;
+    \$891  = wx3_s1;
     if (ce) begin
-      \$891  = \$135 [4:0];
+      \$891  = \$119 [4:0];
     end
     if (rst) begin
       \$891  = 5'h00;
@@ -6553,9 +6753,9 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$892  = wx5_s1;
+    \$892  = wx4_s1;
     if (ce) begin
-      \$892  = \$151 [4:0];
+      \$892  = \$135 [4:0];
     end
     if (rst) begin
       \$892  = 5'h00;
@@ -6563,9 +6763,9 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$893  = wx6_s1;
+    \$893  = wx5_s1;
     if (ce) begin
-      \$893  = \$167 [4:0];
+      \$893  = \$151 [4:0];
     end
     if (rst) begin
       \$893  = 5'h00;
@@ -6573,9 +6773,9 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$894  = wx7_s1;
+    \$894  = wx6_s1;
     if (ce) begin
-      \$894  = \$183 [4:0];
+      \$894  = \$167 [4:0];
     end
     if (rst) begin
       \$894  = 5'h00;
@@ -6583,9 +6783,9 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$895  = wx8_s1;
+    \$895  = wx7_s1;
     if (ce) begin
-      \$895  = \$199 [4:0];
+      \$895  = \$183 [4:0];
     end
     if (rst) begin
       \$895  = 5'h00;
@@ -6593,19 +6793,19 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$896  = m0_s1;
+    \$896  = wx8_s1;
     if (ce) begin
-      \$896  = cur[151:144];
+      \$896  = \$199 [4:0];
     end
     if (rst) begin
-      \$896  = 8'h00;
+      \$896  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$897  = m1_s1;
+    \$897  = m0_s1;
     if (ce) begin
-      \$897  = cur[159:152];
+      \$897  = cur[151:144];
     end
     if (rst) begin
       \$897  = 8'h00;
@@ -6613,9 +6813,9 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$898  = m2_s1;
+    \$898  = m1_s1;
     if (ce) begin
-      \$898  = cur[167:160];
+      \$898  = cur[159:152];
     end
     if (rst) begin
       \$898  = 8'h00;
@@ -6623,9 +6823,9 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$899  = m3_s1;
+    \$899  = m2_s1;
     if (ce) begin
-      \$899  = cur[175:168];
+      \$899  = cur[167:160];
     end
     if (rst) begin
       \$899  = 8'h00;
@@ -6633,9 +6833,9 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$900  = m4_s1;
+    \$900  = m3_s1;
     if (ce) begin
-      \$900  = cur[183:176];
+      \$900  = cur[175:168];
     end
     if (rst) begin
       \$900  = 8'h00;
@@ -6643,9 +6843,9 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$901  = m5_s1;
+    \$901  = m4_s1;
     if (ce) begin
-      \$901  = cur[191:184];
+      \$901  = cur[183:176];
     end
     if (rst) begin
       \$901  = 8'h00;
@@ -6653,9 +6853,9 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$902  = m6_s1;
+    \$902  = m5_s1;
     if (ce) begin
-      \$902  = cur[199:192];
+      \$902  = cur[191:184];
     end
     if (rst) begin
       \$902  = 8'h00;
@@ -6663,9 +6863,9 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$903  = m7_s1;
+    \$903  = m6_s1;
     if (ce) begin
-      \$903  = cur[207:200];
+      \$903  = cur[199:192];
     end
     if (rst) begin
       \$903  = 8'h00;
@@ -6673,9 +6873,9 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$904  = m8_s1;
+    \$904  = m7_s1;
     if (ce) begin
-      \$904  = cur[215:208];
+      \$904  = cur[207:200];
     end
     if (rst) begin
       \$904  = 8'h00;
@@ -6683,199 +6883,199 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$905  = ok0_s2;
+    \$905  = m8_s1;
     if (ce) begin
-      \$905  = ok0;
+      \$905  = cur[215:208];
     end
     if (rst) begin
-      \$905  = 1'h0;
+      \$905  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$906  = coef0_s2;
+    \$906  = ok0_s2;
     if (ce) begin
-      \$906  = \$450 ;
+      \$906  = ok0;
     end
     if (rst) begin
-      \$906  = 18'h00000;
+      \$906  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$907  = ok1_s2;
+    \$907  = coef0_s2;
     if (ce) begin
-      \$907  = ok1;
+      \$907  = \$451 ;
     end
     if (rst) begin
-      \$907  = 1'h0;
+      \$907  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$908  = coef1_s2;
+    \$908  = ok1_s2;
     if (ce) begin
-      \$908  = \$452 ;
+      \$908  = ok1;
     end
     if (rst) begin
-      \$908  = 18'h00000;
+      \$908  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$909  = ok2_s2;
+    \$909  = coef1_s2;
     if (ce) begin
-      \$909  = ok2;
+      \$909  = \$453 ;
     end
     if (rst) begin
-      \$909  = 1'h0;
+      \$909  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$910  = coef2_s2;
+    \$910  = ok2_s2;
     if (ce) begin
-      \$910  = \$454 ;
+      \$910  = ok2;
     end
     if (rst) begin
-      \$910  = 18'h00000;
+      \$910  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$911  = ok3_s2;
+    \$911  = coef2_s2;
     if (ce) begin
-      \$911  = ok3;
+      \$911  = \$455 ;
     end
     if (rst) begin
-      \$911  = 1'h0;
+      \$911  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$912  = coef3_s2;
+    \$912  = ok3_s2;
     if (ce) begin
-      \$912  = \$456 ;
+      \$912  = ok3;
     end
     if (rst) begin
-      \$912  = 18'h00000;
+      \$912  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$913  = ok4_s2;
+    \$913  = coef3_s2;
     if (ce) begin
-      \$913  = ok4;
+      \$913  = \$457 ;
     end
     if (rst) begin
-      \$913  = 1'h0;
+      \$913  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$914  = coef4_s2;
+    \$914  = ok4_s2;
     if (ce) begin
-      \$914  = \$458 ;
+      \$914  = ok4;
     end
     if (rst) begin
-      \$914  = 18'h00000;
+      \$914  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$915  = ok5_s2;
+    \$915  = coef4_s2;
     if (ce) begin
-      \$915  = ok5;
+      \$915  = \$459 ;
     end
     if (rst) begin
-      \$915  = 1'h0;
+      \$915  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$916  = coef5_s2;
+    \$916  = ok5_s2;
     if (ce) begin
-      \$916  = \$460 ;
+      \$916  = ok5;
     end
     if (rst) begin
-      \$916  = 18'h00000;
+      \$916  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$917  = ok6_s2;
+    \$917  = coef5_s2;
     if (ce) begin
-      \$917  = ok6;
+      \$917  = \$461 ;
     end
     if (rst) begin
-      \$917  = 1'h0;
+      \$917  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$918  = coef6_s2;
+    \$918  = ok6_s2;
     if (ce) begin
-      \$918  = \$462 ;
+      \$918  = ok6;
     end
     if (rst) begin
-      \$918  = 18'h00000;
+      \$918  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$919  = ok7_s2;
+    \$919  = coef6_s2;
     if (ce) begin
-      \$919  = ok7;
+      \$919  = \$463 ;
     end
     if (rst) begin
-      \$919  = 1'h0;
+      \$919  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$920  = coef7_s2;
+    \$920  = ok7_s2;
     if (ce) begin
-      \$920  = \$464 ;
+      \$920  = ok7;
     end
     if (rst) begin
-      \$920  = 18'h00000;
+      \$920  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$921  = ok8_s2;
+    \$921  = coef7_s2;
     if (ce) begin
-      \$921  = ok8;
+      \$921  = \$465 ;
     end
     if (rst) begin
-      \$921  = 1'h0;
+      \$921  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$922  = coef8_s2;
+    \$922  = ok8_s2;
     if (ce) begin
-      \$922  = \$466 ;
+      \$922  = ok8;
     end
     if (rst) begin
-      \$922  = 18'h00000;
+      \$922  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$923  = v2;
+    \$923  = coef8_s2;
     if (ce) begin
-      \$923  = v1;
+      \$923  = \$467 ;
     end
     if (rst) begin
-      \$923  = 1'h0;
+      \$923  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$924  = last2;
+    \$924  = v2;
     if (ce) begin
-      \$924  = last1;
+      \$924  = v1;
     end
     if (rst) begin
       \$924  = 1'h0;
@@ -6883,339 +7083,339 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$925  = pass2;
+    \$925  = last2;
     if (ce) begin
-      \$925  = pass1;
+      \$925  = last1;
     end
     if (rst) begin
-      \$925  = 2'h0;
+      \$925  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$926  = prod0_0;
+    \$926  = pass2;
     if (ce) begin
-      \$926  = \$469 ;
+      \$926  = pass1;
     end
     if (rst) begin
-      \$926  = 30'h00000000;
+      \$926  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$927  = prod0_1;
+    \$927  = sample0_s2b;
     if (ce) begin
-      \$927  = \$472 ;
+      \$927  = port__data;
     end
     if (rst) begin
-      \$927  = 30'h00000000;
+      \$927  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$928  = prod0_2;
+    \$928  = sample1_s2b;
     if (ce) begin
-      \$928  = \$475 ;
+      \$928  = \port__data$253 ;
     end
     if (rst) begin
-      \$928  = 30'h00000000;
+      \$928  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$929  = prod0_3;
+    \$929  = sample2_s2b;
     if (ce) begin
-      \$929  = \$478 ;
+      \$929  = \port__data$255 ;
     end
     if (rst) begin
-      \$929  = 30'h00000000;
+      \$929  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$930  = prod0_4;
+    \$930  = sample3_s2b;
     if (ce) begin
-      \$930  = \$481 ;
+      \$930  = \port__data$257 ;
     end
     if (rst) begin
-      \$930  = 30'h00000000;
+      \$930  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$931  = prod0_5;
+    \$931  = sample4_s2b;
     if (ce) begin
-      \$931  = \$484 ;
+      \$931  = \port__data$259 ;
     end
     if (rst) begin
-      \$931  = 30'h00000000;
+      \$931  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$932  = prod0_6;
+    \$932  = sample5_s2b;
     if (ce) begin
-      \$932  = \$487 ;
+      \$932  = \port__data$261 ;
     end
     if (rst) begin
-      \$932  = 30'h00000000;
+      \$932  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$933  = prod0_7;
+    \$933  = sample6_s2b;
     if (ce) begin
-      \$933  = \$490 ;
+      \$933  = \port__data$263 ;
     end
     if (rst) begin
-      \$933  = 30'h00000000;
+      \$933  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$934  = prod0_8;
+    \$934  = sample7_s2b;
     if (ce) begin
-      \$934  = \$493 ;
+      \$934  = \port__data$265 ;
     end
     if (rst) begin
-      \$934  = 30'h00000000;
+      \$934  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$935  = prod1_0;
+    \$935  = sample8_s2b;
     if (ce) begin
-      \$935  = \$496 ;
+      \$935  = \port__data$267 ;
     end
     if (rst) begin
-      \$935  = 30'h00000000;
+      \$935  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$936  = prod1_1;
+    \$936  = weights_s2b;
     if (ce) begin
-      \$936  = \$499 ;
+      \$936  = wread__data;
     end
     if (rst) begin
-      \$936  = 30'h00000000;
+      \$936  = 272'h00000000000000000000000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$937  = prod1_2;
+    \$937  = ok0_s2b;
     if (ce) begin
-      \$937  = \$502 ;
+      \$937  = ok0_s2;
     end
     if (rst) begin
-      \$937  = 30'h00000000;
+      \$937  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$938  = prod1_3;
+    \$938  = ok1_s2b;
     if (ce) begin
-      \$938  = \$505 ;
+      \$938  = ok1_s2;
     end
     if (rst) begin
-      \$938  = 30'h00000000;
+      \$938  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$939  = prod1_4;
+    \$939  = ok2_s2b;
     if (ce) begin
-      \$939  = \$508 ;
+      \$939  = ok2_s2;
     end
     if (rst) begin
-      \$939  = 30'h00000000;
+      \$939  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$940  = prod1_5;
+    \$940  = ok3_s2b;
     if (ce) begin
-      \$940  = \$511 ;
+      \$940  = ok3_s2;
     end
     if (rst) begin
-      \$940  = 30'h00000000;
+      \$940  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$941  = prod1_6;
+    \$941  = ok4_s2b;
     if (ce) begin
-      \$941  = \$514 ;
+      \$941  = ok4_s2;
     end
     if (rst) begin
-      \$941  = 30'h00000000;
+      \$941  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$942  = prod1_7;
+    \$942  = ok5_s2b;
     if (ce) begin
-      \$942  = \$517 ;
+      \$942  = ok5_s2;
     end
     if (rst) begin
-      \$942  = 30'h00000000;
+      \$942  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$943  = prod1_8;
+    \$943  = ok6_s2b;
     if (ce) begin
-      \$943  = \$520 ;
+      \$943  = ok6_s2;
     end
     if (rst) begin
-      \$943  = 30'h00000000;
+      \$943  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$944  = prod2_0;
+    \$944  = ok7_s2b;
     if (ce) begin
-      \$944  = \$523 ;
+      \$944  = ok7_s2;
     end
     if (rst) begin
-      \$944  = 30'h00000000;
+      \$944  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$945  = prod2_1;
+    \$945  = ok8_s2b;
     if (ce) begin
-      \$945  = \$526 ;
+      \$945  = ok8_s2;
     end
     if (rst) begin
-      \$945  = 30'h00000000;
+      \$945  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$946  = prod2_2;
+    \$946  = coef0_s2b;
     if (ce) begin
-      \$946  = \$529 ;
+      \$946  = coef0_s2;
     end
     if (rst) begin
-      \$946  = 30'h00000000;
+      \$946  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$947  = prod2_3;
+    \$947  = coef1_s2b;
     if (ce) begin
-      \$947  = \$532 ;
+      \$947  = coef1_s2;
     end
     if (rst) begin
-      \$947  = 30'h00000000;
+      \$947  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$948  = prod2_4;
+    \$948  = coef2_s2b;
     if (ce) begin
-      \$948  = \$535 ;
+      \$948  = coef2_s2;
     end
     if (rst) begin
-      \$948  = 30'h00000000;
+      \$948  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$949  = prod2_5;
+    \$949  = coef3_s2b;
     if (ce) begin
-      \$949  = \$538 ;
+      \$949  = coef3_s2;
     end
     if (rst) begin
-      \$949  = 30'h00000000;
+      \$949  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$950  = prod2_6;
+    \$950  = coef4_s2b;
     if (ce) begin
-      \$950  = \$541 ;
+      \$950  = coef4_s2;
     end
     if (rst) begin
-      \$950  = 30'h00000000;
+      \$950  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$951  = prod2_7;
+    \$951  = coef5_s2b;
     if (ce) begin
-      \$951  = \$544 ;
+      \$951  = coef5_s2;
     end
     if (rst) begin
-      \$951  = 30'h00000000;
+      \$951  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$952  = prod2_8;
+    \$952  = coef6_s2b;
     if (ce) begin
-      \$952  = \$547 ;
+      \$952  = coef6_s2;
     end
     if (rst) begin
-      \$952  = 30'h00000000;
+      \$952  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$953  = prod3_0;
+    \$953  = coef7_s2b;
     if (ce) begin
-      \$953  = \$550 ;
+      \$953  = coef7_s2;
     end
     if (rst) begin
-      \$953  = 30'h00000000;
+      \$953  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$954  = prod3_1;
+    \$954  = coef8_s2b;
     if (ce) begin
-      \$954  = \$553 ;
+      \$954  = coef8_s2;
     end
     if (rst) begin
-      \$954  = 30'h00000000;
+      \$954  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$955  = prod3_2;
+    \$955  = v2b;
     if (ce) begin
-      \$955  = \$556 ;
+      \$955  = v2;
     end
     if (rst) begin
-      \$955  = 30'h00000000;
+      \$955  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$956  = prod3_3;
+    \$956  = last2b;
     if (ce) begin
-      \$956  = \$559 ;
+      \$956  = last2;
     end
     if (rst) begin
-      \$956  = 30'h00000000;
+      \$956  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$957  = prod3_4;
+    \$957  = pass2b;
     if (ce) begin
-      \$957  = \$562 ;
+      \$957  = pass2;
     end
     if (rst) begin
-      \$957  = 30'h00000000;
+      \$957  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$958  = prod3_5;
+    \$958  = prod0_0;
     if (ce) begin
-      \$958  = \$565 ;
+      \$958  = \$470 ;
     end
     if (rst) begin
       \$958  = 30'h00000000;
@@ -7223,9 +7423,9 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$959  = prod3_6;
+    \$959  = prod0_1;
     if (ce) begin
-      \$959  = \$568 ;
+      \$959  = \$473 ;
     end
     if (rst) begin
       \$959  = 30'h00000000;
@@ -7233,9 +7433,9 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$960  = prod3_7;
+    \$960  = prod0_2;
     if (ce) begin
-      \$960  = \$571 ;
+      \$960  = \$476 ;
     end
     if (rst) begin
       \$960  = 30'h00000000;
@@ -7243,9 +7443,9 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$961  = prod3_8;
+    \$961  = prod0_3;
     if (ce) begin
-      \$961  = \$574 ;
+      \$961  = \$479 ;
     end
     if (rst) begin
       \$961  = 30'h00000000;
@@ -7253,329 +7453,329 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$962  = scale0_s3;
+    \$962  = prod0_4;
     if (ce) begin
-      \$962  = wread__data[51:36];
+      \$962  = \$482 ;
     end
     if (rst) begin
-      \$962  = 16'h0000;
+      \$962  = 30'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$963  = scale1_s3;
+    \$963  = prod0_5;
     if (ce) begin
-      \$963  = wread__data[119:104];
+      \$963  = \$485 ;
     end
     if (rst) begin
-      \$963  = 16'h0000;
+      \$963  = 30'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$964  = scale2_s3;
+    \$964  = prod0_6;
     if (ce) begin
-      \$964  = wread__data[187:172];
+      \$964  = \$488 ;
     end
     if (rst) begin
-      \$964  = 16'h0000;
+      \$964  = 30'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$965  = scale3_s3;
+    \$965  = prod0_7;
     if (ce) begin
-      \$965  = wread__data[255:240];
+      \$965  = \$491 ;
     end
     if (rst) begin
-      \$965  = 16'h0000;
+      \$965  = 30'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$966  = bias0_s3;
+    \$966  = prod0_8;
     if (ce) begin
-      \$966  = wread__data[67:52];
+      \$966  = \$494 ;
     end
     if (rst) begin
-      \$966  = 16'h0000;
+      \$966  = 30'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$967  = bias1_s3;
+    \$967  = prod1_0;
     if (ce) begin
-      \$967  = wread__data[135:120];
+      \$967  = \$497 ;
     end
     if (rst) begin
-      \$967  = 16'h0000;
+      \$967  = 30'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$968  = bias2_s3;
+    \$968  = prod1_1;
     if (ce) begin
-      \$968  = wread__data[203:188];
+      \$968  = \$500 ;
     end
     if (rst) begin
-      \$968  = 16'h0000;
+      \$968  = 30'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$969  = bias3_s3;
+    \$969  = prod1_2;
     if (ce) begin
-      \$969  = wread__data[271:256];
+      \$969  = \$503 ;
     end
     if (rst) begin
-      \$969  = 16'h0000;
+      \$969  = 30'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$970  = v3;
+    \$970  = prod1_3;
     if (ce) begin
-      \$970  = v2;
+      \$970  = \$506 ;
     end
     if (rst) begin
-      \$970  = 1'h0;
+      \$970  = 30'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$971  = last3;
+    \$971  = prod1_4;
     if (ce) begin
-      \$971  = last2;
+      \$971  = \$509 ;
     end
     if (rst) begin
-      \$971  = 1'h0;
+      \$971  = 30'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$972  = pass3;
+    \$972  = prod1_5;
     if (ce) begin
-      \$972  = pass2;
+      \$972  = \$512 ;
     end
     if (rst) begin
-      \$972  = 2'h0;
+      \$972  = 30'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$973  = acc0;
-    if (\$575 ) begin
-      \$973  = \$594 [30:0];
-    end
-    if (rst) begin
-      \$973  = 31'h00000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$974  = acc1;
-    if (\$595 ) begin
-      \$974  = \$614 [30:0];
-    end
-    if (rst) begin
-      \$974  = 31'h00000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$975  = acc2;
-    if (\$615 ) begin
-      \$975  = \$634 [30:0];
-    end
-    if (rst) begin
-      \$975  = 31'h00000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$976  = acc3;
-    if (\$635 ) begin
-      \$976  = \$654 [30:0];
-    end
-    if (rst) begin
-      \$976  = 31'h00000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$977  = scale0_s4;
+    \$973  = prod1_6;
     if (ce) begin
-      \$977  = scale0_s3;
+      \$973  = \$515 ;
     end
     if (rst) begin
-      \$977  = 16'h0000;
+      \$973  = 30'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$978  = scale1_s4;
+    \$974  = prod1_7;
     if (ce) begin
-      \$978  = scale1_s3;
+      \$974  = \$518 ;
     end
     if (rst) begin
-      \$978  = 16'h0000;
+      \$974  = 30'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$979  = scale2_s4;
+    \$975  = prod1_8;
     if (ce) begin
-      \$979  = scale2_s3;
+      \$975  = \$521 ;
     end
     if (rst) begin
-      \$979  = 16'h0000;
+      \$975  = 30'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$980  = scale3_s4;
+    \$976  = prod2_0;
     if (ce) begin
-      \$980  = scale3_s3;
+      \$976  = \$524 ;
     end
     if (rst) begin
-      \$980  = 16'h0000;
+      \$976  = 30'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$981  = bias0_s4;
+    \$977  = prod2_1;
     if (ce) begin
-      \$981  = bias0_s3;
+      \$977  = \$527 ;
     end
     if (rst) begin
-      \$981  = 16'h0000;
+      \$977  = 30'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$982  = bias1_s4;
+    \$978  = prod2_2;
     if (ce) begin
-      \$982  = bias1_s3;
+      \$978  = \$530 ;
     end
     if (rst) begin
-      \$982  = 16'h0000;
+      \$978  = 30'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$983  = bias2_s4;
+    \$979  = prod2_3;
     if (ce) begin
-      \$983  = bias2_s3;
+      \$979  = \$533 ;
     end
     if (rst) begin
-      \$983  = 16'h0000;
+      \$979  = 30'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$984  = bias3_s4;
+    \$980  = prod2_4;
     if (ce) begin
-      \$984  = bias3_s3;
+      \$980  = \$536 ;
     end
     if (rst) begin
-      \$984  = 16'h0000;
+      \$980  = 30'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$985  = v4;
+    \$981  = prod2_5;
     if (ce) begin
-      \$985  = \$656 ;
+      \$981  = \$539 ;
     end
     if (rst) begin
-      \$985  = 1'h0;
+      \$981  = 30'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$986  = last4;
+    \$982  = prod2_6;
     if (ce) begin
-      \$986  = last3;
+      \$982  = \$542 ;
     end
     if (rst) begin
-      \$986  = 1'h0;
+      \$982  = 30'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$987  = scaled0;
+    \$983  = prod2_7;
     if (ce) begin
-      \$987  = \$657 ;
+      \$983  = \$545 ;
     end
     if (rst) begin
-      \$987  = 47'h000000000000;
+      \$983  = 30'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$988  = scaled1;
+    \$984  = prod2_8;
     if (ce) begin
-      \$988  = \$658 ;
+      \$984  = \$548 ;
     end
     if (rst) begin
-      \$988  = 47'h000000000000;
+      \$984  = 30'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$989  = scaled2;
+    \$985  = prod3_0;
     if (ce) begin
-      \$989  = \$659 ;
+      \$985  = \$551 ;
     end
     if (rst) begin
-      \$989  = 47'h000000000000;
+      \$985  = 30'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$990  = scaled3;
+    \$986  = prod3_1;
     if (ce) begin
-      \$990  = \$660 ;
+      \$986  = \$554 ;
     end
     if (rst) begin
-      \$990  = 47'h000000000000;
+      \$986  = 30'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$991  = bias0_s5;
+    \$987  = prod3_2;
     if (ce) begin
-      \$991  = bias0_s4;
+      \$987  = \$557 ;
     end
     if (rst) begin
-      \$991  = 16'h0000;
+      \$987  = 30'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$992  = bias1_s5;
+    \$988  = prod3_3;
     if (ce) begin
-      \$992  = bias1_s4;
+      \$988  = \$560 ;
     end
     if (rst) begin
-      \$992  = 16'h0000;
+      \$988  = 30'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$993  = bias2_s5;
+    \$989  = prod3_4;
     if (ce) begin
-      \$993  = bias2_s4;
+      \$989  = \$563 ;
     end
     if (rst) begin
-      \$993  = 16'h0000;
+      \$989  = 30'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$994  = bias3_s5;
+    \$990  = prod3_5;
     if (ce) begin
-      \$994  = bias3_s4;
+      \$990  = \$566 ;
+    end
+    if (rst) begin
+      \$990  = 30'h00000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$991  = prod3_6;
+    if (ce) begin
+      \$991  = \$569 ;
+    end
+    if (rst) begin
+      \$991  = 30'h00000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$992  = prod3_7;
+    if (ce) begin
+      \$992  = \$572 ;
+    end
+    if (rst) begin
+      \$992  = 30'h00000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$993  = prod3_8;
+    if (ce) begin
+      \$993  = \$575 ;
+    end
+    if (rst) begin
+      \$993  = 30'h00000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$994  = scale0_s3;
+    if (ce) begin
+      \$994  = weights_s2b[51:36];
     end
     if (rst) begin
       \$994  = 16'h0000;
@@ -7583,48 +7783,368 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$995  = v5;
+    \$995  = scale1_s3;
     if (ce) begin
-      \$995  = v4;
+      \$995  = weights_s2b[119:104];
     end
     if (rst) begin
-      \$995  = 1'h0;
+      \$995  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$996  = last5;
+    \$996  = scale2_s3;
     if (ce) begin
-      \$996  = last4;
+      \$996  = weights_s2b[187:172];
     end
     if (rst) begin
-      \$996  = 1'h0;
+      \$996  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$997  = o__payload;
+    \$997  = scale3_s3;
     if (ce) begin
-      \$997 [7:0] = \$702 [7:0];
-      \$997 [15:8] = \$744 [7:0];
-      \$997 [23:16] = \$786 [7:0];
-      \$997 [31:24] = \$828 [7:0];
-    end
-    if (ce) begin
-      \$997 [32] = last5;
+      \$997  = weights_s2b[255:240];
     end
     if (rst) begin
-      \$997  = 33'h000000000;
+      \$997  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$998  = o__valid;
+    \$998  = bias0_s3;
     if (ce) begin
-      \$998  = v5;
+      \$998  = weights_s2b[67:52];
     end
     if (rst) begin
-      \$998  = 1'h0;
+      \$998  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$999  = bias1_s3;
+    if (ce) begin
+      \$999  = weights_s2b[135:120];
+    end
+    if (rst) begin
+      \$999  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$1000  = bias2_s3;
+    if (ce) begin
+      \$1000  = weights_s2b[203:188];
+    end
+    if (rst) begin
+      \$1000  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$1001  = bias3_s3;
+    if (ce) begin
+      \$1001  = weights_s2b[271:256];
+    end
+    if (rst) begin
+      \$1001  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$1002  = v3;
+    if (ce) begin
+      \$1002  = v2b;
+    end
+    if (rst) begin
+      \$1002  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$1003  = last3;
+    if (ce) begin
+      \$1003  = last2b;
+    end
+    if (rst) begin
+      \$1003  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$1004  = pass3;
+    if (ce) begin
+      \$1004  = pass2b;
+    end
+    if (rst) begin
+      \$1004  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$1005  = acc0;
+    if (\$576 ) begin
+      \$1005  = \$595 [30:0];
+    end
+    if (rst) begin
+      \$1005  = 31'h00000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$1006  = acc1;
+    if (\$596 ) begin
+      \$1006  = \$615 [30:0];
+    end
+    if (rst) begin
+      \$1006  = 31'h00000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$1007  = acc2;
+    if (\$616 ) begin
+      \$1007  = \$635 [30:0];
+    end
+    if (rst) begin
+      \$1007  = 31'h00000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$1008  = acc3;
+    if (\$636 ) begin
+      \$1008  = \$655 [30:0];
+    end
+    if (rst) begin
+      \$1008  = 31'h00000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$1009  = scale0_s4;
+    if (ce) begin
+      \$1009  = scale0_s3;
+    end
+    if (rst) begin
+      \$1009  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$1010  = scale1_s4;
+    if (ce) begin
+      \$1010  = scale1_s3;
+    end
+    if (rst) begin
+      \$1010  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$1011  = scale2_s4;
+    if (ce) begin
+      \$1011  = scale2_s3;
+    end
+    if (rst) begin
+      \$1011  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$1012  = scale3_s4;
+    if (ce) begin
+      \$1012  = scale3_s3;
+    end
+    if (rst) begin
+      \$1012  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$1013  = bias0_s4;
+    if (ce) begin
+      \$1013  = bias0_s3;
+    end
+    if (rst) begin
+      \$1013  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$1014  = bias1_s4;
+    if (ce) begin
+      \$1014  = bias1_s3;
+    end
+    if (rst) begin
+      \$1014  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$1015  = bias2_s4;
+    if (ce) begin
+      \$1015  = bias2_s3;
+    end
+    if (rst) begin
+      \$1015  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$1016  = bias3_s4;
+    if (ce) begin
+      \$1016  = bias3_s3;
+    end
+    if (rst) begin
+      \$1016  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$1017  = v4;
+    if (ce) begin
+      \$1017  = \$657 ;
+    end
+    if (rst) begin
+      \$1017  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$1018  = last4;
+    if (ce) begin
+      \$1018  = last3;
+    end
+    if (rst) begin
+      \$1018  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$1019  = scaled0;
+    if (ce) begin
+      \$1019  = \$658 ;
+    end
+    if (rst) begin
+      \$1019  = 47'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$1020  = scaled1;
+    if (ce) begin
+      \$1020  = \$659 ;
+    end
+    if (rst) begin
+      \$1020  = 47'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$1021  = scaled2;
+    if (ce) begin
+      \$1021  = \$660 ;
+    end
+    if (rst) begin
+      \$1021  = 47'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$1022  = scaled3;
+    if (ce) begin
+      \$1022  = \$661 ;
+    end
+    if (rst) begin
+      \$1022  = 47'h000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$1023  = bias0_s5;
+    if (ce) begin
+      \$1023  = bias0_s4;
+    end
+    if (rst) begin
+      \$1023  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$1024  = bias1_s5;
+    if (ce) begin
+      \$1024  = bias1_s4;
+    end
+    if (rst) begin
+      \$1024  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$1025  = bias2_s5;
+    if (ce) begin
+      \$1025  = bias2_s4;
+    end
+    if (rst) begin
+      \$1025  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$1026  = bias3_s5;
+    if (ce) begin
+      \$1026  = bias3_s4;
+    end
+    if (rst) begin
+      \$1026  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$1027  = v5;
+    if (ce) begin
+      \$1027  = v4;
+    end
+    if (rst) begin
+      \$1027  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$1028  = last5;
+    if (ce) begin
+      \$1028  = last4;
+    end
+    if (rst) begin
+      \$1028  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$1029  = o__payload;
+    if (ce) begin
+      \$1029 [7:0] = \$703 [7:0];
+      \$1029 [15:8] = \$745 [7:0];
+      \$1029 [23:16] = \$787 [7:0];
+      \$1029 [31:24] = \$829 [7:0];
+    end
+    if (ce) begin
+      \$1029 [32] = last5;
+    end
+    if (rst) begin
+      \$1029  = 33'h000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$1030  = o__valid;
+    if (ce) begin
+      \$1030  = v5;
+    end
+    if (rst) begin
+      \$1030  = 1'h0;
     end
   end
   assign lw__addr = \$6 [11:0];
@@ -7920,10 +8440,126 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   assign \held.user[7]  = held[207:200];
   assign \held.user[8]  = held[215:208];
   assign \held.last  = held[216];
+  assign \sample0_s2b[0]  = sample0_s2b[7:0];
+  assign \sample0_s2b[1]  = sample0_s2b[15:8];
+  assign \sample0_s2b[2]  = sample0_s2b[23:16];
+  assign \sample0_s2b[3]  = sample0_s2b[31:24];
   assign \port__data[0]  = port__data[7:0];
   assign \port__data[1]  = port__data[15:8];
   assign \port__data[2]  = port__data[23:16];
   assign \port__data[3]  = port__data[31:24];
+  assign \sample1_s2b[0]  = sample1_s2b[7:0];
+  assign \sample1_s2b[1]  = sample1_s2b[15:8];
+  assign \sample1_s2b[2]  = sample1_s2b[23:16];
+  assign \sample1_s2b[3]  = sample1_s2b[31:24];
+  assign \port__data$253[0]  = \port__data$253 [7:0];
+  assign \port__data$253[1]  = \port__data$253 [15:8];
+  assign \port__data$253[2]  = \port__data$253 [23:16];
+  assign \port__data$253[3]  = \port__data$253 [31:24];
+  assign \sample2_s2b[0]  = sample2_s2b[7:0];
+  assign \sample2_s2b[1]  = sample2_s2b[15:8];
+  assign \sample2_s2b[2]  = sample2_s2b[23:16];
+  assign \sample2_s2b[3]  = sample2_s2b[31:24];
+  assign \port__data$255[0]  = \port__data$255 [7:0];
+  assign \port__data$255[1]  = \port__data$255 [15:8];
+  assign \port__data$255[2]  = \port__data$255 [23:16];
+  assign \port__data$255[3]  = \port__data$255 [31:24];
+  assign \sample3_s2b[0]  = sample3_s2b[7:0];
+  assign \sample3_s2b[1]  = sample3_s2b[15:8];
+  assign \sample3_s2b[2]  = sample3_s2b[23:16];
+  assign \sample3_s2b[3]  = sample3_s2b[31:24];
+  assign \port__data$257[0]  = \port__data$257 [7:0];
+  assign \port__data$257[1]  = \port__data$257 [15:8];
+  assign \port__data$257[2]  = \port__data$257 [23:16];
+  assign \port__data$257[3]  = \port__data$257 [31:24];
+  assign \sample4_s2b[0]  = sample4_s2b[7:0];
+  assign \sample4_s2b[1]  = sample4_s2b[15:8];
+  assign \sample4_s2b[2]  = sample4_s2b[23:16];
+  assign \sample4_s2b[3]  = sample4_s2b[31:24];
+  assign \port__data$259[0]  = \port__data$259 [7:0];
+  assign \port__data$259[1]  = \port__data$259 [15:8];
+  assign \port__data$259[2]  = \port__data$259 [23:16];
+  assign \port__data$259[3]  = \port__data$259 [31:24];
+  assign \sample5_s2b[0]  = sample5_s2b[7:0];
+  assign \sample5_s2b[1]  = sample5_s2b[15:8];
+  assign \sample5_s2b[2]  = sample5_s2b[23:16];
+  assign \sample5_s2b[3]  = sample5_s2b[31:24];
+  assign \port__data$261[0]  = \port__data$261 [7:0];
+  assign \port__data$261[1]  = \port__data$261 [15:8];
+  assign \port__data$261[2]  = \port__data$261 [23:16];
+  assign \port__data$261[3]  = \port__data$261 [31:24];
+  assign \sample6_s2b[0]  = sample6_s2b[7:0];
+  assign \sample6_s2b[1]  = sample6_s2b[15:8];
+  assign \sample6_s2b[2]  = sample6_s2b[23:16];
+  assign \sample6_s2b[3]  = sample6_s2b[31:24];
+  assign \port__data$263[0]  = \port__data$263 [7:0];
+  assign \port__data$263[1]  = \port__data$263 [15:8];
+  assign \port__data$263[2]  = \port__data$263 [23:16];
+  assign \port__data$263[3]  = \port__data$263 [31:24];
+  assign \sample7_s2b[0]  = sample7_s2b[7:0];
+  assign \sample7_s2b[1]  = sample7_s2b[15:8];
+  assign \sample7_s2b[2]  = sample7_s2b[23:16];
+  assign \sample7_s2b[3]  = sample7_s2b[31:24];
+  assign \port__data$265[0]  = \port__data$265 [7:0];
+  assign \port__data$265[1]  = \port__data$265 [15:8];
+  assign \port__data$265[2]  = \port__data$265 [23:16];
+  assign \port__data$265[3]  = \port__data$265 [31:24];
+  assign \sample8_s2b[0]  = sample8_s2b[7:0];
+  assign \sample8_s2b[1]  = sample8_s2b[15:8];
+  assign \sample8_s2b[2]  = sample8_s2b[23:16];
+  assign \sample8_s2b[3]  = sample8_s2b[31:24];
+  assign \port__data$267[0]  = \port__data$267 [7:0];
+  assign \port__data$267[1]  = \port__data$267 [15:8];
+  assign \port__data$267[2]  = \port__data$267 [23:16];
+  assign \port__data$267[3]  = \port__data$267 [31:24];
+  assign \weights_s2b[0]  = weights_s2b[67:0];
+  assign \weights_s2b[0].w0  = weights_s2b[3:0];
+  assign \weights_s2b[0].w1  = weights_s2b[7:4];
+  assign \weights_s2b[0].w2  = weights_s2b[11:8];
+  assign \weights_s2b[0].w3  = weights_s2b[15:12];
+  assign \weights_s2b[0].w4  = weights_s2b[19:16];
+  assign \weights_s2b[0].w5  = weights_s2b[23:20];
+  assign \weights_s2b[0].w6  = weights_s2b[27:24];
+  assign \weights_s2b[0].w7  = weights_s2b[31:28];
+  assign \weights_s2b[0].w8  = weights_s2b[35:32];
+  assign \weights_s2b[0].scale  = weights_s2b[51:36];
+  assign \weights_s2b[0].bias  = weights_s2b[67:52];
+  assign \weights_s2b[1]  = weights_s2b[135:68];
+  assign \weights_s2b[1].w0  = weights_s2b[71:68];
+  assign \weights_s2b[1].w1  = weights_s2b[75:72];
+  assign \weights_s2b[1].w2  = weights_s2b[79:76];
+  assign \weights_s2b[1].w3  = weights_s2b[83:80];
+  assign \weights_s2b[1].w4  = weights_s2b[87:84];
+  assign \weights_s2b[1].w5  = weights_s2b[91:88];
+  assign \weights_s2b[1].w6  = weights_s2b[95:92];
+  assign \weights_s2b[1].w7  = weights_s2b[99:96];
+  assign \weights_s2b[1].w8  = weights_s2b[103:100];
+  assign \weights_s2b[1].scale  = weights_s2b[119:104];
+  assign \weights_s2b[1].bias  = weights_s2b[135:120];
+  assign \weights_s2b[2]  = weights_s2b[203:136];
+  assign \weights_s2b[2].w0  = weights_s2b[139:136];
+  assign \weights_s2b[2].w1  = weights_s2b[143:140];
+  assign \weights_s2b[2].w2  = weights_s2b[147:144];
+  assign \weights_s2b[2].w3  = weights_s2b[151:148];
+  assign \weights_s2b[2].w4  = weights_s2b[155:152];
+  assign \weights_s2b[2].w5  = weights_s2b[159:156];
+  assign \weights_s2b[2].w6  = weights_s2b[163:160];
+  assign \weights_s2b[2].w7  = weights_s2b[167:164];
+  assign \weights_s2b[2].w8  = weights_s2b[171:168];
+  assign \weights_s2b[2].scale  = weights_s2b[187:172];
+  assign \weights_s2b[2].bias  = weights_s2b[203:188];
+  assign \weights_s2b[3]  = weights_s2b[271:204];
+  assign \weights_s2b[3].w0  = weights_s2b[207:204];
+  assign \weights_s2b[3].w1  = weights_s2b[211:208];
+  assign \weights_s2b[3].w2  = weights_s2b[215:212];
+  assign \weights_s2b[3].w3  = weights_s2b[219:216];
+  assign \weights_s2b[3].w4  = weights_s2b[223:220];
+  assign \weights_s2b[3].w5  = weights_s2b[227:224];
+  assign \weights_s2b[3].w6  = weights_s2b[231:228];
+  assign \weights_s2b[3].w7  = weights_s2b[235:232];
+  assign \weights_s2b[3].w8  = weights_s2b[239:236];
+  assign \weights_s2b[3].scale  = weights_s2b[255:240];
+  assign \weights_s2b[3].bias  = weights_s2b[271:256];
   assign \wread__data[0]  = wread__data[67:0];
   assign \wread__data[0].w0  = wread__data[3:0];
   assign \wread__data[0].w1  = wread__data[7:4];
@@ -7972,38 +8608,6 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   assign \wread__data[3].w8  = wread__data[239:236];
   assign \wread__data[3].scale  = wread__data[255:240];
   assign \wread__data[3].bias  = wread__data[271:256];
-  assign \port__data$253[0]  = \port__data$253 [7:0];
-  assign \port__data$253[1]  = \port__data$253 [15:8];
-  assign \port__data$253[2]  = \port__data$253 [23:16];
-  assign \port__data$253[3]  = \port__data$253 [31:24];
-  assign \port__data$255[0]  = \port__data$255 [7:0];
-  assign \port__data$255[1]  = \port__data$255 [15:8];
-  assign \port__data$255[2]  = \port__data$255 [23:16];
-  assign \port__data$255[3]  = \port__data$255 [31:24];
-  assign \port__data$257[0]  = \port__data$257 [7:0];
-  assign \port__data$257[1]  = \port__data$257 [15:8];
-  assign \port__data$257[2]  = \port__data$257 [23:16];
-  assign \port__data$257[3]  = \port__data$257 [31:24];
-  assign \port__data$259[0]  = \port__data$259 [7:0];
-  assign \port__data$259[1]  = \port__data$259 [15:8];
-  assign \port__data$259[2]  = \port__data$259 [23:16];
-  assign \port__data$259[3]  = \port__data$259 [31:24];
-  assign \port__data$261[0]  = \port__data$261 [7:0];
-  assign \port__data$261[1]  = \port__data$261 [15:8];
-  assign \port__data$261[2]  = \port__data$261 [23:16];
-  assign \port__data$261[3]  = \port__data$261 [31:24];
-  assign \port__data$263[0]  = \port__data$263 [7:0];
-  assign \port__data$263[1]  = \port__data$263 [15:8];
-  assign \port__data$263[2]  = \port__data$263 [23:16];
-  assign \port__data$263[3]  = \port__data$263 [31:24];
-  assign \port__data$265[0]  = \port__data$265 [7:0];
-  assign \port__data$265[1]  = \port__data$265 [15:8];
-  assign \port__data$265[2]  = \port__data$265 [23:16];
-  assign \port__data$265[3]  = \port__data$265 [31:24];
-  assign \port__data$267[0]  = \port__data$267 [7:0];
-  assign \port__data$267[1]  = \port__data$267 [15:8];
-  assign \port__data$267[2]  = \port__data$267 [23:16];
-  assign \port__data$267[3]  = \port__data$267 [31:24];
   assign \o__payload.data  = o__payload[31:0];
   assign \o__payload.data[0]  = o__payload[7:0];
   assign \o__payload.data[1]  = o__payload[15:8];
@@ -8032,39 +8636,39 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   assign \$178  = { txf7[8], txf7[8], txf7[8], txf7[8], txf7[8:4] };
   assign \$192  = { tyf8[8], tyf8[8], tyf8[8], tyf8[8], tyf8[8:4] };
   assign \$194  = { txf8[8], txf8[8], txf8[8], txf8[8], txf8[8:4] };
-  assign \$387  = { 2'h0, w__payload[47:34] };
-  assign \$417  = { \$416 [6], \$416 [6:1] };
-  assign \$423  = { \$422 [6], \$422 [6:1] };
-  assign \$662  = { \$661 [47], \$661 [47], \$661 [47], \$661 [47], \$661 [47], \$661 [47], \$661 [47], \$661 [47], \$661 [47], \$661 [47], \$661 [47], \$661 [47], \$661 [47], \$661 [47], \$661 [47], \$661 [47], \$661 [47:16] };
-  assign \$667  = { \$666 [47], \$666 [47], \$666 [47], \$666 [47], \$666 [47], \$666 [47], \$666 [47], \$666 [47], \$666 [47], \$666 [47], \$666 [47], \$666 [47], \$666 [47], \$666 [47], \$666 [47], \$666 [47], \$666 [47:16] };
-  assign \$672  = { \$671 [47], \$671 [47], \$671 [47], \$671 [47], \$671 [47], \$671 [47], \$671 [47], \$671 [47], \$671 [47], \$671 [47], \$671 [47], \$671 [47], \$671 [47], \$671 [47], \$671 [47], \$671 [47], \$671 [47:16] };
-  assign \$677  = { \$676 [47], \$676 [47], \$676 [47], \$676 [47], \$676 [47], \$676 [47], \$676 [47], \$676 [47], \$676 [47], \$676 [47], \$676 [47], \$676 [47], \$676 [47], \$676 [47], \$676 [47], \$676 [47], \$676 [47:16] };
-  assign \$684  = { \$683 [47], \$683 [47], \$683 [47], \$683 [47], \$683 [47], \$683 [47], \$683 [47], \$683 [47], \$683 [47], \$683 [47], \$683 [47], \$683 [47], \$683 [47], \$683 [47], \$683 [47], \$683 [47], \$683 [47:16] };
-  assign \$689  = { \$688 [47], \$688 [47], \$688 [47], \$688 [47], \$688 [47], \$688 [47], \$688 [47], \$688 [47], \$688 [47], \$688 [47], \$688 [47], \$688 [47], \$688 [47], \$688 [47], \$688 [47], \$688 [47], \$688 [47:16] };
-  assign \$693  = { \$692 [47], \$692 [47], \$692 [47], \$692 [47], \$692 [47], \$692 [47], \$692 [47], \$692 [47], \$692 [47], \$692 [47], \$692 [47], \$692 [47], \$692 [47], \$692 [47], \$692 [47], \$692 [47], \$692 [47:16] };
-  assign \$698  = { \$697 [47], \$697 [47], \$697 [47], \$697 [47], \$697 [47], \$697 [47], \$697 [47], \$697 [47], \$697 [47], \$697 [47], \$697 [47], \$697 [47], \$697 [47], \$697 [47], \$697 [47], \$697 [47], \$697 [47:16] };
-  assign \$704  = { \$703 [47], \$703 [47], \$703 [47], \$703 [47], \$703 [47], \$703 [47], \$703 [47], \$703 [47], \$703 [47], \$703 [47], \$703 [47], \$703 [47], \$703 [47], \$703 [47], \$703 [47], \$703 [47], \$703 [47:16] };
-  assign \$709  = { \$708 [47], \$708 [47], \$708 [47], \$708 [47], \$708 [47], \$708 [47], \$708 [47], \$708 [47], \$708 [47], \$708 [47], \$708 [47], \$708 [47], \$708 [47], \$708 [47], \$708 [47], \$708 [47], \$708 [47:16] };
-  assign \$714  = { \$713 [47], \$713 [47], \$713 [47], \$713 [47], \$713 [47], \$713 [47], \$713 [47], \$713 [47], \$713 [47], \$713 [47], \$713 [47], \$713 [47], \$713 [47], \$713 [47], \$713 [47], \$713 [47], \$713 [47:16] };
-  assign \$719  = { \$718 [47], \$718 [47], \$718 [47], \$718 [47], \$718 [47], \$718 [47], \$718 [47], \$718 [47], \$718 [47], \$718 [47], \$718 [47], \$718 [47], \$718 [47], \$718 [47], \$718 [47], \$718 [47], \$718 [47:16] };
-  assign \$726  = { \$725 [47], \$725 [47], \$725 [47], \$725 [47], \$725 [47], \$725 [47], \$725 [47], \$725 [47], \$725 [47], \$725 [47], \$725 [47], \$725 [47], \$725 [47], \$725 [47], \$725 [47], \$725 [47], \$725 [47:16] };
-  assign \$731  = { \$730 [47], \$730 [47], \$730 [47], \$730 [47], \$730 [47], \$730 [47], \$730 [47], \$730 [47], \$730 [47], \$730 [47], \$730 [47], \$730 [47], \$730 [47], \$730 [47], \$730 [47], \$730 [47], \$730 [47:16] };
-  assign \$735  = { \$734 [47], \$734 [47], \$734 [47], \$734 [47], \$734 [47], \$734 [47], \$734 [47], \$734 [47], \$734 [47], \$734 [47], \$734 [47], \$734 [47], \$734 [47], \$734 [47], \$734 [47], \$734 [47], \$734 [47:16] };
-  assign \$740  = { \$739 [47], \$739 [47], \$739 [47], \$739 [47], \$739 [47], \$739 [47], \$739 [47], \$739 [47], \$739 [47], \$739 [47], \$739 [47], \$739 [47], \$739 [47], \$739 [47], \$739 [47], \$739 [47], \$739 [47:16] };
-  assign \$746  = { \$745 [47], \$745 [47], \$745 [47], \$745 [47], \$745 [47], \$745 [47], \$745 [47], \$745 [47], \$745 [47], \$745 [47], \$745 [47], \$745 [47], \$745 [47], \$745 [47], \$745 [47], \$745 [47], \$745 [47:16] };
-  assign \$751  = { \$750 [47], \$750 [47], \$750 [47], \$750 [47], \$750 [47], \$750 [47], \$750 [47], \$750 [47], \$750 [47], \$750 [47], \$750 [47], \$750 [47], \$750 [47], \$750 [47], \$750 [47], \$750 [47], \$750 [47:16] };
-  assign \$756  = { \$755 [47], \$755 [47], \$755 [47], \$755 [47], \$755 [47], \$755 [47], \$755 [47], \$755 [47], \$755 [47], \$755 [47], \$755 [47], \$755 [47], \$755 [47], \$755 [47], \$755 [47], \$755 [47], \$755 [47:16] };
-  assign \$761  = { \$760 [47], \$760 [47], \$760 [47], \$760 [47], \$760 [47], \$760 [47], \$760 [47], \$760 [47], \$760 [47], \$760 [47], \$760 [47], \$760 [47], \$760 [47], \$760 [47], \$760 [47], \$760 [47], \$760 [47:16] };
-  assign \$768  = { \$767 [47], \$767 [47], \$767 [47], \$767 [47], \$767 [47], \$767 [47], \$767 [47], \$767 [47], \$767 [47], \$767 [47], \$767 [47], \$767 [47], \$767 [47], \$767 [47], \$767 [47], \$767 [47], \$767 [47:16] };
-  assign \$773  = { \$772 [47], \$772 [47], \$772 [47], \$772 [47], \$772 [47], \$772 [47], \$772 [47], \$772 [47], \$772 [47], \$772 [47], \$772 [47], \$772 [47], \$772 [47], \$772 [47], \$772 [47], \$772 [47], \$772 [47:16] };
-  assign \$777  = { \$776 [47], \$776 [47], \$776 [47], \$776 [47], \$776 [47], \$776 [47], \$776 [47], \$776 [47], \$776 [47], \$776 [47], \$776 [47], \$776 [47], \$776 [47], \$776 [47], \$776 [47], \$776 [47], \$776 [47:16] };
-  assign \$782  = { \$781 [47], \$781 [47], \$781 [47], \$781 [47], \$781 [47], \$781 [47], \$781 [47], \$781 [47], \$781 [47], \$781 [47], \$781 [47], \$781 [47], \$781 [47], \$781 [47], \$781 [47], \$781 [47], \$781 [47:16] };
-  assign \$788  = { \$787 [47], \$787 [47], \$787 [47], \$787 [47], \$787 [47], \$787 [47], \$787 [47], \$787 [47], \$787 [47], \$787 [47], \$787 [47], \$787 [47], \$787 [47], \$787 [47], \$787 [47], \$787 [47], \$787 [47:16] };
-  assign \$793  = { \$792 [47], \$792 [47], \$792 [47], \$792 [47], \$792 [47], \$792 [47], \$792 [47], \$792 [47], \$792 [47], \$792 [47], \$792 [47], \$792 [47], \$792 [47], \$792 [47], \$792 [47], \$792 [47], \$792 [47:16] };
-  assign \$798  = { \$797 [47], \$797 [47], \$797 [47], \$797 [47], \$797 [47], \$797 [47], \$797 [47], \$797 [47], \$797 [47], \$797 [47], \$797 [47], \$797 [47], \$797 [47], \$797 [47], \$797 [47], \$797 [47], \$797 [47:16] };
-  assign \$803  = { \$802 [47], \$802 [47], \$802 [47], \$802 [47], \$802 [47], \$802 [47], \$802 [47], \$802 [47], \$802 [47], \$802 [47], \$802 [47], \$802 [47], \$802 [47], \$802 [47], \$802 [47], \$802 [47], \$802 [47:16] };
-  assign \$810  = { \$809 [47], \$809 [47], \$809 [47], \$809 [47], \$809 [47], \$809 [47], \$809 [47], \$809 [47], \$809 [47], \$809 [47], \$809 [47], \$809 [47], \$809 [47], \$809 [47], \$809 [47], \$809 [47], \$809 [47:16] };
-  assign \$815  = { \$814 [47], \$814 [47], \$814 [47], \$814 [47], \$814 [47], \$814 [47], \$814 [47], \$814 [47], \$814 [47], \$814 [47], \$814 [47], \$814 [47], \$814 [47], \$814 [47], \$814 [47], \$814 [47], \$814 [47:16] };
-  assign \$819  = { \$818 [47], \$818 [47], \$818 [47], \$818 [47], \$818 [47], \$818 [47], \$818 [47], \$818 [47], \$818 [47], \$818 [47], \$818 [47], \$818 [47], \$818 [47], \$818 [47], \$818 [47], \$818 [47], \$818 [47:16] };
-  assign \$824  = { \$823 [47], \$823 [47], \$823 [47], \$823 [47], \$823 [47], \$823 [47], \$823 [47], \$823 [47], \$823 [47], \$823 [47], \$823 [47], \$823 [47], \$823 [47], \$823 [47], \$823 [47], \$823 [47], \$823 [47:16] };
+  assign \$388  = { 2'h0, w__payload[47:34] };
+  assign \$418  = { \$417 [6], \$417 [6:1] };
+  assign \$424  = { \$423 [6], \$423 [6:1] };
+  assign \$663  = { \$662 [47], \$662 [47], \$662 [47], \$662 [47], \$662 [47], \$662 [47], \$662 [47], \$662 [47], \$662 [47], \$662 [47], \$662 [47], \$662 [47], \$662 [47], \$662 [47], \$662 [47], \$662 [47], \$662 [47:16] };
+  assign \$668  = { \$667 [47], \$667 [47], \$667 [47], \$667 [47], \$667 [47], \$667 [47], \$667 [47], \$667 [47], \$667 [47], \$667 [47], \$667 [47], \$667 [47], \$667 [47], \$667 [47], \$667 [47], \$667 [47], \$667 [47:16] };
+  assign \$673  = { \$672 [47], \$672 [47], \$672 [47], \$672 [47], \$672 [47], \$672 [47], \$672 [47], \$672 [47], \$672 [47], \$672 [47], \$672 [47], \$672 [47], \$672 [47], \$672 [47], \$672 [47], \$672 [47], \$672 [47:16] };
+  assign \$678  = { \$677 [47], \$677 [47], \$677 [47], \$677 [47], \$677 [47], \$677 [47], \$677 [47], \$677 [47], \$677 [47], \$677 [47], \$677 [47], \$677 [47], \$677 [47], \$677 [47], \$677 [47], \$677 [47], \$677 [47:16] };
+  assign \$685  = { \$684 [47], \$684 [47], \$684 [47], \$684 [47], \$684 [47], \$684 [47], \$684 [47], \$684 [47], \$684 [47], \$684 [47], \$684 [47], \$684 [47], \$684 [47], \$684 [47], \$684 [47], \$684 [47], \$684 [47:16] };
+  assign \$690  = { \$689 [47], \$689 [47], \$689 [47], \$689 [47], \$689 [47], \$689 [47], \$689 [47], \$689 [47], \$689 [47], \$689 [47], \$689 [47], \$689 [47], \$689 [47], \$689 [47], \$689 [47], \$689 [47], \$689 [47:16] };
+  assign \$694  = { \$693 [47], \$693 [47], \$693 [47], \$693 [47], \$693 [47], \$693 [47], \$693 [47], \$693 [47], \$693 [47], \$693 [47], \$693 [47], \$693 [47], \$693 [47], \$693 [47], \$693 [47], \$693 [47], \$693 [47:16] };
+  assign \$699  = { \$698 [47], \$698 [47], \$698 [47], \$698 [47], \$698 [47], \$698 [47], \$698 [47], \$698 [47], \$698 [47], \$698 [47], \$698 [47], \$698 [47], \$698 [47], \$698 [47], \$698 [47], \$698 [47], \$698 [47:16] };
+  assign \$705  = { \$704 [47], \$704 [47], \$704 [47], \$704 [47], \$704 [47], \$704 [47], \$704 [47], \$704 [47], \$704 [47], \$704 [47], \$704 [47], \$704 [47], \$704 [47], \$704 [47], \$704 [47], \$704 [47], \$704 [47:16] };
+  assign \$710  = { \$709 [47], \$709 [47], \$709 [47], \$709 [47], \$709 [47], \$709 [47], \$709 [47], \$709 [47], \$709 [47], \$709 [47], \$709 [47], \$709 [47], \$709 [47], \$709 [47], \$709 [47], \$709 [47], \$709 [47:16] };
+  assign \$715  = { \$714 [47], \$714 [47], \$714 [47], \$714 [47], \$714 [47], \$714 [47], \$714 [47], \$714 [47], \$714 [47], \$714 [47], \$714 [47], \$714 [47], \$714 [47], \$714 [47], \$714 [47], \$714 [47], \$714 [47:16] };
+  assign \$720  = { \$719 [47], \$719 [47], \$719 [47], \$719 [47], \$719 [47], \$719 [47], \$719 [47], \$719 [47], \$719 [47], \$719 [47], \$719 [47], \$719 [47], \$719 [47], \$719 [47], \$719 [47], \$719 [47], \$719 [47:16] };
+  assign \$727  = { \$726 [47], \$726 [47], \$726 [47], \$726 [47], \$726 [47], \$726 [47], \$726 [47], \$726 [47], \$726 [47], \$726 [47], \$726 [47], \$726 [47], \$726 [47], \$726 [47], \$726 [47], \$726 [47], \$726 [47:16] };
+  assign \$732  = { \$731 [47], \$731 [47], \$731 [47], \$731 [47], \$731 [47], \$731 [47], \$731 [47], \$731 [47], \$731 [47], \$731 [47], \$731 [47], \$731 [47], \$731 [47], \$731 [47], \$731 [47], \$731 [47], \$731 [47:16] };
+  assign \$736  = { \$735 [47], \$735 [47], \$735 [47], \$735 [47], \$735 [47], \$735 [47], \$735 [47], \$735 [47], \$735 [47], \$735 [47], \$735 [47], \$735 [47], \$735 [47], \$735 [47], \$735 [47], \$735 [47], \$735 [47:16] };
+  assign \$741  = { \$740 [47], \$740 [47], \$740 [47], \$740 [47], \$740 [47], \$740 [47], \$740 [47], \$740 [47], \$740 [47], \$740 [47], \$740 [47], \$740 [47], \$740 [47], \$740 [47], \$740 [47], \$740 [47], \$740 [47:16] };
+  assign \$747  = { \$746 [47], \$746 [47], \$746 [47], \$746 [47], \$746 [47], \$746 [47], \$746 [47], \$746 [47], \$746 [47], \$746 [47], \$746 [47], \$746 [47], \$746 [47], \$746 [47], \$746 [47], \$746 [47], \$746 [47:16] };
+  assign \$752  = { \$751 [47], \$751 [47], \$751 [47], \$751 [47], \$751 [47], \$751 [47], \$751 [47], \$751 [47], \$751 [47], \$751 [47], \$751 [47], \$751 [47], \$751 [47], \$751 [47], \$751 [47], \$751 [47], \$751 [47:16] };
+  assign \$757  = { \$756 [47], \$756 [47], \$756 [47], \$756 [47], \$756 [47], \$756 [47], \$756 [47], \$756 [47], \$756 [47], \$756 [47], \$756 [47], \$756 [47], \$756 [47], \$756 [47], \$756 [47], \$756 [47], \$756 [47:16] };
+  assign \$762  = { \$761 [47], \$761 [47], \$761 [47], \$761 [47], \$761 [47], \$761 [47], \$761 [47], \$761 [47], \$761 [47], \$761 [47], \$761 [47], \$761 [47], \$761 [47], \$761 [47], \$761 [47], \$761 [47], \$761 [47:16] };
+  assign \$769  = { \$768 [47], \$768 [47], \$768 [47], \$768 [47], \$768 [47], \$768 [47], \$768 [47], \$768 [47], \$768 [47], \$768 [47], \$768 [47], \$768 [47], \$768 [47], \$768 [47], \$768 [47], \$768 [47], \$768 [47:16] };
+  assign \$774  = { \$773 [47], \$773 [47], \$773 [47], \$773 [47], \$773 [47], \$773 [47], \$773 [47], \$773 [47], \$773 [47], \$773 [47], \$773 [47], \$773 [47], \$773 [47], \$773 [47], \$773 [47], \$773 [47], \$773 [47:16] };
+  assign \$778  = { \$777 [47], \$777 [47], \$777 [47], \$777 [47], \$777 [47], \$777 [47], \$777 [47], \$777 [47], \$777 [47], \$777 [47], \$777 [47], \$777 [47], \$777 [47], \$777 [47], \$777 [47], \$777 [47], \$777 [47:16] };
+  assign \$783  = { \$782 [47], \$782 [47], \$782 [47], \$782 [47], \$782 [47], \$782 [47], \$782 [47], \$782 [47], \$782 [47], \$782 [47], \$782 [47], \$782 [47], \$782 [47], \$782 [47], \$782 [47], \$782 [47], \$782 [47:16] };
+  assign \$789  = { \$788 [47], \$788 [47], \$788 [47], \$788 [47], \$788 [47], \$788 [47], \$788 [47], \$788 [47], \$788 [47], \$788 [47], \$788 [47], \$788 [47], \$788 [47], \$788 [47], \$788 [47], \$788 [47], \$788 [47:16] };
+  assign \$794  = { \$793 [47], \$793 [47], \$793 [47], \$793 [47], \$793 [47], \$793 [47], \$793 [47], \$793 [47], \$793 [47], \$793 [47], \$793 [47], \$793 [47], \$793 [47], \$793 [47], \$793 [47], \$793 [47], \$793 [47:16] };
+  assign \$799  = { \$798 [47], \$798 [47], \$798 [47], \$798 [47], \$798 [47], \$798 [47], \$798 [47], \$798 [47], \$798 [47], \$798 [47], \$798 [47], \$798 [47], \$798 [47], \$798 [47], \$798 [47], \$798 [47], \$798 [47:16] };
+  assign \$804  = { \$803 [47], \$803 [47], \$803 [47], \$803 [47], \$803 [47], \$803 [47], \$803 [47], \$803 [47], \$803 [47], \$803 [47], \$803 [47], \$803 [47], \$803 [47], \$803 [47], \$803 [47], \$803 [47], \$803 [47:16] };
+  assign \$811  = { \$810 [47], \$810 [47], \$810 [47], \$810 [47], \$810 [47], \$810 [47], \$810 [47], \$810 [47], \$810 [47], \$810 [47], \$810 [47], \$810 [47], \$810 [47], \$810 [47], \$810 [47], \$810 [47], \$810 [47:16] };
+  assign \$816  = { \$815 [47], \$815 [47], \$815 [47], \$815 [47], \$815 [47], \$815 [47], \$815 [47], \$815 [47], \$815 [47], \$815 [47], \$815 [47], \$815 [47], \$815 [47], \$815 [47], \$815 [47], \$815 [47], \$815 [47:16] };
+  assign \$820  = { \$819 [47], \$819 [47], \$819 [47], \$819 [47], \$819 [47], \$819 [47], \$819 [47], \$819 [47], \$819 [47], \$819 [47], \$819 [47], \$819 [47], \$819 [47], \$819 [47], \$819 [47], \$819 [47], \$819 [47:16] };
+  assign \$825  = { \$824 [47], \$824 [47], \$824 [47], \$824 [47], \$824 [47], \$824 [47], \$824 [47], \$824 [47], \$824 [47], \$824 [47], \$824 [47], \$824 [47], \$824 [47], \$824 [47], \$824 [47], \$824 [47], \$824 [47:16] };
 endmodule

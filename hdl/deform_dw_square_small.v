@@ -348,293 +348,293 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   wire \$260 ;
   wire \$261 ;
   wire \$262 ;
-  wire [15:0] \$263 ;
-  wire [2:0] \$264 ;
-  wire [3:0] \$265 ;
-  wire \$266 ;
+  wire \$263 ;
+  wire [15:0] \$264 ;
+  wire [2:0] \$265 ;
+  wire [3:0] \$266 ;
   wire \$267 ;
   wire \$268 ;
   wire \$269 ;
   wire [5:0] \$27 ;
-  wire [2:0] \$270 ;
-  wire [3:0] \$271 ;
-  wire \$272 ;
-  wire [4:0] \$273 ;
-  wire [5:0] \$274 ;
-  wire \$275 ;
-  wire [4:0] \$276 ;
-  wire \$277 ;
-  wire [3:0] \$278 ;
+  wire \$270 ;
+  wire [2:0] \$271 ;
+  wire [3:0] \$272 ;
+  wire \$273 ;
+  wire [4:0] \$274 ;
+  wire [5:0] \$275 ;
+  wire \$276 ;
+  wire [4:0] \$277 ;
+  wire \$278 ;
   wire [3:0] \$279 ;
   wire [6:0] \$28 ;
-  wire [5:0] \$280 ;
-  wire \$281 ;
-  wire [16:0] \$282 ;
-  wire \$283 ;
-  wire [1:0] \$284 ;
-  wire \$285 ;
-  wire [2:0] \$286 ;
-  wire [3:0] \$287 ;
-  wire \$288 ;
-  wire [4:0] \$289 ;
+  wire [3:0] \$280 ;
+  wire [5:0] \$281 ;
+  wire \$282 ;
+  wire [16:0] \$283 ;
+  wire \$284 ;
+  wire [1:0] \$285 ;
+  wire \$286 ;
+  wire [2:0] \$287 ;
+  wire [3:0] \$288 ;
+  wire \$289 ;
   wire [6:0] \$29 ;
-  wire [1:0] \$290 ;
-  wire [5:0] \$291 ;
+  wire [4:0] \$290 ;
+  wire [1:0] \$291 ;
   wire [5:0] \$292 ;
   wire [5:0] \$293 ;
-  wire [6:0] \$294 ;
+  wire [5:0] \$294 ;
   wire [6:0] \$295 ;
-  wire [7:0] \$296 ;
-  wire \$297 ;
-  wire [5:0] \$298 ;
+  wire [6:0] \$296 ;
+  wire [7:0] \$297 ;
+  wire \$298 ;
   wire [5:0] \$299 ;
   wire [9:0] \$3 ;
   wire [7:0] \$30 ;
-  wire [6:0] \$300 ;
+  wire [5:0] \$300 ;
   wire [6:0] \$301 ;
-  wire [7:0] \$302 ;
-  wire \$303 ;
-  wire [5:0] \$304 ;
-  wire [16:0] \$305 ;
-  wire [4:0] \$306 ;
-  wire [1:0] \$307 ;
-  wire [5:0] \$308 ;
-  wire [1:0] \$309 ;
+  wire [6:0] \$302 ;
+  wire [7:0] \$303 ;
+  wire \$304 ;
+  wire [5:0] \$305 ;
+  wire [16:0] \$306 ;
+  wire [4:0] \$307 ;
+  wire [1:0] \$308 ;
+  wire [5:0] \$309 ;
   wire \$31 ;
-  wire [5:0] \$310 ;
-  wire \$311 ;
-  wire [3:0] \$312 ;
-  wire \$313 ;
-  wire [3:0] \$314 ;
-  wire [4:0] \$315 ;
-  wire [3:0] \$316 ;
-  wire [4:0] \$317 ;
-  wire [3:0] \$318 ;
-  wire [4:0] \$319 ;
+  wire [1:0] \$310 ;
+  wire [5:0] \$311 ;
+  wire \$312 ;
+  wire [3:0] \$313 ;
+  wire \$314 ;
+  wire [3:0] \$315 ;
+  wire [4:0] \$316 ;
+  wire [3:0] \$317 ;
+  wire [4:0] \$318 ;
+  wire [3:0] \$319 ;
   wire \$32 ;
-  wire \$320 ;
-  wire [3:0] \$321 ;
-  wire \$322 ;
+  wire [4:0] \$320 ;
+  wire \$321 ;
+  wire [3:0] \$322 ;
   wire \$323 ;
-  wire [5:0] \$324 ;
-  wire [7:0] \$325 ;
-  wire [11:0] \$326 ;
-  wire [7:0] \$327 ;
-  wire [11:0] \$328 ;
-  wire [7:0] \$329 ;
+  wire \$324 ;
+  wire [5:0] \$325 ;
+  wire [7:0] \$326 ;
+  wire [11:0] \$327 ;
+  wire [7:0] \$328 ;
+  wire [11:0] \$329 ;
   wire [5:0] \$33 ;
-  wire [11:0] \$330 ;
-  wire [7:0] \$331 ;
-  wire [11:0] \$332 ;
-  wire [7:0] \$333 ;
-  wire [11:0] \$334 ;
-  wire [7:0] \$335 ;
-  wire [11:0] \$336 ;
-  wire [7:0] \$337 ;
-  wire [11:0] \$338 ;
-  wire [7:0] \$339 ;
+  wire [7:0] \$330 ;
+  wire [11:0] \$331 ;
+  wire [7:0] \$332 ;
+  wire [11:0] \$333 ;
+  wire [7:0] \$334 ;
+  wire [11:0] \$335 ;
+  wire [7:0] \$336 ;
+  wire [11:0] \$337 ;
+  wire [7:0] \$338 ;
+  wire [11:0] \$339 ;
   wire [5:0] \$34 ;
-  wire [11:0] \$340 ;
-  wire [7:0] \$341 ;
-  wire [11:0] \$342 ;
-  wire [7:0] \$343 ;
-  wire [11:0] \$344 ;
-  wire [7:0] \$345 ;
-  wire [11:0] \$346 ;
-  wire [7:0] \$347 ;
-  wire [11:0] \$348 ;
-  wire [7:0] \$349 ;
+  wire [7:0] \$340 ;
+  wire [11:0] \$341 ;
+  wire [7:0] \$342 ;
+  wire [11:0] \$343 ;
+  wire [7:0] \$344 ;
+  wire [11:0] \$345 ;
+  wire [7:0] \$346 ;
+  wire [11:0] \$347 ;
+  wire [7:0] \$348 ;
+  wire [11:0] \$349 ;
   wire [6:0] \$35 ;
-  wire [11:0] \$350 ;
-  wire [7:0] \$351 ;
-  wire [11:0] \$352 ;
-  wire [7:0] \$353 ;
-  wire [11:0] \$354 ;
-  wire [7:0] \$355 ;
-  wire [11:0] \$356 ;
-  wire [7:0] \$357 ;
-  wire [11:0] \$358 ;
-  wire [7:0] \$359 ;
+  wire [7:0] \$350 ;
+  wire [11:0] \$351 ;
+  wire [7:0] \$352 ;
+  wire [11:0] \$353 ;
+  wire [7:0] \$354 ;
+  wire [11:0] \$355 ;
+  wire [7:0] \$356 ;
+  wire [11:0] \$357 ;
+  wire [7:0] \$358 ;
+  wire [11:0] \$359 ;
   wire [6:0] \$36 ;
-  wire [11:0] \$360 ;
-  wire \$361 ;
+  wire [7:0] \$360 ;
+  wire [11:0] \$361 ;
   wire \$362 ;
-  wire [12:0] \$363 ;
-  wire [13:0] \$364 ;
-  wire [14:0] \$365 ;
-  wire [15:0] \$366 ;
-  wire [16:0] \$367 ;
-  wire [17:0] \$368 ;
-  wire [18:0] \$369 ;
+  wire \$363 ;
+  wire [12:0] \$364 ;
+  wire [13:0] \$365 ;
+  wire [14:0] \$366 ;
+  wire [15:0] \$367 ;
+  wire [16:0] \$368 ;
+  wire [17:0] \$369 ;
   wire [7:0] \$37 ;
-  wire [19:0] \$370 ;
-  wire [12:0] \$371 ;
-  wire [13:0] \$372 ;
-  wire [14:0] \$373 ;
-  wire [15:0] \$374 ;
-  wire [16:0] \$375 ;
-  wire [17:0] \$376 ;
-  wire [18:0] \$377 ;
-  wire [19:0] \$378 ;
-  wire [20:0] \$379 ;
+  wire [18:0] \$370 ;
+  wire [19:0] \$371 ;
+  wire [12:0] \$372 ;
+  wire [13:0] \$373 ;
+  wire [14:0] \$374 ;
+  wire [15:0] \$375 ;
+  wire [16:0] \$376 ;
+  wire [17:0] \$377 ;
+  wire [18:0] \$378 ;
+  wire [19:0] \$379 ;
   wire \$38 ;
   wire [20:0] \$380 ;
-  wire \$381 ;
+  wire [20:0] \$381 ;
   wire \$382 ;
-  wire [12:0] \$383 ;
-  wire [13:0] \$384 ;
-  wire [14:0] \$385 ;
-  wire [15:0] \$386 ;
-  wire [16:0] \$387 ;
-  wire [17:0] \$388 ;
-  wire [18:0] \$389 ;
+  wire \$383 ;
+  wire [12:0] \$384 ;
+  wire [13:0] \$385 ;
+  wire [14:0] \$386 ;
+  wire [15:0] \$387 ;
+  wire [16:0] \$388 ;
+  wire [17:0] \$389 ;
   wire \$39 ;
-  wire [19:0] \$390 ;
-  wire [12:0] \$391 ;
-  wire [13:0] \$392 ;
-  wire [14:0] \$393 ;
-  wire [15:0] \$394 ;
-  wire [16:0] \$395 ;
-  wire [17:0] \$396 ;
-  wire [18:0] \$397 ;
-  wire [19:0] \$398 ;
-  wire [20:0] \$399 ;
+  wire [18:0] \$390 ;
+  wire [19:0] \$391 ;
+  wire [12:0] \$392 ;
+  wire [13:0] \$393 ;
+  wire [14:0] \$394 ;
+  wire [15:0] \$395 ;
+  wire [16:0] \$396 ;
+  wire [17:0] \$397 ;
+  wire [18:0] \$398 ;
+  wire [19:0] \$399 ;
   wire [6:0] \$4 ;
   wire [3:0] \$40 ;
   wire [20:0] \$400 ;
-  wire \$401 ;
+  wire [20:0] \$401 ;
   wire \$402 ;
-  wire [30:0] \$403 ;
+  wire \$403 ;
   wire [30:0] \$404 ;
-  wire [31:0] \$405 ;
+  wire [30:0] \$405 ;
   wire [31:0] \$406 ;
-  wire [32:0] \$407 ;
-  wire \$408 ;
+  wire [31:0] \$407 ;
+  wire [32:0] \$408 ;
   wire \$409 ;
   wire \$41 ;
-  wire [31:0] \$410 ;
+  wire \$410 ;
   wire [31:0] \$411 ;
-  wire [32:0] \$412 ;
+  wire [31:0] \$412 ;
   wire [32:0] \$413 ;
-  wire \$414 ;
-  wire [31:0] \$415 ;
+  wire [32:0] \$414 ;
+  wire \$415 ;
   wire [31:0] \$416 ;
-  wire [32:0] \$417 ;
-  wire \$418 ;
+  wire [31:0] \$417 ;
+  wire [32:0] \$418 ;
   wire \$419 ;
   wire [5:0] \$42 ;
-  wire [31:0] \$420 ;
+  wire \$420 ;
   wire [31:0] \$421 ;
-  wire [32:0] \$422 ;
+  wire [31:0] \$422 ;
   wire [32:0] \$423 ;
-  wire \$424 ;
+  wire [32:0] \$424 ;
   wire \$425 ;
   wire \$426 ;
-  wire [31:0] \$427 ;
+  wire \$427 ;
   wire [31:0] \$428 ;
-  wire [32:0] \$429 ;
+  wire [31:0] \$429 ;
   wire [5:0] \$43 ;
-  wire \$430 ;
+  wire [32:0] \$430 ;
   wire \$431 ;
-  wire [31:0] \$432 ;
+  wire \$432 ;
   wire [31:0] \$433 ;
-  wire [32:0] \$434 ;
+  wire [31:0] \$434 ;
   wire [32:0] \$435 ;
-  wire [31:0] \$436 ;
+  wire [32:0] \$436 ;
   wire [31:0] \$437 ;
-  wire [32:0] \$438 ;
-  wire \$439 ;
+  wire [31:0] \$438 ;
+  wire [32:0] \$439 ;
   wire [6:0] \$44 ;
   wire \$440 ;
-  wire [31:0] \$441 ;
+  wire \$441 ;
   wire [31:0] \$442 ;
-  wire [32:0] \$443 ;
+  wire [31:0] \$443 ;
   wire [32:0] \$444 ;
-  wire [7:0] \$445 ;
-  wire [8:0] \$446 ;
-  wire [31:0] \$447 ;
+  wire [32:0] \$445 ;
+  wire [7:0] \$446 ;
+  wire [8:0] \$447 ;
   wire [31:0] \$448 ;
-  wire [32:0] \$449 ;
+  wire [31:0] \$449 ;
   wire [6:0] \$45 ;
-  wire \$450 ;
+  wire [32:0] \$450 ;
   wire \$451 ;
-  wire [31:0] \$452 ;
+  wire \$452 ;
   wire [31:0] \$453 ;
-  wire [32:0] \$454 ;
+  wire [31:0] \$454 ;
   wire [32:0] \$455 ;
-  wire \$456 ;
-  wire [31:0] \$457 ;
+  wire [32:0] \$456 ;
+  wire \$457 ;
   wire [31:0] \$458 ;
-  wire [32:0] \$459 ;
+  wire [31:0] \$459 ;
   wire [7:0] \$46 ;
-  wire \$460 ;
+  wire [32:0] \$460 ;
   wire \$461 ;
-  wire [31:0] \$462 ;
+  wire \$462 ;
   wire [31:0] \$463 ;
-  wire [32:0] \$464 ;
+  wire [31:0] \$464 ;
   wire [32:0] \$465 ;
-  wire \$466 ;
+  wire [32:0] \$466 ;
   wire \$467 ;
   wire \$468 ;
-  wire [31:0] \$469 ;
+  wire \$469 ;
   wire \$47 ;
   wire [31:0] \$470 ;
-  wire [32:0] \$471 ;
-  wire \$472 ;
+  wire [31:0] \$471 ;
+  wire [32:0] \$472 ;
   wire \$473 ;
-  wire [31:0] \$474 ;
+  wire \$474 ;
   wire [31:0] \$475 ;
-  wire [32:0] \$476 ;
+  wire [31:0] \$476 ;
   wire [32:0] \$477 ;
-  wire [31:0] \$478 ;
+  wire [32:0] \$478 ;
   wire [31:0] \$479 ;
   wire [5:0] \$48 ;
-  wire [32:0] \$480 ;
-  wire \$481 ;
+  wire [31:0] \$480 ;
+  wire [32:0] \$481 ;
   wire \$482 ;
-  wire [31:0] \$483 ;
+  wire \$483 ;
   wire [31:0] \$484 ;
-  wire [32:0] \$485 ;
+  wire [31:0] \$485 ;
   wire [32:0] \$486 ;
-  wire [7:0] \$487 ;
-  wire [8:0] \$488 ;
-  reg [4:0] \$489 ;
+  wire [32:0] \$487 ;
+  wire [7:0] \$488 ;
+  wire [8:0] \$489 ;
   wire [5:0] \$49 ;
   reg [4:0] \$490 ;
-  reg [2:0] \$491 ;
-  reg [15:0] \$492 ;
-  reg \$493 ;
+  reg [4:0] \$491 ;
+  reg [2:0] \$492 ;
+  reg [15:0] \$493 ;
   reg \$494 ;
-  reg [1:0] \$495 ;
+  reg \$495 ;
   reg [1:0] \$496 ;
-  reg [15:0] \$497 ;
+  reg [1:0] \$497 ;
   reg [15:0] \$498 ;
-  reg [1:0] \$499 ;
+  reg [15:0] \$499 ;
   wire [10:0] \$5 ;
   wire [6:0] \$50 ;
-  reg [3:0] \$500 ;
+  reg [1:0] \$500 ;
   reg [3:0] \$501 ;
-  reg [2:0] \$502 ;
-  reg [8:0] \$503 ;
-  reg \$504 ;
-  reg [1:0] \$505 ;
-  reg [3:0] \$506 ;
-  reg [4:0] \$507 ;
-  reg [3:0] \$508 ;
-  reg [4:0] \$509 ;
+  reg [3:0] \$502 ;
+  reg [2:0] \$503 ;
+  reg [8:0] \$504 ;
+  reg \$505 ;
+  reg [1:0] \$506 ;
+  reg [3:0] \$507 ;
+  reg [4:0] \$508 ;
+  reg [3:0] \$509 ;
   wire [6:0] \$51 ;
   reg [4:0] \$510 ;
-  reg [2:0] \$511 ;
+  reg [4:0] \$511 ;
   reg [2:0] \$512 ;
-  reg \$513 ;
+  reg [2:0] \$513 ;
   reg \$514 ;
   reg \$515 ;
-  reg [1:0] \$516 ;
-  reg [4:0] \$517 ;
+  reg \$516 ;
+  reg [1:0] \$517 ;
   reg [4:0] \$518 ;
-  reg [2:0] \$519 ;
+  reg [4:0] \$519 ;
   wire [7:0] \$52 ;
-  reg [3:0] \$520 ;
+  reg [2:0] \$520 ;
   reg [3:0] \$521 ;
   reg [3:0] \$522 ;
   reg [3:0] \$523 ;
@@ -653,7 +653,7 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   reg [3:0] \$535 ;
   reg [3:0] \$536 ;
   reg [3:0] \$537 ;
-  reg \$538 ;
+  reg [3:0] \$538 ;
   reg \$539 ;
   wire [5:0] \$54 ;
   reg \$540 ;
@@ -667,54 +667,77 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   reg \$548 ;
   reg \$549 ;
   wire [1:0] \$55 ;
-  reg [11:0] \$550 ;
-  reg [11:0] \$551 ;
-  reg [11:0] \$552 ;
-  reg [11:0] \$553 ;
-  reg [11:0] \$554 ;
-  reg [11:0] \$555 ;
-  reg [11:0] \$556 ;
-  reg [11:0] \$557 ;
-  reg [11:0] \$558 ;
-  reg [11:0] \$559 ;
+  reg \$550 ;
+  reg [15:0] \$551 ;
+  reg [15:0] \$552 ;
+  reg [15:0] \$553 ;
+  reg [15:0] \$554 ;
+  reg [15:0] \$555 ;
+  reg [15:0] \$556 ;
+  reg [15:0] \$557 ;
+  reg [15:0] \$558 ;
+  reg [15:0] \$559 ;
   wire \$56 ;
-  reg [11:0] \$560 ;
-  reg [11:0] \$561 ;
-  reg [11:0] \$562 ;
-  reg [11:0] \$563 ;
-  reg [11:0] \$564 ;
-  reg [11:0] \$565 ;
-  reg [11:0] \$566 ;
-  reg [11:0] \$567 ;
-  reg [15:0] \$568 ;
-  reg [15:0] \$569 ;
+  reg [135:0] \$560 ;
+  reg \$561 ;
+  reg \$562 ;
+  reg \$563 ;
+  reg \$564 ;
+  reg \$565 ;
+  reg \$566 ;
+  reg \$567 ;
+  reg \$568 ;
+  reg \$569 ;
   wire [7:0] \$57 ;
-  reg [15:0] \$570 ;
-  reg [15:0] \$571 ;
+  reg \$570 ;
+  reg \$571 ;
   reg \$572 ;
-  reg \$573 ;
-  reg \$574 ;
-  reg [14:0] \$575 ;
-  reg [14:0] \$576 ;
-  reg [15:0] \$577 ;
-  reg [15:0] \$578 ;
-  reg [15:0] \$579 ;
+  reg [11:0] \$573 ;
+  reg [11:0] \$574 ;
+  reg [11:0] \$575 ;
+  reg [11:0] \$576 ;
+  reg [11:0] \$577 ;
+  reg [11:0] \$578 ;
+  reg [11:0] \$579 ;
   wire [2:0] \$58 ;
-  reg [15:0] \$580 ;
-  reg \$581 ;
-  reg \$582 ;
-  reg [30:0] \$583 ;
-  reg [30:0] \$584 ;
-  reg [15:0] \$585 ;
-  reg [15:0] \$586 ;
-  reg \$587 ;
-  reg \$588 ;
-  reg [16:0] \$589 ;
+  reg [11:0] \$580 ;
+  reg [11:0] \$581 ;
+  reg [11:0] \$582 ;
+  reg [11:0] \$583 ;
+  reg [11:0] \$584 ;
+  reg [11:0] \$585 ;
+  reg [11:0] \$586 ;
+  reg [11:0] \$587 ;
+  reg [11:0] \$588 ;
+  reg [11:0] \$589 ;
   wire [2:0] \$59 ;
-  reg \$590 ;
+  reg [11:0] \$590 ;
+  reg [15:0] \$591 ;
+  reg [15:0] \$592 ;
+  reg [15:0] \$593 ;
+  reg [15:0] \$594 ;
+  reg \$595 ;
+  reg \$596 ;
+  reg \$597 ;
+  reg [14:0] \$598 ;
+  reg [14:0] \$599 ;
   wire [11:0] \$6 ;
   wire [2:0] \$60 ;
+  reg [15:0] \$600 ;
+  reg [15:0] \$601 ;
+  reg [15:0] \$602 ;
+  reg [15:0] \$603 ;
+  reg \$604 ;
+  reg \$605 ;
+  reg [30:0] \$606 ;
+  reg [30:0] \$607 ;
+  reg [15:0] \$608 ;
+  reg [15:0] \$609 ;
   wire [2:0] \$61 ;
+  reg \$610 ;
+  reg \$611 ;
+  reg [16:0] \$612 ;
+  reg \$613 ;
   wire [2:0] \$62 ;
   wire [2:0] \$63 ;
   wire [2:0] \$64 ;
@@ -844,6 +867,7 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   wire issue;
   reg last1 = 1'h0;
   reg last2 = 1'h0;
+  reg last2b = 1'h0;
   reg last3 = 1'h0;
   reg last4 = 1'h0;
   reg last5 = 1'h0;
@@ -876,24 +900,34 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   wire off__valid;
   wire ok0;
   reg ok0_s2 = 1'h0;
+  reg ok0_s2b = 1'h0;
   wire ok1;
   reg ok1_s2 = 1'h0;
+  reg ok1_s2b = 1'h0;
   wire ok2;
   reg ok2_s2 = 1'h0;
+  reg ok2_s2b = 1'h0;
   wire ok3;
   reg ok3_s2 = 1'h0;
+  reg ok3_s2b = 1'h0;
   wire ok4;
   reg ok4_s2 = 1'h0;
+  reg ok4_s2b = 1'h0;
   wire ok5;
   reg ok5_s2 = 1'h0;
+  reg ok5_s2b = 1'h0;
   wire ok6;
   reg ok6_s2 = 1'h0;
+  reg ok6_s2b = 1'h0;
   wire ok7;
   reg ok7_s2 = 1'h0;
+  reg ok7_s2b = 1'h0;
   wire ok8;
   reg ok8_s2 = 1'h0;
+  reg ok8_s2b = 1'h0;
   reg pass1 = 1'h0;
   reg pass2 = 1'h0;
+  reg pass2b = 1'h0;
   reg pass3 = 1'h0;
   wire pipe_busy;
   wire [8:0] port__addr;
@@ -965,6 +999,33 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   input rst;
   wire rst;
   wire running;
+  reg [15:0] sample0_s2b = 16'h0000;
+  wire [7:0] \sample0_s2b[0] ;
+  wire [7:0] \sample0_s2b[1] ;
+  reg [15:0] sample1_s2b = 16'h0000;
+  wire [7:0] \sample1_s2b[0] ;
+  wire [7:0] \sample1_s2b[1] ;
+  reg [15:0] sample2_s2b = 16'h0000;
+  wire [7:0] \sample2_s2b[0] ;
+  wire [7:0] \sample2_s2b[1] ;
+  reg [15:0] sample3_s2b = 16'h0000;
+  wire [7:0] \sample3_s2b[0] ;
+  wire [7:0] \sample3_s2b[1] ;
+  reg [15:0] sample4_s2b = 16'h0000;
+  wire [7:0] \sample4_s2b[0] ;
+  wire [7:0] \sample4_s2b[1] ;
+  reg [15:0] sample5_s2b = 16'h0000;
+  wire [7:0] \sample5_s2b[0] ;
+  wire [7:0] \sample5_s2b[1] ;
+  reg [15:0] sample6_s2b = 16'h0000;
+  wire [7:0] \sample6_s2b[0] ;
+  wire [7:0] \sample6_s2b[1] ;
+  reg [15:0] sample7_s2b = 16'h0000;
+  wire [7:0] \sample7_s2b[0] ;
+  wire [7:0] \sample7_s2b[1] ;
+  reg [15:0] sample8_s2b = 16'h0000;
+  wire [7:0] \sample8_s2b[0] ;
+  wire [7:0] \sample8_s2b[1] ;
   reg [15:0] scale0_s3 = 16'h0000;
   reg [15:0] scale0_s4 = 16'h0000;
   reg [15:0] scale1_s3 = 16'h0000;
@@ -984,6 +1045,7 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   reg stride2 = 1'h0;
   reg v1 = 1'h0;
   reg v2 = 1'h0;
+  reg v2b = 1'h0;
   reg v3 = 1'h0;
   reg v4 = 1'h0;
   reg v5 = 1'h0;
@@ -1024,6 +1086,31 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   reg [2:0] w_slot = 3'h0;
   reg [3:0] w_x = 4'h0;
   reg [3:0] w_y = 4'h0;
+  reg [135:0] weights_s2b = 136'h0000000000000000000000000000000000;
+  wire [67:0] \weights_s2b[0] ;
+  wire [15:0] \weights_s2b[0].bias ;
+  wire [15:0] \weights_s2b[0].scale ;
+  wire [3:0] \weights_s2b[0].w0 ;
+  wire [3:0] \weights_s2b[0].w1 ;
+  wire [3:0] \weights_s2b[0].w2 ;
+  wire [3:0] \weights_s2b[0].w3 ;
+  wire [3:0] \weights_s2b[0].w4 ;
+  wire [3:0] \weights_s2b[0].w5 ;
+  wire [3:0] \weights_s2b[0].w6 ;
+  wire [3:0] \weights_s2b[0].w7 ;
+  wire [3:0] \weights_s2b[0].w8 ;
+  wire [67:0] \weights_s2b[1] ;
+  wire [15:0] \weights_s2b[1].bias ;
+  wire [15:0] \weights_s2b[1].scale ;
+  wire [3:0] \weights_s2b[1].w0 ;
+  wire [3:0] \weights_s2b[1].w1 ;
+  wire [3:0] \weights_s2b[1].w2 ;
+  wire [3:0] \weights_s2b[1].w3 ;
+  wire [3:0] \weights_s2b[1].w4 ;
+  wire [3:0] \weights_s2b[1].w5 ;
+  wire [3:0] \weights_s2b[1].w6 ;
+  wire [3:0] \weights_s2b[1].w7 ;
+  wire [3:0] \weights_s2b[1].w8 ;
   reg [4:0] width = 5'h00;
   reg [1:0] wmem_w__addr;
   reg [135:0] wmem_w__data;
@@ -1563,292 +1650,360 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
     end
   end
   assign wread__data = _9_;
-  assign \$391  = $signed(prod1_0) + $signed(prod1_1);
-  assign \$392  = $signed(\$391 ) + $signed(prod1_2);
-  assign \$393  = $signed(\$392 ) + $signed(prod1_3);
-  assign \$394  = $signed(\$393 ) + $signed(prod1_4);
-  assign \$395  = $signed(\$394 ) + $signed(prod1_5);
-  assign \$396  = $signed(\$395 ) + $signed(prod1_6);
-  assign \$397  = $signed(\$396 ) + $signed(prod1_7);
-  assign \$398  = $signed(\$397 ) + $signed(prod1_8);
-  assign \$399  = $signed(acc1) + $signed(\$398 );
-  assign \$400  = pass3 ? \$399  : { \$390 [19], \$390  };
-  assign \$401  = ! pass3;
-  assign \$402  = v3 & \$401 ;
-  assign \$403  = $signed(acc0) * $signed(scale0_s4);
-  assign \$404  = $signed(acc1) * $signed(scale1_s4);
-  assign \$405  = $signed(scaled0) + $signed(17'h08000);
-  assign \$407  = $signed(\$406 ) + $signed(bias0_s5);
-  assign \$408  = $signed(\$407 ) < $signed(1'h0);
-  assign \$409  = relu & \$408 ;
-  assign \$410  = $signed(scaled0) + $signed(17'h08000);
-  assign \$412  = $signed(\$411 ) + $signed(bias0_s5);
-  assign \$413  = \$409  ? 33'h000000000 : \$412 ;
-  assign \$414  = & \$413 [32:7];
-  assign \$415  = $signed(scaled0) + $signed(17'h08000);
-  assign \$417  = $signed(\$416 ) + $signed(bias0_s5);
-  assign \$418  = $signed(\$417 ) < $signed(1'h0);
-  assign \$419  = relu & \$418 ;
-  assign \$420  = $signed(scaled0) + $signed(17'h08000);
-  assign \$422  = $signed(\$421 ) + $signed(bias0_s5);
-  assign \$423  = \$419  ? 33'h000000000 : \$422 ;
-  assign \$424  = | \$423 [32:7];
-  assign \$425  = ~ \$424 ;
-  assign \$426  = \$414  | \$425 ;
-  assign \$427  = $signed(scaled0) + $signed(17'h08000);
-  assign \$429  = $signed(\$428 ) + $signed(bias0_s5);
-  assign \$430  = $signed(\$429 ) < $signed(1'h0);
-  assign \$431  = relu & \$430 ;
-  assign \$432  = $signed(scaled0) + $signed(17'h08000);
-  assign \$434  = $signed(\$433 ) + $signed(bias0_s5);
-  assign \$435  = \$431  ? 33'h000000000 : \$434 ;
-  assign \$436  = $signed(scaled0) + $signed(17'h08000);
-  assign \$438  = $signed(\$437 ) + $signed(bias0_s5);
-  assign \$439  = $signed(\$438 ) < $signed(1'h0);
-  assign \$440  = relu & \$439 ;
-  assign \$441  = $signed(scaled0) + $signed(17'h08000);
-  assign \$443  = $signed(\$442 ) + $signed(bias0_s5);
-  assign \$444  = \$440  ? 33'h000000000 : \$443 ;
-  assign \$445  = \$444 [32] ? 8'h80 : 8'h7f;
-  assign \$446  = \$426  ? { 1'h0, \$435 [7:0] } : { \$445 [7], \$445  };
-  assign \$447  = $signed(scaled1) + $signed(17'h08000);
-  assign \$449  = $signed(\$448 ) + $signed(bias1_s5);
-  assign \$450  = $signed(\$449 ) < $signed(1'h0);
-  assign \$451  = relu & \$450 ;
-  assign \$452  = $signed(scaled1) + $signed(17'h08000);
-  assign \$454  = $signed(\$453 ) + $signed(bias1_s5);
-  assign \$455  = \$451  ? 33'h000000000 : \$454 ;
-  assign \$456  = & \$455 [32:7];
-  assign \$457  = $signed(scaled1) + $signed(17'h08000);
-  assign \$459  = $signed(\$458 ) + $signed(bias1_s5);
-  assign \$460  = $signed(\$459 ) < $signed(1'h0);
-  assign \$461  = relu & \$460 ;
-  assign \$462  = $signed(scaled1) + $signed(17'h08000);
-  assign \$464  = $signed(\$463 ) + $signed(bias1_s5);
-  assign \$465  = \$461  ? 33'h000000000 : \$464 ;
-  assign \$466  = | \$465 [32:7];
-  assign \$467  = ~ \$466 ;
-  assign \$468  = \$456  | \$467 ;
-  assign \$469  = $signed(scaled1) + $signed(17'h08000);
-  assign \$471  = $signed(\$470 ) + $signed(bias1_s5);
-  assign \$472  = $signed(\$471 ) < $signed(1'h0);
-  assign \$473  = relu & \$472 ;
-  assign \$474  = $signed(scaled1) + $signed(17'h08000);
-  assign \$476  = $signed(\$475 ) + $signed(bias1_s5);
-  assign \$477  = \$473  ? 33'h000000000 : \$476 ;
-  assign \$478  = $signed(scaled1) + $signed(17'h08000);
-  assign \$480  = $signed(\$479 ) + $signed(bias1_s5);
-  assign \$481  = $signed(\$480 ) < $signed(1'h0);
-  assign \$482  = relu & \$481 ;
-  assign \$483  = $signed(scaled1) + $signed(17'h08000);
-  assign \$485  = $signed(\$484 ) + $signed(bias1_s5);
-  assign \$486  = \$482  ? 33'h000000000 : \$485 ;
-  assign \$487  = \$486 [32] ? 8'h80 : 8'h7f;
-  assign \$488  = \$468  ? { 1'h0, \$477 [7:0] } : { \$487 [7], \$487  };
+  assign \$368  = $signed(\$367 ) + $signed(prod0_5);
+  assign \$369  = $signed(\$368 ) + $signed(prod0_6);
+  assign \$370  = $signed(\$369 ) + $signed(prod0_7);
+  assign \$371  = $signed(\$370 ) + $signed(prod0_8);
+  assign \$372  = $signed(prod0_0) + $signed(prod0_1);
+  assign \$373  = $signed(\$372 ) + $signed(prod0_2);
+  assign \$374  = $signed(\$373 ) + $signed(prod0_3);
+  assign \$375  = $signed(\$374 ) + $signed(prod0_4);
+  assign \$376  = $signed(\$375 ) + $signed(prod0_5);
+  assign \$377  = $signed(\$376 ) + $signed(prod0_6);
+  assign \$378  = $signed(\$377 ) + $signed(prod0_7);
+  assign \$379  = $signed(\$378 ) + $signed(prod0_8);
+  assign \$380  = $signed(acc0) + $signed(\$379 );
+  assign \$381  = pass3 ? \$380  : { \$371 [19], \$371  };
+  assign \$382  = ce & v3;
+  assign \$383  = ! pass3;
+  assign \$384  = $signed(prod1_0) + $signed(prod1_1);
+  assign \$385  = $signed(\$384 ) + $signed(prod1_2);
+  assign \$386  = $signed(\$385 ) + $signed(prod1_3);
+  assign \$387  = $signed(\$386 ) + $signed(prod1_4);
+  assign \$388  = $signed(\$387 ) + $signed(prod1_5);
+  assign \$389  = $signed(\$388 ) + $signed(prod1_6);
+  assign \$390  = $signed(\$389 ) + $signed(prod1_7);
+  assign \$391  = $signed(\$390 ) + $signed(prod1_8);
+  assign \$392  = $signed(prod1_0) + $signed(prod1_1);
+  assign \$393  = $signed(\$392 ) + $signed(prod1_2);
+  assign \$394  = $signed(\$393 ) + $signed(prod1_3);
+  assign \$395  = $signed(\$394 ) + $signed(prod1_4);
+  assign \$396  = $signed(\$395 ) + $signed(prod1_5);
+  assign \$397  = $signed(\$396 ) + $signed(prod1_6);
+  assign \$398  = $signed(\$397 ) + $signed(prod1_7);
+  assign \$399  = $signed(\$398 ) + $signed(prod1_8);
+  assign \$400  = $signed(acc1) + $signed(\$399 );
+  assign \$401  = pass3 ? \$400  : { \$391 [19], \$391  };
+  assign \$402  = ! pass3;
+  assign \$403  = v3 & \$402 ;
+  assign \$404  = $signed(acc0) * $signed(scale0_s4);
+  assign \$405  = $signed(acc1) * $signed(scale1_s4);
+  assign \$406  = $signed(scaled0) + $signed(17'h08000);
+  assign \$408  = $signed(\$407 ) + $signed(bias0_s5);
+  assign \$409  = $signed(\$408 ) < $signed(1'h0);
+  assign \$410  = relu & \$409 ;
+  assign \$411  = $signed(scaled0) + $signed(17'h08000);
+  assign \$413  = $signed(\$412 ) + $signed(bias0_s5);
+  assign \$414  = \$410  ? 33'h000000000 : \$413 ;
+  assign \$415  = & \$414 [32:7];
+  assign \$416  = $signed(scaled0) + $signed(17'h08000);
+  assign \$418  = $signed(\$417 ) + $signed(bias0_s5);
+  assign \$419  = $signed(\$418 ) < $signed(1'h0);
+  assign \$420  = relu & \$419 ;
+  assign \$421  = $signed(scaled0) + $signed(17'h08000);
+  assign \$423  = $signed(\$422 ) + $signed(bias0_s5);
+  assign \$424  = \$420  ? 33'h000000000 : \$423 ;
+  assign \$425  = | \$424 [32:7];
+  assign \$426  = ~ \$425 ;
+  assign \$427  = \$415  | \$426 ;
+  assign \$428  = $signed(scaled0) + $signed(17'h08000);
+  assign \$430  = $signed(\$429 ) + $signed(bias0_s5);
+  assign \$431  = $signed(\$430 ) < $signed(1'h0);
+  assign \$432  = relu & \$431 ;
+  assign \$433  = $signed(scaled0) + $signed(17'h08000);
+  assign \$435  = $signed(\$434 ) + $signed(bias0_s5);
+  assign \$436  = \$432  ? 33'h000000000 : \$435 ;
+  assign \$437  = $signed(scaled0) + $signed(17'h08000);
+  assign \$439  = $signed(\$438 ) + $signed(bias0_s5);
+  assign \$440  = $signed(\$439 ) < $signed(1'h0);
+  assign \$441  = relu & \$440 ;
+  assign \$442  = $signed(scaled0) + $signed(17'h08000);
+  assign \$444  = $signed(\$443 ) + $signed(bias0_s5);
+  assign \$445  = \$441  ? 33'h000000000 : \$444 ;
+  assign \$446  = \$445 [32] ? 8'h80 : 8'h7f;
+  assign \$447  = \$427  ? { 1'h0, \$436 [7:0] } : { \$446 [7], \$446  };
+  assign \$448  = $signed(scaled1) + $signed(17'h08000);
+  assign \$450  = $signed(\$449 ) + $signed(bias1_s5);
+  assign \$451  = $signed(\$450 ) < $signed(1'h0);
+  assign \$452  = relu & \$451 ;
+  assign \$453  = $signed(scaled1) + $signed(17'h08000);
+  assign \$455  = $signed(\$454 ) + $signed(bias1_s5);
+  assign \$456  = \$452  ? 33'h000000000 : \$455 ;
+  assign \$457  = & \$456 [32:7];
+  assign \$458  = $signed(scaled1) + $signed(17'h08000);
+  assign \$460  = $signed(\$459 ) + $signed(bias1_s5);
+  assign \$461  = $signed(\$460 ) < $signed(1'h0);
+  assign \$462  = relu & \$461 ;
+  assign \$463  = $signed(scaled1) + $signed(17'h08000);
+  assign \$465  = $signed(\$464 ) + $signed(bias1_s5);
+  assign \$466  = \$462  ? 33'h000000000 : \$465 ;
+  assign \$467  = | \$466 [32:7];
+  assign \$468  = ~ \$467 ;
+  assign \$469  = \$457  | \$468 ;
+  assign \$470  = $signed(scaled1) + $signed(17'h08000);
+  assign \$472  = $signed(\$471 ) + $signed(bias1_s5);
+  assign \$473  = $signed(\$472 ) < $signed(1'h0);
+  assign \$474  = relu & \$473 ;
+  assign \$475  = $signed(scaled1) + $signed(17'h08000);
+  assign \$477  = $signed(\$476 ) + $signed(bias1_s5);
+  assign \$478  = \$474  ? 33'h000000000 : \$477 ;
+  assign \$479  = $signed(scaled1) + $signed(17'h08000);
+  assign \$481  = $signed(\$480 ) + $signed(bias1_s5);
+  assign \$482  = $signed(\$481 ) < $signed(1'h0);
+  assign \$483  = relu & \$482 ;
+  assign \$484  = $signed(scaled1) + $signed(17'h08000);
+  assign \$486  = $signed(\$485 ) + $signed(bias1_s5);
+  assign \$487  = \$483  ? 33'h000000000 : \$486 ;
+  assign \$488  = \$487 [32] ? 8'h80 : 8'h7f;
+  assign \$489  = \$469  ? { 1'h0, \$478 [7:0] } : { \$488 [7], \$488  };
   always @(posedge clk)
-    height <= \$489 ;
+    height <= \$490 ;
   always @(posedge clk)
-    width <= \$490 ;
+    width <= \$491 ;
   always @(posedge clk)
-    groups <= \$491 ;
+    groups <= \$492 ;
   always @(posedge clk)
-    frames <= \$492 ;
+    frames <= \$493 ;
   always @(posedge clk)
-    stride2 <= \$493 ;
+    stride2 <= \$494 ;
   always @(posedge clk)
-    relu <= \$494 ;
+    relu <= \$495 ;
   always @(posedge clk)
-    load <= \$495 ;
+    load <= \$496 ;
   always @(posedge clk)
-    fsm_state <= \$496 ;
+    fsm_state <= \$497 ;
   always @(posedge clk)
-    w_frames <= \$497 ;
+    w_frames <= \$498 ;
   always @(posedge clk)
-    c_frames <= \$498 ;
+    c_frames <= \$499 ;
   always @(posedge clk)
-    w_cg <= \$499 ;
+    w_cg <= \$500 ;
   always @(posedge clk)
-    w_x <= \$500 ;
+    w_x <= \$501 ;
   always @(posedge clk)
-    w_y <= \$501 ;
+    w_y <= \$502 ;
   always @(posedge clk)
-    w_slot <= \$502 ;
+    w_slot <= \$503 ;
   always @(posedge clk)
-    held <= \$503 ;
+    held <= \$504 ;
   always @(posedge clk)
-    c_pass <= \$504 ;
+    c_pass <= \$505 ;
   always @(posedge clk)
-    c_cg <= \$505 ;
+    c_cg <= \$506 ;
   always @(posedge clk)
-    c_ox <= \$506 ;
+    c_ox <= \$507 ;
   always @(posedge clk)
-    c_x <= \$507 ;
+    c_x <= \$508 ;
   always @(posedge clk)
-    c_oy <= \$508 ;
+    c_oy <= \$509 ;
   always @(posedge clk)
-    c_y <= \$509 ;
+    c_y <= \$510 ;
   always @(posedge clk)
-    below <= \$510 ;
+    below <= \$511 ;
   always @(posedge clk)
-    c_slot <= \$511 ;
+    c_slot <= \$512 ;
   always @(posedge clk)
-    lead <= \$512 ;
+    lead <= \$513 ;
   always @(posedge clk)
-    v1 <= \$513 ;
+    v1 <= \$514 ;
   always @(posedge clk)
-    last1 <= \$514 ;
+    last1 <= \$515 ;
   always @(posedge clk)
-    pass1 <= \$515 ;
+    pass1 <= \$516 ;
   always @(posedge clk)
-    cg1 <= \$516 ;
+    cg1 <= \$517 ;
   always @(posedge clk)
-    cy1 <= \$517 ;
+    cy1 <= \$518 ;
   always @(posedge clk)
-    cx1 <= \$518 ;
+    cx1 <= \$519 ;
   always @(posedge clk)
-    slot1 <= \$519 ;
+    slot1 <= \$520 ;
   always @(posedge clk)
-    dy0_s1 <= \$520 ;
+    dy0_s1 <= \$521 ;
   always @(posedge clk)
-    dy1_s1 <= \$521 ;
+    dy1_s1 <= \$522 ;
   always @(posedge clk)
-    dy2_s1 <= \$522 ;
+    dy2_s1 <= \$523 ;
   always @(posedge clk)
-    dy3_s1 <= \$523 ;
+    dy3_s1 <= \$524 ;
   always @(posedge clk)
-    dy4_s1 <= \$524 ;
+    dy4_s1 <= \$525 ;
   always @(posedge clk)
-    dy5_s1 <= \$525 ;
+    dy5_s1 <= \$526 ;
   always @(posedge clk)
-    dy6_s1 <= \$526 ;
+    dy6_s1 <= \$527 ;
   always @(posedge clk)
-    dy7_s1 <= \$527 ;
+    dy7_s1 <= \$528 ;
   always @(posedge clk)
-    dy8_s1 <= \$528 ;
+    dy8_s1 <= \$529 ;
   always @(posedge clk)
-    dx0_s1 <= \$529 ;
+    dx0_s1 <= \$530 ;
   always @(posedge clk)
-    dx1_s1 <= \$530 ;
+    dx1_s1 <= \$531 ;
   always @(posedge clk)
-    dx2_s1 <= \$531 ;
+    dx2_s1 <= \$532 ;
   always @(posedge clk)
-    dx3_s1 <= \$532 ;
+    dx3_s1 <= \$533 ;
   always @(posedge clk)
-    dx4_s1 <= \$533 ;
+    dx4_s1 <= \$534 ;
   always @(posedge clk)
-    dx5_s1 <= \$534 ;
+    dx5_s1 <= \$535 ;
   always @(posedge clk)
-    dx6_s1 <= \$535 ;
+    dx6_s1 <= \$536 ;
   always @(posedge clk)
-    dx7_s1 <= \$536 ;
+    dx7_s1 <= \$537 ;
   always @(posedge clk)
-    dx8_s1 <= \$537 ;
+    dx8_s1 <= \$538 ;
   always @(posedge clk)
-    ok0_s2 <= \$538 ;
+    ok0_s2 <= \$539 ;
   always @(posedge clk)
-    ok1_s2 <= \$539 ;
+    ok1_s2 <= \$540 ;
   always @(posedge clk)
-    ok2_s2 <= \$540 ;
+    ok2_s2 <= \$541 ;
   always @(posedge clk)
-    ok3_s2 <= \$541 ;
+    ok3_s2 <= \$542 ;
   always @(posedge clk)
-    ok4_s2 <= \$542 ;
+    ok4_s2 <= \$543 ;
   always @(posedge clk)
-    ok5_s2 <= \$543 ;
+    ok5_s2 <= \$544 ;
   always @(posedge clk)
-    ok6_s2 <= \$544 ;
+    ok6_s2 <= \$545 ;
   always @(posedge clk)
-    ok7_s2 <= \$545 ;
+    ok7_s2 <= \$546 ;
   always @(posedge clk)
-    ok8_s2 <= \$546 ;
+    ok8_s2 <= \$547 ;
   always @(posedge clk)
-    v2 <= \$547 ;
+    v2 <= \$548 ;
   always @(posedge clk)
-    last2 <= \$548 ;
+    last2 <= \$549 ;
   always @(posedge clk)
-    pass2 <= \$549 ;
+    pass2 <= \$550 ;
   always @(posedge clk)
-    prod0_0 <= \$550 ;
+    sample0_s2b <= \$551 ;
   always @(posedge clk)
-    prod0_1 <= \$551 ;
+    sample1_s2b <= \$552 ;
   always @(posedge clk)
-    prod0_2 <= \$552 ;
+    sample2_s2b <= \$553 ;
   always @(posedge clk)
-    prod0_3 <= \$553 ;
+    sample3_s2b <= \$554 ;
   always @(posedge clk)
-    prod0_4 <= \$554 ;
+    sample4_s2b <= \$555 ;
   always @(posedge clk)
-    prod0_5 <= \$555 ;
+    sample5_s2b <= \$556 ;
   always @(posedge clk)
-    prod0_6 <= \$556 ;
+    sample6_s2b <= \$557 ;
   always @(posedge clk)
-    prod0_7 <= \$557 ;
+    sample7_s2b <= \$558 ;
   always @(posedge clk)
-    prod0_8 <= \$558 ;
+    sample8_s2b <= \$559 ;
   always @(posedge clk)
-    prod1_0 <= \$559 ;
+    weights_s2b <= \$560 ;
   always @(posedge clk)
-    prod1_1 <= \$560 ;
+    ok0_s2b <= \$561 ;
   always @(posedge clk)
-    prod1_2 <= \$561 ;
+    ok1_s2b <= \$562 ;
   always @(posedge clk)
-    prod1_3 <= \$562 ;
+    ok2_s2b <= \$563 ;
   always @(posedge clk)
-    prod1_4 <= \$563 ;
+    ok3_s2b <= \$564 ;
   always @(posedge clk)
-    prod1_5 <= \$564 ;
+    ok4_s2b <= \$565 ;
   always @(posedge clk)
-    prod1_6 <= \$565 ;
+    ok5_s2b <= \$566 ;
   always @(posedge clk)
-    prod1_7 <= \$566 ;
+    ok6_s2b <= \$567 ;
   always @(posedge clk)
-    prod1_8 <= \$567 ;
+    ok7_s2b <= \$568 ;
   always @(posedge clk)
-    scale0_s3 <= \$568 ;
+    ok8_s2b <= \$569 ;
   always @(posedge clk)
-    scale1_s3 <= \$569 ;
+    v2b <= \$570 ;
   always @(posedge clk)
-    bias0_s3 <= \$570 ;
+    last2b <= \$571 ;
   always @(posedge clk)
-    bias1_s3 <= \$571 ;
+    pass2b <= \$572 ;
   always @(posedge clk)
-    v3 <= \$572 ;
+    prod0_0 <= \$573 ;
   always @(posedge clk)
-    last3 <= \$573 ;
+    prod0_1 <= \$574 ;
   always @(posedge clk)
-    pass3 <= \$574 ;
+    prod0_2 <= \$575 ;
   always @(posedge clk)
-    acc0 <= \$575 ;
+    prod0_3 <= \$576 ;
   always @(posedge clk)
-    acc1 <= \$576 ;
+    prod0_4 <= \$577 ;
   always @(posedge clk)
-    scale0_s4 <= \$577 ;
+    prod0_5 <= \$578 ;
   always @(posedge clk)
-    scale1_s4 <= \$578 ;
+    prod0_6 <= \$579 ;
   always @(posedge clk)
-    bias0_s4 <= \$579 ;
+    prod0_7 <= \$580 ;
   always @(posedge clk)
-    bias1_s4 <= \$580 ;
+    prod0_8 <= \$581 ;
   always @(posedge clk)
-    v4 <= \$581 ;
+    prod1_0 <= \$582 ;
   always @(posedge clk)
-    last4 <= \$582 ;
+    prod1_1 <= \$583 ;
   always @(posedge clk)
-    scaled0 <= \$583 ;
+    prod1_2 <= \$584 ;
   always @(posedge clk)
-    scaled1 <= \$584 ;
+    prod1_3 <= \$585 ;
   always @(posedge clk)
-    bias0_s5 <= \$585 ;
+    prod1_4 <= \$586 ;
   always @(posedge clk)
-    bias1_s5 <= \$586 ;
+    prod1_5 <= \$587 ;
   always @(posedge clk)
-    v5 <= \$587 ;
+    prod1_6 <= \$588 ;
   always @(posedge clk)
-    last5 <= \$588 ;
+    prod1_7 <= \$589 ;
   always @(posedge clk)
-    o__payload <= \$589 ;
+    prod1_8 <= \$590 ;
   always @(posedge clk)
-    o__valid <= \$590 ;
+    scale0_s3 <= \$591 ;
+  always @(posedge clk)
+    scale1_s3 <= \$592 ;
+  always @(posedge clk)
+    bias0_s3 <= \$593 ;
+  always @(posedge clk)
+    bias1_s3 <= \$594 ;
+  always @(posedge clk)
+    v3 <= \$595 ;
+  always @(posedge clk)
+    last3 <= \$596 ;
+  always @(posedge clk)
+    pass3 <= \$597 ;
+  always @(posedge clk)
+    acc0 <= \$598 ;
+  always @(posedge clk)
+    acc1 <= \$599 ;
+  always @(posedge clk)
+    scale0_s4 <= \$600 ;
+  always @(posedge clk)
+    scale1_s4 <= \$601 ;
+  always @(posedge clk)
+    bias0_s4 <= \$602 ;
+  always @(posedge clk)
+    bias1_s4 <= \$603 ;
+  always @(posedge clk)
+    v4 <= \$604 ;
+  always @(posedge clk)
+    last4 <= \$605 ;
+  always @(posedge clk)
+    scaled0 <= \$606 ;
+  always @(posedge clk)
+    scaled1 <= \$607 ;
+  always @(posedge clk)
+    bias0_s5 <= \$608 ;
+  always @(posedge clk)
+    bias1_s5 <= \$609 ;
+  always @(posedge clk)
+    v5 <= \$610 ;
+  always @(posedge clk)
+    last5 <= \$611 ;
+  always @(posedge clk)
+    o__payload <= \$612 ;
+  always @(posedge clk)
+    o__valid <= \$613 ;
   assign running = | c_frames;
   assign \$1  = | w_frames;
   assign \$2  = lead <= 2'h3;
@@ -2119,138 +2274,115 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   assign \$254  = \$253  + cg1;
   assign \$255  = ok8 ? \$254  : 12'h000;
   assign \$256  = v1 | v2;
-  assign \$257  = \$256  | v3;
-  assign \$258  = \$257  | v4;
-  assign pipe_busy = \$258  | v5;
-  assign \$259  = ! fsm_state;
-  assign \$260  = fsm_state == 1'h1;
-  assign \$261  = fsm_state == 2'h2;
-  assign \$262  = fsm_state == 2'h3;
-  assign \$264  = load + 1'h1;
-  assign \$265  = groups - 1'h1;
-  assign \$266  = load == \$265 ;
-  assign \$267  = ! c_frames;
-  assign \$268  = ~ pipe_busy;
-  assign \$269  = i__valid & i__ready;
-  assign \$270  = w_cg + 1'h1;
-  assign \$271  = groups - 1'h1;
-  assign \$272  = w_cg == \$271 ;
-  assign \$273  = w_x + 1'h1;
-  assign \$274  = width - 1'h1;
-  assign \$275  = w_x == \$274 ;
-  assign \$276  = w_y + 1'h1;
-  assign \$277  = w_slot == 3'h5;
-  assign \$278  = w_slot + 1'h1;
-  assign \$279  = \$277  ? 4'h0 : \$278 ;
-  assign \$280  = height - 1'h1;
-  assign \$281  = w_y == \$280 ;
-  assign \$282  = w_frames - 1'h1;
-  assign \$283  = off__valid & off__ready;
-  assign \$284  = c_pass + 1'h1;
-  assign \$285  = ! c_pass;
-  assign \$286  = c_cg + 1'h1;
-  assign \$287  = groups - 1'h1;
-  assign \$288  = c_cg == \$287 ;
-  assign \$289  = c_ox + 1'h1;
-  assign \$290  = stride2 ? 2'h2 : 2'h1;
-  assign \$291  = c_x + \$290 ;
-  assign \$292  = width - 1'h1;
-  assign \$294  = $signed(\$293 ) + $signed(2'h1);
-  assign \$295  = stride2 ? \$294  : { 2'h0, width };
-  assign \$296  = $signed(\$295 ) - $signed(2'h1);
-  assign \$297  = c_ox == \$296 ;
-  assign \$298  = height - 1'h1;
-  assign \$300  = $signed(\$299 ) + $signed(2'h1);
-  assign \$301  = stride2 ? \$300  : { 2'h0, height };
-  assign \$302  = $signed(\$301 ) - $signed(2'h1);
-  assign \$303  = c_oy == \$302 ;
-  assign \$304  = height - 1'h1;
-  assign \$305  = c_frames - 1'h1;
-  assign \$306  = c_oy + 1'h1;
-  assign \$307  = stride2 ? 2'h2 : 2'h1;
-  assign \$308  = c_y + \$307 ;
-  assign \$309  = stride2 ? 2'h2 : 2'h1;
-  assign \$310  = below - \$309 ;
-  assign \$311  = | row_step;
-  assign \$312  = c_slot + row_step;
-  assign \$313  = \$312  >= 3'h6;
-  assign \$314  = c_slot + row_step;
-  assign \$315  = \$314  - 3'h6;
-  assign \$316  = c_slot + row_step;
-  assign \$317  = \$313  ? \$315  : { 1'h0, \$316  };
-  assign \$318  = lead + row_done;
-  assign \$319  = \$318  - row_step;
-  assign \$320  = w__valid & w__ready;
-  assign \$321  = groups - 1'h1;
-  assign \$322  = load == \$321 ;
-  assign \$323  = \$320  & \$322 ;
-  assign \$324  = height - 1'h1;
-  assign \$325  = ok0_s2 ? port__data[7:0] : 8'h00;
-  assign \$326  = $signed(\$325 ) * $signed(wread__data[3:0]);
-  assign \$327  = ok1_s2 ? \port__data$182 [7:0] : 8'h00;
-  assign \$328  = $signed(\$327 ) * $signed(wread__data[7:4]);
-  assign \$329  = ok2_s2 ? \port__data$184 [7:0] : 8'h00;
-  assign \$330  = $signed(\$329 ) * $signed(wread__data[11:8]);
-  assign \$331  = ok3_s2 ? \port__data$186 [7:0] : 8'h00;
-  assign \$332  = $signed(\$331 ) * $signed(wread__data[15:12]);
-  assign \$333  = ok4_s2 ? \port__data$188 [7:0] : 8'h00;
-  assign \$334  = $signed(\$333 ) * $signed(wread__data[19:16]);
-  assign \$335  = ok5_s2 ? \port__data$190 [7:0] : 8'h00;
-  assign \$336  = $signed(\$335 ) * $signed(wread__data[23:20]);
-  assign \$337  = ok6_s2 ? \port__data$192 [7:0] : 8'h00;
-  assign \$338  = $signed(\$337 ) * $signed(wread__data[27:24]);
-  assign \$339  = ok7_s2 ? \port__data$194 [7:0] : 8'h00;
-  assign \$340  = $signed(\$339 ) * $signed(wread__data[31:28]);
-  assign \$341  = ok8_s2 ? \port__data$196 [7:0] : 8'h00;
-  assign \$342  = $signed(\$341 ) * $signed(wread__data[35:32]);
-  assign \$343  = ok0_s2 ? port__data[15:8] : 8'h00;
-  assign \$344  = $signed(\$343 ) * $signed(wread__data[71:68]);
-  assign \$345  = ok1_s2 ? \port__data$182 [15:8] : 8'h00;
-  assign \$346  = $signed(\$345 ) * $signed(wread__data[75:72]);
-  assign \$347  = ok2_s2 ? \port__data$184 [15:8] : 8'h00;
-  assign \$348  = $signed(\$347 ) * $signed(wread__data[79:76]);
-  assign \$349  = ok3_s2 ? \port__data$186 [15:8] : 8'h00;
-  assign \$350  = $signed(\$349 ) * $signed(wread__data[83:80]);
-  assign \$351  = ok4_s2 ? \port__data$188 [15:8] : 8'h00;
-  assign \$352  = $signed(\$351 ) * $signed(wread__data[87:84]);
-  assign \$353  = ok5_s2 ? \port__data$190 [15:8] : 8'h00;
-  assign \$354  = $signed(\$353 ) * $signed(wread__data[91:88]);
-  assign \$355  = ok6_s2 ? \port__data$192 [15:8] : 8'h00;
-  assign \$356  = $signed(\$355 ) * $signed(wread__data[95:92]);
-  assign \$357  = ok7_s2 ? \port__data$194 [15:8] : 8'h00;
-  assign \$358  = $signed(\$357 ) * $signed(wread__data[99:96]);
-  assign \$359  = ok8_s2 ? \port__data$196 [15:8] : 8'h00;
-  assign \$360  = $signed(\$359 ) * $signed(wread__data[103:100]);
-  assign \$361  = ce & v3;
-  assign \$362  = ! pass3;
-  assign \$363  = $signed(prod0_0) + $signed(prod0_1);
-  assign \$364  = $signed(\$363 ) + $signed(prod0_2);
-  assign \$365  = $signed(\$364 ) + $signed(prod0_3);
-  assign \$366  = $signed(\$365 ) + $signed(prod0_4);
-  assign \$367  = $signed(\$366 ) + $signed(prod0_5);
-  assign \$368  = $signed(\$367 ) + $signed(prod0_6);
-  assign \$369  = $signed(\$368 ) + $signed(prod0_7);
-  assign \$370  = $signed(\$369 ) + $signed(prod0_8);
-  assign \$371  = $signed(prod0_0) + $signed(prod0_1);
-  assign \$372  = $signed(\$371 ) + $signed(prod0_2);
-  assign \$373  = $signed(\$372 ) + $signed(prod0_3);
-  assign \$374  = $signed(\$373 ) + $signed(prod0_4);
-  assign \$375  = $signed(\$374 ) + $signed(prod0_5);
-  assign \$376  = $signed(\$375 ) + $signed(prod0_6);
-  assign \$377  = $signed(\$376 ) + $signed(prod0_7);
-  assign \$378  = $signed(\$377 ) + $signed(prod0_8);
-  assign \$379  = $signed(acc0) + $signed(\$378 );
-  assign \$380  = pass3 ? \$379  : { \$370 [19], \$370  };
-  assign \$381  = ce & v3;
-  assign \$382  = ! pass3;
-  assign \$383  = $signed(prod1_0) + $signed(prod1_1);
-  assign \$384  = $signed(\$383 ) + $signed(prod1_2);
-  assign \$385  = $signed(\$384 ) + $signed(prod1_3);
-  assign \$386  = $signed(\$385 ) + $signed(prod1_4);
-  assign \$387  = $signed(\$386 ) + $signed(prod1_5);
-  assign \$388  = $signed(\$387 ) + $signed(prod1_6);
-  assign \$389  = $signed(\$388 ) + $signed(prod1_7);
-  assign \$390  = $signed(\$389 ) + $signed(prod1_8);
+  assign \$257  = \$256  | v2b;
+  assign \$258  = \$257  | v3;
+  assign \$259  = \$258  | v4;
+  assign pipe_busy = \$259  | v5;
+  assign \$260  = ! fsm_state;
+  assign \$261  = fsm_state == 1'h1;
+  assign \$262  = fsm_state == 2'h2;
+  assign \$263  = fsm_state == 2'h3;
+  assign \$265  = load + 1'h1;
+  assign \$266  = groups - 1'h1;
+  assign \$267  = load == \$266 ;
+  assign \$268  = ! c_frames;
+  assign \$269  = ~ pipe_busy;
+  assign \$270  = i__valid & i__ready;
+  assign \$271  = w_cg + 1'h1;
+  assign \$272  = groups - 1'h1;
+  assign \$273  = w_cg == \$272 ;
+  assign \$274  = w_x + 1'h1;
+  assign \$275  = width - 1'h1;
+  assign \$276  = w_x == \$275 ;
+  assign \$277  = w_y + 1'h1;
+  assign \$278  = w_slot == 3'h5;
+  assign \$279  = w_slot + 1'h1;
+  assign \$280  = \$278  ? 4'h0 : \$279 ;
+  assign \$281  = height - 1'h1;
+  assign \$282  = w_y == \$281 ;
+  assign \$283  = w_frames - 1'h1;
+  assign \$284  = off__valid & off__ready;
+  assign \$285  = c_pass + 1'h1;
+  assign \$286  = ! c_pass;
+  assign \$287  = c_cg + 1'h1;
+  assign \$288  = groups - 1'h1;
+  assign \$289  = c_cg == \$288 ;
+  assign \$290  = c_ox + 1'h1;
+  assign \$291  = stride2 ? 2'h2 : 2'h1;
+  assign \$292  = c_x + \$291 ;
+  assign \$293  = width - 1'h1;
+  assign \$295  = $signed(\$294 ) + $signed(2'h1);
+  assign \$296  = stride2 ? \$295  : { 2'h0, width };
+  assign \$297  = $signed(\$296 ) - $signed(2'h1);
+  assign \$298  = c_ox == \$297 ;
+  assign \$299  = height - 1'h1;
+  assign \$301  = $signed(\$300 ) + $signed(2'h1);
+  assign \$302  = stride2 ? \$301  : { 2'h0, height };
+  assign \$303  = $signed(\$302 ) - $signed(2'h1);
+  assign \$304  = c_oy == \$303 ;
+  assign \$305  = height - 1'h1;
+  assign \$306  = c_frames - 1'h1;
+  assign \$307  = c_oy + 1'h1;
+  assign \$308  = stride2 ? 2'h2 : 2'h1;
+  assign \$309  = c_y + \$308 ;
+  assign \$310  = stride2 ? 2'h2 : 2'h1;
+  assign \$311  = below - \$310 ;
+  assign \$312  = | row_step;
+  assign \$313  = c_slot + row_step;
+  assign \$314  = \$313  >= 3'h6;
+  assign \$315  = c_slot + row_step;
+  assign \$316  = \$315  - 3'h6;
+  assign \$317  = c_slot + row_step;
+  assign \$318  = \$314  ? \$316  : { 1'h0, \$317  };
+  assign \$319  = lead + row_done;
+  assign \$320  = \$319  - row_step;
+  assign \$321  = w__valid & w__ready;
+  assign \$322  = groups - 1'h1;
+  assign \$323  = load == \$322 ;
+  assign \$324  = \$321  & \$323 ;
+  assign \$325  = height - 1'h1;
+  assign \$326  = ok0_s2b ? sample0_s2b[7:0] : 8'h00;
+  assign \$327  = $signed(\$326 ) * $signed(weights_s2b[3:0]);
+  assign \$328  = ok1_s2b ? sample1_s2b[7:0] : 8'h00;
+  assign \$329  = $signed(\$328 ) * $signed(weights_s2b[7:4]);
+  assign \$330  = ok2_s2b ? sample2_s2b[7:0] : 8'h00;
+  assign \$331  = $signed(\$330 ) * $signed(weights_s2b[11:8]);
+  assign \$332  = ok3_s2b ? sample3_s2b[7:0] : 8'h00;
+  assign \$333  = $signed(\$332 ) * $signed(weights_s2b[15:12]);
+  assign \$334  = ok4_s2b ? sample4_s2b[7:0] : 8'h00;
+  assign \$335  = $signed(\$334 ) * $signed(weights_s2b[19:16]);
+  assign \$336  = ok5_s2b ? sample5_s2b[7:0] : 8'h00;
+  assign \$337  = $signed(\$336 ) * $signed(weights_s2b[23:20]);
+  assign \$338  = ok6_s2b ? sample6_s2b[7:0] : 8'h00;
+  assign \$339  = $signed(\$338 ) * $signed(weights_s2b[27:24]);
+  assign \$340  = ok7_s2b ? sample7_s2b[7:0] : 8'h00;
+  assign \$341  = $signed(\$340 ) * $signed(weights_s2b[31:28]);
+  assign \$342  = ok8_s2b ? sample8_s2b[7:0] : 8'h00;
+  assign \$343  = $signed(\$342 ) * $signed(weights_s2b[35:32]);
+  assign \$344  = ok0_s2b ? sample0_s2b[15:8] : 8'h00;
+  assign \$345  = $signed(\$344 ) * $signed(weights_s2b[71:68]);
+  assign \$346  = ok1_s2b ? sample1_s2b[15:8] : 8'h00;
+  assign \$347  = $signed(\$346 ) * $signed(weights_s2b[75:72]);
+  assign \$348  = ok2_s2b ? sample2_s2b[15:8] : 8'h00;
+  assign \$349  = $signed(\$348 ) * $signed(weights_s2b[79:76]);
+  assign \$350  = ok3_s2b ? sample3_s2b[15:8] : 8'h00;
+  assign \$351  = $signed(\$350 ) * $signed(weights_s2b[83:80]);
+  assign \$352  = ok4_s2b ? sample4_s2b[15:8] : 8'h00;
+  assign \$353  = $signed(\$352 ) * $signed(weights_s2b[87:84]);
+  assign \$354  = ok5_s2b ? sample5_s2b[15:8] : 8'h00;
+  assign \$355  = $signed(\$354 ) * $signed(weights_s2b[91:88]);
+  assign \$356  = ok6_s2b ? sample6_s2b[15:8] : 8'h00;
+  assign \$357  = $signed(\$356 ) * $signed(weights_s2b[95:92]);
+  assign \$358  = ok7_s2b ? sample7_s2b[15:8] : 8'h00;
+  assign \$359  = $signed(\$358 ) * $signed(weights_s2b[99:96]);
+  assign \$360  = ok8_s2b ? sample8_s2b[15:8] : 8'h00;
+  assign \$361  = $signed(\$360 ) * $signed(weights_s2b[103:100]);
+  assign \$362  = ce & v3;
+  assign \$363  = ! pass3;
+  assign \$364  = $signed(prod0_0) + $signed(prod0_1);
+  assign \$365  = $signed(\$364 ) + $signed(prod0_2);
+  assign \$366  = $signed(\$365 ) + $signed(prod0_3);
+  assign \$367  = $signed(\$366 ) + $signed(prod0_4);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     w__ready = 1'h0;
@@ -2331,24 +2463,11 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$489  = height;
+    \$490  = height;
     casez (fsm_state)
       2'h0:
           if (w__valid) begin
-            \$489  = w__payload[4:0];
-          end
-    endcase
-    if (rst) begin
-      \$489  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$490  = width;
-    casez (fsm_state)
-      2'h0:
-          if (w__valid) begin
-            \$490  = w__payload[20:16];
+            \$490  = w__payload[4:0];
           end
     endcase
     if (rst) begin
@@ -2357,50 +2476,50 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$491  = groups;
+    \$491  = width;
     casez (fsm_state)
       2'h0:
           if (w__valid) begin
-            \$491  = \$263 [2:0];
+            \$491  = w__payload[20:16];
           end
     endcase
     if (rst) begin
-      \$491  = 3'h0;
+      \$491  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$492  = frames;
+    \$492  = groups;
     casez (fsm_state)
       2'h0:
           if (w__valid) begin
-            \$492  = w__payload[63:48];
+            \$492  = \$264 [2:0];
           end
     endcase
     if (rst) begin
-      \$492  = 16'h0000;
+      \$492  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$493  = stride2;
+    \$493  = frames;
     casez (fsm_state)
       2'h0:
           if (w__valid) begin
-            \$493  = w__payload[64];
+            \$493  = w__payload[63:48];
           end
     endcase
     if (rst) begin
-      \$493  = 1'h0;
+      \$493  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$494  = relu;
+    \$494  = stride2;
     casez (fsm_state)
       2'h0:
           if (w__valid) begin
-            \$494  = w__payload[65];
+            \$494  = w__payload[64];
           end
     endcase
     if (rst) begin
@@ -2409,43 +2528,28 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$495  = load;
+    \$495  = relu;
     casez (fsm_state)
       2'h0:
           if (w__valid) begin
-            \$495  = 2'h0;
-          end
-      2'h1:
-          if (w__valid) begin
-            \$495  = \$264 [1:0];
+            \$495  = w__payload[65];
           end
     endcase
     if (rst) begin
-      \$495  = 2'h0;
+      \$495  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$496  = fsm_state;
-    (* full_case = 32'd1 *)
+    \$496  = load;
     casez (fsm_state)
       2'h0:
           if (w__valid) begin
-            \$496  = 2'h1;
+            \$496  = 2'h0;
           end
       2'h1:
           if (w__valid) begin
-            if (\$266 ) begin
-              \$496  = 2'h2;
-            end
-          end
-      2'h2:
-          if (\$267 ) begin
-            \$496  = 2'h3;
-          end
-      2'h3:
-          if (\$268 ) begin
-            \$496  = 2'h0;
+            \$496  = \$265 [1:0];
           end
     endcase
     if (rst) begin
@@ -2454,50 +2558,50 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$497  = w_frames;
+    \$497  = fsm_state;
+    (* full_case = 32'd1 *)
     casez (fsm_state)
       2'h0:
-          /* empty */;
+          if (w__valid) begin
+            \$497  = 2'h1;
+          end
       2'h1:
           if (w__valid) begin
-            if (\$266 ) begin
-              \$497  = frames;
+            if (\$267 ) begin
+              \$497  = 2'h2;
             end
           end
-    endcase
-    if (\$269 ) begin
-      if (\$272 ) begin
-        if (\$275 ) begin
-          if (\$281 ) begin
-            \$497  = \$282 [15:0];
+      2'h2:
+          if (\$268 ) begin
+            \$497  = 2'h3;
           end
-        end
-      end
-    end
+      2'h3:
+          if (\$269 ) begin
+            \$497  = 2'h0;
+          end
+    endcase
     if (rst) begin
-      \$497  = 16'h0000;
+      \$497  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$498  = c_frames;
+    \$498  = w_frames;
     casez (fsm_state)
       2'h0:
           /* empty */;
       2'h1:
           if (w__valid) begin
-            if (\$266 ) begin
+            if (\$267 ) begin
               \$498  = frames;
             end
           end
     endcase
-    if (issue) begin
-      if (\$285 ) begin
-        if (\$288 ) begin
-          if (\$297 ) begin
-            if (\$303 ) begin
-              \$498  = \$305 [15:0];
-            end
+    if (\$270 ) begin
+      if (\$273 ) begin
+        if (\$276 ) begin
+          if (\$282 ) begin
+            \$498  = \$283 [15:0];
           end
         end
       end
@@ -2508,42 +2612,53 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$499  = w_cg;
-    if (\$269 ) begin
-      \$499  = \$270 [1:0];
-      if (\$272 ) begin
-        \$499  = 2'h0;
-      end
-    end
-    if (rst) begin
-      \$499  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$500  = w_x;
-    if (\$269 ) begin
-      if (\$272 ) begin
-        \$500  = \$273 [3:0];
-        if (\$275 ) begin
-          \$500  = 4'h0;
+    \$499  = c_frames;
+    casez (fsm_state)
+      2'h0:
+          /* empty */;
+      2'h1:
+          if (w__valid) begin
+            if (\$267 ) begin
+              \$499  = frames;
+            end
+          end
+    endcase
+    if (issue) begin
+      if (\$286 ) begin
+        if (\$289 ) begin
+          if (\$298 ) begin
+            if (\$304 ) begin
+              \$499  = \$306 [15:0];
+            end
+          end
         end
       end
     end
     if (rst) begin
-      \$500  = 4'h0;
+      \$499  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$501  = w_y;
-    if (\$269 ) begin
-      if (\$272 ) begin
-        if (\$275 ) begin
-          \$501  = \$276 [3:0];
-          if (\$281 ) begin
-            \$501  = 4'h0;
-          end
+    \$500  = w_cg;
+    if (\$270 ) begin
+      \$500  = \$271 [1:0];
+      if (\$273 ) begin
+        \$500  = 2'h0;
+      end
+    end
+    if (rst) begin
+      \$500  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$501  = w_x;
+    if (\$270 ) begin
+      if (\$273 ) begin
+        \$501  = \$274 [3:0];
+        if (\$276 ) begin
+          \$501  = 4'h0;
         end
       end
     end
@@ -2553,151 +2668,144 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$502  = w_slot;
-    if (\$269 ) begin
-      if (\$272 ) begin
-        if (\$275 ) begin
-          \$502  = \$279 [2:0];
-        end
-      end
-    end
-    if (rst) begin
-      \$502  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$503  = held;
-    if (\$283 ) begin
-      \$503  = off__payload;
-    end
-    if (rst) begin
-      \$503  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$504  = c_pass;
-    if (issue) begin
-      \$504  = \$284 [0];
-      if (\$285 ) begin
-        \$504  = 1'h0;
-      end
-    end
-    if (rst) begin
-      \$504  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$505  = c_cg;
-    if (issue) begin
-      if (\$285 ) begin
-        \$505  = \$286 [1:0];
-        if (\$288 ) begin
-          \$505  = 2'h0;
-        end
-      end
-    end
-    if (rst) begin
-      \$505  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$506  = c_ox;
-    if (issue) begin
-      if (\$285 ) begin
-        if (\$288 ) begin
-          \$506  = \$289 [3:0];
-          if (\$297 ) begin
-            \$506  = 4'h0;
+    \$502  = w_y;
+    if (\$270 ) begin
+      if (\$273 ) begin
+        if (\$276 ) begin
+          \$502  = \$277 [3:0];
+          if (\$282 ) begin
+            \$502  = 4'h0;
           end
         end
       end
     end
     if (rst) begin
-      \$506  = 4'h0;
+      \$502  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$507  = c_x;
+    \$503  = w_slot;
+    if (\$270 ) begin
+      if (\$273 ) begin
+        if (\$276 ) begin
+          \$503  = \$280 [2:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$503  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$504  = held;
+    if (\$284 ) begin
+      \$504  = off__payload;
+    end
+    if (rst) begin
+      \$504  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$505  = c_pass;
     if (issue) begin
-      if (\$285 ) begin
-        if (\$288 ) begin
-          \$507  = \$291 [4:0];
-          if (\$297 ) begin
-            \$507  = 5'h00;
+      \$505  = \$285 [0];
+      if (\$286 ) begin
+        \$505  = 1'h0;
+      end
+    end
+    if (rst) begin
+      \$505  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$506  = c_cg;
+    if (issue) begin
+      if (\$286 ) begin
+        \$506  = \$287 [1:0];
+        if (\$289 ) begin
+          \$506  = 2'h0;
+        end
+      end
+    end
+    if (rst) begin
+      \$506  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$507  = c_ox;
+    if (issue) begin
+      if (\$286 ) begin
+        if (\$289 ) begin
+          \$507  = \$290 [3:0];
+          if (\$298 ) begin
+            \$507  = 4'h0;
           end
         end
       end
     end
     if (rst) begin
-      \$507  = 5'h00;
+      \$507  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$508  = c_oy;
+    \$508  = c_x;
     if (issue) begin
-      if (\$285 ) begin
-        if (\$288 ) begin
-          if (\$297 ) begin
+      if (\$286 ) begin
+        if (\$289 ) begin
+          \$508  = \$292 [4:0];
+          if (\$298 ) begin
+            \$508  = 5'h00;
+          end
+        end
+      end
+    end
+    if (rst) begin
+      \$508  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$509  = c_oy;
+    if (issue) begin
+      if (\$286 ) begin
+        if (\$289 ) begin
+          if (\$298 ) begin
             (* full_case = 32'd1 *)
-            if (\$303 ) begin
-              \$508  = 4'h0;
+            if (\$304 ) begin
+              \$509  = 4'h0;
             end else begin
-              \$508  = \$306 [3:0];
+              \$509  = \$307 [3:0];
             end
           end
         end
       end
     end
     if (rst) begin
-      \$508  = 4'h0;
+      \$509  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$509  = c_y;
+    \$510  = c_y;
     if (issue) begin
-      if (\$285 ) begin
-        if (\$288 ) begin
-          if (\$297 ) begin
+      if (\$286 ) begin
+        if (\$289 ) begin
+          if (\$298 ) begin
             (* full_case = 32'd1 *)
-            if (\$303 ) begin
-              \$509  = 5'h00;
+            if (\$304 ) begin
+              \$510  = 5'h00;
             end else begin
-              \$509  = \$308 [4:0];
+              \$510  = \$309 [4:0];
             end
           end
         end
       end
-    end
-    if (rst) begin
-      \$509  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$510  = below;
-    if (issue) begin
-      if (\$285 ) begin
-        if (\$288 ) begin
-          if (\$297 ) begin
-            (* full_case = 32'd1 *)
-            if (\$303 ) begin
-              \$510  = \$304 [4:0];
-            end else begin
-              \$510  = \$310 [4:0];
-            end
-          end
-        end
-      end
-    end
-    if (\$323 ) begin
-      \$510  = \$324 [4:0];
     end
     if (rst) begin
       \$510  = 5'h00;
@@ -2705,36 +2813,50 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$511  = c_slot;
-    if (\$311 ) begin
-      \$511  = \$317 [2:0];
+    \$511  = below;
+    if (issue) begin
+      if (\$286 ) begin
+        if (\$289 ) begin
+          if (\$298 ) begin
+            (* full_case = 32'd1 *)
+            if (\$304 ) begin
+              \$511  = \$305 [4:0];
+            end else begin
+              \$511  = \$311 [4:0];
+            end
+          end
+        end
+      end
+    end
+    if (\$324 ) begin
+      \$511  = \$325 [4:0];
     end
     if (rst) begin
-      \$511  = 3'h0;
+      \$511  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$512  = \$319 [2:0];
+    \$512  = c_slot;
+    if (\$312 ) begin
+      \$512  = \$318 [2:0];
+    end
     if (rst) begin
       \$512  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$513  = v1;
-    if (ce) begin
-      \$513  = issue;
-    end
+    \$513  = \$320 [2:0];
     if (rst) begin
-      \$513  = 1'h0;
+      \$513  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$514  = last1;
+    \$514  = v1;
     if (ce) begin
-      \$514  = frame_last;
+      \$514  = issue;
     end
     if (rst) begin
       \$514  = 1'h0;
@@ -2742,9 +2864,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$515  = pass1;
+    \$515  = last1;
     if (ce) begin
-      \$515  = c_pass;
+      \$515  = frame_last;
     end
     if (rst) begin
       \$515  = 1'h0;
@@ -2752,29 +2874,29 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$516  = cg1;
+    \$516  = pass1;
     if (ce) begin
-      \$516  = c_cg;
+      \$516  = c_pass;
     end
     if (rst) begin
-      \$516  = 2'h0;
+      \$516  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$517  = cy1;
+    \$517  = cg1;
     if (ce) begin
-      \$517  = c_y;
+      \$517  = c_cg;
     end
     if (rst) begin
-      \$517  = 5'h00;
+      \$517  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$518  = cx1;
+    \$518  = cy1;
     if (ce) begin
-      \$518  = c_x;
+      \$518  = c_y;
     end
     if (rst) begin
       \$518  = 5'h00;
@@ -2782,29 +2904,29 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$519  = slot1;
+    \$519  = cx1;
     if (ce) begin
-      \$519  = c_slot;
+      \$519  = c_x;
     end
     if (rst) begin
-      \$519  = 3'h0;
+      \$519  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$520  = dy0_s1;
+    \$520  = slot1;
     if (ce) begin
-      \$520  = { \$58 [2], \$58  };
+      \$520  = c_slot;
     end
     if (rst) begin
-      \$520  = 4'h0;
+      \$520  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$521  = dy1_s1;
+    \$521  = dy0_s1;
     if (ce) begin
-      \$521  = { \$60 [2], \$60  };
+      \$521  = { \$58 [2], \$58  };
     end
     if (rst) begin
       \$521  = 4'h0;
@@ -2812,9 +2934,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$522  = dy2_s1;
+    \$522  = dy1_s1;
     if (ce) begin
-      \$522  = { \$62 [2], \$62  };
+      \$522  = { \$60 [2], \$60  };
     end
     if (rst) begin
       \$522  = 4'h0;
@@ -2822,9 +2944,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$523  = dy3_s1;
+    \$523  = dy2_s1;
     if (ce) begin
-      \$523  = { 1'h0, \$64  };
+      \$523  = { \$62 [2], \$62  };
     end
     if (rst) begin
       \$523  = 4'h0;
@@ -2832,9 +2954,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$524  = dy4_s1;
+    \$524  = dy3_s1;
     if (ce) begin
-      \$524  = { 1'h0, \$66  };
+      \$524  = { 1'h0, \$64  };
     end
     if (rst) begin
       \$524  = 4'h0;
@@ -2842,9 +2964,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$525  = dy5_s1;
+    \$525  = dy4_s1;
     if (ce) begin
-      \$525  = { 1'h0, \$68  };
+      \$525  = { 1'h0, \$66  };
     end
     if (rst) begin
       \$525  = 4'h0;
@@ -2852,9 +2974,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$526  = dy6_s1;
+    \$526  = dy5_s1;
     if (ce) begin
-      \$526  = { 1'h0, \$70  };
+      \$526  = { 1'h0, \$68  };
     end
     if (rst) begin
       \$526  = 4'h0;
@@ -2862,9 +2984,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$527  = dy7_s1;
+    \$527  = dy6_s1;
     if (ce) begin
-      \$527  = { 1'h0, \$72  };
+      \$527  = { 1'h0, \$70  };
     end
     if (rst) begin
       \$527  = 4'h0;
@@ -2872,9 +2994,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$528  = dy8_s1;
+    \$528  = dy7_s1;
     if (ce) begin
-      \$528  = { 1'h0, \$74  };
+      \$528  = { 1'h0, \$72  };
     end
     if (rst) begin
       \$528  = 4'h0;
@@ -2882,9 +3004,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$529  = dx0_s1;
+    \$529  = dy8_s1;
     if (ce) begin
-      \$529  = { \$59 [2], \$59  };
+      \$529  = { 1'h0, \$74  };
     end
     if (rst) begin
       \$529  = 4'h0;
@@ -2892,9 +3014,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$530  = dx1_s1;
+    \$530  = dx0_s1;
     if (ce) begin
-      \$530  = { 1'h0, \$61  };
+      \$530  = { \$59 [2], \$59  };
     end
     if (rst) begin
       \$530  = 4'h0;
@@ -2902,9 +3024,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$531  = dx2_s1;
+    \$531  = dx1_s1;
     if (ce) begin
-      \$531  = { 1'h0, \$63  };
+      \$531  = { 1'h0, \$61  };
     end
     if (rst) begin
       \$531  = 4'h0;
@@ -2912,9 +3034,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$532  = dx3_s1;
+    \$532  = dx2_s1;
     if (ce) begin
-      \$532  = { \$65 [2], \$65  };
+      \$532  = { 1'h0, \$63  };
     end
     if (rst) begin
       \$532  = 4'h0;
@@ -2922,9 +3044,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$533  = dx4_s1;
+    \$533  = dx3_s1;
     if (ce) begin
-      \$533  = { 1'h0, \$67  };
+      \$533  = { \$65 [2], \$65  };
     end
     if (rst) begin
       \$533  = 4'h0;
@@ -2932,9 +3054,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$534  = dx5_s1;
+    \$534  = dx4_s1;
     if (ce) begin
-      \$534  = { 1'h0, \$69  };
+      \$534  = { 1'h0, \$67  };
     end
     if (rst) begin
       \$534  = 4'h0;
@@ -2942,9 +3064,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$535  = dx6_s1;
+    \$535  = dx5_s1;
     if (ce) begin
-      \$535  = { \$71 [2], \$71  };
+      \$535  = { 1'h0, \$69  };
     end
     if (rst) begin
       \$535  = 4'h0;
@@ -2952,9 +3074,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$536  = dx7_s1;
+    \$536  = dx6_s1;
     if (ce) begin
-      \$536  = { 1'h0, \$73  };
+      \$536  = { \$71 [2], \$71  };
     end
     if (rst) begin
       \$536  = 4'h0;
@@ -2962,9 +3084,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$537  = dx8_s1;
+    \$537  = dx7_s1;
     if (ce) begin
-      \$537  = { 1'h0, \$75  };
+      \$537  = { 1'h0, \$73  };
     end
     if (rst) begin
       \$537  = 4'h0;
@@ -2972,19 +3094,19 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$538  = ok0_s2;
+    \$538  = dx8_s1;
     if (ce) begin
-      \$538  = ok0;
+      \$538  = { 1'h0, \$75  };
     end
     if (rst) begin
-      \$538  = 1'h0;
+      \$538  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$539  = ok1_s2;
+    \$539  = ok0_s2;
     if (ce) begin
-      \$539  = ok1;
+      \$539  = ok0;
     end
     if (rst) begin
       \$539  = 1'h0;
@@ -2992,9 +3114,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$540  = ok2_s2;
+    \$540  = ok1_s2;
     if (ce) begin
-      \$540  = ok2;
+      \$540  = ok1;
     end
     if (rst) begin
       \$540  = 1'h0;
@@ -3002,9 +3124,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$541  = ok3_s2;
+    \$541  = ok2_s2;
     if (ce) begin
-      \$541  = ok3;
+      \$541  = ok2;
     end
     if (rst) begin
       \$541  = 1'h0;
@@ -3012,9 +3134,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$542  = ok4_s2;
+    \$542  = ok3_s2;
     if (ce) begin
-      \$542  = ok4;
+      \$542  = ok3;
     end
     if (rst) begin
       \$542  = 1'h0;
@@ -3022,9 +3144,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$543  = ok5_s2;
+    \$543  = ok4_s2;
     if (ce) begin
-      \$543  = ok5;
+      \$543  = ok4;
     end
     if (rst) begin
       \$543  = 1'h0;
@@ -3032,9 +3154,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$544  = ok6_s2;
+    \$544  = ok5_s2;
     if (ce) begin
-      \$544  = ok6;
+      \$544  = ok5;
     end
     if (rst) begin
       \$544  = 1'h0;
@@ -3042,9 +3164,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$545  = ok7_s2;
+    \$545  = ok6_s2;
     if (ce) begin
-      \$545  = ok7;
+      \$545  = ok6;
     end
     if (rst) begin
       \$545  = 1'h0;
@@ -3052,9 +3174,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$546  = ok8_s2;
+    \$546  = ok7_s2;
     if (ce) begin
-      \$546  = ok8;
+      \$546  = ok7;
     end
     if (rst) begin
       \$546  = 1'h0;
@@ -3062,9 +3184,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$547  = v2;
+    \$547  = ok8_s2;
     if (ce) begin
-      \$547  = v1;
+      \$547  = ok8;
     end
     if (rst) begin
       \$547  = 1'h0;
@@ -3072,9 +3194,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$548  = last2;
+    \$548  = v2;
     if (ce) begin
-      \$548  = last1;
+      \$548  = v1;
     end
     if (rst) begin
       \$548  = 1'h0;
@@ -3082,9 +3204,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$549  = pass2;
+    \$549  = last2;
     if (ce) begin
-      \$549  = pass1;
+      \$549  = last1;
     end
     if (rst) begin
       \$549  = 1'h0;
@@ -3092,229 +3214,229 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$550  = prod0_0;
+    \$550  = pass2;
     if (ce) begin
-      \$550  = \$326 ;
+      \$550  = pass1;
     end
     if (rst) begin
-      \$550  = 12'h000;
+      \$550  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$551  = prod0_1;
+    \$551  = sample0_s2b;
     if (ce) begin
-      \$551  = \$328 ;
+      \$551  = port__data;
     end
     if (rst) begin
-      \$551  = 12'h000;
+      \$551  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$552  = prod0_2;
+    \$552  = sample1_s2b;
     if (ce) begin
-      \$552  = \$330 ;
+      \$552  = \port__data$182 ;
     end
     if (rst) begin
-      \$552  = 12'h000;
+      \$552  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$553  = prod0_3;
+    \$553  = sample2_s2b;
     if (ce) begin
-      \$553  = \$332 ;
+      \$553  = \port__data$184 ;
     end
     if (rst) begin
-      \$553  = 12'h000;
+      \$553  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$554  = prod0_4;
+    \$554  = sample3_s2b;
     if (ce) begin
-      \$554  = \$334 ;
+      \$554  = \port__data$186 ;
     end
     if (rst) begin
-      \$554  = 12'h000;
+      \$554  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$555  = prod0_5;
+    \$555  = sample4_s2b;
     if (ce) begin
-      \$555  = \$336 ;
+      \$555  = \port__data$188 ;
     end
     if (rst) begin
-      \$555  = 12'h000;
+      \$555  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$556  = prod0_6;
+    \$556  = sample5_s2b;
     if (ce) begin
-      \$556  = \$338 ;
+      \$556  = \port__data$190 ;
     end
     if (rst) begin
-      \$556  = 12'h000;
+      \$556  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$557  = prod0_7;
+    \$557  = sample6_s2b;
     if (ce) begin
-      \$557  = \$340 ;
+      \$557  = \port__data$192 ;
     end
     if (rst) begin
-      \$557  = 12'h000;
+      \$557  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$558  = prod0_8;
+    \$558  = sample7_s2b;
     if (ce) begin
-      \$558  = \$342 ;
+      \$558  = \port__data$194 ;
     end
     if (rst) begin
-      \$558  = 12'h000;
+      \$558  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$559  = prod1_0;
+    \$559  = sample8_s2b;
     if (ce) begin
-      \$559  = \$344 ;
+      \$559  = \port__data$196 ;
     end
     if (rst) begin
-      \$559  = 12'h000;
+      \$559  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$560  = prod1_1;
+    \$560  = weights_s2b;
     if (ce) begin
-      \$560  = \$346 ;
+      \$560  = wread__data;
     end
     if (rst) begin
-      \$560  = 12'h000;
+      \$560  = 136'h0000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$561  = prod1_2;
+    \$561  = ok0_s2b;
     if (ce) begin
-      \$561  = \$348 ;
+      \$561  = ok0_s2;
     end
     if (rst) begin
-      \$561  = 12'h000;
+      \$561  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$562  = prod1_3;
+    \$562  = ok1_s2b;
     if (ce) begin
-      \$562  = \$350 ;
+      \$562  = ok1_s2;
     end
     if (rst) begin
-      \$562  = 12'h000;
+      \$562  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$563  = prod1_4;
+    \$563  = ok2_s2b;
     if (ce) begin
-      \$563  = \$352 ;
+      \$563  = ok2_s2;
     end
     if (rst) begin
-      \$563  = 12'h000;
+      \$563  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$564  = prod1_5;
+    \$564  = ok3_s2b;
     if (ce) begin
-      \$564  = \$354 ;
+      \$564  = ok3_s2;
     end
     if (rst) begin
-      \$564  = 12'h000;
+      \$564  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$565  = prod1_6;
+    \$565  = ok4_s2b;
     if (ce) begin
-      \$565  = \$356 ;
+      \$565  = ok4_s2;
     end
     if (rst) begin
-      \$565  = 12'h000;
+      \$565  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$566  = prod1_7;
+    \$566  = ok5_s2b;
     if (ce) begin
-      \$566  = \$358 ;
+      \$566  = ok5_s2;
     end
     if (rst) begin
-      \$566  = 12'h000;
+      \$566  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$567  = prod1_8;
+    \$567  = ok6_s2b;
     if (ce) begin
-      \$567  = \$360 ;
+      \$567  = ok6_s2;
     end
     if (rst) begin
-      \$567  = 12'h000;
+      \$567  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$568  = scale0_s3;
+    \$568  = ok7_s2b;
     if (ce) begin
-      \$568  = wread__data[51:36];
+      \$568  = ok7_s2;
     end
     if (rst) begin
-      \$568  = 16'h0000;
+      \$568  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$569  = scale1_s3;
+    \$569  = ok8_s2b;
     if (ce) begin
-      \$569  = wread__data[119:104];
+      \$569  = ok8_s2;
     end
     if (rst) begin
-      \$569  = 16'h0000;
+      \$569  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$570  = bias0_s3;
+    \$570  = v2b;
     if (ce) begin
-      \$570  = wread__data[67:52];
+      \$570  = v2;
     end
     if (rst) begin
-      \$570  = 16'h0000;
+      \$570  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$571  = bias1_s3;
+    \$571  = last2b;
     if (ce) begin
-      \$571  = wread__data[135:120];
+      \$571  = last2;
     end
     if (rst) begin
-      \$571  = 16'h0000;
+      \$571  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$572  = v3;
+    \$572  = pass2b;
     if (ce) begin
-      \$572  = v2;
+      \$572  = pass2;
     end
     if (rst) begin
       \$572  = 1'h0;
@@ -3322,186 +3444,416 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$573  = last3;
+    \$573  = prod0_0;
     if (ce) begin
-      \$573  = last2;
+      \$573  = \$327 ;
     end
     if (rst) begin
-      \$573  = 1'h0;
+      \$573  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$574  = pass3;
+    \$574  = prod0_1;
     if (ce) begin
-      \$574  = pass2;
+      \$574  = \$329 ;
     end
     if (rst) begin
-      \$574  = 1'h0;
+      \$574  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$575  = acc0;
-    if (\$361 ) begin
-      \$575  = \$380 [14:0];
+    \$575  = prod0_2;
+    if (ce) begin
+      \$575  = \$331 ;
     end
     if (rst) begin
-      \$575  = 15'h0000;
+      \$575  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$576  = acc1;
-    if (\$381 ) begin
-      \$576  = \$400 [14:0];
+    \$576  = prod0_3;
+    if (ce) begin
+      \$576  = \$333 ;
     end
     if (rst) begin
-      \$576  = 15'h0000;
+      \$576  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$577  = scale0_s4;
+    \$577  = prod0_4;
     if (ce) begin
-      \$577  = scale0_s3;
+      \$577  = \$335 ;
     end
     if (rst) begin
-      \$577  = 16'h0000;
+      \$577  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$578  = scale1_s4;
+    \$578  = prod0_5;
     if (ce) begin
-      \$578  = scale1_s3;
+      \$578  = \$337 ;
     end
     if (rst) begin
-      \$578  = 16'h0000;
+      \$578  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$579  = bias0_s4;
+    \$579  = prod0_6;
     if (ce) begin
-      \$579  = bias0_s3;
+      \$579  = \$339 ;
     end
     if (rst) begin
-      \$579  = 16'h0000;
+      \$579  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$580  = bias1_s4;
+    \$580  = prod0_7;
     if (ce) begin
-      \$580  = bias1_s3;
+      \$580  = \$341 ;
     end
     if (rst) begin
-      \$580  = 16'h0000;
+      \$580  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$581  = v4;
+    \$581  = prod0_8;
     if (ce) begin
-      \$581  = \$402 ;
+      \$581  = \$343 ;
     end
     if (rst) begin
-      \$581  = 1'h0;
+      \$581  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$582  = last4;
+    \$582  = prod1_0;
     if (ce) begin
-      \$582  = last3;
+      \$582  = \$345 ;
     end
     if (rst) begin
-      \$582  = 1'h0;
+      \$582  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$583  = scaled0;
+    \$583  = prod1_1;
     if (ce) begin
-      \$583  = \$403 ;
+      \$583  = \$347 ;
     end
     if (rst) begin
-      \$583  = 31'h00000000;
+      \$583  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$584  = scaled1;
+    \$584  = prod1_2;
     if (ce) begin
-      \$584  = \$404 ;
+      \$584  = \$349 ;
     end
     if (rst) begin
-      \$584  = 31'h00000000;
+      \$584  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$585  = bias0_s5;
+    \$585  = prod1_3;
     if (ce) begin
-      \$585  = bias0_s4;
+      \$585  = \$351 ;
     end
     if (rst) begin
-      \$585  = 16'h0000;
+      \$585  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$586  = bias1_s5;
+    \$586  = prod1_4;
     if (ce) begin
-      \$586  = bias1_s4;
+      \$586  = \$353 ;
     end
     if (rst) begin
-      \$586  = 16'h0000;
+      \$586  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$587  = v5;
+    \$587  = prod1_5;
     if (ce) begin
-      \$587  = v4;
+      \$587  = \$355 ;
     end
     if (rst) begin
-      \$587  = 1'h0;
+      \$587  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$588  = last5;
+    \$588  = prod1_6;
     if (ce) begin
-      \$588  = last4;
+      \$588  = \$357 ;
     end
     if (rst) begin
-      \$588  = 1'h0;
+      \$588  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$589  = o__payload;
+    \$589  = prod1_7;
     if (ce) begin
-      \$589 [7:0] = \$446 [7:0];
-      \$589 [15:8] = \$488 [7:0];
-    end
-    if (ce) begin
-      \$589 [16] = last5;
+      \$589  = \$359 ;
     end
     if (rst) begin
-      \$589  = 17'h00000;
+      \$589  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$590  = o__valid;
+    \$590  = prod1_8;
     if (ce) begin
-      \$590  = v5;
+      \$590  = \$361 ;
     end
     if (rst) begin
-      \$590  = 1'h0;
+      \$590  = 12'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$591  = scale0_s3;
+    if (ce) begin
+      \$591  = weights_s2b[51:36];
+    end
+    if (rst) begin
+      \$591  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$592  = scale1_s3;
+    if (ce) begin
+      \$592  = weights_s2b[119:104];
+    end
+    if (rst) begin
+      \$592  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$593  = bias0_s3;
+    if (ce) begin
+      \$593  = weights_s2b[67:52];
+    end
+    if (rst) begin
+      \$593  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$594  = bias1_s3;
+    if (ce) begin
+      \$594  = weights_s2b[135:120];
+    end
+    if (rst) begin
+      \$594  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$595  = v3;
+    if (ce) begin
+      \$595  = v2b;
+    end
+    if (rst) begin
+      \$595  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$596  = last3;
+    if (ce) begin
+      \$596  = last2b;
+    end
+    if (rst) begin
+      \$596  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$597  = pass3;
+    if (ce) begin
+      \$597  = pass2b;
+    end
+    if (rst) begin
+      \$597  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$598  = acc0;
+    if (\$362 ) begin
+      \$598  = \$381 [14:0];
+    end
+    if (rst) begin
+      \$598  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$599  = acc1;
+    if (\$382 ) begin
+      \$599  = \$401 [14:0];
+    end
+    if (rst) begin
+      \$599  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$600  = scale0_s4;
+    if (ce) begin
+      \$600  = scale0_s3;
+    end
+    if (rst) begin
+      \$600  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$601  = scale1_s4;
+    if (ce) begin
+      \$601  = scale1_s3;
+    end
+    if (rst) begin
+      \$601  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$602  = bias0_s4;
+    if (ce) begin
+      \$602  = bias0_s3;
+    end
+    if (rst) begin
+      \$602  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$603  = bias1_s4;
+    if (ce) begin
+      \$603  = bias1_s3;
+    end
+    if (rst) begin
+      \$603  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$604  = v4;
+    if (ce) begin
+      \$604  = \$403 ;
+    end
+    if (rst) begin
+      \$604  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$605  = last4;
+    if (ce) begin
+      \$605  = last3;
+    end
+    if (rst) begin
+      \$605  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$606  = scaled0;
+    if (ce) begin
+      \$606  = \$404 ;
+    end
+    if (rst) begin
+      \$606  = 31'h00000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$607  = scaled1;
+    if (ce) begin
+      \$607  = \$405 ;
+    end
+    if (rst) begin
+      \$607  = 31'h00000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$608  = bias0_s5;
+    if (ce) begin
+      \$608  = bias0_s4;
+    end
+    if (rst) begin
+      \$608  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$609  = bias1_s5;
+    if (ce) begin
+      \$609  = bias1_s4;
+    end
+    if (rst) begin
+      \$609  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$610  = v5;
+    if (ce) begin
+      \$610  = v4;
+    end
+    if (rst) begin
+      \$610  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$611  = last5;
+    if (ce) begin
+      \$611  = last4;
+    end
+    if (rst) begin
+      \$611  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$612  = o__payload;
+    if (ce) begin
+      \$612 [7:0] = \$447 [7:0];
+      \$612 [15:8] = \$489 [7:0];
+    end
+    if (ce) begin
+      \$612 [16] = last5;
+    end
+    if (rst) begin
+      \$612  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$613  = o__valid;
+    if (ce) begin
+      \$613  = v5;
+    end
+    if (rst) begin
+      \$613  = 1'h0;
     end
   end
   assign lw__addr = \$6 [8:0];
@@ -3647,8 +3999,66 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   assign \held.data  = held[7:0];
   assign \held.data[0]  = held[7:0];
   assign \held.last  = held[8];
+  assign \sample0_s2b[0]  = sample0_s2b[7:0];
+  assign \sample0_s2b[1]  = sample0_s2b[15:8];
   assign \port__data[0]  = port__data[7:0];
   assign \port__data[1]  = port__data[15:8];
+  assign \sample1_s2b[0]  = sample1_s2b[7:0];
+  assign \sample1_s2b[1]  = sample1_s2b[15:8];
+  assign \port__data$182[0]  = \port__data$182 [7:0];
+  assign \port__data$182[1]  = \port__data$182 [15:8];
+  assign \sample2_s2b[0]  = sample2_s2b[7:0];
+  assign \sample2_s2b[1]  = sample2_s2b[15:8];
+  assign \port__data$184[0]  = \port__data$184 [7:0];
+  assign \port__data$184[1]  = \port__data$184 [15:8];
+  assign \sample3_s2b[0]  = sample3_s2b[7:0];
+  assign \sample3_s2b[1]  = sample3_s2b[15:8];
+  assign \port__data$186[0]  = \port__data$186 [7:0];
+  assign \port__data$186[1]  = \port__data$186 [15:8];
+  assign \sample4_s2b[0]  = sample4_s2b[7:0];
+  assign \sample4_s2b[1]  = sample4_s2b[15:8];
+  assign \port__data$188[0]  = \port__data$188 [7:0];
+  assign \port__data$188[1]  = \port__data$188 [15:8];
+  assign \sample5_s2b[0]  = sample5_s2b[7:0];
+  assign \sample5_s2b[1]  = sample5_s2b[15:8];
+  assign \port__data$190[0]  = \port__data$190 [7:0];
+  assign \port__data$190[1]  = \port__data$190 [15:8];
+  assign \sample6_s2b[0]  = sample6_s2b[7:0];
+  assign \sample6_s2b[1]  = sample6_s2b[15:8];
+  assign \port__data$192[0]  = \port__data$192 [7:0];
+  assign \port__data$192[1]  = \port__data$192 [15:8];
+  assign \sample7_s2b[0]  = sample7_s2b[7:0];
+  assign \sample7_s2b[1]  = sample7_s2b[15:8];
+  assign \port__data$194[0]  = \port__data$194 [7:0];
+  assign \port__data$194[1]  = \port__data$194 [15:8];
+  assign \sample8_s2b[0]  = sample8_s2b[7:0];
+  assign \sample8_s2b[1]  = sample8_s2b[15:8];
+  assign \port__data$196[0]  = \port__data$196 [7:0];
+  assign \port__data$196[1]  = \port__data$196 [15:8];
+  assign \weights_s2b[0]  = weights_s2b[67:0];
+  assign \weights_s2b[0].w0  = weights_s2b[3:0];
+  assign \weights_s2b[0].w1  = weights_s2b[7:4];
+  assign \weights_s2b[0].w2  = weights_s2b[11:8];
+  assign \weights_s2b[0].w3  = weights_s2b[15:12];
+  assign \weights_s2b[0].w4  = weights_s2b[19:16];
+  assign \weights_s2b[0].w5  = weights_s2b[23:20];
+  assign \weights_s2b[0].w6  = weights_s2b[27:24];
+  assign \weights_s2b[0].w7  = weights_s2b[31:28];
+  assign \weights_s2b[0].w8  = weights_s2b[35:32];
+  assign \weights_s2b[0].scale  = weights_s2b[51:36];
+  assign \weights_s2b[0].bias  = weights_s2b[67:52];
+  assign \weights_s2b[1]  = weights_s2b[135:68];
+  assign \weights_s2b[1].w0  = weights_s2b[71:68];
+  assign \weights_s2b[1].w1  = weights_s2b[75:72];
+  assign \weights_s2b[1].w2  = weights_s2b[79:76];
+  assign \weights_s2b[1].w3  = weights_s2b[83:80];
+  assign \weights_s2b[1].w4  = weights_s2b[87:84];
+  assign \weights_s2b[1].w5  = weights_s2b[91:88];
+  assign \weights_s2b[1].w6  = weights_s2b[95:92];
+  assign \weights_s2b[1].w7  = weights_s2b[99:96];
+  assign \weights_s2b[1].w8  = weights_s2b[103:100];
+  assign \weights_s2b[1].scale  = weights_s2b[119:104];
+  assign \weights_s2b[1].bias  = weights_s2b[135:120];
   assign \wread__data[0]  = wread__data[67:0];
   assign \wread__data[0].w0  = wread__data[3:0];
   assign \wread__data[0].w1  = wread__data[7:4];
@@ -3673,22 +4083,6 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   assign \wread__data[1].w8  = wread__data[103:100];
   assign \wread__data[1].scale  = wread__data[119:104];
   assign \wread__data[1].bias  = wread__data[135:120];
-  assign \port__data$182[0]  = \port__data$182 [7:0];
-  assign \port__data$182[1]  = \port__data$182 [15:8];
-  assign \port__data$184[0]  = \port__data$184 [7:0];
-  assign \port__data$184[1]  = \port__data$184 [15:8];
-  assign \port__data$186[0]  = \port__data$186 [7:0];
-  assign \port__data$186[1]  = \port__data$186 [15:8];
-  assign \port__data$188[0]  = \port__data$188 [7:0];
-  assign \port__data$188[1]  = \port__data$188 [15:8];
-  assign \port__data$190[0]  = \port__data$190 [7:0];
-  assign \port__data$190[1]  = \port__data$190 [15:8];
-  assign \port__data$192[0]  = \port__data$192 [7:0];
-  assign \port__data$192[1]  = \port__data$192 [15:8];
-  assign \port__data$194[0]  = \port__data$194 [7:0];
-  assign \port__data$194[1]  = \port__data$194 [15:8];
-  assign \port__data$196[0]  = \port__data$196 [7:0];
-  assign \port__data$196[1]  = \port__data$196 [15:8];
   assign \o__payload.data  = o__payload[15:0];
   assign \o__payload.data[0]  = o__payload[7:0];
   assign \o__payload.data[1]  = o__payload[15:8];
@@ -3697,23 +4091,23 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   assign \$34  = { \$33 [5], \$33 [5:1] };
   assign \$43  = { \$42 [5], \$42 [5:1] };
   assign \$49  = { \$48 [5], \$48 [5:1] };
-  assign \$263  = { 1'h0, w__payload[47:33] };
-  assign \$293  = { \$292 [5], \$292 [5:1] };
-  assign \$299  = { \$298 [5], \$298 [5:1] };
-  assign \$406  = { \$405 [31], \$405 [31], \$405 [31], \$405 [31], \$405 [31], \$405 [31], \$405 [31], \$405 [31], \$405 [31], \$405 [31], \$405 [31], \$405 [31], \$405 [31], \$405 [31], \$405 [31], \$405 [31], \$405 [31:16] };
-  assign \$411  = { \$410 [31], \$410 [31], \$410 [31], \$410 [31], \$410 [31], \$410 [31], \$410 [31], \$410 [31], \$410 [31], \$410 [31], \$410 [31], \$410 [31], \$410 [31], \$410 [31], \$410 [31], \$410 [31], \$410 [31:16] };
-  assign \$416  = { \$415 [31], \$415 [31], \$415 [31], \$415 [31], \$415 [31], \$415 [31], \$415 [31], \$415 [31], \$415 [31], \$415 [31], \$415 [31], \$415 [31], \$415 [31], \$415 [31], \$415 [31], \$415 [31], \$415 [31:16] };
-  assign \$421  = { \$420 [31], \$420 [31], \$420 [31], \$420 [31], \$420 [31], \$420 [31], \$420 [31], \$420 [31], \$420 [31], \$420 [31], \$420 [31], \$420 [31], \$420 [31], \$420 [31], \$420 [31], \$420 [31], \$420 [31:16] };
-  assign \$428  = { \$427 [31], \$427 [31], \$427 [31], \$427 [31], \$427 [31], \$427 [31], \$427 [31], \$427 [31], \$427 [31], \$427 [31], \$427 [31], \$427 [31], \$427 [31], \$427 [31], \$427 [31], \$427 [31], \$427 [31:16] };
-  assign \$433  = { \$432 [31], \$432 [31], \$432 [31], \$432 [31], \$432 [31], \$432 [31], \$432 [31], \$432 [31], \$432 [31], \$432 [31], \$432 [31], \$432 [31], \$432 [31], \$432 [31], \$432 [31], \$432 [31], \$432 [31:16] };
-  assign \$437  = { \$436 [31], \$436 [31], \$436 [31], \$436 [31], \$436 [31], \$436 [31], \$436 [31], \$436 [31], \$436 [31], \$436 [31], \$436 [31], \$436 [31], \$436 [31], \$436 [31], \$436 [31], \$436 [31], \$436 [31:16] };
-  assign \$442  = { \$441 [31], \$441 [31], \$441 [31], \$441 [31], \$441 [31], \$441 [31], \$441 [31], \$441 [31], \$441 [31], \$441 [31], \$441 [31], \$441 [31], \$441 [31], \$441 [31], \$441 [31], \$441 [31], \$441 [31:16] };
-  assign \$448  = { \$447 [31], \$447 [31], \$447 [31], \$447 [31], \$447 [31], \$447 [31], \$447 [31], \$447 [31], \$447 [31], \$447 [31], \$447 [31], \$447 [31], \$447 [31], \$447 [31], \$447 [31], \$447 [31], \$447 [31:16] };
-  assign \$453  = { \$452 [31], \$452 [31], \$452 [31], \$452 [31], \$452 [31], \$452 [31], \$452 [31], \$452 [31], \$452 [31], \$452 [31], \$452 [31], \$452 [31], \$452 [31], \$452 [31], \$452 [31], \$452 [31], \$452 [31:16] };
-  assign \$458  = { \$457 [31], \$457 [31], \$457 [31], \$457 [31], \$457 [31], \$457 [31], \$457 [31], \$457 [31], \$457 [31], \$457 [31], \$457 [31], \$457 [31], \$457 [31], \$457 [31], \$457 [31], \$457 [31], \$457 [31:16] };
-  assign \$463  = { \$462 [31], \$462 [31], \$462 [31], \$462 [31], \$462 [31], \$462 [31], \$462 [31], \$462 [31], \$462 [31], \$462 [31], \$462 [31], \$462 [31], \$462 [31], \$462 [31], \$462 [31], \$462 [31], \$462 [31:16] };
-  assign \$470  = { \$469 [31], \$469 [31], \$469 [31], \$469 [31], \$469 [31], \$469 [31], \$469 [31], \$469 [31], \$469 [31], \$469 [31], \$469 [31], \$469 [31], \$469 [31], \$469 [31], \$469 [31], \$469 [31], \$469 [31:16] };
-  assign \$475  = { \$474 [31], \$474 [31], \$474 [31], \$474 [31], \$474 [31], \$474 [31], \$474 [31], \$474 [31], \$474 [31], \$474 [31], \$474 [31], \$474 [31], \$474 [31], \$474 [31], \$474 [31], \$474 [31], \$474 [31:16] };
-  assign \$479  = { \$478 [31], \$478 [31], \$478 [31], \$478 [31], \$478 [31], \$478 [31], \$478 [31], \$478 [31], \$478 [31], \$478 [31], \$478 [31], \$478 [31], \$478 [31], \$478 [31], \$478 [31], \$478 [31], \$478 [31:16] };
-  assign \$484  = { \$483 [31], \$483 [31], \$483 [31], \$483 [31], \$483 [31], \$483 [31], \$483 [31], \$483 [31], \$483 [31], \$483 [31], \$483 [31], \$483 [31], \$483 [31], \$483 [31], \$483 [31], \$483 [31], \$483 [31:16] };
+  assign \$264  = { 1'h0, w__payload[47:33] };
+  assign \$294  = { \$293 [5], \$293 [5:1] };
+  assign \$300  = { \$299 [5], \$299 [5:1] };
+  assign \$407  = { \$406 [31], \$406 [31], \$406 [31], \$406 [31], \$406 [31], \$406 [31], \$406 [31], \$406 [31], \$406 [31], \$406 [31], \$406 [31], \$406 [31], \$406 [31], \$406 [31], \$406 [31], \$406 [31], \$406 [31:16] };
+  assign \$412  = { \$411 [31], \$411 [31], \$411 [31], \$411 [31], \$411 [31], \$411 [31], \$411 [31], \$411 [31], \$411 [31], \$411 [31], \$411 [31], \$411 [31], \$411 [31], \$411 [31], \$411 [31], \$411 [31], \$411 [31:16] };
+  assign \$417  = { \$416 [31], \$416 [31], \$416 [31], \$416 [31], \$416 [31], \$416 [31], \$416 [31], \$416 [31], \$416 [31], \$416 [31], \$416 [31], \$416 [31], \$416 [31], \$416 [31], \$416 [31], \$416 [31], \$416 [31:16] };
+  assign \$422  = { \$421 [31], \$421 [31], \$421 [31], \$421 [31], \$421 [31], \$421 [31], \$421 [31], \$421 [31], \$421 [31], \$421 [31], \$421 [31], \$421 [31], \$421 [31], \$421 [31], \$421 [31], \$421 [31], \$421 [31:16] };
+  assign \$429  = { \$428 [31], \$428 [31], \$428 [31], \$428 [31], \$428 [31], \$428 [31], \$428 [31], \$428 [31], \$428 [31], \$428 [31], \$428 [31], \$428 [31], \$428 [31], \$428 [31], \$428 [31], \$428 [31], \$428 [31:16] };
+  assign \$434  = { \$433 [31], \$433 [31], \$433 [31], \$433 [31], \$433 [31], \$433 [31], \$433 [31], \$433 [31], \$433 [31], \$433 [31], \$433 [31], \$433 [31], \$433 [31], \$433 [31], \$433 [31], \$433 [31], \$433 [31:16] };
+  assign \$438  = { \$437 [31], \$437 [31], \$437 [31], \$437 [31], \$437 [31], \$437 [31], \$437 [31], \$437 [31], \$437 [31], \$437 [31], \$437 [31], \$437 [31], \$437 [31], \$437 [31], \$437 [31], \$437 [31], \$437 [31:16] };
+  assign \$443  = { \$442 [31], \$442 [31], \$442 [31], \$442 [31], \$442 [31], \$442 [31], \$442 [31], \$442 [31], \$442 [31], \$442 [31], \$442 [31], \$442 [31], \$442 [31], \$442 [31], \$442 [31], \$442 [31], \$442 [31:16] };
+  assign \$449  = { \$448 [31], \$448 [31], \$448 [31], \$448 [31], \$448 [31], \$448 [31], \$448 [31], \$448 [31], \$448 [31], \$448 [31], \$448 [31], \$448 [31], \$448 [31], \$448 [31], \$448 [31], \$448 [31], \$448 [31:16] };
+  assign \$454  = { \$453 [31], \$453 [31], \$453 [31], \$453 [31], \$453 [31], \$453 [31], \$453 [31], \$453 [31], \$453 [31], \$453 [31], \$453 [31], \$453 [31], \$453 [31], \$453 [31], \$453 [31], \$453 [31], \$453 [31:16] };
+  assign \$459  = { \$458 [31], \$458 [31], \$458 [31], \$458 [31], \$458 [31], \$458 [31], \$458 [31], \$458 [31], \$458 [31], \$458 [31], \$458 [31], \$458 [31], \$458 [31], \$458 [31], \$458 [31], \$458 [31], \$458 [31:16] };
+  assign \$464  = { \$463 [31], \$463 [31], \$463 [31], \$463 [31], \$463 [31], \$463 [31], \$463 [31], \$463 [31], \$463 [31], \$463 [31], \$463 [31], \$463 [31], \$463 [31], \$463 [31], \$463 [31], \$463 [31], \$463 [31:16] };
+  assign \$471  = { \$470 [31], \$470 [31], \$470 [31], \$470 [31], \$470 [31], \$470 [31], \$470 [31], \$470 [31], \$470 [31], \$470 [31], \$470 [31], \$470 [31], \$470 [31], \$470 [31], \$470 [31], \$470 [31], \$470 [31:16] };
+  assign \$476  = { \$475 [31], \$475 [31], \$475 [31], \$475 [31], \$475 [31], \$475 [31], \$475 [31], \$475 [31], \$475 [31], \$475 [31], \$475 [31], \$475 [31], \$475 [31], \$475 [31], \$475 [31], \$475 [31], \$475 [31:16] };
+  assign \$480  = { \$479 [31], \$479 [31], \$479 [31], \$479 [31], \$479 [31], \$479 [31], \$479 [31], \$479 [31], \$479 [31], \$479 [31], \$479 [31], \$479 [31], \$479 [31], \$479 [31], \$479 [31], \$479 [31], \$479 [31:16] };
+  assign \$485  = { \$484 [31], \$484 [31], \$484 [31], \$484 [31], \$484 [31], \$484 [31], \$484 [31], \$484 [31], \$484 [31], \$484 [31], \$484 [31], \$484 [31], \$484 [31], \$484 [31], \$484 [31], \$484 [31], \$484 [31:16] };
 endmodule

@@ -33,8 +33,8 @@ from .params import ACT_BITS, DeformParams
 __all__ = ["DeformConv", "PIPELINE_STAGES"]
 
 #: Registers from the issue of a beat to its output register: tap positions, memory read,
-#: products, sums (accumulator), requantisation multiply, output.
-PIPELINE_STAGES = 6
+#: registered read data, products, sums (accumulator), requantisation multiply, output.
+PIPELINE_STAGES = 7
 
 
 def _bits(n):
@@ -194,6 +194,10 @@ class DeformConv(wiring.Component):
         running = Signal()
         m.d.comb += running.eq(c_frames != 0)   # c_frames is 0 outside RUN
 
+        # The whole compute pipeline advances on ce (the output register is empty or taken).
+        ce = Signal()
+        m.d.comb += ce.eq(~self.o.valid | self.o.ready)
+
         # -- line buffer and writer ------------------------------------------------------------
         lbuf = Memory(shape=data.ArrayLayout(signed(ACT_BITS), PE), depth=R * WM * G, init=[])
         m.submodules.lbuf = lbuf
@@ -205,8 +209,12 @@ class DeformConv(wiring.Component):
         w_y = Signal(range(max(p.h_max, 2)))
         w_slot = Signal(range(R))
         row_done = Signal()
+        row_freed = Signal(range(3))
         m.d.comb += [
-            self.i.ready.eq((w_frames != 0) & (lead <= R - 1 - D)),
+            # Rows the issued beat in S1 frees count only once its reads are done (at the next
+            # enabled edge, where a write to them still reads old data): while the pipeline is
+            # stalled right after the issue the writer must not overwrite them.
+            self.i.ready.eq((w_frames != 0) & (lead + Mux(ce, 0, row_freed) <= R - 1 - D)),
             lw.addr.eq(w_slot * (WM * G) + w_x * G + w_cg),
             lw.data.eq(self.i.p.data),
             lw.en.eq(self.i.valid & self.i.ready),
@@ -223,8 +231,6 @@ class DeformConv(wiring.Component):
                         m.d.sync += [w_y.eq(0), w_frames.eq(w_frames - 1)]
 
         # -- compute: issue stage ----------------------------------------------------------------
-        ce = Signal()
-        m.d.comb += ce.eq(~self.o.valid | self.o.ready)
         c_pass = Signal(range(max(P, 2)))   # no 0-bit signals: Verilator refuses [-1:0]
         c_cg = Signal(range(max(G, 2)))
         c_ox = Signal(range(max(p.w_max, 2)))
@@ -281,6 +287,8 @@ class DeformConv(wiring.Component):
             nxt = c_slot + row_step
             m.d.sync += c_slot.eq(Mux(nxt >= R, nxt - R, nxt))
         m.d.sync += lead.eq(lead + row_done - row_step)
+        with m.If(ce):
+            m.d.sync += row_freed.eq(row_step)
         # A new configuration starts with the centre at its first row.
         with m.If(self.w.valid & self.w.ready & (load == groups - 1)):
             m.d.sync += below.eq(height - 1)
@@ -362,18 +370,27 @@ class DeformConv(wiring.Component):
         m.d.comb += [wread.addr.eq(cg1), wread.en.eq(ce)]
         v2, last2, pass2 = stage("v2", v1), stage("last2", last1), stage("pass2", pass1)
 
-        # -- S2 -> S3: products -----------------------------------------------------------------
+        # -- S2 -> S2b: the memory reads, registered: the line buffer's block-RAM output and the
+        # multiplier in one cycle were the engine's critical path (ECP5).
+        samples2b = [stage(f"sample{k}_s2b", reads[k].data) for k in range(9)]
+        weights2b = stage("weights_s2b", wread.data)
+        ok2 = [stage(f"ok{k}_s2b", ok) for k, ok in enumerate(ok2)]
+        coef2 = [stage(f"coef{k}_s2b", coef) for k, coef in enumerate(coef2)]
+        v2a = v2
+        v2, last2, pass2 = stage("v2b", v2), stage("last2b", last2), stage("pass2b", pass2)
+
+        # -- S2b -> S3: products ----------------------------------------------------------------
         prods = []
         for lane in range(PE):
             row = []
             for k in range(9):
-                sample = Mux(ok2[k], reads[k].data[lane], 0)
+                sample = Mux(ok2[k], samples2b[k][lane], 0)
                 if bilinear:
                     sample = sample * coef2[k]
-                row.append(stage(f"prod{lane}_{k}", sample * wread.data[lane][f"w{k}"]))
+                row.append(stage(f"prod{lane}_{k}", sample * weights2b[lane][f"w{k}"]))
             prods.append(row)
-        scale3 = [stage(f"scale{lane}_s3", wread.data[lane].scale) for lane in range(PE)]
-        bias3 = [stage(f"bias{lane}_s3", wread.data[lane].bias) for lane in range(PE)]
+        scale3 = [stage(f"scale{lane}_s3", weights2b[lane].scale) for lane in range(PE)]
+        bias3 = [stage(f"bias{lane}_s3", weights2b[lane].bias) for lane in range(PE)]
         v3, last3, pass3 = stage("v3", v2), stage("last3", last2), stage("pass3", pass2)
 
         # -- S3 -> S4: nine-tap sums, accumulated over bilinear corners -------------------------
@@ -403,5 +420,5 @@ class DeformConv(wiring.Component):
                 m.d.sync += self.o.p.data[lane].eq(saturate(q, Fixed(ACT_BITS, 0)))
         with m.If(ce):
             m.d.sync += [self.o.valid.eq(v5), self.o.p.last.eq(last5)]
-        m.d.comb += pipe_busy.eq(v1 | v2 | v3 | v4 | v5)
+        m.d.comb += pipe_busy.eq(v1 | v2a | v2 | v3 | v4 | v5)
         return m
