@@ -167,262 +167,262 @@ endmodule
 module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, rst, i__ready, off__ready, w__payload, i__payload, off__payload, w__ready, o__payload, o__valid, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
-  wire [5:0] \$10 ;
+  wire \$10 ;
   wire \$100 ;
   wire \$101 ;
   wire \$102 ;
   wire \$103 ;
-  wire [4:0] \$104 ;
+  wire \$104 ;
   wire \$105 ;
-  wire [6:0] \$106 ;
+  wire [4:0] \$106 ;
   wire \$107 ;
   wire [6:0] \$108 ;
-  wire [6:0] \$109 ;
-  wire \$11 ;
+  wire \$109 ;
+  wire [3:0] \$11 ;
   wire [6:0] \$110 ;
-  wire [9:0] \$111 ;
-  wire [7:0] \$112 ;
-  wire [10:0] \$113 ;
-  wire [11:0] \$114 ;
-  wire [11:0] \$115 ;
-  wire [6:0] \$116 ;
-  wire [6:0] \$117 ;
-  wire \$118 ;
-  wire \$119 ;
+  wire [6:0] \$111 ;
+  wire [6:0] \$112 ;
+  wire [9:0] \$113 ;
+  wire [7:0] \$114 ;
+  wire [10:0] \$115 ;
+  wire [11:0] \$116 ;
+  wire [11:0] \$117 ;
+  wire [6:0] \$118 ;
+  wire [6:0] \$119 ;
   wire \$12 ;
   wire \$120 ;
   wire \$121 ;
   wire \$122 ;
   wire \$123 ;
-  wire [4:0] \$124 ;
+  wire \$124 ;
   wire \$125 ;
-  wire [6:0] \$126 ;
+  wire [4:0] \$126 ;
   wire \$127 ;
   wire [6:0] \$128 ;
-  wire [6:0] \$129 ;
-  wire \$13 ;
+  wire \$129 ;
+  wire [5:0] \$13 ;
   wire [6:0] \$130 ;
-  wire [9:0] \$131 ;
-  wire [7:0] \$132 ;
-  wire [10:0] \$133 ;
-  wire [11:0] \$134 ;
-  wire [11:0] \$135 ;
-  wire [6:0] \$136 ;
-  wire [6:0] \$137 ;
-  wire \$138 ;
-  wire \$139 ;
+  wire [6:0] \$131 ;
+  wire [6:0] \$132 ;
+  wire [9:0] \$133 ;
+  wire [7:0] \$134 ;
+  wire [10:0] \$135 ;
+  wire [11:0] \$136 ;
+  wire [11:0] \$137 ;
+  wire [6:0] \$138 ;
+  wire [6:0] \$139 ;
   wire \$14 ;
   wire \$140 ;
   wire \$141 ;
   wire \$142 ;
   wire \$143 ;
-  wire [4:0] \$144 ;
+  wire \$144 ;
   wire \$145 ;
-  wire [6:0] \$146 ;
+  wire [4:0] \$146 ;
   wire \$147 ;
   wire [6:0] \$148 ;
-  wire [6:0] \$149 ;
+  wire \$149 ;
   wire \$15 ;
   wire [6:0] \$150 ;
-  wire [9:0] \$151 ;
-  wire [7:0] \$152 ;
-  wire [10:0] \$153 ;
-  wire [11:0] \$154 ;
-  wire [11:0] \$155 ;
-  wire [6:0] \$156 ;
-  wire [6:0] \$157 ;
-  wire \$158 ;
-  wire \$159 ;
-  wire [5:0] \$16 ;
+  wire [6:0] \$151 ;
+  wire [6:0] \$152 ;
+  wire [9:0] \$153 ;
+  wire [7:0] \$154 ;
+  wire [10:0] \$155 ;
+  wire [11:0] \$156 ;
+  wire [11:0] \$157 ;
+  wire [6:0] \$158 ;
+  wire [6:0] \$159 ;
+  wire \$16 ;
   wire \$160 ;
   wire \$161 ;
   wire \$162 ;
   wire \$163 ;
-  wire [4:0] \$164 ;
+  wire \$164 ;
   wire \$165 ;
-  wire [6:0] \$166 ;
+  wire [4:0] \$166 ;
   wire \$167 ;
   wire [6:0] \$168 ;
-  wire [6:0] \$169 ;
-  wire [5:0] \$17 ;
+  wire \$169 ;
+  wire \$17 ;
   wire [6:0] \$170 ;
-  wire [9:0] \$171 ;
-  wire [7:0] \$172 ;
-  wire [10:0] \$173 ;
-  wire [11:0] \$174 ;
-  wire [11:0] \$175 ;
-  wire [6:0] \$176 ;
-  wire [6:0] \$177 ;
-  wire \$178 ;
-  wire \$179 ;
-  wire \$18 ;
+  wire [6:0] \$171 ;
+  wire [6:0] \$172 ;
+  wire [9:0] \$173 ;
+  wire [7:0] \$174 ;
+  wire [10:0] \$175 ;
+  wire [11:0] \$176 ;
+  wire [11:0] \$177 ;
+  wire [6:0] \$178 ;
+  wire [6:0] \$179 ;
+  wire [5:0] \$18 ;
   wire \$180 ;
   wire \$181 ;
   wire \$182 ;
   wire \$183 ;
-  wire [4:0] \$184 ;
+  wire \$184 ;
   wire \$185 ;
-  wire [6:0] \$186 ;
+  wire [4:0] \$186 ;
   wire \$187 ;
   wire [6:0] \$188 ;
-  wire [6:0] \$189 ;
-  wire \$19 ;
+  wire \$189 ;
+  wire [5:0] \$19 ;
   wire [6:0] \$190 ;
-  wire [9:0] \$191 ;
-  wire [7:0] \$192 ;
-  wire [10:0] \$193 ;
-  wire [11:0] \$194 ;
-  wire [11:0] \$195 ;
-  wire [6:0] \$196 ;
-  wire [6:0] \$197 ;
-  wire \$198 ;
-  wire \$199 ;
+  wire [6:0] \$191 ;
+  wire [6:0] \$192 ;
+  wire [9:0] \$193 ;
+  wire [7:0] \$194 ;
+  wire [10:0] \$195 ;
+  wire [11:0] \$196 ;
+  wire [11:0] \$197 ;
+  wire [6:0] \$198 ;
+  wire [6:0] \$199 ;
   wire \$2 ;
   wire \$20 ;
   wire \$200 ;
   wire \$201 ;
   wire \$202 ;
   wire \$203 ;
-  wire [4:0] \$204 ;
+  wire \$204 ;
   wire \$205 ;
-  wire [6:0] \$206 ;
+  wire [4:0] \$206 ;
   wire \$207 ;
   wire [6:0] \$208 ;
-  wire [6:0] \$209 ;
+  wire \$209 ;
   wire \$21 ;
   wire [6:0] \$210 ;
-  wire [9:0] \$211 ;
-  wire [7:0] \$212 ;
-  wire [10:0] \$213 ;
-  wire [11:0] \$214 ;
-  wire [11:0] \$215 ;
-  wire [6:0] \$216 ;
-  wire [6:0] \$217 ;
-  wire \$218 ;
-  wire \$219 ;
-  wire [3:0] \$22 ;
+  wire [6:0] \$211 ;
+  wire [6:0] \$212 ;
+  wire [9:0] \$213 ;
+  wire [7:0] \$214 ;
+  wire [10:0] \$215 ;
+  wire [11:0] \$216 ;
+  wire [11:0] \$217 ;
+  wire [6:0] \$218 ;
+  wire [6:0] \$219 ;
+  wire \$22 ;
   wire \$220 ;
   wire \$221 ;
   wire \$222 ;
   wire \$223 ;
-  wire [4:0] \$224 ;
+  wire \$224 ;
   wire \$225 ;
-  wire [6:0] \$226 ;
+  wire [4:0] \$226 ;
   wire \$227 ;
   wire [6:0] \$228 ;
-  wire [6:0] \$229 ;
+  wire \$229 ;
   wire \$23 ;
   wire [6:0] \$230 ;
-  wire [9:0] \$231 ;
-  wire [7:0] \$232 ;
-  wire [10:0] \$233 ;
-  wire [11:0] \$234 ;
-  wire [11:0] \$235 ;
-  wire [6:0] \$236 ;
-  wire [6:0] \$237 ;
-  wire \$238 ;
-  wire \$239 ;
-  wire \$24 ;
+  wire [6:0] \$231 ;
+  wire [6:0] \$232 ;
+  wire [9:0] \$233 ;
+  wire [7:0] \$234 ;
+  wire [10:0] \$235 ;
+  wire [11:0] \$236 ;
+  wire [11:0] \$237 ;
+  wire [6:0] \$238 ;
+  wire [6:0] \$239 ;
+  wire [3:0] \$24 ;
   wire \$240 ;
   wire \$241 ;
   wire \$242 ;
   wire \$243 ;
-  wire [4:0] \$244 ;
+  wire \$244 ;
   wire \$245 ;
-  wire [6:0] \$246 ;
+  wire [4:0] \$246 ;
   wire \$247 ;
   wire [6:0] \$248 ;
-  wire [6:0] \$249 ;
+  wire \$249 ;
   wire \$25 ;
   wire [6:0] \$250 ;
-  wire [9:0] \$251 ;
-  wire [7:0] \$252 ;
-  wire [10:0] \$253 ;
-  wire [11:0] \$254 ;
-  wire [11:0] \$255 ;
-  wire \$256 ;
-  wire \$257 ;
+  wire [6:0] \$251 ;
+  wire [6:0] \$252 ;
+  wire [9:0] \$253 ;
+  wire [7:0] \$254 ;
+  wire [10:0] \$255 ;
+  wire [11:0] \$256 ;
+  wire [11:0] \$257 ;
   wire \$258 ;
   wire \$259 ;
-  wire [5:0] \$26 ;
+  wire \$26 ;
   wire \$260 ;
   wire \$261 ;
   wire \$262 ;
   wire \$263 ;
-  wire [15:0] \$264 ;
-  wire [2:0] \$265 ;
-  wire [3:0] \$266 ;
-  wire \$267 ;
-  wire \$268 ;
+  wire \$264 ;
+  wire \$265 ;
+  wire [15:0] \$266 ;
+  wire [2:0] \$267 ;
+  wire [3:0] \$268 ;
   wire \$269 ;
-  wire [5:0] \$27 ;
+  wire \$27 ;
   wire \$270 ;
-  wire [2:0] \$271 ;
-  wire [3:0] \$272 ;
-  wire \$273 ;
-  wire [4:0] \$274 ;
-  wire [5:0] \$275 ;
-  wire \$276 ;
-  wire [4:0] \$277 ;
+  wire \$271 ;
+  wire \$272 ;
+  wire [2:0] \$273 ;
+  wire [3:0] \$274 ;
+  wire \$275 ;
+  wire [4:0] \$276 ;
+  wire [5:0] \$277 ;
   wire \$278 ;
-  wire [3:0] \$279 ;
-  wire [6:0] \$28 ;
-  wire [3:0] \$280 ;
-  wire [5:0] \$281 ;
-  wire \$282 ;
-  wire [16:0] \$283 ;
+  wire [4:0] \$279 ;
+  wire [5:0] \$28 ;
+  wire \$280 ;
+  wire [3:0] \$281 ;
+  wire [3:0] \$282 ;
+  wire [5:0] \$283 ;
   wire \$284 ;
-  wire [1:0] \$285 ;
+  wire [16:0] \$285 ;
   wire \$286 ;
-  wire [2:0] \$287 ;
-  wire [3:0] \$288 ;
-  wire \$289 ;
-  wire [6:0] \$29 ;
-  wire [4:0] \$290 ;
-  wire [1:0] \$291 ;
-  wire [5:0] \$292 ;
-  wire [5:0] \$293 ;
+  wire [1:0] \$287 ;
+  wire \$288 ;
+  wire [2:0] \$289 ;
+  wire [5:0] \$29 ;
+  wire [3:0] \$290 ;
+  wire \$291 ;
+  wire [4:0] \$292 ;
+  wire [1:0] \$293 ;
   wire [5:0] \$294 ;
-  wire [6:0] \$295 ;
-  wire [6:0] \$296 ;
-  wire [7:0] \$297 ;
-  wire \$298 ;
-  wire [5:0] \$299 ;
-  wire [9:0] \$3 ;
-  wire [7:0] \$30 ;
-  wire [5:0] \$300 ;
-  wire [6:0] \$301 ;
-  wire [6:0] \$302 ;
-  wire [7:0] \$303 ;
-  wire \$304 ;
-  wire [5:0] \$305 ;
-  wire [16:0] \$306 ;
-  wire [4:0] \$307 ;
-  wire [1:0] \$308 ;
-  wire [5:0] \$309 ;
-  wire \$31 ;
+  wire [5:0] \$295 ;
+  wire [5:0] \$296 ;
+  wire [6:0] \$297 ;
+  wire [6:0] \$298 ;
+  wire [7:0] \$299 ;
+  wire [1:0] \$3 ;
+  wire [6:0] \$30 ;
+  wire \$300 ;
+  wire [5:0] \$301 ;
+  wire [5:0] \$302 ;
+  wire [6:0] \$303 ;
+  wire [6:0] \$304 ;
+  wire [7:0] \$305 ;
+  wire \$306 ;
+  wire [5:0] \$307 ;
+  wire [16:0] \$308 ;
+  wire [4:0] \$309 ;
+  wire [6:0] \$31 ;
   wire [1:0] \$310 ;
   wire [5:0] \$311 ;
-  wire \$312 ;
-  wire [3:0] \$313 ;
+  wire [1:0] \$312 ;
+  wire [5:0] \$313 ;
   wire \$314 ;
   wire [3:0] \$315 ;
-  wire [4:0] \$316 ;
+  wire \$316 ;
   wire [3:0] \$317 ;
   wire [4:0] \$318 ;
   wire [3:0] \$319 ;
-  wire \$32 ;
+  wire [7:0] \$32 ;
   wire [4:0] \$320 ;
-  wire \$321 ;
-  wire [3:0] \$322 ;
+  wire [3:0] \$321 ;
+  wire [4:0] \$322 ;
   wire \$323 ;
-  wire \$324 ;
-  wire [5:0] \$325 ;
-  wire [7:0] \$326 ;
-  wire [11:0] \$327 ;
+  wire [3:0] \$324 ;
+  wire \$325 ;
+  wire \$326 ;
+  wire [5:0] \$327 ;
   wire [7:0] \$328 ;
   wire [11:0] \$329 ;
-  wire [5:0] \$33 ;
+  wire \$33 ;
   wire [7:0] \$330 ;
   wire [11:0] \$331 ;
   wire [7:0] \$332 ;
@@ -433,7 +433,7 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   wire [11:0] \$337 ;
   wire [7:0] \$338 ;
   wire [11:0] \$339 ;
-  wire [5:0] \$34 ;
+  wire \$34 ;
   wire [7:0] \$340 ;
   wire [11:0] \$341 ;
   wire [7:0] \$342 ;
@@ -444,7 +444,7 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   wire [11:0] \$347 ;
   wire [7:0] \$348 ;
   wire [11:0] \$349 ;
-  wire [6:0] \$35 ;
+  wire [5:0] \$35 ;
   wire [7:0] \$350 ;
   wire [11:0] \$351 ;
   wire [7:0] \$352 ;
@@ -455,196 +455,196 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   wire [11:0] \$357 ;
   wire [7:0] \$358 ;
   wire [11:0] \$359 ;
-  wire [6:0] \$36 ;
+  wire [5:0] \$36 ;
   wire [7:0] \$360 ;
   wire [11:0] \$361 ;
-  wire \$362 ;
-  wire \$363 ;
-  wire [12:0] \$364 ;
-  wire [13:0] \$365 ;
-  wire [14:0] \$366 ;
-  wire [15:0] \$367 ;
-  wire [16:0] \$368 ;
-  wire [17:0] \$369 ;
-  wire [7:0] \$37 ;
-  wire [18:0] \$370 ;
-  wire [19:0] \$371 ;
-  wire [12:0] \$372 ;
-  wire [13:0] \$373 ;
-  wire [14:0] \$374 ;
-  wire [15:0] \$375 ;
-  wire [16:0] \$376 ;
-  wire [17:0] \$377 ;
-  wire [18:0] \$378 ;
-  wire [19:0] \$379 ;
-  wire \$38 ;
-  wire [20:0] \$380 ;
-  wire [20:0] \$381 ;
-  wire \$382 ;
-  wire \$383 ;
-  wire [12:0] \$384 ;
-  wire [13:0] \$385 ;
-  wire [14:0] \$386 ;
-  wire [15:0] \$387 ;
-  wire [16:0] \$388 ;
-  wire [17:0] \$389 ;
-  wire \$39 ;
-  wire [18:0] \$390 ;
-  wire [19:0] \$391 ;
-  wire [12:0] \$392 ;
-  wire [13:0] \$393 ;
-  wire [14:0] \$394 ;
-  wire [15:0] \$395 ;
-  wire [16:0] \$396 ;
-  wire [17:0] \$397 ;
-  wire [18:0] \$398 ;
-  wire [19:0] \$399 ;
-  wire [6:0] \$4 ;
-  wire [3:0] \$40 ;
-  wire [20:0] \$400 ;
-  wire [20:0] \$401 ;
-  wire \$402 ;
-  wire \$403 ;
-  wire [30:0] \$404 ;
-  wire [30:0] \$405 ;
-  wire [31:0] \$406 ;
-  wire [31:0] \$407 ;
-  wire [32:0] \$408 ;
-  wire \$409 ;
+  wire [7:0] \$362 ;
+  wire [11:0] \$363 ;
+  wire \$364 ;
+  wire \$365 ;
+  wire [12:0] \$366 ;
+  wire [13:0] \$367 ;
+  wire [14:0] \$368 ;
+  wire [15:0] \$369 ;
+  wire [6:0] \$37 ;
+  wire [16:0] \$370 ;
+  wire [17:0] \$371 ;
+  wire [18:0] \$372 ;
+  wire [19:0] \$373 ;
+  wire [12:0] \$374 ;
+  wire [13:0] \$375 ;
+  wire [14:0] \$376 ;
+  wire [15:0] \$377 ;
+  wire [16:0] \$378 ;
+  wire [17:0] \$379 ;
+  wire [6:0] \$38 ;
+  wire [18:0] \$380 ;
+  wire [19:0] \$381 ;
+  wire [20:0] \$382 ;
+  wire [20:0] \$383 ;
+  wire \$384 ;
+  wire \$385 ;
+  wire [12:0] \$386 ;
+  wire [13:0] \$387 ;
+  wire [14:0] \$388 ;
+  wire [15:0] \$389 ;
+  wire [7:0] \$39 ;
+  wire [16:0] \$390 ;
+  wire [17:0] \$391 ;
+  wire [18:0] \$392 ;
+  wire [19:0] \$393 ;
+  wire [12:0] \$394 ;
+  wire [13:0] \$395 ;
+  wire [14:0] \$396 ;
+  wire [15:0] \$397 ;
+  wire [16:0] \$398 ;
+  wire [17:0] \$399 ;
+  wire [3:0] \$4 ;
+  wire \$40 ;
+  wire [18:0] \$400 ;
+  wire [19:0] \$401 ;
+  wire [20:0] \$402 ;
+  wire [20:0] \$403 ;
+  wire \$404 ;
+  wire \$405 ;
+  wire [30:0] \$406 ;
+  wire [30:0] \$407 ;
+  wire [31:0] \$408 ;
+  wire [31:0] \$409 ;
   wire \$41 ;
-  wire \$410 ;
-  wire [31:0] \$411 ;
-  wire [31:0] \$412 ;
-  wire [32:0] \$413 ;
-  wire [32:0] \$414 ;
-  wire \$415 ;
-  wire [31:0] \$416 ;
-  wire [31:0] \$417 ;
-  wire [32:0] \$418 ;
-  wire \$419 ;
-  wire [5:0] \$42 ;
-  wire \$420 ;
-  wire [31:0] \$421 ;
-  wire [31:0] \$422 ;
-  wire [32:0] \$423 ;
-  wire [32:0] \$424 ;
-  wire \$425 ;
-  wire \$426 ;
+  wire [32:0] \$410 ;
+  wire \$411 ;
+  wire \$412 ;
+  wire [31:0] \$413 ;
+  wire [31:0] \$414 ;
+  wire [32:0] \$415 ;
+  wire [32:0] \$416 ;
+  wire \$417 ;
+  wire [31:0] \$418 ;
+  wire [31:0] \$419 ;
+  wire [3:0] \$42 ;
+  wire [32:0] \$420 ;
+  wire \$421 ;
+  wire \$422 ;
+  wire [31:0] \$423 ;
+  wire [31:0] \$424 ;
+  wire [32:0] \$425 ;
+  wire [32:0] \$426 ;
   wire \$427 ;
-  wire [31:0] \$428 ;
-  wire [31:0] \$429 ;
-  wire [5:0] \$43 ;
-  wire [32:0] \$430 ;
-  wire \$431 ;
-  wire \$432 ;
-  wire [31:0] \$433 ;
-  wire [31:0] \$434 ;
-  wire [32:0] \$435 ;
-  wire [32:0] \$436 ;
-  wire [31:0] \$437 ;
-  wire [31:0] \$438 ;
-  wire [32:0] \$439 ;
-  wire [6:0] \$44 ;
-  wire \$440 ;
-  wire \$441 ;
-  wire [31:0] \$442 ;
-  wire [31:0] \$443 ;
-  wire [32:0] \$444 ;
-  wire [32:0] \$445 ;
-  wire [7:0] \$446 ;
-  wire [8:0] \$447 ;
-  wire [31:0] \$448 ;
-  wire [31:0] \$449 ;
-  wire [6:0] \$45 ;
-  wire [32:0] \$450 ;
-  wire \$451 ;
-  wire \$452 ;
-  wire [31:0] \$453 ;
-  wire [31:0] \$454 ;
-  wire [32:0] \$455 ;
-  wire [32:0] \$456 ;
-  wire \$457 ;
-  wire [31:0] \$458 ;
-  wire [31:0] \$459 ;
-  wire [7:0] \$46 ;
-  wire [32:0] \$460 ;
-  wire \$461 ;
-  wire \$462 ;
-  wire [31:0] \$463 ;
-  wire [31:0] \$464 ;
-  wire [32:0] \$465 ;
-  wire [32:0] \$466 ;
-  wire \$467 ;
-  wire \$468 ;
+  wire \$428 ;
+  wire \$429 ;
+  wire \$43 ;
+  wire [31:0] \$430 ;
+  wire [31:0] \$431 ;
+  wire [32:0] \$432 ;
+  wire \$433 ;
+  wire \$434 ;
+  wire [31:0] \$435 ;
+  wire [31:0] \$436 ;
+  wire [32:0] \$437 ;
+  wire [32:0] \$438 ;
+  wire [31:0] \$439 ;
+  wire [5:0] \$44 ;
+  wire [31:0] \$440 ;
+  wire [32:0] \$441 ;
+  wire \$442 ;
+  wire \$443 ;
+  wire [31:0] \$444 ;
+  wire [31:0] \$445 ;
+  wire [32:0] \$446 ;
+  wire [32:0] \$447 ;
+  wire [7:0] \$448 ;
+  wire [8:0] \$449 ;
+  wire [5:0] \$45 ;
+  wire [31:0] \$450 ;
+  wire [31:0] \$451 ;
+  wire [32:0] \$452 ;
+  wire \$453 ;
+  wire \$454 ;
+  wire [31:0] \$455 ;
+  wire [31:0] \$456 ;
+  wire [32:0] \$457 ;
+  wire [32:0] \$458 ;
+  wire \$459 ;
+  wire [6:0] \$46 ;
+  wire [31:0] \$460 ;
+  wire [31:0] \$461 ;
+  wire [32:0] \$462 ;
+  wire \$463 ;
+  wire \$464 ;
+  wire [31:0] \$465 ;
+  wire [31:0] \$466 ;
+  wire [32:0] \$467 ;
+  wire [32:0] \$468 ;
   wire \$469 ;
-  wire \$47 ;
-  wire [31:0] \$470 ;
-  wire [31:0] \$471 ;
-  wire [32:0] \$472 ;
-  wire \$473 ;
-  wire \$474 ;
-  wire [31:0] \$475 ;
-  wire [31:0] \$476 ;
-  wire [32:0] \$477 ;
-  wire [32:0] \$478 ;
-  wire [31:0] \$479 ;
-  wire [5:0] \$48 ;
-  wire [31:0] \$480 ;
-  wire [32:0] \$481 ;
-  wire \$482 ;
-  wire \$483 ;
-  wire [31:0] \$484 ;
-  wire [31:0] \$485 ;
-  wire [32:0] \$486 ;
-  wire [32:0] \$487 ;
-  wire [7:0] \$488 ;
-  wire [8:0] \$489 ;
-  wire [5:0] \$49 ;
-  reg [4:0] \$490 ;
-  reg [4:0] \$491 ;
-  reg [2:0] \$492 ;
-  reg [15:0] \$493 ;
-  reg \$494 ;
-  reg \$495 ;
-  reg [1:0] \$496 ;
-  reg [1:0] \$497 ;
-  reg [15:0] \$498 ;
-  reg [15:0] \$499 ;
-  wire [10:0] \$5 ;
-  wire [6:0] \$50 ;
-  reg [1:0] \$500 ;
-  reg [3:0] \$501 ;
-  reg [3:0] \$502 ;
-  reg [2:0] \$503 ;
-  reg [8:0] \$504 ;
-  reg \$505 ;
-  reg [1:0] \$506 ;
-  reg [3:0] \$507 ;
-  reg [4:0] \$508 ;
+  wire [6:0] \$47 ;
+  wire \$470 ;
+  wire \$471 ;
+  wire [31:0] \$472 ;
+  wire [31:0] \$473 ;
+  wire [32:0] \$474 ;
+  wire \$475 ;
+  wire \$476 ;
+  wire [31:0] \$477 ;
+  wire [31:0] \$478 ;
+  wire [32:0] \$479 ;
+  wire [7:0] \$48 ;
+  wire [32:0] \$480 ;
+  wire [31:0] \$481 ;
+  wire [31:0] \$482 ;
+  wire [32:0] \$483 ;
+  wire \$484 ;
+  wire \$485 ;
+  wire [31:0] \$486 ;
+  wire [31:0] \$487 ;
+  wire [32:0] \$488 ;
+  wire [32:0] \$489 ;
+  wire \$49 ;
+  wire [7:0] \$490 ;
+  wire [8:0] \$491 ;
+  reg [4:0] \$492 ;
+  reg [4:0] \$493 ;
+  reg [2:0] \$494 ;
+  reg [15:0] \$495 ;
+  reg \$496 ;
+  reg \$497 ;
+  reg [1:0] \$498 ;
+  reg [1:0] \$499 ;
+  wire \$5 ;
+  wire [5:0] \$50 ;
+  reg [15:0] \$500 ;
+  reg [15:0] \$501 ;
+  reg [1:0] \$502 ;
+  reg [3:0] \$503 ;
+  reg [3:0] \$504 ;
+  reg [2:0] \$505 ;
+  reg [8:0] \$506 ;
+  reg \$507 ;
+  reg [1:0] \$508 ;
   reg [3:0] \$509 ;
-  wire [6:0] \$51 ;
+  wire [5:0] \$51 ;
   reg [4:0] \$510 ;
-  reg [4:0] \$511 ;
-  reg [2:0] \$512 ;
-  reg [2:0] \$513 ;
-  reg \$514 ;
-  reg \$515 ;
-  reg \$516 ;
-  reg [1:0] \$517 ;
-  reg [4:0] \$518 ;
-  reg [4:0] \$519 ;
-  wire [7:0] \$52 ;
-  reg [2:0] \$520 ;
-  reg [3:0] \$521 ;
-  reg [3:0] \$522 ;
-  reg [3:0] \$523 ;
+  reg [3:0] \$511 ;
+  reg [4:0] \$512 ;
+  reg [4:0] \$513 ;
+  reg [2:0] \$514 ;
+  reg [2:0] \$515 ;
+  reg [1:0] \$516 ;
+  reg \$517 ;
+  reg \$518 ;
+  reg \$519 ;
+  wire [6:0] \$52 ;
+  reg [1:0] \$520 ;
+  reg [4:0] \$521 ;
+  reg [4:0] \$522 ;
+  reg [2:0] \$523 ;
   reg [3:0] \$524 ;
   reg [3:0] \$525 ;
   reg [3:0] \$526 ;
   reg [3:0] \$527 ;
   reg [3:0] \$528 ;
   reg [3:0] \$529 ;
-  wire \$53 ;
+  wire [6:0] \$53 ;
   reg [3:0] \$530 ;
   reg [3:0] \$531 ;
   reg [3:0] \$532 ;
@@ -654,10 +654,10 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   reg [3:0] \$536 ;
   reg [3:0] \$537 ;
   reg [3:0] \$538 ;
-  reg \$539 ;
-  wire [5:0] \$54 ;
-  reg \$540 ;
-  reg \$541 ;
+  reg [3:0] \$539 ;
+  wire [7:0] \$54 ;
+  reg [3:0] \$540 ;
+  reg [3:0] \$541 ;
   reg \$542 ;
   reg \$543 ;
   reg \$544 ;
@@ -666,40 +666,40 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   reg \$547 ;
   reg \$548 ;
   reg \$549 ;
-  wire [1:0] \$55 ;
+  wire \$55 ;
   reg \$550 ;
-  reg [15:0] \$551 ;
-  reg [15:0] \$552 ;
-  reg [15:0] \$553 ;
+  reg \$551 ;
+  reg \$552 ;
+  reg \$553 ;
   reg [15:0] \$554 ;
   reg [15:0] \$555 ;
   reg [15:0] \$556 ;
   reg [15:0] \$557 ;
   reg [15:0] \$558 ;
   reg [15:0] \$559 ;
-  wire \$56 ;
-  reg [135:0] \$560 ;
-  reg \$561 ;
-  reg \$562 ;
-  reg \$563 ;
+  wire [5:0] \$56 ;
+  reg [15:0] \$560 ;
+  reg [15:0] \$561 ;
+  reg [15:0] \$562 ;
+  reg [135:0] \$563 ;
   reg \$564 ;
   reg \$565 ;
   reg \$566 ;
   reg \$567 ;
   reg \$568 ;
   reg \$569 ;
-  wire [7:0] \$57 ;
+  wire [1:0] \$57 ;
   reg \$570 ;
   reg \$571 ;
   reg \$572 ;
-  reg [11:0] \$573 ;
-  reg [11:0] \$574 ;
-  reg [11:0] \$575 ;
+  reg \$573 ;
+  reg \$574 ;
+  reg \$575 ;
   reg [11:0] \$576 ;
   reg [11:0] \$577 ;
   reg [11:0] \$578 ;
   reg [11:0] \$579 ;
-  wire [2:0] \$58 ;
+  wire \$58 ;
   reg [11:0] \$580 ;
   reg [11:0] \$581 ;
   reg [11:0] \$582 ;
@@ -710,34 +710,37 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   reg [11:0] \$587 ;
   reg [11:0] \$588 ;
   reg [11:0] \$589 ;
-  wire [2:0] \$59 ;
+  wire [7:0] \$59 ;
   reg [11:0] \$590 ;
-  reg [15:0] \$591 ;
-  reg [15:0] \$592 ;
-  reg [15:0] \$593 ;
+  reg [11:0] \$591 ;
+  reg [11:0] \$592 ;
+  reg [11:0] \$593 ;
   reg [15:0] \$594 ;
-  reg \$595 ;
-  reg \$596 ;
-  reg \$597 ;
-  reg [14:0] \$598 ;
-  reg [14:0] \$599 ;
-  wire [11:0] \$6 ;
+  reg [15:0] \$595 ;
+  reg [15:0] \$596 ;
+  reg [15:0] \$597 ;
+  reg \$598 ;
+  reg \$599 ;
+  wire [9:0] \$6 ;
   wire [2:0] \$60 ;
-  reg [15:0] \$600 ;
-  reg [15:0] \$601 ;
-  reg [15:0] \$602 ;
+  reg \$600 ;
+  reg [14:0] \$601 ;
+  reg [14:0] \$602 ;
   reg [15:0] \$603 ;
-  reg \$604 ;
-  reg \$605 ;
-  reg [30:0] \$606 ;
-  reg [30:0] \$607 ;
-  reg [15:0] \$608 ;
-  reg [15:0] \$609 ;
+  reg [15:0] \$604 ;
+  reg [15:0] \$605 ;
+  reg [15:0] \$606 ;
+  reg \$607 ;
+  reg \$608 ;
+  reg [30:0] \$609 ;
   wire [2:0] \$61 ;
-  reg \$610 ;
-  reg \$611 ;
-  reg [16:0] \$612 ;
+  reg [30:0] \$610 ;
+  reg [15:0] \$611 ;
+  reg [15:0] \$612 ;
   reg \$613 ;
+  reg \$614 ;
+  reg [16:0] \$615 ;
+  reg \$616 ;
   wire [2:0] \$62 ;
   wire [2:0] \$63 ;
   wire [2:0] \$64 ;
@@ -746,39 +749,39 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   wire [2:0] \$67 ;
   wire [2:0] \$68 ;
   wire [2:0] \$69 ;
-  wire \$7 ;
+  wire [6:0] \$7 ;
   wire [2:0] \$70 ;
   wire [2:0] \$71 ;
   wire [2:0] \$72 ;
   wire [2:0] \$73 ;
   wire [2:0] \$74 ;
   wire [2:0] \$75 ;
-  wire [6:0] \$76 ;
-  wire [6:0] \$77 ;
-  wire \$78 ;
-  wire \$79 ;
-  wire [3:0] \$8 ;
+  wire [2:0] \$76 ;
+  wire [2:0] \$77 ;
+  wire [6:0] \$78 ;
+  wire [6:0] \$79 ;
+  wire [10:0] \$8 ;
   wire \$80 ;
   wire \$81 ;
   wire \$82 ;
   wire \$83 ;
-  wire [4:0] \$84 ;
+  wire \$84 ;
   wire \$85 ;
-  wire [6:0] \$86 ;
+  wire [4:0] \$86 ;
   wire \$87 ;
   wire [6:0] \$88 ;
-  wire [6:0] \$89 ;
-  wire \$9 ;
+  wire \$89 ;
+  wire [11:0] \$9 ;
   wire [6:0] \$90 ;
-  wire [9:0] \$91 ;
-  wire [7:0] \$92 ;
-  wire [10:0] \$93 ;
-  wire [11:0] \$94 ;
-  wire [11:0] \$95 ;
-  wire [6:0] \$96 ;
-  wire [6:0] \$97 ;
-  wire \$98 ;
-  wire \$99 ;
+  wire [6:0] \$91 ;
+  wire [6:0] \$92 ;
+  wire [9:0] \$93 ;
+  wire [7:0] \$94 ;
+  wire [10:0] \$95 ;
+  wire [11:0] \$96 ;
+  wire [11:0] \$97 ;
+  wire [6:0] \$98 ;
+  wire [6:0] \$99 ;
   reg [14:0] acc0 = 15'h0000;
   reg [14:0] acc1 = 15'h0000;
   reg [4:0] below = 5'h00;
@@ -931,50 +934,50 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   reg pass3 = 1'h0;
   wire pipe_busy;
   wire [8:0] port__addr;
-  wire [8:0] \port__addr$104 ;
-  wire [8:0] \port__addr$113 ;
-  wire [8:0] \port__addr$122 ;
-  wire [8:0] \port__addr$131 ;
-  wire [8:0] \port__addr$140 ;
-  wire [8:0] \port__addr$149 ;
-  wire [8:0] \port__addr$86 ;
-  wire [8:0] \port__addr$95 ;
+  wire [8:0] \port__addr$105 ;
+  wire [8:0] \port__addr$114 ;
+  wire [8:0] \port__addr$123 ;
+  wire [8:0] \port__addr$132 ;
+  wire [8:0] \port__addr$141 ;
+  wire [8:0] \port__addr$150 ;
+  wire [8:0] \port__addr$87 ;
+  wire [8:0] \port__addr$96 ;
   wire [15:0] port__data;
-  wire [15:0] \port__data$182 ;
-  wire [7:0] \port__data$182[0] ;
-  wire [7:0] \port__data$182[1] ;
-  wire [15:0] \port__data$184 ;
-  wire [7:0] \port__data$184[0] ;
-  wire [7:0] \port__data$184[1] ;
-  wire [15:0] \port__data$186 ;
-  wire [7:0] \port__data$186[0] ;
-  wire [7:0] \port__data$186[1] ;
-  wire [15:0] \port__data$188 ;
-  wire [7:0] \port__data$188[0] ;
-  wire [7:0] \port__data$188[1] ;
-  wire [15:0] \port__data$190 ;
-  wire [7:0] \port__data$190[0] ;
-  wire [7:0] \port__data$190[1] ;
-  wire [15:0] \port__data$192 ;
-  wire [7:0] \port__data$192[0] ;
-  wire [7:0] \port__data$192[1] ;
-  wire [15:0] \port__data$194 ;
-  wire [7:0] \port__data$194[0] ;
-  wire [7:0] \port__data$194[1] ;
-  wire [15:0] \port__data$196 ;
-  wire [7:0] \port__data$196[0] ;
-  wire [7:0] \port__data$196[1] ;
+  wire [15:0] \port__data$183 ;
+  wire [7:0] \port__data$183[0] ;
+  wire [7:0] \port__data$183[1] ;
+  wire [15:0] \port__data$185 ;
+  wire [7:0] \port__data$185[0] ;
+  wire [7:0] \port__data$185[1] ;
+  wire [15:0] \port__data$187 ;
+  wire [7:0] \port__data$187[0] ;
+  wire [7:0] \port__data$187[1] ;
+  wire [15:0] \port__data$189 ;
+  wire [7:0] \port__data$189[0] ;
+  wire [7:0] \port__data$189[1] ;
+  wire [15:0] \port__data$191 ;
+  wire [7:0] \port__data$191[0] ;
+  wire [7:0] \port__data$191[1] ;
+  wire [15:0] \port__data$193 ;
+  wire [7:0] \port__data$193[0] ;
+  wire [7:0] \port__data$193[1] ;
+  wire [15:0] \port__data$195 ;
+  wire [7:0] \port__data$195[0] ;
+  wire [7:0] \port__data$195[1] ;
+  wire [15:0] \port__data$197 ;
+  wire [7:0] \port__data$197[0] ;
+  wire [7:0] \port__data$197[1] ;
   wire [7:0] \port__data[0] ;
   wire [7:0] \port__data[1] ;
   wire port__en;
-  wire \port__en$103 ;
-  wire \port__en$112 ;
-  wire \port__en$121 ;
-  wire \port__en$130 ;
-  wire \port__en$139 ;
-  wire \port__en$148 ;
-  wire \port__en$85 ;
-  wire \port__en$94 ;
+  wire \port__en$104 ;
+  wire \port__en$113 ;
+  wire \port__en$122 ;
+  wire \port__en$131 ;
+  wire \port__en$140 ;
+  wire \port__en$149 ;
+  wire \port__en$86 ;
+  wire \port__en$95 ;
   reg [11:0] prod0_0 = 12'h000;
   reg [11:0] prod0_1 = 12'h000;
   reg [11:0] prod0_2 = 12'h000;
@@ -995,6 +998,7 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   reg [11:0] prod1_8 = 12'h000;
   reg relu = 1'h0;
   reg row_done;
+  reg [1:0] row_freed = 2'h0;
   reg [1:0] row_step;
   input rst;
   wire rst;
@@ -1034,7 +1038,7 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   reg [30:0] scaled1 = 31'h00000000;
   wire [5:0] slot0;
   reg [2:0] slot1 = 3'h0;
-  wire [5:0] \slot1$83 ;
+  wire [5:0] \slot1$84 ;
   wire [5:0] slot2;
   wire [5:0] slot3;
   wire [5:0] slot4;
@@ -1583,7 +1587,7 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @(posedge clk) begin
     if (lw__en)
-      lbuf[\$6 [8:0]] <= i__payload[15:0];
+      lbuf[\$9 [8:0]] <= i__payload[15:0];
   end
   reg [15:0] _0_;
   reg [15:0] _1_;
@@ -1596,41 +1600,41 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   reg [15:0] _8_;
   always @(posedge clk) begin
     if (ce) begin
-      _0_ <= lbuf[\$255 [8:0]];
+      _0_ <= lbuf[\$257 [8:0]];
     end
     if (ce) begin
-      _1_ <= lbuf[\$235 [8:0]];
+      _1_ <= lbuf[\$237 [8:0]];
     end
     if (ce) begin
-      _2_ <= lbuf[\$215 [8:0]];
+      _2_ <= lbuf[\$217 [8:0]];
     end
     if (ce) begin
-      _3_ <= lbuf[\$195 [8:0]];
+      _3_ <= lbuf[\$197 [8:0]];
     end
     if (ce) begin
-      _4_ <= lbuf[\$175 [8:0]];
+      _4_ <= lbuf[\$177 [8:0]];
     end
     if (ce) begin
-      _5_ <= lbuf[\$155 [8:0]];
+      _5_ <= lbuf[\$157 [8:0]];
     end
     if (ce) begin
-      _6_ <= lbuf[\$135 [8:0]];
+      _6_ <= lbuf[\$137 [8:0]];
     end
     if (ce) begin
-      _7_ <= lbuf[\$115 [8:0]];
+      _7_ <= lbuf[\$117 [8:0]];
     end
     if (ce) begin
-      _8_ <= lbuf[\$95 [8:0]];
+      _8_ <= lbuf[\$97 [8:0]];
     end
   end
-  assign \port__data$196  = _0_;
-  assign \port__data$194  = _1_;
-  assign \port__data$192  = _2_;
-  assign \port__data$190  = _3_;
-  assign \port__data$188  = _4_;
-  assign \port__data$186  = _5_;
-  assign \port__data$184  = _6_;
-  assign \port__data$182  = _7_;
+  assign \port__data$197  = _0_;
+  assign \port__data$195  = _1_;
+  assign \port__data$193  = _2_;
+  assign \port__data$191  = _3_;
+  assign \port__data$189  = _4_;
+  assign \port__data$187  = _5_;
+  assign \port__data$185  = _6_;
+  assign \port__data$183  = _7_;
   assign port__data = _8_;
   reg [135:0] wmem [3:0];
   initial begin
@@ -1650,739 +1654,743 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
     end
   end
   assign wread__data = _9_;
-  assign \$368  = $signed(\$367 ) + $signed(prod0_5);
-  assign \$369  = $signed(\$368 ) + $signed(prod0_6);
-  assign \$370  = $signed(\$369 ) + $signed(prod0_7);
-  assign \$371  = $signed(\$370 ) + $signed(prod0_8);
-  assign \$372  = $signed(prod0_0) + $signed(prod0_1);
-  assign \$373  = $signed(\$372 ) + $signed(prod0_2);
-  assign \$374  = $signed(\$373 ) + $signed(prod0_3);
-  assign \$375  = $signed(\$374 ) + $signed(prod0_4);
-  assign \$376  = $signed(\$375 ) + $signed(prod0_5);
-  assign \$377  = $signed(\$376 ) + $signed(prod0_6);
-  assign \$378  = $signed(\$377 ) + $signed(prod0_7);
-  assign \$379  = $signed(\$378 ) + $signed(prod0_8);
-  assign \$380  = $signed(acc0) + $signed(\$379 );
-  assign \$381  = pass3 ? \$380  : { \$371 [19], \$371  };
-  assign \$382  = ce & v3;
-  assign \$383  = ! pass3;
-  assign \$384  = $signed(prod1_0) + $signed(prod1_1);
-  assign \$385  = $signed(\$384 ) + $signed(prod1_2);
-  assign \$386  = $signed(\$385 ) + $signed(prod1_3);
-  assign \$387  = $signed(\$386 ) + $signed(prod1_4);
-  assign \$388  = $signed(\$387 ) + $signed(prod1_5);
-  assign \$389  = $signed(\$388 ) + $signed(prod1_6);
-  assign \$390  = $signed(\$389 ) + $signed(prod1_7);
-  assign \$391  = $signed(\$390 ) + $signed(prod1_8);
-  assign \$392  = $signed(prod1_0) + $signed(prod1_1);
-  assign \$393  = $signed(\$392 ) + $signed(prod1_2);
-  assign \$394  = $signed(\$393 ) + $signed(prod1_3);
-  assign \$395  = $signed(\$394 ) + $signed(prod1_4);
-  assign \$396  = $signed(\$395 ) + $signed(prod1_5);
-  assign \$397  = $signed(\$396 ) + $signed(prod1_6);
-  assign \$398  = $signed(\$397 ) + $signed(prod1_7);
-  assign \$399  = $signed(\$398 ) + $signed(prod1_8);
-  assign \$400  = $signed(acc1) + $signed(\$399 );
-  assign \$401  = pass3 ? \$400  : { \$391 [19], \$391  };
-  assign \$402  = ! pass3;
-  assign \$403  = v3 & \$402 ;
-  assign \$404  = $signed(acc0) * $signed(scale0_s4);
-  assign \$405  = $signed(acc1) * $signed(scale1_s4);
-  assign \$406  = $signed(scaled0) + $signed(17'h08000);
-  assign \$408  = $signed(\$407 ) + $signed(bias0_s5);
-  assign \$409  = $signed(\$408 ) < $signed(1'h0);
-  assign \$410  = relu & \$409 ;
-  assign \$411  = $signed(scaled0) + $signed(17'h08000);
-  assign \$413  = $signed(\$412 ) + $signed(bias0_s5);
-  assign \$414  = \$410  ? 33'h000000000 : \$413 ;
-  assign \$415  = & \$414 [32:7];
-  assign \$416  = $signed(scaled0) + $signed(17'h08000);
-  assign \$418  = $signed(\$417 ) + $signed(bias0_s5);
-  assign \$419  = $signed(\$418 ) < $signed(1'h0);
-  assign \$420  = relu & \$419 ;
-  assign \$421  = $signed(scaled0) + $signed(17'h08000);
-  assign \$423  = $signed(\$422 ) + $signed(bias0_s5);
-  assign \$424  = \$420  ? 33'h000000000 : \$423 ;
-  assign \$425  = | \$424 [32:7];
-  assign \$426  = ~ \$425 ;
-  assign \$427  = \$415  | \$426 ;
-  assign \$428  = $signed(scaled0) + $signed(17'h08000);
-  assign \$430  = $signed(\$429 ) + $signed(bias0_s5);
-  assign \$431  = $signed(\$430 ) < $signed(1'h0);
-  assign \$432  = relu & \$431 ;
-  assign \$433  = $signed(scaled0) + $signed(17'h08000);
-  assign \$435  = $signed(\$434 ) + $signed(bias0_s5);
-  assign \$436  = \$432  ? 33'h000000000 : \$435 ;
-  assign \$437  = $signed(scaled0) + $signed(17'h08000);
-  assign \$439  = $signed(\$438 ) + $signed(bias0_s5);
-  assign \$440  = $signed(\$439 ) < $signed(1'h0);
-  assign \$441  = relu & \$440 ;
-  assign \$442  = $signed(scaled0) + $signed(17'h08000);
-  assign \$444  = $signed(\$443 ) + $signed(bias0_s5);
-  assign \$445  = \$441  ? 33'h000000000 : \$444 ;
-  assign \$446  = \$445 [32] ? 8'h80 : 8'h7f;
-  assign \$447  = \$427  ? { 1'h0, \$436 [7:0] } : { \$446 [7], \$446  };
-  assign \$448  = $signed(scaled1) + $signed(17'h08000);
-  assign \$450  = $signed(\$449 ) + $signed(bias1_s5);
-  assign \$451  = $signed(\$450 ) < $signed(1'h0);
-  assign \$452  = relu & \$451 ;
-  assign \$453  = $signed(scaled1) + $signed(17'h08000);
-  assign \$455  = $signed(\$454 ) + $signed(bias1_s5);
-  assign \$456  = \$452  ? 33'h000000000 : \$455 ;
-  assign \$457  = & \$456 [32:7];
-  assign \$458  = $signed(scaled1) + $signed(17'h08000);
-  assign \$460  = $signed(\$459 ) + $signed(bias1_s5);
-  assign \$461  = $signed(\$460 ) < $signed(1'h0);
-  assign \$462  = relu & \$461 ;
-  assign \$463  = $signed(scaled1) + $signed(17'h08000);
-  assign \$465  = $signed(\$464 ) + $signed(bias1_s5);
-  assign \$466  = \$462  ? 33'h000000000 : \$465 ;
-  assign \$467  = | \$466 [32:7];
-  assign \$468  = ~ \$467 ;
-  assign \$469  = \$457  | \$468 ;
-  assign \$470  = $signed(scaled1) + $signed(17'h08000);
-  assign \$472  = $signed(\$471 ) + $signed(bias1_s5);
-  assign \$473  = $signed(\$472 ) < $signed(1'h0);
-  assign \$474  = relu & \$473 ;
-  assign \$475  = $signed(scaled1) + $signed(17'h08000);
-  assign \$477  = $signed(\$476 ) + $signed(bias1_s5);
-  assign \$478  = \$474  ? 33'h000000000 : \$477 ;
-  assign \$479  = $signed(scaled1) + $signed(17'h08000);
-  assign \$481  = $signed(\$480 ) + $signed(bias1_s5);
-  assign \$482  = $signed(\$481 ) < $signed(1'h0);
-  assign \$483  = relu & \$482 ;
-  assign \$484  = $signed(scaled1) + $signed(17'h08000);
-  assign \$486  = $signed(\$485 ) + $signed(bias1_s5);
-  assign \$487  = \$483  ? 33'h000000000 : \$486 ;
-  assign \$488  = \$487 [32] ? 8'h80 : 8'h7f;
-  assign \$489  = \$469  ? { 1'h0, \$478 [7:0] } : { \$488 [7], \$488  };
+  assign \$365  = ! pass3;
+  assign \$366  = $signed(prod0_0) + $signed(prod0_1);
+  assign \$367  = $signed(\$366 ) + $signed(prod0_2);
+  assign \$368  = $signed(\$367 ) + $signed(prod0_3);
+  assign \$369  = $signed(\$368 ) + $signed(prod0_4);
+  assign \$370  = $signed(\$369 ) + $signed(prod0_5);
+  assign \$371  = $signed(\$370 ) + $signed(prod0_6);
+  assign \$372  = $signed(\$371 ) + $signed(prod0_7);
+  assign \$373  = $signed(\$372 ) + $signed(prod0_8);
+  assign \$374  = $signed(prod0_0) + $signed(prod0_1);
+  assign \$375  = $signed(\$374 ) + $signed(prod0_2);
+  assign \$376  = $signed(\$375 ) + $signed(prod0_3);
+  assign \$377  = $signed(\$376 ) + $signed(prod0_4);
+  assign \$378  = $signed(\$377 ) + $signed(prod0_5);
+  assign \$379  = $signed(\$378 ) + $signed(prod0_6);
+  assign \$380  = $signed(\$379 ) + $signed(prod0_7);
+  assign \$381  = $signed(\$380 ) + $signed(prod0_8);
+  assign \$382  = $signed(acc0) + $signed(\$381 );
+  assign \$383  = pass3 ? \$382  : { \$373 [19], \$373  };
+  assign \$384  = ce & v3;
+  assign \$385  = ! pass3;
+  assign \$386  = $signed(prod1_0) + $signed(prod1_1);
+  assign \$387  = $signed(\$386 ) + $signed(prod1_2);
+  assign \$388  = $signed(\$387 ) + $signed(prod1_3);
+  assign \$389  = $signed(\$388 ) + $signed(prod1_4);
+  assign \$390  = $signed(\$389 ) + $signed(prod1_5);
+  assign \$391  = $signed(\$390 ) + $signed(prod1_6);
+  assign \$392  = $signed(\$391 ) + $signed(prod1_7);
+  assign \$393  = $signed(\$392 ) + $signed(prod1_8);
+  assign \$394  = $signed(prod1_0) + $signed(prod1_1);
+  assign \$395  = $signed(\$394 ) + $signed(prod1_2);
+  assign \$396  = $signed(\$395 ) + $signed(prod1_3);
+  assign \$397  = $signed(\$396 ) + $signed(prod1_4);
+  assign \$398  = $signed(\$397 ) + $signed(prod1_5);
+  assign \$399  = $signed(\$398 ) + $signed(prod1_6);
+  assign \$400  = $signed(\$399 ) + $signed(prod1_7);
+  assign \$401  = $signed(\$400 ) + $signed(prod1_8);
+  assign \$402  = $signed(acc1) + $signed(\$401 );
+  assign \$403  = pass3 ? \$402  : { \$393 [19], \$393  };
+  assign \$404  = ! pass3;
+  assign \$405  = v3 & \$404 ;
+  assign \$406  = $signed(acc0) * $signed(scale0_s4);
+  assign \$407  = $signed(acc1) * $signed(scale1_s4);
+  assign \$408  = $signed(scaled0) + $signed(17'h08000);
+  assign \$410  = $signed(\$409 ) + $signed(bias0_s5);
+  assign \$411  = $signed(\$410 ) < $signed(1'h0);
+  assign \$412  = relu & \$411 ;
+  assign \$413  = $signed(scaled0) + $signed(17'h08000);
+  assign \$415  = $signed(\$414 ) + $signed(bias0_s5);
+  assign \$416  = \$412  ? 33'h000000000 : \$415 ;
+  assign \$417  = & \$416 [32:7];
+  assign \$418  = $signed(scaled0) + $signed(17'h08000);
+  assign \$420  = $signed(\$419 ) + $signed(bias0_s5);
+  assign \$421  = $signed(\$420 ) < $signed(1'h0);
+  assign \$422  = relu & \$421 ;
+  assign \$423  = $signed(scaled0) + $signed(17'h08000);
+  assign \$425  = $signed(\$424 ) + $signed(bias0_s5);
+  assign \$426  = \$422  ? 33'h000000000 : \$425 ;
+  assign \$427  = | \$426 [32:7];
+  assign \$428  = ~ \$427 ;
+  assign \$429  = \$417  | \$428 ;
+  assign \$430  = $signed(scaled0) + $signed(17'h08000);
+  assign \$432  = $signed(\$431 ) + $signed(bias0_s5);
+  assign \$433  = $signed(\$432 ) < $signed(1'h0);
+  assign \$434  = relu & \$433 ;
+  assign \$435  = $signed(scaled0) + $signed(17'h08000);
+  assign \$437  = $signed(\$436 ) + $signed(bias0_s5);
+  assign \$438  = \$434  ? 33'h000000000 : \$437 ;
+  assign \$439  = $signed(scaled0) + $signed(17'h08000);
+  assign \$441  = $signed(\$440 ) + $signed(bias0_s5);
+  assign \$442  = $signed(\$441 ) < $signed(1'h0);
+  assign \$443  = relu & \$442 ;
+  assign \$444  = $signed(scaled0) + $signed(17'h08000);
+  assign \$446  = $signed(\$445 ) + $signed(bias0_s5);
+  assign \$447  = \$443  ? 33'h000000000 : \$446 ;
+  assign \$448  = \$447 [32] ? 8'h80 : 8'h7f;
+  assign \$449  = \$429  ? { 1'h0, \$438 [7:0] } : { \$448 [7], \$448  };
+  assign \$450  = $signed(scaled1) + $signed(17'h08000);
+  assign \$452  = $signed(\$451 ) + $signed(bias1_s5);
+  assign \$453  = $signed(\$452 ) < $signed(1'h0);
+  assign \$454  = relu & \$453 ;
+  assign \$455  = $signed(scaled1) + $signed(17'h08000);
+  assign \$457  = $signed(\$456 ) + $signed(bias1_s5);
+  assign \$458  = \$454  ? 33'h000000000 : \$457 ;
+  assign \$459  = & \$458 [32:7];
+  assign \$460  = $signed(scaled1) + $signed(17'h08000);
+  assign \$462  = $signed(\$461 ) + $signed(bias1_s5);
+  assign \$463  = $signed(\$462 ) < $signed(1'h0);
+  assign \$464  = relu & \$463 ;
+  assign \$465  = $signed(scaled1) + $signed(17'h08000);
+  assign \$467  = $signed(\$466 ) + $signed(bias1_s5);
+  assign \$468  = \$464  ? 33'h000000000 : \$467 ;
+  assign \$469  = | \$468 [32:7];
+  assign \$470  = ~ \$469 ;
+  assign \$471  = \$459  | \$470 ;
+  assign \$472  = $signed(scaled1) + $signed(17'h08000);
+  assign \$474  = $signed(\$473 ) + $signed(bias1_s5);
+  assign \$475  = $signed(\$474 ) < $signed(1'h0);
+  assign \$476  = relu & \$475 ;
+  assign \$477  = $signed(scaled1) + $signed(17'h08000);
+  assign \$479  = $signed(\$478 ) + $signed(bias1_s5);
+  assign \$480  = \$476  ? 33'h000000000 : \$479 ;
+  assign \$481  = $signed(scaled1) + $signed(17'h08000);
+  assign \$483  = $signed(\$482 ) + $signed(bias1_s5);
+  assign \$484  = $signed(\$483 ) < $signed(1'h0);
+  assign \$485  = relu & \$484 ;
+  assign \$486  = $signed(scaled1) + $signed(17'h08000);
+  assign \$488  = $signed(\$487 ) + $signed(bias1_s5);
+  assign \$489  = \$485  ? 33'h000000000 : \$488 ;
+  assign \$490  = \$489 [32] ? 8'h80 : 8'h7f;
+  assign \$491  = \$471  ? { 1'h0, \$480 [7:0] } : { \$490 [7], \$490  };
   always @(posedge clk)
-    height <= \$490 ;
+    height <= \$492 ;
   always @(posedge clk)
-    width <= \$491 ;
+    width <= \$493 ;
   always @(posedge clk)
-    groups <= \$492 ;
+    groups <= \$494 ;
   always @(posedge clk)
-    frames <= \$493 ;
+    frames <= \$495 ;
   always @(posedge clk)
-    stride2 <= \$494 ;
+    stride2 <= \$496 ;
   always @(posedge clk)
-    relu <= \$495 ;
+    relu <= \$497 ;
   always @(posedge clk)
-    load <= \$496 ;
+    load <= \$498 ;
   always @(posedge clk)
-    fsm_state <= \$497 ;
+    fsm_state <= \$499 ;
   always @(posedge clk)
-    w_frames <= \$498 ;
+    w_frames <= \$500 ;
   always @(posedge clk)
-    c_frames <= \$499 ;
+    c_frames <= \$501 ;
   always @(posedge clk)
-    w_cg <= \$500 ;
+    w_cg <= \$502 ;
   always @(posedge clk)
-    w_x <= \$501 ;
+    w_x <= \$503 ;
   always @(posedge clk)
-    w_y <= \$502 ;
+    w_y <= \$504 ;
   always @(posedge clk)
-    w_slot <= \$503 ;
+    w_slot <= \$505 ;
   always @(posedge clk)
-    held <= \$504 ;
+    held <= \$506 ;
   always @(posedge clk)
-    c_pass <= \$505 ;
+    c_pass <= \$507 ;
   always @(posedge clk)
-    c_cg <= \$506 ;
+    c_cg <= \$508 ;
   always @(posedge clk)
-    c_ox <= \$507 ;
+    c_ox <= \$509 ;
   always @(posedge clk)
-    c_x <= \$508 ;
+    c_x <= \$510 ;
   always @(posedge clk)
-    c_oy <= \$509 ;
+    c_oy <= \$511 ;
   always @(posedge clk)
-    c_y <= \$510 ;
+    c_y <= \$512 ;
   always @(posedge clk)
-    below <= \$511 ;
+    below <= \$513 ;
   always @(posedge clk)
-    c_slot <= \$512 ;
+    c_slot <= \$514 ;
   always @(posedge clk)
-    lead <= \$513 ;
+    lead <= \$515 ;
   always @(posedge clk)
-    v1 <= \$514 ;
+    row_freed <= \$516 ;
   always @(posedge clk)
-    last1 <= \$515 ;
+    v1 <= \$517 ;
   always @(posedge clk)
-    pass1 <= \$516 ;
+    last1 <= \$518 ;
   always @(posedge clk)
-    cg1 <= \$517 ;
+    pass1 <= \$519 ;
   always @(posedge clk)
-    cy1 <= \$518 ;
+    cg1 <= \$520 ;
   always @(posedge clk)
-    cx1 <= \$519 ;
+    cy1 <= \$521 ;
   always @(posedge clk)
-    slot1 <= \$520 ;
+    cx1 <= \$522 ;
   always @(posedge clk)
-    dy0_s1 <= \$521 ;
+    slot1 <= \$523 ;
   always @(posedge clk)
-    dy1_s1 <= \$522 ;
+    dy0_s1 <= \$524 ;
   always @(posedge clk)
-    dy2_s1 <= \$523 ;
+    dy1_s1 <= \$525 ;
   always @(posedge clk)
-    dy3_s1 <= \$524 ;
+    dy2_s1 <= \$526 ;
   always @(posedge clk)
-    dy4_s1 <= \$525 ;
+    dy3_s1 <= \$527 ;
   always @(posedge clk)
-    dy5_s1 <= \$526 ;
+    dy4_s1 <= \$528 ;
   always @(posedge clk)
-    dy6_s1 <= \$527 ;
+    dy5_s1 <= \$529 ;
   always @(posedge clk)
-    dy7_s1 <= \$528 ;
+    dy6_s1 <= \$530 ;
   always @(posedge clk)
-    dy8_s1 <= \$529 ;
+    dy7_s1 <= \$531 ;
   always @(posedge clk)
-    dx0_s1 <= \$530 ;
+    dy8_s1 <= \$532 ;
   always @(posedge clk)
-    dx1_s1 <= \$531 ;
+    dx0_s1 <= \$533 ;
   always @(posedge clk)
-    dx2_s1 <= \$532 ;
+    dx1_s1 <= \$534 ;
   always @(posedge clk)
-    dx3_s1 <= \$533 ;
+    dx2_s1 <= \$535 ;
   always @(posedge clk)
-    dx4_s1 <= \$534 ;
+    dx3_s1 <= \$536 ;
   always @(posedge clk)
-    dx5_s1 <= \$535 ;
+    dx4_s1 <= \$537 ;
   always @(posedge clk)
-    dx6_s1 <= \$536 ;
+    dx5_s1 <= \$538 ;
   always @(posedge clk)
-    dx7_s1 <= \$537 ;
+    dx6_s1 <= \$539 ;
   always @(posedge clk)
-    dx8_s1 <= \$538 ;
+    dx7_s1 <= \$540 ;
   always @(posedge clk)
-    ok0_s2 <= \$539 ;
+    dx8_s1 <= \$541 ;
   always @(posedge clk)
-    ok1_s2 <= \$540 ;
+    ok0_s2 <= \$542 ;
   always @(posedge clk)
-    ok2_s2 <= \$541 ;
+    ok1_s2 <= \$543 ;
   always @(posedge clk)
-    ok3_s2 <= \$542 ;
+    ok2_s2 <= \$544 ;
   always @(posedge clk)
-    ok4_s2 <= \$543 ;
+    ok3_s2 <= \$545 ;
   always @(posedge clk)
-    ok5_s2 <= \$544 ;
+    ok4_s2 <= \$546 ;
   always @(posedge clk)
-    ok6_s2 <= \$545 ;
+    ok5_s2 <= \$547 ;
   always @(posedge clk)
-    ok7_s2 <= \$546 ;
+    ok6_s2 <= \$548 ;
   always @(posedge clk)
-    ok8_s2 <= \$547 ;
+    ok7_s2 <= \$549 ;
   always @(posedge clk)
-    v2 <= \$548 ;
+    ok8_s2 <= \$550 ;
   always @(posedge clk)
-    last2 <= \$549 ;
+    v2 <= \$551 ;
   always @(posedge clk)
-    pass2 <= \$550 ;
+    last2 <= \$552 ;
   always @(posedge clk)
-    sample0_s2b <= \$551 ;
+    pass2 <= \$553 ;
   always @(posedge clk)
-    sample1_s2b <= \$552 ;
+    sample0_s2b <= \$554 ;
   always @(posedge clk)
-    sample2_s2b <= \$553 ;
+    sample1_s2b <= \$555 ;
   always @(posedge clk)
-    sample3_s2b <= \$554 ;
+    sample2_s2b <= \$556 ;
   always @(posedge clk)
-    sample4_s2b <= \$555 ;
+    sample3_s2b <= \$557 ;
   always @(posedge clk)
-    sample5_s2b <= \$556 ;
+    sample4_s2b <= \$558 ;
   always @(posedge clk)
-    sample6_s2b <= \$557 ;
+    sample5_s2b <= \$559 ;
   always @(posedge clk)
-    sample7_s2b <= \$558 ;
+    sample6_s2b <= \$560 ;
   always @(posedge clk)
-    sample8_s2b <= \$559 ;
+    sample7_s2b <= \$561 ;
   always @(posedge clk)
-    weights_s2b <= \$560 ;
+    sample8_s2b <= \$562 ;
   always @(posedge clk)
-    ok0_s2b <= \$561 ;
+    weights_s2b <= \$563 ;
   always @(posedge clk)
-    ok1_s2b <= \$562 ;
+    ok0_s2b <= \$564 ;
   always @(posedge clk)
-    ok2_s2b <= \$563 ;
+    ok1_s2b <= \$565 ;
   always @(posedge clk)
-    ok3_s2b <= \$564 ;
+    ok2_s2b <= \$566 ;
   always @(posedge clk)
-    ok4_s2b <= \$565 ;
+    ok3_s2b <= \$567 ;
   always @(posedge clk)
-    ok5_s2b <= \$566 ;
+    ok4_s2b <= \$568 ;
   always @(posedge clk)
-    ok6_s2b <= \$567 ;
+    ok5_s2b <= \$569 ;
   always @(posedge clk)
-    ok7_s2b <= \$568 ;
+    ok6_s2b <= \$570 ;
   always @(posedge clk)
-    ok8_s2b <= \$569 ;
+    ok7_s2b <= \$571 ;
   always @(posedge clk)
-    v2b <= \$570 ;
+    ok8_s2b <= \$572 ;
   always @(posedge clk)
-    last2b <= \$571 ;
+    v2b <= \$573 ;
   always @(posedge clk)
-    pass2b <= \$572 ;
+    last2b <= \$574 ;
   always @(posedge clk)
-    prod0_0 <= \$573 ;
+    pass2b <= \$575 ;
   always @(posedge clk)
-    prod0_1 <= \$574 ;
+    prod0_0 <= \$576 ;
   always @(posedge clk)
-    prod0_2 <= \$575 ;
+    prod0_1 <= \$577 ;
   always @(posedge clk)
-    prod0_3 <= \$576 ;
+    prod0_2 <= \$578 ;
   always @(posedge clk)
-    prod0_4 <= \$577 ;
+    prod0_3 <= \$579 ;
   always @(posedge clk)
-    prod0_5 <= \$578 ;
+    prod0_4 <= \$580 ;
   always @(posedge clk)
-    prod0_6 <= \$579 ;
+    prod0_5 <= \$581 ;
   always @(posedge clk)
-    prod0_7 <= \$580 ;
+    prod0_6 <= \$582 ;
   always @(posedge clk)
-    prod0_8 <= \$581 ;
+    prod0_7 <= \$583 ;
   always @(posedge clk)
-    prod1_0 <= \$582 ;
+    prod0_8 <= \$584 ;
   always @(posedge clk)
-    prod1_1 <= \$583 ;
+    prod1_0 <= \$585 ;
   always @(posedge clk)
-    prod1_2 <= \$584 ;
+    prod1_1 <= \$586 ;
   always @(posedge clk)
-    prod1_3 <= \$585 ;
+    prod1_2 <= \$587 ;
   always @(posedge clk)
-    prod1_4 <= \$586 ;
+    prod1_3 <= \$588 ;
   always @(posedge clk)
-    prod1_5 <= \$587 ;
+    prod1_4 <= \$589 ;
   always @(posedge clk)
-    prod1_6 <= \$588 ;
+    prod1_5 <= \$590 ;
   always @(posedge clk)
-    prod1_7 <= \$589 ;
+    prod1_6 <= \$591 ;
   always @(posedge clk)
-    prod1_8 <= \$590 ;
+    prod1_7 <= \$592 ;
   always @(posedge clk)
-    scale0_s3 <= \$591 ;
+    prod1_8 <= \$593 ;
   always @(posedge clk)
-    scale1_s3 <= \$592 ;
+    scale0_s3 <= \$594 ;
   always @(posedge clk)
-    bias0_s3 <= \$593 ;
+    scale1_s3 <= \$595 ;
   always @(posedge clk)
-    bias1_s3 <= \$594 ;
+    bias0_s3 <= \$596 ;
   always @(posedge clk)
-    v3 <= \$595 ;
+    bias1_s3 <= \$597 ;
   always @(posedge clk)
-    last3 <= \$596 ;
+    v3 <= \$598 ;
   always @(posedge clk)
-    pass3 <= \$597 ;
+    last3 <= \$599 ;
   always @(posedge clk)
-    acc0 <= \$598 ;
+    pass3 <= \$600 ;
   always @(posedge clk)
-    acc1 <= \$599 ;
+    acc0 <= \$601 ;
   always @(posedge clk)
-    scale0_s4 <= \$600 ;
+    acc1 <= \$602 ;
   always @(posedge clk)
-    scale1_s4 <= \$601 ;
+    scale0_s4 <= \$603 ;
   always @(posedge clk)
-    bias0_s4 <= \$602 ;
+    scale1_s4 <= \$604 ;
   always @(posedge clk)
-    bias1_s4 <= \$603 ;
+    bias0_s4 <= \$605 ;
   always @(posedge clk)
-    v4 <= \$604 ;
+    bias1_s4 <= \$606 ;
   always @(posedge clk)
-    last4 <= \$605 ;
+    v4 <= \$607 ;
   always @(posedge clk)
-    scaled0 <= \$606 ;
+    last4 <= \$608 ;
   always @(posedge clk)
-    scaled1 <= \$607 ;
+    scaled0 <= \$609 ;
   always @(posedge clk)
-    bias0_s5 <= \$608 ;
+    scaled1 <= \$610 ;
   always @(posedge clk)
-    bias1_s5 <= \$609 ;
+    bias0_s5 <= \$611 ;
   always @(posedge clk)
-    v5 <= \$610 ;
+    bias1_s5 <= \$612 ;
   always @(posedge clk)
-    last5 <= \$611 ;
+    v5 <= \$613 ;
   always @(posedge clk)
-    o__payload <= \$612 ;
+    last5 <= \$614 ;
   always @(posedge clk)
-    o__valid <= \$613 ;
+    o__payload <= \$615 ;
+  always @(posedge clk)
+    o__valid <= \$616 ;
   assign running = | c_frames;
-  assign \$1  = | w_frames;
-  assign \$2  = lead <= 2'h3;
-  assign i__ready = \$1  & \$2 ;
-  assign \$3  = w_slot * 7'h40;
-  assign \$4  = w_x * 3'h4;
-  assign \$5  = \$3  + \$4 ;
-  assign \$6  = \$5  + w_cg;
+  assign \$1  = ~ o__valid;
+  assign ce = \$1  | o__ready;
+  assign \$2  = | w_frames;
+  assign \$3  = ce ? 2'h0 : row_freed;
+  assign \$4  = lead + \$3 ;
+  assign \$5  = \$4  <= 2'h3;
+  assign i__ready = \$2  & \$5 ;
+  assign \$6  = w_slot * 7'h40;
+  assign \$7  = w_x * 3'h4;
+  assign \$8  = \$6  + \$7 ;
+  assign \$9  = \$8  + w_cg;
   assign lw__en = i__valid & i__ready;
-  assign \$7  = i__valid & i__ready;
-  assign \$8  = groups - 1'h1;
-  assign \$9  = w_cg == \$8 ;
-  assign \$10  = width - 1'h1;
-  assign \$11  = w_x == \$10 ;
-  assign \$12  = ~ o__valid;
-  assign ce = \$12  | o__ready;
-  assign \$13  = ! c_cg;
-  assign \$14  = ! c_pass;
-  assign first = \$13  & \$14 ;
-  assign \$15  = below < 2'h2;
-  assign \$16  = below + 1'h1;
-  assign \$17  = \$15  ? \$16  : 6'h03;
-  assign \$18  = lead >= \$17 [1:0];
-  assign \$19  = running & \$18 ;
-  assign \$20  = ~ first;
-  assign \$21  = \$20  | off__valid;
-  assign go = \$19  & \$21 ;
+  assign \$10  = i__valid & i__ready;
+  assign \$11  = groups - 1'h1;
+  assign \$12  = w_cg == \$11 ;
+  assign \$13  = width - 1'h1;
+  assign \$14  = w_x == \$13 ;
+  assign \$15  = ! c_cg;
+  assign \$16  = ! c_pass;
+  assign first = \$15  & \$16 ;
+  assign \$17  = below < 2'h2;
+  assign \$18  = below + 1'h1;
+  assign \$19  = \$17  ? \$18  : 6'h03;
+  assign \$20  = lead >= \$19 [1:0];
+  assign \$21  = running & \$20 ;
+  assign \$22  = ~ first;
+  assign \$23  = \$22  | off__valid;
+  assign go = \$21  & \$23 ;
   assign issue = go & ce;
   assign off__ready = issue & first;
-  assign \$22  = groups - 1'h1;
-  assign \$23  = c_cg == \$22 ;
-  assign \$24  = ! c_pass;
-  assign \$25  = \$23  & \$24 ;
-  assign \$26  = width - 1'h1;
-  assign \$28  = $signed(\$27 ) + $signed(2'h1);
-  assign \$29  = stride2 ? \$28  : { 2'h0, width };
-  assign \$30  = $signed(\$29 ) - $signed(2'h1);
-  assign \$31  = c_ox == \$30 ;
-  assign \$32  = \$25  & \$31 ;
-  assign \$33  = height - 1'h1;
-  assign \$35  = $signed(\$34 ) + $signed(2'h1);
-  assign \$36  = stride2 ? \$35  : { 2'h0, height };
-  assign \$37  = $signed(\$36 ) - $signed(2'h1);
-  assign \$38  = c_oy == \$37 ;
-  assign frame_last = \$32  & \$38 ;
-  assign \$39  = ! c_pass;
-  assign \$40  = groups - 1'h1;
-  assign \$41  = c_cg == \$40 ;
-  assign \$42  = width - 1'h1;
-  assign \$44  = $signed(\$43 ) + $signed(2'h1);
-  assign \$45  = stride2 ? \$44  : { 2'h0, width };
-  assign \$46  = $signed(\$45 ) - $signed(2'h1);
-  assign \$47  = c_ox == \$46 ;
-  assign \$48  = height - 1'h1;
-  assign \$50  = $signed(\$49 ) + $signed(2'h1);
-  assign \$51  = stride2 ? \$50  : { 2'h0, height };
-  assign \$52  = $signed(\$51 ) - $signed(2'h1);
-  assign \$53  = c_oy == \$52 ;
-  assign \$54  = height - c_y;
-  assign \$55  = stride2 ? 2'h2 : 2'h1;
-  assign \$56  = cur[7:0] > 2'h2;
-  assign \$57  = \$56  ? 8'h02 : cur[7:0];
-  assign \$58  = 3'h7 * \$57 [1:0];
-  assign \$59  = 3'h7 * \$57 [1:0];
-  assign \$60  = 3'h7 * \$57 [1:0];
-  assign \$61  = 1'h0 * \$57 [1:0];
-  assign \$62  = 3'h7 * \$57 [1:0];
-  assign \$63  = 1'h1 * \$57 [1:0];
-  assign \$64  = 1'h0 * \$57 [1:0];
-  assign \$65  = 3'h7 * \$57 [1:0];
-  assign \$66  = 1'h0 * \$57 [1:0];
-  assign \$67  = 1'h0 * \$57 [1:0];
-  assign \$68  = 1'h0 * \$57 [1:0];
-  assign \$69  = 1'h1 * \$57 [1:0];
-  assign \$70  = 1'h1 * \$57 [1:0];
-  assign \$71  = 3'h7 * \$57 [1:0];
-  assign \$72  = 1'h1 * \$57 [1:0];
-  assign \$73  = 1'h0 * \$57 [1:0];
-  assign \$74  = 1'h1 * \$57 [1:0];
-  assign \$75  = 1'h1 * \$57 [1:0];
-  assign \$76  = $signed({ 1'h0, cy1 }) + $signed(dy0_s1);
-  assign \$77  = $signed({ 1'h0, cx1 }) + $signed(dx0_s1);
-  assign \$78  = $signed(\$76 ) >= $signed(1'h0);
-  assign \$79  = $signed(\$76 ) < $signed({ 1'h0, height });
-  assign \$80  = \$78  & \$79 ;
-  assign \$81  = $signed(\$77 ) >= $signed(1'h0);
+  assign \$24  = groups - 1'h1;
+  assign \$25  = c_cg == \$24 ;
+  assign \$26  = ! c_pass;
+  assign \$27  = \$25  & \$26 ;
+  assign \$28  = width - 1'h1;
+  assign \$30  = $signed(\$29 ) + $signed(2'h1);
+  assign \$31  = stride2 ? \$30  : { 2'h0, width };
+  assign \$32  = $signed(\$31 ) - $signed(2'h1);
+  assign \$33  = c_ox == \$32 ;
+  assign \$34  = \$27  & \$33 ;
+  assign \$35  = height - 1'h1;
+  assign \$37  = $signed(\$36 ) + $signed(2'h1);
+  assign \$38  = stride2 ? \$37  : { 2'h0, height };
+  assign \$39  = $signed(\$38 ) - $signed(2'h1);
+  assign \$40  = c_oy == \$39 ;
+  assign frame_last = \$34  & \$40 ;
+  assign \$41  = ! c_pass;
+  assign \$42  = groups - 1'h1;
+  assign \$43  = c_cg == \$42 ;
+  assign \$44  = width - 1'h1;
+  assign \$46  = $signed(\$45 ) + $signed(2'h1);
+  assign \$47  = stride2 ? \$46  : { 2'h0, width };
+  assign \$48  = $signed(\$47 ) - $signed(2'h1);
+  assign \$49  = c_ox == \$48 ;
+  assign \$50  = height - 1'h1;
+  assign \$52  = $signed(\$51 ) + $signed(2'h1);
+  assign \$53  = stride2 ? \$52  : { 2'h0, height };
+  assign \$54  = $signed(\$53 ) - $signed(2'h1);
+  assign \$55  = c_oy == \$54 ;
+  assign \$56  = height - c_y;
+  assign \$57  = stride2 ? 2'h2 : 2'h1;
+  assign \$58  = cur[7:0] > 2'h2;
+  assign \$59  = \$58  ? 8'h02 : cur[7:0];
+  assign \$60  = 3'h7 * \$59 [1:0];
+  assign \$61  = 3'h7 * \$59 [1:0];
+  assign \$62  = 3'h7 * \$59 [1:0];
+  assign \$63  = 1'h0 * \$59 [1:0];
+  assign \$64  = 3'h7 * \$59 [1:0];
+  assign \$65  = 1'h1 * \$59 [1:0];
+  assign \$66  = 1'h0 * \$59 [1:0];
+  assign \$67  = 3'h7 * \$59 [1:0];
+  assign \$68  = 1'h0 * \$59 [1:0];
+  assign \$69  = 1'h0 * \$59 [1:0];
+  assign \$70  = 1'h0 * \$59 [1:0];
+  assign \$71  = 1'h1 * \$59 [1:0];
+  assign \$72  = 1'h1 * \$59 [1:0];
+  assign \$73  = 3'h7 * \$59 [1:0];
+  assign \$74  = 1'h1 * \$59 [1:0];
+  assign \$75  = 1'h0 * \$59 [1:0];
+  assign \$76  = 1'h1 * \$59 [1:0];
+  assign \$77  = 1'h1 * \$59 [1:0];
+  assign \$78  = $signed({ 1'h0, cy1 }) + $signed(dy0_s1);
+  assign \$79  = $signed({ 1'h0, cx1 }) + $signed(dx0_s1);
+  assign \$80  = $signed(\$78 ) >= $signed(1'h0);
+  assign \$81  = $signed(\$78 ) < $signed({ 1'h0, height });
   assign \$82  = \$80  & \$81 ;
-  assign \$83  = $signed(\$77 ) < $signed({ 1'h0, width });
-  assign ok0 = \$82  & \$83 ;
-  assign \$84  = $signed({ 1'h0, slot1 }) + $signed(dy0_s1);
-  assign \$85  = $signed(\$84 ) < $signed(1'h0);
-  assign \$86  = $signed(\$84 ) + $signed(4'h6);
-  assign \$87  = $signed(\$84 ) >= $signed(4'h6);
-  assign \$88  = $signed(\$84 ) - $signed(4'h6);
-  assign \$89  = \$87  ? \$88  : { \$84 [4], \$84 [4], \$84  };
-  assign \$90  = \$85  ? \$86  : \$89 ;
-  assign \$91  = \$90 [2:0] * 7'h40;
-  assign \$92  = \$77 [4:0] * 3'h4;
-  assign \$93  = \$91  + \$92 ;
-  assign \$94  = \$93  + cg1;
-  assign \$95  = ok0 ? \$94  : 12'h000;
-  assign \$96  = $signed({ 1'h0, cy1 }) + $signed(dy1_s1);
-  assign \$97  = $signed({ 1'h0, cx1 }) + $signed(dx1_s1);
-  assign \$98  = $signed(\$96 ) >= $signed(1'h0);
-  assign \$99  = $signed(\$96 ) < $signed({ 1'h0, height });
-  assign \$100  = \$98  & \$99 ;
-  assign \$101  = $signed(\$97 ) >= $signed(1'h0);
+  assign \$83  = $signed(\$79 ) >= $signed(1'h0);
+  assign \$84  = \$82  & \$83 ;
+  assign \$85  = $signed(\$79 ) < $signed({ 1'h0, width });
+  assign ok0 = \$84  & \$85 ;
+  assign \$86  = $signed({ 1'h0, slot1 }) + $signed(dy0_s1);
+  assign \$87  = $signed(\$86 ) < $signed(1'h0);
+  assign \$88  = $signed(\$86 ) + $signed(4'h6);
+  assign \$89  = $signed(\$86 ) >= $signed(4'h6);
+  assign \$90  = $signed(\$86 ) - $signed(4'h6);
+  assign \$91  = \$89  ? \$90  : { \$86 [4], \$86 [4], \$86  };
+  assign \$92  = \$87  ? \$88  : \$91 ;
+  assign \$93  = \$92 [2:0] * 7'h40;
+  assign \$94  = \$79 [4:0] * 3'h4;
+  assign \$95  = \$93  + \$94 ;
+  assign \$96  = \$95  + cg1;
+  assign \$97  = ok0 ? \$96  : 12'h000;
+  assign \$98  = $signed({ 1'h0, cy1 }) + $signed(dy1_s1);
+  assign \$99  = $signed({ 1'h0, cx1 }) + $signed(dx1_s1);
+  assign \$100  = $signed(\$98 ) >= $signed(1'h0);
+  assign \$101  = $signed(\$98 ) < $signed({ 1'h0, height });
   assign \$102  = \$100  & \$101 ;
-  assign \$103  = $signed(\$97 ) < $signed({ 1'h0, width });
-  assign ok1 = \$102  & \$103 ;
-  assign \$104  = $signed({ 1'h0, slot1 }) + $signed(dy1_s1);
-  assign \$105  = $signed(\$104 ) < $signed(1'h0);
-  assign \$106  = $signed(\$104 ) + $signed(4'h6);
-  assign \$107  = $signed(\$104 ) >= $signed(4'h6);
-  assign \$108  = $signed(\$104 ) - $signed(4'h6);
-  assign \$109  = \$107  ? \$108  : { \$104 [4], \$104 [4], \$104  };
-  assign \$110  = \$105  ? \$106  : \$109 ;
-  assign \$111  = \$110 [2:0] * 7'h40;
-  assign \$112  = \$97 [4:0] * 3'h4;
-  assign \$113  = \$111  + \$112 ;
-  assign \$114  = \$113  + cg1;
-  assign \$115  = ok1 ? \$114  : 12'h000;
-  assign \$116  = $signed({ 1'h0, cy1 }) + $signed(dy2_s1);
-  assign \$117  = $signed({ 1'h0, cx1 }) + $signed(dx2_s1);
-  assign \$118  = $signed(\$116 ) >= $signed(1'h0);
-  assign \$119  = $signed(\$116 ) < $signed({ 1'h0, height });
-  assign \$120  = \$118  & \$119 ;
-  assign \$121  = $signed(\$117 ) >= $signed(1'h0);
+  assign \$103  = $signed(\$99 ) >= $signed(1'h0);
+  assign \$104  = \$102  & \$103 ;
+  assign \$105  = $signed(\$99 ) < $signed({ 1'h0, width });
+  assign ok1 = \$104  & \$105 ;
+  assign \$106  = $signed({ 1'h0, slot1 }) + $signed(dy1_s1);
+  assign \$107  = $signed(\$106 ) < $signed(1'h0);
+  assign \$108  = $signed(\$106 ) + $signed(4'h6);
+  assign \$109  = $signed(\$106 ) >= $signed(4'h6);
+  assign \$110  = $signed(\$106 ) - $signed(4'h6);
+  assign \$111  = \$109  ? \$110  : { \$106 [4], \$106 [4], \$106  };
+  assign \$112  = \$107  ? \$108  : \$111 ;
+  assign \$113  = \$112 [2:0] * 7'h40;
+  assign \$114  = \$99 [4:0] * 3'h4;
+  assign \$115  = \$113  + \$114 ;
+  assign \$116  = \$115  + cg1;
+  assign \$117  = ok1 ? \$116  : 12'h000;
+  assign \$118  = $signed({ 1'h0, cy1 }) + $signed(dy2_s1);
+  assign \$119  = $signed({ 1'h0, cx1 }) + $signed(dx2_s1);
+  assign \$120  = $signed(\$118 ) >= $signed(1'h0);
+  assign \$121  = $signed(\$118 ) < $signed({ 1'h0, height });
   assign \$122  = \$120  & \$121 ;
-  assign \$123  = $signed(\$117 ) < $signed({ 1'h0, width });
-  assign ok2 = \$122  & \$123 ;
-  assign \$124  = $signed({ 1'h0, slot1 }) + $signed(dy2_s1);
-  assign \$125  = $signed(\$124 ) < $signed(1'h0);
-  assign \$126  = $signed(\$124 ) + $signed(4'h6);
-  assign \$127  = $signed(\$124 ) >= $signed(4'h6);
-  assign \$128  = $signed(\$124 ) - $signed(4'h6);
-  assign \$129  = \$127  ? \$128  : { \$124 [4], \$124 [4], \$124  };
-  assign \$130  = \$125  ? \$126  : \$129 ;
-  assign \$131  = \$130 [2:0] * 7'h40;
-  assign \$132  = \$117 [4:0] * 3'h4;
-  assign \$133  = \$131  + \$132 ;
-  assign \$134  = \$133  + cg1;
-  assign \$135  = ok2 ? \$134  : 12'h000;
-  assign \$136  = $signed({ 1'h0, cy1 }) + $signed(dy3_s1);
-  assign \$137  = $signed({ 1'h0, cx1 }) + $signed(dx3_s1);
-  assign \$138  = $signed(\$136 ) >= $signed(1'h0);
-  assign \$139  = $signed(\$136 ) < $signed({ 1'h0, height });
-  assign \$140  = \$138  & \$139 ;
-  assign \$141  = $signed(\$137 ) >= $signed(1'h0);
+  assign \$123  = $signed(\$119 ) >= $signed(1'h0);
+  assign \$124  = \$122  & \$123 ;
+  assign \$125  = $signed(\$119 ) < $signed({ 1'h0, width });
+  assign ok2 = \$124  & \$125 ;
+  assign \$126  = $signed({ 1'h0, slot1 }) + $signed(dy2_s1);
+  assign \$127  = $signed(\$126 ) < $signed(1'h0);
+  assign \$128  = $signed(\$126 ) + $signed(4'h6);
+  assign \$129  = $signed(\$126 ) >= $signed(4'h6);
+  assign \$130  = $signed(\$126 ) - $signed(4'h6);
+  assign \$131  = \$129  ? \$130  : { \$126 [4], \$126 [4], \$126  };
+  assign \$132  = \$127  ? \$128  : \$131 ;
+  assign \$133  = \$132 [2:0] * 7'h40;
+  assign \$134  = \$119 [4:0] * 3'h4;
+  assign \$135  = \$133  + \$134 ;
+  assign \$136  = \$135  + cg1;
+  assign \$137  = ok2 ? \$136  : 12'h000;
+  assign \$138  = $signed({ 1'h0, cy1 }) + $signed(dy3_s1);
+  assign \$139  = $signed({ 1'h0, cx1 }) + $signed(dx3_s1);
+  assign \$140  = $signed(\$138 ) >= $signed(1'h0);
+  assign \$141  = $signed(\$138 ) < $signed({ 1'h0, height });
   assign \$142  = \$140  & \$141 ;
-  assign \$143  = $signed(\$137 ) < $signed({ 1'h0, width });
-  assign ok3 = \$142  & \$143 ;
-  assign \$144  = $signed({ 1'h0, slot1 }) + $signed(dy3_s1);
-  assign \$145  = $signed(\$144 ) < $signed(1'h0);
-  assign \$146  = $signed(\$144 ) + $signed(4'h6);
-  assign \$147  = $signed(\$144 ) >= $signed(4'h6);
-  assign \$148  = $signed(\$144 ) - $signed(4'h6);
-  assign \$149  = \$147  ? \$148  : { \$144 [4], \$144 [4], \$144  };
-  assign \$150  = \$145  ? \$146  : \$149 ;
-  assign \$151  = \$150 [2:0] * 7'h40;
-  assign \$152  = \$137 [4:0] * 3'h4;
-  assign \$153  = \$151  + \$152 ;
-  assign \$154  = \$153  + cg1;
-  assign \$155  = ok3 ? \$154  : 12'h000;
-  assign \$156  = $signed({ 1'h0, cy1 }) + $signed(dy4_s1);
-  assign \$157  = $signed({ 1'h0, cx1 }) + $signed(dx4_s1);
-  assign \$158  = $signed(\$156 ) >= $signed(1'h0);
-  assign \$159  = $signed(\$156 ) < $signed({ 1'h0, height });
-  assign \$160  = \$158  & \$159 ;
-  assign \$161  = $signed(\$157 ) >= $signed(1'h0);
+  assign \$143  = $signed(\$139 ) >= $signed(1'h0);
+  assign \$144  = \$142  & \$143 ;
+  assign \$145  = $signed(\$139 ) < $signed({ 1'h0, width });
+  assign ok3 = \$144  & \$145 ;
+  assign \$146  = $signed({ 1'h0, slot1 }) + $signed(dy3_s1);
+  assign \$147  = $signed(\$146 ) < $signed(1'h0);
+  assign \$148  = $signed(\$146 ) + $signed(4'h6);
+  assign \$149  = $signed(\$146 ) >= $signed(4'h6);
+  assign \$150  = $signed(\$146 ) - $signed(4'h6);
+  assign \$151  = \$149  ? \$150  : { \$146 [4], \$146 [4], \$146  };
+  assign \$152  = \$147  ? \$148  : \$151 ;
+  assign \$153  = \$152 [2:0] * 7'h40;
+  assign \$154  = \$139 [4:0] * 3'h4;
+  assign \$155  = \$153  + \$154 ;
+  assign \$156  = \$155  + cg1;
+  assign \$157  = ok3 ? \$156  : 12'h000;
+  assign \$158  = $signed({ 1'h0, cy1 }) + $signed(dy4_s1);
+  assign \$159  = $signed({ 1'h0, cx1 }) + $signed(dx4_s1);
+  assign \$160  = $signed(\$158 ) >= $signed(1'h0);
+  assign \$161  = $signed(\$158 ) < $signed({ 1'h0, height });
   assign \$162  = \$160  & \$161 ;
-  assign \$163  = $signed(\$157 ) < $signed({ 1'h0, width });
-  assign ok4 = \$162  & \$163 ;
-  assign \$164  = $signed({ 1'h0, slot1 }) + $signed(dy4_s1);
-  assign \$165  = $signed(\$164 ) < $signed(1'h0);
-  assign \$166  = $signed(\$164 ) + $signed(4'h6);
-  assign \$167  = $signed(\$164 ) >= $signed(4'h6);
-  assign \$168  = $signed(\$164 ) - $signed(4'h6);
-  assign \$169  = \$167  ? \$168  : { \$164 [4], \$164 [4], \$164  };
-  assign \$170  = \$165  ? \$166  : \$169 ;
-  assign \$171  = \$170 [2:0] * 7'h40;
-  assign \$172  = \$157 [4:0] * 3'h4;
-  assign \$173  = \$171  + \$172 ;
-  assign \$174  = \$173  + cg1;
-  assign \$175  = ok4 ? \$174  : 12'h000;
-  assign \$176  = $signed({ 1'h0, cy1 }) + $signed(dy5_s1);
-  assign \$177  = $signed({ 1'h0, cx1 }) + $signed(dx5_s1);
-  assign \$178  = $signed(\$176 ) >= $signed(1'h0);
-  assign \$179  = $signed(\$176 ) < $signed({ 1'h0, height });
-  assign \$180  = \$178  & \$179 ;
-  assign \$181  = $signed(\$177 ) >= $signed(1'h0);
+  assign \$163  = $signed(\$159 ) >= $signed(1'h0);
+  assign \$164  = \$162  & \$163 ;
+  assign \$165  = $signed(\$159 ) < $signed({ 1'h0, width });
+  assign ok4 = \$164  & \$165 ;
+  assign \$166  = $signed({ 1'h0, slot1 }) + $signed(dy4_s1);
+  assign \$167  = $signed(\$166 ) < $signed(1'h0);
+  assign \$168  = $signed(\$166 ) + $signed(4'h6);
+  assign \$169  = $signed(\$166 ) >= $signed(4'h6);
+  assign \$170  = $signed(\$166 ) - $signed(4'h6);
+  assign \$171  = \$169  ? \$170  : { \$166 [4], \$166 [4], \$166  };
+  assign \$172  = \$167  ? \$168  : \$171 ;
+  assign \$173  = \$172 [2:0] * 7'h40;
+  assign \$174  = \$159 [4:0] * 3'h4;
+  assign \$175  = \$173  + \$174 ;
+  assign \$176  = \$175  + cg1;
+  assign \$177  = ok4 ? \$176  : 12'h000;
+  assign \$178  = $signed({ 1'h0, cy1 }) + $signed(dy5_s1);
+  assign \$179  = $signed({ 1'h0, cx1 }) + $signed(dx5_s1);
+  assign \$180  = $signed(\$178 ) >= $signed(1'h0);
+  assign \$181  = $signed(\$178 ) < $signed({ 1'h0, height });
   assign \$182  = \$180  & \$181 ;
-  assign \$183  = $signed(\$177 ) < $signed({ 1'h0, width });
-  assign ok5 = \$182  & \$183 ;
-  assign \$184  = $signed({ 1'h0, slot1 }) + $signed(dy5_s1);
-  assign \$185  = $signed(\$184 ) < $signed(1'h0);
-  assign \$186  = $signed(\$184 ) + $signed(4'h6);
-  assign \$187  = $signed(\$184 ) >= $signed(4'h6);
-  assign \$188  = $signed(\$184 ) - $signed(4'h6);
-  assign \$189  = \$187  ? \$188  : { \$184 [4], \$184 [4], \$184  };
-  assign \$190  = \$185  ? \$186  : \$189 ;
-  assign \$191  = \$190 [2:0] * 7'h40;
-  assign \$192  = \$177 [4:0] * 3'h4;
-  assign \$193  = \$191  + \$192 ;
-  assign \$194  = \$193  + cg1;
-  assign \$195  = ok5 ? \$194  : 12'h000;
-  assign \$196  = $signed({ 1'h0, cy1 }) + $signed(dy6_s1);
-  assign \$197  = $signed({ 1'h0, cx1 }) + $signed(dx6_s1);
-  assign \$198  = $signed(\$196 ) >= $signed(1'h0);
-  assign \$199  = $signed(\$196 ) < $signed({ 1'h0, height });
-  assign \$200  = \$198  & \$199 ;
-  assign \$201  = $signed(\$197 ) >= $signed(1'h0);
+  assign \$183  = $signed(\$179 ) >= $signed(1'h0);
+  assign \$184  = \$182  & \$183 ;
+  assign \$185  = $signed(\$179 ) < $signed({ 1'h0, width });
+  assign ok5 = \$184  & \$185 ;
+  assign \$186  = $signed({ 1'h0, slot1 }) + $signed(dy5_s1);
+  assign \$187  = $signed(\$186 ) < $signed(1'h0);
+  assign \$188  = $signed(\$186 ) + $signed(4'h6);
+  assign \$189  = $signed(\$186 ) >= $signed(4'h6);
+  assign \$190  = $signed(\$186 ) - $signed(4'h6);
+  assign \$191  = \$189  ? \$190  : { \$186 [4], \$186 [4], \$186  };
+  assign \$192  = \$187  ? \$188  : \$191 ;
+  assign \$193  = \$192 [2:0] * 7'h40;
+  assign \$194  = \$179 [4:0] * 3'h4;
+  assign \$195  = \$193  + \$194 ;
+  assign \$196  = \$195  + cg1;
+  assign \$197  = ok5 ? \$196  : 12'h000;
+  assign \$198  = $signed({ 1'h0, cy1 }) + $signed(dy6_s1);
+  assign \$199  = $signed({ 1'h0, cx1 }) + $signed(dx6_s1);
+  assign \$200  = $signed(\$198 ) >= $signed(1'h0);
+  assign \$201  = $signed(\$198 ) < $signed({ 1'h0, height });
   assign \$202  = \$200  & \$201 ;
-  assign \$203  = $signed(\$197 ) < $signed({ 1'h0, width });
-  assign ok6 = \$202  & \$203 ;
-  assign \$204  = $signed({ 1'h0, slot1 }) + $signed(dy6_s1);
-  assign \$205  = $signed(\$204 ) < $signed(1'h0);
-  assign \$206  = $signed(\$204 ) + $signed(4'h6);
-  assign \$207  = $signed(\$204 ) >= $signed(4'h6);
-  assign \$208  = $signed(\$204 ) - $signed(4'h6);
-  assign \$209  = \$207  ? \$208  : { \$204 [4], \$204 [4], \$204  };
-  assign \$210  = \$205  ? \$206  : \$209 ;
-  assign \$211  = \$210 [2:0] * 7'h40;
-  assign \$212  = \$197 [4:0] * 3'h4;
-  assign \$213  = \$211  + \$212 ;
-  assign \$214  = \$213  + cg1;
-  assign \$215  = ok6 ? \$214  : 12'h000;
-  assign \$216  = $signed({ 1'h0, cy1 }) + $signed(dy7_s1);
-  assign \$217  = $signed({ 1'h0, cx1 }) + $signed(dx7_s1);
-  assign \$218  = $signed(\$216 ) >= $signed(1'h0);
-  assign \$219  = $signed(\$216 ) < $signed({ 1'h0, height });
-  assign \$220  = \$218  & \$219 ;
-  assign \$221  = $signed(\$217 ) >= $signed(1'h0);
+  assign \$203  = $signed(\$199 ) >= $signed(1'h0);
+  assign \$204  = \$202  & \$203 ;
+  assign \$205  = $signed(\$199 ) < $signed({ 1'h0, width });
+  assign ok6 = \$204  & \$205 ;
+  assign \$206  = $signed({ 1'h0, slot1 }) + $signed(dy6_s1);
+  assign \$207  = $signed(\$206 ) < $signed(1'h0);
+  assign \$208  = $signed(\$206 ) + $signed(4'h6);
+  assign \$209  = $signed(\$206 ) >= $signed(4'h6);
+  assign \$210  = $signed(\$206 ) - $signed(4'h6);
+  assign \$211  = \$209  ? \$210  : { \$206 [4], \$206 [4], \$206  };
+  assign \$212  = \$207  ? \$208  : \$211 ;
+  assign \$213  = \$212 [2:0] * 7'h40;
+  assign \$214  = \$199 [4:0] * 3'h4;
+  assign \$215  = \$213  + \$214 ;
+  assign \$216  = \$215  + cg1;
+  assign \$217  = ok6 ? \$216  : 12'h000;
+  assign \$218  = $signed({ 1'h0, cy1 }) + $signed(dy7_s1);
+  assign \$219  = $signed({ 1'h0, cx1 }) + $signed(dx7_s1);
+  assign \$220  = $signed(\$218 ) >= $signed(1'h0);
+  assign \$221  = $signed(\$218 ) < $signed({ 1'h0, height });
   assign \$222  = \$220  & \$221 ;
-  assign \$223  = $signed(\$217 ) < $signed({ 1'h0, width });
-  assign ok7 = \$222  & \$223 ;
-  assign \$224  = $signed({ 1'h0, slot1 }) + $signed(dy7_s1);
-  assign \$225  = $signed(\$224 ) < $signed(1'h0);
-  assign \$226  = $signed(\$224 ) + $signed(4'h6);
-  assign \$227  = $signed(\$224 ) >= $signed(4'h6);
-  assign \$228  = $signed(\$224 ) - $signed(4'h6);
-  assign \$229  = \$227  ? \$228  : { \$224 [4], \$224 [4], \$224  };
-  assign \$230  = \$225  ? \$226  : \$229 ;
-  assign \$231  = \$230 [2:0] * 7'h40;
-  assign \$232  = \$217 [4:0] * 3'h4;
-  assign \$233  = \$231  + \$232 ;
-  assign \$234  = \$233  + cg1;
-  assign \$235  = ok7 ? \$234  : 12'h000;
-  assign \$236  = $signed({ 1'h0, cy1 }) + $signed(dy8_s1);
-  assign \$237  = $signed({ 1'h0, cx1 }) + $signed(dx8_s1);
-  assign \$238  = $signed(\$236 ) >= $signed(1'h0);
-  assign \$239  = $signed(\$236 ) < $signed({ 1'h0, height });
-  assign \$240  = \$238  & \$239 ;
-  assign \$241  = $signed(\$237 ) >= $signed(1'h0);
+  assign \$223  = $signed(\$219 ) >= $signed(1'h0);
+  assign \$224  = \$222  & \$223 ;
+  assign \$225  = $signed(\$219 ) < $signed({ 1'h0, width });
+  assign ok7 = \$224  & \$225 ;
+  assign \$226  = $signed({ 1'h0, slot1 }) + $signed(dy7_s1);
+  assign \$227  = $signed(\$226 ) < $signed(1'h0);
+  assign \$228  = $signed(\$226 ) + $signed(4'h6);
+  assign \$229  = $signed(\$226 ) >= $signed(4'h6);
+  assign \$230  = $signed(\$226 ) - $signed(4'h6);
+  assign \$231  = \$229  ? \$230  : { \$226 [4], \$226 [4], \$226  };
+  assign \$232  = \$227  ? \$228  : \$231 ;
+  assign \$233  = \$232 [2:0] * 7'h40;
+  assign \$234  = \$219 [4:0] * 3'h4;
+  assign \$235  = \$233  + \$234 ;
+  assign \$236  = \$235  + cg1;
+  assign \$237  = ok7 ? \$236  : 12'h000;
+  assign \$238  = $signed({ 1'h0, cy1 }) + $signed(dy8_s1);
+  assign \$239  = $signed({ 1'h0, cx1 }) + $signed(dx8_s1);
+  assign \$240  = $signed(\$238 ) >= $signed(1'h0);
+  assign \$241  = $signed(\$238 ) < $signed({ 1'h0, height });
   assign \$242  = \$240  & \$241 ;
-  assign \$243  = $signed(\$237 ) < $signed({ 1'h0, width });
-  assign ok8 = \$242  & \$243 ;
-  assign \$244  = $signed({ 1'h0, slot1 }) + $signed(dy8_s1);
-  assign \$245  = $signed(\$244 ) < $signed(1'h0);
-  assign \$246  = $signed(\$244 ) + $signed(4'h6);
-  assign \$247  = $signed(\$244 ) >= $signed(4'h6);
-  assign \$248  = $signed(\$244 ) - $signed(4'h6);
-  assign \$249  = \$247  ? \$248  : { \$244 [4], \$244 [4], \$244  };
-  assign \$250  = \$245  ? \$246  : \$249 ;
-  assign \$251  = \$250 [2:0] * 7'h40;
-  assign \$252  = \$237 [4:0] * 3'h4;
-  assign \$253  = \$251  + \$252 ;
-  assign \$254  = \$253  + cg1;
-  assign \$255  = ok8 ? \$254  : 12'h000;
-  assign \$256  = v1 | v2;
-  assign \$257  = \$256  | v2b;
-  assign \$258  = \$257  | v3;
-  assign \$259  = \$258  | v4;
-  assign pipe_busy = \$259  | v5;
-  assign \$260  = ! fsm_state;
-  assign \$261  = fsm_state == 1'h1;
-  assign \$262  = fsm_state == 2'h2;
-  assign \$263  = fsm_state == 2'h3;
-  assign \$265  = load + 1'h1;
-  assign \$266  = groups - 1'h1;
-  assign \$267  = load == \$266 ;
-  assign \$268  = ! c_frames;
-  assign \$269  = ~ pipe_busy;
-  assign \$270  = i__valid & i__ready;
-  assign \$271  = w_cg + 1'h1;
-  assign \$272  = groups - 1'h1;
-  assign \$273  = w_cg == \$272 ;
-  assign \$274  = w_x + 1'h1;
-  assign \$275  = width - 1'h1;
-  assign \$276  = w_x == \$275 ;
-  assign \$277  = w_y + 1'h1;
-  assign \$278  = w_slot == 3'h5;
-  assign \$279  = w_slot + 1'h1;
-  assign \$280  = \$278  ? 4'h0 : \$279 ;
-  assign \$281  = height - 1'h1;
-  assign \$282  = w_y == \$281 ;
-  assign \$283  = w_frames - 1'h1;
-  assign \$284  = off__valid & off__ready;
-  assign \$285  = c_pass + 1'h1;
-  assign \$286  = ! c_pass;
-  assign \$287  = c_cg + 1'h1;
-  assign \$288  = groups - 1'h1;
-  assign \$289  = c_cg == \$288 ;
-  assign \$290  = c_ox + 1'h1;
-  assign \$291  = stride2 ? 2'h2 : 2'h1;
-  assign \$292  = c_x + \$291 ;
-  assign \$293  = width - 1'h1;
-  assign \$295  = $signed(\$294 ) + $signed(2'h1);
-  assign \$296  = stride2 ? \$295  : { 2'h0, width };
-  assign \$297  = $signed(\$296 ) - $signed(2'h1);
-  assign \$298  = c_ox == \$297 ;
-  assign \$299  = height - 1'h1;
-  assign \$301  = $signed(\$300 ) + $signed(2'h1);
-  assign \$302  = stride2 ? \$301  : { 2'h0, height };
-  assign \$303  = $signed(\$302 ) - $signed(2'h1);
-  assign \$304  = c_oy == \$303 ;
-  assign \$305  = height - 1'h1;
-  assign \$306  = c_frames - 1'h1;
-  assign \$307  = c_oy + 1'h1;
-  assign \$308  = stride2 ? 2'h2 : 2'h1;
-  assign \$309  = c_y + \$308 ;
+  assign \$243  = $signed(\$239 ) >= $signed(1'h0);
+  assign \$244  = \$242  & \$243 ;
+  assign \$245  = $signed(\$239 ) < $signed({ 1'h0, width });
+  assign ok8 = \$244  & \$245 ;
+  assign \$246  = $signed({ 1'h0, slot1 }) + $signed(dy8_s1);
+  assign \$247  = $signed(\$246 ) < $signed(1'h0);
+  assign \$248  = $signed(\$246 ) + $signed(4'h6);
+  assign \$249  = $signed(\$246 ) >= $signed(4'h6);
+  assign \$250  = $signed(\$246 ) - $signed(4'h6);
+  assign \$251  = \$249  ? \$250  : { \$246 [4], \$246 [4], \$246  };
+  assign \$252  = \$247  ? \$248  : \$251 ;
+  assign \$253  = \$252 [2:0] * 7'h40;
+  assign \$254  = \$239 [4:0] * 3'h4;
+  assign \$255  = \$253  + \$254 ;
+  assign \$256  = \$255  + cg1;
+  assign \$257  = ok8 ? \$256  : 12'h000;
+  assign \$258  = v1 | v2;
+  assign \$259  = \$258  | v2b;
+  assign \$260  = \$259  | v3;
+  assign \$261  = \$260  | v4;
+  assign pipe_busy = \$261  | v5;
+  assign \$262  = ! fsm_state;
+  assign \$263  = fsm_state == 1'h1;
+  assign \$264  = fsm_state == 2'h2;
+  assign \$265  = fsm_state == 2'h3;
+  assign \$267  = load + 1'h1;
+  assign \$268  = groups - 1'h1;
+  assign \$269  = load == \$268 ;
+  assign \$270  = ! c_frames;
+  assign \$271  = ~ pipe_busy;
+  assign \$272  = i__valid & i__ready;
+  assign \$273  = w_cg + 1'h1;
+  assign \$274  = groups - 1'h1;
+  assign \$275  = w_cg == \$274 ;
+  assign \$276  = w_x + 1'h1;
+  assign \$277  = width - 1'h1;
+  assign \$278  = w_x == \$277 ;
+  assign \$279  = w_y + 1'h1;
+  assign \$280  = w_slot == 3'h5;
+  assign \$281  = w_slot + 1'h1;
+  assign \$282  = \$280  ? 4'h0 : \$281 ;
+  assign \$283  = height - 1'h1;
+  assign \$284  = w_y == \$283 ;
+  assign \$285  = w_frames - 1'h1;
+  assign \$286  = off__valid & off__ready;
+  assign \$287  = c_pass + 1'h1;
+  assign \$288  = ! c_pass;
+  assign \$289  = c_cg + 1'h1;
+  assign \$290  = groups - 1'h1;
+  assign \$291  = c_cg == \$290 ;
+  assign \$292  = c_ox + 1'h1;
+  assign \$293  = stride2 ? 2'h2 : 2'h1;
+  assign \$294  = c_x + \$293 ;
+  assign \$295  = width - 1'h1;
+  assign \$297  = $signed(\$296 ) + $signed(2'h1);
+  assign \$298  = stride2 ? \$297  : { 2'h0, width };
+  assign \$299  = $signed(\$298 ) - $signed(2'h1);
+  assign \$300  = c_ox == \$299 ;
+  assign \$301  = height - 1'h1;
+  assign \$303  = $signed(\$302 ) + $signed(2'h1);
+  assign \$304  = stride2 ? \$303  : { 2'h0, height };
+  assign \$305  = $signed(\$304 ) - $signed(2'h1);
+  assign \$306  = c_oy == \$305 ;
+  assign \$307  = height - 1'h1;
+  assign \$308  = c_frames - 1'h1;
+  assign \$309  = c_oy + 1'h1;
   assign \$310  = stride2 ? 2'h2 : 2'h1;
-  assign \$311  = below - \$310 ;
-  assign \$312  = | row_step;
-  assign \$313  = c_slot + row_step;
-  assign \$314  = \$313  >= 3'h6;
+  assign \$311  = c_y + \$310 ;
+  assign \$312  = stride2 ? 2'h2 : 2'h1;
+  assign \$313  = below - \$312 ;
+  assign \$314  = | row_step;
   assign \$315  = c_slot + row_step;
-  assign \$316  = \$315  - 3'h6;
+  assign \$316  = \$315  >= 3'h6;
   assign \$317  = c_slot + row_step;
-  assign \$318  = \$314  ? \$316  : { 1'h0, \$317  };
-  assign \$319  = lead + row_done;
-  assign \$320  = \$319  - row_step;
-  assign \$321  = w__valid & w__ready;
-  assign \$322  = groups - 1'h1;
-  assign \$323  = load == \$322 ;
-  assign \$324  = \$321  & \$323 ;
-  assign \$325  = height - 1'h1;
-  assign \$326  = ok0_s2b ? sample0_s2b[7:0] : 8'h00;
-  assign \$327  = $signed(\$326 ) * $signed(weights_s2b[3:0]);
-  assign \$328  = ok1_s2b ? sample1_s2b[7:0] : 8'h00;
-  assign \$329  = $signed(\$328 ) * $signed(weights_s2b[7:4]);
-  assign \$330  = ok2_s2b ? sample2_s2b[7:0] : 8'h00;
-  assign \$331  = $signed(\$330 ) * $signed(weights_s2b[11:8]);
-  assign \$332  = ok3_s2b ? sample3_s2b[7:0] : 8'h00;
-  assign \$333  = $signed(\$332 ) * $signed(weights_s2b[15:12]);
-  assign \$334  = ok4_s2b ? sample4_s2b[7:0] : 8'h00;
-  assign \$335  = $signed(\$334 ) * $signed(weights_s2b[19:16]);
-  assign \$336  = ok5_s2b ? sample5_s2b[7:0] : 8'h00;
-  assign \$337  = $signed(\$336 ) * $signed(weights_s2b[23:20]);
-  assign \$338  = ok6_s2b ? sample6_s2b[7:0] : 8'h00;
-  assign \$339  = $signed(\$338 ) * $signed(weights_s2b[27:24]);
-  assign \$340  = ok7_s2b ? sample7_s2b[7:0] : 8'h00;
-  assign \$341  = $signed(\$340 ) * $signed(weights_s2b[31:28]);
-  assign \$342  = ok8_s2b ? sample8_s2b[7:0] : 8'h00;
-  assign \$343  = $signed(\$342 ) * $signed(weights_s2b[35:32]);
-  assign \$344  = ok0_s2b ? sample0_s2b[15:8] : 8'h00;
-  assign \$345  = $signed(\$344 ) * $signed(weights_s2b[71:68]);
-  assign \$346  = ok1_s2b ? sample1_s2b[15:8] : 8'h00;
-  assign \$347  = $signed(\$346 ) * $signed(weights_s2b[75:72]);
-  assign \$348  = ok2_s2b ? sample2_s2b[15:8] : 8'h00;
-  assign \$349  = $signed(\$348 ) * $signed(weights_s2b[79:76]);
-  assign \$350  = ok3_s2b ? sample3_s2b[15:8] : 8'h00;
-  assign \$351  = $signed(\$350 ) * $signed(weights_s2b[83:80]);
-  assign \$352  = ok4_s2b ? sample4_s2b[15:8] : 8'h00;
-  assign \$353  = $signed(\$352 ) * $signed(weights_s2b[87:84]);
-  assign \$354  = ok5_s2b ? sample5_s2b[15:8] : 8'h00;
-  assign \$355  = $signed(\$354 ) * $signed(weights_s2b[91:88]);
-  assign \$356  = ok6_s2b ? sample6_s2b[15:8] : 8'h00;
-  assign \$357  = $signed(\$356 ) * $signed(weights_s2b[95:92]);
-  assign \$358  = ok7_s2b ? sample7_s2b[15:8] : 8'h00;
-  assign \$359  = $signed(\$358 ) * $signed(weights_s2b[99:96]);
-  assign \$360  = ok8_s2b ? sample8_s2b[15:8] : 8'h00;
-  assign \$361  = $signed(\$360 ) * $signed(weights_s2b[103:100]);
-  assign \$362  = ce & v3;
-  assign \$363  = ! pass3;
-  assign \$364  = $signed(prod0_0) + $signed(prod0_1);
-  assign \$365  = $signed(\$364 ) + $signed(prod0_2);
-  assign \$366  = $signed(\$365 ) + $signed(prod0_3);
-  assign \$367  = $signed(\$366 ) + $signed(prod0_4);
+  assign \$318  = \$317  - 3'h6;
+  assign \$319  = c_slot + row_step;
+  assign \$320  = \$316  ? \$318  : { 1'h0, \$319  };
+  assign \$321  = lead + row_done;
+  assign \$322  = \$321  - row_step;
+  assign \$323  = w__valid & w__ready;
+  assign \$324  = groups - 1'h1;
+  assign \$325  = load == \$324 ;
+  assign \$326  = \$323  & \$325 ;
+  assign \$327  = height - 1'h1;
+  assign \$328  = ok0_s2b ? sample0_s2b[7:0] : 8'h00;
+  assign \$329  = $signed(\$328 ) * $signed(weights_s2b[3:0]);
+  assign \$330  = ok1_s2b ? sample1_s2b[7:0] : 8'h00;
+  assign \$331  = $signed(\$330 ) * $signed(weights_s2b[7:4]);
+  assign \$332  = ok2_s2b ? sample2_s2b[7:0] : 8'h00;
+  assign \$333  = $signed(\$332 ) * $signed(weights_s2b[11:8]);
+  assign \$334  = ok3_s2b ? sample3_s2b[7:0] : 8'h00;
+  assign \$335  = $signed(\$334 ) * $signed(weights_s2b[15:12]);
+  assign \$336  = ok4_s2b ? sample4_s2b[7:0] : 8'h00;
+  assign \$337  = $signed(\$336 ) * $signed(weights_s2b[19:16]);
+  assign \$338  = ok5_s2b ? sample5_s2b[7:0] : 8'h00;
+  assign \$339  = $signed(\$338 ) * $signed(weights_s2b[23:20]);
+  assign \$340  = ok6_s2b ? sample6_s2b[7:0] : 8'h00;
+  assign \$341  = $signed(\$340 ) * $signed(weights_s2b[27:24]);
+  assign \$342  = ok7_s2b ? sample7_s2b[7:0] : 8'h00;
+  assign \$343  = $signed(\$342 ) * $signed(weights_s2b[31:28]);
+  assign \$344  = ok8_s2b ? sample8_s2b[7:0] : 8'h00;
+  assign \$345  = $signed(\$344 ) * $signed(weights_s2b[35:32]);
+  assign \$346  = ok0_s2b ? sample0_s2b[15:8] : 8'h00;
+  assign \$347  = $signed(\$346 ) * $signed(weights_s2b[71:68]);
+  assign \$348  = ok1_s2b ? sample1_s2b[15:8] : 8'h00;
+  assign \$349  = $signed(\$348 ) * $signed(weights_s2b[75:72]);
+  assign \$350  = ok2_s2b ? sample2_s2b[15:8] : 8'h00;
+  assign \$351  = $signed(\$350 ) * $signed(weights_s2b[79:76]);
+  assign \$352  = ok3_s2b ? sample3_s2b[15:8] : 8'h00;
+  assign \$353  = $signed(\$352 ) * $signed(weights_s2b[83:80]);
+  assign \$354  = ok4_s2b ? sample4_s2b[15:8] : 8'h00;
+  assign \$355  = $signed(\$354 ) * $signed(weights_s2b[87:84]);
+  assign \$356  = ok5_s2b ? sample5_s2b[15:8] : 8'h00;
+  assign \$357  = $signed(\$356 ) * $signed(weights_s2b[91:88]);
+  assign \$358  = ok6_s2b ? sample6_s2b[15:8] : 8'h00;
+  assign \$359  = $signed(\$358 ) * $signed(weights_s2b[95:92]);
+  assign \$360  = ok7_s2b ? sample7_s2b[15:8] : 8'h00;
+  assign \$361  = $signed(\$360 ) * $signed(weights_s2b[99:96]);
+  assign \$362  = ok8_s2b ? sample8_s2b[15:8] : 8'h00;
+  assign \$363  = $signed(\$362 ) * $signed(weights_s2b[103:100]);
+  assign \$364  = ce & v3;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     w__ready = 1'h0;
@@ -2426,9 +2434,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     row_done = 1'h0;
-    if (\$7 ) begin
-      if (\$9 ) begin
-        if (\$11 ) begin
+    if (\$10 ) begin
+      if (\$12 ) begin
+        if (\$14 ) begin
           row_done = 1'h1;
         end
       end
@@ -2447,14 +2455,14 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     row_step = 2'h0;
     if (issue) begin
-      if (\$39 ) begin
-        if (\$41 ) begin
-          if (\$47 ) begin
+      if (\$41 ) begin
+        if (\$43 ) begin
+          if (\$49 ) begin
             (* full_case = 32'd1 *)
-            if (\$53 ) begin
-              row_step = \$54 [1:0];
+            if (\$55 ) begin
+              row_step = \$56 [1:0];
             end else begin
-              row_step = \$55 ;
+              row_step = \$57 ;
             end
           end
         end
@@ -2463,325 +2471,287 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$490  = height;
+    \$492  = height;
     casez (fsm_state)
       2'h0:
           if (w__valid) begin
-            \$490  = w__payload[4:0];
+            \$492  = w__payload[4:0];
           end
     endcase
     if (rst) begin
-      \$490  = 5'h00;
+      \$492  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$491  = width;
+    \$493  = width;
     casez (fsm_state)
       2'h0:
           if (w__valid) begin
-            \$491  = w__payload[20:16];
+            \$493  = w__payload[20:16];
           end
     endcase
     if (rst) begin
-      \$491  = 5'h00;
+      \$493  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$492  = groups;
+    \$494  = groups;
     casez (fsm_state)
       2'h0:
           if (w__valid) begin
-            \$492  = \$264 [2:0];
+            \$494  = \$266 [2:0];
           end
     endcase
     if (rst) begin
-      \$492  = 3'h0;
+      \$494  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$493  = frames;
+    \$495  = frames;
     casez (fsm_state)
       2'h0:
           if (w__valid) begin
-            \$493  = w__payload[63:48];
+            \$495  = w__payload[63:48];
           end
     endcase
     if (rst) begin
-      \$493  = 16'h0000;
+      \$495  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$494  = stride2;
+    \$496  = stride2;
     casez (fsm_state)
       2'h0:
           if (w__valid) begin
-            \$494  = w__payload[64];
+            \$496  = w__payload[64];
           end
     endcase
     if (rst) begin
-      \$494  = 1'h0;
+      \$496  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$495  = relu;
+    \$497  = relu;
     casez (fsm_state)
       2'h0:
           if (w__valid) begin
-            \$495  = w__payload[65];
+            \$497  = w__payload[65];
           end
     endcase
     if (rst) begin
-      \$495  = 1'h0;
+      \$497  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$496  = load;
+    \$498  = load;
     casez (fsm_state)
       2'h0:
           if (w__valid) begin
-            \$496  = 2'h0;
+            \$498  = 2'h0;
           end
       2'h1:
           if (w__valid) begin
-            \$496  = \$265 [1:0];
+            \$498  = \$267 [1:0];
           end
     endcase
     if (rst) begin
-      \$496  = 2'h0;
+      \$498  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$497  = fsm_state;
+    \$499  = fsm_state;
     (* full_case = 32'd1 *)
     casez (fsm_state)
       2'h0:
           if (w__valid) begin
-            \$497  = 2'h1;
+            \$499  = 2'h1;
           end
       2'h1:
           if (w__valid) begin
-            if (\$267 ) begin
-              \$497  = 2'h2;
+            if (\$269 ) begin
+              \$499  = 2'h2;
             end
           end
       2'h2:
-          if (\$268 ) begin
-            \$497  = 2'h3;
+          if (\$270 ) begin
+            \$499  = 2'h3;
           end
       2'h3:
-          if (\$269 ) begin
-            \$497  = 2'h0;
+          if (\$271 ) begin
+            \$499  = 2'h0;
           end
     endcase
     if (rst) begin
-      \$497  = 2'h0;
+      \$499  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$498  = w_frames;
+    \$500  = w_frames;
     casez (fsm_state)
       2'h0:
           /* empty */;
       2'h1:
           if (w__valid) begin
-            if (\$267 ) begin
-              \$498  = frames;
+            if (\$269 ) begin
+              \$500  = frames;
             end
           end
     endcase
-    if (\$270 ) begin
-      if (\$273 ) begin
-        if (\$276 ) begin
-          if (\$282 ) begin
-            \$498  = \$283 [15:0];
+    if (\$272 ) begin
+      if (\$275 ) begin
+        if (\$278 ) begin
+          if (\$284 ) begin
+            \$500  = \$285 [15:0];
           end
         end
       end
     end
     if (rst) begin
-      \$498  = 16'h0000;
+      \$500  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$499  = c_frames;
+    \$501  = c_frames;
     casez (fsm_state)
       2'h0:
           /* empty */;
       2'h1:
           if (w__valid) begin
-            if (\$267 ) begin
-              \$499  = frames;
+            if (\$269 ) begin
+              \$501  = frames;
             end
           end
     endcase
     if (issue) begin
-      if (\$286 ) begin
-        if (\$289 ) begin
-          if (\$298 ) begin
-            if (\$304 ) begin
-              \$499  = \$306 [15:0];
+      if (\$288 ) begin
+        if (\$291 ) begin
+          if (\$300 ) begin
+            if (\$306 ) begin
+              \$501  = \$308 [15:0];
             end
           end
         end
       end
     end
     if (rst) begin
-      \$499  = 16'h0000;
+      \$501  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$500  = w_cg;
-    if (\$270 ) begin
-      \$500  = \$271 [1:0];
-      if (\$273 ) begin
-        \$500  = 2'h0;
+    \$502  = w_cg;
+    if (\$272 ) begin
+      \$502  = \$273 [1:0];
+      if (\$275 ) begin
+        \$502  = 2'h0;
       end
     end
     if (rst) begin
-      \$500  = 2'h0;
+      \$502  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$501  = w_x;
-    if (\$270 ) begin
-      if (\$273 ) begin
-        \$501  = \$274 [3:0];
-        if (\$276 ) begin
-          \$501  = 4'h0;
+    \$503  = w_x;
+    if (\$272 ) begin
+      if (\$275 ) begin
+        \$503  = \$276 [3:0];
+        if (\$278 ) begin
+          \$503  = 4'h0;
         end
       end
     end
     if (rst) begin
-      \$501  = 4'h0;
+      \$503  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$502  = w_y;
-    if (\$270 ) begin
-      if (\$273 ) begin
-        if (\$276 ) begin
-          \$502  = \$277 [3:0];
-          if (\$282 ) begin
-            \$502  = 4'h0;
+    \$504  = w_y;
+    if (\$272 ) begin
+      if (\$275 ) begin
+        if (\$278 ) begin
+          \$504  = \$279 [3:0];
+          if (\$284 ) begin
+            \$504  = 4'h0;
           end
         end
       end
     end
     if (rst) begin
-      \$502  = 4'h0;
+      \$504  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$503  = w_slot;
-    if (\$270 ) begin
-      if (\$273 ) begin
-        if (\$276 ) begin
-          \$503  = \$280 [2:0];
+    \$505  = w_slot;
+    if (\$272 ) begin
+      if (\$275 ) begin
+        if (\$278 ) begin
+          \$505  = \$282 [2:0];
         end
       end
     end
     if (rst) begin
-      \$503  = 3'h0;
+      \$505  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$504  = held;
-    if (\$284 ) begin
-      \$504  = off__payload;
+    \$506  = held;
+    if (\$286 ) begin
+      \$506  = off__payload;
     end
     if (rst) begin
-      \$504  = 9'h000;
+      \$506  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$505  = c_pass;
+    \$507  = c_pass;
     if (issue) begin
-      \$505  = \$285 [0];
-      if (\$286 ) begin
-        \$505  = 1'h0;
+      \$507  = \$287 [0];
+      if (\$288 ) begin
+        \$507  = 1'h0;
       end
     end
     if (rst) begin
-      \$505  = 1'h0;
+      \$507  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$506  = c_cg;
+    \$508  = c_cg;
     if (issue) begin
-      if (\$286 ) begin
-        \$506  = \$287 [1:0];
-        if (\$289 ) begin
-          \$506  = 2'h0;
+      if (\$288 ) begin
+        \$508  = \$289 [1:0];
+        if (\$291 ) begin
+          \$508  = 2'h0;
         end
       end
     end
     if (rst) begin
-      \$506  = 2'h0;
+      \$508  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$507  = c_ox;
+    \$509  = c_ox;
     if (issue) begin
-      if (\$286 ) begin
-        if (\$289 ) begin
-          \$507  = \$290 [3:0];
-          if (\$298 ) begin
-            \$507  = 4'h0;
-          end
-        end
-      end
-    end
-    if (rst) begin
-      \$507  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$508  = c_x;
-    if (issue) begin
-      if (\$286 ) begin
-        if (\$289 ) begin
-          \$508  = \$292 [4:0];
-          if (\$298 ) begin
-            \$508  = 5'h00;
-          end
-        end
-      end
-    end
-    if (rst) begin
-      \$508  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$509  = c_oy;
-    if (issue) begin
-      if (\$286 ) begin
-        if (\$289 ) begin
-          if (\$298 ) begin
-            (* full_case = 32'd1 *)
-            if (\$304 ) begin
-              \$509  = 4'h0;
-            end else begin
-              \$509  = \$307 [3:0];
-            end
+      if (\$288 ) begin
+        if (\$291 ) begin
+          \$509  = \$292 [3:0];
+          if (\$300 ) begin
+            \$509  = 4'h0;
           end
         end
       end
@@ -2792,17 +2762,13 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$510  = c_y;
+    \$510  = c_x;
     if (issue) begin
-      if (\$286 ) begin
-        if (\$289 ) begin
-          if (\$298 ) begin
-            (* full_case = 32'd1 *)
-            if (\$304 ) begin
-              \$510  = 5'h00;
-            end else begin
-              \$510  = \$309 [4:0];
-            end
+      if (\$288 ) begin
+        if (\$291 ) begin
+          \$510  = \$294 [4:0];
+          if (\$300 ) begin
+            \$510  = 5'h00;
           end
         end
       end
@@ -2813,150 +2779,172 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$511  = below;
+    \$511  = c_oy;
     if (issue) begin
-      if (\$286 ) begin
-        if (\$289 ) begin
-          if (\$298 ) begin
+      if (\$288 ) begin
+        if (\$291 ) begin
+          if (\$300 ) begin
             (* full_case = 32'd1 *)
-            if (\$304 ) begin
-              \$511  = \$305 [4:0];
+            if (\$306 ) begin
+              \$511  = 4'h0;
             end else begin
-              \$511  = \$311 [4:0];
+              \$511  = \$309 [3:0];
             end
           end
         end
       end
     end
-    if (\$324 ) begin
-      \$511  = \$325 [4:0];
-    end
     if (rst) begin
-      \$511  = 5'h00;
+      \$511  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$512  = c_slot;
-    if (\$312 ) begin
-      \$512  = \$318 [2:0];
+    \$512  = c_y;
+    if (issue) begin
+      if (\$288 ) begin
+        if (\$291 ) begin
+          if (\$300 ) begin
+            (* full_case = 32'd1 *)
+            if (\$306 ) begin
+              \$512  = 5'h00;
+            end else begin
+              \$512  = \$311 [4:0];
+            end
+          end
+        end
+      end
     end
     if (rst) begin
-      \$512  = 3'h0;
+      \$512  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$513  = \$320 [2:0];
+    \$513  = below;
+    if (issue) begin
+      if (\$288 ) begin
+        if (\$291 ) begin
+          if (\$300 ) begin
+            (* full_case = 32'd1 *)
+            if (\$306 ) begin
+              \$513  = \$307 [4:0];
+            end else begin
+              \$513  = \$313 [4:0];
+            end
+          end
+        end
+      end
+    end
+    if (\$326 ) begin
+      \$513  = \$327 [4:0];
+    end
     if (rst) begin
-      \$513  = 3'h0;
+      \$513  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$514  = v1;
+    \$514  = c_slot;
+    if (\$314 ) begin
+      \$514  = \$320 [2:0];
+    end
+    if (rst) begin
+      \$514  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$515  = \$322 [2:0];
+    if (rst) begin
+      \$515  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$516  = row_freed;
     if (ce) begin
-      \$514  = issue;
+      \$516  = row_step;
     end
     if (rst) begin
-      \$514  = 1'h0;
+      \$516  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$515  = last1;
+    \$517  = v1;
     if (ce) begin
-      \$515  = frame_last;
+      \$517  = issue;
     end
     if (rst) begin
-      \$515  = 1'h0;
+      \$517  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$516  = pass1;
+    \$518  = last1;
     if (ce) begin
-      \$516  = c_pass;
+      \$518  = frame_last;
     end
     if (rst) begin
-      \$516  = 1'h0;
+      \$518  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$517  = cg1;
+    \$519  = pass1;
     if (ce) begin
-      \$517  = c_cg;
+      \$519  = c_pass;
     end
     if (rst) begin
-      \$517  = 2'h0;
+      \$519  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$518  = cy1;
+    \$520  = cg1;
     if (ce) begin
-      \$518  = c_y;
+      \$520  = c_cg;
     end
     if (rst) begin
-      \$518  = 5'h00;
+      \$520  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$519  = cx1;
+    \$521  = cy1;
     if (ce) begin
-      \$519  = c_x;
+      \$521  = c_y;
     end
     if (rst) begin
-      \$519  = 5'h00;
+      \$521  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$520  = slot1;
+    \$522  = cx1;
     if (ce) begin
-      \$520  = c_slot;
+      \$522  = c_x;
     end
     if (rst) begin
-      \$520  = 3'h0;
+      \$522  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$521  = dy0_s1;
+    \$523  = slot1;
     if (ce) begin
-      \$521  = { \$58 [2], \$58  };
+      \$523  = c_slot;
     end
     if (rst) begin
-      \$521  = 4'h0;
+      \$523  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$522  = dy1_s1;
+    \$524  = dy0_s1;
     if (ce) begin
-      \$522  = { \$60 [2], \$60  };
-    end
-    if (rst) begin
-      \$522  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$523  = dy2_s1;
-    if (ce) begin
-      \$523  = { \$62 [2], \$62  };
-    end
-    if (rst) begin
-      \$523  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$524  = dy3_s1;
-    if (ce) begin
-      \$524  = { 1'h0, \$64  };
+      \$524  = { \$60 [2], \$60  };
     end
     if (rst) begin
       \$524  = 4'h0;
@@ -2964,9 +2952,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$525  = dy4_s1;
+    \$525  = dy1_s1;
     if (ce) begin
-      \$525  = { 1'h0, \$66  };
+      \$525  = { \$62 [2], \$62  };
     end
     if (rst) begin
       \$525  = 4'h0;
@@ -2974,9 +2962,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$526  = dy5_s1;
+    \$526  = dy2_s1;
     if (ce) begin
-      \$526  = { 1'h0, \$68  };
+      \$526  = { \$64 [2], \$64  };
     end
     if (rst) begin
       \$526  = 4'h0;
@@ -2984,9 +2972,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$527  = dy6_s1;
+    \$527  = dy3_s1;
     if (ce) begin
-      \$527  = { 1'h0, \$70  };
+      \$527  = { 1'h0, \$66  };
     end
     if (rst) begin
       \$527  = 4'h0;
@@ -2994,9 +2982,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$528  = dy7_s1;
+    \$528  = dy4_s1;
     if (ce) begin
-      \$528  = { 1'h0, \$72  };
+      \$528  = { 1'h0, \$68  };
     end
     if (rst) begin
       \$528  = 4'h0;
@@ -3004,9 +2992,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$529  = dy8_s1;
+    \$529  = dy5_s1;
     if (ce) begin
-      \$529  = { 1'h0, \$74  };
+      \$529  = { 1'h0, \$70  };
     end
     if (rst) begin
       \$529  = 4'h0;
@@ -3014,9 +3002,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$530  = dx0_s1;
+    \$530  = dy6_s1;
     if (ce) begin
-      \$530  = { \$59 [2], \$59  };
+      \$530  = { 1'h0, \$72  };
     end
     if (rst) begin
       \$530  = 4'h0;
@@ -3024,9 +3012,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$531  = dx1_s1;
+    \$531  = dy7_s1;
     if (ce) begin
-      \$531  = { 1'h0, \$61  };
+      \$531  = { 1'h0, \$74  };
     end
     if (rst) begin
       \$531  = 4'h0;
@@ -3034,9 +3022,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$532  = dx2_s1;
+    \$532  = dy8_s1;
     if (ce) begin
-      \$532  = { 1'h0, \$63  };
+      \$532  = { 1'h0, \$76  };
     end
     if (rst) begin
       \$532  = 4'h0;
@@ -3044,9 +3032,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$533  = dx3_s1;
+    \$533  = dx0_s1;
     if (ce) begin
-      \$533  = { \$65 [2], \$65  };
+      \$533  = { \$61 [2], \$61  };
     end
     if (rst) begin
       \$533  = 4'h0;
@@ -3054,9 +3042,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$534  = dx4_s1;
+    \$534  = dx1_s1;
     if (ce) begin
-      \$534  = { 1'h0, \$67  };
+      \$534  = { 1'h0, \$63  };
     end
     if (rst) begin
       \$534  = 4'h0;
@@ -3064,9 +3052,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$535  = dx5_s1;
+    \$535  = dx2_s1;
     if (ce) begin
-      \$535  = { 1'h0, \$69  };
+      \$535  = { 1'h0, \$65  };
     end
     if (rst) begin
       \$535  = 4'h0;
@@ -3074,9 +3062,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$536  = dx6_s1;
+    \$536  = dx3_s1;
     if (ce) begin
-      \$536  = { \$71 [2], \$71  };
+      \$536  = { \$67 [2], \$67  };
     end
     if (rst) begin
       \$536  = 4'h0;
@@ -3084,9 +3072,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$537  = dx7_s1;
+    \$537  = dx4_s1;
     if (ce) begin
-      \$537  = { 1'h0, \$73  };
+      \$537  = { 1'h0, \$69  };
     end
     if (rst) begin
       \$537  = 4'h0;
@@ -3094,9 +3082,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$538  = dx8_s1;
+    \$538  = dx5_s1;
     if (ce) begin
-      \$538  = { 1'h0, \$75  };
+      \$538  = { 1'h0, \$71  };
     end
     if (rst) begin
       \$538  = 4'h0;
@@ -3104,39 +3092,39 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$539  = ok0_s2;
+    \$539  = dx6_s1;
     if (ce) begin
-      \$539  = ok0;
+      \$539  = { \$73 [2], \$73  };
     end
     if (rst) begin
-      \$539  = 1'h0;
+      \$539  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$540  = ok1_s2;
+    \$540  = dx7_s1;
     if (ce) begin
-      \$540  = ok1;
+      \$540  = { 1'h0, \$75  };
     end
     if (rst) begin
-      \$540  = 1'h0;
+      \$540  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$541  = ok2_s2;
+    \$541  = dx8_s1;
     if (ce) begin
-      \$541  = ok2;
+      \$541  = { 1'h0, \$77  };
     end
     if (rst) begin
-      \$541  = 1'h0;
+      \$541  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$542  = ok3_s2;
+    \$542  = ok0_s2;
     if (ce) begin
-      \$542  = ok3;
+      \$542  = ok0;
     end
     if (rst) begin
       \$542  = 1'h0;
@@ -3144,9 +3132,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$543  = ok4_s2;
+    \$543  = ok1_s2;
     if (ce) begin
-      \$543  = ok4;
+      \$543  = ok1;
     end
     if (rst) begin
       \$543  = 1'h0;
@@ -3154,9 +3142,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$544  = ok5_s2;
+    \$544  = ok2_s2;
     if (ce) begin
-      \$544  = ok5;
+      \$544  = ok2;
     end
     if (rst) begin
       \$544  = 1'h0;
@@ -3164,9 +3152,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$545  = ok6_s2;
+    \$545  = ok3_s2;
     if (ce) begin
-      \$545  = ok6;
+      \$545  = ok3;
     end
     if (rst) begin
       \$545  = 1'h0;
@@ -3174,9 +3162,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$546  = ok7_s2;
+    \$546  = ok4_s2;
     if (ce) begin
-      \$546  = ok7;
+      \$546  = ok4;
     end
     if (rst) begin
       \$546  = 1'h0;
@@ -3184,9 +3172,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$547  = ok8_s2;
+    \$547  = ok5_s2;
     if (ce) begin
-      \$547  = ok8;
+      \$547  = ok5;
     end
     if (rst) begin
       \$547  = 1'h0;
@@ -3194,9 +3182,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$548  = v2;
+    \$548  = ok6_s2;
     if (ce) begin
-      \$548  = v1;
+      \$548  = ok6;
     end
     if (rst) begin
       \$548  = 1'h0;
@@ -3204,9 +3192,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$549  = last2;
+    \$549  = ok7_s2;
     if (ce) begin
-      \$549  = last1;
+      \$549  = ok7;
     end
     if (rst) begin
       \$549  = 1'h0;
@@ -3214,9 +3202,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$550  = pass2;
+    \$550  = ok8_s2;
     if (ce) begin
-      \$550  = pass1;
+      \$550  = ok8;
     end
     if (rst) begin
       \$550  = 1'h0;
@@ -3224,39 +3212,39 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$551  = sample0_s2b;
+    \$551  = v2;
     if (ce) begin
-      \$551  = port__data;
+      \$551  = v1;
     end
     if (rst) begin
-      \$551  = 16'h0000;
+      \$551  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$552  = sample1_s2b;
+    \$552  = last2;
     if (ce) begin
-      \$552  = \port__data$182 ;
+      \$552  = last1;
     end
     if (rst) begin
-      \$552  = 16'h0000;
+      \$552  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$553  = sample2_s2b;
+    \$553  = pass2;
     if (ce) begin
-      \$553  = \port__data$184 ;
+      \$553  = pass1;
     end
     if (rst) begin
-      \$553  = 16'h0000;
+      \$553  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$554  = sample3_s2b;
+    \$554  = sample0_s2b;
     if (ce) begin
-      \$554  = \port__data$186 ;
+      \$554  = port__data;
     end
     if (rst) begin
       \$554  = 16'h0000;
@@ -3264,9 +3252,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$555  = sample4_s2b;
+    \$555  = sample1_s2b;
     if (ce) begin
-      \$555  = \port__data$188 ;
+      \$555  = \port__data$183 ;
     end
     if (rst) begin
       \$555  = 16'h0000;
@@ -3274,9 +3262,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$556  = sample5_s2b;
+    \$556  = sample2_s2b;
     if (ce) begin
-      \$556  = \port__data$190 ;
+      \$556  = \port__data$185 ;
     end
     if (rst) begin
       \$556  = 16'h0000;
@@ -3284,9 +3272,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$557  = sample6_s2b;
+    \$557  = sample3_s2b;
     if (ce) begin
-      \$557  = \port__data$192 ;
+      \$557  = \port__data$187 ;
     end
     if (rst) begin
       \$557  = 16'h0000;
@@ -3294,9 +3282,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$558  = sample7_s2b;
+    \$558  = sample4_s2b;
     if (ce) begin
-      \$558  = \port__data$194 ;
+      \$558  = \port__data$189 ;
     end
     if (rst) begin
       \$558  = 16'h0000;
@@ -3304,9 +3292,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$559  = sample8_s2b;
+    \$559  = sample5_s2b;
     if (ce) begin
-      \$559  = \port__data$196 ;
+      \$559  = \port__data$191 ;
     end
     if (rst) begin
       \$559  = 16'h0000;
@@ -3314,49 +3302,49 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$560  = weights_s2b;
+    \$560  = sample6_s2b;
     if (ce) begin
-      \$560  = wread__data;
+      \$560  = \port__data$193 ;
     end
     if (rst) begin
-      \$560  = 136'h0000000000000000000000000000000000;
+      \$560  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$561  = ok0_s2b;
+    \$561  = sample7_s2b;
     if (ce) begin
-      \$561  = ok0_s2;
+      \$561  = \port__data$195 ;
     end
     if (rst) begin
-      \$561  = 1'h0;
+      \$561  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$562  = ok1_s2b;
+    \$562  = sample8_s2b;
     if (ce) begin
-      \$562  = ok1_s2;
+      \$562  = \port__data$197 ;
     end
     if (rst) begin
-      \$562  = 1'h0;
+      \$562  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$563  = ok2_s2b;
+    \$563  = weights_s2b;
     if (ce) begin
-      \$563  = ok2_s2;
+      \$563  = wread__data;
     end
     if (rst) begin
-      \$563  = 1'h0;
+      \$563  = 136'h0000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$564  = ok3_s2b;
+    \$564  = ok0_s2b;
     if (ce) begin
-      \$564  = ok3_s2;
+      \$564  = ok0_s2;
     end
     if (rst) begin
       \$564  = 1'h0;
@@ -3364,9 +3352,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$565  = ok4_s2b;
+    \$565  = ok1_s2b;
     if (ce) begin
-      \$565  = ok4_s2;
+      \$565  = ok1_s2;
     end
     if (rst) begin
       \$565  = 1'h0;
@@ -3374,9 +3362,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$566  = ok5_s2b;
+    \$566  = ok2_s2b;
     if (ce) begin
-      \$566  = ok5_s2;
+      \$566  = ok2_s2;
     end
     if (rst) begin
       \$566  = 1'h0;
@@ -3384,9 +3372,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$567  = ok6_s2b;
+    \$567  = ok3_s2b;
     if (ce) begin
-      \$567  = ok6_s2;
+      \$567  = ok3_s2;
     end
     if (rst) begin
       \$567  = 1'h0;
@@ -3394,9 +3382,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$568  = ok7_s2b;
+    \$568  = ok4_s2b;
     if (ce) begin
-      \$568  = ok7_s2;
+      \$568  = ok4_s2;
     end
     if (rst) begin
       \$568  = 1'h0;
@@ -3404,9 +3392,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$569  = ok8_s2b;
+    \$569  = ok5_s2b;
     if (ce) begin
-      \$569  = ok8_s2;
+      \$569  = ok5_s2;
     end
     if (rst) begin
       \$569  = 1'h0;
@@ -3414,9 +3402,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$570  = v2b;
+    \$570  = ok6_s2b;
     if (ce) begin
-      \$570  = v2;
+      \$570  = ok6_s2;
     end
     if (rst) begin
       \$570  = 1'h0;
@@ -3424,9 +3412,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$571  = last2b;
+    \$571  = ok7_s2b;
     if (ce) begin
-      \$571  = last2;
+      \$571  = ok7_s2;
     end
     if (rst) begin
       \$571  = 1'h0;
@@ -3434,9 +3422,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$572  = pass2b;
+    \$572  = ok8_s2b;
     if (ce) begin
-      \$572  = pass2;
+      \$572  = ok8_s2;
     end
     if (rst) begin
       \$572  = 1'h0;
@@ -3444,39 +3432,39 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$573  = prod0_0;
+    \$573  = v2b;
     if (ce) begin
-      \$573  = \$327 ;
+      \$573  = v2;
     end
     if (rst) begin
-      \$573  = 12'h000;
+      \$573  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$574  = prod0_1;
+    \$574  = last2b;
     if (ce) begin
-      \$574  = \$329 ;
+      \$574  = last2;
     end
     if (rst) begin
-      \$574  = 12'h000;
+      \$574  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$575  = prod0_2;
+    \$575  = pass2b;
     if (ce) begin
-      \$575  = \$331 ;
+      \$575  = pass2;
     end
     if (rst) begin
-      \$575  = 12'h000;
+      \$575  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$576  = prod0_3;
+    \$576  = prod0_0;
     if (ce) begin
-      \$576  = \$333 ;
+      \$576  = \$329 ;
     end
     if (rst) begin
       \$576  = 12'h000;
@@ -3484,9 +3472,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$577  = prod0_4;
+    \$577  = prod0_1;
     if (ce) begin
-      \$577  = \$335 ;
+      \$577  = \$331 ;
     end
     if (rst) begin
       \$577  = 12'h000;
@@ -3494,9 +3482,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$578  = prod0_5;
+    \$578  = prod0_2;
     if (ce) begin
-      \$578  = \$337 ;
+      \$578  = \$333 ;
     end
     if (rst) begin
       \$578  = 12'h000;
@@ -3504,9 +3492,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$579  = prod0_6;
+    \$579  = prod0_3;
     if (ce) begin
-      \$579  = \$339 ;
+      \$579  = \$335 ;
     end
     if (rst) begin
       \$579  = 12'h000;
@@ -3514,9 +3502,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$580  = prod0_7;
+    \$580  = prod0_4;
     if (ce) begin
-      \$580  = \$341 ;
+      \$580  = \$337 ;
     end
     if (rst) begin
       \$580  = 12'h000;
@@ -3524,9 +3512,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$581  = prod0_8;
+    \$581  = prod0_5;
     if (ce) begin
-      \$581  = \$343 ;
+      \$581  = \$339 ;
     end
     if (rst) begin
       \$581  = 12'h000;
@@ -3534,9 +3522,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$582  = prod1_0;
+    \$582  = prod0_6;
     if (ce) begin
-      \$582  = \$345 ;
+      \$582  = \$341 ;
     end
     if (rst) begin
       \$582  = 12'h000;
@@ -3544,9 +3532,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$583  = prod1_1;
+    \$583  = prod0_7;
     if (ce) begin
-      \$583  = \$347 ;
+      \$583  = \$343 ;
     end
     if (rst) begin
       \$583  = 12'h000;
@@ -3554,9 +3542,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$584  = prod1_2;
+    \$584  = prod0_8;
     if (ce) begin
-      \$584  = \$349 ;
+      \$584  = \$345 ;
     end
     if (rst) begin
       \$584  = 12'h000;
@@ -3564,9 +3552,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$585  = prod1_3;
+    \$585  = prod1_0;
     if (ce) begin
-      \$585  = \$351 ;
+      \$585  = \$347 ;
     end
     if (rst) begin
       \$585  = 12'h000;
@@ -3574,9 +3562,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$586  = prod1_4;
+    \$586  = prod1_1;
     if (ce) begin
-      \$586  = \$353 ;
+      \$586  = \$349 ;
     end
     if (rst) begin
       \$586  = 12'h000;
@@ -3584,9 +3572,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$587  = prod1_5;
+    \$587  = prod1_2;
     if (ce) begin
-      \$587  = \$355 ;
+      \$587  = \$351 ;
     end
     if (rst) begin
       \$587  = 12'h000;
@@ -3594,9 +3582,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$588  = prod1_6;
+    \$588  = prod1_3;
     if (ce) begin
-      \$588  = \$357 ;
+      \$588  = \$353 ;
     end
     if (rst) begin
       \$588  = 12'h000;
@@ -3604,9 +3592,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$589  = prod1_7;
+    \$589  = prod1_4;
     if (ce) begin
-      \$589  = \$359 ;
+      \$589  = \$355 ;
     end
     if (rst) begin
       \$589  = 12'h000;
@@ -3614,9 +3602,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$590  = prod1_8;
+    \$590  = prod1_5;
     if (ce) begin
-      \$590  = \$361 ;
+      \$590  = \$357 ;
     end
     if (rst) begin
       \$590  = 12'h000;
@@ -3624,39 +3612,39 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$591  = scale0_s3;
+    \$591  = prod1_6;
     if (ce) begin
-      \$591  = weights_s2b[51:36];
+      \$591  = \$359 ;
     end
     if (rst) begin
-      \$591  = 16'h0000;
+      \$591  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$592  = scale1_s3;
+    \$592  = prod1_7;
     if (ce) begin
-      \$592  = weights_s2b[119:104];
+      \$592  = \$361 ;
     end
     if (rst) begin
-      \$592  = 16'h0000;
+      \$592  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$593  = bias0_s3;
+    \$593  = prod1_8;
     if (ce) begin
-      \$593  = weights_s2b[67:52];
+      \$593  = \$363 ;
     end
     if (rst) begin
-      \$593  = 16'h0000;
+      \$593  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$594  = bias1_s3;
+    \$594  = scale0_s3;
     if (ce) begin
-      \$594  = weights_s2b[135:120];
+      \$594  = weights_s2b[51:36];
     end
     if (rst) begin
       \$594  = 16'h0000;
@@ -3664,89 +3652,89 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$595  = v3;
+    \$595  = scale1_s3;
     if (ce) begin
-      \$595  = v2b;
+      \$595  = weights_s2b[119:104];
     end
     if (rst) begin
-      \$595  = 1'h0;
+      \$595  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$596  = last3;
+    \$596  = bias0_s3;
     if (ce) begin
-      \$596  = last2b;
+      \$596  = weights_s2b[67:52];
     end
     if (rst) begin
-      \$596  = 1'h0;
+      \$596  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$597  = pass3;
+    \$597  = bias1_s3;
     if (ce) begin
-      \$597  = pass2b;
+      \$597  = weights_s2b[135:120];
     end
     if (rst) begin
-      \$597  = 1'h0;
+      \$597  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$598  = acc0;
-    if (\$362 ) begin
-      \$598  = \$381 [14:0];
-    end
-    if (rst) begin
-      \$598  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$599  = acc1;
-    if (\$382 ) begin
-      \$599  = \$401 [14:0];
-    end
-    if (rst) begin
-      \$599  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$600  = scale0_s4;
+    \$598  = v3;
     if (ce) begin
-      \$600  = scale0_s3;
+      \$598  = v2b;
     end
     if (rst) begin
-      \$600  = 16'h0000;
+      \$598  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$601  = scale1_s4;
+    \$599  = last3;
     if (ce) begin
-      \$601  = scale1_s3;
+      \$599  = last2b;
     end
     if (rst) begin
-      \$601  = 16'h0000;
+      \$599  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$602  = bias0_s4;
+    \$600  = pass3;
     if (ce) begin
-      \$602  = bias0_s3;
+      \$600  = pass2b;
     end
     if (rst) begin
-      \$602  = 16'h0000;
+      \$600  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$603  = bias1_s4;
+    \$601  = acc0;
+    if (\$364 ) begin
+      \$601  = \$383 [14:0];
+    end
+    if (rst) begin
+      \$601  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$602  = acc1;
+    if (\$384 ) begin
+      \$602  = \$403 [14:0];
+    end
+    if (rst) begin
+      \$602  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$603  = scale0_s4;
     if (ce) begin
-      \$603  = bias1_s3;
+      \$603  = scale0_s3;
     end
     if (rst) begin
       \$603  = 16'h0000;
@@ -3754,184 +3742,214 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$604  = v4;
+    \$604  = scale1_s4;
     if (ce) begin
-      \$604  = \$403 ;
+      \$604  = scale1_s3;
     end
     if (rst) begin
-      \$604  = 1'h0;
+      \$604  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$605  = last4;
+    \$605  = bias0_s4;
     if (ce) begin
-      \$605  = last3;
+      \$605  = bias0_s3;
     end
     if (rst) begin
-      \$605  = 1'h0;
+      \$605  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$606  = scaled0;
+    \$606  = bias1_s4;
     if (ce) begin
-      \$606  = \$404 ;
+      \$606  = bias1_s3;
     end
     if (rst) begin
-      \$606  = 31'h00000000;
+      \$606  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$607  = scaled1;
+    \$607  = v4;
     if (ce) begin
       \$607  = \$405 ;
     end
     if (rst) begin
-      \$607  = 31'h00000000;
+      \$607  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$608  = bias0_s5;
+    \$608  = last4;
     if (ce) begin
-      \$608  = bias0_s4;
+      \$608  = last3;
     end
     if (rst) begin
-      \$608  = 16'h0000;
+      \$608  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$609  = bias1_s5;
+    \$609  = scaled0;
     if (ce) begin
-      \$609  = bias1_s4;
+      \$609  = \$406 ;
     end
     if (rst) begin
-      \$609  = 16'h0000;
+      \$609  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$610  = v5;
+    \$610  = scaled1;
     if (ce) begin
-      \$610  = v4;
+      \$610  = \$407 ;
     end
     if (rst) begin
-      \$610  = 1'h0;
+      \$610  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$611  = last5;
+    \$611  = bias0_s5;
     if (ce) begin
-      \$611  = last4;
+      \$611  = bias0_s4;
     end
     if (rst) begin
-      \$611  = 1'h0;
+      \$611  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$612  = o__payload;
+    \$612  = bias1_s5;
     if (ce) begin
-      \$612 [7:0] = \$447 [7:0];
-      \$612 [15:8] = \$489 [7:0];
-    end
-    if (ce) begin
-      \$612 [16] = last5;
+      \$612  = bias1_s4;
     end
     if (rst) begin
-      \$612  = 17'h00000;
+      \$612  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$613  = o__valid;
+    \$613  = v5;
     if (ce) begin
-      \$613  = v5;
+      \$613  = v4;
     end
     if (rst) begin
       \$613  = 1'h0;
     end
   end
-  assign lw__addr = \$6 [8:0];
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$614  = last5;
+    if (ce) begin
+      \$614  = last4;
+    end
+    if (rst) begin
+      \$614  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$615  = o__payload;
+    if (ce) begin
+      \$615 [7:0] = \$449 [7:0];
+      \$615 [15:8] = \$491 [7:0];
+    end
+    if (ce) begin
+      \$615 [16] = last5;
+    end
+    if (rst) begin
+      \$615  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$616  = o__valid;
+    if (ce) begin
+      \$616  = v5;
+    end
+    if (rst) begin
+      \$616  = 1'h0;
+    end
+  end
+  assign lw__addr = \$9 [8:0];
   assign lw__data = i__payload[15:0];
-  assign need = \$17 [1:0];
-  assign dil = \$57 [1:0];
-  assign dy0 = { \$58 [2], \$58  };
-  assign dx0 = { \$59 [2], \$59  };
-  assign dy1 = { \$60 [2], \$60  };
-  assign dx1 = { 1'h0, \$61  };
-  assign dy2 = { \$62 [2], \$62  };
-  assign dx2 = { 1'h0, \$63  };
-  assign dy3 = { 1'h0, \$64  };
-  assign dx3 = { \$65 [2], \$65  };
-  assign dy4 = { 1'h0, \$66  };
-  assign dx4 = { 1'h0, \$67  };
-  assign dy5 = { 1'h0, \$68  };
-  assign dx5 = { 1'h0, \$69  };
-  assign dy6 = { 1'h0, \$70  };
-  assign dx6 = { \$71 [2], \$71  };
-  assign dy7 = { 1'h0, \$72  };
-  assign dx7 = { 1'h0, \$73  };
-  assign dy8 = { 1'h0, \$74  };
-  assign dx8 = { 1'h0, \$75  };
-  assign y0 = { \$76 [6], \$76 [6], \$76 [6], \$76  };
-  assign x0 = { \$77 [6], \$77 [6], \$77 [6], \$77  };
-  assign slot0 = { \$84 [4], \$84  };
-  assign wslot0 = \$90 [2:0];
+  assign need = \$19 [1:0];
+  assign dil = \$59 [1:0];
+  assign dy0 = { \$60 [2], \$60  };
+  assign dx0 = { \$61 [2], \$61  };
+  assign dy1 = { \$62 [2], \$62  };
+  assign dx1 = { 1'h0, \$63  };
+  assign dy2 = { \$64 [2], \$64  };
+  assign dx2 = { 1'h0, \$65  };
+  assign dy3 = { 1'h0, \$66  };
+  assign dx3 = { \$67 [2], \$67  };
+  assign dy4 = { 1'h0, \$68  };
+  assign dx4 = { 1'h0, \$69  };
+  assign dy5 = { 1'h0, \$70  };
+  assign dx5 = { 1'h0, \$71  };
+  assign dy6 = { 1'h0, \$72  };
+  assign dx6 = { \$73 [2], \$73  };
+  assign dy7 = { 1'h0, \$74  };
+  assign dx7 = { 1'h0, \$75  };
+  assign dy8 = { 1'h0, \$76  };
+  assign dx8 = { 1'h0, \$77  };
+  assign y0 = { \$78 [6], \$78 [6], \$78 [6], \$78  };
+  assign x0 = { \$79 [6], \$79 [6], \$79 [6], \$79  };
+  assign slot0 = { \$86 [4], \$86  };
+  assign wslot0 = \$92 [2:0];
   assign port__en = ce;
-  assign port__addr = \$95 [8:0];
-  assign y1 = { \$96 [6], \$96 [6], \$96 [6], \$96  };
-  assign x1 = { \$97 [6], \$97 [6], \$97 [6], \$97  };
-  assign \slot1$83  = { \$104 [4], \$104  };
-  assign wslot1 = \$110 [2:0];
-  assign \port__en$85  = ce;
-  assign \port__addr$86  = \$115 [8:0];
-  assign y2 = { \$116 [6], \$116 [6], \$116 [6], \$116  };
-  assign x2 = { \$117 [6], \$117 [6], \$117 [6], \$117  };
-  assign slot2 = { \$124 [4], \$124  };
-  assign wslot2 = \$130 [2:0];
-  assign \port__en$94  = ce;
-  assign \port__addr$95  = \$135 [8:0];
-  assign y3 = { \$136 [6], \$136 [6], \$136 [6], \$136  };
-  assign x3 = { \$137 [6], \$137 [6], \$137 [6], \$137  };
-  assign slot3 = { \$144 [4], \$144  };
-  assign wslot3 = \$150 [2:0];
-  assign \port__en$103  = ce;
-  assign \port__addr$104  = \$155 [8:0];
-  assign y4 = { \$156 [6], \$156 [6], \$156 [6], \$156  };
-  assign x4 = { \$157 [6], \$157 [6], \$157 [6], \$157  };
-  assign slot4 = { \$164 [4], \$164  };
-  assign wslot4 = \$170 [2:0];
-  assign \port__en$112  = ce;
-  assign \port__addr$113  = \$175 [8:0];
-  assign y5 = { \$176 [6], \$176 [6], \$176 [6], \$176  };
-  assign x5 = { \$177 [6], \$177 [6], \$177 [6], \$177  };
-  assign slot5 = { \$184 [4], \$184  };
-  assign wslot5 = \$190 [2:0];
-  assign \port__en$121  = ce;
-  assign \port__addr$122  = \$195 [8:0];
-  assign y6 = { \$196 [6], \$196 [6], \$196 [6], \$196  };
-  assign x6 = { \$197 [6], \$197 [6], \$197 [6], \$197  };
-  assign slot6 = { \$204 [4], \$204  };
-  assign wslot6 = \$210 [2:0];
-  assign \port__en$130  = ce;
-  assign \port__addr$131  = \$215 [8:0];
-  assign y7 = { \$216 [6], \$216 [6], \$216 [6], \$216  };
-  assign x7 = { \$217 [6], \$217 [6], \$217 [6], \$217  };
-  assign slot7 = { \$224 [4], \$224  };
-  assign wslot7 = \$230 [2:0];
-  assign \port__en$139  = ce;
-  assign \port__addr$140  = \$235 [8:0];
-  assign y8 = { \$236 [6], \$236 [6], \$236 [6], \$236  };
-  assign x8 = { \$237 [6], \$237 [6], \$237 [6], \$237  };
-  assign slot8 = { \$244 [4], \$244  };
-  assign wslot8 = \$250 [2:0];
-  assign \port__en$148  = ce;
-  assign \port__addr$149  = \$255 [8:0];
+  assign port__addr = \$97 [8:0];
+  assign y1 = { \$98 [6], \$98 [6], \$98 [6], \$98  };
+  assign x1 = { \$99 [6], \$99 [6], \$99 [6], \$99  };
+  assign \slot1$84  = { \$106 [4], \$106  };
+  assign wslot1 = \$112 [2:0];
+  assign \port__en$86  = ce;
+  assign \port__addr$87  = \$117 [8:0];
+  assign y2 = { \$118 [6], \$118 [6], \$118 [6], \$118  };
+  assign x2 = { \$119 [6], \$119 [6], \$119 [6], \$119  };
+  assign slot2 = { \$126 [4], \$126  };
+  assign wslot2 = \$132 [2:0];
+  assign \port__en$95  = ce;
+  assign \port__addr$96  = \$137 [8:0];
+  assign y3 = { \$138 [6], \$138 [6], \$138 [6], \$138  };
+  assign x3 = { \$139 [6], \$139 [6], \$139 [6], \$139  };
+  assign slot3 = { \$146 [4], \$146  };
+  assign wslot3 = \$152 [2:0];
+  assign \port__en$104  = ce;
+  assign \port__addr$105  = \$157 [8:0];
+  assign y4 = { \$158 [6], \$158 [6], \$158 [6], \$158  };
+  assign x4 = { \$159 [6], \$159 [6], \$159 [6], \$159  };
+  assign slot4 = { \$166 [4], \$166  };
+  assign wslot4 = \$172 [2:0];
+  assign \port__en$113  = ce;
+  assign \port__addr$114  = \$177 [8:0];
+  assign y5 = { \$178 [6], \$178 [6], \$178 [6], \$178  };
+  assign x5 = { \$179 [6], \$179 [6], \$179 [6], \$179  };
+  assign slot5 = { \$186 [4], \$186  };
+  assign wslot5 = \$192 [2:0];
+  assign \port__en$122  = ce;
+  assign \port__addr$123  = \$197 [8:0];
+  assign y6 = { \$198 [6], \$198 [6], \$198 [6], \$198  };
+  assign x6 = { \$199 [6], \$199 [6], \$199 [6], \$199  };
+  assign slot6 = { \$206 [4], \$206  };
+  assign wslot6 = \$212 [2:0];
+  assign \port__en$131  = ce;
+  assign \port__addr$132  = \$217 [8:0];
+  assign y7 = { \$218 [6], \$218 [6], \$218 [6], \$218  };
+  assign x7 = { \$219 [6], \$219 [6], \$219 [6], \$219  };
+  assign slot7 = { \$226 [4], \$226  };
+  assign wslot7 = \$232 [2:0];
+  assign \port__en$140  = ce;
+  assign \port__addr$141  = \$237 [8:0];
+  assign y8 = { \$238 [6], \$238 [6], \$238 [6], \$238  };
+  assign x8 = { \$239 [6], \$239 [6], \$239 [6], \$239  };
+  assign slot8 = { \$246 [4], \$246  };
+  assign wslot8 = \$252 [2:0];
+  assign \port__en$149  = ce;
+  assign \port__addr$150  = \$257 [8:0];
   assign wread__addr = cg1;
   assign wread__en = ce;
   assign \wmem_w__data[0]  = wmem_w__data[67:0];
@@ -4005,36 +4023,36 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   assign \port__data[1]  = port__data[15:8];
   assign \sample1_s2b[0]  = sample1_s2b[7:0];
   assign \sample1_s2b[1]  = sample1_s2b[15:8];
-  assign \port__data$182[0]  = \port__data$182 [7:0];
-  assign \port__data$182[1]  = \port__data$182 [15:8];
+  assign \port__data$183[0]  = \port__data$183 [7:0];
+  assign \port__data$183[1]  = \port__data$183 [15:8];
   assign \sample2_s2b[0]  = sample2_s2b[7:0];
   assign \sample2_s2b[1]  = sample2_s2b[15:8];
-  assign \port__data$184[0]  = \port__data$184 [7:0];
-  assign \port__data$184[1]  = \port__data$184 [15:8];
+  assign \port__data$185[0]  = \port__data$185 [7:0];
+  assign \port__data$185[1]  = \port__data$185 [15:8];
   assign \sample3_s2b[0]  = sample3_s2b[7:0];
   assign \sample3_s2b[1]  = sample3_s2b[15:8];
-  assign \port__data$186[0]  = \port__data$186 [7:0];
-  assign \port__data$186[1]  = \port__data$186 [15:8];
+  assign \port__data$187[0]  = \port__data$187 [7:0];
+  assign \port__data$187[1]  = \port__data$187 [15:8];
   assign \sample4_s2b[0]  = sample4_s2b[7:0];
   assign \sample4_s2b[1]  = sample4_s2b[15:8];
-  assign \port__data$188[0]  = \port__data$188 [7:0];
-  assign \port__data$188[1]  = \port__data$188 [15:8];
+  assign \port__data$189[0]  = \port__data$189 [7:0];
+  assign \port__data$189[1]  = \port__data$189 [15:8];
   assign \sample5_s2b[0]  = sample5_s2b[7:0];
   assign \sample5_s2b[1]  = sample5_s2b[15:8];
-  assign \port__data$190[0]  = \port__data$190 [7:0];
-  assign \port__data$190[1]  = \port__data$190 [15:8];
+  assign \port__data$191[0]  = \port__data$191 [7:0];
+  assign \port__data$191[1]  = \port__data$191 [15:8];
   assign \sample6_s2b[0]  = sample6_s2b[7:0];
   assign \sample6_s2b[1]  = sample6_s2b[15:8];
-  assign \port__data$192[0]  = \port__data$192 [7:0];
-  assign \port__data$192[1]  = \port__data$192 [15:8];
+  assign \port__data$193[0]  = \port__data$193 [7:0];
+  assign \port__data$193[1]  = \port__data$193 [15:8];
   assign \sample7_s2b[0]  = sample7_s2b[7:0];
   assign \sample7_s2b[1]  = sample7_s2b[15:8];
-  assign \port__data$194[0]  = \port__data$194 [7:0];
-  assign \port__data$194[1]  = \port__data$194 [15:8];
+  assign \port__data$195[0]  = \port__data$195 [7:0];
+  assign \port__data$195[1]  = \port__data$195 [15:8];
   assign \sample8_s2b[0]  = sample8_s2b[7:0];
   assign \sample8_s2b[1]  = sample8_s2b[15:8];
-  assign \port__data$196[0]  = \port__data$196 [7:0];
-  assign \port__data$196[1]  = \port__data$196 [15:8];
+  assign \port__data$197[0]  = \port__data$197 [7:0];
+  assign \port__data$197[1]  = \port__data$197 [15:8];
   assign \weights_s2b[0]  = weights_s2b[67:0];
   assign \weights_s2b[0].w0  = weights_s2b[3:0];
   assign \weights_s2b[0].w1  = weights_s2b[7:4];
@@ -4087,27 +4105,27 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   assign \o__payload.data[0]  = o__payload[7:0];
   assign \o__payload.data[1]  = o__payload[15:8];
   assign \o__payload.last  = o__payload[16];
-  assign \$27  = { \$26 [5], \$26 [5:1] };
-  assign \$34  = { \$33 [5], \$33 [5:1] };
-  assign \$43  = { \$42 [5], \$42 [5:1] };
-  assign \$49  = { \$48 [5], \$48 [5:1] };
-  assign \$264  = { 1'h0, w__payload[47:33] };
-  assign \$294  = { \$293 [5], \$293 [5:1] };
-  assign \$300  = { \$299 [5], \$299 [5:1] };
-  assign \$407  = { \$406 [31], \$406 [31], \$406 [31], \$406 [31], \$406 [31], \$406 [31], \$406 [31], \$406 [31], \$406 [31], \$406 [31], \$406 [31], \$406 [31], \$406 [31], \$406 [31], \$406 [31], \$406 [31], \$406 [31:16] };
-  assign \$412  = { \$411 [31], \$411 [31], \$411 [31], \$411 [31], \$411 [31], \$411 [31], \$411 [31], \$411 [31], \$411 [31], \$411 [31], \$411 [31], \$411 [31], \$411 [31], \$411 [31], \$411 [31], \$411 [31], \$411 [31:16] };
-  assign \$417  = { \$416 [31], \$416 [31], \$416 [31], \$416 [31], \$416 [31], \$416 [31], \$416 [31], \$416 [31], \$416 [31], \$416 [31], \$416 [31], \$416 [31], \$416 [31], \$416 [31], \$416 [31], \$416 [31], \$416 [31:16] };
-  assign \$422  = { \$421 [31], \$421 [31], \$421 [31], \$421 [31], \$421 [31], \$421 [31], \$421 [31], \$421 [31], \$421 [31], \$421 [31], \$421 [31], \$421 [31], \$421 [31], \$421 [31], \$421 [31], \$421 [31], \$421 [31:16] };
-  assign \$429  = { \$428 [31], \$428 [31], \$428 [31], \$428 [31], \$428 [31], \$428 [31], \$428 [31], \$428 [31], \$428 [31], \$428 [31], \$428 [31], \$428 [31], \$428 [31], \$428 [31], \$428 [31], \$428 [31], \$428 [31:16] };
-  assign \$434  = { \$433 [31], \$433 [31], \$433 [31], \$433 [31], \$433 [31], \$433 [31], \$433 [31], \$433 [31], \$433 [31], \$433 [31], \$433 [31], \$433 [31], \$433 [31], \$433 [31], \$433 [31], \$433 [31], \$433 [31:16] };
-  assign \$438  = { \$437 [31], \$437 [31], \$437 [31], \$437 [31], \$437 [31], \$437 [31], \$437 [31], \$437 [31], \$437 [31], \$437 [31], \$437 [31], \$437 [31], \$437 [31], \$437 [31], \$437 [31], \$437 [31], \$437 [31:16] };
-  assign \$443  = { \$442 [31], \$442 [31], \$442 [31], \$442 [31], \$442 [31], \$442 [31], \$442 [31], \$442 [31], \$442 [31], \$442 [31], \$442 [31], \$442 [31], \$442 [31], \$442 [31], \$442 [31], \$442 [31], \$442 [31:16] };
-  assign \$449  = { \$448 [31], \$448 [31], \$448 [31], \$448 [31], \$448 [31], \$448 [31], \$448 [31], \$448 [31], \$448 [31], \$448 [31], \$448 [31], \$448 [31], \$448 [31], \$448 [31], \$448 [31], \$448 [31], \$448 [31:16] };
-  assign \$454  = { \$453 [31], \$453 [31], \$453 [31], \$453 [31], \$453 [31], \$453 [31], \$453 [31], \$453 [31], \$453 [31], \$453 [31], \$453 [31], \$453 [31], \$453 [31], \$453 [31], \$453 [31], \$453 [31], \$453 [31:16] };
-  assign \$459  = { \$458 [31], \$458 [31], \$458 [31], \$458 [31], \$458 [31], \$458 [31], \$458 [31], \$458 [31], \$458 [31], \$458 [31], \$458 [31], \$458 [31], \$458 [31], \$458 [31], \$458 [31], \$458 [31], \$458 [31:16] };
-  assign \$464  = { \$463 [31], \$463 [31], \$463 [31], \$463 [31], \$463 [31], \$463 [31], \$463 [31], \$463 [31], \$463 [31], \$463 [31], \$463 [31], \$463 [31], \$463 [31], \$463 [31], \$463 [31], \$463 [31], \$463 [31:16] };
-  assign \$471  = { \$470 [31], \$470 [31], \$470 [31], \$470 [31], \$470 [31], \$470 [31], \$470 [31], \$470 [31], \$470 [31], \$470 [31], \$470 [31], \$470 [31], \$470 [31], \$470 [31], \$470 [31], \$470 [31], \$470 [31:16] };
-  assign \$476  = { \$475 [31], \$475 [31], \$475 [31], \$475 [31], \$475 [31], \$475 [31], \$475 [31], \$475 [31], \$475 [31], \$475 [31], \$475 [31], \$475 [31], \$475 [31], \$475 [31], \$475 [31], \$475 [31], \$475 [31:16] };
-  assign \$480  = { \$479 [31], \$479 [31], \$479 [31], \$479 [31], \$479 [31], \$479 [31], \$479 [31], \$479 [31], \$479 [31], \$479 [31], \$479 [31], \$479 [31], \$479 [31], \$479 [31], \$479 [31], \$479 [31], \$479 [31:16] };
-  assign \$485  = { \$484 [31], \$484 [31], \$484 [31], \$484 [31], \$484 [31], \$484 [31], \$484 [31], \$484 [31], \$484 [31], \$484 [31], \$484 [31], \$484 [31], \$484 [31], \$484 [31], \$484 [31], \$484 [31], \$484 [31:16] };
+  assign \$29  = { \$28 [5], \$28 [5:1] };
+  assign \$36  = { \$35 [5], \$35 [5:1] };
+  assign \$45  = { \$44 [5], \$44 [5:1] };
+  assign \$51  = { \$50 [5], \$50 [5:1] };
+  assign \$266  = { 1'h0, w__payload[47:33] };
+  assign \$296  = { \$295 [5], \$295 [5:1] };
+  assign \$302  = { \$301 [5], \$301 [5:1] };
+  assign \$409  = { \$408 [31], \$408 [31], \$408 [31], \$408 [31], \$408 [31], \$408 [31], \$408 [31], \$408 [31], \$408 [31], \$408 [31], \$408 [31], \$408 [31], \$408 [31], \$408 [31], \$408 [31], \$408 [31], \$408 [31:16] };
+  assign \$414  = { \$413 [31], \$413 [31], \$413 [31], \$413 [31], \$413 [31], \$413 [31], \$413 [31], \$413 [31], \$413 [31], \$413 [31], \$413 [31], \$413 [31], \$413 [31], \$413 [31], \$413 [31], \$413 [31], \$413 [31:16] };
+  assign \$419  = { \$418 [31], \$418 [31], \$418 [31], \$418 [31], \$418 [31], \$418 [31], \$418 [31], \$418 [31], \$418 [31], \$418 [31], \$418 [31], \$418 [31], \$418 [31], \$418 [31], \$418 [31], \$418 [31], \$418 [31:16] };
+  assign \$424  = { \$423 [31], \$423 [31], \$423 [31], \$423 [31], \$423 [31], \$423 [31], \$423 [31], \$423 [31], \$423 [31], \$423 [31], \$423 [31], \$423 [31], \$423 [31], \$423 [31], \$423 [31], \$423 [31], \$423 [31:16] };
+  assign \$431  = { \$430 [31], \$430 [31], \$430 [31], \$430 [31], \$430 [31], \$430 [31], \$430 [31], \$430 [31], \$430 [31], \$430 [31], \$430 [31], \$430 [31], \$430 [31], \$430 [31], \$430 [31], \$430 [31], \$430 [31:16] };
+  assign \$436  = { \$435 [31], \$435 [31], \$435 [31], \$435 [31], \$435 [31], \$435 [31], \$435 [31], \$435 [31], \$435 [31], \$435 [31], \$435 [31], \$435 [31], \$435 [31], \$435 [31], \$435 [31], \$435 [31], \$435 [31:16] };
+  assign \$440  = { \$439 [31], \$439 [31], \$439 [31], \$439 [31], \$439 [31], \$439 [31], \$439 [31], \$439 [31], \$439 [31], \$439 [31], \$439 [31], \$439 [31], \$439 [31], \$439 [31], \$439 [31], \$439 [31], \$439 [31:16] };
+  assign \$445  = { \$444 [31], \$444 [31], \$444 [31], \$444 [31], \$444 [31], \$444 [31], \$444 [31], \$444 [31], \$444 [31], \$444 [31], \$444 [31], \$444 [31], \$444 [31], \$444 [31], \$444 [31], \$444 [31], \$444 [31:16] };
+  assign \$451  = { \$450 [31], \$450 [31], \$450 [31], \$450 [31], \$450 [31], \$450 [31], \$450 [31], \$450 [31], \$450 [31], \$450 [31], \$450 [31], \$450 [31], \$450 [31], \$450 [31], \$450 [31], \$450 [31], \$450 [31:16] };
+  assign \$456  = { \$455 [31], \$455 [31], \$455 [31], \$455 [31], \$455 [31], \$455 [31], \$455 [31], \$455 [31], \$455 [31], \$455 [31], \$455 [31], \$455 [31], \$455 [31], \$455 [31], \$455 [31], \$455 [31], \$455 [31:16] };
+  assign \$461  = { \$460 [31], \$460 [31], \$460 [31], \$460 [31], \$460 [31], \$460 [31], \$460 [31], \$460 [31], \$460 [31], \$460 [31], \$460 [31], \$460 [31], \$460 [31], \$460 [31], \$460 [31], \$460 [31], \$460 [31:16] };
+  assign \$466  = { \$465 [31], \$465 [31], \$465 [31], \$465 [31], \$465 [31], \$465 [31], \$465 [31], \$465 [31], \$465 [31], \$465 [31], \$465 [31], \$465 [31], \$465 [31], \$465 [31], \$465 [31], \$465 [31], \$465 [31:16] };
+  assign \$473  = { \$472 [31], \$472 [31], \$472 [31], \$472 [31], \$472 [31], \$472 [31], \$472 [31], \$472 [31], \$472 [31], \$472 [31], \$472 [31], \$472 [31], \$472 [31], \$472 [31], \$472 [31], \$472 [31], \$472 [31:16] };
+  assign \$478  = { \$477 [31], \$477 [31], \$477 [31], \$477 [31], \$477 [31], \$477 [31], \$477 [31], \$477 [31], \$477 [31], \$477 [31], \$477 [31], \$477 [31], \$477 [31], \$477 [31], \$477 [31], \$477 [31], \$477 [31:16] };
+  assign \$482  = { \$481 [31], \$481 [31], \$481 [31], \$481 [31], \$481 [31], \$481 [31], \$481 [31], \$481 [31], \$481 [31], \$481 [31], \$481 [31], \$481 [31], \$481 [31], \$481 [31], \$481 [31], \$481 [31], \$481 [31:16] };
+  assign \$487  = { \$486 [31], \$486 [31], \$486 [31], \$486 [31], \$486 [31], \$486 [31], \$486 [31], \$486 [31], \$486 [31], \$486 [31], \$486 [31], \$486 [31], \$486 [31], \$486 [31], \$486 [31], \$486 [31], \$486 [31:16] };
 endmodule
