@@ -55,7 +55,8 @@ FAMILIES = {f.name: f for f in (
            "cycles from a vector's last input transfer to its first output valid"),
     Family("deform", DeformParams, "generators.deform.rtl:DeformConv",
            "last beat of a frame (output); inputs' tlast is not used",
-           "depthwise deformable 3x3 convolution: line buffer, square/rounded/bilinear offsets",
+           "deformable 3x3 convolution, depthwise or full: line buffer, square/rounded/bilinear "
+           "offsets",
            "cycles from the input transfer completing the rows the first output row needs to "
            "the first output valid"),
     Family("lut_tc", LutTcParams, "generators.lut_tc.rtl:lut_tc_core",
@@ -131,6 +132,11 @@ DEFAULT_CATALOG = (
     # Small enough for the iCE40 UP5K's block RAM.
     Entry("deform_dw_square_small", DeformParams(
         offset_mode="square", pe=2, c_max=8, h_max=16, w_max=16, d_max=2, weight_bits=4)),
+    # Full 3x3 (every output channel over all input channels): 4 input x 2 output channels a
+    # cycle, the same 72 MACs a cycle as deform_dw_square, 32 channels in and out.
+    Entry("deform_full_square", DeformParams(
+        mode="full", offset_mode="square", pe=4, po=2, c_max=32, co_max=32, h_max=32, w_max=32,
+        d_max=4, weight_bits=4)),
     # LUT Tensor Core's elongated tile (M2 x N8 here, so INT4 still fits an iCE40 UP5K; g = 4),
     # INT8 activations, K up to 256, bit-serial, half tables and pre-flipped weights.
     Entry("lut_tc_binary", LutTcParams(weight_format="binary", n=8)),

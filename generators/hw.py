@@ -89,6 +89,16 @@ def max_tree(values, register, name):
     return level[0], levels
 
 
+def add_tree(values):
+    """The sum of ``values`` as a balanced tree of adders (``sum`` builds a chain, whose depth,
+    not the tree's log2, would set the path)."""
+    level = list(values)
+    while len(level) > 1:
+        level = [level[j] + level[j + 1] if j + 1 < len(level) else level[j]
+                 for j in range(0, len(level), 2)]
+    return level[0]
+
+
 def registered_head(m, fifo, layout, name):
     """The oldest entry of ``fifo`` held in registers: ``(valid, head, pop)``.
 

@@ -18,7 +18,7 @@ from cocotb.triggers import ClockCycles, RisingEdge, SimTimeoutError, with_timeo
 from cocotbext.axi import AxiStreamFrame
 
 from generators.catalog import params_from_json
-from generators.deform.formats import offset_beats, pixel_beats, weight_beats
+from generators.deform.formats import offset_beats, output_beats, pixel_beats, weight_beats
 from generators.deform.model import deform_layer
 from generators.deform.sim import Layer, random_layer
 from testbench.axis import TRAFFIC_MATRIX, set_pauses, stream_sink, stream_source
@@ -78,11 +78,12 @@ class DeformTB:
                 if os.environ.get("DEFORM_TB_BREAK"):      # proves the scoreboard can fail
                     out = out.copy()
                     out.flat[-1] ^= 1
-                expected.append((layer, n, pixel_beats(P, out)))
+                expected.append((layer, n, output_beats(P, out)))
         beats = sum(len(e[2]) for e in expected)
         inputs = sum(layer.cfg.height * layer.cfg.width * layer.cfg.groups(P)
                      for layer in layers for _ in layer.frames)
-        timeout_cycles = timeout_cycles or 30 * (beats * P.passes + inputs) + 3000
+        issues = sum(layer.cfg.issues(P) for layer in layers for _ in layer.frames)
+        timeout_cycles = timeout_cycles or 30 * (issues + inputs) + 3000
         start = cocotb.utils.get_sim_time("ns")
         self.send(layers)
         got = []
@@ -99,11 +100,11 @@ class DeformTB:
             have = list(frame.tdata)
             for b, (h, e) in enumerate(zip(have, want)):
                 if h != e:
-                    g = layer.cfg.groups(P)
-                    pixel, cg = divmod(b, g)
+                    pixel, og = divmod(b, layer.cfg.out_groups(P))
                     oy, ox = divmod(pixel, layer.cfg.out_width)
                     raise AssertionError(
-                        f"{layer.cfg} frame {n}: beat {b} (oy {oy}, ox {ox}, channel group {cg}) "
+                        f"{layer.cfg} frame {n}: beat {b} (oy {oy}, ox {ox}, output channel "
+                        f"group {og}) "
                         f"expected {e:#x} got {h:#x} (traffic {self.pattern}, seed {self.seed})")
             assert len(have) == len(want), (
                 f"{layer.cfg} frame {n}: {len(have)} beats, expected {len(want)}: tlast "
@@ -132,6 +133,13 @@ def sizes():
     return [(1, 1, P.pe), (P.h_max, P.w_max, P.c_max), (min(5, P.h_max), min(3, P.w_max), P.pe),
             (1, P.w_max, P.pe), (P.h_max, 1, P.c_max), (min(3, P.h_max), min(7, P.w_max),
                                                        min(2 * P.pe, P.c_max))]
+
+
+def random_out_channels(rng):
+    """Full mode: a random output channel count (a multiple of po); depthwise: None."""
+    if P.mode != "full":
+        return None
+    return P.po * int(rng.integers(1, P.out_groups_max + 1))
 
 
 def directed_offsets(layer, kind):
@@ -171,13 +179,16 @@ async def test_random_layers_under_backpressure(dut):
     tb.set_traffic("random", "random")
     layers = []
     for n, (h, w, c) in enumerate(sizes()):
+        # Full mode: the fewest and the most output channels among the corners.
+        few = (P.po if n % 2 else P.co_max) if P.mode == "full" else None
         layers.append(random_layer(P, rng, h, w, c, stride=1 + n % 2, relu=bool(n % 3 == 0),
-                                   frames=1 + (n == 2)))
+                                   frames=1 + (n == 2), out_channels=few))
     for _ in range(LAYERS):
         h, w = int(rng.integers(1, P.h_max + 1)), int(rng.integers(1, P.w_max + 1))
         c = P.pe * int(rng.integers(1, P.groups_max + 1))
         layers.append(random_layer(P, rng, h, w, c, stride=int(rng.integers(1, 3)),
-                                   relu=bool(rng.integers(2)), frames=int(rng.integers(1, 3))))
+                                   relu=bool(rng.integers(2)), frames=int(rng.integers(1, 3)),
+                                   out_channels=random_out_channels(rng)))
     await tb.run(layers)
 
 
@@ -196,8 +207,8 @@ async def test_offsets_at_and_past_the_bound(dut):
 
 @cocotb.test()
 async def test_full_rate(dut):
-    """Back-to-back frames without gaps or backpressure: one output beat per
-    initiation_interval cycles once the line buffer is primed."""
+    """Back-to-back frames without gaps or backpressure: one issue a cycle (an output beat
+    per initiation_interval cycles) once the line buffer is primed."""
     rng = np.random.default_rng(random.getrandbits(32))
     tb = await make_tb(dut)
     # More frames per configuration amortise the weight load and priming (the report's figure
@@ -206,9 +217,9 @@ async def test_full_rate(dut):
     layer = random_layer(P, rng, P.h_max, P.w_max, P.c_max, frames=frames)
     cycles = await tb.run([layer])
     cfg = layer.cfg
-    beats = cfg.out_height * cfg.out_width * cfg.groups(P) * frames
+    beats = cfg.out_beats(P) * frames
     priming = (min(P.d_max, cfg.height - 1) + 1) * cfg.width * cfg.groups(P)
-    budget = beats * P.passes + priming + len(weight_beats(P, cfg, layer.weights, layer.scale,
-                                                           layer.bias)) + 40
+    budget = cfg.issues(P) * frames + priming + len(weight_beats(P, cfg, layer.weights,
+                                                                 layer.scale, layer.bias)) + 40
     dut._log.info("full rate: %d output beats in %d cycles (budget %d)", beats, cycles, budget)
     assert cycles <= budget, f"{beats} output beats took {cycles} cycles, budget {budget}"

@@ -13,7 +13,9 @@ from generators.deform.sim import random_offsets
 
 def reference_acc(params, cfg, x, off, w, mask=None):
     tv_off, tv_mask = torchvision_offsets(params, cfg, off, mask)
-    out = deform_conv2d_reference(x.transpose(2, 0, 1)[None], tv_off, w[:, None],
+    # Depthwise weights [C, 3, 3] are torchvision's [C, 1, 3, 3] with groups = C.
+    weight = w if params.mode == "full" else w[:, None]
+    out = deform_conv2d_reference(x.transpose(2, 0, 1)[None], tv_off, weight,
                                   stride=cfg.stride, padding=1, mask=tv_mask)
     return out[0].transpose(1, 2, 0)
 
@@ -37,6 +39,24 @@ def test_integer_offsets_equal_the_reference_exactly(mode, stride, size):
     x, w, off, _ = sample(params, cfg, rng)
     np.testing.assert_array_equal(accumulate(params, cfg, x, off, w),
                                   reference_acc(params, cfg, x, off, w))
+
+
+@pytest.mark.parametrize("mode", ["square", "rounded", "bilinear"])
+@pytest.mark.parametrize("stride", [1, 2])
+def test_full_mode_equals_the_reference(mode, stride):
+    """Full 3x3 mode: every output channel sums over all input channels (torchvision groups=1);
+    exact for integer offsets and, bilinear, on the offset grid."""
+    extra = dict(offset_frac=3, mask=True) if mode == "bilinear" else {}
+    params = DeformParams(mode="full", offset_mode=mode, pe=2, c_max=6, po=2, co_max=4,
+                          h_max=7, w_max=7, d_max=2, weight_bits=4, **extra)
+    cfg = LayerConfig(7, 6, 6, stride=stride, out_channels=4)
+    rng = np.random.default_rng(10 + stride)
+    x = rng.integers(-128, 128, (7, 6, 6))
+    w = rng.integers(-8, 8, (4, 6, 3, 3))
+    off, mask = random_offsets(params, cfg, rng)
+    acc = accumulate(params, cfg, x, off, w, mask)
+    np.testing.assert_array_equal(acc / 2.0 ** params.coef_frac,
+                                  reference_acc(params, cfg, x, off, w, mask))
 
 
 @pytest.mark.parametrize("stride", [1, 2])

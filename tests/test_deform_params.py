@@ -15,10 +15,31 @@ def test_defaults_and_derived():
     assert p.acc_bound == 147456 and p.acc_bits == 19
     b = DeformParams(offset_mode="bilinear", mask=True)
     assert (b.offset_frac, b.mask_bits, b.passes, b.coef_frac) == (4, 8, 4, 15)
+    assert (p.out_lanes, p.lane_taps, p.weight_beats_max, p.macs_per_issue) == (4, 9, 4, 36)
+
+
+def test_full_mode_derived():
+    f = DeformParams(mode="full", pe=4, c_max=16)
+    assert (f.po, f.co_max, f.out_lanes, f.lane_taps) == (2, 16, 2, 36)
+    assert (f.groups_max, f.out_groups_max, f.weight_beats_max) == (4, 8, 32)
+    # 9 taps of 16 input channels of 128 * 128: 2359296 needs 22 magnitude bits plus the sign.
+    assert f.acc_bound == 2359296 and f.acc_bits == 23
+    assert f.macs_per_issue == 72 and f.beat_bits == 2 * (36 * 8 + 32)
 
 
 @pytest.mark.parametrize("kwargs, error, message", [
-    (dict(mode="full"), ParamValueError, r"mode must be one of 'depthwise', not 'full'"),
+    (dict(mode="dense"), ParamValueError, r"mode must be one of 'depthwise', 'full', not 'dense'"),
+    (dict(po=2), ParamValueError, r"po applies only to mode 'full', not 'depthwise'"),
+    (dict(co_max=8), ParamValueError, r"co_max applies only to mode 'full', not 'depthwise'"),
+    (dict(mode="full", po=3), ParamValueError, r"po must be a power of two, not 3"),
+    (dict(mode="full", po=32), ParamValueError, r"po must be between 1 and 16, not 32"),
+    (dict(mode="full", po=4, co_max=2), ParamValueError,
+     r"co_max must be between 4 and 1024, not 2"),
+    (dict(mode="full", po=4, co_max=10), ParamValueError,
+     r"co_max must be a multiple of po \(4\), not 10"),
+    (dict(mode="full", pe=1, c_max=1, po=1, co_max=1, weight_bits=4, scale_bits=8, bias_bits=8),
+     ParamValueError, r"a weight beat of po \* \(9 \* weight_bits \+ scale_bits \+ bias_bits\) = "
+     r"52 bits cannot hold the 82-bit header: raise po, scale_bits or bias_bits"),
     (dict(offset_mode="sqare"), ParamValueError,
      r"offset_mode must be one of 'square', 'rounded', 'bilinear', not 'sqare'; "
      r"did you mean 'square'\?"),
@@ -78,3 +99,21 @@ def test_json_round_trip():
 def test_layer_config_messages(kwargs, message):
     with pytest.raises(ParamValueError, match=f"^{message}$"):
         LayerConfig(**kwargs).check(DeformParams())
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(height=4, width=4, channels=4), r"out_channels is required in mode 'full'"),
+    (dict(height=4, width=4, channels=4, out_channels=3),
+     r"out_channels must be a multiple of po \(2\), not 3"),
+    (dict(height=4, width=4, channels=4, out_channels=18),
+     r"out_channels must be between 2 and 16, not 18"),
+])
+def test_layer_config_messages_full_mode(kwargs, message):
+    with pytest.raises(ParamValueError, match=f"^{message}$"):
+        LayerConfig(**kwargs).check(DeformParams(mode="full"))
+
+
+def test_depthwise_refuses_out_channels():
+    with pytest.raises(ParamValueError, match=r"^out_channels applies only to mode 'full' "
+                       r"\(depthwise outputs have the input's channels\), not 8$"):
+        LayerConfig(4, 4, 4, out_channels=8).check(DeformParams())

@@ -14,6 +14,13 @@ SMALL = {
     "rounded": DeformParams(offset_mode="rounded", pe=1, c_max=2, h_max=5, w_max=6, d_max=2),
     "bilinear": DeformParams(offset_mode="bilinear", pe=2, c_max=2, h_max=4, w_max=5, d_max=1,
                              offset_frac=2, mask=True, mask_bits=3),
+    "full_square": DeformParams(mode="full", offset_mode="square", pe=2, c_max=4, po=2,
+                                co_max=6, h_max=5, w_max=4, d_max=2, weight_bits=4),
+    "full_rounded": DeformParams(mode="full", offset_mode="rounded", pe=1, c_max=3, po=4,
+                                 co_max=4, h_max=4, w_max=5, d_max=1),
+    "full_bilinear": DeformParams(mode="full", offset_mode="bilinear", pe=2, c_max=4, po=1,
+                                  co_max=2, h_max=4, w_max=3, d_max=1, offset_frac=2,
+                                  mask=True, mask_bits=3),
 }
 
 
@@ -34,16 +41,19 @@ def check(params, layers, result):
 def test_bit_exact_under_gaps_and_backpressure(mode):
     params = SMALL[mode]
     rng = np.random.default_rng(6)
+    few = params.out_lanes if params.mode == "full" else None   # the fewest output channels
     layers = [random_layer(params, rng, params.h_max, params.w_max, params.c_max, frames=2),
-              random_layer(params, rng, 1, 1, params.pe, stride=2, relu=True),
+              random_layer(params, rng, 1, 1, params.pe, stride=2, relu=True,
+                           out_channels=few),
               random_layer(params, rng, 3, params.w_max, params.pe, stride=2)]
     check(params, layers, simulate(params, layers, seed=3, gaps=0.3, backpressure=0.4))
 
 
+@pytest.mark.parametrize("mode", SMALL)
 @pytest.mark.filterwarnings("ignore::amaranth.hdl.UnusedElaboratable")
-def test_latency_is_as_announced():
+def test_latency_is_as_announced(mode):
     """First output ``latency`` cycles after the input beat completing row d_max."""
-    params = SMALL["square"]
+    params = SMALL[mode]
     rng = np.random.default_rng(2)
     layer = random_layer(params, rng, params.h_max, params.w_max, params.c_max)
     result = simulate(params, [layer])
@@ -53,15 +63,19 @@ def test_latency_is_as_announced():
     assert result.out_cycles[0] - result.in_cycles[completing] == DeformConv(params).latency
 
 
-def test_full_rate_back_to_back_frames():
-    """Without gaps or backpressure, frames stream at one output beat a cycle after priming."""
-    params = SMALL["square"]
+@pytest.mark.parametrize("mode", ["square", "full_square"])
+@pytest.mark.filterwarnings("ignore::amaranth.hdl.UnusedElaboratable")
+def test_full_rate_back_to_back_frames(mode):
+    """Without gaps or backpressure, frames stream at one output beat per initiation interval
+    (one issue a cycle) after priming."""
+    params = SMALL[mode]
     rng = np.random.default_rng(4)
     layer = random_layer(params, rng, params.h_max, params.w_max, params.c_max, frames=3)
     result = simulate(params, [layer])
     check(params, [layer], result)
     gaps = np.diff(result.out_cycles)
-    assert (gaps == 1).all(), f"output stalled: gaps {sorted(set(gaps.tolist()))}"
+    interval = DeformConv(params).initiation_interval
+    assert (gaps == interval).all(), f"output stalled: gaps {sorted(set(gaps.tolist()))}"
 
 
 @pytest.mark.filterwarnings("ignore::amaranth.hdl.UnusedElaboratable")

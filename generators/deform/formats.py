@@ -4,14 +4,18 @@ packing of NumPy arrays into beats (lane 0 in the low bits), shared by RTL, test
 Streams (AXI4-Stream names of the emitted top):
 
 * ``s_axis_w`` (member ``w``): one frame per layer configuration. Beat 0 is the header
-  (:data:`HEADER_FIELDS`, low bits first); then ``channels / pe`` beats, each ``pe`` lanes of
-  :func:`weight_lane_fields` (nine weights, tap ``k = 3i + j`` row-major, then scale, bias).
+  (:func:`header_fields`, low bits first). Depthwise, ``channels / pe`` beats follow, each
+  ``pe`` lanes of :func:`weight_lane_fields` (nine weights, tap ``k = 3i + j`` row-major, then
+  scale, bias). Full mode, ``out_channels / po`` output groups of ``channels / pe`` beats each
+  (output group outer), each ``po`` lanes: output channel ``o``'s weights for the beat's ``pe``
+  input channels (input channel outer, tap inner), then ``o``'s scale and bias (repeated in
+  every beat of the group).
 * ``s_axis`` (member ``i``): the feature map, NHWC raster order, ``pe`` channels per beat.
 * ``s_axis_off`` (member ``off``): one beat per output pixel, raster order: the dilation
   (square), or (dy, dx) per tap (rounded, bilinear: lane 2k is dy, 2k+1 dx); the bilinear
   modulation mask, one unsigned code per tap, is ``tuser``.
-* ``m_axis`` (member ``o``): the output, NHWC raster order, ``pe`` channels per beat, ``tlast`` on
-  a frame's last beat.
+* ``m_axis`` (member ``o``): the output, NHWC raster order, ``pe`` (full mode: ``po``) channels
+  per beat, ``tlast`` on a frame's last beat.
 
 Nothing here imports Amaranth.
 """
@@ -23,13 +27,20 @@ import numpy as np
 from ..params import ParamValueError, check_int
 from .params import ACT_BITS, DeformParams
 
-__all__ = ["HEADER_FIELDS", "LayerConfig", "weight_lane_fields", "offset_lanes",
-           "header_word", "weight_beats", "pixel_beats", "offset_beats", "output_from_beats",
+__all__ = ["HEADER_FIELDS", "header_fields", "LayerConfig", "weight_lane_fields", "offset_lanes",
+           "header_word", "weight_beats", "pixel_beats", "offset_beats", "output_beats", "output_from_beats",
            "out_size"]
 
-#: (name, bits) of the header, from bit 0 up.
+#: (name, bits) of the depthwise header, from bit 0 up.
 HEADER_FIELDS = (("height", 16), ("width", 16), ("channels", 16), ("frames", 16),
                  ("stride2", 1), ("relu", 1))
+
+
+def header_fields(params: DeformParams):
+    """(name, bits) of the header, from bit 0 up: full mode adds the output channel count."""
+    if params.mode == "full":
+        return HEADER_FIELDS + (("out_channels", 16),)
+    return HEADER_FIELDS
 
 
 def out_size(n, stride):
@@ -39,7 +50,10 @@ def out_size(n, stride):
 
 @dataclasses.dataclass(frozen=True)
 class LayerConfig:
-    """What the header chooses at run time for the next ``frames`` feature maps."""
+    """What the header chooses at run time for the next ``frames`` feature maps.
+
+    ``channels`` counts input channels; ``out_channels`` is the full mode's output channel
+    count (depthwise: leave it ``None``, the output has ``channels``)."""
 
     height: int
     width: int
@@ -47,6 +61,7 @@ class LayerConfig:
     stride: int = 1
     relu: bool = False
     frames: int = 1
+    out_channels: int = None
 
     def check(self, params: DeformParams):
         """Refuse a configuration the engine ``params`` cannot run (the hardware cannot say)."""
@@ -59,6 +74,16 @@ class LayerConfig:
         if self.stride not in (1, 2):
             raise ParamValueError(f"stride must be one of 1, 2, not {self.stride!r}")
         check_int("frames", self.frames, 0, (1 << 16) - 1)
+        if params.mode == "full":
+            if self.out_channels is None:
+                raise ParamValueError("out_channels is required in mode 'full'")
+            check_int("out_channels", self.out_channels, params.po, params.co_max)
+            if self.out_channels % params.po:
+                raise ParamValueError(f"out_channels must be a multiple of po ({params.po}), "
+                                      f"not {self.out_channels!r}")
+        elif self.out_channels is not None:
+            raise ParamValueError(f"out_channels applies only to mode 'full' (depthwise outputs "
+                                  f"have the input's channels), not {self.out_channels!r}")
         return self
 
     @property
@@ -70,12 +95,35 @@ class LayerConfig:
         return out_size(self.width, self.stride)
 
     def groups(self, params):
+        """Input beats per pixel."""
         return self.channels // params.pe
+
+    def output_channels(self, params):
+        return self.out_channels if params.mode == "full" else self.channels
+
+    def out_groups(self, params):
+        """Output beats per pixel."""
+        return self.output_channels(params) // params.out_lanes
+
+    def out_beats(self, params):
+        """Output beats of one frame."""
+        return self.out_height * self.out_width * self.out_groups(params)
+
+    def issues(self, params):
+        """Cycles the engine issues for one frame at full rate: each output beat takes
+        ``passes`` (full mode: times the input groups)."""
+        per_beat = params.passes * (self.groups(params) if params.mode == "full" else 1)
+        return self.out_beats(params) * per_beat
 
 
 def weight_lane_fields(params: DeformParams):
-    """(name, bits, signed) of one channel's lane in a weight beat, from bit 0 up."""
-    return ([(f"w{k}", params.weight_bits, True) for k in range(9)]
+    """(name, bits, signed) of one output channel's lane in a weight beat, from bit 0 up: the
+    taps ``w{k}`` (full mode ``w{c}_{k}`` for the beat's input channel ``c``), scale, bias."""
+    if params.mode == "full":
+        taps = [f"w{c}_{k}" for c in range(params.pe) for k in range(9)]
+    else:
+        taps = [f"w{k}" for k in range(9)]
+    return ([(name, params.weight_bits, True) for name in taps]
             + [("scale", params.scale_bits, True), ("bias", params.bias_bits, True)])
 
 
@@ -101,32 +149,41 @@ def _unpack(word, bits, count, signed=True):
     return out
 
 
-def header_word(cfg: LayerConfig):
+def header_word(params: DeformParams, cfg: LayerConfig):
     values = {"height": cfg.height, "width": cfg.width, "channels": cfg.channels,
-              "frames": cfg.frames, "stride2": int(cfg.stride == 2), "relu": int(cfg.relu)}
+              "frames": cfg.frames, "stride2": int(cfg.stride == 2), "relu": int(cfg.relu),
+              "out_channels": cfg.out_channels}
     word, at = 0, 0
-    for name, bits in HEADER_FIELDS:
+    for name, bits in header_fields(params):
         word |= values[name] << at
         at += bits
     return word
 
 
 def weight_beats(params, cfg, weights, scale, bias):
-    """Header then ``channels / pe`` beats (ints) of ``weights`` [C, 3, 3], ``scale``, ``bias``."""
+    """Header then the weight beats (ints) of ``weights`` ([C, 3, 3] depthwise,
+    [C_out, C_in, 3, 3] full) and the per-output-channel ``scale`` and ``bias``."""
     cfg.check(params)
-    weights = np.asarray(weights).reshape(cfg.channels, 9)
-    lane_bits = params.lane_bits
-    beats = [header_word(cfg)]
-    for g in range(cfg.groups(params)):
+    lanes, pe = params.out_lanes, params.pe
+    if params.mode == "full":
+        weights = np.asarray(weights).reshape(cfg.out_channels, cfg.channels * 9)
+        blocks = [(og, cg) for og in range(cfg.out_groups(params))
+                  for cg in range(cfg.groups(params))]
+    else:
+        weights = np.asarray(weights).reshape(cfg.channels, 9)
+        blocks = [(g, 0) for g in range(cfg.groups(params))]
+    taps = params.lane_taps
+    beats = [header_word(params, cfg)]
+    for og, cg in blocks:
         word = 0
-        for lane in range(params.pe):
-            c = g * params.pe + lane
-            values = [*weights[c], scale[c], bias[c]]
+        for lane in range(lanes):
+            o = og * lanes + lane
+            values = [*weights[o, cg * taps:(cg + 1) * taps], scale[o], bias[o]]
             lane_word, at = 0, 0
             for (_name, bits, _signed), v in zip(weight_lane_fields(params), values):
                 lane_word |= (int(v) & ((1 << bits) - 1)) << at
                 at += bits
-            word |= lane_word << (lane * lane_bits)
+            word |= lane_word << (lane * params.lane_bits)
         beats.append(word)
     return beats
 
@@ -138,10 +195,18 @@ def pixel_beats(params, x):
     return [_pack(row, ACT_BITS) for row in flat]
 
 
+def output_beats(params, out):
+    """Beats of an output ``out`` [Ho, Wo, C_out] as the engine sends them."""
+    h, w, c = out.shape
+    flat = np.asarray(out).reshape(h * w * c // params.out_lanes, params.out_lanes)
+    return [_pack(row, ACT_BITS) for row in flat]
+
+
 def output_from_beats(params, cfg, beats):
     """Output beats back to an array [out_height, out_width, channels]."""
-    values = [v for beat in beats for v in _unpack(beat, ACT_BITS, params.pe)]
-    return np.array(values, dtype=np.int64).reshape(cfg.out_height, cfg.out_width, cfg.channels)
+    values = [v for beat in beats for v in _unpack(beat, ACT_BITS, params.out_lanes)]
+    return np.array(values, dtype=np.int64).reshape(cfg.out_height, cfg.out_width,
+                                                    cfg.output_channels(params))
 
 
 def offset_beats(params, offsets, mask=None):

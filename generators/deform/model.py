@@ -4,7 +4,8 @@
   ``ops.deform_conv2d`` semantics (NCHW; offset channels dy then dx per tap, offset groups, DCNv2
   mask, bilinear sampling with per-corner zero padding and the out-of-range rule).
 * :func:`accumulate` / :func:`deform_layer`: the bit-exact integer model of the hardware
-  (depthwise 3x3, padding 1, offsets clamped as :class:`DeformParams` documents, INT8 in and out).
+  (depthwise or full 3x3, padding 1, offsets clamped as :class:`DeformParams` documents, INT8 in
+  and out).
 * :func:`torchvision_offsets`: the hardware's offsets (after clamping) as torchvision tensors, to
   check the integer model against the reference.
 
@@ -128,18 +129,26 @@ def tap_samples(params: DeformParams, cfg: LayerConfig, offsets, mask=None):
 
 
 def accumulate(params: DeformParams, cfg: LayerConfig, x, offsets, weights, mask=None):
-    """Accumulators [Ho, Wo, C] (int64) of the depthwise deformable 3x3 convolution of the
-    INT8 feature map ``x`` [H, W, C] with ``weights`` [C, 3, 3]; out-of-image samples are 0."""
+    """Accumulators [Ho, Wo, C_out] (int64) of the deformable 3x3 convolution of the INT8
+    feature map ``x`` [H, W, C] with ``weights`` [C, 3, 3] (depthwise) or [C_out, C, 3, 3]
+    (full); out-of-image samples are 0."""
     cfg.check(params)
     x = np.asarray(x, dtype=np.int64)
-    wk = np.asarray(weights, dtype=np.int64).reshape(cfg.channels, 9)
+    full = params.mode == "full"
+    c_out = cfg.output_channels(params)
+    wk = np.asarray(weights, dtype=np.int64).reshape((c_out, cfg.channels, 9) if full
+                                                     else (cfg.channels, 9))
     h, w = cfg.height, cfg.width
-    acc = np.zeros((cfg.out_height, cfg.out_width, cfg.channels), dtype=np.int64)
+    acc = np.zeros((cfg.out_height, cfg.out_width, c_out), dtype=np.int64)
     for k, y, xx, coef in tap_samples(params, cfg, offsets, mask):
         y, xx = np.broadcast_arrays(y, xx)
         ok = (y >= 0) & (y < h) & (xx >= 0) & (xx < w)
         v = np.where(ok[..., None], x[np.clip(y, 0, h - 1), np.clip(xx, 0, w - 1)], 0)
-        acc += (v * coef[..., None]) * wk[None, None, :, k]
+        v = v * coef[..., None]
+        if full:
+            acc += v @ wk[:, :, k].T
+        else:
+            acc += v * wk[None, None, :, k]
     return acc
 
 

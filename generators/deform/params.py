@@ -13,17 +13,18 @@ from ..params import BlockParams, ParamTypeError, ParamValueError, check_choice,
 
 __all__ = ["DeformParams", "MODES", "OFFSET_MODES", "HEADER_BITS"]
 
-#: ``depthwise``: one 3x3 filter per channel (CoDeNet's main case). The full 3x3 mode with an
-#: output-channel dimension is not implemented yet.
-MODES = ("depthwise",)
+#: ``depthwise``: one 3x3 filter per channel (CoDeNet's main case); ``full``: every output
+#: channel sums over all input channels, ``po`` output channels in parallel.
+MODES = ("depthwise", "full")
 
 #: ``square``: one integer dilation d per output pixel, taps at ((i-1)d, (j-1)d) (CoDeNet);
 #: ``rounded``: per-tap integer (dy, dx); ``bilinear``: per-tap fixed-point (dy, dx) sampled by
 #: bilinear interpolation with per-corner zero padding (torchvision).
 OFFSET_MODES = ("square", "rounded", "bilinear")
 
-#: Bits of the configuration header at the start of the weight stream (see :mod:`.formats`).
-HEADER_BITS = 66
+#: Bits of the configuration header at the start of the weight stream (see :mod:`.formats`):
+#: the full mode adds the output channel count.
+HEADER_BITS = {"depthwise": 66, "full": 82}
 
 ACT_BITS = 8
 
@@ -39,9 +40,15 @@ class DeformParams(BlockParams):
     offset_mode : str
         One of :data:`OFFSET_MODES`.
     pe : int
-        Channels per beat and per cycle; the engine does ``pe * 9`` multiply-accumulates a cycle.
+        Input channels per beat and per cycle; depthwise, the engine does ``pe * 9``
+        multiply-accumulates a cycle.
+    po : int
+        Full mode only: output channels per output beat, computed in parallel; the engine does
+        ``pe * po * 9`` multiply-accumulates a cycle.
     c_max, h_max, w_max : int
-        Largest channel count (a multiple of ``pe``), height and width chosen at run time.
+        Largest (input) channel count (a multiple of ``pe``), height and width chosen at run time.
+    co_max : int
+        Full mode only: largest output channel count, a multiple of ``po``.
     d_max : int
         The farthest a tap reaches from the output pixel's centre, in rows or columns: square
         dilations are clamped to ``0..d_max``, rounded and bilinear offsets to
@@ -67,7 +74,9 @@ class DeformParams(BlockParams):
     mode: str = "depthwise"
     offset_mode: str = "square"
     pe: int = 4
+    po: int = None
     c_max: int = 16
+    co_max: int = None
     h_max: int = 32
     w_max: int = 32
     d_max: int = 4
@@ -92,6 +101,21 @@ class DeformParams(BlockParams):
         if self.c_max % self.pe:
             raise ParamValueError(f"c_max must be a multiple of pe ({self.pe}), "
                                   f"not {self.c_max!r}")
+        full = self.mode == "full"
+        for name, default in (("po", 2), ("co_max", 16)):
+            if getattr(self, name) is None:
+                if full:
+                    self._resolve(name, default)
+            elif not full:
+                raise ParamValueError(f"{name} applies only to mode 'full', not {self.mode!r}")
+        if full:
+            check_int("po", self.po, 1, 16)
+            if self.po & (self.po - 1):
+                raise ParamValueError(f"po must be a power of two, not {self.po!r}")
+            check_int("co_max", self.co_max, self.po, 1024)
+            if self.co_max % self.po:
+                raise ParamValueError(f"co_max must be a multiple of po ({self.po}), "
+                                      f"not {self.co_max!r}")
         check_int("h_max", self.h_max, 1, 4096)
         check_int("w_max", self.w_max, 1, 4096)
         check_int("d_max", self.d_max, 1, 31)
@@ -133,25 +157,52 @@ class DeformParams(BlockParams):
         check_int("scale_bits", self.scale_bits, 2, 18)
         check_int("bias_bits", self.bias_bits, 2, 24)
         check_int("shift", self.shift, 0, 48)
-        if self.beat_bits < HEADER_BITS:
+        if self.beat_bits < HEADER_BITS[self.mode]:
+            lanes = "po" if full else "pe"
             raise ParamValueError(
-                f"a weight beat of pe * (9 * weight_bits + scale_bits + bias_bits) = "
-                f"{self.beat_bits} bits cannot hold the {HEADER_BITS}-bit header: raise pe, "
-                f"scale_bits or bias_bits")
+                f"a weight beat of {lanes} * ({self.lane_taps} * weight_bits + scale_bits + "
+                f"bias_bits) = {self.beat_bits} bits cannot hold the "
+                f"{HEADER_BITS[self.mode]}-bit header: raise {lanes}, scale_bits or bias_bits")
+
+    @property
+    def out_lanes(self):
+        """Channels per output beat (and lanes of a weight beat)."""
+        return self.po if self.mode == "full" else self.pe
+
+    @property
+    def lane_taps(self):
+        """Weights of one output channel in a weight beat: 9 taps (times ``pe`` input
+        channels in full mode)."""
+        return 9 * self.pe if self.mode == "full" else 9
 
     @property
     def lane_bits(self):
-        """Bits of one channel's weights and requantisation constants in a weight beat."""
-        return 9 * self.weight_bits + self.scale_bits + self.bias_bits
+        """Bits of one output channel's weights and requantisation constants in a weight beat."""
+        return self.lane_taps * self.weight_bits + self.scale_bits + self.bias_bits
 
     @property
     def beat_bits(self):
-        return self.pe * self.lane_bits
+        return self.out_lanes * self.lane_bits
 
     @property
     def groups_max(self):
-        """Beats per pixel at ``c_max`` channels."""
+        """Input beats per pixel at ``c_max`` channels."""
         return self.c_max // self.pe
+
+    @property
+    def out_groups_max(self):
+        """Output beats per pixel at the largest output channel count."""
+        return self.co_max // self.po if self.mode == "full" else self.groups_max
+
+    @property
+    def weight_beats_max(self):
+        """Weight beats after the header at the largest channel counts."""
+        return self.groups_max * self.out_groups_max if self.mode == "full" else self.groups_max
+
+    @property
+    def macs_per_issue(self):
+        """Multiply-accumulates of one issued beat: the engine's peak per cycle."""
+        return self.pe * 9 * (self.po if self.mode == "full" else 1)
 
     @property
     def passes(self):
@@ -181,9 +232,11 @@ class DeformParams(BlockParams):
 
     @property
     def acc_bound(self):
-        """Largest |accumulator|: 9 taps of |x| <= 128, |w| <= 2**(weight_bits-1), times the
-        coefficient; bilinear's corner weights of one tap sum to 2**(2 * offset_frac)."""
-        return 9 * 128 * (1 << (self.weight_bits - 1)) * self.coef_max
+        """Largest |accumulator|: 9 taps (of each of ``c_max`` input channels in full mode) of
+        |x| <= 128, |w| <= 2**(weight_bits-1), times the coefficient; bilinear's corner weights
+        of one tap sum to 2**(2 * offset_frac)."""
+        terms = 9 * (self.c_max if self.mode == "full" else 1)
+        return terms * 128 * (1 << (self.weight_bits - 1)) * self.coef_max
 
     @property
     def acc_bits(self):

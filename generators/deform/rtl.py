@@ -1,5 +1,5 @@
-"""The deformable 3x3 convolution engine (depthwise): line buffer, offset sampling, MAC array,
-requantisation; bit-exact with :func:`.model.deform_layer`.
+"""The deformable 3x3 convolution engine (depthwise or full): line buffer, offset sampling, MAC
+array, requantisation; bit-exact with :func:`.model.deform_layer`.
 
 Ref: Huang, Dong et al., CoDeNet (arXiv 2006.08357, FPGA'21), §4 (line buffer, window generator,
 depthwise engine of PE x 9 MACs, quantisation unit); torchvision ``deform_conv2d``.
@@ -10,10 +10,13 @@ Structure:
   frames follow; the weights, scales and biases of the channel groups go into a small RAM.
 * writer: feature-map beats go into a line buffer of ``rows`` rows (row ``n`` of the stream into
   slot ``n mod rows``), one beat a cycle, as long as the row it overwrites is no longer needed.
-* compute: for each output pixel, channel group (and, bilinear, corner) one beat is issued as soon
-  as every row its taps can reach has been written: nine read ports (one block-RAM copy each)
-  fetch the nine taps, ``pe * 9`` multipliers and nine-input adders form the sums, and the
-  quantisation unit scales, rounds, adds the bias, applies ReLU and saturates.
+* compute: for each output pixel, (full mode: output channel group,) input channel group (and,
+  bilinear, corner) one beat is issued as soon as every row its taps can reach has been written:
+  nine read ports (one block-RAM copy each) fetch the nine taps of ``pe`` channels. Depthwise,
+  ``pe * 9`` multipliers and nine-input adders form ``pe`` sums; full mode, ``po`` rows of
+  ``pe * 9`` multipliers share the taps and each row's ``9 * pe``-input adder feeds one output
+  channel's accumulator, over the input groups. The quantisation unit scales, rounds, adds the
+  bias, applies ReLU and saturates.
 
 The pipeline behind the issue stage advances as a whole when the output register is empty or
 taken, so the engine holds its output under backpressure and every stream may stall anywhere.
@@ -25,8 +28,8 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from ..fixedpoint import Fixed
-from ..hw import saturate
-from .formats import HEADER_FIELDS, offset_lanes, weight_lane_fields
+from ..hw import add_tree, saturate
+from .formats import header_fields, offset_lanes, weight_lane_fields
 from .model import TEMPLATE
 from .params import ACT_BITS, DeformParams
 
@@ -42,7 +45,8 @@ def _bits(n):
 
 
 class DeformConv(wiring.Component):
-    """Depthwise deformable 3x3 convolution, padding 1, stride 1 or 2, sizes set at run time.
+    """Deformable 3x3 convolution (depthwise or full), padding 1, stride 1 or 2, sizes set at
+    run time.
 
     Parameters
     ----------
@@ -51,15 +55,15 @@ class DeformConv(wiring.Component):
     Members
     -------
     w : In(stream.Signature(...))
-        Header beat, then ``channels / pe`` beats of weights and requantisation constants
-        (:mod:`.formats`). Accepted only between configurations, after the previous one's
+        Header beat, then the beats of weights and requantisation constants (:mod:`.formats`). Accepted only between configurations, after the previous one's
         ``frames`` feature maps have left the pipeline; ``last`` is not checked.
     i : In(stream.Signature(...))
         Feature map, NHWC raster order, ``pe`` signed INT8 channels per beat; ``last`` ignored.
     off : In(stream.Signature(...))
         One beat per output pixel, raster order, taken with the pixel's first channel group.
     o : Out(stream.Signature(...))
-        Output, NHWC raster order, ``pe`` INT8 channels per beat, ``last`` on a frame's last beat.
+        Output, NHWC raster order, ``pe`` (full mode ``po``) INT8 channels per beat, ``last`` on
+        a frame's last beat.
 
     One output beat per :attr:`initiation_interval` cycles once the rows a pixel's taps can
     reach (``d_max`` below its centre row) are in the line buffer; the input side runs ahead
@@ -80,12 +84,13 @@ class DeformConv(wiring.Component):
         off_fields["last"] = 1
         lane = data.StructLayout({name: signed(width) if sgn else unsigned(width)
                                   for name, width, sgn in weight_lane_fields(p)})
-        self._wbeat = data.ArrayLayout(lane, p.pe)
+        self._wbeat = data.ArrayLayout(lane, p.out_lanes)
+        out = data.ArrayLayout(signed(ACT_BITS), p.out_lanes)
         super().__init__({
             "w": In(stream.Signature(data.StructLayout({"data": self._wbeat, "last": 1}))),
             "i": In(stream.Signature(data.StructLayout({"data": act, "last": 1}))),
             "off": In(stream.Signature(data.StructLayout(off_fields))),
-            "o": Out(stream.Signature(data.StructLayout({"data": act, "last": 1}))),
+            "o": Out(stream.Signature(data.StructLayout({"data": out, "last": 1}))),
         })
 
     @property
@@ -95,17 +100,23 @@ class DeformConv(wiring.Component):
     @property
     def latency(self):
         """Cycles from the input transfer completing the rows the first output row needs to
-        the first output valid (offsets available, output ready)."""
-        return PIPELINE_STAGES + 1
+        the first output valid (offsets available, output ready): the pipeline plus the
+        issues of the first output beat (at ``c_max`` input channels in full mode)."""
+        return PIPELINE_STAGES + self.initiation_interval
 
-    latency_meaning = ("cycles from the input transfer that completes row min(d_max, height-1) "
-                       "of a frame (the last row its first output row can reach) to the frame's "
-                       "first output valid, with offsets available and tready high")
+    @property
+    def latency_meaning(self):
+        channels = " at c_max input channels" if self._params.mode == "full" else ""
+        return ("cycles from the input transfer that completes row min(d_max, height-1) of a "
+                "frame (the last row its first output row can reach) to the frame's first "
+                f"output valid{channels}, with offsets available and tready high")
 
     @property
     def initiation_interval(self):
-        """Cycles per output beat: 1, or 4 for bilinear (one corner a cycle)."""
-        return self._params.passes
+        """Cycles per output beat: 1, or 4 for bilinear (one corner a cycle); full mode, times
+        the input channel groups (here at ``c_max``)."""
+        p = self._params
+        return p.passes * (p.groups_max if p.mode == "full" else 1)
 
     @property
     def stream_info(self):
@@ -121,47 +132,63 @@ class DeformConv(wiring.Component):
         if p.mask:
             off["tuser"] = (f"9 unsigned {p.mask_bits}-bit mask codes (value code / "
                             f"2**{p.mask_bits - 1}), tap k in bits {p.mask_bits}k and up")
-        header = ", ".join(f"{name} ({width} bits)" for name, width in HEADER_FIELDS)
-        lane = ", ".join(f"{name} ({width})" for name, width, _ in weight_lane_fields(p))
+        header = ", ".join(f"{name} ({width} bits)" for name, width in header_fields(p))
+        fields = weight_lane_fields(p)
+        if p.mode == "full":
+            taps = (f"w{{c}}_{{k}} ({p.weight_bits}) for input channel c < {p.pe} of the beat's "
+                    f"group, tap k = 3i+j")
+            lane = ", ".join([taps] + [f"{name} ({width})" for name, width, _ in fields[-2:]])
+            body = ("then out_channels/po output groups of channels/pe beats (output group "
+                    "outer): lane o holds output channel o's weights and its scale and bias")
+        else:
+            lane = ", ".join(f"{name} ({width})" for name, width, _ in fields)
+            body = ("then channels/pe beats of per-channel weights (tap k = 3i+j), scale, "
+                    "bias")
         return {
             "i": {"lanes": p.pe, "element": act,
                   "tlast": "not used (sizes come from the header)",
                   "meaning": "feature map, NHWC raster order, pe channels per beat"},
             "off": off,
-            "w": {"lanes": p.pe, "element": {"fields": lane, "bits": p.lane_bits},
+            "w": {"lanes": p.out_lanes, "element": {"fields": lane, "bits": p.lane_bits},
                   "tlast": "not used (beats counted from the header)",
-                  "meaning": f"beat 0: header, from bit 0: {header}; then channels/pe beats "
-                             f"of per-channel weights (tap k = 3i+j), scale, bias"},
-            "o": {"lanes": p.pe, "element": act, "tlast": "last beat of a frame",
-                  "meaning": "output, NHWC raster order, pe channels per beat"},
+                  "meaning": f"beat 0: header, from bit 0: {header}; {body}"},
+            "o": {"lanes": p.out_lanes, "element": act, "tlast": "last beat of a frame",
+                  "meaning": "output, NHWC raster order, "
+                             f"{'po' if p.mode == 'full' else 'pe'} channels per beat"},
         }
 
     def elaborate(self, platform):
         p = self._params
         m = Module()
         R, D, G, WM, PE, P = p.rows, p.d_max, p.groups_max, p.w_max, p.pe, p.passes
+        GO, LO = p.out_groups_max, p.out_lanes
         bilinear = p.offset_mode == "bilinear"
+        full = p.mode == "full"
 
         # -- configuration -------------------------------------------------------------------
         height = Signal(range(p.h_max + 1))
         width = Signal(range(p.w_max + 1))
         groups = Signal(range(G + 1))
+        ogroups = Signal(range(GO + 1))     # full mode: output beats per pixel
         stride2 = Signal()
         relu = Signal()
         frames = Signal(16)
         fields, at = {}, 0
         header = self.w.p.data.as_value()
-        for name, bits in HEADER_FIELDS:
+        for name, bits in header_fields(p):
             fields[name] = header[at:at + bits]
             at += bits
         out_h = Mux(stride2, ((height - 1) >> 1) + 1, height)
         out_w = Mux(stride2, ((width - 1) >> 1) + 1, width)
         step = Mux(stride2, 2, 1)
 
-        wmem = Memory(shape=self._wbeat, depth=G, init=[])
+        wmem = Memory(shape=self._wbeat, depth=p.weight_beats_max, init=[])
         m.submodules.wmem = wmem
         wmem_w = wmem.write_port()
-        load = Signal(range(max(G, 2)))
+        load = Signal(range(max(p.weight_beats_max, 2)))
+        load_cg = Signal(range(max(G, 2)))     # full mode: input and output group of the beat
+        load_og = Signal(range(max(GO, 2)))
+        loaded = Signal()                      # the configuration's last weight beat
 
         w_frames = Signal(16)      # frames the writer has still to take
         c_frames = Signal(16)      # frames the compute side has still to issue
@@ -175,16 +202,26 @@ class DeformConv(wiring.Component):
                     m.d.sync += [height.eq(fields["height"]), width.eq(fields["width"]),
                                  groups.eq(fields["channels"] >> shift),
                                  frames.eq(fields["frames"]), stride2.eq(fields["stride2"]),
-                                 relu.eq(fields["relu"]), load.eq(0)]
+                                 relu.eq(fields["relu"]), load.eq(0), load_cg.eq(0),
+                                 load_og.eq(0)]
+                    if full:
+                        m.d.sync += ogroups.eq(fields["out_channels"] >> (LO.bit_length() - 1))
                     m.next = "WEIGHTS"
             with m.State("WEIGHTS"):
                 m.d.comb += [self.w.ready.eq(1), wmem_w.addr.eq(load),
                              wmem_w.data.eq(self.w.p.data), wmem_w.en.eq(self.w.valid)]
+                if full:
+                    m.d.comb += loaded.eq(self.w.valid & (load_cg == groups - 1)
+                                          & (load_og == ogroups - 1))
+                else:
+                    m.d.comb += loaded.eq(self.w.valid & (load == groups - 1))
                 with m.If(self.w.valid):
-                    m.d.sync += load.eq(load + 1)
-                    with m.If(load == groups - 1):
-                        m.d.sync += [w_frames.eq(frames), c_frames.eq(frames)]
-                        m.next = "RUN"
+                    m.d.sync += [load.eq(load + 1), load_cg.eq(load_cg + 1)]
+                    with m.If(load_cg == groups - 1):
+                        m.d.sync += [load_cg.eq(0), load_og.eq(load_og + 1)]
+                with m.If(loaded):
+                    m.d.sync += [w_frames.eq(frames), c_frames.eq(frames)]
+                    m.next = "RUN"
             with m.State("RUN"):
                 with m.If(c_frames == 0):
                     m.next = "DRAIN"
@@ -233,6 +270,8 @@ class DeformConv(wiring.Component):
         # -- compute: issue stage ----------------------------------------------------------------
         c_pass = Signal(range(max(P, 2)))   # no 0-bit signals: Verilator refuses [-1:0]
         c_cg = Signal(range(max(G, 2)))
+        c_og = Signal(range(max(GO, 2)))    # full mode: output group, and its first weight beat
+        c_wbase = Signal(range(max(p.weight_beats_max, 2)))
         c_ox = Signal(range(max(p.w_max, 2)))
         c_oy = Signal(range(max(p.h_max, 2)))
         c_x = Signal(range(p.w_max + 1))        # ox * stride
@@ -243,8 +282,11 @@ class DeformConv(wiring.Component):
         need = Signal(range(D + 2))
         go = Signal()
         issue = Signal()
+        # An output beat accumulates over the passes (and, full mode, the input groups).
+        acc_first = (c_pass == 0) & ((c_cg == 0) if full else 1)
+        acc_last = (c_pass == P - 1) & ((c_cg == groups - 1) if full else 1)
         m.d.comb += [
-            first.eq((c_cg == 0) & (c_pass == 0)),
+            first.eq((c_cg == 0) & (c_pass == 0) & ((c_og == 0) if full else 1)),
             need.eq(Mux(below < D, below + 1, D + 1)),
             go.eq(running & (lead >= need) & (~first | self.off.valid)),
             issue.eq(go & ce),
@@ -262,7 +304,8 @@ class DeformConv(wiring.Component):
 
         frame_last = Signal()
         row_step = Signal(range(3))
-        end_pixel = (c_cg == groups - 1) & (c_pass == P - 1)
+        end_pixel = (c_cg == groups - 1) & (c_pass == P - 1) & \
+            ((c_og == ogroups - 1) if full else 1)
         end_row = end_pixel & (c_ox == out_w - 1)
         end_frame = end_row & (c_oy == out_h - 1)
         m.d.comb += frame_last.eq(end_frame)
@@ -271,7 +314,12 @@ class DeformConv(wiring.Component):
             with m.If(c_pass == P - 1):
                 m.d.sync += [c_pass.eq(0), c_cg.eq(c_cg + 1)]
                 with m.If(c_cg == groups - 1):
-                    m.d.sync += [c_cg.eq(0), c_ox.eq(c_ox + 1), c_x.eq(c_x + step)]
+                    m.d.sync += c_cg.eq(0)
+                    if full:
+                        m.d.sync += [c_og.eq(c_og + 1), c_wbase.eq(c_wbase + groups)]
+                with m.If(end_pixel):
+                    m.d.sync += [c_og.eq(0), c_wbase.eq(0), c_ox.eq(c_ox + 1),
+                                 c_x.eq(c_x + step)]
                     with m.If(c_ox == out_w - 1):
                         m.d.sync += [c_ox.eq(0), c_x.eq(0)]
                         with m.If(c_oy == out_h - 1):
@@ -290,7 +338,7 @@ class DeformConv(wiring.Component):
         with m.If(ce):
             m.d.sync += row_freed.eq(row_step)
         # A new configuration starts with the centre at its first row.
-        with m.If(self.w.valid & self.w.ready & (load == groups - 1)):
+        with m.If(loaded):
             m.d.sync += below.eq(height - 1)
 
         # Tap offsets from the centre (rows, columns) for this beat, clamped as the model does.
@@ -334,8 +382,9 @@ class DeformConv(wiring.Component):
 
         v1 = stage("v1", issue)
         last1 = stage("last1", frame_last)
-        pass1 = stage("pass1", c_pass)
+        first1, final1 = stage("accfirst1", acc_first), stage("acclast1", acc_last)
         cg1 = stage("cg1", c_cg)
+        wbase1 = stage("wbase1", c_wbase) if full else 0
         cy1, cx1, slot1 = stage("cy1", c_y), stage("cx1", c_x), stage("slot1", c_slot)
         dy1 = [stage(f"dy{k}_s1", dys[k]) for k in range(9)]
         dx1 = [stage(f"dx{k}_s1", dxs[k]) for k in range(9)]
@@ -367,8 +416,9 @@ class DeformConv(wiring.Component):
                 coef = wy1[k] * wx1[k] * (mask1[k] if p.mask else 1)
                 coef2.append(stage(f"coef{k}_s2", coef))
         wread = wmem.read_port()
-        m.d.comb += [wread.addr.eq(cg1), wread.en.eq(ce)]
-        v2, last2, pass2 = stage("v2", v1), stage("last2", last1), stage("pass2", pass1)
+        m.d.comb += [wread.addr.eq(wbase1 + cg1), wread.en.eq(ce)]
+        v2, last2 = stage("v2", v1), stage("last2", last1)
+        first2, final2 = stage("accfirst2", first1), stage("acclast2", final1)
 
         # -- S2 -> S2b: the memory reads, registered: the line buffer's block-RAM output and the
         # multiplier in one cycle were the engine's critical path (ECP5).
@@ -377,40 +427,53 @@ class DeformConv(wiring.Component):
         ok2 = [stage(f"ok{k}_s2b", ok) for k, ok in enumerate(ok2)]
         coef2 = [stage(f"coef{k}_s2b", coef) for k, coef in enumerate(coef2)]
         v2a = v2
-        v2, last2, pass2 = stage("v2b", v2), stage("last2b", last2), stage("pass2b", pass2)
+        v2, last2 = stage("v2b", v2), stage("last2b", last2)
+        first2, final2 = stage("accfirst2b", first2), stage("acclast2b", final2)
 
         # -- S2b -> S3: products ----------------------------------------------------------------
-        prods = []
-        for lane in range(PE):
+        # The tap samples (in range, times the bilinear coefficient), shared by the output rows.
+        sampled = []
+        for k in range(9):
             row = []
-            for k in range(9):
-                sample = Mux(ok2[k], samples2b[k][lane], 0)
+            for c in range(PE):
+                value = Mux(ok2[k], samples2b[k][c], 0)
                 if bilinear:
-                    sample = sample * coef2[k]
-                row.append(stage(f"prod{lane}_{k}", sample * weights2b[lane][f"w{k}"]))
-            prods.append(row)
-        scale3 = [stage(f"scale{lane}_s3", weights2b[lane].scale) for lane in range(PE)]
-        bias3 = [stage(f"bias{lane}_s3", weights2b[lane].bias) for lane in range(PE)]
-        v3, last3, pass3 = stage("v3", v2), stage("last3", last2), stage("pass3", pass2)
+                    value = value * coef2[k]
+                sig = Signal(value.shape(), name=f"sampled{k}_{c}")
+                m.d.comb += sig.eq(value)
+                row.append(sig)
+            sampled.append(row)
+        prods = []
+        for lane in range(LO):
+            if full:
+                pairs = [(sampled[k][c], f"w{c}_{k}") for c in range(PE) for k in range(9)]
+            else:
+                pairs = [(sampled[k][lane], f"w{k}") for k in range(9)]
+            prods.append([stage(f"prod{lane}_{n}", sample * weights2b[lane][name])
+                          for n, (sample, name) in enumerate(pairs)])
+        scale3 = [stage(f"scale{lane}_s3", weights2b[lane].scale) for lane in range(LO)]
+        bias3 = [stage(f"bias{lane}_s3", weights2b[lane].bias) for lane in range(LO)]
+        v3, last3 = stage("v3", v2), stage("last3", last2)
+        first3, final3 = stage("accfirst3", first2), stage("acclast3", final2)
 
-        # -- S3 -> S4: nine-tap sums, accumulated over bilinear corners -------------------------
-        accs = [Signal(signed(p.acc_bits), name=f"acc{lane}") for lane in range(PE)]
-        for lane in range(PE):
-            total = sum(prods[lane][1:], prods[lane][0])
+        # -- S3 -> S4: tap sums, accumulated over bilinear corners (and input groups) ----------
+        accs = [Signal(signed(p.acc_bits), name=f"acc{lane}") for lane in range(LO)]
+        for lane in range(LO):
+            total = add_tree(prods[lane])
             with m.If(ce & v3):
-                m.d.sync += accs[lane].eq(Mux(pass3 == 0, total, accs[lane] + total))
-        scale4 = [stage(f"scale{lane}_s4", scale3[lane]) for lane in range(PE)]
-        bias4 = [stage(f"bias{lane}_s4", bias3[lane]) for lane in range(PE)]
-        v4 = stage("v4", v3 & (pass3 == P - 1))
+                m.d.sync += accs[lane].eq(Mux(first3, total, accs[lane] + total))
+        scale4 = [stage(f"scale{lane}_s4", scale3[lane]) for lane in range(LO)]
+        bias4 = [stage(f"bias{lane}_s4", bias3[lane]) for lane in range(LO)]
+        v4 = stage("v4", v3 & final3)
         last4 = stage("last4", last3)
 
         # -- S4 -> S5: scale --------------------------------------------------------------------
-        scaled = [stage(f"scaled{lane}", accs[lane] * scale4[lane]) for lane in range(PE)]
-        bias5 = [stage(f"bias{lane}_s5", bias4[lane]) for lane in range(PE)]
+        scaled = [stage(f"scaled{lane}", accs[lane] * scale4[lane]) for lane in range(LO)]
+        bias5 = [stage(f"bias{lane}_s5", bias4[lane]) for lane in range(LO)]
         v5, last5 = stage("v5", v4), stage("last5", last4)
 
         # -- S5 -> output: round, bias, ReLU, saturate ------------------------------------------
-        for lane in range(PE):
+        for lane in range(LO):
             q = scaled[lane]
             if p.shift:
                 q = (q + (1 << (p.shift - 1))) >> p.shift

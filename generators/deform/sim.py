@@ -61,18 +61,26 @@ def random_offsets(params, cfg, rng, spread=None):
 
 
 def random_layer(params, rng, height, width, channels, stride=1, relu=False, frames=1,
-                 scale=None):
-    cfg = LayerConfig(height, width, channels, stride, relu, frames).check(params)
+                 scale=None, out_channels=None):
+    """A random layer; in full mode ``out_channels`` defaults to ``co_max``."""
+    full = params.mode == "full"
+    if full and out_channels is None:
+        out_channels = params.co_max
+    cfg = LayerConfig(height, width, channels, stride, relu, frames,
+                      out_channels).check(params)
+    c_out = cfg.output_channels(params)
     wmax = 1 << (params.weight_bits - 1)
-    weights = rng.integers(-wmax, wmax, (channels, 3, 3))
+    weights = rng.integers(-wmax, wmax, (c_out, channels, 3, 3) if full else (channels, 3, 3))
     if scale is None:
-        # Aim the requantised output at the INT8 range, some saturating.
-        spread = 128 * wmax * 3 * (1 << params.coef_frac)
+        # Aim the requantised output at the INT8 range, some saturating: the sum of n random
+        # terms spreads as sqrt(n).
+        terms = 9 * (channels if full else 1)
+        spread = 128 * wmax * np.sqrt(terms) * (1 << params.coef_frac)
         scale = max(1, int((1 << params.shift) * 200 / spread))
     smax = (1 << (params.scale_bits - 1)) - 1
-    scales = np.clip(rng.integers(scale // 2, scale * 2 + 2, channels), -smax - 1, smax)
+    scales = np.clip(rng.integers(scale // 2, scale * 2 + 2, c_out), -smax - 1, smax)
     bmax = 1 << (params.bias_bits - 1)
-    bias = rng.integers(max(-bmax, -40), min(bmax, 40), channels)
+    bias = rng.integers(max(-bmax, -40), min(bmax, 40), c_out)
     data = []
     for _ in range(frames):
         x = rng.integers(-128, 128, (height, width, channels))
@@ -98,8 +106,7 @@ def simulate(params, layers, seed=1, gaps=0.0, backpressure=0.0, max_cycles=None
             i_beats += [(b, n == len(px) - 1) for n, b in enumerate(px)]
             ob = offset_beats(params, off, mask)
             off_beats += [(d, u, n == len(ob) - 1) for n, (d, u) in enumerate(ob)]
-            out_counts.append(layer.cfg.out_height * layer.cfg.out_width *
-                              layer.cfg.groups(params))
+            out_counts.append(layer.cfg.out_beats(params))
     total = sum(out_counts)
     got, out_cycles, in_cycles, violations = [], [], [], []
     cycle = [0]
@@ -154,7 +161,8 @@ def simulate(params, layers, seed=1, gaps=0.0, backpressure=0.0, max_cycles=None
     sim.add_testbench(producer(dut.i, i_beats, in_cycles))
     sim.add_testbench(producer(dut.off, off_beats))
     sim.add_testbench(consumer)
-    limit = max_cycles or (60 * (total * params.passes + len(i_beats)) + 2000)
+    issues = sum(layer.cfg.issues(params) for layer in layers for _ in layer.frames)
+    limit = max_cycles or (60 * (issues + len(i_beats)) + 2000)
     sim.run_until(1e-8 * limit)
     outputs, at, n = [], 0, 0
     lasts = []
