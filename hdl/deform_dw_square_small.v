@@ -166,474 +166,474 @@ endmodule
 (* generator = "Amaranth" *)
 module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, rst, i__ready, off__ready, w__payload, i__payload, off__payload, w__ready, o__payload, o__valid, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
-  wire \$1 ;
-  wire \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  wire \$102 ;
-  wire \$103 ;
-  wire \$104 ;
-  wire \$105 ;
-  wire [4:0] \$106 ;
-  wire \$107 ;
-  wire [6:0] \$108 ;
+  wire [3:0] \$1 ;
+  wire [6:0] \$10 ;
+  wire [6:0] \$100 ;
+  wire [9:0] \$101 ;
+  wire [7:0] \$102 ;
+  wire [10:0] \$103 ;
+  wire [11:0] \$104 ;
+  wire [11:0] \$105 ;
+  wire [6:0] \$106 ;
+  wire [6:0] \$107 ;
+  wire \$108 ;
   wire \$109 ;
-  wire [3:0] \$11 ;
-  wire [6:0] \$110 ;
-  wire [6:0] \$111 ;
-  wire [6:0] \$112 ;
-  wire [9:0] \$113 ;
-  wire [7:0] \$114 ;
-  wire [10:0] \$115 ;
-  wire [11:0] \$116 ;
-  wire [11:0] \$117 ;
+  wire [10:0] \$11 ;
+  wire \$110 ;
+  wire \$111 ;
+  wire \$112 ;
+  wire \$113 ;
+  wire [4:0] \$114 ;
+  wire \$115 ;
+  wire [6:0] \$116 ;
+  wire \$117 ;
   wire [6:0] \$118 ;
   wire [6:0] \$119 ;
-  wire \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire \$122 ;
-  wire \$123 ;
-  wire \$124 ;
-  wire \$125 ;
-  wire [4:0] \$126 ;
-  wire \$127 ;
-  wire [6:0] \$128 ;
+  wire [11:0] \$12 ;
+  wire [6:0] \$120 ;
+  wire [9:0] \$121 ;
+  wire [7:0] \$122 ;
+  wire [10:0] \$123 ;
+  wire [11:0] \$124 ;
+  wire [11:0] \$125 ;
+  wire [6:0] \$126 ;
+  wire [6:0] \$127 ;
+  wire \$128 ;
   wire \$129 ;
-  wire [5:0] \$13 ;
-  wire [6:0] \$130 ;
-  wire [6:0] \$131 ;
-  wire [6:0] \$132 ;
-  wire [9:0] \$133 ;
-  wire [7:0] \$134 ;
-  wire [10:0] \$135 ;
-  wire [11:0] \$136 ;
-  wire [11:0] \$137 ;
+  wire \$13 ;
+  wire \$130 ;
+  wire \$131 ;
+  wire \$132 ;
+  wire \$133 ;
+  wire [4:0] \$134 ;
+  wire \$135 ;
+  wire [6:0] \$136 ;
+  wire \$137 ;
   wire [6:0] \$138 ;
   wire [6:0] \$139 ;
-  wire \$14 ;
-  wire \$140 ;
-  wire \$141 ;
-  wire \$142 ;
-  wire \$143 ;
-  wire \$144 ;
-  wire \$145 ;
-  wire [4:0] \$146 ;
-  wire \$147 ;
-  wire [6:0] \$148 ;
+  wire [3:0] \$14 ;
+  wire [6:0] \$140 ;
+  wire [9:0] \$141 ;
+  wire [7:0] \$142 ;
+  wire [10:0] \$143 ;
+  wire [11:0] \$144 ;
+  wire [11:0] \$145 ;
+  wire [6:0] \$146 ;
+  wire [6:0] \$147 ;
+  wire \$148 ;
   wire \$149 ;
   wire \$15 ;
-  wire [6:0] \$150 ;
-  wire [6:0] \$151 ;
-  wire [6:0] \$152 ;
-  wire [9:0] \$153 ;
-  wire [7:0] \$154 ;
-  wire [10:0] \$155 ;
-  wire [11:0] \$156 ;
-  wire [11:0] \$157 ;
+  wire \$150 ;
+  wire \$151 ;
+  wire \$152 ;
+  wire \$153 ;
+  wire [4:0] \$154 ;
+  wire \$155 ;
+  wire [6:0] \$156 ;
+  wire \$157 ;
   wire [6:0] \$158 ;
   wire [6:0] \$159 ;
-  wire \$16 ;
-  wire \$160 ;
-  wire \$161 ;
-  wire \$162 ;
-  wire \$163 ;
-  wire \$164 ;
-  wire \$165 ;
-  wire [4:0] \$166 ;
-  wire \$167 ;
-  wire [6:0] \$168 ;
+  wire [5:0] \$16 ;
+  wire [6:0] \$160 ;
+  wire [9:0] \$161 ;
+  wire [7:0] \$162 ;
+  wire [10:0] \$163 ;
+  wire [11:0] \$164 ;
+  wire [11:0] \$165 ;
+  wire [6:0] \$166 ;
+  wire [6:0] \$167 ;
+  wire \$168 ;
   wire \$169 ;
   wire \$17 ;
-  wire [6:0] \$170 ;
-  wire [6:0] \$171 ;
-  wire [6:0] \$172 ;
-  wire [9:0] \$173 ;
-  wire [7:0] \$174 ;
-  wire [10:0] \$175 ;
-  wire [11:0] \$176 ;
-  wire [11:0] \$177 ;
+  wire \$170 ;
+  wire \$171 ;
+  wire \$172 ;
+  wire \$173 ;
+  wire [4:0] \$174 ;
+  wire \$175 ;
+  wire [6:0] \$176 ;
+  wire \$177 ;
   wire [6:0] \$178 ;
   wire [6:0] \$179 ;
-  wire [5:0] \$18 ;
-  wire \$180 ;
-  wire \$181 ;
-  wire \$182 ;
-  wire \$183 ;
-  wire \$184 ;
-  wire \$185 ;
-  wire [4:0] \$186 ;
-  wire \$187 ;
-  wire [6:0] \$188 ;
+  wire \$18 ;
+  wire [6:0] \$180 ;
+  wire [9:0] \$181 ;
+  wire [7:0] \$182 ;
+  wire [10:0] \$183 ;
+  wire [11:0] \$184 ;
+  wire [11:0] \$185 ;
+  wire [6:0] \$186 ;
+  wire [6:0] \$187 ;
+  wire \$188 ;
   wire \$189 ;
-  wire [5:0] \$19 ;
-  wire [6:0] \$190 ;
-  wire [6:0] \$191 ;
-  wire [6:0] \$192 ;
-  wire [9:0] \$193 ;
-  wire [7:0] \$194 ;
-  wire [10:0] \$195 ;
-  wire [11:0] \$196 ;
-  wire [11:0] \$197 ;
+  wire \$19 ;
+  wire \$190 ;
+  wire \$191 ;
+  wire \$192 ;
+  wire \$193 ;
+  wire [4:0] \$194 ;
+  wire \$195 ;
+  wire [6:0] \$196 ;
+  wire \$197 ;
   wire [6:0] \$198 ;
   wire [6:0] \$199 ;
   wire \$2 ;
   wire \$20 ;
-  wire \$200 ;
-  wire \$201 ;
-  wire \$202 ;
-  wire \$203 ;
-  wire \$204 ;
-  wire \$205 ;
-  wire [4:0] \$206 ;
-  wire \$207 ;
-  wire [6:0] \$208 ;
+  wire [6:0] \$200 ;
+  wire [9:0] \$201 ;
+  wire [7:0] \$202 ;
+  wire [10:0] \$203 ;
+  wire [11:0] \$204 ;
+  wire [11:0] \$205 ;
+  wire [6:0] \$206 ;
+  wire [6:0] \$207 ;
+  wire \$208 ;
   wire \$209 ;
   wire \$21 ;
-  wire [6:0] \$210 ;
-  wire [6:0] \$211 ;
-  wire [6:0] \$212 ;
-  wire [9:0] \$213 ;
-  wire [7:0] \$214 ;
-  wire [10:0] \$215 ;
-  wire [11:0] \$216 ;
-  wire [11:0] \$217 ;
+  wire \$210 ;
+  wire \$211 ;
+  wire \$212 ;
+  wire \$213 ;
+  wire [4:0] \$214 ;
+  wire \$215 ;
+  wire [6:0] \$216 ;
+  wire \$217 ;
   wire [6:0] \$218 ;
   wire [6:0] \$219 ;
-  wire \$22 ;
-  wire \$220 ;
-  wire \$221 ;
-  wire \$222 ;
-  wire \$223 ;
-  wire \$224 ;
-  wire \$225 ;
-  wire [4:0] \$226 ;
-  wire \$227 ;
-  wire [6:0] \$228 ;
+  wire [5:0] \$22 ;
+  wire [6:0] \$220 ;
+  wire [9:0] \$221 ;
+  wire [7:0] \$222 ;
+  wire [10:0] \$223 ;
+  wire [11:0] \$224 ;
+  wire [11:0] \$225 ;
+  wire [6:0] \$226 ;
+  wire [6:0] \$227 ;
+  wire \$228 ;
   wire \$229 ;
-  wire \$23 ;
-  wire [6:0] \$230 ;
-  wire [6:0] \$231 ;
-  wire [6:0] \$232 ;
-  wire [9:0] \$233 ;
-  wire [7:0] \$234 ;
-  wire [10:0] \$235 ;
-  wire [11:0] \$236 ;
-  wire [11:0] \$237 ;
+  wire [5:0] \$23 ;
+  wire \$230 ;
+  wire \$231 ;
+  wire \$232 ;
+  wire \$233 ;
+  wire [4:0] \$234 ;
+  wire \$235 ;
+  wire [6:0] \$236 ;
+  wire \$237 ;
   wire [6:0] \$238 ;
   wire [6:0] \$239 ;
-  wire [3:0] \$24 ;
-  wire \$240 ;
-  wire \$241 ;
-  wire \$242 ;
-  wire \$243 ;
-  wire \$244 ;
-  wire \$245 ;
-  wire [4:0] \$246 ;
-  wire \$247 ;
-  wire [6:0] \$248 ;
+  wire \$24 ;
+  wire [6:0] \$240 ;
+  wire [9:0] \$241 ;
+  wire [7:0] \$242 ;
+  wire [10:0] \$243 ;
+  wire [11:0] \$244 ;
+  wire [11:0] \$245 ;
+  wire [6:0] \$246 ;
+  wire [6:0] \$247 ;
+  wire \$248 ;
   wire \$249 ;
   wire \$25 ;
-  wire [6:0] \$250 ;
-  wire [6:0] \$251 ;
-  wire [6:0] \$252 ;
-  wire [9:0] \$253 ;
-  wire [7:0] \$254 ;
-  wire [10:0] \$255 ;
-  wire [11:0] \$256 ;
-  wire [11:0] \$257 ;
-  wire \$258 ;
-  wire \$259 ;
+  wire \$250 ;
+  wire \$251 ;
+  wire \$252 ;
+  wire \$253 ;
+  wire [4:0] \$254 ;
+  wire \$255 ;
+  wire [6:0] \$256 ;
+  wire \$257 ;
+  wire [6:0] \$258 ;
+  wire [6:0] \$259 ;
   wire \$26 ;
-  wire \$260 ;
-  wire \$261 ;
-  wire \$262 ;
-  wire \$263 ;
-  wire \$264 ;
-  wire \$265 ;
-  wire [15:0] \$266 ;
-  wire [2:0] \$267 ;
-  wire [3:0] \$268 ;
+  wire [6:0] \$260 ;
+  wire [9:0] \$261 ;
+  wire [7:0] \$262 ;
+  wire [10:0] \$263 ;
+  wire [11:0] \$264 ;
+  wire [11:0] \$265 ;
+  wire [2:0] \$266 ;
+  wire \$267 ;
+  wire \$268 ;
   wire \$269 ;
   wire \$27 ;
   wire \$270 ;
   wire \$271 ;
   wire \$272 ;
-  wire [2:0] \$273 ;
-  wire [3:0] \$274 ;
-  wire \$275 ;
-  wire [4:0] \$276 ;
-  wire [5:0] \$277 ;
-  wire \$278 ;
-  wire [4:0] \$279 ;
-  wire [5:0] \$28 ;
-  wire \$280 ;
-  wire [3:0] \$281 ;
-  wire [3:0] \$282 ;
-  wire [5:0] \$283 ;
-  wire \$284 ;
-  wire [16:0] \$285 ;
+  wire \$273 ;
+  wire \$274 ;
+  wire [15:0] \$275 ;
+  wire [2:0] \$276 ;
+  wire [2:0] \$277 ;
+  wire [3:0] \$278 ;
+  wire \$279 ;
+  wire [3:0] \$28 ;
+  wire [2:0] \$280 ;
+  wire \$281 ;
+  wire \$282 ;
+  wire \$283 ;
+  wire [2:0] \$284 ;
+  wire [3:0] \$285 ;
   wire \$286 ;
-  wire [1:0] \$287 ;
-  wire \$288 ;
-  wire [2:0] \$289 ;
-  wire [5:0] \$29 ;
-  wire [3:0] \$290 ;
+  wire [4:0] \$287 ;
+  wire [5:0] \$288 ;
+  wire \$289 ;
+  wire \$29 ;
+  wire [4:0] \$290 ;
   wire \$291 ;
-  wire [4:0] \$292 ;
-  wire [1:0] \$293 ;
+  wire [3:0] \$292 ;
+  wire [3:0] \$293 ;
   wire [5:0] \$294 ;
-  wire [5:0] \$295 ;
-  wire [5:0] \$296 ;
-  wire [6:0] \$297 ;
-  wire [6:0] \$298 ;
-  wire [7:0] \$299 ;
-  wire [1:0] \$3 ;
-  wire [6:0] \$30 ;
-  wire \$300 ;
-  wire [5:0] \$301 ;
-  wire [5:0] \$302 ;
-  wire [6:0] \$303 ;
-  wire [6:0] \$304 ;
-  wire [7:0] \$305 ;
+  wire \$295 ;
+  wire [16:0] \$296 ;
+  wire \$297 ;
+  wire [1:0] \$298 ;
+  wire \$299 ;
+  wire \$3 ;
+  wire \$30 ;
+  wire [2:0] \$300 ;
+  wire [3:0] \$301 ;
+  wire \$302 ;
+  wire [3:0] \$303 ;
+  wire \$304 ;
+  wire \$305 ;
   wire \$306 ;
-  wire [5:0] \$307 ;
-  wire [16:0] \$308 ;
-  wire [4:0] \$309 ;
-  wire [6:0] \$31 ;
-  wire [1:0] \$310 ;
+  wire \$307 ;
+  wire [4:0] \$308 ;
+  wire [1:0] \$309 ;
+  wire \$31 ;
+  wire [5:0] \$310 ;
   wire [5:0] \$311 ;
-  wire [1:0] \$312 ;
-  wire [5:0] \$313 ;
-  wire \$314 ;
-  wire [3:0] \$315 ;
+  wire [5:0] \$312 ;
+  wire [6:0] \$313 ;
+  wire [6:0] \$314 ;
+  wire [7:0] \$315 ;
   wire \$316 ;
-  wire [3:0] \$317 ;
-  wire [4:0] \$318 ;
-  wire [3:0] \$319 ;
-  wire [7:0] \$32 ;
-  wire [4:0] \$320 ;
-  wire [3:0] \$321 ;
-  wire [4:0] \$322 ;
-  wire \$323 ;
-  wire [3:0] \$324 ;
-  wire \$325 ;
-  wire \$326 ;
+  wire [5:0] \$317 ;
+  wire [5:0] \$318 ;
+  wire [6:0] \$319 ;
+  wire \$32 ;
+  wire [6:0] \$320 ;
+  wire [7:0] \$321 ;
+  wire \$322 ;
+  wire [5:0] \$323 ;
+  wire [16:0] \$324 ;
+  wire [4:0] \$325 ;
+  wire [1:0] \$326 ;
   wire [5:0] \$327 ;
-  wire [7:0] \$328 ;
-  wire [11:0] \$329 ;
-  wire \$33 ;
-  wire [7:0] \$330 ;
-  wire [11:0] \$331 ;
-  wire [7:0] \$332 ;
-  wire [11:0] \$333 ;
-  wire [7:0] \$334 ;
-  wire [11:0] \$335 ;
-  wire [7:0] \$336 ;
-  wire [11:0] \$337 ;
-  wire [7:0] \$338 ;
-  wire [11:0] \$339 ;
-  wire \$34 ;
-  wire [7:0] \$340 ;
-  wire [11:0] \$341 ;
-  wire [7:0] \$342 ;
-  wire [11:0] \$343 ;
-  wire [7:0] \$344 ;
+  wire [1:0] \$328 ;
+  wire [5:0] \$329 ;
+  wire [5:0] \$33 ;
+  wire \$330 ;
+  wire [3:0] \$331 ;
+  wire \$332 ;
+  wire [3:0] \$333 ;
+  wire [4:0] \$334 ;
+  wire [3:0] \$335 ;
+  wire [4:0] \$336 ;
+  wire [3:0] \$337 ;
+  wire [4:0] \$338 ;
+  wire [5:0] \$339 ;
+  wire [5:0] \$34 ;
+  wire \$340 ;
+  wire \$341 ;
+  wire \$342 ;
+  wire \$343 ;
+  wire [11:0] \$344 ;
   wire [11:0] \$345 ;
-  wire [7:0] \$346 ;
+  wire [11:0] \$346 ;
   wire [11:0] \$347 ;
-  wire [7:0] \$348 ;
+  wire [11:0] \$348 ;
   wire [11:0] \$349 ;
-  wire [5:0] \$35 ;
-  wire [7:0] \$350 ;
+  wire [6:0] \$35 ;
+  wire [11:0] \$350 ;
   wire [11:0] \$351 ;
-  wire [7:0] \$352 ;
+  wire [11:0] \$352 ;
   wire [11:0] \$353 ;
-  wire [7:0] \$354 ;
+  wire [11:0] \$354 ;
   wire [11:0] \$355 ;
-  wire [7:0] \$356 ;
+  wire [11:0] \$356 ;
   wire [11:0] \$357 ;
-  wire [7:0] \$358 ;
+  wire [11:0] \$358 ;
   wire [11:0] \$359 ;
-  wire [5:0] \$36 ;
-  wire [7:0] \$360 ;
+  wire [6:0] \$36 ;
+  wire [11:0] \$360 ;
   wire [11:0] \$361 ;
-  wire [7:0] \$362 ;
-  wire [11:0] \$363 ;
-  wire \$364 ;
-  wire \$365 ;
+  wire \$362 ;
+  wire [12:0] \$363 ;
+  wire [12:0] \$364 ;
+  wire [13:0] \$365 ;
   wire [12:0] \$366 ;
-  wire [13:0] \$367 ;
-  wire [14:0] \$368 ;
-  wire [15:0] \$369 ;
-  wire [6:0] \$37 ;
-  wire [16:0] \$370 ;
-  wire [17:0] \$371 ;
-  wire [18:0] \$372 ;
-  wire [19:0] \$373 ;
+  wire [12:0] \$367 ;
+  wire [13:0] \$368 ;
+  wire [14:0] \$369 ;
+  wire [7:0] \$37 ;
+  wire [15:0] \$370 ;
+  wire [12:0] \$371 ;
+  wire [12:0] \$372 ;
+  wire [13:0] \$373 ;
   wire [12:0] \$374 ;
-  wire [13:0] \$375 ;
-  wire [14:0] \$376 ;
-  wire [15:0] \$377 ;
-  wire [16:0] \$378 ;
-  wire [17:0] \$379 ;
-  wire [6:0] \$38 ;
-  wire [18:0] \$380 ;
-  wire [19:0] \$381 ;
-  wire [20:0] \$382 ;
-  wire [20:0] \$383 ;
-  wire \$384 ;
-  wire \$385 ;
+  wire [12:0] \$375 ;
+  wire [13:0] \$376 ;
+  wire [14:0] \$377 ;
+  wire [15:0] \$378 ;
+  wire [16:0] \$379 ;
+  wire \$38 ;
+  wire [16:0] \$380 ;
+  wire \$381 ;
+  wire [12:0] \$382 ;
+  wire [12:0] \$383 ;
+  wire [13:0] \$384 ;
+  wire [12:0] \$385 ;
   wire [12:0] \$386 ;
   wire [13:0] \$387 ;
   wire [14:0] \$388 ;
   wire [15:0] \$389 ;
-  wire [7:0] \$39 ;
-  wire [16:0] \$390 ;
-  wire [17:0] \$391 ;
-  wire [18:0] \$392 ;
-  wire [19:0] \$393 ;
+  wire \$39 ;
+  wire [12:0] \$390 ;
+  wire [12:0] \$391 ;
+  wire [13:0] \$392 ;
+  wire [12:0] \$393 ;
   wire [12:0] \$394 ;
   wire [13:0] \$395 ;
   wire [14:0] \$396 ;
   wire [15:0] \$397 ;
   wire [16:0] \$398 ;
-  wire [17:0] \$399 ;
-  wire [3:0] \$4 ;
-  wire \$40 ;
-  wire [18:0] \$400 ;
-  wire [19:0] \$401 ;
-  wire [20:0] \$402 ;
-  wire [20:0] \$403 ;
-  wire \$404 ;
-  wire \$405 ;
-  wire [30:0] \$406 ;
-  wire [30:0] \$407 ;
+  wire [16:0] \$399 ;
+  wire \$4 ;
+  wire [5:0] \$40 ;
+  wire \$400 ;
+  wire [30:0] \$401 ;
+  wire [30:0] \$402 ;
+  wire [31:0] \$403 ;
+  wire [31:0] \$404 ;
+  wire [32:0] \$405 ;
+  wire \$406 ;
+  wire \$407 ;
   wire [31:0] \$408 ;
   wire [31:0] \$409 ;
-  wire \$41 ;
+  wire [5:0] \$41 ;
   wire [32:0] \$410 ;
-  wire \$411 ;
+  wire [32:0] \$411 ;
   wire \$412 ;
   wire [31:0] \$413 ;
   wire [31:0] \$414 ;
   wire [32:0] \$415 ;
-  wire [32:0] \$416 ;
+  wire \$416 ;
   wire \$417 ;
   wire [31:0] \$418 ;
   wire [31:0] \$419 ;
-  wire [3:0] \$42 ;
+  wire [6:0] \$42 ;
   wire [32:0] \$420 ;
-  wire \$421 ;
+  wire [32:0] \$421 ;
   wire \$422 ;
-  wire [31:0] \$423 ;
-  wire [31:0] \$424 ;
-  wire [32:0] \$425 ;
-  wire [32:0] \$426 ;
-  wire \$427 ;
+  wire \$423 ;
+  wire \$424 ;
+  wire [31:0] \$425 ;
+  wire [31:0] \$426 ;
+  wire [32:0] \$427 ;
   wire \$428 ;
   wire \$429 ;
-  wire \$43 ;
+  wire [6:0] \$43 ;
   wire [31:0] \$430 ;
   wire [31:0] \$431 ;
   wire [32:0] \$432 ;
-  wire \$433 ;
-  wire \$434 ;
+  wire [32:0] \$433 ;
+  wire [31:0] \$434 ;
   wire [31:0] \$435 ;
-  wire [31:0] \$436 ;
-  wire [32:0] \$437 ;
-  wire [32:0] \$438 ;
+  wire [32:0] \$436 ;
+  wire \$437 ;
+  wire \$438 ;
   wire [31:0] \$439 ;
-  wire [5:0] \$44 ;
+  wire [7:0] \$44 ;
   wire [31:0] \$440 ;
   wire [32:0] \$441 ;
-  wire \$442 ;
-  wire \$443 ;
-  wire [31:0] \$444 ;
+  wire [32:0] \$442 ;
+  wire [7:0] \$443 ;
+  wire [8:0] \$444 ;
   wire [31:0] \$445 ;
-  wire [32:0] \$446 ;
+  wire [31:0] \$446 ;
   wire [32:0] \$447 ;
-  wire [7:0] \$448 ;
-  wire [8:0] \$449 ;
-  wire [5:0] \$45 ;
+  wire \$448 ;
+  wire \$449 ;
+  wire \$45 ;
   wire [31:0] \$450 ;
   wire [31:0] \$451 ;
   wire [32:0] \$452 ;
-  wire \$453 ;
+  wire [32:0] \$453 ;
   wire \$454 ;
   wire [31:0] \$455 ;
   wire [31:0] \$456 ;
   wire [32:0] \$457 ;
-  wire [32:0] \$458 ;
+  wire \$458 ;
   wire \$459 ;
-  wire [6:0] \$46 ;
+  wire \$46 ;
   wire [31:0] \$460 ;
   wire [31:0] \$461 ;
   wire [32:0] \$462 ;
-  wire \$463 ;
+  wire [32:0] \$463 ;
   wire \$464 ;
-  wire [31:0] \$465 ;
-  wire [31:0] \$466 ;
-  wire [32:0] \$467 ;
-  wire [32:0] \$468 ;
-  wire \$469 ;
-  wire [6:0] \$47 ;
+  wire \$465 ;
+  wire \$466 ;
+  wire [31:0] \$467 ;
+  wire [31:0] \$468 ;
+  wire [32:0] \$469 ;
+  wire [3:0] \$47 ;
   wire \$470 ;
   wire \$471 ;
   wire [31:0] \$472 ;
   wire [31:0] \$473 ;
   wire [32:0] \$474 ;
-  wire \$475 ;
-  wire \$476 ;
+  wire [32:0] \$475 ;
+  wire [31:0] \$476 ;
   wire [31:0] \$477 ;
-  wire [31:0] \$478 ;
-  wire [32:0] \$479 ;
-  wire [7:0] \$48 ;
-  wire [32:0] \$480 ;
+  wire [32:0] \$478 ;
+  wire \$479 ;
+  wire \$48 ;
+  wire \$480 ;
   wire [31:0] \$481 ;
   wire [31:0] \$482 ;
   wire [32:0] \$483 ;
-  wire \$484 ;
-  wire \$485 ;
-  wire [31:0] \$486 ;
-  wire [31:0] \$487 ;
-  wire [32:0] \$488 ;
-  wire [32:0] \$489 ;
+  wire [32:0] \$484 ;
+  wire [7:0] \$485 ;
+  wire [8:0] \$486 ;
+  reg [4:0] \$487 ;
+  reg [4:0] \$488 ;
+  reg [2:0] \$489 ;
   wire \$49 ;
-  wire [7:0] \$490 ;
-  wire [8:0] \$491 ;
-  reg [4:0] \$492 ;
-  reg [4:0] \$493 ;
-  reg [2:0] \$494 ;
-  reg [15:0] \$495 ;
-  reg \$496 ;
-  reg \$497 ;
-  reg [1:0] \$498 ;
+  reg [15:0] \$490 ;
+  reg \$491 ;
+  reg \$492 ;
+  reg [1:0] \$493 ;
+  reg [1:0] \$494 ;
+  reg [1:0] \$495 ;
+  reg [1:0] \$496 ;
+  reg [15:0] \$497 ;
+  reg [15:0] \$498 ;
   reg [1:0] \$499 ;
   wire \$5 ;
-  wire [5:0] \$50 ;
-  reg [15:0] \$500 ;
-  reg [15:0] \$501 ;
-  reg [1:0] \$502 ;
-  reg [3:0] \$503 ;
-  reg [3:0] \$504 ;
-  reg [2:0] \$505 ;
-  reg [8:0] \$506 ;
-  reg \$507 ;
-  reg [1:0] \$508 ;
-  reg [3:0] \$509 ;
-  wire [5:0] \$51 ;
-  reg [4:0] \$510 ;
-  reg [3:0] \$511 ;
+  wire \$50 ;
+  reg [3:0] \$500 ;
+  reg [3:0] \$501 ;
+  reg [2:0] \$502 ;
+  reg [8:0] \$503 ;
+  reg \$504 ;
+  reg [1:0] \$505 ;
+  reg [1:0] \$506 ;
+  reg [1:0] \$507 ;
+  reg [3:0] \$508 ;
+  reg [4:0] \$509 ;
+  wire \$51 ;
+  reg [3:0] \$510 ;
+  reg [4:0] \$511 ;
   reg [4:0] \$512 ;
-  reg [4:0] \$513 ;
+  reg [2:0] \$513 ;
   reg [2:0] \$514 ;
-  reg [2:0] \$515 ;
-  reg [1:0] \$516 ;
+  reg [1:0] \$515 ;
+  reg \$516 ;
   reg \$517 ;
   reg \$518 ;
   reg \$519 ;
-  wire [6:0] \$52 ;
+  wire [5:0] \$52 ;
   reg [1:0] \$520 ;
   reg [4:0] \$521 ;
   reg [4:0] \$522 ;
@@ -644,7 +644,7 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   reg [3:0] \$527 ;
   reg [3:0] \$528 ;
   reg [3:0] \$529 ;
-  wire [6:0] \$53 ;
+  wire [5:0] \$53 ;
   reg [3:0] \$530 ;
   reg [3:0] \$531 ;
   reg [3:0] \$532 ;
@@ -655,7 +655,7 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   reg [3:0] \$537 ;
   reg [3:0] \$538 ;
   reg [3:0] \$539 ;
-  wire [7:0] \$54 ;
+  wire [6:0] \$54 ;
   reg [3:0] \$540 ;
   reg [3:0] \$541 ;
   reg \$542 ;
@@ -666,40 +666,40 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   reg \$547 ;
   reg \$548 ;
   reg \$549 ;
-  wire \$55 ;
+  wire [6:0] \$55 ;
   reg \$550 ;
   reg \$551 ;
   reg \$552 ;
   reg \$553 ;
-  reg [15:0] \$554 ;
+  reg \$554 ;
   reg [15:0] \$555 ;
   reg [15:0] \$556 ;
   reg [15:0] \$557 ;
   reg [15:0] \$558 ;
   reg [15:0] \$559 ;
-  wire [5:0] \$56 ;
+  wire [7:0] \$56 ;
   reg [15:0] \$560 ;
   reg [15:0] \$561 ;
   reg [15:0] \$562 ;
-  reg [135:0] \$563 ;
-  reg \$564 ;
+  reg [15:0] \$563 ;
+  reg [135:0] \$564 ;
   reg \$565 ;
   reg \$566 ;
   reg \$567 ;
   reg \$568 ;
   reg \$569 ;
-  wire [1:0] \$57 ;
+  wire \$57 ;
   reg \$570 ;
   reg \$571 ;
   reg \$572 ;
   reg \$573 ;
   reg \$574 ;
   reg \$575 ;
-  reg [11:0] \$576 ;
-  reg [11:0] \$577 ;
+  reg \$576 ;
+  reg \$577 ;
   reg [11:0] \$578 ;
   reg [11:0] \$579 ;
-  wire \$58 ;
+  wire [5:0] \$58 ;
   reg [11:0] \$580 ;
   reg [11:0] \$581 ;
   reg [11:0] \$582 ;
@@ -710,46 +710,49 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   reg [11:0] \$587 ;
   reg [11:0] \$588 ;
   reg [11:0] \$589 ;
-  wire [7:0] \$59 ;
+  wire [5:0] \$59 ;
   reg [11:0] \$590 ;
   reg [11:0] \$591 ;
   reg [11:0] \$592 ;
   reg [11:0] \$593 ;
-  reg [15:0] \$594 ;
-  reg [15:0] \$595 ;
+  reg [11:0] \$594 ;
+  reg [11:0] \$595 ;
   reg [15:0] \$596 ;
   reg [15:0] \$597 ;
-  reg \$598 ;
-  reg \$599 ;
-  wire [9:0] \$6 ;
-  wire [2:0] \$60 ;
+  reg [15:0] \$598 ;
+  reg [15:0] \$599 ;
+  wire [1:0] \$6 ;
+  wire [6:0] \$60 ;
   reg \$600 ;
-  reg [14:0] \$601 ;
-  reg [14:0] \$602 ;
-  reg [15:0] \$603 ;
-  reg [15:0] \$604 ;
-  reg [15:0] \$605 ;
+  reg \$601 ;
+  reg \$602 ;
+  reg \$603 ;
+  reg [14:0] \$604 ;
+  reg [14:0] \$605 ;
   reg [15:0] \$606 ;
-  reg \$607 ;
-  reg \$608 ;
-  reg [30:0] \$609 ;
-  wire [2:0] \$61 ;
-  reg [30:0] \$610 ;
-  reg [15:0] \$611 ;
-  reg [15:0] \$612 ;
-  reg \$613 ;
-  reg \$614 ;
-  reg [16:0] \$615 ;
+  reg [15:0] \$607 ;
+  reg [15:0] \$608 ;
+  reg [15:0] \$609 ;
+  wire [6:0] \$61 ;
+  reg \$610 ;
+  reg \$611 ;
+  reg [30:0] \$612 ;
+  reg [30:0] \$613 ;
+  reg [15:0] \$614 ;
+  reg [15:0] \$615 ;
   reg \$616 ;
-  wire [2:0] \$62 ;
-  wire [2:0] \$63 ;
-  wire [2:0] \$64 ;
-  wire [2:0] \$65 ;
-  wire [2:0] \$66 ;
-  wire [2:0] \$67 ;
+  reg \$617 ;
+  reg [16:0] \$618 ;
+  reg \$619 ;
+  wire [7:0] \$62 ;
+  wire \$63 ;
+  wire [5:0] \$64 ;
+  wire [1:0] \$65 ;
+  wire \$66 ;
+  wire [7:0] \$67 ;
   wire [2:0] \$68 ;
   wire [2:0] \$69 ;
-  wire [6:0] \$7 ;
+  wire [3:0] \$7 ;
   wire [2:0] \$70 ;
   wire [2:0] \$71 ;
   wire [2:0] \$72 ;
@@ -758,32 +761,40 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   wire [2:0] \$75 ;
   wire [2:0] \$76 ;
   wire [2:0] \$77 ;
-  wire [6:0] \$78 ;
-  wire [6:0] \$79 ;
-  wire [10:0] \$8 ;
-  wire \$80 ;
-  wire \$81 ;
-  wire \$82 ;
-  wire \$83 ;
-  wire \$84 ;
-  wire \$85 ;
-  wire [4:0] \$86 ;
-  wire \$87 ;
-  wire [6:0] \$88 ;
+  wire [2:0] \$78 ;
+  wire [2:0] \$79 ;
+  wire \$8 ;
+  wire [2:0] \$80 ;
+  wire [2:0] \$81 ;
+  wire [2:0] \$82 ;
+  wire [2:0] \$83 ;
+  wire [2:0] \$84 ;
+  wire [2:0] \$85 ;
+  wire [6:0] \$86 ;
+  wire [6:0] \$87 ;
+  wire \$88 ;
   wire \$89 ;
-  wire [11:0] \$9 ;
-  wire [6:0] \$90 ;
-  wire [6:0] \$91 ;
-  wire [6:0] \$92 ;
-  wire [9:0] \$93 ;
-  wire [7:0] \$94 ;
-  wire [10:0] \$95 ;
-  wire [11:0] \$96 ;
-  wire [11:0] \$97 ;
+  wire [9:0] \$9 ;
+  wire \$90 ;
+  wire \$91 ;
+  wire \$92 ;
+  wire \$93 ;
+  wire [4:0] \$94 ;
+  wire \$95 ;
+  wire [6:0] \$96 ;
+  wire \$97 ;
   wire [6:0] \$98 ;
   wire [6:0] \$99 ;
   reg [14:0] acc0 = 15'h0000;
   reg [14:0] acc1 = 15'h0000;
+  reg accfirst1 = 1'h0;
+  reg accfirst2 = 1'h0;
+  reg accfirst2b = 1'h0;
+  reg accfirst3 = 1'h0;
+  reg acclast1 = 1'h0;
+  reg acclast2 = 1'h0;
+  reg acclast2b = 1'h0;
+  reg acclast3 = 1'h0;
   reg [4:0] below = 5'h00;
   reg [15:0] bias0_s3 = 16'h0000;
   reg [15:0] bias0_s4 = 16'h0000;
@@ -793,10 +804,12 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   reg [15:0] bias1_s5 = 16'h0000;
   reg [1:0] c_cg = 2'h0;
   reg [15:0] c_frames = 16'h0000;
+  reg [1:0] c_og = 2'h0;
   reg [3:0] c_ox = 4'h0;
   reg [3:0] c_oy = 4'h0;
   reg c_pass = 1'h0;
   reg [2:0] c_slot = 3'h0;
+  reg [1:0] c_wbase = 2'h0;
   reg [4:0] c_x = 5'h00;
   reg [4:0] c_y = 5'h00;
   wire ce;
@@ -876,6 +889,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   reg last5 = 1'h0;
   reg [2:0] lead = 3'h0;
   reg [1:0] load = 2'h0;
+  reg [1:0] load_cg = 2'h0;
+  reg [1:0] load_og = 2'h0;
+  reg loaded;
   wire [8:0] lw__addr;
   wire [15:0] lw__data;
   wire [7:0] \lw__data[0] ;
@@ -928,56 +944,52 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   wire ok8;
   reg ok8_s2 = 1'h0;
   reg ok8_s2b = 1'h0;
-  reg pass1 = 1'h0;
-  reg pass2 = 1'h0;
-  reg pass2b = 1'h0;
-  reg pass3 = 1'h0;
   wire pipe_busy;
   wire [8:0] port__addr;
-  wire [8:0] \port__addr$105 ;
-  wire [8:0] \port__addr$114 ;
-  wire [8:0] \port__addr$123 ;
-  wire [8:0] \port__addr$132 ;
-  wire [8:0] \port__addr$141 ;
-  wire [8:0] \port__addr$150 ;
-  wire [8:0] \port__addr$87 ;
-  wire [8:0] \port__addr$96 ;
+  wire [8:0] \port__addr$106 ;
+  wire [8:0] \port__addr$115 ;
+  wire [8:0] \port__addr$124 ;
+  wire [8:0] \port__addr$133 ;
+  wire [8:0] \port__addr$142 ;
+  wire [8:0] \port__addr$151 ;
+  wire [8:0] \port__addr$88 ;
+  wire [8:0] \port__addr$97 ;
   wire [15:0] port__data;
-  wire [15:0] \port__data$183 ;
-  wire [7:0] \port__data$183[0] ;
-  wire [7:0] \port__data$183[1] ;
-  wire [15:0] \port__data$185 ;
-  wire [7:0] \port__data$185[0] ;
-  wire [7:0] \port__data$185[1] ;
-  wire [15:0] \port__data$187 ;
-  wire [7:0] \port__data$187[0] ;
-  wire [7:0] \port__data$187[1] ;
-  wire [15:0] \port__data$189 ;
-  wire [7:0] \port__data$189[0] ;
-  wire [7:0] \port__data$189[1] ;
-  wire [15:0] \port__data$191 ;
-  wire [7:0] \port__data$191[0] ;
-  wire [7:0] \port__data$191[1] ;
-  wire [15:0] \port__data$193 ;
-  wire [7:0] \port__data$193[0] ;
-  wire [7:0] \port__data$193[1] ;
-  wire [15:0] \port__data$195 ;
-  wire [7:0] \port__data$195[0] ;
-  wire [7:0] \port__data$195[1] ;
-  wire [15:0] \port__data$197 ;
-  wire [7:0] \port__data$197[0] ;
-  wire [7:0] \port__data$197[1] ;
+  wire [15:0] \port__data$224 ;
+  wire [7:0] \port__data$224[0] ;
+  wire [7:0] \port__data$224[1] ;
+  wire [15:0] \port__data$225 ;
+  wire [7:0] \port__data$225[0] ;
+  wire [7:0] \port__data$225[1] ;
+  wire [15:0] \port__data$226 ;
+  wire [7:0] \port__data$226[0] ;
+  wire [7:0] \port__data$226[1] ;
+  wire [15:0] \port__data$227 ;
+  wire [7:0] \port__data$227[0] ;
+  wire [7:0] \port__data$227[1] ;
+  wire [15:0] \port__data$228 ;
+  wire [7:0] \port__data$228[0] ;
+  wire [7:0] \port__data$228[1] ;
+  wire [15:0] \port__data$229 ;
+  wire [7:0] \port__data$229[0] ;
+  wire [7:0] \port__data$229[1] ;
+  wire [15:0] \port__data$230 ;
+  wire [7:0] \port__data$230[0] ;
+  wire [7:0] \port__data$230[1] ;
+  wire [15:0] \port__data$231 ;
+  wire [7:0] \port__data$231[0] ;
+  wire [7:0] \port__data$231[1] ;
   wire [7:0] \port__data[0] ;
   wire [7:0] \port__data[1] ;
   wire port__en;
-  wire \port__en$104 ;
-  wire \port__en$113 ;
-  wire \port__en$122 ;
-  wire \port__en$131 ;
-  wire \port__en$140 ;
-  wire \port__en$149 ;
-  wire \port__en$86 ;
-  wire \port__en$95 ;
+  wire \port__en$105 ;
+  wire \port__en$114 ;
+  wire \port__en$123 ;
+  wire \port__en$132 ;
+  wire \port__en$141 ;
+  wire \port__en$150 ;
+  wire \port__en$87 ;
+  wire \port__en$96 ;
   reg [11:0] prod0_0 = 12'h000;
   reg [11:0] prod0_1 = 12'h000;
   reg [11:0] prod0_2 = 12'h000;
@@ -1030,6 +1042,24 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   reg [15:0] sample8_s2b = 16'h0000;
   wire [7:0] \sample8_s2b[0] ;
   wire [7:0] \sample8_s2b[1] ;
+  wire [7:0] sampled0_0;
+  wire [7:0] sampled0_1;
+  wire [7:0] sampled1_0;
+  wire [7:0] sampled1_1;
+  wire [7:0] sampled2_0;
+  wire [7:0] sampled2_1;
+  wire [7:0] sampled3_0;
+  wire [7:0] sampled3_1;
+  wire [7:0] sampled4_0;
+  wire [7:0] sampled4_1;
+  wire [7:0] sampled5_0;
+  wire [7:0] sampled5_1;
+  wire [7:0] sampled6_0;
+  wire [7:0] sampled6_1;
+  wire [7:0] sampled7_0;
+  wire [7:0] sampled7_1;
+  wire [7:0] sampled8_0;
+  wire [7:0] sampled8_1;
   reg [15:0] scale0_s3 = 16'h0000;
   reg [15:0] scale0_s4 = 16'h0000;
   reg [15:0] scale1_s3 = 16'h0000;
@@ -1038,7 +1068,7 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   reg [30:0] scaled1 = 31'h00000000;
   wire [5:0] slot0;
   reg [2:0] slot1 = 3'h0;
-  wire [5:0] \slot1$84 ;
+  wire [5:0] \slot1$85 ;
   wire [5:0] slot2;
   wire [5:0] slot3;
   wire [5:0] slot4;
@@ -1143,7 +1173,6 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   wire [3:0] \wmem_w__data[1].w7 ;
   wire [3:0] \wmem_w__data[1].w8 ;
   reg wmem_w__en;
-  (* init = 2'h0 *)
   wire [1:0] wread__addr;
   wire [135:0] wread__data;
   wire [67:0] \wread__data[0] ;
@@ -1587,7 +1616,7 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @(posedge clk) begin
     if (lw__en)
-      lbuf[\$9 [8:0]] <= i__payload[15:0];
+      lbuf[\$12 [8:0]] <= i__payload[15:0];
   end
   reg [15:0] _0_;
   reg [15:0] _1_;
@@ -1600,41 +1629,41 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   reg [15:0] _8_;
   always @(posedge clk) begin
     if (ce) begin
-      _0_ <= lbuf[\$257 [8:0]];
+      _0_ <= lbuf[\$265 [8:0]];
     end
     if (ce) begin
-      _1_ <= lbuf[\$237 [8:0]];
+      _1_ <= lbuf[\$245 [8:0]];
     end
     if (ce) begin
-      _2_ <= lbuf[\$217 [8:0]];
+      _2_ <= lbuf[\$225 [8:0]];
     end
     if (ce) begin
-      _3_ <= lbuf[\$197 [8:0]];
+      _3_ <= lbuf[\$205 [8:0]];
     end
     if (ce) begin
-      _4_ <= lbuf[\$177 [8:0]];
+      _4_ <= lbuf[\$185 [8:0]];
     end
     if (ce) begin
-      _5_ <= lbuf[\$157 [8:0]];
+      _5_ <= lbuf[\$165 [8:0]];
     end
     if (ce) begin
-      _6_ <= lbuf[\$137 [8:0]];
+      _6_ <= lbuf[\$145 [8:0]];
     end
     if (ce) begin
-      _7_ <= lbuf[\$117 [8:0]];
+      _7_ <= lbuf[\$125 [8:0]];
     end
     if (ce) begin
-      _8_ <= lbuf[\$97 [8:0]];
+      _8_ <= lbuf[\$105 [8:0]];
     end
   end
-  assign \port__data$197  = _0_;
-  assign \port__data$195  = _1_;
-  assign \port__data$193  = _2_;
-  assign \port__data$191  = _3_;
-  assign \port__data$189  = _4_;
-  assign \port__data$187  = _5_;
-  assign \port__data$185  = _6_;
-  assign \port__data$183  = _7_;
+  assign \port__data$231  = _0_;
+  assign \port__data$230  = _1_;
+  assign \port__data$229  = _2_;
+  assign \port__data$228  = _3_;
+  assign \port__data$227  = _4_;
+  assign \port__data$226  = _5_;
+  assign \port__data$225  = _6_;
+  assign \port__data$224  = _7_;
   assign port__data = _8_;
   reg [135:0] wmem [3:0];
   initial begin
@@ -1650,177 +1679,203 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   reg [135:0] _9_;
   always @(posedge clk) begin
     if (ce) begin
-      _9_ <= wmem[cg1];
+      _9_ <= wmem[\$266 [1:0]];
     end
   end
   assign wread__data = _9_;
-  assign \$365  = ! pass3;
-  assign \$366  = $signed(prod0_0) + $signed(prod0_1);
-  assign \$367  = $signed(\$366 ) + $signed(prod0_2);
-  assign \$368  = $signed(\$367 ) + $signed(prod0_3);
-  assign \$369  = $signed(\$368 ) + $signed(prod0_4);
-  assign \$370  = $signed(\$369 ) + $signed(prod0_5);
-  assign \$371  = $signed(\$370 ) + $signed(prod0_6);
-  assign \$372  = $signed(\$371 ) + $signed(prod0_7);
-  assign \$373  = $signed(\$372 ) + $signed(prod0_8);
-  assign \$374  = $signed(prod0_0) + $signed(prod0_1);
-  assign \$375  = $signed(\$374 ) + $signed(prod0_2);
-  assign \$376  = $signed(\$375 ) + $signed(prod0_3);
-  assign \$377  = $signed(\$376 ) + $signed(prod0_4);
-  assign \$378  = $signed(\$377 ) + $signed(prod0_5);
-  assign \$379  = $signed(\$378 ) + $signed(prod0_6);
-  assign \$380  = $signed(\$379 ) + $signed(prod0_7);
-  assign \$381  = $signed(\$380 ) + $signed(prod0_8);
-  assign \$382  = $signed(acc0) + $signed(\$381 );
-  assign \$383  = pass3 ? \$382  : { \$373 [19], \$373  };
-  assign \$384  = ce & v3;
-  assign \$385  = ! pass3;
-  assign \$386  = $signed(prod1_0) + $signed(prod1_1);
-  assign \$387  = $signed(\$386 ) + $signed(prod1_2);
-  assign \$388  = $signed(\$387 ) + $signed(prod1_3);
-  assign \$389  = $signed(\$388 ) + $signed(prod1_4);
-  assign \$390  = $signed(\$389 ) + $signed(prod1_5);
-  assign \$391  = $signed(\$390 ) + $signed(prod1_6);
-  assign \$392  = $signed(\$391 ) + $signed(prod1_7);
-  assign \$393  = $signed(\$392 ) + $signed(prod1_8);
-  assign \$394  = $signed(prod1_0) + $signed(prod1_1);
-  assign \$395  = $signed(\$394 ) + $signed(prod1_2);
-  assign \$396  = $signed(\$395 ) + $signed(prod1_3);
-  assign \$397  = $signed(\$396 ) + $signed(prod1_4);
-  assign \$398  = $signed(\$397 ) + $signed(prod1_5);
-  assign \$399  = $signed(\$398 ) + $signed(prod1_6);
-  assign \$400  = $signed(\$399 ) + $signed(prod1_7);
-  assign \$401  = $signed(\$400 ) + $signed(prod1_8);
-  assign \$402  = $signed(acc1) + $signed(\$401 );
-  assign \$403  = pass3 ? \$402  : { \$393 [19], \$393  };
-  assign \$404  = ! pass3;
-  assign \$405  = v3 & \$404 ;
-  assign \$406  = $signed(acc0) * $signed(scale0_s4);
-  assign \$407  = $signed(acc1) * $signed(scale1_s4);
+  assign \$344  = $signed(sampled0_0) * $signed(weights_s2b[3:0]);
+  assign \$345  = $signed(sampled1_0) * $signed(weights_s2b[7:4]);
+  assign \$346  = $signed(sampled2_0) * $signed(weights_s2b[11:8]);
+  assign \$347  = $signed(sampled3_0) * $signed(weights_s2b[15:12]);
+  assign \$348  = $signed(sampled4_0) * $signed(weights_s2b[19:16]);
+  assign \$349  = $signed(sampled5_0) * $signed(weights_s2b[23:20]);
+  assign \$350  = $signed(sampled6_0) * $signed(weights_s2b[27:24]);
+  assign \$351  = $signed(sampled7_0) * $signed(weights_s2b[31:28]);
+  assign \$352  = $signed(sampled8_0) * $signed(weights_s2b[35:32]);
+  assign \$353  = $signed(sampled0_1) * $signed(weights_s2b[71:68]);
+  assign \$354  = $signed(sampled1_1) * $signed(weights_s2b[75:72]);
+  assign \$355  = $signed(sampled2_1) * $signed(weights_s2b[79:76]);
+  assign \$356  = $signed(sampled3_1) * $signed(weights_s2b[83:80]);
+  assign \$357  = $signed(sampled4_1) * $signed(weights_s2b[87:84]);
+  assign \$358  = $signed(sampled5_1) * $signed(weights_s2b[91:88]);
+  assign \$359  = $signed(sampled6_1) * $signed(weights_s2b[95:92]);
+  assign \$360  = $signed(sampled7_1) * $signed(weights_s2b[99:96]);
+  assign \$361  = $signed(sampled8_1) * $signed(weights_s2b[103:100]);
+  assign \$362  = ce & v3;
+  assign \$363  = $signed(prod0_0) + $signed(prod0_1);
+  assign \$364  = $signed(prod0_2) + $signed(prod0_3);
+  assign \$365  = $signed(\$363 ) + $signed(\$364 );
+  assign \$366  = $signed(prod0_4) + $signed(prod0_5);
+  assign \$367  = $signed(prod0_6) + $signed(prod0_7);
+  assign \$368  = $signed(\$366 ) + $signed(\$367 );
+  assign \$369  = $signed(\$365 ) + $signed(\$368 );
+  assign \$370  = $signed(\$369 ) + $signed(prod0_8);
+  assign \$371  = $signed(prod0_0) + $signed(prod0_1);
+  assign \$372  = $signed(prod0_2) + $signed(prod0_3);
+  assign \$373  = $signed(\$371 ) + $signed(\$372 );
+  assign \$374  = $signed(prod0_4) + $signed(prod0_5);
+  assign \$375  = $signed(prod0_6) + $signed(prod0_7);
+  assign \$376  = $signed(\$374 ) + $signed(\$375 );
+  assign \$377  = $signed(\$373 ) + $signed(\$376 );
+  assign \$378  = $signed(\$377 ) + $signed(prod0_8);
+  assign \$379  = $signed(acc0) + $signed(\$378 );
+  assign \$380  = accfirst3 ? { \$370 [15], \$370  } : \$379 ;
+  assign \$381  = ce & v3;
+  assign \$382  = $signed(prod1_0) + $signed(prod1_1);
+  assign \$383  = $signed(prod1_2) + $signed(prod1_3);
+  assign \$384  = $signed(\$382 ) + $signed(\$383 );
+  assign \$385  = $signed(prod1_4) + $signed(prod1_5);
+  assign \$386  = $signed(prod1_6) + $signed(prod1_7);
+  assign \$387  = $signed(\$385 ) + $signed(\$386 );
+  assign \$388  = $signed(\$384 ) + $signed(\$387 );
+  assign \$389  = $signed(\$388 ) + $signed(prod1_8);
+  assign \$390  = $signed(prod1_0) + $signed(prod1_1);
+  assign \$391  = $signed(prod1_2) + $signed(prod1_3);
+  assign \$392  = $signed(\$390 ) + $signed(\$391 );
+  assign \$393  = $signed(prod1_4) + $signed(prod1_5);
+  assign \$394  = $signed(prod1_6) + $signed(prod1_7);
+  assign \$395  = $signed(\$393 ) + $signed(\$394 );
+  assign \$396  = $signed(\$392 ) + $signed(\$395 );
+  assign \$397  = $signed(\$396 ) + $signed(prod1_8);
+  assign \$398  = $signed(acc1) + $signed(\$397 );
+  assign \$399  = accfirst3 ? { \$389 [15], \$389  } : \$398 ;
+  assign \$400  = v3 & acclast3;
+  assign \$401  = $signed(acc0) * $signed(scale0_s4);
+  assign \$402  = $signed(acc1) * $signed(scale1_s4);
+  assign \$403  = $signed(scaled0) + $signed(17'h08000);
+  assign \$405  = $signed(\$404 ) + $signed(bias0_s5);
+  assign \$406  = $signed(\$405 ) < $signed(1'h0);
+  assign \$407  = relu & \$406 ;
   assign \$408  = $signed(scaled0) + $signed(17'h08000);
   assign \$410  = $signed(\$409 ) + $signed(bias0_s5);
-  assign \$411  = $signed(\$410 ) < $signed(1'h0);
-  assign \$412  = relu & \$411 ;
+  assign \$411  = \$407  ? 33'h000000000 : \$410 ;
+  assign \$412  = & \$411 [32:7];
   assign \$413  = $signed(scaled0) + $signed(17'h08000);
   assign \$415  = $signed(\$414 ) + $signed(bias0_s5);
-  assign \$416  = \$412  ? 33'h000000000 : \$415 ;
-  assign \$417  = & \$416 [32:7];
+  assign \$416  = $signed(\$415 ) < $signed(1'h0);
+  assign \$417  = relu & \$416 ;
   assign \$418  = $signed(scaled0) + $signed(17'h08000);
   assign \$420  = $signed(\$419 ) + $signed(bias0_s5);
-  assign \$421  = $signed(\$420 ) < $signed(1'h0);
-  assign \$422  = relu & \$421 ;
-  assign \$423  = $signed(scaled0) + $signed(17'h08000);
-  assign \$425  = $signed(\$424 ) + $signed(bias0_s5);
-  assign \$426  = \$422  ? 33'h000000000 : \$425 ;
-  assign \$427  = | \$426 [32:7];
-  assign \$428  = ~ \$427 ;
-  assign \$429  = \$417  | \$428 ;
+  assign \$421  = \$417  ? 33'h000000000 : \$420 ;
+  assign \$422  = | \$421 [32:7];
+  assign \$423  = ~ \$422 ;
+  assign \$424  = \$412  | \$423 ;
+  assign \$425  = $signed(scaled0) + $signed(17'h08000);
+  assign \$427  = $signed(\$426 ) + $signed(bias0_s5);
+  assign \$428  = $signed(\$427 ) < $signed(1'h0);
+  assign \$429  = relu & \$428 ;
   assign \$430  = $signed(scaled0) + $signed(17'h08000);
   assign \$432  = $signed(\$431 ) + $signed(bias0_s5);
-  assign \$433  = $signed(\$432 ) < $signed(1'h0);
-  assign \$434  = relu & \$433 ;
-  assign \$435  = $signed(scaled0) + $signed(17'h08000);
-  assign \$437  = $signed(\$436 ) + $signed(bias0_s5);
-  assign \$438  = \$434  ? 33'h000000000 : \$437 ;
+  assign \$433  = \$429  ? 33'h000000000 : \$432 ;
+  assign \$434  = $signed(scaled0) + $signed(17'h08000);
+  assign \$436  = $signed(\$435 ) + $signed(bias0_s5);
+  assign \$437  = $signed(\$436 ) < $signed(1'h0);
+  assign \$438  = relu & \$437 ;
   assign \$439  = $signed(scaled0) + $signed(17'h08000);
   assign \$441  = $signed(\$440 ) + $signed(bias0_s5);
-  assign \$442  = $signed(\$441 ) < $signed(1'h0);
-  assign \$443  = relu & \$442 ;
-  assign \$444  = $signed(scaled0) + $signed(17'h08000);
-  assign \$446  = $signed(\$445 ) + $signed(bias0_s5);
-  assign \$447  = \$443  ? 33'h000000000 : \$446 ;
-  assign \$448  = \$447 [32] ? 8'h80 : 8'h7f;
-  assign \$449  = \$429  ? { 1'h0, \$438 [7:0] } : { \$448 [7], \$448  };
+  assign \$442  = \$438  ? 33'h000000000 : \$441 ;
+  assign \$443  = \$442 [32] ? 8'h80 : 8'h7f;
+  assign \$444  = \$424  ? { 1'h0, \$433 [7:0] } : { \$443 [7], \$443  };
+  assign \$445  = $signed(scaled1) + $signed(17'h08000);
+  assign \$447  = $signed(\$446 ) + $signed(bias1_s5);
+  assign \$448  = $signed(\$447 ) < $signed(1'h0);
+  assign \$449  = relu & \$448 ;
   assign \$450  = $signed(scaled1) + $signed(17'h08000);
   assign \$452  = $signed(\$451 ) + $signed(bias1_s5);
-  assign \$453  = $signed(\$452 ) < $signed(1'h0);
-  assign \$454  = relu & \$453 ;
+  assign \$453  = \$449  ? 33'h000000000 : \$452 ;
+  assign \$454  = & \$453 [32:7];
   assign \$455  = $signed(scaled1) + $signed(17'h08000);
   assign \$457  = $signed(\$456 ) + $signed(bias1_s5);
-  assign \$458  = \$454  ? 33'h000000000 : \$457 ;
-  assign \$459  = & \$458 [32:7];
+  assign \$458  = $signed(\$457 ) < $signed(1'h0);
+  assign \$459  = relu & \$458 ;
   assign \$460  = $signed(scaled1) + $signed(17'h08000);
   assign \$462  = $signed(\$461 ) + $signed(bias1_s5);
-  assign \$463  = $signed(\$462 ) < $signed(1'h0);
-  assign \$464  = relu & \$463 ;
-  assign \$465  = $signed(scaled1) + $signed(17'h08000);
-  assign \$467  = $signed(\$466 ) + $signed(bias1_s5);
-  assign \$468  = \$464  ? 33'h000000000 : \$467 ;
-  assign \$469  = | \$468 [32:7];
-  assign \$470  = ~ \$469 ;
-  assign \$471  = \$459  | \$470 ;
+  assign \$463  = \$459  ? 33'h000000000 : \$462 ;
+  assign \$464  = | \$463 [32:7];
+  assign \$465  = ~ \$464 ;
+  assign \$466  = \$454  | \$465 ;
+  assign \$467  = $signed(scaled1) + $signed(17'h08000);
+  assign \$469  = $signed(\$468 ) + $signed(bias1_s5);
+  assign \$470  = $signed(\$469 ) < $signed(1'h0);
+  assign \$471  = relu & \$470 ;
   assign \$472  = $signed(scaled1) + $signed(17'h08000);
   assign \$474  = $signed(\$473 ) + $signed(bias1_s5);
-  assign \$475  = $signed(\$474 ) < $signed(1'h0);
-  assign \$476  = relu & \$475 ;
-  assign \$477  = $signed(scaled1) + $signed(17'h08000);
-  assign \$479  = $signed(\$478 ) + $signed(bias1_s5);
-  assign \$480  = \$476  ? 33'h000000000 : \$479 ;
+  assign \$475  = \$471  ? 33'h000000000 : \$474 ;
+  assign \$476  = $signed(scaled1) + $signed(17'h08000);
+  assign \$478  = $signed(\$477 ) + $signed(bias1_s5);
+  assign \$479  = $signed(\$478 ) < $signed(1'h0);
+  assign \$480  = relu & \$479 ;
   assign \$481  = $signed(scaled1) + $signed(17'h08000);
   assign \$483  = $signed(\$482 ) + $signed(bias1_s5);
-  assign \$484  = $signed(\$483 ) < $signed(1'h0);
-  assign \$485  = relu & \$484 ;
-  assign \$486  = $signed(scaled1) + $signed(17'h08000);
-  assign \$488  = $signed(\$487 ) + $signed(bias1_s5);
-  assign \$489  = \$485  ? 33'h000000000 : \$488 ;
-  assign \$490  = \$489 [32] ? 8'h80 : 8'h7f;
-  assign \$491  = \$471  ? { 1'h0, \$480 [7:0] } : { \$490 [7], \$490  };
+  assign \$484  = \$480  ? 33'h000000000 : \$483 ;
+  assign \$485  = \$484 [32] ? 8'h80 : 8'h7f;
+  assign \$486  = \$466  ? { 1'h0, \$475 [7:0] } : { \$485 [7], \$485  };
   always @(posedge clk)
-    height <= \$492 ;
+    height <= \$487 ;
   always @(posedge clk)
-    width <= \$493 ;
+    width <= \$488 ;
   always @(posedge clk)
-    groups <= \$494 ;
+    groups <= \$489 ;
   always @(posedge clk)
-    frames <= \$495 ;
+    frames <= \$490 ;
   always @(posedge clk)
-    stride2 <= \$496 ;
+    stride2 <= \$491 ;
   always @(posedge clk)
-    relu <= \$497 ;
+    relu <= \$492 ;
   always @(posedge clk)
-    load <= \$498 ;
+    load <= \$493 ;
   always @(posedge clk)
-    fsm_state <= \$499 ;
+    load_cg <= \$494 ;
   always @(posedge clk)
-    w_frames <= \$500 ;
+    load_og <= \$495 ;
   always @(posedge clk)
-    c_frames <= \$501 ;
+    fsm_state <= \$496 ;
   always @(posedge clk)
-    w_cg <= \$502 ;
+    w_frames <= \$497 ;
   always @(posedge clk)
-    w_x <= \$503 ;
+    c_frames <= \$498 ;
   always @(posedge clk)
-    w_y <= \$504 ;
+    w_cg <= \$499 ;
   always @(posedge clk)
-    w_slot <= \$505 ;
+    w_x <= \$500 ;
   always @(posedge clk)
-    held <= \$506 ;
+    w_y <= \$501 ;
   always @(posedge clk)
-    c_pass <= \$507 ;
+    w_slot <= \$502 ;
   always @(posedge clk)
-    c_cg <= \$508 ;
+    held <= \$503 ;
   always @(posedge clk)
-    c_ox <= \$509 ;
+    c_pass <= \$504 ;
   always @(posedge clk)
-    c_x <= \$510 ;
+    c_cg <= \$505 ;
   always @(posedge clk)
-    c_oy <= \$511 ;
+    c_og <= \$506 ;
   always @(posedge clk)
-    c_y <= \$512 ;
+    c_wbase <= \$507 ;
   always @(posedge clk)
-    below <= \$513 ;
+    c_ox <= \$508 ;
   always @(posedge clk)
-    c_slot <= \$514 ;
+    c_x <= \$509 ;
   always @(posedge clk)
-    lead <= \$515 ;
+    c_oy <= \$510 ;
   always @(posedge clk)
-    row_freed <= \$516 ;
+    c_y <= \$511 ;
   always @(posedge clk)
-    v1 <= \$517 ;
+    below <= \$512 ;
   always @(posedge clk)
-    last1 <= \$518 ;
+    c_slot <= \$513 ;
   always @(posedge clk)
-    pass1 <= \$519 ;
+    lead <= \$514 ;
+  always @(posedge clk)
+    row_freed <= \$515 ;
+  always @(posedge clk)
+    v1 <= \$516 ;
+  always @(posedge clk)
+    last1 <= \$517 ;
+  always @(posedge clk)
+    accfirst1 <= \$518 ;
+  always @(posedge clk)
+    acclast1 <= \$519 ;
   always @(posedge clk)
     cg1 <= \$520 ;
   always @(posedge clk)
@@ -1888,509 +1943,506 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   always @(posedge clk)
     last2 <= \$552 ;
   always @(posedge clk)
-    pass2 <= \$553 ;
+    accfirst2 <= \$553 ;
   always @(posedge clk)
-    sample0_s2b <= \$554 ;
+    acclast2 <= \$554 ;
   always @(posedge clk)
-    sample1_s2b <= \$555 ;
+    sample0_s2b <= \$555 ;
   always @(posedge clk)
-    sample2_s2b <= \$556 ;
+    sample1_s2b <= \$556 ;
   always @(posedge clk)
-    sample3_s2b <= \$557 ;
+    sample2_s2b <= \$557 ;
   always @(posedge clk)
-    sample4_s2b <= \$558 ;
+    sample3_s2b <= \$558 ;
   always @(posedge clk)
-    sample5_s2b <= \$559 ;
+    sample4_s2b <= \$559 ;
   always @(posedge clk)
-    sample6_s2b <= \$560 ;
+    sample5_s2b <= \$560 ;
   always @(posedge clk)
-    sample7_s2b <= \$561 ;
+    sample6_s2b <= \$561 ;
   always @(posedge clk)
-    sample8_s2b <= \$562 ;
+    sample7_s2b <= \$562 ;
   always @(posedge clk)
-    weights_s2b <= \$563 ;
+    sample8_s2b <= \$563 ;
   always @(posedge clk)
-    ok0_s2b <= \$564 ;
+    weights_s2b <= \$564 ;
   always @(posedge clk)
-    ok1_s2b <= \$565 ;
+    ok0_s2b <= \$565 ;
   always @(posedge clk)
-    ok2_s2b <= \$566 ;
+    ok1_s2b <= \$566 ;
   always @(posedge clk)
-    ok3_s2b <= \$567 ;
+    ok2_s2b <= \$567 ;
   always @(posedge clk)
-    ok4_s2b <= \$568 ;
+    ok3_s2b <= \$568 ;
   always @(posedge clk)
-    ok5_s2b <= \$569 ;
+    ok4_s2b <= \$569 ;
   always @(posedge clk)
-    ok6_s2b <= \$570 ;
+    ok5_s2b <= \$570 ;
   always @(posedge clk)
-    ok7_s2b <= \$571 ;
+    ok6_s2b <= \$571 ;
   always @(posedge clk)
-    ok8_s2b <= \$572 ;
+    ok7_s2b <= \$572 ;
   always @(posedge clk)
-    v2b <= \$573 ;
+    ok8_s2b <= \$573 ;
   always @(posedge clk)
-    last2b <= \$574 ;
+    v2b <= \$574 ;
   always @(posedge clk)
-    pass2b <= \$575 ;
+    last2b <= \$575 ;
   always @(posedge clk)
-    prod0_0 <= \$576 ;
+    accfirst2b <= \$576 ;
   always @(posedge clk)
-    prod0_1 <= \$577 ;
+    acclast2b <= \$577 ;
   always @(posedge clk)
-    prod0_2 <= \$578 ;
+    prod0_0 <= \$578 ;
   always @(posedge clk)
-    prod0_3 <= \$579 ;
+    prod0_1 <= \$579 ;
   always @(posedge clk)
-    prod0_4 <= \$580 ;
+    prod0_2 <= \$580 ;
   always @(posedge clk)
-    prod0_5 <= \$581 ;
+    prod0_3 <= \$581 ;
   always @(posedge clk)
-    prod0_6 <= \$582 ;
+    prod0_4 <= \$582 ;
   always @(posedge clk)
-    prod0_7 <= \$583 ;
+    prod0_5 <= \$583 ;
   always @(posedge clk)
-    prod0_8 <= \$584 ;
+    prod0_6 <= \$584 ;
   always @(posedge clk)
-    prod1_0 <= \$585 ;
+    prod0_7 <= \$585 ;
   always @(posedge clk)
-    prod1_1 <= \$586 ;
+    prod0_8 <= \$586 ;
   always @(posedge clk)
-    prod1_2 <= \$587 ;
+    prod1_0 <= \$587 ;
   always @(posedge clk)
-    prod1_3 <= \$588 ;
+    prod1_1 <= \$588 ;
   always @(posedge clk)
-    prod1_4 <= \$589 ;
+    prod1_2 <= \$589 ;
   always @(posedge clk)
-    prod1_5 <= \$590 ;
+    prod1_3 <= \$590 ;
   always @(posedge clk)
-    prod1_6 <= \$591 ;
+    prod1_4 <= \$591 ;
   always @(posedge clk)
-    prod1_7 <= \$592 ;
+    prod1_5 <= \$592 ;
   always @(posedge clk)
-    prod1_8 <= \$593 ;
+    prod1_6 <= \$593 ;
   always @(posedge clk)
-    scale0_s3 <= \$594 ;
+    prod1_7 <= \$594 ;
   always @(posedge clk)
-    scale1_s3 <= \$595 ;
+    prod1_8 <= \$595 ;
   always @(posedge clk)
-    bias0_s3 <= \$596 ;
+    scale0_s3 <= \$596 ;
   always @(posedge clk)
-    bias1_s3 <= \$597 ;
+    scale1_s3 <= \$597 ;
   always @(posedge clk)
-    v3 <= \$598 ;
+    bias0_s3 <= \$598 ;
   always @(posedge clk)
-    last3 <= \$599 ;
+    bias1_s3 <= \$599 ;
   always @(posedge clk)
-    pass3 <= \$600 ;
+    v3 <= \$600 ;
   always @(posedge clk)
-    acc0 <= \$601 ;
+    last3 <= \$601 ;
   always @(posedge clk)
-    acc1 <= \$602 ;
+    accfirst3 <= \$602 ;
   always @(posedge clk)
-    scale0_s4 <= \$603 ;
+    acclast3 <= \$603 ;
   always @(posedge clk)
-    scale1_s4 <= \$604 ;
+    acc0 <= \$604 ;
   always @(posedge clk)
-    bias0_s4 <= \$605 ;
+    acc1 <= \$605 ;
   always @(posedge clk)
-    bias1_s4 <= \$606 ;
+    scale0_s4 <= \$606 ;
   always @(posedge clk)
-    v4 <= \$607 ;
+    scale1_s4 <= \$607 ;
   always @(posedge clk)
-    last4 <= \$608 ;
+    bias0_s4 <= \$608 ;
   always @(posedge clk)
-    scaled0 <= \$609 ;
+    bias1_s4 <= \$609 ;
   always @(posedge clk)
-    scaled1 <= \$610 ;
+    v4 <= \$610 ;
   always @(posedge clk)
-    bias0_s5 <= \$611 ;
+    last4 <= \$611 ;
   always @(posedge clk)
-    bias1_s5 <= \$612 ;
+    scaled0 <= \$612 ;
   always @(posedge clk)
-    v5 <= \$613 ;
+    scaled1 <= \$613 ;
   always @(posedge clk)
-    last5 <= \$614 ;
+    bias0_s5 <= \$614 ;
   always @(posedge clk)
-    o__payload <= \$615 ;
+    bias1_s5 <= \$615 ;
   always @(posedge clk)
-    o__valid <= \$616 ;
+    v5 <= \$616 ;
+  always @(posedge clk)
+    last5 <= \$617 ;
+  always @(posedge clk)
+    o__payload <= \$618 ;
+  always @(posedge clk)
+    o__valid <= \$619 ;
+  assign \$1  = groups - 1'h1;
+  assign \$2  = load == \$1 ;
+  assign \$3  = w__valid & \$2 ;
   assign running = | c_frames;
-  assign \$1  = ~ o__valid;
-  assign ce = \$1  | o__ready;
-  assign \$2  = | w_frames;
-  assign \$3  = ce ? 2'h0 : row_freed;
-  assign \$4  = lead + \$3 ;
-  assign \$5  = \$4  <= 2'h3;
-  assign i__ready = \$2  & \$5 ;
-  assign \$6  = w_slot * 7'h40;
-  assign \$7  = w_x * 3'h4;
-  assign \$8  = \$6  + \$7 ;
-  assign \$9  = \$8  + w_cg;
+  assign \$4  = ~ o__valid;
+  assign ce = \$4  | o__ready;
+  assign \$5  = | w_frames;
+  assign \$6  = ce ? 2'h0 : row_freed;
+  assign \$7  = lead + \$6 ;
+  assign \$8  = \$7  <= 2'h3;
+  assign i__ready = \$5  & \$8 ;
+  assign \$9  = w_slot * 7'h40;
+  assign \$10  = w_x * 3'h4;
+  assign \$11  = \$9  + \$10 ;
+  assign \$12  = \$11  + w_cg;
   assign lw__en = i__valid & i__ready;
-  assign \$10  = i__valid & i__ready;
-  assign \$11  = groups - 1'h1;
-  assign \$12  = w_cg == \$11 ;
-  assign \$13  = width - 1'h1;
-  assign \$14  = w_x == \$13 ;
-  assign \$15  = ! c_cg;
-  assign \$16  = ! c_pass;
-  assign first = \$15  & \$16 ;
-  assign \$17  = below < 2'h2;
-  assign \$18  = below + 1'h1;
-  assign \$19  = \$17  ? \$18  : 6'h03;
-  assign \$20  = lead >= \$19 [1:0];
-  assign \$21  = running & \$20 ;
-  assign \$22  = ~ first;
-  assign \$23  = \$22  | off__valid;
-  assign go = \$21  & \$23 ;
+  assign \$13  = i__valid & i__ready;
+  assign \$14  = groups - 1'h1;
+  assign \$15  = w_cg == \$14 ;
+  assign \$16  = width - 1'h1;
+  assign \$17  = w_x == \$16 ;
+  assign \$18  = ! c_cg;
+  assign \$19  = ! c_pass;
+  assign \$20  = \$18  & \$19 ;
+  assign \$21  = below < 2'h2;
+  assign \$22  = below + 1'h1;
+  assign \$23  = \$21  ? \$22  : 6'h03;
+  assign \$24  = lead >= \$23 [1:0];
+  assign \$25  = running & \$24 ;
+  assign \$26  = ~ first;
+  assign \$27  = \$26  | off__valid;
+  assign go = \$25  & \$27 ;
   assign issue = go & ce;
   assign off__ready = issue & first;
-  assign \$24  = groups - 1'h1;
-  assign \$25  = c_cg == \$24 ;
-  assign \$26  = ! c_pass;
-  assign \$27  = \$25  & \$26 ;
-  assign \$28  = width - 1'h1;
-  assign \$30  = $signed(\$29 ) + $signed(2'h1);
-  assign \$31  = stride2 ? \$30  : { 2'h0, width };
-  assign \$32  = $signed(\$31 ) - $signed(2'h1);
-  assign \$33  = c_ox == \$32 ;
-  assign \$34  = \$27  & \$33 ;
-  assign \$35  = height - 1'h1;
-  assign \$37  = $signed(\$36 ) + $signed(2'h1);
-  assign \$38  = stride2 ? \$37  : { 2'h0, height };
-  assign \$39  = $signed(\$38 ) - $signed(2'h1);
-  assign \$40  = c_oy == \$39 ;
-  assign frame_last = \$34  & \$40 ;
-  assign \$41  = ! c_pass;
-  assign \$42  = groups - 1'h1;
-  assign \$43  = c_cg == \$42 ;
-  assign \$44  = width - 1'h1;
-  assign \$46  = $signed(\$45 ) + $signed(2'h1);
-  assign \$47  = stride2 ? \$46  : { 2'h0, width };
-  assign \$48  = $signed(\$47 ) - $signed(2'h1);
-  assign \$49  = c_ox == \$48 ;
-  assign \$50  = height - 1'h1;
-  assign \$52  = $signed(\$51 ) + $signed(2'h1);
-  assign \$53  = stride2 ? \$52  : { 2'h0, height };
-  assign \$54  = $signed(\$53 ) - $signed(2'h1);
-  assign \$55  = c_oy == \$54 ;
-  assign \$56  = height - c_y;
-  assign \$57  = stride2 ? 2'h2 : 2'h1;
-  assign \$58  = cur[7:0] > 2'h2;
-  assign \$59  = \$58  ? 8'h02 : cur[7:0];
-  assign \$60  = 3'h7 * \$59 [1:0];
-  assign \$61  = 3'h7 * \$59 [1:0];
-  assign \$62  = 3'h7 * \$59 [1:0];
-  assign \$63  = 1'h0 * \$59 [1:0];
-  assign \$64  = 3'h7 * \$59 [1:0];
-  assign \$65  = 1'h1 * \$59 [1:0];
-  assign \$66  = 1'h0 * \$59 [1:0];
-  assign \$67  = 3'h7 * \$59 [1:0];
-  assign \$68  = 1'h0 * \$59 [1:0];
-  assign \$69  = 1'h0 * \$59 [1:0];
-  assign \$70  = 1'h0 * \$59 [1:0];
-  assign \$71  = 1'h1 * \$59 [1:0];
-  assign \$72  = 1'h1 * \$59 [1:0];
-  assign \$73  = 3'h7 * \$59 [1:0];
-  assign \$74  = 1'h1 * \$59 [1:0];
-  assign \$75  = 1'h0 * \$59 [1:0];
-  assign \$76  = 1'h1 * \$59 [1:0];
-  assign \$77  = 1'h1 * \$59 [1:0];
-  assign \$78  = $signed({ 1'h0, cy1 }) + $signed(dy0_s1);
-  assign \$79  = $signed({ 1'h0, cx1 }) + $signed(dx0_s1);
-  assign \$80  = $signed(\$78 ) >= $signed(1'h0);
-  assign \$81  = $signed(\$78 ) < $signed({ 1'h0, height });
-  assign \$82  = \$80  & \$81 ;
-  assign \$83  = $signed(\$79 ) >= $signed(1'h0);
-  assign \$84  = \$82  & \$83 ;
-  assign \$85  = $signed(\$79 ) < $signed({ 1'h0, width });
-  assign ok0 = \$84  & \$85 ;
-  assign \$86  = $signed({ 1'h0, slot1 }) + $signed(dy0_s1);
-  assign \$87  = $signed(\$86 ) < $signed(1'h0);
-  assign \$88  = $signed(\$86 ) + $signed(4'h6);
-  assign \$89  = $signed(\$86 ) >= $signed(4'h6);
-  assign \$90  = $signed(\$86 ) - $signed(4'h6);
-  assign \$91  = \$89  ? \$90  : { \$86 [4], \$86 [4], \$86  };
-  assign \$92  = \$87  ? \$88  : \$91 ;
-  assign \$93  = \$92 [2:0] * 7'h40;
-  assign \$94  = \$79 [4:0] * 3'h4;
-  assign \$95  = \$93  + \$94 ;
-  assign \$96  = \$95  + cg1;
-  assign \$97  = ok0 ? \$96  : 12'h000;
-  assign \$98  = $signed({ 1'h0, cy1 }) + $signed(dy1_s1);
-  assign \$99  = $signed({ 1'h0, cx1 }) + $signed(dx1_s1);
-  assign \$100  = $signed(\$98 ) >= $signed(1'h0);
-  assign \$101  = $signed(\$98 ) < $signed({ 1'h0, height });
-  assign \$102  = \$100  & \$101 ;
-  assign \$103  = $signed(\$99 ) >= $signed(1'h0);
-  assign \$104  = \$102  & \$103 ;
-  assign \$105  = $signed(\$99 ) < $signed({ 1'h0, width });
-  assign ok1 = \$104  & \$105 ;
-  assign \$106  = $signed({ 1'h0, slot1 }) + $signed(dy1_s1);
-  assign \$107  = $signed(\$106 ) < $signed(1'h0);
-  assign \$108  = $signed(\$106 ) + $signed(4'h6);
-  assign \$109  = $signed(\$106 ) >= $signed(4'h6);
-  assign \$110  = $signed(\$106 ) - $signed(4'h6);
-  assign \$111  = \$109  ? \$110  : { \$106 [4], \$106 [4], \$106  };
-  assign \$112  = \$107  ? \$108  : \$111 ;
-  assign \$113  = \$112 [2:0] * 7'h40;
-  assign \$114  = \$99 [4:0] * 3'h4;
-  assign \$115  = \$113  + \$114 ;
-  assign \$116  = \$115  + cg1;
-  assign \$117  = ok1 ? \$116  : 12'h000;
-  assign \$118  = $signed({ 1'h0, cy1 }) + $signed(dy2_s1);
-  assign \$119  = $signed({ 1'h0, cx1 }) + $signed(dx2_s1);
-  assign \$120  = $signed(\$118 ) >= $signed(1'h0);
-  assign \$121  = $signed(\$118 ) < $signed({ 1'h0, height });
-  assign \$122  = \$120  & \$121 ;
-  assign \$123  = $signed(\$119 ) >= $signed(1'h0);
-  assign \$124  = \$122  & \$123 ;
-  assign \$125  = $signed(\$119 ) < $signed({ 1'h0, width });
-  assign ok2 = \$124  & \$125 ;
-  assign \$126  = $signed({ 1'h0, slot1 }) + $signed(dy2_s1);
-  assign \$127  = $signed(\$126 ) < $signed(1'h0);
-  assign \$128  = $signed(\$126 ) + $signed(4'h6);
-  assign \$129  = $signed(\$126 ) >= $signed(4'h6);
-  assign \$130  = $signed(\$126 ) - $signed(4'h6);
-  assign \$131  = \$129  ? \$130  : { \$126 [4], \$126 [4], \$126  };
-  assign \$132  = \$127  ? \$128  : \$131 ;
-  assign \$133  = \$132 [2:0] * 7'h40;
-  assign \$134  = \$119 [4:0] * 3'h4;
-  assign \$135  = \$133  + \$134 ;
-  assign \$136  = \$135  + cg1;
-  assign \$137  = ok2 ? \$136  : 12'h000;
-  assign \$138  = $signed({ 1'h0, cy1 }) + $signed(dy3_s1);
-  assign \$139  = $signed({ 1'h0, cx1 }) + $signed(dx3_s1);
-  assign \$140  = $signed(\$138 ) >= $signed(1'h0);
-  assign \$141  = $signed(\$138 ) < $signed({ 1'h0, height });
-  assign \$142  = \$140  & \$141 ;
-  assign \$143  = $signed(\$139 ) >= $signed(1'h0);
-  assign \$144  = \$142  & \$143 ;
-  assign \$145  = $signed(\$139 ) < $signed({ 1'h0, width });
-  assign ok3 = \$144  & \$145 ;
-  assign \$146  = $signed({ 1'h0, slot1 }) + $signed(dy3_s1);
-  assign \$147  = $signed(\$146 ) < $signed(1'h0);
-  assign \$148  = $signed(\$146 ) + $signed(4'h6);
-  assign \$149  = $signed(\$146 ) >= $signed(4'h6);
-  assign \$150  = $signed(\$146 ) - $signed(4'h6);
-  assign \$151  = \$149  ? \$150  : { \$146 [4], \$146 [4], \$146  };
-  assign \$152  = \$147  ? \$148  : \$151 ;
-  assign \$153  = \$152 [2:0] * 7'h40;
-  assign \$154  = \$139 [4:0] * 3'h4;
-  assign \$155  = \$153  + \$154 ;
-  assign \$156  = \$155  + cg1;
-  assign \$157  = ok3 ? \$156  : 12'h000;
-  assign \$158  = $signed({ 1'h0, cy1 }) + $signed(dy4_s1);
-  assign \$159  = $signed({ 1'h0, cx1 }) + $signed(dx4_s1);
-  assign \$160  = $signed(\$158 ) >= $signed(1'h0);
-  assign \$161  = $signed(\$158 ) < $signed({ 1'h0, height });
-  assign \$162  = \$160  & \$161 ;
-  assign \$163  = $signed(\$159 ) >= $signed(1'h0);
-  assign \$164  = \$162  & \$163 ;
-  assign \$165  = $signed(\$159 ) < $signed({ 1'h0, width });
-  assign ok4 = \$164  & \$165 ;
-  assign \$166  = $signed({ 1'h0, slot1 }) + $signed(dy4_s1);
-  assign \$167  = $signed(\$166 ) < $signed(1'h0);
-  assign \$168  = $signed(\$166 ) + $signed(4'h6);
-  assign \$169  = $signed(\$166 ) >= $signed(4'h6);
-  assign \$170  = $signed(\$166 ) - $signed(4'h6);
-  assign \$171  = \$169  ? \$170  : { \$166 [4], \$166 [4], \$166  };
-  assign \$172  = \$167  ? \$168  : \$171 ;
-  assign \$173  = \$172 [2:0] * 7'h40;
-  assign \$174  = \$159 [4:0] * 3'h4;
-  assign \$175  = \$173  + \$174 ;
-  assign \$176  = \$175  + cg1;
-  assign \$177  = ok4 ? \$176  : 12'h000;
-  assign \$178  = $signed({ 1'h0, cy1 }) + $signed(dy5_s1);
-  assign \$179  = $signed({ 1'h0, cx1 }) + $signed(dx5_s1);
-  assign \$180  = $signed(\$178 ) >= $signed(1'h0);
-  assign \$181  = $signed(\$178 ) < $signed({ 1'h0, height });
-  assign \$182  = \$180  & \$181 ;
-  assign \$183  = $signed(\$179 ) >= $signed(1'h0);
-  assign \$184  = \$182  & \$183 ;
-  assign \$185  = $signed(\$179 ) < $signed({ 1'h0, width });
-  assign ok5 = \$184  & \$185 ;
-  assign \$186  = $signed({ 1'h0, slot1 }) + $signed(dy5_s1);
-  assign \$187  = $signed(\$186 ) < $signed(1'h0);
-  assign \$188  = $signed(\$186 ) + $signed(4'h6);
-  assign \$189  = $signed(\$186 ) >= $signed(4'h6);
-  assign \$190  = $signed(\$186 ) - $signed(4'h6);
-  assign \$191  = \$189  ? \$190  : { \$186 [4], \$186 [4], \$186  };
-  assign \$192  = \$187  ? \$188  : \$191 ;
-  assign \$193  = \$192 [2:0] * 7'h40;
-  assign \$194  = \$179 [4:0] * 3'h4;
-  assign \$195  = \$193  + \$194 ;
-  assign \$196  = \$195  + cg1;
-  assign \$197  = ok5 ? \$196  : 12'h000;
-  assign \$198  = $signed({ 1'h0, cy1 }) + $signed(dy6_s1);
-  assign \$199  = $signed({ 1'h0, cx1 }) + $signed(dx6_s1);
-  assign \$200  = $signed(\$198 ) >= $signed(1'h0);
-  assign \$201  = $signed(\$198 ) < $signed({ 1'h0, height });
-  assign \$202  = \$200  & \$201 ;
-  assign \$203  = $signed(\$199 ) >= $signed(1'h0);
-  assign \$204  = \$202  & \$203 ;
-  assign \$205  = $signed(\$199 ) < $signed({ 1'h0, width });
-  assign ok6 = \$204  & \$205 ;
-  assign \$206  = $signed({ 1'h0, slot1 }) + $signed(dy6_s1);
-  assign \$207  = $signed(\$206 ) < $signed(1'h0);
-  assign \$208  = $signed(\$206 ) + $signed(4'h6);
-  assign \$209  = $signed(\$206 ) >= $signed(4'h6);
-  assign \$210  = $signed(\$206 ) - $signed(4'h6);
-  assign \$211  = \$209  ? \$210  : { \$206 [4], \$206 [4], \$206  };
-  assign \$212  = \$207  ? \$208  : \$211 ;
-  assign \$213  = \$212 [2:0] * 7'h40;
-  assign \$214  = \$199 [4:0] * 3'h4;
-  assign \$215  = \$213  + \$214 ;
-  assign \$216  = \$215  + cg1;
-  assign \$217  = ok6 ? \$216  : 12'h000;
-  assign \$218  = $signed({ 1'h0, cy1 }) + $signed(dy7_s1);
-  assign \$219  = $signed({ 1'h0, cx1 }) + $signed(dx7_s1);
-  assign \$220  = $signed(\$218 ) >= $signed(1'h0);
-  assign \$221  = $signed(\$218 ) < $signed({ 1'h0, height });
-  assign \$222  = \$220  & \$221 ;
-  assign \$223  = $signed(\$219 ) >= $signed(1'h0);
-  assign \$224  = \$222  & \$223 ;
-  assign \$225  = $signed(\$219 ) < $signed({ 1'h0, width });
-  assign ok7 = \$224  & \$225 ;
-  assign \$226  = $signed({ 1'h0, slot1 }) + $signed(dy7_s1);
-  assign \$227  = $signed(\$226 ) < $signed(1'h0);
-  assign \$228  = $signed(\$226 ) + $signed(4'h6);
-  assign \$229  = $signed(\$226 ) >= $signed(4'h6);
-  assign \$230  = $signed(\$226 ) - $signed(4'h6);
-  assign \$231  = \$229  ? \$230  : { \$226 [4], \$226 [4], \$226  };
-  assign \$232  = \$227  ? \$228  : \$231 ;
-  assign \$233  = \$232 [2:0] * 7'h40;
-  assign \$234  = \$219 [4:0] * 3'h4;
-  assign \$235  = \$233  + \$234 ;
-  assign \$236  = \$235  + cg1;
-  assign \$237  = ok7 ? \$236  : 12'h000;
-  assign \$238  = $signed({ 1'h0, cy1 }) + $signed(dy8_s1);
-  assign \$239  = $signed({ 1'h0, cx1 }) + $signed(dx8_s1);
-  assign \$240  = $signed(\$238 ) >= $signed(1'h0);
-  assign \$241  = $signed(\$238 ) < $signed({ 1'h0, height });
-  assign \$242  = \$240  & \$241 ;
-  assign \$243  = $signed(\$239 ) >= $signed(1'h0);
-  assign \$244  = \$242  & \$243 ;
-  assign \$245  = $signed(\$239 ) < $signed({ 1'h0, width });
-  assign ok8 = \$244  & \$245 ;
-  assign \$246  = $signed({ 1'h0, slot1 }) + $signed(dy8_s1);
-  assign \$247  = $signed(\$246 ) < $signed(1'h0);
-  assign \$248  = $signed(\$246 ) + $signed(4'h6);
-  assign \$249  = $signed(\$246 ) >= $signed(4'h6);
-  assign \$250  = $signed(\$246 ) - $signed(4'h6);
-  assign \$251  = \$249  ? \$250  : { \$246 [4], \$246 [4], \$246  };
-  assign \$252  = \$247  ? \$248  : \$251 ;
-  assign \$253  = \$252 [2:0] * 7'h40;
-  assign \$254  = \$239 [4:0] * 3'h4;
-  assign \$255  = \$253  + \$254 ;
-  assign \$256  = \$255  + cg1;
-  assign \$257  = ok8 ? \$256  : 12'h000;
-  assign \$258  = v1 | v2;
-  assign \$259  = \$258  | v2b;
-  assign \$260  = \$259  | v3;
-  assign \$261  = \$260  | v4;
-  assign pipe_busy = \$261  | v5;
-  assign \$262  = ! fsm_state;
-  assign \$263  = fsm_state == 1'h1;
-  assign \$264  = fsm_state == 2'h2;
-  assign \$265  = fsm_state == 2'h3;
-  assign \$267  = load + 1'h1;
-  assign \$268  = groups - 1'h1;
-  assign \$269  = load == \$268 ;
-  assign \$270  = ! c_frames;
-  assign \$271  = ~ pipe_busy;
-  assign \$272  = i__valid & i__ready;
-  assign \$273  = w_cg + 1'h1;
-  assign \$274  = groups - 1'h1;
-  assign \$275  = w_cg == \$274 ;
-  assign \$276  = w_x + 1'h1;
-  assign \$277  = width - 1'h1;
-  assign \$278  = w_x == \$277 ;
-  assign \$279  = w_y + 1'h1;
-  assign \$280  = w_slot == 3'h5;
-  assign \$281  = w_slot + 1'h1;
-  assign \$282  = \$280  ? 4'h0 : \$281 ;
-  assign \$283  = height - 1'h1;
-  assign \$284  = w_y == \$283 ;
-  assign \$285  = w_frames - 1'h1;
-  assign \$286  = off__valid & off__ready;
-  assign \$287  = c_pass + 1'h1;
-  assign \$288  = ! c_pass;
-  assign \$289  = c_cg + 1'h1;
-  assign \$290  = groups - 1'h1;
-  assign \$291  = c_cg == \$290 ;
-  assign \$292  = c_ox + 1'h1;
-  assign \$293  = stride2 ? 2'h2 : 2'h1;
-  assign \$294  = c_x + \$293 ;
-  assign \$295  = width - 1'h1;
-  assign \$297  = $signed(\$296 ) + $signed(2'h1);
-  assign \$298  = stride2 ? \$297  : { 2'h0, width };
-  assign \$299  = $signed(\$298 ) - $signed(2'h1);
-  assign \$300  = c_ox == \$299 ;
-  assign \$301  = height - 1'h1;
-  assign \$303  = $signed(\$302 ) + $signed(2'h1);
-  assign \$304  = stride2 ? \$303  : { 2'h0, height };
-  assign \$305  = $signed(\$304 ) - $signed(2'h1);
-  assign \$306  = c_oy == \$305 ;
-  assign \$307  = height - 1'h1;
-  assign \$308  = c_frames - 1'h1;
-  assign \$309  = c_oy + 1'h1;
-  assign \$310  = stride2 ? 2'h2 : 2'h1;
-  assign \$311  = c_y + \$310 ;
-  assign \$312  = stride2 ? 2'h2 : 2'h1;
-  assign \$313  = below - \$312 ;
-  assign \$314  = | row_step;
-  assign \$315  = c_slot + row_step;
-  assign \$316  = \$315  >= 3'h6;
-  assign \$317  = c_slot + row_step;
-  assign \$318  = \$317  - 3'h6;
-  assign \$319  = c_slot + row_step;
-  assign \$320  = \$316  ? \$318  : { 1'h0, \$319  };
-  assign \$321  = lead + row_done;
-  assign \$322  = \$321  - row_step;
-  assign \$323  = w__valid & w__ready;
-  assign \$324  = groups - 1'h1;
-  assign \$325  = load == \$324 ;
-  assign \$326  = \$323  & \$325 ;
-  assign \$327  = height - 1'h1;
-  assign \$328  = ok0_s2b ? sample0_s2b[7:0] : 8'h00;
-  assign \$329  = $signed(\$328 ) * $signed(weights_s2b[3:0]);
-  assign \$330  = ok1_s2b ? sample1_s2b[7:0] : 8'h00;
-  assign \$331  = $signed(\$330 ) * $signed(weights_s2b[7:4]);
-  assign \$332  = ok2_s2b ? sample2_s2b[7:0] : 8'h00;
-  assign \$333  = $signed(\$332 ) * $signed(weights_s2b[11:8]);
-  assign \$334  = ok3_s2b ? sample3_s2b[7:0] : 8'h00;
-  assign \$335  = $signed(\$334 ) * $signed(weights_s2b[15:12]);
-  assign \$336  = ok4_s2b ? sample4_s2b[7:0] : 8'h00;
-  assign \$337  = $signed(\$336 ) * $signed(weights_s2b[19:16]);
-  assign \$338  = ok5_s2b ? sample5_s2b[7:0] : 8'h00;
-  assign \$339  = $signed(\$338 ) * $signed(weights_s2b[23:20]);
-  assign \$340  = ok6_s2b ? sample6_s2b[7:0] : 8'h00;
-  assign \$341  = $signed(\$340 ) * $signed(weights_s2b[27:24]);
-  assign \$342  = ok7_s2b ? sample7_s2b[7:0] : 8'h00;
-  assign \$343  = $signed(\$342 ) * $signed(weights_s2b[31:28]);
-  assign \$344  = ok8_s2b ? sample8_s2b[7:0] : 8'h00;
-  assign \$345  = $signed(\$344 ) * $signed(weights_s2b[35:32]);
-  assign \$346  = ok0_s2b ? sample0_s2b[15:8] : 8'h00;
-  assign \$347  = $signed(\$346 ) * $signed(weights_s2b[71:68]);
-  assign \$348  = ok1_s2b ? sample1_s2b[15:8] : 8'h00;
-  assign \$349  = $signed(\$348 ) * $signed(weights_s2b[75:72]);
-  assign \$350  = ok2_s2b ? sample2_s2b[15:8] : 8'h00;
-  assign \$351  = $signed(\$350 ) * $signed(weights_s2b[79:76]);
-  assign \$352  = ok3_s2b ? sample3_s2b[15:8] : 8'h00;
-  assign \$353  = $signed(\$352 ) * $signed(weights_s2b[83:80]);
-  assign \$354  = ok4_s2b ? sample4_s2b[15:8] : 8'h00;
-  assign \$355  = $signed(\$354 ) * $signed(weights_s2b[87:84]);
-  assign \$356  = ok5_s2b ? sample5_s2b[15:8] : 8'h00;
-  assign \$357  = $signed(\$356 ) * $signed(weights_s2b[91:88]);
-  assign \$358  = ok6_s2b ? sample6_s2b[15:8] : 8'h00;
-  assign \$359  = $signed(\$358 ) * $signed(weights_s2b[95:92]);
-  assign \$360  = ok7_s2b ? sample7_s2b[15:8] : 8'h00;
-  assign \$361  = $signed(\$360 ) * $signed(weights_s2b[99:96]);
-  assign \$362  = ok8_s2b ? sample8_s2b[15:8] : 8'h00;
-  assign \$363  = $signed(\$362 ) * $signed(weights_s2b[103:100]);
-  assign \$364  = ce & v3;
+  assign \$28  = groups - 1'h1;
+  assign \$29  = c_cg == \$28 ;
+  assign \$30  = ! c_pass;
+  assign \$31  = \$29  & \$30 ;
+  assign \$33  = width - 1'h1;
+  assign \$35  = $signed(\$34 ) + $signed(2'h1);
+  assign \$36  = stride2 ? \$35  : { 2'h0, width };
+  assign \$37  = $signed(\$36 ) - $signed(2'h1);
+  assign \$38  = c_ox == \$37 ;
+  assign \$39  = \$32  & \$38 ;
+  assign \$40  = height - 1'h1;
+  assign \$42  = $signed(\$41 ) + $signed(2'h1);
+  assign \$43  = stride2 ? \$42  : { 2'h0, height };
+  assign \$44  = $signed(\$43 ) - $signed(2'h1);
+  assign \$45  = c_oy == \$44 ;
+  assign frame_last = \$39  & \$45 ;
+  assign \$46  = ! c_pass;
+  assign \$47  = groups - 1'h1;
+  assign \$48  = c_cg == \$47 ;
+  assign \$49  = ! c_pass;
+  assign \$50  = \$48  & \$49 ;
+  assign \$52  = width - 1'h1;
+  assign \$54  = $signed(\$53 ) + $signed(2'h1);
+  assign \$55  = stride2 ? \$54  : { 2'h0, width };
+  assign \$56  = $signed(\$55 ) - $signed(2'h1);
+  assign \$57  = c_ox == \$56 ;
+  assign \$58  = height - 1'h1;
+  assign \$60  = $signed(\$59 ) + $signed(2'h1);
+  assign \$61  = stride2 ? \$60  : { 2'h0, height };
+  assign \$62  = $signed(\$61 ) - $signed(2'h1);
+  assign \$63  = c_oy == \$62 ;
+  assign \$64  = height - c_y;
+  assign \$65  = stride2 ? 2'h2 : 2'h1;
+  assign \$66  = cur[7:0] > 2'h2;
+  assign \$67  = \$66  ? 8'h02 : cur[7:0];
+  assign \$68  = 3'h7 * \$67 [1:0];
+  assign \$69  = 3'h7 * \$67 [1:0];
+  assign \$70  = 3'h7 * \$67 [1:0];
+  assign \$71  = 1'h0 * \$67 [1:0];
+  assign \$72  = 3'h7 * \$67 [1:0];
+  assign \$73  = 1'h1 * \$67 [1:0];
+  assign \$74  = 1'h0 * \$67 [1:0];
+  assign \$75  = 3'h7 * \$67 [1:0];
+  assign \$76  = 1'h0 * \$67 [1:0];
+  assign \$77  = 1'h0 * \$67 [1:0];
+  assign \$78  = 1'h0 * \$67 [1:0];
+  assign \$79  = 1'h1 * \$67 [1:0];
+  assign \$80  = 1'h1 * \$67 [1:0];
+  assign \$81  = 3'h7 * \$67 [1:0];
+  assign \$82  = 1'h1 * \$67 [1:0];
+  assign \$83  = 1'h0 * \$67 [1:0];
+  assign \$84  = 1'h1 * \$67 [1:0];
+  assign \$85  = 1'h1 * \$67 [1:0];
+  assign \$86  = $signed({ 1'h0, cy1 }) + $signed(dy0_s1);
+  assign \$87  = $signed({ 1'h0, cx1 }) + $signed(dx0_s1);
+  assign \$88  = $signed(\$86 ) >= $signed(1'h0);
+  assign \$89  = $signed(\$86 ) < $signed({ 1'h0, height });
+  assign \$90  = \$88  & \$89 ;
+  assign \$91  = $signed(\$87 ) >= $signed(1'h0);
+  assign \$92  = \$90  & \$91 ;
+  assign \$93  = $signed(\$87 ) < $signed({ 1'h0, width });
+  assign ok0 = \$92  & \$93 ;
+  assign \$94  = $signed({ 1'h0, slot1 }) + $signed(dy0_s1);
+  assign \$95  = $signed(\$94 ) < $signed(1'h0);
+  assign \$96  = $signed(\$94 ) + $signed(4'h6);
+  assign \$97  = $signed(\$94 ) >= $signed(4'h6);
+  assign \$98  = $signed(\$94 ) - $signed(4'h6);
+  assign \$99  = \$97  ? \$98  : { \$94 [4], \$94 [4], \$94  };
+  assign \$100  = \$95  ? \$96  : \$99 ;
+  assign \$101  = \$100 [2:0] * 7'h40;
+  assign \$102  = \$87 [4:0] * 3'h4;
+  assign \$103  = \$101  + \$102 ;
+  assign \$104  = \$103  + cg1;
+  assign \$105  = ok0 ? \$104  : 12'h000;
+  assign \$106  = $signed({ 1'h0, cy1 }) + $signed(dy1_s1);
+  assign \$107  = $signed({ 1'h0, cx1 }) + $signed(dx1_s1);
+  assign \$108  = $signed(\$106 ) >= $signed(1'h0);
+  assign \$109  = $signed(\$106 ) < $signed({ 1'h0, height });
+  assign \$110  = \$108  & \$109 ;
+  assign \$111  = $signed(\$107 ) >= $signed(1'h0);
+  assign \$112  = \$110  & \$111 ;
+  assign \$113  = $signed(\$107 ) < $signed({ 1'h0, width });
+  assign ok1 = \$112  & \$113 ;
+  assign \$114  = $signed({ 1'h0, slot1 }) + $signed(dy1_s1);
+  assign \$115  = $signed(\$114 ) < $signed(1'h0);
+  assign \$116  = $signed(\$114 ) + $signed(4'h6);
+  assign \$117  = $signed(\$114 ) >= $signed(4'h6);
+  assign \$118  = $signed(\$114 ) - $signed(4'h6);
+  assign \$119  = \$117  ? \$118  : { \$114 [4], \$114 [4], \$114  };
+  assign \$120  = \$115  ? \$116  : \$119 ;
+  assign \$121  = \$120 [2:0] * 7'h40;
+  assign \$122  = \$107 [4:0] * 3'h4;
+  assign \$123  = \$121  + \$122 ;
+  assign \$124  = \$123  + cg1;
+  assign \$125  = ok1 ? \$124  : 12'h000;
+  assign \$126  = $signed({ 1'h0, cy1 }) + $signed(dy2_s1);
+  assign \$127  = $signed({ 1'h0, cx1 }) + $signed(dx2_s1);
+  assign \$128  = $signed(\$126 ) >= $signed(1'h0);
+  assign \$129  = $signed(\$126 ) < $signed({ 1'h0, height });
+  assign \$130  = \$128  & \$129 ;
+  assign \$131  = $signed(\$127 ) >= $signed(1'h0);
+  assign \$132  = \$130  & \$131 ;
+  assign \$133  = $signed(\$127 ) < $signed({ 1'h0, width });
+  assign ok2 = \$132  & \$133 ;
+  assign \$134  = $signed({ 1'h0, slot1 }) + $signed(dy2_s1);
+  assign \$135  = $signed(\$134 ) < $signed(1'h0);
+  assign \$136  = $signed(\$134 ) + $signed(4'h6);
+  assign \$137  = $signed(\$134 ) >= $signed(4'h6);
+  assign \$138  = $signed(\$134 ) - $signed(4'h6);
+  assign \$139  = \$137  ? \$138  : { \$134 [4], \$134 [4], \$134  };
+  assign \$140  = \$135  ? \$136  : \$139 ;
+  assign \$141  = \$140 [2:0] * 7'h40;
+  assign \$142  = \$127 [4:0] * 3'h4;
+  assign \$143  = \$141  + \$142 ;
+  assign \$144  = \$143  + cg1;
+  assign \$145  = ok2 ? \$144  : 12'h000;
+  assign \$146  = $signed({ 1'h0, cy1 }) + $signed(dy3_s1);
+  assign \$147  = $signed({ 1'h0, cx1 }) + $signed(dx3_s1);
+  assign \$148  = $signed(\$146 ) >= $signed(1'h0);
+  assign \$149  = $signed(\$146 ) < $signed({ 1'h0, height });
+  assign \$150  = \$148  & \$149 ;
+  assign \$151  = $signed(\$147 ) >= $signed(1'h0);
+  assign \$152  = \$150  & \$151 ;
+  assign \$153  = $signed(\$147 ) < $signed({ 1'h0, width });
+  assign ok3 = \$152  & \$153 ;
+  assign \$154  = $signed({ 1'h0, slot1 }) + $signed(dy3_s1);
+  assign \$155  = $signed(\$154 ) < $signed(1'h0);
+  assign \$156  = $signed(\$154 ) + $signed(4'h6);
+  assign \$157  = $signed(\$154 ) >= $signed(4'h6);
+  assign \$158  = $signed(\$154 ) - $signed(4'h6);
+  assign \$159  = \$157  ? \$158  : { \$154 [4], \$154 [4], \$154  };
+  assign \$160  = \$155  ? \$156  : \$159 ;
+  assign \$161  = \$160 [2:0] * 7'h40;
+  assign \$162  = \$147 [4:0] * 3'h4;
+  assign \$163  = \$161  + \$162 ;
+  assign \$164  = \$163  + cg1;
+  assign \$165  = ok3 ? \$164  : 12'h000;
+  assign \$166  = $signed({ 1'h0, cy1 }) + $signed(dy4_s1);
+  assign \$167  = $signed({ 1'h0, cx1 }) + $signed(dx4_s1);
+  assign \$168  = $signed(\$166 ) >= $signed(1'h0);
+  assign \$169  = $signed(\$166 ) < $signed({ 1'h0, height });
+  assign \$170  = \$168  & \$169 ;
+  assign \$171  = $signed(\$167 ) >= $signed(1'h0);
+  assign \$172  = \$170  & \$171 ;
+  assign \$173  = $signed(\$167 ) < $signed({ 1'h0, width });
+  assign ok4 = \$172  & \$173 ;
+  assign \$174  = $signed({ 1'h0, slot1 }) + $signed(dy4_s1);
+  assign \$175  = $signed(\$174 ) < $signed(1'h0);
+  assign \$176  = $signed(\$174 ) + $signed(4'h6);
+  assign \$177  = $signed(\$174 ) >= $signed(4'h6);
+  assign \$178  = $signed(\$174 ) - $signed(4'h6);
+  assign \$179  = \$177  ? \$178  : { \$174 [4], \$174 [4], \$174  };
+  assign \$180  = \$175  ? \$176  : \$179 ;
+  assign \$181  = \$180 [2:0] * 7'h40;
+  assign \$182  = \$167 [4:0] * 3'h4;
+  assign \$183  = \$181  + \$182 ;
+  assign \$184  = \$183  + cg1;
+  assign \$185  = ok4 ? \$184  : 12'h000;
+  assign \$186  = $signed({ 1'h0, cy1 }) + $signed(dy5_s1);
+  assign \$187  = $signed({ 1'h0, cx1 }) + $signed(dx5_s1);
+  assign \$188  = $signed(\$186 ) >= $signed(1'h0);
+  assign \$189  = $signed(\$186 ) < $signed({ 1'h0, height });
+  assign \$190  = \$188  & \$189 ;
+  assign \$191  = $signed(\$187 ) >= $signed(1'h0);
+  assign \$192  = \$190  & \$191 ;
+  assign \$193  = $signed(\$187 ) < $signed({ 1'h0, width });
+  assign ok5 = \$192  & \$193 ;
+  assign \$194  = $signed({ 1'h0, slot1 }) + $signed(dy5_s1);
+  assign \$195  = $signed(\$194 ) < $signed(1'h0);
+  assign \$196  = $signed(\$194 ) + $signed(4'h6);
+  assign \$197  = $signed(\$194 ) >= $signed(4'h6);
+  assign \$198  = $signed(\$194 ) - $signed(4'h6);
+  assign \$199  = \$197  ? \$198  : { \$194 [4], \$194 [4], \$194  };
+  assign \$200  = \$195  ? \$196  : \$199 ;
+  assign \$201  = \$200 [2:0] * 7'h40;
+  assign \$202  = \$187 [4:0] * 3'h4;
+  assign \$203  = \$201  + \$202 ;
+  assign \$204  = \$203  + cg1;
+  assign \$205  = ok5 ? \$204  : 12'h000;
+  assign \$206  = $signed({ 1'h0, cy1 }) + $signed(dy6_s1);
+  assign \$207  = $signed({ 1'h0, cx1 }) + $signed(dx6_s1);
+  assign \$208  = $signed(\$206 ) >= $signed(1'h0);
+  assign \$209  = $signed(\$206 ) < $signed({ 1'h0, height });
+  assign \$210  = \$208  & \$209 ;
+  assign \$211  = $signed(\$207 ) >= $signed(1'h0);
+  assign \$212  = \$210  & \$211 ;
+  assign \$213  = $signed(\$207 ) < $signed({ 1'h0, width });
+  assign ok6 = \$212  & \$213 ;
+  assign \$214  = $signed({ 1'h0, slot1 }) + $signed(dy6_s1);
+  assign \$215  = $signed(\$214 ) < $signed(1'h0);
+  assign \$216  = $signed(\$214 ) + $signed(4'h6);
+  assign \$217  = $signed(\$214 ) >= $signed(4'h6);
+  assign \$218  = $signed(\$214 ) - $signed(4'h6);
+  assign \$219  = \$217  ? \$218  : { \$214 [4], \$214 [4], \$214  };
+  assign \$220  = \$215  ? \$216  : \$219 ;
+  assign \$221  = \$220 [2:0] * 7'h40;
+  assign \$222  = \$207 [4:0] * 3'h4;
+  assign \$223  = \$221  + \$222 ;
+  assign \$224  = \$223  + cg1;
+  assign \$225  = ok6 ? \$224  : 12'h000;
+  assign \$226  = $signed({ 1'h0, cy1 }) + $signed(dy7_s1);
+  assign \$227  = $signed({ 1'h0, cx1 }) + $signed(dx7_s1);
+  assign \$228  = $signed(\$226 ) >= $signed(1'h0);
+  assign \$229  = $signed(\$226 ) < $signed({ 1'h0, height });
+  assign \$230  = \$228  & \$229 ;
+  assign \$231  = $signed(\$227 ) >= $signed(1'h0);
+  assign \$232  = \$230  & \$231 ;
+  assign \$233  = $signed(\$227 ) < $signed({ 1'h0, width });
+  assign ok7 = \$232  & \$233 ;
+  assign \$234  = $signed({ 1'h0, slot1 }) + $signed(dy7_s1);
+  assign \$235  = $signed(\$234 ) < $signed(1'h0);
+  assign \$236  = $signed(\$234 ) + $signed(4'h6);
+  assign \$237  = $signed(\$234 ) >= $signed(4'h6);
+  assign \$238  = $signed(\$234 ) - $signed(4'h6);
+  assign \$239  = \$237  ? \$238  : { \$234 [4], \$234 [4], \$234  };
+  assign \$240  = \$235  ? \$236  : \$239 ;
+  assign \$241  = \$240 [2:0] * 7'h40;
+  assign \$242  = \$227 [4:0] * 3'h4;
+  assign \$243  = \$241  + \$242 ;
+  assign \$244  = \$243  + cg1;
+  assign \$245  = ok7 ? \$244  : 12'h000;
+  assign \$246  = $signed({ 1'h0, cy1 }) + $signed(dy8_s1);
+  assign \$247  = $signed({ 1'h0, cx1 }) + $signed(dx8_s1);
+  assign \$248  = $signed(\$246 ) >= $signed(1'h0);
+  assign \$249  = $signed(\$246 ) < $signed({ 1'h0, height });
+  assign \$250  = \$248  & \$249 ;
+  assign \$251  = $signed(\$247 ) >= $signed(1'h0);
+  assign \$252  = \$250  & \$251 ;
+  assign \$253  = $signed(\$247 ) < $signed({ 1'h0, width });
+  assign ok8 = \$252  & \$253 ;
+  assign \$254  = $signed({ 1'h0, slot1 }) + $signed(dy8_s1);
+  assign \$255  = $signed(\$254 ) < $signed(1'h0);
+  assign \$256  = $signed(\$254 ) + $signed(4'h6);
+  assign \$257  = $signed(\$254 ) >= $signed(4'h6);
+  assign \$258  = $signed(\$254 ) - $signed(4'h6);
+  assign \$259  = \$257  ? \$258  : { \$254 [4], \$254 [4], \$254  };
+  assign \$260  = \$255  ? \$256  : \$259 ;
+  assign \$261  = \$260 [2:0] * 7'h40;
+  assign \$262  = \$247 [4:0] * 3'h4;
+  assign \$263  = \$261  + \$262 ;
+  assign \$264  = \$263  + cg1;
+  assign \$265  = ok8 ? \$264  : 12'h000;
+  assign \$266  = 1'h0 + cg1;
+  assign sampled0_0 = ok0_s2b ? sample0_s2b[7:0] : 8'h00;
+  assign sampled0_1 = ok0_s2b ? sample0_s2b[15:8] : 8'h00;
+  assign sampled1_0 = ok1_s2b ? sample1_s2b[7:0] : 8'h00;
+  assign sampled1_1 = ok1_s2b ? sample1_s2b[15:8] : 8'h00;
+  assign sampled2_0 = ok2_s2b ? sample2_s2b[7:0] : 8'h00;
+  assign sampled2_1 = ok2_s2b ? sample2_s2b[15:8] : 8'h00;
+  assign sampled3_0 = ok3_s2b ? sample3_s2b[7:0] : 8'h00;
+  assign sampled3_1 = ok3_s2b ? sample3_s2b[15:8] : 8'h00;
+  assign sampled4_0 = ok4_s2b ? sample4_s2b[7:0] : 8'h00;
+  assign sampled4_1 = ok4_s2b ? sample4_s2b[15:8] : 8'h00;
+  assign sampled5_0 = ok5_s2b ? sample5_s2b[7:0] : 8'h00;
+  assign sampled5_1 = ok5_s2b ? sample5_s2b[15:8] : 8'h00;
+  assign sampled6_0 = ok6_s2b ? sample6_s2b[7:0] : 8'h00;
+  assign sampled6_1 = ok6_s2b ? sample6_s2b[15:8] : 8'h00;
+  assign sampled7_0 = ok7_s2b ? sample7_s2b[7:0] : 8'h00;
+  assign sampled7_1 = ok7_s2b ? sample7_s2b[15:8] : 8'h00;
+  assign sampled8_0 = ok8_s2b ? sample8_s2b[7:0] : 8'h00;
+  assign sampled8_1 = ok8_s2b ? sample8_s2b[15:8] : 8'h00;
+  assign \$267  = v1 | v2;
+  assign \$268  = \$267  | v2b;
+  assign \$269  = \$268  | v3;
+  assign \$270  = \$269  | v4;
+  assign pipe_busy = \$270  | v5;
+  assign \$271  = ! fsm_state;
+  assign \$272  = fsm_state == 1'h1;
+  assign \$273  = fsm_state == 2'h2;
+  assign \$274  = fsm_state == 2'h3;
+  assign \$276  = load + 1'h1;
+  assign \$277  = load_cg + 1'h1;
+  assign \$278  = groups - 1'h1;
+  assign \$279  = load_cg == \$278 ;
+  assign \$280  = load_og + 1'h1;
+  assign \$281  = ! c_frames;
+  assign \$282  = ~ pipe_busy;
+  assign \$283  = i__valid & i__ready;
+  assign \$284  = w_cg + 1'h1;
+  assign \$285  = groups - 1'h1;
+  assign \$286  = w_cg == \$285 ;
+  assign \$287  = w_x + 1'h1;
+  assign \$288  = width - 1'h1;
+  assign \$289  = w_x == \$288 ;
+  assign \$290  = w_y + 1'h1;
+  assign \$291  = w_slot == 3'h5;
+  assign \$292  = w_slot + 1'h1;
+  assign \$293  = \$291  ? 4'h0 : \$292 ;
+  assign \$294  = height - 1'h1;
+  assign \$295  = w_y == \$294 ;
+  assign \$296  = w_frames - 1'h1;
+  assign \$297  = off__valid & off__ready;
+  assign \$298  = c_pass + 1'h1;
+  assign \$299  = ! c_pass;
+  assign \$300  = c_cg + 1'h1;
+  assign \$301  = groups - 1'h1;
+  assign \$302  = c_cg == \$301 ;
+  assign \$303  = groups - 1'h1;
+  assign \$304  = c_cg == \$303 ;
+  assign \$305  = ! c_pass;
+  assign \$306  = \$304  & \$305 ;
+  assign \$308  = c_ox + 1'h1;
+  assign \$309  = stride2 ? 2'h2 : 2'h1;
+  assign \$310  = c_x + \$309 ;
+  assign \$311  = width - 1'h1;
+  assign \$313  = $signed(\$312 ) + $signed(2'h1);
+  assign \$314  = stride2 ? \$313  : { 2'h0, width };
+  assign \$315  = $signed(\$314 ) - $signed(2'h1);
+  assign \$316  = c_ox == \$315 ;
+  assign \$317  = height - 1'h1;
+  assign \$319  = $signed(\$318 ) + $signed(2'h1);
+  assign \$320  = stride2 ? \$319  : { 2'h0, height };
+  assign \$321  = $signed(\$320 ) - $signed(2'h1);
+  assign \$322  = c_oy == \$321 ;
+  assign \$323  = height - 1'h1;
+  assign \$324  = c_frames - 1'h1;
+  assign \$325  = c_oy + 1'h1;
+  assign \$326  = stride2 ? 2'h2 : 2'h1;
+  assign \$327  = c_y + \$326 ;
+  assign \$328  = stride2 ? 2'h2 : 2'h1;
+  assign \$329  = below - \$328 ;
+  assign \$330  = | row_step;
+  assign \$331  = c_slot + row_step;
+  assign \$332  = \$331  >= 3'h6;
+  assign \$333  = c_slot + row_step;
+  assign \$334  = \$333  - 3'h6;
+  assign \$335  = c_slot + row_step;
+  assign \$336  = \$332  ? \$334  : { 1'h0, \$335  };
+  assign \$337  = lead + row_done;
+  assign \$338  = \$337  - row_step;
+  assign \$339  = height - 1'h1;
+  assign \$340  = ! c_pass;
+  assign \$342  = ! c_pass;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     w__ready = 1'h0;
@@ -2433,10 +2485,20 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    loaded = 1'h0;
+    casez (fsm_state)
+      2'h0:
+          /* empty */;
+      2'h1:
+          loaded = \$3 ;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     row_done = 1'h0;
-    if (\$10 ) begin
-      if (\$12 ) begin
-        if (\$14 ) begin
+    if (\$13 ) begin
+      if (\$15 ) begin
+        if (\$17 ) begin
           row_done = 1'h1;
         end
       end
@@ -2455,14 +2517,14 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     row_step = 2'h0;
     if (issue) begin
-      if (\$41 ) begin
-        if (\$43 ) begin
-          if (\$49 ) begin
+      if (\$46 ) begin
+        if (\$51 ) begin
+          if (\$57 ) begin
             (* full_case = 32'd1 *)
-            if (\$55 ) begin
-              row_step = \$56 [1:0];
+            if (\$63 ) begin
+              row_step = \$64 [1:0];
             end else begin
-              row_step = \$57 ;
+              row_step = \$65 ;
             end
           end
         end
@@ -2471,349 +2533,434 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$492  = height;
+    \$487  = height;
     casez (fsm_state)
       2'h0:
           if (w__valid) begin
-            \$492  = w__payload[4:0];
+            \$487  = w__payload[4:0];
           end
     endcase
     if (rst) begin
-      \$492  = 5'h00;
+      \$487  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$493  = width;
+    \$488  = width;
     casez (fsm_state)
       2'h0:
           if (w__valid) begin
-            \$493  = w__payload[20:16];
+            \$488  = w__payload[20:16];
           end
     endcase
     if (rst) begin
-      \$493  = 5'h00;
+      \$488  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$494  = groups;
+    \$489  = groups;
     casez (fsm_state)
       2'h0:
           if (w__valid) begin
-            \$494  = \$266 [2:0];
+            \$489  = \$275 [2:0];
           end
     endcase
     if (rst) begin
-      \$494  = 3'h0;
+      \$489  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$495  = frames;
+    \$490  = frames;
     casez (fsm_state)
       2'h0:
           if (w__valid) begin
-            \$495  = w__payload[63:48];
+            \$490  = w__payload[63:48];
           end
     endcase
     if (rst) begin
-      \$495  = 16'h0000;
+      \$490  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$496  = stride2;
+    \$491  = stride2;
     casez (fsm_state)
       2'h0:
           if (w__valid) begin
-            \$496  = w__payload[64];
+            \$491  = w__payload[64];
           end
     endcase
     if (rst) begin
-      \$496  = 1'h0;
+      \$491  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$497  = relu;
+    \$492  = relu;
     casez (fsm_state)
       2'h0:
           if (w__valid) begin
-            \$497  = w__payload[65];
+            \$492  = w__payload[65];
           end
     endcase
     if (rst) begin
-      \$497  = 1'h0;
+      \$492  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$498  = load;
+    \$493  = load;
     casez (fsm_state)
       2'h0:
           if (w__valid) begin
-            \$498  = 2'h0;
+            \$493  = 2'h0;
           end
       2'h1:
           if (w__valid) begin
-            \$498  = \$267 [1:0];
+            \$493  = \$276 [1:0];
           end
     endcase
     if (rst) begin
-      \$498  = 2'h0;
+      \$493  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$499  = fsm_state;
+    \$494  = load_cg;
+    casez (fsm_state)
+      2'h0:
+          if (w__valid) begin
+            \$494  = 2'h0;
+          end
+      2'h1:
+          if (w__valid) begin
+            \$494  = \$277 [1:0];
+            if (\$279 ) begin
+              \$494  = 2'h0;
+            end
+          end
+    endcase
+    if (rst) begin
+      \$494  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$495  = load_og;
+    casez (fsm_state)
+      2'h0:
+          if (w__valid) begin
+            \$495  = 2'h0;
+          end
+      2'h1:
+          if (w__valid) begin
+            if (\$279 ) begin
+              \$495  = \$280 [1:0];
+            end
+          end
+    endcase
+    if (rst) begin
+      \$495  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$496  = fsm_state;
     (* full_case = 32'd1 *)
     casez (fsm_state)
       2'h0:
           if (w__valid) begin
-            \$499  = 2'h1;
+            \$496  = 2'h1;
           end
       2'h1:
-          if (w__valid) begin
-            if (\$269 ) begin
-              \$499  = 2'h2;
-            end
+          if (loaded) begin
+            \$496  = 2'h2;
           end
       2'h2:
-          if (\$270 ) begin
-            \$499  = 2'h3;
+          if (\$281 ) begin
+            \$496  = 2'h3;
           end
       2'h3:
-          if (\$271 ) begin
-            \$499  = 2'h0;
+          if (\$282 ) begin
+            \$496  = 2'h0;
           end
     endcase
+    if (rst) begin
+      \$496  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$497  = w_frames;
+    casez (fsm_state)
+      2'h0:
+          /* empty */;
+      2'h1:
+          if (loaded) begin
+            \$497  = frames;
+          end
+    endcase
+    if (\$283 ) begin
+      if (\$286 ) begin
+        if (\$289 ) begin
+          if (\$295 ) begin
+            \$497  = \$296 [15:0];
+          end
+        end
+      end
+    end
+    if (rst) begin
+      \$497  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$498  = c_frames;
+    casez (fsm_state)
+      2'h0:
+          /* empty */;
+      2'h1:
+          if (loaded) begin
+            \$498  = frames;
+          end
+    endcase
+    if (issue) begin
+      if (\$299 ) begin
+        if (\$307 ) begin
+          if (\$316 ) begin
+            if (\$322 ) begin
+              \$498  = \$324 [15:0];
+            end
+          end
+        end
+      end
+    end
+    if (rst) begin
+      \$498  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$499  = w_cg;
+    if (\$283 ) begin
+      \$499  = \$284 [1:0];
+      if (\$286 ) begin
+        \$499  = 2'h0;
+      end
+    end
     if (rst) begin
       \$499  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$500  = w_frames;
-    casez (fsm_state)
-      2'h0:
-          /* empty */;
-      2'h1:
-          if (w__valid) begin
-            if (\$269 ) begin
-              \$500  = frames;
-            end
-          end
-    endcase
-    if (\$272 ) begin
-      if (\$275 ) begin
-        if (\$278 ) begin
-          if (\$284 ) begin
-            \$500  = \$285 [15:0];
+    \$500  = w_x;
+    if (\$283 ) begin
+      if (\$286 ) begin
+        \$500  = \$287 [3:0];
+        if (\$289 ) begin
+          \$500  = 4'h0;
+        end
+      end
+    end
+    if (rst) begin
+      \$500  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$501  = w_y;
+    if (\$283 ) begin
+      if (\$286 ) begin
+        if (\$289 ) begin
+          \$501  = \$290 [3:0];
+          if (\$295 ) begin
+            \$501  = 4'h0;
           end
         end
       end
     end
     if (rst) begin
-      \$500  = 16'h0000;
+      \$501  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$501  = c_frames;
-    casez (fsm_state)
-      2'h0:
-          /* empty */;
-      2'h1:
-          if (w__valid) begin
-            if (\$269 ) begin
-              \$501  = frames;
-            end
-          end
-    endcase
+    \$502  = w_slot;
+    if (\$283 ) begin
+      if (\$286 ) begin
+        if (\$289 ) begin
+          \$502  = \$293 [2:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$502  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$503  = held;
+    if (\$297 ) begin
+      \$503  = off__payload;
+    end
+    if (rst) begin
+      \$503  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$504  = c_pass;
     if (issue) begin
-      if (\$288 ) begin
-        if (\$291 ) begin
-          if (\$300 ) begin
-            if (\$306 ) begin
-              \$501  = \$308 [15:0];
-            end
+      \$504  = \$298 [0];
+      if (\$299 ) begin
+        \$504  = 1'h0;
+      end
+    end
+    if (rst) begin
+      \$504  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$505  = c_cg;
+    if (issue) begin
+      if (\$299 ) begin
+        \$505  = \$300 [1:0];
+        if (\$302 ) begin
+          \$505  = 2'h0;
+        end
+      end
+    end
+    if (rst) begin
+      \$505  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$506  = c_og;
+    if (issue) begin
+      if (\$299 ) begin
+        if (\$307 ) begin
+          \$506  = 2'h0;
+        end
+      end
+    end
+    if (rst) begin
+      \$506  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$507  = c_wbase;
+    if (issue) begin
+      if (\$299 ) begin
+        if (\$307 ) begin
+          \$507  = 2'h0;
+        end
+      end
+    end
+    if (rst) begin
+      \$507  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$508  = c_ox;
+    if (issue) begin
+      if (\$299 ) begin
+        if (\$307 ) begin
+          \$508  = \$308 [3:0];
+          if (\$316 ) begin
+            \$508  = 4'h0;
           end
         end
       end
     end
     if (rst) begin
-      \$501  = 16'h0000;
+      \$508  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$502  = w_cg;
-    if (\$272 ) begin
-      \$502  = \$273 [1:0];
-      if (\$275 ) begin
-        \$502  = 2'h0;
-      end
-    end
-    if (rst) begin
-      \$502  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$503  = w_x;
-    if (\$272 ) begin
-      if (\$275 ) begin
-        \$503  = \$276 [3:0];
-        if (\$278 ) begin
-          \$503  = 4'h0;
-        end
-      end
-    end
-    if (rst) begin
-      \$503  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$504  = w_y;
-    if (\$272 ) begin
-      if (\$275 ) begin
-        if (\$278 ) begin
-          \$504  = \$279 [3:0];
-          if (\$284 ) begin
-            \$504  = 4'h0;
+    \$509  = c_x;
+    if (issue) begin
+      if (\$299 ) begin
+        if (\$307 ) begin
+          \$509  = \$310 [4:0];
+          if (\$316 ) begin
+            \$509  = 5'h00;
           end
         end
       end
     end
     if (rst) begin
-      \$504  = 4'h0;
+      \$509  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$505  = w_slot;
-    if (\$272 ) begin
-      if (\$275 ) begin
-        if (\$278 ) begin
-          \$505  = \$282 [2:0];
-        end
-      end
-    end
-    if (rst) begin
-      \$505  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$506  = held;
-    if (\$286 ) begin
-      \$506  = off__payload;
-    end
-    if (rst) begin
-      \$506  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$507  = c_pass;
+    \$510  = c_oy;
     if (issue) begin
-      \$507  = \$287 [0];
-      if (\$288 ) begin
-        \$507  = 1'h0;
-      end
-    end
-    if (rst) begin
-      \$507  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$508  = c_cg;
-    if (issue) begin
-      if (\$288 ) begin
-        \$508  = \$289 [1:0];
-        if (\$291 ) begin
-          \$508  = 2'h0;
-        end
-      end
-    end
-    if (rst) begin
-      \$508  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$509  = c_ox;
-    if (issue) begin
-      if (\$288 ) begin
-        if (\$291 ) begin
-          \$509  = \$292 [3:0];
-          if (\$300 ) begin
-            \$509  = 4'h0;
-          end
-        end
-      end
-    end
-    if (rst) begin
-      \$509  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$510  = c_x;
-    if (issue) begin
-      if (\$288 ) begin
-        if (\$291 ) begin
-          \$510  = \$294 [4:0];
-          if (\$300 ) begin
-            \$510  = 5'h00;
-          end
-        end
-      end
-    end
-    if (rst) begin
-      \$510  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$511  = c_oy;
-    if (issue) begin
-      if (\$288 ) begin
-        if (\$291 ) begin
-          if (\$300 ) begin
+      if (\$299 ) begin
+        if (\$307 ) begin
+          if (\$316 ) begin
             (* full_case = 32'd1 *)
-            if (\$306 ) begin
-              \$511  = 4'h0;
+            if (\$322 ) begin
+              \$510  = 4'h0;
             end else begin
-              \$511  = \$309 [3:0];
+              \$510  = \$325 [3:0];
             end
           end
         end
       end
     end
     if (rst) begin
-      \$511  = 4'h0;
+      \$510  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$512  = c_y;
+    \$511  = c_y;
     if (issue) begin
-      if (\$288 ) begin
-        if (\$291 ) begin
-          if (\$300 ) begin
+      if (\$299 ) begin
+        if (\$307 ) begin
+          if (\$316 ) begin
             (* full_case = 32'd1 *)
-            if (\$306 ) begin
-              \$512  = 5'h00;
+            if (\$322 ) begin
+              \$511  = 5'h00;
             end else begin
-              \$512  = \$311 [4:0];
+              \$511  = \$327 [4:0];
             end
           end
         end
       end
+    end
+    if (rst) begin
+      \$511  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$512  = below;
+    if (issue) begin
+      if (\$299 ) begin
+        if (\$307 ) begin
+          if (\$316 ) begin
+            (* full_case = 32'd1 *)
+            if (\$322 ) begin
+              \$512  = \$323 [4:0];
+            end else begin
+              \$512  = \$329 [4:0];
+            end
+          end
+        end
+      end
+    end
+    if (loaded) begin
+      \$512  = \$339 [4:0];
     end
     if (rst) begin
       \$512  = 5'h00;
@@ -2821,60 +2968,46 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$513  = below;
-    if (issue) begin
-      if (\$288 ) begin
-        if (\$291 ) begin
-          if (\$300 ) begin
-            (* full_case = 32'd1 *)
-            if (\$306 ) begin
-              \$513  = \$307 [4:0];
-            end else begin
-              \$513  = \$313 [4:0];
-            end
-          end
-        end
-      end
-    end
-    if (\$326 ) begin
-      \$513  = \$327 [4:0];
+    \$513  = c_slot;
+    if (\$330 ) begin
+      \$513  = \$336 [2:0];
     end
     if (rst) begin
-      \$513  = 5'h00;
+      \$513  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$514  = c_slot;
-    if (\$314 ) begin
-      \$514  = \$320 [2:0];
-    end
+    \$514  = \$338 [2:0];
     if (rst) begin
       \$514  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$515  = \$322 [2:0];
+    \$515  = row_freed;
+    if (ce) begin
+      \$515  = row_step;
+    end
     if (rst) begin
-      \$515  = 3'h0;
+      \$515  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$516  = row_freed;
+    \$516  = v1;
     if (ce) begin
-      \$516  = row_step;
+      \$516  = issue;
     end
     if (rst) begin
-      \$516  = 2'h0;
+      \$516  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$517  = v1;
+    \$517  = last1;
     if (ce) begin
-      \$517  = issue;
+      \$517  = frame_last;
     end
     if (rst) begin
       \$517  = 1'h0;
@@ -2882,9 +3015,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$518  = last1;
+    \$518  = accfirst1;
     if (ce) begin
-      \$518  = frame_last;
+      \$518  = \$341 ;
     end
     if (rst) begin
       \$518  = 1'h0;
@@ -2892,9 +3025,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$519  = pass1;
+    \$519  = acclast1;
     if (ce) begin
-      \$519  = c_pass;
+      \$519  = \$343 ;
     end
     if (rst) begin
       \$519  = 1'h0;
@@ -2944,7 +3077,7 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$524  = dy0_s1;
     if (ce) begin
-      \$524  = { \$60 [2], \$60  };
+      \$524  = { \$68 [2], \$68  };
     end
     if (rst) begin
       \$524  = 4'h0;
@@ -2954,7 +3087,7 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$525  = dy1_s1;
     if (ce) begin
-      \$525  = { \$62 [2], \$62  };
+      \$525  = { \$70 [2], \$70  };
     end
     if (rst) begin
       \$525  = 4'h0;
@@ -2964,7 +3097,7 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$526  = dy2_s1;
     if (ce) begin
-      \$526  = { \$64 [2], \$64  };
+      \$526  = { \$72 [2], \$72  };
     end
     if (rst) begin
       \$526  = 4'h0;
@@ -2974,7 +3107,7 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$527  = dy3_s1;
     if (ce) begin
-      \$527  = { 1'h0, \$66  };
+      \$527  = { 1'h0, \$74  };
     end
     if (rst) begin
       \$527  = 4'h0;
@@ -2984,7 +3117,7 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$528  = dy4_s1;
     if (ce) begin
-      \$528  = { 1'h0, \$68  };
+      \$528  = { 1'h0, \$76  };
     end
     if (rst) begin
       \$528  = 4'h0;
@@ -2994,7 +3127,7 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$529  = dy5_s1;
     if (ce) begin
-      \$529  = { 1'h0, \$70  };
+      \$529  = { 1'h0, \$78  };
     end
     if (rst) begin
       \$529  = 4'h0;
@@ -3004,7 +3137,7 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$530  = dy6_s1;
     if (ce) begin
-      \$530  = { 1'h0, \$72  };
+      \$530  = { 1'h0, \$80  };
     end
     if (rst) begin
       \$530  = 4'h0;
@@ -3014,7 +3147,7 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$531  = dy7_s1;
     if (ce) begin
-      \$531  = { 1'h0, \$74  };
+      \$531  = { 1'h0, \$82  };
     end
     if (rst) begin
       \$531  = 4'h0;
@@ -3024,7 +3157,7 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$532  = dy8_s1;
     if (ce) begin
-      \$532  = { 1'h0, \$76  };
+      \$532  = { 1'h0, \$84  };
     end
     if (rst) begin
       \$532  = 4'h0;
@@ -3034,7 +3167,7 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$533  = dx0_s1;
     if (ce) begin
-      \$533  = { \$61 [2], \$61  };
+      \$533  = { \$69 [2], \$69  };
     end
     if (rst) begin
       \$533  = 4'h0;
@@ -3044,7 +3177,7 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$534  = dx1_s1;
     if (ce) begin
-      \$534  = { 1'h0, \$63  };
+      \$534  = { 1'h0, \$71  };
     end
     if (rst) begin
       \$534  = 4'h0;
@@ -3054,7 +3187,7 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$535  = dx2_s1;
     if (ce) begin
-      \$535  = { 1'h0, \$65  };
+      \$535  = { 1'h0, \$73  };
     end
     if (rst) begin
       \$535  = 4'h0;
@@ -3064,7 +3197,7 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$536  = dx3_s1;
     if (ce) begin
-      \$536  = { \$67 [2], \$67  };
+      \$536  = { \$75 [2], \$75  };
     end
     if (rst) begin
       \$536  = 4'h0;
@@ -3074,7 +3207,7 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$537  = dx4_s1;
     if (ce) begin
-      \$537  = { 1'h0, \$69  };
+      \$537  = { 1'h0, \$77  };
     end
     if (rst) begin
       \$537  = 4'h0;
@@ -3084,7 +3217,7 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$538  = dx5_s1;
     if (ce) begin
-      \$538  = { 1'h0, \$71  };
+      \$538  = { 1'h0, \$79  };
     end
     if (rst) begin
       \$538  = 4'h0;
@@ -3094,7 +3227,7 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$539  = dx6_s1;
     if (ce) begin
-      \$539  = { \$73 [2], \$73  };
+      \$539  = { \$81 [2], \$81  };
     end
     if (rst) begin
       \$539  = 4'h0;
@@ -3104,7 +3237,7 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$540  = dx7_s1;
     if (ce) begin
-      \$540  = { 1'h0, \$75  };
+      \$540  = { 1'h0, \$83  };
     end
     if (rst) begin
       \$540  = 4'h0;
@@ -3114,7 +3247,7 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$541  = dx8_s1;
     if (ce) begin
-      \$541  = { 1'h0, \$77  };
+      \$541  = { 1'h0, \$85  };
     end
     if (rst) begin
       \$541  = 4'h0;
@@ -3232,9 +3365,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$553  = pass2;
+    \$553  = accfirst2;
     if (ce) begin
-      \$553  = pass1;
+      \$553  = accfirst1;
     end
     if (rst) begin
       \$553  = 1'h0;
@@ -3242,19 +3375,19 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$554  = sample0_s2b;
+    \$554  = acclast2;
     if (ce) begin
-      \$554  = port__data;
+      \$554  = acclast1;
     end
     if (rst) begin
-      \$554  = 16'h0000;
+      \$554  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$555  = sample1_s2b;
+    \$555  = sample0_s2b;
     if (ce) begin
-      \$555  = \port__data$183 ;
+      \$555  = port__data;
     end
     if (rst) begin
       \$555  = 16'h0000;
@@ -3262,9 +3395,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$556  = sample2_s2b;
+    \$556  = sample1_s2b;
     if (ce) begin
-      \$556  = \port__data$185 ;
+      \$556  = \port__data$224 ;
     end
     if (rst) begin
       \$556  = 16'h0000;
@@ -3272,9 +3405,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$557  = sample3_s2b;
+    \$557  = sample2_s2b;
     if (ce) begin
-      \$557  = \port__data$187 ;
+      \$557  = \port__data$225 ;
     end
     if (rst) begin
       \$557  = 16'h0000;
@@ -3282,9 +3415,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$558  = sample4_s2b;
+    \$558  = sample3_s2b;
     if (ce) begin
-      \$558  = \port__data$189 ;
+      \$558  = \port__data$226 ;
     end
     if (rst) begin
       \$558  = 16'h0000;
@@ -3292,9 +3425,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$559  = sample5_s2b;
+    \$559  = sample4_s2b;
     if (ce) begin
-      \$559  = \port__data$191 ;
+      \$559  = \port__data$227 ;
     end
     if (rst) begin
       \$559  = 16'h0000;
@@ -3302,9 +3435,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$560  = sample6_s2b;
+    \$560  = sample5_s2b;
     if (ce) begin
-      \$560  = \port__data$193 ;
+      \$560  = \port__data$228 ;
     end
     if (rst) begin
       \$560  = 16'h0000;
@@ -3312,9 +3445,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$561  = sample7_s2b;
+    \$561  = sample6_s2b;
     if (ce) begin
-      \$561  = \port__data$195 ;
+      \$561  = \port__data$229 ;
     end
     if (rst) begin
       \$561  = 16'h0000;
@@ -3322,9 +3455,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$562  = sample8_s2b;
+    \$562  = sample7_s2b;
     if (ce) begin
-      \$562  = \port__data$197 ;
+      \$562  = \port__data$230 ;
     end
     if (rst) begin
       \$562  = 16'h0000;
@@ -3332,29 +3465,29 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$563  = weights_s2b;
+    \$563  = sample8_s2b;
     if (ce) begin
-      \$563  = wread__data;
+      \$563  = \port__data$231 ;
     end
     if (rst) begin
-      \$563  = 136'h0000000000000000000000000000000000;
+      \$563  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$564  = ok0_s2b;
+    \$564  = weights_s2b;
     if (ce) begin
-      \$564  = ok0_s2;
+      \$564  = wread__data;
     end
     if (rst) begin
-      \$564  = 1'h0;
+      \$564  = 136'h0000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$565  = ok1_s2b;
+    \$565  = ok0_s2b;
     if (ce) begin
-      \$565  = ok1_s2;
+      \$565  = ok0_s2;
     end
     if (rst) begin
       \$565  = 1'h0;
@@ -3362,9 +3495,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$566  = ok2_s2b;
+    \$566  = ok1_s2b;
     if (ce) begin
-      \$566  = ok2_s2;
+      \$566  = ok1_s2;
     end
     if (rst) begin
       \$566  = 1'h0;
@@ -3372,9 +3505,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$567  = ok3_s2b;
+    \$567  = ok2_s2b;
     if (ce) begin
-      \$567  = ok3_s2;
+      \$567  = ok2_s2;
     end
     if (rst) begin
       \$567  = 1'h0;
@@ -3382,9 +3515,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$568  = ok4_s2b;
+    \$568  = ok3_s2b;
     if (ce) begin
-      \$568  = ok4_s2;
+      \$568  = ok3_s2;
     end
     if (rst) begin
       \$568  = 1'h0;
@@ -3392,9 +3525,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$569  = ok5_s2b;
+    \$569  = ok4_s2b;
     if (ce) begin
-      \$569  = ok5_s2;
+      \$569  = ok4_s2;
     end
     if (rst) begin
       \$569  = 1'h0;
@@ -3402,9 +3535,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$570  = ok6_s2b;
+    \$570  = ok5_s2b;
     if (ce) begin
-      \$570  = ok6_s2;
+      \$570  = ok5_s2;
     end
     if (rst) begin
       \$570  = 1'h0;
@@ -3412,9 +3545,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$571  = ok7_s2b;
+    \$571  = ok6_s2b;
     if (ce) begin
-      \$571  = ok7_s2;
+      \$571  = ok6_s2;
     end
     if (rst) begin
       \$571  = 1'h0;
@@ -3422,9 +3555,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$572  = ok8_s2b;
+    \$572  = ok7_s2b;
     if (ce) begin
-      \$572  = ok8_s2;
+      \$572  = ok7_s2;
     end
     if (rst) begin
       \$572  = 1'h0;
@@ -3432,9 +3565,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$573  = v2b;
+    \$573  = ok8_s2b;
     if (ce) begin
-      \$573  = v2;
+      \$573  = ok8_s2;
     end
     if (rst) begin
       \$573  = 1'h0;
@@ -3442,9 +3575,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$574  = last2b;
+    \$574  = v2b;
     if (ce) begin
-      \$574  = last2;
+      \$574  = v2;
     end
     if (rst) begin
       \$574  = 1'h0;
@@ -3452,9 +3585,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$575  = pass2b;
+    \$575  = last2b;
     if (ce) begin
-      \$575  = pass2;
+      \$575  = last2;
     end
     if (rst) begin
       \$575  = 1'h0;
@@ -3462,29 +3595,29 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$576  = prod0_0;
+    \$576  = accfirst2b;
     if (ce) begin
-      \$576  = \$329 ;
+      \$576  = accfirst2;
     end
     if (rst) begin
-      \$576  = 12'h000;
+      \$576  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$577  = prod0_1;
+    \$577  = acclast2b;
     if (ce) begin
-      \$577  = \$331 ;
+      \$577  = acclast2;
     end
     if (rst) begin
-      \$577  = 12'h000;
+      \$577  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$578  = prod0_2;
+    \$578  = prod0_0;
     if (ce) begin
-      \$578  = \$333 ;
+      \$578  = \$344 ;
     end
     if (rst) begin
       \$578  = 12'h000;
@@ -3492,9 +3625,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$579  = prod0_3;
+    \$579  = prod0_1;
     if (ce) begin
-      \$579  = \$335 ;
+      \$579  = \$345 ;
     end
     if (rst) begin
       \$579  = 12'h000;
@@ -3502,9 +3635,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$580  = prod0_4;
+    \$580  = prod0_2;
     if (ce) begin
-      \$580  = \$337 ;
+      \$580  = \$346 ;
     end
     if (rst) begin
       \$580  = 12'h000;
@@ -3512,9 +3645,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$581  = prod0_5;
+    \$581  = prod0_3;
     if (ce) begin
-      \$581  = \$339 ;
+      \$581  = \$347 ;
     end
     if (rst) begin
       \$581  = 12'h000;
@@ -3522,9 +3655,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$582  = prod0_6;
+    \$582  = prod0_4;
     if (ce) begin
-      \$582  = \$341 ;
+      \$582  = \$348 ;
     end
     if (rst) begin
       \$582  = 12'h000;
@@ -3532,9 +3665,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$583  = prod0_7;
+    \$583  = prod0_5;
     if (ce) begin
-      \$583  = \$343 ;
+      \$583  = \$349 ;
     end
     if (rst) begin
       \$583  = 12'h000;
@@ -3542,9 +3675,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$584  = prod0_8;
+    \$584  = prod0_6;
     if (ce) begin
-      \$584  = \$345 ;
+      \$584  = \$350 ;
     end
     if (rst) begin
       \$584  = 12'h000;
@@ -3552,9 +3685,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$585  = prod1_0;
+    \$585  = prod0_7;
     if (ce) begin
-      \$585  = \$347 ;
+      \$585  = \$351 ;
     end
     if (rst) begin
       \$585  = 12'h000;
@@ -3562,9 +3695,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$586  = prod1_1;
+    \$586  = prod0_8;
     if (ce) begin
-      \$586  = \$349 ;
+      \$586  = \$352 ;
     end
     if (rst) begin
       \$586  = 12'h000;
@@ -3572,9 +3705,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$587  = prod1_2;
+    \$587  = prod1_0;
     if (ce) begin
-      \$587  = \$351 ;
+      \$587  = \$353 ;
     end
     if (rst) begin
       \$587  = 12'h000;
@@ -3582,9 +3715,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$588  = prod1_3;
+    \$588  = prod1_1;
     if (ce) begin
-      \$588  = \$353 ;
+      \$588  = \$354 ;
     end
     if (rst) begin
       \$588  = 12'h000;
@@ -3592,7 +3725,7 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$589  = prod1_4;
+    \$589  = prod1_2;
     if (ce) begin
       \$589  = \$355 ;
     end
@@ -3602,9 +3735,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$590  = prod1_5;
+    \$590  = prod1_3;
     if (ce) begin
-      \$590  = \$357 ;
+      \$590  = \$356 ;
     end
     if (rst) begin
       \$590  = 12'h000;
@@ -3612,9 +3745,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$591  = prod1_6;
+    \$591  = prod1_4;
     if (ce) begin
-      \$591  = \$359 ;
+      \$591  = \$357 ;
     end
     if (rst) begin
       \$591  = 12'h000;
@@ -3622,9 +3755,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$592  = prod1_7;
+    \$592  = prod1_5;
     if (ce) begin
-      \$592  = \$361 ;
+      \$592  = \$358 ;
     end
     if (rst) begin
       \$592  = 12'h000;
@@ -3632,9 +3765,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$593  = prod1_8;
+    \$593  = prod1_6;
     if (ce) begin
-      \$593  = \$363 ;
+      \$593  = \$359 ;
     end
     if (rst) begin
       \$593  = 12'h000;
@@ -3642,29 +3775,29 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$594  = scale0_s3;
+    \$594  = prod1_7;
     if (ce) begin
-      \$594  = weights_s2b[51:36];
+      \$594  = \$360 ;
     end
     if (rst) begin
-      \$594  = 16'h0000;
+      \$594  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$595  = scale1_s3;
+    \$595  = prod1_8;
     if (ce) begin
-      \$595  = weights_s2b[119:104];
+      \$595  = \$361 ;
     end
     if (rst) begin
-      \$595  = 16'h0000;
+      \$595  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$596  = bias0_s3;
+    \$596  = scale0_s3;
     if (ce) begin
-      \$596  = weights_s2b[67:52];
+      \$596  = weights_s2b[51:36];
     end
     if (rst) begin
       \$596  = 16'h0000;
@@ -3672,9 +3805,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$597  = bias1_s3;
+    \$597  = scale1_s3;
     if (ce) begin
-      \$597  = weights_s2b[135:120];
+      \$597  = weights_s2b[119:104];
     end
     if (rst) begin
       \$597  = 16'h0000;
@@ -3682,29 +3815,29 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$598  = v3;
+    \$598  = bias0_s3;
     if (ce) begin
-      \$598  = v2b;
+      \$598  = weights_s2b[67:52];
     end
     if (rst) begin
-      \$598  = 1'h0;
+      \$598  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$599  = last3;
+    \$599  = bias1_s3;
     if (ce) begin
-      \$599  = last2b;
+      \$599  = weights_s2b[135:120];
     end
     if (rst) begin
-      \$599  = 1'h0;
+      \$599  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$600  = pass3;
+    \$600  = v3;
     if (ce) begin
-      \$600  = pass2b;
+      \$600  = v2b;
     end
     if (rst) begin
       \$600  = 1'h0;
@@ -3712,59 +3845,59 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$601  = acc0;
-    if (\$364 ) begin
-      \$601  = \$383 [14:0];
-    end
-    if (rst) begin
-      \$601  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$602  = acc1;
-    if (\$384 ) begin
-      \$602  = \$403 [14:0];
-    end
-    if (rst) begin
-      \$602  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$603  = scale0_s4;
+    \$601  = last3;
     if (ce) begin
-      \$603  = scale0_s3;
+      \$601  = last2b;
     end
     if (rst) begin
-      \$603  = 16'h0000;
+      \$601  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$604  = scale1_s4;
+    \$602  = accfirst3;
     if (ce) begin
-      \$604  = scale1_s3;
+      \$602  = accfirst2b;
     end
     if (rst) begin
-      \$604  = 16'h0000;
+      \$602  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$605  = bias0_s4;
+    \$603  = acclast3;
     if (ce) begin
-      \$605  = bias0_s3;
+      \$603  = acclast2b;
     end
     if (rst) begin
-      \$605  = 16'h0000;
+      \$603  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$606  = bias1_s4;
+    \$604  = acc0;
+    if (\$362 ) begin
+      \$604  = \$380 [14:0];
+    end
+    if (rst) begin
+      \$604  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$605  = acc1;
+    if (\$381 ) begin
+      \$605  = \$399 [14:0];
+    end
+    if (rst) begin
+      \$605  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$606  = scale0_s4;
     if (ce) begin
-      \$606  = bias1_s3;
+      \$606  = scale0_s3;
     end
     if (rst) begin
       \$606  = 16'h0000;
@@ -3772,185 +3905,215 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$607  = v4;
+    \$607  = scale1_s4;
     if (ce) begin
-      \$607  = \$405 ;
+      \$607  = scale1_s3;
     end
     if (rst) begin
-      \$607  = 1'h0;
+      \$607  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$608  = last4;
+    \$608  = bias0_s4;
     if (ce) begin
-      \$608  = last3;
+      \$608  = bias0_s3;
     end
     if (rst) begin
-      \$608  = 1'h0;
+      \$608  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$609  = scaled0;
+    \$609  = bias1_s4;
     if (ce) begin
-      \$609  = \$406 ;
+      \$609  = bias1_s3;
     end
     if (rst) begin
-      \$609  = 31'h00000000;
+      \$609  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$610  = scaled1;
+    \$610  = v4;
     if (ce) begin
-      \$610  = \$407 ;
+      \$610  = \$400 ;
     end
     if (rst) begin
-      \$610  = 31'h00000000;
+      \$610  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$611  = bias0_s5;
+    \$611  = last4;
     if (ce) begin
-      \$611  = bias0_s4;
+      \$611  = last3;
     end
     if (rst) begin
-      \$611  = 16'h0000;
+      \$611  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$612  = bias1_s5;
+    \$612  = scaled0;
     if (ce) begin
-      \$612  = bias1_s4;
+      \$612  = \$401 ;
     end
     if (rst) begin
-      \$612  = 16'h0000;
+      \$612  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$613  = v5;
+    \$613  = scaled1;
     if (ce) begin
-      \$613  = v4;
+      \$613  = \$402 ;
     end
     if (rst) begin
-      \$613  = 1'h0;
+      \$613  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$614  = last5;
+    \$614  = bias0_s5;
     if (ce) begin
-      \$614  = last4;
+      \$614  = bias0_s4;
     end
     if (rst) begin
-      \$614  = 1'h0;
+      \$614  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$615  = o__payload;
+    \$615  = bias1_s5;
     if (ce) begin
-      \$615 [7:0] = \$449 [7:0];
-      \$615 [15:8] = \$491 [7:0];
-    end
-    if (ce) begin
-      \$615 [16] = last5;
+      \$615  = bias1_s4;
     end
     if (rst) begin
-      \$615  = 17'h00000;
+      \$615  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$616  = o__valid;
+    \$616  = v5;
     if (ce) begin
-      \$616  = v5;
+      \$616  = v4;
     end
     if (rst) begin
       \$616  = 1'h0;
     end
   end
-  assign lw__addr = \$9 [8:0];
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$617  = last5;
+    if (ce) begin
+      \$617  = last4;
+    end
+    if (rst) begin
+      \$617  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$618  = o__payload;
+    if (ce) begin
+      \$618 [7:0] = \$444 [7:0];
+      \$618 [15:8] = \$486 [7:0];
+    end
+    if (ce) begin
+      \$618 [16] = last5;
+    end
+    if (rst) begin
+      \$618  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$619  = o__valid;
+    if (ce) begin
+      \$619  = v5;
+    end
+    if (rst) begin
+      \$619  = 1'h0;
+    end
+  end
+  assign lw__addr = \$12 [8:0];
   assign lw__data = i__payload[15:0];
-  assign need = \$19 [1:0];
-  assign dil = \$59 [1:0];
-  assign dy0 = { \$60 [2], \$60  };
-  assign dx0 = { \$61 [2], \$61  };
-  assign dy1 = { \$62 [2], \$62  };
-  assign dx1 = { 1'h0, \$63  };
-  assign dy2 = { \$64 [2], \$64  };
-  assign dx2 = { 1'h0, \$65  };
-  assign dy3 = { 1'h0, \$66  };
-  assign dx3 = { \$67 [2], \$67  };
-  assign dy4 = { 1'h0, \$68  };
-  assign dx4 = { 1'h0, \$69  };
-  assign dy5 = { 1'h0, \$70  };
-  assign dx5 = { 1'h0, \$71  };
-  assign dy6 = { 1'h0, \$72  };
-  assign dx6 = { \$73 [2], \$73  };
-  assign dy7 = { 1'h0, \$74  };
-  assign dx7 = { 1'h0, \$75  };
-  assign dy8 = { 1'h0, \$76  };
-  assign dx8 = { 1'h0, \$77  };
-  assign y0 = { \$78 [6], \$78 [6], \$78 [6], \$78  };
-  assign x0 = { \$79 [6], \$79 [6], \$79 [6], \$79  };
-  assign slot0 = { \$86 [4], \$86  };
-  assign wslot0 = \$92 [2:0];
+  assign need = \$23 [1:0];
+  assign dil = \$67 [1:0];
+  assign dy0 = { \$68 [2], \$68  };
+  assign dx0 = { \$69 [2], \$69  };
+  assign dy1 = { \$70 [2], \$70  };
+  assign dx1 = { 1'h0, \$71  };
+  assign dy2 = { \$72 [2], \$72  };
+  assign dx2 = { 1'h0, \$73  };
+  assign dy3 = { 1'h0, \$74  };
+  assign dx3 = { \$75 [2], \$75  };
+  assign dy4 = { 1'h0, \$76  };
+  assign dx4 = { 1'h0, \$77  };
+  assign dy5 = { 1'h0, \$78  };
+  assign dx5 = { 1'h0, \$79  };
+  assign dy6 = { 1'h0, \$80  };
+  assign dx6 = { \$81 [2], \$81  };
+  assign dy7 = { 1'h0, \$82  };
+  assign dx7 = { 1'h0, \$83  };
+  assign dy8 = { 1'h0, \$84  };
+  assign dx8 = { 1'h0, \$85  };
+  assign y0 = { \$86 [6], \$86 [6], \$86 [6], \$86  };
+  assign x0 = { \$87 [6], \$87 [6], \$87 [6], \$87  };
+  assign slot0 = { \$94 [4], \$94  };
+  assign wslot0 = \$100 [2:0];
   assign port__en = ce;
-  assign port__addr = \$97 [8:0];
-  assign y1 = { \$98 [6], \$98 [6], \$98 [6], \$98  };
-  assign x1 = { \$99 [6], \$99 [6], \$99 [6], \$99  };
-  assign \slot1$84  = { \$106 [4], \$106  };
-  assign wslot1 = \$112 [2:0];
-  assign \port__en$86  = ce;
-  assign \port__addr$87  = \$117 [8:0];
-  assign y2 = { \$118 [6], \$118 [6], \$118 [6], \$118  };
-  assign x2 = { \$119 [6], \$119 [6], \$119 [6], \$119  };
-  assign slot2 = { \$126 [4], \$126  };
-  assign wslot2 = \$132 [2:0];
-  assign \port__en$95  = ce;
-  assign \port__addr$96  = \$137 [8:0];
-  assign y3 = { \$138 [6], \$138 [6], \$138 [6], \$138  };
-  assign x3 = { \$139 [6], \$139 [6], \$139 [6], \$139  };
-  assign slot3 = { \$146 [4], \$146  };
-  assign wslot3 = \$152 [2:0];
-  assign \port__en$104  = ce;
-  assign \port__addr$105  = \$157 [8:0];
-  assign y4 = { \$158 [6], \$158 [6], \$158 [6], \$158  };
-  assign x4 = { \$159 [6], \$159 [6], \$159 [6], \$159  };
-  assign slot4 = { \$166 [4], \$166  };
-  assign wslot4 = \$172 [2:0];
-  assign \port__en$113  = ce;
-  assign \port__addr$114  = \$177 [8:0];
-  assign y5 = { \$178 [6], \$178 [6], \$178 [6], \$178  };
-  assign x5 = { \$179 [6], \$179 [6], \$179 [6], \$179  };
-  assign slot5 = { \$186 [4], \$186  };
-  assign wslot5 = \$192 [2:0];
-  assign \port__en$122  = ce;
-  assign \port__addr$123  = \$197 [8:0];
-  assign y6 = { \$198 [6], \$198 [6], \$198 [6], \$198  };
-  assign x6 = { \$199 [6], \$199 [6], \$199 [6], \$199  };
-  assign slot6 = { \$206 [4], \$206  };
-  assign wslot6 = \$212 [2:0];
-  assign \port__en$131  = ce;
-  assign \port__addr$132  = \$217 [8:0];
-  assign y7 = { \$218 [6], \$218 [6], \$218 [6], \$218  };
-  assign x7 = { \$219 [6], \$219 [6], \$219 [6], \$219  };
-  assign slot7 = { \$226 [4], \$226  };
-  assign wslot7 = \$232 [2:0];
-  assign \port__en$140  = ce;
-  assign \port__addr$141  = \$237 [8:0];
-  assign y8 = { \$238 [6], \$238 [6], \$238 [6], \$238  };
-  assign x8 = { \$239 [6], \$239 [6], \$239 [6], \$239  };
-  assign slot8 = { \$246 [4], \$246  };
-  assign wslot8 = \$252 [2:0];
-  assign \port__en$149  = ce;
-  assign \port__addr$150  = \$257 [8:0];
-  assign wread__addr = cg1;
+  assign port__addr = \$105 [8:0];
+  assign y1 = { \$106 [6], \$106 [6], \$106 [6], \$106  };
+  assign x1 = { \$107 [6], \$107 [6], \$107 [6], \$107  };
+  assign \slot1$85  = { \$114 [4], \$114  };
+  assign wslot1 = \$120 [2:0];
+  assign \port__en$87  = ce;
+  assign \port__addr$88  = \$125 [8:0];
+  assign y2 = { \$126 [6], \$126 [6], \$126 [6], \$126  };
+  assign x2 = { \$127 [6], \$127 [6], \$127 [6], \$127  };
+  assign slot2 = { \$134 [4], \$134  };
+  assign wslot2 = \$140 [2:0];
+  assign \port__en$96  = ce;
+  assign \port__addr$97  = \$145 [8:0];
+  assign y3 = { \$146 [6], \$146 [6], \$146 [6], \$146  };
+  assign x3 = { \$147 [6], \$147 [6], \$147 [6], \$147  };
+  assign slot3 = { \$154 [4], \$154  };
+  assign wslot3 = \$160 [2:0];
+  assign \port__en$105  = ce;
+  assign \port__addr$106  = \$165 [8:0];
+  assign y4 = { \$166 [6], \$166 [6], \$166 [6], \$166  };
+  assign x4 = { \$167 [6], \$167 [6], \$167 [6], \$167  };
+  assign slot4 = { \$174 [4], \$174  };
+  assign wslot4 = \$180 [2:0];
+  assign \port__en$114  = ce;
+  assign \port__addr$115  = \$185 [8:0];
+  assign y5 = { \$186 [6], \$186 [6], \$186 [6], \$186  };
+  assign x5 = { \$187 [6], \$187 [6], \$187 [6], \$187  };
+  assign slot5 = { \$194 [4], \$194  };
+  assign wslot5 = \$200 [2:0];
+  assign \port__en$123  = ce;
+  assign \port__addr$124  = \$205 [8:0];
+  assign y6 = { \$206 [6], \$206 [6], \$206 [6], \$206  };
+  assign x6 = { \$207 [6], \$207 [6], \$207 [6], \$207  };
+  assign slot6 = { \$214 [4], \$214  };
+  assign wslot6 = \$220 [2:0];
+  assign \port__en$132  = ce;
+  assign \port__addr$133  = \$225 [8:0];
+  assign y7 = { \$226 [6], \$226 [6], \$226 [6], \$226  };
+  assign x7 = { \$227 [6], \$227 [6], \$227 [6], \$227  };
+  assign slot7 = { \$234 [4], \$234  };
+  assign wslot7 = \$240 [2:0];
+  assign \port__en$141  = ce;
+  assign \port__addr$142  = \$245 [8:0];
+  assign y8 = { \$246 [6], \$246 [6], \$246 [6], \$246  };
+  assign x8 = { \$247 [6], \$247 [6], \$247 [6], \$247  };
+  assign slot8 = { \$254 [4], \$254  };
+  assign wslot8 = \$260 [2:0];
+  assign \port__en$150  = ce;
+  assign \port__addr$151  = \$265 [8:0];
+  assign wread__addr = \$266 [1:0];
   assign wread__en = ce;
   assign \wmem_w__data[0]  = wmem_w__data[67:0];
   assign \wmem_w__data[0].w0  = wmem_w__data[3:0];
@@ -4019,40 +4182,40 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   assign \held.last  = held[8];
   assign \sample0_s2b[0]  = sample0_s2b[7:0];
   assign \sample0_s2b[1]  = sample0_s2b[15:8];
-  assign \port__data[0]  = port__data[7:0];
-  assign \port__data[1]  = port__data[15:8];
   assign \sample1_s2b[0]  = sample1_s2b[7:0];
   assign \sample1_s2b[1]  = sample1_s2b[15:8];
-  assign \port__data$183[0]  = \port__data$183 [7:0];
-  assign \port__data$183[1]  = \port__data$183 [15:8];
   assign \sample2_s2b[0]  = sample2_s2b[7:0];
   assign \sample2_s2b[1]  = sample2_s2b[15:8];
-  assign \port__data$185[0]  = \port__data$185 [7:0];
-  assign \port__data$185[1]  = \port__data$185 [15:8];
   assign \sample3_s2b[0]  = sample3_s2b[7:0];
   assign \sample3_s2b[1]  = sample3_s2b[15:8];
-  assign \port__data$187[0]  = \port__data$187 [7:0];
-  assign \port__data$187[1]  = \port__data$187 [15:8];
   assign \sample4_s2b[0]  = sample4_s2b[7:0];
   assign \sample4_s2b[1]  = sample4_s2b[15:8];
-  assign \port__data$189[0]  = \port__data$189 [7:0];
-  assign \port__data$189[1]  = \port__data$189 [15:8];
   assign \sample5_s2b[0]  = sample5_s2b[7:0];
   assign \sample5_s2b[1]  = sample5_s2b[15:8];
-  assign \port__data$191[0]  = \port__data$191 [7:0];
-  assign \port__data$191[1]  = \port__data$191 [15:8];
   assign \sample6_s2b[0]  = sample6_s2b[7:0];
   assign \sample6_s2b[1]  = sample6_s2b[15:8];
-  assign \port__data$193[0]  = \port__data$193 [7:0];
-  assign \port__data$193[1]  = \port__data$193 [15:8];
   assign \sample7_s2b[0]  = sample7_s2b[7:0];
   assign \sample7_s2b[1]  = sample7_s2b[15:8];
-  assign \port__data$195[0]  = \port__data$195 [7:0];
-  assign \port__data$195[1]  = \port__data$195 [15:8];
   assign \sample8_s2b[0]  = sample8_s2b[7:0];
   assign \sample8_s2b[1]  = sample8_s2b[15:8];
-  assign \port__data$197[0]  = \port__data$197 [7:0];
-  assign \port__data$197[1]  = \port__data$197 [15:8];
+  assign \port__data[0]  = port__data[7:0];
+  assign \port__data[1]  = port__data[15:8];
+  assign \port__data$224[0]  = \port__data$224 [7:0];
+  assign \port__data$224[1]  = \port__data$224 [15:8];
+  assign \port__data$225[0]  = \port__data$225 [7:0];
+  assign \port__data$225[1]  = \port__data$225 [15:8];
+  assign \port__data$226[0]  = \port__data$226 [7:0];
+  assign \port__data$226[1]  = \port__data$226 [15:8];
+  assign \port__data$227[0]  = \port__data$227 [7:0];
+  assign \port__data$227[1]  = \port__data$227 [15:8];
+  assign \port__data$228[0]  = \port__data$228 [7:0];
+  assign \port__data$228[1]  = \port__data$228 [15:8];
+  assign \port__data$229[0]  = \port__data$229 [7:0];
+  assign \port__data$229[1]  = \port__data$229 [15:8];
+  assign \port__data$230[0]  = \port__data$230 [7:0];
+  assign \port__data$230[1]  = \port__data$230 [15:8];
+  assign \port__data$231[0]  = \port__data$231 [7:0];
+  assign \port__data$231[1]  = \port__data$231 [15:8];
   assign \weights_s2b[0]  = weights_s2b[67:0];
   assign \weights_s2b[0].w0  = weights_s2b[3:0];
   assign \weights_s2b[0].w1  = weights_s2b[7:4];
@@ -4105,27 +4268,33 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   assign \o__payload.data[0]  = o__payload[7:0];
   assign \o__payload.data[1]  = o__payload[15:8];
   assign \o__payload.last  = o__payload[16];
-  assign \$29  = { \$28 [5], \$28 [5:1] };
-  assign \$36  = { \$35 [5], \$35 [5:1] };
-  assign \$45  = { \$44 [5], \$44 [5:1] };
-  assign \$51  = { \$50 [5], \$50 [5:1] };
-  assign \$266  = { 1'h0, w__payload[47:33] };
-  assign \$296  = { \$295 [5], \$295 [5:1] };
-  assign \$302  = { \$301 [5], \$301 [5:1] };
+  assign first = \$20 ;
+  assign \$32  = \$31 ;
+  assign \$34  = { \$33 [5], \$33 [5:1] };
+  assign \$41  = { \$40 [5], \$40 [5:1] };
+  assign \$51  = \$50 ;
+  assign \$53  = { \$52 [5], \$52 [5:1] };
+  assign \$59  = { \$58 [5], \$58 [5:1] };
+  assign \$275  = { 1'h0, w__payload[47:33] };
+  assign \$307  = \$306 ;
+  assign \$312  = { \$311 [5], \$311 [5:1] };
+  assign \$318  = { \$317 [5], \$317 [5:1] };
+  assign \$341  = \$340 ;
+  assign \$343  = \$342 ;
+  assign \$404  = { \$403 [31], \$403 [31], \$403 [31], \$403 [31], \$403 [31], \$403 [31], \$403 [31], \$403 [31], \$403 [31], \$403 [31], \$403 [31], \$403 [31], \$403 [31], \$403 [31], \$403 [31], \$403 [31], \$403 [31:16] };
   assign \$409  = { \$408 [31], \$408 [31], \$408 [31], \$408 [31], \$408 [31], \$408 [31], \$408 [31], \$408 [31], \$408 [31], \$408 [31], \$408 [31], \$408 [31], \$408 [31], \$408 [31], \$408 [31], \$408 [31], \$408 [31:16] };
   assign \$414  = { \$413 [31], \$413 [31], \$413 [31], \$413 [31], \$413 [31], \$413 [31], \$413 [31], \$413 [31], \$413 [31], \$413 [31], \$413 [31], \$413 [31], \$413 [31], \$413 [31], \$413 [31], \$413 [31], \$413 [31:16] };
   assign \$419  = { \$418 [31], \$418 [31], \$418 [31], \$418 [31], \$418 [31], \$418 [31], \$418 [31], \$418 [31], \$418 [31], \$418 [31], \$418 [31], \$418 [31], \$418 [31], \$418 [31], \$418 [31], \$418 [31], \$418 [31:16] };
-  assign \$424  = { \$423 [31], \$423 [31], \$423 [31], \$423 [31], \$423 [31], \$423 [31], \$423 [31], \$423 [31], \$423 [31], \$423 [31], \$423 [31], \$423 [31], \$423 [31], \$423 [31], \$423 [31], \$423 [31], \$423 [31:16] };
+  assign \$426  = { \$425 [31], \$425 [31], \$425 [31], \$425 [31], \$425 [31], \$425 [31], \$425 [31], \$425 [31], \$425 [31], \$425 [31], \$425 [31], \$425 [31], \$425 [31], \$425 [31], \$425 [31], \$425 [31], \$425 [31:16] };
   assign \$431  = { \$430 [31], \$430 [31], \$430 [31], \$430 [31], \$430 [31], \$430 [31], \$430 [31], \$430 [31], \$430 [31], \$430 [31], \$430 [31], \$430 [31], \$430 [31], \$430 [31], \$430 [31], \$430 [31], \$430 [31:16] };
-  assign \$436  = { \$435 [31], \$435 [31], \$435 [31], \$435 [31], \$435 [31], \$435 [31], \$435 [31], \$435 [31], \$435 [31], \$435 [31], \$435 [31], \$435 [31], \$435 [31], \$435 [31], \$435 [31], \$435 [31], \$435 [31:16] };
+  assign \$435  = { \$434 [31], \$434 [31], \$434 [31], \$434 [31], \$434 [31], \$434 [31], \$434 [31], \$434 [31], \$434 [31], \$434 [31], \$434 [31], \$434 [31], \$434 [31], \$434 [31], \$434 [31], \$434 [31], \$434 [31:16] };
   assign \$440  = { \$439 [31], \$439 [31], \$439 [31], \$439 [31], \$439 [31], \$439 [31], \$439 [31], \$439 [31], \$439 [31], \$439 [31], \$439 [31], \$439 [31], \$439 [31], \$439 [31], \$439 [31], \$439 [31], \$439 [31:16] };
-  assign \$445  = { \$444 [31], \$444 [31], \$444 [31], \$444 [31], \$444 [31], \$444 [31], \$444 [31], \$444 [31], \$444 [31], \$444 [31], \$444 [31], \$444 [31], \$444 [31], \$444 [31], \$444 [31], \$444 [31], \$444 [31:16] };
+  assign \$446  = { \$445 [31], \$445 [31], \$445 [31], \$445 [31], \$445 [31], \$445 [31], \$445 [31], \$445 [31], \$445 [31], \$445 [31], \$445 [31], \$445 [31], \$445 [31], \$445 [31], \$445 [31], \$445 [31], \$445 [31:16] };
   assign \$451  = { \$450 [31], \$450 [31], \$450 [31], \$450 [31], \$450 [31], \$450 [31], \$450 [31], \$450 [31], \$450 [31], \$450 [31], \$450 [31], \$450 [31], \$450 [31], \$450 [31], \$450 [31], \$450 [31], \$450 [31:16] };
   assign \$456  = { \$455 [31], \$455 [31], \$455 [31], \$455 [31], \$455 [31], \$455 [31], \$455 [31], \$455 [31], \$455 [31], \$455 [31], \$455 [31], \$455 [31], \$455 [31], \$455 [31], \$455 [31], \$455 [31], \$455 [31:16] };
   assign \$461  = { \$460 [31], \$460 [31], \$460 [31], \$460 [31], \$460 [31], \$460 [31], \$460 [31], \$460 [31], \$460 [31], \$460 [31], \$460 [31], \$460 [31], \$460 [31], \$460 [31], \$460 [31], \$460 [31], \$460 [31:16] };
-  assign \$466  = { \$465 [31], \$465 [31], \$465 [31], \$465 [31], \$465 [31], \$465 [31], \$465 [31], \$465 [31], \$465 [31], \$465 [31], \$465 [31], \$465 [31], \$465 [31], \$465 [31], \$465 [31], \$465 [31], \$465 [31:16] };
+  assign \$468  = { \$467 [31], \$467 [31], \$467 [31], \$467 [31], \$467 [31], \$467 [31], \$467 [31], \$467 [31], \$467 [31], \$467 [31], \$467 [31], \$467 [31], \$467 [31], \$467 [31], \$467 [31], \$467 [31], \$467 [31:16] };
   assign \$473  = { \$472 [31], \$472 [31], \$472 [31], \$472 [31], \$472 [31], \$472 [31], \$472 [31], \$472 [31], \$472 [31], \$472 [31], \$472 [31], \$472 [31], \$472 [31], \$472 [31], \$472 [31], \$472 [31], \$472 [31:16] };
-  assign \$478  = { \$477 [31], \$477 [31], \$477 [31], \$477 [31], \$477 [31], \$477 [31], \$477 [31], \$477 [31], \$477 [31], \$477 [31], \$477 [31], \$477 [31], \$477 [31], \$477 [31], \$477 [31], \$477 [31], \$477 [31:16] };
+  assign \$477  = { \$476 [31], \$476 [31], \$476 [31], \$476 [31], \$476 [31], \$476 [31], \$476 [31], \$476 [31], \$476 [31], \$476 [31], \$476 [31], \$476 [31], \$476 [31], \$476 [31], \$476 [31], \$476 [31], \$476 [31:16] };
   assign \$482  = { \$481 [31], \$481 [31], \$481 [31], \$481 [31], \$481 [31], \$481 [31], \$481 [31], \$481 [31], \$481 [31], \$481 [31], \$481 [31], \$481 [31], \$481 [31], \$481 [31], \$481 [31], \$481 [31], \$481 [31:16] };
-  assign \$487  = { \$486 [31], \$486 [31], \$486 [31], \$486 [31], \$486 [31], \$486 [31], \$486 [31], \$486 [31], \$486 [31], \$486 [31], \$486 [31], \$486 [31], \$486 [31], \$486 [31], \$486 [31], \$486 [31], \$486 [31:16] };
 endmodule

@@ -14,7 +14,9 @@ SEED = 2026
 
 def _reference(params, cfg, x, off, w, mask=None):
     tv_off, tv_mask = torchvision_offsets(params, cfg, off, mask)
-    out = deform_conv2d_reference(x.transpose(2, 0, 1)[None], tv_off, w[:, None],
+    # Depthwise weights [C, 3, 3] are torchvision's [C, 1, 3, 3] with groups = C.
+    weight = w if params.mode == "full" else w[:, None]
+    out = deform_conv2d_reference(x.transpose(2, 0, 1)[None], tv_off, weight,
                                   stride=cfg.stride, padding=1, mask=tv_mask)
     return out[0].transpose(1, 2, 0)
 
@@ -22,18 +24,21 @@ def _reference(params, cfg, x, off, w, mask=None):
 def deform_model_check(params):
     rng = np.random.default_rng(SEED)
     h, w_, c = min(params.h_max, 12), min(params.w_max, 12), params.pe
-    result = {"layer": [h, w_, c]}
+    full = params.mode == "full"
+    c_out = params.po if full else None
+    result = {"layer": [h, w_, c] + ([c_out] if full else [])}
+    shape = (c_out, c, 3, 3) if full else (c, 3, 3)
     worst = 0.0
     for stride in (1, 2):
-        cfg = LayerConfig(h, w_, c, stride=stride)
+        cfg = LayerConfig(h, w_, c, stride=stride, out_channels=c_out)
         x = rng.integers(-128, 128, (h, w_, c))
         wmax = 1 << (params.weight_bits - 1)
-        w = rng.integers(-wmax, wmax, (c, 3, 3))
+        w = rng.integers(-wmax, wmax, shape)
         off, mask = random_offsets(params, cfg, rng)
         acc = accumulate(params, cfg, x, off, w, mask) / 2.0 ** params.coef_frac
         worst = max(worst, float(np.abs(acc - _reference(params, cfg, x, off, w, mask)).max()))
     result["max_diff_vs_reference"] = worst
-    if params.offset_mode == "bilinear":
+    if params.offset_mode == "bilinear" and not full:
         cfg = LayerConfig(h, w_, c)
         x = rng.integers(-128, 128, (h, w_, c))
         w = rng.integers(-8, 8, (c, 3, 3))
@@ -56,4 +61,4 @@ def deform_model_check(params):
 
 def deform_figures(params):
     return {"model": deform_model_check(params),
-            "peak_macs_per_cycle": params.pe * 9 / params.passes}
+            "peak_macs_per_cycle": params.macs_per_issue / params.passes}

@@ -182,16 +182,20 @@ def _deform_figures(params):
 
 
 def _deform_markdown(rows):
-    header = ["block", "offsets", "pe", "max H×W×C", "d_max", "rows", "weights", "latency",
-              "cycles/beat", "peak MACs/cycle (pe·9 / cycles per beat)", "model vs reference max diff",
-              "bilinear float-offset error / bound"]
+    header = ["block", "mode", "offsets", "pe (× po)", "max H×W×C (→ C out)", "d_max", "rows",
+              "weights", "latency", "cycles/beat", "peak MACs/cycle (pe·9 (·po) / passes)",
+              "model vs reference max diff", "bilinear float-offset error / bound"]
     header += _synth_header()
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row in rows:
         p, model = row["params"], row["figures"]["model"]
         ratio = model.get("float_offset_error_over_bound")
-        cells = [row["name"], p["offset_mode"] + (" + mask" if p.get("mask") else ""),
-                 str(p["pe"]), f"{p['h_max']}×{p['w_max']}×{p['c_max']}", str(p["d_max"]),
+        full = p.get("mode") == "full"
+        cells = [row["name"], p.get("mode", "depthwise"),
+                 p["offset_mode"] + (" + mask" if p.get("mask") else ""),
+                 f"{p['pe']} × {p['po']}" if full else str(p["pe"]),
+                 f"{p['h_max']}×{p['w_max']}×{p['c_max']}"
+                 + (f" → {p['co_max']}" if full else ""), str(p["d_max"]),
                  str(p["rows"]), f"INT{p['weight_bits']}", str(row["latency_cycles"]),
                  str(row["initiation_interval"]),
                  f"{row['figures']['peak_macs_per_cycle']:g}",
