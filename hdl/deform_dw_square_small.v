@@ -166,287 +166,287 @@ endmodule
 (* generator = "Amaranth" *)
 module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, rst, i__ready, off__ready, w__payload, i__payload, off__payload, w__ready, o__payload, o__valid, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
-  wire [3:0] \$1 ;
-  wire [6:0] \$10 ;
-  wire [6:0] \$100 ;
-  wire [9:0] \$101 ;
-  wire [7:0] \$102 ;
-  wire [10:0] \$103 ;
-  wire [11:0] \$104 ;
-  wire [11:0] \$105 ;
+  wire \$1 ;
+  wire \$10 ;
+  wire [4:0] \$100 ;
+  wire \$101 ;
+  wire [6:0] \$102 ;
+  wire \$103 ;
+  wire [6:0] \$104 ;
+  wire [6:0] \$105 ;
   wire [6:0] \$106 ;
-  wire [6:0] \$107 ;
-  wire \$108 ;
-  wire \$109 ;
-  wire [10:0] \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire \$112 ;
-  wire \$113 ;
-  wire [4:0] \$114 ;
+  wire [9:0] \$107 ;
+  wire [7:0] \$108 ;
+  wire [10:0] \$109 ;
+  wire \$11 ;
+  wire [11:0] \$110 ;
+  wire [11:0] \$111 ;
+  wire [6:0] \$112 ;
+  wire [6:0] \$113 ;
+  wire \$114 ;
   wire \$115 ;
-  wire [6:0] \$116 ;
+  wire \$116 ;
   wire \$117 ;
-  wire [6:0] \$118 ;
-  wire [6:0] \$119 ;
-  wire [11:0] \$12 ;
-  wire [6:0] \$120 ;
-  wire [9:0] \$121 ;
-  wire [7:0] \$122 ;
-  wire [10:0] \$123 ;
-  wire [11:0] \$124 ;
-  wire [11:0] \$125 ;
+  wire \$118 ;
+  wire \$119 ;
+  wire [1:0] \$12 ;
+  wire [4:0] \$120 ;
+  wire \$121 ;
+  wire [6:0] \$122 ;
+  wire \$123 ;
+  wire [6:0] \$124 ;
+  wire [6:0] \$125 ;
   wire [6:0] \$126 ;
-  wire [6:0] \$127 ;
-  wire \$128 ;
-  wire \$129 ;
-  wire \$13 ;
-  wire \$130 ;
-  wire \$131 ;
-  wire \$132 ;
-  wire \$133 ;
-  wire [4:0] \$134 ;
+  wire [9:0] \$127 ;
+  wire [7:0] \$128 ;
+  wire [10:0] \$129 ;
+  wire [3:0] \$13 ;
+  wire [11:0] \$130 ;
+  wire [11:0] \$131 ;
+  wire [6:0] \$132 ;
+  wire [6:0] \$133 ;
+  wire \$134 ;
   wire \$135 ;
-  wire [6:0] \$136 ;
+  wire \$136 ;
   wire \$137 ;
-  wire [6:0] \$138 ;
-  wire [6:0] \$139 ;
-  wire [3:0] \$14 ;
-  wire [6:0] \$140 ;
-  wire [9:0] \$141 ;
-  wire [7:0] \$142 ;
-  wire [10:0] \$143 ;
-  wire [11:0] \$144 ;
-  wire [11:0] \$145 ;
+  wire \$138 ;
+  wire \$139 ;
+  wire \$14 ;
+  wire [4:0] \$140 ;
+  wire \$141 ;
+  wire [6:0] \$142 ;
+  wire \$143 ;
+  wire [6:0] \$144 ;
+  wire [6:0] \$145 ;
   wire [6:0] \$146 ;
-  wire [6:0] \$147 ;
-  wire \$148 ;
-  wire \$149 ;
-  wire \$15 ;
-  wire \$150 ;
-  wire \$151 ;
-  wire \$152 ;
-  wire \$153 ;
-  wire [4:0] \$154 ;
+  wire [9:0] \$147 ;
+  wire [7:0] \$148 ;
+  wire [10:0] \$149 ;
+  wire [9:0] \$15 ;
+  wire [11:0] \$150 ;
+  wire [11:0] \$151 ;
+  wire [6:0] \$152 ;
+  wire [6:0] \$153 ;
+  wire \$154 ;
   wire \$155 ;
-  wire [6:0] \$156 ;
+  wire \$156 ;
   wire \$157 ;
-  wire [6:0] \$158 ;
-  wire [6:0] \$159 ;
-  wire [5:0] \$16 ;
-  wire [6:0] \$160 ;
-  wire [9:0] \$161 ;
-  wire [7:0] \$162 ;
-  wire [10:0] \$163 ;
-  wire [11:0] \$164 ;
-  wire [11:0] \$165 ;
+  wire \$158 ;
+  wire \$159 ;
+  wire [6:0] \$16 ;
+  wire [4:0] \$160 ;
+  wire \$161 ;
+  wire [6:0] \$162 ;
+  wire \$163 ;
+  wire [6:0] \$164 ;
+  wire [6:0] \$165 ;
   wire [6:0] \$166 ;
-  wire [6:0] \$167 ;
-  wire \$168 ;
-  wire \$169 ;
-  wire \$17 ;
-  wire \$170 ;
-  wire \$171 ;
-  wire \$172 ;
-  wire \$173 ;
-  wire [4:0] \$174 ;
+  wire [9:0] \$167 ;
+  wire [7:0] \$168 ;
+  wire [10:0] \$169 ;
+  wire [10:0] \$17 ;
+  wire [11:0] \$170 ;
+  wire [11:0] \$171 ;
+  wire [6:0] \$172 ;
+  wire [6:0] \$173 ;
+  wire \$174 ;
   wire \$175 ;
-  wire [6:0] \$176 ;
+  wire \$176 ;
   wire \$177 ;
-  wire [6:0] \$178 ;
-  wire [6:0] \$179 ;
-  wire \$18 ;
-  wire [6:0] \$180 ;
-  wire [9:0] \$181 ;
-  wire [7:0] \$182 ;
-  wire [10:0] \$183 ;
-  wire [11:0] \$184 ;
-  wire [11:0] \$185 ;
+  wire \$178 ;
+  wire \$179 ;
+  wire [11:0] \$18 ;
+  wire [4:0] \$180 ;
+  wire \$181 ;
+  wire [6:0] \$182 ;
+  wire \$183 ;
+  wire [6:0] \$184 ;
+  wire [6:0] \$185 ;
   wire [6:0] \$186 ;
-  wire [6:0] \$187 ;
-  wire \$188 ;
-  wire \$189 ;
+  wire [9:0] \$187 ;
+  wire [7:0] \$188 ;
+  wire [10:0] \$189 ;
   wire \$19 ;
-  wire \$190 ;
-  wire \$191 ;
-  wire \$192 ;
-  wire \$193 ;
-  wire [4:0] \$194 ;
+  wire [11:0] \$190 ;
+  wire [11:0] \$191 ;
+  wire [6:0] \$192 ;
+  wire [6:0] \$193 ;
+  wire \$194 ;
   wire \$195 ;
-  wire [6:0] \$196 ;
+  wire \$196 ;
   wire \$197 ;
-  wire [6:0] \$198 ;
-  wire [6:0] \$199 ;
-  wire \$2 ;
-  wire \$20 ;
-  wire [6:0] \$200 ;
-  wire [9:0] \$201 ;
-  wire [7:0] \$202 ;
-  wire [10:0] \$203 ;
-  wire [11:0] \$204 ;
-  wire [11:0] \$205 ;
+  wire \$198 ;
+  wire \$199 ;
+  wire [3:0] \$2 ;
+  wire [3:0] \$20 ;
+  wire [4:0] \$200 ;
+  wire \$201 ;
+  wire [6:0] \$202 ;
+  wire \$203 ;
+  wire [6:0] \$204 ;
+  wire [6:0] \$205 ;
   wire [6:0] \$206 ;
-  wire [6:0] \$207 ;
-  wire \$208 ;
-  wire \$209 ;
+  wire [9:0] \$207 ;
+  wire [7:0] \$208 ;
+  wire [10:0] \$209 ;
   wire \$21 ;
-  wire \$210 ;
-  wire \$211 ;
-  wire \$212 ;
-  wire \$213 ;
-  wire [4:0] \$214 ;
+  wire [11:0] \$210 ;
+  wire [11:0] \$211 ;
+  wire [6:0] \$212 ;
+  wire [6:0] \$213 ;
+  wire \$214 ;
   wire \$215 ;
-  wire [6:0] \$216 ;
+  wire \$216 ;
   wire \$217 ;
-  wire [6:0] \$218 ;
-  wire [6:0] \$219 ;
+  wire \$218 ;
+  wire \$219 ;
   wire [5:0] \$22 ;
-  wire [6:0] \$220 ;
-  wire [9:0] \$221 ;
-  wire [7:0] \$222 ;
-  wire [10:0] \$223 ;
-  wire [11:0] \$224 ;
-  wire [11:0] \$225 ;
+  wire [4:0] \$220 ;
+  wire \$221 ;
+  wire [6:0] \$222 ;
+  wire \$223 ;
+  wire [6:0] \$224 ;
+  wire [6:0] \$225 ;
   wire [6:0] \$226 ;
-  wire [6:0] \$227 ;
-  wire \$228 ;
-  wire \$229 ;
-  wire [5:0] \$23 ;
-  wire \$230 ;
-  wire \$231 ;
-  wire \$232 ;
-  wire \$233 ;
-  wire [4:0] \$234 ;
+  wire [9:0] \$227 ;
+  wire [7:0] \$228 ;
+  wire [10:0] \$229 ;
+  wire \$23 ;
+  wire [11:0] \$230 ;
+  wire [11:0] \$231 ;
+  wire [6:0] \$232 ;
+  wire [6:0] \$233 ;
+  wire \$234 ;
   wire \$235 ;
-  wire [6:0] \$236 ;
+  wire \$236 ;
   wire \$237 ;
-  wire [6:0] \$238 ;
-  wire [6:0] \$239 ;
+  wire \$238 ;
+  wire \$239 ;
   wire \$24 ;
-  wire [6:0] \$240 ;
-  wire [9:0] \$241 ;
-  wire [7:0] \$242 ;
-  wire [10:0] \$243 ;
-  wire [11:0] \$244 ;
-  wire [11:0] \$245 ;
+  wire [4:0] \$240 ;
+  wire \$241 ;
+  wire [6:0] \$242 ;
+  wire \$243 ;
+  wire [6:0] \$244 ;
+  wire [6:0] \$245 ;
   wire [6:0] \$246 ;
-  wire [6:0] \$247 ;
-  wire \$248 ;
-  wire \$249 ;
+  wire [9:0] \$247 ;
+  wire [7:0] \$248 ;
+  wire [10:0] \$249 ;
   wire \$25 ;
-  wire \$250 ;
-  wire \$251 ;
-  wire \$252 ;
-  wire \$253 ;
-  wire [4:0] \$254 ;
+  wire [11:0] \$250 ;
+  wire [11:0] \$251 ;
+  wire [6:0] \$252 ;
+  wire [6:0] \$253 ;
+  wire \$254 ;
   wire \$255 ;
-  wire [6:0] \$256 ;
+  wire \$256 ;
   wire \$257 ;
-  wire [6:0] \$258 ;
-  wire [6:0] \$259 ;
+  wire \$258 ;
+  wire \$259 ;
   wire \$26 ;
-  wire [6:0] \$260 ;
-  wire [9:0] \$261 ;
-  wire [7:0] \$262 ;
-  wire [10:0] \$263 ;
-  wire [11:0] \$264 ;
-  wire [11:0] \$265 ;
-  wire [2:0] \$266 ;
-  wire \$267 ;
-  wire \$268 ;
-  wire \$269 ;
+  wire [4:0] \$260 ;
+  wire \$261 ;
+  wire [6:0] \$262 ;
+  wire \$263 ;
+  wire [6:0] \$264 ;
+  wire [6:0] \$265 ;
+  wire [6:0] \$266 ;
+  wire [9:0] \$267 ;
+  wire [7:0] \$268 ;
+  wire [10:0] \$269 ;
   wire \$27 ;
-  wire \$270 ;
-  wire \$271 ;
-  wire \$272 ;
-  wire \$273 ;
-  wire \$274 ;
-  wire [15:0] \$275 ;
-  wire [2:0] \$276 ;
-  wire [2:0] \$277 ;
-  wire [3:0] \$278 ;
+  wire [11:0] \$270 ;
+  wire [11:0] \$271 ;
+  wire [3:0] \$272 ;
+  wire [4:0] \$273 ;
+  wire [5:0] \$274 ;
+  wire \$275 ;
+  wire \$276 ;
+  wire \$277 ;
+  wire \$278 ;
   wire \$279 ;
-  wire [3:0] \$28 ;
-  wire [2:0] \$280 ;
+  wire [5:0] \$28 ;
+  wire \$280 ;
   wire \$281 ;
   wire \$282 ;
   wire \$283 ;
-  wire [2:0] \$284 ;
-  wire [3:0] \$285 ;
-  wire \$286 ;
-  wire [4:0] \$287 ;
-  wire [5:0] \$288 ;
-  wire \$289 ;
-  wire \$29 ;
-  wire [4:0] \$290 ;
+  wire [15:0] \$284 ;
+  wire [2:0] \$285 ;
+  wire [2:0] \$286 ;
+  wire [3:0] \$287 ;
+  wire \$288 ;
+  wire [2:0] \$289 ;
+  wire [5:0] \$29 ;
+  wire \$290 ;
   wire \$291 ;
-  wire [3:0] \$292 ;
+  wire [2:0] \$292 ;
   wire [3:0] \$293 ;
-  wire [5:0] \$294 ;
-  wire \$295 ;
-  wire [16:0] \$296 ;
+  wire \$294 ;
+  wire [4:0] \$295 ;
+  wire [5:0] \$296 ;
   wire \$297 ;
-  wire [1:0] \$298 ;
+  wire [4:0] \$298 ;
   wire \$299 ;
-  wire \$3 ;
+  wire [4:0] \$3 ;
   wire \$30 ;
-  wire [2:0] \$300 ;
+  wire [3:0] \$300 ;
   wire [3:0] \$301 ;
-  wire \$302 ;
-  wire [3:0] \$303 ;
-  wire \$304 ;
+  wire [5:0] \$302 ;
+  wire \$303 ;
+  wire [16:0] \$304 ;
   wire \$305 ;
-  wire \$306 ;
+  wire [1:0] \$306 ;
   wire \$307 ;
-  wire [4:0] \$308 ;
-  wire [1:0] \$309 ;
+  wire [2:0] \$308 ;
+  wire [3:0] \$309 ;
   wire \$31 ;
-  wire [5:0] \$310 ;
-  wire [5:0] \$311 ;
-  wire [5:0] \$312 ;
-  wire [6:0] \$313 ;
-  wire [6:0] \$314 ;
-  wire [7:0] \$315 ;
-  wire \$316 ;
-  wire [5:0] \$317 ;
+  wire \$310 ;
+  wire [3:0] \$311 ;
+  wire \$312 ;
+  wire \$313 ;
+  wire \$314 ;
+  wire \$315 ;
+  wire [4:0] \$316 ;
+  wire [1:0] \$317 ;
   wire [5:0] \$318 ;
-  wire [6:0] \$319 ;
+  wire [5:0] \$319 ;
   wire \$32 ;
-  wire [6:0] \$320 ;
-  wire [7:0] \$321 ;
-  wire \$322 ;
-  wire [5:0] \$323 ;
-  wire [16:0] \$324 ;
-  wire [4:0] \$325 ;
-  wire [1:0] \$326 ;
-  wire [5:0] \$327 ;
-  wire [1:0] \$328 ;
-  wire [5:0] \$329 ;
-  wire [5:0] \$33 ;
+  wire [5:0] \$320 ;
+  wire [6:0] \$321 ;
+  wire [6:0] \$322 ;
+  wire [7:0] \$323 ;
+  wire \$324 ;
+  wire [5:0] \$325 ;
+  wire [5:0] \$326 ;
+  wire [6:0] \$327 ;
+  wire [6:0] \$328 ;
+  wire [7:0] \$329 ;
+  wire \$33 ;
   wire \$330 ;
-  wire [3:0] \$331 ;
-  wire \$332 ;
-  wire [3:0] \$333 ;
-  wire [4:0] \$334 ;
-  wire [3:0] \$335 ;
-  wire [4:0] \$336 ;
-  wire [3:0] \$337 ;
-  wire [4:0] \$338 ;
-  wire [5:0] \$339 ;
-  wire [5:0] \$34 ;
+  wire [5:0] \$331 ;
+  wire [16:0] \$332 ;
+  wire [4:0] \$333 ;
+  wire [1:0] \$334 ;
+  wire [5:0] \$335 ;
+  wire [1:0] \$336 ;
+  wire [5:0] \$337 ;
+  wire \$338 ;
+  wire [3:0] \$339 ;
+  wire [3:0] \$34 ;
   wire \$340 ;
-  wire \$341 ;
-  wire \$342 ;
-  wire \$343 ;
-  wire [11:0] \$344 ;
-  wire [11:0] \$345 ;
-  wire [11:0] \$346 ;
-  wire [11:0] \$347 ;
-  wire [11:0] \$348 ;
-  wire [11:0] \$349 ;
-  wire [6:0] \$35 ;
-  wire [11:0] \$350 ;
-  wire [11:0] \$351 ;
+  wire [3:0] \$341 ;
+  wire [4:0] \$342 ;
+  wire [3:0] \$343 ;
+  wire [4:0] \$344 ;
+  wire [3:0] \$345 ;
+  wire [4:0] \$346 ;
+  wire [5:0] \$347 ;
+  wire \$348 ;
+  wire \$349 ;
+  wire \$35 ;
+  wire \$350 ;
+  wire \$351 ;
   wire [11:0] \$352 ;
   wire [11:0] \$353 ;
   wire [11:0] \$354 ;
@@ -455,19 +455,19 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   wire [11:0] \$357 ;
   wire [11:0] \$358 ;
   wire [11:0] \$359 ;
-  wire [6:0] \$36 ;
+  wire \$36 ;
   wire [11:0] \$360 ;
   wire [11:0] \$361 ;
-  wire \$362 ;
-  wire [12:0] \$363 ;
-  wire [12:0] \$364 ;
-  wire [13:0] \$365 ;
-  wire [12:0] \$366 ;
-  wire [12:0] \$367 ;
-  wire [13:0] \$368 ;
-  wire [14:0] \$369 ;
-  wire [7:0] \$37 ;
-  wire [15:0] \$370 ;
+  wire [11:0] \$362 ;
+  wire [11:0] \$363 ;
+  wire [11:0] \$364 ;
+  wire [11:0] \$365 ;
+  wire [11:0] \$366 ;
+  wire [11:0] \$367 ;
+  wire [11:0] \$368 ;
+  wire [11:0] \$369 ;
+  wire \$37 ;
+  wire \$370 ;
   wire [12:0] \$371 ;
   wire [12:0] \$372 ;
   wire [13:0] \$373 ;
@@ -476,19 +476,19 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   wire [13:0] \$376 ;
   wire [14:0] \$377 ;
   wire [15:0] \$378 ;
-  wire [16:0] \$379 ;
+  wire [12:0] \$379 ;
   wire \$38 ;
-  wire [16:0] \$380 ;
-  wire \$381 ;
+  wire [12:0] \$380 ;
+  wire [13:0] \$381 ;
   wire [12:0] \$382 ;
   wire [12:0] \$383 ;
   wire [13:0] \$384 ;
-  wire [12:0] \$385 ;
-  wire [12:0] \$386 ;
-  wire [13:0] \$387 ;
-  wire [14:0] \$388 ;
-  wire [15:0] \$389 ;
-  wire \$39 ;
+  wire [14:0] \$385 ;
+  wire [15:0] \$386 ;
+  wire [16:0] \$387 ;
+  wire [16:0] \$388 ;
+  wire \$389 ;
+  wire [5:0] \$39 ;
   wire [12:0] \$390 ;
   wire [12:0] \$391 ;
   wire [13:0] \$392 ;
@@ -497,192 +497,192 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   wire [13:0] \$395 ;
   wire [14:0] \$396 ;
   wire [15:0] \$397 ;
-  wire [16:0] \$398 ;
-  wire [16:0] \$399 ;
-  wire \$4 ;
+  wire [12:0] \$398 ;
+  wire [12:0] \$399 ;
+  wire [3:0] \$4 ;
   wire [5:0] \$40 ;
-  wire \$400 ;
-  wire [30:0] \$401 ;
-  wire [30:0] \$402 ;
-  wire [31:0] \$403 ;
-  wire [31:0] \$404 ;
-  wire [32:0] \$405 ;
-  wire \$406 ;
-  wire \$407 ;
-  wire [31:0] \$408 ;
-  wire [31:0] \$409 ;
-  wire [5:0] \$41 ;
-  wire [32:0] \$410 ;
-  wire [32:0] \$411 ;
-  wire \$412 ;
-  wire [31:0] \$413 ;
-  wire [31:0] \$414 ;
-  wire [32:0] \$415 ;
-  wire \$416 ;
-  wire \$417 ;
-  wire [31:0] \$418 ;
-  wire [31:0] \$419 ;
+  wire [13:0] \$400 ;
+  wire [12:0] \$401 ;
+  wire [12:0] \$402 ;
+  wire [13:0] \$403 ;
+  wire [14:0] \$404 ;
+  wire [15:0] \$405 ;
+  wire [16:0] \$406 ;
+  wire [16:0] \$407 ;
+  wire \$408 ;
+  wire [30:0] \$409 ;
+  wire [6:0] \$41 ;
+  wire [30:0] \$410 ;
+  wire [31:0] \$411 ;
+  wire [31:0] \$412 ;
+  wire [32:0] \$413 ;
+  wire \$414 ;
+  wire \$415 ;
+  wire [31:0] \$416 ;
+  wire [31:0] \$417 ;
+  wire [32:0] \$418 ;
+  wire [32:0] \$419 ;
   wire [6:0] \$42 ;
-  wire [32:0] \$420 ;
-  wire [32:0] \$421 ;
-  wire \$422 ;
-  wire \$423 ;
+  wire \$420 ;
+  wire [31:0] \$421 ;
+  wire [31:0] \$422 ;
+  wire [32:0] \$423 ;
   wire \$424 ;
-  wire [31:0] \$425 ;
+  wire \$425 ;
   wire [31:0] \$426 ;
-  wire [32:0] \$427 ;
-  wire \$428 ;
-  wire \$429 ;
-  wire [6:0] \$43 ;
-  wire [31:0] \$430 ;
-  wire [31:0] \$431 ;
-  wire [32:0] \$432 ;
-  wire [32:0] \$433 ;
+  wire [31:0] \$427 ;
+  wire [32:0] \$428 ;
+  wire [32:0] \$429 ;
+  wire [7:0] \$43 ;
+  wire \$430 ;
+  wire \$431 ;
+  wire \$432 ;
+  wire [31:0] \$433 ;
   wire [31:0] \$434 ;
-  wire [31:0] \$435 ;
-  wire [32:0] \$436 ;
+  wire [32:0] \$435 ;
+  wire \$436 ;
   wire \$437 ;
-  wire \$438 ;
+  wire [31:0] \$438 ;
   wire [31:0] \$439 ;
-  wire [7:0] \$44 ;
-  wire [31:0] \$440 ;
+  wire \$44 ;
+  wire [32:0] \$440 ;
   wire [32:0] \$441 ;
-  wire [32:0] \$442 ;
-  wire [7:0] \$443 ;
-  wire [8:0] \$444 ;
-  wire [31:0] \$445 ;
-  wire [31:0] \$446 ;
-  wire [32:0] \$447 ;
-  wire \$448 ;
-  wire \$449 ;
+  wire [31:0] \$442 ;
+  wire [31:0] \$443 ;
+  wire [32:0] \$444 ;
+  wire \$445 ;
+  wire \$446 ;
+  wire [31:0] \$447 ;
+  wire [31:0] \$448 ;
+  wire [32:0] \$449 ;
   wire \$45 ;
-  wire [31:0] \$450 ;
-  wire [31:0] \$451 ;
-  wire [32:0] \$452 ;
-  wire [32:0] \$453 ;
-  wire \$454 ;
-  wire [31:0] \$455 ;
-  wire [31:0] \$456 ;
-  wire [32:0] \$457 ;
-  wire \$458 ;
-  wire \$459 ;
-  wire \$46 ;
-  wire [31:0] \$460 ;
-  wire [31:0] \$461 ;
-  wire [32:0] \$462 ;
-  wire [32:0] \$463 ;
-  wire \$464 ;
-  wire \$465 ;
+  wire [32:0] \$450 ;
+  wire [7:0] \$451 ;
+  wire [8:0] \$452 ;
+  wire [31:0] \$453 ;
+  wire [31:0] \$454 ;
+  wire [32:0] \$455 ;
+  wire \$456 ;
+  wire \$457 ;
+  wire [31:0] \$458 ;
+  wire [31:0] \$459 ;
+  wire [5:0] \$46 ;
+  wire [32:0] \$460 ;
+  wire [32:0] \$461 ;
+  wire \$462 ;
+  wire [31:0] \$463 ;
+  wire [31:0] \$464 ;
+  wire [32:0] \$465 ;
   wire \$466 ;
-  wire [31:0] \$467 ;
+  wire \$467 ;
   wire [31:0] \$468 ;
-  wire [32:0] \$469 ;
-  wire [3:0] \$47 ;
-  wire \$470 ;
-  wire \$471 ;
-  wire [31:0] \$472 ;
-  wire [31:0] \$473 ;
-  wire [32:0] \$474 ;
-  wire [32:0] \$475 ;
+  wire [31:0] \$469 ;
+  wire [5:0] \$47 ;
+  wire [32:0] \$470 ;
+  wire [32:0] \$471 ;
+  wire \$472 ;
+  wire \$473 ;
+  wire \$474 ;
+  wire [31:0] \$475 ;
   wire [31:0] \$476 ;
-  wire [31:0] \$477 ;
-  wire [32:0] \$478 ;
+  wire [32:0] \$477 ;
+  wire \$478 ;
   wire \$479 ;
-  wire \$48 ;
-  wire \$480 ;
+  wire [6:0] \$48 ;
+  wire [31:0] \$480 ;
   wire [31:0] \$481 ;
-  wire [31:0] \$482 ;
+  wire [32:0] \$482 ;
   wire [32:0] \$483 ;
-  wire [32:0] \$484 ;
-  wire [7:0] \$485 ;
-  wire [8:0] \$486 ;
-  reg [4:0] \$487 ;
-  reg [4:0] \$488 ;
-  reg [2:0] \$489 ;
-  wire \$49 ;
-  reg [15:0] \$490 ;
-  reg \$491 ;
-  reg \$492 ;
-  reg [1:0] \$493 ;
-  reg [1:0] \$494 ;
-  reg [1:0] \$495 ;
-  reg [1:0] \$496 ;
-  reg [15:0] \$497 ;
+  wire [31:0] \$484 ;
+  wire [31:0] \$485 ;
+  wire [32:0] \$486 ;
+  wire \$487 ;
+  wire \$488 ;
+  wire [31:0] \$489 ;
+  wire [6:0] \$49 ;
+  wire [31:0] \$490 ;
+  wire [32:0] \$491 ;
+  wire [32:0] \$492 ;
+  wire [7:0] \$493 ;
+  wire [8:0] \$494 ;
+  reg [4:0] \$495 ;
+  reg [4:0] \$496 ;
+  reg [2:0] \$497 ;
   reg [15:0] \$498 ;
-  reg [1:0] \$499 ;
+  reg \$499 ;
   wire \$5 ;
-  wire \$50 ;
-  reg [3:0] \$500 ;
-  reg [3:0] \$501 ;
-  reg [2:0] \$502 ;
-  reg [8:0] \$503 ;
-  reg \$504 ;
-  reg [1:0] \$505 ;
-  reg [1:0] \$506 ;
-  reg [1:0] \$507 ;
-  reg [3:0] \$508 ;
+  wire [7:0] \$50 ;
+  reg \$500 ;
+  reg [1:0] \$501 ;
+  reg [1:0] \$502 ;
+  reg [1:0] \$503 ;
+  reg [1:0] \$504 ;
+  reg [15:0] \$505 ;
+  reg [4:0] \$506 ;
+  reg [4:0] \$507 ;
+  reg [2:0] \$508 ;
   reg [4:0] \$509 ;
   wire \$51 ;
-  reg [3:0] \$510 ;
-  reg [4:0] \$511 ;
-  reg [4:0] \$512 ;
-  reg [2:0] \$513 ;
-  reg [2:0] \$514 ;
-  reg [1:0] \$515 ;
+  reg [4:0] \$510 ;
+  reg [2:0] \$511 ;
+  reg [2:0] \$512 ;
+  reg \$513 ;
+  reg \$514 ;
+  reg [15:0] \$515 ;
   reg \$516 ;
   reg \$517 ;
-  reg \$518 ;
-  reg \$519 ;
-  wire [5:0] \$52 ;
-  reg [1:0] \$520 ;
-  reg [4:0] \$521 ;
-  reg [4:0] \$522 ;
-  reg [2:0] \$523 ;
-  reg [3:0] \$524 ;
-  reg [3:0] \$525 ;
-  reg [3:0] \$526 ;
+  reg [1:0] \$518 ;
+  reg [3:0] \$519 ;
+  wire \$52 ;
+  reg [3:0] \$520 ;
+  reg [2:0] \$521 ;
+  reg [8:0] \$522 ;
+  reg \$523 ;
+  reg [1:0] \$524 ;
+  reg [1:0] \$525 ;
+  reg [1:0] \$526 ;
   reg [3:0] \$527 ;
-  reg [3:0] \$528 ;
+  reg [4:0] \$528 ;
   reg [3:0] \$529 ;
-  wire [5:0] \$53 ;
-  reg [3:0] \$530 ;
-  reg [3:0] \$531 ;
-  reg [3:0] \$532 ;
-  reg [3:0] \$533 ;
-  reg [3:0] \$534 ;
-  reg [3:0] \$535 ;
-  reg [3:0] \$536 ;
-  reg [3:0] \$537 ;
-  reg [3:0] \$538 ;
-  reg [3:0] \$539 ;
-  wire [6:0] \$54 ;
-  reg [3:0] \$540 ;
-  reg [3:0] \$541 ;
-  reg \$542 ;
-  reg \$543 ;
-  reg \$544 ;
-  reg \$545 ;
-  reg \$546 ;
-  reg \$547 ;
-  reg \$548 ;
-  reg \$549 ;
-  wire [6:0] \$55 ;
-  reg \$550 ;
-  reg \$551 ;
-  reg \$552 ;
-  reg \$553 ;
-  reg \$554 ;
-  reg [15:0] \$555 ;
-  reg [15:0] \$556 ;
-  reg [15:0] \$557 ;
-  reg [15:0] \$558 ;
-  reg [15:0] \$559 ;
-  wire [7:0] \$56 ;
-  reg [15:0] \$560 ;
-  reg [15:0] \$561 ;
-  reg [15:0] \$562 ;
-  reg [15:0] \$563 ;
-  reg [135:0] \$564 ;
+  wire [3:0] \$53 ;
+  reg [4:0] \$530 ;
+  reg [4:0] \$531 ;
+  reg [2:0] \$532 ;
+  reg [2:0] \$533 ;
+  reg [1:0] \$534 ;
+  reg \$535 ;
+  reg \$536 ;
+  reg \$537 ;
+  reg \$538 ;
+  reg [1:0] \$539 ;
+  wire \$54 ;
+  reg [4:0] \$540 ;
+  reg [4:0] \$541 ;
+  reg [2:0] \$542 ;
+  reg [3:0] \$543 ;
+  reg [3:0] \$544 ;
+  reg [3:0] \$545 ;
+  reg [3:0] \$546 ;
+  reg [3:0] \$547 ;
+  reg [3:0] \$548 ;
+  reg [3:0] \$549 ;
+  wire \$55 ;
+  reg [3:0] \$550 ;
+  reg [3:0] \$551 ;
+  reg [3:0] \$552 ;
+  reg [3:0] \$553 ;
+  reg [3:0] \$554 ;
+  reg [3:0] \$555 ;
+  reg [3:0] \$556 ;
+  reg [3:0] \$557 ;
+  reg [3:0] \$558 ;
+  reg [3:0] \$559 ;
+  wire \$56 ;
+  reg [3:0] \$560 ;
+  reg \$561 ;
+  reg \$562 ;
+  reg \$563 ;
+  reg \$564 ;
   reg \$565 ;
   reg \$566 ;
   reg \$567 ;
@@ -693,70 +693,89 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   reg \$571 ;
   reg \$572 ;
   reg \$573 ;
-  reg \$574 ;
-  reg \$575 ;
-  reg \$576 ;
-  reg \$577 ;
-  reg [11:0] \$578 ;
-  reg [11:0] \$579 ;
+  reg [15:0] \$574 ;
+  reg [15:0] \$575 ;
+  reg [15:0] \$576 ;
+  reg [15:0] \$577 ;
+  reg [15:0] \$578 ;
+  reg [15:0] \$579 ;
   wire [5:0] \$58 ;
-  reg [11:0] \$580 ;
-  reg [11:0] \$581 ;
-  reg [11:0] \$582 ;
-  reg [11:0] \$583 ;
-  reg [11:0] \$584 ;
-  reg [11:0] \$585 ;
-  reg [11:0] \$586 ;
-  reg [11:0] \$587 ;
-  reg [11:0] \$588 ;
-  reg [11:0] \$589 ;
+  reg [15:0] \$580 ;
+  reg [15:0] \$581 ;
+  reg [15:0] \$582 ;
+  reg [135:0] \$583 ;
+  reg \$584 ;
+  reg \$585 ;
+  reg \$586 ;
+  reg \$587 ;
+  reg \$588 ;
+  reg \$589 ;
   wire [5:0] \$59 ;
-  reg [11:0] \$590 ;
-  reg [11:0] \$591 ;
-  reg [11:0] \$592 ;
-  reg [11:0] \$593 ;
-  reg [11:0] \$594 ;
-  reg [11:0] \$595 ;
-  reg [15:0] \$596 ;
-  reg [15:0] \$597 ;
-  reg [15:0] \$598 ;
-  reg [15:0] \$599 ;
-  wire [1:0] \$6 ;
+  reg \$590 ;
+  reg \$591 ;
+  reg \$592 ;
+  reg \$593 ;
+  reg \$594 ;
+  reg \$595 ;
+  reg \$596 ;
+  reg [11:0] \$597 ;
+  reg [11:0] \$598 ;
+  reg [11:0] \$599 ;
+  wire \$6 ;
   wire [6:0] \$60 ;
-  reg \$600 ;
-  reg \$601 ;
-  reg \$602 ;
-  reg \$603 ;
-  reg [14:0] \$604 ;
-  reg [14:0] \$605 ;
-  reg [15:0] \$606 ;
-  reg [15:0] \$607 ;
-  reg [15:0] \$608 ;
-  reg [15:0] \$609 ;
+  reg [11:0] \$600 ;
+  reg [11:0] \$601 ;
+  reg [11:0] \$602 ;
+  reg [11:0] \$603 ;
+  reg [11:0] \$604 ;
+  reg [11:0] \$605 ;
+  reg [11:0] \$606 ;
+  reg [11:0] \$607 ;
+  reg [11:0] \$608 ;
+  reg [11:0] \$609 ;
   wire [6:0] \$61 ;
-  reg \$610 ;
-  reg \$611 ;
-  reg [30:0] \$612 ;
-  reg [30:0] \$613 ;
-  reg [15:0] \$614 ;
+  reg [11:0] \$610 ;
+  reg [11:0] \$611 ;
+  reg [11:0] \$612 ;
+  reg [11:0] \$613 ;
+  reg [11:0] \$614 ;
   reg [15:0] \$615 ;
-  reg \$616 ;
-  reg \$617 ;
-  reg [16:0] \$618 ;
+  reg [15:0] \$616 ;
+  reg [15:0] \$617 ;
+  reg [15:0] \$618 ;
   reg \$619 ;
   wire [7:0] \$62 ;
+  reg \$620 ;
+  reg \$621 ;
+  reg \$622 ;
+  reg [14:0] \$623 ;
+  reg [14:0] \$624 ;
+  reg [15:0] \$625 ;
+  reg [15:0] \$626 ;
+  reg [15:0] \$627 ;
+  reg [15:0] \$628 ;
+  reg \$629 ;
   wire \$63 ;
+  reg \$630 ;
+  reg [30:0] \$631 ;
+  reg [30:0] \$632 ;
+  reg [15:0] \$633 ;
+  reg [15:0] \$634 ;
+  reg \$635 ;
+  reg \$636 ;
+  reg [16:0] \$637 ;
+  reg \$638 ;
   wire [5:0] \$64 ;
-  wire [1:0] \$65 ;
-  wire \$66 ;
-  wire [7:0] \$67 ;
-  wire [2:0] \$68 ;
-  wire [2:0] \$69 ;
-  wire [3:0] \$7 ;
-  wire [2:0] \$70 ;
-  wire [2:0] \$71 ;
-  wire [2:0] \$72 ;
-  wire [2:0] \$73 ;
+  wire [5:0] \$65 ;
+  wire [6:0] \$66 ;
+  wire [6:0] \$67 ;
+  wire [7:0] \$68 ;
+  wire \$69 ;
+  wire \$7 ;
+  wire [5:0] \$70 ;
+  wire [1:0] \$71 ;
+  wire \$72 ;
+  wire [7:0] \$73 ;
   wire [2:0] \$74 ;
   wire [2:0] \$75 ;
   wire [2:0] \$76 ;
@@ -770,21 +789,21 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   wire [2:0] \$83 ;
   wire [2:0] \$84 ;
   wire [2:0] \$85 ;
-  wire [6:0] \$86 ;
-  wire [6:0] \$87 ;
-  wire \$88 ;
-  wire \$89 ;
-  wire [9:0] \$9 ;
-  wire \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire [4:0] \$94 ;
+  wire [2:0] \$86 ;
+  wire [2:0] \$87 ;
+  wire [2:0] \$88 ;
+  wire [2:0] \$89 ;
+  wire \$9 ;
+  wire [2:0] \$90 ;
+  wire [2:0] \$91 ;
+  wire [6:0] \$92 ;
+  wire [6:0] \$93 ;
+  wire \$94 ;
   wire \$95 ;
-  wire [6:0] \$96 ;
+  wire \$96 ;
   wire \$97 ;
-  wire [6:0] \$98 ;
-  wire [6:0] \$99 ;
+  wire \$98 ;
+  wire \$99 ;
   reg [14:0] acc0 = 15'h0000;
   reg [14:0] acc1 = 15'h0000;
   reg accfirst1 = 1'h0;
@@ -802,6 +821,7 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   reg [15:0] bias1_s3 = 16'h0000;
   reg [15:0] bias1_s4 = 16'h0000;
   reg [15:0] bias1_s5 = 16'h0000;
+  reg c_bank = 1'h0;
   reg [1:0] c_cg = 2'h0;
   reg [15:0] c_frames = 16'h0000;
   reg [1:0] c_og = 2'h0;
@@ -861,10 +881,10 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   reg [3:0] dy8_s1 = 4'h0;
   wire first;
   wire frame_last;
-  reg [15:0] frames = 16'h0000;
   reg [1:0] fsm_state = 2'h0;
   wire go;
   reg [2:0] groups = 3'h0;
+  reg handoff;
   reg [4:0] height = 5'h00;
   reg [8:0] held = 9'h000;
   wire [7:0] \held.data ;
@@ -889,6 +909,7 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   reg last5 = 1'h0;
   reg [2:0] lead = 3'h0;
   reg [1:0] load = 2'h0;
+  reg load_bank = 1'h0;
   reg [1:0] load_cg = 2'h0;
   reg [1:0] load_og = 2'h0;
   reg loaded;
@@ -898,6 +919,13 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   wire [7:0] \lw__data[1] ;
   wire lw__en;
   wire [1:0] need;
+  reg [15:0] next_frames = 16'h0000;
+  reg [2:0] next_groups = 3'h0;
+  reg [4:0] next_height = 5'h00;
+  wire [2:0] next_ogroups;
+  reg next_relu = 1'h0;
+  reg next_stride2 = 1'h0;
+  reg [4:0] next_width = 5'h00;
   output [16:0] o__payload;
   reg [16:0] o__payload = 17'h00000;
   wire [15:0] \o__payload.data ;
@@ -917,6 +945,7 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   wire off__ready;
   input off__valid;
   wire off__valid;
+  reg [2:0] ogroups = 3'h0;
   wire ok0;
   reg ok0_s2 = 1'h0;
   reg ok0_s2b = 1'h0;
@@ -946,50 +975,50 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   reg ok8_s2b = 1'h0;
   wire pipe_busy;
   wire [8:0] port__addr;
-  wire [8:0] \port__addr$106 ;
-  wire [8:0] \port__addr$115 ;
-  wire [8:0] \port__addr$124 ;
-  wire [8:0] \port__addr$133 ;
-  wire [8:0] \port__addr$142 ;
-  wire [8:0] \port__addr$151 ;
-  wire [8:0] \port__addr$88 ;
-  wire [8:0] \port__addr$97 ;
+  wire [8:0] \port__addr$103 ;
+  wire [8:0] \port__addr$112 ;
+  wire [8:0] \port__addr$121 ;
+  wire [8:0] \port__addr$130 ;
+  wire [8:0] \port__addr$139 ;
+  wire [8:0] \port__addr$148 ;
+  wire [8:0] \port__addr$157 ;
+  wire [8:0] \port__addr$94 ;
   wire [15:0] port__data;
-  wire [15:0] \port__data$224 ;
-  wire [7:0] \port__data$224[0] ;
-  wire [7:0] \port__data$224[1] ;
-  wire [15:0] \port__data$225 ;
-  wire [7:0] \port__data$225[0] ;
-  wire [7:0] \port__data$225[1] ;
-  wire [15:0] \port__data$226 ;
-  wire [7:0] \port__data$226[0] ;
-  wire [7:0] \port__data$226[1] ;
-  wire [15:0] \port__data$227 ;
-  wire [7:0] \port__data$227[0] ;
-  wire [7:0] \port__data$227[1] ;
-  wire [15:0] \port__data$228 ;
-  wire [7:0] \port__data$228[0] ;
-  wire [7:0] \port__data$228[1] ;
-  wire [15:0] \port__data$229 ;
-  wire [7:0] \port__data$229[0] ;
-  wire [7:0] \port__data$229[1] ;
-  wire [15:0] \port__data$230 ;
-  wire [7:0] \port__data$230[0] ;
-  wire [7:0] \port__data$230[1] ;
-  wire [15:0] \port__data$231 ;
-  wire [7:0] \port__data$231[0] ;
-  wire [7:0] \port__data$231[1] ;
+  wire [15:0] \port__data$237 ;
+  wire [7:0] \port__data$237[0] ;
+  wire [7:0] \port__data$237[1] ;
+  wire [15:0] \port__data$238 ;
+  wire [7:0] \port__data$238[0] ;
+  wire [7:0] \port__data$238[1] ;
+  wire [15:0] \port__data$239 ;
+  wire [7:0] \port__data$239[0] ;
+  wire [7:0] \port__data$239[1] ;
+  wire [15:0] \port__data$240 ;
+  wire [7:0] \port__data$240[0] ;
+  wire [7:0] \port__data$240[1] ;
+  wire [15:0] \port__data$241 ;
+  wire [7:0] \port__data$241[0] ;
+  wire [7:0] \port__data$241[1] ;
+  wire [15:0] \port__data$242 ;
+  wire [7:0] \port__data$242[0] ;
+  wire [7:0] \port__data$242[1] ;
+  wire [15:0] \port__data$243 ;
+  wire [7:0] \port__data$243[0] ;
+  wire [7:0] \port__data$243[1] ;
+  wire [15:0] \port__data$244 ;
+  wire [7:0] \port__data$244[0] ;
+  wire [7:0] \port__data$244[1] ;
   wire [7:0] \port__data[0] ;
   wire [7:0] \port__data[1] ;
   wire port__en;
-  wire \port__en$105 ;
-  wire \port__en$114 ;
-  wire \port__en$123 ;
-  wire \port__en$132 ;
-  wire \port__en$141 ;
-  wire \port__en$150 ;
-  wire \port__en$87 ;
-  wire \port__en$96 ;
+  wire \port__en$102 ;
+  wire \port__en$111 ;
+  wire \port__en$120 ;
+  wire \port__en$129 ;
+  wire \port__en$138 ;
+  wire \port__en$147 ;
+  wire \port__en$156 ;
+  wire \port__en$93 ;
   reg [11:0] prod0_0 = 12'h000;
   reg [11:0] prod0_1 = 12'h000;
   reg [11:0] prod0_2 = 12'h000;
@@ -1068,7 +1097,7 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   reg [30:0] scaled1 = 31'h00000000;
   wire [5:0] slot0;
   reg [2:0] slot1 = 3'h0;
-  wire [5:0] \slot1$85 ;
+  wire [5:0] \slot1$91 ;
   wire [5:0] slot2;
   wire [5:0] slot3;
   wire [5:0] slot4;
@@ -1117,7 +1146,10 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   wire w__valid;
   reg [1:0] w_cg = 2'h0;
   reg [15:0] w_frames = 16'h0000;
+  reg [2:0] w_groups = 3'h0;
+  reg [4:0] w_height = 5'h00;
   reg [2:0] w_slot = 3'h0;
+  reg [4:0] w_width = 5'h00;
   reg [3:0] w_x = 4'h0;
   reg [3:0] w_y = 4'h0;
   reg [135:0] weights_s2b = 136'h0000000000000000000000000000000000;
@@ -1146,7 +1178,7 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   wire [3:0] \weights_s2b[1].w7 ;
   wire [3:0] \weights_s2b[1].w8 ;
   reg [4:0] width = 5'h00;
-  reg [1:0] wmem_w__addr;
+  reg [2:0] wmem_w__addr;
   reg [135:0] wmem_w__data;
   wire [67:0] \wmem_w__data[0] ;
   wire [15:0] \wmem_w__data[0].bias ;
@@ -1173,7 +1205,7 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   wire [3:0] \wmem_w__data[1].w7 ;
   wire [3:0] \wmem_w__data[1].w8 ;
   reg wmem_w__en;
-  wire [1:0] wread__addr;
+  wire [2:0] wread__addr;
   wire [135:0] wread__data;
   wire [67:0] \wread__data[0] ;
   wire [15:0] \wread__data[0].bias ;
@@ -1616,7 +1648,7 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @(posedge clk) begin
     if (lw__en)
-      lbuf[\$12 [8:0]] <= i__payload[15:0];
+      lbuf[\$18 [8:0]] <= i__payload[15:0];
   end
   reg [15:0] _0_;
   reg [15:0] _1_;
@@ -1629,48 +1661,52 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   reg [15:0] _8_;
   always @(posedge clk) begin
     if (ce) begin
-      _0_ <= lbuf[\$265 [8:0]];
+      _0_ <= lbuf[\$271 [8:0]];
     end
     if (ce) begin
-      _1_ <= lbuf[\$245 [8:0]];
+      _1_ <= lbuf[\$251 [8:0]];
     end
     if (ce) begin
-      _2_ <= lbuf[\$225 [8:0]];
+      _2_ <= lbuf[\$231 [8:0]];
     end
     if (ce) begin
-      _3_ <= lbuf[\$205 [8:0]];
+      _3_ <= lbuf[\$211 [8:0]];
     end
     if (ce) begin
-      _4_ <= lbuf[\$185 [8:0]];
+      _4_ <= lbuf[\$191 [8:0]];
     end
     if (ce) begin
-      _5_ <= lbuf[\$165 [8:0]];
+      _5_ <= lbuf[\$171 [8:0]];
     end
     if (ce) begin
-      _6_ <= lbuf[\$145 [8:0]];
+      _6_ <= lbuf[\$151 [8:0]];
     end
     if (ce) begin
-      _7_ <= lbuf[\$125 [8:0]];
+      _7_ <= lbuf[\$131 [8:0]];
     end
     if (ce) begin
-      _8_ <= lbuf[\$105 [8:0]];
+      _8_ <= lbuf[\$111 [8:0]];
     end
   end
-  assign \port__data$231  = _0_;
-  assign \port__data$230  = _1_;
-  assign \port__data$229  = _2_;
-  assign \port__data$228  = _3_;
-  assign \port__data$227  = _4_;
-  assign \port__data$226  = _5_;
-  assign \port__data$225  = _6_;
-  assign \port__data$224  = _7_;
+  assign \port__data$244  = _0_;
+  assign \port__data$243  = _1_;
+  assign \port__data$242  = _2_;
+  assign \port__data$241  = _3_;
+  assign \port__data$240  = _4_;
+  assign \port__data$239  = _5_;
+  assign \port__data$238  = _6_;
+  assign \port__data$237  = _7_;
   assign port__data = _8_;
-  reg [135:0] wmem [3:0];
+  reg [135:0] wmem [7:0];
   initial begin
     wmem[0] = 136'h0000000000000000000000000000000000;
     wmem[1] = 136'h0000000000000000000000000000000000;
     wmem[2] = 136'h0000000000000000000000000000000000;
     wmem[3] = 136'h0000000000000000000000000000000000;
+    wmem[4] = 136'h0000000000000000000000000000000000;
+    wmem[5] = 136'h0000000000000000000000000000000000;
+    wmem[6] = 136'h0000000000000000000000000000000000;
+    wmem[7] = 136'h0000000000000000000000000000000000;
   end
   always @(posedge clk) begin
     if (wmem_w__en)
@@ -1679,37 +1715,53 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   reg [135:0] _9_;
   always @(posedge clk) begin
     if (ce) begin
-      _9_ <= wmem[\$266 [1:0]];
+      _9_ <= wmem[\$274 [2:0]];
     end
   end
   assign wread__data = _9_;
-  assign \$344  = $signed(sampled0_0) * $signed(weights_s2b[3:0]);
-  assign \$345  = $signed(sampled1_0) * $signed(weights_s2b[7:4]);
-  assign \$346  = $signed(sampled2_0) * $signed(weights_s2b[11:8]);
-  assign \$347  = $signed(sampled3_0) * $signed(weights_s2b[15:12]);
-  assign \$348  = $signed(sampled4_0) * $signed(weights_s2b[19:16]);
-  assign \$349  = $signed(sampled5_0) * $signed(weights_s2b[23:20]);
-  assign \$350  = $signed(sampled6_0) * $signed(weights_s2b[27:24]);
-  assign \$351  = $signed(sampled7_0) * $signed(weights_s2b[31:28]);
-  assign \$352  = $signed(sampled8_0) * $signed(weights_s2b[35:32]);
-  assign \$353  = $signed(sampled0_1) * $signed(weights_s2b[71:68]);
-  assign \$354  = $signed(sampled1_1) * $signed(weights_s2b[75:72]);
-  assign \$355  = $signed(sampled2_1) * $signed(weights_s2b[79:76]);
-  assign \$356  = $signed(sampled3_1) * $signed(weights_s2b[83:80]);
-  assign \$357  = $signed(sampled4_1) * $signed(weights_s2b[87:84]);
-  assign \$358  = $signed(sampled5_1) * $signed(weights_s2b[91:88]);
-  assign \$359  = $signed(sampled6_1) * $signed(weights_s2b[95:92]);
-  assign \$360  = $signed(sampled7_1) * $signed(weights_s2b[99:96]);
-  assign \$361  = $signed(sampled8_1) * $signed(weights_s2b[103:100]);
-  assign \$362  = ce & v3;
-  assign \$363  = $signed(prod0_0) + $signed(prod0_1);
-  assign \$364  = $signed(prod0_2) + $signed(prod0_3);
-  assign \$365  = $signed(\$363 ) + $signed(\$364 );
-  assign \$366  = $signed(prod0_4) + $signed(prod0_5);
-  assign \$367  = $signed(prod0_6) + $signed(prod0_7);
-  assign \$368  = $signed(\$366 ) + $signed(\$367 );
-  assign \$369  = $signed(\$365 ) + $signed(\$368 );
-  assign \$370  = $signed(\$369 ) + $signed(prod0_8);
+  assign \$325  = height - 1'h1;
+  assign \$327  = $signed(\$326 ) + $signed(2'h1);
+  assign \$328  = stride2 ? \$327  : { 2'h0, height };
+  assign \$329  = $signed(\$328 ) - $signed(2'h1);
+  assign \$330  = c_oy == \$329 ;
+  assign \$331  = height - 1'h1;
+  assign \$332  = c_frames - 1'h1;
+  assign \$333  = c_oy + 1'h1;
+  assign \$334  = stride2 ? 2'h2 : 2'h1;
+  assign \$335  = c_y + \$334 ;
+  assign \$336  = stride2 ? 2'h2 : 2'h1;
+  assign \$337  = below - \$336 ;
+  assign \$338  = | row_step;
+  assign \$339  = c_slot + row_step;
+  assign \$340  = \$339  >= 3'h6;
+  assign \$341  = c_slot + row_step;
+  assign \$342  = \$341  - 3'h6;
+  assign \$343  = c_slot + row_step;
+  assign \$344  = \$340  ? \$342  : { 1'h0, \$343  };
+  assign \$345  = lead + row_done;
+  assign \$346  = \$345  - row_step;
+  assign \$347  = next_height - 1'h1;
+  assign \$348  = ! c_pass;
+  assign \$350  = ! c_pass;
+  assign \$352  = $signed(sampled0_0) * $signed(weights_s2b[3:0]);
+  assign \$353  = $signed(sampled1_0) * $signed(weights_s2b[7:4]);
+  assign \$354  = $signed(sampled2_0) * $signed(weights_s2b[11:8]);
+  assign \$355  = $signed(sampled3_0) * $signed(weights_s2b[15:12]);
+  assign \$356  = $signed(sampled4_0) * $signed(weights_s2b[19:16]);
+  assign \$357  = $signed(sampled5_0) * $signed(weights_s2b[23:20]);
+  assign \$358  = $signed(sampled6_0) * $signed(weights_s2b[27:24]);
+  assign \$359  = $signed(sampled7_0) * $signed(weights_s2b[31:28]);
+  assign \$360  = $signed(sampled8_0) * $signed(weights_s2b[35:32]);
+  assign \$361  = $signed(sampled0_1) * $signed(weights_s2b[71:68]);
+  assign \$362  = $signed(sampled1_1) * $signed(weights_s2b[75:72]);
+  assign \$363  = $signed(sampled2_1) * $signed(weights_s2b[79:76]);
+  assign \$364  = $signed(sampled3_1) * $signed(weights_s2b[83:80]);
+  assign \$365  = $signed(sampled4_1) * $signed(weights_s2b[87:84]);
+  assign \$366  = $signed(sampled5_1) * $signed(weights_s2b[91:88]);
+  assign \$367  = $signed(sampled6_1) * $signed(weights_s2b[95:92]);
+  assign \$368  = $signed(sampled7_1) * $signed(weights_s2b[99:96]);
+  assign \$369  = $signed(sampled8_1) * $signed(weights_s2b[103:100]);
+  assign \$370  = ce & v3;
   assign \$371  = $signed(prod0_0) + $signed(prod0_1);
   assign \$372  = $signed(prod0_2) + $signed(prod0_3);
   assign \$373  = $signed(\$371 ) + $signed(\$372 );
@@ -1718,17 +1770,17 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   assign \$376  = $signed(\$374 ) + $signed(\$375 );
   assign \$377  = $signed(\$373 ) + $signed(\$376 );
   assign \$378  = $signed(\$377 ) + $signed(prod0_8);
-  assign \$379  = $signed(acc0) + $signed(\$378 );
-  assign \$380  = accfirst3 ? { \$370 [15], \$370  } : \$379 ;
-  assign \$381  = ce & v3;
-  assign \$382  = $signed(prod1_0) + $signed(prod1_1);
-  assign \$383  = $signed(prod1_2) + $signed(prod1_3);
+  assign \$379  = $signed(prod0_0) + $signed(prod0_1);
+  assign \$380  = $signed(prod0_2) + $signed(prod0_3);
+  assign \$381  = $signed(\$379 ) + $signed(\$380 );
+  assign \$382  = $signed(prod0_4) + $signed(prod0_5);
+  assign \$383  = $signed(prod0_6) + $signed(prod0_7);
   assign \$384  = $signed(\$382 ) + $signed(\$383 );
-  assign \$385  = $signed(prod1_4) + $signed(prod1_5);
-  assign \$386  = $signed(prod1_6) + $signed(prod1_7);
-  assign \$387  = $signed(\$385 ) + $signed(\$386 );
-  assign \$388  = $signed(\$384 ) + $signed(\$387 );
-  assign \$389  = $signed(\$388 ) + $signed(prod1_8);
+  assign \$385  = $signed(\$381 ) + $signed(\$384 );
+  assign \$386  = $signed(\$385 ) + $signed(prod0_8);
+  assign \$387  = $signed(acc0) + $signed(\$386 );
+  assign \$388  = accfirst3 ? { \$378 [15], \$378  } : \$387 ;
+  assign \$389  = ce & v3;
   assign \$390  = $signed(prod1_0) + $signed(prod1_1);
   assign \$391  = $signed(prod1_2) + $signed(prod1_3);
   assign \$392  = $signed(\$390 ) + $signed(\$391 );
@@ -1737,622 +1789,660 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   assign \$395  = $signed(\$393 ) + $signed(\$394 );
   assign \$396  = $signed(\$392 ) + $signed(\$395 );
   assign \$397  = $signed(\$396 ) + $signed(prod1_8);
-  assign \$398  = $signed(acc1) + $signed(\$397 );
-  assign \$399  = accfirst3 ? { \$389 [15], \$389  } : \$398 ;
-  assign \$400  = v3 & acclast3;
-  assign \$401  = $signed(acc0) * $signed(scale0_s4);
-  assign \$402  = $signed(acc1) * $signed(scale1_s4);
-  assign \$403  = $signed(scaled0) + $signed(17'h08000);
-  assign \$405  = $signed(\$404 ) + $signed(bias0_s5);
-  assign \$406  = $signed(\$405 ) < $signed(1'h0);
-  assign \$407  = relu & \$406 ;
-  assign \$408  = $signed(scaled0) + $signed(17'h08000);
-  assign \$410  = $signed(\$409 ) + $signed(bias0_s5);
-  assign \$411  = \$407  ? 33'h000000000 : \$410 ;
-  assign \$412  = & \$411 [32:7];
-  assign \$413  = $signed(scaled0) + $signed(17'h08000);
-  assign \$415  = $signed(\$414 ) + $signed(bias0_s5);
-  assign \$416  = $signed(\$415 ) < $signed(1'h0);
-  assign \$417  = relu & \$416 ;
-  assign \$418  = $signed(scaled0) + $signed(17'h08000);
-  assign \$420  = $signed(\$419 ) + $signed(bias0_s5);
-  assign \$421  = \$417  ? 33'h000000000 : \$420 ;
-  assign \$422  = | \$421 [32:7];
-  assign \$423  = ~ \$422 ;
-  assign \$424  = \$412  | \$423 ;
-  assign \$425  = $signed(scaled0) + $signed(17'h08000);
-  assign \$427  = $signed(\$426 ) + $signed(bias0_s5);
-  assign \$428  = $signed(\$427 ) < $signed(1'h0);
-  assign \$429  = relu & \$428 ;
-  assign \$430  = $signed(scaled0) + $signed(17'h08000);
-  assign \$432  = $signed(\$431 ) + $signed(bias0_s5);
-  assign \$433  = \$429  ? 33'h000000000 : \$432 ;
-  assign \$434  = $signed(scaled0) + $signed(17'h08000);
-  assign \$436  = $signed(\$435 ) + $signed(bias0_s5);
-  assign \$437  = $signed(\$436 ) < $signed(1'h0);
-  assign \$438  = relu & \$437 ;
-  assign \$439  = $signed(scaled0) + $signed(17'h08000);
-  assign \$441  = $signed(\$440 ) + $signed(bias0_s5);
-  assign \$442  = \$438  ? 33'h000000000 : \$441 ;
-  assign \$443  = \$442 [32] ? 8'h80 : 8'h7f;
-  assign \$444  = \$424  ? { 1'h0, \$433 [7:0] } : { \$443 [7], \$443  };
-  assign \$445  = $signed(scaled1) + $signed(17'h08000);
-  assign \$447  = $signed(\$446 ) + $signed(bias1_s5);
-  assign \$448  = $signed(\$447 ) < $signed(1'h0);
-  assign \$449  = relu & \$448 ;
-  assign \$450  = $signed(scaled1) + $signed(17'h08000);
-  assign \$452  = $signed(\$451 ) + $signed(bias1_s5);
-  assign \$453  = \$449  ? 33'h000000000 : \$452 ;
-  assign \$454  = & \$453 [32:7];
-  assign \$455  = $signed(scaled1) + $signed(17'h08000);
-  assign \$457  = $signed(\$456 ) + $signed(bias1_s5);
-  assign \$458  = $signed(\$457 ) < $signed(1'h0);
-  assign \$459  = relu & \$458 ;
-  assign \$460  = $signed(scaled1) + $signed(17'h08000);
-  assign \$462  = $signed(\$461 ) + $signed(bias1_s5);
-  assign \$463  = \$459  ? 33'h000000000 : \$462 ;
-  assign \$464  = | \$463 [32:7];
-  assign \$465  = ~ \$464 ;
-  assign \$466  = \$454  | \$465 ;
-  assign \$467  = $signed(scaled1) + $signed(17'h08000);
-  assign \$469  = $signed(\$468 ) + $signed(bias1_s5);
-  assign \$470  = $signed(\$469 ) < $signed(1'h0);
-  assign \$471  = relu & \$470 ;
-  assign \$472  = $signed(scaled1) + $signed(17'h08000);
-  assign \$474  = $signed(\$473 ) + $signed(bias1_s5);
-  assign \$475  = \$471  ? 33'h000000000 : \$474 ;
-  assign \$476  = $signed(scaled1) + $signed(17'h08000);
-  assign \$478  = $signed(\$477 ) + $signed(bias1_s5);
-  assign \$479  = $signed(\$478 ) < $signed(1'h0);
-  assign \$480  = relu & \$479 ;
-  assign \$481  = $signed(scaled1) + $signed(17'h08000);
-  assign \$483  = $signed(\$482 ) + $signed(bias1_s5);
-  assign \$484  = \$480  ? 33'h000000000 : \$483 ;
-  assign \$485  = \$484 [32] ? 8'h80 : 8'h7f;
-  assign \$486  = \$466  ? { 1'h0, \$475 [7:0] } : { \$485 [7], \$485  };
+  assign \$398  = $signed(prod1_0) + $signed(prod1_1);
+  assign \$399  = $signed(prod1_2) + $signed(prod1_3);
+  assign \$400  = $signed(\$398 ) + $signed(\$399 );
+  assign \$401  = $signed(prod1_4) + $signed(prod1_5);
+  assign \$402  = $signed(prod1_6) + $signed(prod1_7);
+  assign \$403  = $signed(\$401 ) + $signed(\$402 );
+  assign \$404  = $signed(\$400 ) + $signed(\$403 );
+  assign \$405  = $signed(\$404 ) + $signed(prod1_8);
+  assign \$406  = $signed(acc1) + $signed(\$405 );
+  assign \$407  = accfirst3 ? { \$397 [15], \$397  } : \$406 ;
+  assign \$408  = v3 & acclast3;
+  assign \$409  = $signed(acc0) * $signed(scale0_s4);
+  assign \$410  = $signed(acc1) * $signed(scale1_s4);
+  assign \$411  = $signed(scaled0) + $signed(17'h08000);
+  assign \$413  = $signed(\$412 ) + $signed(bias0_s5);
+  assign \$414  = $signed(\$413 ) < $signed(1'h0);
+  assign \$415  = relu & \$414 ;
+  assign \$416  = $signed(scaled0) + $signed(17'h08000);
+  assign \$418  = $signed(\$417 ) + $signed(bias0_s5);
+  assign \$419  = \$415  ? 33'h000000000 : \$418 ;
+  assign \$420  = & \$419 [32:7];
+  assign \$421  = $signed(scaled0) + $signed(17'h08000);
+  assign \$423  = $signed(\$422 ) + $signed(bias0_s5);
+  assign \$424  = $signed(\$423 ) < $signed(1'h0);
+  assign \$425  = relu & \$424 ;
+  assign \$426  = $signed(scaled0) + $signed(17'h08000);
+  assign \$428  = $signed(\$427 ) + $signed(bias0_s5);
+  assign \$429  = \$425  ? 33'h000000000 : \$428 ;
+  assign \$430  = | \$429 [32:7];
+  assign \$431  = ~ \$430 ;
+  assign \$432  = \$420  | \$431 ;
+  assign \$433  = $signed(scaled0) + $signed(17'h08000);
+  assign \$435  = $signed(\$434 ) + $signed(bias0_s5);
+  assign \$436  = $signed(\$435 ) < $signed(1'h0);
+  assign \$437  = relu & \$436 ;
+  assign \$438  = $signed(scaled0) + $signed(17'h08000);
+  assign \$440  = $signed(\$439 ) + $signed(bias0_s5);
+  assign \$441  = \$437  ? 33'h000000000 : \$440 ;
+  assign \$442  = $signed(scaled0) + $signed(17'h08000);
+  assign \$444  = $signed(\$443 ) + $signed(bias0_s5);
+  assign \$445  = $signed(\$444 ) < $signed(1'h0);
+  assign \$446  = relu & \$445 ;
+  assign \$447  = $signed(scaled0) + $signed(17'h08000);
+  assign \$449  = $signed(\$448 ) + $signed(bias0_s5);
+  assign \$450  = \$446  ? 33'h000000000 : \$449 ;
+  assign \$451  = \$450 [32] ? 8'h80 : 8'h7f;
+  assign \$452  = \$432  ? { 1'h0, \$441 [7:0] } : { \$451 [7], \$451  };
+  assign \$453  = $signed(scaled1) + $signed(17'h08000);
+  assign \$455  = $signed(\$454 ) + $signed(bias1_s5);
+  assign \$456  = $signed(\$455 ) < $signed(1'h0);
+  assign \$457  = relu & \$456 ;
+  assign \$458  = $signed(scaled1) + $signed(17'h08000);
+  assign \$460  = $signed(\$459 ) + $signed(bias1_s5);
+  assign \$461  = \$457  ? 33'h000000000 : \$460 ;
+  assign \$462  = & \$461 [32:7];
+  assign \$463  = $signed(scaled1) + $signed(17'h08000);
+  assign \$465  = $signed(\$464 ) + $signed(bias1_s5);
+  assign \$466  = $signed(\$465 ) < $signed(1'h0);
+  assign \$467  = relu & \$466 ;
+  assign \$468  = $signed(scaled1) + $signed(17'h08000);
+  assign \$470  = $signed(\$469 ) + $signed(bias1_s5);
+  assign \$471  = \$467  ? 33'h000000000 : \$470 ;
+  assign \$472  = | \$471 [32:7];
+  assign \$473  = ~ \$472 ;
+  assign \$474  = \$462  | \$473 ;
+  assign \$475  = $signed(scaled1) + $signed(17'h08000);
+  assign \$477  = $signed(\$476 ) + $signed(bias1_s5);
+  assign \$478  = $signed(\$477 ) < $signed(1'h0);
+  assign \$479  = relu & \$478 ;
+  assign \$480  = $signed(scaled1) + $signed(17'h08000);
+  assign \$482  = $signed(\$481 ) + $signed(bias1_s5);
+  assign \$483  = \$479  ? 33'h000000000 : \$482 ;
+  assign \$484  = $signed(scaled1) + $signed(17'h08000);
+  assign \$486  = $signed(\$485 ) + $signed(bias1_s5);
+  assign \$487  = $signed(\$486 ) < $signed(1'h0);
+  assign \$488  = relu & \$487 ;
+  assign \$489  = $signed(scaled1) + $signed(17'h08000);
+  assign \$491  = $signed(\$490 ) + $signed(bias1_s5);
+  assign \$492  = \$488  ? 33'h000000000 : \$491 ;
+  assign \$493  = \$492 [32] ? 8'h80 : 8'h7f;
+  assign \$494  = \$474  ? { 1'h0, \$483 [7:0] } : { \$493 [7], \$493  };
   always @(posedge clk)
-    height <= \$487 ;
+    next_height <= \$495 ;
   always @(posedge clk)
-    width <= \$488 ;
+    next_width <= \$496 ;
   always @(posedge clk)
-    groups <= \$489 ;
+    next_groups <= \$497 ;
   always @(posedge clk)
-    frames <= \$490 ;
+    next_frames <= \$498 ;
   always @(posedge clk)
-    stride2 <= \$491 ;
+    next_stride2 <= \$499 ;
   always @(posedge clk)
-    relu <= \$492 ;
+    next_relu <= \$500 ;
   always @(posedge clk)
-    load <= \$493 ;
+    load <= \$501 ;
   always @(posedge clk)
-    load_cg <= \$494 ;
+    load_cg <= \$502 ;
   always @(posedge clk)
-    load_og <= \$495 ;
+    load_og <= \$503 ;
   always @(posedge clk)
-    fsm_state <= \$496 ;
+    fsm_state <= \$504 ;
   always @(posedge clk)
-    w_frames <= \$497 ;
+    w_frames <= \$505 ;
   always @(posedge clk)
-    c_frames <= \$498 ;
+    w_height <= \$506 ;
   always @(posedge clk)
-    w_cg <= \$499 ;
+    w_width <= \$507 ;
   always @(posedge clk)
-    w_x <= \$500 ;
+    w_groups <= \$508 ;
   always @(posedge clk)
-    w_y <= \$501 ;
+    height <= \$509 ;
   always @(posedge clk)
-    w_slot <= \$502 ;
+    width <= \$510 ;
   always @(posedge clk)
-    held <= \$503 ;
+    groups <= \$511 ;
   always @(posedge clk)
-    c_pass <= \$504 ;
+    ogroups <= \$512 ;
   always @(posedge clk)
-    c_cg <= \$505 ;
+    stride2 <= \$513 ;
   always @(posedge clk)
-    c_og <= \$506 ;
+    relu <= \$514 ;
   always @(posedge clk)
-    c_wbase <= \$507 ;
+    c_frames <= \$515 ;
   always @(posedge clk)
-    c_ox <= \$508 ;
+    c_bank <= \$516 ;
   always @(posedge clk)
-    c_x <= \$509 ;
+    load_bank <= \$517 ;
   always @(posedge clk)
-    c_oy <= \$510 ;
+    w_cg <= \$518 ;
   always @(posedge clk)
-    c_y <= \$511 ;
+    w_x <= \$519 ;
   always @(posedge clk)
-    below <= \$512 ;
+    w_y <= \$520 ;
   always @(posedge clk)
-    c_slot <= \$513 ;
+    w_slot <= \$521 ;
   always @(posedge clk)
-    lead <= \$514 ;
+    held <= \$522 ;
   always @(posedge clk)
-    row_freed <= \$515 ;
+    c_pass <= \$523 ;
   always @(posedge clk)
-    v1 <= \$516 ;
+    c_cg <= \$524 ;
   always @(posedge clk)
-    last1 <= \$517 ;
+    c_og <= \$525 ;
   always @(posedge clk)
-    accfirst1 <= \$518 ;
+    c_wbase <= \$526 ;
   always @(posedge clk)
-    acclast1 <= \$519 ;
+    c_ox <= \$527 ;
   always @(posedge clk)
-    cg1 <= \$520 ;
+    c_x <= \$528 ;
   always @(posedge clk)
-    cy1 <= \$521 ;
+    c_oy <= \$529 ;
   always @(posedge clk)
-    cx1 <= \$522 ;
+    c_y <= \$530 ;
   always @(posedge clk)
-    slot1 <= \$523 ;
+    below <= \$531 ;
   always @(posedge clk)
-    dy0_s1 <= \$524 ;
+    c_slot <= \$532 ;
   always @(posedge clk)
-    dy1_s1 <= \$525 ;
+    lead <= \$533 ;
   always @(posedge clk)
-    dy2_s1 <= \$526 ;
+    row_freed <= \$534 ;
   always @(posedge clk)
-    dy3_s1 <= \$527 ;
+    v1 <= \$535 ;
   always @(posedge clk)
-    dy4_s1 <= \$528 ;
+    last1 <= \$536 ;
   always @(posedge clk)
-    dy5_s1 <= \$529 ;
+    accfirst1 <= \$537 ;
   always @(posedge clk)
-    dy6_s1 <= \$530 ;
+    acclast1 <= \$538 ;
   always @(posedge clk)
-    dy7_s1 <= \$531 ;
+    cg1 <= \$539 ;
   always @(posedge clk)
-    dy8_s1 <= \$532 ;
+    cy1 <= \$540 ;
   always @(posedge clk)
-    dx0_s1 <= \$533 ;
+    cx1 <= \$541 ;
   always @(posedge clk)
-    dx1_s1 <= \$534 ;
+    slot1 <= \$542 ;
   always @(posedge clk)
-    dx2_s1 <= \$535 ;
+    dy0_s1 <= \$543 ;
   always @(posedge clk)
-    dx3_s1 <= \$536 ;
+    dy1_s1 <= \$544 ;
   always @(posedge clk)
-    dx4_s1 <= \$537 ;
+    dy2_s1 <= \$545 ;
   always @(posedge clk)
-    dx5_s1 <= \$538 ;
+    dy3_s1 <= \$546 ;
   always @(posedge clk)
-    dx6_s1 <= \$539 ;
+    dy4_s1 <= \$547 ;
   always @(posedge clk)
-    dx7_s1 <= \$540 ;
+    dy5_s1 <= \$548 ;
   always @(posedge clk)
-    dx8_s1 <= \$541 ;
+    dy6_s1 <= \$549 ;
   always @(posedge clk)
-    ok0_s2 <= \$542 ;
+    dy7_s1 <= \$550 ;
   always @(posedge clk)
-    ok1_s2 <= \$543 ;
+    dy8_s1 <= \$551 ;
   always @(posedge clk)
-    ok2_s2 <= \$544 ;
+    dx0_s1 <= \$552 ;
   always @(posedge clk)
-    ok3_s2 <= \$545 ;
+    dx1_s1 <= \$553 ;
   always @(posedge clk)
-    ok4_s2 <= \$546 ;
+    dx2_s1 <= \$554 ;
   always @(posedge clk)
-    ok5_s2 <= \$547 ;
+    dx3_s1 <= \$555 ;
   always @(posedge clk)
-    ok6_s2 <= \$548 ;
+    dx4_s1 <= \$556 ;
   always @(posedge clk)
-    ok7_s2 <= \$549 ;
+    dx5_s1 <= \$557 ;
   always @(posedge clk)
-    ok8_s2 <= \$550 ;
+    dx6_s1 <= \$558 ;
   always @(posedge clk)
-    v2 <= \$551 ;
+    dx7_s1 <= \$559 ;
   always @(posedge clk)
-    last2 <= \$552 ;
+    dx8_s1 <= \$560 ;
   always @(posedge clk)
-    accfirst2 <= \$553 ;
+    ok0_s2 <= \$561 ;
   always @(posedge clk)
-    acclast2 <= \$554 ;
+    ok1_s2 <= \$562 ;
   always @(posedge clk)
-    sample0_s2b <= \$555 ;
+    ok2_s2 <= \$563 ;
   always @(posedge clk)
-    sample1_s2b <= \$556 ;
+    ok3_s2 <= \$564 ;
   always @(posedge clk)
-    sample2_s2b <= \$557 ;
+    ok4_s2 <= \$565 ;
   always @(posedge clk)
-    sample3_s2b <= \$558 ;
+    ok5_s2 <= \$566 ;
   always @(posedge clk)
-    sample4_s2b <= \$559 ;
+    ok6_s2 <= \$567 ;
   always @(posedge clk)
-    sample5_s2b <= \$560 ;
+    ok7_s2 <= \$568 ;
   always @(posedge clk)
-    sample6_s2b <= \$561 ;
+    ok8_s2 <= \$569 ;
   always @(posedge clk)
-    sample7_s2b <= \$562 ;
+    v2 <= \$570 ;
   always @(posedge clk)
-    sample8_s2b <= \$563 ;
+    last2 <= \$571 ;
   always @(posedge clk)
-    weights_s2b <= \$564 ;
+    accfirst2 <= \$572 ;
   always @(posedge clk)
-    ok0_s2b <= \$565 ;
+    acclast2 <= \$573 ;
   always @(posedge clk)
-    ok1_s2b <= \$566 ;
+    sample0_s2b <= \$574 ;
   always @(posedge clk)
-    ok2_s2b <= \$567 ;
+    sample1_s2b <= \$575 ;
   always @(posedge clk)
-    ok3_s2b <= \$568 ;
+    sample2_s2b <= \$576 ;
   always @(posedge clk)
-    ok4_s2b <= \$569 ;
+    sample3_s2b <= \$577 ;
   always @(posedge clk)
-    ok5_s2b <= \$570 ;
+    sample4_s2b <= \$578 ;
   always @(posedge clk)
-    ok6_s2b <= \$571 ;
+    sample5_s2b <= \$579 ;
   always @(posedge clk)
-    ok7_s2b <= \$572 ;
+    sample6_s2b <= \$580 ;
   always @(posedge clk)
-    ok8_s2b <= \$573 ;
+    sample7_s2b <= \$581 ;
   always @(posedge clk)
-    v2b <= \$574 ;
+    sample8_s2b <= \$582 ;
   always @(posedge clk)
-    last2b <= \$575 ;
+    weights_s2b <= \$583 ;
   always @(posedge clk)
-    accfirst2b <= \$576 ;
+    ok0_s2b <= \$584 ;
   always @(posedge clk)
-    acclast2b <= \$577 ;
+    ok1_s2b <= \$585 ;
   always @(posedge clk)
-    prod0_0 <= \$578 ;
+    ok2_s2b <= \$586 ;
   always @(posedge clk)
-    prod0_1 <= \$579 ;
+    ok3_s2b <= \$587 ;
   always @(posedge clk)
-    prod0_2 <= \$580 ;
+    ok4_s2b <= \$588 ;
   always @(posedge clk)
-    prod0_3 <= \$581 ;
+    ok5_s2b <= \$589 ;
   always @(posedge clk)
-    prod0_4 <= \$582 ;
+    ok6_s2b <= \$590 ;
   always @(posedge clk)
-    prod0_5 <= \$583 ;
+    ok7_s2b <= \$591 ;
   always @(posedge clk)
-    prod0_6 <= \$584 ;
+    ok8_s2b <= \$592 ;
   always @(posedge clk)
-    prod0_7 <= \$585 ;
+    v2b <= \$593 ;
   always @(posedge clk)
-    prod0_8 <= \$586 ;
+    last2b <= \$594 ;
   always @(posedge clk)
-    prod1_0 <= \$587 ;
+    accfirst2b <= \$595 ;
   always @(posedge clk)
-    prod1_1 <= \$588 ;
+    acclast2b <= \$596 ;
   always @(posedge clk)
-    prod1_2 <= \$589 ;
+    prod0_0 <= \$597 ;
   always @(posedge clk)
-    prod1_3 <= \$590 ;
+    prod0_1 <= \$598 ;
   always @(posedge clk)
-    prod1_4 <= \$591 ;
+    prod0_2 <= \$599 ;
   always @(posedge clk)
-    prod1_5 <= \$592 ;
+    prod0_3 <= \$600 ;
   always @(posedge clk)
-    prod1_6 <= \$593 ;
+    prod0_4 <= \$601 ;
   always @(posedge clk)
-    prod1_7 <= \$594 ;
+    prod0_5 <= \$602 ;
   always @(posedge clk)
-    prod1_8 <= \$595 ;
+    prod0_6 <= \$603 ;
   always @(posedge clk)
-    scale0_s3 <= \$596 ;
+    prod0_7 <= \$604 ;
   always @(posedge clk)
-    scale1_s3 <= \$597 ;
+    prod0_8 <= \$605 ;
   always @(posedge clk)
-    bias0_s3 <= \$598 ;
+    prod1_0 <= \$606 ;
   always @(posedge clk)
-    bias1_s3 <= \$599 ;
+    prod1_1 <= \$607 ;
   always @(posedge clk)
-    v3 <= \$600 ;
+    prod1_2 <= \$608 ;
   always @(posedge clk)
-    last3 <= \$601 ;
+    prod1_3 <= \$609 ;
   always @(posedge clk)
-    accfirst3 <= \$602 ;
+    prod1_4 <= \$610 ;
   always @(posedge clk)
-    acclast3 <= \$603 ;
+    prod1_5 <= \$611 ;
   always @(posedge clk)
-    acc0 <= \$604 ;
+    prod1_6 <= \$612 ;
   always @(posedge clk)
-    acc1 <= \$605 ;
+    prod1_7 <= \$613 ;
   always @(posedge clk)
-    scale0_s4 <= \$606 ;
+    prod1_8 <= \$614 ;
   always @(posedge clk)
-    scale1_s4 <= \$607 ;
+    scale0_s3 <= \$615 ;
   always @(posedge clk)
-    bias0_s4 <= \$608 ;
+    scale1_s3 <= \$616 ;
   always @(posedge clk)
-    bias1_s4 <= \$609 ;
+    bias0_s3 <= \$617 ;
   always @(posedge clk)
-    v4 <= \$610 ;
+    bias1_s3 <= \$618 ;
   always @(posedge clk)
-    last4 <= \$611 ;
+    v3 <= \$619 ;
   always @(posedge clk)
-    scaled0 <= \$612 ;
+    last3 <= \$620 ;
   always @(posedge clk)
-    scaled1 <= \$613 ;
+    accfirst3 <= \$621 ;
   always @(posedge clk)
-    bias0_s5 <= \$614 ;
+    acclast3 <= \$622 ;
   always @(posedge clk)
-    bias1_s5 <= \$615 ;
+    acc0 <= \$623 ;
   always @(posedge clk)
-    v5 <= \$616 ;
+    acc1 <= \$624 ;
   always @(posedge clk)
-    last5 <= \$617 ;
+    scale0_s4 <= \$625 ;
   always @(posedge clk)
-    o__payload <= \$618 ;
+    scale1_s4 <= \$626 ;
   always @(posedge clk)
-    o__valid <= \$619 ;
-  assign \$1  = groups - 1'h1;
-  assign \$2  = load == \$1 ;
-  assign \$3  = w__valid & \$2 ;
+    bias0_s4 <= \$627 ;
+  always @(posedge clk)
+    bias1_s4 <= \$628 ;
+  always @(posedge clk)
+    v4 <= \$629 ;
+  always @(posedge clk)
+    last4 <= \$630 ;
+  always @(posedge clk)
+    scaled0 <= \$631 ;
+  always @(posedge clk)
+    scaled1 <= \$632 ;
+  always @(posedge clk)
+    bias0_s5 <= \$633 ;
+  always @(posedge clk)
+    bias1_s5 <= \$634 ;
+  always @(posedge clk)
+    v5 <= \$635 ;
+  always @(posedge clk)
+    last5 <= \$636 ;
+  always @(posedge clk)
+    o__payload <= \$637 ;
+  always @(posedge clk)
+    o__valid <= \$638 ;
+  assign \$1  = ! w_frames;
+  assign \$2  = load_bank * 3'h4;
+  assign \$3  = \$2  + load;
+  assign \$4  = next_groups - 1'h1;
+  assign \$5  = load == \$4 ;
+  assign \$6  = w__valid & \$5 ;
+  assign \$7  = ! c_frames;
+  assign \$8  = ~ pipe_busy;
+  assign \$9  = \$7  & \$8 ;
   assign running = | c_frames;
-  assign \$4  = ~ o__valid;
-  assign ce = \$4  | o__ready;
-  assign \$5  = | w_frames;
-  assign \$6  = ce ? 2'h0 : row_freed;
-  assign \$7  = lead + \$6 ;
-  assign \$8  = \$7  <= 2'h3;
-  assign i__ready = \$5  & \$8 ;
-  assign \$9  = w_slot * 7'h40;
-  assign \$10  = w_x * 3'h4;
-  assign \$11  = \$9  + \$10 ;
-  assign \$12  = \$11  + w_cg;
+  assign \$10  = ~ o__valid;
+  assign ce = \$10  | o__ready;
+  assign \$11  = | w_frames;
+  assign \$12  = ce ? 2'h0 : row_freed;
+  assign \$13  = lead + \$12 ;
+  assign \$14  = \$13  <= 2'h3;
+  assign i__ready = \$11  & \$14 ;
+  assign \$15  = w_slot * 7'h40;
+  assign \$16  = w_x * 3'h4;
+  assign \$17  = \$15  + \$16 ;
+  assign \$18  = \$17  + w_cg;
   assign lw__en = i__valid & i__ready;
-  assign \$13  = i__valid & i__ready;
-  assign \$14  = groups - 1'h1;
-  assign \$15  = w_cg == \$14 ;
-  assign \$16  = width - 1'h1;
-  assign \$17  = w_x == \$16 ;
-  assign \$18  = ! c_cg;
-  assign \$19  = ! c_pass;
-  assign \$20  = \$18  & \$19 ;
-  assign \$21  = below < 2'h2;
-  assign \$22  = below + 1'h1;
-  assign \$23  = \$21  ? \$22  : 6'h03;
-  assign \$24  = lead >= \$23 [1:0];
-  assign \$25  = running & \$24 ;
-  assign \$26  = ~ first;
-  assign \$27  = \$26  | off__valid;
-  assign go = \$25  & \$27 ;
+  assign \$19  = i__valid & i__ready;
+  assign \$20  = w_groups - 1'h1;
+  assign \$21  = w_cg == \$20 ;
+  assign \$22  = w_width - 1'h1;
+  assign \$23  = w_x == \$22 ;
+  assign \$24  = ! c_cg;
+  assign \$25  = ! c_pass;
+  assign \$26  = \$24  & \$25 ;
+  assign \$27  = below < 2'h2;
+  assign \$28  = below + 1'h1;
+  assign \$29  = \$27  ? \$28  : 6'h03;
+  assign \$30  = lead >= \$29 [1:0];
+  assign \$31  = running & \$30 ;
+  assign \$32  = ~ first;
+  assign \$33  = \$32  | off__valid;
+  assign go = \$31  & \$33 ;
   assign issue = go & ce;
   assign off__ready = issue & first;
-  assign \$28  = groups - 1'h1;
-  assign \$29  = c_cg == \$28 ;
-  assign \$30  = ! c_pass;
-  assign \$31  = \$29  & \$30 ;
-  assign \$33  = width - 1'h1;
-  assign \$35  = $signed(\$34 ) + $signed(2'h1);
-  assign \$36  = stride2 ? \$35  : { 2'h0, width };
-  assign \$37  = $signed(\$36 ) - $signed(2'h1);
-  assign \$38  = c_ox == \$37 ;
-  assign \$39  = \$32  & \$38 ;
-  assign \$40  = height - 1'h1;
-  assign \$42  = $signed(\$41 ) + $signed(2'h1);
-  assign \$43  = stride2 ? \$42  : { 2'h0, height };
-  assign \$44  = $signed(\$43 ) - $signed(2'h1);
-  assign \$45  = c_oy == \$44 ;
-  assign frame_last = \$39  & \$45 ;
-  assign \$46  = ! c_pass;
-  assign \$47  = groups - 1'h1;
-  assign \$48  = c_cg == \$47 ;
-  assign \$49  = ! c_pass;
-  assign \$50  = \$48  & \$49 ;
-  assign \$52  = width - 1'h1;
-  assign \$54  = $signed(\$53 ) + $signed(2'h1);
-  assign \$55  = stride2 ? \$54  : { 2'h0, width };
-  assign \$56  = $signed(\$55 ) - $signed(2'h1);
-  assign \$57  = c_ox == \$56 ;
-  assign \$58  = height - 1'h1;
+  assign \$34  = groups - 1'h1;
+  assign \$35  = c_cg == \$34 ;
+  assign \$36  = ! c_pass;
+  assign \$37  = \$35  & \$36 ;
+  assign \$39  = width - 1'h1;
+  assign \$41  = $signed(\$40 ) + $signed(2'h1);
+  assign \$42  = stride2 ? \$41  : { 2'h0, width };
+  assign \$43  = $signed(\$42 ) - $signed(2'h1);
+  assign \$44  = c_ox == \$43 ;
+  assign \$45  = \$38  & \$44 ;
+  assign \$46  = height - 1'h1;
+  assign \$48  = $signed(\$47 ) + $signed(2'h1);
+  assign \$49  = stride2 ? \$48  : { 2'h0, height };
+  assign \$50  = $signed(\$49 ) - $signed(2'h1);
+  assign \$51  = c_oy == \$50 ;
+  assign frame_last = \$45  & \$51 ;
+  assign \$52  = ! c_pass;
+  assign \$53  = groups - 1'h1;
+  assign \$54  = c_cg == \$53 ;
+  assign \$55  = ! c_pass;
+  assign \$56  = \$54  & \$55 ;
+  assign \$58  = width - 1'h1;
   assign \$60  = $signed(\$59 ) + $signed(2'h1);
-  assign \$61  = stride2 ? \$60  : { 2'h0, height };
+  assign \$61  = stride2 ? \$60  : { 2'h0, width };
   assign \$62  = $signed(\$61 ) - $signed(2'h1);
-  assign \$63  = c_oy == \$62 ;
-  assign \$64  = height - c_y;
-  assign \$65  = stride2 ? 2'h2 : 2'h1;
-  assign \$66  = cur[7:0] > 2'h2;
-  assign \$67  = \$66  ? 8'h02 : cur[7:0];
-  assign \$68  = 3'h7 * \$67 [1:0];
-  assign \$69  = 3'h7 * \$67 [1:0];
-  assign \$70  = 3'h7 * \$67 [1:0];
-  assign \$71  = 1'h0 * \$67 [1:0];
-  assign \$72  = 3'h7 * \$67 [1:0];
-  assign \$73  = 1'h1 * \$67 [1:0];
-  assign \$74  = 1'h0 * \$67 [1:0];
-  assign \$75  = 3'h7 * \$67 [1:0];
-  assign \$76  = 1'h0 * \$67 [1:0];
-  assign \$77  = 1'h0 * \$67 [1:0];
-  assign \$78  = 1'h0 * \$67 [1:0];
-  assign \$79  = 1'h1 * \$67 [1:0];
-  assign \$80  = 1'h1 * \$67 [1:0];
-  assign \$81  = 3'h7 * \$67 [1:0];
-  assign \$82  = 1'h1 * \$67 [1:0];
-  assign \$83  = 1'h0 * \$67 [1:0];
-  assign \$84  = 1'h1 * \$67 [1:0];
-  assign \$85  = 1'h1 * \$67 [1:0];
-  assign \$86  = $signed({ 1'h0, cy1 }) + $signed(dy0_s1);
-  assign \$87  = $signed({ 1'h0, cx1 }) + $signed(dx0_s1);
-  assign \$88  = $signed(\$86 ) >= $signed(1'h0);
-  assign \$89  = $signed(\$86 ) < $signed({ 1'h0, height });
-  assign \$90  = \$88  & \$89 ;
-  assign \$91  = $signed(\$87 ) >= $signed(1'h0);
-  assign \$92  = \$90  & \$91 ;
-  assign \$93  = $signed(\$87 ) < $signed({ 1'h0, width });
-  assign ok0 = \$92  & \$93 ;
-  assign \$94  = $signed({ 1'h0, slot1 }) + $signed(dy0_s1);
-  assign \$95  = $signed(\$94 ) < $signed(1'h0);
-  assign \$96  = $signed(\$94 ) + $signed(4'h6);
-  assign \$97  = $signed(\$94 ) >= $signed(4'h6);
-  assign \$98  = $signed(\$94 ) - $signed(4'h6);
-  assign \$99  = \$97  ? \$98  : { \$94 [4], \$94 [4], \$94  };
-  assign \$100  = \$95  ? \$96  : \$99 ;
-  assign \$101  = \$100 [2:0] * 7'h40;
-  assign \$102  = \$87 [4:0] * 3'h4;
-  assign \$103  = \$101  + \$102 ;
-  assign \$104  = \$103  + cg1;
-  assign \$105  = ok0 ? \$104  : 12'h000;
-  assign \$106  = $signed({ 1'h0, cy1 }) + $signed(dy1_s1);
-  assign \$107  = $signed({ 1'h0, cx1 }) + $signed(dx1_s1);
-  assign \$108  = $signed(\$106 ) >= $signed(1'h0);
-  assign \$109  = $signed(\$106 ) < $signed({ 1'h0, height });
-  assign \$110  = \$108  & \$109 ;
-  assign \$111  = $signed(\$107 ) >= $signed(1'h0);
-  assign \$112  = \$110  & \$111 ;
-  assign \$113  = $signed(\$107 ) < $signed({ 1'h0, width });
-  assign ok1 = \$112  & \$113 ;
-  assign \$114  = $signed({ 1'h0, slot1 }) + $signed(dy1_s1);
-  assign \$115  = $signed(\$114 ) < $signed(1'h0);
-  assign \$116  = $signed(\$114 ) + $signed(4'h6);
-  assign \$117  = $signed(\$114 ) >= $signed(4'h6);
-  assign \$118  = $signed(\$114 ) - $signed(4'h6);
-  assign \$119  = \$117  ? \$118  : { \$114 [4], \$114 [4], \$114  };
-  assign \$120  = \$115  ? \$116  : \$119 ;
-  assign \$121  = \$120 [2:0] * 7'h40;
-  assign \$122  = \$107 [4:0] * 3'h4;
-  assign \$123  = \$121  + \$122 ;
-  assign \$124  = \$123  + cg1;
-  assign \$125  = ok1 ? \$124  : 12'h000;
-  assign \$126  = $signed({ 1'h0, cy1 }) + $signed(dy2_s1);
-  assign \$127  = $signed({ 1'h0, cx1 }) + $signed(dx2_s1);
-  assign \$128  = $signed(\$126 ) >= $signed(1'h0);
-  assign \$129  = $signed(\$126 ) < $signed({ 1'h0, height });
-  assign \$130  = \$128  & \$129 ;
-  assign \$131  = $signed(\$127 ) >= $signed(1'h0);
-  assign \$132  = \$130  & \$131 ;
-  assign \$133  = $signed(\$127 ) < $signed({ 1'h0, width });
-  assign ok2 = \$132  & \$133 ;
-  assign \$134  = $signed({ 1'h0, slot1 }) + $signed(dy2_s1);
-  assign \$135  = $signed(\$134 ) < $signed(1'h0);
-  assign \$136  = $signed(\$134 ) + $signed(4'h6);
-  assign \$137  = $signed(\$134 ) >= $signed(4'h6);
-  assign \$138  = $signed(\$134 ) - $signed(4'h6);
-  assign \$139  = \$137  ? \$138  : { \$134 [4], \$134 [4], \$134  };
-  assign \$140  = \$135  ? \$136  : \$139 ;
-  assign \$141  = \$140 [2:0] * 7'h40;
-  assign \$142  = \$127 [4:0] * 3'h4;
-  assign \$143  = \$141  + \$142 ;
-  assign \$144  = \$143  + cg1;
-  assign \$145  = ok2 ? \$144  : 12'h000;
-  assign \$146  = $signed({ 1'h0, cy1 }) + $signed(dy3_s1);
-  assign \$147  = $signed({ 1'h0, cx1 }) + $signed(dx3_s1);
-  assign \$148  = $signed(\$146 ) >= $signed(1'h0);
-  assign \$149  = $signed(\$146 ) < $signed({ 1'h0, height });
-  assign \$150  = \$148  & \$149 ;
-  assign \$151  = $signed(\$147 ) >= $signed(1'h0);
-  assign \$152  = \$150  & \$151 ;
-  assign \$153  = $signed(\$147 ) < $signed({ 1'h0, width });
-  assign ok3 = \$152  & \$153 ;
-  assign \$154  = $signed({ 1'h0, slot1 }) + $signed(dy3_s1);
-  assign \$155  = $signed(\$154 ) < $signed(1'h0);
-  assign \$156  = $signed(\$154 ) + $signed(4'h6);
-  assign \$157  = $signed(\$154 ) >= $signed(4'h6);
-  assign \$158  = $signed(\$154 ) - $signed(4'h6);
-  assign \$159  = \$157  ? \$158  : { \$154 [4], \$154 [4], \$154  };
-  assign \$160  = \$155  ? \$156  : \$159 ;
-  assign \$161  = \$160 [2:0] * 7'h40;
-  assign \$162  = \$147 [4:0] * 3'h4;
-  assign \$163  = \$161  + \$162 ;
-  assign \$164  = \$163  + cg1;
-  assign \$165  = ok3 ? \$164  : 12'h000;
-  assign \$166  = $signed({ 1'h0, cy1 }) + $signed(dy4_s1);
-  assign \$167  = $signed({ 1'h0, cx1 }) + $signed(dx4_s1);
-  assign \$168  = $signed(\$166 ) >= $signed(1'h0);
-  assign \$169  = $signed(\$166 ) < $signed({ 1'h0, height });
-  assign \$170  = \$168  & \$169 ;
-  assign \$171  = $signed(\$167 ) >= $signed(1'h0);
-  assign \$172  = \$170  & \$171 ;
-  assign \$173  = $signed(\$167 ) < $signed({ 1'h0, width });
-  assign ok4 = \$172  & \$173 ;
-  assign \$174  = $signed({ 1'h0, slot1 }) + $signed(dy4_s1);
-  assign \$175  = $signed(\$174 ) < $signed(1'h0);
-  assign \$176  = $signed(\$174 ) + $signed(4'h6);
-  assign \$177  = $signed(\$174 ) >= $signed(4'h6);
-  assign \$178  = $signed(\$174 ) - $signed(4'h6);
-  assign \$179  = \$177  ? \$178  : { \$174 [4], \$174 [4], \$174  };
-  assign \$180  = \$175  ? \$176  : \$179 ;
-  assign \$181  = \$180 [2:0] * 7'h40;
-  assign \$182  = \$167 [4:0] * 3'h4;
-  assign \$183  = \$181  + \$182 ;
-  assign \$184  = \$183  + cg1;
-  assign \$185  = ok4 ? \$184  : 12'h000;
-  assign \$186  = $signed({ 1'h0, cy1 }) + $signed(dy5_s1);
-  assign \$187  = $signed({ 1'h0, cx1 }) + $signed(dx5_s1);
-  assign \$188  = $signed(\$186 ) >= $signed(1'h0);
-  assign \$189  = $signed(\$186 ) < $signed({ 1'h0, height });
-  assign \$190  = \$188  & \$189 ;
-  assign \$191  = $signed(\$187 ) >= $signed(1'h0);
-  assign \$192  = \$190  & \$191 ;
-  assign \$193  = $signed(\$187 ) < $signed({ 1'h0, width });
-  assign ok5 = \$192  & \$193 ;
-  assign \$194  = $signed({ 1'h0, slot1 }) + $signed(dy5_s1);
-  assign \$195  = $signed(\$194 ) < $signed(1'h0);
-  assign \$196  = $signed(\$194 ) + $signed(4'h6);
-  assign \$197  = $signed(\$194 ) >= $signed(4'h6);
-  assign \$198  = $signed(\$194 ) - $signed(4'h6);
-  assign \$199  = \$197  ? \$198  : { \$194 [4], \$194 [4], \$194  };
-  assign \$200  = \$195  ? \$196  : \$199 ;
-  assign \$201  = \$200 [2:0] * 7'h40;
-  assign \$202  = \$187 [4:0] * 3'h4;
-  assign \$203  = \$201  + \$202 ;
-  assign \$204  = \$203  + cg1;
-  assign \$205  = ok5 ? \$204  : 12'h000;
-  assign \$206  = $signed({ 1'h0, cy1 }) + $signed(dy6_s1);
-  assign \$207  = $signed({ 1'h0, cx1 }) + $signed(dx6_s1);
-  assign \$208  = $signed(\$206 ) >= $signed(1'h0);
-  assign \$209  = $signed(\$206 ) < $signed({ 1'h0, height });
-  assign \$210  = \$208  & \$209 ;
-  assign \$211  = $signed(\$207 ) >= $signed(1'h0);
-  assign \$212  = \$210  & \$211 ;
-  assign \$213  = $signed(\$207 ) < $signed({ 1'h0, width });
-  assign ok6 = \$212  & \$213 ;
-  assign \$214  = $signed({ 1'h0, slot1 }) + $signed(dy6_s1);
-  assign \$215  = $signed(\$214 ) < $signed(1'h0);
-  assign \$216  = $signed(\$214 ) + $signed(4'h6);
-  assign \$217  = $signed(\$214 ) >= $signed(4'h6);
-  assign \$218  = $signed(\$214 ) - $signed(4'h6);
-  assign \$219  = \$217  ? \$218  : { \$214 [4], \$214 [4], \$214  };
-  assign \$220  = \$215  ? \$216  : \$219 ;
-  assign \$221  = \$220 [2:0] * 7'h40;
-  assign \$222  = \$207 [4:0] * 3'h4;
-  assign \$223  = \$221  + \$222 ;
-  assign \$224  = \$223  + cg1;
-  assign \$225  = ok6 ? \$224  : 12'h000;
-  assign \$226  = $signed({ 1'h0, cy1 }) + $signed(dy7_s1);
-  assign \$227  = $signed({ 1'h0, cx1 }) + $signed(dx7_s1);
-  assign \$228  = $signed(\$226 ) >= $signed(1'h0);
-  assign \$229  = $signed(\$226 ) < $signed({ 1'h0, height });
-  assign \$230  = \$228  & \$229 ;
-  assign \$231  = $signed(\$227 ) >= $signed(1'h0);
-  assign \$232  = \$230  & \$231 ;
-  assign \$233  = $signed(\$227 ) < $signed({ 1'h0, width });
-  assign ok7 = \$232  & \$233 ;
-  assign \$234  = $signed({ 1'h0, slot1 }) + $signed(dy7_s1);
-  assign \$235  = $signed(\$234 ) < $signed(1'h0);
-  assign \$236  = $signed(\$234 ) + $signed(4'h6);
-  assign \$237  = $signed(\$234 ) >= $signed(4'h6);
-  assign \$238  = $signed(\$234 ) - $signed(4'h6);
-  assign \$239  = \$237  ? \$238  : { \$234 [4], \$234 [4], \$234  };
-  assign \$240  = \$235  ? \$236  : \$239 ;
-  assign \$241  = \$240 [2:0] * 7'h40;
-  assign \$242  = \$227 [4:0] * 3'h4;
-  assign \$243  = \$241  + \$242 ;
-  assign \$244  = \$243  + cg1;
-  assign \$245  = ok7 ? \$244  : 12'h000;
-  assign \$246  = $signed({ 1'h0, cy1 }) + $signed(dy8_s1);
-  assign \$247  = $signed({ 1'h0, cx1 }) + $signed(dx8_s1);
-  assign \$248  = $signed(\$246 ) >= $signed(1'h0);
-  assign \$249  = $signed(\$246 ) < $signed({ 1'h0, height });
-  assign \$250  = \$248  & \$249 ;
-  assign \$251  = $signed(\$247 ) >= $signed(1'h0);
-  assign \$252  = \$250  & \$251 ;
-  assign \$253  = $signed(\$247 ) < $signed({ 1'h0, width });
-  assign ok8 = \$252  & \$253 ;
-  assign \$254  = $signed({ 1'h0, slot1 }) + $signed(dy8_s1);
-  assign \$255  = $signed(\$254 ) < $signed(1'h0);
-  assign \$256  = $signed(\$254 ) + $signed(4'h6);
-  assign \$257  = $signed(\$254 ) >= $signed(4'h6);
-  assign \$258  = $signed(\$254 ) - $signed(4'h6);
-  assign \$259  = \$257  ? \$258  : { \$254 [4], \$254 [4], \$254  };
-  assign \$260  = \$255  ? \$256  : \$259 ;
-  assign \$261  = \$260 [2:0] * 7'h40;
-  assign \$262  = \$247 [4:0] * 3'h4;
-  assign \$263  = \$261  + \$262 ;
-  assign \$264  = \$263  + cg1;
-  assign \$265  = ok8 ? \$264  : 12'h000;
-  assign \$266  = 1'h0 + cg1;
+  assign \$63  = c_ox == \$62 ;
+  assign \$64  = height - 1'h1;
+  assign \$66  = $signed(\$65 ) + $signed(2'h1);
+  assign \$67  = stride2 ? \$66  : { 2'h0, height };
+  assign \$68  = $signed(\$67 ) - $signed(2'h1);
+  assign \$69  = c_oy == \$68 ;
+  assign \$70  = height - c_y;
+  assign \$71  = stride2 ? 2'h2 : 2'h1;
+  assign \$72  = cur[7:0] > 2'h2;
+  assign \$73  = \$72  ? 8'h02 : cur[7:0];
+  assign \$74  = 3'h7 * \$73 [1:0];
+  assign \$75  = 3'h7 * \$73 [1:0];
+  assign \$76  = 3'h7 * \$73 [1:0];
+  assign \$77  = 1'h0 * \$73 [1:0];
+  assign \$78  = 3'h7 * \$73 [1:0];
+  assign \$79  = 1'h1 * \$73 [1:0];
+  assign \$80  = 1'h0 * \$73 [1:0];
+  assign \$81  = 3'h7 * \$73 [1:0];
+  assign \$82  = 1'h0 * \$73 [1:0];
+  assign \$83  = 1'h0 * \$73 [1:0];
+  assign \$84  = 1'h0 * \$73 [1:0];
+  assign \$85  = 1'h1 * \$73 [1:0];
+  assign \$86  = 1'h1 * \$73 [1:0];
+  assign \$87  = 3'h7 * \$73 [1:0];
+  assign \$88  = 1'h1 * \$73 [1:0];
+  assign \$89  = 1'h0 * \$73 [1:0];
+  assign \$90  = 1'h1 * \$73 [1:0];
+  assign \$91  = 1'h1 * \$73 [1:0];
+  assign \$92  = $signed({ 1'h0, cy1 }) + $signed(dy0_s1);
+  assign \$93  = $signed({ 1'h0, cx1 }) + $signed(dx0_s1);
+  assign \$94  = $signed(\$92 ) >= $signed(1'h0);
+  assign \$95  = $signed(\$92 ) < $signed({ 1'h0, height });
+  assign \$96  = \$94  & \$95 ;
+  assign \$97  = $signed(\$93 ) >= $signed(1'h0);
+  assign \$98  = \$96  & \$97 ;
+  assign \$99  = $signed(\$93 ) < $signed({ 1'h0, width });
+  assign ok0 = \$98  & \$99 ;
+  assign \$100  = $signed({ 1'h0, slot1 }) + $signed(dy0_s1);
+  assign \$101  = $signed(\$100 ) < $signed(1'h0);
+  assign \$102  = $signed(\$100 ) + $signed(4'h6);
+  assign \$103  = $signed(\$100 ) >= $signed(4'h6);
+  assign \$104  = $signed(\$100 ) - $signed(4'h6);
+  assign \$105  = \$103  ? \$104  : { \$100 [4], \$100 [4], \$100  };
+  assign \$106  = \$101  ? \$102  : \$105 ;
+  assign \$107  = \$106 [2:0] * 7'h40;
+  assign \$108  = \$93 [4:0] * 3'h4;
+  assign \$109  = \$107  + \$108 ;
+  assign \$110  = \$109  + cg1;
+  assign \$111  = ok0 ? \$110  : 12'h000;
+  assign \$112  = $signed({ 1'h0, cy1 }) + $signed(dy1_s1);
+  assign \$113  = $signed({ 1'h0, cx1 }) + $signed(dx1_s1);
+  assign \$114  = $signed(\$112 ) >= $signed(1'h0);
+  assign \$115  = $signed(\$112 ) < $signed({ 1'h0, height });
+  assign \$116  = \$114  & \$115 ;
+  assign \$117  = $signed(\$113 ) >= $signed(1'h0);
+  assign \$118  = \$116  & \$117 ;
+  assign \$119  = $signed(\$113 ) < $signed({ 1'h0, width });
+  assign ok1 = \$118  & \$119 ;
+  assign \$120  = $signed({ 1'h0, slot1 }) + $signed(dy1_s1);
+  assign \$121  = $signed(\$120 ) < $signed(1'h0);
+  assign \$122  = $signed(\$120 ) + $signed(4'h6);
+  assign \$123  = $signed(\$120 ) >= $signed(4'h6);
+  assign \$124  = $signed(\$120 ) - $signed(4'h6);
+  assign \$125  = \$123  ? \$124  : { \$120 [4], \$120 [4], \$120  };
+  assign \$126  = \$121  ? \$122  : \$125 ;
+  assign \$127  = \$126 [2:0] * 7'h40;
+  assign \$128  = \$113 [4:0] * 3'h4;
+  assign \$129  = \$127  + \$128 ;
+  assign \$130  = \$129  + cg1;
+  assign \$131  = ok1 ? \$130  : 12'h000;
+  assign \$132  = $signed({ 1'h0, cy1 }) + $signed(dy2_s1);
+  assign \$133  = $signed({ 1'h0, cx1 }) + $signed(dx2_s1);
+  assign \$134  = $signed(\$132 ) >= $signed(1'h0);
+  assign \$135  = $signed(\$132 ) < $signed({ 1'h0, height });
+  assign \$136  = \$134  & \$135 ;
+  assign \$137  = $signed(\$133 ) >= $signed(1'h0);
+  assign \$138  = \$136  & \$137 ;
+  assign \$139  = $signed(\$133 ) < $signed({ 1'h0, width });
+  assign ok2 = \$138  & \$139 ;
+  assign \$140  = $signed({ 1'h0, slot1 }) + $signed(dy2_s1);
+  assign \$141  = $signed(\$140 ) < $signed(1'h0);
+  assign \$142  = $signed(\$140 ) + $signed(4'h6);
+  assign \$143  = $signed(\$140 ) >= $signed(4'h6);
+  assign \$144  = $signed(\$140 ) - $signed(4'h6);
+  assign \$145  = \$143  ? \$144  : { \$140 [4], \$140 [4], \$140  };
+  assign \$146  = \$141  ? \$142  : \$145 ;
+  assign \$147  = \$146 [2:0] * 7'h40;
+  assign \$148  = \$133 [4:0] * 3'h4;
+  assign \$149  = \$147  + \$148 ;
+  assign \$150  = \$149  + cg1;
+  assign \$151  = ok2 ? \$150  : 12'h000;
+  assign \$152  = $signed({ 1'h0, cy1 }) + $signed(dy3_s1);
+  assign \$153  = $signed({ 1'h0, cx1 }) + $signed(dx3_s1);
+  assign \$154  = $signed(\$152 ) >= $signed(1'h0);
+  assign \$155  = $signed(\$152 ) < $signed({ 1'h0, height });
+  assign \$156  = \$154  & \$155 ;
+  assign \$157  = $signed(\$153 ) >= $signed(1'h0);
+  assign \$158  = \$156  & \$157 ;
+  assign \$159  = $signed(\$153 ) < $signed({ 1'h0, width });
+  assign ok3 = \$158  & \$159 ;
+  assign \$160  = $signed({ 1'h0, slot1 }) + $signed(dy3_s1);
+  assign \$161  = $signed(\$160 ) < $signed(1'h0);
+  assign \$162  = $signed(\$160 ) + $signed(4'h6);
+  assign \$163  = $signed(\$160 ) >= $signed(4'h6);
+  assign \$164  = $signed(\$160 ) - $signed(4'h6);
+  assign \$165  = \$163  ? \$164  : { \$160 [4], \$160 [4], \$160  };
+  assign \$166  = \$161  ? \$162  : \$165 ;
+  assign \$167  = \$166 [2:0] * 7'h40;
+  assign \$168  = \$153 [4:0] * 3'h4;
+  assign \$169  = \$167  + \$168 ;
+  assign \$170  = \$169  + cg1;
+  assign \$171  = ok3 ? \$170  : 12'h000;
+  assign \$172  = $signed({ 1'h0, cy1 }) + $signed(dy4_s1);
+  assign \$173  = $signed({ 1'h0, cx1 }) + $signed(dx4_s1);
+  assign \$174  = $signed(\$172 ) >= $signed(1'h0);
+  assign \$175  = $signed(\$172 ) < $signed({ 1'h0, height });
+  assign \$176  = \$174  & \$175 ;
+  assign \$177  = $signed(\$173 ) >= $signed(1'h0);
+  assign \$178  = \$176  & \$177 ;
+  assign \$179  = $signed(\$173 ) < $signed({ 1'h0, width });
+  assign ok4 = \$178  & \$179 ;
+  assign \$180  = $signed({ 1'h0, slot1 }) + $signed(dy4_s1);
+  assign \$181  = $signed(\$180 ) < $signed(1'h0);
+  assign \$182  = $signed(\$180 ) + $signed(4'h6);
+  assign \$183  = $signed(\$180 ) >= $signed(4'h6);
+  assign \$184  = $signed(\$180 ) - $signed(4'h6);
+  assign \$185  = \$183  ? \$184  : { \$180 [4], \$180 [4], \$180  };
+  assign \$186  = \$181  ? \$182  : \$185 ;
+  assign \$187  = \$186 [2:0] * 7'h40;
+  assign \$188  = \$173 [4:0] * 3'h4;
+  assign \$189  = \$187  + \$188 ;
+  assign \$190  = \$189  + cg1;
+  assign \$191  = ok4 ? \$190  : 12'h000;
+  assign \$192  = $signed({ 1'h0, cy1 }) + $signed(dy5_s1);
+  assign \$193  = $signed({ 1'h0, cx1 }) + $signed(dx5_s1);
+  assign \$194  = $signed(\$192 ) >= $signed(1'h0);
+  assign \$195  = $signed(\$192 ) < $signed({ 1'h0, height });
+  assign \$196  = \$194  & \$195 ;
+  assign \$197  = $signed(\$193 ) >= $signed(1'h0);
+  assign \$198  = \$196  & \$197 ;
+  assign \$199  = $signed(\$193 ) < $signed({ 1'h0, width });
+  assign ok5 = \$198  & \$199 ;
+  assign \$200  = $signed({ 1'h0, slot1 }) + $signed(dy5_s1);
+  assign \$201  = $signed(\$200 ) < $signed(1'h0);
+  assign \$202  = $signed(\$200 ) + $signed(4'h6);
+  assign \$203  = $signed(\$200 ) >= $signed(4'h6);
+  assign \$204  = $signed(\$200 ) - $signed(4'h6);
+  assign \$205  = \$203  ? \$204  : { \$200 [4], \$200 [4], \$200  };
+  assign \$206  = \$201  ? \$202  : \$205 ;
+  assign \$207  = \$206 [2:0] * 7'h40;
+  assign \$208  = \$193 [4:0] * 3'h4;
+  assign \$209  = \$207  + \$208 ;
+  assign \$210  = \$209  + cg1;
+  assign \$211  = ok5 ? \$210  : 12'h000;
+  assign \$212  = $signed({ 1'h0, cy1 }) + $signed(dy6_s1);
+  assign \$213  = $signed({ 1'h0, cx1 }) + $signed(dx6_s1);
+  assign \$214  = $signed(\$212 ) >= $signed(1'h0);
+  assign \$215  = $signed(\$212 ) < $signed({ 1'h0, height });
+  assign \$216  = \$214  & \$215 ;
+  assign \$217  = $signed(\$213 ) >= $signed(1'h0);
+  assign \$218  = \$216  & \$217 ;
+  assign \$219  = $signed(\$213 ) < $signed({ 1'h0, width });
+  assign ok6 = \$218  & \$219 ;
+  assign \$220  = $signed({ 1'h0, slot1 }) + $signed(dy6_s1);
+  assign \$221  = $signed(\$220 ) < $signed(1'h0);
+  assign \$222  = $signed(\$220 ) + $signed(4'h6);
+  assign \$223  = $signed(\$220 ) >= $signed(4'h6);
+  assign \$224  = $signed(\$220 ) - $signed(4'h6);
+  assign \$225  = \$223  ? \$224  : { \$220 [4], \$220 [4], \$220  };
+  assign \$226  = \$221  ? \$222  : \$225 ;
+  assign \$227  = \$226 [2:0] * 7'h40;
+  assign \$228  = \$213 [4:0] * 3'h4;
+  assign \$229  = \$227  + \$228 ;
+  assign \$230  = \$229  + cg1;
+  assign \$231  = ok6 ? \$230  : 12'h000;
+  assign \$232  = $signed({ 1'h0, cy1 }) + $signed(dy7_s1);
+  assign \$233  = $signed({ 1'h0, cx1 }) + $signed(dx7_s1);
+  assign \$234  = $signed(\$232 ) >= $signed(1'h0);
+  assign \$235  = $signed(\$232 ) < $signed({ 1'h0, height });
+  assign \$236  = \$234  & \$235 ;
+  assign \$237  = $signed(\$233 ) >= $signed(1'h0);
+  assign \$238  = \$236  & \$237 ;
+  assign \$239  = $signed(\$233 ) < $signed({ 1'h0, width });
+  assign ok7 = \$238  & \$239 ;
+  assign \$240  = $signed({ 1'h0, slot1 }) + $signed(dy7_s1);
+  assign \$241  = $signed(\$240 ) < $signed(1'h0);
+  assign \$242  = $signed(\$240 ) + $signed(4'h6);
+  assign \$243  = $signed(\$240 ) >= $signed(4'h6);
+  assign \$244  = $signed(\$240 ) - $signed(4'h6);
+  assign \$245  = \$243  ? \$244  : { \$240 [4], \$240 [4], \$240  };
+  assign \$246  = \$241  ? \$242  : \$245 ;
+  assign \$247  = \$246 [2:0] * 7'h40;
+  assign \$248  = \$233 [4:0] * 3'h4;
+  assign \$249  = \$247  + \$248 ;
+  assign \$250  = \$249  + cg1;
+  assign \$251  = ok7 ? \$250  : 12'h000;
+  assign \$252  = $signed({ 1'h0, cy1 }) + $signed(dy8_s1);
+  assign \$253  = $signed({ 1'h0, cx1 }) + $signed(dx8_s1);
+  assign \$254  = $signed(\$252 ) >= $signed(1'h0);
+  assign \$255  = $signed(\$252 ) < $signed({ 1'h0, height });
+  assign \$256  = \$254  & \$255 ;
+  assign \$257  = $signed(\$253 ) >= $signed(1'h0);
+  assign \$258  = \$256  & \$257 ;
+  assign \$259  = $signed(\$253 ) < $signed({ 1'h0, width });
+  assign ok8 = \$258  & \$259 ;
+  assign \$260  = $signed({ 1'h0, slot1 }) + $signed(dy8_s1);
+  assign \$261  = $signed(\$260 ) < $signed(1'h0);
+  assign \$262  = $signed(\$260 ) + $signed(4'h6);
+  assign \$263  = $signed(\$260 ) >= $signed(4'h6);
+  assign \$264  = $signed(\$260 ) - $signed(4'h6);
+  assign \$265  = \$263  ? \$264  : { \$260 [4], \$260 [4], \$260  };
+  assign \$266  = \$261  ? \$262  : \$265 ;
+  assign \$267  = \$266 [2:0] * 7'h40;
+  assign \$268  = \$253 [4:0] * 3'h4;
+  assign \$269  = \$267  + \$268 ;
+  assign \$270  = \$269  + cg1;
+  assign \$271  = ok8 ? \$270  : 12'h000;
+  assign \$272  = c_bank * 3'h4;
+  assign \$273  = \$272  + 1'h0;
+  assign \$274  = \$273  + cg1;
   assign sampled0_0 = ok0_s2b ? sample0_s2b[7:0] : 8'h00;
   assign sampled0_1 = ok0_s2b ? sample0_s2b[15:8] : 8'h00;
   assign sampled1_0 = ok1_s2b ? sample1_s2b[7:0] : 8'h00;
@@ -2371,96 +2461,72 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   assign sampled7_1 = ok7_s2b ? sample7_s2b[15:8] : 8'h00;
   assign sampled8_0 = ok8_s2b ? sample8_s2b[7:0] : 8'h00;
   assign sampled8_1 = ok8_s2b ? sample8_s2b[15:8] : 8'h00;
-  assign \$267  = v1 | v2;
-  assign \$268  = \$267  | v2b;
-  assign \$269  = \$268  | v3;
-  assign \$270  = \$269  | v4;
-  assign pipe_busy = \$270  | v5;
-  assign \$271  = ! fsm_state;
-  assign \$272  = fsm_state == 1'h1;
-  assign \$273  = fsm_state == 2'h2;
-  assign \$274  = fsm_state == 2'h3;
-  assign \$276  = load + 1'h1;
-  assign \$277  = load_cg + 1'h1;
-  assign \$278  = groups - 1'h1;
-  assign \$279  = load_cg == \$278 ;
-  assign \$280  = load_og + 1'h1;
-  assign \$281  = ! c_frames;
-  assign \$282  = ~ pipe_busy;
-  assign \$283  = i__valid & i__ready;
-  assign \$284  = w_cg + 1'h1;
-  assign \$285  = groups - 1'h1;
-  assign \$286  = w_cg == \$285 ;
-  assign \$287  = w_x + 1'h1;
-  assign \$288  = width - 1'h1;
-  assign \$289  = w_x == \$288 ;
-  assign \$290  = w_y + 1'h1;
-  assign \$291  = w_slot == 3'h5;
-  assign \$292  = w_slot + 1'h1;
-  assign \$293  = \$291  ? 4'h0 : \$292 ;
-  assign \$294  = height - 1'h1;
-  assign \$295  = w_y == \$294 ;
-  assign \$296  = w_frames - 1'h1;
-  assign \$297  = off__valid & off__ready;
-  assign \$298  = c_pass + 1'h1;
-  assign \$299  = ! c_pass;
-  assign \$300  = c_cg + 1'h1;
-  assign \$301  = groups - 1'h1;
-  assign \$302  = c_cg == \$301 ;
-  assign \$303  = groups - 1'h1;
-  assign \$304  = c_cg == \$303 ;
-  assign \$305  = ! c_pass;
-  assign \$306  = \$304  & \$305 ;
-  assign \$308  = c_ox + 1'h1;
-  assign \$309  = stride2 ? 2'h2 : 2'h1;
-  assign \$310  = c_x + \$309 ;
-  assign \$311  = width - 1'h1;
-  assign \$313  = $signed(\$312 ) + $signed(2'h1);
-  assign \$314  = stride2 ? \$313  : { 2'h0, width };
-  assign \$315  = $signed(\$314 ) - $signed(2'h1);
-  assign \$316  = c_ox == \$315 ;
-  assign \$317  = height - 1'h1;
-  assign \$319  = $signed(\$318 ) + $signed(2'h1);
-  assign \$320  = stride2 ? \$319  : { 2'h0, height };
-  assign \$321  = $signed(\$320 ) - $signed(2'h1);
-  assign \$322  = c_oy == \$321 ;
-  assign \$323  = height - 1'h1;
-  assign \$324  = c_frames - 1'h1;
-  assign \$325  = c_oy + 1'h1;
-  assign \$326  = stride2 ? 2'h2 : 2'h1;
-  assign \$327  = c_y + \$326 ;
-  assign \$328  = stride2 ? 2'h2 : 2'h1;
-  assign \$329  = below - \$328 ;
-  assign \$330  = | row_step;
-  assign \$331  = c_slot + row_step;
-  assign \$332  = \$331  >= 3'h6;
-  assign \$333  = c_slot + row_step;
-  assign \$334  = \$333  - 3'h6;
-  assign \$335  = c_slot + row_step;
-  assign \$336  = \$332  ? \$334  : { 1'h0, \$335  };
-  assign \$337  = lead + row_done;
-  assign \$338  = \$337  - row_step;
-  assign \$339  = height - 1'h1;
-  assign \$340  = ! c_pass;
-  assign \$342  = ! c_pass;
+  assign \$275  = v1 | v2;
+  assign \$276  = \$275  | v2b;
+  assign \$277  = \$276  | v3;
+  assign \$278  = \$277  | v4;
+  assign pipe_busy = \$278  | v5;
+  assign \$279  = ! fsm_state;
+  assign \$280  = fsm_state == 1'h1;
+  assign \$281  = fsm_state == 2'h2;
+  assign \$282  = ! w_frames;
+  assign \$283  = w__valid & \$282 ;
+  assign \$285  = load + 1'h1;
+  assign \$286  = load_cg + 1'h1;
+  assign \$287  = next_groups - 1'h1;
+  assign \$288  = load_cg == \$287 ;
+  assign \$289  = load_og + 1'h1;
+  assign \$290  = ~ load_bank;
+  assign \$291  = i__valid & i__ready;
+  assign \$292  = w_cg + 1'h1;
+  assign \$293  = w_groups - 1'h1;
+  assign \$294  = w_cg == \$293 ;
+  assign \$295  = w_x + 1'h1;
+  assign \$296  = w_width - 1'h1;
+  assign \$297  = w_x == \$296 ;
+  assign \$298  = w_y + 1'h1;
+  assign \$299  = w_slot == 3'h5;
+  assign \$300  = w_slot + 1'h1;
+  assign \$301  = \$299  ? 4'h0 : \$300 ;
+  assign \$302  = w_height - 1'h1;
+  assign \$303  = w_y == \$302 ;
+  assign \$304  = w_frames - 1'h1;
+  assign \$305  = off__valid & off__ready;
+  assign \$306  = c_pass + 1'h1;
+  assign \$307  = ! c_pass;
+  assign \$308  = c_cg + 1'h1;
+  assign \$309  = groups - 1'h1;
+  assign \$310  = c_cg == \$309 ;
+  assign \$311  = groups - 1'h1;
+  assign \$312  = c_cg == \$311 ;
+  assign \$313  = ! c_pass;
+  assign \$314  = \$312  & \$313 ;
+  assign \$316  = c_ox + 1'h1;
+  assign \$317  = stride2 ? 2'h2 : 2'h1;
+  assign \$318  = c_x + \$317 ;
+  assign \$319  = width - 1'h1;
+  assign \$321  = $signed(\$320 ) + $signed(2'h1);
+  assign \$322  = stride2 ? \$321  : { 2'h0, width };
+  assign \$323  = $signed(\$322 ) - $signed(2'h1);
+  assign \$324  = c_ox == \$323 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     w__ready = 1'h0;
     casez (fsm_state)
       2'h0:
-          w__ready = 1'h1;
+          w__ready = \$1 ;
       2'h1:
           w__ready = 1'h1;
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    wmem_w__addr = 2'h0;
+    wmem_w__addr = 3'h0;
     casez (fsm_state)
       2'h0:
           /* empty */;
       2'h1:
-          wmem_w__addr = load;
+          wmem_w__addr = \$3 [2:0];
     endcase
   end
   always @* begin
@@ -2490,15 +2556,27 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
       2'h0:
           /* empty */;
       2'h1:
-          loaded = \$3 ;
+          loaded = \$6 ;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    handoff = 1'h0;
+    casez (fsm_state)
+      2'h0:
+          /* empty */;
+      2'h1:
+          /* empty */;
+      2'h2:
+          handoff = \$9 ;
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     row_done = 1'h0;
-    if (\$13 ) begin
-      if (\$15 ) begin
-        if (\$17 ) begin
+    if (\$19 ) begin
+      if (\$21 ) begin
+        if (\$23 ) begin
           row_done = 1'h1;
         end
       end
@@ -2517,14 +2595,14 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     row_step = 2'h0;
     if (issue) begin
-      if (\$46 ) begin
-        if (\$51 ) begin
-          if (\$57 ) begin
+      if (\$52 ) begin
+        if (\$57 ) begin
+          if (\$63 ) begin
             (* full_case = 32'd1 *)
-            if (\$63 ) begin
-              row_step = \$64 [1:0];
+            if (\$69 ) begin
+              row_step = \$70 [1:0];
             end else begin
-              row_step = \$65 ;
+              row_step = \$71 ;
             end
           end
         end
@@ -2533,581 +2611,529 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$487  = height;
+    \$495  = next_height;
     casez (fsm_state)
       2'h0:
-          if (w__valid) begin
-            \$487  = w__payload[4:0];
+          if (\$283 ) begin
+            \$495  = w__payload[4:0];
           end
     endcase
     if (rst) begin
-      \$487  = 5'h00;
+      \$495  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$488  = width;
+    \$496  = next_width;
     casez (fsm_state)
       2'h0:
-          if (w__valid) begin
-            \$488  = w__payload[20:16];
+          if (\$283 ) begin
+            \$496  = w__payload[20:16];
           end
     endcase
     if (rst) begin
-      \$488  = 5'h00;
+      \$496  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$489  = groups;
+    \$497  = next_groups;
     casez (fsm_state)
       2'h0:
-          if (w__valid) begin
-            \$489  = \$275 [2:0];
+          if (\$283 ) begin
+            \$497  = \$284 [2:0];
           end
     endcase
     if (rst) begin
-      \$489  = 3'h0;
+      \$497  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$490  = frames;
+    \$498  = next_frames;
     casez (fsm_state)
       2'h0:
-          if (w__valid) begin
-            \$490  = w__payload[63:48];
+          if (\$283 ) begin
+            \$498  = w__payload[63:48];
           end
     endcase
-    if (rst) begin
-      \$490  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$491  = stride2;
-    casez (fsm_state)
-      2'h0:
-          if (w__valid) begin
-            \$491  = w__payload[64];
-          end
-    endcase
-    if (rst) begin
-      \$491  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$492  = relu;
-    casez (fsm_state)
-      2'h0:
-          if (w__valid) begin
-            \$492  = w__payload[65];
-          end
-    endcase
-    if (rst) begin
-      \$492  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$493  = load;
-    casez (fsm_state)
-      2'h0:
-          if (w__valid) begin
-            \$493  = 2'h0;
-          end
-      2'h1:
-          if (w__valid) begin
-            \$493  = \$276 [1:0];
-          end
-    endcase
-    if (rst) begin
-      \$493  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$494  = load_cg;
-    casez (fsm_state)
-      2'h0:
-          if (w__valid) begin
-            \$494  = 2'h0;
-          end
-      2'h1:
-          if (w__valid) begin
-            \$494  = \$277 [1:0];
-            if (\$279 ) begin
-              \$494  = 2'h0;
-            end
-          end
-    endcase
-    if (rst) begin
-      \$494  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$495  = load_og;
-    casez (fsm_state)
-      2'h0:
-          if (w__valid) begin
-            \$495  = 2'h0;
-          end
-      2'h1:
-          if (w__valid) begin
-            if (\$279 ) begin
-              \$495  = \$280 [1:0];
-            end
-          end
-    endcase
-    if (rst) begin
-      \$495  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$496  = fsm_state;
-    (* full_case = 32'd1 *)
-    casez (fsm_state)
-      2'h0:
-          if (w__valid) begin
-            \$496  = 2'h1;
-          end
-      2'h1:
-          if (loaded) begin
-            \$496  = 2'h2;
-          end
-      2'h2:
-          if (\$281 ) begin
-            \$496  = 2'h3;
-          end
-      2'h3:
-          if (\$282 ) begin
-            \$496  = 2'h0;
-          end
-    endcase
-    if (rst) begin
-      \$496  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$497  = w_frames;
-    casez (fsm_state)
-      2'h0:
-          /* empty */;
-      2'h1:
-          if (loaded) begin
-            \$497  = frames;
-          end
-    endcase
-    if (\$283 ) begin
-      if (\$286 ) begin
-        if (\$289 ) begin
-          if (\$295 ) begin
-            \$497  = \$296 [15:0];
-          end
-        end
-      end
-    end
-    if (rst) begin
-      \$497  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$498  = c_frames;
-    casez (fsm_state)
-      2'h0:
-          /* empty */;
-      2'h1:
-          if (loaded) begin
-            \$498  = frames;
-          end
-    endcase
-    if (issue) begin
-      if (\$299 ) begin
-        if (\$307 ) begin
-          if (\$316 ) begin
-            if (\$322 ) begin
-              \$498  = \$324 [15:0];
-            end
-          end
-        end
-      end
-    end
     if (rst) begin
       \$498  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$499  = w_cg;
-    if (\$283 ) begin
-      \$499  = \$284 [1:0];
-      if (\$286 ) begin
-        \$499  = 2'h0;
-      end
-    end
+    \$499  = next_stride2;
+    casez (fsm_state)
+      2'h0:
+          if (\$283 ) begin
+            \$499  = w__payload[64];
+          end
+    endcase
     if (rst) begin
-      \$499  = 2'h0;
+      \$499  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$500  = w_x;
-    if (\$283 ) begin
-      if (\$286 ) begin
-        \$500  = \$287 [3:0];
-        if (\$289 ) begin
-          \$500  = 4'h0;
-        end
-      end
-    end
+    \$500  = next_relu;
+    casez (fsm_state)
+      2'h0:
+          if (\$283 ) begin
+            \$500  = w__payload[65];
+          end
+    endcase
     if (rst) begin
-      \$500  = 4'h0;
+      \$500  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$501  = w_y;
-    if (\$283 ) begin
-      if (\$286 ) begin
-        if (\$289 ) begin
-          \$501  = \$290 [3:0];
-          if (\$295 ) begin
-            \$501  = 4'h0;
+    \$501  = load;
+    casez (fsm_state)
+      2'h0:
+          if (\$283 ) begin
+            \$501  = 2'h0;
+          end
+      2'h1:
+          if (w__valid) begin
+            \$501  = \$285 [1:0];
+          end
+    endcase
+    if (rst) begin
+      \$501  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$502  = load_cg;
+    casez (fsm_state)
+      2'h0:
+          if (\$283 ) begin
+            \$502  = 2'h0;
+          end
+      2'h1:
+          if (w__valid) begin
+            \$502  = \$286 [1:0];
+            if (\$288 ) begin
+              \$502  = 2'h0;
+            end
+          end
+    endcase
+    if (rst) begin
+      \$502  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$503  = load_og;
+    casez (fsm_state)
+      2'h0:
+          if (\$283 ) begin
+            \$503  = 2'h0;
+          end
+      2'h1:
+          if (w__valid) begin
+            if (\$288 ) begin
+              \$503  = \$289 [1:0];
+            end
+          end
+    endcase
+    if (rst) begin
+      \$503  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$504  = fsm_state;
+    casez (fsm_state)
+      2'h0:
+          if (\$283 ) begin
+            \$504  = 2'h1;
+          end
+      2'h1:
+          if (loaded) begin
+            \$504  = 2'h2;
+          end
+      2'h2:
+          if (handoff) begin
+            \$504  = 2'h0;
+          end
+    endcase
+    if (rst) begin
+      \$504  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$505  = w_frames;
+    casez (fsm_state)
+      2'h0:
+          /* empty */;
+      2'h1:
+          if (loaded) begin
+            \$505  = next_frames;
+          end
+    endcase
+    if (\$291 ) begin
+      if (\$294 ) begin
+        if (\$297 ) begin
+          if (\$303 ) begin
+            \$505  = \$304 [15:0];
           end
         end
       end
     end
     if (rst) begin
-      \$501  = 4'h0;
+      \$505  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$502  = w_slot;
-    if (\$283 ) begin
-      if (\$286 ) begin
-        if (\$289 ) begin
-          \$502  = \$293 [2:0];
-        end
-      end
-    end
-    if (rst) begin
-      \$502  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$503  = held;
-    if (\$297 ) begin
-      \$503  = off__payload;
-    end
-    if (rst) begin
-      \$503  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$504  = c_pass;
-    if (issue) begin
-      \$504  = \$298 [0];
-      if (\$299 ) begin
-        \$504  = 1'h0;
-      end
-    end
-    if (rst) begin
-      \$504  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$505  = c_cg;
-    if (issue) begin
-      if (\$299 ) begin
-        \$505  = \$300 [1:0];
-        if (\$302 ) begin
-          \$505  = 2'h0;
-        end
-      end
-    end
-    if (rst) begin
-      \$505  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$506  = c_og;
-    if (issue) begin
-      if (\$299 ) begin
-        if (\$307 ) begin
-          \$506  = 2'h0;
-        end
-      end
-    end
-    if (rst) begin
-      \$506  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$507  = c_wbase;
-    if (issue) begin
-      if (\$299 ) begin
-        if (\$307 ) begin
-          \$507  = 2'h0;
-        end
-      end
-    end
-    if (rst) begin
-      \$507  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$508  = c_ox;
-    if (issue) begin
-      if (\$299 ) begin
-        if (\$307 ) begin
-          \$508  = \$308 [3:0];
-          if (\$316 ) begin
-            \$508  = 4'h0;
+    \$506  = w_height;
+    casez (fsm_state)
+      2'h0:
+          /* empty */;
+      2'h1:
+          if (loaded) begin
+            \$506  = next_height;
           end
-        end
-      end
-    end
+    endcase
     if (rst) begin
-      \$508  = 4'h0;
+      \$506  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$509  = c_x;
-    if (issue) begin
-      if (\$299 ) begin
-        if (\$307 ) begin
-          \$509  = \$310 [4:0];
-          if (\$316 ) begin
-            \$509  = 5'h00;
+    \$507  = w_width;
+    casez (fsm_state)
+      2'h0:
+          /* empty */;
+      2'h1:
+          if (loaded) begin
+            \$507  = next_width;
           end
-        end
-      end
+    endcase
+    if (rst) begin
+      \$507  = 5'h00;
     end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$508  = w_groups;
+    casez (fsm_state)
+      2'h0:
+          /* empty */;
+      2'h1:
+          if (loaded) begin
+            \$508  = next_groups;
+          end
+    endcase
+    if (rst) begin
+      \$508  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$509  = height;
+    casez (fsm_state)
+      2'h0:
+          /* empty */;
+      2'h1:
+          /* empty */;
+      2'h2:
+          if (handoff) begin
+            \$509  = next_height;
+          end
+    endcase
     if (rst) begin
       \$509  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$510  = c_oy;
+    \$510  = width;
+    casez (fsm_state)
+      2'h0:
+          /* empty */;
+      2'h1:
+          /* empty */;
+      2'h2:
+          if (handoff) begin
+            \$510  = next_width;
+          end
+    endcase
+    if (rst) begin
+      \$510  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$511  = groups;
+    casez (fsm_state)
+      2'h0:
+          /* empty */;
+      2'h1:
+          /* empty */;
+      2'h2:
+          if (handoff) begin
+            \$511  = next_groups;
+          end
+    endcase
+    if (rst) begin
+      \$511  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$512  = ogroups;
+    casez (fsm_state)
+      2'h0:
+          /* empty */;
+      2'h1:
+          /* empty */;
+      2'h2:
+          if (handoff) begin
+            \$512  = 3'h0;
+          end
+    endcase
+    if (rst) begin
+      \$512  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$513  = stride2;
+    casez (fsm_state)
+      2'h0:
+          /* empty */;
+      2'h1:
+          /* empty */;
+      2'h2:
+          if (handoff) begin
+            \$513  = next_stride2;
+          end
+    endcase
+    if (rst) begin
+      \$513  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$514  = relu;
+    casez (fsm_state)
+      2'h0:
+          /* empty */;
+      2'h1:
+          /* empty */;
+      2'h2:
+          if (handoff) begin
+            \$514  = next_relu;
+          end
+    endcase
+    if (rst) begin
+      \$514  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$515  = c_frames;
+    casez (fsm_state)
+      2'h0:
+          /* empty */;
+      2'h1:
+          /* empty */;
+      2'h2:
+          if (handoff) begin
+            \$515  = next_frames;
+          end
+    endcase
     if (issue) begin
-      if (\$299 ) begin
-        if (\$307 ) begin
-          if (\$316 ) begin
-            (* full_case = 32'd1 *)
-            if (\$322 ) begin
-              \$510  = 4'h0;
-            end else begin
-              \$510  = \$325 [3:0];
+      if (\$307 ) begin
+        if (\$315 ) begin
+          if (\$324 ) begin
+            if (\$330 ) begin
+              \$515  = \$332 [15:0];
             end
           end
         end
       end
     end
     if (rst) begin
-      \$510  = 4'h0;
+      \$515  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$511  = c_y;
-    if (issue) begin
-      if (\$299 ) begin
-        if (\$307 ) begin
-          if (\$316 ) begin
-            (* full_case = 32'd1 *)
-            if (\$322 ) begin
-              \$511  = 5'h00;
-            end else begin
-              \$511  = \$327 [4:0];
-            end
+    \$516  = c_bank;
+    casez (fsm_state)
+      2'h0:
+          /* empty */;
+      2'h1:
+          /* empty */;
+      2'h2:
+          if (handoff) begin
+            \$516  = load_bank;
           end
-        end
-      end
-    end
-    if (rst) begin
-      \$511  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$512  = below;
-    if (issue) begin
-      if (\$299 ) begin
-        if (\$307 ) begin
-          if (\$316 ) begin
-            (* full_case = 32'd1 *)
-            if (\$322 ) begin
-              \$512  = \$323 [4:0];
-            end else begin
-              \$512  = \$329 [4:0];
-            end
-          end
-        end
-      end
-    end
-    if (loaded) begin
-      \$512  = \$339 [4:0];
-    end
-    if (rst) begin
-      \$512  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$513  = c_slot;
-    if (\$330 ) begin
-      \$513  = \$336 [2:0];
-    end
-    if (rst) begin
-      \$513  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$514  = \$338 [2:0];
-    if (rst) begin
-      \$514  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$515  = row_freed;
-    if (ce) begin
-      \$515  = row_step;
-    end
-    if (rst) begin
-      \$515  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$516  = v1;
-    if (ce) begin
-      \$516  = issue;
-    end
+    endcase
     if (rst) begin
       \$516  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$517  = last1;
-    if (ce) begin
-      \$517  = frame_last;
-    end
+    \$517  = load_bank;
+    casez (fsm_state)
+      2'h0:
+          /* empty */;
+      2'h1:
+          /* empty */;
+      2'h2:
+          if (handoff) begin
+            \$517  = \$290 ;
+          end
+    endcase
     if (rst) begin
       \$517  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$518  = accfirst1;
-    if (ce) begin
-      \$518  = \$341 ;
+    \$518  = w_cg;
+    if (\$291 ) begin
+      \$518  = \$292 [1:0];
+      if (\$294 ) begin
+        \$518  = 2'h0;
+      end
     end
     if (rst) begin
-      \$518  = 1'h0;
+      \$518  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$519  = acclast1;
-    if (ce) begin
-      \$519  = \$343 ;
+    \$519  = w_x;
+    if (\$291 ) begin
+      if (\$294 ) begin
+        \$519  = \$295 [3:0];
+        if (\$297 ) begin
+          \$519  = 4'h0;
+        end
+      end
     end
     if (rst) begin
-      \$519  = 1'h0;
+      \$519  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$520  = cg1;
-    if (ce) begin
-      \$520  = c_cg;
+    \$520  = w_y;
+    if (\$291 ) begin
+      if (\$294 ) begin
+        if (\$297 ) begin
+          \$520  = \$298 [3:0];
+          if (\$303 ) begin
+            \$520  = 4'h0;
+          end
+        end
+      end
     end
     if (rst) begin
-      \$520  = 2'h0;
+      \$520  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$521  = cy1;
-    if (ce) begin
-      \$521  = c_y;
+    \$521  = w_slot;
+    if (\$291 ) begin
+      if (\$294 ) begin
+        if (\$297 ) begin
+          \$521  = \$301 [2:0];
+        end
+      end
     end
     if (rst) begin
-      \$521  = 5'h00;
+      \$521  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$522  = cx1;
-    if (ce) begin
-      \$522  = c_x;
+    \$522  = held;
+    if (\$305 ) begin
+      \$522  = off__payload;
     end
     if (rst) begin
-      \$522  = 5'h00;
+      \$522  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$523  = slot1;
-    if (ce) begin
-      \$523  = c_slot;
+    \$523  = c_pass;
+    if (issue) begin
+      \$523  = \$306 [0];
+      if (\$307 ) begin
+        \$523  = 1'h0;
+      end
     end
     if (rst) begin
-      \$523  = 3'h0;
+      \$523  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$524  = dy0_s1;
-    if (ce) begin
-      \$524  = { \$68 [2], \$68  };
+    \$524  = c_cg;
+    if (issue) begin
+      if (\$307 ) begin
+        \$524  = \$308 [1:0];
+        if (\$310 ) begin
+          \$524  = 2'h0;
+        end
+      end
     end
     if (rst) begin
-      \$524  = 4'h0;
+      \$524  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$525  = dy1_s1;
-    if (ce) begin
-      \$525  = { \$70 [2], \$70  };
+    \$525  = c_og;
+    if (issue) begin
+      if (\$307 ) begin
+        if (\$315 ) begin
+          \$525  = 2'h0;
+        end
+      end
     end
     if (rst) begin
-      \$525  = 4'h0;
+      \$525  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$526  = dy2_s1;
-    if (ce) begin
-      \$526  = { \$72 [2], \$72  };
+    \$526  = c_wbase;
+    if (issue) begin
+      if (\$307 ) begin
+        if (\$315 ) begin
+          \$526  = 2'h0;
+        end
+      end
     end
     if (rst) begin
-      \$526  = 4'h0;
+      \$526  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$527  = dy3_s1;
-    if (ce) begin
-      \$527  = { 1'h0, \$74  };
+    \$527  = c_ox;
+    if (issue) begin
+      if (\$307 ) begin
+        if (\$315 ) begin
+          \$527  = \$316 [3:0];
+          if (\$324 ) begin
+            \$527  = 4'h0;
+          end
+        end
+      end
     end
     if (rst) begin
       \$527  = 4'h0;
@@ -3115,19 +3141,37 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$528  = dy4_s1;
-    if (ce) begin
-      \$528  = { 1'h0, \$76  };
+    \$528  = c_x;
+    if (issue) begin
+      if (\$307 ) begin
+        if (\$315 ) begin
+          \$528  = \$318 [4:0];
+          if (\$324 ) begin
+            \$528  = 5'h00;
+          end
+        end
+      end
     end
     if (rst) begin
-      \$528  = 4'h0;
+      \$528  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$529  = dy5_s1;
-    if (ce) begin
-      \$529  = { 1'h0, \$78  };
+    \$529  = c_oy;
+    if (issue) begin
+      if (\$307 ) begin
+        if (\$315 ) begin
+          if (\$324 ) begin
+            (* full_case = 32'd1 *)
+            if (\$330 ) begin
+              \$529  = 4'h0;
+            end else begin
+              \$529  = \$333 [3:0];
+            end
+          end
+        end
+      end
     end
     if (rst) begin
       \$529  = 4'h0;
@@ -3135,359 +3179,381 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$530  = dy6_s1;
-    if (ce) begin
-      \$530  = { 1'h0, \$80  };
+    \$530  = c_y;
+    if (issue) begin
+      if (\$307 ) begin
+        if (\$315 ) begin
+          if (\$324 ) begin
+            (* full_case = 32'd1 *)
+            if (\$330 ) begin
+              \$530  = 5'h00;
+            end else begin
+              \$530  = \$335 [4:0];
+            end
+          end
+        end
+      end
     end
     if (rst) begin
-      \$530  = 4'h0;
+      \$530  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$531  = dy7_s1;
-    if (ce) begin
-      \$531  = { 1'h0, \$82  };
+    \$531  = below;
+    if (issue) begin
+      if (\$307 ) begin
+        if (\$315 ) begin
+          if (\$324 ) begin
+            (* full_case = 32'd1 *)
+            if (\$330 ) begin
+              \$531  = \$331 [4:0];
+            end else begin
+              \$531  = \$337 [4:0];
+            end
+          end
+        end
+      end
+    end
+    if (handoff) begin
+      \$531  = \$347 [4:0];
     end
     if (rst) begin
-      \$531  = 4'h0;
+      \$531  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$532  = dy8_s1;
-    if (ce) begin
-      \$532  = { 1'h0, \$84  };
+    \$532  = c_slot;
+    if (\$338 ) begin
+      \$532  = \$344 [2:0];
     end
     if (rst) begin
-      \$532  = 4'h0;
+      \$532  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$533  = dx0_s1;
-    if (ce) begin
-      \$533  = { \$69 [2], \$69  };
-    end
+    \$533  = \$346 [2:0];
     if (rst) begin
-      \$533  = 4'h0;
+      \$533  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$534  = dx1_s1;
+    \$534  = row_freed;
     if (ce) begin
-      \$534  = { 1'h0, \$71  };
+      \$534  = row_step;
     end
     if (rst) begin
-      \$534  = 4'h0;
+      \$534  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$535  = dx2_s1;
+    \$535  = v1;
     if (ce) begin
-      \$535  = { 1'h0, \$73  };
+      \$535  = issue;
     end
     if (rst) begin
-      \$535  = 4'h0;
+      \$535  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$536  = dx3_s1;
+    \$536  = last1;
     if (ce) begin
-      \$536  = { \$75 [2], \$75  };
+      \$536  = frame_last;
     end
     if (rst) begin
-      \$536  = 4'h0;
+      \$536  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$537  = dx4_s1;
+    \$537  = accfirst1;
     if (ce) begin
-      \$537  = { 1'h0, \$77  };
+      \$537  = \$349 ;
     end
     if (rst) begin
-      \$537  = 4'h0;
+      \$537  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$538  = dx5_s1;
+    \$538  = acclast1;
     if (ce) begin
-      \$538  = { 1'h0, \$79  };
+      \$538  = \$351 ;
     end
     if (rst) begin
-      \$538  = 4'h0;
+      \$538  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$539  = dx6_s1;
+    \$539  = cg1;
     if (ce) begin
-      \$539  = { \$81 [2], \$81  };
+      \$539  = c_cg;
     end
     if (rst) begin
-      \$539  = 4'h0;
+      \$539  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$540  = dx7_s1;
+    \$540  = cy1;
     if (ce) begin
-      \$540  = { 1'h0, \$83  };
+      \$540  = c_y;
     end
     if (rst) begin
-      \$540  = 4'h0;
+      \$540  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$541  = dx8_s1;
+    \$541  = cx1;
     if (ce) begin
-      \$541  = { 1'h0, \$85  };
+      \$541  = c_x;
     end
     if (rst) begin
-      \$541  = 4'h0;
+      \$541  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$542  = ok0_s2;
+    \$542  = slot1;
     if (ce) begin
-      \$542  = ok0;
+      \$542  = c_slot;
     end
     if (rst) begin
-      \$542  = 1'h0;
+      \$542  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$543  = ok1_s2;
+    \$543  = dy0_s1;
     if (ce) begin
-      \$543  = ok1;
+      \$543  = { \$74 [2], \$74  };
     end
     if (rst) begin
-      \$543  = 1'h0;
+      \$543  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$544  = ok2_s2;
+    \$544  = dy1_s1;
     if (ce) begin
-      \$544  = ok2;
+      \$544  = { \$76 [2], \$76  };
     end
     if (rst) begin
-      \$544  = 1'h0;
+      \$544  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$545  = ok3_s2;
+    \$545  = dy2_s1;
     if (ce) begin
-      \$545  = ok3;
+      \$545  = { \$78 [2], \$78  };
     end
     if (rst) begin
-      \$545  = 1'h0;
+      \$545  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$546  = ok4_s2;
+    \$546  = dy3_s1;
     if (ce) begin
-      \$546  = ok4;
+      \$546  = { 1'h0, \$80  };
     end
     if (rst) begin
-      \$546  = 1'h0;
+      \$546  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$547  = ok5_s2;
+    \$547  = dy4_s1;
     if (ce) begin
-      \$547  = ok5;
+      \$547  = { 1'h0, \$82  };
     end
     if (rst) begin
-      \$547  = 1'h0;
+      \$547  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$548  = ok6_s2;
+    \$548  = dy5_s1;
     if (ce) begin
-      \$548  = ok6;
+      \$548  = { 1'h0, \$84  };
     end
     if (rst) begin
-      \$548  = 1'h0;
+      \$548  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$549  = ok7_s2;
+    \$549  = dy6_s1;
     if (ce) begin
-      \$549  = ok7;
+      \$549  = { 1'h0, \$86  };
     end
     if (rst) begin
-      \$549  = 1'h0;
+      \$549  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$550  = ok8_s2;
+    \$550  = dy7_s1;
     if (ce) begin
-      \$550  = ok8;
+      \$550  = { 1'h0, \$88  };
     end
     if (rst) begin
-      \$550  = 1'h0;
+      \$550  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$551  = v2;
+    \$551  = dy8_s1;
     if (ce) begin
-      \$551  = v1;
+      \$551  = { 1'h0, \$90  };
     end
     if (rst) begin
-      \$551  = 1'h0;
+      \$551  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$552  = last2;
+    \$552  = dx0_s1;
     if (ce) begin
-      \$552  = last1;
+      \$552  = { \$75 [2], \$75  };
     end
     if (rst) begin
-      \$552  = 1'h0;
+      \$552  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$553  = accfirst2;
+    \$553  = dx1_s1;
     if (ce) begin
-      \$553  = accfirst1;
+      \$553  = { 1'h0, \$77  };
     end
     if (rst) begin
-      \$553  = 1'h0;
+      \$553  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$554  = acclast2;
+    \$554  = dx2_s1;
     if (ce) begin
-      \$554  = acclast1;
+      \$554  = { 1'h0, \$79  };
     end
     if (rst) begin
-      \$554  = 1'h0;
+      \$554  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$555  = sample0_s2b;
+    \$555  = dx3_s1;
     if (ce) begin
-      \$555  = port__data;
+      \$555  = { \$81 [2], \$81  };
     end
     if (rst) begin
-      \$555  = 16'h0000;
+      \$555  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$556  = sample1_s2b;
+    \$556  = dx4_s1;
     if (ce) begin
-      \$556  = \port__data$224 ;
+      \$556  = { 1'h0, \$83  };
     end
     if (rst) begin
-      \$556  = 16'h0000;
+      \$556  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$557  = sample2_s2b;
+    \$557  = dx5_s1;
     if (ce) begin
-      \$557  = \port__data$225 ;
+      \$557  = { 1'h0, \$85  };
     end
     if (rst) begin
-      \$557  = 16'h0000;
+      \$557  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$558  = sample3_s2b;
+    \$558  = dx6_s1;
     if (ce) begin
-      \$558  = \port__data$226 ;
+      \$558  = { \$87 [2], \$87  };
     end
     if (rst) begin
-      \$558  = 16'h0000;
+      \$558  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$559  = sample4_s2b;
+    \$559  = dx7_s1;
     if (ce) begin
-      \$559  = \port__data$227 ;
+      \$559  = { 1'h0, \$89  };
     end
     if (rst) begin
-      \$559  = 16'h0000;
+      \$559  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$560  = sample5_s2b;
+    \$560  = dx8_s1;
     if (ce) begin
-      \$560  = \port__data$228 ;
+      \$560  = { 1'h0, \$91  };
     end
     if (rst) begin
-      \$560  = 16'h0000;
+      \$560  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$561  = sample6_s2b;
+    \$561  = ok0_s2;
     if (ce) begin
-      \$561  = \port__data$229 ;
+      \$561  = ok0;
     end
     if (rst) begin
-      \$561  = 16'h0000;
+      \$561  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$562  = sample7_s2b;
+    \$562  = ok1_s2;
     if (ce) begin
-      \$562  = \port__data$230 ;
+      \$562  = ok1;
     end
     if (rst) begin
-      \$562  = 16'h0000;
+      \$562  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$563  = sample8_s2b;
+    \$563  = ok2_s2;
     if (ce) begin
-      \$563  = \port__data$231 ;
+      \$563  = ok2;
     end
     if (rst) begin
-      \$563  = 16'h0000;
+      \$563  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$564  = weights_s2b;
+    \$564  = ok3_s2;
     if (ce) begin
-      \$564  = wread__data;
+      \$564  = ok3;
     end
     if (rst) begin
-      \$564  = 136'h0000000000000000000000000000000000;
+      \$564  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$565  = ok0_s2b;
+    \$565  = ok4_s2;
     if (ce) begin
-      \$565  = ok0_s2;
+      \$565  = ok4;
     end
     if (rst) begin
       \$565  = 1'h0;
@@ -3495,9 +3561,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$566  = ok1_s2b;
+    \$566  = ok5_s2;
     if (ce) begin
-      \$566  = ok1_s2;
+      \$566  = ok5;
     end
     if (rst) begin
       \$566  = 1'h0;
@@ -3505,9 +3571,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$567  = ok2_s2b;
+    \$567  = ok6_s2;
     if (ce) begin
-      \$567  = ok2_s2;
+      \$567  = ok6;
     end
     if (rst) begin
       \$567  = 1'h0;
@@ -3515,9 +3581,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$568  = ok3_s2b;
+    \$568  = ok7_s2;
     if (ce) begin
-      \$568  = ok3_s2;
+      \$568  = ok7;
     end
     if (rst) begin
       \$568  = 1'h0;
@@ -3525,9 +3591,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$569  = ok4_s2b;
+    \$569  = ok8_s2;
     if (ce) begin
-      \$569  = ok4_s2;
+      \$569  = ok8;
     end
     if (rst) begin
       \$569  = 1'h0;
@@ -3535,9 +3601,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$570  = ok5_s2b;
+    \$570  = v2;
     if (ce) begin
-      \$570  = ok5_s2;
+      \$570  = v1;
     end
     if (rst) begin
       \$570  = 1'h0;
@@ -3545,9 +3611,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$571  = ok6_s2b;
+    \$571  = last2;
     if (ce) begin
-      \$571  = ok6_s2;
+      \$571  = last1;
     end
     if (rst) begin
       \$571  = 1'h0;
@@ -3555,9 +3621,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$572  = ok7_s2b;
+    \$572  = accfirst2;
     if (ce) begin
-      \$572  = ok7_s2;
+      \$572  = accfirst1;
     end
     if (rst) begin
       \$572  = 1'h0;
@@ -3565,9 +3631,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$573  = ok8_s2b;
+    \$573  = acclast2;
     if (ce) begin
-      \$573  = ok8_s2;
+      \$573  = acclast1;
     end
     if (rst) begin
       \$573  = 1'h0;
@@ -3575,419 +3641,419 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$574  = v2b;
+    \$574  = sample0_s2b;
     if (ce) begin
-      \$574  = v2;
+      \$574  = port__data;
     end
     if (rst) begin
-      \$574  = 1'h0;
+      \$574  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$575  = last2b;
+    \$575  = sample1_s2b;
     if (ce) begin
-      \$575  = last2;
+      \$575  = \port__data$237 ;
     end
     if (rst) begin
-      \$575  = 1'h0;
+      \$575  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$576  = accfirst2b;
+    \$576  = sample2_s2b;
     if (ce) begin
-      \$576  = accfirst2;
+      \$576  = \port__data$238 ;
     end
     if (rst) begin
-      \$576  = 1'h0;
+      \$576  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$577  = acclast2b;
+    \$577  = sample3_s2b;
     if (ce) begin
-      \$577  = acclast2;
+      \$577  = \port__data$239 ;
     end
     if (rst) begin
-      \$577  = 1'h0;
+      \$577  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$578  = prod0_0;
+    \$578  = sample4_s2b;
     if (ce) begin
-      \$578  = \$344 ;
+      \$578  = \port__data$240 ;
     end
     if (rst) begin
-      \$578  = 12'h000;
+      \$578  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$579  = prod0_1;
+    \$579  = sample5_s2b;
     if (ce) begin
-      \$579  = \$345 ;
+      \$579  = \port__data$241 ;
     end
     if (rst) begin
-      \$579  = 12'h000;
+      \$579  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$580  = prod0_2;
+    \$580  = sample6_s2b;
     if (ce) begin
-      \$580  = \$346 ;
+      \$580  = \port__data$242 ;
     end
     if (rst) begin
-      \$580  = 12'h000;
+      \$580  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$581  = prod0_3;
+    \$581  = sample7_s2b;
     if (ce) begin
-      \$581  = \$347 ;
+      \$581  = \port__data$243 ;
     end
     if (rst) begin
-      \$581  = 12'h000;
+      \$581  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$582  = prod0_4;
+    \$582  = sample8_s2b;
     if (ce) begin
-      \$582  = \$348 ;
+      \$582  = \port__data$244 ;
     end
     if (rst) begin
-      \$582  = 12'h000;
+      \$582  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$583  = prod0_5;
+    \$583  = weights_s2b;
     if (ce) begin
-      \$583  = \$349 ;
+      \$583  = wread__data;
     end
     if (rst) begin
-      \$583  = 12'h000;
+      \$583  = 136'h0000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$584  = prod0_6;
+    \$584  = ok0_s2b;
     if (ce) begin
-      \$584  = \$350 ;
+      \$584  = ok0_s2;
     end
     if (rst) begin
-      \$584  = 12'h000;
+      \$584  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$585  = prod0_7;
+    \$585  = ok1_s2b;
     if (ce) begin
-      \$585  = \$351 ;
+      \$585  = ok1_s2;
     end
     if (rst) begin
-      \$585  = 12'h000;
+      \$585  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$586  = prod0_8;
+    \$586  = ok2_s2b;
     if (ce) begin
-      \$586  = \$352 ;
+      \$586  = ok2_s2;
     end
     if (rst) begin
-      \$586  = 12'h000;
+      \$586  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$587  = prod1_0;
+    \$587  = ok3_s2b;
     if (ce) begin
-      \$587  = \$353 ;
+      \$587  = ok3_s2;
     end
     if (rst) begin
-      \$587  = 12'h000;
+      \$587  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$588  = prod1_1;
+    \$588  = ok4_s2b;
     if (ce) begin
-      \$588  = \$354 ;
+      \$588  = ok4_s2;
     end
     if (rst) begin
-      \$588  = 12'h000;
+      \$588  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$589  = prod1_2;
+    \$589  = ok5_s2b;
     if (ce) begin
-      \$589  = \$355 ;
+      \$589  = ok5_s2;
     end
     if (rst) begin
-      \$589  = 12'h000;
+      \$589  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$590  = prod1_3;
+    \$590  = ok6_s2b;
     if (ce) begin
-      \$590  = \$356 ;
+      \$590  = ok6_s2;
     end
     if (rst) begin
-      \$590  = 12'h000;
+      \$590  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$591  = prod1_4;
+    \$591  = ok7_s2b;
     if (ce) begin
-      \$591  = \$357 ;
+      \$591  = ok7_s2;
     end
     if (rst) begin
-      \$591  = 12'h000;
+      \$591  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$592  = prod1_5;
+    \$592  = ok8_s2b;
     if (ce) begin
-      \$592  = \$358 ;
+      \$592  = ok8_s2;
     end
     if (rst) begin
-      \$592  = 12'h000;
+      \$592  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$593  = prod1_6;
+    \$593  = v2b;
     if (ce) begin
-      \$593  = \$359 ;
+      \$593  = v2;
     end
     if (rst) begin
-      \$593  = 12'h000;
+      \$593  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$594  = prod1_7;
+    \$594  = last2b;
     if (ce) begin
-      \$594  = \$360 ;
+      \$594  = last2;
     end
     if (rst) begin
-      \$594  = 12'h000;
+      \$594  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$595  = prod1_8;
+    \$595  = accfirst2b;
     if (ce) begin
-      \$595  = \$361 ;
+      \$595  = accfirst2;
     end
     if (rst) begin
-      \$595  = 12'h000;
+      \$595  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$596  = scale0_s3;
+    \$596  = acclast2b;
     if (ce) begin
-      \$596  = weights_s2b[51:36];
+      \$596  = acclast2;
     end
     if (rst) begin
-      \$596  = 16'h0000;
+      \$596  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$597  = scale1_s3;
+    \$597  = prod0_0;
     if (ce) begin
-      \$597  = weights_s2b[119:104];
+      \$597  = \$352 ;
     end
     if (rst) begin
-      \$597  = 16'h0000;
+      \$597  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$598  = bias0_s3;
+    \$598  = prod0_1;
     if (ce) begin
-      \$598  = weights_s2b[67:52];
+      \$598  = \$353 ;
     end
     if (rst) begin
-      \$598  = 16'h0000;
+      \$598  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$599  = bias1_s3;
+    \$599  = prod0_2;
     if (ce) begin
-      \$599  = weights_s2b[135:120];
+      \$599  = \$354 ;
     end
     if (rst) begin
-      \$599  = 16'h0000;
+      \$599  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$600  = v3;
+    \$600  = prod0_3;
     if (ce) begin
-      \$600  = v2b;
+      \$600  = \$355 ;
     end
     if (rst) begin
-      \$600  = 1'h0;
+      \$600  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$601  = last3;
+    \$601  = prod0_4;
     if (ce) begin
-      \$601  = last2b;
+      \$601  = \$356 ;
     end
     if (rst) begin
-      \$601  = 1'h0;
+      \$601  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$602  = accfirst3;
+    \$602  = prod0_5;
     if (ce) begin
-      \$602  = accfirst2b;
+      \$602  = \$357 ;
     end
     if (rst) begin
-      \$602  = 1'h0;
+      \$602  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$603  = acclast3;
+    \$603  = prod0_6;
     if (ce) begin
-      \$603  = acclast2b;
+      \$603  = \$358 ;
     end
     if (rst) begin
-      \$603  = 1'h0;
+      \$603  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$604  = acc0;
-    if (\$362 ) begin
-      \$604  = \$380 [14:0];
-    end
-    if (rst) begin
-      \$604  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$605  = acc1;
-    if (\$381 ) begin
-      \$605  = \$399 [14:0];
-    end
-    if (rst) begin
-      \$605  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$606  = scale0_s4;
+    \$604  = prod0_7;
     if (ce) begin
-      \$606  = scale0_s3;
+      \$604  = \$359 ;
     end
     if (rst) begin
-      \$606  = 16'h0000;
+      \$604  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$607  = scale1_s4;
+    \$605  = prod0_8;
     if (ce) begin
-      \$607  = scale1_s3;
+      \$605  = \$360 ;
     end
     if (rst) begin
-      \$607  = 16'h0000;
+      \$605  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$608  = bias0_s4;
+    \$606  = prod1_0;
     if (ce) begin
-      \$608  = bias0_s3;
+      \$606  = \$361 ;
     end
     if (rst) begin
-      \$608  = 16'h0000;
+      \$606  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$609  = bias1_s4;
+    \$607  = prod1_1;
     if (ce) begin
-      \$609  = bias1_s3;
+      \$607  = \$362 ;
     end
     if (rst) begin
-      \$609  = 16'h0000;
+      \$607  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$610  = v4;
+    \$608  = prod1_2;
     if (ce) begin
-      \$610  = \$400 ;
+      \$608  = \$363 ;
     end
     if (rst) begin
-      \$610  = 1'h0;
+      \$608  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$611  = last4;
+    \$609  = prod1_3;
     if (ce) begin
-      \$611  = last3;
+      \$609  = \$364 ;
     end
     if (rst) begin
-      \$611  = 1'h0;
+      \$609  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$612  = scaled0;
+    \$610  = prod1_4;
     if (ce) begin
-      \$612  = \$401 ;
+      \$610  = \$365 ;
     end
     if (rst) begin
-      \$612  = 31'h00000000;
+      \$610  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$613  = scaled1;
+    \$611  = prod1_5;
     if (ce) begin
-      \$613  = \$402 ;
+      \$611  = \$366 ;
     end
     if (rst) begin
-      \$613  = 31'h00000000;
+      \$611  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$614  = bias0_s5;
+    \$612  = prod1_6;
     if (ce) begin
-      \$614  = bias0_s4;
+      \$612  = \$367 ;
     end
     if (rst) begin
-      \$614  = 16'h0000;
+      \$612  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$615  = bias1_s5;
+    \$613  = prod1_7;
     if (ce) begin
-      \$615  = bias1_s4;
+      \$613  = \$368 ;
+    end
+    if (rst) begin
+      \$613  = 12'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$614  = prod1_8;
+    if (ce) begin
+      \$614  = \$369 ;
+    end
+    if (rst) begin
+      \$614  = 12'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$615  = scale0_s3;
+    if (ce) begin
+      \$615  = weights_s2b[51:36];
     end
     if (rst) begin
       \$615  = 16'h0000;
@@ -3995,126 +4061,317 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$616  = v5;
+    \$616  = scale1_s3;
     if (ce) begin
-      \$616  = v4;
+      \$616  = weights_s2b[119:104];
     end
     if (rst) begin
-      \$616  = 1'h0;
+      \$616  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$617  = last5;
+    \$617  = bias0_s3;
     if (ce) begin
-      \$617  = last4;
+      \$617  = weights_s2b[67:52];
     end
     if (rst) begin
-      \$617  = 1'h0;
+      \$617  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$618  = o__payload;
+    \$618  = bias1_s3;
     if (ce) begin
-      \$618 [7:0] = \$444 [7:0];
-      \$618 [15:8] = \$486 [7:0];
-    end
-    if (ce) begin
-      \$618 [16] = last5;
+      \$618  = weights_s2b[135:120];
     end
     if (rst) begin
-      \$618  = 17'h00000;
+      \$618  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$619  = o__valid;
+    \$619  = v3;
     if (ce) begin
-      \$619  = v5;
+      \$619  = v2b;
     end
     if (rst) begin
       \$619  = 1'h0;
     end
   end
-  assign lw__addr = \$12 [8:0];
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$620  = last3;
+    if (ce) begin
+      \$620  = last2b;
+    end
+    if (rst) begin
+      \$620  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$621  = accfirst3;
+    if (ce) begin
+      \$621  = accfirst2b;
+    end
+    if (rst) begin
+      \$621  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$622  = acclast3;
+    if (ce) begin
+      \$622  = acclast2b;
+    end
+    if (rst) begin
+      \$622  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$623  = acc0;
+    if (\$370 ) begin
+      \$623  = \$388 [14:0];
+    end
+    if (rst) begin
+      \$623  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$624  = acc1;
+    if (\$389 ) begin
+      \$624  = \$407 [14:0];
+    end
+    if (rst) begin
+      \$624  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$625  = scale0_s4;
+    if (ce) begin
+      \$625  = scale0_s3;
+    end
+    if (rst) begin
+      \$625  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$626  = scale1_s4;
+    if (ce) begin
+      \$626  = scale1_s3;
+    end
+    if (rst) begin
+      \$626  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$627  = bias0_s4;
+    if (ce) begin
+      \$627  = bias0_s3;
+    end
+    if (rst) begin
+      \$627  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$628  = bias1_s4;
+    if (ce) begin
+      \$628  = bias1_s3;
+    end
+    if (rst) begin
+      \$628  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$629  = v4;
+    if (ce) begin
+      \$629  = \$408 ;
+    end
+    if (rst) begin
+      \$629  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$630  = last4;
+    if (ce) begin
+      \$630  = last3;
+    end
+    if (rst) begin
+      \$630  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$631  = scaled0;
+    if (ce) begin
+      \$631  = \$409 ;
+    end
+    if (rst) begin
+      \$631  = 31'h00000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$632  = scaled1;
+    if (ce) begin
+      \$632  = \$410 ;
+    end
+    if (rst) begin
+      \$632  = 31'h00000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$633  = bias0_s5;
+    if (ce) begin
+      \$633  = bias0_s4;
+    end
+    if (rst) begin
+      \$633  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$634  = bias1_s5;
+    if (ce) begin
+      \$634  = bias1_s4;
+    end
+    if (rst) begin
+      \$634  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$635  = v5;
+    if (ce) begin
+      \$635  = v4;
+    end
+    if (rst) begin
+      \$635  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$636  = last5;
+    if (ce) begin
+      \$636  = last4;
+    end
+    if (rst) begin
+      \$636  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$637  = o__payload;
+    if (ce) begin
+      \$637 [7:0] = \$452 [7:0];
+      \$637 [15:8] = \$494 [7:0];
+    end
+    if (ce) begin
+      \$637 [16] = last5;
+    end
+    if (rst) begin
+      \$637  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$638  = o__valid;
+    if (ce) begin
+      \$638  = v5;
+    end
+    if (rst) begin
+      \$638  = 1'h0;
+    end
+  end
+  assign lw__addr = \$18 [8:0];
   assign lw__data = i__payload[15:0];
-  assign need = \$23 [1:0];
-  assign dil = \$67 [1:0];
-  assign dy0 = { \$68 [2], \$68  };
-  assign dx0 = { \$69 [2], \$69  };
-  assign dy1 = { \$70 [2], \$70  };
-  assign dx1 = { 1'h0, \$71  };
-  assign dy2 = { \$72 [2], \$72  };
-  assign dx2 = { 1'h0, \$73  };
-  assign dy3 = { 1'h0, \$74  };
-  assign dx3 = { \$75 [2], \$75  };
-  assign dy4 = { 1'h0, \$76  };
-  assign dx4 = { 1'h0, \$77  };
-  assign dy5 = { 1'h0, \$78  };
-  assign dx5 = { 1'h0, \$79  };
-  assign dy6 = { 1'h0, \$80  };
-  assign dx6 = { \$81 [2], \$81  };
-  assign dy7 = { 1'h0, \$82  };
-  assign dx7 = { 1'h0, \$83  };
-  assign dy8 = { 1'h0, \$84  };
-  assign dx8 = { 1'h0, \$85  };
-  assign y0 = { \$86 [6], \$86 [6], \$86 [6], \$86  };
-  assign x0 = { \$87 [6], \$87 [6], \$87 [6], \$87  };
-  assign slot0 = { \$94 [4], \$94  };
-  assign wslot0 = \$100 [2:0];
+  assign need = \$29 [1:0];
+  assign dil = \$73 [1:0];
+  assign dy0 = { \$74 [2], \$74  };
+  assign dx0 = { \$75 [2], \$75  };
+  assign dy1 = { \$76 [2], \$76  };
+  assign dx1 = { 1'h0, \$77  };
+  assign dy2 = { \$78 [2], \$78  };
+  assign dx2 = { 1'h0, \$79  };
+  assign dy3 = { 1'h0, \$80  };
+  assign dx3 = { \$81 [2], \$81  };
+  assign dy4 = { 1'h0, \$82  };
+  assign dx4 = { 1'h0, \$83  };
+  assign dy5 = { 1'h0, \$84  };
+  assign dx5 = { 1'h0, \$85  };
+  assign dy6 = { 1'h0, \$86  };
+  assign dx6 = { \$87 [2], \$87  };
+  assign dy7 = { 1'h0, \$88  };
+  assign dx7 = { 1'h0, \$89  };
+  assign dy8 = { 1'h0, \$90  };
+  assign dx8 = { 1'h0, \$91  };
+  assign y0 = { \$92 [6], \$92 [6], \$92 [6], \$92  };
+  assign x0 = { \$93 [6], \$93 [6], \$93 [6], \$93  };
+  assign slot0 = { \$100 [4], \$100  };
+  assign wslot0 = \$106 [2:0];
   assign port__en = ce;
-  assign port__addr = \$105 [8:0];
-  assign y1 = { \$106 [6], \$106 [6], \$106 [6], \$106  };
-  assign x1 = { \$107 [6], \$107 [6], \$107 [6], \$107  };
-  assign \slot1$85  = { \$114 [4], \$114  };
-  assign wslot1 = \$120 [2:0];
-  assign \port__en$87  = ce;
-  assign \port__addr$88  = \$125 [8:0];
-  assign y2 = { \$126 [6], \$126 [6], \$126 [6], \$126  };
-  assign x2 = { \$127 [6], \$127 [6], \$127 [6], \$127  };
-  assign slot2 = { \$134 [4], \$134  };
-  assign wslot2 = \$140 [2:0];
-  assign \port__en$96  = ce;
-  assign \port__addr$97  = \$145 [8:0];
-  assign y3 = { \$146 [6], \$146 [6], \$146 [6], \$146  };
-  assign x3 = { \$147 [6], \$147 [6], \$147 [6], \$147  };
-  assign slot3 = { \$154 [4], \$154  };
-  assign wslot3 = \$160 [2:0];
-  assign \port__en$105  = ce;
-  assign \port__addr$106  = \$165 [8:0];
-  assign y4 = { \$166 [6], \$166 [6], \$166 [6], \$166  };
-  assign x4 = { \$167 [6], \$167 [6], \$167 [6], \$167  };
-  assign slot4 = { \$174 [4], \$174  };
-  assign wslot4 = \$180 [2:0];
-  assign \port__en$114  = ce;
-  assign \port__addr$115  = \$185 [8:0];
-  assign y5 = { \$186 [6], \$186 [6], \$186 [6], \$186  };
-  assign x5 = { \$187 [6], \$187 [6], \$187 [6], \$187  };
-  assign slot5 = { \$194 [4], \$194  };
-  assign wslot5 = \$200 [2:0];
-  assign \port__en$123  = ce;
-  assign \port__addr$124  = \$205 [8:0];
-  assign y6 = { \$206 [6], \$206 [6], \$206 [6], \$206  };
-  assign x6 = { \$207 [6], \$207 [6], \$207 [6], \$207  };
-  assign slot6 = { \$214 [4], \$214  };
-  assign wslot6 = \$220 [2:0];
-  assign \port__en$132  = ce;
-  assign \port__addr$133  = \$225 [8:0];
-  assign y7 = { \$226 [6], \$226 [6], \$226 [6], \$226  };
-  assign x7 = { \$227 [6], \$227 [6], \$227 [6], \$227  };
-  assign slot7 = { \$234 [4], \$234  };
-  assign wslot7 = \$240 [2:0];
-  assign \port__en$141  = ce;
-  assign \port__addr$142  = \$245 [8:0];
-  assign y8 = { \$246 [6], \$246 [6], \$246 [6], \$246  };
-  assign x8 = { \$247 [6], \$247 [6], \$247 [6], \$247  };
-  assign slot8 = { \$254 [4], \$254  };
-  assign wslot8 = \$260 [2:0];
-  assign \port__en$150  = ce;
-  assign \port__addr$151  = \$265 [8:0];
-  assign wread__addr = \$266 [1:0];
+  assign port__addr = \$111 [8:0];
+  assign y1 = { \$112 [6], \$112 [6], \$112 [6], \$112  };
+  assign x1 = { \$113 [6], \$113 [6], \$113 [6], \$113  };
+  assign \slot1$91  = { \$120 [4], \$120  };
+  assign wslot1 = \$126 [2:0];
+  assign \port__en$93  = ce;
+  assign \port__addr$94  = \$131 [8:0];
+  assign y2 = { \$132 [6], \$132 [6], \$132 [6], \$132  };
+  assign x2 = { \$133 [6], \$133 [6], \$133 [6], \$133  };
+  assign slot2 = { \$140 [4], \$140  };
+  assign wslot2 = \$146 [2:0];
+  assign \port__en$102  = ce;
+  assign \port__addr$103  = \$151 [8:0];
+  assign y3 = { \$152 [6], \$152 [6], \$152 [6], \$152  };
+  assign x3 = { \$153 [6], \$153 [6], \$153 [6], \$153  };
+  assign slot3 = { \$160 [4], \$160  };
+  assign wslot3 = \$166 [2:0];
+  assign \port__en$111  = ce;
+  assign \port__addr$112  = \$171 [8:0];
+  assign y4 = { \$172 [6], \$172 [6], \$172 [6], \$172  };
+  assign x4 = { \$173 [6], \$173 [6], \$173 [6], \$173  };
+  assign slot4 = { \$180 [4], \$180  };
+  assign wslot4 = \$186 [2:0];
+  assign \port__en$120  = ce;
+  assign \port__addr$121  = \$191 [8:0];
+  assign y5 = { \$192 [6], \$192 [6], \$192 [6], \$192  };
+  assign x5 = { \$193 [6], \$193 [6], \$193 [6], \$193  };
+  assign slot5 = { \$200 [4], \$200  };
+  assign wslot5 = \$206 [2:0];
+  assign \port__en$129  = ce;
+  assign \port__addr$130  = \$211 [8:0];
+  assign y6 = { \$212 [6], \$212 [6], \$212 [6], \$212  };
+  assign x6 = { \$213 [6], \$213 [6], \$213 [6], \$213  };
+  assign slot6 = { \$220 [4], \$220  };
+  assign wslot6 = \$226 [2:0];
+  assign \port__en$138  = ce;
+  assign \port__addr$139  = \$231 [8:0];
+  assign y7 = { \$232 [6], \$232 [6], \$232 [6], \$232  };
+  assign x7 = { \$233 [6], \$233 [6], \$233 [6], \$233  };
+  assign slot7 = { \$240 [4], \$240  };
+  assign wslot7 = \$246 [2:0];
+  assign \port__en$147  = ce;
+  assign \port__addr$148  = \$251 [8:0];
+  assign y8 = { \$252 [6], \$252 [6], \$252 [6], \$252  };
+  assign x8 = { \$253 [6], \$253 [6], \$253 [6], \$253  };
+  assign slot8 = { \$260 [4], \$260  };
+  assign wslot8 = \$266 [2:0];
+  assign \port__en$156  = ce;
+  assign \port__addr$157  = \$271 [8:0];
+  assign wread__addr = \$274 [2:0];
   assign wread__en = ce;
+  assign next_ogroups = 3'h0;
   assign \wmem_w__data[0]  = wmem_w__data[67:0];
   assign \wmem_w__data[0].w0  = wmem_w__data[3:0];
   assign \wmem_w__data[0].w1  = wmem_w__data[7:4];
@@ -4200,22 +4457,22 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   assign \sample8_s2b[1]  = sample8_s2b[15:8];
   assign \port__data[0]  = port__data[7:0];
   assign \port__data[1]  = port__data[15:8];
-  assign \port__data$224[0]  = \port__data$224 [7:0];
-  assign \port__data$224[1]  = \port__data$224 [15:8];
-  assign \port__data$225[0]  = \port__data$225 [7:0];
-  assign \port__data$225[1]  = \port__data$225 [15:8];
-  assign \port__data$226[0]  = \port__data$226 [7:0];
-  assign \port__data$226[1]  = \port__data$226 [15:8];
-  assign \port__data$227[0]  = \port__data$227 [7:0];
-  assign \port__data$227[1]  = \port__data$227 [15:8];
-  assign \port__data$228[0]  = \port__data$228 [7:0];
-  assign \port__data$228[1]  = \port__data$228 [15:8];
-  assign \port__data$229[0]  = \port__data$229 [7:0];
-  assign \port__data$229[1]  = \port__data$229 [15:8];
-  assign \port__data$230[0]  = \port__data$230 [7:0];
-  assign \port__data$230[1]  = \port__data$230 [15:8];
-  assign \port__data$231[0]  = \port__data$231 [7:0];
-  assign \port__data$231[1]  = \port__data$231 [15:8];
+  assign \port__data$237[0]  = \port__data$237 [7:0];
+  assign \port__data$237[1]  = \port__data$237 [15:8];
+  assign \port__data$238[0]  = \port__data$238 [7:0];
+  assign \port__data$238[1]  = \port__data$238 [15:8];
+  assign \port__data$239[0]  = \port__data$239 [7:0];
+  assign \port__data$239[1]  = \port__data$239 [15:8];
+  assign \port__data$240[0]  = \port__data$240 [7:0];
+  assign \port__data$240[1]  = \port__data$240 [15:8];
+  assign \port__data$241[0]  = \port__data$241 [7:0];
+  assign \port__data$241[1]  = \port__data$241 [15:8];
+  assign \port__data$242[0]  = \port__data$242 [7:0];
+  assign \port__data$242[1]  = \port__data$242 [15:8];
+  assign \port__data$243[0]  = \port__data$243 [7:0];
+  assign \port__data$243[1]  = \port__data$243 [15:8];
+  assign \port__data$244[0]  = \port__data$244 [7:0];
+  assign \port__data$244[1]  = \port__data$244 [15:8];
   assign \weights_s2b[0]  = weights_s2b[67:0];
   assign \weights_s2b[0].w0  = weights_s2b[3:0];
   assign \weights_s2b[0].w1  = weights_s2b[7:4];
@@ -4268,33 +4525,33 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   assign \o__payload.data[0]  = o__payload[7:0];
   assign \o__payload.data[1]  = o__payload[15:8];
   assign \o__payload.last  = o__payload[16];
-  assign first = \$20 ;
-  assign \$32  = \$31 ;
-  assign \$34  = { \$33 [5], \$33 [5:1] };
-  assign \$41  = { \$40 [5], \$40 [5:1] };
-  assign \$51  = \$50 ;
-  assign \$53  = { \$52 [5], \$52 [5:1] };
+  assign first = \$26 ;
+  assign \$38  = \$37 ;
+  assign \$40  = { \$39 [5], \$39 [5:1] };
+  assign \$47  = { \$46 [5], \$46 [5:1] };
+  assign \$57  = \$56 ;
   assign \$59  = { \$58 [5], \$58 [5:1] };
-  assign \$275  = { 1'h0, w__payload[47:33] };
-  assign \$307  = \$306 ;
-  assign \$312  = { \$311 [5], \$311 [5:1] };
-  assign \$318  = { \$317 [5], \$317 [5:1] };
-  assign \$341  = \$340 ;
-  assign \$343  = \$342 ;
-  assign \$404  = { \$403 [31], \$403 [31], \$403 [31], \$403 [31], \$403 [31], \$403 [31], \$403 [31], \$403 [31], \$403 [31], \$403 [31], \$403 [31], \$403 [31], \$403 [31], \$403 [31], \$403 [31], \$403 [31], \$403 [31:16] };
-  assign \$409  = { \$408 [31], \$408 [31], \$408 [31], \$408 [31], \$408 [31], \$408 [31], \$408 [31], \$408 [31], \$408 [31], \$408 [31], \$408 [31], \$408 [31], \$408 [31], \$408 [31], \$408 [31], \$408 [31], \$408 [31:16] };
-  assign \$414  = { \$413 [31], \$413 [31], \$413 [31], \$413 [31], \$413 [31], \$413 [31], \$413 [31], \$413 [31], \$413 [31], \$413 [31], \$413 [31], \$413 [31], \$413 [31], \$413 [31], \$413 [31], \$413 [31], \$413 [31:16] };
-  assign \$419  = { \$418 [31], \$418 [31], \$418 [31], \$418 [31], \$418 [31], \$418 [31], \$418 [31], \$418 [31], \$418 [31], \$418 [31], \$418 [31], \$418 [31], \$418 [31], \$418 [31], \$418 [31], \$418 [31], \$418 [31:16] };
-  assign \$426  = { \$425 [31], \$425 [31], \$425 [31], \$425 [31], \$425 [31], \$425 [31], \$425 [31], \$425 [31], \$425 [31], \$425 [31], \$425 [31], \$425 [31], \$425 [31], \$425 [31], \$425 [31], \$425 [31], \$425 [31:16] };
-  assign \$431  = { \$430 [31], \$430 [31], \$430 [31], \$430 [31], \$430 [31], \$430 [31], \$430 [31], \$430 [31], \$430 [31], \$430 [31], \$430 [31], \$430 [31], \$430 [31], \$430 [31], \$430 [31], \$430 [31], \$430 [31:16] };
-  assign \$435  = { \$434 [31], \$434 [31], \$434 [31], \$434 [31], \$434 [31], \$434 [31], \$434 [31], \$434 [31], \$434 [31], \$434 [31], \$434 [31], \$434 [31], \$434 [31], \$434 [31], \$434 [31], \$434 [31], \$434 [31:16] };
-  assign \$440  = { \$439 [31], \$439 [31], \$439 [31], \$439 [31], \$439 [31], \$439 [31], \$439 [31], \$439 [31], \$439 [31], \$439 [31], \$439 [31], \$439 [31], \$439 [31], \$439 [31], \$439 [31], \$439 [31], \$439 [31:16] };
-  assign \$446  = { \$445 [31], \$445 [31], \$445 [31], \$445 [31], \$445 [31], \$445 [31], \$445 [31], \$445 [31], \$445 [31], \$445 [31], \$445 [31], \$445 [31], \$445 [31], \$445 [31], \$445 [31], \$445 [31], \$445 [31:16] };
-  assign \$451  = { \$450 [31], \$450 [31], \$450 [31], \$450 [31], \$450 [31], \$450 [31], \$450 [31], \$450 [31], \$450 [31], \$450 [31], \$450 [31], \$450 [31], \$450 [31], \$450 [31], \$450 [31], \$450 [31], \$450 [31:16] };
-  assign \$456  = { \$455 [31], \$455 [31], \$455 [31], \$455 [31], \$455 [31], \$455 [31], \$455 [31], \$455 [31], \$455 [31], \$455 [31], \$455 [31], \$455 [31], \$455 [31], \$455 [31], \$455 [31], \$455 [31], \$455 [31:16] };
-  assign \$461  = { \$460 [31], \$460 [31], \$460 [31], \$460 [31], \$460 [31], \$460 [31], \$460 [31], \$460 [31], \$460 [31], \$460 [31], \$460 [31], \$460 [31], \$460 [31], \$460 [31], \$460 [31], \$460 [31], \$460 [31:16] };
-  assign \$468  = { \$467 [31], \$467 [31], \$467 [31], \$467 [31], \$467 [31], \$467 [31], \$467 [31], \$467 [31], \$467 [31], \$467 [31], \$467 [31], \$467 [31], \$467 [31], \$467 [31], \$467 [31], \$467 [31], \$467 [31:16] };
-  assign \$473  = { \$472 [31], \$472 [31], \$472 [31], \$472 [31], \$472 [31], \$472 [31], \$472 [31], \$472 [31], \$472 [31], \$472 [31], \$472 [31], \$472 [31], \$472 [31], \$472 [31], \$472 [31], \$472 [31], \$472 [31:16] };
-  assign \$477  = { \$476 [31], \$476 [31], \$476 [31], \$476 [31], \$476 [31], \$476 [31], \$476 [31], \$476 [31], \$476 [31], \$476 [31], \$476 [31], \$476 [31], \$476 [31], \$476 [31], \$476 [31], \$476 [31], \$476 [31:16] };
-  assign \$482  = { \$481 [31], \$481 [31], \$481 [31], \$481 [31], \$481 [31], \$481 [31], \$481 [31], \$481 [31], \$481 [31], \$481 [31], \$481 [31], \$481 [31], \$481 [31], \$481 [31], \$481 [31], \$481 [31], \$481 [31:16] };
+  assign \$65  = { \$64 [5], \$64 [5:1] };
+  assign \$284  = { 1'h0, w__payload[47:33] };
+  assign \$315  = \$314 ;
+  assign \$320  = { \$319 [5], \$319 [5:1] };
+  assign \$326  = { \$325 [5], \$325 [5:1] };
+  assign \$349  = \$348 ;
+  assign \$351  = \$350 ;
+  assign \$412  = { \$411 [31], \$411 [31], \$411 [31], \$411 [31], \$411 [31], \$411 [31], \$411 [31], \$411 [31], \$411 [31], \$411 [31], \$411 [31], \$411 [31], \$411 [31], \$411 [31], \$411 [31], \$411 [31], \$411 [31:16] };
+  assign \$417  = { \$416 [31], \$416 [31], \$416 [31], \$416 [31], \$416 [31], \$416 [31], \$416 [31], \$416 [31], \$416 [31], \$416 [31], \$416 [31], \$416 [31], \$416 [31], \$416 [31], \$416 [31], \$416 [31], \$416 [31:16] };
+  assign \$422  = { \$421 [31], \$421 [31], \$421 [31], \$421 [31], \$421 [31], \$421 [31], \$421 [31], \$421 [31], \$421 [31], \$421 [31], \$421 [31], \$421 [31], \$421 [31], \$421 [31], \$421 [31], \$421 [31], \$421 [31:16] };
+  assign \$427  = { \$426 [31], \$426 [31], \$426 [31], \$426 [31], \$426 [31], \$426 [31], \$426 [31], \$426 [31], \$426 [31], \$426 [31], \$426 [31], \$426 [31], \$426 [31], \$426 [31], \$426 [31], \$426 [31], \$426 [31:16] };
+  assign \$434  = { \$433 [31], \$433 [31], \$433 [31], \$433 [31], \$433 [31], \$433 [31], \$433 [31], \$433 [31], \$433 [31], \$433 [31], \$433 [31], \$433 [31], \$433 [31], \$433 [31], \$433 [31], \$433 [31], \$433 [31:16] };
+  assign \$439  = { \$438 [31], \$438 [31], \$438 [31], \$438 [31], \$438 [31], \$438 [31], \$438 [31], \$438 [31], \$438 [31], \$438 [31], \$438 [31], \$438 [31], \$438 [31], \$438 [31], \$438 [31], \$438 [31], \$438 [31:16] };
+  assign \$443  = { \$442 [31], \$442 [31], \$442 [31], \$442 [31], \$442 [31], \$442 [31], \$442 [31], \$442 [31], \$442 [31], \$442 [31], \$442 [31], \$442 [31], \$442 [31], \$442 [31], \$442 [31], \$442 [31], \$442 [31:16] };
+  assign \$448  = { \$447 [31], \$447 [31], \$447 [31], \$447 [31], \$447 [31], \$447 [31], \$447 [31], \$447 [31], \$447 [31], \$447 [31], \$447 [31], \$447 [31], \$447 [31], \$447 [31], \$447 [31], \$447 [31], \$447 [31:16] };
+  assign \$454  = { \$453 [31], \$453 [31], \$453 [31], \$453 [31], \$453 [31], \$453 [31], \$453 [31], \$453 [31], \$453 [31], \$453 [31], \$453 [31], \$453 [31], \$453 [31], \$453 [31], \$453 [31], \$453 [31], \$453 [31:16] };
+  assign \$459  = { \$458 [31], \$458 [31], \$458 [31], \$458 [31], \$458 [31], \$458 [31], \$458 [31], \$458 [31], \$458 [31], \$458 [31], \$458 [31], \$458 [31], \$458 [31], \$458 [31], \$458 [31], \$458 [31], \$458 [31:16] };
+  assign \$464  = { \$463 [31], \$463 [31], \$463 [31], \$463 [31], \$463 [31], \$463 [31], \$463 [31], \$463 [31], \$463 [31], \$463 [31], \$463 [31], \$463 [31], \$463 [31], \$463 [31], \$463 [31], \$463 [31], \$463 [31:16] };
+  assign \$469  = { \$468 [31], \$468 [31], \$468 [31], \$468 [31], \$468 [31], \$468 [31], \$468 [31], \$468 [31], \$468 [31], \$468 [31], \$468 [31], \$468 [31], \$468 [31], \$468 [31], \$468 [31], \$468 [31], \$468 [31:16] };
+  assign \$476  = { \$475 [31], \$475 [31], \$475 [31], \$475 [31], \$475 [31], \$475 [31], \$475 [31], \$475 [31], \$475 [31], \$475 [31], \$475 [31], \$475 [31], \$475 [31], \$475 [31], \$475 [31], \$475 [31], \$475 [31:16] };
+  assign \$481  = { \$480 [31], \$480 [31], \$480 [31], \$480 [31], \$480 [31], \$480 [31], \$480 [31], \$480 [31], \$480 [31], \$480 [31], \$480 [31], \$480 [31], \$480 [31], \$480 [31], \$480 [31], \$480 [31], \$480 [31:16] };
+  assign \$485  = { \$484 [31], \$484 [31], \$484 [31], \$484 [31], \$484 [31], \$484 [31], \$484 [31], \$484 [31], \$484 [31], \$484 [31], \$484 [31], \$484 [31], \$484 [31], \$484 [31], \$484 [31], \$484 [31], \$484 [31:16] };
+  assign \$490  = { \$489 [31], \$489 [31], \$489 [31], \$489 [31], \$489 [31], \$489 [31], \$489 [31], \$489 [31], \$489 [31], \$489 [31], \$489 [31], \$489 [31], \$489 [31], \$489 [31], \$489 [31], \$489 [31], \$489 [31:16] };
 endmodule

@@ -278,284 +278,284 @@ endmodule
 (* generator = "Amaranth" *)
 module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, i__ready, off__ready, w__payload, i__payload, off__payload, w__ready, o__payload, o__valid, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
-  wire [4:0] \$1 ;
-  wire [4:0] \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  wire \$102 ;
-  wire \$103 ;
-  wire [5:0] \$104 ;
+  wire \$1 ;
+  wire \$10 ;
+  wire [14:0] \$100 ;
+  wire [14:0] \$101 ;
+  wire [7:0] \$102 ;
+  wire [7:0] \$103 ;
+  wire \$104 ;
   wire \$105 ;
-  wire [7:0] \$106 ;
+  wire \$106 ;
   wire \$107 ;
-  wire [7:0] \$108 ;
-  wire [7:0] \$109 ;
+  wire \$108 ;
+  wire \$109 ;
   wire \$11 ;
-  wire [7:0] \$110 ;
-  wire [12:0] \$111 ;
-  wire [9:0] \$112 ;
-  wire [13:0] \$113 ;
-  wire [14:0] \$114 ;
-  wire [14:0] \$115 ;
+  wire [5:0] \$110 ;
+  wire \$111 ;
+  wire [7:0] \$112 ;
+  wire \$113 ;
+  wire [7:0] \$114 ;
+  wire [7:0] \$115 ;
   wire [7:0] \$116 ;
-  wire [7:0] \$117 ;
-  wire \$118 ;
-  wire \$119 ;
-  wire [12:0] \$12 ;
-  wire \$120 ;
-  wire \$121 ;
-  wire \$122 ;
-  wire \$123 ;
-  wire [5:0] \$124 ;
+  wire [12:0] \$117 ;
+  wire [9:0] \$118 ;
+  wire [13:0] \$119 ;
+  wire \$12 ;
+  wire [14:0] \$120 ;
+  wire [14:0] \$121 ;
+  wire [7:0] \$122 ;
+  wire [7:0] \$123 ;
+  wire \$124 ;
   wire \$125 ;
-  wire [7:0] \$126 ;
+  wire \$126 ;
   wire \$127 ;
-  wire [7:0] \$128 ;
-  wire [7:0] \$129 ;
-  wire [8:0] \$13 ;
-  wire [7:0] \$130 ;
-  wire [12:0] \$131 ;
-  wire [9:0] \$132 ;
-  wire [13:0] \$133 ;
-  wire [14:0] \$134 ;
-  wire [14:0] \$135 ;
+  wire \$128 ;
+  wire \$129 ;
+  wire \$13 ;
+  wire [5:0] \$130 ;
+  wire \$131 ;
+  wire [7:0] \$132 ;
+  wire \$133 ;
+  wire [7:0] \$134 ;
+  wire [7:0] \$135 ;
   wire [7:0] \$136 ;
-  wire [7:0] \$137 ;
-  wire \$138 ;
-  wire \$139 ;
-  wire [13:0] \$14 ;
-  wire \$140 ;
-  wire \$141 ;
-  wire \$142 ;
-  wire \$143 ;
-  wire [5:0] \$144 ;
+  wire [12:0] \$137 ;
+  wire [9:0] \$138 ;
+  wire [13:0] \$139 ;
+  wire \$14 ;
+  wire [14:0] \$140 ;
+  wire [14:0] \$141 ;
+  wire [7:0] \$142 ;
+  wire [7:0] \$143 ;
+  wire \$144 ;
   wire \$145 ;
-  wire [7:0] \$146 ;
+  wire \$146 ;
   wire \$147 ;
-  wire [7:0] \$148 ;
-  wire [7:0] \$149 ;
-  wire [14:0] \$15 ;
-  wire [7:0] \$150 ;
-  wire [12:0] \$151 ;
-  wire [9:0] \$152 ;
-  wire [13:0] \$153 ;
-  wire [14:0] \$154 ;
-  wire [14:0] \$155 ;
+  wire \$148 ;
+  wire \$149 ;
+  wire [1:0] \$15 ;
+  wire [5:0] \$150 ;
+  wire \$151 ;
+  wire [7:0] \$152 ;
+  wire \$153 ;
+  wire [7:0] \$154 ;
+  wire [7:0] \$155 ;
   wire [7:0] \$156 ;
-  wire [7:0] \$157 ;
-  wire \$158 ;
-  wire \$159 ;
-  wire \$16 ;
-  wire \$160 ;
-  wire \$161 ;
-  wire \$162 ;
-  wire \$163 ;
-  wire [5:0] \$164 ;
+  wire [12:0] \$157 ;
+  wire [9:0] \$158 ;
+  wire [13:0] \$159 ;
+  wire [4:0] \$16 ;
+  wire [14:0] \$160 ;
+  wire [14:0] \$161 ;
+  wire [7:0] \$162 ;
+  wire [7:0] \$163 ;
+  wire \$164 ;
   wire \$165 ;
-  wire [7:0] \$166 ;
+  wire \$166 ;
   wire \$167 ;
-  wire [7:0] \$168 ;
-  wire [7:0] \$169 ;
-  wire [4:0] \$17 ;
-  wire [7:0] \$170 ;
-  wire [12:0] \$171 ;
-  wire [9:0] \$172 ;
-  wire [13:0] \$173 ;
-  wire [14:0] \$174 ;
-  wire [14:0] \$175 ;
+  wire \$168 ;
+  wire \$169 ;
+  wire \$17 ;
+  wire [5:0] \$170 ;
+  wire \$171 ;
+  wire [7:0] \$172 ;
+  wire \$173 ;
+  wire [7:0] \$174 ;
+  wire [7:0] \$175 ;
   wire [7:0] \$176 ;
-  wire [7:0] \$177 ;
-  wire \$178 ;
-  wire \$179 ;
-  wire \$18 ;
-  wire \$180 ;
-  wire \$181 ;
-  wire \$182 ;
-  wire \$183 ;
-  wire [5:0] \$184 ;
+  wire [12:0] \$177 ;
+  wire [9:0] \$178 ;
+  wire [13:0] \$179 ;
+  wire [12:0] \$18 ;
+  wire [14:0] \$180 ;
+  wire [14:0] \$181 ;
+  wire [7:0] \$182 ;
+  wire [7:0] \$183 ;
+  wire \$184 ;
   wire \$185 ;
-  wire [7:0] \$186 ;
+  wire \$186 ;
   wire \$187 ;
-  wire [7:0] \$188 ;
-  wire [7:0] \$189 ;
-  wire [6:0] \$19 ;
-  wire [7:0] \$190 ;
-  wire [12:0] \$191 ;
-  wire [9:0] \$192 ;
-  wire [13:0] \$193 ;
-  wire [14:0] \$194 ;
-  wire [14:0] \$195 ;
+  wire \$188 ;
+  wire \$189 ;
+  wire [8:0] \$19 ;
+  wire [5:0] \$190 ;
+  wire \$191 ;
+  wire [7:0] \$192 ;
+  wire \$193 ;
+  wire [7:0] \$194 ;
+  wire [7:0] \$195 ;
   wire [7:0] \$196 ;
-  wire [7:0] \$197 ;
-  wire \$198 ;
-  wire \$199 ;
-  wire \$2 ;
-  wire \$20 ;
-  wire \$200 ;
-  wire \$201 ;
-  wire \$202 ;
-  wire \$203 ;
-  wire [5:0] \$204 ;
+  wire [12:0] \$197 ;
+  wire [9:0] \$198 ;
+  wire [13:0] \$199 ;
+  wire [8:0] \$2 ;
+  wire [13:0] \$20 ;
+  wire [14:0] \$200 ;
+  wire [14:0] \$201 ;
+  wire [7:0] \$202 ;
+  wire [7:0] \$203 ;
+  wire \$204 ;
   wire \$205 ;
-  wire [7:0] \$206 ;
+  wire \$206 ;
   wire \$207 ;
-  wire [7:0] \$208 ;
-  wire [7:0] \$209 ;
-  wire \$21 ;
-  wire [7:0] \$210 ;
-  wire [12:0] \$211 ;
-  wire [9:0] \$212 ;
-  wire [13:0] \$213 ;
-  wire [14:0] \$214 ;
-  wire [14:0] \$215 ;
+  wire \$208 ;
+  wire \$209 ;
+  wire [14:0] \$21 ;
+  wire [5:0] \$210 ;
+  wire \$211 ;
+  wire [7:0] \$212 ;
+  wire \$213 ;
+  wire [7:0] \$214 ;
+  wire [7:0] \$215 ;
   wire [7:0] \$216 ;
-  wire [7:0] \$217 ;
-  wire \$218 ;
-  wire \$219 ;
+  wire [12:0] \$217 ;
+  wire [9:0] \$218 ;
+  wire [13:0] \$219 ;
   wire \$22 ;
-  wire \$220 ;
-  wire \$221 ;
-  wire \$222 ;
-  wire \$223 ;
-  wire [5:0] \$224 ;
+  wire [14:0] \$220 ;
+  wire [14:0] \$221 ;
+  wire [7:0] \$222 ;
+  wire [7:0] \$223 ;
+  wire \$224 ;
   wire \$225 ;
-  wire [7:0] \$226 ;
+  wire \$226 ;
   wire \$227 ;
-  wire [7:0] \$228 ;
-  wire [7:0] \$229 ;
-  wire \$23 ;
-  wire [7:0] \$230 ;
-  wire [12:0] \$231 ;
-  wire [9:0] \$232 ;
-  wire [13:0] \$233 ;
-  wire [14:0] \$234 ;
-  wire [14:0] \$235 ;
+  wire \$228 ;
+  wire \$229 ;
+  wire [4:0] \$23 ;
+  wire [5:0] \$230 ;
+  wire \$231 ;
+  wire [7:0] \$232 ;
+  wire \$233 ;
+  wire [7:0] \$234 ;
+  wire [7:0] \$235 ;
   wire [7:0] \$236 ;
-  wire [7:0] \$237 ;
-  wire \$238 ;
-  wire \$239 ;
+  wire [12:0] \$237 ;
+  wire [9:0] \$238 ;
+  wire [13:0] \$239 ;
   wire \$24 ;
-  wire \$240 ;
-  wire \$241 ;
-  wire \$242 ;
-  wire \$243 ;
-  wire [5:0] \$244 ;
+  wire [14:0] \$240 ;
+  wire [14:0] \$241 ;
+  wire [7:0] \$242 ;
+  wire [7:0] \$243 ;
+  wire \$244 ;
   wire \$245 ;
-  wire [7:0] \$246 ;
+  wire \$246 ;
   wire \$247 ;
-  wire [7:0] \$248 ;
-  wire [7:0] \$249 ;
-  wire \$25 ;
-  wire [7:0] \$250 ;
-  wire [12:0] \$251 ;
-  wire [9:0] \$252 ;
-  wire [13:0] \$253 ;
-  wire [14:0] \$254 ;
-  wire [14:0] \$255 ;
+  wire \$248 ;
+  wire \$249 ;
+  wire [6:0] \$25 ;
+  wire [5:0] \$250 ;
+  wire \$251 ;
+  wire [7:0] \$252 ;
+  wire \$253 ;
+  wire [7:0] \$254 ;
+  wire [7:0] \$255 ;
   wire [7:0] \$256 ;
-  wire \$257 ;
-  wire \$258 ;
-  wire \$259 ;
-  wire [6:0] \$26 ;
-  wire \$260 ;
-  wire \$261 ;
-  wire \$262 ;
-  wire \$263 ;
-  wire \$264 ;
-  wire [15:0] \$265 ;
-  wire [15:0] \$266 ;
-  wire [7:0] \$267 ;
-  wire [3:0] \$268 ;
-  wire [4:0] \$269 ;
-  wire [6:0] \$27 ;
+  wire [12:0] \$257 ;
+  wire [9:0] \$258 ;
+  wire [13:0] \$259 ;
+  wire \$26 ;
+  wire [14:0] \$260 ;
+  wire [14:0] \$261 ;
+  wire [8:0] \$262 ;
+  wire [9:0] \$263 ;
+  wire [10:0] \$264 ;
+  wire \$265 ;
+  wire \$266 ;
+  wire \$267 ;
+  wire \$268 ;
+  wire \$269 ;
+  wire \$27 ;
   wire \$270 ;
-  wire [4:0] \$271 ;
+  wire \$271 ;
   wire \$272 ;
   wire \$273 ;
-  wire \$274 ;
-  wire [3:0] \$275 ;
-  wire [4:0] \$276 ;
-  wire \$277 ;
-  wire [5:0] \$278 ;
-  wire [6:0] \$279 ;
+  wire [15:0] \$274 ;
+  wire [15:0] \$275 ;
+  wire [7:0] \$276 ;
+  wire [3:0] \$277 ;
+  wire [4:0] \$278 ;
+  wire \$279 ;
   wire \$28 ;
-  wire \$280 ;
-  wire [5:0] \$281 ;
+  wire [4:0] \$280 ;
+  wire \$281 ;
   wire \$282 ;
-  wire [4:0] \$283 ;
+  wire [3:0] \$283 ;
   wire [4:0] \$284 ;
-  wire [6:0] \$285 ;
-  wire \$286 ;
-  wire [16:0] \$287 ;
+  wire \$285 ;
+  wire [5:0] \$286 ;
+  wire [6:0] \$287 ;
   wire \$288 ;
-  wire [1:0] \$289 ;
+  wire [5:0] \$289 ;
   wire \$29 ;
   wire \$290 ;
-  wire [3:0] \$291 ;
+  wire [4:0] \$291 ;
   wire [4:0] \$292 ;
-  wire \$293 ;
-  wire [4:0] \$294 ;
-  wire [7:0] \$295 ;
-  wire [4:0] \$296 ;
-  wire \$297 ;
+  wire [6:0] \$293 ;
+  wire \$294 ;
+  wire [16:0] \$295 ;
+  wire \$296 ;
+  wire [1:0] \$297 ;
   wire \$298 ;
-  wire \$299 ;
-  wire \$3 ;
+  wire [3:0] \$299 ;
+  wire [9:0] \$3 ;
   wire \$30 ;
-  wire [5:0] \$300 ;
+  wire [4:0] \$300 ;
   wire \$301 ;
-  wire \$302 ;
-  wire [5:0] \$303 ;
-  wire [1:0] \$304 ;
-  wire [6:0] \$305 ;
-  wire [6:0] \$306 ;
-  wire [6:0] \$307 ;
-  wire [7:0] \$308 ;
-  wire [7:0] \$309 ;
+  wire [4:0] \$302 ;
+  wire [7:0] \$303 ;
+  wire [4:0] \$304 ;
+  wire \$305 ;
+  wire \$306 ;
+  wire \$307 ;
+  wire [5:0] \$308 ;
+  wire \$309 ;
   wire \$31 ;
-  wire [8:0] \$310 ;
-  wire \$311 ;
-  wire [6:0] \$312 ;
+  wire \$310 ;
+  wire [5:0] \$311 ;
+  wire [1:0] \$312 ;
   wire [6:0] \$313 ;
-  wire [7:0] \$314 ;
-  wire [7:0] \$315 ;
-  wire [8:0] \$316 ;
-  wire \$317 ;
-  wire [6:0] \$318 ;
-  wire [16:0] \$319 ;
-  wire [4:0] \$32 ;
-  wire [5:0] \$320 ;
-  wire [1:0] \$321 ;
-  wire [6:0] \$322 ;
-  wire [1:0] \$323 ;
-  wire [6:0] \$324 ;
+  wire [6:0] \$314 ;
+  wire [6:0] \$315 ;
+  wire [7:0] \$316 ;
+  wire [7:0] \$317 ;
+  wire [8:0] \$318 ;
+  wire \$319 ;
+  wire [6:0] \$32 ;
+  wire [6:0] \$320 ;
+  wire [6:0] \$321 ;
+  wire [7:0] \$322 ;
+  wire [7:0] \$323 ;
+  wire [8:0] \$324 ;
   wire \$325 ;
-  wire [4:0] \$326 ;
-  wire \$327 ;
-  wire [4:0] \$328 ;
-  wire [5:0] \$329 ;
-  wire \$33 ;
-  wire [4:0] \$330 ;
-  wire [5:0] \$331 ;
-  wire [4:0] \$332 ;
-  wire [5:0] \$333 ;
-  wire [6:0] \$334 ;
+  wire [6:0] \$326 ;
+  wire [16:0] \$327 ;
+  wire [5:0] \$328 ;
+  wire [1:0] \$329 ;
+  wire [6:0] \$33 ;
+  wire [6:0] \$330 ;
+  wire [1:0] \$331 ;
+  wire [6:0] \$332 ;
+  wire \$333 ;
+  wire [4:0] \$334 ;
   wire \$335 ;
-  wire \$336 ;
-  wire \$337 ;
-  wire \$338 ;
-  wire [4:0] \$339 ;
+  wire [4:0] \$336 ;
+  wire [5:0] \$337 ;
+  wire [4:0] \$338 ;
+  wire [5:0] \$339 ;
   wire \$34 ;
-  wire \$340 ;
-  wire \$341 ;
-  wire [11:0] \$342 ;
-  wire [11:0] \$343 ;
-  wire [11:0] \$344 ;
-  wire [11:0] \$345 ;
-  wire [11:0] \$346 ;
-  wire [11:0] \$347 ;
-  wire [11:0] \$348 ;
-  wire [11:0] \$349 ;
+  wire [4:0] \$340 ;
+  wire [5:0] \$341 ;
+  wire [6:0] \$342 ;
+  wire \$343 ;
+  wire \$344 ;
+  wire \$345 ;
+  wire \$346 ;
+  wire [4:0] \$347 ;
+  wire \$348 ;
+  wire \$349 ;
   wire \$35 ;
   wire [11:0] \$350 ;
   wire [11:0] \$351 ;
@@ -567,7 +567,7 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   wire [11:0] \$357 ;
   wire [11:0] \$358 ;
   wire [11:0] \$359 ;
-  wire [5:0] \$36 ;
+  wire \$36 ;
   wire [11:0] \$360 ;
   wire [11:0] \$361 ;
   wire [11:0] \$362 ;
@@ -589,7 +589,7 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   wire [11:0] \$377 ;
   wire [11:0] \$378 ;
   wire [11:0] \$379 ;
-  wire \$38 ;
+  wire [4:0] \$38 ;
   wire [11:0] \$380 ;
   wire [11:0] \$381 ;
   wire [11:0] \$382 ;
@@ -600,7 +600,7 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   wire [11:0] \$387 ;
   wire [11:0] \$388 ;
   wire [11:0] \$389 ;
-  wire [6:0] \$39 ;
+  wire \$39 ;
   wire [11:0] \$390 ;
   wire [11:0] \$391 ;
   wire [11:0] \$392 ;
@@ -611,8 +611,8 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   wire [11:0] \$397 ;
   wire [11:0] \$398 ;
   wire [11:0] \$399 ;
-  wire [5:0] \$4 ;
-  wire [6:0] \$40 ;
+  wire [4:0] \$4 ;
+  wire \$40 ;
   wire [11:0] \$400 ;
   wire [11:0] \$401 ;
   wire [11:0] \$402 ;
@@ -623,29 +623,29 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   wire [11:0] \$407 ;
   wire [11:0] \$408 ;
   wire [11:0] \$409 ;
-  wire [7:0] \$41 ;
+  wire \$41 ;
   wire [11:0] \$410 ;
   wire [11:0] \$411 ;
   wire [11:0] \$412 ;
   wire [11:0] \$413 ;
-  wire \$414 ;
-  wire [12:0] \$415 ;
-  wire [12:0] \$416 ;
-  wire [13:0] \$417 ;
-  wire [12:0] \$418 ;
-  wire [12:0] \$419 ;
-  wire [7:0] \$42 ;
-  wire [13:0] \$420 ;
-  wire [14:0] \$421 ;
-  wire [12:0] \$422 ;
+  wire [11:0] \$414 ;
+  wire [11:0] \$415 ;
+  wire [11:0] \$416 ;
+  wire [11:0] \$417 ;
+  wire [11:0] \$418 ;
+  wire [11:0] \$419 ;
+  wire [5:0] \$42 ;
+  wire [11:0] \$420 ;
+  wire [11:0] \$421 ;
+  wire \$422 ;
   wire [12:0] \$423 ;
-  wire [13:0] \$424 ;
-  wire [12:0] \$425 ;
+  wire [12:0] \$424 ;
+  wire [13:0] \$425 ;
   wire [12:0] \$426 ;
-  wire [13:0] \$427 ;
-  wire [14:0] \$428 ;
-  wire [15:0] \$429 ;
-  wire [8:0] \$43 ;
+  wire [12:0] \$427 ;
+  wire [13:0] \$428 ;
+  wire [14:0] \$429 ;
+  wire \$43 ;
   wire [12:0] \$430 ;
   wire [12:0] \$431 ;
   wire [13:0] \$432 ;
@@ -653,80 +653,80 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   wire [12:0] \$434 ;
   wire [13:0] \$435 ;
   wire [14:0] \$436 ;
-  wire [12:0] \$437 ;
+  wire [15:0] \$437 ;
   wire [12:0] \$438 ;
-  wire [13:0] \$439 ;
+  wire [12:0] \$439 ;
   wire \$44 ;
-  wire [12:0] \$440 ;
+  wire [13:0] \$440 ;
   wire [12:0] \$441 ;
-  wire [13:0] \$442 ;
-  wire [14:0] \$443 ;
-  wire [15:0] \$444 ;
-  wire [16:0] \$445 ;
+  wire [12:0] \$442 ;
+  wire [13:0] \$443 ;
+  wire [14:0] \$444 ;
+  wire [12:0] \$445 ;
   wire [12:0] \$446 ;
-  wire [12:0] \$447 ;
-  wire [13:0] \$448 ;
-  wire [17:0] \$449 ;
-  wire \$45 ;
-  wire [12:0] \$450 ;
-  wire [12:0] \$451 ;
-  wire [13:0] \$452 ;
-  wire [12:0] \$453 ;
+  wire [13:0] \$447 ;
+  wire [12:0] \$448 ;
+  wire [12:0] \$449 ;
+  wire [6:0] \$45 ;
+  wire [13:0] \$450 ;
+  wire [14:0] \$451 ;
+  wire [15:0] \$452 ;
+  wire [16:0] \$453 ;
   wire [12:0] \$454 ;
-  wire [13:0] \$455 ;
-  wire [14:0] \$456 ;
-  wire [12:0] \$457 ;
+  wire [12:0] \$455 ;
+  wire [13:0] \$456 ;
+  wire [17:0] \$457 ;
   wire [12:0] \$458 ;
-  wire [13:0] \$459 ;
+  wire [12:0] \$459 ;
   wire [6:0] \$46 ;
-  wire [12:0] \$460 ;
+  wire [13:0] \$460 ;
   wire [12:0] \$461 ;
-  wire [13:0] \$462 ;
-  wire [14:0] \$463 ;
-  wire [15:0] \$464 ;
+  wire [12:0] \$462 ;
+  wire [13:0] \$463 ;
+  wire [14:0] \$464 ;
   wire [12:0] \$465 ;
   wire [12:0] \$466 ;
   wire [13:0] \$467 ;
   wire [12:0] \$468 ;
   wire [12:0] \$469 ;
-  wire [6:0] \$47 ;
+  wire [7:0] \$47 ;
   wire [13:0] \$470 ;
   wire [14:0] \$471 ;
-  wire [12:0] \$472 ;
+  wire [15:0] \$472 ;
   wire [12:0] \$473 ;
-  wire [13:0] \$474 ;
-  wire [12:0] \$475 ;
+  wire [12:0] \$474 ;
+  wire [13:0] \$475 ;
   wire [12:0] \$476 ;
-  wire [13:0] \$477 ;
-  wire [14:0] \$478 ;
-  wire [15:0] \$479 ;
+  wire [12:0] \$477 ;
+  wire [13:0] \$478 ;
+  wire [14:0] \$479 ;
   wire [7:0] \$48 ;
-  wire [16:0] \$480 ;
+  wire [12:0] \$480 ;
   wire [12:0] \$481 ;
-  wire [12:0] \$482 ;
-  wire [13:0] \$483 ;
-  wire [17:0] \$484 ;
-  wire [20:0] \$485 ;
-  wire [20:0] \$486 ;
-  wire \$487 ;
-  wire [12:0] \$488 ;
+  wire [13:0] \$482 ;
+  wire [12:0] \$483 ;
+  wire [12:0] \$484 ;
+  wire [13:0] \$485 ;
+  wire [14:0] \$486 ;
+  wire [15:0] \$487 ;
+  wire [16:0] \$488 ;
   wire [12:0] \$489 ;
-  wire [7:0] \$49 ;
-  wire [13:0] \$490 ;
-  wire [12:0] \$491 ;
-  wire [12:0] \$492 ;
-  wire [13:0] \$493 ;
-  wire [14:0] \$494 ;
-  wire [12:0] \$495 ;
+  wire [8:0] \$49 ;
+  wire [12:0] \$490 ;
+  wire [13:0] \$491 ;
+  wire [17:0] \$492 ;
+  wire [20:0] \$493 ;
+  wire [20:0] \$494 ;
+  wire \$495 ;
   wire [12:0] \$496 ;
-  wire [13:0] \$497 ;
-  wire [12:0] \$498 ;
+  wire [12:0] \$497 ;
+  wire [13:0] \$498 ;
   wire [12:0] \$499 ;
   wire \$5 ;
-  wire [8:0] \$50 ;
-  wire [13:0] \$500 ;
-  wire [14:0] \$501 ;
-  wire [15:0] \$502 ;
+  wire \$50 ;
+  wire [12:0] \$500 ;
+  wire [13:0] \$501 ;
+  wire [14:0] \$502 ;
   wire [12:0] \$503 ;
   wire [12:0] \$504 ;
   wire [13:0] \$505 ;
@@ -735,283 +735,283 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   wire [13:0] \$508 ;
   wire [14:0] \$509 ;
   wire \$51 ;
-  wire [12:0] \$510 ;
+  wire [15:0] \$510 ;
   wire [12:0] \$511 ;
-  wire [13:0] \$512 ;
-  wire [12:0] \$513 ;
+  wire [12:0] \$512 ;
+  wire [13:0] \$513 ;
   wire [12:0] \$514 ;
-  wire [13:0] \$515 ;
-  wire [14:0] \$516 ;
-  wire [15:0] \$517 ;
-  wire [16:0] \$518 ;
+  wire [12:0] \$515 ;
+  wire [13:0] \$516 ;
+  wire [14:0] \$517 ;
+  wire [12:0] \$518 ;
   wire [12:0] \$519 ;
-  wire \$52 ;
-  wire [12:0] \$520 ;
-  wire [13:0] \$521 ;
-  wire [17:0] \$522 ;
-  wire [12:0] \$523 ;
-  wire [12:0] \$524 ;
-  wire [13:0] \$525 ;
-  wire [12:0] \$526 ;
+  wire [6:0] \$52 ;
+  wire [13:0] \$520 ;
+  wire [12:0] \$521 ;
+  wire [12:0] \$522 ;
+  wire [13:0] \$523 ;
+  wire [14:0] \$524 ;
+  wire [15:0] \$525 ;
+  wire [16:0] \$526 ;
   wire [12:0] \$527 ;
-  wire [13:0] \$528 ;
-  wire [14:0] \$529 ;
-  wire [4:0] \$53 ;
-  wire [12:0] \$530 ;
+  wire [12:0] \$528 ;
+  wire [13:0] \$529 ;
+  wire [6:0] \$53 ;
+  wire [17:0] \$530 ;
   wire [12:0] \$531 ;
-  wire [13:0] \$532 ;
-  wire [12:0] \$533 ;
+  wire [12:0] \$532 ;
+  wire [13:0] \$533 ;
   wire [12:0] \$534 ;
-  wire [13:0] \$535 ;
-  wire [14:0] \$536 ;
-  wire [15:0] \$537 ;
+  wire [12:0] \$535 ;
+  wire [13:0] \$536 ;
+  wire [14:0] \$537 ;
   wire [12:0] \$538 ;
   wire [12:0] \$539 ;
-  wire \$54 ;
+  wire [7:0] \$54 ;
   wire [13:0] \$540 ;
   wire [12:0] \$541 ;
   wire [12:0] \$542 ;
   wire [13:0] \$543 ;
   wire [14:0] \$544 ;
-  wire [12:0] \$545 ;
+  wire [15:0] \$545 ;
   wire [12:0] \$546 ;
-  wire [13:0] \$547 ;
-  wire [12:0] \$548 ;
+  wire [12:0] \$547 ;
+  wire [13:0] \$548 ;
   wire [12:0] \$549 ;
-  wire \$55 ;
-  wire [13:0] \$550 ;
-  wire [14:0] \$551 ;
-  wire [15:0] \$552 ;
-  wire [16:0] \$553 ;
+  wire [7:0] \$55 ;
+  wire [12:0] \$550 ;
+  wire [13:0] \$551 ;
+  wire [14:0] \$552 ;
+  wire [12:0] \$553 ;
   wire [12:0] \$554 ;
-  wire [12:0] \$555 ;
-  wire [13:0] \$556 ;
-  wire [17:0] \$557 ;
-  wire [20:0] \$558 ;
-  wire [20:0] \$559 ;
-  wire \$56 ;
-  wire \$560 ;
-  wire [35:0] \$561 ;
-  wire [35:0] \$562 ;
-  wire [36:0] \$563 ;
-  wire [36:0] \$564 ;
-  wire [37:0] \$565 ;
-  wire \$566 ;
-  wire \$567 ;
-  wire [36:0] \$568 ;
-  wire [36:0] \$569 ;
-  wire [5:0] \$57 ;
-  wire [37:0] \$570 ;
-  wire [37:0] \$571 ;
-  wire \$572 ;
-  wire [36:0] \$573 ;
-  wire [36:0] \$574 ;
-  wire [37:0] \$575 ;
-  wire \$576 ;
-  wire \$577 ;
-  wire [36:0] \$578 ;
-  wire [36:0] \$579 ;
+  wire [13:0] \$555 ;
+  wire [12:0] \$556 ;
+  wire [12:0] \$557 ;
+  wire [13:0] \$558 ;
+  wire [14:0] \$559 ;
+  wire [8:0] \$56 ;
+  wire [15:0] \$560 ;
+  wire [16:0] \$561 ;
+  wire [12:0] \$562 ;
+  wire [12:0] \$563 ;
+  wire [13:0] \$564 ;
+  wire [17:0] \$565 ;
+  wire [20:0] \$566 ;
+  wire [20:0] \$567 ;
+  wire \$568 ;
+  wire [35:0] \$569 ;
+  wire \$57 ;
+  wire [35:0] \$570 ;
+  wire [36:0] \$571 ;
+  wire [36:0] \$572 ;
+  wire [37:0] \$573 ;
+  wire \$574 ;
+  wire \$575 ;
+  wire [36:0] \$576 ;
+  wire [36:0] \$577 ;
+  wire [37:0] \$578 ;
+  wire [37:0] \$579 ;
   wire \$58 ;
-  wire [37:0] \$580 ;
-  wire [37:0] \$581 ;
-  wire \$582 ;
-  wire \$583 ;
+  wire \$580 ;
+  wire [36:0] \$581 ;
+  wire [36:0] \$582 ;
+  wire [37:0] \$583 ;
   wire \$584 ;
-  wire [36:0] \$585 ;
+  wire \$585 ;
   wire [36:0] \$586 ;
-  wire [37:0] \$587 ;
-  wire \$588 ;
-  wire \$589 ;
-  wire \$59 ;
-  wire [36:0] \$590 ;
-  wire [36:0] \$591 ;
-  wire [37:0] \$592 ;
-  wire [37:0] \$593 ;
+  wire [36:0] \$587 ;
+  wire [37:0] \$588 ;
+  wire [37:0] \$589 ;
+  wire [4:0] \$59 ;
+  wire \$590 ;
+  wire \$591 ;
+  wire \$592 ;
+  wire [36:0] \$593 ;
   wire [36:0] \$594 ;
-  wire [36:0] \$595 ;
-  wire [37:0] \$596 ;
+  wire [37:0] \$595 ;
+  wire \$596 ;
   wire \$597 ;
-  wire \$598 ;
+  wire [36:0] \$598 ;
   wire [36:0] \$599 ;
   wire \$6 ;
-  wire [6:0] \$60 ;
-  wire [36:0] \$600 ;
+  wire \$60 ;
+  wire [37:0] \$600 ;
   wire [37:0] \$601 ;
-  wire [37:0] \$602 ;
-  wire [7:0] \$603 ;
-  wire [8:0] \$604 ;
-  wire [36:0] \$605 ;
-  wire [36:0] \$606 ;
-  wire [37:0] \$607 ;
-  wire \$608 ;
-  wire \$609 ;
-  wire [6:0] \$61 ;
-  wire [36:0] \$610 ;
-  wire [36:0] \$611 ;
-  wire [37:0] \$612 ;
-  wire [37:0] \$613 ;
-  wire \$614 ;
-  wire [36:0] \$615 ;
-  wire [36:0] \$616 ;
-  wire [37:0] \$617 ;
-  wire \$618 ;
-  wire \$619 ;
-  wire [7:0] \$62 ;
-  wire [36:0] \$620 ;
-  wire [36:0] \$621 ;
-  wire [37:0] \$622 ;
-  wire [37:0] \$623 ;
-  wire \$624 ;
-  wire \$625 ;
+  wire [36:0] \$602 ;
+  wire [36:0] \$603 ;
+  wire [37:0] \$604 ;
+  wire \$605 ;
+  wire \$606 ;
+  wire [36:0] \$607 ;
+  wire [36:0] \$608 ;
+  wire [37:0] \$609 ;
+  wire \$61 ;
+  wire [37:0] \$610 ;
+  wire [7:0] \$611 ;
+  wire [8:0] \$612 ;
+  wire [36:0] \$613 ;
+  wire [36:0] \$614 ;
+  wire [37:0] \$615 ;
+  wire \$616 ;
+  wire \$617 ;
+  wire [36:0] \$618 ;
+  wire [36:0] \$619 ;
+  wire \$62 ;
+  wire [37:0] \$620 ;
+  wire [37:0] \$621 ;
+  wire \$622 ;
+  wire [36:0] \$623 ;
+  wire [36:0] \$624 ;
+  wire [37:0] \$625 ;
   wire \$626 ;
-  wire [36:0] \$627 ;
+  wire \$627 ;
   wire [36:0] \$628 ;
-  wire [37:0] \$629 ;
-  wire [7:0] \$63 ;
-  wire \$630 ;
-  wire \$631 ;
-  wire [36:0] \$632 ;
-  wire [36:0] \$633 ;
-  wire [37:0] \$634 ;
-  wire [37:0] \$635 ;
+  wire [36:0] \$629 ;
+  wire [5:0] \$63 ;
+  wire [37:0] \$630 ;
+  wire [37:0] \$631 ;
+  wire \$632 ;
+  wire \$633 ;
+  wire \$634 ;
+  wire [36:0] \$635 ;
   wire [36:0] \$636 ;
-  wire [36:0] \$637 ;
-  wire [37:0] \$638 ;
+  wire [37:0] \$637 ;
+  wire \$638 ;
   wire \$639 ;
-  wire [8:0] \$64 ;
-  wire \$640 ;
+  wire \$64 ;
+  wire [36:0] \$640 ;
   wire [36:0] \$641 ;
-  wire [36:0] \$642 ;
+  wire [37:0] \$642 ;
   wire [37:0] \$643 ;
-  wire [37:0] \$644 ;
-  wire [7:0] \$645 ;
-  wire [8:0] \$646 ;
-  reg [5:0] \$647 ;
-  reg [5:0] \$648 ;
-  reg [3:0] \$649 ;
+  wire [36:0] \$644 ;
+  wire [36:0] \$645 ;
+  wire [37:0] \$646 ;
+  wire \$647 ;
+  wire \$648 ;
+  wire [36:0] \$649 ;
   wire \$65 ;
-  reg [15:0] \$650 ;
-  reg \$651 ;
-  reg \$652 ;
-  reg [6:0] \$653 ;
-  reg [2:0] \$654 ;
-  reg [3:0] \$655 ;
-  reg [4:0] \$656 ;
-  reg [1:0] \$657 ;
+  wire [36:0] \$650 ;
+  wire [37:0] \$651 ;
+  wire [37:0] \$652 ;
+  wire [7:0] \$653 ;
+  wire [8:0] \$654 ;
+  reg [5:0] \$655 ;
+  reg [5:0] \$656 ;
+  reg [3:0] \$657 ;
   reg [15:0] \$658 ;
-  reg [15:0] \$659 ;
+  reg \$659 ;
   wire [6:0] \$66 ;
-  reg [2:0] \$660 ;
-  reg [4:0] \$661 ;
-  reg [4:0] \$662 ;
+  reg \$660 ;
+  reg [6:0] \$661 ;
+  reg [2:0] \$662 ;
   reg [3:0] \$663 ;
-  reg [8:0] \$664 ;
-  reg \$665 ;
-  reg [2:0] \$666 ;
-  reg [3:0] \$667 ;
-  reg [6:0] \$668 ;
-  reg [4:0] \$669 ;
+  reg [4:0] \$664 ;
+  reg [1:0] \$665 ;
+  reg [15:0] \$666 ;
+  reg [5:0] \$667 ;
+  reg [5:0] \$668 ;
+  reg [3:0] \$669 ;
   wire [6:0] \$67 ;
   reg [5:0] \$670 ;
-  reg [4:0] \$671 ;
-  reg [5:0] \$672 ;
-  reg [5:0] \$673 ;
-  reg [3:0] \$674 ;
-  reg [3:0] \$675 ;
-  reg [1:0] \$676 ;
+  reg [5:0] \$671 ;
+  reg [3:0] \$672 ;
+  reg [4:0] \$673 ;
+  reg \$674 ;
+  reg \$675 ;
+  reg [15:0] \$676 ;
   reg \$677 ;
   reg \$678 ;
-  reg \$679 ;
+  reg [2:0] \$679 ;
   wire [7:0] \$68 ;
-  reg \$680 ;
-  reg [2:0] \$681 ;
-  reg [6:0] \$682 ;
-  reg [5:0] \$683 ;
-  reg [5:0] \$684 ;
-  reg [3:0] \$685 ;
+  reg [4:0] \$680 ;
+  reg [4:0] \$681 ;
+  reg [3:0] \$682 ;
+  reg [8:0] \$683 ;
+  reg \$684 ;
+  reg [2:0] \$685 ;
   reg [3:0] \$686 ;
-  reg [3:0] \$687 ;
-  reg [3:0] \$688 ;
-  reg [3:0] \$689 ;
+  reg [6:0] \$687 ;
+  reg [4:0] \$688 ;
+  reg [5:0] \$689 ;
   wire [7:0] \$69 ;
-  reg [3:0] \$690 ;
-  reg [3:0] \$691 ;
-  reg [3:0] \$692 ;
+  reg [4:0] \$690 ;
+  reg [5:0] \$691 ;
+  reg [5:0] \$692 ;
   reg [3:0] \$693 ;
   reg [3:0] \$694 ;
-  reg [3:0] \$695 ;
-  reg [3:0] \$696 ;
-  reg [3:0] \$697 ;
-  reg [3:0] \$698 ;
-  reg [3:0] \$699 ;
-  wire \$7 ;
+  reg [1:0] \$695 ;
+  reg \$696 ;
+  reg \$697 ;
+  reg \$698 ;
+  reg \$699 ;
+  wire [5:0] \$7 ;
   wire [8:0] \$70 ;
-  reg [3:0] \$700 ;
-  reg [3:0] \$701 ;
-  reg [3:0] \$702 ;
-  reg [3:0] \$703 ;
-  reg \$704 ;
-  reg \$705 ;
-  reg \$706 ;
-  reg \$707 ;
-  reg \$708 ;
-  reg \$709 ;
+  reg [2:0] \$700 ;
+  reg [6:0] \$701 ;
+  reg [5:0] \$702 ;
+  reg [5:0] \$703 ;
+  reg [3:0] \$704 ;
+  reg [3:0] \$705 ;
+  reg [3:0] \$706 ;
+  reg [3:0] \$707 ;
+  reg [3:0] \$708 ;
+  reg [3:0] \$709 ;
   wire \$71 ;
-  reg \$710 ;
-  reg \$711 ;
-  reg \$712 ;
-  reg \$713 ;
-  reg \$714 ;
-  reg \$715 ;
-  reg \$716 ;
-  reg [31:0] \$717 ;
-  reg [31:0] \$718 ;
-  reg [31:0] \$719 ;
+  reg [3:0] \$710 ;
+  reg [3:0] \$711 ;
+  reg [3:0] \$712 ;
+  reg [3:0] \$713 ;
+  reg [3:0] \$714 ;
+  reg [3:0] \$715 ;
+  reg [3:0] \$716 ;
+  reg [3:0] \$717 ;
+  reg [3:0] \$718 ;
+  reg [3:0] \$719 ;
   wire [6:0] \$72 ;
-  reg [31:0] \$720 ;
-  reg [31:0] \$721 ;
-  reg [31:0] \$722 ;
-  reg [31:0] \$723 ;
-  reg [31:0] \$724 ;
-  reg [31:0] \$725 ;
-  reg [351:0] \$726 ;
+  reg [3:0] \$720 ;
+  reg [3:0] \$721 ;
+  reg [3:0] \$722 ;
+  reg \$723 ;
+  reg \$724 ;
+  reg \$725 ;
+  reg \$726 ;
   reg \$727 ;
   reg \$728 ;
   reg \$729 ;
-  wire [1:0] \$73 ;
+  wire [6:0] \$73 ;
   reg \$730 ;
   reg \$731 ;
   reg \$732 ;
   reg \$733 ;
   reg \$734 ;
   reg \$735 ;
-  reg \$736 ;
-  reg \$737 ;
-  reg \$738 ;
-  reg \$739 ;
-  wire \$74 ;
-  reg [11:0] \$740 ;
-  reg [11:0] \$741 ;
-  reg [11:0] \$742 ;
-  reg [11:0] \$743 ;
-  reg [11:0] \$744 ;
-  reg [11:0] \$745 ;
-  reg [11:0] \$746 ;
-  reg [11:0] \$747 ;
-  reg [11:0] \$748 ;
-  reg [11:0] \$749 ;
+  reg [31:0] \$736 ;
+  reg [31:0] \$737 ;
+  reg [31:0] \$738 ;
+  reg [31:0] \$739 ;
+  wire [7:0] \$74 ;
+  reg [31:0] \$740 ;
+  reg [31:0] \$741 ;
+  reg [31:0] \$742 ;
+  reg [31:0] \$743 ;
+  reg [31:0] \$744 ;
+  reg [351:0] \$745 ;
+  reg \$746 ;
+  reg \$747 ;
+  reg \$748 ;
+  reg \$749 ;
   wire [7:0] \$75 ;
-  reg [11:0] \$750 ;
-  reg [11:0] \$751 ;
-  reg [11:0] \$752 ;
-  reg [11:0] \$753 ;
-  reg [11:0] \$754 ;
-  reg [11:0] \$755 ;
-  reg [11:0] \$756 ;
-  reg [11:0] \$757 ;
-  reg [11:0] \$758 ;
+  reg \$750 ;
+  reg \$751 ;
+  reg \$752 ;
+  reg \$753 ;
+  reg \$754 ;
+  reg \$755 ;
+  reg \$756 ;
+  reg \$757 ;
+  reg \$758 ;
   reg [11:0] \$759 ;
-  wire [7:0] \$76 ;
+  wire [8:0] \$76 ;
   reg [11:0] \$760 ;
   reg [11:0] \$761 ;
   reg [11:0] \$762 ;
@@ -1022,7 +1022,7 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   reg [11:0] \$767 ;
   reg [11:0] \$768 ;
   reg [11:0] \$769 ;
-  wire [7:0] \$77 ;
+  wire \$77 ;
   reg [11:0] \$770 ;
   reg [11:0] \$771 ;
   reg [11:0] \$772 ;
@@ -1033,7 +1033,7 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   reg [11:0] \$777 ;
   reg [11:0] \$778 ;
   reg [11:0] \$779 ;
-  wire \$78 ;
+  wire [6:0] \$78 ;
   reg [11:0] \$780 ;
   reg [11:0] \$781 ;
   reg [11:0] \$782 ;
@@ -1044,7 +1044,7 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   reg [11:0] \$787 ;
   reg [11:0] \$788 ;
   reg [11:0] \$789 ;
-  wire \$79 ;
+  wire [1:0] \$79 ;
   reg [11:0] \$790 ;
   reg [11:0] \$791 ;
   reg [11:0] \$792 ;
@@ -1067,52 +1067,71 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   reg [11:0] \$807 ;
   reg [11:0] \$808 ;
   reg [11:0] \$809 ;
-  wire \$81 ;
+  wire [7:0] \$81 ;
   reg [11:0] \$810 ;
   reg [11:0] \$811 ;
-  reg [15:0] \$812 ;
-  reg [15:0] \$813 ;
-  reg [15:0] \$814 ;
-  reg [15:0] \$815 ;
-  reg \$816 ;
-  reg \$817 ;
-  reg \$818 ;
-  reg \$819 ;
-  wire \$82 ;
-  reg [19:0] \$820 ;
-  reg [19:0] \$821 ;
-  reg [15:0] \$822 ;
-  reg [15:0] \$823 ;
-  reg [15:0] \$824 ;
-  reg [15:0] \$825 ;
-  reg \$826 ;
-  reg \$827 ;
-  reg [35:0] \$828 ;
-  reg [35:0] \$829 ;
-  wire \$83 ;
-  reg [15:0] \$830 ;
+  reg [11:0] \$812 ;
+  reg [11:0] \$813 ;
+  reg [11:0] \$814 ;
+  reg [11:0] \$815 ;
+  reg [11:0] \$816 ;
+  reg [11:0] \$817 ;
+  reg [11:0] \$818 ;
+  reg [11:0] \$819 ;
+  wire [7:0] \$82 ;
+  reg [11:0] \$820 ;
+  reg [11:0] \$821 ;
+  reg [11:0] \$822 ;
+  reg [11:0] \$823 ;
+  reg [11:0] \$824 ;
+  reg [11:0] \$825 ;
+  reg [11:0] \$826 ;
+  reg [11:0] \$827 ;
+  reg [11:0] \$828 ;
+  reg [11:0] \$829 ;
+  wire [7:0] \$83 ;
+  reg [11:0] \$830 ;
   reg [15:0] \$831 ;
-  reg \$832 ;
-  reg \$833 ;
-  reg [16:0] \$834 ;
+  reg [15:0] \$832 ;
+  reg [15:0] \$833 ;
+  reg [15:0] \$834 ;
   reg \$835 ;
-  wire [5:0] \$84 ;
+  reg \$836 ;
+  reg \$837 ;
+  reg \$838 ;
+  reg [19:0] \$839 ;
+  wire \$84 ;
+  reg [19:0] \$840 ;
+  reg [15:0] \$841 ;
+  reg [15:0] \$842 ;
+  reg [15:0] \$843 ;
+  reg [15:0] \$844 ;
+  reg \$845 ;
+  reg \$846 ;
+  reg [35:0] \$847 ;
+  reg [35:0] \$848 ;
+  reg [15:0] \$849 ;
   wire \$85 ;
-  wire [7:0] \$86 ;
+  reg [15:0] \$850 ;
+  reg \$851 ;
+  reg \$852 ;
+  reg [16:0] \$853 ;
+  reg \$854 ;
+  wire \$86 ;
   wire \$87 ;
-  wire [7:0] \$88 ;
-  wire [7:0] \$89 ;
-  wire [1:0] \$9 ;
-  wire [7:0] \$90 ;
-  wire [12:0] \$91 ;
-  wire [9:0] \$92 ;
-  wire [13:0] \$93 ;
-  wire [14:0] \$94 ;
-  wire [14:0] \$95 ;
+  wire \$88 ;
+  wire \$89 ;
+  wire \$9 ;
+  wire [5:0] \$90 ;
+  wire \$91 ;
+  wire [7:0] \$92 ;
+  wire \$93 ;
+  wire [7:0] \$94 ;
+  wire [7:0] \$95 ;
   wire [7:0] \$96 ;
-  wire [7:0] \$97 ;
-  wire \$98 ;
-  wire \$99 ;
+  wire [12:0] \$97 ;
+  wire [9:0] \$98 ;
+  wire [13:0] \$99 ;
   reg [19:0] acc0 = 20'h00000;
   reg [19:0] acc1 = 20'h00000;
   reg accfirst1 = 1'h0;
@@ -1130,6 +1149,7 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   reg [15:0] bias1_s3 = 16'h0000;
   reg [15:0] bias1_s4 = 16'h0000;
   reg [15:0] bias1_s5 = 16'h0000;
+  reg c_bank = 1'h0;
   reg [2:0] c_cg = 3'h0;
   reg [15:0] c_frames = 16'h0000;
   reg [3:0] c_og = 4'h0;
@@ -1189,10 +1209,10 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   reg [3:0] dy8_s1 = 4'h0;
   wire first;
   wire frame_last;
-  reg [15:0] frames = 16'h0000;
   reg [1:0] fsm_state = 2'h0;
   wire go;
   reg [3:0] groups = 4'h0;
+  reg handoff;
   reg [5:0] height = 6'h00;
   reg [8:0] held = 9'h000;
   wire [7:0] \held.data ;
@@ -1219,6 +1239,7 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   reg last5 = 1'h0;
   reg [3:0] lead = 4'h0;
   reg [6:0] load = 7'h00;
+  reg load_bank = 1'h0;
   reg [2:0] load_cg = 3'h0;
   reg [3:0] load_og = 4'h0;
   reg loaded;
@@ -1230,6 +1251,13 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   wire [7:0] \lw__data[3] ;
   wire lw__en;
   wire [2:0] need;
+  reg [15:0] next_frames = 16'h0000;
+  reg [3:0] next_groups = 4'h0;
+  reg [5:0] next_height = 6'h00;
+  reg [4:0] next_ogroups = 5'h00;
+  reg next_relu = 1'h0;
+  reg next_stride2 = 1'h0;
+  reg [5:0] next_width = 6'h00;
   output [16:0] o__payload;
   reg [16:0] o__payload = 17'h00000;
   wire [15:0] \o__payload.data ;
@@ -1279,68 +1307,68 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   reg ok8_s2b = 1'h0;
   wire pipe_busy;
   wire [11:0] port__addr;
-  wire [11:0] \port__addr$101 ;
-  wire [11:0] \port__addr$110 ;
-  wire [11:0] \port__addr$119 ;
-  wire [11:0] \port__addr$128 ;
-  wire [11:0] \port__addr$137 ;
-  wire [11:0] \port__addr$146 ;
-  wire [11:0] \port__addr$155 ;
-  wire [11:0] \port__addr$92 ;
+  wire [11:0] \port__addr$108 ;
+  wire [11:0] \port__addr$117 ;
+  wire [11:0] \port__addr$126 ;
+  wire [11:0] \port__addr$135 ;
+  wire [11:0] \port__addr$144 ;
+  wire [11:0] \port__addr$153 ;
+  wire [11:0] \port__addr$162 ;
+  wire [11:0] \port__addr$99 ;
   wire [31:0] port__data;
-  wire [31:0] \port__data$244 ;
-  wire [7:0] \port__data$244[0] ;
-  wire [7:0] \port__data$244[1] ;
-  wire [7:0] \port__data$244[2] ;
-  wire [7:0] \port__data$244[3] ;
-  wire [31:0] \port__data$245 ;
-  wire [7:0] \port__data$245[0] ;
-  wire [7:0] \port__data$245[1] ;
-  wire [7:0] \port__data$245[2] ;
-  wire [7:0] \port__data$245[3] ;
-  wire [31:0] \port__data$246 ;
-  wire [7:0] \port__data$246[0] ;
-  wire [7:0] \port__data$246[1] ;
-  wire [7:0] \port__data$246[2] ;
-  wire [7:0] \port__data$246[3] ;
-  wire [31:0] \port__data$247 ;
-  wire [7:0] \port__data$247[0] ;
-  wire [7:0] \port__data$247[1] ;
-  wire [7:0] \port__data$247[2] ;
-  wire [7:0] \port__data$247[3] ;
-  wire [31:0] \port__data$248 ;
-  wire [7:0] \port__data$248[0] ;
-  wire [7:0] \port__data$248[1] ;
-  wire [7:0] \port__data$248[2] ;
-  wire [7:0] \port__data$248[3] ;
-  wire [31:0] \port__data$249 ;
-  wire [7:0] \port__data$249[0] ;
-  wire [7:0] \port__data$249[1] ;
-  wire [7:0] \port__data$249[2] ;
-  wire [7:0] \port__data$249[3] ;
-  wire [31:0] \port__data$250 ;
-  wire [7:0] \port__data$250[0] ;
-  wire [7:0] \port__data$250[1] ;
-  wire [7:0] \port__data$250[2] ;
-  wire [7:0] \port__data$250[3] ;
-  wire [31:0] \port__data$251 ;
-  wire [7:0] \port__data$251[0] ;
-  wire [7:0] \port__data$251[1] ;
-  wire [7:0] \port__data$251[2] ;
-  wire [7:0] \port__data$251[3] ;
+  wire [31:0] \port__data$256 ;
+  wire [7:0] \port__data$256[0] ;
+  wire [7:0] \port__data$256[1] ;
+  wire [7:0] \port__data$256[2] ;
+  wire [7:0] \port__data$256[3] ;
+  wire [31:0] \port__data$257 ;
+  wire [7:0] \port__data$257[0] ;
+  wire [7:0] \port__data$257[1] ;
+  wire [7:0] \port__data$257[2] ;
+  wire [7:0] \port__data$257[3] ;
+  wire [31:0] \port__data$258 ;
+  wire [7:0] \port__data$258[0] ;
+  wire [7:0] \port__data$258[1] ;
+  wire [7:0] \port__data$258[2] ;
+  wire [7:0] \port__data$258[3] ;
+  wire [31:0] \port__data$259 ;
+  wire [7:0] \port__data$259[0] ;
+  wire [7:0] \port__data$259[1] ;
+  wire [7:0] \port__data$259[2] ;
+  wire [7:0] \port__data$259[3] ;
+  wire [31:0] \port__data$260 ;
+  wire [7:0] \port__data$260[0] ;
+  wire [7:0] \port__data$260[1] ;
+  wire [7:0] \port__data$260[2] ;
+  wire [7:0] \port__data$260[3] ;
+  wire [31:0] \port__data$261 ;
+  wire [7:0] \port__data$261[0] ;
+  wire [7:0] \port__data$261[1] ;
+  wire [7:0] \port__data$261[2] ;
+  wire [7:0] \port__data$261[3] ;
+  wire [31:0] \port__data$262 ;
+  wire [7:0] \port__data$262[0] ;
+  wire [7:0] \port__data$262[1] ;
+  wire [7:0] \port__data$262[2] ;
+  wire [7:0] \port__data$262[3] ;
+  wire [31:0] \port__data$263 ;
+  wire [7:0] \port__data$263[0] ;
+  wire [7:0] \port__data$263[1] ;
+  wire [7:0] \port__data$263[2] ;
+  wire [7:0] \port__data$263[3] ;
   wire [7:0] \port__data[0] ;
   wire [7:0] \port__data[1] ;
   wire [7:0] \port__data[2] ;
   wire [7:0] \port__data[3] ;
   wire port__en;
-  wire \port__en$100 ;
-  wire \port__en$109 ;
-  wire \port__en$118 ;
-  wire \port__en$127 ;
-  wire \port__en$136 ;
-  wire \port__en$145 ;
-  wire \port__en$154 ;
-  wire \port__en$91 ;
+  wire \port__en$107 ;
+  wire \port__en$116 ;
+  wire \port__en$125 ;
+  wire \port__en$134 ;
+  wire \port__en$143 ;
+  wire \port__en$152 ;
+  wire \port__en$161 ;
+  wire \port__en$98 ;
   reg [11:0] prod0_0 = 12'h000;
   reg [11:0] prod0_1 = 12'h000;
   reg [11:0] prod0_10 = 12'h000;
@@ -1509,7 +1537,7 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   reg [35:0] scaled1 = 36'h000000000;
   wire [6:0] slot0;
   reg [3:0] slot1 = 4'h0;
-  wire [6:0] \slot1$89 ;
+  wire [6:0] \slot1$96 ;
   wire [6:0] slot2;
   wire [6:0] slot3;
   wire [6:0] slot4;
@@ -1612,7 +1640,10 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   wire w__valid;
   reg [2:0] w_cg = 3'h0;
   reg [15:0] w_frames = 16'h0000;
+  reg [3:0] w_groups = 4'h0;
+  reg [5:0] w_height = 6'h00;
   reg [3:0] w_slot = 4'h0;
+  reg [5:0] w_width = 6'h00;
   reg [4:0] w_x = 5'h00;
   reg [4:0] w_y = 5'h00;
   reg [6:0] wbase1 = 7'h00;
@@ -1696,7 +1727,7 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   wire [3:0] \weights_s2b[1].w3_7 ;
   wire [3:0] \weights_s2b[1].w3_8 ;
   reg [5:0] width = 6'h00;
-  reg [6:0] wmem_w__addr;
+  reg [7:0] wmem_w__addr;
   reg [351:0] wmem_w__data;
   wire [175:0] \wmem_w__data[0] ;
   wire [15:0] \wmem_w__data[0].bias ;
@@ -1777,7 +1808,7 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   wire [3:0] \wmem_w__data[1].w3_7 ;
   wire [3:0] \wmem_w__data[1].w3_8 ;
   reg wmem_w__en;
-  wire [6:0] wread__addr;
+  wire [7:0] wread__addr;
   wire [351:0] wread__data;
   wire [175:0] \wread__data[0] ;
   wire [15:0] \wread__data[0].bias ;
@@ -4450,7 +4481,7 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @(posedge clk) begin
     if (lw__en)
-      lbuf[\$15 [11:0]] <= i__payload[31:0];
+      lbuf[\$21 [11:0]] <= i__payload[31:0];
   end
   reg [31:0] _0_;
   reg [31:0] _1_;
@@ -4463,43 +4494,43 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   reg [31:0] _8_;
   always @(posedge clk) begin
     if (ce) begin
-      _0_ <= lbuf[\$255 [11:0]];
+      _0_ <= lbuf[\$261 [11:0]];
     end
     if (ce) begin
-      _1_ <= lbuf[\$235 [11:0]];
+      _1_ <= lbuf[\$241 [11:0]];
     end
     if (ce) begin
-      _2_ <= lbuf[\$215 [11:0]];
+      _2_ <= lbuf[\$221 [11:0]];
     end
     if (ce) begin
-      _3_ <= lbuf[\$195 [11:0]];
+      _3_ <= lbuf[\$201 [11:0]];
     end
     if (ce) begin
-      _4_ <= lbuf[\$175 [11:0]];
+      _4_ <= lbuf[\$181 [11:0]];
     end
     if (ce) begin
-      _5_ <= lbuf[\$155 [11:0]];
+      _5_ <= lbuf[\$161 [11:0]];
     end
     if (ce) begin
-      _6_ <= lbuf[\$135 [11:0]];
+      _6_ <= lbuf[\$141 [11:0]];
     end
     if (ce) begin
-      _7_ <= lbuf[\$115 [11:0]];
+      _7_ <= lbuf[\$121 [11:0]];
     end
     if (ce) begin
-      _8_ <= lbuf[\$95 [11:0]];
+      _8_ <= lbuf[\$101 [11:0]];
     end
   end
-  assign \port__data$251  = _0_;
-  assign \port__data$250  = _1_;
-  assign \port__data$249  = _2_;
-  assign \port__data$248  = _3_;
-  assign \port__data$247  = _4_;
-  assign \port__data$246  = _5_;
-  assign \port__data$245  = _6_;
-  assign \port__data$244  = _7_;
+  assign \port__data$263  = _0_;
+  assign \port__data$262  = _1_;
+  assign \port__data$261  = _2_;
+  assign \port__data$260  = _3_;
+  assign \port__data$259  = _4_;
+  assign \port__data$258  = _5_;
+  assign \port__data$257  = _6_;
+  assign \port__data$256  = _7_;
   assign port__data = _8_;
-  reg [351:0] wmem [127:0];
+  reg [351:0] wmem [255:0];
   initial begin
     wmem[0] = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
     wmem[1] = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
@@ -4629,6 +4660,134 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
     wmem[125] = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
     wmem[126] = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
     wmem[127] = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    wmem[128] = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    wmem[129] = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    wmem[130] = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    wmem[131] = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    wmem[132] = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    wmem[133] = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    wmem[134] = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    wmem[135] = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    wmem[136] = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    wmem[137] = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    wmem[138] = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    wmem[139] = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    wmem[140] = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    wmem[141] = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    wmem[142] = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    wmem[143] = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    wmem[144] = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    wmem[145] = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    wmem[146] = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    wmem[147] = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    wmem[148] = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    wmem[149] = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    wmem[150] = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    wmem[151] = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    wmem[152] = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    wmem[153] = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    wmem[154] = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    wmem[155] = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    wmem[156] = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    wmem[157] = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    wmem[158] = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    wmem[159] = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    wmem[160] = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    wmem[161] = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    wmem[162] = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    wmem[163] = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    wmem[164] = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    wmem[165] = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    wmem[166] = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    wmem[167] = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    wmem[168] = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    wmem[169] = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    wmem[170] = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    wmem[171] = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    wmem[172] = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    wmem[173] = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    wmem[174] = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    wmem[175] = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    wmem[176] = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    wmem[177] = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    wmem[178] = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    wmem[179] = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    wmem[180] = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    wmem[181] = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    wmem[182] = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    wmem[183] = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    wmem[184] = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    wmem[185] = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    wmem[186] = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    wmem[187] = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    wmem[188] = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    wmem[189] = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    wmem[190] = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    wmem[191] = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    wmem[192] = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    wmem[193] = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    wmem[194] = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    wmem[195] = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    wmem[196] = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    wmem[197] = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    wmem[198] = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    wmem[199] = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    wmem[200] = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    wmem[201] = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    wmem[202] = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    wmem[203] = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    wmem[204] = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    wmem[205] = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    wmem[206] = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    wmem[207] = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    wmem[208] = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    wmem[209] = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    wmem[210] = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    wmem[211] = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    wmem[212] = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    wmem[213] = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    wmem[214] = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    wmem[215] = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    wmem[216] = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    wmem[217] = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    wmem[218] = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    wmem[219] = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    wmem[220] = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    wmem[221] = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    wmem[222] = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    wmem[223] = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    wmem[224] = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    wmem[225] = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    wmem[226] = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    wmem[227] = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    wmem[228] = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    wmem[229] = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    wmem[230] = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    wmem[231] = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    wmem[232] = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    wmem[233] = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    wmem[234] = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    wmem[235] = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    wmem[236] = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    wmem[237] = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    wmem[238] = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    wmem[239] = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    wmem[240] = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    wmem[241] = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    wmem[242] = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    wmem[243] = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    wmem[244] = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    wmem[245] = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    wmem[246] = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    wmem[247] = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    wmem[248] = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    wmem[249] = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    wmem[250] = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    wmem[251] = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    wmem[252] = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    wmem[253] = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    wmem[254] = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+    wmem[255] = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
   end
   always @(posedge clk) begin
     if (wmem_w__en)
@@ -4637,138 +4796,165 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   reg [351:0] _9_;
   always @(posedge clk) begin
     if (ce) begin
-      _9_ <= wmem[\$256 [6:0]];
+      _9_ <= wmem[\$264 [7:0]];
     end
   end
   assign wread__data = _9_;
-  assign \$135  = ok2 ? \$134  : 15'h0000;
-  assign \$136  = $signed({ 1'h0, cy1 }) + $signed(dy3_s1);
-  assign \$137  = $signed({ 1'h0, cx1 }) + $signed(dx3_s1);
-  assign \$138  = $signed(\$136 ) >= $signed(1'h0);
-  assign \$139  = $signed(\$136 ) < $signed({ 1'h0, height });
-  assign \$140  = \$138  & \$139 ;
-  assign \$141  = $signed(\$137 ) >= $signed(1'h0);
-  assign \$142  = \$140  & \$141 ;
-  assign \$143  = $signed(\$137 ) < $signed({ 1'h0, width });
-  assign ok3 = \$142  & \$143 ;
-  assign \$144  = $signed({ 1'h0, slot1 }) + $signed(dy3_s1);
-  assign \$145  = $signed(\$144 ) < $signed(1'h0);
-  assign \$146  = $signed(\$144 ) + $signed(5'h0a);
-  assign \$147  = $signed(\$144 ) >= $signed(5'h0a);
-  assign \$148  = $signed(\$144 ) - $signed(5'h0a);
-  assign \$149  = \$147  ? \$148  : { \$144 [5], \$144 [5], \$144  };
-  assign \$150  = \$145  ? \$146  : \$149 ;
-  assign \$151  = \$150 [3:0] * 9'h100;
-  assign \$152  = \$137 [5:0] * 4'h8;
-  assign \$153  = \$151  + \$152 ;
-  assign \$154  = \$153  + cg1;
-  assign \$155  = ok3 ? \$154  : 15'h0000;
-  assign \$156  = $signed({ 1'h0, cy1 }) + $signed(dy4_s1);
-  assign \$157  = $signed({ 1'h0, cx1 }) + $signed(dx4_s1);
-  assign \$158  = $signed(\$156 ) >= $signed(1'h0);
-  assign \$159  = $signed(\$156 ) < $signed({ 1'h0, height });
-  assign \$160  = \$158  & \$159 ;
-  assign \$161  = $signed(\$157 ) >= $signed(1'h0);
-  assign \$162  = \$160  & \$161 ;
-  assign \$163  = $signed(\$157 ) < $signed({ 1'h0, width });
-  assign ok4 = \$162  & \$163 ;
-  assign \$164  = $signed({ 1'h0, slot1 }) + $signed(dy4_s1);
-  assign \$165  = $signed(\$164 ) < $signed(1'h0);
-  assign \$166  = $signed(\$164 ) + $signed(5'h0a);
-  assign \$167  = $signed(\$164 ) >= $signed(5'h0a);
-  assign \$168  = $signed(\$164 ) - $signed(5'h0a);
-  assign \$169  = \$167  ? \$168  : { \$164 [5], \$164 [5], \$164  };
-  assign \$170  = \$165  ? \$166  : \$169 ;
-  assign \$171  = \$170 [3:0] * 9'h100;
-  assign \$172  = \$157 [5:0] * 4'h8;
-  assign \$173  = \$171  + \$172 ;
-  assign \$174  = \$173  + cg1;
-  assign \$175  = ok4 ? \$174  : 15'h0000;
-  assign \$176  = $signed({ 1'h0, cy1 }) + $signed(dy5_s1);
-  assign \$177  = $signed({ 1'h0, cx1 }) + $signed(dx5_s1);
-  assign \$178  = $signed(\$176 ) >= $signed(1'h0);
-  assign \$179  = $signed(\$176 ) < $signed({ 1'h0, height });
-  assign \$180  = \$178  & \$179 ;
-  assign \$181  = $signed(\$177 ) >= $signed(1'h0);
-  assign \$182  = \$180  & \$181 ;
-  assign \$183  = $signed(\$177 ) < $signed({ 1'h0, width });
-  assign ok5 = \$182  & \$183 ;
-  assign \$184  = $signed({ 1'h0, slot1 }) + $signed(dy5_s1);
-  assign \$185  = $signed(\$184 ) < $signed(1'h0);
-  assign \$186  = $signed(\$184 ) + $signed(5'h0a);
-  assign \$187  = $signed(\$184 ) >= $signed(5'h0a);
-  assign \$188  = $signed(\$184 ) - $signed(5'h0a);
-  assign \$189  = \$187  ? \$188  : { \$184 [5], \$184 [5], \$184  };
-  assign \$190  = \$185  ? \$186  : \$189 ;
-  assign \$191  = \$190 [3:0] * 9'h100;
-  assign \$192  = \$177 [5:0] * 4'h8;
-  assign \$193  = \$191  + \$192 ;
-  assign \$194  = \$193  + cg1;
-  assign \$195  = ok5 ? \$194  : 15'h0000;
-  assign \$196  = $signed({ 1'h0, cy1 }) + $signed(dy6_s1);
-  assign \$197  = $signed({ 1'h0, cx1 }) + $signed(dx6_s1);
-  assign \$198  = $signed(\$196 ) >= $signed(1'h0);
-  assign \$199  = $signed(\$196 ) < $signed({ 1'h0, height });
-  assign \$200  = \$198  & \$199 ;
-  assign \$201  = $signed(\$197 ) >= $signed(1'h0);
-  assign \$202  = \$200  & \$201 ;
-  assign \$203  = $signed(\$197 ) < $signed({ 1'h0, width });
-  assign ok6 = \$202  & \$203 ;
-  assign \$204  = $signed({ 1'h0, slot1 }) + $signed(dy6_s1);
-  assign \$205  = $signed(\$204 ) < $signed(1'h0);
-  assign \$206  = $signed(\$204 ) + $signed(5'h0a);
-  assign \$207  = $signed(\$204 ) >= $signed(5'h0a);
-  assign \$208  = $signed(\$204 ) - $signed(5'h0a);
-  assign \$209  = \$207  ? \$208  : { \$204 [5], \$204 [5], \$204  };
-  assign \$210  = \$205  ? \$206  : \$209 ;
-  assign \$211  = \$210 [3:0] * 9'h100;
-  assign \$212  = \$197 [5:0] * 4'h8;
-  assign \$213  = \$211  + \$212 ;
-  assign \$214  = \$213  + cg1;
-  assign \$215  = ok6 ? \$214  : 15'h0000;
-  assign \$216  = $signed({ 1'h0, cy1 }) + $signed(dy7_s1);
-  assign \$217  = $signed({ 1'h0, cx1 }) + $signed(dx7_s1);
-  assign \$218  = $signed(\$216 ) >= $signed(1'h0);
-  assign \$219  = $signed(\$216 ) < $signed({ 1'h0, height });
-  assign \$220  = \$218  & \$219 ;
-  assign \$221  = $signed(\$217 ) >= $signed(1'h0);
-  assign \$222  = \$220  & \$221 ;
-  assign \$223  = $signed(\$217 ) < $signed({ 1'h0, width });
-  assign ok7 = \$222  & \$223 ;
-  assign \$224  = $signed({ 1'h0, slot1 }) + $signed(dy7_s1);
-  assign \$225  = $signed(\$224 ) < $signed(1'h0);
-  assign \$226  = $signed(\$224 ) + $signed(5'h0a);
-  assign \$227  = $signed(\$224 ) >= $signed(5'h0a);
-  assign \$228  = $signed(\$224 ) - $signed(5'h0a);
-  assign \$229  = \$227  ? \$228  : { \$224 [5], \$224 [5], \$224  };
-  assign \$230  = \$225  ? \$226  : \$229 ;
-  assign \$231  = \$230 [3:0] * 9'h100;
-  assign \$232  = \$217 [5:0] * 4'h8;
-  assign \$233  = \$231  + \$232 ;
-  assign \$234  = \$233  + cg1;
-  assign \$235  = ok7 ? \$234  : 15'h0000;
-  assign \$236  = $signed({ 1'h0, cy1 }) + $signed(dy8_s1);
-  assign \$237  = $signed({ 1'h0, cx1 }) + $signed(dx8_s1);
-  assign \$238  = $signed(\$236 ) >= $signed(1'h0);
-  assign \$239  = $signed(\$236 ) < $signed({ 1'h0, height });
-  assign \$240  = \$238  & \$239 ;
-  assign \$241  = $signed(\$237 ) >= $signed(1'h0);
-  assign \$242  = \$240  & \$241 ;
-  assign \$243  = $signed(\$237 ) < $signed({ 1'h0, width });
-  assign ok8 = \$242  & \$243 ;
-  assign \$244  = $signed({ 1'h0, slot1 }) + $signed(dy8_s1);
-  assign \$245  = $signed(\$244 ) < $signed(1'h0);
-  assign \$246  = $signed(\$244 ) + $signed(5'h0a);
-  assign \$247  = $signed(\$244 ) >= $signed(5'h0a);
-  assign \$248  = $signed(\$244 ) - $signed(5'h0a);
-  assign \$249  = \$247  ? \$248  : { \$244 [5], \$244 [5], \$244  };
-  assign \$250  = \$245  ? \$246  : \$249 ;
-  assign \$251  = \$250 [3:0] * 9'h100;
-  assign \$252  = \$237 [5:0] * 4'h8;
-  assign \$253  = \$251  + \$252 ;
-  assign \$254  = \$253  + cg1;
-  assign \$255  = ok8 ? \$254  : 15'h0000;
-  assign \$256  = wbase1 + cg1;
+  assign \$117  = \$116 [3:0] * 9'h100;
+  assign \$118  = \$103 [5:0] * 4'h8;
+  assign \$119  = \$117  + \$118 ;
+  assign \$120  = \$119  + cg1;
+  assign \$121  = ok1 ? \$120  : 15'h0000;
+  assign \$122  = $signed({ 1'h0, cy1 }) + $signed(dy2_s1);
+  assign \$123  = $signed({ 1'h0, cx1 }) + $signed(dx2_s1);
+  assign \$124  = $signed(\$122 ) >= $signed(1'h0);
+  assign \$125  = $signed(\$122 ) < $signed({ 1'h0, height });
+  assign \$126  = \$124  & \$125 ;
+  assign \$127  = $signed(\$123 ) >= $signed(1'h0);
+  assign \$128  = \$126  & \$127 ;
+  assign \$129  = $signed(\$123 ) < $signed({ 1'h0, width });
+  assign ok2 = \$128  & \$129 ;
+  assign \$130  = $signed({ 1'h0, slot1 }) + $signed(dy2_s1);
+  assign \$131  = $signed(\$130 ) < $signed(1'h0);
+  assign \$132  = $signed(\$130 ) + $signed(5'h0a);
+  assign \$133  = $signed(\$130 ) >= $signed(5'h0a);
+  assign \$134  = $signed(\$130 ) - $signed(5'h0a);
+  assign \$135  = \$133  ? \$134  : { \$130 [5], \$130 [5], \$130  };
+  assign \$136  = \$131  ? \$132  : \$135 ;
+  assign \$137  = \$136 [3:0] * 9'h100;
+  assign \$138  = \$123 [5:0] * 4'h8;
+  assign \$139  = \$137  + \$138 ;
+  assign \$140  = \$139  + cg1;
+  assign \$141  = ok2 ? \$140  : 15'h0000;
+  assign \$142  = $signed({ 1'h0, cy1 }) + $signed(dy3_s1);
+  assign \$143  = $signed({ 1'h0, cx1 }) + $signed(dx3_s1);
+  assign \$144  = $signed(\$142 ) >= $signed(1'h0);
+  assign \$145  = $signed(\$142 ) < $signed({ 1'h0, height });
+  assign \$146  = \$144  & \$145 ;
+  assign \$147  = $signed(\$143 ) >= $signed(1'h0);
+  assign \$148  = \$146  & \$147 ;
+  assign \$149  = $signed(\$143 ) < $signed({ 1'h0, width });
+  assign ok3 = \$148  & \$149 ;
+  assign \$150  = $signed({ 1'h0, slot1 }) + $signed(dy3_s1);
+  assign \$151  = $signed(\$150 ) < $signed(1'h0);
+  assign \$152  = $signed(\$150 ) + $signed(5'h0a);
+  assign \$153  = $signed(\$150 ) >= $signed(5'h0a);
+  assign \$154  = $signed(\$150 ) - $signed(5'h0a);
+  assign \$155  = \$153  ? \$154  : { \$150 [5], \$150 [5], \$150  };
+  assign \$156  = \$151  ? \$152  : \$155 ;
+  assign \$157  = \$156 [3:0] * 9'h100;
+  assign \$158  = \$143 [5:0] * 4'h8;
+  assign \$159  = \$157  + \$158 ;
+  assign \$160  = \$159  + cg1;
+  assign \$161  = ok3 ? \$160  : 15'h0000;
+  assign \$162  = $signed({ 1'h0, cy1 }) + $signed(dy4_s1);
+  assign \$163  = $signed({ 1'h0, cx1 }) + $signed(dx4_s1);
+  assign \$164  = $signed(\$162 ) >= $signed(1'h0);
+  assign \$165  = $signed(\$162 ) < $signed({ 1'h0, height });
+  assign \$166  = \$164  & \$165 ;
+  assign \$167  = $signed(\$163 ) >= $signed(1'h0);
+  assign \$168  = \$166  & \$167 ;
+  assign \$169  = $signed(\$163 ) < $signed({ 1'h0, width });
+  assign ok4 = \$168  & \$169 ;
+  assign \$170  = $signed({ 1'h0, slot1 }) + $signed(dy4_s1);
+  assign \$171  = $signed(\$170 ) < $signed(1'h0);
+  assign \$172  = $signed(\$170 ) + $signed(5'h0a);
+  assign \$173  = $signed(\$170 ) >= $signed(5'h0a);
+  assign \$174  = $signed(\$170 ) - $signed(5'h0a);
+  assign \$175  = \$173  ? \$174  : { \$170 [5], \$170 [5], \$170  };
+  assign \$176  = \$171  ? \$172  : \$175 ;
+  assign \$177  = \$176 [3:0] * 9'h100;
+  assign \$178  = \$163 [5:0] * 4'h8;
+  assign \$179  = \$177  + \$178 ;
+  assign \$180  = \$179  + cg1;
+  assign \$181  = ok4 ? \$180  : 15'h0000;
+  assign \$182  = $signed({ 1'h0, cy1 }) + $signed(dy5_s1);
+  assign \$183  = $signed({ 1'h0, cx1 }) + $signed(dx5_s1);
+  assign \$184  = $signed(\$182 ) >= $signed(1'h0);
+  assign \$185  = $signed(\$182 ) < $signed({ 1'h0, height });
+  assign \$186  = \$184  & \$185 ;
+  assign \$187  = $signed(\$183 ) >= $signed(1'h0);
+  assign \$188  = \$186  & \$187 ;
+  assign \$189  = $signed(\$183 ) < $signed({ 1'h0, width });
+  assign ok5 = \$188  & \$189 ;
+  assign \$190  = $signed({ 1'h0, slot1 }) + $signed(dy5_s1);
+  assign \$191  = $signed(\$190 ) < $signed(1'h0);
+  assign \$192  = $signed(\$190 ) + $signed(5'h0a);
+  assign \$193  = $signed(\$190 ) >= $signed(5'h0a);
+  assign \$194  = $signed(\$190 ) - $signed(5'h0a);
+  assign \$195  = \$193  ? \$194  : { \$190 [5], \$190 [5], \$190  };
+  assign \$196  = \$191  ? \$192  : \$195 ;
+  assign \$197  = \$196 [3:0] * 9'h100;
+  assign \$198  = \$183 [5:0] * 4'h8;
+  assign \$199  = \$197  + \$198 ;
+  assign \$200  = \$199  + cg1;
+  assign \$201  = ok5 ? \$200  : 15'h0000;
+  assign \$202  = $signed({ 1'h0, cy1 }) + $signed(dy6_s1);
+  assign \$203  = $signed({ 1'h0, cx1 }) + $signed(dx6_s1);
+  assign \$204  = $signed(\$202 ) >= $signed(1'h0);
+  assign \$205  = $signed(\$202 ) < $signed({ 1'h0, height });
+  assign \$206  = \$204  & \$205 ;
+  assign \$207  = $signed(\$203 ) >= $signed(1'h0);
+  assign \$208  = \$206  & \$207 ;
+  assign \$209  = $signed(\$203 ) < $signed({ 1'h0, width });
+  assign ok6 = \$208  & \$209 ;
+  assign \$210  = $signed({ 1'h0, slot1 }) + $signed(dy6_s1);
+  assign \$211  = $signed(\$210 ) < $signed(1'h0);
+  assign \$212  = $signed(\$210 ) + $signed(5'h0a);
+  assign \$213  = $signed(\$210 ) >= $signed(5'h0a);
+  assign \$214  = $signed(\$210 ) - $signed(5'h0a);
+  assign \$215  = \$213  ? \$214  : { \$210 [5], \$210 [5], \$210  };
+  assign \$216  = \$211  ? \$212  : \$215 ;
+  assign \$217  = \$216 [3:0] * 9'h100;
+  assign \$218  = \$203 [5:0] * 4'h8;
+  assign \$219  = \$217  + \$218 ;
+  assign \$220  = \$219  + cg1;
+  assign \$221  = ok6 ? \$220  : 15'h0000;
+  assign \$222  = $signed({ 1'h0, cy1 }) + $signed(dy7_s1);
+  assign \$223  = $signed({ 1'h0, cx1 }) + $signed(dx7_s1);
+  assign \$224  = $signed(\$222 ) >= $signed(1'h0);
+  assign \$225  = $signed(\$222 ) < $signed({ 1'h0, height });
+  assign \$226  = \$224  & \$225 ;
+  assign \$227  = $signed(\$223 ) >= $signed(1'h0);
+  assign \$228  = \$226  & \$227 ;
+  assign \$229  = $signed(\$223 ) < $signed({ 1'h0, width });
+  assign ok7 = \$228  & \$229 ;
+  assign \$230  = $signed({ 1'h0, slot1 }) + $signed(dy7_s1);
+  assign \$231  = $signed(\$230 ) < $signed(1'h0);
+  assign \$232  = $signed(\$230 ) + $signed(5'h0a);
+  assign \$233  = $signed(\$230 ) >= $signed(5'h0a);
+  assign \$234  = $signed(\$230 ) - $signed(5'h0a);
+  assign \$235  = \$233  ? \$234  : { \$230 [5], \$230 [5], \$230  };
+  assign \$236  = \$231  ? \$232  : \$235 ;
+  assign \$237  = \$236 [3:0] * 9'h100;
+  assign \$238  = \$223 [5:0] * 4'h8;
+  assign \$239  = \$237  + \$238 ;
+  assign \$240  = \$239  + cg1;
+  assign \$241  = ok7 ? \$240  : 15'h0000;
+  assign \$242  = $signed({ 1'h0, cy1 }) + $signed(dy8_s1);
+  assign \$243  = $signed({ 1'h0, cx1 }) + $signed(dx8_s1);
+  assign \$244  = $signed(\$242 ) >= $signed(1'h0);
+  assign \$245  = $signed(\$242 ) < $signed({ 1'h0, height });
+  assign \$246  = \$244  & \$245 ;
+  assign \$247  = $signed(\$243 ) >= $signed(1'h0);
+  assign \$248  = \$246  & \$247 ;
+  assign \$249  = $signed(\$243 ) < $signed({ 1'h0, width });
+  assign ok8 = \$248  & \$249 ;
+  assign \$250  = $signed({ 1'h0, slot1 }) + $signed(dy8_s1);
+  assign \$251  = $signed(\$250 ) < $signed(1'h0);
+  assign \$252  = $signed(\$250 ) + $signed(5'h0a);
+  assign \$253  = $signed(\$250 ) >= $signed(5'h0a);
+  assign \$254  = $signed(\$250 ) - $signed(5'h0a);
+  assign \$255  = \$253  ? \$254  : { \$250 [5], \$250 [5], \$250  };
+  assign \$256  = \$251  ? \$252  : \$255 ;
+  assign \$257  = \$256 [3:0] * 9'h100;
+  assign \$258  = \$243 [5:0] * 4'h8;
+  assign \$259  = \$257  + \$258 ;
+  assign \$260  = \$259  + cg1;
+  assign \$261  = ok8 ? \$260  : 15'h0000;
+  assign \$262  = c_bank * 8'h80;
+  assign \$263  = \$262  + wbase1;
+  assign \$264  = \$263  + cg1;
   assign sampled0_0 = ok0_s2b ? sample0_s2b[7:0] : 8'h00;
   assign sampled0_1 = ok0_s2b ? sample0_s2b[15:8] : 8'h00;
   assign sampled0_2 = ok0_s2b ? sample0_s2b[23:16] : 8'h00;
@@ -4805,933 +4991,936 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   assign sampled8_1 = ok8_s2b ? sample8_s2b[15:8] : 8'h00;
   assign sampled8_2 = ok8_s2b ? sample8_s2b[23:16] : 8'h00;
   assign sampled8_3 = ok8_s2b ? sample8_s2b[31:24] : 8'h00;
-  assign \$257  = v1 | v2;
-  assign \$258  = \$257  | v2b;
-  assign \$259  = \$258  | v3;
-  assign \$260  = \$259  | v4;
-  assign pipe_busy = \$260  | v5;
-  assign \$261  = ! fsm_state;
-  assign \$262  = fsm_state == 1'h1;
-  assign \$263  = fsm_state == 2'h2;
-  assign \$264  = fsm_state == 2'h3;
-  assign \$267  = load + 1'h1;
-  assign \$268  = load_cg + 1'h1;
-  assign \$269  = groups - 1'h1;
-  assign \$270  = load_cg == \$269 ;
-  assign \$271  = load_og + 1'h1;
-  assign \$272  = ! c_frames;
-  assign \$273  = ~ pipe_busy;
-  assign \$274  = i__valid & i__ready;
-  assign \$275  = w_cg + 1'h1;
-  assign \$276  = groups - 1'h1;
-  assign \$277  = w_cg == \$276 ;
-  assign \$278  = w_x + 1'h1;
-  assign \$279  = width - 1'h1;
-  assign \$280  = w_x == \$279 ;
-  assign \$281  = w_y + 1'h1;
-  assign \$282  = w_slot == 4'h9;
-  assign \$283  = w_slot + 1'h1;
-  assign \$284  = \$282  ? 5'h00 : \$283 ;
-  assign \$285  = height - 1'h1;
-  assign \$286  = w_y == \$285 ;
-  assign \$287  = w_frames - 1'h1;
-  assign \$288  = off__valid & off__ready;
-  assign \$289  = c_pass + 1'h1;
-  assign \$290  = ! c_pass;
-  assign \$291  = c_cg + 1'h1;
-  assign \$292  = groups - 1'h1;
-  assign \$293  = c_cg == \$292 ;
-  assign \$294  = c_og + 1'h1;
-  assign \$295  = c_wbase + groups;
-  assign \$296  = groups - 1'h1;
-  assign \$297  = c_cg == \$296 ;
+  assign \$265  = v1 | v2;
+  assign \$266  = \$265  | v2b;
+  assign \$267  = \$266  | v3;
+  assign \$268  = \$267  | v4;
+  assign pipe_busy = \$268  | v5;
+  assign \$269  = ! fsm_state;
+  assign \$270  = fsm_state == 1'h1;
+  assign \$271  = fsm_state == 2'h2;
+  assign \$272  = ! w_frames;
+  assign \$273  = w__valid & \$272 ;
+  assign \$276  = load + 1'h1;
+  assign \$277  = load_cg + 1'h1;
+  assign \$278  = next_groups - 1'h1;
+  assign \$279  = load_cg == \$278 ;
+  assign \$280  = load_og + 1'h1;
+  assign \$281  = ~ load_bank;
+  assign \$282  = i__valid & i__ready;
+  assign \$283  = w_cg + 1'h1;
+  assign \$284  = w_groups - 1'h1;
+  assign \$285  = w_cg == \$284 ;
+  assign \$286  = w_x + 1'h1;
+  assign \$287  = w_width - 1'h1;
+  assign \$288  = w_x == \$287 ;
+  assign \$289  = w_y + 1'h1;
+  assign \$290  = w_slot == 4'h9;
+  assign \$291  = w_slot + 1'h1;
+  assign \$292  = \$290  ? 5'h00 : \$291 ;
+  assign \$293  = w_height - 1'h1;
+  assign \$294  = w_y == \$293 ;
+  assign \$295  = w_frames - 1'h1;
+  assign \$296  = off__valid & off__ready;
+  assign \$297  = c_pass + 1'h1;
   assign \$298  = ! c_pass;
-  assign \$299  = \$297  & \$298 ;
-  assign \$300  = ogroups - 1'h1;
-  assign \$301  = c_og == \$300 ;
-  assign \$302  = \$299  & \$301 ;
-  assign \$303  = c_ox + 1'h1;
-  assign \$304  = stride2 ? 2'h2 : 2'h1;
-  assign \$305  = c_x + \$304 ;
-  assign \$306  = width - 1'h1;
-  assign \$308  = $signed(\$307 ) + $signed(2'h1);
-  assign \$309  = stride2 ? \$308  : { 2'h0, width };
-  assign \$310  = $signed(\$309 ) - $signed(2'h1);
-  assign \$311  = c_ox == \$310 ;
-  assign \$312  = height - 1'h1;
-  assign \$314  = $signed(\$313 ) + $signed(2'h1);
-  assign \$315  = stride2 ? \$314  : { 2'h0, height };
-  assign \$316  = $signed(\$315 ) - $signed(2'h1);
-  assign \$317  = c_oy == \$316 ;
-  assign \$318  = height - 1'h1;
-  assign \$319  = c_frames - 1'h1;
-  assign \$320  = c_oy + 1'h1;
-  assign \$321  = stride2 ? 2'h2 : 2'h1;
-  assign \$322  = c_y + \$321 ;
-  assign \$323  = stride2 ? 2'h2 : 2'h1;
-  assign \$324  = below - \$323 ;
-  assign \$325  = | row_step;
-  assign \$326  = c_slot + row_step;
-  assign \$327  = \$326  >= 4'ha;
-  assign \$328  = c_slot + row_step;
-  assign \$329  = \$328  - 4'ha;
-  assign \$330  = c_slot + row_step;
-  assign \$331  = \$327  ? \$329  : { 1'h0, \$330  };
-  assign \$332  = lead + row_done;
-  assign \$333  = \$332  - row_step;
-  assign \$334  = height - 1'h1;
-  assign \$335  = ! c_pass;
-  assign \$336  = ! c_cg;
-  assign \$337  = \$335  & \$336 ;
-  assign \$338  = ! c_pass;
-  assign \$339  = groups - 1'h1;
-  assign \$340  = c_cg == \$339 ;
-  assign \$341  = \$338  & \$340 ;
-  assign \$342  = $signed(sampled0_0) * $signed(weights_s2b[3:0]);
-  assign \$343  = $signed(sampled1_0) * $signed(weights_s2b[7:4]);
-  assign \$344  = $signed(sampled2_0) * $signed(weights_s2b[11:8]);
-  assign \$345  = $signed(sampled3_0) * $signed(weights_s2b[15:12]);
-  assign \$346  = $signed(sampled4_0) * $signed(weights_s2b[19:16]);
-  assign \$347  = $signed(sampled5_0) * $signed(weights_s2b[23:20]);
-  assign \$348  = $signed(sampled6_0) * $signed(weights_s2b[27:24]);
-  assign \$349  = $signed(sampled7_0) * $signed(weights_s2b[31:28]);
-  assign \$350  = $signed(sampled8_0) * $signed(weights_s2b[35:32]);
-  assign \$351  = $signed(sampled0_1) * $signed(weights_s2b[39:36]);
-  assign \$352  = $signed(sampled1_1) * $signed(weights_s2b[43:40]);
-  assign \$353  = $signed(sampled2_1) * $signed(weights_s2b[47:44]);
-  assign \$354  = $signed(sampled3_1) * $signed(weights_s2b[51:48]);
-  assign \$355  = $signed(sampled4_1) * $signed(weights_s2b[55:52]);
-  assign \$356  = $signed(sampled5_1) * $signed(weights_s2b[59:56]);
-  assign \$357  = $signed(sampled6_1) * $signed(weights_s2b[63:60]);
-  assign \$358  = $signed(sampled7_1) * $signed(weights_s2b[67:64]);
-  assign \$359  = $signed(sampled8_1) * $signed(weights_s2b[71:68]);
-  assign \$360  = $signed(sampled0_2) * $signed(weights_s2b[75:72]);
-  assign \$361  = $signed(sampled1_2) * $signed(weights_s2b[79:76]);
-  assign \$362  = $signed(sampled2_2) * $signed(weights_s2b[83:80]);
-  assign \$363  = $signed(sampled3_2) * $signed(weights_s2b[87:84]);
-  assign \$364  = $signed(sampled4_2) * $signed(weights_s2b[91:88]);
-  assign \$365  = $signed(sampled5_2) * $signed(weights_s2b[95:92]);
-  assign \$366  = $signed(sampled6_2) * $signed(weights_s2b[99:96]);
-  assign \$367  = $signed(sampled7_2) * $signed(weights_s2b[103:100]);
-  assign \$368  = $signed(sampled8_2) * $signed(weights_s2b[107:104]);
-  assign \$369  = $signed(sampled0_3) * $signed(weights_s2b[111:108]);
-  assign \$370  = $signed(sampled1_3) * $signed(weights_s2b[115:112]);
-  assign \$371  = $signed(sampled2_3) * $signed(weights_s2b[119:116]);
-  assign \$372  = $signed(sampled3_3) * $signed(weights_s2b[123:120]);
-  assign \$373  = $signed(sampled4_3) * $signed(weights_s2b[127:124]);
-  assign \$374  = $signed(sampled5_3) * $signed(weights_s2b[131:128]);
-  assign \$375  = $signed(sampled6_3) * $signed(weights_s2b[135:132]);
-  assign \$376  = $signed(sampled7_3) * $signed(weights_s2b[139:136]);
-  assign \$377  = $signed(sampled8_3) * $signed(weights_s2b[143:140]);
-  assign \$378  = $signed(sampled0_0) * $signed(weights_s2b[179:176]);
-  assign \$379  = $signed(sampled1_0) * $signed(weights_s2b[183:180]);
-  assign \$380  = $signed(sampled2_0) * $signed(weights_s2b[187:184]);
-  assign \$381  = $signed(sampled3_0) * $signed(weights_s2b[191:188]);
-  assign \$382  = $signed(sampled4_0) * $signed(weights_s2b[195:192]);
-  assign \$383  = $signed(sampled5_0) * $signed(weights_s2b[199:196]);
-  assign \$384  = $signed(sampled6_0) * $signed(weights_s2b[203:200]);
-  assign \$385  = $signed(sampled7_0) * $signed(weights_s2b[207:204]);
-  assign \$386  = $signed(sampled8_0) * $signed(weights_s2b[211:208]);
-  assign \$387  = $signed(sampled0_1) * $signed(weights_s2b[215:212]);
-  assign \$388  = $signed(sampled1_1) * $signed(weights_s2b[219:216]);
-  assign \$389  = $signed(sampled2_1) * $signed(weights_s2b[223:220]);
-  assign \$390  = $signed(sampled3_1) * $signed(weights_s2b[227:224]);
-  assign \$391  = $signed(sampled4_1) * $signed(weights_s2b[231:228]);
-  assign \$392  = $signed(sampled5_1) * $signed(weights_s2b[235:232]);
-  assign \$393  = $signed(sampled6_1) * $signed(weights_s2b[239:236]);
-  assign \$394  = $signed(sampled7_1) * $signed(weights_s2b[243:240]);
-  assign \$395  = $signed(sampled8_1) * $signed(weights_s2b[247:244]);
-  assign \$396  = $signed(sampled0_2) * $signed(weights_s2b[251:248]);
-  assign \$397  = $signed(sampled1_2) * $signed(weights_s2b[255:252]);
-  assign \$398  = $signed(sampled2_2) * $signed(weights_s2b[259:256]);
-  assign \$399  = $signed(sampled3_2) * $signed(weights_s2b[263:260]);
-  assign \$400  = $signed(sampled4_2) * $signed(weights_s2b[267:264]);
-  assign \$401  = $signed(sampled5_2) * $signed(weights_s2b[271:268]);
-  assign \$402  = $signed(sampled6_2) * $signed(weights_s2b[275:272]);
-  assign \$403  = $signed(sampled7_2) * $signed(weights_s2b[279:276]);
-  assign \$404  = $signed(sampled8_2) * $signed(weights_s2b[283:280]);
-  assign \$405  = $signed(sampled0_3) * $signed(weights_s2b[287:284]);
-  assign \$406  = $signed(sampled1_3) * $signed(weights_s2b[291:288]);
-  assign \$407  = $signed(sampled2_3) * $signed(weights_s2b[295:292]);
-  assign \$408  = $signed(sampled3_3) * $signed(weights_s2b[299:296]);
-  assign \$409  = $signed(sampled4_3) * $signed(weights_s2b[303:300]);
-  assign \$410  = $signed(sampled5_3) * $signed(weights_s2b[307:304]);
-  assign \$411  = $signed(sampled6_3) * $signed(weights_s2b[311:308]);
-  assign \$412  = $signed(sampled7_3) * $signed(weights_s2b[315:312]);
-  assign \$413  = $signed(sampled8_3) * $signed(weights_s2b[319:316]);
-  assign \$414  = ce & v3;
-  assign \$415  = $signed(prod0_0) + $signed(prod0_1);
-  assign \$416  = $signed(prod0_2) + $signed(prod0_3);
-  assign \$417  = $signed(\$415 ) + $signed(\$416 );
-  assign \$418  = $signed(prod0_4) + $signed(prod0_5);
-  assign \$419  = $signed(prod0_6) + $signed(prod0_7);
-  assign \$420  = $signed(\$418 ) + $signed(\$419 );
-  assign \$421  = $signed(\$417 ) + $signed(\$420 );
-  assign \$422  = $signed(prod0_8) + $signed(prod0_9);
-  assign \$423  = $signed(prod0_10) + $signed(prod0_11);
-  assign \$424  = $signed(\$422 ) + $signed(\$423 );
-  assign \$425  = $signed(prod0_12) + $signed(prod0_13);
-  assign \$426  = $signed(prod0_14) + $signed(prod0_15);
-  assign \$427  = $signed(\$425 ) + $signed(\$426 );
-  assign \$428  = $signed(\$424 ) + $signed(\$427 );
-  assign \$429  = $signed(\$421 ) + $signed(\$428 );
-  assign \$430  = $signed(prod0_16) + $signed(prod0_17);
-  assign \$431  = $signed(prod0_18) + $signed(prod0_19);
+  assign \$299  = c_cg + 1'h1;
+  assign \$300  = groups - 1'h1;
+  assign \$301  = c_cg == \$300 ;
+  assign \$302  = c_og + 1'h1;
+  assign \$303  = c_wbase + groups;
+  assign \$304  = groups - 1'h1;
+  assign \$305  = c_cg == \$304 ;
+  assign \$306  = ! c_pass;
+  assign \$307  = \$305  & \$306 ;
+  assign \$308  = ogroups - 1'h1;
+  assign \$309  = c_og == \$308 ;
+  assign \$310  = \$307  & \$309 ;
+  assign \$311  = c_ox + 1'h1;
+  assign \$312  = stride2 ? 2'h2 : 2'h1;
+  assign \$313  = c_x + \$312 ;
+  assign \$314  = width - 1'h1;
+  assign \$316  = $signed(\$315 ) + $signed(2'h1);
+  assign \$317  = stride2 ? \$316  : { 2'h0, width };
+  assign \$318  = $signed(\$317 ) - $signed(2'h1);
+  assign \$319  = c_ox == \$318 ;
+  assign \$320  = height - 1'h1;
+  assign \$322  = $signed(\$321 ) + $signed(2'h1);
+  assign \$323  = stride2 ? \$322  : { 2'h0, height };
+  assign \$324  = $signed(\$323 ) - $signed(2'h1);
+  assign \$325  = c_oy == \$324 ;
+  assign \$326  = height - 1'h1;
+  assign \$327  = c_frames - 1'h1;
+  assign \$328  = c_oy + 1'h1;
+  assign \$329  = stride2 ? 2'h2 : 2'h1;
+  assign \$330  = c_y + \$329 ;
+  assign \$331  = stride2 ? 2'h2 : 2'h1;
+  assign \$332  = below - \$331 ;
+  assign \$333  = | row_step;
+  assign \$334  = c_slot + row_step;
+  assign \$335  = \$334  >= 4'ha;
+  assign \$336  = c_slot + row_step;
+  assign \$337  = \$336  - 4'ha;
+  assign \$338  = c_slot + row_step;
+  assign \$339  = \$335  ? \$337  : { 1'h0, \$338  };
+  assign \$340  = lead + row_done;
+  assign \$341  = \$340  - row_step;
+  assign \$342  = next_height - 1'h1;
+  assign \$343  = ! c_pass;
+  assign \$344  = ! c_cg;
+  assign \$345  = \$343  & \$344 ;
+  assign \$346  = ! c_pass;
+  assign \$347  = groups - 1'h1;
+  assign \$348  = c_cg == \$347 ;
+  assign \$349  = \$346  & \$348 ;
+  assign \$350  = $signed(sampled0_0) * $signed(weights_s2b[3:0]);
+  assign \$351  = $signed(sampled1_0) * $signed(weights_s2b[7:4]);
+  assign \$352  = $signed(sampled2_0) * $signed(weights_s2b[11:8]);
+  assign \$353  = $signed(sampled3_0) * $signed(weights_s2b[15:12]);
+  assign \$354  = $signed(sampled4_0) * $signed(weights_s2b[19:16]);
+  assign \$355  = $signed(sampled5_0) * $signed(weights_s2b[23:20]);
+  assign \$356  = $signed(sampled6_0) * $signed(weights_s2b[27:24]);
+  assign \$357  = $signed(sampled7_0) * $signed(weights_s2b[31:28]);
+  assign \$358  = $signed(sampled8_0) * $signed(weights_s2b[35:32]);
+  assign \$359  = $signed(sampled0_1) * $signed(weights_s2b[39:36]);
+  assign \$360  = $signed(sampled1_1) * $signed(weights_s2b[43:40]);
+  assign \$361  = $signed(sampled2_1) * $signed(weights_s2b[47:44]);
+  assign \$362  = $signed(sampled3_1) * $signed(weights_s2b[51:48]);
+  assign \$363  = $signed(sampled4_1) * $signed(weights_s2b[55:52]);
+  assign \$364  = $signed(sampled5_1) * $signed(weights_s2b[59:56]);
+  assign \$365  = $signed(sampled6_1) * $signed(weights_s2b[63:60]);
+  assign \$366  = $signed(sampled7_1) * $signed(weights_s2b[67:64]);
+  assign \$367  = $signed(sampled8_1) * $signed(weights_s2b[71:68]);
+  assign \$368  = $signed(sampled0_2) * $signed(weights_s2b[75:72]);
+  assign \$369  = $signed(sampled1_2) * $signed(weights_s2b[79:76]);
+  assign \$370  = $signed(sampled2_2) * $signed(weights_s2b[83:80]);
+  assign \$371  = $signed(sampled3_2) * $signed(weights_s2b[87:84]);
+  assign \$372  = $signed(sampled4_2) * $signed(weights_s2b[91:88]);
+  assign \$373  = $signed(sampled5_2) * $signed(weights_s2b[95:92]);
+  assign \$374  = $signed(sampled6_2) * $signed(weights_s2b[99:96]);
+  assign \$375  = $signed(sampled7_2) * $signed(weights_s2b[103:100]);
+  assign \$376  = $signed(sampled8_2) * $signed(weights_s2b[107:104]);
+  assign \$377  = $signed(sampled0_3) * $signed(weights_s2b[111:108]);
+  assign \$378  = $signed(sampled1_3) * $signed(weights_s2b[115:112]);
+  assign \$379  = $signed(sampled2_3) * $signed(weights_s2b[119:116]);
+  assign \$380  = $signed(sampled3_3) * $signed(weights_s2b[123:120]);
+  assign \$381  = $signed(sampled4_3) * $signed(weights_s2b[127:124]);
+  assign \$382  = $signed(sampled5_3) * $signed(weights_s2b[131:128]);
+  assign \$383  = $signed(sampled6_3) * $signed(weights_s2b[135:132]);
+  assign \$384  = $signed(sampled7_3) * $signed(weights_s2b[139:136]);
+  assign \$385  = $signed(sampled8_3) * $signed(weights_s2b[143:140]);
+  assign \$386  = $signed(sampled0_0) * $signed(weights_s2b[179:176]);
+  assign \$387  = $signed(sampled1_0) * $signed(weights_s2b[183:180]);
+  assign \$388  = $signed(sampled2_0) * $signed(weights_s2b[187:184]);
+  assign \$389  = $signed(sampled3_0) * $signed(weights_s2b[191:188]);
+  assign \$390  = $signed(sampled4_0) * $signed(weights_s2b[195:192]);
+  assign \$391  = $signed(sampled5_0) * $signed(weights_s2b[199:196]);
+  assign \$392  = $signed(sampled6_0) * $signed(weights_s2b[203:200]);
+  assign \$393  = $signed(sampled7_0) * $signed(weights_s2b[207:204]);
+  assign \$394  = $signed(sampled8_0) * $signed(weights_s2b[211:208]);
+  assign \$395  = $signed(sampled0_1) * $signed(weights_s2b[215:212]);
+  assign \$396  = $signed(sampled1_1) * $signed(weights_s2b[219:216]);
+  assign \$397  = $signed(sampled2_1) * $signed(weights_s2b[223:220]);
+  assign \$398  = $signed(sampled3_1) * $signed(weights_s2b[227:224]);
+  assign \$399  = $signed(sampled4_1) * $signed(weights_s2b[231:228]);
+  assign \$400  = $signed(sampled5_1) * $signed(weights_s2b[235:232]);
+  assign \$401  = $signed(sampled6_1) * $signed(weights_s2b[239:236]);
+  assign \$402  = $signed(sampled7_1) * $signed(weights_s2b[243:240]);
+  assign \$403  = $signed(sampled8_1) * $signed(weights_s2b[247:244]);
+  assign \$404  = $signed(sampled0_2) * $signed(weights_s2b[251:248]);
+  assign \$405  = $signed(sampled1_2) * $signed(weights_s2b[255:252]);
+  assign \$406  = $signed(sampled2_2) * $signed(weights_s2b[259:256]);
+  assign \$407  = $signed(sampled3_2) * $signed(weights_s2b[263:260]);
+  assign \$408  = $signed(sampled4_2) * $signed(weights_s2b[267:264]);
+  assign \$409  = $signed(sampled5_2) * $signed(weights_s2b[271:268]);
+  assign \$410  = $signed(sampled6_2) * $signed(weights_s2b[275:272]);
+  assign \$411  = $signed(sampled7_2) * $signed(weights_s2b[279:276]);
+  assign \$412  = $signed(sampled8_2) * $signed(weights_s2b[283:280]);
+  assign \$413  = $signed(sampled0_3) * $signed(weights_s2b[287:284]);
+  assign \$414  = $signed(sampled1_3) * $signed(weights_s2b[291:288]);
+  assign \$415  = $signed(sampled2_3) * $signed(weights_s2b[295:292]);
+  assign \$416  = $signed(sampled3_3) * $signed(weights_s2b[299:296]);
+  assign \$417  = $signed(sampled4_3) * $signed(weights_s2b[303:300]);
+  assign \$418  = $signed(sampled5_3) * $signed(weights_s2b[307:304]);
+  assign \$419  = $signed(sampled6_3) * $signed(weights_s2b[311:308]);
+  assign \$420  = $signed(sampled7_3) * $signed(weights_s2b[315:312]);
+  assign \$421  = $signed(sampled8_3) * $signed(weights_s2b[319:316]);
+  assign \$422  = ce & v3;
+  assign \$423  = $signed(prod0_0) + $signed(prod0_1);
+  assign \$424  = $signed(prod0_2) + $signed(prod0_3);
+  assign \$425  = $signed(\$423 ) + $signed(\$424 );
+  assign \$426  = $signed(prod0_4) + $signed(prod0_5);
+  assign \$427  = $signed(prod0_6) + $signed(prod0_7);
+  assign \$428  = $signed(\$426 ) + $signed(\$427 );
+  assign \$429  = $signed(\$425 ) + $signed(\$428 );
+  assign \$430  = $signed(prod0_8) + $signed(prod0_9);
+  assign \$431  = $signed(prod0_10) + $signed(prod0_11);
   assign \$432  = $signed(\$430 ) + $signed(\$431 );
-  assign \$433  = $signed(prod0_20) + $signed(prod0_21);
-  assign \$434  = $signed(prod0_22) + $signed(prod0_23);
+  assign \$433  = $signed(prod0_12) + $signed(prod0_13);
+  assign \$434  = $signed(prod0_14) + $signed(prod0_15);
   assign \$435  = $signed(\$433 ) + $signed(\$434 );
   assign \$436  = $signed(\$432 ) + $signed(\$435 );
-  assign \$437  = $signed(prod0_24) + $signed(prod0_25);
-  assign \$438  = $signed(prod0_26) + $signed(prod0_27);
-  assign \$439  = $signed(\$437 ) + $signed(\$438 );
-  assign \$440  = $signed(prod0_28) + $signed(prod0_29);
-  assign \$441  = $signed(prod0_30) + $signed(prod0_31);
-  assign \$442  = $signed(\$440 ) + $signed(\$441 );
-  assign \$443  = $signed(\$439 ) + $signed(\$442 );
-  assign \$444  = $signed(\$436 ) + $signed(\$443 );
-  assign \$445  = $signed(\$429 ) + $signed(\$444 );
-  assign \$446  = $signed(prod0_32) + $signed(prod0_33);
-  assign \$447  = $signed(prod0_34) + $signed(prod0_35);
-  assign \$448  = $signed(\$446 ) + $signed(\$447 );
-  assign \$449  = $signed(\$445 ) + $signed(\$448 );
-  assign \$450  = $signed(prod0_0) + $signed(prod0_1);
-  assign \$451  = $signed(prod0_2) + $signed(prod0_3);
-  assign \$452  = $signed(\$450 ) + $signed(\$451 );
-  assign \$453  = $signed(prod0_4) + $signed(prod0_5);
-  assign \$454  = $signed(prod0_6) + $signed(prod0_7);
-  assign \$455  = $signed(\$453 ) + $signed(\$454 );
-  assign \$456  = $signed(\$452 ) + $signed(\$455 );
-  assign \$457  = $signed(prod0_8) + $signed(prod0_9);
-  assign \$458  = $signed(prod0_10) + $signed(prod0_11);
-  assign \$459  = $signed(\$457 ) + $signed(\$458 );
-  assign \$460  = $signed(prod0_12) + $signed(prod0_13);
-  assign \$461  = $signed(prod0_14) + $signed(prod0_15);
-  assign \$462  = $signed(\$460 ) + $signed(\$461 );
-  assign \$463  = $signed(\$459 ) + $signed(\$462 );
-  assign \$464  = $signed(\$456 ) + $signed(\$463 );
-  assign \$465  = $signed(prod0_16) + $signed(prod0_17);
-  assign \$466  = $signed(prod0_18) + $signed(prod0_19);
+  assign \$437  = $signed(\$429 ) + $signed(\$436 );
+  assign \$438  = $signed(prod0_16) + $signed(prod0_17);
+  assign \$439  = $signed(prod0_18) + $signed(prod0_19);
+  assign \$440  = $signed(\$438 ) + $signed(\$439 );
+  assign \$441  = $signed(prod0_20) + $signed(prod0_21);
+  assign \$442  = $signed(prod0_22) + $signed(prod0_23);
+  assign \$443  = $signed(\$441 ) + $signed(\$442 );
+  assign \$444  = $signed(\$440 ) + $signed(\$443 );
+  assign \$445  = $signed(prod0_24) + $signed(prod0_25);
+  assign \$446  = $signed(prod0_26) + $signed(prod0_27);
+  assign \$447  = $signed(\$445 ) + $signed(\$446 );
+  assign \$448  = $signed(prod0_28) + $signed(prod0_29);
+  assign \$449  = $signed(prod0_30) + $signed(prod0_31);
+  assign \$450  = $signed(\$448 ) + $signed(\$449 );
+  assign \$451  = $signed(\$447 ) + $signed(\$450 );
+  assign \$452  = $signed(\$444 ) + $signed(\$451 );
+  assign \$453  = $signed(\$437 ) + $signed(\$452 );
+  assign \$454  = $signed(prod0_32) + $signed(prod0_33);
+  assign \$455  = $signed(prod0_34) + $signed(prod0_35);
+  assign \$456  = $signed(\$454 ) + $signed(\$455 );
+  assign \$457  = $signed(\$453 ) + $signed(\$456 );
+  assign \$458  = $signed(prod0_0) + $signed(prod0_1);
+  assign \$459  = $signed(prod0_2) + $signed(prod0_3);
+  assign \$460  = $signed(\$458 ) + $signed(\$459 );
+  assign \$461  = $signed(prod0_4) + $signed(prod0_5);
+  assign \$462  = $signed(prod0_6) + $signed(prod0_7);
+  assign \$463  = $signed(\$461 ) + $signed(\$462 );
+  assign \$464  = $signed(\$460 ) + $signed(\$463 );
+  assign \$465  = $signed(prod0_8) + $signed(prod0_9);
+  assign \$466  = $signed(prod0_10) + $signed(prod0_11);
   assign \$467  = $signed(\$465 ) + $signed(\$466 );
-  assign \$468  = $signed(prod0_20) + $signed(prod0_21);
-  assign \$469  = $signed(prod0_22) + $signed(prod0_23);
+  assign \$468  = $signed(prod0_12) + $signed(prod0_13);
+  assign \$469  = $signed(prod0_14) + $signed(prod0_15);
   assign \$470  = $signed(\$468 ) + $signed(\$469 );
   assign \$471  = $signed(\$467 ) + $signed(\$470 );
-  assign \$472  = $signed(prod0_24) + $signed(prod0_25);
-  assign \$473  = $signed(prod0_26) + $signed(prod0_27);
-  assign \$474  = $signed(\$472 ) + $signed(\$473 );
-  assign \$475  = $signed(prod0_28) + $signed(prod0_29);
-  assign \$476  = $signed(prod0_30) + $signed(prod0_31);
-  assign \$477  = $signed(\$475 ) + $signed(\$476 );
-  assign \$478  = $signed(\$474 ) + $signed(\$477 );
-  assign \$479  = $signed(\$471 ) + $signed(\$478 );
-  assign \$480  = $signed(\$464 ) + $signed(\$479 );
-  assign \$481  = $signed(prod0_32) + $signed(prod0_33);
-  assign \$482  = $signed(prod0_34) + $signed(prod0_35);
-  assign \$483  = $signed(\$481 ) + $signed(\$482 );
-  assign \$484  = $signed(\$480 ) + $signed(\$483 );
-  assign \$485  = $signed(acc0) + $signed(\$484 );
-  assign \$486  = accfirst3 ? { \$449 [17], \$449 [17], \$449 [17], \$449  } : \$485 ;
-  assign \$487  = ce & v3;
-  assign \$488  = $signed(prod1_0) + $signed(prod1_1);
-  assign \$489  = $signed(prod1_2) + $signed(prod1_3);
-  assign \$490  = $signed(\$488 ) + $signed(\$489 );
-  assign \$491  = $signed(prod1_4) + $signed(prod1_5);
-  assign \$492  = $signed(prod1_6) + $signed(prod1_7);
-  assign \$493  = $signed(\$491 ) + $signed(\$492 );
-  assign \$494  = $signed(\$490 ) + $signed(\$493 );
-  assign \$495  = $signed(prod1_8) + $signed(prod1_9);
-  assign \$496  = $signed(prod1_10) + $signed(prod1_11);
-  assign \$497  = $signed(\$495 ) + $signed(\$496 );
-  assign \$498  = $signed(prod1_12) + $signed(prod1_13);
-  assign \$499  = $signed(prod1_14) + $signed(prod1_15);
-  assign \$500  = $signed(\$498 ) + $signed(\$499 );
-  assign \$501  = $signed(\$497 ) + $signed(\$500 );
-  assign \$502  = $signed(\$494 ) + $signed(\$501 );
-  assign \$503  = $signed(prod1_16) + $signed(prod1_17);
-  assign \$504  = $signed(prod1_18) + $signed(prod1_19);
+  assign \$472  = $signed(\$464 ) + $signed(\$471 );
+  assign \$473  = $signed(prod0_16) + $signed(prod0_17);
+  assign \$474  = $signed(prod0_18) + $signed(prod0_19);
+  assign \$475  = $signed(\$473 ) + $signed(\$474 );
+  assign \$476  = $signed(prod0_20) + $signed(prod0_21);
+  assign \$477  = $signed(prod0_22) + $signed(prod0_23);
+  assign \$478  = $signed(\$476 ) + $signed(\$477 );
+  assign \$479  = $signed(\$475 ) + $signed(\$478 );
+  assign \$480  = $signed(prod0_24) + $signed(prod0_25);
+  assign \$481  = $signed(prod0_26) + $signed(prod0_27);
+  assign \$482  = $signed(\$480 ) + $signed(\$481 );
+  assign \$483  = $signed(prod0_28) + $signed(prod0_29);
+  assign \$484  = $signed(prod0_30) + $signed(prod0_31);
+  assign \$485  = $signed(\$483 ) + $signed(\$484 );
+  assign \$486  = $signed(\$482 ) + $signed(\$485 );
+  assign \$487  = $signed(\$479 ) + $signed(\$486 );
+  assign \$488  = $signed(\$472 ) + $signed(\$487 );
+  assign \$489  = $signed(prod0_32) + $signed(prod0_33);
+  assign \$490  = $signed(prod0_34) + $signed(prod0_35);
+  assign \$491  = $signed(\$489 ) + $signed(\$490 );
+  assign \$492  = $signed(\$488 ) + $signed(\$491 );
+  assign \$493  = $signed(acc0) + $signed(\$492 );
+  assign \$494  = accfirst3 ? { \$457 [17], \$457 [17], \$457 [17], \$457  } : \$493 ;
+  assign \$495  = ce & v3;
+  assign \$496  = $signed(prod1_0) + $signed(prod1_1);
+  assign \$497  = $signed(prod1_2) + $signed(prod1_3);
+  assign \$498  = $signed(\$496 ) + $signed(\$497 );
+  assign \$499  = $signed(prod1_4) + $signed(prod1_5);
+  assign \$500  = $signed(prod1_6) + $signed(prod1_7);
+  assign \$501  = $signed(\$499 ) + $signed(\$500 );
+  assign \$502  = $signed(\$498 ) + $signed(\$501 );
+  assign \$503  = $signed(prod1_8) + $signed(prod1_9);
+  assign \$504  = $signed(prod1_10) + $signed(prod1_11);
   assign \$505  = $signed(\$503 ) + $signed(\$504 );
-  assign \$506  = $signed(prod1_20) + $signed(prod1_21);
-  assign \$507  = $signed(prod1_22) + $signed(prod1_23);
+  assign \$506  = $signed(prod1_12) + $signed(prod1_13);
+  assign \$507  = $signed(prod1_14) + $signed(prod1_15);
   assign \$508  = $signed(\$506 ) + $signed(\$507 );
   assign \$509  = $signed(\$505 ) + $signed(\$508 );
-  assign \$510  = $signed(prod1_24) + $signed(prod1_25);
-  assign \$511  = $signed(prod1_26) + $signed(prod1_27);
-  assign \$512  = $signed(\$510 ) + $signed(\$511 );
-  assign \$513  = $signed(prod1_28) + $signed(prod1_29);
-  assign \$514  = $signed(prod1_30) + $signed(prod1_31);
-  assign \$515  = $signed(\$513 ) + $signed(\$514 );
-  assign \$516  = $signed(\$512 ) + $signed(\$515 );
-  assign \$517  = $signed(\$509 ) + $signed(\$516 );
-  assign \$518  = $signed(\$502 ) + $signed(\$517 );
-  assign \$519  = $signed(prod1_32) + $signed(prod1_33);
-  assign \$520  = $signed(prod1_34) + $signed(prod1_35);
-  assign \$521  = $signed(\$519 ) + $signed(\$520 );
-  assign \$522  = $signed(\$518 ) + $signed(\$521 );
-  assign \$523  = $signed(prod1_0) + $signed(prod1_1);
-  assign \$524  = $signed(prod1_2) + $signed(prod1_3);
-  assign \$525  = $signed(\$523 ) + $signed(\$524 );
-  assign \$526  = $signed(prod1_4) + $signed(prod1_5);
-  assign \$527  = $signed(prod1_6) + $signed(prod1_7);
-  assign \$528  = $signed(\$526 ) + $signed(\$527 );
-  assign \$529  = $signed(\$525 ) + $signed(\$528 );
-  assign \$530  = $signed(prod1_8) + $signed(prod1_9);
-  assign \$531  = $signed(prod1_10) + $signed(prod1_11);
-  assign \$532  = $signed(\$530 ) + $signed(\$531 );
-  assign \$533  = $signed(prod1_12) + $signed(prod1_13);
-  assign \$534  = $signed(prod1_14) + $signed(prod1_15);
-  assign \$535  = $signed(\$533 ) + $signed(\$534 );
-  assign \$536  = $signed(\$532 ) + $signed(\$535 );
-  assign \$537  = $signed(\$529 ) + $signed(\$536 );
-  assign \$538  = $signed(prod1_16) + $signed(prod1_17);
-  assign \$539  = $signed(prod1_18) + $signed(prod1_19);
+  assign \$510  = $signed(\$502 ) + $signed(\$509 );
+  assign \$511  = $signed(prod1_16) + $signed(prod1_17);
+  assign \$512  = $signed(prod1_18) + $signed(prod1_19);
+  assign \$513  = $signed(\$511 ) + $signed(\$512 );
+  assign \$514  = $signed(prod1_20) + $signed(prod1_21);
+  assign \$515  = $signed(prod1_22) + $signed(prod1_23);
+  assign \$516  = $signed(\$514 ) + $signed(\$515 );
+  assign \$517  = $signed(\$513 ) + $signed(\$516 );
+  assign \$518  = $signed(prod1_24) + $signed(prod1_25);
+  assign \$519  = $signed(prod1_26) + $signed(prod1_27);
+  assign \$520  = $signed(\$518 ) + $signed(\$519 );
+  assign \$521  = $signed(prod1_28) + $signed(prod1_29);
+  assign \$522  = $signed(prod1_30) + $signed(prod1_31);
+  assign \$523  = $signed(\$521 ) + $signed(\$522 );
+  assign \$524  = $signed(\$520 ) + $signed(\$523 );
+  assign \$525  = $signed(\$517 ) + $signed(\$524 );
+  assign \$526  = $signed(\$510 ) + $signed(\$525 );
+  assign \$527  = $signed(prod1_32) + $signed(prod1_33);
+  assign \$528  = $signed(prod1_34) + $signed(prod1_35);
+  assign \$529  = $signed(\$527 ) + $signed(\$528 );
+  assign \$530  = $signed(\$526 ) + $signed(\$529 );
+  assign \$531  = $signed(prod1_0) + $signed(prod1_1);
+  assign \$532  = $signed(prod1_2) + $signed(prod1_3);
+  assign \$533  = $signed(\$531 ) + $signed(\$532 );
+  assign \$534  = $signed(prod1_4) + $signed(prod1_5);
+  assign \$535  = $signed(prod1_6) + $signed(prod1_7);
+  assign \$536  = $signed(\$534 ) + $signed(\$535 );
+  assign \$537  = $signed(\$533 ) + $signed(\$536 );
+  assign \$538  = $signed(prod1_8) + $signed(prod1_9);
+  assign \$539  = $signed(prod1_10) + $signed(prod1_11);
   assign \$540  = $signed(\$538 ) + $signed(\$539 );
-  assign \$541  = $signed(prod1_20) + $signed(prod1_21);
-  assign \$542  = $signed(prod1_22) + $signed(prod1_23);
+  assign \$541  = $signed(prod1_12) + $signed(prod1_13);
+  assign \$542  = $signed(prod1_14) + $signed(prod1_15);
   assign \$543  = $signed(\$541 ) + $signed(\$542 );
   assign \$544  = $signed(\$540 ) + $signed(\$543 );
-  assign \$545  = $signed(prod1_24) + $signed(prod1_25);
-  assign \$546  = $signed(prod1_26) + $signed(prod1_27);
-  assign \$547  = $signed(\$545 ) + $signed(\$546 );
-  assign \$548  = $signed(prod1_28) + $signed(prod1_29);
-  assign \$549  = $signed(prod1_30) + $signed(prod1_31);
-  assign \$550  = $signed(\$548 ) + $signed(\$549 );
-  assign \$551  = $signed(\$547 ) + $signed(\$550 );
-  assign \$552  = $signed(\$544 ) + $signed(\$551 );
-  assign \$553  = $signed(\$537 ) + $signed(\$552 );
-  assign \$554  = $signed(prod1_32) + $signed(prod1_33);
-  assign \$555  = $signed(prod1_34) + $signed(prod1_35);
-  assign \$556  = $signed(\$554 ) + $signed(\$555 );
-  assign \$557  = $signed(\$553 ) + $signed(\$556 );
-  assign \$558  = $signed(acc1) + $signed(\$557 );
-  assign \$559  = accfirst3 ? { \$522 [17], \$522 [17], \$522 [17], \$522  } : \$558 ;
-  assign \$560  = v3 & acclast3;
-  assign \$561  = $signed(acc0) * $signed(scale0_s4);
-  assign \$562  = $signed(acc1) * $signed(scale1_s4);
-  assign \$563  = $signed(scaled0) + $signed(17'h08000);
-  assign \$565  = $signed(\$564 ) + $signed(bias0_s5);
-  assign \$566  = $signed(\$565 ) < $signed(1'h0);
-  assign \$567  = relu & \$566 ;
-  assign \$568  = $signed(scaled0) + $signed(17'h08000);
-  assign \$570  = $signed(\$569 ) + $signed(bias0_s5);
-  assign \$571  = \$567  ? 38'h0000000000 : \$570 ;
-  assign \$572  = & \$571 [37:7];
-  assign \$573  = $signed(scaled0) + $signed(17'h08000);
-  assign \$575  = $signed(\$574 ) + $signed(bias0_s5);
-  assign \$576  = $signed(\$575 ) < $signed(1'h0);
-  assign \$577  = relu & \$576 ;
-  assign \$578  = $signed(scaled0) + $signed(17'h08000);
-  assign \$580  = $signed(\$579 ) + $signed(bias0_s5);
-  assign \$581  = \$577  ? 38'h0000000000 : \$580 ;
-  assign \$582  = | \$581 [37:7];
-  assign \$583  = ~ \$582 ;
-  assign \$584  = \$572  | \$583 ;
-  assign \$585  = $signed(scaled0) + $signed(17'h08000);
-  assign \$587  = $signed(\$586 ) + $signed(bias0_s5);
-  assign \$588  = $signed(\$587 ) < $signed(1'h0);
-  assign \$589  = relu & \$588 ;
-  assign \$590  = $signed(scaled0) + $signed(17'h08000);
-  assign \$592  = $signed(\$591 ) + $signed(bias0_s5);
-  assign \$593  = \$589  ? 38'h0000000000 : \$592 ;
-  assign \$594  = $signed(scaled0) + $signed(17'h08000);
-  assign \$596  = $signed(\$595 ) + $signed(bias0_s5);
-  assign \$597  = $signed(\$596 ) < $signed(1'h0);
-  assign \$598  = relu & \$597 ;
-  assign \$599  = $signed(scaled0) + $signed(17'h08000);
-  assign \$601  = $signed(\$600 ) + $signed(bias0_s5);
-  assign \$602  = \$598  ? 38'h0000000000 : \$601 ;
-  assign \$603  = \$602 [37] ? 8'h80 : 8'h7f;
-  assign \$604  = \$584  ? { 1'h0, \$593 [7:0] } : { \$603 [7], \$603  };
-  assign \$605  = $signed(scaled1) + $signed(17'h08000);
-  assign \$607  = $signed(\$606 ) + $signed(bias1_s5);
-  assign \$608  = $signed(\$607 ) < $signed(1'h0);
-  assign \$609  = relu & \$608 ;
-  assign \$610  = $signed(scaled1) + $signed(17'h08000);
-  assign \$612  = $signed(\$611 ) + $signed(bias1_s5);
-  assign \$613  = \$609  ? 38'h0000000000 : \$612 ;
-  assign \$614  = & \$613 [37:7];
-  assign \$615  = $signed(scaled1) + $signed(17'h08000);
-  assign \$617  = $signed(\$616 ) + $signed(bias1_s5);
-  assign \$618  = $signed(\$617 ) < $signed(1'h0);
-  assign \$619  = relu & \$618 ;
-  assign \$620  = $signed(scaled1) + $signed(17'h08000);
-  assign \$622  = $signed(\$621 ) + $signed(bias1_s5);
-  assign \$623  = \$619  ? 38'h0000000000 : \$622 ;
-  assign \$624  = | \$623 [37:7];
-  assign \$625  = ~ \$624 ;
-  assign \$626  = \$614  | \$625 ;
-  assign \$627  = $signed(scaled1) + $signed(17'h08000);
-  assign \$629  = $signed(\$628 ) + $signed(bias1_s5);
-  assign \$630  = $signed(\$629 ) < $signed(1'h0);
-  assign \$631  = relu & \$630 ;
-  assign \$632  = $signed(scaled1) + $signed(17'h08000);
-  assign \$634  = $signed(\$633 ) + $signed(bias1_s5);
-  assign \$635  = \$631  ? 38'h0000000000 : \$634 ;
-  assign \$636  = $signed(scaled1) + $signed(17'h08000);
-  assign \$638  = $signed(\$637 ) + $signed(bias1_s5);
-  assign \$639  = $signed(\$638 ) < $signed(1'h0);
-  assign \$640  = relu & \$639 ;
-  assign \$641  = $signed(scaled1) + $signed(17'h08000);
-  assign \$643  = $signed(\$642 ) + $signed(bias1_s5);
-  assign \$644  = \$640  ? 38'h0000000000 : \$643 ;
-  assign \$645  = \$644 [37] ? 8'h80 : 8'h7f;
-  assign \$646  = \$626  ? { 1'h0, \$635 [7:0] } : { \$645 [7], \$645  };
+  assign \$545  = $signed(\$537 ) + $signed(\$544 );
+  assign \$546  = $signed(prod1_16) + $signed(prod1_17);
+  assign \$547  = $signed(prod1_18) + $signed(prod1_19);
+  assign \$548  = $signed(\$546 ) + $signed(\$547 );
+  assign \$549  = $signed(prod1_20) + $signed(prod1_21);
+  assign \$550  = $signed(prod1_22) + $signed(prod1_23);
+  assign \$551  = $signed(\$549 ) + $signed(\$550 );
+  assign \$552  = $signed(\$548 ) + $signed(\$551 );
+  assign \$553  = $signed(prod1_24) + $signed(prod1_25);
+  assign \$554  = $signed(prod1_26) + $signed(prod1_27);
+  assign \$555  = $signed(\$553 ) + $signed(\$554 );
+  assign \$556  = $signed(prod1_28) + $signed(prod1_29);
+  assign \$557  = $signed(prod1_30) + $signed(prod1_31);
+  assign \$558  = $signed(\$556 ) + $signed(\$557 );
+  assign \$559  = $signed(\$555 ) + $signed(\$558 );
+  assign \$560  = $signed(\$552 ) + $signed(\$559 );
+  assign \$561  = $signed(\$545 ) + $signed(\$560 );
+  assign \$562  = $signed(prod1_32) + $signed(prod1_33);
+  assign \$563  = $signed(prod1_34) + $signed(prod1_35);
+  assign \$564  = $signed(\$562 ) + $signed(\$563 );
+  assign \$565  = $signed(\$561 ) + $signed(\$564 );
+  assign \$566  = $signed(acc1) + $signed(\$565 );
+  assign \$567  = accfirst3 ? { \$530 [17], \$530 [17], \$530 [17], \$530  } : \$566 ;
+  assign \$568  = v3 & acclast3;
+  assign \$569  = $signed(acc0) * $signed(scale0_s4);
+  assign \$570  = $signed(acc1) * $signed(scale1_s4);
+  assign \$571  = $signed(scaled0) + $signed(17'h08000);
+  assign \$573  = $signed(\$572 ) + $signed(bias0_s5);
+  assign \$574  = $signed(\$573 ) < $signed(1'h0);
+  assign \$575  = relu & \$574 ;
+  assign \$576  = $signed(scaled0) + $signed(17'h08000);
+  assign \$578  = $signed(\$577 ) + $signed(bias0_s5);
+  assign \$579  = \$575  ? 38'h0000000000 : \$578 ;
+  assign \$580  = & \$579 [37:7];
+  assign \$581  = $signed(scaled0) + $signed(17'h08000);
+  assign \$583  = $signed(\$582 ) + $signed(bias0_s5);
+  assign \$584  = $signed(\$583 ) < $signed(1'h0);
+  assign \$585  = relu & \$584 ;
+  assign \$586  = $signed(scaled0) + $signed(17'h08000);
+  assign \$588  = $signed(\$587 ) + $signed(bias0_s5);
+  assign \$589  = \$585  ? 38'h0000000000 : \$588 ;
+  assign \$590  = | \$589 [37:7];
+  assign \$591  = ~ \$590 ;
+  assign \$592  = \$580  | \$591 ;
+  assign \$593  = $signed(scaled0) + $signed(17'h08000);
+  assign \$595  = $signed(\$594 ) + $signed(bias0_s5);
+  assign \$596  = $signed(\$595 ) < $signed(1'h0);
+  assign \$597  = relu & \$596 ;
+  assign \$598  = $signed(scaled0) + $signed(17'h08000);
+  assign \$600  = $signed(\$599 ) + $signed(bias0_s5);
+  assign \$601  = \$597  ? 38'h0000000000 : \$600 ;
+  assign \$602  = $signed(scaled0) + $signed(17'h08000);
+  assign \$604  = $signed(\$603 ) + $signed(bias0_s5);
+  assign \$605  = $signed(\$604 ) < $signed(1'h0);
+  assign \$606  = relu & \$605 ;
+  assign \$607  = $signed(scaled0) + $signed(17'h08000);
+  assign \$609  = $signed(\$608 ) + $signed(bias0_s5);
+  assign \$610  = \$606  ? 38'h0000000000 : \$609 ;
+  assign \$611  = \$610 [37] ? 8'h80 : 8'h7f;
+  assign \$612  = \$592  ? { 1'h0, \$601 [7:0] } : { \$611 [7], \$611  };
+  assign \$613  = $signed(scaled1) + $signed(17'h08000);
+  assign \$615  = $signed(\$614 ) + $signed(bias1_s5);
+  assign \$616  = $signed(\$615 ) < $signed(1'h0);
+  assign \$617  = relu & \$616 ;
+  assign \$618  = $signed(scaled1) + $signed(17'h08000);
+  assign \$620  = $signed(\$619 ) + $signed(bias1_s5);
+  assign \$621  = \$617  ? 38'h0000000000 : \$620 ;
+  assign \$622  = & \$621 [37:7];
+  assign \$623  = $signed(scaled1) + $signed(17'h08000);
+  assign \$625  = $signed(\$624 ) + $signed(bias1_s5);
+  assign \$626  = $signed(\$625 ) < $signed(1'h0);
+  assign \$627  = relu & \$626 ;
+  assign \$628  = $signed(scaled1) + $signed(17'h08000);
+  assign \$630  = $signed(\$629 ) + $signed(bias1_s5);
+  assign \$631  = \$627  ? 38'h0000000000 : \$630 ;
+  assign \$632  = | \$631 [37:7];
+  assign \$633  = ~ \$632 ;
+  assign \$634  = \$622  | \$633 ;
+  assign \$635  = $signed(scaled1) + $signed(17'h08000);
+  assign \$637  = $signed(\$636 ) + $signed(bias1_s5);
+  assign \$638  = $signed(\$637 ) < $signed(1'h0);
+  assign \$639  = relu & \$638 ;
+  assign \$640  = $signed(scaled1) + $signed(17'h08000);
+  assign \$642  = $signed(\$641 ) + $signed(bias1_s5);
+  assign \$643  = \$639  ? 38'h0000000000 : \$642 ;
+  assign \$644  = $signed(scaled1) + $signed(17'h08000);
+  assign \$646  = $signed(\$645 ) + $signed(bias1_s5);
+  assign \$647  = $signed(\$646 ) < $signed(1'h0);
+  assign \$648  = relu & \$647 ;
+  assign \$649  = $signed(scaled1) + $signed(17'h08000);
+  assign \$651  = $signed(\$650 ) + $signed(bias1_s5);
+  assign \$652  = \$648  ? 38'h0000000000 : \$651 ;
+  assign \$653  = \$652 [37] ? 8'h80 : 8'h7f;
+  assign \$654  = \$634  ? { 1'h0, \$643 [7:0] } : { \$653 [7], \$653  };
   always @(posedge clk)
-    height <= \$647 ;
+    next_height <= \$655 ;
   always @(posedge clk)
-    width <= \$648 ;
+    next_width <= \$656 ;
   always @(posedge clk)
-    groups <= \$649 ;
+    next_groups <= \$657 ;
   always @(posedge clk)
-    frames <= \$650 ;
+    next_frames <= \$658 ;
   always @(posedge clk)
-    stride2 <= \$651 ;
+    next_stride2 <= \$659 ;
   always @(posedge clk)
-    relu <= \$652 ;
+    next_relu <= \$660 ;
   always @(posedge clk)
-    load <= \$653 ;
+    load <= \$661 ;
   always @(posedge clk)
-    load_cg <= \$654 ;
+    load_cg <= \$662 ;
   always @(posedge clk)
-    load_og <= \$655 ;
+    load_og <= \$663 ;
   always @(posedge clk)
-    ogroups <= \$656 ;
+    next_ogroups <= \$664 ;
   always @(posedge clk)
-    fsm_state <= \$657 ;
+    fsm_state <= \$665 ;
   always @(posedge clk)
-    w_frames <= \$658 ;
+    w_frames <= \$666 ;
   always @(posedge clk)
-    c_frames <= \$659 ;
+    w_height <= \$667 ;
   always @(posedge clk)
-    w_cg <= \$660 ;
+    w_width <= \$668 ;
   always @(posedge clk)
-    w_x <= \$661 ;
+    w_groups <= \$669 ;
   always @(posedge clk)
-    w_y <= \$662 ;
+    height <= \$670 ;
   always @(posedge clk)
-    w_slot <= \$663 ;
+    width <= \$671 ;
   always @(posedge clk)
-    held <= \$664 ;
+    groups <= \$672 ;
   always @(posedge clk)
-    c_pass <= \$665 ;
+    ogroups <= \$673 ;
   always @(posedge clk)
-    c_cg <= \$666 ;
+    stride2 <= \$674 ;
   always @(posedge clk)
-    c_og <= \$667 ;
+    relu <= \$675 ;
   always @(posedge clk)
-    c_wbase <= \$668 ;
+    c_frames <= \$676 ;
   always @(posedge clk)
-    c_ox <= \$669 ;
+    c_bank <= \$677 ;
   always @(posedge clk)
-    c_x <= \$670 ;
+    load_bank <= \$678 ;
   always @(posedge clk)
-    c_oy <= \$671 ;
+    w_cg <= \$679 ;
   always @(posedge clk)
-    c_y <= \$672 ;
+    w_x <= \$680 ;
   always @(posedge clk)
-    below <= \$673 ;
+    w_y <= \$681 ;
   always @(posedge clk)
-    c_slot <= \$674 ;
+    w_slot <= \$682 ;
   always @(posedge clk)
-    lead <= \$675 ;
+    held <= \$683 ;
   always @(posedge clk)
-    row_freed <= \$676 ;
+    c_pass <= \$684 ;
   always @(posedge clk)
-    v1 <= \$677 ;
+    c_cg <= \$685 ;
   always @(posedge clk)
-    last1 <= \$678 ;
+    c_og <= \$686 ;
   always @(posedge clk)
-    accfirst1 <= \$679 ;
+    c_wbase <= \$687 ;
   always @(posedge clk)
-    acclast1 <= \$680 ;
+    c_ox <= \$688 ;
   always @(posedge clk)
-    cg1 <= \$681 ;
+    c_x <= \$689 ;
   always @(posedge clk)
-    wbase1 <= \$682 ;
+    c_oy <= \$690 ;
   always @(posedge clk)
-    cy1 <= \$683 ;
+    c_y <= \$691 ;
   always @(posedge clk)
-    cx1 <= \$684 ;
+    below <= \$692 ;
   always @(posedge clk)
-    slot1 <= \$685 ;
+    c_slot <= \$693 ;
   always @(posedge clk)
-    dy0_s1 <= \$686 ;
+    lead <= \$694 ;
   always @(posedge clk)
-    dy1_s1 <= \$687 ;
+    row_freed <= \$695 ;
   always @(posedge clk)
-    dy2_s1 <= \$688 ;
+    v1 <= \$696 ;
   always @(posedge clk)
-    dy3_s1 <= \$689 ;
+    last1 <= \$697 ;
   always @(posedge clk)
-    dy4_s1 <= \$690 ;
+    accfirst1 <= \$698 ;
   always @(posedge clk)
-    dy5_s1 <= \$691 ;
+    acclast1 <= \$699 ;
   always @(posedge clk)
-    dy6_s1 <= \$692 ;
+    cg1 <= \$700 ;
   always @(posedge clk)
-    dy7_s1 <= \$693 ;
+    wbase1 <= \$701 ;
   always @(posedge clk)
-    dy8_s1 <= \$694 ;
+    cy1 <= \$702 ;
   always @(posedge clk)
-    dx0_s1 <= \$695 ;
+    cx1 <= \$703 ;
   always @(posedge clk)
-    dx1_s1 <= \$696 ;
+    slot1 <= \$704 ;
   always @(posedge clk)
-    dx2_s1 <= \$697 ;
+    dy0_s1 <= \$705 ;
   always @(posedge clk)
-    dx3_s1 <= \$698 ;
+    dy1_s1 <= \$706 ;
   always @(posedge clk)
-    dx4_s1 <= \$699 ;
+    dy2_s1 <= \$707 ;
   always @(posedge clk)
-    dx5_s1 <= \$700 ;
+    dy3_s1 <= \$708 ;
   always @(posedge clk)
-    dx6_s1 <= \$701 ;
+    dy4_s1 <= \$709 ;
   always @(posedge clk)
-    dx7_s1 <= \$702 ;
+    dy5_s1 <= \$710 ;
   always @(posedge clk)
-    dx8_s1 <= \$703 ;
+    dy6_s1 <= \$711 ;
   always @(posedge clk)
-    ok0_s2 <= \$704 ;
+    dy7_s1 <= \$712 ;
   always @(posedge clk)
-    ok1_s2 <= \$705 ;
+    dy8_s1 <= \$713 ;
   always @(posedge clk)
-    ok2_s2 <= \$706 ;
+    dx0_s1 <= \$714 ;
   always @(posedge clk)
-    ok3_s2 <= \$707 ;
+    dx1_s1 <= \$715 ;
   always @(posedge clk)
-    ok4_s2 <= \$708 ;
+    dx2_s1 <= \$716 ;
   always @(posedge clk)
-    ok5_s2 <= \$709 ;
+    dx3_s1 <= \$717 ;
   always @(posedge clk)
-    ok6_s2 <= \$710 ;
+    dx4_s1 <= \$718 ;
   always @(posedge clk)
-    ok7_s2 <= \$711 ;
+    dx5_s1 <= \$719 ;
   always @(posedge clk)
-    ok8_s2 <= \$712 ;
+    dx6_s1 <= \$720 ;
   always @(posedge clk)
-    v2 <= \$713 ;
+    dx7_s1 <= \$721 ;
   always @(posedge clk)
-    last2 <= \$714 ;
+    dx8_s1 <= \$722 ;
   always @(posedge clk)
-    accfirst2 <= \$715 ;
+    ok0_s2 <= \$723 ;
   always @(posedge clk)
-    acclast2 <= \$716 ;
+    ok1_s2 <= \$724 ;
   always @(posedge clk)
-    sample0_s2b <= \$717 ;
+    ok2_s2 <= \$725 ;
   always @(posedge clk)
-    sample1_s2b <= \$718 ;
+    ok3_s2 <= \$726 ;
   always @(posedge clk)
-    sample2_s2b <= \$719 ;
+    ok4_s2 <= \$727 ;
   always @(posedge clk)
-    sample3_s2b <= \$720 ;
+    ok5_s2 <= \$728 ;
   always @(posedge clk)
-    sample4_s2b <= \$721 ;
+    ok6_s2 <= \$729 ;
   always @(posedge clk)
-    sample5_s2b <= \$722 ;
+    ok7_s2 <= \$730 ;
   always @(posedge clk)
-    sample6_s2b <= \$723 ;
+    ok8_s2 <= \$731 ;
   always @(posedge clk)
-    sample7_s2b <= \$724 ;
+    v2 <= \$732 ;
   always @(posedge clk)
-    sample8_s2b <= \$725 ;
+    last2 <= \$733 ;
   always @(posedge clk)
-    weights_s2b <= \$726 ;
+    accfirst2 <= \$734 ;
   always @(posedge clk)
-    ok0_s2b <= \$727 ;
+    acclast2 <= \$735 ;
   always @(posedge clk)
-    ok1_s2b <= \$728 ;
+    sample0_s2b <= \$736 ;
   always @(posedge clk)
-    ok2_s2b <= \$729 ;
+    sample1_s2b <= \$737 ;
   always @(posedge clk)
-    ok3_s2b <= \$730 ;
+    sample2_s2b <= \$738 ;
   always @(posedge clk)
-    ok4_s2b <= \$731 ;
+    sample3_s2b <= \$739 ;
   always @(posedge clk)
-    ok5_s2b <= \$732 ;
+    sample4_s2b <= \$740 ;
   always @(posedge clk)
-    ok6_s2b <= \$733 ;
+    sample5_s2b <= \$741 ;
   always @(posedge clk)
-    ok7_s2b <= \$734 ;
+    sample6_s2b <= \$742 ;
   always @(posedge clk)
-    ok8_s2b <= \$735 ;
+    sample7_s2b <= \$743 ;
   always @(posedge clk)
-    v2b <= \$736 ;
+    sample8_s2b <= \$744 ;
   always @(posedge clk)
-    last2b <= \$737 ;
+    weights_s2b <= \$745 ;
   always @(posedge clk)
-    accfirst2b <= \$738 ;
+    ok0_s2b <= \$746 ;
   always @(posedge clk)
-    acclast2b <= \$739 ;
+    ok1_s2b <= \$747 ;
   always @(posedge clk)
-    prod0_0 <= \$740 ;
+    ok2_s2b <= \$748 ;
   always @(posedge clk)
-    prod0_1 <= \$741 ;
+    ok3_s2b <= \$749 ;
   always @(posedge clk)
-    prod0_2 <= \$742 ;
+    ok4_s2b <= \$750 ;
   always @(posedge clk)
-    prod0_3 <= \$743 ;
+    ok5_s2b <= \$751 ;
   always @(posedge clk)
-    prod0_4 <= \$744 ;
+    ok6_s2b <= \$752 ;
   always @(posedge clk)
-    prod0_5 <= \$745 ;
+    ok7_s2b <= \$753 ;
   always @(posedge clk)
-    prod0_6 <= \$746 ;
+    ok8_s2b <= \$754 ;
   always @(posedge clk)
-    prod0_7 <= \$747 ;
+    v2b <= \$755 ;
   always @(posedge clk)
-    prod0_8 <= \$748 ;
+    last2b <= \$756 ;
   always @(posedge clk)
-    prod0_9 <= \$749 ;
+    accfirst2b <= \$757 ;
   always @(posedge clk)
-    prod0_10 <= \$750 ;
+    acclast2b <= \$758 ;
   always @(posedge clk)
-    prod0_11 <= \$751 ;
+    prod0_0 <= \$759 ;
   always @(posedge clk)
-    prod0_12 <= \$752 ;
+    prod0_1 <= \$760 ;
   always @(posedge clk)
-    prod0_13 <= \$753 ;
+    prod0_2 <= \$761 ;
   always @(posedge clk)
-    prod0_14 <= \$754 ;
+    prod0_3 <= \$762 ;
   always @(posedge clk)
-    prod0_15 <= \$755 ;
+    prod0_4 <= \$763 ;
   always @(posedge clk)
-    prod0_16 <= \$756 ;
+    prod0_5 <= \$764 ;
   always @(posedge clk)
-    prod0_17 <= \$757 ;
+    prod0_6 <= \$765 ;
   always @(posedge clk)
-    prod0_18 <= \$758 ;
+    prod0_7 <= \$766 ;
   always @(posedge clk)
-    prod0_19 <= \$759 ;
+    prod0_8 <= \$767 ;
   always @(posedge clk)
-    prod0_20 <= \$760 ;
+    prod0_9 <= \$768 ;
   always @(posedge clk)
-    prod0_21 <= \$761 ;
+    prod0_10 <= \$769 ;
   always @(posedge clk)
-    prod0_22 <= \$762 ;
+    prod0_11 <= \$770 ;
   always @(posedge clk)
-    prod0_23 <= \$763 ;
+    prod0_12 <= \$771 ;
   always @(posedge clk)
-    prod0_24 <= \$764 ;
+    prod0_13 <= \$772 ;
   always @(posedge clk)
-    prod0_25 <= \$765 ;
+    prod0_14 <= \$773 ;
   always @(posedge clk)
-    prod0_26 <= \$766 ;
+    prod0_15 <= \$774 ;
   always @(posedge clk)
-    prod0_27 <= \$767 ;
+    prod0_16 <= \$775 ;
   always @(posedge clk)
-    prod0_28 <= \$768 ;
+    prod0_17 <= \$776 ;
   always @(posedge clk)
-    prod0_29 <= \$769 ;
+    prod0_18 <= \$777 ;
   always @(posedge clk)
-    prod0_30 <= \$770 ;
+    prod0_19 <= \$778 ;
   always @(posedge clk)
-    prod0_31 <= \$771 ;
+    prod0_20 <= \$779 ;
   always @(posedge clk)
-    prod0_32 <= \$772 ;
+    prod0_21 <= \$780 ;
   always @(posedge clk)
-    prod0_33 <= \$773 ;
+    prod0_22 <= \$781 ;
   always @(posedge clk)
-    prod0_34 <= \$774 ;
+    prod0_23 <= \$782 ;
   always @(posedge clk)
-    prod0_35 <= \$775 ;
+    prod0_24 <= \$783 ;
   always @(posedge clk)
-    prod1_0 <= \$776 ;
+    prod0_25 <= \$784 ;
   always @(posedge clk)
-    prod1_1 <= \$777 ;
+    prod0_26 <= \$785 ;
   always @(posedge clk)
-    prod1_2 <= \$778 ;
+    prod0_27 <= \$786 ;
   always @(posedge clk)
-    prod1_3 <= \$779 ;
+    prod0_28 <= \$787 ;
   always @(posedge clk)
-    prod1_4 <= \$780 ;
+    prod0_29 <= \$788 ;
   always @(posedge clk)
-    prod1_5 <= \$781 ;
+    prod0_30 <= \$789 ;
   always @(posedge clk)
-    prod1_6 <= \$782 ;
+    prod0_31 <= \$790 ;
   always @(posedge clk)
-    prod1_7 <= \$783 ;
+    prod0_32 <= \$791 ;
   always @(posedge clk)
-    prod1_8 <= \$784 ;
+    prod0_33 <= \$792 ;
   always @(posedge clk)
-    prod1_9 <= \$785 ;
+    prod0_34 <= \$793 ;
   always @(posedge clk)
-    prod1_10 <= \$786 ;
+    prod0_35 <= \$794 ;
   always @(posedge clk)
-    prod1_11 <= \$787 ;
+    prod1_0 <= \$795 ;
   always @(posedge clk)
-    prod1_12 <= \$788 ;
+    prod1_1 <= \$796 ;
   always @(posedge clk)
-    prod1_13 <= \$789 ;
+    prod1_2 <= \$797 ;
   always @(posedge clk)
-    prod1_14 <= \$790 ;
+    prod1_3 <= \$798 ;
   always @(posedge clk)
-    prod1_15 <= \$791 ;
+    prod1_4 <= \$799 ;
   always @(posedge clk)
-    prod1_16 <= \$792 ;
+    prod1_5 <= \$800 ;
   always @(posedge clk)
-    prod1_17 <= \$793 ;
+    prod1_6 <= \$801 ;
   always @(posedge clk)
-    prod1_18 <= \$794 ;
+    prod1_7 <= \$802 ;
   always @(posedge clk)
-    prod1_19 <= \$795 ;
+    prod1_8 <= \$803 ;
   always @(posedge clk)
-    prod1_20 <= \$796 ;
+    prod1_9 <= \$804 ;
   always @(posedge clk)
-    prod1_21 <= \$797 ;
+    prod1_10 <= \$805 ;
   always @(posedge clk)
-    prod1_22 <= \$798 ;
+    prod1_11 <= \$806 ;
   always @(posedge clk)
-    prod1_23 <= \$799 ;
+    prod1_12 <= \$807 ;
   always @(posedge clk)
-    prod1_24 <= \$800 ;
+    prod1_13 <= \$808 ;
   always @(posedge clk)
-    prod1_25 <= \$801 ;
+    prod1_14 <= \$809 ;
   always @(posedge clk)
-    prod1_26 <= \$802 ;
+    prod1_15 <= \$810 ;
   always @(posedge clk)
-    prod1_27 <= \$803 ;
+    prod1_16 <= \$811 ;
   always @(posedge clk)
-    prod1_28 <= \$804 ;
+    prod1_17 <= \$812 ;
   always @(posedge clk)
-    prod1_29 <= \$805 ;
+    prod1_18 <= \$813 ;
   always @(posedge clk)
-    prod1_30 <= \$806 ;
+    prod1_19 <= \$814 ;
   always @(posedge clk)
-    prod1_31 <= \$807 ;
+    prod1_20 <= \$815 ;
   always @(posedge clk)
-    prod1_32 <= \$808 ;
+    prod1_21 <= \$816 ;
   always @(posedge clk)
-    prod1_33 <= \$809 ;
+    prod1_22 <= \$817 ;
   always @(posedge clk)
-    prod1_34 <= \$810 ;
+    prod1_23 <= \$818 ;
   always @(posedge clk)
-    prod1_35 <= \$811 ;
+    prod1_24 <= \$819 ;
   always @(posedge clk)
-    scale0_s3 <= \$812 ;
+    prod1_25 <= \$820 ;
   always @(posedge clk)
-    scale1_s3 <= \$813 ;
+    prod1_26 <= \$821 ;
   always @(posedge clk)
-    bias0_s3 <= \$814 ;
+    prod1_27 <= \$822 ;
   always @(posedge clk)
-    bias1_s3 <= \$815 ;
+    prod1_28 <= \$823 ;
   always @(posedge clk)
-    v3 <= \$816 ;
+    prod1_29 <= \$824 ;
   always @(posedge clk)
-    last3 <= \$817 ;
+    prod1_30 <= \$825 ;
   always @(posedge clk)
-    accfirst3 <= \$818 ;
+    prod1_31 <= \$826 ;
   always @(posedge clk)
-    acclast3 <= \$819 ;
+    prod1_32 <= \$827 ;
   always @(posedge clk)
-    acc0 <= \$820 ;
+    prod1_33 <= \$828 ;
   always @(posedge clk)
-    acc1 <= \$821 ;
+    prod1_34 <= \$829 ;
   always @(posedge clk)
-    scale0_s4 <= \$822 ;
+    prod1_35 <= \$830 ;
   always @(posedge clk)
-    scale1_s4 <= \$823 ;
+    scale0_s3 <= \$831 ;
   always @(posedge clk)
-    bias0_s4 <= \$824 ;
+    scale1_s3 <= \$832 ;
   always @(posedge clk)
-    bias1_s4 <= \$825 ;
+    bias0_s3 <= \$833 ;
   always @(posedge clk)
-    v4 <= \$826 ;
+    bias1_s3 <= \$834 ;
   always @(posedge clk)
-    last4 <= \$827 ;
+    v3 <= \$835 ;
   always @(posedge clk)
-    scaled0 <= \$828 ;
+    last3 <= \$836 ;
   always @(posedge clk)
-    scaled1 <= \$829 ;
+    accfirst3 <= \$837 ;
   always @(posedge clk)
-    bias0_s5 <= \$830 ;
+    acclast3 <= \$838 ;
   always @(posedge clk)
-    bias1_s5 <= \$831 ;
+    acc0 <= \$839 ;
   always @(posedge clk)
-    v5 <= \$832 ;
+    acc1 <= \$840 ;
   always @(posedge clk)
-    last5 <= \$833 ;
+    scale0_s4 <= \$841 ;
   always @(posedge clk)
-    o__payload <= \$834 ;
+    scale1_s4 <= \$842 ;
   always @(posedge clk)
-    o__valid <= \$835 ;
-  assign \$1  = groups - 1'h1;
-  assign \$2  = load_cg == \$1 ;
-  assign \$3  = w__valid & \$2 ;
-  assign \$4  = ogroups - 1'h1;
-  assign \$5  = load_og == \$4 ;
-  assign \$6  = \$3  & \$5 ;
+    bias0_s4 <= \$843 ;
+  always @(posedge clk)
+    bias1_s4 <= \$844 ;
+  always @(posedge clk)
+    v4 <= \$845 ;
+  always @(posedge clk)
+    last4 <= \$846 ;
+  always @(posedge clk)
+    scaled0 <= \$847 ;
+  always @(posedge clk)
+    scaled1 <= \$848 ;
+  always @(posedge clk)
+    bias0_s5 <= \$849 ;
+  always @(posedge clk)
+    bias1_s5 <= \$850 ;
+  always @(posedge clk)
+    v5 <= \$851 ;
+  always @(posedge clk)
+    last5 <= \$852 ;
+  always @(posedge clk)
+    o__payload <= \$853 ;
+  always @(posedge clk)
+    o__valid <= \$854 ;
+  assign \$1  = ! w_frames;
+  assign \$2  = load_bank * 8'h80;
+  assign \$3  = \$2  + load;
+  assign \$4  = next_groups - 1'h1;
+  assign \$5  = load_cg == \$4 ;
+  assign \$6  = w__valid & \$5 ;
+  assign \$7  = next_ogroups - 1'h1;
+  assign \$8  = load_og == \$7 ;
+  assign \$9  = \$6  & \$8 ;
+  assign \$10  = ! c_frames;
+  assign \$11  = ~ pipe_busy;
+  assign \$12  = \$10  & \$11 ;
   assign running = | c_frames;
-  assign \$7  = ~ o__valid;
-  assign ce = \$7  | o__ready;
-  assign \$8  = | w_frames;
-  assign \$9  = ce ? 2'h0 : row_freed;
-  assign \$10  = lead + \$9 ;
-  assign \$11  = \$10  <= 3'h5;
-  assign i__ready = \$8  & \$11 ;
-  assign \$12  = w_slot * 9'h100;
-  assign \$13  = w_x * 4'h8;
-  assign \$14  = \$12  + \$13 ;
-  assign \$15  = \$14  + w_cg;
+  assign \$13  = ~ o__valid;
+  assign ce = \$13  | o__ready;
+  assign \$14  = | w_frames;
+  assign \$15  = ce ? 2'h0 : row_freed;
+  assign \$16  = lead + \$15 ;
+  assign \$17  = \$16  <= 3'h5;
+  assign i__ready = \$14  & \$17 ;
+  assign \$18  = w_slot * 9'h100;
+  assign \$19  = w_x * 4'h8;
+  assign \$20  = \$18  + \$19 ;
+  assign \$21  = \$20  + w_cg;
   assign lw__en = i__valid & i__ready;
-  assign \$16  = i__valid & i__ready;
-  assign \$17  = groups - 1'h1;
-  assign \$18  = w_cg == \$17 ;
-  assign \$19  = width - 1'h1;
-  assign \$20  = w_x == \$19 ;
-  assign \$21  = ! c_cg;
-  assign \$22  = ! c_pass;
-  assign \$23  = \$21  & \$22 ;
-  assign \$24  = ! c_og;
-  assign first = \$23  & \$24 ;
-  assign \$25  = below < 3'h4;
-  assign \$26  = below + 1'h1;
-  assign \$27  = \$25  ? \$26  : 7'h05;
-  assign \$28  = lead >= \$27 [2:0];
-  assign \$29  = running & \$28 ;
-  assign \$30  = ~ first;
-  assign \$31  = \$30  | off__valid;
-  assign go = \$29  & \$31 ;
+  assign \$22  = i__valid & i__ready;
+  assign \$23  = w_groups - 1'h1;
+  assign \$24  = w_cg == \$23 ;
+  assign \$25  = w_width - 1'h1;
+  assign \$26  = w_x == \$25 ;
+  assign \$27  = ! c_cg;
+  assign \$28  = ! c_pass;
+  assign \$29  = \$27  & \$28 ;
+  assign \$30  = ! c_og;
+  assign first = \$29  & \$30 ;
+  assign \$31  = below < 3'h4;
+  assign \$32  = below + 1'h1;
+  assign \$33  = \$31  ? \$32  : 7'h05;
+  assign \$34  = lead >= \$33 [2:0];
+  assign \$35  = running & \$34 ;
+  assign \$36  = ~ first;
+  assign \$37  = \$36  | off__valid;
+  assign go = \$35  & \$37 ;
   assign issue = go & ce;
   assign off__ready = issue & first;
-  assign \$32  = groups - 1'h1;
-  assign \$33  = c_cg == \$32 ;
-  assign \$34  = ! c_pass;
-  assign \$35  = \$33  & \$34 ;
-  assign \$36  = ogroups - 1'h1;
-  assign \$37  = c_og == \$36 ;
-  assign \$38  = \$35  & \$37 ;
-  assign \$39  = width - 1'h1;
-  assign \$41  = $signed(\$40 ) + $signed(2'h1);
-  assign \$42  = stride2 ? \$41  : { 2'h0, width };
-  assign \$43  = $signed(\$42 ) - $signed(2'h1);
-  assign \$44  = c_ox == \$43 ;
-  assign \$45  = \$38  & \$44 ;
-  assign \$46  = height - 1'h1;
-  assign \$48  = $signed(\$47 ) + $signed(2'h1);
-  assign \$49  = stride2 ? \$48  : { 2'h0, height };
-  assign \$50  = $signed(\$49 ) - $signed(2'h1);
-  assign \$51  = c_oy == \$50 ;
-  assign frame_last = \$45  & \$51 ;
-  assign \$52  = ! c_pass;
-  assign \$53  = groups - 1'h1;
-  assign \$54  = c_cg == \$53 ;
-  assign \$55  = ! c_pass;
-  assign \$56  = \$54  & \$55 ;
-  assign \$57  = ogroups - 1'h1;
-  assign \$58  = c_og == \$57 ;
-  assign \$59  = \$56  & \$58 ;
-  assign \$60  = width - 1'h1;
-  assign \$62  = $signed(\$61 ) + $signed(2'h1);
-  assign \$63  = stride2 ? \$62  : { 2'h0, width };
-  assign \$64  = $signed(\$63 ) - $signed(2'h1);
-  assign \$65  = c_ox == \$64 ;
-  assign \$66  = height - 1'h1;
+  assign \$38  = groups - 1'h1;
+  assign \$39  = c_cg == \$38 ;
+  assign \$40  = ! c_pass;
+  assign \$41  = \$39  & \$40 ;
+  assign \$42  = ogroups - 1'h1;
+  assign \$43  = c_og == \$42 ;
+  assign \$44  = \$41  & \$43 ;
+  assign \$45  = width - 1'h1;
+  assign \$47  = $signed(\$46 ) + $signed(2'h1);
+  assign \$48  = stride2 ? \$47  : { 2'h0, width };
+  assign \$49  = $signed(\$48 ) - $signed(2'h1);
+  assign \$50  = c_ox == \$49 ;
+  assign \$51  = \$44  & \$50 ;
+  assign \$52  = height - 1'h1;
+  assign \$54  = $signed(\$53 ) + $signed(2'h1);
+  assign \$55  = stride2 ? \$54  : { 2'h0, height };
+  assign \$56  = $signed(\$55 ) - $signed(2'h1);
+  assign \$57  = c_oy == \$56 ;
+  assign frame_last = \$51  & \$57 ;
+  assign \$58  = ! c_pass;
+  assign \$59  = groups - 1'h1;
+  assign \$60  = c_cg == \$59 ;
+  assign \$61  = ! c_pass;
+  assign \$62  = \$60  & \$61 ;
+  assign \$63  = ogroups - 1'h1;
+  assign \$64  = c_og == \$63 ;
+  assign \$65  = \$62  & \$64 ;
+  assign \$66  = width - 1'h1;
   assign \$68  = $signed(\$67 ) + $signed(2'h1);
-  assign \$69  = stride2 ? \$68  : { 2'h0, height };
+  assign \$69  = stride2 ? \$68  : { 2'h0, width };
   assign \$70  = $signed(\$69 ) - $signed(2'h1);
-  assign \$71  = c_oy == \$70 ;
-  assign \$72  = height - c_y;
-  assign \$73  = stride2 ? 2'h2 : 2'h1;
-  assign \$74  = cur[7:0] > 3'h4;
-  assign \$75  = \$74  ? 8'h04 : cur[7:0];
-  assign dy0 = 4'hf * \$75 [2:0];
-  assign dx0 = 4'hf * \$75 [2:0];
-  assign dy1 = 4'hf * \$75 [2:0];
-  assign dx1 = 1'h0 * \$75 [2:0];
-  assign dy2 = 4'hf * \$75 [2:0];
-  assign dx2 = 1'h1 * \$75 [2:0];
-  assign dy3 = 1'h0 * \$75 [2:0];
-  assign dx3 = 4'hf * \$75 [2:0];
-  assign dy4 = 1'h0 * \$75 [2:0];
-  assign dx4 = 1'h0 * \$75 [2:0];
-  assign dy5 = 1'h0 * \$75 [2:0];
-  assign dx5 = 1'h1 * \$75 [2:0];
-  assign dy6 = 1'h1 * \$75 [2:0];
-  assign dx6 = 4'hf * \$75 [2:0];
-  assign dy7 = 1'h1 * \$75 [2:0];
-  assign dx7 = 1'h0 * \$75 [2:0];
-  assign dy8 = 1'h1 * \$75 [2:0];
-  assign dx8 = 1'h1 * \$75 [2:0];
-  assign \$76  = $signed({ 1'h0, cy1 }) + $signed(dy0_s1);
-  assign \$77  = $signed({ 1'h0, cx1 }) + $signed(dx0_s1);
-  assign \$78  = $signed(\$76 ) >= $signed(1'h0);
-  assign \$79  = $signed(\$76 ) < $signed({ 1'h0, height });
-  assign \$80  = \$78  & \$79 ;
-  assign \$81  = $signed(\$77 ) >= $signed(1'h0);
-  assign \$82  = \$80  & \$81 ;
-  assign \$83  = $signed(\$77 ) < $signed({ 1'h0, width });
-  assign ok0 = \$82  & \$83 ;
-  assign \$84  = $signed({ 1'h0, slot1 }) + $signed(dy0_s1);
-  assign \$85  = $signed(\$84 ) < $signed(1'h0);
-  assign \$86  = $signed(\$84 ) + $signed(5'h0a);
-  assign \$87  = $signed(\$84 ) >= $signed(5'h0a);
-  assign \$88  = $signed(\$84 ) - $signed(5'h0a);
-  assign \$89  = \$87  ? \$88  : { \$84 [5], \$84 [5], \$84  };
-  assign \$90  = \$85  ? \$86  : \$89 ;
-  assign \$91  = \$90 [3:0] * 9'h100;
-  assign \$92  = \$77 [5:0] * 4'h8;
-  assign \$93  = \$91  + \$92 ;
-  assign \$94  = \$93  + cg1;
-  assign \$95  = ok0 ? \$94  : 15'h0000;
-  assign \$96  = $signed({ 1'h0, cy1 }) + $signed(dy1_s1);
-  assign \$97  = $signed({ 1'h0, cx1 }) + $signed(dx1_s1);
-  assign \$98  = $signed(\$96 ) >= $signed(1'h0);
-  assign \$99  = $signed(\$96 ) < $signed({ 1'h0, height });
-  assign \$100  = \$98  & \$99 ;
-  assign \$101  = $signed(\$97 ) >= $signed(1'h0);
-  assign \$102  = \$100  & \$101 ;
-  assign \$103  = $signed(\$97 ) < $signed({ 1'h0, width });
-  assign ok1 = \$102  & \$103 ;
-  assign \$104  = $signed({ 1'h0, slot1 }) + $signed(dy1_s1);
-  assign \$105  = $signed(\$104 ) < $signed(1'h0);
-  assign \$106  = $signed(\$104 ) + $signed(5'h0a);
-  assign \$107  = $signed(\$104 ) >= $signed(5'h0a);
-  assign \$108  = $signed(\$104 ) - $signed(5'h0a);
-  assign \$109  = \$107  ? \$108  : { \$104 [5], \$104 [5], \$104  };
-  assign \$110  = \$105  ? \$106  : \$109 ;
-  assign \$111  = \$110 [3:0] * 9'h100;
-  assign \$112  = \$97 [5:0] * 4'h8;
-  assign \$113  = \$111  + \$112 ;
-  assign \$114  = \$113  + cg1;
-  assign \$115  = ok1 ? \$114  : 15'h0000;
-  assign \$116  = $signed({ 1'h0, cy1 }) + $signed(dy2_s1);
-  assign \$117  = $signed({ 1'h0, cx1 }) + $signed(dx2_s1);
-  assign \$118  = $signed(\$116 ) >= $signed(1'h0);
-  assign \$119  = $signed(\$116 ) < $signed({ 1'h0, height });
-  assign \$120  = \$118  & \$119 ;
-  assign \$121  = $signed(\$117 ) >= $signed(1'h0);
-  assign \$122  = \$120  & \$121 ;
-  assign \$123  = $signed(\$117 ) < $signed({ 1'h0, width });
-  assign ok2 = \$122  & \$123 ;
-  assign \$124  = $signed({ 1'h0, slot1 }) + $signed(dy2_s1);
-  assign \$125  = $signed(\$124 ) < $signed(1'h0);
-  assign \$126  = $signed(\$124 ) + $signed(5'h0a);
-  assign \$127  = $signed(\$124 ) >= $signed(5'h0a);
-  assign \$128  = $signed(\$124 ) - $signed(5'h0a);
-  assign \$129  = \$127  ? \$128  : { \$124 [5], \$124 [5], \$124  };
-  assign \$130  = \$125  ? \$126  : \$129 ;
-  assign \$131  = \$130 [3:0] * 9'h100;
-  assign \$132  = \$117 [5:0] * 4'h8;
-  assign \$133  = \$131  + \$132 ;
-  assign \$134  = \$133  + cg1;
+  assign \$71  = c_ox == \$70 ;
+  assign \$72  = height - 1'h1;
+  assign \$74  = $signed(\$73 ) + $signed(2'h1);
+  assign \$75  = stride2 ? \$74  : { 2'h0, height };
+  assign \$76  = $signed(\$75 ) - $signed(2'h1);
+  assign \$77  = c_oy == \$76 ;
+  assign \$78  = height - c_y;
+  assign \$79  = stride2 ? 2'h2 : 2'h1;
+  assign \$80  = cur[7:0] > 3'h4;
+  assign \$81  = \$80  ? 8'h04 : cur[7:0];
+  assign dy0 = 4'hf * \$81 [2:0];
+  assign dx0 = 4'hf * \$81 [2:0];
+  assign dy1 = 4'hf * \$81 [2:0];
+  assign dx1 = 1'h0 * \$81 [2:0];
+  assign dy2 = 4'hf * \$81 [2:0];
+  assign dx2 = 1'h1 * \$81 [2:0];
+  assign dy3 = 1'h0 * \$81 [2:0];
+  assign dx3 = 4'hf * \$81 [2:0];
+  assign dy4 = 1'h0 * \$81 [2:0];
+  assign dx4 = 1'h0 * \$81 [2:0];
+  assign dy5 = 1'h0 * \$81 [2:0];
+  assign dx5 = 1'h1 * \$81 [2:0];
+  assign dy6 = 1'h1 * \$81 [2:0];
+  assign dx6 = 4'hf * \$81 [2:0];
+  assign dy7 = 1'h1 * \$81 [2:0];
+  assign dx7 = 1'h0 * \$81 [2:0];
+  assign dy8 = 1'h1 * \$81 [2:0];
+  assign dx8 = 1'h1 * \$81 [2:0];
+  assign \$82  = $signed({ 1'h0, cy1 }) + $signed(dy0_s1);
+  assign \$83  = $signed({ 1'h0, cx1 }) + $signed(dx0_s1);
+  assign \$84  = $signed(\$82 ) >= $signed(1'h0);
+  assign \$85  = $signed(\$82 ) < $signed({ 1'h0, height });
+  assign \$86  = \$84  & \$85 ;
+  assign \$87  = $signed(\$83 ) >= $signed(1'h0);
+  assign \$88  = \$86  & \$87 ;
+  assign \$89  = $signed(\$83 ) < $signed({ 1'h0, width });
+  assign ok0 = \$88  & \$89 ;
+  assign \$90  = $signed({ 1'h0, slot1 }) + $signed(dy0_s1);
+  assign \$91  = $signed(\$90 ) < $signed(1'h0);
+  assign \$92  = $signed(\$90 ) + $signed(5'h0a);
+  assign \$93  = $signed(\$90 ) >= $signed(5'h0a);
+  assign \$94  = $signed(\$90 ) - $signed(5'h0a);
+  assign \$95  = \$93  ? \$94  : { \$90 [5], \$90 [5], \$90  };
+  assign \$96  = \$91  ? \$92  : \$95 ;
+  assign \$97  = \$96 [3:0] * 9'h100;
+  assign \$98  = \$83 [5:0] * 4'h8;
+  assign \$99  = \$97  + \$98 ;
+  assign \$100  = \$99  + cg1;
+  assign \$101  = ok0 ? \$100  : 15'h0000;
+  assign \$102  = $signed({ 1'h0, cy1 }) + $signed(dy1_s1);
+  assign \$103  = $signed({ 1'h0, cx1 }) + $signed(dx1_s1);
+  assign \$104  = $signed(\$102 ) >= $signed(1'h0);
+  assign \$105  = $signed(\$102 ) < $signed({ 1'h0, height });
+  assign \$106  = \$104  & \$105 ;
+  assign \$107  = $signed(\$103 ) >= $signed(1'h0);
+  assign \$108  = \$106  & \$107 ;
+  assign \$109  = $signed(\$103 ) < $signed({ 1'h0, width });
+  assign ok1 = \$108  & \$109 ;
+  assign \$110  = $signed({ 1'h0, slot1 }) + $signed(dy1_s1);
+  assign \$111  = $signed(\$110 ) < $signed(1'h0);
+  assign \$112  = $signed(\$110 ) + $signed(5'h0a);
+  assign \$113  = $signed(\$110 ) >= $signed(5'h0a);
+  assign \$114  = $signed(\$110 ) - $signed(5'h0a);
+  assign \$115  = \$113  ? \$114  : { \$110 [5], \$110 [5], \$110  };
+  assign \$116  = \$111  ? \$112  : \$115 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     w__ready = 1'h0;
     casez (fsm_state)
       2'h0:
-          w__ready = 1'h1;
+          w__ready = \$1 ;
       2'h1:
           w__ready = 1'h1;
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    wmem_w__addr = 7'h00;
+    wmem_w__addr = 8'h00;
     casez (fsm_state)
       2'h0:
           /* empty */;
       2'h1:
-          wmem_w__addr = load;
+          wmem_w__addr = \$3 [7:0];
     endcase
   end
   always @* begin
@@ -5761,15 +5950,27 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
       2'h0:
           /* empty */;
       2'h1:
-          loaded = \$6 ;
+          loaded = \$9 ;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    handoff = 1'h0;
+    casez (fsm_state)
+      2'h0:
+          /* empty */;
+      2'h1:
+          /* empty */;
+      2'h2:
+          handoff = \$12 ;
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     row_done = 1'h0;
-    if (\$16 ) begin
-      if (\$18 ) begin
-        if (\$20 ) begin
+    if (\$22 ) begin
+      if (\$24 ) begin
+        if (\$26 ) begin
           row_done = 1'h1;
         end
       end
@@ -5788,14 +5989,14 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     row_step = 2'h0;
     if (issue) begin
-      if (\$52 ) begin
-        if (\$59 ) begin
-          if (\$65 ) begin
+      if (\$58 ) begin
+        if (\$65 ) begin
+          if (\$71 ) begin
             (* full_case = 32'd1 *)
-            if (\$71 ) begin
-              row_step = \$72 [1:0];
+            if (\$77 ) begin
+              row_step = \$78 [1:0];
             end else begin
-              row_step = \$73 ;
+              row_step = \$79 ;
             end
           end
         end
@@ -5804,580 +6005,514 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$647  = height;
+    \$655  = next_height;
     casez (fsm_state)
       2'h0:
-          if (w__valid) begin
-            \$647  = w__payload[5:0];
-          end
-    endcase
-    if (rst) begin
-      \$647  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$648  = width;
-    casez (fsm_state)
-      2'h0:
-          if (w__valid) begin
-            \$648  = w__payload[21:16];
-          end
-    endcase
-    if (rst) begin
-      \$648  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$649  = groups;
-    casez (fsm_state)
-      2'h0:
-          if (w__valid) begin
-            \$649  = \$265 [3:0];
-          end
-    endcase
-    if (rst) begin
-      \$649  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$650  = frames;
-    casez (fsm_state)
-      2'h0:
-          if (w__valid) begin
-            \$650  = w__payload[63:48];
-          end
-    endcase
-    if (rst) begin
-      \$650  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$651  = stride2;
-    casez (fsm_state)
-      2'h0:
-          if (w__valid) begin
-            \$651  = w__payload[64];
-          end
-    endcase
-    if (rst) begin
-      \$651  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$652  = relu;
-    casez (fsm_state)
-      2'h0:
-          if (w__valid) begin
-            \$652  = w__payload[65];
-          end
-    endcase
-    if (rst) begin
-      \$652  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$653  = load;
-    casez (fsm_state)
-      2'h0:
-          if (w__valid) begin
-            \$653  = 7'h00;
-          end
-      2'h1:
-          if (w__valid) begin
-            \$653  = \$267 [6:0];
-          end
-    endcase
-    if (rst) begin
-      \$653  = 7'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$654  = load_cg;
-    casez (fsm_state)
-      2'h0:
-          if (w__valid) begin
-            \$654  = 3'h0;
-          end
-      2'h1:
-          if (w__valid) begin
-            \$654  = \$268 [2:0];
-            if (\$270 ) begin
-              \$654  = 3'h0;
-            end
-          end
-    endcase
-    if (rst) begin
-      \$654  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$655  = load_og;
-    casez (fsm_state)
-      2'h0:
-          if (w__valid) begin
-            \$655  = 4'h0;
-          end
-      2'h1:
-          if (w__valid) begin
-            if (\$270 ) begin
-              \$655  = \$271 [3:0];
-            end
-          end
-    endcase
-    if (rst) begin
-      \$655  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$656  = ogroups;
-    casez (fsm_state)
-      2'h0:
-          if (w__valid) begin
-            \$656  = \$266 [4:0];
-          end
-    endcase
-    if (rst) begin
-      \$656  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$657  = fsm_state;
-    (* full_case = 32'd1 *)
-    casez (fsm_state)
-      2'h0:
-          if (w__valid) begin
-            \$657  = 2'h1;
-          end
-      2'h1:
-          if (loaded) begin
-            \$657  = 2'h2;
-          end
-      2'h2:
-          if (\$272 ) begin
-            \$657  = 2'h3;
-          end
-      2'h3:
           if (\$273 ) begin
-            \$657  = 2'h0;
+            \$655  = w__payload[5:0];
           end
     endcase
     if (rst) begin
-      \$657  = 2'h0;
+      \$655  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$658  = w_frames;
+    \$656  = next_width;
     casez (fsm_state)
       2'h0:
-          /* empty */;
-      2'h1:
-          if (loaded) begin
-            \$658  = frames;
+          if (\$273 ) begin
+            \$656  = w__payload[21:16];
           end
     endcase
-    if (\$274 ) begin
-      if (\$277 ) begin
-        if (\$280 ) begin
-          if (\$286 ) begin
-            \$658  = \$287 [15:0];
-          end
-        end
-      end
+    if (rst) begin
+      \$656  = 6'h00;
     end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$657  = next_groups;
+    casez (fsm_state)
+      2'h0:
+          if (\$273 ) begin
+            \$657  = \$274 [3:0];
+          end
+    endcase
+    if (rst) begin
+      \$657  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$658  = next_frames;
+    casez (fsm_state)
+      2'h0:
+          if (\$273 ) begin
+            \$658  = w__payload[63:48];
+          end
+    endcase
     if (rst) begin
       \$658  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$659  = c_frames;
+    \$659  = next_stride2;
     casez (fsm_state)
       2'h0:
-          /* empty */;
-      2'h1:
-          if (loaded) begin
-            \$659  = frames;
+          if (\$273 ) begin
+            \$659  = w__payload[64];
           end
     endcase
-    if (issue) begin
-      if (\$290 ) begin
-        if (\$302 ) begin
-          if (\$311 ) begin
-            if (\$317 ) begin
-              \$659  = \$319 [15:0];
+    if (rst) begin
+      \$659  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$660  = next_relu;
+    casez (fsm_state)
+      2'h0:
+          if (\$273 ) begin
+            \$660  = w__payload[65];
+          end
+    endcase
+    if (rst) begin
+      \$660  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$661  = load;
+    casez (fsm_state)
+      2'h0:
+          if (\$273 ) begin
+            \$661  = 7'h00;
+          end
+      2'h1:
+          if (w__valid) begin
+            \$661  = \$276 [6:0];
+          end
+    endcase
+    if (rst) begin
+      \$661  = 7'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$662  = load_cg;
+    casez (fsm_state)
+      2'h0:
+          if (\$273 ) begin
+            \$662  = 3'h0;
+          end
+      2'h1:
+          if (w__valid) begin
+            \$662  = \$277 [2:0];
+            if (\$279 ) begin
+              \$662  = 3'h0;
             end
           end
-        end
-      end
-    end
+    endcase
     if (rst) begin
-      \$659  = 16'h0000;
+      \$662  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$660  = w_cg;
-    if (\$274 ) begin
-      \$660  = \$275 [2:0];
-      if (\$277 ) begin
-        \$660  = 3'h0;
-      end
-    end
-    if (rst) begin
-      \$660  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$661  = w_x;
-    if (\$274 ) begin
-      if (\$277 ) begin
-        \$661  = \$278 [4:0];
-        if (\$280 ) begin
-          \$661  = 5'h00;
-        end
-      end
-    end
-    if (rst) begin
-      \$661  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$662  = w_y;
-    if (\$274 ) begin
-      if (\$277 ) begin
-        if (\$280 ) begin
-          \$662  = \$281 [4:0];
-          if (\$286 ) begin
-            \$662  = 5'h00;
+    \$663  = load_og;
+    casez (fsm_state)
+      2'h0:
+          if (\$273 ) begin
+            \$663  = 4'h0;
           end
-        end
-      end
-    end
-    if (rst) begin
-      \$662  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$663  = w_slot;
-    if (\$274 ) begin
-      if (\$277 ) begin
-        if (\$280 ) begin
-          \$663  = \$284 [3:0];
-        end
-      end
-    end
+      2'h1:
+          if (w__valid) begin
+            if (\$279 ) begin
+              \$663  = \$280 [3:0];
+            end
+          end
+    endcase
     if (rst) begin
       \$663  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$664  = held;
-    if (\$288 ) begin
-      \$664  = off__payload;
-    end
+    \$664  = next_ogroups;
+    casez (fsm_state)
+      2'h0:
+          if (\$273 ) begin
+            \$664  = \$275 [4:0];
+          end
+    endcase
     if (rst) begin
-      \$664  = 9'h000;
+      \$664  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$665  = c_pass;
-    if (issue) begin
-      \$665  = \$289 [0];
-      if (\$290 ) begin
-        \$665  = 1'h0;
-      end
-    end
+    \$665  = fsm_state;
+    casez (fsm_state)
+      2'h0:
+          if (\$273 ) begin
+            \$665  = 2'h1;
+          end
+      2'h1:
+          if (loaded) begin
+            \$665  = 2'h2;
+          end
+      2'h2:
+          if (handoff) begin
+            \$665  = 2'h0;
+          end
+    endcase
     if (rst) begin
-      \$665  = 1'h0;
+      \$665  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$666  = c_cg;
-    if (issue) begin
-      if (\$290 ) begin
-        \$666  = \$291 [2:0];
-        if (\$293 ) begin
-          \$666  = 3'h0;
-        end
-      end
-    end
-    if (rst) begin
-      \$666  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$667  = c_og;
-    if (issue) begin
-      if (\$290 ) begin
-        if (\$293 ) begin
-          \$667  = \$294 [3:0];
-        end
-        if (\$302 ) begin
-          \$667  = 4'h0;
-        end
-      end
-    end
-    if (rst) begin
-      \$667  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$668  = c_wbase;
-    if (issue) begin
-      if (\$290 ) begin
-        if (\$293 ) begin
-          \$668  = \$295 [6:0];
-        end
-        if (\$302 ) begin
-          \$668  = 7'h00;
-        end
-      end
-    end
-    if (rst) begin
-      \$668  = 7'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$669  = c_ox;
-    if (issue) begin
-      if (\$290 ) begin
-        if (\$302 ) begin
-          \$669  = \$303 [4:0];
-          if (\$311 ) begin
-            \$669  = 5'h00;
+    \$666  = w_frames;
+    casez (fsm_state)
+      2'h0:
+          /* empty */;
+      2'h1:
+          if (loaded) begin
+            \$666  = next_frames;
+          end
+    endcase
+    if (\$282 ) begin
+      if (\$285 ) begin
+        if (\$288 ) begin
+          if (\$294 ) begin
+            \$666  = \$295 [15:0];
           end
         end
       end
     end
     if (rst) begin
-      \$669  = 5'h00;
+      \$666  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$670  = c_x;
-    if (issue) begin
-      if (\$290 ) begin
-        if (\$302 ) begin
-          \$670  = \$305 [5:0];
-          if (\$311 ) begin
-            \$670  = 6'h00;
+    \$667  = w_height;
+    casez (fsm_state)
+      2'h0:
+          /* empty */;
+      2'h1:
+          if (loaded) begin
+            \$667  = next_height;
           end
-        end
-      end
+    endcase
+    if (rst) begin
+      \$667  = 6'h00;
     end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$668  = w_width;
+    casez (fsm_state)
+      2'h0:
+          /* empty */;
+      2'h1:
+          if (loaded) begin
+            \$668  = next_width;
+          end
+    endcase
+    if (rst) begin
+      \$668  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$669  = w_groups;
+    casez (fsm_state)
+      2'h0:
+          /* empty */;
+      2'h1:
+          if (loaded) begin
+            \$669  = next_groups;
+          end
+    endcase
+    if (rst) begin
+      \$669  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$670  = height;
+    casez (fsm_state)
+      2'h0:
+          /* empty */;
+      2'h1:
+          /* empty */;
+      2'h2:
+          if (handoff) begin
+            \$670  = next_height;
+          end
+    endcase
     if (rst) begin
       \$670  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$671  = c_oy;
+    \$671  = width;
+    casez (fsm_state)
+      2'h0:
+          /* empty */;
+      2'h1:
+          /* empty */;
+      2'h2:
+          if (handoff) begin
+            \$671  = next_width;
+          end
+    endcase
+    if (rst) begin
+      \$671  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$672  = groups;
+    casez (fsm_state)
+      2'h0:
+          /* empty */;
+      2'h1:
+          /* empty */;
+      2'h2:
+          if (handoff) begin
+            \$672  = next_groups;
+          end
+    endcase
+    if (rst) begin
+      \$672  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$673  = ogroups;
+    casez (fsm_state)
+      2'h0:
+          /* empty */;
+      2'h1:
+          /* empty */;
+      2'h2:
+          if (handoff) begin
+            \$673  = next_ogroups;
+          end
+    endcase
+    if (rst) begin
+      \$673  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$674  = stride2;
+    casez (fsm_state)
+      2'h0:
+          /* empty */;
+      2'h1:
+          /* empty */;
+      2'h2:
+          if (handoff) begin
+            \$674  = next_stride2;
+          end
+    endcase
+    if (rst) begin
+      \$674  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$675  = relu;
+    casez (fsm_state)
+      2'h0:
+          /* empty */;
+      2'h1:
+          /* empty */;
+      2'h2:
+          if (handoff) begin
+            \$675  = next_relu;
+          end
+    endcase
+    if (rst) begin
+      \$675  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$676  = c_frames;
+    casez (fsm_state)
+      2'h0:
+          /* empty */;
+      2'h1:
+          /* empty */;
+      2'h2:
+          if (handoff) begin
+            \$676  = next_frames;
+          end
+    endcase
     if (issue) begin
-      if (\$290 ) begin
-        if (\$302 ) begin
-          if (\$311 ) begin
-            (* full_case = 32'd1 *)
-            if (\$317 ) begin
-              \$671  = 5'h00;
-            end else begin
-              \$671  = \$320 [4:0];
+      if (\$298 ) begin
+        if (\$310 ) begin
+          if (\$319 ) begin
+            if (\$325 ) begin
+              \$676  = \$327 [15:0];
             end
           end
         end
       end
     end
     if (rst) begin
-      \$671  = 5'h00;
+      \$676  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$672  = c_y;
-    if (issue) begin
-      if (\$290 ) begin
-        if (\$302 ) begin
-          if (\$311 ) begin
-            (* full_case = 32'd1 *)
-            if (\$317 ) begin
-              \$672  = 6'h00;
-            end else begin
-              \$672  = \$322 [5:0];
-            end
+    \$677  = c_bank;
+    casez (fsm_state)
+      2'h0:
+          /* empty */;
+      2'h1:
+          /* empty */;
+      2'h2:
+          if (handoff) begin
+            \$677  = load_bank;
           end
-        end
-      end
-    end
-    if (rst) begin
-      \$672  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$673  = below;
-    if (issue) begin
-      if (\$290 ) begin
-        if (\$302 ) begin
-          if (\$311 ) begin
-            (* full_case = 32'd1 *)
-            if (\$317 ) begin
-              \$673  = \$318 [5:0];
-            end else begin
-              \$673  = \$324 [5:0];
-            end
-          end
-        end
-      end
-    end
-    if (loaded) begin
-      \$673  = \$334 [5:0];
-    end
-    if (rst) begin
-      \$673  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$674  = c_slot;
-    if (\$325 ) begin
-      \$674  = \$331 [3:0];
-    end
-    if (rst) begin
-      \$674  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$675  = \$333 [3:0];
-    if (rst) begin
-      \$675  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$676  = row_freed;
-    if (ce) begin
-      \$676  = row_step;
-    end
-    if (rst) begin
-      \$676  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$677  = v1;
-    if (ce) begin
-      \$677  = issue;
-    end
+    endcase
     if (rst) begin
       \$677  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$678  = last1;
-    if (ce) begin
-      \$678  = frame_last;
-    end
+    \$678  = load_bank;
+    casez (fsm_state)
+      2'h0:
+          /* empty */;
+      2'h1:
+          /* empty */;
+      2'h2:
+          if (handoff) begin
+            \$678  = \$281 ;
+          end
+    endcase
     if (rst) begin
       \$678  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$679  = accfirst1;
-    if (ce) begin
-      \$679  = \$337 ;
+    \$679  = w_cg;
+    if (\$282 ) begin
+      \$679  = \$283 [2:0];
+      if (\$285 ) begin
+        \$679  = 3'h0;
+      end
     end
     if (rst) begin
-      \$679  = 1'h0;
+      \$679  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$680  = acclast1;
-    if (ce) begin
-      \$680  = \$341 ;
+    \$680  = w_x;
+    if (\$282 ) begin
+      if (\$285 ) begin
+        \$680  = \$286 [4:0];
+        if (\$288 ) begin
+          \$680  = 5'h00;
+        end
+      end
     end
     if (rst) begin
-      \$680  = 1'h0;
+      \$680  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$681  = cg1;
-    if (ce) begin
-      \$681  = c_cg;
+    \$681  = w_y;
+    if (\$282 ) begin
+      if (\$285 ) begin
+        if (\$288 ) begin
+          \$681  = \$289 [4:0];
+          if (\$294 ) begin
+            \$681  = 5'h00;
+          end
+        end
+      end
     end
     if (rst) begin
-      \$681  = 3'h0;
+      \$681  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$682  = wbase1;
-    if (ce) begin
-      \$682  = c_wbase;
+    \$682  = w_slot;
+    if (\$282 ) begin
+      if (\$285 ) begin
+        if (\$288 ) begin
+          \$682  = \$292 [3:0];
+        end
+      end
     end
     if (rst) begin
-      \$682  = 7'h00;
+      \$682  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$683  = cy1;
-    if (ce) begin
-      \$683  = c_y;
+    \$683  = held;
+    if (\$296 ) begin
+      \$683  = off__payload;
     end
     if (rst) begin
-      \$683  = 6'h00;
+      \$683  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$684  = cx1;
-    if (ce) begin
-      \$684  = c_x;
+    \$684  = c_pass;
+    if (issue) begin
+      \$684  = \$297 [0];
+      if (\$298 ) begin
+        \$684  = 1'h0;
+      end
     end
     if (rst) begin
-      \$684  = 6'h00;
+      \$684  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$685  = slot1;
-    if (ce) begin
-      \$685  = c_slot;
+    \$685  = c_cg;
+    if (issue) begin
+      if (\$298 ) begin
+        \$685  = \$299 [2:0];
+        if (\$301 ) begin
+          \$685  = 3'h0;
+        end
+      end
     end
     if (rst) begin
-      \$685  = 4'h0;
+      \$685  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$686  = dy0_s1;
-    if (ce) begin
-      \$686  = dy0;
+    \$686  = c_og;
+    if (issue) begin
+      if (\$298 ) begin
+        if (\$301 ) begin
+          \$686  = \$302 [3:0];
+        end
+        if (\$310 ) begin
+          \$686  = 4'h0;
+        end
+      end
     end
     if (rst) begin
       \$686  = 4'h0;
@@ -6385,69 +6520,126 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$687  = dy1_s1;
-    if (ce) begin
-      \$687  = dy1;
+    \$687  = c_wbase;
+    if (issue) begin
+      if (\$298 ) begin
+        if (\$301 ) begin
+          \$687  = \$303 [6:0];
+        end
+        if (\$310 ) begin
+          \$687  = 7'h00;
+        end
+      end
     end
     if (rst) begin
-      \$687  = 4'h0;
+      \$687  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$688  = dy2_s1;
-    if (ce) begin
-      \$688  = dy2;
+    \$688  = c_ox;
+    if (issue) begin
+      if (\$298 ) begin
+        if (\$310 ) begin
+          \$688  = \$311 [4:0];
+          if (\$319 ) begin
+            \$688  = 5'h00;
+          end
+        end
+      end
     end
     if (rst) begin
-      \$688  = 4'h0;
+      \$688  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$689  = dy3_s1;
-    if (ce) begin
-      \$689  = dy3;
+    \$689  = c_x;
+    if (issue) begin
+      if (\$298 ) begin
+        if (\$310 ) begin
+          \$689  = \$313 [5:0];
+          if (\$319 ) begin
+            \$689  = 6'h00;
+          end
+        end
+      end
     end
     if (rst) begin
-      \$689  = 4'h0;
+      \$689  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$690  = dy4_s1;
-    if (ce) begin
-      \$690  = dy4;
+    \$690  = c_oy;
+    if (issue) begin
+      if (\$298 ) begin
+        if (\$310 ) begin
+          if (\$319 ) begin
+            (* full_case = 32'd1 *)
+            if (\$325 ) begin
+              \$690  = 5'h00;
+            end else begin
+              \$690  = \$328 [4:0];
+            end
+          end
+        end
+      end
     end
     if (rst) begin
-      \$690  = 4'h0;
+      \$690  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$691  = dy5_s1;
-    if (ce) begin
-      \$691  = dy5;
+    \$691  = c_y;
+    if (issue) begin
+      if (\$298 ) begin
+        if (\$310 ) begin
+          if (\$319 ) begin
+            (* full_case = 32'd1 *)
+            if (\$325 ) begin
+              \$691  = 6'h00;
+            end else begin
+              \$691  = \$330 [5:0];
+            end
+          end
+        end
+      end
     end
     if (rst) begin
-      \$691  = 4'h0;
+      \$691  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$692  = dy6_s1;
-    if (ce) begin
-      \$692  = dy6;
+    \$692  = below;
+    if (issue) begin
+      if (\$298 ) begin
+        if (\$310 ) begin
+          if (\$319 ) begin
+            (* full_case = 32'd1 *)
+            if (\$325 ) begin
+              \$692  = \$326 [5:0];
+            end else begin
+              \$692  = \$332 [5:0];
+            end
+          end
+        end
+      end
+    end
+    if (handoff) begin
+      \$692  = \$342 [5:0];
     end
     if (rst) begin
-      \$692  = 4'h0;
+      \$692  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$693  = dy7_s1;
-    if (ce) begin
-      \$693  = dy7;
+    \$693  = c_slot;
+    if (\$333 ) begin
+      \$693  = \$339 [3:0];
     end
     if (rst) begin
       \$693  = 4'h0;
@@ -6455,339 +6647,336 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$694  = dy8_s1;
-    if (ce) begin
-      \$694  = dy8;
-    end
+    \$694  = \$341 [3:0];
     if (rst) begin
       \$694  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$695  = dx0_s1;
+    \$695  = row_freed;
     if (ce) begin
-      \$695  = dx0;
+      \$695  = row_step;
     end
     if (rst) begin
-      \$695  = 4'h0;
+      \$695  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$696  = dx1_s1;
+    \$696  = v1;
     if (ce) begin
-      \$696  = dx1;
+      \$696  = issue;
     end
     if (rst) begin
-      \$696  = 4'h0;
+      \$696  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$697  = dx2_s1;
+    \$697  = last1;
     if (ce) begin
-      \$697  = dx2;
+      \$697  = frame_last;
     end
     if (rst) begin
-      \$697  = 4'h0;
+      \$697  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$698  = dx3_s1;
+    \$698  = accfirst1;
     if (ce) begin
-      \$698  = dx3;
+      \$698  = \$345 ;
     end
     if (rst) begin
-      \$698  = 4'h0;
+      \$698  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$699  = dx4_s1;
+    \$699  = acclast1;
     if (ce) begin
-      \$699  = dx4;
+      \$699  = \$349 ;
     end
     if (rst) begin
-      \$699  = 4'h0;
+      \$699  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$700  = dx5_s1;
+    \$700  = cg1;
     if (ce) begin
-      \$700  = dx5;
+      \$700  = c_cg;
     end
     if (rst) begin
-      \$700  = 4'h0;
+      \$700  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$701  = dx6_s1;
+    \$701  = wbase1;
     if (ce) begin
-      \$701  = dx6;
+      \$701  = c_wbase;
     end
     if (rst) begin
-      \$701  = 4'h0;
+      \$701  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$702  = dx7_s1;
+    \$702  = cy1;
     if (ce) begin
-      \$702  = dx7;
+      \$702  = c_y;
     end
     if (rst) begin
-      \$702  = 4'h0;
+      \$702  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$703  = dx8_s1;
+    \$703  = cx1;
     if (ce) begin
-      \$703  = dx8;
+      \$703  = c_x;
     end
     if (rst) begin
-      \$703  = 4'h0;
+      \$703  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$704  = ok0_s2;
+    \$704  = slot1;
     if (ce) begin
-      \$704  = ok0;
+      \$704  = c_slot;
     end
     if (rst) begin
-      \$704  = 1'h0;
+      \$704  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$705  = ok1_s2;
+    \$705  = dy0_s1;
     if (ce) begin
-      \$705  = ok1;
+      \$705  = dy0;
     end
     if (rst) begin
-      \$705  = 1'h0;
+      \$705  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$706  = ok2_s2;
+    \$706  = dy1_s1;
     if (ce) begin
-      \$706  = ok2;
+      \$706  = dy1;
     end
     if (rst) begin
-      \$706  = 1'h0;
+      \$706  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$707  = ok3_s2;
+    \$707  = dy2_s1;
     if (ce) begin
-      \$707  = ok3;
+      \$707  = dy2;
     end
     if (rst) begin
-      \$707  = 1'h0;
+      \$707  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$708  = ok4_s2;
+    \$708  = dy3_s1;
     if (ce) begin
-      \$708  = ok4;
+      \$708  = dy3;
     end
     if (rst) begin
-      \$708  = 1'h0;
+      \$708  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$709  = ok5_s2;
+    \$709  = dy4_s1;
     if (ce) begin
-      \$709  = ok5;
+      \$709  = dy4;
     end
     if (rst) begin
-      \$709  = 1'h0;
+      \$709  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$710  = ok6_s2;
+    \$710  = dy5_s1;
     if (ce) begin
-      \$710  = ok6;
+      \$710  = dy5;
     end
     if (rst) begin
-      \$710  = 1'h0;
+      \$710  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$711  = ok7_s2;
+    \$711  = dy6_s1;
     if (ce) begin
-      \$711  = ok7;
+      \$711  = dy6;
     end
     if (rst) begin
-      \$711  = 1'h0;
+      \$711  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$712  = ok8_s2;
+    \$712  = dy7_s1;
     if (ce) begin
-      \$712  = ok8;
+      \$712  = dy7;
     end
     if (rst) begin
-      \$712  = 1'h0;
+      \$712  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$713  = v2;
+    \$713  = dy8_s1;
     if (ce) begin
-      \$713  = v1;
+      \$713  = dy8;
     end
     if (rst) begin
-      \$713  = 1'h0;
+      \$713  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$714  = last2;
+    \$714  = dx0_s1;
     if (ce) begin
-      \$714  = last1;
+      \$714  = dx0;
     end
     if (rst) begin
-      \$714  = 1'h0;
+      \$714  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$715  = accfirst2;
+    \$715  = dx1_s1;
     if (ce) begin
-      \$715  = accfirst1;
+      \$715  = dx1;
     end
     if (rst) begin
-      \$715  = 1'h0;
+      \$715  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$716  = acclast2;
+    \$716  = dx2_s1;
     if (ce) begin
-      \$716  = acclast1;
+      \$716  = dx2;
     end
     if (rst) begin
-      \$716  = 1'h0;
+      \$716  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$717  = sample0_s2b;
+    \$717  = dx3_s1;
     if (ce) begin
-      \$717  = port__data;
+      \$717  = dx3;
     end
     if (rst) begin
-      \$717  = 32'd0;
+      \$717  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$718  = sample1_s2b;
+    \$718  = dx4_s1;
     if (ce) begin
-      \$718  = \port__data$244 ;
+      \$718  = dx4;
     end
     if (rst) begin
-      \$718  = 32'd0;
+      \$718  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$719  = sample2_s2b;
+    \$719  = dx5_s1;
     if (ce) begin
-      \$719  = \port__data$245 ;
+      \$719  = dx5;
     end
     if (rst) begin
-      \$719  = 32'd0;
+      \$719  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$720  = sample3_s2b;
+    \$720  = dx6_s1;
     if (ce) begin
-      \$720  = \port__data$246 ;
+      \$720  = dx6;
     end
     if (rst) begin
-      \$720  = 32'd0;
+      \$720  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$721  = sample4_s2b;
+    \$721  = dx7_s1;
     if (ce) begin
-      \$721  = \port__data$247 ;
+      \$721  = dx7;
     end
     if (rst) begin
-      \$721  = 32'd0;
+      \$721  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$722  = sample5_s2b;
+    \$722  = dx8_s1;
     if (ce) begin
-      \$722  = \port__data$248 ;
+      \$722  = dx8;
     end
     if (rst) begin
-      \$722  = 32'd0;
+      \$722  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$723  = sample6_s2b;
+    \$723  = ok0_s2;
     if (ce) begin
-      \$723  = \port__data$249 ;
+      \$723  = ok0;
     end
     if (rst) begin
-      \$723  = 32'd0;
+      \$723  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$724  = sample7_s2b;
+    \$724  = ok1_s2;
     if (ce) begin
-      \$724  = \port__data$250 ;
+      \$724  = ok1;
     end
     if (rst) begin
-      \$724  = 32'd0;
+      \$724  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$725  = sample8_s2b;
+    \$725  = ok2_s2;
     if (ce) begin
-      \$725  = \port__data$251 ;
+      \$725  = ok2;
     end
     if (rst) begin
-      \$725  = 32'd0;
+      \$725  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$726  = weights_s2b;
+    \$726  = ok3_s2;
     if (ce) begin
-      \$726  = wread__data;
+      \$726  = ok3;
     end
     if (rst) begin
-      \$726  = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+      \$726  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$727  = ok0_s2b;
+    \$727  = ok4_s2;
     if (ce) begin
-      \$727  = ok0_s2;
+      \$727  = ok4;
     end
     if (rst) begin
       \$727  = 1'h0;
@@ -6795,9 +6984,9 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$728  = ok1_s2b;
+    \$728  = ok5_s2;
     if (ce) begin
-      \$728  = ok1_s2;
+      \$728  = ok5;
     end
     if (rst) begin
       \$728  = 1'h0;
@@ -6805,9 +6994,9 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$729  = ok2_s2b;
+    \$729  = ok6_s2;
     if (ce) begin
-      \$729  = ok2_s2;
+      \$729  = ok6;
     end
     if (rst) begin
       \$729  = 1'h0;
@@ -6815,9 +7004,9 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$730  = ok3_s2b;
+    \$730  = ok7_s2;
     if (ce) begin
-      \$730  = ok3_s2;
+      \$730  = ok7;
     end
     if (rst) begin
       \$730  = 1'h0;
@@ -6825,9 +7014,9 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$731  = ok4_s2b;
+    \$731  = ok8_s2;
     if (ce) begin
-      \$731  = ok4_s2;
+      \$731  = ok8;
     end
     if (rst) begin
       \$731  = 1'h0;
@@ -6835,9 +7024,9 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$732  = ok5_s2b;
+    \$732  = v2;
     if (ce) begin
-      \$732  = ok5_s2;
+      \$732  = v1;
     end
     if (rst) begin
       \$732  = 1'h0;
@@ -6845,9 +7034,9 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$733  = ok6_s2b;
+    \$733  = last2;
     if (ce) begin
-      \$733  = ok6_s2;
+      \$733  = last1;
     end
     if (rst) begin
       \$733  = 1'h0;
@@ -6855,9 +7044,9 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$734  = ok7_s2b;
+    \$734  = accfirst2;
     if (ce) begin
-      \$734  = ok7_s2;
+      \$734  = accfirst1;
     end
     if (rst) begin
       \$734  = 1'h0;
@@ -6865,9 +7054,9 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$735  = ok8_s2b;
+    \$735  = acclast2;
     if (ce) begin
-      \$735  = ok8_s2;
+      \$735  = acclast1;
     end
     if (rst) begin
       \$735  = 1'h0;
@@ -6875,239 +7064,239 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$736  = v2b;
+    \$736  = sample0_s2b;
     if (ce) begin
-      \$736  = v2;
+      \$736  = port__data;
     end
     if (rst) begin
-      \$736  = 1'h0;
+      \$736  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$737  = last2b;
+    \$737  = sample1_s2b;
     if (ce) begin
-      \$737  = last2;
+      \$737  = \port__data$256 ;
     end
     if (rst) begin
-      \$737  = 1'h0;
+      \$737  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$738  = accfirst2b;
+    \$738  = sample2_s2b;
     if (ce) begin
-      \$738  = accfirst2;
+      \$738  = \port__data$257 ;
     end
     if (rst) begin
-      \$738  = 1'h0;
+      \$738  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$739  = acclast2b;
+    \$739  = sample3_s2b;
     if (ce) begin
-      \$739  = acclast2;
+      \$739  = \port__data$258 ;
     end
     if (rst) begin
-      \$739  = 1'h0;
+      \$739  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$740  = prod0_0;
+    \$740  = sample4_s2b;
     if (ce) begin
-      \$740  = \$342 ;
+      \$740  = \port__data$259 ;
     end
     if (rst) begin
-      \$740  = 12'h000;
+      \$740  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$741  = prod0_1;
+    \$741  = sample5_s2b;
     if (ce) begin
-      \$741  = \$343 ;
+      \$741  = \port__data$260 ;
     end
     if (rst) begin
-      \$741  = 12'h000;
+      \$741  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$742  = prod0_2;
+    \$742  = sample6_s2b;
     if (ce) begin
-      \$742  = \$344 ;
+      \$742  = \port__data$261 ;
     end
     if (rst) begin
-      \$742  = 12'h000;
+      \$742  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$743  = prod0_3;
+    \$743  = sample7_s2b;
     if (ce) begin
-      \$743  = \$345 ;
+      \$743  = \port__data$262 ;
     end
     if (rst) begin
-      \$743  = 12'h000;
+      \$743  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$744  = prod0_4;
+    \$744  = sample8_s2b;
     if (ce) begin
-      \$744  = \$346 ;
+      \$744  = \port__data$263 ;
     end
     if (rst) begin
-      \$744  = 12'h000;
+      \$744  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$745  = prod0_5;
+    \$745  = weights_s2b;
     if (ce) begin
-      \$745  = \$347 ;
+      \$745  = wread__data;
     end
     if (rst) begin
-      \$745  = 12'h000;
+      \$745  = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$746  = prod0_6;
+    \$746  = ok0_s2b;
     if (ce) begin
-      \$746  = \$348 ;
+      \$746  = ok0_s2;
     end
     if (rst) begin
-      \$746  = 12'h000;
+      \$746  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$747  = prod0_7;
+    \$747  = ok1_s2b;
     if (ce) begin
-      \$747  = \$349 ;
+      \$747  = ok1_s2;
     end
     if (rst) begin
-      \$747  = 12'h000;
+      \$747  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$748  = prod0_8;
+    \$748  = ok2_s2b;
     if (ce) begin
-      \$748  = \$350 ;
+      \$748  = ok2_s2;
     end
     if (rst) begin
-      \$748  = 12'h000;
+      \$748  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$749  = prod0_9;
+    \$749  = ok3_s2b;
     if (ce) begin
-      \$749  = \$351 ;
+      \$749  = ok3_s2;
     end
     if (rst) begin
-      \$749  = 12'h000;
+      \$749  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$750  = prod0_10;
+    \$750  = ok4_s2b;
     if (ce) begin
-      \$750  = \$352 ;
+      \$750  = ok4_s2;
     end
     if (rst) begin
-      \$750  = 12'h000;
+      \$750  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$751  = prod0_11;
+    \$751  = ok5_s2b;
     if (ce) begin
-      \$751  = \$353 ;
+      \$751  = ok5_s2;
     end
     if (rst) begin
-      \$751  = 12'h000;
+      \$751  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$752  = prod0_12;
+    \$752  = ok6_s2b;
     if (ce) begin
-      \$752  = \$354 ;
+      \$752  = ok6_s2;
     end
     if (rst) begin
-      \$752  = 12'h000;
+      \$752  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$753  = prod0_13;
+    \$753  = ok7_s2b;
     if (ce) begin
-      \$753  = \$355 ;
+      \$753  = ok7_s2;
     end
     if (rst) begin
-      \$753  = 12'h000;
+      \$753  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$754  = prod0_14;
+    \$754  = ok8_s2b;
     if (ce) begin
-      \$754  = \$356 ;
+      \$754  = ok8_s2;
     end
     if (rst) begin
-      \$754  = 12'h000;
+      \$754  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$755  = prod0_15;
+    \$755  = v2b;
     if (ce) begin
-      \$755  = \$357 ;
+      \$755  = v2;
     end
     if (rst) begin
-      \$755  = 12'h000;
+      \$755  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$756  = prod0_16;
+    \$756  = last2b;
     if (ce) begin
-      \$756  = \$358 ;
+      \$756  = last2;
     end
     if (rst) begin
-      \$756  = 12'h000;
+      \$756  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$757  = prod0_17;
+    \$757  = accfirst2b;
     if (ce) begin
-      \$757  = \$359 ;
+      \$757  = accfirst2;
     end
     if (rst) begin
-      \$757  = 12'h000;
+      \$757  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$758  = prod0_18;
+    \$758  = acclast2b;
     if (ce) begin
-      \$758  = \$360 ;
+      \$758  = acclast2;
     end
     if (rst) begin
-      \$758  = 12'h000;
+      \$758  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$759  = prod0_19;
+    \$759  = prod0_0;
     if (ce) begin
-      \$759  = \$361 ;
+      \$759  = \$350 ;
     end
     if (rst) begin
       \$759  = 12'h000;
@@ -7115,9 +7304,9 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$760  = prod0_20;
+    \$760  = prod0_1;
     if (ce) begin
-      \$760  = \$362 ;
+      \$760  = \$351 ;
     end
     if (rst) begin
       \$760  = 12'h000;
@@ -7125,9 +7314,9 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$761  = prod0_21;
+    \$761  = prod0_2;
     if (ce) begin
-      \$761  = \$363 ;
+      \$761  = \$352 ;
     end
     if (rst) begin
       \$761  = 12'h000;
@@ -7135,9 +7324,9 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$762  = prod0_22;
+    \$762  = prod0_3;
     if (ce) begin
-      \$762  = \$364 ;
+      \$762  = \$353 ;
     end
     if (rst) begin
       \$762  = 12'h000;
@@ -7145,9 +7334,9 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$763  = prod0_23;
+    \$763  = prod0_4;
     if (ce) begin
-      \$763  = \$365 ;
+      \$763  = \$354 ;
     end
     if (rst) begin
       \$763  = 12'h000;
@@ -7155,9 +7344,9 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$764  = prod0_24;
+    \$764  = prod0_5;
     if (ce) begin
-      \$764  = \$366 ;
+      \$764  = \$355 ;
     end
     if (rst) begin
       \$764  = 12'h000;
@@ -7165,9 +7354,9 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$765  = prod0_25;
+    \$765  = prod0_6;
     if (ce) begin
-      \$765  = \$367 ;
+      \$765  = \$356 ;
     end
     if (rst) begin
       \$765  = 12'h000;
@@ -7175,9 +7364,9 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$766  = prod0_26;
+    \$766  = prod0_7;
     if (ce) begin
-      \$766  = \$368 ;
+      \$766  = \$357 ;
     end
     if (rst) begin
       \$766  = 12'h000;
@@ -7185,9 +7374,9 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$767  = prod0_27;
+    \$767  = prod0_8;
     if (ce) begin
-      \$767  = \$369 ;
+      \$767  = \$358 ;
     end
     if (rst) begin
       \$767  = 12'h000;
@@ -7195,9 +7384,9 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$768  = prod0_28;
+    \$768  = prod0_9;
     if (ce) begin
-      \$768  = \$370 ;
+      \$768  = \$359 ;
     end
     if (rst) begin
       \$768  = 12'h000;
@@ -7205,9 +7394,9 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$769  = prod0_29;
+    \$769  = prod0_10;
     if (ce) begin
-      \$769  = \$371 ;
+      \$769  = \$360 ;
     end
     if (rst) begin
       \$769  = 12'h000;
@@ -7215,9 +7404,9 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$770  = prod0_30;
+    \$770  = prod0_11;
     if (ce) begin
-      \$770  = \$372 ;
+      \$770  = \$361 ;
     end
     if (rst) begin
       \$770  = 12'h000;
@@ -7225,9 +7414,9 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$771  = prod0_31;
+    \$771  = prod0_12;
     if (ce) begin
-      \$771  = \$373 ;
+      \$771  = \$362 ;
     end
     if (rst) begin
       \$771  = 12'h000;
@@ -7235,9 +7424,9 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$772  = prod0_32;
+    \$772  = prod0_13;
     if (ce) begin
-      \$772  = \$374 ;
+      \$772  = \$363 ;
     end
     if (rst) begin
       \$772  = 12'h000;
@@ -7245,9 +7434,9 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$773  = prod0_33;
+    \$773  = prod0_14;
     if (ce) begin
-      \$773  = \$375 ;
+      \$773  = \$364 ;
     end
     if (rst) begin
       \$773  = 12'h000;
@@ -7255,9 +7444,9 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$774  = prod0_34;
+    \$774  = prod0_15;
     if (ce) begin
-      \$774  = \$376 ;
+      \$774  = \$365 ;
     end
     if (rst) begin
       \$774  = 12'h000;
@@ -7265,9 +7454,9 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$775  = prod0_35;
+    \$775  = prod0_16;
     if (ce) begin
-      \$775  = \$377 ;
+      \$775  = \$366 ;
     end
     if (rst) begin
       \$775  = 12'h000;
@@ -7275,9 +7464,9 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$776  = prod1_0;
+    \$776  = prod0_17;
     if (ce) begin
-      \$776  = \$378 ;
+      \$776  = \$367 ;
     end
     if (rst) begin
       \$776  = 12'h000;
@@ -7285,9 +7474,9 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$777  = prod1_1;
+    \$777  = prod0_18;
     if (ce) begin
-      \$777  = \$379 ;
+      \$777  = \$368 ;
     end
     if (rst) begin
       \$777  = 12'h000;
@@ -7295,9 +7484,9 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$778  = prod1_2;
+    \$778  = prod0_19;
     if (ce) begin
-      \$778  = \$380 ;
+      \$778  = \$369 ;
     end
     if (rst) begin
       \$778  = 12'h000;
@@ -7305,9 +7494,9 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$779  = prod1_3;
+    \$779  = prod0_20;
     if (ce) begin
-      \$779  = \$381 ;
+      \$779  = \$370 ;
     end
     if (rst) begin
       \$779  = 12'h000;
@@ -7315,9 +7504,9 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$780  = prod1_4;
+    \$780  = prod0_21;
     if (ce) begin
-      \$780  = \$382 ;
+      \$780  = \$371 ;
     end
     if (rst) begin
       \$780  = 12'h000;
@@ -7325,9 +7514,9 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$781  = prod1_5;
+    \$781  = prod0_22;
     if (ce) begin
-      \$781  = \$383 ;
+      \$781  = \$372 ;
     end
     if (rst) begin
       \$781  = 12'h000;
@@ -7335,9 +7524,9 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$782  = prod1_6;
+    \$782  = prod0_23;
     if (ce) begin
-      \$782  = \$384 ;
+      \$782  = \$373 ;
     end
     if (rst) begin
       \$782  = 12'h000;
@@ -7345,9 +7534,9 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$783  = prod1_7;
+    \$783  = prod0_24;
     if (ce) begin
-      \$783  = \$385 ;
+      \$783  = \$374 ;
     end
     if (rst) begin
       \$783  = 12'h000;
@@ -7355,9 +7544,9 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$784  = prod1_8;
+    \$784  = prod0_25;
     if (ce) begin
-      \$784  = \$386 ;
+      \$784  = \$375 ;
     end
     if (rst) begin
       \$784  = 12'h000;
@@ -7365,9 +7554,9 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$785  = prod1_9;
+    \$785  = prod0_26;
     if (ce) begin
-      \$785  = \$387 ;
+      \$785  = \$376 ;
     end
     if (rst) begin
       \$785  = 12'h000;
@@ -7375,9 +7564,9 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$786  = prod1_10;
+    \$786  = prod0_27;
     if (ce) begin
-      \$786  = \$388 ;
+      \$786  = \$377 ;
     end
     if (rst) begin
       \$786  = 12'h000;
@@ -7385,9 +7574,9 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$787  = prod1_11;
+    \$787  = prod0_28;
     if (ce) begin
-      \$787  = \$389 ;
+      \$787  = \$378 ;
     end
     if (rst) begin
       \$787  = 12'h000;
@@ -7395,9 +7584,9 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$788  = prod1_12;
+    \$788  = prod0_29;
     if (ce) begin
-      \$788  = \$390 ;
+      \$788  = \$379 ;
     end
     if (rst) begin
       \$788  = 12'h000;
@@ -7405,9 +7594,9 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$789  = prod1_13;
+    \$789  = prod0_30;
     if (ce) begin
-      \$789  = \$391 ;
+      \$789  = \$380 ;
     end
     if (rst) begin
       \$789  = 12'h000;
@@ -7415,9 +7604,9 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$790  = prod1_14;
+    \$790  = prod0_31;
     if (ce) begin
-      \$790  = \$392 ;
+      \$790  = \$381 ;
     end
     if (rst) begin
       \$790  = 12'h000;
@@ -7425,9 +7614,9 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$791  = prod1_15;
+    \$791  = prod0_32;
     if (ce) begin
-      \$791  = \$393 ;
+      \$791  = \$382 ;
     end
     if (rst) begin
       \$791  = 12'h000;
@@ -7435,9 +7624,9 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$792  = prod1_16;
+    \$792  = prod0_33;
     if (ce) begin
-      \$792  = \$394 ;
+      \$792  = \$383 ;
     end
     if (rst) begin
       \$792  = 12'h000;
@@ -7445,9 +7634,9 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$793  = prod1_17;
+    \$793  = prod0_34;
     if (ce) begin
-      \$793  = \$395 ;
+      \$793  = \$384 ;
     end
     if (rst) begin
       \$793  = 12'h000;
@@ -7455,9 +7644,9 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$794  = prod1_18;
+    \$794  = prod0_35;
     if (ce) begin
-      \$794  = \$396 ;
+      \$794  = \$385 ;
     end
     if (rst) begin
       \$794  = 12'h000;
@@ -7465,9 +7654,9 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$795  = prod1_19;
+    \$795  = prod1_0;
     if (ce) begin
-      \$795  = \$397 ;
+      \$795  = \$386 ;
     end
     if (rst) begin
       \$795  = 12'h000;
@@ -7475,9 +7664,9 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$796  = prod1_20;
+    \$796  = prod1_1;
     if (ce) begin
-      \$796  = \$398 ;
+      \$796  = \$387 ;
     end
     if (rst) begin
       \$796  = 12'h000;
@@ -7485,9 +7674,9 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$797  = prod1_21;
+    \$797  = prod1_2;
     if (ce) begin
-      \$797  = \$399 ;
+      \$797  = \$388 ;
     end
     if (rst) begin
       \$797  = 12'h000;
@@ -7495,9 +7684,9 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$798  = prod1_22;
+    \$798  = prod1_3;
     if (ce) begin
-      \$798  = \$400 ;
+      \$798  = \$389 ;
     end
     if (rst) begin
       \$798  = 12'h000;
@@ -7505,9 +7694,9 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$799  = prod1_23;
+    \$799  = prod1_4;
     if (ce) begin
-      \$799  = \$401 ;
+      \$799  = \$390 ;
     end
     if (rst) begin
       \$799  = 12'h000;
@@ -7515,9 +7704,9 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$800  = prod1_24;
+    \$800  = prod1_5;
     if (ce) begin
-      \$800  = \$402 ;
+      \$800  = \$391 ;
     end
     if (rst) begin
       \$800  = 12'h000;
@@ -7525,9 +7714,9 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$801  = prod1_25;
+    \$801  = prod1_6;
     if (ce) begin
-      \$801  = \$403 ;
+      \$801  = \$392 ;
     end
     if (rst) begin
       \$801  = 12'h000;
@@ -7535,9 +7724,9 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$802  = prod1_26;
+    \$802  = prod1_7;
     if (ce) begin
-      \$802  = \$404 ;
+      \$802  = \$393 ;
     end
     if (rst) begin
       \$802  = 12'h000;
@@ -7545,9 +7734,9 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$803  = prod1_27;
+    \$803  = prod1_8;
     if (ce) begin
-      \$803  = \$405 ;
+      \$803  = \$394 ;
     end
     if (rst) begin
       \$803  = 12'h000;
@@ -7555,9 +7744,9 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$804  = prod1_28;
+    \$804  = prod1_9;
     if (ce) begin
-      \$804  = \$406 ;
+      \$804  = \$395 ;
     end
     if (rst) begin
       \$804  = 12'h000;
@@ -7565,9 +7754,9 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$805  = prod1_29;
+    \$805  = prod1_10;
     if (ce) begin
-      \$805  = \$407 ;
+      \$805  = \$396 ;
     end
     if (rst) begin
       \$805  = 12'h000;
@@ -7575,9 +7764,9 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$806  = prod1_30;
+    \$806  = prod1_11;
     if (ce) begin
-      \$806  = \$408 ;
+      \$806  = \$397 ;
     end
     if (rst) begin
       \$806  = 12'h000;
@@ -7585,9 +7774,9 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$807  = prod1_31;
+    \$807  = prod1_12;
     if (ce) begin
-      \$807  = \$409 ;
+      \$807  = \$398 ;
     end
     if (rst) begin
       \$807  = 12'h000;
@@ -7595,9 +7784,9 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$808  = prod1_32;
+    \$808  = prod1_13;
     if (ce) begin
-      \$808  = \$410 ;
+      \$808  = \$399 ;
     end
     if (rst) begin
       \$808  = 12'h000;
@@ -7605,9 +7794,9 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$809  = prod1_33;
+    \$809  = prod1_14;
     if (ce) begin
-      \$809  = \$411 ;
+      \$809  = \$400 ;
     end
     if (rst) begin
       \$809  = 12'h000;
@@ -7615,9 +7804,9 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$810  = prod1_34;
+    \$810  = prod1_15;
     if (ce) begin
-      \$810  = \$412 ;
+      \$810  = \$401 ;
     end
     if (rst) begin
       \$810  = 12'h000;
@@ -7625,9 +7814,9 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$811  = prod1_35;
+    \$811  = prod1_16;
     if (ce) begin
-      \$811  = \$413 ;
+      \$811  = \$402 ;
     end
     if (rst) begin
       \$811  = 12'h000;
@@ -7635,199 +7824,199 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$812  = scale0_s3;
+    \$812  = prod1_17;
     if (ce) begin
-      \$812  = weights_s2b[159:144];
+      \$812  = \$403 ;
     end
     if (rst) begin
-      \$812  = 16'h0000;
+      \$812  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$813  = scale1_s3;
+    \$813  = prod1_18;
     if (ce) begin
-      \$813  = weights_s2b[335:320];
+      \$813  = \$404 ;
     end
     if (rst) begin
-      \$813  = 16'h0000;
+      \$813  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$814  = bias0_s3;
+    \$814  = prod1_19;
     if (ce) begin
-      \$814  = weights_s2b[175:160];
+      \$814  = \$405 ;
     end
     if (rst) begin
-      \$814  = 16'h0000;
+      \$814  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$815  = bias1_s3;
+    \$815  = prod1_20;
     if (ce) begin
-      \$815  = weights_s2b[351:336];
+      \$815  = \$406 ;
     end
     if (rst) begin
-      \$815  = 16'h0000;
+      \$815  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$816  = v3;
+    \$816  = prod1_21;
     if (ce) begin
-      \$816  = v2b;
+      \$816  = \$407 ;
     end
     if (rst) begin
-      \$816  = 1'h0;
+      \$816  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$817  = last3;
+    \$817  = prod1_22;
     if (ce) begin
-      \$817  = last2b;
+      \$817  = \$408 ;
     end
     if (rst) begin
-      \$817  = 1'h0;
+      \$817  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$818  = accfirst3;
+    \$818  = prod1_23;
     if (ce) begin
-      \$818  = accfirst2b;
+      \$818  = \$409 ;
     end
     if (rst) begin
-      \$818  = 1'h0;
+      \$818  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$819  = acclast3;
+    \$819  = prod1_24;
     if (ce) begin
-      \$819  = acclast2b;
+      \$819  = \$410 ;
     end
     if (rst) begin
-      \$819  = 1'h0;
+      \$819  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$820  = acc0;
-    if (\$414 ) begin
-      \$820  = \$486 [19:0];
-    end
-    if (rst) begin
-      \$820  = 20'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$821  = acc1;
-    if (\$487 ) begin
-      \$821  = \$559 [19:0];
-    end
-    if (rst) begin
-      \$821  = 20'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$822  = scale0_s4;
+    \$820  = prod1_25;
     if (ce) begin
-      \$822  = scale0_s3;
+      \$820  = \$411 ;
     end
     if (rst) begin
-      \$822  = 16'h0000;
+      \$820  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$823  = scale1_s4;
+    \$821  = prod1_26;
     if (ce) begin
-      \$823  = scale1_s3;
+      \$821  = \$412 ;
     end
     if (rst) begin
-      \$823  = 16'h0000;
+      \$821  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$824  = bias0_s4;
+    \$822  = prod1_27;
     if (ce) begin
-      \$824  = bias0_s3;
+      \$822  = \$413 ;
     end
     if (rst) begin
-      \$824  = 16'h0000;
+      \$822  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$825  = bias1_s4;
+    \$823  = prod1_28;
     if (ce) begin
-      \$825  = bias1_s3;
+      \$823  = \$414 ;
     end
     if (rst) begin
-      \$825  = 16'h0000;
+      \$823  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$826  = v4;
+    \$824  = prod1_29;
     if (ce) begin
-      \$826  = \$560 ;
+      \$824  = \$415 ;
     end
     if (rst) begin
-      \$826  = 1'h0;
+      \$824  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$827  = last4;
+    \$825  = prod1_30;
     if (ce) begin
-      \$827  = last3;
+      \$825  = \$416 ;
     end
     if (rst) begin
-      \$827  = 1'h0;
+      \$825  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$828  = scaled0;
+    \$826  = prod1_31;
     if (ce) begin
-      \$828  = \$561 ;
+      \$826  = \$417 ;
     end
     if (rst) begin
-      \$828  = 36'h000000000;
+      \$826  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$829  = scaled1;
+    \$827  = prod1_32;
     if (ce) begin
-      \$829  = \$562 ;
+      \$827  = \$418 ;
     end
     if (rst) begin
-      \$829  = 36'h000000000;
+      \$827  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$830  = bias0_s5;
+    \$828  = prod1_33;
     if (ce) begin
-      \$830  = bias0_s4;
+      \$828  = \$419 ;
     end
     if (rst) begin
-      \$830  = 16'h0000;
+      \$828  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$831  = bias1_s5;
+    \$829  = prod1_34;
     if (ce) begin
-      \$831  = bias1_s4;
+      \$829  = \$420 ;
+    end
+    if (rst) begin
+      \$829  = 12'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$830  = prod1_35;
+    if (ce) begin
+      \$830  = \$421 ;
+    end
+    if (rst) begin
+      \$830  = 12'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$831  = scale0_s3;
+    if (ce) begin
+      \$831  = weights_s2b[159:144];
     end
     if (rst) begin
       \$831  = 16'h0000;
@@ -7835,107 +8024,297 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$832  = v5;
+    \$832  = scale1_s3;
     if (ce) begin
-      \$832  = v4;
+      \$832  = weights_s2b[335:320];
     end
     if (rst) begin
-      \$832  = 1'h0;
+      \$832  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$833  = last5;
+    \$833  = bias0_s3;
     if (ce) begin
-      \$833  = last4;
+      \$833  = weights_s2b[175:160];
     end
     if (rst) begin
-      \$833  = 1'h0;
+      \$833  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$834  = o__payload;
+    \$834  = bias1_s3;
     if (ce) begin
-      \$834 [7:0] = \$604 [7:0];
-      \$834 [15:8] = \$646 [7:0];
-    end
-    if (ce) begin
-      \$834 [16] = last5;
+      \$834  = weights_s2b[351:336];
     end
     if (rst) begin
-      \$834  = 17'h00000;
+      \$834  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$835  = o__valid;
+    \$835  = v3;
     if (ce) begin
-      \$835  = v5;
+      \$835  = v2b;
     end
     if (rst) begin
       \$835  = 1'h0;
     end
   end
-  assign lw__addr = \$15 [11:0];
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$836  = last3;
+    if (ce) begin
+      \$836  = last2b;
+    end
+    if (rst) begin
+      \$836  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$837  = accfirst3;
+    if (ce) begin
+      \$837  = accfirst2b;
+    end
+    if (rst) begin
+      \$837  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$838  = acclast3;
+    if (ce) begin
+      \$838  = acclast2b;
+    end
+    if (rst) begin
+      \$838  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$839  = acc0;
+    if (\$422 ) begin
+      \$839  = \$494 [19:0];
+    end
+    if (rst) begin
+      \$839  = 20'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$840  = acc1;
+    if (\$495 ) begin
+      \$840  = \$567 [19:0];
+    end
+    if (rst) begin
+      \$840  = 20'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$841  = scale0_s4;
+    if (ce) begin
+      \$841  = scale0_s3;
+    end
+    if (rst) begin
+      \$841  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$842  = scale1_s4;
+    if (ce) begin
+      \$842  = scale1_s3;
+    end
+    if (rst) begin
+      \$842  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$843  = bias0_s4;
+    if (ce) begin
+      \$843  = bias0_s3;
+    end
+    if (rst) begin
+      \$843  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$844  = bias1_s4;
+    if (ce) begin
+      \$844  = bias1_s3;
+    end
+    if (rst) begin
+      \$844  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$845  = v4;
+    if (ce) begin
+      \$845  = \$568 ;
+    end
+    if (rst) begin
+      \$845  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$846  = last4;
+    if (ce) begin
+      \$846  = last3;
+    end
+    if (rst) begin
+      \$846  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$847  = scaled0;
+    if (ce) begin
+      \$847  = \$569 ;
+    end
+    if (rst) begin
+      \$847  = 36'h000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$848  = scaled1;
+    if (ce) begin
+      \$848  = \$570 ;
+    end
+    if (rst) begin
+      \$848  = 36'h000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$849  = bias0_s5;
+    if (ce) begin
+      \$849  = bias0_s4;
+    end
+    if (rst) begin
+      \$849  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$850  = bias1_s5;
+    if (ce) begin
+      \$850  = bias1_s4;
+    end
+    if (rst) begin
+      \$850  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$851  = v5;
+    if (ce) begin
+      \$851  = v4;
+    end
+    if (rst) begin
+      \$851  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$852  = last5;
+    if (ce) begin
+      \$852  = last4;
+    end
+    if (rst) begin
+      \$852  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$853  = o__payload;
+    if (ce) begin
+      \$853 [7:0] = \$612 [7:0];
+      \$853 [15:8] = \$654 [7:0];
+    end
+    if (ce) begin
+      \$853 [16] = last5;
+    end
+    if (rst) begin
+      \$853  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$854  = o__valid;
+    if (ce) begin
+      \$854  = v5;
+    end
+    if (rst) begin
+      \$854  = 1'h0;
+    end
+  end
+  assign lw__addr = \$21 [11:0];
   assign lw__data = i__payload[31:0];
-  assign need = \$27 [2:0];
-  assign dil = \$75 [2:0];
-  assign y0 = { \$76 [7], \$76 [7], \$76 [7], \$76  };
-  assign x0 = { \$77 [7], \$77 [7], \$77 [7], \$77  };
-  assign slot0 = { \$84 [5], \$84  };
-  assign wslot0 = \$90 [3:0];
+  assign need = \$33 [2:0];
+  assign dil = \$81 [2:0];
+  assign y0 = { \$82 [7], \$82 [7], \$82 [7], \$82  };
+  assign x0 = { \$83 [7], \$83 [7], \$83 [7], \$83  };
+  assign slot0 = { \$90 [5], \$90  };
+  assign wslot0 = \$96 [3:0];
   assign port__en = ce;
-  assign port__addr = \$95 [11:0];
-  assign y1 = { \$96 [7], \$96 [7], \$96 [7], \$96  };
-  assign x1 = { \$97 [7], \$97 [7], \$97 [7], \$97  };
-  assign \slot1$89  = { \$104 [5], \$104  };
-  assign wslot1 = \$110 [3:0];
-  assign \port__en$91  = ce;
-  assign \port__addr$92  = \$115 [11:0];
-  assign y2 = { \$116 [7], \$116 [7], \$116 [7], \$116  };
-  assign x2 = { \$117 [7], \$117 [7], \$117 [7], \$117  };
-  assign slot2 = { \$124 [5], \$124  };
-  assign wslot2 = \$130 [3:0];
-  assign \port__en$100  = ce;
-  assign \port__addr$101  = \$135 [11:0];
-  assign y3 = { \$136 [7], \$136 [7], \$136 [7], \$136  };
-  assign x3 = { \$137 [7], \$137 [7], \$137 [7], \$137  };
-  assign slot3 = { \$144 [5], \$144  };
-  assign wslot3 = \$150 [3:0];
-  assign \port__en$109  = ce;
-  assign \port__addr$110  = \$155 [11:0];
-  assign y4 = { \$156 [7], \$156 [7], \$156 [7], \$156  };
-  assign x4 = { \$157 [7], \$157 [7], \$157 [7], \$157  };
-  assign slot4 = { \$164 [5], \$164  };
-  assign wslot4 = \$170 [3:0];
-  assign \port__en$118  = ce;
-  assign \port__addr$119  = \$175 [11:0];
-  assign y5 = { \$176 [7], \$176 [7], \$176 [7], \$176  };
-  assign x5 = { \$177 [7], \$177 [7], \$177 [7], \$177  };
-  assign slot5 = { \$184 [5], \$184  };
-  assign wslot5 = \$190 [3:0];
-  assign \port__en$127  = ce;
-  assign \port__addr$128  = \$195 [11:0];
-  assign y6 = { \$196 [7], \$196 [7], \$196 [7], \$196  };
-  assign x6 = { \$197 [7], \$197 [7], \$197 [7], \$197  };
-  assign slot6 = { \$204 [5], \$204  };
-  assign wslot6 = \$210 [3:0];
-  assign \port__en$136  = ce;
-  assign \port__addr$137  = \$215 [11:0];
-  assign y7 = { \$216 [7], \$216 [7], \$216 [7], \$216  };
-  assign x7 = { \$217 [7], \$217 [7], \$217 [7], \$217  };
-  assign slot7 = { \$224 [5], \$224  };
-  assign wslot7 = \$230 [3:0];
-  assign \port__en$145  = ce;
-  assign \port__addr$146  = \$235 [11:0];
-  assign y8 = { \$236 [7], \$236 [7], \$236 [7], \$236  };
-  assign x8 = { \$237 [7], \$237 [7], \$237 [7], \$237  };
-  assign slot8 = { \$244 [5], \$244  };
-  assign wslot8 = \$250 [3:0];
-  assign \port__en$154  = ce;
-  assign \port__addr$155  = \$255 [11:0];
-  assign wread__addr = \$256 [6:0];
+  assign port__addr = \$101 [11:0];
+  assign y1 = { \$102 [7], \$102 [7], \$102 [7], \$102  };
+  assign x1 = { \$103 [7], \$103 [7], \$103 [7], \$103  };
+  assign \slot1$96  = { \$110 [5], \$110  };
+  assign wslot1 = \$116 [3:0];
+  assign \port__en$98  = ce;
+  assign \port__addr$99  = \$121 [11:0];
+  assign y2 = { \$122 [7], \$122 [7], \$122 [7], \$122  };
+  assign x2 = { \$123 [7], \$123 [7], \$123 [7], \$123  };
+  assign slot2 = { \$130 [5], \$130  };
+  assign wslot2 = \$136 [3:0];
+  assign \port__en$107  = ce;
+  assign \port__addr$108  = \$141 [11:0];
+  assign y3 = { \$142 [7], \$142 [7], \$142 [7], \$142  };
+  assign x3 = { \$143 [7], \$143 [7], \$143 [7], \$143  };
+  assign slot3 = { \$150 [5], \$150  };
+  assign wslot3 = \$156 [3:0];
+  assign \port__en$116  = ce;
+  assign \port__addr$117  = \$161 [11:0];
+  assign y4 = { \$162 [7], \$162 [7], \$162 [7], \$162  };
+  assign x4 = { \$163 [7], \$163 [7], \$163 [7], \$163  };
+  assign slot4 = { \$170 [5], \$170  };
+  assign wslot4 = \$176 [3:0];
+  assign \port__en$125  = ce;
+  assign \port__addr$126  = \$181 [11:0];
+  assign y5 = { \$182 [7], \$182 [7], \$182 [7], \$182  };
+  assign x5 = { \$183 [7], \$183 [7], \$183 [7], \$183  };
+  assign slot5 = { \$190 [5], \$190  };
+  assign wslot5 = \$196 [3:0];
+  assign \port__en$134  = ce;
+  assign \port__addr$135  = \$201 [11:0];
+  assign y6 = { \$202 [7], \$202 [7], \$202 [7], \$202  };
+  assign x6 = { \$203 [7], \$203 [7], \$203 [7], \$203  };
+  assign slot6 = { \$210 [5], \$210  };
+  assign wslot6 = \$216 [3:0];
+  assign \port__en$143  = ce;
+  assign \port__addr$144  = \$221 [11:0];
+  assign y7 = { \$222 [7], \$222 [7], \$222 [7], \$222  };
+  assign x7 = { \$223 [7], \$223 [7], \$223 [7], \$223  };
+  assign slot7 = { \$230 [5], \$230  };
+  assign wslot7 = \$236 [3:0];
+  assign \port__en$152  = ce;
+  assign \port__addr$153  = \$241 [11:0];
+  assign y8 = { \$242 [7], \$242 [7], \$242 [7], \$242  };
+  assign x8 = { \$243 [7], \$243 [7], \$243 [7], \$243  };
+  assign slot8 = { \$250 [5], \$250  };
+  assign wslot8 = \$256 [3:0];
+  assign \port__en$161  = ce;
+  assign \port__addr$162  = \$261 [11:0];
+  assign wread__addr = \$264 [7:0];
   assign wread__en = ce;
   assign \wmem_w__data[0]  = wmem_w__data[175:0];
   assign \wmem_w__data[0].w0_0  = wmem_w__data[3:0];
@@ -8154,38 +8533,38 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   assign \port__data[1]  = port__data[15:8];
   assign \port__data[2]  = port__data[23:16];
   assign \port__data[3]  = port__data[31:24];
-  assign \port__data$244[0]  = \port__data$244 [7:0];
-  assign \port__data$244[1]  = \port__data$244 [15:8];
-  assign \port__data$244[2]  = \port__data$244 [23:16];
-  assign \port__data$244[3]  = \port__data$244 [31:24];
-  assign \port__data$245[0]  = \port__data$245 [7:0];
-  assign \port__data$245[1]  = \port__data$245 [15:8];
-  assign \port__data$245[2]  = \port__data$245 [23:16];
-  assign \port__data$245[3]  = \port__data$245 [31:24];
-  assign \port__data$246[0]  = \port__data$246 [7:0];
-  assign \port__data$246[1]  = \port__data$246 [15:8];
-  assign \port__data$246[2]  = \port__data$246 [23:16];
-  assign \port__data$246[3]  = \port__data$246 [31:24];
-  assign \port__data$247[0]  = \port__data$247 [7:0];
-  assign \port__data$247[1]  = \port__data$247 [15:8];
-  assign \port__data$247[2]  = \port__data$247 [23:16];
-  assign \port__data$247[3]  = \port__data$247 [31:24];
-  assign \port__data$248[0]  = \port__data$248 [7:0];
-  assign \port__data$248[1]  = \port__data$248 [15:8];
-  assign \port__data$248[2]  = \port__data$248 [23:16];
-  assign \port__data$248[3]  = \port__data$248 [31:24];
-  assign \port__data$249[0]  = \port__data$249 [7:0];
-  assign \port__data$249[1]  = \port__data$249 [15:8];
-  assign \port__data$249[2]  = \port__data$249 [23:16];
-  assign \port__data$249[3]  = \port__data$249 [31:24];
-  assign \port__data$250[0]  = \port__data$250 [7:0];
-  assign \port__data$250[1]  = \port__data$250 [15:8];
-  assign \port__data$250[2]  = \port__data$250 [23:16];
-  assign \port__data$250[3]  = \port__data$250 [31:24];
-  assign \port__data$251[0]  = \port__data$251 [7:0];
-  assign \port__data$251[1]  = \port__data$251 [15:8];
-  assign \port__data$251[2]  = \port__data$251 [23:16];
-  assign \port__data$251[3]  = \port__data$251 [31:24];
+  assign \port__data$256[0]  = \port__data$256 [7:0];
+  assign \port__data$256[1]  = \port__data$256 [15:8];
+  assign \port__data$256[2]  = \port__data$256 [23:16];
+  assign \port__data$256[3]  = \port__data$256 [31:24];
+  assign \port__data$257[0]  = \port__data$257 [7:0];
+  assign \port__data$257[1]  = \port__data$257 [15:8];
+  assign \port__data$257[2]  = \port__data$257 [23:16];
+  assign \port__data$257[3]  = \port__data$257 [31:24];
+  assign \port__data$258[0]  = \port__data$258 [7:0];
+  assign \port__data$258[1]  = \port__data$258 [15:8];
+  assign \port__data$258[2]  = \port__data$258 [23:16];
+  assign \port__data$258[3]  = \port__data$258 [31:24];
+  assign \port__data$259[0]  = \port__data$259 [7:0];
+  assign \port__data$259[1]  = \port__data$259 [15:8];
+  assign \port__data$259[2]  = \port__data$259 [23:16];
+  assign \port__data$259[3]  = \port__data$259 [31:24];
+  assign \port__data$260[0]  = \port__data$260 [7:0];
+  assign \port__data$260[1]  = \port__data$260 [15:8];
+  assign \port__data$260[2]  = \port__data$260 [23:16];
+  assign \port__data$260[3]  = \port__data$260 [31:24];
+  assign \port__data$261[0]  = \port__data$261 [7:0];
+  assign \port__data$261[1]  = \port__data$261 [15:8];
+  assign \port__data$261[2]  = \port__data$261 [23:16];
+  assign \port__data$261[3]  = \port__data$261 [31:24];
+  assign \port__data$262[0]  = \port__data$262 [7:0];
+  assign \port__data$262[1]  = \port__data$262 [15:8];
+  assign \port__data$262[2]  = \port__data$262 [23:16];
+  assign \port__data$262[3]  = \port__data$262 [31:24];
+  assign \port__data$263[0]  = \port__data$263 [7:0];
+  assign \port__data$263[1]  = \port__data$263 [15:8];
+  assign \port__data$263[2]  = \port__data$263 [23:16];
+  assign \port__data$263[3]  = \port__data$263 [31:24];
   assign \weights_s2b[0]  = weights_s2b[175:0];
   assign \weights_s2b[0].w0_0  = weights_s2b[3:0];
   assign \weights_s2b[0].w0_1  = weights_s2b[7:4];
@@ -8346,28 +8725,28 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   assign \o__payload.data[0]  = o__payload[7:0];
   assign \o__payload.data[1]  = o__payload[15:8];
   assign \o__payload.last  = o__payload[16];
-  assign \$40  = { \$39 [6], \$39 [6:1] };
-  assign \$47  = { \$46 [6], \$46 [6:1] };
-  assign \$61  = { \$60 [6], \$60 [6:1] };
+  assign \$46  = { \$45 [6], \$45 [6:1] };
+  assign \$53  = { \$52 [6], \$52 [6:1] };
   assign \$67  = { \$66 [6], \$66 [6:1] };
-  assign \$265  = { 2'h0, w__payload[47:34] };
-  assign \$266  = { 1'h0, w__payload[81:67] };
-  assign \$307  = { \$306 [6], \$306 [6:1] };
-  assign \$313  = { \$312 [6], \$312 [6:1] };
-  assign \$564  = { \$563 [36], \$563 [36], \$563 [36], \$563 [36], \$563 [36], \$563 [36], \$563 [36], \$563 [36], \$563 [36], \$563 [36], \$563 [36], \$563 [36], \$563 [36], \$563 [36], \$563 [36], \$563 [36], \$563 [36:16] };
-  assign \$569  = { \$568 [36], \$568 [36], \$568 [36], \$568 [36], \$568 [36], \$568 [36], \$568 [36], \$568 [36], \$568 [36], \$568 [36], \$568 [36], \$568 [36], \$568 [36], \$568 [36], \$568 [36], \$568 [36], \$568 [36:16] };
-  assign \$574  = { \$573 [36], \$573 [36], \$573 [36], \$573 [36], \$573 [36], \$573 [36], \$573 [36], \$573 [36], \$573 [36], \$573 [36], \$573 [36], \$573 [36], \$573 [36], \$573 [36], \$573 [36], \$573 [36], \$573 [36:16] };
-  assign \$579  = { \$578 [36], \$578 [36], \$578 [36], \$578 [36], \$578 [36], \$578 [36], \$578 [36], \$578 [36], \$578 [36], \$578 [36], \$578 [36], \$578 [36], \$578 [36], \$578 [36], \$578 [36], \$578 [36], \$578 [36:16] };
-  assign \$586  = { \$585 [36], \$585 [36], \$585 [36], \$585 [36], \$585 [36], \$585 [36], \$585 [36], \$585 [36], \$585 [36], \$585 [36], \$585 [36], \$585 [36], \$585 [36], \$585 [36], \$585 [36], \$585 [36], \$585 [36:16] };
-  assign \$591  = { \$590 [36], \$590 [36], \$590 [36], \$590 [36], \$590 [36], \$590 [36], \$590 [36], \$590 [36], \$590 [36], \$590 [36], \$590 [36], \$590 [36], \$590 [36], \$590 [36], \$590 [36], \$590 [36], \$590 [36:16] };
-  assign \$595  = { \$594 [36], \$594 [36], \$594 [36], \$594 [36], \$594 [36], \$594 [36], \$594 [36], \$594 [36], \$594 [36], \$594 [36], \$594 [36], \$594 [36], \$594 [36], \$594 [36], \$594 [36], \$594 [36], \$594 [36:16] };
-  assign \$600  = { \$599 [36], \$599 [36], \$599 [36], \$599 [36], \$599 [36], \$599 [36], \$599 [36], \$599 [36], \$599 [36], \$599 [36], \$599 [36], \$599 [36], \$599 [36], \$599 [36], \$599 [36], \$599 [36], \$599 [36:16] };
-  assign \$606  = { \$605 [36], \$605 [36], \$605 [36], \$605 [36], \$605 [36], \$605 [36], \$605 [36], \$605 [36], \$605 [36], \$605 [36], \$605 [36], \$605 [36], \$605 [36], \$605 [36], \$605 [36], \$605 [36], \$605 [36:16] };
-  assign \$611  = { \$610 [36], \$610 [36], \$610 [36], \$610 [36], \$610 [36], \$610 [36], \$610 [36], \$610 [36], \$610 [36], \$610 [36], \$610 [36], \$610 [36], \$610 [36], \$610 [36], \$610 [36], \$610 [36], \$610 [36:16] };
-  assign \$616  = { \$615 [36], \$615 [36], \$615 [36], \$615 [36], \$615 [36], \$615 [36], \$615 [36], \$615 [36], \$615 [36], \$615 [36], \$615 [36], \$615 [36], \$615 [36], \$615 [36], \$615 [36], \$615 [36], \$615 [36:16] };
-  assign \$621  = { \$620 [36], \$620 [36], \$620 [36], \$620 [36], \$620 [36], \$620 [36], \$620 [36], \$620 [36], \$620 [36], \$620 [36], \$620 [36], \$620 [36], \$620 [36], \$620 [36], \$620 [36], \$620 [36], \$620 [36:16] };
-  assign \$628  = { \$627 [36], \$627 [36], \$627 [36], \$627 [36], \$627 [36], \$627 [36], \$627 [36], \$627 [36], \$627 [36], \$627 [36], \$627 [36], \$627 [36], \$627 [36], \$627 [36], \$627 [36], \$627 [36], \$627 [36:16] };
-  assign \$633  = { \$632 [36], \$632 [36], \$632 [36], \$632 [36], \$632 [36], \$632 [36], \$632 [36], \$632 [36], \$632 [36], \$632 [36], \$632 [36], \$632 [36], \$632 [36], \$632 [36], \$632 [36], \$632 [36], \$632 [36:16] };
-  assign \$637  = { \$636 [36], \$636 [36], \$636 [36], \$636 [36], \$636 [36], \$636 [36], \$636 [36], \$636 [36], \$636 [36], \$636 [36], \$636 [36], \$636 [36], \$636 [36], \$636 [36], \$636 [36], \$636 [36], \$636 [36:16] };
-  assign \$642  = { \$641 [36], \$641 [36], \$641 [36], \$641 [36], \$641 [36], \$641 [36], \$641 [36], \$641 [36], \$641 [36], \$641 [36], \$641 [36], \$641 [36], \$641 [36], \$641 [36], \$641 [36], \$641 [36], \$641 [36:16] };
+  assign \$73  = { \$72 [6], \$72 [6:1] };
+  assign \$274  = { 2'h0, w__payload[47:34] };
+  assign \$275  = { 1'h0, w__payload[81:67] };
+  assign \$315  = { \$314 [6], \$314 [6:1] };
+  assign \$321  = { \$320 [6], \$320 [6:1] };
+  assign \$572  = { \$571 [36], \$571 [36], \$571 [36], \$571 [36], \$571 [36], \$571 [36], \$571 [36], \$571 [36], \$571 [36], \$571 [36], \$571 [36], \$571 [36], \$571 [36], \$571 [36], \$571 [36], \$571 [36], \$571 [36:16] };
+  assign \$577  = { \$576 [36], \$576 [36], \$576 [36], \$576 [36], \$576 [36], \$576 [36], \$576 [36], \$576 [36], \$576 [36], \$576 [36], \$576 [36], \$576 [36], \$576 [36], \$576 [36], \$576 [36], \$576 [36], \$576 [36:16] };
+  assign \$582  = { \$581 [36], \$581 [36], \$581 [36], \$581 [36], \$581 [36], \$581 [36], \$581 [36], \$581 [36], \$581 [36], \$581 [36], \$581 [36], \$581 [36], \$581 [36], \$581 [36], \$581 [36], \$581 [36], \$581 [36:16] };
+  assign \$587  = { \$586 [36], \$586 [36], \$586 [36], \$586 [36], \$586 [36], \$586 [36], \$586 [36], \$586 [36], \$586 [36], \$586 [36], \$586 [36], \$586 [36], \$586 [36], \$586 [36], \$586 [36], \$586 [36], \$586 [36:16] };
+  assign \$594  = { \$593 [36], \$593 [36], \$593 [36], \$593 [36], \$593 [36], \$593 [36], \$593 [36], \$593 [36], \$593 [36], \$593 [36], \$593 [36], \$593 [36], \$593 [36], \$593 [36], \$593 [36], \$593 [36], \$593 [36:16] };
+  assign \$599  = { \$598 [36], \$598 [36], \$598 [36], \$598 [36], \$598 [36], \$598 [36], \$598 [36], \$598 [36], \$598 [36], \$598 [36], \$598 [36], \$598 [36], \$598 [36], \$598 [36], \$598 [36], \$598 [36], \$598 [36:16] };
+  assign \$603  = { \$602 [36], \$602 [36], \$602 [36], \$602 [36], \$602 [36], \$602 [36], \$602 [36], \$602 [36], \$602 [36], \$602 [36], \$602 [36], \$602 [36], \$602 [36], \$602 [36], \$602 [36], \$602 [36], \$602 [36:16] };
+  assign \$608  = { \$607 [36], \$607 [36], \$607 [36], \$607 [36], \$607 [36], \$607 [36], \$607 [36], \$607 [36], \$607 [36], \$607 [36], \$607 [36], \$607 [36], \$607 [36], \$607 [36], \$607 [36], \$607 [36], \$607 [36:16] };
+  assign \$614  = { \$613 [36], \$613 [36], \$613 [36], \$613 [36], \$613 [36], \$613 [36], \$613 [36], \$613 [36], \$613 [36], \$613 [36], \$613 [36], \$613 [36], \$613 [36], \$613 [36], \$613 [36], \$613 [36], \$613 [36:16] };
+  assign \$619  = { \$618 [36], \$618 [36], \$618 [36], \$618 [36], \$618 [36], \$618 [36], \$618 [36], \$618 [36], \$618 [36], \$618 [36], \$618 [36], \$618 [36], \$618 [36], \$618 [36], \$618 [36], \$618 [36], \$618 [36:16] };
+  assign \$624  = { \$623 [36], \$623 [36], \$623 [36], \$623 [36], \$623 [36], \$623 [36], \$623 [36], \$623 [36], \$623 [36], \$623 [36], \$623 [36], \$623 [36], \$623 [36], \$623 [36], \$623 [36], \$623 [36], \$623 [36:16] };
+  assign \$629  = { \$628 [36], \$628 [36], \$628 [36], \$628 [36], \$628 [36], \$628 [36], \$628 [36], \$628 [36], \$628 [36], \$628 [36], \$628 [36], \$628 [36], \$628 [36], \$628 [36], \$628 [36], \$628 [36], \$628 [36:16] };
+  assign \$636  = { \$635 [36], \$635 [36], \$635 [36], \$635 [36], \$635 [36], \$635 [36], \$635 [36], \$635 [36], \$635 [36], \$635 [36], \$635 [36], \$635 [36], \$635 [36], \$635 [36], \$635 [36], \$635 [36], \$635 [36:16] };
+  assign \$641  = { \$640 [36], \$640 [36], \$640 [36], \$640 [36], \$640 [36], \$640 [36], \$640 [36], \$640 [36], \$640 [36], \$640 [36], \$640 [36], \$640 [36], \$640 [36], \$640 [36], \$640 [36], \$640 [36], \$640 [36:16] };
+  assign \$645  = { \$644 [36], \$644 [36], \$644 [36], \$644 [36], \$644 [36], \$644 [36], \$644 [36], \$644 [36], \$644 [36], \$644 [36], \$644 [36], \$644 [36], \$644 [36], \$644 [36], \$644 [36], \$644 [36], \$644 [36:16] };
+  assign \$650  = { \$649 [36], \$649 [36], \$649 [36], \$649 [36], \$649 [36], \$649 [36], \$649 [36], \$649 [36], \$649 [36], \$649 [36], \$649 [36], \$649 [36], \$649 [36], \$649 [36], \$649 [36], \$649 [36], \$649 [36:16] };
 endmodule

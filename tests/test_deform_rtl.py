@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from generators.deform.params import DeformParams
-from generators.deform.rtl import DeformConv
+from generators.deform.rtl import PIPELINE_STAGES, DeformConv
 from generators.deform.sim import random_layer, simulate
 
 SMALL = {
@@ -82,3 +82,23 @@ def test_full_rate_back_to_back_frames(mode):
 def test_refuses_other_params():
     with pytest.raises(TypeError, match=r"^params must be a DeformParams, not 3$"):
         DeformConv(3)
+
+
+@pytest.mark.parametrize("mode", ["square", "full_square", "bilinear"])
+@pytest.mark.filterwarnings("ignore::amaranth.hdl.UnusedElaboratable")
+def test_back_to_back_configurations_overlap_priming(mode):
+    """Single-frame layers, one configuration each: the next layer's rows fill the line buffer
+    while the current one computes, so the only gap between layers is the pipeline drain before
+    the handoff, not the d_max + 1 rows of priming."""
+    params = SMALL[mode]
+    rng = np.random.default_rng(5)
+    layers = [random_layer(params, rng, params.h_max, params.w_max, params.c_max)
+              for _ in range(3)]
+    result = simulate(params, layers)
+    check(params, layers, result)
+    interval = DeformConv(params).initiation_interval
+    gaps = np.diff(result.out_cycles)
+    boundaries = np.cumsum([layer.cfg.out_beats(params) for layer in layers])[:-1] - 1
+    assert (np.delete(gaps, boundaries) == interval).all()
+    priming = (params.d_max + 1) * params.w_max * layers[0].cfg.groups(params)
+    assert (gaps[boundaries] <= interval + PIPELINE_STAGES).all(), (gaps[boundaries], priming)

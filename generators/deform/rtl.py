@@ -7,7 +7,9 @@ depthwise engine of PE x 9 MACs, quantisation unit); torchvision ``deform_conv2d
 Structure:
 
 * control: the weight stream's header chooses height, width, channels, stride, ReLU and how many
-  frames follow; the weights, scales and biases of the channel groups go into a small RAM.
+  frames follow; the weights, scales and biases go into one bank of a double-buffered RAM. The
+  next configuration is taken once the writer has taken the current one's frames: its rows
+  then fill the line buffer while the compute side finishes the current layer.
 * writer: feature-map beats go into a line buffer of ``rows`` rows (row ``n`` of the stream into
   slot ``n mod rows``), one beat a cycle, as long as the row it overwrites is no longer needed.
 * compute: for each output pixel, (full mode: output channel group,) input channel group (and,
@@ -55,8 +57,10 @@ class DeformConv(wiring.Component):
     Members
     -------
     w : In(stream.Signature(...))
-        Header beat, then the beats of weights and requantisation constants (:mod:`.formats`). Accepted only between configurations, after the previous one's
-        ``frames`` feature maps have left the pipeline; ``last`` is not checked.
+        Header beat, then the beats of weights and requantisation constants (:mod:`.formats`).
+        The next configuration's header is taken once the writer has taken the previous
+        configuration's ``frames`` feature maps (and its weights once the compute side has
+        started that configuration); ``last`` is not checked.
     i : In(stream.Signature(...))
         Feature map, NHWC raster order, ``pe`` signed INT8 channels per beat; ``last`` ignored.
     off : In(stream.Signature(...))
@@ -166,13 +170,25 @@ class DeformConv(wiring.Component):
         full = p.mode == "full"
 
         # -- configuration -------------------------------------------------------------------
-        height = Signal(range(p.h_max + 1))
-        width = Signal(range(p.w_max + 1))
-        groups = Signal(range(G + 1))
-        ogroups = Signal(range(GO + 1))     # full mode: output beats per pixel
-        stride2 = Signal()
-        relu = Signal()
-        frames = Signal(16)
+        # Three copies: the header being loaded (next_*), the writer's (w_*) and the compute
+        # side's. The writer takes the next configuration's rows as soon as it has taken the
+        # current one's, so the next layer's line-buffer priming overlaps this layer's compute;
+        # the weights are double-buffered for the same reason.
+        def config(prefix):
+            return {"height": Signal(range(p.h_max + 1), name=f"{prefix}height"),
+                    "width": Signal(range(p.w_max + 1), name=f"{prefix}width"),
+                    "groups": Signal(range(G + 1), name=f"{prefix}groups"),
+                    # full mode: output beats per pixel
+                    "ogroups": Signal(range(GO + 1), name=f"{prefix}ogroups"),
+                    "stride2": Signal(name=f"{prefix}stride2"),
+                    "relu": Signal(name=f"{prefix}relu"),
+                    "frames": Signal(16, name=f"{prefix}frames")}
+        nxt_cfg, cur_cfg = config("next_"), config("")
+        height, width, groups = cur_cfg["height"], cur_cfg["width"], cur_cfg["groups"]
+        stride2, relu, ogroups = cur_cfg["stride2"], cur_cfg["relu"], cur_cfg["ogroups"]
+        w_height = Signal.like(height, name="w_height")
+        w_width = Signal.like(width, name="w_width")
+        w_groups = Signal.like(groups, name="w_groups")
         fields, at = {}, 0
         header = self.w.p.data.as_value()
         for name, bits in header_fields(p):
@@ -182,54 +198,69 @@ class DeformConv(wiring.Component):
         out_w = Mux(stride2, ((width - 1) >> 1) + 1, width)
         step = Mux(stride2, 2, 1)
 
-        wmem = Memory(shape=self._wbeat, depth=p.weight_beats_max, init=[])
+        WB = p.weight_beats_max
+        wmem = Memory(shape=self._wbeat, depth=2 * WB, init=[])
         m.submodules.wmem = wmem
         wmem_w = wmem.write_port()
-        load = Signal(range(max(p.weight_beats_max, 2)))
+        load = Signal(range(max(WB, 2)))
         load_cg = Signal(range(max(G, 2)))     # full mode: input and output group of the beat
         load_og = Signal(range(max(GO, 2)))
+        load_bank = Signal()                   # the weight bank being loaded
+        c_bank = Signal()                      # the bank the compute side reads
         loaded = Signal()                      # the configuration's last weight beat
 
         w_frames = Signal(16)      # frames the writer has still to take
         c_frames = Signal(16)      # frames the compute side has still to issue
         pipe_busy = Signal()
+        handoff = Signal()         # the loaded configuration becomes the compute side's
 
         with m.FSM():
             with m.State("HEADER"):
-                m.d.comb += self.w.ready.eq(1)
-                with m.If(self.w.valid):
+                # The bank is free (the handoff is done); the writer must have taken every
+                # frame of the configuration before, since its counters change now.
+                m.d.comb += self.w.ready.eq(w_frames == 0)
+                with m.If(self.w.valid & (w_frames == 0)):
                     shift = PE.bit_length() - 1
-                    m.d.sync += [height.eq(fields["height"]), width.eq(fields["width"]),
-                                 groups.eq(fields["channels"] >> shift),
-                                 frames.eq(fields["frames"]), stride2.eq(fields["stride2"]),
-                                 relu.eq(fields["relu"]), load.eq(0), load_cg.eq(0),
-                                 load_og.eq(0)]
+                    m.d.sync += [nxt_cfg["height"].eq(fields["height"]),
+                                 nxt_cfg["width"].eq(fields["width"]),
+                                 nxt_cfg["groups"].eq(fields["channels"] >> shift),
+                                 nxt_cfg["frames"].eq(fields["frames"]),
+                                 nxt_cfg["stride2"].eq(fields["stride2"]),
+                                 nxt_cfg["relu"].eq(fields["relu"]),
+                                 load.eq(0), load_cg.eq(0), load_og.eq(0)]
                     if full:
-                        m.d.sync += ogroups.eq(fields["out_channels"] >> (LO.bit_length() - 1))
+                        m.d.sync += nxt_cfg["ogroups"].eq(
+                            fields["out_channels"] >> (LO.bit_length() - 1))
                     m.next = "WEIGHTS"
             with m.State("WEIGHTS"):
-                m.d.comb += [self.w.ready.eq(1), wmem_w.addr.eq(load),
+                m.d.comb += [self.w.ready.eq(1), wmem_w.addr.eq(load_bank * WB + load),
                              wmem_w.data.eq(self.w.p.data), wmem_w.en.eq(self.w.valid)]
                 if full:
-                    m.d.comb += loaded.eq(self.w.valid & (load_cg == groups - 1)
-                                          & (load_og == ogroups - 1))
+                    m.d.comb += loaded.eq(self.w.valid & (load_cg == nxt_cfg["groups"] - 1)
+                                          & (load_og == nxt_cfg["ogroups"] - 1))
                 else:
-                    m.d.comb += loaded.eq(self.w.valid & (load == groups - 1))
+                    m.d.comb += loaded.eq(self.w.valid & (load == nxt_cfg["groups"] - 1))
                 with m.If(self.w.valid):
                     m.d.sync += [load.eq(load + 1), load_cg.eq(load_cg + 1)]
-                    with m.If(load_cg == groups - 1):
+                    with m.If(load_cg == nxt_cfg["groups"] - 1):
                         m.d.sync += [load_cg.eq(0), load_og.eq(load_og + 1)]
                 with m.If(loaded):
-                    m.d.sync += [w_frames.eq(frames), c_frames.eq(frames)]
-                    m.next = "RUN"
-            with m.State("RUN"):
-                with m.If(c_frames == 0):
-                    m.next = "DRAIN"
-            with m.State("DRAIN"):
-                with m.If(~pipe_busy):
+                    m.d.sync += [w_frames.eq(nxt_cfg["frames"]),
+                                 w_height.eq(nxt_cfg["height"]), w_width.eq(nxt_cfg["width"]),
+                                 w_groups.eq(nxt_cfg["groups"])]
+                    m.next = "HANDOFF"
+            with m.State("HANDOFF"):
+                # The compute side's registers are read up to the output stage: wait until
+                # the previous configuration has left the pipeline.
+                m.d.comb += handoff.eq((c_frames == 0) & ~pipe_busy)
+                with m.If(handoff):
+                    m.d.sync += [cur_cfg[name].eq(nxt_cfg[name]) for name in cur_cfg
+                                 if name != "frames"]     # c_frames counts them down
+                    m.d.sync += [c_frames.eq(nxt_cfg["frames"]), c_bank.eq(load_bank),
+                                 load_bank.eq(~load_bank)]
                     m.next = "HEADER"
         running = Signal()
-        m.d.comb += running.eq(c_frames != 0)   # c_frames is 0 outside RUN
+        m.d.comb += running.eq(c_frames != 0)
 
         # The whole compute pipeline advances on ce (the output register is empty or taken).
         ce = Signal()
@@ -258,13 +289,13 @@ class DeformConv(wiring.Component):
         ]
         with m.If(self.i.valid & self.i.ready):
             m.d.sync += w_cg.eq(w_cg + 1)
-            with m.If(w_cg == groups - 1):
+            with m.If(w_cg == w_groups - 1):
                 m.d.sync += [w_cg.eq(0), w_x.eq(w_x + 1)]
-                with m.If(w_x == width - 1):
+                with m.If(w_x == w_width - 1):
                     m.d.comb += row_done.eq(1)
                     m.d.sync += [w_x.eq(0), w_y.eq(w_y + 1),
                                  w_slot.eq(Mux(w_slot == R - 1, 0, w_slot + 1))]
-                    with m.If(w_y == height - 1):
+                    with m.If(w_y == w_height - 1):
                         m.d.sync += [w_y.eq(0), w_frames.eq(w_frames - 1)]
 
         # -- compute: issue stage ----------------------------------------------------------------
@@ -338,8 +369,8 @@ class DeformConv(wiring.Component):
         with m.If(ce):
             m.d.sync += row_freed.eq(row_step)
         # A new configuration starts with the centre at its first row.
-        with m.If(loaded):
-            m.d.sync += below.eq(height - 1)
+        with m.If(handoff):
+            m.d.sync += below.eq(nxt_cfg["height"] - 1)
 
         # Tap offsets from the centre (rows, columns) for this beat, clamped as the model does.
         reach = _bits(D + 2) + 1
@@ -416,7 +447,7 @@ class DeformConv(wiring.Component):
                 coef = wy1[k] * wx1[k] * (mask1[k] if p.mask else 1)
                 coef2.append(stage(f"coef{k}_s2", coef))
         wread = wmem.read_port()
-        m.d.comb += [wread.addr.eq(wbase1 + cg1), wread.en.eq(ce)]
+        m.d.comb += [wread.addr.eq(c_bank * WB + wbase1 + cg1), wread.en.eq(ce)]
         v2, last2 = stage("v2", v1), stage("last2", last1)
         first2, final2 = stage("accfirst2", first1), stage("acclast2", final1)
 
