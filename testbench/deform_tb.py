@@ -20,6 +20,7 @@ from cocotbext.axi import AxiStreamFrame
 from generators.catalog import params_from_json
 from generators.deform.formats import offset_beats, output_beats, pixel_beats, weight_beats
 from generators.deform.model import deform_layer
+from generators.deform.rtl import PIPELINE_STAGES
 from generators.deform.sim import Layer, random_layer
 from testbench.axis import TRAFFIC_MATRIX, set_pauses, stream_sink, stream_source
 
@@ -205,21 +206,61 @@ async def test_offsets_at_and_past_the_bound(dut):
         await tb.run([directed_offsets(base, kinds[n % len(kinds)])])
 
 
+async def output_transfers(dut, cycles):
+    """Append the cycle of every output transfer to ``cycles``."""
+    n = 0
+    while True:
+        await RisingEdge(dut.aclk)
+        n += 1
+        if dut.m_axis_tvalid.value and dut.m_axis_tready.value:
+            cycles.append(n)
+
+
+def regular(layer):
+    """The same layer with the offsets of a regular 3x3 convolution (dilation 1, or zero
+    (dy, dx))."""
+    frames = []
+    for x, off, mask in layer.frames:
+        plain = np.ones_like(off) if P.offset_mode == "square" else np.zeros_like(off)
+        frames.append((x, plain, mask))
+    return Layer(layer.cfg, layer.weights, layer.scale, layer.bias, frames)
+
+
 @cocotb.test()
 async def test_full_rate(dut):
-    """Back-to-back frames without gaps or backpressure: one issue a cycle (an output beat
-    per initiation_interval cycles) once the line buffer is primed."""
+    """Back-to-back layers at the largest size without gaps or backpressure: one issue a cycle
+    (an output beat per initiation_interval cycles) once the line buffer is primed, the next
+    layer's priming overlapped; then the same layers as regular 3x3 convolutions."""
     rng = np.random.default_rng(random.getrandbits(32))
     tb = await make_tb(dut)
-    # More frames per configuration amortise the weight load and priming (the report's figure
-    # uses DEFORM_FRAMES=8 on deform_dw_square).
-    frames = int(os.environ.get("DEFORM_FRAMES", "3"))
-    layer = random_layer(P, rng, P.h_max, P.w_max, P.c_max, frames=frames)
-    cycles = await tb.run([layer])
-    cfg = layer.cfg
-    beats = cfg.out_beats(P) * frames
+    # DEFORM_CONFIGS single-frame layers by default (a network's layers); DEFORM_FRAMES frames
+    # per configuration amortise the first priming further.
+    frames = int(os.environ.get("DEFORM_FRAMES", "1"))
+    configs = int(os.environ.get("DEFORM_CONFIGS", "3"))
+    layers = [random_layer(P, rng, P.h_max, P.w_max, P.c_max, frames=frames)
+              for _ in range(configs)]
+    cfg = layers[0].cfg
+    beats = cfg.out_beats(P) * frames * configs
+    issues = cfg.issues(P) * frames * configs
     priming = (min(P.d_max, cfg.height - 1) + 1) * cfg.width * cfg.groups(P)
-    budget = cfg.issues(P) * frames + priming + len(weight_beats(P, cfg, layer.weights,
-                                                                 layer.scale, layer.bias)) + 40
-    dut._log.info("full rate: %d output beats in %d cycles (budget %d)", beats, cycles, budget)
-    assert cycles <= budget, f"{beats} output beats took {cycles} cycles, budget {budget}"
+    weights = len(weight_beats(P, cfg, layers[0].weights, layers[0].scale, layers[0].bias))
+    # Between configurations only the pipeline drains before the handoff.
+    budget = issues + priming + weights + configs * (PIPELINE_STAGES + 2) + 40
+    peak = issues * P.macs_per_issue / P.passes
+    cycles = {}
+    for kind, run in (("deformable", layers), ("regular 3x3", [regular(la) for la in layers])):
+        transfers = []
+        watch = cocotb.start_soon(output_transfers(dut, transfers))
+        cycles[kind] = await tb.run(run)
+        watch.cancel()
+        # From the first output to the last: the rate once the stream's first layer is primed.
+        steady = transfers[-1] - transfers[0] + P.passes * cfg.issues(P) // cfg.out_beats(P)
+        dut._log.info("full rate (%s): %d layers x %d frames, %d output beats in %d cycles "
+                      "(budget %d): %.1f MACs/cycle = %.2f %% of peak; first to last output "
+                      "%d cycles: %.2f %% of peak", kind, configs, frames, beats, cycles[kind],
+                      budget, peak / cycles[kind], 100 * issues / cycles[kind], steady,
+                      100 * issues / steady)
+        assert cycles[kind] <= budget, f"{kind}: {beats} beats took {cycles[kind]} cycles, " \
+                                       f"budget {budget}"
+    dut._log.info("full rate: deformable / regular 3x3 cycles = %.4f",
+                  cycles["deformable"] / cycles["regular 3x3"])
