@@ -37,6 +37,7 @@ absolute paths end up in the outputs.
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import re
 import shutil
@@ -290,6 +291,36 @@ DEFAULT_COLUMNS: list[tuple[str, str]] = [
     ("bram", "BRAM"),
     ("fmax_mhz", "Fmax (MHz)"),
 ]
+
+
+def synthesize_cached(
+    text: str | bytes,
+    top: str,
+    target: str,
+    cache: Path,
+    clock: str = "aclk",
+    cached_only: bool = False,
+) -> dict | None:
+    """:func:`synthesize` of Verilog ``text`` (module ``top``), reusing an earlier run of the
+    same text, target and clock under ``cache``: comparison designs outside the catalog are not
+    rebuilt on every report. A tool failure becomes a row with ``error``; with ``cached_only``
+    a missing result is ``None`` instead of a run."""
+    data = text.encode() if isinstance(text, str) else text
+    digest = hashlib.sha256(data + target.encode() + clock.encode()).hexdigest()[:16]
+    case = Path(cache) / f"{top}-{digest}"
+    result = case / "result.json"
+    if result.is_file():
+        return json.loads(result.read_text())
+    if cached_only:
+        return None
+    case.mkdir(parents=True, exist_ok=True)
+    (case / f"{top}.v").write_bytes(data)
+    try:
+        row = synthesize(case / f"{top}.v", top, target, case / target, clock=clock)
+    except RuntimeError as error:
+        row = {"target": target, "error": str(error).splitlines()[0].split(" (log: ")[0]}
+    write_atomic(result, (json.dumps(row, indent=2, sort_keys=True) + "\n").encode())
+    return row
 
 
 def _cell(key: str, value) -> str:

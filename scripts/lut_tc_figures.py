@@ -10,8 +10,6 @@ synthesised out of context on ECP5 85F and iCE40 UP5K.
 """
 
 import dataclasses
-import hashlib
-import json
 import os
 from pathlib import Path
 
@@ -58,24 +56,11 @@ def _verilog(params, name):
 
 def cached_synth(params, name, target):
     """Out-of-context synthesis of ``params`` for ``target``, reusing an earlier identical run."""
-    from fpga.ooc import synthesize
+    from fpga.ooc import synthesize_cached
 
-    text = _verilog(params, name)
-    digest = hashlib.sha256(text + target.encode()).hexdigest()[:16]
-    case = CACHE / f"{name}-{digest}"
-    result = case / "result.json"
-    if result.is_file():
-        return json.loads(result.read_text())
-    if os.environ.get("LUT_TC_CACHED_ONLY"):
-        return None     # a report run beside a running baseline batch: show "not run"
-    case.mkdir(parents=True, exist_ok=True)
-    (case / f"{name}.v").write_bytes(text)
-    try:
-        row = synthesize(case / f"{name}.v", name, target, case / target)
-    except RuntimeError as error:
-        row = {"target": target, "error": str(error).splitlines()[0].split(" (log: ")[0]}
-    result.write_text(json.dumps(row, indent=2, sort_keys=True) + "\n")
-    return row
+    # A report run beside a running baseline batch shows "not run" instead of waiting.
+    return synthesize_cached(_verilog(params, name), name, target, CACHE,
+                             cached_only=bool(os.environ.get("LUT_TC_CACHED_ONLY")))
 
 
 def _design_name(params):

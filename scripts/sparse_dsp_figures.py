@@ -7,8 +7,6 @@ weight beat taken to the matrix's last output beat. The outputs are checked agai
 so a figure is never reported for a run that computed the wrong thing.
 """
 
-import hashlib
-import json
 from pathlib import Path
 
 import numpy as np
@@ -114,19 +112,9 @@ def registered_mac_synth(acc_bits, targets):
     """{target: synthesis row} of :class:`RegisteredMac`, cached by the Verilog's content."""
     from amaranth.back import verilog
 
-    from fpga.ooc import synthesize
+    from fpga.ooc import synthesize_cached
 
     name = f"registered_mac_acc{acc_bits}"
     text = verilog.convert(RegisteredMac(acc_bits), name=name, emit_src=False)
-    digest = hashlib.sha256(text.encode()).hexdigest()[:16]
-    out = {}
-    for target in targets:
-        case = MAC_CACHE / f"{name}-{digest}" / target
-        result = case / "result.json"
-        if not result.is_file():
-            case.mkdir(parents=True, exist_ok=True)
-            (case / f"{name}.v").write_text(text)
-            row = synthesize(case / f"{name}.v", name, target, case / "run", clock="clk")
-            result.write_text(json.dumps(row, indent=2, sort_keys=True) + "\n")
-        out[target] = json.loads(result.read_text())
-    return out
+    return {target: synthesize_cached(text, name, target, MAC_CACHE, clock="clk")
+            for target in targets}
