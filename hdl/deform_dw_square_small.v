@@ -167,286 +167,286 @@ endmodule
 module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, rst, i__ready, off__ready, w__payload, i__payload, off__payload, w__ready, o__payload, o__valid, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
-  wire \$10 ;
-  wire [4:0] \$100 ;
-  wire \$101 ;
-  wire [6:0] \$102 ;
-  wire \$103 ;
-  wire [6:0] \$104 ;
-  wire [6:0] \$105 ;
-  wire [6:0] \$106 ;
-  wire [9:0] \$107 ;
-  wire [7:0] \$108 ;
-  wire [10:0] \$109 ;
-  wire \$11 ;
-  wire [11:0] \$110 ;
-  wire [11:0] \$111 ;
-  wire [6:0] \$112 ;
-  wire [6:0] \$113 ;
+  wire [9:0] \$10 ;
+  wire [6:0] \$100 ;
+  wire [6:0] \$101 ;
+  wire [9:0] \$102 ;
+  wire [7:0] \$103 ;
+  wire [10:0] \$104 ;
+  wire [11:0] \$105 ;
+  wire [11:0] \$106 ;
+  wire [6:0] \$107 ;
+  wire [6:0] \$108 ;
+  wire \$109 ;
+  wire [6:0] \$11 ;
+  wire \$110 ;
+  wire \$111 ;
+  wire \$112 ;
+  wire \$113 ;
   wire \$114 ;
-  wire \$115 ;
+  wire [4:0] \$115 ;
   wire \$116 ;
-  wire \$117 ;
+  wire [6:0] \$117 ;
   wire \$118 ;
-  wire \$119 ;
-  wire [1:0] \$12 ;
-  wire [4:0] \$120 ;
-  wire \$121 ;
-  wire [6:0] \$122 ;
-  wire \$123 ;
-  wire [6:0] \$124 ;
-  wire [6:0] \$125 ;
-  wire [6:0] \$126 ;
-  wire [9:0] \$127 ;
-  wire [7:0] \$128 ;
-  wire [10:0] \$129 ;
-  wire [3:0] \$13 ;
-  wire [11:0] \$130 ;
-  wire [11:0] \$131 ;
-  wire [6:0] \$132 ;
-  wire [6:0] \$133 ;
+  wire [6:0] \$119 ;
+  wire [10:0] \$12 ;
+  wire [6:0] \$120 ;
+  wire [6:0] \$121 ;
+  wire [9:0] \$122 ;
+  wire [7:0] \$123 ;
+  wire [10:0] \$124 ;
+  wire [11:0] \$125 ;
+  wire [11:0] \$126 ;
+  wire [6:0] \$127 ;
+  wire [6:0] \$128 ;
+  wire \$129 ;
+  wire [11:0] \$13 ;
+  wire \$130 ;
+  wire \$131 ;
+  wire \$132 ;
+  wire \$133 ;
   wire \$134 ;
-  wire \$135 ;
+  wire [4:0] \$135 ;
   wire \$136 ;
-  wire \$137 ;
+  wire [6:0] \$137 ;
   wire \$138 ;
-  wire \$139 ;
+  wire [6:0] \$139 ;
   wire \$14 ;
-  wire [4:0] \$140 ;
-  wire \$141 ;
-  wire [6:0] \$142 ;
-  wire \$143 ;
-  wire [6:0] \$144 ;
-  wire [6:0] \$145 ;
-  wire [6:0] \$146 ;
-  wire [9:0] \$147 ;
-  wire [7:0] \$148 ;
-  wire [10:0] \$149 ;
-  wire [9:0] \$15 ;
-  wire [11:0] \$150 ;
-  wire [11:0] \$151 ;
-  wire [6:0] \$152 ;
-  wire [6:0] \$153 ;
+  wire [6:0] \$140 ;
+  wire [6:0] \$141 ;
+  wire [9:0] \$142 ;
+  wire [7:0] \$143 ;
+  wire [10:0] \$144 ;
+  wire [11:0] \$145 ;
+  wire [11:0] \$146 ;
+  wire [6:0] \$147 ;
+  wire [6:0] \$148 ;
+  wire \$149 ;
+  wire [3:0] \$15 ;
+  wire \$150 ;
+  wire \$151 ;
+  wire \$152 ;
+  wire \$153 ;
   wire \$154 ;
-  wire \$155 ;
+  wire [4:0] \$155 ;
   wire \$156 ;
-  wire \$157 ;
+  wire [6:0] \$157 ;
   wire \$158 ;
-  wire \$159 ;
-  wire [6:0] \$16 ;
-  wire [4:0] \$160 ;
-  wire \$161 ;
-  wire [6:0] \$162 ;
-  wire \$163 ;
-  wire [6:0] \$164 ;
-  wire [6:0] \$165 ;
-  wire [6:0] \$166 ;
-  wire [9:0] \$167 ;
-  wire [7:0] \$168 ;
-  wire [10:0] \$169 ;
-  wire [10:0] \$17 ;
-  wire [11:0] \$170 ;
-  wire [11:0] \$171 ;
-  wire [6:0] \$172 ;
-  wire [6:0] \$173 ;
+  wire [6:0] \$159 ;
+  wire \$16 ;
+  wire [6:0] \$160 ;
+  wire [6:0] \$161 ;
+  wire [9:0] \$162 ;
+  wire [7:0] \$163 ;
+  wire [10:0] \$164 ;
+  wire [11:0] \$165 ;
+  wire [11:0] \$166 ;
+  wire [6:0] \$167 ;
+  wire [6:0] \$168 ;
+  wire \$169 ;
+  wire [5:0] \$17 ;
+  wire \$170 ;
+  wire \$171 ;
+  wire \$172 ;
+  wire \$173 ;
   wire \$174 ;
-  wire \$175 ;
+  wire [4:0] \$175 ;
   wire \$176 ;
-  wire \$177 ;
+  wire [6:0] \$177 ;
   wire \$178 ;
-  wire \$179 ;
-  wire [11:0] \$18 ;
-  wire [4:0] \$180 ;
-  wire \$181 ;
-  wire [6:0] \$182 ;
-  wire \$183 ;
-  wire [6:0] \$184 ;
-  wire [6:0] \$185 ;
-  wire [6:0] \$186 ;
-  wire [9:0] \$187 ;
-  wire [7:0] \$188 ;
-  wire [10:0] \$189 ;
+  wire [6:0] \$179 ;
+  wire \$18 ;
+  wire [6:0] \$180 ;
+  wire [6:0] \$181 ;
+  wire [9:0] \$182 ;
+  wire [7:0] \$183 ;
+  wire [10:0] \$184 ;
+  wire [11:0] \$185 ;
+  wire [11:0] \$186 ;
+  wire [6:0] \$187 ;
+  wire [6:0] \$188 ;
+  wire \$189 ;
   wire \$19 ;
-  wire [11:0] \$190 ;
-  wire [11:0] \$191 ;
-  wire [6:0] \$192 ;
-  wire [6:0] \$193 ;
+  wire \$190 ;
+  wire \$191 ;
+  wire \$192 ;
+  wire \$193 ;
   wire \$194 ;
-  wire \$195 ;
+  wire [4:0] \$195 ;
   wire \$196 ;
-  wire \$197 ;
+  wire [6:0] \$197 ;
   wire \$198 ;
-  wire \$199 ;
+  wire [6:0] \$199 ;
   wire [3:0] \$2 ;
-  wire [3:0] \$20 ;
-  wire [4:0] \$200 ;
-  wire \$201 ;
-  wire [6:0] \$202 ;
-  wire \$203 ;
-  wire [6:0] \$204 ;
-  wire [6:0] \$205 ;
-  wire [6:0] \$206 ;
-  wire [9:0] \$207 ;
-  wire [7:0] \$208 ;
-  wire [10:0] \$209 ;
+  wire \$20 ;
+  wire [6:0] \$200 ;
+  wire [6:0] \$201 ;
+  wire [9:0] \$202 ;
+  wire [7:0] \$203 ;
+  wire [10:0] \$204 ;
+  wire [11:0] \$205 ;
+  wire [11:0] \$206 ;
+  wire [6:0] \$207 ;
+  wire [6:0] \$208 ;
+  wire \$209 ;
   wire \$21 ;
-  wire [11:0] \$210 ;
-  wire [11:0] \$211 ;
-  wire [6:0] \$212 ;
-  wire [6:0] \$213 ;
+  wire \$210 ;
+  wire \$211 ;
+  wire \$212 ;
+  wire \$213 ;
   wire \$214 ;
-  wire \$215 ;
+  wire [4:0] \$215 ;
   wire \$216 ;
-  wire \$217 ;
+  wire [6:0] \$217 ;
   wire \$218 ;
-  wire \$219 ;
-  wire [5:0] \$22 ;
-  wire [4:0] \$220 ;
-  wire \$221 ;
-  wire [6:0] \$222 ;
-  wire \$223 ;
-  wire [6:0] \$224 ;
-  wire [6:0] \$225 ;
-  wire [6:0] \$226 ;
-  wire [9:0] \$227 ;
-  wire [7:0] \$228 ;
-  wire [10:0] \$229 ;
-  wire \$23 ;
-  wire [11:0] \$230 ;
-  wire [11:0] \$231 ;
-  wire [6:0] \$232 ;
-  wire [6:0] \$233 ;
+  wire [6:0] \$219 ;
+  wire \$22 ;
+  wire [6:0] \$220 ;
+  wire [6:0] \$221 ;
+  wire [9:0] \$222 ;
+  wire [7:0] \$223 ;
+  wire [10:0] \$224 ;
+  wire [11:0] \$225 ;
+  wire [11:0] \$226 ;
+  wire [6:0] \$227 ;
+  wire [6:0] \$228 ;
+  wire \$229 ;
+  wire [5:0] \$23 ;
+  wire \$230 ;
+  wire \$231 ;
+  wire \$232 ;
+  wire \$233 ;
   wire \$234 ;
-  wire \$235 ;
+  wire [4:0] \$235 ;
   wire \$236 ;
-  wire \$237 ;
+  wire [6:0] \$237 ;
   wire \$238 ;
-  wire \$239 ;
-  wire \$24 ;
-  wire [4:0] \$240 ;
-  wire \$241 ;
-  wire [6:0] \$242 ;
-  wire \$243 ;
-  wire [6:0] \$244 ;
-  wire [6:0] \$245 ;
-  wire [6:0] \$246 ;
-  wire [9:0] \$247 ;
-  wire [7:0] \$248 ;
-  wire [10:0] \$249 ;
+  wire [6:0] \$239 ;
+  wire [5:0] \$24 ;
+  wire [6:0] \$240 ;
+  wire [6:0] \$241 ;
+  wire [9:0] \$242 ;
+  wire [7:0] \$243 ;
+  wire [10:0] \$244 ;
+  wire [11:0] \$245 ;
+  wire [11:0] \$246 ;
+  wire [6:0] \$247 ;
+  wire [6:0] \$248 ;
+  wire \$249 ;
   wire \$25 ;
-  wire [11:0] \$250 ;
-  wire [11:0] \$251 ;
-  wire [6:0] \$252 ;
-  wire [6:0] \$253 ;
+  wire \$250 ;
+  wire \$251 ;
+  wire \$252 ;
+  wire \$253 ;
   wire \$254 ;
-  wire \$255 ;
+  wire [4:0] \$255 ;
   wire \$256 ;
-  wire \$257 ;
+  wire [6:0] \$257 ;
   wire \$258 ;
-  wire \$259 ;
+  wire [6:0] \$259 ;
   wire \$26 ;
-  wire [4:0] \$260 ;
-  wire \$261 ;
-  wire [6:0] \$262 ;
-  wire \$263 ;
-  wire [6:0] \$264 ;
-  wire [6:0] \$265 ;
-  wire [6:0] \$266 ;
-  wire [9:0] \$267 ;
-  wire [7:0] \$268 ;
-  wire [10:0] \$269 ;
+  wire [6:0] \$260 ;
+  wire [6:0] \$261 ;
+  wire [9:0] \$262 ;
+  wire [7:0] \$263 ;
+  wire [10:0] \$264 ;
+  wire [11:0] \$265 ;
+  wire [11:0] \$266 ;
+  wire [2:0] \$267 ;
+  wire \$268 ;
+  wire \$269 ;
   wire \$27 ;
-  wire [11:0] \$270 ;
-  wire [11:0] \$271 ;
-  wire [3:0] \$272 ;
-  wire [4:0] \$273 ;
-  wire [5:0] \$274 ;
+  wire \$270 ;
+  wire \$271 ;
+  wire \$272 ;
+  wire \$273 ;
+  wire \$274 ;
   wire \$275 ;
   wire \$276 ;
-  wire \$277 ;
-  wire \$278 ;
+  wire [15:0] \$277 ;
+  wire [15:0] \$278 ;
   wire \$279 ;
-  wire [5:0] \$28 ;
+  wire \$28 ;
   wire \$280 ;
   wire \$281 ;
-  wire \$282 ;
-  wire \$283 ;
-  wire [15:0] \$284 ;
-  wire [2:0] \$285 ;
+  wire [2:0] \$282 ;
+  wire [2:0] \$283 ;
+  wire [3:0] \$284 ;
+  wire \$285 ;
   wire [2:0] \$286 ;
-  wire [3:0] \$287 ;
-  wire \$288 ;
-  wire [2:0] \$289 ;
-  wire [5:0] \$29 ;
+  wire \$287 ;
+  wire [2:0] \$288 ;
+  wire [3:0] \$289 ;
+  wire [3:0] \$29 ;
   wire \$290 ;
-  wire \$291 ;
-  wire [2:0] \$292 ;
-  wire [3:0] \$293 ;
-  wire \$294 ;
-  wire [4:0] \$295 ;
-  wire [5:0] \$296 ;
-  wire \$297 ;
-  wire [4:0] \$298 ;
+  wire [4:0] \$291 ;
+  wire [5:0] \$292 ;
+  wire \$293 ;
+  wire [4:0] \$294 ;
+  wire \$295 ;
+  wire [3:0] \$296 ;
+  wire [3:0] \$297 ;
+  wire [5:0] \$298 ;
   wire \$299 ;
-  wire [4:0] \$3 ;
+  wire \$3 ;
   wire \$30 ;
-  wire [3:0] \$300 ;
-  wire [3:0] \$301 ;
-  wire [5:0] \$302 ;
+  wire [16:0] \$300 ;
+  wire \$301 ;
+  wire [1:0] \$302 ;
   wire \$303 ;
-  wire [16:0] \$304 ;
-  wire \$305 ;
-  wire [1:0] \$306 ;
-  wire \$307 ;
-  wire [2:0] \$308 ;
-  wire [3:0] \$309 ;
+  wire [2:0] \$304 ;
+  wire [3:0] \$305 ;
+  wire \$306 ;
+  wire [3:0] \$307 ;
+  wire \$308 ;
+  wire \$309 ;
   wire \$31 ;
   wire \$310 ;
-  wire [3:0] \$311 ;
-  wire \$312 ;
-  wire \$313 ;
-  wire \$314 ;
-  wire \$315 ;
-  wire [4:0] \$316 ;
-  wire [1:0] \$317 ;
-  wire [5:0] \$318 ;
-  wire [5:0] \$319 ;
+  wire \$311 ;
+  wire [4:0] \$312 ;
+  wire [1:0] \$313 ;
+  wire [5:0] \$314 ;
+  wire [5:0] \$315 ;
+  wire [5:0] \$316 ;
+  wire [6:0] \$317 ;
+  wire [6:0] \$318 ;
+  wire [7:0] \$319 ;
   wire \$32 ;
-  wire [5:0] \$320 ;
-  wire [6:0] \$321 ;
-  wire [6:0] \$322 ;
-  wire [7:0] \$323 ;
-  wire \$324 ;
-  wire [5:0] \$325 ;
-  wire [5:0] \$326 ;
-  wire [6:0] \$327 ;
-  wire [6:0] \$328 ;
-  wire [7:0] \$329 ;
+  wire \$320 ;
+  wire [5:0] \$321 ;
+  wire [5:0] \$322 ;
+  wire [6:0] \$323 ;
+  wire [6:0] \$324 ;
+  wire [7:0] \$325 ;
+  wire \$326 ;
+  wire [5:0] \$327 ;
+  wire [16:0] \$328 ;
+  wire [4:0] \$329 ;
   wire \$33 ;
-  wire \$330 ;
+  wire [1:0] \$330 ;
   wire [5:0] \$331 ;
-  wire [16:0] \$332 ;
-  wire [4:0] \$333 ;
-  wire [1:0] \$334 ;
-  wire [5:0] \$335 ;
-  wire [1:0] \$336 ;
-  wire [5:0] \$337 ;
-  wire \$338 ;
+  wire [1:0] \$332 ;
+  wire [5:0] \$333 ;
+  wire \$334 ;
+  wire [3:0] \$335 ;
+  wire \$336 ;
+  wire [3:0] \$337 ;
+  wire [4:0] \$338 ;
   wire [3:0] \$339 ;
-  wire [3:0] \$34 ;
-  wire \$340 ;
+  wire [5:0] \$34 ;
+  wire [4:0] \$340 ;
   wire [3:0] \$341 ;
   wire [4:0] \$342 ;
-  wire [3:0] \$343 ;
-  wire [4:0] \$344 ;
-  wire [3:0] \$345 ;
-  wire [4:0] \$346 ;
-  wire [5:0] \$347 ;
-  wire \$348 ;
-  wire \$349 ;
-  wire \$35 ;
-  wire \$350 ;
-  wire \$351 ;
+  wire [5:0] \$343 ;
+  wire \$344 ;
+  wire \$345 ;
+  wire \$346 ;
+  wire \$347 ;
+  wire [11:0] \$348 ;
+  wire [11:0] \$349 ;
+  wire [5:0] \$35 ;
+  wire [11:0] \$350 ;
+  wire [11:0] \$351 ;
   wire [11:0] \$352 ;
   wire [11:0] \$353 ;
   wire [11:0] \$354 ;
@@ -455,210 +455,210 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   wire [11:0] \$357 ;
   wire [11:0] \$358 ;
   wire [11:0] \$359 ;
-  wire \$36 ;
+  wire [6:0] \$36 ;
   wire [11:0] \$360 ;
   wire [11:0] \$361 ;
   wire [11:0] \$362 ;
   wire [11:0] \$363 ;
   wire [11:0] \$364 ;
   wire [11:0] \$365 ;
-  wire [11:0] \$366 ;
-  wire [11:0] \$367 ;
-  wire [11:0] \$368 ;
-  wire [11:0] \$369 ;
-  wire \$37 ;
-  wire \$370 ;
+  wire \$366 ;
+  wire [12:0] \$367 ;
+  wire [12:0] \$368 ;
+  wire [13:0] \$369 ;
+  wire [6:0] \$37 ;
+  wire [12:0] \$370 ;
   wire [12:0] \$371 ;
-  wire [12:0] \$372 ;
-  wire [13:0] \$373 ;
-  wire [12:0] \$374 ;
+  wire [13:0] \$372 ;
+  wire [14:0] \$373 ;
+  wire [15:0] \$374 ;
   wire [12:0] \$375 ;
-  wire [13:0] \$376 ;
-  wire [14:0] \$377 ;
-  wire [15:0] \$378 ;
+  wire [12:0] \$376 ;
+  wire [13:0] \$377 ;
+  wire [12:0] \$378 ;
   wire [12:0] \$379 ;
-  wire \$38 ;
-  wire [12:0] \$380 ;
-  wire [13:0] \$381 ;
-  wire [12:0] \$382 ;
-  wire [12:0] \$383 ;
-  wire [13:0] \$384 ;
-  wire [14:0] \$385 ;
-  wire [15:0] \$386 ;
-  wire [16:0] \$387 ;
-  wire [16:0] \$388 ;
-  wire \$389 ;
-  wire [5:0] \$39 ;
+  wire [7:0] \$38 ;
+  wire [13:0] \$380 ;
+  wire [14:0] \$381 ;
+  wire [15:0] \$382 ;
+  wire [16:0] \$383 ;
+  wire [16:0] \$384 ;
+  wire \$385 ;
+  wire [12:0] \$386 ;
+  wire [12:0] \$387 ;
+  wire [13:0] \$388 ;
+  wire [12:0] \$389 ;
+  wire \$39 ;
   wire [12:0] \$390 ;
-  wire [12:0] \$391 ;
-  wire [13:0] \$392 ;
-  wire [12:0] \$393 ;
+  wire [13:0] \$391 ;
+  wire [14:0] \$392 ;
+  wire [15:0] \$393 ;
   wire [12:0] \$394 ;
-  wire [13:0] \$395 ;
-  wire [14:0] \$396 ;
-  wire [15:0] \$397 ;
+  wire [12:0] \$395 ;
+  wire [13:0] \$396 ;
+  wire [12:0] \$397 ;
   wire [12:0] \$398 ;
-  wire [12:0] \$399 ;
-  wire [3:0] \$4 ;
-  wire [5:0] \$40 ;
-  wire [13:0] \$400 ;
-  wire [12:0] \$401 ;
-  wire [12:0] \$402 ;
-  wire [13:0] \$403 ;
-  wire [14:0] \$404 ;
-  wire [15:0] \$405 ;
-  wire [16:0] \$406 ;
-  wire [16:0] \$407 ;
-  wire \$408 ;
-  wire [30:0] \$409 ;
-  wire [6:0] \$41 ;
-  wire [30:0] \$410 ;
-  wire [31:0] \$411 ;
+  wire [13:0] \$399 ;
+  wire \$4 ;
+  wire \$40 ;
+  wire [14:0] \$400 ;
+  wire [15:0] \$401 ;
+  wire [16:0] \$402 ;
+  wire [16:0] \$403 ;
+  wire \$404 ;
+  wire [30:0] \$405 ;
+  wire [30:0] \$406 ;
+  wire [31:0] \$407 ;
+  wire [31:0] \$408 ;
+  wire [32:0] \$409 ;
+  wire [5:0] \$41 ;
+  wire \$410 ;
+  wire \$411 ;
   wire [31:0] \$412 ;
-  wire [32:0] \$413 ;
-  wire \$414 ;
-  wire \$415 ;
-  wire [31:0] \$416 ;
+  wire [31:0] \$413 ;
+  wire [32:0] \$414 ;
+  wire [32:0] \$415 ;
+  wire \$416 ;
   wire [31:0] \$417 ;
-  wire [32:0] \$418 ;
+  wire [31:0] \$418 ;
   wire [32:0] \$419 ;
-  wire [6:0] \$42 ;
+  wire [5:0] \$42 ;
   wire \$420 ;
-  wire [31:0] \$421 ;
+  wire \$421 ;
   wire [31:0] \$422 ;
-  wire [32:0] \$423 ;
-  wire \$424 ;
-  wire \$425 ;
-  wire [31:0] \$426 ;
-  wire [31:0] \$427 ;
-  wire [32:0] \$428 ;
-  wire [32:0] \$429 ;
-  wire [7:0] \$43 ;
-  wire \$430 ;
-  wire \$431 ;
+  wire [31:0] \$423 ;
+  wire [32:0] \$424 ;
+  wire [32:0] \$425 ;
+  wire \$426 ;
+  wire \$427 ;
+  wire \$428 ;
+  wire [31:0] \$429 ;
+  wire [6:0] \$43 ;
+  wire [31:0] \$430 ;
+  wire [32:0] \$431 ;
   wire \$432 ;
-  wire [31:0] \$433 ;
+  wire \$433 ;
   wire [31:0] \$434 ;
-  wire [32:0] \$435 ;
-  wire \$436 ;
-  wire \$437 ;
+  wire [31:0] \$435 ;
+  wire [32:0] \$436 ;
+  wire [32:0] \$437 ;
   wire [31:0] \$438 ;
   wire [31:0] \$439 ;
-  wire \$44 ;
+  wire [6:0] \$44 ;
   wire [32:0] \$440 ;
-  wire [32:0] \$441 ;
-  wire [31:0] \$442 ;
+  wire \$441 ;
+  wire \$442 ;
   wire [31:0] \$443 ;
-  wire [32:0] \$444 ;
-  wire \$445 ;
-  wire \$446 ;
-  wire [31:0] \$447 ;
-  wire [31:0] \$448 ;
-  wire [32:0] \$449 ;
-  wire \$45 ;
-  wire [32:0] \$450 ;
-  wire [7:0] \$451 ;
-  wire [8:0] \$452 ;
-  wire [31:0] \$453 ;
+  wire [31:0] \$444 ;
+  wire [32:0] \$445 ;
+  wire [32:0] \$446 ;
+  wire [7:0] \$447 ;
+  wire [8:0] \$448 ;
+  wire [31:0] \$449 ;
+  wire [7:0] \$45 ;
+  wire [31:0] \$450 ;
+  wire [32:0] \$451 ;
+  wire \$452 ;
+  wire \$453 ;
   wire [31:0] \$454 ;
-  wire [32:0] \$455 ;
-  wire \$456 ;
-  wire \$457 ;
-  wire [31:0] \$458 ;
+  wire [31:0] \$455 ;
+  wire [32:0] \$456 ;
+  wire [32:0] \$457 ;
+  wire \$458 ;
   wire [31:0] \$459 ;
-  wire [5:0] \$46 ;
-  wire [32:0] \$460 ;
+  wire \$46 ;
+  wire [31:0] \$460 ;
   wire [32:0] \$461 ;
   wire \$462 ;
-  wire [31:0] \$463 ;
+  wire \$463 ;
   wire [31:0] \$464 ;
-  wire [32:0] \$465 ;
-  wire \$466 ;
-  wire \$467 ;
-  wire [31:0] \$468 ;
-  wire [31:0] \$469 ;
-  wire [5:0] \$47 ;
-  wire [32:0] \$470 ;
-  wire [32:0] \$471 ;
-  wire \$472 ;
-  wire \$473 ;
+  wire [31:0] \$465 ;
+  wire [32:0] \$466 ;
+  wire [32:0] \$467 ;
+  wire \$468 ;
+  wire \$469 ;
+  wire \$47 ;
+  wire \$470 ;
+  wire [31:0] \$471 ;
+  wire [31:0] \$472 ;
+  wire [32:0] \$473 ;
   wire \$474 ;
-  wire [31:0] \$475 ;
+  wire \$475 ;
   wire [31:0] \$476 ;
-  wire [32:0] \$477 ;
-  wire \$478 ;
-  wire \$479 ;
-  wire [6:0] \$48 ;
+  wire [31:0] \$477 ;
+  wire [32:0] \$478 ;
+  wire [32:0] \$479 ;
+  wire [3:0] \$48 ;
   wire [31:0] \$480 ;
   wire [31:0] \$481 ;
   wire [32:0] \$482 ;
-  wire [32:0] \$483 ;
-  wire [31:0] \$484 ;
+  wire \$483 ;
+  wire \$484 ;
   wire [31:0] \$485 ;
-  wire [32:0] \$486 ;
-  wire \$487 ;
-  wire \$488 ;
-  wire [31:0] \$489 ;
-  wire [6:0] \$49 ;
-  wire [31:0] \$490 ;
-  wire [32:0] \$491 ;
-  wire [32:0] \$492 ;
-  wire [7:0] \$493 ;
-  wire [8:0] \$494 ;
-  reg [4:0] \$495 ;
-  reg [4:0] \$496 ;
-  reg [2:0] \$497 ;
-  reg [15:0] \$498 ;
-  reg \$499 ;
+  wire [31:0] \$486 ;
+  wire [32:0] \$487 ;
+  wire [32:0] \$488 ;
+  wire [7:0] \$489 ;
+  wire \$49 ;
+  wire [8:0] \$490 ;
+  reg [4:0] \$491 ;
+  reg [4:0] \$492 ;
+  reg [2:0] \$493 ;
+  reg [15:0] \$494 ;
+  reg \$495 ;
+  reg \$496 ;
+  reg [15:0] \$497 ;
+  reg [4:0] \$498 ;
+  reg [4:0] \$499 ;
   wire \$5 ;
-  wire [7:0] \$50 ;
-  reg \$500 ;
+  wire \$50 ;
+  reg [2:0] \$500 ;
   reg [1:0] \$501 ;
   reg [1:0] \$502 ;
   reg [1:0] \$503 ;
   reg [1:0] \$504 ;
-  reg [15:0] \$505 ;
+  reg [4:0] \$505 ;
   reg [4:0] \$506 ;
-  reg [4:0] \$507 ;
+  reg [2:0] \$507 ;
   reg [2:0] \$508 ;
-  reg [4:0] \$509 ;
+  reg \$509 ;
   wire \$51 ;
-  reg [4:0] \$510 ;
-  reg [2:0] \$511 ;
-  reg [2:0] \$512 ;
-  reg \$513 ;
-  reg \$514 ;
-  reg [15:0] \$515 ;
-  reg \$516 ;
+  reg \$510 ;
+  reg [15:0] \$511 ;
+  reg [1:0] \$512 ;
+  reg [3:0] \$513 ;
+  reg [3:0] \$514 ;
+  reg [2:0] \$515 ;
+  reg [8:0] \$516 ;
   reg \$517 ;
   reg [1:0] \$518 ;
-  reg [3:0] \$519 ;
+  reg [1:0] \$519 ;
   wire \$52 ;
-  reg [3:0] \$520 ;
-  reg [2:0] \$521 ;
-  reg [8:0] \$522 ;
-  reg \$523 ;
-  reg [1:0] \$524 ;
-  reg [1:0] \$525 ;
-  reg [1:0] \$526 ;
-  reg [3:0] \$527 ;
-  reg [4:0] \$528 ;
-  reg [3:0] \$529 ;
-  wire [3:0] \$53 ;
-  reg [4:0] \$530 ;
-  reg [4:0] \$531 ;
-  reg [2:0] \$532 ;
-  reg [2:0] \$533 ;
-  reg [1:0] \$534 ;
-  reg \$535 ;
-  reg \$536 ;
-  reg \$537 ;
-  reg \$538 ;
-  reg [1:0] \$539 ;
-  wire \$54 ;
-  reg [4:0] \$540 ;
-  reg [4:0] \$541 ;
-  reg [2:0] \$542 ;
+  reg [1:0] \$520 ;
+  reg [3:0] \$521 ;
+  reg [4:0] \$522 ;
+  reg [3:0] \$523 ;
+  reg [4:0] \$524 ;
+  reg [4:0] \$525 ;
+  reg [2:0] \$526 ;
+  reg [2:0] \$527 ;
+  reg [1:0] \$528 ;
+  reg \$529 ;
+  wire [5:0] \$53 ;
+  reg \$530 ;
+  reg \$531 ;
+  reg \$532 ;
+  reg [1:0] \$533 ;
+  reg [4:0] \$534 ;
+  reg [4:0] \$535 ;
+  reg [2:0] \$536 ;
+  reg [3:0] \$537 ;
+  reg [3:0] \$538 ;
+  reg [3:0] \$539 ;
+  wire [5:0] \$54 ;
+  reg [3:0] \$540 ;
+  reg [3:0] \$541 ;
+  reg [3:0] \$542 ;
   reg [3:0] \$543 ;
   reg [3:0] \$544 ;
   reg [3:0] \$545 ;
@@ -666,19 +666,19 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   reg [3:0] \$547 ;
   reg [3:0] \$548 ;
   reg [3:0] \$549 ;
-  wire \$55 ;
+  wire [6:0] \$55 ;
   reg [3:0] \$550 ;
   reg [3:0] \$551 ;
   reg [3:0] \$552 ;
   reg [3:0] \$553 ;
   reg [3:0] \$554 ;
-  reg [3:0] \$555 ;
-  reg [3:0] \$556 ;
-  reg [3:0] \$557 ;
-  reg [3:0] \$558 ;
-  reg [3:0] \$559 ;
-  wire \$56 ;
-  reg [3:0] \$560 ;
+  reg \$555 ;
+  reg \$556 ;
+  reg \$557 ;
+  reg \$558 ;
+  reg \$559 ;
+  wire [6:0] \$56 ;
+  reg \$560 ;
   reg \$561 ;
   reg \$562 ;
   reg \$563 ;
@@ -686,24 +686,24 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   reg \$565 ;
   reg \$566 ;
   reg \$567 ;
-  reg \$568 ;
-  reg \$569 ;
-  wire \$57 ;
-  reg \$570 ;
-  reg \$571 ;
-  reg \$572 ;
-  reg \$573 ;
+  reg [15:0] \$568 ;
+  reg [15:0] \$569 ;
+  wire [7:0] \$57 ;
+  reg [15:0] \$570 ;
+  reg [15:0] \$571 ;
+  reg [15:0] \$572 ;
+  reg [15:0] \$573 ;
   reg [15:0] \$574 ;
   reg [15:0] \$575 ;
   reg [15:0] \$576 ;
-  reg [15:0] \$577 ;
-  reg [15:0] \$578 ;
-  reg [15:0] \$579 ;
-  wire [5:0] \$58 ;
-  reg [15:0] \$580 ;
-  reg [15:0] \$581 ;
-  reg [15:0] \$582 ;
-  reg [135:0] \$583 ;
+  reg [135:0] \$577 ;
+  reg \$578 ;
+  reg \$579 ;
+  wire \$58 ;
+  reg \$580 ;
+  reg \$581 ;
+  reg \$582 ;
+  reg \$583 ;
   reg \$584 ;
   reg \$585 ;
   reg \$586 ;
@@ -712,17 +712,17 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   reg \$589 ;
   wire [5:0] \$59 ;
   reg \$590 ;
-  reg \$591 ;
-  reg \$592 ;
-  reg \$593 ;
-  reg \$594 ;
-  reg \$595 ;
-  reg \$596 ;
+  reg [11:0] \$591 ;
+  reg [11:0] \$592 ;
+  reg [11:0] \$593 ;
+  reg [11:0] \$594 ;
+  reg [11:0] \$595 ;
+  reg [11:0] \$596 ;
   reg [11:0] \$597 ;
   reg [11:0] \$598 ;
   reg [11:0] \$599 ;
   wire \$6 ;
-  wire [6:0] \$60 ;
+  wire [5:0] \$60 ;
   reg [11:0] \$600 ;
   reg [11:0] \$601 ;
   reg [11:0] \$602 ;
@@ -732,57 +732,51 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   reg [11:0] \$606 ;
   reg [11:0] \$607 ;
   reg [11:0] \$608 ;
-  reg [11:0] \$609 ;
+  reg [15:0] \$609 ;
   wire [6:0] \$61 ;
-  reg [11:0] \$610 ;
-  reg [11:0] \$611 ;
-  reg [11:0] \$612 ;
-  reg [11:0] \$613 ;
-  reg [11:0] \$614 ;
-  reg [15:0] \$615 ;
-  reg [15:0] \$616 ;
-  reg [15:0] \$617 ;
-  reg [15:0] \$618 ;
-  reg \$619 ;
-  wire [7:0] \$62 ;
-  reg \$620 ;
-  reg \$621 ;
-  reg \$622 ;
-  reg [14:0] \$623 ;
-  reg [14:0] \$624 ;
-  reg [15:0] \$625 ;
-  reg [15:0] \$626 ;
+  reg [15:0] \$610 ;
+  reg [15:0] \$611 ;
+  reg [15:0] \$612 ;
+  reg \$613 ;
+  reg \$614 ;
+  reg \$615 ;
+  reg \$616 ;
+  reg [14:0] \$617 ;
+  reg [14:0] \$618 ;
+  reg [15:0] \$619 ;
+  wire [6:0] \$62 ;
+  reg [15:0] \$620 ;
+  reg [15:0] \$621 ;
+  reg [15:0] \$622 ;
+  reg \$623 ;
+  reg \$624 ;
+  reg [30:0] \$625 ;
+  reg [30:0] \$626 ;
   reg [15:0] \$627 ;
   reg [15:0] \$628 ;
   reg \$629 ;
-  wire \$63 ;
+  wire [7:0] \$63 ;
   reg \$630 ;
-  reg [30:0] \$631 ;
-  reg [30:0] \$632 ;
-  reg [15:0] \$633 ;
-  reg [15:0] \$634 ;
-  reg \$635 ;
-  reg \$636 ;
-  reg [16:0] \$637 ;
-  reg \$638 ;
-  wire [5:0] \$64 ;
+  reg [16:0] \$631 ;
+  reg \$632 ;
+  wire \$64 ;
   wire [5:0] \$65 ;
-  wire [6:0] \$66 ;
-  wire [6:0] \$67 ;
+  wire [1:0] \$66 ;
+  wire \$67 ;
   wire [7:0] \$68 ;
-  wire \$69 ;
-  wire \$7 ;
-  wire [5:0] \$70 ;
-  wire [1:0] \$71 ;
-  wire \$72 ;
-  wire [7:0] \$73 ;
+  wire [2:0] \$69 ;
+  wire [1:0] \$7 ;
+  wire [2:0] \$70 ;
+  wire [2:0] \$71 ;
+  wire [2:0] \$72 ;
+  wire [2:0] \$73 ;
   wire [2:0] \$74 ;
   wire [2:0] \$75 ;
   wire [2:0] \$76 ;
   wire [2:0] \$77 ;
   wire [2:0] \$78 ;
   wire [2:0] \$79 ;
-  wire \$8 ;
+  wire [3:0] \$8 ;
   wire [2:0] \$80 ;
   wire [2:0] \$81 ;
   wire [2:0] \$82 ;
@@ -790,20 +784,20 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   wire [2:0] \$84 ;
   wire [2:0] \$85 ;
   wire [2:0] \$86 ;
-  wire [2:0] \$87 ;
-  wire [2:0] \$88 ;
-  wire [2:0] \$89 ;
+  wire [6:0] \$87 ;
+  wire [6:0] \$88 ;
+  wire \$89 ;
   wire \$9 ;
-  wire [2:0] \$90 ;
-  wire [2:0] \$91 ;
-  wire [6:0] \$92 ;
-  wire [6:0] \$93 ;
+  wire \$90 ;
+  wire \$91 ;
+  wire \$92 ;
+  wire \$93 ;
   wire \$94 ;
-  wire \$95 ;
+  wire [4:0] \$95 ;
   wire \$96 ;
-  wire \$97 ;
+  wire [6:0] \$97 ;
   wire \$98 ;
-  wire \$99 ;
+  wire [6:0] \$99 ;
   reg [14:0] acc0 = 15'h0000;
   reg [14:0] acc1 = 15'h0000;
   reg accfirst1 = 1'h0;
@@ -821,7 +815,6 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   reg [15:0] bias1_s3 = 16'h0000;
   reg [15:0] bias1_s4 = 16'h0000;
   reg [15:0] bias1_s5 = 16'h0000;
-  reg c_bank = 1'h0;
   reg [1:0] c_cg = 2'h0;
   reg [15:0] c_frames = 16'h0000;
   reg [1:0] c_og = 2'h0;
@@ -884,7 +877,6 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   reg [1:0] fsm_state = 2'h0;
   wire go;
   reg [2:0] groups = 3'h0;
-  reg handoff;
   reg [4:0] height = 5'h00;
   reg [8:0] held = 9'h000;
   wire [7:0] \held.data ;
@@ -909,7 +901,6 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   reg last5 = 1'h0;
   reg [2:0] lead = 3'h0;
   reg [1:0] load = 2'h0;
-  reg load_bank = 1'h0;
   reg [1:0] load_cg = 2'h0;
   reg [1:0] load_og = 2'h0;
   reg loaded;
@@ -975,15 +966,24 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   reg ok8_s2b = 1'h0;
   wire pipe_busy;
   wire [8:0] port__addr;
-  wire [8:0] \port__addr$103 ;
-  wire [8:0] \port__addr$112 ;
-  wire [8:0] \port__addr$121 ;
-  wire [8:0] \port__addr$130 ;
-  wire [8:0] \port__addr$139 ;
-  wire [8:0] \port__addr$148 ;
-  wire [8:0] \port__addr$157 ;
-  wire [8:0] \port__addr$94 ;
+  wire [8:0] \port__addr$100 ;
+  wire [8:0] \port__addr$109 ;
+  wire [8:0] \port__addr$118 ;
+  wire [8:0] \port__addr$127 ;
+  wire [8:0] \port__addr$136 ;
+  wire [8:0] \port__addr$145 ;
+  wire [8:0] \port__addr$154 ;
+  wire [8:0] \port__addr$91 ;
   wire [15:0] port__data;
+  wire [15:0] \port__data$234 ;
+  wire [7:0] \port__data$234[0] ;
+  wire [7:0] \port__data$234[1] ;
+  wire [15:0] \port__data$235 ;
+  wire [7:0] \port__data$235[0] ;
+  wire [7:0] \port__data$235[1] ;
+  wire [15:0] \port__data$236 ;
+  wire [7:0] \port__data$236[0] ;
+  wire [7:0] \port__data$236[1] ;
   wire [15:0] \port__data$237 ;
   wire [7:0] \port__data$237[0] ;
   wire [7:0] \port__data$237[1] ;
@@ -999,26 +999,17 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   wire [15:0] \port__data$241 ;
   wire [7:0] \port__data$241[0] ;
   wire [7:0] \port__data$241[1] ;
-  wire [15:0] \port__data$242 ;
-  wire [7:0] \port__data$242[0] ;
-  wire [7:0] \port__data$242[1] ;
-  wire [15:0] \port__data$243 ;
-  wire [7:0] \port__data$243[0] ;
-  wire [7:0] \port__data$243[1] ;
-  wire [15:0] \port__data$244 ;
-  wire [7:0] \port__data$244[0] ;
-  wire [7:0] \port__data$244[1] ;
   wire [7:0] \port__data[0] ;
   wire [7:0] \port__data[1] ;
   wire port__en;
-  wire \port__en$102 ;
-  wire \port__en$111 ;
-  wire \port__en$120 ;
-  wire \port__en$129 ;
-  wire \port__en$138 ;
-  wire \port__en$147 ;
-  wire \port__en$156 ;
-  wire \port__en$93 ;
+  wire \port__en$108 ;
+  wire \port__en$117 ;
+  wire \port__en$126 ;
+  wire \port__en$135 ;
+  wire \port__en$144 ;
+  wire \port__en$153 ;
+  wire \port__en$90 ;
+  wire \port__en$99 ;
   reg [11:0] prod0_0 = 12'h000;
   reg [11:0] prod0_1 = 12'h000;
   reg [11:0] prod0_2 = 12'h000;
@@ -1097,7 +1088,7 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   reg [30:0] scaled1 = 31'h00000000;
   wire [5:0] slot0;
   reg [2:0] slot1 = 3'h0;
-  wire [5:0] \slot1$91 ;
+  wire [5:0] \slot1$88 ;
   wire [5:0] slot2;
   wire [5:0] slot3;
   wire [5:0] slot4;
@@ -1178,7 +1169,7 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   wire [3:0] \weights_s2b[1].w7 ;
   wire [3:0] \weights_s2b[1].w8 ;
   reg [4:0] width = 5'h00;
-  reg [2:0] wmem_w__addr;
+  reg [1:0] wmem_w__addr;
   reg [135:0] wmem_w__data;
   wire [67:0] \wmem_w__data[0] ;
   wire [15:0] \wmem_w__data[0].bias ;
@@ -1205,7 +1196,7 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   wire [3:0] \wmem_w__data[1].w7 ;
   wire [3:0] \wmem_w__data[1].w8 ;
   reg wmem_w__en;
-  wire [2:0] wread__addr;
+  wire [1:0] wread__addr;
   wire [135:0] wread__data;
   wire [67:0] \wread__data[0] ;
   wire [15:0] \wread__data[0].bias ;
@@ -1648,7 +1639,7 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @(posedge clk) begin
     if (lw__en)
-      lbuf[\$18 [8:0]] <= i__payload[15:0];
+      lbuf[\$13 [8:0]] <= i__payload[15:0];
   end
   reg [15:0] _0_;
   reg [15:0] _1_;
@@ -1661,52 +1652,48 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   reg [15:0] _8_;
   always @(posedge clk) begin
     if (ce) begin
-      _0_ <= lbuf[\$271 [8:0]];
+      _0_ <= lbuf[\$266 [8:0]];
     end
     if (ce) begin
-      _1_ <= lbuf[\$251 [8:0]];
+      _1_ <= lbuf[\$246 [8:0]];
     end
     if (ce) begin
-      _2_ <= lbuf[\$231 [8:0]];
+      _2_ <= lbuf[\$226 [8:0]];
     end
     if (ce) begin
-      _3_ <= lbuf[\$211 [8:0]];
+      _3_ <= lbuf[\$206 [8:0]];
     end
     if (ce) begin
-      _4_ <= lbuf[\$191 [8:0]];
+      _4_ <= lbuf[\$186 [8:0]];
     end
     if (ce) begin
-      _5_ <= lbuf[\$171 [8:0]];
+      _5_ <= lbuf[\$166 [8:0]];
     end
     if (ce) begin
-      _6_ <= lbuf[\$151 [8:0]];
+      _6_ <= lbuf[\$146 [8:0]];
     end
     if (ce) begin
-      _7_ <= lbuf[\$131 [8:0]];
+      _7_ <= lbuf[\$126 [8:0]];
     end
     if (ce) begin
-      _8_ <= lbuf[\$111 [8:0]];
+      _8_ <= lbuf[\$106 [8:0]];
     end
   end
-  assign \port__data$244  = _0_;
-  assign \port__data$243  = _1_;
-  assign \port__data$242  = _2_;
-  assign \port__data$241  = _3_;
-  assign \port__data$240  = _4_;
-  assign \port__data$239  = _5_;
-  assign \port__data$238  = _6_;
-  assign \port__data$237  = _7_;
+  assign \port__data$241  = _0_;
+  assign \port__data$240  = _1_;
+  assign \port__data$239  = _2_;
+  assign \port__data$238  = _3_;
+  assign \port__data$237  = _4_;
+  assign \port__data$236  = _5_;
+  assign \port__data$235  = _6_;
+  assign \port__data$234  = _7_;
   assign port__data = _8_;
-  reg [135:0] wmem [7:0];
+  reg [135:0] wmem [3:0];
   initial begin
     wmem[0] = 136'h0000000000000000000000000000000000;
     wmem[1] = 136'h0000000000000000000000000000000000;
     wmem[2] = 136'h0000000000000000000000000000000000;
     wmem[3] = 136'h0000000000000000000000000000000000;
-    wmem[4] = 136'h0000000000000000000000000000000000;
-    wmem[5] = 136'h0000000000000000000000000000000000;
-    wmem[6] = 136'h0000000000000000000000000000000000;
-    wmem[7] = 136'h0000000000000000000000000000000000;
   end
   always @(posedge clk) begin
     if (wmem_w__en)
@@ -1715,173 +1702,172 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   reg [135:0] _9_;
   always @(posedge clk) begin
     if (ce) begin
-      _9_ <= wmem[\$274 [2:0]];
+      _9_ <= wmem[\$267 [1:0]];
     end
   end
   assign wread__data = _9_;
-  assign \$325  = height - 1'h1;
-  assign \$327  = $signed(\$326 ) + $signed(2'h1);
-  assign \$328  = stride2 ? \$327  : { 2'h0, height };
-  assign \$329  = $signed(\$328 ) - $signed(2'h1);
-  assign \$330  = c_oy == \$329 ;
-  assign \$331  = height - 1'h1;
-  assign \$332  = c_frames - 1'h1;
-  assign \$333  = c_oy + 1'h1;
-  assign \$334  = stride2 ? 2'h2 : 2'h1;
-  assign \$335  = c_y + \$334 ;
-  assign \$336  = stride2 ? 2'h2 : 2'h1;
-  assign \$337  = below - \$336 ;
-  assign \$338  = | row_step;
+  assign \$331  = c_y + \$330 ;
+  assign \$332  = stride2 ? 2'h2 : 2'h1;
+  assign \$333  = below - \$332 ;
+  assign \$334  = | row_step;
+  assign \$335  = c_slot + row_step;
+  assign \$336  = \$335  >= 3'h6;
+  assign \$337  = c_slot + row_step;
+  assign \$338  = \$337  - 3'h6;
   assign \$339  = c_slot + row_step;
-  assign \$340  = \$339  >= 3'h6;
-  assign \$341  = c_slot + row_step;
-  assign \$342  = \$341  - 3'h6;
-  assign \$343  = c_slot + row_step;
-  assign \$344  = \$340  ? \$342  : { 1'h0, \$343  };
-  assign \$345  = lead + row_done;
-  assign \$346  = \$345  - row_step;
-  assign \$347  = next_height - 1'h1;
-  assign \$348  = ! c_pass;
-  assign \$350  = ! c_pass;
-  assign \$352  = $signed(sampled0_0) * $signed(weights_s2b[3:0]);
-  assign \$353  = $signed(sampled1_0) * $signed(weights_s2b[7:4]);
-  assign \$354  = $signed(sampled2_0) * $signed(weights_s2b[11:8]);
-  assign \$355  = $signed(sampled3_0) * $signed(weights_s2b[15:12]);
-  assign \$356  = $signed(sampled4_0) * $signed(weights_s2b[19:16]);
-  assign \$357  = $signed(sampled5_0) * $signed(weights_s2b[23:20]);
-  assign \$358  = $signed(sampled6_0) * $signed(weights_s2b[27:24]);
-  assign \$359  = $signed(sampled7_0) * $signed(weights_s2b[31:28]);
-  assign \$360  = $signed(sampled8_0) * $signed(weights_s2b[35:32]);
-  assign \$361  = $signed(sampled0_1) * $signed(weights_s2b[71:68]);
-  assign \$362  = $signed(sampled1_1) * $signed(weights_s2b[75:72]);
-  assign \$363  = $signed(sampled2_1) * $signed(weights_s2b[79:76]);
-  assign \$364  = $signed(sampled3_1) * $signed(weights_s2b[83:80]);
-  assign \$365  = $signed(sampled4_1) * $signed(weights_s2b[87:84]);
-  assign \$366  = $signed(sampled5_1) * $signed(weights_s2b[91:88]);
-  assign \$367  = $signed(sampled6_1) * $signed(weights_s2b[95:92]);
-  assign \$368  = $signed(sampled7_1) * $signed(weights_s2b[99:96]);
-  assign \$369  = $signed(sampled8_1) * $signed(weights_s2b[103:100]);
-  assign \$370  = ce & v3;
-  assign \$371  = $signed(prod0_0) + $signed(prod0_1);
-  assign \$372  = $signed(prod0_2) + $signed(prod0_3);
-  assign \$373  = $signed(\$371 ) + $signed(\$372 );
-  assign \$374  = $signed(prod0_4) + $signed(prod0_5);
-  assign \$375  = $signed(prod0_6) + $signed(prod0_7);
-  assign \$376  = $signed(\$374 ) + $signed(\$375 );
-  assign \$377  = $signed(\$373 ) + $signed(\$376 );
-  assign \$378  = $signed(\$377 ) + $signed(prod0_8);
-  assign \$379  = $signed(prod0_0) + $signed(prod0_1);
-  assign \$380  = $signed(prod0_2) + $signed(prod0_3);
-  assign \$381  = $signed(\$379 ) + $signed(\$380 );
-  assign \$382  = $signed(prod0_4) + $signed(prod0_5);
-  assign \$383  = $signed(prod0_6) + $signed(prod0_7);
-  assign \$384  = $signed(\$382 ) + $signed(\$383 );
-  assign \$385  = $signed(\$381 ) + $signed(\$384 );
-  assign \$386  = $signed(\$385 ) + $signed(prod0_8);
-  assign \$387  = $signed(acc0) + $signed(\$386 );
-  assign \$388  = accfirst3 ? { \$378 [15], \$378  } : \$387 ;
-  assign \$389  = ce & v3;
-  assign \$390  = $signed(prod1_0) + $signed(prod1_1);
-  assign \$391  = $signed(prod1_2) + $signed(prod1_3);
-  assign \$392  = $signed(\$390 ) + $signed(\$391 );
-  assign \$393  = $signed(prod1_4) + $signed(prod1_5);
-  assign \$394  = $signed(prod1_6) + $signed(prod1_7);
-  assign \$395  = $signed(\$393 ) + $signed(\$394 );
-  assign \$396  = $signed(\$392 ) + $signed(\$395 );
-  assign \$397  = $signed(\$396 ) + $signed(prod1_8);
-  assign \$398  = $signed(prod1_0) + $signed(prod1_1);
-  assign \$399  = $signed(prod1_2) + $signed(prod1_3);
-  assign \$400  = $signed(\$398 ) + $signed(\$399 );
-  assign \$401  = $signed(prod1_4) + $signed(prod1_5);
-  assign \$402  = $signed(prod1_6) + $signed(prod1_7);
-  assign \$403  = $signed(\$401 ) + $signed(\$402 );
-  assign \$404  = $signed(\$400 ) + $signed(\$403 );
-  assign \$405  = $signed(\$404 ) + $signed(prod1_8);
-  assign \$406  = $signed(acc1) + $signed(\$405 );
-  assign \$407  = accfirst3 ? { \$397 [15], \$397  } : \$406 ;
-  assign \$408  = v3 & acclast3;
-  assign \$409  = $signed(acc0) * $signed(scale0_s4);
-  assign \$410  = $signed(acc1) * $signed(scale1_s4);
-  assign \$411  = $signed(scaled0) + $signed(17'h08000);
-  assign \$413  = $signed(\$412 ) + $signed(bias0_s5);
-  assign \$414  = $signed(\$413 ) < $signed(1'h0);
-  assign \$415  = relu & \$414 ;
-  assign \$416  = $signed(scaled0) + $signed(17'h08000);
-  assign \$418  = $signed(\$417 ) + $signed(bias0_s5);
-  assign \$419  = \$415  ? 33'h000000000 : \$418 ;
-  assign \$420  = & \$419 [32:7];
-  assign \$421  = $signed(scaled0) + $signed(17'h08000);
-  assign \$423  = $signed(\$422 ) + $signed(bias0_s5);
-  assign \$424  = $signed(\$423 ) < $signed(1'h0);
-  assign \$425  = relu & \$424 ;
-  assign \$426  = $signed(scaled0) + $signed(17'h08000);
-  assign \$428  = $signed(\$427 ) + $signed(bias0_s5);
-  assign \$429  = \$425  ? 33'h000000000 : \$428 ;
-  assign \$430  = | \$429 [32:7];
-  assign \$431  = ~ \$430 ;
-  assign \$432  = \$420  | \$431 ;
-  assign \$433  = $signed(scaled0) + $signed(17'h08000);
-  assign \$435  = $signed(\$434 ) + $signed(bias0_s5);
-  assign \$436  = $signed(\$435 ) < $signed(1'h0);
-  assign \$437  = relu & \$436 ;
+  assign \$340  = \$336  ? \$338  : { 1'h0, \$339  };
+  assign \$341  = lead + row_done;
+  assign \$342  = \$341  - row_step;
+  assign \$343  = next_height - 1'h1;
+  assign \$344  = ! c_pass;
+  assign \$346  = ! c_pass;
+  assign \$348  = $signed(sampled0_0) * $signed(weights_s2b[3:0]);
+  assign \$349  = $signed(sampled1_0) * $signed(weights_s2b[7:4]);
+  assign \$350  = $signed(sampled2_0) * $signed(weights_s2b[11:8]);
+  assign \$351  = $signed(sampled3_0) * $signed(weights_s2b[15:12]);
+  assign \$352  = $signed(sampled4_0) * $signed(weights_s2b[19:16]);
+  assign \$353  = $signed(sampled5_0) * $signed(weights_s2b[23:20]);
+  assign \$354  = $signed(sampled6_0) * $signed(weights_s2b[27:24]);
+  assign \$355  = $signed(sampled7_0) * $signed(weights_s2b[31:28]);
+  assign \$356  = $signed(sampled8_0) * $signed(weights_s2b[35:32]);
+  assign \$357  = $signed(sampled0_1) * $signed(weights_s2b[71:68]);
+  assign \$358  = $signed(sampled1_1) * $signed(weights_s2b[75:72]);
+  assign \$359  = $signed(sampled2_1) * $signed(weights_s2b[79:76]);
+  assign \$360  = $signed(sampled3_1) * $signed(weights_s2b[83:80]);
+  assign \$361  = $signed(sampled4_1) * $signed(weights_s2b[87:84]);
+  assign \$362  = $signed(sampled5_1) * $signed(weights_s2b[91:88]);
+  assign \$363  = $signed(sampled6_1) * $signed(weights_s2b[95:92]);
+  assign \$364  = $signed(sampled7_1) * $signed(weights_s2b[99:96]);
+  assign \$365  = $signed(sampled8_1) * $signed(weights_s2b[103:100]);
+  assign \$366  = ce & v3;
+  assign \$367  = $signed(prod0_0) + $signed(prod0_1);
+  assign \$368  = $signed(prod0_2) + $signed(prod0_3);
+  assign \$369  = $signed(\$367 ) + $signed(\$368 );
+  assign \$370  = $signed(prod0_4) + $signed(prod0_5);
+  assign \$371  = $signed(prod0_6) + $signed(prod0_7);
+  assign \$372  = $signed(\$370 ) + $signed(\$371 );
+  assign \$373  = $signed(\$369 ) + $signed(\$372 );
+  assign \$374  = $signed(\$373 ) + $signed(prod0_8);
+  assign \$375  = $signed(prod0_0) + $signed(prod0_1);
+  assign \$376  = $signed(prod0_2) + $signed(prod0_3);
+  assign \$377  = $signed(\$375 ) + $signed(\$376 );
+  assign \$378  = $signed(prod0_4) + $signed(prod0_5);
+  assign \$379  = $signed(prod0_6) + $signed(prod0_7);
+  assign \$380  = $signed(\$378 ) + $signed(\$379 );
+  assign \$381  = $signed(\$377 ) + $signed(\$380 );
+  assign \$382  = $signed(\$381 ) + $signed(prod0_8);
+  assign \$383  = $signed(acc0) + $signed(\$382 );
+  assign \$384  = accfirst3 ? { \$374 [15], \$374  } : \$383 ;
+  assign \$385  = ce & v3;
+  assign \$386  = $signed(prod1_0) + $signed(prod1_1);
+  assign \$387  = $signed(prod1_2) + $signed(prod1_3);
+  assign \$388  = $signed(\$386 ) + $signed(\$387 );
+  assign \$389  = $signed(prod1_4) + $signed(prod1_5);
+  assign \$390  = $signed(prod1_6) + $signed(prod1_7);
+  assign \$391  = $signed(\$389 ) + $signed(\$390 );
+  assign \$392  = $signed(\$388 ) + $signed(\$391 );
+  assign \$393  = $signed(\$392 ) + $signed(prod1_8);
+  assign \$394  = $signed(prod1_0) + $signed(prod1_1);
+  assign \$395  = $signed(prod1_2) + $signed(prod1_3);
+  assign \$396  = $signed(\$394 ) + $signed(\$395 );
+  assign \$397  = $signed(prod1_4) + $signed(prod1_5);
+  assign \$398  = $signed(prod1_6) + $signed(prod1_7);
+  assign \$399  = $signed(\$397 ) + $signed(\$398 );
+  assign \$400  = $signed(\$396 ) + $signed(\$399 );
+  assign \$401  = $signed(\$400 ) + $signed(prod1_8);
+  assign \$402  = $signed(acc1) + $signed(\$401 );
+  assign \$403  = accfirst3 ? { \$393 [15], \$393  } : \$402 ;
+  assign \$404  = v3 & acclast3;
+  assign \$405  = $signed(acc0) * $signed(scale0_s4);
+  assign \$406  = $signed(acc1) * $signed(scale1_s4);
+  assign \$407  = $signed(scaled0) + $signed(17'h08000);
+  assign \$409  = $signed(\$408 ) + $signed(bias0_s5);
+  assign \$410  = $signed(\$409 ) < $signed(1'h0);
+  assign \$411  = relu & \$410 ;
+  assign \$412  = $signed(scaled0) + $signed(17'h08000);
+  assign \$414  = $signed(\$413 ) + $signed(bias0_s5);
+  assign \$415  = \$411  ? 33'h000000000 : \$414 ;
+  assign \$416  = & \$415 [32:7];
+  assign \$417  = $signed(scaled0) + $signed(17'h08000);
+  assign \$419  = $signed(\$418 ) + $signed(bias0_s5);
+  assign \$420  = $signed(\$419 ) < $signed(1'h0);
+  assign \$421  = relu & \$420 ;
+  assign \$422  = $signed(scaled0) + $signed(17'h08000);
+  assign \$424  = $signed(\$423 ) + $signed(bias0_s5);
+  assign \$425  = \$421  ? 33'h000000000 : \$424 ;
+  assign \$426  = | \$425 [32:7];
+  assign \$427  = ~ \$426 ;
+  assign \$428  = \$416  | \$427 ;
+  assign \$429  = $signed(scaled0) + $signed(17'h08000);
+  assign \$431  = $signed(\$430 ) + $signed(bias0_s5);
+  assign \$432  = $signed(\$431 ) < $signed(1'h0);
+  assign \$433  = relu & \$432 ;
+  assign \$434  = $signed(scaled0) + $signed(17'h08000);
+  assign \$436  = $signed(\$435 ) + $signed(bias0_s5);
+  assign \$437  = \$433  ? 33'h000000000 : \$436 ;
   assign \$438  = $signed(scaled0) + $signed(17'h08000);
   assign \$440  = $signed(\$439 ) + $signed(bias0_s5);
-  assign \$441  = \$437  ? 33'h000000000 : \$440 ;
-  assign \$442  = $signed(scaled0) + $signed(17'h08000);
-  assign \$444  = $signed(\$443 ) + $signed(bias0_s5);
-  assign \$445  = $signed(\$444 ) < $signed(1'h0);
-  assign \$446  = relu & \$445 ;
-  assign \$447  = $signed(scaled0) + $signed(17'h08000);
-  assign \$449  = $signed(\$448 ) + $signed(bias0_s5);
-  assign \$450  = \$446  ? 33'h000000000 : \$449 ;
-  assign \$451  = \$450 [32] ? 8'h80 : 8'h7f;
-  assign \$452  = \$432  ? { 1'h0, \$441 [7:0] } : { \$451 [7], \$451  };
-  assign \$453  = $signed(scaled1) + $signed(17'h08000);
-  assign \$455  = $signed(\$454 ) + $signed(bias1_s5);
-  assign \$456  = $signed(\$455 ) < $signed(1'h0);
-  assign \$457  = relu & \$456 ;
-  assign \$458  = $signed(scaled1) + $signed(17'h08000);
-  assign \$460  = $signed(\$459 ) + $signed(bias1_s5);
-  assign \$461  = \$457  ? 33'h000000000 : \$460 ;
-  assign \$462  = & \$461 [32:7];
-  assign \$463  = $signed(scaled1) + $signed(17'h08000);
-  assign \$465  = $signed(\$464 ) + $signed(bias1_s5);
-  assign \$466  = $signed(\$465 ) < $signed(1'h0);
-  assign \$467  = relu & \$466 ;
-  assign \$468  = $signed(scaled1) + $signed(17'h08000);
-  assign \$470  = $signed(\$469 ) + $signed(bias1_s5);
-  assign \$471  = \$467  ? 33'h000000000 : \$470 ;
-  assign \$472  = | \$471 [32:7];
-  assign \$473  = ~ \$472 ;
-  assign \$474  = \$462  | \$473 ;
-  assign \$475  = $signed(scaled1) + $signed(17'h08000);
-  assign \$477  = $signed(\$476 ) + $signed(bias1_s5);
-  assign \$478  = $signed(\$477 ) < $signed(1'h0);
-  assign \$479  = relu & \$478 ;
+  assign \$441  = $signed(\$440 ) < $signed(1'h0);
+  assign \$442  = relu & \$441 ;
+  assign \$443  = $signed(scaled0) + $signed(17'h08000);
+  assign \$445  = $signed(\$444 ) + $signed(bias0_s5);
+  assign \$446  = \$442  ? 33'h000000000 : \$445 ;
+  assign \$447  = \$446 [32] ? 8'h80 : 8'h7f;
+  assign \$448  = \$428  ? { 1'h0, \$437 [7:0] } : { \$447 [7], \$447  };
+  assign \$449  = $signed(scaled1) + $signed(17'h08000);
+  assign \$451  = $signed(\$450 ) + $signed(bias1_s5);
+  assign \$452  = $signed(\$451 ) < $signed(1'h0);
+  assign \$453  = relu & \$452 ;
+  assign \$454  = $signed(scaled1) + $signed(17'h08000);
+  assign \$456  = $signed(\$455 ) + $signed(bias1_s5);
+  assign \$457  = \$453  ? 33'h000000000 : \$456 ;
+  assign \$458  = & \$457 [32:7];
+  assign \$459  = $signed(scaled1) + $signed(17'h08000);
+  assign \$461  = $signed(\$460 ) + $signed(bias1_s5);
+  assign \$462  = $signed(\$461 ) < $signed(1'h0);
+  assign \$463  = relu & \$462 ;
+  assign \$464  = $signed(scaled1) + $signed(17'h08000);
+  assign \$466  = $signed(\$465 ) + $signed(bias1_s5);
+  assign \$467  = \$463  ? 33'h000000000 : \$466 ;
+  assign \$468  = | \$467 [32:7];
+  assign \$469  = ~ \$468 ;
+  assign \$470  = \$458  | \$469 ;
+  assign \$471  = $signed(scaled1) + $signed(17'h08000);
+  assign \$473  = $signed(\$472 ) + $signed(bias1_s5);
+  assign \$474  = $signed(\$473 ) < $signed(1'h0);
+  assign \$475  = relu & \$474 ;
+  assign \$476  = $signed(scaled1) + $signed(17'h08000);
+  assign \$478  = $signed(\$477 ) + $signed(bias1_s5);
+  assign \$479  = \$475  ? 33'h000000000 : \$478 ;
   assign \$480  = $signed(scaled1) + $signed(17'h08000);
   assign \$482  = $signed(\$481 ) + $signed(bias1_s5);
-  assign \$483  = \$479  ? 33'h000000000 : \$482 ;
-  assign \$484  = $signed(scaled1) + $signed(17'h08000);
-  assign \$486  = $signed(\$485 ) + $signed(bias1_s5);
-  assign \$487  = $signed(\$486 ) < $signed(1'h0);
-  assign \$488  = relu & \$487 ;
-  assign \$489  = $signed(scaled1) + $signed(17'h08000);
-  assign \$491  = $signed(\$490 ) + $signed(bias1_s5);
-  assign \$492  = \$488  ? 33'h000000000 : \$491 ;
-  assign \$493  = \$492 [32] ? 8'h80 : 8'h7f;
-  assign \$494  = \$474  ? { 1'h0, \$483 [7:0] } : { \$493 [7], \$493  };
+  assign \$483  = $signed(\$482 ) < $signed(1'h0);
+  assign \$484  = relu & \$483 ;
+  assign \$485  = $signed(scaled1) + $signed(17'h08000);
+  assign \$487  = $signed(\$486 ) + $signed(bias1_s5);
+  assign \$488  = \$484  ? 33'h000000000 : \$487 ;
+  assign \$489  = \$488 [32] ? 8'h80 : 8'h7f;
+  assign \$490  = \$470  ? { 1'h0, \$479 [7:0] } : { \$489 [7], \$489  };
   always @(posedge clk)
-    next_height <= \$495 ;
+    next_height <= \$491 ;
   always @(posedge clk)
-    next_width <= \$496 ;
+    next_width <= \$492 ;
   always @(posedge clk)
-    next_groups <= \$497 ;
+    next_groups <= \$493 ;
   always @(posedge clk)
-    next_frames <= \$498 ;
+    next_frames <= \$494 ;
   always @(posedge clk)
-    next_stride2 <= \$499 ;
+    next_stride2 <= \$495 ;
   always @(posedge clk)
-    next_relu <= \$500 ;
+    next_relu <= \$496 ;
+  always @(posedge clk)
+    w_frames <= \$497 ;
+  always @(posedge clk)
+    w_height <= \$498 ;
+  always @(posedge clk)
+    w_width <= \$499 ;
+  always @(posedge clk)
+    w_groups <= \$500 ;
   always @(posedge clk)
     load <= \$501 ;
   always @(posedge clk)
@@ -1891,558 +1877,539 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   always @(posedge clk)
     fsm_state <= \$504 ;
   always @(posedge clk)
-    w_frames <= \$505 ;
+    height <= \$505 ;
   always @(posedge clk)
-    w_height <= \$506 ;
+    width <= \$506 ;
   always @(posedge clk)
-    w_width <= \$507 ;
+    groups <= \$507 ;
   always @(posedge clk)
-    w_groups <= \$508 ;
+    ogroups <= \$508 ;
   always @(posedge clk)
-    height <= \$509 ;
+    stride2 <= \$509 ;
   always @(posedge clk)
-    width <= \$510 ;
+    relu <= \$510 ;
   always @(posedge clk)
-    groups <= \$511 ;
+    c_frames <= \$511 ;
   always @(posedge clk)
-    ogroups <= \$512 ;
+    w_cg <= \$512 ;
   always @(posedge clk)
-    stride2 <= \$513 ;
+    w_x <= \$513 ;
   always @(posedge clk)
-    relu <= \$514 ;
+    w_y <= \$514 ;
   always @(posedge clk)
-    c_frames <= \$515 ;
+    w_slot <= \$515 ;
   always @(posedge clk)
-    c_bank <= \$516 ;
+    held <= \$516 ;
   always @(posedge clk)
-    load_bank <= \$517 ;
+    c_pass <= \$517 ;
   always @(posedge clk)
-    w_cg <= \$518 ;
+    c_cg <= \$518 ;
   always @(posedge clk)
-    w_x <= \$519 ;
+    c_og <= \$519 ;
   always @(posedge clk)
-    w_y <= \$520 ;
+    c_wbase <= \$520 ;
   always @(posedge clk)
-    w_slot <= \$521 ;
+    c_ox <= \$521 ;
   always @(posedge clk)
-    held <= \$522 ;
+    c_x <= \$522 ;
   always @(posedge clk)
-    c_pass <= \$523 ;
+    c_oy <= \$523 ;
   always @(posedge clk)
-    c_cg <= \$524 ;
+    c_y <= \$524 ;
   always @(posedge clk)
-    c_og <= \$525 ;
+    below <= \$525 ;
   always @(posedge clk)
-    c_wbase <= \$526 ;
+    c_slot <= \$526 ;
   always @(posedge clk)
-    c_ox <= \$527 ;
+    lead <= \$527 ;
   always @(posedge clk)
-    c_x <= \$528 ;
+    row_freed <= \$528 ;
   always @(posedge clk)
-    c_oy <= \$529 ;
+    v1 <= \$529 ;
   always @(posedge clk)
-    c_y <= \$530 ;
+    last1 <= \$530 ;
   always @(posedge clk)
-    below <= \$531 ;
+    accfirst1 <= \$531 ;
   always @(posedge clk)
-    c_slot <= \$532 ;
+    acclast1 <= \$532 ;
   always @(posedge clk)
-    lead <= \$533 ;
+    cg1 <= \$533 ;
   always @(posedge clk)
-    row_freed <= \$534 ;
+    cy1 <= \$534 ;
   always @(posedge clk)
-    v1 <= \$535 ;
+    cx1 <= \$535 ;
   always @(posedge clk)
-    last1 <= \$536 ;
+    slot1 <= \$536 ;
   always @(posedge clk)
-    accfirst1 <= \$537 ;
+    dy0_s1 <= \$537 ;
   always @(posedge clk)
-    acclast1 <= \$538 ;
+    dy1_s1 <= \$538 ;
   always @(posedge clk)
-    cg1 <= \$539 ;
+    dy2_s1 <= \$539 ;
   always @(posedge clk)
-    cy1 <= \$540 ;
+    dy3_s1 <= \$540 ;
   always @(posedge clk)
-    cx1 <= \$541 ;
+    dy4_s1 <= \$541 ;
   always @(posedge clk)
-    slot1 <= \$542 ;
+    dy5_s1 <= \$542 ;
   always @(posedge clk)
-    dy0_s1 <= \$543 ;
+    dy6_s1 <= \$543 ;
   always @(posedge clk)
-    dy1_s1 <= \$544 ;
+    dy7_s1 <= \$544 ;
   always @(posedge clk)
-    dy2_s1 <= \$545 ;
+    dy8_s1 <= \$545 ;
   always @(posedge clk)
-    dy3_s1 <= \$546 ;
+    dx0_s1 <= \$546 ;
   always @(posedge clk)
-    dy4_s1 <= \$547 ;
+    dx1_s1 <= \$547 ;
   always @(posedge clk)
-    dy5_s1 <= \$548 ;
+    dx2_s1 <= \$548 ;
   always @(posedge clk)
-    dy6_s1 <= \$549 ;
+    dx3_s1 <= \$549 ;
   always @(posedge clk)
-    dy7_s1 <= \$550 ;
+    dx4_s1 <= \$550 ;
   always @(posedge clk)
-    dy8_s1 <= \$551 ;
+    dx5_s1 <= \$551 ;
   always @(posedge clk)
-    dx0_s1 <= \$552 ;
+    dx6_s1 <= \$552 ;
   always @(posedge clk)
-    dx1_s1 <= \$553 ;
+    dx7_s1 <= \$553 ;
   always @(posedge clk)
-    dx2_s1 <= \$554 ;
+    dx8_s1 <= \$554 ;
   always @(posedge clk)
-    dx3_s1 <= \$555 ;
+    ok0_s2 <= \$555 ;
   always @(posedge clk)
-    dx4_s1 <= \$556 ;
+    ok1_s2 <= \$556 ;
   always @(posedge clk)
-    dx5_s1 <= \$557 ;
+    ok2_s2 <= \$557 ;
   always @(posedge clk)
-    dx6_s1 <= \$558 ;
+    ok3_s2 <= \$558 ;
   always @(posedge clk)
-    dx7_s1 <= \$559 ;
+    ok4_s2 <= \$559 ;
   always @(posedge clk)
-    dx8_s1 <= \$560 ;
+    ok5_s2 <= \$560 ;
   always @(posedge clk)
-    ok0_s2 <= \$561 ;
+    ok6_s2 <= \$561 ;
   always @(posedge clk)
-    ok1_s2 <= \$562 ;
+    ok7_s2 <= \$562 ;
   always @(posedge clk)
-    ok2_s2 <= \$563 ;
+    ok8_s2 <= \$563 ;
   always @(posedge clk)
-    ok3_s2 <= \$564 ;
+    v2 <= \$564 ;
   always @(posedge clk)
-    ok4_s2 <= \$565 ;
+    last2 <= \$565 ;
   always @(posedge clk)
-    ok5_s2 <= \$566 ;
+    accfirst2 <= \$566 ;
   always @(posedge clk)
-    ok6_s2 <= \$567 ;
+    acclast2 <= \$567 ;
   always @(posedge clk)
-    ok7_s2 <= \$568 ;
+    sample0_s2b <= \$568 ;
   always @(posedge clk)
-    ok8_s2 <= \$569 ;
+    sample1_s2b <= \$569 ;
   always @(posedge clk)
-    v2 <= \$570 ;
+    sample2_s2b <= \$570 ;
   always @(posedge clk)
-    last2 <= \$571 ;
+    sample3_s2b <= \$571 ;
   always @(posedge clk)
-    accfirst2 <= \$572 ;
+    sample4_s2b <= \$572 ;
   always @(posedge clk)
-    acclast2 <= \$573 ;
+    sample5_s2b <= \$573 ;
   always @(posedge clk)
-    sample0_s2b <= \$574 ;
+    sample6_s2b <= \$574 ;
   always @(posedge clk)
-    sample1_s2b <= \$575 ;
+    sample7_s2b <= \$575 ;
   always @(posedge clk)
-    sample2_s2b <= \$576 ;
+    sample8_s2b <= \$576 ;
   always @(posedge clk)
-    sample3_s2b <= \$577 ;
+    weights_s2b <= \$577 ;
   always @(posedge clk)
-    sample4_s2b <= \$578 ;
+    ok0_s2b <= \$578 ;
   always @(posedge clk)
-    sample5_s2b <= \$579 ;
+    ok1_s2b <= \$579 ;
   always @(posedge clk)
-    sample6_s2b <= \$580 ;
+    ok2_s2b <= \$580 ;
   always @(posedge clk)
-    sample7_s2b <= \$581 ;
+    ok3_s2b <= \$581 ;
   always @(posedge clk)
-    sample8_s2b <= \$582 ;
+    ok4_s2b <= \$582 ;
   always @(posedge clk)
-    weights_s2b <= \$583 ;
+    ok5_s2b <= \$583 ;
   always @(posedge clk)
-    ok0_s2b <= \$584 ;
+    ok6_s2b <= \$584 ;
   always @(posedge clk)
-    ok1_s2b <= \$585 ;
+    ok7_s2b <= \$585 ;
   always @(posedge clk)
-    ok2_s2b <= \$586 ;
+    ok8_s2b <= \$586 ;
   always @(posedge clk)
-    ok3_s2b <= \$587 ;
+    v2b <= \$587 ;
   always @(posedge clk)
-    ok4_s2b <= \$588 ;
+    last2b <= \$588 ;
   always @(posedge clk)
-    ok5_s2b <= \$589 ;
+    accfirst2b <= \$589 ;
   always @(posedge clk)
-    ok6_s2b <= \$590 ;
+    acclast2b <= \$590 ;
   always @(posedge clk)
-    ok7_s2b <= \$591 ;
+    prod0_0 <= \$591 ;
   always @(posedge clk)
-    ok8_s2b <= \$592 ;
+    prod0_1 <= \$592 ;
   always @(posedge clk)
-    v2b <= \$593 ;
+    prod0_2 <= \$593 ;
   always @(posedge clk)
-    last2b <= \$594 ;
+    prod0_3 <= \$594 ;
   always @(posedge clk)
-    accfirst2b <= \$595 ;
+    prod0_4 <= \$595 ;
   always @(posedge clk)
-    acclast2b <= \$596 ;
+    prod0_5 <= \$596 ;
   always @(posedge clk)
-    prod0_0 <= \$597 ;
+    prod0_6 <= \$597 ;
   always @(posedge clk)
-    prod0_1 <= \$598 ;
+    prod0_7 <= \$598 ;
   always @(posedge clk)
-    prod0_2 <= \$599 ;
+    prod0_8 <= \$599 ;
   always @(posedge clk)
-    prod0_3 <= \$600 ;
+    prod1_0 <= \$600 ;
   always @(posedge clk)
-    prod0_4 <= \$601 ;
+    prod1_1 <= \$601 ;
   always @(posedge clk)
-    prod0_5 <= \$602 ;
+    prod1_2 <= \$602 ;
   always @(posedge clk)
-    prod0_6 <= \$603 ;
+    prod1_3 <= \$603 ;
   always @(posedge clk)
-    prod0_7 <= \$604 ;
+    prod1_4 <= \$604 ;
   always @(posedge clk)
-    prod0_8 <= \$605 ;
+    prod1_5 <= \$605 ;
   always @(posedge clk)
-    prod1_0 <= \$606 ;
+    prod1_6 <= \$606 ;
   always @(posedge clk)
-    prod1_1 <= \$607 ;
+    prod1_7 <= \$607 ;
   always @(posedge clk)
-    prod1_2 <= \$608 ;
+    prod1_8 <= \$608 ;
   always @(posedge clk)
-    prod1_3 <= \$609 ;
+    scale0_s3 <= \$609 ;
   always @(posedge clk)
-    prod1_4 <= \$610 ;
+    scale1_s3 <= \$610 ;
   always @(posedge clk)
-    prod1_5 <= \$611 ;
+    bias0_s3 <= \$611 ;
   always @(posedge clk)
-    prod1_6 <= \$612 ;
+    bias1_s3 <= \$612 ;
   always @(posedge clk)
-    prod1_7 <= \$613 ;
+    v3 <= \$613 ;
   always @(posedge clk)
-    prod1_8 <= \$614 ;
+    last3 <= \$614 ;
   always @(posedge clk)
-    scale0_s3 <= \$615 ;
+    accfirst3 <= \$615 ;
   always @(posedge clk)
-    scale1_s3 <= \$616 ;
+    acclast3 <= \$616 ;
   always @(posedge clk)
-    bias0_s3 <= \$617 ;
+    acc0 <= \$617 ;
   always @(posedge clk)
-    bias1_s3 <= \$618 ;
+    acc1 <= \$618 ;
   always @(posedge clk)
-    v3 <= \$619 ;
+    scale0_s4 <= \$619 ;
   always @(posedge clk)
-    last3 <= \$620 ;
+    scale1_s4 <= \$620 ;
   always @(posedge clk)
-    accfirst3 <= \$621 ;
+    bias0_s4 <= \$621 ;
   always @(posedge clk)
-    acclast3 <= \$622 ;
+    bias1_s4 <= \$622 ;
   always @(posedge clk)
-    acc0 <= \$623 ;
+    v4 <= \$623 ;
   always @(posedge clk)
-    acc1 <= \$624 ;
+    last4 <= \$624 ;
   always @(posedge clk)
-    scale0_s4 <= \$625 ;
+    scaled0 <= \$625 ;
   always @(posedge clk)
-    scale1_s4 <= \$626 ;
+    scaled1 <= \$626 ;
   always @(posedge clk)
-    bias0_s4 <= \$627 ;
+    bias0_s5 <= \$627 ;
   always @(posedge clk)
-    bias1_s4 <= \$628 ;
+    bias1_s5 <= \$628 ;
   always @(posedge clk)
-    v4 <= \$629 ;
+    v5 <= \$629 ;
   always @(posedge clk)
-    last4 <= \$630 ;
+    last5 <= \$630 ;
   always @(posedge clk)
-    scaled0 <= \$631 ;
+    o__payload <= \$631 ;
   always @(posedge clk)
-    scaled1 <= \$632 ;
-  always @(posedge clk)
-    bias0_s5 <= \$633 ;
-  always @(posedge clk)
-    bias1_s5 <= \$634 ;
-  always @(posedge clk)
-    v5 <= \$635 ;
-  always @(posedge clk)
-    last5 <= \$636 ;
-  always @(posedge clk)
-    o__payload <= \$637 ;
-  always @(posedge clk)
-    o__valid <= \$638 ;
+    o__valid <= \$632 ;
   assign \$1  = ! w_frames;
-  assign \$2  = load_bank * 3'h4;
-  assign \$3  = \$2  + load;
-  assign \$4  = next_groups - 1'h1;
-  assign \$5  = load == \$4 ;
-  assign \$6  = w__valid & \$5 ;
-  assign \$7  = ! c_frames;
-  assign \$8  = ~ pipe_busy;
-  assign \$9  = \$7  & \$8 ;
+  assign \$2  = next_groups - 1'h1;
+  assign \$3  = load == \$2 ;
+  assign \$4  = w__valid & \$3 ;
   assign running = | c_frames;
-  assign \$10  = ~ o__valid;
-  assign ce = \$10  | o__ready;
-  assign \$11  = | w_frames;
-  assign \$12  = ce ? 2'h0 : row_freed;
-  assign \$13  = lead + \$12 ;
-  assign \$14  = \$13  <= 2'h3;
-  assign i__ready = \$11  & \$14 ;
-  assign \$15  = w_slot * 7'h40;
-  assign \$16  = w_x * 3'h4;
-  assign \$17  = \$15  + \$16 ;
-  assign \$18  = \$17  + w_cg;
+  assign \$5  = ~ o__valid;
+  assign ce = \$5  | o__ready;
+  assign \$6  = | w_frames;
+  assign \$7  = ce ? 2'h0 : row_freed;
+  assign \$8  = lead + \$7 ;
+  assign \$9  = \$8  <= 2'h3;
+  assign i__ready = \$6  & \$9 ;
+  assign \$10  = w_slot * 7'h40;
+  assign \$11  = w_x * 3'h4;
+  assign \$12  = \$10  + \$11 ;
+  assign \$13  = \$12  + w_cg;
   assign lw__en = i__valid & i__ready;
-  assign \$19  = i__valid & i__ready;
-  assign \$20  = w_groups - 1'h1;
-  assign \$21  = w_cg == \$20 ;
-  assign \$22  = w_width - 1'h1;
-  assign \$23  = w_x == \$22 ;
-  assign \$24  = ! c_cg;
-  assign \$25  = ! c_pass;
-  assign \$26  = \$24  & \$25 ;
-  assign \$27  = below < 2'h2;
-  assign \$28  = below + 1'h1;
-  assign \$29  = \$27  ? \$28  : 6'h03;
-  assign \$30  = lead >= \$29 [1:0];
-  assign \$31  = running & \$30 ;
-  assign \$32  = ~ first;
-  assign \$33  = \$32  | off__valid;
-  assign go = \$31  & \$33 ;
+  assign \$14  = i__valid & i__ready;
+  assign \$15  = w_groups - 1'h1;
+  assign \$16  = w_cg == \$15 ;
+  assign \$17  = w_width - 1'h1;
+  assign \$18  = w_x == \$17 ;
+  assign \$19  = ! c_cg;
+  assign \$20  = ! c_pass;
+  assign \$21  = \$19  & \$20 ;
+  assign \$22  = below < 2'h2;
+  assign \$23  = below + 1'h1;
+  assign \$24  = \$22  ? \$23  : 6'h03;
+  assign \$25  = lead >= \$24 [1:0];
+  assign \$26  = running & \$25 ;
+  assign \$27  = ~ first;
+  assign \$28  = \$27  | off__valid;
+  assign go = \$26  & \$28 ;
   assign issue = go & ce;
   assign off__ready = issue & first;
-  assign \$34  = groups - 1'h1;
-  assign \$35  = c_cg == \$34 ;
-  assign \$36  = ! c_pass;
-  assign \$37  = \$35  & \$36 ;
-  assign \$39  = width - 1'h1;
-  assign \$41  = $signed(\$40 ) + $signed(2'h1);
-  assign \$42  = stride2 ? \$41  : { 2'h0, width };
-  assign \$43  = $signed(\$42 ) - $signed(2'h1);
-  assign \$44  = c_ox == \$43 ;
-  assign \$45  = \$38  & \$44 ;
-  assign \$46  = height - 1'h1;
-  assign \$48  = $signed(\$47 ) + $signed(2'h1);
-  assign \$49  = stride2 ? \$48  : { 2'h0, height };
-  assign \$50  = $signed(\$49 ) - $signed(2'h1);
-  assign \$51  = c_oy == \$50 ;
-  assign frame_last = \$45  & \$51 ;
-  assign \$52  = ! c_pass;
-  assign \$53  = groups - 1'h1;
-  assign \$54  = c_cg == \$53 ;
-  assign \$55  = ! c_pass;
-  assign \$56  = \$54  & \$55 ;
-  assign \$58  = width - 1'h1;
-  assign \$60  = $signed(\$59 ) + $signed(2'h1);
-  assign \$61  = stride2 ? \$60  : { 2'h0, width };
-  assign \$62  = $signed(\$61 ) - $signed(2'h1);
-  assign \$63  = c_ox == \$62 ;
-  assign \$64  = height - 1'h1;
-  assign \$66  = $signed(\$65 ) + $signed(2'h1);
-  assign \$67  = stride2 ? \$66  : { 2'h0, height };
-  assign \$68  = $signed(\$67 ) - $signed(2'h1);
-  assign \$69  = c_oy == \$68 ;
-  assign \$70  = height - c_y;
-  assign \$71  = stride2 ? 2'h2 : 2'h1;
-  assign \$72  = cur[7:0] > 2'h2;
-  assign \$73  = \$72  ? 8'h02 : cur[7:0];
-  assign \$74  = 3'h7 * \$73 [1:0];
-  assign \$75  = 3'h7 * \$73 [1:0];
-  assign \$76  = 3'h7 * \$73 [1:0];
-  assign \$77  = 1'h0 * \$73 [1:0];
-  assign \$78  = 3'h7 * \$73 [1:0];
-  assign \$79  = 1'h1 * \$73 [1:0];
-  assign \$80  = 1'h0 * \$73 [1:0];
-  assign \$81  = 3'h7 * \$73 [1:0];
-  assign \$82  = 1'h0 * \$73 [1:0];
-  assign \$83  = 1'h0 * \$73 [1:0];
-  assign \$84  = 1'h0 * \$73 [1:0];
-  assign \$85  = 1'h1 * \$73 [1:0];
-  assign \$86  = 1'h1 * \$73 [1:0];
-  assign \$87  = 3'h7 * \$73 [1:0];
-  assign \$88  = 1'h1 * \$73 [1:0];
-  assign \$89  = 1'h0 * \$73 [1:0];
-  assign \$90  = 1'h1 * \$73 [1:0];
-  assign \$91  = 1'h1 * \$73 [1:0];
-  assign \$92  = $signed({ 1'h0, cy1 }) + $signed(dy0_s1);
-  assign \$93  = $signed({ 1'h0, cx1 }) + $signed(dx0_s1);
-  assign \$94  = $signed(\$92 ) >= $signed(1'h0);
-  assign \$95  = $signed(\$92 ) < $signed({ 1'h0, height });
-  assign \$96  = \$94  & \$95 ;
-  assign \$97  = $signed(\$93 ) >= $signed(1'h0);
-  assign \$98  = \$96  & \$97 ;
-  assign \$99  = $signed(\$93 ) < $signed({ 1'h0, width });
-  assign ok0 = \$98  & \$99 ;
-  assign \$100  = $signed({ 1'h0, slot1 }) + $signed(dy0_s1);
-  assign \$101  = $signed(\$100 ) < $signed(1'h0);
-  assign \$102  = $signed(\$100 ) + $signed(4'h6);
-  assign \$103  = $signed(\$100 ) >= $signed(4'h6);
-  assign \$104  = $signed(\$100 ) - $signed(4'h6);
-  assign \$105  = \$103  ? \$104  : { \$100 [4], \$100 [4], \$100  };
-  assign \$106  = \$101  ? \$102  : \$105 ;
-  assign \$107  = \$106 [2:0] * 7'h40;
-  assign \$108  = \$93 [4:0] * 3'h4;
-  assign \$109  = \$107  + \$108 ;
-  assign \$110  = \$109  + cg1;
-  assign \$111  = ok0 ? \$110  : 12'h000;
-  assign \$112  = $signed({ 1'h0, cy1 }) + $signed(dy1_s1);
-  assign \$113  = $signed({ 1'h0, cx1 }) + $signed(dx1_s1);
-  assign \$114  = $signed(\$112 ) >= $signed(1'h0);
-  assign \$115  = $signed(\$112 ) < $signed({ 1'h0, height });
-  assign \$116  = \$114  & \$115 ;
-  assign \$117  = $signed(\$113 ) >= $signed(1'h0);
-  assign \$118  = \$116  & \$117 ;
-  assign \$119  = $signed(\$113 ) < $signed({ 1'h0, width });
-  assign ok1 = \$118  & \$119 ;
-  assign \$120  = $signed({ 1'h0, slot1 }) + $signed(dy1_s1);
-  assign \$121  = $signed(\$120 ) < $signed(1'h0);
-  assign \$122  = $signed(\$120 ) + $signed(4'h6);
-  assign \$123  = $signed(\$120 ) >= $signed(4'h6);
-  assign \$124  = $signed(\$120 ) - $signed(4'h6);
-  assign \$125  = \$123  ? \$124  : { \$120 [4], \$120 [4], \$120  };
-  assign \$126  = \$121  ? \$122  : \$125 ;
-  assign \$127  = \$126 [2:0] * 7'h40;
-  assign \$128  = \$113 [4:0] * 3'h4;
-  assign \$129  = \$127  + \$128 ;
-  assign \$130  = \$129  + cg1;
-  assign \$131  = ok1 ? \$130  : 12'h000;
-  assign \$132  = $signed({ 1'h0, cy1 }) + $signed(dy2_s1);
-  assign \$133  = $signed({ 1'h0, cx1 }) + $signed(dx2_s1);
-  assign \$134  = $signed(\$132 ) >= $signed(1'h0);
-  assign \$135  = $signed(\$132 ) < $signed({ 1'h0, height });
-  assign \$136  = \$134  & \$135 ;
-  assign \$137  = $signed(\$133 ) >= $signed(1'h0);
-  assign \$138  = \$136  & \$137 ;
-  assign \$139  = $signed(\$133 ) < $signed({ 1'h0, width });
-  assign ok2 = \$138  & \$139 ;
-  assign \$140  = $signed({ 1'h0, slot1 }) + $signed(dy2_s1);
-  assign \$141  = $signed(\$140 ) < $signed(1'h0);
-  assign \$142  = $signed(\$140 ) + $signed(4'h6);
-  assign \$143  = $signed(\$140 ) >= $signed(4'h6);
-  assign \$144  = $signed(\$140 ) - $signed(4'h6);
-  assign \$145  = \$143  ? \$144  : { \$140 [4], \$140 [4], \$140  };
-  assign \$146  = \$141  ? \$142  : \$145 ;
-  assign \$147  = \$146 [2:0] * 7'h40;
-  assign \$148  = \$133 [4:0] * 3'h4;
-  assign \$149  = \$147  + \$148 ;
-  assign \$150  = \$149  + cg1;
-  assign \$151  = ok2 ? \$150  : 12'h000;
-  assign \$152  = $signed({ 1'h0, cy1 }) + $signed(dy3_s1);
-  assign \$153  = $signed({ 1'h0, cx1 }) + $signed(dx3_s1);
-  assign \$154  = $signed(\$152 ) >= $signed(1'h0);
-  assign \$155  = $signed(\$152 ) < $signed({ 1'h0, height });
-  assign \$156  = \$154  & \$155 ;
-  assign \$157  = $signed(\$153 ) >= $signed(1'h0);
-  assign \$158  = \$156  & \$157 ;
-  assign \$159  = $signed(\$153 ) < $signed({ 1'h0, width });
-  assign ok3 = \$158  & \$159 ;
-  assign \$160  = $signed({ 1'h0, slot1 }) + $signed(dy3_s1);
-  assign \$161  = $signed(\$160 ) < $signed(1'h0);
-  assign \$162  = $signed(\$160 ) + $signed(4'h6);
-  assign \$163  = $signed(\$160 ) >= $signed(4'h6);
-  assign \$164  = $signed(\$160 ) - $signed(4'h6);
-  assign \$165  = \$163  ? \$164  : { \$160 [4], \$160 [4], \$160  };
-  assign \$166  = \$161  ? \$162  : \$165 ;
-  assign \$167  = \$166 [2:0] * 7'h40;
-  assign \$168  = \$153 [4:0] * 3'h4;
-  assign \$169  = \$167  + \$168 ;
-  assign \$170  = \$169  + cg1;
-  assign \$171  = ok3 ? \$170  : 12'h000;
-  assign \$172  = $signed({ 1'h0, cy1 }) + $signed(dy4_s1);
-  assign \$173  = $signed({ 1'h0, cx1 }) + $signed(dx4_s1);
-  assign \$174  = $signed(\$172 ) >= $signed(1'h0);
-  assign \$175  = $signed(\$172 ) < $signed({ 1'h0, height });
-  assign \$176  = \$174  & \$175 ;
-  assign \$177  = $signed(\$173 ) >= $signed(1'h0);
-  assign \$178  = \$176  & \$177 ;
-  assign \$179  = $signed(\$173 ) < $signed({ 1'h0, width });
-  assign ok4 = \$178  & \$179 ;
-  assign \$180  = $signed({ 1'h0, slot1 }) + $signed(dy4_s1);
-  assign \$181  = $signed(\$180 ) < $signed(1'h0);
-  assign \$182  = $signed(\$180 ) + $signed(4'h6);
-  assign \$183  = $signed(\$180 ) >= $signed(4'h6);
-  assign \$184  = $signed(\$180 ) - $signed(4'h6);
-  assign \$185  = \$183  ? \$184  : { \$180 [4], \$180 [4], \$180  };
-  assign \$186  = \$181  ? \$182  : \$185 ;
-  assign \$187  = \$186 [2:0] * 7'h40;
-  assign \$188  = \$173 [4:0] * 3'h4;
-  assign \$189  = \$187  + \$188 ;
-  assign \$190  = \$189  + cg1;
-  assign \$191  = ok4 ? \$190  : 12'h000;
-  assign \$192  = $signed({ 1'h0, cy1 }) + $signed(dy5_s1);
-  assign \$193  = $signed({ 1'h0, cx1 }) + $signed(dx5_s1);
-  assign \$194  = $signed(\$192 ) >= $signed(1'h0);
-  assign \$195  = $signed(\$192 ) < $signed({ 1'h0, height });
-  assign \$196  = \$194  & \$195 ;
-  assign \$197  = $signed(\$193 ) >= $signed(1'h0);
-  assign \$198  = \$196  & \$197 ;
-  assign \$199  = $signed(\$193 ) < $signed({ 1'h0, width });
-  assign ok5 = \$198  & \$199 ;
-  assign \$200  = $signed({ 1'h0, slot1 }) + $signed(dy5_s1);
-  assign \$201  = $signed(\$200 ) < $signed(1'h0);
-  assign \$202  = $signed(\$200 ) + $signed(4'h6);
-  assign \$203  = $signed(\$200 ) >= $signed(4'h6);
-  assign \$204  = $signed(\$200 ) - $signed(4'h6);
-  assign \$205  = \$203  ? \$204  : { \$200 [4], \$200 [4], \$200  };
-  assign \$206  = \$201  ? \$202  : \$205 ;
-  assign \$207  = \$206 [2:0] * 7'h40;
-  assign \$208  = \$193 [4:0] * 3'h4;
-  assign \$209  = \$207  + \$208 ;
-  assign \$210  = \$209  + cg1;
-  assign \$211  = ok5 ? \$210  : 12'h000;
-  assign \$212  = $signed({ 1'h0, cy1 }) + $signed(dy6_s1);
-  assign \$213  = $signed({ 1'h0, cx1 }) + $signed(dx6_s1);
-  assign \$214  = $signed(\$212 ) >= $signed(1'h0);
-  assign \$215  = $signed(\$212 ) < $signed({ 1'h0, height });
-  assign \$216  = \$214  & \$215 ;
-  assign \$217  = $signed(\$213 ) >= $signed(1'h0);
-  assign \$218  = \$216  & \$217 ;
-  assign \$219  = $signed(\$213 ) < $signed({ 1'h0, width });
-  assign ok6 = \$218  & \$219 ;
-  assign \$220  = $signed({ 1'h0, slot1 }) + $signed(dy6_s1);
-  assign \$221  = $signed(\$220 ) < $signed(1'h0);
-  assign \$222  = $signed(\$220 ) + $signed(4'h6);
-  assign \$223  = $signed(\$220 ) >= $signed(4'h6);
-  assign \$224  = $signed(\$220 ) - $signed(4'h6);
-  assign \$225  = \$223  ? \$224  : { \$220 [4], \$220 [4], \$220  };
-  assign \$226  = \$221  ? \$222  : \$225 ;
-  assign \$227  = \$226 [2:0] * 7'h40;
-  assign \$228  = \$213 [4:0] * 3'h4;
-  assign \$229  = \$227  + \$228 ;
-  assign \$230  = \$229  + cg1;
-  assign \$231  = ok6 ? \$230  : 12'h000;
-  assign \$232  = $signed({ 1'h0, cy1 }) + $signed(dy7_s1);
-  assign \$233  = $signed({ 1'h0, cx1 }) + $signed(dx7_s1);
-  assign \$234  = $signed(\$232 ) >= $signed(1'h0);
-  assign \$235  = $signed(\$232 ) < $signed({ 1'h0, height });
-  assign \$236  = \$234  & \$235 ;
-  assign \$237  = $signed(\$233 ) >= $signed(1'h0);
-  assign \$238  = \$236  & \$237 ;
-  assign \$239  = $signed(\$233 ) < $signed({ 1'h0, width });
-  assign ok7 = \$238  & \$239 ;
-  assign \$240  = $signed({ 1'h0, slot1 }) + $signed(dy7_s1);
-  assign \$241  = $signed(\$240 ) < $signed(1'h0);
-  assign \$242  = $signed(\$240 ) + $signed(4'h6);
-  assign \$243  = $signed(\$240 ) >= $signed(4'h6);
-  assign \$244  = $signed(\$240 ) - $signed(4'h6);
-  assign \$245  = \$243  ? \$244  : { \$240 [4], \$240 [4], \$240  };
-  assign \$246  = \$241  ? \$242  : \$245 ;
-  assign \$247  = \$246 [2:0] * 7'h40;
-  assign \$248  = \$233 [4:0] * 3'h4;
-  assign \$249  = \$247  + \$248 ;
-  assign \$250  = \$249  + cg1;
-  assign \$251  = ok7 ? \$250  : 12'h000;
-  assign \$252  = $signed({ 1'h0, cy1 }) + $signed(dy8_s1);
-  assign \$253  = $signed({ 1'h0, cx1 }) + $signed(dx8_s1);
-  assign \$254  = $signed(\$252 ) >= $signed(1'h0);
-  assign \$255  = $signed(\$252 ) < $signed({ 1'h0, height });
-  assign \$256  = \$254  & \$255 ;
-  assign \$257  = $signed(\$253 ) >= $signed(1'h0);
-  assign \$258  = \$256  & \$257 ;
-  assign \$259  = $signed(\$253 ) < $signed({ 1'h0, width });
-  assign ok8 = \$258  & \$259 ;
-  assign \$260  = $signed({ 1'h0, slot1 }) + $signed(dy8_s1);
-  assign \$261  = $signed(\$260 ) < $signed(1'h0);
-  assign \$262  = $signed(\$260 ) + $signed(4'h6);
-  assign \$263  = $signed(\$260 ) >= $signed(4'h6);
-  assign \$264  = $signed(\$260 ) - $signed(4'h6);
-  assign \$265  = \$263  ? \$264  : { \$260 [4], \$260 [4], \$260  };
-  assign \$266  = \$261  ? \$262  : \$265 ;
-  assign \$267  = \$266 [2:0] * 7'h40;
-  assign \$268  = \$253 [4:0] * 3'h4;
-  assign \$269  = \$267  + \$268 ;
-  assign \$270  = \$269  + cg1;
-  assign \$271  = ok8 ? \$270  : 12'h000;
-  assign \$272  = c_bank * 3'h4;
-  assign \$273  = \$272  + 1'h0;
-  assign \$274  = \$273  + cg1;
+  assign \$29  = groups - 1'h1;
+  assign \$30  = c_cg == \$29 ;
+  assign \$31  = ! c_pass;
+  assign \$32  = \$30  & \$31 ;
+  assign \$34  = width - 1'h1;
+  assign \$36  = $signed(\$35 ) + $signed(2'h1);
+  assign \$37  = stride2 ? \$36  : { 2'h0, width };
+  assign \$38  = $signed(\$37 ) - $signed(2'h1);
+  assign \$39  = c_ox == \$38 ;
+  assign \$40  = \$33  & \$39 ;
+  assign \$41  = height - 1'h1;
+  assign \$43  = $signed(\$42 ) + $signed(2'h1);
+  assign \$44  = stride2 ? \$43  : { 2'h0, height };
+  assign \$45  = $signed(\$44 ) - $signed(2'h1);
+  assign \$46  = c_oy == \$45 ;
+  assign frame_last = \$40  & \$46 ;
+  assign \$47  = ! c_pass;
+  assign \$48  = groups - 1'h1;
+  assign \$49  = c_cg == \$48 ;
+  assign \$50  = ! c_pass;
+  assign \$51  = \$49  & \$50 ;
+  assign \$53  = width - 1'h1;
+  assign \$55  = $signed(\$54 ) + $signed(2'h1);
+  assign \$56  = stride2 ? \$55  : { 2'h0, width };
+  assign \$57  = $signed(\$56 ) - $signed(2'h1);
+  assign \$58  = c_ox == \$57 ;
+  assign \$59  = height - 1'h1;
+  assign \$61  = $signed(\$60 ) + $signed(2'h1);
+  assign \$62  = stride2 ? \$61  : { 2'h0, height };
+  assign \$63  = $signed(\$62 ) - $signed(2'h1);
+  assign \$64  = c_oy == \$63 ;
+  assign \$65  = height - c_y;
+  assign \$66  = stride2 ? 2'h2 : 2'h1;
+  assign \$67  = cur[7:0] > 2'h2;
+  assign \$68  = \$67  ? 8'h02 : cur[7:0];
+  assign \$69  = 3'h7 * \$68 [1:0];
+  assign \$70  = 3'h7 * \$68 [1:0];
+  assign \$71  = 3'h7 * \$68 [1:0];
+  assign \$72  = 1'h0 * \$68 [1:0];
+  assign \$73  = 3'h7 * \$68 [1:0];
+  assign \$74  = 1'h1 * \$68 [1:0];
+  assign \$75  = 1'h0 * \$68 [1:0];
+  assign \$76  = 3'h7 * \$68 [1:0];
+  assign \$77  = 1'h0 * \$68 [1:0];
+  assign \$78  = 1'h0 * \$68 [1:0];
+  assign \$79  = 1'h0 * \$68 [1:0];
+  assign \$80  = 1'h1 * \$68 [1:0];
+  assign \$81  = 1'h1 * \$68 [1:0];
+  assign \$82  = 3'h7 * \$68 [1:0];
+  assign \$83  = 1'h1 * \$68 [1:0];
+  assign \$84  = 1'h0 * \$68 [1:0];
+  assign \$85  = 1'h1 * \$68 [1:0];
+  assign \$86  = 1'h1 * \$68 [1:0];
+  assign \$87  = $signed({ 1'h0, cy1 }) + $signed(dy0_s1);
+  assign \$88  = $signed({ 1'h0, cx1 }) + $signed(dx0_s1);
+  assign \$89  = $signed(\$87 ) >= $signed(1'h0);
+  assign \$90  = $signed(\$87 ) < $signed({ 1'h0, height });
+  assign \$91  = \$89  & \$90 ;
+  assign \$92  = $signed(\$88 ) >= $signed(1'h0);
+  assign \$93  = \$91  & \$92 ;
+  assign \$94  = $signed(\$88 ) < $signed({ 1'h0, width });
+  assign ok0 = \$93  & \$94 ;
+  assign \$95  = $signed({ 1'h0, slot1 }) + $signed(dy0_s1);
+  assign \$96  = $signed(\$95 ) < $signed(1'h0);
+  assign \$97  = $signed(\$95 ) + $signed(4'h6);
+  assign \$98  = $signed(\$95 ) >= $signed(4'h6);
+  assign \$99  = $signed(\$95 ) - $signed(4'h6);
+  assign \$100  = \$98  ? \$99  : { \$95 [4], \$95 [4], \$95  };
+  assign \$101  = \$96  ? \$97  : \$100 ;
+  assign \$102  = \$101 [2:0] * 7'h40;
+  assign \$103  = \$88 [4:0] * 3'h4;
+  assign \$104  = \$102  + \$103 ;
+  assign \$105  = \$104  + cg1;
+  assign \$106  = ok0 ? \$105  : 12'h000;
+  assign \$107  = $signed({ 1'h0, cy1 }) + $signed(dy1_s1);
+  assign \$108  = $signed({ 1'h0, cx1 }) + $signed(dx1_s1);
+  assign \$109  = $signed(\$107 ) >= $signed(1'h0);
+  assign \$110  = $signed(\$107 ) < $signed({ 1'h0, height });
+  assign \$111  = \$109  & \$110 ;
+  assign \$112  = $signed(\$108 ) >= $signed(1'h0);
+  assign \$113  = \$111  & \$112 ;
+  assign \$114  = $signed(\$108 ) < $signed({ 1'h0, width });
+  assign ok1 = \$113  & \$114 ;
+  assign \$115  = $signed({ 1'h0, slot1 }) + $signed(dy1_s1);
+  assign \$116  = $signed(\$115 ) < $signed(1'h0);
+  assign \$117  = $signed(\$115 ) + $signed(4'h6);
+  assign \$118  = $signed(\$115 ) >= $signed(4'h6);
+  assign \$119  = $signed(\$115 ) - $signed(4'h6);
+  assign \$120  = \$118  ? \$119  : { \$115 [4], \$115 [4], \$115  };
+  assign \$121  = \$116  ? \$117  : \$120 ;
+  assign \$122  = \$121 [2:0] * 7'h40;
+  assign \$123  = \$108 [4:0] * 3'h4;
+  assign \$124  = \$122  + \$123 ;
+  assign \$125  = \$124  + cg1;
+  assign \$126  = ok1 ? \$125  : 12'h000;
+  assign \$127  = $signed({ 1'h0, cy1 }) + $signed(dy2_s1);
+  assign \$128  = $signed({ 1'h0, cx1 }) + $signed(dx2_s1);
+  assign \$129  = $signed(\$127 ) >= $signed(1'h0);
+  assign \$130  = $signed(\$127 ) < $signed({ 1'h0, height });
+  assign \$131  = \$129  & \$130 ;
+  assign \$132  = $signed(\$128 ) >= $signed(1'h0);
+  assign \$133  = \$131  & \$132 ;
+  assign \$134  = $signed(\$128 ) < $signed({ 1'h0, width });
+  assign ok2 = \$133  & \$134 ;
+  assign \$135  = $signed({ 1'h0, slot1 }) + $signed(dy2_s1);
+  assign \$136  = $signed(\$135 ) < $signed(1'h0);
+  assign \$137  = $signed(\$135 ) + $signed(4'h6);
+  assign \$138  = $signed(\$135 ) >= $signed(4'h6);
+  assign \$139  = $signed(\$135 ) - $signed(4'h6);
+  assign \$140  = \$138  ? \$139  : { \$135 [4], \$135 [4], \$135  };
+  assign \$141  = \$136  ? \$137  : \$140 ;
+  assign \$142  = \$141 [2:0] * 7'h40;
+  assign \$143  = \$128 [4:0] * 3'h4;
+  assign \$144  = \$142  + \$143 ;
+  assign \$145  = \$144  + cg1;
+  assign \$146  = ok2 ? \$145  : 12'h000;
+  assign \$147  = $signed({ 1'h0, cy1 }) + $signed(dy3_s1);
+  assign \$148  = $signed({ 1'h0, cx1 }) + $signed(dx3_s1);
+  assign \$149  = $signed(\$147 ) >= $signed(1'h0);
+  assign \$150  = $signed(\$147 ) < $signed({ 1'h0, height });
+  assign \$151  = \$149  & \$150 ;
+  assign \$152  = $signed(\$148 ) >= $signed(1'h0);
+  assign \$153  = \$151  & \$152 ;
+  assign \$154  = $signed(\$148 ) < $signed({ 1'h0, width });
+  assign ok3 = \$153  & \$154 ;
+  assign \$155  = $signed({ 1'h0, slot1 }) + $signed(dy3_s1);
+  assign \$156  = $signed(\$155 ) < $signed(1'h0);
+  assign \$157  = $signed(\$155 ) + $signed(4'h6);
+  assign \$158  = $signed(\$155 ) >= $signed(4'h6);
+  assign \$159  = $signed(\$155 ) - $signed(4'h6);
+  assign \$160  = \$158  ? \$159  : { \$155 [4], \$155 [4], \$155  };
+  assign \$161  = \$156  ? \$157  : \$160 ;
+  assign \$162  = \$161 [2:0] * 7'h40;
+  assign \$163  = \$148 [4:0] * 3'h4;
+  assign \$164  = \$162  + \$163 ;
+  assign \$165  = \$164  + cg1;
+  assign \$166  = ok3 ? \$165  : 12'h000;
+  assign \$167  = $signed({ 1'h0, cy1 }) + $signed(dy4_s1);
+  assign \$168  = $signed({ 1'h0, cx1 }) + $signed(dx4_s1);
+  assign \$169  = $signed(\$167 ) >= $signed(1'h0);
+  assign \$170  = $signed(\$167 ) < $signed({ 1'h0, height });
+  assign \$171  = \$169  & \$170 ;
+  assign \$172  = $signed(\$168 ) >= $signed(1'h0);
+  assign \$173  = \$171  & \$172 ;
+  assign \$174  = $signed(\$168 ) < $signed({ 1'h0, width });
+  assign ok4 = \$173  & \$174 ;
+  assign \$175  = $signed({ 1'h0, slot1 }) + $signed(dy4_s1);
+  assign \$176  = $signed(\$175 ) < $signed(1'h0);
+  assign \$177  = $signed(\$175 ) + $signed(4'h6);
+  assign \$178  = $signed(\$175 ) >= $signed(4'h6);
+  assign \$179  = $signed(\$175 ) - $signed(4'h6);
+  assign \$180  = \$178  ? \$179  : { \$175 [4], \$175 [4], \$175  };
+  assign \$181  = \$176  ? \$177  : \$180 ;
+  assign \$182  = \$181 [2:0] * 7'h40;
+  assign \$183  = \$168 [4:0] * 3'h4;
+  assign \$184  = \$182  + \$183 ;
+  assign \$185  = \$184  + cg1;
+  assign \$186  = ok4 ? \$185  : 12'h000;
+  assign \$187  = $signed({ 1'h0, cy1 }) + $signed(dy5_s1);
+  assign \$188  = $signed({ 1'h0, cx1 }) + $signed(dx5_s1);
+  assign \$189  = $signed(\$187 ) >= $signed(1'h0);
+  assign \$190  = $signed(\$187 ) < $signed({ 1'h0, height });
+  assign \$191  = \$189  & \$190 ;
+  assign \$192  = $signed(\$188 ) >= $signed(1'h0);
+  assign \$193  = \$191  & \$192 ;
+  assign \$194  = $signed(\$188 ) < $signed({ 1'h0, width });
+  assign ok5 = \$193  & \$194 ;
+  assign \$195  = $signed({ 1'h0, slot1 }) + $signed(dy5_s1);
+  assign \$196  = $signed(\$195 ) < $signed(1'h0);
+  assign \$197  = $signed(\$195 ) + $signed(4'h6);
+  assign \$198  = $signed(\$195 ) >= $signed(4'h6);
+  assign \$199  = $signed(\$195 ) - $signed(4'h6);
+  assign \$200  = \$198  ? \$199  : { \$195 [4], \$195 [4], \$195  };
+  assign \$201  = \$196  ? \$197  : \$200 ;
+  assign \$202  = \$201 [2:0] * 7'h40;
+  assign \$203  = \$188 [4:0] * 3'h4;
+  assign \$204  = \$202  + \$203 ;
+  assign \$205  = \$204  + cg1;
+  assign \$206  = ok5 ? \$205  : 12'h000;
+  assign \$207  = $signed({ 1'h0, cy1 }) + $signed(dy6_s1);
+  assign \$208  = $signed({ 1'h0, cx1 }) + $signed(dx6_s1);
+  assign \$209  = $signed(\$207 ) >= $signed(1'h0);
+  assign \$210  = $signed(\$207 ) < $signed({ 1'h0, height });
+  assign \$211  = \$209  & \$210 ;
+  assign \$212  = $signed(\$208 ) >= $signed(1'h0);
+  assign \$213  = \$211  & \$212 ;
+  assign \$214  = $signed(\$208 ) < $signed({ 1'h0, width });
+  assign ok6 = \$213  & \$214 ;
+  assign \$215  = $signed({ 1'h0, slot1 }) + $signed(dy6_s1);
+  assign \$216  = $signed(\$215 ) < $signed(1'h0);
+  assign \$217  = $signed(\$215 ) + $signed(4'h6);
+  assign \$218  = $signed(\$215 ) >= $signed(4'h6);
+  assign \$219  = $signed(\$215 ) - $signed(4'h6);
+  assign \$220  = \$218  ? \$219  : { \$215 [4], \$215 [4], \$215  };
+  assign \$221  = \$216  ? \$217  : \$220 ;
+  assign \$222  = \$221 [2:0] * 7'h40;
+  assign \$223  = \$208 [4:0] * 3'h4;
+  assign \$224  = \$222  + \$223 ;
+  assign \$225  = \$224  + cg1;
+  assign \$226  = ok6 ? \$225  : 12'h000;
+  assign \$227  = $signed({ 1'h0, cy1 }) + $signed(dy7_s1);
+  assign \$228  = $signed({ 1'h0, cx1 }) + $signed(dx7_s1);
+  assign \$229  = $signed(\$227 ) >= $signed(1'h0);
+  assign \$230  = $signed(\$227 ) < $signed({ 1'h0, height });
+  assign \$231  = \$229  & \$230 ;
+  assign \$232  = $signed(\$228 ) >= $signed(1'h0);
+  assign \$233  = \$231  & \$232 ;
+  assign \$234  = $signed(\$228 ) < $signed({ 1'h0, width });
+  assign ok7 = \$233  & \$234 ;
+  assign \$235  = $signed({ 1'h0, slot1 }) + $signed(dy7_s1);
+  assign \$236  = $signed(\$235 ) < $signed(1'h0);
+  assign \$237  = $signed(\$235 ) + $signed(4'h6);
+  assign \$238  = $signed(\$235 ) >= $signed(4'h6);
+  assign \$239  = $signed(\$235 ) - $signed(4'h6);
+  assign \$240  = \$238  ? \$239  : { \$235 [4], \$235 [4], \$235  };
+  assign \$241  = \$236  ? \$237  : \$240 ;
+  assign \$242  = \$241 [2:0] * 7'h40;
+  assign \$243  = \$228 [4:0] * 3'h4;
+  assign \$244  = \$242  + \$243 ;
+  assign \$245  = \$244  + cg1;
+  assign \$246  = ok7 ? \$245  : 12'h000;
+  assign \$247  = $signed({ 1'h0, cy1 }) + $signed(dy8_s1);
+  assign \$248  = $signed({ 1'h0, cx1 }) + $signed(dx8_s1);
+  assign \$249  = $signed(\$247 ) >= $signed(1'h0);
+  assign \$250  = $signed(\$247 ) < $signed({ 1'h0, height });
+  assign \$251  = \$249  & \$250 ;
+  assign \$252  = $signed(\$248 ) >= $signed(1'h0);
+  assign \$253  = \$251  & \$252 ;
+  assign \$254  = $signed(\$248 ) < $signed({ 1'h0, width });
+  assign ok8 = \$253  & \$254 ;
+  assign \$255  = $signed({ 1'h0, slot1 }) + $signed(dy8_s1);
+  assign \$256  = $signed(\$255 ) < $signed(1'h0);
+  assign \$257  = $signed(\$255 ) + $signed(4'h6);
+  assign \$258  = $signed(\$255 ) >= $signed(4'h6);
+  assign \$259  = $signed(\$255 ) - $signed(4'h6);
+  assign \$260  = \$258  ? \$259  : { \$255 [4], \$255 [4], \$255  };
+  assign \$261  = \$256  ? \$257  : \$260 ;
+  assign \$262  = \$261 [2:0] * 7'h40;
+  assign \$263  = \$248 [4:0] * 3'h4;
+  assign \$264  = \$262  + \$263 ;
+  assign \$265  = \$264  + cg1;
+  assign \$266  = ok8 ? \$265  : 12'h000;
+  assign \$267  = 1'h0 + cg1;
   assign sampled0_0 = ok0_s2b ? sample0_s2b[7:0] : 8'h00;
   assign sampled0_1 = ok0_s2b ? sample0_s2b[15:8] : 8'h00;
   assign sampled1_0 = ok1_s2b ? sample1_s2b[7:0] : 8'h00;
@@ -2461,54 +2428,65 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   assign sampled7_1 = ok7_s2b ? sample7_s2b[15:8] : 8'h00;
   assign sampled8_0 = ok8_s2b ? sample8_s2b[7:0] : 8'h00;
   assign sampled8_1 = ok8_s2b ? sample8_s2b[15:8] : 8'h00;
-  assign \$275  = v1 | v2;
-  assign \$276  = \$275  | v2b;
-  assign \$277  = \$276  | v3;
-  assign \$278  = \$277  | v4;
-  assign pipe_busy = \$278  | v5;
-  assign \$279  = ! fsm_state;
-  assign \$280  = fsm_state == 1'h1;
-  assign \$281  = fsm_state == 2'h2;
-  assign \$282  = ! w_frames;
-  assign \$283  = w__valid & \$282 ;
-  assign \$285  = load + 1'h1;
-  assign \$286  = load_cg + 1'h1;
-  assign \$287  = next_groups - 1'h1;
-  assign \$288  = load_cg == \$287 ;
-  assign \$289  = load_og + 1'h1;
-  assign \$290  = ~ load_bank;
-  assign \$291  = i__valid & i__ready;
-  assign \$292  = w_cg + 1'h1;
-  assign \$293  = w_groups - 1'h1;
-  assign \$294  = w_cg == \$293 ;
-  assign \$295  = w_x + 1'h1;
-  assign \$296  = w_width - 1'h1;
-  assign \$297  = w_x == \$296 ;
-  assign \$298  = w_y + 1'h1;
-  assign \$299  = w_slot == 3'h5;
-  assign \$300  = w_slot + 1'h1;
-  assign \$301  = \$299  ? 4'h0 : \$300 ;
-  assign \$302  = w_height - 1'h1;
-  assign \$303  = w_y == \$302 ;
-  assign \$304  = w_frames - 1'h1;
-  assign \$305  = off__valid & off__ready;
-  assign \$306  = c_pass + 1'h1;
-  assign \$307  = ! c_pass;
-  assign \$308  = c_cg + 1'h1;
-  assign \$309  = groups - 1'h1;
-  assign \$310  = c_cg == \$309 ;
-  assign \$311  = groups - 1'h1;
-  assign \$312  = c_cg == \$311 ;
-  assign \$313  = ! c_pass;
-  assign \$314  = \$312  & \$313 ;
-  assign \$316  = c_ox + 1'h1;
-  assign \$317  = stride2 ? 2'h2 : 2'h1;
-  assign \$318  = c_x + \$317 ;
-  assign \$319  = width - 1'h1;
-  assign \$321  = $signed(\$320 ) + $signed(2'h1);
-  assign \$322  = stride2 ? \$321  : { 2'h0, width };
-  assign \$323  = $signed(\$322 ) - $signed(2'h1);
-  assign \$324  = c_ox == \$323 ;
+  assign \$268  = v1 | v2;
+  assign \$269  = \$268  | v2b;
+  assign \$270  = \$269  | v3;
+  assign \$271  = \$270  | v4;
+  assign pipe_busy = \$271  | v5;
+  assign \$272  = ! fsm_state;
+  assign \$273  = fsm_state == 1'h1;
+  assign \$274  = fsm_state == 2'h2;
+  assign \$275  = ! w_frames;
+  assign \$276  = w__valid & \$275 ;
+  assign \$279  = ! c_frames;
+  assign \$280  = ~ pipe_busy;
+  assign \$281  = \$279  & \$280 ;
+  assign \$282  = load + 1'h1;
+  assign \$283  = load_cg + 1'h1;
+  assign \$284  = next_groups - 1'h1;
+  assign \$285  = load_cg == \$284 ;
+  assign \$286  = load_og + 1'h1;
+  assign \$287  = i__valid & i__ready;
+  assign \$288  = w_cg + 1'h1;
+  assign \$289  = w_groups - 1'h1;
+  assign \$290  = w_cg == \$289 ;
+  assign \$291  = w_x + 1'h1;
+  assign \$292  = w_width - 1'h1;
+  assign \$293  = w_x == \$292 ;
+  assign \$294  = w_y + 1'h1;
+  assign \$295  = w_slot == 3'h5;
+  assign \$296  = w_slot + 1'h1;
+  assign \$297  = \$295  ? 4'h0 : \$296 ;
+  assign \$298  = w_height - 1'h1;
+  assign \$299  = w_y == \$298 ;
+  assign \$300  = w_frames - 1'h1;
+  assign \$301  = off__valid & off__ready;
+  assign \$302  = c_pass + 1'h1;
+  assign \$303  = ! c_pass;
+  assign \$304  = c_cg + 1'h1;
+  assign \$305  = groups - 1'h1;
+  assign \$306  = c_cg == \$305 ;
+  assign \$307  = groups - 1'h1;
+  assign \$308  = c_cg == \$307 ;
+  assign \$309  = ! c_pass;
+  assign \$310  = \$308  & \$309 ;
+  assign \$312  = c_ox + 1'h1;
+  assign \$313  = stride2 ? 2'h2 : 2'h1;
+  assign \$314  = c_x + \$313 ;
+  assign \$315  = width - 1'h1;
+  assign \$317  = $signed(\$316 ) + $signed(2'h1);
+  assign \$318  = stride2 ? \$317  : { 2'h0, width };
+  assign \$319  = $signed(\$318 ) - $signed(2'h1);
+  assign \$320  = c_ox == \$319 ;
+  assign \$321  = height - 1'h1;
+  assign \$323  = $signed(\$322 ) + $signed(2'h1);
+  assign \$324  = stride2 ? \$323  : { 2'h0, height };
+  assign \$325  = $signed(\$324 ) - $signed(2'h1);
+  assign \$326  = c_oy == \$325 ;
+  assign \$327  = height - 1'h1;
+  assign \$328  = c_frames - 1'h1;
+  assign \$329  = c_oy + 1'h1;
+  assign \$330  = stride2 ? 2'h2 : 2'h1;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     w__ready = 1'h0;
@@ -2516,17 +2494,21 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
       2'h0:
           w__ready = \$1 ;
       2'h1:
+          /* empty */;
+      2'h2:
           w__ready = 1'h1;
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    wmem_w__addr = 3'h0;
+    wmem_w__addr = 2'h0;
     casez (fsm_state)
       2'h0:
           /* empty */;
       2'h1:
-          wmem_w__addr = \$3 [2:0];
+          /* empty */;
+      2'h2:
+          wmem_w__addr = load;
     endcase
   end
   always @* begin
@@ -2536,6 +2518,8 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
       2'h0:
           /* empty */;
       2'h1:
+          /* empty */;
+      2'h2:
           wmem_w__data = w__payload[135:0];
     endcase
   end
@@ -2546,6 +2530,8 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
       2'h0:
           /* empty */;
       2'h1:
+          /* empty */;
+      2'h2:
           wmem_w__en = w__valid;
     endcase
   end
@@ -2556,27 +2542,17 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
       2'h0:
           /* empty */;
       2'h1:
-          loaded = \$6 ;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    handoff = 1'h0;
-    casez (fsm_state)
-      2'h0:
-          /* empty */;
-      2'h1:
           /* empty */;
       2'h2:
-          handoff = \$9 ;
+          loaded = \$4 ;
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     row_done = 1'h0;
-    if (\$19 ) begin
-      if (\$21 ) begin
-        if (\$23 ) begin
+    if (\$14 ) begin
+      if (\$16 ) begin
+        if (\$18 ) begin
           row_done = 1'h1;
         end
       end
@@ -2595,14 +2571,14 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     row_step = 2'h0;
     if (issue) begin
-      if (\$52 ) begin
-        if (\$57 ) begin
-          if (\$63 ) begin
+      if (\$47 ) begin
+        if (\$52 ) begin
+          if (\$58 ) begin
             (* full_case = 32'd1 *)
-            if (\$69 ) begin
-              row_step = \$70 [1:0];
+            if (\$64 ) begin
+              row_step = \$65 [1:0];
             end else begin
-              row_step = \$71 ;
+              row_step = \$66 ;
             end
           end
         end
@@ -2611,80 +2587,141 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$495  = next_height;
+    \$491  = next_height;
     casez (fsm_state)
       2'h0:
-          if (\$283 ) begin
-            \$495  = w__payload[4:0];
+          if (\$276 ) begin
+            \$491  = w__payload[4:0];
           end
     endcase
     if (rst) begin
-      \$495  = 5'h00;
+      \$491  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$496  = next_width;
+    \$492  = next_width;
     casez (fsm_state)
       2'h0:
-          if (\$283 ) begin
-            \$496  = w__payload[20:16];
+          if (\$276 ) begin
+            \$492  = w__payload[20:16];
           end
     endcase
     if (rst) begin
-      \$496  = 5'h00;
+      \$492  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$497  = next_groups;
+    \$493  = next_groups;
     casez (fsm_state)
       2'h0:
-          if (\$283 ) begin
-            \$497  = \$284 [2:0];
+          if (\$276 ) begin
+            \$493  = \$277 [2:0];
           end
     endcase
     if (rst) begin
-      \$497  = 3'h0;
+      \$493  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$498  = next_frames;
+    \$494  = next_frames;
     casez (fsm_state)
       2'h0:
-          if (\$283 ) begin
-            \$498  = w__payload[63:48];
+          if (\$276 ) begin
+            \$494  = w__payload[63:48];
           end
     endcase
     if (rst) begin
-      \$498  = 16'h0000;
+      \$494  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$499  = next_stride2;
+    \$495  = next_stride2;
     casez (fsm_state)
       2'h0:
-          if (\$283 ) begin
-            \$499  = w__payload[64];
+          if (\$276 ) begin
+            \$495  = w__payload[64];
           end
     endcase
     if (rst) begin
-      \$499  = 1'h0;
+      \$495  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$500  = next_relu;
+    \$496  = next_relu;
     casez (fsm_state)
       2'h0:
-          if (\$283 ) begin
-            \$500  = w__payload[65];
+          if (\$276 ) begin
+            \$496  = w__payload[65];
           end
     endcase
     if (rst) begin
-      \$500  = 1'h0;
+      \$496  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$497  = w_frames;
+    casez (fsm_state)
+      2'h0:
+          if (\$276 ) begin
+            \$497  = w__payload[63:48];
+          end
+    endcase
+    if (\$287 ) begin
+      if (\$290 ) begin
+        if (\$293 ) begin
+          if (\$299 ) begin
+            \$497  = \$300 [15:0];
+          end
+        end
+      end
+    end
+    if (rst) begin
+      \$497  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$498  = w_height;
+    casez (fsm_state)
+      2'h0:
+          if (\$276 ) begin
+            \$498  = w__payload[4:0];
+          end
+    endcase
+    if (rst) begin
+      \$498  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$499  = w_width;
+    casez (fsm_state)
+      2'h0:
+          if (\$276 ) begin
+            \$499  = w__payload[20:16];
+          end
+    endcase
+    if (rst) begin
+      \$499  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$500  = w_groups;
+    casez (fsm_state)
+      2'h0:
+          if (\$276 ) begin
+            \$500  = \$278 [2:0];
+          end
+    endcase
+    if (rst) begin
+      \$500  = 3'h0;
     end
   end
   always @* begin
@@ -2692,12 +2729,14 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
     \$501  = load;
     casez (fsm_state)
       2'h0:
-          if (\$283 ) begin
+          if (\$276 ) begin
             \$501  = 2'h0;
           end
       2'h1:
+          /* empty */;
+      2'h2:
           if (w__valid) begin
-            \$501  = \$285 [1:0];
+            \$501  = \$282 [1:0];
           end
     endcase
     if (rst) begin
@@ -2709,13 +2748,15 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
     \$502  = load_cg;
     casez (fsm_state)
       2'h0:
-          if (\$283 ) begin
+          if (\$276 ) begin
             \$502  = 2'h0;
           end
       2'h1:
+          /* empty */;
+      2'h2:
           if (w__valid) begin
-            \$502  = \$286 [1:0];
-            if (\$288 ) begin
+            \$502  = \$283 [1:0];
+            if (\$285 ) begin
               \$502  = 2'h0;
             end
           end
@@ -2729,13 +2770,15 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
     \$503  = load_og;
     casez (fsm_state)
       2'h0:
-          if (\$283 ) begin
+          if (\$276 ) begin
             \$503  = 2'h0;
           end
       2'h1:
+          /* empty */;
+      2'h2:
           if (w__valid) begin
-            if (\$288 ) begin
-              \$503  = \$289 [1:0];
+            if (\$285 ) begin
+              \$503  = \$286 [1:0];
             end
           end
     endcase
@@ -2748,15 +2791,15 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
     \$504  = fsm_state;
     casez (fsm_state)
       2'h0:
-          if (\$283 ) begin
+          if (\$276 ) begin
             \$504  = 2'h1;
           end
       2'h1:
-          if (loaded) begin
+          if (\$281 ) begin
             \$504  = 2'h2;
           end
       2'h2:
-          if (handoff) begin
+          if (loaded) begin
             \$504  = 2'h0;
           end
     endcase
@@ -2766,37 +2809,32 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$505  = w_frames;
+    \$505  = height;
     casez (fsm_state)
       2'h0:
           /* empty */;
       2'h1:
+          /* empty */;
+      2'h2:
           if (loaded) begin
-            \$505  = next_frames;
+            \$505  = next_height;
           end
     endcase
-    if (\$291 ) begin
-      if (\$294 ) begin
-        if (\$297 ) begin
-          if (\$303 ) begin
-            \$505  = \$304 [15:0];
-          end
-        end
-      end
-    end
     if (rst) begin
-      \$505  = 16'h0000;
+      \$505  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$506  = w_height;
+    \$506  = width;
     casez (fsm_state)
       2'h0:
           /* empty */;
       2'h1:
+          /* empty */;
+      2'h2:
           if (loaded) begin
-            \$506  = next_height;
+            \$506  = next_width;
           end
     endcase
     if (rst) begin
@@ -2805,28 +2843,32 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$507  = w_width;
+    \$507  = groups;
     casez (fsm_state)
       2'h0:
           /* empty */;
       2'h1:
+          /* empty */;
+      2'h2:
           if (loaded) begin
-            \$507  = next_width;
+            \$507  = next_groups;
           end
     endcase
     if (rst) begin
-      \$507  = 5'h00;
+      \$507  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$508  = w_groups;
+    \$508  = ogroups;
     casez (fsm_state)
       2'h0:
           /* empty */;
       2'h1:
+          /* empty */;
+      2'h2:
           if (loaded) begin
-            \$508  = next_groups;
+            \$508  = 3'h0;
           end
     endcase
     if (rst) begin
@@ -2835,175 +2877,157 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$509  = height;
+    \$509  = stride2;
     casez (fsm_state)
       2'h0:
           /* empty */;
       2'h1:
           /* empty */;
       2'h2:
-          if (handoff) begin
-            \$509  = next_height;
+          if (loaded) begin
+            \$509  = next_stride2;
           end
     endcase
     if (rst) begin
-      \$509  = 5'h00;
+      \$509  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$510  = width;
+    \$510  = relu;
     casez (fsm_state)
       2'h0:
           /* empty */;
       2'h1:
           /* empty */;
       2'h2:
-          if (handoff) begin
-            \$510  = next_width;
+          if (loaded) begin
+            \$510  = next_relu;
           end
     endcase
     if (rst) begin
-      \$510  = 5'h00;
+      \$510  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$511  = groups;
+    \$511  = c_frames;
     casez (fsm_state)
       2'h0:
           /* empty */;
       2'h1:
           /* empty */;
       2'h2:
-          if (handoff) begin
-            \$511  = next_groups;
-          end
-    endcase
-    if (rst) begin
-      \$511  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$512  = ogroups;
-    casez (fsm_state)
-      2'h0:
-          /* empty */;
-      2'h1:
-          /* empty */;
-      2'h2:
-          if (handoff) begin
-            \$512  = 3'h0;
-          end
-    endcase
-    if (rst) begin
-      \$512  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$513  = stride2;
-    casez (fsm_state)
-      2'h0:
-          /* empty */;
-      2'h1:
-          /* empty */;
-      2'h2:
-          if (handoff) begin
-            \$513  = next_stride2;
-          end
-    endcase
-    if (rst) begin
-      \$513  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$514  = relu;
-    casez (fsm_state)
-      2'h0:
-          /* empty */;
-      2'h1:
-          /* empty */;
-      2'h2:
-          if (handoff) begin
-            \$514  = next_relu;
-          end
-    endcase
-    if (rst) begin
-      \$514  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$515  = c_frames;
-    casez (fsm_state)
-      2'h0:
-          /* empty */;
-      2'h1:
-          /* empty */;
-      2'h2:
-          if (handoff) begin
-            \$515  = next_frames;
+          if (loaded) begin
+            \$511  = next_frames;
           end
     endcase
     if (issue) begin
-      if (\$307 ) begin
-        if (\$315 ) begin
-          if (\$324 ) begin
-            if (\$330 ) begin
-              \$515  = \$332 [15:0];
+      if (\$303 ) begin
+        if (\$311 ) begin
+          if (\$320 ) begin
+            if (\$326 ) begin
+              \$511  = \$328 [15:0];
             end
           end
         end
       end
     end
     if (rst) begin
-      \$515  = 16'h0000;
+      \$511  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$516  = c_bank;
-    casez (fsm_state)
-      2'h0:
-          /* empty */;
-      2'h1:
-          /* empty */;
-      2'h2:
-          if (handoff) begin
-            \$516  = load_bank;
-          end
-    endcase
+    \$512  = w_cg;
+    if (\$287 ) begin
+      \$512  = \$288 [1:0];
+      if (\$290 ) begin
+        \$512  = 2'h0;
+      end
+    end
     if (rst) begin
-      \$516  = 1'h0;
+      \$512  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$517  = load_bank;
-    casez (fsm_state)
-      2'h0:
-          /* empty */;
-      2'h1:
-          /* empty */;
-      2'h2:
-          if (handoff) begin
-            \$517  = \$290 ;
+    \$513  = w_x;
+    if (\$287 ) begin
+      if (\$290 ) begin
+        \$513  = \$291 [3:0];
+        if (\$293 ) begin
+          \$513  = 4'h0;
+        end
+      end
+    end
+    if (rst) begin
+      \$513  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$514  = w_y;
+    if (\$287 ) begin
+      if (\$290 ) begin
+        if (\$293 ) begin
+          \$514  = \$294 [3:0];
+          if (\$299 ) begin
+            \$514  = 4'h0;
           end
-    endcase
+        end
+      end
+    end
+    if (rst) begin
+      \$514  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$515  = w_slot;
+    if (\$287 ) begin
+      if (\$290 ) begin
+        if (\$293 ) begin
+          \$515  = \$297 [2:0];
+        end
+      end
+    end
+    if (rst) begin
+      \$515  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$516  = held;
+    if (\$301 ) begin
+      \$516  = off__payload;
+    end
+    if (rst) begin
+      \$516  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$517  = c_pass;
+    if (issue) begin
+      \$517  = \$302 [0];
+      if (\$303 ) begin
+        \$517  = 1'h0;
+      end
+    end
     if (rst) begin
       \$517  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$518  = w_cg;
-    if (\$291 ) begin
-      \$518  = \$292 [1:0];
-      if (\$294 ) begin
-        \$518  = 2'h0;
+    \$518  = c_cg;
+    if (issue) begin
+      if (\$303 ) begin
+        \$518  = \$304 [1:0];
+        if (\$306 ) begin
+          \$518  = 2'h0;
+        end
       end
     end
     if (rst) begin
@@ -3012,328 +3036,304 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$519  = w_x;
-    if (\$291 ) begin
-      if (\$294 ) begin
-        \$519  = \$295 [3:0];
-        if (\$297 ) begin
-          \$519  = 4'h0;
+    \$519  = c_og;
+    if (issue) begin
+      if (\$303 ) begin
+        if (\$311 ) begin
+          \$519  = 2'h0;
         end
       end
     end
     if (rst) begin
-      \$519  = 4'h0;
+      \$519  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$520  = w_y;
-    if (\$291 ) begin
-      if (\$294 ) begin
-        if (\$297 ) begin
-          \$520  = \$298 [3:0];
-          if (\$303 ) begin
-            \$520  = 4'h0;
+    \$520  = c_wbase;
+    if (issue) begin
+      if (\$303 ) begin
+        if (\$311 ) begin
+          \$520  = 2'h0;
+        end
+      end
+    end
+    if (rst) begin
+      \$520  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$521  = c_ox;
+    if (issue) begin
+      if (\$303 ) begin
+        if (\$311 ) begin
+          \$521  = \$312 [3:0];
+          if (\$320 ) begin
+            \$521  = 4'h0;
           end
         end
       end
     end
     if (rst) begin
-      \$520  = 4'h0;
+      \$521  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$521  = w_slot;
-    if (\$291 ) begin
-      if (\$294 ) begin
-        if (\$297 ) begin
-          \$521  = \$301 [2:0];
-        end
-      end
-    end
-    if (rst) begin
-      \$521  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$522  = held;
-    if (\$305 ) begin
-      \$522  = off__payload;
-    end
-    if (rst) begin
-      \$522  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$523  = c_pass;
+    \$522  = c_x;
     if (issue) begin
-      \$523  = \$306 [0];
-      if (\$307 ) begin
-        \$523  = 1'h0;
-      end
-    end
-    if (rst) begin
-      \$523  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$524  = c_cg;
-    if (issue) begin
-      if (\$307 ) begin
-        \$524  = \$308 [1:0];
-        if (\$310 ) begin
-          \$524  = 2'h0;
-        end
-      end
-    end
-    if (rst) begin
-      \$524  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$525  = c_og;
-    if (issue) begin
-      if (\$307 ) begin
-        if (\$315 ) begin
-          \$525  = 2'h0;
-        end
-      end
-    end
-    if (rst) begin
-      \$525  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$526  = c_wbase;
-    if (issue) begin
-      if (\$307 ) begin
-        if (\$315 ) begin
-          \$526  = 2'h0;
-        end
-      end
-    end
-    if (rst) begin
-      \$526  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$527  = c_ox;
-    if (issue) begin
-      if (\$307 ) begin
-        if (\$315 ) begin
-          \$527  = \$316 [3:0];
-          if (\$324 ) begin
-            \$527  = 4'h0;
+      if (\$303 ) begin
+        if (\$311 ) begin
+          \$522  = \$314 [4:0];
+          if (\$320 ) begin
+            \$522  = 5'h00;
           end
         end
       end
     end
     if (rst) begin
-      \$527  = 4'h0;
+      \$522  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$528  = c_x;
+    \$523  = c_oy;
     if (issue) begin
-      if (\$307 ) begin
-        if (\$315 ) begin
-          \$528  = \$318 [4:0];
-          if (\$324 ) begin
-            \$528  = 5'h00;
-          end
-        end
-      end
-    end
-    if (rst) begin
-      \$528  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$529  = c_oy;
-    if (issue) begin
-      if (\$307 ) begin
-        if (\$315 ) begin
-          if (\$324 ) begin
+      if (\$303 ) begin
+        if (\$311 ) begin
+          if (\$320 ) begin
             (* full_case = 32'd1 *)
-            if (\$330 ) begin
-              \$529  = 4'h0;
+            if (\$326 ) begin
+              \$523  = 4'h0;
             end else begin
-              \$529  = \$333 [3:0];
+              \$523  = \$329 [3:0];
             end
           end
         end
       end
     end
     if (rst) begin
-      \$529  = 4'h0;
+      \$523  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$530  = c_y;
+    \$524  = c_y;
     if (issue) begin
-      if (\$307 ) begin
-        if (\$315 ) begin
-          if (\$324 ) begin
+      if (\$303 ) begin
+        if (\$311 ) begin
+          if (\$320 ) begin
             (* full_case = 32'd1 *)
-            if (\$330 ) begin
-              \$530  = 5'h00;
+            if (\$326 ) begin
+              \$524  = 5'h00;
             end else begin
-              \$530  = \$335 [4:0];
+              \$524  = \$331 [4:0];
             end
           end
         end
       end
     end
     if (rst) begin
-      \$530  = 5'h00;
+      \$524  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$531  = below;
+    \$525  = below;
     if (issue) begin
-      if (\$307 ) begin
-        if (\$315 ) begin
-          if (\$324 ) begin
+      if (\$303 ) begin
+        if (\$311 ) begin
+          if (\$320 ) begin
             (* full_case = 32'd1 *)
-            if (\$330 ) begin
-              \$531  = \$331 [4:0];
+            if (\$326 ) begin
+              \$525  = \$327 [4:0];
             end else begin
-              \$531  = \$337 [4:0];
+              \$525  = \$333 [4:0];
             end
           end
         end
       end
     end
-    if (handoff) begin
-      \$531  = \$347 [4:0];
+    if (loaded) begin
+      \$525  = \$343 [4:0];
     end
     if (rst) begin
-      \$531  = 5'h00;
+      \$525  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$532  = c_slot;
-    if (\$338 ) begin
-      \$532  = \$344 [2:0];
+    \$526  = c_slot;
+    if (\$334 ) begin
+      \$526  = \$340 [2:0];
     end
     if (rst) begin
-      \$532  = 3'h0;
+      \$526  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$533  = \$346 [2:0];
+    \$527  = \$342 [2:0];
     if (rst) begin
-      \$533  = 3'h0;
+      \$527  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$534  = row_freed;
+    \$528  = row_freed;
     if (ce) begin
-      \$534  = row_step;
+      \$528  = row_step;
     end
     if (rst) begin
-      \$534  = 2'h0;
+      \$528  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$535  = v1;
+    \$529  = v1;
     if (ce) begin
-      \$535  = issue;
+      \$529  = issue;
     end
     if (rst) begin
-      \$535  = 1'h0;
+      \$529  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$536  = last1;
+    \$530  = last1;
     if (ce) begin
-      \$536  = frame_last;
+      \$530  = frame_last;
     end
     if (rst) begin
-      \$536  = 1'h0;
+      \$530  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$537  = accfirst1;
+    \$531  = accfirst1;
     if (ce) begin
-      \$537  = \$349 ;
+      \$531  = \$345 ;
     end
     if (rst) begin
-      \$537  = 1'h0;
+      \$531  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$538  = acclast1;
+    \$532  = acclast1;
     if (ce) begin
-      \$538  = \$351 ;
+      \$532  = \$347 ;
     end
     if (rst) begin
-      \$538  = 1'h0;
+      \$532  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$539  = cg1;
+    \$533  = cg1;
     if (ce) begin
-      \$539  = c_cg;
+      \$533  = c_cg;
     end
     if (rst) begin
-      \$539  = 2'h0;
+      \$533  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$540  = cy1;
+    \$534  = cy1;
     if (ce) begin
-      \$540  = c_y;
+      \$534  = c_y;
     end
     if (rst) begin
-      \$540  = 5'h00;
+      \$534  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$541  = cx1;
+    \$535  = cx1;
     if (ce) begin
-      \$541  = c_x;
+      \$535  = c_x;
     end
     if (rst) begin
-      \$541  = 5'h00;
+      \$535  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$542  = slot1;
+    \$536  = slot1;
     if (ce) begin
-      \$542  = c_slot;
+      \$536  = c_slot;
     end
     if (rst) begin
-      \$542  = 3'h0;
+      \$536  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$543  = dy0_s1;
+    \$537  = dy0_s1;
     if (ce) begin
-      \$543  = { \$74 [2], \$74  };
+      \$537  = { \$69 [2], \$69  };
+    end
+    if (rst) begin
+      \$537  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$538  = dy1_s1;
+    if (ce) begin
+      \$538  = { \$71 [2], \$71  };
+    end
+    if (rst) begin
+      \$538  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$539  = dy2_s1;
+    if (ce) begin
+      \$539  = { \$73 [2], \$73  };
+    end
+    if (rst) begin
+      \$539  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$540  = dy3_s1;
+    if (ce) begin
+      \$540  = { 1'h0, \$75  };
+    end
+    if (rst) begin
+      \$540  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$541  = dy4_s1;
+    if (ce) begin
+      \$541  = { 1'h0, \$77  };
+    end
+    if (rst) begin
+      \$541  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$542  = dy5_s1;
+    if (ce) begin
+      \$542  = { 1'h0, \$79  };
+    end
+    if (rst) begin
+      \$542  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$543  = dy6_s1;
+    if (ce) begin
+      \$543  = { 1'h0, \$81  };
     end
     if (rst) begin
       \$543  = 4'h0;
@@ -3341,9 +3341,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$544  = dy1_s1;
+    \$544  = dy7_s1;
     if (ce) begin
-      \$544  = { \$76 [2], \$76  };
+      \$544  = { 1'h0, \$83  };
     end
     if (rst) begin
       \$544  = 4'h0;
@@ -3351,9 +3351,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$545  = dy2_s1;
+    \$545  = dy8_s1;
     if (ce) begin
-      \$545  = { \$78 [2], \$78  };
+      \$545  = { 1'h0, \$85  };
     end
     if (rst) begin
       \$545  = 4'h0;
@@ -3361,9 +3361,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$546  = dy3_s1;
+    \$546  = dx0_s1;
     if (ce) begin
-      \$546  = { 1'h0, \$80  };
+      \$546  = { \$70 [2], \$70  };
     end
     if (rst) begin
       \$546  = 4'h0;
@@ -3371,9 +3371,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$547  = dy4_s1;
+    \$547  = dx1_s1;
     if (ce) begin
-      \$547  = { 1'h0, \$82  };
+      \$547  = { 1'h0, \$72  };
     end
     if (rst) begin
       \$547  = 4'h0;
@@ -3381,9 +3381,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$548  = dy5_s1;
+    \$548  = dx2_s1;
     if (ce) begin
-      \$548  = { 1'h0, \$84  };
+      \$548  = { 1'h0, \$74  };
     end
     if (rst) begin
       \$548  = 4'h0;
@@ -3391,9 +3391,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$549  = dy6_s1;
+    \$549  = dx3_s1;
     if (ce) begin
-      \$549  = { 1'h0, \$86  };
+      \$549  = { \$76 [2], \$76  };
     end
     if (rst) begin
       \$549  = 4'h0;
@@ -3401,9 +3401,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$550  = dy7_s1;
+    \$550  = dx4_s1;
     if (ce) begin
-      \$550  = { 1'h0, \$88  };
+      \$550  = { 1'h0, \$78  };
     end
     if (rst) begin
       \$550  = 4'h0;
@@ -3411,9 +3411,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$551  = dy8_s1;
+    \$551  = dx5_s1;
     if (ce) begin
-      \$551  = { 1'h0, \$90  };
+      \$551  = { 1'h0, \$80  };
     end
     if (rst) begin
       \$551  = 4'h0;
@@ -3421,9 +3421,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$552  = dx0_s1;
+    \$552  = dx6_s1;
     if (ce) begin
-      \$552  = { \$75 [2], \$75  };
+      \$552  = { \$82 [2], \$82  };
     end
     if (rst) begin
       \$552  = 4'h0;
@@ -3431,9 +3431,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$553  = dx1_s1;
+    \$553  = dx7_s1;
     if (ce) begin
-      \$553  = { 1'h0, \$77  };
+      \$553  = { 1'h0, \$84  };
     end
     if (rst) begin
       \$553  = 4'h0;
@@ -3441,9 +3441,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$554  = dx2_s1;
+    \$554  = dx8_s1;
     if (ce) begin
-      \$554  = { 1'h0, \$79  };
+      \$554  = { 1'h0, \$86  };
     end
     if (rst) begin
       \$554  = 4'h0;
@@ -3451,69 +3451,69 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$555  = dx3_s1;
+    \$555  = ok0_s2;
     if (ce) begin
-      \$555  = { \$81 [2], \$81  };
+      \$555  = ok0;
     end
     if (rst) begin
-      \$555  = 4'h0;
+      \$555  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$556  = dx4_s1;
+    \$556  = ok1_s2;
     if (ce) begin
-      \$556  = { 1'h0, \$83  };
+      \$556  = ok1;
     end
     if (rst) begin
-      \$556  = 4'h0;
+      \$556  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$557  = dx5_s1;
+    \$557  = ok2_s2;
     if (ce) begin
-      \$557  = { 1'h0, \$85  };
+      \$557  = ok2;
     end
     if (rst) begin
-      \$557  = 4'h0;
+      \$557  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$558  = dx6_s1;
+    \$558  = ok3_s2;
     if (ce) begin
-      \$558  = { \$87 [2], \$87  };
+      \$558  = ok3;
     end
     if (rst) begin
-      \$558  = 4'h0;
+      \$558  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$559  = dx7_s1;
+    \$559  = ok4_s2;
     if (ce) begin
-      \$559  = { 1'h0, \$89  };
+      \$559  = ok4;
     end
     if (rst) begin
-      \$559  = 4'h0;
+      \$559  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$560  = dx8_s1;
+    \$560  = ok5_s2;
     if (ce) begin
-      \$560  = { 1'h0, \$91  };
+      \$560  = ok5;
     end
     if (rst) begin
-      \$560  = 4'h0;
+      \$560  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$561  = ok0_s2;
+    \$561  = ok6_s2;
     if (ce) begin
-      \$561  = ok0;
+      \$561  = ok6;
     end
     if (rst) begin
       \$561  = 1'h0;
@@ -3521,9 +3521,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$562  = ok1_s2;
+    \$562  = ok7_s2;
     if (ce) begin
-      \$562  = ok1;
+      \$562  = ok7;
     end
     if (rst) begin
       \$562  = 1'h0;
@@ -3531,9 +3531,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$563  = ok2_s2;
+    \$563  = ok8_s2;
     if (ce) begin
-      \$563  = ok2;
+      \$563  = ok8;
     end
     if (rst) begin
       \$563  = 1'h0;
@@ -3541,9 +3541,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$564  = ok3_s2;
+    \$564  = v2;
     if (ce) begin
-      \$564  = ok3;
+      \$564  = v1;
     end
     if (rst) begin
       \$564  = 1'h0;
@@ -3551,9 +3551,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$565  = ok4_s2;
+    \$565  = last2;
     if (ce) begin
-      \$565  = ok4;
+      \$565  = last1;
     end
     if (rst) begin
       \$565  = 1'h0;
@@ -3561,9 +3561,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$566  = ok5_s2;
+    \$566  = accfirst2;
     if (ce) begin
-      \$566  = ok5;
+      \$566  = accfirst1;
     end
     if (rst) begin
       \$566  = 1'h0;
@@ -3571,9 +3571,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$567  = ok6_s2;
+    \$567  = acclast2;
     if (ce) begin
-      \$567  = ok6;
+      \$567  = acclast1;
     end
     if (rst) begin
       \$567  = 1'h0;
@@ -3581,69 +3581,69 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$568  = ok7_s2;
+    \$568  = sample0_s2b;
     if (ce) begin
-      \$568  = ok7;
+      \$568  = port__data;
     end
     if (rst) begin
-      \$568  = 1'h0;
+      \$568  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$569  = ok8_s2;
+    \$569  = sample1_s2b;
     if (ce) begin
-      \$569  = ok8;
+      \$569  = \port__data$234 ;
     end
     if (rst) begin
-      \$569  = 1'h0;
+      \$569  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$570  = v2;
+    \$570  = sample2_s2b;
     if (ce) begin
-      \$570  = v1;
+      \$570  = \port__data$235 ;
     end
     if (rst) begin
-      \$570  = 1'h0;
+      \$570  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$571  = last2;
+    \$571  = sample3_s2b;
     if (ce) begin
-      \$571  = last1;
+      \$571  = \port__data$236 ;
     end
     if (rst) begin
-      \$571  = 1'h0;
+      \$571  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$572  = accfirst2;
+    \$572  = sample4_s2b;
     if (ce) begin
-      \$572  = accfirst1;
+      \$572  = \port__data$237 ;
     end
     if (rst) begin
-      \$572  = 1'h0;
+      \$572  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$573  = acclast2;
+    \$573  = sample5_s2b;
     if (ce) begin
-      \$573  = acclast1;
+      \$573  = \port__data$238 ;
     end
     if (rst) begin
-      \$573  = 1'h0;
+      \$573  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$574  = sample0_s2b;
+    \$574  = sample6_s2b;
     if (ce) begin
-      \$574  = port__data;
+      \$574  = \port__data$239 ;
     end
     if (rst) begin
       \$574  = 16'h0000;
@@ -3651,9 +3651,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$575  = sample1_s2b;
+    \$575  = sample7_s2b;
     if (ce) begin
-      \$575  = \port__data$237 ;
+      \$575  = \port__data$240 ;
     end
     if (rst) begin
       \$575  = 16'h0000;
@@ -3661,9 +3661,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$576  = sample2_s2b;
+    \$576  = sample8_s2b;
     if (ce) begin
-      \$576  = \port__data$238 ;
+      \$576  = \port__data$241 ;
     end
     if (rst) begin
       \$576  = 16'h0000;
@@ -3671,79 +3671,79 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$577  = sample3_s2b;
+    \$577  = weights_s2b;
     if (ce) begin
-      \$577  = \port__data$239 ;
+      \$577  = wread__data;
     end
     if (rst) begin
-      \$577  = 16'h0000;
+      \$577  = 136'h0000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$578  = sample4_s2b;
+    \$578  = ok0_s2b;
     if (ce) begin
-      \$578  = \port__data$240 ;
+      \$578  = ok0_s2;
     end
     if (rst) begin
-      \$578  = 16'h0000;
+      \$578  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$579  = sample5_s2b;
+    \$579  = ok1_s2b;
     if (ce) begin
-      \$579  = \port__data$241 ;
+      \$579  = ok1_s2;
     end
     if (rst) begin
-      \$579  = 16'h0000;
+      \$579  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$580  = sample6_s2b;
+    \$580  = ok2_s2b;
     if (ce) begin
-      \$580  = \port__data$242 ;
+      \$580  = ok2_s2;
     end
     if (rst) begin
-      \$580  = 16'h0000;
+      \$580  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$581  = sample7_s2b;
+    \$581  = ok3_s2b;
     if (ce) begin
-      \$581  = \port__data$243 ;
+      \$581  = ok3_s2;
     end
     if (rst) begin
-      \$581  = 16'h0000;
+      \$581  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$582  = sample8_s2b;
+    \$582  = ok4_s2b;
     if (ce) begin
-      \$582  = \port__data$244 ;
+      \$582  = ok4_s2;
     end
     if (rst) begin
-      \$582  = 16'h0000;
+      \$582  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$583  = weights_s2b;
+    \$583  = ok5_s2b;
     if (ce) begin
-      \$583  = wread__data;
+      \$583  = ok5_s2;
     end
     if (rst) begin
-      \$583  = 136'h0000000000000000000000000000000000;
+      \$583  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$584  = ok0_s2b;
+    \$584  = ok6_s2b;
     if (ce) begin
-      \$584  = ok0_s2;
+      \$584  = ok6_s2;
     end
     if (rst) begin
       \$584  = 1'h0;
@@ -3751,9 +3751,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$585  = ok1_s2b;
+    \$585  = ok7_s2b;
     if (ce) begin
-      \$585  = ok1_s2;
+      \$585  = ok7_s2;
     end
     if (rst) begin
       \$585  = 1'h0;
@@ -3761,9 +3761,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$586  = ok2_s2b;
+    \$586  = ok8_s2b;
     if (ce) begin
-      \$586  = ok2_s2;
+      \$586  = ok8_s2;
     end
     if (rst) begin
       \$586  = 1'h0;
@@ -3771,9 +3771,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$587  = ok3_s2b;
+    \$587  = v2b;
     if (ce) begin
-      \$587  = ok3_s2;
+      \$587  = v2;
     end
     if (rst) begin
       \$587  = 1'h0;
@@ -3781,9 +3781,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$588  = ok4_s2b;
+    \$588  = last2b;
     if (ce) begin
-      \$588  = ok4_s2;
+      \$588  = last2;
     end
     if (rst) begin
       \$588  = 1'h0;
@@ -3791,9 +3791,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$589  = ok5_s2b;
+    \$589  = accfirst2b;
     if (ce) begin
-      \$589  = ok5_s2;
+      \$589  = accfirst2;
     end
     if (rst) begin
       \$589  = 1'h0;
@@ -3801,9 +3801,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$590  = ok6_s2b;
+    \$590  = acclast2b;
     if (ce) begin
-      \$590  = ok6_s2;
+      \$590  = acclast2;
     end
     if (rst) begin
       \$590  = 1'h0;
@@ -3811,69 +3811,69 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$591  = ok7_s2b;
+    \$591  = prod0_0;
     if (ce) begin
-      \$591  = ok7_s2;
+      \$591  = \$348 ;
     end
     if (rst) begin
-      \$591  = 1'h0;
+      \$591  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$592  = ok8_s2b;
+    \$592  = prod0_1;
     if (ce) begin
-      \$592  = ok8_s2;
+      \$592  = \$349 ;
     end
     if (rst) begin
-      \$592  = 1'h0;
+      \$592  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$593  = v2b;
+    \$593  = prod0_2;
     if (ce) begin
-      \$593  = v2;
+      \$593  = \$350 ;
     end
     if (rst) begin
-      \$593  = 1'h0;
+      \$593  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$594  = last2b;
+    \$594  = prod0_3;
     if (ce) begin
-      \$594  = last2;
+      \$594  = \$351 ;
     end
     if (rst) begin
-      \$594  = 1'h0;
+      \$594  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$595  = accfirst2b;
+    \$595  = prod0_4;
     if (ce) begin
-      \$595  = accfirst2;
+      \$595  = \$352 ;
     end
     if (rst) begin
-      \$595  = 1'h0;
+      \$595  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$596  = acclast2b;
+    \$596  = prod0_5;
     if (ce) begin
-      \$596  = acclast2;
+      \$596  = \$353 ;
     end
     if (rst) begin
-      \$596  = 1'h0;
+      \$596  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$597  = prod0_0;
+    \$597  = prod0_6;
     if (ce) begin
-      \$597  = \$352 ;
+      \$597  = \$354 ;
     end
     if (rst) begin
       \$597  = 12'h000;
@@ -3881,9 +3881,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$598  = prod0_1;
+    \$598  = prod0_7;
     if (ce) begin
-      \$598  = \$353 ;
+      \$598  = \$355 ;
     end
     if (rst) begin
       \$598  = 12'h000;
@@ -3891,9 +3891,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$599  = prod0_2;
+    \$599  = prod0_8;
     if (ce) begin
-      \$599  = \$354 ;
+      \$599  = \$356 ;
     end
     if (rst) begin
       \$599  = 12'h000;
@@ -3901,9 +3901,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$600  = prod0_3;
+    \$600  = prod1_0;
     if (ce) begin
-      \$600  = \$355 ;
+      \$600  = \$357 ;
     end
     if (rst) begin
       \$600  = 12'h000;
@@ -3911,9 +3911,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$601  = prod0_4;
+    \$601  = prod1_1;
     if (ce) begin
-      \$601  = \$356 ;
+      \$601  = \$358 ;
     end
     if (rst) begin
       \$601  = 12'h000;
@@ -3921,9 +3921,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$602  = prod0_5;
+    \$602  = prod1_2;
     if (ce) begin
-      \$602  = \$357 ;
+      \$602  = \$359 ;
     end
     if (rst) begin
       \$602  = 12'h000;
@@ -3931,9 +3931,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$603  = prod0_6;
+    \$603  = prod1_3;
     if (ce) begin
-      \$603  = \$358 ;
+      \$603  = \$360 ;
     end
     if (rst) begin
       \$603  = 12'h000;
@@ -3941,9 +3941,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$604  = prod0_7;
+    \$604  = prod1_4;
     if (ce) begin
-      \$604  = \$359 ;
+      \$604  = \$361 ;
     end
     if (rst) begin
       \$604  = 12'h000;
@@ -3951,9 +3951,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$605  = prod0_8;
+    \$605  = prod1_5;
     if (ce) begin
-      \$605  = \$360 ;
+      \$605  = \$362 ;
     end
     if (rst) begin
       \$605  = 12'h000;
@@ -3961,9 +3961,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$606  = prod1_0;
+    \$606  = prod1_6;
     if (ce) begin
-      \$606  = \$361 ;
+      \$606  = \$363 ;
     end
     if (rst) begin
       \$606  = 12'h000;
@@ -3971,9 +3971,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$607  = prod1_1;
+    \$607  = prod1_7;
     if (ce) begin
-      \$607  = \$362 ;
+      \$607  = \$364 ;
     end
     if (rst) begin
       \$607  = 12'h000;
@@ -3981,9 +3981,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$608  = prod1_2;
+    \$608  = prod1_8;
     if (ce) begin
-      \$608  = \$363 ;
+      \$608  = \$365 ;
     end
     if (rst) begin
       \$608  = 12'h000;
@@ -3991,189 +3991,189 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$609  = prod1_3;
+    \$609  = scale0_s3;
     if (ce) begin
-      \$609  = \$364 ;
+      \$609  = weights_s2b[51:36];
     end
     if (rst) begin
-      \$609  = 12'h000;
+      \$609  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$610  = prod1_4;
+    \$610  = scale1_s3;
     if (ce) begin
-      \$610  = \$365 ;
+      \$610  = weights_s2b[119:104];
     end
     if (rst) begin
-      \$610  = 12'h000;
+      \$610  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$611  = prod1_5;
+    \$611  = bias0_s3;
     if (ce) begin
-      \$611  = \$366 ;
+      \$611  = weights_s2b[67:52];
     end
     if (rst) begin
-      \$611  = 12'h000;
+      \$611  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$612  = prod1_6;
+    \$612  = bias1_s3;
     if (ce) begin
-      \$612  = \$367 ;
+      \$612  = weights_s2b[135:120];
     end
     if (rst) begin
-      \$612  = 12'h000;
+      \$612  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$613  = prod1_7;
+    \$613  = v3;
     if (ce) begin
-      \$613  = \$368 ;
+      \$613  = v2b;
     end
     if (rst) begin
-      \$613  = 12'h000;
+      \$613  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$614  = prod1_8;
+    \$614  = last3;
     if (ce) begin
-      \$614  = \$369 ;
+      \$614  = last2b;
     end
     if (rst) begin
-      \$614  = 12'h000;
+      \$614  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$615  = scale0_s3;
+    \$615  = accfirst3;
     if (ce) begin
-      \$615  = weights_s2b[51:36];
+      \$615  = accfirst2b;
     end
     if (rst) begin
-      \$615  = 16'h0000;
+      \$615  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$616  = scale1_s3;
+    \$616  = acclast3;
     if (ce) begin
-      \$616  = weights_s2b[119:104];
+      \$616  = acclast2b;
     end
     if (rst) begin
-      \$616  = 16'h0000;
+      \$616  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$617  = bias0_s3;
+    \$617  = acc0;
+    if (\$366 ) begin
+      \$617  = \$384 [14:0];
+    end
+    if (rst) begin
+      \$617  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$618  = acc1;
+    if (\$385 ) begin
+      \$618  = \$403 [14:0];
+    end
+    if (rst) begin
+      \$618  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$619  = scale0_s4;
     if (ce) begin
-      \$617  = weights_s2b[67:52];
+      \$619  = scale0_s3;
     end
     if (rst) begin
-      \$617  = 16'h0000;
+      \$619  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$618  = bias1_s3;
+    \$620  = scale1_s4;
     if (ce) begin
-      \$618  = weights_s2b[135:120];
+      \$620  = scale1_s3;
     end
     if (rst) begin
-      \$618  = 16'h0000;
+      \$620  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$619  = v3;
+    \$621  = bias0_s4;
     if (ce) begin
-      \$619  = v2b;
+      \$621  = bias0_s3;
     end
     if (rst) begin
-      \$619  = 1'h0;
+      \$621  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$620  = last3;
+    \$622  = bias1_s4;
     if (ce) begin
-      \$620  = last2b;
+      \$622  = bias1_s3;
     end
     if (rst) begin
-      \$620  = 1'h0;
+      \$622  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$621  = accfirst3;
+    \$623  = v4;
     if (ce) begin
-      \$621  = accfirst2b;
+      \$623  = \$404 ;
     end
     if (rst) begin
-      \$621  = 1'h0;
+      \$623  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$622  = acclast3;
+    \$624  = last4;
     if (ce) begin
-      \$622  = acclast2b;
+      \$624  = last3;
     end
     if (rst) begin
-      \$622  = 1'h0;
+      \$624  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$623  = acc0;
-    if (\$370 ) begin
-      \$623  = \$388 [14:0];
-    end
-    if (rst) begin
-      \$623  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$624  = acc1;
-    if (\$389 ) begin
-      \$624  = \$407 [14:0];
-    end
-    if (rst) begin
-      \$624  = 15'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$625  = scale0_s4;
+    \$625  = scaled0;
     if (ce) begin
-      \$625  = scale0_s3;
+      \$625  = \$405 ;
     end
     if (rst) begin
-      \$625  = 16'h0000;
+      \$625  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$626  = scale1_s4;
+    \$626  = scaled1;
     if (ce) begin
-      \$626  = scale1_s3;
+      \$626  = \$406 ;
     end
     if (rst) begin
-      \$626  = 16'h0000;
+      \$626  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$627  = bias0_s4;
+    \$627  = bias0_s5;
     if (ce) begin
-      \$627  = bias0_s3;
+      \$627  = bias0_s4;
     end
     if (rst) begin
       \$627  = 16'h0000;
@@ -4181,9 +4181,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$628  = bias1_s4;
+    \$628  = bias1_s5;
     if (ce) begin
-      \$628  = bias1_s3;
+      \$628  = bias1_s4;
     end
     if (rst) begin
       \$628  = 16'h0000;
@@ -4191,9 +4191,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$629  = v4;
+    \$629  = v5;
     if (ce) begin
-      \$629  = \$408 ;
+      \$629  = v4;
     end
     if (rst) begin
       \$629  = 1'h0;
@@ -4201,9 +4201,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$630  = last4;
+    \$630  = last5;
     if (ce) begin
-      \$630  = last3;
+      \$630  = last4;
     end
     if (rst) begin
       \$630  = 1'h0;
@@ -4211,165 +4211,105 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$631  = scaled0;
+    \$631  = o__payload;
     if (ce) begin
-      \$631  = \$409 ;
+      \$631 [7:0] = \$448 [7:0];
+      \$631 [15:8] = \$490 [7:0];
+    end
+    if (ce) begin
+      \$631 [16] = last5;
     end
     if (rst) begin
-      \$631  = 31'h00000000;
+      \$631  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$632  = scaled1;
+    \$632  = o__valid;
     if (ce) begin
-      \$632  = \$410 ;
+      \$632  = v5;
     end
     if (rst) begin
-      \$632  = 31'h00000000;
+      \$632  = 1'h0;
     end
   end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$633  = bias0_s5;
-    if (ce) begin
-      \$633  = bias0_s4;
-    end
-    if (rst) begin
-      \$633  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$634  = bias1_s5;
-    if (ce) begin
-      \$634  = bias1_s4;
-    end
-    if (rst) begin
-      \$634  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$635  = v5;
-    if (ce) begin
-      \$635  = v4;
-    end
-    if (rst) begin
-      \$635  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$636  = last5;
-    if (ce) begin
-      \$636  = last4;
-    end
-    if (rst) begin
-      \$636  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$637  = o__payload;
-    if (ce) begin
-      \$637 [7:0] = \$452 [7:0];
-      \$637 [15:8] = \$494 [7:0];
-    end
-    if (ce) begin
-      \$637 [16] = last5;
-    end
-    if (rst) begin
-      \$637  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$638  = o__valid;
-    if (ce) begin
-      \$638  = v5;
-    end
-    if (rst) begin
-      \$638  = 1'h0;
-    end
-  end
-  assign lw__addr = \$18 [8:0];
+  assign lw__addr = \$13 [8:0];
   assign lw__data = i__payload[15:0];
-  assign need = \$29 [1:0];
-  assign dil = \$73 [1:0];
-  assign dy0 = { \$74 [2], \$74  };
-  assign dx0 = { \$75 [2], \$75  };
-  assign dy1 = { \$76 [2], \$76  };
-  assign dx1 = { 1'h0, \$77  };
-  assign dy2 = { \$78 [2], \$78  };
-  assign dx2 = { 1'h0, \$79  };
-  assign dy3 = { 1'h0, \$80  };
-  assign dx3 = { \$81 [2], \$81  };
-  assign dy4 = { 1'h0, \$82  };
-  assign dx4 = { 1'h0, \$83  };
-  assign dy5 = { 1'h0, \$84  };
-  assign dx5 = { 1'h0, \$85  };
-  assign dy6 = { 1'h0, \$86  };
-  assign dx6 = { \$87 [2], \$87  };
-  assign dy7 = { 1'h0, \$88  };
-  assign dx7 = { 1'h0, \$89  };
-  assign dy8 = { 1'h0, \$90  };
-  assign dx8 = { 1'h0, \$91  };
-  assign y0 = { \$92 [6], \$92 [6], \$92 [6], \$92  };
-  assign x0 = { \$93 [6], \$93 [6], \$93 [6], \$93  };
-  assign slot0 = { \$100 [4], \$100  };
-  assign wslot0 = \$106 [2:0];
+  assign need = \$24 [1:0];
+  assign dil = \$68 [1:0];
+  assign dy0 = { \$69 [2], \$69  };
+  assign dx0 = { \$70 [2], \$70  };
+  assign dy1 = { \$71 [2], \$71  };
+  assign dx1 = { 1'h0, \$72  };
+  assign dy2 = { \$73 [2], \$73  };
+  assign dx2 = { 1'h0, \$74  };
+  assign dy3 = { 1'h0, \$75  };
+  assign dx3 = { \$76 [2], \$76  };
+  assign dy4 = { 1'h0, \$77  };
+  assign dx4 = { 1'h0, \$78  };
+  assign dy5 = { 1'h0, \$79  };
+  assign dx5 = { 1'h0, \$80  };
+  assign dy6 = { 1'h0, \$81  };
+  assign dx6 = { \$82 [2], \$82  };
+  assign dy7 = { 1'h0, \$83  };
+  assign dx7 = { 1'h0, \$84  };
+  assign dy8 = { 1'h0, \$85  };
+  assign dx8 = { 1'h0, \$86  };
+  assign y0 = { \$87 [6], \$87 [6], \$87 [6], \$87  };
+  assign x0 = { \$88 [6], \$88 [6], \$88 [6], \$88  };
+  assign slot0 = { \$95 [4], \$95  };
+  assign wslot0 = \$101 [2:0];
   assign port__en = ce;
-  assign port__addr = \$111 [8:0];
-  assign y1 = { \$112 [6], \$112 [6], \$112 [6], \$112  };
-  assign x1 = { \$113 [6], \$113 [6], \$113 [6], \$113  };
-  assign \slot1$91  = { \$120 [4], \$120  };
-  assign wslot1 = \$126 [2:0];
-  assign \port__en$93  = ce;
-  assign \port__addr$94  = \$131 [8:0];
-  assign y2 = { \$132 [6], \$132 [6], \$132 [6], \$132  };
-  assign x2 = { \$133 [6], \$133 [6], \$133 [6], \$133  };
-  assign slot2 = { \$140 [4], \$140  };
-  assign wslot2 = \$146 [2:0];
-  assign \port__en$102  = ce;
-  assign \port__addr$103  = \$151 [8:0];
-  assign y3 = { \$152 [6], \$152 [6], \$152 [6], \$152  };
-  assign x3 = { \$153 [6], \$153 [6], \$153 [6], \$153  };
-  assign slot3 = { \$160 [4], \$160  };
-  assign wslot3 = \$166 [2:0];
-  assign \port__en$111  = ce;
-  assign \port__addr$112  = \$171 [8:0];
-  assign y4 = { \$172 [6], \$172 [6], \$172 [6], \$172  };
-  assign x4 = { \$173 [6], \$173 [6], \$173 [6], \$173  };
-  assign slot4 = { \$180 [4], \$180  };
-  assign wslot4 = \$186 [2:0];
-  assign \port__en$120  = ce;
-  assign \port__addr$121  = \$191 [8:0];
-  assign y5 = { \$192 [6], \$192 [6], \$192 [6], \$192  };
-  assign x5 = { \$193 [6], \$193 [6], \$193 [6], \$193  };
-  assign slot5 = { \$200 [4], \$200  };
-  assign wslot5 = \$206 [2:0];
-  assign \port__en$129  = ce;
-  assign \port__addr$130  = \$211 [8:0];
-  assign y6 = { \$212 [6], \$212 [6], \$212 [6], \$212  };
-  assign x6 = { \$213 [6], \$213 [6], \$213 [6], \$213  };
-  assign slot6 = { \$220 [4], \$220  };
-  assign wslot6 = \$226 [2:0];
-  assign \port__en$138  = ce;
-  assign \port__addr$139  = \$231 [8:0];
-  assign y7 = { \$232 [6], \$232 [6], \$232 [6], \$232  };
-  assign x7 = { \$233 [6], \$233 [6], \$233 [6], \$233  };
-  assign slot7 = { \$240 [4], \$240  };
-  assign wslot7 = \$246 [2:0];
-  assign \port__en$147  = ce;
-  assign \port__addr$148  = \$251 [8:0];
-  assign y8 = { \$252 [6], \$252 [6], \$252 [6], \$252  };
-  assign x8 = { \$253 [6], \$253 [6], \$253 [6], \$253  };
-  assign slot8 = { \$260 [4], \$260  };
-  assign wslot8 = \$266 [2:0];
-  assign \port__en$156  = ce;
-  assign \port__addr$157  = \$271 [8:0];
-  assign wread__addr = \$274 [2:0];
+  assign port__addr = \$106 [8:0];
+  assign y1 = { \$107 [6], \$107 [6], \$107 [6], \$107  };
+  assign x1 = { \$108 [6], \$108 [6], \$108 [6], \$108  };
+  assign \slot1$88  = { \$115 [4], \$115  };
+  assign wslot1 = \$121 [2:0];
+  assign \port__en$90  = ce;
+  assign \port__addr$91  = \$126 [8:0];
+  assign y2 = { \$127 [6], \$127 [6], \$127 [6], \$127  };
+  assign x2 = { \$128 [6], \$128 [6], \$128 [6], \$128  };
+  assign slot2 = { \$135 [4], \$135  };
+  assign wslot2 = \$141 [2:0];
+  assign \port__en$99  = ce;
+  assign \port__addr$100  = \$146 [8:0];
+  assign y3 = { \$147 [6], \$147 [6], \$147 [6], \$147  };
+  assign x3 = { \$148 [6], \$148 [6], \$148 [6], \$148  };
+  assign slot3 = { \$155 [4], \$155  };
+  assign wslot3 = \$161 [2:0];
+  assign \port__en$108  = ce;
+  assign \port__addr$109  = \$166 [8:0];
+  assign y4 = { \$167 [6], \$167 [6], \$167 [6], \$167  };
+  assign x4 = { \$168 [6], \$168 [6], \$168 [6], \$168  };
+  assign slot4 = { \$175 [4], \$175  };
+  assign wslot4 = \$181 [2:0];
+  assign \port__en$117  = ce;
+  assign \port__addr$118  = \$186 [8:0];
+  assign y5 = { \$187 [6], \$187 [6], \$187 [6], \$187  };
+  assign x5 = { \$188 [6], \$188 [6], \$188 [6], \$188  };
+  assign slot5 = { \$195 [4], \$195  };
+  assign wslot5 = \$201 [2:0];
+  assign \port__en$126  = ce;
+  assign \port__addr$127  = \$206 [8:0];
+  assign y6 = { \$207 [6], \$207 [6], \$207 [6], \$207  };
+  assign x6 = { \$208 [6], \$208 [6], \$208 [6], \$208  };
+  assign slot6 = { \$215 [4], \$215  };
+  assign wslot6 = \$221 [2:0];
+  assign \port__en$135  = ce;
+  assign \port__addr$136  = \$226 [8:0];
+  assign y7 = { \$227 [6], \$227 [6], \$227 [6], \$227  };
+  assign x7 = { \$228 [6], \$228 [6], \$228 [6], \$228  };
+  assign slot7 = { \$235 [4], \$235  };
+  assign wslot7 = \$241 [2:0];
+  assign \port__en$144  = ce;
+  assign \port__addr$145  = \$246 [8:0];
+  assign y8 = { \$247 [6], \$247 [6], \$247 [6], \$247  };
+  assign x8 = { \$248 [6], \$248 [6], \$248 [6], \$248  };
+  assign slot8 = { \$255 [4], \$255  };
+  assign wslot8 = \$261 [2:0];
+  assign \port__en$153  = ce;
+  assign \port__addr$154  = \$266 [8:0];
+  assign wread__addr = \$267 [1:0];
   assign wread__en = ce;
   assign next_ogroups = 3'h0;
   assign \wmem_w__data[0]  = wmem_w__data[67:0];
@@ -4457,6 +4397,12 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   assign \sample8_s2b[1]  = sample8_s2b[15:8];
   assign \port__data[0]  = port__data[7:0];
   assign \port__data[1]  = port__data[15:8];
+  assign \port__data$234[0]  = \port__data$234 [7:0];
+  assign \port__data$234[1]  = \port__data$234 [15:8];
+  assign \port__data$235[0]  = \port__data$235 [7:0];
+  assign \port__data$235[1]  = \port__data$235 [15:8];
+  assign \port__data$236[0]  = \port__data$236 [7:0];
+  assign \port__data$236[1]  = \port__data$236 [15:8];
   assign \port__data$237[0]  = \port__data$237 [7:0];
   assign \port__data$237[1]  = \port__data$237 [15:8];
   assign \port__data$238[0]  = \port__data$238 [7:0];
@@ -4467,12 +4413,6 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   assign \port__data$240[1]  = \port__data$240 [15:8];
   assign \port__data$241[0]  = \port__data$241 [7:0];
   assign \port__data$241[1]  = \port__data$241 [15:8];
-  assign \port__data$242[0]  = \port__data$242 [7:0];
-  assign \port__data$242[1]  = \port__data$242 [15:8];
-  assign \port__data$243[0]  = \port__data$243 [7:0];
-  assign \port__data$243[1]  = \port__data$243 [15:8];
-  assign \port__data$244[0]  = \port__data$244 [7:0];
-  assign \port__data$244[1]  = \port__data$244 [15:8];
   assign \weights_s2b[0]  = weights_s2b[67:0];
   assign \weights_s2b[0].w0  = weights_s2b[3:0];
   assign \weights_s2b[0].w1  = weights_s2b[7:4];
@@ -4525,33 +4465,34 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   assign \o__payload.data[0]  = o__payload[7:0];
   assign \o__payload.data[1]  = o__payload[15:8];
   assign \o__payload.last  = o__payload[16];
-  assign first = \$26 ;
-  assign \$38  = \$37 ;
-  assign \$40  = { \$39 [5], \$39 [5:1] };
-  assign \$47  = { \$46 [5], \$46 [5:1] };
-  assign \$57  = \$56 ;
-  assign \$59  = { \$58 [5], \$58 [5:1] };
-  assign \$65  = { \$64 [5], \$64 [5:1] };
-  assign \$284  = { 1'h0, w__payload[47:33] };
-  assign \$315  = \$314 ;
-  assign \$320  = { \$319 [5], \$319 [5:1] };
-  assign \$326  = { \$325 [5], \$325 [5:1] };
-  assign \$349  = \$348 ;
-  assign \$351  = \$350 ;
-  assign \$412  = { \$411 [31], \$411 [31], \$411 [31], \$411 [31], \$411 [31], \$411 [31], \$411 [31], \$411 [31], \$411 [31], \$411 [31], \$411 [31], \$411 [31], \$411 [31], \$411 [31], \$411 [31], \$411 [31], \$411 [31:16] };
-  assign \$417  = { \$416 [31], \$416 [31], \$416 [31], \$416 [31], \$416 [31], \$416 [31], \$416 [31], \$416 [31], \$416 [31], \$416 [31], \$416 [31], \$416 [31], \$416 [31], \$416 [31], \$416 [31], \$416 [31], \$416 [31:16] };
-  assign \$422  = { \$421 [31], \$421 [31], \$421 [31], \$421 [31], \$421 [31], \$421 [31], \$421 [31], \$421 [31], \$421 [31], \$421 [31], \$421 [31], \$421 [31], \$421 [31], \$421 [31], \$421 [31], \$421 [31], \$421 [31:16] };
-  assign \$427  = { \$426 [31], \$426 [31], \$426 [31], \$426 [31], \$426 [31], \$426 [31], \$426 [31], \$426 [31], \$426 [31], \$426 [31], \$426 [31], \$426 [31], \$426 [31], \$426 [31], \$426 [31], \$426 [31], \$426 [31:16] };
-  assign \$434  = { \$433 [31], \$433 [31], \$433 [31], \$433 [31], \$433 [31], \$433 [31], \$433 [31], \$433 [31], \$433 [31], \$433 [31], \$433 [31], \$433 [31], \$433 [31], \$433 [31], \$433 [31], \$433 [31], \$433 [31:16] };
+  assign first = \$21 ;
+  assign \$33  = \$32 ;
+  assign \$35  = { \$34 [5], \$34 [5:1] };
+  assign \$42  = { \$41 [5], \$41 [5:1] };
+  assign \$52  = \$51 ;
+  assign \$54  = { \$53 [5], \$53 [5:1] };
+  assign \$60  = { \$59 [5], \$59 [5:1] };
+  assign \$277  = { 1'h0, w__payload[47:33] };
+  assign \$278  = { 1'h0, w__payload[47:33] };
+  assign \$311  = \$310 ;
+  assign \$316  = { \$315 [5], \$315 [5:1] };
+  assign \$322  = { \$321 [5], \$321 [5:1] };
+  assign \$345  = \$344 ;
+  assign \$347  = \$346 ;
+  assign \$408  = { \$407 [31], \$407 [31], \$407 [31], \$407 [31], \$407 [31], \$407 [31], \$407 [31], \$407 [31], \$407 [31], \$407 [31], \$407 [31], \$407 [31], \$407 [31], \$407 [31], \$407 [31], \$407 [31], \$407 [31:16] };
+  assign \$413  = { \$412 [31], \$412 [31], \$412 [31], \$412 [31], \$412 [31], \$412 [31], \$412 [31], \$412 [31], \$412 [31], \$412 [31], \$412 [31], \$412 [31], \$412 [31], \$412 [31], \$412 [31], \$412 [31], \$412 [31:16] };
+  assign \$418  = { \$417 [31], \$417 [31], \$417 [31], \$417 [31], \$417 [31], \$417 [31], \$417 [31], \$417 [31], \$417 [31], \$417 [31], \$417 [31], \$417 [31], \$417 [31], \$417 [31], \$417 [31], \$417 [31], \$417 [31:16] };
+  assign \$423  = { \$422 [31], \$422 [31], \$422 [31], \$422 [31], \$422 [31], \$422 [31], \$422 [31], \$422 [31], \$422 [31], \$422 [31], \$422 [31], \$422 [31], \$422 [31], \$422 [31], \$422 [31], \$422 [31], \$422 [31:16] };
+  assign \$430  = { \$429 [31], \$429 [31], \$429 [31], \$429 [31], \$429 [31], \$429 [31], \$429 [31], \$429 [31], \$429 [31], \$429 [31], \$429 [31], \$429 [31], \$429 [31], \$429 [31], \$429 [31], \$429 [31], \$429 [31:16] };
+  assign \$435  = { \$434 [31], \$434 [31], \$434 [31], \$434 [31], \$434 [31], \$434 [31], \$434 [31], \$434 [31], \$434 [31], \$434 [31], \$434 [31], \$434 [31], \$434 [31], \$434 [31], \$434 [31], \$434 [31], \$434 [31:16] };
   assign \$439  = { \$438 [31], \$438 [31], \$438 [31], \$438 [31], \$438 [31], \$438 [31], \$438 [31], \$438 [31], \$438 [31], \$438 [31], \$438 [31], \$438 [31], \$438 [31], \$438 [31], \$438 [31], \$438 [31], \$438 [31:16] };
-  assign \$443  = { \$442 [31], \$442 [31], \$442 [31], \$442 [31], \$442 [31], \$442 [31], \$442 [31], \$442 [31], \$442 [31], \$442 [31], \$442 [31], \$442 [31], \$442 [31], \$442 [31], \$442 [31], \$442 [31], \$442 [31:16] };
-  assign \$448  = { \$447 [31], \$447 [31], \$447 [31], \$447 [31], \$447 [31], \$447 [31], \$447 [31], \$447 [31], \$447 [31], \$447 [31], \$447 [31], \$447 [31], \$447 [31], \$447 [31], \$447 [31], \$447 [31], \$447 [31:16] };
-  assign \$454  = { \$453 [31], \$453 [31], \$453 [31], \$453 [31], \$453 [31], \$453 [31], \$453 [31], \$453 [31], \$453 [31], \$453 [31], \$453 [31], \$453 [31], \$453 [31], \$453 [31], \$453 [31], \$453 [31], \$453 [31:16] };
-  assign \$459  = { \$458 [31], \$458 [31], \$458 [31], \$458 [31], \$458 [31], \$458 [31], \$458 [31], \$458 [31], \$458 [31], \$458 [31], \$458 [31], \$458 [31], \$458 [31], \$458 [31], \$458 [31], \$458 [31], \$458 [31:16] };
-  assign \$464  = { \$463 [31], \$463 [31], \$463 [31], \$463 [31], \$463 [31], \$463 [31], \$463 [31], \$463 [31], \$463 [31], \$463 [31], \$463 [31], \$463 [31], \$463 [31], \$463 [31], \$463 [31], \$463 [31], \$463 [31:16] };
-  assign \$469  = { \$468 [31], \$468 [31], \$468 [31], \$468 [31], \$468 [31], \$468 [31], \$468 [31], \$468 [31], \$468 [31], \$468 [31], \$468 [31], \$468 [31], \$468 [31], \$468 [31], \$468 [31], \$468 [31], \$468 [31:16] };
-  assign \$476  = { \$475 [31], \$475 [31], \$475 [31], \$475 [31], \$475 [31], \$475 [31], \$475 [31], \$475 [31], \$475 [31], \$475 [31], \$475 [31], \$475 [31], \$475 [31], \$475 [31], \$475 [31], \$475 [31], \$475 [31:16] };
+  assign \$444  = { \$443 [31], \$443 [31], \$443 [31], \$443 [31], \$443 [31], \$443 [31], \$443 [31], \$443 [31], \$443 [31], \$443 [31], \$443 [31], \$443 [31], \$443 [31], \$443 [31], \$443 [31], \$443 [31], \$443 [31:16] };
+  assign \$450  = { \$449 [31], \$449 [31], \$449 [31], \$449 [31], \$449 [31], \$449 [31], \$449 [31], \$449 [31], \$449 [31], \$449 [31], \$449 [31], \$449 [31], \$449 [31], \$449 [31], \$449 [31], \$449 [31], \$449 [31:16] };
+  assign \$455  = { \$454 [31], \$454 [31], \$454 [31], \$454 [31], \$454 [31], \$454 [31], \$454 [31], \$454 [31], \$454 [31], \$454 [31], \$454 [31], \$454 [31], \$454 [31], \$454 [31], \$454 [31], \$454 [31], \$454 [31:16] };
+  assign \$460  = { \$459 [31], \$459 [31], \$459 [31], \$459 [31], \$459 [31], \$459 [31], \$459 [31], \$459 [31], \$459 [31], \$459 [31], \$459 [31], \$459 [31], \$459 [31], \$459 [31], \$459 [31], \$459 [31], \$459 [31:16] };
+  assign \$465  = { \$464 [31], \$464 [31], \$464 [31], \$464 [31], \$464 [31], \$464 [31], \$464 [31], \$464 [31], \$464 [31], \$464 [31], \$464 [31], \$464 [31], \$464 [31], \$464 [31], \$464 [31], \$464 [31], \$464 [31:16] };
+  assign \$472  = { \$471 [31], \$471 [31], \$471 [31], \$471 [31], \$471 [31], \$471 [31], \$471 [31], \$471 [31], \$471 [31], \$471 [31], \$471 [31], \$471 [31], \$471 [31], \$471 [31], \$471 [31], \$471 [31], \$471 [31:16] };
+  assign \$477  = { \$476 [31], \$476 [31], \$476 [31], \$476 [31], \$476 [31], \$476 [31], \$476 [31], \$476 [31], \$476 [31], \$476 [31], \$476 [31], \$476 [31], \$476 [31], \$476 [31], \$476 [31], \$476 [31], \$476 [31:16] };
   assign \$481  = { \$480 [31], \$480 [31], \$480 [31], \$480 [31], \$480 [31], \$480 [31], \$480 [31], \$480 [31], \$480 [31], \$480 [31], \$480 [31], \$480 [31], \$480 [31], \$480 [31], \$480 [31], \$480 [31], \$480 [31:16] };
-  assign \$485  = { \$484 [31], \$484 [31], \$484 [31], \$484 [31], \$484 [31], \$484 [31], \$484 [31], \$484 [31], \$484 [31], \$484 [31], \$484 [31], \$484 [31], \$484 [31], \$484 [31], \$484 [31], \$484 [31], \$484 [31:16] };
-  assign \$490  = { \$489 [31], \$489 [31], \$489 [31], \$489 [31], \$489 [31], \$489 [31], \$489 [31], \$489 [31], \$489 [31], \$489 [31], \$489 [31], \$489 [31], \$489 [31], \$489 [31], \$489 [31], \$489 [31], \$489 [31:16] };
+  assign \$486  = { \$485 [31], \$485 [31], \$485 [31], \$485 [31], \$485 [31], \$485 [31], \$485 [31], \$485 [31], \$485 [31], \$485 [31], \$485 [31], \$485 [31], \$485 [31], \$485 [31], \$485 [31], \$485 [31], \$485 [31:16] };
 endmodule

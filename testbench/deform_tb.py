@@ -244,8 +244,8 @@ async def test_full_rate(dut):
     issues = cfg.issues(P) * frames * configs
     priming = (min(P.d_max, cfg.height - 1) + 1) * cfg.width * cfg.groups(P)
     weights = len(weight_beats(P, cfg, layers[0].weights, layers[0].scale, layers[0].bias))
-    # Between configurations only the pipeline drains before the handoff.
-    budget = issues + priming + weights + configs * (PIPELINE_STAGES + 2) + 40
+    # Between configurations only the pipeline drains and the weights load.
+    budget = issues + priming + configs * (weights + PIPELINE_STAGES + 2) + 40
     peak = issues * P.macs_per_issue / P.passes
     cycles = {}
     for kind, run in (("deformable", layers), ("regular 3x3", [regular(la) for la in layers])):

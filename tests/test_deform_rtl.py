@@ -84,12 +84,12 @@ def test_refuses_other_params():
         DeformConv(3)
 
 
-@pytest.mark.parametrize("mode", ["square", "full_square", "bilinear"])
+@pytest.mark.parametrize("mode", ["square", "full_square"])
 @pytest.mark.filterwarnings("ignore::amaranth.hdl.UnusedElaboratable")
 def test_back_to_back_configurations_overlap_priming(mode):
     """Single-frame layers, one configuration each: the next layer's rows fill the line buffer
-    while the current one computes, so the only gap between layers is the pipeline drain before
-    the handoff, not the d_max + 1 rows of priming."""
+    while the current one computes, so the only gap between layers is the pipeline drain and the
+    weight load, not the d_max + 1 rows of priming."""
     params = SMALL[mode]
     rng = np.random.default_rng(5)
     layers = [random_layer(params, rng, params.h_max, params.w_max, params.c_max)
@@ -101,4 +101,7 @@ def test_back_to_back_configurations_overlap_priming(mode):
     boundaries = np.cumsum([layer.cfg.out_beats(params) for layer in layers])[:-1] - 1
     assert (np.delete(gaps, boundaries) == interval).all()
     priming = (params.d_max + 1) * params.w_max * layers[0].cfg.groups(params)
-    assert (gaps[boundaries] <= interval + PIPELINE_STAGES).all(), (gaps[boundaries], priming)
+    weights = params.weight_beats_max
+    assert (gaps[boundaries] <= interval + PIPELINE_STAGES + weights + 2).all(), \
+        (gaps[boundaries], priming)
+    assert PIPELINE_STAGES + weights + 2 < priming     # or the test could not tell

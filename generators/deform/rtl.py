@@ -7,9 +7,10 @@ depthwise engine of PE x 9 MACs, quantisation unit); torchvision ``deform_conv2d
 Structure:
 
 * control: the weight stream's header chooses height, width, channels, stride, ReLU and how many
-  frames follow; the weights, scales and biases go into one bank of a double-buffered RAM. The
-  next configuration is taken once the writer has taken the current one's frames: its rows
-  then fill the line buffer while the compute side finishes the current layer.
+  frames follow; the weights, scales and biases go into a small RAM. The next configuration's
+  header is taken once the writer has taken the current one's frames: its rows then fill the
+  line buffer while the compute side finishes the current layer, and its weights load as soon
+  as that layer has left the pipeline.
 * writer: feature-map beats go into a line buffer of ``rows`` rows (row ``n`` of the stream into
   slot ``n mod rows``), one beat a cycle, as long as the row it overwrites is no longer needed.
 * compute: for each output pixel, (full mode: output channel group,) input channel group (and,
@@ -59,8 +60,8 @@ class DeformConv(wiring.Component):
     w : In(stream.Signature(...))
         Header beat, then the beats of weights and requantisation constants (:mod:`.formats`).
         The next configuration's header is taken once the writer has taken the previous
-        configuration's ``frames`` feature maps (and its weights once the compute side has
-        started that configuration); ``last`` is not checked.
+        configuration's ``frames`` feature maps, its weights once those have left the
+        pipeline; ``last`` is not checked.
     i : In(stream.Signature(...))
         Feature map, NHWC raster order, ``pe`` signed INT8 channels per beat; ``last`` ignored.
     off : In(stream.Signature(...))
@@ -170,10 +171,10 @@ class DeformConv(wiring.Component):
         full = p.mode == "full"
 
         # -- configuration -------------------------------------------------------------------
-        # Three copies: the header being loaded (next_*), the writer's (w_*) and the compute
-        # side's. The writer takes the next configuration's rows as soon as it has taken the
-        # current one's, so the next layer's line-buffer priming overlaps this layer's compute;
-        # the weights are double-buffered for the same reason.
+        # Three copies: the header taken (next_*), the writer's (w_*) and the compute side's.
+        # The writer takes the next configuration's rows as soon as it has taken the current
+        # one's, so the next layer's line-buffer priming overlaps this layer's compute; only
+        # the weights (channels/pe beats depthwise) wait for the current layer to drain.
         def config(prefix):
             return {"height": Signal(range(p.h_max + 1), name=f"{prefix}height"),
                     "width": Signal(range(p.w_max + 1), name=f"{prefix}width"),
@@ -199,25 +200,22 @@ class DeformConv(wiring.Component):
         step = Mux(stride2, 2, 1)
 
         WB = p.weight_beats_max
-        wmem = Memory(shape=self._wbeat, depth=2 * WB, init=[])
+        wmem = Memory(shape=self._wbeat, depth=WB, init=[])
         m.submodules.wmem = wmem
         wmem_w = wmem.write_port()
         load = Signal(range(max(WB, 2)))
         load_cg = Signal(range(max(G, 2)))     # full mode: input and output group of the beat
         load_og = Signal(range(max(GO, 2)))
-        load_bank = Signal()                   # the weight bank being loaded
-        c_bank = Signal()                      # the bank the compute side reads
-        loaded = Signal()                      # the configuration's last weight beat
+        loaded = Signal()          # the configuration's last weight beat: the compute side's
 
         w_frames = Signal(16)      # frames the writer has still to take
         c_frames = Signal(16)      # frames the compute side has still to issue
         pipe_busy = Signal()
-        handoff = Signal()         # the loaded configuration becomes the compute side's
 
         with m.FSM():
             with m.State("HEADER"):
-                # The bank is free (the handoff is done); the writer must have taken every
-                # frame of the configuration before, since its counters change now.
+                # The writer must have taken every frame of the current configuration, since
+                # its counters change now.
                 m.d.comb += self.w.ready.eq(w_frames == 0)
                 with m.If(self.w.valid & (w_frames == 0)):
                     shift = PE.bit_length() - 1
@@ -227,13 +225,21 @@ class DeformConv(wiring.Component):
                                  nxt_cfg["frames"].eq(fields["frames"]),
                                  nxt_cfg["stride2"].eq(fields["stride2"]),
                                  nxt_cfg["relu"].eq(fields["relu"]),
+                                 w_frames.eq(fields["frames"]),
+                                 w_height.eq(fields["height"]), w_width.eq(fields["width"]),
+                                 w_groups.eq(fields["channels"] >> shift),
                                  load.eq(0), load_cg.eq(0), load_og.eq(0)]
                     if full:
                         m.d.sync += nxt_cfg["ogroups"].eq(
                             fields["out_channels"] >> (LO.bit_length() - 1))
+                    m.next = "DRAIN"
+            with m.State("DRAIN"):
+                # The weight RAM and the compute side's registers are read up to the output
+                # stage: the current configuration must have left the pipeline.
+                with m.If((c_frames == 0) & ~pipe_busy):
                     m.next = "WEIGHTS"
             with m.State("WEIGHTS"):
-                m.d.comb += [self.w.ready.eq(1), wmem_w.addr.eq(load_bank * WB + load),
+                m.d.comb += [self.w.ready.eq(1), wmem_w.addr.eq(load),
                              wmem_w.data.eq(self.w.p.data), wmem_w.en.eq(self.w.valid)]
                 if full:
                     m.d.comb += loaded.eq(self.w.valid & (load_cg == nxt_cfg["groups"] - 1)
@@ -245,19 +251,9 @@ class DeformConv(wiring.Component):
                     with m.If(load_cg == nxt_cfg["groups"] - 1):
                         m.d.sync += [load_cg.eq(0), load_og.eq(load_og + 1)]
                 with m.If(loaded):
-                    m.d.sync += [w_frames.eq(nxt_cfg["frames"]),
-                                 w_height.eq(nxt_cfg["height"]), w_width.eq(nxt_cfg["width"]),
-                                 w_groups.eq(nxt_cfg["groups"])]
-                    m.next = "HANDOFF"
-            with m.State("HANDOFF"):
-                # The compute side's registers are read up to the output stage: wait until
-                # the previous configuration has left the pipeline.
-                m.d.comb += handoff.eq((c_frames == 0) & ~pipe_busy)
-                with m.If(handoff):
                     m.d.sync += [cur_cfg[name].eq(nxt_cfg[name]) for name in cur_cfg
                                  if name != "frames"]     # c_frames counts them down
-                    m.d.sync += [c_frames.eq(nxt_cfg["frames"]), c_bank.eq(load_bank),
-                                 load_bank.eq(~load_bank)]
+                    m.d.sync += c_frames.eq(nxt_cfg["frames"])
                     m.next = "HEADER"
         running = Signal()
         m.d.comb += running.eq(c_frames != 0)
@@ -369,7 +365,7 @@ class DeformConv(wiring.Component):
         with m.If(ce):
             m.d.sync += row_freed.eq(row_step)
         # A new configuration starts with the centre at its first row.
-        with m.If(handoff):
+        with m.If(loaded):
             m.d.sync += below.eq(nxt_cfg["height"] - 1)
 
         # Tap offsets from the centre (rows, columns) for this beat, clamped as the model does.
@@ -447,7 +443,7 @@ class DeformConv(wiring.Component):
                 coef = wy1[k] * wx1[k] * (mask1[k] if p.mask else 1)
                 coef2.append(stage(f"coef{k}_s2", coef))
         wread = wmem.read_port()
-        m.d.comb += [wread.addr.eq(c_bank * WB + wbase1 + cg1), wread.en.eq(ce)]
+        m.d.comb += [wread.addr.eq(wbase1 + cg1), wread.en.eq(ce)]
         v2, last2 = stage("v2", v1), stage("last2", last1)
         first2, final2 = stage("accfirst2", first1), stage("acclast2", final1)
 
