@@ -1,7 +1,8 @@
 """cocotb tests of an emitted LUT tensor core against its bit-exact model (params in GEN_PARAMS).
 
 Streams: s_axis_a (activation groups), s_axis_w (index patterns), s_axis_z (zero points, int2
-and int4), m_axis (one row of results per beat, tlast at the tile's last row). Seeded random
+and int4), s_axis_c (accumulator input rows, acc_in), s_axis_s (scales and biases, requant),
+m_axis (one row of results per beat, tlast at the tile's last row). Seeded random
 tiles plus the directed cases (weights at both ends of their range with extreme activations,
 zero and most-negative activations, K = max_k, K = 1 and K not a multiple of g) under random
 tvalid gaps on all three inputs and tready backpressure; back-to-back tiles at full rate, where
@@ -19,7 +20,7 @@ from cocotbext.axi import AxiStreamFrame
 
 from generators.catalog import params_from_json
 from generators.lut_tc.model import lut_tc_tile, reference
-from generators.lut_tc.prepare import pack_tile
+from generators.lut_tc.prepare import pack_epilogue, pack_tile
 from testbench.axis import (TRAFFIC_MATRIX, set_pauses, stream_sink, stream_source,
                             to_signed, to_unsigned)
 
@@ -29,7 +30,25 @@ TILES = int(os.environ.get("LUT_TC_TILES", "24"))
 SHORT_K = min(P.max_k, 8 * P.g)
 
 
+def epilogue_inputs(rng, extreme=None):
+    """``(C, scale, bias)`` of a tile, None where the block has no such input; ``extreme``
+    puts them at the ends of their ranges (saturating)."""
+    c = scale = bias = None
+    if P.acc_in:
+        half = 1 << (P.out_width - 1)
+        c = rng.integers(-half, half, (P.m, P.n))
+        if extreme in ("max", "min"):
+            c[:] = half - 1 if extreme == "max" else -half
+    if P.requant:
+        smax, bmax = 1 << (P.scale_bits - 1), 1 << (P.bias_bits - 1)
+        scale, bias = rng.integers(-smax, smax, P.n), rng.integers(-bmax, bmax, P.n)
+        if extreme in ("max", "min"):
+            scale[:], bias[:] = (smax - 1, bmax - 1) if extreme == "max" else (-smax, -bmax)
+    return c, scale, bias
+
+
 def random_tile(rng, k=None, extreme=None):
+    """``(A, q, z, C, scale, bias)`` of one tile."""
     k = k or int(rng.integers(1, SHORT_K + 1))
     half = 1 << (P.act_width - 1)
     a = rng.integers(-half, half, (P.m, k))
@@ -45,7 +64,7 @@ def random_tile(rng, k=None, extreme=None):
         a[:] = 0
     elif extreme == "neg":
         a[:] = -half
-    return a, q, z
+    return (a, q, z) + epilogue_inputs(rng, extreme)
 
 
 def directed(rng):
@@ -65,7 +84,10 @@ class LutTcTB:
         self.a = stream_source(dut, "s_axis_a", P.act_width)
         self.w = stream_source(dut, "s_axis_w", P.pattern_width)
         self.z = stream_source(dut, "s_axis_z", P.bits) if P.has_zero_point else None
-        self.o = stream_sink(dut, "m_axis", P.out_width)
+        self.c = stream_source(dut, "s_axis_c", P.out_width) if P.acc_in else None
+        self.s = stream_source(dut, "s_axis_s", P.scale_bits + P.bias_bits) \
+            if P.requant else None
+        self.o = stream_sink(dut, "m_axis", P.result_width)
 
     async def reset(self):
         self.dut.aresetn.value = 0
@@ -74,24 +96,35 @@ class LutTcTB:
         await RisingEdge(self.dut.aclk)
 
     def set_traffic(self, idle, backpressure):
-        for source in (self.a, self.w, self.z):
+        for source in self._sources():
             if source is not None:
                 set_pauses(source, idle, self.rng)
         set_pauses(self.o, backpressure, self.rng)
 
+    def _sources(self):
+        return [s for s in (self.a, self.w, self.z, self.c, self.s) if s is not None]
+
     async def run(self, cases):
         """Send every tile, check each result tile in order, then that nothing else comes out."""
         expected = []
-        for a, q, z in cases:
+        steps = 0
+        for a, q, z, c, scale, bias in cases:
             a_beats, w_beats, z_beat = pack_tile(P, a, q, z)
-            want = reference(P.weight_format, a, q, z)
-            assert lut_tc_tile(P, a_beats, w_beats, z_beat) == want.tolist()   # model vs A@(q-z)
+            c_beats, s_beat = pack_epilogue(P, c, scale, bias)
+            want = reference(P.weight_format, a, q, z, acc_in=c, params=P, scale=scale,
+                             bias=bias)
+            # model vs A @ (q - z) (+ C, requantised)
+            assert lut_tc_tile(P, a_beats, w_beats, z_beat, c_beats, s_beat) == want.tolist()
             self.a.send_nowait(AxiStreamFrame(to_unsigned(sum(a_beats, []), P.act_width)))
             self.w.send_nowait(AxiStreamFrame(sum(w_beats, [])))
             if self.z is not None:
                 self.z.send_nowait(AxiStreamFrame(z_beat))
+            if self.c is not None:
+                self.c.send_nowait(AxiStreamFrame(to_unsigned(sum(c_beats, []), P.out_width)))
+            if self.s is not None:
+                self.s.send_nowait(AxiStreamFrame(s_beat))
             expected.append([int(v) for v in want.reshape(-1)])
-        steps = sum(len(pack_tile(P, a, q, z)[1]) for a, q, z in cases)
+            steps += len(w_beats)
         got = []
 
         async def receive():
@@ -103,7 +136,7 @@ class LutTcTB:
         except SimTimeoutError:
             pass
         for n, (frame, want) in enumerate(zip(got, expected)):
-            values = to_signed(list(frame.tdata), P.out_width)
+            values = to_signed(list(frame.tdata), P.result_width)
             assert len(values) == len(want), \
                 f"tile {n}: {len(values)} results, expected {len(want)} (tlast misplaced?)"
             for i, (v, e) in enumerate(zip(values, want)):
@@ -112,8 +145,7 @@ class LutTcTB:
         self.set_traffic("none", "none")
         await ClockCycles(self.dut.aclk, 64)
         assert self.o.count() == 0 and not self.o.active, "extra output after the last tile"
-        assert self.a.idle() and self.w.idle() and (self.z is None or self.z.idle()), \
-            "inputs left unconsumed"
+        assert all(source.idle() for source in self._sources()), "inputs left unconsumed"
 
 
 @cocotb.test()

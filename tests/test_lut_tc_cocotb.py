@@ -1,6 +1,6 @@
 """Tier 2: cocotb + Verilator on emitted LUT tensor core Verilog, bit-exact against the model.
 
-Three Verilog configurations in the default suite (each costs a Verilator build); every catalog
+Four Verilog configurations in the default suite (each costs a Verilator build); every catalog
 entry behind ``slow``.
 """
 
@@ -17,6 +17,9 @@ CASES = {
     # The naive LUT design (full 2**g tables) at g = 2, ternary, one row.
     "lut_tc_m_ternary_naive": LutTcParams(m=1, n=8, g=2, weight_format="ternary", max_k=17,
                                           symmetrize=False, preflip=False),
+    # INT4 with the accumulator input and the requantisation stage (the optional epilogue).
+    "lut_tc_m_int4_epilogue": LutTcParams(m=2, n=4, g=4, weight_format="int4", max_k=24,
+                                          acc_in=True, requant=True, shift=12),
 }
 CATALOG = [e for e in DEFAULT_CATALOG if e.params.family == "lut_tc"]
 # The shipped INT2 entry (M2 x N8, g = 4, bit-serial, K up to 256) and two more shapes.

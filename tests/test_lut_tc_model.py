@@ -9,8 +9,9 @@ import pytest
 from generators.catalog import params_from_json
 from generators.lut_tc.model import (correction_select, lut_tc, mult_array, reference, table)
 from generators.lut_tc.params import LutTcParams, MultArrayParams
-from generators.lut_tc.prepare import (codes_from_int, index_patterns, pack_tile,
-                                       preflip_pattern, quantize, real_weights, reinterpret)
+from generators.lut_tc.prepare import (codes_from_int, index_patterns, pack_epilogue,
+                                       pack_tile, preflip_pattern, quantize, real_weights,
+                                       reinterpret)
 from generators.params import ParamTypeError, ParamValueError
 
 FORMATS = ("binary", "ternary", "int2", "int4")
@@ -34,6 +35,12 @@ FORMATS = ("binary", "ternary", "int2", "int4")
     (dict(symmetrize=False), ParamValueError,
      r"preflip needs symmetrize \(pre-flipping selects the stored half of a symmetric table\), "
      r"not preflip=True with symmetrize=False"),
+    (dict(acc_in=1), ParamTypeError, r"acc_in must be a bool, not 1"),
+    (dict(requant="no"), ParamTypeError, r"requant must be a bool, not 'no'"),
+    (dict(shift=4), ParamValueError, r"shift applies only with requant = true"),
+    (dict(requant=True, scale_bits=19), ParamValueError,
+     r"scale_bits must be between 2 and 18, not 19"),
+    (dict(requant=True, bias_bits=1), ParamValueError, r"bias_bits must be between 2 and 24, not 1"),
 ])
 def test_param_errors(kwargs, error, message):
     with pytest.raises(error, match=rf"^{message}$"):
@@ -89,6 +96,23 @@ def test_quantize_and_codes(weight_format):
     assert (codes_from_int(weight_format, real, z) == q).all()
     if weight_format == "binary":
         assert set(np.unique(real)) <= {-1, 1}
+
+
+def test_epilogue_defaults_and_errors():
+    p = LutTcParams(weight_format="int2", requant=True)
+    assert (p.scale_bits, p.bias_bits, p.shift, p.result_width) == (16, 16, 16, 8)
+    assert LutTcParams(acc_in=True).result_width == LutTcParams().out_width
+    with pytest.raises(ValueError, match=r"^acc_in params need an accumulator input C \[m x n\]$"):
+        pack_epilogue(LutTcParams(acc_in=True))
+    with pytest.raises(ValueError, match=r"^an accumulator input needs params with acc_in = true$"):
+        pack_epilogue(LutTcParams(), acc_in=np.zeros((2, 16), dtype=int))
+    q = LutTcParams(m=1, n=2, requant=True, scale_bits=4, bias_bits=4)
+    with pytest.raises(ValueError, match=r"^scale must be between -8 and 7 \(signed 4 bits\)$"):
+        pack_epilogue(q, scale=[8, 0], bias=[0, 0])
+    with pytest.raises(ValueError, match=r"^bias must have shape \(2,\), not \(3,\)$"):
+        pack_epilogue(q, scale=[1, 0], bias=[0, 0, 0])
+    with pytest.raises(ValueError, match=r"^requant params need a scale and a bias per column$"):
+        pack_epilogue(q, scale=[1, 0])
 
 
 def test_code_errors():

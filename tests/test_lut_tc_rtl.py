@@ -9,7 +9,7 @@ from amaranth.sim import Simulator
 
 from generators.lut_tc.model import lut_tc_tile, mult_tile, reference
 from generators.lut_tc.params import LutTcParams, MultArrayParams
-from generators.lut_tc.prepare import pack_mult_tile, pack_tile
+from generators.lut_tc.prepare import pack_epilogue, pack_mult_tile, pack_tile
 from generators.lut_tc.rtl import LutTc, MultArray
 
 
@@ -89,6 +89,10 @@ def run_tiles(params, tiles, seed=1, gaps=0.3, backpressure=0.3):
     sim.add_testbench(driver(dut.w, lambda t: t[1], ("last",)))
     if params.has_zero_point:
         sim.add_testbench(driver(dut.z, lambda t: [t[2]], ()))
+    if params.acc_in:
+        sim.add_testbench(driver(dut.c, lambda t: t[3], ()))
+    if params.requant:
+        sim.add_testbench(driver(dut.s, lambda t: [t[4]], ()))
     sim.add_testbench(consumer)
     steps = sum(len(t[1]) for t in tiles)
     sim.run_until(1e-8 * (30 * (steps + expected_beats) + 500))
@@ -202,3 +206,54 @@ def test_manifest_streams():
     binary = json.loads(render(entries["lut_tc_binary"])["lut_tc_binary.json"])
     assert "s_axis_z" not in binary["streams"]
     assert not any(p["name"].startswith("s_axis_z") for p in binary["ports"])
+
+
+EPILOGUE_CONFIGS = [
+    LutTcParams(m=2, n=3, g=4, weight_format="int2", max_k=16, acc_in=True),
+    LutTcParams(m=2, n=2, g=3, weight_format="ternary", max_k=9, requant=True, scale_bits=10,
+                bias_bits=6, shift=7),
+    LutTcParams(m=3, n=2, g=2, weight_format="int4", max_k=8, acc_in=True, requant=True,
+                shift=0, scale_bits=4, bias_bits=3),
+]
+
+
+def epilogue_inputs(params, rng, extreme=None):
+    """``(C, scale, bias)`` for one tile (None where the params have no such input);
+    ``extreme``: C, scale and bias at the ends of their ranges (saturating both stages)."""
+    c = scale = bias = None
+    if params.acc_in:
+        half = 1 << (params.out_width - 1)
+        c = rng.integers(-half, half, (params.m, params.n))
+        if extreme:
+            c[:] = half - 1 if extreme == "max" else -half
+    if params.requant:
+        smax, bmax = 1 << (params.scale_bits - 1), 1 << (params.bias_bits - 1)
+        scale = rng.integers(-smax, smax, params.n)
+        bias = rng.integers(-bmax, bmax, params.n)
+        if extreme:
+            scale[:], bias[:] = (smax - 1, bmax - 1) if extreme == "max" else (-smax, -bmax)
+    return c, scale, bias
+
+
+@pytest.mark.parametrize("params", EPILOGUE_CONFIGS, ids=lambda p: f"{p.weight_format}_acc"
+                         f"{int(p.acc_in)}_rq{int(p.requant)}")
+def test_accumulator_input_and_requantisation(params):
+    """O = requant(A @ (q - z) + C): C added with saturation to out_width, then per-column
+    scale, rounding shift, bias and saturation to INT8; random and range-end inputs."""
+    rng = np.random.default_rng(8)
+    cases = [random_tile(params, rng) + epilogue_inputs(params, rng) for _ in range(6)]
+    cases += [random_tile(params, rng, k=params.max_k, extreme=e) +
+              epilogue_inputs(params, rng, extreme=x)
+              for e, x in (("max", "max"), ("min", "min"), ("max", "min"), ("neg", "max"))]
+    tiles = [pack_tile(params, a, q, z) + pack_epilogue(params, c, sc, b)
+             for a, q, z, c, sc, b in cases]
+    rows, _ = run_tiles(params, tiles)
+    saturated = 0
+    for n, ((a, q, z, c, sc, b), tile, out) in enumerate(zip(cases, tiles, rows)):
+        want = reference(params.weight_format, a, q, z, acc_in=c, params=params, scale=sc,
+                         bias=b)
+        assert lut_tc_tile(params, *tile) == want.tolist()
+        assert out == want.tolist(), f"tile {n}"
+        top = 127 if params.requant else (1 << (params.out_width - 1)) - 1
+        saturated += int((np.abs(want) >= top).sum())
+    assert saturated, "no case reached the saturation bounds"

@@ -11,10 +11,10 @@ with ``c = 2**B - 1 - 2z`` taken from the odd multiples ``(2j+1) * rowsum`` of t
 
 import numpy as np
 
-from .prepare import pack_mult_tile, pack_tile, real_weights
+from .prepare import pack_epilogue, pack_mult_tile, pack_tile, real_weights
 
 __all__ = ["table", "lut_tc_tile", "mult_tile", "lut_tc", "mult_array", "reference",
-           "correction_select"]
+           "correction_select", "epilogue", "requantize"]
 
 
 def table(activations, entries):
@@ -42,12 +42,49 @@ def _correct(params, acc, rowsum, z):
     return (acc + (-multiple if negate else multiple)) >> 1
 
 
+def _saturate(value, width):
+    low, high = -(1 << (width - 1)), (1 << (width - 1)) - 1
+    return min(max(value, low), high)
+
+
+def requantize(params, x, scale, bias):
+    """``clamp(((x * scale + 2**(shift-1)) >> shift) + bias, -128, 127)`` (half up)."""
+    y = x * scale
+    if params.shift:
+        y = (y + (1 << (params.shift - 1))) >> params.shift
+    return _saturate(y + bias, 8)
+
+
+def _unpack_s(params, element):
+    scale = element & ((1 << params.scale_bits) - 1)
+    bias = element >> params.scale_bits & ((1 << params.bias_bits) - 1)
+    scale -= (scale >> (params.scale_bits - 1)) << params.scale_bits
+    bias -= (bias >> (params.bias_bits - 1)) << params.bias_bits
+    return scale, bias
+
+
+def epilogue(params, rows, c_beats=None, s_beat=None):
+    """The tile's result rows after the optional accumulator input (added, saturating to
+    ``out_width``) and requantisation stage, as the drain applies them."""
+    out = []
+    for r, row in enumerate(rows):
+        done = []
+        for n, x in enumerate(row):
+            if params.acc_in:
+                x = _saturate(x + c_beats[r][n], params.out_width)
+            if params.requant:
+                x = requantize(params, x, *_unpack_s(params, s_beat[n]))
+            done.append(x)
+        out.append(done)
+    return out
+
+
 def _rows(params, a_beats):
     g = params.g
     return [[beat[r * g:(r + 1) * g] for beat in a_beats] for r in range(params.m)]
 
 
-def lut_tc_tile(params, a_beats, w_beats, z_beat=None):
+def lut_tc_tile(params, a_beats, w_beats, z_beat=None, c_beats=None, s_beat=None):
     """Output rows (``m`` lists of ``n`` ints) of one tile, computed as the RTL does."""
     g, bits, half = params.g, params.bits, params.symmetrize
     low_mask = (1 << (g - 1)) - 1
@@ -79,11 +116,12 @@ def lut_tc_tile(params, a_beats, w_beats, z_beat=None):
                         else:
                             acc[r][col] += tables[r][pattern] << b
     z_beat = z_beat if z_beat is not None else [0] * params.n
-    return [[_correct(params, acc[r][col], rowsum[r], z_beat[col]) for col in range(params.n)]
-            for r in range(params.m)]
+    rows_out = [[_correct(params, acc[r][col], rowsum[r], z_beat[col])
+                 for col in range(params.n)] for r in range(params.m)]
+    return epilogue(params, rows_out, c_beats, s_beat)
 
 
-def mult_tile(params, a_beats, w_beats, z_beat=None):
+def mult_tile(params, a_beats, w_beats, z_beat=None, c_beats=None, s_beat=None):
     """Output rows of one tile of the multiplier array: dequantise, multiply, accumulate."""
     g, bits = params.g, params.bits
     rows = _rows(params, a_beats)
@@ -100,19 +138,33 @@ def mult_tile(params, a_beats, w_beats, z_beat=None):
                 w = [q - z_beat[col] for q in codes]
             for r in range(params.m):
                 out[r][col] += sum(a * wk for a, wk in zip(rows[r][G], w))
+    return epilogue(params, out, c_beats, s_beat)
+
+
+def lut_tc(params, a, q, zero_point=None, acc_in=None, scale=None, bias=None):
+    """``A @ (q - z)`` (+ C, requantised, as the params choose) through the LUT tensor core
+    model (packs the tile first)."""
+    beats = pack_tile(params, a, q, zero_point) + pack_epilogue(params, acc_in, scale, bias)
+    return np.array(lut_tc_tile(params, *beats), dtype=np.int64)
+
+
+def mult_array(params, a, q, zero_point=None, acc_in=None, scale=None, bias=None):
+    """``A @ (q - z)`` (+ C, requantised) through the multiplier-array model."""
+    beats = pack_mult_tile(params, a, q, zero_point) + pack_epilogue(params, acc_in, scale, bias)
+    return np.array(mult_tile(params, *beats), dtype=np.int64)
+
+
+def reference(weight_format, a, q, zero_point=None, acc_in=None, params=None, scale=None,
+              bias=None):
+    """The plain integer product the hardware must equal: ``A @ (q - z)``, plus ``acc_in``
+    (saturated to ``params.out_width``) and requantised by ``scale``, ``bias`` when given."""
+    out = np.asarray(a, dtype=np.int64) @ real_weights(weight_format, q, zero_point)
+    if acc_in is not None:
+        limit = 1 << (params.out_width - 1)
+        out = np.clip(out + np.asarray(acc_in, dtype=np.int64), -limit, limit - 1)
+    if scale is not None:
+        y = out * np.asarray(scale, dtype=np.int64)[None, :]
+        if params.shift:
+            y = (y + (1 << (params.shift - 1))) >> params.shift
+        out = np.clip(y + np.asarray(bias, dtype=np.int64)[None, :], -128, 127)
     return out
-
-
-def lut_tc(params, a, q, zero_point=None):
-    """``A @ (q - z)`` through the LUT tensor core model (packs the tile first)."""
-    return np.array(lut_tc_tile(params, *pack_tile(params, a, q, zero_point)), dtype=np.int64)
-
-
-def mult_array(params, a, q, zero_point=None):
-    """``A @ (q - z)`` through the multiplier-array model."""
-    return np.array(mult_tile(params, *pack_mult_tile(params, a, q, zero_point)), dtype=np.int64)
-
-
-def reference(weight_format, a, q, zero_point=None):
-    """The plain integer product the hardware must equal."""
-    return np.asarray(a, dtype=np.int64) @ real_weights(weight_format, q, zero_point)

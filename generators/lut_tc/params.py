@@ -38,6 +38,24 @@ class _GemmShape(BlockParams):
     weight_format: str = "int2"
     act_width: int = 8
     max_k: int = 256
+    acc_in: bool = False
+    requant: bool = False
+    scale_bits: int = None
+    bias_bits: int = None
+    shift: int = None
+
+    def _check_epilogue(self):
+        _check_bool("acc_in", self.acc_in)
+        _check_bool("requant", self.requant)
+        for name, default, low, high in (("scale_bits", 16, 2, 18), ("bias_bits", 16, 2, 24),
+                                         ("shift", 16, 0, 48)):
+            if getattr(self, name) is None:
+                if self.requant:
+                    self._resolve(name, default)
+                continue
+            if not self.requant:
+                raise ParamValueError(f"{name} applies only with requant = true")
+            check_int(name, getattr(self, name), low, high)
 
     def _check_shape(self):
         check_int("m", self.m, 1, 8)
@@ -49,6 +67,7 @@ class _GemmShape(BlockParams):
         if self.act_width not in ACT_WIDTHS:
             raise ParamValueError(f"act_width must be 8 or 16, not {self.act_width!r}")
         check_int("max_k", self.max_k, 1, 4096)
+        self._check_epilogue()
 
     @property
     def bits(self):
@@ -76,6 +95,11 @@ class _GemmShape(BlockParams):
         return _bound_width(self.max_groups * self.g * (1 << (self.act_width - 1)) * self.max_w)
 
     @property
+    def result_width(self):
+        """Signed width of an output element: INT8 after requantisation, else out_width."""
+        return 8 if self.requant else self.out_width
+
+    @property
     def sum_width(self):
         """Signed width of a row sum of up to ``max_k`` activations."""
         return _bound_width(self.max_groups * self.g * (1 << (self.act_width - 1)))
@@ -101,6 +125,15 @@ class LutTcParams(_GemmShape):
         Signed activation width, 8 or 16.
     max_k : int
         Longest reduction; the run-time K (set by ``tlast`` of the ``a`` stream) is 1..max_k.
+    acc_in : bool
+        Accumulator input: a ``c`` stream of one beat per output row (n signed ``out_width``
+        values) added to the tile's result, saturating to ``out_width`` (exact while the chained
+        reductions stay within ``max_k``).
+    requant : bool
+        Requantisation stage: per-column ``scale`` and ``bias`` from an ``s`` stream (one beat
+        per tile), output ``clamp(((x * scale + 2**(shift-1)) >> shift) + bias, -128, 127)``.
+    scale_bits, bias_bits, shift : int
+        Widths of the signed scale and bias and the right shift (requant only; 16, 16, 16).
     bit_serial : bool
         One bit-plane per tile step (B steps per K-group), else all B planes in one step.
     symmetrize : bool

@@ -18,6 +18,10 @@ Stream formats (one tile, lane 0 in the low bits of tdata):
   bit-parallel: one step per group, plane b in bits ``[b*g, (b+1)*g)``. With pre-flip, a pattern
   whose sign bit (bit g-1) is set has its other g-1 bits inverted. ``last`` on the last step.
 * ``z`` (int2, int4 only): one beat per tile, element n = the zero-point code of column n.
+* ``c`` (``acc_in`` only): one beat per output row r, element n = the accumulator input
+  ``C[r, n]`` (signed ``out_width``).
+* ``s`` (``requant`` only): one beat per tile, element n = column n's scale (signed, bits
+  ``[0, scale_bits)``) and bias (signed, the next ``bias_bits`` bits).
 * multiplier-array baseline ``w``: one beat per group, element n holds the g codes of column n,
   code k in bits ``[k*B, (k+1)*B)``.
 """
@@ -27,7 +31,7 @@ import numpy as np
 from .params import WEIGHT_BITS
 
 __all__ = ["quantize", "codes_from_int", "bitplanes", "reinterpret", "preflip_pattern",
-           "index_patterns", "pack_tile", "pack_mult_tile", "real_weights"]
+           "index_patterns", "pack_tile", "pack_mult_tile", "pack_epilogue", "real_weights"]
 
 
 def quantize(weights, weight_format, scale, zero_point=None):
@@ -171,3 +175,38 @@ def pack_mult_tile(params, a, q, zero_point=None):
     merged = (padded.reshape(groups, params.g, params.n) << shifts).sum(axis=1)
     w_beats = [[int(v) for v in merged[G]] for G in range(groups)]
     return a_beats, w_beats, _zero_beat(params, zero_point)
+
+
+def _signed_range(name, values, width, shape):
+    values = np.asarray(values, dtype=np.int64)
+    low, high = -(1 << (width - 1)), (1 << (width - 1)) - 1
+    if values.shape != shape:
+        raise ValueError(f"{name} must have shape {shape}, not {values.shape}")
+    if values.min(initial=0) < low or values.max(initial=0) > high:
+        raise ValueError(f"{name} must be between {low} and {high} (signed {width} bits)")
+    return values
+
+
+def pack_epilogue(params, acc_in=None, scale=None, bias=None):
+    """``(c_beats, s_beat)`` of one tile: the accumulator input ``acc_in`` [m x n] as m beats
+    (``acc_in`` params only, else None) and the per-column ``scale`` and ``bias`` [n] as one
+    beat of packed elements (``requant`` only, else None)."""
+    c_beats = s_beat = None
+    if params.acc_in:
+        if acc_in is None:
+            raise ValueError("acc_in params need an accumulator input C [m x n]")
+        c = _signed_range("acc_in", acc_in, params.out_width, (params.m, params.n))
+        c_beats = [[int(v) for v in row] for row in c]
+    elif acc_in is not None:
+        raise ValueError("an accumulator input needs params with acc_in = true")
+    if params.requant:
+        if scale is None or bias is None:
+            raise ValueError("requant params need a scale and a bias per column")
+        sc = _signed_range("scale", scale, params.scale_bits, (params.n,))
+        bs = _signed_range("bias", bias, params.bias_bits, (params.n,))
+        mask = (1 << params.scale_bits) - 1
+        s_beat = [int(a) & mask | (int(b) & ((1 << params.bias_bits) - 1)) << params.scale_bits
+                  for a, b in zip(sc, bs)]
+    elif scale is not None or bias is not None:
+        raise ValueError("a scale and bias need params with requant = true")
+    return c_beats, s_beat

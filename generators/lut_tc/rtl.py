@@ -24,6 +24,8 @@ from amaranth.hdl import Array, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from ..fixedpoint import Fixed
+from ..hw import saturate
 from .params import LutTcParams, MultArrayParams
 
 __all__ = ["LutTc", "MultArray", "lut_tc_core"]
@@ -75,6 +77,10 @@ class _TileArray(wiring.Component):
         One beat per tile step: ``data`` (n weight words), ``last`` at the tile's last step.
     z : In(stream), int2 and int4 only
         One beat per tile: ``data`` (n zero-point codes).
+    c : In(stream), ``acc_in`` only
+        One beat per output row: ``data`` (n signed accumulator inputs).
+    s : In(stream), ``requant`` only
+        One beat per tile: ``data`` (n packed scale and bias pairs).
     o : Out(stream)
         m beats per tile: ``data`` (n signed results of one row), ``last`` at row m - 1.
     """
@@ -90,8 +96,14 @@ class _TileArray(wiring.Component):
         if p.has_zero_point:
             members["z"] = In(stream.Signature(data.StructLayout({
                 "data": data.ArrayLayout(unsigned(p.bits), p.n)})))
+        if p.acc_in:
+            members["c"] = In(stream.Signature(data.StructLayout({
+                "data": data.ArrayLayout(signed(p.out_width), p.n)})))
+        if p.requant:
+            members["s"] = In(stream.Signature(data.StructLayout({
+                "data": data.ArrayLayout(unsigned(p.scale_bits + p.bias_bits), p.n)})))
         members["o"] = Out(stream.Signature(data.StructLayout({
-            "data": data.ArrayLayout(signed(p.out_width), p.n), "last": 1})))
+            "data": data.ArrayLayout(signed(p.result_width), p.n), "last": 1})))
         super().__init__(members)
 
     @property
@@ -121,10 +133,29 @@ class _TileArray(wiring.Component):
                   "meaning": f"one beat per K-group: element r*{p.g}+k is A[r, G*{p.g}+k]"},
             "w": {"lanes": p.n, "element": {"signed": False, "width": self._w_width, "frac": 0},
                   "tlast": "last tile step", "meaning": self._w_meaning},
-            "o": {"lanes": p.n, "element": {"signed": True, "width": p.out_width, "frac": 0},
+            "o": {"lanes": p.n, "element": {"signed": True, "width": p.result_width, "frac": 0},
                   "tlast": f"row {p.m - 1}, the tile's last",
-                  "meaning": "one beat per row r of the tile: element n is (A @ (q - z))[r, n]"},
+                  "meaning": "one beat per row r of the tile: element n is "
+                             + ("requant(" if p.requant else "") + "(A @ (q - z)"
+                             + (" + C" if p.acc_in else "") + ")[r, n]"
+                             + (", requantised by column n's scale and bias"
+                                if p.requant else "")},
         }
+        if p.acc_in:
+            info["c"] = {"lanes": p.n, "element": {"signed": True, "width": p.out_width,
+                                                   "frac": 0}, "tlast": None,
+                         "meaning": "one beat per output row r: element n is C[r, n], added "
+                                    f"to the result (saturating to {p.out_width} bits)"}
+        if p.requant:
+            rounded = (f"(x * scale + 2**{p.shift - 1}) >> {p.shift}" if p.shift else
+                       "x * scale")
+            info["s"] = {"lanes": p.n, "element": {"signed": False,
+                                                   "width": p.scale_bits + p.bias_bits,
+                                                   "frac": 0}, "tlast": None,
+                         "meaning": f"one beat per tile: element n is column n's scale (signed, "
+                                    f"bits 0..{p.scale_bits - 1}) and bias (signed, the next "
+                                    f"{p.bias_bits} bits); output clamp(({rounded}) + bias, "
+                                    f"-128, 127)"}
         if p.has_zero_point:
             info["z"] = {"lanes": p.n, "element": {"signed": False, "width": p.bits, "frac": 0},
                          "tlast": None, "meaning": "one beat per tile: zero-point code of column n"}
@@ -204,6 +235,11 @@ class _TileArray(wiring.Component):
         last_row = Signal()
         m.d.comb += last_row.eq(row == p.m - 1)
         z_valid = self._z_ready_for_drain()
+        # The epilogue's inputs, if any, must be there too.
+        if p.acc_in:
+            z_valid = z_valid & self.c.valid
+        if p.requant:
+            z_valid = z_valid & self.s.valid
         advance = Signal()
         m.d.comb += [advance.eq(out_busy & z_valid & (~self.o.valid | self.o.ready)),
                      drain_done.eq(advance & last_row)]
@@ -211,7 +247,7 @@ class _TileArray(wiring.Component):
             self._drive_z_ready(m, drain_done, fire, tile_end)
         row_acc = [Array(buf[r][n] for r in range(p.m))[row] for n in range(p.n)]
         row_sum = Array(rowsum_buf)[row]
-        results = self._drain(m, row_acc, row_sum)
+        results = self._epilogue(m, self._drain(m, row_acc, row_sum), advance, drain_done)
         with m.If(advance):
             m.d.sync += [self.o.valid.eq(1), self.o.p.last.eq(last_row),
                          row.eq(Mux(last_row, 0, row + 1))]
@@ -219,6 +255,28 @@ class _TileArray(wiring.Component):
         with m.Elif(self.o.ready):
             m.d.sync += self.o.valid.eq(0)
         return m
+
+
+    def _epilogue(self, m, results, advance, drain_done):
+        """The accumulator input (added, saturating) and the requantisation stage."""
+        p = self._params
+        if p.acc_in:
+            m.d.comb += self.c.ready.eq(advance)
+            results = [saturate(r + self.c.p.data[n], Fixed(p.out_width, 0))
+                       for n, r in enumerate(results)]
+        if p.requant:
+            m.d.comb += self.s.ready.eq(drain_done)
+            out = []
+            for n, r in enumerate(results):
+                element = self.s.p.data[n]
+                scale = element[:p.scale_bits].as_signed()
+                bias = element[p.scale_bits:].as_signed()
+                y = r * scale
+                if p.shift:
+                    y = (y + (1 << (p.shift - 1))) >> p.shift
+                out.append(saturate(y + bias, Fixed(8, 0)))
+            results = out
+        return results
 
 
 class LutTc(_TileArray):
