@@ -54,7 +54,8 @@ def random_tile(rng, k=None, extreme=None):
     a = rng.integers(-half, half, (P.m, k))
     top = 2 if P.weight_format == "ternary" else (1 << P.bits) - 1
     q = rng.integers(0, top + 1, (k, P.n))
-    z = rng.integers(0, 1 << P.bits, P.n) if P.has_zero_point else None
+    zshape = (-(-k // P.zp_group), P.n) if P.zp_group else P.n     # per group or per column
+    z = rng.integers(0, 1 << P.bits, zshape) if P.has_zero_point else None
     if extreme in ("max", "min"):
         q[:] = top if extreme == "max" else 0
         a[:] = half - 1 if extreme == "max" else -half
@@ -109,16 +110,16 @@ class LutTcTB:
         expected = []
         steps = 0
         for a, q, z, c, scale, bias in cases:
-            a_beats, w_beats, z_beat = pack_tile(P, a, q, z)
+            a_beats, w_beats, z_beats = pack_tile(P, a, q, z)
             c_beats, s_beat = pack_epilogue(P, c, scale, bias)
             want = reference(P.weight_format, a, q, z, acc_in=c, params=P, scale=scale,
                              bias=bias)
             # model vs A @ (q - z) (+ C, requantised)
-            assert lut_tc_tile(P, a_beats, w_beats, z_beat, c_beats, s_beat) == want.tolist()
+            assert lut_tc_tile(P, a_beats, w_beats, z_beats, c_beats, s_beat) == want.tolist()
             self.a.send_nowait(AxiStreamFrame(to_unsigned(sum(a_beats, []), P.act_width)))
             self.w.send_nowait(AxiStreamFrame(sum(w_beats, [])))
             if self.z is not None:
-                self.z.send_nowait(AxiStreamFrame(z_beat))
+                self.z.send_nowait(AxiStreamFrame(sum(z_beats, [])))
             if self.c is not None:
                 self.c.send_nowait(AxiStreamFrame(to_unsigned(sum(c_beats, []), P.out_width)))
             if self.s is not None:

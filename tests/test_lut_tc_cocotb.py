@@ -1,6 +1,6 @@
 """Tier 2: cocotb + Verilator on emitted LUT tensor core Verilog, bit-exact against the model.
 
-Four Verilog configurations in the default suite (each costs a Verilator build); every catalog
+Five Verilog configurations in the default suite (each costs a Verilator build); every catalog
 entry behind ``slow``.
 """
 
@@ -20,6 +20,8 @@ CASES = {
     # INT4 with the accumulator input and the requantisation stage (the optional epilogue).
     "lut_tc_m_int4_epilogue": LutTcParams(m=2, n=4, g=4, weight_format="int4", max_k=24,
                                           acc_in=True, requant=True, shift=12),
+    # INT2 with a zero point per 8 rows of K (one z beat per group).
+    "lut_tc_m_int2_zp8": LutTcParams(m=2, n=4, g=4, weight_format="int2", max_k=40, zp_group=8),
 }
 CATALOG = [e for e in DEFAULT_CATALOG if e.params.family == "lut_tc"]
 # The shipped INT2 entry (M2 x N8, g = 4, bit-serial, K up to 256) and two more shapes.

@@ -8,7 +8,7 @@ import pytest
 
 from generators.catalog import params_from_json
 from generators.lut_tc.model import (correction_select, lut_tc, mult_array, reference, table)
-from generators.lut_tc.params import LutTcParams, MultArrayParams
+from generators.lut_tc.params import WEIGHT_BITS, LutTcParams, MultArrayParams
 from generators.lut_tc.prepare import (codes_from_int, index_patterns, pack_epilogue,
                                        pack_tile, preflip_pattern, quantize, real_weights,
                                        reinterpret)
@@ -162,3 +162,46 @@ def test_models_equal_integer_product(weight_format, g):
             assert np.abs(want).max(initial=0) < 1 << (p.out_width - 1)
             assert (lut_tc(p, a, q, z) == want).all()
             assert (mult_array(mp, a, q, z) == want).all()
+
+
+@pytest.mark.parametrize("weight_format", ["int2", "int4"])
+@pytest.mark.parametrize("g, zp_group", [(2, 2), (3, 6), (4, 8)])
+def test_per_group_zero_points_equal_integer_product(weight_format, g, zp_group):
+    """Zero points per group of zp_group rows of K: the models fold each group's correction
+    into the accumulators and equal A @ (q - z[k // zp_group]); the accumulator width holds
+    the worst case (all groups at the extremes)."""
+    rng = np.random.default_rng(g + zp_group)
+    top = (1 << WEIGHT_BITS[weight_format]) - 1
+    for bit_serial in (True, False):
+        p = LutTcParams(m=2, n=3, g=g, weight_format=weight_format, max_k=25,
+                        bit_serial=bit_serial, zp_group=zp_group)
+        mp = MultArrayParams(m=2, n=3, g=g, weight_format=weight_format, max_k=25,
+                             zp_group=zp_group)
+        for k in (1, zp_group, zp_group + 1, 25):
+            groups = -(-k // zp_group)
+            cases = [(rng.integers(-128, 128, (2, k)), rng.integers(0, top + 1, (k, 3)),
+                      rng.integers(0, top + 1, (groups, 3))),
+                     (np.full((2, k), -128), np.zeros((k, 3), dtype=int),
+                      np.full((groups, 3), top)),
+                     (np.full((2, k), 127), np.full((k, 3), top), np.zeros((groups, 3), int))]
+            for a, q, z in cases:
+                want = reference(weight_format, a, q, z, params=p)
+                assert (lut_tc(p, a, q, z) == want).all()
+                assert (mult_array(mp, a, q, z) == want).all()
+    worst = 25 * 128 * top
+    assert LutTcParams(weight_format=weight_format, max_k=25, g=g, zp_group=zp_group) \
+        .acc_width >= (2 * worst).bit_length() + 1
+
+
+def test_zp_group_errors():
+    with pytest.raises(ParamValueError, match=r"^zp_group applies only to int2 and int4 weights, "
+                       r"not 'ternary'$"):
+        LutTcParams(weight_format="ternary", zp_group=8)
+    with pytest.raises(ParamValueError, match=r"^zp_group must be a multiple of g \(4\), not 6$"):
+        LutTcParams(zp_group=6)
+    with pytest.raises(ParamValueError, match=r"^zp_group must be between 4 and 4096, not 2$"):
+        LutTcParams(zp_group=2)
+    p = LutTcParams(m=1, n=2, g=2, weight_format="int2", max_k=8, zp_group=4)
+    with pytest.raises(ValueError, match=r"^zero_point must be 2 x 2 codes \(one row per 4 rows "
+                       r"of K\) between 0 and 3$"):
+        pack_tile(p, np.zeros((1, 8), dtype=int), np.zeros((8, 2), dtype=int), [0, 0])

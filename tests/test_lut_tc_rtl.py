@@ -20,13 +20,18 @@ def random_tile(params, rng, k=None, extreme=None):
     a = rng.integers(-half, half, (params.m, k))
     top = 2 if params.weight_format == "ternary" else (1 << params.bits) - 1
     q = rng.integers(0, top + 1, (k, params.n))
-    z = rng.integers(0, 1 << params.bits, params.n) if params.has_zero_point else None
+    zshape = (-(-k // params.zp_group), params.n) if params.zp_group else params.n
+    z = rng.integers(0, 1 << params.bits, zshape) if params.has_zero_point else None
     if extreme == "max":
         q[:] = top
         a[:] = half - 1
+        if z is not None:
+            z[:] = 0            # the largest q - z
     elif extreme == "min":
         q[:] = 0
         a[:] = -half
+        if z is not None:
+            z[:] = top
     elif extreme == "zero":
         a[:] = 0
     elif extreme == "neg":
@@ -35,7 +40,8 @@ def random_tile(params, rng, k=None, extreme=None):
 
 
 def run_tiles(params, tiles, seed=1, gaps=0.3, backpressure=0.3):
-    """Stream ``tiles`` (lists of (a_beats, w_beats, z_beat)) through the component.
+    """Stream ``tiles`` (lists of (a_beats, w_beats, z_beats[, c_beats, s_beat])) through the
+    component.
 
     Returns ``(output rows per tile, cycles, stalls)``: cycles from the first to the last output
     transfer; stalls counts cycles where a ``w`` beat was valid, its group loaded, and not taken.
@@ -88,7 +94,7 @@ def run_tiles(params, tiles, seed=1, gaps=0.3, backpressure=0.3):
     sim.add_testbench(driver(dut.a, lambda t: t[0], ("last",)))
     sim.add_testbench(driver(dut.w, lambda t: t[1], ("last",)))
     if params.has_zero_point:
-        sim.add_testbench(driver(dut.z, lambda t: [t[2]], ()))
+        sim.add_testbench(driver(dut.z, lambda t: t[2], ()))
     if params.acc_in:
         sim.add_testbench(driver(dut.c, lambda t: t[3], ()))
     if params.requant:
@@ -126,7 +132,7 @@ def test_lut_tc_matches_model_under_backpressure(params):
     tiles = [pack_tile(params, a, q, z) for a, q, z in cases]
     rows, _ = run_tiles(params, tiles)
     for n, ((a, q, z), tile, out) in enumerate(zip(cases, tiles, rows)):
-        want = reference(params.weight_format, a, q, z).tolist()
+        want = reference(params.weight_format, a, q, z, params=params).tolist()
         assert lut_tc_tile(params, *tile) == want
         assert out == want, f"tile {n}"
 
@@ -257,3 +263,43 @@ def test_accumulator_input_and_requantisation(params):
         top = 127 if params.requant else (1 << (params.out_width - 1)) - 1
         saturated += int((np.abs(want) >= top).sum())
     assert saturated, "no case reached the saturation bounds"
+
+
+ZP_GROUP_CONFIGS = [
+    LutTcParams(m=2, n=3, g=4, weight_format="int2", max_k=32, zp_group=8),
+    LutTcParams(m=1, n=2, g=2, weight_format="int4", max_k=13, zp_group=4, bit_serial=False),
+    LutTcParams(m=2, n=2, g=3, weight_format="int4", max_k=12, zp_group=3, preflip=False,
+                acc_in=True),
+]
+
+
+@pytest.mark.parametrize("params", ZP_GROUP_CONFIGS, ids=lambda p: f"{p.weight_format}_g{p.g}"
+                         f"_zp{p.zp_group}")
+def test_per_group_zero_points(params):
+    """One zero point per column and group of zp_group rows of K: A @ (q - z[k // zp_group]),
+    with K a multiple of the group, not one, shorter than one group, and at max_k."""
+    rng = np.random.default_rng(9)
+    ks = [params.max_k, params.zp_group, params.zp_group + params.g, 1, params.max_k - 1]
+    cases = [random_tile(params, rng, k=k) for k in ks]
+    cases += [random_tile(params, rng, k=params.max_k, extreme=e) for e in ("max", "min")]
+    tiles = [pack_tile(params, a, q, z) + pack_epilogue(params, *epilogue_inputs(params, rng))
+             for a, q, z in cases]
+    rows, _ = run_tiles(params, tiles)
+    for n, ((a, q, z), tile, out) in enumerate(zip(cases, tiles, rows)):
+        c = None if tile[3] is None else np.array(tile[3])
+        want = reference(params.weight_format, a, q, z, acc_in=c, params=params).tolist()
+        assert lut_tc_tile(params, *tile) == want
+        assert out == want, f"tile {n}"
+    assert any(len(set(map(tuple, z))) > 1 for _, _, z in cases), "groups share a zero point"
+
+
+def test_mult_array_per_group_zero_points():
+    params = MultArrayParams(m=2, n=2, g=3, weight_format="int2", max_k=12, zp_group=6)
+    rng = np.random.default_rng(10)
+    cases = [random_tile(params, rng, k=k) for k in (12, 7, 2)]
+    tiles = [pack_mult_tile(params, a, q, z) for a, q, z in cases]
+    rows, _ = run_tiles(params, tiles)
+    for (a, q, z), tile, out in zip(cases, tiles, rows):
+        want = reference("int2", a, q, z, params=params).tolist()
+        assert mult_tile(params, *tile) == want
+        assert out == want

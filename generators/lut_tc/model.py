@@ -31,15 +31,23 @@ def correction_select(z, bits):
     return negate, low if negate else low ^ ((1 << (bits - 1)) - 1)
 
 
+def _correction(params, rowsum, z):
+    """``c * rowsum`` with ``c = 2**B - 1 - 2z``, as the hardware forms it."""
+    negate, j = correction_select(z, params.bits)
+    multiple = (2 * j + 1) * rowsum
+    return -multiple if negate else multiple
+
+
 def _correct(params, acc, rowsum, z):
-    """Output of one lane from its accumulator A @ q' (exact integer halving)."""
+    """Output of one lane from its accumulator A @ q' (exact integer halving); with
+    ``zp_group`` the corrections are already in ``acc``."""
     if params.weight_format == "binary":
         return acc
     if params.weight_format == "ternary":
         return (acc + rowsum) >> 1
-    negate, j = correction_select(z, params.bits)
-    multiple = (2 * j + 1) * rowsum
-    return (acc + (-multiple if negate else multiple)) >> 1
+    if params.zp_group:
+        return acc >> 1
+    return (acc + _correction(params, rowsum, z)) >> 1
 
 
 def _saturate(value, width):
@@ -84,8 +92,10 @@ def _rows(params, a_beats):
     return [[beat[r * g:(r + 1) * g] for beat in a_beats] for r in range(params.m)]
 
 
-def lut_tc_tile(params, a_beats, w_beats, z_beat=None, c_beats=None, s_beat=None):
-    """Output rows (``m`` lists of ``n`` ints) of one tile, computed as the RTL does."""
+def lut_tc_tile(params, a_beats, w_beats, z_beats=None, c_beats=None, s_beat=None):
+    """Output rows (``m`` lists of ``n`` ints) of one tile, computed as the RTL does: with
+    ``zp_group``, each zero-point group's correction ``c * rowsum`` joins the accumulators as
+    the group ends."""
     g, bits, half = params.g, params.bits, params.symmetrize
     low_mask = (1 << (g - 1)) - 1
     rows = _rows(params, a_beats)
@@ -95,10 +105,12 @@ def lut_tc_tile(params, a_beats, w_beats, z_beat=None, c_beats=None, s_beat=None
                          f"not {len(w_beats)}")
     acc = [[0] * params.n for _ in range(params.m)]
     rowsum = [0] * params.m
+    zp_rowsum = [0] * params.m      # the current zero-point group's row sums
     for G in range(groups):
         tables = [table(rows[r][G], params.table_entries) for r in range(params.m)]
         for r in range(params.m):
             rowsum[r] += sum(rows[r][G])
+            zp_rowsum[r] += sum(rows[r][G])
         for step in range(params.steps_per_group):
             beat = w_beats[G * params.steps_per_group + step]
             planes = [step] if params.bit_serial else range(bits)
@@ -115,19 +127,26 @@ def lut_tc_tile(params, a_beats, w_beats, z_beat=None, c_beats=None, s_beat=None
                             acc[r][col] += -value if sign else value
                         else:
                             acc[r][col] += tables[r][pattern] << b
-    z_beat = z_beat if z_beat is not None else [0] * params.n
+        if params.zp_group and (G % params.groups_per_zp == params.groups_per_zp - 1
+                                or G == groups - 1):
+            z = z_beats[G // params.groups_per_zp]
+            for r in range(params.m):
+                for col in range(params.n):
+                    acc[r][col] += _correction(params, zp_rowsum[r], z[col])
+            zp_rowsum = [0] * params.m
+    z_beat = z_beats[0] if z_beats else [0] * params.n
     rows_out = [[_correct(params, acc[r][col], rowsum[r], z_beat[col])
                  for col in range(params.n)] for r in range(params.m)]
     return epilogue(params, rows_out, c_beats, s_beat)
 
 
-def mult_tile(params, a_beats, w_beats, z_beat=None, c_beats=None, s_beat=None):
+def mult_tile(params, a_beats, w_beats, z_beats=None, c_beats=None, s_beat=None):
     """Output rows of one tile of the multiplier array: dequantise, multiply, accumulate."""
     g, bits = params.g, params.bits
     rows = _rows(params, a_beats)
-    z_beat = z_beat if z_beat is not None else [0] * params.n
     out = [[0] * params.n for _ in range(params.m)]
     for G, beat in enumerate(w_beats):
+        z_beat = z_beats[G // params.groups_per_zp] if z_beats else [0] * params.n
         for col in range(params.n):
             codes = [beat[col] >> (k * bits) & ((1 << bits) - 1) for k in range(g)]
             if params.weight_format == "binary":
@@ -156,9 +175,11 @@ def mult_array(params, a, q, zero_point=None, acc_in=None, scale=None, bias=None
 
 def reference(weight_format, a, q, zero_point=None, acc_in=None, params=None, scale=None,
               bias=None):
-    """The plain integer product the hardware must equal: ``A @ (q - z)``, plus ``acc_in``
-    (saturated to ``params.out_width``) and requantised by ``scale``, ``bias`` when given."""
-    out = np.asarray(a, dtype=np.int64) @ real_weights(weight_format, q, zero_point)
+    """The plain integer product the hardware must equal: ``A @ (q - z)`` (z per group of
+    ``params.zp_group`` rows when 2-D), plus ``acc_in`` (saturated to ``params.out_width``) and
+    requantised by ``scale``, ``bias`` when given."""
+    zp_group = params.zp_group if params is not None else None
+    out = np.asarray(a, dtype=np.int64) @ real_weights(weight_format, q, zero_point, zp_group)
     if acc_in is not None:
         limit = 1 << (params.out_width - 1)
         out = np.clip(out + np.asarray(acc_in, dtype=np.int64), -limit, limit - 1)

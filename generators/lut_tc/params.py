@@ -38,6 +38,7 @@ class _GemmShape(BlockParams):
     weight_format: str = "int2"
     act_width: int = 8
     max_k: int = 256
+    zp_group: int = None
     acc_in: bool = False
     requant: bool = False
     scale_bits: int = None
@@ -67,6 +68,14 @@ class _GemmShape(BlockParams):
         if self.act_width not in ACT_WIDTHS:
             raise ParamValueError(f"act_width must be 8 or 16, not {self.act_width!r}")
         check_int("max_k", self.max_k, 1, 4096)
+        if self.zp_group is not None:
+            if not self.has_zero_point:
+                raise ParamValueError(f"zp_group applies only to int2 and int4 weights, not "
+                                      f"{self.weight_format!r}")
+            check_int("zp_group", self.zp_group, self.g, 4096)
+            if self.zp_group % self.g:
+                raise ParamValueError(f"zp_group must be a multiple of g ({self.g}), "
+                                      f"not {self.zp_group!r}")
         self._check_epilogue()
 
     @property
@@ -78,6 +87,11 @@ class _GemmShape(BlockParams):
     def has_zero_point(self):
         """Whether a tile needs per-column zero points (the ``z`` stream)."""
         return self.weight_format in ("int2", "int4")
+
+    @property
+    def groups_per_zp(self):
+        """K-groups of ``g`` per zero-point group (the whole tile without ``zp_group``)."""
+        return self.zp_group // self.g if self.zp_group else self.max_groups
 
     @property
     def max_groups(self):
@@ -125,6 +139,9 @@ class LutTcParams(_GemmShape):
         Signed activation width, 8 or 16.
     max_k : int
         Longest reduction; the run-time K (set by ``tlast`` of the ``a`` stream) is 1..max_k.
+    zp_group : int
+        int2 / int4: rows of K sharing a zero point (a multiple of ``g``), one ``z`` beat per
+        group; without it one zero point per column and tile.
     acc_in : bool
         Accumulator input: a ``c`` stream of one beat per output row (n signed ``out_width``
         values) added to the tile's result, saturating to ``out_width`` (exact while the chained
@@ -168,9 +185,10 @@ class LutTcParams(_GemmShape):
 
     @property
     def acc_width(self):
-        """Signed width of a lane accumulator: A @ q' with q' = 2q - (2**B - 1)."""
+        """Signed width of a lane accumulator: A @ q' with q' = 2q - (2**B - 1); with
+        ``zp_group`` it also takes the finished groups' 2 A (q - z), up to twice as large."""
         return _bound_width(self.max_groups * self.g * (1 << (self.act_width - 1))
-                            * ((1 << self.bits) - 1))
+                            * ((1 << self.bits) - 1) * (2 if self.zp_group else 1))
 
     @property
     def steps_per_group(self):

@@ -17,7 +17,8 @@ Stream formats (one tile, lane 0 in the low bits of tdata):
   weight ``G*g + k``. Bit-serial: steps G-major, plane 0 (LSB) first, g bits per column;
   bit-parallel: one step per group, plane b in bits ``[b*g, (b+1)*g)``. With pre-flip, a pattern
   whose sign bit (bit g-1) is set has its other g-1 bits inverted. ``last`` on the last step.
-* ``z`` (int2, int4 only): one beat per tile, element n = the zero-point code of column n.
+* ``z`` (int2, int4 only): one beat per tile (with ``zp_group``: per zero-point group of K
+  rows, in K order), element n = the zero-point code of column n.
 * ``c`` (``acc_in`` only): one beat per output row r, element n = the accumulator input
   ``C[r, n]`` (signed ``out_width``).
 * ``s`` (``requant`` only): one beat per tile, element n = column n's scale (signed, bits
@@ -31,7 +32,8 @@ import numpy as np
 from .params import WEIGHT_BITS
 
 __all__ = ["quantize", "codes_from_int", "bitplanes", "reinterpret", "preflip_pattern",
-           "index_patterns", "pack_tile", "pack_mult_tile", "pack_epilogue", "real_weights"]
+           "index_patterns", "pack_tile", "pack_mult_tile", "pack_epilogue", "real_weights",
+           "expand_zero_point"]
 
 
 def quantize(weights, weight_format, scale, zero_point=None):
@@ -50,14 +52,24 @@ def quantize(weights, weight_format, scale, zero_point=None):
     return np.clip(np.floor(ratio + 0.5).astype(np.int64) + z, 0, top)
 
 
-def real_weights(weight_format, q, zero_point=None):
-    """Integer weights the codes stand for: 2q - 1 (binary), q - 1 (ternary), q - z."""
+def expand_zero_point(zero_point, k, zp_group=None):
+    """Zero points [K x N] of per-column ``zero_point`` [N], or of per-group ``zero_point``
+    [ceil(K / zp_group) x N] (row k uses group k // zp_group)."""
+    z = np.asarray(zero_point, dtype=np.int64)
+    if z.ndim == 1:
+        return np.broadcast_to(z[None, :], (k, z.shape[0]))
+    return z[np.arange(k) // zp_group]
+
+
+def real_weights(weight_format, q, zero_point=None, zp_group=None):
+    """Integer weights the codes stand for: 2q - 1 (binary), q - 1 (ternary), q - z (z per
+    column, or per group of ``zp_group`` rows when ``zero_point`` is 2-D)."""
     q = np.asarray(q, dtype=np.int64)
     if weight_format == "binary":
         return 2 * q - 1
     if weight_format == "ternary":
         return q - 1
-    return q - np.asarray(zero_point, dtype=np.int64)[None, :]
+    return q - expand_zero_point(zero_point, q.shape[0], zp_group)
 
 
 def codes_from_int(weight_format, w, zero_point=None):
@@ -137,20 +149,27 @@ def _check_codes(params, q, k):
     return q
 
 
-def _zero_beat(params, zero_point):
+def _zero_beats(params, zero_point, k):
+    """The ``z`` beats: one (per-column zero points [N]) or one per zero-point group
+    ([ceil(K / zp_group) x N])."""
     if not params.has_zero_point:
         return None
     z = np.asarray(zero_point, dtype=np.int64)
-    if z.shape != (params.n,) or z.min() < 0 or z.max() >= 1 << params.bits:
-        raise ValueError(f"zero_point must be {params.n} codes between 0 and "
-                         f"{(1 << params.bits) - 1}")
-    return [int(v) for v in z]
+    top = (1 << params.bits) - 1
+    if params.zp_group:
+        shape = (-(-k // params.zp_group), params.n)
+        what = f"{shape[0]} x {params.n} codes (one row per {params.zp_group} rows of K)"
+    else:
+        shape, what = (params.n,), f"{params.n} codes"
+    if z.shape != shape or z.min() < 0 or z.max() > top:
+        raise ValueError(f"zero_point must be {what} between 0 and {top}")
+    return [[int(v) for v in row] for row in z.reshape(-1, params.n)]
 
 
 def pack_tile(params, a, q, zero_point=None):
-    """``(a_beats, w_beats, z_beat)`` of one tile for :class:`LutTcParams` ``params``.
+    """``(a_beats, w_beats, z_beats)`` of one tile for :class:`LutTcParams` ``params``.
 
-    Each beat is a list of element values (``z_beat`` is None without zero points).
+    Each beat is a list of element values (``z_beats`` is None without zero points).
     """
     a_beats, groups = _activation_beats(params, a)
     q = _check_codes(params, q, np.asarray(a).shape[1])
@@ -162,11 +181,11 @@ def pack_tile(params, a, q, zero_point=None):
         shifts = (params.g * np.arange(params.bits, dtype=np.int64))[None, :, None]
         merged = (patterns << shifts).sum(axis=1)
         w_beats = [[int(v) for v in merged[G]] for G in range(groups)]
-    return a_beats, w_beats, _zero_beat(params, zero_point)
+    return a_beats, w_beats, _zero_beats(params, zero_point, q.shape[0])
 
 
 def pack_mult_tile(params, a, q, zero_point=None):
-    """``(a_beats, w_beats, z_beat)`` of one tile for the multiplier-array baseline."""
+    """``(a_beats, w_beats, z_beats)`` of one tile for the multiplier-array baseline."""
     a_beats, groups = _activation_beats(params, a)
     q = _check_codes(params, q, np.asarray(a).shape[1])
     padded = np.zeros((groups * params.g, params.n), dtype=np.int64)
@@ -174,7 +193,7 @@ def pack_mult_tile(params, a, q, zero_point=None):
     shifts = (params.bits * np.arange(params.g, dtype=np.int64))[None, :, None]
     merged = (padded.reshape(groups, params.g, params.n) << shifts).sum(axis=1)
     w_beats = [[int(v) for v in merged[G]] for G in range(groups)]
-    return a_beats, w_beats, _zero_beat(params, zero_point)
+    return a_beats, w_beats, _zero_beats(params, zero_point, q.shape[0])
 
 
 def _signed_range(name, values, width, shape):

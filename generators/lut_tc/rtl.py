@@ -57,6 +57,33 @@ def add_or_subtract(total, value, negate):
     return total + (value.as_unsigned() ^ negate.replicate(width)).as_signed() + negate
 
 
+def odd_multiples(m, value, bits, width, prefix):
+    """Signals ``(2j+1) * value`` for j < 2**(bits-1) (named ``{prefix}rowsum_x{2j+1}``)."""
+    half = 1 << (bits - 1)
+    width = width + bits
+    twice = Signal(signed(width), name=f"{prefix}rowsum_x2")
+    m.d.comb += twice.eq(value << 1)
+    multiples = [Signal(signed(width), name=f"{prefix}rowsum_x{2 * j + 1}") for j in range(half)]
+    m.d.comb += multiples[0].eq(value)
+    if half > 1:
+        m.d.comb += multiples[1].eq(multiples[0] + twice)
+    # INT4: 5S .. 15S from shifts with at most two adders in series (no multiplier, and no
+    # chain of seven adders on the path).
+    if half > 2:
+        s = value
+        m.d.comb += [multiples[2].eq(s + (s << 2)), multiples[3].eq((s << 3) - s),
+                     multiples[4].eq(s + (s << 3)), multiples[5].eq(multiples[1] + (s << 3)),
+                     multiples[6].eq(multiples[2] + (s << 3)), multiples[7].eq((s << 4) - s)]
+    return multiples
+
+
+def zero_point_select(z, bits):
+    """``(negate, j)`` of a zero-point code: ``2**B - 1 - 2z = (-1)**negate * (2j + 1)``."""
+    negate = z[bits - 1]
+    j = z[:bits - 1] ^ Mux(negate, 0, (1 << (bits - 1)) - 1)
+    return negate, j
+
+
 def lut_tc_core(params):
     """The component for ``params`` (catalog hook)."""
     return LutTc(params)
@@ -177,15 +204,25 @@ class _TileArray(wiring.Component):
 
         out_busy = Signal()         # the output buffer holds a tile being drained
         drain_done = Signal()       # its last row leaves this cycle
+        # With per-group zero points: the step that ends a zero-point group (the last step of
+        # its last K-group, or of the tile) takes the next z beat.
+        self._zp_end = Signal()
+        if p.zp_group:
+            zp_count = Signal(range(max(p.groups_per_zp, 2)))
+            m.d.comb += self._zp_end.eq(
+                tab_valid & last_step & (tab_last | (zp_count == p.groups_per_zp - 1)))
         z_ok = self._z_ready_for_step()
         fire = Signal()
         m.d.comb += fire.eq(tab_valid & self.w.valid & z_ok &
                             ~(tile_end & out_busy & ~drain_done))
-        use_done = Signal()
+        use_done = self._use_done = Signal()
         m.d.comb += [use_done.eq(fire & last_step), self.w.ready.eq(fire),
                      self.a.ready.eq(~tab_valid | use_done)]
         with m.If(fire):
             m.d.sync += step.eq(Mux(last_step, 0, step + 1))
+        if p.zp_group:
+            with m.If(fire & last_step):
+                m.d.sync += zp_count.eq(Mux(self._zp_end, 0, zp_count + 1))
 
         load = Signal()
         m.d.comb += load.eq(self.a.valid & self.a.ready)
@@ -313,13 +350,16 @@ class LutTc(_TileArray):
         return f"{order}: element n is column n's table index (bit k = weight G*g+k){flip}"
 
     def _z_ready_for_step(self):
-        return Const(1)     # zero points are needed only by the drain
+        # Per-tile zero points are needed only by the drain; per-group ones as a group ends.
+        return (~self._zp_end | self.z.valid) if self._params.zp_group else Const(1)
 
     def _z_ready_for_drain(self):
-        return self.z.valid if self._params.has_zero_point else Const(1)
+        p = self._params
+        return self.z.valid if p.has_zero_point and not p.zp_group else Const(1)
 
     def _drive_z_ready(self, m, drain_done, fire, tile_end):
-        m.d.comb += self.z.ready.eq(drain_done)
+        m.d.comb += self.z.ready.eq((fire & self._zp_end) if self._params.zp_group
+                                    else drain_done)
 
     def _datapath(self, m, load, step):
         p = self._params
@@ -363,12 +403,16 @@ class LutTc(_TileArray):
                 j = j ^ Mux(sign, low, 0)
             return mux_tree(source, j), sign
 
+        gsum = [-tab[r][0] for r in range(p.m)]     # T[0] = -(sum of the group)
+        corrections = self._group_corrections(m, load, gsum) if p.zp_group else None
         nxt = []
         for r in range(p.m):
             row = []
             for n in range(p.n):
                 word = self.w.p.data[n]
                 terms = [lookup(r, word[b * g:(b + 1) * g], b) for b in planes]
+                if corrections is not None:
+                    terms.append(corrections[r][n])
 
                 def step_value(acc, terms=terms):
                     total = acc
@@ -378,8 +422,28 @@ class LutTc(_TileArray):
                     return total
                 row.append(step_value)
             nxt.append(row)
-        gsum = [-tab[r][0] for r in range(p.m)]     # T[0] = -(sum of the group)
         return nxt, gsum
+
+    def _group_corrections(self, m, load, gsum):
+        """Per lane ``(value, negate)`` added as a zero-point group ends: ``c * rowsum`` of the
+        group, ``c = 2**B - 1 - 2z`` from the z beat (0 on other steps)."""
+        p = self._params
+        corrections = []
+        for r in range(p.m):
+            # The group's row sum so far, plus the K-group in the table register.
+            partial = Signal(signed(p.sum_width), name=f"zp_rowsum_{r}")
+            total = Signal(signed(p.sum_width), name=f"zp_rowsum_end_{r}")
+            m.d.comb += total.eq(partial + gsum[r])
+            with m.If(self._use_done):
+                m.d.sync += partial.eq(Mux(self._zp_end, 0, total))
+            multiples = odd_multiples(m, total, p.bits, p.sum_width, f"zp_{r}_")
+            row = []
+            for n in range(p.n):
+                negate, j = zero_point_select(self.z.p.data[n], p.bits)
+                value = Mux(self._zp_end, mux_tree(multiples, j), 0)
+                row.append((value, negate))
+            corrections.append(row)
+        return corrections
 
     def _drain(self, m, row_acc, row_sum):
         p = self._params
@@ -387,28 +451,14 @@ class LutTc(_TileArray):
             return row_acc
         if p.weight_format == "ternary":
             return [(acc + row_sum) >> 1 for acc in row_acc]
+        if p.zp_group:
+            return [acc >> 1 for acc in row_acc]    # the corrections joined the accumulators
         # Odd multiples (2j+1) * rowsum, shared by the n columns; a column picks one by its
         # zero-point code and adds or subtracts it.
-        half = 1 << (p.bits - 1)
-        width = p.sum_width + p.bits
-        twice = Signal(signed(width), name="rowsum_x2")
-        m.d.comb += twice.eq(row_sum << 1)
-        multiples = [Signal(signed(width), name=f"rowsum_x{2 * j + 1}") for j in range(half)]
-        m.d.comb += multiples[0].eq(row_sum)
-        if half > 1:
-            m.d.comb += multiples[1].eq(multiples[0] + twice)
-        # INT4: 5S .. 15S from shifts with at most two adders in series (no multiplier, and no
-        # chain of seven adders on the drain's path).
-        if half > 2:
-            s = row_sum
-            m.d.comb += [multiples[2].eq(s + (s << 2)), multiples[3].eq((s << 3) - s),
-                         multiples[4].eq(s + (s << 3)), multiples[5].eq(multiples[1] + (s << 3)),
-                         multiples[6].eq(multiples[2] + (s << 3)), multiples[7].eq((s << 4) - s)]
+        multiples = odd_multiples(m, row_sum, p.bits, p.sum_width, "")
         results = []
         for n in range(p.n):
-            z = self.z.p.data[n]
-            negate = z[p.bits - 1]
-            j = z[:p.bits - 1] ^ Mux(negate, 0, half - 1)
+            negate, j = zero_point_select(self.z.p.data[n], p.bits)
             total = add_or_subtract(row_acc[n], mux_tree(multiples, j), negate)
             results.append(total >> 1)
         return results
@@ -445,7 +495,7 @@ class MultArray(_TileArray):
         return Const(1)     # the zero points were used by the lanes
 
     def _drive_z_ready(self, m, drain_done, fire, tile_end):
-        m.d.comb += self.z.ready.eq(fire & tile_end)
+        m.d.comb += self.z.ready.eq(fire & (self._zp_end if self._params.zp_group else tile_end))
 
     def _datapath(self, m, load, step):
         p = self._params
