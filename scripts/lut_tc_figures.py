@@ -99,14 +99,15 @@ def tile_cycles(params, tiles=TILES):
                          (params.m, params.max_k))
         top = 2 if params.weight_format == "ternary" else (1 << params.bits) - 1
         q = rng.integers(0, top + 1, (params.max_k, params.n))
-        z = rng.integers(0, 1 << params.bits, params.n) if params.has_zero_point else None
+        zshape = (-(-params.max_k // params.zp_group), params.n) if params.zp_group else params.n
+        z = rng.integers(0, 1 << params.bits, zshape) if params.has_zero_point else None
         packed.append((pack_tile if lut else pack_mult_tile)(params, a, q, z))
     firsts, stalls = [], [0]
 
     def driver(port, index, has_last):
         async def bench(ctx):
             for tile in packed:
-                beats = [tile[2]] if index == 2 else tile[index]
+                beats = tile[index]
                 for i, beat in enumerate(beats):
                     for n, v in enumerate(beat):
                         ctx.set(port.p.data[n], v)
