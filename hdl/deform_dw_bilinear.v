@@ -285,11 +285,11 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   reg \$1000 ;
   reg \$1001 ;
   reg \$1002 ;
-  reg \$1003 ;
+  reg [30:0] \$1003 ;
   reg [30:0] \$1004 ;
   reg [30:0] \$1005 ;
   reg [30:0] \$1006 ;
-  reg [30:0] \$1007 ;
+  reg [15:0] \$1007 ;
   reg [15:0] \$1008 ;
   reg [15:0] \$1009 ;
   wire [7:0] \$101 ;
@@ -298,22 +298,21 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   reg [15:0] \$1012 ;
   reg [15:0] \$1013 ;
   reg [15:0] \$1014 ;
-  reg [15:0] \$1015 ;
+  reg \$1015 ;
   reg \$1016 ;
-  reg \$1017 ;
+  reg [46:0] \$1017 ;
   reg [46:0] \$1018 ;
   reg [46:0] \$1019 ;
   wire [7:0] \$102 ;
   reg [46:0] \$1020 ;
-  reg [46:0] \$1021 ;
+  reg [15:0] \$1021 ;
   reg [15:0] \$1022 ;
   reg [15:0] \$1023 ;
   reg [15:0] \$1024 ;
-  reg [15:0] \$1025 ;
+  reg \$1025 ;
   reg \$1026 ;
-  reg \$1027 ;
-  reg [32:0] \$1028 ;
-  reg \$1029 ;
+  reg [32:0] \$1027 ;
+  reg \$1028 ;
   wire \$103 ;
   wire \$104 ;
   wire [7:0] \$105 ;
@@ -633,7 +632,7 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   wire [14:0] \$389 ;
   wire \$39 ;
   wire [14:0] \$390 ;
-  wire [3:0] \$391 ;
+  wire [7:0] \$391 ;
   wire [7:0] \$392 ;
   wire [7:0] \$393 ;
   wire [7:0] \$394 ;
@@ -673,7 +672,7 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   wire [7:0] \$424 ;
   wire [7:0] \$425 ;
   wire [7:0] \$426 ;
-  wire [7:0] \$427 ;
+  wire \$427 ;
   wire \$428 ;
   wire \$429 ;
   wire [7:0] \$43 ;
@@ -683,106 +682,106 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   wire \$433 ;
   wire \$434 ;
   wire \$435 ;
-  wire \$436 ;
+  wire [15:0] \$436 ;
   wire [15:0] \$437 ;
-  wire [15:0] \$438 ;
+  wire \$438 ;
   wire \$439 ;
   wire [7:0] \$44 ;
   wire \$440 ;
-  wire \$441 ;
+  wire [3:0] \$441 ;
   wire [3:0] \$442 ;
-  wire [3:0] \$443 ;
-  wire [4:0] \$444 ;
-  wire \$445 ;
-  wire [3:0] \$446 ;
-  wire \$447 ;
-  wire [3:0] \$448 ;
-  wire [4:0] \$449 ;
+  wire [4:0] \$443 ;
+  wire \$444 ;
+  wire [3:0] \$445 ;
+  wire \$446 ;
+  wire [3:0] \$447 ;
+  wire [4:0] \$448 ;
+  wire \$449 ;
   wire [8:0] \$45 ;
-  wire \$450 ;
-  wire [5:0] \$451 ;
-  wire [6:0] \$452 ;
-  wire \$453 ;
-  wire [5:0] \$454 ;
-  wire \$455 ;
+  wire [5:0] \$450 ;
+  wire [6:0] \$451 ;
+  wire \$452 ;
+  wire [5:0] \$453 ;
+  wire \$454 ;
+  wire [4:0] \$455 ;
   wire [4:0] \$456 ;
-  wire [4:0] \$457 ;
-  wire [6:0] \$458 ;
-  wire \$459 ;
+  wire [6:0] \$457 ;
+  wire \$458 ;
+  wire [16:0] \$459 ;
   wire \$46 ;
-  wire [16:0] \$460 ;
-  wire \$461 ;
-  wire [2:0] \$462 ;
-  wire \$463 ;
-  wire [3:0] \$464 ;
-  wire [4:0] \$465 ;
-  wire \$466 ;
-  wire [4:0] \$467 ;
+  wire \$460 ;
+  wire [2:0] \$461 ;
+  wire \$462 ;
+  wire [3:0] \$463 ;
+  wire [4:0] \$464 ;
+  wire \$465 ;
+  wire [4:0] \$466 ;
+  wire \$467 ;
   wire \$468 ;
   wire \$469 ;
   wire \$47 ;
   wire \$470 ;
-  wire \$471 ;
-  wire [5:0] \$472 ;
-  wire [1:0] \$473 ;
+  wire [5:0] \$471 ;
+  wire [1:0] \$472 ;
+  wire [6:0] \$473 ;
   wire [6:0] \$474 ;
   wire [6:0] \$475 ;
-  wire [6:0] \$476 ;
+  wire [7:0] \$476 ;
   wire [7:0] \$477 ;
-  wire [7:0] \$478 ;
-  wire [8:0] \$479 ;
+  wire [8:0] \$478 ;
+  wire \$479 ;
   wire [4:0] \$48 ;
-  wire \$480 ;
+  wire [6:0] \$480 ;
   wire [6:0] \$481 ;
-  wire [6:0] \$482 ;
+  wire [7:0] \$482 ;
   wire [7:0] \$483 ;
-  wire [7:0] \$484 ;
-  wire [8:0] \$485 ;
-  wire \$486 ;
-  wire [6:0] \$487 ;
-  wire [16:0] \$488 ;
-  wire [5:0] \$489 ;
+  wire [8:0] \$484 ;
+  wire \$485 ;
+  wire [6:0] \$486 ;
+  wire [16:0] \$487 ;
+  wire [5:0] \$488 ;
+  wire [1:0] \$489 ;
   wire \$49 ;
-  wire [1:0] \$490 ;
-  wire [6:0] \$491 ;
-  wire [1:0] \$492 ;
-  wire [6:0] \$493 ;
-  wire \$494 ;
-  wire [4:0] \$495 ;
-  wire \$496 ;
-  wire [4:0] \$497 ;
-  wire [5:0] \$498 ;
-  wire [4:0] \$499 ;
+  wire [6:0] \$490 ;
+  wire [1:0] \$491 ;
+  wire [6:0] \$492 ;
+  wire \$493 ;
+  wire [4:0] \$494 ;
+  wire \$495 ;
+  wire [4:0] \$496 ;
+  wire [5:0] \$497 ;
+  wire [4:0] \$498 ;
+  wire [5:0] \$499 ;
   wire \$5 ;
   wire \$50 ;
-  wire [5:0] \$500 ;
-  wire [4:0] \$501 ;
-  wire [5:0] \$502 ;
-  wire [6:0] \$503 ;
+  wire [4:0] \$500 ;
+  wire [5:0] \$501 ;
+  wire [6:0] \$502 ;
+  wire \$503 ;
   wire \$504 ;
   wire \$505 ;
   wire \$506 ;
-  wire \$507 ;
-  wire [9:0] \$508 ;
-  wire [17:0] \$509 ;
+  wire [9:0] \$507 ;
+  wire [17:0] \$508 ;
+  wire [9:0] \$509 ;
   wire \$51 ;
-  wire [9:0] \$510 ;
-  wire [17:0] \$511 ;
-  wire [9:0] \$512 ;
-  wire [17:0] \$513 ;
-  wire [9:0] \$514 ;
-  wire [17:0] \$515 ;
-  wire [9:0] \$516 ;
-  wire [17:0] \$517 ;
-  wire [9:0] \$518 ;
-  wire [17:0] \$519 ;
+  wire [17:0] \$510 ;
+  wire [9:0] \$511 ;
+  wire [17:0] \$512 ;
+  wire [9:0] \$513 ;
+  wire [17:0] \$514 ;
+  wire [9:0] \$515 ;
+  wire [17:0] \$516 ;
+  wire [9:0] \$517 ;
+  wire [17:0] \$518 ;
+  wire [9:0] \$519 ;
   wire \$52 ;
-  wire [9:0] \$520 ;
-  wire [17:0] \$521 ;
-  wire [9:0] \$522 ;
-  wire [17:0] \$523 ;
-  wire [9:0] \$524 ;
-  wire [17:0] \$525 ;
+  wire [17:0] \$520 ;
+  wire [9:0] \$521 ;
+  wire [17:0] \$522 ;
+  wire [9:0] \$523 ;
+  wire [17:0] \$524 ;
+  wire [29:0] \$525 ;
   wire [29:0] \$526 ;
   wire [29:0] \$527 ;
   wire [29:0] \$528 ;
@@ -822,333 +821,333 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   wire [29:0] \$559 ;
   wire [7:0] \$56 ;
   wire [29:0] \$560 ;
-  wire [29:0] \$561 ;
-  wire \$562 ;
+  wire \$561 ;
+  wire [30:0] \$562 ;
   wire [30:0] \$563 ;
-  wire [30:0] \$564 ;
-  wire [31:0] \$565 ;
+  wire [31:0] \$564 ;
+  wire [30:0] \$565 ;
   wire [30:0] \$566 ;
-  wire [30:0] \$567 ;
-  wire [31:0] \$568 ;
-  wire [32:0] \$569 ;
+  wire [31:0] \$567 ;
+  wire [32:0] \$568 ;
+  wire [33:0] \$569 ;
   wire [8:0] \$57 ;
-  wire [33:0] \$570 ;
+  wire [30:0] \$570 ;
   wire [30:0] \$571 ;
-  wire [30:0] \$572 ;
-  wire [31:0] \$573 ;
+  wire [31:0] \$572 ;
+  wire [30:0] \$573 ;
   wire [30:0] \$574 ;
-  wire [30:0] \$575 ;
-  wire [31:0] \$576 ;
-  wire [32:0] \$577 ;
-  wire [33:0] \$578 ;
+  wire [31:0] \$575 ;
+  wire [32:0] \$576 ;
+  wire [33:0] \$577 ;
+  wire [34:0] \$578 ;
   wire [34:0] \$579 ;
   wire \$58 ;
-  wire [34:0] \$580 ;
-  wire \$581 ;
+  wire \$580 ;
+  wire [30:0] \$581 ;
   wire [30:0] \$582 ;
-  wire [30:0] \$583 ;
-  wire [31:0] \$584 ;
+  wire [31:0] \$583 ;
+  wire [30:0] \$584 ;
   wire [30:0] \$585 ;
-  wire [30:0] \$586 ;
-  wire [31:0] \$587 ;
-  wire [32:0] \$588 ;
-  wire [33:0] \$589 ;
+  wire [31:0] \$586 ;
+  wire [32:0] \$587 ;
+  wire [33:0] \$588 ;
+  wire [30:0] \$589 ;
   wire [6:0] \$59 ;
   wire [30:0] \$590 ;
-  wire [30:0] \$591 ;
-  wire [31:0] \$592 ;
+  wire [31:0] \$591 ;
+  wire [30:0] \$592 ;
   wire [30:0] \$593 ;
-  wire [30:0] \$594 ;
-  wire [31:0] \$595 ;
-  wire [32:0] \$596 ;
-  wire [33:0] \$597 ;
+  wire [31:0] \$594 ;
+  wire [32:0] \$595 ;
+  wire [33:0] \$596 ;
+  wire [34:0] \$597 ;
   wire [34:0] \$598 ;
-  wire [34:0] \$599 ;
+  wire \$599 ;
   wire \$6 ;
   wire [6:0] \$60 ;
-  wire \$600 ;
+  wire [30:0] \$600 ;
   wire [30:0] \$601 ;
-  wire [30:0] \$602 ;
-  wire [31:0] \$603 ;
+  wire [31:0] \$602 ;
+  wire [30:0] \$603 ;
   wire [30:0] \$604 ;
-  wire [30:0] \$605 ;
-  wire [31:0] \$606 ;
-  wire [32:0] \$607 ;
-  wire [33:0] \$608 ;
+  wire [31:0] \$605 ;
+  wire [32:0] \$606 ;
+  wire [33:0] \$607 ;
+  wire [30:0] \$608 ;
   wire [30:0] \$609 ;
   wire [7:0] \$61 ;
-  wire [30:0] \$610 ;
-  wire [31:0] \$611 ;
+  wire [31:0] \$610 ;
+  wire [30:0] \$611 ;
   wire [30:0] \$612 ;
-  wire [30:0] \$613 ;
-  wire [31:0] \$614 ;
-  wire [32:0] \$615 ;
-  wire [33:0] \$616 ;
+  wire [31:0] \$613 ;
+  wire [32:0] \$614 ;
+  wire [33:0] \$615 ;
+  wire [34:0] \$616 ;
   wire [34:0] \$617 ;
-  wire [34:0] \$618 ;
-  wire \$619 ;
+  wire \$618 ;
+  wire [30:0] \$619 ;
   wire [7:0] \$62 ;
   wire [30:0] \$620 ;
-  wire [30:0] \$621 ;
-  wire [31:0] \$622 ;
+  wire [31:0] \$621 ;
+  wire [30:0] \$622 ;
   wire [30:0] \$623 ;
-  wire [30:0] \$624 ;
-  wire [31:0] \$625 ;
-  wire [32:0] \$626 ;
-  wire [33:0] \$627 ;
+  wire [31:0] \$624 ;
+  wire [32:0] \$625 ;
+  wire [33:0] \$626 ;
+  wire [30:0] \$627 ;
   wire [30:0] \$628 ;
-  wire [30:0] \$629 ;
+  wire [31:0] \$629 ;
   wire [8:0] \$63 ;
-  wire [31:0] \$630 ;
+  wire [30:0] \$630 ;
   wire [30:0] \$631 ;
-  wire [30:0] \$632 ;
-  wire [31:0] \$633 ;
-  wire [32:0] \$634 ;
-  wire [33:0] \$635 ;
+  wire [31:0] \$632 ;
+  wire [32:0] \$633 ;
+  wire [33:0] \$634 ;
+  wire [34:0] \$635 ;
   wire [34:0] \$636 ;
-  wire [34:0] \$637 ;
-  wire \$638 ;
+  wire \$637 ;
+  wire [46:0] \$638 ;
   wire [46:0] \$639 ;
   wire \$64 ;
   wire [46:0] \$640 ;
   wire [46:0] \$641 ;
-  wire [46:0] \$642 ;
+  wire [47:0] \$642 ;
   wire [47:0] \$643 ;
-  wire [47:0] \$644 ;
-  wire [48:0] \$645 ;
+  wire [48:0] \$644 ;
+  wire \$645 ;
   wire \$646 ;
-  wire \$647 ;
+  wire [47:0] \$647 ;
   wire [47:0] \$648 ;
-  wire [47:0] \$649 ;
+  wire [48:0] \$649 ;
   wire [6:0] \$65 ;
   wire [48:0] \$650 ;
-  wire [48:0] \$651 ;
-  wire \$652 ;
+  wire \$651 ;
+  wire [47:0] \$652 ;
   wire [47:0] \$653 ;
-  wire [47:0] \$654 ;
-  wire [48:0] \$655 ;
+  wire [48:0] \$654 ;
+  wire \$655 ;
   wire \$656 ;
-  wire \$657 ;
+  wire [47:0] \$657 ;
   wire [47:0] \$658 ;
-  wire [47:0] \$659 ;
+  wire [48:0] \$659 ;
   wire [1:0] \$66 ;
   wire [48:0] \$660 ;
-  wire [48:0] \$661 ;
+  wire \$661 ;
   wire \$662 ;
   wire \$663 ;
-  wire \$664 ;
+  wire [47:0] \$664 ;
   wire [47:0] \$665 ;
-  wire [47:0] \$666 ;
-  wire [48:0] \$667 ;
+  wire [48:0] \$666 ;
+  wire \$667 ;
   wire \$668 ;
-  wire \$669 ;
+  wire [47:0] \$669 ;
   wire \$67 ;
   wire [47:0] \$670 ;
-  wire [47:0] \$671 ;
+  wire [48:0] \$671 ;
   wire [48:0] \$672 ;
-  wire [48:0] \$673 ;
+  wire [47:0] \$673 ;
   wire [47:0] \$674 ;
-  wire [47:0] \$675 ;
-  wire [48:0] \$676 ;
+  wire [48:0] \$675 ;
+  wire \$676 ;
   wire \$677 ;
-  wire \$678 ;
+  wire [47:0] \$678 ;
   wire [47:0] \$679 ;
   wire \$68 ;
-  wire [47:0] \$680 ;
+  wire [48:0] \$680 ;
   wire [48:0] \$681 ;
-  wire [48:0] \$682 ;
-  wire [7:0] \$683 ;
-  wire [8:0] \$684 ;
+  wire [7:0] \$682 ;
+  wire [8:0] \$683 ;
+  wire [47:0] \$684 ;
   wire [47:0] \$685 ;
-  wire [47:0] \$686 ;
-  wire [48:0] \$687 ;
+  wire [48:0] \$686 ;
+  wire \$687 ;
   wire \$688 ;
-  wire \$689 ;
+  wire [47:0] \$689 ;
   wire [7:0] \$69 ;
   wire [47:0] \$690 ;
-  wire [47:0] \$691 ;
+  wire [48:0] \$691 ;
   wire [48:0] \$692 ;
-  wire [48:0] \$693 ;
-  wire \$694 ;
+  wire \$693 ;
+  wire [47:0] \$694 ;
   wire [47:0] \$695 ;
-  wire [47:0] \$696 ;
-  wire [48:0] \$697 ;
+  wire [48:0] \$696 ;
+  wire \$697 ;
   wire \$698 ;
-  wire \$699 ;
+  wire [47:0] \$699 ;
   wire [1:0] \$7 ;
   wire [7:0] \$70 ;
   wire [47:0] \$700 ;
-  wire [47:0] \$701 ;
+  wire [48:0] \$701 ;
   wire [48:0] \$702 ;
-  wire [48:0] \$703 ;
+  wire \$703 ;
   wire \$704 ;
   wire \$705 ;
-  wire \$706 ;
+  wire [47:0] \$706 ;
   wire [47:0] \$707 ;
-  wire [47:0] \$708 ;
-  wire [48:0] \$709 ;
+  wire [48:0] \$708 ;
+  wire \$709 ;
   wire \$71 ;
   wire \$710 ;
-  wire \$711 ;
+  wire [47:0] \$711 ;
   wire [47:0] \$712 ;
-  wire [47:0] \$713 ;
+  wire [48:0] \$713 ;
   wire [48:0] \$714 ;
-  wire [48:0] \$715 ;
+  wire [47:0] \$715 ;
   wire [47:0] \$716 ;
-  wire [47:0] \$717 ;
-  wire [48:0] \$718 ;
+  wire [48:0] \$717 ;
+  wire \$718 ;
   wire \$719 ;
   wire \$72 ;
-  wire \$720 ;
+  wire [47:0] \$720 ;
   wire [47:0] \$721 ;
-  wire [47:0] \$722 ;
+  wire [48:0] \$722 ;
   wire [48:0] \$723 ;
-  wire [48:0] \$724 ;
-  wire [7:0] \$725 ;
-  wire [8:0] \$726 ;
+  wire [7:0] \$724 ;
+  wire [8:0] \$725 ;
+  wire [47:0] \$726 ;
   wire [47:0] \$727 ;
-  wire [47:0] \$728 ;
-  wire [48:0] \$729 ;
+  wire [48:0] \$728 ;
+  wire \$729 ;
   wire [7:0] \$73 ;
   wire \$730 ;
-  wire \$731 ;
+  wire [47:0] \$731 ;
   wire [47:0] \$732 ;
-  wire [47:0] \$733 ;
+  wire [48:0] \$733 ;
   wire [48:0] \$734 ;
-  wire [48:0] \$735 ;
-  wire \$736 ;
+  wire \$735 ;
+  wire [47:0] \$736 ;
   wire [47:0] \$737 ;
-  wire [47:0] \$738 ;
-  wire [48:0] \$739 ;
+  wire [48:0] \$738 ;
+  wire \$739 ;
   wire [7:0] \$74 ;
   wire \$740 ;
-  wire \$741 ;
+  wire [47:0] \$741 ;
   wire [47:0] \$742 ;
-  wire [47:0] \$743 ;
+  wire [48:0] \$743 ;
   wire [48:0] \$744 ;
-  wire [48:0] \$745 ;
+  wire \$745 ;
   wire \$746 ;
   wire \$747 ;
-  wire \$748 ;
+  wire [47:0] \$748 ;
   wire [47:0] \$749 ;
   wire [8:0] \$75 ;
-  wire [47:0] \$750 ;
-  wire [48:0] \$751 ;
+  wire [48:0] \$750 ;
+  wire \$751 ;
   wire \$752 ;
-  wire \$753 ;
+  wire [47:0] \$753 ;
   wire [47:0] \$754 ;
-  wire [47:0] \$755 ;
+  wire [48:0] \$755 ;
   wire [48:0] \$756 ;
-  wire [48:0] \$757 ;
+  wire [47:0] \$757 ;
   wire [47:0] \$758 ;
-  wire [47:0] \$759 ;
+  wire [48:0] \$759 ;
   wire [9:0] \$76 ;
-  wire [48:0] \$760 ;
+  wire \$760 ;
   wire \$761 ;
-  wire \$762 ;
+  wire [47:0] \$762 ;
   wire [47:0] \$763 ;
-  wire [47:0] \$764 ;
+  wire [48:0] \$764 ;
   wire [48:0] \$765 ;
-  wire [48:0] \$766 ;
-  wire [7:0] \$767 ;
-  wire [8:0] \$768 ;
+  wire [7:0] \$766 ;
+  wire [8:0] \$767 ;
+  wire [47:0] \$768 ;
   wire [47:0] \$769 ;
   wire [8:0] \$77 ;
-  wire [47:0] \$770 ;
-  wire [48:0] \$771 ;
+  wire [48:0] \$770 ;
+  wire \$771 ;
   wire \$772 ;
-  wire \$773 ;
+  wire [47:0] \$773 ;
   wire [47:0] \$774 ;
-  wire [47:0] \$775 ;
+  wire [48:0] \$775 ;
   wire [48:0] \$776 ;
-  wire [48:0] \$777 ;
-  wire \$778 ;
+  wire \$777 ;
+  wire [47:0] \$778 ;
   wire [47:0] \$779 ;
   wire [9:0] \$78 ;
-  wire [47:0] \$780 ;
-  wire [48:0] \$781 ;
+  wire [48:0] \$780 ;
+  wire \$781 ;
   wire \$782 ;
-  wire \$783 ;
+  wire [47:0] \$783 ;
   wire [47:0] \$784 ;
-  wire [47:0] \$785 ;
+  wire [48:0] \$785 ;
   wire [48:0] \$786 ;
-  wire [48:0] \$787 ;
+  wire \$787 ;
   wire \$788 ;
   wire \$789 ;
   wire [5:0] \$79 ;
-  wire \$790 ;
+  wire [47:0] \$790 ;
   wire [47:0] \$791 ;
-  wire [47:0] \$792 ;
-  wire [48:0] \$793 ;
+  wire [48:0] \$792 ;
+  wire \$793 ;
   wire \$794 ;
-  wire \$795 ;
+  wire [47:0] \$795 ;
   wire [47:0] \$796 ;
-  wire [47:0] \$797 ;
+  wire [48:0] \$797 ;
   wire [48:0] \$798 ;
-  wire [48:0] \$799 ;
+  wire [47:0] \$799 ;
   wire [4:0] \$8 ;
   wire [5:0] \$80 ;
   wire [47:0] \$800 ;
-  wire [47:0] \$801 ;
-  wire [48:0] \$802 ;
+  wire [48:0] \$801 ;
+  wire \$802 ;
   wire \$803 ;
-  wire \$804 ;
+  wire [47:0] \$804 ;
   wire [47:0] \$805 ;
-  wire [47:0] \$806 ;
+  wire [48:0] \$806 ;
   wire [48:0] \$807 ;
-  wire [48:0] \$808 ;
-  wire [7:0] \$809 ;
+  wire [7:0] \$808 ;
+  wire [8:0] \$809 ;
   wire [5:0] \$81 ;
-  wire [8:0] \$810 ;
+  reg [5:0] \$810 ;
   reg [5:0] \$811 ;
-  reg [5:0] \$812 ;
-  reg [3:0] \$813 ;
-  reg [15:0] \$814 ;
+  reg [3:0] \$812 ;
+  reg [15:0] \$813 ;
+  reg \$814 ;
   reg \$815 ;
-  reg \$816 ;
-  reg [15:0] \$817 ;
+  reg [15:0] \$816 ;
+  reg [5:0] \$817 ;
   reg [5:0] \$818 ;
-  reg [5:0] \$819 ;
+  reg [3:0] \$819 ;
   wire [5:0] \$82 ;
-  reg [3:0] \$820 ;
+  reg [2:0] \$820 ;
   reg [2:0] \$821 ;
   reg [2:0] \$822 ;
-  reg [2:0] \$823 ;
-  reg [1:0] \$824 ;
+  reg [1:0] \$823 ;
+  reg [5:0] \$824 ;
   reg [5:0] \$825 ;
-  reg [5:0] \$826 ;
+  reg [3:0] \$826 ;
   reg [3:0] \$827 ;
-  reg [3:0] \$828 ;
+  reg \$828 ;
   reg \$829 ;
   wire \$83 ;
-  reg \$830 ;
-  reg [15:0] \$831 ;
-  reg [2:0] \$832 ;
+  reg [15:0] \$830 ;
+  reg [2:0] \$831 ;
+  reg [4:0] \$832 ;
   reg [4:0] \$833 ;
-  reg [4:0] \$834 ;
-  reg [3:0] \$835 ;
-  reg [216:0] \$836 ;
-  reg [1:0] \$837 ;
+  reg [3:0] \$834 ;
+  reg [216:0] \$835 ;
+  reg [1:0] \$836 ;
+  reg [2:0] \$837 ;
   reg [2:0] \$838 ;
   reg [2:0] \$839 ;
   wire \$84 ;
-  reg [2:0] \$840 ;
-  reg [4:0] \$841 ;
-  reg [5:0] \$842 ;
-  reg [4:0] \$843 ;
+  reg [4:0] \$840 ;
+  reg [5:0] \$841 ;
+  reg [4:0] \$842 ;
+  reg [5:0] \$843 ;
   reg [5:0] \$844 ;
-  reg [5:0] \$845 ;
+  reg [3:0] \$845 ;
   reg [3:0] \$846 ;
-  reg [3:0] \$847 ;
-  reg [1:0] \$848 ;
+  reg [1:0] \$847 ;
+  reg \$848 ;
   reg \$849 ;
   wire [7:0] \$85 ;
   reg \$850 ;
   reg \$851 ;
-  reg \$852 ;
-  reg [2:0] \$853 ;
+  reg [2:0] \$852 ;
+  reg [5:0] \$853 ;
   reg [5:0] \$854 ;
-  reg [5:0] \$855 ;
+  reg [3:0] \$855 ;
   reg [3:0] \$856 ;
   reg [3:0] \$857 ;
   reg [3:0] \$858 ;
@@ -1169,7 +1168,7 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   reg [3:0] \$871 ;
   reg [3:0] \$872 ;
   reg [3:0] \$873 ;
-  reg [3:0] \$874 ;
+  reg [4:0] \$874 ;
   reg [4:0] \$875 ;
   reg [4:0] \$876 ;
   reg [4:0] \$877 ;
@@ -1189,7 +1188,7 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   wire [7:0] \$89 ;
   reg [4:0] \$890 ;
   reg [4:0] \$891 ;
-  reg [4:0] \$892 ;
+  reg [7:0] \$892 ;
   reg [7:0] \$893 ;
   reg [7:0] \$894 ;
   reg [7:0] \$895 ;
@@ -1200,26 +1199,26 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   wire \$9 ;
   wire [7:0] \$90 ;
   reg [7:0] \$900 ;
-  reg [7:0] \$901 ;
-  reg \$902 ;
-  reg [17:0] \$903 ;
-  reg \$904 ;
-  reg [17:0] \$905 ;
-  reg \$906 ;
-  reg [17:0] \$907 ;
-  reg \$908 ;
-  reg [17:0] \$909 ;
+  reg \$901 ;
+  reg [17:0] \$902 ;
+  reg \$903 ;
+  reg [17:0] \$904 ;
+  reg \$905 ;
+  reg [17:0] \$906 ;
+  reg \$907 ;
+  reg [17:0] \$908 ;
+  reg \$909 ;
   wire [8:0] \$91 ;
-  reg \$910 ;
-  reg [17:0] \$911 ;
-  reg \$912 ;
-  reg [17:0] \$913 ;
-  reg \$914 ;
-  reg [17:0] \$915 ;
-  reg \$916 ;
-  reg [17:0] \$917 ;
-  reg \$918 ;
-  reg [17:0] \$919 ;
+  reg [17:0] \$910 ;
+  reg \$911 ;
+  reg [17:0] \$912 ;
+  reg \$913 ;
+  reg [17:0] \$914 ;
+  reg \$915 ;
+  reg [17:0] \$916 ;
+  reg \$917 ;
+  reg [17:0] \$918 ;
+  reg [2:0] \$919 ;
   wire [9:0] \$92 ;
   reg \$920 ;
   reg \$921 ;
@@ -1235,7 +1234,7 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   reg [31:0] \$930 ;
   reg [31:0] \$931 ;
   reg [31:0] \$932 ;
-  reg [271:0] \$933 ;
+  reg \$933 ;
   reg \$934 ;
   reg \$935 ;
   reg \$936 ;
@@ -1245,7 +1244,7 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   wire [9:0] \$94 ;
   reg \$940 ;
   reg \$941 ;
-  reg \$942 ;
+  reg [17:0] \$942 ;
   reg [17:0] \$943 ;
   reg [17:0] \$944 ;
   reg [17:0] \$945 ;
@@ -1255,11 +1254,11 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   reg [17:0] \$949 ;
   wire [5:0] \$95 ;
   reg [17:0] \$950 ;
-  reg [17:0] \$951 ;
+  reg \$951 ;
   reg \$952 ;
   reg \$953 ;
   reg \$954 ;
-  reg \$955 ;
+  reg [29:0] \$955 ;
   reg [29:0] \$956 ;
   reg [29:0] \$957 ;
   reg [29:0] \$958 ;
@@ -1299,7 +1298,7 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   reg [29:0] \$989 ;
   wire \$99 ;
   reg [29:0] \$990 ;
-  reg [29:0] \$991 ;
+  reg [15:0] \$991 ;
   reg [15:0] \$992 ;
   reg [15:0] \$993 ;
   reg [15:0] \$994 ;
@@ -1307,7 +1306,7 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   reg [15:0] \$996 ;
   reg [15:0] \$997 ;
   reg [15:0] \$998 ;
-  reg [15:0] \$999 ;
+  reg \$999 ;
   reg [30:0] acc0 = 31'h00000000;
   reg [30:0] acc1 = 31'h00000000;
   reg [30:0] acc2 = 31'h00000000;
@@ -1606,11 +1605,6 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   wire [11:0] \port__addr$180 ;
   wire [11:0] \port__addr$189 ;
   wire [31:0] port__data;
-  wire [31:0] \port__data$332 ;
-  wire [7:0] \port__data$332[0] ;
-  wire [7:0] \port__data$332[1] ;
-  wire [7:0] \port__data$332[2] ;
-  wire [7:0] \port__data$332[3] ;
   wire [31:0] \port__data$333 ;
   wire [7:0] \port__data$333[0] ;
   wire [7:0] \port__data$333[1] ;
@@ -1646,6 +1640,11 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   wire [7:0] \port__data$339[1] ;
   wire [7:0] \port__data$339[2] ;
   wire [7:0] \port__data$339[3] ;
+  wire [31:0] \port__data$340 ;
+  wire [7:0] \port__data$340[0] ;
+  wire [7:0] \port__data$340[1] ;
+  wire [7:0] \port__data$340[2] ;
+  wire [7:0] \port__data$340[3] ;
   wire [7:0] \port__data[0] ;
   wire [7:0] \port__data[1] ;
   wire [7:0] \port__data[2] ;
@@ -1894,55 +1893,8 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   reg [5:0] w_width = 6'h00;
   reg [4:0] w_x = 5'h00;
   reg [4:0] w_y = 5'h00;
-  reg [271:0] weights_s2b = 272'h00000000000000000000000000000000000000000000000000000000000000000000;
-  wire [67:0] \weights_s2b[0] ;
-  wire [15:0] \weights_s2b[0].bias ;
-  wire [15:0] \weights_s2b[0].scale ;
-  wire [3:0] \weights_s2b[0].w0 ;
-  wire [3:0] \weights_s2b[0].w1 ;
-  wire [3:0] \weights_s2b[0].w2 ;
-  wire [3:0] \weights_s2b[0].w3 ;
-  wire [3:0] \weights_s2b[0].w4 ;
-  wire [3:0] \weights_s2b[0].w5 ;
-  wire [3:0] \weights_s2b[0].w6 ;
-  wire [3:0] \weights_s2b[0].w7 ;
-  wire [3:0] \weights_s2b[0].w8 ;
-  wire [67:0] \weights_s2b[1] ;
-  wire [15:0] \weights_s2b[1].bias ;
-  wire [15:0] \weights_s2b[1].scale ;
-  wire [3:0] \weights_s2b[1].w0 ;
-  wire [3:0] \weights_s2b[1].w1 ;
-  wire [3:0] \weights_s2b[1].w2 ;
-  wire [3:0] \weights_s2b[1].w3 ;
-  wire [3:0] \weights_s2b[1].w4 ;
-  wire [3:0] \weights_s2b[1].w5 ;
-  wire [3:0] \weights_s2b[1].w6 ;
-  wire [3:0] \weights_s2b[1].w7 ;
-  wire [3:0] \weights_s2b[1].w8 ;
-  wire [67:0] \weights_s2b[2] ;
-  wire [15:0] \weights_s2b[2].bias ;
-  wire [15:0] \weights_s2b[2].scale ;
-  wire [3:0] \weights_s2b[2].w0 ;
-  wire [3:0] \weights_s2b[2].w1 ;
-  wire [3:0] \weights_s2b[2].w2 ;
-  wire [3:0] \weights_s2b[2].w3 ;
-  wire [3:0] \weights_s2b[2].w4 ;
-  wire [3:0] \weights_s2b[2].w5 ;
-  wire [3:0] \weights_s2b[2].w6 ;
-  wire [3:0] \weights_s2b[2].w7 ;
-  wire [3:0] \weights_s2b[2].w8 ;
-  wire [67:0] \weights_s2b[3] ;
-  wire [15:0] \weights_s2b[3].bias ;
-  wire [15:0] \weights_s2b[3].scale ;
-  wire [3:0] \weights_s2b[3].w0 ;
-  wire [3:0] \weights_s2b[3].w1 ;
-  wire [3:0] \weights_s2b[3].w2 ;
-  wire [3:0] \weights_s2b[3].w3 ;
-  wire [3:0] \weights_s2b[3].w4 ;
-  wire [3:0] \weights_s2b[3].w5 ;
-  wire [3:0] \weights_s2b[3].w6 ;
-  wire [3:0] \weights_s2b[3].w7 ;
-  wire [3:0] \weights_s2b[3].w8 ;
+  (* init = 3'h0 *)
+  wire [2:0] waddr2;
   reg [5:0] width = 6'h00;
   reg [2:0] wmem_w__addr;
   reg [271:0] wmem_w__data;
@@ -1995,7 +1947,7 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   wire [3:0] \wmem_w__data[3].w7 ;
   wire [3:0] \wmem_w__data[3].w8 ;
   reg wmem_w__en;
-  wire [2:0] wread__addr;
+  reg [2:0] wread__addr = 3'h0;
   wire [271:0] wread__data;
   wire [67:0] \wread__data[0] ;
   wire [15:0] \wread__data[0].bias ;
@@ -4714,14 +4666,14 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
       _8_ <= lbuf[\$230 [11:0]];
     end
   end
-  assign \port__data$339  = _0_;
-  assign \port__data$338  = _1_;
-  assign \port__data$337  = _2_;
-  assign \port__data$336  = _3_;
-  assign \port__data$335  = _4_;
-  assign \port__data$334  = _5_;
-  assign \port__data$333  = _6_;
-  assign \port__data$332  = _7_;
+  assign \port__data$340  = _0_;
+  assign \port__data$339  = _1_;
+  assign \port__data$338  = _2_;
+  assign \port__data$337  = _3_;
+  assign \port__data$336  = _4_;
+  assign \port__data$335  = _5_;
+  assign \port__data$334  = _6_;
+  assign \port__data$333  = _7_;
   assign port__data = _8_;
   reg [271:0] wmem [7:0];
   initial begin
@@ -4741,7 +4693,7 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   reg [271:0] _9_;
   always @(posedge clk) begin
     if (ce) begin
-      _9_ <= wmem[\$391 [2:0]];
+      _9_ <= wmem[wread__addr];
     end
   end
   assign wread__data = _9_;
@@ -5146,642 +5098,643 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   assign \$388  = \$386  + \$387 ;
   assign \$389  = \$388  + cg1;
   assign \$390  = ok8 ? \$389  : 15'h0000;
-  assign \$391  = 1'h0 + cg1;
-  assign \$392  = ok0_s2b ? sample0_s2b[7:0] : 8'h00;
-  assign sampled0_0 = $signed(\$392 ) * $signed({ 1'h0, coef0_s2b });
-  assign \$393  = ok0_s2b ? sample0_s2b[15:8] : 8'h00;
-  assign sampled0_1 = $signed(\$393 ) * $signed({ 1'h0, coef0_s2b });
-  assign \$394  = ok0_s2b ? sample0_s2b[23:16] : 8'h00;
-  assign sampled0_2 = $signed(\$394 ) * $signed({ 1'h0, coef0_s2b });
-  assign \$395  = ok0_s2b ? sample0_s2b[31:24] : 8'h00;
-  assign sampled0_3 = $signed(\$395 ) * $signed({ 1'h0, coef0_s2b });
-  assign \$396  = ok1_s2b ? sample1_s2b[7:0] : 8'h00;
-  assign sampled1_0 = $signed(\$396 ) * $signed({ 1'h0, coef1_s2b });
-  assign \$397  = ok1_s2b ? sample1_s2b[15:8] : 8'h00;
-  assign sampled1_1 = $signed(\$397 ) * $signed({ 1'h0, coef1_s2b });
-  assign \$398  = ok1_s2b ? sample1_s2b[23:16] : 8'h00;
-  assign sampled1_2 = $signed(\$398 ) * $signed({ 1'h0, coef1_s2b });
-  assign \$399  = ok1_s2b ? sample1_s2b[31:24] : 8'h00;
-  assign sampled1_3 = $signed(\$399 ) * $signed({ 1'h0, coef1_s2b });
-  assign \$400  = ok2_s2b ? sample2_s2b[7:0] : 8'h00;
-  assign sampled2_0 = $signed(\$400 ) * $signed({ 1'h0, coef2_s2b });
-  assign \$401  = ok2_s2b ? sample2_s2b[15:8] : 8'h00;
-  assign sampled2_1 = $signed(\$401 ) * $signed({ 1'h0, coef2_s2b });
-  assign \$402  = ok2_s2b ? sample2_s2b[23:16] : 8'h00;
-  assign sampled2_2 = $signed(\$402 ) * $signed({ 1'h0, coef2_s2b });
-  assign \$403  = ok2_s2b ? sample2_s2b[31:24] : 8'h00;
-  assign sampled2_3 = $signed(\$403 ) * $signed({ 1'h0, coef2_s2b });
-  assign \$404  = ok3_s2b ? sample3_s2b[7:0] : 8'h00;
-  assign sampled3_0 = $signed(\$404 ) * $signed({ 1'h0, coef3_s2b });
-  assign \$405  = ok3_s2b ? sample3_s2b[15:8] : 8'h00;
-  assign sampled3_1 = $signed(\$405 ) * $signed({ 1'h0, coef3_s2b });
-  assign \$406  = ok3_s2b ? sample3_s2b[23:16] : 8'h00;
-  assign sampled3_2 = $signed(\$406 ) * $signed({ 1'h0, coef3_s2b });
-  assign \$407  = ok3_s2b ? sample3_s2b[31:24] : 8'h00;
-  assign sampled3_3 = $signed(\$407 ) * $signed({ 1'h0, coef3_s2b });
-  assign \$408  = ok4_s2b ? sample4_s2b[7:0] : 8'h00;
-  assign sampled4_0 = $signed(\$408 ) * $signed({ 1'h0, coef4_s2b });
-  assign \$409  = ok4_s2b ? sample4_s2b[15:8] : 8'h00;
-  assign sampled4_1 = $signed(\$409 ) * $signed({ 1'h0, coef4_s2b });
-  assign \$410  = ok4_s2b ? sample4_s2b[23:16] : 8'h00;
-  assign sampled4_2 = $signed(\$410 ) * $signed({ 1'h0, coef4_s2b });
-  assign \$411  = ok4_s2b ? sample4_s2b[31:24] : 8'h00;
-  assign sampled4_3 = $signed(\$411 ) * $signed({ 1'h0, coef4_s2b });
-  assign \$412  = ok5_s2b ? sample5_s2b[7:0] : 8'h00;
-  assign sampled5_0 = $signed(\$412 ) * $signed({ 1'h0, coef5_s2b });
-  assign \$413  = ok5_s2b ? sample5_s2b[15:8] : 8'h00;
-  assign sampled5_1 = $signed(\$413 ) * $signed({ 1'h0, coef5_s2b });
-  assign \$414  = ok5_s2b ? sample5_s2b[23:16] : 8'h00;
-  assign sampled5_2 = $signed(\$414 ) * $signed({ 1'h0, coef5_s2b });
-  assign \$415  = ok5_s2b ? sample5_s2b[31:24] : 8'h00;
-  assign sampled5_3 = $signed(\$415 ) * $signed({ 1'h0, coef5_s2b });
-  assign \$416  = ok6_s2b ? sample6_s2b[7:0] : 8'h00;
-  assign sampled6_0 = $signed(\$416 ) * $signed({ 1'h0, coef6_s2b });
-  assign \$417  = ok6_s2b ? sample6_s2b[15:8] : 8'h00;
-  assign sampled6_1 = $signed(\$417 ) * $signed({ 1'h0, coef6_s2b });
-  assign \$418  = ok6_s2b ? sample6_s2b[23:16] : 8'h00;
-  assign sampled6_2 = $signed(\$418 ) * $signed({ 1'h0, coef6_s2b });
-  assign \$419  = ok6_s2b ? sample6_s2b[31:24] : 8'h00;
-  assign sampled6_3 = $signed(\$419 ) * $signed({ 1'h0, coef6_s2b });
-  assign \$420  = ok7_s2b ? sample7_s2b[7:0] : 8'h00;
-  assign sampled7_0 = $signed(\$420 ) * $signed({ 1'h0, coef7_s2b });
-  assign \$421  = ok7_s2b ? sample7_s2b[15:8] : 8'h00;
-  assign sampled7_1 = $signed(\$421 ) * $signed({ 1'h0, coef7_s2b });
-  assign \$422  = ok7_s2b ? sample7_s2b[23:16] : 8'h00;
-  assign sampled7_2 = $signed(\$422 ) * $signed({ 1'h0, coef7_s2b });
-  assign \$423  = ok7_s2b ? sample7_s2b[31:24] : 8'h00;
-  assign sampled7_3 = $signed(\$423 ) * $signed({ 1'h0, coef7_s2b });
-  assign \$424  = ok8_s2b ? sample8_s2b[7:0] : 8'h00;
-  assign sampled8_0 = $signed(\$424 ) * $signed({ 1'h0, coef8_s2b });
-  assign \$425  = ok8_s2b ? sample8_s2b[15:8] : 8'h00;
-  assign sampled8_1 = $signed(\$425 ) * $signed({ 1'h0, coef8_s2b });
-  assign \$426  = ok8_s2b ? sample8_s2b[23:16] : 8'h00;
-  assign sampled8_2 = $signed(\$426 ) * $signed({ 1'h0, coef8_s2b });
-  assign \$427  = ok8_s2b ? sample8_s2b[31:24] : 8'h00;
-  assign sampled8_3 = $signed(\$427 ) * $signed({ 1'h0, coef8_s2b });
-  assign \$428  = v1 | v2;
-  assign \$429  = \$428  | v2b;
-  assign \$430  = \$429  | v3;
-  assign \$431  = \$430  | v4;
-  assign pipe_busy = \$431  | v5;
-  assign \$432  = ! fsm_state;
-  assign \$433  = fsm_state == 1'h1;
-  assign \$434  = fsm_state == 2'h2;
-  assign \$435  = ! w_frames;
-  assign \$436  = w__valid & \$435 ;
-  assign \$439  = ! c_frames;
-  assign \$440  = ~ pipe_busy;
-  assign \$441  = \$439  & \$440 ;
-  assign \$442  = load + 1'h1;
-  assign \$443  = load_cg + 1'h1;
-  assign \$444  = next_groups - 1'h1;
-  assign \$445  = load_cg == \$444 ;
-  assign \$446  = load_og + 1'h1;
-  assign \$447  = i__valid & i__ready;
-  assign \$448  = w_cg + 1'h1;
-  assign \$449  = w_groups - 1'h1;
-  assign \$450  = w_cg == \$449 ;
-  assign \$451  = w_x + 1'h1;
-  assign \$452  = w_width - 1'h1;
-  assign \$453  = w_x == \$452 ;
-  assign \$454  = w_y + 1'h1;
-  assign \$455  = w_slot == 4'h9;
-  assign \$456  = w_slot + 1'h1;
-  assign \$457  = \$455  ? 5'h00 : \$456 ;
-  assign \$458  = w_height - 1'h1;
-  assign \$459  = w_y == \$458 ;
-  assign \$460  = w_frames - 1'h1;
-  assign \$461  = off__valid & off__ready;
-  assign \$462  = c_pass + 1'h1;
-  assign \$463  = c_pass == 2'h3;
-  assign \$464  = c_cg + 1'h1;
-  assign \$465  = groups - 1'h1;
-  assign \$466  = c_cg == \$465 ;
-  assign \$467  = groups - 1'h1;
-  assign \$468  = c_cg == \$467 ;
-  assign \$469  = c_pass == 2'h3;
-  assign \$470  = \$468  & \$469 ;
-  assign \$472  = c_ox + 1'h1;
-  assign \$473  = stride2 ? 2'h2 : 2'h1;
-  assign \$474  = c_x + \$473 ;
-  assign \$475  = width - 1'h1;
-  assign \$477  = $signed(\$476 ) + $signed(2'h1);
-  assign \$478  = stride2 ? \$477  : { 2'h0, width };
-  assign \$479  = $signed(\$478 ) - $signed(2'h1);
-  assign \$480  = c_ox == \$479 ;
-  assign \$481  = height - 1'h1;
-  assign \$483  = $signed(\$482 ) + $signed(2'h1);
-  assign \$484  = stride2 ? \$483  : { 2'h0, height };
-  assign \$485  = $signed(\$484 ) - $signed(2'h1);
-  assign \$486  = c_oy == \$485 ;
-  assign \$487  = height - 1'h1;
-  assign \$488  = c_frames - 1'h1;
-  assign \$489  = c_oy + 1'h1;
-  assign \$490  = stride2 ? 2'h2 : 2'h1;
-  assign \$491  = c_y + \$490 ;
-  assign \$492  = stride2 ? 2'h2 : 2'h1;
-  assign \$493  = below - \$492 ;
-  assign \$494  = | row_step;
-  assign \$495  = c_slot + row_step;
-  assign \$496  = \$495  >= 4'ha;
-  assign \$497  = c_slot + row_step;
-  assign \$498  = \$497  - 4'ha;
-  assign \$499  = c_slot + row_step;
-  assign \$500  = \$496  ? \$498  : { 1'h0, \$499  };
-  assign \$501  = lead + row_done;
-  assign \$502  = \$501  - row_step;
-  assign \$503  = next_height - 1'h1;
-  assign \$504  = ! c_pass;
-  assign \$506  = c_pass == 2'h3;
-  assign \$508  = wy0_s1 * wx0_s1;
-  assign \$509  = \$508  * m0_s1;
-  assign \$510  = wy1_s1 * wx1_s1;
-  assign \$511  = \$510  * m1_s1;
-  assign \$512  = wy2_s1 * wx2_s1;
-  assign \$513  = \$512  * m2_s1;
-  assign \$514  = wy3_s1 * wx3_s1;
-  assign \$515  = \$514  * m3_s1;
-  assign \$516  = wy4_s1 * wx4_s1;
-  assign \$517  = \$516  * m4_s1;
-  assign \$518  = wy5_s1 * wx5_s1;
-  assign \$519  = \$518  * m5_s1;
-  assign \$520  = wy6_s1 * wx6_s1;
-  assign \$521  = \$520  * m6_s1;
-  assign \$522  = wy7_s1 * wx7_s1;
-  assign \$523  = \$522  * m7_s1;
-  assign \$524  = wy8_s1 * wx8_s1;
-  assign \$525  = \$524  * m8_s1;
-  assign \$526  = $signed(sampled0_0) * $signed(weights_s2b[3:0]);
-  assign \$527  = $signed(sampled1_0) * $signed(weights_s2b[7:4]);
-  assign \$528  = $signed(sampled2_0) * $signed(weights_s2b[11:8]);
-  assign \$529  = $signed(sampled3_0) * $signed(weights_s2b[15:12]);
-  assign \$530  = $signed(sampled4_0) * $signed(weights_s2b[19:16]);
-  assign \$531  = $signed(sampled5_0) * $signed(weights_s2b[23:20]);
-  assign \$532  = $signed(sampled6_0) * $signed(weights_s2b[27:24]);
-  assign \$533  = $signed(sampled7_0) * $signed(weights_s2b[31:28]);
-  assign \$534  = $signed(sampled8_0) * $signed(weights_s2b[35:32]);
-  assign \$535  = $signed(sampled0_1) * $signed(weights_s2b[71:68]);
-  assign \$536  = $signed(sampled1_1) * $signed(weights_s2b[75:72]);
-  assign \$537  = $signed(sampled2_1) * $signed(weights_s2b[79:76]);
-  assign \$538  = $signed(sampled3_1) * $signed(weights_s2b[83:80]);
-  assign \$539  = $signed(sampled4_1) * $signed(weights_s2b[87:84]);
-  assign \$540  = $signed(sampled5_1) * $signed(weights_s2b[91:88]);
-  assign \$541  = $signed(sampled6_1) * $signed(weights_s2b[95:92]);
-  assign \$542  = $signed(sampled7_1) * $signed(weights_s2b[99:96]);
-  assign \$543  = $signed(sampled8_1) * $signed(weights_s2b[103:100]);
-  assign \$544  = $signed(sampled0_2) * $signed(weights_s2b[139:136]);
-  assign \$545  = $signed(sampled1_2) * $signed(weights_s2b[143:140]);
-  assign \$546  = $signed(sampled2_2) * $signed(weights_s2b[147:144]);
-  assign \$547  = $signed(sampled3_2) * $signed(weights_s2b[151:148]);
-  assign \$548  = $signed(sampled4_2) * $signed(weights_s2b[155:152]);
-  assign \$549  = $signed(sampled5_2) * $signed(weights_s2b[159:156]);
-  assign \$550  = $signed(sampled6_2) * $signed(weights_s2b[163:160]);
-  assign \$551  = $signed(sampled7_2) * $signed(weights_s2b[167:164]);
-  assign \$552  = $signed(sampled8_2) * $signed(weights_s2b[171:168]);
-  assign \$553  = $signed(sampled0_3) * $signed(weights_s2b[207:204]);
-  assign \$554  = $signed(sampled1_3) * $signed(weights_s2b[211:208]);
-  assign \$555  = $signed(sampled2_3) * $signed(weights_s2b[215:212]);
-  assign \$556  = $signed(sampled3_3) * $signed(weights_s2b[219:216]);
-  assign \$557  = $signed(sampled4_3) * $signed(weights_s2b[223:220]);
-  assign \$558  = $signed(sampled5_3) * $signed(weights_s2b[227:224]);
-  assign \$559  = $signed(sampled6_3) * $signed(weights_s2b[231:228]);
-  assign \$560  = $signed(sampled7_3) * $signed(weights_s2b[235:232]);
-  assign \$561  = $signed(sampled8_3) * $signed(weights_s2b[239:236]);
-  assign \$562  = ce & v3;
-  assign \$563  = $signed(prod0_0) + $signed(prod0_1);
-  assign \$564  = $signed(prod0_2) + $signed(prod0_3);
-  assign \$565  = $signed(\$563 ) + $signed(\$564 );
-  assign \$566  = $signed(prod0_4) + $signed(prod0_5);
-  assign \$567  = $signed(prod0_6) + $signed(prod0_7);
-  assign \$568  = $signed(\$566 ) + $signed(\$567 );
-  assign \$569  = $signed(\$565 ) + $signed(\$568 );
-  assign \$570  = $signed(\$569 ) + $signed(prod0_8);
-  assign \$571  = $signed(prod0_0) + $signed(prod0_1);
-  assign \$572  = $signed(prod0_2) + $signed(prod0_3);
-  assign \$573  = $signed(\$571 ) + $signed(\$572 );
-  assign \$574  = $signed(prod0_4) + $signed(prod0_5);
-  assign \$575  = $signed(prod0_6) + $signed(prod0_7);
-  assign \$576  = $signed(\$574 ) + $signed(\$575 );
-  assign \$577  = $signed(\$573 ) + $signed(\$576 );
-  assign \$578  = $signed(\$577 ) + $signed(prod0_8);
-  assign \$579  = $signed(acc0) + $signed(\$578 );
-  assign \$580  = accfirst3 ? { \$570 [33], \$570  } : \$579 ;
-  assign \$581  = ce & v3;
-  assign \$582  = $signed(prod1_0) + $signed(prod1_1);
-  assign \$583  = $signed(prod1_2) + $signed(prod1_3);
-  assign \$584  = $signed(\$582 ) + $signed(\$583 );
-  assign \$585  = $signed(prod1_4) + $signed(prod1_5);
-  assign \$586  = $signed(prod1_6) + $signed(prod1_7);
-  assign \$587  = $signed(\$585 ) + $signed(\$586 );
-  assign \$588  = $signed(\$584 ) + $signed(\$587 );
-  assign \$589  = $signed(\$588 ) + $signed(prod1_8);
-  assign \$590  = $signed(prod1_0) + $signed(prod1_1);
-  assign \$591  = $signed(prod1_2) + $signed(prod1_3);
-  assign \$592  = $signed(\$590 ) + $signed(\$591 );
-  assign \$593  = $signed(prod1_4) + $signed(prod1_5);
-  assign \$594  = $signed(prod1_6) + $signed(prod1_7);
-  assign \$595  = $signed(\$593 ) + $signed(\$594 );
-  assign \$596  = $signed(\$592 ) + $signed(\$595 );
-  assign \$597  = $signed(\$596 ) + $signed(prod1_8);
-  assign \$598  = $signed(acc1) + $signed(\$597 );
-  assign \$599  = accfirst3 ? { \$589 [33], \$589  } : \$598 ;
-  assign \$600  = ce & v3;
-  assign \$601  = $signed(prod2_0) + $signed(prod2_1);
-  assign \$602  = $signed(prod2_2) + $signed(prod2_3);
-  assign \$603  = $signed(\$601 ) + $signed(\$602 );
-  assign \$604  = $signed(prod2_4) + $signed(prod2_5);
-  assign \$605  = $signed(prod2_6) + $signed(prod2_7);
-  assign \$606  = $signed(\$604 ) + $signed(\$605 );
-  assign \$607  = $signed(\$603 ) + $signed(\$606 );
-  assign \$608  = $signed(\$607 ) + $signed(prod2_8);
-  assign \$609  = $signed(prod2_0) + $signed(prod2_1);
-  assign \$610  = $signed(prod2_2) + $signed(prod2_3);
-  assign \$611  = $signed(\$609 ) + $signed(\$610 );
-  assign \$612  = $signed(prod2_4) + $signed(prod2_5);
-  assign \$613  = $signed(prod2_6) + $signed(prod2_7);
-  assign \$614  = $signed(\$612 ) + $signed(\$613 );
-  assign \$615  = $signed(\$611 ) + $signed(\$614 );
-  assign \$616  = $signed(\$615 ) + $signed(prod2_8);
-  assign \$617  = $signed(acc2) + $signed(\$616 );
-  assign \$618  = accfirst3 ? { \$608 [33], \$608  } : \$617 ;
-  assign \$619  = ce & v3;
-  assign \$620  = $signed(prod3_0) + $signed(prod3_1);
-  assign \$621  = $signed(prod3_2) + $signed(prod3_3);
-  assign \$622  = $signed(\$620 ) + $signed(\$621 );
-  assign \$623  = $signed(prod3_4) + $signed(prod3_5);
-  assign \$624  = $signed(prod3_6) + $signed(prod3_7);
-  assign \$625  = $signed(\$623 ) + $signed(\$624 );
-  assign \$626  = $signed(\$622 ) + $signed(\$625 );
-  assign \$627  = $signed(\$626 ) + $signed(prod3_8);
-  assign \$628  = $signed(prod3_0) + $signed(prod3_1);
-  assign \$629  = $signed(prod3_2) + $signed(prod3_3);
-  assign \$630  = $signed(\$628 ) + $signed(\$629 );
-  assign \$631  = $signed(prod3_4) + $signed(prod3_5);
-  assign \$632  = $signed(prod3_6) + $signed(prod3_7);
-  assign \$633  = $signed(\$631 ) + $signed(\$632 );
-  assign \$634  = $signed(\$630 ) + $signed(\$633 );
-  assign \$635  = $signed(\$634 ) + $signed(prod3_8);
-  assign \$636  = $signed(acc3) + $signed(\$635 );
-  assign \$637  = accfirst3 ? { \$627 [33], \$627  } : \$636 ;
-  assign \$638  = v3 & acclast3;
-  assign \$639  = $signed(acc0) * $signed(scale0_s4);
-  assign \$640  = $signed(acc1) * $signed(scale1_s4);
-  assign \$641  = $signed(acc2) * $signed(scale2_s4);
-  assign \$642  = $signed(acc3) * $signed(scale3_s4);
-  assign \$643  = $signed(scaled0) + $signed(17'h08000);
-  assign \$645  = $signed(\$644 ) + $signed(bias0_s5);
-  assign \$646  = $signed(\$645 ) < $signed(1'h0);
-  assign \$647  = relu & \$646 ;
-  assign \$648  = $signed(scaled0) + $signed(17'h08000);
-  assign \$650  = $signed(\$649 ) + $signed(bias0_s5);
-  assign \$651  = \$647  ? 49'h0000000000000 : \$650 ;
-  assign \$652  = & \$651 [48:7];
-  assign \$653  = $signed(scaled0) + $signed(17'h08000);
-  assign \$655  = $signed(\$654 ) + $signed(bias0_s5);
-  assign \$656  = $signed(\$655 ) < $signed(1'h0);
-  assign \$657  = relu & \$656 ;
-  assign \$658  = $signed(scaled0) + $signed(17'h08000);
-  assign \$660  = $signed(\$659 ) + $signed(bias0_s5);
-  assign \$661  = \$657  ? 49'h0000000000000 : \$660 ;
-  assign \$662  = | \$661 [48:7];
-  assign \$663  = ~ \$662 ;
-  assign \$664  = \$652  | \$663 ;
-  assign \$665  = $signed(scaled0) + $signed(17'h08000);
-  assign \$667  = $signed(\$666 ) + $signed(bias0_s5);
-  assign \$668  = $signed(\$667 ) < $signed(1'h0);
-  assign \$669  = relu & \$668 ;
-  assign \$670  = $signed(scaled0) + $signed(17'h08000);
-  assign \$672  = $signed(\$671 ) + $signed(bias0_s5);
-  assign \$673  = \$669  ? 49'h0000000000000 : \$672 ;
-  assign \$674  = $signed(scaled0) + $signed(17'h08000);
-  assign \$676  = $signed(\$675 ) + $signed(bias0_s5);
-  assign \$677  = $signed(\$676 ) < $signed(1'h0);
-  assign \$678  = relu & \$677 ;
-  assign \$679  = $signed(scaled0) + $signed(17'h08000);
-  assign \$681  = $signed(\$680 ) + $signed(bias0_s5);
-  assign \$682  = \$678  ? 49'h0000000000000 : \$681 ;
-  assign \$683  = \$682 [48] ? 8'h80 : 8'h7f;
-  assign \$684  = \$664  ? { 1'h0, \$673 [7:0] } : { \$683 [7], \$683  };
-  assign \$685  = $signed(scaled1) + $signed(17'h08000);
-  assign \$687  = $signed(\$686 ) + $signed(bias1_s5);
-  assign \$688  = $signed(\$687 ) < $signed(1'h0);
-  assign \$689  = relu & \$688 ;
-  assign \$690  = $signed(scaled1) + $signed(17'h08000);
-  assign \$692  = $signed(\$691 ) + $signed(bias1_s5);
-  assign \$693  = \$689  ? 49'h0000000000000 : \$692 ;
-  assign \$694  = & \$693 [48:7];
-  assign \$695  = $signed(scaled1) + $signed(17'h08000);
-  assign \$697  = $signed(\$696 ) + $signed(bias1_s5);
-  assign \$698  = $signed(\$697 ) < $signed(1'h0);
-  assign \$699  = relu & \$698 ;
-  assign \$700  = $signed(scaled1) + $signed(17'h08000);
-  assign \$702  = $signed(\$701 ) + $signed(bias1_s5);
-  assign \$703  = \$699  ? 49'h0000000000000 : \$702 ;
-  assign \$704  = | \$703 [48:7];
-  assign \$705  = ~ \$704 ;
-  assign \$706  = \$694  | \$705 ;
-  assign \$707  = $signed(scaled1) + $signed(17'h08000);
-  assign \$709  = $signed(\$708 ) + $signed(bias1_s5);
-  assign \$710  = $signed(\$709 ) < $signed(1'h0);
-  assign \$711  = relu & \$710 ;
-  assign \$712  = $signed(scaled1) + $signed(17'h08000);
-  assign \$714  = $signed(\$713 ) + $signed(bias1_s5);
-  assign \$715  = \$711  ? 49'h0000000000000 : \$714 ;
-  assign \$716  = $signed(scaled1) + $signed(17'h08000);
-  assign \$718  = $signed(\$717 ) + $signed(bias1_s5);
-  assign \$719  = $signed(\$718 ) < $signed(1'h0);
-  assign \$720  = relu & \$719 ;
-  assign \$721  = $signed(scaled1) + $signed(17'h08000);
-  assign \$723  = $signed(\$722 ) + $signed(bias1_s5);
-  assign \$724  = \$720  ? 49'h0000000000000 : \$723 ;
-  assign \$725  = \$724 [48] ? 8'h80 : 8'h7f;
-  assign \$726  = \$706  ? { 1'h0, \$715 [7:0] } : { \$725 [7], \$725  };
-  assign \$727  = $signed(scaled2) + $signed(17'h08000);
-  assign \$729  = $signed(\$728 ) + $signed(bias2_s5);
-  assign \$730  = $signed(\$729 ) < $signed(1'h0);
-  assign \$731  = relu & \$730 ;
-  assign \$732  = $signed(scaled2) + $signed(17'h08000);
-  assign \$734  = $signed(\$733 ) + $signed(bias2_s5);
-  assign \$735  = \$731  ? 49'h0000000000000 : \$734 ;
-  assign \$736  = & \$735 [48:7];
-  assign \$737  = $signed(scaled2) + $signed(17'h08000);
-  assign \$739  = $signed(\$738 ) + $signed(bias2_s5);
-  assign \$740  = $signed(\$739 ) < $signed(1'h0);
-  assign \$741  = relu & \$740 ;
-  assign \$742  = $signed(scaled2) + $signed(17'h08000);
-  assign \$744  = $signed(\$743 ) + $signed(bias2_s5);
-  assign \$745  = \$741  ? 49'h0000000000000 : \$744 ;
-  assign \$746  = | \$745 [48:7];
-  assign \$747  = ~ \$746 ;
-  assign \$748  = \$736  | \$747 ;
-  assign \$749  = $signed(scaled2) + $signed(17'h08000);
-  assign \$751  = $signed(\$750 ) + $signed(bias2_s5);
-  assign \$752  = $signed(\$751 ) < $signed(1'h0);
-  assign \$753  = relu & \$752 ;
-  assign \$754  = $signed(scaled2) + $signed(17'h08000);
-  assign \$756  = $signed(\$755 ) + $signed(bias2_s5);
-  assign \$757  = \$753  ? 49'h0000000000000 : \$756 ;
-  assign \$758  = $signed(scaled2) + $signed(17'h08000);
-  assign \$760  = $signed(\$759 ) + $signed(bias2_s5);
-  assign \$761  = $signed(\$760 ) < $signed(1'h0);
-  assign \$762  = relu & \$761 ;
-  assign \$763  = $signed(scaled2) + $signed(17'h08000);
-  assign \$765  = $signed(\$764 ) + $signed(bias2_s5);
-  assign \$766  = \$762  ? 49'h0000000000000 : \$765 ;
-  assign \$767  = \$766 [48] ? 8'h80 : 8'h7f;
-  assign \$768  = \$748  ? { 1'h0, \$757 [7:0] } : { \$767 [7], \$767  };
-  assign \$769  = $signed(scaled3) + $signed(17'h08000);
-  assign \$771  = $signed(\$770 ) + $signed(bias3_s5);
-  assign \$772  = $signed(\$771 ) < $signed(1'h0);
-  assign \$773  = relu & \$772 ;
-  assign \$774  = $signed(scaled3) + $signed(17'h08000);
-  assign \$776  = $signed(\$775 ) + $signed(bias3_s5);
-  assign \$777  = \$773  ? 49'h0000000000000 : \$776 ;
-  assign \$778  = & \$777 [48:7];
-  assign \$779  = $signed(scaled3) + $signed(17'h08000);
-  assign \$781  = $signed(\$780 ) + $signed(bias3_s5);
-  assign \$782  = $signed(\$781 ) < $signed(1'h0);
-  assign \$783  = relu & \$782 ;
-  assign \$784  = $signed(scaled3) + $signed(17'h08000);
-  assign \$786  = $signed(\$785 ) + $signed(bias3_s5);
-  assign \$787  = \$783  ? 49'h0000000000000 : \$786 ;
-  assign \$788  = | \$787 [48:7];
-  assign \$789  = ~ \$788 ;
-  assign \$790  = \$778  | \$789 ;
-  assign \$791  = $signed(scaled3) + $signed(17'h08000);
-  assign \$793  = $signed(\$792 ) + $signed(bias3_s5);
-  assign \$794  = $signed(\$793 ) < $signed(1'h0);
-  assign \$795  = relu & \$794 ;
-  assign \$796  = $signed(scaled3) + $signed(17'h08000);
-  assign \$798  = $signed(\$797 ) + $signed(bias3_s5);
-  assign \$799  = \$795  ? 49'h0000000000000 : \$798 ;
-  assign \$800  = $signed(scaled3) + $signed(17'h08000);
-  assign \$802  = $signed(\$801 ) + $signed(bias3_s5);
-  assign \$803  = $signed(\$802 ) < $signed(1'h0);
-  assign \$804  = relu & \$803 ;
-  assign \$805  = $signed(scaled3) + $signed(17'h08000);
-  assign \$807  = $signed(\$806 ) + $signed(bias3_s5);
-  assign \$808  = \$804  ? 49'h0000000000000 : \$807 ;
-  assign \$809  = \$808 [48] ? 8'h80 : 8'h7f;
-  assign \$810  = \$790  ? { 1'h0, \$799 [7:0] } : { \$809 [7], \$809  };
-  always @(posedge clk)
-    next_height <= \$811 ;
-  always @(posedge clk)
-    next_width <= \$812 ;
-  always @(posedge clk)
-    next_groups <= \$813 ;
-  always @(posedge clk)
-    next_frames <= \$814 ;
-  always @(posedge clk)
-    next_stride2 <= \$815 ;
-  always @(posedge clk)
-    next_relu <= \$816 ;
-  always @(posedge clk)
-    w_frames <= \$817 ;
-  always @(posedge clk)
-    w_height <= \$818 ;
-  always @(posedge clk)
-    w_width <= \$819 ;
-  always @(posedge clk)
-    w_groups <= \$820 ;
-  always @(posedge clk)
-    load <= \$821 ;
-  always @(posedge clk)
-    load_cg <= \$822 ;
-  always @(posedge clk)
-    load_og <= \$823 ;
-  always @(posedge clk)
-    fsm_state <= \$824 ;
-  always @(posedge clk)
-    height <= \$825 ;
-  always @(posedge clk)
-    width <= \$826 ;
-  always @(posedge clk)
-    groups <= \$827 ;
-  always @(posedge clk)
-    ogroups <= \$828 ;
-  always @(posedge clk)
-    stride2 <= \$829 ;
-  always @(posedge clk)
-    relu <= \$830 ;
-  always @(posedge clk)
-    c_frames <= \$831 ;
-  always @(posedge clk)
-    w_cg <= \$832 ;
-  always @(posedge clk)
-    w_x <= \$833 ;
-  always @(posedge clk)
-    w_y <= \$834 ;
-  always @(posedge clk)
-    w_slot <= \$835 ;
-  always @(posedge clk)
-    held <= \$836 ;
-  always @(posedge clk)
-    c_pass <= \$837 ;
-  always @(posedge clk)
-    c_cg <= \$838 ;
-  always @(posedge clk)
-    c_og <= \$839 ;
-  always @(posedge clk)
-    c_wbase <= \$840 ;
-  always @(posedge clk)
-    c_ox <= \$841 ;
-  always @(posedge clk)
-    c_x <= \$842 ;
-  always @(posedge clk)
-    c_oy <= \$843 ;
-  always @(posedge clk)
-    c_y <= \$844 ;
-  always @(posedge clk)
-    below <= \$845 ;
-  always @(posedge clk)
-    c_slot <= \$846 ;
-  always @(posedge clk)
-    lead <= \$847 ;
-  always @(posedge clk)
-    row_freed <= \$848 ;
-  always @(posedge clk)
-    v1 <= \$849 ;
-  always @(posedge clk)
-    last1 <= \$850 ;
-  always @(posedge clk)
-    accfirst1 <= \$851 ;
-  always @(posedge clk)
-    acclast1 <= \$852 ;
-  always @(posedge clk)
-    cg1 <= \$853 ;
-  always @(posedge clk)
-    cy1 <= \$854 ;
-  always @(posedge clk)
-    cx1 <= \$855 ;
-  always @(posedge clk)
-    slot1 <= \$856 ;
-  always @(posedge clk)
-    dy0_s1 <= \$857 ;
-  always @(posedge clk)
-    dy1_s1 <= \$858 ;
-  always @(posedge clk)
-    dy2_s1 <= \$859 ;
-  always @(posedge clk)
-    dy3_s1 <= \$860 ;
-  always @(posedge clk)
-    dy4_s1 <= \$861 ;
-  always @(posedge clk)
-    dy5_s1 <= \$862 ;
-  always @(posedge clk)
-    dy6_s1 <= \$863 ;
-  always @(posedge clk)
-    dy7_s1 <= \$864 ;
-  always @(posedge clk)
-    dy8_s1 <= \$865 ;
-  always @(posedge clk)
-    dx0_s1 <= \$866 ;
-  always @(posedge clk)
-    dx1_s1 <= \$867 ;
-  always @(posedge clk)
-    dx2_s1 <= \$868 ;
-  always @(posedge clk)
-    dx3_s1 <= \$869 ;
-  always @(posedge clk)
-    dx4_s1 <= \$870 ;
-  always @(posedge clk)
-    dx5_s1 <= \$871 ;
-  always @(posedge clk)
-    dx6_s1 <= \$872 ;
-  always @(posedge clk)
-    dx7_s1 <= \$873 ;
-  always @(posedge clk)
-    dx8_s1 <= \$874 ;
-  always @(posedge clk)
-    wy0_s1 <= \$875 ;
-  always @(posedge clk)
-    wy1_s1 <= \$876 ;
-  always @(posedge clk)
-    wy2_s1 <= \$877 ;
-  always @(posedge clk)
-    wy3_s1 <= \$878 ;
-  always @(posedge clk)
-    wy4_s1 <= \$879 ;
-  always @(posedge clk)
-    wy5_s1 <= \$880 ;
-  always @(posedge clk)
-    wy6_s1 <= \$881 ;
-  always @(posedge clk)
-    wy7_s1 <= \$882 ;
-  always @(posedge clk)
-    wy8_s1 <= \$883 ;
-  always @(posedge clk)
-    wx0_s1 <= \$884 ;
-  always @(posedge clk)
-    wx1_s1 <= \$885 ;
-  always @(posedge clk)
-    wx2_s1 <= \$886 ;
-  always @(posedge clk)
-    wx3_s1 <= \$887 ;
-  always @(posedge clk)
-    wx4_s1 <= \$888 ;
-  always @(posedge clk)
-    wx5_s1 <= \$889 ;
-  always @(posedge clk)
-    wx6_s1 <= \$890 ;
-  always @(posedge clk)
-    wx7_s1 <= \$891 ;
-  always @(posedge clk)
-    wx8_s1 <= \$892 ;
-  always @(posedge clk)
-    m0_s1 <= \$893 ;
-  always @(posedge clk)
-    m1_s1 <= \$894 ;
-  always @(posedge clk)
-    m2_s1 <= \$895 ;
-  always @(posedge clk)
-    m3_s1 <= \$896 ;
-  always @(posedge clk)
-    m4_s1 <= \$897 ;
-  always @(posedge clk)
-    m5_s1 <= \$898 ;
-  always @(posedge clk)
-    m6_s1 <= \$899 ;
-  always @(posedge clk)
-    m7_s1 <= \$900 ;
-  always @(posedge clk)
-    m8_s1 <= \$901 ;
-  always @(posedge clk)
-    ok0_s2 <= \$902 ;
-  always @(posedge clk)
-    coef0_s2 <= \$903 ;
-  always @(posedge clk)
-    ok1_s2 <= \$904 ;
-  always @(posedge clk)
-    coef1_s2 <= \$905 ;
-  always @(posedge clk)
-    ok2_s2 <= \$906 ;
-  always @(posedge clk)
-    coef2_s2 <= \$907 ;
-  always @(posedge clk)
-    ok3_s2 <= \$908 ;
-  always @(posedge clk)
-    coef3_s2 <= \$909 ;
-  always @(posedge clk)
-    ok4_s2 <= \$910 ;
-  always @(posedge clk)
-    coef4_s2 <= \$911 ;
-  always @(posedge clk)
-    ok5_s2 <= \$912 ;
-  always @(posedge clk)
-    coef5_s2 <= \$913 ;
-  always @(posedge clk)
-    ok6_s2 <= \$914 ;
-  always @(posedge clk)
-    coef6_s2 <= \$915 ;
-  always @(posedge clk)
-    ok7_s2 <= \$916 ;
-  always @(posedge clk)
-    coef7_s2 <= \$917 ;
-  always @(posedge clk)
-    ok8_s2 <= \$918 ;
-  always @(posedge clk)
-    coef8_s2 <= \$919 ;
+  assign \$391  = ok0_s2b ? sample0_s2b[7:0] : 8'h00;
+  assign sampled0_0 = $signed(\$391 ) * $signed({ 1'h0, coef0_s2b });
+  assign \$392  = ok0_s2b ? sample0_s2b[15:8] : 8'h00;
+  assign sampled0_1 = $signed(\$392 ) * $signed({ 1'h0, coef0_s2b });
+  assign \$393  = ok0_s2b ? sample0_s2b[23:16] : 8'h00;
+  assign sampled0_2 = $signed(\$393 ) * $signed({ 1'h0, coef0_s2b });
+  assign \$394  = ok0_s2b ? sample0_s2b[31:24] : 8'h00;
+  assign sampled0_3 = $signed(\$394 ) * $signed({ 1'h0, coef0_s2b });
+  assign \$395  = ok1_s2b ? sample1_s2b[7:0] : 8'h00;
+  assign sampled1_0 = $signed(\$395 ) * $signed({ 1'h0, coef1_s2b });
+  assign \$396  = ok1_s2b ? sample1_s2b[15:8] : 8'h00;
+  assign sampled1_1 = $signed(\$396 ) * $signed({ 1'h0, coef1_s2b });
+  assign \$397  = ok1_s2b ? sample1_s2b[23:16] : 8'h00;
+  assign sampled1_2 = $signed(\$397 ) * $signed({ 1'h0, coef1_s2b });
+  assign \$398  = ok1_s2b ? sample1_s2b[31:24] : 8'h00;
+  assign sampled1_3 = $signed(\$398 ) * $signed({ 1'h0, coef1_s2b });
+  assign \$399  = ok2_s2b ? sample2_s2b[7:0] : 8'h00;
+  assign sampled2_0 = $signed(\$399 ) * $signed({ 1'h0, coef2_s2b });
+  assign \$400  = ok2_s2b ? sample2_s2b[15:8] : 8'h00;
+  assign sampled2_1 = $signed(\$400 ) * $signed({ 1'h0, coef2_s2b });
+  assign \$401  = ok2_s2b ? sample2_s2b[23:16] : 8'h00;
+  assign sampled2_2 = $signed(\$401 ) * $signed({ 1'h0, coef2_s2b });
+  assign \$402  = ok2_s2b ? sample2_s2b[31:24] : 8'h00;
+  assign sampled2_3 = $signed(\$402 ) * $signed({ 1'h0, coef2_s2b });
+  assign \$403  = ok3_s2b ? sample3_s2b[7:0] : 8'h00;
+  assign sampled3_0 = $signed(\$403 ) * $signed({ 1'h0, coef3_s2b });
+  assign \$404  = ok3_s2b ? sample3_s2b[15:8] : 8'h00;
+  assign sampled3_1 = $signed(\$404 ) * $signed({ 1'h0, coef3_s2b });
+  assign \$405  = ok3_s2b ? sample3_s2b[23:16] : 8'h00;
+  assign sampled3_2 = $signed(\$405 ) * $signed({ 1'h0, coef3_s2b });
+  assign \$406  = ok3_s2b ? sample3_s2b[31:24] : 8'h00;
+  assign sampled3_3 = $signed(\$406 ) * $signed({ 1'h0, coef3_s2b });
+  assign \$407  = ok4_s2b ? sample4_s2b[7:0] : 8'h00;
+  assign sampled4_0 = $signed(\$407 ) * $signed({ 1'h0, coef4_s2b });
+  assign \$408  = ok4_s2b ? sample4_s2b[15:8] : 8'h00;
+  assign sampled4_1 = $signed(\$408 ) * $signed({ 1'h0, coef4_s2b });
+  assign \$409  = ok4_s2b ? sample4_s2b[23:16] : 8'h00;
+  assign sampled4_2 = $signed(\$409 ) * $signed({ 1'h0, coef4_s2b });
+  assign \$410  = ok4_s2b ? sample4_s2b[31:24] : 8'h00;
+  assign sampled4_3 = $signed(\$410 ) * $signed({ 1'h0, coef4_s2b });
+  assign \$411  = ok5_s2b ? sample5_s2b[7:0] : 8'h00;
+  assign sampled5_0 = $signed(\$411 ) * $signed({ 1'h0, coef5_s2b });
+  assign \$412  = ok5_s2b ? sample5_s2b[15:8] : 8'h00;
+  assign sampled5_1 = $signed(\$412 ) * $signed({ 1'h0, coef5_s2b });
+  assign \$413  = ok5_s2b ? sample5_s2b[23:16] : 8'h00;
+  assign sampled5_2 = $signed(\$413 ) * $signed({ 1'h0, coef5_s2b });
+  assign \$414  = ok5_s2b ? sample5_s2b[31:24] : 8'h00;
+  assign sampled5_3 = $signed(\$414 ) * $signed({ 1'h0, coef5_s2b });
+  assign \$415  = ok6_s2b ? sample6_s2b[7:0] : 8'h00;
+  assign sampled6_0 = $signed(\$415 ) * $signed({ 1'h0, coef6_s2b });
+  assign \$416  = ok6_s2b ? sample6_s2b[15:8] : 8'h00;
+  assign sampled6_1 = $signed(\$416 ) * $signed({ 1'h0, coef6_s2b });
+  assign \$417  = ok6_s2b ? sample6_s2b[23:16] : 8'h00;
+  assign sampled6_2 = $signed(\$417 ) * $signed({ 1'h0, coef6_s2b });
+  assign \$418  = ok6_s2b ? sample6_s2b[31:24] : 8'h00;
+  assign sampled6_3 = $signed(\$418 ) * $signed({ 1'h0, coef6_s2b });
+  assign \$419  = ok7_s2b ? sample7_s2b[7:0] : 8'h00;
+  assign sampled7_0 = $signed(\$419 ) * $signed({ 1'h0, coef7_s2b });
+  assign \$420  = ok7_s2b ? sample7_s2b[15:8] : 8'h00;
+  assign sampled7_1 = $signed(\$420 ) * $signed({ 1'h0, coef7_s2b });
+  assign \$421  = ok7_s2b ? sample7_s2b[23:16] : 8'h00;
+  assign sampled7_2 = $signed(\$421 ) * $signed({ 1'h0, coef7_s2b });
+  assign \$422  = ok7_s2b ? sample7_s2b[31:24] : 8'h00;
+  assign sampled7_3 = $signed(\$422 ) * $signed({ 1'h0, coef7_s2b });
+  assign \$423  = ok8_s2b ? sample8_s2b[7:0] : 8'h00;
+  assign sampled8_0 = $signed(\$423 ) * $signed({ 1'h0, coef8_s2b });
+  assign \$424  = ok8_s2b ? sample8_s2b[15:8] : 8'h00;
+  assign sampled8_1 = $signed(\$424 ) * $signed({ 1'h0, coef8_s2b });
+  assign \$425  = ok8_s2b ? sample8_s2b[23:16] : 8'h00;
+  assign sampled8_2 = $signed(\$425 ) * $signed({ 1'h0, coef8_s2b });
+  assign \$426  = ok8_s2b ? sample8_s2b[31:24] : 8'h00;
+  assign sampled8_3 = $signed(\$426 ) * $signed({ 1'h0, coef8_s2b });
+  assign \$427  = v1 | v2;
+  assign \$428  = \$427  | v2b;
+  assign \$429  = \$428  | v3;
+  assign \$430  = \$429  | v4;
+  assign pipe_busy = \$430  | v5;
+  assign \$431  = ! fsm_state;
+  assign \$432  = fsm_state == 1'h1;
+  assign \$433  = fsm_state == 2'h2;
+  assign \$434  = ! w_frames;
+  assign \$435  = w__valid & \$434 ;
+  assign \$438  = ! c_frames;
+  assign \$439  = ~ pipe_busy;
+  assign \$440  = \$438  & \$439 ;
+  assign \$441  = load + 1'h1;
+  assign \$442  = load_cg + 1'h1;
+  assign \$443  = next_groups - 1'h1;
+  assign \$444  = load_cg == \$443 ;
+  assign \$445  = load_og + 1'h1;
+  assign \$446  = i__valid & i__ready;
+  assign \$447  = w_cg + 1'h1;
+  assign \$448  = w_groups - 1'h1;
+  assign \$449  = w_cg == \$448 ;
+  assign \$450  = w_x + 1'h1;
+  assign \$451  = w_width - 1'h1;
+  assign \$452  = w_x == \$451 ;
+  assign \$453  = w_y + 1'h1;
+  assign \$454  = w_slot == 4'h9;
+  assign \$455  = w_slot + 1'h1;
+  assign \$456  = \$454  ? 5'h00 : \$455 ;
+  assign \$457  = w_height - 1'h1;
+  assign \$458  = w_y == \$457 ;
+  assign \$459  = w_frames - 1'h1;
+  assign \$460  = off__valid & off__ready;
+  assign \$461  = c_pass + 1'h1;
+  assign \$462  = c_pass == 2'h3;
+  assign \$463  = c_cg + 1'h1;
+  assign \$464  = groups - 1'h1;
+  assign \$465  = c_cg == \$464 ;
+  assign \$466  = groups - 1'h1;
+  assign \$467  = c_cg == \$466 ;
+  assign \$468  = c_pass == 2'h3;
+  assign \$469  = \$467  & \$468 ;
+  assign \$471  = c_ox + 1'h1;
+  assign \$472  = stride2 ? 2'h2 : 2'h1;
+  assign \$473  = c_x + \$472 ;
+  assign \$474  = width - 1'h1;
+  assign \$476  = $signed(\$475 ) + $signed(2'h1);
+  assign \$477  = stride2 ? \$476  : { 2'h0, width };
+  assign \$478  = $signed(\$477 ) - $signed(2'h1);
+  assign \$479  = c_ox == \$478 ;
+  assign \$480  = height - 1'h1;
+  assign \$482  = $signed(\$481 ) + $signed(2'h1);
+  assign \$483  = stride2 ? \$482  : { 2'h0, height };
+  assign \$484  = $signed(\$483 ) - $signed(2'h1);
+  assign \$485  = c_oy == \$484 ;
+  assign \$486  = height - 1'h1;
+  assign \$487  = c_frames - 1'h1;
+  assign \$488  = c_oy + 1'h1;
+  assign \$489  = stride2 ? 2'h2 : 2'h1;
+  assign \$490  = c_y + \$489 ;
+  assign \$491  = stride2 ? 2'h2 : 2'h1;
+  assign \$492  = below - \$491 ;
+  assign \$493  = | row_step;
+  assign \$494  = c_slot + row_step;
+  assign \$495  = \$494  >= 4'ha;
+  assign \$496  = c_slot + row_step;
+  assign \$497  = \$496  - 4'ha;
+  assign \$498  = c_slot + row_step;
+  assign \$499  = \$495  ? \$497  : { 1'h0, \$498  };
+  assign \$500  = lead + row_done;
+  assign \$501  = \$500  - row_step;
+  assign \$502  = next_height - 1'h1;
+  assign \$503  = ! c_pass;
+  assign \$505  = c_pass == 2'h3;
+  assign \$507  = wy0_s1 * wx0_s1;
+  assign \$508  = \$507  * m0_s1;
+  assign \$509  = wy1_s1 * wx1_s1;
+  assign \$510  = \$509  * m1_s1;
+  assign \$511  = wy2_s1 * wx2_s1;
+  assign \$512  = \$511  * m2_s1;
+  assign \$513  = wy3_s1 * wx3_s1;
+  assign \$514  = \$513  * m3_s1;
+  assign \$515  = wy4_s1 * wx4_s1;
+  assign \$516  = \$515  * m4_s1;
+  assign \$517  = wy5_s1 * wx5_s1;
+  assign \$518  = \$517  * m5_s1;
+  assign \$519  = wy6_s1 * wx6_s1;
+  assign \$520  = \$519  * m6_s1;
+  assign \$521  = wy7_s1 * wx7_s1;
+  assign \$522  = \$521  * m7_s1;
+  assign \$523  = wy8_s1 * wx8_s1;
+  assign \$524  = \$523  * m8_s1;
+  assign \$525  = $signed(sampled0_0) * $signed(wread__data[3:0]);
+  assign \$526  = $signed(sampled1_0) * $signed(wread__data[7:4]);
+  assign \$527  = $signed(sampled2_0) * $signed(wread__data[11:8]);
+  assign \$528  = $signed(sampled3_0) * $signed(wread__data[15:12]);
+  assign \$529  = $signed(sampled4_0) * $signed(wread__data[19:16]);
+  assign \$530  = $signed(sampled5_0) * $signed(wread__data[23:20]);
+  assign \$531  = $signed(sampled6_0) * $signed(wread__data[27:24]);
+  assign \$532  = $signed(sampled7_0) * $signed(wread__data[31:28]);
+  assign \$533  = $signed(sampled8_0) * $signed(wread__data[35:32]);
+  assign \$534  = $signed(sampled0_1) * $signed(wread__data[71:68]);
+  assign \$535  = $signed(sampled1_1) * $signed(wread__data[75:72]);
+  assign \$536  = $signed(sampled2_1) * $signed(wread__data[79:76]);
+  assign \$537  = $signed(sampled3_1) * $signed(wread__data[83:80]);
+  assign \$538  = $signed(sampled4_1) * $signed(wread__data[87:84]);
+  assign \$539  = $signed(sampled5_1) * $signed(wread__data[91:88]);
+  assign \$540  = $signed(sampled6_1) * $signed(wread__data[95:92]);
+  assign \$541  = $signed(sampled7_1) * $signed(wread__data[99:96]);
+  assign \$542  = $signed(sampled8_1) * $signed(wread__data[103:100]);
+  assign \$543  = $signed(sampled0_2) * $signed(wread__data[139:136]);
+  assign \$544  = $signed(sampled1_2) * $signed(wread__data[143:140]);
+  assign \$545  = $signed(sampled2_2) * $signed(wread__data[147:144]);
+  assign \$546  = $signed(sampled3_2) * $signed(wread__data[151:148]);
+  assign \$547  = $signed(sampled4_2) * $signed(wread__data[155:152]);
+  assign \$548  = $signed(sampled5_2) * $signed(wread__data[159:156]);
+  assign \$549  = $signed(sampled6_2) * $signed(wread__data[163:160]);
+  assign \$550  = $signed(sampled7_2) * $signed(wread__data[167:164]);
+  assign \$551  = $signed(sampled8_2) * $signed(wread__data[171:168]);
+  assign \$552  = $signed(sampled0_3) * $signed(wread__data[207:204]);
+  assign \$553  = $signed(sampled1_3) * $signed(wread__data[211:208]);
+  assign \$554  = $signed(sampled2_3) * $signed(wread__data[215:212]);
+  assign \$555  = $signed(sampled3_3) * $signed(wread__data[219:216]);
+  assign \$556  = $signed(sampled4_3) * $signed(wread__data[223:220]);
+  assign \$557  = $signed(sampled5_3) * $signed(wread__data[227:224]);
+  assign \$558  = $signed(sampled6_3) * $signed(wread__data[231:228]);
+  assign \$559  = $signed(sampled7_3) * $signed(wread__data[235:232]);
+  assign \$560  = $signed(sampled8_3) * $signed(wread__data[239:236]);
+  assign \$561  = ce & v3;
+  assign \$562  = $signed(prod0_0) + $signed(prod0_1);
+  assign \$563  = $signed(prod0_2) + $signed(prod0_3);
+  assign \$564  = $signed(\$562 ) + $signed(\$563 );
+  assign \$565  = $signed(prod0_4) + $signed(prod0_5);
+  assign \$566  = $signed(prod0_6) + $signed(prod0_7);
+  assign \$567  = $signed(\$565 ) + $signed(\$566 );
+  assign \$568  = $signed(\$564 ) + $signed(\$567 );
+  assign \$569  = $signed(\$568 ) + $signed(prod0_8);
+  assign \$570  = $signed(prod0_0) + $signed(prod0_1);
+  assign \$571  = $signed(prod0_2) + $signed(prod0_3);
+  assign \$572  = $signed(\$570 ) + $signed(\$571 );
+  assign \$573  = $signed(prod0_4) + $signed(prod0_5);
+  assign \$574  = $signed(prod0_6) + $signed(prod0_7);
+  assign \$575  = $signed(\$573 ) + $signed(\$574 );
+  assign \$576  = $signed(\$572 ) + $signed(\$575 );
+  assign \$577  = $signed(\$576 ) + $signed(prod0_8);
+  assign \$578  = $signed(acc0) + $signed(\$577 );
+  assign \$579  = accfirst3 ? { \$569 [33], \$569  } : \$578 ;
+  assign \$580  = ce & v3;
+  assign \$581  = $signed(prod1_0) + $signed(prod1_1);
+  assign \$582  = $signed(prod1_2) + $signed(prod1_3);
+  assign \$583  = $signed(\$581 ) + $signed(\$582 );
+  assign \$584  = $signed(prod1_4) + $signed(prod1_5);
+  assign \$585  = $signed(prod1_6) + $signed(prod1_7);
+  assign \$586  = $signed(\$584 ) + $signed(\$585 );
+  assign \$587  = $signed(\$583 ) + $signed(\$586 );
+  assign \$588  = $signed(\$587 ) + $signed(prod1_8);
+  assign \$589  = $signed(prod1_0) + $signed(prod1_1);
+  assign \$590  = $signed(prod1_2) + $signed(prod1_3);
+  assign \$591  = $signed(\$589 ) + $signed(\$590 );
+  assign \$592  = $signed(prod1_4) + $signed(prod1_5);
+  assign \$593  = $signed(prod1_6) + $signed(prod1_7);
+  assign \$594  = $signed(\$592 ) + $signed(\$593 );
+  assign \$595  = $signed(\$591 ) + $signed(\$594 );
+  assign \$596  = $signed(\$595 ) + $signed(prod1_8);
+  assign \$597  = $signed(acc1) + $signed(\$596 );
+  assign \$598  = accfirst3 ? { \$588 [33], \$588  } : \$597 ;
+  assign \$599  = ce & v3;
+  assign \$600  = $signed(prod2_0) + $signed(prod2_1);
+  assign \$601  = $signed(prod2_2) + $signed(prod2_3);
+  assign \$602  = $signed(\$600 ) + $signed(\$601 );
+  assign \$603  = $signed(prod2_4) + $signed(prod2_5);
+  assign \$604  = $signed(prod2_6) + $signed(prod2_7);
+  assign \$605  = $signed(\$603 ) + $signed(\$604 );
+  assign \$606  = $signed(\$602 ) + $signed(\$605 );
+  assign \$607  = $signed(\$606 ) + $signed(prod2_8);
+  assign \$608  = $signed(prod2_0) + $signed(prod2_1);
+  assign \$609  = $signed(prod2_2) + $signed(prod2_3);
+  assign \$610  = $signed(\$608 ) + $signed(\$609 );
+  assign \$611  = $signed(prod2_4) + $signed(prod2_5);
+  assign \$612  = $signed(prod2_6) + $signed(prod2_7);
+  assign \$613  = $signed(\$611 ) + $signed(\$612 );
+  assign \$614  = $signed(\$610 ) + $signed(\$613 );
+  assign \$615  = $signed(\$614 ) + $signed(prod2_8);
+  assign \$616  = $signed(acc2) + $signed(\$615 );
+  assign \$617  = accfirst3 ? { \$607 [33], \$607  } : \$616 ;
+  assign \$618  = ce & v3;
+  assign \$619  = $signed(prod3_0) + $signed(prod3_1);
+  assign \$620  = $signed(prod3_2) + $signed(prod3_3);
+  assign \$621  = $signed(\$619 ) + $signed(\$620 );
+  assign \$622  = $signed(prod3_4) + $signed(prod3_5);
+  assign \$623  = $signed(prod3_6) + $signed(prod3_7);
+  assign \$624  = $signed(\$622 ) + $signed(\$623 );
+  assign \$625  = $signed(\$621 ) + $signed(\$624 );
+  assign \$626  = $signed(\$625 ) + $signed(prod3_8);
+  assign \$627  = $signed(prod3_0) + $signed(prod3_1);
+  assign \$628  = $signed(prod3_2) + $signed(prod3_3);
+  assign \$629  = $signed(\$627 ) + $signed(\$628 );
+  assign \$630  = $signed(prod3_4) + $signed(prod3_5);
+  assign \$631  = $signed(prod3_6) + $signed(prod3_7);
+  assign \$632  = $signed(\$630 ) + $signed(\$631 );
+  assign \$633  = $signed(\$629 ) + $signed(\$632 );
+  assign \$634  = $signed(\$633 ) + $signed(prod3_8);
+  assign \$635  = $signed(acc3) + $signed(\$634 );
+  assign \$636  = accfirst3 ? { \$626 [33], \$626  } : \$635 ;
+  assign \$637  = v3 & acclast3;
+  assign \$638  = $signed(acc0) * $signed(scale0_s4);
+  assign \$639  = $signed(acc1) * $signed(scale1_s4);
+  assign \$640  = $signed(acc2) * $signed(scale2_s4);
+  assign \$641  = $signed(acc3) * $signed(scale3_s4);
+  assign \$642  = $signed(scaled0) + $signed(17'h08000);
+  assign \$644  = $signed(\$643 ) + $signed(bias0_s5);
+  assign \$645  = $signed(\$644 ) < $signed(1'h0);
+  assign \$646  = relu & \$645 ;
+  assign \$647  = $signed(scaled0) + $signed(17'h08000);
+  assign \$649  = $signed(\$648 ) + $signed(bias0_s5);
+  assign \$650  = \$646  ? 49'h0000000000000 : \$649 ;
+  assign \$651  = & \$650 [48:7];
+  assign \$652  = $signed(scaled0) + $signed(17'h08000);
+  assign \$654  = $signed(\$653 ) + $signed(bias0_s5);
+  assign \$655  = $signed(\$654 ) < $signed(1'h0);
+  assign \$656  = relu & \$655 ;
+  assign \$657  = $signed(scaled0) + $signed(17'h08000);
+  assign \$659  = $signed(\$658 ) + $signed(bias0_s5);
+  assign \$660  = \$656  ? 49'h0000000000000 : \$659 ;
+  assign \$661  = | \$660 [48:7];
+  assign \$662  = ~ \$661 ;
+  assign \$663  = \$651  | \$662 ;
+  assign \$664  = $signed(scaled0) + $signed(17'h08000);
+  assign \$666  = $signed(\$665 ) + $signed(bias0_s5);
+  assign \$667  = $signed(\$666 ) < $signed(1'h0);
+  assign \$668  = relu & \$667 ;
+  assign \$669  = $signed(scaled0) + $signed(17'h08000);
+  assign \$671  = $signed(\$670 ) + $signed(bias0_s5);
+  assign \$672  = \$668  ? 49'h0000000000000 : \$671 ;
+  assign \$673  = $signed(scaled0) + $signed(17'h08000);
+  assign \$675  = $signed(\$674 ) + $signed(bias0_s5);
+  assign \$676  = $signed(\$675 ) < $signed(1'h0);
+  assign \$677  = relu & \$676 ;
+  assign \$678  = $signed(scaled0) + $signed(17'h08000);
+  assign \$680  = $signed(\$679 ) + $signed(bias0_s5);
+  assign \$681  = \$677  ? 49'h0000000000000 : \$680 ;
+  assign \$682  = \$681 [48] ? 8'h80 : 8'h7f;
+  assign \$683  = \$663  ? { 1'h0, \$672 [7:0] } : { \$682 [7], \$682  };
+  assign \$684  = $signed(scaled1) + $signed(17'h08000);
+  assign \$686  = $signed(\$685 ) + $signed(bias1_s5);
+  assign \$687  = $signed(\$686 ) < $signed(1'h0);
+  assign \$688  = relu & \$687 ;
+  assign \$689  = $signed(scaled1) + $signed(17'h08000);
+  assign \$691  = $signed(\$690 ) + $signed(bias1_s5);
+  assign \$692  = \$688  ? 49'h0000000000000 : \$691 ;
+  assign \$693  = & \$692 [48:7];
+  assign \$694  = $signed(scaled1) + $signed(17'h08000);
+  assign \$696  = $signed(\$695 ) + $signed(bias1_s5);
+  assign \$697  = $signed(\$696 ) < $signed(1'h0);
+  assign \$698  = relu & \$697 ;
+  assign \$699  = $signed(scaled1) + $signed(17'h08000);
+  assign \$701  = $signed(\$700 ) + $signed(bias1_s5);
+  assign \$702  = \$698  ? 49'h0000000000000 : \$701 ;
+  assign \$703  = | \$702 [48:7];
+  assign \$704  = ~ \$703 ;
+  assign \$705  = \$693  | \$704 ;
+  assign \$706  = $signed(scaled1) + $signed(17'h08000);
+  assign \$708  = $signed(\$707 ) + $signed(bias1_s5);
+  assign \$709  = $signed(\$708 ) < $signed(1'h0);
+  assign \$710  = relu & \$709 ;
+  assign \$711  = $signed(scaled1) + $signed(17'h08000);
+  assign \$713  = $signed(\$712 ) + $signed(bias1_s5);
+  assign \$714  = \$710  ? 49'h0000000000000 : \$713 ;
+  assign \$715  = $signed(scaled1) + $signed(17'h08000);
+  assign \$717  = $signed(\$716 ) + $signed(bias1_s5);
+  assign \$718  = $signed(\$717 ) < $signed(1'h0);
+  assign \$719  = relu & \$718 ;
+  assign \$720  = $signed(scaled1) + $signed(17'h08000);
+  assign \$722  = $signed(\$721 ) + $signed(bias1_s5);
+  assign \$723  = \$719  ? 49'h0000000000000 : \$722 ;
+  assign \$724  = \$723 [48] ? 8'h80 : 8'h7f;
+  assign \$725  = \$705  ? { 1'h0, \$714 [7:0] } : { \$724 [7], \$724  };
+  assign \$726  = $signed(scaled2) + $signed(17'h08000);
+  assign \$728  = $signed(\$727 ) + $signed(bias2_s5);
+  assign \$729  = $signed(\$728 ) < $signed(1'h0);
+  assign \$730  = relu & \$729 ;
+  assign \$731  = $signed(scaled2) + $signed(17'h08000);
+  assign \$733  = $signed(\$732 ) + $signed(bias2_s5);
+  assign \$734  = \$730  ? 49'h0000000000000 : \$733 ;
+  assign \$735  = & \$734 [48:7];
+  assign \$736  = $signed(scaled2) + $signed(17'h08000);
+  assign \$738  = $signed(\$737 ) + $signed(bias2_s5);
+  assign \$739  = $signed(\$738 ) < $signed(1'h0);
+  assign \$740  = relu & \$739 ;
+  assign \$741  = $signed(scaled2) + $signed(17'h08000);
+  assign \$743  = $signed(\$742 ) + $signed(bias2_s5);
+  assign \$744  = \$740  ? 49'h0000000000000 : \$743 ;
+  assign \$745  = | \$744 [48:7];
+  assign \$746  = ~ \$745 ;
+  assign \$747  = \$735  | \$746 ;
+  assign \$748  = $signed(scaled2) + $signed(17'h08000);
+  assign \$750  = $signed(\$749 ) + $signed(bias2_s5);
+  assign \$751  = $signed(\$750 ) < $signed(1'h0);
+  assign \$752  = relu & \$751 ;
+  assign \$753  = $signed(scaled2) + $signed(17'h08000);
+  assign \$755  = $signed(\$754 ) + $signed(bias2_s5);
+  assign \$756  = \$752  ? 49'h0000000000000 : \$755 ;
+  assign \$757  = $signed(scaled2) + $signed(17'h08000);
+  assign \$759  = $signed(\$758 ) + $signed(bias2_s5);
+  assign \$760  = $signed(\$759 ) < $signed(1'h0);
+  assign \$761  = relu & \$760 ;
+  assign \$762  = $signed(scaled2) + $signed(17'h08000);
+  assign \$764  = $signed(\$763 ) + $signed(bias2_s5);
+  assign \$765  = \$761  ? 49'h0000000000000 : \$764 ;
+  assign \$766  = \$765 [48] ? 8'h80 : 8'h7f;
+  assign \$767  = \$747  ? { 1'h0, \$756 [7:0] } : { \$766 [7], \$766  };
+  assign \$768  = $signed(scaled3) + $signed(17'h08000);
+  assign \$770  = $signed(\$769 ) + $signed(bias3_s5);
+  assign \$771  = $signed(\$770 ) < $signed(1'h0);
+  assign \$772  = relu & \$771 ;
+  assign \$773  = $signed(scaled3) + $signed(17'h08000);
+  assign \$775  = $signed(\$774 ) + $signed(bias3_s5);
+  assign \$776  = \$772  ? 49'h0000000000000 : \$775 ;
+  assign \$777  = & \$776 [48:7];
+  assign \$778  = $signed(scaled3) + $signed(17'h08000);
+  assign \$780  = $signed(\$779 ) + $signed(bias3_s5);
+  assign \$781  = $signed(\$780 ) < $signed(1'h0);
+  assign \$782  = relu & \$781 ;
+  assign \$783  = $signed(scaled3) + $signed(17'h08000);
+  assign \$785  = $signed(\$784 ) + $signed(bias3_s5);
+  assign \$786  = \$782  ? 49'h0000000000000 : \$785 ;
+  assign \$787  = | \$786 [48:7];
+  assign \$788  = ~ \$787 ;
+  assign \$789  = \$777  | \$788 ;
+  assign \$790  = $signed(scaled3) + $signed(17'h08000);
+  assign \$792  = $signed(\$791 ) + $signed(bias3_s5);
+  assign \$793  = $signed(\$792 ) < $signed(1'h0);
+  assign \$794  = relu & \$793 ;
+  assign \$795  = $signed(scaled3) + $signed(17'h08000);
+  assign \$797  = $signed(\$796 ) + $signed(bias3_s5);
+  assign \$798  = \$794  ? 49'h0000000000000 : \$797 ;
+  assign \$799  = $signed(scaled3) + $signed(17'h08000);
+  assign \$801  = $signed(\$800 ) + $signed(bias3_s5);
+  assign \$802  = $signed(\$801 ) < $signed(1'h0);
+  assign \$803  = relu & \$802 ;
+  assign \$804  = $signed(scaled3) + $signed(17'h08000);
+  assign \$806  = $signed(\$805 ) + $signed(bias3_s5);
+  assign \$807  = \$803  ? 49'h0000000000000 : \$806 ;
+  assign \$808  = \$807 [48] ? 8'h80 : 8'h7f;
+  assign \$809  = \$789  ? { 1'h0, \$798 [7:0] } : { \$808 [7], \$808  };
+  always @(posedge clk)
+    next_height <= \$810 ;
+  always @(posedge clk)
+    next_width <= \$811 ;
+  always @(posedge clk)
+    next_groups <= \$812 ;
+  always @(posedge clk)
+    next_frames <= \$813 ;
+  always @(posedge clk)
+    next_stride2 <= \$814 ;
+  always @(posedge clk)
+    next_relu <= \$815 ;
+  always @(posedge clk)
+    w_frames <= \$816 ;
+  always @(posedge clk)
+    w_height <= \$817 ;
+  always @(posedge clk)
+    w_width <= \$818 ;
+  always @(posedge clk)
+    w_groups <= \$819 ;
+  always @(posedge clk)
+    load <= \$820 ;
+  always @(posedge clk)
+    load_cg <= \$821 ;
+  always @(posedge clk)
+    load_og <= \$822 ;
+  always @(posedge clk)
+    fsm_state <= \$823 ;
+  always @(posedge clk)
+    height <= \$824 ;
+  always @(posedge clk)
+    width <= \$825 ;
+  always @(posedge clk)
+    groups <= \$826 ;
+  always @(posedge clk)
+    ogroups <= \$827 ;
+  always @(posedge clk)
+    stride2 <= \$828 ;
+  always @(posedge clk)
+    relu <= \$829 ;
+  always @(posedge clk)
+    c_frames <= \$830 ;
+  always @(posedge clk)
+    w_cg <= \$831 ;
+  always @(posedge clk)
+    w_x <= \$832 ;
+  always @(posedge clk)
+    w_y <= \$833 ;
+  always @(posedge clk)
+    w_slot <= \$834 ;
+  always @(posedge clk)
+    held <= \$835 ;
+  always @(posedge clk)
+    c_pass <= \$836 ;
+  always @(posedge clk)
+    c_cg <= \$837 ;
+  always @(posedge clk)
+    c_og <= \$838 ;
+  always @(posedge clk)
+    c_wbase <= \$839 ;
+  always @(posedge clk)
+    c_ox <= \$840 ;
+  always @(posedge clk)
+    c_x <= \$841 ;
+  always @(posedge clk)
+    c_oy <= \$842 ;
+  always @(posedge clk)
+    c_y <= \$843 ;
+  always @(posedge clk)
+    below <= \$844 ;
+  always @(posedge clk)
+    c_slot <= \$845 ;
+  always @(posedge clk)
+    lead <= \$846 ;
+  always @(posedge clk)
+    row_freed <= \$847 ;
+  always @(posedge clk)
+    v1 <= \$848 ;
+  always @(posedge clk)
+    last1 <= \$849 ;
+  always @(posedge clk)
+    accfirst1 <= \$850 ;
+  always @(posedge clk)
+    acclast1 <= \$851 ;
+  always @(posedge clk)
+    cg1 <= \$852 ;
+  always @(posedge clk)
+    cy1 <= \$853 ;
+  always @(posedge clk)
+    cx1 <= \$854 ;
+  always @(posedge clk)
+    slot1 <= \$855 ;
+  always @(posedge clk)
+    dy0_s1 <= \$856 ;
+  always @(posedge clk)
+    dy1_s1 <= \$857 ;
+  always @(posedge clk)
+    dy2_s1 <= \$858 ;
+  always @(posedge clk)
+    dy3_s1 <= \$859 ;
+  always @(posedge clk)
+    dy4_s1 <= \$860 ;
+  always @(posedge clk)
+    dy5_s1 <= \$861 ;
+  always @(posedge clk)
+    dy6_s1 <= \$862 ;
+  always @(posedge clk)
+    dy7_s1 <= \$863 ;
+  always @(posedge clk)
+    dy8_s1 <= \$864 ;
+  always @(posedge clk)
+    dx0_s1 <= \$865 ;
+  always @(posedge clk)
+    dx1_s1 <= \$866 ;
+  always @(posedge clk)
+    dx2_s1 <= \$867 ;
+  always @(posedge clk)
+    dx3_s1 <= \$868 ;
+  always @(posedge clk)
+    dx4_s1 <= \$869 ;
+  always @(posedge clk)
+    dx5_s1 <= \$870 ;
+  always @(posedge clk)
+    dx6_s1 <= \$871 ;
+  always @(posedge clk)
+    dx7_s1 <= \$872 ;
+  always @(posedge clk)
+    dx8_s1 <= \$873 ;
+  always @(posedge clk)
+    wy0_s1 <= \$874 ;
+  always @(posedge clk)
+    wy1_s1 <= \$875 ;
+  always @(posedge clk)
+    wy2_s1 <= \$876 ;
+  always @(posedge clk)
+    wy3_s1 <= \$877 ;
+  always @(posedge clk)
+    wy4_s1 <= \$878 ;
+  always @(posedge clk)
+    wy5_s1 <= \$879 ;
+  always @(posedge clk)
+    wy6_s1 <= \$880 ;
+  always @(posedge clk)
+    wy7_s1 <= \$881 ;
+  always @(posedge clk)
+    wy8_s1 <= \$882 ;
+  always @(posedge clk)
+    wx0_s1 <= \$883 ;
+  always @(posedge clk)
+    wx1_s1 <= \$884 ;
+  always @(posedge clk)
+    wx2_s1 <= \$885 ;
+  always @(posedge clk)
+    wx3_s1 <= \$886 ;
+  always @(posedge clk)
+    wx4_s1 <= \$887 ;
+  always @(posedge clk)
+    wx5_s1 <= \$888 ;
+  always @(posedge clk)
+    wx6_s1 <= \$889 ;
+  always @(posedge clk)
+    wx7_s1 <= \$890 ;
+  always @(posedge clk)
+    wx8_s1 <= \$891 ;
+  always @(posedge clk)
+    m0_s1 <= \$892 ;
+  always @(posedge clk)
+    m1_s1 <= \$893 ;
+  always @(posedge clk)
+    m2_s1 <= \$894 ;
+  always @(posedge clk)
+    m3_s1 <= \$895 ;
+  always @(posedge clk)
+    m4_s1 <= \$896 ;
+  always @(posedge clk)
+    m5_s1 <= \$897 ;
+  always @(posedge clk)
+    m6_s1 <= \$898 ;
+  always @(posedge clk)
+    m7_s1 <= \$899 ;
+  always @(posedge clk)
+    m8_s1 <= \$900 ;
+  always @(posedge clk)
+    ok0_s2 <= \$901 ;
+  always @(posedge clk)
+    coef0_s2 <= \$902 ;
+  always @(posedge clk)
+    ok1_s2 <= \$903 ;
+  always @(posedge clk)
+    coef1_s2 <= \$904 ;
+  always @(posedge clk)
+    ok2_s2 <= \$905 ;
+  always @(posedge clk)
+    coef2_s2 <= \$906 ;
+  always @(posedge clk)
+    ok3_s2 <= \$907 ;
+  always @(posedge clk)
+    coef3_s2 <= \$908 ;
+  always @(posedge clk)
+    ok4_s2 <= \$909 ;
+  always @(posedge clk)
+    coef4_s2 <= \$910 ;
+  always @(posedge clk)
+    ok5_s2 <= \$911 ;
+  always @(posedge clk)
+    coef5_s2 <= \$912 ;
+  always @(posedge clk)
+    ok6_s2 <= \$913 ;
+  always @(posedge clk)
+    coef6_s2 <= \$914 ;
+  always @(posedge clk)
+    ok7_s2 <= \$915 ;
+  always @(posedge clk)
+    coef7_s2 <= \$916 ;
+  always @(posedge clk)
+    ok8_s2 <= \$917 ;
+  always @(posedge clk)
+    coef8_s2 <= \$918 ;
+  always @(posedge clk)
+    wread__addr <= \$919 ;
   always @(posedge clk)
     v2 <= \$920 ;
   always @(posedge clk)
@@ -5809,199 +5762,197 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   always @(posedge clk)
     sample8_s2b <= \$932 ;
   always @(posedge clk)
-    weights_s2b <= \$933 ;
+    ok0_s2b <= \$933 ;
   always @(posedge clk)
-    ok0_s2b <= \$934 ;
+    ok1_s2b <= \$934 ;
   always @(posedge clk)
-    ok1_s2b <= \$935 ;
+    ok2_s2b <= \$935 ;
   always @(posedge clk)
-    ok2_s2b <= \$936 ;
+    ok3_s2b <= \$936 ;
   always @(posedge clk)
-    ok3_s2b <= \$937 ;
+    ok4_s2b <= \$937 ;
   always @(posedge clk)
-    ok4_s2b <= \$938 ;
+    ok5_s2b <= \$938 ;
   always @(posedge clk)
-    ok5_s2b <= \$939 ;
+    ok6_s2b <= \$939 ;
   always @(posedge clk)
-    ok6_s2b <= \$940 ;
+    ok7_s2b <= \$940 ;
   always @(posedge clk)
-    ok7_s2b <= \$941 ;
+    ok8_s2b <= \$941 ;
   always @(posedge clk)
-    ok8_s2b <= \$942 ;
+    coef0_s2b <= \$942 ;
   always @(posedge clk)
-    coef0_s2b <= \$943 ;
+    coef1_s2b <= \$943 ;
   always @(posedge clk)
-    coef1_s2b <= \$944 ;
+    coef2_s2b <= \$944 ;
   always @(posedge clk)
-    coef2_s2b <= \$945 ;
+    coef3_s2b <= \$945 ;
   always @(posedge clk)
-    coef3_s2b <= \$946 ;
+    coef4_s2b <= \$946 ;
   always @(posedge clk)
-    coef4_s2b <= \$947 ;
+    coef5_s2b <= \$947 ;
   always @(posedge clk)
-    coef5_s2b <= \$948 ;
+    coef6_s2b <= \$948 ;
   always @(posedge clk)
-    coef6_s2b <= \$949 ;
+    coef7_s2b <= \$949 ;
   always @(posedge clk)
-    coef7_s2b <= \$950 ;
+    coef8_s2b <= \$950 ;
   always @(posedge clk)
-    coef8_s2b <= \$951 ;
+    v2b <= \$951 ;
   always @(posedge clk)
-    v2b <= \$952 ;
+    last2b <= \$952 ;
   always @(posedge clk)
-    last2b <= \$953 ;
+    accfirst2b <= \$953 ;
   always @(posedge clk)
-    accfirst2b <= \$954 ;
+    acclast2b <= \$954 ;
   always @(posedge clk)
-    acclast2b <= \$955 ;
+    prod0_0 <= \$955 ;
   always @(posedge clk)
-    prod0_0 <= \$956 ;
+    prod0_1 <= \$956 ;
   always @(posedge clk)
-    prod0_1 <= \$957 ;
+    prod0_2 <= \$957 ;
   always @(posedge clk)
-    prod0_2 <= \$958 ;
+    prod0_3 <= \$958 ;
   always @(posedge clk)
-    prod0_3 <= \$959 ;
+    prod0_4 <= \$959 ;
   always @(posedge clk)
-    prod0_4 <= \$960 ;
+    prod0_5 <= \$960 ;
   always @(posedge clk)
-    prod0_5 <= \$961 ;
+    prod0_6 <= \$961 ;
   always @(posedge clk)
-    prod0_6 <= \$962 ;
+    prod0_7 <= \$962 ;
   always @(posedge clk)
-    prod0_7 <= \$963 ;
+    prod0_8 <= \$963 ;
   always @(posedge clk)
-    prod0_8 <= \$964 ;
+    prod1_0 <= \$964 ;
   always @(posedge clk)
-    prod1_0 <= \$965 ;
+    prod1_1 <= \$965 ;
   always @(posedge clk)
-    prod1_1 <= \$966 ;
+    prod1_2 <= \$966 ;
   always @(posedge clk)
-    prod1_2 <= \$967 ;
+    prod1_3 <= \$967 ;
   always @(posedge clk)
-    prod1_3 <= \$968 ;
+    prod1_4 <= \$968 ;
   always @(posedge clk)
-    prod1_4 <= \$969 ;
+    prod1_5 <= \$969 ;
   always @(posedge clk)
-    prod1_5 <= \$970 ;
+    prod1_6 <= \$970 ;
   always @(posedge clk)
-    prod1_6 <= \$971 ;
+    prod1_7 <= \$971 ;
   always @(posedge clk)
-    prod1_7 <= \$972 ;
+    prod1_8 <= \$972 ;
   always @(posedge clk)
-    prod1_8 <= \$973 ;
+    prod2_0 <= \$973 ;
   always @(posedge clk)
-    prod2_0 <= \$974 ;
+    prod2_1 <= \$974 ;
   always @(posedge clk)
-    prod2_1 <= \$975 ;
+    prod2_2 <= \$975 ;
   always @(posedge clk)
-    prod2_2 <= \$976 ;
+    prod2_3 <= \$976 ;
   always @(posedge clk)
-    prod2_3 <= \$977 ;
+    prod2_4 <= \$977 ;
   always @(posedge clk)
-    prod2_4 <= \$978 ;
+    prod2_5 <= \$978 ;
   always @(posedge clk)
-    prod2_5 <= \$979 ;
+    prod2_6 <= \$979 ;
   always @(posedge clk)
-    prod2_6 <= \$980 ;
+    prod2_7 <= \$980 ;
   always @(posedge clk)
-    prod2_7 <= \$981 ;
+    prod2_8 <= \$981 ;
   always @(posedge clk)
-    prod2_8 <= \$982 ;
+    prod3_0 <= \$982 ;
   always @(posedge clk)
-    prod3_0 <= \$983 ;
+    prod3_1 <= \$983 ;
   always @(posedge clk)
-    prod3_1 <= \$984 ;
+    prod3_2 <= \$984 ;
   always @(posedge clk)
-    prod3_2 <= \$985 ;
+    prod3_3 <= \$985 ;
   always @(posedge clk)
-    prod3_3 <= \$986 ;
+    prod3_4 <= \$986 ;
   always @(posedge clk)
-    prod3_4 <= \$987 ;
+    prod3_5 <= \$987 ;
   always @(posedge clk)
-    prod3_5 <= \$988 ;
+    prod3_6 <= \$988 ;
   always @(posedge clk)
-    prod3_6 <= \$989 ;
+    prod3_7 <= \$989 ;
   always @(posedge clk)
-    prod3_7 <= \$990 ;
+    prod3_8 <= \$990 ;
   always @(posedge clk)
-    prod3_8 <= \$991 ;
+    scale0_s3 <= \$991 ;
   always @(posedge clk)
-    scale0_s3 <= \$992 ;
+    scale1_s3 <= \$992 ;
   always @(posedge clk)
-    scale1_s3 <= \$993 ;
+    scale2_s3 <= \$993 ;
   always @(posedge clk)
-    scale2_s3 <= \$994 ;
+    scale3_s3 <= \$994 ;
   always @(posedge clk)
-    scale3_s3 <= \$995 ;
+    bias0_s3 <= \$995 ;
   always @(posedge clk)
-    bias0_s3 <= \$996 ;
+    bias1_s3 <= \$996 ;
   always @(posedge clk)
-    bias1_s3 <= \$997 ;
+    bias2_s3 <= \$997 ;
   always @(posedge clk)
-    bias2_s3 <= \$998 ;
+    bias3_s3 <= \$998 ;
   always @(posedge clk)
-    bias3_s3 <= \$999 ;
+    v3 <= \$999 ;
   always @(posedge clk)
-    v3 <= \$1000 ;
+    last3 <= \$1000 ;
   always @(posedge clk)
-    last3 <= \$1001 ;
+    accfirst3 <= \$1001 ;
   always @(posedge clk)
-    accfirst3 <= \$1002 ;
+    acclast3 <= \$1002 ;
   always @(posedge clk)
-    acclast3 <= \$1003 ;
+    acc0 <= \$1003 ;
   always @(posedge clk)
-    acc0 <= \$1004 ;
+    acc1 <= \$1004 ;
   always @(posedge clk)
-    acc1 <= \$1005 ;
+    acc2 <= \$1005 ;
   always @(posedge clk)
-    acc2 <= \$1006 ;
+    acc3 <= \$1006 ;
   always @(posedge clk)
-    acc3 <= \$1007 ;
+    scale0_s4 <= \$1007 ;
   always @(posedge clk)
-    scale0_s4 <= \$1008 ;
+    scale1_s4 <= \$1008 ;
   always @(posedge clk)
-    scale1_s4 <= \$1009 ;
+    scale2_s4 <= \$1009 ;
   always @(posedge clk)
-    scale2_s4 <= \$1010 ;
+    scale3_s4 <= \$1010 ;
   always @(posedge clk)
-    scale3_s4 <= \$1011 ;
+    bias0_s4 <= \$1011 ;
   always @(posedge clk)
-    bias0_s4 <= \$1012 ;
+    bias1_s4 <= \$1012 ;
   always @(posedge clk)
-    bias1_s4 <= \$1013 ;
+    bias2_s4 <= \$1013 ;
   always @(posedge clk)
-    bias2_s4 <= \$1014 ;
+    bias3_s4 <= \$1014 ;
   always @(posedge clk)
-    bias3_s4 <= \$1015 ;
+    v4 <= \$1015 ;
   always @(posedge clk)
-    v4 <= \$1016 ;
+    last4 <= \$1016 ;
   always @(posedge clk)
-    last4 <= \$1017 ;
+    scaled0 <= \$1017 ;
   always @(posedge clk)
-    scaled0 <= \$1018 ;
+    scaled1 <= \$1018 ;
   always @(posedge clk)
-    scaled1 <= \$1019 ;
+    scaled2 <= \$1019 ;
   always @(posedge clk)
-    scaled2 <= \$1020 ;
+    scaled3 <= \$1020 ;
   always @(posedge clk)
-    scaled3 <= \$1021 ;
+    bias0_s5 <= \$1021 ;
   always @(posedge clk)
-    bias0_s5 <= \$1022 ;
+    bias1_s5 <= \$1022 ;
   always @(posedge clk)
-    bias1_s5 <= \$1023 ;
+    bias2_s5 <= \$1023 ;
   always @(posedge clk)
-    bias2_s5 <= \$1024 ;
+    bias3_s5 <= \$1024 ;
   always @(posedge clk)
-    bias3_s5 <= \$1025 ;
+    v5 <= \$1025 ;
   always @(posedge clk)
-    v5 <= \$1026 ;
+    last5 <= \$1026 ;
   always @(posedge clk)
-    last5 <= \$1027 ;
+    o__payload <= \$1027 ;
   always @(posedge clk)
-    o__payload <= \$1028 ;
-  always @(posedge clk)
-    o__valid <= \$1029 ;
+    o__valid <= \$1028 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     w__ready = 1'h0;
@@ -6102,11 +6053,24 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$811  = next_height;
+    \$810  = next_height;
     casez (fsm_state)
       2'h0:
-          if (\$436 ) begin
-            \$811  = w__payload[5:0];
+          if (\$435 ) begin
+            \$810  = w__payload[5:0];
+          end
+    endcase
+    if (rst) begin
+      \$810  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$811  = next_width;
+    casez (fsm_state)
+      2'h0:
+          if (\$435 ) begin
+            \$811  = w__payload[21:16];
           end
     endcase
     if (rst) begin
@@ -6115,50 +6079,50 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$812  = next_width;
+    \$812  = next_groups;
     casez (fsm_state)
       2'h0:
-          if (\$436 ) begin
-            \$812  = w__payload[21:16];
+          if (\$435 ) begin
+            \$812  = \$436 [3:0];
           end
     endcase
     if (rst) begin
-      \$812  = 6'h00;
+      \$812  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$813  = next_groups;
+    \$813  = next_frames;
     casez (fsm_state)
       2'h0:
-          if (\$436 ) begin
-            \$813  = \$437 [3:0];
+          if (\$435 ) begin
+            \$813  = w__payload[63:48];
           end
     endcase
     if (rst) begin
-      \$813  = 4'h0;
+      \$813  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$814  = next_frames;
+    \$814  = next_stride2;
     casez (fsm_state)
       2'h0:
-          if (\$436 ) begin
-            \$814  = w__payload[63:48];
+          if (\$435 ) begin
+            \$814  = w__payload[64];
           end
     endcase
     if (rst) begin
-      \$814  = 16'h0000;
+      \$814  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$815  = next_stride2;
+    \$815  = next_relu;
     casez (fsm_state)
       2'h0:
-          if (\$436 ) begin
-            \$815  = w__payload[64];
+          if (\$435 ) begin
+            \$815  = w__payload[65];
           end
     endcase
     if (rst) begin
@@ -6167,46 +6131,46 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$816  = next_relu;
+    \$816  = w_frames;
     casez (fsm_state)
       2'h0:
-          if (\$436 ) begin
-            \$816  = w__payload[65];
+          if (\$435 ) begin
+            \$816  = w__payload[63:48];
           end
     endcase
-    if (rst) begin
-      \$816  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$817  = w_frames;
-    casez (fsm_state)
-      2'h0:
-          if (\$436 ) begin
-            \$817  = w__payload[63:48];
-          end
-    endcase
-    if (\$447 ) begin
-      if (\$450 ) begin
-        if (\$453 ) begin
-          if (\$459 ) begin
-            \$817  = \$460 [15:0];
+    if (\$446 ) begin
+      if (\$449 ) begin
+        if (\$452 ) begin
+          if (\$458 ) begin
+            \$816  = \$459 [15:0];
           end
         end
       end
     end
     if (rst) begin
-      \$817  = 16'h0000;
+      \$816  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$818  = w_height;
+    \$817  = w_height;
     casez (fsm_state)
       2'h0:
-          if (\$436 ) begin
-            \$818  = w__payload[5:0];
+          if (\$435 ) begin
+            \$817  = w__payload[5:0];
+          end
+    endcase
+    if (rst) begin
+      \$817  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$818  = w_width;
+    casez (fsm_state)
+      2'h0:
+          if (\$435 ) begin
+            \$818  = w__payload[21:16];
           end
     endcase
     if (rst) begin
@@ -6215,36 +6179,42 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$819  = w_width;
+    \$819  = w_groups;
     casez (fsm_state)
       2'h0:
-          if (\$436 ) begin
-            \$819  = w__payload[21:16];
+          if (\$435 ) begin
+            \$819  = \$437 [3:0];
           end
     endcase
     if (rst) begin
-      \$819  = 6'h00;
+      \$819  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$820  = w_groups;
+    \$820  = load;
     casez (fsm_state)
       2'h0:
-          if (\$436 ) begin
-            \$820  = \$438 [3:0];
+          if (\$435 ) begin
+            \$820  = 3'h0;
+          end
+      2'h1:
+          /* empty */;
+      2'h2:
+          if (w__valid) begin
+            \$820  = \$441 [2:0];
           end
     endcase
     if (rst) begin
-      \$820  = 4'h0;
+      \$820  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$821  = load;
+    \$821  = load_cg;
     casez (fsm_state)
       2'h0:
-          if (\$436 ) begin
+          if (\$435 ) begin
             \$821  = 3'h0;
           end
       2'h1:
@@ -6252,6 +6222,9 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
       2'h2:
           if (w__valid) begin
             \$821  = \$442 [2:0];
+            if (\$444 ) begin
+              \$821  = 3'h0;
+            end
           end
     endcase
     if (rst) begin
@@ -6260,19 +6233,18 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$822  = load_cg;
+    \$822  = load_og;
     casez (fsm_state)
       2'h0:
-          if (\$436 ) begin
+          if (\$435 ) begin
             \$822  = 3'h0;
           end
       2'h1:
           /* empty */;
       2'h2:
           if (w__valid) begin
-            \$822  = \$443 [2:0];
-            if (\$445 ) begin
-              \$822  = 3'h0;
+            if (\$444 ) begin
+              \$822  = \$445 [2:0];
             end
           end
     endcase
@@ -6282,49 +6254,28 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$823  = load_og;
+    \$823  = fsm_state;
     casez (fsm_state)
       2'h0:
-          if (\$436 ) begin
-            \$823  = 3'h0;
+          if (\$435 ) begin
+            \$823  = 2'h1;
           end
       2'h1:
-          /* empty */;
-      2'h2:
-          if (w__valid) begin
-            if (\$445 ) begin
-              \$823  = \$446 [2:0];
-            end
-          end
-    endcase
-    if (rst) begin
-      \$823  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$824  = fsm_state;
-    casez (fsm_state)
-      2'h0:
-          if (\$436 ) begin
-            \$824  = 2'h1;
-          end
-      2'h1:
-          if (\$441 ) begin
-            \$824  = 2'h2;
+          if (\$440 ) begin
+            \$823  = 2'h2;
           end
       2'h2:
           if (loaded) begin
-            \$824  = 2'h0;
+            \$823  = 2'h0;
           end
     endcase
     if (rst) begin
-      \$824  = 2'h0;
+      \$823  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$825  = height;
+    \$824  = height;
     casez (fsm_state)
       2'h0:
           /* empty */;
@@ -6332,7 +6283,24 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
           /* empty */;
       2'h2:
           if (loaded) begin
-            \$825  = next_height;
+            \$824  = next_height;
+          end
+    endcase
+    if (rst) begin
+      \$824  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$825  = width;
+    casez (fsm_state)
+      2'h0:
+          /* empty */;
+      2'h1:
+          /* empty */;
+      2'h2:
+          if (loaded) begin
+            \$825  = next_width;
           end
     endcase
     if (rst) begin
@@ -6341,7 +6309,7 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$826  = width;
+    \$826  = groups;
     casez (fsm_state)
       2'h0:
           /* empty */;
@@ -6349,16 +6317,16 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
           /* empty */;
       2'h2:
           if (loaded) begin
-            \$826  = next_width;
+            \$826  = next_groups;
           end
     endcase
     if (rst) begin
-      \$826  = 6'h00;
+      \$826  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$827  = groups;
+    \$827  = ogroups;
     casez (fsm_state)
       2'h0:
           /* empty */;
@@ -6366,7 +6334,7 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
           /* empty */;
       2'h2:
           if (loaded) begin
-            \$827  = next_groups;
+            \$827  = 4'h0;
           end
     endcase
     if (rst) begin
@@ -6375,7 +6343,7 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$828  = ogroups;
+    \$828  = stride2;
     casez (fsm_state)
       2'h0:
           /* empty */;
@@ -6383,16 +6351,16 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
           /* empty */;
       2'h2:
           if (loaded) begin
-            \$828  = 4'h0;
+            \$828  = next_stride2;
           end
     endcase
     if (rst) begin
-      \$828  = 4'h0;
+      \$828  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$829  = stride2;
+    \$829  = relu;
     casez (fsm_state)
       2'h0:
           /* empty */;
@@ -6400,7 +6368,7 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
           /* empty */;
       2'h2:
           if (loaded) begin
-            \$829  = next_stride2;
+            \$829  = next_relu;
           end
     endcase
     if (rst) begin
@@ -6409,7 +6377,7 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$830  = relu;
+    \$830  = c_frames;
     casez (fsm_state)
       2'h0:
           /* empty */;
@@ -6417,62 +6385,62 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
           /* empty */;
       2'h2:
           if (loaded) begin
-            \$830  = next_relu;
-          end
-    endcase
-    if (rst) begin
-      \$830  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$831  = c_frames;
-    casez (fsm_state)
-      2'h0:
-          /* empty */;
-      2'h1:
-          /* empty */;
-      2'h2:
-          if (loaded) begin
-            \$831  = next_frames;
+            \$830  = next_frames;
           end
     endcase
     if (issue) begin
-      if (\$463 ) begin
-        if (\$471 ) begin
-          if (\$480 ) begin
-            if (\$486 ) begin
-              \$831  = \$488 [15:0];
+      if (\$462 ) begin
+        if (\$470 ) begin
+          if (\$479 ) begin
+            if (\$485 ) begin
+              \$830  = \$487 [15:0];
             end
           end
         end
       end
     end
     if (rst) begin
-      \$831  = 16'h0000;
+      \$830  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$832  = w_cg;
-    if (\$447 ) begin
-      \$832  = \$448 [2:0];
-      if (\$450 ) begin
-        \$832  = 3'h0;
+    \$831  = w_cg;
+    if (\$446 ) begin
+      \$831  = \$447 [2:0];
+      if (\$449 ) begin
+        \$831  = 3'h0;
       end
     end
     if (rst) begin
-      \$832  = 3'h0;
+      \$831  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$833  = w_x;
-    if (\$447 ) begin
-      if (\$450 ) begin
-        \$833  = \$451 [4:0];
-        if (\$453 ) begin
-          \$833  = 5'h00;
+    \$832  = w_x;
+    if (\$446 ) begin
+      if (\$449 ) begin
+        \$832  = \$450 [4:0];
+        if (\$452 ) begin
+          \$832  = 5'h00;
+        end
+      end
+    end
+    if (rst) begin
+      \$832  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$833  = w_y;
+    if (\$446 ) begin
+      if (\$449 ) begin
+        if (\$452 ) begin
+          \$833  = \$453 [4:0];
+          if (\$458 ) begin
+            \$833  = 5'h00;
+          end
         end
       end
     end
@@ -6482,65 +6450,62 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$834  = w_y;
-    if (\$447 ) begin
-      if (\$450 ) begin
-        if (\$453 ) begin
-          \$834  = \$454 [4:0];
-          if (\$459 ) begin
-            \$834  = 5'h00;
-          end
+    \$834  = w_slot;
+    if (\$446 ) begin
+      if (\$449 ) begin
+        if (\$452 ) begin
+          \$834  = \$456 [3:0];
         end
       end
     end
     if (rst) begin
-      \$834  = 5'h00;
+      \$834  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$835  = w_slot;
-    if (\$447 ) begin
-      if (\$450 ) begin
-        if (\$453 ) begin
-          \$835  = \$457 [3:0];
+    \$835  = held;
+    if (\$460 ) begin
+      \$835  = off__payload;
+    end
+    if (rst) begin
+      \$835  = 217'h0000000000000000000000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$836  = c_pass;
+    if (issue) begin
+      \$836  = \$461 [1:0];
+      if (\$462 ) begin
+        \$836  = 2'h0;
+      end
+    end
+    if (rst) begin
+      \$836  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$837  = c_cg;
+    if (issue) begin
+      if (\$462 ) begin
+        \$837  = \$463 [2:0];
+        if (\$465 ) begin
+          \$837  = 3'h0;
         end
       end
     end
     if (rst) begin
-      \$835  = 4'h0;
+      \$837  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$836  = held;
-    if (\$461 ) begin
-      \$836  = off__payload;
-    end
-    if (rst) begin
-      \$836  = 217'h0000000000000000000000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$837  = c_pass;
+    \$838  = c_og;
     if (issue) begin
-      \$837  = \$462 [1:0];
-      if (\$463 ) begin
-        \$837  = 2'h0;
-      end
-    end
-    if (rst) begin
-      \$837  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$838  = c_cg;
-    if (issue) begin
-      if (\$463 ) begin
-        \$838  = \$464 [2:0];
-        if (\$466 ) begin
+      if (\$462 ) begin
+        if (\$470 ) begin
           \$838  = 3'h0;
         end
       end
@@ -6551,10 +6516,10 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$839  = c_og;
+    \$839  = c_wbase;
     if (issue) begin
-      if (\$463 ) begin
-        if (\$471 ) begin
+      if (\$462 ) begin
+        if (\$470 ) begin
           \$839  = 3'h0;
         end
       end
@@ -6565,89 +6530,99 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$840  = c_wbase;
+    \$840  = c_ox;
     if (issue) begin
-      if (\$463 ) begin
-        if (\$471 ) begin
-          \$840  = 3'h0;
-        end
-      end
-    end
-    if (rst) begin
-      \$840  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$841  = c_ox;
-    if (issue) begin
-      if (\$463 ) begin
-        if (\$471 ) begin
-          \$841  = \$472 [4:0];
-          if (\$480 ) begin
-            \$841  = 5'h00;
+      if (\$462 ) begin
+        if (\$470 ) begin
+          \$840  = \$471 [4:0];
+          if (\$479 ) begin
+            \$840  = 5'h00;
           end
         end
       end
     end
     if (rst) begin
-      \$841  = 5'h00;
+      \$840  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$842  = c_x;
+    \$841  = c_x;
     if (issue) begin
-      if (\$463 ) begin
-        if (\$471 ) begin
-          \$842  = \$474 [5:0];
-          if (\$480 ) begin
-            \$842  = 6'h00;
+      if (\$462 ) begin
+        if (\$470 ) begin
+          \$841  = \$473 [5:0];
+          if (\$479 ) begin
+            \$841  = 6'h00;
           end
         end
       end
     end
     if (rst) begin
-      \$842  = 6'h00;
+      \$841  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$843  = c_oy;
+    \$842  = c_oy;
     if (issue) begin
-      if (\$463 ) begin
-        if (\$471 ) begin
-          if (\$480 ) begin
+      if (\$462 ) begin
+        if (\$470 ) begin
+          if (\$479 ) begin
             (* full_case = 32'd1 *)
-            if (\$486 ) begin
-              \$843  = 5'h00;
+            if (\$485 ) begin
+              \$842  = 5'h00;
             end else begin
-              \$843  = \$489 [4:0];
+              \$842  = \$488 [4:0];
             end
           end
         end
       end
     end
     if (rst) begin
-      \$843  = 5'h00;
+      \$842  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$844  = c_y;
+    \$843  = c_y;
     if (issue) begin
-      if (\$463 ) begin
-        if (\$471 ) begin
-          if (\$480 ) begin
+      if (\$462 ) begin
+        if (\$470 ) begin
+          if (\$479 ) begin
             (* full_case = 32'd1 *)
-            if (\$486 ) begin
-              \$844  = 6'h00;
+            if (\$485 ) begin
+              \$843  = 6'h00;
             end else begin
-              \$844  = \$491 [5:0];
+              \$843  = \$490 [5:0];
             end
           end
         end
       end
+    end
+    if (rst) begin
+      \$843  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$844  = below;
+    if (issue) begin
+      if (\$462 ) begin
+        if (\$470 ) begin
+          if (\$479 ) begin
+            (* full_case = 32'd1 *)
+            if (\$485 ) begin
+              \$844  = \$486 [5:0];
+            end else begin
+              \$844  = \$492 [5:0];
+            end
+          end
+        end
+      end
+    end
+    if (loaded) begin
+      \$844  = \$502 [5:0];
     end
     if (rst) begin
       \$844  = 6'h00;
@@ -6655,60 +6630,46 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$845  = below;
-    if (issue) begin
-      if (\$463 ) begin
-        if (\$471 ) begin
-          if (\$480 ) begin
-            (* full_case = 32'd1 *)
-            if (\$486 ) begin
-              \$845  = \$487 [5:0];
-            end else begin
-              \$845  = \$493 [5:0];
-            end
-          end
-        end
-      end
-    end
-    if (loaded) begin
-      \$845  = \$503 [5:0];
+    \$845  = c_slot;
+    if (\$493 ) begin
+      \$845  = \$499 [3:0];
     end
     if (rst) begin
-      \$845  = 6'h00;
+      \$845  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$846  = c_slot;
-    if (\$494 ) begin
-      \$846  = \$500 [3:0];
-    end
+    \$846  = \$501 [3:0];
     if (rst) begin
       \$846  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$847  = \$502 [3:0];
+    \$847  = row_freed;
+    if (ce) begin
+      \$847  = row_step;
+    end
     if (rst) begin
-      \$847  = 4'h0;
+      \$847  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$848  = row_freed;
+    \$848  = v1;
     if (ce) begin
-      \$848  = row_step;
+      \$848  = issue;
     end
     if (rst) begin
-      \$848  = 2'h0;
+      \$848  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$849  = v1;
+    \$849  = last1;
     if (ce) begin
-      \$849  = issue;
+      \$849  = frame_last;
     end
     if (rst) begin
       \$849  = 1'h0;
@@ -6716,9 +6677,9 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$850  = last1;
+    \$850  = accfirst1;
     if (ce) begin
-      \$850  = frame_last;
+      \$850  = \$504 ;
     end
     if (rst) begin
       \$850  = 1'h0;
@@ -6726,9 +6687,9 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$851  = accfirst1;
+    \$851  = acclast1;
     if (ce) begin
-      \$851  = \$505 ;
+      \$851  = \$506 ;
     end
     if (rst) begin
       \$851  = 1'h0;
@@ -6736,29 +6697,29 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$852  = acclast1;
+    \$852  = cg1;
     if (ce) begin
-      \$852  = \$507 ;
+      \$852  = c_cg;
     end
     if (rst) begin
-      \$852  = 1'h0;
+      \$852  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$853  = cg1;
+    \$853  = cy1;
     if (ce) begin
-      \$853  = c_cg;
+      \$853  = c_y;
     end
     if (rst) begin
-      \$853  = 3'h0;
+      \$853  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$854  = cy1;
+    \$854  = cx1;
     if (ce) begin
-      \$854  = c_y;
+      \$854  = c_x;
     end
     if (rst) begin
       \$854  = 6'h00;
@@ -6766,19 +6727,19 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$855  = cx1;
+    \$855  = slot1;
     if (ce) begin
-      \$855  = c_x;
+      \$855  = c_slot;
     end
     if (rst) begin
-      \$855  = 6'h00;
+      \$855  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$856  = slot1;
+    \$856  = dy0_s1;
     if (ce) begin
-      \$856  = c_slot;
+      \$856  = \$76 [3:0];
     end
     if (rst) begin
       \$856  = 4'h0;
@@ -6786,9 +6747,9 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$857  = dy0_s1;
+    \$857  = dy1_s1;
     if (ce) begin
-      \$857  = \$76 [3:0];
+      \$857  = \$92 [3:0];
     end
     if (rst) begin
       \$857  = 4'h0;
@@ -6796,9 +6757,9 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$858  = dy1_s1;
+    \$858  = dy2_s1;
     if (ce) begin
-      \$858  = \$92 [3:0];
+      \$858  = \$108 [3:0];
     end
     if (rst) begin
       \$858  = 4'h0;
@@ -6806,9 +6767,9 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$859  = dy2_s1;
+    \$859  = dy3_s1;
     if (ce) begin
-      \$859  = \$108 [3:0];
+      \$859  = \$124 [3:0];
     end
     if (rst) begin
       \$859  = 4'h0;
@@ -6816,9 +6777,9 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$860  = dy3_s1;
+    \$860  = dy4_s1;
     if (ce) begin
-      \$860  = \$124 [3:0];
+      \$860  = \$140 [3:0];
     end
     if (rst) begin
       \$860  = 4'h0;
@@ -6826,9 +6787,9 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$861  = dy4_s1;
+    \$861  = dy5_s1;
     if (ce) begin
-      \$861  = \$140 [3:0];
+      \$861  = \$156 [3:0];
     end
     if (rst) begin
       \$861  = 4'h0;
@@ -6836,9 +6797,9 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$862  = dy5_s1;
+    \$862  = dy6_s1;
     if (ce) begin
-      \$862  = \$156 [3:0];
+      \$862  = \$172 [3:0];
     end
     if (rst) begin
       \$862  = 4'h0;
@@ -6846,9 +6807,9 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$863  = dy6_s1;
+    \$863  = dy7_s1;
     if (ce) begin
-      \$863  = \$172 [3:0];
+      \$863  = \$188 [3:0];
     end
     if (rst) begin
       \$863  = 4'h0;
@@ -6856,9 +6817,9 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$864  = dy7_s1;
+    \$864  = dy8_s1;
     if (ce) begin
-      \$864  = \$188 [3:0];
+      \$864  = \$204 [3:0];
     end
     if (rst) begin
       \$864  = 4'h0;
@@ -6866,9 +6827,9 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$865  = dy8_s1;
+    \$865  = dx0_s1;
     if (ce) begin
-      \$865  = \$204 [3:0];
+      \$865  = \$78 [3:0];
     end
     if (rst) begin
       \$865  = 4'h0;
@@ -6876,9 +6837,9 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$866  = dx0_s1;
+    \$866  = dx1_s1;
     if (ce) begin
-      \$866  = \$78 [3:0];
+      \$866  = \$94 [3:0];
     end
     if (rst) begin
       \$866  = 4'h0;
@@ -6886,9 +6847,9 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$867  = dx1_s1;
+    \$867  = dx2_s1;
     if (ce) begin
-      \$867  = \$94 [3:0];
+      \$867  = \$110 [3:0];
     end
     if (rst) begin
       \$867  = 4'h0;
@@ -6896,9 +6857,9 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$868  = dx2_s1;
+    \$868  = dx3_s1;
     if (ce) begin
-      \$868  = \$110 [3:0];
+      \$868  = \$126 [3:0];
     end
     if (rst) begin
       \$868  = 4'h0;
@@ -6906,9 +6867,9 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$869  = dx3_s1;
+    \$869  = dx4_s1;
     if (ce) begin
-      \$869  = \$126 [3:0];
+      \$869  = \$142 [3:0];
     end
     if (rst) begin
       \$869  = 4'h0;
@@ -6916,9 +6877,9 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$870  = dx4_s1;
+    \$870  = dx5_s1;
     if (ce) begin
-      \$870  = \$142 [3:0];
+      \$870  = \$158 [3:0];
     end
     if (rst) begin
       \$870  = 4'h0;
@@ -6926,9 +6887,9 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$871  = dx5_s1;
+    \$871  = dx6_s1;
     if (ce) begin
-      \$871  = \$158 [3:0];
+      \$871  = \$174 [3:0];
     end
     if (rst) begin
       \$871  = 4'h0;
@@ -6936,9 +6897,9 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$872  = dx6_s1;
+    \$872  = dx7_s1;
     if (ce) begin
-      \$872  = \$174 [3:0];
+      \$872  = \$190 [3:0];
     end
     if (rst) begin
       \$872  = 4'h0;
@@ -6946,9 +6907,9 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$873  = dx7_s1;
+    \$873  = dx8_s1;
     if (ce) begin
-      \$873  = \$190 [3:0];
+      \$873  = \$206 [3:0];
     end
     if (rst) begin
       \$873  = 4'h0;
@@ -6956,19 +6917,19 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$874  = dx8_s1;
+    \$874  = wy0_s1;
     if (ce) begin
-      \$874  = \$206 [3:0];
+      \$874  = \$80 [4:0];
     end
     if (rst) begin
-      \$874  = 4'h0;
+      \$874  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$875  = wy0_s1;
+    \$875  = wy1_s1;
     if (ce) begin
-      \$875  = \$80 [4:0];
+      \$875  = \$96 [4:0];
     end
     if (rst) begin
       \$875  = 5'h00;
@@ -6976,9 +6937,9 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$876  = wy1_s1;
+    \$876  = wy2_s1;
     if (ce) begin
-      \$876  = \$96 [4:0];
+      \$876  = \$112 [4:0];
     end
     if (rst) begin
       \$876  = 5'h00;
@@ -6986,9 +6947,9 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$877  = wy2_s1;
+    \$877  = wy3_s1;
     if (ce) begin
-      \$877  = \$112 [4:0];
+      \$877  = \$128 [4:0];
     end
     if (rst) begin
       \$877  = 5'h00;
@@ -6996,9 +6957,9 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$878  = wy3_s1;
+    \$878  = wy4_s1;
     if (ce) begin
-      \$878  = \$128 [4:0];
+      \$878  = \$144 [4:0];
     end
     if (rst) begin
       \$878  = 5'h00;
@@ -7006,9 +6967,9 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$879  = wy4_s1;
+    \$879  = wy5_s1;
     if (ce) begin
-      \$879  = \$144 [4:0];
+      \$879  = \$160 [4:0];
     end
     if (rst) begin
       \$879  = 5'h00;
@@ -7016,9 +6977,9 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$880  = wy5_s1;
+    \$880  = wy6_s1;
     if (ce) begin
-      \$880  = \$160 [4:0];
+      \$880  = \$176 [4:0];
     end
     if (rst) begin
       \$880  = 5'h00;
@@ -7026,9 +6987,9 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$881  = wy6_s1;
+    \$881  = wy7_s1;
     if (ce) begin
-      \$881  = \$176 [4:0];
+      \$881  = \$192 [4:0];
     end
     if (rst) begin
       \$881  = 5'h00;
@@ -7036,9 +6997,9 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$882  = wy7_s1;
+    \$882  = wy8_s1;
     if (ce) begin
-      \$882  = \$192 [4:0];
+      \$882  = \$208 [4:0];
     end
     if (rst) begin
       \$882  = 5'h00;
@@ -7046,9 +7007,9 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$883  = wy8_s1;
+    \$883  = wx0_s1;
     if (ce) begin
-      \$883  = \$208 [4:0];
+      \$883  = \$82 [4:0];
     end
     if (rst) begin
       \$883  = 5'h00;
@@ -7056,9 +7017,9 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$884  = wx0_s1;
+    \$884  = wx1_s1;
     if (ce) begin
-      \$884  = \$82 [4:0];
+      \$884  = \$98 [4:0];
     end
     if (rst) begin
       \$884  = 5'h00;
@@ -7066,9 +7027,9 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$885  = wx1_s1;
+    \$885  = wx2_s1;
     if (ce) begin
-      \$885  = \$98 [4:0];
+      \$885  = \$114 [4:0];
     end
     if (rst) begin
       \$885  = 5'h00;
@@ -7076,9 +7037,9 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$886  = wx2_s1;
+    \$886  = wx3_s1;
     if (ce) begin
-      \$886  = \$114 [4:0];
+      \$886  = \$130 [4:0];
     end
     if (rst) begin
       \$886  = 5'h00;
@@ -7086,9 +7047,9 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$887  = wx3_s1;
+    \$887  = wx4_s1;
     if (ce) begin
-      \$887  = \$130 [4:0];
+      \$887  = \$146 [4:0];
     end
     if (rst) begin
       \$887  = 5'h00;
@@ -7096,9 +7057,9 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$888  = wx4_s1;
+    \$888  = wx5_s1;
     if (ce) begin
-      \$888  = \$146 [4:0];
+      \$888  = \$162 [4:0];
     end
     if (rst) begin
       \$888  = 5'h00;
@@ -7106,9 +7067,9 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$889  = wx5_s1;
+    \$889  = wx6_s1;
     if (ce) begin
-      \$889  = \$162 [4:0];
+      \$889  = \$178 [4:0];
     end
     if (rst) begin
       \$889  = 5'h00;
@@ -7116,9 +7077,9 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$890  = wx6_s1;
+    \$890  = wx7_s1;
     if (ce) begin
-      \$890  = \$178 [4:0];
+      \$890  = \$194 [4:0];
     end
     if (rst) begin
       \$890  = 5'h00;
@@ -7126,9 +7087,9 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$891  = wx7_s1;
+    \$891  = wx8_s1;
     if (ce) begin
-      \$891  = \$194 [4:0];
+      \$891  = \$210 [4:0];
     end
     if (rst) begin
       \$891  = 5'h00;
@@ -7136,19 +7097,19 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$892  = wx8_s1;
+    \$892  = m0_s1;
     if (ce) begin
-      \$892  = \$210 [4:0];
+      \$892  = cur[151:144];
     end
     if (rst) begin
-      \$892  = 5'h00;
+      \$892  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$893  = m0_s1;
+    \$893  = m1_s1;
     if (ce) begin
-      \$893  = cur[151:144];
+      \$893  = cur[159:152];
     end
     if (rst) begin
       \$893  = 8'h00;
@@ -7156,9 +7117,9 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$894  = m1_s1;
+    \$894  = m2_s1;
     if (ce) begin
-      \$894  = cur[159:152];
+      \$894  = cur[167:160];
     end
     if (rst) begin
       \$894  = 8'h00;
@@ -7166,9 +7127,9 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$895  = m2_s1;
+    \$895  = m3_s1;
     if (ce) begin
-      \$895  = cur[167:160];
+      \$895  = cur[175:168];
     end
     if (rst) begin
       \$895  = 8'h00;
@@ -7176,9 +7137,9 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$896  = m3_s1;
+    \$896  = m4_s1;
     if (ce) begin
-      \$896  = cur[175:168];
+      \$896  = cur[183:176];
     end
     if (rst) begin
       \$896  = 8'h00;
@@ -7186,9 +7147,9 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$897  = m4_s1;
+    \$897  = m5_s1;
     if (ce) begin
-      \$897  = cur[183:176];
+      \$897  = cur[191:184];
     end
     if (rst) begin
       \$897  = 8'h00;
@@ -7196,9 +7157,9 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$898  = m5_s1;
+    \$898  = m6_s1;
     if (ce) begin
-      \$898  = cur[191:184];
+      \$898  = cur[199:192];
     end
     if (rst) begin
       \$898  = 8'h00;
@@ -7206,9 +7167,9 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$899  = m6_s1;
+    \$899  = m7_s1;
     if (ce) begin
-      \$899  = cur[199:192];
+      \$899  = cur[207:200];
     end
     if (rst) begin
       \$899  = 8'h00;
@@ -7216,9 +7177,9 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$900  = m7_s1;
+    \$900  = m8_s1;
     if (ce) begin
-      \$900  = cur[207:200];
+      \$900  = cur[215:208];
     end
     if (rst) begin
       \$900  = 8'h00;
@@ -7226,192 +7187,192 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$901  = m8_s1;
+    \$901  = ok0_s2;
     if (ce) begin
-      \$901  = cur[215:208];
+      \$901  = ok0;
     end
     if (rst) begin
-      \$901  = 8'h00;
+      \$901  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$902  = ok0_s2;
+    \$902  = coef0_s2;
     if (ce) begin
-      \$902  = ok0;
+      \$902  = \$508 ;
     end
     if (rst) begin
-      \$902  = 1'h0;
+      \$902  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$903  = coef0_s2;
+    \$903  = ok1_s2;
     if (ce) begin
-      \$903  = \$509 ;
+      \$903  = ok1;
     end
     if (rst) begin
-      \$903  = 18'h00000;
+      \$903  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$904  = ok1_s2;
+    \$904  = coef1_s2;
     if (ce) begin
-      \$904  = ok1;
+      \$904  = \$510 ;
     end
     if (rst) begin
-      \$904  = 1'h0;
+      \$904  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$905  = coef1_s2;
+    \$905  = ok2_s2;
     if (ce) begin
-      \$905  = \$511 ;
+      \$905  = ok2;
     end
     if (rst) begin
-      \$905  = 18'h00000;
+      \$905  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$906  = ok2_s2;
+    \$906  = coef2_s2;
     if (ce) begin
-      \$906  = ok2;
+      \$906  = \$512 ;
     end
     if (rst) begin
-      \$906  = 1'h0;
+      \$906  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$907  = coef2_s2;
+    \$907  = ok3_s2;
     if (ce) begin
-      \$907  = \$513 ;
+      \$907  = ok3;
     end
     if (rst) begin
-      \$907  = 18'h00000;
+      \$907  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$908  = ok3_s2;
+    \$908  = coef3_s2;
     if (ce) begin
-      \$908  = ok3;
+      \$908  = \$514 ;
     end
     if (rst) begin
-      \$908  = 1'h0;
+      \$908  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$909  = coef3_s2;
+    \$909  = ok4_s2;
     if (ce) begin
-      \$909  = \$515 ;
+      \$909  = ok4;
     end
     if (rst) begin
-      \$909  = 18'h00000;
+      \$909  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$910  = ok4_s2;
+    \$910  = coef4_s2;
     if (ce) begin
-      \$910  = ok4;
+      \$910  = \$516 ;
     end
     if (rst) begin
-      \$910  = 1'h0;
+      \$910  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$911  = coef4_s2;
+    \$911  = ok5_s2;
     if (ce) begin
-      \$911  = \$517 ;
+      \$911  = ok5;
     end
     if (rst) begin
-      \$911  = 18'h00000;
+      \$911  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$912  = ok5_s2;
+    \$912  = coef5_s2;
     if (ce) begin
-      \$912  = ok5;
+      \$912  = \$518 ;
     end
     if (rst) begin
-      \$912  = 1'h0;
+      \$912  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$913  = coef5_s2;
+    \$913  = ok6_s2;
     if (ce) begin
-      \$913  = \$519 ;
+      \$913  = ok6;
     end
     if (rst) begin
-      \$913  = 18'h00000;
+      \$913  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$914  = ok6_s2;
+    \$914  = coef6_s2;
     if (ce) begin
-      \$914  = ok6;
+      \$914  = \$520 ;
     end
     if (rst) begin
-      \$914  = 1'h0;
+      \$914  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$915  = coef6_s2;
+    \$915  = ok7_s2;
     if (ce) begin
-      \$915  = \$521 ;
+      \$915  = ok7;
     end
     if (rst) begin
-      \$915  = 18'h00000;
+      \$915  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$916  = ok7_s2;
+    \$916  = coef7_s2;
     if (ce) begin
-      \$916  = ok7;
+      \$916  = \$522 ;
     end
     if (rst) begin
-      \$916  = 1'h0;
+      \$916  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$917  = coef7_s2;
+    \$917  = ok8_s2;
     if (ce) begin
-      \$917  = \$523 ;
+      \$917  = ok8;
     end
     if (rst) begin
-      \$917  = 18'h00000;
+      \$917  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$918  = ok8_s2;
+    \$918  = coef8_s2;
     if (ce) begin
-      \$918  = ok8;
+      \$918  = \$524 ;
     end
     if (rst) begin
-      \$918  = 1'h0;
+      \$918  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$919  = coef8_s2;
+    \$919  = wread__addr;
     if (ce) begin
-      \$919  = \$525 ;
+      \$919  = cg1;
     end
     if (rst) begin
-      \$919  = 18'h00000;
+      \$919  = 3'h0;
     end
   end
   always @* begin
@@ -7468,7 +7429,7 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$925  = sample1_s2b;
     if (ce) begin
-      \$925  = \port__data$332 ;
+      \$925  = \port__data$333 ;
     end
     if (rst) begin
       \$925  = 32'd0;
@@ -7478,7 +7439,7 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$926  = sample2_s2b;
     if (ce) begin
-      \$926  = \port__data$333 ;
+      \$926  = \port__data$334 ;
     end
     if (rst) begin
       \$926  = 32'd0;
@@ -7488,7 +7449,7 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$927  = sample3_s2b;
     if (ce) begin
-      \$927  = \port__data$334 ;
+      \$927  = \port__data$335 ;
     end
     if (rst) begin
       \$927  = 32'd0;
@@ -7498,7 +7459,7 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$928  = sample4_s2b;
     if (ce) begin
-      \$928  = \port__data$335 ;
+      \$928  = \port__data$336 ;
     end
     if (rst) begin
       \$928  = 32'd0;
@@ -7508,7 +7469,7 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$929  = sample5_s2b;
     if (ce) begin
-      \$929  = \port__data$336 ;
+      \$929  = \port__data$337 ;
     end
     if (rst) begin
       \$929  = 32'd0;
@@ -7518,7 +7479,7 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$930  = sample6_s2b;
     if (ce) begin
-      \$930  = \port__data$337 ;
+      \$930  = \port__data$338 ;
     end
     if (rst) begin
       \$930  = 32'd0;
@@ -7528,7 +7489,7 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$931  = sample7_s2b;
     if (ce) begin
-      \$931  = \port__data$338 ;
+      \$931  = \port__data$339 ;
     end
     if (rst) begin
       \$931  = 32'd0;
@@ -7538,7 +7499,7 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$932  = sample8_s2b;
     if (ce) begin
-      \$932  = \port__data$339 ;
+      \$932  = \port__data$340 ;
     end
     if (rst) begin
       \$932  = 32'd0;
@@ -7546,19 +7507,19 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$933  = weights_s2b;
+    \$933  = ok0_s2b;
     if (ce) begin
-      \$933  = wread__data;
+      \$933  = ok0_s2;
     end
     if (rst) begin
-      \$933  = 272'h00000000000000000000000000000000000000000000000000000000000000000000;
+      \$933  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$934  = ok0_s2b;
+    \$934  = ok1_s2b;
     if (ce) begin
-      \$934  = ok0_s2;
+      \$934  = ok1_s2;
     end
     if (rst) begin
       \$934  = 1'h0;
@@ -7566,9 +7527,9 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$935  = ok1_s2b;
+    \$935  = ok2_s2b;
     if (ce) begin
-      \$935  = ok1_s2;
+      \$935  = ok2_s2;
     end
     if (rst) begin
       \$935  = 1'h0;
@@ -7576,9 +7537,9 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$936  = ok2_s2b;
+    \$936  = ok3_s2b;
     if (ce) begin
-      \$936  = ok2_s2;
+      \$936  = ok3_s2;
     end
     if (rst) begin
       \$936  = 1'h0;
@@ -7586,9 +7547,9 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$937  = ok3_s2b;
+    \$937  = ok4_s2b;
     if (ce) begin
-      \$937  = ok3_s2;
+      \$937  = ok4_s2;
     end
     if (rst) begin
       \$937  = 1'h0;
@@ -7596,9 +7557,9 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$938  = ok4_s2b;
+    \$938  = ok5_s2b;
     if (ce) begin
-      \$938  = ok4_s2;
+      \$938  = ok5_s2;
     end
     if (rst) begin
       \$938  = 1'h0;
@@ -7606,9 +7567,9 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$939  = ok5_s2b;
+    \$939  = ok6_s2b;
     if (ce) begin
-      \$939  = ok5_s2;
+      \$939  = ok6_s2;
     end
     if (rst) begin
       \$939  = 1'h0;
@@ -7616,9 +7577,9 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$940  = ok6_s2b;
+    \$940  = ok7_s2b;
     if (ce) begin
-      \$940  = ok6_s2;
+      \$940  = ok7_s2;
     end
     if (rst) begin
       \$940  = 1'h0;
@@ -7626,9 +7587,9 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$941  = ok7_s2b;
+    \$941  = ok8_s2b;
     if (ce) begin
-      \$941  = ok7_s2;
+      \$941  = ok8_s2;
     end
     if (rst) begin
       \$941  = 1'h0;
@@ -7636,19 +7597,19 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$942  = ok8_s2b;
+    \$942  = coef0_s2b;
     if (ce) begin
-      \$942  = ok8_s2;
+      \$942  = coef0_s2;
     end
     if (rst) begin
-      \$942  = 1'h0;
+      \$942  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$943  = coef0_s2b;
+    \$943  = coef1_s2b;
     if (ce) begin
-      \$943  = coef0_s2;
+      \$943  = coef1_s2;
     end
     if (rst) begin
       \$943  = 18'h00000;
@@ -7656,9 +7617,9 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$944  = coef1_s2b;
+    \$944  = coef2_s2b;
     if (ce) begin
-      \$944  = coef1_s2;
+      \$944  = coef2_s2;
     end
     if (rst) begin
       \$944  = 18'h00000;
@@ -7666,9 +7627,9 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$945  = coef2_s2b;
+    \$945  = coef3_s2b;
     if (ce) begin
-      \$945  = coef2_s2;
+      \$945  = coef3_s2;
     end
     if (rst) begin
       \$945  = 18'h00000;
@@ -7676,9 +7637,9 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$946  = coef3_s2b;
+    \$946  = coef4_s2b;
     if (ce) begin
-      \$946  = coef3_s2;
+      \$946  = coef4_s2;
     end
     if (rst) begin
       \$946  = 18'h00000;
@@ -7686,9 +7647,9 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$947  = coef4_s2b;
+    \$947  = coef5_s2b;
     if (ce) begin
-      \$947  = coef4_s2;
+      \$947  = coef5_s2;
     end
     if (rst) begin
       \$947  = 18'h00000;
@@ -7696,9 +7657,9 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$948  = coef5_s2b;
+    \$948  = coef6_s2b;
     if (ce) begin
-      \$948  = coef5_s2;
+      \$948  = coef6_s2;
     end
     if (rst) begin
       \$948  = 18'h00000;
@@ -7706,9 +7667,9 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$949  = coef6_s2b;
+    \$949  = coef7_s2b;
     if (ce) begin
-      \$949  = coef6_s2;
+      \$949  = coef7_s2;
     end
     if (rst) begin
       \$949  = 18'h00000;
@@ -7716,9 +7677,9 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$950  = coef7_s2b;
+    \$950  = coef8_s2b;
     if (ce) begin
-      \$950  = coef7_s2;
+      \$950  = coef8_s2;
     end
     if (rst) begin
       \$950  = 18'h00000;
@@ -7726,19 +7687,19 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$951  = coef8_s2b;
+    \$951  = v2b;
     if (ce) begin
-      \$951  = coef8_s2;
+      \$951  = v2;
     end
     if (rst) begin
-      \$951  = 18'h00000;
+      \$951  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$952  = v2b;
+    \$952  = last2b;
     if (ce) begin
-      \$952  = v2;
+      \$952  = last2;
     end
     if (rst) begin
       \$952  = 1'h0;
@@ -7746,9 +7707,9 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$953  = last2b;
+    \$953  = accfirst2b;
     if (ce) begin
-      \$953  = last2;
+      \$953  = accfirst2;
     end
     if (rst) begin
       \$953  = 1'h0;
@@ -7756,9 +7717,9 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$954  = accfirst2b;
+    \$954  = acclast2b;
     if (ce) begin
-      \$954  = accfirst2;
+      \$954  = acclast2;
     end
     if (rst) begin
       \$954  = 1'h0;
@@ -7766,17 +7727,17 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$955  = acclast2b;
+    \$955  = prod0_0;
     if (ce) begin
-      \$955  = acclast2;
+      \$955  = \$525 ;
     end
     if (rst) begin
-      \$955  = 1'h0;
+      \$955  = 30'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$956  = prod0_0;
+    \$956  = prod0_1;
     if (ce) begin
       \$956  = \$526 ;
     end
@@ -7786,7 +7747,7 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$957  = prod0_1;
+    \$957  = prod0_2;
     if (ce) begin
       \$957  = \$527 ;
     end
@@ -7796,7 +7757,7 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$958  = prod0_2;
+    \$958  = prod0_3;
     if (ce) begin
       \$958  = \$528 ;
     end
@@ -7806,7 +7767,7 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$959  = prod0_3;
+    \$959  = prod0_4;
     if (ce) begin
       \$959  = \$529 ;
     end
@@ -7816,7 +7777,7 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$960  = prod0_4;
+    \$960  = prod0_5;
     if (ce) begin
       \$960  = \$530 ;
     end
@@ -7826,7 +7787,7 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$961  = prod0_5;
+    \$961  = prod0_6;
     if (ce) begin
       \$961  = \$531 ;
     end
@@ -7836,7 +7797,7 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$962  = prod0_6;
+    \$962  = prod0_7;
     if (ce) begin
       \$962  = \$532 ;
     end
@@ -7846,7 +7807,7 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$963  = prod0_7;
+    \$963  = prod0_8;
     if (ce) begin
       \$963  = \$533 ;
     end
@@ -7856,7 +7817,7 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$964  = prod0_8;
+    \$964  = prod1_0;
     if (ce) begin
       \$964  = \$534 ;
     end
@@ -7866,7 +7827,7 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$965  = prod1_0;
+    \$965  = prod1_1;
     if (ce) begin
       \$965  = \$535 ;
     end
@@ -7876,7 +7837,7 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$966  = prod1_1;
+    \$966  = prod1_2;
     if (ce) begin
       \$966  = \$536 ;
     end
@@ -7886,7 +7847,7 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$967  = prod1_2;
+    \$967  = prod1_3;
     if (ce) begin
       \$967  = \$537 ;
     end
@@ -7896,7 +7857,7 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$968  = prod1_3;
+    \$968  = prod1_4;
     if (ce) begin
       \$968  = \$538 ;
     end
@@ -7906,7 +7867,7 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$969  = prod1_4;
+    \$969  = prod1_5;
     if (ce) begin
       \$969  = \$539 ;
     end
@@ -7916,7 +7877,7 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$970  = prod1_5;
+    \$970  = prod1_6;
     if (ce) begin
       \$970  = \$540 ;
     end
@@ -7926,7 +7887,7 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$971  = prod1_6;
+    \$971  = prod1_7;
     if (ce) begin
       \$971  = \$541 ;
     end
@@ -7936,7 +7897,7 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$972  = prod1_7;
+    \$972  = prod1_8;
     if (ce) begin
       \$972  = \$542 ;
     end
@@ -7946,7 +7907,7 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$973  = prod1_8;
+    \$973  = prod2_0;
     if (ce) begin
       \$973  = \$543 ;
     end
@@ -7956,7 +7917,7 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$974  = prod2_0;
+    \$974  = prod2_1;
     if (ce) begin
       \$974  = \$544 ;
     end
@@ -7966,7 +7927,7 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$975  = prod2_1;
+    \$975  = prod2_2;
     if (ce) begin
       \$975  = \$545 ;
     end
@@ -7976,7 +7937,7 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$976  = prod2_2;
+    \$976  = prod2_3;
     if (ce) begin
       \$976  = \$546 ;
     end
@@ -7986,7 +7947,7 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$977  = prod2_3;
+    \$977  = prod2_4;
     if (ce) begin
       \$977  = \$547 ;
     end
@@ -7996,7 +7957,7 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$978  = prod2_4;
+    \$978  = prod2_5;
     if (ce) begin
       \$978  = \$548 ;
     end
@@ -8006,7 +7967,7 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$979  = prod2_5;
+    \$979  = prod2_6;
     if (ce) begin
       \$979  = \$549 ;
     end
@@ -8016,7 +7977,7 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$980  = prod2_6;
+    \$980  = prod2_7;
     if (ce) begin
       \$980  = \$550 ;
     end
@@ -8026,7 +7987,7 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$981  = prod2_7;
+    \$981  = prod2_8;
     if (ce) begin
       \$981  = \$551 ;
     end
@@ -8036,7 +7997,7 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$982  = prod2_8;
+    \$982  = prod3_0;
     if (ce) begin
       \$982  = \$552 ;
     end
@@ -8046,7 +8007,7 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$983  = prod3_0;
+    \$983  = prod3_1;
     if (ce) begin
       \$983  = \$553 ;
     end
@@ -8056,7 +8017,7 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$984  = prod3_1;
+    \$984  = prod3_2;
     if (ce) begin
       \$984  = \$554 ;
     end
@@ -8066,7 +8027,7 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$985  = prod3_2;
+    \$985  = prod3_3;
     if (ce) begin
       \$985  = \$555 ;
     end
@@ -8076,7 +8037,7 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$986  = prod3_3;
+    \$986  = prod3_4;
     if (ce) begin
       \$986  = \$556 ;
     end
@@ -8086,7 +8047,7 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$987  = prod3_4;
+    \$987  = prod3_5;
     if (ce) begin
       \$987  = \$557 ;
     end
@@ -8096,7 +8057,7 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$988  = prod3_5;
+    \$988  = prod3_6;
     if (ce) begin
       \$988  = \$558 ;
     end
@@ -8106,7 +8067,7 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$989  = prod3_6;
+    \$989  = prod3_7;
     if (ce) begin
       \$989  = \$559 ;
     end
@@ -8116,7 +8077,7 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$990  = prod3_7;
+    \$990  = prod3_8;
     if (ce) begin
       \$990  = \$560 ;
     end
@@ -8126,19 +8087,19 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$991  = prod3_8;
+    \$991  = scale0_s3;
     if (ce) begin
-      \$991  = \$561 ;
+      \$991  = wread__data[51:36];
     end
     if (rst) begin
-      \$991  = 30'h00000000;
+      \$991  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$992  = scale0_s3;
+    \$992  = scale1_s3;
     if (ce) begin
-      \$992  = weights_s2b[51:36];
+      \$992  = wread__data[119:104];
     end
     if (rst) begin
       \$992  = 16'h0000;
@@ -8146,9 +8107,9 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$993  = scale1_s3;
+    \$993  = scale2_s3;
     if (ce) begin
-      \$993  = weights_s2b[119:104];
+      \$993  = wread__data[187:172];
     end
     if (rst) begin
       \$993  = 16'h0000;
@@ -8156,9 +8117,9 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$994  = scale2_s3;
+    \$994  = scale3_s3;
     if (ce) begin
-      \$994  = weights_s2b[187:172];
+      \$994  = wread__data[255:240];
     end
     if (rst) begin
       \$994  = 16'h0000;
@@ -8166,9 +8127,9 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$995  = scale3_s3;
+    \$995  = bias0_s3;
     if (ce) begin
-      \$995  = weights_s2b[255:240];
+      \$995  = wread__data[67:52];
     end
     if (rst) begin
       \$995  = 16'h0000;
@@ -8176,9 +8137,9 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$996  = bias0_s3;
+    \$996  = bias1_s3;
     if (ce) begin
-      \$996  = weights_s2b[67:52];
+      \$996  = wread__data[135:120];
     end
     if (rst) begin
       \$996  = 16'h0000;
@@ -8186,9 +8147,9 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$997  = bias1_s3;
+    \$997  = bias2_s3;
     if (ce) begin
-      \$997  = weights_s2b[135:120];
+      \$997  = wread__data[203:188];
     end
     if (rst) begin
       \$997  = 16'h0000;
@@ -8196,9 +8157,9 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$998  = bias2_s3;
+    \$998  = bias3_s3;
     if (ce) begin
-      \$998  = weights_s2b[203:188];
+      \$998  = wread__data[271:256];
     end
     if (rst) begin
       \$998  = 16'h0000;
@@ -8206,19 +8167,19 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$999  = bias3_s3;
+    \$999  = v3;
     if (ce) begin
-      \$999  = weights_s2b[271:256];
+      \$999  = v2b;
     end
     if (rst) begin
-      \$999  = 16'h0000;
+      \$999  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1000  = v3;
+    \$1000  = last3;
     if (ce) begin
-      \$1000  = v2b;
+      \$1000  = last2b;
     end
     if (rst) begin
       \$1000  = 1'h0;
@@ -8226,9 +8187,9 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1001  = last3;
+    \$1001  = accfirst3;
     if (ce) begin
-      \$1001  = last2b;
+      \$1001  = accfirst2b;
     end
     if (rst) begin
       \$1001  = 1'h0;
@@ -8236,9 +8197,9 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1002  = accfirst3;
+    \$1002  = acclast3;
     if (ce) begin
-      \$1002  = accfirst2b;
+      \$1002  = acclast2b;
     end
     if (rst) begin
       \$1002  = 1'h0;
@@ -8246,19 +8207,19 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1003  = acclast3;
-    if (ce) begin
-      \$1003  = acclast2b;
+    \$1003  = acc0;
+    if (\$561 ) begin
+      \$1003  = \$579 [30:0];
     end
     if (rst) begin
-      \$1003  = 1'h0;
+      \$1003  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1004  = acc0;
-    if (\$562 ) begin
-      \$1004  = \$580 [30:0];
+    \$1004  = acc1;
+    if (\$580 ) begin
+      \$1004  = \$598 [30:0];
     end
     if (rst) begin
       \$1004  = 31'h00000000;
@@ -8266,9 +8227,9 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1005  = acc1;
-    if (\$581 ) begin
-      \$1005  = \$599 [30:0];
+    \$1005  = acc2;
+    if (\$599 ) begin
+      \$1005  = \$617 [30:0];
     end
     if (rst) begin
       \$1005  = 31'h00000000;
@@ -8276,9 +8237,9 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1006  = acc2;
-    if (\$600 ) begin
-      \$1006  = \$618 [30:0];
+    \$1006  = acc3;
+    if (\$618 ) begin
+      \$1006  = \$636 [30:0];
     end
     if (rst) begin
       \$1006  = 31'h00000000;
@@ -8286,19 +8247,19 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1007  = acc3;
-    if (\$619 ) begin
-      \$1007  = \$637 [30:0];
+    \$1007  = scale0_s4;
+    if (ce) begin
+      \$1007  = scale0_s3;
     end
     if (rst) begin
-      \$1007  = 31'h00000000;
+      \$1007  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1008  = scale0_s4;
+    \$1008  = scale1_s4;
     if (ce) begin
-      \$1008  = scale0_s3;
+      \$1008  = scale1_s3;
     end
     if (rst) begin
       \$1008  = 16'h0000;
@@ -8306,9 +8267,9 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1009  = scale1_s4;
+    \$1009  = scale2_s4;
     if (ce) begin
-      \$1009  = scale1_s3;
+      \$1009  = scale2_s3;
     end
     if (rst) begin
       \$1009  = 16'h0000;
@@ -8316,9 +8277,9 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1010  = scale2_s4;
+    \$1010  = scale3_s4;
     if (ce) begin
-      \$1010  = scale2_s3;
+      \$1010  = scale3_s3;
     end
     if (rst) begin
       \$1010  = 16'h0000;
@@ -8326,9 +8287,9 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1011  = scale3_s4;
+    \$1011  = bias0_s4;
     if (ce) begin
-      \$1011  = scale3_s3;
+      \$1011  = bias0_s3;
     end
     if (rst) begin
       \$1011  = 16'h0000;
@@ -8336,9 +8297,9 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1012  = bias0_s4;
+    \$1012  = bias1_s4;
     if (ce) begin
-      \$1012  = bias0_s3;
+      \$1012  = bias1_s3;
     end
     if (rst) begin
       \$1012  = 16'h0000;
@@ -8346,9 +8307,9 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1013  = bias1_s4;
+    \$1013  = bias2_s4;
     if (ce) begin
-      \$1013  = bias1_s3;
+      \$1013  = bias2_s3;
     end
     if (rst) begin
       \$1013  = 16'h0000;
@@ -8356,9 +8317,9 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1014  = bias2_s4;
+    \$1014  = bias3_s4;
     if (ce) begin
-      \$1014  = bias2_s3;
+      \$1014  = bias3_s3;
     end
     if (rst) begin
       \$1014  = 16'h0000;
@@ -8366,19 +8327,19 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1015  = bias3_s4;
+    \$1015  = v4;
     if (ce) begin
-      \$1015  = bias3_s3;
+      \$1015  = \$637 ;
     end
     if (rst) begin
-      \$1015  = 16'h0000;
+      \$1015  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1016  = v4;
+    \$1016  = last4;
     if (ce) begin
-      \$1016  = \$638 ;
+      \$1016  = last3;
     end
     if (rst) begin
       \$1016  = 1'h0;
@@ -8386,17 +8347,17 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1017  = last4;
+    \$1017  = scaled0;
     if (ce) begin
-      \$1017  = last3;
+      \$1017  = \$638 ;
     end
     if (rst) begin
-      \$1017  = 1'h0;
+      \$1017  = 47'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1018  = scaled0;
+    \$1018  = scaled1;
     if (ce) begin
       \$1018  = \$639 ;
     end
@@ -8406,7 +8367,7 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1019  = scaled1;
+    \$1019  = scaled2;
     if (ce) begin
       \$1019  = \$640 ;
     end
@@ -8416,7 +8377,7 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1020  = scaled2;
+    \$1020  = scaled3;
     if (ce) begin
       \$1020  = \$641 ;
     end
@@ -8426,19 +8387,19 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1021  = scaled3;
+    \$1021  = bias0_s5;
     if (ce) begin
-      \$1021  = \$642 ;
+      \$1021  = bias0_s4;
     end
     if (rst) begin
-      \$1021  = 47'h000000000000;
+      \$1021  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1022  = bias0_s5;
+    \$1022  = bias1_s5;
     if (ce) begin
-      \$1022  = bias0_s4;
+      \$1022  = bias1_s4;
     end
     if (rst) begin
       \$1022  = 16'h0000;
@@ -8446,9 +8407,9 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1023  = bias1_s5;
+    \$1023  = bias2_s5;
     if (ce) begin
-      \$1023  = bias1_s4;
+      \$1023  = bias2_s4;
     end
     if (rst) begin
       \$1023  = 16'h0000;
@@ -8456,9 +8417,9 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1024  = bias2_s5;
+    \$1024  = bias3_s5;
     if (ce) begin
-      \$1024  = bias2_s4;
+      \$1024  = bias3_s4;
     end
     if (rst) begin
       \$1024  = 16'h0000;
@@ -8466,19 +8427,19 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1025  = bias3_s5;
+    \$1025  = v5;
     if (ce) begin
-      \$1025  = bias3_s4;
+      \$1025  = v4;
     end
     if (rst) begin
-      \$1025  = 16'h0000;
+      \$1025  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1026  = v5;
+    \$1026  = last5;
     if (ce) begin
-      \$1026  = v4;
+      \$1026  = last4;
     end
     if (rst) begin
       \$1026  = 1'h0;
@@ -8486,38 +8447,28 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1027  = last5;
+    \$1027  = o__payload;
     if (ce) begin
-      \$1027  = last4;
+      \$1027 [7:0] = \$683 [7:0];
+      \$1027 [15:8] = \$725 [7:0];
+      \$1027 [23:16] = \$767 [7:0];
+      \$1027 [31:24] = \$809 [7:0];
+    end
+    if (ce) begin
+      \$1027 [32] = last5;
     end
     if (rst) begin
-      \$1027  = 1'h0;
+      \$1027  = 33'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1028  = o__payload;
+    \$1028  = o__valid;
     if (ce) begin
-      \$1028 [7:0] = \$684 [7:0];
-      \$1028 [15:8] = \$726 [7:0];
-      \$1028 [23:16] = \$768 [7:0];
-      \$1028 [31:24] = \$810 [7:0];
-    end
-    if (ce) begin
-      \$1028 [32] = last5;
+      \$1028  = v5;
     end
     if (rst) begin
-      \$1028  = 33'h000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1029  = o__valid;
-    if (ce) begin
-      \$1029  = v5;
-    end
-    if (rst) begin
-      \$1029  = 1'h0;
+      \$1028  = 1'h0;
     end
   end
   assign lw__addr = \$13 [11:0];
@@ -8613,7 +8564,7 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   assign wslot8 = \$385 [3:0];
   assign \port__en$188  = ce;
   assign \port__addr$189  = \$390 [11:0];
-  assign wread__addr = \$391 [2:0];
+  assign waddr2 = wread__addr;
   assign wread__en = ce;
   assign next_ogroups = 4'h0;
   assign \wmem_w__data[0]  = wmem_w__data[67:0];
@@ -8854,10 +8805,6 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   assign \port__data[1]  = port__data[15:8];
   assign \port__data[2]  = port__data[23:16];
   assign \port__data[3]  = port__data[31:24];
-  assign \port__data$332[0]  = \port__data$332 [7:0];
-  assign \port__data$332[1]  = \port__data$332 [15:8];
-  assign \port__data$332[2]  = \port__data$332 [23:16];
-  assign \port__data$332[3]  = \port__data$332 [31:24];
   assign \port__data$333[0]  = \port__data$333 [7:0];
   assign \port__data$333[1]  = \port__data$333 [15:8];
   assign \port__data$333[2]  = \port__data$333 [23:16];
@@ -8886,54 +8833,10 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   assign \port__data$339[1]  = \port__data$339 [15:8];
   assign \port__data$339[2]  = \port__data$339 [23:16];
   assign \port__data$339[3]  = \port__data$339 [31:24];
-  assign \weights_s2b[0]  = weights_s2b[67:0];
-  assign \weights_s2b[0].w0  = weights_s2b[3:0];
-  assign \weights_s2b[0].w1  = weights_s2b[7:4];
-  assign \weights_s2b[0].w2  = weights_s2b[11:8];
-  assign \weights_s2b[0].w3  = weights_s2b[15:12];
-  assign \weights_s2b[0].w4  = weights_s2b[19:16];
-  assign \weights_s2b[0].w5  = weights_s2b[23:20];
-  assign \weights_s2b[0].w6  = weights_s2b[27:24];
-  assign \weights_s2b[0].w7  = weights_s2b[31:28];
-  assign \weights_s2b[0].w8  = weights_s2b[35:32];
-  assign \weights_s2b[0].scale  = weights_s2b[51:36];
-  assign \weights_s2b[0].bias  = weights_s2b[67:52];
-  assign \weights_s2b[1]  = weights_s2b[135:68];
-  assign \weights_s2b[1].w0  = weights_s2b[71:68];
-  assign \weights_s2b[1].w1  = weights_s2b[75:72];
-  assign \weights_s2b[1].w2  = weights_s2b[79:76];
-  assign \weights_s2b[1].w3  = weights_s2b[83:80];
-  assign \weights_s2b[1].w4  = weights_s2b[87:84];
-  assign \weights_s2b[1].w5  = weights_s2b[91:88];
-  assign \weights_s2b[1].w6  = weights_s2b[95:92];
-  assign \weights_s2b[1].w7  = weights_s2b[99:96];
-  assign \weights_s2b[1].w8  = weights_s2b[103:100];
-  assign \weights_s2b[1].scale  = weights_s2b[119:104];
-  assign \weights_s2b[1].bias  = weights_s2b[135:120];
-  assign \weights_s2b[2]  = weights_s2b[203:136];
-  assign \weights_s2b[2].w0  = weights_s2b[139:136];
-  assign \weights_s2b[2].w1  = weights_s2b[143:140];
-  assign \weights_s2b[2].w2  = weights_s2b[147:144];
-  assign \weights_s2b[2].w3  = weights_s2b[151:148];
-  assign \weights_s2b[2].w4  = weights_s2b[155:152];
-  assign \weights_s2b[2].w5  = weights_s2b[159:156];
-  assign \weights_s2b[2].w6  = weights_s2b[163:160];
-  assign \weights_s2b[2].w7  = weights_s2b[167:164];
-  assign \weights_s2b[2].w8  = weights_s2b[171:168];
-  assign \weights_s2b[2].scale  = weights_s2b[187:172];
-  assign \weights_s2b[2].bias  = weights_s2b[203:188];
-  assign \weights_s2b[3]  = weights_s2b[271:204];
-  assign \weights_s2b[3].w0  = weights_s2b[207:204];
-  assign \weights_s2b[3].w1  = weights_s2b[211:208];
-  assign \weights_s2b[3].w2  = weights_s2b[215:212];
-  assign \weights_s2b[3].w3  = weights_s2b[219:216];
-  assign \weights_s2b[3].w4  = weights_s2b[223:220];
-  assign \weights_s2b[3].w5  = weights_s2b[227:224];
-  assign \weights_s2b[3].w6  = weights_s2b[231:228];
-  assign \weights_s2b[3].w7  = weights_s2b[235:232];
-  assign \weights_s2b[3].w8  = weights_s2b[239:236];
-  assign \weights_s2b[3].scale  = weights_s2b[255:240];
-  assign \weights_s2b[3].bias  = weights_s2b[271:256];
+  assign \port__data$340[0]  = \port__data$340 [7:0];
+  assign \port__data$340[1]  = \port__data$340 [15:8];
+  assign \port__data$340[2]  = \port__data$340 [23:16];
+  assign \port__data$340[3]  = \port__data$340 [31:24];
   assign \wread__data[0]  = wread__data[67:0];
   assign \wread__data[0].w0  = wread__data[3:0];
   assign \wread__data[0].w1  = wread__data[7:4];
@@ -9013,43 +8916,43 @@ module \deform_dw_bilinear.core (w__valid, i__valid, off__valid, o__ready, rst, 
   assign \$189  = { txf7[8], txf7[8], txf7[8], txf7[8], txf7[8:4] };
   assign \$203  = { tyf8[8], tyf8[8], tyf8[8], tyf8[8], tyf8[8:4] };
   assign \$205  = { txf8[8], txf8[8], txf8[8], txf8[8], txf8[8:4] };
+  assign \$436  = { 2'h0, w__payload[47:34] };
   assign \$437  = { 2'h0, w__payload[47:34] };
-  assign \$438  = { 2'h0, w__payload[47:34] };
-  assign \$471  = \$470 ;
-  assign \$476  = { \$475 [6], \$475 [6:1] };
-  assign \$482  = { \$481 [6], \$481 [6:1] };
-  assign \$505  = \$504 ;
-  assign \$507  = \$506 ;
-  assign \$644  = { \$643 [47], \$643 [47], \$643 [47], \$643 [47], \$643 [47], \$643 [47], \$643 [47], \$643 [47], \$643 [47], \$643 [47], \$643 [47], \$643 [47], \$643 [47], \$643 [47], \$643 [47], \$643 [47], \$643 [47:16] };
-  assign \$649  = { \$648 [47], \$648 [47], \$648 [47], \$648 [47], \$648 [47], \$648 [47], \$648 [47], \$648 [47], \$648 [47], \$648 [47], \$648 [47], \$648 [47], \$648 [47], \$648 [47], \$648 [47], \$648 [47], \$648 [47:16] };
-  assign \$654  = { \$653 [47], \$653 [47], \$653 [47], \$653 [47], \$653 [47], \$653 [47], \$653 [47], \$653 [47], \$653 [47], \$653 [47], \$653 [47], \$653 [47], \$653 [47], \$653 [47], \$653 [47], \$653 [47], \$653 [47:16] };
-  assign \$659  = { \$658 [47], \$658 [47], \$658 [47], \$658 [47], \$658 [47], \$658 [47], \$658 [47], \$658 [47], \$658 [47], \$658 [47], \$658 [47], \$658 [47], \$658 [47], \$658 [47], \$658 [47], \$658 [47], \$658 [47:16] };
-  assign \$666  = { \$665 [47], \$665 [47], \$665 [47], \$665 [47], \$665 [47], \$665 [47], \$665 [47], \$665 [47], \$665 [47], \$665 [47], \$665 [47], \$665 [47], \$665 [47], \$665 [47], \$665 [47], \$665 [47], \$665 [47:16] };
-  assign \$671  = { \$670 [47], \$670 [47], \$670 [47], \$670 [47], \$670 [47], \$670 [47], \$670 [47], \$670 [47], \$670 [47], \$670 [47], \$670 [47], \$670 [47], \$670 [47], \$670 [47], \$670 [47], \$670 [47], \$670 [47:16] };
-  assign \$675  = { \$674 [47], \$674 [47], \$674 [47], \$674 [47], \$674 [47], \$674 [47], \$674 [47], \$674 [47], \$674 [47], \$674 [47], \$674 [47], \$674 [47], \$674 [47], \$674 [47], \$674 [47], \$674 [47], \$674 [47:16] };
-  assign \$680  = { \$679 [47], \$679 [47], \$679 [47], \$679 [47], \$679 [47], \$679 [47], \$679 [47], \$679 [47], \$679 [47], \$679 [47], \$679 [47], \$679 [47], \$679 [47], \$679 [47], \$679 [47], \$679 [47], \$679 [47:16] };
-  assign \$686  = { \$685 [47], \$685 [47], \$685 [47], \$685 [47], \$685 [47], \$685 [47], \$685 [47], \$685 [47], \$685 [47], \$685 [47], \$685 [47], \$685 [47], \$685 [47], \$685 [47], \$685 [47], \$685 [47], \$685 [47:16] };
-  assign \$691  = { \$690 [47], \$690 [47], \$690 [47], \$690 [47], \$690 [47], \$690 [47], \$690 [47], \$690 [47], \$690 [47], \$690 [47], \$690 [47], \$690 [47], \$690 [47], \$690 [47], \$690 [47], \$690 [47], \$690 [47:16] };
-  assign \$696  = { \$695 [47], \$695 [47], \$695 [47], \$695 [47], \$695 [47], \$695 [47], \$695 [47], \$695 [47], \$695 [47], \$695 [47], \$695 [47], \$695 [47], \$695 [47], \$695 [47], \$695 [47], \$695 [47], \$695 [47:16] };
-  assign \$701  = { \$700 [47], \$700 [47], \$700 [47], \$700 [47], \$700 [47], \$700 [47], \$700 [47], \$700 [47], \$700 [47], \$700 [47], \$700 [47], \$700 [47], \$700 [47], \$700 [47], \$700 [47], \$700 [47], \$700 [47:16] };
-  assign \$708  = { \$707 [47], \$707 [47], \$707 [47], \$707 [47], \$707 [47], \$707 [47], \$707 [47], \$707 [47], \$707 [47], \$707 [47], \$707 [47], \$707 [47], \$707 [47], \$707 [47], \$707 [47], \$707 [47], \$707 [47:16] };
-  assign \$713  = { \$712 [47], \$712 [47], \$712 [47], \$712 [47], \$712 [47], \$712 [47], \$712 [47], \$712 [47], \$712 [47], \$712 [47], \$712 [47], \$712 [47], \$712 [47], \$712 [47], \$712 [47], \$712 [47], \$712 [47:16] };
-  assign \$717  = { \$716 [47], \$716 [47], \$716 [47], \$716 [47], \$716 [47], \$716 [47], \$716 [47], \$716 [47], \$716 [47], \$716 [47], \$716 [47], \$716 [47], \$716 [47], \$716 [47], \$716 [47], \$716 [47], \$716 [47:16] };
-  assign \$722  = { \$721 [47], \$721 [47], \$721 [47], \$721 [47], \$721 [47], \$721 [47], \$721 [47], \$721 [47], \$721 [47], \$721 [47], \$721 [47], \$721 [47], \$721 [47], \$721 [47], \$721 [47], \$721 [47], \$721 [47:16] };
-  assign \$728  = { \$727 [47], \$727 [47], \$727 [47], \$727 [47], \$727 [47], \$727 [47], \$727 [47], \$727 [47], \$727 [47], \$727 [47], \$727 [47], \$727 [47], \$727 [47], \$727 [47], \$727 [47], \$727 [47], \$727 [47:16] };
-  assign \$733  = { \$732 [47], \$732 [47], \$732 [47], \$732 [47], \$732 [47], \$732 [47], \$732 [47], \$732 [47], \$732 [47], \$732 [47], \$732 [47], \$732 [47], \$732 [47], \$732 [47], \$732 [47], \$732 [47], \$732 [47:16] };
-  assign \$738  = { \$737 [47], \$737 [47], \$737 [47], \$737 [47], \$737 [47], \$737 [47], \$737 [47], \$737 [47], \$737 [47], \$737 [47], \$737 [47], \$737 [47], \$737 [47], \$737 [47], \$737 [47], \$737 [47], \$737 [47:16] };
-  assign \$743  = { \$742 [47], \$742 [47], \$742 [47], \$742 [47], \$742 [47], \$742 [47], \$742 [47], \$742 [47], \$742 [47], \$742 [47], \$742 [47], \$742 [47], \$742 [47], \$742 [47], \$742 [47], \$742 [47], \$742 [47:16] };
-  assign \$750  = { \$749 [47], \$749 [47], \$749 [47], \$749 [47], \$749 [47], \$749 [47], \$749 [47], \$749 [47], \$749 [47], \$749 [47], \$749 [47], \$749 [47], \$749 [47], \$749 [47], \$749 [47], \$749 [47], \$749 [47:16] };
-  assign \$755  = { \$754 [47], \$754 [47], \$754 [47], \$754 [47], \$754 [47], \$754 [47], \$754 [47], \$754 [47], \$754 [47], \$754 [47], \$754 [47], \$754 [47], \$754 [47], \$754 [47], \$754 [47], \$754 [47], \$754 [47:16] };
-  assign \$759  = { \$758 [47], \$758 [47], \$758 [47], \$758 [47], \$758 [47], \$758 [47], \$758 [47], \$758 [47], \$758 [47], \$758 [47], \$758 [47], \$758 [47], \$758 [47], \$758 [47], \$758 [47], \$758 [47], \$758 [47:16] };
-  assign \$764  = { \$763 [47], \$763 [47], \$763 [47], \$763 [47], \$763 [47], \$763 [47], \$763 [47], \$763 [47], \$763 [47], \$763 [47], \$763 [47], \$763 [47], \$763 [47], \$763 [47], \$763 [47], \$763 [47], \$763 [47:16] };
-  assign \$770  = { \$769 [47], \$769 [47], \$769 [47], \$769 [47], \$769 [47], \$769 [47], \$769 [47], \$769 [47], \$769 [47], \$769 [47], \$769 [47], \$769 [47], \$769 [47], \$769 [47], \$769 [47], \$769 [47], \$769 [47:16] };
-  assign \$775  = { \$774 [47], \$774 [47], \$774 [47], \$774 [47], \$774 [47], \$774 [47], \$774 [47], \$774 [47], \$774 [47], \$774 [47], \$774 [47], \$774 [47], \$774 [47], \$774 [47], \$774 [47], \$774 [47], \$774 [47:16] };
-  assign \$780  = { \$779 [47], \$779 [47], \$779 [47], \$779 [47], \$779 [47], \$779 [47], \$779 [47], \$779 [47], \$779 [47], \$779 [47], \$779 [47], \$779 [47], \$779 [47], \$779 [47], \$779 [47], \$779 [47], \$779 [47:16] };
-  assign \$785  = { \$784 [47], \$784 [47], \$784 [47], \$784 [47], \$784 [47], \$784 [47], \$784 [47], \$784 [47], \$784 [47], \$784 [47], \$784 [47], \$784 [47], \$784 [47], \$784 [47], \$784 [47], \$784 [47], \$784 [47:16] };
-  assign \$792  = { \$791 [47], \$791 [47], \$791 [47], \$791 [47], \$791 [47], \$791 [47], \$791 [47], \$791 [47], \$791 [47], \$791 [47], \$791 [47], \$791 [47], \$791 [47], \$791 [47], \$791 [47], \$791 [47], \$791 [47:16] };
-  assign \$797  = { \$796 [47], \$796 [47], \$796 [47], \$796 [47], \$796 [47], \$796 [47], \$796 [47], \$796 [47], \$796 [47], \$796 [47], \$796 [47], \$796 [47], \$796 [47], \$796 [47], \$796 [47], \$796 [47], \$796 [47:16] };
-  assign \$801  = { \$800 [47], \$800 [47], \$800 [47], \$800 [47], \$800 [47], \$800 [47], \$800 [47], \$800 [47], \$800 [47], \$800 [47], \$800 [47], \$800 [47], \$800 [47], \$800 [47], \$800 [47], \$800 [47], \$800 [47:16] };
-  assign \$806  = { \$805 [47], \$805 [47], \$805 [47], \$805 [47], \$805 [47], \$805 [47], \$805 [47], \$805 [47], \$805 [47], \$805 [47], \$805 [47], \$805 [47], \$805 [47], \$805 [47], \$805 [47], \$805 [47], \$805 [47:16] };
+  assign \$470  = \$469 ;
+  assign \$475  = { \$474 [6], \$474 [6:1] };
+  assign \$481  = { \$480 [6], \$480 [6:1] };
+  assign \$504  = \$503 ;
+  assign \$506  = \$505 ;
+  assign \$643  = { \$642 [47], \$642 [47], \$642 [47], \$642 [47], \$642 [47], \$642 [47], \$642 [47], \$642 [47], \$642 [47], \$642 [47], \$642 [47], \$642 [47], \$642 [47], \$642 [47], \$642 [47], \$642 [47], \$642 [47:16] };
+  assign \$648  = { \$647 [47], \$647 [47], \$647 [47], \$647 [47], \$647 [47], \$647 [47], \$647 [47], \$647 [47], \$647 [47], \$647 [47], \$647 [47], \$647 [47], \$647 [47], \$647 [47], \$647 [47], \$647 [47], \$647 [47:16] };
+  assign \$653  = { \$652 [47], \$652 [47], \$652 [47], \$652 [47], \$652 [47], \$652 [47], \$652 [47], \$652 [47], \$652 [47], \$652 [47], \$652 [47], \$652 [47], \$652 [47], \$652 [47], \$652 [47], \$652 [47], \$652 [47:16] };
+  assign \$658  = { \$657 [47], \$657 [47], \$657 [47], \$657 [47], \$657 [47], \$657 [47], \$657 [47], \$657 [47], \$657 [47], \$657 [47], \$657 [47], \$657 [47], \$657 [47], \$657 [47], \$657 [47], \$657 [47], \$657 [47:16] };
+  assign \$665  = { \$664 [47], \$664 [47], \$664 [47], \$664 [47], \$664 [47], \$664 [47], \$664 [47], \$664 [47], \$664 [47], \$664 [47], \$664 [47], \$664 [47], \$664 [47], \$664 [47], \$664 [47], \$664 [47], \$664 [47:16] };
+  assign \$670  = { \$669 [47], \$669 [47], \$669 [47], \$669 [47], \$669 [47], \$669 [47], \$669 [47], \$669 [47], \$669 [47], \$669 [47], \$669 [47], \$669 [47], \$669 [47], \$669 [47], \$669 [47], \$669 [47], \$669 [47:16] };
+  assign \$674  = { \$673 [47], \$673 [47], \$673 [47], \$673 [47], \$673 [47], \$673 [47], \$673 [47], \$673 [47], \$673 [47], \$673 [47], \$673 [47], \$673 [47], \$673 [47], \$673 [47], \$673 [47], \$673 [47], \$673 [47:16] };
+  assign \$679  = { \$678 [47], \$678 [47], \$678 [47], \$678 [47], \$678 [47], \$678 [47], \$678 [47], \$678 [47], \$678 [47], \$678 [47], \$678 [47], \$678 [47], \$678 [47], \$678 [47], \$678 [47], \$678 [47], \$678 [47:16] };
+  assign \$685  = { \$684 [47], \$684 [47], \$684 [47], \$684 [47], \$684 [47], \$684 [47], \$684 [47], \$684 [47], \$684 [47], \$684 [47], \$684 [47], \$684 [47], \$684 [47], \$684 [47], \$684 [47], \$684 [47], \$684 [47:16] };
+  assign \$690  = { \$689 [47], \$689 [47], \$689 [47], \$689 [47], \$689 [47], \$689 [47], \$689 [47], \$689 [47], \$689 [47], \$689 [47], \$689 [47], \$689 [47], \$689 [47], \$689 [47], \$689 [47], \$689 [47], \$689 [47:16] };
+  assign \$695  = { \$694 [47], \$694 [47], \$694 [47], \$694 [47], \$694 [47], \$694 [47], \$694 [47], \$694 [47], \$694 [47], \$694 [47], \$694 [47], \$694 [47], \$694 [47], \$694 [47], \$694 [47], \$694 [47], \$694 [47:16] };
+  assign \$700  = { \$699 [47], \$699 [47], \$699 [47], \$699 [47], \$699 [47], \$699 [47], \$699 [47], \$699 [47], \$699 [47], \$699 [47], \$699 [47], \$699 [47], \$699 [47], \$699 [47], \$699 [47], \$699 [47], \$699 [47:16] };
+  assign \$707  = { \$706 [47], \$706 [47], \$706 [47], \$706 [47], \$706 [47], \$706 [47], \$706 [47], \$706 [47], \$706 [47], \$706 [47], \$706 [47], \$706 [47], \$706 [47], \$706 [47], \$706 [47], \$706 [47], \$706 [47:16] };
+  assign \$712  = { \$711 [47], \$711 [47], \$711 [47], \$711 [47], \$711 [47], \$711 [47], \$711 [47], \$711 [47], \$711 [47], \$711 [47], \$711 [47], \$711 [47], \$711 [47], \$711 [47], \$711 [47], \$711 [47], \$711 [47:16] };
+  assign \$716  = { \$715 [47], \$715 [47], \$715 [47], \$715 [47], \$715 [47], \$715 [47], \$715 [47], \$715 [47], \$715 [47], \$715 [47], \$715 [47], \$715 [47], \$715 [47], \$715 [47], \$715 [47], \$715 [47], \$715 [47:16] };
+  assign \$721  = { \$720 [47], \$720 [47], \$720 [47], \$720 [47], \$720 [47], \$720 [47], \$720 [47], \$720 [47], \$720 [47], \$720 [47], \$720 [47], \$720 [47], \$720 [47], \$720 [47], \$720 [47], \$720 [47], \$720 [47:16] };
+  assign \$727  = { \$726 [47], \$726 [47], \$726 [47], \$726 [47], \$726 [47], \$726 [47], \$726 [47], \$726 [47], \$726 [47], \$726 [47], \$726 [47], \$726 [47], \$726 [47], \$726 [47], \$726 [47], \$726 [47], \$726 [47:16] };
+  assign \$732  = { \$731 [47], \$731 [47], \$731 [47], \$731 [47], \$731 [47], \$731 [47], \$731 [47], \$731 [47], \$731 [47], \$731 [47], \$731 [47], \$731 [47], \$731 [47], \$731 [47], \$731 [47], \$731 [47], \$731 [47:16] };
+  assign \$737  = { \$736 [47], \$736 [47], \$736 [47], \$736 [47], \$736 [47], \$736 [47], \$736 [47], \$736 [47], \$736 [47], \$736 [47], \$736 [47], \$736 [47], \$736 [47], \$736 [47], \$736 [47], \$736 [47], \$736 [47:16] };
+  assign \$742  = { \$741 [47], \$741 [47], \$741 [47], \$741 [47], \$741 [47], \$741 [47], \$741 [47], \$741 [47], \$741 [47], \$741 [47], \$741 [47], \$741 [47], \$741 [47], \$741 [47], \$741 [47], \$741 [47], \$741 [47:16] };
+  assign \$749  = { \$748 [47], \$748 [47], \$748 [47], \$748 [47], \$748 [47], \$748 [47], \$748 [47], \$748 [47], \$748 [47], \$748 [47], \$748 [47], \$748 [47], \$748 [47], \$748 [47], \$748 [47], \$748 [47], \$748 [47:16] };
+  assign \$754  = { \$753 [47], \$753 [47], \$753 [47], \$753 [47], \$753 [47], \$753 [47], \$753 [47], \$753 [47], \$753 [47], \$753 [47], \$753 [47], \$753 [47], \$753 [47], \$753 [47], \$753 [47], \$753 [47], \$753 [47:16] };
+  assign \$758  = { \$757 [47], \$757 [47], \$757 [47], \$757 [47], \$757 [47], \$757 [47], \$757 [47], \$757 [47], \$757 [47], \$757 [47], \$757 [47], \$757 [47], \$757 [47], \$757 [47], \$757 [47], \$757 [47], \$757 [47:16] };
+  assign \$763  = { \$762 [47], \$762 [47], \$762 [47], \$762 [47], \$762 [47], \$762 [47], \$762 [47], \$762 [47], \$762 [47], \$762 [47], \$762 [47], \$762 [47], \$762 [47], \$762 [47], \$762 [47], \$762 [47], \$762 [47:16] };
+  assign \$769  = { \$768 [47], \$768 [47], \$768 [47], \$768 [47], \$768 [47], \$768 [47], \$768 [47], \$768 [47], \$768 [47], \$768 [47], \$768 [47], \$768 [47], \$768 [47], \$768 [47], \$768 [47], \$768 [47], \$768 [47:16] };
+  assign \$774  = { \$773 [47], \$773 [47], \$773 [47], \$773 [47], \$773 [47], \$773 [47], \$773 [47], \$773 [47], \$773 [47], \$773 [47], \$773 [47], \$773 [47], \$773 [47], \$773 [47], \$773 [47], \$773 [47], \$773 [47:16] };
+  assign \$779  = { \$778 [47], \$778 [47], \$778 [47], \$778 [47], \$778 [47], \$778 [47], \$778 [47], \$778 [47], \$778 [47], \$778 [47], \$778 [47], \$778 [47], \$778 [47], \$778 [47], \$778 [47], \$778 [47], \$778 [47:16] };
+  assign \$784  = { \$783 [47], \$783 [47], \$783 [47], \$783 [47], \$783 [47], \$783 [47], \$783 [47], \$783 [47], \$783 [47], \$783 [47], \$783 [47], \$783 [47], \$783 [47], \$783 [47], \$783 [47], \$783 [47], \$783 [47:16] };
+  assign \$791  = { \$790 [47], \$790 [47], \$790 [47], \$790 [47], \$790 [47], \$790 [47], \$790 [47], \$790 [47], \$790 [47], \$790 [47], \$790 [47], \$790 [47], \$790 [47], \$790 [47], \$790 [47], \$790 [47], \$790 [47:16] };
+  assign \$796  = { \$795 [47], \$795 [47], \$795 [47], \$795 [47], \$795 [47], \$795 [47], \$795 [47], \$795 [47], \$795 [47], \$795 [47], \$795 [47], \$795 [47], \$795 [47], \$795 [47], \$795 [47], \$795 [47], \$795 [47:16] };
+  assign \$800  = { \$799 [47], \$799 [47], \$799 [47], \$799 [47], \$799 [47], \$799 [47], \$799 [47], \$799 [47], \$799 [47], \$799 [47], \$799 [47], \$799 [47], \$799 [47], \$799 [47], \$799 [47], \$799 [47], \$799 [47:16] };
+  assign \$805  = { \$804 [47], \$804 [47], \$804 [47], \$804 [47], \$804 [47], \$804 [47], \$804 [47], \$804 [47], \$804 [47], \$804 [47], \$804 [47], \$804 [47], \$804 [47], \$804 [47], \$804 [47], \$804 [47], \$804 [47:16] };
 endmodule

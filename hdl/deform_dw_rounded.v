@@ -371,41 +371,41 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   wire \$1 ;
   wire [11:0] \$10 ;
   wire [7:0] \$100 ;
-  reg [1:0] \$1000 ;
+  reg [5:0] \$1000 ;
   reg [5:0] \$1001 ;
-  reg [5:0] \$1002 ;
+  reg [2:0] \$1002 ;
   reg [2:0] \$1003 ;
-  reg [2:0] \$1004 ;
+  reg \$1004 ;
   reg \$1005 ;
-  reg \$1006 ;
-  reg [15:0] \$1007 ;
-  reg [1:0] \$1008 ;
+  reg [15:0] \$1006 ;
+  reg [1:0] \$1007 ;
+  reg [4:0] \$1008 ;
   reg [4:0] \$1009 ;
   wire [8:0] \$101 ;
-  reg [4:0] \$1010 ;
-  reg [3:0] \$1011 ;
-  reg [144:0] \$1012 ;
-  reg \$1013 ;
+  reg [3:0] \$1010 ;
+  reg [144:0] \$1011 ;
+  reg \$1012 ;
+  reg [1:0] \$1013 ;
   reg [1:0] \$1014 ;
   reg [1:0] \$1015 ;
-  reg [1:0] \$1016 ;
-  reg [4:0] \$1017 ;
-  reg [5:0] \$1018 ;
-  reg [4:0] \$1019 ;
+  reg [4:0] \$1016 ;
+  reg [5:0] \$1017 ;
+  reg [4:0] \$1018 ;
+  reg [5:0] \$1019 ;
   wire \$102 ;
   reg [5:0] \$1020 ;
-  reg [5:0] \$1021 ;
+  reg [3:0] \$1021 ;
   reg [3:0] \$1022 ;
-  reg [3:0] \$1023 ;
-  reg [1:0] \$1024 ;
+  reg [1:0] \$1023 ;
+  reg \$1024 ;
   reg \$1025 ;
   reg \$1026 ;
   reg \$1027 ;
-  reg \$1028 ;
-  reg [1:0] \$1029 ;
+  reg [1:0] \$1028 ;
+  reg [5:0] \$1029 ;
   wire \$103 ;
   reg [5:0] \$1030 ;
-  reg [5:0] \$1031 ;
+  reg [3:0] \$1031 ;
   reg [3:0] \$1032 ;
   reg [3:0] \$1033 ;
   reg [3:0] \$1034 ;
@@ -426,7 +426,7 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   reg [3:0] \$1048 ;
   reg [3:0] \$1049 ;
   wire [7:0] \$105 ;
-  reg [3:0] \$1050 ;
+  reg \$1050 ;
   reg \$1051 ;
   reg \$1052 ;
   reg \$1053 ;
@@ -435,7 +435,7 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   reg \$1056 ;
   reg \$1057 ;
   reg \$1058 ;
-  reg \$1059 ;
+  reg [1:0] \$1059 ;
   wire [8:0] \$106 ;
   reg \$1060 ;
   reg \$1061 ;
@@ -451,7 +451,7 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   reg [63:0] \$1070 ;
   reg [63:0] \$1071 ;
   reg [63:0] \$1072 ;
-  reg [543:0] \$1073 ;
+  reg \$1073 ;
   reg \$1074 ;
   reg \$1075 ;
   reg \$1076 ;
@@ -465,7 +465,7 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   reg \$1083 ;
   reg \$1084 ;
   reg \$1085 ;
-  reg \$1086 ;
+  reg [11:0] \$1086 ;
   reg [11:0] \$1087 ;
   reg [11:0] \$1088 ;
   reg [11:0] \$1089 ;
@@ -545,7 +545,7 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   reg [11:0] \$1155 ;
   reg [11:0] \$1156 ;
   reg [11:0] \$1157 ;
-  reg [11:0] \$1158 ;
+  reg [15:0] \$1158 ;
   reg [15:0] \$1159 ;
   wire [8:0] \$116 ;
   reg [15:0] \$1160 ;
@@ -563,11 +563,11 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   reg [15:0] \$1171 ;
   reg [15:0] \$1172 ;
   reg [15:0] \$1173 ;
-  reg [15:0] \$1174 ;
+  reg \$1174 ;
   reg \$1175 ;
   reg \$1176 ;
   reg \$1177 ;
-  reg \$1178 ;
+  reg [14:0] \$1178 ;
   reg [14:0] \$1179 ;
   wire \$118 ;
   reg [14:0] \$1180 ;
@@ -576,7 +576,7 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   reg [14:0] \$1183 ;
   reg [14:0] \$1184 ;
   reg [14:0] \$1185 ;
-  reg [14:0] \$1186 ;
+  reg [15:0] \$1186 ;
   reg [15:0] \$1187 ;
   reg [15:0] \$1188 ;
   reg [15:0] \$1189 ;
@@ -595,9 +595,9 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   wire [7:0] \$120 ;
   reg [15:0] \$1200 ;
   reg [15:0] \$1201 ;
-  reg [15:0] \$1202 ;
+  reg \$1202 ;
   reg \$1203 ;
-  reg \$1204 ;
+  reg [30:0] \$1204 ;
   reg [30:0] \$1205 ;
   reg [30:0] \$1206 ;
   reg [30:0] \$1207 ;
@@ -606,7 +606,7 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   wire [8:0] \$121 ;
   reg [30:0] \$1210 ;
   reg [30:0] \$1211 ;
-  reg [30:0] \$1212 ;
+  reg [15:0] \$1212 ;
   reg [15:0] \$1213 ;
   reg [15:0] \$1214 ;
   reg [15:0] \$1215 ;
@@ -615,11 +615,10 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   reg [15:0] \$1218 ;
   reg [15:0] \$1219 ;
   wire \$122 ;
-  reg [15:0] \$1220 ;
+  reg \$1220 ;
   reg \$1221 ;
-  reg \$1222 ;
-  reg [64:0] \$1223 ;
-  reg \$1224 ;
+  reg [64:0] \$1222 ;
+  reg \$1223 ;
   wire \$123 ;
   wire [7:0] \$124 ;
   wire [7:0] \$125 ;
@@ -857,7 +856,7 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   wire [12:0] \$334 ;
   wire [13:0] \$335 ;
   wire [13:0] \$336 ;
-  wire [2:0] \$337 ;
+  wire \$337 ;
   wire \$338 ;
   wire \$339 ;
   wire [6:0] \$34 ;
@@ -867,86 +866,86 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   wire \$343 ;
   wire \$344 ;
   wire \$345 ;
-  wire \$346 ;
+  wire [15:0] \$346 ;
   wire [15:0] \$347 ;
-  wire [15:0] \$348 ;
+  wire \$348 ;
   wire \$349 ;
   wire [6:0] \$35 ;
   wire \$350 ;
-  wire \$351 ;
+  wire [2:0] \$351 ;
   wire [2:0] \$352 ;
-  wire [2:0] \$353 ;
-  wire [3:0] \$354 ;
-  wire \$355 ;
-  wire [2:0] \$356 ;
-  wire \$357 ;
-  wire [2:0] \$358 ;
-  wire [3:0] \$359 ;
+  wire [3:0] \$353 ;
+  wire \$354 ;
+  wire [2:0] \$355 ;
+  wire \$356 ;
+  wire [2:0] \$357 ;
+  wire [3:0] \$358 ;
+  wire \$359 ;
   wire [7:0] \$36 ;
-  wire \$360 ;
-  wire [5:0] \$361 ;
-  wire [6:0] \$362 ;
-  wire \$363 ;
-  wire [5:0] \$364 ;
-  wire \$365 ;
+  wire [5:0] \$360 ;
+  wire [6:0] \$361 ;
+  wire \$362 ;
+  wire [5:0] \$363 ;
+  wire \$364 ;
+  wire [4:0] \$365 ;
   wire [4:0] \$366 ;
-  wire [4:0] \$367 ;
-  wire [6:0] \$368 ;
-  wire \$369 ;
+  wire [6:0] \$367 ;
+  wire \$368 ;
+  wire [16:0] \$369 ;
   wire [7:0] \$37 ;
-  wire [16:0] \$370 ;
-  wire \$371 ;
-  wire [1:0] \$372 ;
-  wire \$373 ;
-  wire [2:0] \$374 ;
-  wire [3:0] \$375 ;
-  wire \$376 ;
-  wire [3:0] \$377 ;
+  wire \$370 ;
+  wire [1:0] \$371 ;
+  wire \$372 ;
+  wire [2:0] \$373 ;
+  wire [3:0] \$374 ;
+  wire \$375 ;
+  wire [3:0] \$376 ;
+  wire \$377 ;
   wire \$378 ;
   wire \$379 ;
   wire [8:0] \$38 ;
   wire \$380 ;
-  wire \$381 ;
-  wire [5:0] \$382 ;
-  wire [1:0] \$383 ;
+  wire [5:0] \$381 ;
+  wire [1:0] \$382 ;
+  wire [6:0] \$383 ;
   wire [6:0] \$384 ;
   wire [6:0] \$385 ;
-  wire [6:0] \$386 ;
+  wire [7:0] \$386 ;
   wire [7:0] \$387 ;
-  wire [7:0] \$388 ;
-  wire [8:0] \$389 ;
+  wire [8:0] \$388 ;
+  wire \$389 ;
   wire \$39 ;
-  wire \$390 ;
+  wire [6:0] \$390 ;
   wire [6:0] \$391 ;
-  wire [6:0] \$392 ;
+  wire [7:0] \$392 ;
   wire [7:0] \$393 ;
-  wire [7:0] \$394 ;
-  wire [8:0] \$395 ;
-  wire \$396 ;
-  wire [6:0] \$397 ;
-  wire [16:0] \$398 ;
-  wire [5:0] \$399 ;
+  wire [8:0] \$394 ;
+  wire \$395 ;
+  wire [6:0] \$396 ;
+  wire [16:0] \$397 ;
+  wire [5:0] \$398 ;
+  wire [1:0] \$399 ;
   wire \$4 ;
   wire \$40 ;
-  wire [1:0] \$400 ;
-  wire [6:0] \$401 ;
-  wire [1:0] \$402 ;
-  wire [6:0] \$403 ;
-  wire \$404 ;
-  wire [4:0] \$405 ;
-  wire \$406 ;
-  wire [4:0] \$407 ;
-  wire [5:0] \$408 ;
-  wire [4:0] \$409 ;
+  wire [6:0] \$400 ;
+  wire [1:0] \$401 ;
+  wire [6:0] \$402 ;
+  wire \$403 ;
+  wire [4:0] \$404 ;
+  wire \$405 ;
+  wire [4:0] \$406 ;
+  wire [5:0] \$407 ;
+  wire [4:0] \$408 ;
+  wire [5:0] \$409 ;
   wire [6:0] \$41 ;
-  wire [5:0] \$410 ;
-  wire [4:0] \$411 ;
-  wire [5:0] \$412 ;
-  wire [6:0] \$413 ;
+  wire [4:0] \$410 ;
+  wire [5:0] \$411 ;
+  wire [6:0] \$412 ;
+  wire \$413 ;
   wire \$414 ;
   wire \$415 ;
   wire \$416 ;
-  wire \$417 ;
+  wire [11:0] \$417 ;
   wire [11:0] \$418 ;
   wire [11:0] \$419 ;
   wire [6:0] \$42 ;
@@ -1025,178 +1024,178 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   wire [11:0] \$486 ;
   wire [11:0] \$487 ;
   wire [11:0] \$488 ;
-  wire [11:0] \$489 ;
+  wire \$489 ;
   wire \$49 ;
-  wire \$490 ;
+  wire [12:0] \$490 ;
   wire [12:0] \$491 ;
-  wire [12:0] \$492 ;
-  wire [13:0] \$493 ;
+  wire [13:0] \$492 ;
+  wire [12:0] \$493 ;
   wire [12:0] \$494 ;
-  wire [12:0] \$495 ;
-  wire [13:0] \$496 ;
-  wire [14:0] \$497 ;
-  wire [15:0] \$498 ;
+  wire [13:0] \$495 ;
+  wire [14:0] \$496 ;
+  wire [15:0] \$497 ;
+  wire [12:0] \$498 ;
   wire [12:0] \$499 ;
   wire \$5 ;
   wire \$50 ;
-  wire [12:0] \$500 ;
-  wire [13:0] \$501 ;
+  wire [13:0] \$500 ;
+  wire [12:0] \$501 ;
   wire [12:0] \$502 ;
-  wire [12:0] \$503 ;
-  wire [13:0] \$504 ;
-  wire [14:0] \$505 ;
-  wire [15:0] \$506 ;
+  wire [13:0] \$503 ;
+  wire [14:0] \$504 ;
+  wire [15:0] \$505 ;
+  wire [16:0] \$506 ;
   wire [16:0] \$507 ;
-  wire [16:0] \$508 ;
-  wire \$509 ;
+  wire \$508 ;
+  wire [12:0] \$509 ;
   wire \$51 ;
   wire [12:0] \$510 ;
-  wire [12:0] \$511 ;
-  wire [13:0] \$512 ;
+  wire [13:0] \$511 ;
+  wire [12:0] \$512 ;
   wire [12:0] \$513 ;
-  wire [12:0] \$514 ;
-  wire [13:0] \$515 ;
-  wire [14:0] \$516 ;
-  wire [15:0] \$517 ;
+  wire [13:0] \$514 ;
+  wire [14:0] \$515 ;
+  wire [15:0] \$516 ;
+  wire [12:0] \$517 ;
   wire [12:0] \$518 ;
-  wire [12:0] \$519 ;
+  wire [13:0] \$519 ;
   wire \$52 ;
-  wire [13:0] \$520 ;
+  wire [12:0] \$520 ;
   wire [12:0] \$521 ;
-  wire [12:0] \$522 ;
-  wire [13:0] \$523 ;
-  wire [14:0] \$524 ;
-  wire [15:0] \$525 ;
+  wire [13:0] \$522 ;
+  wire [14:0] \$523 ;
+  wire [15:0] \$524 ;
+  wire [16:0] \$525 ;
   wire [16:0] \$526 ;
-  wire [16:0] \$527 ;
-  wire \$528 ;
+  wire \$527 ;
+  wire [12:0] \$528 ;
   wire [12:0] \$529 ;
   wire [6:0] \$53 ;
-  wire [12:0] \$530 ;
-  wire [13:0] \$531 ;
+  wire [13:0] \$530 ;
+  wire [12:0] \$531 ;
   wire [12:0] \$532 ;
-  wire [12:0] \$533 ;
-  wire [13:0] \$534 ;
-  wire [14:0] \$535 ;
-  wire [15:0] \$536 ;
+  wire [13:0] \$533 ;
+  wire [14:0] \$534 ;
+  wire [15:0] \$535 ;
+  wire [12:0] \$536 ;
   wire [12:0] \$537 ;
-  wire [12:0] \$538 ;
-  wire [13:0] \$539 ;
+  wire [13:0] \$538 ;
+  wire [12:0] \$539 ;
   wire [6:0] \$54 ;
   wire [12:0] \$540 ;
-  wire [12:0] \$541 ;
-  wire [13:0] \$542 ;
-  wire [14:0] \$543 ;
-  wire [15:0] \$544 ;
+  wire [13:0] \$541 ;
+  wire [14:0] \$542 ;
+  wire [15:0] \$543 ;
+  wire [16:0] \$544 ;
   wire [16:0] \$545 ;
-  wire [16:0] \$546 ;
-  wire \$547 ;
+  wire \$546 ;
+  wire [12:0] \$547 ;
   wire [12:0] \$548 ;
-  wire [12:0] \$549 ;
+  wire [13:0] \$549 ;
   wire [7:0] \$55 ;
-  wire [13:0] \$550 ;
+  wire [12:0] \$550 ;
   wire [12:0] \$551 ;
-  wire [12:0] \$552 ;
-  wire [13:0] \$553 ;
-  wire [14:0] \$554 ;
-  wire [15:0] \$555 ;
+  wire [13:0] \$552 ;
+  wire [14:0] \$553 ;
+  wire [15:0] \$554 ;
+  wire [12:0] \$555 ;
   wire [12:0] \$556 ;
-  wire [12:0] \$557 ;
-  wire [13:0] \$558 ;
+  wire [13:0] \$557 ;
+  wire [12:0] \$558 ;
   wire [12:0] \$559 ;
   wire [7:0] \$56 ;
-  wire [12:0] \$560 ;
-  wire [13:0] \$561 ;
-  wire [14:0] \$562 ;
-  wire [15:0] \$563 ;
+  wire [13:0] \$560 ;
+  wire [14:0] \$561 ;
+  wire [15:0] \$562 ;
+  wire [16:0] \$563 ;
   wire [16:0] \$564 ;
-  wire [16:0] \$565 ;
-  wire \$566 ;
+  wire \$565 ;
+  wire [12:0] \$566 ;
   wire [12:0] \$567 ;
-  wire [12:0] \$568 ;
-  wire [13:0] \$569 ;
+  wire [13:0] \$568 ;
+  wire [12:0] \$569 ;
   wire [8:0] \$57 ;
   wire [12:0] \$570 ;
-  wire [12:0] \$571 ;
-  wire [13:0] \$572 ;
-  wire [14:0] \$573 ;
-  wire [15:0] \$574 ;
+  wire [13:0] \$571 ;
+  wire [14:0] \$572 ;
+  wire [15:0] \$573 ;
+  wire [12:0] \$574 ;
   wire [12:0] \$575 ;
-  wire [12:0] \$576 ;
-  wire [13:0] \$577 ;
+  wire [13:0] \$576 ;
+  wire [12:0] \$577 ;
   wire [12:0] \$578 ;
-  wire [12:0] \$579 ;
+  wire [13:0] \$579 ;
   wire \$58 ;
-  wire [13:0] \$580 ;
-  wire [14:0] \$581 ;
-  wire [15:0] \$582 ;
+  wire [14:0] \$580 ;
+  wire [15:0] \$581 ;
+  wire [16:0] \$582 ;
   wire [16:0] \$583 ;
-  wire [16:0] \$584 ;
-  wire \$585 ;
+  wire \$584 ;
+  wire [12:0] \$585 ;
   wire [12:0] \$586 ;
-  wire [12:0] \$587 ;
-  wire [13:0] \$588 ;
+  wire [13:0] \$587 ;
+  wire [12:0] \$588 ;
   wire [12:0] \$589 ;
   wire [6:0] \$59 ;
-  wire [12:0] \$590 ;
-  wire [13:0] \$591 ;
-  wire [14:0] \$592 ;
-  wire [15:0] \$593 ;
+  wire [13:0] \$590 ;
+  wire [14:0] \$591 ;
+  wire [15:0] \$592 ;
+  wire [12:0] \$593 ;
   wire [12:0] \$594 ;
-  wire [12:0] \$595 ;
-  wire [13:0] \$596 ;
+  wire [13:0] \$595 ;
+  wire [12:0] \$596 ;
   wire [12:0] \$597 ;
-  wire [12:0] \$598 ;
-  wire [13:0] \$599 ;
+  wire [13:0] \$598 ;
+  wire [14:0] \$599 ;
   wire \$6 ;
   wire [6:0] \$60 ;
-  wire [14:0] \$600 ;
-  wire [15:0] \$601 ;
+  wire [15:0] \$600 ;
+  wire [16:0] \$601 ;
   wire [16:0] \$602 ;
-  wire [16:0] \$603 ;
-  wire \$604 ;
+  wire \$603 ;
+  wire [12:0] \$604 ;
   wire [12:0] \$605 ;
-  wire [12:0] \$606 ;
-  wire [13:0] \$607 ;
+  wire [13:0] \$606 ;
+  wire [12:0] \$607 ;
   wire [12:0] \$608 ;
-  wire [12:0] \$609 ;
+  wire [13:0] \$609 ;
   wire [7:0] \$61 ;
-  wire [13:0] \$610 ;
-  wire [14:0] \$611 ;
-  wire [15:0] \$612 ;
+  wire [14:0] \$610 ;
+  wire [15:0] \$611 ;
+  wire [12:0] \$612 ;
   wire [12:0] \$613 ;
-  wire [12:0] \$614 ;
-  wire [13:0] \$615 ;
+  wire [13:0] \$614 ;
+  wire [12:0] \$615 ;
   wire [12:0] \$616 ;
-  wire [12:0] \$617 ;
-  wire [13:0] \$618 ;
-  wire [14:0] \$619 ;
+  wire [13:0] \$617 ;
+  wire [14:0] \$618 ;
+  wire [15:0] \$619 ;
   wire [7:0] \$62 ;
-  wire [15:0] \$620 ;
+  wire [16:0] \$620 ;
   wire [16:0] \$621 ;
-  wire [16:0] \$622 ;
-  wire \$623 ;
+  wire \$622 ;
+  wire [12:0] \$623 ;
   wire [12:0] \$624 ;
-  wire [12:0] \$625 ;
-  wire [13:0] \$626 ;
+  wire [13:0] \$625 ;
+  wire [12:0] \$626 ;
   wire [12:0] \$627 ;
-  wire [12:0] \$628 ;
-  wire [13:0] \$629 ;
+  wire [13:0] \$628 ;
+  wire [14:0] \$629 ;
   wire [8:0] \$63 ;
-  wire [14:0] \$630 ;
-  wire [15:0] \$631 ;
+  wire [15:0] \$630 ;
+  wire [12:0] \$631 ;
   wire [12:0] \$632 ;
-  wire [12:0] \$633 ;
-  wire [13:0] \$634 ;
+  wire [13:0] \$633 ;
+  wire [12:0] \$634 ;
   wire [12:0] \$635 ;
-  wire [12:0] \$636 ;
-  wire [13:0] \$637 ;
-  wire [14:0] \$638 ;
-  wire [15:0] \$639 ;
+  wire [13:0] \$636 ;
+  wire [14:0] \$637 ;
+  wire [15:0] \$638 ;
+  wire [16:0] \$639 ;
   wire \$64 ;
   wire [16:0] \$640 ;
-  wire [16:0] \$641 ;
-  wire \$642 ;
+  wire \$641 ;
+  wire [30:0] \$642 ;
   wire [30:0] \$643 ;
   wire [30:0] \$644 ;
   wire [30:0] \$645 ;
@@ -1205,390 +1204,390 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   wire [30:0] \$648 ;
   wire [30:0] \$649 ;
   wire [6:0] \$65 ;
-  wire [30:0] \$650 ;
+  wire [31:0] \$650 ;
   wire [31:0] \$651 ;
-  wire [31:0] \$652 ;
-  wire [32:0] \$653 ;
+  wire [32:0] \$652 ;
+  wire \$653 ;
   wire \$654 ;
-  wire \$655 ;
+  wire [31:0] \$655 ;
   wire [31:0] \$656 ;
-  wire [31:0] \$657 ;
+  wire [32:0] \$657 ;
   wire [32:0] \$658 ;
-  wire [32:0] \$659 ;
+  wire \$659 ;
   wire [1:0] \$66 ;
-  wire \$660 ;
+  wire [31:0] \$660 ;
   wire [31:0] \$661 ;
-  wire [31:0] \$662 ;
-  wire [32:0] \$663 ;
+  wire [32:0] \$662 ;
+  wire \$663 ;
   wire \$664 ;
-  wire \$665 ;
+  wire [31:0] \$665 ;
   wire [31:0] \$666 ;
-  wire [31:0] \$667 ;
+  wire [32:0] \$667 ;
   wire [32:0] \$668 ;
-  wire [32:0] \$669 ;
+  wire \$669 ;
   wire \$67 ;
   wire \$670 ;
   wire \$671 ;
-  wire \$672 ;
+  wire [31:0] \$672 ;
   wire [31:0] \$673 ;
-  wire [31:0] \$674 ;
-  wire [32:0] \$675 ;
+  wire [32:0] \$674 ;
+  wire \$675 ;
   wire \$676 ;
-  wire \$677 ;
+  wire [31:0] \$677 ;
   wire [31:0] \$678 ;
-  wire [31:0] \$679 ;
+  wire [32:0] \$679 ;
   wire \$68 ;
   wire [32:0] \$680 ;
-  wire [32:0] \$681 ;
+  wire [31:0] \$681 ;
   wire [31:0] \$682 ;
-  wire [31:0] \$683 ;
-  wire [32:0] \$684 ;
+  wire [32:0] \$683 ;
+  wire \$684 ;
   wire \$685 ;
-  wire \$686 ;
+  wire [31:0] \$686 ;
   wire [31:0] \$687 ;
-  wire [31:0] \$688 ;
+  wire [32:0] \$688 ;
   wire [32:0] \$689 ;
   wire [7:0] \$69 ;
-  wire [32:0] \$690 ;
-  wire [7:0] \$691 ;
-  wire [8:0] \$692 ;
+  wire [7:0] \$690 ;
+  wire [8:0] \$691 ;
+  wire [31:0] \$692 ;
   wire [31:0] \$693 ;
-  wire [31:0] \$694 ;
-  wire [32:0] \$695 ;
+  wire [32:0] \$694 ;
+  wire \$695 ;
   wire \$696 ;
-  wire \$697 ;
+  wire [31:0] \$697 ;
   wire [31:0] \$698 ;
-  wire [31:0] \$699 ;
+  wire [32:0] \$699 ;
   wire [1:0] \$7 ;
   wire [7:0] \$70 ;
   wire [32:0] \$700 ;
-  wire [32:0] \$701 ;
-  wire \$702 ;
+  wire \$701 ;
+  wire [31:0] \$702 ;
   wire [31:0] \$703 ;
-  wire [31:0] \$704 ;
-  wire [32:0] \$705 ;
+  wire [32:0] \$704 ;
+  wire \$705 ;
   wire \$706 ;
-  wire \$707 ;
+  wire [31:0] \$707 ;
   wire [31:0] \$708 ;
-  wire [31:0] \$709 ;
+  wire [32:0] \$709 ;
   wire [8:0] \$71 ;
   wire [32:0] \$710 ;
-  wire [32:0] \$711 ;
+  wire \$711 ;
   wire \$712 ;
   wire \$713 ;
-  wire \$714 ;
+  wire [31:0] \$714 ;
   wire [31:0] \$715 ;
-  wire [31:0] \$716 ;
-  wire [32:0] \$717 ;
+  wire [32:0] \$716 ;
+  wire \$717 ;
   wire \$718 ;
-  wire \$719 ;
+  wire [31:0] \$719 ;
   wire \$72 ;
   wire [31:0] \$720 ;
-  wire [31:0] \$721 ;
+  wire [32:0] \$721 ;
   wire [32:0] \$722 ;
-  wire [32:0] \$723 ;
+  wire [31:0] \$723 ;
   wire [31:0] \$724 ;
-  wire [31:0] \$725 ;
-  wire [32:0] \$726 ;
+  wire [32:0] \$725 ;
+  wire \$726 ;
   wire \$727 ;
-  wire \$728 ;
+  wire [31:0] \$728 ;
   wire [31:0] \$729 ;
   wire \$73 ;
-  wire [31:0] \$730 ;
+  wire [32:0] \$730 ;
   wire [32:0] \$731 ;
-  wire [32:0] \$732 ;
-  wire [7:0] \$733 ;
-  wire [8:0] \$734 ;
+  wire [7:0] \$732 ;
+  wire [8:0] \$733 ;
+  wire [31:0] \$734 ;
   wire [31:0] \$735 ;
-  wire [31:0] \$736 ;
-  wire [32:0] \$737 ;
+  wire [32:0] \$736 ;
+  wire \$737 ;
   wire \$738 ;
-  wire \$739 ;
+  wire [31:0] \$739 ;
   wire [7:0] \$74 ;
   wire [31:0] \$740 ;
-  wire [31:0] \$741 ;
+  wire [32:0] \$741 ;
   wire [32:0] \$742 ;
-  wire [32:0] \$743 ;
-  wire \$744 ;
+  wire \$743 ;
+  wire [31:0] \$744 ;
   wire [31:0] \$745 ;
-  wire [31:0] \$746 ;
-  wire [32:0] \$747 ;
+  wire [32:0] \$746 ;
+  wire \$747 ;
   wire \$748 ;
-  wire \$749 ;
+  wire [31:0] \$749 ;
   wire [7:0] \$75 ;
   wire [31:0] \$750 ;
-  wire [31:0] \$751 ;
+  wire [32:0] \$751 ;
   wire [32:0] \$752 ;
-  wire [32:0] \$753 ;
+  wire \$753 ;
   wire \$754 ;
   wire \$755 ;
-  wire \$756 ;
+  wire [31:0] \$756 ;
   wire [31:0] \$757 ;
-  wire [31:0] \$758 ;
-  wire [32:0] \$759 ;
+  wire [32:0] \$758 ;
+  wire \$759 ;
   wire [8:0] \$76 ;
   wire \$760 ;
-  wire \$761 ;
+  wire [31:0] \$761 ;
   wire [31:0] \$762 ;
-  wire [31:0] \$763 ;
+  wire [32:0] \$763 ;
   wire [32:0] \$764 ;
-  wire [32:0] \$765 ;
+  wire [31:0] \$765 ;
   wire [31:0] \$766 ;
-  wire [31:0] \$767 ;
-  wire [32:0] \$768 ;
+  wire [32:0] \$767 ;
+  wire \$768 ;
   wire \$769 ;
   wire \$77 ;
-  wire \$770 ;
+  wire [31:0] \$770 ;
   wire [31:0] \$771 ;
-  wire [31:0] \$772 ;
+  wire [32:0] \$772 ;
   wire [32:0] \$773 ;
-  wire [32:0] \$774 ;
-  wire [7:0] \$775 ;
-  wire [8:0] \$776 ;
+  wire [7:0] \$774 ;
+  wire [8:0] \$775 ;
+  wire [31:0] \$776 ;
   wire [31:0] \$777 ;
-  wire [31:0] \$778 ;
-  wire [32:0] \$779 ;
+  wire [32:0] \$778 ;
+  wire \$779 ;
   wire \$78 ;
   wire \$780 ;
-  wire \$781 ;
+  wire [31:0] \$781 ;
   wire [31:0] \$782 ;
-  wire [31:0] \$783 ;
+  wire [32:0] \$783 ;
   wire [32:0] \$784 ;
-  wire [32:0] \$785 ;
-  wire \$786 ;
+  wire \$785 ;
+  wire [31:0] \$786 ;
   wire [31:0] \$787 ;
-  wire [31:0] \$788 ;
-  wire [32:0] \$789 ;
+  wire [32:0] \$788 ;
+  wire \$789 ;
   wire [7:0] \$79 ;
   wire \$790 ;
-  wire \$791 ;
+  wire [31:0] \$791 ;
   wire [31:0] \$792 ;
-  wire [31:0] \$793 ;
+  wire [32:0] \$793 ;
   wire [32:0] \$794 ;
-  wire [32:0] \$795 ;
+  wire \$795 ;
   wire \$796 ;
   wire \$797 ;
-  wire \$798 ;
+  wire [31:0] \$798 ;
   wire [31:0] \$799 ;
   wire [4:0] \$8 ;
   wire [7:0] \$80 ;
-  wire [31:0] \$800 ;
-  wire [32:0] \$801 ;
+  wire [32:0] \$800 ;
+  wire \$801 ;
   wire \$802 ;
-  wire \$803 ;
+  wire [31:0] \$803 ;
   wire [31:0] \$804 ;
-  wire [31:0] \$805 ;
+  wire [32:0] \$805 ;
   wire [32:0] \$806 ;
-  wire [32:0] \$807 ;
+  wire [31:0] \$807 ;
   wire [31:0] \$808 ;
-  wire [31:0] \$809 ;
+  wire [32:0] \$809 ;
   wire [8:0] \$81 ;
-  wire [32:0] \$810 ;
+  wire \$810 ;
   wire \$811 ;
-  wire \$812 ;
+  wire [31:0] \$812 ;
   wire [31:0] \$813 ;
-  wire [31:0] \$814 ;
+  wire [32:0] \$814 ;
   wire [32:0] \$815 ;
-  wire [32:0] \$816 ;
-  wire [7:0] \$817 ;
-  wire [8:0] \$818 ;
+  wire [7:0] \$816 ;
+  wire [8:0] \$817 ;
+  wire [31:0] \$818 ;
   wire [31:0] \$819 ;
   wire \$82 ;
-  wire [31:0] \$820 ;
-  wire [32:0] \$821 ;
+  wire [32:0] \$820 ;
+  wire \$821 ;
   wire \$822 ;
-  wire \$823 ;
+  wire [31:0] \$823 ;
   wire [31:0] \$824 ;
-  wire [31:0] \$825 ;
+  wire [32:0] \$825 ;
   wire [32:0] \$826 ;
-  wire [32:0] \$827 ;
-  wire \$828 ;
+  wire \$827 ;
+  wire [31:0] \$828 ;
   wire [31:0] \$829 ;
   wire \$83 ;
-  wire [31:0] \$830 ;
-  wire [32:0] \$831 ;
+  wire [32:0] \$830 ;
+  wire \$831 ;
   wire \$832 ;
-  wire \$833 ;
+  wire [31:0] \$833 ;
   wire [31:0] \$834 ;
-  wire [31:0] \$835 ;
+  wire [32:0] \$835 ;
   wire [32:0] \$836 ;
-  wire [32:0] \$837 ;
+  wire \$837 ;
   wire \$838 ;
   wire \$839 ;
   wire [7:0] \$84 ;
-  wire \$840 ;
+  wire [31:0] \$840 ;
   wire [31:0] \$841 ;
-  wire [31:0] \$842 ;
-  wire [32:0] \$843 ;
+  wire [32:0] \$842 ;
+  wire \$843 ;
   wire \$844 ;
-  wire \$845 ;
+  wire [31:0] \$845 ;
   wire [31:0] \$846 ;
-  wire [31:0] \$847 ;
+  wire [32:0] \$847 ;
   wire [32:0] \$848 ;
-  wire [32:0] \$849 ;
+  wire [31:0] \$849 ;
   wire [7:0] \$85 ;
   wire [31:0] \$850 ;
-  wire [31:0] \$851 ;
-  wire [32:0] \$852 ;
+  wire [32:0] \$851 ;
+  wire \$852 ;
   wire \$853 ;
-  wire \$854 ;
+  wire [31:0] \$854 ;
   wire [31:0] \$855 ;
-  wire [31:0] \$856 ;
+  wire [32:0] \$856 ;
   wire [32:0] \$857 ;
-  wire [32:0] \$858 ;
-  wire [7:0] \$859 ;
+  wire [7:0] \$858 ;
+  wire [8:0] \$859 ;
   wire [8:0] \$86 ;
-  wire [8:0] \$860 ;
+  wire [31:0] \$860 ;
   wire [31:0] \$861 ;
-  wire [31:0] \$862 ;
-  wire [32:0] \$863 ;
+  wire [32:0] \$862 ;
+  wire \$863 ;
   wire \$864 ;
-  wire \$865 ;
+  wire [31:0] \$865 ;
   wire [31:0] \$866 ;
-  wire [31:0] \$867 ;
+  wire [32:0] \$867 ;
   wire [32:0] \$868 ;
-  wire [32:0] \$869 ;
+  wire \$869 ;
   wire \$87 ;
-  wire \$870 ;
+  wire [31:0] \$870 ;
   wire [31:0] \$871 ;
-  wire [31:0] \$872 ;
-  wire [32:0] \$873 ;
+  wire [32:0] \$872 ;
+  wire \$873 ;
   wire \$874 ;
-  wire \$875 ;
+  wire [31:0] \$875 ;
   wire [31:0] \$876 ;
-  wire [31:0] \$877 ;
+  wire [32:0] \$877 ;
   wire [32:0] \$878 ;
-  wire [32:0] \$879 ;
+  wire \$879 ;
   wire \$88 ;
   wire \$880 ;
   wire \$881 ;
-  wire \$882 ;
+  wire [31:0] \$882 ;
   wire [31:0] \$883 ;
-  wire [31:0] \$884 ;
-  wire [32:0] \$885 ;
+  wire [32:0] \$884 ;
+  wire \$885 ;
   wire \$886 ;
-  wire \$887 ;
+  wire [31:0] \$887 ;
   wire [31:0] \$888 ;
-  wire [31:0] \$889 ;
+  wire [32:0] \$889 ;
   wire [7:0] \$89 ;
   wire [32:0] \$890 ;
-  wire [32:0] \$891 ;
+  wire [31:0] \$891 ;
   wire [31:0] \$892 ;
-  wire [31:0] \$893 ;
-  wire [32:0] \$894 ;
+  wire [32:0] \$893 ;
+  wire \$894 ;
   wire \$895 ;
-  wire \$896 ;
+  wire [31:0] \$896 ;
   wire [31:0] \$897 ;
-  wire [31:0] \$898 ;
+  wire [32:0] \$898 ;
   wire [32:0] \$899 ;
   wire \$9 ;
   wire [7:0] \$90 ;
-  wire [32:0] \$900 ;
-  wire [7:0] \$901 ;
-  wire [8:0] \$902 ;
+  wire [7:0] \$900 ;
+  wire [8:0] \$901 ;
+  wire [31:0] \$902 ;
   wire [31:0] \$903 ;
-  wire [31:0] \$904 ;
-  wire [32:0] \$905 ;
+  wire [32:0] \$904 ;
+  wire \$905 ;
   wire \$906 ;
-  wire \$907 ;
+  wire [31:0] \$907 ;
   wire [31:0] \$908 ;
-  wire [31:0] \$909 ;
+  wire [32:0] \$909 ;
   wire [8:0] \$91 ;
   wire [32:0] \$910 ;
-  wire [32:0] \$911 ;
-  wire \$912 ;
+  wire \$911 ;
+  wire [31:0] \$912 ;
   wire [31:0] \$913 ;
-  wire [31:0] \$914 ;
-  wire [32:0] \$915 ;
+  wire [32:0] \$914 ;
+  wire \$915 ;
   wire \$916 ;
-  wire \$917 ;
+  wire [31:0] \$917 ;
   wire [31:0] \$918 ;
-  wire [31:0] \$919 ;
+  wire [32:0] \$919 ;
   wire \$92 ;
   wire [32:0] \$920 ;
-  wire [32:0] \$921 ;
+  wire \$921 ;
   wire \$922 ;
   wire \$923 ;
-  wire \$924 ;
+  wire [31:0] \$924 ;
   wire [31:0] \$925 ;
-  wire [31:0] \$926 ;
-  wire [32:0] \$927 ;
+  wire [32:0] \$926 ;
+  wire \$927 ;
   wire \$928 ;
-  wire \$929 ;
+  wire [31:0] \$929 ;
   wire \$93 ;
   wire [31:0] \$930 ;
-  wire [31:0] \$931 ;
+  wire [32:0] \$931 ;
   wire [32:0] \$932 ;
-  wire [32:0] \$933 ;
+  wire [31:0] \$933 ;
   wire [31:0] \$934 ;
-  wire [31:0] \$935 ;
-  wire [32:0] \$936 ;
+  wire [32:0] \$935 ;
+  wire \$936 ;
   wire \$937 ;
-  wire \$938 ;
+  wire [31:0] \$938 ;
   wire [31:0] \$939 ;
   wire [7:0] \$94 ;
-  wire [31:0] \$940 ;
+  wire [32:0] \$940 ;
   wire [32:0] \$941 ;
-  wire [32:0] \$942 ;
-  wire [7:0] \$943 ;
-  wire [8:0] \$944 ;
+  wire [7:0] \$942 ;
+  wire [8:0] \$943 ;
+  wire [31:0] \$944 ;
   wire [31:0] \$945 ;
-  wire [31:0] \$946 ;
-  wire [32:0] \$947 ;
+  wire [32:0] \$946 ;
+  wire \$947 ;
   wire \$948 ;
-  wire \$949 ;
+  wire [31:0] \$949 ;
   wire [7:0] \$95 ;
   wire [31:0] \$950 ;
-  wire [31:0] \$951 ;
+  wire [32:0] \$951 ;
   wire [32:0] \$952 ;
-  wire [32:0] \$953 ;
-  wire \$954 ;
+  wire \$953 ;
+  wire [31:0] \$954 ;
   wire [31:0] \$955 ;
-  wire [31:0] \$956 ;
-  wire [32:0] \$957 ;
+  wire [32:0] \$956 ;
+  wire \$957 ;
   wire \$958 ;
-  wire \$959 ;
+  wire [31:0] \$959 ;
   wire [8:0] \$96 ;
   wire [31:0] \$960 ;
-  wire [31:0] \$961 ;
+  wire [32:0] \$961 ;
   wire [32:0] \$962 ;
-  wire [32:0] \$963 ;
+  wire \$963 ;
   wire \$964 ;
   wire \$965 ;
-  wire \$966 ;
+  wire [31:0] \$966 ;
   wire [31:0] \$967 ;
-  wire [31:0] \$968 ;
-  wire [32:0] \$969 ;
+  wire [32:0] \$968 ;
+  wire \$969 ;
   wire \$97 ;
   wire \$970 ;
-  wire \$971 ;
+  wire [31:0] \$971 ;
   wire [31:0] \$972 ;
-  wire [31:0] \$973 ;
+  wire [32:0] \$973 ;
   wire [32:0] \$974 ;
-  wire [32:0] \$975 ;
+  wire [31:0] \$975 ;
   wire [31:0] \$976 ;
-  wire [31:0] \$977 ;
-  wire [32:0] \$978 ;
+  wire [32:0] \$977 ;
+  wire \$978 ;
   wire \$979 ;
   wire \$98 ;
-  wire \$980 ;
+  wire [31:0] \$980 ;
   wire [31:0] \$981 ;
-  wire [31:0] \$982 ;
+  wire [32:0] \$982 ;
   wire [32:0] \$983 ;
-  wire [32:0] \$984 ;
-  wire [7:0] \$985 ;
-  wire [8:0] \$986 ;
+  wire [7:0] \$984 ;
+  wire [8:0] \$985 ;
+  reg [5:0] \$986 ;
   reg [5:0] \$987 ;
-  reg [5:0] \$988 ;
-  reg [2:0] \$989 ;
+  reg [2:0] \$988 ;
+  reg [15:0] \$989 ;
   wire [7:0] \$99 ;
-  reg [15:0] \$990 ;
+  reg \$990 ;
   reg \$991 ;
-  reg \$992 ;
-  reg [15:0] \$993 ;
+  reg [15:0] \$992 ;
+  reg [5:0] \$993 ;
   reg [5:0] \$994 ;
-  reg [5:0] \$995 ;
-  reg [2:0] \$996 ;
+  reg [2:0] \$995 ;
+  reg [1:0] \$996 ;
   reg [1:0] \$997 ;
   reg [1:0] \$998 ;
   reg [1:0] \$999 ;
@@ -1861,15 +1860,6 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   wire [10:0] \port__addr$90 ;
   wire [10:0] \port__addr$99 ;
   wire [63:0] port__data;
-  wire [63:0] \port__data$287 ;
-  wire [7:0] \port__data$287[0] ;
-  wire [7:0] \port__data$287[1] ;
-  wire [7:0] \port__data$287[2] ;
-  wire [7:0] \port__data$287[3] ;
-  wire [7:0] \port__data$287[4] ;
-  wire [7:0] \port__data$287[5] ;
-  wire [7:0] \port__data$287[6] ;
-  wire [7:0] \port__data$287[7] ;
   wire [63:0] \port__data$288 ;
   wire [7:0] \port__data$288[0] ;
   wire [7:0] \port__data$288[1] ;
@@ -1933,6 +1923,15 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   wire [7:0] \port__data$294[5] ;
   wire [7:0] \port__data$294[6] ;
   wire [7:0] \port__data$294[7] ;
+  wire [63:0] \port__data$295 ;
+  wire [7:0] \port__data$295[0] ;
+  wire [7:0] \port__data$295[1] ;
+  wire [7:0] \port__data$295[2] ;
+  wire [7:0] \port__data$295[3] ;
+  wire [7:0] \port__data$295[4] ;
+  wire [7:0] \port__data$295[5] ;
+  wire [7:0] \port__data$295[6] ;
+  wire [7:0] \port__data$295[7] ;
   wire [7:0] \port__data[0] ;
   wire [7:0] \port__data[1] ;
   wire [7:0] \port__data[2] ;
@@ -2335,103 +2334,8 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   reg [5:0] w_width = 6'h00;
   reg [4:0] w_x = 5'h00;
   reg [4:0] w_y = 5'h00;
-  reg [543:0] weights_s2b = 544'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
-  wire [67:0] \weights_s2b[0] ;
-  wire [15:0] \weights_s2b[0].bias ;
-  wire [15:0] \weights_s2b[0].scale ;
-  wire [3:0] \weights_s2b[0].w0 ;
-  wire [3:0] \weights_s2b[0].w1 ;
-  wire [3:0] \weights_s2b[0].w2 ;
-  wire [3:0] \weights_s2b[0].w3 ;
-  wire [3:0] \weights_s2b[0].w4 ;
-  wire [3:0] \weights_s2b[0].w5 ;
-  wire [3:0] \weights_s2b[0].w6 ;
-  wire [3:0] \weights_s2b[0].w7 ;
-  wire [3:0] \weights_s2b[0].w8 ;
-  wire [67:0] \weights_s2b[1] ;
-  wire [15:0] \weights_s2b[1].bias ;
-  wire [15:0] \weights_s2b[1].scale ;
-  wire [3:0] \weights_s2b[1].w0 ;
-  wire [3:0] \weights_s2b[1].w1 ;
-  wire [3:0] \weights_s2b[1].w2 ;
-  wire [3:0] \weights_s2b[1].w3 ;
-  wire [3:0] \weights_s2b[1].w4 ;
-  wire [3:0] \weights_s2b[1].w5 ;
-  wire [3:0] \weights_s2b[1].w6 ;
-  wire [3:0] \weights_s2b[1].w7 ;
-  wire [3:0] \weights_s2b[1].w8 ;
-  wire [67:0] \weights_s2b[2] ;
-  wire [15:0] \weights_s2b[2].bias ;
-  wire [15:0] \weights_s2b[2].scale ;
-  wire [3:0] \weights_s2b[2].w0 ;
-  wire [3:0] \weights_s2b[2].w1 ;
-  wire [3:0] \weights_s2b[2].w2 ;
-  wire [3:0] \weights_s2b[2].w3 ;
-  wire [3:0] \weights_s2b[2].w4 ;
-  wire [3:0] \weights_s2b[2].w5 ;
-  wire [3:0] \weights_s2b[2].w6 ;
-  wire [3:0] \weights_s2b[2].w7 ;
-  wire [3:0] \weights_s2b[2].w8 ;
-  wire [67:0] \weights_s2b[3] ;
-  wire [15:0] \weights_s2b[3].bias ;
-  wire [15:0] \weights_s2b[3].scale ;
-  wire [3:0] \weights_s2b[3].w0 ;
-  wire [3:0] \weights_s2b[3].w1 ;
-  wire [3:0] \weights_s2b[3].w2 ;
-  wire [3:0] \weights_s2b[3].w3 ;
-  wire [3:0] \weights_s2b[3].w4 ;
-  wire [3:0] \weights_s2b[3].w5 ;
-  wire [3:0] \weights_s2b[3].w6 ;
-  wire [3:0] \weights_s2b[3].w7 ;
-  wire [3:0] \weights_s2b[3].w8 ;
-  wire [67:0] \weights_s2b[4] ;
-  wire [15:0] \weights_s2b[4].bias ;
-  wire [15:0] \weights_s2b[4].scale ;
-  wire [3:0] \weights_s2b[4].w0 ;
-  wire [3:0] \weights_s2b[4].w1 ;
-  wire [3:0] \weights_s2b[4].w2 ;
-  wire [3:0] \weights_s2b[4].w3 ;
-  wire [3:0] \weights_s2b[4].w4 ;
-  wire [3:0] \weights_s2b[4].w5 ;
-  wire [3:0] \weights_s2b[4].w6 ;
-  wire [3:0] \weights_s2b[4].w7 ;
-  wire [3:0] \weights_s2b[4].w8 ;
-  wire [67:0] \weights_s2b[5] ;
-  wire [15:0] \weights_s2b[5].bias ;
-  wire [15:0] \weights_s2b[5].scale ;
-  wire [3:0] \weights_s2b[5].w0 ;
-  wire [3:0] \weights_s2b[5].w1 ;
-  wire [3:0] \weights_s2b[5].w2 ;
-  wire [3:0] \weights_s2b[5].w3 ;
-  wire [3:0] \weights_s2b[5].w4 ;
-  wire [3:0] \weights_s2b[5].w5 ;
-  wire [3:0] \weights_s2b[5].w6 ;
-  wire [3:0] \weights_s2b[5].w7 ;
-  wire [3:0] \weights_s2b[5].w8 ;
-  wire [67:0] \weights_s2b[6] ;
-  wire [15:0] \weights_s2b[6].bias ;
-  wire [15:0] \weights_s2b[6].scale ;
-  wire [3:0] \weights_s2b[6].w0 ;
-  wire [3:0] \weights_s2b[6].w1 ;
-  wire [3:0] \weights_s2b[6].w2 ;
-  wire [3:0] \weights_s2b[6].w3 ;
-  wire [3:0] \weights_s2b[6].w4 ;
-  wire [3:0] \weights_s2b[6].w5 ;
-  wire [3:0] \weights_s2b[6].w6 ;
-  wire [3:0] \weights_s2b[6].w7 ;
-  wire [3:0] \weights_s2b[6].w8 ;
-  wire [67:0] \weights_s2b[7] ;
-  wire [15:0] \weights_s2b[7].bias ;
-  wire [15:0] \weights_s2b[7].scale ;
-  wire [3:0] \weights_s2b[7].w0 ;
-  wire [3:0] \weights_s2b[7].w1 ;
-  wire [3:0] \weights_s2b[7].w2 ;
-  wire [3:0] \weights_s2b[7].w3 ;
-  wire [3:0] \weights_s2b[7].w4 ;
-  wire [3:0] \weights_s2b[7].w5 ;
-  wire [3:0] \weights_s2b[7].w6 ;
-  wire [3:0] \weights_s2b[7].w7 ;
-  wire [3:0] \weights_s2b[7].w8 ;
+  (* init = 2'h0 *)
+  wire [1:0] waddr2;
   reg [5:0] width = 6'h00;
   reg [1:0] wmem_w__addr;
   reg [543:0] wmem_w__data;
@@ -2532,7 +2436,7 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   wire [3:0] \wmem_w__data[7].w7 ;
   wire [3:0] \wmem_w__data[7].w8 ;
   reg wmem_w__en;
-  wire [1:0] wread__addr;
+  reg [1:0] wread__addr = 2'h0;
   wire [543:0] wread__data;
   wire [67:0] \wread__data[0] ;
   wire [15:0] \wread__data[0].bias ;
@@ -3983,14 +3887,14 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
       _8_ <= lbuf[\$176 [10:0]];
     end
   end
-  assign \port__data$294  = _0_;
-  assign \port__data$293  = _1_;
-  assign \port__data$292  = _2_;
-  assign \port__data$291  = _3_;
-  assign \port__data$290  = _4_;
-  assign \port__data$289  = _5_;
-  assign \port__data$288  = _6_;
-  assign \port__data$287  = _7_;
+  assign \port__data$295  = _0_;
+  assign \port__data$294  = _1_;
+  assign \port__data$293  = _2_;
+  assign \port__data$292  = _3_;
+  assign \port__data$291  = _4_;
+  assign \port__data$290  = _5_;
+  assign \port__data$289  = _6_;
+  assign \port__data$288  = _7_;
   assign port__data = _8_;
   reg [543:0] wmem [3:0];
   initial begin
@@ -4006,7 +3910,7 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   reg [543:0] _9_;
   always @(posedge clk) begin
     if (ce) begin
-      _9_ <= wmem[\$337 [1:0]];
+      _9_ <= wmem[wread__addr];
     end
   end
   assign wread__data = _9_;
@@ -4357,7 +4261,6 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   assign \$334  = \$332  + \$333 ;
   assign \$335  = \$334  + cg1;
   assign \$336  = ok8 ? \$335  : 14'h0000;
-  assign \$337  = 1'h0 + cg1;
   assign sampled0_0 = ok0_s2b ? sample0_s2b[7:0] : 8'h00;
   assign sampled0_1 = ok0_s2b ? sample0_s2b[15:8] : 8'h00;
   assign sampled0_2 = ok0_s2b ? sample0_s2b[23:16] : 8'h00;
@@ -4430,731 +4333,733 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   assign sampled8_5 = ok8_s2b ? sample8_s2b[47:40] : 8'h00;
   assign sampled8_6 = ok8_s2b ? sample8_s2b[55:48] : 8'h00;
   assign sampled8_7 = ok8_s2b ? sample8_s2b[63:56] : 8'h00;
-  assign \$338  = v1 | v2;
-  assign \$339  = \$338  | v2b;
-  assign \$340  = \$339  | v3;
-  assign \$341  = \$340  | v4;
-  assign pipe_busy = \$341  | v5;
-  assign \$342  = ! fsm_state;
-  assign \$343  = fsm_state == 1'h1;
-  assign \$344  = fsm_state == 2'h2;
-  assign \$345  = ! w_frames;
-  assign \$346  = w__valid & \$345 ;
-  assign \$349  = ! c_frames;
-  assign \$350  = ~ pipe_busy;
-  assign \$351  = \$349  & \$350 ;
-  assign \$352  = load + 1'h1;
-  assign \$353  = load_cg + 1'h1;
-  assign \$354  = next_groups - 1'h1;
-  assign \$355  = load_cg == \$354 ;
-  assign \$356  = load_og + 1'h1;
-  assign \$357  = i__valid & i__ready;
-  assign \$358  = w_cg + 1'h1;
-  assign \$359  = w_groups - 1'h1;
-  assign \$360  = w_cg == \$359 ;
-  assign \$361  = w_x + 1'h1;
-  assign \$362  = w_width - 1'h1;
-  assign \$363  = w_x == \$362 ;
-  assign \$364  = w_y + 1'h1;
-  assign \$365  = w_slot == 4'h9;
-  assign \$366  = w_slot + 1'h1;
-  assign \$367  = \$365  ? 5'h00 : \$366 ;
-  assign \$368  = w_height - 1'h1;
-  assign \$369  = w_y == \$368 ;
-  assign \$370  = w_frames - 1'h1;
-  assign \$371  = off__valid & off__ready;
-  assign \$372  = c_pass + 1'h1;
-  assign \$373  = ! c_pass;
-  assign \$374  = c_cg + 1'h1;
-  assign \$375  = groups - 1'h1;
-  assign \$376  = c_cg == \$375 ;
-  assign \$377  = groups - 1'h1;
-  assign \$378  = c_cg == \$377 ;
-  assign \$379  = ! c_pass;
-  assign \$380  = \$378  & \$379 ;
-  assign \$382  = c_ox + 1'h1;
-  assign \$383  = stride2 ? 2'h2 : 2'h1;
-  assign \$384  = c_x + \$383 ;
-  assign \$385  = width - 1'h1;
-  assign \$387  = $signed(\$386 ) + $signed(2'h1);
-  assign \$388  = stride2 ? \$387  : { 2'h0, width };
-  assign \$389  = $signed(\$388 ) - $signed(2'h1);
-  assign \$390  = c_ox == \$389 ;
-  assign \$391  = height - 1'h1;
-  assign \$393  = $signed(\$392 ) + $signed(2'h1);
-  assign \$394  = stride2 ? \$393  : { 2'h0, height };
-  assign \$395  = $signed(\$394 ) - $signed(2'h1);
-  assign \$396  = c_oy == \$395 ;
-  assign \$397  = height - 1'h1;
-  assign \$398  = c_frames - 1'h1;
-  assign \$399  = c_oy + 1'h1;
-  assign \$400  = stride2 ? 2'h2 : 2'h1;
-  assign \$401  = c_y + \$400 ;
-  assign \$402  = stride2 ? 2'h2 : 2'h1;
-  assign \$403  = below - \$402 ;
-  assign \$404  = | row_step;
-  assign \$405  = c_slot + row_step;
-  assign \$406  = \$405  >= 4'ha;
-  assign \$407  = c_slot + row_step;
-  assign \$408  = \$407  - 4'ha;
-  assign \$409  = c_slot + row_step;
-  assign \$410  = \$406  ? \$408  : { 1'h0, \$409  };
-  assign \$411  = lead + row_done;
-  assign \$412  = \$411  - row_step;
-  assign \$413  = next_height - 1'h1;
-  assign \$414  = ! c_pass;
-  assign \$416  = ! c_pass;
-  assign \$418  = $signed(sampled0_0) * $signed(weights_s2b[3:0]);
-  assign \$419  = $signed(sampled1_0) * $signed(weights_s2b[7:4]);
-  assign \$420  = $signed(sampled2_0) * $signed(weights_s2b[11:8]);
-  assign \$421  = $signed(sampled3_0) * $signed(weights_s2b[15:12]);
-  assign \$422  = $signed(sampled4_0) * $signed(weights_s2b[19:16]);
-  assign \$423  = $signed(sampled5_0) * $signed(weights_s2b[23:20]);
-  assign \$424  = $signed(sampled6_0) * $signed(weights_s2b[27:24]);
-  assign \$425  = $signed(sampled7_0) * $signed(weights_s2b[31:28]);
-  assign \$426  = $signed(sampled8_0) * $signed(weights_s2b[35:32]);
-  assign \$427  = $signed(sampled0_1) * $signed(weights_s2b[71:68]);
-  assign \$428  = $signed(sampled1_1) * $signed(weights_s2b[75:72]);
-  assign \$429  = $signed(sampled2_1) * $signed(weights_s2b[79:76]);
-  assign \$430  = $signed(sampled3_1) * $signed(weights_s2b[83:80]);
-  assign \$431  = $signed(sampled4_1) * $signed(weights_s2b[87:84]);
-  assign \$432  = $signed(sampled5_1) * $signed(weights_s2b[91:88]);
-  assign \$433  = $signed(sampled6_1) * $signed(weights_s2b[95:92]);
-  assign \$434  = $signed(sampled7_1) * $signed(weights_s2b[99:96]);
-  assign \$435  = $signed(sampled8_1) * $signed(weights_s2b[103:100]);
-  assign \$436  = $signed(sampled0_2) * $signed(weights_s2b[139:136]);
-  assign \$437  = $signed(sampled1_2) * $signed(weights_s2b[143:140]);
-  assign \$438  = $signed(sampled2_2) * $signed(weights_s2b[147:144]);
-  assign \$439  = $signed(sampled3_2) * $signed(weights_s2b[151:148]);
-  assign \$440  = $signed(sampled4_2) * $signed(weights_s2b[155:152]);
-  assign \$441  = $signed(sampled5_2) * $signed(weights_s2b[159:156]);
-  assign \$442  = $signed(sampled6_2) * $signed(weights_s2b[163:160]);
-  assign \$443  = $signed(sampled7_2) * $signed(weights_s2b[167:164]);
-  assign \$444  = $signed(sampled8_2) * $signed(weights_s2b[171:168]);
-  assign \$445  = $signed(sampled0_3) * $signed(weights_s2b[207:204]);
-  assign \$446  = $signed(sampled1_3) * $signed(weights_s2b[211:208]);
-  assign \$447  = $signed(sampled2_3) * $signed(weights_s2b[215:212]);
-  assign \$448  = $signed(sampled3_3) * $signed(weights_s2b[219:216]);
-  assign \$449  = $signed(sampled4_3) * $signed(weights_s2b[223:220]);
-  assign \$450  = $signed(sampled5_3) * $signed(weights_s2b[227:224]);
-  assign \$451  = $signed(sampled6_3) * $signed(weights_s2b[231:228]);
-  assign \$452  = $signed(sampled7_3) * $signed(weights_s2b[235:232]);
-  assign \$453  = $signed(sampled8_3) * $signed(weights_s2b[239:236]);
-  assign \$454  = $signed(sampled0_4) * $signed(weights_s2b[275:272]);
-  assign \$455  = $signed(sampled1_4) * $signed(weights_s2b[279:276]);
-  assign \$456  = $signed(sampled2_4) * $signed(weights_s2b[283:280]);
-  assign \$457  = $signed(sampled3_4) * $signed(weights_s2b[287:284]);
-  assign \$458  = $signed(sampled4_4) * $signed(weights_s2b[291:288]);
-  assign \$459  = $signed(sampled5_4) * $signed(weights_s2b[295:292]);
-  assign \$460  = $signed(sampled6_4) * $signed(weights_s2b[299:296]);
-  assign \$461  = $signed(sampled7_4) * $signed(weights_s2b[303:300]);
-  assign \$462  = $signed(sampled8_4) * $signed(weights_s2b[307:304]);
-  assign \$463  = $signed(sampled0_5) * $signed(weights_s2b[343:340]);
-  assign \$464  = $signed(sampled1_5) * $signed(weights_s2b[347:344]);
-  assign \$465  = $signed(sampled2_5) * $signed(weights_s2b[351:348]);
-  assign \$466  = $signed(sampled3_5) * $signed(weights_s2b[355:352]);
-  assign \$467  = $signed(sampled4_5) * $signed(weights_s2b[359:356]);
-  assign \$468  = $signed(sampled5_5) * $signed(weights_s2b[363:360]);
-  assign \$469  = $signed(sampled6_5) * $signed(weights_s2b[367:364]);
-  assign \$470  = $signed(sampled7_5) * $signed(weights_s2b[371:368]);
-  assign \$471  = $signed(sampled8_5) * $signed(weights_s2b[375:372]);
-  assign \$472  = $signed(sampled0_6) * $signed(weights_s2b[411:408]);
-  assign \$473  = $signed(sampled1_6) * $signed(weights_s2b[415:412]);
-  assign \$474  = $signed(sampled2_6) * $signed(weights_s2b[419:416]);
-  assign \$475  = $signed(sampled3_6) * $signed(weights_s2b[423:420]);
-  assign \$476  = $signed(sampled4_6) * $signed(weights_s2b[427:424]);
-  assign \$477  = $signed(sampled5_6) * $signed(weights_s2b[431:428]);
-  assign \$478  = $signed(sampled6_6) * $signed(weights_s2b[435:432]);
-  assign \$479  = $signed(sampled7_6) * $signed(weights_s2b[439:436]);
-  assign \$480  = $signed(sampled8_6) * $signed(weights_s2b[443:440]);
-  assign \$481  = $signed(sampled0_7) * $signed(weights_s2b[479:476]);
-  assign \$482  = $signed(sampled1_7) * $signed(weights_s2b[483:480]);
-  assign \$483  = $signed(sampled2_7) * $signed(weights_s2b[487:484]);
-  assign \$484  = $signed(sampled3_7) * $signed(weights_s2b[491:488]);
-  assign \$485  = $signed(sampled4_7) * $signed(weights_s2b[495:492]);
-  assign \$486  = $signed(sampled5_7) * $signed(weights_s2b[499:496]);
-  assign \$487  = $signed(sampled6_7) * $signed(weights_s2b[503:500]);
-  assign \$488  = $signed(sampled7_7) * $signed(weights_s2b[507:504]);
-  assign \$489  = $signed(sampled8_7) * $signed(weights_s2b[511:508]);
-  assign \$490  = ce & v3;
-  assign \$491  = $signed(prod0_0) + $signed(prod0_1);
-  assign \$492  = $signed(prod0_2) + $signed(prod0_3);
-  assign \$493  = $signed(\$491 ) + $signed(\$492 );
-  assign \$494  = $signed(prod0_4) + $signed(prod0_5);
-  assign \$495  = $signed(prod0_6) + $signed(prod0_7);
-  assign \$496  = $signed(\$494 ) + $signed(\$495 );
-  assign \$497  = $signed(\$493 ) + $signed(\$496 );
-  assign \$498  = $signed(\$497 ) + $signed(prod0_8);
-  assign \$499  = $signed(prod0_0) + $signed(prod0_1);
-  assign \$500  = $signed(prod0_2) + $signed(prod0_3);
-  assign \$501  = $signed(\$499 ) + $signed(\$500 );
-  assign \$502  = $signed(prod0_4) + $signed(prod0_5);
-  assign \$503  = $signed(prod0_6) + $signed(prod0_7);
-  assign \$504  = $signed(\$502 ) + $signed(\$503 );
-  assign \$505  = $signed(\$501 ) + $signed(\$504 );
-  assign \$506  = $signed(\$505 ) + $signed(prod0_8);
-  assign \$507  = $signed(acc0) + $signed(\$506 );
-  assign \$508  = accfirst3 ? { \$498 [15], \$498  } : \$507 ;
-  assign \$509  = ce & v3;
-  assign \$510  = $signed(prod1_0) + $signed(prod1_1);
-  assign \$511  = $signed(prod1_2) + $signed(prod1_3);
-  assign \$512  = $signed(\$510 ) + $signed(\$511 );
-  assign \$513  = $signed(prod1_4) + $signed(prod1_5);
-  assign \$514  = $signed(prod1_6) + $signed(prod1_7);
-  assign \$515  = $signed(\$513 ) + $signed(\$514 );
-  assign \$516  = $signed(\$512 ) + $signed(\$515 );
-  assign \$517  = $signed(\$516 ) + $signed(prod1_8);
-  assign \$518  = $signed(prod1_0) + $signed(prod1_1);
-  assign \$519  = $signed(prod1_2) + $signed(prod1_3);
-  assign \$520  = $signed(\$518 ) + $signed(\$519 );
-  assign \$521  = $signed(prod1_4) + $signed(prod1_5);
-  assign \$522  = $signed(prod1_6) + $signed(prod1_7);
-  assign \$523  = $signed(\$521 ) + $signed(\$522 );
-  assign \$524  = $signed(\$520 ) + $signed(\$523 );
-  assign \$525  = $signed(\$524 ) + $signed(prod1_8);
-  assign \$526  = $signed(acc1) + $signed(\$525 );
-  assign \$527  = accfirst3 ? { \$517 [15], \$517  } : \$526 ;
-  assign \$528  = ce & v3;
-  assign \$529  = $signed(prod2_0) + $signed(prod2_1);
-  assign \$530  = $signed(prod2_2) + $signed(prod2_3);
-  assign \$531  = $signed(\$529 ) + $signed(\$530 );
-  assign \$532  = $signed(prod2_4) + $signed(prod2_5);
-  assign \$533  = $signed(prod2_6) + $signed(prod2_7);
-  assign \$534  = $signed(\$532 ) + $signed(\$533 );
-  assign \$535  = $signed(\$531 ) + $signed(\$534 );
-  assign \$536  = $signed(\$535 ) + $signed(prod2_8);
-  assign \$537  = $signed(prod2_0) + $signed(prod2_1);
-  assign \$538  = $signed(prod2_2) + $signed(prod2_3);
-  assign \$539  = $signed(\$537 ) + $signed(\$538 );
-  assign \$540  = $signed(prod2_4) + $signed(prod2_5);
-  assign \$541  = $signed(prod2_6) + $signed(prod2_7);
-  assign \$542  = $signed(\$540 ) + $signed(\$541 );
-  assign \$543  = $signed(\$539 ) + $signed(\$542 );
-  assign \$544  = $signed(\$543 ) + $signed(prod2_8);
-  assign \$545  = $signed(acc2) + $signed(\$544 );
-  assign \$546  = accfirst3 ? { \$536 [15], \$536  } : \$545 ;
-  assign \$547  = ce & v3;
-  assign \$548  = $signed(prod3_0) + $signed(prod3_1);
-  assign \$549  = $signed(prod3_2) + $signed(prod3_3);
-  assign \$550  = $signed(\$548 ) + $signed(\$549 );
-  assign \$551  = $signed(prod3_4) + $signed(prod3_5);
-  assign \$552  = $signed(prod3_6) + $signed(prod3_7);
-  assign \$553  = $signed(\$551 ) + $signed(\$552 );
-  assign \$554  = $signed(\$550 ) + $signed(\$553 );
-  assign \$555  = $signed(\$554 ) + $signed(prod3_8);
-  assign \$556  = $signed(prod3_0) + $signed(prod3_1);
-  assign \$557  = $signed(prod3_2) + $signed(prod3_3);
-  assign \$558  = $signed(\$556 ) + $signed(\$557 );
-  assign \$559  = $signed(prod3_4) + $signed(prod3_5);
-  assign \$560  = $signed(prod3_6) + $signed(prod3_7);
-  assign \$561  = $signed(\$559 ) + $signed(\$560 );
-  assign \$562  = $signed(\$558 ) + $signed(\$561 );
-  assign \$563  = $signed(\$562 ) + $signed(prod3_8);
-  assign \$564  = $signed(acc3) + $signed(\$563 );
-  assign \$565  = accfirst3 ? { \$555 [15], \$555  } : \$564 ;
-  assign \$566  = ce & v3;
-  assign \$567  = $signed(prod4_0) + $signed(prod4_1);
-  assign \$568  = $signed(prod4_2) + $signed(prod4_3);
-  assign \$569  = $signed(\$567 ) + $signed(\$568 );
-  assign \$570  = $signed(prod4_4) + $signed(prod4_5);
-  assign \$571  = $signed(prod4_6) + $signed(prod4_7);
-  assign \$572  = $signed(\$570 ) + $signed(\$571 );
-  assign \$573  = $signed(\$569 ) + $signed(\$572 );
-  assign \$574  = $signed(\$573 ) + $signed(prod4_8);
-  assign \$575  = $signed(prod4_0) + $signed(prod4_1);
-  assign \$576  = $signed(prod4_2) + $signed(prod4_3);
-  assign \$577  = $signed(\$575 ) + $signed(\$576 );
-  assign \$578  = $signed(prod4_4) + $signed(prod4_5);
-  assign \$579  = $signed(prod4_6) + $signed(prod4_7);
-  assign \$580  = $signed(\$578 ) + $signed(\$579 );
-  assign \$581  = $signed(\$577 ) + $signed(\$580 );
-  assign \$582  = $signed(\$581 ) + $signed(prod4_8);
-  assign \$583  = $signed(acc4) + $signed(\$582 );
-  assign \$584  = accfirst3 ? { \$574 [15], \$574  } : \$583 ;
-  assign \$585  = ce & v3;
-  assign \$586  = $signed(prod5_0) + $signed(prod5_1);
-  assign \$587  = $signed(prod5_2) + $signed(prod5_3);
-  assign \$588  = $signed(\$586 ) + $signed(\$587 );
-  assign \$589  = $signed(prod5_4) + $signed(prod5_5);
-  assign \$590  = $signed(prod5_6) + $signed(prod5_7);
-  assign \$591  = $signed(\$589 ) + $signed(\$590 );
-  assign \$592  = $signed(\$588 ) + $signed(\$591 );
-  assign \$593  = $signed(\$592 ) + $signed(prod5_8);
-  assign \$594  = $signed(prod5_0) + $signed(prod5_1);
-  assign \$595  = $signed(prod5_2) + $signed(prod5_3);
-  assign \$596  = $signed(\$594 ) + $signed(\$595 );
-  assign \$597  = $signed(prod5_4) + $signed(prod5_5);
-  assign \$598  = $signed(prod5_6) + $signed(prod5_7);
-  assign \$599  = $signed(\$597 ) + $signed(\$598 );
-  assign \$600  = $signed(\$596 ) + $signed(\$599 );
-  assign \$601  = $signed(\$600 ) + $signed(prod5_8);
-  assign \$602  = $signed(acc5) + $signed(\$601 );
-  assign \$603  = accfirst3 ? { \$593 [15], \$593  } : \$602 ;
-  assign \$604  = ce & v3;
-  assign \$605  = $signed(prod6_0) + $signed(prod6_1);
-  assign \$606  = $signed(prod6_2) + $signed(prod6_3);
-  assign \$607  = $signed(\$605 ) + $signed(\$606 );
-  assign \$608  = $signed(prod6_4) + $signed(prod6_5);
-  assign \$609  = $signed(prod6_6) + $signed(prod6_7);
-  assign \$610  = $signed(\$608 ) + $signed(\$609 );
-  assign \$611  = $signed(\$607 ) + $signed(\$610 );
-  assign \$612  = $signed(\$611 ) + $signed(prod6_8);
-  assign \$613  = $signed(prod6_0) + $signed(prod6_1);
-  assign \$614  = $signed(prod6_2) + $signed(prod6_3);
-  assign \$615  = $signed(\$613 ) + $signed(\$614 );
-  assign \$616  = $signed(prod6_4) + $signed(prod6_5);
-  assign \$617  = $signed(prod6_6) + $signed(prod6_7);
-  assign \$618  = $signed(\$616 ) + $signed(\$617 );
-  assign \$619  = $signed(\$615 ) + $signed(\$618 );
-  assign \$620  = $signed(\$619 ) + $signed(prod6_8);
-  assign \$621  = $signed(acc6) + $signed(\$620 );
-  assign \$622  = accfirst3 ? { \$612 [15], \$612  } : \$621 ;
-  assign \$623  = ce & v3;
-  assign \$624  = $signed(prod7_0) + $signed(prod7_1);
-  assign \$625  = $signed(prod7_2) + $signed(prod7_3);
-  assign \$626  = $signed(\$624 ) + $signed(\$625 );
-  assign \$627  = $signed(prod7_4) + $signed(prod7_5);
-  assign \$628  = $signed(prod7_6) + $signed(prod7_7);
-  assign \$629  = $signed(\$627 ) + $signed(\$628 );
-  assign \$630  = $signed(\$626 ) + $signed(\$629 );
-  assign \$631  = $signed(\$630 ) + $signed(prod7_8);
-  assign \$632  = $signed(prod7_0) + $signed(prod7_1);
-  assign \$633  = $signed(prod7_2) + $signed(prod7_3);
-  assign \$634  = $signed(\$632 ) + $signed(\$633 );
-  assign \$635  = $signed(prod7_4) + $signed(prod7_5);
-  assign \$636  = $signed(prod7_6) + $signed(prod7_7);
-  assign \$637  = $signed(\$635 ) + $signed(\$636 );
-  assign \$638  = $signed(\$634 ) + $signed(\$637 );
-  assign \$639  = $signed(\$638 ) + $signed(prod7_8);
-  assign \$640  = $signed(acc7) + $signed(\$639 );
-  assign \$641  = accfirst3 ? { \$631 [15], \$631  } : \$640 ;
-  assign \$642  = v3 & acclast3;
-  assign \$643  = $signed(acc0) * $signed(scale0_s4);
-  assign \$644  = $signed(acc1) * $signed(scale1_s4);
-  assign \$645  = $signed(acc2) * $signed(scale2_s4);
-  assign \$646  = $signed(acc3) * $signed(scale3_s4);
-  assign \$647  = $signed(acc4) * $signed(scale4_s4);
-  assign \$648  = $signed(acc5) * $signed(scale5_s4);
-  assign \$649  = $signed(acc6) * $signed(scale6_s4);
-  assign \$650  = $signed(acc7) * $signed(scale7_s4);
-  assign \$651  = $signed(scaled0) + $signed(17'h08000);
-  assign \$653  = $signed(\$652 ) + $signed(bias0_s5);
-  assign \$654  = $signed(\$653 ) < $signed(1'h0);
-  assign \$655  = relu & \$654 ;
-  assign \$656  = $signed(scaled0) + $signed(17'h08000);
-  assign \$658  = $signed(\$657 ) + $signed(bias0_s5);
-  assign \$659  = \$655  ? 33'h000000000 : \$658 ;
-  assign \$660  = & \$659 [32:7];
-  assign \$661  = $signed(scaled0) + $signed(17'h08000);
-  assign \$663  = $signed(\$662 ) + $signed(bias0_s5);
-  assign \$664  = $signed(\$663 ) < $signed(1'h0);
-  assign \$665  = relu & \$664 ;
-  assign \$666  = $signed(scaled0) + $signed(17'h08000);
-  assign \$668  = $signed(\$667 ) + $signed(bias0_s5);
-  assign \$669  = \$665  ? 33'h000000000 : \$668 ;
-  assign \$670  = | \$669 [32:7];
-  assign \$671  = ~ \$670 ;
-  assign \$672  = \$660  | \$671 ;
-  assign \$673  = $signed(scaled0) + $signed(17'h08000);
-  assign \$675  = $signed(\$674 ) + $signed(bias0_s5);
-  assign \$676  = $signed(\$675 ) < $signed(1'h0);
-  assign \$677  = relu & \$676 ;
-  assign \$678  = $signed(scaled0) + $signed(17'h08000);
-  assign \$680  = $signed(\$679 ) + $signed(bias0_s5);
-  assign \$681  = \$677  ? 33'h000000000 : \$680 ;
-  assign \$682  = $signed(scaled0) + $signed(17'h08000);
-  assign \$684  = $signed(\$683 ) + $signed(bias0_s5);
-  assign \$685  = $signed(\$684 ) < $signed(1'h0);
-  assign \$686  = relu & \$685 ;
-  assign \$687  = $signed(scaled0) + $signed(17'h08000);
-  assign \$689  = $signed(\$688 ) + $signed(bias0_s5);
-  assign \$690  = \$686  ? 33'h000000000 : \$689 ;
-  assign \$691  = \$690 [32] ? 8'h80 : 8'h7f;
-  assign \$692  = \$672  ? { 1'h0, \$681 [7:0] } : { \$691 [7], \$691  };
-  assign \$693  = $signed(scaled1) + $signed(17'h08000);
-  assign \$695  = $signed(\$694 ) + $signed(bias1_s5);
-  assign \$696  = $signed(\$695 ) < $signed(1'h0);
-  assign \$697  = relu & \$696 ;
-  assign \$698  = $signed(scaled1) + $signed(17'h08000);
-  assign \$700  = $signed(\$699 ) + $signed(bias1_s5);
-  assign \$701  = \$697  ? 33'h000000000 : \$700 ;
-  assign \$702  = & \$701 [32:7];
-  assign \$703  = $signed(scaled1) + $signed(17'h08000);
-  assign \$705  = $signed(\$704 ) + $signed(bias1_s5);
-  assign \$706  = $signed(\$705 ) < $signed(1'h0);
-  assign \$707  = relu & \$706 ;
-  assign \$708  = $signed(scaled1) + $signed(17'h08000);
-  assign \$710  = $signed(\$709 ) + $signed(bias1_s5);
-  assign \$711  = \$707  ? 33'h000000000 : \$710 ;
-  assign \$712  = | \$711 [32:7];
-  assign \$713  = ~ \$712 ;
-  assign \$714  = \$702  | \$713 ;
-  assign \$715  = $signed(scaled1) + $signed(17'h08000);
-  assign \$717  = $signed(\$716 ) + $signed(bias1_s5);
-  assign \$718  = $signed(\$717 ) < $signed(1'h0);
-  assign \$719  = relu & \$718 ;
-  assign \$720  = $signed(scaled1) + $signed(17'h08000);
-  assign \$722  = $signed(\$721 ) + $signed(bias1_s5);
-  assign \$723  = \$719  ? 33'h000000000 : \$722 ;
-  assign \$724  = $signed(scaled1) + $signed(17'h08000);
-  assign \$726  = $signed(\$725 ) + $signed(bias1_s5);
-  assign \$727  = $signed(\$726 ) < $signed(1'h0);
-  assign \$728  = relu & \$727 ;
-  assign \$729  = $signed(scaled1) + $signed(17'h08000);
-  assign \$731  = $signed(\$730 ) + $signed(bias1_s5);
-  assign \$732  = \$728  ? 33'h000000000 : \$731 ;
-  assign \$733  = \$732 [32] ? 8'h80 : 8'h7f;
-  assign \$734  = \$714  ? { 1'h0, \$723 [7:0] } : { \$733 [7], \$733  };
-  assign \$735  = $signed(scaled2) + $signed(17'h08000);
-  assign \$737  = $signed(\$736 ) + $signed(bias2_s5);
-  assign \$738  = $signed(\$737 ) < $signed(1'h0);
-  assign \$739  = relu & \$738 ;
-  assign \$740  = $signed(scaled2) + $signed(17'h08000);
-  assign \$742  = $signed(\$741 ) + $signed(bias2_s5);
-  assign \$743  = \$739  ? 33'h000000000 : \$742 ;
-  assign \$744  = & \$743 [32:7];
-  assign \$745  = $signed(scaled2) + $signed(17'h08000);
-  assign \$747  = $signed(\$746 ) + $signed(bias2_s5);
-  assign \$748  = $signed(\$747 ) < $signed(1'h0);
-  assign \$749  = relu & \$748 ;
-  assign \$750  = $signed(scaled2) + $signed(17'h08000);
-  assign \$752  = $signed(\$751 ) + $signed(bias2_s5);
-  assign \$753  = \$749  ? 33'h000000000 : \$752 ;
-  assign \$754  = | \$753 [32:7];
-  assign \$755  = ~ \$754 ;
-  assign \$756  = \$744  | \$755 ;
-  assign \$757  = $signed(scaled2) + $signed(17'h08000);
-  assign \$759  = $signed(\$758 ) + $signed(bias2_s5);
-  assign \$760  = $signed(\$759 ) < $signed(1'h0);
-  assign \$761  = relu & \$760 ;
-  assign \$762  = $signed(scaled2) + $signed(17'h08000);
-  assign \$764  = $signed(\$763 ) + $signed(bias2_s5);
-  assign \$765  = \$761  ? 33'h000000000 : \$764 ;
-  assign \$766  = $signed(scaled2) + $signed(17'h08000);
-  assign \$768  = $signed(\$767 ) + $signed(bias2_s5);
-  assign \$769  = $signed(\$768 ) < $signed(1'h0);
-  assign \$770  = relu & \$769 ;
-  assign \$771  = $signed(scaled2) + $signed(17'h08000);
-  assign \$773  = $signed(\$772 ) + $signed(bias2_s5);
-  assign \$774  = \$770  ? 33'h000000000 : \$773 ;
-  assign \$775  = \$774 [32] ? 8'h80 : 8'h7f;
-  assign \$776  = \$756  ? { 1'h0, \$765 [7:0] } : { \$775 [7], \$775  };
-  assign \$777  = $signed(scaled3) + $signed(17'h08000);
-  assign \$779  = $signed(\$778 ) + $signed(bias3_s5);
-  assign \$780  = $signed(\$779 ) < $signed(1'h0);
-  assign \$781  = relu & \$780 ;
-  assign \$782  = $signed(scaled3) + $signed(17'h08000);
-  assign \$784  = $signed(\$783 ) + $signed(bias3_s5);
-  assign \$785  = \$781  ? 33'h000000000 : \$784 ;
-  assign \$786  = & \$785 [32:7];
-  assign \$787  = $signed(scaled3) + $signed(17'h08000);
-  assign \$789  = $signed(\$788 ) + $signed(bias3_s5);
-  assign \$790  = $signed(\$789 ) < $signed(1'h0);
-  assign \$791  = relu & \$790 ;
-  assign \$792  = $signed(scaled3) + $signed(17'h08000);
-  assign \$794  = $signed(\$793 ) + $signed(bias3_s5);
-  assign \$795  = \$791  ? 33'h000000000 : \$794 ;
-  assign \$796  = | \$795 [32:7];
-  assign \$797  = ~ \$796 ;
-  assign \$798  = \$786  | \$797 ;
-  assign \$799  = $signed(scaled3) + $signed(17'h08000);
-  assign \$801  = $signed(\$800 ) + $signed(bias3_s5);
-  assign \$802  = $signed(\$801 ) < $signed(1'h0);
-  assign \$803  = relu & \$802 ;
-  assign \$804  = $signed(scaled3) + $signed(17'h08000);
-  assign \$806  = $signed(\$805 ) + $signed(bias3_s5);
-  assign \$807  = \$803  ? 33'h000000000 : \$806 ;
-  assign \$808  = $signed(scaled3) + $signed(17'h08000);
-  assign \$810  = $signed(\$809 ) + $signed(bias3_s5);
-  assign \$811  = $signed(\$810 ) < $signed(1'h0);
-  assign \$812  = relu & \$811 ;
-  assign \$813  = $signed(scaled3) + $signed(17'h08000);
-  assign \$815  = $signed(\$814 ) + $signed(bias3_s5);
-  assign \$816  = \$812  ? 33'h000000000 : \$815 ;
-  assign \$817  = \$816 [32] ? 8'h80 : 8'h7f;
-  assign \$818  = \$798  ? { 1'h0, \$807 [7:0] } : { \$817 [7], \$817  };
-  assign \$819  = $signed(scaled4) + $signed(17'h08000);
-  assign \$821  = $signed(\$820 ) + $signed(bias4_s5);
-  assign \$822  = $signed(\$821 ) < $signed(1'h0);
-  assign \$823  = relu & \$822 ;
-  assign \$824  = $signed(scaled4) + $signed(17'h08000);
-  assign \$826  = $signed(\$825 ) + $signed(bias4_s5);
-  assign \$827  = \$823  ? 33'h000000000 : \$826 ;
-  assign \$828  = & \$827 [32:7];
-  assign \$829  = $signed(scaled4) + $signed(17'h08000);
-  assign \$831  = $signed(\$830 ) + $signed(bias4_s5);
-  assign \$832  = $signed(\$831 ) < $signed(1'h0);
-  assign \$833  = relu & \$832 ;
-  assign \$834  = $signed(scaled4) + $signed(17'h08000);
-  assign \$836  = $signed(\$835 ) + $signed(bias4_s5);
-  assign \$837  = \$833  ? 33'h000000000 : \$836 ;
-  assign \$838  = | \$837 [32:7];
-  assign \$839  = ~ \$838 ;
-  assign \$840  = \$828  | \$839 ;
-  assign \$841  = $signed(scaled4) + $signed(17'h08000);
-  assign \$843  = $signed(\$842 ) + $signed(bias4_s5);
-  assign \$844  = $signed(\$843 ) < $signed(1'h0);
-  assign \$845  = relu & \$844 ;
-  assign \$846  = $signed(scaled4) + $signed(17'h08000);
-  assign \$848  = $signed(\$847 ) + $signed(bias4_s5);
-  assign \$849  = \$845  ? 33'h000000000 : \$848 ;
-  assign \$850  = $signed(scaled4) + $signed(17'h08000);
-  assign \$852  = $signed(\$851 ) + $signed(bias4_s5);
-  assign \$853  = $signed(\$852 ) < $signed(1'h0);
-  assign \$854  = relu & \$853 ;
-  assign \$855  = $signed(scaled4) + $signed(17'h08000);
-  assign \$857  = $signed(\$856 ) + $signed(bias4_s5);
-  assign \$858  = \$854  ? 33'h000000000 : \$857 ;
-  assign \$859  = \$858 [32] ? 8'h80 : 8'h7f;
-  assign \$860  = \$840  ? { 1'h0, \$849 [7:0] } : { \$859 [7], \$859  };
-  assign \$861  = $signed(scaled5) + $signed(17'h08000);
-  assign \$863  = $signed(\$862 ) + $signed(bias5_s5);
-  assign \$864  = $signed(\$863 ) < $signed(1'h0);
-  assign \$865  = relu & \$864 ;
-  assign \$866  = $signed(scaled5) + $signed(17'h08000);
-  assign \$868  = $signed(\$867 ) + $signed(bias5_s5);
-  assign \$869  = \$865  ? 33'h000000000 : \$868 ;
-  assign \$870  = & \$869 [32:7];
-  assign \$871  = $signed(scaled5) + $signed(17'h08000);
-  assign \$873  = $signed(\$872 ) + $signed(bias5_s5);
-  assign \$874  = $signed(\$873 ) < $signed(1'h0);
-  assign \$875  = relu & \$874 ;
-  assign \$876  = $signed(scaled5) + $signed(17'h08000);
-  assign \$878  = $signed(\$877 ) + $signed(bias5_s5);
-  assign \$879  = \$875  ? 33'h000000000 : \$878 ;
-  assign \$880  = | \$879 [32:7];
-  assign \$881  = ~ \$880 ;
-  assign \$882  = \$870  | \$881 ;
-  assign \$883  = $signed(scaled5) + $signed(17'h08000);
-  assign \$885  = $signed(\$884 ) + $signed(bias5_s5);
-  assign \$886  = $signed(\$885 ) < $signed(1'h0);
-  assign \$887  = relu & \$886 ;
-  assign \$888  = $signed(scaled5) + $signed(17'h08000);
-  assign \$890  = $signed(\$889 ) + $signed(bias5_s5);
-  assign \$891  = \$887  ? 33'h000000000 : \$890 ;
-  assign \$892  = $signed(scaled5) + $signed(17'h08000);
-  assign \$894  = $signed(\$893 ) + $signed(bias5_s5);
-  assign \$895  = $signed(\$894 ) < $signed(1'h0);
-  assign \$896  = relu & \$895 ;
-  assign \$897  = $signed(scaled5) + $signed(17'h08000);
-  assign \$899  = $signed(\$898 ) + $signed(bias5_s5);
-  assign \$900  = \$896  ? 33'h000000000 : \$899 ;
-  assign \$901  = \$900 [32] ? 8'h80 : 8'h7f;
-  assign \$902  = \$882  ? { 1'h0, \$891 [7:0] } : { \$901 [7], \$901  };
-  assign \$903  = $signed(scaled6) + $signed(17'h08000);
-  assign \$905  = $signed(\$904 ) + $signed(bias6_s5);
-  assign \$906  = $signed(\$905 ) < $signed(1'h0);
-  assign \$907  = relu & \$906 ;
-  assign \$908  = $signed(scaled6) + $signed(17'h08000);
-  assign \$910  = $signed(\$909 ) + $signed(bias6_s5);
-  assign \$911  = \$907  ? 33'h000000000 : \$910 ;
-  assign \$912  = & \$911 [32:7];
-  assign \$913  = $signed(scaled6) + $signed(17'h08000);
-  assign \$915  = $signed(\$914 ) + $signed(bias6_s5);
-  assign \$916  = $signed(\$915 ) < $signed(1'h0);
-  assign \$917  = relu & \$916 ;
-  assign \$918  = $signed(scaled6) + $signed(17'h08000);
-  assign \$920  = $signed(\$919 ) + $signed(bias6_s5);
-  assign \$921  = \$917  ? 33'h000000000 : \$920 ;
-  assign \$922  = | \$921 [32:7];
-  assign \$923  = ~ \$922 ;
-  assign \$924  = \$912  | \$923 ;
-  assign \$925  = $signed(scaled6) + $signed(17'h08000);
-  assign \$927  = $signed(\$926 ) + $signed(bias6_s5);
-  assign \$928  = $signed(\$927 ) < $signed(1'h0);
-  assign \$929  = relu & \$928 ;
-  assign \$930  = $signed(scaled6) + $signed(17'h08000);
-  assign \$932  = $signed(\$931 ) + $signed(bias6_s5);
-  assign \$933  = \$929  ? 33'h000000000 : \$932 ;
-  assign \$934  = $signed(scaled6) + $signed(17'h08000);
-  assign \$936  = $signed(\$935 ) + $signed(bias6_s5);
-  assign \$937  = $signed(\$936 ) < $signed(1'h0);
-  assign \$938  = relu & \$937 ;
-  assign \$939  = $signed(scaled6) + $signed(17'h08000);
-  assign \$941  = $signed(\$940 ) + $signed(bias6_s5);
-  assign \$942  = \$938  ? 33'h000000000 : \$941 ;
-  assign \$943  = \$942 [32] ? 8'h80 : 8'h7f;
-  assign \$944  = \$924  ? { 1'h0, \$933 [7:0] } : { \$943 [7], \$943  };
-  assign \$945  = $signed(scaled7) + $signed(17'h08000);
-  assign \$947  = $signed(\$946 ) + $signed(bias7_s5);
-  assign \$948  = $signed(\$947 ) < $signed(1'h0);
-  assign \$949  = relu & \$948 ;
-  assign \$950  = $signed(scaled7) + $signed(17'h08000);
-  assign \$952  = $signed(\$951 ) + $signed(bias7_s5);
-  assign \$953  = \$949  ? 33'h000000000 : \$952 ;
-  assign \$954  = & \$953 [32:7];
-  assign \$955  = $signed(scaled7) + $signed(17'h08000);
-  assign \$957  = $signed(\$956 ) + $signed(bias7_s5);
-  assign \$958  = $signed(\$957 ) < $signed(1'h0);
-  assign \$959  = relu & \$958 ;
-  assign \$960  = $signed(scaled7) + $signed(17'h08000);
-  assign \$962  = $signed(\$961 ) + $signed(bias7_s5);
-  assign \$963  = \$959  ? 33'h000000000 : \$962 ;
-  assign \$964  = | \$963 [32:7];
-  assign \$965  = ~ \$964 ;
-  assign \$966  = \$954  | \$965 ;
-  assign \$967  = $signed(scaled7) + $signed(17'h08000);
-  assign \$969  = $signed(\$968 ) + $signed(bias7_s5);
-  assign \$970  = $signed(\$969 ) < $signed(1'h0);
-  assign \$971  = relu & \$970 ;
-  assign \$972  = $signed(scaled7) + $signed(17'h08000);
-  assign \$974  = $signed(\$973 ) + $signed(bias7_s5);
-  assign \$975  = \$971  ? 33'h000000000 : \$974 ;
-  assign \$976  = $signed(scaled7) + $signed(17'h08000);
-  assign \$978  = $signed(\$977 ) + $signed(bias7_s5);
-  assign \$979  = $signed(\$978 ) < $signed(1'h0);
-  assign \$980  = relu & \$979 ;
-  assign \$981  = $signed(scaled7) + $signed(17'h08000);
-  assign \$983  = $signed(\$982 ) + $signed(bias7_s5);
-  assign \$984  = \$980  ? 33'h000000000 : \$983 ;
-  assign \$985  = \$984 [32] ? 8'h80 : 8'h7f;
-  assign \$986  = \$966  ? { 1'h0, \$975 [7:0] } : { \$985 [7], \$985  };
-  always @(posedge clk)
-    next_height <= \$987 ;
-  always @(posedge clk)
-    next_width <= \$988 ;
-  always @(posedge clk)
-    next_groups <= \$989 ;
-  always @(posedge clk)
-    next_frames <= \$990 ;
-  always @(posedge clk)
-    next_stride2 <= \$991 ;
-  always @(posedge clk)
-    next_relu <= \$992 ;
-  always @(posedge clk)
-    w_frames <= \$993 ;
-  always @(posedge clk)
-    w_height <= \$994 ;
-  always @(posedge clk)
-    w_width <= \$995 ;
-  always @(posedge clk)
-    w_groups <= \$996 ;
-  always @(posedge clk)
-    load <= \$997 ;
-  always @(posedge clk)
-    load_cg <= \$998 ;
-  always @(posedge clk)
-    load_og <= \$999 ;
-  always @(posedge clk)
-    fsm_state <= \$1000 ;
-  always @(posedge clk)
-    height <= \$1001 ;
-  always @(posedge clk)
-    width <= \$1002 ;
-  always @(posedge clk)
-    groups <= \$1003 ;
-  always @(posedge clk)
-    ogroups <= \$1004 ;
-  always @(posedge clk)
-    stride2 <= \$1005 ;
-  always @(posedge clk)
-    relu <= \$1006 ;
-  always @(posedge clk)
-    c_frames <= \$1007 ;
-  always @(posedge clk)
-    w_cg <= \$1008 ;
-  always @(posedge clk)
-    w_x <= \$1009 ;
-  always @(posedge clk)
-    w_y <= \$1010 ;
-  always @(posedge clk)
-    w_slot <= \$1011 ;
-  always @(posedge clk)
-    held <= \$1012 ;
-  always @(posedge clk)
-    c_pass <= \$1013 ;
-  always @(posedge clk)
-    c_cg <= \$1014 ;
-  always @(posedge clk)
-    c_og <= \$1015 ;
-  always @(posedge clk)
-    c_wbase <= \$1016 ;
-  always @(posedge clk)
-    c_ox <= \$1017 ;
-  always @(posedge clk)
-    c_x <= \$1018 ;
-  always @(posedge clk)
-    c_oy <= \$1019 ;
-  always @(posedge clk)
-    c_y <= \$1020 ;
-  always @(posedge clk)
-    below <= \$1021 ;
-  always @(posedge clk)
-    c_slot <= \$1022 ;
-  always @(posedge clk)
-    lead <= \$1023 ;
-  always @(posedge clk)
-    row_freed <= \$1024 ;
-  always @(posedge clk)
-    v1 <= \$1025 ;
-  always @(posedge clk)
-    last1 <= \$1026 ;
-  always @(posedge clk)
-    accfirst1 <= \$1027 ;
-  always @(posedge clk)
-    acclast1 <= \$1028 ;
-  always @(posedge clk)
-    cg1 <= \$1029 ;
-  always @(posedge clk)
-    cy1 <= \$1030 ;
-  always @(posedge clk)
-    cx1 <= \$1031 ;
-  always @(posedge clk)
-    slot1 <= \$1032 ;
-  always @(posedge clk)
-    dy0_s1 <= \$1033 ;
-  always @(posedge clk)
-    dy1_s1 <= \$1034 ;
-  always @(posedge clk)
-    dy2_s1 <= \$1035 ;
-  always @(posedge clk)
-    dy3_s1 <= \$1036 ;
-  always @(posedge clk)
-    dy4_s1 <= \$1037 ;
-  always @(posedge clk)
-    dy5_s1 <= \$1038 ;
-  always @(posedge clk)
-    dy6_s1 <= \$1039 ;
-  always @(posedge clk)
-    dy7_s1 <= \$1040 ;
-  always @(posedge clk)
-    dy8_s1 <= \$1041 ;
-  always @(posedge clk)
-    dx0_s1 <= \$1042 ;
-  always @(posedge clk)
-    dx1_s1 <= \$1043 ;
-  always @(posedge clk)
-    dx2_s1 <= \$1044 ;
-  always @(posedge clk)
-    dx3_s1 <= \$1045 ;
-  always @(posedge clk)
-    dx4_s1 <= \$1046 ;
-  always @(posedge clk)
-    dx5_s1 <= \$1047 ;
-  always @(posedge clk)
-    dx6_s1 <= \$1048 ;
-  always @(posedge clk)
-    dx7_s1 <= \$1049 ;
-  always @(posedge clk)
-    dx8_s1 <= \$1050 ;
-  always @(posedge clk)
-    ok0_s2 <= \$1051 ;
-  always @(posedge clk)
-    ok1_s2 <= \$1052 ;
-  always @(posedge clk)
-    ok2_s2 <= \$1053 ;
-  always @(posedge clk)
-    ok3_s2 <= \$1054 ;
-  always @(posedge clk)
-    ok4_s2 <= \$1055 ;
-  always @(posedge clk)
-    ok5_s2 <= \$1056 ;
-  always @(posedge clk)
-    ok6_s2 <= \$1057 ;
-  always @(posedge clk)
-    ok7_s2 <= \$1058 ;
-  always @(posedge clk)
-    ok8_s2 <= \$1059 ;
+  assign \$337  = v1 | v2;
+  assign \$338  = \$337  | v2b;
+  assign \$339  = \$338  | v3;
+  assign \$340  = \$339  | v4;
+  assign pipe_busy = \$340  | v5;
+  assign \$341  = ! fsm_state;
+  assign \$342  = fsm_state == 1'h1;
+  assign \$343  = fsm_state == 2'h2;
+  assign \$344  = ! w_frames;
+  assign \$345  = w__valid & \$344 ;
+  assign \$348  = ! c_frames;
+  assign \$349  = ~ pipe_busy;
+  assign \$350  = \$348  & \$349 ;
+  assign \$351  = load + 1'h1;
+  assign \$352  = load_cg + 1'h1;
+  assign \$353  = next_groups - 1'h1;
+  assign \$354  = load_cg == \$353 ;
+  assign \$355  = load_og + 1'h1;
+  assign \$356  = i__valid & i__ready;
+  assign \$357  = w_cg + 1'h1;
+  assign \$358  = w_groups - 1'h1;
+  assign \$359  = w_cg == \$358 ;
+  assign \$360  = w_x + 1'h1;
+  assign \$361  = w_width - 1'h1;
+  assign \$362  = w_x == \$361 ;
+  assign \$363  = w_y + 1'h1;
+  assign \$364  = w_slot == 4'h9;
+  assign \$365  = w_slot + 1'h1;
+  assign \$366  = \$364  ? 5'h00 : \$365 ;
+  assign \$367  = w_height - 1'h1;
+  assign \$368  = w_y == \$367 ;
+  assign \$369  = w_frames - 1'h1;
+  assign \$370  = off__valid & off__ready;
+  assign \$371  = c_pass + 1'h1;
+  assign \$372  = ! c_pass;
+  assign \$373  = c_cg + 1'h1;
+  assign \$374  = groups - 1'h1;
+  assign \$375  = c_cg == \$374 ;
+  assign \$376  = groups - 1'h1;
+  assign \$377  = c_cg == \$376 ;
+  assign \$378  = ! c_pass;
+  assign \$379  = \$377  & \$378 ;
+  assign \$381  = c_ox + 1'h1;
+  assign \$382  = stride2 ? 2'h2 : 2'h1;
+  assign \$383  = c_x + \$382 ;
+  assign \$384  = width - 1'h1;
+  assign \$386  = $signed(\$385 ) + $signed(2'h1);
+  assign \$387  = stride2 ? \$386  : { 2'h0, width };
+  assign \$388  = $signed(\$387 ) - $signed(2'h1);
+  assign \$389  = c_ox == \$388 ;
+  assign \$390  = height - 1'h1;
+  assign \$392  = $signed(\$391 ) + $signed(2'h1);
+  assign \$393  = stride2 ? \$392  : { 2'h0, height };
+  assign \$394  = $signed(\$393 ) - $signed(2'h1);
+  assign \$395  = c_oy == \$394 ;
+  assign \$396  = height - 1'h1;
+  assign \$397  = c_frames - 1'h1;
+  assign \$398  = c_oy + 1'h1;
+  assign \$399  = stride2 ? 2'h2 : 2'h1;
+  assign \$400  = c_y + \$399 ;
+  assign \$401  = stride2 ? 2'h2 : 2'h1;
+  assign \$402  = below - \$401 ;
+  assign \$403  = | row_step;
+  assign \$404  = c_slot + row_step;
+  assign \$405  = \$404  >= 4'ha;
+  assign \$406  = c_slot + row_step;
+  assign \$407  = \$406  - 4'ha;
+  assign \$408  = c_slot + row_step;
+  assign \$409  = \$405  ? \$407  : { 1'h0, \$408  };
+  assign \$410  = lead + row_done;
+  assign \$411  = \$410  - row_step;
+  assign \$412  = next_height - 1'h1;
+  assign \$413  = ! c_pass;
+  assign \$415  = ! c_pass;
+  assign \$417  = $signed(sampled0_0) * $signed(wread__data[3:0]);
+  assign \$418  = $signed(sampled1_0) * $signed(wread__data[7:4]);
+  assign \$419  = $signed(sampled2_0) * $signed(wread__data[11:8]);
+  assign \$420  = $signed(sampled3_0) * $signed(wread__data[15:12]);
+  assign \$421  = $signed(sampled4_0) * $signed(wread__data[19:16]);
+  assign \$422  = $signed(sampled5_0) * $signed(wread__data[23:20]);
+  assign \$423  = $signed(sampled6_0) * $signed(wread__data[27:24]);
+  assign \$424  = $signed(sampled7_0) * $signed(wread__data[31:28]);
+  assign \$425  = $signed(sampled8_0) * $signed(wread__data[35:32]);
+  assign \$426  = $signed(sampled0_1) * $signed(wread__data[71:68]);
+  assign \$427  = $signed(sampled1_1) * $signed(wread__data[75:72]);
+  assign \$428  = $signed(sampled2_1) * $signed(wread__data[79:76]);
+  assign \$429  = $signed(sampled3_1) * $signed(wread__data[83:80]);
+  assign \$430  = $signed(sampled4_1) * $signed(wread__data[87:84]);
+  assign \$431  = $signed(sampled5_1) * $signed(wread__data[91:88]);
+  assign \$432  = $signed(sampled6_1) * $signed(wread__data[95:92]);
+  assign \$433  = $signed(sampled7_1) * $signed(wread__data[99:96]);
+  assign \$434  = $signed(sampled8_1) * $signed(wread__data[103:100]);
+  assign \$435  = $signed(sampled0_2) * $signed(wread__data[139:136]);
+  assign \$436  = $signed(sampled1_2) * $signed(wread__data[143:140]);
+  assign \$437  = $signed(sampled2_2) * $signed(wread__data[147:144]);
+  assign \$438  = $signed(sampled3_2) * $signed(wread__data[151:148]);
+  assign \$439  = $signed(sampled4_2) * $signed(wread__data[155:152]);
+  assign \$440  = $signed(sampled5_2) * $signed(wread__data[159:156]);
+  assign \$441  = $signed(sampled6_2) * $signed(wread__data[163:160]);
+  assign \$442  = $signed(sampled7_2) * $signed(wread__data[167:164]);
+  assign \$443  = $signed(sampled8_2) * $signed(wread__data[171:168]);
+  assign \$444  = $signed(sampled0_3) * $signed(wread__data[207:204]);
+  assign \$445  = $signed(sampled1_3) * $signed(wread__data[211:208]);
+  assign \$446  = $signed(sampled2_3) * $signed(wread__data[215:212]);
+  assign \$447  = $signed(sampled3_3) * $signed(wread__data[219:216]);
+  assign \$448  = $signed(sampled4_3) * $signed(wread__data[223:220]);
+  assign \$449  = $signed(sampled5_3) * $signed(wread__data[227:224]);
+  assign \$450  = $signed(sampled6_3) * $signed(wread__data[231:228]);
+  assign \$451  = $signed(sampled7_3) * $signed(wread__data[235:232]);
+  assign \$452  = $signed(sampled8_3) * $signed(wread__data[239:236]);
+  assign \$453  = $signed(sampled0_4) * $signed(wread__data[275:272]);
+  assign \$454  = $signed(sampled1_4) * $signed(wread__data[279:276]);
+  assign \$455  = $signed(sampled2_4) * $signed(wread__data[283:280]);
+  assign \$456  = $signed(sampled3_4) * $signed(wread__data[287:284]);
+  assign \$457  = $signed(sampled4_4) * $signed(wread__data[291:288]);
+  assign \$458  = $signed(sampled5_4) * $signed(wread__data[295:292]);
+  assign \$459  = $signed(sampled6_4) * $signed(wread__data[299:296]);
+  assign \$460  = $signed(sampled7_4) * $signed(wread__data[303:300]);
+  assign \$461  = $signed(sampled8_4) * $signed(wread__data[307:304]);
+  assign \$462  = $signed(sampled0_5) * $signed(wread__data[343:340]);
+  assign \$463  = $signed(sampled1_5) * $signed(wread__data[347:344]);
+  assign \$464  = $signed(sampled2_5) * $signed(wread__data[351:348]);
+  assign \$465  = $signed(sampled3_5) * $signed(wread__data[355:352]);
+  assign \$466  = $signed(sampled4_5) * $signed(wread__data[359:356]);
+  assign \$467  = $signed(sampled5_5) * $signed(wread__data[363:360]);
+  assign \$468  = $signed(sampled6_5) * $signed(wread__data[367:364]);
+  assign \$469  = $signed(sampled7_5) * $signed(wread__data[371:368]);
+  assign \$470  = $signed(sampled8_5) * $signed(wread__data[375:372]);
+  assign \$471  = $signed(sampled0_6) * $signed(wread__data[411:408]);
+  assign \$472  = $signed(sampled1_6) * $signed(wread__data[415:412]);
+  assign \$473  = $signed(sampled2_6) * $signed(wread__data[419:416]);
+  assign \$474  = $signed(sampled3_6) * $signed(wread__data[423:420]);
+  assign \$475  = $signed(sampled4_6) * $signed(wread__data[427:424]);
+  assign \$476  = $signed(sampled5_6) * $signed(wread__data[431:428]);
+  assign \$477  = $signed(sampled6_6) * $signed(wread__data[435:432]);
+  assign \$478  = $signed(sampled7_6) * $signed(wread__data[439:436]);
+  assign \$479  = $signed(sampled8_6) * $signed(wread__data[443:440]);
+  assign \$480  = $signed(sampled0_7) * $signed(wread__data[479:476]);
+  assign \$481  = $signed(sampled1_7) * $signed(wread__data[483:480]);
+  assign \$482  = $signed(sampled2_7) * $signed(wread__data[487:484]);
+  assign \$483  = $signed(sampled3_7) * $signed(wread__data[491:488]);
+  assign \$484  = $signed(sampled4_7) * $signed(wread__data[495:492]);
+  assign \$485  = $signed(sampled5_7) * $signed(wread__data[499:496]);
+  assign \$486  = $signed(sampled6_7) * $signed(wread__data[503:500]);
+  assign \$487  = $signed(sampled7_7) * $signed(wread__data[507:504]);
+  assign \$488  = $signed(sampled8_7) * $signed(wread__data[511:508]);
+  assign \$489  = ce & v3;
+  assign \$490  = $signed(prod0_0) + $signed(prod0_1);
+  assign \$491  = $signed(prod0_2) + $signed(prod0_3);
+  assign \$492  = $signed(\$490 ) + $signed(\$491 );
+  assign \$493  = $signed(prod0_4) + $signed(prod0_5);
+  assign \$494  = $signed(prod0_6) + $signed(prod0_7);
+  assign \$495  = $signed(\$493 ) + $signed(\$494 );
+  assign \$496  = $signed(\$492 ) + $signed(\$495 );
+  assign \$497  = $signed(\$496 ) + $signed(prod0_8);
+  assign \$498  = $signed(prod0_0) + $signed(prod0_1);
+  assign \$499  = $signed(prod0_2) + $signed(prod0_3);
+  assign \$500  = $signed(\$498 ) + $signed(\$499 );
+  assign \$501  = $signed(prod0_4) + $signed(prod0_5);
+  assign \$502  = $signed(prod0_6) + $signed(prod0_7);
+  assign \$503  = $signed(\$501 ) + $signed(\$502 );
+  assign \$504  = $signed(\$500 ) + $signed(\$503 );
+  assign \$505  = $signed(\$504 ) + $signed(prod0_8);
+  assign \$506  = $signed(acc0) + $signed(\$505 );
+  assign \$507  = accfirst3 ? { \$497 [15], \$497  } : \$506 ;
+  assign \$508  = ce & v3;
+  assign \$509  = $signed(prod1_0) + $signed(prod1_1);
+  assign \$510  = $signed(prod1_2) + $signed(prod1_3);
+  assign \$511  = $signed(\$509 ) + $signed(\$510 );
+  assign \$512  = $signed(prod1_4) + $signed(prod1_5);
+  assign \$513  = $signed(prod1_6) + $signed(prod1_7);
+  assign \$514  = $signed(\$512 ) + $signed(\$513 );
+  assign \$515  = $signed(\$511 ) + $signed(\$514 );
+  assign \$516  = $signed(\$515 ) + $signed(prod1_8);
+  assign \$517  = $signed(prod1_0) + $signed(prod1_1);
+  assign \$518  = $signed(prod1_2) + $signed(prod1_3);
+  assign \$519  = $signed(\$517 ) + $signed(\$518 );
+  assign \$520  = $signed(prod1_4) + $signed(prod1_5);
+  assign \$521  = $signed(prod1_6) + $signed(prod1_7);
+  assign \$522  = $signed(\$520 ) + $signed(\$521 );
+  assign \$523  = $signed(\$519 ) + $signed(\$522 );
+  assign \$524  = $signed(\$523 ) + $signed(prod1_8);
+  assign \$525  = $signed(acc1) + $signed(\$524 );
+  assign \$526  = accfirst3 ? { \$516 [15], \$516  } : \$525 ;
+  assign \$527  = ce & v3;
+  assign \$528  = $signed(prod2_0) + $signed(prod2_1);
+  assign \$529  = $signed(prod2_2) + $signed(prod2_3);
+  assign \$530  = $signed(\$528 ) + $signed(\$529 );
+  assign \$531  = $signed(prod2_4) + $signed(prod2_5);
+  assign \$532  = $signed(prod2_6) + $signed(prod2_7);
+  assign \$533  = $signed(\$531 ) + $signed(\$532 );
+  assign \$534  = $signed(\$530 ) + $signed(\$533 );
+  assign \$535  = $signed(\$534 ) + $signed(prod2_8);
+  assign \$536  = $signed(prod2_0) + $signed(prod2_1);
+  assign \$537  = $signed(prod2_2) + $signed(prod2_3);
+  assign \$538  = $signed(\$536 ) + $signed(\$537 );
+  assign \$539  = $signed(prod2_4) + $signed(prod2_5);
+  assign \$540  = $signed(prod2_6) + $signed(prod2_7);
+  assign \$541  = $signed(\$539 ) + $signed(\$540 );
+  assign \$542  = $signed(\$538 ) + $signed(\$541 );
+  assign \$543  = $signed(\$542 ) + $signed(prod2_8);
+  assign \$544  = $signed(acc2) + $signed(\$543 );
+  assign \$545  = accfirst3 ? { \$535 [15], \$535  } : \$544 ;
+  assign \$546  = ce & v3;
+  assign \$547  = $signed(prod3_0) + $signed(prod3_1);
+  assign \$548  = $signed(prod3_2) + $signed(prod3_3);
+  assign \$549  = $signed(\$547 ) + $signed(\$548 );
+  assign \$550  = $signed(prod3_4) + $signed(prod3_5);
+  assign \$551  = $signed(prod3_6) + $signed(prod3_7);
+  assign \$552  = $signed(\$550 ) + $signed(\$551 );
+  assign \$553  = $signed(\$549 ) + $signed(\$552 );
+  assign \$554  = $signed(\$553 ) + $signed(prod3_8);
+  assign \$555  = $signed(prod3_0) + $signed(prod3_1);
+  assign \$556  = $signed(prod3_2) + $signed(prod3_3);
+  assign \$557  = $signed(\$555 ) + $signed(\$556 );
+  assign \$558  = $signed(prod3_4) + $signed(prod3_5);
+  assign \$559  = $signed(prod3_6) + $signed(prod3_7);
+  assign \$560  = $signed(\$558 ) + $signed(\$559 );
+  assign \$561  = $signed(\$557 ) + $signed(\$560 );
+  assign \$562  = $signed(\$561 ) + $signed(prod3_8);
+  assign \$563  = $signed(acc3) + $signed(\$562 );
+  assign \$564  = accfirst3 ? { \$554 [15], \$554  } : \$563 ;
+  assign \$565  = ce & v3;
+  assign \$566  = $signed(prod4_0) + $signed(prod4_1);
+  assign \$567  = $signed(prod4_2) + $signed(prod4_3);
+  assign \$568  = $signed(\$566 ) + $signed(\$567 );
+  assign \$569  = $signed(prod4_4) + $signed(prod4_5);
+  assign \$570  = $signed(prod4_6) + $signed(prod4_7);
+  assign \$571  = $signed(\$569 ) + $signed(\$570 );
+  assign \$572  = $signed(\$568 ) + $signed(\$571 );
+  assign \$573  = $signed(\$572 ) + $signed(prod4_8);
+  assign \$574  = $signed(prod4_0) + $signed(prod4_1);
+  assign \$575  = $signed(prod4_2) + $signed(prod4_3);
+  assign \$576  = $signed(\$574 ) + $signed(\$575 );
+  assign \$577  = $signed(prod4_4) + $signed(prod4_5);
+  assign \$578  = $signed(prod4_6) + $signed(prod4_7);
+  assign \$579  = $signed(\$577 ) + $signed(\$578 );
+  assign \$580  = $signed(\$576 ) + $signed(\$579 );
+  assign \$581  = $signed(\$580 ) + $signed(prod4_8);
+  assign \$582  = $signed(acc4) + $signed(\$581 );
+  assign \$583  = accfirst3 ? { \$573 [15], \$573  } : \$582 ;
+  assign \$584  = ce & v3;
+  assign \$585  = $signed(prod5_0) + $signed(prod5_1);
+  assign \$586  = $signed(prod5_2) + $signed(prod5_3);
+  assign \$587  = $signed(\$585 ) + $signed(\$586 );
+  assign \$588  = $signed(prod5_4) + $signed(prod5_5);
+  assign \$589  = $signed(prod5_6) + $signed(prod5_7);
+  assign \$590  = $signed(\$588 ) + $signed(\$589 );
+  assign \$591  = $signed(\$587 ) + $signed(\$590 );
+  assign \$592  = $signed(\$591 ) + $signed(prod5_8);
+  assign \$593  = $signed(prod5_0) + $signed(prod5_1);
+  assign \$594  = $signed(prod5_2) + $signed(prod5_3);
+  assign \$595  = $signed(\$593 ) + $signed(\$594 );
+  assign \$596  = $signed(prod5_4) + $signed(prod5_5);
+  assign \$597  = $signed(prod5_6) + $signed(prod5_7);
+  assign \$598  = $signed(\$596 ) + $signed(\$597 );
+  assign \$599  = $signed(\$595 ) + $signed(\$598 );
+  assign \$600  = $signed(\$599 ) + $signed(prod5_8);
+  assign \$601  = $signed(acc5) + $signed(\$600 );
+  assign \$602  = accfirst3 ? { \$592 [15], \$592  } : \$601 ;
+  assign \$603  = ce & v3;
+  assign \$604  = $signed(prod6_0) + $signed(prod6_1);
+  assign \$605  = $signed(prod6_2) + $signed(prod6_3);
+  assign \$606  = $signed(\$604 ) + $signed(\$605 );
+  assign \$607  = $signed(prod6_4) + $signed(prod6_5);
+  assign \$608  = $signed(prod6_6) + $signed(prod6_7);
+  assign \$609  = $signed(\$607 ) + $signed(\$608 );
+  assign \$610  = $signed(\$606 ) + $signed(\$609 );
+  assign \$611  = $signed(\$610 ) + $signed(prod6_8);
+  assign \$612  = $signed(prod6_0) + $signed(prod6_1);
+  assign \$613  = $signed(prod6_2) + $signed(prod6_3);
+  assign \$614  = $signed(\$612 ) + $signed(\$613 );
+  assign \$615  = $signed(prod6_4) + $signed(prod6_5);
+  assign \$616  = $signed(prod6_6) + $signed(prod6_7);
+  assign \$617  = $signed(\$615 ) + $signed(\$616 );
+  assign \$618  = $signed(\$614 ) + $signed(\$617 );
+  assign \$619  = $signed(\$618 ) + $signed(prod6_8);
+  assign \$620  = $signed(acc6) + $signed(\$619 );
+  assign \$621  = accfirst3 ? { \$611 [15], \$611  } : \$620 ;
+  assign \$622  = ce & v3;
+  assign \$623  = $signed(prod7_0) + $signed(prod7_1);
+  assign \$624  = $signed(prod7_2) + $signed(prod7_3);
+  assign \$625  = $signed(\$623 ) + $signed(\$624 );
+  assign \$626  = $signed(prod7_4) + $signed(prod7_5);
+  assign \$627  = $signed(prod7_6) + $signed(prod7_7);
+  assign \$628  = $signed(\$626 ) + $signed(\$627 );
+  assign \$629  = $signed(\$625 ) + $signed(\$628 );
+  assign \$630  = $signed(\$629 ) + $signed(prod7_8);
+  assign \$631  = $signed(prod7_0) + $signed(prod7_1);
+  assign \$632  = $signed(prod7_2) + $signed(prod7_3);
+  assign \$633  = $signed(\$631 ) + $signed(\$632 );
+  assign \$634  = $signed(prod7_4) + $signed(prod7_5);
+  assign \$635  = $signed(prod7_6) + $signed(prod7_7);
+  assign \$636  = $signed(\$634 ) + $signed(\$635 );
+  assign \$637  = $signed(\$633 ) + $signed(\$636 );
+  assign \$638  = $signed(\$637 ) + $signed(prod7_8);
+  assign \$639  = $signed(acc7) + $signed(\$638 );
+  assign \$640  = accfirst3 ? { \$630 [15], \$630  } : \$639 ;
+  assign \$641  = v3 & acclast3;
+  assign \$642  = $signed(acc0) * $signed(scale0_s4);
+  assign \$643  = $signed(acc1) * $signed(scale1_s4);
+  assign \$644  = $signed(acc2) * $signed(scale2_s4);
+  assign \$645  = $signed(acc3) * $signed(scale3_s4);
+  assign \$646  = $signed(acc4) * $signed(scale4_s4);
+  assign \$647  = $signed(acc5) * $signed(scale5_s4);
+  assign \$648  = $signed(acc6) * $signed(scale6_s4);
+  assign \$649  = $signed(acc7) * $signed(scale7_s4);
+  assign \$650  = $signed(scaled0) + $signed(17'h08000);
+  assign \$652  = $signed(\$651 ) + $signed(bias0_s5);
+  assign \$653  = $signed(\$652 ) < $signed(1'h0);
+  assign \$654  = relu & \$653 ;
+  assign \$655  = $signed(scaled0) + $signed(17'h08000);
+  assign \$657  = $signed(\$656 ) + $signed(bias0_s5);
+  assign \$658  = \$654  ? 33'h000000000 : \$657 ;
+  assign \$659  = & \$658 [32:7];
+  assign \$660  = $signed(scaled0) + $signed(17'h08000);
+  assign \$662  = $signed(\$661 ) + $signed(bias0_s5);
+  assign \$663  = $signed(\$662 ) < $signed(1'h0);
+  assign \$664  = relu & \$663 ;
+  assign \$665  = $signed(scaled0) + $signed(17'h08000);
+  assign \$667  = $signed(\$666 ) + $signed(bias0_s5);
+  assign \$668  = \$664  ? 33'h000000000 : \$667 ;
+  assign \$669  = | \$668 [32:7];
+  assign \$670  = ~ \$669 ;
+  assign \$671  = \$659  | \$670 ;
+  assign \$672  = $signed(scaled0) + $signed(17'h08000);
+  assign \$674  = $signed(\$673 ) + $signed(bias0_s5);
+  assign \$675  = $signed(\$674 ) < $signed(1'h0);
+  assign \$676  = relu & \$675 ;
+  assign \$677  = $signed(scaled0) + $signed(17'h08000);
+  assign \$679  = $signed(\$678 ) + $signed(bias0_s5);
+  assign \$680  = \$676  ? 33'h000000000 : \$679 ;
+  assign \$681  = $signed(scaled0) + $signed(17'h08000);
+  assign \$683  = $signed(\$682 ) + $signed(bias0_s5);
+  assign \$684  = $signed(\$683 ) < $signed(1'h0);
+  assign \$685  = relu & \$684 ;
+  assign \$686  = $signed(scaled0) + $signed(17'h08000);
+  assign \$688  = $signed(\$687 ) + $signed(bias0_s5);
+  assign \$689  = \$685  ? 33'h000000000 : \$688 ;
+  assign \$690  = \$689 [32] ? 8'h80 : 8'h7f;
+  assign \$691  = \$671  ? { 1'h0, \$680 [7:0] } : { \$690 [7], \$690  };
+  assign \$692  = $signed(scaled1) + $signed(17'h08000);
+  assign \$694  = $signed(\$693 ) + $signed(bias1_s5);
+  assign \$695  = $signed(\$694 ) < $signed(1'h0);
+  assign \$696  = relu & \$695 ;
+  assign \$697  = $signed(scaled1) + $signed(17'h08000);
+  assign \$699  = $signed(\$698 ) + $signed(bias1_s5);
+  assign \$700  = \$696  ? 33'h000000000 : \$699 ;
+  assign \$701  = & \$700 [32:7];
+  assign \$702  = $signed(scaled1) + $signed(17'h08000);
+  assign \$704  = $signed(\$703 ) + $signed(bias1_s5);
+  assign \$705  = $signed(\$704 ) < $signed(1'h0);
+  assign \$706  = relu & \$705 ;
+  assign \$707  = $signed(scaled1) + $signed(17'h08000);
+  assign \$709  = $signed(\$708 ) + $signed(bias1_s5);
+  assign \$710  = \$706  ? 33'h000000000 : \$709 ;
+  assign \$711  = | \$710 [32:7];
+  assign \$712  = ~ \$711 ;
+  assign \$713  = \$701  | \$712 ;
+  assign \$714  = $signed(scaled1) + $signed(17'h08000);
+  assign \$716  = $signed(\$715 ) + $signed(bias1_s5);
+  assign \$717  = $signed(\$716 ) < $signed(1'h0);
+  assign \$718  = relu & \$717 ;
+  assign \$719  = $signed(scaled1) + $signed(17'h08000);
+  assign \$721  = $signed(\$720 ) + $signed(bias1_s5);
+  assign \$722  = \$718  ? 33'h000000000 : \$721 ;
+  assign \$723  = $signed(scaled1) + $signed(17'h08000);
+  assign \$725  = $signed(\$724 ) + $signed(bias1_s5);
+  assign \$726  = $signed(\$725 ) < $signed(1'h0);
+  assign \$727  = relu & \$726 ;
+  assign \$728  = $signed(scaled1) + $signed(17'h08000);
+  assign \$730  = $signed(\$729 ) + $signed(bias1_s5);
+  assign \$731  = \$727  ? 33'h000000000 : \$730 ;
+  assign \$732  = \$731 [32] ? 8'h80 : 8'h7f;
+  assign \$733  = \$713  ? { 1'h0, \$722 [7:0] } : { \$732 [7], \$732  };
+  assign \$734  = $signed(scaled2) + $signed(17'h08000);
+  assign \$736  = $signed(\$735 ) + $signed(bias2_s5);
+  assign \$737  = $signed(\$736 ) < $signed(1'h0);
+  assign \$738  = relu & \$737 ;
+  assign \$739  = $signed(scaled2) + $signed(17'h08000);
+  assign \$741  = $signed(\$740 ) + $signed(bias2_s5);
+  assign \$742  = \$738  ? 33'h000000000 : \$741 ;
+  assign \$743  = & \$742 [32:7];
+  assign \$744  = $signed(scaled2) + $signed(17'h08000);
+  assign \$746  = $signed(\$745 ) + $signed(bias2_s5);
+  assign \$747  = $signed(\$746 ) < $signed(1'h0);
+  assign \$748  = relu & \$747 ;
+  assign \$749  = $signed(scaled2) + $signed(17'h08000);
+  assign \$751  = $signed(\$750 ) + $signed(bias2_s5);
+  assign \$752  = \$748  ? 33'h000000000 : \$751 ;
+  assign \$753  = | \$752 [32:7];
+  assign \$754  = ~ \$753 ;
+  assign \$755  = \$743  | \$754 ;
+  assign \$756  = $signed(scaled2) + $signed(17'h08000);
+  assign \$758  = $signed(\$757 ) + $signed(bias2_s5);
+  assign \$759  = $signed(\$758 ) < $signed(1'h0);
+  assign \$760  = relu & \$759 ;
+  assign \$761  = $signed(scaled2) + $signed(17'h08000);
+  assign \$763  = $signed(\$762 ) + $signed(bias2_s5);
+  assign \$764  = \$760  ? 33'h000000000 : \$763 ;
+  assign \$765  = $signed(scaled2) + $signed(17'h08000);
+  assign \$767  = $signed(\$766 ) + $signed(bias2_s5);
+  assign \$768  = $signed(\$767 ) < $signed(1'h0);
+  assign \$769  = relu & \$768 ;
+  assign \$770  = $signed(scaled2) + $signed(17'h08000);
+  assign \$772  = $signed(\$771 ) + $signed(bias2_s5);
+  assign \$773  = \$769  ? 33'h000000000 : \$772 ;
+  assign \$774  = \$773 [32] ? 8'h80 : 8'h7f;
+  assign \$775  = \$755  ? { 1'h0, \$764 [7:0] } : { \$774 [7], \$774  };
+  assign \$776  = $signed(scaled3) + $signed(17'h08000);
+  assign \$778  = $signed(\$777 ) + $signed(bias3_s5);
+  assign \$779  = $signed(\$778 ) < $signed(1'h0);
+  assign \$780  = relu & \$779 ;
+  assign \$781  = $signed(scaled3) + $signed(17'h08000);
+  assign \$783  = $signed(\$782 ) + $signed(bias3_s5);
+  assign \$784  = \$780  ? 33'h000000000 : \$783 ;
+  assign \$785  = & \$784 [32:7];
+  assign \$786  = $signed(scaled3) + $signed(17'h08000);
+  assign \$788  = $signed(\$787 ) + $signed(bias3_s5);
+  assign \$789  = $signed(\$788 ) < $signed(1'h0);
+  assign \$790  = relu & \$789 ;
+  assign \$791  = $signed(scaled3) + $signed(17'h08000);
+  assign \$793  = $signed(\$792 ) + $signed(bias3_s5);
+  assign \$794  = \$790  ? 33'h000000000 : \$793 ;
+  assign \$795  = | \$794 [32:7];
+  assign \$796  = ~ \$795 ;
+  assign \$797  = \$785  | \$796 ;
+  assign \$798  = $signed(scaled3) + $signed(17'h08000);
+  assign \$800  = $signed(\$799 ) + $signed(bias3_s5);
+  assign \$801  = $signed(\$800 ) < $signed(1'h0);
+  assign \$802  = relu & \$801 ;
+  assign \$803  = $signed(scaled3) + $signed(17'h08000);
+  assign \$805  = $signed(\$804 ) + $signed(bias3_s5);
+  assign \$806  = \$802  ? 33'h000000000 : \$805 ;
+  assign \$807  = $signed(scaled3) + $signed(17'h08000);
+  assign \$809  = $signed(\$808 ) + $signed(bias3_s5);
+  assign \$810  = $signed(\$809 ) < $signed(1'h0);
+  assign \$811  = relu & \$810 ;
+  assign \$812  = $signed(scaled3) + $signed(17'h08000);
+  assign \$814  = $signed(\$813 ) + $signed(bias3_s5);
+  assign \$815  = \$811  ? 33'h000000000 : \$814 ;
+  assign \$816  = \$815 [32] ? 8'h80 : 8'h7f;
+  assign \$817  = \$797  ? { 1'h0, \$806 [7:0] } : { \$816 [7], \$816  };
+  assign \$818  = $signed(scaled4) + $signed(17'h08000);
+  assign \$820  = $signed(\$819 ) + $signed(bias4_s5);
+  assign \$821  = $signed(\$820 ) < $signed(1'h0);
+  assign \$822  = relu & \$821 ;
+  assign \$823  = $signed(scaled4) + $signed(17'h08000);
+  assign \$825  = $signed(\$824 ) + $signed(bias4_s5);
+  assign \$826  = \$822  ? 33'h000000000 : \$825 ;
+  assign \$827  = & \$826 [32:7];
+  assign \$828  = $signed(scaled4) + $signed(17'h08000);
+  assign \$830  = $signed(\$829 ) + $signed(bias4_s5);
+  assign \$831  = $signed(\$830 ) < $signed(1'h0);
+  assign \$832  = relu & \$831 ;
+  assign \$833  = $signed(scaled4) + $signed(17'h08000);
+  assign \$835  = $signed(\$834 ) + $signed(bias4_s5);
+  assign \$836  = \$832  ? 33'h000000000 : \$835 ;
+  assign \$837  = | \$836 [32:7];
+  assign \$838  = ~ \$837 ;
+  assign \$839  = \$827  | \$838 ;
+  assign \$840  = $signed(scaled4) + $signed(17'h08000);
+  assign \$842  = $signed(\$841 ) + $signed(bias4_s5);
+  assign \$843  = $signed(\$842 ) < $signed(1'h0);
+  assign \$844  = relu & \$843 ;
+  assign \$845  = $signed(scaled4) + $signed(17'h08000);
+  assign \$847  = $signed(\$846 ) + $signed(bias4_s5);
+  assign \$848  = \$844  ? 33'h000000000 : \$847 ;
+  assign \$849  = $signed(scaled4) + $signed(17'h08000);
+  assign \$851  = $signed(\$850 ) + $signed(bias4_s5);
+  assign \$852  = $signed(\$851 ) < $signed(1'h0);
+  assign \$853  = relu & \$852 ;
+  assign \$854  = $signed(scaled4) + $signed(17'h08000);
+  assign \$856  = $signed(\$855 ) + $signed(bias4_s5);
+  assign \$857  = \$853  ? 33'h000000000 : \$856 ;
+  assign \$858  = \$857 [32] ? 8'h80 : 8'h7f;
+  assign \$859  = \$839  ? { 1'h0, \$848 [7:0] } : { \$858 [7], \$858  };
+  assign \$860  = $signed(scaled5) + $signed(17'h08000);
+  assign \$862  = $signed(\$861 ) + $signed(bias5_s5);
+  assign \$863  = $signed(\$862 ) < $signed(1'h0);
+  assign \$864  = relu & \$863 ;
+  assign \$865  = $signed(scaled5) + $signed(17'h08000);
+  assign \$867  = $signed(\$866 ) + $signed(bias5_s5);
+  assign \$868  = \$864  ? 33'h000000000 : \$867 ;
+  assign \$869  = & \$868 [32:7];
+  assign \$870  = $signed(scaled5) + $signed(17'h08000);
+  assign \$872  = $signed(\$871 ) + $signed(bias5_s5);
+  assign \$873  = $signed(\$872 ) < $signed(1'h0);
+  assign \$874  = relu & \$873 ;
+  assign \$875  = $signed(scaled5) + $signed(17'h08000);
+  assign \$877  = $signed(\$876 ) + $signed(bias5_s5);
+  assign \$878  = \$874  ? 33'h000000000 : \$877 ;
+  assign \$879  = | \$878 [32:7];
+  assign \$880  = ~ \$879 ;
+  assign \$881  = \$869  | \$880 ;
+  assign \$882  = $signed(scaled5) + $signed(17'h08000);
+  assign \$884  = $signed(\$883 ) + $signed(bias5_s5);
+  assign \$885  = $signed(\$884 ) < $signed(1'h0);
+  assign \$886  = relu & \$885 ;
+  assign \$887  = $signed(scaled5) + $signed(17'h08000);
+  assign \$889  = $signed(\$888 ) + $signed(bias5_s5);
+  assign \$890  = \$886  ? 33'h000000000 : \$889 ;
+  assign \$891  = $signed(scaled5) + $signed(17'h08000);
+  assign \$893  = $signed(\$892 ) + $signed(bias5_s5);
+  assign \$894  = $signed(\$893 ) < $signed(1'h0);
+  assign \$895  = relu & \$894 ;
+  assign \$896  = $signed(scaled5) + $signed(17'h08000);
+  assign \$898  = $signed(\$897 ) + $signed(bias5_s5);
+  assign \$899  = \$895  ? 33'h000000000 : \$898 ;
+  assign \$900  = \$899 [32] ? 8'h80 : 8'h7f;
+  assign \$901  = \$881  ? { 1'h0, \$890 [7:0] } : { \$900 [7], \$900  };
+  assign \$902  = $signed(scaled6) + $signed(17'h08000);
+  assign \$904  = $signed(\$903 ) + $signed(bias6_s5);
+  assign \$905  = $signed(\$904 ) < $signed(1'h0);
+  assign \$906  = relu & \$905 ;
+  assign \$907  = $signed(scaled6) + $signed(17'h08000);
+  assign \$909  = $signed(\$908 ) + $signed(bias6_s5);
+  assign \$910  = \$906  ? 33'h000000000 : \$909 ;
+  assign \$911  = & \$910 [32:7];
+  assign \$912  = $signed(scaled6) + $signed(17'h08000);
+  assign \$914  = $signed(\$913 ) + $signed(bias6_s5);
+  assign \$915  = $signed(\$914 ) < $signed(1'h0);
+  assign \$916  = relu & \$915 ;
+  assign \$917  = $signed(scaled6) + $signed(17'h08000);
+  assign \$919  = $signed(\$918 ) + $signed(bias6_s5);
+  assign \$920  = \$916  ? 33'h000000000 : \$919 ;
+  assign \$921  = | \$920 [32:7];
+  assign \$922  = ~ \$921 ;
+  assign \$923  = \$911  | \$922 ;
+  assign \$924  = $signed(scaled6) + $signed(17'h08000);
+  assign \$926  = $signed(\$925 ) + $signed(bias6_s5);
+  assign \$927  = $signed(\$926 ) < $signed(1'h0);
+  assign \$928  = relu & \$927 ;
+  assign \$929  = $signed(scaled6) + $signed(17'h08000);
+  assign \$931  = $signed(\$930 ) + $signed(bias6_s5);
+  assign \$932  = \$928  ? 33'h000000000 : \$931 ;
+  assign \$933  = $signed(scaled6) + $signed(17'h08000);
+  assign \$935  = $signed(\$934 ) + $signed(bias6_s5);
+  assign \$936  = $signed(\$935 ) < $signed(1'h0);
+  assign \$937  = relu & \$936 ;
+  assign \$938  = $signed(scaled6) + $signed(17'h08000);
+  assign \$940  = $signed(\$939 ) + $signed(bias6_s5);
+  assign \$941  = \$937  ? 33'h000000000 : \$940 ;
+  assign \$942  = \$941 [32] ? 8'h80 : 8'h7f;
+  assign \$943  = \$923  ? { 1'h0, \$932 [7:0] } : { \$942 [7], \$942  };
+  assign \$944  = $signed(scaled7) + $signed(17'h08000);
+  assign \$946  = $signed(\$945 ) + $signed(bias7_s5);
+  assign \$947  = $signed(\$946 ) < $signed(1'h0);
+  assign \$948  = relu & \$947 ;
+  assign \$949  = $signed(scaled7) + $signed(17'h08000);
+  assign \$951  = $signed(\$950 ) + $signed(bias7_s5);
+  assign \$952  = \$948  ? 33'h000000000 : \$951 ;
+  assign \$953  = & \$952 [32:7];
+  assign \$954  = $signed(scaled7) + $signed(17'h08000);
+  assign \$956  = $signed(\$955 ) + $signed(bias7_s5);
+  assign \$957  = $signed(\$956 ) < $signed(1'h0);
+  assign \$958  = relu & \$957 ;
+  assign \$959  = $signed(scaled7) + $signed(17'h08000);
+  assign \$961  = $signed(\$960 ) + $signed(bias7_s5);
+  assign \$962  = \$958  ? 33'h000000000 : \$961 ;
+  assign \$963  = | \$962 [32:7];
+  assign \$964  = ~ \$963 ;
+  assign \$965  = \$953  | \$964 ;
+  assign \$966  = $signed(scaled7) + $signed(17'h08000);
+  assign \$968  = $signed(\$967 ) + $signed(bias7_s5);
+  assign \$969  = $signed(\$968 ) < $signed(1'h0);
+  assign \$970  = relu & \$969 ;
+  assign \$971  = $signed(scaled7) + $signed(17'h08000);
+  assign \$973  = $signed(\$972 ) + $signed(bias7_s5);
+  assign \$974  = \$970  ? 33'h000000000 : \$973 ;
+  assign \$975  = $signed(scaled7) + $signed(17'h08000);
+  assign \$977  = $signed(\$976 ) + $signed(bias7_s5);
+  assign \$978  = $signed(\$977 ) < $signed(1'h0);
+  assign \$979  = relu & \$978 ;
+  assign \$980  = $signed(scaled7) + $signed(17'h08000);
+  assign \$982  = $signed(\$981 ) + $signed(bias7_s5);
+  assign \$983  = \$979  ? 33'h000000000 : \$982 ;
+  assign \$984  = \$983 [32] ? 8'h80 : 8'h7f;
+  assign \$985  = \$965  ? { 1'h0, \$974 [7:0] } : { \$984 [7], \$984  };
+  always @(posedge clk)
+    next_height <= \$986 ;
+  always @(posedge clk)
+    next_width <= \$987 ;
+  always @(posedge clk)
+    next_groups <= \$988 ;
+  always @(posedge clk)
+    next_frames <= \$989 ;
+  always @(posedge clk)
+    next_stride2 <= \$990 ;
+  always @(posedge clk)
+    next_relu <= \$991 ;
+  always @(posedge clk)
+    w_frames <= \$992 ;
+  always @(posedge clk)
+    w_height <= \$993 ;
+  always @(posedge clk)
+    w_width <= \$994 ;
+  always @(posedge clk)
+    w_groups <= \$995 ;
+  always @(posedge clk)
+    load <= \$996 ;
+  always @(posedge clk)
+    load_cg <= \$997 ;
+  always @(posedge clk)
+    load_og <= \$998 ;
+  always @(posedge clk)
+    fsm_state <= \$999 ;
+  always @(posedge clk)
+    height <= \$1000 ;
+  always @(posedge clk)
+    width <= \$1001 ;
+  always @(posedge clk)
+    groups <= \$1002 ;
+  always @(posedge clk)
+    ogroups <= \$1003 ;
+  always @(posedge clk)
+    stride2 <= \$1004 ;
+  always @(posedge clk)
+    relu <= \$1005 ;
+  always @(posedge clk)
+    c_frames <= \$1006 ;
+  always @(posedge clk)
+    w_cg <= \$1007 ;
+  always @(posedge clk)
+    w_x <= \$1008 ;
+  always @(posedge clk)
+    w_y <= \$1009 ;
+  always @(posedge clk)
+    w_slot <= \$1010 ;
+  always @(posedge clk)
+    held <= \$1011 ;
+  always @(posedge clk)
+    c_pass <= \$1012 ;
+  always @(posedge clk)
+    c_cg <= \$1013 ;
+  always @(posedge clk)
+    c_og <= \$1014 ;
+  always @(posedge clk)
+    c_wbase <= \$1015 ;
+  always @(posedge clk)
+    c_ox <= \$1016 ;
+  always @(posedge clk)
+    c_x <= \$1017 ;
+  always @(posedge clk)
+    c_oy <= \$1018 ;
+  always @(posedge clk)
+    c_y <= \$1019 ;
+  always @(posedge clk)
+    below <= \$1020 ;
+  always @(posedge clk)
+    c_slot <= \$1021 ;
+  always @(posedge clk)
+    lead <= \$1022 ;
+  always @(posedge clk)
+    row_freed <= \$1023 ;
+  always @(posedge clk)
+    v1 <= \$1024 ;
+  always @(posedge clk)
+    last1 <= \$1025 ;
+  always @(posedge clk)
+    accfirst1 <= \$1026 ;
+  always @(posedge clk)
+    acclast1 <= \$1027 ;
+  always @(posedge clk)
+    cg1 <= \$1028 ;
+  always @(posedge clk)
+    cy1 <= \$1029 ;
+  always @(posedge clk)
+    cx1 <= \$1030 ;
+  always @(posedge clk)
+    slot1 <= \$1031 ;
+  always @(posedge clk)
+    dy0_s1 <= \$1032 ;
+  always @(posedge clk)
+    dy1_s1 <= \$1033 ;
+  always @(posedge clk)
+    dy2_s1 <= \$1034 ;
+  always @(posedge clk)
+    dy3_s1 <= \$1035 ;
+  always @(posedge clk)
+    dy4_s1 <= \$1036 ;
+  always @(posedge clk)
+    dy5_s1 <= \$1037 ;
+  always @(posedge clk)
+    dy6_s1 <= \$1038 ;
+  always @(posedge clk)
+    dy7_s1 <= \$1039 ;
+  always @(posedge clk)
+    dy8_s1 <= \$1040 ;
+  always @(posedge clk)
+    dx0_s1 <= \$1041 ;
+  always @(posedge clk)
+    dx1_s1 <= \$1042 ;
+  always @(posedge clk)
+    dx2_s1 <= \$1043 ;
+  always @(posedge clk)
+    dx3_s1 <= \$1044 ;
+  always @(posedge clk)
+    dx4_s1 <= \$1045 ;
+  always @(posedge clk)
+    dx5_s1 <= \$1046 ;
+  always @(posedge clk)
+    dx6_s1 <= \$1047 ;
+  always @(posedge clk)
+    dx7_s1 <= \$1048 ;
+  always @(posedge clk)
+    dx8_s1 <= \$1049 ;
+  always @(posedge clk)
+    ok0_s2 <= \$1050 ;
+  always @(posedge clk)
+    ok1_s2 <= \$1051 ;
+  always @(posedge clk)
+    ok2_s2 <= \$1052 ;
+  always @(posedge clk)
+    ok3_s2 <= \$1053 ;
+  always @(posedge clk)
+    ok4_s2 <= \$1054 ;
+  always @(posedge clk)
+    ok5_s2 <= \$1055 ;
+  always @(posedge clk)
+    ok6_s2 <= \$1056 ;
+  always @(posedge clk)
+    ok7_s2 <= \$1057 ;
+  always @(posedge clk)
+    ok8_s2 <= \$1058 ;
+  always @(posedge clk)
+    wread__addr <= \$1059 ;
   always @(posedge clk)
     v2 <= \$1060 ;
   always @(posedge clk)
@@ -5182,309 +5087,307 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   always @(posedge clk)
     sample8_s2b <= \$1072 ;
   always @(posedge clk)
-    weights_s2b <= \$1073 ;
+    ok0_s2b <= \$1073 ;
   always @(posedge clk)
-    ok0_s2b <= \$1074 ;
+    ok1_s2b <= \$1074 ;
   always @(posedge clk)
-    ok1_s2b <= \$1075 ;
+    ok2_s2b <= \$1075 ;
   always @(posedge clk)
-    ok2_s2b <= \$1076 ;
+    ok3_s2b <= \$1076 ;
   always @(posedge clk)
-    ok3_s2b <= \$1077 ;
+    ok4_s2b <= \$1077 ;
   always @(posedge clk)
-    ok4_s2b <= \$1078 ;
+    ok5_s2b <= \$1078 ;
   always @(posedge clk)
-    ok5_s2b <= \$1079 ;
+    ok6_s2b <= \$1079 ;
   always @(posedge clk)
-    ok6_s2b <= \$1080 ;
+    ok7_s2b <= \$1080 ;
   always @(posedge clk)
-    ok7_s2b <= \$1081 ;
+    ok8_s2b <= \$1081 ;
   always @(posedge clk)
-    ok8_s2b <= \$1082 ;
+    v2b <= \$1082 ;
   always @(posedge clk)
-    v2b <= \$1083 ;
+    last2b <= \$1083 ;
   always @(posedge clk)
-    last2b <= \$1084 ;
+    accfirst2b <= \$1084 ;
   always @(posedge clk)
-    accfirst2b <= \$1085 ;
+    acclast2b <= \$1085 ;
   always @(posedge clk)
-    acclast2b <= \$1086 ;
+    prod0_0 <= \$1086 ;
   always @(posedge clk)
-    prod0_0 <= \$1087 ;
+    prod0_1 <= \$1087 ;
   always @(posedge clk)
-    prod0_1 <= \$1088 ;
+    prod0_2 <= \$1088 ;
   always @(posedge clk)
-    prod0_2 <= \$1089 ;
+    prod0_3 <= \$1089 ;
   always @(posedge clk)
-    prod0_3 <= \$1090 ;
+    prod0_4 <= \$1090 ;
   always @(posedge clk)
-    prod0_4 <= \$1091 ;
+    prod0_5 <= \$1091 ;
   always @(posedge clk)
-    prod0_5 <= \$1092 ;
+    prod0_6 <= \$1092 ;
   always @(posedge clk)
-    prod0_6 <= \$1093 ;
+    prod0_7 <= \$1093 ;
   always @(posedge clk)
-    prod0_7 <= \$1094 ;
+    prod0_8 <= \$1094 ;
   always @(posedge clk)
-    prod0_8 <= \$1095 ;
+    prod1_0 <= \$1095 ;
   always @(posedge clk)
-    prod1_0 <= \$1096 ;
+    prod1_1 <= \$1096 ;
   always @(posedge clk)
-    prod1_1 <= \$1097 ;
+    prod1_2 <= \$1097 ;
   always @(posedge clk)
-    prod1_2 <= \$1098 ;
+    prod1_3 <= \$1098 ;
   always @(posedge clk)
-    prod1_3 <= \$1099 ;
+    prod1_4 <= \$1099 ;
   always @(posedge clk)
-    prod1_4 <= \$1100 ;
+    prod1_5 <= \$1100 ;
   always @(posedge clk)
-    prod1_5 <= \$1101 ;
+    prod1_6 <= \$1101 ;
   always @(posedge clk)
-    prod1_6 <= \$1102 ;
+    prod1_7 <= \$1102 ;
   always @(posedge clk)
-    prod1_7 <= \$1103 ;
+    prod1_8 <= \$1103 ;
   always @(posedge clk)
-    prod1_8 <= \$1104 ;
+    prod2_0 <= \$1104 ;
   always @(posedge clk)
-    prod2_0 <= \$1105 ;
+    prod2_1 <= \$1105 ;
   always @(posedge clk)
-    prod2_1 <= \$1106 ;
+    prod2_2 <= \$1106 ;
   always @(posedge clk)
-    prod2_2 <= \$1107 ;
+    prod2_3 <= \$1107 ;
   always @(posedge clk)
-    prod2_3 <= \$1108 ;
+    prod2_4 <= \$1108 ;
   always @(posedge clk)
-    prod2_4 <= \$1109 ;
+    prod2_5 <= \$1109 ;
   always @(posedge clk)
-    prod2_5 <= \$1110 ;
+    prod2_6 <= \$1110 ;
   always @(posedge clk)
-    prod2_6 <= \$1111 ;
+    prod2_7 <= \$1111 ;
   always @(posedge clk)
-    prod2_7 <= \$1112 ;
+    prod2_8 <= \$1112 ;
   always @(posedge clk)
-    prod2_8 <= \$1113 ;
+    prod3_0 <= \$1113 ;
   always @(posedge clk)
-    prod3_0 <= \$1114 ;
+    prod3_1 <= \$1114 ;
   always @(posedge clk)
-    prod3_1 <= \$1115 ;
+    prod3_2 <= \$1115 ;
   always @(posedge clk)
-    prod3_2 <= \$1116 ;
+    prod3_3 <= \$1116 ;
   always @(posedge clk)
-    prod3_3 <= \$1117 ;
+    prod3_4 <= \$1117 ;
   always @(posedge clk)
-    prod3_4 <= \$1118 ;
+    prod3_5 <= \$1118 ;
   always @(posedge clk)
-    prod3_5 <= \$1119 ;
+    prod3_6 <= \$1119 ;
   always @(posedge clk)
-    prod3_6 <= \$1120 ;
+    prod3_7 <= \$1120 ;
   always @(posedge clk)
-    prod3_7 <= \$1121 ;
+    prod3_8 <= \$1121 ;
   always @(posedge clk)
-    prod3_8 <= \$1122 ;
+    prod4_0 <= \$1122 ;
   always @(posedge clk)
-    prod4_0 <= \$1123 ;
+    prod4_1 <= \$1123 ;
   always @(posedge clk)
-    prod4_1 <= \$1124 ;
+    prod4_2 <= \$1124 ;
   always @(posedge clk)
-    prod4_2 <= \$1125 ;
+    prod4_3 <= \$1125 ;
   always @(posedge clk)
-    prod4_3 <= \$1126 ;
+    prod4_4 <= \$1126 ;
   always @(posedge clk)
-    prod4_4 <= \$1127 ;
+    prod4_5 <= \$1127 ;
   always @(posedge clk)
-    prod4_5 <= \$1128 ;
+    prod4_6 <= \$1128 ;
   always @(posedge clk)
-    prod4_6 <= \$1129 ;
+    prod4_7 <= \$1129 ;
   always @(posedge clk)
-    prod4_7 <= \$1130 ;
+    prod4_8 <= \$1130 ;
   always @(posedge clk)
-    prod4_8 <= \$1131 ;
+    prod5_0 <= \$1131 ;
   always @(posedge clk)
-    prod5_0 <= \$1132 ;
+    prod5_1 <= \$1132 ;
   always @(posedge clk)
-    prod5_1 <= \$1133 ;
+    prod5_2 <= \$1133 ;
   always @(posedge clk)
-    prod5_2 <= \$1134 ;
+    prod5_3 <= \$1134 ;
   always @(posedge clk)
-    prod5_3 <= \$1135 ;
+    prod5_4 <= \$1135 ;
   always @(posedge clk)
-    prod5_4 <= \$1136 ;
+    prod5_5 <= \$1136 ;
   always @(posedge clk)
-    prod5_5 <= \$1137 ;
+    prod5_6 <= \$1137 ;
   always @(posedge clk)
-    prod5_6 <= \$1138 ;
+    prod5_7 <= \$1138 ;
   always @(posedge clk)
-    prod5_7 <= \$1139 ;
+    prod5_8 <= \$1139 ;
   always @(posedge clk)
-    prod5_8 <= \$1140 ;
+    prod6_0 <= \$1140 ;
   always @(posedge clk)
-    prod6_0 <= \$1141 ;
+    prod6_1 <= \$1141 ;
   always @(posedge clk)
-    prod6_1 <= \$1142 ;
+    prod6_2 <= \$1142 ;
   always @(posedge clk)
-    prod6_2 <= \$1143 ;
+    prod6_3 <= \$1143 ;
   always @(posedge clk)
-    prod6_3 <= \$1144 ;
+    prod6_4 <= \$1144 ;
   always @(posedge clk)
-    prod6_4 <= \$1145 ;
+    prod6_5 <= \$1145 ;
   always @(posedge clk)
-    prod6_5 <= \$1146 ;
+    prod6_6 <= \$1146 ;
   always @(posedge clk)
-    prod6_6 <= \$1147 ;
+    prod6_7 <= \$1147 ;
   always @(posedge clk)
-    prod6_7 <= \$1148 ;
+    prod6_8 <= \$1148 ;
   always @(posedge clk)
-    prod6_8 <= \$1149 ;
+    prod7_0 <= \$1149 ;
   always @(posedge clk)
-    prod7_0 <= \$1150 ;
+    prod7_1 <= \$1150 ;
   always @(posedge clk)
-    prod7_1 <= \$1151 ;
+    prod7_2 <= \$1151 ;
   always @(posedge clk)
-    prod7_2 <= \$1152 ;
+    prod7_3 <= \$1152 ;
   always @(posedge clk)
-    prod7_3 <= \$1153 ;
+    prod7_4 <= \$1153 ;
   always @(posedge clk)
-    prod7_4 <= \$1154 ;
+    prod7_5 <= \$1154 ;
   always @(posedge clk)
-    prod7_5 <= \$1155 ;
+    prod7_6 <= \$1155 ;
   always @(posedge clk)
-    prod7_6 <= \$1156 ;
+    prod7_7 <= \$1156 ;
   always @(posedge clk)
-    prod7_7 <= \$1157 ;
+    prod7_8 <= \$1157 ;
   always @(posedge clk)
-    prod7_8 <= \$1158 ;
+    scale0_s3 <= \$1158 ;
   always @(posedge clk)
-    scale0_s3 <= \$1159 ;
+    scale1_s3 <= \$1159 ;
   always @(posedge clk)
-    scale1_s3 <= \$1160 ;
+    scale2_s3 <= \$1160 ;
   always @(posedge clk)
-    scale2_s3 <= \$1161 ;
+    scale3_s3 <= \$1161 ;
   always @(posedge clk)
-    scale3_s3 <= \$1162 ;
+    scale4_s3 <= \$1162 ;
   always @(posedge clk)
-    scale4_s3 <= \$1163 ;
+    scale5_s3 <= \$1163 ;
   always @(posedge clk)
-    scale5_s3 <= \$1164 ;
+    scale6_s3 <= \$1164 ;
   always @(posedge clk)
-    scale6_s3 <= \$1165 ;
+    scale7_s3 <= \$1165 ;
   always @(posedge clk)
-    scale7_s3 <= \$1166 ;
+    bias0_s3 <= \$1166 ;
   always @(posedge clk)
-    bias0_s3 <= \$1167 ;
+    bias1_s3 <= \$1167 ;
   always @(posedge clk)
-    bias1_s3 <= \$1168 ;
+    bias2_s3 <= \$1168 ;
   always @(posedge clk)
-    bias2_s3 <= \$1169 ;
+    bias3_s3 <= \$1169 ;
   always @(posedge clk)
-    bias3_s3 <= \$1170 ;
+    bias4_s3 <= \$1170 ;
   always @(posedge clk)
-    bias4_s3 <= \$1171 ;
+    bias5_s3 <= \$1171 ;
   always @(posedge clk)
-    bias5_s3 <= \$1172 ;
+    bias6_s3 <= \$1172 ;
   always @(posedge clk)
-    bias6_s3 <= \$1173 ;
+    bias7_s3 <= \$1173 ;
   always @(posedge clk)
-    bias7_s3 <= \$1174 ;
+    v3 <= \$1174 ;
   always @(posedge clk)
-    v3 <= \$1175 ;
+    last3 <= \$1175 ;
   always @(posedge clk)
-    last3 <= \$1176 ;
+    accfirst3 <= \$1176 ;
   always @(posedge clk)
-    accfirst3 <= \$1177 ;
+    acclast3 <= \$1177 ;
   always @(posedge clk)
-    acclast3 <= \$1178 ;
+    acc0 <= \$1178 ;
   always @(posedge clk)
-    acc0 <= \$1179 ;
+    acc1 <= \$1179 ;
   always @(posedge clk)
-    acc1 <= \$1180 ;
+    acc2 <= \$1180 ;
   always @(posedge clk)
-    acc2 <= \$1181 ;
+    acc3 <= \$1181 ;
   always @(posedge clk)
-    acc3 <= \$1182 ;
+    acc4 <= \$1182 ;
   always @(posedge clk)
-    acc4 <= \$1183 ;
+    acc5 <= \$1183 ;
   always @(posedge clk)
-    acc5 <= \$1184 ;
+    acc6 <= \$1184 ;
   always @(posedge clk)
-    acc6 <= \$1185 ;
+    acc7 <= \$1185 ;
   always @(posedge clk)
-    acc7 <= \$1186 ;
+    scale0_s4 <= \$1186 ;
   always @(posedge clk)
-    scale0_s4 <= \$1187 ;
+    scale1_s4 <= \$1187 ;
   always @(posedge clk)
-    scale1_s4 <= \$1188 ;
+    scale2_s4 <= \$1188 ;
   always @(posedge clk)
-    scale2_s4 <= \$1189 ;
+    scale3_s4 <= \$1189 ;
   always @(posedge clk)
-    scale3_s4 <= \$1190 ;
+    scale4_s4 <= \$1190 ;
   always @(posedge clk)
-    scale4_s4 <= \$1191 ;
+    scale5_s4 <= \$1191 ;
   always @(posedge clk)
-    scale5_s4 <= \$1192 ;
+    scale6_s4 <= \$1192 ;
   always @(posedge clk)
-    scale6_s4 <= \$1193 ;
+    scale7_s4 <= \$1193 ;
   always @(posedge clk)
-    scale7_s4 <= \$1194 ;
+    bias0_s4 <= \$1194 ;
   always @(posedge clk)
-    bias0_s4 <= \$1195 ;
+    bias1_s4 <= \$1195 ;
   always @(posedge clk)
-    bias1_s4 <= \$1196 ;
+    bias2_s4 <= \$1196 ;
   always @(posedge clk)
-    bias2_s4 <= \$1197 ;
+    bias3_s4 <= \$1197 ;
   always @(posedge clk)
-    bias3_s4 <= \$1198 ;
+    bias4_s4 <= \$1198 ;
   always @(posedge clk)
-    bias4_s4 <= \$1199 ;
+    bias5_s4 <= \$1199 ;
   always @(posedge clk)
-    bias5_s4 <= \$1200 ;
+    bias6_s4 <= \$1200 ;
   always @(posedge clk)
-    bias6_s4 <= \$1201 ;
+    bias7_s4 <= \$1201 ;
   always @(posedge clk)
-    bias7_s4 <= \$1202 ;
+    v4 <= \$1202 ;
   always @(posedge clk)
-    v4 <= \$1203 ;
+    last4 <= \$1203 ;
   always @(posedge clk)
-    last4 <= \$1204 ;
+    scaled0 <= \$1204 ;
   always @(posedge clk)
-    scaled0 <= \$1205 ;
+    scaled1 <= \$1205 ;
   always @(posedge clk)
-    scaled1 <= \$1206 ;
+    scaled2 <= \$1206 ;
   always @(posedge clk)
-    scaled2 <= \$1207 ;
+    scaled3 <= \$1207 ;
   always @(posedge clk)
-    scaled3 <= \$1208 ;
+    scaled4 <= \$1208 ;
   always @(posedge clk)
-    scaled4 <= \$1209 ;
+    scaled5 <= \$1209 ;
   always @(posedge clk)
-    scaled5 <= \$1210 ;
+    scaled6 <= \$1210 ;
   always @(posedge clk)
-    scaled6 <= \$1211 ;
+    scaled7 <= \$1211 ;
   always @(posedge clk)
-    scaled7 <= \$1212 ;
+    bias0_s5 <= \$1212 ;
   always @(posedge clk)
-    bias0_s5 <= \$1213 ;
+    bias1_s5 <= \$1213 ;
   always @(posedge clk)
-    bias1_s5 <= \$1214 ;
+    bias2_s5 <= \$1214 ;
   always @(posedge clk)
-    bias2_s5 <= \$1215 ;
+    bias3_s5 <= \$1215 ;
   always @(posedge clk)
-    bias3_s5 <= \$1216 ;
+    bias4_s5 <= \$1216 ;
   always @(posedge clk)
-    bias4_s5 <= \$1217 ;
+    bias5_s5 <= \$1217 ;
   always @(posedge clk)
-    bias5_s5 <= \$1218 ;
+    bias6_s5 <= \$1218 ;
   always @(posedge clk)
-    bias6_s5 <= \$1219 ;
+    bias7_s5 <= \$1219 ;
   always @(posedge clk)
-    bias7_s5 <= \$1220 ;
+    v5 <= \$1220 ;
   always @(posedge clk)
-    v5 <= \$1221 ;
+    last5 <= \$1221 ;
   always @(posedge clk)
-    last5 <= \$1222 ;
+    o__payload <= \$1222 ;
   always @(posedge clk)
-    o__payload <= \$1223 ;
-  always @(posedge clk)
-    o__valid <= \$1224 ;
+    o__valid <= \$1223 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     w__ready = 1'h0;
@@ -5585,11 +5488,24 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$987  = next_height;
+    \$986  = next_height;
     casez (fsm_state)
       2'h0:
-          if (\$346 ) begin
-            \$987  = w__payload[5:0];
+          if (\$345 ) begin
+            \$986  = w__payload[5:0];
+          end
+    endcase
+    if (rst) begin
+      \$986  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$987  = next_width;
+    casez (fsm_state)
+      2'h0:
+          if (\$345 ) begin
+            \$987  = w__payload[21:16];
           end
     endcase
     if (rst) begin
@@ -5598,50 +5514,50 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$988  = next_width;
+    \$988  = next_groups;
     casez (fsm_state)
       2'h0:
-          if (\$346 ) begin
-            \$988  = w__payload[21:16];
+          if (\$345 ) begin
+            \$988  = \$346 [2:0];
           end
     endcase
     if (rst) begin
-      \$988  = 6'h00;
+      \$988  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$989  = next_groups;
+    \$989  = next_frames;
     casez (fsm_state)
       2'h0:
-          if (\$346 ) begin
-            \$989  = \$347 [2:0];
+          if (\$345 ) begin
+            \$989  = w__payload[63:48];
           end
     endcase
     if (rst) begin
-      \$989  = 3'h0;
+      \$989  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$990  = next_frames;
+    \$990  = next_stride2;
     casez (fsm_state)
       2'h0:
-          if (\$346 ) begin
-            \$990  = w__payload[63:48];
+          if (\$345 ) begin
+            \$990  = w__payload[64];
           end
     endcase
     if (rst) begin
-      \$990  = 16'h0000;
+      \$990  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$991  = next_stride2;
+    \$991  = next_relu;
     casez (fsm_state)
       2'h0:
-          if (\$346 ) begin
-            \$991  = w__payload[64];
+          if (\$345 ) begin
+            \$991  = w__payload[65];
           end
     endcase
     if (rst) begin
@@ -5650,46 +5566,46 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$992  = next_relu;
+    \$992  = w_frames;
     casez (fsm_state)
       2'h0:
-          if (\$346 ) begin
-            \$992  = w__payload[65];
+          if (\$345 ) begin
+            \$992  = w__payload[63:48];
           end
     endcase
-    if (rst) begin
-      \$992  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$993  = w_frames;
-    casez (fsm_state)
-      2'h0:
-          if (\$346 ) begin
-            \$993  = w__payload[63:48];
-          end
-    endcase
-    if (\$357 ) begin
-      if (\$360 ) begin
-        if (\$363 ) begin
-          if (\$369 ) begin
-            \$993  = \$370 [15:0];
+    if (\$356 ) begin
+      if (\$359 ) begin
+        if (\$362 ) begin
+          if (\$368 ) begin
+            \$992  = \$369 [15:0];
           end
         end
       end
     end
     if (rst) begin
-      \$993  = 16'h0000;
+      \$992  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$994  = w_height;
+    \$993  = w_height;
     casez (fsm_state)
       2'h0:
-          if (\$346 ) begin
-            \$994  = w__payload[5:0];
+          if (\$345 ) begin
+            \$993  = w__payload[5:0];
+          end
+    endcase
+    if (rst) begin
+      \$993  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$994  = w_width;
+    casez (fsm_state)
+      2'h0:
+          if (\$345 ) begin
+            \$994  = w__payload[21:16];
           end
     endcase
     if (rst) begin
@@ -5698,36 +5614,42 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$995  = w_width;
+    \$995  = w_groups;
     casez (fsm_state)
       2'h0:
-          if (\$346 ) begin
-            \$995  = w__payload[21:16];
+          if (\$345 ) begin
+            \$995  = \$347 [2:0];
           end
     endcase
     if (rst) begin
-      \$995  = 6'h00;
+      \$995  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$996  = w_groups;
+    \$996  = load;
     casez (fsm_state)
       2'h0:
-          if (\$346 ) begin
-            \$996  = \$348 [2:0];
+          if (\$345 ) begin
+            \$996  = 2'h0;
+          end
+      2'h1:
+          /* empty */;
+      2'h2:
+          if (w__valid) begin
+            \$996  = \$351 [1:0];
           end
     endcase
     if (rst) begin
-      \$996  = 3'h0;
+      \$996  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$997  = load;
+    \$997  = load_cg;
     casez (fsm_state)
       2'h0:
-          if (\$346 ) begin
+          if (\$345 ) begin
             \$997  = 2'h0;
           end
       2'h1:
@@ -5735,6 +5657,9 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
       2'h2:
           if (w__valid) begin
             \$997  = \$352 [1:0];
+            if (\$354 ) begin
+              \$997  = 2'h0;
+            end
           end
     endcase
     if (rst) begin
@@ -5743,19 +5668,18 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$998  = load_cg;
+    \$998  = load_og;
     casez (fsm_state)
       2'h0:
-          if (\$346 ) begin
+          if (\$345 ) begin
             \$998  = 2'h0;
           end
       2'h1:
           /* empty */;
       2'h2:
           if (w__valid) begin
-            \$998  = \$353 [1:0];
-            if (\$355 ) begin
-              \$998  = 2'h0;
+            if (\$354 ) begin
+              \$998  = \$355 [1:0];
             end
           end
     endcase
@@ -5765,19 +5689,19 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$999  = load_og;
+    \$999  = fsm_state;
     casez (fsm_state)
       2'h0:
-          if (\$346 ) begin
-            \$999  = 2'h0;
+          if (\$345 ) begin
+            \$999  = 2'h1;
           end
       2'h1:
-          /* empty */;
+          if (\$350 ) begin
+            \$999  = 2'h2;
+          end
       2'h2:
-          if (w__valid) begin
-            if (\$355 ) begin
-              \$999  = \$356 [1:0];
-            end
+          if (loaded) begin
+            \$999  = 2'h0;
           end
     endcase
     if (rst) begin
@@ -5786,28 +5710,24 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1000  = fsm_state;
+    \$1000  = height;
     casez (fsm_state)
       2'h0:
-          if (\$346 ) begin
-            \$1000  = 2'h1;
-          end
+          /* empty */;
       2'h1:
-          if (\$351 ) begin
-            \$1000  = 2'h2;
-          end
+          /* empty */;
       2'h2:
           if (loaded) begin
-            \$1000  = 2'h0;
+            \$1000  = next_height;
           end
     endcase
     if (rst) begin
-      \$1000  = 2'h0;
+      \$1000  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1001  = height;
+    \$1001  = width;
     casez (fsm_state)
       2'h0:
           /* empty */;
@@ -5815,7 +5735,7 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
           /* empty */;
       2'h2:
           if (loaded) begin
-            \$1001  = next_height;
+            \$1001  = next_width;
           end
     endcase
     if (rst) begin
@@ -5824,7 +5744,7 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1002  = width;
+    \$1002  = groups;
     casez (fsm_state)
       2'h0:
           /* empty */;
@@ -5832,16 +5752,16 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
           /* empty */;
       2'h2:
           if (loaded) begin
-            \$1002  = next_width;
+            \$1002  = next_groups;
           end
     endcase
     if (rst) begin
-      \$1002  = 6'h00;
+      \$1002  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1003  = groups;
+    \$1003  = ogroups;
     casez (fsm_state)
       2'h0:
           /* empty */;
@@ -5849,7 +5769,7 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
           /* empty */;
       2'h2:
           if (loaded) begin
-            \$1003  = next_groups;
+            \$1003  = 3'h0;
           end
     endcase
     if (rst) begin
@@ -5858,7 +5778,7 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1004  = ogroups;
+    \$1004  = stride2;
     casez (fsm_state)
       2'h0:
           /* empty */;
@@ -5866,16 +5786,16 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
           /* empty */;
       2'h2:
           if (loaded) begin
-            \$1004  = 3'h0;
+            \$1004  = next_stride2;
           end
     endcase
     if (rst) begin
-      \$1004  = 3'h0;
+      \$1004  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1005  = stride2;
+    \$1005  = relu;
     casez (fsm_state)
       2'h0:
           /* empty */;
@@ -5883,7 +5803,7 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
           /* empty */;
       2'h2:
           if (loaded) begin
-            \$1005  = next_stride2;
+            \$1005  = next_relu;
           end
     endcase
     if (rst) begin
@@ -5892,7 +5812,7 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1006  = relu;
+    \$1006  = c_frames;
     casez (fsm_state)
       2'h0:
           /* empty */;
@@ -5900,62 +5820,62 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
           /* empty */;
       2'h2:
           if (loaded) begin
-            \$1006  = next_relu;
-          end
-    endcase
-    if (rst) begin
-      \$1006  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1007  = c_frames;
-    casez (fsm_state)
-      2'h0:
-          /* empty */;
-      2'h1:
-          /* empty */;
-      2'h2:
-          if (loaded) begin
-            \$1007  = next_frames;
+            \$1006  = next_frames;
           end
     endcase
     if (issue) begin
-      if (\$373 ) begin
-        if (\$381 ) begin
-          if (\$390 ) begin
-            if (\$396 ) begin
-              \$1007  = \$398 [15:0];
+      if (\$372 ) begin
+        if (\$380 ) begin
+          if (\$389 ) begin
+            if (\$395 ) begin
+              \$1006  = \$397 [15:0];
             end
           end
         end
       end
     end
     if (rst) begin
-      \$1007  = 16'h0000;
+      \$1006  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1008  = w_cg;
-    if (\$357 ) begin
-      \$1008  = \$358 [1:0];
-      if (\$360 ) begin
-        \$1008  = 2'h0;
+    \$1007  = w_cg;
+    if (\$356 ) begin
+      \$1007  = \$357 [1:0];
+      if (\$359 ) begin
+        \$1007  = 2'h0;
       end
     end
     if (rst) begin
-      \$1008  = 2'h0;
+      \$1007  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1009  = w_x;
-    if (\$357 ) begin
-      if (\$360 ) begin
-        \$1009  = \$361 [4:0];
-        if (\$363 ) begin
-          \$1009  = 5'h00;
+    \$1008  = w_x;
+    if (\$356 ) begin
+      if (\$359 ) begin
+        \$1008  = \$360 [4:0];
+        if (\$362 ) begin
+          \$1008  = 5'h00;
+        end
+      end
+    end
+    if (rst) begin
+      \$1008  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$1009  = w_y;
+    if (\$356 ) begin
+      if (\$359 ) begin
+        if (\$362 ) begin
+          \$1009  = \$363 [4:0];
+          if (\$368 ) begin
+            \$1009  = 5'h00;
+          end
         end
       end
     end
@@ -5965,65 +5885,62 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1010  = w_y;
-    if (\$357 ) begin
-      if (\$360 ) begin
-        if (\$363 ) begin
-          \$1010  = \$364 [4:0];
-          if (\$369 ) begin
-            \$1010  = 5'h00;
-          end
+    \$1010  = w_slot;
+    if (\$356 ) begin
+      if (\$359 ) begin
+        if (\$362 ) begin
+          \$1010  = \$366 [3:0];
         end
       end
     end
     if (rst) begin
-      \$1010  = 5'h00;
+      \$1010  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1011  = w_slot;
-    if (\$357 ) begin
-      if (\$360 ) begin
-        if (\$363 ) begin
-          \$1011  = \$367 [3:0];
+    \$1011  = held;
+    if (\$370 ) begin
+      \$1011  = off__payload;
+    end
+    if (rst) begin
+      \$1011  = 145'h0000000000000000000000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$1012  = c_pass;
+    if (issue) begin
+      \$1012  = \$371 [0];
+      if (\$372 ) begin
+        \$1012  = 1'h0;
+      end
+    end
+    if (rst) begin
+      \$1012  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$1013  = c_cg;
+    if (issue) begin
+      if (\$372 ) begin
+        \$1013  = \$373 [1:0];
+        if (\$375 ) begin
+          \$1013  = 2'h0;
         end
       end
     end
     if (rst) begin
-      \$1011  = 4'h0;
+      \$1013  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1012  = held;
-    if (\$371 ) begin
-      \$1012  = off__payload;
-    end
-    if (rst) begin
-      \$1012  = 145'h0000000000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1013  = c_pass;
+    \$1014  = c_og;
     if (issue) begin
-      \$1013  = \$372 [0];
-      if (\$373 ) begin
-        \$1013  = 1'h0;
-      end
-    end
-    if (rst) begin
-      \$1013  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1014  = c_cg;
-    if (issue) begin
-      if (\$373 ) begin
-        \$1014  = \$374 [1:0];
-        if (\$376 ) begin
+      if (\$372 ) begin
+        if (\$380 ) begin
           \$1014  = 2'h0;
         end
       end
@@ -6034,10 +5951,10 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1015  = c_og;
+    \$1015  = c_wbase;
     if (issue) begin
-      if (\$373 ) begin
-        if (\$381 ) begin
+      if (\$372 ) begin
+        if (\$380 ) begin
           \$1015  = 2'h0;
         end
       end
@@ -6048,89 +5965,99 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1016  = c_wbase;
+    \$1016  = c_ox;
     if (issue) begin
-      if (\$373 ) begin
-        if (\$381 ) begin
-          \$1016  = 2'h0;
-        end
-      end
-    end
-    if (rst) begin
-      \$1016  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1017  = c_ox;
-    if (issue) begin
-      if (\$373 ) begin
-        if (\$381 ) begin
-          \$1017  = \$382 [4:0];
-          if (\$390 ) begin
-            \$1017  = 5'h00;
+      if (\$372 ) begin
+        if (\$380 ) begin
+          \$1016  = \$381 [4:0];
+          if (\$389 ) begin
+            \$1016  = 5'h00;
           end
         end
       end
     end
     if (rst) begin
-      \$1017  = 5'h00;
+      \$1016  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1018  = c_x;
+    \$1017  = c_x;
     if (issue) begin
-      if (\$373 ) begin
-        if (\$381 ) begin
-          \$1018  = \$384 [5:0];
-          if (\$390 ) begin
-            \$1018  = 6'h00;
+      if (\$372 ) begin
+        if (\$380 ) begin
+          \$1017  = \$383 [5:0];
+          if (\$389 ) begin
+            \$1017  = 6'h00;
           end
         end
       end
     end
     if (rst) begin
-      \$1018  = 6'h00;
+      \$1017  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1019  = c_oy;
+    \$1018  = c_oy;
     if (issue) begin
-      if (\$373 ) begin
-        if (\$381 ) begin
-          if (\$390 ) begin
+      if (\$372 ) begin
+        if (\$380 ) begin
+          if (\$389 ) begin
             (* full_case = 32'd1 *)
-            if (\$396 ) begin
-              \$1019  = 5'h00;
+            if (\$395 ) begin
+              \$1018  = 5'h00;
             end else begin
-              \$1019  = \$399 [4:0];
+              \$1018  = \$398 [4:0];
             end
           end
         end
       end
     end
     if (rst) begin
-      \$1019  = 5'h00;
+      \$1018  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1020  = c_y;
+    \$1019  = c_y;
     if (issue) begin
-      if (\$373 ) begin
-        if (\$381 ) begin
-          if (\$390 ) begin
+      if (\$372 ) begin
+        if (\$380 ) begin
+          if (\$389 ) begin
             (* full_case = 32'd1 *)
-            if (\$396 ) begin
-              \$1020  = 6'h00;
+            if (\$395 ) begin
+              \$1019  = 6'h00;
             end else begin
-              \$1020  = \$401 [5:0];
+              \$1019  = \$400 [5:0];
             end
           end
         end
       end
+    end
+    if (rst) begin
+      \$1019  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$1020  = below;
+    if (issue) begin
+      if (\$372 ) begin
+        if (\$380 ) begin
+          if (\$389 ) begin
+            (* full_case = 32'd1 *)
+            if (\$395 ) begin
+              \$1020  = \$396 [5:0];
+            end else begin
+              \$1020  = \$402 [5:0];
+            end
+          end
+        end
+      end
+    end
+    if (loaded) begin
+      \$1020  = \$412 [5:0];
     end
     if (rst) begin
       \$1020  = 6'h00;
@@ -6138,60 +6065,46 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1021  = below;
-    if (issue) begin
-      if (\$373 ) begin
-        if (\$381 ) begin
-          if (\$390 ) begin
-            (* full_case = 32'd1 *)
-            if (\$396 ) begin
-              \$1021  = \$397 [5:0];
-            end else begin
-              \$1021  = \$403 [5:0];
-            end
-          end
-        end
-      end
-    end
-    if (loaded) begin
-      \$1021  = \$413 [5:0];
+    \$1021  = c_slot;
+    if (\$403 ) begin
+      \$1021  = \$409 [3:0];
     end
     if (rst) begin
-      \$1021  = 6'h00;
+      \$1021  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1022  = c_slot;
-    if (\$404 ) begin
-      \$1022  = \$410 [3:0];
-    end
+    \$1022  = \$411 [3:0];
     if (rst) begin
       \$1022  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1023  = \$412 [3:0];
+    \$1023  = row_freed;
+    if (ce) begin
+      \$1023  = row_step;
+    end
     if (rst) begin
-      \$1023  = 4'h0;
+      \$1023  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1024  = row_freed;
+    \$1024  = v1;
     if (ce) begin
-      \$1024  = row_step;
+      \$1024  = issue;
     end
     if (rst) begin
-      \$1024  = 2'h0;
+      \$1024  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1025  = v1;
+    \$1025  = last1;
     if (ce) begin
-      \$1025  = issue;
+      \$1025  = frame_last;
     end
     if (rst) begin
       \$1025  = 1'h0;
@@ -6199,9 +6112,9 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1026  = last1;
+    \$1026  = accfirst1;
     if (ce) begin
-      \$1026  = frame_last;
+      \$1026  = \$414 ;
     end
     if (rst) begin
       \$1026  = 1'h0;
@@ -6209,9 +6122,9 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1027  = accfirst1;
+    \$1027  = acclast1;
     if (ce) begin
-      \$1027  = \$415 ;
+      \$1027  = \$416 ;
     end
     if (rst) begin
       \$1027  = 1'h0;
@@ -6219,29 +6132,29 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1028  = acclast1;
+    \$1028  = cg1;
     if (ce) begin
-      \$1028  = \$417 ;
+      \$1028  = c_cg;
     end
     if (rst) begin
-      \$1028  = 1'h0;
+      \$1028  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1029  = cg1;
+    \$1029  = cy1;
     if (ce) begin
-      \$1029  = c_cg;
+      \$1029  = c_y;
     end
     if (rst) begin
-      \$1029  = 2'h0;
+      \$1029  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1030  = cy1;
+    \$1030  = cx1;
     if (ce) begin
-      \$1030  = c_y;
+      \$1030  = c_x;
     end
     if (rst) begin
       \$1030  = 6'h00;
@@ -6249,19 +6162,19 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1031  = cx1;
+    \$1031  = slot1;
     if (ce) begin
-      \$1031  = c_x;
+      \$1031  = c_slot;
     end
     if (rst) begin
-      \$1031  = 6'h00;
+      \$1031  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1032  = slot1;
+    \$1032  = dy0_s1;
     if (ce) begin
-      \$1032  = c_slot;
+      \$1032  = \$71 [3:0];
     end
     if (rst) begin
       \$1032  = 4'h0;
@@ -6269,9 +6182,9 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1033  = dy0_s1;
+    \$1033  = dy1_s1;
     if (ce) begin
-      \$1033  = \$71 [3:0];
+      \$1033  = \$81 [3:0];
     end
     if (rst) begin
       \$1033  = 4'h0;
@@ -6279,9 +6192,9 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1034  = dy1_s1;
+    \$1034  = dy2_s1;
     if (ce) begin
-      \$1034  = \$81 [3:0];
+      \$1034  = \$91 [3:0];
     end
     if (rst) begin
       \$1034  = 4'h0;
@@ -6289,9 +6202,9 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1035  = dy2_s1;
+    \$1035  = dy3_s1;
     if (ce) begin
-      \$1035  = \$91 [3:0];
+      \$1035  = \$101 [3:0];
     end
     if (rst) begin
       \$1035  = 4'h0;
@@ -6299,9 +6212,9 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1036  = dy3_s1;
+    \$1036  = dy4_s1;
     if (ce) begin
-      \$1036  = \$101 [3:0];
+      \$1036  = \$111 [3:0];
     end
     if (rst) begin
       \$1036  = 4'h0;
@@ -6309,9 +6222,9 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1037  = dy4_s1;
+    \$1037  = dy5_s1;
     if (ce) begin
-      \$1037  = \$111 [3:0];
+      \$1037  = \$121 [3:0];
     end
     if (rst) begin
       \$1037  = 4'h0;
@@ -6319,9 +6232,9 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1038  = dy5_s1;
+    \$1038  = dy6_s1;
     if (ce) begin
-      \$1038  = \$121 [3:0];
+      \$1038  = \$131 [3:0];
     end
     if (rst) begin
       \$1038  = 4'h0;
@@ -6329,9 +6242,9 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1039  = dy6_s1;
+    \$1039  = dy7_s1;
     if (ce) begin
-      \$1039  = \$131 [3:0];
+      \$1039  = \$141 [3:0];
     end
     if (rst) begin
       \$1039  = 4'h0;
@@ -6339,9 +6252,9 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1040  = dy7_s1;
+    \$1040  = dy8_s1;
     if (ce) begin
-      \$1040  = \$141 [3:0];
+      \$1040  = \$151 [3:0];
     end
     if (rst) begin
       \$1040  = 4'h0;
@@ -6349,9 +6262,9 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1041  = dy8_s1;
+    \$1041  = dx0_s1;
     if (ce) begin
-      \$1041  = \$151 [3:0];
+      \$1041  = \$76 [3:0];
     end
     if (rst) begin
       \$1041  = 4'h0;
@@ -6359,9 +6272,9 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1042  = dx0_s1;
+    \$1042  = dx1_s1;
     if (ce) begin
-      \$1042  = \$76 [3:0];
+      \$1042  = \$86 [3:0];
     end
     if (rst) begin
       \$1042  = 4'h0;
@@ -6369,9 +6282,9 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1043  = dx1_s1;
+    \$1043  = dx2_s1;
     if (ce) begin
-      \$1043  = \$86 [3:0];
+      \$1043  = \$96 [3:0];
     end
     if (rst) begin
       \$1043  = 4'h0;
@@ -6379,9 +6292,9 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1044  = dx2_s1;
+    \$1044  = dx3_s1;
     if (ce) begin
-      \$1044  = \$96 [3:0];
+      \$1044  = \$106 [3:0];
     end
     if (rst) begin
       \$1044  = 4'h0;
@@ -6389,9 +6302,9 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1045  = dx3_s1;
+    \$1045  = dx4_s1;
     if (ce) begin
-      \$1045  = \$106 [3:0];
+      \$1045  = \$116 [3:0];
     end
     if (rst) begin
       \$1045  = 4'h0;
@@ -6399,9 +6312,9 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1046  = dx4_s1;
+    \$1046  = dx5_s1;
     if (ce) begin
-      \$1046  = \$116 [3:0];
+      \$1046  = \$126 [3:0];
     end
     if (rst) begin
       \$1046  = 4'h0;
@@ -6409,9 +6322,9 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1047  = dx5_s1;
+    \$1047  = dx6_s1;
     if (ce) begin
-      \$1047  = \$126 [3:0];
+      \$1047  = \$136 [3:0];
     end
     if (rst) begin
       \$1047  = 4'h0;
@@ -6419,9 +6332,9 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1048  = dx6_s1;
+    \$1048  = dx7_s1;
     if (ce) begin
-      \$1048  = \$136 [3:0];
+      \$1048  = \$146 [3:0];
     end
     if (rst) begin
       \$1048  = 4'h0;
@@ -6429,9 +6342,9 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1049  = dx7_s1;
+    \$1049  = dx8_s1;
     if (ce) begin
-      \$1049  = \$146 [3:0];
+      \$1049  = \$156 [3:0];
     end
     if (rst) begin
       \$1049  = 4'h0;
@@ -6439,19 +6352,19 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1050  = dx8_s1;
+    \$1050  = ok0_s2;
     if (ce) begin
-      \$1050  = \$156 [3:0];
+      \$1050  = ok0;
     end
     if (rst) begin
-      \$1050  = 4'h0;
+      \$1050  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1051  = ok0_s2;
+    \$1051  = ok1_s2;
     if (ce) begin
-      \$1051  = ok0;
+      \$1051  = ok1;
     end
     if (rst) begin
       \$1051  = 1'h0;
@@ -6459,9 +6372,9 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1052  = ok1_s2;
+    \$1052  = ok2_s2;
     if (ce) begin
-      \$1052  = ok1;
+      \$1052  = ok2;
     end
     if (rst) begin
       \$1052  = 1'h0;
@@ -6469,9 +6382,9 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1053  = ok2_s2;
+    \$1053  = ok3_s2;
     if (ce) begin
-      \$1053  = ok2;
+      \$1053  = ok3;
     end
     if (rst) begin
       \$1053  = 1'h0;
@@ -6479,9 +6392,9 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1054  = ok3_s2;
+    \$1054  = ok4_s2;
     if (ce) begin
-      \$1054  = ok3;
+      \$1054  = ok4;
     end
     if (rst) begin
       \$1054  = 1'h0;
@@ -6489,9 +6402,9 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1055  = ok4_s2;
+    \$1055  = ok5_s2;
     if (ce) begin
-      \$1055  = ok4;
+      \$1055  = ok5;
     end
     if (rst) begin
       \$1055  = 1'h0;
@@ -6499,9 +6412,9 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1056  = ok5_s2;
+    \$1056  = ok6_s2;
     if (ce) begin
-      \$1056  = ok5;
+      \$1056  = ok6;
     end
     if (rst) begin
       \$1056  = 1'h0;
@@ -6509,9 +6422,9 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1057  = ok6_s2;
+    \$1057  = ok7_s2;
     if (ce) begin
-      \$1057  = ok6;
+      \$1057  = ok7;
     end
     if (rst) begin
       \$1057  = 1'h0;
@@ -6519,9 +6432,9 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1058  = ok7_s2;
+    \$1058  = ok8_s2;
     if (ce) begin
-      \$1058  = ok7;
+      \$1058  = ok8;
     end
     if (rst) begin
       \$1058  = 1'h0;
@@ -6529,12 +6442,12 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1059  = ok8_s2;
+    \$1059  = wread__addr;
     if (ce) begin
-      \$1059  = ok8;
+      \$1059  = cg1;
     end
     if (rst) begin
-      \$1059  = 1'h0;
+      \$1059  = 2'h0;
     end
   end
   always @* begin
@@ -6591,7 +6504,7 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$1065  = sample1_s2b;
     if (ce) begin
-      \$1065  = \port__data$287 ;
+      \$1065  = \port__data$288 ;
     end
     if (rst) begin
       \$1065  = 64'h0000000000000000;
@@ -6601,7 +6514,7 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$1066  = sample2_s2b;
     if (ce) begin
-      \$1066  = \port__data$288 ;
+      \$1066  = \port__data$289 ;
     end
     if (rst) begin
       \$1066  = 64'h0000000000000000;
@@ -6611,7 +6524,7 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$1067  = sample3_s2b;
     if (ce) begin
-      \$1067  = \port__data$289 ;
+      \$1067  = \port__data$290 ;
     end
     if (rst) begin
       \$1067  = 64'h0000000000000000;
@@ -6621,7 +6534,7 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$1068  = sample4_s2b;
     if (ce) begin
-      \$1068  = \port__data$290 ;
+      \$1068  = \port__data$291 ;
     end
     if (rst) begin
       \$1068  = 64'h0000000000000000;
@@ -6631,7 +6544,7 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$1069  = sample5_s2b;
     if (ce) begin
-      \$1069  = \port__data$291 ;
+      \$1069  = \port__data$292 ;
     end
     if (rst) begin
       \$1069  = 64'h0000000000000000;
@@ -6641,7 +6554,7 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$1070  = sample6_s2b;
     if (ce) begin
-      \$1070  = \port__data$292 ;
+      \$1070  = \port__data$293 ;
     end
     if (rst) begin
       \$1070  = 64'h0000000000000000;
@@ -6651,7 +6564,7 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$1071  = sample7_s2b;
     if (ce) begin
-      \$1071  = \port__data$293 ;
+      \$1071  = \port__data$294 ;
     end
     if (rst) begin
       \$1071  = 64'h0000000000000000;
@@ -6661,7 +6574,7 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$1072  = sample8_s2b;
     if (ce) begin
-      \$1072  = \port__data$294 ;
+      \$1072  = \port__data$295 ;
     end
     if (rst) begin
       \$1072  = 64'h0000000000000000;
@@ -6669,19 +6582,19 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1073  = weights_s2b;
+    \$1073  = ok0_s2b;
     if (ce) begin
-      \$1073  = wread__data;
+      \$1073  = ok0_s2;
     end
     if (rst) begin
-      \$1073  = 544'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+      \$1073  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1074  = ok0_s2b;
+    \$1074  = ok1_s2b;
     if (ce) begin
-      \$1074  = ok0_s2;
+      \$1074  = ok1_s2;
     end
     if (rst) begin
       \$1074  = 1'h0;
@@ -6689,9 +6602,9 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1075  = ok1_s2b;
+    \$1075  = ok2_s2b;
     if (ce) begin
-      \$1075  = ok1_s2;
+      \$1075  = ok2_s2;
     end
     if (rst) begin
       \$1075  = 1'h0;
@@ -6699,9 +6612,9 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1076  = ok2_s2b;
+    \$1076  = ok3_s2b;
     if (ce) begin
-      \$1076  = ok2_s2;
+      \$1076  = ok3_s2;
     end
     if (rst) begin
       \$1076  = 1'h0;
@@ -6709,9 +6622,9 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1077  = ok3_s2b;
+    \$1077  = ok4_s2b;
     if (ce) begin
-      \$1077  = ok3_s2;
+      \$1077  = ok4_s2;
     end
     if (rst) begin
       \$1077  = 1'h0;
@@ -6719,9 +6632,9 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1078  = ok4_s2b;
+    \$1078  = ok5_s2b;
     if (ce) begin
-      \$1078  = ok4_s2;
+      \$1078  = ok5_s2;
     end
     if (rst) begin
       \$1078  = 1'h0;
@@ -6729,9 +6642,9 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1079  = ok5_s2b;
+    \$1079  = ok6_s2b;
     if (ce) begin
-      \$1079  = ok5_s2;
+      \$1079  = ok6_s2;
     end
     if (rst) begin
       \$1079  = 1'h0;
@@ -6739,9 +6652,9 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1080  = ok6_s2b;
+    \$1080  = ok7_s2b;
     if (ce) begin
-      \$1080  = ok6_s2;
+      \$1080  = ok7_s2;
     end
     if (rst) begin
       \$1080  = 1'h0;
@@ -6749,9 +6662,9 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1081  = ok7_s2b;
+    \$1081  = ok8_s2b;
     if (ce) begin
-      \$1081  = ok7_s2;
+      \$1081  = ok8_s2;
     end
     if (rst) begin
       \$1081  = 1'h0;
@@ -6759,9 +6672,9 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1082  = ok8_s2b;
+    \$1082  = v2b;
     if (ce) begin
-      \$1082  = ok8_s2;
+      \$1082  = v2;
     end
     if (rst) begin
       \$1082  = 1'h0;
@@ -6769,9 +6682,9 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1083  = v2b;
+    \$1083  = last2b;
     if (ce) begin
-      \$1083  = v2;
+      \$1083  = last2;
     end
     if (rst) begin
       \$1083  = 1'h0;
@@ -6779,9 +6692,9 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1084  = last2b;
+    \$1084  = accfirst2b;
     if (ce) begin
-      \$1084  = last2;
+      \$1084  = accfirst2;
     end
     if (rst) begin
       \$1084  = 1'h0;
@@ -6789,9 +6702,9 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1085  = accfirst2b;
+    \$1085  = acclast2b;
     if (ce) begin
-      \$1085  = accfirst2;
+      \$1085  = acclast2;
     end
     if (rst) begin
       \$1085  = 1'h0;
@@ -6799,17 +6712,17 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1086  = acclast2b;
+    \$1086  = prod0_0;
     if (ce) begin
-      \$1086  = acclast2;
+      \$1086  = \$417 ;
     end
     if (rst) begin
-      \$1086  = 1'h0;
+      \$1086  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1087  = prod0_0;
+    \$1087  = prod0_1;
     if (ce) begin
       \$1087  = \$418 ;
     end
@@ -6819,7 +6732,7 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1088  = prod0_1;
+    \$1088  = prod0_2;
     if (ce) begin
       \$1088  = \$419 ;
     end
@@ -6829,7 +6742,7 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1089  = prod0_2;
+    \$1089  = prod0_3;
     if (ce) begin
       \$1089  = \$420 ;
     end
@@ -6839,7 +6752,7 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1090  = prod0_3;
+    \$1090  = prod0_4;
     if (ce) begin
       \$1090  = \$421 ;
     end
@@ -6849,7 +6762,7 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1091  = prod0_4;
+    \$1091  = prod0_5;
     if (ce) begin
       \$1091  = \$422 ;
     end
@@ -6859,7 +6772,7 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1092  = prod0_5;
+    \$1092  = prod0_6;
     if (ce) begin
       \$1092  = \$423 ;
     end
@@ -6869,7 +6782,7 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1093  = prod0_6;
+    \$1093  = prod0_7;
     if (ce) begin
       \$1093  = \$424 ;
     end
@@ -6879,7 +6792,7 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1094  = prod0_7;
+    \$1094  = prod0_8;
     if (ce) begin
       \$1094  = \$425 ;
     end
@@ -6889,7 +6802,7 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1095  = prod0_8;
+    \$1095  = prod1_0;
     if (ce) begin
       \$1095  = \$426 ;
     end
@@ -6899,7 +6812,7 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1096  = prod1_0;
+    \$1096  = prod1_1;
     if (ce) begin
       \$1096  = \$427 ;
     end
@@ -6909,7 +6822,7 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1097  = prod1_1;
+    \$1097  = prod1_2;
     if (ce) begin
       \$1097  = \$428 ;
     end
@@ -6919,7 +6832,7 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1098  = prod1_2;
+    \$1098  = prod1_3;
     if (ce) begin
       \$1098  = \$429 ;
     end
@@ -6929,7 +6842,7 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1099  = prod1_3;
+    \$1099  = prod1_4;
     if (ce) begin
       \$1099  = \$430 ;
     end
@@ -6939,7 +6852,7 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1100  = prod1_4;
+    \$1100  = prod1_5;
     if (ce) begin
       \$1100  = \$431 ;
     end
@@ -6949,7 +6862,7 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1101  = prod1_5;
+    \$1101  = prod1_6;
     if (ce) begin
       \$1101  = \$432 ;
     end
@@ -6959,7 +6872,7 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1102  = prod1_6;
+    \$1102  = prod1_7;
     if (ce) begin
       \$1102  = \$433 ;
     end
@@ -6969,7 +6882,7 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1103  = prod1_7;
+    \$1103  = prod1_8;
     if (ce) begin
       \$1103  = \$434 ;
     end
@@ -6979,7 +6892,7 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1104  = prod1_8;
+    \$1104  = prod2_0;
     if (ce) begin
       \$1104  = \$435 ;
     end
@@ -6989,7 +6902,7 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1105  = prod2_0;
+    \$1105  = prod2_1;
     if (ce) begin
       \$1105  = \$436 ;
     end
@@ -6999,7 +6912,7 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1106  = prod2_1;
+    \$1106  = prod2_2;
     if (ce) begin
       \$1106  = \$437 ;
     end
@@ -7009,7 +6922,7 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1107  = prod2_2;
+    \$1107  = prod2_3;
     if (ce) begin
       \$1107  = \$438 ;
     end
@@ -7019,7 +6932,7 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1108  = prod2_3;
+    \$1108  = prod2_4;
     if (ce) begin
       \$1108  = \$439 ;
     end
@@ -7029,7 +6942,7 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1109  = prod2_4;
+    \$1109  = prod2_5;
     if (ce) begin
       \$1109  = \$440 ;
     end
@@ -7039,7 +6952,7 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1110  = prod2_5;
+    \$1110  = prod2_6;
     if (ce) begin
       \$1110  = \$441 ;
     end
@@ -7049,7 +6962,7 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1111  = prod2_6;
+    \$1111  = prod2_7;
     if (ce) begin
       \$1111  = \$442 ;
     end
@@ -7059,7 +6972,7 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1112  = prod2_7;
+    \$1112  = prod2_8;
     if (ce) begin
       \$1112  = \$443 ;
     end
@@ -7069,7 +6982,7 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1113  = prod2_8;
+    \$1113  = prod3_0;
     if (ce) begin
       \$1113  = \$444 ;
     end
@@ -7079,7 +6992,7 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1114  = prod3_0;
+    \$1114  = prod3_1;
     if (ce) begin
       \$1114  = \$445 ;
     end
@@ -7089,7 +7002,7 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1115  = prod3_1;
+    \$1115  = prod3_2;
     if (ce) begin
       \$1115  = \$446 ;
     end
@@ -7099,7 +7012,7 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1116  = prod3_2;
+    \$1116  = prod3_3;
     if (ce) begin
       \$1116  = \$447 ;
     end
@@ -7109,7 +7022,7 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1117  = prod3_3;
+    \$1117  = prod3_4;
     if (ce) begin
       \$1117  = \$448 ;
     end
@@ -7119,7 +7032,7 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1118  = prod3_4;
+    \$1118  = prod3_5;
     if (ce) begin
       \$1118  = \$449 ;
     end
@@ -7129,7 +7042,7 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1119  = prod3_5;
+    \$1119  = prod3_6;
     if (ce) begin
       \$1119  = \$450 ;
     end
@@ -7139,7 +7052,7 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1120  = prod3_6;
+    \$1120  = prod3_7;
     if (ce) begin
       \$1120  = \$451 ;
     end
@@ -7149,7 +7062,7 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1121  = prod3_7;
+    \$1121  = prod3_8;
     if (ce) begin
       \$1121  = \$452 ;
     end
@@ -7159,7 +7072,7 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1122  = prod3_8;
+    \$1122  = prod4_0;
     if (ce) begin
       \$1122  = \$453 ;
     end
@@ -7169,7 +7082,7 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1123  = prod4_0;
+    \$1123  = prod4_1;
     if (ce) begin
       \$1123  = \$454 ;
     end
@@ -7179,7 +7092,7 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1124  = prod4_1;
+    \$1124  = prod4_2;
     if (ce) begin
       \$1124  = \$455 ;
     end
@@ -7189,7 +7102,7 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1125  = prod4_2;
+    \$1125  = prod4_3;
     if (ce) begin
       \$1125  = \$456 ;
     end
@@ -7199,7 +7112,7 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1126  = prod4_3;
+    \$1126  = prod4_4;
     if (ce) begin
       \$1126  = \$457 ;
     end
@@ -7209,7 +7122,7 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1127  = prod4_4;
+    \$1127  = prod4_5;
     if (ce) begin
       \$1127  = \$458 ;
     end
@@ -7219,7 +7132,7 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1128  = prod4_5;
+    \$1128  = prod4_6;
     if (ce) begin
       \$1128  = \$459 ;
     end
@@ -7229,7 +7142,7 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1129  = prod4_6;
+    \$1129  = prod4_7;
     if (ce) begin
       \$1129  = \$460 ;
     end
@@ -7239,7 +7152,7 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1130  = prod4_7;
+    \$1130  = prod4_8;
     if (ce) begin
       \$1130  = \$461 ;
     end
@@ -7249,7 +7162,7 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1131  = prod4_8;
+    \$1131  = prod5_0;
     if (ce) begin
       \$1131  = \$462 ;
     end
@@ -7259,7 +7172,7 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1132  = prod5_0;
+    \$1132  = prod5_1;
     if (ce) begin
       \$1132  = \$463 ;
     end
@@ -7269,7 +7182,7 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1133  = prod5_1;
+    \$1133  = prod5_2;
     if (ce) begin
       \$1133  = \$464 ;
     end
@@ -7279,7 +7192,7 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1134  = prod5_2;
+    \$1134  = prod5_3;
     if (ce) begin
       \$1134  = \$465 ;
     end
@@ -7289,7 +7202,7 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1135  = prod5_3;
+    \$1135  = prod5_4;
     if (ce) begin
       \$1135  = \$466 ;
     end
@@ -7299,7 +7212,7 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1136  = prod5_4;
+    \$1136  = prod5_5;
     if (ce) begin
       \$1136  = \$467 ;
     end
@@ -7309,7 +7222,7 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1137  = prod5_5;
+    \$1137  = prod5_6;
     if (ce) begin
       \$1137  = \$468 ;
     end
@@ -7319,7 +7232,7 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1138  = prod5_6;
+    \$1138  = prod5_7;
     if (ce) begin
       \$1138  = \$469 ;
     end
@@ -7329,7 +7242,7 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1139  = prod5_7;
+    \$1139  = prod5_8;
     if (ce) begin
       \$1139  = \$470 ;
     end
@@ -7339,7 +7252,7 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1140  = prod5_8;
+    \$1140  = prod6_0;
     if (ce) begin
       \$1140  = \$471 ;
     end
@@ -7349,7 +7262,7 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1141  = prod6_0;
+    \$1141  = prod6_1;
     if (ce) begin
       \$1141  = \$472 ;
     end
@@ -7359,7 +7272,7 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1142  = prod6_1;
+    \$1142  = prod6_2;
     if (ce) begin
       \$1142  = \$473 ;
     end
@@ -7369,7 +7282,7 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1143  = prod6_2;
+    \$1143  = prod6_3;
     if (ce) begin
       \$1143  = \$474 ;
     end
@@ -7379,7 +7292,7 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1144  = prod6_3;
+    \$1144  = prod6_4;
     if (ce) begin
       \$1144  = \$475 ;
     end
@@ -7389,7 +7302,7 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1145  = prod6_4;
+    \$1145  = prod6_5;
     if (ce) begin
       \$1145  = \$476 ;
     end
@@ -7399,7 +7312,7 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1146  = prod6_5;
+    \$1146  = prod6_6;
     if (ce) begin
       \$1146  = \$477 ;
     end
@@ -7409,7 +7322,7 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1147  = prod6_6;
+    \$1147  = prod6_7;
     if (ce) begin
       \$1147  = \$478 ;
     end
@@ -7419,7 +7332,7 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1148  = prod6_7;
+    \$1148  = prod6_8;
     if (ce) begin
       \$1148  = \$479 ;
     end
@@ -7429,7 +7342,7 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1149  = prod6_8;
+    \$1149  = prod7_0;
     if (ce) begin
       \$1149  = \$480 ;
     end
@@ -7439,7 +7352,7 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1150  = prod7_0;
+    \$1150  = prod7_1;
     if (ce) begin
       \$1150  = \$481 ;
     end
@@ -7449,7 +7362,7 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1151  = prod7_1;
+    \$1151  = prod7_2;
     if (ce) begin
       \$1151  = \$482 ;
     end
@@ -7459,7 +7372,7 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1152  = prod7_2;
+    \$1152  = prod7_3;
     if (ce) begin
       \$1152  = \$483 ;
     end
@@ -7469,7 +7382,7 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1153  = prod7_3;
+    \$1153  = prod7_4;
     if (ce) begin
       \$1153  = \$484 ;
     end
@@ -7479,7 +7392,7 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1154  = prod7_4;
+    \$1154  = prod7_5;
     if (ce) begin
       \$1154  = \$485 ;
     end
@@ -7489,7 +7402,7 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1155  = prod7_5;
+    \$1155  = prod7_6;
     if (ce) begin
       \$1155  = \$486 ;
     end
@@ -7499,7 +7412,7 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1156  = prod7_6;
+    \$1156  = prod7_7;
     if (ce) begin
       \$1156  = \$487 ;
     end
@@ -7509,7 +7422,7 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1157  = prod7_7;
+    \$1157  = prod7_8;
     if (ce) begin
       \$1157  = \$488 ;
     end
@@ -7519,19 +7432,19 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1158  = prod7_8;
+    \$1158  = scale0_s3;
     if (ce) begin
-      \$1158  = \$489 ;
+      \$1158  = wread__data[51:36];
     end
     if (rst) begin
-      \$1158  = 12'h000;
+      \$1158  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1159  = scale0_s3;
+    \$1159  = scale1_s3;
     if (ce) begin
-      \$1159  = weights_s2b[51:36];
+      \$1159  = wread__data[119:104];
     end
     if (rst) begin
       \$1159  = 16'h0000;
@@ -7539,9 +7452,9 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1160  = scale1_s3;
+    \$1160  = scale2_s3;
     if (ce) begin
-      \$1160  = weights_s2b[119:104];
+      \$1160  = wread__data[187:172];
     end
     if (rst) begin
       \$1160  = 16'h0000;
@@ -7549,9 +7462,9 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1161  = scale2_s3;
+    \$1161  = scale3_s3;
     if (ce) begin
-      \$1161  = weights_s2b[187:172];
+      \$1161  = wread__data[255:240];
     end
     if (rst) begin
       \$1161  = 16'h0000;
@@ -7559,9 +7472,9 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1162  = scale3_s3;
+    \$1162  = scale4_s3;
     if (ce) begin
-      \$1162  = weights_s2b[255:240];
+      \$1162  = wread__data[323:308];
     end
     if (rst) begin
       \$1162  = 16'h0000;
@@ -7569,9 +7482,9 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1163  = scale4_s3;
+    \$1163  = scale5_s3;
     if (ce) begin
-      \$1163  = weights_s2b[323:308];
+      \$1163  = wread__data[391:376];
     end
     if (rst) begin
       \$1163  = 16'h0000;
@@ -7579,9 +7492,9 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1164  = scale5_s3;
+    \$1164  = scale6_s3;
     if (ce) begin
-      \$1164  = weights_s2b[391:376];
+      \$1164  = wread__data[459:444];
     end
     if (rst) begin
       \$1164  = 16'h0000;
@@ -7589,9 +7502,9 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1165  = scale6_s3;
+    \$1165  = scale7_s3;
     if (ce) begin
-      \$1165  = weights_s2b[459:444];
+      \$1165  = wread__data[527:512];
     end
     if (rst) begin
       \$1165  = 16'h0000;
@@ -7599,9 +7512,9 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1166  = scale7_s3;
+    \$1166  = bias0_s3;
     if (ce) begin
-      \$1166  = weights_s2b[527:512];
+      \$1166  = wread__data[67:52];
     end
     if (rst) begin
       \$1166  = 16'h0000;
@@ -7609,9 +7522,9 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1167  = bias0_s3;
+    \$1167  = bias1_s3;
     if (ce) begin
-      \$1167  = weights_s2b[67:52];
+      \$1167  = wread__data[135:120];
     end
     if (rst) begin
       \$1167  = 16'h0000;
@@ -7619,9 +7532,9 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1168  = bias1_s3;
+    \$1168  = bias2_s3;
     if (ce) begin
-      \$1168  = weights_s2b[135:120];
+      \$1168  = wread__data[203:188];
     end
     if (rst) begin
       \$1168  = 16'h0000;
@@ -7629,9 +7542,9 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1169  = bias2_s3;
+    \$1169  = bias3_s3;
     if (ce) begin
-      \$1169  = weights_s2b[203:188];
+      \$1169  = wread__data[271:256];
     end
     if (rst) begin
       \$1169  = 16'h0000;
@@ -7639,9 +7552,9 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1170  = bias3_s3;
+    \$1170  = bias4_s3;
     if (ce) begin
-      \$1170  = weights_s2b[271:256];
+      \$1170  = wread__data[339:324];
     end
     if (rst) begin
       \$1170  = 16'h0000;
@@ -7649,9 +7562,9 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1171  = bias4_s3;
+    \$1171  = bias5_s3;
     if (ce) begin
-      \$1171  = weights_s2b[339:324];
+      \$1171  = wread__data[407:392];
     end
     if (rst) begin
       \$1171  = 16'h0000;
@@ -7659,9 +7572,9 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1172  = bias5_s3;
+    \$1172  = bias6_s3;
     if (ce) begin
-      \$1172  = weights_s2b[407:392];
+      \$1172  = wread__data[475:460];
     end
     if (rst) begin
       \$1172  = 16'h0000;
@@ -7669,9 +7582,9 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1173  = bias6_s3;
+    \$1173  = bias7_s3;
     if (ce) begin
-      \$1173  = weights_s2b[475:460];
+      \$1173  = wread__data[543:528];
     end
     if (rst) begin
       \$1173  = 16'h0000;
@@ -7679,19 +7592,19 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1174  = bias7_s3;
+    \$1174  = v3;
     if (ce) begin
-      \$1174  = weights_s2b[543:528];
+      \$1174  = v2b;
     end
     if (rst) begin
-      \$1174  = 16'h0000;
+      \$1174  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1175  = v3;
+    \$1175  = last3;
     if (ce) begin
-      \$1175  = v2b;
+      \$1175  = last2b;
     end
     if (rst) begin
       \$1175  = 1'h0;
@@ -7699,9 +7612,9 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1176  = last3;
+    \$1176  = accfirst3;
     if (ce) begin
-      \$1176  = last2b;
+      \$1176  = accfirst2b;
     end
     if (rst) begin
       \$1176  = 1'h0;
@@ -7709,9 +7622,9 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1177  = accfirst3;
+    \$1177  = acclast3;
     if (ce) begin
-      \$1177  = accfirst2b;
+      \$1177  = acclast2b;
     end
     if (rst) begin
       \$1177  = 1'h0;
@@ -7719,19 +7632,19 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1178  = acclast3;
-    if (ce) begin
-      \$1178  = acclast2b;
+    \$1178  = acc0;
+    if (\$489 ) begin
+      \$1178  = \$507 [14:0];
     end
     if (rst) begin
-      \$1178  = 1'h0;
+      \$1178  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1179  = acc0;
-    if (\$490 ) begin
-      \$1179  = \$508 [14:0];
+    \$1179  = acc1;
+    if (\$508 ) begin
+      \$1179  = \$526 [14:0];
     end
     if (rst) begin
       \$1179  = 15'h0000;
@@ -7739,9 +7652,9 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1180  = acc1;
-    if (\$509 ) begin
-      \$1180  = \$527 [14:0];
+    \$1180  = acc2;
+    if (\$527 ) begin
+      \$1180  = \$545 [14:0];
     end
     if (rst) begin
       \$1180  = 15'h0000;
@@ -7749,9 +7662,9 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1181  = acc2;
-    if (\$528 ) begin
-      \$1181  = \$546 [14:0];
+    \$1181  = acc3;
+    if (\$546 ) begin
+      \$1181  = \$564 [14:0];
     end
     if (rst) begin
       \$1181  = 15'h0000;
@@ -7759,9 +7672,9 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1182  = acc3;
-    if (\$547 ) begin
-      \$1182  = \$565 [14:0];
+    \$1182  = acc4;
+    if (\$565 ) begin
+      \$1182  = \$583 [14:0];
     end
     if (rst) begin
       \$1182  = 15'h0000;
@@ -7769,9 +7682,9 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1183  = acc4;
-    if (\$566 ) begin
-      \$1183  = \$584 [14:0];
+    \$1183  = acc5;
+    if (\$584 ) begin
+      \$1183  = \$602 [14:0];
     end
     if (rst) begin
       \$1183  = 15'h0000;
@@ -7779,9 +7692,9 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1184  = acc5;
-    if (\$585 ) begin
-      \$1184  = \$603 [14:0];
+    \$1184  = acc6;
+    if (\$603 ) begin
+      \$1184  = \$621 [14:0];
     end
     if (rst) begin
       \$1184  = 15'h0000;
@@ -7789,9 +7702,9 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1185  = acc6;
-    if (\$604 ) begin
-      \$1185  = \$622 [14:0];
+    \$1185  = acc7;
+    if (\$622 ) begin
+      \$1185  = \$640 [14:0];
     end
     if (rst) begin
       \$1185  = 15'h0000;
@@ -7799,19 +7712,19 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1186  = acc7;
-    if (\$623 ) begin
-      \$1186  = \$641 [14:0];
+    \$1186  = scale0_s4;
+    if (ce) begin
+      \$1186  = scale0_s3;
     end
     if (rst) begin
-      \$1186  = 15'h0000;
+      \$1186  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1187  = scale0_s4;
+    \$1187  = scale1_s4;
     if (ce) begin
-      \$1187  = scale0_s3;
+      \$1187  = scale1_s3;
     end
     if (rst) begin
       \$1187  = 16'h0000;
@@ -7819,9 +7732,9 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1188  = scale1_s4;
+    \$1188  = scale2_s4;
     if (ce) begin
-      \$1188  = scale1_s3;
+      \$1188  = scale2_s3;
     end
     if (rst) begin
       \$1188  = 16'h0000;
@@ -7829,9 +7742,9 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1189  = scale2_s4;
+    \$1189  = scale3_s4;
     if (ce) begin
-      \$1189  = scale2_s3;
+      \$1189  = scale3_s3;
     end
     if (rst) begin
       \$1189  = 16'h0000;
@@ -7839,9 +7752,9 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1190  = scale3_s4;
+    \$1190  = scale4_s4;
     if (ce) begin
-      \$1190  = scale3_s3;
+      \$1190  = scale4_s3;
     end
     if (rst) begin
       \$1190  = 16'h0000;
@@ -7849,9 +7762,9 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1191  = scale4_s4;
+    \$1191  = scale5_s4;
     if (ce) begin
-      \$1191  = scale4_s3;
+      \$1191  = scale5_s3;
     end
     if (rst) begin
       \$1191  = 16'h0000;
@@ -7859,9 +7772,9 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1192  = scale5_s4;
+    \$1192  = scale6_s4;
     if (ce) begin
-      \$1192  = scale5_s3;
+      \$1192  = scale6_s3;
     end
     if (rst) begin
       \$1192  = 16'h0000;
@@ -7869,9 +7782,9 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1193  = scale6_s4;
+    \$1193  = scale7_s4;
     if (ce) begin
-      \$1193  = scale6_s3;
+      \$1193  = scale7_s3;
     end
     if (rst) begin
       \$1193  = 16'h0000;
@@ -7879,9 +7792,9 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1194  = scale7_s4;
+    \$1194  = bias0_s4;
     if (ce) begin
-      \$1194  = scale7_s3;
+      \$1194  = bias0_s3;
     end
     if (rst) begin
       \$1194  = 16'h0000;
@@ -7889,9 +7802,9 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1195  = bias0_s4;
+    \$1195  = bias1_s4;
     if (ce) begin
-      \$1195  = bias0_s3;
+      \$1195  = bias1_s3;
     end
     if (rst) begin
       \$1195  = 16'h0000;
@@ -7899,9 +7812,9 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1196  = bias1_s4;
+    \$1196  = bias2_s4;
     if (ce) begin
-      \$1196  = bias1_s3;
+      \$1196  = bias2_s3;
     end
     if (rst) begin
       \$1196  = 16'h0000;
@@ -7909,9 +7822,9 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1197  = bias2_s4;
+    \$1197  = bias3_s4;
     if (ce) begin
-      \$1197  = bias2_s3;
+      \$1197  = bias3_s3;
     end
     if (rst) begin
       \$1197  = 16'h0000;
@@ -7919,9 +7832,9 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1198  = bias3_s4;
+    \$1198  = bias4_s4;
     if (ce) begin
-      \$1198  = bias3_s3;
+      \$1198  = bias4_s3;
     end
     if (rst) begin
       \$1198  = 16'h0000;
@@ -7929,9 +7842,9 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1199  = bias4_s4;
+    \$1199  = bias5_s4;
     if (ce) begin
-      \$1199  = bias4_s3;
+      \$1199  = bias5_s3;
     end
     if (rst) begin
       \$1199  = 16'h0000;
@@ -7939,9 +7852,9 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1200  = bias5_s4;
+    \$1200  = bias6_s4;
     if (ce) begin
-      \$1200  = bias5_s3;
+      \$1200  = bias6_s3;
     end
     if (rst) begin
       \$1200  = 16'h0000;
@@ -7949,9 +7862,9 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1201  = bias6_s4;
+    \$1201  = bias7_s4;
     if (ce) begin
-      \$1201  = bias6_s3;
+      \$1201  = bias7_s3;
     end
     if (rst) begin
       \$1201  = 16'h0000;
@@ -7959,19 +7872,19 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1202  = bias7_s4;
+    \$1202  = v4;
     if (ce) begin
-      \$1202  = bias7_s3;
+      \$1202  = \$641 ;
     end
     if (rst) begin
-      \$1202  = 16'h0000;
+      \$1202  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1203  = v4;
+    \$1203  = last4;
     if (ce) begin
-      \$1203  = \$642 ;
+      \$1203  = last3;
     end
     if (rst) begin
       \$1203  = 1'h0;
@@ -7979,17 +7892,17 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1204  = last4;
+    \$1204  = scaled0;
     if (ce) begin
-      \$1204  = last3;
+      \$1204  = \$642 ;
     end
     if (rst) begin
-      \$1204  = 1'h0;
+      \$1204  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1205  = scaled0;
+    \$1205  = scaled1;
     if (ce) begin
       \$1205  = \$643 ;
     end
@@ -7999,7 +7912,7 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1206  = scaled1;
+    \$1206  = scaled2;
     if (ce) begin
       \$1206  = \$644 ;
     end
@@ -8009,7 +7922,7 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1207  = scaled2;
+    \$1207  = scaled3;
     if (ce) begin
       \$1207  = \$645 ;
     end
@@ -8019,7 +7932,7 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1208  = scaled3;
+    \$1208  = scaled4;
     if (ce) begin
       \$1208  = \$646 ;
     end
@@ -8029,7 +7942,7 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1209  = scaled4;
+    \$1209  = scaled5;
     if (ce) begin
       \$1209  = \$647 ;
     end
@@ -8039,7 +7952,7 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1210  = scaled5;
+    \$1210  = scaled6;
     if (ce) begin
       \$1210  = \$648 ;
     end
@@ -8049,7 +7962,7 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1211  = scaled6;
+    \$1211  = scaled7;
     if (ce) begin
       \$1211  = \$649 ;
     end
@@ -8059,19 +7972,19 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1212  = scaled7;
+    \$1212  = bias0_s5;
     if (ce) begin
-      \$1212  = \$650 ;
+      \$1212  = bias0_s4;
     end
     if (rst) begin
-      \$1212  = 31'h00000000;
+      \$1212  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1213  = bias0_s5;
+    \$1213  = bias1_s5;
     if (ce) begin
-      \$1213  = bias0_s4;
+      \$1213  = bias1_s4;
     end
     if (rst) begin
       \$1213  = 16'h0000;
@@ -8079,9 +7992,9 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1214  = bias1_s5;
+    \$1214  = bias2_s5;
     if (ce) begin
-      \$1214  = bias1_s4;
+      \$1214  = bias2_s4;
     end
     if (rst) begin
       \$1214  = 16'h0000;
@@ -8089,9 +8002,9 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1215  = bias2_s5;
+    \$1215  = bias3_s5;
     if (ce) begin
-      \$1215  = bias2_s4;
+      \$1215  = bias3_s4;
     end
     if (rst) begin
       \$1215  = 16'h0000;
@@ -8099,9 +8012,9 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1216  = bias3_s5;
+    \$1216  = bias4_s5;
     if (ce) begin
-      \$1216  = bias3_s4;
+      \$1216  = bias4_s4;
     end
     if (rst) begin
       \$1216  = 16'h0000;
@@ -8109,9 +8022,9 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1217  = bias4_s5;
+    \$1217  = bias5_s5;
     if (ce) begin
-      \$1217  = bias4_s4;
+      \$1217  = bias5_s4;
     end
     if (rst) begin
       \$1217  = 16'h0000;
@@ -8119,9 +8032,9 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1218  = bias5_s5;
+    \$1218  = bias6_s5;
     if (ce) begin
-      \$1218  = bias5_s4;
+      \$1218  = bias6_s4;
     end
     if (rst) begin
       \$1218  = 16'h0000;
@@ -8129,9 +8042,9 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1219  = bias6_s5;
+    \$1219  = bias7_s5;
     if (ce) begin
-      \$1219  = bias6_s4;
+      \$1219  = bias7_s4;
     end
     if (rst) begin
       \$1219  = 16'h0000;
@@ -8139,19 +8052,19 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1220  = bias7_s5;
+    \$1220  = v5;
     if (ce) begin
-      \$1220  = bias7_s4;
+      \$1220  = v4;
     end
     if (rst) begin
-      \$1220  = 16'h0000;
+      \$1220  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1221  = v5;
+    \$1221  = last5;
     if (ce) begin
-      \$1221  = v4;
+      \$1221  = last4;
     end
     if (rst) begin
       \$1221  = 1'h0;
@@ -8159,42 +8072,32 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1222  = last5;
+    \$1222  = o__payload;
     if (ce) begin
-      \$1222  = last4;
+      \$1222 [7:0] = \$691 [7:0];
+      \$1222 [15:8] = \$733 [7:0];
+      \$1222 [23:16] = \$775 [7:0];
+      \$1222 [31:24] = \$817 [7:0];
+      \$1222 [39:32] = \$859 [7:0];
+      \$1222 [47:40] = \$901 [7:0];
+      \$1222 [55:48] = \$943 [7:0];
+      \$1222 [63:56] = \$985 [7:0];
+    end
+    if (ce) begin
+      \$1222 [64] = last5;
     end
     if (rst) begin
-      \$1222  = 1'h0;
+      \$1222  = 65'h00000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1223  = o__payload;
+    \$1223  = o__valid;
     if (ce) begin
-      \$1223 [7:0] = \$692 [7:0];
-      \$1223 [15:8] = \$734 [7:0];
-      \$1223 [23:16] = \$776 [7:0];
-      \$1223 [31:24] = \$818 [7:0];
-      \$1223 [39:32] = \$860 [7:0];
-      \$1223 [47:40] = \$902 [7:0];
-      \$1223 [55:48] = \$944 [7:0];
-      \$1223 [63:56] = \$986 [7:0];
-    end
-    if (ce) begin
-      \$1223 [64] = last5;
+      \$1223  = v5;
     end
     if (rst) begin
-      \$1223  = 65'h00000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1224  = o__valid;
-    if (ce) begin
-      \$1224  = v5;
-    end
-    if (rst) begin
-      \$1224  = 1'h0;
+      \$1223  = 1'h0;
     end
   end
   assign lw__addr = \$13 [10:0];
@@ -8272,7 +8175,7 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   assign wslot8 = \$331 [3:0];
   assign \port__en$152  = ce;
   assign \port__addr$153  = \$336 [10:0];
-  assign wread__addr = \$337 [1:0];
+  assign waddr2 = wread__addr;
   assign wread__en = ce;
   assign next_ogroups = 3'h0;
   assign \wmem_w__data[0]  = wmem_w__data[67:0];
@@ -8627,14 +8530,6 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   assign \port__data[5]  = port__data[47:40];
   assign \port__data[6]  = port__data[55:48];
   assign \port__data[7]  = port__data[63:56];
-  assign \port__data$287[0]  = \port__data$287 [7:0];
-  assign \port__data$287[1]  = \port__data$287 [15:8];
-  assign \port__data$287[2]  = \port__data$287 [23:16];
-  assign \port__data$287[3]  = \port__data$287 [31:24];
-  assign \port__data$287[4]  = \port__data$287 [39:32];
-  assign \port__data$287[5]  = \port__data$287 [47:40];
-  assign \port__data$287[6]  = \port__data$287 [55:48];
-  assign \port__data$287[7]  = \port__data$287 [63:56];
   assign \port__data$288[0]  = \port__data$288 [7:0];
   assign \port__data$288[1]  = \port__data$288 [15:8];
   assign \port__data$288[2]  = \port__data$288 [23:16];
@@ -8691,102 +8586,14 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   assign \port__data$294[5]  = \port__data$294 [47:40];
   assign \port__data$294[6]  = \port__data$294 [55:48];
   assign \port__data$294[7]  = \port__data$294 [63:56];
-  assign \weights_s2b[0]  = weights_s2b[67:0];
-  assign \weights_s2b[0].w0  = weights_s2b[3:0];
-  assign \weights_s2b[0].w1  = weights_s2b[7:4];
-  assign \weights_s2b[0].w2  = weights_s2b[11:8];
-  assign \weights_s2b[0].w3  = weights_s2b[15:12];
-  assign \weights_s2b[0].w4  = weights_s2b[19:16];
-  assign \weights_s2b[0].w5  = weights_s2b[23:20];
-  assign \weights_s2b[0].w6  = weights_s2b[27:24];
-  assign \weights_s2b[0].w7  = weights_s2b[31:28];
-  assign \weights_s2b[0].w8  = weights_s2b[35:32];
-  assign \weights_s2b[0].scale  = weights_s2b[51:36];
-  assign \weights_s2b[0].bias  = weights_s2b[67:52];
-  assign \weights_s2b[1]  = weights_s2b[135:68];
-  assign \weights_s2b[1].w0  = weights_s2b[71:68];
-  assign \weights_s2b[1].w1  = weights_s2b[75:72];
-  assign \weights_s2b[1].w2  = weights_s2b[79:76];
-  assign \weights_s2b[1].w3  = weights_s2b[83:80];
-  assign \weights_s2b[1].w4  = weights_s2b[87:84];
-  assign \weights_s2b[1].w5  = weights_s2b[91:88];
-  assign \weights_s2b[1].w6  = weights_s2b[95:92];
-  assign \weights_s2b[1].w7  = weights_s2b[99:96];
-  assign \weights_s2b[1].w8  = weights_s2b[103:100];
-  assign \weights_s2b[1].scale  = weights_s2b[119:104];
-  assign \weights_s2b[1].bias  = weights_s2b[135:120];
-  assign \weights_s2b[2]  = weights_s2b[203:136];
-  assign \weights_s2b[2].w0  = weights_s2b[139:136];
-  assign \weights_s2b[2].w1  = weights_s2b[143:140];
-  assign \weights_s2b[2].w2  = weights_s2b[147:144];
-  assign \weights_s2b[2].w3  = weights_s2b[151:148];
-  assign \weights_s2b[2].w4  = weights_s2b[155:152];
-  assign \weights_s2b[2].w5  = weights_s2b[159:156];
-  assign \weights_s2b[2].w6  = weights_s2b[163:160];
-  assign \weights_s2b[2].w7  = weights_s2b[167:164];
-  assign \weights_s2b[2].w8  = weights_s2b[171:168];
-  assign \weights_s2b[2].scale  = weights_s2b[187:172];
-  assign \weights_s2b[2].bias  = weights_s2b[203:188];
-  assign \weights_s2b[3]  = weights_s2b[271:204];
-  assign \weights_s2b[3].w0  = weights_s2b[207:204];
-  assign \weights_s2b[3].w1  = weights_s2b[211:208];
-  assign \weights_s2b[3].w2  = weights_s2b[215:212];
-  assign \weights_s2b[3].w3  = weights_s2b[219:216];
-  assign \weights_s2b[3].w4  = weights_s2b[223:220];
-  assign \weights_s2b[3].w5  = weights_s2b[227:224];
-  assign \weights_s2b[3].w6  = weights_s2b[231:228];
-  assign \weights_s2b[3].w7  = weights_s2b[235:232];
-  assign \weights_s2b[3].w8  = weights_s2b[239:236];
-  assign \weights_s2b[3].scale  = weights_s2b[255:240];
-  assign \weights_s2b[3].bias  = weights_s2b[271:256];
-  assign \weights_s2b[4]  = weights_s2b[339:272];
-  assign \weights_s2b[4].w0  = weights_s2b[275:272];
-  assign \weights_s2b[4].w1  = weights_s2b[279:276];
-  assign \weights_s2b[4].w2  = weights_s2b[283:280];
-  assign \weights_s2b[4].w3  = weights_s2b[287:284];
-  assign \weights_s2b[4].w4  = weights_s2b[291:288];
-  assign \weights_s2b[4].w5  = weights_s2b[295:292];
-  assign \weights_s2b[4].w6  = weights_s2b[299:296];
-  assign \weights_s2b[4].w7  = weights_s2b[303:300];
-  assign \weights_s2b[4].w8  = weights_s2b[307:304];
-  assign \weights_s2b[4].scale  = weights_s2b[323:308];
-  assign \weights_s2b[4].bias  = weights_s2b[339:324];
-  assign \weights_s2b[5]  = weights_s2b[407:340];
-  assign \weights_s2b[5].w0  = weights_s2b[343:340];
-  assign \weights_s2b[5].w1  = weights_s2b[347:344];
-  assign \weights_s2b[5].w2  = weights_s2b[351:348];
-  assign \weights_s2b[5].w3  = weights_s2b[355:352];
-  assign \weights_s2b[5].w4  = weights_s2b[359:356];
-  assign \weights_s2b[5].w5  = weights_s2b[363:360];
-  assign \weights_s2b[5].w6  = weights_s2b[367:364];
-  assign \weights_s2b[5].w7  = weights_s2b[371:368];
-  assign \weights_s2b[5].w8  = weights_s2b[375:372];
-  assign \weights_s2b[5].scale  = weights_s2b[391:376];
-  assign \weights_s2b[5].bias  = weights_s2b[407:392];
-  assign \weights_s2b[6]  = weights_s2b[475:408];
-  assign \weights_s2b[6].w0  = weights_s2b[411:408];
-  assign \weights_s2b[6].w1  = weights_s2b[415:412];
-  assign \weights_s2b[6].w2  = weights_s2b[419:416];
-  assign \weights_s2b[6].w3  = weights_s2b[423:420];
-  assign \weights_s2b[6].w4  = weights_s2b[427:424];
-  assign \weights_s2b[6].w5  = weights_s2b[431:428];
-  assign \weights_s2b[6].w6  = weights_s2b[435:432];
-  assign \weights_s2b[6].w7  = weights_s2b[439:436];
-  assign \weights_s2b[6].w8  = weights_s2b[443:440];
-  assign \weights_s2b[6].scale  = weights_s2b[459:444];
-  assign \weights_s2b[6].bias  = weights_s2b[475:460];
-  assign \weights_s2b[7]  = weights_s2b[543:476];
-  assign \weights_s2b[7].w0  = weights_s2b[479:476];
-  assign \weights_s2b[7].w1  = weights_s2b[483:480];
-  assign \weights_s2b[7].w2  = weights_s2b[487:484];
-  assign \weights_s2b[7].w3  = weights_s2b[491:488];
-  assign \weights_s2b[7].w4  = weights_s2b[495:492];
-  assign \weights_s2b[7].w5  = weights_s2b[499:496];
-  assign \weights_s2b[7].w6  = weights_s2b[503:500];
-  assign \weights_s2b[7].w7  = weights_s2b[507:504];
-  assign \weights_s2b[7].w8  = weights_s2b[511:508];
-  assign \weights_s2b[7].scale  = weights_s2b[527:512];
-  assign \weights_s2b[7].bias  = weights_s2b[543:528];
+  assign \port__data$295[0]  = \port__data$295 [7:0];
+  assign \port__data$295[1]  = \port__data$295 [15:8];
+  assign \port__data$295[2]  = \port__data$295 [23:16];
+  assign \port__data$295[3]  = \port__data$295 [31:24];
+  assign \port__data$295[4]  = \port__data$295 [39:32];
+  assign \port__data$295[5]  = \port__data$295 [47:40];
+  assign \port__data$295[6]  = \port__data$295 [55:48];
+  assign \port__data$295[7]  = \port__data$295 [63:56];
   assign \wread__data[0]  = wread__data[67:0];
   assign \wread__data[0].w0  = wread__data[3:0];
   assign \wread__data[0].w1  = wread__data[7:4];
@@ -8900,75 +8707,75 @@ module \deform_dw_rounded.core (w__valid, i__valid, off__valid, o__ready, rst, i
   assign \$52  = \$51 ;
   assign \$54  = { \$53 [6], \$53 [6:1] };
   assign \$60  = { \$59 [6], \$59 [6:1] };
+  assign \$346  = { 3'h0, w__payload[47:35] };
   assign \$347  = { 3'h0, w__payload[47:35] };
-  assign \$348  = { 3'h0, w__payload[47:35] };
-  assign \$381  = \$380 ;
-  assign \$386  = { \$385 [6], \$385 [6:1] };
-  assign \$392  = { \$391 [6], \$391 [6:1] };
-  assign \$415  = \$414 ;
-  assign \$417  = \$416 ;
-  assign \$652  = { \$651 [31], \$651 [31], \$651 [31], \$651 [31], \$651 [31], \$651 [31], \$651 [31], \$651 [31], \$651 [31], \$651 [31], \$651 [31], \$651 [31], \$651 [31], \$651 [31], \$651 [31], \$651 [31], \$651 [31:16] };
-  assign \$657  = { \$656 [31], \$656 [31], \$656 [31], \$656 [31], \$656 [31], \$656 [31], \$656 [31], \$656 [31], \$656 [31], \$656 [31], \$656 [31], \$656 [31], \$656 [31], \$656 [31], \$656 [31], \$656 [31], \$656 [31:16] };
-  assign \$662  = { \$661 [31], \$661 [31], \$661 [31], \$661 [31], \$661 [31], \$661 [31], \$661 [31], \$661 [31], \$661 [31], \$661 [31], \$661 [31], \$661 [31], \$661 [31], \$661 [31], \$661 [31], \$661 [31], \$661 [31:16] };
-  assign \$667  = { \$666 [31], \$666 [31], \$666 [31], \$666 [31], \$666 [31], \$666 [31], \$666 [31], \$666 [31], \$666 [31], \$666 [31], \$666 [31], \$666 [31], \$666 [31], \$666 [31], \$666 [31], \$666 [31], \$666 [31:16] };
-  assign \$674  = { \$673 [31], \$673 [31], \$673 [31], \$673 [31], \$673 [31], \$673 [31], \$673 [31], \$673 [31], \$673 [31], \$673 [31], \$673 [31], \$673 [31], \$673 [31], \$673 [31], \$673 [31], \$673 [31], \$673 [31:16] };
-  assign \$679  = { \$678 [31], \$678 [31], \$678 [31], \$678 [31], \$678 [31], \$678 [31], \$678 [31], \$678 [31], \$678 [31], \$678 [31], \$678 [31], \$678 [31], \$678 [31], \$678 [31], \$678 [31], \$678 [31], \$678 [31:16] };
-  assign \$683  = { \$682 [31], \$682 [31], \$682 [31], \$682 [31], \$682 [31], \$682 [31], \$682 [31], \$682 [31], \$682 [31], \$682 [31], \$682 [31], \$682 [31], \$682 [31], \$682 [31], \$682 [31], \$682 [31], \$682 [31:16] };
-  assign \$688  = { \$687 [31], \$687 [31], \$687 [31], \$687 [31], \$687 [31], \$687 [31], \$687 [31], \$687 [31], \$687 [31], \$687 [31], \$687 [31], \$687 [31], \$687 [31], \$687 [31], \$687 [31], \$687 [31], \$687 [31:16] };
-  assign \$694  = { \$693 [31], \$693 [31], \$693 [31], \$693 [31], \$693 [31], \$693 [31], \$693 [31], \$693 [31], \$693 [31], \$693 [31], \$693 [31], \$693 [31], \$693 [31], \$693 [31], \$693 [31], \$693 [31], \$693 [31:16] };
-  assign \$699  = { \$698 [31], \$698 [31], \$698 [31], \$698 [31], \$698 [31], \$698 [31], \$698 [31], \$698 [31], \$698 [31], \$698 [31], \$698 [31], \$698 [31], \$698 [31], \$698 [31], \$698 [31], \$698 [31], \$698 [31:16] };
-  assign \$704  = { \$703 [31], \$703 [31], \$703 [31], \$703 [31], \$703 [31], \$703 [31], \$703 [31], \$703 [31], \$703 [31], \$703 [31], \$703 [31], \$703 [31], \$703 [31], \$703 [31], \$703 [31], \$703 [31], \$703 [31:16] };
-  assign \$709  = { \$708 [31], \$708 [31], \$708 [31], \$708 [31], \$708 [31], \$708 [31], \$708 [31], \$708 [31], \$708 [31], \$708 [31], \$708 [31], \$708 [31], \$708 [31], \$708 [31], \$708 [31], \$708 [31], \$708 [31:16] };
-  assign \$716  = { \$715 [31], \$715 [31], \$715 [31], \$715 [31], \$715 [31], \$715 [31], \$715 [31], \$715 [31], \$715 [31], \$715 [31], \$715 [31], \$715 [31], \$715 [31], \$715 [31], \$715 [31], \$715 [31], \$715 [31:16] };
-  assign \$721  = { \$720 [31], \$720 [31], \$720 [31], \$720 [31], \$720 [31], \$720 [31], \$720 [31], \$720 [31], \$720 [31], \$720 [31], \$720 [31], \$720 [31], \$720 [31], \$720 [31], \$720 [31], \$720 [31], \$720 [31:16] };
-  assign \$725  = { \$724 [31], \$724 [31], \$724 [31], \$724 [31], \$724 [31], \$724 [31], \$724 [31], \$724 [31], \$724 [31], \$724 [31], \$724 [31], \$724 [31], \$724 [31], \$724 [31], \$724 [31], \$724 [31], \$724 [31:16] };
-  assign \$730  = { \$729 [31], \$729 [31], \$729 [31], \$729 [31], \$729 [31], \$729 [31], \$729 [31], \$729 [31], \$729 [31], \$729 [31], \$729 [31], \$729 [31], \$729 [31], \$729 [31], \$729 [31], \$729 [31], \$729 [31:16] };
-  assign \$736  = { \$735 [31], \$735 [31], \$735 [31], \$735 [31], \$735 [31], \$735 [31], \$735 [31], \$735 [31], \$735 [31], \$735 [31], \$735 [31], \$735 [31], \$735 [31], \$735 [31], \$735 [31], \$735 [31], \$735 [31:16] };
-  assign \$741  = { \$740 [31], \$740 [31], \$740 [31], \$740 [31], \$740 [31], \$740 [31], \$740 [31], \$740 [31], \$740 [31], \$740 [31], \$740 [31], \$740 [31], \$740 [31], \$740 [31], \$740 [31], \$740 [31], \$740 [31:16] };
-  assign \$746  = { \$745 [31], \$745 [31], \$745 [31], \$745 [31], \$745 [31], \$745 [31], \$745 [31], \$745 [31], \$745 [31], \$745 [31], \$745 [31], \$745 [31], \$745 [31], \$745 [31], \$745 [31], \$745 [31], \$745 [31:16] };
-  assign \$751  = { \$750 [31], \$750 [31], \$750 [31], \$750 [31], \$750 [31], \$750 [31], \$750 [31], \$750 [31], \$750 [31], \$750 [31], \$750 [31], \$750 [31], \$750 [31], \$750 [31], \$750 [31], \$750 [31], \$750 [31:16] };
-  assign \$758  = { \$757 [31], \$757 [31], \$757 [31], \$757 [31], \$757 [31], \$757 [31], \$757 [31], \$757 [31], \$757 [31], \$757 [31], \$757 [31], \$757 [31], \$757 [31], \$757 [31], \$757 [31], \$757 [31], \$757 [31:16] };
-  assign \$763  = { \$762 [31], \$762 [31], \$762 [31], \$762 [31], \$762 [31], \$762 [31], \$762 [31], \$762 [31], \$762 [31], \$762 [31], \$762 [31], \$762 [31], \$762 [31], \$762 [31], \$762 [31], \$762 [31], \$762 [31:16] };
-  assign \$767  = { \$766 [31], \$766 [31], \$766 [31], \$766 [31], \$766 [31], \$766 [31], \$766 [31], \$766 [31], \$766 [31], \$766 [31], \$766 [31], \$766 [31], \$766 [31], \$766 [31], \$766 [31], \$766 [31], \$766 [31:16] };
-  assign \$772  = { \$771 [31], \$771 [31], \$771 [31], \$771 [31], \$771 [31], \$771 [31], \$771 [31], \$771 [31], \$771 [31], \$771 [31], \$771 [31], \$771 [31], \$771 [31], \$771 [31], \$771 [31], \$771 [31], \$771 [31:16] };
-  assign \$778  = { \$777 [31], \$777 [31], \$777 [31], \$777 [31], \$777 [31], \$777 [31], \$777 [31], \$777 [31], \$777 [31], \$777 [31], \$777 [31], \$777 [31], \$777 [31], \$777 [31], \$777 [31], \$777 [31], \$777 [31:16] };
-  assign \$783  = { \$782 [31], \$782 [31], \$782 [31], \$782 [31], \$782 [31], \$782 [31], \$782 [31], \$782 [31], \$782 [31], \$782 [31], \$782 [31], \$782 [31], \$782 [31], \$782 [31], \$782 [31], \$782 [31], \$782 [31:16] };
-  assign \$788  = { \$787 [31], \$787 [31], \$787 [31], \$787 [31], \$787 [31], \$787 [31], \$787 [31], \$787 [31], \$787 [31], \$787 [31], \$787 [31], \$787 [31], \$787 [31], \$787 [31], \$787 [31], \$787 [31], \$787 [31:16] };
-  assign \$793  = { \$792 [31], \$792 [31], \$792 [31], \$792 [31], \$792 [31], \$792 [31], \$792 [31], \$792 [31], \$792 [31], \$792 [31], \$792 [31], \$792 [31], \$792 [31], \$792 [31], \$792 [31], \$792 [31], \$792 [31:16] };
-  assign \$800  = { \$799 [31], \$799 [31], \$799 [31], \$799 [31], \$799 [31], \$799 [31], \$799 [31], \$799 [31], \$799 [31], \$799 [31], \$799 [31], \$799 [31], \$799 [31], \$799 [31], \$799 [31], \$799 [31], \$799 [31:16] };
-  assign \$805  = { \$804 [31], \$804 [31], \$804 [31], \$804 [31], \$804 [31], \$804 [31], \$804 [31], \$804 [31], \$804 [31], \$804 [31], \$804 [31], \$804 [31], \$804 [31], \$804 [31], \$804 [31], \$804 [31], \$804 [31:16] };
-  assign \$809  = { \$808 [31], \$808 [31], \$808 [31], \$808 [31], \$808 [31], \$808 [31], \$808 [31], \$808 [31], \$808 [31], \$808 [31], \$808 [31], \$808 [31], \$808 [31], \$808 [31], \$808 [31], \$808 [31], \$808 [31:16] };
-  assign \$814  = { \$813 [31], \$813 [31], \$813 [31], \$813 [31], \$813 [31], \$813 [31], \$813 [31], \$813 [31], \$813 [31], \$813 [31], \$813 [31], \$813 [31], \$813 [31], \$813 [31], \$813 [31], \$813 [31], \$813 [31:16] };
-  assign \$820  = { \$819 [31], \$819 [31], \$819 [31], \$819 [31], \$819 [31], \$819 [31], \$819 [31], \$819 [31], \$819 [31], \$819 [31], \$819 [31], \$819 [31], \$819 [31], \$819 [31], \$819 [31], \$819 [31], \$819 [31:16] };
-  assign \$825  = { \$824 [31], \$824 [31], \$824 [31], \$824 [31], \$824 [31], \$824 [31], \$824 [31], \$824 [31], \$824 [31], \$824 [31], \$824 [31], \$824 [31], \$824 [31], \$824 [31], \$824 [31], \$824 [31], \$824 [31:16] };
-  assign \$830  = { \$829 [31], \$829 [31], \$829 [31], \$829 [31], \$829 [31], \$829 [31], \$829 [31], \$829 [31], \$829 [31], \$829 [31], \$829 [31], \$829 [31], \$829 [31], \$829 [31], \$829 [31], \$829 [31], \$829 [31:16] };
-  assign \$835  = { \$834 [31], \$834 [31], \$834 [31], \$834 [31], \$834 [31], \$834 [31], \$834 [31], \$834 [31], \$834 [31], \$834 [31], \$834 [31], \$834 [31], \$834 [31], \$834 [31], \$834 [31], \$834 [31], \$834 [31:16] };
-  assign \$842  = { \$841 [31], \$841 [31], \$841 [31], \$841 [31], \$841 [31], \$841 [31], \$841 [31], \$841 [31], \$841 [31], \$841 [31], \$841 [31], \$841 [31], \$841 [31], \$841 [31], \$841 [31], \$841 [31], \$841 [31:16] };
-  assign \$847  = { \$846 [31], \$846 [31], \$846 [31], \$846 [31], \$846 [31], \$846 [31], \$846 [31], \$846 [31], \$846 [31], \$846 [31], \$846 [31], \$846 [31], \$846 [31], \$846 [31], \$846 [31], \$846 [31], \$846 [31:16] };
-  assign \$851  = { \$850 [31], \$850 [31], \$850 [31], \$850 [31], \$850 [31], \$850 [31], \$850 [31], \$850 [31], \$850 [31], \$850 [31], \$850 [31], \$850 [31], \$850 [31], \$850 [31], \$850 [31], \$850 [31], \$850 [31:16] };
-  assign \$856  = { \$855 [31], \$855 [31], \$855 [31], \$855 [31], \$855 [31], \$855 [31], \$855 [31], \$855 [31], \$855 [31], \$855 [31], \$855 [31], \$855 [31], \$855 [31], \$855 [31], \$855 [31], \$855 [31], \$855 [31:16] };
-  assign \$862  = { \$861 [31], \$861 [31], \$861 [31], \$861 [31], \$861 [31], \$861 [31], \$861 [31], \$861 [31], \$861 [31], \$861 [31], \$861 [31], \$861 [31], \$861 [31], \$861 [31], \$861 [31], \$861 [31], \$861 [31:16] };
-  assign \$867  = { \$866 [31], \$866 [31], \$866 [31], \$866 [31], \$866 [31], \$866 [31], \$866 [31], \$866 [31], \$866 [31], \$866 [31], \$866 [31], \$866 [31], \$866 [31], \$866 [31], \$866 [31], \$866 [31], \$866 [31:16] };
-  assign \$872  = { \$871 [31], \$871 [31], \$871 [31], \$871 [31], \$871 [31], \$871 [31], \$871 [31], \$871 [31], \$871 [31], \$871 [31], \$871 [31], \$871 [31], \$871 [31], \$871 [31], \$871 [31], \$871 [31], \$871 [31:16] };
-  assign \$877  = { \$876 [31], \$876 [31], \$876 [31], \$876 [31], \$876 [31], \$876 [31], \$876 [31], \$876 [31], \$876 [31], \$876 [31], \$876 [31], \$876 [31], \$876 [31], \$876 [31], \$876 [31], \$876 [31], \$876 [31:16] };
-  assign \$884  = { \$883 [31], \$883 [31], \$883 [31], \$883 [31], \$883 [31], \$883 [31], \$883 [31], \$883 [31], \$883 [31], \$883 [31], \$883 [31], \$883 [31], \$883 [31], \$883 [31], \$883 [31], \$883 [31], \$883 [31:16] };
-  assign \$889  = { \$888 [31], \$888 [31], \$888 [31], \$888 [31], \$888 [31], \$888 [31], \$888 [31], \$888 [31], \$888 [31], \$888 [31], \$888 [31], \$888 [31], \$888 [31], \$888 [31], \$888 [31], \$888 [31], \$888 [31:16] };
-  assign \$893  = { \$892 [31], \$892 [31], \$892 [31], \$892 [31], \$892 [31], \$892 [31], \$892 [31], \$892 [31], \$892 [31], \$892 [31], \$892 [31], \$892 [31], \$892 [31], \$892 [31], \$892 [31], \$892 [31], \$892 [31:16] };
-  assign \$898  = { \$897 [31], \$897 [31], \$897 [31], \$897 [31], \$897 [31], \$897 [31], \$897 [31], \$897 [31], \$897 [31], \$897 [31], \$897 [31], \$897 [31], \$897 [31], \$897 [31], \$897 [31], \$897 [31], \$897 [31:16] };
-  assign \$904  = { \$903 [31], \$903 [31], \$903 [31], \$903 [31], \$903 [31], \$903 [31], \$903 [31], \$903 [31], \$903 [31], \$903 [31], \$903 [31], \$903 [31], \$903 [31], \$903 [31], \$903 [31], \$903 [31], \$903 [31:16] };
-  assign \$909  = { \$908 [31], \$908 [31], \$908 [31], \$908 [31], \$908 [31], \$908 [31], \$908 [31], \$908 [31], \$908 [31], \$908 [31], \$908 [31], \$908 [31], \$908 [31], \$908 [31], \$908 [31], \$908 [31], \$908 [31:16] };
-  assign \$914  = { \$913 [31], \$913 [31], \$913 [31], \$913 [31], \$913 [31], \$913 [31], \$913 [31], \$913 [31], \$913 [31], \$913 [31], \$913 [31], \$913 [31], \$913 [31], \$913 [31], \$913 [31], \$913 [31], \$913 [31:16] };
-  assign \$919  = { \$918 [31], \$918 [31], \$918 [31], \$918 [31], \$918 [31], \$918 [31], \$918 [31], \$918 [31], \$918 [31], \$918 [31], \$918 [31], \$918 [31], \$918 [31], \$918 [31], \$918 [31], \$918 [31], \$918 [31:16] };
-  assign \$926  = { \$925 [31], \$925 [31], \$925 [31], \$925 [31], \$925 [31], \$925 [31], \$925 [31], \$925 [31], \$925 [31], \$925 [31], \$925 [31], \$925 [31], \$925 [31], \$925 [31], \$925 [31], \$925 [31], \$925 [31:16] };
-  assign \$931  = { \$930 [31], \$930 [31], \$930 [31], \$930 [31], \$930 [31], \$930 [31], \$930 [31], \$930 [31], \$930 [31], \$930 [31], \$930 [31], \$930 [31], \$930 [31], \$930 [31], \$930 [31], \$930 [31], \$930 [31:16] };
-  assign \$935  = { \$934 [31], \$934 [31], \$934 [31], \$934 [31], \$934 [31], \$934 [31], \$934 [31], \$934 [31], \$934 [31], \$934 [31], \$934 [31], \$934 [31], \$934 [31], \$934 [31], \$934 [31], \$934 [31], \$934 [31:16] };
-  assign \$940  = { \$939 [31], \$939 [31], \$939 [31], \$939 [31], \$939 [31], \$939 [31], \$939 [31], \$939 [31], \$939 [31], \$939 [31], \$939 [31], \$939 [31], \$939 [31], \$939 [31], \$939 [31], \$939 [31], \$939 [31:16] };
-  assign \$946  = { \$945 [31], \$945 [31], \$945 [31], \$945 [31], \$945 [31], \$945 [31], \$945 [31], \$945 [31], \$945 [31], \$945 [31], \$945 [31], \$945 [31], \$945 [31], \$945 [31], \$945 [31], \$945 [31], \$945 [31:16] };
-  assign \$951  = { \$950 [31], \$950 [31], \$950 [31], \$950 [31], \$950 [31], \$950 [31], \$950 [31], \$950 [31], \$950 [31], \$950 [31], \$950 [31], \$950 [31], \$950 [31], \$950 [31], \$950 [31], \$950 [31], \$950 [31:16] };
-  assign \$956  = { \$955 [31], \$955 [31], \$955 [31], \$955 [31], \$955 [31], \$955 [31], \$955 [31], \$955 [31], \$955 [31], \$955 [31], \$955 [31], \$955 [31], \$955 [31], \$955 [31], \$955 [31], \$955 [31], \$955 [31:16] };
-  assign \$961  = { \$960 [31], \$960 [31], \$960 [31], \$960 [31], \$960 [31], \$960 [31], \$960 [31], \$960 [31], \$960 [31], \$960 [31], \$960 [31], \$960 [31], \$960 [31], \$960 [31], \$960 [31], \$960 [31], \$960 [31:16] };
-  assign \$968  = { \$967 [31], \$967 [31], \$967 [31], \$967 [31], \$967 [31], \$967 [31], \$967 [31], \$967 [31], \$967 [31], \$967 [31], \$967 [31], \$967 [31], \$967 [31], \$967 [31], \$967 [31], \$967 [31], \$967 [31:16] };
-  assign \$973  = { \$972 [31], \$972 [31], \$972 [31], \$972 [31], \$972 [31], \$972 [31], \$972 [31], \$972 [31], \$972 [31], \$972 [31], \$972 [31], \$972 [31], \$972 [31], \$972 [31], \$972 [31], \$972 [31], \$972 [31:16] };
-  assign \$977  = { \$976 [31], \$976 [31], \$976 [31], \$976 [31], \$976 [31], \$976 [31], \$976 [31], \$976 [31], \$976 [31], \$976 [31], \$976 [31], \$976 [31], \$976 [31], \$976 [31], \$976 [31], \$976 [31], \$976 [31:16] };
-  assign \$982  = { \$981 [31], \$981 [31], \$981 [31], \$981 [31], \$981 [31], \$981 [31], \$981 [31], \$981 [31], \$981 [31], \$981 [31], \$981 [31], \$981 [31], \$981 [31], \$981 [31], \$981 [31], \$981 [31], \$981 [31:16] };
+  assign \$380  = \$379 ;
+  assign \$385  = { \$384 [6], \$384 [6:1] };
+  assign \$391  = { \$390 [6], \$390 [6:1] };
+  assign \$414  = \$413 ;
+  assign \$416  = \$415 ;
+  assign \$651  = { \$650 [31], \$650 [31], \$650 [31], \$650 [31], \$650 [31], \$650 [31], \$650 [31], \$650 [31], \$650 [31], \$650 [31], \$650 [31], \$650 [31], \$650 [31], \$650 [31], \$650 [31], \$650 [31], \$650 [31:16] };
+  assign \$656  = { \$655 [31], \$655 [31], \$655 [31], \$655 [31], \$655 [31], \$655 [31], \$655 [31], \$655 [31], \$655 [31], \$655 [31], \$655 [31], \$655 [31], \$655 [31], \$655 [31], \$655 [31], \$655 [31], \$655 [31:16] };
+  assign \$661  = { \$660 [31], \$660 [31], \$660 [31], \$660 [31], \$660 [31], \$660 [31], \$660 [31], \$660 [31], \$660 [31], \$660 [31], \$660 [31], \$660 [31], \$660 [31], \$660 [31], \$660 [31], \$660 [31], \$660 [31:16] };
+  assign \$666  = { \$665 [31], \$665 [31], \$665 [31], \$665 [31], \$665 [31], \$665 [31], \$665 [31], \$665 [31], \$665 [31], \$665 [31], \$665 [31], \$665 [31], \$665 [31], \$665 [31], \$665 [31], \$665 [31], \$665 [31:16] };
+  assign \$673  = { \$672 [31], \$672 [31], \$672 [31], \$672 [31], \$672 [31], \$672 [31], \$672 [31], \$672 [31], \$672 [31], \$672 [31], \$672 [31], \$672 [31], \$672 [31], \$672 [31], \$672 [31], \$672 [31], \$672 [31:16] };
+  assign \$678  = { \$677 [31], \$677 [31], \$677 [31], \$677 [31], \$677 [31], \$677 [31], \$677 [31], \$677 [31], \$677 [31], \$677 [31], \$677 [31], \$677 [31], \$677 [31], \$677 [31], \$677 [31], \$677 [31], \$677 [31:16] };
+  assign \$682  = { \$681 [31], \$681 [31], \$681 [31], \$681 [31], \$681 [31], \$681 [31], \$681 [31], \$681 [31], \$681 [31], \$681 [31], \$681 [31], \$681 [31], \$681 [31], \$681 [31], \$681 [31], \$681 [31], \$681 [31:16] };
+  assign \$687  = { \$686 [31], \$686 [31], \$686 [31], \$686 [31], \$686 [31], \$686 [31], \$686 [31], \$686 [31], \$686 [31], \$686 [31], \$686 [31], \$686 [31], \$686 [31], \$686 [31], \$686 [31], \$686 [31], \$686 [31:16] };
+  assign \$693  = { \$692 [31], \$692 [31], \$692 [31], \$692 [31], \$692 [31], \$692 [31], \$692 [31], \$692 [31], \$692 [31], \$692 [31], \$692 [31], \$692 [31], \$692 [31], \$692 [31], \$692 [31], \$692 [31], \$692 [31:16] };
+  assign \$698  = { \$697 [31], \$697 [31], \$697 [31], \$697 [31], \$697 [31], \$697 [31], \$697 [31], \$697 [31], \$697 [31], \$697 [31], \$697 [31], \$697 [31], \$697 [31], \$697 [31], \$697 [31], \$697 [31], \$697 [31:16] };
+  assign \$703  = { \$702 [31], \$702 [31], \$702 [31], \$702 [31], \$702 [31], \$702 [31], \$702 [31], \$702 [31], \$702 [31], \$702 [31], \$702 [31], \$702 [31], \$702 [31], \$702 [31], \$702 [31], \$702 [31], \$702 [31:16] };
+  assign \$708  = { \$707 [31], \$707 [31], \$707 [31], \$707 [31], \$707 [31], \$707 [31], \$707 [31], \$707 [31], \$707 [31], \$707 [31], \$707 [31], \$707 [31], \$707 [31], \$707 [31], \$707 [31], \$707 [31], \$707 [31:16] };
+  assign \$715  = { \$714 [31], \$714 [31], \$714 [31], \$714 [31], \$714 [31], \$714 [31], \$714 [31], \$714 [31], \$714 [31], \$714 [31], \$714 [31], \$714 [31], \$714 [31], \$714 [31], \$714 [31], \$714 [31], \$714 [31:16] };
+  assign \$720  = { \$719 [31], \$719 [31], \$719 [31], \$719 [31], \$719 [31], \$719 [31], \$719 [31], \$719 [31], \$719 [31], \$719 [31], \$719 [31], \$719 [31], \$719 [31], \$719 [31], \$719 [31], \$719 [31], \$719 [31:16] };
+  assign \$724  = { \$723 [31], \$723 [31], \$723 [31], \$723 [31], \$723 [31], \$723 [31], \$723 [31], \$723 [31], \$723 [31], \$723 [31], \$723 [31], \$723 [31], \$723 [31], \$723 [31], \$723 [31], \$723 [31], \$723 [31:16] };
+  assign \$729  = { \$728 [31], \$728 [31], \$728 [31], \$728 [31], \$728 [31], \$728 [31], \$728 [31], \$728 [31], \$728 [31], \$728 [31], \$728 [31], \$728 [31], \$728 [31], \$728 [31], \$728 [31], \$728 [31], \$728 [31:16] };
+  assign \$735  = { \$734 [31], \$734 [31], \$734 [31], \$734 [31], \$734 [31], \$734 [31], \$734 [31], \$734 [31], \$734 [31], \$734 [31], \$734 [31], \$734 [31], \$734 [31], \$734 [31], \$734 [31], \$734 [31], \$734 [31:16] };
+  assign \$740  = { \$739 [31], \$739 [31], \$739 [31], \$739 [31], \$739 [31], \$739 [31], \$739 [31], \$739 [31], \$739 [31], \$739 [31], \$739 [31], \$739 [31], \$739 [31], \$739 [31], \$739 [31], \$739 [31], \$739 [31:16] };
+  assign \$745  = { \$744 [31], \$744 [31], \$744 [31], \$744 [31], \$744 [31], \$744 [31], \$744 [31], \$744 [31], \$744 [31], \$744 [31], \$744 [31], \$744 [31], \$744 [31], \$744 [31], \$744 [31], \$744 [31], \$744 [31:16] };
+  assign \$750  = { \$749 [31], \$749 [31], \$749 [31], \$749 [31], \$749 [31], \$749 [31], \$749 [31], \$749 [31], \$749 [31], \$749 [31], \$749 [31], \$749 [31], \$749 [31], \$749 [31], \$749 [31], \$749 [31], \$749 [31:16] };
+  assign \$757  = { \$756 [31], \$756 [31], \$756 [31], \$756 [31], \$756 [31], \$756 [31], \$756 [31], \$756 [31], \$756 [31], \$756 [31], \$756 [31], \$756 [31], \$756 [31], \$756 [31], \$756 [31], \$756 [31], \$756 [31:16] };
+  assign \$762  = { \$761 [31], \$761 [31], \$761 [31], \$761 [31], \$761 [31], \$761 [31], \$761 [31], \$761 [31], \$761 [31], \$761 [31], \$761 [31], \$761 [31], \$761 [31], \$761 [31], \$761 [31], \$761 [31], \$761 [31:16] };
+  assign \$766  = { \$765 [31], \$765 [31], \$765 [31], \$765 [31], \$765 [31], \$765 [31], \$765 [31], \$765 [31], \$765 [31], \$765 [31], \$765 [31], \$765 [31], \$765 [31], \$765 [31], \$765 [31], \$765 [31], \$765 [31:16] };
+  assign \$771  = { \$770 [31], \$770 [31], \$770 [31], \$770 [31], \$770 [31], \$770 [31], \$770 [31], \$770 [31], \$770 [31], \$770 [31], \$770 [31], \$770 [31], \$770 [31], \$770 [31], \$770 [31], \$770 [31], \$770 [31:16] };
+  assign \$777  = { \$776 [31], \$776 [31], \$776 [31], \$776 [31], \$776 [31], \$776 [31], \$776 [31], \$776 [31], \$776 [31], \$776 [31], \$776 [31], \$776 [31], \$776 [31], \$776 [31], \$776 [31], \$776 [31], \$776 [31:16] };
+  assign \$782  = { \$781 [31], \$781 [31], \$781 [31], \$781 [31], \$781 [31], \$781 [31], \$781 [31], \$781 [31], \$781 [31], \$781 [31], \$781 [31], \$781 [31], \$781 [31], \$781 [31], \$781 [31], \$781 [31], \$781 [31:16] };
+  assign \$787  = { \$786 [31], \$786 [31], \$786 [31], \$786 [31], \$786 [31], \$786 [31], \$786 [31], \$786 [31], \$786 [31], \$786 [31], \$786 [31], \$786 [31], \$786 [31], \$786 [31], \$786 [31], \$786 [31], \$786 [31:16] };
+  assign \$792  = { \$791 [31], \$791 [31], \$791 [31], \$791 [31], \$791 [31], \$791 [31], \$791 [31], \$791 [31], \$791 [31], \$791 [31], \$791 [31], \$791 [31], \$791 [31], \$791 [31], \$791 [31], \$791 [31], \$791 [31:16] };
+  assign \$799  = { \$798 [31], \$798 [31], \$798 [31], \$798 [31], \$798 [31], \$798 [31], \$798 [31], \$798 [31], \$798 [31], \$798 [31], \$798 [31], \$798 [31], \$798 [31], \$798 [31], \$798 [31], \$798 [31], \$798 [31:16] };
+  assign \$804  = { \$803 [31], \$803 [31], \$803 [31], \$803 [31], \$803 [31], \$803 [31], \$803 [31], \$803 [31], \$803 [31], \$803 [31], \$803 [31], \$803 [31], \$803 [31], \$803 [31], \$803 [31], \$803 [31], \$803 [31:16] };
+  assign \$808  = { \$807 [31], \$807 [31], \$807 [31], \$807 [31], \$807 [31], \$807 [31], \$807 [31], \$807 [31], \$807 [31], \$807 [31], \$807 [31], \$807 [31], \$807 [31], \$807 [31], \$807 [31], \$807 [31], \$807 [31:16] };
+  assign \$813  = { \$812 [31], \$812 [31], \$812 [31], \$812 [31], \$812 [31], \$812 [31], \$812 [31], \$812 [31], \$812 [31], \$812 [31], \$812 [31], \$812 [31], \$812 [31], \$812 [31], \$812 [31], \$812 [31], \$812 [31:16] };
+  assign \$819  = { \$818 [31], \$818 [31], \$818 [31], \$818 [31], \$818 [31], \$818 [31], \$818 [31], \$818 [31], \$818 [31], \$818 [31], \$818 [31], \$818 [31], \$818 [31], \$818 [31], \$818 [31], \$818 [31], \$818 [31:16] };
+  assign \$824  = { \$823 [31], \$823 [31], \$823 [31], \$823 [31], \$823 [31], \$823 [31], \$823 [31], \$823 [31], \$823 [31], \$823 [31], \$823 [31], \$823 [31], \$823 [31], \$823 [31], \$823 [31], \$823 [31], \$823 [31:16] };
+  assign \$829  = { \$828 [31], \$828 [31], \$828 [31], \$828 [31], \$828 [31], \$828 [31], \$828 [31], \$828 [31], \$828 [31], \$828 [31], \$828 [31], \$828 [31], \$828 [31], \$828 [31], \$828 [31], \$828 [31], \$828 [31:16] };
+  assign \$834  = { \$833 [31], \$833 [31], \$833 [31], \$833 [31], \$833 [31], \$833 [31], \$833 [31], \$833 [31], \$833 [31], \$833 [31], \$833 [31], \$833 [31], \$833 [31], \$833 [31], \$833 [31], \$833 [31], \$833 [31:16] };
+  assign \$841  = { \$840 [31], \$840 [31], \$840 [31], \$840 [31], \$840 [31], \$840 [31], \$840 [31], \$840 [31], \$840 [31], \$840 [31], \$840 [31], \$840 [31], \$840 [31], \$840 [31], \$840 [31], \$840 [31], \$840 [31:16] };
+  assign \$846  = { \$845 [31], \$845 [31], \$845 [31], \$845 [31], \$845 [31], \$845 [31], \$845 [31], \$845 [31], \$845 [31], \$845 [31], \$845 [31], \$845 [31], \$845 [31], \$845 [31], \$845 [31], \$845 [31], \$845 [31:16] };
+  assign \$850  = { \$849 [31], \$849 [31], \$849 [31], \$849 [31], \$849 [31], \$849 [31], \$849 [31], \$849 [31], \$849 [31], \$849 [31], \$849 [31], \$849 [31], \$849 [31], \$849 [31], \$849 [31], \$849 [31], \$849 [31:16] };
+  assign \$855  = { \$854 [31], \$854 [31], \$854 [31], \$854 [31], \$854 [31], \$854 [31], \$854 [31], \$854 [31], \$854 [31], \$854 [31], \$854 [31], \$854 [31], \$854 [31], \$854 [31], \$854 [31], \$854 [31], \$854 [31:16] };
+  assign \$861  = { \$860 [31], \$860 [31], \$860 [31], \$860 [31], \$860 [31], \$860 [31], \$860 [31], \$860 [31], \$860 [31], \$860 [31], \$860 [31], \$860 [31], \$860 [31], \$860 [31], \$860 [31], \$860 [31], \$860 [31:16] };
+  assign \$866  = { \$865 [31], \$865 [31], \$865 [31], \$865 [31], \$865 [31], \$865 [31], \$865 [31], \$865 [31], \$865 [31], \$865 [31], \$865 [31], \$865 [31], \$865 [31], \$865 [31], \$865 [31], \$865 [31], \$865 [31:16] };
+  assign \$871  = { \$870 [31], \$870 [31], \$870 [31], \$870 [31], \$870 [31], \$870 [31], \$870 [31], \$870 [31], \$870 [31], \$870 [31], \$870 [31], \$870 [31], \$870 [31], \$870 [31], \$870 [31], \$870 [31], \$870 [31:16] };
+  assign \$876  = { \$875 [31], \$875 [31], \$875 [31], \$875 [31], \$875 [31], \$875 [31], \$875 [31], \$875 [31], \$875 [31], \$875 [31], \$875 [31], \$875 [31], \$875 [31], \$875 [31], \$875 [31], \$875 [31], \$875 [31:16] };
+  assign \$883  = { \$882 [31], \$882 [31], \$882 [31], \$882 [31], \$882 [31], \$882 [31], \$882 [31], \$882 [31], \$882 [31], \$882 [31], \$882 [31], \$882 [31], \$882 [31], \$882 [31], \$882 [31], \$882 [31], \$882 [31:16] };
+  assign \$888  = { \$887 [31], \$887 [31], \$887 [31], \$887 [31], \$887 [31], \$887 [31], \$887 [31], \$887 [31], \$887 [31], \$887 [31], \$887 [31], \$887 [31], \$887 [31], \$887 [31], \$887 [31], \$887 [31], \$887 [31:16] };
+  assign \$892  = { \$891 [31], \$891 [31], \$891 [31], \$891 [31], \$891 [31], \$891 [31], \$891 [31], \$891 [31], \$891 [31], \$891 [31], \$891 [31], \$891 [31], \$891 [31], \$891 [31], \$891 [31], \$891 [31], \$891 [31:16] };
+  assign \$897  = { \$896 [31], \$896 [31], \$896 [31], \$896 [31], \$896 [31], \$896 [31], \$896 [31], \$896 [31], \$896 [31], \$896 [31], \$896 [31], \$896 [31], \$896 [31], \$896 [31], \$896 [31], \$896 [31], \$896 [31:16] };
+  assign \$903  = { \$902 [31], \$902 [31], \$902 [31], \$902 [31], \$902 [31], \$902 [31], \$902 [31], \$902 [31], \$902 [31], \$902 [31], \$902 [31], \$902 [31], \$902 [31], \$902 [31], \$902 [31], \$902 [31], \$902 [31:16] };
+  assign \$908  = { \$907 [31], \$907 [31], \$907 [31], \$907 [31], \$907 [31], \$907 [31], \$907 [31], \$907 [31], \$907 [31], \$907 [31], \$907 [31], \$907 [31], \$907 [31], \$907 [31], \$907 [31], \$907 [31], \$907 [31:16] };
+  assign \$913  = { \$912 [31], \$912 [31], \$912 [31], \$912 [31], \$912 [31], \$912 [31], \$912 [31], \$912 [31], \$912 [31], \$912 [31], \$912 [31], \$912 [31], \$912 [31], \$912 [31], \$912 [31], \$912 [31], \$912 [31:16] };
+  assign \$918  = { \$917 [31], \$917 [31], \$917 [31], \$917 [31], \$917 [31], \$917 [31], \$917 [31], \$917 [31], \$917 [31], \$917 [31], \$917 [31], \$917 [31], \$917 [31], \$917 [31], \$917 [31], \$917 [31], \$917 [31:16] };
+  assign \$925  = { \$924 [31], \$924 [31], \$924 [31], \$924 [31], \$924 [31], \$924 [31], \$924 [31], \$924 [31], \$924 [31], \$924 [31], \$924 [31], \$924 [31], \$924 [31], \$924 [31], \$924 [31], \$924 [31], \$924 [31:16] };
+  assign \$930  = { \$929 [31], \$929 [31], \$929 [31], \$929 [31], \$929 [31], \$929 [31], \$929 [31], \$929 [31], \$929 [31], \$929 [31], \$929 [31], \$929 [31], \$929 [31], \$929 [31], \$929 [31], \$929 [31], \$929 [31:16] };
+  assign \$934  = { \$933 [31], \$933 [31], \$933 [31], \$933 [31], \$933 [31], \$933 [31], \$933 [31], \$933 [31], \$933 [31], \$933 [31], \$933 [31], \$933 [31], \$933 [31], \$933 [31], \$933 [31], \$933 [31], \$933 [31:16] };
+  assign \$939  = { \$938 [31], \$938 [31], \$938 [31], \$938 [31], \$938 [31], \$938 [31], \$938 [31], \$938 [31], \$938 [31], \$938 [31], \$938 [31], \$938 [31], \$938 [31], \$938 [31], \$938 [31], \$938 [31], \$938 [31:16] };
+  assign \$945  = { \$944 [31], \$944 [31], \$944 [31], \$944 [31], \$944 [31], \$944 [31], \$944 [31], \$944 [31], \$944 [31], \$944 [31], \$944 [31], \$944 [31], \$944 [31], \$944 [31], \$944 [31], \$944 [31], \$944 [31:16] };
+  assign \$950  = { \$949 [31], \$949 [31], \$949 [31], \$949 [31], \$949 [31], \$949 [31], \$949 [31], \$949 [31], \$949 [31], \$949 [31], \$949 [31], \$949 [31], \$949 [31], \$949 [31], \$949 [31], \$949 [31], \$949 [31:16] };
+  assign \$955  = { \$954 [31], \$954 [31], \$954 [31], \$954 [31], \$954 [31], \$954 [31], \$954 [31], \$954 [31], \$954 [31], \$954 [31], \$954 [31], \$954 [31], \$954 [31], \$954 [31], \$954 [31], \$954 [31], \$954 [31:16] };
+  assign \$960  = { \$959 [31], \$959 [31], \$959 [31], \$959 [31], \$959 [31], \$959 [31], \$959 [31], \$959 [31], \$959 [31], \$959 [31], \$959 [31], \$959 [31], \$959 [31], \$959 [31], \$959 [31], \$959 [31], \$959 [31:16] };
+  assign \$967  = { \$966 [31], \$966 [31], \$966 [31], \$966 [31], \$966 [31], \$966 [31], \$966 [31], \$966 [31], \$966 [31], \$966 [31], \$966 [31], \$966 [31], \$966 [31], \$966 [31], \$966 [31], \$966 [31], \$966 [31:16] };
+  assign \$972  = { \$971 [31], \$971 [31], \$971 [31], \$971 [31], \$971 [31], \$971 [31], \$971 [31], \$971 [31], \$971 [31], \$971 [31], \$971 [31], \$971 [31], \$971 [31], \$971 [31], \$971 [31], \$971 [31], \$971 [31:16] };
+  assign \$976  = { \$975 [31], \$975 [31], \$975 [31], \$975 [31], \$975 [31], \$975 [31], \$975 [31], \$975 [31], \$975 [31], \$975 [31], \$975 [31], \$975 [31], \$975 [31], \$975 [31], \$975 [31], \$975 [31], \$975 [31:16] };
+  assign \$981  = { \$980 [31], \$980 [31], \$980 [31], \$980 [31], \$980 [31], \$980 [31], \$980 [31], \$980 [31], \$980 [31], \$980 [31], \$980 [31], \$980 [31], \$980 [31], \$980 [31], \$980 [31], \$980 [31], \$980 [31:16] };
 endmodule

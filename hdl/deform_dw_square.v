@@ -414,7 +414,7 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   reg [11:0] \$1068 ;
   reg [11:0] \$1069 ;
   wire [13:0] \$107 ;
-  reg [11:0] \$1070 ;
+  reg [15:0] \$1070 ;
   reg [15:0] \$1071 ;
   reg [15:0] \$1072 ;
   reg [15:0] \$1073 ;
@@ -431,12 +431,12 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   reg [15:0] \$1083 ;
   reg [15:0] \$1084 ;
   reg [15:0] \$1085 ;
-  reg [15:0] \$1086 ;
+  reg \$1086 ;
   reg \$1087 ;
   reg \$1088 ;
   reg \$1089 ;
   wire [7:0] \$109 ;
-  reg \$1090 ;
+  reg [14:0] \$1090 ;
   reg [14:0] \$1091 ;
   reg [14:0] \$1092 ;
   reg [14:0] \$1093 ;
@@ -444,7 +444,7 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   reg [14:0] \$1095 ;
   reg [14:0] \$1096 ;
   reg [14:0] \$1097 ;
-  reg [14:0] \$1098 ;
+  reg [15:0] \$1098 ;
   reg [15:0] \$1099 ;
   wire [7:0] \$11 ;
   wire [7:0] \$110 ;
@@ -463,9 +463,9 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   reg [15:0] \$1111 ;
   reg [15:0] \$1112 ;
   reg [15:0] \$1113 ;
-  reg [15:0] \$1114 ;
+  reg \$1114 ;
   reg \$1115 ;
-  reg \$1116 ;
+  reg [30:0] \$1116 ;
   reg [30:0] \$1117 ;
   reg [30:0] \$1118 ;
   reg [30:0] \$1119 ;
@@ -474,7 +474,7 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   reg [30:0] \$1121 ;
   reg [30:0] \$1122 ;
   reg [30:0] \$1123 ;
-  reg [30:0] \$1124 ;
+  reg [15:0] \$1124 ;
   reg [15:0] \$1125 ;
   reg [15:0] \$1126 ;
   reg [15:0] \$1127 ;
@@ -483,11 +483,10 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   wire \$113 ;
   reg [15:0] \$1130 ;
   reg [15:0] \$1131 ;
-  reg [15:0] \$1132 ;
+  reg \$1132 ;
   reg \$1133 ;
-  reg \$1134 ;
-  reg [64:0] \$1135 ;
-  reg \$1136 ;
+  reg [64:0] \$1134 ;
+  reg \$1135 ;
   wire \$114 ;
   wire \$115 ;
   wire \$116 ;
@@ -637,7 +636,7 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   wire [12:0] \$246 ;
   wire [13:0] \$247 ;
   wire [13:0] \$248 ;
-  wire [2:0] \$249 ;
+  wire \$249 ;
   wire \$25 ;
   wire \$250 ;
   wire \$251 ;
@@ -647,86 +646,86 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   wire \$255 ;
   wire \$256 ;
   wire \$257 ;
-  wire \$258 ;
+  wire [15:0] \$258 ;
   wire [15:0] \$259 ;
   wire \$26 ;
-  wire [15:0] \$260 ;
+  wire \$260 ;
   wire \$261 ;
   wire \$262 ;
-  wire \$263 ;
+  wire [2:0] \$263 ;
   wire [2:0] \$264 ;
-  wire [2:0] \$265 ;
-  wire [3:0] \$266 ;
-  wire \$267 ;
-  wire [2:0] \$268 ;
-  wire \$269 ;
+  wire [3:0] \$265 ;
+  wire \$266 ;
+  wire [2:0] \$267 ;
+  wire \$268 ;
+  wire [2:0] \$269 ;
   wire \$27 ;
-  wire [2:0] \$270 ;
-  wire [3:0] \$271 ;
-  wire \$272 ;
-  wire [5:0] \$273 ;
-  wire [6:0] \$274 ;
-  wire \$275 ;
-  wire [5:0] \$276 ;
-  wire \$277 ;
+  wire [3:0] \$270 ;
+  wire \$271 ;
+  wire [5:0] \$272 ;
+  wire [6:0] \$273 ;
+  wire \$274 ;
+  wire [5:0] \$275 ;
+  wire \$276 ;
+  wire [4:0] \$277 ;
   wire [4:0] \$278 ;
-  wire [4:0] \$279 ;
+  wire [6:0] \$279 ;
   wire \$28 ;
-  wire [6:0] \$280 ;
-  wire \$281 ;
-  wire [16:0] \$282 ;
-  wire \$283 ;
-  wire [1:0] \$284 ;
-  wire \$285 ;
-  wire [2:0] \$286 ;
-  wire [3:0] \$287 ;
-  wire \$288 ;
-  wire [3:0] \$289 ;
+  wire \$280 ;
+  wire [16:0] \$281 ;
+  wire \$282 ;
+  wire [1:0] \$283 ;
+  wire \$284 ;
+  wire [2:0] \$285 ;
+  wire [3:0] \$286 ;
+  wire \$287 ;
+  wire [3:0] \$288 ;
+  wire \$289 ;
   wire [3:0] \$29 ;
   wire \$290 ;
   wire \$291 ;
   wire \$292 ;
-  wire \$293 ;
-  wire [5:0] \$294 ;
-  wire [1:0] \$295 ;
+  wire [5:0] \$293 ;
+  wire [1:0] \$294 ;
+  wire [6:0] \$295 ;
   wire [6:0] \$296 ;
   wire [6:0] \$297 ;
-  wire [6:0] \$298 ;
+  wire [7:0] \$298 ;
   wire [7:0] \$299 ;
   wire \$3 ;
   wire \$30 ;
-  wire [7:0] \$300 ;
-  wire [8:0] \$301 ;
-  wire \$302 ;
+  wire [8:0] \$300 ;
+  wire \$301 ;
+  wire [6:0] \$302 ;
   wire [6:0] \$303 ;
-  wire [6:0] \$304 ;
+  wire [7:0] \$304 ;
   wire [7:0] \$305 ;
-  wire [7:0] \$306 ;
-  wire [8:0] \$307 ;
-  wire \$308 ;
-  wire [6:0] \$309 ;
+  wire [8:0] \$306 ;
+  wire \$307 ;
+  wire [6:0] \$308 ;
+  wire [16:0] \$309 ;
   wire \$31 ;
-  wire [16:0] \$310 ;
-  wire [5:0] \$311 ;
-  wire [1:0] \$312 ;
-  wire [6:0] \$313 ;
-  wire [1:0] \$314 ;
-  wire [6:0] \$315 ;
-  wire \$316 ;
-  wire [4:0] \$317 ;
-  wire \$318 ;
-  wire [4:0] \$319 ;
+  wire [5:0] \$310 ;
+  wire [1:0] \$311 ;
+  wire [6:0] \$312 ;
+  wire [1:0] \$313 ;
+  wire [6:0] \$314 ;
+  wire \$315 ;
+  wire [4:0] \$316 ;
+  wire \$317 ;
+  wire [4:0] \$318 ;
+  wire [5:0] \$319 ;
   wire \$32 ;
-  wire [5:0] \$320 ;
-  wire [4:0] \$321 ;
-  wire [5:0] \$322 ;
-  wire [4:0] \$323 ;
-  wire [5:0] \$324 ;
-  wire [6:0] \$325 ;
+  wire [4:0] \$320 ;
+  wire [5:0] \$321 ;
+  wire [4:0] \$322 ;
+  wire [5:0] \$323 ;
+  wire [6:0] \$324 ;
+  wire \$325 ;
   wire \$326 ;
   wire \$327 ;
   wire \$328 ;
-  wire \$329 ;
+  wire [11:0] \$329 ;
   wire \$33 ;
   wire [11:0] \$330 ;
   wire [11:0] \$331 ;
@@ -807,176 +806,176 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   wire \$4 ;
   wire \$40 ;
   wire [11:0] \$400 ;
-  wire [11:0] \$401 ;
-  wire \$402 ;
+  wire \$401 ;
+  wire [12:0] \$402 ;
   wire [12:0] \$403 ;
-  wire [12:0] \$404 ;
-  wire [13:0] \$405 ;
+  wire [13:0] \$404 ;
+  wire [12:0] \$405 ;
   wire [12:0] \$406 ;
-  wire [12:0] \$407 ;
-  wire [13:0] \$408 ;
-  wire [14:0] \$409 ;
+  wire [13:0] \$407 ;
+  wire [14:0] \$408 ;
+  wire [15:0] \$409 ;
   wire [6:0] \$41 ;
-  wire [15:0] \$410 ;
+  wire [12:0] \$410 ;
   wire [12:0] \$411 ;
-  wire [12:0] \$412 ;
-  wire [13:0] \$413 ;
+  wire [13:0] \$412 ;
+  wire [12:0] \$413 ;
   wire [12:0] \$414 ;
-  wire [12:0] \$415 ;
-  wire [13:0] \$416 ;
-  wire [14:0] \$417 ;
-  wire [15:0] \$418 ;
+  wire [13:0] \$415 ;
+  wire [14:0] \$416 ;
+  wire [15:0] \$417 ;
+  wire [16:0] \$418 ;
   wire [16:0] \$419 ;
   wire [6:0] \$42 ;
-  wire [16:0] \$420 ;
-  wire \$421 ;
+  wire \$420 ;
+  wire [12:0] \$421 ;
   wire [12:0] \$422 ;
-  wire [12:0] \$423 ;
-  wire [13:0] \$424 ;
+  wire [13:0] \$423 ;
+  wire [12:0] \$424 ;
   wire [12:0] \$425 ;
-  wire [12:0] \$426 ;
-  wire [13:0] \$427 ;
-  wire [14:0] \$428 ;
-  wire [15:0] \$429 ;
+  wire [13:0] \$426 ;
+  wire [14:0] \$427 ;
+  wire [15:0] \$428 ;
+  wire [12:0] \$429 ;
   wire [7:0] \$43 ;
   wire [12:0] \$430 ;
-  wire [12:0] \$431 ;
-  wire [13:0] \$432 ;
+  wire [13:0] \$431 ;
+  wire [12:0] \$432 ;
   wire [12:0] \$433 ;
-  wire [12:0] \$434 ;
-  wire [13:0] \$435 ;
-  wire [14:0] \$436 ;
-  wire [15:0] \$437 ;
+  wire [13:0] \$434 ;
+  wire [14:0] \$435 ;
+  wire [15:0] \$436 ;
+  wire [16:0] \$437 ;
   wire [16:0] \$438 ;
-  wire [16:0] \$439 ;
+  wire \$439 ;
   wire [7:0] \$44 ;
-  wire \$440 ;
+  wire [12:0] \$440 ;
   wire [12:0] \$441 ;
-  wire [12:0] \$442 ;
-  wire [13:0] \$443 ;
+  wire [13:0] \$442 ;
+  wire [12:0] \$443 ;
   wire [12:0] \$444 ;
-  wire [12:0] \$445 ;
-  wire [13:0] \$446 ;
-  wire [14:0] \$447 ;
-  wire [15:0] \$448 ;
+  wire [13:0] \$445 ;
+  wire [14:0] \$446 ;
+  wire [15:0] \$447 ;
+  wire [12:0] \$448 ;
   wire [12:0] \$449 ;
   wire [8:0] \$45 ;
-  wire [12:0] \$450 ;
-  wire [13:0] \$451 ;
+  wire [13:0] \$450 ;
+  wire [12:0] \$451 ;
   wire [12:0] \$452 ;
-  wire [12:0] \$453 ;
-  wire [13:0] \$454 ;
-  wire [14:0] \$455 ;
-  wire [15:0] \$456 ;
+  wire [13:0] \$453 ;
+  wire [14:0] \$454 ;
+  wire [15:0] \$455 ;
+  wire [16:0] \$456 ;
   wire [16:0] \$457 ;
-  wire [16:0] \$458 ;
-  wire \$459 ;
+  wire \$458 ;
+  wire [12:0] \$459 ;
   wire \$46 ;
   wire [12:0] \$460 ;
-  wire [12:0] \$461 ;
-  wire [13:0] \$462 ;
+  wire [13:0] \$461 ;
+  wire [12:0] \$462 ;
   wire [12:0] \$463 ;
-  wire [12:0] \$464 ;
-  wire [13:0] \$465 ;
-  wire [14:0] \$466 ;
-  wire [15:0] \$467 ;
+  wire [13:0] \$464 ;
+  wire [14:0] \$465 ;
+  wire [15:0] \$466 ;
+  wire [12:0] \$467 ;
   wire [12:0] \$468 ;
-  wire [12:0] \$469 ;
+  wire [13:0] \$469 ;
   wire \$47 ;
-  wire [13:0] \$470 ;
+  wire [12:0] \$470 ;
   wire [12:0] \$471 ;
-  wire [12:0] \$472 ;
-  wire [13:0] \$473 ;
-  wire [14:0] \$474 ;
-  wire [15:0] \$475 ;
+  wire [13:0] \$472 ;
+  wire [14:0] \$473 ;
+  wire [15:0] \$474 ;
+  wire [16:0] \$475 ;
   wire [16:0] \$476 ;
-  wire [16:0] \$477 ;
-  wire \$478 ;
+  wire \$477 ;
+  wire [12:0] \$478 ;
   wire [12:0] \$479 ;
   wire [3:0] \$48 ;
-  wire [12:0] \$480 ;
-  wire [13:0] \$481 ;
+  wire [13:0] \$480 ;
+  wire [12:0] \$481 ;
   wire [12:0] \$482 ;
-  wire [12:0] \$483 ;
-  wire [13:0] \$484 ;
-  wire [14:0] \$485 ;
-  wire [15:0] \$486 ;
+  wire [13:0] \$483 ;
+  wire [14:0] \$484 ;
+  wire [15:0] \$485 ;
+  wire [12:0] \$486 ;
   wire [12:0] \$487 ;
-  wire [12:0] \$488 ;
-  wire [13:0] \$489 ;
+  wire [13:0] \$488 ;
+  wire [12:0] \$489 ;
   wire \$49 ;
   wire [12:0] \$490 ;
-  wire [12:0] \$491 ;
-  wire [13:0] \$492 ;
-  wire [14:0] \$493 ;
-  wire [15:0] \$494 ;
+  wire [13:0] \$491 ;
+  wire [14:0] \$492 ;
+  wire [15:0] \$493 ;
+  wire [16:0] \$494 ;
   wire [16:0] \$495 ;
-  wire [16:0] \$496 ;
-  wire \$497 ;
+  wire \$496 ;
+  wire [12:0] \$497 ;
   wire [12:0] \$498 ;
-  wire [12:0] \$499 ;
+  wire [13:0] \$499 ;
   wire \$5 ;
   wire \$50 ;
-  wire [13:0] \$500 ;
+  wire [12:0] \$500 ;
   wire [12:0] \$501 ;
-  wire [12:0] \$502 ;
-  wire [13:0] \$503 ;
-  wire [14:0] \$504 ;
-  wire [15:0] \$505 ;
+  wire [13:0] \$502 ;
+  wire [14:0] \$503 ;
+  wire [15:0] \$504 ;
+  wire [12:0] \$505 ;
   wire [12:0] \$506 ;
-  wire [12:0] \$507 ;
-  wire [13:0] \$508 ;
+  wire [13:0] \$507 ;
+  wire [12:0] \$508 ;
   wire [12:0] \$509 ;
   wire \$51 ;
-  wire [12:0] \$510 ;
-  wire [13:0] \$511 ;
-  wire [14:0] \$512 ;
-  wire [15:0] \$513 ;
+  wire [13:0] \$510 ;
+  wire [14:0] \$511 ;
+  wire [15:0] \$512 ;
+  wire [16:0] \$513 ;
   wire [16:0] \$514 ;
-  wire [16:0] \$515 ;
-  wire \$516 ;
+  wire \$515 ;
+  wire [12:0] \$516 ;
   wire [12:0] \$517 ;
-  wire [12:0] \$518 ;
-  wire [13:0] \$519 ;
+  wire [13:0] \$518 ;
+  wire [12:0] \$519 ;
   wire \$52 ;
   wire [12:0] \$520 ;
-  wire [12:0] \$521 ;
-  wire [13:0] \$522 ;
-  wire [14:0] \$523 ;
-  wire [15:0] \$524 ;
+  wire [13:0] \$521 ;
+  wire [14:0] \$522 ;
+  wire [15:0] \$523 ;
+  wire [12:0] \$524 ;
   wire [12:0] \$525 ;
-  wire [12:0] \$526 ;
-  wire [13:0] \$527 ;
+  wire [13:0] \$526 ;
+  wire [12:0] \$527 ;
   wire [12:0] \$528 ;
-  wire [12:0] \$529 ;
+  wire [13:0] \$529 ;
   wire [6:0] \$53 ;
-  wire [13:0] \$530 ;
-  wire [14:0] \$531 ;
-  wire [15:0] \$532 ;
+  wire [14:0] \$530 ;
+  wire [15:0] \$531 ;
+  wire [16:0] \$532 ;
   wire [16:0] \$533 ;
-  wire [16:0] \$534 ;
-  wire \$535 ;
+  wire \$534 ;
+  wire [12:0] \$535 ;
   wire [12:0] \$536 ;
-  wire [12:0] \$537 ;
-  wire [13:0] \$538 ;
+  wire [13:0] \$537 ;
+  wire [12:0] \$538 ;
   wire [12:0] \$539 ;
   wire [6:0] \$54 ;
-  wire [12:0] \$540 ;
-  wire [13:0] \$541 ;
-  wire [14:0] \$542 ;
-  wire [15:0] \$543 ;
+  wire [13:0] \$540 ;
+  wire [14:0] \$541 ;
+  wire [15:0] \$542 ;
+  wire [12:0] \$543 ;
   wire [12:0] \$544 ;
-  wire [12:0] \$545 ;
-  wire [13:0] \$546 ;
+  wire [13:0] \$545 ;
+  wire [12:0] \$546 ;
   wire [12:0] \$547 ;
-  wire [12:0] \$548 ;
-  wire [13:0] \$549 ;
+  wire [13:0] \$548 ;
+  wire [14:0] \$549 ;
   wire [7:0] \$55 ;
-  wire [14:0] \$550 ;
-  wire [15:0] \$551 ;
+  wire [15:0] \$550 ;
+  wire [16:0] \$551 ;
   wire [16:0] \$552 ;
-  wire [16:0] \$553 ;
-  wire \$554 ;
+  wire \$553 ;
+  wire [30:0] \$554 ;
   wire [30:0] \$555 ;
   wire [30:0] \$556 ;
   wire [30:0] \$557 ;
@@ -985,430 +984,430 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   wire [7:0] \$56 ;
   wire [30:0] \$560 ;
   wire [30:0] \$561 ;
-  wire [30:0] \$562 ;
+  wire [31:0] \$562 ;
   wire [31:0] \$563 ;
-  wire [31:0] \$564 ;
-  wire [32:0] \$565 ;
+  wire [32:0] \$564 ;
+  wire \$565 ;
   wire \$566 ;
-  wire \$567 ;
+  wire [31:0] \$567 ;
   wire [31:0] \$568 ;
-  wire [31:0] \$569 ;
+  wire [32:0] \$569 ;
   wire [8:0] \$57 ;
   wire [32:0] \$570 ;
-  wire [32:0] \$571 ;
-  wire \$572 ;
+  wire \$571 ;
+  wire [31:0] \$572 ;
   wire [31:0] \$573 ;
-  wire [31:0] \$574 ;
-  wire [32:0] \$575 ;
+  wire [32:0] \$574 ;
+  wire \$575 ;
   wire \$576 ;
-  wire \$577 ;
+  wire [31:0] \$577 ;
   wire [31:0] \$578 ;
-  wire [31:0] \$579 ;
+  wire [32:0] \$579 ;
   wire \$58 ;
   wire [32:0] \$580 ;
-  wire [32:0] \$581 ;
+  wire \$581 ;
   wire \$582 ;
   wire \$583 ;
-  wire \$584 ;
+  wire [31:0] \$584 ;
   wire [31:0] \$585 ;
-  wire [31:0] \$586 ;
-  wire [32:0] \$587 ;
+  wire [32:0] \$586 ;
+  wire \$587 ;
   wire \$588 ;
-  wire \$589 ;
+  wire [31:0] \$589 ;
   wire [6:0] \$59 ;
   wire [31:0] \$590 ;
-  wire [31:0] \$591 ;
+  wire [32:0] \$591 ;
   wire [32:0] \$592 ;
-  wire [32:0] \$593 ;
+  wire [31:0] \$593 ;
   wire [31:0] \$594 ;
-  wire [31:0] \$595 ;
-  wire [32:0] \$596 ;
+  wire [32:0] \$595 ;
+  wire \$596 ;
   wire \$597 ;
-  wire \$598 ;
+  wire [31:0] \$598 ;
   wire [31:0] \$599 ;
   wire \$6 ;
   wire [6:0] \$60 ;
-  wire [31:0] \$600 ;
+  wire [32:0] \$600 ;
   wire [32:0] \$601 ;
-  wire [32:0] \$602 ;
-  wire [7:0] \$603 ;
-  wire [8:0] \$604 ;
+  wire [7:0] \$602 ;
+  wire [8:0] \$603 ;
+  wire [31:0] \$604 ;
   wire [31:0] \$605 ;
-  wire [31:0] \$606 ;
-  wire [32:0] \$607 ;
+  wire [32:0] \$606 ;
+  wire \$607 ;
   wire \$608 ;
-  wire \$609 ;
+  wire [31:0] \$609 ;
   wire [7:0] \$61 ;
   wire [31:0] \$610 ;
-  wire [31:0] \$611 ;
+  wire [32:0] \$611 ;
   wire [32:0] \$612 ;
-  wire [32:0] \$613 ;
-  wire \$614 ;
+  wire \$613 ;
+  wire [31:0] \$614 ;
   wire [31:0] \$615 ;
-  wire [31:0] \$616 ;
-  wire [32:0] \$617 ;
+  wire [32:0] \$616 ;
+  wire \$617 ;
   wire \$618 ;
-  wire \$619 ;
+  wire [31:0] \$619 ;
   wire [7:0] \$62 ;
   wire [31:0] \$620 ;
-  wire [31:0] \$621 ;
+  wire [32:0] \$621 ;
   wire [32:0] \$622 ;
-  wire [32:0] \$623 ;
+  wire \$623 ;
   wire \$624 ;
   wire \$625 ;
-  wire \$626 ;
+  wire [31:0] \$626 ;
   wire [31:0] \$627 ;
-  wire [31:0] \$628 ;
-  wire [32:0] \$629 ;
+  wire [32:0] \$628 ;
+  wire \$629 ;
   wire [8:0] \$63 ;
   wire \$630 ;
-  wire \$631 ;
+  wire [31:0] \$631 ;
   wire [31:0] \$632 ;
-  wire [31:0] \$633 ;
+  wire [32:0] \$633 ;
   wire [32:0] \$634 ;
-  wire [32:0] \$635 ;
+  wire [31:0] \$635 ;
   wire [31:0] \$636 ;
-  wire [31:0] \$637 ;
-  wire [32:0] \$638 ;
+  wire [32:0] \$637 ;
+  wire \$638 ;
   wire \$639 ;
   wire \$64 ;
-  wire \$640 ;
+  wire [31:0] \$640 ;
   wire [31:0] \$641 ;
-  wire [31:0] \$642 ;
+  wire [32:0] \$642 ;
   wire [32:0] \$643 ;
-  wire [32:0] \$644 ;
-  wire [7:0] \$645 ;
-  wire [8:0] \$646 ;
+  wire [7:0] \$644 ;
+  wire [8:0] \$645 ;
+  wire [31:0] \$646 ;
   wire [31:0] \$647 ;
-  wire [31:0] \$648 ;
-  wire [32:0] \$649 ;
+  wire [32:0] \$648 ;
+  wire \$649 ;
   wire [6:0] \$65 ;
   wire \$650 ;
-  wire \$651 ;
+  wire [31:0] \$651 ;
   wire [31:0] \$652 ;
-  wire [31:0] \$653 ;
+  wire [32:0] \$653 ;
   wire [32:0] \$654 ;
-  wire [32:0] \$655 ;
-  wire \$656 ;
+  wire \$655 ;
+  wire [31:0] \$656 ;
   wire [31:0] \$657 ;
-  wire [31:0] \$658 ;
-  wire [32:0] \$659 ;
+  wire [32:0] \$658 ;
+  wire \$659 ;
   wire [1:0] \$66 ;
   wire \$660 ;
-  wire \$661 ;
+  wire [31:0] \$661 ;
   wire [31:0] \$662 ;
-  wire [31:0] \$663 ;
+  wire [32:0] \$663 ;
   wire [32:0] \$664 ;
-  wire [32:0] \$665 ;
+  wire \$665 ;
   wire \$666 ;
   wire \$667 ;
-  wire \$668 ;
+  wire [31:0] \$668 ;
   wire [31:0] \$669 ;
   wire \$67 ;
-  wire [31:0] \$670 ;
-  wire [32:0] \$671 ;
+  wire [32:0] \$670 ;
+  wire \$671 ;
   wire \$672 ;
-  wire \$673 ;
+  wire [31:0] \$673 ;
   wire [31:0] \$674 ;
-  wire [31:0] \$675 ;
+  wire [32:0] \$675 ;
   wire [32:0] \$676 ;
-  wire [32:0] \$677 ;
+  wire [31:0] \$677 ;
   wire [31:0] \$678 ;
-  wire [31:0] \$679 ;
+  wire [32:0] \$679 ;
   wire [7:0] \$68 ;
-  wire [32:0] \$680 ;
+  wire \$680 ;
   wire \$681 ;
-  wire \$682 ;
+  wire [31:0] \$682 ;
   wire [31:0] \$683 ;
-  wire [31:0] \$684 ;
+  wire [32:0] \$684 ;
   wire [32:0] \$685 ;
-  wire [32:0] \$686 ;
-  wire [7:0] \$687 ;
-  wire [8:0] \$688 ;
+  wire [7:0] \$686 ;
+  wire [8:0] \$687 ;
+  wire [31:0] \$688 ;
   wire [31:0] \$689 ;
   wire [7:0] \$69 ;
-  wire [31:0] \$690 ;
-  wire [32:0] \$691 ;
+  wire [32:0] \$690 ;
+  wire \$691 ;
   wire \$692 ;
-  wire \$693 ;
+  wire [31:0] \$693 ;
   wire [31:0] \$694 ;
-  wire [31:0] \$695 ;
+  wire [32:0] \$695 ;
   wire [32:0] \$696 ;
-  wire [32:0] \$697 ;
-  wire \$698 ;
+  wire \$697 ;
+  wire [31:0] \$698 ;
   wire [31:0] \$699 ;
   wire [1:0] \$7 ;
   wire [7:0] \$70 ;
-  wire [31:0] \$700 ;
-  wire [32:0] \$701 ;
+  wire [32:0] \$700 ;
+  wire \$701 ;
   wire \$702 ;
-  wire \$703 ;
+  wire [31:0] \$703 ;
   wire [31:0] \$704 ;
-  wire [31:0] \$705 ;
+  wire [32:0] \$705 ;
   wire [32:0] \$706 ;
-  wire [32:0] \$707 ;
+  wire \$707 ;
   wire \$708 ;
   wire \$709 ;
   wire \$71 ;
-  wire \$710 ;
+  wire [31:0] \$710 ;
   wire [31:0] \$711 ;
-  wire [31:0] \$712 ;
-  wire [32:0] \$713 ;
+  wire [32:0] \$712 ;
+  wire \$713 ;
   wire \$714 ;
-  wire \$715 ;
+  wire [31:0] \$715 ;
   wire [31:0] \$716 ;
-  wire [31:0] \$717 ;
+  wire [32:0] \$717 ;
   wire [32:0] \$718 ;
-  wire [32:0] \$719 ;
+  wire [31:0] \$719 ;
   wire \$72 ;
   wire [31:0] \$720 ;
-  wire [31:0] \$721 ;
-  wire [32:0] \$722 ;
+  wire [32:0] \$721 ;
+  wire \$722 ;
   wire \$723 ;
-  wire \$724 ;
+  wire [31:0] \$724 ;
   wire [31:0] \$725 ;
-  wire [31:0] \$726 ;
+  wire [32:0] \$726 ;
   wire [32:0] \$727 ;
-  wire [32:0] \$728 ;
-  wire [7:0] \$729 ;
+  wire [7:0] \$728 ;
+  wire [8:0] \$729 ;
   wire \$73 ;
-  wire [8:0] \$730 ;
+  wire [31:0] \$730 ;
   wire [31:0] \$731 ;
-  wire [31:0] \$732 ;
-  wire [32:0] \$733 ;
+  wire [32:0] \$732 ;
+  wire \$733 ;
   wire \$734 ;
-  wire \$735 ;
+  wire [31:0] \$735 ;
   wire [31:0] \$736 ;
-  wire [31:0] \$737 ;
+  wire [32:0] \$737 ;
   wire [32:0] \$738 ;
-  wire [32:0] \$739 ;
+  wire \$739 ;
   wire \$74 ;
-  wire \$740 ;
+  wire [31:0] \$740 ;
   wire [31:0] \$741 ;
-  wire [31:0] \$742 ;
-  wire [32:0] \$743 ;
+  wire [32:0] \$742 ;
+  wire \$743 ;
   wire \$744 ;
-  wire \$745 ;
+  wire [31:0] \$745 ;
   wire [31:0] \$746 ;
-  wire [31:0] \$747 ;
+  wire [32:0] \$747 ;
   wire [32:0] \$748 ;
-  wire [32:0] \$749 ;
+  wire \$749 ;
   wire \$75 ;
   wire \$750 ;
   wire \$751 ;
-  wire \$752 ;
+  wire [31:0] \$752 ;
   wire [31:0] \$753 ;
-  wire [31:0] \$754 ;
-  wire [32:0] \$755 ;
+  wire [32:0] \$754 ;
+  wire \$755 ;
   wire \$756 ;
-  wire \$757 ;
+  wire [31:0] \$757 ;
   wire [31:0] \$758 ;
-  wire [31:0] \$759 ;
+  wire [32:0] \$759 ;
   wire \$76 ;
   wire [32:0] \$760 ;
-  wire [32:0] \$761 ;
+  wire [31:0] \$761 ;
   wire [31:0] \$762 ;
-  wire [31:0] \$763 ;
-  wire [32:0] \$764 ;
+  wire [32:0] \$763 ;
+  wire \$764 ;
   wire \$765 ;
-  wire \$766 ;
+  wire [31:0] \$766 ;
   wire [31:0] \$767 ;
-  wire [31:0] \$768 ;
+  wire [32:0] \$768 ;
   wire [32:0] \$769 ;
   wire [5:0] \$77 ;
-  wire [32:0] \$770 ;
-  wire [7:0] \$771 ;
-  wire [8:0] \$772 ;
+  wire [7:0] \$770 ;
+  wire [8:0] \$771 ;
+  wire [31:0] \$772 ;
   wire [31:0] \$773 ;
-  wire [31:0] \$774 ;
-  wire [32:0] \$775 ;
+  wire [32:0] \$774 ;
+  wire \$775 ;
   wire \$776 ;
-  wire \$777 ;
+  wire [31:0] \$777 ;
   wire [31:0] \$778 ;
-  wire [31:0] \$779 ;
+  wire [32:0] \$779 ;
   wire \$78 ;
   wire [32:0] \$780 ;
-  wire [32:0] \$781 ;
-  wire \$782 ;
+  wire \$781 ;
+  wire [31:0] \$782 ;
   wire [31:0] \$783 ;
-  wire [31:0] \$784 ;
-  wire [32:0] \$785 ;
+  wire [32:0] \$784 ;
+  wire \$785 ;
   wire \$786 ;
-  wire \$787 ;
+  wire [31:0] \$787 ;
   wire [31:0] \$788 ;
-  wire [31:0] \$789 ;
+  wire [32:0] \$789 ;
   wire [7:0] \$79 ;
   wire [32:0] \$790 ;
-  wire [32:0] \$791 ;
+  wire \$791 ;
   wire \$792 ;
   wire \$793 ;
-  wire \$794 ;
+  wire [31:0] \$794 ;
   wire [31:0] \$795 ;
-  wire [31:0] \$796 ;
-  wire [32:0] \$797 ;
+  wire [32:0] \$796 ;
+  wire \$797 ;
   wire \$798 ;
-  wire \$799 ;
+  wire [31:0] \$799 ;
   wire [4:0] \$8 ;
   wire \$80 ;
   wire [31:0] \$800 ;
-  wire [31:0] \$801 ;
+  wire [32:0] \$801 ;
   wire [32:0] \$802 ;
-  wire [32:0] \$803 ;
+  wire [31:0] \$803 ;
   wire [31:0] \$804 ;
-  wire [31:0] \$805 ;
-  wire [32:0] \$806 ;
+  wire [32:0] \$805 ;
+  wire \$806 ;
   wire \$807 ;
-  wire \$808 ;
+  wire [31:0] \$808 ;
   wire [31:0] \$809 ;
   wire [7:0] \$81 ;
-  wire [31:0] \$810 ;
+  wire [32:0] \$810 ;
   wire [32:0] \$811 ;
-  wire [32:0] \$812 ;
-  wire [7:0] \$813 ;
-  wire [8:0] \$814 ;
+  wire [7:0] \$812 ;
+  wire [8:0] \$813 ;
+  wire [31:0] \$814 ;
   wire [31:0] \$815 ;
-  wire [31:0] \$816 ;
-  wire [32:0] \$817 ;
+  wire [32:0] \$816 ;
+  wire \$817 ;
   wire \$818 ;
-  wire \$819 ;
+  wire [31:0] \$819 ;
   wire [7:0] \$82 ;
   wire [31:0] \$820 ;
-  wire [31:0] \$821 ;
+  wire [32:0] \$821 ;
   wire [32:0] \$822 ;
-  wire [32:0] \$823 ;
-  wire \$824 ;
+  wire \$823 ;
+  wire [31:0] \$824 ;
   wire [31:0] \$825 ;
-  wire [31:0] \$826 ;
-  wire [32:0] \$827 ;
+  wire [32:0] \$826 ;
+  wire \$827 ;
   wire \$828 ;
-  wire \$829 ;
+  wire [31:0] \$829 ;
   wire [7:0] \$83 ;
   wire [31:0] \$830 ;
-  wire [31:0] \$831 ;
+  wire [32:0] \$831 ;
   wire [32:0] \$832 ;
-  wire [32:0] \$833 ;
+  wire \$833 ;
   wire \$834 ;
   wire \$835 ;
-  wire \$836 ;
+  wire [31:0] \$836 ;
   wire [31:0] \$837 ;
-  wire [31:0] \$838 ;
-  wire [32:0] \$839 ;
+  wire [32:0] \$838 ;
+  wire \$839 ;
   wire [11:0] \$84 ;
   wire \$840 ;
-  wire \$841 ;
+  wire [31:0] \$841 ;
   wire [31:0] \$842 ;
-  wire [31:0] \$843 ;
+  wire [32:0] \$843 ;
   wire [32:0] \$844 ;
-  wire [32:0] \$845 ;
+  wire [31:0] \$845 ;
   wire [31:0] \$846 ;
-  wire [31:0] \$847 ;
-  wire [32:0] \$848 ;
+  wire [32:0] \$847 ;
+  wire \$848 ;
   wire \$849 ;
   wire [8:0] \$85 ;
-  wire \$850 ;
+  wire [31:0] \$850 ;
   wire [31:0] \$851 ;
-  wire [31:0] \$852 ;
+  wire [32:0] \$852 ;
   wire [32:0] \$853 ;
-  wire [32:0] \$854 ;
-  wire [7:0] \$855 ;
-  wire [8:0] \$856 ;
+  wire [7:0] \$854 ;
+  wire [8:0] \$855 ;
+  wire [31:0] \$856 ;
   wire [31:0] \$857 ;
-  wire [31:0] \$858 ;
-  wire [32:0] \$859 ;
+  wire [32:0] \$858 ;
+  wire \$859 ;
   wire [12:0] \$86 ;
   wire \$860 ;
-  wire \$861 ;
+  wire [31:0] \$861 ;
   wire [31:0] \$862 ;
-  wire [31:0] \$863 ;
+  wire [32:0] \$863 ;
   wire [32:0] \$864 ;
-  wire [32:0] \$865 ;
-  wire \$866 ;
+  wire \$865 ;
+  wire [31:0] \$866 ;
   wire [31:0] \$867 ;
-  wire [31:0] \$868 ;
-  wire [32:0] \$869 ;
+  wire [32:0] \$868 ;
+  wire \$869 ;
   wire [13:0] \$87 ;
   wire \$870 ;
-  wire \$871 ;
+  wire [31:0] \$871 ;
   wire [31:0] \$872 ;
-  wire [31:0] \$873 ;
+  wire [32:0] \$873 ;
   wire [32:0] \$874 ;
-  wire [32:0] \$875 ;
+  wire \$875 ;
   wire \$876 ;
   wire \$877 ;
-  wire \$878 ;
+  wire [31:0] \$878 ;
   wire [31:0] \$879 ;
   wire [13:0] \$88 ;
-  wire [31:0] \$880 ;
-  wire [32:0] \$881 ;
+  wire [32:0] \$880 ;
+  wire \$881 ;
   wire \$882 ;
-  wire \$883 ;
+  wire [31:0] \$883 ;
   wire [31:0] \$884 ;
-  wire [31:0] \$885 ;
+  wire [32:0] \$885 ;
   wire [32:0] \$886 ;
-  wire [32:0] \$887 ;
+  wire [31:0] \$887 ;
   wire [31:0] \$888 ;
-  wire [31:0] \$889 ;
+  wire [32:0] \$889 ;
   wire [7:0] \$89 ;
-  wire [32:0] \$890 ;
+  wire \$890 ;
   wire \$891 ;
-  wire \$892 ;
+  wire [31:0] \$892 ;
   wire [31:0] \$893 ;
-  wire [31:0] \$894 ;
+  wire [32:0] \$894 ;
   wire [32:0] \$895 ;
-  wire [32:0] \$896 ;
-  wire [7:0] \$897 ;
-  wire [8:0] \$898 ;
+  wire [7:0] \$896 ;
+  wire [8:0] \$897 ;
+  reg [5:0] \$898 ;
   reg [5:0] \$899 ;
   wire \$9 ;
   wire [7:0] \$90 ;
-  reg [5:0] \$900 ;
-  reg [2:0] \$901 ;
-  reg [15:0] \$902 ;
+  reg [2:0] \$900 ;
+  reg [15:0] \$901 ;
+  reg \$902 ;
   reg \$903 ;
-  reg \$904 ;
-  reg [15:0] \$905 ;
+  reg [15:0] \$904 ;
+  reg [5:0] \$905 ;
   reg [5:0] \$906 ;
-  reg [5:0] \$907 ;
-  reg [2:0] \$908 ;
+  reg [2:0] \$907 ;
+  reg [1:0] \$908 ;
   reg [1:0] \$909 ;
   wire \$91 ;
   reg [1:0] \$910 ;
   reg [1:0] \$911 ;
-  reg [1:0] \$912 ;
+  reg [5:0] \$912 ;
   reg [5:0] \$913 ;
-  reg [5:0] \$914 ;
+  reg [2:0] \$914 ;
   reg [2:0] \$915 ;
-  reg [2:0] \$916 ;
+  reg \$916 ;
   reg \$917 ;
-  reg \$918 ;
-  reg [15:0] \$919 ;
+  reg [15:0] \$918 ;
+  reg [1:0] \$919 ;
   wire \$92 ;
-  reg [1:0] \$920 ;
+  reg [4:0] \$920 ;
   reg [4:0] \$921 ;
-  reg [4:0] \$922 ;
-  reg [3:0] \$923 ;
-  reg [8:0] \$924 ;
-  reg \$925 ;
+  reg [3:0] \$922 ;
+  reg [8:0] \$923 ;
+  reg \$924 ;
+  reg [1:0] \$925 ;
   reg [1:0] \$926 ;
   reg [1:0] \$927 ;
-  reg [1:0] \$928 ;
-  reg [4:0] \$929 ;
+  reg [4:0] \$928 ;
+  reg [5:0] \$929 ;
   wire \$93 ;
-  reg [5:0] \$930 ;
-  reg [4:0] \$931 ;
+  reg [4:0] \$930 ;
+  reg [5:0] \$931 ;
   reg [5:0] \$932 ;
-  reg [5:0] \$933 ;
+  reg [3:0] \$933 ;
   reg [3:0] \$934 ;
-  reg [3:0] \$935 ;
-  reg [1:0] \$936 ;
+  reg [1:0] \$935 ;
+  reg \$936 ;
   reg \$937 ;
   reg \$938 ;
   reg \$939 ;
   wire \$94 ;
-  reg \$940 ;
-  reg [1:0] \$941 ;
+  reg [1:0] \$940 ;
+  reg [5:0] \$941 ;
   reg [5:0] \$942 ;
-  reg [5:0] \$943 ;
+  reg [3:0] \$943 ;
   reg [3:0] \$944 ;
   reg [3:0] \$945 ;
   reg [3:0] \$946 ;
@@ -1429,7 +1428,7 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   wire \$96 ;
   reg [3:0] \$960 ;
   reg [3:0] \$961 ;
-  reg [3:0] \$962 ;
+  reg \$962 ;
   reg \$963 ;
   reg \$964 ;
   reg \$965 ;
@@ -1439,7 +1438,7 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   reg \$969 ;
   wire [5:0] \$97 ;
   reg \$970 ;
-  reg \$971 ;
+  reg [1:0] \$971 ;
   reg \$972 ;
   reg \$973 ;
   reg \$974 ;
@@ -1454,7 +1453,7 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   reg [63:0] \$982 ;
   reg [63:0] \$983 ;
   reg [63:0] \$984 ;
-  reg [543:0] \$985 ;
+  reg \$985 ;
   reg \$986 ;
   reg \$987 ;
   reg \$988 ;
@@ -1468,7 +1467,7 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   reg \$995 ;
   reg \$996 ;
   reg \$997 ;
-  reg \$998 ;
+  reg [11:0] \$998 ;
   reg [11:0] \$999 ;
   reg [14:0] acc0 = 15'h0000;
   reg [14:0] acc1 = 15'h0000;
@@ -1689,15 +1688,6 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   wire [10:0] \port__addr$154 ;
   wire [10:0] \port__addr$91 ;
   wire [63:0] port__data;
-  wire [63:0] \port__data$288 ;
-  wire [7:0] \port__data$288[0] ;
-  wire [7:0] \port__data$288[1] ;
-  wire [7:0] \port__data$288[2] ;
-  wire [7:0] \port__data$288[3] ;
-  wire [7:0] \port__data$288[4] ;
-  wire [7:0] \port__data$288[5] ;
-  wire [7:0] \port__data$288[6] ;
-  wire [7:0] \port__data$288[7] ;
   wire [63:0] \port__data$289 ;
   wire [7:0] \port__data$289[0] ;
   wire [7:0] \port__data$289[1] ;
@@ -1761,6 +1751,15 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   wire [7:0] \port__data$295[5] ;
   wire [7:0] \port__data$295[6] ;
   wire [7:0] \port__data$295[7] ;
+  wire [63:0] \port__data$296 ;
+  wire [7:0] \port__data$296[0] ;
+  wire [7:0] \port__data$296[1] ;
+  wire [7:0] \port__data$296[2] ;
+  wire [7:0] \port__data$296[3] ;
+  wire [7:0] \port__data$296[4] ;
+  wire [7:0] \port__data$296[5] ;
+  wire [7:0] \port__data$296[6] ;
+  wire [7:0] \port__data$296[7] ;
   wire [7:0] \port__data[0] ;
   wire [7:0] \port__data[1] ;
   wire [7:0] \port__data[2] ;
@@ -2163,103 +2162,8 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   reg [5:0] w_width = 6'h00;
   reg [4:0] w_x = 5'h00;
   reg [4:0] w_y = 5'h00;
-  reg [543:0] weights_s2b = 544'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
-  wire [67:0] \weights_s2b[0] ;
-  wire [15:0] \weights_s2b[0].bias ;
-  wire [15:0] \weights_s2b[0].scale ;
-  wire [3:0] \weights_s2b[0].w0 ;
-  wire [3:0] \weights_s2b[0].w1 ;
-  wire [3:0] \weights_s2b[0].w2 ;
-  wire [3:0] \weights_s2b[0].w3 ;
-  wire [3:0] \weights_s2b[0].w4 ;
-  wire [3:0] \weights_s2b[0].w5 ;
-  wire [3:0] \weights_s2b[0].w6 ;
-  wire [3:0] \weights_s2b[0].w7 ;
-  wire [3:0] \weights_s2b[0].w8 ;
-  wire [67:0] \weights_s2b[1] ;
-  wire [15:0] \weights_s2b[1].bias ;
-  wire [15:0] \weights_s2b[1].scale ;
-  wire [3:0] \weights_s2b[1].w0 ;
-  wire [3:0] \weights_s2b[1].w1 ;
-  wire [3:0] \weights_s2b[1].w2 ;
-  wire [3:0] \weights_s2b[1].w3 ;
-  wire [3:0] \weights_s2b[1].w4 ;
-  wire [3:0] \weights_s2b[1].w5 ;
-  wire [3:0] \weights_s2b[1].w6 ;
-  wire [3:0] \weights_s2b[1].w7 ;
-  wire [3:0] \weights_s2b[1].w8 ;
-  wire [67:0] \weights_s2b[2] ;
-  wire [15:0] \weights_s2b[2].bias ;
-  wire [15:0] \weights_s2b[2].scale ;
-  wire [3:0] \weights_s2b[2].w0 ;
-  wire [3:0] \weights_s2b[2].w1 ;
-  wire [3:0] \weights_s2b[2].w2 ;
-  wire [3:0] \weights_s2b[2].w3 ;
-  wire [3:0] \weights_s2b[2].w4 ;
-  wire [3:0] \weights_s2b[2].w5 ;
-  wire [3:0] \weights_s2b[2].w6 ;
-  wire [3:0] \weights_s2b[2].w7 ;
-  wire [3:0] \weights_s2b[2].w8 ;
-  wire [67:0] \weights_s2b[3] ;
-  wire [15:0] \weights_s2b[3].bias ;
-  wire [15:0] \weights_s2b[3].scale ;
-  wire [3:0] \weights_s2b[3].w0 ;
-  wire [3:0] \weights_s2b[3].w1 ;
-  wire [3:0] \weights_s2b[3].w2 ;
-  wire [3:0] \weights_s2b[3].w3 ;
-  wire [3:0] \weights_s2b[3].w4 ;
-  wire [3:0] \weights_s2b[3].w5 ;
-  wire [3:0] \weights_s2b[3].w6 ;
-  wire [3:0] \weights_s2b[3].w7 ;
-  wire [3:0] \weights_s2b[3].w8 ;
-  wire [67:0] \weights_s2b[4] ;
-  wire [15:0] \weights_s2b[4].bias ;
-  wire [15:0] \weights_s2b[4].scale ;
-  wire [3:0] \weights_s2b[4].w0 ;
-  wire [3:0] \weights_s2b[4].w1 ;
-  wire [3:0] \weights_s2b[4].w2 ;
-  wire [3:0] \weights_s2b[4].w3 ;
-  wire [3:0] \weights_s2b[4].w4 ;
-  wire [3:0] \weights_s2b[4].w5 ;
-  wire [3:0] \weights_s2b[4].w6 ;
-  wire [3:0] \weights_s2b[4].w7 ;
-  wire [3:0] \weights_s2b[4].w8 ;
-  wire [67:0] \weights_s2b[5] ;
-  wire [15:0] \weights_s2b[5].bias ;
-  wire [15:0] \weights_s2b[5].scale ;
-  wire [3:0] \weights_s2b[5].w0 ;
-  wire [3:0] \weights_s2b[5].w1 ;
-  wire [3:0] \weights_s2b[5].w2 ;
-  wire [3:0] \weights_s2b[5].w3 ;
-  wire [3:0] \weights_s2b[5].w4 ;
-  wire [3:0] \weights_s2b[5].w5 ;
-  wire [3:0] \weights_s2b[5].w6 ;
-  wire [3:0] \weights_s2b[5].w7 ;
-  wire [3:0] \weights_s2b[5].w8 ;
-  wire [67:0] \weights_s2b[6] ;
-  wire [15:0] \weights_s2b[6].bias ;
-  wire [15:0] \weights_s2b[6].scale ;
-  wire [3:0] \weights_s2b[6].w0 ;
-  wire [3:0] \weights_s2b[6].w1 ;
-  wire [3:0] \weights_s2b[6].w2 ;
-  wire [3:0] \weights_s2b[6].w3 ;
-  wire [3:0] \weights_s2b[6].w4 ;
-  wire [3:0] \weights_s2b[6].w5 ;
-  wire [3:0] \weights_s2b[6].w6 ;
-  wire [3:0] \weights_s2b[6].w7 ;
-  wire [3:0] \weights_s2b[6].w8 ;
-  wire [67:0] \weights_s2b[7] ;
-  wire [15:0] \weights_s2b[7].bias ;
-  wire [15:0] \weights_s2b[7].scale ;
-  wire [3:0] \weights_s2b[7].w0 ;
-  wire [3:0] \weights_s2b[7].w1 ;
-  wire [3:0] \weights_s2b[7].w2 ;
-  wire [3:0] \weights_s2b[7].w3 ;
-  wire [3:0] \weights_s2b[7].w4 ;
-  wire [3:0] \weights_s2b[7].w5 ;
-  wire [3:0] \weights_s2b[7].w6 ;
-  wire [3:0] \weights_s2b[7].w7 ;
-  wire [3:0] \weights_s2b[7].w8 ;
+  (* init = 2'h0 *)
+  wire [1:0] waddr2;
   reg [5:0] width = 6'h00;
   reg [1:0] wmem_w__addr;
   reg [543:0] wmem_w__data;
@@ -2360,7 +2264,7 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   wire [3:0] \wmem_w__data[7].w7 ;
   wire [3:0] \wmem_w__data[7].w8 ;
   reg wmem_w__en;
-  wire [1:0] wread__addr;
+  reg [1:0] wread__addr = 2'h0;
   wire [543:0] wread__data;
   wire [67:0] \wread__data[0] ;
   wire [15:0] \wread__data[0].bias ;
@@ -3811,14 +3715,14 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
       _8_ <= lbuf[\$88 [10:0]];
     end
   end
-  assign \port__data$295  = _0_;
-  assign \port__data$294  = _1_;
-  assign \port__data$293  = _2_;
-  assign \port__data$292  = _3_;
-  assign \port__data$291  = _4_;
-  assign \port__data$290  = _5_;
-  assign \port__data$289  = _6_;
-  assign \port__data$288  = _7_;
+  assign \port__data$296  = _0_;
+  assign \port__data$295  = _1_;
+  assign \port__data$294  = _2_;
+  assign \port__data$293  = _3_;
+  assign \port__data$292  = _4_;
+  assign \port__data$291  = _5_;
+  assign \port__data$290  = _6_;
+  assign \port__data$289  = _7_;
   assign port__data = _8_;
   reg [543:0] wmem [3:0];
   initial begin
@@ -3834,7 +3738,7 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   reg [543:0] _9_;
   always @(posedge clk) begin
     if (ce) begin
-      _9_ <= wmem[\$249 [1:0]];
+      _9_ <= wmem[wread__addr];
     end
   end
   assign wread__data = _9_;
@@ -4115,7 +4019,6 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   assign \$246  = \$244  + \$245 ;
   assign \$247  = \$246  + cg1;
   assign \$248  = ok8 ? \$247  : 14'h0000;
-  assign \$249  = 1'h0 + cg1;
   assign sampled0_0 = ok0_s2b ? sample0_s2b[7:0] : 8'h00;
   assign sampled0_1 = ok0_s2b ? sample0_s2b[15:8] : 8'h00;
   assign sampled0_2 = ok0_s2b ? sample0_s2b[23:16] : 8'h00;
@@ -4188,731 +4091,733 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   assign sampled8_5 = ok8_s2b ? sample8_s2b[47:40] : 8'h00;
   assign sampled8_6 = ok8_s2b ? sample8_s2b[55:48] : 8'h00;
   assign sampled8_7 = ok8_s2b ? sample8_s2b[63:56] : 8'h00;
-  assign \$250  = v1 | v2;
-  assign \$251  = \$250  | v2b;
-  assign \$252  = \$251  | v3;
-  assign \$253  = \$252  | v4;
-  assign pipe_busy = \$253  | v5;
-  assign \$254  = ! fsm_state;
-  assign \$255  = fsm_state == 1'h1;
-  assign \$256  = fsm_state == 2'h2;
-  assign \$257  = ! w_frames;
-  assign \$258  = w__valid & \$257 ;
-  assign \$261  = ! c_frames;
-  assign \$262  = ~ pipe_busy;
-  assign \$263  = \$261  & \$262 ;
-  assign \$264  = load + 1'h1;
-  assign \$265  = load_cg + 1'h1;
-  assign \$266  = next_groups - 1'h1;
-  assign \$267  = load_cg == \$266 ;
-  assign \$268  = load_og + 1'h1;
-  assign \$269  = i__valid & i__ready;
-  assign \$270  = w_cg + 1'h1;
-  assign \$271  = w_groups - 1'h1;
-  assign \$272  = w_cg == \$271 ;
-  assign \$273  = w_x + 1'h1;
-  assign \$274  = w_width - 1'h1;
-  assign \$275  = w_x == \$274 ;
-  assign \$276  = w_y + 1'h1;
-  assign \$277  = w_slot == 4'h9;
-  assign \$278  = w_slot + 1'h1;
-  assign \$279  = \$277  ? 5'h00 : \$278 ;
-  assign \$280  = w_height - 1'h1;
-  assign \$281  = w_y == \$280 ;
-  assign \$282  = w_frames - 1'h1;
-  assign \$283  = off__valid & off__ready;
-  assign \$284  = c_pass + 1'h1;
-  assign \$285  = ! c_pass;
-  assign \$286  = c_cg + 1'h1;
-  assign \$287  = groups - 1'h1;
-  assign \$288  = c_cg == \$287 ;
-  assign \$289  = groups - 1'h1;
-  assign \$290  = c_cg == \$289 ;
-  assign \$291  = ! c_pass;
-  assign \$292  = \$290  & \$291 ;
-  assign \$294  = c_ox + 1'h1;
-  assign \$295  = stride2 ? 2'h2 : 2'h1;
-  assign \$296  = c_x + \$295 ;
-  assign \$297  = width - 1'h1;
-  assign \$299  = $signed(\$298 ) + $signed(2'h1);
-  assign \$300  = stride2 ? \$299  : { 2'h0, width };
-  assign \$301  = $signed(\$300 ) - $signed(2'h1);
-  assign \$302  = c_ox == \$301 ;
-  assign \$303  = height - 1'h1;
-  assign \$305  = $signed(\$304 ) + $signed(2'h1);
-  assign \$306  = stride2 ? \$305  : { 2'h0, height };
-  assign \$307  = $signed(\$306 ) - $signed(2'h1);
-  assign \$308  = c_oy == \$307 ;
-  assign \$309  = height - 1'h1;
-  assign \$310  = c_frames - 1'h1;
-  assign \$311  = c_oy + 1'h1;
-  assign \$312  = stride2 ? 2'h2 : 2'h1;
-  assign \$313  = c_y + \$312 ;
-  assign \$314  = stride2 ? 2'h2 : 2'h1;
-  assign \$315  = below - \$314 ;
-  assign \$316  = | row_step;
-  assign \$317  = c_slot + row_step;
-  assign \$318  = \$317  >= 4'ha;
-  assign \$319  = c_slot + row_step;
-  assign \$320  = \$319  - 4'ha;
-  assign \$321  = c_slot + row_step;
-  assign \$322  = \$318  ? \$320  : { 1'h0, \$321  };
-  assign \$323  = lead + row_done;
-  assign \$324  = \$323  - row_step;
-  assign \$325  = next_height - 1'h1;
-  assign \$326  = ! c_pass;
-  assign \$328  = ! c_pass;
-  assign \$330  = $signed(sampled0_0) * $signed(weights_s2b[3:0]);
-  assign \$331  = $signed(sampled1_0) * $signed(weights_s2b[7:4]);
-  assign \$332  = $signed(sampled2_0) * $signed(weights_s2b[11:8]);
-  assign \$333  = $signed(sampled3_0) * $signed(weights_s2b[15:12]);
-  assign \$334  = $signed(sampled4_0) * $signed(weights_s2b[19:16]);
-  assign \$335  = $signed(sampled5_0) * $signed(weights_s2b[23:20]);
-  assign \$336  = $signed(sampled6_0) * $signed(weights_s2b[27:24]);
-  assign \$337  = $signed(sampled7_0) * $signed(weights_s2b[31:28]);
-  assign \$338  = $signed(sampled8_0) * $signed(weights_s2b[35:32]);
-  assign \$339  = $signed(sampled0_1) * $signed(weights_s2b[71:68]);
-  assign \$340  = $signed(sampled1_1) * $signed(weights_s2b[75:72]);
-  assign \$341  = $signed(sampled2_1) * $signed(weights_s2b[79:76]);
-  assign \$342  = $signed(sampled3_1) * $signed(weights_s2b[83:80]);
-  assign \$343  = $signed(sampled4_1) * $signed(weights_s2b[87:84]);
-  assign \$344  = $signed(sampled5_1) * $signed(weights_s2b[91:88]);
-  assign \$345  = $signed(sampled6_1) * $signed(weights_s2b[95:92]);
-  assign \$346  = $signed(sampled7_1) * $signed(weights_s2b[99:96]);
-  assign \$347  = $signed(sampled8_1) * $signed(weights_s2b[103:100]);
-  assign \$348  = $signed(sampled0_2) * $signed(weights_s2b[139:136]);
-  assign \$349  = $signed(sampled1_2) * $signed(weights_s2b[143:140]);
-  assign \$350  = $signed(sampled2_2) * $signed(weights_s2b[147:144]);
-  assign \$351  = $signed(sampled3_2) * $signed(weights_s2b[151:148]);
-  assign \$352  = $signed(sampled4_2) * $signed(weights_s2b[155:152]);
-  assign \$353  = $signed(sampled5_2) * $signed(weights_s2b[159:156]);
-  assign \$354  = $signed(sampled6_2) * $signed(weights_s2b[163:160]);
-  assign \$355  = $signed(sampled7_2) * $signed(weights_s2b[167:164]);
-  assign \$356  = $signed(sampled8_2) * $signed(weights_s2b[171:168]);
-  assign \$357  = $signed(sampled0_3) * $signed(weights_s2b[207:204]);
-  assign \$358  = $signed(sampled1_3) * $signed(weights_s2b[211:208]);
-  assign \$359  = $signed(sampled2_3) * $signed(weights_s2b[215:212]);
-  assign \$360  = $signed(sampled3_3) * $signed(weights_s2b[219:216]);
-  assign \$361  = $signed(sampled4_3) * $signed(weights_s2b[223:220]);
-  assign \$362  = $signed(sampled5_3) * $signed(weights_s2b[227:224]);
-  assign \$363  = $signed(sampled6_3) * $signed(weights_s2b[231:228]);
-  assign \$364  = $signed(sampled7_3) * $signed(weights_s2b[235:232]);
-  assign \$365  = $signed(sampled8_3) * $signed(weights_s2b[239:236]);
-  assign \$366  = $signed(sampled0_4) * $signed(weights_s2b[275:272]);
-  assign \$367  = $signed(sampled1_4) * $signed(weights_s2b[279:276]);
-  assign \$368  = $signed(sampled2_4) * $signed(weights_s2b[283:280]);
-  assign \$369  = $signed(sampled3_4) * $signed(weights_s2b[287:284]);
-  assign \$370  = $signed(sampled4_4) * $signed(weights_s2b[291:288]);
-  assign \$371  = $signed(sampled5_4) * $signed(weights_s2b[295:292]);
-  assign \$372  = $signed(sampled6_4) * $signed(weights_s2b[299:296]);
-  assign \$373  = $signed(sampled7_4) * $signed(weights_s2b[303:300]);
-  assign \$374  = $signed(sampled8_4) * $signed(weights_s2b[307:304]);
-  assign \$375  = $signed(sampled0_5) * $signed(weights_s2b[343:340]);
-  assign \$376  = $signed(sampled1_5) * $signed(weights_s2b[347:344]);
-  assign \$377  = $signed(sampled2_5) * $signed(weights_s2b[351:348]);
-  assign \$378  = $signed(sampled3_5) * $signed(weights_s2b[355:352]);
-  assign \$379  = $signed(sampled4_5) * $signed(weights_s2b[359:356]);
-  assign \$380  = $signed(sampled5_5) * $signed(weights_s2b[363:360]);
-  assign \$381  = $signed(sampled6_5) * $signed(weights_s2b[367:364]);
-  assign \$382  = $signed(sampled7_5) * $signed(weights_s2b[371:368]);
-  assign \$383  = $signed(sampled8_5) * $signed(weights_s2b[375:372]);
-  assign \$384  = $signed(sampled0_6) * $signed(weights_s2b[411:408]);
-  assign \$385  = $signed(sampled1_6) * $signed(weights_s2b[415:412]);
-  assign \$386  = $signed(sampled2_6) * $signed(weights_s2b[419:416]);
-  assign \$387  = $signed(sampled3_6) * $signed(weights_s2b[423:420]);
-  assign \$388  = $signed(sampled4_6) * $signed(weights_s2b[427:424]);
-  assign \$389  = $signed(sampled5_6) * $signed(weights_s2b[431:428]);
-  assign \$390  = $signed(sampled6_6) * $signed(weights_s2b[435:432]);
-  assign \$391  = $signed(sampled7_6) * $signed(weights_s2b[439:436]);
-  assign \$392  = $signed(sampled8_6) * $signed(weights_s2b[443:440]);
-  assign \$393  = $signed(sampled0_7) * $signed(weights_s2b[479:476]);
-  assign \$394  = $signed(sampled1_7) * $signed(weights_s2b[483:480]);
-  assign \$395  = $signed(sampled2_7) * $signed(weights_s2b[487:484]);
-  assign \$396  = $signed(sampled3_7) * $signed(weights_s2b[491:488]);
-  assign \$397  = $signed(sampled4_7) * $signed(weights_s2b[495:492]);
-  assign \$398  = $signed(sampled5_7) * $signed(weights_s2b[499:496]);
-  assign \$399  = $signed(sampled6_7) * $signed(weights_s2b[503:500]);
-  assign \$400  = $signed(sampled7_7) * $signed(weights_s2b[507:504]);
-  assign \$401  = $signed(sampled8_7) * $signed(weights_s2b[511:508]);
-  assign \$402  = ce & v3;
-  assign \$403  = $signed(prod0_0) + $signed(prod0_1);
-  assign \$404  = $signed(prod0_2) + $signed(prod0_3);
-  assign \$405  = $signed(\$403 ) + $signed(\$404 );
-  assign \$406  = $signed(prod0_4) + $signed(prod0_5);
-  assign \$407  = $signed(prod0_6) + $signed(prod0_7);
-  assign \$408  = $signed(\$406 ) + $signed(\$407 );
-  assign \$409  = $signed(\$405 ) + $signed(\$408 );
-  assign \$410  = $signed(\$409 ) + $signed(prod0_8);
-  assign \$411  = $signed(prod0_0) + $signed(prod0_1);
-  assign \$412  = $signed(prod0_2) + $signed(prod0_3);
-  assign \$413  = $signed(\$411 ) + $signed(\$412 );
-  assign \$414  = $signed(prod0_4) + $signed(prod0_5);
-  assign \$415  = $signed(prod0_6) + $signed(prod0_7);
-  assign \$416  = $signed(\$414 ) + $signed(\$415 );
-  assign \$417  = $signed(\$413 ) + $signed(\$416 );
-  assign \$418  = $signed(\$417 ) + $signed(prod0_8);
-  assign \$419  = $signed(acc0) + $signed(\$418 );
-  assign \$420  = accfirst3 ? { \$410 [15], \$410  } : \$419 ;
-  assign \$421  = ce & v3;
-  assign \$422  = $signed(prod1_0) + $signed(prod1_1);
-  assign \$423  = $signed(prod1_2) + $signed(prod1_3);
-  assign \$424  = $signed(\$422 ) + $signed(\$423 );
-  assign \$425  = $signed(prod1_4) + $signed(prod1_5);
-  assign \$426  = $signed(prod1_6) + $signed(prod1_7);
-  assign \$427  = $signed(\$425 ) + $signed(\$426 );
-  assign \$428  = $signed(\$424 ) + $signed(\$427 );
-  assign \$429  = $signed(\$428 ) + $signed(prod1_8);
-  assign \$430  = $signed(prod1_0) + $signed(prod1_1);
-  assign \$431  = $signed(prod1_2) + $signed(prod1_3);
-  assign \$432  = $signed(\$430 ) + $signed(\$431 );
-  assign \$433  = $signed(prod1_4) + $signed(prod1_5);
-  assign \$434  = $signed(prod1_6) + $signed(prod1_7);
-  assign \$435  = $signed(\$433 ) + $signed(\$434 );
-  assign \$436  = $signed(\$432 ) + $signed(\$435 );
-  assign \$437  = $signed(\$436 ) + $signed(prod1_8);
-  assign \$438  = $signed(acc1) + $signed(\$437 );
-  assign \$439  = accfirst3 ? { \$429 [15], \$429  } : \$438 ;
-  assign \$440  = ce & v3;
-  assign \$441  = $signed(prod2_0) + $signed(prod2_1);
-  assign \$442  = $signed(prod2_2) + $signed(prod2_3);
-  assign \$443  = $signed(\$441 ) + $signed(\$442 );
-  assign \$444  = $signed(prod2_4) + $signed(prod2_5);
-  assign \$445  = $signed(prod2_6) + $signed(prod2_7);
-  assign \$446  = $signed(\$444 ) + $signed(\$445 );
-  assign \$447  = $signed(\$443 ) + $signed(\$446 );
-  assign \$448  = $signed(\$447 ) + $signed(prod2_8);
-  assign \$449  = $signed(prod2_0) + $signed(prod2_1);
-  assign \$450  = $signed(prod2_2) + $signed(prod2_3);
-  assign \$451  = $signed(\$449 ) + $signed(\$450 );
-  assign \$452  = $signed(prod2_4) + $signed(prod2_5);
-  assign \$453  = $signed(prod2_6) + $signed(prod2_7);
-  assign \$454  = $signed(\$452 ) + $signed(\$453 );
-  assign \$455  = $signed(\$451 ) + $signed(\$454 );
-  assign \$456  = $signed(\$455 ) + $signed(prod2_8);
-  assign \$457  = $signed(acc2) + $signed(\$456 );
-  assign \$458  = accfirst3 ? { \$448 [15], \$448  } : \$457 ;
-  assign \$459  = ce & v3;
-  assign \$460  = $signed(prod3_0) + $signed(prod3_1);
-  assign \$461  = $signed(prod3_2) + $signed(prod3_3);
-  assign \$462  = $signed(\$460 ) + $signed(\$461 );
-  assign \$463  = $signed(prod3_4) + $signed(prod3_5);
-  assign \$464  = $signed(prod3_6) + $signed(prod3_7);
-  assign \$465  = $signed(\$463 ) + $signed(\$464 );
-  assign \$466  = $signed(\$462 ) + $signed(\$465 );
-  assign \$467  = $signed(\$466 ) + $signed(prod3_8);
-  assign \$468  = $signed(prod3_0) + $signed(prod3_1);
-  assign \$469  = $signed(prod3_2) + $signed(prod3_3);
-  assign \$470  = $signed(\$468 ) + $signed(\$469 );
-  assign \$471  = $signed(prod3_4) + $signed(prod3_5);
-  assign \$472  = $signed(prod3_6) + $signed(prod3_7);
-  assign \$473  = $signed(\$471 ) + $signed(\$472 );
-  assign \$474  = $signed(\$470 ) + $signed(\$473 );
-  assign \$475  = $signed(\$474 ) + $signed(prod3_8);
-  assign \$476  = $signed(acc3) + $signed(\$475 );
-  assign \$477  = accfirst3 ? { \$467 [15], \$467  } : \$476 ;
-  assign \$478  = ce & v3;
-  assign \$479  = $signed(prod4_0) + $signed(prod4_1);
-  assign \$480  = $signed(prod4_2) + $signed(prod4_3);
-  assign \$481  = $signed(\$479 ) + $signed(\$480 );
-  assign \$482  = $signed(prod4_4) + $signed(prod4_5);
-  assign \$483  = $signed(prod4_6) + $signed(prod4_7);
-  assign \$484  = $signed(\$482 ) + $signed(\$483 );
-  assign \$485  = $signed(\$481 ) + $signed(\$484 );
-  assign \$486  = $signed(\$485 ) + $signed(prod4_8);
-  assign \$487  = $signed(prod4_0) + $signed(prod4_1);
-  assign \$488  = $signed(prod4_2) + $signed(prod4_3);
-  assign \$489  = $signed(\$487 ) + $signed(\$488 );
-  assign \$490  = $signed(prod4_4) + $signed(prod4_5);
-  assign \$491  = $signed(prod4_6) + $signed(prod4_7);
-  assign \$492  = $signed(\$490 ) + $signed(\$491 );
-  assign \$493  = $signed(\$489 ) + $signed(\$492 );
-  assign \$494  = $signed(\$493 ) + $signed(prod4_8);
-  assign \$495  = $signed(acc4) + $signed(\$494 );
-  assign \$496  = accfirst3 ? { \$486 [15], \$486  } : \$495 ;
-  assign \$497  = ce & v3;
-  assign \$498  = $signed(prod5_0) + $signed(prod5_1);
-  assign \$499  = $signed(prod5_2) + $signed(prod5_3);
-  assign \$500  = $signed(\$498 ) + $signed(\$499 );
-  assign \$501  = $signed(prod5_4) + $signed(prod5_5);
-  assign \$502  = $signed(prod5_6) + $signed(prod5_7);
-  assign \$503  = $signed(\$501 ) + $signed(\$502 );
-  assign \$504  = $signed(\$500 ) + $signed(\$503 );
-  assign \$505  = $signed(\$504 ) + $signed(prod5_8);
-  assign \$506  = $signed(prod5_0) + $signed(prod5_1);
-  assign \$507  = $signed(prod5_2) + $signed(prod5_3);
-  assign \$508  = $signed(\$506 ) + $signed(\$507 );
-  assign \$509  = $signed(prod5_4) + $signed(prod5_5);
-  assign \$510  = $signed(prod5_6) + $signed(prod5_7);
-  assign \$511  = $signed(\$509 ) + $signed(\$510 );
-  assign \$512  = $signed(\$508 ) + $signed(\$511 );
-  assign \$513  = $signed(\$512 ) + $signed(prod5_8);
-  assign \$514  = $signed(acc5) + $signed(\$513 );
-  assign \$515  = accfirst3 ? { \$505 [15], \$505  } : \$514 ;
-  assign \$516  = ce & v3;
-  assign \$517  = $signed(prod6_0) + $signed(prod6_1);
-  assign \$518  = $signed(prod6_2) + $signed(prod6_3);
-  assign \$519  = $signed(\$517 ) + $signed(\$518 );
-  assign \$520  = $signed(prod6_4) + $signed(prod6_5);
-  assign \$521  = $signed(prod6_6) + $signed(prod6_7);
-  assign \$522  = $signed(\$520 ) + $signed(\$521 );
-  assign \$523  = $signed(\$519 ) + $signed(\$522 );
-  assign \$524  = $signed(\$523 ) + $signed(prod6_8);
-  assign \$525  = $signed(prod6_0) + $signed(prod6_1);
-  assign \$526  = $signed(prod6_2) + $signed(prod6_3);
-  assign \$527  = $signed(\$525 ) + $signed(\$526 );
-  assign \$528  = $signed(prod6_4) + $signed(prod6_5);
-  assign \$529  = $signed(prod6_6) + $signed(prod6_7);
-  assign \$530  = $signed(\$528 ) + $signed(\$529 );
-  assign \$531  = $signed(\$527 ) + $signed(\$530 );
-  assign \$532  = $signed(\$531 ) + $signed(prod6_8);
-  assign \$533  = $signed(acc6) + $signed(\$532 );
-  assign \$534  = accfirst3 ? { \$524 [15], \$524  } : \$533 ;
-  assign \$535  = ce & v3;
-  assign \$536  = $signed(prod7_0) + $signed(prod7_1);
-  assign \$537  = $signed(prod7_2) + $signed(prod7_3);
-  assign \$538  = $signed(\$536 ) + $signed(\$537 );
-  assign \$539  = $signed(prod7_4) + $signed(prod7_5);
-  assign \$540  = $signed(prod7_6) + $signed(prod7_7);
-  assign \$541  = $signed(\$539 ) + $signed(\$540 );
-  assign \$542  = $signed(\$538 ) + $signed(\$541 );
-  assign \$543  = $signed(\$542 ) + $signed(prod7_8);
-  assign \$544  = $signed(prod7_0) + $signed(prod7_1);
-  assign \$545  = $signed(prod7_2) + $signed(prod7_3);
-  assign \$546  = $signed(\$544 ) + $signed(\$545 );
-  assign \$547  = $signed(prod7_4) + $signed(prod7_5);
-  assign \$548  = $signed(prod7_6) + $signed(prod7_7);
-  assign \$549  = $signed(\$547 ) + $signed(\$548 );
-  assign \$550  = $signed(\$546 ) + $signed(\$549 );
-  assign \$551  = $signed(\$550 ) + $signed(prod7_8);
-  assign \$552  = $signed(acc7) + $signed(\$551 );
-  assign \$553  = accfirst3 ? { \$543 [15], \$543  } : \$552 ;
-  assign \$554  = v3 & acclast3;
-  assign \$555  = $signed(acc0) * $signed(scale0_s4);
-  assign \$556  = $signed(acc1) * $signed(scale1_s4);
-  assign \$557  = $signed(acc2) * $signed(scale2_s4);
-  assign \$558  = $signed(acc3) * $signed(scale3_s4);
-  assign \$559  = $signed(acc4) * $signed(scale4_s4);
-  assign \$560  = $signed(acc5) * $signed(scale5_s4);
-  assign \$561  = $signed(acc6) * $signed(scale6_s4);
-  assign \$562  = $signed(acc7) * $signed(scale7_s4);
-  assign \$563  = $signed(scaled0) + $signed(17'h08000);
-  assign \$565  = $signed(\$564 ) + $signed(bias0_s5);
-  assign \$566  = $signed(\$565 ) < $signed(1'h0);
-  assign \$567  = relu & \$566 ;
-  assign \$568  = $signed(scaled0) + $signed(17'h08000);
-  assign \$570  = $signed(\$569 ) + $signed(bias0_s5);
-  assign \$571  = \$567  ? 33'h000000000 : \$570 ;
-  assign \$572  = & \$571 [32:7];
-  assign \$573  = $signed(scaled0) + $signed(17'h08000);
-  assign \$575  = $signed(\$574 ) + $signed(bias0_s5);
-  assign \$576  = $signed(\$575 ) < $signed(1'h0);
-  assign \$577  = relu & \$576 ;
-  assign \$578  = $signed(scaled0) + $signed(17'h08000);
-  assign \$580  = $signed(\$579 ) + $signed(bias0_s5);
-  assign \$581  = \$577  ? 33'h000000000 : \$580 ;
-  assign \$582  = | \$581 [32:7];
-  assign \$583  = ~ \$582 ;
-  assign \$584  = \$572  | \$583 ;
-  assign \$585  = $signed(scaled0) + $signed(17'h08000);
-  assign \$587  = $signed(\$586 ) + $signed(bias0_s5);
-  assign \$588  = $signed(\$587 ) < $signed(1'h0);
-  assign \$589  = relu & \$588 ;
-  assign \$590  = $signed(scaled0) + $signed(17'h08000);
-  assign \$592  = $signed(\$591 ) + $signed(bias0_s5);
-  assign \$593  = \$589  ? 33'h000000000 : \$592 ;
-  assign \$594  = $signed(scaled0) + $signed(17'h08000);
-  assign \$596  = $signed(\$595 ) + $signed(bias0_s5);
-  assign \$597  = $signed(\$596 ) < $signed(1'h0);
-  assign \$598  = relu & \$597 ;
-  assign \$599  = $signed(scaled0) + $signed(17'h08000);
-  assign \$601  = $signed(\$600 ) + $signed(bias0_s5);
-  assign \$602  = \$598  ? 33'h000000000 : \$601 ;
-  assign \$603  = \$602 [32] ? 8'h80 : 8'h7f;
-  assign \$604  = \$584  ? { 1'h0, \$593 [7:0] } : { \$603 [7], \$603  };
-  assign \$605  = $signed(scaled1) + $signed(17'h08000);
-  assign \$607  = $signed(\$606 ) + $signed(bias1_s5);
-  assign \$608  = $signed(\$607 ) < $signed(1'h0);
-  assign \$609  = relu & \$608 ;
-  assign \$610  = $signed(scaled1) + $signed(17'h08000);
-  assign \$612  = $signed(\$611 ) + $signed(bias1_s5);
-  assign \$613  = \$609  ? 33'h000000000 : \$612 ;
-  assign \$614  = & \$613 [32:7];
-  assign \$615  = $signed(scaled1) + $signed(17'h08000);
-  assign \$617  = $signed(\$616 ) + $signed(bias1_s5);
-  assign \$618  = $signed(\$617 ) < $signed(1'h0);
-  assign \$619  = relu & \$618 ;
-  assign \$620  = $signed(scaled1) + $signed(17'h08000);
-  assign \$622  = $signed(\$621 ) + $signed(bias1_s5);
-  assign \$623  = \$619  ? 33'h000000000 : \$622 ;
-  assign \$624  = | \$623 [32:7];
-  assign \$625  = ~ \$624 ;
-  assign \$626  = \$614  | \$625 ;
-  assign \$627  = $signed(scaled1) + $signed(17'h08000);
-  assign \$629  = $signed(\$628 ) + $signed(bias1_s5);
-  assign \$630  = $signed(\$629 ) < $signed(1'h0);
-  assign \$631  = relu & \$630 ;
-  assign \$632  = $signed(scaled1) + $signed(17'h08000);
-  assign \$634  = $signed(\$633 ) + $signed(bias1_s5);
-  assign \$635  = \$631  ? 33'h000000000 : \$634 ;
-  assign \$636  = $signed(scaled1) + $signed(17'h08000);
-  assign \$638  = $signed(\$637 ) + $signed(bias1_s5);
-  assign \$639  = $signed(\$638 ) < $signed(1'h0);
-  assign \$640  = relu & \$639 ;
-  assign \$641  = $signed(scaled1) + $signed(17'h08000);
-  assign \$643  = $signed(\$642 ) + $signed(bias1_s5);
-  assign \$644  = \$640  ? 33'h000000000 : \$643 ;
-  assign \$645  = \$644 [32] ? 8'h80 : 8'h7f;
-  assign \$646  = \$626  ? { 1'h0, \$635 [7:0] } : { \$645 [7], \$645  };
-  assign \$647  = $signed(scaled2) + $signed(17'h08000);
-  assign \$649  = $signed(\$648 ) + $signed(bias2_s5);
-  assign \$650  = $signed(\$649 ) < $signed(1'h0);
-  assign \$651  = relu & \$650 ;
-  assign \$652  = $signed(scaled2) + $signed(17'h08000);
-  assign \$654  = $signed(\$653 ) + $signed(bias2_s5);
-  assign \$655  = \$651  ? 33'h000000000 : \$654 ;
-  assign \$656  = & \$655 [32:7];
-  assign \$657  = $signed(scaled2) + $signed(17'h08000);
-  assign \$659  = $signed(\$658 ) + $signed(bias2_s5);
-  assign \$660  = $signed(\$659 ) < $signed(1'h0);
-  assign \$661  = relu & \$660 ;
-  assign \$662  = $signed(scaled2) + $signed(17'h08000);
-  assign \$664  = $signed(\$663 ) + $signed(bias2_s5);
-  assign \$665  = \$661  ? 33'h000000000 : \$664 ;
-  assign \$666  = | \$665 [32:7];
-  assign \$667  = ~ \$666 ;
-  assign \$668  = \$656  | \$667 ;
-  assign \$669  = $signed(scaled2) + $signed(17'h08000);
-  assign \$671  = $signed(\$670 ) + $signed(bias2_s5);
-  assign \$672  = $signed(\$671 ) < $signed(1'h0);
-  assign \$673  = relu & \$672 ;
-  assign \$674  = $signed(scaled2) + $signed(17'h08000);
-  assign \$676  = $signed(\$675 ) + $signed(bias2_s5);
-  assign \$677  = \$673  ? 33'h000000000 : \$676 ;
-  assign \$678  = $signed(scaled2) + $signed(17'h08000);
-  assign \$680  = $signed(\$679 ) + $signed(bias2_s5);
-  assign \$681  = $signed(\$680 ) < $signed(1'h0);
-  assign \$682  = relu & \$681 ;
-  assign \$683  = $signed(scaled2) + $signed(17'h08000);
-  assign \$685  = $signed(\$684 ) + $signed(bias2_s5);
-  assign \$686  = \$682  ? 33'h000000000 : \$685 ;
-  assign \$687  = \$686 [32] ? 8'h80 : 8'h7f;
-  assign \$688  = \$668  ? { 1'h0, \$677 [7:0] } : { \$687 [7], \$687  };
-  assign \$689  = $signed(scaled3) + $signed(17'h08000);
-  assign \$691  = $signed(\$690 ) + $signed(bias3_s5);
-  assign \$692  = $signed(\$691 ) < $signed(1'h0);
-  assign \$693  = relu & \$692 ;
-  assign \$694  = $signed(scaled3) + $signed(17'h08000);
-  assign \$696  = $signed(\$695 ) + $signed(bias3_s5);
-  assign \$697  = \$693  ? 33'h000000000 : \$696 ;
-  assign \$698  = & \$697 [32:7];
-  assign \$699  = $signed(scaled3) + $signed(17'h08000);
-  assign \$701  = $signed(\$700 ) + $signed(bias3_s5);
-  assign \$702  = $signed(\$701 ) < $signed(1'h0);
-  assign \$703  = relu & \$702 ;
-  assign \$704  = $signed(scaled3) + $signed(17'h08000);
-  assign \$706  = $signed(\$705 ) + $signed(bias3_s5);
-  assign \$707  = \$703  ? 33'h000000000 : \$706 ;
-  assign \$708  = | \$707 [32:7];
-  assign \$709  = ~ \$708 ;
-  assign \$710  = \$698  | \$709 ;
-  assign \$711  = $signed(scaled3) + $signed(17'h08000);
-  assign \$713  = $signed(\$712 ) + $signed(bias3_s5);
-  assign \$714  = $signed(\$713 ) < $signed(1'h0);
-  assign \$715  = relu & \$714 ;
-  assign \$716  = $signed(scaled3) + $signed(17'h08000);
-  assign \$718  = $signed(\$717 ) + $signed(bias3_s5);
-  assign \$719  = \$715  ? 33'h000000000 : \$718 ;
-  assign \$720  = $signed(scaled3) + $signed(17'h08000);
-  assign \$722  = $signed(\$721 ) + $signed(bias3_s5);
-  assign \$723  = $signed(\$722 ) < $signed(1'h0);
-  assign \$724  = relu & \$723 ;
-  assign \$725  = $signed(scaled3) + $signed(17'h08000);
-  assign \$727  = $signed(\$726 ) + $signed(bias3_s5);
-  assign \$728  = \$724  ? 33'h000000000 : \$727 ;
-  assign \$729  = \$728 [32] ? 8'h80 : 8'h7f;
-  assign \$730  = \$710  ? { 1'h0, \$719 [7:0] } : { \$729 [7], \$729  };
-  assign \$731  = $signed(scaled4) + $signed(17'h08000);
-  assign \$733  = $signed(\$732 ) + $signed(bias4_s5);
-  assign \$734  = $signed(\$733 ) < $signed(1'h0);
-  assign \$735  = relu & \$734 ;
-  assign \$736  = $signed(scaled4) + $signed(17'h08000);
-  assign \$738  = $signed(\$737 ) + $signed(bias4_s5);
-  assign \$739  = \$735  ? 33'h000000000 : \$738 ;
-  assign \$740  = & \$739 [32:7];
-  assign \$741  = $signed(scaled4) + $signed(17'h08000);
-  assign \$743  = $signed(\$742 ) + $signed(bias4_s5);
-  assign \$744  = $signed(\$743 ) < $signed(1'h0);
-  assign \$745  = relu & \$744 ;
-  assign \$746  = $signed(scaled4) + $signed(17'h08000);
-  assign \$748  = $signed(\$747 ) + $signed(bias4_s5);
-  assign \$749  = \$745  ? 33'h000000000 : \$748 ;
-  assign \$750  = | \$749 [32:7];
-  assign \$751  = ~ \$750 ;
-  assign \$752  = \$740  | \$751 ;
-  assign \$753  = $signed(scaled4) + $signed(17'h08000);
-  assign \$755  = $signed(\$754 ) + $signed(bias4_s5);
-  assign \$756  = $signed(\$755 ) < $signed(1'h0);
-  assign \$757  = relu & \$756 ;
-  assign \$758  = $signed(scaled4) + $signed(17'h08000);
-  assign \$760  = $signed(\$759 ) + $signed(bias4_s5);
-  assign \$761  = \$757  ? 33'h000000000 : \$760 ;
-  assign \$762  = $signed(scaled4) + $signed(17'h08000);
-  assign \$764  = $signed(\$763 ) + $signed(bias4_s5);
-  assign \$765  = $signed(\$764 ) < $signed(1'h0);
-  assign \$766  = relu & \$765 ;
-  assign \$767  = $signed(scaled4) + $signed(17'h08000);
-  assign \$769  = $signed(\$768 ) + $signed(bias4_s5);
-  assign \$770  = \$766  ? 33'h000000000 : \$769 ;
-  assign \$771  = \$770 [32] ? 8'h80 : 8'h7f;
-  assign \$772  = \$752  ? { 1'h0, \$761 [7:0] } : { \$771 [7], \$771  };
-  assign \$773  = $signed(scaled5) + $signed(17'h08000);
-  assign \$775  = $signed(\$774 ) + $signed(bias5_s5);
-  assign \$776  = $signed(\$775 ) < $signed(1'h0);
-  assign \$777  = relu & \$776 ;
-  assign \$778  = $signed(scaled5) + $signed(17'h08000);
-  assign \$780  = $signed(\$779 ) + $signed(bias5_s5);
-  assign \$781  = \$777  ? 33'h000000000 : \$780 ;
-  assign \$782  = & \$781 [32:7];
-  assign \$783  = $signed(scaled5) + $signed(17'h08000);
-  assign \$785  = $signed(\$784 ) + $signed(bias5_s5);
-  assign \$786  = $signed(\$785 ) < $signed(1'h0);
-  assign \$787  = relu & \$786 ;
-  assign \$788  = $signed(scaled5) + $signed(17'h08000);
-  assign \$790  = $signed(\$789 ) + $signed(bias5_s5);
-  assign \$791  = \$787  ? 33'h000000000 : \$790 ;
-  assign \$792  = | \$791 [32:7];
-  assign \$793  = ~ \$792 ;
-  assign \$794  = \$782  | \$793 ;
-  assign \$795  = $signed(scaled5) + $signed(17'h08000);
-  assign \$797  = $signed(\$796 ) + $signed(bias5_s5);
-  assign \$798  = $signed(\$797 ) < $signed(1'h0);
-  assign \$799  = relu & \$798 ;
-  assign \$800  = $signed(scaled5) + $signed(17'h08000);
-  assign \$802  = $signed(\$801 ) + $signed(bias5_s5);
-  assign \$803  = \$799  ? 33'h000000000 : \$802 ;
-  assign \$804  = $signed(scaled5) + $signed(17'h08000);
-  assign \$806  = $signed(\$805 ) + $signed(bias5_s5);
-  assign \$807  = $signed(\$806 ) < $signed(1'h0);
-  assign \$808  = relu & \$807 ;
-  assign \$809  = $signed(scaled5) + $signed(17'h08000);
-  assign \$811  = $signed(\$810 ) + $signed(bias5_s5);
-  assign \$812  = \$808  ? 33'h000000000 : \$811 ;
-  assign \$813  = \$812 [32] ? 8'h80 : 8'h7f;
-  assign \$814  = \$794  ? { 1'h0, \$803 [7:0] } : { \$813 [7], \$813  };
-  assign \$815  = $signed(scaled6) + $signed(17'h08000);
-  assign \$817  = $signed(\$816 ) + $signed(bias6_s5);
-  assign \$818  = $signed(\$817 ) < $signed(1'h0);
-  assign \$819  = relu & \$818 ;
-  assign \$820  = $signed(scaled6) + $signed(17'h08000);
-  assign \$822  = $signed(\$821 ) + $signed(bias6_s5);
-  assign \$823  = \$819  ? 33'h000000000 : \$822 ;
-  assign \$824  = & \$823 [32:7];
-  assign \$825  = $signed(scaled6) + $signed(17'h08000);
-  assign \$827  = $signed(\$826 ) + $signed(bias6_s5);
-  assign \$828  = $signed(\$827 ) < $signed(1'h0);
-  assign \$829  = relu & \$828 ;
-  assign \$830  = $signed(scaled6) + $signed(17'h08000);
-  assign \$832  = $signed(\$831 ) + $signed(bias6_s5);
-  assign \$833  = \$829  ? 33'h000000000 : \$832 ;
-  assign \$834  = | \$833 [32:7];
-  assign \$835  = ~ \$834 ;
-  assign \$836  = \$824  | \$835 ;
-  assign \$837  = $signed(scaled6) + $signed(17'h08000);
-  assign \$839  = $signed(\$838 ) + $signed(bias6_s5);
-  assign \$840  = $signed(\$839 ) < $signed(1'h0);
-  assign \$841  = relu & \$840 ;
-  assign \$842  = $signed(scaled6) + $signed(17'h08000);
-  assign \$844  = $signed(\$843 ) + $signed(bias6_s5);
-  assign \$845  = \$841  ? 33'h000000000 : \$844 ;
-  assign \$846  = $signed(scaled6) + $signed(17'h08000);
-  assign \$848  = $signed(\$847 ) + $signed(bias6_s5);
-  assign \$849  = $signed(\$848 ) < $signed(1'h0);
-  assign \$850  = relu & \$849 ;
-  assign \$851  = $signed(scaled6) + $signed(17'h08000);
-  assign \$853  = $signed(\$852 ) + $signed(bias6_s5);
-  assign \$854  = \$850  ? 33'h000000000 : \$853 ;
-  assign \$855  = \$854 [32] ? 8'h80 : 8'h7f;
-  assign \$856  = \$836  ? { 1'h0, \$845 [7:0] } : { \$855 [7], \$855  };
-  assign \$857  = $signed(scaled7) + $signed(17'h08000);
-  assign \$859  = $signed(\$858 ) + $signed(bias7_s5);
-  assign \$860  = $signed(\$859 ) < $signed(1'h0);
-  assign \$861  = relu & \$860 ;
-  assign \$862  = $signed(scaled7) + $signed(17'h08000);
-  assign \$864  = $signed(\$863 ) + $signed(bias7_s5);
-  assign \$865  = \$861  ? 33'h000000000 : \$864 ;
-  assign \$866  = & \$865 [32:7];
-  assign \$867  = $signed(scaled7) + $signed(17'h08000);
-  assign \$869  = $signed(\$868 ) + $signed(bias7_s5);
-  assign \$870  = $signed(\$869 ) < $signed(1'h0);
-  assign \$871  = relu & \$870 ;
-  assign \$872  = $signed(scaled7) + $signed(17'h08000);
-  assign \$874  = $signed(\$873 ) + $signed(bias7_s5);
-  assign \$875  = \$871  ? 33'h000000000 : \$874 ;
-  assign \$876  = | \$875 [32:7];
-  assign \$877  = ~ \$876 ;
-  assign \$878  = \$866  | \$877 ;
-  assign \$879  = $signed(scaled7) + $signed(17'h08000);
-  assign \$881  = $signed(\$880 ) + $signed(bias7_s5);
-  assign \$882  = $signed(\$881 ) < $signed(1'h0);
-  assign \$883  = relu & \$882 ;
-  assign \$884  = $signed(scaled7) + $signed(17'h08000);
-  assign \$886  = $signed(\$885 ) + $signed(bias7_s5);
-  assign \$887  = \$883  ? 33'h000000000 : \$886 ;
-  assign \$888  = $signed(scaled7) + $signed(17'h08000);
-  assign \$890  = $signed(\$889 ) + $signed(bias7_s5);
-  assign \$891  = $signed(\$890 ) < $signed(1'h0);
-  assign \$892  = relu & \$891 ;
-  assign \$893  = $signed(scaled7) + $signed(17'h08000);
-  assign \$895  = $signed(\$894 ) + $signed(bias7_s5);
-  assign \$896  = \$892  ? 33'h000000000 : \$895 ;
-  assign \$897  = \$896 [32] ? 8'h80 : 8'h7f;
-  assign \$898  = \$878  ? { 1'h0, \$887 [7:0] } : { \$897 [7], \$897  };
-  always @(posedge clk)
-    next_height <= \$899 ;
-  always @(posedge clk)
-    next_width <= \$900 ;
-  always @(posedge clk)
-    next_groups <= \$901 ;
-  always @(posedge clk)
-    next_frames <= \$902 ;
-  always @(posedge clk)
-    next_stride2 <= \$903 ;
-  always @(posedge clk)
-    next_relu <= \$904 ;
-  always @(posedge clk)
-    w_frames <= \$905 ;
-  always @(posedge clk)
-    w_height <= \$906 ;
-  always @(posedge clk)
-    w_width <= \$907 ;
-  always @(posedge clk)
-    w_groups <= \$908 ;
-  always @(posedge clk)
-    load <= \$909 ;
-  always @(posedge clk)
-    load_cg <= \$910 ;
-  always @(posedge clk)
-    load_og <= \$911 ;
-  always @(posedge clk)
-    fsm_state <= \$912 ;
-  always @(posedge clk)
-    height <= \$913 ;
-  always @(posedge clk)
-    width <= \$914 ;
-  always @(posedge clk)
-    groups <= \$915 ;
-  always @(posedge clk)
-    ogroups <= \$916 ;
-  always @(posedge clk)
-    stride2 <= \$917 ;
-  always @(posedge clk)
-    relu <= \$918 ;
-  always @(posedge clk)
-    c_frames <= \$919 ;
-  always @(posedge clk)
-    w_cg <= \$920 ;
-  always @(posedge clk)
-    w_x <= \$921 ;
-  always @(posedge clk)
-    w_y <= \$922 ;
-  always @(posedge clk)
-    w_slot <= \$923 ;
-  always @(posedge clk)
-    held <= \$924 ;
-  always @(posedge clk)
-    c_pass <= \$925 ;
-  always @(posedge clk)
-    c_cg <= \$926 ;
-  always @(posedge clk)
-    c_og <= \$927 ;
-  always @(posedge clk)
-    c_wbase <= \$928 ;
-  always @(posedge clk)
-    c_ox <= \$929 ;
-  always @(posedge clk)
-    c_x <= \$930 ;
-  always @(posedge clk)
-    c_oy <= \$931 ;
-  always @(posedge clk)
-    c_y <= \$932 ;
-  always @(posedge clk)
-    below <= \$933 ;
-  always @(posedge clk)
-    c_slot <= \$934 ;
-  always @(posedge clk)
-    lead <= \$935 ;
-  always @(posedge clk)
-    row_freed <= \$936 ;
-  always @(posedge clk)
-    v1 <= \$937 ;
-  always @(posedge clk)
-    last1 <= \$938 ;
-  always @(posedge clk)
-    accfirst1 <= \$939 ;
-  always @(posedge clk)
-    acclast1 <= \$940 ;
-  always @(posedge clk)
-    cg1 <= \$941 ;
-  always @(posedge clk)
-    cy1 <= \$942 ;
-  always @(posedge clk)
-    cx1 <= \$943 ;
-  always @(posedge clk)
-    slot1 <= \$944 ;
-  always @(posedge clk)
-    dy0_s1 <= \$945 ;
-  always @(posedge clk)
-    dy1_s1 <= \$946 ;
-  always @(posedge clk)
-    dy2_s1 <= \$947 ;
-  always @(posedge clk)
-    dy3_s1 <= \$948 ;
-  always @(posedge clk)
-    dy4_s1 <= \$949 ;
-  always @(posedge clk)
-    dy5_s1 <= \$950 ;
-  always @(posedge clk)
-    dy6_s1 <= \$951 ;
-  always @(posedge clk)
-    dy7_s1 <= \$952 ;
-  always @(posedge clk)
-    dy8_s1 <= \$953 ;
-  always @(posedge clk)
-    dx0_s1 <= \$954 ;
-  always @(posedge clk)
-    dx1_s1 <= \$955 ;
-  always @(posedge clk)
-    dx2_s1 <= \$956 ;
-  always @(posedge clk)
-    dx3_s1 <= \$957 ;
-  always @(posedge clk)
-    dx4_s1 <= \$958 ;
-  always @(posedge clk)
-    dx5_s1 <= \$959 ;
-  always @(posedge clk)
-    dx6_s1 <= \$960 ;
-  always @(posedge clk)
-    dx7_s1 <= \$961 ;
-  always @(posedge clk)
-    dx8_s1 <= \$962 ;
-  always @(posedge clk)
-    ok0_s2 <= \$963 ;
-  always @(posedge clk)
-    ok1_s2 <= \$964 ;
-  always @(posedge clk)
-    ok2_s2 <= \$965 ;
-  always @(posedge clk)
-    ok3_s2 <= \$966 ;
-  always @(posedge clk)
-    ok4_s2 <= \$967 ;
-  always @(posedge clk)
-    ok5_s2 <= \$968 ;
-  always @(posedge clk)
-    ok6_s2 <= \$969 ;
-  always @(posedge clk)
-    ok7_s2 <= \$970 ;
-  always @(posedge clk)
-    ok8_s2 <= \$971 ;
+  assign \$249  = v1 | v2;
+  assign \$250  = \$249  | v2b;
+  assign \$251  = \$250  | v3;
+  assign \$252  = \$251  | v4;
+  assign pipe_busy = \$252  | v5;
+  assign \$253  = ! fsm_state;
+  assign \$254  = fsm_state == 1'h1;
+  assign \$255  = fsm_state == 2'h2;
+  assign \$256  = ! w_frames;
+  assign \$257  = w__valid & \$256 ;
+  assign \$260  = ! c_frames;
+  assign \$261  = ~ pipe_busy;
+  assign \$262  = \$260  & \$261 ;
+  assign \$263  = load + 1'h1;
+  assign \$264  = load_cg + 1'h1;
+  assign \$265  = next_groups - 1'h1;
+  assign \$266  = load_cg == \$265 ;
+  assign \$267  = load_og + 1'h1;
+  assign \$268  = i__valid & i__ready;
+  assign \$269  = w_cg + 1'h1;
+  assign \$270  = w_groups - 1'h1;
+  assign \$271  = w_cg == \$270 ;
+  assign \$272  = w_x + 1'h1;
+  assign \$273  = w_width - 1'h1;
+  assign \$274  = w_x == \$273 ;
+  assign \$275  = w_y + 1'h1;
+  assign \$276  = w_slot == 4'h9;
+  assign \$277  = w_slot + 1'h1;
+  assign \$278  = \$276  ? 5'h00 : \$277 ;
+  assign \$279  = w_height - 1'h1;
+  assign \$280  = w_y == \$279 ;
+  assign \$281  = w_frames - 1'h1;
+  assign \$282  = off__valid & off__ready;
+  assign \$283  = c_pass + 1'h1;
+  assign \$284  = ! c_pass;
+  assign \$285  = c_cg + 1'h1;
+  assign \$286  = groups - 1'h1;
+  assign \$287  = c_cg == \$286 ;
+  assign \$288  = groups - 1'h1;
+  assign \$289  = c_cg == \$288 ;
+  assign \$290  = ! c_pass;
+  assign \$291  = \$289  & \$290 ;
+  assign \$293  = c_ox + 1'h1;
+  assign \$294  = stride2 ? 2'h2 : 2'h1;
+  assign \$295  = c_x + \$294 ;
+  assign \$296  = width - 1'h1;
+  assign \$298  = $signed(\$297 ) + $signed(2'h1);
+  assign \$299  = stride2 ? \$298  : { 2'h0, width };
+  assign \$300  = $signed(\$299 ) - $signed(2'h1);
+  assign \$301  = c_ox == \$300 ;
+  assign \$302  = height - 1'h1;
+  assign \$304  = $signed(\$303 ) + $signed(2'h1);
+  assign \$305  = stride2 ? \$304  : { 2'h0, height };
+  assign \$306  = $signed(\$305 ) - $signed(2'h1);
+  assign \$307  = c_oy == \$306 ;
+  assign \$308  = height - 1'h1;
+  assign \$309  = c_frames - 1'h1;
+  assign \$310  = c_oy + 1'h1;
+  assign \$311  = stride2 ? 2'h2 : 2'h1;
+  assign \$312  = c_y + \$311 ;
+  assign \$313  = stride2 ? 2'h2 : 2'h1;
+  assign \$314  = below - \$313 ;
+  assign \$315  = | row_step;
+  assign \$316  = c_slot + row_step;
+  assign \$317  = \$316  >= 4'ha;
+  assign \$318  = c_slot + row_step;
+  assign \$319  = \$318  - 4'ha;
+  assign \$320  = c_slot + row_step;
+  assign \$321  = \$317  ? \$319  : { 1'h0, \$320  };
+  assign \$322  = lead + row_done;
+  assign \$323  = \$322  - row_step;
+  assign \$324  = next_height - 1'h1;
+  assign \$325  = ! c_pass;
+  assign \$327  = ! c_pass;
+  assign \$329  = $signed(sampled0_0) * $signed(wread__data[3:0]);
+  assign \$330  = $signed(sampled1_0) * $signed(wread__data[7:4]);
+  assign \$331  = $signed(sampled2_0) * $signed(wread__data[11:8]);
+  assign \$332  = $signed(sampled3_0) * $signed(wread__data[15:12]);
+  assign \$333  = $signed(sampled4_0) * $signed(wread__data[19:16]);
+  assign \$334  = $signed(sampled5_0) * $signed(wread__data[23:20]);
+  assign \$335  = $signed(sampled6_0) * $signed(wread__data[27:24]);
+  assign \$336  = $signed(sampled7_0) * $signed(wread__data[31:28]);
+  assign \$337  = $signed(sampled8_0) * $signed(wread__data[35:32]);
+  assign \$338  = $signed(sampled0_1) * $signed(wread__data[71:68]);
+  assign \$339  = $signed(sampled1_1) * $signed(wread__data[75:72]);
+  assign \$340  = $signed(sampled2_1) * $signed(wread__data[79:76]);
+  assign \$341  = $signed(sampled3_1) * $signed(wread__data[83:80]);
+  assign \$342  = $signed(sampled4_1) * $signed(wread__data[87:84]);
+  assign \$343  = $signed(sampled5_1) * $signed(wread__data[91:88]);
+  assign \$344  = $signed(sampled6_1) * $signed(wread__data[95:92]);
+  assign \$345  = $signed(sampled7_1) * $signed(wread__data[99:96]);
+  assign \$346  = $signed(sampled8_1) * $signed(wread__data[103:100]);
+  assign \$347  = $signed(sampled0_2) * $signed(wread__data[139:136]);
+  assign \$348  = $signed(sampled1_2) * $signed(wread__data[143:140]);
+  assign \$349  = $signed(sampled2_2) * $signed(wread__data[147:144]);
+  assign \$350  = $signed(sampled3_2) * $signed(wread__data[151:148]);
+  assign \$351  = $signed(sampled4_2) * $signed(wread__data[155:152]);
+  assign \$352  = $signed(sampled5_2) * $signed(wread__data[159:156]);
+  assign \$353  = $signed(sampled6_2) * $signed(wread__data[163:160]);
+  assign \$354  = $signed(sampled7_2) * $signed(wread__data[167:164]);
+  assign \$355  = $signed(sampled8_2) * $signed(wread__data[171:168]);
+  assign \$356  = $signed(sampled0_3) * $signed(wread__data[207:204]);
+  assign \$357  = $signed(sampled1_3) * $signed(wread__data[211:208]);
+  assign \$358  = $signed(sampled2_3) * $signed(wread__data[215:212]);
+  assign \$359  = $signed(sampled3_3) * $signed(wread__data[219:216]);
+  assign \$360  = $signed(sampled4_3) * $signed(wread__data[223:220]);
+  assign \$361  = $signed(sampled5_3) * $signed(wread__data[227:224]);
+  assign \$362  = $signed(sampled6_3) * $signed(wread__data[231:228]);
+  assign \$363  = $signed(sampled7_3) * $signed(wread__data[235:232]);
+  assign \$364  = $signed(sampled8_3) * $signed(wread__data[239:236]);
+  assign \$365  = $signed(sampled0_4) * $signed(wread__data[275:272]);
+  assign \$366  = $signed(sampled1_4) * $signed(wread__data[279:276]);
+  assign \$367  = $signed(sampled2_4) * $signed(wread__data[283:280]);
+  assign \$368  = $signed(sampled3_4) * $signed(wread__data[287:284]);
+  assign \$369  = $signed(sampled4_4) * $signed(wread__data[291:288]);
+  assign \$370  = $signed(sampled5_4) * $signed(wread__data[295:292]);
+  assign \$371  = $signed(sampled6_4) * $signed(wread__data[299:296]);
+  assign \$372  = $signed(sampled7_4) * $signed(wread__data[303:300]);
+  assign \$373  = $signed(sampled8_4) * $signed(wread__data[307:304]);
+  assign \$374  = $signed(sampled0_5) * $signed(wread__data[343:340]);
+  assign \$375  = $signed(sampled1_5) * $signed(wread__data[347:344]);
+  assign \$376  = $signed(sampled2_5) * $signed(wread__data[351:348]);
+  assign \$377  = $signed(sampled3_5) * $signed(wread__data[355:352]);
+  assign \$378  = $signed(sampled4_5) * $signed(wread__data[359:356]);
+  assign \$379  = $signed(sampled5_5) * $signed(wread__data[363:360]);
+  assign \$380  = $signed(sampled6_5) * $signed(wread__data[367:364]);
+  assign \$381  = $signed(sampled7_5) * $signed(wread__data[371:368]);
+  assign \$382  = $signed(sampled8_5) * $signed(wread__data[375:372]);
+  assign \$383  = $signed(sampled0_6) * $signed(wread__data[411:408]);
+  assign \$384  = $signed(sampled1_6) * $signed(wread__data[415:412]);
+  assign \$385  = $signed(sampled2_6) * $signed(wread__data[419:416]);
+  assign \$386  = $signed(sampled3_6) * $signed(wread__data[423:420]);
+  assign \$387  = $signed(sampled4_6) * $signed(wread__data[427:424]);
+  assign \$388  = $signed(sampled5_6) * $signed(wread__data[431:428]);
+  assign \$389  = $signed(sampled6_6) * $signed(wread__data[435:432]);
+  assign \$390  = $signed(sampled7_6) * $signed(wread__data[439:436]);
+  assign \$391  = $signed(sampled8_6) * $signed(wread__data[443:440]);
+  assign \$392  = $signed(sampled0_7) * $signed(wread__data[479:476]);
+  assign \$393  = $signed(sampled1_7) * $signed(wread__data[483:480]);
+  assign \$394  = $signed(sampled2_7) * $signed(wread__data[487:484]);
+  assign \$395  = $signed(sampled3_7) * $signed(wread__data[491:488]);
+  assign \$396  = $signed(sampled4_7) * $signed(wread__data[495:492]);
+  assign \$397  = $signed(sampled5_7) * $signed(wread__data[499:496]);
+  assign \$398  = $signed(sampled6_7) * $signed(wread__data[503:500]);
+  assign \$399  = $signed(sampled7_7) * $signed(wread__data[507:504]);
+  assign \$400  = $signed(sampled8_7) * $signed(wread__data[511:508]);
+  assign \$401  = ce & v3;
+  assign \$402  = $signed(prod0_0) + $signed(prod0_1);
+  assign \$403  = $signed(prod0_2) + $signed(prod0_3);
+  assign \$404  = $signed(\$402 ) + $signed(\$403 );
+  assign \$405  = $signed(prod0_4) + $signed(prod0_5);
+  assign \$406  = $signed(prod0_6) + $signed(prod0_7);
+  assign \$407  = $signed(\$405 ) + $signed(\$406 );
+  assign \$408  = $signed(\$404 ) + $signed(\$407 );
+  assign \$409  = $signed(\$408 ) + $signed(prod0_8);
+  assign \$410  = $signed(prod0_0) + $signed(prod0_1);
+  assign \$411  = $signed(prod0_2) + $signed(prod0_3);
+  assign \$412  = $signed(\$410 ) + $signed(\$411 );
+  assign \$413  = $signed(prod0_4) + $signed(prod0_5);
+  assign \$414  = $signed(prod0_6) + $signed(prod0_7);
+  assign \$415  = $signed(\$413 ) + $signed(\$414 );
+  assign \$416  = $signed(\$412 ) + $signed(\$415 );
+  assign \$417  = $signed(\$416 ) + $signed(prod0_8);
+  assign \$418  = $signed(acc0) + $signed(\$417 );
+  assign \$419  = accfirst3 ? { \$409 [15], \$409  } : \$418 ;
+  assign \$420  = ce & v3;
+  assign \$421  = $signed(prod1_0) + $signed(prod1_1);
+  assign \$422  = $signed(prod1_2) + $signed(prod1_3);
+  assign \$423  = $signed(\$421 ) + $signed(\$422 );
+  assign \$424  = $signed(prod1_4) + $signed(prod1_5);
+  assign \$425  = $signed(prod1_6) + $signed(prod1_7);
+  assign \$426  = $signed(\$424 ) + $signed(\$425 );
+  assign \$427  = $signed(\$423 ) + $signed(\$426 );
+  assign \$428  = $signed(\$427 ) + $signed(prod1_8);
+  assign \$429  = $signed(prod1_0) + $signed(prod1_1);
+  assign \$430  = $signed(prod1_2) + $signed(prod1_3);
+  assign \$431  = $signed(\$429 ) + $signed(\$430 );
+  assign \$432  = $signed(prod1_4) + $signed(prod1_5);
+  assign \$433  = $signed(prod1_6) + $signed(prod1_7);
+  assign \$434  = $signed(\$432 ) + $signed(\$433 );
+  assign \$435  = $signed(\$431 ) + $signed(\$434 );
+  assign \$436  = $signed(\$435 ) + $signed(prod1_8);
+  assign \$437  = $signed(acc1) + $signed(\$436 );
+  assign \$438  = accfirst3 ? { \$428 [15], \$428  } : \$437 ;
+  assign \$439  = ce & v3;
+  assign \$440  = $signed(prod2_0) + $signed(prod2_1);
+  assign \$441  = $signed(prod2_2) + $signed(prod2_3);
+  assign \$442  = $signed(\$440 ) + $signed(\$441 );
+  assign \$443  = $signed(prod2_4) + $signed(prod2_5);
+  assign \$444  = $signed(prod2_6) + $signed(prod2_7);
+  assign \$445  = $signed(\$443 ) + $signed(\$444 );
+  assign \$446  = $signed(\$442 ) + $signed(\$445 );
+  assign \$447  = $signed(\$446 ) + $signed(prod2_8);
+  assign \$448  = $signed(prod2_0) + $signed(prod2_1);
+  assign \$449  = $signed(prod2_2) + $signed(prod2_3);
+  assign \$450  = $signed(\$448 ) + $signed(\$449 );
+  assign \$451  = $signed(prod2_4) + $signed(prod2_5);
+  assign \$452  = $signed(prod2_6) + $signed(prod2_7);
+  assign \$453  = $signed(\$451 ) + $signed(\$452 );
+  assign \$454  = $signed(\$450 ) + $signed(\$453 );
+  assign \$455  = $signed(\$454 ) + $signed(prod2_8);
+  assign \$456  = $signed(acc2) + $signed(\$455 );
+  assign \$457  = accfirst3 ? { \$447 [15], \$447  } : \$456 ;
+  assign \$458  = ce & v3;
+  assign \$459  = $signed(prod3_0) + $signed(prod3_1);
+  assign \$460  = $signed(prod3_2) + $signed(prod3_3);
+  assign \$461  = $signed(\$459 ) + $signed(\$460 );
+  assign \$462  = $signed(prod3_4) + $signed(prod3_5);
+  assign \$463  = $signed(prod3_6) + $signed(prod3_7);
+  assign \$464  = $signed(\$462 ) + $signed(\$463 );
+  assign \$465  = $signed(\$461 ) + $signed(\$464 );
+  assign \$466  = $signed(\$465 ) + $signed(prod3_8);
+  assign \$467  = $signed(prod3_0) + $signed(prod3_1);
+  assign \$468  = $signed(prod3_2) + $signed(prod3_3);
+  assign \$469  = $signed(\$467 ) + $signed(\$468 );
+  assign \$470  = $signed(prod3_4) + $signed(prod3_5);
+  assign \$471  = $signed(prod3_6) + $signed(prod3_7);
+  assign \$472  = $signed(\$470 ) + $signed(\$471 );
+  assign \$473  = $signed(\$469 ) + $signed(\$472 );
+  assign \$474  = $signed(\$473 ) + $signed(prod3_8);
+  assign \$475  = $signed(acc3) + $signed(\$474 );
+  assign \$476  = accfirst3 ? { \$466 [15], \$466  } : \$475 ;
+  assign \$477  = ce & v3;
+  assign \$478  = $signed(prod4_0) + $signed(prod4_1);
+  assign \$479  = $signed(prod4_2) + $signed(prod4_3);
+  assign \$480  = $signed(\$478 ) + $signed(\$479 );
+  assign \$481  = $signed(prod4_4) + $signed(prod4_5);
+  assign \$482  = $signed(prod4_6) + $signed(prod4_7);
+  assign \$483  = $signed(\$481 ) + $signed(\$482 );
+  assign \$484  = $signed(\$480 ) + $signed(\$483 );
+  assign \$485  = $signed(\$484 ) + $signed(prod4_8);
+  assign \$486  = $signed(prod4_0) + $signed(prod4_1);
+  assign \$487  = $signed(prod4_2) + $signed(prod4_3);
+  assign \$488  = $signed(\$486 ) + $signed(\$487 );
+  assign \$489  = $signed(prod4_4) + $signed(prod4_5);
+  assign \$490  = $signed(prod4_6) + $signed(prod4_7);
+  assign \$491  = $signed(\$489 ) + $signed(\$490 );
+  assign \$492  = $signed(\$488 ) + $signed(\$491 );
+  assign \$493  = $signed(\$492 ) + $signed(prod4_8);
+  assign \$494  = $signed(acc4) + $signed(\$493 );
+  assign \$495  = accfirst3 ? { \$485 [15], \$485  } : \$494 ;
+  assign \$496  = ce & v3;
+  assign \$497  = $signed(prod5_0) + $signed(prod5_1);
+  assign \$498  = $signed(prod5_2) + $signed(prod5_3);
+  assign \$499  = $signed(\$497 ) + $signed(\$498 );
+  assign \$500  = $signed(prod5_4) + $signed(prod5_5);
+  assign \$501  = $signed(prod5_6) + $signed(prod5_7);
+  assign \$502  = $signed(\$500 ) + $signed(\$501 );
+  assign \$503  = $signed(\$499 ) + $signed(\$502 );
+  assign \$504  = $signed(\$503 ) + $signed(prod5_8);
+  assign \$505  = $signed(prod5_0) + $signed(prod5_1);
+  assign \$506  = $signed(prod5_2) + $signed(prod5_3);
+  assign \$507  = $signed(\$505 ) + $signed(\$506 );
+  assign \$508  = $signed(prod5_4) + $signed(prod5_5);
+  assign \$509  = $signed(prod5_6) + $signed(prod5_7);
+  assign \$510  = $signed(\$508 ) + $signed(\$509 );
+  assign \$511  = $signed(\$507 ) + $signed(\$510 );
+  assign \$512  = $signed(\$511 ) + $signed(prod5_8);
+  assign \$513  = $signed(acc5) + $signed(\$512 );
+  assign \$514  = accfirst3 ? { \$504 [15], \$504  } : \$513 ;
+  assign \$515  = ce & v3;
+  assign \$516  = $signed(prod6_0) + $signed(prod6_1);
+  assign \$517  = $signed(prod6_2) + $signed(prod6_3);
+  assign \$518  = $signed(\$516 ) + $signed(\$517 );
+  assign \$519  = $signed(prod6_4) + $signed(prod6_5);
+  assign \$520  = $signed(prod6_6) + $signed(prod6_7);
+  assign \$521  = $signed(\$519 ) + $signed(\$520 );
+  assign \$522  = $signed(\$518 ) + $signed(\$521 );
+  assign \$523  = $signed(\$522 ) + $signed(prod6_8);
+  assign \$524  = $signed(prod6_0) + $signed(prod6_1);
+  assign \$525  = $signed(prod6_2) + $signed(prod6_3);
+  assign \$526  = $signed(\$524 ) + $signed(\$525 );
+  assign \$527  = $signed(prod6_4) + $signed(prod6_5);
+  assign \$528  = $signed(prod6_6) + $signed(prod6_7);
+  assign \$529  = $signed(\$527 ) + $signed(\$528 );
+  assign \$530  = $signed(\$526 ) + $signed(\$529 );
+  assign \$531  = $signed(\$530 ) + $signed(prod6_8);
+  assign \$532  = $signed(acc6) + $signed(\$531 );
+  assign \$533  = accfirst3 ? { \$523 [15], \$523  } : \$532 ;
+  assign \$534  = ce & v3;
+  assign \$535  = $signed(prod7_0) + $signed(prod7_1);
+  assign \$536  = $signed(prod7_2) + $signed(prod7_3);
+  assign \$537  = $signed(\$535 ) + $signed(\$536 );
+  assign \$538  = $signed(prod7_4) + $signed(prod7_5);
+  assign \$539  = $signed(prod7_6) + $signed(prod7_7);
+  assign \$540  = $signed(\$538 ) + $signed(\$539 );
+  assign \$541  = $signed(\$537 ) + $signed(\$540 );
+  assign \$542  = $signed(\$541 ) + $signed(prod7_8);
+  assign \$543  = $signed(prod7_0) + $signed(prod7_1);
+  assign \$544  = $signed(prod7_2) + $signed(prod7_3);
+  assign \$545  = $signed(\$543 ) + $signed(\$544 );
+  assign \$546  = $signed(prod7_4) + $signed(prod7_5);
+  assign \$547  = $signed(prod7_6) + $signed(prod7_7);
+  assign \$548  = $signed(\$546 ) + $signed(\$547 );
+  assign \$549  = $signed(\$545 ) + $signed(\$548 );
+  assign \$550  = $signed(\$549 ) + $signed(prod7_8);
+  assign \$551  = $signed(acc7) + $signed(\$550 );
+  assign \$552  = accfirst3 ? { \$542 [15], \$542  } : \$551 ;
+  assign \$553  = v3 & acclast3;
+  assign \$554  = $signed(acc0) * $signed(scale0_s4);
+  assign \$555  = $signed(acc1) * $signed(scale1_s4);
+  assign \$556  = $signed(acc2) * $signed(scale2_s4);
+  assign \$557  = $signed(acc3) * $signed(scale3_s4);
+  assign \$558  = $signed(acc4) * $signed(scale4_s4);
+  assign \$559  = $signed(acc5) * $signed(scale5_s4);
+  assign \$560  = $signed(acc6) * $signed(scale6_s4);
+  assign \$561  = $signed(acc7) * $signed(scale7_s4);
+  assign \$562  = $signed(scaled0) + $signed(17'h08000);
+  assign \$564  = $signed(\$563 ) + $signed(bias0_s5);
+  assign \$565  = $signed(\$564 ) < $signed(1'h0);
+  assign \$566  = relu & \$565 ;
+  assign \$567  = $signed(scaled0) + $signed(17'h08000);
+  assign \$569  = $signed(\$568 ) + $signed(bias0_s5);
+  assign \$570  = \$566  ? 33'h000000000 : \$569 ;
+  assign \$571  = & \$570 [32:7];
+  assign \$572  = $signed(scaled0) + $signed(17'h08000);
+  assign \$574  = $signed(\$573 ) + $signed(bias0_s5);
+  assign \$575  = $signed(\$574 ) < $signed(1'h0);
+  assign \$576  = relu & \$575 ;
+  assign \$577  = $signed(scaled0) + $signed(17'h08000);
+  assign \$579  = $signed(\$578 ) + $signed(bias0_s5);
+  assign \$580  = \$576  ? 33'h000000000 : \$579 ;
+  assign \$581  = | \$580 [32:7];
+  assign \$582  = ~ \$581 ;
+  assign \$583  = \$571  | \$582 ;
+  assign \$584  = $signed(scaled0) + $signed(17'h08000);
+  assign \$586  = $signed(\$585 ) + $signed(bias0_s5);
+  assign \$587  = $signed(\$586 ) < $signed(1'h0);
+  assign \$588  = relu & \$587 ;
+  assign \$589  = $signed(scaled0) + $signed(17'h08000);
+  assign \$591  = $signed(\$590 ) + $signed(bias0_s5);
+  assign \$592  = \$588  ? 33'h000000000 : \$591 ;
+  assign \$593  = $signed(scaled0) + $signed(17'h08000);
+  assign \$595  = $signed(\$594 ) + $signed(bias0_s5);
+  assign \$596  = $signed(\$595 ) < $signed(1'h0);
+  assign \$597  = relu & \$596 ;
+  assign \$598  = $signed(scaled0) + $signed(17'h08000);
+  assign \$600  = $signed(\$599 ) + $signed(bias0_s5);
+  assign \$601  = \$597  ? 33'h000000000 : \$600 ;
+  assign \$602  = \$601 [32] ? 8'h80 : 8'h7f;
+  assign \$603  = \$583  ? { 1'h0, \$592 [7:0] } : { \$602 [7], \$602  };
+  assign \$604  = $signed(scaled1) + $signed(17'h08000);
+  assign \$606  = $signed(\$605 ) + $signed(bias1_s5);
+  assign \$607  = $signed(\$606 ) < $signed(1'h0);
+  assign \$608  = relu & \$607 ;
+  assign \$609  = $signed(scaled1) + $signed(17'h08000);
+  assign \$611  = $signed(\$610 ) + $signed(bias1_s5);
+  assign \$612  = \$608  ? 33'h000000000 : \$611 ;
+  assign \$613  = & \$612 [32:7];
+  assign \$614  = $signed(scaled1) + $signed(17'h08000);
+  assign \$616  = $signed(\$615 ) + $signed(bias1_s5);
+  assign \$617  = $signed(\$616 ) < $signed(1'h0);
+  assign \$618  = relu & \$617 ;
+  assign \$619  = $signed(scaled1) + $signed(17'h08000);
+  assign \$621  = $signed(\$620 ) + $signed(bias1_s5);
+  assign \$622  = \$618  ? 33'h000000000 : \$621 ;
+  assign \$623  = | \$622 [32:7];
+  assign \$624  = ~ \$623 ;
+  assign \$625  = \$613  | \$624 ;
+  assign \$626  = $signed(scaled1) + $signed(17'h08000);
+  assign \$628  = $signed(\$627 ) + $signed(bias1_s5);
+  assign \$629  = $signed(\$628 ) < $signed(1'h0);
+  assign \$630  = relu & \$629 ;
+  assign \$631  = $signed(scaled1) + $signed(17'h08000);
+  assign \$633  = $signed(\$632 ) + $signed(bias1_s5);
+  assign \$634  = \$630  ? 33'h000000000 : \$633 ;
+  assign \$635  = $signed(scaled1) + $signed(17'h08000);
+  assign \$637  = $signed(\$636 ) + $signed(bias1_s5);
+  assign \$638  = $signed(\$637 ) < $signed(1'h0);
+  assign \$639  = relu & \$638 ;
+  assign \$640  = $signed(scaled1) + $signed(17'h08000);
+  assign \$642  = $signed(\$641 ) + $signed(bias1_s5);
+  assign \$643  = \$639  ? 33'h000000000 : \$642 ;
+  assign \$644  = \$643 [32] ? 8'h80 : 8'h7f;
+  assign \$645  = \$625  ? { 1'h0, \$634 [7:0] } : { \$644 [7], \$644  };
+  assign \$646  = $signed(scaled2) + $signed(17'h08000);
+  assign \$648  = $signed(\$647 ) + $signed(bias2_s5);
+  assign \$649  = $signed(\$648 ) < $signed(1'h0);
+  assign \$650  = relu & \$649 ;
+  assign \$651  = $signed(scaled2) + $signed(17'h08000);
+  assign \$653  = $signed(\$652 ) + $signed(bias2_s5);
+  assign \$654  = \$650  ? 33'h000000000 : \$653 ;
+  assign \$655  = & \$654 [32:7];
+  assign \$656  = $signed(scaled2) + $signed(17'h08000);
+  assign \$658  = $signed(\$657 ) + $signed(bias2_s5);
+  assign \$659  = $signed(\$658 ) < $signed(1'h0);
+  assign \$660  = relu & \$659 ;
+  assign \$661  = $signed(scaled2) + $signed(17'h08000);
+  assign \$663  = $signed(\$662 ) + $signed(bias2_s5);
+  assign \$664  = \$660  ? 33'h000000000 : \$663 ;
+  assign \$665  = | \$664 [32:7];
+  assign \$666  = ~ \$665 ;
+  assign \$667  = \$655  | \$666 ;
+  assign \$668  = $signed(scaled2) + $signed(17'h08000);
+  assign \$670  = $signed(\$669 ) + $signed(bias2_s5);
+  assign \$671  = $signed(\$670 ) < $signed(1'h0);
+  assign \$672  = relu & \$671 ;
+  assign \$673  = $signed(scaled2) + $signed(17'h08000);
+  assign \$675  = $signed(\$674 ) + $signed(bias2_s5);
+  assign \$676  = \$672  ? 33'h000000000 : \$675 ;
+  assign \$677  = $signed(scaled2) + $signed(17'h08000);
+  assign \$679  = $signed(\$678 ) + $signed(bias2_s5);
+  assign \$680  = $signed(\$679 ) < $signed(1'h0);
+  assign \$681  = relu & \$680 ;
+  assign \$682  = $signed(scaled2) + $signed(17'h08000);
+  assign \$684  = $signed(\$683 ) + $signed(bias2_s5);
+  assign \$685  = \$681  ? 33'h000000000 : \$684 ;
+  assign \$686  = \$685 [32] ? 8'h80 : 8'h7f;
+  assign \$687  = \$667  ? { 1'h0, \$676 [7:0] } : { \$686 [7], \$686  };
+  assign \$688  = $signed(scaled3) + $signed(17'h08000);
+  assign \$690  = $signed(\$689 ) + $signed(bias3_s5);
+  assign \$691  = $signed(\$690 ) < $signed(1'h0);
+  assign \$692  = relu & \$691 ;
+  assign \$693  = $signed(scaled3) + $signed(17'h08000);
+  assign \$695  = $signed(\$694 ) + $signed(bias3_s5);
+  assign \$696  = \$692  ? 33'h000000000 : \$695 ;
+  assign \$697  = & \$696 [32:7];
+  assign \$698  = $signed(scaled3) + $signed(17'h08000);
+  assign \$700  = $signed(\$699 ) + $signed(bias3_s5);
+  assign \$701  = $signed(\$700 ) < $signed(1'h0);
+  assign \$702  = relu & \$701 ;
+  assign \$703  = $signed(scaled3) + $signed(17'h08000);
+  assign \$705  = $signed(\$704 ) + $signed(bias3_s5);
+  assign \$706  = \$702  ? 33'h000000000 : \$705 ;
+  assign \$707  = | \$706 [32:7];
+  assign \$708  = ~ \$707 ;
+  assign \$709  = \$697  | \$708 ;
+  assign \$710  = $signed(scaled3) + $signed(17'h08000);
+  assign \$712  = $signed(\$711 ) + $signed(bias3_s5);
+  assign \$713  = $signed(\$712 ) < $signed(1'h0);
+  assign \$714  = relu & \$713 ;
+  assign \$715  = $signed(scaled3) + $signed(17'h08000);
+  assign \$717  = $signed(\$716 ) + $signed(bias3_s5);
+  assign \$718  = \$714  ? 33'h000000000 : \$717 ;
+  assign \$719  = $signed(scaled3) + $signed(17'h08000);
+  assign \$721  = $signed(\$720 ) + $signed(bias3_s5);
+  assign \$722  = $signed(\$721 ) < $signed(1'h0);
+  assign \$723  = relu & \$722 ;
+  assign \$724  = $signed(scaled3) + $signed(17'h08000);
+  assign \$726  = $signed(\$725 ) + $signed(bias3_s5);
+  assign \$727  = \$723  ? 33'h000000000 : \$726 ;
+  assign \$728  = \$727 [32] ? 8'h80 : 8'h7f;
+  assign \$729  = \$709  ? { 1'h0, \$718 [7:0] } : { \$728 [7], \$728  };
+  assign \$730  = $signed(scaled4) + $signed(17'h08000);
+  assign \$732  = $signed(\$731 ) + $signed(bias4_s5);
+  assign \$733  = $signed(\$732 ) < $signed(1'h0);
+  assign \$734  = relu & \$733 ;
+  assign \$735  = $signed(scaled4) + $signed(17'h08000);
+  assign \$737  = $signed(\$736 ) + $signed(bias4_s5);
+  assign \$738  = \$734  ? 33'h000000000 : \$737 ;
+  assign \$739  = & \$738 [32:7];
+  assign \$740  = $signed(scaled4) + $signed(17'h08000);
+  assign \$742  = $signed(\$741 ) + $signed(bias4_s5);
+  assign \$743  = $signed(\$742 ) < $signed(1'h0);
+  assign \$744  = relu & \$743 ;
+  assign \$745  = $signed(scaled4) + $signed(17'h08000);
+  assign \$747  = $signed(\$746 ) + $signed(bias4_s5);
+  assign \$748  = \$744  ? 33'h000000000 : \$747 ;
+  assign \$749  = | \$748 [32:7];
+  assign \$750  = ~ \$749 ;
+  assign \$751  = \$739  | \$750 ;
+  assign \$752  = $signed(scaled4) + $signed(17'h08000);
+  assign \$754  = $signed(\$753 ) + $signed(bias4_s5);
+  assign \$755  = $signed(\$754 ) < $signed(1'h0);
+  assign \$756  = relu & \$755 ;
+  assign \$757  = $signed(scaled4) + $signed(17'h08000);
+  assign \$759  = $signed(\$758 ) + $signed(bias4_s5);
+  assign \$760  = \$756  ? 33'h000000000 : \$759 ;
+  assign \$761  = $signed(scaled4) + $signed(17'h08000);
+  assign \$763  = $signed(\$762 ) + $signed(bias4_s5);
+  assign \$764  = $signed(\$763 ) < $signed(1'h0);
+  assign \$765  = relu & \$764 ;
+  assign \$766  = $signed(scaled4) + $signed(17'h08000);
+  assign \$768  = $signed(\$767 ) + $signed(bias4_s5);
+  assign \$769  = \$765  ? 33'h000000000 : \$768 ;
+  assign \$770  = \$769 [32] ? 8'h80 : 8'h7f;
+  assign \$771  = \$751  ? { 1'h0, \$760 [7:0] } : { \$770 [7], \$770  };
+  assign \$772  = $signed(scaled5) + $signed(17'h08000);
+  assign \$774  = $signed(\$773 ) + $signed(bias5_s5);
+  assign \$775  = $signed(\$774 ) < $signed(1'h0);
+  assign \$776  = relu & \$775 ;
+  assign \$777  = $signed(scaled5) + $signed(17'h08000);
+  assign \$779  = $signed(\$778 ) + $signed(bias5_s5);
+  assign \$780  = \$776  ? 33'h000000000 : \$779 ;
+  assign \$781  = & \$780 [32:7];
+  assign \$782  = $signed(scaled5) + $signed(17'h08000);
+  assign \$784  = $signed(\$783 ) + $signed(bias5_s5);
+  assign \$785  = $signed(\$784 ) < $signed(1'h0);
+  assign \$786  = relu & \$785 ;
+  assign \$787  = $signed(scaled5) + $signed(17'h08000);
+  assign \$789  = $signed(\$788 ) + $signed(bias5_s5);
+  assign \$790  = \$786  ? 33'h000000000 : \$789 ;
+  assign \$791  = | \$790 [32:7];
+  assign \$792  = ~ \$791 ;
+  assign \$793  = \$781  | \$792 ;
+  assign \$794  = $signed(scaled5) + $signed(17'h08000);
+  assign \$796  = $signed(\$795 ) + $signed(bias5_s5);
+  assign \$797  = $signed(\$796 ) < $signed(1'h0);
+  assign \$798  = relu & \$797 ;
+  assign \$799  = $signed(scaled5) + $signed(17'h08000);
+  assign \$801  = $signed(\$800 ) + $signed(bias5_s5);
+  assign \$802  = \$798  ? 33'h000000000 : \$801 ;
+  assign \$803  = $signed(scaled5) + $signed(17'h08000);
+  assign \$805  = $signed(\$804 ) + $signed(bias5_s5);
+  assign \$806  = $signed(\$805 ) < $signed(1'h0);
+  assign \$807  = relu & \$806 ;
+  assign \$808  = $signed(scaled5) + $signed(17'h08000);
+  assign \$810  = $signed(\$809 ) + $signed(bias5_s5);
+  assign \$811  = \$807  ? 33'h000000000 : \$810 ;
+  assign \$812  = \$811 [32] ? 8'h80 : 8'h7f;
+  assign \$813  = \$793  ? { 1'h0, \$802 [7:0] } : { \$812 [7], \$812  };
+  assign \$814  = $signed(scaled6) + $signed(17'h08000);
+  assign \$816  = $signed(\$815 ) + $signed(bias6_s5);
+  assign \$817  = $signed(\$816 ) < $signed(1'h0);
+  assign \$818  = relu & \$817 ;
+  assign \$819  = $signed(scaled6) + $signed(17'h08000);
+  assign \$821  = $signed(\$820 ) + $signed(bias6_s5);
+  assign \$822  = \$818  ? 33'h000000000 : \$821 ;
+  assign \$823  = & \$822 [32:7];
+  assign \$824  = $signed(scaled6) + $signed(17'h08000);
+  assign \$826  = $signed(\$825 ) + $signed(bias6_s5);
+  assign \$827  = $signed(\$826 ) < $signed(1'h0);
+  assign \$828  = relu & \$827 ;
+  assign \$829  = $signed(scaled6) + $signed(17'h08000);
+  assign \$831  = $signed(\$830 ) + $signed(bias6_s5);
+  assign \$832  = \$828  ? 33'h000000000 : \$831 ;
+  assign \$833  = | \$832 [32:7];
+  assign \$834  = ~ \$833 ;
+  assign \$835  = \$823  | \$834 ;
+  assign \$836  = $signed(scaled6) + $signed(17'h08000);
+  assign \$838  = $signed(\$837 ) + $signed(bias6_s5);
+  assign \$839  = $signed(\$838 ) < $signed(1'h0);
+  assign \$840  = relu & \$839 ;
+  assign \$841  = $signed(scaled6) + $signed(17'h08000);
+  assign \$843  = $signed(\$842 ) + $signed(bias6_s5);
+  assign \$844  = \$840  ? 33'h000000000 : \$843 ;
+  assign \$845  = $signed(scaled6) + $signed(17'h08000);
+  assign \$847  = $signed(\$846 ) + $signed(bias6_s5);
+  assign \$848  = $signed(\$847 ) < $signed(1'h0);
+  assign \$849  = relu & \$848 ;
+  assign \$850  = $signed(scaled6) + $signed(17'h08000);
+  assign \$852  = $signed(\$851 ) + $signed(bias6_s5);
+  assign \$853  = \$849  ? 33'h000000000 : \$852 ;
+  assign \$854  = \$853 [32] ? 8'h80 : 8'h7f;
+  assign \$855  = \$835  ? { 1'h0, \$844 [7:0] } : { \$854 [7], \$854  };
+  assign \$856  = $signed(scaled7) + $signed(17'h08000);
+  assign \$858  = $signed(\$857 ) + $signed(bias7_s5);
+  assign \$859  = $signed(\$858 ) < $signed(1'h0);
+  assign \$860  = relu & \$859 ;
+  assign \$861  = $signed(scaled7) + $signed(17'h08000);
+  assign \$863  = $signed(\$862 ) + $signed(bias7_s5);
+  assign \$864  = \$860  ? 33'h000000000 : \$863 ;
+  assign \$865  = & \$864 [32:7];
+  assign \$866  = $signed(scaled7) + $signed(17'h08000);
+  assign \$868  = $signed(\$867 ) + $signed(bias7_s5);
+  assign \$869  = $signed(\$868 ) < $signed(1'h0);
+  assign \$870  = relu & \$869 ;
+  assign \$871  = $signed(scaled7) + $signed(17'h08000);
+  assign \$873  = $signed(\$872 ) + $signed(bias7_s5);
+  assign \$874  = \$870  ? 33'h000000000 : \$873 ;
+  assign \$875  = | \$874 [32:7];
+  assign \$876  = ~ \$875 ;
+  assign \$877  = \$865  | \$876 ;
+  assign \$878  = $signed(scaled7) + $signed(17'h08000);
+  assign \$880  = $signed(\$879 ) + $signed(bias7_s5);
+  assign \$881  = $signed(\$880 ) < $signed(1'h0);
+  assign \$882  = relu & \$881 ;
+  assign \$883  = $signed(scaled7) + $signed(17'h08000);
+  assign \$885  = $signed(\$884 ) + $signed(bias7_s5);
+  assign \$886  = \$882  ? 33'h000000000 : \$885 ;
+  assign \$887  = $signed(scaled7) + $signed(17'h08000);
+  assign \$889  = $signed(\$888 ) + $signed(bias7_s5);
+  assign \$890  = $signed(\$889 ) < $signed(1'h0);
+  assign \$891  = relu & \$890 ;
+  assign \$892  = $signed(scaled7) + $signed(17'h08000);
+  assign \$894  = $signed(\$893 ) + $signed(bias7_s5);
+  assign \$895  = \$891  ? 33'h000000000 : \$894 ;
+  assign \$896  = \$895 [32] ? 8'h80 : 8'h7f;
+  assign \$897  = \$877  ? { 1'h0, \$886 [7:0] } : { \$896 [7], \$896  };
+  always @(posedge clk)
+    next_height <= \$898 ;
+  always @(posedge clk)
+    next_width <= \$899 ;
+  always @(posedge clk)
+    next_groups <= \$900 ;
+  always @(posedge clk)
+    next_frames <= \$901 ;
+  always @(posedge clk)
+    next_stride2 <= \$902 ;
+  always @(posedge clk)
+    next_relu <= \$903 ;
+  always @(posedge clk)
+    w_frames <= \$904 ;
+  always @(posedge clk)
+    w_height <= \$905 ;
+  always @(posedge clk)
+    w_width <= \$906 ;
+  always @(posedge clk)
+    w_groups <= \$907 ;
+  always @(posedge clk)
+    load <= \$908 ;
+  always @(posedge clk)
+    load_cg <= \$909 ;
+  always @(posedge clk)
+    load_og <= \$910 ;
+  always @(posedge clk)
+    fsm_state <= \$911 ;
+  always @(posedge clk)
+    height <= \$912 ;
+  always @(posedge clk)
+    width <= \$913 ;
+  always @(posedge clk)
+    groups <= \$914 ;
+  always @(posedge clk)
+    ogroups <= \$915 ;
+  always @(posedge clk)
+    stride2 <= \$916 ;
+  always @(posedge clk)
+    relu <= \$917 ;
+  always @(posedge clk)
+    c_frames <= \$918 ;
+  always @(posedge clk)
+    w_cg <= \$919 ;
+  always @(posedge clk)
+    w_x <= \$920 ;
+  always @(posedge clk)
+    w_y <= \$921 ;
+  always @(posedge clk)
+    w_slot <= \$922 ;
+  always @(posedge clk)
+    held <= \$923 ;
+  always @(posedge clk)
+    c_pass <= \$924 ;
+  always @(posedge clk)
+    c_cg <= \$925 ;
+  always @(posedge clk)
+    c_og <= \$926 ;
+  always @(posedge clk)
+    c_wbase <= \$927 ;
+  always @(posedge clk)
+    c_ox <= \$928 ;
+  always @(posedge clk)
+    c_x <= \$929 ;
+  always @(posedge clk)
+    c_oy <= \$930 ;
+  always @(posedge clk)
+    c_y <= \$931 ;
+  always @(posedge clk)
+    below <= \$932 ;
+  always @(posedge clk)
+    c_slot <= \$933 ;
+  always @(posedge clk)
+    lead <= \$934 ;
+  always @(posedge clk)
+    row_freed <= \$935 ;
+  always @(posedge clk)
+    v1 <= \$936 ;
+  always @(posedge clk)
+    last1 <= \$937 ;
+  always @(posedge clk)
+    accfirst1 <= \$938 ;
+  always @(posedge clk)
+    acclast1 <= \$939 ;
+  always @(posedge clk)
+    cg1 <= \$940 ;
+  always @(posedge clk)
+    cy1 <= \$941 ;
+  always @(posedge clk)
+    cx1 <= \$942 ;
+  always @(posedge clk)
+    slot1 <= \$943 ;
+  always @(posedge clk)
+    dy0_s1 <= \$944 ;
+  always @(posedge clk)
+    dy1_s1 <= \$945 ;
+  always @(posedge clk)
+    dy2_s1 <= \$946 ;
+  always @(posedge clk)
+    dy3_s1 <= \$947 ;
+  always @(posedge clk)
+    dy4_s1 <= \$948 ;
+  always @(posedge clk)
+    dy5_s1 <= \$949 ;
+  always @(posedge clk)
+    dy6_s1 <= \$950 ;
+  always @(posedge clk)
+    dy7_s1 <= \$951 ;
+  always @(posedge clk)
+    dy8_s1 <= \$952 ;
+  always @(posedge clk)
+    dx0_s1 <= \$953 ;
+  always @(posedge clk)
+    dx1_s1 <= \$954 ;
+  always @(posedge clk)
+    dx2_s1 <= \$955 ;
+  always @(posedge clk)
+    dx3_s1 <= \$956 ;
+  always @(posedge clk)
+    dx4_s1 <= \$957 ;
+  always @(posedge clk)
+    dx5_s1 <= \$958 ;
+  always @(posedge clk)
+    dx6_s1 <= \$959 ;
+  always @(posedge clk)
+    dx7_s1 <= \$960 ;
+  always @(posedge clk)
+    dx8_s1 <= \$961 ;
+  always @(posedge clk)
+    ok0_s2 <= \$962 ;
+  always @(posedge clk)
+    ok1_s2 <= \$963 ;
+  always @(posedge clk)
+    ok2_s2 <= \$964 ;
+  always @(posedge clk)
+    ok3_s2 <= \$965 ;
+  always @(posedge clk)
+    ok4_s2 <= \$966 ;
+  always @(posedge clk)
+    ok5_s2 <= \$967 ;
+  always @(posedge clk)
+    ok6_s2 <= \$968 ;
+  always @(posedge clk)
+    ok7_s2 <= \$969 ;
+  always @(posedge clk)
+    ok8_s2 <= \$970 ;
+  always @(posedge clk)
+    wread__addr <= \$971 ;
   always @(posedge clk)
     v2 <= \$972 ;
   always @(posedge clk)
@@ -4940,309 +4845,307 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   always @(posedge clk)
     sample8_s2b <= \$984 ;
   always @(posedge clk)
-    weights_s2b <= \$985 ;
+    ok0_s2b <= \$985 ;
   always @(posedge clk)
-    ok0_s2b <= \$986 ;
+    ok1_s2b <= \$986 ;
   always @(posedge clk)
-    ok1_s2b <= \$987 ;
+    ok2_s2b <= \$987 ;
   always @(posedge clk)
-    ok2_s2b <= \$988 ;
+    ok3_s2b <= \$988 ;
   always @(posedge clk)
-    ok3_s2b <= \$989 ;
+    ok4_s2b <= \$989 ;
   always @(posedge clk)
-    ok4_s2b <= \$990 ;
+    ok5_s2b <= \$990 ;
   always @(posedge clk)
-    ok5_s2b <= \$991 ;
+    ok6_s2b <= \$991 ;
   always @(posedge clk)
-    ok6_s2b <= \$992 ;
+    ok7_s2b <= \$992 ;
   always @(posedge clk)
-    ok7_s2b <= \$993 ;
+    ok8_s2b <= \$993 ;
   always @(posedge clk)
-    ok8_s2b <= \$994 ;
+    v2b <= \$994 ;
   always @(posedge clk)
-    v2b <= \$995 ;
+    last2b <= \$995 ;
   always @(posedge clk)
-    last2b <= \$996 ;
+    accfirst2b <= \$996 ;
   always @(posedge clk)
-    accfirst2b <= \$997 ;
+    acclast2b <= \$997 ;
   always @(posedge clk)
-    acclast2b <= \$998 ;
+    prod0_0 <= \$998 ;
   always @(posedge clk)
-    prod0_0 <= \$999 ;
+    prod0_1 <= \$999 ;
   always @(posedge clk)
-    prod0_1 <= \$1000 ;
+    prod0_2 <= \$1000 ;
   always @(posedge clk)
-    prod0_2 <= \$1001 ;
+    prod0_3 <= \$1001 ;
   always @(posedge clk)
-    prod0_3 <= \$1002 ;
+    prod0_4 <= \$1002 ;
   always @(posedge clk)
-    prod0_4 <= \$1003 ;
+    prod0_5 <= \$1003 ;
   always @(posedge clk)
-    prod0_5 <= \$1004 ;
+    prod0_6 <= \$1004 ;
   always @(posedge clk)
-    prod0_6 <= \$1005 ;
+    prod0_7 <= \$1005 ;
   always @(posedge clk)
-    prod0_7 <= \$1006 ;
+    prod0_8 <= \$1006 ;
   always @(posedge clk)
-    prod0_8 <= \$1007 ;
+    prod1_0 <= \$1007 ;
   always @(posedge clk)
-    prod1_0 <= \$1008 ;
+    prod1_1 <= \$1008 ;
   always @(posedge clk)
-    prod1_1 <= \$1009 ;
+    prod1_2 <= \$1009 ;
   always @(posedge clk)
-    prod1_2 <= \$1010 ;
+    prod1_3 <= \$1010 ;
   always @(posedge clk)
-    prod1_3 <= \$1011 ;
+    prod1_4 <= \$1011 ;
   always @(posedge clk)
-    prod1_4 <= \$1012 ;
+    prod1_5 <= \$1012 ;
   always @(posedge clk)
-    prod1_5 <= \$1013 ;
+    prod1_6 <= \$1013 ;
   always @(posedge clk)
-    prod1_6 <= \$1014 ;
+    prod1_7 <= \$1014 ;
   always @(posedge clk)
-    prod1_7 <= \$1015 ;
+    prod1_8 <= \$1015 ;
   always @(posedge clk)
-    prod1_8 <= \$1016 ;
+    prod2_0 <= \$1016 ;
   always @(posedge clk)
-    prod2_0 <= \$1017 ;
+    prod2_1 <= \$1017 ;
   always @(posedge clk)
-    prod2_1 <= \$1018 ;
+    prod2_2 <= \$1018 ;
   always @(posedge clk)
-    prod2_2 <= \$1019 ;
+    prod2_3 <= \$1019 ;
   always @(posedge clk)
-    prod2_3 <= \$1020 ;
+    prod2_4 <= \$1020 ;
   always @(posedge clk)
-    prod2_4 <= \$1021 ;
+    prod2_5 <= \$1021 ;
   always @(posedge clk)
-    prod2_5 <= \$1022 ;
+    prod2_6 <= \$1022 ;
   always @(posedge clk)
-    prod2_6 <= \$1023 ;
+    prod2_7 <= \$1023 ;
   always @(posedge clk)
-    prod2_7 <= \$1024 ;
+    prod2_8 <= \$1024 ;
   always @(posedge clk)
-    prod2_8 <= \$1025 ;
+    prod3_0 <= \$1025 ;
   always @(posedge clk)
-    prod3_0 <= \$1026 ;
+    prod3_1 <= \$1026 ;
   always @(posedge clk)
-    prod3_1 <= \$1027 ;
+    prod3_2 <= \$1027 ;
   always @(posedge clk)
-    prod3_2 <= \$1028 ;
+    prod3_3 <= \$1028 ;
   always @(posedge clk)
-    prod3_3 <= \$1029 ;
+    prod3_4 <= \$1029 ;
   always @(posedge clk)
-    prod3_4 <= \$1030 ;
+    prod3_5 <= \$1030 ;
   always @(posedge clk)
-    prod3_5 <= \$1031 ;
+    prod3_6 <= \$1031 ;
   always @(posedge clk)
-    prod3_6 <= \$1032 ;
+    prod3_7 <= \$1032 ;
   always @(posedge clk)
-    prod3_7 <= \$1033 ;
+    prod3_8 <= \$1033 ;
   always @(posedge clk)
-    prod3_8 <= \$1034 ;
+    prod4_0 <= \$1034 ;
   always @(posedge clk)
-    prod4_0 <= \$1035 ;
+    prod4_1 <= \$1035 ;
   always @(posedge clk)
-    prod4_1 <= \$1036 ;
+    prod4_2 <= \$1036 ;
   always @(posedge clk)
-    prod4_2 <= \$1037 ;
+    prod4_3 <= \$1037 ;
   always @(posedge clk)
-    prod4_3 <= \$1038 ;
+    prod4_4 <= \$1038 ;
   always @(posedge clk)
-    prod4_4 <= \$1039 ;
+    prod4_5 <= \$1039 ;
   always @(posedge clk)
-    prod4_5 <= \$1040 ;
+    prod4_6 <= \$1040 ;
   always @(posedge clk)
-    prod4_6 <= \$1041 ;
+    prod4_7 <= \$1041 ;
   always @(posedge clk)
-    prod4_7 <= \$1042 ;
+    prod4_8 <= \$1042 ;
   always @(posedge clk)
-    prod4_8 <= \$1043 ;
+    prod5_0 <= \$1043 ;
   always @(posedge clk)
-    prod5_0 <= \$1044 ;
+    prod5_1 <= \$1044 ;
   always @(posedge clk)
-    prod5_1 <= \$1045 ;
+    prod5_2 <= \$1045 ;
   always @(posedge clk)
-    prod5_2 <= \$1046 ;
+    prod5_3 <= \$1046 ;
   always @(posedge clk)
-    prod5_3 <= \$1047 ;
+    prod5_4 <= \$1047 ;
   always @(posedge clk)
-    prod5_4 <= \$1048 ;
+    prod5_5 <= \$1048 ;
   always @(posedge clk)
-    prod5_5 <= \$1049 ;
+    prod5_6 <= \$1049 ;
   always @(posedge clk)
-    prod5_6 <= \$1050 ;
+    prod5_7 <= \$1050 ;
   always @(posedge clk)
-    prod5_7 <= \$1051 ;
+    prod5_8 <= \$1051 ;
   always @(posedge clk)
-    prod5_8 <= \$1052 ;
+    prod6_0 <= \$1052 ;
   always @(posedge clk)
-    prod6_0 <= \$1053 ;
+    prod6_1 <= \$1053 ;
   always @(posedge clk)
-    prod6_1 <= \$1054 ;
+    prod6_2 <= \$1054 ;
   always @(posedge clk)
-    prod6_2 <= \$1055 ;
+    prod6_3 <= \$1055 ;
   always @(posedge clk)
-    prod6_3 <= \$1056 ;
+    prod6_4 <= \$1056 ;
   always @(posedge clk)
-    prod6_4 <= \$1057 ;
+    prod6_5 <= \$1057 ;
   always @(posedge clk)
-    prod6_5 <= \$1058 ;
+    prod6_6 <= \$1058 ;
   always @(posedge clk)
-    prod6_6 <= \$1059 ;
+    prod6_7 <= \$1059 ;
   always @(posedge clk)
-    prod6_7 <= \$1060 ;
+    prod6_8 <= \$1060 ;
   always @(posedge clk)
-    prod6_8 <= \$1061 ;
+    prod7_0 <= \$1061 ;
   always @(posedge clk)
-    prod7_0 <= \$1062 ;
+    prod7_1 <= \$1062 ;
   always @(posedge clk)
-    prod7_1 <= \$1063 ;
+    prod7_2 <= \$1063 ;
   always @(posedge clk)
-    prod7_2 <= \$1064 ;
+    prod7_3 <= \$1064 ;
   always @(posedge clk)
-    prod7_3 <= \$1065 ;
+    prod7_4 <= \$1065 ;
   always @(posedge clk)
-    prod7_4 <= \$1066 ;
+    prod7_5 <= \$1066 ;
   always @(posedge clk)
-    prod7_5 <= \$1067 ;
+    prod7_6 <= \$1067 ;
   always @(posedge clk)
-    prod7_6 <= \$1068 ;
+    prod7_7 <= \$1068 ;
   always @(posedge clk)
-    prod7_7 <= \$1069 ;
+    prod7_8 <= \$1069 ;
   always @(posedge clk)
-    prod7_8 <= \$1070 ;
+    scale0_s3 <= \$1070 ;
   always @(posedge clk)
-    scale0_s3 <= \$1071 ;
+    scale1_s3 <= \$1071 ;
   always @(posedge clk)
-    scale1_s3 <= \$1072 ;
+    scale2_s3 <= \$1072 ;
   always @(posedge clk)
-    scale2_s3 <= \$1073 ;
+    scale3_s3 <= \$1073 ;
   always @(posedge clk)
-    scale3_s3 <= \$1074 ;
+    scale4_s3 <= \$1074 ;
   always @(posedge clk)
-    scale4_s3 <= \$1075 ;
+    scale5_s3 <= \$1075 ;
   always @(posedge clk)
-    scale5_s3 <= \$1076 ;
+    scale6_s3 <= \$1076 ;
   always @(posedge clk)
-    scale6_s3 <= \$1077 ;
+    scale7_s3 <= \$1077 ;
   always @(posedge clk)
-    scale7_s3 <= \$1078 ;
+    bias0_s3 <= \$1078 ;
   always @(posedge clk)
-    bias0_s3 <= \$1079 ;
+    bias1_s3 <= \$1079 ;
   always @(posedge clk)
-    bias1_s3 <= \$1080 ;
+    bias2_s3 <= \$1080 ;
   always @(posedge clk)
-    bias2_s3 <= \$1081 ;
+    bias3_s3 <= \$1081 ;
   always @(posedge clk)
-    bias3_s3 <= \$1082 ;
+    bias4_s3 <= \$1082 ;
   always @(posedge clk)
-    bias4_s3 <= \$1083 ;
+    bias5_s3 <= \$1083 ;
   always @(posedge clk)
-    bias5_s3 <= \$1084 ;
+    bias6_s3 <= \$1084 ;
   always @(posedge clk)
-    bias6_s3 <= \$1085 ;
+    bias7_s3 <= \$1085 ;
   always @(posedge clk)
-    bias7_s3 <= \$1086 ;
+    v3 <= \$1086 ;
   always @(posedge clk)
-    v3 <= \$1087 ;
+    last3 <= \$1087 ;
   always @(posedge clk)
-    last3 <= \$1088 ;
+    accfirst3 <= \$1088 ;
   always @(posedge clk)
-    accfirst3 <= \$1089 ;
+    acclast3 <= \$1089 ;
   always @(posedge clk)
-    acclast3 <= \$1090 ;
+    acc0 <= \$1090 ;
   always @(posedge clk)
-    acc0 <= \$1091 ;
+    acc1 <= \$1091 ;
   always @(posedge clk)
-    acc1 <= \$1092 ;
+    acc2 <= \$1092 ;
   always @(posedge clk)
-    acc2 <= \$1093 ;
+    acc3 <= \$1093 ;
   always @(posedge clk)
-    acc3 <= \$1094 ;
+    acc4 <= \$1094 ;
   always @(posedge clk)
-    acc4 <= \$1095 ;
+    acc5 <= \$1095 ;
   always @(posedge clk)
-    acc5 <= \$1096 ;
+    acc6 <= \$1096 ;
   always @(posedge clk)
-    acc6 <= \$1097 ;
+    acc7 <= \$1097 ;
   always @(posedge clk)
-    acc7 <= \$1098 ;
+    scale0_s4 <= \$1098 ;
   always @(posedge clk)
-    scale0_s4 <= \$1099 ;
+    scale1_s4 <= \$1099 ;
   always @(posedge clk)
-    scale1_s4 <= \$1100 ;
+    scale2_s4 <= \$1100 ;
   always @(posedge clk)
-    scale2_s4 <= \$1101 ;
+    scale3_s4 <= \$1101 ;
   always @(posedge clk)
-    scale3_s4 <= \$1102 ;
+    scale4_s4 <= \$1102 ;
   always @(posedge clk)
-    scale4_s4 <= \$1103 ;
+    scale5_s4 <= \$1103 ;
   always @(posedge clk)
-    scale5_s4 <= \$1104 ;
+    scale6_s4 <= \$1104 ;
   always @(posedge clk)
-    scale6_s4 <= \$1105 ;
+    scale7_s4 <= \$1105 ;
   always @(posedge clk)
-    scale7_s4 <= \$1106 ;
+    bias0_s4 <= \$1106 ;
   always @(posedge clk)
-    bias0_s4 <= \$1107 ;
+    bias1_s4 <= \$1107 ;
   always @(posedge clk)
-    bias1_s4 <= \$1108 ;
+    bias2_s4 <= \$1108 ;
   always @(posedge clk)
-    bias2_s4 <= \$1109 ;
+    bias3_s4 <= \$1109 ;
   always @(posedge clk)
-    bias3_s4 <= \$1110 ;
+    bias4_s4 <= \$1110 ;
   always @(posedge clk)
-    bias4_s4 <= \$1111 ;
+    bias5_s4 <= \$1111 ;
   always @(posedge clk)
-    bias5_s4 <= \$1112 ;
+    bias6_s4 <= \$1112 ;
   always @(posedge clk)
-    bias6_s4 <= \$1113 ;
+    bias7_s4 <= \$1113 ;
   always @(posedge clk)
-    bias7_s4 <= \$1114 ;
+    v4 <= \$1114 ;
   always @(posedge clk)
-    v4 <= \$1115 ;
+    last4 <= \$1115 ;
   always @(posedge clk)
-    last4 <= \$1116 ;
+    scaled0 <= \$1116 ;
   always @(posedge clk)
-    scaled0 <= \$1117 ;
+    scaled1 <= \$1117 ;
   always @(posedge clk)
-    scaled1 <= \$1118 ;
+    scaled2 <= \$1118 ;
   always @(posedge clk)
-    scaled2 <= \$1119 ;
+    scaled3 <= \$1119 ;
   always @(posedge clk)
-    scaled3 <= \$1120 ;
+    scaled4 <= \$1120 ;
   always @(posedge clk)
-    scaled4 <= \$1121 ;
+    scaled5 <= \$1121 ;
   always @(posedge clk)
-    scaled5 <= \$1122 ;
+    scaled6 <= \$1122 ;
   always @(posedge clk)
-    scaled6 <= \$1123 ;
+    scaled7 <= \$1123 ;
   always @(posedge clk)
-    scaled7 <= \$1124 ;
+    bias0_s5 <= \$1124 ;
   always @(posedge clk)
-    bias0_s5 <= \$1125 ;
+    bias1_s5 <= \$1125 ;
   always @(posedge clk)
-    bias1_s5 <= \$1126 ;
+    bias2_s5 <= \$1126 ;
   always @(posedge clk)
-    bias2_s5 <= \$1127 ;
+    bias3_s5 <= \$1127 ;
   always @(posedge clk)
-    bias3_s5 <= \$1128 ;
+    bias4_s5 <= \$1128 ;
   always @(posedge clk)
-    bias4_s5 <= \$1129 ;
+    bias5_s5 <= \$1129 ;
   always @(posedge clk)
-    bias5_s5 <= \$1130 ;
+    bias6_s5 <= \$1130 ;
   always @(posedge clk)
-    bias6_s5 <= \$1131 ;
+    bias7_s5 <= \$1131 ;
   always @(posedge clk)
-    bias7_s5 <= \$1132 ;
+    v5 <= \$1132 ;
   always @(posedge clk)
-    v5 <= \$1133 ;
+    last5 <= \$1133 ;
   always @(posedge clk)
-    last5 <= \$1134 ;
+    o__payload <= \$1134 ;
   always @(posedge clk)
-    o__payload <= \$1135 ;
-  always @(posedge clk)
-    o__valid <= \$1136 ;
+    o__valid <= \$1135 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     w__ready = 1'h0;
@@ -5343,11 +5246,24 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$899  = next_height;
+    \$898  = next_height;
     casez (fsm_state)
       2'h0:
-          if (\$258 ) begin
-            \$899  = w__payload[5:0];
+          if (\$257 ) begin
+            \$898  = w__payload[5:0];
+          end
+    endcase
+    if (rst) begin
+      \$898  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$899  = next_width;
+    casez (fsm_state)
+      2'h0:
+          if (\$257 ) begin
+            \$899  = w__payload[21:16];
           end
     endcase
     if (rst) begin
@@ -5356,50 +5272,50 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$900  = next_width;
+    \$900  = next_groups;
     casez (fsm_state)
       2'h0:
-          if (\$258 ) begin
-            \$900  = w__payload[21:16];
+          if (\$257 ) begin
+            \$900  = \$258 [2:0];
           end
     endcase
     if (rst) begin
-      \$900  = 6'h00;
+      \$900  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$901  = next_groups;
+    \$901  = next_frames;
     casez (fsm_state)
       2'h0:
-          if (\$258 ) begin
-            \$901  = \$259 [2:0];
+          if (\$257 ) begin
+            \$901  = w__payload[63:48];
           end
     endcase
     if (rst) begin
-      \$901  = 3'h0;
+      \$901  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$902  = next_frames;
+    \$902  = next_stride2;
     casez (fsm_state)
       2'h0:
-          if (\$258 ) begin
-            \$902  = w__payload[63:48];
+          if (\$257 ) begin
+            \$902  = w__payload[64];
           end
     endcase
     if (rst) begin
-      \$902  = 16'h0000;
+      \$902  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$903  = next_stride2;
+    \$903  = next_relu;
     casez (fsm_state)
       2'h0:
-          if (\$258 ) begin
-            \$903  = w__payload[64];
+          if (\$257 ) begin
+            \$903  = w__payload[65];
           end
     endcase
     if (rst) begin
@@ -5408,46 +5324,46 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$904  = next_relu;
+    \$904  = w_frames;
     casez (fsm_state)
       2'h0:
-          if (\$258 ) begin
-            \$904  = w__payload[65];
+          if (\$257 ) begin
+            \$904  = w__payload[63:48];
           end
     endcase
-    if (rst) begin
-      \$904  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$905  = w_frames;
-    casez (fsm_state)
-      2'h0:
-          if (\$258 ) begin
-            \$905  = w__payload[63:48];
-          end
-    endcase
-    if (\$269 ) begin
-      if (\$272 ) begin
-        if (\$275 ) begin
-          if (\$281 ) begin
-            \$905  = \$282 [15:0];
+    if (\$268 ) begin
+      if (\$271 ) begin
+        if (\$274 ) begin
+          if (\$280 ) begin
+            \$904  = \$281 [15:0];
           end
         end
       end
     end
     if (rst) begin
-      \$905  = 16'h0000;
+      \$904  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$906  = w_height;
+    \$905  = w_height;
     casez (fsm_state)
       2'h0:
-          if (\$258 ) begin
-            \$906  = w__payload[5:0];
+          if (\$257 ) begin
+            \$905  = w__payload[5:0];
+          end
+    endcase
+    if (rst) begin
+      \$905  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$906  = w_width;
+    casez (fsm_state)
+      2'h0:
+          if (\$257 ) begin
+            \$906  = w__payload[21:16];
           end
     endcase
     if (rst) begin
@@ -5456,36 +5372,42 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$907  = w_width;
+    \$907  = w_groups;
     casez (fsm_state)
       2'h0:
-          if (\$258 ) begin
-            \$907  = w__payload[21:16];
+          if (\$257 ) begin
+            \$907  = \$259 [2:0];
           end
     endcase
     if (rst) begin
-      \$907  = 6'h00;
+      \$907  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$908  = w_groups;
+    \$908  = load;
     casez (fsm_state)
       2'h0:
-          if (\$258 ) begin
-            \$908  = \$260 [2:0];
+          if (\$257 ) begin
+            \$908  = 2'h0;
+          end
+      2'h1:
+          /* empty */;
+      2'h2:
+          if (w__valid) begin
+            \$908  = \$263 [1:0];
           end
     endcase
     if (rst) begin
-      \$908  = 3'h0;
+      \$908  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$909  = load;
+    \$909  = load_cg;
     casez (fsm_state)
       2'h0:
-          if (\$258 ) begin
+          if (\$257 ) begin
             \$909  = 2'h0;
           end
       2'h1:
@@ -5493,6 +5415,9 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
       2'h2:
           if (w__valid) begin
             \$909  = \$264 [1:0];
+            if (\$266 ) begin
+              \$909  = 2'h0;
+            end
           end
     endcase
     if (rst) begin
@@ -5501,19 +5426,18 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$910  = load_cg;
+    \$910  = load_og;
     casez (fsm_state)
       2'h0:
-          if (\$258 ) begin
+          if (\$257 ) begin
             \$910  = 2'h0;
           end
       2'h1:
           /* empty */;
       2'h2:
           if (w__valid) begin
-            \$910  = \$265 [1:0];
-            if (\$267 ) begin
-              \$910  = 2'h0;
+            if (\$266 ) begin
+              \$910  = \$267 [1:0];
             end
           end
     endcase
@@ -5523,19 +5447,19 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$911  = load_og;
+    \$911  = fsm_state;
     casez (fsm_state)
       2'h0:
-          if (\$258 ) begin
-            \$911  = 2'h0;
+          if (\$257 ) begin
+            \$911  = 2'h1;
           end
       2'h1:
-          /* empty */;
+          if (\$262 ) begin
+            \$911  = 2'h2;
+          end
       2'h2:
-          if (w__valid) begin
-            if (\$267 ) begin
-              \$911  = \$268 [1:0];
-            end
+          if (loaded) begin
+            \$911  = 2'h0;
           end
     endcase
     if (rst) begin
@@ -5544,28 +5468,24 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$912  = fsm_state;
+    \$912  = height;
     casez (fsm_state)
       2'h0:
-          if (\$258 ) begin
-            \$912  = 2'h1;
-          end
+          /* empty */;
       2'h1:
-          if (\$263 ) begin
-            \$912  = 2'h2;
-          end
+          /* empty */;
       2'h2:
           if (loaded) begin
-            \$912  = 2'h0;
+            \$912  = next_height;
           end
     endcase
     if (rst) begin
-      \$912  = 2'h0;
+      \$912  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$913  = height;
+    \$913  = width;
     casez (fsm_state)
       2'h0:
           /* empty */;
@@ -5573,7 +5493,7 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
           /* empty */;
       2'h2:
           if (loaded) begin
-            \$913  = next_height;
+            \$913  = next_width;
           end
     endcase
     if (rst) begin
@@ -5582,7 +5502,7 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$914  = width;
+    \$914  = groups;
     casez (fsm_state)
       2'h0:
           /* empty */;
@@ -5590,16 +5510,16 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
           /* empty */;
       2'h2:
           if (loaded) begin
-            \$914  = next_width;
+            \$914  = next_groups;
           end
     endcase
     if (rst) begin
-      \$914  = 6'h00;
+      \$914  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$915  = groups;
+    \$915  = ogroups;
     casez (fsm_state)
       2'h0:
           /* empty */;
@@ -5607,7 +5527,7 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
           /* empty */;
       2'h2:
           if (loaded) begin
-            \$915  = next_groups;
+            \$915  = 3'h0;
           end
     endcase
     if (rst) begin
@@ -5616,7 +5536,7 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$916  = ogroups;
+    \$916  = stride2;
     casez (fsm_state)
       2'h0:
           /* empty */;
@@ -5624,16 +5544,16 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
           /* empty */;
       2'h2:
           if (loaded) begin
-            \$916  = 3'h0;
+            \$916  = next_stride2;
           end
     endcase
     if (rst) begin
-      \$916  = 3'h0;
+      \$916  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$917  = stride2;
+    \$917  = relu;
     casez (fsm_state)
       2'h0:
           /* empty */;
@@ -5641,7 +5561,7 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
           /* empty */;
       2'h2:
           if (loaded) begin
-            \$917  = next_stride2;
+            \$917  = next_relu;
           end
     endcase
     if (rst) begin
@@ -5650,7 +5570,7 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$918  = relu;
+    \$918  = c_frames;
     casez (fsm_state)
       2'h0:
           /* empty */;
@@ -5658,62 +5578,62 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
           /* empty */;
       2'h2:
           if (loaded) begin
-            \$918  = next_relu;
-          end
-    endcase
-    if (rst) begin
-      \$918  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$919  = c_frames;
-    casez (fsm_state)
-      2'h0:
-          /* empty */;
-      2'h1:
-          /* empty */;
-      2'h2:
-          if (loaded) begin
-            \$919  = next_frames;
+            \$918  = next_frames;
           end
     endcase
     if (issue) begin
-      if (\$285 ) begin
-        if (\$293 ) begin
-          if (\$302 ) begin
-            if (\$308 ) begin
-              \$919  = \$310 [15:0];
+      if (\$284 ) begin
+        if (\$292 ) begin
+          if (\$301 ) begin
+            if (\$307 ) begin
+              \$918  = \$309 [15:0];
             end
           end
         end
       end
     end
     if (rst) begin
-      \$919  = 16'h0000;
+      \$918  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$920  = w_cg;
-    if (\$269 ) begin
-      \$920  = \$270 [1:0];
-      if (\$272 ) begin
-        \$920  = 2'h0;
+    \$919  = w_cg;
+    if (\$268 ) begin
+      \$919  = \$269 [1:0];
+      if (\$271 ) begin
+        \$919  = 2'h0;
       end
     end
     if (rst) begin
-      \$920  = 2'h0;
+      \$919  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$921  = w_x;
-    if (\$269 ) begin
-      if (\$272 ) begin
-        \$921  = \$273 [4:0];
-        if (\$275 ) begin
-          \$921  = 5'h00;
+    \$920  = w_x;
+    if (\$268 ) begin
+      if (\$271 ) begin
+        \$920  = \$272 [4:0];
+        if (\$274 ) begin
+          \$920  = 5'h00;
+        end
+      end
+    end
+    if (rst) begin
+      \$920  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$921  = w_y;
+    if (\$268 ) begin
+      if (\$271 ) begin
+        if (\$274 ) begin
+          \$921  = \$275 [4:0];
+          if (\$280 ) begin
+            \$921  = 5'h00;
+          end
         end
       end
     end
@@ -5723,65 +5643,62 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$922  = w_y;
-    if (\$269 ) begin
-      if (\$272 ) begin
-        if (\$275 ) begin
-          \$922  = \$276 [4:0];
-          if (\$281 ) begin
-            \$922  = 5'h00;
-          end
+    \$922  = w_slot;
+    if (\$268 ) begin
+      if (\$271 ) begin
+        if (\$274 ) begin
+          \$922  = \$278 [3:0];
         end
       end
     end
     if (rst) begin
-      \$922  = 5'h00;
+      \$922  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$923  = w_slot;
-    if (\$269 ) begin
-      if (\$272 ) begin
-        if (\$275 ) begin
-          \$923  = \$279 [3:0];
+    \$923  = held;
+    if (\$282 ) begin
+      \$923  = off__payload;
+    end
+    if (rst) begin
+      \$923  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$924  = c_pass;
+    if (issue) begin
+      \$924  = \$283 [0];
+      if (\$284 ) begin
+        \$924  = 1'h0;
+      end
+    end
+    if (rst) begin
+      \$924  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$925  = c_cg;
+    if (issue) begin
+      if (\$284 ) begin
+        \$925  = \$285 [1:0];
+        if (\$287 ) begin
+          \$925  = 2'h0;
         end
       end
     end
     if (rst) begin
-      \$923  = 4'h0;
+      \$925  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$924  = held;
-    if (\$283 ) begin
-      \$924  = off__payload;
-    end
-    if (rst) begin
-      \$924  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$925  = c_pass;
+    \$926  = c_og;
     if (issue) begin
-      \$925  = \$284 [0];
-      if (\$285 ) begin
-        \$925  = 1'h0;
-      end
-    end
-    if (rst) begin
-      \$925  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$926  = c_cg;
-    if (issue) begin
-      if (\$285 ) begin
-        \$926  = \$286 [1:0];
-        if (\$288 ) begin
+      if (\$284 ) begin
+        if (\$292 ) begin
           \$926  = 2'h0;
         end
       end
@@ -5792,10 +5709,10 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$927  = c_og;
+    \$927  = c_wbase;
     if (issue) begin
-      if (\$285 ) begin
-        if (\$293 ) begin
+      if (\$284 ) begin
+        if (\$292 ) begin
           \$927  = 2'h0;
         end
       end
@@ -5806,89 +5723,99 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$928  = c_wbase;
+    \$928  = c_ox;
     if (issue) begin
-      if (\$285 ) begin
-        if (\$293 ) begin
-          \$928  = 2'h0;
-        end
-      end
-    end
-    if (rst) begin
-      \$928  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$929  = c_ox;
-    if (issue) begin
-      if (\$285 ) begin
-        if (\$293 ) begin
-          \$929  = \$294 [4:0];
-          if (\$302 ) begin
-            \$929  = 5'h00;
+      if (\$284 ) begin
+        if (\$292 ) begin
+          \$928  = \$293 [4:0];
+          if (\$301 ) begin
+            \$928  = 5'h00;
           end
         end
       end
     end
     if (rst) begin
-      \$929  = 5'h00;
+      \$928  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$930  = c_x;
+    \$929  = c_x;
     if (issue) begin
-      if (\$285 ) begin
-        if (\$293 ) begin
-          \$930  = \$296 [5:0];
-          if (\$302 ) begin
-            \$930  = 6'h00;
+      if (\$284 ) begin
+        if (\$292 ) begin
+          \$929  = \$295 [5:0];
+          if (\$301 ) begin
+            \$929  = 6'h00;
           end
         end
       end
     end
     if (rst) begin
-      \$930  = 6'h00;
+      \$929  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$931  = c_oy;
+    \$930  = c_oy;
     if (issue) begin
-      if (\$285 ) begin
-        if (\$293 ) begin
-          if (\$302 ) begin
+      if (\$284 ) begin
+        if (\$292 ) begin
+          if (\$301 ) begin
             (* full_case = 32'd1 *)
-            if (\$308 ) begin
-              \$931  = 5'h00;
+            if (\$307 ) begin
+              \$930  = 5'h00;
             end else begin
-              \$931  = \$311 [4:0];
+              \$930  = \$310 [4:0];
             end
           end
         end
       end
     end
     if (rst) begin
-      \$931  = 5'h00;
+      \$930  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$932  = c_y;
+    \$931  = c_y;
     if (issue) begin
-      if (\$285 ) begin
-        if (\$293 ) begin
-          if (\$302 ) begin
+      if (\$284 ) begin
+        if (\$292 ) begin
+          if (\$301 ) begin
             (* full_case = 32'd1 *)
-            if (\$308 ) begin
-              \$932  = 6'h00;
+            if (\$307 ) begin
+              \$931  = 6'h00;
             end else begin
-              \$932  = \$313 [5:0];
+              \$931  = \$312 [5:0];
             end
           end
         end
       end
+    end
+    if (rst) begin
+      \$931  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$932  = below;
+    if (issue) begin
+      if (\$284 ) begin
+        if (\$292 ) begin
+          if (\$301 ) begin
+            (* full_case = 32'd1 *)
+            if (\$307 ) begin
+              \$932  = \$308 [5:0];
+            end else begin
+              \$932  = \$314 [5:0];
+            end
+          end
+        end
+      end
+    end
+    if (loaded) begin
+      \$932  = \$324 [5:0];
     end
     if (rst) begin
       \$932  = 6'h00;
@@ -5896,60 +5823,46 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$933  = below;
-    if (issue) begin
-      if (\$285 ) begin
-        if (\$293 ) begin
-          if (\$302 ) begin
-            (* full_case = 32'd1 *)
-            if (\$308 ) begin
-              \$933  = \$309 [5:0];
-            end else begin
-              \$933  = \$315 [5:0];
-            end
-          end
-        end
-      end
-    end
-    if (loaded) begin
-      \$933  = \$325 [5:0];
+    \$933  = c_slot;
+    if (\$315 ) begin
+      \$933  = \$321 [3:0];
     end
     if (rst) begin
-      \$933  = 6'h00;
+      \$933  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$934  = c_slot;
-    if (\$316 ) begin
-      \$934  = \$322 [3:0];
-    end
+    \$934  = \$323 [3:0];
     if (rst) begin
       \$934  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$935  = \$324 [3:0];
+    \$935  = row_freed;
+    if (ce) begin
+      \$935  = row_step;
+    end
     if (rst) begin
-      \$935  = 4'h0;
+      \$935  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$936  = row_freed;
+    \$936  = v1;
     if (ce) begin
-      \$936  = row_step;
+      \$936  = issue;
     end
     if (rst) begin
-      \$936  = 2'h0;
+      \$936  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$937  = v1;
+    \$937  = last1;
     if (ce) begin
-      \$937  = issue;
+      \$937  = frame_last;
     end
     if (rst) begin
       \$937  = 1'h0;
@@ -5957,9 +5870,9 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$938  = last1;
+    \$938  = accfirst1;
     if (ce) begin
-      \$938  = frame_last;
+      \$938  = \$326 ;
     end
     if (rst) begin
       \$938  = 1'h0;
@@ -5967,9 +5880,9 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$939  = accfirst1;
+    \$939  = acclast1;
     if (ce) begin
-      \$939  = \$327 ;
+      \$939  = \$328 ;
     end
     if (rst) begin
       \$939  = 1'h0;
@@ -5977,29 +5890,29 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$940  = acclast1;
+    \$940  = cg1;
     if (ce) begin
-      \$940  = \$329 ;
+      \$940  = c_cg;
     end
     if (rst) begin
-      \$940  = 1'h0;
+      \$940  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$941  = cg1;
+    \$941  = cy1;
     if (ce) begin
-      \$941  = c_cg;
+      \$941  = c_y;
     end
     if (rst) begin
-      \$941  = 2'h0;
+      \$941  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$942  = cy1;
+    \$942  = cx1;
     if (ce) begin
-      \$942  = c_y;
+      \$942  = c_x;
     end
     if (rst) begin
       \$942  = 6'h00;
@@ -6007,19 +5920,19 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$943  = cx1;
+    \$943  = slot1;
     if (ce) begin
-      \$943  = c_x;
+      \$943  = c_slot;
     end
     if (rst) begin
-      \$943  = 6'h00;
+      \$943  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$944  = slot1;
+    \$944  = dy0_s1;
     if (ce) begin
-      \$944  = c_slot;
+      \$944  = dy0;
     end
     if (rst) begin
       \$944  = 4'h0;
@@ -6027,9 +5940,9 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$945  = dy0_s1;
+    \$945  = dy1_s1;
     if (ce) begin
-      \$945  = dy0;
+      \$945  = dy1;
     end
     if (rst) begin
       \$945  = 4'h0;
@@ -6037,9 +5950,9 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$946  = dy1_s1;
+    \$946  = dy2_s1;
     if (ce) begin
-      \$946  = dy1;
+      \$946  = dy2;
     end
     if (rst) begin
       \$946  = 4'h0;
@@ -6047,9 +5960,9 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$947  = dy2_s1;
+    \$947  = dy3_s1;
     if (ce) begin
-      \$947  = dy2;
+      \$947  = dy3;
     end
     if (rst) begin
       \$947  = 4'h0;
@@ -6057,9 +5970,9 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$948  = dy3_s1;
+    \$948  = dy4_s1;
     if (ce) begin
-      \$948  = dy3;
+      \$948  = dy4;
     end
     if (rst) begin
       \$948  = 4'h0;
@@ -6067,9 +5980,9 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$949  = dy4_s1;
+    \$949  = dy5_s1;
     if (ce) begin
-      \$949  = dy4;
+      \$949  = dy5;
     end
     if (rst) begin
       \$949  = 4'h0;
@@ -6077,9 +5990,9 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$950  = dy5_s1;
+    \$950  = dy6_s1;
     if (ce) begin
-      \$950  = dy5;
+      \$950  = dy6;
     end
     if (rst) begin
       \$950  = 4'h0;
@@ -6087,9 +6000,9 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$951  = dy6_s1;
+    \$951  = dy7_s1;
     if (ce) begin
-      \$951  = dy6;
+      \$951  = dy7;
     end
     if (rst) begin
       \$951  = 4'h0;
@@ -6097,9 +6010,9 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$952  = dy7_s1;
+    \$952  = dy8_s1;
     if (ce) begin
-      \$952  = dy7;
+      \$952  = dy8;
     end
     if (rst) begin
       \$952  = 4'h0;
@@ -6107,9 +6020,9 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$953  = dy8_s1;
+    \$953  = dx0_s1;
     if (ce) begin
-      \$953  = dy8;
+      \$953  = dx0;
     end
     if (rst) begin
       \$953  = 4'h0;
@@ -6117,9 +6030,9 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$954  = dx0_s1;
+    \$954  = dx1_s1;
     if (ce) begin
-      \$954  = dx0;
+      \$954  = dx1;
     end
     if (rst) begin
       \$954  = 4'h0;
@@ -6127,9 +6040,9 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$955  = dx1_s1;
+    \$955  = dx2_s1;
     if (ce) begin
-      \$955  = dx1;
+      \$955  = dx2;
     end
     if (rst) begin
       \$955  = 4'h0;
@@ -6137,9 +6050,9 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$956  = dx2_s1;
+    \$956  = dx3_s1;
     if (ce) begin
-      \$956  = dx2;
+      \$956  = dx3;
     end
     if (rst) begin
       \$956  = 4'h0;
@@ -6147,9 +6060,9 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$957  = dx3_s1;
+    \$957  = dx4_s1;
     if (ce) begin
-      \$957  = dx3;
+      \$957  = dx4;
     end
     if (rst) begin
       \$957  = 4'h0;
@@ -6157,9 +6070,9 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$958  = dx4_s1;
+    \$958  = dx5_s1;
     if (ce) begin
-      \$958  = dx4;
+      \$958  = dx5;
     end
     if (rst) begin
       \$958  = 4'h0;
@@ -6167,9 +6080,9 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$959  = dx5_s1;
+    \$959  = dx6_s1;
     if (ce) begin
-      \$959  = dx5;
+      \$959  = dx6;
     end
     if (rst) begin
       \$959  = 4'h0;
@@ -6177,9 +6090,9 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$960  = dx6_s1;
+    \$960  = dx7_s1;
     if (ce) begin
-      \$960  = dx6;
+      \$960  = dx7;
     end
     if (rst) begin
       \$960  = 4'h0;
@@ -6187,9 +6100,9 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$961  = dx7_s1;
+    \$961  = dx8_s1;
     if (ce) begin
-      \$961  = dx7;
+      \$961  = dx8;
     end
     if (rst) begin
       \$961  = 4'h0;
@@ -6197,19 +6110,19 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$962  = dx8_s1;
+    \$962  = ok0_s2;
     if (ce) begin
-      \$962  = dx8;
+      \$962  = ok0;
     end
     if (rst) begin
-      \$962  = 4'h0;
+      \$962  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$963  = ok0_s2;
+    \$963  = ok1_s2;
     if (ce) begin
-      \$963  = ok0;
+      \$963  = ok1;
     end
     if (rst) begin
       \$963  = 1'h0;
@@ -6217,9 +6130,9 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$964  = ok1_s2;
+    \$964  = ok2_s2;
     if (ce) begin
-      \$964  = ok1;
+      \$964  = ok2;
     end
     if (rst) begin
       \$964  = 1'h0;
@@ -6227,9 +6140,9 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$965  = ok2_s2;
+    \$965  = ok3_s2;
     if (ce) begin
-      \$965  = ok2;
+      \$965  = ok3;
     end
     if (rst) begin
       \$965  = 1'h0;
@@ -6237,9 +6150,9 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$966  = ok3_s2;
+    \$966  = ok4_s2;
     if (ce) begin
-      \$966  = ok3;
+      \$966  = ok4;
     end
     if (rst) begin
       \$966  = 1'h0;
@@ -6247,9 +6160,9 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$967  = ok4_s2;
+    \$967  = ok5_s2;
     if (ce) begin
-      \$967  = ok4;
+      \$967  = ok5;
     end
     if (rst) begin
       \$967  = 1'h0;
@@ -6257,9 +6170,9 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$968  = ok5_s2;
+    \$968  = ok6_s2;
     if (ce) begin
-      \$968  = ok5;
+      \$968  = ok6;
     end
     if (rst) begin
       \$968  = 1'h0;
@@ -6267,9 +6180,9 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$969  = ok6_s2;
+    \$969  = ok7_s2;
     if (ce) begin
-      \$969  = ok6;
+      \$969  = ok7;
     end
     if (rst) begin
       \$969  = 1'h0;
@@ -6277,9 +6190,9 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$970  = ok7_s2;
+    \$970  = ok8_s2;
     if (ce) begin
-      \$970  = ok7;
+      \$970  = ok8;
     end
     if (rst) begin
       \$970  = 1'h0;
@@ -6287,12 +6200,12 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$971  = ok8_s2;
+    \$971  = wread__addr;
     if (ce) begin
-      \$971  = ok8;
+      \$971  = cg1;
     end
     if (rst) begin
-      \$971  = 1'h0;
+      \$971  = 2'h0;
     end
   end
   always @* begin
@@ -6349,7 +6262,7 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$977  = sample1_s2b;
     if (ce) begin
-      \$977  = \port__data$288 ;
+      \$977  = \port__data$289 ;
     end
     if (rst) begin
       \$977  = 64'h0000000000000000;
@@ -6359,7 +6272,7 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$978  = sample2_s2b;
     if (ce) begin
-      \$978  = \port__data$289 ;
+      \$978  = \port__data$290 ;
     end
     if (rst) begin
       \$978  = 64'h0000000000000000;
@@ -6369,7 +6282,7 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$979  = sample3_s2b;
     if (ce) begin
-      \$979  = \port__data$290 ;
+      \$979  = \port__data$291 ;
     end
     if (rst) begin
       \$979  = 64'h0000000000000000;
@@ -6379,7 +6292,7 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$980  = sample4_s2b;
     if (ce) begin
-      \$980  = \port__data$291 ;
+      \$980  = \port__data$292 ;
     end
     if (rst) begin
       \$980  = 64'h0000000000000000;
@@ -6389,7 +6302,7 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$981  = sample5_s2b;
     if (ce) begin
-      \$981  = \port__data$292 ;
+      \$981  = \port__data$293 ;
     end
     if (rst) begin
       \$981  = 64'h0000000000000000;
@@ -6399,7 +6312,7 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$982  = sample6_s2b;
     if (ce) begin
-      \$982  = \port__data$293 ;
+      \$982  = \port__data$294 ;
     end
     if (rst) begin
       \$982  = 64'h0000000000000000;
@@ -6409,7 +6322,7 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$983  = sample7_s2b;
     if (ce) begin
-      \$983  = \port__data$294 ;
+      \$983  = \port__data$295 ;
     end
     if (rst) begin
       \$983  = 64'h0000000000000000;
@@ -6419,7 +6332,7 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$984  = sample8_s2b;
     if (ce) begin
-      \$984  = \port__data$295 ;
+      \$984  = \port__data$296 ;
     end
     if (rst) begin
       \$984  = 64'h0000000000000000;
@@ -6427,19 +6340,19 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$985  = weights_s2b;
+    \$985  = ok0_s2b;
     if (ce) begin
-      \$985  = wread__data;
+      \$985  = ok0_s2;
     end
     if (rst) begin
-      \$985  = 544'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+      \$985  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$986  = ok0_s2b;
+    \$986  = ok1_s2b;
     if (ce) begin
-      \$986  = ok0_s2;
+      \$986  = ok1_s2;
     end
     if (rst) begin
       \$986  = 1'h0;
@@ -6447,9 +6360,9 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$987  = ok1_s2b;
+    \$987  = ok2_s2b;
     if (ce) begin
-      \$987  = ok1_s2;
+      \$987  = ok2_s2;
     end
     if (rst) begin
       \$987  = 1'h0;
@@ -6457,9 +6370,9 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$988  = ok2_s2b;
+    \$988  = ok3_s2b;
     if (ce) begin
-      \$988  = ok2_s2;
+      \$988  = ok3_s2;
     end
     if (rst) begin
       \$988  = 1'h0;
@@ -6467,9 +6380,9 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$989  = ok3_s2b;
+    \$989  = ok4_s2b;
     if (ce) begin
-      \$989  = ok3_s2;
+      \$989  = ok4_s2;
     end
     if (rst) begin
       \$989  = 1'h0;
@@ -6477,9 +6390,9 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$990  = ok4_s2b;
+    \$990  = ok5_s2b;
     if (ce) begin
-      \$990  = ok4_s2;
+      \$990  = ok5_s2;
     end
     if (rst) begin
       \$990  = 1'h0;
@@ -6487,9 +6400,9 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$991  = ok5_s2b;
+    \$991  = ok6_s2b;
     if (ce) begin
-      \$991  = ok5_s2;
+      \$991  = ok6_s2;
     end
     if (rst) begin
       \$991  = 1'h0;
@@ -6497,9 +6410,9 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$992  = ok6_s2b;
+    \$992  = ok7_s2b;
     if (ce) begin
-      \$992  = ok6_s2;
+      \$992  = ok7_s2;
     end
     if (rst) begin
       \$992  = 1'h0;
@@ -6507,9 +6420,9 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$993  = ok7_s2b;
+    \$993  = ok8_s2b;
     if (ce) begin
-      \$993  = ok7_s2;
+      \$993  = ok8_s2;
     end
     if (rst) begin
       \$993  = 1'h0;
@@ -6517,9 +6430,9 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$994  = ok8_s2b;
+    \$994  = v2b;
     if (ce) begin
-      \$994  = ok8_s2;
+      \$994  = v2;
     end
     if (rst) begin
       \$994  = 1'h0;
@@ -6527,9 +6440,9 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$995  = v2b;
+    \$995  = last2b;
     if (ce) begin
-      \$995  = v2;
+      \$995  = last2;
     end
     if (rst) begin
       \$995  = 1'h0;
@@ -6537,9 +6450,9 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$996  = last2b;
+    \$996  = accfirst2b;
     if (ce) begin
-      \$996  = last2;
+      \$996  = accfirst2;
     end
     if (rst) begin
       \$996  = 1'h0;
@@ -6547,9 +6460,9 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$997  = accfirst2b;
+    \$997  = acclast2b;
     if (ce) begin
-      \$997  = accfirst2;
+      \$997  = acclast2;
     end
     if (rst) begin
       \$997  = 1'h0;
@@ -6557,17 +6470,17 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$998  = acclast2b;
+    \$998  = prod0_0;
     if (ce) begin
-      \$998  = acclast2;
+      \$998  = \$329 ;
     end
     if (rst) begin
-      \$998  = 1'h0;
+      \$998  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$999  = prod0_0;
+    \$999  = prod0_1;
     if (ce) begin
       \$999  = \$330 ;
     end
@@ -6577,7 +6490,7 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1000  = prod0_1;
+    \$1000  = prod0_2;
     if (ce) begin
       \$1000  = \$331 ;
     end
@@ -6587,7 +6500,7 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1001  = prod0_2;
+    \$1001  = prod0_3;
     if (ce) begin
       \$1001  = \$332 ;
     end
@@ -6597,7 +6510,7 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1002  = prod0_3;
+    \$1002  = prod0_4;
     if (ce) begin
       \$1002  = \$333 ;
     end
@@ -6607,7 +6520,7 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1003  = prod0_4;
+    \$1003  = prod0_5;
     if (ce) begin
       \$1003  = \$334 ;
     end
@@ -6617,7 +6530,7 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1004  = prod0_5;
+    \$1004  = prod0_6;
     if (ce) begin
       \$1004  = \$335 ;
     end
@@ -6627,7 +6540,7 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1005  = prod0_6;
+    \$1005  = prod0_7;
     if (ce) begin
       \$1005  = \$336 ;
     end
@@ -6637,7 +6550,7 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1006  = prod0_7;
+    \$1006  = prod0_8;
     if (ce) begin
       \$1006  = \$337 ;
     end
@@ -6647,7 +6560,7 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1007  = prod0_8;
+    \$1007  = prod1_0;
     if (ce) begin
       \$1007  = \$338 ;
     end
@@ -6657,7 +6570,7 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1008  = prod1_0;
+    \$1008  = prod1_1;
     if (ce) begin
       \$1008  = \$339 ;
     end
@@ -6667,7 +6580,7 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1009  = prod1_1;
+    \$1009  = prod1_2;
     if (ce) begin
       \$1009  = \$340 ;
     end
@@ -6677,7 +6590,7 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1010  = prod1_2;
+    \$1010  = prod1_3;
     if (ce) begin
       \$1010  = \$341 ;
     end
@@ -6687,7 +6600,7 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1011  = prod1_3;
+    \$1011  = prod1_4;
     if (ce) begin
       \$1011  = \$342 ;
     end
@@ -6697,7 +6610,7 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1012  = prod1_4;
+    \$1012  = prod1_5;
     if (ce) begin
       \$1012  = \$343 ;
     end
@@ -6707,7 +6620,7 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1013  = prod1_5;
+    \$1013  = prod1_6;
     if (ce) begin
       \$1013  = \$344 ;
     end
@@ -6717,7 +6630,7 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1014  = prod1_6;
+    \$1014  = prod1_7;
     if (ce) begin
       \$1014  = \$345 ;
     end
@@ -6727,7 +6640,7 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1015  = prod1_7;
+    \$1015  = prod1_8;
     if (ce) begin
       \$1015  = \$346 ;
     end
@@ -6737,7 +6650,7 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1016  = prod1_8;
+    \$1016  = prod2_0;
     if (ce) begin
       \$1016  = \$347 ;
     end
@@ -6747,7 +6660,7 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1017  = prod2_0;
+    \$1017  = prod2_1;
     if (ce) begin
       \$1017  = \$348 ;
     end
@@ -6757,7 +6670,7 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1018  = prod2_1;
+    \$1018  = prod2_2;
     if (ce) begin
       \$1018  = \$349 ;
     end
@@ -6767,7 +6680,7 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1019  = prod2_2;
+    \$1019  = prod2_3;
     if (ce) begin
       \$1019  = \$350 ;
     end
@@ -6777,7 +6690,7 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1020  = prod2_3;
+    \$1020  = prod2_4;
     if (ce) begin
       \$1020  = \$351 ;
     end
@@ -6787,7 +6700,7 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1021  = prod2_4;
+    \$1021  = prod2_5;
     if (ce) begin
       \$1021  = \$352 ;
     end
@@ -6797,7 +6710,7 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1022  = prod2_5;
+    \$1022  = prod2_6;
     if (ce) begin
       \$1022  = \$353 ;
     end
@@ -6807,7 +6720,7 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1023  = prod2_6;
+    \$1023  = prod2_7;
     if (ce) begin
       \$1023  = \$354 ;
     end
@@ -6817,7 +6730,7 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1024  = prod2_7;
+    \$1024  = prod2_8;
     if (ce) begin
       \$1024  = \$355 ;
     end
@@ -6827,7 +6740,7 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1025  = prod2_8;
+    \$1025  = prod3_0;
     if (ce) begin
       \$1025  = \$356 ;
     end
@@ -6837,7 +6750,7 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1026  = prod3_0;
+    \$1026  = prod3_1;
     if (ce) begin
       \$1026  = \$357 ;
     end
@@ -6847,7 +6760,7 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1027  = prod3_1;
+    \$1027  = prod3_2;
     if (ce) begin
       \$1027  = \$358 ;
     end
@@ -6857,7 +6770,7 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1028  = prod3_2;
+    \$1028  = prod3_3;
     if (ce) begin
       \$1028  = \$359 ;
     end
@@ -6867,7 +6780,7 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1029  = prod3_3;
+    \$1029  = prod3_4;
     if (ce) begin
       \$1029  = \$360 ;
     end
@@ -6877,7 +6790,7 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1030  = prod3_4;
+    \$1030  = prod3_5;
     if (ce) begin
       \$1030  = \$361 ;
     end
@@ -6887,7 +6800,7 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1031  = prod3_5;
+    \$1031  = prod3_6;
     if (ce) begin
       \$1031  = \$362 ;
     end
@@ -6897,7 +6810,7 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1032  = prod3_6;
+    \$1032  = prod3_7;
     if (ce) begin
       \$1032  = \$363 ;
     end
@@ -6907,7 +6820,7 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1033  = prod3_7;
+    \$1033  = prod3_8;
     if (ce) begin
       \$1033  = \$364 ;
     end
@@ -6917,7 +6830,7 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1034  = prod3_8;
+    \$1034  = prod4_0;
     if (ce) begin
       \$1034  = \$365 ;
     end
@@ -6927,7 +6840,7 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1035  = prod4_0;
+    \$1035  = prod4_1;
     if (ce) begin
       \$1035  = \$366 ;
     end
@@ -6937,7 +6850,7 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1036  = prod4_1;
+    \$1036  = prod4_2;
     if (ce) begin
       \$1036  = \$367 ;
     end
@@ -6947,7 +6860,7 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1037  = prod4_2;
+    \$1037  = prod4_3;
     if (ce) begin
       \$1037  = \$368 ;
     end
@@ -6957,7 +6870,7 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1038  = prod4_3;
+    \$1038  = prod4_4;
     if (ce) begin
       \$1038  = \$369 ;
     end
@@ -6967,7 +6880,7 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1039  = prod4_4;
+    \$1039  = prod4_5;
     if (ce) begin
       \$1039  = \$370 ;
     end
@@ -6977,7 +6890,7 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1040  = prod4_5;
+    \$1040  = prod4_6;
     if (ce) begin
       \$1040  = \$371 ;
     end
@@ -6987,7 +6900,7 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1041  = prod4_6;
+    \$1041  = prod4_7;
     if (ce) begin
       \$1041  = \$372 ;
     end
@@ -6997,7 +6910,7 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1042  = prod4_7;
+    \$1042  = prod4_8;
     if (ce) begin
       \$1042  = \$373 ;
     end
@@ -7007,7 +6920,7 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1043  = prod4_8;
+    \$1043  = prod5_0;
     if (ce) begin
       \$1043  = \$374 ;
     end
@@ -7017,7 +6930,7 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1044  = prod5_0;
+    \$1044  = prod5_1;
     if (ce) begin
       \$1044  = \$375 ;
     end
@@ -7027,7 +6940,7 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1045  = prod5_1;
+    \$1045  = prod5_2;
     if (ce) begin
       \$1045  = \$376 ;
     end
@@ -7037,7 +6950,7 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1046  = prod5_2;
+    \$1046  = prod5_3;
     if (ce) begin
       \$1046  = \$377 ;
     end
@@ -7047,7 +6960,7 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1047  = prod5_3;
+    \$1047  = prod5_4;
     if (ce) begin
       \$1047  = \$378 ;
     end
@@ -7057,7 +6970,7 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1048  = prod5_4;
+    \$1048  = prod5_5;
     if (ce) begin
       \$1048  = \$379 ;
     end
@@ -7067,7 +6980,7 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1049  = prod5_5;
+    \$1049  = prod5_6;
     if (ce) begin
       \$1049  = \$380 ;
     end
@@ -7077,7 +6990,7 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1050  = prod5_6;
+    \$1050  = prod5_7;
     if (ce) begin
       \$1050  = \$381 ;
     end
@@ -7087,7 +7000,7 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1051  = prod5_7;
+    \$1051  = prod5_8;
     if (ce) begin
       \$1051  = \$382 ;
     end
@@ -7097,7 +7010,7 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1052  = prod5_8;
+    \$1052  = prod6_0;
     if (ce) begin
       \$1052  = \$383 ;
     end
@@ -7107,7 +7020,7 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1053  = prod6_0;
+    \$1053  = prod6_1;
     if (ce) begin
       \$1053  = \$384 ;
     end
@@ -7117,7 +7030,7 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1054  = prod6_1;
+    \$1054  = prod6_2;
     if (ce) begin
       \$1054  = \$385 ;
     end
@@ -7127,7 +7040,7 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1055  = prod6_2;
+    \$1055  = prod6_3;
     if (ce) begin
       \$1055  = \$386 ;
     end
@@ -7137,7 +7050,7 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1056  = prod6_3;
+    \$1056  = prod6_4;
     if (ce) begin
       \$1056  = \$387 ;
     end
@@ -7147,7 +7060,7 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1057  = prod6_4;
+    \$1057  = prod6_5;
     if (ce) begin
       \$1057  = \$388 ;
     end
@@ -7157,7 +7070,7 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1058  = prod6_5;
+    \$1058  = prod6_6;
     if (ce) begin
       \$1058  = \$389 ;
     end
@@ -7167,7 +7080,7 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1059  = prod6_6;
+    \$1059  = prod6_7;
     if (ce) begin
       \$1059  = \$390 ;
     end
@@ -7177,7 +7090,7 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1060  = prod6_7;
+    \$1060  = prod6_8;
     if (ce) begin
       \$1060  = \$391 ;
     end
@@ -7187,7 +7100,7 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1061  = prod6_8;
+    \$1061  = prod7_0;
     if (ce) begin
       \$1061  = \$392 ;
     end
@@ -7197,7 +7110,7 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1062  = prod7_0;
+    \$1062  = prod7_1;
     if (ce) begin
       \$1062  = \$393 ;
     end
@@ -7207,7 +7120,7 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1063  = prod7_1;
+    \$1063  = prod7_2;
     if (ce) begin
       \$1063  = \$394 ;
     end
@@ -7217,7 +7130,7 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1064  = prod7_2;
+    \$1064  = prod7_3;
     if (ce) begin
       \$1064  = \$395 ;
     end
@@ -7227,7 +7140,7 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1065  = prod7_3;
+    \$1065  = prod7_4;
     if (ce) begin
       \$1065  = \$396 ;
     end
@@ -7237,7 +7150,7 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1066  = prod7_4;
+    \$1066  = prod7_5;
     if (ce) begin
       \$1066  = \$397 ;
     end
@@ -7247,7 +7160,7 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1067  = prod7_5;
+    \$1067  = prod7_6;
     if (ce) begin
       \$1067  = \$398 ;
     end
@@ -7257,7 +7170,7 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1068  = prod7_6;
+    \$1068  = prod7_7;
     if (ce) begin
       \$1068  = \$399 ;
     end
@@ -7267,7 +7180,7 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1069  = prod7_7;
+    \$1069  = prod7_8;
     if (ce) begin
       \$1069  = \$400 ;
     end
@@ -7277,19 +7190,19 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1070  = prod7_8;
+    \$1070  = scale0_s3;
     if (ce) begin
-      \$1070  = \$401 ;
+      \$1070  = wread__data[51:36];
     end
     if (rst) begin
-      \$1070  = 12'h000;
+      \$1070  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1071  = scale0_s3;
+    \$1071  = scale1_s3;
     if (ce) begin
-      \$1071  = weights_s2b[51:36];
+      \$1071  = wread__data[119:104];
     end
     if (rst) begin
       \$1071  = 16'h0000;
@@ -7297,9 +7210,9 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1072  = scale1_s3;
+    \$1072  = scale2_s3;
     if (ce) begin
-      \$1072  = weights_s2b[119:104];
+      \$1072  = wread__data[187:172];
     end
     if (rst) begin
       \$1072  = 16'h0000;
@@ -7307,9 +7220,9 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1073  = scale2_s3;
+    \$1073  = scale3_s3;
     if (ce) begin
-      \$1073  = weights_s2b[187:172];
+      \$1073  = wread__data[255:240];
     end
     if (rst) begin
       \$1073  = 16'h0000;
@@ -7317,9 +7230,9 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1074  = scale3_s3;
+    \$1074  = scale4_s3;
     if (ce) begin
-      \$1074  = weights_s2b[255:240];
+      \$1074  = wread__data[323:308];
     end
     if (rst) begin
       \$1074  = 16'h0000;
@@ -7327,9 +7240,9 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1075  = scale4_s3;
+    \$1075  = scale5_s3;
     if (ce) begin
-      \$1075  = weights_s2b[323:308];
+      \$1075  = wread__data[391:376];
     end
     if (rst) begin
       \$1075  = 16'h0000;
@@ -7337,9 +7250,9 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1076  = scale5_s3;
+    \$1076  = scale6_s3;
     if (ce) begin
-      \$1076  = weights_s2b[391:376];
+      \$1076  = wread__data[459:444];
     end
     if (rst) begin
       \$1076  = 16'h0000;
@@ -7347,9 +7260,9 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1077  = scale6_s3;
+    \$1077  = scale7_s3;
     if (ce) begin
-      \$1077  = weights_s2b[459:444];
+      \$1077  = wread__data[527:512];
     end
     if (rst) begin
       \$1077  = 16'h0000;
@@ -7357,9 +7270,9 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1078  = scale7_s3;
+    \$1078  = bias0_s3;
     if (ce) begin
-      \$1078  = weights_s2b[527:512];
+      \$1078  = wread__data[67:52];
     end
     if (rst) begin
       \$1078  = 16'h0000;
@@ -7367,9 +7280,9 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1079  = bias0_s3;
+    \$1079  = bias1_s3;
     if (ce) begin
-      \$1079  = weights_s2b[67:52];
+      \$1079  = wread__data[135:120];
     end
     if (rst) begin
       \$1079  = 16'h0000;
@@ -7377,9 +7290,9 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1080  = bias1_s3;
+    \$1080  = bias2_s3;
     if (ce) begin
-      \$1080  = weights_s2b[135:120];
+      \$1080  = wread__data[203:188];
     end
     if (rst) begin
       \$1080  = 16'h0000;
@@ -7387,9 +7300,9 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1081  = bias2_s3;
+    \$1081  = bias3_s3;
     if (ce) begin
-      \$1081  = weights_s2b[203:188];
+      \$1081  = wread__data[271:256];
     end
     if (rst) begin
       \$1081  = 16'h0000;
@@ -7397,9 +7310,9 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1082  = bias3_s3;
+    \$1082  = bias4_s3;
     if (ce) begin
-      \$1082  = weights_s2b[271:256];
+      \$1082  = wread__data[339:324];
     end
     if (rst) begin
       \$1082  = 16'h0000;
@@ -7407,9 +7320,9 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1083  = bias4_s3;
+    \$1083  = bias5_s3;
     if (ce) begin
-      \$1083  = weights_s2b[339:324];
+      \$1083  = wread__data[407:392];
     end
     if (rst) begin
       \$1083  = 16'h0000;
@@ -7417,9 +7330,9 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1084  = bias5_s3;
+    \$1084  = bias6_s3;
     if (ce) begin
-      \$1084  = weights_s2b[407:392];
+      \$1084  = wread__data[475:460];
     end
     if (rst) begin
       \$1084  = 16'h0000;
@@ -7427,9 +7340,9 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1085  = bias6_s3;
+    \$1085  = bias7_s3;
     if (ce) begin
-      \$1085  = weights_s2b[475:460];
+      \$1085  = wread__data[543:528];
     end
     if (rst) begin
       \$1085  = 16'h0000;
@@ -7437,19 +7350,19 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1086  = bias7_s3;
+    \$1086  = v3;
     if (ce) begin
-      \$1086  = weights_s2b[543:528];
+      \$1086  = v2b;
     end
     if (rst) begin
-      \$1086  = 16'h0000;
+      \$1086  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1087  = v3;
+    \$1087  = last3;
     if (ce) begin
-      \$1087  = v2b;
+      \$1087  = last2b;
     end
     if (rst) begin
       \$1087  = 1'h0;
@@ -7457,9 +7370,9 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1088  = last3;
+    \$1088  = accfirst3;
     if (ce) begin
-      \$1088  = last2b;
+      \$1088  = accfirst2b;
     end
     if (rst) begin
       \$1088  = 1'h0;
@@ -7467,9 +7380,9 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1089  = accfirst3;
+    \$1089  = acclast3;
     if (ce) begin
-      \$1089  = accfirst2b;
+      \$1089  = acclast2b;
     end
     if (rst) begin
       \$1089  = 1'h0;
@@ -7477,19 +7390,19 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1090  = acclast3;
-    if (ce) begin
-      \$1090  = acclast2b;
+    \$1090  = acc0;
+    if (\$401 ) begin
+      \$1090  = \$419 [14:0];
     end
     if (rst) begin
-      \$1090  = 1'h0;
+      \$1090  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1091  = acc0;
-    if (\$402 ) begin
-      \$1091  = \$420 [14:0];
+    \$1091  = acc1;
+    if (\$420 ) begin
+      \$1091  = \$438 [14:0];
     end
     if (rst) begin
       \$1091  = 15'h0000;
@@ -7497,9 +7410,9 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1092  = acc1;
-    if (\$421 ) begin
-      \$1092  = \$439 [14:0];
+    \$1092  = acc2;
+    if (\$439 ) begin
+      \$1092  = \$457 [14:0];
     end
     if (rst) begin
       \$1092  = 15'h0000;
@@ -7507,9 +7420,9 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1093  = acc2;
-    if (\$440 ) begin
-      \$1093  = \$458 [14:0];
+    \$1093  = acc3;
+    if (\$458 ) begin
+      \$1093  = \$476 [14:0];
     end
     if (rst) begin
       \$1093  = 15'h0000;
@@ -7517,9 +7430,9 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1094  = acc3;
-    if (\$459 ) begin
-      \$1094  = \$477 [14:0];
+    \$1094  = acc4;
+    if (\$477 ) begin
+      \$1094  = \$495 [14:0];
     end
     if (rst) begin
       \$1094  = 15'h0000;
@@ -7527,9 +7440,9 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1095  = acc4;
-    if (\$478 ) begin
-      \$1095  = \$496 [14:0];
+    \$1095  = acc5;
+    if (\$496 ) begin
+      \$1095  = \$514 [14:0];
     end
     if (rst) begin
       \$1095  = 15'h0000;
@@ -7537,9 +7450,9 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1096  = acc5;
-    if (\$497 ) begin
-      \$1096  = \$515 [14:0];
+    \$1096  = acc6;
+    if (\$515 ) begin
+      \$1096  = \$533 [14:0];
     end
     if (rst) begin
       \$1096  = 15'h0000;
@@ -7547,9 +7460,9 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1097  = acc6;
-    if (\$516 ) begin
-      \$1097  = \$534 [14:0];
+    \$1097  = acc7;
+    if (\$534 ) begin
+      \$1097  = \$552 [14:0];
     end
     if (rst) begin
       \$1097  = 15'h0000;
@@ -7557,19 +7470,19 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1098  = acc7;
-    if (\$535 ) begin
-      \$1098  = \$553 [14:0];
+    \$1098  = scale0_s4;
+    if (ce) begin
+      \$1098  = scale0_s3;
     end
     if (rst) begin
-      \$1098  = 15'h0000;
+      \$1098  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1099  = scale0_s4;
+    \$1099  = scale1_s4;
     if (ce) begin
-      \$1099  = scale0_s3;
+      \$1099  = scale1_s3;
     end
     if (rst) begin
       \$1099  = 16'h0000;
@@ -7577,9 +7490,9 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1100  = scale1_s4;
+    \$1100  = scale2_s4;
     if (ce) begin
-      \$1100  = scale1_s3;
+      \$1100  = scale2_s3;
     end
     if (rst) begin
       \$1100  = 16'h0000;
@@ -7587,9 +7500,9 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1101  = scale2_s4;
+    \$1101  = scale3_s4;
     if (ce) begin
-      \$1101  = scale2_s3;
+      \$1101  = scale3_s3;
     end
     if (rst) begin
       \$1101  = 16'h0000;
@@ -7597,9 +7510,9 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1102  = scale3_s4;
+    \$1102  = scale4_s4;
     if (ce) begin
-      \$1102  = scale3_s3;
+      \$1102  = scale4_s3;
     end
     if (rst) begin
       \$1102  = 16'h0000;
@@ -7607,9 +7520,9 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1103  = scale4_s4;
+    \$1103  = scale5_s4;
     if (ce) begin
-      \$1103  = scale4_s3;
+      \$1103  = scale5_s3;
     end
     if (rst) begin
       \$1103  = 16'h0000;
@@ -7617,9 +7530,9 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1104  = scale5_s4;
+    \$1104  = scale6_s4;
     if (ce) begin
-      \$1104  = scale5_s3;
+      \$1104  = scale6_s3;
     end
     if (rst) begin
       \$1104  = 16'h0000;
@@ -7627,9 +7540,9 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1105  = scale6_s4;
+    \$1105  = scale7_s4;
     if (ce) begin
-      \$1105  = scale6_s3;
+      \$1105  = scale7_s3;
     end
     if (rst) begin
       \$1105  = 16'h0000;
@@ -7637,9 +7550,9 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1106  = scale7_s4;
+    \$1106  = bias0_s4;
     if (ce) begin
-      \$1106  = scale7_s3;
+      \$1106  = bias0_s3;
     end
     if (rst) begin
       \$1106  = 16'h0000;
@@ -7647,9 +7560,9 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1107  = bias0_s4;
+    \$1107  = bias1_s4;
     if (ce) begin
-      \$1107  = bias0_s3;
+      \$1107  = bias1_s3;
     end
     if (rst) begin
       \$1107  = 16'h0000;
@@ -7657,9 +7570,9 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1108  = bias1_s4;
+    \$1108  = bias2_s4;
     if (ce) begin
-      \$1108  = bias1_s3;
+      \$1108  = bias2_s3;
     end
     if (rst) begin
       \$1108  = 16'h0000;
@@ -7667,9 +7580,9 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1109  = bias2_s4;
+    \$1109  = bias3_s4;
     if (ce) begin
-      \$1109  = bias2_s3;
+      \$1109  = bias3_s3;
     end
     if (rst) begin
       \$1109  = 16'h0000;
@@ -7677,9 +7590,9 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1110  = bias3_s4;
+    \$1110  = bias4_s4;
     if (ce) begin
-      \$1110  = bias3_s3;
+      \$1110  = bias4_s3;
     end
     if (rst) begin
       \$1110  = 16'h0000;
@@ -7687,9 +7600,9 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1111  = bias4_s4;
+    \$1111  = bias5_s4;
     if (ce) begin
-      \$1111  = bias4_s3;
+      \$1111  = bias5_s3;
     end
     if (rst) begin
       \$1111  = 16'h0000;
@@ -7697,9 +7610,9 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1112  = bias5_s4;
+    \$1112  = bias6_s4;
     if (ce) begin
-      \$1112  = bias5_s3;
+      \$1112  = bias6_s3;
     end
     if (rst) begin
       \$1112  = 16'h0000;
@@ -7707,9 +7620,9 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1113  = bias6_s4;
+    \$1113  = bias7_s4;
     if (ce) begin
-      \$1113  = bias6_s3;
+      \$1113  = bias7_s3;
     end
     if (rst) begin
       \$1113  = 16'h0000;
@@ -7717,19 +7630,19 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1114  = bias7_s4;
+    \$1114  = v4;
     if (ce) begin
-      \$1114  = bias7_s3;
+      \$1114  = \$553 ;
     end
     if (rst) begin
-      \$1114  = 16'h0000;
+      \$1114  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1115  = v4;
+    \$1115  = last4;
     if (ce) begin
-      \$1115  = \$554 ;
+      \$1115  = last3;
     end
     if (rst) begin
       \$1115  = 1'h0;
@@ -7737,17 +7650,17 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1116  = last4;
+    \$1116  = scaled0;
     if (ce) begin
-      \$1116  = last3;
+      \$1116  = \$554 ;
     end
     if (rst) begin
-      \$1116  = 1'h0;
+      \$1116  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1117  = scaled0;
+    \$1117  = scaled1;
     if (ce) begin
       \$1117  = \$555 ;
     end
@@ -7757,7 +7670,7 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1118  = scaled1;
+    \$1118  = scaled2;
     if (ce) begin
       \$1118  = \$556 ;
     end
@@ -7767,7 +7680,7 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1119  = scaled2;
+    \$1119  = scaled3;
     if (ce) begin
       \$1119  = \$557 ;
     end
@@ -7777,7 +7690,7 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1120  = scaled3;
+    \$1120  = scaled4;
     if (ce) begin
       \$1120  = \$558 ;
     end
@@ -7787,7 +7700,7 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1121  = scaled4;
+    \$1121  = scaled5;
     if (ce) begin
       \$1121  = \$559 ;
     end
@@ -7797,7 +7710,7 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1122  = scaled5;
+    \$1122  = scaled6;
     if (ce) begin
       \$1122  = \$560 ;
     end
@@ -7807,7 +7720,7 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1123  = scaled6;
+    \$1123  = scaled7;
     if (ce) begin
       \$1123  = \$561 ;
     end
@@ -7817,19 +7730,19 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1124  = scaled7;
+    \$1124  = bias0_s5;
     if (ce) begin
-      \$1124  = \$562 ;
+      \$1124  = bias0_s4;
     end
     if (rst) begin
-      \$1124  = 31'h00000000;
+      \$1124  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1125  = bias0_s5;
+    \$1125  = bias1_s5;
     if (ce) begin
-      \$1125  = bias0_s4;
+      \$1125  = bias1_s4;
     end
     if (rst) begin
       \$1125  = 16'h0000;
@@ -7837,9 +7750,9 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1126  = bias1_s5;
+    \$1126  = bias2_s5;
     if (ce) begin
-      \$1126  = bias1_s4;
+      \$1126  = bias2_s4;
     end
     if (rst) begin
       \$1126  = 16'h0000;
@@ -7847,9 +7760,9 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1127  = bias2_s5;
+    \$1127  = bias3_s5;
     if (ce) begin
-      \$1127  = bias2_s4;
+      \$1127  = bias3_s4;
     end
     if (rst) begin
       \$1127  = 16'h0000;
@@ -7857,9 +7770,9 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1128  = bias3_s5;
+    \$1128  = bias4_s5;
     if (ce) begin
-      \$1128  = bias3_s4;
+      \$1128  = bias4_s4;
     end
     if (rst) begin
       \$1128  = 16'h0000;
@@ -7867,9 +7780,9 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1129  = bias4_s5;
+    \$1129  = bias5_s5;
     if (ce) begin
-      \$1129  = bias4_s4;
+      \$1129  = bias5_s4;
     end
     if (rst) begin
       \$1129  = 16'h0000;
@@ -7877,9 +7790,9 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1130  = bias5_s5;
+    \$1130  = bias6_s5;
     if (ce) begin
-      \$1130  = bias5_s4;
+      \$1130  = bias6_s4;
     end
     if (rst) begin
       \$1130  = 16'h0000;
@@ -7887,9 +7800,9 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1131  = bias6_s5;
+    \$1131  = bias7_s5;
     if (ce) begin
-      \$1131  = bias6_s4;
+      \$1131  = bias7_s4;
     end
     if (rst) begin
       \$1131  = 16'h0000;
@@ -7897,19 +7810,19 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1132  = bias7_s5;
+    \$1132  = v5;
     if (ce) begin
-      \$1132  = bias7_s4;
+      \$1132  = v4;
     end
     if (rst) begin
-      \$1132  = 16'h0000;
+      \$1132  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1133  = v5;
+    \$1133  = last5;
     if (ce) begin
-      \$1133  = v4;
+      \$1133  = last4;
     end
     if (rst) begin
       \$1133  = 1'h0;
@@ -7917,42 +7830,32 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1134  = last5;
+    \$1134  = o__payload;
     if (ce) begin
-      \$1134  = last4;
+      \$1134 [7:0] = \$603 [7:0];
+      \$1134 [15:8] = \$645 [7:0];
+      \$1134 [23:16] = \$687 [7:0];
+      \$1134 [31:24] = \$729 [7:0];
+      \$1134 [39:32] = \$771 [7:0];
+      \$1134 [47:40] = \$813 [7:0];
+      \$1134 [55:48] = \$855 [7:0];
+      \$1134 [63:56] = \$897 [7:0];
+    end
+    if (ce) begin
+      \$1134 [64] = last5;
     end
     if (rst) begin
-      \$1134  = 1'h0;
+      \$1134  = 65'h00000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1135  = o__payload;
+    \$1135  = o__valid;
     if (ce) begin
-      \$1135 [7:0] = \$604 [7:0];
-      \$1135 [15:8] = \$646 [7:0];
-      \$1135 [23:16] = \$688 [7:0];
-      \$1135 [31:24] = \$730 [7:0];
-      \$1135 [39:32] = \$772 [7:0];
-      \$1135 [47:40] = \$814 [7:0];
-      \$1135 [55:48] = \$856 [7:0];
-      \$1135 [63:56] = \$898 [7:0];
-    end
-    if (ce) begin
-      \$1135 [64] = last5;
+      \$1135  = v5;
     end
     if (rst) begin
-      \$1135  = 65'h00000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1136  = o__valid;
-    if (ce) begin
-      \$1136  = v5;
-    end
-    if (rst) begin
-      \$1136  = 1'h0;
+      \$1135  = 1'h0;
     end
   end
   assign lw__addr = \$13 [10:0];
@@ -8013,7 +7916,7 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   assign wslot8 = \$243 [3:0];
   assign \port__en$153  = ce;
   assign \port__addr$154  = \$248 [10:0];
-  assign wread__addr = \$249 [1:0];
+  assign waddr2 = wread__addr;
   assign wread__en = ce;
   assign next_ogroups = 3'h0;
   assign \wmem_w__data[0]  = wmem_w__data[67:0];
@@ -8317,14 +8220,6 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   assign \port__data[5]  = port__data[47:40];
   assign \port__data[6]  = port__data[55:48];
   assign \port__data[7]  = port__data[63:56];
-  assign \port__data$288[0]  = \port__data$288 [7:0];
-  assign \port__data$288[1]  = \port__data$288 [15:8];
-  assign \port__data$288[2]  = \port__data$288 [23:16];
-  assign \port__data$288[3]  = \port__data$288 [31:24];
-  assign \port__data$288[4]  = \port__data$288 [39:32];
-  assign \port__data$288[5]  = \port__data$288 [47:40];
-  assign \port__data$288[6]  = \port__data$288 [55:48];
-  assign \port__data$288[7]  = \port__data$288 [63:56];
   assign \port__data$289[0]  = \port__data$289 [7:0];
   assign \port__data$289[1]  = \port__data$289 [15:8];
   assign \port__data$289[2]  = \port__data$289 [23:16];
@@ -8381,102 +8276,14 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   assign \port__data$295[5]  = \port__data$295 [47:40];
   assign \port__data$295[6]  = \port__data$295 [55:48];
   assign \port__data$295[7]  = \port__data$295 [63:56];
-  assign \weights_s2b[0]  = weights_s2b[67:0];
-  assign \weights_s2b[0].w0  = weights_s2b[3:0];
-  assign \weights_s2b[0].w1  = weights_s2b[7:4];
-  assign \weights_s2b[0].w2  = weights_s2b[11:8];
-  assign \weights_s2b[0].w3  = weights_s2b[15:12];
-  assign \weights_s2b[0].w4  = weights_s2b[19:16];
-  assign \weights_s2b[0].w5  = weights_s2b[23:20];
-  assign \weights_s2b[0].w6  = weights_s2b[27:24];
-  assign \weights_s2b[0].w7  = weights_s2b[31:28];
-  assign \weights_s2b[0].w8  = weights_s2b[35:32];
-  assign \weights_s2b[0].scale  = weights_s2b[51:36];
-  assign \weights_s2b[0].bias  = weights_s2b[67:52];
-  assign \weights_s2b[1]  = weights_s2b[135:68];
-  assign \weights_s2b[1].w0  = weights_s2b[71:68];
-  assign \weights_s2b[1].w1  = weights_s2b[75:72];
-  assign \weights_s2b[1].w2  = weights_s2b[79:76];
-  assign \weights_s2b[1].w3  = weights_s2b[83:80];
-  assign \weights_s2b[1].w4  = weights_s2b[87:84];
-  assign \weights_s2b[1].w5  = weights_s2b[91:88];
-  assign \weights_s2b[1].w6  = weights_s2b[95:92];
-  assign \weights_s2b[1].w7  = weights_s2b[99:96];
-  assign \weights_s2b[1].w8  = weights_s2b[103:100];
-  assign \weights_s2b[1].scale  = weights_s2b[119:104];
-  assign \weights_s2b[1].bias  = weights_s2b[135:120];
-  assign \weights_s2b[2]  = weights_s2b[203:136];
-  assign \weights_s2b[2].w0  = weights_s2b[139:136];
-  assign \weights_s2b[2].w1  = weights_s2b[143:140];
-  assign \weights_s2b[2].w2  = weights_s2b[147:144];
-  assign \weights_s2b[2].w3  = weights_s2b[151:148];
-  assign \weights_s2b[2].w4  = weights_s2b[155:152];
-  assign \weights_s2b[2].w5  = weights_s2b[159:156];
-  assign \weights_s2b[2].w6  = weights_s2b[163:160];
-  assign \weights_s2b[2].w7  = weights_s2b[167:164];
-  assign \weights_s2b[2].w8  = weights_s2b[171:168];
-  assign \weights_s2b[2].scale  = weights_s2b[187:172];
-  assign \weights_s2b[2].bias  = weights_s2b[203:188];
-  assign \weights_s2b[3]  = weights_s2b[271:204];
-  assign \weights_s2b[3].w0  = weights_s2b[207:204];
-  assign \weights_s2b[3].w1  = weights_s2b[211:208];
-  assign \weights_s2b[3].w2  = weights_s2b[215:212];
-  assign \weights_s2b[3].w3  = weights_s2b[219:216];
-  assign \weights_s2b[3].w4  = weights_s2b[223:220];
-  assign \weights_s2b[3].w5  = weights_s2b[227:224];
-  assign \weights_s2b[3].w6  = weights_s2b[231:228];
-  assign \weights_s2b[3].w7  = weights_s2b[235:232];
-  assign \weights_s2b[3].w8  = weights_s2b[239:236];
-  assign \weights_s2b[3].scale  = weights_s2b[255:240];
-  assign \weights_s2b[3].bias  = weights_s2b[271:256];
-  assign \weights_s2b[4]  = weights_s2b[339:272];
-  assign \weights_s2b[4].w0  = weights_s2b[275:272];
-  assign \weights_s2b[4].w1  = weights_s2b[279:276];
-  assign \weights_s2b[4].w2  = weights_s2b[283:280];
-  assign \weights_s2b[4].w3  = weights_s2b[287:284];
-  assign \weights_s2b[4].w4  = weights_s2b[291:288];
-  assign \weights_s2b[4].w5  = weights_s2b[295:292];
-  assign \weights_s2b[4].w6  = weights_s2b[299:296];
-  assign \weights_s2b[4].w7  = weights_s2b[303:300];
-  assign \weights_s2b[4].w8  = weights_s2b[307:304];
-  assign \weights_s2b[4].scale  = weights_s2b[323:308];
-  assign \weights_s2b[4].bias  = weights_s2b[339:324];
-  assign \weights_s2b[5]  = weights_s2b[407:340];
-  assign \weights_s2b[5].w0  = weights_s2b[343:340];
-  assign \weights_s2b[5].w1  = weights_s2b[347:344];
-  assign \weights_s2b[5].w2  = weights_s2b[351:348];
-  assign \weights_s2b[5].w3  = weights_s2b[355:352];
-  assign \weights_s2b[5].w4  = weights_s2b[359:356];
-  assign \weights_s2b[5].w5  = weights_s2b[363:360];
-  assign \weights_s2b[5].w6  = weights_s2b[367:364];
-  assign \weights_s2b[5].w7  = weights_s2b[371:368];
-  assign \weights_s2b[5].w8  = weights_s2b[375:372];
-  assign \weights_s2b[5].scale  = weights_s2b[391:376];
-  assign \weights_s2b[5].bias  = weights_s2b[407:392];
-  assign \weights_s2b[6]  = weights_s2b[475:408];
-  assign \weights_s2b[6].w0  = weights_s2b[411:408];
-  assign \weights_s2b[6].w1  = weights_s2b[415:412];
-  assign \weights_s2b[6].w2  = weights_s2b[419:416];
-  assign \weights_s2b[6].w3  = weights_s2b[423:420];
-  assign \weights_s2b[6].w4  = weights_s2b[427:424];
-  assign \weights_s2b[6].w5  = weights_s2b[431:428];
-  assign \weights_s2b[6].w6  = weights_s2b[435:432];
-  assign \weights_s2b[6].w7  = weights_s2b[439:436];
-  assign \weights_s2b[6].w8  = weights_s2b[443:440];
-  assign \weights_s2b[6].scale  = weights_s2b[459:444];
-  assign \weights_s2b[6].bias  = weights_s2b[475:460];
-  assign \weights_s2b[7]  = weights_s2b[543:476];
-  assign \weights_s2b[7].w0  = weights_s2b[479:476];
-  assign \weights_s2b[7].w1  = weights_s2b[483:480];
-  assign \weights_s2b[7].w2  = weights_s2b[487:484];
-  assign \weights_s2b[7].w3  = weights_s2b[491:488];
-  assign \weights_s2b[7].w4  = weights_s2b[495:492];
-  assign \weights_s2b[7].w5  = weights_s2b[499:496];
-  assign \weights_s2b[7].w6  = weights_s2b[503:500];
-  assign \weights_s2b[7].w7  = weights_s2b[507:504];
-  assign \weights_s2b[7].w8  = weights_s2b[511:508];
-  assign \weights_s2b[7].scale  = weights_s2b[527:512];
-  assign \weights_s2b[7].bias  = weights_s2b[543:528];
+  assign \port__data$296[0]  = \port__data$296 [7:0];
+  assign \port__data$296[1]  = \port__data$296 [15:8];
+  assign \port__data$296[2]  = \port__data$296 [23:16];
+  assign \port__data$296[3]  = \port__data$296 [31:24];
+  assign \port__data$296[4]  = \port__data$296 [39:32];
+  assign \port__data$296[5]  = \port__data$296 [47:40];
+  assign \port__data$296[6]  = \port__data$296 [55:48];
+  assign \port__data$296[7]  = \port__data$296 [63:56];
   assign \wread__data[0]  = wread__data[67:0];
   assign \wread__data[0].w0  = wread__data[3:0];
   assign \wread__data[0].w1  = wread__data[7:4];
@@ -8590,75 +8397,75 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   assign \$52  = \$51 ;
   assign \$54  = { \$53 [6], \$53 [6:1] };
   assign \$60  = { \$59 [6], \$59 [6:1] };
+  assign \$258  = { 3'h0, w__payload[47:35] };
   assign \$259  = { 3'h0, w__payload[47:35] };
-  assign \$260  = { 3'h0, w__payload[47:35] };
-  assign \$293  = \$292 ;
-  assign \$298  = { \$297 [6], \$297 [6:1] };
-  assign \$304  = { \$303 [6], \$303 [6:1] };
-  assign \$327  = \$326 ;
-  assign \$329  = \$328 ;
-  assign \$564  = { \$563 [31], \$563 [31], \$563 [31], \$563 [31], \$563 [31], \$563 [31], \$563 [31], \$563 [31], \$563 [31], \$563 [31], \$563 [31], \$563 [31], \$563 [31], \$563 [31], \$563 [31], \$563 [31], \$563 [31:16] };
-  assign \$569  = { \$568 [31], \$568 [31], \$568 [31], \$568 [31], \$568 [31], \$568 [31], \$568 [31], \$568 [31], \$568 [31], \$568 [31], \$568 [31], \$568 [31], \$568 [31], \$568 [31], \$568 [31], \$568 [31], \$568 [31:16] };
-  assign \$574  = { \$573 [31], \$573 [31], \$573 [31], \$573 [31], \$573 [31], \$573 [31], \$573 [31], \$573 [31], \$573 [31], \$573 [31], \$573 [31], \$573 [31], \$573 [31], \$573 [31], \$573 [31], \$573 [31], \$573 [31:16] };
-  assign \$579  = { \$578 [31], \$578 [31], \$578 [31], \$578 [31], \$578 [31], \$578 [31], \$578 [31], \$578 [31], \$578 [31], \$578 [31], \$578 [31], \$578 [31], \$578 [31], \$578 [31], \$578 [31], \$578 [31], \$578 [31:16] };
-  assign \$586  = { \$585 [31], \$585 [31], \$585 [31], \$585 [31], \$585 [31], \$585 [31], \$585 [31], \$585 [31], \$585 [31], \$585 [31], \$585 [31], \$585 [31], \$585 [31], \$585 [31], \$585 [31], \$585 [31], \$585 [31:16] };
-  assign \$591  = { \$590 [31], \$590 [31], \$590 [31], \$590 [31], \$590 [31], \$590 [31], \$590 [31], \$590 [31], \$590 [31], \$590 [31], \$590 [31], \$590 [31], \$590 [31], \$590 [31], \$590 [31], \$590 [31], \$590 [31:16] };
-  assign \$595  = { \$594 [31], \$594 [31], \$594 [31], \$594 [31], \$594 [31], \$594 [31], \$594 [31], \$594 [31], \$594 [31], \$594 [31], \$594 [31], \$594 [31], \$594 [31], \$594 [31], \$594 [31], \$594 [31], \$594 [31:16] };
-  assign \$600  = { \$599 [31], \$599 [31], \$599 [31], \$599 [31], \$599 [31], \$599 [31], \$599 [31], \$599 [31], \$599 [31], \$599 [31], \$599 [31], \$599 [31], \$599 [31], \$599 [31], \$599 [31], \$599 [31], \$599 [31:16] };
-  assign \$606  = { \$605 [31], \$605 [31], \$605 [31], \$605 [31], \$605 [31], \$605 [31], \$605 [31], \$605 [31], \$605 [31], \$605 [31], \$605 [31], \$605 [31], \$605 [31], \$605 [31], \$605 [31], \$605 [31], \$605 [31:16] };
-  assign \$611  = { \$610 [31], \$610 [31], \$610 [31], \$610 [31], \$610 [31], \$610 [31], \$610 [31], \$610 [31], \$610 [31], \$610 [31], \$610 [31], \$610 [31], \$610 [31], \$610 [31], \$610 [31], \$610 [31], \$610 [31:16] };
-  assign \$616  = { \$615 [31], \$615 [31], \$615 [31], \$615 [31], \$615 [31], \$615 [31], \$615 [31], \$615 [31], \$615 [31], \$615 [31], \$615 [31], \$615 [31], \$615 [31], \$615 [31], \$615 [31], \$615 [31], \$615 [31:16] };
-  assign \$621  = { \$620 [31], \$620 [31], \$620 [31], \$620 [31], \$620 [31], \$620 [31], \$620 [31], \$620 [31], \$620 [31], \$620 [31], \$620 [31], \$620 [31], \$620 [31], \$620 [31], \$620 [31], \$620 [31], \$620 [31:16] };
-  assign \$628  = { \$627 [31], \$627 [31], \$627 [31], \$627 [31], \$627 [31], \$627 [31], \$627 [31], \$627 [31], \$627 [31], \$627 [31], \$627 [31], \$627 [31], \$627 [31], \$627 [31], \$627 [31], \$627 [31], \$627 [31:16] };
-  assign \$633  = { \$632 [31], \$632 [31], \$632 [31], \$632 [31], \$632 [31], \$632 [31], \$632 [31], \$632 [31], \$632 [31], \$632 [31], \$632 [31], \$632 [31], \$632 [31], \$632 [31], \$632 [31], \$632 [31], \$632 [31:16] };
-  assign \$637  = { \$636 [31], \$636 [31], \$636 [31], \$636 [31], \$636 [31], \$636 [31], \$636 [31], \$636 [31], \$636 [31], \$636 [31], \$636 [31], \$636 [31], \$636 [31], \$636 [31], \$636 [31], \$636 [31], \$636 [31:16] };
-  assign \$642  = { \$641 [31], \$641 [31], \$641 [31], \$641 [31], \$641 [31], \$641 [31], \$641 [31], \$641 [31], \$641 [31], \$641 [31], \$641 [31], \$641 [31], \$641 [31], \$641 [31], \$641 [31], \$641 [31], \$641 [31:16] };
-  assign \$648  = { \$647 [31], \$647 [31], \$647 [31], \$647 [31], \$647 [31], \$647 [31], \$647 [31], \$647 [31], \$647 [31], \$647 [31], \$647 [31], \$647 [31], \$647 [31], \$647 [31], \$647 [31], \$647 [31], \$647 [31:16] };
-  assign \$653  = { \$652 [31], \$652 [31], \$652 [31], \$652 [31], \$652 [31], \$652 [31], \$652 [31], \$652 [31], \$652 [31], \$652 [31], \$652 [31], \$652 [31], \$652 [31], \$652 [31], \$652 [31], \$652 [31], \$652 [31:16] };
-  assign \$658  = { \$657 [31], \$657 [31], \$657 [31], \$657 [31], \$657 [31], \$657 [31], \$657 [31], \$657 [31], \$657 [31], \$657 [31], \$657 [31], \$657 [31], \$657 [31], \$657 [31], \$657 [31], \$657 [31], \$657 [31:16] };
-  assign \$663  = { \$662 [31], \$662 [31], \$662 [31], \$662 [31], \$662 [31], \$662 [31], \$662 [31], \$662 [31], \$662 [31], \$662 [31], \$662 [31], \$662 [31], \$662 [31], \$662 [31], \$662 [31], \$662 [31], \$662 [31:16] };
-  assign \$670  = { \$669 [31], \$669 [31], \$669 [31], \$669 [31], \$669 [31], \$669 [31], \$669 [31], \$669 [31], \$669 [31], \$669 [31], \$669 [31], \$669 [31], \$669 [31], \$669 [31], \$669 [31], \$669 [31], \$669 [31:16] };
-  assign \$675  = { \$674 [31], \$674 [31], \$674 [31], \$674 [31], \$674 [31], \$674 [31], \$674 [31], \$674 [31], \$674 [31], \$674 [31], \$674 [31], \$674 [31], \$674 [31], \$674 [31], \$674 [31], \$674 [31], \$674 [31:16] };
-  assign \$679  = { \$678 [31], \$678 [31], \$678 [31], \$678 [31], \$678 [31], \$678 [31], \$678 [31], \$678 [31], \$678 [31], \$678 [31], \$678 [31], \$678 [31], \$678 [31], \$678 [31], \$678 [31], \$678 [31], \$678 [31:16] };
-  assign \$684  = { \$683 [31], \$683 [31], \$683 [31], \$683 [31], \$683 [31], \$683 [31], \$683 [31], \$683 [31], \$683 [31], \$683 [31], \$683 [31], \$683 [31], \$683 [31], \$683 [31], \$683 [31], \$683 [31], \$683 [31:16] };
-  assign \$690  = { \$689 [31], \$689 [31], \$689 [31], \$689 [31], \$689 [31], \$689 [31], \$689 [31], \$689 [31], \$689 [31], \$689 [31], \$689 [31], \$689 [31], \$689 [31], \$689 [31], \$689 [31], \$689 [31], \$689 [31:16] };
-  assign \$695  = { \$694 [31], \$694 [31], \$694 [31], \$694 [31], \$694 [31], \$694 [31], \$694 [31], \$694 [31], \$694 [31], \$694 [31], \$694 [31], \$694 [31], \$694 [31], \$694 [31], \$694 [31], \$694 [31], \$694 [31:16] };
-  assign \$700  = { \$699 [31], \$699 [31], \$699 [31], \$699 [31], \$699 [31], \$699 [31], \$699 [31], \$699 [31], \$699 [31], \$699 [31], \$699 [31], \$699 [31], \$699 [31], \$699 [31], \$699 [31], \$699 [31], \$699 [31:16] };
-  assign \$705  = { \$704 [31], \$704 [31], \$704 [31], \$704 [31], \$704 [31], \$704 [31], \$704 [31], \$704 [31], \$704 [31], \$704 [31], \$704 [31], \$704 [31], \$704 [31], \$704 [31], \$704 [31], \$704 [31], \$704 [31:16] };
-  assign \$712  = { \$711 [31], \$711 [31], \$711 [31], \$711 [31], \$711 [31], \$711 [31], \$711 [31], \$711 [31], \$711 [31], \$711 [31], \$711 [31], \$711 [31], \$711 [31], \$711 [31], \$711 [31], \$711 [31], \$711 [31:16] };
-  assign \$717  = { \$716 [31], \$716 [31], \$716 [31], \$716 [31], \$716 [31], \$716 [31], \$716 [31], \$716 [31], \$716 [31], \$716 [31], \$716 [31], \$716 [31], \$716 [31], \$716 [31], \$716 [31], \$716 [31], \$716 [31:16] };
-  assign \$721  = { \$720 [31], \$720 [31], \$720 [31], \$720 [31], \$720 [31], \$720 [31], \$720 [31], \$720 [31], \$720 [31], \$720 [31], \$720 [31], \$720 [31], \$720 [31], \$720 [31], \$720 [31], \$720 [31], \$720 [31:16] };
-  assign \$726  = { \$725 [31], \$725 [31], \$725 [31], \$725 [31], \$725 [31], \$725 [31], \$725 [31], \$725 [31], \$725 [31], \$725 [31], \$725 [31], \$725 [31], \$725 [31], \$725 [31], \$725 [31], \$725 [31], \$725 [31:16] };
-  assign \$732  = { \$731 [31], \$731 [31], \$731 [31], \$731 [31], \$731 [31], \$731 [31], \$731 [31], \$731 [31], \$731 [31], \$731 [31], \$731 [31], \$731 [31], \$731 [31], \$731 [31], \$731 [31], \$731 [31], \$731 [31:16] };
-  assign \$737  = { \$736 [31], \$736 [31], \$736 [31], \$736 [31], \$736 [31], \$736 [31], \$736 [31], \$736 [31], \$736 [31], \$736 [31], \$736 [31], \$736 [31], \$736 [31], \$736 [31], \$736 [31], \$736 [31], \$736 [31:16] };
-  assign \$742  = { \$741 [31], \$741 [31], \$741 [31], \$741 [31], \$741 [31], \$741 [31], \$741 [31], \$741 [31], \$741 [31], \$741 [31], \$741 [31], \$741 [31], \$741 [31], \$741 [31], \$741 [31], \$741 [31], \$741 [31:16] };
-  assign \$747  = { \$746 [31], \$746 [31], \$746 [31], \$746 [31], \$746 [31], \$746 [31], \$746 [31], \$746 [31], \$746 [31], \$746 [31], \$746 [31], \$746 [31], \$746 [31], \$746 [31], \$746 [31], \$746 [31], \$746 [31:16] };
-  assign \$754  = { \$753 [31], \$753 [31], \$753 [31], \$753 [31], \$753 [31], \$753 [31], \$753 [31], \$753 [31], \$753 [31], \$753 [31], \$753 [31], \$753 [31], \$753 [31], \$753 [31], \$753 [31], \$753 [31], \$753 [31:16] };
-  assign \$759  = { \$758 [31], \$758 [31], \$758 [31], \$758 [31], \$758 [31], \$758 [31], \$758 [31], \$758 [31], \$758 [31], \$758 [31], \$758 [31], \$758 [31], \$758 [31], \$758 [31], \$758 [31], \$758 [31], \$758 [31:16] };
-  assign \$763  = { \$762 [31], \$762 [31], \$762 [31], \$762 [31], \$762 [31], \$762 [31], \$762 [31], \$762 [31], \$762 [31], \$762 [31], \$762 [31], \$762 [31], \$762 [31], \$762 [31], \$762 [31], \$762 [31], \$762 [31:16] };
-  assign \$768  = { \$767 [31], \$767 [31], \$767 [31], \$767 [31], \$767 [31], \$767 [31], \$767 [31], \$767 [31], \$767 [31], \$767 [31], \$767 [31], \$767 [31], \$767 [31], \$767 [31], \$767 [31], \$767 [31], \$767 [31:16] };
-  assign \$774  = { \$773 [31], \$773 [31], \$773 [31], \$773 [31], \$773 [31], \$773 [31], \$773 [31], \$773 [31], \$773 [31], \$773 [31], \$773 [31], \$773 [31], \$773 [31], \$773 [31], \$773 [31], \$773 [31], \$773 [31:16] };
-  assign \$779  = { \$778 [31], \$778 [31], \$778 [31], \$778 [31], \$778 [31], \$778 [31], \$778 [31], \$778 [31], \$778 [31], \$778 [31], \$778 [31], \$778 [31], \$778 [31], \$778 [31], \$778 [31], \$778 [31], \$778 [31:16] };
-  assign \$784  = { \$783 [31], \$783 [31], \$783 [31], \$783 [31], \$783 [31], \$783 [31], \$783 [31], \$783 [31], \$783 [31], \$783 [31], \$783 [31], \$783 [31], \$783 [31], \$783 [31], \$783 [31], \$783 [31], \$783 [31:16] };
-  assign \$789  = { \$788 [31], \$788 [31], \$788 [31], \$788 [31], \$788 [31], \$788 [31], \$788 [31], \$788 [31], \$788 [31], \$788 [31], \$788 [31], \$788 [31], \$788 [31], \$788 [31], \$788 [31], \$788 [31], \$788 [31:16] };
-  assign \$796  = { \$795 [31], \$795 [31], \$795 [31], \$795 [31], \$795 [31], \$795 [31], \$795 [31], \$795 [31], \$795 [31], \$795 [31], \$795 [31], \$795 [31], \$795 [31], \$795 [31], \$795 [31], \$795 [31], \$795 [31:16] };
-  assign \$801  = { \$800 [31], \$800 [31], \$800 [31], \$800 [31], \$800 [31], \$800 [31], \$800 [31], \$800 [31], \$800 [31], \$800 [31], \$800 [31], \$800 [31], \$800 [31], \$800 [31], \$800 [31], \$800 [31], \$800 [31:16] };
-  assign \$805  = { \$804 [31], \$804 [31], \$804 [31], \$804 [31], \$804 [31], \$804 [31], \$804 [31], \$804 [31], \$804 [31], \$804 [31], \$804 [31], \$804 [31], \$804 [31], \$804 [31], \$804 [31], \$804 [31], \$804 [31:16] };
-  assign \$810  = { \$809 [31], \$809 [31], \$809 [31], \$809 [31], \$809 [31], \$809 [31], \$809 [31], \$809 [31], \$809 [31], \$809 [31], \$809 [31], \$809 [31], \$809 [31], \$809 [31], \$809 [31], \$809 [31], \$809 [31:16] };
-  assign \$816  = { \$815 [31], \$815 [31], \$815 [31], \$815 [31], \$815 [31], \$815 [31], \$815 [31], \$815 [31], \$815 [31], \$815 [31], \$815 [31], \$815 [31], \$815 [31], \$815 [31], \$815 [31], \$815 [31], \$815 [31:16] };
-  assign \$821  = { \$820 [31], \$820 [31], \$820 [31], \$820 [31], \$820 [31], \$820 [31], \$820 [31], \$820 [31], \$820 [31], \$820 [31], \$820 [31], \$820 [31], \$820 [31], \$820 [31], \$820 [31], \$820 [31], \$820 [31:16] };
-  assign \$826  = { \$825 [31], \$825 [31], \$825 [31], \$825 [31], \$825 [31], \$825 [31], \$825 [31], \$825 [31], \$825 [31], \$825 [31], \$825 [31], \$825 [31], \$825 [31], \$825 [31], \$825 [31], \$825 [31], \$825 [31:16] };
-  assign \$831  = { \$830 [31], \$830 [31], \$830 [31], \$830 [31], \$830 [31], \$830 [31], \$830 [31], \$830 [31], \$830 [31], \$830 [31], \$830 [31], \$830 [31], \$830 [31], \$830 [31], \$830 [31], \$830 [31], \$830 [31:16] };
-  assign \$838  = { \$837 [31], \$837 [31], \$837 [31], \$837 [31], \$837 [31], \$837 [31], \$837 [31], \$837 [31], \$837 [31], \$837 [31], \$837 [31], \$837 [31], \$837 [31], \$837 [31], \$837 [31], \$837 [31], \$837 [31:16] };
-  assign \$843  = { \$842 [31], \$842 [31], \$842 [31], \$842 [31], \$842 [31], \$842 [31], \$842 [31], \$842 [31], \$842 [31], \$842 [31], \$842 [31], \$842 [31], \$842 [31], \$842 [31], \$842 [31], \$842 [31], \$842 [31:16] };
-  assign \$847  = { \$846 [31], \$846 [31], \$846 [31], \$846 [31], \$846 [31], \$846 [31], \$846 [31], \$846 [31], \$846 [31], \$846 [31], \$846 [31], \$846 [31], \$846 [31], \$846 [31], \$846 [31], \$846 [31], \$846 [31:16] };
-  assign \$852  = { \$851 [31], \$851 [31], \$851 [31], \$851 [31], \$851 [31], \$851 [31], \$851 [31], \$851 [31], \$851 [31], \$851 [31], \$851 [31], \$851 [31], \$851 [31], \$851 [31], \$851 [31], \$851 [31], \$851 [31:16] };
-  assign \$858  = { \$857 [31], \$857 [31], \$857 [31], \$857 [31], \$857 [31], \$857 [31], \$857 [31], \$857 [31], \$857 [31], \$857 [31], \$857 [31], \$857 [31], \$857 [31], \$857 [31], \$857 [31], \$857 [31], \$857 [31:16] };
-  assign \$863  = { \$862 [31], \$862 [31], \$862 [31], \$862 [31], \$862 [31], \$862 [31], \$862 [31], \$862 [31], \$862 [31], \$862 [31], \$862 [31], \$862 [31], \$862 [31], \$862 [31], \$862 [31], \$862 [31], \$862 [31:16] };
-  assign \$868  = { \$867 [31], \$867 [31], \$867 [31], \$867 [31], \$867 [31], \$867 [31], \$867 [31], \$867 [31], \$867 [31], \$867 [31], \$867 [31], \$867 [31], \$867 [31], \$867 [31], \$867 [31], \$867 [31], \$867 [31:16] };
-  assign \$873  = { \$872 [31], \$872 [31], \$872 [31], \$872 [31], \$872 [31], \$872 [31], \$872 [31], \$872 [31], \$872 [31], \$872 [31], \$872 [31], \$872 [31], \$872 [31], \$872 [31], \$872 [31], \$872 [31], \$872 [31:16] };
-  assign \$880  = { \$879 [31], \$879 [31], \$879 [31], \$879 [31], \$879 [31], \$879 [31], \$879 [31], \$879 [31], \$879 [31], \$879 [31], \$879 [31], \$879 [31], \$879 [31], \$879 [31], \$879 [31], \$879 [31], \$879 [31:16] };
-  assign \$885  = { \$884 [31], \$884 [31], \$884 [31], \$884 [31], \$884 [31], \$884 [31], \$884 [31], \$884 [31], \$884 [31], \$884 [31], \$884 [31], \$884 [31], \$884 [31], \$884 [31], \$884 [31], \$884 [31], \$884 [31:16] };
-  assign \$889  = { \$888 [31], \$888 [31], \$888 [31], \$888 [31], \$888 [31], \$888 [31], \$888 [31], \$888 [31], \$888 [31], \$888 [31], \$888 [31], \$888 [31], \$888 [31], \$888 [31], \$888 [31], \$888 [31], \$888 [31:16] };
-  assign \$894  = { \$893 [31], \$893 [31], \$893 [31], \$893 [31], \$893 [31], \$893 [31], \$893 [31], \$893 [31], \$893 [31], \$893 [31], \$893 [31], \$893 [31], \$893 [31], \$893 [31], \$893 [31], \$893 [31], \$893 [31:16] };
+  assign \$292  = \$291 ;
+  assign \$297  = { \$296 [6], \$296 [6:1] };
+  assign \$303  = { \$302 [6], \$302 [6:1] };
+  assign \$326  = \$325 ;
+  assign \$328  = \$327 ;
+  assign \$563  = { \$562 [31], \$562 [31], \$562 [31], \$562 [31], \$562 [31], \$562 [31], \$562 [31], \$562 [31], \$562 [31], \$562 [31], \$562 [31], \$562 [31], \$562 [31], \$562 [31], \$562 [31], \$562 [31], \$562 [31:16] };
+  assign \$568  = { \$567 [31], \$567 [31], \$567 [31], \$567 [31], \$567 [31], \$567 [31], \$567 [31], \$567 [31], \$567 [31], \$567 [31], \$567 [31], \$567 [31], \$567 [31], \$567 [31], \$567 [31], \$567 [31], \$567 [31:16] };
+  assign \$573  = { \$572 [31], \$572 [31], \$572 [31], \$572 [31], \$572 [31], \$572 [31], \$572 [31], \$572 [31], \$572 [31], \$572 [31], \$572 [31], \$572 [31], \$572 [31], \$572 [31], \$572 [31], \$572 [31], \$572 [31:16] };
+  assign \$578  = { \$577 [31], \$577 [31], \$577 [31], \$577 [31], \$577 [31], \$577 [31], \$577 [31], \$577 [31], \$577 [31], \$577 [31], \$577 [31], \$577 [31], \$577 [31], \$577 [31], \$577 [31], \$577 [31], \$577 [31:16] };
+  assign \$585  = { \$584 [31], \$584 [31], \$584 [31], \$584 [31], \$584 [31], \$584 [31], \$584 [31], \$584 [31], \$584 [31], \$584 [31], \$584 [31], \$584 [31], \$584 [31], \$584 [31], \$584 [31], \$584 [31], \$584 [31:16] };
+  assign \$590  = { \$589 [31], \$589 [31], \$589 [31], \$589 [31], \$589 [31], \$589 [31], \$589 [31], \$589 [31], \$589 [31], \$589 [31], \$589 [31], \$589 [31], \$589 [31], \$589 [31], \$589 [31], \$589 [31], \$589 [31:16] };
+  assign \$594  = { \$593 [31], \$593 [31], \$593 [31], \$593 [31], \$593 [31], \$593 [31], \$593 [31], \$593 [31], \$593 [31], \$593 [31], \$593 [31], \$593 [31], \$593 [31], \$593 [31], \$593 [31], \$593 [31], \$593 [31:16] };
+  assign \$599  = { \$598 [31], \$598 [31], \$598 [31], \$598 [31], \$598 [31], \$598 [31], \$598 [31], \$598 [31], \$598 [31], \$598 [31], \$598 [31], \$598 [31], \$598 [31], \$598 [31], \$598 [31], \$598 [31], \$598 [31:16] };
+  assign \$605  = { \$604 [31], \$604 [31], \$604 [31], \$604 [31], \$604 [31], \$604 [31], \$604 [31], \$604 [31], \$604 [31], \$604 [31], \$604 [31], \$604 [31], \$604 [31], \$604 [31], \$604 [31], \$604 [31], \$604 [31:16] };
+  assign \$610  = { \$609 [31], \$609 [31], \$609 [31], \$609 [31], \$609 [31], \$609 [31], \$609 [31], \$609 [31], \$609 [31], \$609 [31], \$609 [31], \$609 [31], \$609 [31], \$609 [31], \$609 [31], \$609 [31], \$609 [31:16] };
+  assign \$615  = { \$614 [31], \$614 [31], \$614 [31], \$614 [31], \$614 [31], \$614 [31], \$614 [31], \$614 [31], \$614 [31], \$614 [31], \$614 [31], \$614 [31], \$614 [31], \$614 [31], \$614 [31], \$614 [31], \$614 [31:16] };
+  assign \$620  = { \$619 [31], \$619 [31], \$619 [31], \$619 [31], \$619 [31], \$619 [31], \$619 [31], \$619 [31], \$619 [31], \$619 [31], \$619 [31], \$619 [31], \$619 [31], \$619 [31], \$619 [31], \$619 [31], \$619 [31:16] };
+  assign \$627  = { \$626 [31], \$626 [31], \$626 [31], \$626 [31], \$626 [31], \$626 [31], \$626 [31], \$626 [31], \$626 [31], \$626 [31], \$626 [31], \$626 [31], \$626 [31], \$626 [31], \$626 [31], \$626 [31], \$626 [31:16] };
+  assign \$632  = { \$631 [31], \$631 [31], \$631 [31], \$631 [31], \$631 [31], \$631 [31], \$631 [31], \$631 [31], \$631 [31], \$631 [31], \$631 [31], \$631 [31], \$631 [31], \$631 [31], \$631 [31], \$631 [31], \$631 [31:16] };
+  assign \$636  = { \$635 [31], \$635 [31], \$635 [31], \$635 [31], \$635 [31], \$635 [31], \$635 [31], \$635 [31], \$635 [31], \$635 [31], \$635 [31], \$635 [31], \$635 [31], \$635 [31], \$635 [31], \$635 [31], \$635 [31:16] };
+  assign \$641  = { \$640 [31], \$640 [31], \$640 [31], \$640 [31], \$640 [31], \$640 [31], \$640 [31], \$640 [31], \$640 [31], \$640 [31], \$640 [31], \$640 [31], \$640 [31], \$640 [31], \$640 [31], \$640 [31], \$640 [31:16] };
+  assign \$647  = { \$646 [31], \$646 [31], \$646 [31], \$646 [31], \$646 [31], \$646 [31], \$646 [31], \$646 [31], \$646 [31], \$646 [31], \$646 [31], \$646 [31], \$646 [31], \$646 [31], \$646 [31], \$646 [31], \$646 [31:16] };
+  assign \$652  = { \$651 [31], \$651 [31], \$651 [31], \$651 [31], \$651 [31], \$651 [31], \$651 [31], \$651 [31], \$651 [31], \$651 [31], \$651 [31], \$651 [31], \$651 [31], \$651 [31], \$651 [31], \$651 [31], \$651 [31:16] };
+  assign \$657  = { \$656 [31], \$656 [31], \$656 [31], \$656 [31], \$656 [31], \$656 [31], \$656 [31], \$656 [31], \$656 [31], \$656 [31], \$656 [31], \$656 [31], \$656 [31], \$656 [31], \$656 [31], \$656 [31], \$656 [31:16] };
+  assign \$662  = { \$661 [31], \$661 [31], \$661 [31], \$661 [31], \$661 [31], \$661 [31], \$661 [31], \$661 [31], \$661 [31], \$661 [31], \$661 [31], \$661 [31], \$661 [31], \$661 [31], \$661 [31], \$661 [31], \$661 [31:16] };
+  assign \$669  = { \$668 [31], \$668 [31], \$668 [31], \$668 [31], \$668 [31], \$668 [31], \$668 [31], \$668 [31], \$668 [31], \$668 [31], \$668 [31], \$668 [31], \$668 [31], \$668 [31], \$668 [31], \$668 [31], \$668 [31:16] };
+  assign \$674  = { \$673 [31], \$673 [31], \$673 [31], \$673 [31], \$673 [31], \$673 [31], \$673 [31], \$673 [31], \$673 [31], \$673 [31], \$673 [31], \$673 [31], \$673 [31], \$673 [31], \$673 [31], \$673 [31], \$673 [31:16] };
+  assign \$678  = { \$677 [31], \$677 [31], \$677 [31], \$677 [31], \$677 [31], \$677 [31], \$677 [31], \$677 [31], \$677 [31], \$677 [31], \$677 [31], \$677 [31], \$677 [31], \$677 [31], \$677 [31], \$677 [31], \$677 [31:16] };
+  assign \$683  = { \$682 [31], \$682 [31], \$682 [31], \$682 [31], \$682 [31], \$682 [31], \$682 [31], \$682 [31], \$682 [31], \$682 [31], \$682 [31], \$682 [31], \$682 [31], \$682 [31], \$682 [31], \$682 [31], \$682 [31:16] };
+  assign \$689  = { \$688 [31], \$688 [31], \$688 [31], \$688 [31], \$688 [31], \$688 [31], \$688 [31], \$688 [31], \$688 [31], \$688 [31], \$688 [31], \$688 [31], \$688 [31], \$688 [31], \$688 [31], \$688 [31], \$688 [31:16] };
+  assign \$694  = { \$693 [31], \$693 [31], \$693 [31], \$693 [31], \$693 [31], \$693 [31], \$693 [31], \$693 [31], \$693 [31], \$693 [31], \$693 [31], \$693 [31], \$693 [31], \$693 [31], \$693 [31], \$693 [31], \$693 [31:16] };
+  assign \$699  = { \$698 [31], \$698 [31], \$698 [31], \$698 [31], \$698 [31], \$698 [31], \$698 [31], \$698 [31], \$698 [31], \$698 [31], \$698 [31], \$698 [31], \$698 [31], \$698 [31], \$698 [31], \$698 [31], \$698 [31:16] };
+  assign \$704  = { \$703 [31], \$703 [31], \$703 [31], \$703 [31], \$703 [31], \$703 [31], \$703 [31], \$703 [31], \$703 [31], \$703 [31], \$703 [31], \$703 [31], \$703 [31], \$703 [31], \$703 [31], \$703 [31], \$703 [31:16] };
+  assign \$711  = { \$710 [31], \$710 [31], \$710 [31], \$710 [31], \$710 [31], \$710 [31], \$710 [31], \$710 [31], \$710 [31], \$710 [31], \$710 [31], \$710 [31], \$710 [31], \$710 [31], \$710 [31], \$710 [31], \$710 [31:16] };
+  assign \$716  = { \$715 [31], \$715 [31], \$715 [31], \$715 [31], \$715 [31], \$715 [31], \$715 [31], \$715 [31], \$715 [31], \$715 [31], \$715 [31], \$715 [31], \$715 [31], \$715 [31], \$715 [31], \$715 [31], \$715 [31:16] };
+  assign \$720  = { \$719 [31], \$719 [31], \$719 [31], \$719 [31], \$719 [31], \$719 [31], \$719 [31], \$719 [31], \$719 [31], \$719 [31], \$719 [31], \$719 [31], \$719 [31], \$719 [31], \$719 [31], \$719 [31], \$719 [31:16] };
+  assign \$725  = { \$724 [31], \$724 [31], \$724 [31], \$724 [31], \$724 [31], \$724 [31], \$724 [31], \$724 [31], \$724 [31], \$724 [31], \$724 [31], \$724 [31], \$724 [31], \$724 [31], \$724 [31], \$724 [31], \$724 [31:16] };
+  assign \$731  = { \$730 [31], \$730 [31], \$730 [31], \$730 [31], \$730 [31], \$730 [31], \$730 [31], \$730 [31], \$730 [31], \$730 [31], \$730 [31], \$730 [31], \$730 [31], \$730 [31], \$730 [31], \$730 [31], \$730 [31:16] };
+  assign \$736  = { \$735 [31], \$735 [31], \$735 [31], \$735 [31], \$735 [31], \$735 [31], \$735 [31], \$735 [31], \$735 [31], \$735 [31], \$735 [31], \$735 [31], \$735 [31], \$735 [31], \$735 [31], \$735 [31], \$735 [31:16] };
+  assign \$741  = { \$740 [31], \$740 [31], \$740 [31], \$740 [31], \$740 [31], \$740 [31], \$740 [31], \$740 [31], \$740 [31], \$740 [31], \$740 [31], \$740 [31], \$740 [31], \$740 [31], \$740 [31], \$740 [31], \$740 [31:16] };
+  assign \$746  = { \$745 [31], \$745 [31], \$745 [31], \$745 [31], \$745 [31], \$745 [31], \$745 [31], \$745 [31], \$745 [31], \$745 [31], \$745 [31], \$745 [31], \$745 [31], \$745 [31], \$745 [31], \$745 [31], \$745 [31:16] };
+  assign \$753  = { \$752 [31], \$752 [31], \$752 [31], \$752 [31], \$752 [31], \$752 [31], \$752 [31], \$752 [31], \$752 [31], \$752 [31], \$752 [31], \$752 [31], \$752 [31], \$752 [31], \$752 [31], \$752 [31], \$752 [31:16] };
+  assign \$758  = { \$757 [31], \$757 [31], \$757 [31], \$757 [31], \$757 [31], \$757 [31], \$757 [31], \$757 [31], \$757 [31], \$757 [31], \$757 [31], \$757 [31], \$757 [31], \$757 [31], \$757 [31], \$757 [31], \$757 [31:16] };
+  assign \$762  = { \$761 [31], \$761 [31], \$761 [31], \$761 [31], \$761 [31], \$761 [31], \$761 [31], \$761 [31], \$761 [31], \$761 [31], \$761 [31], \$761 [31], \$761 [31], \$761 [31], \$761 [31], \$761 [31], \$761 [31:16] };
+  assign \$767  = { \$766 [31], \$766 [31], \$766 [31], \$766 [31], \$766 [31], \$766 [31], \$766 [31], \$766 [31], \$766 [31], \$766 [31], \$766 [31], \$766 [31], \$766 [31], \$766 [31], \$766 [31], \$766 [31], \$766 [31:16] };
+  assign \$773  = { \$772 [31], \$772 [31], \$772 [31], \$772 [31], \$772 [31], \$772 [31], \$772 [31], \$772 [31], \$772 [31], \$772 [31], \$772 [31], \$772 [31], \$772 [31], \$772 [31], \$772 [31], \$772 [31], \$772 [31:16] };
+  assign \$778  = { \$777 [31], \$777 [31], \$777 [31], \$777 [31], \$777 [31], \$777 [31], \$777 [31], \$777 [31], \$777 [31], \$777 [31], \$777 [31], \$777 [31], \$777 [31], \$777 [31], \$777 [31], \$777 [31], \$777 [31:16] };
+  assign \$783  = { \$782 [31], \$782 [31], \$782 [31], \$782 [31], \$782 [31], \$782 [31], \$782 [31], \$782 [31], \$782 [31], \$782 [31], \$782 [31], \$782 [31], \$782 [31], \$782 [31], \$782 [31], \$782 [31], \$782 [31:16] };
+  assign \$788  = { \$787 [31], \$787 [31], \$787 [31], \$787 [31], \$787 [31], \$787 [31], \$787 [31], \$787 [31], \$787 [31], \$787 [31], \$787 [31], \$787 [31], \$787 [31], \$787 [31], \$787 [31], \$787 [31], \$787 [31:16] };
+  assign \$795  = { \$794 [31], \$794 [31], \$794 [31], \$794 [31], \$794 [31], \$794 [31], \$794 [31], \$794 [31], \$794 [31], \$794 [31], \$794 [31], \$794 [31], \$794 [31], \$794 [31], \$794 [31], \$794 [31], \$794 [31:16] };
+  assign \$800  = { \$799 [31], \$799 [31], \$799 [31], \$799 [31], \$799 [31], \$799 [31], \$799 [31], \$799 [31], \$799 [31], \$799 [31], \$799 [31], \$799 [31], \$799 [31], \$799 [31], \$799 [31], \$799 [31], \$799 [31:16] };
+  assign \$804  = { \$803 [31], \$803 [31], \$803 [31], \$803 [31], \$803 [31], \$803 [31], \$803 [31], \$803 [31], \$803 [31], \$803 [31], \$803 [31], \$803 [31], \$803 [31], \$803 [31], \$803 [31], \$803 [31], \$803 [31:16] };
+  assign \$809  = { \$808 [31], \$808 [31], \$808 [31], \$808 [31], \$808 [31], \$808 [31], \$808 [31], \$808 [31], \$808 [31], \$808 [31], \$808 [31], \$808 [31], \$808 [31], \$808 [31], \$808 [31], \$808 [31], \$808 [31:16] };
+  assign \$815  = { \$814 [31], \$814 [31], \$814 [31], \$814 [31], \$814 [31], \$814 [31], \$814 [31], \$814 [31], \$814 [31], \$814 [31], \$814 [31], \$814 [31], \$814 [31], \$814 [31], \$814 [31], \$814 [31], \$814 [31:16] };
+  assign \$820  = { \$819 [31], \$819 [31], \$819 [31], \$819 [31], \$819 [31], \$819 [31], \$819 [31], \$819 [31], \$819 [31], \$819 [31], \$819 [31], \$819 [31], \$819 [31], \$819 [31], \$819 [31], \$819 [31], \$819 [31:16] };
+  assign \$825  = { \$824 [31], \$824 [31], \$824 [31], \$824 [31], \$824 [31], \$824 [31], \$824 [31], \$824 [31], \$824 [31], \$824 [31], \$824 [31], \$824 [31], \$824 [31], \$824 [31], \$824 [31], \$824 [31], \$824 [31:16] };
+  assign \$830  = { \$829 [31], \$829 [31], \$829 [31], \$829 [31], \$829 [31], \$829 [31], \$829 [31], \$829 [31], \$829 [31], \$829 [31], \$829 [31], \$829 [31], \$829 [31], \$829 [31], \$829 [31], \$829 [31], \$829 [31:16] };
+  assign \$837  = { \$836 [31], \$836 [31], \$836 [31], \$836 [31], \$836 [31], \$836 [31], \$836 [31], \$836 [31], \$836 [31], \$836 [31], \$836 [31], \$836 [31], \$836 [31], \$836 [31], \$836 [31], \$836 [31], \$836 [31:16] };
+  assign \$842  = { \$841 [31], \$841 [31], \$841 [31], \$841 [31], \$841 [31], \$841 [31], \$841 [31], \$841 [31], \$841 [31], \$841 [31], \$841 [31], \$841 [31], \$841 [31], \$841 [31], \$841 [31], \$841 [31], \$841 [31:16] };
+  assign \$846  = { \$845 [31], \$845 [31], \$845 [31], \$845 [31], \$845 [31], \$845 [31], \$845 [31], \$845 [31], \$845 [31], \$845 [31], \$845 [31], \$845 [31], \$845 [31], \$845 [31], \$845 [31], \$845 [31], \$845 [31:16] };
+  assign \$851  = { \$850 [31], \$850 [31], \$850 [31], \$850 [31], \$850 [31], \$850 [31], \$850 [31], \$850 [31], \$850 [31], \$850 [31], \$850 [31], \$850 [31], \$850 [31], \$850 [31], \$850 [31], \$850 [31], \$850 [31:16] };
+  assign \$857  = { \$856 [31], \$856 [31], \$856 [31], \$856 [31], \$856 [31], \$856 [31], \$856 [31], \$856 [31], \$856 [31], \$856 [31], \$856 [31], \$856 [31], \$856 [31], \$856 [31], \$856 [31], \$856 [31], \$856 [31:16] };
+  assign \$862  = { \$861 [31], \$861 [31], \$861 [31], \$861 [31], \$861 [31], \$861 [31], \$861 [31], \$861 [31], \$861 [31], \$861 [31], \$861 [31], \$861 [31], \$861 [31], \$861 [31], \$861 [31], \$861 [31], \$861 [31:16] };
+  assign \$867  = { \$866 [31], \$866 [31], \$866 [31], \$866 [31], \$866 [31], \$866 [31], \$866 [31], \$866 [31], \$866 [31], \$866 [31], \$866 [31], \$866 [31], \$866 [31], \$866 [31], \$866 [31], \$866 [31], \$866 [31:16] };
+  assign \$872  = { \$871 [31], \$871 [31], \$871 [31], \$871 [31], \$871 [31], \$871 [31], \$871 [31], \$871 [31], \$871 [31], \$871 [31], \$871 [31], \$871 [31], \$871 [31], \$871 [31], \$871 [31], \$871 [31], \$871 [31:16] };
+  assign \$879  = { \$878 [31], \$878 [31], \$878 [31], \$878 [31], \$878 [31], \$878 [31], \$878 [31], \$878 [31], \$878 [31], \$878 [31], \$878 [31], \$878 [31], \$878 [31], \$878 [31], \$878 [31], \$878 [31], \$878 [31:16] };
+  assign \$884  = { \$883 [31], \$883 [31], \$883 [31], \$883 [31], \$883 [31], \$883 [31], \$883 [31], \$883 [31], \$883 [31], \$883 [31], \$883 [31], \$883 [31], \$883 [31], \$883 [31], \$883 [31], \$883 [31], \$883 [31:16] };
+  assign \$888  = { \$887 [31], \$887 [31], \$887 [31], \$887 [31], \$887 [31], \$887 [31], \$887 [31], \$887 [31], \$887 [31], \$887 [31], \$887 [31], \$887 [31], \$887 [31], \$887 [31], \$887 [31], \$887 [31], \$887 [31:16] };
+  assign \$893  = { \$892 [31], \$892 [31], \$892 [31], \$892 [31], \$892 [31], \$892 [31], \$892 [31], \$892 [31], \$892 [31], \$892 [31], \$892 [31], \$892 [31], \$892 [31], \$892 [31], \$892 [31], \$892 [31], \$892 [31:16] };
 endmodule

@@ -352,7 +352,7 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   wire [10:0] \$264 ;
   wire [11:0] \$265 ;
   wire [11:0] \$266 ;
-  wire [2:0] \$267 ;
+  wire \$267 ;
   wire \$268 ;
   wire \$269 ;
   wire \$27 ;
@@ -362,86 +362,86 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   wire \$273 ;
   wire \$274 ;
   wire \$275 ;
-  wire \$276 ;
+  wire [15:0] \$276 ;
   wire [15:0] \$277 ;
-  wire [15:0] \$278 ;
+  wire \$278 ;
   wire \$279 ;
   wire \$28 ;
   wire \$280 ;
-  wire \$281 ;
+  wire [2:0] \$281 ;
   wire [2:0] \$282 ;
-  wire [2:0] \$283 ;
-  wire [3:0] \$284 ;
-  wire \$285 ;
-  wire [2:0] \$286 ;
-  wire \$287 ;
-  wire [2:0] \$288 ;
-  wire [3:0] \$289 ;
+  wire [3:0] \$283 ;
+  wire \$284 ;
+  wire [2:0] \$285 ;
+  wire \$286 ;
+  wire [2:0] \$287 ;
+  wire [3:0] \$288 ;
+  wire \$289 ;
   wire [3:0] \$29 ;
-  wire \$290 ;
-  wire [4:0] \$291 ;
-  wire [5:0] \$292 ;
-  wire \$293 ;
-  wire [4:0] \$294 ;
-  wire \$295 ;
+  wire [4:0] \$290 ;
+  wire [5:0] \$291 ;
+  wire \$292 ;
+  wire [4:0] \$293 ;
+  wire \$294 ;
+  wire [3:0] \$295 ;
   wire [3:0] \$296 ;
-  wire [3:0] \$297 ;
-  wire [5:0] \$298 ;
-  wire \$299 ;
+  wire [5:0] \$297 ;
+  wire \$298 ;
+  wire [16:0] \$299 ;
   wire \$3 ;
   wire \$30 ;
-  wire [16:0] \$300 ;
-  wire \$301 ;
-  wire [1:0] \$302 ;
-  wire \$303 ;
-  wire [2:0] \$304 ;
-  wire [3:0] \$305 ;
-  wire \$306 ;
-  wire [3:0] \$307 ;
+  wire \$300 ;
+  wire [1:0] \$301 ;
+  wire \$302 ;
+  wire [2:0] \$303 ;
+  wire [3:0] \$304 ;
+  wire \$305 ;
+  wire [3:0] \$306 ;
+  wire \$307 ;
   wire \$308 ;
   wire \$309 ;
   wire \$31 ;
   wire \$310 ;
-  wire \$311 ;
-  wire [4:0] \$312 ;
-  wire [1:0] \$313 ;
+  wire [4:0] \$311 ;
+  wire [1:0] \$312 ;
+  wire [5:0] \$313 ;
   wire [5:0] \$314 ;
   wire [5:0] \$315 ;
-  wire [5:0] \$316 ;
+  wire [6:0] \$316 ;
   wire [6:0] \$317 ;
-  wire [6:0] \$318 ;
-  wire [7:0] \$319 ;
+  wire [7:0] \$318 ;
+  wire \$319 ;
   wire \$32 ;
-  wire \$320 ;
+  wire [5:0] \$320 ;
   wire [5:0] \$321 ;
-  wire [5:0] \$322 ;
+  wire [6:0] \$322 ;
   wire [6:0] \$323 ;
-  wire [6:0] \$324 ;
-  wire [7:0] \$325 ;
-  wire \$326 ;
-  wire [5:0] \$327 ;
-  wire [16:0] \$328 ;
-  wire [4:0] \$329 ;
+  wire [7:0] \$324 ;
+  wire \$325 ;
+  wire [5:0] \$326 ;
+  wire [16:0] \$327 ;
+  wire [4:0] \$328 ;
+  wire [1:0] \$329 ;
   wire \$33 ;
-  wire [1:0] \$330 ;
-  wire [5:0] \$331 ;
-  wire [1:0] \$332 ;
-  wire [5:0] \$333 ;
-  wire \$334 ;
-  wire [3:0] \$335 ;
-  wire \$336 ;
-  wire [3:0] \$337 ;
-  wire [4:0] \$338 ;
-  wire [3:0] \$339 ;
+  wire [5:0] \$330 ;
+  wire [1:0] \$331 ;
+  wire [5:0] \$332 ;
+  wire \$333 ;
+  wire [3:0] \$334 ;
+  wire \$335 ;
+  wire [3:0] \$336 ;
+  wire [4:0] \$337 ;
+  wire [3:0] \$338 ;
+  wire [4:0] \$339 ;
   wire [5:0] \$34 ;
-  wire [4:0] \$340 ;
-  wire [3:0] \$341 ;
-  wire [4:0] \$342 ;
-  wire [5:0] \$343 ;
+  wire [3:0] \$340 ;
+  wire [4:0] \$341 ;
+  wire [5:0] \$342 ;
+  wire \$343 ;
   wire \$344 ;
   wire \$345 ;
   wire \$346 ;
-  wire \$347 ;
+  wire [11:0] \$347 ;
   wire [11:0] \$348 ;
   wire [11:0] \$349 ;
   wire [5:0] \$35 ;
@@ -461,197 +461,197 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   wire [11:0] \$362 ;
   wire [11:0] \$363 ;
   wire [11:0] \$364 ;
-  wire [11:0] \$365 ;
-  wire \$366 ;
+  wire \$365 ;
+  wire [12:0] \$366 ;
   wire [12:0] \$367 ;
-  wire [12:0] \$368 ;
-  wire [13:0] \$369 ;
+  wire [13:0] \$368 ;
+  wire [12:0] \$369 ;
   wire [6:0] \$37 ;
   wire [12:0] \$370 ;
-  wire [12:0] \$371 ;
-  wire [13:0] \$372 ;
-  wire [14:0] \$373 ;
-  wire [15:0] \$374 ;
+  wire [13:0] \$371 ;
+  wire [14:0] \$372 ;
+  wire [15:0] \$373 ;
+  wire [12:0] \$374 ;
   wire [12:0] \$375 ;
-  wire [12:0] \$376 ;
-  wire [13:0] \$377 ;
+  wire [13:0] \$376 ;
+  wire [12:0] \$377 ;
   wire [12:0] \$378 ;
-  wire [12:0] \$379 ;
+  wire [13:0] \$379 ;
   wire [7:0] \$38 ;
-  wire [13:0] \$380 ;
-  wire [14:0] \$381 ;
-  wire [15:0] \$382 ;
+  wire [14:0] \$380 ;
+  wire [15:0] \$381 ;
+  wire [16:0] \$382 ;
   wire [16:0] \$383 ;
-  wire [16:0] \$384 ;
-  wire \$385 ;
+  wire \$384 ;
+  wire [12:0] \$385 ;
   wire [12:0] \$386 ;
-  wire [12:0] \$387 ;
-  wire [13:0] \$388 ;
+  wire [13:0] \$387 ;
+  wire [12:0] \$388 ;
   wire [12:0] \$389 ;
   wire \$39 ;
-  wire [12:0] \$390 ;
-  wire [13:0] \$391 ;
-  wire [14:0] \$392 ;
-  wire [15:0] \$393 ;
+  wire [13:0] \$390 ;
+  wire [14:0] \$391 ;
+  wire [15:0] \$392 ;
+  wire [12:0] \$393 ;
   wire [12:0] \$394 ;
-  wire [12:0] \$395 ;
-  wire [13:0] \$396 ;
+  wire [13:0] \$395 ;
+  wire [12:0] \$396 ;
   wire [12:0] \$397 ;
-  wire [12:0] \$398 ;
-  wire [13:0] \$399 ;
+  wire [13:0] \$398 ;
+  wire [14:0] \$399 ;
   wire \$4 ;
   wire \$40 ;
-  wire [14:0] \$400 ;
-  wire [15:0] \$401 ;
+  wire [15:0] \$400 ;
+  wire [16:0] \$401 ;
   wire [16:0] \$402 ;
-  wire [16:0] \$403 ;
-  wire \$404 ;
+  wire \$403 ;
+  wire [30:0] \$404 ;
   wire [30:0] \$405 ;
-  wire [30:0] \$406 ;
+  wire [31:0] \$406 ;
   wire [31:0] \$407 ;
-  wire [31:0] \$408 ;
-  wire [32:0] \$409 ;
+  wire [32:0] \$408 ;
+  wire \$409 ;
   wire [5:0] \$41 ;
   wire \$410 ;
-  wire \$411 ;
+  wire [31:0] \$411 ;
   wire [31:0] \$412 ;
-  wire [31:0] \$413 ;
+  wire [32:0] \$413 ;
   wire [32:0] \$414 ;
-  wire [32:0] \$415 ;
-  wire \$416 ;
+  wire \$415 ;
+  wire [31:0] \$416 ;
   wire [31:0] \$417 ;
-  wire [31:0] \$418 ;
-  wire [32:0] \$419 ;
+  wire [32:0] \$418 ;
+  wire \$419 ;
   wire [5:0] \$42 ;
   wire \$420 ;
-  wire \$421 ;
+  wire [31:0] \$421 ;
   wire [31:0] \$422 ;
-  wire [31:0] \$423 ;
+  wire [32:0] \$423 ;
   wire [32:0] \$424 ;
-  wire [32:0] \$425 ;
+  wire \$425 ;
   wire \$426 ;
   wire \$427 ;
-  wire \$428 ;
+  wire [31:0] \$428 ;
   wire [31:0] \$429 ;
   wire [6:0] \$43 ;
-  wire [31:0] \$430 ;
-  wire [32:0] \$431 ;
+  wire [32:0] \$430 ;
+  wire \$431 ;
   wire \$432 ;
-  wire \$433 ;
+  wire [31:0] \$433 ;
   wire [31:0] \$434 ;
-  wire [31:0] \$435 ;
+  wire [32:0] \$435 ;
   wire [32:0] \$436 ;
-  wire [32:0] \$437 ;
+  wire [31:0] \$437 ;
   wire [31:0] \$438 ;
-  wire [31:0] \$439 ;
+  wire [32:0] \$439 ;
   wire [6:0] \$44 ;
-  wire [32:0] \$440 ;
+  wire \$440 ;
   wire \$441 ;
-  wire \$442 ;
+  wire [31:0] \$442 ;
   wire [31:0] \$443 ;
-  wire [31:0] \$444 ;
+  wire [32:0] \$444 ;
   wire [32:0] \$445 ;
-  wire [32:0] \$446 ;
-  wire [7:0] \$447 ;
-  wire [8:0] \$448 ;
+  wire [7:0] \$446 ;
+  wire [8:0] \$447 ;
+  wire [31:0] \$448 ;
   wire [31:0] \$449 ;
   wire [7:0] \$45 ;
-  wire [31:0] \$450 ;
-  wire [32:0] \$451 ;
+  wire [32:0] \$450 ;
+  wire \$451 ;
   wire \$452 ;
-  wire \$453 ;
+  wire [31:0] \$453 ;
   wire [31:0] \$454 ;
-  wire [31:0] \$455 ;
+  wire [32:0] \$455 ;
   wire [32:0] \$456 ;
-  wire [32:0] \$457 ;
-  wire \$458 ;
+  wire \$457 ;
+  wire [31:0] \$458 ;
   wire [31:0] \$459 ;
   wire \$46 ;
-  wire [31:0] \$460 ;
-  wire [32:0] \$461 ;
+  wire [32:0] \$460 ;
+  wire \$461 ;
   wire \$462 ;
-  wire \$463 ;
+  wire [31:0] \$463 ;
   wire [31:0] \$464 ;
-  wire [31:0] \$465 ;
+  wire [32:0] \$465 ;
   wire [32:0] \$466 ;
-  wire [32:0] \$467 ;
+  wire \$467 ;
   wire \$468 ;
   wire \$469 ;
   wire \$47 ;
-  wire \$470 ;
+  wire [31:0] \$470 ;
   wire [31:0] \$471 ;
-  wire [31:0] \$472 ;
-  wire [32:0] \$473 ;
+  wire [32:0] \$472 ;
+  wire \$473 ;
   wire \$474 ;
-  wire \$475 ;
+  wire [31:0] \$475 ;
   wire [31:0] \$476 ;
-  wire [31:0] \$477 ;
+  wire [32:0] \$477 ;
   wire [32:0] \$478 ;
-  wire [32:0] \$479 ;
+  wire [31:0] \$479 ;
   wire [3:0] \$48 ;
   wire [31:0] \$480 ;
-  wire [31:0] \$481 ;
-  wire [32:0] \$482 ;
+  wire [32:0] \$481 ;
+  wire \$482 ;
   wire \$483 ;
-  wire \$484 ;
+  wire [31:0] \$484 ;
   wire [31:0] \$485 ;
-  wire [31:0] \$486 ;
+  wire [32:0] \$486 ;
   wire [32:0] \$487 ;
-  wire [32:0] \$488 ;
-  wire [7:0] \$489 ;
+  wire [7:0] \$488 ;
+  wire [8:0] \$489 ;
   wire \$49 ;
-  wire [8:0] \$490 ;
+  reg [4:0] \$490 ;
   reg [4:0] \$491 ;
-  reg [4:0] \$492 ;
-  reg [2:0] \$493 ;
-  reg [15:0] \$494 ;
+  reg [2:0] \$492 ;
+  reg [15:0] \$493 ;
+  reg \$494 ;
   reg \$495 ;
-  reg \$496 ;
-  reg [15:0] \$497 ;
+  reg [15:0] \$496 ;
+  reg [4:0] \$497 ;
   reg [4:0] \$498 ;
-  reg [4:0] \$499 ;
+  reg [2:0] \$499 ;
   wire \$5 ;
   wire \$50 ;
-  reg [2:0] \$500 ;
+  reg [1:0] \$500 ;
   reg [1:0] \$501 ;
   reg [1:0] \$502 ;
   reg [1:0] \$503 ;
-  reg [1:0] \$504 ;
+  reg [4:0] \$504 ;
   reg [4:0] \$505 ;
-  reg [4:0] \$506 ;
+  reg [2:0] \$506 ;
   reg [2:0] \$507 ;
-  reg [2:0] \$508 ;
+  reg \$508 ;
   reg \$509 ;
   wire \$51 ;
-  reg \$510 ;
-  reg [15:0] \$511 ;
-  reg [1:0] \$512 ;
+  reg [15:0] \$510 ;
+  reg [1:0] \$511 ;
+  reg [3:0] \$512 ;
   reg [3:0] \$513 ;
-  reg [3:0] \$514 ;
-  reg [2:0] \$515 ;
-  reg [8:0] \$516 ;
-  reg \$517 ;
+  reg [2:0] \$514 ;
+  reg [8:0] \$515 ;
+  reg \$516 ;
+  reg [1:0] \$517 ;
   reg [1:0] \$518 ;
   reg [1:0] \$519 ;
   wire \$52 ;
-  reg [1:0] \$520 ;
-  reg [3:0] \$521 ;
-  reg [4:0] \$522 ;
-  reg [3:0] \$523 ;
+  reg [3:0] \$520 ;
+  reg [4:0] \$521 ;
+  reg [3:0] \$522 ;
+  reg [4:0] \$523 ;
   reg [4:0] \$524 ;
-  reg [4:0] \$525 ;
+  reg [2:0] \$525 ;
   reg [2:0] \$526 ;
-  reg [2:0] \$527 ;
-  reg [1:0] \$528 ;
+  reg [1:0] \$527 ;
+  reg \$528 ;
   reg \$529 ;
   wire [5:0] \$53 ;
   reg \$530 ;
   reg \$531 ;
-  reg \$532 ;
-  reg [1:0] \$533 ;
+  reg [1:0] \$532 ;
+  reg [4:0] \$533 ;
   reg [4:0] \$534 ;
-  reg [4:0] \$535 ;
-  reg [2:0] \$536 ;
+  reg [2:0] \$535 ;
+  reg [3:0] \$536 ;
   reg [3:0] \$537 ;
   reg [3:0] \$538 ;
   reg [3:0] \$539 ;
@@ -671,7 +671,7 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   reg [3:0] \$551 ;
   reg [3:0] \$552 ;
   reg [3:0] \$553 ;
-  reg [3:0] \$554 ;
+  reg \$554 ;
   reg \$555 ;
   reg \$556 ;
   reg \$557 ;
@@ -681,7 +681,7 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   reg \$560 ;
   reg \$561 ;
   reg \$562 ;
-  reg \$563 ;
+  reg [1:0] \$563 ;
   reg \$564 ;
   reg \$565 ;
   reg \$566 ;
@@ -696,7 +696,7 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   reg [15:0] \$574 ;
   reg [15:0] \$575 ;
   reg [15:0] \$576 ;
-  reg [135:0] \$577 ;
+  reg \$577 ;
   reg \$578 ;
   reg \$579 ;
   wire \$58 ;
@@ -711,7 +711,7 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   reg \$588 ;
   reg \$589 ;
   wire [5:0] \$59 ;
-  reg \$590 ;
+  reg [11:0] \$590 ;
   reg [11:0] \$591 ;
   reg [11:0] \$592 ;
   reg [11:0] \$593 ;
@@ -731,34 +731,33 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   reg [11:0] \$605 ;
   reg [11:0] \$606 ;
   reg [11:0] \$607 ;
-  reg [11:0] \$608 ;
+  reg [15:0] \$608 ;
   reg [15:0] \$609 ;
   wire [6:0] \$61 ;
   reg [15:0] \$610 ;
   reg [15:0] \$611 ;
-  reg [15:0] \$612 ;
+  reg \$612 ;
   reg \$613 ;
   reg \$614 ;
   reg \$615 ;
-  reg \$616 ;
+  reg [14:0] \$616 ;
   reg [14:0] \$617 ;
-  reg [14:0] \$618 ;
+  reg [15:0] \$618 ;
   reg [15:0] \$619 ;
   wire [6:0] \$62 ;
   reg [15:0] \$620 ;
   reg [15:0] \$621 ;
-  reg [15:0] \$622 ;
+  reg \$622 ;
   reg \$623 ;
-  reg \$624 ;
+  reg [30:0] \$624 ;
   reg [30:0] \$625 ;
-  reg [30:0] \$626 ;
+  reg [15:0] \$626 ;
   reg [15:0] \$627 ;
-  reg [15:0] \$628 ;
+  reg \$628 ;
   reg \$629 ;
   wire [7:0] \$63 ;
-  reg \$630 ;
-  reg [16:0] \$631 ;
-  reg \$632 ;
+  reg [16:0] \$630 ;
+  reg \$631 ;
   wire \$64 ;
   wire [5:0] \$65 ;
   wire [1:0] \$66 ;
@@ -975,9 +974,6 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   wire [8:0] \port__addr$154 ;
   wire [8:0] \port__addr$91 ;
   wire [15:0] port__data;
-  wire [15:0] \port__data$234 ;
-  wire [7:0] \port__data$234[0] ;
-  wire [7:0] \port__data$234[1] ;
   wire [15:0] \port__data$235 ;
   wire [7:0] \port__data$235[0] ;
   wire [7:0] \port__data$235[1] ;
@@ -999,6 +995,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   wire [15:0] \port__data$241 ;
   wire [7:0] \port__data$241[0] ;
   wire [7:0] \port__data$241[1] ;
+  wire [15:0] \port__data$242 ;
+  wire [7:0] \port__data$242[0] ;
+  wire [7:0] \port__data$242[1] ;
   wire [7:0] \port__data[0] ;
   wire [7:0] \port__data[1] ;
   wire port__en;
@@ -1143,31 +1142,8 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   reg [4:0] w_width = 5'h00;
   reg [3:0] w_x = 4'h0;
   reg [3:0] w_y = 4'h0;
-  reg [135:0] weights_s2b = 136'h0000000000000000000000000000000000;
-  wire [67:0] \weights_s2b[0] ;
-  wire [15:0] \weights_s2b[0].bias ;
-  wire [15:0] \weights_s2b[0].scale ;
-  wire [3:0] \weights_s2b[0].w0 ;
-  wire [3:0] \weights_s2b[0].w1 ;
-  wire [3:0] \weights_s2b[0].w2 ;
-  wire [3:0] \weights_s2b[0].w3 ;
-  wire [3:0] \weights_s2b[0].w4 ;
-  wire [3:0] \weights_s2b[0].w5 ;
-  wire [3:0] \weights_s2b[0].w6 ;
-  wire [3:0] \weights_s2b[0].w7 ;
-  wire [3:0] \weights_s2b[0].w8 ;
-  wire [67:0] \weights_s2b[1] ;
-  wire [15:0] \weights_s2b[1].bias ;
-  wire [15:0] \weights_s2b[1].scale ;
-  wire [3:0] \weights_s2b[1].w0 ;
-  wire [3:0] \weights_s2b[1].w1 ;
-  wire [3:0] \weights_s2b[1].w2 ;
-  wire [3:0] \weights_s2b[1].w3 ;
-  wire [3:0] \weights_s2b[1].w4 ;
-  wire [3:0] \weights_s2b[1].w5 ;
-  wire [3:0] \weights_s2b[1].w6 ;
-  wire [3:0] \weights_s2b[1].w7 ;
-  wire [3:0] \weights_s2b[1].w8 ;
+  (* init = 2'h0 *)
+  wire [1:0] waddr2;
   reg [4:0] width = 5'h00;
   reg [1:0] wmem_w__addr;
   reg [135:0] wmem_w__data;
@@ -1196,7 +1172,7 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   wire [3:0] \wmem_w__data[1].w7 ;
   wire [3:0] \wmem_w__data[1].w8 ;
   reg wmem_w__en;
-  wire [1:0] wread__addr;
+  reg [1:0] wread__addr = 2'h0;
   wire [135:0] wread__data;
   wire [67:0] \wread__data[0] ;
   wire [15:0] \wread__data[0].bias ;
@@ -1679,14 +1655,14 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
       _8_ <= lbuf[\$106 [8:0]];
     end
   end
-  assign \port__data$241  = _0_;
-  assign \port__data$240  = _1_;
-  assign \port__data$239  = _2_;
-  assign \port__data$238  = _3_;
-  assign \port__data$237  = _4_;
-  assign \port__data$236  = _5_;
-  assign \port__data$235  = _6_;
-  assign \port__data$234  = _7_;
+  assign \port__data$242  = _0_;
+  assign \port__data$241  = _1_;
+  assign \port__data$240  = _2_;
+  assign \port__data$239  = _3_;
+  assign \port__data$238  = _4_;
+  assign \port__data$237  = _5_;
+  assign \port__data$236  = _6_;
+  assign \port__data$235  = _7_;
   assign port__data = _8_;
   reg [135:0] wmem [3:0];
   initial begin
@@ -1702,298 +1678,298 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   reg [135:0] _9_;
   always @(posedge clk) begin
     if (ce) begin
-      _9_ <= wmem[\$267 [1:0]];
+      _9_ <= wmem[wread__addr];
     end
   end
   assign wread__data = _9_;
-  assign \$331  = c_y + \$330 ;
-  assign \$332  = stride2 ? 2'h2 : 2'h1;
-  assign \$333  = below - \$332 ;
-  assign \$334  = | row_step;
-  assign \$335  = c_slot + row_step;
-  assign \$336  = \$335  >= 3'h6;
-  assign \$337  = c_slot + row_step;
-  assign \$338  = \$337  - 3'h6;
-  assign \$339  = c_slot + row_step;
-  assign \$340  = \$336  ? \$338  : { 1'h0, \$339  };
-  assign \$341  = lead + row_done;
-  assign \$342  = \$341  - row_step;
-  assign \$343  = next_height - 1'h1;
-  assign \$344  = ! c_pass;
-  assign \$346  = ! c_pass;
-  assign \$348  = $signed(sampled0_0) * $signed(weights_s2b[3:0]);
-  assign \$349  = $signed(sampled1_0) * $signed(weights_s2b[7:4]);
-  assign \$350  = $signed(sampled2_0) * $signed(weights_s2b[11:8]);
-  assign \$351  = $signed(sampled3_0) * $signed(weights_s2b[15:12]);
-  assign \$352  = $signed(sampled4_0) * $signed(weights_s2b[19:16]);
-  assign \$353  = $signed(sampled5_0) * $signed(weights_s2b[23:20]);
-  assign \$354  = $signed(sampled6_0) * $signed(weights_s2b[27:24]);
-  assign \$355  = $signed(sampled7_0) * $signed(weights_s2b[31:28]);
-  assign \$356  = $signed(sampled8_0) * $signed(weights_s2b[35:32]);
-  assign \$357  = $signed(sampled0_1) * $signed(weights_s2b[71:68]);
-  assign \$358  = $signed(sampled1_1) * $signed(weights_s2b[75:72]);
-  assign \$359  = $signed(sampled2_1) * $signed(weights_s2b[79:76]);
-  assign \$360  = $signed(sampled3_1) * $signed(weights_s2b[83:80]);
-  assign \$361  = $signed(sampled4_1) * $signed(weights_s2b[87:84]);
-  assign \$362  = $signed(sampled5_1) * $signed(weights_s2b[91:88]);
-  assign \$363  = $signed(sampled6_1) * $signed(weights_s2b[95:92]);
-  assign \$364  = $signed(sampled7_1) * $signed(weights_s2b[99:96]);
-  assign \$365  = $signed(sampled8_1) * $signed(weights_s2b[103:100]);
-  assign \$366  = ce & v3;
-  assign \$367  = $signed(prod0_0) + $signed(prod0_1);
-  assign \$368  = $signed(prod0_2) + $signed(prod0_3);
-  assign \$369  = $signed(\$367 ) + $signed(\$368 );
-  assign \$370  = $signed(prod0_4) + $signed(prod0_5);
-  assign \$371  = $signed(prod0_6) + $signed(prod0_7);
-  assign \$372  = $signed(\$370 ) + $signed(\$371 );
-  assign \$373  = $signed(\$369 ) + $signed(\$372 );
-  assign \$374  = $signed(\$373 ) + $signed(prod0_8);
-  assign \$375  = $signed(prod0_0) + $signed(prod0_1);
-  assign \$376  = $signed(prod0_2) + $signed(prod0_3);
-  assign \$377  = $signed(\$375 ) + $signed(\$376 );
-  assign \$378  = $signed(prod0_4) + $signed(prod0_5);
-  assign \$379  = $signed(prod0_6) + $signed(prod0_7);
-  assign \$380  = $signed(\$378 ) + $signed(\$379 );
-  assign \$381  = $signed(\$377 ) + $signed(\$380 );
-  assign \$382  = $signed(\$381 ) + $signed(prod0_8);
-  assign \$383  = $signed(acc0) + $signed(\$382 );
-  assign \$384  = accfirst3 ? { \$374 [15], \$374  } : \$383 ;
-  assign \$385  = ce & v3;
-  assign \$386  = $signed(prod1_0) + $signed(prod1_1);
-  assign \$387  = $signed(prod1_2) + $signed(prod1_3);
-  assign \$388  = $signed(\$386 ) + $signed(\$387 );
-  assign \$389  = $signed(prod1_4) + $signed(prod1_5);
-  assign \$390  = $signed(prod1_6) + $signed(prod1_7);
-  assign \$391  = $signed(\$389 ) + $signed(\$390 );
-  assign \$392  = $signed(\$388 ) + $signed(\$391 );
-  assign \$393  = $signed(\$392 ) + $signed(prod1_8);
-  assign \$394  = $signed(prod1_0) + $signed(prod1_1);
-  assign \$395  = $signed(prod1_2) + $signed(prod1_3);
-  assign \$396  = $signed(\$394 ) + $signed(\$395 );
-  assign \$397  = $signed(prod1_4) + $signed(prod1_5);
-  assign \$398  = $signed(prod1_6) + $signed(prod1_7);
-  assign \$399  = $signed(\$397 ) + $signed(\$398 );
-  assign \$400  = $signed(\$396 ) + $signed(\$399 );
-  assign \$401  = $signed(\$400 ) + $signed(prod1_8);
-  assign \$402  = $signed(acc1) + $signed(\$401 );
-  assign \$403  = accfirst3 ? { \$393 [15], \$393  } : \$402 ;
-  assign \$404  = v3 & acclast3;
-  assign \$405  = $signed(acc0) * $signed(scale0_s4);
-  assign \$406  = $signed(acc1) * $signed(scale1_s4);
-  assign \$407  = $signed(scaled0) + $signed(17'h08000);
-  assign \$409  = $signed(\$408 ) + $signed(bias0_s5);
-  assign \$410  = $signed(\$409 ) < $signed(1'h0);
-  assign \$411  = relu & \$410 ;
-  assign \$412  = $signed(scaled0) + $signed(17'h08000);
-  assign \$414  = $signed(\$413 ) + $signed(bias0_s5);
-  assign \$415  = \$411  ? 33'h000000000 : \$414 ;
-  assign \$416  = & \$415 [32:7];
-  assign \$417  = $signed(scaled0) + $signed(17'h08000);
-  assign \$419  = $signed(\$418 ) + $signed(bias0_s5);
-  assign \$420  = $signed(\$419 ) < $signed(1'h0);
-  assign \$421  = relu & \$420 ;
-  assign \$422  = $signed(scaled0) + $signed(17'h08000);
-  assign \$424  = $signed(\$423 ) + $signed(bias0_s5);
-  assign \$425  = \$421  ? 33'h000000000 : \$424 ;
-  assign \$426  = | \$425 [32:7];
-  assign \$427  = ~ \$426 ;
-  assign \$428  = \$416  | \$427 ;
-  assign \$429  = $signed(scaled0) + $signed(17'h08000);
-  assign \$431  = $signed(\$430 ) + $signed(bias0_s5);
-  assign \$432  = $signed(\$431 ) < $signed(1'h0);
-  assign \$433  = relu & \$432 ;
-  assign \$434  = $signed(scaled0) + $signed(17'h08000);
-  assign \$436  = $signed(\$435 ) + $signed(bias0_s5);
-  assign \$437  = \$433  ? 33'h000000000 : \$436 ;
-  assign \$438  = $signed(scaled0) + $signed(17'h08000);
-  assign \$440  = $signed(\$439 ) + $signed(bias0_s5);
-  assign \$441  = $signed(\$440 ) < $signed(1'h0);
-  assign \$442  = relu & \$441 ;
-  assign \$443  = $signed(scaled0) + $signed(17'h08000);
-  assign \$445  = $signed(\$444 ) + $signed(bias0_s5);
-  assign \$446  = \$442  ? 33'h000000000 : \$445 ;
-  assign \$447  = \$446 [32] ? 8'h80 : 8'h7f;
-  assign \$448  = \$428  ? { 1'h0, \$437 [7:0] } : { \$447 [7], \$447  };
-  assign \$449  = $signed(scaled1) + $signed(17'h08000);
-  assign \$451  = $signed(\$450 ) + $signed(bias1_s5);
-  assign \$452  = $signed(\$451 ) < $signed(1'h0);
-  assign \$453  = relu & \$452 ;
-  assign \$454  = $signed(scaled1) + $signed(17'h08000);
-  assign \$456  = $signed(\$455 ) + $signed(bias1_s5);
-  assign \$457  = \$453  ? 33'h000000000 : \$456 ;
-  assign \$458  = & \$457 [32:7];
-  assign \$459  = $signed(scaled1) + $signed(17'h08000);
-  assign \$461  = $signed(\$460 ) + $signed(bias1_s5);
-  assign \$462  = $signed(\$461 ) < $signed(1'h0);
-  assign \$463  = relu & \$462 ;
-  assign \$464  = $signed(scaled1) + $signed(17'h08000);
-  assign \$466  = $signed(\$465 ) + $signed(bias1_s5);
-  assign \$467  = \$463  ? 33'h000000000 : \$466 ;
-  assign \$468  = | \$467 [32:7];
-  assign \$469  = ~ \$468 ;
-  assign \$470  = \$458  | \$469 ;
-  assign \$471  = $signed(scaled1) + $signed(17'h08000);
-  assign \$473  = $signed(\$472 ) + $signed(bias1_s5);
-  assign \$474  = $signed(\$473 ) < $signed(1'h0);
-  assign \$475  = relu & \$474 ;
-  assign \$476  = $signed(scaled1) + $signed(17'h08000);
-  assign \$478  = $signed(\$477 ) + $signed(bias1_s5);
-  assign \$479  = \$475  ? 33'h000000000 : \$478 ;
-  assign \$480  = $signed(scaled1) + $signed(17'h08000);
-  assign \$482  = $signed(\$481 ) + $signed(bias1_s5);
-  assign \$483  = $signed(\$482 ) < $signed(1'h0);
-  assign \$484  = relu & \$483 ;
-  assign \$485  = $signed(scaled1) + $signed(17'h08000);
-  assign \$487  = $signed(\$486 ) + $signed(bias1_s5);
-  assign \$488  = \$484  ? 33'h000000000 : \$487 ;
-  assign \$489  = \$488 [32] ? 8'h80 : 8'h7f;
-  assign \$490  = \$470  ? { 1'h0, \$479 [7:0] } : { \$489 [7], \$489  };
+  assign \$332  = below - \$331 ;
+  assign \$333  = | row_step;
+  assign \$334  = c_slot + row_step;
+  assign \$335  = \$334  >= 3'h6;
+  assign \$336  = c_slot + row_step;
+  assign \$337  = \$336  - 3'h6;
+  assign \$338  = c_slot + row_step;
+  assign \$339  = \$335  ? \$337  : { 1'h0, \$338  };
+  assign \$340  = lead + row_done;
+  assign \$341  = \$340  - row_step;
+  assign \$342  = next_height - 1'h1;
+  assign \$343  = ! c_pass;
+  assign \$345  = ! c_pass;
+  assign \$347  = $signed(sampled0_0) * $signed(wread__data[3:0]);
+  assign \$348  = $signed(sampled1_0) * $signed(wread__data[7:4]);
+  assign \$349  = $signed(sampled2_0) * $signed(wread__data[11:8]);
+  assign \$350  = $signed(sampled3_0) * $signed(wread__data[15:12]);
+  assign \$351  = $signed(sampled4_0) * $signed(wread__data[19:16]);
+  assign \$352  = $signed(sampled5_0) * $signed(wread__data[23:20]);
+  assign \$353  = $signed(sampled6_0) * $signed(wread__data[27:24]);
+  assign \$354  = $signed(sampled7_0) * $signed(wread__data[31:28]);
+  assign \$355  = $signed(sampled8_0) * $signed(wread__data[35:32]);
+  assign \$356  = $signed(sampled0_1) * $signed(wread__data[71:68]);
+  assign \$357  = $signed(sampled1_1) * $signed(wread__data[75:72]);
+  assign \$358  = $signed(sampled2_1) * $signed(wread__data[79:76]);
+  assign \$359  = $signed(sampled3_1) * $signed(wread__data[83:80]);
+  assign \$360  = $signed(sampled4_1) * $signed(wread__data[87:84]);
+  assign \$361  = $signed(sampled5_1) * $signed(wread__data[91:88]);
+  assign \$362  = $signed(sampled6_1) * $signed(wread__data[95:92]);
+  assign \$363  = $signed(sampled7_1) * $signed(wread__data[99:96]);
+  assign \$364  = $signed(sampled8_1) * $signed(wread__data[103:100]);
+  assign \$365  = ce & v3;
+  assign \$366  = $signed(prod0_0) + $signed(prod0_1);
+  assign \$367  = $signed(prod0_2) + $signed(prod0_3);
+  assign \$368  = $signed(\$366 ) + $signed(\$367 );
+  assign \$369  = $signed(prod0_4) + $signed(prod0_5);
+  assign \$370  = $signed(prod0_6) + $signed(prod0_7);
+  assign \$371  = $signed(\$369 ) + $signed(\$370 );
+  assign \$372  = $signed(\$368 ) + $signed(\$371 );
+  assign \$373  = $signed(\$372 ) + $signed(prod0_8);
+  assign \$374  = $signed(prod0_0) + $signed(prod0_1);
+  assign \$375  = $signed(prod0_2) + $signed(prod0_3);
+  assign \$376  = $signed(\$374 ) + $signed(\$375 );
+  assign \$377  = $signed(prod0_4) + $signed(prod0_5);
+  assign \$378  = $signed(prod0_6) + $signed(prod0_7);
+  assign \$379  = $signed(\$377 ) + $signed(\$378 );
+  assign \$380  = $signed(\$376 ) + $signed(\$379 );
+  assign \$381  = $signed(\$380 ) + $signed(prod0_8);
+  assign \$382  = $signed(acc0) + $signed(\$381 );
+  assign \$383  = accfirst3 ? { \$373 [15], \$373  } : \$382 ;
+  assign \$384  = ce & v3;
+  assign \$385  = $signed(prod1_0) + $signed(prod1_1);
+  assign \$386  = $signed(prod1_2) + $signed(prod1_3);
+  assign \$387  = $signed(\$385 ) + $signed(\$386 );
+  assign \$388  = $signed(prod1_4) + $signed(prod1_5);
+  assign \$389  = $signed(prod1_6) + $signed(prod1_7);
+  assign \$390  = $signed(\$388 ) + $signed(\$389 );
+  assign \$391  = $signed(\$387 ) + $signed(\$390 );
+  assign \$392  = $signed(\$391 ) + $signed(prod1_8);
+  assign \$393  = $signed(prod1_0) + $signed(prod1_1);
+  assign \$394  = $signed(prod1_2) + $signed(prod1_3);
+  assign \$395  = $signed(\$393 ) + $signed(\$394 );
+  assign \$396  = $signed(prod1_4) + $signed(prod1_5);
+  assign \$397  = $signed(prod1_6) + $signed(prod1_7);
+  assign \$398  = $signed(\$396 ) + $signed(\$397 );
+  assign \$399  = $signed(\$395 ) + $signed(\$398 );
+  assign \$400  = $signed(\$399 ) + $signed(prod1_8);
+  assign \$401  = $signed(acc1) + $signed(\$400 );
+  assign \$402  = accfirst3 ? { \$392 [15], \$392  } : \$401 ;
+  assign \$403  = v3 & acclast3;
+  assign \$404  = $signed(acc0) * $signed(scale0_s4);
+  assign \$405  = $signed(acc1) * $signed(scale1_s4);
+  assign \$406  = $signed(scaled0) + $signed(17'h08000);
+  assign \$408  = $signed(\$407 ) + $signed(bias0_s5);
+  assign \$409  = $signed(\$408 ) < $signed(1'h0);
+  assign \$410  = relu & \$409 ;
+  assign \$411  = $signed(scaled0) + $signed(17'h08000);
+  assign \$413  = $signed(\$412 ) + $signed(bias0_s5);
+  assign \$414  = \$410  ? 33'h000000000 : \$413 ;
+  assign \$415  = & \$414 [32:7];
+  assign \$416  = $signed(scaled0) + $signed(17'h08000);
+  assign \$418  = $signed(\$417 ) + $signed(bias0_s5);
+  assign \$419  = $signed(\$418 ) < $signed(1'h0);
+  assign \$420  = relu & \$419 ;
+  assign \$421  = $signed(scaled0) + $signed(17'h08000);
+  assign \$423  = $signed(\$422 ) + $signed(bias0_s5);
+  assign \$424  = \$420  ? 33'h000000000 : \$423 ;
+  assign \$425  = | \$424 [32:7];
+  assign \$426  = ~ \$425 ;
+  assign \$427  = \$415  | \$426 ;
+  assign \$428  = $signed(scaled0) + $signed(17'h08000);
+  assign \$430  = $signed(\$429 ) + $signed(bias0_s5);
+  assign \$431  = $signed(\$430 ) < $signed(1'h0);
+  assign \$432  = relu & \$431 ;
+  assign \$433  = $signed(scaled0) + $signed(17'h08000);
+  assign \$435  = $signed(\$434 ) + $signed(bias0_s5);
+  assign \$436  = \$432  ? 33'h000000000 : \$435 ;
+  assign \$437  = $signed(scaled0) + $signed(17'h08000);
+  assign \$439  = $signed(\$438 ) + $signed(bias0_s5);
+  assign \$440  = $signed(\$439 ) < $signed(1'h0);
+  assign \$441  = relu & \$440 ;
+  assign \$442  = $signed(scaled0) + $signed(17'h08000);
+  assign \$444  = $signed(\$443 ) + $signed(bias0_s5);
+  assign \$445  = \$441  ? 33'h000000000 : \$444 ;
+  assign \$446  = \$445 [32] ? 8'h80 : 8'h7f;
+  assign \$447  = \$427  ? { 1'h0, \$436 [7:0] } : { \$446 [7], \$446  };
+  assign \$448  = $signed(scaled1) + $signed(17'h08000);
+  assign \$450  = $signed(\$449 ) + $signed(bias1_s5);
+  assign \$451  = $signed(\$450 ) < $signed(1'h0);
+  assign \$452  = relu & \$451 ;
+  assign \$453  = $signed(scaled1) + $signed(17'h08000);
+  assign \$455  = $signed(\$454 ) + $signed(bias1_s5);
+  assign \$456  = \$452  ? 33'h000000000 : \$455 ;
+  assign \$457  = & \$456 [32:7];
+  assign \$458  = $signed(scaled1) + $signed(17'h08000);
+  assign \$460  = $signed(\$459 ) + $signed(bias1_s5);
+  assign \$461  = $signed(\$460 ) < $signed(1'h0);
+  assign \$462  = relu & \$461 ;
+  assign \$463  = $signed(scaled1) + $signed(17'h08000);
+  assign \$465  = $signed(\$464 ) + $signed(bias1_s5);
+  assign \$466  = \$462  ? 33'h000000000 : \$465 ;
+  assign \$467  = | \$466 [32:7];
+  assign \$468  = ~ \$467 ;
+  assign \$469  = \$457  | \$468 ;
+  assign \$470  = $signed(scaled1) + $signed(17'h08000);
+  assign \$472  = $signed(\$471 ) + $signed(bias1_s5);
+  assign \$473  = $signed(\$472 ) < $signed(1'h0);
+  assign \$474  = relu & \$473 ;
+  assign \$475  = $signed(scaled1) + $signed(17'h08000);
+  assign \$477  = $signed(\$476 ) + $signed(bias1_s5);
+  assign \$478  = \$474  ? 33'h000000000 : \$477 ;
+  assign \$479  = $signed(scaled1) + $signed(17'h08000);
+  assign \$481  = $signed(\$480 ) + $signed(bias1_s5);
+  assign \$482  = $signed(\$481 ) < $signed(1'h0);
+  assign \$483  = relu & \$482 ;
+  assign \$484  = $signed(scaled1) + $signed(17'h08000);
+  assign \$486  = $signed(\$485 ) + $signed(bias1_s5);
+  assign \$487  = \$483  ? 33'h000000000 : \$486 ;
+  assign \$488  = \$487 [32] ? 8'h80 : 8'h7f;
+  assign \$489  = \$469  ? { 1'h0, \$478 [7:0] } : { \$488 [7], \$488  };
   always @(posedge clk)
-    next_height <= \$491 ;
+    next_height <= \$490 ;
   always @(posedge clk)
-    next_width <= \$492 ;
+    next_width <= \$491 ;
   always @(posedge clk)
-    next_groups <= \$493 ;
+    next_groups <= \$492 ;
   always @(posedge clk)
-    next_frames <= \$494 ;
+    next_frames <= \$493 ;
   always @(posedge clk)
-    next_stride2 <= \$495 ;
+    next_stride2 <= \$494 ;
   always @(posedge clk)
-    next_relu <= \$496 ;
+    next_relu <= \$495 ;
   always @(posedge clk)
-    w_frames <= \$497 ;
+    w_frames <= \$496 ;
   always @(posedge clk)
-    w_height <= \$498 ;
+    w_height <= \$497 ;
   always @(posedge clk)
-    w_width <= \$499 ;
+    w_width <= \$498 ;
   always @(posedge clk)
-    w_groups <= \$500 ;
+    w_groups <= \$499 ;
   always @(posedge clk)
-    load <= \$501 ;
+    load <= \$500 ;
   always @(posedge clk)
-    load_cg <= \$502 ;
+    load_cg <= \$501 ;
   always @(posedge clk)
-    load_og <= \$503 ;
+    load_og <= \$502 ;
   always @(posedge clk)
-    fsm_state <= \$504 ;
+    fsm_state <= \$503 ;
   always @(posedge clk)
-    height <= \$505 ;
+    height <= \$504 ;
   always @(posedge clk)
-    width <= \$506 ;
+    width <= \$505 ;
   always @(posedge clk)
-    groups <= \$507 ;
+    groups <= \$506 ;
   always @(posedge clk)
-    ogroups <= \$508 ;
+    ogroups <= \$507 ;
   always @(posedge clk)
-    stride2 <= \$509 ;
+    stride2 <= \$508 ;
   always @(posedge clk)
-    relu <= \$510 ;
+    relu <= \$509 ;
   always @(posedge clk)
-    c_frames <= \$511 ;
+    c_frames <= \$510 ;
   always @(posedge clk)
-    w_cg <= \$512 ;
+    w_cg <= \$511 ;
   always @(posedge clk)
-    w_x <= \$513 ;
+    w_x <= \$512 ;
   always @(posedge clk)
-    w_y <= \$514 ;
+    w_y <= \$513 ;
   always @(posedge clk)
-    w_slot <= \$515 ;
+    w_slot <= \$514 ;
   always @(posedge clk)
-    held <= \$516 ;
+    held <= \$515 ;
   always @(posedge clk)
-    c_pass <= \$517 ;
+    c_pass <= \$516 ;
   always @(posedge clk)
-    c_cg <= \$518 ;
+    c_cg <= \$517 ;
   always @(posedge clk)
-    c_og <= \$519 ;
+    c_og <= \$518 ;
   always @(posedge clk)
-    c_wbase <= \$520 ;
+    c_wbase <= \$519 ;
   always @(posedge clk)
-    c_ox <= \$521 ;
+    c_ox <= \$520 ;
   always @(posedge clk)
-    c_x <= \$522 ;
+    c_x <= \$521 ;
   always @(posedge clk)
-    c_oy <= \$523 ;
+    c_oy <= \$522 ;
   always @(posedge clk)
-    c_y <= \$524 ;
+    c_y <= \$523 ;
   always @(posedge clk)
-    below <= \$525 ;
+    below <= \$524 ;
   always @(posedge clk)
-    c_slot <= \$526 ;
+    c_slot <= \$525 ;
   always @(posedge clk)
-    lead <= \$527 ;
+    lead <= \$526 ;
   always @(posedge clk)
-    row_freed <= \$528 ;
+    row_freed <= \$527 ;
   always @(posedge clk)
-    v1 <= \$529 ;
+    v1 <= \$528 ;
   always @(posedge clk)
-    last1 <= \$530 ;
+    last1 <= \$529 ;
   always @(posedge clk)
-    accfirst1 <= \$531 ;
+    accfirst1 <= \$530 ;
   always @(posedge clk)
-    acclast1 <= \$532 ;
+    acclast1 <= \$531 ;
   always @(posedge clk)
-    cg1 <= \$533 ;
+    cg1 <= \$532 ;
   always @(posedge clk)
-    cy1 <= \$534 ;
+    cy1 <= \$533 ;
   always @(posedge clk)
-    cx1 <= \$535 ;
+    cx1 <= \$534 ;
   always @(posedge clk)
-    slot1 <= \$536 ;
+    slot1 <= \$535 ;
   always @(posedge clk)
-    dy0_s1 <= \$537 ;
+    dy0_s1 <= \$536 ;
   always @(posedge clk)
-    dy1_s1 <= \$538 ;
+    dy1_s1 <= \$537 ;
   always @(posedge clk)
-    dy2_s1 <= \$539 ;
+    dy2_s1 <= \$538 ;
   always @(posedge clk)
-    dy3_s1 <= \$540 ;
+    dy3_s1 <= \$539 ;
   always @(posedge clk)
-    dy4_s1 <= \$541 ;
+    dy4_s1 <= \$540 ;
   always @(posedge clk)
-    dy5_s1 <= \$542 ;
+    dy5_s1 <= \$541 ;
   always @(posedge clk)
-    dy6_s1 <= \$543 ;
+    dy6_s1 <= \$542 ;
   always @(posedge clk)
-    dy7_s1 <= \$544 ;
+    dy7_s1 <= \$543 ;
   always @(posedge clk)
-    dy8_s1 <= \$545 ;
+    dy8_s1 <= \$544 ;
   always @(posedge clk)
-    dx0_s1 <= \$546 ;
+    dx0_s1 <= \$545 ;
   always @(posedge clk)
-    dx1_s1 <= \$547 ;
+    dx1_s1 <= \$546 ;
   always @(posedge clk)
-    dx2_s1 <= \$548 ;
+    dx2_s1 <= \$547 ;
   always @(posedge clk)
-    dx3_s1 <= \$549 ;
+    dx3_s1 <= \$548 ;
   always @(posedge clk)
-    dx4_s1 <= \$550 ;
+    dx4_s1 <= \$549 ;
   always @(posedge clk)
-    dx5_s1 <= \$551 ;
+    dx5_s1 <= \$550 ;
   always @(posedge clk)
-    dx6_s1 <= \$552 ;
+    dx6_s1 <= \$551 ;
   always @(posedge clk)
-    dx7_s1 <= \$553 ;
+    dx7_s1 <= \$552 ;
   always @(posedge clk)
-    dx8_s1 <= \$554 ;
+    dx8_s1 <= \$553 ;
   always @(posedge clk)
-    ok0_s2 <= \$555 ;
+    ok0_s2 <= \$554 ;
   always @(posedge clk)
-    ok1_s2 <= \$556 ;
+    ok1_s2 <= \$555 ;
   always @(posedge clk)
-    ok2_s2 <= \$557 ;
+    ok2_s2 <= \$556 ;
   always @(posedge clk)
-    ok3_s2 <= \$558 ;
+    ok3_s2 <= \$557 ;
   always @(posedge clk)
-    ok4_s2 <= \$559 ;
+    ok4_s2 <= \$558 ;
   always @(posedge clk)
-    ok5_s2 <= \$560 ;
+    ok5_s2 <= \$559 ;
   always @(posedge clk)
-    ok6_s2 <= \$561 ;
+    ok6_s2 <= \$560 ;
   always @(posedge clk)
-    ok7_s2 <= \$562 ;
+    ok7_s2 <= \$561 ;
   always @(posedge clk)
-    ok8_s2 <= \$563 ;
+    ok8_s2 <= \$562 ;
+  always @(posedge clk)
+    wread__addr <= \$563 ;
   always @(posedge clk)
     v2 <= \$564 ;
   always @(posedge clk)
@@ -2021,117 +1997,115 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   always @(posedge clk)
     sample8_s2b <= \$576 ;
   always @(posedge clk)
-    weights_s2b <= \$577 ;
+    ok0_s2b <= \$577 ;
   always @(posedge clk)
-    ok0_s2b <= \$578 ;
+    ok1_s2b <= \$578 ;
   always @(posedge clk)
-    ok1_s2b <= \$579 ;
+    ok2_s2b <= \$579 ;
   always @(posedge clk)
-    ok2_s2b <= \$580 ;
+    ok3_s2b <= \$580 ;
   always @(posedge clk)
-    ok3_s2b <= \$581 ;
+    ok4_s2b <= \$581 ;
   always @(posedge clk)
-    ok4_s2b <= \$582 ;
+    ok5_s2b <= \$582 ;
   always @(posedge clk)
-    ok5_s2b <= \$583 ;
+    ok6_s2b <= \$583 ;
   always @(posedge clk)
-    ok6_s2b <= \$584 ;
+    ok7_s2b <= \$584 ;
   always @(posedge clk)
-    ok7_s2b <= \$585 ;
+    ok8_s2b <= \$585 ;
   always @(posedge clk)
-    ok8_s2b <= \$586 ;
+    v2b <= \$586 ;
   always @(posedge clk)
-    v2b <= \$587 ;
+    last2b <= \$587 ;
   always @(posedge clk)
-    last2b <= \$588 ;
+    accfirst2b <= \$588 ;
   always @(posedge clk)
-    accfirst2b <= \$589 ;
+    acclast2b <= \$589 ;
   always @(posedge clk)
-    acclast2b <= \$590 ;
+    prod0_0 <= \$590 ;
   always @(posedge clk)
-    prod0_0 <= \$591 ;
+    prod0_1 <= \$591 ;
   always @(posedge clk)
-    prod0_1 <= \$592 ;
+    prod0_2 <= \$592 ;
   always @(posedge clk)
-    prod0_2 <= \$593 ;
+    prod0_3 <= \$593 ;
   always @(posedge clk)
-    prod0_3 <= \$594 ;
+    prod0_4 <= \$594 ;
   always @(posedge clk)
-    prod0_4 <= \$595 ;
+    prod0_5 <= \$595 ;
   always @(posedge clk)
-    prod0_5 <= \$596 ;
+    prod0_6 <= \$596 ;
   always @(posedge clk)
-    prod0_6 <= \$597 ;
+    prod0_7 <= \$597 ;
   always @(posedge clk)
-    prod0_7 <= \$598 ;
+    prod0_8 <= \$598 ;
   always @(posedge clk)
-    prod0_8 <= \$599 ;
+    prod1_0 <= \$599 ;
   always @(posedge clk)
-    prod1_0 <= \$600 ;
+    prod1_1 <= \$600 ;
   always @(posedge clk)
-    prod1_1 <= \$601 ;
+    prod1_2 <= \$601 ;
   always @(posedge clk)
-    prod1_2 <= \$602 ;
+    prod1_3 <= \$602 ;
   always @(posedge clk)
-    prod1_3 <= \$603 ;
+    prod1_4 <= \$603 ;
   always @(posedge clk)
-    prod1_4 <= \$604 ;
+    prod1_5 <= \$604 ;
   always @(posedge clk)
-    prod1_5 <= \$605 ;
+    prod1_6 <= \$605 ;
   always @(posedge clk)
-    prod1_6 <= \$606 ;
+    prod1_7 <= \$606 ;
   always @(posedge clk)
-    prod1_7 <= \$607 ;
+    prod1_8 <= \$607 ;
   always @(posedge clk)
-    prod1_8 <= \$608 ;
+    scale0_s3 <= \$608 ;
   always @(posedge clk)
-    scale0_s3 <= \$609 ;
+    scale1_s3 <= \$609 ;
   always @(posedge clk)
-    scale1_s3 <= \$610 ;
+    bias0_s3 <= \$610 ;
   always @(posedge clk)
-    bias0_s3 <= \$611 ;
+    bias1_s3 <= \$611 ;
   always @(posedge clk)
-    bias1_s3 <= \$612 ;
+    v3 <= \$612 ;
   always @(posedge clk)
-    v3 <= \$613 ;
+    last3 <= \$613 ;
   always @(posedge clk)
-    last3 <= \$614 ;
+    accfirst3 <= \$614 ;
   always @(posedge clk)
-    accfirst3 <= \$615 ;
+    acclast3 <= \$615 ;
   always @(posedge clk)
-    acclast3 <= \$616 ;
+    acc0 <= \$616 ;
   always @(posedge clk)
-    acc0 <= \$617 ;
+    acc1 <= \$617 ;
   always @(posedge clk)
-    acc1 <= \$618 ;
+    scale0_s4 <= \$618 ;
   always @(posedge clk)
-    scale0_s4 <= \$619 ;
+    scale1_s4 <= \$619 ;
   always @(posedge clk)
-    scale1_s4 <= \$620 ;
+    bias0_s4 <= \$620 ;
   always @(posedge clk)
-    bias0_s4 <= \$621 ;
+    bias1_s4 <= \$621 ;
   always @(posedge clk)
-    bias1_s4 <= \$622 ;
+    v4 <= \$622 ;
   always @(posedge clk)
-    v4 <= \$623 ;
+    last4 <= \$623 ;
   always @(posedge clk)
-    last4 <= \$624 ;
+    scaled0 <= \$624 ;
   always @(posedge clk)
-    scaled0 <= \$625 ;
+    scaled1 <= \$625 ;
   always @(posedge clk)
-    scaled1 <= \$626 ;
+    bias0_s5 <= \$626 ;
   always @(posedge clk)
-    bias0_s5 <= \$627 ;
+    bias1_s5 <= \$627 ;
   always @(posedge clk)
-    bias1_s5 <= \$628 ;
+    v5 <= \$628 ;
   always @(posedge clk)
-    v5 <= \$629 ;
+    last5 <= \$629 ;
   always @(posedge clk)
-    last5 <= \$630 ;
+    o__payload <= \$630 ;
   always @(posedge clk)
-    o__payload <= \$631 ;
-  always @(posedge clk)
-    o__valid <= \$632 ;
+    o__valid <= \$631 ;
   assign \$1  = ! w_frames;
   assign \$2  = next_groups - 1'h1;
   assign \$3  = load == \$2 ;
@@ -2409,7 +2383,6 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   assign \$264  = \$262  + \$263 ;
   assign \$265  = \$264  + cg1;
   assign \$266  = ok8 ? \$265  : 12'h000;
-  assign \$267  = 1'h0 + cg1;
   assign sampled0_0 = ok0_s2b ? sample0_s2b[7:0] : 8'h00;
   assign sampled0_1 = ok0_s2b ? sample0_s2b[15:8] : 8'h00;
   assign sampled1_0 = ok1_s2b ? sample1_s2b[7:0] : 8'h00;
@@ -2428,65 +2401,67 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   assign sampled7_1 = ok7_s2b ? sample7_s2b[15:8] : 8'h00;
   assign sampled8_0 = ok8_s2b ? sample8_s2b[7:0] : 8'h00;
   assign sampled8_1 = ok8_s2b ? sample8_s2b[15:8] : 8'h00;
-  assign \$268  = v1 | v2;
-  assign \$269  = \$268  | v2b;
-  assign \$270  = \$269  | v3;
-  assign \$271  = \$270  | v4;
-  assign pipe_busy = \$271  | v5;
-  assign \$272  = ! fsm_state;
-  assign \$273  = fsm_state == 1'h1;
-  assign \$274  = fsm_state == 2'h2;
-  assign \$275  = ! w_frames;
-  assign \$276  = w__valid & \$275 ;
-  assign \$279  = ! c_frames;
-  assign \$280  = ~ pipe_busy;
-  assign \$281  = \$279  & \$280 ;
-  assign \$282  = load + 1'h1;
-  assign \$283  = load_cg + 1'h1;
-  assign \$284  = next_groups - 1'h1;
-  assign \$285  = load_cg == \$284 ;
-  assign \$286  = load_og + 1'h1;
-  assign \$287  = i__valid & i__ready;
-  assign \$288  = w_cg + 1'h1;
-  assign \$289  = w_groups - 1'h1;
-  assign \$290  = w_cg == \$289 ;
-  assign \$291  = w_x + 1'h1;
-  assign \$292  = w_width - 1'h1;
-  assign \$293  = w_x == \$292 ;
-  assign \$294  = w_y + 1'h1;
-  assign \$295  = w_slot == 3'h5;
-  assign \$296  = w_slot + 1'h1;
-  assign \$297  = \$295  ? 4'h0 : \$296 ;
-  assign \$298  = w_height - 1'h1;
-  assign \$299  = w_y == \$298 ;
-  assign \$300  = w_frames - 1'h1;
-  assign \$301  = off__valid & off__ready;
-  assign \$302  = c_pass + 1'h1;
-  assign \$303  = ! c_pass;
-  assign \$304  = c_cg + 1'h1;
-  assign \$305  = groups - 1'h1;
-  assign \$306  = c_cg == \$305 ;
-  assign \$307  = groups - 1'h1;
-  assign \$308  = c_cg == \$307 ;
-  assign \$309  = ! c_pass;
-  assign \$310  = \$308  & \$309 ;
-  assign \$312  = c_ox + 1'h1;
-  assign \$313  = stride2 ? 2'h2 : 2'h1;
-  assign \$314  = c_x + \$313 ;
-  assign \$315  = width - 1'h1;
-  assign \$317  = $signed(\$316 ) + $signed(2'h1);
-  assign \$318  = stride2 ? \$317  : { 2'h0, width };
-  assign \$319  = $signed(\$318 ) - $signed(2'h1);
-  assign \$320  = c_ox == \$319 ;
-  assign \$321  = height - 1'h1;
-  assign \$323  = $signed(\$322 ) + $signed(2'h1);
-  assign \$324  = stride2 ? \$323  : { 2'h0, height };
-  assign \$325  = $signed(\$324 ) - $signed(2'h1);
-  assign \$326  = c_oy == \$325 ;
-  assign \$327  = height - 1'h1;
-  assign \$328  = c_frames - 1'h1;
-  assign \$329  = c_oy + 1'h1;
-  assign \$330  = stride2 ? 2'h2 : 2'h1;
+  assign \$267  = v1 | v2;
+  assign \$268  = \$267  | v2b;
+  assign \$269  = \$268  | v3;
+  assign \$270  = \$269  | v4;
+  assign pipe_busy = \$270  | v5;
+  assign \$271  = ! fsm_state;
+  assign \$272  = fsm_state == 1'h1;
+  assign \$273  = fsm_state == 2'h2;
+  assign \$274  = ! w_frames;
+  assign \$275  = w__valid & \$274 ;
+  assign \$278  = ! c_frames;
+  assign \$279  = ~ pipe_busy;
+  assign \$280  = \$278  & \$279 ;
+  assign \$281  = load + 1'h1;
+  assign \$282  = load_cg + 1'h1;
+  assign \$283  = next_groups - 1'h1;
+  assign \$284  = load_cg == \$283 ;
+  assign \$285  = load_og + 1'h1;
+  assign \$286  = i__valid & i__ready;
+  assign \$287  = w_cg + 1'h1;
+  assign \$288  = w_groups - 1'h1;
+  assign \$289  = w_cg == \$288 ;
+  assign \$290  = w_x + 1'h1;
+  assign \$291  = w_width - 1'h1;
+  assign \$292  = w_x == \$291 ;
+  assign \$293  = w_y + 1'h1;
+  assign \$294  = w_slot == 3'h5;
+  assign \$295  = w_slot + 1'h1;
+  assign \$296  = \$294  ? 4'h0 : \$295 ;
+  assign \$297  = w_height - 1'h1;
+  assign \$298  = w_y == \$297 ;
+  assign \$299  = w_frames - 1'h1;
+  assign \$300  = off__valid & off__ready;
+  assign \$301  = c_pass + 1'h1;
+  assign \$302  = ! c_pass;
+  assign \$303  = c_cg + 1'h1;
+  assign \$304  = groups - 1'h1;
+  assign \$305  = c_cg == \$304 ;
+  assign \$306  = groups - 1'h1;
+  assign \$307  = c_cg == \$306 ;
+  assign \$308  = ! c_pass;
+  assign \$309  = \$307  & \$308 ;
+  assign \$311  = c_ox + 1'h1;
+  assign \$312  = stride2 ? 2'h2 : 2'h1;
+  assign \$313  = c_x + \$312 ;
+  assign \$314  = width - 1'h1;
+  assign \$316  = $signed(\$315 ) + $signed(2'h1);
+  assign \$317  = stride2 ? \$316  : { 2'h0, width };
+  assign \$318  = $signed(\$317 ) - $signed(2'h1);
+  assign \$319  = c_ox == \$318 ;
+  assign \$320  = height - 1'h1;
+  assign \$322  = $signed(\$321 ) + $signed(2'h1);
+  assign \$323  = stride2 ? \$322  : { 2'h0, height };
+  assign \$324  = $signed(\$323 ) - $signed(2'h1);
+  assign \$325  = c_oy == \$324 ;
+  assign \$326  = height - 1'h1;
+  assign \$327  = c_frames - 1'h1;
+  assign \$328  = c_oy + 1'h1;
+  assign \$329  = stride2 ? 2'h2 : 2'h1;
+  assign \$330  = c_y + \$329 ;
+  assign \$331  = stride2 ? 2'h2 : 2'h1;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     w__ready = 1'h0;
@@ -2587,11 +2562,24 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$491  = next_height;
+    \$490  = next_height;
     casez (fsm_state)
       2'h0:
-          if (\$276 ) begin
-            \$491  = w__payload[4:0];
+          if (\$275 ) begin
+            \$490  = w__payload[4:0];
+          end
+    endcase
+    if (rst) begin
+      \$490  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$491  = next_width;
+    casez (fsm_state)
+      2'h0:
+          if (\$275 ) begin
+            \$491  = w__payload[20:16];
           end
     endcase
     if (rst) begin
@@ -2600,50 +2588,50 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$492  = next_width;
+    \$492  = next_groups;
     casez (fsm_state)
       2'h0:
-          if (\$276 ) begin
-            \$492  = w__payload[20:16];
+          if (\$275 ) begin
+            \$492  = \$276 [2:0];
           end
     endcase
     if (rst) begin
-      \$492  = 5'h00;
+      \$492  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$493  = next_groups;
+    \$493  = next_frames;
     casez (fsm_state)
       2'h0:
-          if (\$276 ) begin
-            \$493  = \$277 [2:0];
+          if (\$275 ) begin
+            \$493  = w__payload[63:48];
           end
     endcase
     if (rst) begin
-      \$493  = 3'h0;
+      \$493  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$494  = next_frames;
+    \$494  = next_stride2;
     casez (fsm_state)
       2'h0:
-          if (\$276 ) begin
-            \$494  = w__payload[63:48];
+          if (\$275 ) begin
+            \$494  = w__payload[64];
           end
     endcase
     if (rst) begin
-      \$494  = 16'h0000;
+      \$494  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$495  = next_stride2;
+    \$495  = next_relu;
     casez (fsm_state)
       2'h0:
-          if (\$276 ) begin
-            \$495  = w__payload[64];
+          if (\$275 ) begin
+            \$495  = w__payload[65];
           end
     endcase
     if (rst) begin
@@ -2652,46 +2640,46 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$496  = next_relu;
+    \$496  = w_frames;
     casez (fsm_state)
       2'h0:
-          if (\$276 ) begin
-            \$496  = w__payload[65];
+          if (\$275 ) begin
+            \$496  = w__payload[63:48];
           end
     endcase
-    if (rst) begin
-      \$496  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$497  = w_frames;
-    casez (fsm_state)
-      2'h0:
-          if (\$276 ) begin
-            \$497  = w__payload[63:48];
-          end
-    endcase
-    if (\$287 ) begin
-      if (\$290 ) begin
-        if (\$293 ) begin
-          if (\$299 ) begin
-            \$497  = \$300 [15:0];
+    if (\$286 ) begin
+      if (\$289 ) begin
+        if (\$292 ) begin
+          if (\$298 ) begin
+            \$496  = \$299 [15:0];
           end
         end
       end
     end
     if (rst) begin
-      \$497  = 16'h0000;
+      \$496  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$498  = w_height;
+    \$497  = w_height;
     casez (fsm_state)
       2'h0:
-          if (\$276 ) begin
-            \$498  = w__payload[4:0];
+          if (\$275 ) begin
+            \$497  = w__payload[4:0];
+          end
+    endcase
+    if (rst) begin
+      \$497  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$498  = w_width;
+    casez (fsm_state)
+      2'h0:
+          if (\$275 ) begin
+            \$498  = w__payload[20:16];
           end
     endcase
     if (rst) begin
@@ -2700,36 +2688,42 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$499  = w_width;
+    \$499  = w_groups;
     casez (fsm_state)
       2'h0:
-          if (\$276 ) begin
-            \$499  = w__payload[20:16];
+          if (\$275 ) begin
+            \$499  = \$277 [2:0];
           end
     endcase
     if (rst) begin
-      \$499  = 5'h00;
+      \$499  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$500  = w_groups;
+    \$500  = load;
     casez (fsm_state)
       2'h0:
-          if (\$276 ) begin
-            \$500  = \$278 [2:0];
+          if (\$275 ) begin
+            \$500  = 2'h0;
+          end
+      2'h1:
+          /* empty */;
+      2'h2:
+          if (w__valid) begin
+            \$500  = \$281 [1:0];
           end
     endcase
     if (rst) begin
-      \$500  = 3'h0;
+      \$500  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$501  = load;
+    \$501  = load_cg;
     casez (fsm_state)
       2'h0:
-          if (\$276 ) begin
+          if (\$275 ) begin
             \$501  = 2'h0;
           end
       2'h1:
@@ -2737,6 +2731,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
       2'h2:
           if (w__valid) begin
             \$501  = \$282 [1:0];
+            if (\$284 ) begin
+              \$501  = 2'h0;
+            end
           end
     endcase
     if (rst) begin
@@ -2745,19 +2742,18 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$502  = load_cg;
+    \$502  = load_og;
     casez (fsm_state)
       2'h0:
-          if (\$276 ) begin
+          if (\$275 ) begin
             \$502  = 2'h0;
           end
       2'h1:
           /* empty */;
       2'h2:
           if (w__valid) begin
-            \$502  = \$283 [1:0];
-            if (\$285 ) begin
-              \$502  = 2'h0;
+            if (\$284 ) begin
+              \$502  = \$285 [1:0];
             end
           end
     endcase
@@ -2767,19 +2763,19 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$503  = load_og;
+    \$503  = fsm_state;
     casez (fsm_state)
       2'h0:
-          if (\$276 ) begin
-            \$503  = 2'h0;
+          if (\$275 ) begin
+            \$503  = 2'h1;
           end
       2'h1:
-          /* empty */;
+          if (\$280 ) begin
+            \$503  = 2'h2;
+          end
       2'h2:
-          if (w__valid) begin
-            if (\$285 ) begin
-              \$503  = \$286 [1:0];
-            end
+          if (loaded) begin
+            \$503  = 2'h0;
           end
     endcase
     if (rst) begin
@@ -2788,28 +2784,24 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$504  = fsm_state;
+    \$504  = height;
     casez (fsm_state)
       2'h0:
-          if (\$276 ) begin
-            \$504  = 2'h1;
-          end
+          /* empty */;
       2'h1:
-          if (\$281 ) begin
-            \$504  = 2'h2;
-          end
+          /* empty */;
       2'h2:
           if (loaded) begin
-            \$504  = 2'h0;
+            \$504  = next_height;
           end
     endcase
     if (rst) begin
-      \$504  = 2'h0;
+      \$504  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$505  = height;
+    \$505  = width;
     casez (fsm_state)
       2'h0:
           /* empty */;
@@ -2817,7 +2809,7 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
           /* empty */;
       2'h2:
           if (loaded) begin
-            \$505  = next_height;
+            \$505  = next_width;
           end
     endcase
     if (rst) begin
@@ -2826,7 +2818,7 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$506  = width;
+    \$506  = groups;
     casez (fsm_state)
       2'h0:
           /* empty */;
@@ -2834,16 +2826,16 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
           /* empty */;
       2'h2:
           if (loaded) begin
-            \$506  = next_width;
+            \$506  = next_groups;
           end
     endcase
     if (rst) begin
-      \$506  = 5'h00;
+      \$506  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$507  = groups;
+    \$507  = ogroups;
     casez (fsm_state)
       2'h0:
           /* empty */;
@@ -2851,7 +2843,7 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
           /* empty */;
       2'h2:
           if (loaded) begin
-            \$507  = next_groups;
+            \$507  = 3'h0;
           end
     endcase
     if (rst) begin
@@ -2860,7 +2852,7 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$508  = ogroups;
+    \$508  = stride2;
     casez (fsm_state)
       2'h0:
           /* empty */;
@@ -2868,16 +2860,16 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
           /* empty */;
       2'h2:
           if (loaded) begin
-            \$508  = 3'h0;
+            \$508  = next_stride2;
           end
     endcase
     if (rst) begin
-      \$508  = 3'h0;
+      \$508  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$509  = stride2;
+    \$509  = relu;
     casez (fsm_state)
       2'h0:
           /* empty */;
@@ -2885,7 +2877,7 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
           /* empty */;
       2'h2:
           if (loaded) begin
-            \$509  = next_stride2;
+            \$509  = next_relu;
           end
     endcase
     if (rst) begin
@@ -2894,7 +2886,7 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$510  = relu;
+    \$510  = c_frames;
     casez (fsm_state)
       2'h0:
           /* empty */;
@@ -2902,62 +2894,62 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
           /* empty */;
       2'h2:
           if (loaded) begin
-            \$510  = next_relu;
-          end
-    endcase
-    if (rst) begin
-      \$510  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$511  = c_frames;
-    casez (fsm_state)
-      2'h0:
-          /* empty */;
-      2'h1:
-          /* empty */;
-      2'h2:
-          if (loaded) begin
-            \$511  = next_frames;
+            \$510  = next_frames;
           end
     endcase
     if (issue) begin
-      if (\$303 ) begin
-        if (\$311 ) begin
-          if (\$320 ) begin
-            if (\$326 ) begin
-              \$511  = \$328 [15:0];
+      if (\$302 ) begin
+        if (\$310 ) begin
+          if (\$319 ) begin
+            if (\$325 ) begin
+              \$510  = \$327 [15:0];
             end
           end
         end
       end
     end
     if (rst) begin
-      \$511  = 16'h0000;
+      \$510  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$512  = w_cg;
-    if (\$287 ) begin
-      \$512  = \$288 [1:0];
-      if (\$290 ) begin
-        \$512  = 2'h0;
+    \$511  = w_cg;
+    if (\$286 ) begin
+      \$511  = \$287 [1:0];
+      if (\$289 ) begin
+        \$511  = 2'h0;
       end
     end
     if (rst) begin
-      \$512  = 2'h0;
+      \$511  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$513  = w_x;
-    if (\$287 ) begin
-      if (\$290 ) begin
-        \$513  = \$291 [3:0];
-        if (\$293 ) begin
-          \$513  = 4'h0;
+    \$512  = w_x;
+    if (\$286 ) begin
+      if (\$289 ) begin
+        \$512  = \$290 [3:0];
+        if (\$292 ) begin
+          \$512  = 4'h0;
+        end
+      end
+    end
+    if (rst) begin
+      \$512  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$513  = w_y;
+    if (\$286 ) begin
+      if (\$289 ) begin
+        if (\$292 ) begin
+          \$513  = \$293 [3:0];
+          if (\$298 ) begin
+            \$513  = 4'h0;
+          end
         end
       end
     end
@@ -2967,65 +2959,62 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$514  = w_y;
-    if (\$287 ) begin
-      if (\$290 ) begin
-        if (\$293 ) begin
-          \$514  = \$294 [3:0];
-          if (\$299 ) begin
-            \$514  = 4'h0;
-          end
+    \$514  = w_slot;
+    if (\$286 ) begin
+      if (\$289 ) begin
+        if (\$292 ) begin
+          \$514  = \$296 [2:0];
         end
       end
     end
     if (rst) begin
-      \$514  = 4'h0;
+      \$514  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$515  = w_slot;
-    if (\$287 ) begin
-      if (\$290 ) begin
-        if (\$293 ) begin
-          \$515  = \$297 [2:0];
+    \$515  = held;
+    if (\$300 ) begin
+      \$515  = off__payload;
+    end
+    if (rst) begin
+      \$515  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$516  = c_pass;
+    if (issue) begin
+      \$516  = \$301 [0];
+      if (\$302 ) begin
+        \$516  = 1'h0;
+      end
+    end
+    if (rst) begin
+      \$516  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$517  = c_cg;
+    if (issue) begin
+      if (\$302 ) begin
+        \$517  = \$303 [1:0];
+        if (\$305 ) begin
+          \$517  = 2'h0;
         end
       end
     end
     if (rst) begin
-      \$515  = 3'h0;
+      \$517  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$516  = held;
-    if (\$301 ) begin
-      \$516  = off__payload;
-    end
-    if (rst) begin
-      \$516  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$517  = c_pass;
+    \$518  = c_og;
     if (issue) begin
-      \$517  = \$302 [0];
-      if (\$303 ) begin
-        \$517  = 1'h0;
-      end
-    end
-    if (rst) begin
-      \$517  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$518  = c_cg;
-    if (issue) begin
-      if (\$303 ) begin
-        \$518  = \$304 [1:0];
-        if (\$306 ) begin
+      if (\$302 ) begin
+        if (\$310 ) begin
           \$518  = 2'h0;
         end
       end
@@ -3036,10 +3025,10 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$519  = c_og;
+    \$519  = c_wbase;
     if (issue) begin
-      if (\$303 ) begin
-        if (\$311 ) begin
+      if (\$302 ) begin
+        if (\$310 ) begin
           \$519  = 2'h0;
         end
       end
@@ -3050,89 +3039,99 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$520  = c_wbase;
+    \$520  = c_ox;
     if (issue) begin
-      if (\$303 ) begin
-        if (\$311 ) begin
-          \$520  = 2'h0;
-        end
-      end
-    end
-    if (rst) begin
-      \$520  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$521  = c_ox;
-    if (issue) begin
-      if (\$303 ) begin
-        if (\$311 ) begin
-          \$521  = \$312 [3:0];
-          if (\$320 ) begin
-            \$521  = 4'h0;
+      if (\$302 ) begin
+        if (\$310 ) begin
+          \$520  = \$311 [3:0];
+          if (\$319 ) begin
+            \$520  = 4'h0;
           end
         end
       end
     end
     if (rst) begin
-      \$521  = 4'h0;
+      \$520  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$522  = c_x;
+    \$521  = c_x;
     if (issue) begin
-      if (\$303 ) begin
-        if (\$311 ) begin
-          \$522  = \$314 [4:0];
-          if (\$320 ) begin
-            \$522  = 5'h00;
+      if (\$302 ) begin
+        if (\$310 ) begin
+          \$521  = \$313 [4:0];
+          if (\$319 ) begin
+            \$521  = 5'h00;
           end
         end
       end
     end
     if (rst) begin
-      \$522  = 5'h00;
+      \$521  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$523  = c_oy;
+    \$522  = c_oy;
     if (issue) begin
-      if (\$303 ) begin
-        if (\$311 ) begin
-          if (\$320 ) begin
+      if (\$302 ) begin
+        if (\$310 ) begin
+          if (\$319 ) begin
             (* full_case = 32'd1 *)
-            if (\$326 ) begin
-              \$523  = 4'h0;
+            if (\$325 ) begin
+              \$522  = 4'h0;
             end else begin
-              \$523  = \$329 [3:0];
+              \$522  = \$328 [3:0];
             end
           end
         end
       end
     end
     if (rst) begin
-      \$523  = 4'h0;
+      \$522  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$524  = c_y;
+    \$523  = c_y;
     if (issue) begin
-      if (\$303 ) begin
-        if (\$311 ) begin
-          if (\$320 ) begin
+      if (\$302 ) begin
+        if (\$310 ) begin
+          if (\$319 ) begin
             (* full_case = 32'd1 *)
-            if (\$326 ) begin
-              \$524  = 5'h00;
+            if (\$325 ) begin
+              \$523  = 5'h00;
             end else begin
-              \$524  = \$331 [4:0];
+              \$523  = \$330 [4:0];
             end
           end
         end
       end
+    end
+    if (rst) begin
+      \$523  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$524  = below;
+    if (issue) begin
+      if (\$302 ) begin
+        if (\$310 ) begin
+          if (\$319 ) begin
+            (* full_case = 32'd1 *)
+            if (\$325 ) begin
+              \$524  = \$326 [4:0];
+            end else begin
+              \$524  = \$332 [4:0];
+            end
+          end
+        end
+      end
+    end
+    if (loaded) begin
+      \$524  = \$342 [4:0];
     end
     if (rst) begin
       \$524  = 5'h00;
@@ -3140,60 +3139,46 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$525  = below;
-    if (issue) begin
-      if (\$303 ) begin
-        if (\$311 ) begin
-          if (\$320 ) begin
-            (* full_case = 32'd1 *)
-            if (\$326 ) begin
-              \$525  = \$327 [4:0];
-            end else begin
-              \$525  = \$333 [4:0];
-            end
-          end
-        end
-      end
-    end
-    if (loaded) begin
-      \$525  = \$343 [4:0];
+    \$525  = c_slot;
+    if (\$333 ) begin
+      \$525  = \$339 [2:0];
     end
     if (rst) begin
-      \$525  = 5'h00;
+      \$525  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$526  = c_slot;
-    if (\$334 ) begin
-      \$526  = \$340 [2:0];
-    end
+    \$526  = \$341 [2:0];
     if (rst) begin
       \$526  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$527  = \$342 [2:0];
+    \$527  = row_freed;
+    if (ce) begin
+      \$527  = row_step;
+    end
     if (rst) begin
-      \$527  = 3'h0;
+      \$527  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$528  = row_freed;
+    \$528  = v1;
     if (ce) begin
-      \$528  = row_step;
+      \$528  = issue;
     end
     if (rst) begin
-      \$528  = 2'h0;
+      \$528  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$529  = v1;
+    \$529  = last1;
     if (ce) begin
-      \$529  = issue;
+      \$529  = frame_last;
     end
     if (rst) begin
       \$529  = 1'h0;
@@ -3201,9 +3186,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$530  = last1;
+    \$530  = accfirst1;
     if (ce) begin
-      \$530  = frame_last;
+      \$530  = \$344 ;
     end
     if (rst) begin
       \$530  = 1'h0;
@@ -3211,9 +3196,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$531  = accfirst1;
+    \$531  = acclast1;
     if (ce) begin
-      \$531  = \$345 ;
+      \$531  = \$346 ;
     end
     if (rst) begin
       \$531  = 1'h0;
@@ -3221,29 +3206,29 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$532  = acclast1;
+    \$532  = cg1;
     if (ce) begin
-      \$532  = \$347 ;
+      \$532  = c_cg;
     end
     if (rst) begin
-      \$532  = 1'h0;
+      \$532  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$533  = cg1;
+    \$533  = cy1;
     if (ce) begin
-      \$533  = c_cg;
+      \$533  = c_y;
     end
     if (rst) begin
-      \$533  = 2'h0;
+      \$533  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$534  = cy1;
+    \$534  = cx1;
     if (ce) begin
-      \$534  = c_y;
+      \$534  = c_x;
     end
     if (rst) begin
       \$534  = 5'h00;
@@ -3251,29 +3236,29 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$535  = cx1;
+    \$535  = slot1;
     if (ce) begin
-      \$535  = c_x;
+      \$535  = c_slot;
     end
     if (rst) begin
-      \$535  = 5'h00;
+      \$535  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$536  = slot1;
+    \$536  = dy0_s1;
     if (ce) begin
-      \$536  = c_slot;
+      \$536  = { \$69 [2], \$69  };
     end
     if (rst) begin
-      \$536  = 3'h0;
+      \$536  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$537  = dy0_s1;
+    \$537  = dy1_s1;
     if (ce) begin
-      \$537  = { \$69 [2], \$69  };
+      \$537  = { \$71 [2], \$71  };
     end
     if (rst) begin
       \$537  = 4'h0;
@@ -3281,9 +3266,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$538  = dy1_s1;
+    \$538  = dy2_s1;
     if (ce) begin
-      \$538  = { \$71 [2], \$71  };
+      \$538  = { \$73 [2], \$73  };
     end
     if (rst) begin
       \$538  = 4'h0;
@@ -3291,9 +3276,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$539  = dy2_s1;
+    \$539  = dy3_s1;
     if (ce) begin
-      \$539  = { \$73 [2], \$73  };
+      \$539  = { 1'h0, \$75  };
     end
     if (rst) begin
       \$539  = 4'h0;
@@ -3301,9 +3286,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$540  = dy3_s1;
+    \$540  = dy4_s1;
     if (ce) begin
-      \$540  = { 1'h0, \$75  };
+      \$540  = { 1'h0, \$77  };
     end
     if (rst) begin
       \$540  = 4'h0;
@@ -3311,9 +3296,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$541  = dy4_s1;
+    \$541  = dy5_s1;
     if (ce) begin
-      \$541  = { 1'h0, \$77  };
+      \$541  = { 1'h0, \$79  };
     end
     if (rst) begin
       \$541  = 4'h0;
@@ -3321,9 +3306,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$542  = dy5_s1;
+    \$542  = dy6_s1;
     if (ce) begin
-      \$542  = { 1'h0, \$79  };
+      \$542  = { 1'h0, \$81  };
     end
     if (rst) begin
       \$542  = 4'h0;
@@ -3331,9 +3316,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$543  = dy6_s1;
+    \$543  = dy7_s1;
     if (ce) begin
-      \$543  = { 1'h0, \$81  };
+      \$543  = { 1'h0, \$83  };
     end
     if (rst) begin
       \$543  = 4'h0;
@@ -3341,9 +3326,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$544  = dy7_s1;
+    \$544  = dy8_s1;
     if (ce) begin
-      \$544  = { 1'h0, \$83  };
+      \$544  = { 1'h0, \$85  };
     end
     if (rst) begin
       \$544  = 4'h0;
@@ -3351,9 +3336,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$545  = dy8_s1;
+    \$545  = dx0_s1;
     if (ce) begin
-      \$545  = { 1'h0, \$85  };
+      \$545  = { \$70 [2], \$70  };
     end
     if (rst) begin
       \$545  = 4'h0;
@@ -3361,9 +3346,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$546  = dx0_s1;
+    \$546  = dx1_s1;
     if (ce) begin
-      \$546  = { \$70 [2], \$70  };
+      \$546  = { 1'h0, \$72  };
     end
     if (rst) begin
       \$546  = 4'h0;
@@ -3371,9 +3356,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$547  = dx1_s1;
+    \$547  = dx2_s1;
     if (ce) begin
-      \$547  = { 1'h0, \$72  };
+      \$547  = { 1'h0, \$74  };
     end
     if (rst) begin
       \$547  = 4'h0;
@@ -3381,9 +3366,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$548  = dx2_s1;
+    \$548  = dx3_s1;
     if (ce) begin
-      \$548  = { 1'h0, \$74  };
+      \$548  = { \$76 [2], \$76  };
     end
     if (rst) begin
       \$548  = 4'h0;
@@ -3391,9 +3376,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$549  = dx3_s1;
+    \$549  = dx4_s1;
     if (ce) begin
-      \$549  = { \$76 [2], \$76  };
+      \$549  = { 1'h0, \$78  };
     end
     if (rst) begin
       \$549  = 4'h0;
@@ -3401,9 +3386,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$550  = dx4_s1;
+    \$550  = dx5_s1;
     if (ce) begin
-      \$550  = { 1'h0, \$78  };
+      \$550  = { 1'h0, \$80  };
     end
     if (rst) begin
       \$550  = 4'h0;
@@ -3411,9 +3396,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$551  = dx5_s1;
+    \$551  = dx6_s1;
     if (ce) begin
-      \$551  = { 1'h0, \$80  };
+      \$551  = { \$82 [2], \$82  };
     end
     if (rst) begin
       \$551  = 4'h0;
@@ -3421,9 +3406,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$552  = dx6_s1;
+    \$552  = dx7_s1;
     if (ce) begin
-      \$552  = { \$82 [2], \$82  };
+      \$552  = { 1'h0, \$84  };
     end
     if (rst) begin
       \$552  = 4'h0;
@@ -3431,9 +3416,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$553  = dx7_s1;
+    \$553  = dx8_s1;
     if (ce) begin
-      \$553  = { 1'h0, \$84  };
+      \$553  = { 1'h0, \$86  };
     end
     if (rst) begin
       \$553  = 4'h0;
@@ -3441,19 +3426,19 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$554  = dx8_s1;
+    \$554  = ok0_s2;
     if (ce) begin
-      \$554  = { 1'h0, \$86  };
+      \$554  = ok0;
     end
     if (rst) begin
-      \$554  = 4'h0;
+      \$554  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$555  = ok0_s2;
+    \$555  = ok1_s2;
     if (ce) begin
-      \$555  = ok0;
+      \$555  = ok1;
     end
     if (rst) begin
       \$555  = 1'h0;
@@ -3461,9 +3446,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$556  = ok1_s2;
+    \$556  = ok2_s2;
     if (ce) begin
-      \$556  = ok1;
+      \$556  = ok2;
     end
     if (rst) begin
       \$556  = 1'h0;
@@ -3471,9 +3456,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$557  = ok2_s2;
+    \$557  = ok3_s2;
     if (ce) begin
-      \$557  = ok2;
+      \$557  = ok3;
     end
     if (rst) begin
       \$557  = 1'h0;
@@ -3481,9 +3466,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$558  = ok3_s2;
+    \$558  = ok4_s2;
     if (ce) begin
-      \$558  = ok3;
+      \$558  = ok4;
     end
     if (rst) begin
       \$558  = 1'h0;
@@ -3491,9 +3476,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$559  = ok4_s2;
+    \$559  = ok5_s2;
     if (ce) begin
-      \$559  = ok4;
+      \$559  = ok5;
     end
     if (rst) begin
       \$559  = 1'h0;
@@ -3501,9 +3486,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$560  = ok5_s2;
+    \$560  = ok6_s2;
     if (ce) begin
-      \$560  = ok5;
+      \$560  = ok6;
     end
     if (rst) begin
       \$560  = 1'h0;
@@ -3511,9 +3496,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$561  = ok6_s2;
+    \$561  = ok7_s2;
     if (ce) begin
-      \$561  = ok6;
+      \$561  = ok7;
     end
     if (rst) begin
       \$561  = 1'h0;
@@ -3521,9 +3506,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$562  = ok7_s2;
+    \$562  = ok8_s2;
     if (ce) begin
-      \$562  = ok7;
+      \$562  = ok8;
     end
     if (rst) begin
       \$562  = 1'h0;
@@ -3531,12 +3516,12 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$563  = ok8_s2;
+    \$563  = wread__addr;
     if (ce) begin
-      \$563  = ok8;
+      \$563  = cg1;
     end
     if (rst) begin
-      \$563  = 1'h0;
+      \$563  = 2'h0;
     end
   end
   always @* begin
@@ -3593,7 +3578,7 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$569  = sample1_s2b;
     if (ce) begin
-      \$569  = \port__data$234 ;
+      \$569  = \port__data$235 ;
     end
     if (rst) begin
       \$569  = 16'h0000;
@@ -3603,7 +3588,7 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$570  = sample2_s2b;
     if (ce) begin
-      \$570  = \port__data$235 ;
+      \$570  = \port__data$236 ;
     end
     if (rst) begin
       \$570  = 16'h0000;
@@ -3613,7 +3598,7 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$571  = sample3_s2b;
     if (ce) begin
-      \$571  = \port__data$236 ;
+      \$571  = \port__data$237 ;
     end
     if (rst) begin
       \$571  = 16'h0000;
@@ -3623,7 +3608,7 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$572  = sample4_s2b;
     if (ce) begin
-      \$572  = \port__data$237 ;
+      \$572  = \port__data$238 ;
     end
     if (rst) begin
       \$572  = 16'h0000;
@@ -3633,7 +3618,7 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$573  = sample5_s2b;
     if (ce) begin
-      \$573  = \port__data$238 ;
+      \$573  = \port__data$239 ;
     end
     if (rst) begin
       \$573  = 16'h0000;
@@ -3643,7 +3628,7 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$574  = sample6_s2b;
     if (ce) begin
-      \$574  = \port__data$239 ;
+      \$574  = \port__data$240 ;
     end
     if (rst) begin
       \$574  = 16'h0000;
@@ -3653,7 +3638,7 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$575  = sample7_s2b;
     if (ce) begin
-      \$575  = \port__data$240 ;
+      \$575  = \port__data$241 ;
     end
     if (rst) begin
       \$575  = 16'h0000;
@@ -3663,7 +3648,7 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$576  = sample8_s2b;
     if (ce) begin
-      \$576  = \port__data$241 ;
+      \$576  = \port__data$242 ;
     end
     if (rst) begin
       \$576  = 16'h0000;
@@ -3671,19 +3656,19 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$577  = weights_s2b;
+    \$577  = ok0_s2b;
     if (ce) begin
-      \$577  = wread__data;
+      \$577  = ok0_s2;
     end
     if (rst) begin
-      \$577  = 136'h0000000000000000000000000000000000;
+      \$577  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$578  = ok0_s2b;
+    \$578  = ok1_s2b;
     if (ce) begin
-      \$578  = ok0_s2;
+      \$578  = ok1_s2;
     end
     if (rst) begin
       \$578  = 1'h0;
@@ -3691,9 +3676,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$579  = ok1_s2b;
+    \$579  = ok2_s2b;
     if (ce) begin
-      \$579  = ok1_s2;
+      \$579  = ok2_s2;
     end
     if (rst) begin
       \$579  = 1'h0;
@@ -3701,9 +3686,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$580  = ok2_s2b;
+    \$580  = ok3_s2b;
     if (ce) begin
-      \$580  = ok2_s2;
+      \$580  = ok3_s2;
     end
     if (rst) begin
       \$580  = 1'h0;
@@ -3711,9 +3696,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$581  = ok3_s2b;
+    \$581  = ok4_s2b;
     if (ce) begin
-      \$581  = ok3_s2;
+      \$581  = ok4_s2;
     end
     if (rst) begin
       \$581  = 1'h0;
@@ -3721,9 +3706,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$582  = ok4_s2b;
+    \$582  = ok5_s2b;
     if (ce) begin
-      \$582  = ok4_s2;
+      \$582  = ok5_s2;
     end
     if (rst) begin
       \$582  = 1'h0;
@@ -3731,9 +3716,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$583  = ok5_s2b;
+    \$583  = ok6_s2b;
     if (ce) begin
-      \$583  = ok5_s2;
+      \$583  = ok6_s2;
     end
     if (rst) begin
       \$583  = 1'h0;
@@ -3741,9 +3726,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$584  = ok6_s2b;
+    \$584  = ok7_s2b;
     if (ce) begin
-      \$584  = ok6_s2;
+      \$584  = ok7_s2;
     end
     if (rst) begin
       \$584  = 1'h0;
@@ -3751,9 +3736,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$585  = ok7_s2b;
+    \$585  = ok8_s2b;
     if (ce) begin
-      \$585  = ok7_s2;
+      \$585  = ok8_s2;
     end
     if (rst) begin
       \$585  = 1'h0;
@@ -3761,9 +3746,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$586  = ok8_s2b;
+    \$586  = v2b;
     if (ce) begin
-      \$586  = ok8_s2;
+      \$586  = v2;
     end
     if (rst) begin
       \$586  = 1'h0;
@@ -3771,9 +3756,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$587  = v2b;
+    \$587  = last2b;
     if (ce) begin
-      \$587  = v2;
+      \$587  = last2;
     end
     if (rst) begin
       \$587  = 1'h0;
@@ -3781,9 +3766,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$588  = last2b;
+    \$588  = accfirst2b;
     if (ce) begin
-      \$588  = last2;
+      \$588  = accfirst2;
     end
     if (rst) begin
       \$588  = 1'h0;
@@ -3791,9 +3776,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$589  = accfirst2b;
+    \$589  = acclast2b;
     if (ce) begin
-      \$589  = accfirst2;
+      \$589  = acclast2;
     end
     if (rst) begin
       \$589  = 1'h0;
@@ -3801,17 +3786,17 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$590  = acclast2b;
+    \$590  = prod0_0;
     if (ce) begin
-      \$590  = acclast2;
+      \$590  = \$347 ;
     end
     if (rst) begin
-      \$590  = 1'h0;
+      \$590  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$591  = prod0_0;
+    \$591  = prod0_1;
     if (ce) begin
       \$591  = \$348 ;
     end
@@ -3821,7 +3806,7 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$592  = prod0_1;
+    \$592  = prod0_2;
     if (ce) begin
       \$592  = \$349 ;
     end
@@ -3831,7 +3816,7 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$593  = prod0_2;
+    \$593  = prod0_3;
     if (ce) begin
       \$593  = \$350 ;
     end
@@ -3841,7 +3826,7 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$594  = prod0_3;
+    \$594  = prod0_4;
     if (ce) begin
       \$594  = \$351 ;
     end
@@ -3851,7 +3836,7 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$595  = prod0_4;
+    \$595  = prod0_5;
     if (ce) begin
       \$595  = \$352 ;
     end
@@ -3861,7 +3846,7 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$596  = prod0_5;
+    \$596  = prod0_6;
     if (ce) begin
       \$596  = \$353 ;
     end
@@ -3871,7 +3856,7 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$597  = prod0_6;
+    \$597  = prod0_7;
     if (ce) begin
       \$597  = \$354 ;
     end
@@ -3881,7 +3866,7 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$598  = prod0_7;
+    \$598  = prod0_8;
     if (ce) begin
       \$598  = \$355 ;
     end
@@ -3891,7 +3876,7 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$599  = prod0_8;
+    \$599  = prod1_0;
     if (ce) begin
       \$599  = \$356 ;
     end
@@ -3901,7 +3886,7 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$600  = prod1_0;
+    \$600  = prod1_1;
     if (ce) begin
       \$600  = \$357 ;
     end
@@ -3911,7 +3896,7 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$601  = prod1_1;
+    \$601  = prod1_2;
     if (ce) begin
       \$601  = \$358 ;
     end
@@ -3921,7 +3906,7 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$602  = prod1_2;
+    \$602  = prod1_3;
     if (ce) begin
       \$602  = \$359 ;
     end
@@ -3931,7 +3916,7 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$603  = prod1_3;
+    \$603  = prod1_4;
     if (ce) begin
       \$603  = \$360 ;
     end
@@ -3941,7 +3926,7 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$604  = prod1_4;
+    \$604  = prod1_5;
     if (ce) begin
       \$604  = \$361 ;
     end
@@ -3951,7 +3936,7 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$605  = prod1_5;
+    \$605  = prod1_6;
     if (ce) begin
       \$605  = \$362 ;
     end
@@ -3961,7 +3946,7 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$606  = prod1_6;
+    \$606  = prod1_7;
     if (ce) begin
       \$606  = \$363 ;
     end
@@ -3971,7 +3956,7 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$607  = prod1_7;
+    \$607  = prod1_8;
     if (ce) begin
       \$607  = \$364 ;
     end
@@ -3981,19 +3966,19 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$608  = prod1_8;
+    \$608  = scale0_s3;
     if (ce) begin
-      \$608  = \$365 ;
+      \$608  = wread__data[51:36];
     end
     if (rst) begin
-      \$608  = 12'h000;
+      \$608  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$609  = scale0_s3;
+    \$609  = scale1_s3;
     if (ce) begin
-      \$609  = weights_s2b[51:36];
+      \$609  = wread__data[119:104];
     end
     if (rst) begin
       \$609  = 16'h0000;
@@ -4001,9 +3986,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$610  = scale1_s3;
+    \$610  = bias0_s3;
     if (ce) begin
-      \$610  = weights_s2b[119:104];
+      \$610  = wread__data[67:52];
     end
     if (rst) begin
       \$610  = 16'h0000;
@@ -4011,9 +3996,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$611  = bias0_s3;
+    \$611  = bias1_s3;
     if (ce) begin
-      \$611  = weights_s2b[67:52];
+      \$611  = wread__data[135:120];
     end
     if (rst) begin
       \$611  = 16'h0000;
@@ -4021,19 +4006,19 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$612  = bias1_s3;
+    \$612  = v3;
     if (ce) begin
-      \$612  = weights_s2b[135:120];
+      \$612  = v2b;
     end
     if (rst) begin
-      \$612  = 16'h0000;
+      \$612  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$613  = v3;
+    \$613  = last3;
     if (ce) begin
-      \$613  = v2b;
+      \$613  = last2b;
     end
     if (rst) begin
       \$613  = 1'h0;
@@ -4041,9 +4026,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$614  = last3;
+    \$614  = accfirst3;
     if (ce) begin
-      \$614  = last2b;
+      \$614  = accfirst2b;
     end
     if (rst) begin
       \$614  = 1'h0;
@@ -4051,9 +4036,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$615  = accfirst3;
+    \$615  = acclast3;
     if (ce) begin
-      \$615  = accfirst2b;
+      \$615  = acclast2b;
     end
     if (rst) begin
       \$615  = 1'h0;
@@ -4061,19 +4046,19 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$616  = acclast3;
-    if (ce) begin
-      \$616  = acclast2b;
+    \$616  = acc0;
+    if (\$365 ) begin
+      \$616  = \$383 [14:0];
     end
     if (rst) begin
-      \$616  = 1'h0;
+      \$616  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$617  = acc0;
-    if (\$366 ) begin
-      \$617  = \$384 [14:0];
+    \$617  = acc1;
+    if (\$384 ) begin
+      \$617  = \$402 [14:0];
     end
     if (rst) begin
       \$617  = 15'h0000;
@@ -4081,19 +4066,19 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$618  = acc1;
-    if (\$385 ) begin
-      \$618  = \$403 [14:0];
+    \$618  = scale0_s4;
+    if (ce) begin
+      \$618  = scale0_s3;
     end
     if (rst) begin
-      \$618  = 15'h0000;
+      \$618  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$619  = scale0_s4;
+    \$619  = scale1_s4;
     if (ce) begin
-      \$619  = scale0_s3;
+      \$619  = scale1_s3;
     end
     if (rst) begin
       \$619  = 16'h0000;
@@ -4101,9 +4086,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$620  = scale1_s4;
+    \$620  = bias0_s4;
     if (ce) begin
-      \$620  = scale1_s3;
+      \$620  = bias0_s3;
     end
     if (rst) begin
       \$620  = 16'h0000;
@@ -4111,9 +4096,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$621  = bias0_s4;
+    \$621  = bias1_s4;
     if (ce) begin
-      \$621  = bias0_s3;
+      \$621  = bias1_s3;
     end
     if (rst) begin
       \$621  = 16'h0000;
@@ -4121,19 +4106,19 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$622  = bias1_s4;
+    \$622  = v4;
     if (ce) begin
-      \$622  = bias1_s3;
+      \$622  = \$403 ;
     end
     if (rst) begin
-      \$622  = 16'h0000;
+      \$622  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$623  = v4;
+    \$623  = last4;
     if (ce) begin
-      \$623  = \$404 ;
+      \$623  = last3;
     end
     if (rst) begin
       \$623  = 1'h0;
@@ -4141,17 +4126,17 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$624  = last4;
+    \$624  = scaled0;
     if (ce) begin
-      \$624  = last3;
+      \$624  = \$404 ;
     end
     if (rst) begin
-      \$624  = 1'h0;
+      \$624  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$625  = scaled0;
+    \$625  = scaled1;
     if (ce) begin
       \$625  = \$405 ;
     end
@@ -4161,19 +4146,19 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$626  = scaled1;
+    \$626  = bias0_s5;
     if (ce) begin
-      \$626  = \$406 ;
+      \$626  = bias0_s4;
     end
     if (rst) begin
-      \$626  = 31'h00000000;
+      \$626  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$627  = bias0_s5;
+    \$627  = bias1_s5;
     if (ce) begin
-      \$627  = bias0_s4;
+      \$627  = bias1_s4;
     end
     if (rst) begin
       \$627  = 16'h0000;
@@ -4181,19 +4166,19 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$628  = bias1_s5;
+    \$628  = v5;
     if (ce) begin
-      \$628  = bias1_s4;
+      \$628  = v4;
     end
     if (rst) begin
-      \$628  = 16'h0000;
+      \$628  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$629  = v5;
+    \$629  = last5;
     if (ce) begin
-      \$629  = v4;
+      \$629  = last4;
     end
     if (rst) begin
       \$629  = 1'h0;
@@ -4201,36 +4186,26 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$630  = last5;
+    \$630  = o__payload;
     if (ce) begin
-      \$630  = last4;
+      \$630 [7:0] = \$447 [7:0];
+      \$630 [15:8] = \$489 [7:0];
+    end
+    if (ce) begin
+      \$630 [16] = last5;
     end
     if (rst) begin
-      \$630  = 1'h0;
+      \$630  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$631  = o__payload;
+    \$631  = o__valid;
     if (ce) begin
-      \$631 [7:0] = \$448 [7:0];
-      \$631 [15:8] = \$490 [7:0];
-    end
-    if (ce) begin
-      \$631 [16] = last5;
+      \$631  = v5;
     end
     if (rst) begin
-      \$631  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$632  = o__valid;
-    if (ce) begin
-      \$632  = v5;
-    end
-    if (rst) begin
-      \$632  = 1'h0;
+      \$631  = 1'h0;
     end
   end
   assign lw__addr = \$13 [8:0];
@@ -4309,7 +4284,7 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   assign wslot8 = \$261 [2:0];
   assign \port__en$153  = ce;
   assign \port__addr$154  = \$266 [8:0];
-  assign wread__addr = \$267 [1:0];
+  assign waddr2 = wread__addr;
   assign wread__en = ce;
   assign next_ogroups = 3'h0;
   assign \wmem_w__data[0]  = wmem_w__data[67:0];
@@ -4397,8 +4372,6 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   assign \sample8_s2b[1]  = sample8_s2b[15:8];
   assign \port__data[0]  = port__data[7:0];
   assign \port__data[1]  = port__data[15:8];
-  assign \port__data$234[0]  = \port__data$234 [7:0];
-  assign \port__data$234[1]  = \port__data$234 [15:8];
   assign \port__data$235[0]  = \port__data$235 [7:0];
   assign \port__data$235[1]  = \port__data$235 [15:8];
   assign \port__data$236[0]  = \port__data$236 [7:0];
@@ -4413,30 +4386,8 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   assign \port__data$240[1]  = \port__data$240 [15:8];
   assign \port__data$241[0]  = \port__data$241 [7:0];
   assign \port__data$241[1]  = \port__data$241 [15:8];
-  assign \weights_s2b[0]  = weights_s2b[67:0];
-  assign \weights_s2b[0].w0  = weights_s2b[3:0];
-  assign \weights_s2b[0].w1  = weights_s2b[7:4];
-  assign \weights_s2b[0].w2  = weights_s2b[11:8];
-  assign \weights_s2b[0].w3  = weights_s2b[15:12];
-  assign \weights_s2b[0].w4  = weights_s2b[19:16];
-  assign \weights_s2b[0].w5  = weights_s2b[23:20];
-  assign \weights_s2b[0].w6  = weights_s2b[27:24];
-  assign \weights_s2b[0].w7  = weights_s2b[31:28];
-  assign \weights_s2b[0].w8  = weights_s2b[35:32];
-  assign \weights_s2b[0].scale  = weights_s2b[51:36];
-  assign \weights_s2b[0].bias  = weights_s2b[67:52];
-  assign \weights_s2b[1]  = weights_s2b[135:68];
-  assign \weights_s2b[1].w0  = weights_s2b[71:68];
-  assign \weights_s2b[1].w1  = weights_s2b[75:72];
-  assign \weights_s2b[1].w2  = weights_s2b[79:76];
-  assign \weights_s2b[1].w3  = weights_s2b[83:80];
-  assign \weights_s2b[1].w4  = weights_s2b[87:84];
-  assign \weights_s2b[1].w5  = weights_s2b[91:88];
-  assign \weights_s2b[1].w6  = weights_s2b[95:92];
-  assign \weights_s2b[1].w7  = weights_s2b[99:96];
-  assign \weights_s2b[1].w8  = weights_s2b[103:100];
-  assign \weights_s2b[1].scale  = weights_s2b[119:104];
-  assign \weights_s2b[1].bias  = weights_s2b[135:120];
+  assign \port__data$242[0]  = \port__data$242 [7:0];
+  assign \port__data$242[1]  = \port__data$242 [15:8];
   assign \wread__data[0]  = wread__data[67:0];
   assign \wread__data[0].w0  = wread__data[3:0];
   assign \wread__data[0].w1  = wread__data[7:4];
@@ -4472,27 +4423,27 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   assign \$52  = \$51 ;
   assign \$54  = { \$53 [5], \$53 [5:1] };
   assign \$60  = { \$59 [5], \$59 [5:1] };
+  assign \$276  = { 1'h0, w__payload[47:33] };
   assign \$277  = { 1'h0, w__payload[47:33] };
-  assign \$278  = { 1'h0, w__payload[47:33] };
-  assign \$311  = \$310 ;
-  assign \$316  = { \$315 [5], \$315 [5:1] };
-  assign \$322  = { \$321 [5], \$321 [5:1] };
-  assign \$345  = \$344 ;
-  assign \$347  = \$346 ;
-  assign \$408  = { \$407 [31], \$407 [31], \$407 [31], \$407 [31], \$407 [31], \$407 [31], \$407 [31], \$407 [31], \$407 [31], \$407 [31], \$407 [31], \$407 [31], \$407 [31], \$407 [31], \$407 [31], \$407 [31], \$407 [31:16] };
-  assign \$413  = { \$412 [31], \$412 [31], \$412 [31], \$412 [31], \$412 [31], \$412 [31], \$412 [31], \$412 [31], \$412 [31], \$412 [31], \$412 [31], \$412 [31], \$412 [31], \$412 [31], \$412 [31], \$412 [31], \$412 [31:16] };
-  assign \$418  = { \$417 [31], \$417 [31], \$417 [31], \$417 [31], \$417 [31], \$417 [31], \$417 [31], \$417 [31], \$417 [31], \$417 [31], \$417 [31], \$417 [31], \$417 [31], \$417 [31], \$417 [31], \$417 [31], \$417 [31:16] };
-  assign \$423  = { \$422 [31], \$422 [31], \$422 [31], \$422 [31], \$422 [31], \$422 [31], \$422 [31], \$422 [31], \$422 [31], \$422 [31], \$422 [31], \$422 [31], \$422 [31], \$422 [31], \$422 [31], \$422 [31], \$422 [31:16] };
-  assign \$430  = { \$429 [31], \$429 [31], \$429 [31], \$429 [31], \$429 [31], \$429 [31], \$429 [31], \$429 [31], \$429 [31], \$429 [31], \$429 [31], \$429 [31], \$429 [31], \$429 [31], \$429 [31], \$429 [31], \$429 [31:16] };
-  assign \$435  = { \$434 [31], \$434 [31], \$434 [31], \$434 [31], \$434 [31], \$434 [31], \$434 [31], \$434 [31], \$434 [31], \$434 [31], \$434 [31], \$434 [31], \$434 [31], \$434 [31], \$434 [31], \$434 [31], \$434 [31:16] };
-  assign \$439  = { \$438 [31], \$438 [31], \$438 [31], \$438 [31], \$438 [31], \$438 [31], \$438 [31], \$438 [31], \$438 [31], \$438 [31], \$438 [31], \$438 [31], \$438 [31], \$438 [31], \$438 [31], \$438 [31], \$438 [31:16] };
-  assign \$444  = { \$443 [31], \$443 [31], \$443 [31], \$443 [31], \$443 [31], \$443 [31], \$443 [31], \$443 [31], \$443 [31], \$443 [31], \$443 [31], \$443 [31], \$443 [31], \$443 [31], \$443 [31], \$443 [31], \$443 [31:16] };
-  assign \$450  = { \$449 [31], \$449 [31], \$449 [31], \$449 [31], \$449 [31], \$449 [31], \$449 [31], \$449 [31], \$449 [31], \$449 [31], \$449 [31], \$449 [31], \$449 [31], \$449 [31], \$449 [31], \$449 [31], \$449 [31:16] };
-  assign \$455  = { \$454 [31], \$454 [31], \$454 [31], \$454 [31], \$454 [31], \$454 [31], \$454 [31], \$454 [31], \$454 [31], \$454 [31], \$454 [31], \$454 [31], \$454 [31], \$454 [31], \$454 [31], \$454 [31], \$454 [31:16] };
-  assign \$460  = { \$459 [31], \$459 [31], \$459 [31], \$459 [31], \$459 [31], \$459 [31], \$459 [31], \$459 [31], \$459 [31], \$459 [31], \$459 [31], \$459 [31], \$459 [31], \$459 [31], \$459 [31], \$459 [31], \$459 [31:16] };
-  assign \$465  = { \$464 [31], \$464 [31], \$464 [31], \$464 [31], \$464 [31], \$464 [31], \$464 [31], \$464 [31], \$464 [31], \$464 [31], \$464 [31], \$464 [31], \$464 [31], \$464 [31], \$464 [31], \$464 [31], \$464 [31:16] };
-  assign \$472  = { \$471 [31], \$471 [31], \$471 [31], \$471 [31], \$471 [31], \$471 [31], \$471 [31], \$471 [31], \$471 [31], \$471 [31], \$471 [31], \$471 [31], \$471 [31], \$471 [31], \$471 [31], \$471 [31], \$471 [31:16] };
-  assign \$477  = { \$476 [31], \$476 [31], \$476 [31], \$476 [31], \$476 [31], \$476 [31], \$476 [31], \$476 [31], \$476 [31], \$476 [31], \$476 [31], \$476 [31], \$476 [31], \$476 [31], \$476 [31], \$476 [31], \$476 [31:16] };
-  assign \$481  = { \$480 [31], \$480 [31], \$480 [31], \$480 [31], \$480 [31], \$480 [31], \$480 [31], \$480 [31], \$480 [31], \$480 [31], \$480 [31], \$480 [31], \$480 [31], \$480 [31], \$480 [31], \$480 [31], \$480 [31:16] };
-  assign \$486  = { \$485 [31], \$485 [31], \$485 [31], \$485 [31], \$485 [31], \$485 [31], \$485 [31], \$485 [31], \$485 [31], \$485 [31], \$485 [31], \$485 [31], \$485 [31], \$485 [31], \$485 [31], \$485 [31], \$485 [31:16] };
+  assign \$310  = \$309 ;
+  assign \$315  = { \$314 [5], \$314 [5:1] };
+  assign \$321  = { \$320 [5], \$320 [5:1] };
+  assign \$344  = \$343 ;
+  assign \$346  = \$345 ;
+  assign \$407  = { \$406 [31], \$406 [31], \$406 [31], \$406 [31], \$406 [31], \$406 [31], \$406 [31], \$406 [31], \$406 [31], \$406 [31], \$406 [31], \$406 [31], \$406 [31], \$406 [31], \$406 [31], \$406 [31], \$406 [31:16] };
+  assign \$412  = { \$411 [31], \$411 [31], \$411 [31], \$411 [31], \$411 [31], \$411 [31], \$411 [31], \$411 [31], \$411 [31], \$411 [31], \$411 [31], \$411 [31], \$411 [31], \$411 [31], \$411 [31], \$411 [31], \$411 [31:16] };
+  assign \$417  = { \$416 [31], \$416 [31], \$416 [31], \$416 [31], \$416 [31], \$416 [31], \$416 [31], \$416 [31], \$416 [31], \$416 [31], \$416 [31], \$416 [31], \$416 [31], \$416 [31], \$416 [31], \$416 [31], \$416 [31:16] };
+  assign \$422  = { \$421 [31], \$421 [31], \$421 [31], \$421 [31], \$421 [31], \$421 [31], \$421 [31], \$421 [31], \$421 [31], \$421 [31], \$421 [31], \$421 [31], \$421 [31], \$421 [31], \$421 [31], \$421 [31], \$421 [31:16] };
+  assign \$429  = { \$428 [31], \$428 [31], \$428 [31], \$428 [31], \$428 [31], \$428 [31], \$428 [31], \$428 [31], \$428 [31], \$428 [31], \$428 [31], \$428 [31], \$428 [31], \$428 [31], \$428 [31], \$428 [31], \$428 [31:16] };
+  assign \$434  = { \$433 [31], \$433 [31], \$433 [31], \$433 [31], \$433 [31], \$433 [31], \$433 [31], \$433 [31], \$433 [31], \$433 [31], \$433 [31], \$433 [31], \$433 [31], \$433 [31], \$433 [31], \$433 [31], \$433 [31:16] };
+  assign \$438  = { \$437 [31], \$437 [31], \$437 [31], \$437 [31], \$437 [31], \$437 [31], \$437 [31], \$437 [31], \$437 [31], \$437 [31], \$437 [31], \$437 [31], \$437 [31], \$437 [31], \$437 [31], \$437 [31], \$437 [31:16] };
+  assign \$443  = { \$442 [31], \$442 [31], \$442 [31], \$442 [31], \$442 [31], \$442 [31], \$442 [31], \$442 [31], \$442 [31], \$442 [31], \$442 [31], \$442 [31], \$442 [31], \$442 [31], \$442 [31], \$442 [31], \$442 [31:16] };
+  assign \$449  = { \$448 [31], \$448 [31], \$448 [31], \$448 [31], \$448 [31], \$448 [31], \$448 [31], \$448 [31], \$448 [31], \$448 [31], \$448 [31], \$448 [31], \$448 [31], \$448 [31], \$448 [31], \$448 [31], \$448 [31:16] };
+  assign \$454  = { \$453 [31], \$453 [31], \$453 [31], \$453 [31], \$453 [31], \$453 [31], \$453 [31], \$453 [31], \$453 [31], \$453 [31], \$453 [31], \$453 [31], \$453 [31], \$453 [31], \$453 [31], \$453 [31], \$453 [31:16] };
+  assign \$459  = { \$458 [31], \$458 [31], \$458 [31], \$458 [31], \$458 [31], \$458 [31], \$458 [31], \$458 [31], \$458 [31], \$458 [31], \$458 [31], \$458 [31], \$458 [31], \$458 [31], \$458 [31], \$458 [31], \$458 [31:16] };
+  assign \$464  = { \$463 [31], \$463 [31], \$463 [31], \$463 [31], \$463 [31], \$463 [31], \$463 [31], \$463 [31], \$463 [31], \$463 [31], \$463 [31], \$463 [31], \$463 [31], \$463 [31], \$463 [31], \$463 [31], \$463 [31:16] };
+  assign \$471  = { \$470 [31], \$470 [31], \$470 [31], \$470 [31], \$470 [31], \$470 [31], \$470 [31], \$470 [31], \$470 [31], \$470 [31], \$470 [31], \$470 [31], \$470 [31], \$470 [31], \$470 [31], \$470 [31], \$470 [31:16] };
+  assign \$476  = { \$475 [31], \$475 [31], \$475 [31], \$475 [31], \$475 [31], \$475 [31], \$475 [31], \$475 [31], \$475 [31], \$475 [31], \$475 [31], \$475 [31], \$475 [31], \$475 [31], \$475 [31], \$475 [31], \$475 [31:16] };
+  assign \$480  = { \$479 [31], \$479 [31], \$479 [31], \$479 [31], \$479 [31], \$479 [31], \$479 [31], \$479 [31], \$479 [31], \$479 [31], \$479 [31], \$479 [31], \$479 [31], \$479 [31], \$479 [31], \$479 [31], \$479 [31:16] };
+  assign \$485  = { \$484 [31], \$484 [31], \$484 [31], \$484 [31], \$484 [31], \$484 [31], \$484 [31], \$484 [31], \$484 [31], \$484 [31], \$484 [31], \$484 [31], \$484 [31], \$484 [31], \$484 [31], \$484 [31], \$484 [31:16] };
 endmodule

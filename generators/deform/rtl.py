@@ -411,7 +411,7 @@ class DeformConv(wiring.Component):
         last1 = stage("last1", frame_last)
         first1, final1 = stage("accfirst1", acc_first), stage("acclast1", acc_last)
         cg1 = stage("cg1", c_cg)
-        wbase1 = stage("wbase1", c_wbase) if full else 0
+        wbase1 = stage("wbase1", c_wbase) if full else None
         cy1, cx1, slot1 = stage("cy1", c_y), stage("cx1", c_x), stage("slot1", c_slot)
         dy1 = [stage(f"dy{k}_s1", dys[k]) for k in range(9)]
         dx1 = [stage(f"dx{k}_s1", dxs[k]) for k in range(9)]
@@ -442,15 +442,18 @@ class DeformConv(wiring.Component):
             if bilinear:
                 coef = wy1[k] * wx1[k] * (mask1[k] if p.mask else 1)
                 coef2.append(stage(f"coef{k}_s2", coef))
+        # The weight RAM is read a stage later than the line buffer, so its registered output
+        # lines up with the registered samples without a register of its own.
         wread = wmem.read_port()
-        m.d.comb += [wread.addr.eq(wbase1 + cg1), wread.en.eq(ce)]
+        waddr2 = stage("waddr2", wbase1 + cg1 if full else cg1)
+        m.d.comb += [wread.addr.eq(waddr2), wread.en.eq(ce)]
         v2, last2 = stage("v2", v1), stage("last2", last1)
         first2, final2 = stage("accfirst2", first1), stage("acclast2", final1)
 
         # -- S2 -> S2b: the memory reads, registered: the line buffer's block-RAM output and the
         # multiplier in one cycle were the engine's critical path (ECP5).
         samples2b = [stage(f"sample{k}_s2b", reads[k].data) for k in range(9)]
-        weights2b = stage("weights_s2b", wread.data)
+        weights2b = wread.data
         ok2 = [stage(f"ok{k}_s2b", ok) for k, ok in enumerate(ok2)]
         coef2 = [stage(f"coef{k}_s2b", coef) for k, coef in enumerate(coef2)]
         v2a = v2
