@@ -3812,24 +3812,12 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   assign \$66  = stride2 ? 2'h2 : 2'h1;
   assign \$67  = cur[7:0] > 3'h4;
   assign \$68  = \$67  ? 8'h04 : cur[7:0];
-  assign dy0 = 4'hf * \$68 [2:0];
-  assign dx0 = 4'hf * \$68 [2:0];
-  assign dy1 = 4'hf * \$68 [2:0];
-  assign dx1 = 1'h0 * \$68 [2:0];
-  assign dy2 = 4'hf * \$68 [2:0];
-  assign dx2 = 1'h1 * \$68 [2:0];
-  assign dy3 = 1'h0 * \$68 [2:0];
-  assign dx3 = 4'hf * \$68 [2:0];
-  assign dy4 = 1'h0 * \$68 [2:0];
-  assign dx4 = 1'h0 * \$68 [2:0];
-  assign dy5 = 1'h0 * \$68 [2:0];
-  assign dx5 = 1'h1 * \$68 [2:0];
-  assign dy6 = 1'h1 * \$68 [2:0];
-  assign dx6 = 4'hf * \$68 [2:0];
-  assign dy7 = 1'h1 * \$68 [2:0];
-  assign dx7 = 1'h0 * \$68 [2:0];
-  assign dy8 = 1'h1 * \$68 [2:0];
-  assign dx8 = 1'h1 * \$68 [2:0];
+  assign dy0 = - \$68 [2:0];
+  assign dx0 = - \$68 [2:0];
+  assign dy1 = - \$68 [2:0];
+  assign dy2 = - \$68 [2:0];
+  assign dx3 = - \$68 [2:0];
+  assign dx6 = - \$68 [2:0];
   assign \$69  = $signed({ 1'h0, cy1 }) + $signed(dy0_s1);
   assign \$70  = $signed({ 1'h0, cx1 }) + $signed(dx0_s1);
   assign \$71  = $signed(\$69 ) >= $signed(1'h0);
@@ -5962,7 +5950,7 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$947  = dy3_s1;
     if (ce) begin
-      \$947  = dy3;
+      \$947  = 4'h0;
     end
     if (rst) begin
       \$947  = 4'h0;
@@ -5972,7 +5960,7 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$948  = dy4_s1;
     if (ce) begin
-      \$948  = dy4;
+      \$948  = 4'h0;
     end
     if (rst) begin
       \$948  = 4'h0;
@@ -5982,7 +5970,7 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$949  = dy5_s1;
     if (ce) begin
-      \$949  = dy5;
+      \$949  = 4'h0;
     end
     if (rst) begin
       \$949  = 4'h0;
@@ -5992,7 +5980,7 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$950  = dy6_s1;
     if (ce) begin
-      \$950  = dy6;
+      \$950  = { 1'h0, \$68 [2:0] };
     end
     if (rst) begin
       \$950  = 4'h0;
@@ -6002,7 +5990,7 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$951  = dy7_s1;
     if (ce) begin
-      \$951  = dy7;
+      \$951  = { 1'h0, \$68 [2:0] };
     end
     if (rst) begin
       \$951  = 4'h0;
@@ -6012,7 +6000,7 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$952  = dy8_s1;
     if (ce) begin
-      \$952  = dy8;
+      \$952  = { 1'h0, \$68 [2:0] };
     end
     if (rst) begin
       \$952  = 4'h0;
@@ -6032,7 +6020,7 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$954  = dx1_s1;
     if (ce) begin
-      \$954  = dx1;
+      \$954  = 4'h0;
     end
     if (rst) begin
       \$954  = 4'h0;
@@ -6042,7 +6030,7 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$955  = dx2_s1;
     if (ce) begin
-      \$955  = dx2;
+      \$955  = { 1'h0, \$68 [2:0] };
     end
     if (rst) begin
       \$955  = 4'h0;
@@ -6062,7 +6050,7 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$957  = dx4_s1;
     if (ce) begin
-      \$957  = dx4;
+      \$957  = 4'h0;
     end
     if (rst) begin
       \$957  = 4'h0;
@@ -6072,7 +6060,7 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$958  = dx5_s1;
     if (ce) begin
-      \$958  = dx5;
+      \$958  = { 1'h0, \$68 [2:0] };
     end
     if (rst) begin
       \$958  = 4'h0;
@@ -6092,7 +6080,7 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$960  = dx7_s1;
     if (ce) begin
-      \$960  = dx7;
+      \$960  = 4'h0;
     end
     if (rst) begin
       \$960  = 4'h0;
@@ -6102,7 +6090,7 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$961  = dx8_s1;
     if (ce) begin
-      \$961  = dx8;
+      \$961  = { 1'h0, \$68 [2:0] };
     end
     if (rst) begin
       \$961  = 4'h0;
@@ -7862,6 +7850,18 @@ module \deform_dw_square.core (w__valid, i__valid, off__valid, o__ready, rst, i_
   assign lw__data = i__payload[63:0];
   assign need = \$24 [2:0];
   assign dil = \$68 [2:0];
+  assign dx1 = 4'h0;
+  assign dx2 = { 1'h0, \$68 [2:0] };
+  assign dy3 = 4'h0;
+  assign dy4 = 4'h0;
+  assign dx4 = 4'h0;
+  assign dy5 = 4'h0;
+  assign dx5 = { 1'h0, \$68 [2:0] };
+  assign dy6 = { 1'h0, \$68 [2:0] };
+  assign dy7 = { 1'h0, \$68 [2:0] };
+  assign dx7 = 4'h0;
+  assign dy8 = { 1'h0, \$68 [2:0] };
+  assign dx8 = { 1'h0, \$68 [2:0] };
   assign y0 = { \$69 [7], \$69 [7], \$69 [7], \$69  };
   assign x0 = { \$70 [7], \$70 [7], \$70 [7], \$70  };
   assign slot0 = { \$77 [5], \$77  };

@@ -168,279 +168,279 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
   wire [9:0] \$10 ;
-  wire [6:0] \$100 ;
-  wire [6:0] \$101 ;
-  wire [9:0] \$102 ;
-  wire [7:0] \$103 ;
-  wire [10:0] \$104 ;
-  wire [11:0] \$105 ;
-  wire [11:0] \$106 ;
+  wire \$100 ;
+  wire \$101 ;
+  wire \$102 ;
+  wire [4:0] \$103 ;
+  wire \$104 ;
+  wire [6:0] \$105 ;
+  wire \$106 ;
   wire [6:0] \$107 ;
   wire [6:0] \$108 ;
-  wire \$109 ;
+  wire [6:0] \$109 ;
   wire [6:0] \$11 ;
-  wire \$110 ;
-  wire \$111 ;
-  wire \$112 ;
-  wire \$113 ;
-  wire \$114 ;
-  wire [4:0] \$115 ;
-  wire \$116 ;
-  wire [6:0] \$117 ;
+  wire [9:0] \$110 ;
+  wire [7:0] \$111 ;
+  wire [10:0] \$112 ;
+  wire [11:0] \$113 ;
+  wire [11:0] \$114 ;
+  wire [6:0] \$115 ;
+  wire [6:0] \$116 ;
+  wire \$117 ;
   wire \$118 ;
-  wire [6:0] \$119 ;
+  wire \$119 ;
   wire [10:0] \$12 ;
-  wire [6:0] \$120 ;
-  wire [6:0] \$121 ;
-  wire [9:0] \$122 ;
-  wire [7:0] \$123 ;
-  wire [10:0] \$124 ;
-  wire [11:0] \$125 ;
-  wire [11:0] \$126 ;
+  wire \$120 ;
+  wire \$121 ;
+  wire \$122 ;
+  wire [4:0] \$123 ;
+  wire \$124 ;
+  wire [6:0] \$125 ;
+  wire \$126 ;
   wire [6:0] \$127 ;
   wire [6:0] \$128 ;
-  wire \$129 ;
+  wire [6:0] \$129 ;
   wire [11:0] \$13 ;
-  wire \$130 ;
-  wire \$131 ;
-  wire \$132 ;
-  wire \$133 ;
-  wire \$134 ;
-  wire [4:0] \$135 ;
-  wire \$136 ;
-  wire [6:0] \$137 ;
+  wire [9:0] \$130 ;
+  wire [7:0] \$131 ;
+  wire [10:0] \$132 ;
+  wire [11:0] \$133 ;
+  wire [11:0] \$134 ;
+  wire [6:0] \$135 ;
+  wire [6:0] \$136 ;
+  wire \$137 ;
   wire \$138 ;
-  wire [6:0] \$139 ;
+  wire \$139 ;
   wire \$14 ;
-  wire [6:0] \$140 ;
-  wire [6:0] \$141 ;
-  wire [9:0] \$142 ;
-  wire [7:0] \$143 ;
-  wire [10:0] \$144 ;
-  wire [11:0] \$145 ;
-  wire [11:0] \$146 ;
+  wire \$140 ;
+  wire \$141 ;
+  wire \$142 ;
+  wire [4:0] \$143 ;
+  wire \$144 ;
+  wire [6:0] \$145 ;
+  wire \$146 ;
   wire [6:0] \$147 ;
   wire [6:0] \$148 ;
-  wire \$149 ;
+  wire [6:0] \$149 ;
   wire [3:0] \$15 ;
-  wire \$150 ;
-  wire \$151 ;
-  wire \$152 ;
-  wire \$153 ;
-  wire \$154 ;
-  wire [4:0] \$155 ;
-  wire \$156 ;
-  wire [6:0] \$157 ;
+  wire [9:0] \$150 ;
+  wire [7:0] \$151 ;
+  wire [10:0] \$152 ;
+  wire [11:0] \$153 ;
+  wire [11:0] \$154 ;
+  wire [6:0] \$155 ;
+  wire [6:0] \$156 ;
+  wire \$157 ;
   wire \$158 ;
-  wire [6:0] \$159 ;
+  wire \$159 ;
   wire \$16 ;
-  wire [6:0] \$160 ;
-  wire [6:0] \$161 ;
-  wire [9:0] \$162 ;
-  wire [7:0] \$163 ;
-  wire [10:0] \$164 ;
-  wire [11:0] \$165 ;
-  wire [11:0] \$166 ;
+  wire \$160 ;
+  wire \$161 ;
+  wire \$162 ;
+  wire [4:0] \$163 ;
+  wire \$164 ;
+  wire [6:0] \$165 ;
+  wire \$166 ;
   wire [6:0] \$167 ;
   wire [6:0] \$168 ;
-  wire \$169 ;
+  wire [6:0] \$169 ;
   wire [5:0] \$17 ;
-  wire \$170 ;
-  wire \$171 ;
-  wire \$172 ;
-  wire \$173 ;
-  wire \$174 ;
-  wire [4:0] \$175 ;
-  wire \$176 ;
-  wire [6:0] \$177 ;
+  wire [9:0] \$170 ;
+  wire [7:0] \$171 ;
+  wire [10:0] \$172 ;
+  wire [11:0] \$173 ;
+  wire [11:0] \$174 ;
+  wire [6:0] \$175 ;
+  wire [6:0] \$176 ;
+  wire \$177 ;
   wire \$178 ;
-  wire [6:0] \$179 ;
+  wire \$179 ;
   wire \$18 ;
-  wire [6:0] \$180 ;
-  wire [6:0] \$181 ;
-  wire [9:0] \$182 ;
-  wire [7:0] \$183 ;
-  wire [10:0] \$184 ;
-  wire [11:0] \$185 ;
-  wire [11:0] \$186 ;
+  wire \$180 ;
+  wire \$181 ;
+  wire \$182 ;
+  wire [4:0] \$183 ;
+  wire \$184 ;
+  wire [6:0] \$185 ;
+  wire \$186 ;
   wire [6:0] \$187 ;
   wire [6:0] \$188 ;
-  wire \$189 ;
+  wire [6:0] \$189 ;
   wire \$19 ;
-  wire \$190 ;
-  wire \$191 ;
-  wire \$192 ;
-  wire \$193 ;
-  wire \$194 ;
-  wire [4:0] \$195 ;
-  wire \$196 ;
-  wire [6:0] \$197 ;
+  wire [9:0] \$190 ;
+  wire [7:0] \$191 ;
+  wire [10:0] \$192 ;
+  wire [11:0] \$193 ;
+  wire [11:0] \$194 ;
+  wire [6:0] \$195 ;
+  wire [6:0] \$196 ;
+  wire \$197 ;
   wire \$198 ;
-  wire [6:0] \$199 ;
+  wire \$199 ;
   wire [3:0] \$2 ;
   wire \$20 ;
-  wire [6:0] \$200 ;
-  wire [6:0] \$201 ;
-  wire [9:0] \$202 ;
-  wire [7:0] \$203 ;
-  wire [10:0] \$204 ;
-  wire [11:0] \$205 ;
-  wire [11:0] \$206 ;
+  wire \$200 ;
+  wire \$201 ;
+  wire \$202 ;
+  wire [4:0] \$203 ;
+  wire \$204 ;
+  wire [6:0] \$205 ;
+  wire \$206 ;
   wire [6:0] \$207 ;
   wire [6:0] \$208 ;
-  wire \$209 ;
+  wire [6:0] \$209 ;
   wire \$21 ;
-  wire \$210 ;
-  wire \$211 ;
-  wire \$212 ;
-  wire \$213 ;
-  wire \$214 ;
-  wire [4:0] \$215 ;
-  wire \$216 ;
-  wire [6:0] \$217 ;
+  wire [9:0] \$210 ;
+  wire [7:0] \$211 ;
+  wire [10:0] \$212 ;
+  wire [11:0] \$213 ;
+  wire [11:0] \$214 ;
+  wire [6:0] \$215 ;
+  wire [6:0] \$216 ;
+  wire \$217 ;
   wire \$218 ;
-  wire [6:0] \$219 ;
+  wire \$219 ;
   wire \$22 ;
-  wire [6:0] \$220 ;
-  wire [6:0] \$221 ;
-  wire [9:0] \$222 ;
-  wire [7:0] \$223 ;
-  wire [10:0] \$224 ;
-  wire [11:0] \$225 ;
-  wire [11:0] \$226 ;
+  wire \$220 ;
+  wire \$221 ;
+  wire \$222 ;
+  wire [4:0] \$223 ;
+  wire \$224 ;
+  wire [6:0] \$225 ;
+  wire \$226 ;
   wire [6:0] \$227 ;
   wire [6:0] \$228 ;
-  wire \$229 ;
+  wire [6:0] \$229 ;
   wire [5:0] \$23 ;
-  wire \$230 ;
-  wire \$231 ;
-  wire \$232 ;
-  wire \$233 ;
-  wire \$234 ;
-  wire [4:0] \$235 ;
-  wire \$236 ;
-  wire [6:0] \$237 ;
+  wire [9:0] \$230 ;
+  wire [7:0] \$231 ;
+  wire [10:0] \$232 ;
+  wire [11:0] \$233 ;
+  wire [11:0] \$234 ;
+  wire [6:0] \$235 ;
+  wire [6:0] \$236 ;
+  wire \$237 ;
   wire \$238 ;
-  wire [6:0] \$239 ;
+  wire \$239 ;
   wire [5:0] \$24 ;
-  wire [6:0] \$240 ;
-  wire [6:0] \$241 ;
-  wire [9:0] \$242 ;
-  wire [7:0] \$243 ;
-  wire [10:0] \$244 ;
-  wire [11:0] \$245 ;
-  wire [11:0] \$246 ;
+  wire \$240 ;
+  wire \$241 ;
+  wire \$242 ;
+  wire [4:0] \$243 ;
+  wire \$244 ;
+  wire [6:0] \$245 ;
+  wire \$246 ;
   wire [6:0] \$247 ;
   wire [6:0] \$248 ;
-  wire \$249 ;
+  wire [6:0] \$249 ;
   wire \$25 ;
-  wire \$250 ;
-  wire \$251 ;
-  wire \$252 ;
-  wire \$253 ;
-  wire \$254 ;
-  wire [4:0] \$255 ;
+  wire [9:0] \$250 ;
+  wire [7:0] \$251 ;
+  wire [10:0] \$252 ;
+  wire [11:0] \$253 ;
+  wire [11:0] \$254 ;
+  wire \$255 ;
   wire \$256 ;
-  wire [6:0] \$257 ;
+  wire \$257 ;
   wire \$258 ;
-  wire [6:0] \$259 ;
+  wire \$259 ;
   wire \$26 ;
-  wire [6:0] \$260 ;
-  wire [6:0] \$261 ;
-  wire [9:0] \$262 ;
-  wire [7:0] \$263 ;
-  wire [10:0] \$264 ;
-  wire [11:0] \$265 ;
-  wire [11:0] \$266 ;
+  wire \$260 ;
+  wire \$261 ;
+  wire \$262 ;
+  wire \$263 ;
+  wire [15:0] \$264 ;
+  wire [15:0] \$265 ;
+  wire \$266 ;
   wire \$267 ;
   wire \$268 ;
-  wire \$269 ;
+  wire [2:0] \$269 ;
   wire \$27 ;
-  wire \$270 ;
-  wire \$271 ;
+  wire [2:0] \$270 ;
+  wire [3:0] \$271 ;
   wire \$272 ;
-  wire \$273 ;
+  wire [2:0] \$273 ;
   wire \$274 ;
-  wire \$275 ;
-  wire [15:0] \$276 ;
-  wire [15:0] \$277 ;
-  wire \$278 ;
-  wire \$279 ;
+  wire [2:0] \$275 ;
+  wire [3:0] \$276 ;
+  wire \$277 ;
+  wire [4:0] \$278 ;
+  wire [5:0] \$279 ;
   wire \$28 ;
   wire \$280 ;
-  wire [2:0] \$281 ;
-  wire [2:0] \$282 ;
+  wire [4:0] \$281 ;
+  wire \$282 ;
   wire [3:0] \$283 ;
-  wire \$284 ;
-  wire [2:0] \$285 ;
+  wire [3:0] \$284 ;
+  wire [5:0] \$285 ;
   wire \$286 ;
-  wire [2:0] \$287 ;
-  wire [3:0] \$288 ;
-  wire \$289 ;
+  wire [16:0] \$287 ;
+  wire \$288 ;
+  wire [1:0] \$289 ;
   wire [3:0] \$29 ;
-  wire [4:0] \$290 ;
-  wire [5:0] \$291 ;
-  wire \$292 ;
-  wire [4:0] \$293 ;
-  wire \$294 ;
-  wire [3:0] \$295 ;
-  wire [3:0] \$296 ;
-  wire [5:0] \$297 ;
+  wire \$290 ;
+  wire [2:0] \$291 ;
+  wire [3:0] \$292 ;
+  wire \$293 ;
+  wire [3:0] \$294 ;
+  wire \$295 ;
+  wire \$296 ;
+  wire \$297 ;
   wire \$298 ;
-  wire [16:0] \$299 ;
+  wire [4:0] \$299 ;
   wire \$3 ;
   wire \$30 ;
-  wire \$300 ;
-  wire [1:0] \$301 ;
-  wire \$302 ;
-  wire [2:0] \$303 ;
-  wire [3:0] \$304 ;
-  wire \$305 ;
-  wire [3:0] \$306 ;
+  wire [1:0] \$300 ;
+  wire [5:0] \$301 ;
+  wire [5:0] \$302 ;
+  wire [5:0] \$303 ;
+  wire [6:0] \$304 ;
+  wire [6:0] \$305 ;
+  wire [7:0] \$306 ;
   wire \$307 ;
-  wire \$308 ;
-  wire \$309 ;
+  wire [5:0] \$308 ;
+  wire [5:0] \$309 ;
   wire \$31 ;
-  wire \$310 ;
-  wire [4:0] \$311 ;
-  wire [1:0] \$312 ;
-  wire [5:0] \$313 ;
+  wire [6:0] \$310 ;
+  wire [6:0] \$311 ;
+  wire [7:0] \$312 ;
+  wire \$313 ;
   wire [5:0] \$314 ;
-  wire [5:0] \$315 ;
-  wire [6:0] \$316 ;
-  wire [6:0] \$317 ;
-  wire [7:0] \$318 ;
-  wire \$319 ;
+  wire [16:0] \$315 ;
+  wire [4:0] \$316 ;
+  wire [1:0] \$317 ;
+  wire [5:0] \$318 ;
+  wire [1:0] \$319 ;
   wire \$32 ;
   wire [5:0] \$320 ;
-  wire [5:0] \$321 ;
-  wire [6:0] \$322 ;
-  wire [6:0] \$323 ;
-  wire [7:0] \$324 ;
-  wire \$325 ;
-  wire [5:0] \$326 ;
-  wire [16:0] \$327 ;
-  wire [4:0] \$328 ;
-  wire [1:0] \$329 ;
+  wire \$321 ;
+  wire [3:0] \$322 ;
+  wire \$323 ;
+  wire [3:0] \$324 ;
+  wire [4:0] \$325 ;
+  wire [3:0] \$326 ;
+  wire [4:0] \$327 ;
+  wire [3:0] \$328 ;
+  wire [4:0] \$329 ;
   wire \$33 ;
   wire [5:0] \$330 ;
-  wire [1:0] \$331 ;
-  wire [5:0] \$332 ;
+  wire \$331 ;
+  wire \$332 ;
   wire \$333 ;
-  wire [3:0] \$334 ;
-  wire \$335 ;
-  wire [3:0] \$336 ;
-  wire [4:0] \$337 ;
-  wire [3:0] \$338 ;
-  wire [4:0] \$339 ;
+  wire \$334 ;
+  wire [11:0] \$335 ;
+  wire [11:0] \$336 ;
+  wire [11:0] \$337 ;
+  wire [11:0] \$338 ;
+  wire [11:0] \$339 ;
   wire [5:0] \$34 ;
-  wire [3:0] \$340 ;
-  wire [4:0] \$341 ;
-  wire [5:0] \$342 ;
-  wire \$343 ;
-  wire \$344 ;
-  wire \$345 ;
-  wire \$346 ;
+  wire [11:0] \$340 ;
+  wire [11:0] \$341 ;
+  wire [11:0] \$342 ;
+  wire [11:0] \$343 ;
+  wire [11:0] \$344 ;
+  wire [11:0] \$345 ;
+  wire [11:0] \$346 ;
   wire [11:0] \$347 ;
   wire [11:0] \$348 ;
   wire [11:0] \$349 ;
@@ -448,75 +448,75 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   wire [11:0] \$350 ;
   wire [11:0] \$351 ;
   wire [11:0] \$352 ;
-  wire [11:0] \$353 ;
-  wire [11:0] \$354 ;
-  wire [11:0] \$355 ;
-  wire [11:0] \$356 ;
-  wire [11:0] \$357 ;
-  wire [11:0] \$358 ;
-  wire [11:0] \$359 ;
+  wire \$353 ;
+  wire [12:0] \$354 ;
+  wire [12:0] \$355 ;
+  wire [13:0] \$356 ;
+  wire [12:0] \$357 ;
+  wire [12:0] \$358 ;
+  wire [13:0] \$359 ;
   wire [6:0] \$36 ;
-  wire [11:0] \$360 ;
-  wire [11:0] \$361 ;
-  wire [11:0] \$362 ;
-  wire [11:0] \$363 ;
-  wire [11:0] \$364 ;
-  wire \$365 ;
+  wire [14:0] \$360 ;
+  wire [15:0] \$361 ;
+  wire [12:0] \$362 ;
+  wire [12:0] \$363 ;
+  wire [13:0] \$364 ;
+  wire [12:0] \$365 ;
   wire [12:0] \$366 ;
-  wire [12:0] \$367 ;
-  wire [13:0] \$368 ;
-  wire [12:0] \$369 ;
+  wire [13:0] \$367 ;
+  wire [14:0] \$368 ;
+  wire [15:0] \$369 ;
   wire [6:0] \$37 ;
-  wire [12:0] \$370 ;
-  wire [13:0] \$371 ;
-  wire [14:0] \$372 ;
-  wire [15:0] \$373 ;
+  wire [16:0] \$370 ;
+  wire [16:0] \$371 ;
+  wire \$372 ;
+  wire [12:0] \$373 ;
   wire [12:0] \$374 ;
-  wire [12:0] \$375 ;
-  wire [13:0] \$376 ;
+  wire [13:0] \$375 ;
+  wire [12:0] \$376 ;
   wire [12:0] \$377 ;
-  wire [12:0] \$378 ;
-  wire [13:0] \$379 ;
+  wire [13:0] \$378 ;
+  wire [14:0] \$379 ;
   wire [7:0] \$38 ;
-  wire [14:0] \$380 ;
-  wire [15:0] \$381 ;
-  wire [16:0] \$382 ;
-  wire [16:0] \$383 ;
-  wire \$384 ;
+  wire [15:0] \$380 ;
+  wire [12:0] \$381 ;
+  wire [12:0] \$382 ;
+  wire [13:0] \$383 ;
+  wire [12:0] \$384 ;
   wire [12:0] \$385 ;
-  wire [12:0] \$386 ;
-  wire [13:0] \$387 ;
-  wire [12:0] \$388 ;
-  wire [12:0] \$389 ;
+  wire [13:0] \$386 ;
+  wire [14:0] \$387 ;
+  wire [15:0] \$388 ;
+  wire [16:0] \$389 ;
   wire \$39 ;
-  wire [13:0] \$390 ;
-  wire [14:0] \$391 ;
-  wire [15:0] \$392 ;
-  wire [12:0] \$393 ;
-  wire [12:0] \$394 ;
-  wire [13:0] \$395 ;
-  wire [12:0] \$396 ;
-  wire [12:0] \$397 ;
-  wire [13:0] \$398 ;
-  wire [14:0] \$399 ;
+  wire [16:0] \$390 ;
+  wire \$391 ;
+  wire [30:0] \$392 ;
+  wire [30:0] \$393 ;
+  wire [31:0] \$394 ;
+  wire [31:0] \$395 ;
+  wire [32:0] \$396 ;
+  wire \$397 ;
+  wire \$398 ;
+  wire [31:0] \$399 ;
   wire \$4 ;
   wire \$40 ;
-  wire [15:0] \$400 ;
-  wire [16:0] \$401 ;
-  wire [16:0] \$402 ;
+  wire [31:0] \$400 ;
+  wire [32:0] \$401 ;
+  wire [32:0] \$402 ;
   wire \$403 ;
-  wire [30:0] \$404 ;
-  wire [30:0] \$405 ;
-  wire [31:0] \$406 ;
-  wire [31:0] \$407 ;
-  wire [32:0] \$408 ;
-  wire \$409 ;
+  wire [31:0] \$404 ;
+  wire [31:0] \$405 ;
+  wire [32:0] \$406 ;
+  wire \$407 ;
+  wire \$408 ;
+  wire [31:0] \$409 ;
   wire [5:0] \$41 ;
-  wire \$410 ;
-  wire [31:0] \$411 ;
-  wire [31:0] \$412 ;
-  wire [32:0] \$413 ;
-  wire [32:0] \$414 ;
+  wire [31:0] \$410 ;
+  wire [32:0] \$411 ;
+  wire [32:0] \$412 ;
+  wire \$413 ;
+  wire \$414 ;
   wire \$415 ;
   wire [31:0] \$416 ;
   wire [31:0] \$417 ;
@@ -528,41 +528,41 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   wire [31:0] \$422 ;
   wire [32:0] \$423 ;
   wire [32:0] \$424 ;
-  wire \$425 ;
-  wire \$426 ;
-  wire \$427 ;
-  wire [31:0] \$428 ;
-  wire [31:0] \$429 ;
+  wire [31:0] \$425 ;
+  wire [31:0] \$426 ;
+  wire [32:0] \$427 ;
+  wire \$428 ;
+  wire \$429 ;
   wire [6:0] \$43 ;
-  wire [32:0] \$430 ;
-  wire \$431 ;
-  wire \$432 ;
-  wire [31:0] \$433 ;
-  wire [31:0] \$434 ;
-  wire [32:0] \$435 ;
-  wire [32:0] \$436 ;
+  wire [31:0] \$430 ;
+  wire [31:0] \$431 ;
+  wire [32:0] \$432 ;
+  wire [32:0] \$433 ;
+  wire [7:0] \$434 ;
+  wire [8:0] \$435 ;
+  wire [31:0] \$436 ;
   wire [31:0] \$437 ;
-  wire [31:0] \$438 ;
-  wire [32:0] \$439 ;
+  wire [32:0] \$438 ;
+  wire \$439 ;
   wire [6:0] \$44 ;
   wire \$440 ;
-  wire \$441 ;
+  wire [31:0] \$441 ;
   wire [31:0] \$442 ;
-  wire [31:0] \$443 ;
+  wire [32:0] \$443 ;
   wire [32:0] \$444 ;
-  wire [32:0] \$445 ;
-  wire [7:0] \$446 ;
-  wire [8:0] \$447 ;
-  wire [31:0] \$448 ;
-  wire [31:0] \$449 ;
+  wire \$445 ;
+  wire [31:0] \$446 ;
+  wire [31:0] \$447 ;
+  wire [32:0] \$448 ;
+  wire \$449 ;
   wire [7:0] \$45 ;
-  wire [32:0] \$450 ;
-  wire \$451 ;
-  wire \$452 ;
-  wire [31:0] \$453 ;
-  wire [31:0] \$454 ;
-  wire [32:0] \$455 ;
-  wire [32:0] \$456 ;
+  wire \$450 ;
+  wire [31:0] \$451 ;
+  wire [31:0] \$452 ;
+  wire [32:0] \$453 ;
+  wire [32:0] \$454 ;
+  wire \$455 ;
+  wire \$456 ;
   wire \$457 ;
   wire [31:0] \$458 ;
   wire [31:0] \$459 ;
@@ -574,83 +574,83 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   wire [31:0] \$464 ;
   wire [32:0] \$465 ;
   wire [32:0] \$466 ;
-  wire \$467 ;
-  wire \$468 ;
-  wire \$469 ;
+  wire [31:0] \$467 ;
+  wire [31:0] \$468 ;
+  wire [32:0] \$469 ;
   wire \$47 ;
-  wire [31:0] \$470 ;
-  wire [31:0] \$471 ;
-  wire [32:0] \$472 ;
-  wire \$473 ;
-  wire \$474 ;
-  wire [31:0] \$475 ;
-  wire [31:0] \$476 ;
-  wire [32:0] \$477 ;
-  wire [32:0] \$478 ;
-  wire [31:0] \$479 ;
+  wire \$470 ;
+  wire \$471 ;
+  wire [31:0] \$472 ;
+  wire [31:0] \$473 ;
+  wire [32:0] \$474 ;
+  wire [32:0] \$475 ;
+  wire [7:0] \$476 ;
+  wire [8:0] \$477 ;
+  reg [4:0] \$478 ;
+  reg [4:0] \$479 ;
   wire [3:0] \$48 ;
-  wire [31:0] \$480 ;
-  wire [32:0] \$481 ;
-  wire \$482 ;
-  wire \$483 ;
-  wire [31:0] \$484 ;
-  wire [31:0] \$485 ;
-  wire [32:0] \$486 ;
-  wire [32:0] \$487 ;
-  wire [7:0] \$488 ;
-  wire [8:0] \$489 ;
+  reg [2:0] \$480 ;
+  reg [15:0] \$481 ;
+  reg \$482 ;
+  reg \$483 ;
+  reg [15:0] \$484 ;
+  reg [4:0] \$485 ;
+  reg [4:0] \$486 ;
+  reg [2:0] \$487 ;
+  reg [1:0] \$488 ;
+  reg [1:0] \$489 ;
   wire \$49 ;
-  reg [4:0] \$490 ;
-  reg [4:0] \$491 ;
-  reg [2:0] \$492 ;
-  reg [15:0] \$493 ;
-  reg \$494 ;
-  reg \$495 ;
-  reg [15:0] \$496 ;
-  reg [4:0] \$497 ;
-  reg [4:0] \$498 ;
-  reg [2:0] \$499 ;
+  reg [1:0] \$490 ;
+  reg [1:0] \$491 ;
+  reg [4:0] \$492 ;
+  reg [4:0] \$493 ;
+  reg [2:0] \$494 ;
+  reg [2:0] \$495 ;
+  reg \$496 ;
+  reg \$497 ;
+  reg [15:0] \$498 ;
+  reg [1:0] \$499 ;
   wire \$5 ;
   wire \$50 ;
-  reg [1:0] \$500 ;
-  reg [1:0] \$501 ;
-  reg [1:0] \$502 ;
-  reg [1:0] \$503 ;
-  reg [4:0] \$504 ;
-  reg [4:0] \$505 ;
-  reg [2:0] \$506 ;
-  reg [2:0] \$507 ;
-  reg \$508 ;
-  reg \$509 ;
+  reg [3:0] \$500 ;
+  reg [3:0] \$501 ;
+  reg [2:0] \$502 ;
+  reg [8:0] \$503 ;
+  reg \$504 ;
+  reg [1:0] \$505 ;
+  reg [1:0] \$506 ;
+  reg [1:0] \$507 ;
+  reg [3:0] \$508 ;
+  reg [4:0] \$509 ;
   wire \$51 ;
-  reg [15:0] \$510 ;
-  reg [1:0] \$511 ;
-  reg [3:0] \$512 ;
-  reg [3:0] \$513 ;
+  reg [3:0] \$510 ;
+  reg [4:0] \$511 ;
+  reg [4:0] \$512 ;
+  reg [2:0] \$513 ;
   reg [2:0] \$514 ;
-  reg [8:0] \$515 ;
+  reg [1:0] \$515 ;
   reg \$516 ;
-  reg [1:0] \$517 ;
-  reg [1:0] \$518 ;
-  reg [1:0] \$519 ;
+  reg \$517 ;
+  reg \$518 ;
+  reg \$519 ;
   wire \$52 ;
-  reg [3:0] \$520 ;
+  reg [1:0] \$520 ;
   reg [4:0] \$521 ;
-  reg [3:0] \$522 ;
-  reg [4:0] \$523 ;
-  reg [4:0] \$524 ;
-  reg [2:0] \$525 ;
-  reg [2:0] \$526 ;
-  reg [1:0] \$527 ;
-  reg \$528 ;
-  reg \$529 ;
+  reg [4:0] \$522 ;
+  reg [2:0] \$523 ;
+  reg [3:0] \$524 ;
+  reg [3:0] \$525 ;
+  reg [3:0] \$526 ;
+  reg [3:0] \$527 ;
+  reg [3:0] \$528 ;
+  reg [3:0] \$529 ;
   wire [5:0] \$53 ;
-  reg \$530 ;
-  reg \$531 ;
-  reg [1:0] \$532 ;
-  reg [4:0] \$533 ;
-  reg [4:0] \$534 ;
-  reg [2:0] \$535 ;
+  reg [3:0] \$530 ;
+  reg [3:0] \$531 ;
+  reg [3:0] \$532 ;
+  reg [3:0] \$533 ;
+  reg [3:0] \$534 ;
+  reg [3:0] \$535 ;
   reg [3:0] \$536 ;
   reg [3:0] \$537 ;
   reg [3:0] \$538 ;
@@ -658,58 +658,58 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   wire [5:0] \$54 ;
   reg [3:0] \$540 ;
   reg [3:0] \$541 ;
-  reg [3:0] \$542 ;
-  reg [3:0] \$543 ;
-  reg [3:0] \$544 ;
-  reg [3:0] \$545 ;
-  reg [3:0] \$546 ;
-  reg [3:0] \$547 ;
-  reg [3:0] \$548 ;
-  reg [3:0] \$549 ;
+  reg \$542 ;
+  reg \$543 ;
+  reg \$544 ;
+  reg \$545 ;
+  reg \$546 ;
+  reg \$547 ;
+  reg \$548 ;
+  reg \$549 ;
   wire [6:0] \$55 ;
-  reg [3:0] \$550 ;
-  reg [3:0] \$551 ;
-  reg [3:0] \$552 ;
-  reg [3:0] \$553 ;
+  reg \$550 ;
+  reg [1:0] \$551 ;
+  reg \$552 ;
+  reg \$553 ;
   reg \$554 ;
   reg \$555 ;
-  reg \$556 ;
-  reg \$557 ;
-  reg \$558 ;
-  reg \$559 ;
+  reg [15:0] \$556 ;
+  reg [15:0] \$557 ;
+  reg [15:0] \$558 ;
+  reg [15:0] \$559 ;
   wire [6:0] \$56 ;
-  reg \$560 ;
-  reg \$561 ;
-  reg \$562 ;
-  reg [1:0] \$563 ;
-  reg \$564 ;
+  reg [15:0] \$560 ;
+  reg [15:0] \$561 ;
+  reg [15:0] \$562 ;
+  reg [15:0] \$563 ;
+  reg [15:0] \$564 ;
   reg \$565 ;
   reg \$566 ;
   reg \$567 ;
-  reg [15:0] \$568 ;
-  reg [15:0] \$569 ;
+  reg \$568 ;
+  reg \$569 ;
   wire [7:0] \$57 ;
-  reg [15:0] \$570 ;
-  reg [15:0] \$571 ;
-  reg [15:0] \$572 ;
-  reg [15:0] \$573 ;
-  reg [15:0] \$574 ;
-  reg [15:0] \$575 ;
-  reg [15:0] \$576 ;
+  reg \$570 ;
+  reg \$571 ;
+  reg \$572 ;
+  reg \$573 ;
+  reg \$574 ;
+  reg \$575 ;
+  reg \$576 ;
   reg \$577 ;
-  reg \$578 ;
-  reg \$579 ;
+  reg [11:0] \$578 ;
+  reg [11:0] \$579 ;
   wire \$58 ;
-  reg \$580 ;
-  reg \$581 ;
-  reg \$582 ;
-  reg \$583 ;
-  reg \$584 ;
-  reg \$585 ;
-  reg \$586 ;
-  reg \$587 ;
-  reg \$588 ;
-  reg \$589 ;
+  reg [11:0] \$580 ;
+  reg [11:0] \$581 ;
+  reg [11:0] \$582 ;
+  reg [11:0] \$583 ;
+  reg [11:0] \$584 ;
+  reg [11:0] \$585 ;
+  reg [11:0] \$586 ;
+  reg [11:0] \$587 ;
+  reg [11:0] \$588 ;
+  reg [11:0] \$589 ;
   wire [5:0] \$59 ;
   reg [11:0] \$590 ;
   reg [11:0] \$591 ;
@@ -717,47 +717,35 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   reg [11:0] \$593 ;
   reg [11:0] \$594 ;
   reg [11:0] \$595 ;
-  reg [11:0] \$596 ;
-  reg [11:0] \$597 ;
-  reg [11:0] \$598 ;
-  reg [11:0] \$599 ;
+  reg [15:0] \$596 ;
+  reg [15:0] \$597 ;
+  reg [15:0] \$598 ;
+  reg [15:0] \$599 ;
   wire \$6 ;
   wire [5:0] \$60 ;
-  reg [11:0] \$600 ;
-  reg [11:0] \$601 ;
-  reg [11:0] \$602 ;
-  reg [11:0] \$603 ;
-  reg [11:0] \$604 ;
-  reg [11:0] \$605 ;
-  reg [11:0] \$606 ;
-  reg [11:0] \$607 ;
+  reg \$600 ;
+  reg \$601 ;
+  reg \$602 ;
+  reg \$603 ;
+  reg [14:0] \$604 ;
+  reg [14:0] \$605 ;
+  reg [15:0] \$606 ;
+  reg [15:0] \$607 ;
   reg [15:0] \$608 ;
   reg [15:0] \$609 ;
   wire [6:0] \$61 ;
-  reg [15:0] \$610 ;
-  reg [15:0] \$611 ;
-  reg \$612 ;
-  reg \$613 ;
-  reg \$614 ;
-  reg \$615 ;
-  reg [14:0] \$616 ;
-  reg [14:0] \$617 ;
-  reg [15:0] \$618 ;
-  reg [15:0] \$619 ;
+  reg \$610 ;
+  reg \$611 ;
+  reg [30:0] \$612 ;
+  reg [30:0] \$613 ;
+  reg [15:0] \$614 ;
+  reg [15:0] \$615 ;
+  reg \$616 ;
+  reg \$617 ;
+  reg [16:0] \$618 ;
+  reg \$619 ;
   wire [6:0] \$62 ;
-  reg [15:0] \$620 ;
-  reg [15:0] \$621 ;
-  reg \$622 ;
-  reg \$623 ;
-  reg [30:0] \$624 ;
-  reg [30:0] \$625 ;
-  reg [15:0] \$626 ;
-  reg [15:0] \$627 ;
-  reg \$628 ;
-  reg \$629 ;
   wire [7:0] \$63 ;
-  reg [16:0] \$630 ;
-  reg \$631 ;
   wire \$64 ;
   wire [5:0] \$65 ;
   wire [1:0] \$66 ;
@@ -770,33 +758,33 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   wire [2:0] \$72 ;
   wire [2:0] \$73 ;
   wire [2:0] \$74 ;
-  wire [2:0] \$75 ;
-  wire [2:0] \$76 ;
-  wire [2:0] \$77 ;
-  wire [2:0] \$78 ;
-  wire [2:0] \$79 ;
+  wire [6:0] \$75 ;
+  wire [6:0] \$76 ;
+  wire \$77 ;
+  wire \$78 ;
+  wire \$79 ;
   wire [3:0] \$8 ;
-  wire [2:0] \$80 ;
-  wire [2:0] \$81 ;
-  wire [2:0] \$82 ;
-  wire [2:0] \$83 ;
-  wire [2:0] \$84 ;
-  wire [2:0] \$85 ;
-  wire [2:0] \$86 ;
+  wire \$80 ;
+  wire \$81 ;
+  wire \$82 ;
+  wire [4:0] \$83 ;
+  wire \$84 ;
+  wire [6:0] \$85 ;
+  wire \$86 ;
   wire [6:0] \$87 ;
   wire [6:0] \$88 ;
-  wire \$89 ;
+  wire [6:0] \$89 ;
   wire \$9 ;
-  wire \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire \$94 ;
-  wire [4:0] \$95 ;
-  wire \$96 ;
-  wire [6:0] \$97 ;
+  wire [9:0] \$90 ;
+  wire [7:0] \$91 ;
+  wire [10:0] \$92 ;
+  wire [11:0] \$93 ;
+  wire [11:0] \$94 ;
+  wire [6:0] \$95 ;
+  wire [6:0] \$96 ;
+  wire \$97 ;
   wire \$98 ;
-  wire [6:0] \$99 ;
+  wire \$99 ;
   reg [14:0] acc0 = 15'h0000;
   reg [14:0] acc1 = 15'h0000;
   reg accfirst1 = 1'h0;
@@ -1628,31 +1616,31 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   reg [15:0] _8_;
   always @(posedge clk) begin
     if (ce) begin
-      _0_ <= lbuf[\$266 [8:0]];
+      _0_ <= lbuf[\$254 [8:0]];
     end
     if (ce) begin
-      _1_ <= lbuf[\$246 [8:0]];
+      _1_ <= lbuf[\$234 [8:0]];
     end
     if (ce) begin
-      _2_ <= lbuf[\$226 [8:0]];
+      _2_ <= lbuf[\$214 [8:0]];
     end
     if (ce) begin
-      _3_ <= lbuf[\$206 [8:0]];
+      _3_ <= lbuf[\$194 [8:0]];
     end
     if (ce) begin
-      _4_ <= lbuf[\$186 [8:0]];
+      _4_ <= lbuf[\$174 [8:0]];
     end
     if (ce) begin
-      _5_ <= lbuf[\$166 [8:0]];
+      _5_ <= lbuf[\$154 [8:0]];
     end
     if (ce) begin
-      _6_ <= lbuf[\$146 [8:0]];
+      _6_ <= lbuf[\$134 [8:0]];
     end
     if (ce) begin
-      _7_ <= lbuf[\$126 [8:0]];
+      _7_ <= lbuf[\$114 [8:0]];
     end
     if (ce) begin
-      _8_ <= lbuf[\$106 [8:0]];
+      _8_ <= lbuf[\$94 [8:0]];
     end
   end
   assign \port__data$242  = _0_;
@@ -1682,86 +1670,74 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
     end
   end
   assign wread__data = _9_;
-  assign \$332  = below - \$331 ;
-  assign \$333  = | row_step;
-  assign \$334  = c_slot + row_step;
-  assign \$335  = \$334  >= 3'h6;
-  assign \$336  = c_slot + row_step;
-  assign \$337  = \$336  - 3'h6;
-  assign \$338  = c_slot + row_step;
-  assign \$339  = \$335  ? \$337  : { 1'h0, \$338  };
-  assign \$340  = lead + row_done;
-  assign \$341  = \$340  - row_step;
-  assign \$342  = next_height - 1'h1;
-  assign \$343  = ! c_pass;
-  assign \$345  = ! c_pass;
-  assign \$347  = $signed(sampled0_0) * $signed(wread__data[3:0]);
-  assign \$348  = $signed(sampled1_0) * $signed(wread__data[7:4]);
-  assign \$349  = $signed(sampled2_0) * $signed(wread__data[11:8]);
-  assign \$350  = $signed(sampled3_0) * $signed(wread__data[15:12]);
-  assign \$351  = $signed(sampled4_0) * $signed(wread__data[19:16]);
-  assign \$352  = $signed(sampled5_0) * $signed(wread__data[23:20]);
-  assign \$353  = $signed(sampled6_0) * $signed(wread__data[27:24]);
-  assign \$354  = $signed(sampled7_0) * $signed(wread__data[31:28]);
-  assign \$355  = $signed(sampled8_0) * $signed(wread__data[35:32]);
-  assign \$356  = $signed(sampled0_1) * $signed(wread__data[71:68]);
-  assign \$357  = $signed(sampled1_1) * $signed(wread__data[75:72]);
-  assign \$358  = $signed(sampled2_1) * $signed(wread__data[79:76]);
-  assign \$359  = $signed(sampled3_1) * $signed(wread__data[83:80]);
-  assign \$360  = $signed(sampled4_1) * $signed(wread__data[87:84]);
-  assign \$361  = $signed(sampled5_1) * $signed(wread__data[91:88]);
-  assign \$362  = $signed(sampled6_1) * $signed(wread__data[95:92]);
-  assign \$363  = $signed(sampled7_1) * $signed(wread__data[99:96]);
-  assign \$364  = $signed(sampled8_1) * $signed(wread__data[103:100]);
-  assign \$365  = ce & v3;
-  assign \$366  = $signed(prod0_0) + $signed(prod0_1);
-  assign \$367  = $signed(prod0_2) + $signed(prod0_3);
-  assign \$368  = $signed(\$366 ) + $signed(\$367 );
-  assign \$369  = $signed(prod0_4) + $signed(prod0_5);
-  assign \$370  = $signed(prod0_6) + $signed(prod0_7);
-  assign \$371  = $signed(\$369 ) + $signed(\$370 );
-  assign \$372  = $signed(\$368 ) + $signed(\$371 );
-  assign \$373  = $signed(\$372 ) + $signed(prod0_8);
-  assign \$374  = $signed(prod0_0) + $signed(prod0_1);
-  assign \$375  = $signed(prod0_2) + $signed(prod0_3);
-  assign \$376  = $signed(\$374 ) + $signed(\$375 );
-  assign \$377  = $signed(prod0_4) + $signed(prod0_5);
-  assign \$378  = $signed(prod0_6) + $signed(prod0_7);
-  assign \$379  = $signed(\$377 ) + $signed(\$378 );
-  assign \$380  = $signed(\$376 ) + $signed(\$379 );
-  assign \$381  = $signed(\$380 ) + $signed(prod0_8);
-  assign \$382  = $signed(acc0) + $signed(\$381 );
-  assign \$383  = accfirst3 ? { \$373 [15], \$373  } : \$382 ;
-  assign \$384  = ce & v3;
-  assign \$385  = $signed(prod1_0) + $signed(prod1_1);
-  assign \$386  = $signed(prod1_2) + $signed(prod1_3);
-  assign \$387  = $signed(\$385 ) + $signed(\$386 );
-  assign \$388  = $signed(prod1_4) + $signed(prod1_5);
-  assign \$389  = $signed(prod1_6) + $signed(prod1_7);
-  assign \$390  = $signed(\$388 ) + $signed(\$389 );
-  assign \$391  = $signed(\$387 ) + $signed(\$390 );
-  assign \$392  = $signed(\$391 ) + $signed(prod1_8);
-  assign \$393  = $signed(prod1_0) + $signed(prod1_1);
-  assign \$394  = $signed(prod1_2) + $signed(prod1_3);
-  assign \$395  = $signed(\$393 ) + $signed(\$394 );
-  assign \$396  = $signed(prod1_4) + $signed(prod1_5);
-  assign \$397  = $signed(prod1_6) + $signed(prod1_7);
-  assign \$398  = $signed(\$396 ) + $signed(\$397 );
-  assign \$399  = $signed(\$395 ) + $signed(\$398 );
-  assign \$400  = $signed(\$399 ) + $signed(prod1_8);
-  assign \$401  = $signed(acc1) + $signed(\$400 );
-  assign \$402  = accfirst3 ? { \$392 [15], \$392  } : \$401 ;
-  assign \$403  = v3 & acclast3;
-  assign \$404  = $signed(acc0) * $signed(scale0_s4);
-  assign \$405  = $signed(acc1) * $signed(scale1_s4);
-  assign \$406  = $signed(scaled0) + $signed(17'h08000);
-  assign \$408  = $signed(\$407 ) + $signed(bias0_s5);
-  assign \$409  = $signed(\$408 ) < $signed(1'h0);
-  assign \$410  = relu & \$409 ;
-  assign \$411  = $signed(scaled0) + $signed(17'h08000);
-  assign \$413  = $signed(\$412 ) + $signed(bias0_s5);
-  assign \$414  = \$410  ? 33'h000000000 : \$413 ;
-  assign \$415  = & \$414 [32:7];
+  assign \$344  = $signed(sampled0_1) * $signed(wread__data[71:68]);
+  assign \$345  = $signed(sampled1_1) * $signed(wread__data[75:72]);
+  assign \$346  = $signed(sampled2_1) * $signed(wread__data[79:76]);
+  assign \$347  = $signed(sampled3_1) * $signed(wread__data[83:80]);
+  assign \$348  = $signed(sampled4_1) * $signed(wread__data[87:84]);
+  assign \$349  = $signed(sampled5_1) * $signed(wread__data[91:88]);
+  assign \$350  = $signed(sampled6_1) * $signed(wread__data[95:92]);
+  assign \$351  = $signed(sampled7_1) * $signed(wread__data[99:96]);
+  assign \$352  = $signed(sampled8_1) * $signed(wread__data[103:100]);
+  assign \$353  = ce & v3;
+  assign \$354  = $signed(prod0_0) + $signed(prod0_1);
+  assign \$355  = $signed(prod0_2) + $signed(prod0_3);
+  assign \$356  = $signed(\$354 ) + $signed(\$355 );
+  assign \$357  = $signed(prod0_4) + $signed(prod0_5);
+  assign \$358  = $signed(prod0_6) + $signed(prod0_7);
+  assign \$359  = $signed(\$357 ) + $signed(\$358 );
+  assign \$360  = $signed(\$356 ) + $signed(\$359 );
+  assign \$361  = $signed(\$360 ) + $signed(prod0_8);
+  assign \$362  = $signed(prod0_0) + $signed(prod0_1);
+  assign \$363  = $signed(prod0_2) + $signed(prod0_3);
+  assign \$364  = $signed(\$362 ) + $signed(\$363 );
+  assign \$365  = $signed(prod0_4) + $signed(prod0_5);
+  assign \$366  = $signed(prod0_6) + $signed(prod0_7);
+  assign \$367  = $signed(\$365 ) + $signed(\$366 );
+  assign \$368  = $signed(\$364 ) + $signed(\$367 );
+  assign \$369  = $signed(\$368 ) + $signed(prod0_8);
+  assign \$370  = $signed(acc0) + $signed(\$369 );
+  assign \$371  = accfirst3 ? { \$361 [15], \$361  } : \$370 ;
+  assign \$372  = ce & v3;
+  assign \$373  = $signed(prod1_0) + $signed(prod1_1);
+  assign \$374  = $signed(prod1_2) + $signed(prod1_3);
+  assign \$375  = $signed(\$373 ) + $signed(\$374 );
+  assign \$376  = $signed(prod1_4) + $signed(prod1_5);
+  assign \$377  = $signed(prod1_6) + $signed(prod1_7);
+  assign \$378  = $signed(\$376 ) + $signed(\$377 );
+  assign \$379  = $signed(\$375 ) + $signed(\$378 );
+  assign \$380  = $signed(\$379 ) + $signed(prod1_8);
+  assign \$381  = $signed(prod1_0) + $signed(prod1_1);
+  assign \$382  = $signed(prod1_2) + $signed(prod1_3);
+  assign \$383  = $signed(\$381 ) + $signed(\$382 );
+  assign \$384  = $signed(prod1_4) + $signed(prod1_5);
+  assign \$385  = $signed(prod1_6) + $signed(prod1_7);
+  assign \$386  = $signed(\$384 ) + $signed(\$385 );
+  assign \$387  = $signed(\$383 ) + $signed(\$386 );
+  assign \$388  = $signed(\$387 ) + $signed(prod1_8);
+  assign \$389  = $signed(acc1) + $signed(\$388 );
+  assign \$390  = accfirst3 ? { \$380 [15], \$380  } : \$389 ;
+  assign \$391  = v3 & acclast3;
+  assign \$392  = $signed(acc0) * $signed(scale0_s4);
+  assign \$393  = $signed(acc1) * $signed(scale1_s4);
+  assign \$394  = $signed(scaled0) + $signed(17'h08000);
+  assign \$396  = $signed(\$395 ) + $signed(bias0_s5);
+  assign \$397  = $signed(\$396 ) < $signed(1'h0);
+  assign \$398  = relu & \$397 ;
+  assign \$399  = $signed(scaled0) + $signed(17'h08000);
+  assign \$401  = $signed(\$400 ) + $signed(bias0_s5);
+  assign \$402  = \$398  ? 33'h000000000 : \$401 ;
+  assign \$403  = & \$402 [32:7];
+  assign \$404  = $signed(scaled0) + $signed(17'h08000);
+  assign \$406  = $signed(\$405 ) + $signed(bias0_s5);
+  assign \$407  = $signed(\$406 ) < $signed(1'h0);
+  assign \$408  = relu & \$407 ;
+  assign \$409  = $signed(scaled0) + $signed(17'h08000);
+  assign \$411  = $signed(\$410 ) + $signed(bias0_s5);
+  assign \$412  = \$408  ? 33'h000000000 : \$411 ;
+  assign \$413  = | \$412 [32:7];
+  assign \$414  = ~ \$413 ;
+  assign \$415  = \$403  | \$414 ;
   assign \$416  = $signed(scaled0) + $signed(17'h08000);
   assign \$418  = $signed(\$417 ) + $signed(bias0_s5);
   assign \$419  = $signed(\$418 ) < $signed(1'h0);
@@ -1769,33 +1745,33 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   assign \$421  = $signed(scaled0) + $signed(17'h08000);
   assign \$423  = $signed(\$422 ) + $signed(bias0_s5);
   assign \$424  = \$420  ? 33'h000000000 : \$423 ;
-  assign \$425  = | \$424 [32:7];
-  assign \$426  = ~ \$425 ;
-  assign \$427  = \$415  | \$426 ;
-  assign \$428  = $signed(scaled0) + $signed(17'h08000);
-  assign \$430  = $signed(\$429 ) + $signed(bias0_s5);
-  assign \$431  = $signed(\$430 ) < $signed(1'h0);
-  assign \$432  = relu & \$431 ;
-  assign \$433  = $signed(scaled0) + $signed(17'h08000);
-  assign \$435  = $signed(\$434 ) + $signed(bias0_s5);
-  assign \$436  = \$432  ? 33'h000000000 : \$435 ;
-  assign \$437  = $signed(scaled0) + $signed(17'h08000);
-  assign \$439  = $signed(\$438 ) + $signed(bias0_s5);
-  assign \$440  = $signed(\$439 ) < $signed(1'h0);
-  assign \$441  = relu & \$440 ;
-  assign \$442  = $signed(scaled0) + $signed(17'h08000);
-  assign \$444  = $signed(\$443 ) + $signed(bias0_s5);
-  assign \$445  = \$441  ? 33'h000000000 : \$444 ;
-  assign \$446  = \$445 [32] ? 8'h80 : 8'h7f;
-  assign \$447  = \$427  ? { 1'h0, \$436 [7:0] } : { \$446 [7], \$446  };
-  assign \$448  = $signed(scaled1) + $signed(17'h08000);
-  assign \$450  = $signed(\$449 ) + $signed(bias1_s5);
-  assign \$451  = $signed(\$450 ) < $signed(1'h0);
-  assign \$452  = relu & \$451 ;
-  assign \$453  = $signed(scaled1) + $signed(17'h08000);
-  assign \$455  = $signed(\$454 ) + $signed(bias1_s5);
-  assign \$456  = \$452  ? 33'h000000000 : \$455 ;
-  assign \$457  = & \$456 [32:7];
+  assign \$425  = $signed(scaled0) + $signed(17'h08000);
+  assign \$427  = $signed(\$426 ) + $signed(bias0_s5);
+  assign \$428  = $signed(\$427 ) < $signed(1'h0);
+  assign \$429  = relu & \$428 ;
+  assign \$430  = $signed(scaled0) + $signed(17'h08000);
+  assign \$432  = $signed(\$431 ) + $signed(bias0_s5);
+  assign \$433  = \$429  ? 33'h000000000 : \$432 ;
+  assign \$434  = \$433 [32] ? 8'h80 : 8'h7f;
+  assign \$435  = \$415  ? { 1'h0, \$424 [7:0] } : { \$434 [7], \$434  };
+  assign \$436  = $signed(scaled1) + $signed(17'h08000);
+  assign \$438  = $signed(\$437 ) + $signed(bias1_s5);
+  assign \$439  = $signed(\$438 ) < $signed(1'h0);
+  assign \$440  = relu & \$439 ;
+  assign \$441  = $signed(scaled1) + $signed(17'h08000);
+  assign \$443  = $signed(\$442 ) + $signed(bias1_s5);
+  assign \$444  = \$440  ? 33'h000000000 : \$443 ;
+  assign \$445  = & \$444 [32:7];
+  assign \$446  = $signed(scaled1) + $signed(17'h08000);
+  assign \$448  = $signed(\$447 ) + $signed(bias1_s5);
+  assign \$449  = $signed(\$448 ) < $signed(1'h0);
+  assign \$450  = relu & \$449 ;
+  assign \$451  = $signed(scaled1) + $signed(17'h08000);
+  assign \$453  = $signed(\$452 ) + $signed(bias1_s5);
+  assign \$454  = \$450  ? 33'h000000000 : \$453 ;
+  assign \$455  = | \$454 [32:7];
+  assign \$456  = ~ \$455 ;
+  assign \$457  = \$445  | \$456 ;
   assign \$458  = $signed(scaled1) + $signed(17'h08000);
   assign \$460  = $signed(\$459 ) + $signed(bias1_s5);
   assign \$461  = $signed(\$460 ) < $signed(1'h0);
@@ -1803,309 +1779,299 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   assign \$463  = $signed(scaled1) + $signed(17'h08000);
   assign \$465  = $signed(\$464 ) + $signed(bias1_s5);
   assign \$466  = \$462  ? 33'h000000000 : \$465 ;
-  assign \$467  = | \$466 [32:7];
-  assign \$468  = ~ \$467 ;
-  assign \$469  = \$457  | \$468 ;
-  assign \$470  = $signed(scaled1) + $signed(17'h08000);
-  assign \$472  = $signed(\$471 ) + $signed(bias1_s5);
-  assign \$473  = $signed(\$472 ) < $signed(1'h0);
-  assign \$474  = relu & \$473 ;
-  assign \$475  = $signed(scaled1) + $signed(17'h08000);
-  assign \$477  = $signed(\$476 ) + $signed(bias1_s5);
-  assign \$478  = \$474  ? 33'h000000000 : \$477 ;
-  assign \$479  = $signed(scaled1) + $signed(17'h08000);
-  assign \$481  = $signed(\$480 ) + $signed(bias1_s5);
-  assign \$482  = $signed(\$481 ) < $signed(1'h0);
-  assign \$483  = relu & \$482 ;
-  assign \$484  = $signed(scaled1) + $signed(17'h08000);
-  assign \$486  = $signed(\$485 ) + $signed(bias1_s5);
-  assign \$487  = \$483  ? 33'h000000000 : \$486 ;
-  assign \$488  = \$487 [32] ? 8'h80 : 8'h7f;
-  assign \$489  = \$469  ? { 1'h0, \$478 [7:0] } : { \$488 [7], \$488  };
+  assign \$467  = $signed(scaled1) + $signed(17'h08000);
+  assign \$469  = $signed(\$468 ) + $signed(bias1_s5);
+  assign \$470  = $signed(\$469 ) < $signed(1'h0);
+  assign \$471  = relu & \$470 ;
+  assign \$472  = $signed(scaled1) + $signed(17'h08000);
+  assign \$474  = $signed(\$473 ) + $signed(bias1_s5);
+  assign \$475  = \$471  ? 33'h000000000 : \$474 ;
+  assign \$476  = \$475 [32] ? 8'h80 : 8'h7f;
+  assign \$477  = \$457  ? { 1'h0, \$466 [7:0] } : { \$476 [7], \$476  };
   always @(posedge clk)
-    next_height <= \$490 ;
+    next_height <= \$478 ;
   always @(posedge clk)
-    next_width <= \$491 ;
+    next_width <= \$479 ;
   always @(posedge clk)
-    next_groups <= \$492 ;
+    next_groups <= \$480 ;
   always @(posedge clk)
-    next_frames <= \$493 ;
+    next_frames <= \$481 ;
   always @(posedge clk)
-    next_stride2 <= \$494 ;
+    next_stride2 <= \$482 ;
   always @(posedge clk)
-    next_relu <= \$495 ;
+    next_relu <= \$483 ;
   always @(posedge clk)
-    w_frames <= \$496 ;
+    w_frames <= \$484 ;
   always @(posedge clk)
-    w_height <= \$497 ;
+    w_height <= \$485 ;
   always @(posedge clk)
-    w_width <= \$498 ;
+    w_width <= \$486 ;
   always @(posedge clk)
-    w_groups <= \$499 ;
+    w_groups <= \$487 ;
   always @(posedge clk)
-    load <= \$500 ;
+    load <= \$488 ;
   always @(posedge clk)
-    load_cg <= \$501 ;
+    load_cg <= \$489 ;
   always @(posedge clk)
-    load_og <= \$502 ;
+    load_og <= \$490 ;
   always @(posedge clk)
-    fsm_state <= \$503 ;
+    fsm_state <= \$491 ;
   always @(posedge clk)
-    height <= \$504 ;
+    height <= \$492 ;
   always @(posedge clk)
-    width <= \$505 ;
+    width <= \$493 ;
   always @(posedge clk)
-    groups <= \$506 ;
+    groups <= \$494 ;
   always @(posedge clk)
-    ogroups <= \$507 ;
+    ogroups <= \$495 ;
   always @(posedge clk)
-    stride2 <= \$508 ;
+    stride2 <= \$496 ;
   always @(posedge clk)
-    relu <= \$509 ;
+    relu <= \$497 ;
   always @(posedge clk)
-    c_frames <= \$510 ;
+    c_frames <= \$498 ;
   always @(posedge clk)
-    w_cg <= \$511 ;
+    w_cg <= \$499 ;
   always @(posedge clk)
-    w_x <= \$512 ;
+    w_x <= \$500 ;
   always @(posedge clk)
-    w_y <= \$513 ;
+    w_y <= \$501 ;
   always @(posedge clk)
-    w_slot <= \$514 ;
+    w_slot <= \$502 ;
   always @(posedge clk)
-    held <= \$515 ;
+    held <= \$503 ;
   always @(posedge clk)
-    c_pass <= \$516 ;
+    c_pass <= \$504 ;
   always @(posedge clk)
-    c_cg <= \$517 ;
+    c_cg <= \$505 ;
   always @(posedge clk)
-    c_og <= \$518 ;
+    c_og <= \$506 ;
   always @(posedge clk)
-    c_wbase <= \$519 ;
+    c_wbase <= \$507 ;
   always @(posedge clk)
-    c_ox <= \$520 ;
+    c_ox <= \$508 ;
   always @(posedge clk)
-    c_x <= \$521 ;
+    c_x <= \$509 ;
   always @(posedge clk)
-    c_oy <= \$522 ;
+    c_oy <= \$510 ;
   always @(posedge clk)
-    c_y <= \$523 ;
+    c_y <= \$511 ;
   always @(posedge clk)
-    below <= \$524 ;
+    below <= \$512 ;
   always @(posedge clk)
-    c_slot <= \$525 ;
+    c_slot <= \$513 ;
   always @(posedge clk)
-    lead <= \$526 ;
+    lead <= \$514 ;
   always @(posedge clk)
-    row_freed <= \$527 ;
+    row_freed <= \$515 ;
   always @(posedge clk)
-    v1 <= \$528 ;
+    v1 <= \$516 ;
   always @(posedge clk)
-    last1 <= \$529 ;
+    last1 <= \$517 ;
   always @(posedge clk)
-    accfirst1 <= \$530 ;
+    accfirst1 <= \$518 ;
   always @(posedge clk)
-    acclast1 <= \$531 ;
+    acclast1 <= \$519 ;
   always @(posedge clk)
-    cg1 <= \$532 ;
+    cg1 <= \$520 ;
   always @(posedge clk)
-    cy1 <= \$533 ;
+    cy1 <= \$521 ;
   always @(posedge clk)
-    cx1 <= \$534 ;
+    cx1 <= \$522 ;
   always @(posedge clk)
-    slot1 <= \$535 ;
+    slot1 <= \$523 ;
   always @(posedge clk)
-    dy0_s1 <= \$536 ;
+    dy0_s1 <= \$524 ;
   always @(posedge clk)
-    dy1_s1 <= \$537 ;
+    dy1_s1 <= \$525 ;
   always @(posedge clk)
-    dy2_s1 <= \$538 ;
+    dy2_s1 <= \$526 ;
   always @(posedge clk)
-    dy3_s1 <= \$539 ;
+    dy3_s1 <= \$527 ;
   always @(posedge clk)
-    dy4_s1 <= \$540 ;
+    dy4_s1 <= \$528 ;
   always @(posedge clk)
-    dy5_s1 <= \$541 ;
+    dy5_s1 <= \$529 ;
   always @(posedge clk)
-    dy6_s1 <= \$542 ;
+    dy6_s1 <= \$530 ;
   always @(posedge clk)
-    dy7_s1 <= \$543 ;
+    dy7_s1 <= \$531 ;
   always @(posedge clk)
-    dy8_s1 <= \$544 ;
+    dy8_s1 <= \$532 ;
   always @(posedge clk)
-    dx0_s1 <= \$545 ;
+    dx0_s1 <= \$533 ;
   always @(posedge clk)
-    dx1_s1 <= \$546 ;
+    dx1_s1 <= \$534 ;
   always @(posedge clk)
-    dx2_s1 <= \$547 ;
+    dx2_s1 <= \$535 ;
   always @(posedge clk)
-    dx3_s1 <= \$548 ;
+    dx3_s1 <= \$536 ;
   always @(posedge clk)
-    dx4_s1 <= \$549 ;
+    dx4_s1 <= \$537 ;
   always @(posedge clk)
-    dx5_s1 <= \$550 ;
+    dx5_s1 <= \$538 ;
   always @(posedge clk)
-    dx6_s1 <= \$551 ;
+    dx6_s1 <= \$539 ;
   always @(posedge clk)
-    dx7_s1 <= \$552 ;
+    dx7_s1 <= \$540 ;
   always @(posedge clk)
-    dx8_s1 <= \$553 ;
+    dx8_s1 <= \$541 ;
   always @(posedge clk)
-    ok0_s2 <= \$554 ;
+    ok0_s2 <= \$542 ;
   always @(posedge clk)
-    ok1_s2 <= \$555 ;
+    ok1_s2 <= \$543 ;
   always @(posedge clk)
-    ok2_s2 <= \$556 ;
+    ok2_s2 <= \$544 ;
   always @(posedge clk)
-    ok3_s2 <= \$557 ;
+    ok3_s2 <= \$545 ;
   always @(posedge clk)
-    ok4_s2 <= \$558 ;
+    ok4_s2 <= \$546 ;
   always @(posedge clk)
-    ok5_s2 <= \$559 ;
+    ok5_s2 <= \$547 ;
   always @(posedge clk)
-    ok6_s2 <= \$560 ;
+    ok6_s2 <= \$548 ;
   always @(posedge clk)
-    ok7_s2 <= \$561 ;
+    ok7_s2 <= \$549 ;
   always @(posedge clk)
-    ok8_s2 <= \$562 ;
+    ok8_s2 <= \$550 ;
   always @(posedge clk)
-    wread__addr <= \$563 ;
+    wread__addr <= \$551 ;
   always @(posedge clk)
-    v2 <= \$564 ;
+    v2 <= \$552 ;
   always @(posedge clk)
-    last2 <= \$565 ;
+    last2 <= \$553 ;
   always @(posedge clk)
-    accfirst2 <= \$566 ;
+    accfirst2 <= \$554 ;
   always @(posedge clk)
-    acclast2 <= \$567 ;
+    acclast2 <= \$555 ;
   always @(posedge clk)
-    sample0_s2b <= \$568 ;
+    sample0_s2b <= \$556 ;
   always @(posedge clk)
-    sample1_s2b <= \$569 ;
+    sample1_s2b <= \$557 ;
   always @(posedge clk)
-    sample2_s2b <= \$570 ;
+    sample2_s2b <= \$558 ;
   always @(posedge clk)
-    sample3_s2b <= \$571 ;
+    sample3_s2b <= \$559 ;
   always @(posedge clk)
-    sample4_s2b <= \$572 ;
+    sample4_s2b <= \$560 ;
   always @(posedge clk)
-    sample5_s2b <= \$573 ;
+    sample5_s2b <= \$561 ;
   always @(posedge clk)
-    sample6_s2b <= \$574 ;
+    sample6_s2b <= \$562 ;
   always @(posedge clk)
-    sample7_s2b <= \$575 ;
+    sample7_s2b <= \$563 ;
   always @(posedge clk)
-    sample8_s2b <= \$576 ;
+    sample8_s2b <= \$564 ;
   always @(posedge clk)
-    ok0_s2b <= \$577 ;
+    ok0_s2b <= \$565 ;
   always @(posedge clk)
-    ok1_s2b <= \$578 ;
+    ok1_s2b <= \$566 ;
   always @(posedge clk)
-    ok2_s2b <= \$579 ;
+    ok2_s2b <= \$567 ;
   always @(posedge clk)
-    ok3_s2b <= \$580 ;
+    ok3_s2b <= \$568 ;
   always @(posedge clk)
-    ok4_s2b <= \$581 ;
+    ok4_s2b <= \$569 ;
   always @(posedge clk)
-    ok5_s2b <= \$582 ;
+    ok5_s2b <= \$570 ;
   always @(posedge clk)
-    ok6_s2b <= \$583 ;
+    ok6_s2b <= \$571 ;
   always @(posedge clk)
-    ok7_s2b <= \$584 ;
+    ok7_s2b <= \$572 ;
   always @(posedge clk)
-    ok8_s2b <= \$585 ;
+    ok8_s2b <= \$573 ;
   always @(posedge clk)
-    v2b <= \$586 ;
+    v2b <= \$574 ;
   always @(posedge clk)
-    last2b <= \$587 ;
+    last2b <= \$575 ;
   always @(posedge clk)
-    accfirst2b <= \$588 ;
+    accfirst2b <= \$576 ;
   always @(posedge clk)
-    acclast2b <= \$589 ;
+    acclast2b <= \$577 ;
   always @(posedge clk)
-    prod0_0 <= \$590 ;
+    prod0_0 <= \$578 ;
   always @(posedge clk)
-    prod0_1 <= \$591 ;
+    prod0_1 <= \$579 ;
   always @(posedge clk)
-    prod0_2 <= \$592 ;
+    prod0_2 <= \$580 ;
   always @(posedge clk)
-    prod0_3 <= \$593 ;
+    prod0_3 <= \$581 ;
   always @(posedge clk)
-    prod0_4 <= \$594 ;
+    prod0_4 <= \$582 ;
   always @(posedge clk)
-    prod0_5 <= \$595 ;
+    prod0_5 <= \$583 ;
   always @(posedge clk)
-    prod0_6 <= \$596 ;
+    prod0_6 <= \$584 ;
   always @(posedge clk)
-    prod0_7 <= \$597 ;
+    prod0_7 <= \$585 ;
   always @(posedge clk)
-    prod0_8 <= \$598 ;
+    prod0_8 <= \$586 ;
   always @(posedge clk)
-    prod1_0 <= \$599 ;
+    prod1_0 <= \$587 ;
   always @(posedge clk)
-    prod1_1 <= \$600 ;
+    prod1_1 <= \$588 ;
   always @(posedge clk)
-    prod1_2 <= \$601 ;
+    prod1_2 <= \$589 ;
   always @(posedge clk)
-    prod1_3 <= \$602 ;
+    prod1_3 <= \$590 ;
   always @(posedge clk)
-    prod1_4 <= \$603 ;
+    prod1_4 <= \$591 ;
   always @(posedge clk)
-    prod1_5 <= \$604 ;
+    prod1_5 <= \$592 ;
   always @(posedge clk)
-    prod1_6 <= \$605 ;
+    prod1_6 <= \$593 ;
   always @(posedge clk)
-    prod1_7 <= \$606 ;
+    prod1_7 <= \$594 ;
   always @(posedge clk)
-    prod1_8 <= \$607 ;
+    prod1_8 <= \$595 ;
   always @(posedge clk)
-    scale0_s3 <= \$608 ;
+    scale0_s3 <= \$596 ;
   always @(posedge clk)
-    scale1_s3 <= \$609 ;
+    scale1_s3 <= \$597 ;
   always @(posedge clk)
-    bias0_s3 <= \$610 ;
+    bias0_s3 <= \$598 ;
   always @(posedge clk)
-    bias1_s3 <= \$611 ;
+    bias1_s3 <= \$599 ;
   always @(posedge clk)
-    v3 <= \$612 ;
+    v3 <= \$600 ;
   always @(posedge clk)
-    last3 <= \$613 ;
+    last3 <= \$601 ;
   always @(posedge clk)
-    accfirst3 <= \$614 ;
+    accfirst3 <= \$602 ;
   always @(posedge clk)
-    acclast3 <= \$615 ;
+    acclast3 <= \$603 ;
   always @(posedge clk)
-    acc0 <= \$616 ;
+    acc0 <= \$604 ;
   always @(posedge clk)
-    acc1 <= \$617 ;
+    acc1 <= \$605 ;
   always @(posedge clk)
-    scale0_s4 <= \$618 ;
+    scale0_s4 <= \$606 ;
   always @(posedge clk)
-    scale1_s4 <= \$619 ;
+    scale1_s4 <= \$607 ;
   always @(posedge clk)
-    bias0_s4 <= \$620 ;
+    bias0_s4 <= \$608 ;
   always @(posedge clk)
-    bias1_s4 <= \$621 ;
+    bias1_s4 <= \$609 ;
   always @(posedge clk)
-    v4 <= \$622 ;
+    v4 <= \$610 ;
   always @(posedge clk)
-    last4 <= \$623 ;
+    last4 <= \$611 ;
   always @(posedge clk)
-    scaled0 <= \$624 ;
+    scaled0 <= \$612 ;
   always @(posedge clk)
-    scaled1 <= \$625 ;
+    scaled1 <= \$613 ;
   always @(posedge clk)
-    bias0_s5 <= \$626 ;
+    bias0_s5 <= \$614 ;
   always @(posedge clk)
-    bias1_s5 <= \$627 ;
+    bias1_s5 <= \$615 ;
   always @(posedge clk)
-    v5 <= \$628 ;
+    v5 <= \$616 ;
   always @(posedge clk)
-    last5 <= \$629 ;
+    last5 <= \$617 ;
   always @(posedge clk)
-    o__payload <= \$630 ;
+    o__payload <= \$618 ;
   always @(posedge clk)
-    o__valid <= \$631 ;
+    o__valid <= \$619 ;
   assign \$1  = ! w_frames;
   assign \$2  = next_groups - 1'h1;
   assign \$3  = load == \$2 ;
@@ -2176,213 +2142,201 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   assign \$66  = stride2 ? 2'h2 : 2'h1;
   assign \$67  = cur[7:0] > 2'h2;
   assign \$68  = \$67  ? 8'h02 : cur[7:0];
-  assign \$69  = 3'h7 * \$68 [1:0];
-  assign \$70  = 3'h7 * \$68 [1:0];
-  assign \$71  = 3'h7 * \$68 [1:0];
-  assign \$72  = 1'h0 * \$68 [1:0];
-  assign \$73  = 3'h7 * \$68 [1:0];
-  assign \$74  = 1'h1 * \$68 [1:0];
-  assign \$75  = 1'h0 * \$68 [1:0];
-  assign \$76  = 3'h7 * \$68 [1:0];
-  assign \$77  = 1'h0 * \$68 [1:0];
-  assign \$78  = 1'h0 * \$68 [1:0];
-  assign \$79  = 1'h0 * \$68 [1:0];
-  assign \$80  = 1'h1 * \$68 [1:0];
-  assign \$81  = 1'h1 * \$68 [1:0];
-  assign \$82  = 3'h7 * \$68 [1:0];
-  assign \$83  = 1'h1 * \$68 [1:0];
-  assign \$84  = 1'h0 * \$68 [1:0];
-  assign \$85  = 1'h1 * \$68 [1:0];
-  assign \$86  = 1'h1 * \$68 [1:0];
-  assign \$87  = $signed({ 1'h0, cy1 }) + $signed(dy0_s1);
-  assign \$88  = $signed({ 1'h0, cx1 }) + $signed(dx0_s1);
-  assign \$89  = $signed(\$87 ) >= $signed(1'h0);
-  assign \$90  = $signed(\$87 ) < $signed({ 1'h0, height });
-  assign \$91  = \$89  & \$90 ;
-  assign \$92  = $signed(\$88 ) >= $signed(1'h0);
-  assign \$93  = \$91  & \$92 ;
-  assign \$94  = $signed(\$88 ) < $signed({ 1'h0, width });
-  assign ok0 = \$93  & \$94 ;
-  assign \$95  = $signed({ 1'h0, slot1 }) + $signed(dy0_s1);
-  assign \$96  = $signed(\$95 ) < $signed(1'h0);
-  assign \$97  = $signed(\$95 ) + $signed(4'h6);
-  assign \$98  = $signed(\$95 ) >= $signed(4'h6);
-  assign \$99  = $signed(\$95 ) - $signed(4'h6);
-  assign \$100  = \$98  ? \$99  : { \$95 [4], \$95 [4], \$95  };
-  assign \$101  = \$96  ? \$97  : \$100 ;
-  assign \$102  = \$101 [2:0] * 7'h40;
-  assign \$103  = \$88 [4:0] * 3'h4;
-  assign \$104  = \$102  + \$103 ;
-  assign \$105  = \$104  + cg1;
-  assign \$106  = ok0 ? \$105  : 12'h000;
-  assign \$107  = $signed({ 1'h0, cy1 }) + $signed(dy1_s1);
-  assign \$108  = $signed({ 1'h0, cx1 }) + $signed(dx1_s1);
-  assign \$109  = $signed(\$107 ) >= $signed(1'h0);
-  assign \$110  = $signed(\$107 ) < $signed({ 1'h0, height });
-  assign \$111  = \$109  & \$110 ;
-  assign \$112  = $signed(\$108 ) >= $signed(1'h0);
-  assign \$113  = \$111  & \$112 ;
-  assign \$114  = $signed(\$108 ) < $signed({ 1'h0, width });
-  assign ok1 = \$113  & \$114 ;
-  assign \$115  = $signed({ 1'h0, slot1 }) + $signed(dy1_s1);
-  assign \$116  = $signed(\$115 ) < $signed(1'h0);
-  assign \$117  = $signed(\$115 ) + $signed(4'h6);
-  assign \$118  = $signed(\$115 ) >= $signed(4'h6);
-  assign \$119  = $signed(\$115 ) - $signed(4'h6);
-  assign \$120  = \$118  ? \$119  : { \$115 [4], \$115 [4], \$115  };
-  assign \$121  = \$116  ? \$117  : \$120 ;
-  assign \$122  = \$121 [2:0] * 7'h40;
-  assign \$123  = \$108 [4:0] * 3'h4;
-  assign \$124  = \$122  + \$123 ;
-  assign \$125  = \$124  + cg1;
-  assign \$126  = ok1 ? \$125  : 12'h000;
-  assign \$127  = $signed({ 1'h0, cy1 }) + $signed(dy2_s1);
-  assign \$128  = $signed({ 1'h0, cx1 }) + $signed(dx2_s1);
-  assign \$129  = $signed(\$127 ) >= $signed(1'h0);
-  assign \$130  = $signed(\$127 ) < $signed({ 1'h0, height });
-  assign \$131  = \$129  & \$130 ;
-  assign \$132  = $signed(\$128 ) >= $signed(1'h0);
-  assign \$133  = \$131  & \$132 ;
-  assign \$134  = $signed(\$128 ) < $signed({ 1'h0, width });
-  assign ok2 = \$133  & \$134 ;
-  assign \$135  = $signed({ 1'h0, slot1 }) + $signed(dy2_s1);
-  assign \$136  = $signed(\$135 ) < $signed(1'h0);
-  assign \$137  = $signed(\$135 ) + $signed(4'h6);
-  assign \$138  = $signed(\$135 ) >= $signed(4'h6);
-  assign \$139  = $signed(\$135 ) - $signed(4'h6);
-  assign \$140  = \$138  ? \$139  : { \$135 [4], \$135 [4], \$135  };
-  assign \$141  = \$136  ? \$137  : \$140 ;
-  assign \$142  = \$141 [2:0] * 7'h40;
-  assign \$143  = \$128 [4:0] * 3'h4;
-  assign \$144  = \$142  + \$143 ;
-  assign \$145  = \$144  + cg1;
-  assign \$146  = ok2 ? \$145  : 12'h000;
-  assign \$147  = $signed({ 1'h0, cy1 }) + $signed(dy3_s1);
-  assign \$148  = $signed({ 1'h0, cx1 }) + $signed(dx3_s1);
-  assign \$149  = $signed(\$147 ) >= $signed(1'h0);
-  assign \$150  = $signed(\$147 ) < $signed({ 1'h0, height });
-  assign \$151  = \$149  & \$150 ;
-  assign \$152  = $signed(\$148 ) >= $signed(1'h0);
-  assign \$153  = \$151  & \$152 ;
-  assign \$154  = $signed(\$148 ) < $signed({ 1'h0, width });
-  assign ok3 = \$153  & \$154 ;
-  assign \$155  = $signed({ 1'h0, slot1 }) + $signed(dy3_s1);
-  assign \$156  = $signed(\$155 ) < $signed(1'h0);
-  assign \$157  = $signed(\$155 ) + $signed(4'h6);
-  assign \$158  = $signed(\$155 ) >= $signed(4'h6);
-  assign \$159  = $signed(\$155 ) - $signed(4'h6);
-  assign \$160  = \$158  ? \$159  : { \$155 [4], \$155 [4], \$155  };
-  assign \$161  = \$156  ? \$157  : \$160 ;
-  assign \$162  = \$161 [2:0] * 7'h40;
-  assign \$163  = \$148 [4:0] * 3'h4;
-  assign \$164  = \$162  + \$163 ;
-  assign \$165  = \$164  + cg1;
-  assign \$166  = ok3 ? \$165  : 12'h000;
-  assign \$167  = $signed({ 1'h0, cy1 }) + $signed(dy4_s1);
-  assign \$168  = $signed({ 1'h0, cx1 }) + $signed(dx4_s1);
-  assign \$169  = $signed(\$167 ) >= $signed(1'h0);
-  assign \$170  = $signed(\$167 ) < $signed({ 1'h0, height });
-  assign \$171  = \$169  & \$170 ;
-  assign \$172  = $signed(\$168 ) >= $signed(1'h0);
-  assign \$173  = \$171  & \$172 ;
-  assign \$174  = $signed(\$168 ) < $signed({ 1'h0, width });
-  assign ok4 = \$173  & \$174 ;
-  assign \$175  = $signed({ 1'h0, slot1 }) + $signed(dy4_s1);
-  assign \$176  = $signed(\$175 ) < $signed(1'h0);
-  assign \$177  = $signed(\$175 ) + $signed(4'h6);
-  assign \$178  = $signed(\$175 ) >= $signed(4'h6);
-  assign \$179  = $signed(\$175 ) - $signed(4'h6);
-  assign \$180  = \$178  ? \$179  : { \$175 [4], \$175 [4], \$175  };
-  assign \$181  = \$176  ? \$177  : \$180 ;
-  assign \$182  = \$181 [2:0] * 7'h40;
-  assign \$183  = \$168 [4:0] * 3'h4;
-  assign \$184  = \$182  + \$183 ;
-  assign \$185  = \$184  + cg1;
-  assign \$186  = ok4 ? \$185  : 12'h000;
-  assign \$187  = $signed({ 1'h0, cy1 }) + $signed(dy5_s1);
-  assign \$188  = $signed({ 1'h0, cx1 }) + $signed(dx5_s1);
-  assign \$189  = $signed(\$187 ) >= $signed(1'h0);
-  assign \$190  = $signed(\$187 ) < $signed({ 1'h0, height });
-  assign \$191  = \$189  & \$190 ;
-  assign \$192  = $signed(\$188 ) >= $signed(1'h0);
-  assign \$193  = \$191  & \$192 ;
-  assign \$194  = $signed(\$188 ) < $signed({ 1'h0, width });
-  assign ok5 = \$193  & \$194 ;
-  assign \$195  = $signed({ 1'h0, slot1 }) + $signed(dy5_s1);
-  assign \$196  = $signed(\$195 ) < $signed(1'h0);
-  assign \$197  = $signed(\$195 ) + $signed(4'h6);
-  assign \$198  = $signed(\$195 ) >= $signed(4'h6);
-  assign \$199  = $signed(\$195 ) - $signed(4'h6);
-  assign \$200  = \$198  ? \$199  : { \$195 [4], \$195 [4], \$195  };
-  assign \$201  = \$196  ? \$197  : \$200 ;
-  assign \$202  = \$201 [2:0] * 7'h40;
-  assign \$203  = \$188 [4:0] * 3'h4;
-  assign \$204  = \$202  + \$203 ;
-  assign \$205  = \$204  + cg1;
-  assign \$206  = ok5 ? \$205  : 12'h000;
-  assign \$207  = $signed({ 1'h0, cy1 }) + $signed(dy6_s1);
-  assign \$208  = $signed({ 1'h0, cx1 }) + $signed(dx6_s1);
-  assign \$209  = $signed(\$207 ) >= $signed(1'h0);
-  assign \$210  = $signed(\$207 ) < $signed({ 1'h0, height });
-  assign \$211  = \$209  & \$210 ;
-  assign \$212  = $signed(\$208 ) >= $signed(1'h0);
-  assign \$213  = \$211  & \$212 ;
-  assign \$214  = $signed(\$208 ) < $signed({ 1'h0, width });
-  assign ok6 = \$213  & \$214 ;
-  assign \$215  = $signed({ 1'h0, slot1 }) + $signed(dy6_s1);
-  assign \$216  = $signed(\$215 ) < $signed(1'h0);
-  assign \$217  = $signed(\$215 ) + $signed(4'h6);
-  assign \$218  = $signed(\$215 ) >= $signed(4'h6);
-  assign \$219  = $signed(\$215 ) - $signed(4'h6);
-  assign \$220  = \$218  ? \$219  : { \$215 [4], \$215 [4], \$215  };
-  assign \$221  = \$216  ? \$217  : \$220 ;
-  assign \$222  = \$221 [2:0] * 7'h40;
-  assign \$223  = \$208 [4:0] * 3'h4;
-  assign \$224  = \$222  + \$223 ;
-  assign \$225  = \$224  + cg1;
-  assign \$226  = ok6 ? \$225  : 12'h000;
-  assign \$227  = $signed({ 1'h0, cy1 }) + $signed(dy7_s1);
-  assign \$228  = $signed({ 1'h0, cx1 }) + $signed(dx7_s1);
-  assign \$229  = $signed(\$227 ) >= $signed(1'h0);
-  assign \$230  = $signed(\$227 ) < $signed({ 1'h0, height });
-  assign \$231  = \$229  & \$230 ;
-  assign \$232  = $signed(\$228 ) >= $signed(1'h0);
-  assign \$233  = \$231  & \$232 ;
-  assign \$234  = $signed(\$228 ) < $signed({ 1'h0, width });
-  assign ok7 = \$233  & \$234 ;
-  assign \$235  = $signed({ 1'h0, slot1 }) + $signed(dy7_s1);
-  assign \$236  = $signed(\$235 ) < $signed(1'h0);
-  assign \$237  = $signed(\$235 ) + $signed(4'h6);
-  assign \$238  = $signed(\$235 ) >= $signed(4'h6);
-  assign \$239  = $signed(\$235 ) - $signed(4'h6);
-  assign \$240  = \$238  ? \$239  : { \$235 [4], \$235 [4], \$235  };
-  assign \$241  = \$236  ? \$237  : \$240 ;
-  assign \$242  = \$241 [2:0] * 7'h40;
-  assign \$243  = \$228 [4:0] * 3'h4;
-  assign \$244  = \$242  + \$243 ;
-  assign \$245  = \$244  + cg1;
-  assign \$246  = ok7 ? \$245  : 12'h000;
-  assign \$247  = $signed({ 1'h0, cy1 }) + $signed(dy8_s1);
-  assign \$248  = $signed({ 1'h0, cx1 }) + $signed(dx8_s1);
-  assign \$249  = $signed(\$247 ) >= $signed(1'h0);
-  assign \$250  = $signed(\$247 ) < $signed({ 1'h0, height });
-  assign \$251  = \$249  & \$250 ;
-  assign \$252  = $signed(\$248 ) >= $signed(1'h0);
-  assign \$253  = \$251  & \$252 ;
-  assign \$254  = $signed(\$248 ) < $signed({ 1'h0, width });
-  assign ok8 = \$253  & \$254 ;
-  assign \$255  = $signed({ 1'h0, slot1 }) + $signed(dy8_s1);
-  assign \$256  = $signed(\$255 ) < $signed(1'h0);
-  assign \$257  = $signed(\$255 ) + $signed(4'h6);
-  assign \$258  = $signed(\$255 ) >= $signed(4'h6);
-  assign \$259  = $signed(\$255 ) - $signed(4'h6);
-  assign \$260  = \$258  ? \$259  : { \$255 [4], \$255 [4], \$255  };
-  assign \$261  = \$256  ? \$257  : \$260 ;
-  assign \$262  = \$261 [2:0] * 7'h40;
-  assign \$263  = \$248 [4:0] * 3'h4;
-  assign \$264  = \$262  + \$263 ;
-  assign \$265  = \$264  + cg1;
-  assign \$266  = ok8 ? \$265  : 12'h000;
+  assign \$69  = - \$68 [1:0];
+  assign \$70  = - \$68 [1:0];
+  assign \$71  = - \$68 [1:0];
+  assign \$72  = - \$68 [1:0];
+  assign \$73  = - \$68 [1:0];
+  assign \$74  = - \$68 [1:0];
+  assign \$75  = $signed({ 1'h0, cy1 }) + $signed(dy0_s1);
+  assign \$76  = $signed({ 1'h0, cx1 }) + $signed(dx0_s1);
+  assign \$77  = $signed(\$75 ) >= $signed(1'h0);
+  assign \$78  = $signed(\$75 ) < $signed({ 1'h0, height });
+  assign \$79  = \$77  & \$78 ;
+  assign \$80  = $signed(\$76 ) >= $signed(1'h0);
+  assign \$81  = \$79  & \$80 ;
+  assign \$82  = $signed(\$76 ) < $signed({ 1'h0, width });
+  assign ok0 = \$81  & \$82 ;
+  assign \$83  = $signed({ 1'h0, slot1 }) + $signed(dy0_s1);
+  assign \$84  = $signed(\$83 ) < $signed(1'h0);
+  assign \$85  = $signed(\$83 ) + $signed(4'h6);
+  assign \$86  = $signed(\$83 ) >= $signed(4'h6);
+  assign \$87  = $signed(\$83 ) - $signed(4'h6);
+  assign \$88  = \$86  ? \$87  : { \$83 [4], \$83 [4], \$83  };
+  assign \$89  = \$84  ? \$85  : \$88 ;
+  assign \$90  = \$89 [2:0] * 7'h40;
+  assign \$91  = \$76 [4:0] * 3'h4;
+  assign \$92  = \$90  + \$91 ;
+  assign \$93  = \$92  + cg1;
+  assign \$94  = ok0 ? \$93  : 12'h000;
+  assign \$95  = $signed({ 1'h0, cy1 }) + $signed(dy1_s1);
+  assign \$96  = $signed({ 1'h0, cx1 }) + $signed(dx1_s1);
+  assign \$97  = $signed(\$95 ) >= $signed(1'h0);
+  assign \$98  = $signed(\$95 ) < $signed({ 1'h0, height });
+  assign \$99  = \$97  & \$98 ;
+  assign \$100  = $signed(\$96 ) >= $signed(1'h0);
+  assign \$101  = \$99  & \$100 ;
+  assign \$102  = $signed(\$96 ) < $signed({ 1'h0, width });
+  assign ok1 = \$101  & \$102 ;
+  assign \$103  = $signed({ 1'h0, slot1 }) + $signed(dy1_s1);
+  assign \$104  = $signed(\$103 ) < $signed(1'h0);
+  assign \$105  = $signed(\$103 ) + $signed(4'h6);
+  assign \$106  = $signed(\$103 ) >= $signed(4'h6);
+  assign \$107  = $signed(\$103 ) - $signed(4'h6);
+  assign \$108  = \$106  ? \$107  : { \$103 [4], \$103 [4], \$103  };
+  assign \$109  = \$104  ? \$105  : \$108 ;
+  assign \$110  = \$109 [2:0] * 7'h40;
+  assign \$111  = \$96 [4:0] * 3'h4;
+  assign \$112  = \$110  + \$111 ;
+  assign \$113  = \$112  + cg1;
+  assign \$114  = ok1 ? \$113  : 12'h000;
+  assign \$115  = $signed({ 1'h0, cy1 }) + $signed(dy2_s1);
+  assign \$116  = $signed({ 1'h0, cx1 }) + $signed(dx2_s1);
+  assign \$117  = $signed(\$115 ) >= $signed(1'h0);
+  assign \$118  = $signed(\$115 ) < $signed({ 1'h0, height });
+  assign \$119  = \$117  & \$118 ;
+  assign \$120  = $signed(\$116 ) >= $signed(1'h0);
+  assign \$121  = \$119  & \$120 ;
+  assign \$122  = $signed(\$116 ) < $signed({ 1'h0, width });
+  assign ok2 = \$121  & \$122 ;
+  assign \$123  = $signed({ 1'h0, slot1 }) + $signed(dy2_s1);
+  assign \$124  = $signed(\$123 ) < $signed(1'h0);
+  assign \$125  = $signed(\$123 ) + $signed(4'h6);
+  assign \$126  = $signed(\$123 ) >= $signed(4'h6);
+  assign \$127  = $signed(\$123 ) - $signed(4'h6);
+  assign \$128  = \$126  ? \$127  : { \$123 [4], \$123 [4], \$123  };
+  assign \$129  = \$124  ? \$125  : \$128 ;
+  assign \$130  = \$129 [2:0] * 7'h40;
+  assign \$131  = \$116 [4:0] * 3'h4;
+  assign \$132  = \$130  + \$131 ;
+  assign \$133  = \$132  + cg1;
+  assign \$134  = ok2 ? \$133  : 12'h000;
+  assign \$135  = $signed({ 1'h0, cy1 }) + $signed(dy3_s1);
+  assign \$136  = $signed({ 1'h0, cx1 }) + $signed(dx3_s1);
+  assign \$137  = $signed(\$135 ) >= $signed(1'h0);
+  assign \$138  = $signed(\$135 ) < $signed({ 1'h0, height });
+  assign \$139  = \$137  & \$138 ;
+  assign \$140  = $signed(\$136 ) >= $signed(1'h0);
+  assign \$141  = \$139  & \$140 ;
+  assign \$142  = $signed(\$136 ) < $signed({ 1'h0, width });
+  assign ok3 = \$141  & \$142 ;
+  assign \$143  = $signed({ 1'h0, slot1 }) + $signed(dy3_s1);
+  assign \$144  = $signed(\$143 ) < $signed(1'h0);
+  assign \$145  = $signed(\$143 ) + $signed(4'h6);
+  assign \$146  = $signed(\$143 ) >= $signed(4'h6);
+  assign \$147  = $signed(\$143 ) - $signed(4'h6);
+  assign \$148  = \$146  ? \$147  : { \$143 [4], \$143 [4], \$143  };
+  assign \$149  = \$144  ? \$145  : \$148 ;
+  assign \$150  = \$149 [2:0] * 7'h40;
+  assign \$151  = \$136 [4:0] * 3'h4;
+  assign \$152  = \$150  + \$151 ;
+  assign \$153  = \$152  + cg1;
+  assign \$154  = ok3 ? \$153  : 12'h000;
+  assign \$155  = $signed({ 1'h0, cy1 }) + $signed(dy4_s1);
+  assign \$156  = $signed({ 1'h0, cx1 }) + $signed(dx4_s1);
+  assign \$157  = $signed(\$155 ) >= $signed(1'h0);
+  assign \$158  = $signed(\$155 ) < $signed({ 1'h0, height });
+  assign \$159  = \$157  & \$158 ;
+  assign \$160  = $signed(\$156 ) >= $signed(1'h0);
+  assign \$161  = \$159  & \$160 ;
+  assign \$162  = $signed(\$156 ) < $signed({ 1'h0, width });
+  assign ok4 = \$161  & \$162 ;
+  assign \$163  = $signed({ 1'h0, slot1 }) + $signed(dy4_s1);
+  assign \$164  = $signed(\$163 ) < $signed(1'h0);
+  assign \$165  = $signed(\$163 ) + $signed(4'h6);
+  assign \$166  = $signed(\$163 ) >= $signed(4'h6);
+  assign \$167  = $signed(\$163 ) - $signed(4'h6);
+  assign \$168  = \$166  ? \$167  : { \$163 [4], \$163 [4], \$163  };
+  assign \$169  = \$164  ? \$165  : \$168 ;
+  assign \$170  = \$169 [2:0] * 7'h40;
+  assign \$171  = \$156 [4:0] * 3'h4;
+  assign \$172  = \$170  + \$171 ;
+  assign \$173  = \$172  + cg1;
+  assign \$174  = ok4 ? \$173  : 12'h000;
+  assign \$175  = $signed({ 1'h0, cy1 }) + $signed(dy5_s1);
+  assign \$176  = $signed({ 1'h0, cx1 }) + $signed(dx5_s1);
+  assign \$177  = $signed(\$175 ) >= $signed(1'h0);
+  assign \$178  = $signed(\$175 ) < $signed({ 1'h0, height });
+  assign \$179  = \$177  & \$178 ;
+  assign \$180  = $signed(\$176 ) >= $signed(1'h0);
+  assign \$181  = \$179  & \$180 ;
+  assign \$182  = $signed(\$176 ) < $signed({ 1'h0, width });
+  assign ok5 = \$181  & \$182 ;
+  assign \$183  = $signed({ 1'h0, slot1 }) + $signed(dy5_s1);
+  assign \$184  = $signed(\$183 ) < $signed(1'h0);
+  assign \$185  = $signed(\$183 ) + $signed(4'h6);
+  assign \$186  = $signed(\$183 ) >= $signed(4'h6);
+  assign \$187  = $signed(\$183 ) - $signed(4'h6);
+  assign \$188  = \$186  ? \$187  : { \$183 [4], \$183 [4], \$183  };
+  assign \$189  = \$184  ? \$185  : \$188 ;
+  assign \$190  = \$189 [2:0] * 7'h40;
+  assign \$191  = \$176 [4:0] * 3'h4;
+  assign \$192  = \$190  + \$191 ;
+  assign \$193  = \$192  + cg1;
+  assign \$194  = ok5 ? \$193  : 12'h000;
+  assign \$195  = $signed({ 1'h0, cy1 }) + $signed(dy6_s1);
+  assign \$196  = $signed({ 1'h0, cx1 }) + $signed(dx6_s1);
+  assign \$197  = $signed(\$195 ) >= $signed(1'h0);
+  assign \$198  = $signed(\$195 ) < $signed({ 1'h0, height });
+  assign \$199  = \$197  & \$198 ;
+  assign \$200  = $signed(\$196 ) >= $signed(1'h0);
+  assign \$201  = \$199  & \$200 ;
+  assign \$202  = $signed(\$196 ) < $signed({ 1'h0, width });
+  assign ok6 = \$201  & \$202 ;
+  assign \$203  = $signed({ 1'h0, slot1 }) + $signed(dy6_s1);
+  assign \$204  = $signed(\$203 ) < $signed(1'h0);
+  assign \$205  = $signed(\$203 ) + $signed(4'h6);
+  assign \$206  = $signed(\$203 ) >= $signed(4'h6);
+  assign \$207  = $signed(\$203 ) - $signed(4'h6);
+  assign \$208  = \$206  ? \$207  : { \$203 [4], \$203 [4], \$203  };
+  assign \$209  = \$204  ? \$205  : \$208 ;
+  assign \$210  = \$209 [2:0] * 7'h40;
+  assign \$211  = \$196 [4:0] * 3'h4;
+  assign \$212  = \$210  + \$211 ;
+  assign \$213  = \$212  + cg1;
+  assign \$214  = ok6 ? \$213  : 12'h000;
+  assign \$215  = $signed({ 1'h0, cy1 }) + $signed(dy7_s1);
+  assign \$216  = $signed({ 1'h0, cx1 }) + $signed(dx7_s1);
+  assign \$217  = $signed(\$215 ) >= $signed(1'h0);
+  assign \$218  = $signed(\$215 ) < $signed({ 1'h0, height });
+  assign \$219  = \$217  & \$218 ;
+  assign \$220  = $signed(\$216 ) >= $signed(1'h0);
+  assign \$221  = \$219  & \$220 ;
+  assign \$222  = $signed(\$216 ) < $signed({ 1'h0, width });
+  assign ok7 = \$221  & \$222 ;
+  assign \$223  = $signed({ 1'h0, slot1 }) + $signed(dy7_s1);
+  assign \$224  = $signed(\$223 ) < $signed(1'h0);
+  assign \$225  = $signed(\$223 ) + $signed(4'h6);
+  assign \$226  = $signed(\$223 ) >= $signed(4'h6);
+  assign \$227  = $signed(\$223 ) - $signed(4'h6);
+  assign \$228  = \$226  ? \$227  : { \$223 [4], \$223 [4], \$223  };
+  assign \$229  = \$224  ? \$225  : \$228 ;
+  assign \$230  = \$229 [2:0] * 7'h40;
+  assign \$231  = \$216 [4:0] * 3'h4;
+  assign \$232  = \$230  + \$231 ;
+  assign \$233  = \$232  + cg1;
+  assign \$234  = ok7 ? \$233  : 12'h000;
+  assign \$235  = $signed({ 1'h0, cy1 }) + $signed(dy8_s1);
+  assign \$236  = $signed({ 1'h0, cx1 }) + $signed(dx8_s1);
+  assign \$237  = $signed(\$235 ) >= $signed(1'h0);
+  assign \$238  = $signed(\$235 ) < $signed({ 1'h0, height });
+  assign \$239  = \$237  & \$238 ;
+  assign \$240  = $signed(\$236 ) >= $signed(1'h0);
+  assign \$241  = \$239  & \$240 ;
+  assign \$242  = $signed(\$236 ) < $signed({ 1'h0, width });
+  assign ok8 = \$241  & \$242 ;
+  assign \$243  = $signed({ 1'h0, slot1 }) + $signed(dy8_s1);
+  assign \$244  = $signed(\$243 ) < $signed(1'h0);
+  assign \$245  = $signed(\$243 ) + $signed(4'h6);
+  assign \$246  = $signed(\$243 ) >= $signed(4'h6);
+  assign \$247  = $signed(\$243 ) - $signed(4'h6);
+  assign \$248  = \$246  ? \$247  : { \$243 [4], \$243 [4], \$243  };
+  assign \$249  = \$244  ? \$245  : \$248 ;
+  assign \$250  = \$249 [2:0] * 7'h40;
+  assign \$251  = \$236 [4:0] * 3'h4;
+  assign \$252  = \$250  + \$251 ;
+  assign \$253  = \$252  + cg1;
+  assign \$254  = ok8 ? \$253  : 12'h000;
   assign sampled0_0 = ok0_s2b ? sample0_s2b[7:0] : 8'h00;
   assign sampled0_1 = ok0_s2b ? sample0_s2b[15:8] : 8'h00;
   assign sampled1_0 = ok1_s2b ? sample1_s2b[7:0] : 8'h00;
@@ -2401,67 +2355,89 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   assign sampled7_1 = ok7_s2b ? sample7_s2b[15:8] : 8'h00;
   assign sampled8_0 = ok8_s2b ? sample8_s2b[7:0] : 8'h00;
   assign sampled8_1 = ok8_s2b ? sample8_s2b[15:8] : 8'h00;
-  assign \$267  = v1 | v2;
-  assign \$268  = \$267  | v2b;
-  assign \$269  = \$268  | v3;
-  assign \$270  = \$269  | v4;
-  assign pipe_busy = \$270  | v5;
-  assign \$271  = ! fsm_state;
-  assign \$272  = fsm_state == 1'h1;
-  assign \$273  = fsm_state == 2'h2;
-  assign \$274  = ! w_frames;
-  assign \$275  = w__valid & \$274 ;
-  assign \$278  = ! c_frames;
-  assign \$279  = ~ pipe_busy;
-  assign \$280  = \$278  & \$279 ;
-  assign \$281  = load + 1'h1;
-  assign \$282  = load_cg + 1'h1;
-  assign \$283  = next_groups - 1'h1;
-  assign \$284  = load_cg == \$283 ;
-  assign \$285  = load_og + 1'h1;
-  assign \$286  = i__valid & i__ready;
-  assign \$287  = w_cg + 1'h1;
-  assign \$288  = w_groups - 1'h1;
-  assign \$289  = w_cg == \$288 ;
-  assign \$290  = w_x + 1'h1;
-  assign \$291  = w_width - 1'h1;
-  assign \$292  = w_x == \$291 ;
-  assign \$293  = w_y + 1'h1;
-  assign \$294  = w_slot == 3'h5;
-  assign \$295  = w_slot + 1'h1;
-  assign \$296  = \$294  ? 4'h0 : \$295 ;
-  assign \$297  = w_height - 1'h1;
-  assign \$298  = w_y == \$297 ;
-  assign \$299  = w_frames - 1'h1;
-  assign \$300  = off__valid & off__ready;
-  assign \$301  = c_pass + 1'h1;
-  assign \$302  = ! c_pass;
-  assign \$303  = c_cg + 1'h1;
-  assign \$304  = groups - 1'h1;
-  assign \$305  = c_cg == \$304 ;
-  assign \$306  = groups - 1'h1;
-  assign \$307  = c_cg == \$306 ;
-  assign \$308  = ! c_pass;
-  assign \$309  = \$307  & \$308 ;
-  assign \$311  = c_ox + 1'h1;
-  assign \$312  = stride2 ? 2'h2 : 2'h1;
-  assign \$313  = c_x + \$312 ;
-  assign \$314  = width - 1'h1;
-  assign \$316  = $signed(\$315 ) + $signed(2'h1);
-  assign \$317  = stride2 ? \$316  : { 2'h0, width };
-  assign \$318  = $signed(\$317 ) - $signed(2'h1);
-  assign \$319  = c_ox == \$318 ;
-  assign \$320  = height - 1'h1;
-  assign \$322  = $signed(\$321 ) + $signed(2'h1);
-  assign \$323  = stride2 ? \$322  : { 2'h0, height };
-  assign \$324  = $signed(\$323 ) - $signed(2'h1);
-  assign \$325  = c_oy == \$324 ;
-  assign \$326  = height - 1'h1;
-  assign \$327  = c_frames - 1'h1;
-  assign \$328  = c_oy + 1'h1;
-  assign \$329  = stride2 ? 2'h2 : 2'h1;
-  assign \$330  = c_y + \$329 ;
-  assign \$331  = stride2 ? 2'h2 : 2'h1;
+  assign \$255  = v1 | v2;
+  assign \$256  = \$255  | v2b;
+  assign \$257  = \$256  | v3;
+  assign \$258  = \$257  | v4;
+  assign pipe_busy = \$258  | v5;
+  assign \$259  = ! fsm_state;
+  assign \$260  = fsm_state == 1'h1;
+  assign \$261  = fsm_state == 2'h2;
+  assign \$262  = ! w_frames;
+  assign \$263  = w__valid & \$262 ;
+  assign \$266  = ! c_frames;
+  assign \$267  = ~ pipe_busy;
+  assign \$268  = \$266  & \$267 ;
+  assign \$269  = load + 1'h1;
+  assign \$270  = load_cg + 1'h1;
+  assign \$271  = next_groups - 1'h1;
+  assign \$272  = load_cg == \$271 ;
+  assign \$273  = load_og + 1'h1;
+  assign \$274  = i__valid & i__ready;
+  assign \$275  = w_cg + 1'h1;
+  assign \$276  = w_groups - 1'h1;
+  assign \$277  = w_cg == \$276 ;
+  assign \$278  = w_x + 1'h1;
+  assign \$279  = w_width - 1'h1;
+  assign \$280  = w_x == \$279 ;
+  assign \$281  = w_y + 1'h1;
+  assign \$282  = w_slot == 3'h5;
+  assign \$283  = w_slot + 1'h1;
+  assign \$284  = \$282  ? 4'h0 : \$283 ;
+  assign \$285  = w_height - 1'h1;
+  assign \$286  = w_y == \$285 ;
+  assign \$287  = w_frames - 1'h1;
+  assign \$288  = off__valid & off__ready;
+  assign \$289  = c_pass + 1'h1;
+  assign \$290  = ! c_pass;
+  assign \$291  = c_cg + 1'h1;
+  assign \$292  = groups - 1'h1;
+  assign \$293  = c_cg == \$292 ;
+  assign \$294  = groups - 1'h1;
+  assign \$295  = c_cg == \$294 ;
+  assign \$296  = ! c_pass;
+  assign \$297  = \$295  & \$296 ;
+  assign \$299  = c_ox + 1'h1;
+  assign \$300  = stride2 ? 2'h2 : 2'h1;
+  assign \$301  = c_x + \$300 ;
+  assign \$302  = width - 1'h1;
+  assign \$304  = $signed(\$303 ) + $signed(2'h1);
+  assign \$305  = stride2 ? \$304  : { 2'h0, width };
+  assign \$306  = $signed(\$305 ) - $signed(2'h1);
+  assign \$307  = c_ox == \$306 ;
+  assign \$308  = height - 1'h1;
+  assign \$310  = $signed(\$309 ) + $signed(2'h1);
+  assign \$311  = stride2 ? \$310  : { 2'h0, height };
+  assign \$312  = $signed(\$311 ) - $signed(2'h1);
+  assign \$313  = c_oy == \$312 ;
+  assign \$314  = height - 1'h1;
+  assign \$315  = c_frames - 1'h1;
+  assign \$316  = c_oy + 1'h1;
+  assign \$317  = stride2 ? 2'h2 : 2'h1;
+  assign \$318  = c_y + \$317 ;
+  assign \$319  = stride2 ? 2'h2 : 2'h1;
+  assign \$320  = below - \$319 ;
+  assign \$321  = | row_step;
+  assign \$322  = c_slot + row_step;
+  assign \$323  = \$322  >= 3'h6;
+  assign \$324  = c_slot + row_step;
+  assign \$325  = \$324  - 3'h6;
+  assign \$326  = c_slot + row_step;
+  assign \$327  = \$323  ? \$325  : { 1'h0, \$326  };
+  assign \$328  = lead + row_done;
+  assign \$329  = \$328  - row_step;
+  assign \$330  = next_height - 1'h1;
+  assign \$331  = ! c_pass;
+  assign \$333  = ! c_pass;
+  assign \$335  = $signed(sampled0_0) * $signed(wread__data[3:0]);
+  assign \$336  = $signed(sampled1_0) * $signed(wread__data[7:4]);
+  assign \$337  = $signed(sampled2_0) * $signed(wread__data[11:8]);
+  assign \$338  = $signed(sampled3_0) * $signed(wread__data[15:12]);
+  assign \$339  = $signed(sampled4_0) * $signed(wread__data[19:16]);
+  assign \$340  = $signed(sampled5_0) * $signed(wread__data[23:20]);
+  assign \$341  = $signed(sampled6_0) * $signed(wread__data[27:24]);
+  assign \$342  = $signed(sampled7_0) * $signed(wread__data[31:28]);
+  assign \$343  = $signed(sampled8_0) * $signed(wread__data[35:32]);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     w__ready = 1'h0;
@@ -2562,229 +2538,229 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$490  = next_height;
+    \$478  = next_height;
     casez (fsm_state)
       2'h0:
-          if (\$275 ) begin
-            \$490  = w__payload[4:0];
+          if (\$263 ) begin
+            \$478  = w__payload[4:0];
           end
     endcase
     if (rst) begin
-      \$490  = 5'h00;
+      \$478  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$491  = next_width;
+    \$479  = next_width;
     casez (fsm_state)
       2'h0:
-          if (\$275 ) begin
-            \$491  = w__payload[20:16];
+          if (\$263 ) begin
+            \$479  = w__payload[20:16];
           end
     endcase
     if (rst) begin
-      \$491  = 5'h00;
+      \$479  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$492  = next_groups;
+    \$480  = next_groups;
     casez (fsm_state)
       2'h0:
-          if (\$275 ) begin
-            \$492  = \$276 [2:0];
+          if (\$263 ) begin
+            \$480  = \$264 [2:0];
           end
     endcase
     if (rst) begin
-      \$492  = 3'h0;
+      \$480  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$493  = next_frames;
+    \$481  = next_frames;
     casez (fsm_state)
       2'h0:
-          if (\$275 ) begin
-            \$493  = w__payload[63:48];
+          if (\$263 ) begin
+            \$481  = w__payload[63:48];
           end
     endcase
     if (rst) begin
-      \$493  = 16'h0000;
+      \$481  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$494  = next_stride2;
+    \$482  = next_stride2;
     casez (fsm_state)
       2'h0:
-          if (\$275 ) begin
-            \$494  = w__payload[64];
+          if (\$263 ) begin
+            \$482  = w__payload[64];
           end
     endcase
     if (rst) begin
-      \$494  = 1'h0;
+      \$482  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$495  = next_relu;
+    \$483  = next_relu;
     casez (fsm_state)
       2'h0:
-          if (\$275 ) begin
-            \$495  = w__payload[65];
+          if (\$263 ) begin
+            \$483  = w__payload[65];
           end
     endcase
     if (rst) begin
-      \$495  = 1'h0;
+      \$483  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$496  = w_frames;
+    \$484  = w_frames;
     casez (fsm_state)
       2'h0:
-          if (\$275 ) begin
-            \$496  = w__payload[63:48];
+          if (\$263 ) begin
+            \$484  = w__payload[63:48];
           end
     endcase
-    if (\$286 ) begin
-      if (\$289 ) begin
-        if (\$292 ) begin
-          if (\$298 ) begin
-            \$496  = \$299 [15:0];
+    if (\$274 ) begin
+      if (\$277 ) begin
+        if (\$280 ) begin
+          if (\$286 ) begin
+            \$484  = \$287 [15:0];
           end
         end
       end
     end
     if (rst) begin
-      \$496  = 16'h0000;
+      \$484  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$497  = w_height;
+    \$485  = w_height;
     casez (fsm_state)
       2'h0:
-          if (\$275 ) begin
-            \$497  = w__payload[4:0];
+          if (\$263 ) begin
+            \$485  = w__payload[4:0];
           end
     endcase
     if (rst) begin
-      \$497  = 5'h00;
+      \$485  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$498  = w_width;
+    \$486  = w_width;
     casez (fsm_state)
       2'h0:
-          if (\$275 ) begin
-            \$498  = w__payload[20:16];
+          if (\$263 ) begin
+            \$486  = w__payload[20:16];
           end
     endcase
     if (rst) begin
-      \$498  = 5'h00;
+      \$486  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$499  = w_groups;
+    \$487  = w_groups;
     casez (fsm_state)
       2'h0:
-          if (\$275 ) begin
-            \$499  = \$277 [2:0];
+          if (\$263 ) begin
+            \$487  = \$265 [2:0];
           end
     endcase
     if (rst) begin
-      \$499  = 3'h0;
+      \$487  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$500  = load;
+    \$488  = load;
     casez (fsm_state)
       2'h0:
-          if (\$275 ) begin
-            \$500  = 2'h0;
+          if (\$263 ) begin
+            \$488  = 2'h0;
           end
       2'h1:
           /* empty */;
       2'h2:
           if (w__valid) begin
-            \$500  = \$281 [1:0];
+            \$488  = \$269 [1:0];
           end
     endcase
     if (rst) begin
-      \$500  = 2'h0;
+      \$488  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$501  = load_cg;
+    \$489  = load_cg;
     casez (fsm_state)
       2'h0:
-          if (\$275 ) begin
-            \$501  = 2'h0;
+          if (\$263 ) begin
+            \$489  = 2'h0;
           end
       2'h1:
           /* empty */;
       2'h2:
           if (w__valid) begin
-            \$501  = \$282 [1:0];
-            if (\$284 ) begin
-              \$501  = 2'h0;
+            \$489  = \$270 [1:0];
+            if (\$272 ) begin
+              \$489  = 2'h0;
             end
           end
     endcase
     if (rst) begin
-      \$501  = 2'h0;
+      \$489  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$502  = load_og;
+    \$490  = load_og;
     casez (fsm_state)
       2'h0:
-          if (\$275 ) begin
-            \$502  = 2'h0;
+          if (\$263 ) begin
+            \$490  = 2'h0;
           end
       2'h1:
           /* empty */;
       2'h2:
           if (w__valid) begin
-            if (\$284 ) begin
-              \$502  = \$285 [1:0];
+            if (\$272 ) begin
+              \$490  = \$273 [1:0];
             end
           end
     endcase
     if (rst) begin
-      \$502  = 2'h0;
+      \$490  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$503  = fsm_state;
+    \$491  = fsm_state;
     casez (fsm_state)
       2'h0:
-          if (\$275 ) begin
-            \$503  = 2'h1;
+          if (\$263 ) begin
+            \$491  = 2'h1;
           end
       2'h1:
-          if (\$280 ) begin
-            \$503  = 2'h2;
+          if (\$268 ) begin
+            \$491  = 2'h2;
           end
       2'h2:
           if (loaded) begin
-            \$503  = 2'h0;
+            \$491  = 2'h0;
           end
     endcase
     if (rst) begin
-      \$503  = 2'h0;
+      \$491  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$504  = height;
+    \$492  = height;
     casez (fsm_state)
       2'h0:
           /* empty */;
@@ -2792,16 +2768,16 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
           /* empty */;
       2'h2:
           if (loaded) begin
-            \$504  = next_height;
+            \$492  = next_height;
           end
     endcase
     if (rst) begin
-      \$504  = 5'h00;
+      \$492  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$505  = width;
+    \$493  = width;
     casez (fsm_state)
       2'h0:
           /* empty */;
@@ -2809,16 +2785,16 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
           /* empty */;
       2'h2:
           if (loaded) begin
-            \$505  = next_width;
+            \$493  = next_width;
           end
     endcase
     if (rst) begin
-      \$505  = 5'h00;
+      \$493  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$506  = groups;
+    \$494  = groups;
     casez (fsm_state)
       2'h0:
           /* empty */;
@@ -2826,16 +2802,16 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
           /* empty */;
       2'h2:
           if (loaded) begin
-            \$506  = next_groups;
+            \$494  = next_groups;
           end
     endcase
     if (rst) begin
-      \$506  = 3'h0;
+      \$494  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$507  = ogroups;
+    \$495  = ogroups;
     casez (fsm_state)
       2'h0:
           /* empty */;
@@ -2843,16 +2819,16 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
           /* empty */;
       2'h2:
           if (loaded) begin
-            \$507  = 3'h0;
+            \$495  = 3'h0;
           end
     endcase
     if (rst) begin
-      \$507  = 3'h0;
+      \$495  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$508  = stride2;
+    \$496  = stride2;
     casez (fsm_state)
       2'h0:
           /* empty */;
@@ -2860,16 +2836,16 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
           /* empty */;
       2'h2:
           if (loaded) begin
-            \$508  = next_stride2;
+            \$496  = next_stride2;
           end
     endcase
     if (rst) begin
-      \$508  = 1'h0;
+      \$496  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$509  = relu;
+    \$497  = relu;
     casez (fsm_state)
       2'h0:
           /* empty */;
@@ -2877,16 +2853,16 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
           /* empty */;
       2'h2:
           if (loaded) begin
-            \$509  = next_relu;
+            \$497  = next_relu;
           end
     endcase
     if (rst) begin
-      \$509  = 1'h0;
+      \$497  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$510  = c_frames;
+    \$498  = c_frames;
     casez (fsm_state)
       2'h0:
           /* empty */;
@@ -2894,101 +2870,281 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
           /* empty */;
       2'h2:
           if (loaded) begin
-            \$510  = next_frames;
+            \$498  = next_frames;
           end
     endcase
     if (issue) begin
-      if (\$302 ) begin
-        if (\$310 ) begin
-          if (\$319 ) begin
-            if (\$325 ) begin
-              \$510  = \$327 [15:0];
+      if (\$290 ) begin
+        if (\$298 ) begin
+          if (\$307 ) begin
+            if (\$313 ) begin
+              \$498  = \$315 [15:0];
             end
           end
         end
       end
     end
     if (rst) begin
-      \$510  = 16'h0000;
+      \$498  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$511  = w_cg;
-    if (\$286 ) begin
-      \$511  = \$287 [1:0];
-      if (\$289 ) begin
-        \$511  = 2'h0;
+    \$499  = w_cg;
+    if (\$274 ) begin
+      \$499  = \$275 [1:0];
+      if (\$277 ) begin
+        \$499  = 2'h0;
       end
     end
     if (rst) begin
-      \$511  = 2'h0;
+      \$499  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$512  = w_x;
-    if (\$286 ) begin
-      if (\$289 ) begin
-        \$512  = \$290 [3:0];
-        if (\$292 ) begin
-          \$512  = 4'h0;
+    \$500  = w_x;
+    if (\$274 ) begin
+      if (\$277 ) begin
+        \$500  = \$278 [3:0];
+        if (\$280 ) begin
+          \$500  = 4'h0;
         end
       end
     end
     if (rst) begin
-      \$512  = 4'h0;
+      \$500  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$513  = w_y;
-    if (\$286 ) begin
-      if (\$289 ) begin
-        if (\$292 ) begin
-          \$513  = \$293 [3:0];
-          if (\$298 ) begin
-            \$513  = 4'h0;
+    \$501  = w_y;
+    if (\$274 ) begin
+      if (\$277 ) begin
+        if (\$280 ) begin
+          \$501  = \$281 [3:0];
+          if (\$286 ) begin
+            \$501  = 4'h0;
           end
         end
       end
     end
     if (rst) begin
-      \$513  = 4'h0;
+      \$501  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$514  = w_slot;
-    if (\$286 ) begin
-      if (\$289 ) begin
-        if (\$292 ) begin
-          \$514  = \$296 [2:0];
+    \$502  = w_slot;
+    if (\$274 ) begin
+      if (\$277 ) begin
+        if (\$280 ) begin
+          \$502  = \$284 [2:0];
         end
       end
     end
+    if (rst) begin
+      \$502  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$503  = held;
+    if (\$288 ) begin
+      \$503  = off__payload;
+    end
+    if (rst) begin
+      \$503  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$504  = c_pass;
+    if (issue) begin
+      \$504  = \$289 [0];
+      if (\$290 ) begin
+        \$504  = 1'h0;
+      end
+    end
+    if (rst) begin
+      \$504  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$505  = c_cg;
+    if (issue) begin
+      if (\$290 ) begin
+        \$505  = \$291 [1:0];
+        if (\$293 ) begin
+          \$505  = 2'h0;
+        end
+      end
+    end
+    if (rst) begin
+      \$505  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$506  = c_og;
+    if (issue) begin
+      if (\$290 ) begin
+        if (\$298 ) begin
+          \$506  = 2'h0;
+        end
+      end
+    end
+    if (rst) begin
+      \$506  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$507  = c_wbase;
+    if (issue) begin
+      if (\$290 ) begin
+        if (\$298 ) begin
+          \$507  = 2'h0;
+        end
+      end
+    end
+    if (rst) begin
+      \$507  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$508  = c_ox;
+    if (issue) begin
+      if (\$290 ) begin
+        if (\$298 ) begin
+          \$508  = \$299 [3:0];
+          if (\$307 ) begin
+            \$508  = 4'h0;
+          end
+        end
+      end
+    end
+    if (rst) begin
+      \$508  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$509  = c_x;
+    if (issue) begin
+      if (\$290 ) begin
+        if (\$298 ) begin
+          \$509  = \$301 [4:0];
+          if (\$307 ) begin
+            \$509  = 5'h00;
+          end
+        end
+      end
+    end
+    if (rst) begin
+      \$509  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$510  = c_oy;
+    if (issue) begin
+      if (\$290 ) begin
+        if (\$298 ) begin
+          if (\$307 ) begin
+            (* full_case = 32'd1 *)
+            if (\$313 ) begin
+              \$510  = 4'h0;
+            end else begin
+              \$510  = \$316 [3:0];
+            end
+          end
+        end
+      end
+    end
+    if (rst) begin
+      \$510  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$511  = c_y;
+    if (issue) begin
+      if (\$290 ) begin
+        if (\$298 ) begin
+          if (\$307 ) begin
+            (* full_case = 32'd1 *)
+            if (\$313 ) begin
+              \$511  = 5'h00;
+            end else begin
+              \$511  = \$318 [4:0];
+            end
+          end
+        end
+      end
+    end
+    if (rst) begin
+      \$511  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$512  = below;
+    if (issue) begin
+      if (\$290 ) begin
+        if (\$298 ) begin
+          if (\$307 ) begin
+            (* full_case = 32'd1 *)
+            if (\$313 ) begin
+              \$512  = \$314 [4:0];
+            end else begin
+              \$512  = \$320 [4:0];
+            end
+          end
+        end
+      end
+    end
+    if (loaded) begin
+      \$512  = \$330 [4:0];
+    end
+    if (rst) begin
+      \$512  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$513  = c_slot;
+    if (\$321 ) begin
+      \$513  = \$327 [2:0];
+    end
+    if (rst) begin
+      \$513  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$514  = \$329 [2:0];
     if (rst) begin
       \$514  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$515  = held;
-    if (\$300 ) begin
-      \$515  = off__payload;
+    \$515  = row_freed;
+    if (ce) begin
+      \$515  = row_step;
     end
     if (rst) begin
-      \$515  = 9'h000;
+      \$515  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$516  = c_pass;
-    if (issue) begin
-      \$516  = \$301 [0];
-      if (\$302 ) begin
-        \$516  = 1'h0;
-      end
+    \$516  = v1;
+    if (ce) begin
+      \$516  = issue;
     end
     if (rst) begin
       \$516  = 1'h0;
@@ -2996,76 +3152,49 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$517  = c_cg;
-    if (issue) begin
-      if (\$302 ) begin
-        \$517  = \$303 [1:0];
-        if (\$305 ) begin
-          \$517  = 2'h0;
-        end
-      end
+    \$517  = last1;
+    if (ce) begin
+      \$517  = frame_last;
     end
     if (rst) begin
-      \$517  = 2'h0;
+      \$517  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$518  = c_og;
-    if (issue) begin
-      if (\$302 ) begin
-        if (\$310 ) begin
-          \$518  = 2'h0;
-        end
-      end
+    \$518  = accfirst1;
+    if (ce) begin
+      \$518  = \$332 ;
     end
     if (rst) begin
-      \$518  = 2'h0;
+      \$518  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$519  = c_wbase;
-    if (issue) begin
-      if (\$302 ) begin
-        if (\$310 ) begin
-          \$519  = 2'h0;
-        end
-      end
+    \$519  = acclast1;
+    if (ce) begin
+      \$519  = \$334 ;
     end
     if (rst) begin
-      \$519  = 2'h0;
+      \$519  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$520  = c_ox;
-    if (issue) begin
-      if (\$302 ) begin
-        if (\$310 ) begin
-          \$520  = \$311 [3:0];
-          if (\$319 ) begin
-            \$520  = 4'h0;
-          end
-        end
-      end
+    \$520  = cg1;
+    if (ce) begin
+      \$520  = c_cg;
     end
     if (rst) begin
-      \$520  = 4'h0;
+      \$520  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$521  = c_x;
-    if (issue) begin
-      if (\$302 ) begin
-        if (\$310 ) begin
-          \$521  = \$313 [4:0];
-          if (\$319 ) begin
-            \$521  = 5'h00;
-          end
-        end
-      end
+    \$521  = cy1;
+    if (ce) begin
+      \$521  = c_y;
     end
     if (rst) begin
       \$521  = 5'h00;
@@ -3073,182 +3202,149 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$522  = c_oy;
-    if (issue) begin
-      if (\$302 ) begin
-        if (\$310 ) begin
-          if (\$319 ) begin
-            (* full_case = 32'd1 *)
-            if (\$325 ) begin
-              \$522  = 4'h0;
-            end else begin
-              \$522  = \$328 [3:0];
-            end
-          end
-        end
-      end
-    end
-    if (rst) begin
-      \$522  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$523  = c_y;
-    if (issue) begin
-      if (\$302 ) begin
-        if (\$310 ) begin
-          if (\$319 ) begin
-            (* full_case = 32'd1 *)
-            if (\$325 ) begin
-              \$523  = 5'h00;
-            end else begin
-              \$523  = \$330 [4:0];
-            end
-          end
-        end
-      end
-    end
-    if (rst) begin
-      \$523  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$524  = below;
-    if (issue) begin
-      if (\$302 ) begin
-        if (\$310 ) begin
-          if (\$319 ) begin
-            (* full_case = 32'd1 *)
-            if (\$325 ) begin
-              \$524  = \$326 [4:0];
-            end else begin
-              \$524  = \$332 [4:0];
-            end
-          end
-        end
-      end
-    end
-    if (loaded) begin
-      \$524  = \$342 [4:0];
-    end
-    if (rst) begin
-      \$524  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$525  = c_slot;
-    if (\$333 ) begin
-      \$525  = \$339 [2:0];
-    end
-    if (rst) begin
-      \$525  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$526  = \$341 [2:0];
-    if (rst) begin
-      \$526  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$527  = row_freed;
+    \$522  = cx1;
     if (ce) begin
-      \$527  = row_step;
+      \$522  = c_x;
     end
     if (rst) begin
-      \$527  = 2'h0;
+      \$522  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$528  = v1;
+    \$523  = slot1;
     if (ce) begin
-      \$528  = issue;
+      \$523  = c_slot;
     end
     if (rst) begin
-      \$528  = 1'h0;
+      \$523  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$529  = last1;
+    \$524  = dy0_s1;
     if (ce) begin
-      \$529  = frame_last;
+      \$524  = { \$69 [2], \$69  };
     end
     if (rst) begin
-      \$529  = 1'h0;
+      \$524  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$530  = accfirst1;
+    \$525  = dy1_s1;
     if (ce) begin
-      \$530  = \$344 ;
+      \$525  = { \$71 [2], \$71  };
     end
     if (rst) begin
-      \$530  = 1'h0;
+      \$525  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$531  = acclast1;
+    \$526  = dy2_s1;
     if (ce) begin
-      \$531  = \$346 ;
+      \$526  = { \$72 [2], \$72  };
     end
     if (rst) begin
-      \$531  = 1'h0;
+      \$526  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$532  = cg1;
+    \$527  = dy3_s1;
     if (ce) begin
-      \$532  = c_cg;
+      \$527  = 4'h0;
     end
     if (rst) begin
-      \$532  = 2'h0;
+      \$527  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$533  = cy1;
+    \$528  = dy4_s1;
     if (ce) begin
-      \$533  = c_y;
+      \$528  = 4'h0;
     end
     if (rst) begin
-      \$533  = 5'h00;
+      \$528  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$534  = cx1;
+    \$529  = dy5_s1;
     if (ce) begin
-      \$534  = c_x;
+      \$529  = 4'h0;
     end
     if (rst) begin
-      \$534  = 5'h00;
+      \$529  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$535  = slot1;
+    \$530  = dy6_s1;
     if (ce) begin
-      \$535  = c_slot;
+      \$530  = { 2'h0, \$68 [1:0] };
     end
     if (rst) begin
-      \$535  = 3'h0;
+      \$530  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$536  = dy0_s1;
+    \$531  = dy7_s1;
     if (ce) begin
-      \$536  = { \$69 [2], \$69  };
+      \$531  = { 2'h0, \$68 [1:0] };
+    end
+    if (rst) begin
+      \$531  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$532  = dy8_s1;
+    if (ce) begin
+      \$532  = { 2'h0, \$68 [1:0] };
+    end
+    if (rst) begin
+      \$532  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$533  = dx0_s1;
+    if (ce) begin
+      \$533  = { \$70 [2], \$70  };
+    end
+    if (rst) begin
+      \$533  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$534  = dx1_s1;
+    if (ce) begin
+      \$534  = 4'h0;
+    end
+    if (rst) begin
+      \$534  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$535  = dx2_s1;
+    if (ce) begin
+      \$535  = { 2'h0, \$68 [1:0] };
+    end
+    if (rst) begin
+      \$535  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$536  = dx3_s1;
+    if (ce) begin
+      \$536  = { \$73 [2], \$73  };
     end
     if (rst) begin
       \$536  = 4'h0;
@@ -3256,9 +3352,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$537  = dy1_s1;
+    \$537  = dx4_s1;
     if (ce) begin
-      \$537  = { \$71 [2], \$71  };
+      \$537  = 4'h0;
     end
     if (rst) begin
       \$537  = 4'h0;
@@ -3266,9 +3362,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$538  = dy2_s1;
+    \$538  = dx5_s1;
     if (ce) begin
-      \$538  = { \$73 [2], \$73  };
+      \$538  = { 2'h0, \$68 [1:0] };
     end
     if (rst) begin
       \$538  = 4'h0;
@@ -3276,9 +3372,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$539  = dy3_s1;
+    \$539  = dx6_s1;
     if (ce) begin
-      \$539  = { 1'h0, \$75  };
+      \$539  = { \$74 [2], \$74  };
     end
     if (rst) begin
       \$539  = 4'h0;
@@ -3286,9 +3382,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$540  = dy4_s1;
+    \$540  = dx7_s1;
     if (ce) begin
-      \$540  = { 1'h0, \$77  };
+      \$540  = 4'h0;
     end
     if (rst) begin
       \$540  = 4'h0;
@@ -3296,9 +3392,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$541  = dy5_s1;
+    \$541  = dx8_s1;
     if (ce) begin
-      \$541  = { 1'h0, \$79  };
+      \$541  = { 2'h0, \$68 [1:0] };
     end
     if (rst) begin
       \$541  = 4'h0;
@@ -3306,129 +3402,129 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$542  = dy6_s1;
+    \$542  = ok0_s2;
     if (ce) begin
-      \$542  = { 1'h0, \$81  };
+      \$542  = ok0;
     end
     if (rst) begin
-      \$542  = 4'h0;
+      \$542  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$543  = dy7_s1;
+    \$543  = ok1_s2;
     if (ce) begin
-      \$543  = { 1'h0, \$83  };
+      \$543  = ok1;
     end
     if (rst) begin
-      \$543  = 4'h0;
+      \$543  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$544  = dy8_s1;
+    \$544  = ok2_s2;
     if (ce) begin
-      \$544  = { 1'h0, \$85  };
+      \$544  = ok2;
     end
     if (rst) begin
-      \$544  = 4'h0;
+      \$544  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$545  = dx0_s1;
+    \$545  = ok3_s2;
     if (ce) begin
-      \$545  = { \$70 [2], \$70  };
+      \$545  = ok3;
     end
     if (rst) begin
-      \$545  = 4'h0;
+      \$545  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$546  = dx1_s1;
+    \$546  = ok4_s2;
     if (ce) begin
-      \$546  = { 1'h0, \$72  };
+      \$546  = ok4;
     end
     if (rst) begin
-      \$546  = 4'h0;
+      \$546  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$547  = dx2_s1;
+    \$547  = ok5_s2;
     if (ce) begin
-      \$547  = { 1'h0, \$74  };
+      \$547  = ok5;
     end
     if (rst) begin
-      \$547  = 4'h0;
+      \$547  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$548  = dx3_s1;
+    \$548  = ok6_s2;
     if (ce) begin
-      \$548  = { \$76 [2], \$76  };
+      \$548  = ok6;
     end
     if (rst) begin
-      \$548  = 4'h0;
+      \$548  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$549  = dx4_s1;
+    \$549  = ok7_s2;
     if (ce) begin
-      \$549  = { 1'h0, \$78  };
+      \$549  = ok7;
     end
     if (rst) begin
-      \$549  = 4'h0;
+      \$549  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$550  = dx5_s1;
+    \$550  = ok8_s2;
     if (ce) begin
-      \$550  = { 1'h0, \$80  };
+      \$550  = ok8;
     end
     if (rst) begin
-      \$550  = 4'h0;
+      \$550  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$551  = dx6_s1;
+    \$551  = wread__addr;
     if (ce) begin
-      \$551  = { \$82 [2], \$82  };
+      \$551  = cg1;
     end
     if (rst) begin
-      \$551  = 4'h0;
+      \$551  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$552  = dx7_s1;
+    \$552  = v2;
     if (ce) begin
-      \$552  = { 1'h0, \$84  };
+      \$552  = v1;
     end
     if (rst) begin
-      \$552  = 4'h0;
+      \$552  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$553  = dx8_s1;
+    \$553  = last2;
     if (ce) begin
-      \$553  = { 1'h0, \$86  };
+      \$553  = last1;
     end
     if (rst) begin
-      \$553  = 4'h0;
+      \$553  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$554  = ok0_s2;
+    \$554  = accfirst2;
     if (ce) begin
-      \$554  = ok0;
+      \$554  = accfirst1;
     end
     if (rst) begin
       \$554  = 1'h0;
@@ -3436,9 +3532,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$555  = ok1_s2;
+    \$555  = acclast2;
     if (ce) begin
-      \$555  = ok1;
+      \$555  = acclast1;
     end
     if (rst) begin
       \$555  = 1'h0;
@@ -3446,99 +3542,99 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$556  = ok2_s2;
+    \$556  = sample0_s2b;
     if (ce) begin
-      \$556  = ok2;
+      \$556  = port__data;
     end
     if (rst) begin
-      \$556  = 1'h0;
+      \$556  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$557  = ok3_s2;
+    \$557  = sample1_s2b;
     if (ce) begin
-      \$557  = ok3;
+      \$557  = \port__data$235 ;
     end
     if (rst) begin
-      \$557  = 1'h0;
+      \$557  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$558  = ok4_s2;
+    \$558  = sample2_s2b;
     if (ce) begin
-      \$558  = ok4;
+      \$558  = \port__data$236 ;
     end
     if (rst) begin
-      \$558  = 1'h0;
+      \$558  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$559  = ok5_s2;
+    \$559  = sample3_s2b;
     if (ce) begin
-      \$559  = ok5;
+      \$559  = \port__data$237 ;
     end
     if (rst) begin
-      \$559  = 1'h0;
+      \$559  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$560  = ok6_s2;
+    \$560  = sample4_s2b;
     if (ce) begin
-      \$560  = ok6;
+      \$560  = \port__data$238 ;
     end
     if (rst) begin
-      \$560  = 1'h0;
+      \$560  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$561  = ok7_s2;
+    \$561  = sample5_s2b;
     if (ce) begin
-      \$561  = ok7;
+      \$561  = \port__data$239 ;
     end
     if (rst) begin
-      \$561  = 1'h0;
+      \$561  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$562  = ok8_s2;
+    \$562  = sample6_s2b;
     if (ce) begin
-      \$562  = ok8;
+      \$562  = \port__data$240 ;
     end
     if (rst) begin
-      \$562  = 1'h0;
+      \$562  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$563  = wread__addr;
+    \$563  = sample7_s2b;
     if (ce) begin
-      \$563  = cg1;
+      \$563  = \port__data$241 ;
     end
     if (rst) begin
-      \$563  = 2'h0;
+      \$563  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$564  = v2;
+    \$564  = sample8_s2b;
     if (ce) begin
-      \$564  = v1;
+      \$564  = \port__data$242 ;
     end
     if (rst) begin
-      \$564  = 1'h0;
+      \$564  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$565  = last2;
+    \$565  = ok0_s2b;
     if (ce) begin
-      \$565  = last1;
+      \$565  = ok0_s2;
     end
     if (rst) begin
       \$565  = 1'h0;
@@ -3546,9 +3642,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$566  = accfirst2;
+    \$566  = ok1_s2b;
     if (ce) begin
-      \$566  = accfirst1;
+      \$566  = ok1_s2;
     end
     if (rst) begin
       \$566  = 1'h0;
@@ -3556,9 +3652,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$567  = acclast2;
+    \$567  = ok2_s2b;
     if (ce) begin
-      \$567  = acclast1;
+      \$567  = ok2_s2;
     end
     if (rst) begin
       \$567  = 1'h0;
@@ -3566,99 +3662,99 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$568  = sample0_s2b;
+    \$568  = ok3_s2b;
     if (ce) begin
-      \$568  = port__data;
+      \$568  = ok3_s2;
     end
     if (rst) begin
-      \$568  = 16'h0000;
+      \$568  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$569  = sample1_s2b;
+    \$569  = ok4_s2b;
     if (ce) begin
-      \$569  = \port__data$235 ;
+      \$569  = ok4_s2;
     end
     if (rst) begin
-      \$569  = 16'h0000;
+      \$569  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$570  = sample2_s2b;
+    \$570  = ok5_s2b;
     if (ce) begin
-      \$570  = \port__data$236 ;
+      \$570  = ok5_s2;
     end
     if (rst) begin
-      \$570  = 16'h0000;
+      \$570  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$571  = sample3_s2b;
+    \$571  = ok6_s2b;
     if (ce) begin
-      \$571  = \port__data$237 ;
+      \$571  = ok6_s2;
     end
     if (rst) begin
-      \$571  = 16'h0000;
+      \$571  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$572  = sample4_s2b;
+    \$572  = ok7_s2b;
     if (ce) begin
-      \$572  = \port__data$238 ;
+      \$572  = ok7_s2;
     end
     if (rst) begin
-      \$572  = 16'h0000;
+      \$572  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$573  = sample5_s2b;
+    \$573  = ok8_s2b;
     if (ce) begin
-      \$573  = \port__data$239 ;
+      \$573  = ok8_s2;
     end
     if (rst) begin
-      \$573  = 16'h0000;
+      \$573  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$574  = sample6_s2b;
+    \$574  = v2b;
     if (ce) begin
-      \$574  = \port__data$240 ;
+      \$574  = v2;
     end
     if (rst) begin
-      \$574  = 16'h0000;
+      \$574  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$575  = sample7_s2b;
+    \$575  = last2b;
     if (ce) begin
-      \$575  = \port__data$241 ;
+      \$575  = last2;
     end
     if (rst) begin
-      \$575  = 16'h0000;
+      \$575  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$576  = sample8_s2b;
+    \$576  = accfirst2b;
     if (ce) begin
-      \$576  = \port__data$242 ;
+      \$576  = accfirst2;
     end
     if (rst) begin
-      \$576  = 16'h0000;
+      \$576  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$577  = ok0_s2b;
+    \$577  = acclast2b;
     if (ce) begin
-      \$577  = ok0_s2;
+      \$577  = acclast2;
     end
     if (rst) begin
       \$577  = 1'h0;
@@ -3666,127 +3762,127 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$578  = ok1_s2b;
+    \$578  = prod0_0;
     if (ce) begin
-      \$578  = ok1_s2;
+      \$578  = \$335 ;
     end
     if (rst) begin
-      \$578  = 1'h0;
+      \$578  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$579  = ok2_s2b;
+    \$579  = prod0_1;
     if (ce) begin
-      \$579  = ok2_s2;
+      \$579  = \$336 ;
     end
     if (rst) begin
-      \$579  = 1'h0;
+      \$579  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$580  = ok3_s2b;
+    \$580  = prod0_2;
     if (ce) begin
-      \$580  = ok3_s2;
+      \$580  = \$337 ;
     end
     if (rst) begin
-      \$580  = 1'h0;
+      \$580  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$581  = ok4_s2b;
+    \$581  = prod0_3;
     if (ce) begin
-      \$581  = ok4_s2;
+      \$581  = \$338 ;
     end
     if (rst) begin
-      \$581  = 1'h0;
+      \$581  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$582  = ok5_s2b;
+    \$582  = prod0_4;
     if (ce) begin
-      \$582  = ok5_s2;
+      \$582  = \$339 ;
     end
     if (rst) begin
-      \$582  = 1'h0;
+      \$582  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$583  = ok6_s2b;
+    \$583  = prod0_5;
     if (ce) begin
-      \$583  = ok6_s2;
+      \$583  = \$340 ;
     end
     if (rst) begin
-      \$583  = 1'h0;
+      \$583  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$584  = ok7_s2b;
+    \$584  = prod0_6;
     if (ce) begin
-      \$584  = ok7_s2;
+      \$584  = \$341 ;
     end
     if (rst) begin
-      \$584  = 1'h0;
+      \$584  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$585  = ok8_s2b;
+    \$585  = prod0_7;
     if (ce) begin
-      \$585  = ok8_s2;
+      \$585  = \$342 ;
     end
     if (rst) begin
-      \$585  = 1'h0;
+      \$585  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$586  = v2b;
+    \$586  = prod0_8;
     if (ce) begin
-      \$586  = v2;
+      \$586  = \$343 ;
     end
     if (rst) begin
-      \$586  = 1'h0;
+      \$586  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$587  = last2b;
+    \$587  = prod1_0;
     if (ce) begin
-      \$587  = last2;
+      \$587  = \$344 ;
     end
     if (rst) begin
-      \$587  = 1'h0;
+      \$587  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$588  = accfirst2b;
+    \$588  = prod1_1;
     if (ce) begin
-      \$588  = accfirst2;
+      \$588  = \$345 ;
     end
     if (rst) begin
-      \$588  = 1'h0;
+      \$588  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$589  = acclast2b;
+    \$589  = prod1_2;
     if (ce) begin
-      \$589  = acclast2;
+      \$589  = \$346 ;
     end
     if (rst) begin
-      \$589  = 1'h0;
+      \$589  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$590  = prod0_0;
+    \$590  = prod1_3;
     if (ce) begin
       \$590  = \$347 ;
     end
@@ -3796,7 +3892,7 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$591  = prod0_1;
+    \$591  = prod1_4;
     if (ce) begin
       \$591  = \$348 ;
     end
@@ -3806,7 +3902,7 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$592  = prod0_2;
+    \$592  = prod1_5;
     if (ce) begin
       \$592  = \$349 ;
     end
@@ -3816,7 +3912,7 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$593  = prod0_3;
+    \$593  = prod1_6;
     if (ce) begin
       \$593  = \$350 ;
     end
@@ -3826,7 +3922,7 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$594  = prod0_4;
+    \$594  = prod1_7;
     if (ce) begin
       \$594  = \$351 ;
     end
@@ -3836,7 +3932,7 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$595  = prod0_5;
+    \$595  = prod1_8;
     if (ce) begin
       \$595  = \$352 ;
     end
@@ -3846,129 +3942,129 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$596  = prod0_6;
+    \$596  = scale0_s3;
     if (ce) begin
-      \$596  = \$353 ;
+      \$596  = wread__data[51:36];
     end
     if (rst) begin
-      \$596  = 12'h000;
+      \$596  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$597  = prod0_7;
+    \$597  = scale1_s3;
     if (ce) begin
-      \$597  = \$354 ;
+      \$597  = wread__data[119:104];
     end
     if (rst) begin
-      \$597  = 12'h000;
+      \$597  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$598  = prod0_8;
+    \$598  = bias0_s3;
     if (ce) begin
-      \$598  = \$355 ;
+      \$598  = wread__data[67:52];
     end
     if (rst) begin
-      \$598  = 12'h000;
+      \$598  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$599  = prod1_0;
+    \$599  = bias1_s3;
     if (ce) begin
-      \$599  = \$356 ;
+      \$599  = wread__data[135:120];
     end
     if (rst) begin
-      \$599  = 12'h000;
+      \$599  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$600  = prod1_1;
+    \$600  = v3;
     if (ce) begin
-      \$600  = \$357 ;
+      \$600  = v2b;
     end
     if (rst) begin
-      \$600  = 12'h000;
+      \$600  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$601  = prod1_2;
+    \$601  = last3;
     if (ce) begin
-      \$601  = \$358 ;
+      \$601  = last2b;
     end
     if (rst) begin
-      \$601  = 12'h000;
+      \$601  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$602  = prod1_3;
+    \$602  = accfirst3;
     if (ce) begin
-      \$602  = \$359 ;
+      \$602  = accfirst2b;
     end
     if (rst) begin
-      \$602  = 12'h000;
+      \$602  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$603  = prod1_4;
+    \$603  = acclast3;
     if (ce) begin
-      \$603  = \$360 ;
+      \$603  = acclast2b;
     end
     if (rst) begin
-      \$603  = 12'h000;
+      \$603  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$604  = prod1_5;
-    if (ce) begin
-      \$604  = \$361 ;
+    \$604  = acc0;
+    if (\$353 ) begin
+      \$604  = \$371 [14:0];
     end
     if (rst) begin
-      \$604  = 12'h000;
+      \$604  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$605  = prod1_6;
-    if (ce) begin
-      \$605  = \$362 ;
+    \$605  = acc1;
+    if (\$372 ) begin
+      \$605  = \$390 [14:0];
     end
     if (rst) begin
-      \$605  = 12'h000;
+      \$605  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$606  = prod1_7;
+    \$606  = scale0_s4;
     if (ce) begin
-      \$606  = \$363 ;
+      \$606  = scale0_s3;
     end
     if (rst) begin
-      \$606  = 12'h000;
+      \$606  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$607  = prod1_8;
+    \$607  = scale1_s4;
     if (ce) begin
-      \$607  = \$364 ;
+      \$607  = scale1_s3;
     end
     if (rst) begin
-      \$607  = 12'h000;
+      \$607  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$608  = scale0_s3;
+    \$608  = bias0_s4;
     if (ce) begin
-      \$608  = wread__data[51:36];
+      \$608  = bias0_s3;
     end
     if (rst) begin
       \$608  = 16'h0000;
@@ -3976,9 +4072,9 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$609  = scale1_s3;
+    \$609  = bias1_s4;
     if (ce) begin
-      \$609  = wread__data[119:104];
+      \$609  = bias1_s3;
     end
     if (rst) begin
       \$609  = 16'h0000;
@@ -3986,226 +4082,106 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$610  = bias0_s3;
+    \$610  = v4;
     if (ce) begin
-      \$610  = wread__data[67:52];
+      \$610  = \$391 ;
     end
     if (rst) begin
-      \$610  = 16'h0000;
+      \$610  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$611  = bias1_s3;
+    \$611  = last4;
     if (ce) begin
-      \$611  = wread__data[135:120];
+      \$611  = last3;
     end
     if (rst) begin
-      \$611  = 16'h0000;
+      \$611  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$612  = v3;
+    \$612  = scaled0;
     if (ce) begin
-      \$612  = v2b;
+      \$612  = \$392 ;
     end
     if (rst) begin
-      \$612  = 1'h0;
+      \$612  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$613  = last3;
+    \$613  = scaled1;
     if (ce) begin
-      \$613  = last2b;
+      \$613  = \$393 ;
     end
     if (rst) begin
-      \$613  = 1'h0;
+      \$613  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$614  = accfirst3;
+    \$614  = bias0_s5;
     if (ce) begin
-      \$614  = accfirst2b;
+      \$614  = bias0_s4;
     end
     if (rst) begin
-      \$614  = 1'h0;
+      \$614  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$615  = acclast3;
+    \$615  = bias1_s5;
     if (ce) begin
-      \$615  = acclast2b;
+      \$615  = bias1_s4;
     end
     if (rst) begin
-      \$615  = 1'h0;
+      \$615  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$616  = acc0;
-    if (\$365 ) begin
-      \$616  = \$383 [14:0];
+    \$616  = v5;
+    if (ce) begin
+      \$616  = v4;
     end
     if (rst) begin
-      \$616  = 15'h0000;
+      \$616  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$617  = acc1;
-    if (\$384 ) begin
-      \$617  = \$402 [14:0];
+    \$617  = last5;
+    if (ce) begin
+      \$617  = last4;
     end
     if (rst) begin
-      \$617  = 15'h0000;
+      \$617  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$618  = scale0_s4;
+    \$618  = o__payload;
     if (ce) begin
-      \$618  = scale0_s3;
+      \$618 [7:0] = \$435 [7:0];
+      \$618 [15:8] = \$477 [7:0];
+    end
+    if (ce) begin
+      \$618 [16] = last5;
     end
     if (rst) begin
-      \$618  = 16'h0000;
+      \$618  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$619  = scale1_s4;
+    \$619  = o__valid;
     if (ce) begin
-      \$619  = scale1_s3;
+      \$619  = v5;
     end
     if (rst) begin
-      \$619  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$620  = bias0_s4;
-    if (ce) begin
-      \$620  = bias0_s3;
-    end
-    if (rst) begin
-      \$620  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$621  = bias1_s4;
-    if (ce) begin
-      \$621  = bias1_s3;
-    end
-    if (rst) begin
-      \$621  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$622  = v4;
-    if (ce) begin
-      \$622  = \$403 ;
-    end
-    if (rst) begin
-      \$622  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$623  = last4;
-    if (ce) begin
-      \$623  = last3;
-    end
-    if (rst) begin
-      \$623  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$624  = scaled0;
-    if (ce) begin
-      \$624  = \$404 ;
-    end
-    if (rst) begin
-      \$624  = 31'h00000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$625  = scaled1;
-    if (ce) begin
-      \$625  = \$405 ;
-    end
-    if (rst) begin
-      \$625  = 31'h00000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$626  = bias0_s5;
-    if (ce) begin
-      \$626  = bias0_s4;
-    end
-    if (rst) begin
-      \$626  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$627  = bias1_s5;
-    if (ce) begin
-      \$627  = bias1_s4;
-    end
-    if (rst) begin
-      \$627  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$628  = v5;
-    if (ce) begin
-      \$628  = v4;
-    end
-    if (rst) begin
-      \$628  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$629  = last5;
-    if (ce) begin
-      \$629  = last4;
-    end
-    if (rst) begin
-      \$629  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$630  = o__payload;
-    if (ce) begin
-      \$630 [7:0] = \$447 [7:0];
-      \$630 [15:8] = \$489 [7:0];
-    end
-    if (ce) begin
-      \$630 [16] = last5;
-    end
-    if (rst) begin
-      \$630  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$631  = o__valid;
-    if (ce) begin
-      \$631  = v5;
-    end
-    if (rst) begin
-      \$631  = 1'h0;
+      \$619  = 1'h0;
     end
   end
   assign lw__addr = \$13 [8:0];
@@ -4215,75 +4191,75 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   assign dy0 = { \$69 [2], \$69  };
   assign dx0 = { \$70 [2], \$70  };
   assign dy1 = { \$71 [2], \$71  };
-  assign dx1 = { 1'h0, \$72  };
-  assign dy2 = { \$73 [2], \$73  };
-  assign dx2 = { 1'h0, \$74  };
-  assign dy3 = { 1'h0, \$75  };
-  assign dx3 = { \$76 [2], \$76  };
-  assign dy4 = { 1'h0, \$77  };
-  assign dx4 = { 1'h0, \$78  };
-  assign dy5 = { 1'h0, \$79  };
-  assign dx5 = { 1'h0, \$80  };
-  assign dy6 = { 1'h0, \$81  };
-  assign dx6 = { \$82 [2], \$82  };
-  assign dy7 = { 1'h0, \$83  };
-  assign dx7 = { 1'h0, \$84  };
-  assign dy8 = { 1'h0, \$85  };
-  assign dx8 = { 1'h0, \$86  };
-  assign y0 = { \$87 [6], \$87 [6], \$87 [6], \$87  };
-  assign x0 = { \$88 [6], \$88 [6], \$88 [6], \$88  };
-  assign slot0 = { \$95 [4], \$95  };
-  assign wslot0 = \$101 [2:0];
+  assign dx1 = 4'h0;
+  assign dy2 = { \$72 [2], \$72  };
+  assign dx2 = { 2'h0, \$68 [1:0] };
+  assign dy3 = 4'h0;
+  assign dx3 = { \$73 [2], \$73  };
+  assign dy4 = 4'h0;
+  assign dx4 = 4'h0;
+  assign dy5 = 4'h0;
+  assign dx5 = { 2'h0, \$68 [1:0] };
+  assign dy6 = { 2'h0, \$68 [1:0] };
+  assign dx6 = { \$74 [2], \$74  };
+  assign dy7 = { 2'h0, \$68 [1:0] };
+  assign dx7 = 4'h0;
+  assign dy8 = { 2'h0, \$68 [1:0] };
+  assign dx8 = { 2'h0, \$68 [1:0] };
+  assign y0 = { \$75 [6], \$75 [6], \$75 [6], \$75  };
+  assign x0 = { \$76 [6], \$76 [6], \$76 [6], \$76  };
+  assign slot0 = { \$83 [4], \$83  };
+  assign wslot0 = \$89 [2:0];
   assign port__en = ce;
-  assign port__addr = \$106 [8:0];
-  assign y1 = { \$107 [6], \$107 [6], \$107 [6], \$107  };
-  assign x1 = { \$108 [6], \$108 [6], \$108 [6], \$108  };
-  assign \slot1$88  = { \$115 [4], \$115  };
-  assign wslot1 = \$121 [2:0];
+  assign port__addr = \$94 [8:0];
+  assign y1 = { \$95 [6], \$95 [6], \$95 [6], \$95  };
+  assign x1 = { \$96 [6], \$96 [6], \$96 [6], \$96  };
+  assign \slot1$88  = { \$103 [4], \$103  };
+  assign wslot1 = \$109 [2:0];
   assign \port__en$90  = ce;
-  assign \port__addr$91  = \$126 [8:0];
-  assign y2 = { \$127 [6], \$127 [6], \$127 [6], \$127  };
-  assign x2 = { \$128 [6], \$128 [6], \$128 [6], \$128  };
-  assign slot2 = { \$135 [4], \$135  };
-  assign wslot2 = \$141 [2:0];
+  assign \port__addr$91  = \$114 [8:0];
+  assign y2 = { \$115 [6], \$115 [6], \$115 [6], \$115  };
+  assign x2 = { \$116 [6], \$116 [6], \$116 [6], \$116  };
+  assign slot2 = { \$123 [4], \$123  };
+  assign wslot2 = \$129 [2:0];
   assign \port__en$99  = ce;
-  assign \port__addr$100  = \$146 [8:0];
-  assign y3 = { \$147 [6], \$147 [6], \$147 [6], \$147  };
-  assign x3 = { \$148 [6], \$148 [6], \$148 [6], \$148  };
-  assign slot3 = { \$155 [4], \$155  };
-  assign wslot3 = \$161 [2:0];
+  assign \port__addr$100  = \$134 [8:0];
+  assign y3 = { \$135 [6], \$135 [6], \$135 [6], \$135  };
+  assign x3 = { \$136 [6], \$136 [6], \$136 [6], \$136  };
+  assign slot3 = { \$143 [4], \$143  };
+  assign wslot3 = \$149 [2:0];
   assign \port__en$108  = ce;
-  assign \port__addr$109  = \$166 [8:0];
-  assign y4 = { \$167 [6], \$167 [6], \$167 [6], \$167  };
-  assign x4 = { \$168 [6], \$168 [6], \$168 [6], \$168  };
-  assign slot4 = { \$175 [4], \$175  };
-  assign wslot4 = \$181 [2:0];
+  assign \port__addr$109  = \$154 [8:0];
+  assign y4 = { \$155 [6], \$155 [6], \$155 [6], \$155  };
+  assign x4 = { \$156 [6], \$156 [6], \$156 [6], \$156  };
+  assign slot4 = { \$163 [4], \$163  };
+  assign wslot4 = \$169 [2:0];
   assign \port__en$117  = ce;
-  assign \port__addr$118  = \$186 [8:0];
-  assign y5 = { \$187 [6], \$187 [6], \$187 [6], \$187  };
-  assign x5 = { \$188 [6], \$188 [6], \$188 [6], \$188  };
-  assign slot5 = { \$195 [4], \$195  };
-  assign wslot5 = \$201 [2:0];
+  assign \port__addr$118  = \$174 [8:0];
+  assign y5 = { \$175 [6], \$175 [6], \$175 [6], \$175  };
+  assign x5 = { \$176 [6], \$176 [6], \$176 [6], \$176  };
+  assign slot5 = { \$183 [4], \$183  };
+  assign wslot5 = \$189 [2:0];
   assign \port__en$126  = ce;
-  assign \port__addr$127  = \$206 [8:0];
-  assign y6 = { \$207 [6], \$207 [6], \$207 [6], \$207  };
-  assign x6 = { \$208 [6], \$208 [6], \$208 [6], \$208  };
-  assign slot6 = { \$215 [4], \$215  };
-  assign wslot6 = \$221 [2:0];
+  assign \port__addr$127  = \$194 [8:0];
+  assign y6 = { \$195 [6], \$195 [6], \$195 [6], \$195  };
+  assign x6 = { \$196 [6], \$196 [6], \$196 [6], \$196  };
+  assign slot6 = { \$203 [4], \$203  };
+  assign wslot6 = \$209 [2:0];
   assign \port__en$135  = ce;
-  assign \port__addr$136  = \$226 [8:0];
-  assign y7 = { \$227 [6], \$227 [6], \$227 [6], \$227  };
-  assign x7 = { \$228 [6], \$228 [6], \$228 [6], \$228  };
-  assign slot7 = { \$235 [4], \$235  };
-  assign wslot7 = \$241 [2:0];
+  assign \port__addr$136  = \$214 [8:0];
+  assign y7 = { \$215 [6], \$215 [6], \$215 [6], \$215  };
+  assign x7 = { \$216 [6], \$216 [6], \$216 [6], \$216  };
+  assign slot7 = { \$223 [4], \$223  };
+  assign wslot7 = \$229 [2:0];
   assign \port__en$144  = ce;
-  assign \port__addr$145  = \$246 [8:0];
-  assign y8 = { \$247 [6], \$247 [6], \$247 [6], \$247  };
-  assign x8 = { \$248 [6], \$248 [6], \$248 [6], \$248  };
-  assign slot8 = { \$255 [4], \$255  };
-  assign wslot8 = \$261 [2:0];
+  assign \port__addr$145  = \$234 [8:0];
+  assign y8 = { \$235 [6], \$235 [6], \$235 [6], \$235  };
+  assign x8 = { \$236 [6], \$236 [6], \$236 [6], \$236  };
+  assign slot8 = { \$243 [4], \$243  };
+  assign wslot8 = \$249 [2:0];
   assign \port__en$153  = ce;
-  assign \port__addr$154  = \$266 [8:0];
+  assign \port__addr$154  = \$254 [8:0];
   assign waddr2 = wread__addr;
   assign wread__en = ce;
   assign next_ogroups = 3'h0;
@@ -4423,27 +4399,27 @@ module \deform_dw_square_small.core (w__valid, i__valid, off__valid, o__ready, r
   assign \$52  = \$51 ;
   assign \$54  = { \$53 [5], \$53 [5:1] };
   assign \$60  = { \$59 [5], \$59 [5:1] };
-  assign \$276  = { 1'h0, w__payload[47:33] };
-  assign \$277  = { 1'h0, w__payload[47:33] };
-  assign \$310  = \$309 ;
-  assign \$315  = { \$314 [5], \$314 [5:1] };
-  assign \$321  = { \$320 [5], \$320 [5:1] };
-  assign \$344  = \$343 ;
-  assign \$346  = \$345 ;
-  assign \$407  = { \$406 [31], \$406 [31], \$406 [31], \$406 [31], \$406 [31], \$406 [31], \$406 [31], \$406 [31], \$406 [31], \$406 [31], \$406 [31], \$406 [31], \$406 [31], \$406 [31], \$406 [31], \$406 [31], \$406 [31:16] };
-  assign \$412  = { \$411 [31], \$411 [31], \$411 [31], \$411 [31], \$411 [31], \$411 [31], \$411 [31], \$411 [31], \$411 [31], \$411 [31], \$411 [31], \$411 [31], \$411 [31], \$411 [31], \$411 [31], \$411 [31], \$411 [31:16] };
+  assign \$264  = { 1'h0, w__payload[47:33] };
+  assign \$265  = { 1'h0, w__payload[47:33] };
+  assign \$298  = \$297 ;
+  assign \$303  = { \$302 [5], \$302 [5:1] };
+  assign \$309  = { \$308 [5], \$308 [5:1] };
+  assign \$332  = \$331 ;
+  assign \$334  = \$333 ;
+  assign \$395  = { \$394 [31], \$394 [31], \$394 [31], \$394 [31], \$394 [31], \$394 [31], \$394 [31], \$394 [31], \$394 [31], \$394 [31], \$394 [31], \$394 [31], \$394 [31], \$394 [31], \$394 [31], \$394 [31], \$394 [31:16] };
+  assign \$400  = { \$399 [31], \$399 [31], \$399 [31], \$399 [31], \$399 [31], \$399 [31], \$399 [31], \$399 [31], \$399 [31], \$399 [31], \$399 [31], \$399 [31], \$399 [31], \$399 [31], \$399 [31], \$399 [31], \$399 [31:16] };
+  assign \$405  = { \$404 [31], \$404 [31], \$404 [31], \$404 [31], \$404 [31], \$404 [31], \$404 [31], \$404 [31], \$404 [31], \$404 [31], \$404 [31], \$404 [31], \$404 [31], \$404 [31], \$404 [31], \$404 [31], \$404 [31:16] };
+  assign \$410  = { \$409 [31], \$409 [31], \$409 [31], \$409 [31], \$409 [31], \$409 [31], \$409 [31], \$409 [31], \$409 [31], \$409 [31], \$409 [31], \$409 [31], \$409 [31], \$409 [31], \$409 [31], \$409 [31], \$409 [31:16] };
   assign \$417  = { \$416 [31], \$416 [31], \$416 [31], \$416 [31], \$416 [31], \$416 [31], \$416 [31], \$416 [31], \$416 [31], \$416 [31], \$416 [31], \$416 [31], \$416 [31], \$416 [31], \$416 [31], \$416 [31], \$416 [31:16] };
   assign \$422  = { \$421 [31], \$421 [31], \$421 [31], \$421 [31], \$421 [31], \$421 [31], \$421 [31], \$421 [31], \$421 [31], \$421 [31], \$421 [31], \$421 [31], \$421 [31], \$421 [31], \$421 [31], \$421 [31], \$421 [31:16] };
-  assign \$429  = { \$428 [31], \$428 [31], \$428 [31], \$428 [31], \$428 [31], \$428 [31], \$428 [31], \$428 [31], \$428 [31], \$428 [31], \$428 [31], \$428 [31], \$428 [31], \$428 [31], \$428 [31], \$428 [31], \$428 [31:16] };
-  assign \$434  = { \$433 [31], \$433 [31], \$433 [31], \$433 [31], \$433 [31], \$433 [31], \$433 [31], \$433 [31], \$433 [31], \$433 [31], \$433 [31], \$433 [31], \$433 [31], \$433 [31], \$433 [31], \$433 [31], \$433 [31:16] };
-  assign \$438  = { \$437 [31], \$437 [31], \$437 [31], \$437 [31], \$437 [31], \$437 [31], \$437 [31], \$437 [31], \$437 [31], \$437 [31], \$437 [31], \$437 [31], \$437 [31], \$437 [31], \$437 [31], \$437 [31], \$437 [31:16] };
-  assign \$443  = { \$442 [31], \$442 [31], \$442 [31], \$442 [31], \$442 [31], \$442 [31], \$442 [31], \$442 [31], \$442 [31], \$442 [31], \$442 [31], \$442 [31], \$442 [31], \$442 [31], \$442 [31], \$442 [31], \$442 [31:16] };
-  assign \$449  = { \$448 [31], \$448 [31], \$448 [31], \$448 [31], \$448 [31], \$448 [31], \$448 [31], \$448 [31], \$448 [31], \$448 [31], \$448 [31], \$448 [31], \$448 [31], \$448 [31], \$448 [31], \$448 [31], \$448 [31:16] };
-  assign \$454  = { \$453 [31], \$453 [31], \$453 [31], \$453 [31], \$453 [31], \$453 [31], \$453 [31], \$453 [31], \$453 [31], \$453 [31], \$453 [31], \$453 [31], \$453 [31], \$453 [31], \$453 [31], \$453 [31], \$453 [31:16] };
+  assign \$426  = { \$425 [31], \$425 [31], \$425 [31], \$425 [31], \$425 [31], \$425 [31], \$425 [31], \$425 [31], \$425 [31], \$425 [31], \$425 [31], \$425 [31], \$425 [31], \$425 [31], \$425 [31], \$425 [31], \$425 [31:16] };
+  assign \$431  = { \$430 [31], \$430 [31], \$430 [31], \$430 [31], \$430 [31], \$430 [31], \$430 [31], \$430 [31], \$430 [31], \$430 [31], \$430 [31], \$430 [31], \$430 [31], \$430 [31], \$430 [31], \$430 [31], \$430 [31:16] };
+  assign \$437  = { \$436 [31], \$436 [31], \$436 [31], \$436 [31], \$436 [31], \$436 [31], \$436 [31], \$436 [31], \$436 [31], \$436 [31], \$436 [31], \$436 [31], \$436 [31], \$436 [31], \$436 [31], \$436 [31], \$436 [31:16] };
+  assign \$442  = { \$441 [31], \$441 [31], \$441 [31], \$441 [31], \$441 [31], \$441 [31], \$441 [31], \$441 [31], \$441 [31], \$441 [31], \$441 [31], \$441 [31], \$441 [31], \$441 [31], \$441 [31], \$441 [31], \$441 [31:16] };
+  assign \$447  = { \$446 [31], \$446 [31], \$446 [31], \$446 [31], \$446 [31], \$446 [31], \$446 [31], \$446 [31], \$446 [31], \$446 [31], \$446 [31], \$446 [31], \$446 [31], \$446 [31], \$446 [31], \$446 [31], \$446 [31:16] };
+  assign \$452  = { \$451 [31], \$451 [31], \$451 [31], \$451 [31], \$451 [31], \$451 [31], \$451 [31], \$451 [31], \$451 [31], \$451 [31], \$451 [31], \$451 [31], \$451 [31], \$451 [31], \$451 [31], \$451 [31], \$451 [31:16] };
   assign \$459  = { \$458 [31], \$458 [31], \$458 [31], \$458 [31], \$458 [31], \$458 [31], \$458 [31], \$458 [31], \$458 [31], \$458 [31], \$458 [31], \$458 [31], \$458 [31], \$458 [31], \$458 [31], \$458 [31], \$458 [31:16] };
   assign \$464  = { \$463 [31], \$463 [31], \$463 [31], \$463 [31], \$463 [31], \$463 [31], \$463 [31], \$463 [31], \$463 [31], \$463 [31], \$463 [31], \$463 [31], \$463 [31], \$463 [31], \$463 [31], \$463 [31], \$463 [31:16] };
-  assign \$471  = { \$470 [31], \$470 [31], \$470 [31], \$470 [31], \$470 [31], \$470 [31], \$470 [31], \$470 [31], \$470 [31], \$470 [31], \$470 [31], \$470 [31], \$470 [31], \$470 [31], \$470 [31], \$470 [31], \$470 [31:16] };
-  assign \$476  = { \$475 [31], \$475 [31], \$475 [31], \$475 [31], \$475 [31], \$475 [31], \$475 [31], \$475 [31], \$475 [31], \$475 [31], \$475 [31], \$475 [31], \$475 [31], \$475 [31], \$475 [31], \$475 [31], \$475 [31:16] };
-  assign \$480  = { \$479 [31], \$479 [31], \$479 [31], \$479 [31], \$479 [31], \$479 [31], \$479 [31], \$479 [31], \$479 [31], \$479 [31], \$479 [31], \$479 [31], \$479 [31], \$479 [31], \$479 [31], \$479 [31], \$479 [31:16] };
-  assign \$485  = { \$484 [31], \$484 [31], \$484 [31], \$484 [31], \$484 [31], \$484 [31], \$484 [31], \$484 [31], \$484 [31], \$484 [31], \$484 [31], \$484 [31], \$484 [31], \$484 [31], \$484 [31], \$484 [31], \$484 [31:16] };
+  assign \$468  = { \$467 [31], \$467 [31], \$467 [31], \$467 [31], \$467 [31], \$467 [31], \$467 [31], \$467 [31], \$467 [31], \$467 [31], \$467 [31], \$467 [31], \$467 [31], \$467 [31], \$467 [31], \$467 [31], \$467 [31:16] };
+  assign \$473  = { \$472 [31], \$472 [31], \$472 [31], \$472 [31], \$472 [31], \$472 [31], \$472 [31], \$472 [31], \$472 [31], \$472 [31], \$472 [31], \$472 [31], \$472 [31], \$472 [31], \$472 [31], \$472 [31], \$472 [31:16] };
 endmodule

@@ -4585,18 +4585,6 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
     end
   end
   assign wread__data = _9_;
-  assign \$123  = \$121  & \$122 ;
-  assign \$124  = $signed(\$118 ) < $signed({ 1'h0, width });
-  assign ok2 = \$123  & \$124 ;
-  assign \$125  = $signed({ 1'h0, slot1 }) + $signed(dy2_s1);
-  assign \$126  = $signed(\$125 ) < $signed(1'h0);
-  assign \$127  = $signed(\$125 ) + $signed(5'h0a);
-  assign \$128  = $signed(\$125 ) >= $signed(5'h0a);
-  assign \$129  = $signed(\$125 ) - $signed(5'h0a);
-  assign \$130  = \$128  ? \$129  : { \$125 [5], \$125 [5], \$125  };
-  assign \$131  = \$126  ? \$127  : \$130 ;
-  assign \$132  = \$131 [3:0] * 9'h100;
-  assign \$133  = \$118 [5:0] * 4'h8;
   assign \$134  = \$132  + \$133 ;
   assign \$135  = \$134  + cg1;
   assign \$136  = ok2 ? \$135  : 15'h0000;
@@ -5613,24 +5601,12 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   assign \$74  = stride2 ? 2'h2 : 2'h1;
   assign \$75  = cur[7:0] > 3'h4;
   assign \$76  = \$75  ? 8'h04 : cur[7:0];
-  assign dy0 = 4'hf * \$76 [2:0];
-  assign dx0 = 4'hf * \$76 [2:0];
-  assign dy1 = 4'hf * \$76 [2:0];
-  assign dx1 = 1'h0 * \$76 [2:0];
-  assign dy2 = 4'hf * \$76 [2:0];
-  assign dx2 = 1'h1 * \$76 [2:0];
-  assign dy3 = 1'h0 * \$76 [2:0];
-  assign dx3 = 4'hf * \$76 [2:0];
-  assign dy4 = 1'h0 * \$76 [2:0];
-  assign dx4 = 1'h0 * \$76 [2:0];
-  assign dy5 = 1'h0 * \$76 [2:0];
-  assign dx5 = 1'h1 * \$76 [2:0];
-  assign dy6 = 1'h1 * \$76 [2:0];
-  assign dx6 = 4'hf * \$76 [2:0];
-  assign dy7 = 1'h1 * \$76 [2:0];
-  assign dx7 = 1'h0 * \$76 [2:0];
-  assign dy8 = 1'h1 * \$76 [2:0];
-  assign dx8 = 1'h1 * \$76 [2:0];
+  assign dy0 = - \$76 [2:0];
+  assign dx0 = - \$76 [2:0];
+  assign dy1 = - \$76 [2:0];
+  assign dy2 = - \$76 [2:0];
+  assign dx3 = - \$76 [2:0];
+  assign dx6 = - \$76 [2:0];
   assign \$77  = $signed({ 1'h0, cy1 }) + $signed(dy0_s1);
   assign \$78  = $signed({ 1'h0, cx1 }) + $signed(dx0_s1);
   assign \$79  = $signed(\$77 ) >= $signed(1'h0);
@@ -5679,6 +5655,18 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   assign \$120  = $signed(\$117 ) < $signed({ 1'h0, height });
   assign \$121  = \$119  & \$120 ;
   assign \$122  = $signed(\$118 ) >= $signed(1'h0);
+  assign \$123  = \$121  & \$122 ;
+  assign \$124  = $signed(\$118 ) < $signed({ 1'h0, width });
+  assign ok2 = \$123  & \$124 ;
+  assign \$125  = $signed({ 1'h0, slot1 }) + $signed(dy2_s1);
+  assign \$126  = $signed(\$125 ) < $signed(1'h0);
+  assign \$127  = $signed(\$125 ) + $signed(5'h0a);
+  assign \$128  = $signed(\$125 ) >= $signed(5'h0a);
+  assign \$129  = $signed(\$125 ) - $signed(5'h0a);
+  assign \$130  = \$128  ? \$129  : { \$125 [5], \$125 [5], \$125  };
+  assign \$131  = \$126  ? \$127  : \$130 ;
+  assign \$132  = \$131 [3:0] * 9'h100;
+  assign \$133  = \$118 [5:0] * 4'h8;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     w__ready = 1'h0;
@@ -6524,7 +6512,7 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$702  = dy3_s1;
     if (ce) begin
-      \$702  = dy3;
+      \$702  = 4'h0;
     end
     if (rst) begin
       \$702  = 4'h0;
@@ -6534,7 +6522,7 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$703  = dy4_s1;
     if (ce) begin
-      \$703  = dy4;
+      \$703  = 4'h0;
     end
     if (rst) begin
       \$703  = 4'h0;
@@ -6544,7 +6532,7 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$704  = dy5_s1;
     if (ce) begin
-      \$704  = dy5;
+      \$704  = 4'h0;
     end
     if (rst) begin
       \$704  = 4'h0;
@@ -6554,7 +6542,7 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$705  = dy6_s1;
     if (ce) begin
-      \$705  = dy6;
+      \$705  = { 1'h0, \$76 [2:0] };
     end
     if (rst) begin
       \$705  = 4'h0;
@@ -6564,7 +6552,7 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$706  = dy7_s1;
     if (ce) begin
-      \$706  = dy7;
+      \$706  = { 1'h0, \$76 [2:0] };
     end
     if (rst) begin
       \$706  = 4'h0;
@@ -6574,7 +6562,7 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$707  = dy8_s1;
     if (ce) begin
-      \$707  = dy8;
+      \$707  = { 1'h0, \$76 [2:0] };
     end
     if (rst) begin
       \$707  = 4'h0;
@@ -6594,7 +6582,7 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$709  = dx1_s1;
     if (ce) begin
-      \$709  = dx1;
+      \$709  = 4'h0;
     end
     if (rst) begin
       \$709  = 4'h0;
@@ -6604,7 +6592,7 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$710  = dx2_s1;
     if (ce) begin
-      \$710  = dx2;
+      \$710  = { 1'h0, \$76 [2:0] };
     end
     if (rst) begin
       \$710  = 4'h0;
@@ -6624,7 +6612,7 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$712  = dx4_s1;
     if (ce) begin
-      \$712  = dx4;
+      \$712  = 4'h0;
     end
     if (rst) begin
       \$712  = 4'h0;
@@ -6634,7 +6622,7 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$713  = dx5_s1;
     if (ce) begin
-      \$713  = dx5;
+      \$713  = { 1'h0, \$76 [2:0] };
     end
     if (rst) begin
       \$713  = 4'h0;
@@ -6654,7 +6642,7 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$715  = dx7_s1;
     if (ce) begin
-      \$715  = dx7;
+      \$715  = 4'h0;
     end
     if (rst) begin
       \$715  = 4'h0;
@@ -6664,7 +6652,7 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$716  = dx8_s1;
     if (ce) begin
-      \$716  = dx8;
+      \$716  = { 1'h0, \$76 [2:0] };
     end
     if (rst) begin
       \$716  = 4'h0;
@@ -7998,6 +7986,18 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   assign lw__data = i__payload[31:0];
   assign need = \$28 [2:0];
   assign dil = \$76 [2:0];
+  assign dx1 = 4'h0;
+  assign dx2 = { 1'h0, \$76 [2:0] };
+  assign dy3 = 4'h0;
+  assign dy4 = 4'h0;
+  assign dx4 = 4'h0;
+  assign dy5 = 4'h0;
+  assign dx5 = { 1'h0, \$76 [2:0] };
+  assign dy6 = { 1'h0, \$76 [2:0] };
+  assign dy7 = { 1'h0, \$76 [2:0] };
+  assign dx7 = 4'h0;
+  assign dy8 = { 1'h0, \$76 [2:0] };
+  assign dx8 = { 1'h0, \$76 [2:0] };
   assign y0 = { \$77 [7], \$77 [7], \$77 [7], \$77  };
   assign x0 = { \$78 [7], \$78 [7], \$78 [7], \$78  };
   assign slot0 = { \$85 [5], \$85  };

@@ -381,7 +381,10 @@ class DeformConv(wiring.Component):
             dil = Signal(range(limit + 1))
             m.d.comb += dil.eq(Mux(raw > limit, limit, raw))
             for k, (ty, tx) in enumerate(TEMPLATE):
-                m.d.comb += [dys[k].eq(int(ty) * dil), dxs[k].eq(int(tx) * dil)]
+                # (i-1)d and (j-1)d: a select and a negation, not a multiplier (yosys maps a
+                # constant times a signal onto MULT18X18D, which was the ECP5 critical path).
+                m.d.comb += [dys[k].eq({1: dil, -1: -dil, 0: 0}[int(ty)]),
+                             dxs[k].eq({1: dil, -1: -dil, 0: 0}[int(tx)])]
         else:
             def clamp(v):
                 return Mux(v > limit, limit, Mux(v < -limit, -limit, v))
