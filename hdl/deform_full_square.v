@@ -453,7 +453,7 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   wire [13:0] \$254 ;
   wire [14:0] \$255 ;
   wire [14:0] \$256 ;
-  wire \$257 ;
+  wire [7:0] \$257 ;
   wire \$258 ;
   wire \$259 ;
   wire \$26 ;
@@ -463,95 +463,95 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   wire \$263 ;
   wire \$264 ;
   wire \$265 ;
-  wire [15:0] \$266 ;
+  wire \$266 ;
   wire [15:0] \$267 ;
   wire [15:0] \$268 ;
-  wire \$269 ;
+  wire [15:0] \$269 ;
   wire [6:0] \$27 ;
   wire \$270 ;
   wire \$271 ;
-  wire [7:0] \$272 ;
-  wire [3:0] \$273 ;
-  wire [4:0] \$274 ;
-  wire \$275 ;
-  wire [4:0] \$276 ;
-  wire \$277 ;
-  wire [3:0] \$278 ;
-  wire [4:0] \$279 ;
+  wire \$272 ;
+  wire [7:0] \$273 ;
+  wire [3:0] \$274 ;
+  wire [4:0] \$275 ;
+  wire \$276 ;
+  wire [4:0] \$277 ;
+  wire \$278 ;
+  wire [3:0] \$279 ;
   wire [6:0] \$28 ;
-  wire \$280 ;
-  wire [5:0] \$281 ;
-  wire [6:0] \$282 ;
-  wire \$283 ;
-  wire [5:0] \$284 ;
-  wire \$285 ;
-  wire [4:0] \$286 ;
+  wire [4:0] \$280 ;
+  wire \$281 ;
+  wire [5:0] \$282 ;
+  wire [6:0] \$283 ;
+  wire \$284 ;
+  wire [5:0] \$285 ;
+  wire \$286 ;
   wire [4:0] \$287 ;
-  wire [6:0] \$288 ;
-  wire \$289 ;
+  wire [4:0] \$288 ;
+  wire [6:0] \$289 ;
   wire \$29 ;
-  wire [16:0] \$290 ;
-  wire \$291 ;
-  wire [1:0] \$292 ;
-  wire \$293 ;
-  wire [3:0] \$294 ;
-  wire [4:0] \$295 ;
-  wire \$296 ;
-  wire [4:0] \$297 ;
-  wire [7:0] \$298 ;
-  wire [4:0] \$299 ;
+  wire \$290 ;
+  wire [16:0] \$291 ;
+  wire \$292 ;
+  wire [1:0] \$293 ;
+  wire \$294 ;
+  wire [3:0] \$295 ;
+  wire [4:0] \$296 ;
+  wire \$297 ;
+  wire [4:0] \$298 ;
+  wire [7:0] \$299 ;
   wire \$3 ;
   wire \$30 ;
-  wire \$300 ;
+  wire [4:0] \$300 ;
   wire \$301 ;
   wire \$302 ;
-  wire [5:0] \$303 ;
-  wire \$304 ;
+  wire \$303 ;
+  wire [5:0] \$304 ;
   wire \$305 ;
-  wire [5:0] \$306 ;
-  wire [1:0] \$307 ;
-  wire [6:0] \$308 ;
+  wire \$306 ;
+  wire [5:0] \$307 ;
+  wire [1:0] \$308 ;
   wire [6:0] \$309 ;
   wire \$31 ;
   wire [6:0] \$310 ;
-  wire [7:0] \$311 ;
+  wire [6:0] \$311 ;
   wire [7:0] \$312 ;
-  wire [8:0] \$313 ;
-  wire \$314 ;
-  wire [6:0] \$315 ;
+  wire [7:0] \$313 ;
+  wire [8:0] \$314 ;
+  wire \$315 ;
   wire [6:0] \$316 ;
-  wire [7:0] \$317 ;
+  wire [6:0] \$317 ;
   wire [7:0] \$318 ;
-  wire [8:0] \$319 ;
+  wire [7:0] \$319 ;
   wire \$32 ;
-  wire \$320 ;
-  wire [6:0] \$321 ;
-  wire [16:0] \$322 ;
-  wire [5:0] \$323 ;
-  wire [1:0] \$324 ;
-  wire [6:0] \$325 ;
-  wire [1:0] \$326 ;
-  wire [6:0] \$327 ;
-  wire \$328 ;
-  wire [4:0] \$329 ;
+  wire [8:0] \$320 ;
+  wire \$321 ;
+  wire [6:0] \$322 ;
+  wire [16:0] \$323 ;
+  wire [5:0] \$324 ;
+  wire [1:0] \$325 ;
+  wire [6:0] \$326 ;
+  wire [1:0] \$327 ;
+  wire [6:0] \$328 ;
+  wire \$329 ;
   wire [4:0] \$33 ;
-  wire \$330 ;
-  wire [4:0] \$331 ;
-  wire [5:0] \$332 ;
-  wire [4:0] \$333 ;
-  wire [5:0] \$334 ;
-  wire [4:0] \$335 ;
-  wire [5:0] \$336 ;
-  wire [6:0] \$337 ;
-  wire \$338 ;
+  wire [4:0] \$330 ;
+  wire \$331 ;
+  wire [4:0] \$332 ;
+  wire [5:0] \$333 ;
+  wire [4:0] \$334 ;
+  wire [5:0] \$335 ;
+  wire [4:0] \$336 ;
+  wire [5:0] \$337 ;
+  wire [6:0] \$338 ;
   wire \$339 ;
   wire \$34 ;
   wire \$340 ;
   wire \$341 ;
-  wire [4:0] \$342 ;
-  wire \$343 ;
+  wire \$342 ;
+  wire [4:0] \$343 ;
   wire \$344 ;
-  wire [7:0] \$345 ;
+  wire \$345 ;
   wire [11:0] \$346 ;
   wire [11:0] \$347 ;
   wire [11:0] \$348 ;
@@ -974,12 +974,12 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   reg \$723 ;
   reg \$724 ;
   reg \$725 ;
-  reg [7:0] \$726 ;
+  reg \$726 ;
   reg \$727 ;
   reg \$728 ;
   reg \$729 ;
   wire [6:0] \$73 ;
-  reg \$730 ;
+  reg [31:0] \$730 ;
   reg [31:0] \$731 ;
   reg [31:0] \$732 ;
   reg [31:0] \$733 ;
@@ -988,7 +988,7 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   reg [31:0] \$736 ;
   reg [31:0] \$737 ;
   reg [31:0] \$738 ;
-  reg [31:0] \$739 ;
+  reg [351:0] \$739 ;
   wire [1:0] \$74 ;
   reg \$740 ;
   reg \$741 ;
@@ -1307,6 +1307,11 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   wire [11:0] \port__addr$159 ;
   wire [11:0] \port__addr$96 ;
   wire [31:0] port__data;
+  wire [31:0] \port__data$253 ;
+  wire [7:0] \port__data$253[0] ;
+  wire [7:0] \port__data$253[1] ;
+  wire [7:0] \port__data$253[2] ;
+  wire [7:0] \port__data$253[3] ;
   wire [31:0] \port__data$254 ;
   wire [7:0] \port__data$254[0] ;
   wire [7:0] \port__data$254[1] ;
@@ -1342,11 +1347,6 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   wire [7:0] \port__data$260[1] ;
   wire [7:0] \port__data$260[2] ;
   wire [7:0] \port__data$260[3] ;
-  wire [31:0] \port__data$261 ;
-  wire [7:0] \port__data$261[0] ;
-  wire [7:0] \port__data$261[1] ;
-  wire [7:0] \port__data$261[2] ;
-  wire [7:0] \port__data$261[3] ;
   wire [7:0] \port__data[0] ;
   wire [7:0] \port__data[1] ;
   wire [7:0] \port__data[2] ;
@@ -1637,8 +1637,86 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   reg [5:0] w_width = 6'h00;
   reg [4:0] w_x = 5'h00;
   reg [4:0] w_y = 5'h00;
-  reg [7:0] waddr2 = 8'h00;
   reg [6:0] wbase1 = 7'h00;
+  reg [351:0] weights_s2b = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+  wire [175:0] \weights_s2b[0] ;
+  wire [15:0] \weights_s2b[0].bias ;
+  wire [15:0] \weights_s2b[0].scale ;
+  wire [3:0] \weights_s2b[0].w0_0 ;
+  wire [3:0] \weights_s2b[0].w0_1 ;
+  wire [3:0] \weights_s2b[0].w0_2 ;
+  wire [3:0] \weights_s2b[0].w0_3 ;
+  wire [3:0] \weights_s2b[0].w0_4 ;
+  wire [3:0] \weights_s2b[0].w0_5 ;
+  wire [3:0] \weights_s2b[0].w0_6 ;
+  wire [3:0] \weights_s2b[0].w0_7 ;
+  wire [3:0] \weights_s2b[0].w0_8 ;
+  wire [3:0] \weights_s2b[0].w1_0 ;
+  wire [3:0] \weights_s2b[0].w1_1 ;
+  wire [3:0] \weights_s2b[0].w1_2 ;
+  wire [3:0] \weights_s2b[0].w1_3 ;
+  wire [3:0] \weights_s2b[0].w1_4 ;
+  wire [3:0] \weights_s2b[0].w1_5 ;
+  wire [3:0] \weights_s2b[0].w1_6 ;
+  wire [3:0] \weights_s2b[0].w1_7 ;
+  wire [3:0] \weights_s2b[0].w1_8 ;
+  wire [3:0] \weights_s2b[0].w2_0 ;
+  wire [3:0] \weights_s2b[0].w2_1 ;
+  wire [3:0] \weights_s2b[0].w2_2 ;
+  wire [3:0] \weights_s2b[0].w2_3 ;
+  wire [3:0] \weights_s2b[0].w2_4 ;
+  wire [3:0] \weights_s2b[0].w2_5 ;
+  wire [3:0] \weights_s2b[0].w2_6 ;
+  wire [3:0] \weights_s2b[0].w2_7 ;
+  wire [3:0] \weights_s2b[0].w2_8 ;
+  wire [3:0] \weights_s2b[0].w3_0 ;
+  wire [3:0] \weights_s2b[0].w3_1 ;
+  wire [3:0] \weights_s2b[0].w3_2 ;
+  wire [3:0] \weights_s2b[0].w3_3 ;
+  wire [3:0] \weights_s2b[0].w3_4 ;
+  wire [3:0] \weights_s2b[0].w3_5 ;
+  wire [3:0] \weights_s2b[0].w3_6 ;
+  wire [3:0] \weights_s2b[0].w3_7 ;
+  wire [3:0] \weights_s2b[0].w3_8 ;
+  wire [175:0] \weights_s2b[1] ;
+  wire [15:0] \weights_s2b[1].bias ;
+  wire [15:0] \weights_s2b[1].scale ;
+  wire [3:0] \weights_s2b[1].w0_0 ;
+  wire [3:0] \weights_s2b[1].w0_1 ;
+  wire [3:0] \weights_s2b[1].w0_2 ;
+  wire [3:0] \weights_s2b[1].w0_3 ;
+  wire [3:0] \weights_s2b[1].w0_4 ;
+  wire [3:0] \weights_s2b[1].w0_5 ;
+  wire [3:0] \weights_s2b[1].w0_6 ;
+  wire [3:0] \weights_s2b[1].w0_7 ;
+  wire [3:0] \weights_s2b[1].w0_8 ;
+  wire [3:0] \weights_s2b[1].w1_0 ;
+  wire [3:0] \weights_s2b[1].w1_1 ;
+  wire [3:0] \weights_s2b[1].w1_2 ;
+  wire [3:0] \weights_s2b[1].w1_3 ;
+  wire [3:0] \weights_s2b[1].w1_4 ;
+  wire [3:0] \weights_s2b[1].w1_5 ;
+  wire [3:0] \weights_s2b[1].w1_6 ;
+  wire [3:0] \weights_s2b[1].w1_7 ;
+  wire [3:0] \weights_s2b[1].w1_8 ;
+  wire [3:0] \weights_s2b[1].w2_0 ;
+  wire [3:0] \weights_s2b[1].w2_1 ;
+  wire [3:0] \weights_s2b[1].w2_2 ;
+  wire [3:0] \weights_s2b[1].w2_3 ;
+  wire [3:0] \weights_s2b[1].w2_4 ;
+  wire [3:0] \weights_s2b[1].w2_5 ;
+  wire [3:0] \weights_s2b[1].w2_6 ;
+  wire [3:0] \weights_s2b[1].w2_7 ;
+  wire [3:0] \weights_s2b[1].w2_8 ;
+  wire [3:0] \weights_s2b[1].w3_0 ;
+  wire [3:0] \weights_s2b[1].w3_1 ;
+  wire [3:0] \weights_s2b[1].w3_2 ;
+  wire [3:0] \weights_s2b[1].w3_3 ;
+  wire [3:0] \weights_s2b[1].w3_4 ;
+  wire [3:0] \weights_s2b[1].w3_5 ;
+  wire [3:0] \weights_s2b[1].w3_6 ;
+  wire [3:0] \weights_s2b[1].w3_7 ;
+  wire [3:0] \weights_s2b[1].w3_8 ;
   reg [5:0] width = 6'h00;
   reg [6:0] wmem_w__addr;
   reg [351:0] wmem_w__data;
@@ -4434,14 +4512,14 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
       _8_ <= lbuf[\$96 [11:0]];
     end
   end
-  assign \port__data$261  = _0_;
-  assign \port__data$260  = _1_;
-  assign \port__data$259  = _2_;
-  assign \port__data$258  = _3_;
-  assign \port__data$257  = _4_;
-  assign \port__data$256  = _5_;
-  assign \port__data$255  = _6_;
-  assign \port__data$254  = _7_;
+  assign \port__data$260  = _0_;
+  assign \port__data$259  = _1_;
+  assign \port__data$258  = _2_;
+  assign \port__data$257  = _3_;
+  assign \port__data$256  = _4_;
+  assign \port__data$255  = _5_;
+  assign \port__data$254  = _6_;
+  assign \port__data$253  = _7_;
   assign port__data = _8_;
   reg [351:0] wmem [127:0];
   initial begin
@@ -4581,7 +4659,7 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   reg [351:0] _9_;
   always @(posedge clk) begin
     if (ce) begin
-      _9_ <= wmem[waddr2[6:0]];
+      _9_ <= wmem[\$257 [6:0]];
     end
   end
   assign wread__data = _9_;
@@ -4714,6 +4792,7 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   assign \$254  = \$252  + \$253 ;
   assign \$255  = \$254  + cg1;
   assign \$256  = ok8 ? \$255  : 15'h0000;
+  assign \$257  = wbase1 + cg1;
   assign sampled0_0 = ok0_s2b ? sample0_s2b[7:0] : 8'h00;
   assign sampled0_1 = ok0_s2b ? sample0_s2b[15:8] : 8'h00;
   assign sampled0_2 = ok0_s2b ? sample0_s2b[23:16] : 8'h00;
@@ -4750,163 +4829,162 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   assign sampled8_1 = ok8_s2b ? sample8_s2b[15:8] : 8'h00;
   assign sampled8_2 = ok8_s2b ? sample8_s2b[23:16] : 8'h00;
   assign sampled8_3 = ok8_s2b ? sample8_s2b[31:24] : 8'h00;
-  assign \$257  = v1 | v2;
-  assign \$258  = \$257  | v2b;
-  assign \$259  = \$258  | v3;
-  assign \$260  = \$259  | v4;
-  assign pipe_busy = \$260  | v5;
-  assign \$261  = ! fsm_state;
-  assign \$262  = fsm_state == 1'h1;
-  assign \$263  = fsm_state == 2'h2;
-  assign \$264  = ! w_frames;
-  assign \$265  = w__valid & \$264 ;
-  assign \$269  = ! c_frames;
-  assign \$270  = ~ pipe_busy;
-  assign \$271  = \$269  & \$270 ;
-  assign \$272  = load + 1'h1;
-  assign \$273  = load_cg + 1'h1;
-  assign \$274  = next_groups - 1'h1;
-  assign \$275  = load_cg == \$274 ;
-  assign \$276  = load_og + 1'h1;
-  assign \$277  = i__valid & i__ready;
-  assign \$278  = w_cg + 1'h1;
-  assign \$279  = w_groups - 1'h1;
-  assign \$280  = w_cg == \$279 ;
-  assign \$281  = w_x + 1'h1;
-  assign \$282  = w_width - 1'h1;
-  assign \$283  = w_x == \$282 ;
-  assign \$284  = w_y + 1'h1;
-  assign \$285  = w_slot == 4'h9;
-  assign \$286  = w_slot + 1'h1;
-  assign \$287  = \$285  ? 5'h00 : \$286 ;
-  assign \$288  = w_height - 1'h1;
-  assign \$289  = w_y == \$288 ;
-  assign \$290  = w_frames - 1'h1;
-  assign \$291  = off__valid & off__ready;
-  assign \$292  = c_pass + 1'h1;
-  assign \$293  = ! c_pass;
-  assign \$294  = c_cg + 1'h1;
-  assign \$295  = groups - 1'h1;
-  assign \$296  = c_cg == \$295 ;
-  assign \$297  = c_og + 1'h1;
-  assign \$298  = c_wbase + groups;
-  assign \$299  = groups - 1'h1;
-  assign \$300  = c_cg == \$299 ;
-  assign \$301  = ! c_pass;
-  assign \$302  = \$300  & \$301 ;
-  assign \$303  = ogroups - 1'h1;
-  assign \$304  = c_og == \$303 ;
-  assign \$305  = \$302  & \$304 ;
-  assign \$306  = c_ox + 1'h1;
-  assign \$307  = stride2 ? 2'h2 : 2'h1;
-  assign \$308  = c_x + \$307 ;
-  assign \$309  = width - 1'h1;
-  assign \$311  = $signed(\$310 ) + $signed(2'h1);
-  assign \$312  = stride2 ? \$311  : { 2'h0, width };
-  assign \$313  = $signed(\$312 ) - $signed(2'h1);
-  assign \$314  = c_ox == \$313 ;
-  assign \$315  = height - 1'h1;
-  assign \$317  = $signed(\$316 ) + $signed(2'h1);
-  assign \$318  = stride2 ? \$317  : { 2'h0, height };
-  assign \$319  = $signed(\$318 ) - $signed(2'h1);
-  assign \$320  = c_oy == \$319 ;
-  assign \$321  = height - 1'h1;
-  assign \$322  = c_frames - 1'h1;
-  assign \$323  = c_oy + 1'h1;
-  assign \$324  = stride2 ? 2'h2 : 2'h1;
-  assign \$325  = c_y + \$324 ;
-  assign \$326  = stride2 ? 2'h2 : 2'h1;
-  assign \$327  = below - \$326 ;
-  assign \$328  = | row_step;
-  assign \$329  = c_slot + row_step;
-  assign \$330  = \$329  >= 4'ha;
-  assign \$331  = c_slot + row_step;
-  assign \$332  = \$331  - 4'ha;
-  assign \$333  = c_slot + row_step;
-  assign \$334  = \$330  ? \$332  : { 1'h0, \$333  };
-  assign \$335  = lead + row_done;
-  assign \$336  = \$335  - row_step;
-  assign \$337  = next_height - 1'h1;
-  assign \$338  = ! c_pass;
-  assign \$339  = ! c_cg;
-  assign \$340  = \$338  & \$339 ;
-  assign \$341  = ! c_pass;
-  assign \$342  = groups - 1'h1;
-  assign \$343  = c_cg == \$342 ;
-  assign \$344  = \$341  & \$343 ;
-  assign \$345  = wbase1 + cg1;
-  assign \$346  = $signed(sampled0_0) * $signed(wread__data[3:0]);
-  assign \$347  = $signed(sampled1_0) * $signed(wread__data[7:4]);
-  assign \$348  = $signed(sampled2_0) * $signed(wread__data[11:8]);
-  assign \$349  = $signed(sampled3_0) * $signed(wread__data[15:12]);
-  assign \$350  = $signed(sampled4_0) * $signed(wread__data[19:16]);
-  assign \$351  = $signed(sampled5_0) * $signed(wread__data[23:20]);
-  assign \$352  = $signed(sampled6_0) * $signed(wread__data[27:24]);
-  assign \$353  = $signed(sampled7_0) * $signed(wread__data[31:28]);
-  assign \$354  = $signed(sampled8_0) * $signed(wread__data[35:32]);
-  assign \$355  = $signed(sampled0_1) * $signed(wread__data[39:36]);
-  assign \$356  = $signed(sampled1_1) * $signed(wread__data[43:40]);
-  assign \$357  = $signed(sampled2_1) * $signed(wread__data[47:44]);
-  assign \$358  = $signed(sampled3_1) * $signed(wread__data[51:48]);
-  assign \$359  = $signed(sampled4_1) * $signed(wread__data[55:52]);
-  assign \$360  = $signed(sampled5_1) * $signed(wread__data[59:56]);
-  assign \$361  = $signed(sampled6_1) * $signed(wread__data[63:60]);
-  assign \$362  = $signed(sampled7_1) * $signed(wread__data[67:64]);
-  assign \$363  = $signed(sampled8_1) * $signed(wread__data[71:68]);
-  assign \$364  = $signed(sampled0_2) * $signed(wread__data[75:72]);
-  assign \$365  = $signed(sampled1_2) * $signed(wread__data[79:76]);
-  assign \$366  = $signed(sampled2_2) * $signed(wread__data[83:80]);
-  assign \$367  = $signed(sampled3_2) * $signed(wread__data[87:84]);
-  assign \$368  = $signed(sampled4_2) * $signed(wread__data[91:88]);
-  assign \$369  = $signed(sampled5_2) * $signed(wread__data[95:92]);
-  assign \$370  = $signed(sampled6_2) * $signed(wread__data[99:96]);
-  assign \$371  = $signed(sampled7_2) * $signed(wread__data[103:100]);
-  assign \$372  = $signed(sampled8_2) * $signed(wread__data[107:104]);
-  assign \$373  = $signed(sampled0_3) * $signed(wread__data[111:108]);
-  assign \$374  = $signed(sampled1_3) * $signed(wread__data[115:112]);
-  assign \$375  = $signed(sampled2_3) * $signed(wread__data[119:116]);
-  assign \$376  = $signed(sampled3_3) * $signed(wread__data[123:120]);
-  assign \$377  = $signed(sampled4_3) * $signed(wread__data[127:124]);
-  assign \$378  = $signed(sampled5_3) * $signed(wread__data[131:128]);
-  assign \$379  = $signed(sampled6_3) * $signed(wread__data[135:132]);
-  assign \$380  = $signed(sampled7_3) * $signed(wread__data[139:136]);
-  assign \$381  = $signed(sampled8_3) * $signed(wread__data[143:140]);
-  assign \$382  = $signed(sampled0_0) * $signed(wread__data[179:176]);
-  assign \$383  = $signed(sampled1_0) * $signed(wread__data[183:180]);
-  assign \$384  = $signed(sampled2_0) * $signed(wread__data[187:184]);
-  assign \$385  = $signed(sampled3_0) * $signed(wread__data[191:188]);
-  assign \$386  = $signed(sampled4_0) * $signed(wread__data[195:192]);
-  assign \$387  = $signed(sampled5_0) * $signed(wread__data[199:196]);
-  assign \$388  = $signed(sampled6_0) * $signed(wread__data[203:200]);
-  assign \$389  = $signed(sampled7_0) * $signed(wread__data[207:204]);
-  assign \$390  = $signed(sampled8_0) * $signed(wread__data[211:208]);
-  assign \$391  = $signed(sampled0_1) * $signed(wread__data[215:212]);
-  assign \$392  = $signed(sampled1_1) * $signed(wread__data[219:216]);
-  assign \$393  = $signed(sampled2_1) * $signed(wread__data[223:220]);
-  assign \$394  = $signed(sampled3_1) * $signed(wread__data[227:224]);
-  assign \$395  = $signed(sampled4_1) * $signed(wread__data[231:228]);
-  assign \$396  = $signed(sampled5_1) * $signed(wread__data[235:232]);
-  assign \$397  = $signed(sampled6_1) * $signed(wread__data[239:236]);
-  assign \$398  = $signed(sampled7_1) * $signed(wread__data[243:240]);
-  assign \$399  = $signed(sampled8_1) * $signed(wread__data[247:244]);
-  assign \$400  = $signed(sampled0_2) * $signed(wread__data[251:248]);
-  assign \$401  = $signed(sampled1_2) * $signed(wread__data[255:252]);
-  assign \$402  = $signed(sampled2_2) * $signed(wread__data[259:256]);
-  assign \$403  = $signed(sampled3_2) * $signed(wread__data[263:260]);
-  assign \$404  = $signed(sampled4_2) * $signed(wread__data[267:264]);
-  assign \$405  = $signed(sampled5_2) * $signed(wread__data[271:268]);
-  assign \$406  = $signed(sampled6_2) * $signed(wread__data[275:272]);
-  assign \$407  = $signed(sampled7_2) * $signed(wread__data[279:276]);
-  assign \$408  = $signed(sampled8_2) * $signed(wread__data[283:280]);
-  assign \$409  = $signed(sampled0_3) * $signed(wread__data[287:284]);
-  assign \$410  = $signed(sampled1_3) * $signed(wread__data[291:288]);
-  assign \$411  = $signed(sampled2_3) * $signed(wread__data[295:292]);
-  assign \$412  = $signed(sampled3_3) * $signed(wread__data[299:296]);
-  assign \$413  = $signed(sampled4_3) * $signed(wread__data[303:300]);
-  assign \$414  = $signed(sampled5_3) * $signed(wread__data[307:304]);
-  assign \$415  = $signed(sampled6_3) * $signed(wread__data[311:308]);
-  assign \$416  = $signed(sampled7_3) * $signed(wread__data[315:312]);
-  assign \$417  = $signed(sampled8_3) * $signed(wread__data[319:316]);
+  assign \$258  = v1 | v2;
+  assign \$259  = \$258  | v2b;
+  assign \$260  = \$259  | v3;
+  assign \$261  = \$260  | v4;
+  assign pipe_busy = \$261  | v5;
+  assign \$262  = ! fsm_state;
+  assign \$263  = fsm_state == 1'h1;
+  assign \$264  = fsm_state == 2'h2;
+  assign \$265  = ! w_frames;
+  assign \$266  = w__valid & \$265 ;
+  assign \$270  = ! c_frames;
+  assign \$271  = ~ pipe_busy;
+  assign \$272  = \$270  & \$271 ;
+  assign \$273  = load + 1'h1;
+  assign \$274  = load_cg + 1'h1;
+  assign \$275  = next_groups - 1'h1;
+  assign \$276  = load_cg == \$275 ;
+  assign \$277  = load_og + 1'h1;
+  assign \$278  = i__valid & i__ready;
+  assign \$279  = w_cg + 1'h1;
+  assign \$280  = w_groups - 1'h1;
+  assign \$281  = w_cg == \$280 ;
+  assign \$282  = w_x + 1'h1;
+  assign \$283  = w_width - 1'h1;
+  assign \$284  = w_x == \$283 ;
+  assign \$285  = w_y + 1'h1;
+  assign \$286  = w_slot == 4'h9;
+  assign \$287  = w_slot + 1'h1;
+  assign \$288  = \$286  ? 5'h00 : \$287 ;
+  assign \$289  = w_height - 1'h1;
+  assign \$290  = w_y == \$289 ;
+  assign \$291  = w_frames - 1'h1;
+  assign \$292  = off__valid & off__ready;
+  assign \$293  = c_pass + 1'h1;
+  assign \$294  = ! c_pass;
+  assign \$295  = c_cg + 1'h1;
+  assign \$296  = groups - 1'h1;
+  assign \$297  = c_cg == \$296 ;
+  assign \$298  = c_og + 1'h1;
+  assign \$299  = c_wbase + groups;
+  assign \$300  = groups - 1'h1;
+  assign \$301  = c_cg == \$300 ;
+  assign \$302  = ! c_pass;
+  assign \$303  = \$301  & \$302 ;
+  assign \$304  = ogroups - 1'h1;
+  assign \$305  = c_og == \$304 ;
+  assign \$306  = \$303  & \$305 ;
+  assign \$307  = c_ox + 1'h1;
+  assign \$308  = stride2 ? 2'h2 : 2'h1;
+  assign \$309  = c_x + \$308 ;
+  assign \$310  = width - 1'h1;
+  assign \$312  = $signed(\$311 ) + $signed(2'h1);
+  assign \$313  = stride2 ? \$312  : { 2'h0, width };
+  assign \$314  = $signed(\$313 ) - $signed(2'h1);
+  assign \$315  = c_ox == \$314 ;
+  assign \$316  = height - 1'h1;
+  assign \$318  = $signed(\$317 ) + $signed(2'h1);
+  assign \$319  = stride2 ? \$318  : { 2'h0, height };
+  assign \$320  = $signed(\$319 ) - $signed(2'h1);
+  assign \$321  = c_oy == \$320 ;
+  assign \$322  = height - 1'h1;
+  assign \$323  = c_frames - 1'h1;
+  assign \$324  = c_oy + 1'h1;
+  assign \$325  = stride2 ? 2'h2 : 2'h1;
+  assign \$326  = c_y + \$325 ;
+  assign \$327  = stride2 ? 2'h2 : 2'h1;
+  assign \$328  = below - \$327 ;
+  assign \$329  = | row_step;
+  assign \$330  = c_slot + row_step;
+  assign \$331  = \$330  >= 4'ha;
+  assign \$332  = c_slot + row_step;
+  assign \$333  = \$332  - 4'ha;
+  assign \$334  = c_slot + row_step;
+  assign \$335  = \$331  ? \$333  : { 1'h0, \$334  };
+  assign \$336  = lead + row_done;
+  assign \$337  = \$336  - row_step;
+  assign \$338  = next_height - 1'h1;
+  assign \$339  = ! c_pass;
+  assign \$340  = ! c_cg;
+  assign \$341  = \$339  & \$340 ;
+  assign \$342  = ! c_pass;
+  assign \$343  = groups - 1'h1;
+  assign \$344  = c_cg == \$343 ;
+  assign \$345  = \$342  & \$344 ;
+  assign \$346  = $signed(sampled0_0) * $signed(weights_s2b[3:0]);
+  assign \$347  = $signed(sampled1_0) * $signed(weights_s2b[7:4]);
+  assign \$348  = $signed(sampled2_0) * $signed(weights_s2b[11:8]);
+  assign \$349  = $signed(sampled3_0) * $signed(weights_s2b[15:12]);
+  assign \$350  = $signed(sampled4_0) * $signed(weights_s2b[19:16]);
+  assign \$351  = $signed(sampled5_0) * $signed(weights_s2b[23:20]);
+  assign \$352  = $signed(sampled6_0) * $signed(weights_s2b[27:24]);
+  assign \$353  = $signed(sampled7_0) * $signed(weights_s2b[31:28]);
+  assign \$354  = $signed(sampled8_0) * $signed(weights_s2b[35:32]);
+  assign \$355  = $signed(sampled0_1) * $signed(weights_s2b[39:36]);
+  assign \$356  = $signed(sampled1_1) * $signed(weights_s2b[43:40]);
+  assign \$357  = $signed(sampled2_1) * $signed(weights_s2b[47:44]);
+  assign \$358  = $signed(sampled3_1) * $signed(weights_s2b[51:48]);
+  assign \$359  = $signed(sampled4_1) * $signed(weights_s2b[55:52]);
+  assign \$360  = $signed(sampled5_1) * $signed(weights_s2b[59:56]);
+  assign \$361  = $signed(sampled6_1) * $signed(weights_s2b[63:60]);
+  assign \$362  = $signed(sampled7_1) * $signed(weights_s2b[67:64]);
+  assign \$363  = $signed(sampled8_1) * $signed(weights_s2b[71:68]);
+  assign \$364  = $signed(sampled0_2) * $signed(weights_s2b[75:72]);
+  assign \$365  = $signed(sampled1_2) * $signed(weights_s2b[79:76]);
+  assign \$366  = $signed(sampled2_2) * $signed(weights_s2b[83:80]);
+  assign \$367  = $signed(sampled3_2) * $signed(weights_s2b[87:84]);
+  assign \$368  = $signed(sampled4_2) * $signed(weights_s2b[91:88]);
+  assign \$369  = $signed(sampled5_2) * $signed(weights_s2b[95:92]);
+  assign \$370  = $signed(sampled6_2) * $signed(weights_s2b[99:96]);
+  assign \$371  = $signed(sampled7_2) * $signed(weights_s2b[103:100]);
+  assign \$372  = $signed(sampled8_2) * $signed(weights_s2b[107:104]);
+  assign \$373  = $signed(sampled0_3) * $signed(weights_s2b[111:108]);
+  assign \$374  = $signed(sampled1_3) * $signed(weights_s2b[115:112]);
+  assign \$375  = $signed(sampled2_3) * $signed(weights_s2b[119:116]);
+  assign \$376  = $signed(sampled3_3) * $signed(weights_s2b[123:120]);
+  assign \$377  = $signed(sampled4_3) * $signed(weights_s2b[127:124]);
+  assign \$378  = $signed(sampled5_3) * $signed(weights_s2b[131:128]);
+  assign \$379  = $signed(sampled6_3) * $signed(weights_s2b[135:132]);
+  assign \$380  = $signed(sampled7_3) * $signed(weights_s2b[139:136]);
+  assign \$381  = $signed(sampled8_3) * $signed(weights_s2b[143:140]);
+  assign \$382  = $signed(sampled0_0) * $signed(weights_s2b[179:176]);
+  assign \$383  = $signed(sampled1_0) * $signed(weights_s2b[183:180]);
+  assign \$384  = $signed(sampled2_0) * $signed(weights_s2b[187:184]);
+  assign \$385  = $signed(sampled3_0) * $signed(weights_s2b[191:188]);
+  assign \$386  = $signed(sampled4_0) * $signed(weights_s2b[195:192]);
+  assign \$387  = $signed(sampled5_0) * $signed(weights_s2b[199:196]);
+  assign \$388  = $signed(sampled6_0) * $signed(weights_s2b[203:200]);
+  assign \$389  = $signed(sampled7_0) * $signed(weights_s2b[207:204]);
+  assign \$390  = $signed(sampled8_0) * $signed(weights_s2b[211:208]);
+  assign \$391  = $signed(sampled0_1) * $signed(weights_s2b[215:212]);
+  assign \$392  = $signed(sampled1_1) * $signed(weights_s2b[219:216]);
+  assign \$393  = $signed(sampled2_1) * $signed(weights_s2b[223:220]);
+  assign \$394  = $signed(sampled3_1) * $signed(weights_s2b[227:224]);
+  assign \$395  = $signed(sampled4_1) * $signed(weights_s2b[231:228]);
+  assign \$396  = $signed(sampled5_1) * $signed(weights_s2b[235:232]);
+  assign \$397  = $signed(sampled6_1) * $signed(weights_s2b[239:236]);
+  assign \$398  = $signed(sampled7_1) * $signed(weights_s2b[243:240]);
+  assign \$399  = $signed(sampled8_1) * $signed(weights_s2b[247:244]);
+  assign \$400  = $signed(sampled0_2) * $signed(weights_s2b[251:248]);
+  assign \$401  = $signed(sampled1_2) * $signed(weights_s2b[255:252]);
+  assign \$402  = $signed(sampled2_2) * $signed(weights_s2b[259:256]);
+  assign \$403  = $signed(sampled3_2) * $signed(weights_s2b[263:260]);
+  assign \$404  = $signed(sampled4_2) * $signed(weights_s2b[267:264]);
+  assign \$405  = $signed(sampled5_2) * $signed(weights_s2b[271:268]);
+  assign \$406  = $signed(sampled6_2) * $signed(weights_s2b[275:272]);
+  assign \$407  = $signed(sampled7_2) * $signed(weights_s2b[279:276]);
+  assign \$408  = $signed(sampled8_2) * $signed(weights_s2b[283:280]);
+  assign \$409  = $signed(sampled0_3) * $signed(weights_s2b[287:284]);
+  assign \$410  = $signed(sampled1_3) * $signed(weights_s2b[291:288]);
+  assign \$411  = $signed(sampled2_3) * $signed(weights_s2b[295:292]);
+  assign \$412  = $signed(sampled3_3) * $signed(weights_s2b[299:296]);
+  assign \$413  = $signed(sampled4_3) * $signed(weights_s2b[303:300]);
+  assign \$414  = $signed(sampled5_3) * $signed(weights_s2b[307:304]);
+  assign \$415  = $signed(sampled6_3) * $signed(weights_s2b[311:308]);
+  assign \$416  = $signed(sampled7_3) * $signed(weights_s2b[315:312]);
+  assign \$417  = $signed(sampled8_3) * $signed(weights_s2b[319:316]);
   assign \$418  = ce & v3;
   assign \$419  = $signed(prod0_0) + $signed(prod0_1);
   assign \$420  = $signed(prod0_2) + $signed(prod0_3);
@@ -5275,33 +5353,33 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   always @(posedge clk)
     ok8_s2 <= \$725 ;
   always @(posedge clk)
-    waddr2 <= \$726 ;
+    v2 <= \$726 ;
   always @(posedge clk)
-    v2 <= \$727 ;
+    last2 <= \$727 ;
   always @(posedge clk)
-    last2 <= \$728 ;
+    accfirst2 <= \$728 ;
   always @(posedge clk)
-    accfirst2 <= \$729 ;
+    acclast2 <= \$729 ;
   always @(posedge clk)
-    acclast2 <= \$730 ;
+    sample0_s2b <= \$730 ;
   always @(posedge clk)
-    sample0_s2b <= \$731 ;
+    sample1_s2b <= \$731 ;
   always @(posedge clk)
-    sample1_s2b <= \$732 ;
+    sample2_s2b <= \$732 ;
   always @(posedge clk)
-    sample2_s2b <= \$733 ;
+    sample3_s2b <= \$733 ;
   always @(posedge clk)
-    sample3_s2b <= \$734 ;
+    sample4_s2b <= \$734 ;
   always @(posedge clk)
-    sample4_s2b <= \$735 ;
+    sample5_s2b <= \$735 ;
   always @(posedge clk)
-    sample5_s2b <= \$736 ;
+    sample6_s2b <= \$736 ;
   always @(posedge clk)
-    sample6_s2b <= \$737 ;
+    sample7_s2b <= \$737 ;
   always @(posedge clk)
-    sample7_s2b <= \$738 ;
+    sample8_s2b <= \$738 ;
   always @(posedge clk)
-    sample8_s2b <= \$739 ;
+    weights_s2b <= \$739 ;
   always @(posedge clk)
     ok0_s2b <= \$740 ;
   always @(posedge clk)
@@ -5770,7 +5848,7 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
     \$651  = next_height;
     casez (fsm_state)
       2'h0:
-          if (\$265 ) begin
+          if (\$266 ) begin
             \$651  = w__payload[5:0];
           end
     endcase
@@ -5783,7 +5861,7 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
     \$652  = next_width;
     casez (fsm_state)
       2'h0:
-          if (\$265 ) begin
+          if (\$266 ) begin
             \$652  = w__payload[21:16];
           end
     endcase
@@ -5796,8 +5874,8 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
     \$653  = next_groups;
     casez (fsm_state)
       2'h0:
-          if (\$265 ) begin
-            \$653  = \$266 [3:0];
+          if (\$266 ) begin
+            \$653  = \$267 [3:0];
           end
     endcase
     if (rst) begin
@@ -5809,7 +5887,7 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
     \$654  = next_frames;
     casez (fsm_state)
       2'h0:
-          if (\$265 ) begin
+          if (\$266 ) begin
             \$654  = w__payload[63:48];
           end
     endcase
@@ -5822,7 +5900,7 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
     \$655  = next_stride2;
     casez (fsm_state)
       2'h0:
-          if (\$265 ) begin
+          if (\$266 ) begin
             \$655  = w__payload[64];
           end
     endcase
@@ -5835,7 +5913,7 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
     \$656  = next_relu;
     casez (fsm_state)
       2'h0:
-          if (\$265 ) begin
+          if (\$266 ) begin
             \$656  = w__payload[65];
           end
     endcase
@@ -5848,15 +5926,15 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
     \$657  = w_frames;
     casez (fsm_state)
       2'h0:
-          if (\$265 ) begin
+          if (\$266 ) begin
             \$657  = w__payload[63:48];
           end
     endcase
-    if (\$277 ) begin
-      if (\$280 ) begin
-        if (\$283 ) begin
-          if (\$289 ) begin
-            \$657  = \$290 [15:0];
+    if (\$278 ) begin
+      if (\$281 ) begin
+        if (\$284 ) begin
+          if (\$290 ) begin
+            \$657  = \$291 [15:0];
           end
         end
       end
@@ -5870,7 +5948,7 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
     \$658  = w_height;
     casez (fsm_state)
       2'h0:
-          if (\$265 ) begin
+          if (\$266 ) begin
             \$658  = w__payload[5:0];
           end
     endcase
@@ -5883,7 +5961,7 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
     \$659  = w_width;
     casez (fsm_state)
       2'h0:
-          if (\$265 ) begin
+          if (\$266 ) begin
             \$659  = w__payload[21:16];
           end
     endcase
@@ -5896,8 +5974,8 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
     \$660  = w_groups;
     casez (fsm_state)
       2'h0:
-          if (\$265 ) begin
-            \$660  = \$267 [3:0];
+          if (\$266 ) begin
+            \$660  = \$268 [3:0];
           end
     endcase
     if (rst) begin
@@ -5909,14 +5987,14 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
     \$661  = load;
     casez (fsm_state)
       2'h0:
-          if (\$265 ) begin
+          if (\$266 ) begin
             \$661  = 7'h00;
           end
       2'h1:
           /* empty */;
       2'h2:
           if (w__valid) begin
-            \$661  = \$272 [6:0];
+            \$661  = \$273 [6:0];
           end
     endcase
     if (rst) begin
@@ -5928,15 +6006,15 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
     \$662  = load_cg;
     casez (fsm_state)
       2'h0:
-          if (\$265 ) begin
+          if (\$266 ) begin
             \$662  = 3'h0;
           end
       2'h1:
           /* empty */;
       2'h2:
           if (w__valid) begin
-            \$662  = \$273 [2:0];
-            if (\$275 ) begin
+            \$662  = \$274 [2:0];
+            if (\$276 ) begin
               \$662  = 3'h0;
             end
           end
@@ -5950,15 +6028,15 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
     \$663  = load_og;
     casez (fsm_state)
       2'h0:
-          if (\$265 ) begin
+          if (\$266 ) begin
             \$663  = 4'h0;
           end
       2'h1:
           /* empty */;
       2'h2:
           if (w__valid) begin
-            if (\$275 ) begin
-              \$663  = \$276 [3:0];
+            if (\$276 ) begin
+              \$663  = \$277 [3:0];
             end
           end
     endcase
@@ -5971,8 +6049,8 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
     \$664  = next_ogroups;
     casez (fsm_state)
       2'h0:
-          if (\$265 ) begin
-            \$664  = \$268 [4:0];
+          if (\$266 ) begin
+            \$664  = \$269 [4:0];
           end
     endcase
     if (rst) begin
@@ -5984,11 +6062,11 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
     \$665  = fsm_state;
     casez (fsm_state)
       2'h0:
-          if (\$265 ) begin
+          if (\$266 ) begin
             \$665  = 2'h1;
           end
       2'h1:
-          if (\$271 ) begin
+          if (\$272 ) begin
             \$665  = 2'h2;
           end
       2'h2:
@@ -6116,11 +6194,11 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
           end
     endcase
     if (issue) begin
-      if (\$293 ) begin
-        if (\$305 ) begin
-          if (\$314 ) begin
-            if (\$320 ) begin
-              \$672  = \$322 [15:0];
+      if (\$294 ) begin
+        if (\$306 ) begin
+          if (\$315 ) begin
+            if (\$321 ) begin
+              \$672  = \$323 [15:0];
             end
           end
         end
@@ -6133,9 +6211,9 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$673  = w_cg;
-    if (\$277 ) begin
-      \$673  = \$278 [2:0];
-      if (\$280 ) begin
+    if (\$278 ) begin
+      \$673  = \$279 [2:0];
+      if (\$281 ) begin
         \$673  = 3'h0;
       end
     end
@@ -6146,10 +6224,10 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$674  = w_x;
-    if (\$277 ) begin
-      if (\$280 ) begin
-        \$674  = \$281 [4:0];
-        if (\$283 ) begin
+    if (\$278 ) begin
+      if (\$281 ) begin
+        \$674  = \$282 [4:0];
+        if (\$284 ) begin
           \$674  = 5'h00;
         end
       end
@@ -6161,11 +6239,11 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$675  = w_y;
-    if (\$277 ) begin
-      if (\$280 ) begin
-        if (\$283 ) begin
-          \$675  = \$284 [4:0];
-          if (\$289 ) begin
+    if (\$278 ) begin
+      if (\$281 ) begin
+        if (\$284 ) begin
+          \$675  = \$285 [4:0];
+          if (\$290 ) begin
             \$675  = 5'h00;
           end
         end
@@ -6178,10 +6256,10 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$676  = w_slot;
-    if (\$277 ) begin
-      if (\$280 ) begin
-        if (\$283 ) begin
-          \$676  = \$287 [3:0];
+    if (\$278 ) begin
+      if (\$281 ) begin
+        if (\$284 ) begin
+          \$676  = \$288 [3:0];
         end
       end
     end
@@ -6192,7 +6270,7 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$677  = held;
-    if (\$291 ) begin
+    if (\$292 ) begin
       \$677  = off__payload;
     end
     if (rst) begin
@@ -6203,8 +6281,8 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$678  = c_pass;
     if (issue) begin
-      \$678  = \$292 [0];
-      if (\$293 ) begin
+      \$678  = \$293 [0];
+      if (\$294 ) begin
         \$678  = 1'h0;
       end
     end
@@ -6216,9 +6294,9 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$679  = c_cg;
     if (issue) begin
-      if (\$293 ) begin
-        \$679  = \$294 [2:0];
-        if (\$296 ) begin
+      if (\$294 ) begin
+        \$679  = \$295 [2:0];
+        if (\$297 ) begin
           \$679  = 3'h0;
         end
       end
@@ -6231,11 +6309,11 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$680  = c_og;
     if (issue) begin
-      if (\$293 ) begin
-        if (\$296 ) begin
-          \$680  = \$297 [3:0];
+      if (\$294 ) begin
+        if (\$297 ) begin
+          \$680  = \$298 [3:0];
         end
-        if (\$305 ) begin
+        if (\$306 ) begin
           \$680  = 4'h0;
         end
       end
@@ -6248,11 +6326,11 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$681  = c_wbase;
     if (issue) begin
-      if (\$293 ) begin
-        if (\$296 ) begin
-          \$681  = \$298 [6:0];
+      if (\$294 ) begin
+        if (\$297 ) begin
+          \$681  = \$299 [6:0];
         end
-        if (\$305 ) begin
+        if (\$306 ) begin
           \$681  = 7'h00;
         end
       end
@@ -6265,10 +6343,10 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$682  = c_ox;
     if (issue) begin
-      if (\$293 ) begin
-        if (\$305 ) begin
-          \$682  = \$306 [4:0];
-          if (\$314 ) begin
+      if (\$294 ) begin
+        if (\$306 ) begin
+          \$682  = \$307 [4:0];
+          if (\$315 ) begin
             \$682  = 5'h00;
           end
         end
@@ -6282,10 +6360,10 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$683  = c_x;
     if (issue) begin
-      if (\$293 ) begin
-        if (\$305 ) begin
-          \$683  = \$308 [5:0];
-          if (\$314 ) begin
+      if (\$294 ) begin
+        if (\$306 ) begin
+          \$683  = \$309 [5:0];
+          if (\$315 ) begin
             \$683  = 6'h00;
           end
         end
@@ -6299,14 +6377,14 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$684  = c_oy;
     if (issue) begin
-      if (\$293 ) begin
-        if (\$305 ) begin
-          if (\$314 ) begin
+      if (\$294 ) begin
+        if (\$306 ) begin
+          if (\$315 ) begin
             (* full_case = 32'd1 *)
-            if (\$320 ) begin
+            if (\$321 ) begin
               \$684  = 5'h00;
             end else begin
-              \$684  = \$323 [4:0];
+              \$684  = \$324 [4:0];
             end
           end
         end
@@ -6320,14 +6398,14 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$685  = c_y;
     if (issue) begin
-      if (\$293 ) begin
-        if (\$305 ) begin
-          if (\$314 ) begin
+      if (\$294 ) begin
+        if (\$306 ) begin
+          if (\$315 ) begin
             (* full_case = 32'd1 *)
-            if (\$320 ) begin
+            if (\$321 ) begin
               \$685  = 6'h00;
             end else begin
-              \$685  = \$325 [5:0];
+              \$685  = \$326 [5:0];
             end
           end
         end
@@ -6341,21 +6419,21 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$686  = below;
     if (issue) begin
-      if (\$293 ) begin
-        if (\$305 ) begin
-          if (\$314 ) begin
+      if (\$294 ) begin
+        if (\$306 ) begin
+          if (\$315 ) begin
             (* full_case = 32'd1 *)
-            if (\$320 ) begin
-              \$686  = \$321 [5:0];
+            if (\$321 ) begin
+              \$686  = \$322 [5:0];
             end else begin
-              \$686  = \$327 [5:0];
+              \$686  = \$328 [5:0];
             end
           end
         end
       end
     end
     if (loaded) begin
-      \$686  = \$337 [5:0];
+      \$686  = \$338 [5:0];
     end
     if (rst) begin
       \$686  = 6'h00;
@@ -6364,8 +6442,8 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$687  = c_slot;
-    if (\$328 ) begin
-      \$687  = \$334 [3:0];
+    if (\$329 ) begin
+      \$687  = \$335 [3:0];
     end
     if (rst) begin
       \$687  = 4'h0;
@@ -6373,7 +6451,7 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$688  = \$336 [3:0];
+    \$688  = \$337 [3:0];
     if (rst) begin
       \$688  = 4'h0;
     end
@@ -6412,7 +6490,7 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$692  = accfirst1;
     if (ce) begin
-      \$692  = \$340 ;
+      \$692  = \$341 ;
     end
     if (rst) begin
       \$692  = 1'h0;
@@ -6422,7 +6500,7 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$693  = acclast1;
     if (ce) begin
-      \$693  = \$344 ;
+      \$693  = \$345 ;
     end
     if (rst) begin
       \$693  = 1'h0;
@@ -6750,19 +6828,19 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$726  = waddr2;
+    \$726  = v2;
     if (ce) begin
-      \$726  = \$345 ;
+      \$726  = v1;
     end
     if (rst) begin
-      \$726  = 8'h00;
+      \$726  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$727  = v2;
+    \$727  = last2;
     if (ce) begin
-      \$727  = v1;
+      \$727  = last1;
     end
     if (rst) begin
       \$727  = 1'h0;
@@ -6770,9 +6848,9 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$728  = last2;
+    \$728  = accfirst2;
     if (ce) begin
-      \$728  = last1;
+      \$728  = accfirst1;
     end
     if (rst) begin
       \$728  = 1'h0;
@@ -6780,9 +6858,9 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$729  = accfirst2;
+    \$729  = acclast2;
     if (ce) begin
-      \$729  = accfirst1;
+      \$729  = acclast1;
     end
     if (rst) begin
       \$729  = 1'h0;
@@ -6790,19 +6868,19 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$730  = acclast2;
+    \$730  = sample0_s2b;
     if (ce) begin
-      \$730  = acclast1;
+      \$730  = port__data;
     end
     if (rst) begin
-      \$730  = 1'h0;
+      \$730  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$731  = sample0_s2b;
+    \$731  = sample1_s2b;
     if (ce) begin
-      \$731  = port__data;
+      \$731  = \port__data$253 ;
     end
     if (rst) begin
       \$731  = 32'd0;
@@ -6810,7 +6888,7 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$732  = sample1_s2b;
+    \$732  = sample2_s2b;
     if (ce) begin
       \$732  = \port__data$254 ;
     end
@@ -6820,7 +6898,7 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$733  = sample2_s2b;
+    \$733  = sample3_s2b;
     if (ce) begin
       \$733  = \port__data$255 ;
     end
@@ -6830,7 +6908,7 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$734  = sample3_s2b;
+    \$734  = sample4_s2b;
     if (ce) begin
       \$734  = \port__data$256 ;
     end
@@ -6840,7 +6918,7 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$735  = sample4_s2b;
+    \$735  = sample5_s2b;
     if (ce) begin
       \$735  = \port__data$257 ;
     end
@@ -6850,7 +6928,7 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$736  = sample5_s2b;
+    \$736  = sample6_s2b;
     if (ce) begin
       \$736  = \port__data$258 ;
     end
@@ -6860,7 +6938,7 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$737  = sample6_s2b;
+    \$737  = sample7_s2b;
     if (ce) begin
       \$737  = \port__data$259 ;
     end
@@ -6870,7 +6948,7 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$738  = sample7_s2b;
+    \$738  = sample8_s2b;
     if (ce) begin
       \$738  = \port__data$260 ;
     end
@@ -6880,12 +6958,12 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$739  = sample8_s2b;
+    \$739  = weights_s2b;
     if (ce) begin
-      \$739  = \port__data$261 ;
+      \$739  = wread__data;
     end
     if (rst) begin
-      \$739  = 32'd0;
+      \$739  = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
@@ -7742,7 +7820,7 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$825  = scale0_s3;
     if (ce) begin
-      \$825  = wread__data[159:144];
+      \$825  = weights_s2b[159:144];
     end
     if (rst) begin
       \$825  = 16'h0000;
@@ -7752,7 +7830,7 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$826  = scale1_s3;
     if (ce) begin
-      \$826  = wread__data[335:320];
+      \$826  = weights_s2b[335:320];
     end
     if (rst) begin
       \$826  = 16'h0000;
@@ -7762,7 +7840,7 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$827  = bias0_s3;
     if (ce) begin
-      \$827  = wread__data[175:160];
+      \$827  = weights_s2b[175:160];
     end
     if (rst) begin
       \$827  = 16'h0000;
@@ -7772,7 +7850,7 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$828  = bias1_s3;
     if (ce) begin
-      \$828  = wread__data[351:336];
+      \$828  = weights_s2b[351:336];
     end
     if (rst) begin
       \$828  = 16'h0000;
@@ -8052,7 +8130,7 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   assign wslot8 = \$251 [3:0];
   assign \port__en$158  = ce;
   assign \port__addr$159  = \$256 [11:0];
-  assign wread__addr = waddr2[6:0];
+  assign wread__addr = \$257 [6:0];
   assign wread__en = ce;
   assign \wmem_w__data[0]  = wmem_w__data[175:0];
   assign \wmem_w__data[0].w0_0  = wmem_w__data[3:0];
@@ -8271,6 +8349,10 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   assign \port__data[1]  = port__data[15:8];
   assign \port__data[2]  = port__data[23:16];
   assign \port__data[3]  = port__data[31:24];
+  assign \port__data$253[0]  = \port__data$253 [7:0];
+  assign \port__data$253[1]  = \port__data$253 [15:8];
+  assign \port__data$253[2]  = \port__data$253 [23:16];
+  assign \port__data$253[3]  = \port__data$253 [31:24];
   assign \port__data$254[0]  = \port__data$254 [7:0];
   assign \port__data$254[1]  = \port__data$254 [15:8];
   assign \port__data$254[2]  = \port__data$254 [23:16];
@@ -8299,10 +8381,84 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   assign \port__data$260[1]  = \port__data$260 [15:8];
   assign \port__data$260[2]  = \port__data$260 [23:16];
   assign \port__data$260[3]  = \port__data$260 [31:24];
-  assign \port__data$261[0]  = \port__data$261 [7:0];
-  assign \port__data$261[1]  = \port__data$261 [15:8];
-  assign \port__data$261[2]  = \port__data$261 [23:16];
-  assign \port__data$261[3]  = \port__data$261 [31:24];
+  assign \weights_s2b[0]  = weights_s2b[175:0];
+  assign \weights_s2b[0].w0_0  = weights_s2b[3:0];
+  assign \weights_s2b[0].w0_1  = weights_s2b[7:4];
+  assign \weights_s2b[0].w0_2  = weights_s2b[11:8];
+  assign \weights_s2b[0].w0_3  = weights_s2b[15:12];
+  assign \weights_s2b[0].w0_4  = weights_s2b[19:16];
+  assign \weights_s2b[0].w0_5  = weights_s2b[23:20];
+  assign \weights_s2b[0].w0_6  = weights_s2b[27:24];
+  assign \weights_s2b[0].w0_7  = weights_s2b[31:28];
+  assign \weights_s2b[0].w0_8  = weights_s2b[35:32];
+  assign \weights_s2b[0].w1_0  = weights_s2b[39:36];
+  assign \weights_s2b[0].w1_1  = weights_s2b[43:40];
+  assign \weights_s2b[0].w1_2  = weights_s2b[47:44];
+  assign \weights_s2b[0].w1_3  = weights_s2b[51:48];
+  assign \weights_s2b[0].w1_4  = weights_s2b[55:52];
+  assign \weights_s2b[0].w1_5  = weights_s2b[59:56];
+  assign \weights_s2b[0].w1_6  = weights_s2b[63:60];
+  assign \weights_s2b[0].w1_7  = weights_s2b[67:64];
+  assign \weights_s2b[0].w1_8  = weights_s2b[71:68];
+  assign \weights_s2b[0].w2_0  = weights_s2b[75:72];
+  assign \weights_s2b[0].w2_1  = weights_s2b[79:76];
+  assign \weights_s2b[0].w2_2  = weights_s2b[83:80];
+  assign \weights_s2b[0].w2_3  = weights_s2b[87:84];
+  assign \weights_s2b[0].w2_4  = weights_s2b[91:88];
+  assign \weights_s2b[0].w2_5  = weights_s2b[95:92];
+  assign \weights_s2b[0].w2_6  = weights_s2b[99:96];
+  assign \weights_s2b[0].w2_7  = weights_s2b[103:100];
+  assign \weights_s2b[0].w2_8  = weights_s2b[107:104];
+  assign \weights_s2b[0].w3_0  = weights_s2b[111:108];
+  assign \weights_s2b[0].w3_1  = weights_s2b[115:112];
+  assign \weights_s2b[0].w3_2  = weights_s2b[119:116];
+  assign \weights_s2b[0].w3_3  = weights_s2b[123:120];
+  assign \weights_s2b[0].w3_4  = weights_s2b[127:124];
+  assign \weights_s2b[0].w3_5  = weights_s2b[131:128];
+  assign \weights_s2b[0].w3_6  = weights_s2b[135:132];
+  assign \weights_s2b[0].w3_7  = weights_s2b[139:136];
+  assign \weights_s2b[0].w3_8  = weights_s2b[143:140];
+  assign \weights_s2b[0].scale  = weights_s2b[159:144];
+  assign \weights_s2b[0].bias  = weights_s2b[175:160];
+  assign \weights_s2b[1]  = weights_s2b[351:176];
+  assign \weights_s2b[1].w0_0  = weights_s2b[179:176];
+  assign \weights_s2b[1].w0_1  = weights_s2b[183:180];
+  assign \weights_s2b[1].w0_2  = weights_s2b[187:184];
+  assign \weights_s2b[1].w0_3  = weights_s2b[191:188];
+  assign \weights_s2b[1].w0_4  = weights_s2b[195:192];
+  assign \weights_s2b[1].w0_5  = weights_s2b[199:196];
+  assign \weights_s2b[1].w0_6  = weights_s2b[203:200];
+  assign \weights_s2b[1].w0_7  = weights_s2b[207:204];
+  assign \weights_s2b[1].w0_8  = weights_s2b[211:208];
+  assign \weights_s2b[1].w1_0  = weights_s2b[215:212];
+  assign \weights_s2b[1].w1_1  = weights_s2b[219:216];
+  assign \weights_s2b[1].w1_2  = weights_s2b[223:220];
+  assign \weights_s2b[1].w1_3  = weights_s2b[227:224];
+  assign \weights_s2b[1].w1_4  = weights_s2b[231:228];
+  assign \weights_s2b[1].w1_5  = weights_s2b[235:232];
+  assign \weights_s2b[1].w1_6  = weights_s2b[239:236];
+  assign \weights_s2b[1].w1_7  = weights_s2b[243:240];
+  assign \weights_s2b[1].w1_8  = weights_s2b[247:244];
+  assign \weights_s2b[1].w2_0  = weights_s2b[251:248];
+  assign \weights_s2b[1].w2_1  = weights_s2b[255:252];
+  assign \weights_s2b[1].w2_2  = weights_s2b[259:256];
+  assign \weights_s2b[1].w2_3  = weights_s2b[263:260];
+  assign \weights_s2b[1].w2_4  = weights_s2b[267:264];
+  assign \weights_s2b[1].w2_5  = weights_s2b[271:268];
+  assign \weights_s2b[1].w2_6  = weights_s2b[275:272];
+  assign \weights_s2b[1].w2_7  = weights_s2b[279:276];
+  assign \weights_s2b[1].w2_8  = weights_s2b[283:280];
+  assign \weights_s2b[1].w3_0  = weights_s2b[287:284];
+  assign \weights_s2b[1].w3_1  = weights_s2b[291:288];
+  assign \weights_s2b[1].w3_2  = weights_s2b[295:292];
+  assign \weights_s2b[1].w3_3  = weights_s2b[299:296];
+  assign \weights_s2b[1].w3_4  = weights_s2b[303:300];
+  assign \weights_s2b[1].w3_5  = weights_s2b[307:304];
+  assign \weights_s2b[1].w3_6  = weights_s2b[311:308];
+  assign \weights_s2b[1].w3_7  = weights_s2b[315:312];
+  assign \weights_s2b[1].w3_8  = weights_s2b[319:316];
+  assign \weights_s2b[1].scale  = weights_s2b[335:320];
+  assign \weights_s2b[1].bias  = weights_s2b[351:336];
   assign \wread__data[0]  = wread__data[175:0];
   assign \wread__data[0].w0_0  = wread__data[3:0];
   assign \wread__data[0].w0_1  = wread__data[7:4];
@@ -8389,11 +8545,11 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   assign \$48  = { \$47 [6], \$47 [6:1] };
   assign \$62  = { \$61 [6], \$61 [6:1] };
   assign \$68  = { \$67 [6], \$67 [6:1] };
-  assign \$266  = { 2'h0, w__payload[47:34] };
   assign \$267  = { 2'h0, w__payload[47:34] };
-  assign \$268  = { 1'h0, w__payload[81:67] };
-  assign \$310  = { \$309 [6], \$309 [6:1] };
-  assign \$316  = { \$315 [6], \$315 [6:1] };
+  assign \$268  = { 2'h0, w__payload[47:34] };
+  assign \$269  = { 1'h0, w__payload[81:67] };
+  assign \$311  = { \$310 [6], \$310 [6:1] };
+  assign \$317  = { \$316 [6], \$316 [6:1] };
   assign \$568  = { \$567 [36], \$567 [36], \$567 [36], \$567 [36], \$567 [36], \$567 [36], \$567 [36], \$567 [36], \$567 [36], \$567 [36], \$567 [36], \$567 [36], \$567 [36], \$567 [36], \$567 [36], \$567 [36], \$567 [36:16] };
   assign \$573  = { \$572 [36], \$572 [36], \$572 [36], \$572 [36], \$572 [36], \$572 [36], \$572 [36], \$572 [36], \$572 [36], \$572 [36], \$572 [36], \$572 [36], \$572 [36], \$572 [36], \$572 [36], \$572 [36], \$572 [36:16] };
   assign \$578  = { \$577 [36], \$577 [36], \$577 [36], \$577 [36], \$577 [36], \$577 [36], \$577 [36], \$577 [36], \$577 [36], \$577 [36], \$577 [36], \$577 [36], \$577 [36], \$577 [36], \$577 [36], \$577 [36], \$577 [36:16] };

@@ -445,18 +445,21 @@ class DeformConv(wiring.Component):
             if bilinear:
                 coef = wy1[k] * wx1[k] * (mask1[k] if p.mask else 1)
                 coef2.append(stage(f"coef{k}_s2", coef))
-        # The weight RAM is read a stage later than the line buffer, so its registered output
-        # lines up with the registered samples without a register of its own.
+        # Depthwise, the weight RAM (a few beats: LUTs and FFs) is read a stage later than the
+        # line buffer, so its output lines up with the registered samples without a register
+        # of its own (registering it made yosys 0.70 emit a multiply driven register on ECP5).
+        # Full mode's is block RAM, whose clock-to-out before a multiplier would be the
+        # critical path: it is read with the line buffer and its output registered.
         wread = wmem.read_port()
-        waddr2 = stage("waddr2", wbase1 + cg1 if full else cg1)
-        m.d.comb += [wread.addr.eq(waddr2), wread.en.eq(ce)]
+        waddr = wbase1 + cg1 if full else stage("waddr2", cg1)
+        m.d.comb += [wread.addr.eq(waddr), wread.en.eq(ce)]
         v2, last2 = stage("v2", v1), stage("last2", last1)
         first2, final2 = stage("accfirst2", first1), stage("acclast2", final1)
 
         # -- S2 -> S2b: the memory reads, registered: the line buffer's block-RAM output and the
         # multiplier in one cycle were the engine's critical path (ECP5).
         samples2b = [stage(f"sample{k}_s2b", reads[k].data) for k in range(9)]
-        weights2b = wread.data
+        weights2b = stage("weights_s2b", wread.data) if full else wread.data
         ok2 = [stage(f"ok{k}_s2b", ok) for k, ok in enumerate(ok2)]
         coef2 = [stage(f"coef{k}_s2b", coef) for k, coef in enumerate(coef2)]
         v2a = v2
