@@ -462,7 +462,7 @@ class DeformConv(wiring.Component):
         weights2b = stage("weights_s2b", wread.data) if full else wread.data
         ok2 = [stage(f"ok{k}_s2b", ok) for k, ok in enumerate(ok2)]
         coef2 = [stage(f"coef{k}_s2b", coef) for k, coef in enumerate(coef2)]
-        v2a = v2
+        v2_reading = v2     # S2 (the reads in flight), for pipe_busy
         v2, last2 = stage("v2b", v2), stage("last2b", last2)
         first2, final2 = stage("accfirst2b", first2), stage("acclast2b", final2)
 
@@ -519,5 +519,5 @@ class DeformConv(wiring.Component):
                 m.d.sync += self.o.p.data[lane].eq(saturate(q, Fixed(ACT_BITS, 0)))
         with m.If(ce):
             m.d.sync += [self.o.valid.eq(v5), self.o.p.last.eq(last5)]
-        m.d.comb += pipe_busy.eq(v1 | v2a | v2 | v3 | v4 | v5)
+        m.d.comb += pipe_busy.eq(v1 | v2_reading | v2 | v3 | v4 | v5)
         return m
