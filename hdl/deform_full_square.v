@@ -464,95 +464,95 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   wire \$264 ;
   wire \$265 ;
   wire \$266 ;
-  wire \$267 ;
+  wire [15:0] \$267 ;
   wire [15:0] \$268 ;
   wire [15:0] \$269 ;
   wire [6:0] \$27 ;
-  wire [15:0] \$270 ;
+  wire \$270 ;
   wire \$271 ;
   wire \$272 ;
-  wire \$273 ;
-  wire [7:0] \$274 ;
-  wire [3:0] \$275 ;
-  wire [4:0] \$276 ;
-  wire \$277 ;
-  wire [4:0] \$278 ;
-  wire \$279 ;
+  wire [7:0] \$273 ;
+  wire [3:0] \$274 ;
+  wire [4:0] \$275 ;
+  wire \$276 ;
+  wire [4:0] \$277 ;
+  wire \$278 ;
+  wire [3:0] \$279 ;
   wire [6:0] \$28 ;
-  wire [3:0] \$280 ;
-  wire [4:0] \$281 ;
-  wire \$282 ;
-  wire [5:0] \$283 ;
-  wire [6:0] \$284 ;
-  wire \$285 ;
-  wire [5:0] \$286 ;
-  wire \$287 ;
+  wire [4:0] \$280 ;
+  wire \$281 ;
+  wire [5:0] \$282 ;
+  wire [6:0] \$283 ;
+  wire \$284 ;
+  wire [5:0] \$285 ;
+  wire \$286 ;
+  wire [4:0] \$287 ;
   wire [4:0] \$288 ;
-  wire [4:0] \$289 ;
+  wire [6:0] \$289 ;
   wire \$29 ;
-  wire [6:0] \$290 ;
-  wire \$291 ;
-  wire [16:0] \$292 ;
-  wire \$293 ;
-  wire [1:0] \$294 ;
-  wire \$295 ;
-  wire [3:0] \$296 ;
-  wire [4:0] \$297 ;
-  wire \$298 ;
-  wire [4:0] \$299 ;
+  wire \$290 ;
+  wire [16:0] \$291 ;
+  wire \$292 ;
+  wire [1:0] \$293 ;
+  wire \$294 ;
+  wire [3:0] \$295 ;
+  wire [4:0] \$296 ;
+  wire \$297 ;
+  wire [4:0] \$298 ;
+  wire [7:0] \$299 ;
   wire \$3 ;
   wire \$30 ;
-  wire [7:0] \$300 ;
-  wire [4:0] \$301 ;
+  wire [4:0] \$300 ;
+  wire \$301 ;
   wire \$302 ;
   wire \$303 ;
-  wire \$304 ;
-  wire [5:0] \$305 ;
+  wire [5:0] \$304 ;
+  wire \$305 ;
   wire \$306 ;
-  wire \$307 ;
-  wire [5:0] \$308 ;
-  wire [1:0] \$309 ;
+  wire [5:0] \$307 ;
+  wire [1:0] \$308 ;
+  wire [6:0] \$309 ;
   wire \$31 ;
   wire [6:0] \$310 ;
   wire [6:0] \$311 ;
-  wire [6:0] \$312 ;
+  wire [7:0] \$312 ;
   wire [7:0] \$313 ;
-  wire [7:0] \$314 ;
-  wire [8:0] \$315 ;
-  wire \$316 ;
+  wire [8:0] \$314 ;
+  wire \$315 ;
+  wire [6:0] \$316 ;
   wire [6:0] \$317 ;
-  wire [6:0] \$318 ;
+  wire [7:0] \$318 ;
   wire [7:0] \$319 ;
   wire \$32 ;
-  wire [7:0] \$320 ;
-  wire [8:0] \$321 ;
-  wire \$322 ;
-  wire [6:0] \$323 ;
-  wire [16:0] \$324 ;
-  wire [5:0] \$325 ;
-  wire [1:0] \$326 ;
-  wire [6:0] \$327 ;
-  wire [1:0] \$328 ;
-  wire [6:0] \$329 ;
+  wire [8:0] \$320 ;
+  wire \$321 ;
+  wire [6:0] \$322 ;
+  wire [16:0] \$323 ;
+  wire [5:0] \$324 ;
+  wire [1:0] \$325 ;
+  wire [6:0] \$326 ;
+  wire [1:0] \$327 ;
+  wire [6:0] \$328 ;
+  wire \$329 ;
   wire [4:0] \$33 ;
-  wire \$330 ;
-  wire [4:0] \$331 ;
-  wire \$332 ;
-  wire [4:0] \$333 ;
-  wire [5:0] \$334 ;
-  wire [4:0] \$335 ;
-  wire [5:0] \$336 ;
-  wire [4:0] \$337 ;
-  wire [5:0] \$338 ;
-  wire [6:0] \$339 ;
+  wire [4:0] \$330 ;
+  wire \$331 ;
+  wire [4:0] \$332 ;
+  wire [5:0] \$333 ;
+  wire [4:0] \$334 ;
+  wire [5:0] \$335 ;
+  wire [4:0] \$336 ;
+  wire [5:0] \$337 ;
+  wire [6:0] \$338 ;
+  wire \$339 ;
   wire \$34 ;
   wire \$340 ;
   wire \$341 ;
   wire \$342 ;
-  wire \$343 ;
-  wire [4:0] \$344 ;
+  wire [4:0] \$343 ;
+  wire \$344 ;
   wire \$345 ;
-  wire \$346 ;
+  wire [11:0] \$346 ;
   wire [11:0] \$347 ;
   wire [11:0] \$348 ;
   wire [11:0] \$349 ;
@@ -632,7 +632,7 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   wire [11:0] \$415 ;
   wire [11:0] \$416 ;
   wire [11:0] \$417 ;
-  wire [11:0] \$418 ;
+  wire \$418 ;
   wire [12:0] \$419 ;
   wire [7:0] \$42 ;
   wire [12:0] \$420 ;
@@ -641,173 +641,173 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   wire [12:0] \$423 ;
   wire [13:0] \$424 ;
   wire [14:0] \$425 ;
-  wire [15:0] \$426 ;
+  wire [12:0] \$426 ;
   wire [12:0] \$427 ;
-  wire [12:0] \$428 ;
-  wire [13:0] \$429 ;
+  wire [13:0] \$428 ;
+  wire [12:0] \$429 ;
   wire [7:0] \$43 ;
   wire [12:0] \$430 ;
-  wire [12:0] \$431 ;
-  wire [13:0] \$432 ;
-  wire [14:0] \$433 ;
-  wire [15:0] \$434 ;
+  wire [13:0] \$431 ;
+  wire [14:0] \$432 ;
+  wire [15:0] \$433 ;
+  wire [12:0] \$434 ;
   wire [12:0] \$435 ;
-  wire [12:0] \$436 ;
-  wire [13:0] \$437 ;
+  wire [13:0] \$436 ;
+  wire [12:0] \$437 ;
   wire [12:0] \$438 ;
-  wire [12:0] \$439 ;
+  wire [13:0] \$439 ;
   wire [8:0] \$44 ;
-  wire [13:0] \$440 ;
-  wire [14:0] \$441 ;
-  wire [15:0] \$442 ;
-  wire [12:0] \$443 ;
+  wire [14:0] \$440 ;
+  wire [12:0] \$441 ;
+  wire [12:0] \$442 ;
+  wire [13:0] \$443 ;
   wire [12:0] \$444 ;
-  wire [13:0] \$445 ;
-  wire [12:0] \$446 ;
-  wire [12:0] \$447 ;
-  wire [13:0] \$448 ;
-  wire [14:0] \$449 ;
+  wire [12:0] \$445 ;
+  wire [13:0] \$446 ;
+  wire [14:0] \$447 ;
+  wire [15:0] \$448 ;
+  wire [16:0] \$449 ;
   wire \$45 ;
-  wire [15:0] \$450 ;
+  wire [12:0] \$450 ;
   wire [12:0] \$451 ;
-  wire [12:0] \$452 ;
-  wire [13:0] \$453 ;
+  wire [13:0] \$452 ;
+  wire [17:0] \$453 ;
   wire [12:0] \$454 ;
   wire [12:0] \$455 ;
   wire [13:0] \$456 ;
-  wire [14:0] \$457 ;
-  wire [15:0] \$458 ;
-  wire [12:0] \$459 ;
+  wire [12:0] \$457 ;
+  wire [12:0] \$458 ;
+  wire [13:0] \$459 ;
   wire \$46 ;
-  wire [12:0] \$460 ;
-  wire [13:0] \$461 ;
+  wire [14:0] \$460 ;
+  wire [12:0] \$461 ;
   wire [12:0] \$462 ;
-  wire [12:0] \$463 ;
-  wire [13:0] \$464 ;
-  wire [14:0] \$465 ;
-  wire [15:0] \$466 ;
-  wire [12:0] \$467 ;
-  wire [12:0] \$468 ;
-  wire [13:0] \$469 ;
+  wire [13:0] \$463 ;
+  wire [12:0] \$464 ;
+  wire [12:0] \$465 ;
+  wire [13:0] \$466 ;
+  wire [14:0] \$467 ;
+  wire [15:0] \$468 ;
+  wire [12:0] \$469 ;
   wire [6:0] \$47 ;
   wire [12:0] \$470 ;
-  wire [12:0] \$471 ;
-  wire [13:0] \$472 ;
-  wire [14:0] \$473 ;
-  wire [15:0] \$474 ;
-  wire [12:0] \$475 ;
+  wire [13:0] \$471 ;
+  wire [12:0] \$472 ;
+  wire [12:0] \$473 ;
+  wire [13:0] \$474 ;
+  wire [14:0] \$475 ;
   wire [12:0] \$476 ;
-  wire [13:0] \$477 ;
-  wire [12:0] \$478 ;
+  wire [12:0] \$477 ;
+  wire [13:0] \$478 ;
   wire [12:0] \$479 ;
   wire [6:0] \$48 ;
-  wire [13:0] \$480 ;
-  wire [14:0] \$481 ;
-  wire [15:0] \$482 ;
-  wire \$483 ;
+  wire [12:0] \$480 ;
+  wire [13:0] \$481 ;
+  wire [14:0] \$482 ;
+  wire [15:0] \$483 ;
   wire [16:0] \$484 ;
-  wire [16:0] \$485 ;
-  wire [17:0] \$486 ;
-  wire [16:0] \$487 ;
-  wire [16:0] \$488 ;
-  wire [17:0] \$489 ;
+  wire [12:0] \$485 ;
+  wire [12:0] \$486 ;
+  wire [13:0] \$487 ;
+  wire [17:0] \$488 ;
+  wire [20:0] \$489 ;
   wire [7:0] \$49 ;
   wire [20:0] \$490 ;
-  wire [20:0] \$491 ;
-  wire \$492 ;
-  wire [16:0] \$493 ;
-  wire [16:0] \$494 ;
-  wire [17:0] \$495 ;
-  wire [16:0] \$496 ;
-  wire [16:0] \$497 ;
-  wire [17:0] \$498 ;
-  wire [20:0] \$499 ;
+  wire \$491 ;
+  wire [12:0] \$492 ;
+  wire [12:0] \$493 ;
+  wire [13:0] \$494 ;
+  wire [12:0] \$495 ;
+  wire [12:0] \$496 ;
+  wire [13:0] \$497 ;
+  wire [14:0] \$498 ;
+  wire [12:0] \$499 ;
   wire [5:0] \$5 ;
   wire [7:0] \$50 ;
-  wire [20:0] \$500 ;
-  wire \$501 ;
-  wire [35:0] \$502 ;
-  wire [35:0] \$503 ;
-  wire [36:0] \$504 ;
-  wire [36:0] \$505 ;
-  wire [37:0] \$506 ;
-  wire \$507 ;
-  wire \$508 ;
-  wire [36:0] \$509 ;
+  wire [12:0] \$500 ;
+  wire [13:0] \$501 ;
+  wire [12:0] \$502 ;
+  wire [12:0] \$503 ;
+  wire [13:0] \$504 ;
+  wire [14:0] \$505 ;
+  wire [15:0] \$506 ;
+  wire [12:0] \$507 ;
+  wire [12:0] \$508 ;
+  wire [13:0] \$509 ;
   wire [8:0] \$51 ;
-  wire [36:0] \$510 ;
-  wire [37:0] \$511 ;
-  wire [37:0] \$512 ;
-  wire \$513 ;
-  wire [36:0] \$514 ;
-  wire [36:0] \$515 ;
-  wire [37:0] \$516 ;
-  wire \$517 ;
-  wire \$518 ;
-  wire [36:0] \$519 ;
+  wire [12:0] \$510 ;
+  wire [12:0] \$511 ;
+  wire [13:0] \$512 ;
+  wire [14:0] \$513 ;
+  wire [12:0] \$514 ;
+  wire [12:0] \$515 ;
+  wire [13:0] \$516 ;
+  wire [12:0] \$517 ;
+  wire [12:0] \$518 ;
+  wire [13:0] \$519 ;
   wire \$52 ;
-  wire [36:0] \$520 ;
-  wire [37:0] \$521 ;
-  wire [37:0] \$522 ;
-  wire \$523 ;
-  wire \$524 ;
-  wire \$525 ;
-  wire [36:0] \$526 ;
-  wire [36:0] \$527 ;
-  wire [37:0] \$528 ;
-  wire \$529 ;
+  wire [14:0] \$520 ;
+  wire [15:0] \$521 ;
+  wire [16:0] \$522 ;
+  wire [12:0] \$523 ;
+  wire [12:0] \$524 ;
+  wire [13:0] \$525 ;
+  wire [17:0] \$526 ;
+  wire [12:0] \$527 ;
+  wire [12:0] \$528 ;
+  wire [13:0] \$529 ;
   wire \$53 ;
-  wire \$530 ;
-  wire [36:0] \$531 ;
-  wire [36:0] \$532 ;
-  wire [37:0] \$533 ;
-  wire [37:0] \$534 ;
-  wire [36:0] \$535 ;
-  wire [36:0] \$536 ;
-  wire [37:0] \$537 ;
-  wire \$538 ;
-  wire \$539 ;
+  wire [12:0] \$530 ;
+  wire [12:0] \$531 ;
+  wire [13:0] \$532 ;
+  wire [14:0] \$533 ;
+  wire [12:0] \$534 ;
+  wire [12:0] \$535 ;
+  wire [13:0] \$536 ;
+  wire [12:0] \$537 ;
+  wire [12:0] \$538 ;
+  wire [13:0] \$539 ;
   wire [4:0] \$54 ;
-  wire [36:0] \$540 ;
-  wire [36:0] \$541 ;
-  wire [37:0] \$542 ;
-  wire [37:0] \$543 ;
-  wire [7:0] \$544 ;
-  wire [8:0] \$545 ;
-  wire [36:0] \$546 ;
-  wire [36:0] \$547 ;
-  wire [37:0] \$548 ;
-  wire \$549 ;
+  wire [14:0] \$540 ;
+  wire [15:0] \$541 ;
+  wire [12:0] \$542 ;
+  wire [12:0] \$543 ;
+  wire [13:0] \$544 ;
+  wire [12:0] \$545 ;
+  wire [12:0] \$546 ;
+  wire [13:0] \$547 ;
+  wire [14:0] \$548 ;
+  wire [12:0] \$549 ;
   wire \$55 ;
-  wire \$550 ;
-  wire [36:0] \$551 ;
-  wire [36:0] \$552 ;
-  wire [37:0] \$553 ;
-  wire [37:0] \$554 ;
-  wire \$555 ;
-  wire [36:0] \$556 ;
-  wire [36:0] \$557 ;
-  wire [37:0] \$558 ;
-  wire \$559 ;
+  wire [12:0] \$550 ;
+  wire [13:0] \$551 ;
+  wire [12:0] \$552 ;
+  wire [12:0] \$553 ;
+  wire [13:0] \$554 ;
+  wire [14:0] \$555 ;
+  wire [15:0] \$556 ;
+  wire [16:0] \$557 ;
+  wire [12:0] \$558 ;
+  wire [12:0] \$559 ;
   wire \$56 ;
-  wire \$560 ;
-  wire [36:0] \$561 ;
-  wire [36:0] \$562 ;
-  wire [37:0] \$563 ;
-  wire [37:0] \$564 ;
-  wire \$565 ;
-  wire \$566 ;
-  wire \$567 ;
+  wire [13:0] \$560 ;
+  wire [17:0] \$561 ;
+  wire [20:0] \$562 ;
+  wire [20:0] \$563 ;
+  wire \$564 ;
+  wire [35:0] \$565 ;
+  wire [35:0] \$566 ;
+  wire [36:0] \$567 ;
   wire [36:0] \$568 ;
-  wire [36:0] \$569 ;
+  wire [37:0] \$569 ;
   wire \$57 ;
-  wire [37:0] \$570 ;
+  wire \$570 ;
   wire \$571 ;
-  wire \$572 ;
+  wire [36:0] \$572 ;
   wire [36:0] \$573 ;
-  wire [36:0] \$574 ;
+  wire [37:0] \$574 ;
   wire [37:0] \$575 ;
-  wire [37:0] \$576 ;
+  wire \$576 ;
   wire [36:0] \$577 ;
   wire [36:0] \$578 ;
   wire [37:0] \$579 ;
@@ -818,192 +818,192 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   wire [36:0] \$583 ;
   wire [37:0] \$584 ;
   wire [37:0] \$585 ;
-  wire [7:0] \$586 ;
-  wire [8:0] \$587 ;
-  reg [5:0] \$588 ;
-  reg [5:0] \$589 ;
+  wire \$586 ;
+  wire \$587 ;
+  wire \$588 ;
+  wire [36:0] \$589 ;
   wire \$59 ;
-  reg [3:0] \$590 ;
-  reg [15:0] \$591 ;
-  reg \$592 ;
-  reg \$593 ;
-  reg [15:0] \$594 ;
-  reg [5:0] \$595 ;
-  reg [5:0] \$596 ;
-  reg [3:0] \$597 ;
-  reg [6:0] \$598 ;
-  reg [2:0] \$599 ;
+  wire [36:0] \$590 ;
+  wire [37:0] \$591 ;
+  wire \$592 ;
+  wire \$593 ;
+  wire [36:0] \$594 ;
+  wire [36:0] \$595 ;
+  wire [37:0] \$596 ;
+  wire [37:0] \$597 ;
+  wire [36:0] \$598 ;
+  wire [36:0] \$599 ;
   wire \$6 ;
   wire \$60 ;
-  reg [3:0] \$600 ;
-  reg [4:0] \$601 ;
-  reg [1:0] \$602 ;
-  reg [5:0] \$603 ;
-  reg [5:0] \$604 ;
-  reg [3:0] \$605 ;
-  reg [4:0] \$606 ;
-  reg \$607 ;
-  reg \$608 ;
-  reg [15:0] \$609 ;
+  wire [37:0] \$600 ;
+  wire \$601 ;
+  wire \$602 ;
+  wire [36:0] \$603 ;
+  wire [36:0] \$604 ;
+  wire [37:0] \$605 ;
+  wire [37:0] \$606 ;
+  wire [7:0] \$607 ;
+  wire [8:0] \$608 ;
+  wire [36:0] \$609 ;
   wire [6:0] \$61 ;
-  reg [2:0] \$610 ;
-  reg [4:0] \$611 ;
-  reg [4:0] \$612 ;
-  reg [3:0] \$613 ;
-  reg [8:0] \$614 ;
-  reg \$615 ;
-  reg [2:0] \$616 ;
-  reg [3:0] \$617 ;
-  reg [6:0] \$618 ;
-  reg [4:0] \$619 ;
+  wire [36:0] \$610 ;
+  wire [37:0] \$611 ;
+  wire \$612 ;
+  wire \$613 ;
+  wire [36:0] \$614 ;
+  wire [36:0] \$615 ;
+  wire [37:0] \$616 ;
+  wire [37:0] \$617 ;
+  wire \$618 ;
+  wire [36:0] \$619 ;
   wire [6:0] \$62 ;
-  reg [5:0] \$620 ;
-  reg [4:0] \$621 ;
-  reg [5:0] \$622 ;
-  reg [5:0] \$623 ;
-  reg [3:0] \$624 ;
-  reg [3:0] \$625 ;
-  reg [1:0] \$626 ;
-  reg \$627 ;
-  reg \$628 ;
-  reg \$629 ;
+  wire [36:0] \$620 ;
+  wire [37:0] \$621 ;
+  wire \$622 ;
+  wire \$623 ;
+  wire [36:0] \$624 ;
+  wire [36:0] \$625 ;
+  wire [37:0] \$626 ;
+  wire [37:0] \$627 ;
+  wire \$628 ;
+  wire \$629 ;
   wire [7:0] \$63 ;
-  reg \$630 ;
-  reg [2:0] \$631 ;
-  reg [6:0] \$632 ;
-  reg [5:0] \$633 ;
-  reg [5:0] \$634 ;
-  reg [3:0] \$635 ;
-  reg [3:0] \$636 ;
-  reg [3:0] \$637 ;
-  reg [3:0] \$638 ;
-  reg [3:0] \$639 ;
+  wire \$630 ;
+  wire [36:0] \$631 ;
+  wire [36:0] \$632 ;
+  wire [37:0] \$633 ;
+  wire \$634 ;
+  wire \$635 ;
+  wire [36:0] \$636 ;
+  wire [36:0] \$637 ;
+  wire [37:0] \$638 ;
+  wire [37:0] \$639 ;
   wire [7:0] \$64 ;
-  reg [3:0] \$640 ;
-  reg [3:0] \$641 ;
-  reg [3:0] \$642 ;
-  reg [3:0] \$643 ;
-  reg [3:0] \$644 ;
-  reg [3:0] \$645 ;
-  reg [3:0] \$646 ;
-  reg [3:0] \$647 ;
-  reg [3:0] \$648 ;
-  reg [3:0] \$649 ;
+  wire [36:0] \$640 ;
+  wire [36:0] \$641 ;
+  wire [37:0] \$642 ;
+  wire \$643 ;
+  wire \$644 ;
+  wire [36:0] \$645 ;
+  wire [36:0] \$646 ;
+  wire [37:0] \$647 ;
+  wire [37:0] \$648 ;
+  wire [7:0] \$649 ;
   wire [8:0] \$65 ;
-  reg [3:0] \$650 ;
-  reg [3:0] \$651 ;
-  reg [3:0] \$652 ;
+  wire [8:0] \$650 ;
+  reg [5:0] \$651 ;
+  reg [5:0] \$652 ;
   reg [3:0] \$653 ;
-  reg \$654 ;
+  reg [15:0] \$654 ;
   reg \$655 ;
   reg \$656 ;
-  reg \$657 ;
-  reg \$658 ;
-  reg \$659 ;
+  reg [15:0] \$657 ;
+  reg [5:0] \$658 ;
+  reg [5:0] \$659 ;
   wire \$66 ;
-  reg \$660 ;
-  reg \$661 ;
-  reg \$662 ;
-  reg \$663 ;
-  reg \$664 ;
-  reg \$665 ;
-  reg \$666 ;
-  reg [31:0] \$667 ;
-  reg [31:0] \$668 ;
-  reg [31:0] \$669 ;
+  reg [3:0] \$660 ;
+  reg [6:0] \$661 ;
+  reg [2:0] \$662 ;
+  reg [3:0] \$663 ;
+  reg [4:0] \$664 ;
+  reg [1:0] \$665 ;
+  reg [5:0] \$666 ;
+  reg [5:0] \$667 ;
+  reg [3:0] \$668 ;
+  reg [4:0] \$669 ;
   wire [6:0] \$67 ;
-  reg [31:0] \$670 ;
-  reg [31:0] \$671 ;
-  reg [31:0] \$672 ;
-  reg [31:0] \$673 ;
-  reg [31:0] \$674 ;
-  reg [31:0] \$675 ;
-  reg [351:0] \$676 ;
-  reg \$677 ;
+  reg \$670 ;
+  reg \$671 ;
+  reg [15:0] \$672 ;
+  reg [2:0] \$673 ;
+  reg [4:0] \$674 ;
+  reg [4:0] \$675 ;
+  reg [3:0] \$676 ;
+  reg [8:0] \$677 ;
   reg \$678 ;
-  reg \$679 ;
+  reg [2:0] \$679 ;
   wire [6:0] \$68 ;
-  reg \$680 ;
-  reg \$681 ;
-  reg \$682 ;
-  reg \$683 ;
-  reg \$684 ;
-  reg \$685 ;
-  reg \$686 ;
-  reg \$687 ;
-  reg \$688 ;
-  reg \$689 ;
+  reg [3:0] \$680 ;
+  reg [6:0] \$681 ;
+  reg [4:0] \$682 ;
+  reg [5:0] \$683 ;
+  reg [4:0] \$684 ;
+  reg [5:0] \$685 ;
+  reg [5:0] \$686 ;
+  reg [3:0] \$687 ;
+  reg [3:0] \$688 ;
+  reg [1:0] \$689 ;
   wire [7:0] \$69 ;
-  reg [11:0] \$690 ;
-  reg [11:0] \$691 ;
-  reg [11:0] \$692 ;
-  reg [11:0] \$693 ;
-  reg [11:0] \$694 ;
-  reg [11:0] \$695 ;
-  reg [11:0] \$696 ;
-  reg [11:0] \$697 ;
-  reg [11:0] \$698 ;
-  reg [11:0] \$699 ;
+  reg \$690 ;
+  reg \$691 ;
+  reg \$692 ;
+  reg \$693 ;
+  reg [2:0] \$694 ;
+  reg [6:0] \$695 ;
+  reg [5:0] \$696 ;
+  reg [5:0] \$697 ;
+  reg [3:0] \$698 ;
+  reg [3:0] \$699 ;
   wire \$7 ;
   wire [7:0] \$70 ;
-  reg [11:0] \$700 ;
-  reg [11:0] \$701 ;
-  reg [11:0] \$702 ;
-  reg [11:0] \$703 ;
-  reg [11:0] \$704 ;
-  reg [11:0] \$705 ;
-  reg [11:0] \$706 ;
-  reg [11:0] \$707 ;
-  reg [11:0] \$708 ;
-  reg [11:0] \$709 ;
+  reg [3:0] \$700 ;
+  reg [3:0] \$701 ;
+  reg [3:0] \$702 ;
+  reg [3:0] \$703 ;
+  reg [3:0] \$704 ;
+  reg [3:0] \$705 ;
+  reg [3:0] \$706 ;
+  reg [3:0] \$707 ;
+  reg [3:0] \$708 ;
+  reg [3:0] \$709 ;
   wire [8:0] \$71 ;
-  reg [11:0] \$710 ;
-  reg [11:0] \$711 ;
-  reg [11:0] \$712 ;
-  reg [11:0] \$713 ;
-  reg [11:0] \$714 ;
-  reg [11:0] \$715 ;
-  reg [11:0] \$716 ;
-  reg [11:0] \$717 ;
-  reg [11:0] \$718 ;
-  reg [11:0] \$719 ;
+  reg [3:0] \$710 ;
+  reg [3:0] \$711 ;
+  reg [3:0] \$712 ;
+  reg [3:0] \$713 ;
+  reg [3:0] \$714 ;
+  reg [3:0] \$715 ;
+  reg [3:0] \$716 ;
+  reg \$717 ;
+  reg \$718 ;
+  reg \$719 ;
   wire \$72 ;
-  reg [11:0] \$720 ;
-  reg [11:0] \$721 ;
-  reg [11:0] \$722 ;
-  reg [11:0] \$723 ;
-  reg [11:0] \$724 ;
-  reg [11:0] \$725 ;
-  reg [11:0] \$726 ;
-  reg [11:0] \$727 ;
-  reg [11:0] \$728 ;
-  reg [11:0] \$729 ;
+  reg \$720 ;
+  reg \$721 ;
+  reg \$722 ;
+  reg \$723 ;
+  reg \$724 ;
+  reg \$725 ;
+  reg \$726 ;
+  reg \$727 ;
+  reg \$728 ;
+  reg \$729 ;
   wire [6:0] \$73 ;
-  reg [11:0] \$730 ;
-  reg [11:0] \$731 ;
-  reg [11:0] \$732 ;
-  reg [11:0] \$733 ;
-  reg [11:0] \$734 ;
-  reg [11:0] \$735 ;
-  reg [11:0] \$736 ;
-  reg [11:0] \$737 ;
-  reg [11:0] \$738 ;
-  reg [11:0] \$739 ;
+  reg [31:0] \$730 ;
+  reg [31:0] \$731 ;
+  reg [31:0] \$732 ;
+  reg [31:0] \$733 ;
+  reg [31:0] \$734 ;
+  reg [31:0] \$735 ;
+  reg [31:0] \$736 ;
+  reg [31:0] \$737 ;
+  reg [31:0] \$738 ;
+  reg [351:0] \$739 ;
   wire [1:0] \$74 ;
-  reg [11:0] \$740 ;
-  reg [11:0] \$741 ;
-  reg [11:0] \$742 ;
-  reg [11:0] \$743 ;
-  reg [11:0] \$744 ;
-  reg [11:0] \$745 ;
-  reg [11:0] \$746 ;
-  reg [11:0] \$747 ;
-  reg [11:0] \$748 ;
-  reg [11:0] \$749 ;
+  reg \$740 ;
+  reg \$741 ;
+  reg \$742 ;
+  reg \$743 ;
+  reg \$744 ;
+  reg \$745 ;
+  reg \$746 ;
+  reg \$747 ;
+  reg \$748 ;
+  reg \$749 ;
   wire \$75 ;
-  reg [11:0] \$750 ;
-  reg [11:0] \$751 ;
-  reg [11:0] \$752 ;
+  reg \$750 ;
+  reg \$751 ;
+  reg \$752 ;
   reg [11:0] \$753 ;
   reg [11:0] \$754 ;
   reg [11:0] \$755 ;
@@ -1014,55 +1014,102 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   wire [7:0] \$76 ;
   reg [11:0] \$760 ;
   reg [11:0] \$761 ;
-  reg [15:0] \$762 ;
-  reg [15:0] \$763 ;
-  reg [15:0] \$764 ;
-  reg [15:0] \$765 ;
-  reg \$766 ;
-  reg \$767 ;
-  reg \$768 ;
-  reg \$769 ;
+  reg [11:0] \$762 ;
+  reg [11:0] \$763 ;
+  reg [11:0] \$764 ;
+  reg [11:0] \$765 ;
+  reg [11:0] \$766 ;
+  reg [11:0] \$767 ;
+  reg [11:0] \$768 ;
+  reg [11:0] \$769 ;
   wire [7:0] \$77 ;
-  reg [15:0] \$770 ;
-  reg [15:0] \$771 ;
-  reg [15:0] \$772 ;
-  reg [15:0] \$773 ;
-  reg [15:0] \$774 ;
-  reg [15:0] \$775 ;
-  reg [15:0] \$776 ;
-  reg [15:0] \$777 ;
-  reg [15:0] \$778 ;
-  reg [15:0] \$779 ;
+  reg [11:0] \$770 ;
+  reg [11:0] \$771 ;
+  reg [11:0] \$772 ;
+  reg [11:0] \$773 ;
+  reg [11:0] \$774 ;
+  reg [11:0] \$775 ;
+  reg [11:0] \$776 ;
+  reg [11:0] \$777 ;
+  reg [11:0] \$778 ;
+  reg [11:0] \$779 ;
   wire [7:0] \$78 ;
-  reg [15:0] \$780 ;
-  reg [15:0] \$781 ;
-  reg \$782 ;
-  reg \$783 ;
-  reg \$784 ;
-  reg \$785 ;
-  reg [19:0] \$786 ;
-  reg [19:0] \$787 ;
-  reg [15:0] \$788 ;
-  reg [15:0] \$789 ;
+  reg [11:0] \$780 ;
+  reg [11:0] \$781 ;
+  reg [11:0] \$782 ;
+  reg [11:0] \$783 ;
+  reg [11:0] \$784 ;
+  reg [11:0] \$785 ;
+  reg [11:0] \$786 ;
+  reg [11:0] \$787 ;
+  reg [11:0] \$788 ;
+  reg [11:0] \$789 ;
   wire \$79 ;
-  reg [15:0] \$790 ;
-  reg [15:0] \$791 ;
-  reg \$792 ;
-  reg \$793 ;
-  reg [35:0] \$794 ;
-  reg [35:0] \$795 ;
-  reg [15:0] \$796 ;
-  reg [15:0] \$797 ;
-  reg \$798 ;
-  reg \$799 ;
+  reg [11:0] \$790 ;
+  reg [11:0] \$791 ;
+  reg [11:0] \$792 ;
+  reg [11:0] \$793 ;
+  reg [11:0] \$794 ;
+  reg [11:0] \$795 ;
+  reg [11:0] \$796 ;
+  reg [11:0] \$797 ;
+  reg [11:0] \$798 ;
+  reg [11:0] \$799 ;
   wire \$8 ;
   wire \$80 ;
-  reg [16:0] \$800 ;
-  reg \$801 ;
+  reg [11:0] \$800 ;
+  reg [11:0] \$801 ;
+  reg [11:0] \$802 ;
+  reg [11:0] \$803 ;
+  reg [11:0] \$804 ;
+  reg [11:0] \$805 ;
+  reg [11:0] \$806 ;
+  reg [11:0] \$807 ;
+  reg [11:0] \$808 ;
+  reg [11:0] \$809 ;
   wire \$81 ;
+  reg [11:0] \$810 ;
+  reg [11:0] \$811 ;
+  reg [11:0] \$812 ;
+  reg [11:0] \$813 ;
+  reg [11:0] \$814 ;
+  reg [11:0] \$815 ;
+  reg [11:0] \$816 ;
+  reg [11:0] \$817 ;
+  reg [11:0] \$818 ;
+  reg [11:0] \$819 ;
   wire \$82 ;
+  reg [11:0] \$820 ;
+  reg [11:0] \$821 ;
+  reg [11:0] \$822 ;
+  reg [11:0] \$823 ;
+  reg [11:0] \$824 ;
+  reg [15:0] \$825 ;
+  reg [15:0] \$826 ;
+  reg [15:0] \$827 ;
+  reg [15:0] \$828 ;
+  reg \$829 ;
   wire \$83 ;
+  reg \$830 ;
+  reg \$831 ;
+  reg \$832 ;
+  reg [19:0] \$833 ;
+  reg [19:0] \$834 ;
+  reg [15:0] \$835 ;
+  reg [15:0] \$836 ;
+  reg [15:0] \$837 ;
+  reg [15:0] \$838 ;
+  reg \$839 ;
   wire \$84 ;
+  reg \$840 ;
+  reg [35:0] \$841 ;
+  reg [35:0] \$842 ;
+  reg [15:0] \$843 ;
+  reg [15:0] \$844 ;
+  reg \$845 ;
+  reg \$846 ;
+  reg [16:0] \$847 ;
+  reg \$848 ;
   wire [5:0] \$85 ;
   wire \$86 ;
   wire [7:0] \$87 ;
@@ -1085,19 +1132,15 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   reg accfirst2 = 1'h0;
   reg accfirst2b = 1'h0;
   reg accfirst3 = 1'h0;
-  reg accfirst3b = 1'h0;
   reg acclast1 = 1'h0;
   reg acclast2 = 1'h0;
   reg acclast2b = 1'h0;
   reg acclast3 = 1'h0;
-  reg acclast3b = 1'h0;
   reg [5:0] below = 6'h00;
   reg [15:0] bias0_s3 = 16'h0000;
-  reg [15:0] bias0_s3b = 16'h0000;
   reg [15:0] bias0_s4 = 16'h0000;
   reg [15:0] bias0_s5 = 16'h0000;
   reg [15:0] bias1_s3 = 16'h0000;
-  reg [15:0] bias1_s3b = 16'h0000;
   reg [15:0] bias1_s4 = 16'h0000;
   reg [15:0] bias1_s5 = 16'h0000;
   reg [2:0] c_cg = 3'h0;
@@ -1184,7 +1227,6 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   reg last2 = 1'h0;
   reg last2b = 1'h0;
   reg last3 = 1'h0;
-  reg last3b = 1'h0;
   reg last4 = 1'h0;
   reg last5 = 1'h0;
   reg [3:0] lead = 4'h0;
@@ -1254,14 +1296,6 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   wire ok8;
   reg ok8_s2 = 1'h0;
   reg ok8_s2b = 1'h0;
-  reg [15:0] part0_0 = 16'h0000;
-  reg [15:0] part0_1 = 16'h0000;
-  reg [15:0] part0_2 = 16'h0000;
-  reg [15:0] part0_3 = 16'h0000;
-  reg [15:0] part1_0 = 16'h0000;
-  reg [15:0] part1_1 = 16'h0000;
-  reg [15:0] part1_2 = 16'h0000;
-  reg [15:0] part1_3 = 16'h0000;
   wire pipe_busy;
   wire [11:0] port__addr;
   wire [11:0] \port__addr$105 ;
@@ -1273,6 +1307,11 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   wire [11:0] \port__addr$159 ;
   wire [11:0] \port__addr$96 ;
   wire [31:0] port__data;
+  wire [31:0] \port__data$253 ;
+  wire [7:0] \port__data$253[0] ;
+  wire [7:0] \port__data$253[1] ;
+  wire [7:0] \port__data$253[2] ;
+  wire [7:0] \port__data$253[3] ;
   wire [31:0] \port__data$254 ;
   wire [7:0] \port__data$254[0] ;
   wire [7:0] \port__data$254[1] ;
@@ -1308,11 +1347,6 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   wire [7:0] \port__data$260[1] ;
   wire [7:0] \port__data$260[2] ;
   wire [7:0] \port__data$260[3] ;
-  wire [31:0] \port__data$261 ;
-  wire [7:0] \port__data$261[0] ;
-  wire [7:0] \port__data$261[1] ;
-  wire [7:0] \port__data$261[2] ;
-  wire [7:0] \port__data$261[3] ;
   wire [7:0] \port__data[0] ;
   wire [7:0] \port__data[1] ;
   wire [7:0] \port__data[2] ;
@@ -1487,10 +1521,8 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   wire [7:0] sampled8_2;
   wire [7:0] sampled8_3;
   reg [15:0] scale0_s3 = 16'h0000;
-  reg [15:0] scale0_s3b = 16'h0000;
   reg [15:0] scale0_s4 = 16'h0000;
   reg [15:0] scale1_s3 = 16'h0000;
-  reg [15:0] scale1_s3b = 16'h0000;
   reg [15:0] scale1_s4 = 16'h0000;
   reg [35:0] scaled0 = 36'h000000000;
   reg [35:0] scaled1 = 36'h000000000;
@@ -1509,7 +1541,6 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   reg v2 = 1'h0;
   reg v2b = 1'h0;
   reg v3 = 1'h0;
-  reg v3b = 1'h0;
   reg v4 = 1'h0;
   reg v5 = 1'h0;
   input [352:0] w__payload;
@@ -4481,14 +4512,14 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
       _8_ <= lbuf[\$96 [11:0]];
     end
   end
-  assign \port__data$261  = _0_;
-  assign \port__data$260  = _1_;
-  assign \port__data$259  = _2_;
-  assign \port__data$258  = _3_;
-  assign \port__data$257  = _4_;
-  assign \port__data$256  = _5_;
-  assign \port__data$255  = _6_;
-  assign \port__data$254  = _7_;
+  assign \port__data$260  = _0_;
+  assign \port__data$259  = _1_;
+  assign \port__data$258  = _2_;
+  assign \port__data$257  = _3_;
+  assign \port__data$256  = _4_;
+  assign \port__data$255  = _5_;
+  assign \port__data$254  = _6_;
+  assign \port__data$253  = _7_;
   assign port__data = _8_;
   reg [351:0] wmem [127:0];
   initial begin
@@ -4632,6 +4663,53 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
     end
   end
   assign wread__data = _9_;
+  assign \$134  = \$132  + \$133 ;
+  assign \$135  = \$134  + cg1;
+  assign \$136  = ok2 ? \$135  : 15'h0000;
+  assign \$137  = $signed({ 1'h0, cy1 }) + $signed(dy3_s1);
+  assign \$138  = $signed({ 1'h0, cx1 }) + $signed(dx3_s1);
+  assign \$139  = $signed(\$137 ) >= $signed(1'h0);
+  assign \$140  = $signed(\$137 ) < $signed({ 1'h0, height });
+  assign \$141  = \$139  & \$140 ;
+  assign \$142  = $signed(\$138 ) >= $signed(1'h0);
+  assign \$143  = \$141  & \$142 ;
+  assign \$144  = $signed(\$138 ) < $signed({ 1'h0, width });
+  assign ok3 = \$143  & \$144 ;
+  assign \$145  = $signed({ 1'h0, slot1 }) + $signed(dy3_s1);
+  assign \$146  = $signed(\$145 ) < $signed(1'h0);
+  assign \$147  = $signed(\$145 ) + $signed(5'h0a);
+  assign \$148  = $signed(\$145 ) >= $signed(5'h0a);
+  assign \$149  = $signed(\$145 ) - $signed(5'h0a);
+  assign \$150  = \$148  ? \$149  : { \$145 [5], \$145 [5], \$145  };
+  assign \$151  = \$146  ? \$147  : \$150 ;
+  assign \$152  = \$151 [3:0] * 9'h100;
+  assign \$153  = \$138 [5:0] * 4'h8;
+  assign \$154  = \$152  + \$153 ;
+  assign \$155  = \$154  + cg1;
+  assign \$156  = ok3 ? \$155  : 15'h0000;
+  assign \$157  = $signed({ 1'h0, cy1 }) + $signed(dy4_s1);
+  assign \$158  = $signed({ 1'h0, cx1 }) + $signed(dx4_s1);
+  assign \$159  = $signed(\$157 ) >= $signed(1'h0);
+  assign \$160  = $signed(\$157 ) < $signed({ 1'h0, height });
+  assign \$161  = \$159  & \$160 ;
+  assign \$162  = $signed(\$158 ) >= $signed(1'h0);
+  assign \$163  = \$161  & \$162 ;
+  assign \$164  = $signed(\$158 ) < $signed({ 1'h0, width });
+  assign ok4 = \$163  & \$164 ;
+  assign \$165  = $signed({ 1'h0, slot1 }) + $signed(dy4_s1);
+  assign \$166  = $signed(\$165 ) < $signed(1'h0);
+  assign \$167  = $signed(\$165 ) + $signed(5'h0a);
+  assign \$168  = $signed(\$165 ) >= $signed(5'h0a);
+  assign \$169  = $signed(\$165 ) - $signed(5'h0a);
+  assign \$170  = \$168  ? \$169  : { \$165 [5], \$165 [5], \$165  };
+  assign \$171  = \$166  ? \$167  : \$170 ;
+  assign \$172  = \$171 [3:0] * 9'h100;
+  assign \$173  = \$158 [5:0] * 4'h8;
+  assign \$174  = \$172  + \$173 ;
+  assign \$175  = \$174  + cg1;
+  assign \$176  = ok4 ? \$175  : 15'h0000;
+  assign \$177  = $signed({ 1'h0, cy1 }) + $signed(dy5_s1);
+  assign \$178  = $signed({ 1'h0, cx1 }) + $signed(dx5_s1);
   assign \$179  = $signed(\$177 ) >= $signed(1'h0);
   assign \$180  = $signed(\$177 ) < $signed({ 1'h0, height });
   assign \$181  = \$179  & \$180 ;
@@ -4753,161 +4831,161 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   assign sampled8_3 = ok8_s2b ? sample8_s2b[31:24] : 8'h00;
   assign \$258  = v1 | v2;
   assign \$259  = \$258  | v2b;
-  assign \$260  = \$259  | v3b;
+  assign \$260  = \$259  | v3;
   assign \$261  = \$260  | v4;
-  assign \$262  = \$261  | v5;
-  assign pipe_busy = \$262  | v3;
-  assign \$263  = ! fsm_state;
-  assign \$264  = fsm_state == 1'h1;
-  assign \$265  = fsm_state == 2'h2;
-  assign \$266  = ! w_frames;
-  assign \$267  = w__valid & \$266 ;
-  assign \$271  = ! c_frames;
-  assign \$272  = ~ pipe_busy;
-  assign \$273  = \$271  & \$272 ;
-  assign \$274  = load + 1'h1;
-  assign \$275  = load_cg + 1'h1;
-  assign \$276  = next_groups - 1'h1;
-  assign \$277  = load_cg == \$276 ;
-  assign \$278  = load_og + 1'h1;
-  assign \$279  = i__valid & i__ready;
-  assign \$280  = w_cg + 1'h1;
-  assign \$281  = w_groups - 1'h1;
-  assign \$282  = w_cg == \$281 ;
-  assign \$283  = w_x + 1'h1;
-  assign \$284  = w_width - 1'h1;
-  assign \$285  = w_x == \$284 ;
-  assign \$286  = w_y + 1'h1;
-  assign \$287  = w_slot == 4'h9;
-  assign \$288  = w_slot + 1'h1;
-  assign \$289  = \$287  ? 5'h00 : \$288 ;
-  assign \$290  = w_height - 1'h1;
-  assign \$291  = w_y == \$290 ;
-  assign \$292  = w_frames - 1'h1;
-  assign \$293  = off__valid & off__ready;
-  assign \$294  = c_pass + 1'h1;
-  assign \$295  = ! c_pass;
-  assign \$296  = c_cg + 1'h1;
-  assign \$297  = groups - 1'h1;
-  assign \$298  = c_cg == \$297 ;
-  assign \$299  = c_og + 1'h1;
-  assign \$300  = c_wbase + groups;
-  assign \$301  = groups - 1'h1;
-  assign \$302  = c_cg == \$301 ;
-  assign \$303  = ! c_pass;
-  assign \$304  = \$302  & \$303 ;
-  assign \$305  = ogroups - 1'h1;
-  assign \$306  = c_og == \$305 ;
-  assign \$307  = \$304  & \$306 ;
-  assign \$308  = c_ox + 1'h1;
-  assign \$309  = stride2 ? 2'h2 : 2'h1;
-  assign \$310  = c_x + \$309 ;
-  assign \$311  = width - 1'h1;
-  assign \$313  = $signed(\$312 ) + $signed(2'h1);
-  assign \$314  = stride2 ? \$313  : { 2'h0, width };
-  assign \$315  = $signed(\$314 ) - $signed(2'h1);
-  assign \$316  = c_ox == \$315 ;
-  assign \$317  = height - 1'h1;
-  assign \$319  = $signed(\$318 ) + $signed(2'h1);
-  assign \$320  = stride2 ? \$319  : { 2'h0, height };
-  assign \$321  = $signed(\$320 ) - $signed(2'h1);
-  assign \$322  = c_oy == \$321 ;
-  assign \$323  = height - 1'h1;
-  assign \$324  = c_frames - 1'h1;
-  assign \$325  = c_oy + 1'h1;
-  assign \$326  = stride2 ? 2'h2 : 2'h1;
-  assign \$327  = c_y + \$326 ;
-  assign \$328  = stride2 ? 2'h2 : 2'h1;
-  assign \$329  = below - \$328 ;
-  assign \$330  = | row_step;
-  assign \$331  = c_slot + row_step;
-  assign \$332  = \$331  >= 4'ha;
-  assign \$333  = c_slot + row_step;
-  assign \$334  = \$333  - 4'ha;
-  assign \$335  = c_slot + row_step;
-  assign \$336  = \$332  ? \$334  : { 1'h0, \$335  };
-  assign \$337  = lead + row_done;
-  assign \$338  = \$337  - row_step;
-  assign \$339  = next_height - 1'h1;
-  assign \$340  = ! c_pass;
-  assign \$341  = ! c_cg;
-  assign \$342  = \$340  & \$341 ;
-  assign \$343  = ! c_pass;
-  assign \$344  = groups - 1'h1;
-  assign \$345  = c_cg == \$344 ;
-  assign \$346  = \$343  & \$345 ;
-  assign \$347  = $signed(sampled0_0) * $signed(weights_s2b[3:0]);
-  assign \$348  = $signed(sampled1_0) * $signed(weights_s2b[7:4]);
-  assign \$349  = $signed(sampled2_0) * $signed(weights_s2b[11:8]);
-  assign \$350  = $signed(sampled3_0) * $signed(weights_s2b[15:12]);
-  assign \$351  = $signed(sampled4_0) * $signed(weights_s2b[19:16]);
-  assign \$352  = $signed(sampled5_0) * $signed(weights_s2b[23:20]);
-  assign \$353  = $signed(sampled6_0) * $signed(weights_s2b[27:24]);
-  assign \$354  = $signed(sampled7_0) * $signed(weights_s2b[31:28]);
-  assign \$355  = $signed(sampled8_0) * $signed(weights_s2b[35:32]);
-  assign \$356  = $signed(sampled0_1) * $signed(weights_s2b[39:36]);
-  assign \$357  = $signed(sampled1_1) * $signed(weights_s2b[43:40]);
-  assign \$358  = $signed(sampled2_1) * $signed(weights_s2b[47:44]);
-  assign \$359  = $signed(sampled3_1) * $signed(weights_s2b[51:48]);
-  assign \$360  = $signed(sampled4_1) * $signed(weights_s2b[55:52]);
-  assign \$361  = $signed(sampled5_1) * $signed(weights_s2b[59:56]);
-  assign \$362  = $signed(sampled6_1) * $signed(weights_s2b[63:60]);
-  assign \$363  = $signed(sampled7_1) * $signed(weights_s2b[67:64]);
-  assign \$364  = $signed(sampled8_1) * $signed(weights_s2b[71:68]);
-  assign \$365  = $signed(sampled0_2) * $signed(weights_s2b[75:72]);
-  assign \$366  = $signed(sampled1_2) * $signed(weights_s2b[79:76]);
-  assign \$367  = $signed(sampled2_2) * $signed(weights_s2b[83:80]);
-  assign \$368  = $signed(sampled3_2) * $signed(weights_s2b[87:84]);
-  assign \$369  = $signed(sampled4_2) * $signed(weights_s2b[91:88]);
-  assign \$370  = $signed(sampled5_2) * $signed(weights_s2b[95:92]);
-  assign \$371  = $signed(sampled6_2) * $signed(weights_s2b[99:96]);
-  assign \$372  = $signed(sampled7_2) * $signed(weights_s2b[103:100]);
-  assign \$373  = $signed(sampled8_2) * $signed(weights_s2b[107:104]);
-  assign \$374  = $signed(sampled0_3) * $signed(weights_s2b[111:108]);
-  assign \$375  = $signed(sampled1_3) * $signed(weights_s2b[115:112]);
-  assign \$376  = $signed(sampled2_3) * $signed(weights_s2b[119:116]);
-  assign \$377  = $signed(sampled3_3) * $signed(weights_s2b[123:120]);
-  assign \$378  = $signed(sampled4_3) * $signed(weights_s2b[127:124]);
-  assign \$379  = $signed(sampled5_3) * $signed(weights_s2b[131:128]);
-  assign \$380  = $signed(sampled6_3) * $signed(weights_s2b[135:132]);
-  assign \$381  = $signed(sampled7_3) * $signed(weights_s2b[139:136]);
-  assign \$382  = $signed(sampled8_3) * $signed(weights_s2b[143:140]);
-  assign \$383  = $signed(sampled0_0) * $signed(weights_s2b[179:176]);
-  assign \$384  = $signed(sampled1_0) * $signed(weights_s2b[183:180]);
-  assign \$385  = $signed(sampled2_0) * $signed(weights_s2b[187:184]);
-  assign \$386  = $signed(sampled3_0) * $signed(weights_s2b[191:188]);
-  assign \$387  = $signed(sampled4_0) * $signed(weights_s2b[195:192]);
-  assign \$388  = $signed(sampled5_0) * $signed(weights_s2b[199:196]);
-  assign \$389  = $signed(sampled6_0) * $signed(weights_s2b[203:200]);
-  assign \$390  = $signed(sampled7_0) * $signed(weights_s2b[207:204]);
-  assign \$391  = $signed(sampled8_0) * $signed(weights_s2b[211:208]);
-  assign \$392  = $signed(sampled0_1) * $signed(weights_s2b[215:212]);
-  assign \$393  = $signed(sampled1_1) * $signed(weights_s2b[219:216]);
-  assign \$394  = $signed(sampled2_1) * $signed(weights_s2b[223:220]);
-  assign \$395  = $signed(sampled3_1) * $signed(weights_s2b[227:224]);
-  assign \$396  = $signed(sampled4_1) * $signed(weights_s2b[231:228]);
-  assign \$397  = $signed(sampled5_1) * $signed(weights_s2b[235:232]);
-  assign \$398  = $signed(sampled6_1) * $signed(weights_s2b[239:236]);
-  assign \$399  = $signed(sampled7_1) * $signed(weights_s2b[243:240]);
-  assign \$400  = $signed(sampled8_1) * $signed(weights_s2b[247:244]);
-  assign \$401  = $signed(sampled0_2) * $signed(weights_s2b[251:248]);
-  assign \$402  = $signed(sampled1_2) * $signed(weights_s2b[255:252]);
-  assign \$403  = $signed(sampled2_2) * $signed(weights_s2b[259:256]);
-  assign \$404  = $signed(sampled3_2) * $signed(weights_s2b[263:260]);
-  assign \$405  = $signed(sampled4_2) * $signed(weights_s2b[267:264]);
-  assign \$406  = $signed(sampled5_2) * $signed(weights_s2b[271:268]);
-  assign \$407  = $signed(sampled6_2) * $signed(weights_s2b[275:272]);
-  assign \$408  = $signed(sampled7_2) * $signed(weights_s2b[279:276]);
-  assign \$409  = $signed(sampled8_2) * $signed(weights_s2b[283:280]);
-  assign \$410  = $signed(sampled0_3) * $signed(weights_s2b[287:284]);
-  assign \$411  = $signed(sampled1_3) * $signed(weights_s2b[291:288]);
-  assign \$412  = $signed(sampled2_3) * $signed(weights_s2b[295:292]);
-  assign \$413  = $signed(sampled3_3) * $signed(weights_s2b[299:296]);
-  assign \$414  = $signed(sampled4_3) * $signed(weights_s2b[303:300]);
-  assign \$415  = $signed(sampled5_3) * $signed(weights_s2b[307:304]);
-  assign \$416  = $signed(sampled6_3) * $signed(weights_s2b[311:308]);
-  assign \$417  = $signed(sampled7_3) * $signed(weights_s2b[315:312]);
-  assign \$418  = $signed(sampled8_3) * $signed(weights_s2b[319:316]);
+  assign pipe_busy = \$261  | v5;
+  assign \$262  = ! fsm_state;
+  assign \$263  = fsm_state == 1'h1;
+  assign \$264  = fsm_state == 2'h2;
+  assign \$265  = ! w_frames;
+  assign \$266  = w__valid & \$265 ;
+  assign \$270  = ! c_frames;
+  assign \$271  = ~ pipe_busy;
+  assign \$272  = \$270  & \$271 ;
+  assign \$273  = load + 1'h1;
+  assign \$274  = load_cg + 1'h1;
+  assign \$275  = next_groups - 1'h1;
+  assign \$276  = load_cg == \$275 ;
+  assign \$277  = load_og + 1'h1;
+  assign \$278  = i__valid & i__ready;
+  assign \$279  = w_cg + 1'h1;
+  assign \$280  = w_groups - 1'h1;
+  assign \$281  = w_cg == \$280 ;
+  assign \$282  = w_x + 1'h1;
+  assign \$283  = w_width - 1'h1;
+  assign \$284  = w_x == \$283 ;
+  assign \$285  = w_y + 1'h1;
+  assign \$286  = w_slot == 4'h9;
+  assign \$287  = w_slot + 1'h1;
+  assign \$288  = \$286  ? 5'h00 : \$287 ;
+  assign \$289  = w_height - 1'h1;
+  assign \$290  = w_y == \$289 ;
+  assign \$291  = w_frames - 1'h1;
+  assign \$292  = off__valid & off__ready;
+  assign \$293  = c_pass + 1'h1;
+  assign \$294  = ! c_pass;
+  assign \$295  = c_cg + 1'h1;
+  assign \$296  = groups - 1'h1;
+  assign \$297  = c_cg == \$296 ;
+  assign \$298  = c_og + 1'h1;
+  assign \$299  = c_wbase + groups;
+  assign \$300  = groups - 1'h1;
+  assign \$301  = c_cg == \$300 ;
+  assign \$302  = ! c_pass;
+  assign \$303  = \$301  & \$302 ;
+  assign \$304  = ogroups - 1'h1;
+  assign \$305  = c_og == \$304 ;
+  assign \$306  = \$303  & \$305 ;
+  assign \$307  = c_ox + 1'h1;
+  assign \$308  = stride2 ? 2'h2 : 2'h1;
+  assign \$309  = c_x + \$308 ;
+  assign \$310  = width - 1'h1;
+  assign \$312  = $signed(\$311 ) + $signed(2'h1);
+  assign \$313  = stride2 ? \$312  : { 2'h0, width };
+  assign \$314  = $signed(\$313 ) - $signed(2'h1);
+  assign \$315  = c_ox == \$314 ;
+  assign \$316  = height - 1'h1;
+  assign \$318  = $signed(\$317 ) + $signed(2'h1);
+  assign \$319  = stride2 ? \$318  : { 2'h0, height };
+  assign \$320  = $signed(\$319 ) - $signed(2'h1);
+  assign \$321  = c_oy == \$320 ;
+  assign \$322  = height - 1'h1;
+  assign \$323  = c_frames - 1'h1;
+  assign \$324  = c_oy + 1'h1;
+  assign \$325  = stride2 ? 2'h2 : 2'h1;
+  assign \$326  = c_y + \$325 ;
+  assign \$327  = stride2 ? 2'h2 : 2'h1;
+  assign \$328  = below - \$327 ;
+  assign \$329  = | row_step;
+  assign \$330  = c_slot + row_step;
+  assign \$331  = \$330  >= 4'ha;
+  assign \$332  = c_slot + row_step;
+  assign \$333  = \$332  - 4'ha;
+  assign \$334  = c_slot + row_step;
+  assign \$335  = \$331  ? \$333  : { 1'h0, \$334  };
+  assign \$336  = lead + row_done;
+  assign \$337  = \$336  - row_step;
+  assign \$338  = next_height - 1'h1;
+  assign \$339  = ! c_pass;
+  assign \$340  = ! c_cg;
+  assign \$341  = \$339  & \$340 ;
+  assign \$342  = ! c_pass;
+  assign \$343  = groups - 1'h1;
+  assign \$344  = c_cg == \$343 ;
+  assign \$345  = \$342  & \$344 ;
+  assign \$346  = $signed(sampled0_0) * $signed(weights_s2b[3:0]);
+  assign \$347  = $signed(sampled1_0) * $signed(weights_s2b[7:4]);
+  assign \$348  = $signed(sampled2_0) * $signed(weights_s2b[11:8]);
+  assign \$349  = $signed(sampled3_0) * $signed(weights_s2b[15:12]);
+  assign \$350  = $signed(sampled4_0) * $signed(weights_s2b[19:16]);
+  assign \$351  = $signed(sampled5_0) * $signed(weights_s2b[23:20]);
+  assign \$352  = $signed(sampled6_0) * $signed(weights_s2b[27:24]);
+  assign \$353  = $signed(sampled7_0) * $signed(weights_s2b[31:28]);
+  assign \$354  = $signed(sampled8_0) * $signed(weights_s2b[35:32]);
+  assign \$355  = $signed(sampled0_1) * $signed(weights_s2b[39:36]);
+  assign \$356  = $signed(sampled1_1) * $signed(weights_s2b[43:40]);
+  assign \$357  = $signed(sampled2_1) * $signed(weights_s2b[47:44]);
+  assign \$358  = $signed(sampled3_1) * $signed(weights_s2b[51:48]);
+  assign \$359  = $signed(sampled4_1) * $signed(weights_s2b[55:52]);
+  assign \$360  = $signed(sampled5_1) * $signed(weights_s2b[59:56]);
+  assign \$361  = $signed(sampled6_1) * $signed(weights_s2b[63:60]);
+  assign \$362  = $signed(sampled7_1) * $signed(weights_s2b[67:64]);
+  assign \$363  = $signed(sampled8_1) * $signed(weights_s2b[71:68]);
+  assign \$364  = $signed(sampled0_2) * $signed(weights_s2b[75:72]);
+  assign \$365  = $signed(sampled1_2) * $signed(weights_s2b[79:76]);
+  assign \$366  = $signed(sampled2_2) * $signed(weights_s2b[83:80]);
+  assign \$367  = $signed(sampled3_2) * $signed(weights_s2b[87:84]);
+  assign \$368  = $signed(sampled4_2) * $signed(weights_s2b[91:88]);
+  assign \$369  = $signed(sampled5_2) * $signed(weights_s2b[95:92]);
+  assign \$370  = $signed(sampled6_2) * $signed(weights_s2b[99:96]);
+  assign \$371  = $signed(sampled7_2) * $signed(weights_s2b[103:100]);
+  assign \$372  = $signed(sampled8_2) * $signed(weights_s2b[107:104]);
+  assign \$373  = $signed(sampled0_3) * $signed(weights_s2b[111:108]);
+  assign \$374  = $signed(sampled1_3) * $signed(weights_s2b[115:112]);
+  assign \$375  = $signed(sampled2_3) * $signed(weights_s2b[119:116]);
+  assign \$376  = $signed(sampled3_3) * $signed(weights_s2b[123:120]);
+  assign \$377  = $signed(sampled4_3) * $signed(weights_s2b[127:124]);
+  assign \$378  = $signed(sampled5_3) * $signed(weights_s2b[131:128]);
+  assign \$379  = $signed(sampled6_3) * $signed(weights_s2b[135:132]);
+  assign \$380  = $signed(sampled7_3) * $signed(weights_s2b[139:136]);
+  assign \$381  = $signed(sampled8_3) * $signed(weights_s2b[143:140]);
+  assign \$382  = $signed(sampled0_0) * $signed(weights_s2b[179:176]);
+  assign \$383  = $signed(sampled1_0) * $signed(weights_s2b[183:180]);
+  assign \$384  = $signed(sampled2_0) * $signed(weights_s2b[187:184]);
+  assign \$385  = $signed(sampled3_0) * $signed(weights_s2b[191:188]);
+  assign \$386  = $signed(sampled4_0) * $signed(weights_s2b[195:192]);
+  assign \$387  = $signed(sampled5_0) * $signed(weights_s2b[199:196]);
+  assign \$388  = $signed(sampled6_0) * $signed(weights_s2b[203:200]);
+  assign \$389  = $signed(sampled7_0) * $signed(weights_s2b[207:204]);
+  assign \$390  = $signed(sampled8_0) * $signed(weights_s2b[211:208]);
+  assign \$391  = $signed(sampled0_1) * $signed(weights_s2b[215:212]);
+  assign \$392  = $signed(sampled1_1) * $signed(weights_s2b[219:216]);
+  assign \$393  = $signed(sampled2_1) * $signed(weights_s2b[223:220]);
+  assign \$394  = $signed(sampled3_1) * $signed(weights_s2b[227:224]);
+  assign \$395  = $signed(sampled4_1) * $signed(weights_s2b[231:228]);
+  assign \$396  = $signed(sampled5_1) * $signed(weights_s2b[235:232]);
+  assign \$397  = $signed(sampled6_1) * $signed(weights_s2b[239:236]);
+  assign \$398  = $signed(sampled7_1) * $signed(weights_s2b[243:240]);
+  assign \$399  = $signed(sampled8_1) * $signed(weights_s2b[247:244]);
+  assign \$400  = $signed(sampled0_2) * $signed(weights_s2b[251:248]);
+  assign \$401  = $signed(sampled1_2) * $signed(weights_s2b[255:252]);
+  assign \$402  = $signed(sampled2_2) * $signed(weights_s2b[259:256]);
+  assign \$403  = $signed(sampled3_2) * $signed(weights_s2b[263:260]);
+  assign \$404  = $signed(sampled4_2) * $signed(weights_s2b[267:264]);
+  assign \$405  = $signed(sampled5_2) * $signed(weights_s2b[271:268]);
+  assign \$406  = $signed(sampled6_2) * $signed(weights_s2b[275:272]);
+  assign \$407  = $signed(sampled7_2) * $signed(weights_s2b[279:276]);
+  assign \$408  = $signed(sampled8_2) * $signed(weights_s2b[283:280]);
+  assign \$409  = $signed(sampled0_3) * $signed(weights_s2b[287:284]);
+  assign \$410  = $signed(sampled1_3) * $signed(weights_s2b[291:288]);
+  assign \$411  = $signed(sampled2_3) * $signed(weights_s2b[295:292]);
+  assign \$412  = $signed(sampled3_3) * $signed(weights_s2b[299:296]);
+  assign \$413  = $signed(sampled4_3) * $signed(weights_s2b[303:300]);
+  assign \$414  = $signed(sampled5_3) * $signed(weights_s2b[307:304]);
+  assign \$415  = $signed(sampled6_3) * $signed(weights_s2b[311:308]);
+  assign \$416  = $signed(sampled7_3) * $signed(weights_s2b[315:312]);
+  assign \$417  = $signed(sampled8_3) * $signed(weights_s2b[319:316]);
+  assign \$418  = ce & v3;
   assign \$419  = $signed(prod0_0) + $signed(prod0_1);
   assign \$420  = $signed(prod0_2) + $signed(prod0_3);
   assign \$421  = $signed(\$419 ) + $signed(\$420 );
@@ -4915,580 +4993,611 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   assign \$423  = $signed(prod0_6) + $signed(prod0_7);
   assign \$424  = $signed(\$422 ) + $signed(\$423 );
   assign \$425  = $signed(\$421 ) + $signed(\$424 );
-  assign \$426  = $signed(\$425 ) + $signed(prod0_8);
-  assign \$427  = $signed(prod0_9) + $signed(prod0_10);
-  assign \$428  = $signed(prod0_11) + $signed(prod0_12);
-  assign \$429  = $signed(\$427 ) + $signed(\$428 );
-  assign \$430  = $signed(prod0_13) + $signed(prod0_14);
-  assign \$431  = $signed(prod0_15) + $signed(prod0_16);
-  assign \$432  = $signed(\$430 ) + $signed(\$431 );
-  assign \$433  = $signed(\$429 ) + $signed(\$432 );
-  assign \$434  = $signed(\$433 ) + $signed(prod0_17);
+  assign \$426  = $signed(prod0_8) + $signed(prod0_9);
+  assign \$427  = $signed(prod0_10) + $signed(prod0_11);
+  assign \$428  = $signed(\$426 ) + $signed(\$427 );
+  assign \$429  = $signed(prod0_12) + $signed(prod0_13);
+  assign \$430  = $signed(prod0_14) + $signed(prod0_15);
+  assign \$431  = $signed(\$429 ) + $signed(\$430 );
+  assign \$432  = $signed(\$428 ) + $signed(\$431 );
+  assign \$433  = $signed(\$425 ) + $signed(\$432 );
+  assign \$434  = $signed(prod0_16) + $signed(prod0_17);
   assign \$435  = $signed(prod0_18) + $signed(prod0_19);
-  assign \$436  = $signed(prod0_20) + $signed(prod0_21);
-  assign \$437  = $signed(\$435 ) + $signed(\$436 );
+  assign \$436  = $signed(\$434 ) + $signed(\$435 );
+  assign \$437  = $signed(prod0_20) + $signed(prod0_21);
   assign \$438  = $signed(prod0_22) + $signed(prod0_23);
-  assign \$439  = $signed(prod0_24) + $signed(prod0_25);
-  assign \$440  = $signed(\$438 ) + $signed(\$439 );
-  assign \$441  = $signed(\$437 ) + $signed(\$440 );
-  assign \$442  = $signed(\$441 ) + $signed(prod0_26);
-  assign \$443  = $signed(prod0_27) + $signed(prod0_28);
-  assign \$444  = $signed(prod0_29) + $signed(prod0_30);
-  assign \$445  = $signed(\$443 ) + $signed(\$444 );
-  assign \$446  = $signed(prod0_31) + $signed(prod0_32);
-  assign \$447  = $signed(prod0_33) + $signed(prod0_34);
-  assign \$448  = $signed(\$446 ) + $signed(\$447 );
-  assign \$449  = $signed(\$445 ) + $signed(\$448 );
-  assign \$450  = $signed(\$449 ) + $signed(prod0_35);
-  assign \$451  = $signed(prod1_0) + $signed(prod1_1);
-  assign \$452  = $signed(prod1_2) + $signed(prod1_3);
-  assign \$453  = $signed(\$451 ) + $signed(\$452 );
-  assign \$454  = $signed(prod1_4) + $signed(prod1_5);
-  assign \$455  = $signed(prod1_6) + $signed(prod1_7);
+  assign \$439  = $signed(\$437 ) + $signed(\$438 );
+  assign \$440  = $signed(\$436 ) + $signed(\$439 );
+  assign \$441  = $signed(prod0_24) + $signed(prod0_25);
+  assign \$442  = $signed(prod0_26) + $signed(prod0_27);
+  assign \$443  = $signed(\$441 ) + $signed(\$442 );
+  assign \$444  = $signed(prod0_28) + $signed(prod0_29);
+  assign \$445  = $signed(prod0_30) + $signed(prod0_31);
+  assign \$446  = $signed(\$444 ) + $signed(\$445 );
+  assign \$447  = $signed(\$443 ) + $signed(\$446 );
+  assign \$448  = $signed(\$440 ) + $signed(\$447 );
+  assign \$449  = $signed(\$433 ) + $signed(\$448 );
+  assign \$450  = $signed(prod0_32) + $signed(prod0_33);
+  assign \$451  = $signed(prod0_34) + $signed(prod0_35);
+  assign \$452  = $signed(\$450 ) + $signed(\$451 );
+  assign \$453  = $signed(\$449 ) + $signed(\$452 );
+  assign \$454  = $signed(prod0_0) + $signed(prod0_1);
+  assign \$455  = $signed(prod0_2) + $signed(prod0_3);
   assign \$456  = $signed(\$454 ) + $signed(\$455 );
-  assign \$457  = $signed(\$453 ) + $signed(\$456 );
-  assign \$458  = $signed(\$457 ) + $signed(prod1_8);
-  assign \$459  = $signed(prod1_9) + $signed(prod1_10);
-  assign \$460  = $signed(prod1_11) + $signed(prod1_12);
-  assign \$461  = $signed(\$459 ) + $signed(\$460 );
-  assign \$462  = $signed(prod1_13) + $signed(prod1_14);
-  assign \$463  = $signed(prod1_15) + $signed(prod1_16);
-  assign \$464  = $signed(\$462 ) + $signed(\$463 );
-  assign \$465  = $signed(\$461 ) + $signed(\$464 );
-  assign \$466  = $signed(\$465 ) + $signed(prod1_17);
-  assign \$467  = $signed(prod1_18) + $signed(prod1_19);
-  assign \$468  = $signed(prod1_20) + $signed(prod1_21);
-  assign \$469  = $signed(\$467 ) + $signed(\$468 );
-  assign \$470  = $signed(prod1_22) + $signed(prod1_23);
-  assign \$471  = $signed(prod1_24) + $signed(prod1_25);
-  assign \$472  = $signed(\$470 ) + $signed(\$471 );
-  assign \$473  = $signed(\$469 ) + $signed(\$472 );
-  assign \$474  = $signed(\$473 ) + $signed(prod1_26);
-  assign \$475  = $signed(prod1_27) + $signed(prod1_28);
-  assign \$476  = $signed(prod1_29) + $signed(prod1_30);
-  assign \$477  = $signed(\$475 ) + $signed(\$476 );
-  assign \$478  = $signed(prod1_31) + $signed(prod1_32);
-  assign \$479  = $signed(prod1_33) + $signed(prod1_34);
-  assign \$480  = $signed(\$478 ) + $signed(\$479 );
-  assign \$481  = $signed(\$477 ) + $signed(\$480 );
-  assign \$482  = $signed(\$481 ) + $signed(prod1_35);
-  assign \$483  = ce & v3b;
-  assign \$484  = $signed(part0_0) + $signed(part0_1);
-  assign \$485  = $signed(part0_2) + $signed(part0_3);
-  assign \$486  = $signed(\$484 ) + $signed(\$485 );
-  assign \$487  = $signed(part0_0) + $signed(part0_1);
-  assign \$488  = $signed(part0_2) + $signed(part0_3);
-  assign \$489  = $signed(\$487 ) + $signed(\$488 );
-  assign \$490  = $signed(acc0) + $signed(\$489 );
-  assign \$491  = accfirst3b ? { \$486 [17], \$486 [17], \$486 [17], \$486  } : \$490 ;
-  assign \$492  = ce & v3b;
-  assign \$493  = $signed(part1_0) + $signed(part1_1);
-  assign \$494  = $signed(part1_2) + $signed(part1_3);
-  assign \$495  = $signed(\$493 ) + $signed(\$494 );
-  assign \$496  = $signed(part1_0) + $signed(part1_1);
-  assign \$497  = $signed(part1_2) + $signed(part1_3);
-  assign \$498  = $signed(\$496 ) + $signed(\$497 );
-  assign \$499  = $signed(acc1) + $signed(\$498 );
-  assign \$500  = accfirst3b ? { \$495 [17], \$495 [17], \$495 [17], \$495  } : \$499 ;
-  assign \$501  = v3b & acclast3b;
-  assign \$502  = $signed(acc0) * $signed(scale0_s4);
-  assign \$503  = $signed(acc1) * $signed(scale1_s4);
-  assign \$504  = $signed(scaled0) + $signed(17'h08000);
-  assign \$506  = $signed(\$505 ) + $signed(bias0_s5);
-  assign \$507  = $signed(\$506 ) < $signed(1'h0);
-  assign \$508  = relu & \$507 ;
-  assign \$509  = $signed(scaled0) + $signed(17'h08000);
-  assign \$511  = $signed(\$510 ) + $signed(bias0_s5);
-  assign \$512  = \$508  ? 38'h0000000000 : \$511 ;
-  assign \$513  = & \$512 [37:7];
-  assign \$514  = $signed(scaled0) + $signed(17'h08000);
-  assign \$516  = $signed(\$515 ) + $signed(bias0_s5);
-  assign \$517  = $signed(\$516 ) < $signed(1'h0);
-  assign \$518  = relu & \$517 ;
-  assign \$519  = $signed(scaled0) + $signed(17'h08000);
-  assign \$521  = $signed(\$520 ) + $signed(bias0_s5);
-  assign \$522  = \$518  ? 38'h0000000000 : \$521 ;
-  assign \$523  = | \$522 [37:7];
-  assign \$524  = ~ \$523 ;
-  assign \$525  = \$513  | \$524 ;
-  assign \$526  = $signed(scaled0) + $signed(17'h08000);
-  assign \$528  = $signed(\$527 ) + $signed(bias0_s5);
-  assign \$529  = $signed(\$528 ) < $signed(1'h0);
-  assign \$530  = relu & \$529 ;
-  assign \$531  = $signed(scaled0) + $signed(17'h08000);
-  assign \$533  = $signed(\$532 ) + $signed(bias0_s5);
-  assign \$534  = \$530  ? 38'h0000000000 : \$533 ;
-  assign \$535  = $signed(scaled0) + $signed(17'h08000);
-  assign \$537  = $signed(\$536 ) + $signed(bias0_s5);
-  assign \$538  = $signed(\$537 ) < $signed(1'h0);
-  assign \$539  = relu & \$538 ;
-  assign \$540  = $signed(scaled0) + $signed(17'h08000);
-  assign \$542  = $signed(\$541 ) + $signed(bias0_s5);
-  assign \$543  = \$539  ? 38'h0000000000 : \$542 ;
-  assign \$544  = \$543 [37] ? 8'h80 : 8'h7f;
-  assign \$545  = \$525  ? { 1'h0, \$534 [7:0] } : { \$544 [7], \$544  };
-  assign \$546  = $signed(scaled1) + $signed(17'h08000);
-  assign \$548  = $signed(\$547 ) + $signed(bias1_s5);
-  assign \$549  = $signed(\$548 ) < $signed(1'h0);
-  assign \$550  = relu & \$549 ;
-  assign \$551  = $signed(scaled1) + $signed(17'h08000);
-  assign \$553  = $signed(\$552 ) + $signed(bias1_s5);
-  assign \$554  = \$550  ? 38'h0000000000 : \$553 ;
-  assign \$555  = & \$554 [37:7];
-  assign \$556  = $signed(scaled1) + $signed(17'h08000);
-  assign \$558  = $signed(\$557 ) + $signed(bias1_s5);
-  assign \$559  = $signed(\$558 ) < $signed(1'h0);
-  assign \$560  = relu & \$559 ;
-  assign \$561  = $signed(scaled1) + $signed(17'h08000);
-  assign \$563  = $signed(\$562 ) + $signed(bias1_s5);
-  assign \$564  = \$560  ? 38'h0000000000 : \$563 ;
-  assign \$565  = | \$564 [37:7];
-  assign \$566  = ~ \$565 ;
-  assign \$567  = \$555  | \$566 ;
-  assign \$568  = $signed(scaled1) + $signed(17'h08000);
-  assign \$570  = $signed(\$569 ) + $signed(bias1_s5);
-  assign \$571  = $signed(\$570 ) < $signed(1'h0);
-  assign \$572  = relu & \$571 ;
-  assign \$573  = $signed(scaled1) + $signed(17'h08000);
-  assign \$575  = $signed(\$574 ) + $signed(bias1_s5);
-  assign \$576  = \$572  ? 38'h0000000000 : \$575 ;
-  assign \$577  = $signed(scaled1) + $signed(17'h08000);
-  assign \$579  = $signed(\$578 ) + $signed(bias1_s5);
+  assign \$457  = $signed(prod0_4) + $signed(prod0_5);
+  assign \$458  = $signed(prod0_6) + $signed(prod0_7);
+  assign \$459  = $signed(\$457 ) + $signed(\$458 );
+  assign \$460  = $signed(\$456 ) + $signed(\$459 );
+  assign \$461  = $signed(prod0_8) + $signed(prod0_9);
+  assign \$462  = $signed(prod0_10) + $signed(prod0_11);
+  assign \$463  = $signed(\$461 ) + $signed(\$462 );
+  assign \$464  = $signed(prod0_12) + $signed(prod0_13);
+  assign \$465  = $signed(prod0_14) + $signed(prod0_15);
+  assign \$466  = $signed(\$464 ) + $signed(\$465 );
+  assign \$467  = $signed(\$463 ) + $signed(\$466 );
+  assign \$468  = $signed(\$460 ) + $signed(\$467 );
+  assign \$469  = $signed(prod0_16) + $signed(prod0_17);
+  assign \$470  = $signed(prod0_18) + $signed(prod0_19);
+  assign \$471  = $signed(\$469 ) + $signed(\$470 );
+  assign \$472  = $signed(prod0_20) + $signed(prod0_21);
+  assign \$473  = $signed(prod0_22) + $signed(prod0_23);
+  assign \$474  = $signed(\$472 ) + $signed(\$473 );
+  assign \$475  = $signed(\$471 ) + $signed(\$474 );
+  assign \$476  = $signed(prod0_24) + $signed(prod0_25);
+  assign \$477  = $signed(prod0_26) + $signed(prod0_27);
+  assign \$478  = $signed(\$476 ) + $signed(\$477 );
+  assign \$479  = $signed(prod0_28) + $signed(prod0_29);
+  assign \$480  = $signed(prod0_30) + $signed(prod0_31);
+  assign \$481  = $signed(\$479 ) + $signed(\$480 );
+  assign \$482  = $signed(\$478 ) + $signed(\$481 );
+  assign \$483  = $signed(\$475 ) + $signed(\$482 );
+  assign \$484  = $signed(\$468 ) + $signed(\$483 );
+  assign \$485  = $signed(prod0_32) + $signed(prod0_33);
+  assign \$486  = $signed(prod0_34) + $signed(prod0_35);
+  assign \$487  = $signed(\$485 ) + $signed(\$486 );
+  assign \$488  = $signed(\$484 ) + $signed(\$487 );
+  assign \$489  = $signed(acc0) + $signed(\$488 );
+  assign \$490  = accfirst3 ? { \$453 [17], \$453 [17], \$453 [17], \$453  } : \$489 ;
+  assign \$491  = ce & v3;
+  assign \$492  = $signed(prod1_0) + $signed(prod1_1);
+  assign \$493  = $signed(prod1_2) + $signed(prod1_3);
+  assign \$494  = $signed(\$492 ) + $signed(\$493 );
+  assign \$495  = $signed(prod1_4) + $signed(prod1_5);
+  assign \$496  = $signed(prod1_6) + $signed(prod1_7);
+  assign \$497  = $signed(\$495 ) + $signed(\$496 );
+  assign \$498  = $signed(\$494 ) + $signed(\$497 );
+  assign \$499  = $signed(prod1_8) + $signed(prod1_9);
+  assign \$500  = $signed(prod1_10) + $signed(prod1_11);
+  assign \$501  = $signed(\$499 ) + $signed(\$500 );
+  assign \$502  = $signed(prod1_12) + $signed(prod1_13);
+  assign \$503  = $signed(prod1_14) + $signed(prod1_15);
+  assign \$504  = $signed(\$502 ) + $signed(\$503 );
+  assign \$505  = $signed(\$501 ) + $signed(\$504 );
+  assign \$506  = $signed(\$498 ) + $signed(\$505 );
+  assign \$507  = $signed(prod1_16) + $signed(prod1_17);
+  assign \$508  = $signed(prod1_18) + $signed(prod1_19);
+  assign \$509  = $signed(\$507 ) + $signed(\$508 );
+  assign \$510  = $signed(prod1_20) + $signed(prod1_21);
+  assign \$511  = $signed(prod1_22) + $signed(prod1_23);
+  assign \$512  = $signed(\$510 ) + $signed(\$511 );
+  assign \$513  = $signed(\$509 ) + $signed(\$512 );
+  assign \$514  = $signed(prod1_24) + $signed(prod1_25);
+  assign \$515  = $signed(prod1_26) + $signed(prod1_27);
+  assign \$516  = $signed(\$514 ) + $signed(\$515 );
+  assign \$517  = $signed(prod1_28) + $signed(prod1_29);
+  assign \$518  = $signed(prod1_30) + $signed(prod1_31);
+  assign \$519  = $signed(\$517 ) + $signed(\$518 );
+  assign \$520  = $signed(\$516 ) + $signed(\$519 );
+  assign \$521  = $signed(\$513 ) + $signed(\$520 );
+  assign \$522  = $signed(\$506 ) + $signed(\$521 );
+  assign \$523  = $signed(prod1_32) + $signed(prod1_33);
+  assign \$524  = $signed(prod1_34) + $signed(prod1_35);
+  assign \$525  = $signed(\$523 ) + $signed(\$524 );
+  assign \$526  = $signed(\$522 ) + $signed(\$525 );
+  assign \$527  = $signed(prod1_0) + $signed(prod1_1);
+  assign \$528  = $signed(prod1_2) + $signed(prod1_3);
+  assign \$529  = $signed(\$527 ) + $signed(\$528 );
+  assign \$530  = $signed(prod1_4) + $signed(prod1_5);
+  assign \$531  = $signed(prod1_6) + $signed(prod1_7);
+  assign \$532  = $signed(\$530 ) + $signed(\$531 );
+  assign \$533  = $signed(\$529 ) + $signed(\$532 );
+  assign \$534  = $signed(prod1_8) + $signed(prod1_9);
+  assign \$535  = $signed(prod1_10) + $signed(prod1_11);
+  assign \$536  = $signed(\$534 ) + $signed(\$535 );
+  assign \$537  = $signed(prod1_12) + $signed(prod1_13);
+  assign \$538  = $signed(prod1_14) + $signed(prod1_15);
+  assign \$539  = $signed(\$537 ) + $signed(\$538 );
+  assign \$540  = $signed(\$536 ) + $signed(\$539 );
+  assign \$541  = $signed(\$533 ) + $signed(\$540 );
+  assign \$542  = $signed(prod1_16) + $signed(prod1_17);
+  assign \$543  = $signed(prod1_18) + $signed(prod1_19);
+  assign \$544  = $signed(\$542 ) + $signed(\$543 );
+  assign \$545  = $signed(prod1_20) + $signed(prod1_21);
+  assign \$546  = $signed(prod1_22) + $signed(prod1_23);
+  assign \$547  = $signed(\$545 ) + $signed(\$546 );
+  assign \$548  = $signed(\$544 ) + $signed(\$547 );
+  assign \$549  = $signed(prod1_24) + $signed(prod1_25);
+  assign \$550  = $signed(prod1_26) + $signed(prod1_27);
+  assign \$551  = $signed(\$549 ) + $signed(\$550 );
+  assign \$552  = $signed(prod1_28) + $signed(prod1_29);
+  assign \$553  = $signed(prod1_30) + $signed(prod1_31);
+  assign \$554  = $signed(\$552 ) + $signed(\$553 );
+  assign \$555  = $signed(\$551 ) + $signed(\$554 );
+  assign \$556  = $signed(\$548 ) + $signed(\$555 );
+  assign \$557  = $signed(\$541 ) + $signed(\$556 );
+  assign \$558  = $signed(prod1_32) + $signed(prod1_33);
+  assign \$559  = $signed(prod1_34) + $signed(prod1_35);
+  assign \$560  = $signed(\$558 ) + $signed(\$559 );
+  assign \$561  = $signed(\$557 ) + $signed(\$560 );
+  assign \$562  = $signed(acc1) + $signed(\$561 );
+  assign \$563  = accfirst3 ? { \$526 [17], \$526 [17], \$526 [17], \$526  } : \$562 ;
+  assign \$564  = v3 & acclast3;
+  assign \$565  = $signed(acc0) * $signed(scale0_s4);
+  assign \$566  = $signed(acc1) * $signed(scale1_s4);
+  assign \$567  = $signed(scaled0) + $signed(17'h08000);
+  assign \$569  = $signed(\$568 ) + $signed(bias0_s5);
+  assign \$570  = $signed(\$569 ) < $signed(1'h0);
+  assign \$571  = relu & \$570 ;
+  assign \$572  = $signed(scaled0) + $signed(17'h08000);
+  assign \$574  = $signed(\$573 ) + $signed(bias0_s5);
+  assign \$575  = \$571  ? 38'h0000000000 : \$574 ;
+  assign \$576  = & \$575 [37:7];
+  assign \$577  = $signed(scaled0) + $signed(17'h08000);
+  assign \$579  = $signed(\$578 ) + $signed(bias0_s5);
   assign \$580  = $signed(\$579 ) < $signed(1'h0);
   assign \$581  = relu & \$580 ;
-  assign \$582  = $signed(scaled1) + $signed(17'h08000);
-  assign \$584  = $signed(\$583 ) + $signed(bias1_s5);
+  assign \$582  = $signed(scaled0) + $signed(17'h08000);
+  assign \$584  = $signed(\$583 ) + $signed(bias0_s5);
   assign \$585  = \$581  ? 38'h0000000000 : \$584 ;
-  assign \$586  = \$585 [37] ? 8'h80 : 8'h7f;
-  assign \$587  = \$567  ? { 1'h0, \$576 [7:0] } : { \$586 [7], \$586  };
+  assign \$586  = | \$585 [37:7];
+  assign \$587  = ~ \$586 ;
+  assign \$588  = \$576  | \$587 ;
+  assign \$589  = $signed(scaled0) + $signed(17'h08000);
+  assign \$591  = $signed(\$590 ) + $signed(bias0_s5);
+  assign \$592  = $signed(\$591 ) < $signed(1'h0);
+  assign \$593  = relu & \$592 ;
+  assign \$594  = $signed(scaled0) + $signed(17'h08000);
+  assign \$596  = $signed(\$595 ) + $signed(bias0_s5);
+  assign \$597  = \$593  ? 38'h0000000000 : \$596 ;
+  assign \$598  = $signed(scaled0) + $signed(17'h08000);
+  assign \$600  = $signed(\$599 ) + $signed(bias0_s5);
+  assign \$601  = $signed(\$600 ) < $signed(1'h0);
+  assign \$602  = relu & \$601 ;
+  assign \$603  = $signed(scaled0) + $signed(17'h08000);
+  assign \$605  = $signed(\$604 ) + $signed(bias0_s5);
+  assign \$606  = \$602  ? 38'h0000000000 : \$605 ;
+  assign \$607  = \$606 [37] ? 8'h80 : 8'h7f;
+  assign \$608  = \$588  ? { 1'h0, \$597 [7:0] } : { \$607 [7], \$607  };
+  assign \$609  = $signed(scaled1) + $signed(17'h08000);
+  assign \$611  = $signed(\$610 ) + $signed(bias1_s5);
+  assign \$612  = $signed(\$611 ) < $signed(1'h0);
+  assign \$613  = relu & \$612 ;
+  assign \$614  = $signed(scaled1) + $signed(17'h08000);
+  assign \$616  = $signed(\$615 ) + $signed(bias1_s5);
+  assign \$617  = \$613  ? 38'h0000000000 : \$616 ;
+  assign \$618  = & \$617 [37:7];
+  assign \$619  = $signed(scaled1) + $signed(17'h08000);
+  assign \$621  = $signed(\$620 ) + $signed(bias1_s5);
+  assign \$622  = $signed(\$621 ) < $signed(1'h0);
+  assign \$623  = relu & \$622 ;
+  assign \$624  = $signed(scaled1) + $signed(17'h08000);
+  assign \$626  = $signed(\$625 ) + $signed(bias1_s5);
+  assign \$627  = \$623  ? 38'h0000000000 : \$626 ;
+  assign \$628  = | \$627 [37:7];
+  assign \$629  = ~ \$628 ;
+  assign \$630  = \$618  | \$629 ;
+  assign \$631  = $signed(scaled1) + $signed(17'h08000);
+  assign \$633  = $signed(\$632 ) + $signed(bias1_s5);
+  assign \$634  = $signed(\$633 ) < $signed(1'h0);
+  assign \$635  = relu & \$634 ;
+  assign \$636  = $signed(scaled1) + $signed(17'h08000);
+  assign \$638  = $signed(\$637 ) + $signed(bias1_s5);
+  assign \$639  = \$635  ? 38'h0000000000 : \$638 ;
+  assign \$640  = $signed(scaled1) + $signed(17'h08000);
+  assign \$642  = $signed(\$641 ) + $signed(bias1_s5);
+  assign \$643  = $signed(\$642 ) < $signed(1'h0);
+  assign \$644  = relu & \$643 ;
+  assign \$645  = $signed(scaled1) + $signed(17'h08000);
+  assign \$647  = $signed(\$646 ) + $signed(bias1_s5);
+  assign \$648  = \$644  ? 38'h0000000000 : \$647 ;
+  assign \$649  = \$648 [37] ? 8'h80 : 8'h7f;
+  assign \$650  = \$630  ? { 1'h0, \$639 [7:0] } : { \$649 [7], \$649  };
   always @(posedge clk)
-    next_height <= \$588 ;
+    next_height <= \$651 ;
   always @(posedge clk)
-    next_width <= \$589 ;
+    next_width <= \$652 ;
   always @(posedge clk)
-    next_groups <= \$590 ;
+    next_groups <= \$653 ;
   always @(posedge clk)
-    next_frames <= \$591 ;
+    next_frames <= \$654 ;
   always @(posedge clk)
-    next_stride2 <= \$592 ;
+    next_stride2 <= \$655 ;
   always @(posedge clk)
-    next_relu <= \$593 ;
+    next_relu <= \$656 ;
   always @(posedge clk)
-    w_frames <= \$594 ;
+    w_frames <= \$657 ;
   always @(posedge clk)
-    w_height <= \$595 ;
+    w_height <= \$658 ;
   always @(posedge clk)
-    w_width <= \$596 ;
+    w_width <= \$659 ;
   always @(posedge clk)
-    w_groups <= \$597 ;
+    w_groups <= \$660 ;
   always @(posedge clk)
-    load <= \$598 ;
+    load <= \$661 ;
   always @(posedge clk)
-    load_cg <= \$599 ;
+    load_cg <= \$662 ;
   always @(posedge clk)
-    load_og <= \$600 ;
+    load_og <= \$663 ;
   always @(posedge clk)
-    next_ogroups <= \$601 ;
+    next_ogroups <= \$664 ;
   always @(posedge clk)
-    fsm_state <= \$602 ;
+    fsm_state <= \$665 ;
   always @(posedge clk)
-    height <= \$603 ;
+    height <= \$666 ;
   always @(posedge clk)
-    width <= \$604 ;
+    width <= \$667 ;
   always @(posedge clk)
-    groups <= \$605 ;
+    groups <= \$668 ;
   always @(posedge clk)
-    ogroups <= \$606 ;
+    ogroups <= \$669 ;
   always @(posedge clk)
-    stride2 <= \$607 ;
+    stride2 <= \$670 ;
   always @(posedge clk)
-    relu <= \$608 ;
+    relu <= \$671 ;
   always @(posedge clk)
-    c_frames <= \$609 ;
+    c_frames <= \$672 ;
   always @(posedge clk)
-    w_cg <= \$610 ;
+    w_cg <= \$673 ;
   always @(posedge clk)
-    w_x <= \$611 ;
+    w_x <= \$674 ;
   always @(posedge clk)
-    w_y <= \$612 ;
+    w_y <= \$675 ;
   always @(posedge clk)
-    w_slot <= \$613 ;
+    w_slot <= \$676 ;
   always @(posedge clk)
-    held <= \$614 ;
+    held <= \$677 ;
   always @(posedge clk)
-    c_pass <= \$615 ;
+    c_pass <= \$678 ;
   always @(posedge clk)
-    c_cg <= \$616 ;
+    c_cg <= \$679 ;
   always @(posedge clk)
-    c_og <= \$617 ;
+    c_og <= \$680 ;
   always @(posedge clk)
-    c_wbase <= \$618 ;
+    c_wbase <= \$681 ;
   always @(posedge clk)
-    c_ox <= \$619 ;
+    c_ox <= \$682 ;
   always @(posedge clk)
-    c_x <= \$620 ;
+    c_x <= \$683 ;
   always @(posedge clk)
-    c_oy <= \$621 ;
+    c_oy <= \$684 ;
   always @(posedge clk)
-    c_y <= \$622 ;
+    c_y <= \$685 ;
   always @(posedge clk)
-    below <= \$623 ;
+    below <= \$686 ;
   always @(posedge clk)
-    c_slot <= \$624 ;
+    c_slot <= \$687 ;
   always @(posedge clk)
-    lead <= \$625 ;
+    lead <= \$688 ;
   always @(posedge clk)
-    row_freed <= \$626 ;
+    row_freed <= \$689 ;
   always @(posedge clk)
-    v1 <= \$627 ;
+    v1 <= \$690 ;
   always @(posedge clk)
-    last1 <= \$628 ;
+    last1 <= \$691 ;
   always @(posedge clk)
-    accfirst1 <= \$629 ;
+    accfirst1 <= \$692 ;
   always @(posedge clk)
-    acclast1 <= \$630 ;
+    acclast1 <= \$693 ;
   always @(posedge clk)
-    cg1 <= \$631 ;
+    cg1 <= \$694 ;
   always @(posedge clk)
-    wbase1 <= \$632 ;
+    wbase1 <= \$695 ;
   always @(posedge clk)
-    cy1 <= \$633 ;
+    cy1 <= \$696 ;
   always @(posedge clk)
-    cx1 <= \$634 ;
+    cx1 <= \$697 ;
   always @(posedge clk)
-    slot1 <= \$635 ;
+    slot1 <= \$698 ;
   always @(posedge clk)
-    dy0_s1 <= \$636 ;
+    dy0_s1 <= \$699 ;
   always @(posedge clk)
-    dy1_s1 <= \$637 ;
+    dy1_s1 <= \$700 ;
   always @(posedge clk)
-    dy2_s1 <= \$638 ;
+    dy2_s1 <= \$701 ;
   always @(posedge clk)
-    dy3_s1 <= \$639 ;
+    dy3_s1 <= \$702 ;
   always @(posedge clk)
-    dy4_s1 <= \$640 ;
+    dy4_s1 <= \$703 ;
   always @(posedge clk)
-    dy5_s1 <= \$641 ;
+    dy5_s1 <= \$704 ;
   always @(posedge clk)
-    dy6_s1 <= \$642 ;
+    dy6_s1 <= \$705 ;
   always @(posedge clk)
-    dy7_s1 <= \$643 ;
+    dy7_s1 <= \$706 ;
   always @(posedge clk)
-    dy8_s1 <= \$644 ;
+    dy8_s1 <= \$707 ;
   always @(posedge clk)
-    dx0_s1 <= \$645 ;
+    dx0_s1 <= \$708 ;
   always @(posedge clk)
-    dx1_s1 <= \$646 ;
+    dx1_s1 <= \$709 ;
   always @(posedge clk)
-    dx2_s1 <= \$647 ;
+    dx2_s1 <= \$710 ;
   always @(posedge clk)
-    dx3_s1 <= \$648 ;
+    dx3_s1 <= \$711 ;
   always @(posedge clk)
-    dx4_s1 <= \$649 ;
+    dx4_s1 <= \$712 ;
   always @(posedge clk)
-    dx5_s1 <= \$650 ;
+    dx5_s1 <= \$713 ;
   always @(posedge clk)
-    dx6_s1 <= \$651 ;
+    dx6_s1 <= \$714 ;
   always @(posedge clk)
-    dx7_s1 <= \$652 ;
+    dx7_s1 <= \$715 ;
   always @(posedge clk)
-    dx8_s1 <= \$653 ;
+    dx8_s1 <= \$716 ;
   always @(posedge clk)
-    ok0_s2 <= \$654 ;
+    ok0_s2 <= \$717 ;
   always @(posedge clk)
-    ok1_s2 <= \$655 ;
+    ok1_s2 <= \$718 ;
   always @(posedge clk)
-    ok2_s2 <= \$656 ;
+    ok2_s2 <= \$719 ;
   always @(posedge clk)
-    ok3_s2 <= \$657 ;
+    ok3_s2 <= \$720 ;
   always @(posedge clk)
-    ok4_s2 <= \$658 ;
+    ok4_s2 <= \$721 ;
   always @(posedge clk)
-    ok5_s2 <= \$659 ;
+    ok5_s2 <= \$722 ;
   always @(posedge clk)
-    ok6_s2 <= \$660 ;
+    ok6_s2 <= \$723 ;
   always @(posedge clk)
-    ok7_s2 <= \$661 ;
+    ok7_s2 <= \$724 ;
   always @(posedge clk)
-    ok8_s2 <= \$662 ;
+    ok8_s2 <= \$725 ;
   always @(posedge clk)
-    v2 <= \$663 ;
+    v2 <= \$726 ;
   always @(posedge clk)
-    last2 <= \$664 ;
+    last2 <= \$727 ;
   always @(posedge clk)
-    accfirst2 <= \$665 ;
+    accfirst2 <= \$728 ;
   always @(posedge clk)
-    acclast2 <= \$666 ;
+    acclast2 <= \$729 ;
   always @(posedge clk)
-    sample0_s2b <= \$667 ;
+    sample0_s2b <= \$730 ;
   always @(posedge clk)
-    sample1_s2b <= \$668 ;
+    sample1_s2b <= \$731 ;
   always @(posedge clk)
-    sample2_s2b <= \$669 ;
+    sample2_s2b <= \$732 ;
   always @(posedge clk)
-    sample3_s2b <= \$670 ;
+    sample3_s2b <= \$733 ;
   always @(posedge clk)
-    sample4_s2b <= \$671 ;
+    sample4_s2b <= \$734 ;
   always @(posedge clk)
-    sample5_s2b <= \$672 ;
+    sample5_s2b <= \$735 ;
   always @(posedge clk)
-    sample6_s2b <= \$673 ;
+    sample6_s2b <= \$736 ;
   always @(posedge clk)
-    sample7_s2b <= \$674 ;
+    sample7_s2b <= \$737 ;
   always @(posedge clk)
-    sample8_s2b <= \$675 ;
+    sample8_s2b <= \$738 ;
   always @(posedge clk)
-    weights_s2b <= \$676 ;
+    weights_s2b <= \$739 ;
   always @(posedge clk)
-    ok0_s2b <= \$677 ;
+    ok0_s2b <= \$740 ;
   always @(posedge clk)
-    ok1_s2b <= \$678 ;
+    ok1_s2b <= \$741 ;
   always @(posedge clk)
-    ok2_s2b <= \$679 ;
+    ok2_s2b <= \$742 ;
   always @(posedge clk)
-    ok3_s2b <= \$680 ;
+    ok3_s2b <= \$743 ;
   always @(posedge clk)
-    ok4_s2b <= \$681 ;
+    ok4_s2b <= \$744 ;
   always @(posedge clk)
-    ok5_s2b <= \$682 ;
+    ok5_s2b <= \$745 ;
   always @(posedge clk)
-    ok6_s2b <= \$683 ;
+    ok6_s2b <= \$746 ;
   always @(posedge clk)
-    ok7_s2b <= \$684 ;
+    ok7_s2b <= \$747 ;
   always @(posedge clk)
-    ok8_s2b <= \$685 ;
+    ok8_s2b <= \$748 ;
   always @(posedge clk)
-    v2b <= \$686 ;
+    v2b <= \$749 ;
   always @(posedge clk)
-    last2b <= \$687 ;
+    last2b <= \$750 ;
   always @(posedge clk)
-    accfirst2b <= \$688 ;
+    accfirst2b <= \$751 ;
   always @(posedge clk)
-    acclast2b <= \$689 ;
+    acclast2b <= \$752 ;
   always @(posedge clk)
-    prod0_0 <= \$690 ;
+    prod0_0 <= \$753 ;
   always @(posedge clk)
-    prod0_1 <= \$691 ;
+    prod0_1 <= \$754 ;
   always @(posedge clk)
-    prod0_2 <= \$692 ;
+    prod0_2 <= \$755 ;
   always @(posedge clk)
-    prod0_3 <= \$693 ;
+    prod0_3 <= \$756 ;
   always @(posedge clk)
-    prod0_4 <= \$694 ;
+    prod0_4 <= \$757 ;
   always @(posedge clk)
-    prod0_5 <= \$695 ;
+    prod0_5 <= \$758 ;
   always @(posedge clk)
-    prod0_6 <= \$696 ;
+    prod0_6 <= \$759 ;
   always @(posedge clk)
-    prod0_7 <= \$697 ;
+    prod0_7 <= \$760 ;
   always @(posedge clk)
-    prod0_8 <= \$698 ;
+    prod0_8 <= \$761 ;
   always @(posedge clk)
-    prod0_9 <= \$699 ;
+    prod0_9 <= \$762 ;
   always @(posedge clk)
-    prod0_10 <= \$700 ;
+    prod0_10 <= \$763 ;
   always @(posedge clk)
-    prod0_11 <= \$701 ;
+    prod0_11 <= \$764 ;
   always @(posedge clk)
-    prod0_12 <= \$702 ;
+    prod0_12 <= \$765 ;
   always @(posedge clk)
-    prod0_13 <= \$703 ;
+    prod0_13 <= \$766 ;
   always @(posedge clk)
-    prod0_14 <= \$704 ;
+    prod0_14 <= \$767 ;
   always @(posedge clk)
-    prod0_15 <= \$705 ;
+    prod0_15 <= \$768 ;
   always @(posedge clk)
-    prod0_16 <= \$706 ;
+    prod0_16 <= \$769 ;
   always @(posedge clk)
-    prod0_17 <= \$707 ;
+    prod0_17 <= \$770 ;
   always @(posedge clk)
-    prod0_18 <= \$708 ;
+    prod0_18 <= \$771 ;
   always @(posedge clk)
-    prod0_19 <= \$709 ;
+    prod0_19 <= \$772 ;
   always @(posedge clk)
-    prod0_20 <= \$710 ;
+    prod0_20 <= \$773 ;
   always @(posedge clk)
-    prod0_21 <= \$711 ;
+    prod0_21 <= \$774 ;
   always @(posedge clk)
-    prod0_22 <= \$712 ;
+    prod0_22 <= \$775 ;
   always @(posedge clk)
-    prod0_23 <= \$713 ;
+    prod0_23 <= \$776 ;
   always @(posedge clk)
-    prod0_24 <= \$714 ;
+    prod0_24 <= \$777 ;
   always @(posedge clk)
-    prod0_25 <= \$715 ;
+    prod0_25 <= \$778 ;
   always @(posedge clk)
-    prod0_26 <= \$716 ;
+    prod0_26 <= \$779 ;
   always @(posedge clk)
-    prod0_27 <= \$717 ;
+    prod0_27 <= \$780 ;
   always @(posedge clk)
-    prod0_28 <= \$718 ;
+    prod0_28 <= \$781 ;
   always @(posedge clk)
-    prod0_29 <= \$719 ;
+    prod0_29 <= \$782 ;
   always @(posedge clk)
-    prod0_30 <= \$720 ;
+    prod0_30 <= \$783 ;
   always @(posedge clk)
-    prod0_31 <= \$721 ;
+    prod0_31 <= \$784 ;
   always @(posedge clk)
-    prod0_32 <= \$722 ;
+    prod0_32 <= \$785 ;
   always @(posedge clk)
-    prod0_33 <= \$723 ;
+    prod0_33 <= \$786 ;
   always @(posedge clk)
-    prod0_34 <= \$724 ;
+    prod0_34 <= \$787 ;
   always @(posedge clk)
-    prod0_35 <= \$725 ;
+    prod0_35 <= \$788 ;
   always @(posedge clk)
-    prod1_0 <= \$726 ;
+    prod1_0 <= \$789 ;
   always @(posedge clk)
-    prod1_1 <= \$727 ;
+    prod1_1 <= \$790 ;
   always @(posedge clk)
-    prod1_2 <= \$728 ;
+    prod1_2 <= \$791 ;
   always @(posedge clk)
-    prod1_3 <= \$729 ;
+    prod1_3 <= \$792 ;
   always @(posedge clk)
-    prod1_4 <= \$730 ;
+    prod1_4 <= \$793 ;
   always @(posedge clk)
-    prod1_5 <= \$731 ;
+    prod1_5 <= \$794 ;
   always @(posedge clk)
-    prod1_6 <= \$732 ;
+    prod1_6 <= \$795 ;
   always @(posedge clk)
-    prod1_7 <= \$733 ;
+    prod1_7 <= \$796 ;
   always @(posedge clk)
-    prod1_8 <= \$734 ;
+    prod1_8 <= \$797 ;
   always @(posedge clk)
-    prod1_9 <= \$735 ;
+    prod1_9 <= \$798 ;
   always @(posedge clk)
-    prod1_10 <= \$736 ;
+    prod1_10 <= \$799 ;
   always @(posedge clk)
-    prod1_11 <= \$737 ;
+    prod1_11 <= \$800 ;
   always @(posedge clk)
-    prod1_12 <= \$738 ;
+    prod1_12 <= \$801 ;
   always @(posedge clk)
-    prod1_13 <= \$739 ;
+    prod1_13 <= \$802 ;
   always @(posedge clk)
-    prod1_14 <= \$740 ;
+    prod1_14 <= \$803 ;
   always @(posedge clk)
-    prod1_15 <= \$741 ;
+    prod1_15 <= \$804 ;
   always @(posedge clk)
-    prod1_16 <= \$742 ;
+    prod1_16 <= \$805 ;
   always @(posedge clk)
-    prod1_17 <= \$743 ;
+    prod1_17 <= \$806 ;
   always @(posedge clk)
-    prod1_18 <= \$744 ;
+    prod1_18 <= \$807 ;
   always @(posedge clk)
-    prod1_19 <= \$745 ;
+    prod1_19 <= \$808 ;
   always @(posedge clk)
-    prod1_20 <= \$746 ;
+    prod1_20 <= \$809 ;
   always @(posedge clk)
-    prod1_21 <= \$747 ;
+    prod1_21 <= \$810 ;
   always @(posedge clk)
-    prod1_22 <= \$748 ;
+    prod1_22 <= \$811 ;
   always @(posedge clk)
-    prod1_23 <= \$749 ;
+    prod1_23 <= \$812 ;
   always @(posedge clk)
-    prod1_24 <= \$750 ;
+    prod1_24 <= \$813 ;
   always @(posedge clk)
-    prod1_25 <= \$751 ;
+    prod1_25 <= \$814 ;
   always @(posedge clk)
-    prod1_26 <= \$752 ;
+    prod1_26 <= \$815 ;
   always @(posedge clk)
-    prod1_27 <= \$753 ;
+    prod1_27 <= \$816 ;
   always @(posedge clk)
-    prod1_28 <= \$754 ;
+    prod1_28 <= \$817 ;
   always @(posedge clk)
-    prod1_29 <= \$755 ;
+    prod1_29 <= \$818 ;
   always @(posedge clk)
-    prod1_30 <= \$756 ;
+    prod1_30 <= \$819 ;
   always @(posedge clk)
-    prod1_31 <= \$757 ;
+    prod1_31 <= \$820 ;
   always @(posedge clk)
-    prod1_32 <= \$758 ;
+    prod1_32 <= \$821 ;
   always @(posedge clk)
-    prod1_33 <= \$759 ;
+    prod1_33 <= \$822 ;
   always @(posedge clk)
-    prod1_34 <= \$760 ;
+    prod1_34 <= \$823 ;
   always @(posedge clk)
-    prod1_35 <= \$761 ;
+    prod1_35 <= \$824 ;
   always @(posedge clk)
-    scale0_s3 <= \$762 ;
+    scale0_s3 <= \$825 ;
   always @(posedge clk)
-    scale1_s3 <= \$763 ;
+    scale1_s3 <= \$826 ;
   always @(posedge clk)
-    bias0_s3 <= \$764 ;
+    bias0_s3 <= \$827 ;
   always @(posedge clk)
-    bias1_s3 <= \$765 ;
+    bias1_s3 <= \$828 ;
   always @(posedge clk)
-    v3 <= \$766 ;
+    v3 <= \$829 ;
   always @(posedge clk)
-    last3 <= \$767 ;
+    last3 <= \$830 ;
   always @(posedge clk)
-    accfirst3 <= \$768 ;
+    accfirst3 <= \$831 ;
   always @(posedge clk)
-    acclast3 <= \$769 ;
+    acclast3 <= \$832 ;
   always @(posedge clk)
-    part0_0 <= \$770 ;
+    acc0 <= \$833 ;
   always @(posedge clk)
-    part0_1 <= \$771 ;
+    acc1 <= \$834 ;
   always @(posedge clk)
-    part0_2 <= \$772 ;
+    scale0_s4 <= \$835 ;
   always @(posedge clk)
-    part0_3 <= \$773 ;
+    scale1_s4 <= \$836 ;
   always @(posedge clk)
-    part1_0 <= \$774 ;
+    bias0_s4 <= \$837 ;
   always @(posedge clk)
-    part1_1 <= \$775 ;
+    bias1_s4 <= \$838 ;
   always @(posedge clk)
-    part1_2 <= \$776 ;
+    v4 <= \$839 ;
   always @(posedge clk)
-    part1_3 <= \$777 ;
+    last4 <= \$840 ;
   always @(posedge clk)
-    scale0_s3b <= \$778 ;
+    scaled0 <= \$841 ;
   always @(posedge clk)
-    scale1_s3b <= \$779 ;
+    scaled1 <= \$842 ;
   always @(posedge clk)
-    bias0_s3b <= \$780 ;
+    bias0_s5 <= \$843 ;
   always @(posedge clk)
-    bias1_s3b <= \$781 ;
+    bias1_s5 <= \$844 ;
   always @(posedge clk)
-    v3b <= \$782 ;
+    v5 <= \$845 ;
   always @(posedge clk)
-    last3b <= \$783 ;
+    last5 <= \$846 ;
   always @(posedge clk)
-    accfirst3b <= \$784 ;
+    o__payload <= \$847 ;
   always @(posedge clk)
-    acclast3b <= \$785 ;
-  always @(posedge clk)
-    acc0 <= \$786 ;
-  always @(posedge clk)
-    acc1 <= \$787 ;
-  always @(posedge clk)
-    scale0_s4 <= \$788 ;
-  always @(posedge clk)
-    scale1_s4 <= \$789 ;
-  always @(posedge clk)
-    bias0_s4 <= \$790 ;
-  always @(posedge clk)
-    bias1_s4 <= \$791 ;
-  always @(posedge clk)
-    v4 <= \$792 ;
-  always @(posedge clk)
-    last4 <= \$793 ;
-  always @(posedge clk)
-    scaled0 <= \$794 ;
-  always @(posedge clk)
-    scaled1 <= \$795 ;
-  always @(posedge clk)
-    bias0_s5 <= \$796 ;
-  always @(posedge clk)
-    bias1_s5 <= \$797 ;
-  always @(posedge clk)
-    v5 <= \$798 ;
-  always @(posedge clk)
-    last5 <= \$799 ;
-  always @(posedge clk)
-    o__payload <= \$800 ;
-  always @(posedge clk)
-    o__valid <= \$801 ;
+    o__valid <= \$848 ;
   assign \$1  = ! w_frames;
   assign \$2  = next_groups - 1'h1;
   assign \$3  = load_cg == \$2 ;
@@ -5636,53 +5745,6 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   assign \$131  = \$126  ? \$127  : \$130 ;
   assign \$132  = \$131 [3:0] * 9'h100;
   assign \$133  = \$118 [5:0] * 4'h8;
-  assign \$134  = \$132  + \$133 ;
-  assign \$135  = \$134  + cg1;
-  assign \$136  = ok2 ? \$135  : 15'h0000;
-  assign \$137  = $signed({ 1'h0, cy1 }) + $signed(dy3_s1);
-  assign \$138  = $signed({ 1'h0, cx1 }) + $signed(dx3_s1);
-  assign \$139  = $signed(\$137 ) >= $signed(1'h0);
-  assign \$140  = $signed(\$137 ) < $signed({ 1'h0, height });
-  assign \$141  = \$139  & \$140 ;
-  assign \$142  = $signed(\$138 ) >= $signed(1'h0);
-  assign \$143  = \$141  & \$142 ;
-  assign \$144  = $signed(\$138 ) < $signed({ 1'h0, width });
-  assign ok3 = \$143  & \$144 ;
-  assign \$145  = $signed({ 1'h0, slot1 }) + $signed(dy3_s1);
-  assign \$146  = $signed(\$145 ) < $signed(1'h0);
-  assign \$147  = $signed(\$145 ) + $signed(5'h0a);
-  assign \$148  = $signed(\$145 ) >= $signed(5'h0a);
-  assign \$149  = $signed(\$145 ) - $signed(5'h0a);
-  assign \$150  = \$148  ? \$149  : { \$145 [5], \$145 [5], \$145  };
-  assign \$151  = \$146  ? \$147  : \$150 ;
-  assign \$152  = \$151 [3:0] * 9'h100;
-  assign \$153  = \$138 [5:0] * 4'h8;
-  assign \$154  = \$152  + \$153 ;
-  assign \$155  = \$154  + cg1;
-  assign \$156  = ok3 ? \$155  : 15'h0000;
-  assign \$157  = $signed({ 1'h0, cy1 }) + $signed(dy4_s1);
-  assign \$158  = $signed({ 1'h0, cx1 }) + $signed(dx4_s1);
-  assign \$159  = $signed(\$157 ) >= $signed(1'h0);
-  assign \$160  = $signed(\$157 ) < $signed({ 1'h0, height });
-  assign \$161  = \$159  & \$160 ;
-  assign \$162  = $signed(\$158 ) >= $signed(1'h0);
-  assign \$163  = \$161  & \$162 ;
-  assign \$164  = $signed(\$158 ) < $signed({ 1'h0, width });
-  assign ok4 = \$163  & \$164 ;
-  assign \$165  = $signed({ 1'h0, slot1 }) + $signed(dy4_s1);
-  assign \$166  = $signed(\$165 ) < $signed(1'h0);
-  assign \$167  = $signed(\$165 ) + $signed(5'h0a);
-  assign \$168  = $signed(\$165 ) >= $signed(5'h0a);
-  assign \$169  = $signed(\$165 ) - $signed(5'h0a);
-  assign \$170  = \$168  ? \$169  : { \$165 [5], \$165 [5], \$165  };
-  assign \$171  = \$166  ? \$167  : \$170 ;
-  assign \$172  = \$171 [3:0] * 9'h100;
-  assign \$173  = \$158 [5:0] * 4'h8;
-  assign \$174  = \$172  + \$173 ;
-  assign \$175  = \$174  + cg1;
-  assign \$176  = ok4 ? \$175  : 15'h0000;
-  assign \$177  = $signed({ 1'h0, cy1 }) + $signed(dy5_s1);
-  assign \$178  = $signed({ 1'h0, cx1 }) + $signed(dx5_s1);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     w__ready = 1'h0;
@@ -5783,1142 +5845,446 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$588  = next_height;
+    \$651  = next_height;
     casez (fsm_state)
       2'h0:
-          if (\$267 ) begin
-            \$588  = w__payload[5:0];
+          if (\$266 ) begin
+            \$651  = w__payload[5:0];
           end
     endcase
     if (rst) begin
-      \$588  = 6'h00;
+      \$651  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$589  = next_width;
+    \$652  = next_width;
     casez (fsm_state)
       2'h0:
-          if (\$267 ) begin
-            \$589  = w__payload[21:16];
+          if (\$266 ) begin
+            \$652  = w__payload[21:16];
           end
     endcase
     if (rst) begin
-      \$589  = 6'h00;
+      \$652  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$590  = next_groups;
+    \$653  = next_groups;
     casez (fsm_state)
       2'h0:
-          if (\$267 ) begin
-            \$590  = \$268 [3:0];
+          if (\$266 ) begin
+            \$653  = \$267 [3:0];
           end
     endcase
-    if (rst) begin
-      \$590  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$591  = next_frames;
-    casez (fsm_state)
-      2'h0:
-          if (\$267 ) begin
-            \$591  = w__payload[63:48];
-          end
-    endcase
-    if (rst) begin
-      \$591  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$592  = next_stride2;
-    casez (fsm_state)
-      2'h0:
-          if (\$267 ) begin
-            \$592  = w__payload[64];
-          end
-    endcase
-    if (rst) begin
-      \$592  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$593  = next_relu;
-    casez (fsm_state)
-      2'h0:
-          if (\$267 ) begin
-            \$593  = w__payload[65];
-          end
-    endcase
-    if (rst) begin
-      \$593  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$594  = w_frames;
-    casez (fsm_state)
-      2'h0:
-          if (\$267 ) begin
-            \$594  = w__payload[63:48];
-          end
-    endcase
-    if (\$279 ) begin
-      if (\$282 ) begin
-        if (\$285 ) begin
-          if (\$291 ) begin
-            \$594  = \$292 [15:0];
-          end
-        end
-      end
-    end
-    if (rst) begin
-      \$594  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$595  = w_height;
-    casez (fsm_state)
-      2'h0:
-          if (\$267 ) begin
-            \$595  = w__payload[5:0];
-          end
-    endcase
-    if (rst) begin
-      \$595  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$596  = w_width;
-    casez (fsm_state)
-      2'h0:
-          if (\$267 ) begin
-            \$596  = w__payload[21:16];
-          end
-    endcase
-    if (rst) begin
-      \$596  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$597  = w_groups;
-    casez (fsm_state)
-      2'h0:
-          if (\$267 ) begin
-            \$597  = \$269 [3:0];
-          end
-    endcase
-    if (rst) begin
-      \$597  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$598  = load;
-    casez (fsm_state)
-      2'h0:
-          if (\$267 ) begin
-            \$598  = 7'h00;
-          end
-      2'h1:
-          /* empty */;
-      2'h2:
-          if (w__valid) begin
-            \$598  = \$274 [6:0];
-          end
-    endcase
-    if (rst) begin
-      \$598  = 7'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$599  = load_cg;
-    casez (fsm_state)
-      2'h0:
-          if (\$267 ) begin
-            \$599  = 3'h0;
-          end
-      2'h1:
-          /* empty */;
-      2'h2:
-          if (w__valid) begin
-            \$599  = \$275 [2:0];
-            if (\$277 ) begin
-              \$599  = 3'h0;
-            end
-          end
-    endcase
-    if (rst) begin
-      \$599  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$600  = load_og;
-    casez (fsm_state)
-      2'h0:
-          if (\$267 ) begin
-            \$600  = 4'h0;
-          end
-      2'h1:
-          /* empty */;
-      2'h2:
-          if (w__valid) begin
-            if (\$277 ) begin
-              \$600  = \$278 [3:0];
-            end
-          end
-    endcase
-    if (rst) begin
-      \$600  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$601  = next_ogroups;
-    casez (fsm_state)
-      2'h0:
-          if (\$267 ) begin
-            \$601  = \$270 [4:0];
-          end
-    endcase
-    if (rst) begin
-      \$601  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$602  = fsm_state;
-    casez (fsm_state)
-      2'h0:
-          if (\$267 ) begin
-            \$602  = 2'h1;
-          end
-      2'h1:
-          if (\$273 ) begin
-            \$602  = 2'h2;
-          end
-      2'h2:
-          if (loaded) begin
-            \$602  = 2'h0;
-          end
-    endcase
-    if (rst) begin
-      \$602  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$603  = height;
-    casez (fsm_state)
-      2'h0:
-          /* empty */;
-      2'h1:
-          /* empty */;
-      2'h2:
-          if (loaded) begin
-            \$603  = next_height;
-          end
-    endcase
-    if (rst) begin
-      \$603  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$604  = width;
-    casez (fsm_state)
-      2'h0:
-          /* empty */;
-      2'h1:
-          /* empty */;
-      2'h2:
-          if (loaded) begin
-            \$604  = next_width;
-          end
-    endcase
-    if (rst) begin
-      \$604  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$605  = groups;
-    casez (fsm_state)
-      2'h0:
-          /* empty */;
-      2'h1:
-          /* empty */;
-      2'h2:
-          if (loaded) begin
-            \$605  = next_groups;
-          end
-    endcase
-    if (rst) begin
-      \$605  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$606  = ogroups;
-    casez (fsm_state)
-      2'h0:
-          /* empty */;
-      2'h1:
-          /* empty */;
-      2'h2:
-          if (loaded) begin
-            \$606  = next_ogroups;
-          end
-    endcase
-    if (rst) begin
-      \$606  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$607  = stride2;
-    casez (fsm_state)
-      2'h0:
-          /* empty */;
-      2'h1:
-          /* empty */;
-      2'h2:
-          if (loaded) begin
-            \$607  = next_stride2;
-          end
-    endcase
-    if (rst) begin
-      \$607  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$608  = relu;
-    casez (fsm_state)
-      2'h0:
-          /* empty */;
-      2'h1:
-          /* empty */;
-      2'h2:
-          if (loaded) begin
-            \$608  = next_relu;
-          end
-    endcase
-    if (rst) begin
-      \$608  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$609  = c_frames;
-    casez (fsm_state)
-      2'h0:
-          /* empty */;
-      2'h1:
-          /* empty */;
-      2'h2:
-          if (loaded) begin
-            \$609  = next_frames;
-          end
-    endcase
-    if (issue) begin
-      if (\$295 ) begin
-        if (\$307 ) begin
-          if (\$316 ) begin
-            if (\$322 ) begin
-              \$609  = \$324 [15:0];
-            end
-          end
-        end
-      end
-    end
-    if (rst) begin
-      \$609  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$610  = w_cg;
-    if (\$279 ) begin
-      \$610  = \$280 [2:0];
-      if (\$282 ) begin
-        \$610  = 3'h0;
-      end
-    end
-    if (rst) begin
-      \$610  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$611  = w_x;
-    if (\$279 ) begin
-      if (\$282 ) begin
-        \$611  = \$283 [4:0];
-        if (\$285 ) begin
-          \$611  = 5'h00;
-        end
-      end
-    end
-    if (rst) begin
-      \$611  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$612  = w_y;
-    if (\$279 ) begin
-      if (\$282 ) begin
-        if (\$285 ) begin
-          \$612  = \$286 [4:0];
-          if (\$291 ) begin
-            \$612  = 5'h00;
-          end
-        end
-      end
-    end
-    if (rst) begin
-      \$612  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$613  = w_slot;
-    if (\$279 ) begin
-      if (\$282 ) begin
-        if (\$285 ) begin
-          \$613  = \$289 [3:0];
-        end
-      end
-    end
-    if (rst) begin
-      \$613  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$614  = held;
-    if (\$293 ) begin
-      \$614  = off__payload;
-    end
-    if (rst) begin
-      \$614  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$615  = c_pass;
-    if (issue) begin
-      \$615  = \$294 [0];
-      if (\$295 ) begin
-        \$615  = 1'h0;
-      end
-    end
-    if (rst) begin
-      \$615  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$616  = c_cg;
-    if (issue) begin
-      if (\$295 ) begin
-        \$616  = \$296 [2:0];
-        if (\$298 ) begin
-          \$616  = 3'h0;
-        end
-      end
-    end
-    if (rst) begin
-      \$616  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$617  = c_og;
-    if (issue) begin
-      if (\$295 ) begin
-        if (\$298 ) begin
-          \$617  = \$299 [3:0];
-        end
-        if (\$307 ) begin
-          \$617  = 4'h0;
-        end
-      end
-    end
-    if (rst) begin
-      \$617  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$618  = c_wbase;
-    if (issue) begin
-      if (\$295 ) begin
-        if (\$298 ) begin
-          \$618  = \$300 [6:0];
-        end
-        if (\$307 ) begin
-          \$618  = 7'h00;
-        end
-      end
-    end
-    if (rst) begin
-      \$618  = 7'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$619  = c_ox;
-    if (issue) begin
-      if (\$295 ) begin
-        if (\$307 ) begin
-          \$619  = \$308 [4:0];
-          if (\$316 ) begin
-            \$619  = 5'h00;
-          end
-        end
-      end
-    end
-    if (rst) begin
-      \$619  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$620  = c_x;
-    if (issue) begin
-      if (\$295 ) begin
-        if (\$307 ) begin
-          \$620  = \$310 [5:0];
-          if (\$316 ) begin
-            \$620  = 6'h00;
-          end
-        end
-      end
-    end
-    if (rst) begin
-      \$620  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$621  = c_oy;
-    if (issue) begin
-      if (\$295 ) begin
-        if (\$307 ) begin
-          if (\$316 ) begin
-            (* full_case = 32'd1 *)
-            if (\$322 ) begin
-              \$621  = 5'h00;
-            end else begin
-              \$621  = \$325 [4:0];
-            end
-          end
-        end
-      end
-    end
-    if (rst) begin
-      \$621  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$622  = c_y;
-    if (issue) begin
-      if (\$295 ) begin
-        if (\$307 ) begin
-          if (\$316 ) begin
-            (* full_case = 32'd1 *)
-            if (\$322 ) begin
-              \$622  = 6'h00;
-            end else begin
-              \$622  = \$327 [5:0];
-            end
-          end
-        end
-      end
-    end
-    if (rst) begin
-      \$622  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$623  = below;
-    if (issue) begin
-      if (\$295 ) begin
-        if (\$307 ) begin
-          if (\$316 ) begin
-            (* full_case = 32'd1 *)
-            if (\$322 ) begin
-              \$623  = \$323 [5:0];
-            end else begin
-              \$623  = \$329 [5:0];
-            end
-          end
-        end
-      end
-    end
-    if (loaded) begin
-      \$623  = \$339 [5:0];
-    end
-    if (rst) begin
-      \$623  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$624  = c_slot;
-    if (\$330 ) begin
-      \$624  = \$336 [3:0];
-    end
-    if (rst) begin
-      \$624  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$625  = \$338 [3:0];
-    if (rst) begin
-      \$625  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$626  = row_freed;
-    if (ce) begin
-      \$626  = row_step;
-    end
-    if (rst) begin
-      \$626  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$627  = v1;
-    if (ce) begin
-      \$627  = issue;
-    end
-    if (rst) begin
-      \$627  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$628  = last1;
-    if (ce) begin
-      \$628  = frame_last;
-    end
-    if (rst) begin
-      \$628  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$629  = accfirst1;
-    if (ce) begin
-      \$629  = \$342 ;
-    end
-    if (rst) begin
-      \$629  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$630  = acclast1;
-    if (ce) begin
-      \$630  = \$346 ;
-    end
-    if (rst) begin
-      \$630  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$631  = cg1;
-    if (ce) begin
-      \$631  = c_cg;
-    end
-    if (rst) begin
-      \$631  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$632  = wbase1;
-    if (ce) begin
-      \$632  = c_wbase;
-    end
-    if (rst) begin
-      \$632  = 7'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$633  = cy1;
-    if (ce) begin
-      \$633  = c_y;
-    end
-    if (rst) begin
-      \$633  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$634  = cx1;
-    if (ce) begin
-      \$634  = c_x;
-    end
-    if (rst) begin
-      \$634  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$635  = slot1;
-    if (ce) begin
-      \$635  = c_slot;
-    end
-    if (rst) begin
-      \$635  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$636  = dy0_s1;
-    if (ce) begin
-      \$636  = dy0;
-    end
-    if (rst) begin
-      \$636  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$637  = dy1_s1;
-    if (ce) begin
-      \$637  = dy1;
-    end
-    if (rst) begin
-      \$637  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$638  = dy2_s1;
-    if (ce) begin
-      \$638  = dy2;
-    end
-    if (rst) begin
-      \$638  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$639  = dy3_s1;
-    if (ce) begin
-      \$639  = 4'h0;
-    end
-    if (rst) begin
-      \$639  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$640  = dy4_s1;
-    if (ce) begin
-      \$640  = 4'h0;
-    end
-    if (rst) begin
-      \$640  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$641  = dy5_s1;
-    if (ce) begin
-      \$641  = 4'h0;
-    end
-    if (rst) begin
-      \$641  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$642  = dy6_s1;
-    if (ce) begin
-      \$642  = { 1'h0, \$76 [2:0] };
-    end
-    if (rst) begin
-      \$642  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$643  = dy7_s1;
-    if (ce) begin
-      \$643  = { 1'h0, \$76 [2:0] };
-    end
-    if (rst) begin
-      \$643  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$644  = dy8_s1;
-    if (ce) begin
-      \$644  = { 1'h0, \$76 [2:0] };
-    end
-    if (rst) begin
-      \$644  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$645  = dx0_s1;
-    if (ce) begin
-      \$645  = dx0;
-    end
-    if (rst) begin
-      \$645  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$646  = dx1_s1;
-    if (ce) begin
-      \$646  = 4'h0;
-    end
-    if (rst) begin
-      \$646  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$647  = dx2_s1;
-    if (ce) begin
-      \$647  = { 1'h0, \$76 [2:0] };
-    end
-    if (rst) begin
-      \$647  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$648  = dx3_s1;
-    if (ce) begin
-      \$648  = dx3;
-    end
-    if (rst) begin
-      \$648  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$649  = dx4_s1;
-    if (ce) begin
-      \$649  = 4'h0;
-    end
-    if (rst) begin
-      \$649  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$650  = dx5_s1;
-    if (ce) begin
-      \$650  = { 1'h0, \$76 [2:0] };
-    end
-    if (rst) begin
-      \$650  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$651  = dx6_s1;
-    if (ce) begin
-      \$651  = dx6;
-    end
-    if (rst) begin
-      \$651  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$652  = dx7_s1;
-    if (ce) begin
-      \$652  = 4'h0;
-    end
-    if (rst) begin
-      \$652  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$653  = dx8_s1;
-    if (ce) begin
-      \$653  = { 1'h0, \$76 [2:0] };
-    end
     if (rst) begin
       \$653  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$654  = ok0_s2;
-    if (ce) begin
-      \$654  = ok0;
-    end
+    \$654  = next_frames;
+    casez (fsm_state)
+      2'h0:
+          if (\$266 ) begin
+            \$654  = w__payload[63:48];
+          end
+    endcase
     if (rst) begin
-      \$654  = 1'h0;
+      \$654  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$655  = ok1_s2;
-    if (ce) begin
-      \$655  = ok1;
-    end
+    \$655  = next_stride2;
+    casez (fsm_state)
+      2'h0:
+          if (\$266 ) begin
+            \$655  = w__payload[64];
+          end
+    endcase
     if (rst) begin
       \$655  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$656  = ok2_s2;
-    if (ce) begin
-      \$656  = ok2;
-    end
+    \$656  = next_relu;
+    casez (fsm_state)
+      2'h0:
+          if (\$266 ) begin
+            \$656  = w__payload[65];
+          end
+    endcase
     if (rst) begin
       \$656  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$657  = ok3_s2;
-    if (ce) begin
-      \$657  = ok3;
+    \$657  = w_frames;
+    casez (fsm_state)
+      2'h0:
+          if (\$266 ) begin
+            \$657  = w__payload[63:48];
+          end
+    endcase
+    if (\$278 ) begin
+      if (\$281 ) begin
+        if (\$284 ) begin
+          if (\$290 ) begin
+            \$657  = \$291 [15:0];
+          end
+        end
+      end
     end
     if (rst) begin
-      \$657  = 1'h0;
+      \$657  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$658  = ok4_s2;
-    if (ce) begin
-      \$658  = ok4;
-    end
+    \$658  = w_height;
+    casez (fsm_state)
+      2'h0:
+          if (\$266 ) begin
+            \$658  = w__payload[5:0];
+          end
+    endcase
     if (rst) begin
-      \$658  = 1'h0;
+      \$658  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$659  = ok5_s2;
-    if (ce) begin
-      \$659  = ok5;
-    end
+    \$659  = w_width;
+    casez (fsm_state)
+      2'h0:
+          if (\$266 ) begin
+            \$659  = w__payload[21:16];
+          end
+    endcase
     if (rst) begin
-      \$659  = 1'h0;
+      \$659  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$660  = ok6_s2;
-    if (ce) begin
-      \$660  = ok6;
-    end
+    \$660  = w_groups;
+    casez (fsm_state)
+      2'h0:
+          if (\$266 ) begin
+            \$660  = \$268 [3:0];
+          end
+    endcase
     if (rst) begin
-      \$660  = 1'h0;
+      \$660  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$661  = ok7_s2;
-    if (ce) begin
-      \$661  = ok7;
-    end
+    \$661  = load;
+    casez (fsm_state)
+      2'h0:
+          if (\$266 ) begin
+            \$661  = 7'h00;
+          end
+      2'h1:
+          /* empty */;
+      2'h2:
+          if (w__valid) begin
+            \$661  = \$273 [6:0];
+          end
+    endcase
     if (rst) begin
-      \$661  = 1'h0;
+      \$661  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$662  = ok8_s2;
-    if (ce) begin
-      \$662  = ok8;
-    end
+    \$662  = load_cg;
+    casez (fsm_state)
+      2'h0:
+          if (\$266 ) begin
+            \$662  = 3'h0;
+          end
+      2'h1:
+          /* empty */;
+      2'h2:
+          if (w__valid) begin
+            \$662  = \$274 [2:0];
+            if (\$276 ) begin
+              \$662  = 3'h0;
+            end
+          end
+    endcase
     if (rst) begin
-      \$662  = 1'h0;
+      \$662  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$663  = v2;
-    if (ce) begin
-      \$663  = v1;
-    end
+    \$663  = load_og;
+    casez (fsm_state)
+      2'h0:
+          if (\$266 ) begin
+            \$663  = 4'h0;
+          end
+      2'h1:
+          /* empty */;
+      2'h2:
+          if (w__valid) begin
+            if (\$276 ) begin
+              \$663  = \$277 [3:0];
+            end
+          end
+    endcase
     if (rst) begin
-      \$663  = 1'h0;
+      \$663  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$664  = last2;
-    if (ce) begin
-      \$664  = last1;
-    end
+    \$664  = next_ogroups;
+    casez (fsm_state)
+      2'h0:
+          if (\$266 ) begin
+            \$664  = \$269 [4:0];
+          end
+    endcase
     if (rst) begin
-      \$664  = 1'h0;
+      \$664  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$665  = accfirst2;
-    if (ce) begin
-      \$665  = accfirst1;
-    end
+    \$665  = fsm_state;
+    casez (fsm_state)
+      2'h0:
+          if (\$266 ) begin
+            \$665  = 2'h1;
+          end
+      2'h1:
+          if (\$272 ) begin
+            \$665  = 2'h2;
+          end
+      2'h2:
+          if (loaded) begin
+            \$665  = 2'h0;
+          end
+    endcase
     if (rst) begin
-      \$665  = 1'h0;
+      \$665  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$666  = acclast2;
-    if (ce) begin
-      \$666  = acclast1;
-    end
+    \$666  = height;
+    casez (fsm_state)
+      2'h0:
+          /* empty */;
+      2'h1:
+          /* empty */;
+      2'h2:
+          if (loaded) begin
+            \$666  = next_height;
+          end
+    endcase
     if (rst) begin
-      \$666  = 1'h0;
+      \$666  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$667  = sample0_s2b;
-    if (ce) begin
-      \$667  = port__data;
-    end
+    \$667  = width;
+    casez (fsm_state)
+      2'h0:
+          /* empty */;
+      2'h1:
+          /* empty */;
+      2'h2:
+          if (loaded) begin
+            \$667  = next_width;
+          end
+    endcase
     if (rst) begin
-      \$667  = 32'd0;
+      \$667  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$668  = sample1_s2b;
-    if (ce) begin
-      \$668  = \port__data$254 ;
-    end
+    \$668  = groups;
+    casez (fsm_state)
+      2'h0:
+          /* empty */;
+      2'h1:
+          /* empty */;
+      2'h2:
+          if (loaded) begin
+            \$668  = next_groups;
+          end
+    endcase
     if (rst) begin
-      \$668  = 32'd0;
+      \$668  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$669  = sample2_s2b;
-    if (ce) begin
-      \$669  = \port__data$255 ;
-    end
+    \$669  = ogroups;
+    casez (fsm_state)
+      2'h0:
+          /* empty */;
+      2'h1:
+          /* empty */;
+      2'h2:
+          if (loaded) begin
+            \$669  = next_ogroups;
+          end
+    endcase
     if (rst) begin
-      \$669  = 32'd0;
+      \$669  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$670  = sample3_s2b;
-    if (ce) begin
-      \$670  = \port__data$256 ;
-    end
+    \$670  = stride2;
+    casez (fsm_state)
+      2'h0:
+          /* empty */;
+      2'h1:
+          /* empty */;
+      2'h2:
+          if (loaded) begin
+            \$670  = next_stride2;
+          end
+    endcase
     if (rst) begin
-      \$670  = 32'd0;
+      \$670  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$671  = sample4_s2b;
-    if (ce) begin
-      \$671  = \port__data$257 ;
-    end
+    \$671  = relu;
+    casez (fsm_state)
+      2'h0:
+          /* empty */;
+      2'h1:
+          /* empty */;
+      2'h2:
+          if (loaded) begin
+            \$671  = next_relu;
+          end
+    endcase
     if (rst) begin
-      \$671  = 32'd0;
+      \$671  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$672  = sample5_s2b;
-    if (ce) begin
-      \$672  = \port__data$258 ;
+    \$672  = c_frames;
+    casez (fsm_state)
+      2'h0:
+          /* empty */;
+      2'h1:
+          /* empty */;
+      2'h2:
+          if (loaded) begin
+            \$672  = next_frames;
+          end
+    endcase
+    if (issue) begin
+      if (\$294 ) begin
+        if (\$306 ) begin
+          if (\$315 ) begin
+            if (\$321 ) begin
+              \$672  = \$323 [15:0];
+            end
+          end
+        end
+      end
     end
     if (rst) begin
-      \$672  = 32'd0;
+      \$672  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$673  = sample6_s2b;
-    if (ce) begin
-      \$673  = \port__data$259 ;
+    \$673  = w_cg;
+    if (\$278 ) begin
+      \$673  = \$279 [2:0];
+      if (\$281 ) begin
+        \$673  = 3'h0;
+      end
     end
     if (rst) begin
-      \$673  = 32'd0;
+      \$673  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$674  = sample7_s2b;
-    if (ce) begin
-      \$674  = \port__data$260 ;
+    \$674  = w_x;
+    if (\$278 ) begin
+      if (\$281 ) begin
+        \$674  = \$282 [4:0];
+        if (\$284 ) begin
+          \$674  = 5'h00;
+        end
+      end
     end
     if (rst) begin
-      \$674  = 32'd0;
+      \$674  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$675  = sample8_s2b;
-    if (ce) begin
-      \$675  = \port__data$261 ;
+    \$675  = w_y;
+    if (\$278 ) begin
+      if (\$281 ) begin
+        if (\$284 ) begin
+          \$675  = \$285 [4:0];
+          if (\$290 ) begin
+            \$675  = 5'h00;
+          end
+        end
+      end
     end
     if (rst) begin
-      \$675  = 32'd0;
+      \$675  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$676  = weights_s2b;
-    if (ce) begin
-      \$676  = wread__data;
+    \$676  = w_slot;
+    if (\$278 ) begin
+      if (\$281 ) begin
+        if (\$284 ) begin
+          \$676  = \$288 [3:0];
+        end
+      end
     end
     if (rst) begin
-      \$676  = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
+      \$676  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$677  = ok0_s2b;
-    if (ce) begin
-      \$677  = ok0_s2;
+    \$677  = held;
+    if (\$292 ) begin
+      \$677  = off__payload;
     end
     if (rst) begin
-      \$677  = 1'h0;
+      \$677  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$678  = ok1_s2b;
-    if (ce) begin
-      \$678  = ok1_s2;
+    \$678  = c_pass;
+    if (issue) begin
+      \$678  = \$293 [0];
+      if (\$294 ) begin
+        \$678  = 1'h0;
+      end
     end
     if (rst) begin
       \$678  = 1'h0;
@@ -6926,749 +6292,815 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$679  = ok2_s2b;
-    if (ce) begin
-      \$679  = ok2_s2;
+    \$679  = c_cg;
+    if (issue) begin
+      if (\$294 ) begin
+        \$679  = \$295 [2:0];
+        if (\$297 ) begin
+          \$679  = 3'h0;
+        end
+      end
     end
     if (rst) begin
-      \$679  = 1'h0;
+      \$679  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$680  = ok3_s2b;
-    if (ce) begin
-      \$680  = ok3_s2;
+    \$680  = c_og;
+    if (issue) begin
+      if (\$294 ) begin
+        if (\$297 ) begin
+          \$680  = \$298 [3:0];
+        end
+        if (\$306 ) begin
+          \$680  = 4'h0;
+        end
+      end
     end
     if (rst) begin
-      \$680  = 1'h0;
+      \$680  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$681  = ok4_s2b;
-    if (ce) begin
-      \$681  = ok4_s2;
+    \$681  = c_wbase;
+    if (issue) begin
+      if (\$294 ) begin
+        if (\$297 ) begin
+          \$681  = \$299 [6:0];
+        end
+        if (\$306 ) begin
+          \$681  = 7'h00;
+        end
+      end
     end
     if (rst) begin
-      \$681  = 1'h0;
+      \$681  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$682  = ok5_s2b;
-    if (ce) begin
-      \$682  = ok5_s2;
+    \$682  = c_ox;
+    if (issue) begin
+      if (\$294 ) begin
+        if (\$306 ) begin
+          \$682  = \$307 [4:0];
+          if (\$315 ) begin
+            \$682  = 5'h00;
+          end
+        end
+      end
     end
     if (rst) begin
-      \$682  = 1'h0;
+      \$682  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$683  = ok6_s2b;
-    if (ce) begin
-      \$683  = ok6_s2;
+    \$683  = c_x;
+    if (issue) begin
+      if (\$294 ) begin
+        if (\$306 ) begin
+          \$683  = \$309 [5:0];
+          if (\$315 ) begin
+            \$683  = 6'h00;
+          end
+        end
+      end
     end
     if (rst) begin
-      \$683  = 1'h0;
+      \$683  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$684  = ok7_s2b;
-    if (ce) begin
-      \$684  = ok7_s2;
+    \$684  = c_oy;
+    if (issue) begin
+      if (\$294 ) begin
+        if (\$306 ) begin
+          if (\$315 ) begin
+            (* full_case = 32'd1 *)
+            if (\$321 ) begin
+              \$684  = 5'h00;
+            end else begin
+              \$684  = \$324 [4:0];
+            end
+          end
+        end
+      end
     end
     if (rst) begin
-      \$684  = 1'h0;
+      \$684  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$685  = ok8_s2b;
-    if (ce) begin
-      \$685  = ok8_s2;
+    \$685  = c_y;
+    if (issue) begin
+      if (\$294 ) begin
+        if (\$306 ) begin
+          if (\$315 ) begin
+            (* full_case = 32'd1 *)
+            if (\$321 ) begin
+              \$685  = 6'h00;
+            end else begin
+              \$685  = \$326 [5:0];
+            end
+          end
+        end
+      end
     end
     if (rst) begin
-      \$685  = 1'h0;
+      \$685  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$686  = v2b;
-    if (ce) begin
-      \$686  = v2;
+    \$686  = below;
+    if (issue) begin
+      if (\$294 ) begin
+        if (\$306 ) begin
+          if (\$315 ) begin
+            (* full_case = 32'd1 *)
+            if (\$321 ) begin
+              \$686  = \$322 [5:0];
+            end else begin
+              \$686  = \$328 [5:0];
+            end
+          end
+        end
+      end
+    end
+    if (loaded) begin
+      \$686  = \$338 [5:0];
     end
     if (rst) begin
-      \$686  = 1'h0;
+      \$686  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$687  = last2b;
-    if (ce) begin
-      \$687  = last2;
+    \$687  = c_slot;
+    if (\$329 ) begin
+      \$687  = \$335 [3:0];
     end
     if (rst) begin
-      \$687  = 1'h0;
+      \$687  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$688  = accfirst2b;
-    if (ce) begin
-      \$688  = accfirst2;
-    end
+    \$688  = \$337 [3:0];
     if (rst) begin
-      \$688  = 1'h0;
+      \$688  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$689  = acclast2b;
+    \$689  = row_freed;
     if (ce) begin
-      \$689  = acclast2;
+      \$689  = row_step;
     end
     if (rst) begin
-      \$689  = 1'h0;
+      \$689  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$690  = prod0_0;
+    \$690  = v1;
     if (ce) begin
-      \$690  = \$347 ;
+      \$690  = issue;
     end
     if (rst) begin
-      \$690  = 12'h000;
+      \$690  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$691  = prod0_1;
+    \$691  = last1;
     if (ce) begin
-      \$691  = \$348 ;
+      \$691  = frame_last;
     end
     if (rst) begin
-      \$691  = 12'h000;
+      \$691  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$692  = prod0_2;
+    \$692  = accfirst1;
     if (ce) begin
-      \$692  = \$349 ;
+      \$692  = \$341 ;
     end
     if (rst) begin
-      \$692  = 12'h000;
+      \$692  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$693  = prod0_3;
+    \$693  = acclast1;
     if (ce) begin
-      \$693  = \$350 ;
+      \$693  = \$345 ;
     end
     if (rst) begin
-      \$693  = 12'h000;
+      \$693  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$694  = prod0_4;
+    \$694  = cg1;
     if (ce) begin
-      \$694  = \$351 ;
+      \$694  = c_cg;
     end
     if (rst) begin
-      \$694  = 12'h000;
+      \$694  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$695  = prod0_5;
+    \$695  = wbase1;
     if (ce) begin
-      \$695  = \$352 ;
+      \$695  = c_wbase;
     end
     if (rst) begin
-      \$695  = 12'h000;
+      \$695  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$696  = prod0_6;
+    \$696  = cy1;
     if (ce) begin
-      \$696  = \$353 ;
+      \$696  = c_y;
     end
     if (rst) begin
-      \$696  = 12'h000;
+      \$696  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$697  = prod0_7;
+    \$697  = cx1;
     if (ce) begin
-      \$697  = \$354 ;
+      \$697  = c_x;
     end
     if (rst) begin
-      \$697  = 12'h000;
+      \$697  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$698  = prod0_8;
+    \$698  = slot1;
     if (ce) begin
-      \$698  = \$355 ;
+      \$698  = c_slot;
     end
     if (rst) begin
-      \$698  = 12'h000;
+      \$698  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$699  = prod0_9;
+    \$699  = dy0_s1;
     if (ce) begin
-      \$699  = \$356 ;
+      \$699  = dy0;
     end
     if (rst) begin
-      \$699  = 12'h000;
+      \$699  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$700  = prod0_10;
+    \$700  = dy1_s1;
     if (ce) begin
-      \$700  = \$357 ;
+      \$700  = dy1;
     end
     if (rst) begin
-      \$700  = 12'h000;
+      \$700  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$701  = prod0_11;
+    \$701  = dy2_s1;
     if (ce) begin
-      \$701  = \$358 ;
+      \$701  = dy2;
     end
     if (rst) begin
-      \$701  = 12'h000;
+      \$701  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$702  = prod0_12;
+    \$702  = dy3_s1;
     if (ce) begin
-      \$702  = \$359 ;
+      \$702  = 4'h0;
     end
     if (rst) begin
-      \$702  = 12'h000;
+      \$702  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$703  = prod0_13;
+    \$703  = dy4_s1;
     if (ce) begin
-      \$703  = \$360 ;
+      \$703  = 4'h0;
     end
     if (rst) begin
-      \$703  = 12'h000;
+      \$703  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$704  = prod0_14;
+    \$704  = dy5_s1;
     if (ce) begin
-      \$704  = \$361 ;
+      \$704  = 4'h0;
     end
     if (rst) begin
-      \$704  = 12'h000;
+      \$704  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$705  = prod0_15;
+    \$705  = dy6_s1;
     if (ce) begin
-      \$705  = \$362 ;
+      \$705  = { 1'h0, \$76 [2:0] };
     end
     if (rst) begin
-      \$705  = 12'h000;
+      \$705  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$706  = prod0_16;
+    \$706  = dy7_s1;
     if (ce) begin
-      \$706  = \$363 ;
+      \$706  = { 1'h0, \$76 [2:0] };
     end
     if (rst) begin
-      \$706  = 12'h000;
+      \$706  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$707  = prod0_17;
+    \$707  = dy8_s1;
     if (ce) begin
-      \$707  = \$364 ;
+      \$707  = { 1'h0, \$76 [2:0] };
     end
     if (rst) begin
-      \$707  = 12'h000;
+      \$707  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$708  = prod0_18;
+    \$708  = dx0_s1;
     if (ce) begin
-      \$708  = \$365 ;
+      \$708  = dx0;
     end
     if (rst) begin
-      \$708  = 12'h000;
+      \$708  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$709  = prod0_19;
+    \$709  = dx1_s1;
     if (ce) begin
-      \$709  = \$366 ;
+      \$709  = 4'h0;
     end
     if (rst) begin
-      \$709  = 12'h000;
+      \$709  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$710  = prod0_20;
+    \$710  = dx2_s1;
     if (ce) begin
-      \$710  = \$367 ;
+      \$710  = { 1'h0, \$76 [2:0] };
     end
     if (rst) begin
-      \$710  = 12'h000;
+      \$710  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$711  = prod0_21;
+    \$711  = dx3_s1;
     if (ce) begin
-      \$711  = \$368 ;
+      \$711  = dx3;
     end
     if (rst) begin
-      \$711  = 12'h000;
+      \$711  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$712  = prod0_22;
+    \$712  = dx4_s1;
     if (ce) begin
-      \$712  = \$369 ;
+      \$712  = 4'h0;
     end
     if (rst) begin
-      \$712  = 12'h000;
+      \$712  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$713  = prod0_23;
+    \$713  = dx5_s1;
     if (ce) begin
-      \$713  = \$370 ;
+      \$713  = { 1'h0, \$76 [2:0] };
     end
     if (rst) begin
-      \$713  = 12'h000;
+      \$713  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$714  = prod0_24;
+    \$714  = dx6_s1;
     if (ce) begin
-      \$714  = \$371 ;
+      \$714  = dx6;
     end
     if (rst) begin
-      \$714  = 12'h000;
+      \$714  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$715  = prod0_25;
+    \$715  = dx7_s1;
     if (ce) begin
-      \$715  = \$372 ;
+      \$715  = 4'h0;
     end
     if (rst) begin
-      \$715  = 12'h000;
+      \$715  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$716  = prod0_26;
+    \$716  = dx8_s1;
     if (ce) begin
-      \$716  = \$373 ;
+      \$716  = { 1'h0, \$76 [2:0] };
     end
     if (rst) begin
-      \$716  = 12'h000;
+      \$716  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$717  = prod0_27;
+    \$717  = ok0_s2;
     if (ce) begin
-      \$717  = \$374 ;
+      \$717  = ok0;
     end
     if (rst) begin
-      \$717  = 12'h000;
+      \$717  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$718  = prod0_28;
+    \$718  = ok1_s2;
     if (ce) begin
-      \$718  = \$375 ;
+      \$718  = ok1;
     end
     if (rst) begin
-      \$718  = 12'h000;
+      \$718  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$719  = prod0_29;
+    \$719  = ok2_s2;
     if (ce) begin
-      \$719  = \$376 ;
+      \$719  = ok2;
     end
     if (rst) begin
-      \$719  = 12'h000;
+      \$719  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$720  = prod0_30;
+    \$720  = ok3_s2;
     if (ce) begin
-      \$720  = \$377 ;
+      \$720  = ok3;
     end
     if (rst) begin
-      \$720  = 12'h000;
+      \$720  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$721  = prod0_31;
+    \$721  = ok4_s2;
     if (ce) begin
-      \$721  = \$378 ;
+      \$721  = ok4;
     end
     if (rst) begin
-      \$721  = 12'h000;
+      \$721  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$722  = prod0_32;
+    \$722  = ok5_s2;
     if (ce) begin
-      \$722  = \$379 ;
+      \$722  = ok5;
     end
     if (rst) begin
-      \$722  = 12'h000;
+      \$722  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$723  = prod0_33;
+    \$723  = ok6_s2;
     if (ce) begin
-      \$723  = \$380 ;
+      \$723  = ok6;
     end
     if (rst) begin
-      \$723  = 12'h000;
+      \$723  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$724  = prod0_34;
+    \$724  = ok7_s2;
     if (ce) begin
-      \$724  = \$381 ;
+      \$724  = ok7;
     end
     if (rst) begin
-      \$724  = 12'h000;
+      \$724  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$725  = prod0_35;
+    \$725  = ok8_s2;
     if (ce) begin
-      \$725  = \$382 ;
+      \$725  = ok8;
     end
     if (rst) begin
-      \$725  = 12'h000;
+      \$725  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$726  = prod1_0;
+    \$726  = v2;
     if (ce) begin
-      \$726  = \$383 ;
+      \$726  = v1;
     end
     if (rst) begin
-      \$726  = 12'h000;
+      \$726  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$727  = prod1_1;
+    \$727  = last2;
     if (ce) begin
-      \$727  = \$384 ;
+      \$727  = last1;
     end
     if (rst) begin
-      \$727  = 12'h000;
+      \$727  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$728  = prod1_2;
+    \$728  = accfirst2;
     if (ce) begin
-      \$728  = \$385 ;
+      \$728  = accfirst1;
     end
     if (rst) begin
-      \$728  = 12'h000;
+      \$728  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$729  = prod1_3;
+    \$729  = acclast2;
     if (ce) begin
-      \$729  = \$386 ;
+      \$729  = acclast1;
     end
     if (rst) begin
-      \$729  = 12'h000;
+      \$729  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$730  = prod1_4;
+    \$730  = sample0_s2b;
     if (ce) begin
-      \$730  = \$387 ;
+      \$730  = port__data;
     end
     if (rst) begin
-      \$730  = 12'h000;
+      \$730  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$731  = prod1_5;
+    \$731  = sample1_s2b;
     if (ce) begin
-      \$731  = \$388 ;
+      \$731  = \port__data$253 ;
     end
     if (rst) begin
-      \$731  = 12'h000;
+      \$731  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$732  = prod1_6;
+    \$732  = sample2_s2b;
     if (ce) begin
-      \$732  = \$389 ;
+      \$732  = \port__data$254 ;
     end
     if (rst) begin
-      \$732  = 12'h000;
+      \$732  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$733  = prod1_7;
+    \$733  = sample3_s2b;
     if (ce) begin
-      \$733  = \$390 ;
+      \$733  = \port__data$255 ;
     end
     if (rst) begin
-      \$733  = 12'h000;
+      \$733  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$734  = prod1_8;
+    \$734  = sample4_s2b;
     if (ce) begin
-      \$734  = \$391 ;
+      \$734  = \port__data$256 ;
     end
     if (rst) begin
-      \$734  = 12'h000;
+      \$734  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$735  = prod1_9;
+    \$735  = sample5_s2b;
     if (ce) begin
-      \$735  = \$392 ;
+      \$735  = \port__data$257 ;
     end
     if (rst) begin
-      \$735  = 12'h000;
+      \$735  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$736  = prod1_10;
+    \$736  = sample6_s2b;
     if (ce) begin
-      \$736  = \$393 ;
+      \$736  = \port__data$258 ;
     end
     if (rst) begin
-      \$736  = 12'h000;
+      \$736  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$737  = prod1_11;
+    \$737  = sample7_s2b;
     if (ce) begin
-      \$737  = \$394 ;
+      \$737  = \port__data$259 ;
     end
     if (rst) begin
-      \$737  = 12'h000;
+      \$737  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$738  = prod1_12;
+    \$738  = sample8_s2b;
     if (ce) begin
-      \$738  = \$395 ;
+      \$738  = \port__data$260 ;
     end
     if (rst) begin
-      \$738  = 12'h000;
+      \$738  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$739  = prod1_13;
+    \$739  = weights_s2b;
     if (ce) begin
-      \$739  = \$396 ;
+      \$739  = wread__data;
     end
     if (rst) begin
-      \$739  = 12'h000;
+      \$739  = 352'h0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$740  = prod1_14;
+    \$740  = ok0_s2b;
     if (ce) begin
-      \$740  = \$397 ;
+      \$740  = ok0_s2;
     end
     if (rst) begin
-      \$740  = 12'h000;
+      \$740  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$741  = prod1_15;
+    \$741  = ok1_s2b;
     if (ce) begin
-      \$741  = \$398 ;
+      \$741  = ok1_s2;
     end
     if (rst) begin
-      \$741  = 12'h000;
+      \$741  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$742  = prod1_16;
+    \$742  = ok2_s2b;
     if (ce) begin
-      \$742  = \$399 ;
+      \$742  = ok2_s2;
     end
     if (rst) begin
-      \$742  = 12'h000;
+      \$742  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$743  = prod1_17;
+    \$743  = ok3_s2b;
     if (ce) begin
-      \$743  = \$400 ;
+      \$743  = ok3_s2;
     end
     if (rst) begin
-      \$743  = 12'h000;
+      \$743  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$744  = prod1_18;
+    \$744  = ok4_s2b;
     if (ce) begin
-      \$744  = \$401 ;
+      \$744  = ok4_s2;
     end
     if (rst) begin
-      \$744  = 12'h000;
+      \$744  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$745  = prod1_19;
+    \$745  = ok5_s2b;
     if (ce) begin
-      \$745  = \$402 ;
+      \$745  = ok5_s2;
     end
     if (rst) begin
-      \$745  = 12'h000;
+      \$745  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$746  = prod1_20;
+    \$746  = ok6_s2b;
     if (ce) begin
-      \$746  = \$403 ;
+      \$746  = ok6_s2;
     end
     if (rst) begin
-      \$746  = 12'h000;
+      \$746  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$747  = prod1_21;
+    \$747  = ok7_s2b;
     if (ce) begin
-      \$747  = \$404 ;
+      \$747  = ok7_s2;
     end
     if (rst) begin
-      \$747  = 12'h000;
+      \$747  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$748  = prod1_22;
+    \$748  = ok8_s2b;
     if (ce) begin
-      \$748  = \$405 ;
+      \$748  = ok8_s2;
     end
     if (rst) begin
-      \$748  = 12'h000;
+      \$748  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$749  = prod1_23;
+    \$749  = v2b;
     if (ce) begin
-      \$749  = \$406 ;
+      \$749  = v2;
     end
     if (rst) begin
-      \$749  = 12'h000;
+      \$749  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$750  = prod1_24;
+    \$750  = last2b;
     if (ce) begin
-      \$750  = \$407 ;
+      \$750  = last2;
     end
     if (rst) begin
-      \$750  = 12'h000;
+      \$750  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$751  = prod1_25;
+    \$751  = accfirst2b;
     if (ce) begin
-      \$751  = \$408 ;
+      \$751  = accfirst2;
     end
     if (rst) begin
-      \$751  = 12'h000;
+      \$751  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$752  = prod1_26;
+    \$752  = acclast2b;
     if (ce) begin
-      \$752  = \$409 ;
+      \$752  = acclast2;
     end
     if (rst) begin
-      \$752  = 12'h000;
+      \$752  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$753  = prod1_27;
+    \$753  = prod0_0;
     if (ce) begin
-      \$753  = \$410 ;
+      \$753  = \$346 ;
     end
     if (rst) begin
       \$753  = 12'h000;
@@ -7676,9 +7108,9 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$754  = prod1_28;
+    \$754  = prod0_1;
     if (ce) begin
-      \$754  = \$411 ;
+      \$754  = \$347 ;
     end
     if (rst) begin
       \$754  = 12'h000;
@@ -7686,9 +7118,9 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$755  = prod1_29;
+    \$755  = prod0_2;
     if (ce) begin
-      \$755  = \$412 ;
+      \$755  = \$348 ;
     end
     if (rst) begin
       \$755  = 12'h000;
@@ -7696,9 +7128,9 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$756  = prod1_30;
+    \$756  = prod0_3;
     if (ce) begin
-      \$756  = \$413 ;
+      \$756  = \$349 ;
     end
     if (rst) begin
       \$756  = 12'h000;
@@ -7706,9 +7138,9 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$757  = prod1_31;
+    \$757  = prod0_4;
     if (ce) begin
-      \$757  = \$414 ;
+      \$757  = \$350 ;
     end
     if (rst) begin
       \$757  = 12'h000;
@@ -7716,9 +7148,9 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$758  = prod1_32;
+    \$758  = prod0_5;
     if (ce) begin
-      \$758  = \$415 ;
+      \$758  = \$351 ;
     end
     if (rst) begin
       \$758  = 12'h000;
@@ -7726,9 +7158,9 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$759  = prod1_33;
+    \$759  = prod0_6;
     if (ce) begin
-      \$759  = \$416 ;
+      \$759  = \$352 ;
     end
     if (rst) begin
       \$759  = 12'h000;
@@ -7736,9 +7168,9 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$760  = prod1_34;
+    \$760  = prod0_7;
     if (ce) begin
-      \$760  = \$417 ;
+      \$760  = \$353 ;
     end
     if (rst) begin
       \$760  = 12'h000;
@@ -7746,9 +7178,9 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$761  = prod1_35;
+    \$761  = prod0_8;
     if (ce) begin
-      \$761  = \$418 ;
+      \$761  = \$354 ;
     end
     if (rst) begin
       \$761  = 12'h000;
@@ -7756,406 +7188,876 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$762  = scale0_s3;
+    \$762  = prod0_9;
     if (ce) begin
-      \$762  = weights_s2b[159:144];
+      \$762  = \$355 ;
     end
     if (rst) begin
-      \$762  = 16'h0000;
+      \$762  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$763  = scale1_s3;
+    \$763  = prod0_10;
     if (ce) begin
-      \$763  = weights_s2b[335:320];
+      \$763  = \$356 ;
     end
     if (rst) begin
-      \$763  = 16'h0000;
+      \$763  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$764  = bias0_s3;
+    \$764  = prod0_11;
     if (ce) begin
-      \$764  = weights_s2b[175:160];
+      \$764  = \$357 ;
     end
     if (rst) begin
-      \$764  = 16'h0000;
+      \$764  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$765  = bias1_s3;
+    \$765  = prod0_12;
     if (ce) begin
-      \$765  = weights_s2b[351:336];
+      \$765  = \$358 ;
     end
     if (rst) begin
-      \$765  = 16'h0000;
+      \$765  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$766  = v3;
+    \$766  = prod0_13;
     if (ce) begin
-      \$766  = v2b;
+      \$766  = \$359 ;
     end
     if (rst) begin
-      \$766  = 1'h0;
+      \$766  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$767  = last3;
+    \$767  = prod0_14;
     if (ce) begin
-      \$767  = last2b;
+      \$767  = \$360 ;
     end
     if (rst) begin
-      \$767  = 1'h0;
+      \$767  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$768  = accfirst3;
+    \$768  = prod0_15;
     if (ce) begin
-      \$768  = accfirst2b;
+      \$768  = \$361 ;
     end
     if (rst) begin
-      \$768  = 1'h0;
+      \$768  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$769  = acclast3;
+    \$769  = prod0_16;
     if (ce) begin
-      \$769  = acclast2b;
+      \$769  = \$362 ;
     end
     if (rst) begin
-      \$769  = 1'h0;
+      \$769  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$770  = part0_0;
+    \$770  = prod0_17;
     if (ce) begin
-      \$770  = \$426 ;
+      \$770  = \$363 ;
     end
     if (rst) begin
-      \$770  = 16'h0000;
+      \$770  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$771  = part0_1;
+    \$771  = prod0_18;
     if (ce) begin
-      \$771  = \$434 ;
+      \$771  = \$364 ;
     end
     if (rst) begin
-      \$771  = 16'h0000;
+      \$771  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$772  = part0_2;
+    \$772  = prod0_19;
     if (ce) begin
-      \$772  = \$442 ;
+      \$772  = \$365 ;
     end
     if (rst) begin
-      \$772  = 16'h0000;
+      \$772  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$773  = part0_3;
+    \$773  = prod0_20;
     if (ce) begin
-      \$773  = \$450 ;
+      \$773  = \$366 ;
     end
     if (rst) begin
-      \$773  = 16'h0000;
+      \$773  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$774  = part1_0;
+    \$774  = prod0_21;
     if (ce) begin
-      \$774  = \$458 ;
+      \$774  = \$367 ;
     end
     if (rst) begin
-      \$774  = 16'h0000;
+      \$774  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$775  = part1_1;
+    \$775  = prod0_22;
     if (ce) begin
-      \$775  = \$466 ;
+      \$775  = \$368 ;
     end
     if (rst) begin
-      \$775  = 16'h0000;
+      \$775  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$776  = part1_2;
+    \$776  = prod0_23;
     if (ce) begin
-      \$776  = \$474 ;
+      \$776  = \$369 ;
     end
     if (rst) begin
-      \$776  = 16'h0000;
+      \$776  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$777  = part1_3;
+    \$777  = prod0_24;
     if (ce) begin
-      \$777  = \$482 ;
+      \$777  = \$370 ;
     end
     if (rst) begin
-      \$777  = 16'h0000;
+      \$777  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$778  = scale0_s3b;
+    \$778  = prod0_25;
     if (ce) begin
-      \$778  = scale0_s3;
+      \$778  = \$371 ;
     end
     if (rst) begin
-      \$778  = 16'h0000;
+      \$778  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$779  = scale1_s3b;
+    \$779  = prod0_26;
     if (ce) begin
-      \$779  = scale1_s3;
+      \$779  = \$372 ;
     end
     if (rst) begin
-      \$779  = 16'h0000;
+      \$779  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$780  = bias0_s3b;
+    \$780  = prod0_27;
     if (ce) begin
-      \$780  = bias0_s3;
+      \$780  = \$373 ;
     end
     if (rst) begin
-      \$780  = 16'h0000;
+      \$780  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$781  = bias1_s3b;
+    \$781  = prod0_28;
     if (ce) begin
-      \$781  = bias1_s3;
+      \$781  = \$374 ;
     end
     if (rst) begin
-      \$781  = 16'h0000;
+      \$781  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$782  = v3b;
+    \$782  = prod0_29;
     if (ce) begin
-      \$782  = v3;
+      \$782  = \$375 ;
     end
     if (rst) begin
-      \$782  = 1'h0;
+      \$782  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$783  = last3b;
+    \$783  = prod0_30;
     if (ce) begin
-      \$783  = last3;
+      \$783  = \$376 ;
     end
     if (rst) begin
-      \$783  = 1'h0;
+      \$783  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$784  = accfirst3b;
+    \$784  = prod0_31;
     if (ce) begin
-      \$784  = accfirst3;
+      \$784  = \$377 ;
     end
     if (rst) begin
-      \$784  = 1'h0;
+      \$784  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$785  = acclast3b;
+    \$785  = prod0_32;
     if (ce) begin
-      \$785  = acclast3;
+      \$785  = \$378 ;
     end
     if (rst) begin
-      \$785  = 1'h0;
+      \$785  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$786  = acc0;
-    if (\$483 ) begin
-      \$786  = \$491 [19:0];
+    \$786  = prod0_33;
+    if (ce) begin
+      \$786  = \$379 ;
     end
     if (rst) begin
-      \$786  = 20'h00000;
+      \$786  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$787  = acc1;
-    if (\$492 ) begin
-      \$787  = \$500 [19:0];
+    \$787  = prod0_34;
+    if (ce) begin
+      \$787  = \$380 ;
     end
     if (rst) begin
-      \$787  = 20'h00000;
+      \$787  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$788  = scale0_s4;
+    \$788  = prod0_35;
     if (ce) begin
-      \$788  = scale0_s3b;
+      \$788  = \$381 ;
     end
     if (rst) begin
-      \$788  = 16'h0000;
+      \$788  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$789  = scale1_s4;
+    \$789  = prod1_0;
     if (ce) begin
-      \$789  = scale1_s3b;
+      \$789  = \$382 ;
     end
     if (rst) begin
-      \$789  = 16'h0000;
+      \$789  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$790  = bias0_s4;
+    \$790  = prod1_1;
     if (ce) begin
-      \$790  = bias0_s3b;
+      \$790  = \$383 ;
     end
     if (rst) begin
-      \$790  = 16'h0000;
+      \$790  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$791  = bias1_s4;
+    \$791  = prod1_2;
     if (ce) begin
-      \$791  = bias1_s3b;
+      \$791  = \$384 ;
     end
     if (rst) begin
-      \$791  = 16'h0000;
+      \$791  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$792  = v4;
+    \$792  = prod1_3;
     if (ce) begin
-      \$792  = \$501 ;
+      \$792  = \$385 ;
     end
     if (rst) begin
-      \$792  = 1'h0;
+      \$792  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$793  = last4;
+    \$793  = prod1_4;
     if (ce) begin
-      \$793  = last3b;
+      \$793  = \$386 ;
     end
     if (rst) begin
-      \$793  = 1'h0;
+      \$793  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$794  = scaled0;
+    \$794  = prod1_5;
     if (ce) begin
-      \$794  = \$502 ;
+      \$794  = \$387 ;
     end
     if (rst) begin
-      \$794  = 36'h000000000;
+      \$794  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$795  = scaled1;
+    \$795  = prod1_6;
     if (ce) begin
-      \$795  = \$503 ;
+      \$795  = \$388 ;
     end
     if (rst) begin
-      \$795  = 36'h000000000;
+      \$795  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$796  = bias0_s5;
+    \$796  = prod1_7;
     if (ce) begin
-      \$796  = bias0_s4;
+      \$796  = \$389 ;
     end
     if (rst) begin
-      \$796  = 16'h0000;
+      \$796  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$797  = bias1_s5;
+    \$797  = prod1_8;
     if (ce) begin
-      \$797  = bias1_s4;
+      \$797  = \$390 ;
     end
     if (rst) begin
-      \$797  = 16'h0000;
+      \$797  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$798  = v5;
+    \$798  = prod1_9;
     if (ce) begin
-      \$798  = v4;
+      \$798  = \$391 ;
     end
     if (rst) begin
-      \$798  = 1'h0;
+      \$798  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$799  = last5;
+    \$799  = prod1_10;
     if (ce) begin
-      \$799  = last4;
+      \$799  = \$392 ;
     end
     if (rst) begin
-      \$799  = 1'h0;
+      \$799  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$800  = o__payload;
+    \$800  = prod1_11;
     if (ce) begin
-      \$800 [7:0] = \$545 [7:0];
-      \$800 [15:8] = \$587 [7:0];
-    end
-    if (ce) begin
-      \$800 [16] = last5;
+      \$800  = \$393 ;
     end
     if (rst) begin
-      \$800  = 17'h00000;
+      \$800  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$801  = o__valid;
+    \$801  = prod1_12;
     if (ce) begin
-      \$801  = v5;
+      \$801  = \$394 ;
     end
     if (rst) begin
-      \$801  = 1'h0;
+      \$801  = 12'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$802  = prod1_13;
+    if (ce) begin
+      \$802  = \$395 ;
+    end
+    if (rst) begin
+      \$802  = 12'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$803  = prod1_14;
+    if (ce) begin
+      \$803  = \$396 ;
+    end
+    if (rst) begin
+      \$803  = 12'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$804  = prod1_15;
+    if (ce) begin
+      \$804  = \$397 ;
+    end
+    if (rst) begin
+      \$804  = 12'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$805  = prod1_16;
+    if (ce) begin
+      \$805  = \$398 ;
+    end
+    if (rst) begin
+      \$805  = 12'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$806  = prod1_17;
+    if (ce) begin
+      \$806  = \$399 ;
+    end
+    if (rst) begin
+      \$806  = 12'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$807  = prod1_18;
+    if (ce) begin
+      \$807  = \$400 ;
+    end
+    if (rst) begin
+      \$807  = 12'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$808  = prod1_19;
+    if (ce) begin
+      \$808  = \$401 ;
+    end
+    if (rst) begin
+      \$808  = 12'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$809  = prod1_20;
+    if (ce) begin
+      \$809  = \$402 ;
+    end
+    if (rst) begin
+      \$809  = 12'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$810  = prod1_21;
+    if (ce) begin
+      \$810  = \$403 ;
+    end
+    if (rst) begin
+      \$810  = 12'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$811  = prod1_22;
+    if (ce) begin
+      \$811  = \$404 ;
+    end
+    if (rst) begin
+      \$811  = 12'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$812  = prod1_23;
+    if (ce) begin
+      \$812  = \$405 ;
+    end
+    if (rst) begin
+      \$812  = 12'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$813  = prod1_24;
+    if (ce) begin
+      \$813  = \$406 ;
+    end
+    if (rst) begin
+      \$813  = 12'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$814  = prod1_25;
+    if (ce) begin
+      \$814  = \$407 ;
+    end
+    if (rst) begin
+      \$814  = 12'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$815  = prod1_26;
+    if (ce) begin
+      \$815  = \$408 ;
+    end
+    if (rst) begin
+      \$815  = 12'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$816  = prod1_27;
+    if (ce) begin
+      \$816  = \$409 ;
+    end
+    if (rst) begin
+      \$816  = 12'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$817  = prod1_28;
+    if (ce) begin
+      \$817  = \$410 ;
+    end
+    if (rst) begin
+      \$817  = 12'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$818  = prod1_29;
+    if (ce) begin
+      \$818  = \$411 ;
+    end
+    if (rst) begin
+      \$818  = 12'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$819  = prod1_30;
+    if (ce) begin
+      \$819  = \$412 ;
+    end
+    if (rst) begin
+      \$819  = 12'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$820  = prod1_31;
+    if (ce) begin
+      \$820  = \$413 ;
+    end
+    if (rst) begin
+      \$820  = 12'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$821  = prod1_32;
+    if (ce) begin
+      \$821  = \$414 ;
+    end
+    if (rst) begin
+      \$821  = 12'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$822  = prod1_33;
+    if (ce) begin
+      \$822  = \$415 ;
+    end
+    if (rst) begin
+      \$822  = 12'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$823  = prod1_34;
+    if (ce) begin
+      \$823  = \$416 ;
+    end
+    if (rst) begin
+      \$823  = 12'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$824  = prod1_35;
+    if (ce) begin
+      \$824  = \$417 ;
+    end
+    if (rst) begin
+      \$824  = 12'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$825  = scale0_s3;
+    if (ce) begin
+      \$825  = weights_s2b[159:144];
+    end
+    if (rst) begin
+      \$825  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$826  = scale1_s3;
+    if (ce) begin
+      \$826  = weights_s2b[335:320];
+    end
+    if (rst) begin
+      \$826  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$827  = bias0_s3;
+    if (ce) begin
+      \$827  = weights_s2b[175:160];
+    end
+    if (rst) begin
+      \$827  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$828  = bias1_s3;
+    if (ce) begin
+      \$828  = weights_s2b[351:336];
+    end
+    if (rst) begin
+      \$828  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$829  = v3;
+    if (ce) begin
+      \$829  = v2b;
+    end
+    if (rst) begin
+      \$829  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$830  = last3;
+    if (ce) begin
+      \$830  = last2b;
+    end
+    if (rst) begin
+      \$830  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$831  = accfirst3;
+    if (ce) begin
+      \$831  = accfirst2b;
+    end
+    if (rst) begin
+      \$831  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$832  = acclast3;
+    if (ce) begin
+      \$832  = acclast2b;
+    end
+    if (rst) begin
+      \$832  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$833  = acc0;
+    if (\$418 ) begin
+      \$833  = \$490 [19:0];
+    end
+    if (rst) begin
+      \$833  = 20'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$834  = acc1;
+    if (\$491 ) begin
+      \$834  = \$563 [19:0];
+    end
+    if (rst) begin
+      \$834  = 20'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$835  = scale0_s4;
+    if (ce) begin
+      \$835  = scale0_s3;
+    end
+    if (rst) begin
+      \$835  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$836  = scale1_s4;
+    if (ce) begin
+      \$836  = scale1_s3;
+    end
+    if (rst) begin
+      \$836  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$837  = bias0_s4;
+    if (ce) begin
+      \$837  = bias0_s3;
+    end
+    if (rst) begin
+      \$837  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$838  = bias1_s4;
+    if (ce) begin
+      \$838  = bias1_s3;
+    end
+    if (rst) begin
+      \$838  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$839  = v4;
+    if (ce) begin
+      \$839  = \$564 ;
+    end
+    if (rst) begin
+      \$839  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$840  = last4;
+    if (ce) begin
+      \$840  = last3;
+    end
+    if (rst) begin
+      \$840  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$841  = scaled0;
+    if (ce) begin
+      \$841  = \$565 ;
+    end
+    if (rst) begin
+      \$841  = 36'h000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$842  = scaled1;
+    if (ce) begin
+      \$842  = \$566 ;
+    end
+    if (rst) begin
+      \$842  = 36'h000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$843  = bias0_s5;
+    if (ce) begin
+      \$843  = bias0_s4;
+    end
+    if (rst) begin
+      \$843  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$844  = bias1_s5;
+    if (ce) begin
+      \$844  = bias1_s4;
+    end
+    if (rst) begin
+      \$844  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$845  = v5;
+    if (ce) begin
+      \$845  = v4;
+    end
+    if (rst) begin
+      \$845  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$846  = last5;
+    if (ce) begin
+      \$846  = last4;
+    end
+    if (rst) begin
+      \$846  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$847  = o__payload;
+    if (ce) begin
+      \$847 [7:0] = \$608 [7:0];
+      \$847 [15:8] = \$650 [7:0];
+    end
+    if (ce) begin
+      \$847 [16] = last5;
+    end
+    if (rst) begin
+      \$847  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$848  = o__valid;
+    if (ce) begin
+      \$848  = v5;
+    end
+    if (rst) begin
+      \$848  = 1'h0;
     end
   end
   assign lw__addr = \$16 [11:0];
@@ -8447,6 +8349,10 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   assign \port__data[1]  = port__data[15:8];
   assign \port__data[2]  = port__data[23:16];
   assign \port__data[3]  = port__data[31:24];
+  assign \port__data$253[0]  = \port__data$253 [7:0];
+  assign \port__data$253[1]  = \port__data$253 [15:8];
+  assign \port__data$253[2]  = \port__data$253 [23:16];
+  assign \port__data$253[3]  = \port__data$253 [31:24];
   assign \port__data$254[0]  = \port__data$254 [7:0];
   assign \port__data$254[1]  = \port__data$254 [15:8];
   assign \port__data$254[2]  = \port__data$254 [23:16];
@@ -8475,10 +8381,6 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   assign \port__data$260[1]  = \port__data$260 [15:8];
   assign \port__data$260[2]  = \port__data$260 [23:16];
   assign \port__data$260[3]  = \port__data$260 [31:24];
-  assign \port__data$261[0]  = \port__data$261 [7:0];
-  assign \port__data$261[1]  = \port__data$261 [15:8];
-  assign \port__data$261[2]  = \port__data$261 [23:16];
-  assign \port__data$261[3]  = \port__data$261 [31:24];
   assign \weights_s2b[0]  = weights_s2b[175:0];
   assign \weights_s2b[0].w0_0  = weights_s2b[3:0];
   assign \weights_s2b[0].w0_1  = weights_s2b[7:4];
@@ -8643,25 +8545,25 @@ module \deform_full_square.core (w__valid, i__valid, off__valid, o__ready, rst, 
   assign \$48  = { \$47 [6], \$47 [6:1] };
   assign \$62  = { \$61 [6], \$61 [6:1] };
   assign \$68  = { \$67 [6], \$67 [6:1] };
+  assign \$267  = { 2'h0, w__payload[47:34] };
   assign \$268  = { 2'h0, w__payload[47:34] };
-  assign \$269  = { 2'h0, w__payload[47:34] };
-  assign \$270  = { 1'h0, w__payload[81:67] };
-  assign \$312  = { \$311 [6], \$311 [6:1] };
-  assign \$318  = { \$317 [6], \$317 [6:1] };
-  assign \$505  = { \$504 [36], \$504 [36], \$504 [36], \$504 [36], \$504 [36], \$504 [36], \$504 [36], \$504 [36], \$504 [36], \$504 [36], \$504 [36], \$504 [36], \$504 [36], \$504 [36], \$504 [36], \$504 [36], \$504 [36:16] };
-  assign \$510  = { \$509 [36], \$509 [36], \$509 [36], \$509 [36], \$509 [36], \$509 [36], \$509 [36], \$509 [36], \$509 [36], \$509 [36], \$509 [36], \$509 [36], \$509 [36], \$509 [36], \$509 [36], \$509 [36], \$509 [36:16] };
-  assign \$515  = { \$514 [36], \$514 [36], \$514 [36], \$514 [36], \$514 [36], \$514 [36], \$514 [36], \$514 [36], \$514 [36], \$514 [36], \$514 [36], \$514 [36], \$514 [36], \$514 [36], \$514 [36], \$514 [36], \$514 [36:16] };
-  assign \$520  = { \$519 [36], \$519 [36], \$519 [36], \$519 [36], \$519 [36], \$519 [36], \$519 [36], \$519 [36], \$519 [36], \$519 [36], \$519 [36], \$519 [36], \$519 [36], \$519 [36], \$519 [36], \$519 [36], \$519 [36:16] };
-  assign \$527  = { \$526 [36], \$526 [36], \$526 [36], \$526 [36], \$526 [36], \$526 [36], \$526 [36], \$526 [36], \$526 [36], \$526 [36], \$526 [36], \$526 [36], \$526 [36], \$526 [36], \$526 [36], \$526 [36], \$526 [36:16] };
-  assign \$532  = { \$531 [36], \$531 [36], \$531 [36], \$531 [36], \$531 [36], \$531 [36], \$531 [36], \$531 [36], \$531 [36], \$531 [36], \$531 [36], \$531 [36], \$531 [36], \$531 [36], \$531 [36], \$531 [36], \$531 [36:16] };
-  assign \$536  = { \$535 [36], \$535 [36], \$535 [36], \$535 [36], \$535 [36], \$535 [36], \$535 [36], \$535 [36], \$535 [36], \$535 [36], \$535 [36], \$535 [36], \$535 [36], \$535 [36], \$535 [36], \$535 [36], \$535 [36:16] };
-  assign \$541  = { \$540 [36], \$540 [36], \$540 [36], \$540 [36], \$540 [36], \$540 [36], \$540 [36], \$540 [36], \$540 [36], \$540 [36], \$540 [36], \$540 [36], \$540 [36], \$540 [36], \$540 [36], \$540 [36], \$540 [36:16] };
-  assign \$547  = { \$546 [36], \$546 [36], \$546 [36], \$546 [36], \$546 [36], \$546 [36], \$546 [36], \$546 [36], \$546 [36], \$546 [36], \$546 [36], \$546 [36], \$546 [36], \$546 [36], \$546 [36], \$546 [36], \$546 [36:16] };
-  assign \$552  = { \$551 [36], \$551 [36], \$551 [36], \$551 [36], \$551 [36], \$551 [36], \$551 [36], \$551 [36], \$551 [36], \$551 [36], \$551 [36], \$551 [36], \$551 [36], \$551 [36], \$551 [36], \$551 [36], \$551 [36:16] };
-  assign \$557  = { \$556 [36], \$556 [36], \$556 [36], \$556 [36], \$556 [36], \$556 [36], \$556 [36], \$556 [36], \$556 [36], \$556 [36], \$556 [36], \$556 [36], \$556 [36], \$556 [36], \$556 [36], \$556 [36], \$556 [36:16] };
-  assign \$562  = { \$561 [36], \$561 [36], \$561 [36], \$561 [36], \$561 [36], \$561 [36], \$561 [36], \$561 [36], \$561 [36], \$561 [36], \$561 [36], \$561 [36], \$561 [36], \$561 [36], \$561 [36], \$561 [36], \$561 [36:16] };
-  assign \$569  = { \$568 [36], \$568 [36], \$568 [36], \$568 [36], \$568 [36], \$568 [36], \$568 [36], \$568 [36], \$568 [36], \$568 [36], \$568 [36], \$568 [36], \$568 [36], \$568 [36], \$568 [36], \$568 [36], \$568 [36:16] };
-  assign \$574  = { \$573 [36], \$573 [36], \$573 [36], \$573 [36], \$573 [36], \$573 [36], \$573 [36], \$573 [36], \$573 [36], \$573 [36], \$573 [36], \$573 [36], \$573 [36], \$573 [36], \$573 [36], \$573 [36], \$573 [36:16] };
+  assign \$269  = { 1'h0, w__payload[81:67] };
+  assign \$311  = { \$310 [6], \$310 [6:1] };
+  assign \$317  = { \$316 [6], \$316 [6:1] };
+  assign \$568  = { \$567 [36], \$567 [36], \$567 [36], \$567 [36], \$567 [36], \$567 [36], \$567 [36], \$567 [36], \$567 [36], \$567 [36], \$567 [36], \$567 [36], \$567 [36], \$567 [36], \$567 [36], \$567 [36], \$567 [36:16] };
+  assign \$573  = { \$572 [36], \$572 [36], \$572 [36], \$572 [36], \$572 [36], \$572 [36], \$572 [36], \$572 [36], \$572 [36], \$572 [36], \$572 [36], \$572 [36], \$572 [36], \$572 [36], \$572 [36], \$572 [36], \$572 [36:16] };
   assign \$578  = { \$577 [36], \$577 [36], \$577 [36], \$577 [36], \$577 [36], \$577 [36], \$577 [36], \$577 [36], \$577 [36], \$577 [36], \$577 [36], \$577 [36], \$577 [36], \$577 [36], \$577 [36], \$577 [36], \$577 [36:16] };
   assign \$583  = { \$582 [36], \$582 [36], \$582 [36], \$582 [36], \$582 [36], \$582 [36], \$582 [36], \$582 [36], \$582 [36], \$582 [36], \$582 [36], \$582 [36], \$582 [36], \$582 [36], \$582 [36], \$582 [36], \$582 [36:16] };
+  assign \$590  = { \$589 [36], \$589 [36], \$589 [36], \$589 [36], \$589 [36], \$589 [36], \$589 [36], \$589 [36], \$589 [36], \$589 [36], \$589 [36], \$589 [36], \$589 [36], \$589 [36], \$589 [36], \$589 [36], \$589 [36:16] };
+  assign \$595  = { \$594 [36], \$594 [36], \$594 [36], \$594 [36], \$594 [36], \$594 [36], \$594 [36], \$594 [36], \$594 [36], \$594 [36], \$594 [36], \$594 [36], \$594 [36], \$594 [36], \$594 [36], \$594 [36], \$594 [36:16] };
+  assign \$599  = { \$598 [36], \$598 [36], \$598 [36], \$598 [36], \$598 [36], \$598 [36], \$598 [36], \$598 [36], \$598 [36], \$598 [36], \$598 [36], \$598 [36], \$598 [36], \$598 [36], \$598 [36], \$598 [36], \$598 [36:16] };
+  assign \$604  = { \$603 [36], \$603 [36], \$603 [36], \$603 [36], \$603 [36], \$603 [36], \$603 [36], \$603 [36], \$603 [36], \$603 [36], \$603 [36], \$603 [36], \$603 [36], \$603 [36], \$603 [36], \$603 [36], \$603 [36:16] };
+  assign \$610  = { \$609 [36], \$609 [36], \$609 [36], \$609 [36], \$609 [36], \$609 [36], \$609 [36], \$609 [36], \$609 [36], \$609 [36], \$609 [36], \$609 [36], \$609 [36], \$609 [36], \$609 [36], \$609 [36], \$609 [36:16] };
+  assign \$615  = { \$614 [36], \$614 [36], \$614 [36], \$614 [36], \$614 [36], \$614 [36], \$614 [36], \$614 [36], \$614 [36], \$614 [36], \$614 [36], \$614 [36], \$614 [36], \$614 [36], \$614 [36], \$614 [36], \$614 [36:16] };
+  assign \$620  = { \$619 [36], \$619 [36], \$619 [36], \$619 [36], \$619 [36], \$619 [36], \$619 [36], \$619 [36], \$619 [36], \$619 [36], \$619 [36], \$619 [36], \$619 [36], \$619 [36], \$619 [36], \$619 [36], \$619 [36:16] };
+  assign \$625  = { \$624 [36], \$624 [36], \$624 [36], \$624 [36], \$624 [36], \$624 [36], \$624 [36], \$624 [36], \$624 [36], \$624 [36], \$624 [36], \$624 [36], \$624 [36], \$624 [36], \$624 [36], \$624 [36], \$624 [36:16] };
+  assign \$632  = { \$631 [36], \$631 [36], \$631 [36], \$631 [36], \$631 [36], \$631 [36], \$631 [36], \$631 [36], \$631 [36], \$631 [36], \$631 [36], \$631 [36], \$631 [36], \$631 [36], \$631 [36], \$631 [36], \$631 [36:16] };
+  assign \$637  = { \$636 [36], \$636 [36], \$636 [36], \$636 [36], \$636 [36], \$636 [36], \$636 [36], \$636 [36], \$636 [36], \$636 [36], \$636 [36], \$636 [36], \$636 [36], \$636 [36], \$636 [36], \$636 [36], \$636 [36:16] };
+  assign \$641  = { \$640 [36], \$640 [36], \$640 [36], \$640 [36], \$640 [36], \$640 [36], \$640 [36], \$640 [36], \$640 [36], \$640 [36], \$640 [36], \$640 [36], \$640 [36], \$640 [36], \$640 [36], \$640 [36], \$640 [36:16] };
+  assign \$646  = { \$645 [36], \$645 [36], \$645 [36], \$645 [36], \$645 [36], \$645 [36], \$645 [36], \$645 [36], \$645 [36], \$645 [36], \$645 [36], \$645 [36], \$645 [36], \$645 [36], \$645 [36], \$645 [36], \$645 [36:16] };
 endmodule

@@ -20,7 +20,7 @@ from cocotbext.axi import AxiStreamFrame
 from generators.catalog import params_from_json
 from generators.deform.formats import offset_beats, output_beats, pixel_beats, weight_beats
 from generators.deform.model import deform_layer
-from generators.deform.rtl import pipeline_stages
+from generators.deform.rtl import PIPELINE_STAGES
 from generators.deform.sim import Layer, random_layer
 from testbench.axis import TRAFFIC_MATRIX, set_pauses, stream_sink, stream_source
 
@@ -245,7 +245,7 @@ async def test_full_rate(dut):
     priming = (min(P.d_max, cfg.height - 1) + 1) * cfg.width * cfg.groups(P)
     weights = len(weight_beats(P, cfg, layers[0].weights, layers[0].scale, layers[0].bias))
     # Between configurations only the pipeline drains and the weights load.
-    budget = issues + priming + configs * (weights + pipeline_stages(P) + 2) + 40
+    budget = issues + priming + configs * (weights + PIPELINE_STAGES + 2) + 40
     peak = issues * P.macs_per_issue / P.passes
     cycles = {}
     for kind, run in (("deformable", layers), ("regular 3x3", [regular(la) for la in layers])):

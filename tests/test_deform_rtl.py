@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from generators.deform.params import DeformParams
-from generators.deform.rtl import DeformConv, pipeline_stages
+from generators.deform.rtl import PIPELINE_STAGES, DeformConv
 from generators.deform.sim import random_layer, simulate
 
 SMALL = {
@@ -102,7 +102,6 @@ def test_back_to_back_configurations_overlap_priming(mode):
     assert (np.delete(gaps, boundaries) == interval).all()
     priming = (params.d_max + 1) * params.w_max * layers[0].cfg.groups(params)
     weights = params.weight_beats_max
-    stages = pipeline_stages(params)
-    assert (gaps[boundaries] <= interval + stages + weights + 2).all(), \
+    assert (gaps[boundaries] <= interval + PIPELINE_STAGES + weights + 2).all(), \
         (gaps[boundaries], priming)
-    assert stages + weights + 2 < priming     # or the test could not tell
+    assert PIPELINE_STAGES + weights + 2 < priming     # or the test could not tell

@@ -36,16 +36,11 @@ from .formats import header_fields, offset_lanes, weight_lane_fields
 from .model import TEMPLATE
 from .params import ACT_BITS, DeformParams
 
-__all__ = ["DeformConv", "PIPELINE_STAGES", "pipeline_stages"]
+__all__ = ["DeformConv", "PIPELINE_STAGES"]
 
 #: Registers from the issue of a beat to its output register: tap positions, memory read,
 #: registered read data, products, sums (accumulator), requantisation multiply, output.
 PIPELINE_STAGES = 7
-
-
-def pipeline_stages(params):
-    """:data:`PIPELINE_STAGES`, plus full mode's register of per-input-channel partial sums."""
-    return PIPELINE_STAGES + (1 if params.mode == "full" else 0)
 
 
 def _bits(n):
@@ -112,7 +107,7 @@ class DeformConv(wiring.Component):
         """Cycles from the input transfer completing the rows the first output row needs to
         the first output valid (offsets available, output ready): the pipeline plus the
         issues of the first output beat (at ``c_max`` input channels in full mode)."""
-        return pipeline_stages(self._params) + self.initiation_interval
+        return PIPELINE_STAGES + self.initiation_interval
 
     @property
     def latency_meaning(self):
@@ -496,16 +491,6 @@ class DeformConv(wiring.Component):
         bias3 = [stage(f"bias{lane}_s3", weights2b[lane].bias) for lane in range(LO)]
         v3, last3 = stage("v3", v2), stage("last3", last2)
         first3, final3 = stage("accfirst3", first2), stage("acclast3", final2)
-        v3_summing = v3     # full mode: the partial sums in flight, for pipe_busy
-        if full:
-            # A register inside the 9 * pe-input tree: per input channel, the nine-tap sum
-            # (the whole tree in one cycle was the full entry's ECP5 critical path).
-            prods = [[stage(f"part{lane}_{c}", add_tree(prods[lane][9 * c:9 * (c + 1)]))
-                      for c in range(PE)] for lane in range(LO)]
-            scale3 = [stage(f"scale{lane}_s3b", scale3[lane]) for lane in range(LO)]
-            bias3 = [stage(f"bias{lane}_s3b", bias3[lane]) for lane in range(LO)]
-            v3, last3 = stage("v3b", v3), stage("last3b", last3)
-            first3, final3 = stage("accfirst3b", first3), stage("acclast3b", final3)
 
         # -- S3 -> S4: tap sums, accumulated over bilinear corners (and input groups) ----------
         accs = [Signal(signed(p.acc_bits), name=f"acc{lane}") for lane in range(LO)]
@@ -534,6 +519,5 @@ class DeformConv(wiring.Component):
                 m.d.sync += self.o.p.data[lane].eq(saturate(q, Fixed(ACT_BITS, 0)))
         with m.If(ce):
             m.d.sync += [self.o.valid.eq(v5), self.o.p.last.eq(last5)]
-        busy = v1 | v2_reading | v2 | v3 | v4 | v5
-        m.d.comb += pipe_busy.eq(busy | v3_summing if full else busy)
+        m.d.comb += pipe_busy.eq(v1 | v2_reading | v2 | v3 | v4 | v5)
         return m
