@@ -99,8 +99,8 @@ def tile_cycles(params, tiles=TILES):
                          (params.m, params.max_k))
         top = 2 if params.weight_format == "ternary" else (1 << params.bits) - 1
         q = rng.integers(0, top + 1, (params.max_k, params.n))
-        zshape = (-(-params.max_k // params.zp_group), params.n) if params.zp_group else params.n
-        z = rng.integers(0, 1 << params.bits, zshape) if params.has_zero_point else None
+        z = rng.integers(0, 1 << params.bits, params.zero_point_shape(params.max_k)) \
+            if params.has_zero_point else None
         packed.append((pack_tile if lut else pack_mult_tile)(params, a, q, z))
     firsts, stalls = [], [0]
 

@@ -23,28 +23,12 @@ from generators.lut_tc.model import lut_tc_tile, reference
 from generators.lut_tc.prepare import pack_epilogue, pack_tile
 from testbench.axis import (TRAFFIC_MATRIX, set_pauses, stream_sink, stream_source,
                             to_signed, to_unsigned)
+from testbench.lut_tc_cases import epilogue_inputs
 
 P = params_from_json(os.environ["GEN_PARAMS"])
 TILES = int(os.environ.get("LUT_TC_TILES", "24"))
 #: Random K is mostly short, so a run stays quick; the directed cases cover K = max_k.
 SHORT_K = min(P.max_k, 8 * P.g)
-
-
-def epilogue_inputs(rng, extreme=None):
-    """``(C, scale, bias)`` of a tile, None where the block has no such input; ``extreme``
-    puts them at the ends of their ranges (saturating)."""
-    c = scale = bias = None
-    if P.acc_in:
-        half = 1 << (P.out_width - 1)
-        c = rng.integers(-half, half, (P.m, P.n))
-        if extreme in ("max", "min"):
-            c[:] = half - 1 if extreme == "max" else -half
-    if P.requant:
-        smax, bmax = 1 << (P.scale_bits - 1), 1 << (P.bias_bits - 1)
-        scale, bias = rng.integers(-smax, smax, P.n), rng.integers(-bmax, bmax, P.n)
-        if extreme in ("max", "min"):
-            scale[:], bias[:] = (smax - 1, bmax - 1) if extreme == "max" else (-smax, -bmax)
-    return c, scale, bias
 
 
 def random_tile(rng, k=None, extreme=None):
@@ -54,8 +38,7 @@ def random_tile(rng, k=None, extreme=None):
     a = rng.integers(-half, half, (P.m, k))
     top = 2 if P.weight_format == "ternary" else (1 << P.bits) - 1
     q = rng.integers(0, top + 1, (k, P.n))
-    zshape = (-(-k // P.zp_group), P.n) if P.zp_group else P.n     # per group or per column
-    z = rng.integers(0, 1 << P.bits, zshape) if P.has_zero_point else None
+    z = rng.integers(0, 1 << P.bits, P.zero_point_shape(k)) if P.has_zero_point else None
     if extreme in ("max", "min"):
         q[:] = top if extreme == "max" else 0
         a[:] = half - 1 if extreme == "max" else -half
@@ -65,7 +48,7 @@ def random_tile(rng, k=None, extreme=None):
         a[:] = 0
     elif extreme == "neg":
         a[:] = -half
-    return (a, q, z) + epilogue_inputs(rng, extreme)
+    return (a, q, z) + epilogue_inputs(P, rng, extreme)
 
 
 def directed(rng):

@@ -11,6 +11,7 @@ from generators.lut_tc.model import lut_tc_tile, mult_tile, reference
 from generators.lut_tc.params import LutTcParams, MultArrayParams
 from generators.lut_tc.prepare import pack_epilogue, pack_mult_tile, pack_tile
 from generators.lut_tc.rtl import LutTc, MultArray
+from testbench.lut_tc_cases import epilogue_inputs
 
 
 def random_tile(params, rng, k=None, extreme=None):
@@ -20,8 +21,8 @@ def random_tile(params, rng, k=None, extreme=None):
     a = rng.integers(-half, half, (params.m, k))
     top = 2 if params.weight_format == "ternary" else (1 << params.bits) - 1
     q = rng.integers(0, top + 1, (k, params.n))
-    zshape = (-(-k // params.zp_group), params.n) if params.zp_group else params.n
-    z = rng.integers(0, 1 << params.bits, zshape) if params.has_zero_point else None
+    z = rng.integers(0, 1 << params.bits, params.zero_point_shape(k)) \
+        if params.has_zero_point else None
     if extreme == "max":
         q[:] = top
         a[:] = half - 1
@@ -224,24 +225,6 @@ EPILOGUE_CONFIGS = [
     LutTcParams(m=3, n=2, g=2, weight_format="int4", max_k=8, acc_in=True, requant=True,
                 shift=0, scale_bits=4, bias_bits=3),
 ]
-
-
-def epilogue_inputs(params, rng, extreme=None):
-    """``(C, scale, bias)`` for one tile (None where the params have no such input);
-    ``extreme``: C, scale and bias at the ends of their ranges (saturating both stages)."""
-    c = scale = bias = None
-    if params.acc_in:
-        half = 1 << (params.out_width - 1)
-        c = rng.integers(-half, half, (params.m, params.n))
-        if extreme:
-            c[:] = half - 1 if extreme == "max" else -half
-    if params.requant:
-        smax, bmax = 1 << (params.scale_bits - 1), 1 << (params.bias_bits - 1)
-        scale = rng.integers(-smax, smax, params.n)
-        bias = rng.integers(-bmax, bmax, params.n)
-        if extreme:
-            scale[:], bias[:] = (smax - 1, bmax - 1) if extreme == "max" else (-smax, -bmax)
-    return c, scale, bias
 
 
 @pytest.mark.parametrize("params", EPILOGUE_CONFIGS, ids=lambda p: f"{p.weight_format}_acc"

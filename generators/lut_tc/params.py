@@ -88,6 +88,11 @@ class _GemmShape(BlockParams):
         """Whether a tile needs per-column zero points (the ``z`` stream)."""
         return self.weight_format in ("int2", "int4")
 
+    def zero_point_shape(self, k):
+        """Shape of a tile's zero points at reduction length ``k``: one code per column, or
+        one row per group of ``zp_group`` rows of K."""
+        return (-(-k // self.zp_group), self.n) if self.zp_group else (self.n,)
+
     @property
     def groups_per_zp(self):
         """K-groups of ``g`` per zero-point group (the whole tile without ``zp_group``)."""

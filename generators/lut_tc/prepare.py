@@ -156,11 +156,9 @@ def _zero_beats(params, zero_point, k):
         return None
     z = np.asarray(zero_point, dtype=np.int64)
     top = (1 << params.bits) - 1
-    if params.zp_group:
-        shape = (-(-k // params.zp_group), params.n)
-        what = f"{shape[0]} x {params.n} codes (one row per {params.zp_group} rows of K)"
-    else:
-        shape, what = (params.n,), f"{params.n} codes"
+    shape = params.zero_point_shape(k)
+    what = (f"{shape[0]} x {params.n} codes (one row per {params.zp_group} rows of K)"
+            if params.zp_group else f"{params.n} codes")
     if z.shape != shape or z.min() < 0 or z.max() > top:
         raise ValueError(f"zero_point must be {what} between 0 and {top}")
     return [[int(v) for v in row] for row in z.reshape(-1, params.n)]
