@@ -113,16 +113,23 @@ def _environ(overrides: dict[str, str]) -> Iterator[None]:
 def _objcache_main(argv: list[str]) -> int:
     """OBJCACHE hook (verilated.mk prefixes every compile with it), a minimal ccache.
 
-    The Verilator runtime (verilated*.cpp) and cocotb's verilator.cpp are compiled identically
-    for every configuration and take ~18 s of a ~21 s build; cache them keyed by the full command
-    line and source text (their headers ship with the same pinned wheels). Design sources are
+    The Verilator runtime (verilated*.cpp) and cocotb's verilator.cpp take ~18 s of a ~21 s
+    build and are compiled the same way for most configurations; cache them keyed by the command
+    line and the preprocessed source. The preprocessed text matters: cocotb's verilator.cpp
+    includes the design's Vtop.h, whose class size depends on the ports, and an object built
+    against another design's Vtop.h corrupts the heap (abort at exit). Design sources are
     relative paths inside the build dir and are always compiled.
     """
     src = argv[-1]
     if "-c" not in argv or "-o" not in argv or not os.path.isabs(src):
         return subprocess.call(argv)
     out = argv[argv.index("-o") + 1]
-    key = hashlib.sha256("\0".join(argv).encode() + Path(src).read_bytes()).hexdigest()[:24]
+    preprocess = [a for i, a in enumerate(argv)
+                  if a not in ("-c", "-MMD", "-MD", "-MP") and a != "-o" and argv[i - 1] != "-o"]
+    expanded = subprocess.run([*preprocess[:-1], "-E", "-P", src], capture_output=True)
+    if expanded.returncode:
+        return subprocess.call(argv)  # let the real compile report the error
+    key = hashlib.sha256("\0".join(argv).encode() + expanded.stdout).hexdigest()[:24]
     cached = OBJ_CACHE / f"{Path(src).stem}-{key}.o"
     # One compiler per object: a parallel pytest-xdist worker waits here, then copies the result.
     with open(cached.with_suffix(".lock"), "w") as lock:
