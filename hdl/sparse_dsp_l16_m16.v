@@ -3,7 +3,7 @@
 (* top =  1  *)
 (* generator = "Amaranth" *)
 module sparse_dsp_l16_m16(aresetn, s_axis_x_tdata, s_axis_x_tvalid, s_axis_x_tlast, s_axis_w_tdata, s_axis_w_tvalid, s_axis_w_tuser, s_axis_w_tlast, m_axis_tready, s_axis_x_tready, s_axis_w_tready, m_axis_tdata, m_axis_tvalid, m_axis_tuser, m_axis_tlast, aclk);
-  wire [215:0] \$1 ;
+  wire [8:0] \$1 ;
   input aclk;
   wire aclk;
   input aresetn;
@@ -44,8 +44,8 @@ module sparse_dsp_l16_m16(aresetn, s_axis_x_tdata, s_axis_x_tvalid, s_axis_x_tla
   wire [2:0] s_axis_w_tuser;
   input s_axis_w_tvalid;
   wire s_axis_w_tvalid;
-  input [127:0] s_axis_x_tdata;
-  wire [127:0] s_axis_x_tdata;
+  input [7:0] s_axis_x_tdata;
+  wire [7:0] s_axis_x_tdata;
   input s_axis_x_tlast;
   wire s_axis_x_tlast;
   output s_axis_x_tready;
@@ -92,24 +92,9 @@ module sparse_dsp_l16_m16(aresetn, s_axis_x_tdata, s_axis_x_tvalid, s_axis_x_tla
   wire [2:0] \w__payload.user ;
   wire w__ready;
   wire w__valid;
-  wire [128:0] x__payload;
-  wire [127:0] \x__payload.data ;
+  wire [8:0] x__payload;
+  wire [7:0] \x__payload.data ;
   wire [7:0] \x__payload.data[0] ;
-  wire [7:0] \x__payload.data[10] ;
-  wire [7:0] \x__payload.data[11] ;
-  wire [7:0] \x__payload.data[12] ;
-  wire [7:0] \x__payload.data[13] ;
-  wire [7:0] \x__payload.data[14] ;
-  wire [7:0] \x__payload.data[15] ;
-  wire [7:0] \x__payload.data[1] ;
-  wire [7:0] \x__payload.data[2] ;
-  wire [7:0] \x__payload.data[3] ;
-  wire [7:0] \x__payload.data[4] ;
-  wire [7:0] \x__payload.data[5] ;
-  wire [7:0] \x__payload.data[6] ;
-  wire [7:0] \x__payload.data[7] ;
-  wire [7:0] \x__payload.data[8] ;
-  wire [7:0] \x__payload.data[9] ;
   wire \x__payload.last ;
   wire x__ready;
   wire x__valid;
@@ -118,8 +103,8 @@ module sparse_dsp_l16_m16(aresetn, s_axis_x_tdata, s_axis_x_tvalid, s_axis_x_tla
     .clk(aclk),
     .o__ready(m_axis_tready),
     .o__valid(m_axis_tvalid),
-    .\port$421$0 (\$1 ),
-    .\port$425$0 (m_axis_tlast),
+    .\port$236$0 (m_axis_tdata),
+    .\port$240$0 (\$1 ),
     .rst(rst),
     .w__payload(w__payload),
     .w__ready(s_axis_w_tready),
@@ -133,29 +118,14 @@ module sparse_dsp_l16_m16(aresetn, s_axis_x_tdata, s_axis_x_tvalid, s_axis_x_tla
   assign x__ready = s_axis_x_tready;
   assign w__valid = s_axis_w_tvalid;
   assign w__ready = s_axis_w_tready;
-  assign o__payload = { m_axis_tlast, \$1  };
+  assign o__payload = { \$1 , m_axis_tdata };
   assign o__valid = m_axis_tvalid;
   assign o__ready = m_axis_tready;
-  assign m_axis_tdata = \$1 [207:0];
-  assign m_axis_tuser = \$1 [215:208];
-  assign \x__payload.data  = x__payload[127:0];
+  assign m_axis_tuser = \$1 [7:0];
+  assign m_axis_tlast = \$1 [8];
+  assign \x__payload.data  = x__payload[7:0];
   assign \x__payload.data[0]  = x__payload[7:0];
-  assign \x__payload.data[1]  = x__payload[15:8];
-  assign \x__payload.data[2]  = x__payload[23:16];
-  assign \x__payload.data[3]  = x__payload[31:24];
-  assign \x__payload.data[4]  = x__payload[39:32];
-  assign \x__payload.data[5]  = x__payload[47:40];
-  assign \x__payload.data[6]  = x__payload[55:48];
-  assign \x__payload.data[7]  = x__payload[63:56];
-  assign \x__payload.data[8]  = x__payload[71:64];
-  assign \x__payload.data[9]  = x__payload[79:72];
-  assign \x__payload.data[10]  = x__payload[87:80];
-  assign \x__payload.data[11]  = x__payload[95:88];
-  assign \x__payload.data[12]  = x__payload[103:96];
-  assign \x__payload.data[13]  = x__payload[111:104];
-  assign \x__payload.data[14]  = x__payload[119:112];
-  assign \x__payload.data[15]  = x__payload[127:120];
-  assign \x__payload.last  = x__payload[128];
+  assign \x__payload.last  = x__payload[8];
   assign \w__payload.data  = w__payload[191:0];
   assign \w__payload.data.values  = w__payload[127:0];
   assign \w__payload.data.values[0]  = w__payload[7:0];
@@ -193,372 +163,414 @@ module sparse_dsp_l16_m16(aresetn, s_axis_x_tdata, s_axis_x_tvalid, s_axis_x_tla
   assign \w__payload.data.index[15]  = w__payload[191:188];
   assign \w__payload.user  = w__payload[194:192];
   assign \w__payload.last  = w__payload[195];
-  assign \o__payload.data  = \$1 [207:0];
-  assign \o__payload.data[0]  = \$1 [25:0];
-  assign \o__payload.data[1]  = \$1 [51:26];
-  assign \o__payload.data[2]  = \$1 [77:52];
-  assign \o__payload.data[3]  = \$1 [103:78];
-  assign \o__payload.data[4]  = \$1 [129:104];
-  assign \o__payload.data[5]  = \$1 [155:130];
-  assign \o__payload.data[6]  = \$1 [181:156];
-  assign \o__payload.data[7]  = \$1 [207:182];
-  assign \o__payload.user  = \$1 [215:208];
-  assign \o__payload.last  = m_axis_tlast;
+  assign \o__payload.data  = m_axis_tdata;
+  assign \o__payload.data[0]  = m_axis_tdata[25:0];
+  assign \o__payload.data[1]  = m_axis_tdata[51:26];
+  assign \o__payload.data[2]  = m_axis_tdata[77:52];
+  assign \o__payload.data[3]  = m_axis_tdata[103:78];
+  assign \o__payload.data[4]  = m_axis_tdata[129:104];
+  assign \o__payload.data[5]  = m_axis_tdata[155:130];
+  assign \o__payload.data[6]  = m_axis_tdata[181:156];
+  assign \o__payload.data[7]  = m_axis_tdata[207:182];
+  assign \o__payload.user  = \$1 [7:0];
+  assign \o__payload.last  = \$1 [8];
   assign w__payload[195] = s_axis_w_tlast;
   assign w__payload[194:192] = s_axis_w_tuser;
   assign w__payload[191:0] = s_axis_w_tdata;
-  assign x__payload[128] = s_axis_x_tlast;
-  assign x__payload[127:0] = s_axis_x_tdata;
+  assign x__payload[8] = s_axis_x_tlast;
+  assign x__payload[7:0] = s_axis_x_tdata;
 endmodule
 
 (* generator = "Amaranth" *)
-module \sparse_dsp_l16_m16.core (x__valid, w__valid, o__ready, rst, w__ready, x__payload, w__payload, \port$421$0 , \port$425$0 , x__ready, o__valid, clk);
+module \sparse_dsp_l16_m16.core (x__valid, w__valid, o__ready, rst, w__ready, x__payload, w__payload, \port$236$0 , \port$240$0 , x__ready, o__valid, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
-  wire [6:0] \$10 ;
-  reg [7:0] \$100 ;
-  reg [7:0] \$101 ;
-  reg [7:0] \$102 ;
-  reg [7:0] \$103 ;
-  reg [7:0] \$104 ;
-  reg [7:0] \$105 ;
-  reg [7:0] \$106 ;
-  reg [7:0] \$107 ;
-  reg [7:0] \$108 ;
-  reg [7:0] \$109 ;
-  wire [2:0] \$11 ;
-  reg [7:0] \$110 ;
-  reg [7:0] \$111 ;
-  reg [7:0] \$112 ;
-  reg [3:0] \$113 ;
-  reg [3:0] \$114 ;
-  reg [3:0] \$115 ;
-  reg [3:0] \$116 ;
-  reg [3:0] \$117 ;
-  reg [3:0] \$118 ;
-  reg [3:0] \$119 ;
-  reg [7:0] \$12 ;
-  reg [3:0] \$120 ;
-  reg [3:0] \$121 ;
-  reg [3:0] \$122 ;
-  reg [3:0] \$123 ;
-  reg [3:0] \$124 ;
-  reg [3:0] \$125 ;
-  reg [3:0] \$126 ;
-  reg [3:0] \$127 ;
-  reg [3:0] \$128 ;
-  reg \$129 ;
-  reg [7:0] \$13 ;
-  reg \$130 ;
-  reg \$131 ;
-  reg \$132 ;
-  reg [2:0] \$133 ;
-  reg [127:0] \$134 ;
+  wire \$10 ;
+  wire \$100 ;
+  wire \$101 ;
+  wire [23:0] \$102 ;
+  wire [24:0] \$103 ;
+  wire \$104 ;
+  wire \$105 ;
+  wire [24:0] \$106 ;
+  wire [23:0] \$107 ;
+  wire \$108 ;
+  wire \$109 ;
+  wire \$11 ;
+  wire [23:0] \$110 ;
+  wire \$111 ;
+  wire [207:0] \$112 ;
+  reg [8:0] \$113 ;
+  reg [8:0] \$114  = 9'h000;
+  reg [9:0] \$115 ;
+  reg \$116 ;
+  reg [6:0] \$117 ;
+  reg [5:0] \$118 ;
+  reg [2:0] \$119 ;
+  wire [10:0] \$12 ;
+  reg \$120 ;
+  reg \$121 ;
+  reg \$122 ;
+  reg [2:0] \$123 ;
+  reg [7:0] \$124 ;
+  reg [7:0] \$125 ;
+  reg [7:0] \$126 ;
+  reg [7:0] \$127 ;
+  reg [7:0] \$128 ;
+  reg [7:0] \$129 ;
+  wire \$13 ;
+  reg [7:0] \$130 ;
+  reg [7:0] \$131 ;
+  reg [7:0] \$132 ;
+  reg [7:0] \$133 ;
+  reg [7:0] \$134 ;
   reg [7:0] \$135 ;
   reg [7:0] \$136 ;
   reg [7:0] \$137 ;
   reg [7:0] \$138 ;
   reg [7:0] \$139 ;
-  reg [7:0] \$14 ;
-  reg [7:0] \$140 ;
-  reg [7:0] \$141 ;
-  reg [7:0] \$142 ;
-  reg [7:0] \$143 ;
+  wire \$14 ;
+  reg \$140 ;
+  reg \$141 ;
+  reg \$142 ;
+  reg [2:0] \$143 ;
   reg [7:0] \$144 ;
   reg [7:0] \$145 ;
   reg [7:0] \$146 ;
   reg [7:0] \$147 ;
   reg [7:0] \$148 ;
   reg [7:0] \$149 ;
-  reg [7:0] \$15 ;
+  wire [10:0] \$15 ;
   reg [7:0] \$150 ;
-  reg [3:0] \$151 ;
-  reg [3:0] \$152 ;
-  reg [3:0] \$153 ;
-  reg [3:0] \$154 ;
-  reg [3:0] \$155 ;
-  reg [3:0] \$156 ;
-  reg [3:0] \$157 ;
-  reg [3:0] \$158 ;
-  reg [3:0] \$159 ;
-  reg [7:0] \$16 ;
-  reg [3:0] \$160 ;
-  reg [3:0] \$161 ;
-  reg [3:0] \$162 ;
-  reg [3:0] \$163 ;
-  reg [3:0] \$164 ;
-  reg [3:0] \$165 ;
-  reg [3:0] \$166 ;
+  reg [7:0] \$151 ;
+  reg [7:0] \$152 ;
+  reg [7:0] \$153 ;
+  reg [7:0] \$154 ;
+  reg [7:0] \$155 ;
+  reg [7:0] \$156 ;
+  reg [7:0] \$157 ;
+  reg [7:0] \$158 ;
+  reg [7:0] \$159 ;
+  wire [10:0] \$16 ;
+  reg [7:0] \$160 ;
+  reg [7:0] \$161 ;
+  reg [7:0] \$162 ;
+  reg [7:0] \$163 ;
+  reg [7:0] \$164 ;
+  reg [7:0] \$165 ;
+  reg [7:0] \$166 ;
   reg [7:0] \$167 ;
   reg [7:0] \$168 ;
   reg [7:0] \$169 ;
-  reg [7:0] \$17 ;
+  wire [6:0] \$17 ;
   reg [7:0] \$170 ;
   reg [7:0] \$171 ;
   reg [7:0] \$172 ;
   reg [7:0] \$173 ;
   reg [7:0] \$174 ;
   reg [7:0] \$175 ;
-  reg [7:0] \$176 ;
-  reg [7:0] \$177 ;
-  reg [7:0] \$178 ;
-  reg [7:0] \$179 ;
-  reg [7:0] \$18 ;
-  reg [7:0] \$180 ;
-  reg [7:0] \$181 ;
-  reg [7:0] \$182 ;
-  reg [7:0] \$183 ;
-  reg [7:0] \$184 ;
-  reg [7:0] \$185 ;
-  reg [7:0] \$186 ;
-  reg [7:0] \$187 ;
-  reg [7:0] \$188 ;
-  reg [7:0] \$189 ;
-  reg [7:0] \$19 ;
-  reg [7:0] \$190 ;
-  reg [7:0] \$191 ;
-  reg [7:0] \$192 ;
-  reg [7:0] \$193 ;
-  reg [7:0] \$194 ;
-  reg [7:0] \$195 ;
-  reg [7:0] \$196 ;
-  reg [7:0] \$197 ;
-  reg [7:0] \$198 ;
-  reg \$199 ;
+  reg [15:0] \$176 ;
+  reg [15:0] \$177 ;
+  reg [15:0] \$178 ;
+  reg [15:0] \$179 ;
+  wire [6:0] \$18 ;
+  reg [15:0] \$180 ;
+  reg [15:0] \$181 ;
+  reg [15:0] \$182 ;
+  reg [15:0] \$183 ;
+  reg [15:0] \$184 ;
+  reg [15:0] \$185 ;
+  reg [15:0] \$186 ;
+  reg [15:0] \$187 ;
+  reg [15:0] \$188 ;
+  reg [15:0] \$189 ;
+  wire [2:0] \$19 ;
+  reg [15:0] \$190 ;
+  reg [15:0] \$191 ;
+  reg \$192 ;
+  reg \$193 ;
+  reg \$194 ;
+  reg [2:0] \$195 ;
+  reg [16:0] \$196 ;
+  reg [16:0] \$197 ;
+  reg [16:0] \$198 ;
+  reg [16:0] \$199 ;
   wire \$2 ;
-  reg [7:0] \$20 ;
-  reg \$200 ;
-  reg \$201 ;
-  reg \$202 ;
-  reg [2:0] \$203 ;
-  reg [15:0] \$204 ;
-  reg [15:0] \$205 ;
-  reg [15:0] \$206 ;
-  reg [15:0] \$207 ;
-  reg [15:0] \$208 ;
-  reg [15:0] \$209 ;
-  reg [7:0] \$21 ;
-  reg [15:0] \$210 ;
-  reg [15:0] \$211 ;
-  reg [15:0] \$212 ;
-  reg [15:0] \$213 ;
-  reg [15:0] \$214 ;
-  reg [15:0] \$215 ;
-  reg [15:0] \$216 ;
-  reg [15:0] \$217 ;
-  reg [15:0] \$218 ;
-  reg [15:0] \$219 ;
-  reg [7:0] \$22 ;
-  reg \$220 ;
-  reg \$221 ;
-  reg \$222 ;
-  reg \$223 ;
-  reg [2:0] \$224 ;
-  reg [16:0] \$225 ;
-  reg [16:0] \$226 ;
-  reg [16:0] \$227 ;
-  reg [16:0] \$228 ;
-  reg [16:0] \$229 ;
-  reg [7:0] \$23 ;
-  reg [16:0] \$230 ;
-  reg [16:0] \$231 ;
-  reg [16:0] \$232 ;
-  reg \$233 ;
-  reg \$234 ;
-  reg \$235 ;
-  reg \$236 ;
-  reg [2:0] \$237 ;
-  reg [16:0] \$238 ;
-  reg [16:0] \$239 ;
-  reg [7:0] \$24 ;
-  reg [16:0] \$240 ;
-  reg [16:0] \$241 ;
-  reg [16:0] \$242 ;
-  reg [16:0] \$243 ;
-  reg [16:0] \$244 ;
-  reg [16:0] \$245 ;
-  reg [16:0] \$246 ;
-  reg [16:0] \$247 ;
-  reg [16:0] \$248 ;
-  reg [16:0] \$249 ;
-  reg [7:0] \$25 ;
-  reg [16:0] \$250 ;
-  reg [16:0] \$251 ;
-  reg [16:0] \$252 ;
-  reg [16:0] \$253 ;
-  reg [16:0] \$254 ;
-  reg [16:0] \$255 ;
-  reg [16:0] \$256 ;
-  reg [16:0] \$257 ;
-  reg [16:0] \$258 ;
-  reg [16:0] \$259 ;
-  reg [7:0] \$26 ;
-  reg [16:0] \$260 ;
-  reg [16:0] \$261 ;
-  reg [17:0] \$262 ;
-  reg [17:0] \$263 ;
-  reg [17:0] \$264 ;
-  reg [17:0] \$265 ;
-  reg \$266 ;
+  wire [15:0] \$20 ;
+  reg [16:0] \$200 ;
+  reg [16:0] \$201 ;
+  reg [16:0] \$202 ;
+  reg [16:0] \$203 ;
+  reg [16:0] \$204 ;
+  reg [16:0] \$205 ;
+  reg [16:0] \$206 ;
+  reg [16:0] \$207 ;
+  reg \$208 ;
+  reg \$209 ;
+  wire [15:0] \$21 ;
+  reg \$210 ;
+  reg [2:0] \$211 ;
+  reg [16:0] \$212 ;
+  reg [16:0] \$213 ;
+  reg [16:0] \$214 ;
+  reg [16:0] \$215 ;
+  reg [16:0] \$216 ;
+  reg [16:0] \$217 ;
+  reg [16:0] \$218 ;
+  reg [16:0] \$219 ;
+  wire [15:0] \$22 ;
+  reg [16:0] \$220 ;
+  reg [16:0] \$221 ;
+  reg [16:0] \$222 ;
+  reg [16:0] \$223 ;
+  reg [17:0] \$224 ;
+  reg [17:0] \$225 ;
+  reg [17:0] \$226 ;
+  reg [17:0] \$227 ;
+  reg [17:0] \$228 ;
+  reg [17:0] \$229 ;
+  wire [15:0] \$23 ;
+  reg \$230 ;
+  reg \$231 ;
+  reg \$232 ;
+  reg [2:0] \$233 ;
+  reg [17:0] \$234 ;
+  reg [17:0] \$235 ;
+  reg [17:0] \$236 ;
+  reg [17:0] \$237 ;
+  reg [18:0] \$238 ;
+  reg [18:0] \$239 ;
+  wire [15:0] \$24 ;
+  reg [18:0] \$240 ;
+  reg \$241 ;
+  reg \$242 ;
+  reg \$243 ;
+  reg [2:0] \$244 ;
+  reg [18:0] \$245 ;
+  reg [19:0] \$246 ;
+  reg \$247 ;
+  reg \$248 ;
+  reg \$249 ;
+  wire [15:0] \$25 ;
+  reg [2:0] \$250 ;
+  reg [25:0] \$251 ;
+  reg [25:0] \$252 ;
+  reg [22:0] \$253 ;
+  reg [22:0] \$254 ;
+  reg [23:0] \$255 ;
+  reg [23:0] \$256 ;
+  reg [22:0] \$257 ;
+  reg [22:0] \$258 ;
+  reg [24:0] \$259 ;
+  wire [15:0] \$26 ;
+  reg [24:0] \$260 ;
+  reg [22:0] \$261 ;
+  reg [22:0] \$262 ;
+  reg [23:0] \$263 ;
+  reg [23:0] \$264 ;
+  reg [22:0] \$265 ;
+  reg [22:0] \$266 ;
   reg \$267 ;
-  reg \$268 ;
-  reg \$269 ;
-  reg [7:0] \$27 ;
-  reg [2:0] \$270 ;
-  reg [17:0] \$271 ;
-  reg [17:0] \$272 ;
-  reg [17:0] \$273 ;
-  reg [17:0] \$274 ;
-  reg [17:0] \$275 ;
-  reg [17:0] \$276 ;
-  reg [17:0] \$277 ;
-  reg [17:0] \$278 ;
-  reg [18:0] \$279 ;
+  wire [15:0] \$27 ;
   wire [15:0] \$28 ;
-  reg [18:0] \$280 ;
-  reg \$281 ;
-  reg \$282 ;
-  reg \$283 ;
-  reg \$284 ;
-  reg [2:0] \$285 ;
-  reg [18:0] \$286 ;
-  reg [18:0] \$287 ;
-  reg [19:0] \$288 ;
-  reg \$289 ;
   wire [15:0] \$29 ;
-  reg \$290 ;
-  reg \$291 ;
-  reg \$292 ;
-  reg [2:0] \$293 ;
-  reg \$294 ;
-  reg [7:0] \$295 ;
-  reg [25:0] \$296 ;
-  reg [25:0] \$297 ;
-  reg [25:0] \$298 ;
-  reg [25:0] \$299 ;
   wire [7:0] \$3 ;
   wire [15:0] \$30 ;
-  reg [25:0] \$300 ;
-  reg [25:0] \$301 ;
-  reg [25:0] \$302 ;
-  reg [25:0] \$303 ;
   wire [15:0] \$31 ;
   wire [15:0] \$32 ;
   wire [15:0] \$33 ;
   wire [15:0] \$34 ;
   wire [15:0] \$35 ;
-  wire [15:0] \$36 ;
-  wire [15:0] \$37 ;
-  wire [15:0] \$38 ;
-  wire [15:0] \$39 ;
+  wire [16:0] \$36 ;
+  wire [16:0] \$37 ;
+  wire [16:0] \$38 ;
+  wire [16:0] \$39 ;
   wire \$4 ;
-  wire [15:0] \$40 ;
-  wire [15:0] \$41 ;
-  wire [15:0] \$42 ;
-  wire [15:0] \$43 ;
-  wire [16:0] \$44 ;
-  wire [16:0] \$45 ;
-  wire [16:0] \$46 ;
+  wire [16:0] \$40 ;
+  wire [16:0] \$41 ;
+  wire [16:0] \$42 ;
+  wire [16:0] \$43 ;
+  wire \$44 ;
+  wire \$45 ;
+  wire \$46 ;
   wire [16:0] \$47 ;
-  wire [16:0] \$48 ;
-  wire [16:0] \$49 ;
-  wire [6:0] \$5 ;
-  wire [16:0] \$50 ;
+  wire \$48 ;
+  wire \$49 ;
+  wire \$5 ;
+  wire \$50 ;
   wire [16:0] \$51 ;
-  wire [17:0] \$52 ;
-  wire [17:0] \$53 ;
-  wire [17:0] \$54 ;
-  wire [17:0] \$55 ;
-  wire [18:0] \$56 ;
-  wire [18:0] \$57 ;
-  wire [19:0] \$58 ;
-  wire \$59 ;
+  wire \$52 ;
+  wire \$53 ;
+  wire \$54 ;
+  wire [16:0] \$55 ;
+  wire \$56 ;
+  wire \$57 ;
+  wire \$58 ;
+  wire [16:0] \$59 ;
   wire \$6 ;
-  wire \$60 ;
-  wire [26:0] \$61 ;
-  wire [26:0] \$62 ;
-  wire \$63 ;
-  wire [26:0] \$64 ;
-  wire [26:0] \$65 ;
+  wire [17:0] \$60 ;
+  wire [17:0] \$61 ;
+  wire [17:0] \$62 ;
+  wire [17:0] \$63 ;
+  wire \$64 ;
+  wire \$65 ;
   wire \$66 ;
-  wire [26:0] \$67 ;
-  wire [26:0] \$68 ;
+  wire [17:0] \$67 ;
+  wire \$68 ;
   wire \$69 ;
   wire \$7 ;
-  wire [26:0] \$70 ;
-  wire [26:0] \$71 ;
-  wire \$72 ;
-  wire [26:0] \$73 ;
-  wire [26:0] \$74 ;
+  wire \$70 ;
+  wire [17:0] \$71 ;
+  wire [18:0] \$72 ;
+  wire [18:0] \$73 ;
+  wire \$74 ;
   wire \$75 ;
-  wire [26:0] \$76 ;
-  wire [26:0] \$77 ;
-  wire \$78 ;
+  wire \$76 ;
+  wire [18:0] \$77 ;
+  wire [19:0] \$78 ;
   wire [26:0] \$79 ;
-  wire [6:0] \$8 ;
-  wire [26:0] \$80 ;
+  wire \$8 ;
+  wire \$80 ;
   wire \$81 ;
   wire [26:0] \$82 ;
-  wire [26:0] \$83 ;
-  wire [215:0] \$84 ;
-  reg \$85 ;
-  reg \$86  = 1'h0;
-  reg [5:0] \$87 ;
-  reg \$88 ;
-  reg [6:0] \$89 ;
-  wire [6:0] \$9 ;
-  reg [5:0] \$90 ;
-  reg [2:0] \$91 ;
-  reg \$92 ;
-  reg \$93 ;
-  reg \$94 ;
-  reg \$95 ;
-  reg [2:0] \$96 ;
-  reg [7:0] \$97 ;
-  reg [7:0] \$98 ;
-  reg [7:0] \$99 ;
+  wire [23:0] \$83 ;
+  wire \$84 ;
+  wire \$85 ;
+  wire [23:0] \$86 ;
+  wire [24:0] \$87 ;
+  wire \$88 ;
+  wire \$89 ;
+  wire \$9 ;
+  wire [24:0] \$90 ;
+  wire [23:0] \$91 ;
+  wire \$92 ;
+  wire \$93 ;
+  wire [23:0] \$94 ;
+  wire [25:0] \$95 ;
+  wire \$96 ;
+  wire \$97 ;
+  wire [25:0] \$98 ;
+  wire [23:0] \$99 ;
+  reg [9:0] \$signature__addr  = 10'h000;
+  (* init = 10'h000 *)
+  wire [9:0] \$signature__addr$13 ;
+  (* init = 10'h000 *)
+  wire [9:0] \$signature__addr$17 ;
+  (* init = 10'h000 *)
+  wire [9:0] \$signature__addr$21 ;
+  (* init = 10'h000 *)
+  wire [9:0] \$signature__addr$25 ;
+  (* init = 10'h000 *)
+  wire [9:0] \$signature__addr$29 ;
+  (* init = 10'h000 *)
+  wire [9:0] \$signature__addr$33 ;
+  (* init = 10'h000 *)
+  wire [9:0] \$signature__addr$37 ;
+  (* init = 10'h000 *)
+  wire [9:0] \$signature__addr$41 ;
+  (* init = 10'h000 *)
+  wire [9:0] \$signature__addr$45 ;
+  (* init = 10'h000 *)
+  wire [9:0] \$signature__addr$49 ;
+  (* init = 10'h000 *)
+  wire [9:0] \$signature__addr$53 ;
+  (* init = 10'h000 *)
+  wire [9:0] \$signature__addr$57 ;
+  (* init = 10'h000 *)
+  wire [9:0] \$signature__addr$61 ;
+  (* init = 10'h000 *)
+  wire [9:0] \$signature__addr$65 ;
+  (* init = 10'h000 *)
+  wire [9:0] \$signature__addr$69 ;
+  wire [7:0] \$signature__data ;
+  wire [7:0] \$signature__data$14 ;
+  wire [7:0] \$signature__data$14[0] ;
+  wire [7:0] \$signature__data$18 ;
+  wire [7:0] \$signature__data$18[0] ;
+  wire [7:0] \$signature__data$22 ;
+  wire [7:0] \$signature__data$22[0] ;
+  wire [7:0] \$signature__data$26 ;
+  wire [7:0] \$signature__data$26[0] ;
+  wire [7:0] \$signature__data$30 ;
+  wire [7:0] \$signature__data$30[0] ;
+  wire [7:0] \$signature__data$34 ;
+  wire [7:0] \$signature__data$34[0] ;
+  wire [7:0] \$signature__data$38 ;
+  wire [7:0] \$signature__data$38[0] ;
+  wire [7:0] \$signature__data$42 ;
+  wire [7:0] \$signature__data$42[0] ;
+  wire [7:0] \$signature__data$46 ;
+  wire [7:0] \$signature__data$46[0] ;
+  wire [7:0] \$signature__data$50 ;
+  wire [7:0] \$signature__data$50[0] ;
+  wire [7:0] \$signature__data$54 ;
+  wire [7:0] \$signature__data$54[0] ;
+  wire [7:0] \$signature__data$58 ;
+  wire [7:0] \$signature__data$58[0] ;
+  wire [7:0] \$signature__data$62 ;
+  wire [7:0] \$signature__data$62[0] ;
+  wire [7:0] \$signature__data$66 ;
+  wire [7:0] \$signature__data$66[0] ;
+  wire [7:0] \$signature__data$70 ;
+  wire [7:0] \$signature__data$70[0] ;
+  wire [7:0] \$signature__data[0] ;
+  wire \$signature__en ;
+  wire \$signature__en$15 ;
+  wire \$signature__en$19 ;
+  wire \$signature__en$23 ;
+  wire \$signature__en$27 ;
+  wire \$signature__en$31 ;
+  wire \$signature__en$35 ;
+  wire \$signature__en$39 ;
+  wire \$signature__en$43 ;
+  wire \$signature__en$47 ;
+  wire \$signature__en$51 ;
+  wire \$signature__en$55 ;
+  wire \$signature__en$59 ;
+  wire \$signature__en$63 ;
+  wire \$signature__en$67 ;
+  wire \$signature__en$71 ;
   reg [25:0] acc_0_0 = 26'h0000000;
-  reg [25:0] acc_1_0 = 26'h0000000;
-  reg [25:0] acc_2_0 = 26'h0000000;
-  reg [25:0] acc_3_0 = 26'h0000000;
-  reg [25:0] acc_4_0 = 26'h0000000;
-  reg [25:0] acc_5_0 = 26'h0000000;
-  reg [25:0] acc_6_0 = 26'h0000000;
-  reg [25:0] acc_7_0 = 26'h0000000;
-  reg [7:0] act_s2_0 = 8'h00;
-  reg [7:0] act_s2_1 = 8'h00;
-  reg [7:0] act_s2_10 = 8'h00;
-  reg [7:0] act_s2_11 = 8'h00;
-  reg [7:0] act_s2_12 = 8'h00;
-  reg [7:0] act_s2_13 = 8'h00;
-  reg [7:0] act_s2_14 = 8'h00;
-  reg [7:0] act_s2_15 = 8'h00;
-  reg [7:0] act_s2_2 = 8'h00;
-  reg [7:0] act_s2_3 = 8'h00;
-  reg [7:0] act_s2_4 = 8'h00;
-  reg [7:0] act_s2_5 = 8'h00;
-  reg [7:0] act_s2_6 = 8'h00;
-  reg [7:0] act_s2_7 = 8'h00;
-  reg [7:0] act_s2_8 = 8'h00;
-  reg [7:0] act_s2_9 = 8'h00;
+  reg [22:0] acc_1_0 = 23'h000000;
+  reg [23:0] acc_2_0 = 24'h000000;
+  reg [22:0] acc_3_0 = 23'h000000;
+  reg [24:0] acc_4_0 = 25'h0000000;
+  reg [22:0] acc_5_0 = 23'h000000;
+  reg [23:0] acc_6_0 = 24'h000000;
+  reg [22:0] acc_7_0 = 23'h000000;
+  reg [7:0] act_s1b_0 = 8'h00;
+  wire [7:0] \act_s1b_0[0] ;
+  reg [7:0] act_s1b_1 = 8'h00;
+  reg [7:0] act_s1b_10 = 8'h00;
+  wire [7:0] \act_s1b_10[0] ;
+  reg [7:0] act_s1b_11 = 8'h00;
+  wire [7:0] \act_s1b_11[0] ;
+  reg [7:0] act_s1b_12 = 8'h00;
+  wire [7:0] \act_s1b_12[0] ;
+  reg [7:0] act_s1b_13 = 8'h00;
+  wire [7:0] \act_s1b_13[0] ;
+  reg [7:0] act_s1b_14 = 8'h00;
+  wire [7:0] \act_s1b_14[0] ;
+  reg [7:0] act_s1b_15 = 8'h00;
+  wire [7:0] \act_s1b_15[0] ;
+  wire [7:0] \act_s1b_1[0] ;
+  reg [7:0] act_s1b_2 = 8'h00;
+  wire [7:0] \act_s1b_2[0] ;
+  reg [7:0] act_s1b_3 = 8'h00;
+  wire [7:0] \act_s1b_3[0] ;
+  reg [7:0] act_s1b_4 = 8'h00;
+  wire [7:0] \act_s1b_4[0] ;
+  reg [7:0] act_s1b_5 = 8'h00;
+  wire [7:0] \act_s1b_5[0] ;
+  reg [7:0] act_s1b_6 = 8'h00;
+  wire [7:0] \act_s1b_6[0] ;
+  reg [7:0] act_s1b_7 = 8'h00;
+  wire [7:0] \act_s1b_7[0] ;
+  reg [7:0] act_s1b_8 = 8'h00;
+  wire [7:0] \act_s1b_8[0] ;
+  reg [7:0] act_s1b_9 = 8'h00;
+  wire [7:0] \act_s1b_9[0] ;
   reg [5:0] block = 6'h00;
-  reg [127:0] block_acts = 128'h00000000000000000000000000000000;
-  wire [7:0] \block_acts[0] ;
-  wire [7:0] \block_acts[10] ;
-  wire [7:0] \block_acts[11] ;
-  wire [7:0] \block_acts[12] ;
-  wire [7:0] \block_acts[13] ;
-  wire [7:0] \block_acts[14] ;
-  wire [7:0] \block_acts[15] ;
-  wire [7:0] \block_acts[1] ;
-  wire [7:0] \block_acts[2] ;
-  wire [7:0] \block_acts[3] ;
-  wire [7:0] \block_acts[4] ;
-  wire [7:0] \block_acts[5] ;
-  wire [7:0] \block_acts[6] ;
-  wire [7:0] \block_acts[7] ;
-  wire [7:0] \block_acts[8] ;
-  wire [7:0] \block_acts[9] ;
   wire ce;
   input clk;
   wire clk;
@@ -568,8 +580,8 @@ module \sparse_dsp_l16_m16.core (x__valid, w__valid, o__ready, rst, w__ready, x_
   reg [2:0] code_l4 = 3'h0;
   reg [2:0] code_s1 = 3'h0;
   reg [2:0] code_s1b = 3'h0;
-  reg [2:0] code_s2 = 3'h0;
   reg [2:0] code_s3 = 3'h0;
+  wire done;
   wire \end ;
   reg end_l1 = 1'h0;
   reg end_l2 = 1'h0;
@@ -577,56 +589,15 @@ module \sparse_dsp_l16_m16.core (x__valid, w__valid, o__ready, rst, w__ready, x_
   reg end_l4 = 1'h0;
   reg end_s1 = 1'h0;
   reg end_s1b = 1'h0;
-  reg end_s2 = 1'h0;
   reg end_s3 = 1'h0;
   wire first;
-  reg first_l1 = 1'h0;
-  reg first_l2 = 1'h0;
-  reg first_l3 = 1'h0;
-  reg first_l4 = 1'h0;
-  reg first_s1 = 1'h0;
-  reg first_s1b = 1'h0;
-  reg first_s2 = 1'h0;
-  reg first_s3 = 1'h0;
-  reg [3:0] idx_s1_0 = 4'h0;
-  reg [3:0] idx_s1_1 = 4'h0;
-  reg [3:0] idx_s1_10 = 4'h0;
-  reg [3:0] idx_s1_11 = 4'h0;
-  reg [3:0] idx_s1_12 = 4'h0;
-  reg [3:0] idx_s1_13 = 4'h0;
-  reg [3:0] idx_s1_14 = 4'h0;
-  reg [3:0] idx_s1_15 = 4'h0;
-  reg [3:0] idx_s1_2 = 4'h0;
-  reg [3:0] idx_s1_3 = 4'h0;
-  reg [3:0] idx_s1_4 = 4'h0;
-  reg [3:0] idx_s1_5 = 4'h0;
-  reg [3:0] idx_s1_6 = 4'h0;
-  reg [3:0] idx_s1_7 = 4'h0;
-  reg [3:0] idx_s1_8 = 4'h0;
-  reg [3:0] idx_s1_9 = 4'h0;
-  reg [3:0] idx_s1b_0 = 4'h0;
-  reg [3:0] idx_s1b_1 = 4'h0;
-  reg [3:0] idx_s1b_10 = 4'h0;
-  reg [3:0] idx_s1b_11 = 4'h0;
-  reg [3:0] idx_s1b_12 = 4'h0;
-  reg [3:0] idx_s1b_13 = 4'h0;
-  reg [3:0] idx_s1b_14 = 4'h0;
-  reg [3:0] idx_s1b_15 = 4'h0;
-  reg [3:0] idx_s1b_2 = 4'h0;
-  reg [3:0] idx_s1b_3 = 4'h0;
-  reg [3:0] idx_s1b_4 = 4'h0;
-  reg [3:0] idx_s1b_5 = 4'h0;
-  reg [3:0] idx_s1b_6 = 4'h0;
-  reg [3:0] idx_s1b_7 = 4'h0;
-  reg [3:0] idx_s1b_8 = 4'h0;
-  reg [3:0] idx_s1b_9 = 4'h0;
+  wire [7:0] is_row;
   reg last_l1 = 1'h0;
   reg last_l2 = 1'h0;
   reg last_l3 = 1'h0;
   reg last_l4 = 1'h0;
   reg last_s1 = 1'h0;
   reg last_s1b = 1'h0;
-  reg last_s2 = 1'h0;
   reg last_s3 = 1'h0;
   (* init = 1'h1 *)
   wire loading;
@@ -646,11 +617,19 @@ module \sparse_dsp_l16_m16.core (x__valid, w__valid, o__ready, rst, w__ready, x_
   wire o__ready;
   output o__valid;
   reg o__valid = 1'h0;
-  output [215:0] \port$421$0 ;
-  wire [215:0] \port$421$0 ;
-  (* init = 1'h0 *)
-  output \port$425$0 ;
-  wire \port$425$0 ;
+  reg [25:0] out_0_0 = 26'h0000000;
+  reg [22:0] out_1_0 = 23'h000000;
+  reg [23:0] out_2_0 = 24'h000000;
+  reg [22:0] out_3_0 = 23'h000000;
+  reg [24:0] out_4_0 = 25'h0000000;
+  reg [22:0] out_5_0 = 23'h000000;
+  reg [23:0] out_6_0 = 24'h000000;
+  reg [22:0] out_7_0 = 23'h000000;
+  output [207:0] \port$236$0 ;
+  wire [207:0] \port$236$0 ;
+  (* init = 9'h000 *)
+  output [8:0] \port$240$0 ;
+  wire [8:0] \port$240$0 ;
   reg [15:0] prod_0 = 16'h0000;
   reg [15:0] prod_1 = 16'h0000;
   reg [15:0] prod_10 = 16'h0000;
@@ -667,95 +646,120 @@ module \sparse_dsp_l16_m16.core (x__valid, w__valid, o__ready, rst, w__ready, x_
   reg [15:0] prod_7 = 16'h0000;
   reg [15:0] prod_8 = 16'h0000;
   reg [15:0] prod_9 = 16'h0000;
-  (* init = 6'h00 *)
-  wire [5:0] rd__addr;
-  wire [127:0] rd__data;
+  wire [9:0] rd__addr;
+  wire [9:0] \rd__addr$82 ;
+  wire [9:0] \rd__addr$83 ;
+  wire [9:0] \rd__addr$84 ;
+  wire [9:0] \rd__addr$85 ;
+  wire [9:0] \rd__addr$86 ;
+  wire [9:0] \rd__addr$87 ;
+  wire [9:0] \rd__addr$88 ;
+  wire [9:0] \rd__addr$89 ;
+  wire [9:0] \rd__addr$90 ;
+  wire [9:0] \rd__addr$91 ;
+  wire [9:0] \rd__addr$92 ;
+  wire [9:0] \rd__addr$93 ;
+  wire [9:0] \rd__addr$94 ;
+  wire [9:0] \rd__addr$95 ;
+  wire [9:0] \rd__addr$96 ;
+  wire [7:0] rd__data;
+  wire [7:0] \rd__data$158 ;
+  wire [7:0] \rd__data$158[0] ;
+  wire [7:0] \rd__data$160 ;
+  wire [7:0] \rd__data$160[0] ;
+  wire [7:0] \rd__data$162 ;
+  wire [7:0] \rd__data$162[0] ;
+  wire [7:0] \rd__data$164 ;
+  wire [7:0] \rd__data$164[0] ;
+  wire [7:0] \rd__data$166 ;
+  wire [7:0] \rd__data$166[0] ;
+  wire [7:0] \rd__data$168 ;
+  wire [7:0] \rd__data$168[0] ;
+  wire [7:0] \rd__data$170 ;
+  wire [7:0] \rd__data$170[0] ;
+  wire [7:0] \rd__data$172 ;
+  wire [7:0] \rd__data$172[0] ;
+  wire [7:0] \rd__data$174 ;
+  wire [7:0] \rd__data$174[0] ;
+  wire [7:0] \rd__data$176 ;
+  wire [7:0] \rd__data$176[0] ;
+  wire [7:0] \rd__data$178 ;
+  wire [7:0] \rd__data$178[0] ;
+  wire [7:0] \rd__data$180 ;
+  wire [7:0] \rd__data$180[0] ;
+  wire [7:0] \rd__data$182 ;
+  wire [7:0] \rd__data$182[0] ;
+  wire [7:0] \rd__data$184 ;
+  wire [7:0] \rd__data$184[0] ;
+  wire [7:0] \rd__data$186 ;
+  wire [7:0] \rd__data$186[0] ;
   wire [7:0] \rd__data[0] ;
-  wire [7:0] \rd__data[10] ;
-  wire [7:0] \rd__data[11] ;
-  wire [7:0] \rd__data[12] ;
-  wire [7:0] \rd__data[13] ;
-  wire [7:0] \rd__data[14] ;
-  wire [7:0] \rd__data[15] ;
-  wire [7:0] \rd__data[1] ;
-  wire [7:0] \rd__data[2] ;
-  wire [7:0] \rd__data[3] ;
-  wire [7:0] \rd__data[4] ;
-  wire [7:0] \rd__data[5] ;
-  wire [7:0] \rd__data[6] ;
-  wire [7:0] \rd__data[7] ;
-  wire [7:0] \rd__data[8] ;
-  wire [7:0] \rd__data[9] ;
   wire rd__en;
-  reg [25:0] rn_in_0_0;
-  reg [25:0] rn_in_1_0;
-  reg [25:0] rn_in_2_0;
-  reg [25:0] rn_in_3_0;
-  reg [25:0] rn_in_4_0;
-  reg [25:0] rn_in_5_0;
-  reg [25:0] rn_in_6_0;
-  reg [25:0] rn_in_7_0;
+  wire \rd__en$16 ;
+  wire \rd__en$20 ;
+  wire \rd__en$24 ;
+  wire \rd__en$28 ;
+  wire \rd__en$32 ;
+  wire \rd__en$36 ;
+  wire \rd__en$40 ;
+  wire \rd__en$44 ;
+  wire \rd__en$48 ;
+  wire \rd__en$52 ;
+  wire \rd__en$56 ;
+  wire \rd__en$60 ;
+  wire \rd__en$64 ;
+  wire \rd__en$68 ;
+  wire \rd__en$72 ;
   input rst;
   wire rst;
   reg [6:0] slices = 7'h01;
+  wire step;
   reg [16:0] sum_l1_0 = 17'h00000;
   reg [16:0] sum_l1_1 = 17'h00000;
+  reg [16:0] sum_l1_1_link = 17'h00000;
   reg [16:0] sum_l1_2 = 17'h00000;
   reg [16:0] sum_l1_3 = 17'h00000;
+  reg [16:0] sum_l1_3_link = 17'h00000;
   reg [16:0] sum_l1_4 = 17'h00000;
   reg [16:0] sum_l1_5 = 17'h00000;
+  reg [16:0] sum_l1_5_link = 17'h00000;
   reg [16:0] sum_l1_6 = 17'h00000;
   reg [16:0] sum_l1_7 = 17'h00000;
+  reg [16:0] sum_l1_7_link = 17'h00000;
   reg [17:0] sum_l2_0 = 18'h00000;
   reg [17:0] sum_l2_1 = 18'h00000;
+  reg [17:0] sum_l2_1_link = 18'h00000;
   reg [17:0] sum_l2_2 = 18'h00000;
   reg [17:0] sum_l2_3 = 18'h00000;
+  reg [17:0] sum_l2_3_link = 18'h00000;
   reg [18:0] sum_l3_0 = 19'h00000;
   reg [18:0] sum_l3_1 = 19'h00000;
+  reg [18:0] sum_l3_1_link = 19'h00000;
   reg [19:0] sum_l4_0 = 20'h00000;
-  reg [16:0] tap_l1_d0_0 = 17'h00000;
-  reg [16:0] tap_l1_d0_1 = 17'h00000;
-  reg [16:0] tap_l1_d0_2 = 17'h00000;
-  reg [16:0] tap_l1_d0_3 = 17'h00000;
-  reg [16:0] tap_l1_d0_4 = 17'h00000;
-  reg [16:0] tap_l1_d0_5 = 17'h00000;
-  reg [16:0] tap_l1_d0_6 = 17'h00000;
-  reg [16:0] tap_l1_d0_7 = 17'h00000;
-  reg [16:0] tap_l1_d1_0 = 17'h00000;
-  reg [16:0] tap_l1_d1_1 = 17'h00000;
-  reg [16:0] tap_l1_d1_2 = 17'h00000;
-  reg [16:0] tap_l1_d1_3 = 17'h00000;
-  reg [16:0] tap_l1_d1_4 = 17'h00000;
-  reg [16:0] tap_l1_d1_5 = 17'h00000;
-  reg [16:0] tap_l1_d1_6 = 17'h00000;
-  reg [16:0] tap_l1_d1_7 = 17'h00000;
-  reg [16:0] tap_l1_d2_0 = 17'h00000;
-  reg [16:0] tap_l1_d2_1 = 17'h00000;
-  reg [16:0] tap_l1_d2_2 = 17'h00000;
-  reg [16:0] tap_l1_d2_3 = 17'h00000;
-  reg [16:0] tap_l1_d2_4 = 17'h00000;
-  reg [16:0] tap_l1_d2_5 = 17'h00000;
-  reg [16:0] tap_l1_d2_6 = 17'h00000;
-  reg [16:0] tap_l1_d2_7 = 17'h00000;
-  reg [17:0] tap_l2_d0_0 = 18'h00000;
-  reg [17:0] tap_l2_d0_1 = 18'h00000;
-  reg [17:0] tap_l2_d0_2 = 18'h00000;
-  reg [17:0] tap_l2_d0_3 = 18'h00000;
-  reg [17:0] tap_l2_d1_0 = 18'h00000;
-  reg [17:0] tap_l2_d1_1 = 18'h00000;
-  reg [17:0] tap_l2_d1_2 = 18'h00000;
-  reg [17:0] tap_l2_d1_3 = 18'h00000;
-  reg [18:0] tap_l3_d0_0 = 19'h00000;
-  reg [18:0] tap_l3_d0_1 = 19'h00000;
+  reg [16:0] tap_1_d0 = 17'h00000;
+  reg [16:0] tap_1_d1 = 17'h00000;
+  reg [16:0] tap_1_d2 = 17'h00000;
+  reg [17:0] tap_2_d0 = 18'h00000;
+  reg [17:0] tap_2_d1 = 18'h00000;
+  reg [16:0] tap_3_d0 = 17'h00000;
+  reg [16:0] tap_3_d1 = 17'h00000;
+  reg [16:0] tap_3_d2 = 17'h00000;
+  reg [18:0] tap_4_d0 = 19'h00000;
+  reg [16:0] tap_5_d0 = 17'h00000;
+  reg [16:0] tap_5_d1 = 17'h00000;
+  reg [16:0] tap_5_d2 = 17'h00000;
+  reg [17:0] tap_6_d0 = 18'h00000;
+  reg [17:0] tap_6_d1 = 18'h00000;
+  reg [16:0] tap_7_d0 = 17'h00000;
+  reg [16:0] tap_7_d1 = 17'h00000;
+  reg [16:0] tap_7_d2 = 17'h00000;
   reg [2:0] tile_code = 3'h0;
   reg valid_l1 = 1'h0;
   reg valid_l2 = 1'h0;
   reg valid_l3 = 1'h0;
   reg valid_l4 = 1'h0;
-  reg [7:0] valid_mask = 8'h00;
   reg valid_s1 = 1'h0;
   reg valid_s1b = 1'h0;
-  reg valid_s2 = 1'h0;
   reg valid_s3 = 1'h0;
   input [195:0] w__payload;
   wire [195:0] w__payload;
@@ -832,147 +836,16627 @@ module \sparse_dsp_l16_m16.core (x__valid, w__valid, o__ready, rst, w__ready, x_
   reg [7:0] w_s1b_7 = 8'h00;
   reg [7:0] w_s1b_8 = 8'h00;
   reg [7:0] w_s1b_9 = 8'h00;
-  reg [7:0] w_s2_0 = 8'h00;
-  reg [7:0] w_s2_1 = 8'h00;
-  reg [7:0] w_s2_10 = 8'h00;
-  reg [7:0] w_s2_11 = 8'h00;
-  reg [7:0] w_s2_12 = 8'h00;
-  reg [7:0] w_s2_13 = 8'h00;
-  reg [7:0] w_s2_14 = 8'h00;
-  reg [7:0] w_s2_15 = 8'h00;
-  reg [7:0] w_s2_2 = 8'h00;
-  reg [7:0] w_s2_3 = 8'h00;
-  reg [7:0] w_s2_4 = 8'h00;
-  reg [7:0] w_s2_5 = 8'h00;
-  reg [7:0] w_s2_6 = 8'h00;
-  reg [7:0] w_s2_7 = 8'h00;
-  reg [7:0] w_s2_8 = 8'h00;
-  reg [7:0] w_s2_9 = 8'h00;
   wire w_take;
-  (* init = 6'h00 *)
-  wire [5:0] waddr;
-  reg [5:0] wr__addr = 6'h00;
-  wire [127:0] wr__data;
-  wire [7:0] \wr__data[0] ;
-  wire [7:0] \wr__data[10] ;
-  wire [7:0] \wr__data[11] ;
-  wire [7:0] \wr__data[12] ;
-  wire [7:0] \wr__data[13] ;
-  wire [7:0] \wr__data[14] ;
-  wire [7:0] \wr__data[15] ;
-  wire [7:0] \wr__data[1] ;
-  wire [7:0] \wr__data[2] ;
-  wire [7:0] \wr__data[3] ;
-  wire [7:0] \wr__data[4] ;
-  wire [7:0] \wr__data[5] ;
-  wire [7:0] \wr__data[6] ;
-  wire [7:0] \wr__data[7] ;
-  wire [7:0] \wr__data[8] ;
-  wire [7:0] \wr__data[9] ;
-  wire wr__en;
-  input [128:0] x__payload;
-  wire [128:0] x__payload;
-  wire [127:0] \x__payload.data ;
+  (* init = 10'h000 *)
+  wire [9:0] waddr;
+  input [8:0] x__payload;
+  wire [8:0] x__payload;
+  wire [7:0] \x__payload.data ;
   wire [7:0] \x__payload.data[0] ;
-  wire [7:0] \x__payload.data[10] ;
-  wire [7:0] \x__payload.data[11] ;
-  wire [7:0] \x__payload.data[12] ;
-  wire [7:0] \x__payload.data[13] ;
-  wire [7:0] \x__payload.data[14] ;
-  wire [7:0] \x__payload.data[15] ;
-  wire [7:0] \x__payload.data[1] ;
-  wire [7:0] \x__payload.data[2] ;
-  wire [7:0] \x__payload.data[3] ;
-  wire [7:0] \x__payload.data[4] ;
-  wire [7:0] \x__payload.data[5] ;
-  wire [7:0] \x__payload.data[6] ;
-  wire [7:0] \x__payload.data[7] ;
-  wire [7:0] \x__payload.data[8] ;
-  wire [7:0] \x__payload.data[9] ;
   wire \x__payload.last ;
   output x__ready;
   reg x__ready = 1'h1;
   input x__valid;
   wire x__valid;
   wire x_take;
-  reg [127:0] buffer [63:0];
+  reg [7:0] buffer_0 [1023:0];
   initial begin
-    buffer[0] = 128'h00000000000000000000000000000000;
-    buffer[1] = 128'h00000000000000000000000000000000;
-    buffer[2] = 128'h00000000000000000000000000000000;
-    buffer[3] = 128'h00000000000000000000000000000000;
-    buffer[4] = 128'h00000000000000000000000000000000;
-    buffer[5] = 128'h00000000000000000000000000000000;
-    buffer[6] = 128'h00000000000000000000000000000000;
-    buffer[7] = 128'h00000000000000000000000000000000;
-    buffer[8] = 128'h00000000000000000000000000000000;
-    buffer[9] = 128'h00000000000000000000000000000000;
-    buffer[10] = 128'h00000000000000000000000000000000;
-    buffer[11] = 128'h00000000000000000000000000000000;
-    buffer[12] = 128'h00000000000000000000000000000000;
-    buffer[13] = 128'h00000000000000000000000000000000;
-    buffer[14] = 128'h00000000000000000000000000000000;
-    buffer[15] = 128'h00000000000000000000000000000000;
-    buffer[16] = 128'h00000000000000000000000000000000;
-    buffer[17] = 128'h00000000000000000000000000000000;
-    buffer[18] = 128'h00000000000000000000000000000000;
-    buffer[19] = 128'h00000000000000000000000000000000;
-    buffer[20] = 128'h00000000000000000000000000000000;
-    buffer[21] = 128'h00000000000000000000000000000000;
-    buffer[22] = 128'h00000000000000000000000000000000;
-    buffer[23] = 128'h00000000000000000000000000000000;
-    buffer[24] = 128'h00000000000000000000000000000000;
-    buffer[25] = 128'h00000000000000000000000000000000;
-    buffer[26] = 128'h00000000000000000000000000000000;
-    buffer[27] = 128'h00000000000000000000000000000000;
-    buffer[28] = 128'h00000000000000000000000000000000;
-    buffer[29] = 128'h00000000000000000000000000000000;
-    buffer[30] = 128'h00000000000000000000000000000000;
-    buffer[31] = 128'h00000000000000000000000000000000;
-    buffer[32] = 128'h00000000000000000000000000000000;
-    buffer[33] = 128'h00000000000000000000000000000000;
-    buffer[34] = 128'h00000000000000000000000000000000;
-    buffer[35] = 128'h00000000000000000000000000000000;
-    buffer[36] = 128'h00000000000000000000000000000000;
-    buffer[37] = 128'h00000000000000000000000000000000;
-    buffer[38] = 128'h00000000000000000000000000000000;
-    buffer[39] = 128'h00000000000000000000000000000000;
-    buffer[40] = 128'h00000000000000000000000000000000;
-    buffer[41] = 128'h00000000000000000000000000000000;
-    buffer[42] = 128'h00000000000000000000000000000000;
-    buffer[43] = 128'h00000000000000000000000000000000;
-    buffer[44] = 128'h00000000000000000000000000000000;
-    buffer[45] = 128'h00000000000000000000000000000000;
-    buffer[46] = 128'h00000000000000000000000000000000;
-    buffer[47] = 128'h00000000000000000000000000000000;
-    buffer[48] = 128'h00000000000000000000000000000000;
-    buffer[49] = 128'h00000000000000000000000000000000;
-    buffer[50] = 128'h00000000000000000000000000000000;
-    buffer[51] = 128'h00000000000000000000000000000000;
-    buffer[52] = 128'h00000000000000000000000000000000;
-    buffer[53] = 128'h00000000000000000000000000000000;
-    buffer[54] = 128'h00000000000000000000000000000000;
-    buffer[55] = 128'h00000000000000000000000000000000;
-    buffer[56] = 128'h00000000000000000000000000000000;
-    buffer[57] = 128'h00000000000000000000000000000000;
-    buffer[58] = 128'h00000000000000000000000000000000;
-    buffer[59] = 128'h00000000000000000000000000000000;
-    buffer[60] = 128'h00000000000000000000000000000000;
-    buffer[61] = 128'h00000000000000000000000000000000;
-    buffer[62] = 128'h00000000000000000000000000000000;
-    buffer[63] = 128'h00000000000000000000000000000000;
+    buffer_0[0] = 8'h00;
+    buffer_0[1] = 8'h00;
+    buffer_0[2] = 8'h00;
+    buffer_0[3] = 8'h00;
+    buffer_0[4] = 8'h00;
+    buffer_0[5] = 8'h00;
+    buffer_0[6] = 8'h00;
+    buffer_0[7] = 8'h00;
+    buffer_0[8] = 8'h00;
+    buffer_0[9] = 8'h00;
+    buffer_0[10] = 8'h00;
+    buffer_0[11] = 8'h00;
+    buffer_0[12] = 8'h00;
+    buffer_0[13] = 8'h00;
+    buffer_0[14] = 8'h00;
+    buffer_0[15] = 8'h00;
+    buffer_0[16] = 8'h00;
+    buffer_0[17] = 8'h00;
+    buffer_0[18] = 8'h00;
+    buffer_0[19] = 8'h00;
+    buffer_0[20] = 8'h00;
+    buffer_0[21] = 8'h00;
+    buffer_0[22] = 8'h00;
+    buffer_0[23] = 8'h00;
+    buffer_0[24] = 8'h00;
+    buffer_0[25] = 8'h00;
+    buffer_0[26] = 8'h00;
+    buffer_0[27] = 8'h00;
+    buffer_0[28] = 8'h00;
+    buffer_0[29] = 8'h00;
+    buffer_0[30] = 8'h00;
+    buffer_0[31] = 8'h00;
+    buffer_0[32] = 8'h00;
+    buffer_0[33] = 8'h00;
+    buffer_0[34] = 8'h00;
+    buffer_0[35] = 8'h00;
+    buffer_0[36] = 8'h00;
+    buffer_0[37] = 8'h00;
+    buffer_0[38] = 8'h00;
+    buffer_0[39] = 8'h00;
+    buffer_0[40] = 8'h00;
+    buffer_0[41] = 8'h00;
+    buffer_0[42] = 8'h00;
+    buffer_0[43] = 8'h00;
+    buffer_0[44] = 8'h00;
+    buffer_0[45] = 8'h00;
+    buffer_0[46] = 8'h00;
+    buffer_0[47] = 8'h00;
+    buffer_0[48] = 8'h00;
+    buffer_0[49] = 8'h00;
+    buffer_0[50] = 8'h00;
+    buffer_0[51] = 8'h00;
+    buffer_0[52] = 8'h00;
+    buffer_0[53] = 8'h00;
+    buffer_0[54] = 8'h00;
+    buffer_0[55] = 8'h00;
+    buffer_0[56] = 8'h00;
+    buffer_0[57] = 8'h00;
+    buffer_0[58] = 8'h00;
+    buffer_0[59] = 8'h00;
+    buffer_0[60] = 8'h00;
+    buffer_0[61] = 8'h00;
+    buffer_0[62] = 8'h00;
+    buffer_0[63] = 8'h00;
+    buffer_0[64] = 8'h00;
+    buffer_0[65] = 8'h00;
+    buffer_0[66] = 8'h00;
+    buffer_0[67] = 8'h00;
+    buffer_0[68] = 8'h00;
+    buffer_0[69] = 8'h00;
+    buffer_0[70] = 8'h00;
+    buffer_0[71] = 8'h00;
+    buffer_0[72] = 8'h00;
+    buffer_0[73] = 8'h00;
+    buffer_0[74] = 8'h00;
+    buffer_0[75] = 8'h00;
+    buffer_0[76] = 8'h00;
+    buffer_0[77] = 8'h00;
+    buffer_0[78] = 8'h00;
+    buffer_0[79] = 8'h00;
+    buffer_0[80] = 8'h00;
+    buffer_0[81] = 8'h00;
+    buffer_0[82] = 8'h00;
+    buffer_0[83] = 8'h00;
+    buffer_0[84] = 8'h00;
+    buffer_0[85] = 8'h00;
+    buffer_0[86] = 8'h00;
+    buffer_0[87] = 8'h00;
+    buffer_0[88] = 8'h00;
+    buffer_0[89] = 8'h00;
+    buffer_0[90] = 8'h00;
+    buffer_0[91] = 8'h00;
+    buffer_0[92] = 8'h00;
+    buffer_0[93] = 8'h00;
+    buffer_0[94] = 8'h00;
+    buffer_0[95] = 8'h00;
+    buffer_0[96] = 8'h00;
+    buffer_0[97] = 8'h00;
+    buffer_0[98] = 8'h00;
+    buffer_0[99] = 8'h00;
+    buffer_0[100] = 8'h00;
+    buffer_0[101] = 8'h00;
+    buffer_0[102] = 8'h00;
+    buffer_0[103] = 8'h00;
+    buffer_0[104] = 8'h00;
+    buffer_0[105] = 8'h00;
+    buffer_0[106] = 8'h00;
+    buffer_0[107] = 8'h00;
+    buffer_0[108] = 8'h00;
+    buffer_0[109] = 8'h00;
+    buffer_0[110] = 8'h00;
+    buffer_0[111] = 8'h00;
+    buffer_0[112] = 8'h00;
+    buffer_0[113] = 8'h00;
+    buffer_0[114] = 8'h00;
+    buffer_0[115] = 8'h00;
+    buffer_0[116] = 8'h00;
+    buffer_0[117] = 8'h00;
+    buffer_0[118] = 8'h00;
+    buffer_0[119] = 8'h00;
+    buffer_0[120] = 8'h00;
+    buffer_0[121] = 8'h00;
+    buffer_0[122] = 8'h00;
+    buffer_0[123] = 8'h00;
+    buffer_0[124] = 8'h00;
+    buffer_0[125] = 8'h00;
+    buffer_0[126] = 8'h00;
+    buffer_0[127] = 8'h00;
+    buffer_0[128] = 8'h00;
+    buffer_0[129] = 8'h00;
+    buffer_0[130] = 8'h00;
+    buffer_0[131] = 8'h00;
+    buffer_0[132] = 8'h00;
+    buffer_0[133] = 8'h00;
+    buffer_0[134] = 8'h00;
+    buffer_0[135] = 8'h00;
+    buffer_0[136] = 8'h00;
+    buffer_0[137] = 8'h00;
+    buffer_0[138] = 8'h00;
+    buffer_0[139] = 8'h00;
+    buffer_0[140] = 8'h00;
+    buffer_0[141] = 8'h00;
+    buffer_0[142] = 8'h00;
+    buffer_0[143] = 8'h00;
+    buffer_0[144] = 8'h00;
+    buffer_0[145] = 8'h00;
+    buffer_0[146] = 8'h00;
+    buffer_0[147] = 8'h00;
+    buffer_0[148] = 8'h00;
+    buffer_0[149] = 8'h00;
+    buffer_0[150] = 8'h00;
+    buffer_0[151] = 8'h00;
+    buffer_0[152] = 8'h00;
+    buffer_0[153] = 8'h00;
+    buffer_0[154] = 8'h00;
+    buffer_0[155] = 8'h00;
+    buffer_0[156] = 8'h00;
+    buffer_0[157] = 8'h00;
+    buffer_0[158] = 8'h00;
+    buffer_0[159] = 8'h00;
+    buffer_0[160] = 8'h00;
+    buffer_0[161] = 8'h00;
+    buffer_0[162] = 8'h00;
+    buffer_0[163] = 8'h00;
+    buffer_0[164] = 8'h00;
+    buffer_0[165] = 8'h00;
+    buffer_0[166] = 8'h00;
+    buffer_0[167] = 8'h00;
+    buffer_0[168] = 8'h00;
+    buffer_0[169] = 8'h00;
+    buffer_0[170] = 8'h00;
+    buffer_0[171] = 8'h00;
+    buffer_0[172] = 8'h00;
+    buffer_0[173] = 8'h00;
+    buffer_0[174] = 8'h00;
+    buffer_0[175] = 8'h00;
+    buffer_0[176] = 8'h00;
+    buffer_0[177] = 8'h00;
+    buffer_0[178] = 8'h00;
+    buffer_0[179] = 8'h00;
+    buffer_0[180] = 8'h00;
+    buffer_0[181] = 8'h00;
+    buffer_0[182] = 8'h00;
+    buffer_0[183] = 8'h00;
+    buffer_0[184] = 8'h00;
+    buffer_0[185] = 8'h00;
+    buffer_0[186] = 8'h00;
+    buffer_0[187] = 8'h00;
+    buffer_0[188] = 8'h00;
+    buffer_0[189] = 8'h00;
+    buffer_0[190] = 8'h00;
+    buffer_0[191] = 8'h00;
+    buffer_0[192] = 8'h00;
+    buffer_0[193] = 8'h00;
+    buffer_0[194] = 8'h00;
+    buffer_0[195] = 8'h00;
+    buffer_0[196] = 8'h00;
+    buffer_0[197] = 8'h00;
+    buffer_0[198] = 8'h00;
+    buffer_0[199] = 8'h00;
+    buffer_0[200] = 8'h00;
+    buffer_0[201] = 8'h00;
+    buffer_0[202] = 8'h00;
+    buffer_0[203] = 8'h00;
+    buffer_0[204] = 8'h00;
+    buffer_0[205] = 8'h00;
+    buffer_0[206] = 8'h00;
+    buffer_0[207] = 8'h00;
+    buffer_0[208] = 8'h00;
+    buffer_0[209] = 8'h00;
+    buffer_0[210] = 8'h00;
+    buffer_0[211] = 8'h00;
+    buffer_0[212] = 8'h00;
+    buffer_0[213] = 8'h00;
+    buffer_0[214] = 8'h00;
+    buffer_0[215] = 8'h00;
+    buffer_0[216] = 8'h00;
+    buffer_0[217] = 8'h00;
+    buffer_0[218] = 8'h00;
+    buffer_0[219] = 8'h00;
+    buffer_0[220] = 8'h00;
+    buffer_0[221] = 8'h00;
+    buffer_0[222] = 8'h00;
+    buffer_0[223] = 8'h00;
+    buffer_0[224] = 8'h00;
+    buffer_0[225] = 8'h00;
+    buffer_0[226] = 8'h00;
+    buffer_0[227] = 8'h00;
+    buffer_0[228] = 8'h00;
+    buffer_0[229] = 8'h00;
+    buffer_0[230] = 8'h00;
+    buffer_0[231] = 8'h00;
+    buffer_0[232] = 8'h00;
+    buffer_0[233] = 8'h00;
+    buffer_0[234] = 8'h00;
+    buffer_0[235] = 8'h00;
+    buffer_0[236] = 8'h00;
+    buffer_0[237] = 8'h00;
+    buffer_0[238] = 8'h00;
+    buffer_0[239] = 8'h00;
+    buffer_0[240] = 8'h00;
+    buffer_0[241] = 8'h00;
+    buffer_0[242] = 8'h00;
+    buffer_0[243] = 8'h00;
+    buffer_0[244] = 8'h00;
+    buffer_0[245] = 8'h00;
+    buffer_0[246] = 8'h00;
+    buffer_0[247] = 8'h00;
+    buffer_0[248] = 8'h00;
+    buffer_0[249] = 8'h00;
+    buffer_0[250] = 8'h00;
+    buffer_0[251] = 8'h00;
+    buffer_0[252] = 8'h00;
+    buffer_0[253] = 8'h00;
+    buffer_0[254] = 8'h00;
+    buffer_0[255] = 8'h00;
+    buffer_0[256] = 8'h00;
+    buffer_0[257] = 8'h00;
+    buffer_0[258] = 8'h00;
+    buffer_0[259] = 8'h00;
+    buffer_0[260] = 8'h00;
+    buffer_0[261] = 8'h00;
+    buffer_0[262] = 8'h00;
+    buffer_0[263] = 8'h00;
+    buffer_0[264] = 8'h00;
+    buffer_0[265] = 8'h00;
+    buffer_0[266] = 8'h00;
+    buffer_0[267] = 8'h00;
+    buffer_0[268] = 8'h00;
+    buffer_0[269] = 8'h00;
+    buffer_0[270] = 8'h00;
+    buffer_0[271] = 8'h00;
+    buffer_0[272] = 8'h00;
+    buffer_0[273] = 8'h00;
+    buffer_0[274] = 8'h00;
+    buffer_0[275] = 8'h00;
+    buffer_0[276] = 8'h00;
+    buffer_0[277] = 8'h00;
+    buffer_0[278] = 8'h00;
+    buffer_0[279] = 8'h00;
+    buffer_0[280] = 8'h00;
+    buffer_0[281] = 8'h00;
+    buffer_0[282] = 8'h00;
+    buffer_0[283] = 8'h00;
+    buffer_0[284] = 8'h00;
+    buffer_0[285] = 8'h00;
+    buffer_0[286] = 8'h00;
+    buffer_0[287] = 8'h00;
+    buffer_0[288] = 8'h00;
+    buffer_0[289] = 8'h00;
+    buffer_0[290] = 8'h00;
+    buffer_0[291] = 8'h00;
+    buffer_0[292] = 8'h00;
+    buffer_0[293] = 8'h00;
+    buffer_0[294] = 8'h00;
+    buffer_0[295] = 8'h00;
+    buffer_0[296] = 8'h00;
+    buffer_0[297] = 8'h00;
+    buffer_0[298] = 8'h00;
+    buffer_0[299] = 8'h00;
+    buffer_0[300] = 8'h00;
+    buffer_0[301] = 8'h00;
+    buffer_0[302] = 8'h00;
+    buffer_0[303] = 8'h00;
+    buffer_0[304] = 8'h00;
+    buffer_0[305] = 8'h00;
+    buffer_0[306] = 8'h00;
+    buffer_0[307] = 8'h00;
+    buffer_0[308] = 8'h00;
+    buffer_0[309] = 8'h00;
+    buffer_0[310] = 8'h00;
+    buffer_0[311] = 8'h00;
+    buffer_0[312] = 8'h00;
+    buffer_0[313] = 8'h00;
+    buffer_0[314] = 8'h00;
+    buffer_0[315] = 8'h00;
+    buffer_0[316] = 8'h00;
+    buffer_0[317] = 8'h00;
+    buffer_0[318] = 8'h00;
+    buffer_0[319] = 8'h00;
+    buffer_0[320] = 8'h00;
+    buffer_0[321] = 8'h00;
+    buffer_0[322] = 8'h00;
+    buffer_0[323] = 8'h00;
+    buffer_0[324] = 8'h00;
+    buffer_0[325] = 8'h00;
+    buffer_0[326] = 8'h00;
+    buffer_0[327] = 8'h00;
+    buffer_0[328] = 8'h00;
+    buffer_0[329] = 8'h00;
+    buffer_0[330] = 8'h00;
+    buffer_0[331] = 8'h00;
+    buffer_0[332] = 8'h00;
+    buffer_0[333] = 8'h00;
+    buffer_0[334] = 8'h00;
+    buffer_0[335] = 8'h00;
+    buffer_0[336] = 8'h00;
+    buffer_0[337] = 8'h00;
+    buffer_0[338] = 8'h00;
+    buffer_0[339] = 8'h00;
+    buffer_0[340] = 8'h00;
+    buffer_0[341] = 8'h00;
+    buffer_0[342] = 8'h00;
+    buffer_0[343] = 8'h00;
+    buffer_0[344] = 8'h00;
+    buffer_0[345] = 8'h00;
+    buffer_0[346] = 8'h00;
+    buffer_0[347] = 8'h00;
+    buffer_0[348] = 8'h00;
+    buffer_0[349] = 8'h00;
+    buffer_0[350] = 8'h00;
+    buffer_0[351] = 8'h00;
+    buffer_0[352] = 8'h00;
+    buffer_0[353] = 8'h00;
+    buffer_0[354] = 8'h00;
+    buffer_0[355] = 8'h00;
+    buffer_0[356] = 8'h00;
+    buffer_0[357] = 8'h00;
+    buffer_0[358] = 8'h00;
+    buffer_0[359] = 8'h00;
+    buffer_0[360] = 8'h00;
+    buffer_0[361] = 8'h00;
+    buffer_0[362] = 8'h00;
+    buffer_0[363] = 8'h00;
+    buffer_0[364] = 8'h00;
+    buffer_0[365] = 8'h00;
+    buffer_0[366] = 8'h00;
+    buffer_0[367] = 8'h00;
+    buffer_0[368] = 8'h00;
+    buffer_0[369] = 8'h00;
+    buffer_0[370] = 8'h00;
+    buffer_0[371] = 8'h00;
+    buffer_0[372] = 8'h00;
+    buffer_0[373] = 8'h00;
+    buffer_0[374] = 8'h00;
+    buffer_0[375] = 8'h00;
+    buffer_0[376] = 8'h00;
+    buffer_0[377] = 8'h00;
+    buffer_0[378] = 8'h00;
+    buffer_0[379] = 8'h00;
+    buffer_0[380] = 8'h00;
+    buffer_0[381] = 8'h00;
+    buffer_0[382] = 8'h00;
+    buffer_0[383] = 8'h00;
+    buffer_0[384] = 8'h00;
+    buffer_0[385] = 8'h00;
+    buffer_0[386] = 8'h00;
+    buffer_0[387] = 8'h00;
+    buffer_0[388] = 8'h00;
+    buffer_0[389] = 8'h00;
+    buffer_0[390] = 8'h00;
+    buffer_0[391] = 8'h00;
+    buffer_0[392] = 8'h00;
+    buffer_0[393] = 8'h00;
+    buffer_0[394] = 8'h00;
+    buffer_0[395] = 8'h00;
+    buffer_0[396] = 8'h00;
+    buffer_0[397] = 8'h00;
+    buffer_0[398] = 8'h00;
+    buffer_0[399] = 8'h00;
+    buffer_0[400] = 8'h00;
+    buffer_0[401] = 8'h00;
+    buffer_0[402] = 8'h00;
+    buffer_0[403] = 8'h00;
+    buffer_0[404] = 8'h00;
+    buffer_0[405] = 8'h00;
+    buffer_0[406] = 8'h00;
+    buffer_0[407] = 8'h00;
+    buffer_0[408] = 8'h00;
+    buffer_0[409] = 8'h00;
+    buffer_0[410] = 8'h00;
+    buffer_0[411] = 8'h00;
+    buffer_0[412] = 8'h00;
+    buffer_0[413] = 8'h00;
+    buffer_0[414] = 8'h00;
+    buffer_0[415] = 8'h00;
+    buffer_0[416] = 8'h00;
+    buffer_0[417] = 8'h00;
+    buffer_0[418] = 8'h00;
+    buffer_0[419] = 8'h00;
+    buffer_0[420] = 8'h00;
+    buffer_0[421] = 8'h00;
+    buffer_0[422] = 8'h00;
+    buffer_0[423] = 8'h00;
+    buffer_0[424] = 8'h00;
+    buffer_0[425] = 8'h00;
+    buffer_0[426] = 8'h00;
+    buffer_0[427] = 8'h00;
+    buffer_0[428] = 8'h00;
+    buffer_0[429] = 8'h00;
+    buffer_0[430] = 8'h00;
+    buffer_0[431] = 8'h00;
+    buffer_0[432] = 8'h00;
+    buffer_0[433] = 8'h00;
+    buffer_0[434] = 8'h00;
+    buffer_0[435] = 8'h00;
+    buffer_0[436] = 8'h00;
+    buffer_0[437] = 8'h00;
+    buffer_0[438] = 8'h00;
+    buffer_0[439] = 8'h00;
+    buffer_0[440] = 8'h00;
+    buffer_0[441] = 8'h00;
+    buffer_0[442] = 8'h00;
+    buffer_0[443] = 8'h00;
+    buffer_0[444] = 8'h00;
+    buffer_0[445] = 8'h00;
+    buffer_0[446] = 8'h00;
+    buffer_0[447] = 8'h00;
+    buffer_0[448] = 8'h00;
+    buffer_0[449] = 8'h00;
+    buffer_0[450] = 8'h00;
+    buffer_0[451] = 8'h00;
+    buffer_0[452] = 8'h00;
+    buffer_0[453] = 8'h00;
+    buffer_0[454] = 8'h00;
+    buffer_0[455] = 8'h00;
+    buffer_0[456] = 8'h00;
+    buffer_0[457] = 8'h00;
+    buffer_0[458] = 8'h00;
+    buffer_0[459] = 8'h00;
+    buffer_0[460] = 8'h00;
+    buffer_0[461] = 8'h00;
+    buffer_0[462] = 8'h00;
+    buffer_0[463] = 8'h00;
+    buffer_0[464] = 8'h00;
+    buffer_0[465] = 8'h00;
+    buffer_0[466] = 8'h00;
+    buffer_0[467] = 8'h00;
+    buffer_0[468] = 8'h00;
+    buffer_0[469] = 8'h00;
+    buffer_0[470] = 8'h00;
+    buffer_0[471] = 8'h00;
+    buffer_0[472] = 8'h00;
+    buffer_0[473] = 8'h00;
+    buffer_0[474] = 8'h00;
+    buffer_0[475] = 8'h00;
+    buffer_0[476] = 8'h00;
+    buffer_0[477] = 8'h00;
+    buffer_0[478] = 8'h00;
+    buffer_0[479] = 8'h00;
+    buffer_0[480] = 8'h00;
+    buffer_0[481] = 8'h00;
+    buffer_0[482] = 8'h00;
+    buffer_0[483] = 8'h00;
+    buffer_0[484] = 8'h00;
+    buffer_0[485] = 8'h00;
+    buffer_0[486] = 8'h00;
+    buffer_0[487] = 8'h00;
+    buffer_0[488] = 8'h00;
+    buffer_0[489] = 8'h00;
+    buffer_0[490] = 8'h00;
+    buffer_0[491] = 8'h00;
+    buffer_0[492] = 8'h00;
+    buffer_0[493] = 8'h00;
+    buffer_0[494] = 8'h00;
+    buffer_0[495] = 8'h00;
+    buffer_0[496] = 8'h00;
+    buffer_0[497] = 8'h00;
+    buffer_0[498] = 8'h00;
+    buffer_0[499] = 8'h00;
+    buffer_0[500] = 8'h00;
+    buffer_0[501] = 8'h00;
+    buffer_0[502] = 8'h00;
+    buffer_0[503] = 8'h00;
+    buffer_0[504] = 8'h00;
+    buffer_0[505] = 8'h00;
+    buffer_0[506] = 8'h00;
+    buffer_0[507] = 8'h00;
+    buffer_0[508] = 8'h00;
+    buffer_0[509] = 8'h00;
+    buffer_0[510] = 8'h00;
+    buffer_0[511] = 8'h00;
+    buffer_0[512] = 8'h00;
+    buffer_0[513] = 8'h00;
+    buffer_0[514] = 8'h00;
+    buffer_0[515] = 8'h00;
+    buffer_0[516] = 8'h00;
+    buffer_0[517] = 8'h00;
+    buffer_0[518] = 8'h00;
+    buffer_0[519] = 8'h00;
+    buffer_0[520] = 8'h00;
+    buffer_0[521] = 8'h00;
+    buffer_0[522] = 8'h00;
+    buffer_0[523] = 8'h00;
+    buffer_0[524] = 8'h00;
+    buffer_0[525] = 8'h00;
+    buffer_0[526] = 8'h00;
+    buffer_0[527] = 8'h00;
+    buffer_0[528] = 8'h00;
+    buffer_0[529] = 8'h00;
+    buffer_0[530] = 8'h00;
+    buffer_0[531] = 8'h00;
+    buffer_0[532] = 8'h00;
+    buffer_0[533] = 8'h00;
+    buffer_0[534] = 8'h00;
+    buffer_0[535] = 8'h00;
+    buffer_0[536] = 8'h00;
+    buffer_0[537] = 8'h00;
+    buffer_0[538] = 8'h00;
+    buffer_0[539] = 8'h00;
+    buffer_0[540] = 8'h00;
+    buffer_0[541] = 8'h00;
+    buffer_0[542] = 8'h00;
+    buffer_0[543] = 8'h00;
+    buffer_0[544] = 8'h00;
+    buffer_0[545] = 8'h00;
+    buffer_0[546] = 8'h00;
+    buffer_0[547] = 8'h00;
+    buffer_0[548] = 8'h00;
+    buffer_0[549] = 8'h00;
+    buffer_0[550] = 8'h00;
+    buffer_0[551] = 8'h00;
+    buffer_0[552] = 8'h00;
+    buffer_0[553] = 8'h00;
+    buffer_0[554] = 8'h00;
+    buffer_0[555] = 8'h00;
+    buffer_0[556] = 8'h00;
+    buffer_0[557] = 8'h00;
+    buffer_0[558] = 8'h00;
+    buffer_0[559] = 8'h00;
+    buffer_0[560] = 8'h00;
+    buffer_0[561] = 8'h00;
+    buffer_0[562] = 8'h00;
+    buffer_0[563] = 8'h00;
+    buffer_0[564] = 8'h00;
+    buffer_0[565] = 8'h00;
+    buffer_0[566] = 8'h00;
+    buffer_0[567] = 8'h00;
+    buffer_0[568] = 8'h00;
+    buffer_0[569] = 8'h00;
+    buffer_0[570] = 8'h00;
+    buffer_0[571] = 8'h00;
+    buffer_0[572] = 8'h00;
+    buffer_0[573] = 8'h00;
+    buffer_0[574] = 8'h00;
+    buffer_0[575] = 8'h00;
+    buffer_0[576] = 8'h00;
+    buffer_0[577] = 8'h00;
+    buffer_0[578] = 8'h00;
+    buffer_0[579] = 8'h00;
+    buffer_0[580] = 8'h00;
+    buffer_0[581] = 8'h00;
+    buffer_0[582] = 8'h00;
+    buffer_0[583] = 8'h00;
+    buffer_0[584] = 8'h00;
+    buffer_0[585] = 8'h00;
+    buffer_0[586] = 8'h00;
+    buffer_0[587] = 8'h00;
+    buffer_0[588] = 8'h00;
+    buffer_0[589] = 8'h00;
+    buffer_0[590] = 8'h00;
+    buffer_0[591] = 8'h00;
+    buffer_0[592] = 8'h00;
+    buffer_0[593] = 8'h00;
+    buffer_0[594] = 8'h00;
+    buffer_0[595] = 8'h00;
+    buffer_0[596] = 8'h00;
+    buffer_0[597] = 8'h00;
+    buffer_0[598] = 8'h00;
+    buffer_0[599] = 8'h00;
+    buffer_0[600] = 8'h00;
+    buffer_0[601] = 8'h00;
+    buffer_0[602] = 8'h00;
+    buffer_0[603] = 8'h00;
+    buffer_0[604] = 8'h00;
+    buffer_0[605] = 8'h00;
+    buffer_0[606] = 8'h00;
+    buffer_0[607] = 8'h00;
+    buffer_0[608] = 8'h00;
+    buffer_0[609] = 8'h00;
+    buffer_0[610] = 8'h00;
+    buffer_0[611] = 8'h00;
+    buffer_0[612] = 8'h00;
+    buffer_0[613] = 8'h00;
+    buffer_0[614] = 8'h00;
+    buffer_0[615] = 8'h00;
+    buffer_0[616] = 8'h00;
+    buffer_0[617] = 8'h00;
+    buffer_0[618] = 8'h00;
+    buffer_0[619] = 8'h00;
+    buffer_0[620] = 8'h00;
+    buffer_0[621] = 8'h00;
+    buffer_0[622] = 8'h00;
+    buffer_0[623] = 8'h00;
+    buffer_0[624] = 8'h00;
+    buffer_0[625] = 8'h00;
+    buffer_0[626] = 8'h00;
+    buffer_0[627] = 8'h00;
+    buffer_0[628] = 8'h00;
+    buffer_0[629] = 8'h00;
+    buffer_0[630] = 8'h00;
+    buffer_0[631] = 8'h00;
+    buffer_0[632] = 8'h00;
+    buffer_0[633] = 8'h00;
+    buffer_0[634] = 8'h00;
+    buffer_0[635] = 8'h00;
+    buffer_0[636] = 8'h00;
+    buffer_0[637] = 8'h00;
+    buffer_0[638] = 8'h00;
+    buffer_0[639] = 8'h00;
+    buffer_0[640] = 8'h00;
+    buffer_0[641] = 8'h00;
+    buffer_0[642] = 8'h00;
+    buffer_0[643] = 8'h00;
+    buffer_0[644] = 8'h00;
+    buffer_0[645] = 8'h00;
+    buffer_0[646] = 8'h00;
+    buffer_0[647] = 8'h00;
+    buffer_0[648] = 8'h00;
+    buffer_0[649] = 8'h00;
+    buffer_0[650] = 8'h00;
+    buffer_0[651] = 8'h00;
+    buffer_0[652] = 8'h00;
+    buffer_0[653] = 8'h00;
+    buffer_0[654] = 8'h00;
+    buffer_0[655] = 8'h00;
+    buffer_0[656] = 8'h00;
+    buffer_0[657] = 8'h00;
+    buffer_0[658] = 8'h00;
+    buffer_0[659] = 8'h00;
+    buffer_0[660] = 8'h00;
+    buffer_0[661] = 8'h00;
+    buffer_0[662] = 8'h00;
+    buffer_0[663] = 8'h00;
+    buffer_0[664] = 8'h00;
+    buffer_0[665] = 8'h00;
+    buffer_0[666] = 8'h00;
+    buffer_0[667] = 8'h00;
+    buffer_0[668] = 8'h00;
+    buffer_0[669] = 8'h00;
+    buffer_0[670] = 8'h00;
+    buffer_0[671] = 8'h00;
+    buffer_0[672] = 8'h00;
+    buffer_0[673] = 8'h00;
+    buffer_0[674] = 8'h00;
+    buffer_0[675] = 8'h00;
+    buffer_0[676] = 8'h00;
+    buffer_0[677] = 8'h00;
+    buffer_0[678] = 8'h00;
+    buffer_0[679] = 8'h00;
+    buffer_0[680] = 8'h00;
+    buffer_0[681] = 8'h00;
+    buffer_0[682] = 8'h00;
+    buffer_0[683] = 8'h00;
+    buffer_0[684] = 8'h00;
+    buffer_0[685] = 8'h00;
+    buffer_0[686] = 8'h00;
+    buffer_0[687] = 8'h00;
+    buffer_0[688] = 8'h00;
+    buffer_0[689] = 8'h00;
+    buffer_0[690] = 8'h00;
+    buffer_0[691] = 8'h00;
+    buffer_0[692] = 8'h00;
+    buffer_0[693] = 8'h00;
+    buffer_0[694] = 8'h00;
+    buffer_0[695] = 8'h00;
+    buffer_0[696] = 8'h00;
+    buffer_0[697] = 8'h00;
+    buffer_0[698] = 8'h00;
+    buffer_0[699] = 8'h00;
+    buffer_0[700] = 8'h00;
+    buffer_0[701] = 8'h00;
+    buffer_0[702] = 8'h00;
+    buffer_0[703] = 8'h00;
+    buffer_0[704] = 8'h00;
+    buffer_0[705] = 8'h00;
+    buffer_0[706] = 8'h00;
+    buffer_0[707] = 8'h00;
+    buffer_0[708] = 8'h00;
+    buffer_0[709] = 8'h00;
+    buffer_0[710] = 8'h00;
+    buffer_0[711] = 8'h00;
+    buffer_0[712] = 8'h00;
+    buffer_0[713] = 8'h00;
+    buffer_0[714] = 8'h00;
+    buffer_0[715] = 8'h00;
+    buffer_0[716] = 8'h00;
+    buffer_0[717] = 8'h00;
+    buffer_0[718] = 8'h00;
+    buffer_0[719] = 8'h00;
+    buffer_0[720] = 8'h00;
+    buffer_0[721] = 8'h00;
+    buffer_0[722] = 8'h00;
+    buffer_0[723] = 8'h00;
+    buffer_0[724] = 8'h00;
+    buffer_0[725] = 8'h00;
+    buffer_0[726] = 8'h00;
+    buffer_0[727] = 8'h00;
+    buffer_0[728] = 8'h00;
+    buffer_0[729] = 8'h00;
+    buffer_0[730] = 8'h00;
+    buffer_0[731] = 8'h00;
+    buffer_0[732] = 8'h00;
+    buffer_0[733] = 8'h00;
+    buffer_0[734] = 8'h00;
+    buffer_0[735] = 8'h00;
+    buffer_0[736] = 8'h00;
+    buffer_0[737] = 8'h00;
+    buffer_0[738] = 8'h00;
+    buffer_0[739] = 8'h00;
+    buffer_0[740] = 8'h00;
+    buffer_0[741] = 8'h00;
+    buffer_0[742] = 8'h00;
+    buffer_0[743] = 8'h00;
+    buffer_0[744] = 8'h00;
+    buffer_0[745] = 8'h00;
+    buffer_0[746] = 8'h00;
+    buffer_0[747] = 8'h00;
+    buffer_0[748] = 8'h00;
+    buffer_0[749] = 8'h00;
+    buffer_0[750] = 8'h00;
+    buffer_0[751] = 8'h00;
+    buffer_0[752] = 8'h00;
+    buffer_0[753] = 8'h00;
+    buffer_0[754] = 8'h00;
+    buffer_0[755] = 8'h00;
+    buffer_0[756] = 8'h00;
+    buffer_0[757] = 8'h00;
+    buffer_0[758] = 8'h00;
+    buffer_0[759] = 8'h00;
+    buffer_0[760] = 8'h00;
+    buffer_0[761] = 8'h00;
+    buffer_0[762] = 8'h00;
+    buffer_0[763] = 8'h00;
+    buffer_0[764] = 8'h00;
+    buffer_0[765] = 8'h00;
+    buffer_0[766] = 8'h00;
+    buffer_0[767] = 8'h00;
+    buffer_0[768] = 8'h00;
+    buffer_0[769] = 8'h00;
+    buffer_0[770] = 8'h00;
+    buffer_0[771] = 8'h00;
+    buffer_0[772] = 8'h00;
+    buffer_0[773] = 8'h00;
+    buffer_0[774] = 8'h00;
+    buffer_0[775] = 8'h00;
+    buffer_0[776] = 8'h00;
+    buffer_0[777] = 8'h00;
+    buffer_0[778] = 8'h00;
+    buffer_0[779] = 8'h00;
+    buffer_0[780] = 8'h00;
+    buffer_0[781] = 8'h00;
+    buffer_0[782] = 8'h00;
+    buffer_0[783] = 8'h00;
+    buffer_0[784] = 8'h00;
+    buffer_0[785] = 8'h00;
+    buffer_0[786] = 8'h00;
+    buffer_0[787] = 8'h00;
+    buffer_0[788] = 8'h00;
+    buffer_0[789] = 8'h00;
+    buffer_0[790] = 8'h00;
+    buffer_0[791] = 8'h00;
+    buffer_0[792] = 8'h00;
+    buffer_0[793] = 8'h00;
+    buffer_0[794] = 8'h00;
+    buffer_0[795] = 8'h00;
+    buffer_0[796] = 8'h00;
+    buffer_0[797] = 8'h00;
+    buffer_0[798] = 8'h00;
+    buffer_0[799] = 8'h00;
+    buffer_0[800] = 8'h00;
+    buffer_0[801] = 8'h00;
+    buffer_0[802] = 8'h00;
+    buffer_0[803] = 8'h00;
+    buffer_0[804] = 8'h00;
+    buffer_0[805] = 8'h00;
+    buffer_0[806] = 8'h00;
+    buffer_0[807] = 8'h00;
+    buffer_0[808] = 8'h00;
+    buffer_0[809] = 8'h00;
+    buffer_0[810] = 8'h00;
+    buffer_0[811] = 8'h00;
+    buffer_0[812] = 8'h00;
+    buffer_0[813] = 8'h00;
+    buffer_0[814] = 8'h00;
+    buffer_0[815] = 8'h00;
+    buffer_0[816] = 8'h00;
+    buffer_0[817] = 8'h00;
+    buffer_0[818] = 8'h00;
+    buffer_0[819] = 8'h00;
+    buffer_0[820] = 8'h00;
+    buffer_0[821] = 8'h00;
+    buffer_0[822] = 8'h00;
+    buffer_0[823] = 8'h00;
+    buffer_0[824] = 8'h00;
+    buffer_0[825] = 8'h00;
+    buffer_0[826] = 8'h00;
+    buffer_0[827] = 8'h00;
+    buffer_0[828] = 8'h00;
+    buffer_0[829] = 8'h00;
+    buffer_0[830] = 8'h00;
+    buffer_0[831] = 8'h00;
+    buffer_0[832] = 8'h00;
+    buffer_0[833] = 8'h00;
+    buffer_0[834] = 8'h00;
+    buffer_0[835] = 8'h00;
+    buffer_0[836] = 8'h00;
+    buffer_0[837] = 8'h00;
+    buffer_0[838] = 8'h00;
+    buffer_0[839] = 8'h00;
+    buffer_0[840] = 8'h00;
+    buffer_0[841] = 8'h00;
+    buffer_0[842] = 8'h00;
+    buffer_0[843] = 8'h00;
+    buffer_0[844] = 8'h00;
+    buffer_0[845] = 8'h00;
+    buffer_0[846] = 8'h00;
+    buffer_0[847] = 8'h00;
+    buffer_0[848] = 8'h00;
+    buffer_0[849] = 8'h00;
+    buffer_0[850] = 8'h00;
+    buffer_0[851] = 8'h00;
+    buffer_0[852] = 8'h00;
+    buffer_0[853] = 8'h00;
+    buffer_0[854] = 8'h00;
+    buffer_0[855] = 8'h00;
+    buffer_0[856] = 8'h00;
+    buffer_0[857] = 8'h00;
+    buffer_0[858] = 8'h00;
+    buffer_0[859] = 8'h00;
+    buffer_0[860] = 8'h00;
+    buffer_0[861] = 8'h00;
+    buffer_0[862] = 8'h00;
+    buffer_0[863] = 8'h00;
+    buffer_0[864] = 8'h00;
+    buffer_0[865] = 8'h00;
+    buffer_0[866] = 8'h00;
+    buffer_0[867] = 8'h00;
+    buffer_0[868] = 8'h00;
+    buffer_0[869] = 8'h00;
+    buffer_0[870] = 8'h00;
+    buffer_0[871] = 8'h00;
+    buffer_0[872] = 8'h00;
+    buffer_0[873] = 8'h00;
+    buffer_0[874] = 8'h00;
+    buffer_0[875] = 8'h00;
+    buffer_0[876] = 8'h00;
+    buffer_0[877] = 8'h00;
+    buffer_0[878] = 8'h00;
+    buffer_0[879] = 8'h00;
+    buffer_0[880] = 8'h00;
+    buffer_0[881] = 8'h00;
+    buffer_0[882] = 8'h00;
+    buffer_0[883] = 8'h00;
+    buffer_0[884] = 8'h00;
+    buffer_0[885] = 8'h00;
+    buffer_0[886] = 8'h00;
+    buffer_0[887] = 8'h00;
+    buffer_0[888] = 8'h00;
+    buffer_0[889] = 8'h00;
+    buffer_0[890] = 8'h00;
+    buffer_0[891] = 8'h00;
+    buffer_0[892] = 8'h00;
+    buffer_0[893] = 8'h00;
+    buffer_0[894] = 8'h00;
+    buffer_0[895] = 8'h00;
+    buffer_0[896] = 8'h00;
+    buffer_0[897] = 8'h00;
+    buffer_0[898] = 8'h00;
+    buffer_0[899] = 8'h00;
+    buffer_0[900] = 8'h00;
+    buffer_0[901] = 8'h00;
+    buffer_0[902] = 8'h00;
+    buffer_0[903] = 8'h00;
+    buffer_0[904] = 8'h00;
+    buffer_0[905] = 8'h00;
+    buffer_0[906] = 8'h00;
+    buffer_0[907] = 8'h00;
+    buffer_0[908] = 8'h00;
+    buffer_0[909] = 8'h00;
+    buffer_0[910] = 8'h00;
+    buffer_0[911] = 8'h00;
+    buffer_0[912] = 8'h00;
+    buffer_0[913] = 8'h00;
+    buffer_0[914] = 8'h00;
+    buffer_0[915] = 8'h00;
+    buffer_0[916] = 8'h00;
+    buffer_0[917] = 8'h00;
+    buffer_0[918] = 8'h00;
+    buffer_0[919] = 8'h00;
+    buffer_0[920] = 8'h00;
+    buffer_0[921] = 8'h00;
+    buffer_0[922] = 8'h00;
+    buffer_0[923] = 8'h00;
+    buffer_0[924] = 8'h00;
+    buffer_0[925] = 8'h00;
+    buffer_0[926] = 8'h00;
+    buffer_0[927] = 8'h00;
+    buffer_0[928] = 8'h00;
+    buffer_0[929] = 8'h00;
+    buffer_0[930] = 8'h00;
+    buffer_0[931] = 8'h00;
+    buffer_0[932] = 8'h00;
+    buffer_0[933] = 8'h00;
+    buffer_0[934] = 8'h00;
+    buffer_0[935] = 8'h00;
+    buffer_0[936] = 8'h00;
+    buffer_0[937] = 8'h00;
+    buffer_0[938] = 8'h00;
+    buffer_0[939] = 8'h00;
+    buffer_0[940] = 8'h00;
+    buffer_0[941] = 8'h00;
+    buffer_0[942] = 8'h00;
+    buffer_0[943] = 8'h00;
+    buffer_0[944] = 8'h00;
+    buffer_0[945] = 8'h00;
+    buffer_0[946] = 8'h00;
+    buffer_0[947] = 8'h00;
+    buffer_0[948] = 8'h00;
+    buffer_0[949] = 8'h00;
+    buffer_0[950] = 8'h00;
+    buffer_0[951] = 8'h00;
+    buffer_0[952] = 8'h00;
+    buffer_0[953] = 8'h00;
+    buffer_0[954] = 8'h00;
+    buffer_0[955] = 8'h00;
+    buffer_0[956] = 8'h00;
+    buffer_0[957] = 8'h00;
+    buffer_0[958] = 8'h00;
+    buffer_0[959] = 8'h00;
+    buffer_0[960] = 8'h00;
+    buffer_0[961] = 8'h00;
+    buffer_0[962] = 8'h00;
+    buffer_0[963] = 8'h00;
+    buffer_0[964] = 8'h00;
+    buffer_0[965] = 8'h00;
+    buffer_0[966] = 8'h00;
+    buffer_0[967] = 8'h00;
+    buffer_0[968] = 8'h00;
+    buffer_0[969] = 8'h00;
+    buffer_0[970] = 8'h00;
+    buffer_0[971] = 8'h00;
+    buffer_0[972] = 8'h00;
+    buffer_0[973] = 8'h00;
+    buffer_0[974] = 8'h00;
+    buffer_0[975] = 8'h00;
+    buffer_0[976] = 8'h00;
+    buffer_0[977] = 8'h00;
+    buffer_0[978] = 8'h00;
+    buffer_0[979] = 8'h00;
+    buffer_0[980] = 8'h00;
+    buffer_0[981] = 8'h00;
+    buffer_0[982] = 8'h00;
+    buffer_0[983] = 8'h00;
+    buffer_0[984] = 8'h00;
+    buffer_0[985] = 8'h00;
+    buffer_0[986] = 8'h00;
+    buffer_0[987] = 8'h00;
+    buffer_0[988] = 8'h00;
+    buffer_0[989] = 8'h00;
+    buffer_0[990] = 8'h00;
+    buffer_0[991] = 8'h00;
+    buffer_0[992] = 8'h00;
+    buffer_0[993] = 8'h00;
+    buffer_0[994] = 8'h00;
+    buffer_0[995] = 8'h00;
+    buffer_0[996] = 8'h00;
+    buffer_0[997] = 8'h00;
+    buffer_0[998] = 8'h00;
+    buffer_0[999] = 8'h00;
+    buffer_0[1000] = 8'h00;
+    buffer_0[1001] = 8'h00;
+    buffer_0[1002] = 8'h00;
+    buffer_0[1003] = 8'h00;
+    buffer_0[1004] = 8'h00;
+    buffer_0[1005] = 8'h00;
+    buffer_0[1006] = 8'h00;
+    buffer_0[1007] = 8'h00;
+    buffer_0[1008] = 8'h00;
+    buffer_0[1009] = 8'h00;
+    buffer_0[1010] = 8'h00;
+    buffer_0[1011] = 8'h00;
+    buffer_0[1012] = 8'h00;
+    buffer_0[1013] = 8'h00;
+    buffer_0[1014] = 8'h00;
+    buffer_0[1015] = 8'h00;
+    buffer_0[1016] = 8'h00;
+    buffer_0[1017] = 8'h00;
+    buffer_0[1018] = 8'h00;
+    buffer_0[1019] = 8'h00;
+    buffer_0[1020] = 8'h00;
+    buffer_0[1021] = 8'h00;
+    buffer_0[1022] = 8'h00;
+    buffer_0[1023] = 8'h00;
   end
   always @(posedge clk) begin
     if (x_take)
-      buffer[wr__addr] <= x__payload[127:0];
+      buffer_0[\$signature__addr ] <= x__payload[7:0];
   end
-  reg [127:0] _0_;
+  reg [7:0] _0_;
   always @(posedge clk) begin
     if (ce) begin
-      _0_ <= buffer[block];
+      _0_ <= buffer_0[{ block, w__payload[131:128] }];
     end
   end
   assign rd__data = _0_;
+  reg [7:0] buffer_1 [1023:0];
+  initial begin
+    buffer_1[0] = 8'h00;
+    buffer_1[1] = 8'h00;
+    buffer_1[2] = 8'h00;
+    buffer_1[3] = 8'h00;
+    buffer_1[4] = 8'h00;
+    buffer_1[5] = 8'h00;
+    buffer_1[6] = 8'h00;
+    buffer_1[7] = 8'h00;
+    buffer_1[8] = 8'h00;
+    buffer_1[9] = 8'h00;
+    buffer_1[10] = 8'h00;
+    buffer_1[11] = 8'h00;
+    buffer_1[12] = 8'h00;
+    buffer_1[13] = 8'h00;
+    buffer_1[14] = 8'h00;
+    buffer_1[15] = 8'h00;
+    buffer_1[16] = 8'h00;
+    buffer_1[17] = 8'h00;
+    buffer_1[18] = 8'h00;
+    buffer_1[19] = 8'h00;
+    buffer_1[20] = 8'h00;
+    buffer_1[21] = 8'h00;
+    buffer_1[22] = 8'h00;
+    buffer_1[23] = 8'h00;
+    buffer_1[24] = 8'h00;
+    buffer_1[25] = 8'h00;
+    buffer_1[26] = 8'h00;
+    buffer_1[27] = 8'h00;
+    buffer_1[28] = 8'h00;
+    buffer_1[29] = 8'h00;
+    buffer_1[30] = 8'h00;
+    buffer_1[31] = 8'h00;
+    buffer_1[32] = 8'h00;
+    buffer_1[33] = 8'h00;
+    buffer_1[34] = 8'h00;
+    buffer_1[35] = 8'h00;
+    buffer_1[36] = 8'h00;
+    buffer_1[37] = 8'h00;
+    buffer_1[38] = 8'h00;
+    buffer_1[39] = 8'h00;
+    buffer_1[40] = 8'h00;
+    buffer_1[41] = 8'h00;
+    buffer_1[42] = 8'h00;
+    buffer_1[43] = 8'h00;
+    buffer_1[44] = 8'h00;
+    buffer_1[45] = 8'h00;
+    buffer_1[46] = 8'h00;
+    buffer_1[47] = 8'h00;
+    buffer_1[48] = 8'h00;
+    buffer_1[49] = 8'h00;
+    buffer_1[50] = 8'h00;
+    buffer_1[51] = 8'h00;
+    buffer_1[52] = 8'h00;
+    buffer_1[53] = 8'h00;
+    buffer_1[54] = 8'h00;
+    buffer_1[55] = 8'h00;
+    buffer_1[56] = 8'h00;
+    buffer_1[57] = 8'h00;
+    buffer_1[58] = 8'h00;
+    buffer_1[59] = 8'h00;
+    buffer_1[60] = 8'h00;
+    buffer_1[61] = 8'h00;
+    buffer_1[62] = 8'h00;
+    buffer_1[63] = 8'h00;
+    buffer_1[64] = 8'h00;
+    buffer_1[65] = 8'h00;
+    buffer_1[66] = 8'h00;
+    buffer_1[67] = 8'h00;
+    buffer_1[68] = 8'h00;
+    buffer_1[69] = 8'h00;
+    buffer_1[70] = 8'h00;
+    buffer_1[71] = 8'h00;
+    buffer_1[72] = 8'h00;
+    buffer_1[73] = 8'h00;
+    buffer_1[74] = 8'h00;
+    buffer_1[75] = 8'h00;
+    buffer_1[76] = 8'h00;
+    buffer_1[77] = 8'h00;
+    buffer_1[78] = 8'h00;
+    buffer_1[79] = 8'h00;
+    buffer_1[80] = 8'h00;
+    buffer_1[81] = 8'h00;
+    buffer_1[82] = 8'h00;
+    buffer_1[83] = 8'h00;
+    buffer_1[84] = 8'h00;
+    buffer_1[85] = 8'h00;
+    buffer_1[86] = 8'h00;
+    buffer_1[87] = 8'h00;
+    buffer_1[88] = 8'h00;
+    buffer_1[89] = 8'h00;
+    buffer_1[90] = 8'h00;
+    buffer_1[91] = 8'h00;
+    buffer_1[92] = 8'h00;
+    buffer_1[93] = 8'h00;
+    buffer_1[94] = 8'h00;
+    buffer_1[95] = 8'h00;
+    buffer_1[96] = 8'h00;
+    buffer_1[97] = 8'h00;
+    buffer_1[98] = 8'h00;
+    buffer_1[99] = 8'h00;
+    buffer_1[100] = 8'h00;
+    buffer_1[101] = 8'h00;
+    buffer_1[102] = 8'h00;
+    buffer_1[103] = 8'h00;
+    buffer_1[104] = 8'h00;
+    buffer_1[105] = 8'h00;
+    buffer_1[106] = 8'h00;
+    buffer_1[107] = 8'h00;
+    buffer_1[108] = 8'h00;
+    buffer_1[109] = 8'h00;
+    buffer_1[110] = 8'h00;
+    buffer_1[111] = 8'h00;
+    buffer_1[112] = 8'h00;
+    buffer_1[113] = 8'h00;
+    buffer_1[114] = 8'h00;
+    buffer_1[115] = 8'h00;
+    buffer_1[116] = 8'h00;
+    buffer_1[117] = 8'h00;
+    buffer_1[118] = 8'h00;
+    buffer_1[119] = 8'h00;
+    buffer_1[120] = 8'h00;
+    buffer_1[121] = 8'h00;
+    buffer_1[122] = 8'h00;
+    buffer_1[123] = 8'h00;
+    buffer_1[124] = 8'h00;
+    buffer_1[125] = 8'h00;
+    buffer_1[126] = 8'h00;
+    buffer_1[127] = 8'h00;
+    buffer_1[128] = 8'h00;
+    buffer_1[129] = 8'h00;
+    buffer_1[130] = 8'h00;
+    buffer_1[131] = 8'h00;
+    buffer_1[132] = 8'h00;
+    buffer_1[133] = 8'h00;
+    buffer_1[134] = 8'h00;
+    buffer_1[135] = 8'h00;
+    buffer_1[136] = 8'h00;
+    buffer_1[137] = 8'h00;
+    buffer_1[138] = 8'h00;
+    buffer_1[139] = 8'h00;
+    buffer_1[140] = 8'h00;
+    buffer_1[141] = 8'h00;
+    buffer_1[142] = 8'h00;
+    buffer_1[143] = 8'h00;
+    buffer_1[144] = 8'h00;
+    buffer_1[145] = 8'h00;
+    buffer_1[146] = 8'h00;
+    buffer_1[147] = 8'h00;
+    buffer_1[148] = 8'h00;
+    buffer_1[149] = 8'h00;
+    buffer_1[150] = 8'h00;
+    buffer_1[151] = 8'h00;
+    buffer_1[152] = 8'h00;
+    buffer_1[153] = 8'h00;
+    buffer_1[154] = 8'h00;
+    buffer_1[155] = 8'h00;
+    buffer_1[156] = 8'h00;
+    buffer_1[157] = 8'h00;
+    buffer_1[158] = 8'h00;
+    buffer_1[159] = 8'h00;
+    buffer_1[160] = 8'h00;
+    buffer_1[161] = 8'h00;
+    buffer_1[162] = 8'h00;
+    buffer_1[163] = 8'h00;
+    buffer_1[164] = 8'h00;
+    buffer_1[165] = 8'h00;
+    buffer_1[166] = 8'h00;
+    buffer_1[167] = 8'h00;
+    buffer_1[168] = 8'h00;
+    buffer_1[169] = 8'h00;
+    buffer_1[170] = 8'h00;
+    buffer_1[171] = 8'h00;
+    buffer_1[172] = 8'h00;
+    buffer_1[173] = 8'h00;
+    buffer_1[174] = 8'h00;
+    buffer_1[175] = 8'h00;
+    buffer_1[176] = 8'h00;
+    buffer_1[177] = 8'h00;
+    buffer_1[178] = 8'h00;
+    buffer_1[179] = 8'h00;
+    buffer_1[180] = 8'h00;
+    buffer_1[181] = 8'h00;
+    buffer_1[182] = 8'h00;
+    buffer_1[183] = 8'h00;
+    buffer_1[184] = 8'h00;
+    buffer_1[185] = 8'h00;
+    buffer_1[186] = 8'h00;
+    buffer_1[187] = 8'h00;
+    buffer_1[188] = 8'h00;
+    buffer_1[189] = 8'h00;
+    buffer_1[190] = 8'h00;
+    buffer_1[191] = 8'h00;
+    buffer_1[192] = 8'h00;
+    buffer_1[193] = 8'h00;
+    buffer_1[194] = 8'h00;
+    buffer_1[195] = 8'h00;
+    buffer_1[196] = 8'h00;
+    buffer_1[197] = 8'h00;
+    buffer_1[198] = 8'h00;
+    buffer_1[199] = 8'h00;
+    buffer_1[200] = 8'h00;
+    buffer_1[201] = 8'h00;
+    buffer_1[202] = 8'h00;
+    buffer_1[203] = 8'h00;
+    buffer_1[204] = 8'h00;
+    buffer_1[205] = 8'h00;
+    buffer_1[206] = 8'h00;
+    buffer_1[207] = 8'h00;
+    buffer_1[208] = 8'h00;
+    buffer_1[209] = 8'h00;
+    buffer_1[210] = 8'h00;
+    buffer_1[211] = 8'h00;
+    buffer_1[212] = 8'h00;
+    buffer_1[213] = 8'h00;
+    buffer_1[214] = 8'h00;
+    buffer_1[215] = 8'h00;
+    buffer_1[216] = 8'h00;
+    buffer_1[217] = 8'h00;
+    buffer_1[218] = 8'h00;
+    buffer_1[219] = 8'h00;
+    buffer_1[220] = 8'h00;
+    buffer_1[221] = 8'h00;
+    buffer_1[222] = 8'h00;
+    buffer_1[223] = 8'h00;
+    buffer_1[224] = 8'h00;
+    buffer_1[225] = 8'h00;
+    buffer_1[226] = 8'h00;
+    buffer_1[227] = 8'h00;
+    buffer_1[228] = 8'h00;
+    buffer_1[229] = 8'h00;
+    buffer_1[230] = 8'h00;
+    buffer_1[231] = 8'h00;
+    buffer_1[232] = 8'h00;
+    buffer_1[233] = 8'h00;
+    buffer_1[234] = 8'h00;
+    buffer_1[235] = 8'h00;
+    buffer_1[236] = 8'h00;
+    buffer_1[237] = 8'h00;
+    buffer_1[238] = 8'h00;
+    buffer_1[239] = 8'h00;
+    buffer_1[240] = 8'h00;
+    buffer_1[241] = 8'h00;
+    buffer_1[242] = 8'h00;
+    buffer_1[243] = 8'h00;
+    buffer_1[244] = 8'h00;
+    buffer_1[245] = 8'h00;
+    buffer_1[246] = 8'h00;
+    buffer_1[247] = 8'h00;
+    buffer_1[248] = 8'h00;
+    buffer_1[249] = 8'h00;
+    buffer_1[250] = 8'h00;
+    buffer_1[251] = 8'h00;
+    buffer_1[252] = 8'h00;
+    buffer_1[253] = 8'h00;
+    buffer_1[254] = 8'h00;
+    buffer_1[255] = 8'h00;
+    buffer_1[256] = 8'h00;
+    buffer_1[257] = 8'h00;
+    buffer_1[258] = 8'h00;
+    buffer_1[259] = 8'h00;
+    buffer_1[260] = 8'h00;
+    buffer_1[261] = 8'h00;
+    buffer_1[262] = 8'h00;
+    buffer_1[263] = 8'h00;
+    buffer_1[264] = 8'h00;
+    buffer_1[265] = 8'h00;
+    buffer_1[266] = 8'h00;
+    buffer_1[267] = 8'h00;
+    buffer_1[268] = 8'h00;
+    buffer_1[269] = 8'h00;
+    buffer_1[270] = 8'h00;
+    buffer_1[271] = 8'h00;
+    buffer_1[272] = 8'h00;
+    buffer_1[273] = 8'h00;
+    buffer_1[274] = 8'h00;
+    buffer_1[275] = 8'h00;
+    buffer_1[276] = 8'h00;
+    buffer_1[277] = 8'h00;
+    buffer_1[278] = 8'h00;
+    buffer_1[279] = 8'h00;
+    buffer_1[280] = 8'h00;
+    buffer_1[281] = 8'h00;
+    buffer_1[282] = 8'h00;
+    buffer_1[283] = 8'h00;
+    buffer_1[284] = 8'h00;
+    buffer_1[285] = 8'h00;
+    buffer_1[286] = 8'h00;
+    buffer_1[287] = 8'h00;
+    buffer_1[288] = 8'h00;
+    buffer_1[289] = 8'h00;
+    buffer_1[290] = 8'h00;
+    buffer_1[291] = 8'h00;
+    buffer_1[292] = 8'h00;
+    buffer_1[293] = 8'h00;
+    buffer_1[294] = 8'h00;
+    buffer_1[295] = 8'h00;
+    buffer_1[296] = 8'h00;
+    buffer_1[297] = 8'h00;
+    buffer_1[298] = 8'h00;
+    buffer_1[299] = 8'h00;
+    buffer_1[300] = 8'h00;
+    buffer_1[301] = 8'h00;
+    buffer_1[302] = 8'h00;
+    buffer_1[303] = 8'h00;
+    buffer_1[304] = 8'h00;
+    buffer_1[305] = 8'h00;
+    buffer_1[306] = 8'h00;
+    buffer_1[307] = 8'h00;
+    buffer_1[308] = 8'h00;
+    buffer_1[309] = 8'h00;
+    buffer_1[310] = 8'h00;
+    buffer_1[311] = 8'h00;
+    buffer_1[312] = 8'h00;
+    buffer_1[313] = 8'h00;
+    buffer_1[314] = 8'h00;
+    buffer_1[315] = 8'h00;
+    buffer_1[316] = 8'h00;
+    buffer_1[317] = 8'h00;
+    buffer_1[318] = 8'h00;
+    buffer_1[319] = 8'h00;
+    buffer_1[320] = 8'h00;
+    buffer_1[321] = 8'h00;
+    buffer_1[322] = 8'h00;
+    buffer_1[323] = 8'h00;
+    buffer_1[324] = 8'h00;
+    buffer_1[325] = 8'h00;
+    buffer_1[326] = 8'h00;
+    buffer_1[327] = 8'h00;
+    buffer_1[328] = 8'h00;
+    buffer_1[329] = 8'h00;
+    buffer_1[330] = 8'h00;
+    buffer_1[331] = 8'h00;
+    buffer_1[332] = 8'h00;
+    buffer_1[333] = 8'h00;
+    buffer_1[334] = 8'h00;
+    buffer_1[335] = 8'h00;
+    buffer_1[336] = 8'h00;
+    buffer_1[337] = 8'h00;
+    buffer_1[338] = 8'h00;
+    buffer_1[339] = 8'h00;
+    buffer_1[340] = 8'h00;
+    buffer_1[341] = 8'h00;
+    buffer_1[342] = 8'h00;
+    buffer_1[343] = 8'h00;
+    buffer_1[344] = 8'h00;
+    buffer_1[345] = 8'h00;
+    buffer_1[346] = 8'h00;
+    buffer_1[347] = 8'h00;
+    buffer_1[348] = 8'h00;
+    buffer_1[349] = 8'h00;
+    buffer_1[350] = 8'h00;
+    buffer_1[351] = 8'h00;
+    buffer_1[352] = 8'h00;
+    buffer_1[353] = 8'h00;
+    buffer_1[354] = 8'h00;
+    buffer_1[355] = 8'h00;
+    buffer_1[356] = 8'h00;
+    buffer_1[357] = 8'h00;
+    buffer_1[358] = 8'h00;
+    buffer_1[359] = 8'h00;
+    buffer_1[360] = 8'h00;
+    buffer_1[361] = 8'h00;
+    buffer_1[362] = 8'h00;
+    buffer_1[363] = 8'h00;
+    buffer_1[364] = 8'h00;
+    buffer_1[365] = 8'h00;
+    buffer_1[366] = 8'h00;
+    buffer_1[367] = 8'h00;
+    buffer_1[368] = 8'h00;
+    buffer_1[369] = 8'h00;
+    buffer_1[370] = 8'h00;
+    buffer_1[371] = 8'h00;
+    buffer_1[372] = 8'h00;
+    buffer_1[373] = 8'h00;
+    buffer_1[374] = 8'h00;
+    buffer_1[375] = 8'h00;
+    buffer_1[376] = 8'h00;
+    buffer_1[377] = 8'h00;
+    buffer_1[378] = 8'h00;
+    buffer_1[379] = 8'h00;
+    buffer_1[380] = 8'h00;
+    buffer_1[381] = 8'h00;
+    buffer_1[382] = 8'h00;
+    buffer_1[383] = 8'h00;
+    buffer_1[384] = 8'h00;
+    buffer_1[385] = 8'h00;
+    buffer_1[386] = 8'h00;
+    buffer_1[387] = 8'h00;
+    buffer_1[388] = 8'h00;
+    buffer_1[389] = 8'h00;
+    buffer_1[390] = 8'h00;
+    buffer_1[391] = 8'h00;
+    buffer_1[392] = 8'h00;
+    buffer_1[393] = 8'h00;
+    buffer_1[394] = 8'h00;
+    buffer_1[395] = 8'h00;
+    buffer_1[396] = 8'h00;
+    buffer_1[397] = 8'h00;
+    buffer_1[398] = 8'h00;
+    buffer_1[399] = 8'h00;
+    buffer_1[400] = 8'h00;
+    buffer_1[401] = 8'h00;
+    buffer_1[402] = 8'h00;
+    buffer_1[403] = 8'h00;
+    buffer_1[404] = 8'h00;
+    buffer_1[405] = 8'h00;
+    buffer_1[406] = 8'h00;
+    buffer_1[407] = 8'h00;
+    buffer_1[408] = 8'h00;
+    buffer_1[409] = 8'h00;
+    buffer_1[410] = 8'h00;
+    buffer_1[411] = 8'h00;
+    buffer_1[412] = 8'h00;
+    buffer_1[413] = 8'h00;
+    buffer_1[414] = 8'h00;
+    buffer_1[415] = 8'h00;
+    buffer_1[416] = 8'h00;
+    buffer_1[417] = 8'h00;
+    buffer_1[418] = 8'h00;
+    buffer_1[419] = 8'h00;
+    buffer_1[420] = 8'h00;
+    buffer_1[421] = 8'h00;
+    buffer_1[422] = 8'h00;
+    buffer_1[423] = 8'h00;
+    buffer_1[424] = 8'h00;
+    buffer_1[425] = 8'h00;
+    buffer_1[426] = 8'h00;
+    buffer_1[427] = 8'h00;
+    buffer_1[428] = 8'h00;
+    buffer_1[429] = 8'h00;
+    buffer_1[430] = 8'h00;
+    buffer_1[431] = 8'h00;
+    buffer_1[432] = 8'h00;
+    buffer_1[433] = 8'h00;
+    buffer_1[434] = 8'h00;
+    buffer_1[435] = 8'h00;
+    buffer_1[436] = 8'h00;
+    buffer_1[437] = 8'h00;
+    buffer_1[438] = 8'h00;
+    buffer_1[439] = 8'h00;
+    buffer_1[440] = 8'h00;
+    buffer_1[441] = 8'h00;
+    buffer_1[442] = 8'h00;
+    buffer_1[443] = 8'h00;
+    buffer_1[444] = 8'h00;
+    buffer_1[445] = 8'h00;
+    buffer_1[446] = 8'h00;
+    buffer_1[447] = 8'h00;
+    buffer_1[448] = 8'h00;
+    buffer_1[449] = 8'h00;
+    buffer_1[450] = 8'h00;
+    buffer_1[451] = 8'h00;
+    buffer_1[452] = 8'h00;
+    buffer_1[453] = 8'h00;
+    buffer_1[454] = 8'h00;
+    buffer_1[455] = 8'h00;
+    buffer_1[456] = 8'h00;
+    buffer_1[457] = 8'h00;
+    buffer_1[458] = 8'h00;
+    buffer_1[459] = 8'h00;
+    buffer_1[460] = 8'h00;
+    buffer_1[461] = 8'h00;
+    buffer_1[462] = 8'h00;
+    buffer_1[463] = 8'h00;
+    buffer_1[464] = 8'h00;
+    buffer_1[465] = 8'h00;
+    buffer_1[466] = 8'h00;
+    buffer_1[467] = 8'h00;
+    buffer_1[468] = 8'h00;
+    buffer_1[469] = 8'h00;
+    buffer_1[470] = 8'h00;
+    buffer_1[471] = 8'h00;
+    buffer_1[472] = 8'h00;
+    buffer_1[473] = 8'h00;
+    buffer_1[474] = 8'h00;
+    buffer_1[475] = 8'h00;
+    buffer_1[476] = 8'h00;
+    buffer_1[477] = 8'h00;
+    buffer_1[478] = 8'h00;
+    buffer_1[479] = 8'h00;
+    buffer_1[480] = 8'h00;
+    buffer_1[481] = 8'h00;
+    buffer_1[482] = 8'h00;
+    buffer_1[483] = 8'h00;
+    buffer_1[484] = 8'h00;
+    buffer_1[485] = 8'h00;
+    buffer_1[486] = 8'h00;
+    buffer_1[487] = 8'h00;
+    buffer_1[488] = 8'h00;
+    buffer_1[489] = 8'h00;
+    buffer_1[490] = 8'h00;
+    buffer_1[491] = 8'h00;
+    buffer_1[492] = 8'h00;
+    buffer_1[493] = 8'h00;
+    buffer_1[494] = 8'h00;
+    buffer_1[495] = 8'h00;
+    buffer_1[496] = 8'h00;
+    buffer_1[497] = 8'h00;
+    buffer_1[498] = 8'h00;
+    buffer_1[499] = 8'h00;
+    buffer_1[500] = 8'h00;
+    buffer_1[501] = 8'h00;
+    buffer_1[502] = 8'h00;
+    buffer_1[503] = 8'h00;
+    buffer_1[504] = 8'h00;
+    buffer_1[505] = 8'h00;
+    buffer_1[506] = 8'h00;
+    buffer_1[507] = 8'h00;
+    buffer_1[508] = 8'h00;
+    buffer_1[509] = 8'h00;
+    buffer_1[510] = 8'h00;
+    buffer_1[511] = 8'h00;
+    buffer_1[512] = 8'h00;
+    buffer_1[513] = 8'h00;
+    buffer_1[514] = 8'h00;
+    buffer_1[515] = 8'h00;
+    buffer_1[516] = 8'h00;
+    buffer_1[517] = 8'h00;
+    buffer_1[518] = 8'h00;
+    buffer_1[519] = 8'h00;
+    buffer_1[520] = 8'h00;
+    buffer_1[521] = 8'h00;
+    buffer_1[522] = 8'h00;
+    buffer_1[523] = 8'h00;
+    buffer_1[524] = 8'h00;
+    buffer_1[525] = 8'h00;
+    buffer_1[526] = 8'h00;
+    buffer_1[527] = 8'h00;
+    buffer_1[528] = 8'h00;
+    buffer_1[529] = 8'h00;
+    buffer_1[530] = 8'h00;
+    buffer_1[531] = 8'h00;
+    buffer_1[532] = 8'h00;
+    buffer_1[533] = 8'h00;
+    buffer_1[534] = 8'h00;
+    buffer_1[535] = 8'h00;
+    buffer_1[536] = 8'h00;
+    buffer_1[537] = 8'h00;
+    buffer_1[538] = 8'h00;
+    buffer_1[539] = 8'h00;
+    buffer_1[540] = 8'h00;
+    buffer_1[541] = 8'h00;
+    buffer_1[542] = 8'h00;
+    buffer_1[543] = 8'h00;
+    buffer_1[544] = 8'h00;
+    buffer_1[545] = 8'h00;
+    buffer_1[546] = 8'h00;
+    buffer_1[547] = 8'h00;
+    buffer_1[548] = 8'h00;
+    buffer_1[549] = 8'h00;
+    buffer_1[550] = 8'h00;
+    buffer_1[551] = 8'h00;
+    buffer_1[552] = 8'h00;
+    buffer_1[553] = 8'h00;
+    buffer_1[554] = 8'h00;
+    buffer_1[555] = 8'h00;
+    buffer_1[556] = 8'h00;
+    buffer_1[557] = 8'h00;
+    buffer_1[558] = 8'h00;
+    buffer_1[559] = 8'h00;
+    buffer_1[560] = 8'h00;
+    buffer_1[561] = 8'h00;
+    buffer_1[562] = 8'h00;
+    buffer_1[563] = 8'h00;
+    buffer_1[564] = 8'h00;
+    buffer_1[565] = 8'h00;
+    buffer_1[566] = 8'h00;
+    buffer_1[567] = 8'h00;
+    buffer_1[568] = 8'h00;
+    buffer_1[569] = 8'h00;
+    buffer_1[570] = 8'h00;
+    buffer_1[571] = 8'h00;
+    buffer_1[572] = 8'h00;
+    buffer_1[573] = 8'h00;
+    buffer_1[574] = 8'h00;
+    buffer_1[575] = 8'h00;
+    buffer_1[576] = 8'h00;
+    buffer_1[577] = 8'h00;
+    buffer_1[578] = 8'h00;
+    buffer_1[579] = 8'h00;
+    buffer_1[580] = 8'h00;
+    buffer_1[581] = 8'h00;
+    buffer_1[582] = 8'h00;
+    buffer_1[583] = 8'h00;
+    buffer_1[584] = 8'h00;
+    buffer_1[585] = 8'h00;
+    buffer_1[586] = 8'h00;
+    buffer_1[587] = 8'h00;
+    buffer_1[588] = 8'h00;
+    buffer_1[589] = 8'h00;
+    buffer_1[590] = 8'h00;
+    buffer_1[591] = 8'h00;
+    buffer_1[592] = 8'h00;
+    buffer_1[593] = 8'h00;
+    buffer_1[594] = 8'h00;
+    buffer_1[595] = 8'h00;
+    buffer_1[596] = 8'h00;
+    buffer_1[597] = 8'h00;
+    buffer_1[598] = 8'h00;
+    buffer_1[599] = 8'h00;
+    buffer_1[600] = 8'h00;
+    buffer_1[601] = 8'h00;
+    buffer_1[602] = 8'h00;
+    buffer_1[603] = 8'h00;
+    buffer_1[604] = 8'h00;
+    buffer_1[605] = 8'h00;
+    buffer_1[606] = 8'h00;
+    buffer_1[607] = 8'h00;
+    buffer_1[608] = 8'h00;
+    buffer_1[609] = 8'h00;
+    buffer_1[610] = 8'h00;
+    buffer_1[611] = 8'h00;
+    buffer_1[612] = 8'h00;
+    buffer_1[613] = 8'h00;
+    buffer_1[614] = 8'h00;
+    buffer_1[615] = 8'h00;
+    buffer_1[616] = 8'h00;
+    buffer_1[617] = 8'h00;
+    buffer_1[618] = 8'h00;
+    buffer_1[619] = 8'h00;
+    buffer_1[620] = 8'h00;
+    buffer_1[621] = 8'h00;
+    buffer_1[622] = 8'h00;
+    buffer_1[623] = 8'h00;
+    buffer_1[624] = 8'h00;
+    buffer_1[625] = 8'h00;
+    buffer_1[626] = 8'h00;
+    buffer_1[627] = 8'h00;
+    buffer_1[628] = 8'h00;
+    buffer_1[629] = 8'h00;
+    buffer_1[630] = 8'h00;
+    buffer_1[631] = 8'h00;
+    buffer_1[632] = 8'h00;
+    buffer_1[633] = 8'h00;
+    buffer_1[634] = 8'h00;
+    buffer_1[635] = 8'h00;
+    buffer_1[636] = 8'h00;
+    buffer_1[637] = 8'h00;
+    buffer_1[638] = 8'h00;
+    buffer_1[639] = 8'h00;
+    buffer_1[640] = 8'h00;
+    buffer_1[641] = 8'h00;
+    buffer_1[642] = 8'h00;
+    buffer_1[643] = 8'h00;
+    buffer_1[644] = 8'h00;
+    buffer_1[645] = 8'h00;
+    buffer_1[646] = 8'h00;
+    buffer_1[647] = 8'h00;
+    buffer_1[648] = 8'h00;
+    buffer_1[649] = 8'h00;
+    buffer_1[650] = 8'h00;
+    buffer_1[651] = 8'h00;
+    buffer_1[652] = 8'h00;
+    buffer_1[653] = 8'h00;
+    buffer_1[654] = 8'h00;
+    buffer_1[655] = 8'h00;
+    buffer_1[656] = 8'h00;
+    buffer_1[657] = 8'h00;
+    buffer_1[658] = 8'h00;
+    buffer_1[659] = 8'h00;
+    buffer_1[660] = 8'h00;
+    buffer_1[661] = 8'h00;
+    buffer_1[662] = 8'h00;
+    buffer_1[663] = 8'h00;
+    buffer_1[664] = 8'h00;
+    buffer_1[665] = 8'h00;
+    buffer_1[666] = 8'h00;
+    buffer_1[667] = 8'h00;
+    buffer_1[668] = 8'h00;
+    buffer_1[669] = 8'h00;
+    buffer_1[670] = 8'h00;
+    buffer_1[671] = 8'h00;
+    buffer_1[672] = 8'h00;
+    buffer_1[673] = 8'h00;
+    buffer_1[674] = 8'h00;
+    buffer_1[675] = 8'h00;
+    buffer_1[676] = 8'h00;
+    buffer_1[677] = 8'h00;
+    buffer_1[678] = 8'h00;
+    buffer_1[679] = 8'h00;
+    buffer_1[680] = 8'h00;
+    buffer_1[681] = 8'h00;
+    buffer_1[682] = 8'h00;
+    buffer_1[683] = 8'h00;
+    buffer_1[684] = 8'h00;
+    buffer_1[685] = 8'h00;
+    buffer_1[686] = 8'h00;
+    buffer_1[687] = 8'h00;
+    buffer_1[688] = 8'h00;
+    buffer_1[689] = 8'h00;
+    buffer_1[690] = 8'h00;
+    buffer_1[691] = 8'h00;
+    buffer_1[692] = 8'h00;
+    buffer_1[693] = 8'h00;
+    buffer_1[694] = 8'h00;
+    buffer_1[695] = 8'h00;
+    buffer_1[696] = 8'h00;
+    buffer_1[697] = 8'h00;
+    buffer_1[698] = 8'h00;
+    buffer_1[699] = 8'h00;
+    buffer_1[700] = 8'h00;
+    buffer_1[701] = 8'h00;
+    buffer_1[702] = 8'h00;
+    buffer_1[703] = 8'h00;
+    buffer_1[704] = 8'h00;
+    buffer_1[705] = 8'h00;
+    buffer_1[706] = 8'h00;
+    buffer_1[707] = 8'h00;
+    buffer_1[708] = 8'h00;
+    buffer_1[709] = 8'h00;
+    buffer_1[710] = 8'h00;
+    buffer_1[711] = 8'h00;
+    buffer_1[712] = 8'h00;
+    buffer_1[713] = 8'h00;
+    buffer_1[714] = 8'h00;
+    buffer_1[715] = 8'h00;
+    buffer_1[716] = 8'h00;
+    buffer_1[717] = 8'h00;
+    buffer_1[718] = 8'h00;
+    buffer_1[719] = 8'h00;
+    buffer_1[720] = 8'h00;
+    buffer_1[721] = 8'h00;
+    buffer_1[722] = 8'h00;
+    buffer_1[723] = 8'h00;
+    buffer_1[724] = 8'h00;
+    buffer_1[725] = 8'h00;
+    buffer_1[726] = 8'h00;
+    buffer_1[727] = 8'h00;
+    buffer_1[728] = 8'h00;
+    buffer_1[729] = 8'h00;
+    buffer_1[730] = 8'h00;
+    buffer_1[731] = 8'h00;
+    buffer_1[732] = 8'h00;
+    buffer_1[733] = 8'h00;
+    buffer_1[734] = 8'h00;
+    buffer_1[735] = 8'h00;
+    buffer_1[736] = 8'h00;
+    buffer_1[737] = 8'h00;
+    buffer_1[738] = 8'h00;
+    buffer_1[739] = 8'h00;
+    buffer_1[740] = 8'h00;
+    buffer_1[741] = 8'h00;
+    buffer_1[742] = 8'h00;
+    buffer_1[743] = 8'h00;
+    buffer_1[744] = 8'h00;
+    buffer_1[745] = 8'h00;
+    buffer_1[746] = 8'h00;
+    buffer_1[747] = 8'h00;
+    buffer_1[748] = 8'h00;
+    buffer_1[749] = 8'h00;
+    buffer_1[750] = 8'h00;
+    buffer_1[751] = 8'h00;
+    buffer_1[752] = 8'h00;
+    buffer_1[753] = 8'h00;
+    buffer_1[754] = 8'h00;
+    buffer_1[755] = 8'h00;
+    buffer_1[756] = 8'h00;
+    buffer_1[757] = 8'h00;
+    buffer_1[758] = 8'h00;
+    buffer_1[759] = 8'h00;
+    buffer_1[760] = 8'h00;
+    buffer_1[761] = 8'h00;
+    buffer_1[762] = 8'h00;
+    buffer_1[763] = 8'h00;
+    buffer_1[764] = 8'h00;
+    buffer_1[765] = 8'h00;
+    buffer_1[766] = 8'h00;
+    buffer_1[767] = 8'h00;
+    buffer_1[768] = 8'h00;
+    buffer_1[769] = 8'h00;
+    buffer_1[770] = 8'h00;
+    buffer_1[771] = 8'h00;
+    buffer_1[772] = 8'h00;
+    buffer_1[773] = 8'h00;
+    buffer_1[774] = 8'h00;
+    buffer_1[775] = 8'h00;
+    buffer_1[776] = 8'h00;
+    buffer_1[777] = 8'h00;
+    buffer_1[778] = 8'h00;
+    buffer_1[779] = 8'h00;
+    buffer_1[780] = 8'h00;
+    buffer_1[781] = 8'h00;
+    buffer_1[782] = 8'h00;
+    buffer_1[783] = 8'h00;
+    buffer_1[784] = 8'h00;
+    buffer_1[785] = 8'h00;
+    buffer_1[786] = 8'h00;
+    buffer_1[787] = 8'h00;
+    buffer_1[788] = 8'h00;
+    buffer_1[789] = 8'h00;
+    buffer_1[790] = 8'h00;
+    buffer_1[791] = 8'h00;
+    buffer_1[792] = 8'h00;
+    buffer_1[793] = 8'h00;
+    buffer_1[794] = 8'h00;
+    buffer_1[795] = 8'h00;
+    buffer_1[796] = 8'h00;
+    buffer_1[797] = 8'h00;
+    buffer_1[798] = 8'h00;
+    buffer_1[799] = 8'h00;
+    buffer_1[800] = 8'h00;
+    buffer_1[801] = 8'h00;
+    buffer_1[802] = 8'h00;
+    buffer_1[803] = 8'h00;
+    buffer_1[804] = 8'h00;
+    buffer_1[805] = 8'h00;
+    buffer_1[806] = 8'h00;
+    buffer_1[807] = 8'h00;
+    buffer_1[808] = 8'h00;
+    buffer_1[809] = 8'h00;
+    buffer_1[810] = 8'h00;
+    buffer_1[811] = 8'h00;
+    buffer_1[812] = 8'h00;
+    buffer_1[813] = 8'h00;
+    buffer_1[814] = 8'h00;
+    buffer_1[815] = 8'h00;
+    buffer_1[816] = 8'h00;
+    buffer_1[817] = 8'h00;
+    buffer_1[818] = 8'h00;
+    buffer_1[819] = 8'h00;
+    buffer_1[820] = 8'h00;
+    buffer_1[821] = 8'h00;
+    buffer_1[822] = 8'h00;
+    buffer_1[823] = 8'h00;
+    buffer_1[824] = 8'h00;
+    buffer_1[825] = 8'h00;
+    buffer_1[826] = 8'h00;
+    buffer_1[827] = 8'h00;
+    buffer_1[828] = 8'h00;
+    buffer_1[829] = 8'h00;
+    buffer_1[830] = 8'h00;
+    buffer_1[831] = 8'h00;
+    buffer_1[832] = 8'h00;
+    buffer_1[833] = 8'h00;
+    buffer_1[834] = 8'h00;
+    buffer_1[835] = 8'h00;
+    buffer_1[836] = 8'h00;
+    buffer_1[837] = 8'h00;
+    buffer_1[838] = 8'h00;
+    buffer_1[839] = 8'h00;
+    buffer_1[840] = 8'h00;
+    buffer_1[841] = 8'h00;
+    buffer_1[842] = 8'h00;
+    buffer_1[843] = 8'h00;
+    buffer_1[844] = 8'h00;
+    buffer_1[845] = 8'h00;
+    buffer_1[846] = 8'h00;
+    buffer_1[847] = 8'h00;
+    buffer_1[848] = 8'h00;
+    buffer_1[849] = 8'h00;
+    buffer_1[850] = 8'h00;
+    buffer_1[851] = 8'h00;
+    buffer_1[852] = 8'h00;
+    buffer_1[853] = 8'h00;
+    buffer_1[854] = 8'h00;
+    buffer_1[855] = 8'h00;
+    buffer_1[856] = 8'h00;
+    buffer_1[857] = 8'h00;
+    buffer_1[858] = 8'h00;
+    buffer_1[859] = 8'h00;
+    buffer_1[860] = 8'h00;
+    buffer_1[861] = 8'h00;
+    buffer_1[862] = 8'h00;
+    buffer_1[863] = 8'h00;
+    buffer_1[864] = 8'h00;
+    buffer_1[865] = 8'h00;
+    buffer_1[866] = 8'h00;
+    buffer_1[867] = 8'h00;
+    buffer_1[868] = 8'h00;
+    buffer_1[869] = 8'h00;
+    buffer_1[870] = 8'h00;
+    buffer_1[871] = 8'h00;
+    buffer_1[872] = 8'h00;
+    buffer_1[873] = 8'h00;
+    buffer_1[874] = 8'h00;
+    buffer_1[875] = 8'h00;
+    buffer_1[876] = 8'h00;
+    buffer_1[877] = 8'h00;
+    buffer_1[878] = 8'h00;
+    buffer_1[879] = 8'h00;
+    buffer_1[880] = 8'h00;
+    buffer_1[881] = 8'h00;
+    buffer_1[882] = 8'h00;
+    buffer_1[883] = 8'h00;
+    buffer_1[884] = 8'h00;
+    buffer_1[885] = 8'h00;
+    buffer_1[886] = 8'h00;
+    buffer_1[887] = 8'h00;
+    buffer_1[888] = 8'h00;
+    buffer_1[889] = 8'h00;
+    buffer_1[890] = 8'h00;
+    buffer_1[891] = 8'h00;
+    buffer_1[892] = 8'h00;
+    buffer_1[893] = 8'h00;
+    buffer_1[894] = 8'h00;
+    buffer_1[895] = 8'h00;
+    buffer_1[896] = 8'h00;
+    buffer_1[897] = 8'h00;
+    buffer_1[898] = 8'h00;
+    buffer_1[899] = 8'h00;
+    buffer_1[900] = 8'h00;
+    buffer_1[901] = 8'h00;
+    buffer_1[902] = 8'h00;
+    buffer_1[903] = 8'h00;
+    buffer_1[904] = 8'h00;
+    buffer_1[905] = 8'h00;
+    buffer_1[906] = 8'h00;
+    buffer_1[907] = 8'h00;
+    buffer_1[908] = 8'h00;
+    buffer_1[909] = 8'h00;
+    buffer_1[910] = 8'h00;
+    buffer_1[911] = 8'h00;
+    buffer_1[912] = 8'h00;
+    buffer_1[913] = 8'h00;
+    buffer_1[914] = 8'h00;
+    buffer_1[915] = 8'h00;
+    buffer_1[916] = 8'h00;
+    buffer_1[917] = 8'h00;
+    buffer_1[918] = 8'h00;
+    buffer_1[919] = 8'h00;
+    buffer_1[920] = 8'h00;
+    buffer_1[921] = 8'h00;
+    buffer_1[922] = 8'h00;
+    buffer_1[923] = 8'h00;
+    buffer_1[924] = 8'h00;
+    buffer_1[925] = 8'h00;
+    buffer_1[926] = 8'h00;
+    buffer_1[927] = 8'h00;
+    buffer_1[928] = 8'h00;
+    buffer_1[929] = 8'h00;
+    buffer_1[930] = 8'h00;
+    buffer_1[931] = 8'h00;
+    buffer_1[932] = 8'h00;
+    buffer_1[933] = 8'h00;
+    buffer_1[934] = 8'h00;
+    buffer_1[935] = 8'h00;
+    buffer_1[936] = 8'h00;
+    buffer_1[937] = 8'h00;
+    buffer_1[938] = 8'h00;
+    buffer_1[939] = 8'h00;
+    buffer_1[940] = 8'h00;
+    buffer_1[941] = 8'h00;
+    buffer_1[942] = 8'h00;
+    buffer_1[943] = 8'h00;
+    buffer_1[944] = 8'h00;
+    buffer_1[945] = 8'h00;
+    buffer_1[946] = 8'h00;
+    buffer_1[947] = 8'h00;
+    buffer_1[948] = 8'h00;
+    buffer_1[949] = 8'h00;
+    buffer_1[950] = 8'h00;
+    buffer_1[951] = 8'h00;
+    buffer_1[952] = 8'h00;
+    buffer_1[953] = 8'h00;
+    buffer_1[954] = 8'h00;
+    buffer_1[955] = 8'h00;
+    buffer_1[956] = 8'h00;
+    buffer_1[957] = 8'h00;
+    buffer_1[958] = 8'h00;
+    buffer_1[959] = 8'h00;
+    buffer_1[960] = 8'h00;
+    buffer_1[961] = 8'h00;
+    buffer_1[962] = 8'h00;
+    buffer_1[963] = 8'h00;
+    buffer_1[964] = 8'h00;
+    buffer_1[965] = 8'h00;
+    buffer_1[966] = 8'h00;
+    buffer_1[967] = 8'h00;
+    buffer_1[968] = 8'h00;
+    buffer_1[969] = 8'h00;
+    buffer_1[970] = 8'h00;
+    buffer_1[971] = 8'h00;
+    buffer_1[972] = 8'h00;
+    buffer_1[973] = 8'h00;
+    buffer_1[974] = 8'h00;
+    buffer_1[975] = 8'h00;
+    buffer_1[976] = 8'h00;
+    buffer_1[977] = 8'h00;
+    buffer_1[978] = 8'h00;
+    buffer_1[979] = 8'h00;
+    buffer_1[980] = 8'h00;
+    buffer_1[981] = 8'h00;
+    buffer_1[982] = 8'h00;
+    buffer_1[983] = 8'h00;
+    buffer_1[984] = 8'h00;
+    buffer_1[985] = 8'h00;
+    buffer_1[986] = 8'h00;
+    buffer_1[987] = 8'h00;
+    buffer_1[988] = 8'h00;
+    buffer_1[989] = 8'h00;
+    buffer_1[990] = 8'h00;
+    buffer_1[991] = 8'h00;
+    buffer_1[992] = 8'h00;
+    buffer_1[993] = 8'h00;
+    buffer_1[994] = 8'h00;
+    buffer_1[995] = 8'h00;
+    buffer_1[996] = 8'h00;
+    buffer_1[997] = 8'h00;
+    buffer_1[998] = 8'h00;
+    buffer_1[999] = 8'h00;
+    buffer_1[1000] = 8'h00;
+    buffer_1[1001] = 8'h00;
+    buffer_1[1002] = 8'h00;
+    buffer_1[1003] = 8'h00;
+    buffer_1[1004] = 8'h00;
+    buffer_1[1005] = 8'h00;
+    buffer_1[1006] = 8'h00;
+    buffer_1[1007] = 8'h00;
+    buffer_1[1008] = 8'h00;
+    buffer_1[1009] = 8'h00;
+    buffer_1[1010] = 8'h00;
+    buffer_1[1011] = 8'h00;
+    buffer_1[1012] = 8'h00;
+    buffer_1[1013] = 8'h00;
+    buffer_1[1014] = 8'h00;
+    buffer_1[1015] = 8'h00;
+    buffer_1[1016] = 8'h00;
+    buffer_1[1017] = 8'h00;
+    buffer_1[1018] = 8'h00;
+    buffer_1[1019] = 8'h00;
+    buffer_1[1020] = 8'h00;
+    buffer_1[1021] = 8'h00;
+    buffer_1[1022] = 8'h00;
+    buffer_1[1023] = 8'h00;
+  end
+  always @(posedge clk) begin
+    if (x_take)
+      buffer_1[\$signature__addr ] <= x__payload[7:0];
+  end
+  reg [7:0] _1_;
+  always @(posedge clk) begin
+    if (ce) begin
+      _1_ <= buffer_1[{ block, w__payload[135:132] }];
+    end
+  end
+  assign \rd__data$158  = _1_;
+  reg [7:0] buffer_10 [1023:0];
+  initial begin
+    buffer_10[0] = 8'h00;
+    buffer_10[1] = 8'h00;
+    buffer_10[2] = 8'h00;
+    buffer_10[3] = 8'h00;
+    buffer_10[4] = 8'h00;
+    buffer_10[5] = 8'h00;
+    buffer_10[6] = 8'h00;
+    buffer_10[7] = 8'h00;
+    buffer_10[8] = 8'h00;
+    buffer_10[9] = 8'h00;
+    buffer_10[10] = 8'h00;
+    buffer_10[11] = 8'h00;
+    buffer_10[12] = 8'h00;
+    buffer_10[13] = 8'h00;
+    buffer_10[14] = 8'h00;
+    buffer_10[15] = 8'h00;
+    buffer_10[16] = 8'h00;
+    buffer_10[17] = 8'h00;
+    buffer_10[18] = 8'h00;
+    buffer_10[19] = 8'h00;
+    buffer_10[20] = 8'h00;
+    buffer_10[21] = 8'h00;
+    buffer_10[22] = 8'h00;
+    buffer_10[23] = 8'h00;
+    buffer_10[24] = 8'h00;
+    buffer_10[25] = 8'h00;
+    buffer_10[26] = 8'h00;
+    buffer_10[27] = 8'h00;
+    buffer_10[28] = 8'h00;
+    buffer_10[29] = 8'h00;
+    buffer_10[30] = 8'h00;
+    buffer_10[31] = 8'h00;
+    buffer_10[32] = 8'h00;
+    buffer_10[33] = 8'h00;
+    buffer_10[34] = 8'h00;
+    buffer_10[35] = 8'h00;
+    buffer_10[36] = 8'h00;
+    buffer_10[37] = 8'h00;
+    buffer_10[38] = 8'h00;
+    buffer_10[39] = 8'h00;
+    buffer_10[40] = 8'h00;
+    buffer_10[41] = 8'h00;
+    buffer_10[42] = 8'h00;
+    buffer_10[43] = 8'h00;
+    buffer_10[44] = 8'h00;
+    buffer_10[45] = 8'h00;
+    buffer_10[46] = 8'h00;
+    buffer_10[47] = 8'h00;
+    buffer_10[48] = 8'h00;
+    buffer_10[49] = 8'h00;
+    buffer_10[50] = 8'h00;
+    buffer_10[51] = 8'h00;
+    buffer_10[52] = 8'h00;
+    buffer_10[53] = 8'h00;
+    buffer_10[54] = 8'h00;
+    buffer_10[55] = 8'h00;
+    buffer_10[56] = 8'h00;
+    buffer_10[57] = 8'h00;
+    buffer_10[58] = 8'h00;
+    buffer_10[59] = 8'h00;
+    buffer_10[60] = 8'h00;
+    buffer_10[61] = 8'h00;
+    buffer_10[62] = 8'h00;
+    buffer_10[63] = 8'h00;
+    buffer_10[64] = 8'h00;
+    buffer_10[65] = 8'h00;
+    buffer_10[66] = 8'h00;
+    buffer_10[67] = 8'h00;
+    buffer_10[68] = 8'h00;
+    buffer_10[69] = 8'h00;
+    buffer_10[70] = 8'h00;
+    buffer_10[71] = 8'h00;
+    buffer_10[72] = 8'h00;
+    buffer_10[73] = 8'h00;
+    buffer_10[74] = 8'h00;
+    buffer_10[75] = 8'h00;
+    buffer_10[76] = 8'h00;
+    buffer_10[77] = 8'h00;
+    buffer_10[78] = 8'h00;
+    buffer_10[79] = 8'h00;
+    buffer_10[80] = 8'h00;
+    buffer_10[81] = 8'h00;
+    buffer_10[82] = 8'h00;
+    buffer_10[83] = 8'h00;
+    buffer_10[84] = 8'h00;
+    buffer_10[85] = 8'h00;
+    buffer_10[86] = 8'h00;
+    buffer_10[87] = 8'h00;
+    buffer_10[88] = 8'h00;
+    buffer_10[89] = 8'h00;
+    buffer_10[90] = 8'h00;
+    buffer_10[91] = 8'h00;
+    buffer_10[92] = 8'h00;
+    buffer_10[93] = 8'h00;
+    buffer_10[94] = 8'h00;
+    buffer_10[95] = 8'h00;
+    buffer_10[96] = 8'h00;
+    buffer_10[97] = 8'h00;
+    buffer_10[98] = 8'h00;
+    buffer_10[99] = 8'h00;
+    buffer_10[100] = 8'h00;
+    buffer_10[101] = 8'h00;
+    buffer_10[102] = 8'h00;
+    buffer_10[103] = 8'h00;
+    buffer_10[104] = 8'h00;
+    buffer_10[105] = 8'h00;
+    buffer_10[106] = 8'h00;
+    buffer_10[107] = 8'h00;
+    buffer_10[108] = 8'h00;
+    buffer_10[109] = 8'h00;
+    buffer_10[110] = 8'h00;
+    buffer_10[111] = 8'h00;
+    buffer_10[112] = 8'h00;
+    buffer_10[113] = 8'h00;
+    buffer_10[114] = 8'h00;
+    buffer_10[115] = 8'h00;
+    buffer_10[116] = 8'h00;
+    buffer_10[117] = 8'h00;
+    buffer_10[118] = 8'h00;
+    buffer_10[119] = 8'h00;
+    buffer_10[120] = 8'h00;
+    buffer_10[121] = 8'h00;
+    buffer_10[122] = 8'h00;
+    buffer_10[123] = 8'h00;
+    buffer_10[124] = 8'h00;
+    buffer_10[125] = 8'h00;
+    buffer_10[126] = 8'h00;
+    buffer_10[127] = 8'h00;
+    buffer_10[128] = 8'h00;
+    buffer_10[129] = 8'h00;
+    buffer_10[130] = 8'h00;
+    buffer_10[131] = 8'h00;
+    buffer_10[132] = 8'h00;
+    buffer_10[133] = 8'h00;
+    buffer_10[134] = 8'h00;
+    buffer_10[135] = 8'h00;
+    buffer_10[136] = 8'h00;
+    buffer_10[137] = 8'h00;
+    buffer_10[138] = 8'h00;
+    buffer_10[139] = 8'h00;
+    buffer_10[140] = 8'h00;
+    buffer_10[141] = 8'h00;
+    buffer_10[142] = 8'h00;
+    buffer_10[143] = 8'h00;
+    buffer_10[144] = 8'h00;
+    buffer_10[145] = 8'h00;
+    buffer_10[146] = 8'h00;
+    buffer_10[147] = 8'h00;
+    buffer_10[148] = 8'h00;
+    buffer_10[149] = 8'h00;
+    buffer_10[150] = 8'h00;
+    buffer_10[151] = 8'h00;
+    buffer_10[152] = 8'h00;
+    buffer_10[153] = 8'h00;
+    buffer_10[154] = 8'h00;
+    buffer_10[155] = 8'h00;
+    buffer_10[156] = 8'h00;
+    buffer_10[157] = 8'h00;
+    buffer_10[158] = 8'h00;
+    buffer_10[159] = 8'h00;
+    buffer_10[160] = 8'h00;
+    buffer_10[161] = 8'h00;
+    buffer_10[162] = 8'h00;
+    buffer_10[163] = 8'h00;
+    buffer_10[164] = 8'h00;
+    buffer_10[165] = 8'h00;
+    buffer_10[166] = 8'h00;
+    buffer_10[167] = 8'h00;
+    buffer_10[168] = 8'h00;
+    buffer_10[169] = 8'h00;
+    buffer_10[170] = 8'h00;
+    buffer_10[171] = 8'h00;
+    buffer_10[172] = 8'h00;
+    buffer_10[173] = 8'h00;
+    buffer_10[174] = 8'h00;
+    buffer_10[175] = 8'h00;
+    buffer_10[176] = 8'h00;
+    buffer_10[177] = 8'h00;
+    buffer_10[178] = 8'h00;
+    buffer_10[179] = 8'h00;
+    buffer_10[180] = 8'h00;
+    buffer_10[181] = 8'h00;
+    buffer_10[182] = 8'h00;
+    buffer_10[183] = 8'h00;
+    buffer_10[184] = 8'h00;
+    buffer_10[185] = 8'h00;
+    buffer_10[186] = 8'h00;
+    buffer_10[187] = 8'h00;
+    buffer_10[188] = 8'h00;
+    buffer_10[189] = 8'h00;
+    buffer_10[190] = 8'h00;
+    buffer_10[191] = 8'h00;
+    buffer_10[192] = 8'h00;
+    buffer_10[193] = 8'h00;
+    buffer_10[194] = 8'h00;
+    buffer_10[195] = 8'h00;
+    buffer_10[196] = 8'h00;
+    buffer_10[197] = 8'h00;
+    buffer_10[198] = 8'h00;
+    buffer_10[199] = 8'h00;
+    buffer_10[200] = 8'h00;
+    buffer_10[201] = 8'h00;
+    buffer_10[202] = 8'h00;
+    buffer_10[203] = 8'h00;
+    buffer_10[204] = 8'h00;
+    buffer_10[205] = 8'h00;
+    buffer_10[206] = 8'h00;
+    buffer_10[207] = 8'h00;
+    buffer_10[208] = 8'h00;
+    buffer_10[209] = 8'h00;
+    buffer_10[210] = 8'h00;
+    buffer_10[211] = 8'h00;
+    buffer_10[212] = 8'h00;
+    buffer_10[213] = 8'h00;
+    buffer_10[214] = 8'h00;
+    buffer_10[215] = 8'h00;
+    buffer_10[216] = 8'h00;
+    buffer_10[217] = 8'h00;
+    buffer_10[218] = 8'h00;
+    buffer_10[219] = 8'h00;
+    buffer_10[220] = 8'h00;
+    buffer_10[221] = 8'h00;
+    buffer_10[222] = 8'h00;
+    buffer_10[223] = 8'h00;
+    buffer_10[224] = 8'h00;
+    buffer_10[225] = 8'h00;
+    buffer_10[226] = 8'h00;
+    buffer_10[227] = 8'h00;
+    buffer_10[228] = 8'h00;
+    buffer_10[229] = 8'h00;
+    buffer_10[230] = 8'h00;
+    buffer_10[231] = 8'h00;
+    buffer_10[232] = 8'h00;
+    buffer_10[233] = 8'h00;
+    buffer_10[234] = 8'h00;
+    buffer_10[235] = 8'h00;
+    buffer_10[236] = 8'h00;
+    buffer_10[237] = 8'h00;
+    buffer_10[238] = 8'h00;
+    buffer_10[239] = 8'h00;
+    buffer_10[240] = 8'h00;
+    buffer_10[241] = 8'h00;
+    buffer_10[242] = 8'h00;
+    buffer_10[243] = 8'h00;
+    buffer_10[244] = 8'h00;
+    buffer_10[245] = 8'h00;
+    buffer_10[246] = 8'h00;
+    buffer_10[247] = 8'h00;
+    buffer_10[248] = 8'h00;
+    buffer_10[249] = 8'h00;
+    buffer_10[250] = 8'h00;
+    buffer_10[251] = 8'h00;
+    buffer_10[252] = 8'h00;
+    buffer_10[253] = 8'h00;
+    buffer_10[254] = 8'h00;
+    buffer_10[255] = 8'h00;
+    buffer_10[256] = 8'h00;
+    buffer_10[257] = 8'h00;
+    buffer_10[258] = 8'h00;
+    buffer_10[259] = 8'h00;
+    buffer_10[260] = 8'h00;
+    buffer_10[261] = 8'h00;
+    buffer_10[262] = 8'h00;
+    buffer_10[263] = 8'h00;
+    buffer_10[264] = 8'h00;
+    buffer_10[265] = 8'h00;
+    buffer_10[266] = 8'h00;
+    buffer_10[267] = 8'h00;
+    buffer_10[268] = 8'h00;
+    buffer_10[269] = 8'h00;
+    buffer_10[270] = 8'h00;
+    buffer_10[271] = 8'h00;
+    buffer_10[272] = 8'h00;
+    buffer_10[273] = 8'h00;
+    buffer_10[274] = 8'h00;
+    buffer_10[275] = 8'h00;
+    buffer_10[276] = 8'h00;
+    buffer_10[277] = 8'h00;
+    buffer_10[278] = 8'h00;
+    buffer_10[279] = 8'h00;
+    buffer_10[280] = 8'h00;
+    buffer_10[281] = 8'h00;
+    buffer_10[282] = 8'h00;
+    buffer_10[283] = 8'h00;
+    buffer_10[284] = 8'h00;
+    buffer_10[285] = 8'h00;
+    buffer_10[286] = 8'h00;
+    buffer_10[287] = 8'h00;
+    buffer_10[288] = 8'h00;
+    buffer_10[289] = 8'h00;
+    buffer_10[290] = 8'h00;
+    buffer_10[291] = 8'h00;
+    buffer_10[292] = 8'h00;
+    buffer_10[293] = 8'h00;
+    buffer_10[294] = 8'h00;
+    buffer_10[295] = 8'h00;
+    buffer_10[296] = 8'h00;
+    buffer_10[297] = 8'h00;
+    buffer_10[298] = 8'h00;
+    buffer_10[299] = 8'h00;
+    buffer_10[300] = 8'h00;
+    buffer_10[301] = 8'h00;
+    buffer_10[302] = 8'h00;
+    buffer_10[303] = 8'h00;
+    buffer_10[304] = 8'h00;
+    buffer_10[305] = 8'h00;
+    buffer_10[306] = 8'h00;
+    buffer_10[307] = 8'h00;
+    buffer_10[308] = 8'h00;
+    buffer_10[309] = 8'h00;
+    buffer_10[310] = 8'h00;
+    buffer_10[311] = 8'h00;
+    buffer_10[312] = 8'h00;
+    buffer_10[313] = 8'h00;
+    buffer_10[314] = 8'h00;
+    buffer_10[315] = 8'h00;
+    buffer_10[316] = 8'h00;
+    buffer_10[317] = 8'h00;
+    buffer_10[318] = 8'h00;
+    buffer_10[319] = 8'h00;
+    buffer_10[320] = 8'h00;
+    buffer_10[321] = 8'h00;
+    buffer_10[322] = 8'h00;
+    buffer_10[323] = 8'h00;
+    buffer_10[324] = 8'h00;
+    buffer_10[325] = 8'h00;
+    buffer_10[326] = 8'h00;
+    buffer_10[327] = 8'h00;
+    buffer_10[328] = 8'h00;
+    buffer_10[329] = 8'h00;
+    buffer_10[330] = 8'h00;
+    buffer_10[331] = 8'h00;
+    buffer_10[332] = 8'h00;
+    buffer_10[333] = 8'h00;
+    buffer_10[334] = 8'h00;
+    buffer_10[335] = 8'h00;
+    buffer_10[336] = 8'h00;
+    buffer_10[337] = 8'h00;
+    buffer_10[338] = 8'h00;
+    buffer_10[339] = 8'h00;
+    buffer_10[340] = 8'h00;
+    buffer_10[341] = 8'h00;
+    buffer_10[342] = 8'h00;
+    buffer_10[343] = 8'h00;
+    buffer_10[344] = 8'h00;
+    buffer_10[345] = 8'h00;
+    buffer_10[346] = 8'h00;
+    buffer_10[347] = 8'h00;
+    buffer_10[348] = 8'h00;
+    buffer_10[349] = 8'h00;
+    buffer_10[350] = 8'h00;
+    buffer_10[351] = 8'h00;
+    buffer_10[352] = 8'h00;
+    buffer_10[353] = 8'h00;
+    buffer_10[354] = 8'h00;
+    buffer_10[355] = 8'h00;
+    buffer_10[356] = 8'h00;
+    buffer_10[357] = 8'h00;
+    buffer_10[358] = 8'h00;
+    buffer_10[359] = 8'h00;
+    buffer_10[360] = 8'h00;
+    buffer_10[361] = 8'h00;
+    buffer_10[362] = 8'h00;
+    buffer_10[363] = 8'h00;
+    buffer_10[364] = 8'h00;
+    buffer_10[365] = 8'h00;
+    buffer_10[366] = 8'h00;
+    buffer_10[367] = 8'h00;
+    buffer_10[368] = 8'h00;
+    buffer_10[369] = 8'h00;
+    buffer_10[370] = 8'h00;
+    buffer_10[371] = 8'h00;
+    buffer_10[372] = 8'h00;
+    buffer_10[373] = 8'h00;
+    buffer_10[374] = 8'h00;
+    buffer_10[375] = 8'h00;
+    buffer_10[376] = 8'h00;
+    buffer_10[377] = 8'h00;
+    buffer_10[378] = 8'h00;
+    buffer_10[379] = 8'h00;
+    buffer_10[380] = 8'h00;
+    buffer_10[381] = 8'h00;
+    buffer_10[382] = 8'h00;
+    buffer_10[383] = 8'h00;
+    buffer_10[384] = 8'h00;
+    buffer_10[385] = 8'h00;
+    buffer_10[386] = 8'h00;
+    buffer_10[387] = 8'h00;
+    buffer_10[388] = 8'h00;
+    buffer_10[389] = 8'h00;
+    buffer_10[390] = 8'h00;
+    buffer_10[391] = 8'h00;
+    buffer_10[392] = 8'h00;
+    buffer_10[393] = 8'h00;
+    buffer_10[394] = 8'h00;
+    buffer_10[395] = 8'h00;
+    buffer_10[396] = 8'h00;
+    buffer_10[397] = 8'h00;
+    buffer_10[398] = 8'h00;
+    buffer_10[399] = 8'h00;
+    buffer_10[400] = 8'h00;
+    buffer_10[401] = 8'h00;
+    buffer_10[402] = 8'h00;
+    buffer_10[403] = 8'h00;
+    buffer_10[404] = 8'h00;
+    buffer_10[405] = 8'h00;
+    buffer_10[406] = 8'h00;
+    buffer_10[407] = 8'h00;
+    buffer_10[408] = 8'h00;
+    buffer_10[409] = 8'h00;
+    buffer_10[410] = 8'h00;
+    buffer_10[411] = 8'h00;
+    buffer_10[412] = 8'h00;
+    buffer_10[413] = 8'h00;
+    buffer_10[414] = 8'h00;
+    buffer_10[415] = 8'h00;
+    buffer_10[416] = 8'h00;
+    buffer_10[417] = 8'h00;
+    buffer_10[418] = 8'h00;
+    buffer_10[419] = 8'h00;
+    buffer_10[420] = 8'h00;
+    buffer_10[421] = 8'h00;
+    buffer_10[422] = 8'h00;
+    buffer_10[423] = 8'h00;
+    buffer_10[424] = 8'h00;
+    buffer_10[425] = 8'h00;
+    buffer_10[426] = 8'h00;
+    buffer_10[427] = 8'h00;
+    buffer_10[428] = 8'h00;
+    buffer_10[429] = 8'h00;
+    buffer_10[430] = 8'h00;
+    buffer_10[431] = 8'h00;
+    buffer_10[432] = 8'h00;
+    buffer_10[433] = 8'h00;
+    buffer_10[434] = 8'h00;
+    buffer_10[435] = 8'h00;
+    buffer_10[436] = 8'h00;
+    buffer_10[437] = 8'h00;
+    buffer_10[438] = 8'h00;
+    buffer_10[439] = 8'h00;
+    buffer_10[440] = 8'h00;
+    buffer_10[441] = 8'h00;
+    buffer_10[442] = 8'h00;
+    buffer_10[443] = 8'h00;
+    buffer_10[444] = 8'h00;
+    buffer_10[445] = 8'h00;
+    buffer_10[446] = 8'h00;
+    buffer_10[447] = 8'h00;
+    buffer_10[448] = 8'h00;
+    buffer_10[449] = 8'h00;
+    buffer_10[450] = 8'h00;
+    buffer_10[451] = 8'h00;
+    buffer_10[452] = 8'h00;
+    buffer_10[453] = 8'h00;
+    buffer_10[454] = 8'h00;
+    buffer_10[455] = 8'h00;
+    buffer_10[456] = 8'h00;
+    buffer_10[457] = 8'h00;
+    buffer_10[458] = 8'h00;
+    buffer_10[459] = 8'h00;
+    buffer_10[460] = 8'h00;
+    buffer_10[461] = 8'h00;
+    buffer_10[462] = 8'h00;
+    buffer_10[463] = 8'h00;
+    buffer_10[464] = 8'h00;
+    buffer_10[465] = 8'h00;
+    buffer_10[466] = 8'h00;
+    buffer_10[467] = 8'h00;
+    buffer_10[468] = 8'h00;
+    buffer_10[469] = 8'h00;
+    buffer_10[470] = 8'h00;
+    buffer_10[471] = 8'h00;
+    buffer_10[472] = 8'h00;
+    buffer_10[473] = 8'h00;
+    buffer_10[474] = 8'h00;
+    buffer_10[475] = 8'h00;
+    buffer_10[476] = 8'h00;
+    buffer_10[477] = 8'h00;
+    buffer_10[478] = 8'h00;
+    buffer_10[479] = 8'h00;
+    buffer_10[480] = 8'h00;
+    buffer_10[481] = 8'h00;
+    buffer_10[482] = 8'h00;
+    buffer_10[483] = 8'h00;
+    buffer_10[484] = 8'h00;
+    buffer_10[485] = 8'h00;
+    buffer_10[486] = 8'h00;
+    buffer_10[487] = 8'h00;
+    buffer_10[488] = 8'h00;
+    buffer_10[489] = 8'h00;
+    buffer_10[490] = 8'h00;
+    buffer_10[491] = 8'h00;
+    buffer_10[492] = 8'h00;
+    buffer_10[493] = 8'h00;
+    buffer_10[494] = 8'h00;
+    buffer_10[495] = 8'h00;
+    buffer_10[496] = 8'h00;
+    buffer_10[497] = 8'h00;
+    buffer_10[498] = 8'h00;
+    buffer_10[499] = 8'h00;
+    buffer_10[500] = 8'h00;
+    buffer_10[501] = 8'h00;
+    buffer_10[502] = 8'h00;
+    buffer_10[503] = 8'h00;
+    buffer_10[504] = 8'h00;
+    buffer_10[505] = 8'h00;
+    buffer_10[506] = 8'h00;
+    buffer_10[507] = 8'h00;
+    buffer_10[508] = 8'h00;
+    buffer_10[509] = 8'h00;
+    buffer_10[510] = 8'h00;
+    buffer_10[511] = 8'h00;
+    buffer_10[512] = 8'h00;
+    buffer_10[513] = 8'h00;
+    buffer_10[514] = 8'h00;
+    buffer_10[515] = 8'h00;
+    buffer_10[516] = 8'h00;
+    buffer_10[517] = 8'h00;
+    buffer_10[518] = 8'h00;
+    buffer_10[519] = 8'h00;
+    buffer_10[520] = 8'h00;
+    buffer_10[521] = 8'h00;
+    buffer_10[522] = 8'h00;
+    buffer_10[523] = 8'h00;
+    buffer_10[524] = 8'h00;
+    buffer_10[525] = 8'h00;
+    buffer_10[526] = 8'h00;
+    buffer_10[527] = 8'h00;
+    buffer_10[528] = 8'h00;
+    buffer_10[529] = 8'h00;
+    buffer_10[530] = 8'h00;
+    buffer_10[531] = 8'h00;
+    buffer_10[532] = 8'h00;
+    buffer_10[533] = 8'h00;
+    buffer_10[534] = 8'h00;
+    buffer_10[535] = 8'h00;
+    buffer_10[536] = 8'h00;
+    buffer_10[537] = 8'h00;
+    buffer_10[538] = 8'h00;
+    buffer_10[539] = 8'h00;
+    buffer_10[540] = 8'h00;
+    buffer_10[541] = 8'h00;
+    buffer_10[542] = 8'h00;
+    buffer_10[543] = 8'h00;
+    buffer_10[544] = 8'h00;
+    buffer_10[545] = 8'h00;
+    buffer_10[546] = 8'h00;
+    buffer_10[547] = 8'h00;
+    buffer_10[548] = 8'h00;
+    buffer_10[549] = 8'h00;
+    buffer_10[550] = 8'h00;
+    buffer_10[551] = 8'h00;
+    buffer_10[552] = 8'h00;
+    buffer_10[553] = 8'h00;
+    buffer_10[554] = 8'h00;
+    buffer_10[555] = 8'h00;
+    buffer_10[556] = 8'h00;
+    buffer_10[557] = 8'h00;
+    buffer_10[558] = 8'h00;
+    buffer_10[559] = 8'h00;
+    buffer_10[560] = 8'h00;
+    buffer_10[561] = 8'h00;
+    buffer_10[562] = 8'h00;
+    buffer_10[563] = 8'h00;
+    buffer_10[564] = 8'h00;
+    buffer_10[565] = 8'h00;
+    buffer_10[566] = 8'h00;
+    buffer_10[567] = 8'h00;
+    buffer_10[568] = 8'h00;
+    buffer_10[569] = 8'h00;
+    buffer_10[570] = 8'h00;
+    buffer_10[571] = 8'h00;
+    buffer_10[572] = 8'h00;
+    buffer_10[573] = 8'h00;
+    buffer_10[574] = 8'h00;
+    buffer_10[575] = 8'h00;
+    buffer_10[576] = 8'h00;
+    buffer_10[577] = 8'h00;
+    buffer_10[578] = 8'h00;
+    buffer_10[579] = 8'h00;
+    buffer_10[580] = 8'h00;
+    buffer_10[581] = 8'h00;
+    buffer_10[582] = 8'h00;
+    buffer_10[583] = 8'h00;
+    buffer_10[584] = 8'h00;
+    buffer_10[585] = 8'h00;
+    buffer_10[586] = 8'h00;
+    buffer_10[587] = 8'h00;
+    buffer_10[588] = 8'h00;
+    buffer_10[589] = 8'h00;
+    buffer_10[590] = 8'h00;
+    buffer_10[591] = 8'h00;
+    buffer_10[592] = 8'h00;
+    buffer_10[593] = 8'h00;
+    buffer_10[594] = 8'h00;
+    buffer_10[595] = 8'h00;
+    buffer_10[596] = 8'h00;
+    buffer_10[597] = 8'h00;
+    buffer_10[598] = 8'h00;
+    buffer_10[599] = 8'h00;
+    buffer_10[600] = 8'h00;
+    buffer_10[601] = 8'h00;
+    buffer_10[602] = 8'h00;
+    buffer_10[603] = 8'h00;
+    buffer_10[604] = 8'h00;
+    buffer_10[605] = 8'h00;
+    buffer_10[606] = 8'h00;
+    buffer_10[607] = 8'h00;
+    buffer_10[608] = 8'h00;
+    buffer_10[609] = 8'h00;
+    buffer_10[610] = 8'h00;
+    buffer_10[611] = 8'h00;
+    buffer_10[612] = 8'h00;
+    buffer_10[613] = 8'h00;
+    buffer_10[614] = 8'h00;
+    buffer_10[615] = 8'h00;
+    buffer_10[616] = 8'h00;
+    buffer_10[617] = 8'h00;
+    buffer_10[618] = 8'h00;
+    buffer_10[619] = 8'h00;
+    buffer_10[620] = 8'h00;
+    buffer_10[621] = 8'h00;
+    buffer_10[622] = 8'h00;
+    buffer_10[623] = 8'h00;
+    buffer_10[624] = 8'h00;
+    buffer_10[625] = 8'h00;
+    buffer_10[626] = 8'h00;
+    buffer_10[627] = 8'h00;
+    buffer_10[628] = 8'h00;
+    buffer_10[629] = 8'h00;
+    buffer_10[630] = 8'h00;
+    buffer_10[631] = 8'h00;
+    buffer_10[632] = 8'h00;
+    buffer_10[633] = 8'h00;
+    buffer_10[634] = 8'h00;
+    buffer_10[635] = 8'h00;
+    buffer_10[636] = 8'h00;
+    buffer_10[637] = 8'h00;
+    buffer_10[638] = 8'h00;
+    buffer_10[639] = 8'h00;
+    buffer_10[640] = 8'h00;
+    buffer_10[641] = 8'h00;
+    buffer_10[642] = 8'h00;
+    buffer_10[643] = 8'h00;
+    buffer_10[644] = 8'h00;
+    buffer_10[645] = 8'h00;
+    buffer_10[646] = 8'h00;
+    buffer_10[647] = 8'h00;
+    buffer_10[648] = 8'h00;
+    buffer_10[649] = 8'h00;
+    buffer_10[650] = 8'h00;
+    buffer_10[651] = 8'h00;
+    buffer_10[652] = 8'h00;
+    buffer_10[653] = 8'h00;
+    buffer_10[654] = 8'h00;
+    buffer_10[655] = 8'h00;
+    buffer_10[656] = 8'h00;
+    buffer_10[657] = 8'h00;
+    buffer_10[658] = 8'h00;
+    buffer_10[659] = 8'h00;
+    buffer_10[660] = 8'h00;
+    buffer_10[661] = 8'h00;
+    buffer_10[662] = 8'h00;
+    buffer_10[663] = 8'h00;
+    buffer_10[664] = 8'h00;
+    buffer_10[665] = 8'h00;
+    buffer_10[666] = 8'h00;
+    buffer_10[667] = 8'h00;
+    buffer_10[668] = 8'h00;
+    buffer_10[669] = 8'h00;
+    buffer_10[670] = 8'h00;
+    buffer_10[671] = 8'h00;
+    buffer_10[672] = 8'h00;
+    buffer_10[673] = 8'h00;
+    buffer_10[674] = 8'h00;
+    buffer_10[675] = 8'h00;
+    buffer_10[676] = 8'h00;
+    buffer_10[677] = 8'h00;
+    buffer_10[678] = 8'h00;
+    buffer_10[679] = 8'h00;
+    buffer_10[680] = 8'h00;
+    buffer_10[681] = 8'h00;
+    buffer_10[682] = 8'h00;
+    buffer_10[683] = 8'h00;
+    buffer_10[684] = 8'h00;
+    buffer_10[685] = 8'h00;
+    buffer_10[686] = 8'h00;
+    buffer_10[687] = 8'h00;
+    buffer_10[688] = 8'h00;
+    buffer_10[689] = 8'h00;
+    buffer_10[690] = 8'h00;
+    buffer_10[691] = 8'h00;
+    buffer_10[692] = 8'h00;
+    buffer_10[693] = 8'h00;
+    buffer_10[694] = 8'h00;
+    buffer_10[695] = 8'h00;
+    buffer_10[696] = 8'h00;
+    buffer_10[697] = 8'h00;
+    buffer_10[698] = 8'h00;
+    buffer_10[699] = 8'h00;
+    buffer_10[700] = 8'h00;
+    buffer_10[701] = 8'h00;
+    buffer_10[702] = 8'h00;
+    buffer_10[703] = 8'h00;
+    buffer_10[704] = 8'h00;
+    buffer_10[705] = 8'h00;
+    buffer_10[706] = 8'h00;
+    buffer_10[707] = 8'h00;
+    buffer_10[708] = 8'h00;
+    buffer_10[709] = 8'h00;
+    buffer_10[710] = 8'h00;
+    buffer_10[711] = 8'h00;
+    buffer_10[712] = 8'h00;
+    buffer_10[713] = 8'h00;
+    buffer_10[714] = 8'h00;
+    buffer_10[715] = 8'h00;
+    buffer_10[716] = 8'h00;
+    buffer_10[717] = 8'h00;
+    buffer_10[718] = 8'h00;
+    buffer_10[719] = 8'h00;
+    buffer_10[720] = 8'h00;
+    buffer_10[721] = 8'h00;
+    buffer_10[722] = 8'h00;
+    buffer_10[723] = 8'h00;
+    buffer_10[724] = 8'h00;
+    buffer_10[725] = 8'h00;
+    buffer_10[726] = 8'h00;
+    buffer_10[727] = 8'h00;
+    buffer_10[728] = 8'h00;
+    buffer_10[729] = 8'h00;
+    buffer_10[730] = 8'h00;
+    buffer_10[731] = 8'h00;
+    buffer_10[732] = 8'h00;
+    buffer_10[733] = 8'h00;
+    buffer_10[734] = 8'h00;
+    buffer_10[735] = 8'h00;
+    buffer_10[736] = 8'h00;
+    buffer_10[737] = 8'h00;
+    buffer_10[738] = 8'h00;
+    buffer_10[739] = 8'h00;
+    buffer_10[740] = 8'h00;
+    buffer_10[741] = 8'h00;
+    buffer_10[742] = 8'h00;
+    buffer_10[743] = 8'h00;
+    buffer_10[744] = 8'h00;
+    buffer_10[745] = 8'h00;
+    buffer_10[746] = 8'h00;
+    buffer_10[747] = 8'h00;
+    buffer_10[748] = 8'h00;
+    buffer_10[749] = 8'h00;
+    buffer_10[750] = 8'h00;
+    buffer_10[751] = 8'h00;
+    buffer_10[752] = 8'h00;
+    buffer_10[753] = 8'h00;
+    buffer_10[754] = 8'h00;
+    buffer_10[755] = 8'h00;
+    buffer_10[756] = 8'h00;
+    buffer_10[757] = 8'h00;
+    buffer_10[758] = 8'h00;
+    buffer_10[759] = 8'h00;
+    buffer_10[760] = 8'h00;
+    buffer_10[761] = 8'h00;
+    buffer_10[762] = 8'h00;
+    buffer_10[763] = 8'h00;
+    buffer_10[764] = 8'h00;
+    buffer_10[765] = 8'h00;
+    buffer_10[766] = 8'h00;
+    buffer_10[767] = 8'h00;
+    buffer_10[768] = 8'h00;
+    buffer_10[769] = 8'h00;
+    buffer_10[770] = 8'h00;
+    buffer_10[771] = 8'h00;
+    buffer_10[772] = 8'h00;
+    buffer_10[773] = 8'h00;
+    buffer_10[774] = 8'h00;
+    buffer_10[775] = 8'h00;
+    buffer_10[776] = 8'h00;
+    buffer_10[777] = 8'h00;
+    buffer_10[778] = 8'h00;
+    buffer_10[779] = 8'h00;
+    buffer_10[780] = 8'h00;
+    buffer_10[781] = 8'h00;
+    buffer_10[782] = 8'h00;
+    buffer_10[783] = 8'h00;
+    buffer_10[784] = 8'h00;
+    buffer_10[785] = 8'h00;
+    buffer_10[786] = 8'h00;
+    buffer_10[787] = 8'h00;
+    buffer_10[788] = 8'h00;
+    buffer_10[789] = 8'h00;
+    buffer_10[790] = 8'h00;
+    buffer_10[791] = 8'h00;
+    buffer_10[792] = 8'h00;
+    buffer_10[793] = 8'h00;
+    buffer_10[794] = 8'h00;
+    buffer_10[795] = 8'h00;
+    buffer_10[796] = 8'h00;
+    buffer_10[797] = 8'h00;
+    buffer_10[798] = 8'h00;
+    buffer_10[799] = 8'h00;
+    buffer_10[800] = 8'h00;
+    buffer_10[801] = 8'h00;
+    buffer_10[802] = 8'h00;
+    buffer_10[803] = 8'h00;
+    buffer_10[804] = 8'h00;
+    buffer_10[805] = 8'h00;
+    buffer_10[806] = 8'h00;
+    buffer_10[807] = 8'h00;
+    buffer_10[808] = 8'h00;
+    buffer_10[809] = 8'h00;
+    buffer_10[810] = 8'h00;
+    buffer_10[811] = 8'h00;
+    buffer_10[812] = 8'h00;
+    buffer_10[813] = 8'h00;
+    buffer_10[814] = 8'h00;
+    buffer_10[815] = 8'h00;
+    buffer_10[816] = 8'h00;
+    buffer_10[817] = 8'h00;
+    buffer_10[818] = 8'h00;
+    buffer_10[819] = 8'h00;
+    buffer_10[820] = 8'h00;
+    buffer_10[821] = 8'h00;
+    buffer_10[822] = 8'h00;
+    buffer_10[823] = 8'h00;
+    buffer_10[824] = 8'h00;
+    buffer_10[825] = 8'h00;
+    buffer_10[826] = 8'h00;
+    buffer_10[827] = 8'h00;
+    buffer_10[828] = 8'h00;
+    buffer_10[829] = 8'h00;
+    buffer_10[830] = 8'h00;
+    buffer_10[831] = 8'h00;
+    buffer_10[832] = 8'h00;
+    buffer_10[833] = 8'h00;
+    buffer_10[834] = 8'h00;
+    buffer_10[835] = 8'h00;
+    buffer_10[836] = 8'h00;
+    buffer_10[837] = 8'h00;
+    buffer_10[838] = 8'h00;
+    buffer_10[839] = 8'h00;
+    buffer_10[840] = 8'h00;
+    buffer_10[841] = 8'h00;
+    buffer_10[842] = 8'h00;
+    buffer_10[843] = 8'h00;
+    buffer_10[844] = 8'h00;
+    buffer_10[845] = 8'h00;
+    buffer_10[846] = 8'h00;
+    buffer_10[847] = 8'h00;
+    buffer_10[848] = 8'h00;
+    buffer_10[849] = 8'h00;
+    buffer_10[850] = 8'h00;
+    buffer_10[851] = 8'h00;
+    buffer_10[852] = 8'h00;
+    buffer_10[853] = 8'h00;
+    buffer_10[854] = 8'h00;
+    buffer_10[855] = 8'h00;
+    buffer_10[856] = 8'h00;
+    buffer_10[857] = 8'h00;
+    buffer_10[858] = 8'h00;
+    buffer_10[859] = 8'h00;
+    buffer_10[860] = 8'h00;
+    buffer_10[861] = 8'h00;
+    buffer_10[862] = 8'h00;
+    buffer_10[863] = 8'h00;
+    buffer_10[864] = 8'h00;
+    buffer_10[865] = 8'h00;
+    buffer_10[866] = 8'h00;
+    buffer_10[867] = 8'h00;
+    buffer_10[868] = 8'h00;
+    buffer_10[869] = 8'h00;
+    buffer_10[870] = 8'h00;
+    buffer_10[871] = 8'h00;
+    buffer_10[872] = 8'h00;
+    buffer_10[873] = 8'h00;
+    buffer_10[874] = 8'h00;
+    buffer_10[875] = 8'h00;
+    buffer_10[876] = 8'h00;
+    buffer_10[877] = 8'h00;
+    buffer_10[878] = 8'h00;
+    buffer_10[879] = 8'h00;
+    buffer_10[880] = 8'h00;
+    buffer_10[881] = 8'h00;
+    buffer_10[882] = 8'h00;
+    buffer_10[883] = 8'h00;
+    buffer_10[884] = 8'h00;
+    buffer_10[885] = 8'h00;
+    buffer_10[886] = 8'h00;
+    buffer_10[887] = 8'h00;
+    buffer_10[888] = 8'h00;
+    buffer_10[889] = 8'h00;
+    buffer_10[890] = 8'h00;
+    buffer_10[891] = 8'h00;
+    buffer_10[892] = 8'h00;
+    buffer_10[893] = 8'h00;
+    buffer_10[894] = 8'h00;
+    buffer_10[895] = 8'h00;
+    buffer_10[896] = 8'h00;
+    buffer_10[897] = 8'h00;
+    buffer_10[898] = 8'h00;
+    buffer_10[899] = 8'h00;
+    buffer_10[900] = 8'h00;
+    buffer_10[901] = 8'h00;
+    buffer_10[902] = 8'h00;
+    buffer_10[903] = 8'h00;
+    buffer_10[904] = 8'h00;
+    buffer_10[905] = 8'h00;
+    buffer_10[906] = 8'h00;
+    buffer_10[907] = 8'h00;
+    buffer_10[908] = 8'h00;
+    buffer_10[909] = 8'h00;
+    buffer_10[910] = 8'h00;
+    buffer_10[911] = 8'h00;
+    buffer_10[912] = 8'h00;
+    buffer_10[913] = 8'h00;
+    buffer_10[914] = 8'h00;
+    buffer_10[915] = 8'h00;
+    buffer_10[916] = 8'h00;
+    buffer_10[917] = 8'h00;
+    buffer_10[918] = 8'h00;
+    buffer_10[919] = 8'h00;
+    buffer_10[920] = 8'h00;
+    buffer_10[921] = 8'h00;
+    buffer_10[922] = 8'h00;
+    buffer_10[923] = 8'h00;
+    buffer_10[924] = 8'h00;
+    buffer_10[925] = 8'h00;
+    buffer_10[926] = 8'h00;
+    buffer_10[927] = 8'h00;
+    buffer_10[928] = 8'h00;
+    buffer_10[929] = 8'h00;
+    buffer_10[930] = 8'h00;
+    buffer_10[931] = 8'h00;
+    buffer_10[932] = 8'h00;
+    buffer_10[933] = 8'h00;
+    buffer_10[934] = 8'h00;
+    buffer_10[935] = 8'h00;
+    buffer_10[936] = 8'h00;
+    buffer_10[937] = 8'h00;
+    buffer_10[938] = 8'h00;
+    buffer_10[939] = 8'h00;
+    buffer_10[940] = 8'h00;
+    buffer_10[941] = 8'h00;
+    buffer_10[942] = 8'h00;
+    buffer_10[943] = 8'h00;
+    buffer_10[944] = 8'h00;
+    buffer_10[945] = 8'h00;
+    buffer_10[946] = 8'h00;
+    buffer_10[947] = 8'h00;
+    buffer_10[948] = 8'h00;
+    buffer_10[949] = 8'h00;
+    buffer_10[950] = 8'h00;
+    buffer_10[951] = 8'h00;
+    buffer_10[952] = 8'h00;
+    buffer_10[953] = 8'h00;
+    buffer_10[954] = 8'h00;
+    buffer_10[955] = 8'h00;
+    buffer_10[956] = 8'h00;
+    buffer_10[957] = 8'h00;
+    buffer_10[958] = 8'h00;
+    buffer_10[959] = 8'h00;
+    buffer_10[960] = 8'h00;
+    buffer_10[961] = 8'h00;
+    buffer_10[962] = 8'h00;
+    buffer_10[963] = 8'h00;
+    buffer_10[964] = 8'h00;
+    buffer_10[965] = 8'h00;
+    buffer_10[966] = 8'h00;
+    buffer_10[967] = 8'h00;
+    buffer_10[968] = 8'h00;
+    buffer_10[969] = 8'h00;
+    buffer_10[970] = 8'h00;
+    buffer_10[971] = 8'h00;
+    buffer_10[972] = 8'h00;
+    buffer_10[973] = 8'h00;
+    buffer_10[974] = 8'h00;
+    buffer_10[975] = 8'h00;
+    buffer_10[976] = 8'h00;
+    buffer_10[977] = 8'h00;
+    buffer_10[978] = 8'h00;
+    buffer_10[979] = 8'h00;
+    buffer_10[980] = 8'h00;
+    buffer_10[981] = 8'h00;
+    buffer_10[982] = 8'h00;
+    buffer_10[983] = 8'h00;
+    buffer_10[984] = 8'h00;
+    buffer_10[985] = 8'h00;
+    buffer_10[986] = 8'h00;
+    buffer_10[987] = 8'h00;
+    buffer_10[988] = 8'h00;
+    buffer_10[989] = 8'h00;
+    buffer_10[990] = 8'h00;
+    buffer_10[991] = 8'h00;
+    buffer_10[992] = 8'h00;
+    buffer_10[993] = 8'h00;
+    buffer_10[994] = 8'h00;
+    buffer_10[995] = 8'h00;
+    buffer_10[996] = 8'h00;
+    buffer_10[997] = 8'h00;
+    buffer_10[998] = 8'h00;
+    buffer_10[999] = 8'h00;
+    buffer_10[1000] = 8'h00;
+    buffer_10[1001] = 8'h00;
+    buffer_10[1002] = 8'h00;
+    buffer_10[1003] = 8'h00;
+    buffer_10[1004] = 8'h00;
+    buffer_10[1005] = 8'h00;
+    buffer_10[1006] = 8'h00;
+    buffer_10[1007] = 8'h00;
+    buffer_10[1008] = 8'h00;
+    buffer_10[1009] = 8'h00;
+    buffer_10[1010] = 8'h00;
+    buffer_10[1011] = 8'h00;
+    buffer_10[1012] = 8'h00;
+    buffer_10[1013] = 8'h00;
+    buffer_10[1014] = 8'h00;
+    buffer_10[1015] = 8'h00;
+    buffer_10[1016] = 8'h00;
+    buffer_10[1017] = 8'h00;
+    buffer_10[1018] = 8'h00;
+    buffer_10[1019] = 8'h00;
+    buffer_10[1020] = 8'h00;
+    buffer_10[1021] = 8'h00;
+    buffer_10[1022] = 8'h00;
+    buffer_10[1023] = 8'h00;
+  end
+  always @(posedge clk) begin
+    if (x_take)
+      buffer_10[\$signature__addr ] <= x__payload[7:0];
+  end
+  reg [7:0] _2_;
+  always @(posedge clk) begin
+    if (ce) begin
+      _2_ <= buffer_10[{ block, w__payload[171:168] }];
+    end
+  end
+  assign \rd__data$176  = _2_;
+  reg [7:0] buffer_11 [1023:0];
+  initial begin
+    buffer_11[0] = 8'h00;
+    buffer_11[1] = 8'h00;
+    buffer_11[2] = 8'h00;
+    buffer_11[3] = 8'h00;
+    buffer_11[4] = 8'h00;
+    buffer_11[5] = 8'h00;
+    buffer_11[6] = 8'h00;
+    buffer_11[7] = 8'h00;
+    buffer_11[8] = 8'h00;
+    buffer_11[9] = 8'h00;
+    buffer_11[10] = 8'h00;
+    buffer_11[11] = 8'h00;
+    buffer_11[12] = 8'h00;
+    buffer_11[13] = 8'h00;
+    buffer_11[14] = 8'h00;
+    buffer_11[15] = 8'h00;
+    buffer_11[16] = 8'h00;
+    buffer_11[17] = 8'h00;
+    buffer_11[18] = 8'h00;
+    buffer_11[19] = 8'h00;
+    buffer_11[20] = 8'h00;
+    buffer_11[21] = 8'h00;
+    buffer_11[22] = 8'h00;
+    buffer_11[23] = 8'h00;
+    buffer_11[24] = 8'h00;
+    buffer_11[25] = 8'h00;
+    buffer_11[26] = 8'h00;
+    buffer_11[27] = 8'h00;
+    buffer_11[28] = 8'h00;
+    buffer_11[29] = 8'h00;
+    buffer_11[30] = 8'h00;
+    buffer_11[31] = 8'h00;
+    buffer_11[32] = 8'h00;
+    buffer_11[33] = 8'h00;
+    buffer_11[34] = 8'h00;
+    buffer_11[35] = 8'h00;
+    buffer_11[36] = 8'h00;
+    buffer_11[37] = 8'h00;
+    buffer_11[38] = 8'h00;
+    buffer_11[39] = 8'h00;
+    buffer_11[40] = 8'h00;
+    buffer_11[41] = 8'h00;
+    buffer_11[42] = 8'h00;
+    buffer_11[43] = 8'h00;
+    buffer_11[44] = 8'h00;
+    buffer_11[45] = 8'h00;
+    buffer_11[46] = 8'h00;
+    buffer_11[47] = 8'h00;
+    buffer_11[48] = 8'h00;
+    buffer_11[49] = 8'h00;
+    buffer_11[50] = 8'h00;
+    buffer_11[51] = 8'h00;
+    buffer_11[52] = 8'h00;
+    buffer_11[53] = 8'h00;
+    buffer_11[54] = 8'h00;
+    buffer_11[55] = 8'h00;
+    buffer_11[56] = 8'h00;
+    buffer_11[57] = 8'h00;
+    buffer_11[58] = 8'h00;
+    buffer_11[59] = 8'h00;
+    buffer_11[60] = 8'h00;
+    buffer_11[61] = 8'h00;
+    buffer_11[62] = 8'h00;
+    buffer_11[63] = 8'h00;
+    buffer_11[64] = 8'h00;
+    buffer_11[65] = 8'h00;
+    buffer_11[66] = 8'h00;
+    buffer_11[67] = 8'h00;
+    buffer_11[68] = 8'h00;
+    buffer_11[69] = 8'h00;
+    buffer_11[70] = 8'h00;
+    buffer_11[71] = 8'h00;
+    buffer_11[72] = 8'h00;
+    buffer_11[73] = 8'h00;
+    buffer_11[74] = 8'h00;
+    buffer_11[75] = 8'h00;
+    buffer_11[76] = 8'h00;
+    buffer_11[77] = 8'h00;
+    buffer_11[78] = 8'h00;
+    buffer_11[79] = 8'h00;
+    buffer_11[80] = 8'h00;
+    buffer_11[81] = 8'h00;
+    buffer_11[82] = 8'h00;
+    buffer_11[83] = 8'h00;
+    buffer_11[84] = 8'h00;
+    buffer_11[85] = 8'h00;
+    buffer_11[86] = 8'h00;
+    buffer_11[87] = 8'h00;
+    buffer_11[88] = 8'h00;
+    buffer_11[89] = 8'h00;
+    buffer_11[90] = 8'h00;
+    buffer_11[91] = 8'h00;
+    buffer_11[92] = 8'h00;
+    buffer_11[93] = 8'h00;
+    buffer_11[94] = 8'h00;
+    buffer_11[95] = 8'h00;
+    buffer_11[96] = 8'h00;
+    buffer_11[97] = 8'h00;
+    buffer_11[98] = 8'h00;
+    buffer_11[99] = 8'h00;
+    buffer_11[100] = 8'h00;
+    buffer_11[101] = 8'h00;
+    buffer_11[102] = 8'h00;
+    buffer_11[103] = 8'h00;
+    buffer_11[104] = 8'h00;
+    buffer_11[105] = 8'h00;
+    buffer_11[106] = 8'h00;
+    buffer_11[107] = 8'h00;
+    buffer_11[108] = 8'h00;
+    buffer_11[109] = 8'h00;
+    buffer_11[110] = 8'h00;
+    buffer_11[111] = 8'h00;
+    buffer_11[112] = 8'h00;
+    buffer_11[113] = 8'h00;
+    buffer_11[114] = 8'h00;
+    buffer_11[115] = 8'h00;
+    buffer_11[116] = 8'h00;
+    buffer_11[117] = 8'h00;
+    buffer_11[118] = 8'h00;
+    buffer_11[119] = 8'h00;
+    buffer_11[120] = 8'h00;
+    buffer_11[121] = 8'h00;
+    buffer_11[122] = 8'h00;
+    buffer_11[123] = 8'h00;
+    buffer_11[124] = 8'h00;
+    buffer_11[125] = 8'h00;
+    buffer_11[126] = 8'h00;
+    buffer_11[127] = 8'h00;
+    buffer_11[128] = 8'h00;
+    buffer_11[129] = 8'h00;
+    buffer_11[130] = 8'h00;
+    buffer_11[131] = 8'h00;
+    buffer_11[132] = 8'h00;
+    buffer_11[133] = 8'h00;
+    buffer_11[134] = 8'h00;
+    buffer_11[135] = 8'h00;
+    buffer_11[136] = 8'h00;
+    buffer_11[137] = 8'h00;
+    buffer_11[138] = 8'h00;
+    buffer_11[139] = 8'h00;
+    buffer_11[140] = 8'h00;
+    buffer_11[141] = 8'h00;
+    buffer_11[142] = 8'h00;
+    buffer_11[143] = 8'h00;
+    buffer_11[144] = 8'h00;
+    buffer_11[145] = 8'h00;
+    buffer_11[146] = 8'h00;
+    buffer_11[147] = 8'h00;
+    buffer_11[148] = 8'h00;
+    buffer_11[149] = 8'h00;
+    buffer_11[150] = 8'h00;
+    buffer_11[151] = 8'h00;
+    buffer_11[152] = 8'h00;
+    buffer_11[153] = 8'h00;
+    buffer_11[154] = 8'h00;
+    buffer_11[155] = 8'h00;
+    buffer_11[156] = 8'h00;
+    buffer_11[157] = 8'h00;
+    buffer_11[158] = 8'h00;
+    buffer_11[159] = 8'h00;
+    buffer_11[160] = 8'h00;
+    buffer_11[161] = 8'h00;
+    buffer_11[162] = 8'h00;
+    buffer_11[163] = 8'h00;
+    buffer_11[164] = 8'h00;
+    buffer_11[165] = 8'h00;
+    buffer_11[166] = 8'h00;
+    buffer_11[167] = 8'h00;
+    buffer_11[168] = 8'h00;
+    buffer_11[169] = 8'h00;
+    buffer_11[170] = 8'h00;
+    buffer_11[171] = 8'h00;
+    buffer_11[172] = 8'h00;
+    buffer_11[173] = 8'h00;
+    buffer_11[174] = 8'h00;
+    buffer_11[175] = 8'h00;
+    buffer_11[176] = 8'h00;
+    buffer_11[177] = 8'h00;
+    buffer_11[178] = 8'h00;
+    buffer_11[179] = 8'h00;
+    buffer_11[180] = 8'h00;
+    buffer_11[181] = 8'h00;
+    buffer_11[182] = 8'h00;
+    buffer_11[183] = 8'h00;
+    buffer_11[184] = 8'h00;
+    buffer_11[185] = 8'h00;
+    buffer_11[186] = 8'h00;
+    buffer_11[187] = 8'h00;
+    buffer_11[188] = 8'h00;
+    buffer_11[189] = 8'h00;
+    buffer_11[190] = 8'h00;
+    buffer_11[191] = 8'h00;
+    buffer_11[192] = 8'h00;
+    buffer_11[193] = 8'h00;
+    buffer_11[194] = 8'h00;
+    buffer_11[195] = 8'h00;
+    buffer_11[196] = 8'h00;
+    buffer_11[197] = 8'h00;
+    buffer_11[198] = 8'h00;
+    buffer_11[199] = 8'h00;
+    buffer_11[200] = 8'h00;
+    buffer_11[201] = 8'h00;
+    buffer_11[202] = 8'h00;
+    buffer_11[203] = 8'h00;
+    buffer_11[204] = 8'h00;
+    buffer_11[205] = 8'h00;
+    buffer_11[206] = 8'h00;
+    buffer_11[207] = 8'h00;
+    buffer_11[208] = 8'h00;
+    buffer_11[209] = 8'h00;
+    buffer_11[210] = 8'h00;
+    buffer_11[211] = 8'h00;
+    buffer_11[212] = 8'h00;
+    buffer_11[213] = 8'h00;
+    buffer_11[214] = 8'h00;
+    buffer_11[215] = 8'h00;
+    buffer_11[216] = 8'h00;
+    buffer_11[217] = 8'h00;
+    buffer_11[218] = 8'h00;
+    buffer_11[219] = 8'h00;
+    buffer_11[220] = 8'h00;
+    buffer_11[221] = 8'h00;
+    buffer_11[222] = 8'h00;
+    buffer_11[223] = 8'h00;
+    buffer_11[224] = 8'h00;
+    buffer_11[225] = 8'h00;
+    buffer_11[226] = 8'h00;
+    buffer_11[227] = 8'h00;
+    buffer_11[228] = 8'h00;
+    buffer_11[229] = 8'h00;
+    buffer_11[230] = 8'h00;
+    buffer_11[231] = 8'h00;
+    buffer_11[232] = 8'h00;
+    buffer_11[233] = 8'h00;
+    buffer_11[234] = 8'h00;
+    buffer_11[235] = 8'h00;
+    buffer_11[236] = 8'h00;
+    buffer_11[237] = 8'h00;
+    buffer_11[238] = 8'h00;
+    buffer_11[239] = 8'h00;
+    buffer_11[240] = 8'h00;
+    buffer_11[241] = 8'h00;
+    buffer_11[242] = 8'h00;
+    buffer_11[243] = 8'h00;
+    buffer_11[244] = 8'h00;
+    buffer_11[245] = 8'h00;
+    buffer_11[246] = 8'h00;
+    buffer_11[247] = 8'h00;
+    buffer_11[248] = 8'h00;
+    buffer_11[249] = 8'h00;
+    buffer_11[250] = 8'h00;
+    buffer_11[251] = 8'h00;
+    buffer_11[252] = 8'h00;
+    buffer_11[253] = 8'h00;
+    buffer_11[254] = 8'h00;
+    buffer_11[255] = 8'h00;
+    buffer_11[256] = 8'h00;
+    buffer_11[257] = 8'h00;
+    buffer_11[258] = 8'h00;
+    buffer_11[259] = 8'h00;
+    buffer_11[260] = 8'h00;
+    buffer_11[261] = 8'h00;
+    buffer_11[262] = 8'h00;
+    buffer_11[263] = 8'h00;
+    buffer_11[264] = 8'h00;
+    buffer_11[265] = 8'h00;
+    buffer_11[266] = 8'h00;
+    buffer_11[267] = 8'h00;
+    buffer_11[268] = 8'h00;
+    buffer_11[269] = 8'h00;
+    buffer_11[270] = 8'h00;
+    buffer_11[271] = 8'h00;
+    buffer_11[272] = 8'h00;
+    buffer_11[273] = 8'h00;
+    buffer_11[274] = 8'h00;
+    buffer_11[275] = 8'h00;
+    buffer_11[276] = 8'h00;
+    buffer_11[277] = 8'h00;
+    buffer_11[278] = 8'h00;
+    buffer_11[279] = 8'h00;
+    buffer_11[280] = 8'h00;
+    buffer_11[281] = 8'h00;
+    buffer_11[282] = 8'h00;
+    buffer_11[283] = 8'h00;
+    buffer_11[284] = 8'h00;
+    buffer_11[285] = 8'h00;
+    buffer_11[286] = 8'h00;
+    buffer_11[287] = 8'h00;
+    buffer_11[288] = 8'h00;
+    buffer_11[289] = 8'h00;
+    buffer_11[290] = 8'h00;
+    buffer_11[291] = 8'h00;
+    buffer_11[292] = 8'h00;
+    buffer_11[293] = 8'h00;
+    buffer_11[294] = 8'h00;
+    buffer_11[295] = 8'h00;
+    buffer_11[296] = 8'h00;
+    buffer_11[297] = 8'h00;
+    buffer_11[298] = 8'h00;
+    buffer_11[299] = 8'h00;
+    buffer_11[300] = 8'h00;
+    buffer_11[301] = 8'h00;
+    buffer_11[302] = 8'h00;
+    buffer_11[303] = 8'h00;
+    buffer_11[304] = 8'h00;
+    buffer_11[305] = 8'h00;
+    buffer_11[306] = 8'h00;
+    buffer_11[307] = 8'h00;
+    buffer_11[308] = 8'h00;
+    buffer_11[309] = 8'h00;
+    buffer_11[310] = 8'h00;
+    buffer_11[311] = 8'h00;
+    buffer_11[312] = 8'h00;
+    buffer_11[313] = 8'h00;
+    buffer_11[314] = 8'h00;
+    buffer_11[315] = 8'h00;
+    buffer_11[316] = 8'h00;
+    buffer_11[317] = 8'h00;
+    buffer_11[318] = 8'h00;
+    buffer_11[319] = 8'h00;
+    buffer_11[320] = 8'h00;
+    buffer_11[321] = 8'h00;
+    buffer_11[322] = 8'h00;
+    buffer_11[323] = 8'h00;
+    buffer_11[324] = 8'h00;
+    buffer_11[325] = 8'h00;
+    buffer_11[326] = 8'h00;
+    buffer_11[327] = 8'h00;
+    buffer_11[328] = 8'h00;
+    buffer_11[329] = 8'h00;
+    buffer_11[330] = 8'h00;
+    buffer_11[331] = 8'h00;
+    buffer_11[332] = 8'h00;
+    buffer_11[333] = 8'h00;
+    buffer_11[334] = 8'h00;
+    buffer_11[335] = 8'h00;
+    buffer_11[336] = 8'h00;
+    buffer_11[337] = 8'h00;
+    buffer_11[338] = 8'h00;
+    buffer_11[339] = 8'h00;
+    buffer_11[340] = 8'h00;
+    buffer_11[341] = 8'h00;
+    buffer_11[342] = 8'h00;
+    buffer_11[343] = 8'h00;
+    buffer_11[344] = 8'h00;
+    buffer_11[345] = 8'h00;
+    buffer_11[346] = 8'h00;
+    buffer_11[347] = 8'h00;
+    buffer_11[348] = 8'h00;
+    buffer_11[349] = 8'h00;
+    buffer_11[350] = 8'h00;
+    buffer_11[351] = 8'h00;
+    buffer_11[352] = 8'h00;
+    buffer_11[353] = 8'h00;
+    buffer_11[354] = 8'h00;
+    buffer_11[355] = 8'h00;
+    buffer_11[356] = 8'h00;
+    buffer_11[357] = 8'h00;
+    buffer_11[358] = 8'h00;
+    buffer_11[359] = 8'h00;
+    buffer_11[360] = 8'h00;
+    buffer_11[361] = 8'h00;
+    buffer_11[362] = 8'h00;
+    buffer_11[363] = 8'h00;
+    buffer_11[364] = 8'h00;
+    buffer_11[365] = 8'h00;
+    buffer_11[366] = 8'h00;
+    buffer_11[367] = 8'h00;
+    buffer_11[368] = 8'h00;
+    buffer_11[369] = 8'h00;
+    buffer_11[370] = 8'h00;
+    buffer_11[371] = 8'h00;
+    buffer_11[372] = 8'h00;
+    buffer_11[373] = 8'h00;
+    buffer_11[374] = 8'h00;
+    buffer_11[375] = 8'h00;
+    buffer_11[376] = 8'h00;
+    buffer_11[377] = 8'h00;
+    buffer_11[378] = 8'h00;
+    buffer_11[379] = 8'h00;
+    buffer_11[380] = 8'h00;
+    buffer_11[381] = 8'h00;
+    buffer_11[382] = 8'h00;
+    buffer_11[383] = 8'h00;
+    buffer_11[384] = 8'h00;
+    buffer_11[385] = 8'h00;
+    buffer_11[386] = 8'h00;
+    buffer_11[387] = 8'h00;
+    buffer_11[388] = 8'h00;
+    buffer_11[389] = 8'h00;
+    buffer_11[390] = 8'h00;
+    buffer_11[391] = 8'h00;
+    buffer_11[392] = 8'h00;
+    buffer_11[393] = 8'h00;
+    buffer_11[394] = 8'h00;
+    buffer_11[395] = 8'h00;
+    buffer_11[396] = 8'h00;
+    buffer_11[397] = 8'h00;
+    buffer_11[398] = 8'h00;
+    buffer_11[399] = 8'h00;
+    buffer_11[400] = 8'h00;
+    buffer_11[401] = 8'h00;
+    buffer_11[402] = 8'h00;
+    buffer_11[403] = 8'h00;
+    buffer_11[404] = 8'h00;
+    buffer_11[405] = 8'h00;
+    buffer_11[406] = 8'h00;
+    buffer_11[407] = 8'h00;
+    buffer_11[408] = 8'h00;
+    buffer_11[409] = 8'h00;
+    buffer_11[410] = 8'h00;
+    buffer_11[411] = 8'h00;
+    buffer_11[412] = 8'h00;
+    buffer_11[413] = 8'h00;
+    buffer_11[414] = 8'h00;
+    buffer_11[415] = 8'h00;
+    buffer_11[416] = 8'h00;
+    buffer_11[417] = 8'h00;
+    buffer_11[418] = 8'h00;
+    buffer_11[419] = 8'h00;
+    buffer_11[420] = 8'h00;
+    buffer_11[421] = 8'h00;
+    buffer_11[422] = 8'h00;
+    buffer_11[423] = 8'h00;
+    buffer_11[424] = 8'h00;
+    buffer_11[425] = 8'h00;
+    buffer_11[426] = 8'h00;
+    buffer_11[427] = 8'h00;
+    buffer_11[428] = 8'h00;
+    buffer_11[429] = 8'h00;
+    buffer_11[430] = 8'h00;
+    buffer_11[431] = 8'h00;
+    buffer_11[432] = 8'h00;
+    buffer_11[433] = 8'h00;
+    buffer_11[434] = 8'h00;
+    buffer_11[435] = 8'h00;
+    buffer_11[436] = 8'h00;
+    buffer_11[437] = 8'h00;
+    buffer_11[438] = 8'h00;
+    buffer_11[439] = 8'h00;
+    buffer_11[440] = 8'h00;
+    buffer_11[441] = 8'h00;
+    buffer_11[442] = 8'h00;
+    buffer_11[443] = 8'h00;
+    buffer_11[444] = 8'h00;
+    buffer_11[445] = 8'h00;
+    buffer_11[446] = 8'h00;
+    buffer_11[447] = 8'h00;
+    buffer_11[448] = 8'h00;
+    buffer_11[449] = 8'h00;
+    buffer_11[450] = 8'h00;
+    buffer_11[451] = 8'h00;
+    buffer_11[452] = 8'h00;
+    buffer_11[453] = 8'h00;
+    buffer_11[454] = 8'h00;
+    buffer_11[455] = 8'h00;
+    buffer_11[456] = 8'h00;
+    buffer_11[457] = 8'h00;
+    buffer_11[458] = 8'h00;
+    buffer_11[459] = 8'h00;
+    buffer_11[460] = 8'h00;
+    buffer_11[461] = 8'h00;
+    buffer_11[462] = 8'h00;
+    buffer_11[463] = 8'h00;
+    buffer_11[464] = 8'h00;
+    buffer_11[465] = 8'h00;
+    buffer_11[466] = 8'h00;
+    buffer_11[467] = 8'h00;
+    buffer_11[468] = 8'h00;
+    buffer_11[469] = 8'h00;
+    buffer_11[470] = 8'h00;
+    buffer_11[471] = 8'h00;
+    buffer_11[472] = 8'h00;
+    buffer_11[473] = 8'h00;
+    buffer_11[474] = 8'h00;
+    buffer_11[475] = 8'h00;
+    buffer_11[476] = 8'h00;
+    buffer_11[477] = 8'h00;
+    buffer_11[478] = 8'h00;
+    buffer_11[479] = 8'h00;
+    buffer_11[480] = 8'h00;
+    buffer_11[481] = 8'h00;
+    buffer_11[482] = 8'h00;
+    buffer_11[483] = 8'h00;
+    buffer_11[484] = 8'h00;
+    buffer_11[485] = 8'h00;
+    buffer_11[486] = 8'h00;
+    buffer_11[487] = 8'h00;
+    buffer_11[488] = 8'h00;
+    buffer_11[489] = 8'h00;
+    buffer_11[490] = 8'h00;
+    buffer_11[491] = 8'h00;
+    buffer_11[492] = 8'h00;
+    buffer_11[493] = 8'h00;
+    buffer_11[494] = 8'h00;
+    buffer_11[495] = 8'h00;
+    buffer_11[496] = 8'h00;
+    buffer_11[497] = 8'h00;
+    buffer_11[498] = 8'h00;
+    buffer_11[499] = 8'h00;
+    buffer_11[500] = 8'h00;
+    buffer_11[501] = 8'h00;
+    buffer_11[502] = 8'h00;
+    buffer_11[503] = 8'h00;
+    buffer_11[504] = 8'h00;
+    buffer_11[505] = 8'h00;
+    buffer_11[506] = 8'h00;
+    buffer_11[507] = 8'h00;
+    buffer_11[508] = 8'h00;
+    buffer_11[509] = 8'h00;
+    buffer_11[510] = 8'h00;
+    buffer_11[511] = 8'h00;
+    buffer_11[512] = 8'h00;
+    buffer_11[513] = 8'h00;
+    buffer_11[514] = 8'h00;
+    buffer_11[515] = 8'h00;
+    buffer_11[516] = 8'h00;
+    buffer_11[517] = 8'h00;
+    buffer_11[518] = 8'h00;
+    buffer_11[519] = 8'h00;
+    buffer_11[520] = 8'h00;
+    buffer_11[521] = 8'h00;
+    buffer_11[522] = 8'h00;
+    buffer_11[523] = 8'h00;
+    buffer_11[524] = 8'h00;
+    buffer_11[525] = 8'h00;
+    buffer_11[526] = 8'h00;
+    buffer_11[527] = 8'h00;
+    buffer_11[528] = 8'h00;
+    buffer_11[529] = 8'h00;
+    buffer_11[530] = 8'h00;
+    buffer_11[531] = 8'h00;
+    buffer_11[532] = 8'h00;
+    buffer_11[533] = 8'h00;
+    buffer_11[534] = 8'h00;
+    buffer_11[535] = 8'h00;
+    buffer_11[536] = 8'h00;
+    buffer_11[537] = 8'h00;
+    buffer_11[538] = 8'h00;
+    buffer_11[539] = 8'h00;
+    buffer_11[540] = 8'h00;
+    buffer_11[541] = 8'h00;
+    buffer_11[542] = 8'h00;
+    buffer_11[543] = 8'h00;
+    buffer_11[544] = 8'h00;
+    buffer_11[545] = 8'h00;
+    buffer_11[546] = 8'h00;
+    buffer_11[547] = 8'h00;
+    buffer_11[548] = 8'h00;
+    buffer_11[549] = 8'h00;
+    buffer_11[550] = 8'h00;
+    buffer_11[551] = 8'h00;
+    buffer_11[552] = 8'h00;
+    buffer_11[553] = 8'h00;
+    buffer_11[554] = 8'h00;
+    buffer_11[555] = 8'h00;
+    buffer_11[556] = 8'h00;
+    buffer_11[557] = 8'h00;
+    buffer_11[558] = 8'h00;
+    buffer_11[559] = 8'h00;
+    buffer_11[560] = 8'h00;
+    buffer_11[561] = 8'h00;
+    buffer_11[562] = 8'h00;
+    buffer_11[563] = 8'h00;
+    buffer_11[564] = 8'h00;
+    buffer_11[565] = 8'h00;
+    buffer_11[566] = 8'h00;
+    buffer_11[567] = 8'h00;
+    buffer_11[568] = 8'h00;
+    buffer_11[569] = 8'h00;
+    buffer_11[570] = 8'h00;
+    buffer_11[571] = 8'h00;
+    buffer_11[572] = 8'h00;
+    buffer_11[573] = 8'h00;
+    buffer_11[574] = 8'h00;
+    buffer_11[575] = 8'h00;
+    buffer_11[576] = 8'h00;
+    buffer_11[577] = 8'h00;
+    buffer_11[578] = 8'h00;
+    buffer_11[579] = 8'h00;
+    buffer_11[580] = 8'h00;
+    buffer_11[581] = 8'h00;
+    buffer_11[582] = 8'h00;
+    buffer_11[583] = 8'h00;
+    buffer_11[584] = 8'h00;
+    buffer_11[585] = 8'h00;
+    buffer_11[586] = 8'h00;
+    buffer_11[587] = 8'h00;
+    buffer_11[588] = 8'h00;
+    buffer_11[589] = 8'h00;
+    buffer_11[590] = 8'h00;
+    buffer_11[591] = 8'h00;
+    buffer_11[592] = 8'h00;
+    buffer_11[593] = 8'h00;
+    buffer_11[594] = 8'h00;
+    buffer_11[595] = 8'h00;
+    buffer_11[596] = 8'h00;
+    buffer_11[597] = 8'h00;
+    buffer_11[598] = 8'h00;
+    buffer_11[599] = 8'h00;
+    buffer_11[600] = 8'h00;
+    buffer_11[601] = 8'h00;
+    buffer_11[602] = 8'h00;
+    buffer_11[603] = 8'h00;
+    buffer_11[604] = 8'h00;
+    buffer_11[605] = 8'h00;
+    buffer_11[606] = 8'h00;
+    buffer_11[607] = 8'h00;
+    buffer_11[608] = 8'h00;
+    buffer_11[609] = 8'h00;
+    buffer_11[610] = 8'h00;
+    buffer_11[611] = 8'h00;
+    buffer_11[612] = 8'h00;
+    buffer_11[613] = 8'h00;
+    buffer_11[614] = 8'h00;
+    buffer_11[615] = 8'h00;
+    buffer_11[616] = 8'h00;
+    buffer_11[617] = 8'h00;
+    buffer_11[618] = 8'h00;
+    buffer_11[619] = 8'h00;
+    buffer_11[620] = 8'h00;
+    buffer_11[621] = 8'h00;
+    buffer_11[622] = 8'h00;
+    buffer_11[623] = 8'h00;
+    buffer_11[624] = 8'h00;
+    buffer_11[625] = 8'h00;
+    buffer_11[626] = 8'h00;
+    buffer_11[627] = 8'h00;
+    buffer_11[628] = 8'h00;
+    buffer_11[629] = 8'h00;
+    buffer_11[630] = 8'h00;
+    buffer_11[631] = 8'h00;
+    buffer_11[632] = 8'h00;
+    buffer_11[633] = 8'h00;
+    buffer_11[634] = 8'h00;
+    buffer_11[635] = 8'h00;
+    buffer_11[636] = 8'h00;
+    buffer_11[637] = 8'h00;
+    buffer_11[638] = 8'h00;
+    buffer_11[639] = 8'h00;
+    buffer_11[640] = 8'h00;
+    buffer_11[641] = 8'h00;
+    buffer_11[642] = 8'h00;
+    buffer_11[643] = 8'h00;
+    buffer_11[644] = 8'h00;
+    buffer_11[645] = 8'h00;
+    buffer_11[646] = 8'h00;
+    buffer_11[647] = 8'h00;
+    buffer_11[648] = 8'h00;
+    buffer_11[649] = 8'h00;
+    buffer_11[650] = 8'h00;
+    buffer_11[651] = 8'h00;
+    buffer_11[652] = 8'h00;
+    buffer_11[653] = 8'h00;
+    buffer_11[654] = 8'h00;
+    buffer_11[655] = 8'h00;
+    buffer_11[656] = 8'h00;
+    buffer_11[657] = 8'h00;
+    buffer_11[658] = 8'h00;
+    buffer_11[659] = 8'h00;
+    buffer_11[660] = 8'h00;
+    buffer_11[661] = 8'h00;
+    buffer_11[662] = 8'h00;
+    buffer_11[663] = 8'h00;
+    buffer_11[664] = 8'h00;
+    buffer_11[665] = 8'h00;
+    buffer_11[666] = 8'h00;
+    buffer_11[667] = 8'h00;
+    buffer_11[668] = 8'h00;
+    buffer_11[669] = 8'h00;
+    buffer_11[670] = 8'h00;
+    buffer_11[671] = 8'h00;
+    buffer_11[672] = 8'h00;
+    buffer_11[673] = 8'h00;
+    buffer_11[674] = 8'h00;
+    buffer_11[675] = 8'h00;
+    buffer_11[676] = 8'h00;
+    buffer_11[677] = 8'h00;
+    buffer_11[678] = 8'h00;
+    buffer_11[679] = 8'h00;
+    buffer_11[680] = 8'h00;
+    buffer_11[681] = 8'h00;
+    buffer_11[682] = 8'h00;
+    buffer_11[683] = 8'h00;
+    buffer_11[684] = 8'h00;
+    buffer_11[685] = 8'h00;
+    buffer_11[686] = 8'h00;
+    buffer_11[687] = 8'h00;
+    buffer_11[688] = 8'h00;
+    buffer_11[689] = 8'h00;
+    buffer_11[690] = 8'h00;
+    buffer_11[691] = 8'h00;
+    buffer_11[692] = 8'h00;
+    buffer_11[693] = 8'h00;
+    buffer_11[694] = 8'h00;
+    buffer_11[695] = 8'h00;
+    buffer_11[696] = 8'h00;
+    buffer_11[697] = 8'h00;
+    buffer_11[698] = 8'h00;
+    buffer_11[699] = 8'h00;
+    buffer_11[700] = 8'h00;
+    buffer_11[701] = 8'h00;
+    buffer_11[702] = 8'h00;
+    buffer_11[703] = 8'h00;
+    buffer_11[704] = 8'h00;
+    buffer_11[705] = 8'h00;
+    buffer_11[706] = 8'h00;
+    buffer_11[707] = 8'h00;
+    buffer_11[708] = 8'h00;
+    buffer_11[709] = 8'h00;
+    buffer_11[710] = 8'h00;
+    buffer_11[711] = 8'h00;
+    buffer_11[712] = 8'h00;
+    buffer_11[713] = 8'h00;
+    buffer_11[714] = 8'h00;
+    buffer_11[715] = 8'h00;
+    buffer_11[716] = 8'h00;
+    buffer_11[717] = 8'h00;
+    buffer_11[718] = 8'h00;
+    buffer_11[719] = 8'h00;
+    buffer_11[720] = 8'h00;
+    buffer_11[721] = 8'h00;
+    buffer_11[722] = 8'h00;
+    buffer_11[723] = 8'h00;
+    buffer_11[724] = 8'h00;
+    buffer_11[725] = 8'h00;
+    buffer_11[726] = 8'h00;
+    buffer_11[727] = 8'h00;
+    buffer_11[728] = 8'h00;
+    buffer_11[729] = 8'h00;
+    buffer_11[730] = 8'h00;
+    buffer_11[731] = 8'h00;
+    buffer_11[732] = 8'h00;
+    buffer_11[733] = 8'h00;
+    buffer_11[734] = 8'h00;
+    buffer_11[735] = 8'h00;
+    buffer_11[736] = 8'h00;
+    buffer_11[737] = 8'h00;
+    buffer_11[738] = 8'h00;
+    buffer_11[739] = 8'h00;
+    buffer_11[740] = 8'h00;
+    buffer_11[741] = 8'h00;
+    buffer_11[742] = 8'h00;
+    buffer_11[743] = 8'h00;
+    buffer_11[744] = 8'h00;
+    buffer_11[745] = 8'h00;
+    buffer_11[746] = 8'h00;
+    buffer_11[747] = 8'h00;
+    buffer_11[748] = 8'h00;
+    buffer_11[749] = 8'h00;
+    buffer_11[750] = 8'h00;
+    buffer_11[751] = 8'h00;
+    buffer_11[752] = 8'h00;
+    buffer_11[753] = 8'h00;
+    buffer_11[754] = 8'h00;
+    buffer_11[755] = 8'h00;
+    buffer_11[756] = 8'h00;
+    buffer_11[757] = 8'h00;
+    buffer_11[758] = 8'h00;
+    buffer_11[759] = 8'h00;
+    buffer_11[760] = 8'h00;
+    buffer_11[761] = 8'h00;
+    buffer_11[762] = 8'h00;
+    buffer_11[763] = 8'h00;
+    buffer_11[764] = 8'h00;
+    buffer_11[765] = 8'h00;
+    buffer_11[766] = 8'h00;
+    buffer_11[767] = 8'h00;
+    buffer_11[768] = 8'h00;
+    buffer_11[769] = 8'h00;
+    buffer_11[770] = 8'h00;
+    buffer_11[771] = 8'h00;
+    buffer_11[772] = 8'h00;
+    buffer_11[773] = 8'h00;
+    buffer_11[774] = 8'h00;
+    buffer_11[775] = 8'h00;
+    buffer_11[776] = 8'h00;
+    buffer_11[777] = 8'h00;
+    buffer_11[778] = 8'h00;
+    buffer_11[779] = 8'h00;
+    buffer_11[780] = 8'h00;
+    buffer_11[781] = 8'h00;
+    buffer_11[782] = 8'h00;
+    buffer_11[783] = 8'h00;
+    buffer_11[784] = 8'h00;
+    buffer_11[785] = 8'h00;
+    buffer_11[786] = 8'h00;
+    buffer_11[787] = 8'h00;
+    buffer_11[788] = 8'h00;
+    buffer_11[789] = 8'h00;
+    buffer_11[790] = 8'h00;
+    buffer_11[791] = 8'h00;
+    buffer_11[792] = 8'h00;
+    buffer_11[793] = 8'h00;
+    buffer_11[794] = 8'h00;
+    buffer_11[795] = 8'h00;
+    buffer_11[796] = 8'h00;
+    buffer_11[797] = 8'h00;
+    buffer_11[798] = 8'h00;
+    buffer_11[799] = 8'h00;
+    buffer_11[800] = 8'h00;
+    buffer_11[801] = 8'h00;
+    buffer_11[802] = 8'h00;
+    buffer_11[803] = 8'h00;
+    buffer_11[804] = 8'h00;
+    buffer_11[805] = 8'h00;
+    buffer_11[806] = 8'h00;
+    buffer_11[807] = 8'h00;
+    buffer_11[808] = 8'h00;
+    buffer_11[809] = 8'h00;
+    buffer_11[810] = 8'h00;
+    buffer_11[811] = 8'h00;
+    buffer_11[812] = 8'h00;
+    buffer_11[813] = 8'h00;
+    buffer_11[814] = 8'h00;
+    buffer_11[815] = 8'h00;
+    buffer_11[816] = 8'h00;
+    buffer_11[817] = 8'h00;
+    buffer_11[818] = 8'h00;
+    buffer_11[819] = 8'h00;
+    buffer_11[820] = 8'h00;
+    buffer_11[821] = 8'h00;
+    buffer_11[822] = 8'h00;
+    buffer_11[823] = 8'h00;
+    buffer_11[824] = 8'h00;
+    buffer_11[825] = 8'h00;
+    buffer_11[826] = 8'h00;
+    buffer_11[827] = 8'h00;
+    buffer_11[828] = 8'h00;
+    buffer_11[829] = 8'h00;
+    buffer_11[830] = 8'h00;
+    buffer_11[831] = 8'h00;
+    buffer_11[832] = 8'h00;
+    buffer_11[833] = 8'h00;
+    buffer_11[834] = 8'h00;
+    buffer_11[835] = 8'h00;
+    buffer_11[836] = 8'h00;
+    buffer_11[837] = 8'h00;
+    buffer_11[838] = 8'h00;
+    buffer_11[839] = 8'h00;
+    buffer_11[840] = 8'h00;
+    buffer_11[841] = 8'h00;
+    buffer_11[842] = 8'h00;
+    buffer_11[843] = 8'h00;
+    buffer_11[844] = 8'h00;
+    buffer_11[845] = 8'h00;
+    buffer_11[846] = 8'h00;
+    buffer_11[847] = 8'h00;
+    buffer_11[848] = 8'h00;
+    buffer_11[849] = 8'h00;
+    buffer_11[850] = 8'h00;
+    buffer_11[851] = 8'h00;
+    buffer_11[852] = 8'h00;
+    buffer_11[853] = 8'h00;
+    buffer_11[854] = 8'h00;
+    buffer_11[855] = 8'h00;
+    buffer_11[856] = 8'h00;
+    buffer_11[857] = 8'h00;
+    buffer_11[858] = 8'h00;
+    buffer_11[859] = 8'h00;
+    buffer_11[860] = 8'h00;
+    buffer_11[861] = 8'h00;
+    buffer_11[862] = 8'h00;
+    buffer_11[863] = 8'h00;
+    buffer_11[864] = 8'h00;
+    buffer_11[865] = 8'h00;
+    buffer_11[866] = 8'h00;
+    buffer_11[867] = 8'h00;
+    buffer_11[868] = 8'h00;
+    buffer_11[869] = 8'h00;
+    buffer_11[870] = 8'h00;
+    buffer_11[871] = 8'h00;
+    buffer_11[872] = 8'h00;
+    buffer_11[873] = 8'h00;
+    buffer_11[874] = 8'h00;
+    buffer_11[875] = 8'h00;
+    buffer_11[876] = 8'h00;
+    buffer_11[877] = 8'h00;
+    buffer_11[878] = 8'h00;
+    buffer_11[879] = 8'h00;
+    buffer_11[880] = 8'h00;
+    buffer_11[881] = 8'h00;
+    buffer_11[882] = 8'h00;
+    buffer_11[883] = 8'h00;
+    buffer_11[884] = 8'h00;
+    buffer_11[885] = 8'h00;
+    buffer_11[886] = 8'h00;
+    buffer_11[887] = 8'h00;
+    buffer_11[888] = 8'h00;
+    buffer_11[889] = 8'h00;
+    buffer_11[890] = 8'h00;
+    buffer_11[891] = 8'h00;
+    buffer_11[892] = 8'h00;
+    buffer_11[893] = 8'h00;
+    buffer_11[894] = 8'h00;
+    buffer_11[895] = 8'h00;
+    buffer_11[896] = 8'h00;
+    buffer_11[897] = 8'h00;
+    buffer_11[898] = 8'h00;
+    buffer_11[899] = 8'h00;
+    buffer_11[900] = 8'h00;
+    buffer_11[901] = 8'h00;
+    buffer_11[902] = 8'h00;
+    buffer_11[903] = 8'h00;
+    buffer_11[904] = 8'h00;
+    buffer_11[905] = 8'h00;
+    buffer_11[906] = 8'h00;
+    buffer_11[907] = 8'h00;
+    buffer_11[908] = 8'h00;
+    buffer_11[909] = 8'h00;
+    buffer_11[910] = 8'h00;
+    buffer_11[911] = 8'h00;
+    buffer_11[912] = 8'h00;
+    buffer_11[913] = 8'h00;
+    buffer_11[914] = 8'h00;
+    buffer_11[915] = 8'h00;
+    buffer_11[916] = 8'h00;
+    buffer_11[917] = 8'h00;
+    buffer_11[918] = 8'h00;
+    buffer_11[919] = 8'h00;
+    buffer_11[920] = 8'h00;
+    buffer_11[921] = 8'h00;
+    buffer_11[922] = 8'h00;
+    buffer_11[923] = 8'h00;
+    buffer_11[924] = 8'h00;
+    buffer_11[925] = 8'h00;
+    buffer_11[926] = 8'h00;
+    buffer_11[927] = 8'h00;
+    buffer_11[928] = 8'h00;
+    buffer_11[929] = 8'h00;
+    buffer_11[930] = 8'h00;
+    buffer_11[931] = 8'h00;
+    buffer_11[932] = 8'h00;
+    buffer_11[933] = 8'h00;
+    buffer_11[934] = 8'h00;
+    buffer_11[935] = 8'h00;
+    buffer_11[936] = 8'h00;
+    buffer_11[937] = 8'h00;
+    buffer_11[938] = 8'h00;
+    buffer_11[939] = 8'h00;
+    buffer_11[940] = 8'h00;
+    buffer_11[941] = 8'h00;
+    buffer_11[942] = 8'h00;
+    buffer_11[943] = 8'h00;
+    buffer_11[944] = 8'h00;
+    buffer_11[945] = 8'h00;
+    buffer_11[946] = 8'h00;
+    buffer_11[947] = 8'h00;
+    buffer_11[948] = 8'h00;
+    buffer_11[949] = 8'h00;
+    buffer_11[950] = 8'h00;
+    buffer_11[951] = 8'h00;
+    buffer_11[952] = 8'h00;
+    buffer_11[953] = 8'h00;
+    buffer_11[954] = 8'h00;
+    buffer_11[955] = 8'h00;
+    buffer_11[956] = 8'h00;
+    buffer_11[957] = 8'h00;
+    buffer_11[958] = 8'h00;
+    buffer_11[959] = 8'h00;
+    buffer_11[960] = 8'h00;
+    buffer_11[961] = 8'h00;
+    buffer_11[962] = 8'h00;
+    buffer_11[963] = 8'h00;
+    buffer_11[964] = 8'h00;
+    buffer_11[965] = 8'h00;
+    buffer_11[966] = 8'h00;
+    buffer_11[967] = 8'h00;
+    buffer_11[968] = 8'h00;
+    buffer_11[969] = 8'h00;
+    buffer_11[970] = 8'h00;
+    buffer_11[971] = 8'h00;
+    buffer_11[972] = 8'h00;
+    buffer_11[973] = 8'h00;
+    buffer_11[974] = 8'h00;
+    buffer_11[975] = 8'h00;
+    buffer_11[976] = 8'h00;
+    buffer_11[977] = 8'h00;
+    buffer_11[978] = 8'h00;
+    buffer_11[979] = 8'h00;
+    buffer_11[980] = 8'h00;
+    buffer_11[981] = 8'h00;
+    buffer_11[982] = 8'h00;
+    buffer_11[983] = 8'h00;
+    buffer_11[984] = 8'h00;
+    buffer_11[985] = 8'h00;
+    buffer_11[986] = 8'h00;
+    buffer_11[987] = 8'h00;
+    buffer_11[988] = 8'h00;
+    buffer_11[989] = 8'h00;
+    buffer_11[990] = 8'h00;
+    buffer_11[991] = 8'h00;
+    buffer_11[992] = 8'h00;
+    buffer_11[993] = 8'h00;
+    buffer_11[994] = 8'h00;
+    buffer_11[995] = 8'h00;
+    buffer_11[996] = 8'h00;
+    buffer_11[997] = 8'h00;
+    buffer_11[998] = 8'h00;
+    buffer_11[999] = 8'h00;
+    buffer_11[1000] = 8'h00;
+    buffer_11[1001] = 8'h00;
+    buffer_11[1002] = 8'h00;
+    buffer_11[1003] = 8'h00;
+    buffer_11[1004] = 8'h00;
+    buffer_11[1005] = 8'h00;
+    buffer_11[1006] = 8'h00;
+    buffer_11[1007] = 8'h00;
+    buffer_11[1008] = 8'h00;
+    buffer_11[1009] = 8'h00;
+    buffer_11[1010] = 8'h00;
+    buffer_11[1011] = 8'h00;
+    buffer_11[1012] = 8'h00;
+    buffer_11[1013] = 8'h00;
+    buffer_11[1014] = 8'h00;
+    buffer_11[1015] = 8'h00;
+    buffer_11[1016] = 8'h00;
+    buffer_11[1017] = 8'h00;
+    buffer_11[1018] = 8'h00;
+    buffer_11[1019] = 8'h00;
+    buffer_11[1020] = 8'h00;
+    buffer_11[1021] = 8'h00;
+    buffer_11[1022] = 8'h00;
+    buffer_11[1023] = 8'h00;
+  end
+  always @(posedge clk) begin
+    if (x_take)
+      buffer_11[\$signature__addr ] <= x__payload[7:0];
+  end
+  reg [7:0] _3_;
+  always @(posedge clk) begin
+    if (ce) begin
+      _3_ <= buffer_11[{ block, w__payload[175:172] }];
+    end
+  end
+  assign \rd__data$178  = _3_;
+  reg [7:0] buffer_12 [1023:0];
+  initial begin
+    buffer_12[0] = 8'h00;
+    buffer_12[1] = 8'h00;
+    buffer_12[2] = 8'h00;
+    buffer_12[3] = 8'h00;
+    buffer_12[4] = 8'h00;
+    buffer_12[5] = 8'h00;
+    buffer_12[6] = 8'h00;
+    buffer_12[7] = 8'h00;
+    buffer_12[8] = 8'h00;
+    buffer_12[9] = 8'h00;
+    buffer_12[10] = 8'h00;
+    buffer_12[11] = 8'h00;
+    buffer_12[12] = 8'h00;
+    buffer_12[13] = 8'h00;
+    buffer_12[14] = 8'h00;
+    buffer_12[15] = 8'h00;
+    buffer_12[16] = 8'h00;
+    buffer_12[17] = 8'h00;
+    buffer_12[18] = 8'h00;
+    buffer_12[19] = 8'h00;
+    buffer_12[20] = 8'h00;
+    buffer_12[21] = 8'h00;
+    buffer_12[22] = 8'h00;
+    buffer_12[23] = 8'h00;
+    buffer_12[24] = 8'h00;
+    buffer_12[25] = 8'h00;
+    buffer_12[26] = 8'h00;
+    buffer_12[27] = 8'h00;
+    buffer_12[28] = 8'h00;
+    buffer_12[29] = 8'h00;
+    buffer_12[30] = 8'h00;
+    buffer_12[31] = 8'h00;
+    buffer_12[32] = 8'h00;
+    buffer_12[33] = 8'h00;
+    buffer_12[34] = 8'h00;
+    buffer_12[35] = 8'h00;
+    buffer_12[36] = 8'h00;
+    buffer_12[37] = 8'h00;
+    buffer_12[38] = 8'h00;
+    buffer_12[39] = 8'h00;
+    buffer_12[40] = 8'h00;
+    buffer_12[41] = 8'h00;
+    buffer_12[42] = 8'h00;
+    buffer_12[43] = 8'h00;
+    buffer_12[44] = 8'h00;
+    buffer_12[45] = 8'h00;
+    buffer_12[46] = 8'h00;
+    buffer_12[47] = 8'h00;
+    buffer_12[48] = 8'h00;
+    buffer_12[49] = 8'h00;
+    buffer_12[50] = 8'h00;
+    buffer_12[51] = 8'h00;
+    buffer_12[52] = 8'h00;
+    buffer_12[53] = 8'h00;
+    buffer_12[54] = 8'h00;
+    buffer_12[55] = 8'h00;
+    buffer_12[56] = 8'h00;
+    buffer_12[57] = 8'h00;
+    buffer_12[58] = 8'h00;
+    buffer_12[59] = 8'h00;
+    buffer_12[60] = 8'h00;
+    buffer_12[61] = 8'h00;
+    buffer_12[62] = 8'h00;
+    buffer_12[63] = 8'h00;
+    buffer_12[64] = 8'h00;
+    buffer_12[65] = 8'h00;
+    buffer_12[66] = 8'h00;
+    buffer_12[67] = 8'h00;
+    buffer_12[68] = 8'h00;
+    buffer_12[69] = 8'h00;
+    buffer_12[70] = 8'h00;
+    buffer_12[71] = 8'h00;
+    buffer_12[72] = 8'h00;
+    buffer_12[73] = 8'h00;
+    buffer_12[74] = 8'h00;
+    buffer_12[75] = 8'h00;
+    buffer_12[76] = 8'h00;
+    buffer_12[77] = 8'h00;
+    buffer_12[78] = 8'h00;
+    buffer_12[79] = 8'h00;
+    buffer_12[80] = 8'h00;
+    buffer_12[81] = 8'h00;
+    buffer_12[82] = 8'h00;
+    buffer_12[83] = 8'h00;
+    buffer_12[84] = 8'h00;
+    buffer_12[85] = 8'h00;
+    buffer_12[86] = 8'h00;
+    buffer_12[87] = 8'h00;
+    buffer_12[88] = 8'h00;
+    buffer_12[89] = 8'h00;
+    buffer_12[90] = 8'h00;
+    buffer_12[91] = 8'h00;
+    buffer_12[92] = 8'h00;
+    buffer_12[93] = 8'h00;
+    buffer_12[94] = 8'h00;
+    buffer_12[95] = 8'h00;
+    buffer_12[96] = 8'h00;
+    buffer_12[97] = 8'h00;
+    buffer_12[98] = 8'h00;
+    buffer_12[99] = 8'h00;
+    buffer_12[100] = 8'h00;
+    buffer_12[101] = 8'h00;
+    buffer_12[102] = 8'h00;
+    buffer_12[103] = 8'h00;
+    buffer_12[104] = 8'h00;
+    buffer_12[105] = 8'h00;
+    buffer_12[106] = 8'h00;
+    buffer_12[107] = 8'h00;
+    buffer_12[108] = 8'h00;
+    buffer_12[109] = 8'h00;
+    buffer_12[110] = 8'h00;
+    buffer_12[111] = 8'h00;
+    buffer_12[112] = 8'h00;
+    buffer_12[113] = 8'h00;
+    buffer_12[114] = 8'h00;
+    buffer_12[115] = 8'h00;
+    buffer_12[116] = 8'h00;
+    buffer_12[117] = 8'h00;
+    buffer_12[118] = 8'h00;
+    buffer_12[119] = 8'h00;
+    buffer_12[120] = 8'h00;
+    buffer_12[121] = 8'h00;
+    buffer_12[122] = 8'h00;
+    buffer_12[123] = 8'h00;
+    buffer_12[124] = 8'h00;
+    buffer_12[125] = 8'h00;
+    buffer_12[126] = 8'h00;
+    buffer_12[127] = 8'h00;
+    buffer_12[128] = 8'h00;
+    buffer_12[129] = 8'h00;
+    buffer_12[130] = 8'h00;
+    buffer_12[131] = 8'h00;
+    buffer_12[132] = 8'h00;
+    buffer_12[133] = 8'h00;
+    buffer_12[134] = 8'h00;
+    buffer_12[135] = 8'h00;
+    buffer_12[136] = 8'h00;
+    buffer_12[137] = 8'h00;
+    buffer_12[138] = 8'h00;
+    buffer_12[139] = 8'h00;
+    buffer_12[140] = 8'h00;
+    buffer_12[141] = 8'h00;
+    buffer_12[142] = 8'h00;
+    buffer_12[143] = 8'h00;
+    buffer_12[144] = 8'h00;
+    buffer_12[145] = 8'h00;
+    buffer_12[146] = 8'h00;
+    buffer_12[147] = 8'h00;
+    buffer_12[148] = 8'h00;
+    buffer_12[149] = 8'h00;
+    buffer_12[150] = 8'h00;
+    buffer_12[151] = 8'h00;
+    buffer_12[152] = 8'h00;
+    buffer_12[153] = 8'h00;
+    buffer_12[154] = 8'h00;
+    buffer_12[155] = 8'h00;
+    buffer_12[156] = 8'h00;
+    buffer_12[157] = 8'h00;
+    buffer_12[158] = 8'h00;
+    buffer_12[159] = 8'h00;
+    buffer_12[160] = 8'h00;
+    buffer_12[161] = 8'h00;
+    buffer_12[162] = 8'h00;
+    buffer_12[163] = 8'h00;
+    buffer_12[164] = 8'h00;
+    buffer_12[165] = 8'h00;
+    buffer_12[166] = 8'h00;
+    buffer_12[167] = 8'h00;
+    buffer_12[168] = 8'h00;
+    buffer_12[169] = 8'h00;
+    buffer_12[170] = 8'h00;
+    buffer_12[171] = 8'h00;
+    buffer_12[172] = 8'h00;
+    buffer_12[173] = 8'h00;
+    buffer_12[174] = 8'h00;
+    buffer_12[175] = 8'h00;
+    buffer_12[176] = 8'h00;
+    buffer_12[177] = 8'h00;
+    buffer_12[178] = 8'h00;
+    buffer_12[179] = 8'h00;
+    buffer_12[180] = 8'h00;
+    buffer_12[181] = 8'h00;
+    buffer_12[182] = 8'h00;
+    buffer_12[183] = 8'h00;
+    buffer_12[184] = 8'h00;
+    buffer_12[185] = 8'h00;
+    buffer_12[186] = 8'h00;
+    buffer_12[187] = 8'h00;
+    buffer_12[188] = 8'h00;
+    buffer_12[189] = 8'h00;
+    buffer_12[190] = 8'h00;
+    buffer_12[191] = 8'h00;
+    buffer_12[192] = 8'h00;
+    buffer_12[193] = 8'h00;
+    buffer_12[194] = 8'h00;
+    buffer_12[195] = 8'h00;
+    buffer_12[196] = 8'h00;
+    buffer_12[197] = 8'h00;
+    buffer_12[198] = 8'h00;
+    buffer_12[199] = 8'h00;
+    buffer_12[200] = 8'h00;
+    buffer_12[201] = 8'h00;
+    buffer_12[202] = 8'h00;
+    buffer_12[203] = 8'h00;
+    buffer_12[204] = 8'h00;
+    buffer_12[205] = 8'h00;
+    buffer_12[206] = 8'h00;
+    buffer_12[207] = 8'h00;
+    buffer_12[208] = 8'h00;
+    buffer_12[209] = 8'h00;
+    buffer_12[210] = 8'h00;
+    buffer_12[211] = 8'h00;
+    buffer_12[212] = 8'h00;
+    buffer_12[213] = 8'h00;
+    buffer_12[214] = 8'h00;
+    buffer_12[215] = 8'h00;
+    buffer_12[216] = 8'h00;
+    buffer_12[217] = 8'h00;
+    buffer_12[218] = 8'h00;
+    buffer_12[219] = 8'h00;
+    buffer_12[220] = 8'h00;
+    buffer_12[221] = 8'h00;
+    buffer_12[222] = 8'h00;
+    buffer_12[223] = 8'h00;
+    buffer_12[224] = 8'h00;
+    buffer_12[225] = 8'h00;
+    buffer_12[226] = 8'h00;
+    buffer_12[227] = 8'h00;
+    buffer_12[228] = 8'h00;
+    buffer_12[229] = 8'h00;
+    buffer_12[230] = 8'h00;
+    buffer_12[231] = 8'h00;
+    buffer_12[232] = 8'h00;
+    buffer_12[233] = 8'h00;
+    buffer_12[234] = 8'h00;
+    buffer_12[235] = 8'h00;
+    buffer_12[236] = 8'h00;
+    buffer_12[237] = 8'h00;
+    buffer_12[238] = 8'h00;
+    buffer_12[239] = 8'h00;
+    buffer_12[240] = 8'h00;
+    buffer_12[241] = 8'h00;
+    buffer_12[242] = 8'h00;
+    buffer_12[243] = 8'h00;
+    buffer_12[244] = 8'h00;
+    buffer_12[245] = 8'h00;
+    buffer_12[246] = 8'h00;
+    buffer_12[247] = 8'h00;
+    buffer_12[248] = 8'h00;
+    buffer_12[249] = 8'h00;
+    buffer_12[250] = 8'h00;
+    buffer_12[251] = 8'h00;
+    buffer_12[252] = 8'h00;
+    buffer_12[253] = 8'h00;
+    buffer_12[254] = 8'h00;
+    buffer_12[255] = 8'h00;
+    buffer_12[256] = 8'h00;
+    buffer_12[257] = 8'h00;
+    buffer_12[258] = 8'h00;
+    buffer_12[259] = 8'h00;
+    buffer_12[260] = 8'h00;
+    buffer_12[261] = 8'h00;
+    buffer_12[262] = 8'h00;
+    buffer_12[263] = 8'h00;
+    buffer_12[264] = 8'h00;
+    buffer_12[265] = 8'h00;
+    buffer_12[266] = 8'h00;
+    buffer_12[267] = 8'h00;
+    buffer_12[268] = 8'h00;
+    buffer_12[269] = 8'h00;
+    buffer_12[270] = 8'h00;
+    buffer_12[271] = 8'h00;
+    buffer_12[272] = 8'h00;
+    buffer_12[273] = 8'h00;
+    buffer_12[274] = 8'h00;
+    buffer_12[275] = 8'h00;
+    buffer_12[276] = 8'h00;
+    buffer_12[277] = 8'h00;
+    buffer_12[278] = 8'h00;
+    buffer_12[279] = 8'h00;
+    buffer_12[280] = 8'h00;
+    buffer_12[281] = 8'h00;
+    buffer_12[282] = 8'h00;
+    buffer_12[283] = 8'h00;
+    buffer_12[284] = 8'h00;
+    buffer_12[285] = 8'h00;
+    buffer_12[286] = 8'h00;
+    buffer_12[287] = 8'h00;
+    buffer_12[288] = 8'h00;
+    buffer_12[289] = 8'h00;
+    buffer_12[290] = 8'h00;
+    buffer_12[291] = 8'h00;
+    buffer_12[292] = 8'h00;
+    buffer_12[293] = 8'h00;
+    buffer_12[294] = 8'h00;
+    buffer_12[295] = 8'h00;
+    buffer_12[296] = 8'h00;
+    buffer_12[297] = 8'h00;
+    buffer_12[298] = 8'h00;
+    buffer_12[299] = 8'h00;
+    buffer_12[300] = 8'h00;
+    buffer_12[301] = 8'h00;
+    buffer_12[302] = 8'h00;
+    buffer_12[303] = 8'h00;
+    buffer_12[304] = 8'h00;
+    buffer_12[305] = 8'h00;
+    buffer_12[306] = 8'h00;
+    buffer_12[307] = 8'h00;
+    buffer_12[308] = 8'h00;
+    buffer_12[309] = 8'h00;
+    buffer_12[310] = 8'h00;
+    buffer_12[311] = 8'h00;
+    buffer_12[312] = 8'h00;
+    buffer_12[313] = 8'h00;
+    buffer_12[314] = 8'h00;
+    buffer_12[315] = 8'h00;
+    buffer_12[316] = 8'h00;
+    buffer_12[317] = 8'h00;
+    buffer_12[318] = 8'h00;
+    buffer_12[319] = 8'h00;
+    buffer_12[320] = 8'h00;
+    buffer_12[321] = 8'h00;
+    buffer_12[322] = 8'h00;
+    buffer_12[323] = 8'h00;
+    buffer_12[324] = 8'h00;
+    buffer_12[325] = 8'h00;
+    buffer_12[326] = 8'h00;
+    buffer_12[327] = 8'h00;
+    buffer_12[328] = 8'h00;
+    buffer_12[329] = 8'h00;
+    buffer_12[330] = 8'h00;
+    buffer_12[331] = 8'h00;
+    buffer_12[332] = 8'h00;
+    buffer_12[333] = 8'h00;
+    buffer_12[334] = 8'h00;
+    buffer_12[335] = 8'h00;
+    buffer_12[336] = 8'h00;
+    buffer_12[337] = 8'h00;
+    buffer_12[338] = 8'h00;
+    buffer_12[339] = 8'h00;
+    buffer_12[340] = 8'h00;
+    buffer_12[341] = 8'h00;
+    buffer_12[342] = 8'h00;
+    buffer_12[343] = 8'h00;
+    buffer_12[344] = 8'h00;
+    buffer_12[345] = 8'h00;
+    buffer_12[346] = 8'h00;
+    buffer_12[347] = 8'h00;
+    buffer_12[348] = 8'h00;
+    buffer_12[349] = 8'h00;
+    buffer_12[350] = 8'h00;
+    buffer_12[351] = 8'h00;
+    buffer_12[352] = 8'h00;
+    buffer_12[353] = 8'h00;
+    buffer_12[354] = 8'h00;
+    buffer_12[355] = 8'h00;
+    buffer_12[356] = 8'h00;
+    buffer_12[357] = 8'h00;
+    buffer_12[358] = 8'h00;
+    buffer_12[359] = 8'h00;
+    buffer_12[360] = 8'h00;
+    buffer_12[361] = 8'h00;
+    buffer_12[362] = 8'h00;
+    buffer_12[363] = 8'h00;
+    buffer_12[364] = 8'h00;
+    buffer_12[365] = 8'h00;
+    buffer_12[366] = 8'h00;
+    buffer_12[367] = 8'h00;
+    buffer_12[368] = 8'h00;
+    buffer_12[369] = 8'h00;
+    buffer_12[370] = 8'h00;
+    buffer_12[371] = 8'h00;
+    buffer_12[372] = 8'h00;
+    buffer_12[373] = 8'h00;
+    buffer_12[374] = 8'h00;
+    buffer_12[375] = 8'h00;
+    buffer_12[376] = 8'h00;
+    buffer_12[377] = 8'h00;
+    buffer_12[378] = 8'h00;
+    buffer_12[379] = 8'h00;
+    buffer_12[380] = 8'h00;
+    buffer_12[381] = 8'h00;
+    buffer_12[382] = 8'h00;
+    buffer_12[383] = 8'h00;
+    buffer_12[384] = 8'h00;
+    buffer_12[385] = 8'h00;
+    buffer_12[386] = 8'h00;
+    buffer_12[387] = 8'h00;
+    buffer_12[388] = 8'h00;
+    buffer_12[389] = 8'h00;
+    buffer_12[390] = 8'h00;
+    buffer_12[391] = 8'h00;
+    buffer_12[392] = 8'h00;
+    buffer_12[393] = 8'h00;
+    buffer_12[394] = 8'h00;
+    buffer_12[395] = 8'h00;
+    buffer_12[396] = 8'h00;
+    buffer_12[397] = 8'h00;
+    buffer_12[398] = 8'h00;
+    buffer_12[399] = 8'h00;
+    buffer_12[400] = 8'h00;
+    buffer_12[401] = 8'h00;
+    buffer_12[402] = 8'h00;
+    buffer_12[403] = 8'h00;
+    buffer_12[404] = 8'h00;
+    buffer_12[405] = 8'h00;
+    buffer_12[406] = 8'h00;
+    buffer_12[407] = 8'h00;
+    buffer_12[408] = 8'h00;
+    buffer_12[409] = 8'h00;
+    buffer_12[410] = 8'h00;
+    buffer_12[411] = 8'h00;
+    buffer_12[412] = 8'h00;
+    buffer_12[413] = 8'h00;
+    buffer_12[414] = 8'h00;
+    buffer_12[415] = 8'h00;
+    buffer_12[416] = 8'h00;
+    buffer_12[417] = 8'h00;
+    buffer_12[418] = 8'h00;
+    buffer_12[419] = 8'h00;
+    buffer_12[420] = 8'h00;
+    buffer_12[421] = 8'h00;
+    buffer_12[422] = 8'h00;
+    buffer_12[423] = 8'h00;
+    buffer_12[424] = 8'h00;
+    buffer_12[425] = 8'h00;
+    buffer_12[426] = 8'h00;
+    buffer_12[427] = 8'h00;
+    buffer_12[428] = 8'h00;
+    buffer_12[429] = 8'h00;
+    buffer_12[430] = 8'h00;
+    buffer_12[431] = 8'h00;
+    buffer_12[432] = 8'h00;
+    buffer_12[433] = 8'h00;
+    buffer_12[434] = 8'h00;
+    buffer_12[435] = 8'h00;
+    buffer_12[436] = 8'h00;
+    buffer_12[437] = 8'h00;
+    buffer_12[438] = 8'h00;
+    buffer_12[439] = 8'h00;
+    buffer_12[440] = 8'h00;
+    buffer_12[441] = 8'h00;
+    buffer_12[442] = 8'h00;
+    buffer_12[443] = 8'h00;
+    buffer_12[444] = 8'h00;
+    buffer_12[445] = 8'h00;
+    buffer_12[446] = 8'h00;
+    buffer_12[447] = 8'h00;
+    buffer_12[448] = 8'h00;
+    buffer_12[449] = 8'h00;
+    buffer_12[450] = 8'h00;
+    buffer_12[451] = 8'h00;
+    buffer_12[452] = 8'h00;
+    buffer_12[453] = 8'h00;
+    buffer_12[454] = 8'h00;
+    buffer_12[455] = 8'h00;
+    buffer_12[456] = 8'h00;
+    buffer_12[457] = 8'h00;
+    buffer_12[458] = 8'h00;
+    buffer_12[459] = 8'h00;
+    buffer_12[460] = 8'h00;
+    buffer_12[461] = 8'h00;
+    buffer_12[462] = 8'h00;
+    buffer_12[463] = 8'h00;
+    buffer_12[464] = 8'h00;
+    buffer_12[465] = 8'h00;
+    buffer_12[466] = 8'h00;
+    buffer_12[467] = 8'h00;
+    buffer_12[468] = 8'h00;
+    buffer_12[469] = 8'h00;
+    buffer_12[470] = 8'h00;
+    buffer_12[471] = 8'h00;
+    buffer_12[472] = 8'h00;
+    buffer_12[473] = 8'h00;
+    buffer_12[474] = 8'h00;
+    buffer_12[475] = 8'h00;
+    buffer_12[476] = 8'h00;
+    buffer_12[477] = 8'h00;
+    buffer_12[478] = 8'h00;
+    buffer_12[479] = 8'h00;
+    buffer_12[480] = 8'h00;
+    buffer_12[481] = 8'h00;
+    buffer_12[482] = 8'h00;
+    buffer_12[483] = 8'h00;
+    buffer_12[484] = 8'h00;
+    buffer_12[485] = 8'h00;
+    buffer_12[486] = 8'h00;
+    buffer_12[487] = 8'h00;
+    buffer_12[488] = 8'h00;
+    buffer_12[489] = 8'h00;
+    buffer_12[490] = 8'h00;
+    buffer_12[491] = 8'h00;
+    buffer_12[492] = 8'h00;
+    buffer_12[493] = 8'h00;
+    buffer_12[494] = 8'h00;
+    buffer_12[495] = 8'h00;
+    buffer_12[496] = 8'h00;
+    buffer_12[497] = 8'h00;
+    buffer_12[498] = 8'h00;
+    buffer_12[499] = 8'h00;
+    buffer_12[500] = 8'h00;
+    buffer_12[501] = 8'h00;
+    buffer_12[502] = 8'h00;
+    buffer_12[503] = 8'h00;
+    buffer_12[504] = 8'h00;
+    buffer_12[505] = 8'h00;
+    buffer_12[506] = 8'h00;
+    buffer_12[507] = 8'h00;
+    buffer_12[508] = 8'h00;
+    buffer_12[509] = 8'h00;
+    buffer_12[510] = 8'h00;
+    buffer_12[511] = 8'h00;
+    buffer_12[512] = 8'h00;
+    buffer_12[513] = 8'h00;
+    buffer_12[514] = 8'h00;
+    buffer_12[515] = 8'h00;
+    buffer_12[516] = 8'h00;
+    buffer_12[517] = 8'h00;
+    buffer_12[518] = 8'h00;
+    buffer_12[519] = 8'h00;
+    buffer_12[520] = 8'h00;
+    buffer_12[521] = 8'h00;
+    buffer_12[522] = 8'h00;
+    buffer_12[523] = 8'h00;
+    buffer_12[524] = 8'h00;
+    buffer_12[525] = 8'h00;
+    buffer_12[526] = 8'h00;
+    buffer_12[527] = 8'h00;
+    buffer_12[528] = 8'h00;
+    buffer_12[529] = 8'h00;
+    buffer_12[530] = 8'h00;
+    buffer_12[531] = 8'h00;
+    buffer_12[532] = 8'h00;
+    buffer_12[533] = 8'h00;
+    buffer_12[534] = 8'h00;
+    buffer_12[535] = 8'h00;
+    buffer_12[536] = 8'h00;
+    buffer_12[537] = 8'h00;
+    buffer_12[538] = 8'h00;
+    buffer_12[539] = 8'h00;
+    buffer_12[540] = 8'h00;
+    buffer_12[541] = 8'h00;
+    buffer_12[542] = 8'h00;
+    buffer_12[543] = 8'h00;
+    buffer_12[544] = 8'h00;
+    buffer_12[545] = 8'h00;
+    buffer_12[546] = 8'h00;
+    buffer_12[547] = 8'h00;
+    buffer_12[548] = 8'h00;
+    buffer_12[549] = 8'h00;
+    buffer_12[550] = 8'h00;
+    buffer_12[551] = 8'h00;
+    buffer_12[552] = 8'h00;
+    buffer_12[553] = 8'h00;
+    buffer_12[554] = 8'h00;
+    buffer_12[555] = 8'h00;
+    buffer_12[556] = 8'h00;
+    buffer_12[557] = 8'h00;
+    buffer_12[558] = 8'h00;
+    buffer_12[559] = 8'h00;
+    buffer_12[560] = 8'h00;
+    buffer_12[561] = 8'h00;
+    buffer_12[562] = 8'h00;
+    buffer_12[563] = 8'h00;
+    buffer_12[564] = 8'h00;
+    buffer_12[565] = 8'h00;
+    buffer_12[566] = 8'h00;
+    buffer_12[567] = 8'h00;
+    buffer_12[568] = 8'h00;
+    buffer_12[569] = 8'h00;
+    buffer_12[570] = 8'h00;
+    buffer_12[571] = 8'h00;
+    buffer_12[572] = 8'h00;
+    buffer_12[573] = 8'h00;
+    buffer_12[574] = 8'h00;
+    buffer_12[575] = 8'h00;
+    buffer_12[576] = 8'h00;
+    buffer_12[577] = 8'h00;
+    buffer_12[578] = 8'h00;
+    buffer_12[579] = 8'h00;
+    buffer_12[580] = 8'h00;
+    buffer_12[581] = 8'h00;
+    buffer_12[582] = 8'h00;
+    buffer_12[583] = 8'h00;
+    buffer_12[584] = 8'h00;
+    buffer_12[585] = 8'h00;
+    buffer_12[586] = 8'h00;
+    buffer_12[587] = 8'h00;
+    buffer_12[588] = 8'h00;
+    buffer_12[589] = 8'h00;
+    buffer_12[590] = 8'h00;
+    buffer_12[591] = 8'h00;
+    buffer_12[592] = 8'h00;
+    buffer_12[593] = 8'h00;
+    buffer_12[594] = 8'h00;
+    buffer_12[595] = 8'h00;
+    buffer_12[596] = 8'h00;
+    buffer_12[597] = 8'h00;
+    buffer_12[598] = 8'h00;
+    buffer_12[599] = 8'h00;
+    buffer_12[600] = 8'h00;
+    buffer_12[601] = 8'h00;
+    buffer_12[602] = 8'h00;
+    buffer_12[603] = 8'h00;
+    buffer_12[604] = 8'h00;
+    buffer_12[605] = 8'h00;
+    buffer_12[606] = 8'h00;
+    buffer_12[607] = 8'h00;
+    buffer_12[608] = 8'h00;
+    buffer_12[609] = 8'h00;
+    buffer_12[610] = 8'h00;
+    buffer_12[611] = 8'h00;
+    buffer_12[612] = 8'h00;
+    buffer_12[613] = 8'h00;
+    buffer_12[614] = 8'h00;
+    buffer_12[615] = 8'h00;
+    buffer_12[616] = 8'h00;
+    buffer_12[617] = 8'h00;
+    buffer_12[618] = 8'h00;
+    buffer_12[619] = 8'h00;
+    buffer_12[620] = 8'h00;
+    buffer_12[621] = 8'h00;
+    buffer_12[622] = 8'h00;
+    buffer_12[623] = 8'h00;
+    buffer_12[624] = 8'h00;
+    buffer_12[625] = 8'h00;
+    buffer_12[626] = 8'h00;
+    buffer_12[627] = 8'h00;
+    buffer_12[628] = 8'h00;
+    buffer_12[629] = 8'h00;
+    buffer_12[630] = 8'h00;
+    buffer_12[631] = 8'h00;
+    buffer_12[632] = 8'h00;
+    buffer_12[633] = 8'h00;
+    buffer_12[634] = 8'h00;
+    buffer_12[635] = 8'h00;
+    buffer_12[636] = 8'h00;
+    buffer_12[637] = 8'h00;
+    buffer_12[638] = 8'h00;
+    buffer_12[639] = 8'h00;
+    buffer_12[640] = 8'h00;
+    buffer_12[641] = 8'h00;
+    buffer_12[642] = 8'h00;
+    buffer_12[643] = 8'h00;
+    buffer_12[644] = 8'h00;
+    buffer_12[645] = 8'h00;
+    buffer_12[646] = 8'h00;
+    buffer_12[647] = 8'h00;
+    buffer_12[648] = 8'h00;
+    buffer_12[649] = 8'h00;
+    buffer_12[650] = 8'h00;
+    buffer_12[651] = 8'h00;
+    buffer_12[652] = 8'h00;
+    buffer_12[653] = 8'h00;
+    buffer_12[654] = 8'h00;
+    buffer_12[655] = 8'h00;
+    buffer_12[656] = 8'h00;
+    buffer_12[657] = 8'h00;
+    buffer_12[658] = 8'h00;
+    buffer_12[659] = 8'h00;
+    buffer_12[660] = 8'h00;
+    buffer_12[661] = 8'h00;
+    buffer_12[662] = 8'h00;
+    buffer_12[663] = 8'h00;
+    buffer_12[664] = 8'h00;
+    buffer_12[665] = 8'h00;
+    buffer_12[666] = 8'h00;
+    buffer_12[667] = 8'h00;
+    buffer_12[668] = 8'h00;
+    buffer_12[669] = 8'h00;
+    buffer_12[670] = 8'h00;
+    buffer_12[671] = 8'h00;
+    buffer_12[672] = 8'h00;
+    buffer_12[673] = 8'h00;
+    buffer_12[674] = 8'h00;
+    buffer_12[675] = 8'h00;
+    buffer_12[676] = 8'h00;
+    buffer_12[677] = 8'h00;
+    buffer_12[678] = 8'h00;
+    buffer_12[679] = 8'h00;
+    buffer_12[680] = 8'h00;
+    buffer_12[681] = 8'h00;
+    buffer_12[682] = 8'h00;
+    buffer_12[683] = 8'h00;
+    buffer_12[684] = 8'h00;
+    buffer_12[685] = 8'h00;
+    buffer_12[686] = 8'h00;
+    buffer_12[687] = 8'h00;
+    buffer_12[688] = 8'h00;
+    buffer_12[689] = 8'h00;
+    buffer_12[690] = 8'h00;
+    buffer_12[691] = 8'h00;
+    buffer_12[692] = 8'h00;
+    buffer_12[693] = 8'h00;
+    buffer_12[694] = 8'h00;
+    buffer_12[695] = 8'h00;
+    buffer_12[696] = 8'h00;
+    buffer_12[697] = 8'h00;
+    buffer_12[698] = 8'h00;
+    buffer_12[699] = 8'h00;
+    buffer_12[700] = 8'h00;
+    buffer_12[701] = 8'h00;
+    buffer_12[702] = 8'h00;
+    buffer_12[703] = 8'h00;
+    buffer_12[704] = 8'h00;
+    buffer_12[705] = 8'h00;
+    buffer_12[706] = 8'h00;
+    buffer_12[707] = 8'h00;
+    buffer_12[708] = 8'h00;
+    buffer_12[709] = 8'h00;
+    buffer_12[710] = 8'h00;
+    buffer_12[711] = 8'h00;
+    buffer_12[712] = 8'h00;
+    buffer_12[713] = 8'h00;
+    buffer_12[714] = 8'h00;
+    buffer_12[715] = 8'h00;
+    buffer_12[716] = 8'h00;
+    buffer_12[717] = 8'h00;
+    buffer_12[718] = 8'h00;
+    buffer_12[719] = 8'h00;
+    buffer_12[720] = 8'h00;
+    buffer_12[721] = 8'h00;
+    buffer_12[722] = 8'h00;
+    buffer_12[723] = 8'h00;
+    buffer_12[724] = 8'h00;
+    buffer_12[725] = 8'h00;
+    buffer_12[726] = 8'h00;
+    buffer_12[727] = 8'h00;
+    buffer_12[728] = 8'h00;
+    buffer_12[729] = 8'h00;
+    buffer_12[730] = 8'h00;
+    buffer_12[731] = 8'h00;
+    buffer_12[732] = 8'h00;
+    buffer_12[733] = 8'h00;
+    buffer_12[734] = 8'h00;
+    buffer_12[735] = 8'h00;
+    buffer_12[736] = 8'h00;
+    buffer_12[737] = 8'h00;
+    buffer_12[738] = 8'h00;
+    buffer_12[739] = 8'h00;
+    buffer_12[740] = 8'h00;
+    buffer_12[741] = 8'h00;
+    buffer_12[742] = 8'h00;
+    buffer_12[743] = 8'h00;
+    buffer_12[744] = 8'h00;
+    buffer_12[745] = 8'h00;
+    buffer_12[746] = 8'h00;
+    buffer_12[747] = 8'h00;
+    buffer_12[748] = 8'h00;
+    buffer_12[749] = 8'h00;
+    buffer_12[750] = 8'h00;
+    buffer_12[751] = 8'h00;
+    buffer_12[752] = 8'h00;
+    buffer_12[753] = 8'h00;
+    buffer_12[754] = 8'h00;
+    buffer_12[755] = 8'h00;
+    buffer_12[756] = 8'h00;
+    buffer_12[757] = 8'h00;
+    buffer_12[758] = 8'h00;
+    buffer_12[759] = 8'h00;
+    buffer_12[760] = 8'h00;
+    buffer_12[761] = 8'h00;
+    buffer_12[762] = 8'h00;
+    buffer_12[763] = 8'h00;
+    buffer_12[764] = 8'h00;
+    buffer_12[765] = 8'h00;
+    buffer_12[766] = 8'h00;
+    buffer_12[767] = 8'h00;
+    buffer_12[768] = 8'h00;
+    buffer_12[769] = 8'h00;
+    buffer_12[770] = 8'h00;
+    buffer_12[771] = 8'h00;
+    buffer_12[772] = 8'h00;
+    buffer_12[773] = 8'h00;
+    buffer_12[774] = 8'h00;
+    buffer_12[775] = 8'h00;
+    buffer_12[776] = 8'h00;
+    buffer_12[777] = 8'h00;
+    buffer_12[778] = 8'h00;
+    buffer_12[779] = 8'h00;
+    buffer_12[780] = 8'h00;
+    buffer_12[781] = 8'h00;
+    buffer_12[782] = 8'h00;
+    buffer_12[783] = 8'h00;
+    buffer_12[784] = 8'h00;
+    buffer_12[785] = 8'h00;
+    buffer_12[786] = 8'h00;
+    buffer_12[787] = 8'h00;
+    buffer_12[788] = 8'h00;
+    buffer_12[789] = 8'h00;
+    buffer_12[790] = 8'h00;
+    buffer_12[791] = 8'h00;
+    buffer_12[792] = 8'h00;
+    buffer_12[793] = 8'h00;
+    buffer_12[794] = 8'h00;
+    buffer_12[795] = 8'h00;
+    buffer_12[796] = 8'h00;
+    buffer_12[797] = 8'h00;
+    buffer_12[798] = 8'h00;
+    buffer_12[799] = 8'h00;
+    buffer_12[800] = 8'h00;
+    buffer_12[801] = 8'h00;
+    buffer_12[802] = 8'h00;
+    buffer_12[803] = 8'h00;
+    buffer_12[804] = 8'h00;
+    buffer_12[805] = 8'h00;
+    buffer_12[806] = 8'h00;
+    buffer_12[807] = 8'h00;
+    buffer_12[808] = 8'h00;
+    buffer_12[809] = 8'h00;
+    buffer_12[810] = 8'h00;
+    buffer_12[811] = 8'h00;
+    buffer_12[812] = 8'h00;
+    buffer_12[813] = 8'h00;
+    buffer_12[814] = 8'h00;
+    buffer_12[815] = 8'h00;
+    buffer_12[816] = 8'h00;
+    buffer_12[817] = 8'h00;
+    buffer_12[818] = 8'h00;
+    buffer_12[819] = 8'h00;
+    buffer_12[820] = 8'h00;
+    buffer_12[821] = 8'h00;
+    buffer_12[822] = 8'h00;
+    buffer_12[823] = 8'h00;
+    buffer_12[824] = 8'h00;
+    buffer_12[825] = 8'h00;
+    buffer_12[826] = 8'h00;
+    buffer_12[827] = 8'h00;
+    buffer_12[828] = 8'h00;
+    buffer_12[829] = 8'h00;
+    buffer_12[830] = 8'h00;
+    buffer_12[831] = 8'h00;
+    buffer_12[832] = 8'h00;
+    buffer_12[833] = 8'h00;
+    buffer_12[834] = 8'h00;
+    buffer_12[835] = 8'h00;
+    buffer_12[836] = 8'h00;
+    buffer_12[837] = 8'h00;
+    buffer_12[838] = 8'h00;
+    buffer_12[839] = 8'h00;
+    buffer_12[840] = 8'h00;
+    buffer_12[841] = 8'h00;
+    buffer_12[842] = 8'h00;
+    buffer_12[843] = 8'h00;
+    buffer_12[844] = 8'h00;
+    buffer_12[845] = 8'h00;
+    buffer_12[846] = 8'h00;
+    buffer_12[847] = 8'h00;
+    buffer_12[848] = 8'h00;
+    buffer_12[849] = 8'h00;
+    buffer_12[850] = 8'h00;
+    buffer_12[851] = 8'h00;
+    buffer_12[852] = 8'h00;
+    buffer_12[853] = 8'h00;
+    buffer_12[854] = 8'h00;
+    buffer_12[855] = 8'h00;
+    buffer_12[856] = 8'h00;
+    buffer_12[857] = 8'h00;
+    buffer_12[858] = 8'h00;
+    buffer_12[859] = 8'h00;
+    buffer_12[860] = 8'h00;
+    buffer_12[861] = 8'h00;
+    buffer_12[862] = 8'h00;
+    buffer_12[863] = 8'h00;
+    buffer_12[864] = 8'h00;
+    buffer_12[865] = 8'h00;
+    buffer_12[866] = 8'h00;
+    buffer_12[867] = 8'h00;
+    buffer_12[868] = 8'h00;
+    buffer_12[869] = 8'h00;
+    buffer_12[870] = 8'h00;
+    buffer_12[871] = 8'h00;
+    buffer_12[872] = 8'h00;
+    buffer_12[873] = 8'h00;
+    buffer_12[874] = 8'h00;
+    buffer_12[875] = 8'h00;
+    buffer_12[876] = 8'h00;
+    buffer_12[877] = 8'h00;
+    buffer_12[878] = 8'h00;
+    buffer_12[879] = 8'h00;
+    buffer_12[880] = 8'h00;
+    buffer_12[881] = 8'h00;
+    buffer_12[882] = 8'h00;
+    buffer_12[883] = 8'h00;
+    buffer_12[884] = 8'h00;
+    buffer_12[885] = 8'h00;
+    buffer_12[886] = 8'h00;
+    buffer_12[887] = 8'h00;
+    buffer_12[888] = 8'h00;
+    buffer_12[889] = 8'h00;
+    buffer_12[890] = 8'h00;
+    buffer_12[891] = 8'h00;
+    buffer_12[892] = 8'h00;
+    buffer_12[893] = 8'h00;
+    buffer_12[894] = 8'h00;
+    buffer_12[895] = 8'h00;
+    buffer_12[896] = 8'h00;
+    buffer_12[897] = 8'h00;
+    buffer_12[898] = 8'h00;
+    buffer_12[899] = 8'h00;
+    buffer_12[900] = 8'h00;
+    buffer_12[901] = 8'h00;
+    buffer_12[902] = 8'h00;
+    buffer_12[903] = 8'h00;
+    buffer_12[904] = 8'h00;
+    buffer_12[905] = 8'h00;
+    buffer_12[906] = 8'h00;
+    buffer_12[907] = 8'h00;
+    buffer_12[908] = 8'h00;
+    buffer_12[909] = 8'h00;
+    buffer_12[910] = 8'h00;
+    buffer_12[911] = 8'h00;
+    buffer_12[912] = 8'h00;
+    buffer_12[913] = 8'h00;
+    buffer_12[914] = 8'h00;
+    buffer_12[915] = 8'h00;
+    buffer_12[916] = 8'h00;
+    buffer_12[917] = 8'h00;
+    buffer_12[918] = 8'h00;
+    buffer_12[919] = 8'h00;
+    buffer_12[920] = 8'h00;
+    buffer_12[921] = 8'h00;
+    buffer_12[922] = 8'h00;
+    buffer_12[923] = 8'h00;
+    buffer_12[924] = 8'h00;
+    buffer_12[925] = 8'h00;
+    buffer_12[926] = 8'h00;
+    buffer_12[927] = 8'h00;
+    buffer_12[928] = 8'h00;
+    buffer_12[929] = 8'h00;
+    buffer_12[930] = 8'h00;
+    buffer_12[931] = 8'h00;
+    buffer_12[932] = 8'h00;
+    buffer_12[933] = 8'h00;
+    buffer_12[934] = 8'h00;
+    buffer_12[935] = 8'h00;
+    buffer_12[936] = 8'h00;
+    buffer_12[937] = 8'h00;
+    buffer_12[938] = 8'h00;
+    buffer_12[939] = 8'h00;
+    buffer_12[940] = 8'h00;
+    buffer_12[941] = 8'h00;
+    buffer_12[942] = 8'h00;
+    buffer_12[943] = 8'h00;
+    buffer_12[944] = 8'h00;
+    buffer_12[945] = 8'h00;
+    buffer_12[946] = 8'h00;
+    buffer_12[947] = 8'h00;
+    buffer_12[948] = 8'h00;
+    buffer_12[949] = 8'h00;
+    buffer_12[950] = 8'h00;
+    buffer_12[951] = 8'h00;
+    buffer_12[952] = 8'h00;
+    buffer_12[953] = 8'h00;
+    buffer_12[954] = 8'h00;
+    buffer_12[955] = 8'h00;
+    buffer_12[956] = 8'h00;
+    buffer_12[957] = 8'h00;
+    buffer_12[958] = 8'h00;
+    buffer_12[959] = 8'h00;
+    buffer_12[960] = 8'h00;
+    buffer_12[961] = 8'h00;
+    buffer_12[962] = 8'h00;
+    buffer_12[963] = 8'h00;
+    buffer_12[964] = 8'h00;
+    buffer_12[965] = 8'h00;
+    buffer_12[966] = 8'h00;
+    buffer_12[967] = 8'h00;
+    buffer_12[968] = 8'h00;
+    buffer_12[969] = 8'h00;
+    buffer_12[970] = 8'h00;
+    buffer_12[971] = 8'h00;
+    buffer_12[972] = 8'h00;
+    buffer_12[973] = 8'h00;
+    buffer_12[974] = 8'h00;
+    buffer_12[975] = 8'h00;
+    buffer_12[976] = 8'h00;
+    buffer_12[977] = 8'h00;
+    buffer_12[978] = 8'h00;
+    buffer_12[979] = 8'h00;
+    buffer_12[980] = 8'h00;
+    buffer_12[981] = 8'h00;
+    buffer_12[982] = 8'h00;
+    buffer_12[983] = 8'h00;
+    buffer_12[984] = 8'h00;
+    buffer_12[985] = 8'h00;
+    buffer_12[986] = 8'h00;
+    buffer_12[987] = 8'h00;
+    buffer_12[988] = 8'h00;
+    buffer_12[989] = 8'h00;
+    buffer_12[990] = 8'h00;
+    buffer_12[991] = 8'h00;
+    buffer_12[992] = 8'h00;
+    buffer_12[993] = 8'h00;
+    buffer_12[994] = 8'h00;
+    buffer_12[995] = 8'h00;
+    buffer_12[996] = 8'h00;
+    buffer_12[997] = 8'h00;
+    buffer_12[998] = 8'h00;
+    buffer_12[999] = 8'h00;
+    buffer_12[1000] = 8'h00;
+    buffer_12[1001] = 8'h00;
+    buffer_12[1002] = 8'h00;
+    buffer_12[1003] = 8'h00;
+    buffer_12[1004] = 8'h00;
+    buffer_12[1005] = 8'h00;
+    buffer_12[1006] = 8'h00;
+    buffer_12[1007] = 8'h00;
+    buffer_12[1008] = 8'h00;
+    buffer_12[1009] = 8'h00;
+    buffer_12[1010] = 8'h00;
+    buffer_12[1011] = 8'h00;
+    buffer_12[1012] = 8'h00;
+    buffer_12[1013] = 8'h00;
+    buffer_12[1014] = 8'h00;
+    buffer_12[1015] = 8'h00;
+    buffer_12[1016] = 8'h00;
+    buffer_12[1017] = 8'h00;
+    buffer_12[1018] = 8'h00;
+    buffer_12[1019] = 8'h00;
+    buffer_12[1020] = 8'h00;
+    buffer_12[1021] = 8'h00;
+    buffer_12[1022] = 8'h00;
+    buffer_12[1023] = 8'h00;
+  end
+  always @(posedge clk) begin
+    if (x_take)
+      buffer_12[\$signature__addr ] <= x__payload[7:0];
+  end
+  reg [7:0] _4_;
+  always @(posedge clk) begin
+    if (ce) begin
+      _4_ <= buffer_12[{ block, w__payload[179:176] }];
+    end
+  end
+  assign \rd__data$180  = _4_;
+  reg [7:0] buffer_13 [1023:0];
+  initial begin
+    buffer_13[0] = 8'h00;
+    buffer_13[1] = 8'h00;
+    buffer_13[2] = 8'h00;
+    buffer_13[3] = 8'h00;
+    buffer_13[4] = 8'h00;
+    buffer_13[5] = 8'h00;
+    buffer_13[6] = 8'h00;
+    buffer_13[7] = 8'h00;
+    buffer_13[8] = 8'h00;
+    buffer_13[9] = 8'h00;
+    buffer_13[10] = 8'h00;
+    buffer_13[11] = 8'h00;
+    buffer_13[12] = 8'h00;
+    buffer_13[13] = 8'h00;
+    buffer_13[14] = 8'h00;
+    buffer_13[15] = 8'h00;
+    buffer_13[16] = 8'h00;
+    buffer_13[17] = 8'h00;
+    buffer_13[18] = 8'h00;
+    buffer_13[19] = 8'h00;
+    buffer_13[20] = 8'h00;
+    buffer_13[21] = 8'h00;
+    buffer_13[22] = 8'h00;
+    buffer_13[23] = 8'h00;
+    buffer_13[24] = 8'h00;
+    buffer_13[25] = 8'h00;
+    buffer_13[26] = 8'h00;
+    buffer_13[27] = 8'h00;
+    buffer_13[28] = 8'h00;
+    buffer_13[29] = 8'h00;
+    buffer_13[30] = 8'h00;
+    buffer_13[31] = 8'h00;
+    buffer_13[32] = 8'h00;
+    buffer_13[33] = 8'h00;
+    buffer_13[34] = 8'h00;
+    buffer_13[35] = 8'h00;
+    buffer_13[36] = 8'h00;
+    buffer_13[37] = 8'h00;
+    buffer_13[38] = 8'h00;
+    buffer_13[39] = 8'h00;
+    buffer_13[40] = 8'h00;
+    buffer_13[41] = 8'h00;
+    buffer_13[42] = 8'h00;
+    buffer_13[43] = 8'h00;
+    buffer_13[44] = 8'h00;
+    buffer_13[45] = 8'h00;
+    buffer_13[46] = 8'h00;
+    buffer_13[47] = 8'h00;
+    buffer_13[48] = 8'h00;
+    buffer_13[49] = 8'h00;
+    buffer_13[50] = 8'h00;
+    buffer_13[51] = 8'h00;
+    buffer_13[52] = 8'h00;
+    buffer_13[53] = 8'h00;
+    buffer_13[54] = 8'h00;
+    buffer_13[55] = 8'h00;
+    buffer_13[56] = 8'h00;
+    buffer_13[57] = 8'h00;
+    buffer_13[58] = 8'h00;
+    buffer_13[59] = 8'h00;
+    buffer_13[60] = 8'h00;
+    buffer_13[61] = 8'h00;
+    buffer_13[62] = 8'h00;
+    buffer_13[63] = 8'h00;
+    buffer_13[64] = 8'h00;
+    buffer_13[65] = 8'h00;
+    buffer_13[66] = 8'h00;
+    buffer_13[67] = 8'h00;
+    buffer_13[68] = 8'h00;
+    buffer_13[69] = 8'h00;
+    buffer_13[70] = 8'h00;
+    buffer_13[71] = 8'h00;
+    buffer_13[72] = 8'h00;
+    buffer_13[73] = 8'h00;
+    buffer_13[74] = 8'h00;
+    buffer_13[75] = 8'h00;
+    buffer_13[76] = 8'h00;
+    buffer_13[77] = 8'h00;
+    buffer_13[78] = 8'h00;
+    buffer_13[79] = 8'h00;
+    buffer_13[80] = 8'h00;
+    buffer_13[81] = 8'h00;
+    buffer_13[82] = 8'h00;
+    buffer_13[83] = 8'h00;
+    buffer_13[84] = 8'h00;
+    buffer_13[85] = 8'h00;
+    buffer_13[86] = 8'h00;
+    buffer_13[87] = 8'h00;
+    buffer_13[88] = 8'h00;
+    buffer_13[89] = 8'h00;
+    buffer_13[90] = 8'h00;
+    buffer_13[91] = 8'h00;
+    buffer_13[92] = 8'h00;
+    buffer_13[93] = 8'h00;
+    buffer_13[94] = 8'h00;
+    buffer_13[95] = 8'h00;
+    buffer_13[96] = 8'h00;
+    buffer_13[97] = 8'h00;
+    buffer_13[98] = 8'h00;
+    buffer_13[99] = 8'h00;
+    buffer_13[100] = 8'h00;
+    buffer_13[101] = 8'h00;
+    buffer_13[102] = 8'h00;
+    buffer_13[103] = 8'h00;
+    buffer_13[104] = 8'h00;
+    buffer_13[105] = 8'h00;
+    buffer_13[106] = 8'h00;
+    buffer_13[107] = 8'h00;
+    buffer_13[108] = 8'h00;
+    buffer_13[109] = 8'h00;
+    buffer_13[110] = 8'h00;
+    buffer_13[111] = 8'h00;
+    buffer_13[112] = 8'h00;
+    buffer_13[113] = 8'h00;
+    buffer_13[114] = 8'h00;
+    buffer_13[115] = 8'h00;
+    buffer_13[116] = 8'h00;
+    buffer_13[117] = 8'h00;
+    buffer_13[118] = 8'h00;
+    buffer_13[119] = 8'h00;
+    buffer_13[120] = 8'h00;
+    buffer_13[121] = 8'h00;
+    buffer_13[122] = 8'h00;
+    buffer_13[123] = 8'h00;
+    buffer_13[124] = 8'h00;
+    buffer_13[125] = 8'h00;
+    buffer_13[126] = 8'h00;
+    buffer_13[127] = 8'h00;
+    buffer_13[128] = 8'h00;
+    buffer_13[129] = 8'h00;
+    buffer_13[130] = 8'h00;
+    buffer_13[131] = 8'h00;
+    buffer_13[132] = 8'h00;
+    buffer_13[133] = 8'h00;
+    buffer_13[134] = 8'h00;
+    buffer_13[135] = 8'h00;
+    buffer_13[136] = 8'h00;
+    buffer_13[137] = 8'h00;
+    buffer_13[138] = 8'h00;
+    buffer_13[139] = 8'h00;
+    buffer_13[140] = 8'h00;
+    buffer_13[141] = 8'h00;
+    buffer_13[142] = 8'h00;
+    buffer_13[143] = 8'h00;
+    buffer_13[144] = 8'h00;
+    buffer_13[145] = 8'h00;
+    buffer_13[146] = 8'h00;
+    buffer_13[147] = 8'h00;
+    buffer_13[148] = 8'h00;
+    buffer_13[149] = 8'h00;
+    buffer_13[150] = 8'h00;
+    buffer_13[151] = 8'h00;
+    buffer_13[152] = 8'h00;
+    buffer_13[153] = 8'h00;
+    buffer_13[154] = 8'h00;
+    buffer_13[155] = 8'h00;
+    buffer_13[156] = 8'h00;
+    buffer_13[157] = 8'h00;
+    buffer_13[158] = 8'h00;
+    buffer_13[159] = 8'h00;
+    buffer_13[160] = 8'h00;
+    buffer_13[161] = 8'h00;
+    buffer_13[162] = 8'h00;
+    buffer_13[163] = 8'h00;
+    buffer_13[164] = 8'h00;
+    buffer_13[165] = 8'h00;
+    buffer_13[166] = 8'h00;
+    buffer_13[167] = 8'h00;
+    buffer_13[168] = 8'h00;
+    buffer_13[169] = 8'h00;
+    buffer_13[170] = 8'h00;
+    buffer_13[171] = 8'h00;
+    buffer_13[172] = 8'h00;
+    buffer_13[173] = 8'h00;
+    buffer_13[174] = 8'h00;
+    buffer_13[175] = 8'h00;
+    buffer_13[176] = 8'h00;
+    buffer_13[177] = 8'h00;
+    buffer_13[178] = 8'h00;
+    buffer_13[179] = 8'h00;
+    buffer_13[180] = 8'h00;
+    buffer_13[181] = 8'h00;
+    buffer_13[182] = 8'h00;
+    buffer_13[183] = 8'h00;
+    buffer_13[184] = 8'h00;
+    buffer_13[185] = 8'h00;
+    buffer_13[186] = 8'h00;
+    buffer_13[187] = 8'h00;
+    buffer_13[188] = 8'h00;
+    buffer_13[189] = 8'h00;
+    buffer_13[190] = 8'h00;
+    buffer_13[191] = 8'h00;
+    buffer_13[192] = 8'h00;
+    buffer_13[193] = 8'h00;
+    buffer_13[194] = 8'h00;
+    buffer_13[195] = 8'h00;
+    buffer_13[196] = 8'h00;
+    buffer_13[197] = 8'h00;
+    buffer_13[198] = 8'h00;
+    buffer_13[199] = 8'h00;
+    buffer_13[200] = 8'h00;
+    buffer_13[201] = 8'h00;
+    buffer_13[202] = 8'h00;
+    buffer_13[203] = 8'h00;
+    buffer_13[204] = 8'h00;
+    buffer_13[205] = 8'h00;
+    buffer_13[206] = 8'h00;
+    buffer_13[207] = 8'h00;
+    buffer_13[208] = 8'h00;
+    buffer_13[209] = 8'h00;
+    buffer_13[210] = 8'h00;
+    buffer_13[211] = 8'h00;
+    buffer_13[212] = 8'h00;
+    buffer_13[213] = 8'h00;
+    buffer_13[214] = 8'h00;
+    buffer_13[215] = 8'h00;
+    buffer_13[216] = 8'h00;
+    buffer_13[217] = 8'h00;
+    buffer_13[218] = 8'h00;
+    buffer_13[219] = 8'h00;
+    buffer_13[220] = 8'h00;
+    buffer_13[221] = 8'h00;
+    buffer_13[222] = 8'h00;
+    buffer_13[223] = 8'h00;
+    buffer_13[224] = 8'h00;
+    buffer_13[225] = 8'h00;
+    buffer_13[226] = 8'h00;
+    buffer_13[227] = 8'h00;
+    buffer_13[228] = 8'h00;
+    buffer_13[229] = 8'h00;
+    buffer_13[230] = 8'h00;
+    buffer_13[231] = 8'h00;
+    buffer_13[232] = 8'h00;
+    buffer_13[233] = 8'h00;
+    buffer_13[234] = 8'h00;
+    buffer_13[235] = 8'h00;
+    buffer_13[236] = 8'h00;
+    buffer_13[237] = 8'h00;
+    buffer_13[238] = 8'h00;
+    buffer_13[239] = 8'h00;
+    buffer_13[240] = 8'h00;
+    buffer_13[241] = 8'h00;
+    buffer_13[242] = 8'h00;
+    buffer_13[243] = 8'h00;
+    buffer_13[244] = 8'h00;
+    buffer_13[245] = 8'h00;
+    buffer_13[246] = 8'h00;
+    buffer_13[247] = 8'h00;
+    buffer_13[248] = 8'h00;
+    buffer_13[249] = 8'h00;
+    buffer_13[250] = 8'h00;
+    buffer_13[251] = 8'h00;
+    buffer_13[252] = 8'h00;
+    buffer_13[253] = 8'h00;
+    buffer_13[254] = 8'h00;
+    buffer_13[255] = 8'h00;
+    buffer_13[256] = 8'h00;
+    buffer_13[257] = 8'h00;
+    buffer_13[258] = 8'h00;
+    buffer_13[259] = 8'h00;
+    buffer_13[260] = 8'h00;
+    buffer_13[261] = 8'h00;
+    buffer_13[262] = 8'h00;
+    buffer_13[263] = 8'h00;
+    buffer_13[264] = 8'h00;
+    buffer_13[265] = 8'h00;
+    buffer_13[266] = 8'h00;
+    buffer_13[267] = 8'h00;
+    buffer_13[268] = 8'h00;
+    buffer_13[269] = 8'h00;
+    buffer_13[270] = 8'h00;
+    buffer_13[271] = 8'h00;
+    buffer_13[272] = 8'h00;
+    buffer_13[273] = 8'h00;
+    buffer_13[274] = 8'h00;
+    buffer_13[275] = 8'h00;
+    buffer_13[276] = 8'h00;
+    buffer_13[277] = 8'h00;
+    buffer_13[278] = 8'h00;
+    buffer_13[279] = 8'h00;
+    buffer_13[280] = 8'h00;
+    buffer_13[281] = 8'h00;
+    buffer_13[282] = 8'h00;
+    buffer_13[283] = 8'h00;
+    buffer_13[284] = 8'h00;
+    buffer_13[285] = 8'h00;
+    buffer_13[286] = 8'h00;
+    buffer_13[287] = 8'h00;
+    buffer_13[288] = 8'h00;
+    buffer_13[289] = 8'h00;
+    buffer_13[290] = 8'h00;
+    buffer_13[291] = 8'h00;
+    buffer_13[292] = 8'h00;
+    buffer_13[293] = 8'h00;
+    buffer_13[294] = 8'h00;
+    buffer_13[295] = 8'h00;
+    buffer_13[296] = 8'h00;
+    buffer_13[297] = 8'h00;
+    buffer_13[298] = 8'h00;
+    buffer_13[299] = 8'h00;
+    buffer_13[300] = 8'h00;
+    buffer_13[301] = 8'h00;
+    buffer_13[302] = 8'h00;
+    buffer_13[303] = 8'h00;
+    buffer_13[304] = 8'h00;
+    buffer_13[305] = 8'h00;
+    buffer_13[306] = 8'h00;
+    buffer_13[307] = 8'h00;
+    buffer_13[308] = 8'h00;
+    buffer_13[309] = 8'h00;
+    buffer_13[310] = 8'h00;
+    buffer_13[311] = 8'h00;
+    buffer_13[312] = 8'h00;
+    buffer_13[313] = 8'h00;
+    buffer_13[314] = 8'h00;
+    buffer_13[315] = 8'h00;
+    buffer_13[316] = 8'h00;
+    buffer_13[317] = 8'h00;
+    buffer_13[318] = 8'h00;
+    buffer_13[319] = 8'h00;
+    buffer_13[320] = 8'h00;
+    buffer_13[321] = 8'h00;
+    buffer_13[322] = 8'h00;
+    buffer_13[323] = 8'h00;
+    buffer_13[324] = 8'h00;
+    buffer_13[325] = 8'h00;
+    buffer_13[326] = 8'h00;
+    buffer_13[327] = 8'h00;
+    buffer_13[328] = 8'h00;
+    buffer_13[329] = 8'h00;
+    buffer_13[330] = 8'h00;
+    buffer_13[331] = 8'h00;
+    buffer_13[332] = 8'h00;
+    buffer_13[333] = 8'h00;
+    buffer_13[334] = 8'h00;
+    buffer_13[335] = 8'h00;
+    buffer_13[336] = 8'h00;
+    buffer_13[337] = 8'h00;
+    buffer_13[338] = 8'h00;
+    buffer_13[339] = 8'h00;
+    buffer_13[340] = 8'h00;
+    buffer_13[341] = 8'h00;
+    buffer_13[342] = 8'h00;
+    buffer_13[343] = 8'h00;
+    buffer_13[344] = 8'h00;
+    buffer_13[345] = 8'h00;
+    buffer_13[346] = 8'h00;
+    buffer_13[347] = 8'h00;
+    buffer_13[348] = 8'h00;
+    buffer_13[349] = 8'h00;
+    buffer_13[350] = 8'h00;
+    buffer_13[351] = 8'h00;
+    buffer_13[352] = 8'h00;
+    buffer_13[353] = 8'h00;
+    buffer_13[354] = 8'h00;
+    buffer_13[355] = 8'h00;
+    buffer_13[356] = 8'h00;
+    buffer_13[357] = 8'h00;
+    buffer_13[358] = 8'h00;
+    buffer_13[359] = 8'h00;
+    buffer_13[360] = 8'h00;
+    buffer_13[361] = 8'h00;
+    buffer_13[362] = 8'h00;
+    buffer_13[363] = 8'h00;
+    buffer_13[364] = 8'h00;
+    buffer_13[365] = 8'h00;
+    buffer_13[366] = 8'h00;
+    buffer_13[367] = 8'h00;
+    buffer_13[368] = 8'h00;
+    buffer_13[369] = 8'h00;
+    buffer_13[370] = 8'h00;
+    buffer_13[371] = 8'h00;
+    buffer_13[372] = 8'h00;
+    buffer_13[373] = 8'h00;
+    buffer_13[374] = 8'h00;
+    buffer_13[375] = 8'h00;
+    buffer_13[376] = 8'h00;
+    buffer_13[377] = 8'h00;
+    buffer_13[378] = 8'h00;
+    buffer_13[379] = 8'h00;
+    buffer_13[380] = 8'h00;
+    buffer_13[381] = 8'h00;
+    buffer_13[382] = 8'h00;
+    buffer_13[383] = 8'h00;
+    buffer_13[384] = 8'h00;
+    buffer_13[385] = 8'h00;
+    buffer_13[386] = 8'h00;
+    buffer_13[387] = 8'h00;
+    buffer_13[388] = 8'h00;
+    buffer_13[389] = 8'h00;
+    buffer_13[390] = 8'h00;
+    buffer_13[391] = 8'h00;
+    buffer_13[392] = 8'h00;
+    buffer_13[393] = 8'h00;
+    buffer_13[394] = 8'h00;
+    buffer_13[395] = 8'h00;
+    buffer_13[396] = 8'h00;
+    buffer_13[397] = 8'h00;
+    buffer_13[398] = 8'h00;
+    buffer_13[399] = 8'h00;
+    buffer_13[400] = 8'h00;
+    buffer_13[401] = 8'h00;
+    buffer_13[402] = 8'h00;
+    buffer_13[403] = 8'h00;
+    buffer_13[404] = 8'h00;
+    buffer_13[405] = 8'h00;
+    buffer_13[406] = 8'h00;
+    buffer_13[407] = 8'h00;
+    buffer_13[408] = 8'h00;
+    buffer_13[409] = 8'h00;
+    buffer_13[410] = 8'h00;
+    buffer_13[411] = 8'h00;
+    buffer_13[412] = 8'h00;
+    buffer_13[413] = 8'h00;
+    buffer_13[414] = 8'h00;
+    buffer_13[415] = 8'h00;
+    buffer_13[416] = 8'h00;
+    buffer_13[417] = 8'h00;
+    buffer_13[418] = 8'h00;
+    buffer_13[419] = 8'h00;
+    buffer_13[420] = 8'h00;
+    buffer_13[421] = 8'h00;
+    buffer_13[422] = 8'h00;
+    buffer_13[423] = 8'h00;
+    buffer_13[424] = 8'h00;
+    buffer_13[425] = 8'h00;
+    buffer_13[426] = 8'h00;
+    buffer_13[427] = 8'h00;
+    buffer_13[428] = 8'h00;
+    buffer_13[429] = 8'h00;
+    buffer_13[430] = 8'h00;
+    buffer_13[431] = 8'h00;
+    buffer_13[432] = 8'h00;
+    buffer_13[433] = 8'h00;
+    buffer_13[434] = 8'h00;
+    buffer_13[435] = 8'h00;
+    buffer_13[436] = 8'h00;
+    buffer_13[437] = 8'h00;
+    buffer_13[438] = 8'h00;
+    buffer_13[439] = 8'h00;
+    buffer_13[440] = 8'h00;
+    buffer_13[441] = 8'h00;
+    buffer_13[442] = 8'h00;
+    buffer_13[443] = 8'h00;
+    buffer_13[444] = 8'h00;
+    buffer_13[445] = 8'h00;
+    buffer_13[446] = 8'h00;
+    buffer_13[447] = 8'h00;
+    buffer_13[448] = 8'h00;
+    buffer_13[449] = 8'h00;
+    buffer_13[450] = 8'h00;
+    buffer_13[451] = 8'h00;
+    buffer_13[452] = 8'h00;
+    buffer_13[453] = 8'h00;
+    buffer_13[454] = 8'h00;
+    buffer_13[455] = 8'h00;
+    buffer_13[456] = 8'h00;
+    buffer_13[457] = 8'h00;
+    buffer_13[458] = 8'h00;
+    buffer_13[459] = 8'h00;
+    buffer_13[460] = 8'h00;
+    buffer_13[461] = 8'h00;
+    buffer_13[462] = 8'h00;
+    buffer_13[463] = 8'h00;
+    buffer_13[464] = 8'h00;
+    buffer_13[465] = 8'h00;
+    buffer_13[466] = 8'h00;
+    buffer_13[467] = 8'h00;
+    buffer_13[468] = 8'h00;
+    buffer_13[469] = 8'h00;
+    buffer_13[470] = 8'h00;
+    buffer_13[471] = 8'h00;
+    buffer_13[472] = 8'h00;
+    buffer_13[473] = 8'h00;
+    buffer_13[474] = 8'h00;
+    buffer_13[475] = 8'h00;
+    buffer_13[476] = 8'h00;
+    buffer_13[477] = 8'h00;
+    buffer_13[478] = 8'h00;
+    buffer_13[479] = 8'h00;
+    buffer_13[480] = 8'h00;
+    buffer_13[481] = 8'h00;
+    buffer_13[482] = 8'h00;
+    buffer_13[483] = 8'h00;
+    buffer_13[484] = 8'h00;
+    buffer_13[485] = 8'h00;
+    buffer_13[486] = 8'h00;
+    buffer_13[487] = 8'h00;
+    buffer_13[488] = 8'h00;
+    buffer_13[489] = 8'h00;
+    buffer_13[490] = 8'h00;
+    buffer_13[491] = 8'h00;
+    buffer_13[492] = 8'h00;
+    buffer_13[493] = 8'h00;
+    buffer_13[494] = 8'h00;
+    buffer_13[495] = 8'h00;
+    buffer_13[496] = 8'h00;
+    buffer_13[497] = 8'h00;
+    buffer_13[498] = 8'h00;
+    buffer_13[499] = 8'h00;
+    buffer_13[500] = 8'h00;
+    buffer_13[501] = 8'h00;
+    buffer_13[502] = 8'h00;
+    buffer_13[503] = 8'h00;
+    buffer_13[504] = 8'h00;
+    buffer_13[505] = 8'h00;
+    buffer_13[506] = 8'h00;
+    buffer_13[507] = 8'h00;
+    buffer_13[508] = 8'h00;
+    buffer_13[509] = 8'h00;
+    buffer_13[510] = 8'h00;
+    buffer_13[511] = 8'h00;
+    buffer_13[512] = 8'h00;
+    buffer_13[513] = 8'h00;
+    buffer_13[514] = 8'h00;
+    buffer_13[515] = 8'h00;
+    buffer_13[516] = 8'h00;
+    buffer_13[517] = 8'h00;
+    buffer_13[518] = 8'h00;
+    buffer_13[519] = 8'h00;
+    buffer_13[520] = 8'h00;
+    buffer_13[521] = 8'h00;
+    buffer_13[522] = 8'h00;
+    buffer_13[523] = 8'h00;
+    buffer_13[524] = 8'h00;
+    buffer_13[525] = 8'h00;
+    buffer_13[526] = 8'h00;
+    buffer_13[527] = 8'h00;
+    buffer_13[528] = 8'h00;
+    buffer_13[529] = 8'h00;
+    buffer_13[530] = 8'h00;
+    buffer_13[531] = 8'h00;
+    buffer_13[532] = 8'h00;
+    buffer_13[533] = 8'h00;
+    buffer_13[534] = 8'h00;
+    buffer_13[535] = 8'h00;
+    buffer_13[536] = 8'h00;
+    buffer_13[537] = 8'h00;
+    buffer_13[538] = 8'h00;
+    buffer_13[539] = 8'h00;
+    buffer_13[540] = 8'h00;
+    buffer_13[541] = 8'h00;
+    buffer_13[542] = 8'h00;
+    buffer_13[543] = 8'h00;
+    buffer_13[544] = 8'h00;
+    buffer_13[545] = 8'h00;
+    buffer_13[546] = 8'h00;
+    buffer_13[547] = 8'h00;
+    buffer_13[548] = 8'h00;
+    buffer_13[549] = 8'h00;
+    buffer_13[550] = 8'h00;
+    buffer_13[551] = 8'h00;
+    buffer_13[552] = 8'h00;
+    buffer_13[553] = 8'h00;
+    buffer_13[554] = 8'h00;
+    buffer_13[555] = 8'h00;
+    buffer_13[556] = 8'h00;
+    buffer_13[557] = 8'h00;
+    buffer_13[558] = 8'h00;
+    buffer_13[559] = 8'h00;
+    buffer_13[560] = 8'h00;
+    buffer_13[561] = 8'h00;
+    buffer_13[562] = 8'h00;
+    buffer_13[563] = 8'h00;
+    buffer_13[564] = 8'h00;
+    buffer_13[565] = 8'h00;
+    buffer_13[566] = 8'h00;
+    buffer_13[567] = 8'h00;
+    buffer_13[568] = 8'h00;
+    buffer_13[569] = 8'h00;
+    buffer_13[570] = 8'h00;
+    buffer_13[571] = 8'h00;
+    buffer_13[572] = 8'h00;
+    buffer_13[573] = 8'h00;
+    buffer_13[574] = 8'h00;
+    buffer_13[575] = 8'h00;
+    buffer_13[576] = 8'h00;
+    buffer_13[577] = 8'h00;
+    buffer_13[578] = 8'h00;
+    buffer_13[579] = 8'h00;
+    buffer_13[580] = 8'h00;
+    buffer_13[581] = 8'h00;
+    buffer_13[582] = 8'h00;
+    buffer_13[583] = 8'h00;
+    buffer_13[584] = 8'h00;
+    buffer_13[585] = 8'h00;
+    buffer_13[586] = 8'h00;
+    buffer_13[587] = 8'h00;
+    buffer_13[588] = 8'h00;
+    buffer_13[589] = 8'h00;
+    buffer_13[590] = 8'h00;
+    buffer_13[591] = 8'h00;
+    buffer_13[592] = 8'h00;
+    buffer_13[593] = 8'h00;
+    buffer_13[594] = 8'h00;
+    buffer_13[595] = 8'h00;
+    buffer_13[596] = 8'h00;
+    buffer_13[597] = 8'h00;
+    buffer_13[598] = 8'h00;
+    buffer_13[599] = 8'h00;
+    buffer_13[600] = 8'h00;
+    buffer_13[601] = 8'h00;
+    buffer_13[602] = 8'h00;
+    buffer_13[603] = 8'h00;
+    buffer_13[604] = 8'h00;
+    buffer_13[605] = 8'h00;
+    buffer_13[606] = 8'h00;
+    buffer_13[607] = 8'h00;
+    buffer_13[608] = 8'h00;
+    buffer_13[609] = 8'h00;
+    buffer_13[610] = 8'h00;
+    buffer_13[611] = 8'h00;
+    buffer_13[612] = 8'h00;
+    buffer_13[613] = 8'h00;
+    buffer_13[614] = 8'h00;
+    buffer_13[615] = 8'h00;
+    buffer_13[616] = 8'h00;
+    buffer_13[617] = 8'h00;
+    buffer_13[618] = 8'h00;
+    buffer_13[619] = 8'h00;
+    buffer_13[620] = 8'h00;
+    buffer_13[621] = 8'h00;
+    buffer_13[622] = 8'h00;
+    buffer_13[623] = 8'h00;
+    buffer_13[624] = 8'h00;
+    buffer_13[625] = 8'h00;
+    buffer_13[626] = 8'h00;
+    buffer_13[627] = 8'h00;
+    buffer_13[628] = 8'h00;
+    buffer_13[629] = 8'h00;
+    buffer_13[630] = 8'h00;
+    buffer_13[631] = 8'h00;
+    buffer_13[632] = 8'h00;
+    buffer_13[633] = 8'h00;
+    buffer_13[634] = 8'h00;
+    buffer_13[635] = 8'h00;
+    buffer_13[636] = 8'h00;
+    buffer_13[637] = 8'h00;
+    buffer_13[638] = 8'h00;
+    buffer_13[639] = 8'h00;
+    buffer_13[640] = 8'h00;
+    buffer_13[641] = 8'h00;
+    buffer_13[642] = 8'h00;
+    buffer_13[643] = 8'h00;
+    buffer_13[644] = 8'h00;
+    buffer_13[645] = 8'h00;
+    buffer_13[646] = 8'h00;
+    buffer_13[647] = 8'h00;
+    buffer_13[648] = 8'h00;
+    buffer_13[649] = 8'h00;
+    buffer_13[650] = 8'h00;
+    buffer_13[651] = 8'h00;
+    buffer_13[652] = 8'h00;
+    buffer_13[653] = 8'h00;
+    buffer_13[654] = 8'h00;
+    buffer_13[655] = 8'h00;
+    buffer_13[656] = 8'h00;
+    buffer_13[657] = 8'h00;
+    buffer_13[658] = 8'h00;
+    buffer_13[659] = 8'h00;
+    buffer_13[660] = 8'h00;
+    buffer_13[661] = 8'h00;
+    buffer_13[662] = 8'h00;
+    buffer_13[663] = 8'h00;
+    buffer_13[664] = 8'h00;
+    buffer_13[665] = 8'h00;
+    buffer_13[666] = 8'h00;
+    buffer_13[667] = 8'h00;
+    buffer_13[668] = 8'h00;
+    buffer_13[669] = 8'h00;
+    buffer_13[670] = 8'h00;
+    buffer_13[671] = 8'h00;
+    buffer_13[672] = 8'h00;
+    buffer_13[673] = 8'h00;
+    buffer_13[674] = 8'h00;
+    buffer_13[675] = 8'h00;
+    buffer_13[676] = 8'h00;
+    buffer_13[677] = 8'h00;
+    buffer_13[678] = 8'h00;
+    buffer_13[679] = 8'h00;
+    buffer_13[680] = 8'h00;
+    buffer_13[681] = 8'h00;
+    buffer_13[682] = 8'h00;
+    buffer_13[683] = 8'h00;
+    buffer_13[684] = 8'h00;
+    buffer_13[685] = 8'h00;
+    buffer_13[686] = 8'h00;
+    buffer_13[687] = 8'h00;
+    buffer_13[688] = 8'h00;
+    buffer_13[689] = 8'h00;
+    buffer_13[690] = 8'h00;
+    buffer_13[691] = 8'h00;
+    buffer_13[692] = 8'h00;
+    buffer_13[693] = 8'h00;
+    buffer_13[694] = 8'h00;
+    buffer_13[695] = 8'h00;
+    buffer_13[696] = 8'h00;
+    buffer_13[697] = 8'h00;
+    buffer_13[698] = 8'h00;
+    buffer_13[699] = 8'h00;
+    buffer_13[700] = 8'h00;
+    buffer_13[701] = 8'h00;
+    buffer_13[702] = 8'h00;
+    buffer_13[703] = 8'h00;
+    buffer_13[704] = 8'h00;
+    buffer_13[705] = 8'h00;
+    buffer_13[706] = 8'h00;
+    buffer_13[707] = 8'h00;
+    buffer_13[708] = 8'h00;
+    buffer_13[709] = 8'h00;
+    buffer_13[710] = 8'h00;
+    buffer_13[711] = 8'h00;
+    buffer_13[712] = 8'h00;
+    buffer_13[713] = 8'h00;
+    buffer_13[714] = 8'h00;
+    buffer_13[715] = 8'h00;
+    buffer_13[716] = 8'h00;
+    buffer_13[717] = 8'h00;
+    buffer_13[718] = 8'h00;
+    buffer_13[719] = 8'h00;
+    buffer_13[720] = 8'h00;
+    buffer_13[721] = 8'h00;
+    buffer_13[722] = 8'h00;
+    buffer_13[723] = 8'h00;
+    buffer_13[724] = 8'h00;
+    buffer_13[725] = 8'h00;
+    buffer_13[726] = 8'h00;
+    buffer_13[727] = 8'h00;
+    buffer_13[728] = 8'h00;
+    buffer_13[729] = 8'h00;
+    buffer_13[730] = 8'h00;
+    buffer_13[731] = 8'h00;
+    buffer_13[732] = 8'h00;
+    buffer_13[733] = 8'h00;
+    buffer_13[734] = 8'h00;
+    buffer_13[735] = 8'h00;
+    buffer_13[736] = 8'h00;
+    buffer_13[737] = 8'h00;
+    buffer_13[738] = 8'h00;
+    buffer_13[739] = 8'h00;
+    buffer_13[740] = 8'h00;
+    buffer_13[741] = 8'h00;
+    buffer_13[742] = 8'h00;
+    buffer_13[743] = 8'h00;
+    buffer_13[744] = 8'h00;
+    buffer_13[745] = 8'h00;
+    buffer_13[746] = 8'h00;
+    buffer_13[747] = 8'h00;
+    buffer_13[748] = 8'h00;
+    buffer_13[749] = 8'h00;
+    buffer_13[750] = 8'h00;
+    buffer_13[751] = 8'h00;
+    buffer_13[752] = 8'h00;
+    buffer_13[753] = 8'h00;
+    buffer_13[754] = 8'h00;
+    buffer_13[755] = 8'h00;
+    buffer_13[756] = 8'h00;
+    buffer_13[757] = 8'h00;
+    buffer_13[758] = 8'h00;
+    buffer_13[759] = 8'h00;
+    buffer_13[760] = 8'h00;
+    buffer_13[761] = 8'h00;
+    buffer_13[762] = 8'h00;
+    buffer_13[763] = 8'h00;
+    buffer_13[764] = 8'h00;
+    buffer_13[765] = 8'h00;
+    buffer_13[766] = 8'h00;
+    buffer_13[767] = 8'h00;
+    buffer_13[768] = 8'h00;
+    buffer_13[769] = 8'h00;
+    buffer_13[770] = 8'h00;
+    buffer_13[771] = 8'h00;
+    buffer_13[772] = 8'h00;
+    buffer_13[773] = 8'h00;
+    buffer_13[774] = 8'h00;
+    buffer_13[775] = 8'h00;
+    buffer_13[776] = 8'h00;
+    buffer_13[777] = 8'h00;
+    buffer_13[778] = 8'h00;
+    buffer_13[779] = 8'h00;
+    buffer_13[780] = 8'h00;
+    buffer_13[781] = 8'h00;
+    buffer_13[782] = 8'h00;
+    buffer_13[783] = 8'h00;
+    buffer_13[784] = 8'h00;
+    buffer_13[785] = 8'h00;
+    buffer_13[786] = 8'h00;
+    buffer_13[787] = 8'h00;
+    buffer_13[788] = 8'h00;
+    buffer_13[789] = 8'h00;
+    buffer_13[790] = 8'h00;
+    buffer_13[791] = 8'h00;
+    buffer_13[792] = 8'h00;
+    buffer_13[793] = 8'h00;
+    buffer_13[794] = 8'h00;
+    buffer_13[795] = 8'h00;
+    buffer_13[796] = 8'h00;
+    buffer_13[797] = 8'h00;
+    buffer_13[798] = 8'h00;
+    buffer_13[799] = 8'h00;
+    buffer_13[800] = 8'h00;
+    buffer_13[801] = 8'h00;
+    buffer_13[802] = 8'h00;
+    buffer_13[803] = 8'h00;
+    buffer_13[804] = 8'h00;
+    buffer_13[805] = 8'h00;
+    buffer_13[806] = 8'h00;
+    buffer_13[807] = 8'h00;
+    buffer_13[808] = 8'h00;
+    buffer_13[809] = 8'h00;
+    buffer_13[810] = 8'h00;
+    buffer_13[811] = 8'h00;
+    buffer_13[812] = 8'h00;
+    buffer_13[813] = 8'h00;
+    buffer_13[814] = 8'h00;
+    buffer_13[815] = 8'h00;
+    buffer_13[816] = 8'h00;
+    buffer_13[817] = 8'h00;
+    buffer_13[818] = 8'h00;
+    buffer_13[819] = 8'h00;
+    buffer_13[820] = 8'h00;
+    buffer_13[821] = 8'h00;
+    buffer_13[822] = 8'h00;
+    buffer_13[823] = 8'h00;
+    buffer_13[824] = 8'h00;
+    buffer_13[825] = 8'h00;
+    buffer_13[826] = 8'h00;
+    buffer_13[827] = 8'h00;
+    buffer_13[828] = 8'h00;
+    buffer_13[829] = 8'h00;
+    buffer_13[830] = 8'h00;
+    buffer_13[831] = 8'h00;
+    buffer_13[832] = 8'h00;
+    buffer_13[833] = 8'h00;
+    buffer_13[834] = 8'h00;
+    buffer_13[835] = 8'h00;
+    buffer_13[836] = 8'h00;
+    buffer_13[837] = 8'h00;
+    buffer_13[838] = 8'h00;
+    buffer_13[839] = 8'h00;
+    buffer_13[840] = 8'h00;
+    buffer_13[841] = 8'h00;
+    buffer_13[842] = 8'h00;
+    buffer_13[843] = 8'h00;
+    buffer_13[844] = 8'h00;
+    buffer_13[845] = 8'h00;
+    buffer_13[846] = 8'h00;
+    buffer_13[847] = 8'h00;
+    buffer_13[848] = 8'h00;
+    buffer_13[849] = 8'h00;
+    buffer_13[850] = 8'h00;
+    buffer_13[851] = 8'h00;
+    buffer_13[852] = 8'h00;
+    buffer_13[853] = 8'h00;
+    buffer_13[854] = 8'h00;
+    buffer_13[855] = 8'h00;
+    buffer_13[856] = 8'h00;
+    buffer_13[857] = 8'h00;
+    buffer_13[858] = 8'h00;
+    buffer_13[859] = 8'h00;
+    buffer_13[860] = 8'h00;
+    buffer_13[861] = 8'h00;
+    buffer_13[862] = 8'h00;
+    buffer_13[863] = 8'h00;
+    buffer_13[864] = 8'h00;
+    buffer_13[865] = 8'h00;
+    buffer_13[866] = 8'h00;
+    buffer_13[867] = 8'h00;
+    buffer_13[868] = 8'h00;
+    buffer_13[869] = 8'h00;
+    buffer_13[870] = 8'h00;
+    buffer_13[871] = 8'h00;
+    buffer_13[872] = 8'h00;
+    buffer_13[873] = 8'h00;
+    buffer_13[874] = 8'h00;
+    buffer_13[875] = 8'h00;
+    buffer_13[876] = 8'h00;
+    buffer_13[877] = 8'h00;
+    buffer_13[878] = 8'h00;
+    buffer_13[879] = 8'h00;
+    buffer_13[880] = 8'h00;
+    buffer_13[881] = 8'h00;
+    buffer_13[882] = 8'h00;
+    buffer_13[883] = 8'h00;
+    buffer_13[884] = 8'h00;
+    buffer_13[885] = 8'h00;
+    buffer_13[886] = 8'h00;
+    buffer_13[887] = 8'h00;
+    buffer_13[888] = 8'h00;
+    buffer_13[889] = 8'h00;
+    buffer_13[890] = 8'h00;
+    buffer_13[891] = 8'h00;
+    buffer_13[892] = 8'h00;
+    buffer_13[893] = 8'h00;
+    buffer_13[894] = 8'h00;
+    buffer_13[895] = 8'h00;
+    buffer_13[896] = 8'h00;
+    buffer_13[897] = 8'h00;
+    buffer_13[898] = 8'h00;
+    buffer_13[899] = 8'h00;
+    buffer_13[900] = 8'h00;
+    buffer_13[901] = 8'h00;
+    buffer_13[902] = 8'h00;
+    buffer_13[903] = 8'h00;
+    buffer_13[904] = 8'h00;
+    buffer_13[905] = 8'h00;
+    buffer_13[906] = 8'h00;
+    buffer_13[907] = 8'h00;
+    buffer_13[908] = 8'h00;
+    buffer_13[909] = 8'h00;
+    buffer_13[910] = 8'h00;
+    buffer_13[911] = 8'h00;
+    buffer_13[912] = 8'h00;
+    buffer_13[913] = 8'h00;
+    buffer_13[914] = 8'h00;
+    buffer_13[915] = 8'h00;
+    buffer_13[916] = 8'h00;
+    buffer_13[917] = 8'h00;
+    buffer_13[918] = 8'h00;
+    buffer_13[919] = 8'h00;
+    buffer_13[920] = 8'h00;
+    buffer_13[921] = 8'h00;
+    buffer_13[922] = 8'h00;
+    buffer_13[923] = 8'h00;
+    buffer_13[924] = 8'h00;
+    buffer_13[925] = 8'h00;
+    buffer_13[926] = 8'h00;
+    buffer_13[927] = 8'h00;
+    buffer_13[928] = 8'h00;
+    buffer_13[929] = 8'h00;
+    buffer_13[930] = 8'h00;
+    buffer_13[931] = 8'h00;
+    buffer_13[932] = 8'h00;
+    buffer_13[933] = 8'h00;
+    buffer_13[934] = 8'h00;
+    buffer_13[935] = 8'h00;
+    buffer_13[936] = 8'h00;
+    buffer_13[937] = 8'h00;
+    buffer_13[938] = 8'h00;
+    buffer_13[939] = 8'h00;
+    buffer_13[940] = 8'h00;
+    buffer_13[941] = 8'h00;
+    buffer_13[942] = 8'h00;
+    buffer_13[943] = 8'h00;
+    buffer_13[944] = 8'h00;
+    buffer_13[945] = 8'h00;
+    buffer_13[946] = 8'h00;
+    buffer_13[947] = 8'h00;
+    buffer_13[948] = 8'h00;
+    buffer_13[949] = 8'h00;
+    buffer_13[950] = 8'h00;
+    buffer_13[951] = 8'h00;
+    buffer_13[952] = 8'h00;
+    buffer_13[953] = 8'h00;
+    buffer_13[954] = 8'h00;
+    buffer_13[955] = 8'h00;
+    buffer_13[956] = 8'h00;
+    buffer_13[957] = 8'h00;
+    buffer_13[958] = 8'h00;
+    buffer_13[959] = 8'h00;
+    buffer_13[960] = 8'h00;
+    buffer_13[961] = 8'h00;
+    buffer_13[962] = 8'h00;
+    buffer_13[963] = 8'h00;
+    buffer_13[964] = 8'h00;
+    buffer_13[965] = 8'h00;
+    buffer_13[966] = 8'h00;
+    buffer_13[967] = 8'h00;
+    buffer_13[968] = 8'h00;
+    buffer_13[969] = 8'h00;
+    buffer_13[970] = 8'h00;
+    buffer_13[971] = 8'h00;
+    buffer_13[972] = 8'h00;
+    buffer_13[973] = 8'h00;
+    buffer_13[974] = 8'h00;
+    buffer_13[975] = 8'h00;
+    buffer_13[976] = 8'h00;
+    buffer_13[977] = 8'h00;
+    buffer_13[978] = 8'h00;
+    buffer_13[979] = 8'h00;
+    buffer_13[980] = 8'h00;
+    buffer_13[981] = 8'h00;
+    buffer_13[982] = 8'h00;
+    buffer_13[983] = 8'h00;
+    buffer_13[984] = 8'h00;
+    buffer_13[985] = 8'h00;
+    buffer_13[986] = 8'h00;
+    buffer_13[987] = 8'h00;
+    buffer_13[988] = 8'h00;
+    buffer_13[989] = 8'h00;
+    buffer_13[990] = 8'h00;
+    buffer_13[991] = 8'h00;
+    buffer_13[992] = 8'h00;
+    buffer_13[993] = 8'h00;
+    buffer_13[994] = 8'h00;
+    buffer_13[995] = 8'h00;
+    buffer_13[996] = 8'h00;
+    buffer_13[997] = 8'h00;
+    buffer_13[998] = 8'h00;
+    buffer_13[999] = 8'h00;
+    buffer_13[1000] = 8'h00;
+    buffer_13[1001] = 8'h00;
+    buffer_13[1002] = 8'h00;
+    buffer_13[1003] = 8'h00;
+    buffer_13[1004] = 8'h00;
+    buffer_13[1005] = 8'h00;
+    buffer_13[1006] = 8'h00;
+    buffer_13[1007] = 8'h00;
+    buffer_13[1008] = 8'h00;
+    buffer_13[1009] = 8'h00;
+    buffer_13[1010] = 8'h00;
+    buffer_13[1011] = 8'h00;
+    buffer_13[1012] = 8'h00;
+    buffer_13[1013] = 8'h00;
+    buffer_13[1014] = 8'h00;
+    buffer_13[1015] = 8'h00;
+    buffer_13[1016] = 8'h00;
+    buffer_13[1017] = 8'h00;
+    buffer_13[1018] = 8'h00;
+    buffer_13[1019] = 8'h00;
+    buffer_13[1020] = 8'h00;
+    buffer_13[1021] = 8'h00;
+    buffer_13[1022] = 8'h00;
+    buffer_13[1023] = 8'h00;
+  end
+  always @(posedge clk) begin
+    if (x_take)
+      buffer_13[\$signature__addr ] <= x__payload[7:0];
+  end
+  reg [7:0] _5_;
+  always @(posedge clk) begin
+    if (ce) begin
+      _5_ <= buffer_13[{ block, w__payload[183:180] }];
+    end
+  end
+  assign \rd__data$182  = _5_;
+  reg [7:0] buffer_14 [1023:0];
+  initial begin
+    buffer_14[0] = 8'h00;
+    buffer_14[1] = 8'h00;
+    buffer_14[2] = 8'h00;
+    buffer_14[3] = 8'h00;
+    buffer_14[4] = 8'h00;
+    buffer_14[5] = 8'h00;
+    buffer_14[6] = 8'h00;
+    buffer_14[7] = 8'h00;
+    buffer_14[8] = 8'h00;
+    buffer_14[9] = 8'h00;
+    buffer_14[10] = 8'h00;
+    buffer_14[11] = 8'h00;
+    buffer_14[12] = 8'h00;
+    buffer_14[13] = 8'h00;
+    buffer_14[14] = 8'h00;
+    buffer_14[15] = 8'h00;
+    buffer_14[16] = 8'h00;
+    buffer_14[17] = 8'h00;
+    buffer_14[18] = 8'h00;
+    buffer_14[19] = 8'h00;
+    buffer_14[20] = 8'h00;
+    buffer_14[21] = 8'h00;
+    buffer_14[22] = 8'h00;
+    buffer_14[23] = 8'h00;
+    buffer_14[24] = 8'h00;
+    buffer_14[25] = 8'h00;
+    buffer_14[26] = 8'h00;
+    buffer_14[27] = 8'h00;
+    buffer_14[28] = 8'h00;
+    buffer_14[29] = 8'h00;
+    buffer_14[30] = 8'h00;
+    buffer_14[31] = 8'h00;
+    buffer_14[32] = 8'h00;
+    buffer_14[33] = 8'h00;
+    buffer_14[34] = 8'h00;
+    buffer_14[35] = 8'h00;
+    buffer_14[36] = 8'h00;
+    buffer_14[37] = 8'h00;
+    buffer_14[38] = 8'h00;
+    buffer_14[39] = 8'h00;
+    buffer_14[40] = 8'h00;
+    buffer_14[41] = 8'h00;
+    buffer_14[42] = 8'h00;
+    buffer_14[43] = 8'h00;
+    buffer_14[44] = 8'h00;
+    buffer_14[45] = 8'h00;
+    buffer_14[46] = 8'h00;
+    buffer_14[47] = 8'h00;
+    buffer_14[48] = 8'h00;
+    buffer_14[49] = 8'h00;
+    buffer_14[50] = 8'h00;
+    buffer_14[51] = 8'h00;
+    buffer_14[52] = 8'h00;
+    buffer_14[53] = 8'h00;
+    buffer_14[54] = 8'h00;
+    buffer_14[55] = 8'h00;
+    buffer_14[56] = 8'h00;
+    buffer_14[57] = 8'h00;
+    buffer_14[58] = 8'h00;
+    buffer_14[59] = 8'h00;
+    buffer_14[60] = 8'h00;
+    buffer_14[61] = 8'h00;
+    buffer_14[62] = 8'h00;
+    buffer_14[63] = 8'h00;
+    buffer_14[64] = 8'h00;
+    buffer_14[65] = 8'h00;
+    buffer_14[66] = 8'h00;
+    buffer_14[67] = 8'h00;
+    buffer_14[68] = 8'h00;
+    buffer_14[69] = 8'h00;
+    buffer_14[70] = 8'h00;
+    buffer_14[71] = 8'h00;
+    buffer_14[72] = 8'h00;
+    buffer_14[73] = 8'h00;
+    buffer_14[74] = 8'h00;
+    buffer_14[75] = 8'h00;
+    buffer_14[76] = 8'h00;
+    buffer_14[77] = 8'h00;
+    buffer_14[78] = 8'h00;
+    buffer_14[79] = 8'h00;
+    buffer_14[80] = 8'h00;
+    buffer_14[81] = 8'h00;
+    buffer_14[82] = 8'h00;
+    buffer_14[83] = 8'h00;
+    buffer_14[84] = 8'h00;
+    buffer_14[85] = 8'h00;
+    buffer_14[86] = 8'h00;
+    buffer_14[87] = 8'h00;
+    buffer_14[88] = 8'h00;
+    buffer_14[89] = 8'h00;
+    buffer_14[90] = 8'h00;
+    buffer_14[91] = 8'h00;
+    buffer_14[92] = 8'h00;
+    buffer_14[93] = 8'h00;
+    buffer_14[94] = 8'h00;
+    buffer_14[95] = 8'h00;
+    buffer_14[96] = 8'h00;
+    buffer_14[97] = 8'h00;
+    buffer_14[98] = 8'h00;
+    buffer_14[99] = 8'h00;
+    buffer_14[100] = 8'h00;
+    buffer_14[101] = 8'h00;
+    buffer_14[102] = 8'h00;
+    buffer_14[103] = 8'h00;
+    buffer_14[104] = 8'h00;
+    buffer_14[105] = 8'h00;
+    buffer_14[106] = 8'h00;
+    buffer_14[107] = 8'h00;
+    buffer_14[108] = 8'h00;
+    buffer_14[109] = 8'h00;
+    buffer_14[110] = 8'h00;
+    buffer_14[111] = 8'h00;
+    buffer_14[112] = 8'h00;
+    buffer_14[113] = 8'h00;
+    buffer_14[114] = 8'h00;
+    buffer_14[115] = 8'h00;
+    buffer_14[116] = 8'h00;
+    buffer_14[117] = 8'h00;
+    buffer_14[118] = 8'h00;
+    buffer_14[119] = 8'h00;
+    buffer_14[120] = 8'h00;
+    buffer_14[121] = 8'h00;
+    buffer_14[122] = 8'h00;
+    buffer_14[123] = 8'h00;
+    buffer_14[124] = 8'h00;
+    buffer_14[125] = 8'h00;
+    buffer_14[126] = 8'h00;
+    buffer_14[127] = 8'h00;
+    buffer_14[128] = 8'h00;
+    buffer_14[129] = 8'h00;
+    buffer_14[130] = 8'h00;
+    buffer_14[131] = 8'h00;
+    buffer_14[132] = 8'h00;
+    buffer_14[133] = 8'h00;
+    buffer_14[134] = 8'h00;
+    buffer_14[135] = 8'h00;
+    buffer_14[136] = 8'h00;
+    buffer_14[137] = 8'h00;
+    buffer_14[138] = 8'h00;
+    buffer_14[139] = 8'h00;
+    buffer_14[140] = 8'h00;
+    buffer_14[141] = 8'h00;
+    buffer_14[142] = 8'h00;
+    buffer_14[143] = 8'h00;
+    buffer_14[144] = 8'h00;
+    buffer_14[145] = 8'h00;
+    buffer_14[146] = 8'h00;
+    buffer_14[147] = 8'h00;
+    buffer_14[148] = 8'h00;
+    buffer_14[149] = 8'h00;
+    buffer_14[150] = 8'h00;
+    buffer_14[151] = 8'h00;
+    buffer_14[152] = 8'h00;
+    buffer_14[153] = 8'h00;
+    buffer_14[154] = 8'h00;
+    buffer_14[155] = 8'h00;
+    buffer_14[156] = 8'h00;
+    buffer_14[157] = 8'h00;
+    buffer_14[158] = 8'h00;
+    buffer_14[159] = 8'h00;
+    buffer_14[160] = 8'h00;
+    buffer_14[161] = 8'h00;
+    buffer_14[162] = 8'h00;
+    buffer_14[163] = 8'h00;
+    buffer_14[164] = 8'h00;
+    buffer_14[165] = 8'h00;
+    buffer_14[166] = 8'h00;
+    buffer_14[167] = 8'h00;
+    buffer_14[168] = 8'h00;
+    buffer_14[169] = 8'h00;
+    buffer_14[170] = 8'h00;
+    buffer_14[171] = 8'h00;
+    buffer_14[172] = 8'h00;
+    buffer_14[173] = 8'h00;
+    buffer_14[174] = 8'h00;
+    buffer_14[175] = 8'h00;
+    buffer_14[176] = 8'h00;
+    buffer_14[177] = 8'h00;
+    buffer_14[178] = 8'h00;
+    buffer_14[179] = 8'h00;
+    buffer_14[180] = 8'h00;
+    buffer_14[181] = 8'h00;
+    buffer_14[182] = 8'h00;
+    buffer_14[183] = 8'h00;
+    buffer_14[184] = 8'h00;
+    buffer_14[185] = 8'h00;
+    buffer_14[186] = 8'h00;
+    buffer_14[187] = 8'h00;
+    buffer_14[188] = 8'h00;
+    buffer_14[189] = 8'h00;
+    buffer_14[190] = 8'h00;
+    buffer_14[191] = 8'h00;
+    buffer_14[192] = 8'h00;
+    buffer_14[193] = 8'h00;
+    buffer_14[194] = 8'h00;
+    buffer_14[195] = 8'h00;
+    buffer_14[196] = 8'h00;
+    buffer_14[197] = 8'h00;
+    buffer_14[198] = 8'h00;
+    buffer_14[199] = 8'h00;
+    buffer_14[200] = 8'h00;
+    buffer_14[201] = 8'h00;
+    buffer_14[202] = 8'h00;
+    buffer_14[203] = 8'h00;
+    buffer_14[204] = 8'h00;
+    buffer_14[205] = 8'h00;
+    buffer_14[206] = 8'h00;
+    buffer_14[207] = 8'h00;
+    buffer_14[208] = 8'h00;
+    buffer_14[209] = 8'h00;
+    buffer_14[210] = 8'h00;
+    buffer_14[211] = 8'h00;
+    buffer_14[212] = 8'h00;
+    buffer_14[213] = 8'h00;
+    buffer_14[214] = 8'h00;
+    buffer_14[215] = 8'h00;
+    buffer_14[216] = 8'h00;
+    buffer_14[217] = 8'h00;
+    buffer_14[218] = 8'h00;
+    buffer_14[219] = 8'h00;
+    buffer_14[220] = 8'h00;
+    buffer_14[221] = 8'h00;
+    buffer_14[222] = 8'h00;
+    buffer_14[223] = 8'h00;
+    buffer_14[224] = 8'h00;
+    buffer_14[225] = 8'h00;
+    buffer_14[226] = 8'h00;
+    buffer_14[227] = 8'h00;
+    buffer_14[228] = 8'h00;
+    buffer_14[229] = 8'h00;
+    buffer_14[230] = 8'h00;
+    buffer_14[231] = 8'h00;
+    buffer_14[232] = 8'h00;
+    buffer_14[233] = 8'h00;
+    buffer_14[234] = 8'h00;
+    buffer_14[235] = 8'h00;
+    buffer_14[236] = 8'h00;
+    buffer_14[237] = 8'h00;
+    buffer_14[238] = 8'h00;
+    buffer_14[239] = 8'h00;
+    buffer_14[240] = 8'h00;
+    buffer_14[241] = 8'h00;
+    buffer_14[242] = 8'h00;
+    buffer_14[243] = 8'h00;
+    buffer_14[244] = 8'h00;
+    buffer_14[245] = 8'h00;
+    buffer_14[246] = 8'h00;
+    buffer_14[247] = 8'h00;
+    buffer_14[248] = 8'h00;
+    buffer_14[249] = 8'h00;
+    buffer_14[250] = 8'h00;
+    buffer_14[251] = 8'h00;
+    buffer_14[252] = 8'h00;
+    buffer_14[253] = 8'h00;
+    buffer_14[254] = 8'h00;
+    buffer_14[255] = 8'h00;
+    buffer_14[256] = 8'h00;
+    buffer_14[257] = 8'h00;
+    buffer_14[258] = 8'h00;
+    buffer_14[259] = 8'h00;
+    buffer_14[260] = 8'h00;
+    buffer_14[261] = 8'h00;
+    buffer_14[262] = 8'h00;
+    buffer_14[263] = 8'h00;
+    buffer_14[264] = 8'h00;
+    buffer_14[265] = 8'h00;
+    buffer_14[266] = 8'h00;
+    buffer_14[267] = 8'h00;
+    buffer_14[268] = 8'h00;
+    buffer_14[269] = 8'h00;
+    buffer_14[270] = 8'h00;
+    buffer_14[271] = 8'h00;
+    buffer_14[272] = 8'h00;
+    buffer_14[273] = 8'h00;
+    buffer_14[274] = 8'h00;
+    buffer_14[275] = 8'h00;
+    buffer_14[276] = 8'h00;
+    buffer_14[277] = 8'h00;
+    buffer_14[278] = 8'h00;
+    buffer_14[279] = 8'h00;
+    buffer_14[280] = 8'h00;
+    buffer_14[281] = 8'h00;
+    buffer_14[282] = 8'h00;
+    buffer_14[283] = 8'h00;
+    buffer_14[284] = 8'h00;
+    buffer_14[285] = 8'h00;
+    buffer_14[286] = 8'h00;
+    buffer_14[287] = 8'h00;
+    buffer_14[288] = 8'h00;
+    buffer_14[289] = 8'h00;
+    buffer_14[290] = 8'h00;
+    buffer_14[291] = 8'h00;
+    buffer_14[292] = 8'h00;
+    buffer_14[293] = 8'h00;
+    buffer_14[294] = 8'h00;
+    buffer_14[295] = 8'h00;
+    buffer_14[296] = 8'h00;
+    buffer_14[297] = 8'h00;
+    buffer_14[298] = 8'h00;
+    buffer_14[299] = 8'h00;
+    buffer_14[300] = 8'h00;
+    buffer_14[301] = 8'h00;
+    buffer_14[302] = 8'h00;
+    buffer_14[303] = 8'h00;
+    buffer_14[304] = 8'h00;
+    buffer_14[305] = 8'h00;
+    buffer_14[306] = 8'h00;
+    buffer_14[307] = 8'h00;
+    buffer_14[308] = 8'h00;
+    buffer_14[309] = 8'h00;
+    buffer_14[310] = 8'h00;
+    buffer_14[311] = 8'h00;
+    buffer_14[312] = 8'h00;
+    buffer_14[313] = 8'h00;
+    buffer_14[314] = 8'h00;
+    buffer_14[315] = 8'h00;
+    buffer_14[316] = 8'h00;
+    buffer_14[317] = 8'h00;
+    buffer_14[318] = 8'h00;
+    buffer_14[319] = 8'h00;
+    buffer_14[320] = 8'h00;
+    buffer_14[321] = 8'h00;
+    buffer_14[322] = 8'h00;
+    buffer_14[323] = 8'h00;
+    buffer_14[324] = 8'h00;
+    buffer_14[325] = 8'h00;
+    buffer_14[326] = 8'h00;
+    buffer_14[327] = 8'h00;
+    buffer_14[328] = 8'h00;
+    buffer_14[329] = 8'h00;
+    buffer_14[330] = 8'h00;
+    buffer_14[331] = 8'h00;
+    buffer_14[332] = 8'h00;
+    buffer_14[333] = 8'h00;
+    buffer_14[334] = 8'h00;
+    buffer_14[335] = 8'h00;
+    buffer_14[336] = 8'h00;
+    buffer_14[337] = 8'h00;
+    buffer_14[338] = 8'h00;
+    buffer_14[339] = 8'h00;
+    buffer_14[340] = 8'h00;
+    buffer_14[341] = 8'h00;
+    buffer_14[342] = 8'h00;
+    buffer_14[343] = 8'h00;
+    buffer_14[344] = 8'h00;
+    buffer_14[345] = 8'h00;
+    buffer_14[346] = 8'h00;
+    buffer_14[347] = 8'h00;
+    buffer_14[348] = 8'h00;
+    buffer_14[349] = 8'h00;
+    buffer_14[350] = 8'h00;
+    buffer_14[351] = 8'h00;
+    buffer_14[352] = 8'h00;
+    buffer_14[353] = 8'h00;
+    buffer_14[354] = 8'h00;
+    buffer_14[355] = 8'h00;
+    buffer_14[356] = 8'h00;
+    buffer_14[357] = 8'h00;
+    buffer_14[358] = 8'h00;
+    buffer_14[359] = 8'h00;
+    buffer_14[360] = 8'h00;
+    buffer_14[361] = 8'h00;
+    buffer_14[362] = 8'h00;
+    buffer_14[363] = 8'h00;
+    buffer_14[364] = 8'h00;
+    buffer_14[365] = 8'h00;
+    buffer_14[366] = 8'h00;
+    buffer_14[367] = 8'h00;
+    buffer_14[368] = 8'h00;
+    buffer_14[369] = 8'h00;
+    buffer_14[370] = 8'h00;
+    buffer_14[371] = 8'h00;
+    buffer_14[372] = 8'h00;
+    buffer_14[373] = 8'h00;
+    buffer_14[374] = 8'h00;
+    buffer_14[375] = 8'h00;
+    buffer_14[376] = 8'h00;
+    buffer_14[377] = 8'h00;
+    buffer_14[378] = 8'h00;
+    buffer_14[379] = 8'h00;
+    buffer_14[380] = 8'h00;
+    buffer_14[381] = 8'h00;
+    buffer_14[382] = 8'h00;
+    buffer_14[383] = 8'h00;
+    buffer_14[384] = 8'h00;
+    buffer_14[385] = 8'h00;
+    buffer_14[386] = 8'h00;
+    buffer_14[387] = 8'h00;
+    buffer_14[388] = 8'h00;
+    buffer_14[389] = 8'h00;
+    buffer_14[390] = 8'h00;
+    buffer_14[391] = 8'h00;
+    buffer_14[392] = 8'h00;
+    buffer_14[393] = 8'h00;
+    buffer_14[394] = 8'h00;
+    buffer_14[395] = 8'h00;
+    buffer_14[396] = 8'h00;
+    buffer_14[397] = 8'h00;
+    buffer_14[398] = 8'h00;
+    buffer_14[399] = 8'h00;
+    buffer_14[400] = 8'h00;
+    buffer_14[401] = 8'h00;
+    buffer_14[402] = 8'h00;
+    buffer_14[403] = 8'h00;
+    buffer_14[404] = 8'h00;
+    buffer_14[405] = 8'h00;
+    buffer_14[406] = 8'h00;
+    buffer_14[407] = 8'h00;
+    buffer_14[408] = 8'h00;
+    buffer_14[409] = 8'h00;
+    buffer_14[410] = 8'h00;
+    buffer_14[411] = 8'h00;
+    buffer_14[412] = 8'h00;
+    buffer_14[413] = 8'h00;
+    buffer_14[414] = 8'h00;
+    buffer_14[415] = 8'h00;
+    buffer_14[416] = 8'h00;
+    buffer_14[417] = 8'h00;
+    buffer_14[418] = 8'h00;
+    buffer_14[419] = 8'h00;
+    buffer_14[420] = 8'h00;
+    buffer_14[421] = 8'h00;
+    buffer_14[422] = 8'h00;
+    buffer_14[423] = 8'h00;
+    buffer_14[424] = 8'h00;
+    buffer_14[425] = 8'h00;
+    buffer_14[426] = 8'h00;
+    buffer_14[427] = 8'h00;
+    buffer_14[428] = 8'h00;
+    buffer_14[429] = 8'h00;
+    buffer_14[430] = 8'h00;
+    buffer_14[431] = 8'h00;
+    buffer_14[432] = 8'h00;
+    buffer_14[433] = 8'h00;
+    buffer_14[434] = 8'h00;
+    buffer_14[435] = 8'h00;
+    buffer_14[436] = 8'h00;
+    buffer_14[437] = 8'h00;
+    buffer_14[438] = 8'h00;
+    buffer_14[439] = 8'h00;
+    buffer_14[440] = 8'h00;
+    buffer_14[441] = 8'h00;
+    buffer_14[442] = 8'h00;
+    buffer_14[443] = 8'h00;
+    buffer_14[444] = 8'h00;
+    buffer_14[445] = 8'h00;
+    buffer_14[446] = 8'h00;
+    buffer_14[447] = 8'h00;
+    buffer_14[448] = 8'h00;
+    buffer_14[449] = 8'h00;
+    buffer_14[450] = 8'h00;
+    buffer_14[451] = 8'h00;
+    buffer_14[452] = 8'h00;
+    buffer_14[453] = 8'h00;
+    buffer_14[454] = 8'h00;
+    buffer_14[455] = 8'h00;
+    buffer_14[456] = 8'h00;
+    buffer_14[457] = 8'h00;
+    buffer_14[458] = 8'h00;
+    buffer_14[459] = 8'h00;
+    buffer_14[460] = 8'h00;
+    buffer_14[461] = 8'h00;
+    buffer_14[462] = 8'h00;
+    buffer_14[463] = 8'h00;
+    buffer_14[464] = 8'h00;
+    buffer_14[465] = 8'h00;
+    buffer_14[466] = 8'h00;
+    buffer_14[467] = 8'h00;
+    buffer_14[468] = 8'h00;
+    buffer_14[469] = 8'h00;
+    buffer_14[470] = 8'h00;
+    buffer_14[471] = 8'h00;
+    buffer_14[472] = 8'h00;
+    buffer_14[473] = 8'h00;
+    buffer_14[474] = 8'h00;
+    buffer_14[475] = 8'h00;
+    buffer_14[476] = 8'h00;
+    buffer_14[477] = 8'h00;
+    buffer_14[478] = 8'h00;
+    buffer_14[479] = 8'h00;
+    buffer_14[480] = 8'h00;
+    buffer_14[481] = 8'h00;
+    buffer_14[482] = 8'h00;
+    buffer_14[483] = 8'h00;
+    buffer_14[484] = 8'h00;
+    buffer_14[485] = 8'h00;
+    buffer_14[486] = 8'h00;
+    buffer_14[487] = 8'h00;
+    buffer_14[488] = 8'h00;
+    buffer_14[489] = 8'h00;
+    buffer_14[490] = 8'h00;
+    buffer_14[491] = 8'h00;
+    buffer_14[492] = 8'h00;
+    buffer_14[493] = 8'h00;
+    buffer_14[494] = 8'h00;
+    buffer_14[495] = 8'h00;
+    buffer_14[496] = 8'h00;
+    buffer_14[497] = 8'h00;
+    buffer_14[498] = 8'h00;
+    buffer_14[499] = 8'h00;
+    buffer_14[500] = 8'h00;
+    buffer_14[501] = 8'h00;
+    buffer_14[502] = 8'h00;
+    buffer_14[503] = 8'h00;
+    buffer_14[504] = 8'h00;
+    buffer_14[505] = 8'h00;
+    buffer_14[506] = 8'h00;
+    buffer_14[507] = 8'h00;
+    buffer_14[508] = 8'h00;
+    buffer_14[509] = 8'h00;
+    buffer_14[510] = 8'h00;
+    buffer_14[511] = 8'h00;
+    buffer_14[512] = 8'h00;
+    buffer_14[513] = 8'h00;
+    buffer_14[514] = 8'h00;
+    buffer_14[515] = 8'h00;
+    buffer_14[516] = 8'h00;
+    buffer_14[517] = 8'h00;
+    buffer_14[518] = 8'h00;
+    buffer_14[519] = 8'h00;
+    buffer_14[520] = 8'h00;
+    buffer_14[521] = 8'h00;
+    buffer_14[522] = 8'h00;
+    buffer_14[523] = 8'h00;
+    buffer_14[524] = 8'h00;
+    buffer_14[525] = 8'h00;
+    buffer_14[526] = 8'h00;
+    buffer_14[527] = 8'h00;
+    buffer_14[528] = 8'h00;
+    buffer_14[529] = 8'h00;
+    buffer_14[530] = 8'h00;
+    buffer_14[531] = 8'h00;
+    buffer_14[532] = 8'h00;
+    buffer_14[533] = 8'h00;
+    buffer_14[534] = 8'h00;
+    buffer_14[535] = 8'h00;
+    buffer_14[536] = 8'h00;
+    buffer_14[537] = 8'h00;
+    buffer_14[538] = 8'h00;
+    buffer_14[539] = 8'h00;
+    buffer_14[540] = 8'h00;
+    buffer_14[541] = 8'h00;
+    buffer_14[542] = 8'h00;
+    buffer_14[543] = 8'h00;
+    buffer_14[544] = 8'h00;
+    buffer_14[545] = 8'h00;
+    buffer_14[546] = 8'h00;
+    buffer_14[547] = 8'h00;
+    buffer_14[548] = 8'h00;
+    buffer_14[549] = 8'h00;
+    buffer_14[550] = 8'h00;
+    buffer_14[551] = 8'h00;
+    buffer_14[552] = 8'h00;
+    buffer_14[553] = 8'h00;
+    buffer_14[554] = 8'h00;
+    buffer_14[555] = 8'h00;
+    buffer_14[556] = 8'h00;
+    buffer_14[557] = 8'h00;
+    buffer_14[558] = 8'h00;
+    buffer_14[559] = 8'h00;
+    buffer_14[560] = 8'h00;
+    buffer_14[561] = 8'h00;
+    buffer_14[562] = 8'h00;
+    buffer_14[563] = 8'h00;
+    buffer_14[564] = 8'h00;
+    buffer_14[565] = 8'h00;
+    buffer_14[566] = 8'h00;
+    buffer_14[567] = 8'h00;
+    buffer_14[568] = 8'h00;
+    buffer_14[569] = 8'h00;
+    buffer_14[570] = 8'h00;
+    buffer_14[571] = 8'h00;
+    buffer_14[572] = 8'h00;
+    buffer_14[573] = 8'h00;
+    buffer_14[574] = 8'h00;
+    buffer_14[575] = 8'h00;
+    buffer_14[576] = 8'h00;
+    buffer_14[577] = 8'h00;
+    buffer_14[578] = 8'h00;
+    buffer_14[579] = 8'h00;
+    buffer_14[580] = 8'h00;
+    buffer_14[581] = 8'h00;
+    buffer_14[582] = 8'h00;
+    buffer_14[583] = 8'h00;
+    buffer_14[584] = 8'h00;
+    buffer_14[585] = 8'h00;
+    buffer_14[586] = 8'h00;
+    buffer_14[587] = 8'h00;
+    buffer_14[588] = 8'h00;
+    buffer_14[589] = 8'h00;
+    buffer_14[590] = 8'h00;
+    buffer_14[591] = 8'h00;
+    buffer_14[592] = 8'h00;
+    buffer_14[593] = 8'h00;
+    buffer_14[594] = 8'h00;
+    buffer_14[595] = 8'h00;
+    buffer_14[596] = 8'h00;
+    buffer_14[597] = 8'h00;
+    buffer_14[598] = 8'h00;
+    buffer_14[599] = 8'h00;
+    buffer_14[600] = 8'h00;
+    buffer_14[601] = 8'h00;
+    buffer_14[602] = 8'h00;
+    buffer_14[603] = 8'h00;
+    buffer_14[604] = 8'h00;
+    buffer_14[605] = 8'h00;
+    buffer_14[606] = 8'h00;
+    buffer_14[607] = 8'h00;
+    buffer_14[608] = 8'h00;
+    buffer_14[609] = 8'h00;
+    buffer_14[610] = 8'h00;
+    buffer_14[611] = 8'h00;
+    buffer_14[612] = 8'h00;
+    buffer_14[613] = 8'h00;
+    buffer_14[614] = 8'h00;
+    buffer_14[615] = 8'h00;
+    buffer_14[616] = 8'h00;
+    buffer_14[617] = 8'h00;
+    buffer_14[618] = 8'h00;
+    buffer_14[619] = 8'h00;
+    buffer_14[620] = 8'h00;
+    buffer_14[621] = 8'h00;
+    buffer_14[622] = 8'h00;
+    buffer_14[623] = 8'h00;
+    buffer_14[624] = 8'h00;
+    buffer_14[625] = 8'h00;
+    buffer_14[626] = 8'h00;
+    buffer_14[627] = 8'h00;
+    buffer_14[628] = 8'h00;
+    buffer_14[629] = 8'h00;
+    buffer_14[630] = 8'h00;
+    buffer_14[631] = 8'h00;
+    buffer_14[632] = 8'h00;
+    buffer_14[633] = 8'h00;
+    buffer_14[634] = 8'h00;
+    buffer_14[635] = 8'h00;
+    buffer_14[636] = 8'h00;
+    buffer_14[637] = 8'h00;
+    buffer_14[638] = 8'h00;
+    buffer_14[639] = 8'h00;
+    buffer_14[640] = 8'h00;
+    buffer_14[641] = 8'h00;
+    buffer_14[642] = 8'h00;
+    buffer_14[643] = 8'h00;
+    buffer_14[644] = 8'h00;
+    buffer_14[645] = 8'h00;
+    buffer_14[646] = 8'h00;
+    buffer_14[647] = 8'h00;
+    buffer_14[648] = 8'h00;
+    buffer_14[649] = 8'h00;
+    buffer_14[650] = 8'h00;
+    buffer_14[651] = 8'h00;
+    buffer_14[652] = 8'h00;
+    buffer_14[653] = 8'h00;
+    buffer_14[654] = 8'h00;
+    buffer_14[655] = 8'h00;
+    buffer_14[656] = 8'h00;
+    buffer_14[657] = 8'h00;
+    buffer_14[658] = 8'h00;
+    buffer_14[659] = 8'h00;
+    buffer_14[660] = 8'h00;
+    buffer_14[661] = 8'h00;
+    buffer_14[662] = 8'h00;
+    buffer_14[663] = 8'h00;
+    buffer_14[664] = 8'h00;
+    buffer_14[665] = 8'h00;
+    buffer_14[666] = 8'h00;
+    buffer_14[667] = 8'h00;
+    buffer_14[668] = 8'h00;
+    buffer_14[669] = 8'h00;
+    buffer_14[670] = 8'h00;
+    buffer_14[671] = 8'h00;
+    buffer_14[672] = 8'h00;
+    buffer_14[673] = 8'h00;
+    buffer_14[674] = 8'h00;
+    buffer_14[675] = 8'h00;
+    buffer_14[676] = 8'h00;
+    buffer_14[677] = 8'h00;
+    buffer_14[678] = 8'h00;
+    buffer_14[679] = 8'h00;
+    buffer_14[680] = 8'h00;
+    buffer_14[681] = 8'h00;
+    buffer_14[682] = 8'h00;
+    buffer_14[683] = 8'h00;
+    buffer_14[684] = 8'h00;
+    buffer_14[685] = 8'h00;
+    buffer_14[686] = 8'h00;
+    buffer_14[687] = 8'h00;
+    buffer_14[688] = 8'h00;
+    buffer_14[689] = 8'h00;
+    buffer_14[690] = 8'h00;
+    buffer_14[691] = 8'h00;
+    buffer_14[692] = 8'h00;
+    buffer_14[693] = 8'h00;
+    buffer_14[694] = 8'h00;
+    buffer_14[695] = 8'h00;
+    buffer_14[696] = 8'h00;
+    buffer_14[697] = 8'h00;
+    buffer_14[698] = 8'h00;
+    buffer_14[699] = 8'h00;
+    buffer_14[700] = 8'h00;
+    buffer_14[701] = 8'h00;
+    buffer_14[702] = 8'h00;
+    buffer_14[703] = 8'h00;
+    buffer_14[704] = 8'h00;
+    buffer_14[705] = 8'h00;
+    buffer_14[706] = 8'h00;
+    buffer_14[707] = 8'h00;
+    buffer_14[708] = 8'h00;
+    buffer_14[709] = 8'h00;
+    buffer_14[710] = 8'h00;
+    buffer_14[711] = 8'h00;
+    buffer_14[712] = 8'h00;
+    buffer_14[713] = 8'h00;
+    buffer_14[714] = 8'h00;
+    buffer_14[715] = 8'h00;
+    buffer_14[716] = 8'h00;
+    buffer_14[717] = 8'h00;
+    buffer_14[718] = 8'h00;
+    buffer_14[719] = 8'h00;
+    buffer_14[720] = 8'h00;
+    buffer_14[721] = 8'h00;
+    buffer_14[722] = 8'h00;
+    buffer_14[723] = 8'h00;
+    buffer_14[724] = 8'h00;
+    buffer_14[725] = 8'h00;
+    buffer_14[726] = 8'h00;
+    buffer_14[727] = 8'h00;
+    buffer_14[728] = 8'h00;
+    buffer_14[729] = 8'h00;
+    buffer_14[730] = 8'h00;
+    buffer_14[731] = 8'h00;
+    buffer_14[732] = 8'h00;
+    buffer_14[733] = 8'h00;
+    buffer_14[734] = 8'h00;
+    buffer_14[735] = 8'h00;
+    buffer_14[736] = 8'h00;
+    buffer_14[737] = 8'h00;
+    buffer_14[738] = 8'h00;
+    buffer_14[739] = 8'h00;
+    buffer_14[740] = 8'h00;
+    buffer_14[741] = 8'h00;
+    buffer_14[742] = 8'h00;
+    buffer_14[743] = 8'h00;
+    buffer_14[744] = 8'h00;
+    buffer_14[745] = 8'h00;
+    buffer_14[746] = 8'h00;
+    buffer_14[747] = 8'h00;
+    buffer_14[748] = 8'h00;
+    buffer_14[749] = 8'h00;
+    buffer_14[750] = 8'h00;
+    buffer_14[751] = 8'h00;
+    buffer_14[752] = 8'h00;
+    buffer_14[753] = 8'h00;
+    buffer_14[754] = 8'h00;
+    buffer_14[755] = 8'h00;
+    buffer_14[756] = 8'h00;
+    buffer_14[757] = 8'h00;
+    buffer_14[758] = 8'h00;
+    buffer_14[759] = 8'h00;
+    buffer_14[760] = 8'h00;
+    buffer_14[761] = 8'h00;
+    buffer_14[762] = 8'h00;
+    buffer_14[763] = 8'h00;
+    buffer_14[764] = 8'h00;
+    buffer_14[765] = 8'h00;
+    buffer_14[766] = 8'h00;
+    buffer_14[767] = 8'h00;
+    buffer_14[768] = 8'h00;
+    buffer_14[769] = 8'h00;
+    buffer_14[770] = 8'h00;
+    buffer_14[771] = 8'h00;
+    buffer_14[772] = 8'h00;
+    buffer_14[773] = 8'h00;
+    buffer_14[774] = 8'h00;
+    buffer_14[775] = 8'h00;
+    buffer_14[776] = 8'h00;
+    buffer_14[777] = 8'h00;
+    buffer_14[778] = 8'h00;
+    buffer_14[779] = 8'h00;
+    buffer_14[780] = 8'h00;
+    buffer_14[781] = 8'h00;
+    buffer_14[782] = 8'h00;
+    buffer_14[783] = 8'h00;
+    buffer_14[784] = 8'h00;
+    buffer_14[785] = 8'h00;
+    buffer_14[786] = 8'h00;
+    buffer_14[787] = 8'h00;
+    buffer_14[788] = 8'h00;
+    buffer_14[789] = 8'h00;
+    buffer_14[790] = 8'h00;
+    buffer_14[791] = 8'h00;
+    buffer_14[792] = 8'h00;
+    buffer_14[793] = 8'h00;
+    buffer_14[794] = 8'h00;
+    buffer_14[795] = 8'h00;
+    buffer_14[796] = 8'h00;
+    buffer_14[797] = 8'h00;
+    buffer_14[798] = 8'h00;
+    buffer_14[799] = 8'h00;
+    buffer_14[800] = 8'h00;
+    buffer_14[801] = 8'h00;
+    buffer_14[802] = 8'h00;
+    buffer_14[803] = 8'h00;
+    buffer_14[804] = 8'h00;
+    buffer_14[805] = 8'h00;
+    buffer_14[806] = 8'h00;
+    buffer_14[807] = 8'h00;
+    buffer_14[808] = 8'h00;
+    buffer_14[809] = 8'h00;
+    buffer_14[810] = 8'h00;
+    buffer_14[811] = 8'h00;
+    buffer_14[812] = 8'h00;
+    buffer_14[813] = 8'h00;
+    buffer_14[814] = 8'h00;
+    buffer_14[815] = 8'h00;
+    buffer_14[816] = 8'h00;
+    buffer_14[817] = 8'h00;
+    buffer_14[818] = 8'h00;
+    buffer_14[819] = 8'h00;
+    buffer_14[820] = 8'h00;
+    buffer_14[821] = 8'h00;
+    buffer_14[822] = 8'h00;
+    buffer_14[823] = 8'h00;
+    buffer_14[824] = 8'h00;
+    buffer_14[825] = 8'h00;
+    buffer_14[826] = 8'h00;
+    buffer_14[827] = 8'h00;
+    buffer_14[828] = 8'h00;
+    buffer_14[829] = 8'h00;
+    buffer_14[830] = 8'h00;
+    buffer_14[831] = 8'h00;
+    buffer_14[832] = 8'h00;
+    buffer_14[833] = 8'h00;
+    buffer_14[834] = 8'h00;
+    buffer_14[835] = 8'h00;
+    buffer_14[836] = 8'h00;
+    buffer_14[837] = 8'h00;
+    buffer_14[838] = 8'h00;
+    buffer_14[839] = 8'h00;
+    buffer_14[840] = 8'h00;
+    buffer_14[841] = 8'h00;
+    buffer_14[842] = 8'h00;
+    buffer_14[843] = 8'h00;
+    buffer_14[844] = 8'h00;
+    buffer_14[845] = 8'h00;
+    buffer_14[846] = 8'h00;
+    buffer_14[847] = 8'h00;
+    buffer_14[848] = 8'h00;
+    buffer_14[849] = 8'h00;
+    buffer_14[850] = 8'h00;
+    buffer_14[851] = 8'h00;
+    buffer_14[852] = 8'h00;
+    buffer_14[853] = 8'h00;
+    buffer_14[854] = 8'h00;
+    buffer_14[855] = 8'h00;
+    buffer_14[856] = 8'h00;
+    buffer_14[857] = 8'h00;
+    buffer_14[858] = 8'h00;
+    buffer_14[859] = 8'h00;
+    buffer_14[860] = 8'h00;
+    buffer_14[861] = 8'h00;
+    buffer_14[862] = 8'h00;
+    buffer_14[863] = 8'h00;
+    buffer_14[864] = 8'h00;
+    buffer_14[865] = 8'h00;
+    buffer_14[866] = 8'h00;
+    buffer_14[867] = 8'h00;
+    buffer_14[868] = 8'h00;
+    buffer_14[869] = 8'h00;
+    buffer_14[870] = 8'h00;
+    buffer_14[871] = 8'h00;
+    buffer_14[872] = 8'h00;
+    buffer_14[873] = 8'h00;
+    buffer_14[874] = 8'h00;
+    buffer_14[875] = 8'h00;
+    buffer_14[876] = 8'h00;
+    buffer_14[877] = 8'h00;
+    buffer_14[878] = 8'h00;
+    buffer_14[879] = 8'h00;
+    buffer_14[880] = 8'h00;
+    buffer_14[881] = 8'h00;
+    buffer_14[882] = 8'h00;
+    buffer_14[883] = 8'h00;
+    buffer_14[884] = 8'h00;
+    buffer_14[885] = 8'h00;
+    buffer_14[886] = 8'h00;
+    buffer_14[887] = 8'h00;
+    buffer_14[888] = 8'h00;
+    buffer_14[889] = 8'h00;
+    buffer_14[890] = 8'h00;
+    buffer_14[891] = 8'h00;
+    buffer_14[892] = 8'h00;
+    buffer_14[893] = 8'h00;
+    buffer_14[894] = 8'h00;
+    buffer_14[895] = 8'h00;
+    buffer_14[896] = 8'h00;
+    buffer_14[897] = 8'h00;
+    buffer_14[898] = 8'h00;
+    buffer_14[899] = 8'h00;
+    buffer_14[900] = 8'h00;
+    buffer_14[901] = 8'h00;
+    buffer_14[902] = 8'h00;
+    buffer_14[903] = 8'h00;
+    buffer_14[904] = 8'h00;
+    buffer_14[905] = 8'h00;
+    buffer_14[906] = 8'h00;
+    buffer_14[907] = 8'h00;
+    buffer_14[908] = 8'h00;
+    buffer_14[909] = 8'h00;
+    buffer_14[910] = 8'h00;
+    buffer_14[911] = 8'h00;
+    buffer_14[912] = 8'h00;
+    buffer_14[913] = 8'h00;
+    buffer_14[914] = 8'h00;
+    buffer_14[915] = 8'h00;
+    buffer_14[916] = 8'h00;
+    buffer_14[917] = 8'h00;
+    buffer_14[918] = 8'h00;
+    buffer_14[919] = 8'h00;
+    buffer_14[920] = 8'h00;
+    buffer_14[921] = 8'h00;
+    buffer_14[922] = 8'h00;
+    buffer_14[923] = 8'h00;
+    buffer_14[924] = 8'h00;
+    buffer_14[925] = 8'h00;
+    buffer_14[926] = 8'h00;
+    buffer_14[927] = 8'h00;
+    buffer_14[928] = 8'h00;
+    buffer_14[929] = 8'h00;
+    buffer_14[930] = 8'h00;
+    buffer_14[931] = 8'h00;
+    buffer_14[932] = 8'h00;
+    buffer_14[933] = 8'h00;
+    buffer_14[934] = 8'h00;
+    buffer_14[935] = 8'h00;
+    buffer_14[936] = 8'h00;
+    buffer_14[937] = 8'h00;
+    buffer_14[938] = 8'h00;
+    buffer_14[939] = 8'h00;
+    buffer_14[940] = 8'h00;
+    buffer_14[941] = 8'h00;
+    buffer_14[942] = 8'h00;
+    buffer_14[943] = 8'h00;
+    buffer_14[944] = 8'h00;
+    buffer_14[945] = 8'h00;
+    buffer_14[946] = 8'h00;
+    buffer_14[947] = 8'h00;
+    buffer_14[948] = 8'h00;
+    buffer_14[949] = 8'h00;
+    buffer_14[950] = 8'h00;
+    buffer_14[951] = 8'h00;
+    buffer_14[952] = 8'h00;
+    buffer_14[953] = 8'h00;
+    buffer_14[954] = 8'h00;
+    buffer_14[955] = 8'h00;
+    buffer_14[956] = 8'h00;
+    buffer_14[957] = 8'h00;
+    buffer_14[958] = 8'h00;
+    buffer_14[959] = 8'h00;
+    buffer_14[960] = 8'h00;
+    buffer_14[961] = 8'h00;
+    buffer_14[962] = 8'h00;
+    buffer_14[963] = 8'h00;
+    buffer_14[964] = 8'h00;
+    buffer_14[965] = 8'h00;
+    buffer_14[966] = 8'h00;
+    buffer_14[967] = 8'h00;
+    buffer_14[968] = 8'h00;
+    buffer_14[969] = 8'h00;
+    buffer_14[970] = 8'h00;
+    buffer_14[971] = 8'h00;
+    buffer_14[972] = 8'h00;
+    buffer_14[973] = 8'h00;
+    buffer_14[974] = 8'h00;
+    buffer_14[975] = 8'h00;
+    buffer_14[976] = 8'h00;
+    buffer_14[977] = 8'h00;
+    buffer_14[978] = 8'h00;
+    buffer_14[979] = 8'h00;
+    buffer_14[980] = 8'h00;
+    buffer_14[981] = 8'h00;
+    buffer_14[982] = 8'h00;
+    buffer_14[983] = 8'h00;
+    buffer_14[984] = 8'h00;
+    buffer_14[985] = 8'h00;
+    buffer_14[986] = 8'h00;
+    buffer_14[987] = 8'h00;
+    buffer_14[988] = 8'h00;
+    buffer_14[989] = 8'h00;
+    buffer_14[990] = 8'h00;
+    buffer_14[991] = 8'h00;
+    buffer_14[992] = 8'h00;
+    buffer_14[993] = 8'h00;
+    buffer_14[994] = 8'h00;
+    buffer_14[995] = 8'h00;
+    buffer_14[996] = 8'h00;
+    buffer_14[997] = 8'h00;
+    buffer_14[998] = 8'h00;
+    buffer_14[999] = 8'h00;
+    buffer_14[1000] = 8'h00;
+    buffer_14[1001] = 8'h00;
+    buffer_14[1002] = 8'h00;
+    buffer_14[1003] = 8'h00;
+    buffer_14[1004] = 8'h00;
+    buffer_14[1005] = 8'h00;
+    buffer_14[1006] = 8'h00;
+    buffer_14[1007] = 8'h00;
+    buffer_14[1008] = 8'h00;
+    buffer_14[1009] = 8'h00;
+    buffer_14[1010] = 8'h00;
+    buffer_14[1011] = 8'h00;
+    buffer_14[1012] = 8'h00;
+    buffer_14[1013] = 8'h00;
+    buffer_14[1014] = 8'h00;
+    buffer_14[1015] = 8'h00;
+    buffer_14[1016] = 8'h00;
+    buffer_14[1017] = 8'h00;
+    buffer_14[1018] = 8'h00;
+    buffer_14[1019] = 8'h00;
+    buffer_14[1020] = 8'h00;
+    buffer_14[1021] = 8'h00;
+    buffer_14[1022] = 8'h00;
+    buffer_14[1023] = 8'h00;
+  end
+  always @(posedge clk) begin
+    if (x_take)
+      buffer_14[\$signature__addr ] <= x__payload[7:0];
+  end
+  reg [7:0] _6_;
+  always @(posedge clk) begin
+    if (ce) begin
+      _6_ <= buffer_14[{ block, w__payload[187:184] }];
+    end
+  end
+  assign \rd__data$184  = _6_;
+  reg [7:0] buffer_15 [1023:0];
+  initial begin
+    buffer_15[0] = 8'h00;
+    buffer_15[1] = 8'h00;
+    buffer_15[2] = 8'h00;
+    buffer_15[3] = 8'h00;
+    buffer_15[4] = 8'h00;
+    buffer_15[5] = 8'h00;
+    buffer_15[6] = 8'h00;
+    buffer_15[7] = 8'h00;
+    buffer_15[8] = 8'h00;
+    buffer_15[9] = 8'h00;
+    buffer_15[10] = 8'h00;
+    buffer_15[11] = 8'h00;
+    buffer_15[12] = 8'h00;
+    buffer_15[13] = 8'h00;
+    buffer_15[14] = 8'h00;
+    buffer_15[15] = 8'h00;
+    buffer_15[16] = 8'h00;
+    buffer_15[17] = 8'h00;
+    buffer_15[18] = 8'h00;
+    buffer_15[19] = 8'h00;
+    buffer_15[20] = 8'h00;
+    buffer_15[21] = 8'h00;
+    buffer_15[22] = 8'h00;
+    buffer_15[23] = 8'h00;
+    buffer_15[24] = 8'h00;
+    buffer_15[25] = 8'h00;
+    buffer_15[26] = 8'h00;
+    buffer_15[27] = 8'h00;
+    buffer_15[28] = 8'h00;
+    buffer_15[29] = 8'h00;
+    buffer_15[30] = 8'h00;
+    buffer_15[31] = 8'h00;
+    buffer_15[32] = 8'h00;
+    buffer_15[33] = 8'h00;
+    buffer_15[34] = 8'h00;
+    buffer_15[35] = 8'h00;
+    buffer_15[36] = 8'h00;
+    buffer_15[37] = 8'h00;
+    buffer_15[38] = 8'h00;
+    buffer_15[39] = 8'h00;
+    buffer_15[40] = 8'h00;
+    buffer_15[41] = 8'h00;
+    buffer_15[42] = 8'h00;
+    buffer_15[43] = 8'h00;
+    buffer_15[44] = 8'h00;
+    buffer_15[45] = 8'h00;
+    buffer_15[46] = 8'h00;
+    buffer_15[47] = 8'h00;
+    buffer_15[48] = 8'h00;
+    buffer_15[49] = 8'h00;
+    buffer_15[50] = 8'h00;
+    buffer_15[51] = 8'h00;
+    buffer_15[52] = 8'h00;
+    buffer_15[53] = 8'h00;
+    buffer_15[54] = 8'h00;
+    buffer_15[55] = 8'h00;
+    buffer_15[56] = 8'h00;
+    buffer_15[57] = 8'h00;
+    buffer_15[58] = 8'h00;
+    buffer_15[59] = 8'h00;
+    buffer_15[60] = 8'h00;
+    buffer_15[61] = 8'h00;
+    buffer_15[62] = 8'h00;
+    buffer_15[63] = 8'h00;
+    buffer_15[64] = 8'h00;
+    buffer_15[65] = 8'h00;
+    buffer_15[66] = 8'h00;
+    buffer_15[67] = 8'h00;
+    buffer_15[68] = 8'h00;
+    buffer_15[69] = 8'h00;
+    buffer_15[70] = 8'h00;
+    buffer_15[71] = 8'h00;
+    buffer_15[72] = 8'h00;
+    buffer_15[73] = 8'h00;
+    buffer_15[74] = 8'h00;
+    buffer_15[75] = 8'h00;
+    buffer_15[76] = 8'h00;
+    buffer_15[77] = 8'h00;
+    buffer_15[78] = 8'h00;
+    buffer_15[79] = 8'h00;
+    buffer_15[80] = 8'h00;
+    buffer_15[81] = 8'h00;
+    buffer_15[82] = 8'h00;
+    buffer_15[83] = 8'h00;
+    buffer_15[84] = 8'h00;
+    buffer_15[85] = 8'h00;
+    buffer_15[86] = 8'h00;
+    buffer_15[87] = 8'h00;
+    buffer_15[88] = 8'h00;
+    buffer_15[89] = 8'h00;
+    buffer_15[90] = 8'h00;
+    buffer_15[91] = 8'h00;
+    buffer_15[92] = 8'h00;
+    buffer_15[93] = 8'h00;
+    buffer_15[94] = 8'h00;
+    buffer_15[95] = 8'h00;
+    buffer_15[96] = 8'h00;
+    buffer_15[97] = 8'h00;
+    buffer_15[98] = 8'h00;
+    buffer_15[99] = 8'h00;
+    buffer_15[100] = 8'h00;
+    buffer_15[101] = 8'h00;
+    buffer_15[102] = 8'h00;
+    buffer_15[103] = 8'h00;
+    buffer_15[104] = 8'h00;
+    buffer_15[105] = 8'h00;
+    buffer_15[106] = 8'h00;
+    buffer_15[107] = 8'h00;
+    buffer_15[108] = 8'h00;
+    buffer_15[109] = 8'h00;
+    buffer_15[110] = 8'h00;
+    buffer_15[111] = 8'h00;
+    buffer_15[112] = 8'h00;
+    buffer_15[113] = 8'h00;
+    buffer_15[114] = 8'h00;
+    buffer_15[115] = 8'h00;
+    buffer_15[116] = 8'h00;
+    buffer_15[117] = 8'h00;
+    buffer_15[118] = 8'h00;
+    buffer_15[119] = 8'h00;
+    buffer_15[120] = 8'h00;
+    buffer_15[121] = 8'h00;
+    buffer_15[122] = 8'h00;
+    buffer_15[123] = 8'h00;
+    buffer_15[124] = 8'h00;
+    buffer_15[125] = 8'h00;
+    buffer_15[126] = 8'h00;
+    buffer_15[127] = 8'h00;
+    buffer_15[128] = 8'h00;
+    buffer_15[129] = 8'h00;
+    buffer_15[130] = 8'h00;
+    buffer_15[131] = 8'h00;
+    buffer_15[132] = 8'h00;
+    buffer_15[133] = 8'h00;
+    buffer_15[134] = 8'h00;
+    buffer_15[135] = 8'h00;
+    buffer_15[136] = 8'h00;
+    buffer_15[137] = 8'h00;
+    buffer_15[138] = 8'h00;
+    buffer_15[139] = 8'h00;
+    buffer_15[140] = 8'h00;
+    buffer_15[141] = 8'h00;
+    buffer_15[142] = 8'h00;
+    buffer_15[143] = 8'h00;
+    buffer_15[144] = 8'h00;
+    buffer_15[145] = 8'h00;
+    buffer_15[146] = 8'h00;
+    buffer_15[147] = 8'h00;
+    buffer_15[148] = 8'h00;
+    buffer_15[149] = 8'h00;
+    buffer_15[150] = 8'h00;
+    buffer_15[151] = 8'h00;
+    buffer_15[152] = 8'h00;
+    buffer_15[153] = 8'h00;
+    buffer_15[154] = 8'h00;
+    buffer_15[155] = 8'h00;
+    buffer_15[156] = 8'h00;
+    buffer_15[157] = 8'h00;
+    buffer_15[158] = 8'h00;
+    buffer_15[159] = 8'h00;
+    buffer_15[160] = 8'h00;
+    buffer_15[161] = 8'h00;
+    buffer_15[162] = 8'h00;
+    buffer_15[163] = 8'h00;
+    buffer_15[164] = 8'h00;
+    buffer_15[165] = 8'h00;
+    buffer_15[166] = 8'h00;
+    buffer_15[167] = 8'h00;
+    buffer_15[168] = 8'h00;
+    buffer_15[169] = 8'h00;
+    buffer_15[170] = 8'h00;
+    buffer_15[171] = 8'h00;
+    buffer_15[172] = 8'h00;
+    buffer_15[173] = 8'h00;
+    buffer_15[174] = 8'h00;
+    buffer_15[175] = 8'h00;
+    buffer_15[176] = 8'h00;
+    buffer_15[177] = 8'h00;
+    buffer_15[178] = 8'h00;
+    buffer_15[179] = 8'h00;
+    buffer_15[180] = 8'h00;
+    buffer_15[181] = 8'h00;
+    buffer_15[182] = 8'h00;
+    buffer_15[183] = 8'h00;
+    buffer_15[184] = 8'h00;
+    buffer_15[185] = 8'h00;
+    buffer_15[186] = 8'h00;
+    buffer_15[187] = 8'h00;
+    buffer_15[188] = 8'h00;
+    buffer_15[189] = 8'h00;
+    buffer_15[190] = 8'h00;
+    buffer_15[191] = 8'h00;
+    buffer_15[192] = 8'h00;
+    buffer_15[193] = 8'h00;
+    buffer_15[194] = 8'h00;
+    buffer_15[195] = 8'h00;
+    buffer_15[196] = 8'h00;
+    buffer_15[197] = 8'h00;
+    buffer_15[198] = 8'h00;
+    buffer_15[199] = 8'h00;
+    buffer_15[200] = 8'h00;
+    buffer_15[201] = 8'h00;
+    buffer_15[202] = 8'h00;
+    buffer_15[203] = 8'h00;
+    buffer_15[204] = 8'h00;
+    buffer_15[205] = 8'h00;
+    buffer_15[206] = 8'h00;
+    buffer_15[207] = 8'h00;
+    buffer_15[208] = 8'h00;
+    buffer_15[209] = 8'h00;
+    buffer_15[210] = 8'h00;
+    buffer_15[211] = 8'h00;
+    buffer_15[212] = 8'h00;
+    buffer_15[213] = 8'h00;
+    buffer_15[214] = 8'h00;
+    buffer_15[215] = 8'h00;
+    buffer_15[216] = 8'h00;
+    buffer_15[217] = 8'h00;
+    buffer_15[218] = 8'h00;
+    buffer_15[219] = 8'h00;
+    buffer_15[220] = 8'h00;
+    buffer_15[221] = 8'h00;
+    buffer_15[222] = 8'h00;
+    buffer_15[223] = 8'h00;
+    buffer_15[224] = 8'h00;
+    buffer_15[225] = 8'h00;
+    buffer_15[226] = 8'h00;
+    buffer_15[227] = 8'h00;
+    buffer_15[228] = 8'h00;
+    buffer_15[229] = 8'h00;
+    buffer_15[230] = 8'h00;
+    buffer_15[231] = 8'h00;
+    buffer_15[232] = 8'h00;
+    buffer_15[233] = 8'h00;
+    buffer_15[234] = 8'h00;
+    buffer_15[235] = 8'h00;
+    buffer_15[236] = 8'h00;
+    buffer_15[237] = 8'h00;
+    buffer_15[238] = 8'h00;
+    buffer_15[239] = 8'h00;
+    buffer_15[240] = 8'h00;
+    buffer_15[241] = 8'h00;
+    buffer_15[242] = 8'h00;
+    buffer_15[243] = 8'h00;
+    buffer_15[244] = 8'h00;
+    buffer_15[245] = 8'h00;
+    buffer_15[246] = 8'h00;
+    buffer_15[247] = 8'h00;
+    buffer_15[248] = 8'h00;
+    buffer_15[249] = 8'h00;
+    buffer_15[250] = 8'h00;
+    buffer_15[251] = 8'h00;
+    buffer_15[252] = 8'h00;
+    buffer_15[253] = 8'h00;
+    buffer_15[254] = 8'h00;
+    buffer_15[255] = 8'h00;
+    buffer_15[256] = 8'h00;
+    buffer_15[257] = 8'h00;
+    buffer_15[258] = 8'h00;
+    buffer_15[259] = 8'h00;
+    buffer_15[260] = 8'h00;
+    buffer_15[261] = 8'h00;
+    buffer_15[262] = 8'h00;
+    buffer_15[263] = 8'h00;
+    buffer_15[264] = 8'h00;
+    buffer_15[265] = 8'h00;
+    buffer_15[266] = 8'h00;
+    buffer_15[267] = 8'h00;
+    buffer_15[268] = 8'h00;
+    buffer_15[269] = 8'h00;
+    buffer_15[270] = 8'h00;
+    buffer_15[271] = 8'h00;
+    buffer_15[272] = 8'h00;
+    buffer_15[273] = 8'h00;
+    buffer_15[274] = 8'h00;
+    buffer_15[275] = 8'h00;
+    buffer_15[276] = 8'h00;
+    buffer_15[277] = 8'h00;
+    buffer_15[278] = 8'h00;
+    buffer_15[279] = 8'h00;
+    buffer_15[280] = 8'h00;
+    buffer_15[281] = 8'h00;
+    buffer_15[282] = 8'h00;
+    buffer_15[283] = 8'h00;
+    buffer_15[284] = 8'h00;
+    buffer_15[285] = 8'h00;
+    buffer_15[286] = 8'h00;
+    buffer_15[287] = 8'h00;
+    buffer_15[288] = 8'h00;
+    buffer_15[289] = 8'h00;
+    buffer_15[290] = 8'h00;
+    buffer_15[291] = 8'h00;
+    buffer_15[292] = 8'h00;
+    buffer_15[293] = 8'h00;
+    buffer_15[294] = 8'h00;
+    buffer_15[295] = 8'h00;
+    buffer_15[296] = 8'h00;
+    buffer_15[297] = 8'h00;
+    buffer_15[298] = 8'h00;
+    buffer_15[299] = 8'h00;
+    buffer_15[300] = 8'h00;
+    buffer_15[301] = 8'h00;
+    buffer_15[302] = 8'h00;
+    buffer_15[303] = 8'h00;
+    buffer_15[304] = 8'h00;
+    buffer_15[305] = 8'h00;
+    buffer_15[306] = 8'h00;
+    buffer_15[307] = 8'h00;
+    buffer_15[308] = 8'h00;
+    buffer_15[309] = 8'h00;
+    buffer_15[310] = 8'h00;
+    buffer_15[311] = 8'h00;
+    buffer_15[312] = 8'h00;
+    buffer_15[313] = 8'h00;
+    buffer_15[314] = 8'h00;
+    buffer_15[315] = 8'h00;
+    buffer_15[316] = 8'h00;
+    buffer_15[317] = 8'h00;
+    buffer_15[318] = 8'h00;
+    buffer_15[319] = 8'h00;
+    buffer_15[320] = 8'h00;
+    buffer_15[321] = 8'h00;
+    buffer_15[322] = 8'h00;
+    buffer_15[323] = 8'h00;
+    buffer_15[324] = 8'h00;
+    buffer_15[325] = 8'h00;
+    buffer_15[326] = 8'h00;
+    buffer_15[327] = 8'h00;
+    buffer_15[328] = 8'h00;
+    buffer_15[329] = 8'h00;
+    buffer_15[330] = 8'h00;
+    buffer_15[331] = 8'h00;
+    buffer_15[332] = 8'h00;
+    buffer_15[333] = 8'h00;
+    buffer_15[334] = 8'h00;
+    buffer_15[335] = 8'h00;
+    buffer_15[336] = 8'h00;
+    buffer_15[337] = 8'h00;
+    buffer_15[338] = 8'h00;
+    buffer_15[339] = 8'h00;
+    buffer_15[340] = 8'h00;
+    buffer_15[341] = 8'h00;
+    buffer_15[342] = 8'h00;
+    buffer_15[343] = 8'h00;
+    buffer_15[344] = 8'h00;
+    buffer_15[345] = 8'h00;
+    buffer_15[346] = 8'h00;
+    buffer_15[347] = 8'h00;
+    buffer_15[348] = 8'h00;
+    buffer_15[349] = 8'h00;
+    buffer_15[350] = 8'h00;
+    buffer_15[351] = 8'h00;
+    buffer_15[352] = 8'h00;
+    buffer_15[353] = 8'h00;
+    buffer_15[354] = 8'h00;
+    buffer_15[355] = 8'h00;
+    buffer_15[356] = 8'h00;
+    buffer_15[357] = 8'h00;
+    buffer_15[358] = 8'h00;
+    buffer_15[359] = 8'h00;
+    buffer_15[360] = 8'h00;
+    buffer_15[361] = 8'h00;
+    buffer_15[362] = 8'h00;
+    buffer_15[363] = 8'h00;
+    buffer_15[364] = 8'h00;
+    buffer_15[365] = 8'h00;
+    buffer_15[366] = 8'h00;
+    buffer_15[367] = 8'h00;
+    buffer_15[368] = 8'h00;
+    buffer_15[369] = 8'h00;
+    buffer_15[370] = 8'h00;
+    buffer_15[371] = 8'h00;
+    buffer_15[372] = 8'h00;
+    buffer_15[373] = 8'h00;
+    buffer_15[374] = 8'h00;
+    buffer_15[375] = 8'h00;
+    buffer_15[376] = 8'h00;
+    buffer_15[377] = 8'h00;
+    buffer_15[378] = 8'h00;
+    buffer_15[379] = 8'h00;
+    buffer_15[380] = 8'h00;
+    buffer_15[381] = 8'h00;
+    buffer_15[382] = 8'h00;
+    buffer_15[383] = 8'h00;
+    buffer_15[384] = 8'h00;
+    buffer_15[385] = 8'h00;
+    buffer_15[386] = 8'h00;
+    buffer_15[387] = 8'h00;
+    buffer_15[388] = 8'h00;
+    buffer_15[389] = 8'h00;
+    buffer_15[390] = 8'h00;
+    buffer_15[391] = 8'h00;
+    buffer_15[392] = 8'h00;
+    buffer_15[393] = 8'h00;
+    buffer_15[394] = 8'h00;
+    buffer_15[395] = 8'h00;
+    buffer_15[396] = 8'h00;
+    buffer_15[397] = 8'h00;
+    buffer_15[398] = 8'h00;
+    buffer_15[399] = 8'h00;
+    buffer_15[400] = 8'h00;
+    buffer_15[401] = 8'h00;
+    buffer_15[402] = 8'h00;
+    buffer_15[403] = 8'h00;
+    buffer_15[404] = 8'h00;
+    buffer_15[405] = 8'h00;
+    buffer_15[406] = 8'h00;
+    buffer_15[407] = 8'h00;
+    buffer_15[408] = 8'h00;
+    buffer_15[409] = 8'h00;
+    buffer_15[410] = 8'h00;
+    buffer_15[411] = 8'h00;
+    buffer_15[412] = 8'h00;
+    buffer_15[413] = 8'h00;
+    buffer_15[414] = 8'h00;
+    buffer_15[415] = 8'h00;
+    buffer_15[416] = 8'h00;
+    buffer_15[417] = 8'h00;
+    buffer_15[418] = 8'h00;
+    buffer_15[419] = 8'h00;
+    buffer_15[420] = 8'h00;
+    buffer_15[421] = 8'h00;
+    buffer_15[422] = 8'h00;
+    buffer_15[423] = 8'h00;
+    buffer_15[424] = 8'h00;
+    buffer_15[425] = 8'h00;
+    buffer_15[426] = 8'h00;
+    buffer_15[427] = 8'h00;
+    buffer_15[428] = 8'h00;
+    buffer_15[429] = 8'h00;
+    buffer_15[430] = 8'h00;
+    buffer_15[431] = 8'h00;
+    buffer_15[432] = 8'h00;
+    buffer_15[433] = 8'h00;
+    buffer_15[434] = 8'h00;
+    buffer_15[435] = 8'h00;
+    buffer_15[436] = 8'h00;
+    buffer_15[437] = 8'h00;
+    buffer_15[438] = 8'h00;
+    buffer_15[439] = 8'h00;
+    buffer_15[440] = 8'h00;
+    buffer_15[441] = 8'h00;
+    buffer_15[442] = 8'h00;
+    buffer_15[443] = 8'h00;
+    buffer_15[444] = 8'h00;
+    buffer_15[445] = 8'h00;
+    buffer_15[446] = 8'h00;
+    buffer_15[447] = 8'h00;
+    buffer_15[448] = 8'h00;
+    buffer_15[449] = 8'h00;
+    buffer_15[450] = 8'h00;
+    buffer_15[451] = 8'h00;
+    buffer_15[452] = 8'h00;
+    buffer_15[453] = 8'h00;
+    buffer_15[454] = 8'h00;
+    buffer_15[455] = 8'h00;
+    buffer_15[456] = 8'h00;
+    buffer_15[457] = 8'h00;
+    buffer_15[458] = 8'h00;
+    buffer_15[459] = 8'h00;
+    buffer_15[460] = 8'h00;
+    buffer_15[461] = 8'h00;
+    buffer_15[462] = 8'h00;
+    buffer_15[463] = 8'h00;
+    buffer_15[464] = 8'h00;
+    buffer_15[465] = 8'h00;
+    buffer_15[466] = 8'h00;
+    buffer_15[467] = 8'h00;
+    buffer_15[468] = 8'h00;
+    buffer_15[469] = 8'h00;
+    buffer_15[470] = 8'h00;
+    buffer_15[471] = 8'h00;
+    buffer_15[472] = 8'h00;
+    buffer_15[473] = 8'h00;
+    buffer_15[474] = 8'h00;
+    buffer_15[475] = 8'h00;
+    buffer_15[476] = 8'h00;
+    buffer_15[477] = 8'h00;
+    buffer_15[478] = 8'h00;
+    buffer_15[479] = 8'h00;
+    buffer_15[480] = 8'h00;
+    buffer_15[481] = 8'h00;
+    buffer_15[482] = 8'h00;
+    buffer_15[483] = 8'h00;
+    buffer_15[484] = 8'h00;
+    buffer_15[485] = 8'h00;
+    buffer_15[486] = 8'h00;
+    buffer_15[487] = 8'h00;
+    buffer_15[488] = 8'h00;
+    buffer_15[489] = 8'h00;
+    buffer_15[490] = 8'h00;
+    buffer_15[491] = 8'h00;
+    buffer_15[492] = 8'h00;
+    buffer_15[493] = 8'h00;
+    buffer_15[494] = 8'h00;
+    buffer_15[495] = 8'h00;
+    buffer_15[496] = 8'h00;
+    buffer_15[497] = 8'h00;
+    buffer_15[498] = 8'h00;
+    buffer_15[499] = 8'h00;
+    buffer_15[500] = 8'h00;
+    buffer_15[501] = 8'h00;
+    buffer_15[502] = 8'h00;
+    buffer_15[503] = 8'h00;
+    buffer_15[504] = 8'h00;
+    buffer_15[505] = 8'h00;
+    buffer_15[506] = 8'h00;
+    buffer_15[507] = 8'h00;
+    buffer_15[508] = 8'h00;
+    buffer_15[509] = 8'h00;
+    buffer_15[510] = 8'h00;
+    buffer_15[511] = 8'h00;
+    buffer_15[512] = 8'h00;
+    buffer_15[513] = 8'h00;
+    buffer_15[514] = 8'h00;
+    buffer_15[515] = 8'h00;
+    buffer_15[516] = 8'h00;
+    buffer_15[517] = 8'h00;
+    buffer_15[518] = 8'h00;
+    buffer_15[519] = 8'h00;
+    buffer_15[520] = 8'h00;
+    buffer_15[521] = 8'h00;
+    buffer_15[522] = 8'h00;
+    buffer_15[523] = 8'h00;
+    buffer_15[524] = 8'h00;
+    buffer_15[525] = 8'h00;
+    buffer_15[526] = 8'h00;
+    buffer_15[527] = 8'h00;
+    buffer_15[528] = 8'h00;
+    buffer_15[529] = 8'h00;
+    buffer_15[530] = 8'h00;
+    buffer_15[531] = 8'h00;
+    buffer_15[532] = 8'h00;
+    buffer_15[533] = 8'h00;
+    buffer_15[534] = 8'h00;
+    buffer_15[535] = 8'h00;
+    buffer_15[536] = 8'h00;
+    buffer_15[537] = 8'h00;
+    buffer_15[538] = 8'h00;
+    buffer_15[539] = 8'h00;
+    buffer_15[540] = 8'h00;
+    buffer_15[541] = 8'h00;
+    buffer_15[542] = 8'h00;
+    buffer_15[543] = 8'h00;
+    buffer_15[544] = 8'h00;
+    buffer_15[545] = 8'h00;
+    buffer_15[546] = 8'h00;
+    buffer_15[547] = 8'h00;
+    buffer_15[548] = 8'h00;
+    buffer_15[549] = 8'h00;
+    buffer_15[550] = 8'h00;
+    buffer_15[551] = 8'h00;
+    buffer_15[552] = 8'h00;
+    buffer_15[553] = 8'h00;
+    buffer_15[554] = 8'h00;
+    buffer_15[555] = 8'h00;
+    buffer_15[556] = 8'h00;
+    buffer_15[557] = 8'h00;
+    buffer_15[558] = 8'h00;
+    buffer_15[559] = 8'h00;
+    buffer_15[560] = 8'h00;
+    buffer_15[561] = 8'h00;
+    buffer_15[562] = 8'h00;
+    buffer_15[563] = 8'h00;
+    buffer_15[564] = 8'h00;
+    buffer_15[565] = 8'h00;
+    buffer_15[566] = 8'h00;
+    buffer_15[567] = 8'h00;
+    buffer_15[568] = 8'h00;
+    buffer_15[569] = 8'h00;
+    buffer_15[570] = 8'h00;
+    buffer_15[571] = 8'h00;
+    buffer_15[572] = 8'h00;
+    buffer_15[573] = 8'h00;
+    buffer_15[574] = 8'h00;
+    buffer_15[575] = 8'h00;
+    buffer_15[576] = 8'h00;
+    buffer_15[577] = 8'h00;
+    buffer_15[578] = 8'h00;
+    buffer_15[579] = 8'h00;
+    buffer_15[580] = 8'h00;
+    buffer_15[581] = 8'h00;
+    buffer_15[582] = 8'h00;
+    buffer_15[583] = 8'h00;
+    buffer_15[584] = 8'h00;
+    buffer_15[585] = 8'h00;
+    buffer_15[586] = 8'h00;
+    buffer_15[587] = 8'h00;
+    buffer_15[588] = 8'h00;
+    buffer_15[589] = 8'h00;
+    buffer_15[590] = 8'h00;
+    buffer_15[591] = 8'h00;
+    buffer_15[592] = 8'h00;
+    buffer_15[593] = 8'h00;
+    buffer_15[594] = 8'h00;
+    buffer_15[595] = 8'h00;
+    buffer_15[596] = 8'h00;
+    buffer_15[597] = 8'h00;
+    buffer_15[598] = 8'h00;
+    buffer_15[599] = 8'h00;
+    buffer_15[600] = 8'h00;
+    buffer_15[601] = 8'h00;
+    buffer_15[602] = 8'h00;
+    buffer_15[603] = 8'h00;
+    buffer_15[604] = 8'h00;
+    buffer_15[605] = 8'h00;
+    buffer_15[606] = 8'h00;
+    buffer_15[607] = 8'h00;
+    buffer_15[608] = 8'h00;
+    buffer_15[609] = 8'h00;
+    buffer_15[610] = 8'h00;
+    buffer_15[611] = 8'h00;
+    buffer_15[612] = 8'h00;
+    buffer_15[613] = 8'h00;
+    buffer_15[614] = 8'h00;
+    buffer_15[615] = 8'h00;
+    buffer_15[616] = 8'h00;
+    buffer_15[617] = 8'h00;
+    buffer_15[618] = 8'h00;
+    buffer_15[619] = 8'h00;
+    buffer_15[620] = 8'h00;
+    buffer_15[621] = 8'h00;
+    buffer_15[622] = 8'h00;
+    buffer_15[623] = 8'h00;
+    buffer_15[624] = 8'h00;
+    buffer_15[625] = 8'h00;
+    buffer_15[626] = 8'h00;
+    buffer_15[627] = 8'h00;
+    buffer_15[628] = 8'h00;
+    buffer_15[629] = 8'h00;
+    buffer_15[630] = 8'h00;
+    buffer_15[631] = 8'h00;
+    buffer_15[632] = 8'h00;
+    buffer_15[633] = 8'h00;
+    buffer_15[634] = 8'h00;
+    buffer_15[635] = 8'h00;
+    buffer_15[636] = 8'h00;
+    buffer_15[637] = 8'h00;
+    buffer_15[638] = 8'h00;
+    buffer_15[639] = 8'h00;
+    buffer_15[640] = 8'h00;
+    buffer_15[641] = 8'h00;
+    buffer_15[642] = 8'h00;
+    buffer_15[643] = 8'h00;
+    buffer_15[644] = 8'h00;
+    buffer_15[645] = 8'h00;
+    buffer_15[646] = 8'h00;
+    buffer_15[647] = 8'h00;
+    buffer_15[648] = 8'h00;
+    buffer_15[649] = 8'h00;
+    buffer_15[650] = 8'h00;
+    buffer_15[651] = 8'h00;
+    buffer_15[652] = 8'h00;
+    buffer_15[653] = 8'h00;
+    buffer_15[654] = 8'h00;
+    buffer_15[655] = 8'h00;
+    buffer_15[656] = 8'h00;
+    buffer_15[657] = 8'h00;
+    buffer_15[658] = 8'h00;
+    buffer_15[659] = 8'h00;
+    buffer_15[660] = 8'h00;
+    buffer_15[661] = 8'h00;
+    buffer_15[662] = 8'h00;
+    buffer_15[663] = 8'h00;
+    buffer_15[664] = 8'h00;
+    buffer_15[665] = 8'h00;
+    buffer_15[666] = 8'h00;
+    buffer_15[667] = 8'h00;
+    buffer_15[668] = 8'h00;
+    buffer_15[669] = 8'h00;
+    buffer_15[670] = 8'h00;
+    buffer_15[671] = 8'h00;
+    buffer_15[672] = 8'h00;
+    buffer_15[673] = 8'h00;
+    buffer_15[674] = 8'h00;
+    buffer_15[675] = 8'h00;
+    buffer_15[676] = 8'h00;
+    buffer_15[677] = 8'h00;
+    buffer_15[678] = 8'h00;
+    buffer_15[679] = 8'h00;
+    buffer_15[680] = 8'h00;
+    buffer_15[681] = 8'h00;
+    buffer_15[682] = 8'h00;
+    buffer_15[683] = 8'h00;
+    buffer_15[684] = 8'h00;
+    buffer_15[685] = 8'h00;
+    buffer_15[686] = 8'h00;
+    buffer_15[687] = 8'h00;
+    buffer_15[688] = 8'h00;
+    buffer_15[689] = 8'h00;
+    buffer_15[690] = 8'h00;
+    buffer_15[691] = 8'h00;
+    buffer_15[692] = 8'h00;
+    buffer_15[693] = 8'h00;
+    buffer_15[694] = 8'h00;
+    buffer_15[695] = 8'h00;
+    buffer_15[696] = 8'h00;
+    buffer_15[697] = 8'h00;
+    buffer_15[698] = 8'h00;
+    buffer_15[699] = 8'h00;
+    buffer_15[700] = 8'h00;
+    buffer_15[701] = 8'h00;
+    buffer_15[702] = 8'h00;
+    buffer_15[703] = 8'h00;
+    buffer_15[704] = 8'h00;
+    buffer_15[705] = 8'h00;
+    buffer_15[706] = 8'h00;
+    buffer_15[707] = 8'h00;
+    buffer_15[708] = 8'h00;
+    buffer_15[709] = 8'h00;
+    buffer_15[710] = 8'h00;
+    buffer_15[711] = 8'h00;
+    buffer_15[712] = 8'h00;
+    buffer_15[713] = 8'h00;
+    buffer_15[714] = 8'h00;
+    buffer_15[715] = 8'h00;
+    buffer_15[716] = 8'h00;
+    buffer_15[717] = 8'h00;
+    buffer_15[718] = 8'h00;
+    buffer_15[719] = 8'h00;
+    buffer_15[720] = 8'h00;
+    buffer_15[721] = 8'h00;
+    buffer_15[722] = 8'h00;
+    buffer_15[723] = 8'h00;
+    buffer_15[724] = 8'h00;
+    buffer_15[725] = 8'h00;
+    buffer_15[726] = 8'h00;
+    buffer_15[727] = 8'h00;
+    buffer_15[728] = 8'h00;
+    buffer_15[729] = 8'h00;
+    buffer_15[730] = 8'h00;
+    buffer_15[731] = 8'h00;
+    buffer_15[732] = 8'h00;
+    buffer_15[733] = 8'h00;
+    buffer_15[734] = 8'h00;
+    buffer_15[735] = 8'h00;
+    buffer_15[736] = 8'h00;
+    buffer_15[737] = 8'h00;
+    buffer_15[738] = 8'h00;
+    buffer_15[739] = 8'h00;
+    buffer_15[740] = 8'h00;
+    buffer_15[741] = 8'h00;
+    buffer_15[742] = 8'h00;
+    buffer_15[743] = 8'h00;
+    buffer_15[744] = 8'h00;
+    buffer_15[745] = 8'h00;
+    buffer_15[746] = 8'h00;
+    buffer_15[747] = 8'h00;
+    buffer_15[748] = 8'h00;
+    buffer_15[749] = 8'h00;
+    buffer_15[750] = 8'h00;
+    buffer_15[751] = 8'h00;
+    buffer_15[752] = 8'h00;
+    buffer_15[753] = 8'h00;
+    buffer_15[754] = 8'h00;
+    buffer_15[755] = 8'h00;
+    buffer_15[756] = 8'h00;
+    buffer_15[757] = 8'h00;
+    buffer_15[758] = 8'h00;
+    buffer_15[759] = 8'h00;
+    buffer_15[760] = 8'h00;
+    buffer_15[761] = 8'h00;
+    buffer_15[762] = 8'h00;
+    buffer_15[763] = 8'h00;
+    buffer_15[764] = 8'h00;
+    buffer_15[765] = 8'h00;
+    buffer_15[766] = 8'h00;
+    buffer_15[767] = 8'h00;
+    buffer_15[768] = 8'h00;
+    buffer_15[769] = 8'h00;
+    buffer_15[770] = 8'h00;
+    buffer_15[771] = 8'h00;
+    buffer_15[772] = 8'h00;
+    buffer_15[773] = 8'h00;
+    buffer_15[774] = 8'h00;
+    buffer_15[775] = 8'h00;
+    buffer_15[776] = 8'h00;
+    buffer_15[777] = 8'h00;
+    buffer_15[778] = 8'h00;
+    buffer_15[779] = 8'h00;
+    buffer_15[780] = 8'h00;
+    buffer_15[781] = 8'h00;
+    buffer_15[782] = 8'h00;
+    buffer_15[783] = 8'h00;
+    buffer_15[784] = 8'h00;
+    buffer_15[785] = 8'h00;
+    buffer_15[786] = 8'h00;
+    buffer_15[787] = 8'h00;
+    buffer_15[788] = 8'h00;
+    buffer_15[789] = 8'h00;
+    buffer_15[790] = 8'h00;
+    buffer_15[791] = 8'h00;
+    buffer_15[792] = 8'h00;
+    buffer_15[793] = 8'h00;
+    buffer_15[794] = 8'h00;
+    buffer_15[795] = 8'h00;
+    buffer_15[796] = 8'h00;
+    buffer_15[797] = 8'h00;
+    buffer_15[798] = 8'h00;
+    buffer_15[799] = 8'h00;
+    buffer_15[800] = 8'h00;
+    buffer_15[801] = 8'h00;
+    buffer_15[802] = 8'h00;
+    buffer_15[803] = 8'h00;
+    buffer_15[804] = 8'h00;
+    buffer_15[805] = 8'h00;
+    buffer_15[806] = 8'h00;
+    buffer_15[807] = 8'h00;
+    buffer_15[808] = 8'h00;
+    buffer_15[809] = 8'h00;
+    buffer_15[810] = 8'h00;
+    buffer_15[811] = 8'h00;
+    buffer_15[812] = 8'h00;
+    buffer_15[813] = 8'h00;
+    buffer_15[814] = 8'h00;
+    buffer_15[815] = 8'h00;
+    buffer_15[816] = 8'h00;
+    buffer_15[817] = 8'h00;
+    buffer_15[818] = 8'h00;
+    buffer_15[819] = 8'h00;
+    buffer_15[820] = 8'h00;
+    buffer_15[821] = 8'h00;
+    buffer_15[822] = 8'h00;
+    buffer_15[823] = 8'h00;
+    buffer_15[824] = 8'h00;
+    buffer_15[825] = 8'h00;
+    buffer_15[826] = 8'h00;
+    buffer_15[827] = 8'h00;
+    buffer_15[828] = 8'h00;
+    buffer_15[829] = 8'h00;
+    buffer_15[830] = 8'h00;
+    buffer_15[831] = 8'h00;
+    buffer_15[832] = 8'h00;
+    buffer_15[833] = 8'h00;
+    buffer_15[834] = 8'h00;
+    buffer_15[835] = 8'h00;
+    buffer_15[836] = 8'h00;
+    buffer_15[837] = 8'h00;
+    buffer_15[838] = 8'h00;
+    buffer_15[839] = 8'h00;
+    buffer_15[840] = 8'h00;
+    buffer_15[841] = 8'h00;
+    buffer_15[842] = 8'h00;
+    buffer_15[843] = 8'h00;
+    buffer_15[844] = 8'h00;
+    buffer_15[845] = 8'h00;
+    buffer_15[846] = 8'h00;
+    buffer_15[847] = 8'h00;
+    buffer_15[848] = 8'h00;
+    buffer_15[849] = 8'h00;
+    buffer_15[850] = 8'h00;
+    buffer_15[851] = 8'h00;
+    buffer_15[852] = 8'h00;
+    buffer_15[853] = 8'h00;
+    buffer_15[854] = 8'h00;
+    buffer_15[855] = 8'h00;
+    buffer_15[856] = 8'h00;
+    buffer_15[857] = 8'h00;
+    buffer_15[858] = 8'h00;
+    buffer_15[859] = 8'h00;
+    buffer_15[860] = 8'h00;
+    buffer_15[861] = 8'h00;
+    buffer_15[862] = 8'h00;
+    buffer_15[863] = 8'h00;
+    buffer_15[864] = 8'h00;
+    buffer_15[865] = 8'h00;
+    buffer_15[866] = 8'h00;
+    buffer_15[867] = 8'h00;
+    buffer_15[868] = 8'h00;
+    buffer_15[869] = 8'h00;
+    buffer_15[870] = 8'h00;
+    buffer_15[871] = 8'h00;
+    buffer_15[872] = 8'h00;
+    buffer_15[873] = 8'h00;
+    buffer_15[874] = 8'h00;
+    buffer_15[875] = 8'h00;
+    buffer_15[876] = 8'h00;
+    buffer_15[877] = 8'h00;
+    buffer_15[878] = 8'h00;
+    buffer_15[879] = 8'h00;
+    buffer_15[880] = 8'h00;
+    buffer_15[881] = 8'h00;
+    buffer_15[882] = 8'h00;
+    buffer_15[883] = 8'h00;
+    buffer_15[884] = 8'h00;
+    buffer_15[885] = 8'h00;
+    buffer_15[886] = 8'h00;
+    buffer_15[887] = 8'h00;
+    buffer_15[888] = 8'h00;
+    buffer_15[889] = 8'h00;
+    buffer_15[890] = 8'h00;
+    buffer_15[891] = 8'h00;
+    buffer_15[892] = 8'h00;
+    buffer_15[893] = 8'h00;
+    buffer_15[894] = 8'h00;
+    buffer_15[895] = 8'h00;
+    buffer_15[896] = 8'h00;
+    buffer_15[897] = 8'h00;
+    buffer_15[898] = 8'h00;
+    buffer_15[899] = 8'h00;
+    buffer_15[900] = 8'h00;
+    buffer_15[901] = 8'h00;
+    buffer_15[902] = 8'h00;
+    buffer_15[903] = 8'h00;
+    buffer_15[904] = 8'h00;
+    buffer_15[905] = 8'h00;
+    buffer_15[906] = 8'h00;
+    buffer_15[907] = 8'h00;
+    buffer_15[908] = 8'h00;
+    buffer_15[909] = 8'h00;
+    buffer_15[910] = 8'h00;
+    buffer_15[911] = 8'h00;
+    buffer_15[912] = 8'h00;
+    buffer_15[913] = 8'h00;
+    buffer_15[914] = 8'h00;
+    buffer_15[915] = 8'h00;
+    buffer_15[916] = 8'h00;
+    buffer_15[917] = 8'h00;
+    buffer_15[918] = 8'h00;
+    buffer_15[919] = 8'h00;
+    buffer_15[920] = 8'h00;
+    buffer_15[921] = 8'h00;
+    buffer_15[922] = 8'h00;
+    buffer_15[923] = 8'h00;
+    buffer_15[924] = 8'h00;
+    buffer_15[925] = 8'h00;
+    buffer_15[926] = 8'h00;
+    buffer_15[927] = 8'h00;
+    buffer_15[928] = 8'h00;
+    buffer_15[929] = 8'h00;
+    buffer_15[930] = 8'h00;
+    buffer_15[931] = 8'h00;
+    buffer_15[932] = 8'h00;
+    buffer_15[933] = 8'h00;
+    buffer_15[934] = 8'h00;
+    buffer_15[935] = 8'h00;
+    buffer_15[936] = 8'h00;
+    buffer_15[937] = 8'h00;
+    buffer_15[938] = 8'h00;
+    buffer_15[939] = 8'h00;
+    buffer_15[940] = 8'h00;
+    buffer_15[941] = 8'h00;
+    buffer_15[942] = 8'h00;
+    buffer_15[943] = 8'h00;
+    buffer_15[944] = 8'h00;
+    buffer_15[945] = 8'h00;
+    buffer_15[946] = 8'h00;
+    buffer_15[947] = 8'h00;
+    buffer_15[948] = 8'h00;
+    buffer_15[949] = 8'h00;
+    buffer_15[950] = 8'h00;
+    buffer_15[951] = 8'h00;
+    buffer_15[952] = 8'h00;
+    buffer_15[953] = 8'h00;
+    buffer_15[954] = 8'h00;
+    buffer_15[955] = 8'h00;
+    buffer_15[956] = 8'h00;
+    buffer_15[957] = 8'h00;
+    buffer_15[958] = 8'h00;
+    buffer_15[959] = 8'h00;
+    buffer_15[960] = 8'h00;
+    buffer_15[961] = 8'h00;
+    buffer_15[962] = 8'h00;
+    buffer_15[963] = 8'h00;
+    buffer_15[964] = 8'h00;
+    buffer_15[965] = 8'h00;
+    buffer_15[966] = 8'h00;
+    buffer_15[967] = 8'h00;
+    buffer_15[968] = 8'h00;
+    buffer_15[969] = 8'h00;
+    buffer_15[970] = 8'h00;
+    buffer_15[971] = 8'h00;
+    buffer_15[972] = 8'h00;
+    buffer_15[973] = 8'h00;
+    buffer_15[974] = 8'h00;
+    buffer_15[975] = 8'h00;
+    buffer_15[976] = 8'h00;
+    buffer_15[977] = 8'h00;
+    buffer_15[978] = 8'h00;
+    buffer_15[979] = 8'h00;
+    buffer_15[980] = 8'h00;
+    buffer_15[981] = 8'h00;
+    buffer_15[982] = 8'h00;
+    buffer_15[983] = 8'h00;
+    buffer_15[984] = 8'h00;
+    buffer_15[985] = 8'h00;
+    buffer_15[986] = 8'h00;
+    buffer_15[987] = 8'h00;
+    buffer_15[988] = 8'h00;
+    buffer_15[989] = 8'h00;
+    buffer_15[990] = 8'h00;
+    buffer_15[991] = 8'h00;
+    buffer_15[992] = 8'h00;
+    buffer_15[993] = 8'h00;
+    buffer_15[994] = 8'h00;
+    buffer_15[995] = 8'h00;
+    buffer_15[996] = 8'h00;
+    buffer_15[997] = 8'h00;
+    buffer_15[998] = 8'h00;
+    buffer_15[999] = 8'h00;
+    buffer_15[1000] = 8'h00;
+    buffer_15[1001] = 8'h00;
+    buffer_15[1002] = 8'h00;
+    buffer_15[1003] = 8'h00;
+    buffer_15[1004] = 8'h00;
+    buffer_15[1005] = 8'h00;
+    buffer_15[1006] = 8'h00;
+    buffer_15[1007] = 8'h00;
+    buffer_15[1008] = 8'h00;
+    buffer_15[1009] = 8'h00;
+    buffer_15[1010] = 8'h00;
+    buffer_15[1011] = 8'h00;
+    buffer_15[1012] = 8'h00;
+    buffer_15[1013] = 8'h00;
+    buffer_15[1014] = 8'h00;
+    buffer_15[1015] = 8'h00;
+    buffer_15[1016] = 8'h00;
+    buffer_15[1017] = 8'h00;
+    buffer_15[1018] = 8'h00;
+    buffer_15[1019] = 8'h00;
+    buffer_15[1020] = 8'h00;
+    buffer_15[1021] = 8'h00;
+    buffer_15[1022] = 8'h00;
+    buffer_15[1023] = 8'h00;
+  end
+  always @(posedge clk) begin
+    if (x_take)
+      buffer_15[\$signature__addr ] <= x__payload[7:0];
+  end
+  reg [7:0] _7_;
+  always @(posedge clk) begin
+    if (ce) begin
+      _7_ <= buffer_15[{ block, w__payload[191:188] }];
+    end
+  end
+  assign \rd__data$186  = _7_;
+  reg [7:0] buffer_2 [1023:0];
+  initial begin
+    buffer_2[0] = 8'h00;
+    buffer_2[1] = 8'h00;
+    buffer_2[2] = 8'h00;
+    buffer_2[3] = 8'h00;
+    buffer_2[4] = 8'h00;
+    buffer_2[5] = 8'h00;
+    buffer_2[6] = 8'h00;
+    buffer_2[7] = 8'h00;
+    buffer_2[8] = 8'h00;
+    buffer_2[9] = 8'h00;
+    buffer_2[10] = 8'h00;
+    buffer_2[11] = 8'h00;
+    buffer_2[12] = 8'h00;
+    buffer_2[13] = 8'h00;
+    buffer_2[14] = 8'h00;
+    buffer_2[15] = 8'h00;
+    buffer_2[16] = 8'h00;
+    buffer_2[17] = 8'h00;
+    buffer_2[18] = 8'h00;
+    buffer_2[19] = 8'h00;
+    buffer_2[20] = 8'h00;
+    buffer_2[21] = 8'h00;
+    buffer_2[22] = 8'h00;
+    buffer_2[23] = 8'h00;
+    buffer_2[24] = 8'h00;
+    buffer_2[25] = 8'h00;
+    buffer_2[26] = 8'h00;
+    buffer_2[27] = 8'h00;
+    buffer_2[28] = 8'h00;
+    buffer_2[29] = 8'h00;
+    buffer_2[30] = 8'h00;
+    buffer_2[31] = 8'h00;
+    buffer_2[32] = 8'h00;
+    buffer_2[33] = 8'h00;
+    buffer_2[34] = 8'h00;
+    buffer_2[35] = 8'h00;
+    buffer_2[36] = 8'h00;
+    buffer_2[37] = 8'h00;
+    buffer_2[38] = 8'h00;
+    buffer_2[39] = 8'h00;
+    buffer_2[40] = 8'h00;
+    buffer_2[41] = 8'h00;
+    buffer_2[42] = 8'h00;
+    buffer_2[43] = 8'h00;
+    buffer_2[44] = 8'h00;
+    buffer_2[45] = 8'h00;
+    buffer_2[46] = 8'h00;
+    buffer_2[47] = 8'h00;
+    buffer_2[48] = 8'h00;
+    buffer_2[49] = 8'h00;
+    buffer_2[50] = 8'h00;
+    buffer_2[51] = 8'h00;
+    buffer_2[52] = 8'h00;
+    buffer_2[53] = 8'h00;
+    buffer_2[54] = 8'h00;
+    buffer_2[55] = 8'h00;
+    buffer_2[56] = 8'h00;
+    buffer_2[57] = 8'h00;
+    buffer_2[58] = 8'h00;
+    buffer_2[59] = 8'h00;
+    buffer_2[60] = 8'h00;
+    buffer_2[61] = 8'h00;
+    buffer_2[62] = 8'h00;
+    buffer_2[63] = 8'h00;
+    buffer_2[64] = 8'h00;
+    buffer_2[65] = 8'h00;
+    buffer_2[66] = 8'h00;
+    buffer_2[67] = 8'h00;
+    buffer_2[68] = 8'h00;
+    buffer_2[69] = 8'h00;
+    buffer_2[70] = 8'h00;
+    buffer_2[71] = 8'h00;
+    buffer_2[72] = 8'h00;
+    buffer_2[73] = 8'h00;
+    buffer_2[74] = 8'h00;
+    buffer_2[75] = 8'h00;
+    buffer_2[76] = 8'h00;
+    buffer_2[77] = 8'h00;
+    buffer_2[78] = 8'h00;
+    buffer_2[79] = 8'h00;
+    buffer_2[80] = 8'h00;
+    buffer_2[81] = 8'h00;
+    buffer_2[82] = 8'h00;
+    buffer_2[83] = 8'h00;
+    buffer_2[84] = 8'h00;
+    buffer_2[85] = 8'h00;
+    buffer_2[86] = 8'h00;
+    buffer_2[87] = 8'h00;
+    buffer_2[88] = 8'h00;
+    buffer_2[89] = 8'h00;
+    buffer_2[90] = 8'h00;
+    buffer_2[91] = 8'h00;
+    buffer_2[92] = 8'h00;
+    buffer_2[93] = 8'h00;
+    buffer_2[94] = 8'h00;
+    buffer_2[95] = 8'h00;
+    buffer_2[96] = 8'h00;
+    buffer_2[97] = 8'h00;
+    buffer_2[98] = 8'h00;
+    buffer_2[99] = 8'h00;
+    buffer_2[100] = 8'h00;
+    buffer_2[101] = 8'h00;
+    buffer_2[102] = 8'h00;
+    buffer_2[103] = 8'h00;
+    buffer_2[104] = 8'h00;
+    buffer_2[105] = 8'h00;
+    buffer_2[106] = 8'h00;
+    buffer_2[107] = 8'h00;
+    buffer_2[108] = 8'h00;
+    buffer_2[109] = 8'h00;
+    buffer_2[110] = 8'h00;
+    buffer_2[111] = 8'h00;
+    buffer_2[112] = 8'h00;
+    buffer_2[113] = 8'h00;
+    buffer_2[114] = 8'h00;
+    buffer_2[115] = 8'h00;
+    buffer_2[116] = 8'h00;
+    buffer_2[117] = 8'h00;
+    buffer_2[118] = 8'h00;
+    buffer_2[119] = 8'h00;
+    buffer_2[120] = 8'h00;
+    buffer_2[121] = 8'h00;
+    buffer_2[122] = 8'h00;
+    buffer_2[123] = 8'h00;
+    buffer_2[124] = 8'h00;
+    buffer_2[125] = 8'h00;
+    buffer_2[126] = 8'h00;
+    buffer_2[127] = 8'h00;
+    buffer_2[128] = 8'h00;
+    buffer_2[129] = 8'h00;
+    buffer_2[130] = 8'h00;
+    buffer_2[131] = 8'h00;
+    buffer_2[132] = 8'h00;
+    buffer_2[133] = 8'h00;
+    buffer_2[134] = 8'h00;
+    buffer_2[135] = 8'h00;
+    buffer_2[136] = 8'h00;
+    buffer_2[137] = 8'h00;
+    buffer_2[138] = 8'h00;
+    buffer_2[139] = 8'h00;
+    buffer_2[140] = 8'h00;
+    buffer_2[141] = 8'h00;
+    buffer_2[142] = 8'h00;
+    buffer_2[143] = 8'h00;
+    buffer_2[144] = 8'h00;
+    buffer_2[145] = 8'h00;
+    buffer_2[146] = 8'h00;
+    buffer_2[147] = 8'h00;
+    buffer_2[148] = 8'h00;
+    buffer_2[149] = 8'h00;
+    buffer_2[150] = 8'h00;
+    buffer_2[151] = 8'h00;
+    buffer_2[152] = 8'h00;
+    buffer_2[153] = 8'h00;
+    buffer_2[154] = 8'h00;
+    buffer_2[155] = 8'h00;
+    buffer_2[156] = 8'h00;
+    buffer_2[157] = 8'h00;
+    buffer_2[158] = 8'h00;
+    buffer_2[159] = 8'h00;
+    buffer_2[160] = 8'h00;
+    buffer_2[161] = 8'h00;
+    buffer_2[162] = 8'h00;
+    buffer_2[163] = 8'h00;
+    buffer_2[164] = 8'h00;
+    buffer_2[165] = 8'h00;
+    buffer_2[166] = 8'h00;
+    buffer_2[167] = 8'h00;
+    buffer_2[168] = 8'h00;
+    buffer_2[169] = 8'h00;
+    buffer_2[170] = 8'h00;
+    buffer_2[171] = 8'h00;
+    buffer_2[172] = 8'h00;
+    buffer_2[173] = 8'h00;
+    buffer_2[174] = 8'h00;
+    buffer_2[175] = 8'h00;
+    buffer_2[176] = 8'h00;
+    buffer_2[177] = 8'h00;
+    buffer_2[178] = 8'h00;
+    buffer_2[179] = 8'h00;
+    buffer_2[180] = 8'h00;
+    buffer_2[181] = 8'h00;
+    buffer_2[182] = 8'h00;
+    buffer_2[183] = 8'h00;
+    buffer_2[184] = 8'h00;
+    buffer_2[185] = 8'h00;
+    buffer_2[186] = 8'h00;
+    buffer_2[187] = 8'h00;
+    buffer_2[188] = 8'h00;
+    buffer_2[189] = 8'h00;
+    buffer_2[190] = 8'h00;
+    buffer_2[191] = 8'h00;
+    buffer_2[192] = 8'h00;
+    buffer_2[193] = 8'h00;
+    buffer_2[194] = 8'h00;
+    buffer_2[195] = 8'h00;
+    buffer_2[196] = 8'h00;
+    buffer_2[197] = 8'h00;
+    buffer_2[198] = 8'h00;
+    buffer_2[199] = 8'h00;
+    buffer_2[200] = 8'h00;
+    buffer_2[201] = 8'h00;
+    buffer_2[202] = 8'h00;
+    buffer_2[203] = 8'h00;
+    buffer_2[204] = 8'h00;
+    buffer_2[205] = 8'h00;
+    buffer_2[206] = 8'h00;
+    buffer_2[207] = 8'h00;
+    buffer_2[208] = 8'h00;
+    buffer_2[209] = 8'h00;
+    buffer_2[210] = 8'h00;
+    buffer_2[211] = 8'h00;
+    buffer_2[212] = 8'h00;
+    buffer_2[213] = 8'h00;
+    buffer_2[214] = 8'h00;
+    buffer_2[215] = 8'h00;
+    buffer_2[216] = 8'h00;
+    buffer_2[217] = 8'h00;
+    buffer_2[218] = 8'h00;
+    buffer_2[219] = 8'h00;
+    buffer_2[220] = 8'h00;
+    buffer_2[221] = 8'h00;
+    buffer_2[222] = 8'h00;
+    buffer_2[223] = 8'h00;
+    buffer_2[224] = 8'h00;
+    buffer_2[225] = 8'h00;
+    buffer_2[226] = 8'h00;
+    buffer_2[227] = 8'h00;
+    buffer_2[228] = 8'h00;
+    buffer_2[229] = 8'h00;
+    buffer_2[230] = 8'h00;
+    buffer_2[231] = 8'h00;
+    buffer_2[232] = 8'h00;
+    buffer_2[233] = 8'h00;
+    buffer_2[234] = 8'h00;
+    buffer_2[235] = 8'h00;
+    buffer_2[236] = 8'h00;
+    buffer_2[237] = 8'h00;
+    buffer_2[238] = 8'h00;
+    buffer_2[239] = 8'h00;
+    buffer_2[240] = 8'h00;
+    buffer_2[241] = 8'h00;
+    buffer_2[242] = 8'h00;
+    buffer_2[243] = 8'h00;
+    buffer_2[244] = 8'h00;
+    buffer_2[245] = 8'h00;
+    buffer_2[246] = 8'h00;
+    buffer_2[247] = 8'h00;
+    buffer_2[248] = 8'h00;
+    buffer_2[249] = 8'h00;
+    buffer_2[250] = 8'h00;
+    buffer_2[251] = 8'h00;
+    buffer_2[252] = 8'h00;
+    buffer_2[253] = 8'h00;
+    buffer_2[254] = 8'h00;
+    buffer_2[255] = 8'h00;
+    buffer_2[256] = 8'h00;
+    buffer_2[257] = 8'h00;
+    buffer_2[258] = 8'h00;
+    buffer_2[259] = 8'h00;
+    buffer_2[260] = 8'h00;
+    buffer_2[261] = 8'h00;
+    buffer_2[262] = 8'h00;
+    buffer_2[263] = 8'h00;
+    buffer_2[264] = 8'h00;
+    buffer_2[265] = 8'h00;
+    buffer_2[266] = 8'h00;
+    buffer_2[267] = 8'h00;
+    buffer_2[268] = 8'h00;
+    buffer_2[269] = 8'h00;
+    buffer_2[270] = 8'h00;
+    buffer_2[271] = 8'h00;
+    buffer_2[272] = 8'h00;
+    buffer_2[273] = 8'h00;
+    buffer_2[274] = 8'h00;
+    buffer_2[275] = 8'h00;
+    buffer_2[276] = 8'h00;
+    buffer_2[277] = 8'h00;
+    buffer_2[278] = 8'h00;
+    buffer_2[279] = 8'h00;
+    buffer_2[280] = 8'h00;
+    buffer_2[281] = 8'h00;
+    buffer_2[282] = 8'h00;
+    buffer_2[283] = 8'h00;
+    buffer_2[284] = 8'h00;
+    buffer_2[285] = 8'h00;
+    buffer_2[286] = 8'h00;
+    buffer_2[287] = 8'h00;
+    buffer_2[288] = 8'h00;
+    buffer_2[289] = 8'h00;
+    buffer_2[290] = 8'h00;
+    buffer_2[291] = 8'h00;
+    buffer_2[292] = 8'h00;
+    buffer_2[293] = 8'h00;
+    buffer_2[294] = 8'h00;
+    buffer_2[295] = 8'h00;
+    buffer_2[296] = 8'h00;
+    buffer_2[297] = 8'h00;
+    buffer_2[298] = 8'h00;
+    buffer_2[299] = 8'h00;
+    buffer_2[300] = 8'h00;
+    buffer_2[301] = 8'h00;
+    buffer_2[302] = 8'h00;
+    buffer_2[303] = 8'h00;
+    buffer_2[304] = 8'h00;
+    buffer_2[305] = 8'h00;
+    buffer_2[306] = 8'h00;
+    buffer_2[307] = 8'h00;
+    buffer_2[308] = 8'h00;
+    buffer_2[309] = 8'h00;
+    buffer_2[310] = 8'h00;
+    buffer_2[311] = 8'h00;
+    buffer_2[312] = 8'h00;
+    buffer_2[313] = 8'h00;
+    buffer_2[314] = 8'h00;
+    buffer_2[315] = 8'h00;
+    buffer_2[316] = 8'h00;
+    buffer_2[317] = 8'h00;
+    buffer_2[318] = 8'h00;
+    buffer_2[319] = 8'h00;
+    buffer_2[320] = 8'h00;
+    buffer_2[321] = 8'h00;
+    buffer_2[322] = 8'h00;
+    buffer_2[323] = 8'h00;
+    buffer_2[324] = 8'h00;
+    buffer_2[325] = 8'h00;
+    buffer_2[326] = 8'h00;
+    buffer_2[327] = 8'h00;
+    buffer_2[328] = 8'h00;
+    buffer_2[329] = 8'h00;
+    buffer_2[330] = 8'h00;
+    buffer_2[331] = 8'h00;
+    buffer_2[332] = 8'h00;
+    buffer_2[333] = 8'h00;
+    buffer_2[334] = 8'h00;
+    buffer_2[335] = 8'h00;
+    buffer_2[336] = 8'h00;
+    buffer_2[337] = 8'h00;
+    buffer_2[338] = 8'h00;
+    buffer_2[339] = 8'h00;
+    buffer_2[340] = 8'h00;
+    buffer_2[341] = 8'h00;
+    buffer_2[342] = 8'h00;
+    buffer_2[343] = 8'h00;
+    buffer_2[344] = 8'h00;
+    buffer_2[345] = 8'h00;
+    buffer_2[346] = 8'h00;
+    buffer_2[347] = 8'h00;
+    buffer_2[348] = 8'h00;
+    buffer_2[349] = 8'h00;
+    buffer_2[350] = 8'h00;
+    buffer_2[351] = 8'h00;
+    buffer_2[352] = 8'h00;
+    buffer_2[353] = 8'h00;
+    buffer_2[354] = 8'h00;
+    buffer_2[355] = 8'h00;
+    buffer_2[356] = 8'h00;
+    buffer_2[357] = 8'h00;
+    buffer_2[358] = 8'h00;
+    buffer_2[359] = 8'h00;
+    buffer_2[360] = 8'h00;
+    buffer_2[361] = 8'h00;
+    buffer_2[362] = 8'h00;
+    buffer_2[363] = 8'h00;
+    buffer_2[364] = 8'h00;
+    buffer_2[365] = 8'h00;
+    buffer_2[366] = 8'h00;
+    buffer_2[367] = 8'h00;
+    buffer_2[368] = 8'h00;
+    buffer_2[369] = 8'h00;
+    buffer_2[370] = 8'h00;
+    buffer_2[371] = 8'h00;
+    buffer_2[372] = 8'h00;
+    buffer_2[373] = 8'h00;
+    buffer_2[374] = 8'h00;
+    buffer_2[375] = 8'h00;
+    buffer_2[376] = 8'h00;
+    buffer_2[377] = 8'h00;
+    buffer_2[378] = 8'h00;
+    buffer_2[379] = 8'h00;
+    buffer_2[380] = 8'h00;
+    buffer_2[381] = 8'h00;
+    buffer_2[382] = 8'h00;
+    buffer_2[383] = 8'h00;
+    buffer_2[384] = 8'h00;
+    buffer_2[385] = 8'h00;
+    buffer_2[386] = 8'h00;
+    buffer_2[387] = 8'h00;
+    buffer_2[388] = 8'h00;
+    buffer_2[389] = 8'h00;
+    buffer_2[390] = 8'h00;
+    buffer_2[391] = 8'h00;
+    buffer_2[392] = 8'h00;
+    buffer_2[393] = 8'h00;
+    buffer_2[394] = 8'h00;
+    buffer_2[395] = 8'h00;
+    buffer_2[396] = 8'h00;
+    buffer_2[397] = 8'h00;
+    buffer_2[398] = 8'h00;
+    buffer_2[399] = 8'h00;
+    buffer_2[400] = 8'h00;
+    buffer_2[401] = 8'h00;
+    buffer_2[402] = 8'h00;
+    buffer_2[403] = 8'h00;
+    buffer_2[404] = 8'h00;
+    buffer_2[405] = 8'h00;
+    buffer_2[406] = 8'h00;
+    buffer_2[407] = 8'h00;
+    buffer_2[408] = 8'h00;
+    buffer_2[409] = 8'h00;
+    buffer_2[410] = 8'h00;
+    buffer_2[411] = 8'h00;
+    buffer_2[412] = 8'h00;
+    buffer_2[413] = 8'h00;
+    buffer_2[414] = 8'h00;
+    buffer_2[415] = 8'h00;
+    buffer_2[416] = 8'h00;
+    buffer_2[417] = 8'h00;
+    buffer_2[418] = 8'h00;
+    buffer_2[419] = 8'h00;
+    buffer_2[420] = 8'h00;
+    buffer_2[421] = 8'h00;
+    buffer_2[422] = 8'h00;
+    buffer_2[423] = 8'h00;
+    buffer_2[424] = 8'h00;
+    buffer_2[425] = 8'h00;
+    buffer_2[426] = 8'h00;
+    buffer_2[427] = 8'h00;
+    buffer_2[428] = 8'h00;
+    buffer_2[429] = 8'h00;
+    buffer_2[430] = 8'h00;
+    buffer_2[431] = 8'h00;
+    buffer_2[432] = 8'h00;
+    buffer_2[433] = 8'h00;
+    buffer_2[434] = 8'h00;
+    buffer_2[435] = 8'h00;
+    buffer_2[436] = 8'h00;
+    buffer_2[437] = 8'h00;
+    buffer_2[438] = 8'h00;
+    buffer_2[439] = 8'h00;
+    buffer_2[440] = 8'h00;
+    buffer_2[441] = 8'h00;
+    buffer_2[442] = 8'h00;
+    buffer_2[443] = 8'h00;
+    buffer_2[444] = 8'h00;
+    buffer_2[445] = 8'h00;
+    buffer_2[446] = 8'h00;
+    buffer_2[447] = 8'h00;
+    buffer_2[448] = 8'h00;
+    buffer_2[449] = 8'h00;
+    buffer_2[450] = 8'h00;
+    buffer_2[451] = 8'h00;
+    buffer_2[452] = 8'h00;
+    buffer_2[453] = 8'h00;
+    buffer_2[454] = 8'h00;
+    buffer_2[455] = 8'h00;
+    buffer_2[456] = 8'h00;
+    buffer_2[457] = 8'h00;
+    buffer_2[458] = 8'h00;
+    buffer_2[459] = 8'h00;
+    buffer_2[460] = 8'h00;
+    buffer_2[461] = 8'h00;
+    buffer_2[462] = 8'h00;
+    buffer_2[463] = 8'h00;
+    buffer_2[464] = 8'h00;
+    buffer_2[465] = 8'h00;
+    buffer_2[466] = 8'h00;
+    buffer_2[467] = 8'h00;
+    buffer_2[468] = 8'h00;
+    buffer_2[469] = 8'h00;
+    buffer_2[470] = 8'h00;
+    buffer_2[471] = 8'h00;
+    buffer_2[472] = 8'h00;
+    buffer_2[473] = 8'h00;
+    buffer_2[474] = 8'h00;
+    buffer_2[475] = 8'h00;
+    buffer_2[476] = 8'h00;
+    buffer_2[477] = 8'h00;
+    buffer_2[478] = 8'h00;
+    buffer_2[479] = 8'h00;
+    buffer_2[480] = 8'h00;
+    buffer_2[481] = 8'h00;
+    buffer_2[482] = 8'h00;
+    buffer_2[483] = 8'h00;
+    buffer_2[484] = 8'h00;
+    buffer_2[485] = 8'h00;
+    buffer_2[486] = 8'h00;
+    buffer_2[487] = 8'h00;
+    buffer_2[488] = 8'h00;
+    buffer_2[489] = 8'h00;
+    buffer_2[490] = 8'h00;
+    buffer_2[491] = 8'h00;
+    buffer_2[492] = 8'h00;
+    buffer_2[493] = 8'h00;
+    buffer_2[494] = 8'h00;
+    buffer_2[495] = 8'h00;
+    buffer_2[496] = 8'h00;
+    buffer_2[497] = 8'h00;
+    buffer_2[498] = 8'h00;
+    buffer_2[499] = 8'h00;
+    buffer_2[500] = 8'h00;
+    buffer_2[501] = 8'h00;
+    buffer_2[502] = 8'h00;
+    buffer_2[503] = 8'h00;
+    buffer_2[504] = 8'h00;
+    buffer_2[505] = 8'h00;
+    buffer_2[506] = 8'h00;
+    buffer_2[507] = 8'h00;
+    buffer_2[508] = 8'h00;
+    buffer_2[509] = 8'h00;
+    buffer_2[510] = 8'h00;
+    buffer_2[511] = 8'h00;
+    buffer_2[512] = 8'h00;
+    buffer_2[513] = 8'h00;
+    buffer_2[514] = 8'h00;
+    buffer_2[515] = 8'h00;
+    buffer_2[516] = 8'h00;
+    buffer_2[517] = 8'h00;
+    buffer_2[518] = 8'h00;
+    buffer_2[519] = 8'h00;
+    buffer_2[520] = 8'h00;
+    buffer_2[521] = 8'h00;
+    buffer_2[522] = 8'h00;
+    buffer_2[523] = 8'h00;
+    buffer_2[524] = 8'h00;
+    buffer_2[525] = 8'h00;
+    buffer_2[526] = 8'h00;
+    buffer_2[527] = 8'h00;
+    buffer_2[528] = 8'h00;
+    buffer_2[529] = 8'h00;
+    buffer_2[530] = 8'h00;
+    buffer_2[531] = 8'h00;
+    buffer_2[532] = 8'h00;
+    buffer_2[533] = 8'h00;
+    buffer_2[534] = 8'h00;
+    buffer_2[535] = 8'h00;
+    buffer_2[536] = 8'h00;
+    buffer_2[537] = 8'h00;
+    buffer_2[538] = 8'h00;
+    buffer_2[539] = 8'h00;
+    buffer_2[540] = 8'h00;
+    buffer_2[541] = 8'h00;
+    buffer_2[542] = 8'h00;
+    buffer_2[543] = 8'h00;
+    buffer_2[544] = 8'h00;
+    buffer_2[545] = 8'h00;
+    buffer_2[546] = 8'h00;
+    buffer_2[547] = 8'h00;
+    buffer_2[548] = 8'h00;
+    buffer_2[549] = 8'h00;
+    buffer_2[550] = 8'h00;
+    buffer_2[551] = 8'h00;
+    buffer_2[552] = 8'h00;
+    buffer_2[553] = 8'h00;
+    buffer_2[554] = 8'h00;
+    buffer_2[555] = 8'h00;
+    buffer_2[556] = 8'h00;
+    buffer_2[557] = 8'h00;
+    buffer_2[558] = 8'h00;
+    buffer_2[559] = 8'h00;
+    buffer_2[560] = 8'h00;
+    buffer_2[561] = 8'h00;
+    buffer_2[562] = 8'h00;
+    buffer_2[563] = 8'h00;
+    buffer_2[564] = 8'h00;
+    buffer_2[565] = 8'h00;
+    buffer_2[566] = 8'h00;
+    buffer_2[567] = 8'h00;
+    buffer_2[568] = 8'h00;
+    buffer_2[569] = 8'h00;
+    buffer_2[570] = 8'h00;
+    buffer_2[571] = 8'h00;
+    buffer_2[572] = 8'h00;
+    buffer_2[573] = 8'h00;
+    buffer_2[574] = 8'h00;
+    buffer_2[575] = 8'h00;
+    buffer_2[576] = 8'h00;
+    buffer_2[577] = 8'h00;
+    buffer_2[578] = 8'h00;
+    buffer_2[579] = 8'h00;
+    buffer_2[580] = 8'h00;
+    buffer_2[581] = 8'h00;
+    buffer_2[582] = 8'h00;
+    buffer_2[583] = 8'h00;
+    buffer_2[584] = 8'h00;
+    buffer_2[585] = 8'h00;
+    buffer_2[586] = 8'h00;
+    buffer_2[587] = 8'h00;
+    buffer_2[588] = 8'h00;
+    buffer_2[589] = 8'h00;
+    buffer_2[590] = 8'h00;
+    buffer_2[591] = 8'h00;
+    buffer_2[592] = 8'h00;
+    buffer_2[593] = 8'h00;
+    buffer_2[594] = 8'h00;
+    buffer_2[595] = 8'h00;
+    buffer_2[596] = 8'h00;
+    buffer_2[597] = 8'h00;
+    buffer_2[598] = 8'h00;
+    buffer_2[599] = 8'h00;
+    buffer_2[600] = 8'h00;
+    buffer_2[601] = 8'h00;
+    buffer_2[602] = 8'h00;
+    buffer_2[603] = 8'h00;
+    buffer_2[604] = 8'h00;
+    buffer_2[605] = 8'h00;
+    buffer_2[606] = 8'h00;
+    buffer_2[607] = 8'h00;
+    buffer_2[608] = 8'h00;
+    buffer_2[609] = 8'h00;
+    buffer_2[610] = 8'h00;
+    buffer_2[611] = 8'h00;
+    buffer_2[612] = 8'h00;
+    buffer_2[613] = 8'h00;
+    buffer_2[614] = 8'h00;
+    buffer_2[615] = 8'h00;
+    buffer_2[616] = 8'h00;
+    buffer_2[617] = 8'h00;
+    buffer_2[618] = 8'h00;
+    buffer_2[619] = 8'h00;
+    buffer_2[620] = 8'h00;
+    buffer_2[621] = 8'h00;
+    buffer_2[622] = 8'h00;
+    buffer_2[623] = 8'h00;
+    buffer_2[624] = 8'h00;
+    buffer_2[625] = 8'h00;
+    buffer_2[626] = 8'h00;
+    buffer_2[627] = 8'h00;
+    buffer_2[628] = 8'h00;
+    buffer_2[629] = 8'h00;
+    buffer_2[630] = 8'h00;
+    buffer_2[631] = 8'h00;
+    buffer_2[632] = 8'h00;
+    buffer_2[633] = 8'h00;
+    buffer_2[634] = 8'h00;
+    buffer_2[635] = 8'h00;
+    buffer_2[636] = 8'h00;
+    buffer_2[637] = 8'h00;
+    buffer_2[638] = 8'h00;
+    buffer_2[639] = 8'h00;
+    buffer_2[640] = 8'h00;
+    buffer_2[641] = 8'h00;
+    buffer_2[642] = 8'h00;
+    buffer_2[643] = 8'h00;
+    buffer_2[644] = 8'h00;
+    buffer_2[645] = 8'h00;
+    buffer_2[646] = 8'h00;
+    buffer_2[647] = 8'h00;
+    buffer_2[648] = 8'h00;
+    buffer_2[649] = 8'h00;
+    buffer_2[650] = 8'h00;
+    buffer_2[651] = 8'h00;
+    buffer_2[652] = 8'h00;
+    buffer_2[653] = 8'h00;
+    buffer_2[654] = 8'h00;
+    buffer_2[655] = 8'h00;
+    buffer_2[656] = 8'h00;
+    buffer_2[657] = 8'h00;
+    buffer_2[658] = 8'h00;
+    buffer_2[659] = 8'h00;
+    buffer_2[660] = 8'h00;
+    buffer_2[661] = 8'h00;
+    buffer_2[662] = 8'h00;
+    buffer_2[663] = 8'h00;
+    buffer_2[664] = 8'h00;
+    buffer_2[665] = 8'h00;
+    buffer_2[666] = 8'h00;
+    buffer_2[667] = 8'h00;
+    buffer_2[668] = 8'h00;
+    buffer_2[669] = 8'h00;
+    buffer_2[670] = 8'h00;
+    buffer_2[671] = 8'h00;
+    buffer_2[672] = 8'h00;
+    buffer_2[673] = 8'h00;
+    buffer_2[674] = 8'h00;
+    buffer_2[675] = 8'h00;
+    buffer_2[676] = 8'h00;
+    buffer_2[677] = 8'h00;
+    buffer_2[678] = 8'h00;
+    buffer_2[679] = 8'h00;
+    buffer_2[680] = 8'h00;
+    buffer_2[681] = 8'h00;
+    buffer_2[682] = 8'h00;
+    buffer_2[683] = 8'h00;
+    buffer_2[684] = 8'h00;
+    buffer_2[685] = 8'h00;
+    buffer_2[686] = 8'h00;
+    buffer_2[687] = 8'h00;
+    buffer_2[688] = 8'h00;
+    buffer_2[689] = 8'h00;
+    buffer_2[690] = 8'h00;
+    buffer_2[691] = 8'h00;
+    buffer_2[692] = 8'h00;
+    buffer_2[693] = 8'h00;
+    buffer_2[694] = 8'h00;
+    buffer_2[695] = 8'h00;
+    buffer_2[696] = 8'h00;
+    buffer_2[697] = 8'h00;
+    buffer_2[698] = 8'h00;
+    buffer_2[699] = 8'h00;
+    buffer_2[700] = 8'h00;
+    buffer_2[701] = 8'h00;
+    buffer_2[702] = 8'h00;
+    buffer_2[703] = 8'h00;
+    buffer_2[704] = 8'h00;
+    buffer_2[705] = 8'h00;
+    buffer_2[706] = 8'h00;
+    buffer_2[707] = 8'h00;
+    buffer_2[708] = 8'h00;
+    buffer_2[709] = 8'h00;
+    buffer_2[710] = 8'h00;
+    buffer_2[711] = 8'h00;
+    buffer_2[712] = 8'h00;
+    buffer_2[713] = 8'h00;
+    buffer_2[714] = 8'h00;
+    buffer_2[715] = 8'h00;
+    buffer_2[716] = 8'h00;
+    buffer_2[717] = 8'h00;
+    buffer_2[718] = 8'h00;
+    buffer_2[719] = 8'h00;
+    buffer_2[720] = 8'h00;
+    buffer_2[721] = 8'h00;
+    buffer_2[722] = 8'h00;
+    buffer_2[723] = 8'h00;
+    buffer_2[724] = 8'h00;
+    buffer_2[725] = 8'h00;
+    buffer_2[726] = 8'h00;
+    buffer_2[727] = 8'h00;
+    buffer_2[728] = 8'h00;
+    buffer_2[729] = 8'h00;
+    buffer_2[730] = 8'h00;
+    buffer_2[731] = 8'h00;
+    buffer_2[732] = 8'h00;
+    buffer_2[733] = 8'h00;
+    buffer_2[734] = 8'h00;
+    buffer_2[735] = 8'h00;
+    buffer_2[736] = 8'h00;
+    buffer_2[737] = 8'h00;
+    buffer_2[738] = 8'h00;
+    buffer_2[739] = 8'h00;
+    buffer_2[740] = 8'h00;
+    buffer_2[741] = 8'h00;
+    buffer_2[742] = 8'h00;
+    buffer_2[743] = 8'h00;
+    buffer_2[744] = 8'h00;
+    buffer_2[745] = 8'h00;
+    buffer_2[746] = 8'h00;
+    buffer_2[747] = 8'h00;
+    buffer_2[748] = 8'h00;
+    buffer_2[749] = 8'h00;
+    buffer_2[750] = 8'h00;
+    buffer_2[751] = 8'h00;
+    buffer_2[752] = 8'h00;
+    buffer_2[753] = 8'h00;
+    buffer_2[754] = 8'h00;
+    buffer_2[755] = 8'h00;
+    buffer_2[756] = 8'h00;
+    buffer_2[757] = 8'h00;
+    buffer_2[758] = 8'h00;
+    buffer_2[759] = 8'h00;
+    buffer_2[760] = 8'h00;
+    buffer_2[761] = 8'h00;
+    buffer_2[762] = 8'h00;
+    buffer_2[763] = 8'h00;
+    buffer_2[764] = 8'h00;
+    buffer_2[765] = 8'h00;
+    buffer_2[766] = 8'h00;
+    buffer_2[767] = 8'h00;
+    buffer_2[768] = 8'h00;
+    buffer_2[769] = 8'h00;
+    buffer_2[770] = 8'h00;
+    buffer_2[771] = 8'h00;
+    buffer_2[772] = 8'h00;
+    buffer_2[773] = 8'h00;
+    buffer_2[774] = 8'h00;
+    buffer_2[775] = 8'h00;
+    buffer_2[776] = 8'h00;
+    buffer_2[777] = 8'h00;
+    buffer_2[778] = 8'h00;
+    buffer_2[779] = 8'h00;
+    buffer_2[780] = 8'h00;
+    buffer_2[781] = 8'h00;
+    buffer_2[782] = 8'h00;
+    buffer_2[783] = 8'h00;
+    buffer_2[784] = 8'h00;
+    buffer_2[785] = 8'h00;
+    buffer_2[786] = 8'h00;
+    buffer_2[787] = 8'h00;
+    buffer_2[788] = 8'h00;
+    buffer_2[789] = 8'h00;
+    buffer_2[790] = 8'h00;
+    buffer_2[791] = 8'h00;
+    buffer_2[792] = 8'h00;
+    buffer_2[793] = 8'h00;
+    buffer_2[794] = 8'h00;
+    buffer_2[795] = 8'h00;
+    buffer_2[796] = 8'h00;
+    buffer_2[797] = 8'h00;
+    buffer_2[798] = 8'h00;
+    buffer_2[799] = 8'h00;
+    buffer_2[800] = 8'h00;
+    buffer_2[801] = 8'h00;
+    buffer_2[802] = 8'h00;
+    buffer_2[803] = 8'h00;
+    buffer_2[804] = 8'h00;
+    buffer_2[805] = 8'h00;
+    buffer_2[806] = 8'h00;
+    buffer_2[807] = 8'h00;
+    buffer_2[808] = 8'h00;
+    buffer_2[809] = 8'h00;
+    buffer_2[810] = 8'h00;
+    buffer_2[811] = 8'h00;
+    buffer_2[812] = 8'h00;
+    buffer_2[813] = 8'h00;
+    buffer_2[814] = 8'h00;
+    buffer_2[815] = 8'h00;
+    buffer_2[816] = 8'h00;
+    buffer_2[817] = 8'h00;
+    buffer_2[818] = 8'h00;
+    buffer_2[819] = 8'h00;
+    buffer_2[820] = 8'h00;
+    buffer_2[821] = 8'h00;
+    buffer_2[822] = 8'h00;
+    buffer_2[823] = 8'h00;
+    buffer_2[824] = 8'h00;
+    buffer_2[825] = 8'h00;
+    buffer_2[826] = 8'h00;
+    buffer_2[827] = 8'h00;
+    buffer_2[828] = 8'h00;
+    buffer_2[829] = 8'h00;
+    buffer_2[830] = 8'h00;
+    buffer_2[831] = 8'h00;
+    buffer_2[832] = 8'h00;
+    buffer_2[833] = 8'h00;
+    buffer_2[834] = 8'h00;
+    buffer_2[835] = 8'h00;
+    buffer_2[836] = 8'h00;
+    buffer_2[837] = 8'h00;
+    buffer_2[838] = 8'h00;
+    buffer_2[839] = 8'h00;
+    buffer_2[840] = 8'h00;
+    buffer_2[841] = 8'h00;
+    buffer_2[842] = 8'h00;
+    buffer_2[843] = 8'h00;
+    buffer_2[844] = 8'h00;
+    buffer_2[845] = 8'h00;
+    buffer_2[846] = 8'h00;
+    buffer_2[847] = 8'h00;
+    buffer_2[848] = 8'h00;
+    buffer_2[849] = 8'h00;
+    buffer_2[850] = 8'h00;
+    buffer_2[851] = 8'h00;
+    buffer_2[852] = 8'h00;
+    buffer_2[853] = 8'h00;
+    buffer_2[854] = 8'h00;
+    buffer_2[855] = 8'h00;
+    buffer_2[856] = 8'h00;
+    buffer_2[857] = 8'h00;
+    buffer_2[858] = 8'h00;
+    buffer_2[859] = 8'h00;
+    buffer_2[860] = 8'h00;
+    buffer_2[861] = 8'h00;
+    buffer_2[862] = 8'h00;
+    buffer_2[863] = 8'h00;
+    buffer_2[864] = 8'h00;
+    buffer_2[865] = 8'h00;
+    buffer_2[866] = 8'h00;
+    buffer_2[867] = 8'h00;
+    buffer_2[868] = 8'h00;
+    buffer_2[869] = 8'h00;
+    buffer_2[870] = 8'h00;
+    buffer_2[871] = 8'h00;
+    buffer_2[872] = 8'h00;
+    buffer_2[873] = 8'h00;
+    buffer_2[874] = 8'h00;
+    buffer_2[875] = 8'h00;
+    buffer_2[876] = 8'h00;
+    buffer_2[877] = 8'h00;
+    buffer_2[878] = 8'h00;
+    buffer_2[879] = 8'h00;
+    buffer_2[880] = 8'h00;
+    buffer_2[881] = 8'h00;
+    buffer_2[882] = 8'h00;
+    buffer_2[883] = 8'h00;
+    buffer_2[884] = 8'h00;
+    buffer_2[885] = 8'h00;
+    buffer_2[886] = 8'h00;
+    buffer_2[887] = 8'h00;
+    buffer_2[888] = 8'h00;
+    buffer_2[889] = 8'h00;
+    buffer_2[890] = 8'h00;
+    buffer_2[891] = 8'h00;
+    buffer_2[892] = 8'h00;
+    buffer_2[893] = 8'h00;
+    buffer_2[894] = 8'h00;
+    buffer_2[895] = 8'h00;
+    buffer_2[896] = 8'h00;
+    buffer_2[897] = 8'h00;
+    buffer_2[898] = 8'h00;
+    buffer_2[899] = 8'h00;
+    buffer_2[900] = 8'h00;
+    buffer_2[901] = 8'h00;
+    buffer_2[902] = 8'h00;
+    buffer_2[903] = 8'h00;
+    buffer_2[904] = 8'h00;
+    buffer_2[905] = 8'h00;
+    buffer_2[906] = 8'h00;
+    buffer_2[907] = 8'h00;
+    buffer_2[908] = 8'h00;
+    buffer_2[909] = 8'h00;
+    buffer_2[910] = 8'h00;
+    buffer_2[911] = 8'h00;
+    buffer_2[912] = 8'h00;
+    buffer_2[913] = 8'h00;
+    buffer_2[914] = 8'h00;
+    buffer_2[915] = 8'h00;
+    buffer_2[916] = 8'h00;
+    buffer_2[917] = 8'h00;
+    buffer_2[918] = 8'h00;
+    buffer_2[919] = 8'h00;
+    buffer_2[920] = 8'h00;
+    buffer_2[921] = 8'h00;
+    buffer_2[922] = 8'h00;
+    buffer_2[923] = 8'h00;
+    buffer_2[924] = 8'h00;
+    buffer_2[925] = 8'h00;
+    buffer_2[926] = 8'h00;
+    buffer_2[927] = 8'h00;
+    buffer_2[928] = 8'h00;
+    buffer_2[929] = 8'h00;
+    buffer_2[930] = 8'h00;
+    buffer_2[931] = 8'h00;
+    buffer_2[932] = 8'h00;
+    buffer_2[933] = 8'h00;
+    buffer_2[934] = 8'h00;
+    buffer_2[935] = 8'h00;
+    buffer_2[936] = 8'h00;
+    buffer_2[937] = 8'h00;
+    buffer_2[938] = 8'h00;
+    buffer_2[939] = 8'h00;
+    buffer_2[940] = 8'h00;
+    buffer_2[941] = 8'h00;
+    buffer_2[942] = 8'h00;
+    buffer_2[943] = 8'h00;
+    buffer_2[944] = 8'h00;
+    buffer_2[945] = 8'h00;
+    buffer_2[946] = 8'h00;
+    buffer_2[947] = 8'h00;
+    buffer_2[948] = 8'h00;
+    buffer_2[949] = 8'h00;
+    buffer_2[950] = 8'h00;
+    buffer_2[951] = 8'h00;
+    buffer_2[952] = 8'h00;
+    buffer_2[953] = 8'h00;
+    buffer_2[954] = 8'h00;
+    buffer_2[955] = 8'h00;
+    buffer_2[956] = 8'h00;
+    buffer_2[957] = 8'h00;
+    buffer_2[958] = 8'h00;
+    buffer_2[959] = 8'h00;
+    buffer_2[960] = 8'h00;
+    buffer_2[961] = 8'h00;
+    buffer_2[962] = 8'h00;
+    buffer_2[963] = 8'h00;
+    buffer_2[964] = 8'h00;
+    buffer_2[965] = 8'h00;
+    buffer_2[966] = 8'h00;
+    buffer_2[967] = 8'h00;
+    buffer_2[968] = 8'h00;
+    buffer_2[969] = 8'h00;
+    buffer_2[970] = 8'h00;
+    buffer_2[971] = 8'h00;
+    buffer_2[972] = 8'h00;
+    buffer_2[973] = 8'h00;
+    buffer_2[974] = 8'h00;
+    buffer_2[975] = 8'h00;
+    buffer_2[976] = 8'h00;
+    buffer_2[977] = 8'h00;
+    buffer_2[978] = 8'h00;
+    buffer_2[979] = 8'h00;
+    buffer_2[980] = 8'h00;
+    buffer_2[981] = 8'h00;
+    buffer_2[982] = 8'h00;
+    buffer_2[983] = 8'h00;
+    buffer_2[984] = 8'h00;
+    buffer_2[985] = 8'h00;
+    buffer_2[986] = 8'h00;
+    buffer_2[987] = 8'h00;
+    buffer_2[988] = 8'h00;
+    buffer_2[989] = 8'h00;
+    buffer_2[990] = 8'h00;
+    buffer_2[991] = 8'h00;
+    buffer_2[992] = 8'h00;
+    buffer_2[993] = 8'h00;
+    buffer_2[994] = 8'h00;
+    buffer_2[995] = 8'h00;
+    buffer_2[996] = 8'h00;
+    buffer_2[997] = 8'h00;
+    buffer_2[998] = 8'h00;
+    buffer_2[999] = 8'h00;
+    buffer_2[1000] = 8'h00;
+    buffer_2[1001] = 8'h00;
+    buffer_2[1002] = 8'h00;
+    buffer_2[1003] = 8'h00;
+    buffer_2[1004] = 8'h00;
+    buffer_2[1005] = 8'h00;
+    buffer_2[1006] = 8'h00;
+    buffer_2[1007] = 8'h00;
+    buffer_2[1008] = 8'h00;
+    buffer_2[1009] = 8'h00;
+    buffer_2[1010] = 8'h00;
+    buffer_2[1011] = 8'h00;
+    buffer_2[1012] = 8'h00;
+    buffer_2[1013] = 8'h00;
+    buffer_2[1014] = 8'h00;
+    buffer_2[1015] = 8'h00;
+    buffer_2[1016] = 8'h00;
+    buffer_2[1017] = 8'h00;
+    buffer_2[1018] = 8'h00;
+    buffer_2[1019] = 8'h00;
+    buffer_2[1020] = 8'h00;
+    buffer_2[1021] = 8'h00;
+    buffer_2[1022] = 8'h00;
+    buffer_2[1023] = 8'h00;
+  end
+  always @(posedge clk) begin
+    if (x_take)
+      buffer_2[\$signature__addr ] <= x__payload[7:0];
+  end
+  reg [7:0] _8_;
+  always @(posedge clk) begin
+    if (ce) begin
+      _8_ <= buffer_2[{ block, w__payload[139:136] }];
+    end
+  end
+  assign \rd__data$160  = _8_;
+  reg [7:0] buffer_3 [1023:0];
+  initial begin
+    buffer_3[0] = 8'h00;
+    buffer_3[1] = 8'h00;
+    buffer_3[2] = 8'h00;
+    buffer_3[3] = 8'h00;
+    buffer_3[4] = 8'h00;
+    buffer_3[5] = 8'h00;
+    buffer_3[6] = 8'h00;
+    buffer_3[7] = 8'h00;
+    buffer_3[8] = 8'h00;
+    buffer_3[9] = 8'h00;
+    buffer_3[10] = 8'h00;
+    buffer_3[11] = 8'h00;
+    buffer_3[12] = 8'h00;
+    buffer_3[13] = 8'h00;
+    buffer_3[14] = 8'h00;
+    buffer_3[15] = 8'h00;
+    buffer_3[16] = 8'h00;
+    buffer_3[17] = 8'h00;
+    buffer_3[18] = 8'h00;
+    buffer_3[19] = 8'h00;
+    buffer_3[20] = 8'h00;
+    buffer_3[21] = 8'h00;
+    buffer_3[22] = 8'h00;
+    buffer_3[23] = 8'h00;
+    buffer_3[24] = 8'h00;
+    buffer_3[25] = 8'h00;
+    buffer_3[26] = 8'h00;
+    buffer_3[27] = 8'h00;
+    buffer_3[28] = 8'h00;
+    buffer_3[29] = 8'h00;
+    buffer_3[30] = 8'h00;
+    buffer_3[31] = 8'h00;
+    buffer_3[32] = 8'h00;
+    buffer_3[33] = 8'h00;
+    buffer_3[34] = 8'h00;
+    buffer_3[35] = 8'h00;
+    buffer_3[36] = 8'h00;
+    buffer_3[37] = 8'h00;
+    buffer_3[38] = 8'h00;
+    buffer_3[39] = 8'h00;
+    buffer_3[40] = 8'h00;
+    buffer_3[41] = 8'h00;
+    buffer_3[42] = 8'h00;
+    buffer_3[43] = 8'h00;
+    buffer_3[44] = 8'h00;
+    buffer_3[45] = 8'h00;
+    buffer_3[46] = 8'h00;
+    buffer_3[47] = 8'h00;
+    buffer_3[48] = 8'h00;
+    buffer_3[49] = 8'h00;
+    buffer_3[50] = 8'h00;
+    buffer_3[51] = 8'h00;
+    buffer_3[52] = 8'h00;
+    buffer_3[53] = 8'h00;
+    buffer_3[54] = 8'h00;
+    buffer_3[55] = 8'h00;
+    buffer_3[56] = 8'h00;
+    buffer_3[57] = 8'h00;
+    buffer_3[58] = 8'h00;
+    buffer_3[59] = 8'h00;
+    buffer_3[60] = 8'h00;
+    buffer_3[61] = 8'h00;
+    buffer_3[62] = 8'h00;
+    buffer_3[63] = 8'h00;
+    buffer_3[64] = 8'h00;
+    buffer_3[65] = 8'h00;
+    buffer_3[66] = 8'h00;
+    buffer_3[67] = 8'h00;
+    buffer_3[68] = 8'h00;
+    buffer_3[69] = 8'h00;
+    buffer_3[70] = 8'h00;
+    buffer_3[71] = 8'h00;
+    buffer_3[72] = 8'h00;
+    buffer_3[73] = 8'h00;
+    buffer_3[74] = 8'h00;
+    buffer_3[75] = 8'h00;
+    buffer_3[76] = 8'h00;
+    buffer_3[77] = 8'h00;
+    buffer_3[78] = 8'h00;
+    buffer_3[79] = 8'h00;
+    buffer_3[80] = 8'h00;
+    buffer_3[81] = 8'h00;
+    buffer_3[82] = 8'h00;
+    buffer_3[83] = 8'h00;
+    buffer_3[84] = 8'h00;
+    buffer_3[85] = 8'h00;
+    buffer_3[86] = 8'h00;
+    buffer_3[87] = 8'h00;
+    buffer_3[88] = 8'h00;
+    buffer_3[89] = 8'h00;
+    buffer_3[90] = 8'h00;
+    buffer_3[91] = 8'h00;
+    buffer_3[92] = 8'h00;
+    buffer_3[93] = 8'h00;
+    buffer_3[94] = 8'h00;
+    buffer_3[95] = 8'h00;
+    buffer_3[96] = 8'h00;
+    buffer_3[97] = 8'h00;
+    buffer_3[98] = 8'h00;
+    buffer_3[99] = 8'h00;
+    buffer_3[100] = 8'h00;
+    buffer_3[101] = 8'h00;
+    buffer_3[102] = 8'h00;
+    buffer_3[103] = 8'h00;
+    buffer_3[104] = 8'h00;
+    buffer_3[105] = 8'h00;
+    buffer_3[106] = 8'h00;
+    buffer_3[107] = 8'h00;
+    buffer_3[108] = 8'h00;
+    buffer_3[109] = 8'h00;
+    buffer_3[110] = 8'h00;
+    buffer_3[111] = 8'h00;
+    buffer_3[112] = 8'h00;
+    buffer_3[113] = 8'h00;
+    buffer_3[114] = 8'h00;
+    buffer_3[115] = 8'h00;
+    buffer_3[116] = 8'h00;
+    buffer_3[117] = 8'h00;
+    buffer_3[118] = 8'h00;
+    buffer_3[119] = 8'h00;
+    buffer_3[120] = 8'h00;
+    buffer_3[121] = 8'h00;
+    buffer_3[122] = 8'h00;
+    buffer_3[123] = 8'h00;
+    buffer_3[124] = 8'h00;
+    buffer_3[125] = 8'h00;
+    buffer_3[126] = 8'h00;
+    buffer_3[127] = 8'h00;
+    buffer_3[128] = 8'h00;
+    buffer_3[129] = 8'h00;
+    buffer_3[130] = 8'h00;
+    buffer_3[131] = 8'h00;
+    buffer_3[132] = 8'h00;
+    buffer_3[133] = 8'h00;
+    buffer_3[134] = 8'h00;
+    buffer_3[135] = 8'h00;
+    buffer_3[136] = 8'h00;
+    buffer_3[137] = 8'h00;
+    buffer_3[138] = 8'h00;
+    buffer_3[139] = 8'h00;
+    buffer_3[140] = 8'h00;
+    buffer_3[141] = 8'h00;
+    buffer_3[142] = 8'h00;
+    buffer_3[143] = 8'h00;
+    buffer_3[144] = 8'h00;
+    buffer_3[145] = 8'h00;
+    buffer_3[146] = 8'h00;
+    buffer_3[147] = 8'h00;
+    buffer_3[148] = 8'h00;
+    buffer_3[149] = 8'h00;
+    buffer_3[150] = 8'h00;
+    buffer_3[151] = 8'h00;
+    buffer_3[152] = 8'h00;
+    buffer_3[153] = 8'h00;
+    buffer_3[154] = 8'h00;
+    buffer_3[155] = 8'h00;
+    buffer_3[156] = 8'h00;
+    buffer_3[157] = 8'h00;
+    buffer_3[158] = 8'h00;
+    buffer_3[159] = 8'h00;
+    buffer_3[160] = 8'h00;
+    buffer_3[161] = 8'h00;
+    buffer_3[162] = 8'h00;
+    buffer_3[163] = 8'h00;
+    buffer_3[164] = 8'h00;
+    buffer_3[165] = 8'h00;
+    buffer_3[166] = 8'h00;
+    buffer_3[167] = 8'h00;
+    buffer_3[168] = 8'h00;
+    buffer_3[169] = 8'h00;
+    buffer_3[170] = 8'h00;
+    buffer_3[171] = 8'h00;
+    buffer_3[172] = 8'h00;
+    buffer_3[173] = 8'h00;
+    buffer_3[174] = 8'h00;
+    buffer_3[175] = 8'h00;
+    buffer_3[176] = 8'h00;
+    buffer_3[177] = 8'h00;
+    buffer_3[178] = 8'h00;
+    buffer_3[179] = 8'h00;
+    buffer_3[180] = 8'h00;
+    buffer_3[181] = 8'h00;
+    buffer_3[182] = 8'h00;
+    buffer_3[183] = 8'h00;
+    buffer_3[184] = 8'h00;
+    buffer_3[185] = 8'h00;
+    buffer_3[186] = 8'h00;
+    buffer_3[187] = 8'h00;
+    buffer_3[188] = 8'h00;
+    buffer_3[189] = 8'h00;
+    buffer_3[190] = 8'h00;
+    buffer_3[191] = 8'h00;
+    buffer_3[192] = 8'h00;
+    buffer_3[193] = 8'h00;
+    buffer_3[194] = 8'h00;
+    buffer_3[195] = 8'h00;
+    buffer_3[196] = 8'h00;
+    buffer_3[197] = 8'h00;
+    buffer_3[198] = 8'h00;
+    buffer_3[199] = 8'h00;
+    buffer_3[200] = 8'h00;
+    buffer_3[201] = 8'h00;
+    buffer_3[202] = 8'h00;
+    buffer_3[203] = 8'h00;
+    buffer_3[204] = 8'h00;
+    buffer_3[205] = 8'h00;
+    buffer_3[206] = 8'h00;
+    buffer_3[207] = 8'h00;
+    buffer_3[208] = 8'h00;
+    buffer_3[209] = 8'h00;
+    buffer_3[210] = 8'h00;
+    buffer_3[211] = 8'h00;
+    buffer_3[212] = 8'h00;
+    buffer_3[213] = 8'h00;
+    buffer_3[214] = 8'h00;
+    buffer_3[215] = 8'h00;
+    buffer_3[216] = 8'h00;
+    buffer_3[217] = 8'h00;
+    buffer_3[218] = 8'h00;
+    buffer_3[219] = 8'h00;
+    buffer_3[220] = 8'h00;
+    buffer_3[221] = 8'h00;
+    buffer_3[222] = 8'h00;
+    buffer_3[223] = 8'h00;
+    buffer_3[224] = 8'h00;
+    buffer_3[225] = 8'h00;
+    buffer_3[226] = 8'h00;
+    buffer_3[227] = 8'h00;
+    buffer_3[228] = 8'h00;
+    buffer_3[229] = 8'h00;
+    buffer_3[230] = 8'h00;
+    buffer_3[231] = 8'h00;
+    buffer_3[232] = 8'h00;
+    buffer_3[233] = 8'h00;
+    buffer_3[234] = 8'h00;
+    buffer_3[235] = 8'h00;
+    buffer_3[236] = 8'h00;
+    buffer_3[237] = 8'h00;
+    buffer_3[238] = 8'h00;
+    buffer_3[239] = 8'h00;
+    buffer_3[240] = 8'h00;
+    buffer_3[241] = 8'h00;
+    buffer_3[242] = 8'h00;
+    buffer_3[243] = 8'h00;
+    buffer_3[244] = 8'h00;
+    buffer_3[245] = 8'h00;
+    buffer_3[246] = 8'h00;
+    buffer_3[247] = 8'h00;
+    buffer_3[248] = 8'h00;
+    buffer_3[249] = 8'h00;
+    buffer_3[250] = 8'h00;
+    buffer_3[251] = 8'h00;
+    buffer_3[252] = 8'h00;
+    buffer_3[253] = 8'h00;
+    buffer_3[254] = 8'h00;
+    buffer_3[255] = 8'h00;
+    buffer_3[256] = 8'h00;
+    buffer_3[257] = 8'h00;
+    buffer_3[258] = 8'h00;
+    buffer_3[259] = 8'h00;
+    buffer_3[260] = 8'h00;
+    buffer_3[261] = 8'h00;
+    buffer_3[262] = 8'h00;
+    buffer_3[263] = 8'h00;
+    buffer_3[264] = 8'h00;
+    buffer_3[265] = 8'h00;
+    buffer_3[266] = 8'h00;
+    buffer_3[267] = 8'h00;
+    buffer_3[268] = 8'h00;
+    buffer_3[269] = 8'h00;
+    buffer_3[270] = 8'h00;
+    buffer_3[271] = 8'h00;
+    buffer_3[272] = 8'h00;
+    buffer_3[273] = 8'h00;
+    buffer_3[274] = 8'h00;
+    buffer_3[275] = 8'h00;
+    buffer_3[276] = 8'h00;
+    buffer_3[277] = 8'h00;
+    buffer_3[278] = 8'h00;
+    buffer_3[279] = 8'h00;
+    buffer_3[280] = 8'h00;
+    buffer_3[281] = 8'h00;
+    buffer_3[282] = 8'h00;
+    buffer_3[283] = 8'h00;
+    buffer_3[284] = 8'h00;
+    buffer_3[285] = 8'h00;
+    buffer_3[286] = 8'h00;
+    buffer_3[287] = 8'h00;
+    buffer_3[288] = 8'h00;
+    buffer_3[289] = 8'h00;
+    buffer_3[290] = 8'h00;
+    buffer_3[291] = 8'h00;
+    buffer_3[292] = 8'h00;
+    buffer_3[293] = 8'h00;
+    buffer_3[294] = 8'h00;
+    buffer_3[295] = 8'h00;
+    buffer_3[296] = 8'h00;
+    buffer_3[297] = 8'h00;
+    buffer_3[298] = 8'h00;
+    buffer_3[299] = 8'h00;
+    buffer_3[300] = 8'h00;
+    buffer_3[301] = 8'h00;
+    buffer_3[302] = 8'h00;
+    buffer_3[303] = 8'h00;
+    buffer_3[304] = 8'h00;
+    buffer_3[305] = 8'h00;
+    buffer_3[306] = 8'h00;
+    buffer_3[307] = 8'h00;
+    buffer_3[308] = 8'h00;
+    buffer_3[309] = 8'h00;
+    buffer_3[310] = 8'h00;
+    buffer_3[311] = 8'h00;
+    buffer_3[312] = 8'h00;
+    buffer_3[313] = 8'h00;
+    buffer_3[314] = 8'h00;
+    buffer_3[315] = 8'h00;
+    buffer_3[316] = 8'h00;
+    buffer_3[317] = 8'h00;
+    buffer_3[318] = 8'h00;
+    buffer_3[319] = 8'h00;
+    buffer_3[320] = 8'h00;
+    buffer_3[321] = 8'h00;
+    buffer_3[322] = 8'h00;
+    buffer_3[323] = 8'h00;
+    buffer_3[324] = 8'h00;
+    buffer_3[325] = 8'h00;
+    buffer_3[326] = 8'h00;
+    buffer_3[327] = 8'h00;
+    buffer_3[328] = 8'h00;
+    buffer_3[329] = 8'h00;
+    buffer_3[330] = 8'h00;
+    buffer_3[331] = 8'h00;
+    buffer_3[332] = 8'h00;
+    buffer_3[333] = 8'h00;
+    buffer_3[334] = 8'h00;
+    buffer_3[335] = 8'h00;
+    buffer_3[336] = 8'h00;
+    buffer_3[337] = 8'h00;
+    buffer_3[338] = 8'h00;
+    buffer_3[339] = 8'h00;
+    buffer_3[340] = 8'h00;
+    buffer_3[341] = 8'h00;
+    buffer_3[342] = 8'h00;
+    buffer_3[343] = 8'h00;
+    buffer_3[344] = 8'h00;
+    buffer_3[345] = 8'h00;
+    buffer_3[346] = 8'h00;
+    buffer_3[347] = 8'h00;
+    buffer_3[348] = 8'h00;
+    buffer_3[349] = 8'h00;
+    buffer_3[350] = 8'h00;
+    buffer_3[351] = 8'h00;
+    buffer_3[352] = 8'h00;
+    buffer_3[353] = 8'h00;
+    buffer_3[354] = 8'h00;
+    buffer_3[355] = 8'h00;
+    buffer_3[356] = 8'h00;
+    buffer_3[357] = 8'h00;
+    buffer_3[358] = 8'h00;
+    buffer_3[359] = 8'h00;
+    buffer_3[360] = 8'h00;
+    buffer_3[361] = 8'h00;
+    buffer_3[362] = 8'h00;
+    buffer_3[363] = 8'h00;
+    buffer_3[364] = 8'h00;
+    buffer_3[365] = 8'h00;
+    buffer_3[366] = 8'h00;
+    buffer_3[367] = 8'h00;
+    buffer_3[368] = 8'h00;
+    buffer_3[369] = 8'h00;
+    buffer_3[370] = 8'h00;
+    buffer_3[371] = 8'h00;
+    buffer_3[372] = 8'h00;
+    buffer_3[373] = 8'h00;
+    buffer_3[374] = 8'h00;
+    buffer_3[375] = 8'h00;
+    buffer_3[376] = 8'h00;
+    buffer_3[377] = 8'h00;
+    buffer_3[378] = 8'h00;
+    buffer_3[379] = 8'h00;
+    buffer_3[380] = 8'h00;
+    buffer_3[381] = 8'h00;
+    buffer_3[382] = 8'h00;
+    buffer_3[383] = 8'h00;
+    buffer_3[384] = 8'h00;
+    buffer_3[385] = 8'h00;
+    buffer_3[386] = 8'h00;
+    buffer_3[387] = 8'h00;
+    buffer_3[388] = 8'h00;
+    buffer_3[389] = 8'h00;
+    buffer_3[390] = 8'h00;
+    buffer_3[391] = 8'h00;
+    buffer_3[392] = 8'h00;
+    buffer_3[393] = 8'h00;
+    buffer_3[394] = 8'h00;
+    buffer_3[395] = 8'h00;
+    buffer_3[396] = 8'h00;
+    buffer_3[397] = 8'h00;
+    buffer_3[398] = 8'h00;
+    buffer_3[399] = 8'h00;
+    buffer_3[400] = 8'h00;
+    buffer_3[401] = 8'h00;
+    buffer_3[402] = 8'h00;
+    buffer_3[403] = 8'h00;
+    buffer_3[404] = 8'h00;
+    buffer_3[405] = 8'h00;
+    buffer_3[406] = 8'h00;
+    buffer_3[407] = 8'h00;
+    buffer_3[408] = 8'h00;
+    buffer_3[409] = 8'h00;
+    buffer_3[410] = 8'h00;
+    buffer_3[411] = 8'h00;
+    buffer_3[412] = 8'h00;
+    buffer_3[413] = 8'h00;
+    buffer_3[414] = 8'h00;
+    buffer_3[415] = 8'h00;
+    buffer_3[416] = 8'h00;
+    buffer_3[417] = 8'h00;
+    buffer_3[418] = 8'h00;
+    buffer_3[419] = 8'h00;
+    buffer_3[420] = 8'h00;
+    buffer_3[421] = 8'h00;
+    buffer_3[422] = 8'h00;
+    buffer_3[423] = 8'h00;
+    buffer_3[424] = 8'h00;
+    buffer_3[425] = 8'h00;
+    buffer_3[426] = 8'h00;
+    buffer_3[427] = 8'h00;
+    buffer_3[428] = 8'h00;
+    buffer_3[429] = 8'h00;
+    buffer_3[430] = 8'h00;
+    buffer_3[431] = 8'h00;
+    buffer_3[432] = 8'h00;
+    buffer_3[433] = 8'h00;
+    buffer_3[434] = 8'h00;
+    buffer_3[435] = 8'h00;
+    buffer_3[436] = 8'h00;
+    buffer_3[437] = 8'h00;
+    buffer_3[438] = 8'h00;
+    buffer_3[439] = 8'h00;
+    buffer_3[440] = 8'h00;
+    buffer_3[441] = 8'h00;
+    buffer_3[442] = 8'h00;
+    buffer_3[443] = 8'h00;
+    buffer_3[444] = 8'h00;
+    buffer_3[445] = 8'h00;
+    buffer_3[446] = 8'h00;
+    buffer_3[447] = 8'h00;
+    buffer_3[448] = 8'h00;
+    buffer_3[449] = 8'h00;
+    buffer_3[450] = 8'h00;
+    buffer_3[451] = 8'h00;
+    buffer_3[452] = 8'h00;
+    buffer_3[453] = 8'h00;
+    buffer_3[454] = 8'h00;
+    buffer_3[455] = 8'h00;
+    buffer_3[456] = 8'h00;
+    buffer_3[457] = 8'h00;
+    buffer_3[458] = 8'h00;
+    buffer_3[459] = 8'h00;
+    buffer_3[460] = 8'h00;
+    buffer_3[461] = 8'h00;
+    buffer_3[462] = 8'h00;
+    buffer_3[463] = 8'h00;
+    buffer_3[464] = 8'h00;
+    buffer_3[465] = 8'h00;
+    buffer_3[466] = 8'h00;
+    buffer_3[467] = 8'h00;
+    buffer_3[468] = 8'h00;
+    buffer_3[469] = 8'h00;
+    buffer_3[470] = 8'h00;
+    buffer_3[471] = 8'h00;
+    buffer_3[472] = 8'h00;
+    buffer_3[473] = 8'h00;
+    buffer_3[474] = 8'h00;
+    buffer_3[475] = 8'h00;
+    buffer_3[476] = 8'h00;
+    buffer_3[477] = 8'h00;
+    buffer_3[478] = 8'h00;
+    buffer_3[479] = 8'h00;
+    buffer_3[480] = 8'h00;
+    buffer_3[481] = 8'h00;
+    buffer_3[482] = 8'h00;
+    buffer_3[483] = 8'h00;
+    buffer_3[484] = 8'h00;
+    buffer_3[485] = 8'h00;
+    buffer_3[486] = 8'h00;
+    buffer_3[487] = 8'h00;
+    buffer_3[488] = 8'h00;
+    buffer_3[489] = 8'h00;
+    buffer_3[490] = 8'h00;
+    buffer_3[491] = 8'h00;
+    buffer_3[492] = 8'h00;
+    buffer_3[493] = 8'h00;
+    buffer_3[494] = 8'h00;
+    buffer_3[495] = 8'h00;
+    buffer_3[496] = 8'h00;
+    buffer_3[497] = 8'h00;
+    buffer_3[498] = 8'h00;
+    buffer_3[499] = 8'h00;
+    buffer_3[500] = 8'h00;
+    buffer_3[501] = 8'h00;
+    buffer_3[502] = 8'h00;
+    buffer_3[503] = 8'h00;
+    buffer_3[504] = 8'h00;
+    buffer_3[505] = 8'h00;
+    buffer_3[506] = 8'h00;
+    buffer_3[507] = 8'h00;
+    buffer_3[508] = 8'h00;
+    buffer_3[509] = 8'h00;
+    buffer_3[510] = 8'h00;
+    buffer_3[511] = 8'h00;
+    buffer_3[512] = 8'h00;
+    buffer_3[513] = 8'h00;
+    buffer_3[514] = 8'h00;
+    buffer_3[515] = 8'h00;
+    buffer_3[516] = 8'h00;
+    buffer_3[517] = 8'h00;
+    buffer_3[518] = 8'h00;
+    buffer_3[519] = 8'h00;
+    buffer_3[520] = 8'h00;
+    buffer_3[521] = 8'h00;
+    buffer_3[522] = 8'h00;
+    buffer_3[523] = 8'h00;
+    buffer_3[524] = 8'h00;
+    buffer_3[525] = 8'h00;
+    buffer_3[526] = 8'h00;
+    buffer_3[527] = 8'h00;
+    buffer_3[528] = 8'h00;
+    buffer_3[529] = 8'h00;
+    buffer_3[530] = 8'h00;
+    buffer_3[531] = 8'h00;
+    buffer_3[532] = 8'h00;
+    buffer_3[533] = 8'h00;
+    buffer_3[534] = 8'h00;
+    buffer_3[535] = 8'h00;
+    buffer_3[536] = 8'h00;
+    buffer_3[537] = 8'h00;
+    buffer_3[538] = 8'h00;
+    buffer_3[539] = 8'h00;
+    buffer_3[540] = 8'h00;
+    buffer_3[541] = 8'h00;
+    buffer_3[542] = 8'h00;
+    buffer_3[543] = 8'h00;
+    buffer_3[544] = 8'h00;
+    buffer_3[545] = 8'h00;
+    buffer_3[546] = 8'h00;
+    buffer_3[547] = 8'h00;
+    buffer_3[548] = 8'h00;
+    buffer_3[549] = 8'h00;
+    buffer_3[550] = 8'h00;
+    buffer_3[551] = 8'h00;
+    buffer_3[552] = 8'h00;
+    buffer_3[553] = 8'h00;
+    buffer_3[554] = 8'h00;
+    buffer_3[555] = 8'h00;
+    buffer_3[556] = 8'h00;
+    buffer_3[557] = 8'h00;
+    buffer_3[558] = 8'h00;
+    buffer_3[559] = 8'h00;
+    buffer_3[560] = 8'h00;
+    buffer_3[561] = 8'h00;
+    buffer_3[562] = 8'h00;
+    buffer_3[563] = 8'h00;
+    buffer_3[564] = 8'h00;
+    buffer_3[565] = 8'h00;
+    buffer_3[566] = 8'h00;
+    buffer_3[567] = 8'h00;
+    buffer_3[568] = 8'h00;
+    buffer_3[569] = 8'h00;
+    buffer_3[570] = 8'h00;
+    buffer_3[571] = 8'h00;
+    buffer_3[572] = 8'h00;
+    buffer_3[573] = 8'h00;
+    buffer_3[574] = 8'h00;
+    buffer_3[575] = 8'h00;
+    buffer_3[576] = 8'h00;
+    buffer_3[577] = 8'h00;
+    buffer_3[578] = 8'h00;
+    buffer_3[579] = 8'h00;
+    buffer_3[580] = 8'h00;
+    buffer_3[581] = 8'h00;
+    buffer_3[582] = 8'h00;
+    buffer_3[583] = 8'h00;
+    buffer_3[584] = 8'h00;
+    buffer_3[585] = 8'h00;
+    buffer_3[586] = 8'h00;
+    buffer_3[587] = 8'h00;
+    buffer_3[588] = 8'h00;
+    buffer_3[589] = 8'h00;
+    buffer_3[590] = 8'h00;
+    buffer_3[591] = 8'h00;
+    buffer_3[592] = 8'h00;
+    buffer_3[593] = 8'h00;
+    buffer_3[594] = 8'h00;
+    buffer_3[595] = 8'h00;
+    buffer_3[596] = 8'h00;
+    buffer_3[597] = 8'h00;
+    buffer_3[598] = 8'h00;
+    buffer_3[599] = 8'h00;
+    buffer_3[600] = 8'h00;
+    buffer_3[601] = 8'h00;
+    buffer_3[602] = 8'h00;
+    buffer_3[603] = 8'h00;
+    buffer_3[604] = 8'h00;
+    buffer_3[605] = 8'h00;
+    buffer_3[606] = 8'h00;
+    buffer_3[607] = 8'h00;
+    buffer_3[608] = 8'h00;
+    buffer_3[609] = 8'h00;
+    buffer_3[610] = 8'h00;
+    buffer_3[611] = 8'h00;
+    buffer_3[612] = 8'h00;
+    buffer_3[613] = 8'h00;
+    buffer_3[614] = 8'h00;
+    buffer_3[615] = 8'h00;
+    buffer_3[616] = 8'h00;
+    buffer_3[617] = 8'h00;
+    buffer_3[618] = 8'h00;
+    buffer_3[619] = 8'h00;
+    buffer_3[620] = 8'h00;
+    buffer_3[621] = 8'h00;
+    buffer_3[622] = 8'h00;
+    buffer_3[623] = 8'h00;
+    buffer_3[624] = 8'h00;
+    buffer_3[625] = 8'h00;
+    buffer_3[626] = 8'h00;
+    buffer_3[627] = 8'h00;
+    buffer_3[628] = 8'h00;
+    buffer_3[629] = 8'h00;
+    buffer_3[630] = 8'h00;
+    buffer_3[631] = 8'h00;
+    buffer_3[632] = 8'h00;
+    buffer_3[633] = 8'h00;
+    buffer_3[634] = 8'h00;
+    buffer_3[635] = 8'h00;
+    buffer_3[636] = 8'h00;
+    buffer_3[637] = 8'h00;
+    buffer_3[638] = 8'h00;
+    buffer_3[639] = 8'h00;
+    buffer_3[640] = 8'h00;
+    buffer_3[641] = 8'h00;
+    buffer_3[642] = 8'h00;
+    buffer_3[643] = 8'h00;
+    buffer_3[644] = 8'h00;
+    buffer_3[645] = 8'h00;
+    buffer_3[646] = 8'h00;
+    buffer_3[647] = 8'h00;
+    buffer_3[648] = 8'h00;
+    buffer_3[649] = 8'h00;
+    buffer_3[650] = 8'h00;
+    buffer_3[651] = 8'h00;
+    buffer_3[652] = 8'h00;
+    buffer_3[653] = 8'h00;
+    buffer_3[654] = 8'h00;
+    buffer_3[655] = 8'h00;
+    buffer_3[656] = 8'h00;
+    buffer_3[657] = 8'h00;
+    buffer_3[658] = 8'h00;
+    buffer_3[659] = 8'h00;
+    buffer_3[660] = 8'h00;
+    buffer_3[661] = 8'h00;
+    buffer_3[662] = 8'h00;
+    buffer_3[663] = 8'h00;
+    buffer_3[664] = 8'h00;
+    buffer_3[665] = 8'h00;
+    buffer_3[666] = 8'h00;
+    buffer_3[667] = 8'h00;
+    buffer_3[668] = 8'h00;
+    buffer_3[669] = 8'h00;
+    buffer_3[670] = 8'h00;
+    buffer_3[671] = 8'h00;
+    buffer_3[672] = 8'h00;
+    buffer_3[673] = 8'h00;
+    buffer_3[674] = 8'h00;
+    buffer_3[675] = 8'h00;
+    buffer_3[676] = 8'h00;
+    buffer_3[677] = 8'h00;
+    buffer_3[678] = 8'h00;
+    buffer_3[679] = 8'h00;
+    buffer_3[680] = 8'h00;
+    buffer_3[681] = 8'h00;
+    buffer_3[682] = 8'h00;
+    buffer_3[683] = 8'h00;
+    buffer_3[684] = 8'h00;
+    buffer_3[685] = 8'h00;
+    buffer_3[686] = 8'h00;
+    buffer_3[687] = 8'h00;
+    buffer_3[688] = 8'h00;
+    buffer_3[689] = 8'h00;
+    buffer_3[690] = 8'h00;
+    buffer_3[691] = 8'h00;
+    buffer_3[692] = 8'h00;
+    buffer_3[693] = 8'h00;
+    buffer_3[694] = 8'h00;
+    buffer_3[695] = 8'h00;
+    buffer_3[696] = 8'h00;
+    buffer_3[697] = 8'h00;
+    buffer_3[698] = 8'h00;
+    buffer_3[699] = 8'h00;
+    buffer_3[700] = 8'h00;
+    buffer_3[701] = 8'h00;
+    buffer_3[702] = 8'h00;
+    buffer_3[703] = 8'h00;
+    buffer_3[704] = 8'h00;
+    buffer_3[705] = 8'h00;
+    buffer_3[706] = 8'h00;
+    buffer_3[707] = 8'h00;
+    buffer_3[708] = 8'h00;
+    buffer_3[709] = 8'h00;
+    buffer_3[710] = 8'h00;
+    buffer_3[711] = 8'h00;
+    buffer_3[712] = 8'h00;
+    buffer_3[713] = 8'h00;
+    buffer_3[714] = 8'h00;
+    buffer_3[715] = 8'h00;
+    buffer_3[716] = 8'h00;
+    buffer_3[717] = 8'h00;
+    buffer_3[718] = 8'h00;
+    buffer_3[719] = 8'h00;
+    buffer_3[720] = 8'h00;
+    buffer_3[721] = 8'h00;
+    buffer_3[722] = 8'h00;
+    buffer_3[723] = 8'h00;
+    buffer_3[724] = 8'h00;
+    buffer_3[725] = 8'h00;
+    buffer_3[726] = 8'h00;
+    buffer_3[727] = 8'h00;
+    buffer_3[728] = 8'h00;
+    buffer_3[729] = 8'h00;
+    buffer_3[730] = 8'h00;
+    buffer_3[731] = 8'h00;
+    buffer_3[732] = 8'h00;
+    buffer_3[733] = 8'h00;
+    buffer_3[734] = 8'h00;
+    buffer_3[735] = 8'h00;
+    buffer_3[736] = 8'h00;
+    buffer_3[737] = 8'h00;
+    buffer_3[738] = 8'h00;
+    buffer_3[739] = 8'h00;
+    buffer_3[740] = 8'h00;
+    buffer_3[741] = 8'h00;
+    buffer_3[742] = 8'h00;
+    buffer_3[743] = 8'h00;
+    buffer_3[744] = 8'h00;
+    buffer_3[745] = 8'h00;
+    buffer_3[746] = 8'h00;
+    buffer_3[747] = 8'h00;
+    buffer_3[748] = 8'h00;
+    buffer_3[749] = 8'h00;
+    buffer_3[750] = 8'h00;
+    buffer_3[751] = 8'h00;
+    buffer_3[752] = 8'h00;
+    buffer_3[753] = 8'h00;
+    buffer_3[754] = 8'h00;
+    buffer_3[755] = 8'h00;
+    buffer_3[756] = 8'h00;
+    buffer_3[757] = 8'h00;
+    buffer_3[758] = 8'h00;
+    buffer_3[759] = 8'h00;
+    buffer_3[760] = 8'h00;
+    buffer_3[761] = 8'h00;
+    buffer_3[762] = 8'h00;
+    buffer_3[763] = 8'h00;
+    buffer_3[764] = 8'h00;
+    buffer_3[765] = 8'h00;
+    buffer_3[766] = 8'h00;
+    buffer_3[767] = 8'h00;
+    buffer_3[768] = 8'h00;
+    buffer_3[769] = 8'h00;
+    buffer_3[770] = 8'h00;
+    buffer_3[771] = 8'h00;
+    buffer_3[772] = 8'h00;
+    buffer_3[773] = 8'h00;
+    buffer_3[774] = 8'h00;
+    buffer_3[775] = 8'h00;
+    buffer_3[776] = 8'h00;
+    buffer_3[777] = 8'h00;
+    buffer_3[778] = 8'h00;
+    buffer_3[779] = 8'h00;
+    buffer_3[780] = 8'h00;
+    buffer_3[781] = 8'h00;
+    buffer_3[782] = 8'h00;
+    buffer_3[783] = 8'h00;
+    buffer_3[784] = 8'h00;
+    buffer_3[785] = 8'h00;
+    buffer_3[786] = 8'h00;
+    buffer_3[787] = 8'h00;
+    buffer_3[788] = 8'h00;
+    buffer_3[789] = 8'h00;
+    buffer_3[790] = 8'h00;
+    buffer_3[791] = 8'h00;
+    buffer_3[792] = 8'h00;
+    buffer_3[793] = 8'h00;
+    buffer_3[794] = 8'h00;
+    buffer_3[795] = 8'h00;
+    buffer_3[796] = 8'h00;
+    buffer_3[797] = 8'h00;
+    buffer_3[798] = 8'h00;
+    buffer_3[799] = 8'h00;
+    buffer_3[800] = 8'h00;
+    buffer_3[801] = 8'h00;
+    buffer_3[802] = 8'h00;
+    buffer_3[803] = 8'h00;
+    buffer_3[804] = 8'h00;
+    buffer_3[805] = 8'h00;
+    buffer_3[806] = 8'h00;
+    buffer_3[807] = 8'h00;
+    buffer_3[808] = 8'h00;
+    buffer_3[809] = 8'h00;
+    buffer_3[810] = 8'h00;
+    buffer_3[811] = 8'h00;
+    buffer_3[812] = 8'h00;
+    buffer_3[813] = 8'h00;
+    buffer_3[814] = 8'h00;
+    buffer_3[815] = 8'h00;
+    buffer_3[816] = 8'h00;
+    buffer_3[817] = 8'h00;
+    buffer_3[818] = 8'h00;
+    buffer_3[819] = 8'h00;
+    buffer_3[820] = 8'h00;
+    buffer_3[821] = 8'h00;
+    buffer_3[822] = 8'h00;
+    buffer_3[823] = 8'h00;
+    buffer_3[824] = 8'h00;
+    buffer_3[825] = 8'h00;
+    buffer_3[826] = 8'h00;
+    buffer_3[827] = 8'h00;
+    buffer_3[828] = 8'h00;
+    buffer_3[829] = 8'h00;
+    buffer_3[830] = 8'h00;
+    buffer_3[831] = 8'h00;
+    buffer_3[832] = 8'h00;
+    buffer_3[833] = 8'h00;
+    buffer_3[834] = 8'h00;
+    buffer_3[835] = 8'h00;
+    buffer_3[836] = 8'h00;
+    buffer_3[837] = 8'h00;
+    buffer_3[838] = 8'h00;
+    buffer_3[839] = 8'h00;
+    buffer_3[840] = 8'h00;
+    buffer_3[841] = 8'h00;
+    buffer_3[842] = 8'h00;
+    buffer_3[843] = 8'h00;
+    buffer_3[844] = 8'h00;
+    buffer_3[845] = 8'h00;
+    buffer_3[846] = 8'h00;
+    buffer_3[847] = 8'h00;
+    buffer_3[848] = 8'h00;
+    buffer_3[849] = 8'h00;
+    buffer_3[850] = 8'h00;
+    buffer_3[851] = 8'h00;
+    buffer_3[852] = 8'h00;
+    buffer_3[853] = 8'h00;
+    buffer_3[854] = 8'h00;
+    buffer_3[855] = 8'h00;
+    buffer_3[856] = 8'h00;
+    buffer_3[857] = 8'h00;
+    buffer_3[858] = 8'h00;
+    buffer_3[859] = 8'h00;
+    buffer_3[860] = 8'h00;
+    buffer_3[861] = 8'h00;
+    buffer_3[862] = 8'h00;
+    buffer_3[863] = 8'h00;
+    buffer_3[864] = 8'h00;
+    buffer_3[865] = 8'h00;
+    buffer_3[866] = 8'h00;
+    buffer_3[867] = 8'h00;
+    buffer_3[868] = 8'h00;
+    buffer_3[869] = 8'h00;
+    buffer_3[870] = 8'h00;
+    buffer_3[871] = 8'h00;
+    buffer_3[872] = 8'h00;
+    buffer_3[873] = 8'h00;
+    buffer_3[874] = 8'h00;
+    buffer_3[875] = 8'h00;
+    buffer_3[876] = 8'h00;
+    buffer_3[877] = 8'h00;
+    buffer_3[878] = 8'h00;
+    buffer_3[879] = 8'h00;
+    buffer_3[880] = 8'h00;
+    buffer_3[881] = 8'h00;
+    buffer_3[882] = 8'h00;
+    buffer_3[883] = 8'h00;
+    buffer_3[884] = 8'h00;
+    buffer_3[885] = 8'h00;
+    buffer_3[886] = 8'h00;
+    buffer_3[887] = 8'h00;
+    buffer_3[888] = 8'h00;
+    buffer_3[889] = 8'h00;
+    buffer_3[890] = 8'h00;
+    buffer_3[891] = 8'h00;
+    buffer_3[892] = 8'h00;
+    buffer_3[893] = 8'h00;
+    buffer_3[894] = 8'h00;
+    buffer_3[895] = 8'h00;
+    buffer_3[896] = 8'h00;
+    buffer_3[897] = 8'h00;
+    buffer_3[898] = 8'h00;
+    buffer_3[899] = 8'h00;
+    buffer_3[900] = 8'h00;
+    buffer_3[901] = 8'h00;
+    buffer_3[902] = 8'h00;
+    buffer_3[903] = 8'h00;
+    buffer_3[904] = 8'h00;
+    buffer_3[905] = 8'h00;
+    buffer_3[906] = 8'h00;
+    buffer_3[907] = 8'h00;
+    buffer_3[908] = 8'h00;
+    buffer_3[909] = 8'h00;
+    buffer_3[910] = 8'h00;
+    buffer_3[911] = 8'h00;
+    buffer_3[912] = 8'h00;
+    buffer_3[913] = 8'h00;
+    buffer_3[914] = 8'h00;
+    buffer_3[915] = 8'h00;
+    buffer_3[916] = 8'h00;
+    buffer_3[917] = 8'h00;
+    buffer_3[918] = 8'h00;
+    buffer_3[919] = 8'h00;
+    buffer_3[920] = 8'h00;
+    buffer_3[921] = 8'h00;
+    buffer_3[922] = 8'h00;
+    buffer_3[923] = 8'h00;
+    buffer_3[924] = 8'h00;
+    buffer_3[925] = 8'h00;
+    buffer_3[926] = 8'h00;
+    buffer_3[927] = 8'h00;
+    buffer_3[928] = 8'h00;
+    buffer_3[929] = 8'h00;
+    buffer_3[930] = 8'h00;
+    buffer_3[931] = 8'h00;
+    buffer_3[932] = 8'h00;
+    buffer_3[933] = 8'h00;
+    buffer_3[934] = 8'h00;
+    buffer_3[935] = 8'h00;
+    buffer_3[936] = 8'h00;
+    buffer_3[937] = 8'h00;
+    buffer_3[938] = 8'h00;
+    buffer_3[939] = 8'h00;
+    buffer_3[940] = 8'h00;
+    buffer_3[941] = 8'h00;
+    buffer_3[942] = 8'h00;
+    buffer_3[943] = 8'h00;
+    buffer_3[944] = 8'h00;
+    buffer_3[945] = 8'h00;
+    buffer_3[946] = 8'h00;
+    buffer_3[947] = 8'h00;
+    buffer_3[948] = 8'h00;
+    buffer_3[949] = 8'h00;
+    buffer_3[950] = 8'h00;
+    buffer_3[951] = 8'h00;
+    buffer_3[952] = 8'h00;
+    buffer_3[953] = 8'h00;
+    buffer_3[954] = 8'h00;
+    buffer_3[955] = 8'h00;
+    buffer_3[956] = 8'h00;
+    buffer_3[957] = 8'h00;
+    buffer_3[958] = 8'h00;
+    buffer_3[959] = 8'h00;
+    buffer_3[960] = 8'h00;
+    buffer_3[961] = 8'h00;
+    buffer_3[962] = 8'h00;
+    buffer_3[963] = 8'h00;
+    buffer_3[964] = 8'h00;
+    buffer_3[965] = 8'h00;
+    buffer_3[966] = 8'h00;
+    buffer_3[967] = 8'h00;
+    buffer_3[968] = 8'h00;
+    buffer_3[969] = 8'h00;
+    buffer_3[970] = 8'h00;
+    buffer_3[971] = 8'h00;
+    buffer_3[972] = 8'h00;
+    buffer_3[973] = 8'h00;
+    buffer_3[974] = 8'h00;
+    buffer_3[975] = 8'h00;
+    buffer_3[976] = 8'h00;
+    buffer_3[977] = 8'h00;
+    buffer_3[978] = 8'h00;
+    buffer_3[979] = 8'h00;
+    buffer_3[980] = 8'h00;
+    buffer_3[981] = 8'h00;
+    buffer_3[982] = 8'h00;
+    buffer_3[983] = 8'h00;
+    buffer_3[984] = 8'h00;
+    buffer_3[985] = 8'h00;
+    buffer_3[986] = 8'h00;
+    buffer_3[987] = 8'h00;
+    buffer_3[988] = 8'h00;
+    buffer_3[989] = 8'h00;
+    buffer_3[990] = 8'h00;
+    buffer_3[991] = 8'h00;
+    buffer_3[992] = 8'h00;
+    buffer_3[993] = 8'h00;
+    buffer_3[994] = 8'h00;
+    buffer_3[995] = 8'h00;
+    buffer_3[996] = 8'h00;
+    buffer_3[997] = 8'h00;
+    buffer_3[998] = 8'h00;
+    buffer_3[999] = 8'h00;
+    buffer_3[1000] = 8'h00;
+    buffer_3[1001] = 8'h00;
+    buffer_3[1002] = 8'h00;
+    buffer_3[1003] = 8'h00;
+    buffer_3[1004] = 8'h00;
+    buffer_3[1005] = 8'h00;
+    buffer_3[1006] = 8'h00;
+    buffer_3[1007] = 8'h00;
+    buffer_3[1008] = 8'h00;
+    buffer_3[1009] = 8'h00;
+    buffer_3[1010] = 8'h00;
+    buffer_3[1011] = 8'h00;
+    buffer_3[1012] = 8'h00;
+    buffer_3[1013] = 8'h00;
+    buffer_3[1014] = 8'h00;
+    buffer_3[1015] = 8'h00;
+    buffer_3[1016] = 8'h00;
+    buffer_3[1017] = 8'h00;
+    buffer_3[1018] = 8'h00;
+    buffer_3[1019] = 8'h00;
+    buffer_3[1020] = 8'h00;
+    buffer_3[1021] = 8'h00;
+    buffer_3[1022] = 8'h00;
+    buffer_3[1023] = 8'h00;
+  end
+  always @(posedge clk) begin
+    if (x_take)
+      buffer_3[\$signature__addr ] <= x__payload[7:0];
+  end
+  reg [7:0] _9_;
+  always @(posedge clk) begin
+    if (ce) begin
+      _9_ <= buffer_3[{ block, w__payload[143:140] }];
+    end
+  end
+  assign \rd__data$162  = _9_;
+  reg [7:0] buffer_4 [1023:0];
+  initial begin
+    buffer_4[0] = 8'h00;
+    buffer_4[1] = 8'h00;
+    buffer_4[2] = 8'h00;
+    buffer_4[3] = 8'h00;
+    buffer_4[4] = 8'h00;
+    buffer_4[5] = 8'h00;
+    buffer_4[6] = 8'h00;
+    buffer_4[7] = 8'h00;
+    buffer_4[8] = 8'h00;
+    buffer_4[9] = 8'h00;
+    buffer_4[10] = 8'h00;
+    buffer_4[11] = 8'h00;
+    buffer_4[12] = 8'h00;
+    buffer_4[13] = 8'h00;
+    buffer_4[14] = 8'h00;
+    buffer_4[15] = 8'h00;
+    buffer_4[16] = 8'h00;
+    buffer_4[17] = 8'h00;
+    buffer_4[18] = 8'h00;
+    buffer_4[19] = 8'h00;
+    buffer_4[20] = 8'h00;
+    buffer_4[21] = 8'h00;
+    buffer_4[22] = 8'h00;
+    buffer_4[23] = 8'h00;
+    buffer_4[24] = 8'h00;
+    buffer_4[25] = 8'h00;
+    buffer_4[26] = 8'h00;
+    buffer_4[27] = 8'h00;
+    buffer_4[28] = 8'h00;
+    buffer_4[29] = 8'h00;
+    buffer_4[30] = 8'h00;
+    buffer_4[31] = 8'h00;
+    buffer_4[32] = 8'h00;
+    buffer_4[33] = 8'h00;
+    buffer_4[34] = 8'h00;
+    buffer_4[35] = 8'h00;
+    buffer_4[36] = 8'h00;
+    buffer_4[37] = 8'h00;
+    buffer_4[38] = 8'h00;
+    buffer_4[39] = 8'h00;
+    buffer_4[40] = 8'h00;
+    buffer_4[41] = 8'h00;
+    buffer_4[42] = 8'h00;
+    buffer_4[43] = 8'h00;
+    buffer_4[44] = 8'h00;
+    buffer_4[45] = 8'h00;
+    buffer_4[46] = 8'h00;
+    buffer_4[47] = 8'h00;
+    buffer_4[48] = 8'h00;
+    buffer_4[49] = 8'h00;
+    buffer_4[50] = 8'h00;
+    buffer_4[51] = 8'h00;
+    buffer_4[52] = 8'h00;
+    buffer_4[53] = 8'h00;
+    buffer_4[54] = 8'h00;
+    buffer_4[55] = 8'h00;
+    buffer_4[56] = 8'h00;
+    buffer_4[57] = 8'h00;
+    buffer_4[58] = 8'h00;
+    buffer_4[59] = 8'h00;
+    buffer_4[60] = 8'h00;
+    buffer_4[61] = 8'h00;
+    buffer_4[62] = 8'h00;
+    buffer_4[63] = 8'h00;
+    buffer_4[64] = 8'h00;
+    buffer_4[65] = 8'h00;
+    buffer_4[66] = 8'h00;
+    buffer_4[67] = 8'h00;
+    buffer_4[68] = 8'h00;
+    buffer_4[69] = 8'h00;
+    buffer_4[70] = 8'h00;
+    buffer_4[71] = 8'h00;
+    buffer_4[72] = 8'h00;
+    buffer_4[73] = 8'h00;
+    buffer_4[74] = 8'h00;
+    buffer_4[75] = 8'h00;
+    buffer_4[76] = 8'h00;
+    buffer_4[77] = 8'h00;
+    buffer_4[78] = 8'h00;
+    buffer_4[79] = 8'h00;
+    buffer_4[80] = 8'h00;
+    buffer_4[81] = 8'h00;
+    buffer_4[82] = 8'h00;
+    buffer_4[83] = 8'h00;
+    buffer_4[84] = 8'h00;
+    buffer_4[85] = 8'h00;
+    buffer_4[86] = 8'h00;
+    buffer_4[87] = 8'h00;
+    buffer_4[88] = 8'h00;
+    buffer_4[89] = 8'h00;
+    buffer_4[90] = 8'h00;
+    buffer_4[91] = 8'h00;
+    buffer_4[92] = 8'h00;
+    buffer_4[93] = 8'h00;
+    buffer_4[94] = 8'h00;
+    buffer_4[95] = 8'h00;
+    buffer_4[96] = 8'h00;
+    buffer_4[97] = 8'h00;
+    buffer_4[98] = 8'h00;
+    buffer_4[99] = 8'h00;
+    buffer_4[100] = 8'h00;
+    buffer_4[101] = 8'h00;
+    buffer_4[102] = 8'h00;
+    buffer_4[103] = 8'h00;
+    buffer_4[104] = 8'h00;
+    buffer_4[105] = 8'h00;
+    buffer_4[106] = 8'h00;
+    buffer_4[107] = 8'h00;
+    buffer_4[108] = 8'h00;
+    buffer_4[109] = 8'h00;
+    buffer_4[110] = 8'h00;
+    buffer_4[111] = 8'h00;
+    buffer_4[112] = 8'h00;
+    buffer_4[113] = 8'h00;
+    buffer_4[114] = 8'h00;
+    buffer_4[115] = 8'h00;
+    buffer_4[116] = 8'h00;
+    buffer_4[117] = 8'h00;
+    buffer_4[118] = 8'h00;
+    buffer_4[119] = 8'h00;
+    buffer_4[120] = 8'h00;
+    buffer_4[121] = 8'h00;
+    buffer_4[122] = 8'h00;
+    buffer_4[123] = 8'h00;
+    buffer_4[124] = 8'h00;
+    buffer_4[125] = 8'h00;
+    buffer_4[126] = 8'h00;
+    buffer_4[127] = 8'h00;
+    buffer_4[128] = 8'h00;
+    buffer_4[129] = 8'h00;
+    buffer_4[130] = 8'h00;
+    buffer_4[131] = 8'h00;
+    buffer_4[132] = 8'h00;
+    buffer_4[133] = 8'h00;
+    buffer_4[134] = 8'h00;
+    buffer_4[135] = 8'h00;
+    buffer_4[136] = 8'h00;
+    buffer_4[137] = 8'h00;
+    buffer_4[138] = 8'h00;
+    buffer_4[139] = 8'h00;
+    buffer_4[140] = 8'h00;
+    buffer_4[141] = 8'h00;
+    buffer_4[142] = 8'h00;
+    buffer_4[143] = 8'h00;
+    buffer_4[144] = 8'h00;
+    buffer_4[145] = 8'h00;
+    buffer_4[146] = 8'h00;
+    buffer_4[147] = 8'h00;
+    buffer_4[148] = 8'h00;
+    buffer_4[149] = 8'h00;
+    buffer_4[150] = 8'h00;
+    buffer_4[151] = 8'h00;
+    buffer_4[152] = 8'h00;
+    buffer_4[153] = 8'h00;
+    buffer_4[154] = 8'h00;
+    buffer_4[155] = 8'h00;
+    buffer_4[156] = 8'h00;
+    buffer_4[157] = 8'h00;
+    buffer_4[158] = 8'h00;
+    buffer_4[159] = 8'h00;
+    buffer_4[160] = 8'h00;
+    buffer_4[161] = 8'h00;
+    buffer_4[162] = 8'h00;
+    buffer_4[163] = 8'h00;
+    buffer_4[164] = 8'h00;
+    buffer_4[165] = 8'h00;
+    buffer_4[166] = 8'h00;
+    buffer_4[167] = 8'h00;
+    buffer_4[168] = 8'h00;
+    buffer_4[169] = 8'h00;
+    buffer_4[170] = 8'h00;
+    buffer_4[171] = 8'h00;
+    buffer_4[172] = 8'h00;
+    buffer_4[173] = 8'h00;
+    buffer_4[174] = 8'h00;
+    buffer_4[175] = 8'h00;
+    buffer_4[176] = 8'h00;
+    buffer_4[177] = 8'h00;
+    buffer_4[178] = 8'h00;
+    buffer_4[179] = 8'h00;
+    buffer_4[180] = 8'h00;
+    buffer_4[181] = 8'h00;
+    buffer_4[182] = 8'h00;
+    buffer_4[183] = 8'h00;
+    buffer_4[184] = 8'h00;
+    buffer_4[185] = 8'h00;
+    buffer_4[186] = 8'h00;
+    buffer_4[187] = 8'h00;
+    buffer_4[188] = 8'h00;
+    buffer_4[189] = 8'h00;
+    buffer_4[190] = 8'h00;
+    buffer_4[191] = 8'h00;
+    buffer_4[192] = 8'h00;
+    buffer_4[193] = 8'h00;
+    buffer_4[194] = 8'h00;
+    buffer_4[195] = 8'h00;
+    buffer_4[196] = 8'h00;
+    buffer_4[197] = 8'h00;
+    buffer_4[198] = 8'h00;
+    buffer_4[199] = 8'h00;
+    buffer_4[200] = 8'h00;
+    buffer_4[201] = 8'h00;
+    buffer_4[202] = 8'h00;
+    buffer_4[203] = 8'h00;
+    buffer_4[204] = 8'h00;
+    buffer_4[205] = 8'h00;
+    buffer_4[206] = 8'h00;
+    buffer_4[207] = 8'h00;
+    buffer_4[208] = 8'h00;
+    buffer_4[209] = 8'h00;
+    buffer_4[210] = 8'h00;
+    buffer_4[211] = 8'h00;
+    buffer_4[212] = 8'h00;
+    buffer_4[213] = 8'h00;
+    buffer_4[214] = 8'h00;
+    buffer_4[215] = 8'h00;
+    buffer_4[216] = 8'h00;
+    buffer_4[217] = 8'h00;
+    buffer_4[218] = 8'h00;
+    buffer_4[219] = 8'h00;
+    buffer_4[220] = 8'h00;
+    buffer_4[221] = 8'h00;
+    buffer_4[222] = 8'h00;
+    buffer_4[223] = 8'h00;
+    buffer_4[224] = 8'h00;
+    buffer_4[225] = 8'h00;
+    buffer_4[226] = 8'h00;
+    buffer_4[227] = 8'h00;
+    buffer_4[228] = 8'h00;
+    buffer_4[229] = 8'h00;
+    buffer_4[230] = 8'h00;
+    buffer_4[231] = 8'h00;
+    buffer_4[232] = 8'h00;
+    buffer_4[233] = 8'h00;
+    buffer_4[234] = 8'h00;
+    buffer_4[235] = 8'h00;
+    buffer_4[236] = 8'h00;
+    buffer_4[237] = 8'h00;
+    buffer_4[238] = 8'h00;
+    buffer_4[239] = 8'h00;
+    buffer_4[240] = 8'h00;
+    buffer_4[241] = 8'h00;
+    buffer_4[242] = 8'h00;
+    buffer_4[243] = 8'h00;
+    buffer_4[244] = 8'h00;
+    buffer_4[245] = 8'h00;
+    buffer_4[246] = 8'h00;
+    buffer_4[247] = 8'h00;
+    buffer_4[248] = 8'h00;
+    buffer_4[249] = 8'h00;
+    buffer_4[250] = 8'h00;
+    buffer_4[251] = 8'h00;
+    buffer_4[252] = 8'h00;
+    buffer_4[253] = 8'h00;
+    buffer_4[254] = 8'h00;
+    buffer_4[255] = 8'h00;
+    buffer_4[256] = 8'h00;
+    buffer_4[257] = 8'h00;
+    buffer_4[258] = 8'h00;
+    buffer_4[259] = 8'h00;
+    buffer_4[260] = 8'h00;
+    buffer_4[261] = 8'h00;
+    buffer_4[262] = 8'h00;
+    buffer_4[263] = 8'h00;
+    buffer_4[264] = 8'h00;
+    buffer_4[265] = 8'h00;
+    buffer_4[266] = 8'h00;
+    buffer_4[267] = 8'h00;
+    buffer_4[268] = 8'h00;
+    buffer_4[269] = 8'h00;
+    buffer_4[270] = 8'h00;
+    buffer_4[271] = 8'h00;
+    buffer_4[272] = 8'h00;
+    buffer_4[273] = 8'h00;
+    buffer_4[274] = 8'h00;
+    buffer_4[275] = 8'h00;
+    buffer_4[276] = 8'h00;
+    buffer_4[277] = 8'h00;
+    buffer_4[278] = 8'h00;
+    buffer_4[279] = 8'h00;
+    buffer_4[280] = 8'h00;
+    buffer_4[281] = 8'h00;
+    buffer_4[282] = 8'h00;
+    buffer_4[283] = 8'h00;
+    buffer_4[284] = 8'h00;
+    buffer_4[285] = 8'h00;
+    buffer_4[286] = 8'h00;
+    buffer_4[287] = 8'h00;
+    buffer_4[288] = 8'h00;
+    buffer_4[289] = 8'h00;
+    buffer_4[290] = 8'h00;
+    buffer_4[291] = 8'h00;
+    buffer_4[292] = 8'h00;
+    buffer_4[293] = 8'h00;
+    buffer_4[294] = 8'h00;
+    buffer_4[295] = 8'h00;
+    buffer_4[296] = 8'h00;
+    buffer_4[297] = 8'h00;
+    buffer_4[298] = 8'h00;
+    buffer_4[299] = 8'h00;
+    buffer_4[300] = 8'h00;
+    buffer_4[301] = 8'h00;
+    buffer_4[302] = 8'h00;
+    buffer_4[303] = 8'h00;
+    buffer_4[304] = 8'h00;
+    buffer_4[305] = 8'h00;
+    buffer_4[306] = 8'h00;
+    buffer_4[307] = 8'h00;
+    buffer_4[308] = 8'h00;
+    buffer_4[309] = 8'h00;
+    buffer_4[310] = 8'h00;
+    buffer_4[311] = 8'h00;
+    buffer_4[312] = 8'h00;
+    buffer_4[313] = 8'h00;
+    buffer_4[314] = 8'h00;
+    buffer_4[315] = 8'h00;
+    buffer_4[316] = 8'h00;
+    buffer_4[317] = 8'h00;
+    buffer_4[318] = 8'h00;
+    buffer_4[319] = 8'h00;
+    buffer_4[320] = 8'h00;
+    buffer_4[321] = 8'h00;
+    buffer_4[322] = 8'h00;
+    buffer_4[323] = 8'h00;
+    buffer_4[324] = 8'h00;
+    buffer_4[325] = 8'h00;
+    buffer_4[326] = 8'h00;
+    buffer_4[327] = 8'h00;
+    buffer_4[328] = 8'h00;
+    buffer_4[329] = 8'h00;
+    buffer_4[330] = 8'h00;
+    buffer_4[331] = 8'h00;
+    buffer_4[332] = 8'h00;
+    buffer_4[333] = 8'h00;
+    buffer_4[334] = 8'h00;
+    buffer_4[335] = 8'h00;
+    buffer_4[336] = 8'h00;
+    buffer_4[337] = 8'h00;
+    buffer_4[338] = 8'h00;
+    buffer_4[339] = 8'h00;
+    buffer_4[340] = 8'h00;
+    buffer_4[341] = 8'h00;
+    buffer_4[342] = 8'h00;
+    buffer_4[343] = 8'h00;
+    buffer_4[344] = 8'h00;
+    buffer_4[345] = 8'h00;
+    buffer_4[346] = 8'h00;
+    buffer_4[347] = 8'h00;
+    buffer_4[348] = 8'h00;
+    buffer_4[349] = 8'h00;
+    buffer_4[350] = 8'h00;
+    buffer_4[351] = 8'h00;
+    buffer_4[352] = 8'h00;
+    buffer_4[353] = 8'h00;
+    buffer_4[354] = 8'h00;
+    buffer_4[355] = 8'h00;
+    buffer_4[356] = 8'h00;
+    buffer_4[357] = 8'h00;
+    buffer_4[358] = 8'h00;
+    buffer_4[359] = 8'h00;
+    buffer_4[360] = 8'h00;
+    buffer_4[361] = 8'h00;
+    buffer_4[362] = 8'h00;
+    buffer_4[363] = 8'h00;
+    buffer_4[364] = 8'h00;
+    buffer_4[365] = 8'h00;
+    buffer_4[366] = 8'h00;
+    buffer_4[367] = 8'h00;
+    buffer_4[368] = 8'h00;
+    buffer_4[369] = 8'h00;
+    buffer_4[370] = 8'h00;
+    buffer_4[371] = 8'h00;
+    buffer_4[372] = 8'h00;
+    buffer_4[373] = 8'h00;
+    buffer_4[374] = 8'h00;
+    buffer_4[375] = 8'h00;
+    buffer_4[376] = 8'h00;
+    buffer_4[377] = 8'h00;
+    buffer_4[378] = 8'h00;
+    buffer_4[379] = 8'h00;
+    buffer_4[380] = 8'h00;
+    buffer_4[381] = 8'h00;
+    buffer_4[382] = 8'h00;
+    buffer_4[383] = 8'h00;
+    buffer_4[384] = 8'h00;
+    buffer_4[385] = 8'h00;
+    buffer_4[386] = 8'h00;
+    buffer_4[387] = 8'h00;
+    buffer_4[388] = 8'h00;
+    buffer_4[389] = 8'h00;
+    buffer_4[390] = 8'h00;
+    buffer_4[391] = 8'h00;
+    buffer_4[392] = 8'h00;
+    buffer_4[393] = 8'h00;
+    buffer_4[394] = 8'h00;
+    buffer_4[395] = 8'h00;
+    buffer_4[396] = 8'h00;
+    buffer_4[397] = 8'h00;
+    buffer_4[398] = 8'h00;
+    buffer_4[399] = 8'h00;
+    buffer_4[400] = 8'h00;
+    buffer_4[401] = 8'h00;
+    buffer_4[402] = 8'h00;
+    buffer_4[403] = 8'h00;
+    buffer_4[404] = 8'h00;
+    buffer_4[405] = 8'h00;
+    buffer_4[406] = 8'h00;
+    buffer_4[407] = 8'h00;
+    buffer_4[408] = 8'h00;
+    buffer_4[409] = 8'h00;
+    buffer_4[410] = 8'h00;
+    buffer_4[411] = 8'h00;
+    buffer_4[412] = 8'h00;
+    buffer_4[413] = 8'h00;
+    buffer_4[414] = 8'h00;
+    buffer_4[415] = 8'h00;
+    buffer_4[416] = 8'h00;
+    buffer_4[417] = 8'h00;
+    buffer_4[418] = 8'h00;
+    buffer_4[419] = 8'h00;
+    buffer_4[420] = 8'h00;
+    buffer_4[421] = 8'h00;
+    buffer_4[422] = 8'h00;
+    buffer_4[423] = 8'h00;
+    buffer_4[424] = 8'h00;
+    buffer_4[425] = 8'h00;
+    buffer_4[426] = 8'h00;
+    buffer_4[427] = 8'h00;
+    buffer_4[428] = 8'h00;
+    buffer_4[429] = 8'h00;
+    buffer_4[430] = 8'h00;
+    buffer_4[431] = 8'h00;
+    buffer_4[432] = 8'h00;
+    buffer_4[433] = 8'h00;
+    buffer_4[434] = 8'h00;
+    buffer_4[435] = 8'h00;
+    buffer_4[436] = 8'h00;
+    buffer_4[437] = 8'h00;
+    buffer_4[438] = 8'h00;
+    buffer_4[439] = 8'h00;
+    buffer_4[440] = 8'h00;
+    buffer_4[441] = 8'h00;
+    buffer_4[442] = 8'h00;
+    buffer_4[443] = 8'h00;
+    buffer_4[444] = 8'h00;
+    buffer_4[445] = 8'h00;
+    buffer_4[446] = 8'h00;
+    buffer_4[447] = 8'h00;
+    buffer_4[448] = 8'h00;
+    buffer_4[449] = 8'h00;
+    buffer_4[450] = 8'h00;
+    buffer_4[451] = 8'h00;
+    buffer_4[452] = 8'h00;
+    buffer_4[453] = 8'h00;
+    buffer_4[454] = 8'h00;
+    buffer_4[455] = 8'h00;
+    buffer_4[456] = 8'h00;
+    buffer_4[457] = 8'h00;
+    buffer_4[458] = 8'h00;
+    buffer_4[459] = 8'h00;
+    buffer_4[460] = 8'h00;
+    buffer_4[461] = 8'h00;
+    buffer_4[462] = 8'h00;
+    buffer_4[463] = 8'h00;
+    buffer_4[464] = 8'h00;
+    buffer_4[465] = 8'h00;
+    buffer_4[466] = 8'h00;
+    buffer_4[467] = 8'h00;
+    buffer_4[468] = 8'h00;
+    buffer_4[469] = 8'h00;
+    buffer_4[470] = 8'h00;
+    buffer_4[471] = 8'h00;
+    buffer_4[472] = 8'h00;
+    buffer_4[473] = 8'h00;
+    buffer_4[474] = 8'h00;
+    buffer_4[475] = 8'h00;
+    buffer_4[476] = 8'h00;
+    buffer_4[477] = 8'h00;
+    buffer_4[478] = 8'h00;
+    buffer_4[479] = 8'h00;
+    buffer_4[480] = 8'h00;
+    buffer_4[481] = 8'h00;
+    buffer_4[482] = 8'h00;
+    buffer_4[483] = 8'h00;
+    buffer_4[484] = 8'h00;
+    buffer_4[485] = 8'h00;
+    buffer_4[486] = 8'h00;
+    buffer_4[487] = 8'h00;
+    buffer_4[488] = 8'h00;
+    buffer_4[489] = 8'h00;
+    buffer_4[490] = 8'h00;
+    buffer_4[491] = 8'h00;
+    buffer_4[492] = 8'h00;
+    buffer_4[493] = 8'h00;
+    buffer_4[494] = 8'h00;
+    buffer_4[495] = 8'h00;
+    buffer_4[496] = 8'h00;
+    buffer_4[497] = 8'h00;
+    buffer_4[498] = 8'h00;
+    buffer_4[499] = 8'h00;
+    buffer_4[500] = 8'h00;
+    buffer_4[501] = 8'h00;
+    buffer_4[502] = 8'h00;
+    buffer_4[503] = 8'h00;
+    buffer_4[504] = 8'h00;
+    buffer_4[505] = 8'h00;
+    buffer_4[506] = 8'h00;
+    buffer_4[507] = 8'h00;
+    buffer_4[508] = 8'h00;
+    buffer_4[509] = 8'h00;
+    buffer_4[510] = 8'h00;
+    buffer_4[511] = 8'h00;
+    buffer_4[512] = 8'h00;
+    buffer_4[513] = 8'h00;
+    buffer_4[514] = 8'h00;
+    buffer_4[515] = 8'h00;
+    buffer_4[516] = 8'h00;
+    buffer_4[517] = 8'h00;
+    buffer_4[518] = 8'h00;
+    buffer_4[519] = 8'h00;
+    buffer_4[520] = 8'h00;
+    buffer_4[521] = 8'h00;
+    buffer_4[522] = 8'h00;
+    buffer_4[523] = 8'h00;
+    buffer_4[524] = 8'h00;
+    buffer_4[525] = 8'h00;
+    buffer_4[526] = 8'h00;
+    buffer_4[527] = 8'h00;
+    buffer_4[528] = 8'h00;
+    buffer_4[529] = 8'h00;
+    buffer_4[530] = 8'h00;
+    buffer_4[531] = 8'h00;
+    buffer_4[532] = 8'h00;
+    buffer_4[533] = 8'h00;
+    buffer_4[534] = 8'h00;
+    buffer_4[535] = 8'h00;
+    buffer_4[536] = 8'h00;
+    buffer_4[537] = 8'h00;
+    buffer_4[538] = 8'h00;
+    buffer_4[539] = 8'h00;
+    buffer_4[540] = 8'h00;
+    buffer_4[541] = 8'h00;
+    buffer_4[542] = 8'h00;
+    buffer_4[543] = 8'h00;
+    buffer_4[544] = 8'h00;
+    buffer_4[545] = 8'h00;
+    buffer_4[546] = 8'h00;
+    buffer_4[547] = 8'h00;
+    buffer_4[548] = 8'h00;
+    buffer_4[549] = 8'h00;
+    buffer_4[550] = 8'h00;
+    buffer_4[551] = 8'h00;
+    buffer_4[552] = 8'h00;
+    buffer_4[553] = 8'h00;
+    buffer_4[554] = 8'h00;
+    buffer_4[555] = 8'h00;
+    buffer_4[556] = 8'h00;
+    buffer_4[557] = 8'h00;
+    buffer_4[558] = 8'h00;
+    buffer_4[559] = 8'h00;
+    buffer_4[560] = 8'h00;
+    buffer_4[561] = 8'h00;
+    buffer_4[562] = 8'h00;
+    buffer_4[563] = 8'h00;
+    buffer_4[564] = 8'h00;
+    buffer_4[565] = 8'h00;
+    buffer_4[566] = 8'h00;
+    buffer_4[567] = 8'h00;
+    buffer_4[568] = 8'h00;
+    buffer_4[569] = 8'h00;
+    buffer_4[570] = 8'h00;
+    buffer_4[571] = 8'h00;
+    buffer_4[572] = 8'h00;
+    buffer_4[573] = 8'h00;
+    buffer_4[574] = 8'h00;
+    buffer_4[575] = 8'h00;
+    buffer_4[576] = 8'h00;
+    buffer_4[577] = 8'h00;
+    buffer_4[578] = 8'h00;
+    buffer_4[579] = 8'h00;
+    buffer_4[580] = 8'h00;
+    buffer_4[581] = 8'h00;
+    buffer_4[582] = 8'h00;
+    buffer_4[583] = 8'h00;
+    buffer_4[584] = 8'h00;
+    buffer_4[585] = 8'h00;
+    buffer_4[586] = 8'h00;
+    buffer_4[587] = 8'h00;
+    buffer_4[588] = 8'h00;
+    buffer_4[589] = 8'h00;
+    buffer_4[590] = 8'h00;
+    buffer_4[591] = 8'h00;
+    buffer_4[592] = 8'h00;
+    buffer_4[593] = 8'h00;
+    buffer_4[594] = 8'h00;
+    buffer_4[595] = 8'h00;
+    buffer_4[596] = 8'h00;
+    buffer_4[597] = 8'h00;
+    buffer_4[598] = 8'h00;
+    buffer_4[599] = 8'h00;
+    buffer_4[600] = 8'h00;
+    buffer_4[601] = 8'h00;
+    buffer_4[602] = 8'h00;
+    buffer_4[603] = 8'h00;
+    buffer_4[604] = 8'h00;
+    buffer_4[605] = 8'h00;
+    buffer_4[606] = 8'h00;
+    buffer_4[607] = 8'h00;
+    buffer_4[608] = 8'h00;
+    buffer_4[609] = 8'h00;
+    buffer_4[610] = 8'h00;
+    buffer_4[611] = 8'h00;
+    buffer_4[612] = 8'h00;
+    buffer_4[613] = 8'h00;
+    buffer_4[614] = 8'h00;
+    buffer_4[615] = 8'h00;
+    buffer_4[616] = 8'h00;
+    buffer_4[617] = 8'h00;
+    buffer_4[618] = 8'h00;
+    buffer_4[619] = 8'h00;
+    buffer_4[620] = 8'h00;
+    buffer_4[621] = 8'h00;
+    buffer_4[622] = 8'h00;
+    buffer_4[623] = 8'h00;
+    buffer_4[624] = 8'h00;
+    buffer_4[625] = 8'h00;
+    buffer_4[626] = 8'h00;
+    buffer_4[627] = 8'h00;
+    buffer_4[628] = 8'h00;
+    buffer_4[629] = 8'h00;
+    buffer_4[630] = 8'h00;
+    buffer_4[631] = 8'h00;
+    buffer_4[632] = 8'h00;
+    buffer_4[633] = 8'h00;
+    buffer_4[634] = 8'h00;
+    buffer_4[635] = 8'h00;
+    buffer_4[636] = 8'h00;
+    buffer_4[637] = 8'h00;
+    buffer_4[638] = 8'h00;
+    buffer_4[639] = 8'h00;
+    buffer_4[640] = 8'h00;
+    buffer_4[641] = 8'h00;
+    buffer_4[642] = 8'h00;
+    buffer_4[643] = 8'h00;
+    buffer_4[644] = 8'h00;
+    buffer_4[645] = 8'h00;
+    buffer_4[646] = 8'h00;
+    buffer_4[647] = 8'h00;
+    buffer_4[648] = 8'h00;
+    buffer_4[649] = 8'h00;
+    buffer_4[650] = 8'h00;
+    buffer_4[651] = 8'h00;
+    buffer_4[652] = 8'h00;
+    buffer_4[653] = 8'h00;
+    buffer_4[654] = 8'h00;
+    buffer_4[655] = 8'h00;
+    buffer_4[656] = 8'h00;
+    buffer_4[657] = 8'h00;
+    buffer_4[658] = 8'h00;
+    buffer_4[659] = 8'h00;
+    buffer_4[660] = 8'h00;
+    buffer_4[661] = 8'h00;
+    buffer_4[662] = 8'h00;
+    buffer_4[663] = 8'h00;
+    buffer_4[664] = 8'h00;
+    buffer_4[665] = 8'h00;
+    buffer_4[666] = 8'h00;
+    buffer_4[667] = 8'h00;
+    buffer_4[668] = 8'h00;
+    buffer_4[669] = 8'h00;
+    buffer_4[670] = 8'h00;
+    buffer_4[671] = 8'h00;
+    buffer_4[672] = 8'h00;
+    buffer_4[673] = 8'h00;
+    buffer_4[674] = 8'h00;
+    buffer_4[675] = 8'h00;
+    buffer_4[676] = 8'h00;
+    buffer_4[677] = 8'h00;
+    buffer_4[678] = 8'h00;
+    buffer_4[679] = 8'h00;
+    buffer_4[680] = 8'h00;
+    buffer_4[681] = 8'h00;
+    buffer_4[682] = 8'h00;
+    buffer_4[683] = 8'h00;
+    buffer_4[684] = 8'h00;
+    buffer_4[685] = 8'h00;
+    buffer_4[686] = 8'h00;
+    buffer_4[687] = 8'h00;
+    buffer_4[688] = 8'h00;
+    buffer_4[689] = 8'h00;
+    buffer_4[690] = 8'h00;
+    buffer_4[691] = 8'h00;
+    buffer_4[692] = 8'h00;
+    buffer_4[693] = 8'h00;
+    buffer_4[694] = 8'h00;
+    buffer_4[695] = 8'h00;
+    buffer_4[696] = 8'h00;
+    buffer_4[697] = 8'h00;
+    buffer_4[698] = 8'h00;
+    buffer_4[699] = 8'h00;
+    buffer_4[700] = 8'h00;
+    buffer_4[701] = 8'h00;
+    buffer_4[702] = 8'h00;
+    buffer_4[703] = 8'h00;
+    buffer_4[704] = 8'h00;
+    buffer_4[705] = 8'h00;
+    buffer_4[706] = 8'h00;
+    buffer_4[707] = 8'h00;
+    buffer_4[708] = 8'h00;
+    buffer_4[709] = 8'h00;
+    buffer_4[710] = 8'h00;
+    buffer_4[711] = 8'h00;
+    buffer_4[712] = 8'h00;
+    buffer_4[713] = 8'h00;
+    buffer_4[714] = 8'h00;
+    buffer_4[715] = 8'h00;
+    buffer_4[716] = 8'h00;
+    buffer_4[717] = 8'h00;
+    buffer_4[718] = 8'h00;
+    buffer_4[719] = 8'h00;
+    buffer_4[720] = 8'h00;
+    buffer_4[721] = 8'h00;
+    buffer_4[722] = 8'h00;
+    buffer_4[723] = 8'h00;
+    buffer_4[724] = 8'h00;
+    buffer_4[725] = 8'h00;
+    buffer_4[726] = 8'h00;
+    buffer_4[727] = 8'h00;
+    buffer_4[728] = 8'h00;
+    buffer_4[729] = 8'h00;
+    buffer_4[730] = 8'h00;
+    buffer_4[731] = 8'h00;
+    buffer_4[732] = 8'h00;
+    buffer_4[733] = 8'h00;
+    buffer_4[734] = 8'h00;
+    buffer_4[735] = 8'h00;
+    buffer_4[736] = 8'h00;
+    buffer_4[737] = 8'h00;
+    buffer_4[738] = 8'h00;
+    buffer_4[739] = 8'h00;
+    buffer_4[740] = 8'h00;
+    buffer_4[741] = 8'h00;
+    buffer_4[742] = 8'h00;
+    buffer_4[743] = 8'h00;
+    buffer_4[744] = 8'h00;
+    buffer_4[745] = 8'h00;
+    buffer_4[746] = 8'h00;
+    buffer_4[747] = 8'h00;
+    buffer_4[748] = 8'h00;
+    buffer_4[749] = 8'h00;
+    buffer_4[750] = 8'h00;
+    buffer_4[751] = 8'h00;
+    buffer_4[752] = 8'h00;
+    buffer_4[753] = 8'h00;
+    buffer_4[754] = 8'h00;
+    buffer_4[755] = 8'h00;
+    buffer_4[756] = 8'h00;
+    buffer_4[757] = 8'h00;
+    buffer_4[758] = 8'h00;
+    buffer_4[759] = 8'h00;
+    buffer_4[760] = 8'h00;
+    buffer_4[761] = 8'h00;
+    buffer_4[762] = 8'h00;
+    buffer_4[763] = 8'h00;
+    buffer_4[764] = 8'h00;
+    buffer_4[765] = 8'h00;
+    buffer_4[766] = 8'h00;
+    buffer_4[767] = 8'h00;
+    buffer_4[768] = 8'h00;
+    buffer_4[769] = 8'h00;
+    buffer_4[770] = 8'h00;
+    buffer_4[771] = 8'h00;
+    buffer_4[772] = 8'h00;
+    buffer_4[773] = 8'h00;
+    buffer_4[774] = 8'h00;
+    buffer_4[775] = 8'h00;
+    buffer_4[776] = 8'h00;
+    buffer_4[777] = 8'h00;
+    buffer_4[778] = 8'h00;
+    buffer_4[779] = 8'h00;
+    buffer_4[780] = 8'h00;
+    buffer_4[781] = 8'h00;
+    buffer_4[782] = 8'h00;
+    buffer_4[783] = 8'h00;
+    buffer_4[784] = 8'h00;
+    buffer_4[785] = 8'h00;
+    buffer_4[786] = 8'h00;
+    buffer_4[787] = 8'h00;
+    buffer_4[788] = 8'h00;
+    buffer_4[789] = 8'h00;
+    buffer_4[790] = 8'h00;
+    buffer_4[791] = 8'h00;
+    buffer_4[792] = 8'h00;
+    buffer_4[793] = 8'h00;
+    buffer_4[794] = 8'h00;
+    buffer_4[795] = 8'h00;
+    buffer_4[796] = 8'h00;
+    buffer_4[797] = 8'h00;
+    buffer_4[798] = 8'h00;
+    buffer_4[799] = 8'h00;
+    buffer_4[800] = 8'h00;
+    buffer_4[801] = 8'h00;
+    buffer_4[802] = 8'h00;
+    buffer_4[803] = 8'h00;
+    buffer_4[804] = 8'h00;
+    buffer_4[805] = 8'h00;
+    buffer_4[806] = 8'h00;
+    buffer_4[807] = 8'h00;
+    buffer_4[808] = 8'h00;
+    buffer_4[809] = 8'h00;
+    buffer_4[810] = 8'h00;
+    buffer_4[811] = 8'h00;
+    buffer_4[812] = 8'h00;
+    buffer_4[813] = 8'h00;
+    buffer_4[814] = 8'h00;
+    buffer_4[815] = 8'h00;
+    buffer_4[816] = 8'h00;
+    buffer_4[817] = 8'h00;
+    buffer_4[818] = 8'h00;
+    buffer_4[819] = 8'h00;
+    buffer_4[820] = 8'h00;
+    buffer_4[821] = 8'h00;
+    buffer_4[822] = 8'h00;
+    buffer_4[823] = 8'h00;
+    buffer_4[824] = 8'h00;
+    buffer_4[825] = 8'h00;
+    buffer_4[826] = 8'h00;
+    buffer_4[827] = 8'h00;
+    buffer_4[828] = 8'h00;
+    buffer_4[829] = 8'h00;
+    buffer_4[830] = 8'h00;
+    buffer_4[831] = 8'h00;
+    buffer_4[832] = 8'h00;
+    buffer_4[833] = 8'h00;
+    buffer_4[834] = 8'h00;
+    buffer_4[835] = 8'h00;
+    buffer_4[836] = 8'h00;
+    buffer_4[837] = 8'h00;
+    buffer_4[838] = 8'h00;
+    buffer_4[839] = 8'h00;
+    buffer_4[840] = 8'h00;
+    buffer_4[841] = 8'h00;
+    buffer_4[842] = 8'h00;
+    buffer_4[843] = 8'h00;
+    buffer_4[844] = 8'h00;
+    buffer_4[845] = 8'h00;
+    buffer_4[846] = 8'h00;
+    buffer_4[847] = 8'h00;
+    buffer_4[848] = 8'h00;
+    buffer_4[849] = 8'h00;
+    buffer_4[850] = 8'h00;
+    buffer_4[851] = 8'h00;
+    buffer_4[852] = 8'h00;
+    buffer_4[853] = 8'h00;
+    buffer_4[854] = 8'h00;
+    buffer_4[855] = 8'h00;
+    buffer_4[856] = 8'h00;
+    buffer_4[857] = 8'h00;
+    buffer_4[858] = 8'h00;
+    buffer_4[859] = 8'h00;
+    buffer_4[860] = 8'h00;
+    buffer_4[861] = 8'h00;
+    buffer_4[862] = 8'h00;
+    buffer_4[863] = 8'h00;
+    buffer_4[864] = 8'h00;
+    buffer_4[865] = 8'h00;
+    buffer_4[866] = 8'h00;
+    buffer_4[867] = 8'h00;
+    buffer_4[868] = 8'h00;
+    buffer_4[869] = 8'h00;
+    buffer_4[870] = 8'h00;
+    buffer_4[871] = 8'h00;
+    buffer_4[872] = 8'h00;
+    buffer_4[873] = 8'h00;
+    buffer_4[874] = 8'h00;
+    buffer_4[875] = 8'h00;
+    buffer_4[876] = 8'h00;
+    buffer_4[877] = 8'h00;
+    buffer_4[878] = 8'h00;
+    buffer_4[879] = 8'h00;
+    buffer_4[880] = 8'h00;
+    buffer_4[881] = 8'h00;
+    buffer_4[882] = 8'h00;
+    buffer_4[883] = 8'h00;
+    buffer_4[884] = 8'h00;
+    buffer_4[885] = 8'h00;
+    buffer_4[886] = 8'h00;
+    buffer_4[887] = 8'h00;
+    buffer_4[888] = 8'h00;
+    buffer_4[889] = 8'h00;
+    buffer_4[890] = 8'h00;
+    buffer_4[891] = 8'h00;
+    buffer_4[892] = 8'h00;
+    buffer_4[893] = 8'h00;
+    buffer_4[894] = 8'h00;
+    buffer_4[895] = 8'h00;
+    buffer_4[896] = 8'h00;
+    buffer_4[897] = 8'h00;
+    buffer_4[898] = 8'h00;
+    buffer_4[899] = 8'h00;
+    buffer_4[900] = 8'h00;
+    buffer_4[901] = 8'h00;
+    buffer_4[902] = 8'h00;
+    buffer_4[903] = 8'h00;
+    buffer_4[904] = 8'h00;
+    buffer_4[905] = 8'h00;
+    buffer_4[906] = 8'h00;
+    buffer_4[907] = 8'h00;
+    buffer_4[908] = 8'h00;
+    buffer_4[909] = 8'h00;
+    buffer_4[910] = 8'h00;
+    buffer_4[911] = 8'h00;
+    buffer_4[912] = 8'h00;
+    buffer_4[913] = 8'h00;
+    buffer_4[914] = 8'h00;
+    buffer_4[915] = 8'h00;
+    buffer_4[916] = 8'h00;
+    buffer_4[917] = 8'h00;
+    buffer_4[918] = 8'h00;
+    buffer_4[919] = 8'h00;
+    buffer_4[920] = 8'h00;
+    buffer_4[921] = 8'h00;
+    buffer_4[922] = 8'h00;
+    buffer_4[923] = 8'h00;
+    buffer_4[924] = 8'h00;
+    buffer_4[925] = 8'h00;
+    buffer_4[926] = 8'h00;
+    buffer_4[927] = 8'h00;
+    buffer_4[928] = 8'h00;
+    buffer_4[929] = 8'h00;
+    buffer_4[930] = 8'h00;
+    buffer_4[931] = 8'h00;
+    buffer_4[932] = 8'h00;
+    buffer_4[933] = 8'h00;
+    buffer_4[934] = 8'h00;
+    buffer_4[935] = 8'h00;
+    buffer_4[936] = 8'h00;
+    buffer_4[937] = 8'h00;
+    buffer_4[938] = 8'h00;
+    buffer_4[939] = 8'h00;
+    buffer_4[940] = 8'h00;
+    buffer_4[941] = 8'h00;
+    buffer_4[942] = 8'h00;
+    buffer_4[943] = 8'h00;
+    buffer_4[944] = 8'h00;
+    buffer_4[945] = 8'h00;
+    buffer_4[946] = 8'h00;
+    buffer_4[947] = 8'h00;
+    buffer_4[948] = 8'h00;
+    buffer_4[949] = 8'h00;
+    buffer_4[950] = 8'h00;
+    buffer_4[951] = 8'h00;
+    buffer_4[952] = 8'h00;
+    buffer_4[953] = 8'h00;
+    buffer_4[954] = 8'h00;
+    buffer_4[955] = 8'h00;
+    buffer_4[956] = 8'h00;
+    buffer_4[957] = 8'h00;
+    buffer_4[958] = 8'h00;
+    buffer_4[959] = 8'h00;
+    buffer_4[960] = 8'h00;
+    buffer_4[961] = 8'h00;
+    buffer_4[962] = 8'h00;
+    buffer_4[963] = 8'h00;
+    buffer_4[964] = 8'h00;
+    buffer_4[965] = 8'h00;
+    buffer_4[966] = 8'h00;
+    buffer_4[967] = 8'h00;
+    buffer_4[968] = 8'h00;
+    buffer_4[969] = 8'h00;
+    buffer_4[970] = 8'h00;
+    buffer_4[971] = 8'h00;
+    buffer_4[972] = 8'h00;
+    buffer_4[973] = 8'h00;
+    buffer_4[974] = 8'h00;
+    buffer_4[975] = 8'h00;
+    buffer_4[976] = 8'h00;
+    buffer_4[977] = 8'h00;
+    buffer_4[978] = 8'h00;
+    buffer_4[979] = 8'h00;
+    buffer_4[980] = 8'h00;
+    buffer_4[981] = 8'h00;
+    buffer_4[982] = 8'h00;
+    buffer_4[983] = 8'h00;
+    buffer_4[984] = 8'h00;
+    buffer_4[985] = 8'h00;
+    buffer_4[986] = 8'h00;
+    buffer_4[987] = 8'h00;
+    buffer_4[988] = 8'h00;
+    buffer_4[989] = 8'h00;
+    buffer_4[990] = 8'h00;
+    buffer_4[991] = 8'h00;
+    buffer_4[992] = 8'h00;
+    buffer_4[993] = 8'h00;
+    buffer_4[994] = 8'h00;
+    buffer_4[995] = 8'h00;
+    buffer_4[996] = 8'h00;
+    buffer_4[997] = 8'h00;
+    buffer_4[998] = 8'h00;
+    buffer_4[999] = 8'h00;
+    buffer_4[1000] = 8'h00;
+    buffer_4[1001] = 8'h00;
+    buffer_4[1002] = 8'h00;
+    buffer_4[1003] = 8'h00;
+    buffer_4[1004] = 8'h00;
+    buffer_4[1005] = 8'h00;
+    buffer_4[1006] = 8'h00;
+    buffer_4[1007] = 8'h00;
+    buffer_4[1008] = 8'h00;
+    buffer_4[1009] = 8'h00;
+    buffer_4[1010] = 8'h00;
+    buffer_4[1011] = 8'h00;
+    buffer_4[1012] = 8'h00;
+    buffer_4[1013] = 8'h00;
+    buffer_4[1014] = 8'h00;
+    buffer_4[1015] = 8'h00;
+    buffer_4[1016] = 8'h00;
+    buffer_4[1017] = 8'h00;
+    buffer_4[1018] = 8'h00;
+    buffer_4[1019] = 8'h00;
+    buffer_4[1020] = 8'h00;
+    buffer_4[1021] = 8'h00;
+    buffer_4[1022] = 8'h00;
+    buffer_4[1023] = 8'h00;
+  end
+  always @(posedge clk) begin
+    if (x_take)
+      buffer_4[\$signature__addr ] <= x__payload[7:0];
+  end
+  reg [7:0] _10_;
+  always @(posedge clk) begin
+    if (ce) begin
+      _10_ <= buffer_4[{ block, w__payload[147:144] }];
+    end
+  end
+  assign \rd__data$164  = _10_;
+  reg [7:0] buffer_5 [1023:0];
+  initial begin
+    buffer_5[0] = 8'h00;
+    buffer_5[1] = 8'h00;
+    buffer_5[2] = 8'h00;
+    buffer_5[3] = 8'h00;
+    buffer_5[4] = 8'h00;
+    buffer_5[5] = 8'h00;
+    buffer_5[6] = 8'h00;
+    buffer_5[7] = 8'h00;
+    buffer_5[8] = 8'h00;
+    buffer_5[9] = 8'h00;
+    buffer_5[10] = 8'h00;
+    buffer_5[11] = 8'h00;
+    buffer_5[12] = 8'h00;
+    buffer_5[13] = 8'h00;
+    buffer_5[14] = 8'h00;
+    buffer_5[15] = 8'h00;
+    buffer_5[16] = 8'h00;
+    buffer_5[17] = 8'h00;
+    buffer_5[18] = 8'h00;
+    buffer_5[19] = 8'h00;
+    buffer_5[20] = 8'h00;
+    buffer_5[21] = 8'h00;
+    buffer_5[22] = 8'h00;
+    buffer_5[23] = 8'h00;
+    buffer_5[24] = 8'h00;
+    buffer_5[25] = 8'h00;
+    buffer_5[26] = 8'h00;
+    buffer_5[27] = 8'h00;
+    buffer_5[28] = 8'h00;
+    buffer_5[29] = 8'h00;
+    buffer_5[30] = 8'h00;
+    buffer_5[31] = 8'h00;
+    buffer_5[32] = 8'h00;
+    buffer_5[33] = 8'h00;
+    buffer_5[34] = 8'h00;
+    buffer_5[35] = 8'h00;
+    buffer_5[36] = 8'h00;
+    buffer_5[37] = 8'h00;
+    buffer_5[38] = 8'h00;
+    buffer_5[39] = 8'h00;
+    buffer_5[40] = 8'h00;
+    buffer_5[41] = 8'h00;
+    buffer_5[42] = 8'h00;
+    buffer_5[43] = 8'h00;
+    buffer_5[44] = 8'h00;
+    buffer_5[45] = 8'h00;
+    buffer_5[46] = 8'h00;
+    buffer_5[47] = 8'h00;
+    buffer_5[48] = 8'h00;
+    buffer_5[49] = 8'h00;
+    buffer_5[50] = 8'h00;
+    buffer_5[51] = 8'h00;
+    buffer_5[52] = 8'h00;
+    buffer_5[53] = 8'h00;
+    buffer_5[54] = 8'h00;
+    buffer_5[55] = 8'h00;
+    buffer_5[56] = 8'h00;
+    buffer_5[57] = 8'h00;
+    buffer_5[58] = 8'h00;
+    buffer_5[59] = 8'h00;
+    buffer_5[60] = 8'h00;
+    buffer_5[61] = 8'h00;
+    buffer_5[62] = 8'h00;
+    buffer_5[63] = 8'h00;
+    buffer_5[64] = 8'h00;
+    buffer_5[65] = 8'h00;
+    buffer_5[66] = 8'h00;
+    buffer_5[67] = 8'h00;
+    buffer_5[68] = 8'h00;
+    buffer_5[69] = 8'h00;
+    buffer_5[70] = 8'h00;
+    buffer_5[71] = 8'h00;
+    buffer_5[72] = 8'h00;
+    buffer_5[73] = 8'h00;
+    buffer_5[74] = 8'h00;
+    buffer_5[75] = 8'h00;
+    buffer_5[76] = 8'h00;
+    buffer_5[77] = 8'h00;
+    buffer_5[78] = 8'h00;
+    buffer_5[79] = 8'h00;
+    buffer_5[80] = 8'h00;
+    buffer_5[81] = 8'h00;
+    buffer_5[82] = 8'h00;
+    buffer_5[83] = 8'h00;
+    buffer_5[84] = 8'h00;
+    buffer_5[85] = 8'h00;
+    buffer_5[86] = 8'h00;
+    buffer_5[87] = 8'h00;
+    buffer_5[88] = 8'h00;
+    buffer_5[89] = 8'h00;
+    buffer_5[90] = 8'h00;
+    buffer_5[91] = 8'h00;
+    buffer_5[92] = 8'h00;
+    buffer_5[93] = 8'h00;
+    buffer_5[94] = 8'h00;
+    buffer_5[95] = 8'h00;
+    buffer_5[96] = 8'h00;
+    buffer_5[97] = 8'h00;
+    buffer_5[98] = 8'h00;
+    buffer_5[99] = 8'h00;
+    buffer_5[100] = 8'h00;
+    buffer_5[101] = 8'h00;
+    buffer_5[102] = 8'h00;
+    buffer_5[103] = 8'h00;
+    buffer_5[104] = 8'h00;
+    buffer_5[105] = 8'h00;
+    buffer_5[106] = 8'h00;
+    buffer_5[107] = 8'h00;
+    buffer_5[108] = 8'h00;
+    buffer_5[109] = 8'h00;
+    buffer_5[110] = 8'h00;
+    buffer_5[111] = 8'h00;
+    buffer_5[112] = 8'h00;
+    buffer_5[113] = 8'h00;
+    buffer_5[114] = 8'h00;
+    buffer_5[115] = 8'h00;
+    buffer_5[116] = 8'h00;
+    buffer_5[117] = 8'h00;
+    buffer_5[118] = 8'h00;
+    buffer_5[119] = 8'h00;
+    buffer_5[120] = 8'h00;
+    buffer_5[121] = 8'h00;
+    buffer_5[122] = 8'h00;
+    buffer_5[123] = 8'h00;
+    buffer_5[124] = 8'h00;
+    buffer_5[125] = 8'h00;
+    buffer_5[126] = 8'h00;
+    buffer_5[127] = 8'h00;
+    buffer_5[128] = 8'h00;
+    buffer_5[129] = 8'h00;
+    buffer_5[130] = 8'h00;
+    buffer_5[131] = 8'h00;
+    buffer_5[132] = 8'h00;
+    buffer_5[133] = 8'h00;
+    buffer_5[134] = 8'h00;
+    buffer_5[135] = 8'h00;
+    buffer_5[136] = 8'h00;
+    buffer_5[137] = 8'h00;
+    buffer_5[138] = 8'h00;
+    buffer_5[139] = 8'h00;
+    buffer_5[140] = 8'h00;
+    buffer_5[141] = 8'h00;
+    buffer_5[142] = 8'h00;
+    buffer_5[143] = 8'h00;
+    buffer_5[144] = 8'h00;
+    buffer_5[145] = 8'h00;
+    buffer_5[146] = 8'h00;
+    buffer_5[147] = 8'h00;
+    buffer_5[148] = 8'h00;
+    buffer_5[149] = 8'h00;
+    buffer_5[150] = 8'h00;
+    buffer_5[151] = 8'h00;
+    buffer_5[152] = 8'h00;
+    buffer_5[153] = 8'h00;
+    buffer_5[154] = 8'h00;
+    buffer_5[155] = 8'h00;
+    buffer_5[156] = 8'h00;
+    buffer_5[157] = 8'h00;
+    buffer_5[158] = 8'h00;
+    buffer_5[159] = 8'h00;
+    buffer_5[160] = 8'h00;
+    buffer_5[161] = 8'h00;
+    buffer_5[162] = 8'h00;
+    buffer_5[163] = 8'h00;
+    buffer_5[164] = 8'h00;
+    buffer_5[165] = 8'h00;
+    buffer_5[166] = 8'h00;
+    buffer_5[167] = 8'h00;
+    buffer_5[168] = 8'h00;
+    buffer_5[169] = 8'h00;
+    buffer_5[170] = 8'h00;
+    buffer_5[171] = 8'h00;
+    buffer_5[172] = 8'h00;
+    buffer_5[173] = 8'h00;
+    buffer_5[174] = 8'h00;
+    buffer_5[175] = 8'h00;
+    buffer_5[176] = 8'h00;
+    buffer_5[177] = 8'h00;
+    buffer_5[178] = 8'h00;
+    buffer_5[179] = 8'h00;
+    buffer_5[180] = 8'h00;
+    buffer_5[181] = 8'h00;
+    buffer_5[182] = 8'h00;
+    buffer_5[183] = 8'h00;
+    buffer_5[184] = 8'h00;
+    buffer_5[185] = 8'h00;
+    buffer_5[186] = 8'h00;
+    buffer_5[187] = 8'h00;
+    buffer_5[188] = 8'h00;
+    buffer_5[189] = 8'h00;
+    buffer_5[190] = 8'h00;
+    buffer_5[191] = 8'h00;
+    buffer_5[192] = 8'h00;
+    buffer_5[193] = 8'h00;
+    buffer_5[194] = 8'h00;
+    buffer_5[195] = 8'h00;
+    buffer_5[196] = 8'h00;
+    buffer_5[197] = 8'h00;
+    buffer_5[198] = 8'h00;
+    buffer_5[199] = 8'h00;
+    buffer_5[200] = 8'h00;
+    buffer_5[201] = 8'h00;
+    buffer_5[202] = 8'h00;
+    buffer_5[203] = 8'h00;
+    buffer_5[204] = 8'h00;
+    buffer_5[205] = 8'h00;
+    buffer_5[206] = 8'h00;
+    buffer_5[207] = 8'h00;
+    buffer_5[208] = 8'h00;
+    buffer_5[209] = 8'h00;
+    buffer_5[210] = 8'h00;
+    buffer_5[211] = 8'h00;
+    buffer_5[212] = 8'h00;
+    buffer_5[213] = 8'h00;
+    buffer_5[214] = 8'h00;
+    buffer_5[215] = 8'h00;
+    buffer_5[216] = 8'h00;
+    buffer_5[217] = 8'h00;
+    buffer_5[218] = 8'h00;
+    buffer_5[219] = 8'h00;
+    buffer_5[220] = 8'h00;
+    buffer_5[221] = 8'h00;
+    buffer_5[222] = 8'h00;
+    buffer_5[223] = 8'h00;
+    buffer_5[224] = 8'h00;
+    buffer_5[225] = 8'h00;
+    buffer_5[226] = 8'h00;
+    buffer_5[227] = 8'h00;
+    buffer_5[228] = 8'h00;
+    buffer_5[229] = 8'h00;
+    buffer_5[230] = 8'h00;
+    buffer_5[231] = 8'h00;
+    buffer_5[232] = 8'h00;
+    buffer_5[233] = 8'h00;
+    buffer_5[234] = 8'h00;
+    buffer_5[235] = 8'h00;
+    buffer_5[236] = 8'h00;
+    buffer_5[237] = 8'h00;
+    buffer_5[238] = 8'h00;
+    buffer_5[239] = 8'h00;
+    buffer_5[240] = 8'h00;
+    buffer_5[241] = 8'h00;
+    buffer_5[242] = 8'h00;
+    buffer_5[243] = 8'h00;
+    buffer_5[244] = 8'h00;
+    buffer_5[245] = 8'h00;
+    buffer_5[246] = 8'h00;
+    buffer_5[247] = 8'h00;
+    buffer_5[248] = 8'h00;
+    buffer_5[249] = 8'h00;
+    buffer_5[250] = 8'h00;
+    buffer_5[251] = 8'h00;
+    buffer_5[252] = 8'h00;
+    buffer_5[253] = 8'h00;
+    buffer_5[254] = 8'h00;
+    buffer_5[255] = 8'h00;
+    buffer_5[256] = 8'h00;
+    buffer_5[257] = 8'h00;
+    buffer_5[258] = 8'h00;
+    buffer_5[259] = 8'h00;
+    buffer_5[260] = 8'h00;
+    buffer_5[261] = 8'h00;
+    buffer_5[262] = 8'h00;
+    buffer_5[263] = 8'h00;
+    buffer_5[264] = 8'h00;
+    buffer_5[265] = 8'h00;
+    buffer_5[266] = 8'h00;
+    buffer_5[267] = 8'h00;
+    buffer_5[268] = 8'h00;
+    buffer_5[269] = 8'h00;
+    buffer_5[270] = 8'h00;
+    buffer_5[271] = 8'h00;
+    buffer_5[272] = 8'h00;
+    buffer_5[273] = 8'h00;
+    buffer_5[274] = 8'h00;
+    buffer_5[275] = 8'h00;
+    buffer_5[276] = 8'h00;
+    buffer_5[277] = 8'h00;
+    buffer_5[278] = 8'h00;
+    buffer_5[279] = 8'h00;
+    buffer_5[280] = 8'h00;
+    buffer_5[281] = 8'h00;
+    buffer_5[282] = 8'h00;
+    buffer_5[283] = 8'h00;
+    buffer_5[284] = 8'h00;
+    buffer_5[285] = 8'h00;
+    buffer_5[286] = 8'h00;
+    buffer_5[287] = 8'h00;
+    buffer_5[288] = 8'h00;
+    buffer_5[289] = 8'h00;
+    buffer_5[290] = 8'h00;
+    buffer_5[291] = 8'h00;
+    buffer_5[292] = 8'h00;
+    buffer_5[293] = 8'h00;
+    buffer_5[294] = 8'h00;
+    buffer_5[295] = 8'h00;
+    buffer_5[296] = 8'h00;
+    buffer_5[297] = 8'h00;
+    buffer_5[298] = 8'h00;
+    buffer_5[299] = 8'h00;
+    buffer_5[300] = 8'h00;
+    buffer_5[301] = 8'h00;
+    buffer_5[302] = 8'h00;
+    buffer_5[303] = 8'h00;
+    buffer_5[304] = 8'h00;
+    buffer_5[305] = 8'h00;
+    buffer_5[306] = 8'h00;
+    buffer_5[307] = 8'h00;
+    buffer_5[308] = 8'h00;
+    buffer_5[309] = 8'h00;
+    buffer_5[310] = 8'h00;
+    buffer_5[311] = 8'h00;
+    buffer_5[312] = 8'h00;
+    buffer_5[313] = 8'h00;
+    buffer_5[314] = 8'h00;
+    buffer_5[315] = 8'h00;
+    buffer_5[316] = 8'h00;
+    buffer_5[317] = 8'h00;
+    buffer_5[318] = 8'h00;
+    buffer_5[319] = 8'h00;
+    buffer_5[320] = 8'h00;
+    buffer_5[321] = 8'h00;
+    buffer_5[322] = 8'h00;
+    buffer_5[323] = 8'h00;
+    buffer_5[324] = 8'h00;
+    buffer_5[325] = 8'h00;
+    buffer_5[326] = 8'h00;
+    buffer_5[327] = 8'h00;
+    buffer_5[328] = 8'h00;
+    buffer_5[329] = 8'h00;
+    buffer_5[330] = 8'h00;
+    buffer_5[331] = 8'h00;
+    buffer_5[332] = 8'h00;
+    buffer_5[333] = 8'h00;
+    buffer_5[334] = 8'h00;
+    buffer_5[335] = 8'h00;
+    buffer_5[336] = 8'h00;
+    buffer_5[337] = 8'h00;
+    buffer_5[338] = 8'h00;
+    buffer_5[339] = 8'h00;
+    buffer_5[340] = 8'h00;
+    buffer_5[341] = 8'h00;
+    buffer_5[342] = 8'h00;
+    buffer_5[343] = 8'h00;
+    buffer_5[344] = 8'h00;
+    buffer_5[345] = 8'h00;
+    buffer_5[346] = 8'h00;
+    buffer_5[347] = 8'h00;
+    buffer_5[348] = 8'h00;
+    buffer_5[349] = 8'h00;
+    buffer_5[350] = 8'h00;
+    buffer_5[351] = 8'h00;
+    buffer_5[352] = 8'h00;
+    buffer_5[353] = 8'h00;
+    buffer_5[354] = 8'h00;
+    buffer_5[355] = 8'h00;
+    buffer_5[356] = 8'h00;
+    buffer_5[357] = 8'h00;
+    buffer_5[358] = 8'h00;
+    buffer_5[359] = 8'h00;
+    buffer_5[360] = 8'h00;
+    buffer_5[361] = 8'h00;
+    buffer_5[362] = 8'h00;
+    buffer_5[363] = 8'h00;
+    buffer_5[364] = 8'h00;
+    buffer_5[365] = 8'h00;
+    buffer_5[366] = 8'h00;
+    buffer_5[367] = 8'h00;
+    buffer_5[368] = 8'h00;
+    buffer_5[369] = 8'h00;
+    buffer_5[370] = 8'h00;
+    buffer_5[371] = 8'h00;
+    buffer_5[372] = 8'h00;
+    buffer_5[373] = 8'h00;
+    buffer_5[374] = 8'h00;
+    buffer_5[375] = 8'h00;
+    buffer_5[376] = 8'h00;
+    buffer_5[377] = 8'h00;
+    buffer_5[378] = 8'h00;
+    buffer_5[379] = 8'h00;
+    buffer_5[380] = 8'h00;
+    buffer_5[381] = 8'h00;
+    buffer_5[382] = 8'h00;
+    buffer_5[383] = 8'h00;
+    buffer_5[384] = 8'h00;
+    buffer_5[385] = 8'h00;
+    buffer_5[386] = 8'h00;
+    buffer_5[387] = 8'h00;
+    buffer_5[388] = 8'h00;
+    buffer_5[389] = 8'h00;
+    buffer_5[390] = 8'h00;
+    buffer_5[391] = 8'h00;
+    buffer_5[392] = 8'h00;
+    buffer_5[393] = 8'h00;
+    buffer_5[394] = 8'h00;
+    buffer_5[395] = 8'h00;
+    buffer_5[396] = 8'h00;
+    buffer_5[397] = 8'h00;
+    buffer_5[398] = 8'h00;
+    buffer_5[399] = 8'h00;
+    buffer_5[400] = 8'h00;
+    buffer_5[401] = 8'h00;
+    buffer_5[402] = 8'h00;
+    buffer_5[403] = 8'h00;
+    buffer_5[404] = 8'h00;
+    buffer_5[405] = 8'h00;
+    buffer_5[406] = 8'h00;
+    buffer_5[407] = 8'h00;
+    buffer_5[408] = 8'h00;
+    buffer_5[409] = 8'h00;
+    buffer_5[410] = 8'h00;
+    buffer_5[411] = 8'h00;
+    buffer_5[412] = 8'h00;
+    buffer_5[413] = 8'h00;
+    buffer_5[414] = 8'h00;
+    buffer_5[415] = 8'h00;
+    buffer_5[416] = 8'h00;
+    buffer_5[417] = 8'h00;
+    buffer_5[418] = 8'h00;
+    buffer_5[419] = 8'h00;
+    buffer_5[420] = 8'h00;
+    buffer_5[421] = 8'h00;
+    buffer_5[422] = 8'h00;
+    buffer_5[423] = 8'h00;
+    buffer_5[424] = 8'h00;
+    buffer_5[425] = 8'h00;
+    buffer_5[426] = 8'h00;
+    buffer_5[427] = 8'h00;
+    buffer_5[428] = 8'h00;
+    buffer_5[429] = 8'h00;
+    buffer_5[430] = 8'h00;
+    buffer_5[431] = 8'h00;
+    buffer_5[432] = 8'h00;
+    buffer_5[433] = 8'h00;
+    buffer_5[434] = 8'h00;
+    buffer_5[435] = 8'h00;
+    buffer_5[436] = 8'h00;
+    buffer_5[437] = 8'h00;
+    buffer_5[438] = 8'h00;
+    buffer_5[439] = 8'h00;
+    buffer_5[440] = 8'h00;
+    buffer_5[441] = 8'h00;
+    buffer_5[442] = 8'h00;
+    buffer_5[443] = 8'h00;
+    buffer_5[444] = 8'h00;
+    buffer_5[445] = 8'h00;
+    buffer_5[446] = 8'h00;
+    buffer_5[447] = 8'h00;
+    buffer_5[448] = 8'h00;
+    buffer_5[449] = 8'h00;
+    buffer_5[450] = 8'h00;
+    buffer_5[451] = 8'h00;
+    buffer_5[452] = 8'h00;
+    buffer_5[453] = 8'h00;
+    buffer_5[454] = 8'h00;
+    buffer_5[455] = 8'h00;
+    buffer_5[456] = 8'h00;
+    buffer_5[457] = 8'h00;
+    buffer_5[458] = 8'h00;
+    buffer_5[459] = 8'h00;
+    buffer_5[460] = 8'h00;
+    buffer_5[461] = 8'h00;
+    buffer_5[462] = 8'h00;
+    buffer_5[463] = 8'h00;
+    buffer_5[464] = 8'h00;
+    buffer_5[465] = 8'h00;
+    buffer_5[466] = 8'h00;
+    buffer_5[467] = 8'h00;
+    buffer_5[468] = 8'h00;
+    buffer_5[469] = 8'h00;
+    buffer_5[470] = 8'h00;
+    buffer_5[471] = 8'h00;
+    buffer_5[472] = 8'h00;
+    buffer_5[473] = 8'h00;
+    buffer_5[474] = 8'h00;
+    buffer_5[475] = 8'h00;
+    buffer_5[476] = 8'h00;
+    buffer_5[477] = 8'h00;
+    buffer_5[478] = 8'h00;
+    buffer_5[479] = 8'h00;
+    buffer_5[480] = 8'h00;
+    buffer_5[481] = 8'h00;
+    buffer_5[482] = 8'h00;
+    buffer_5[483] = 8'h00;
+    buffer_5[484] = 8'h00;
+    buffer_5[485] = 8'h00;
+    buffer_5[486] = 8'h00;
+    buffer_5[487] = 8'h00;
+    buffer_5[488] = 8'h00;
+    buffer_5[489] = 8'h00;
+    buffer_5[490] = 8'h00;
+    buffer_5[491] = 8'h00;
+    buffer_5[492] = 8'h00;
+    buffer_5[493] = 8'h00;
+    buffer_5[494] = 8'h00;
+    buffer_5[495] = 8'h00;
+    buffer_5[496] = 8'h00;
+    buffer_5[497] = 8'h00;
+    buffer_5[498] = 8'h00;
+    buffer_5[499] = 8'h00;
+    buffer_5[500] = 8'h00;
+    buffer_5[501] = 8'h00;
+    buffer_5[502] = 8'h00;
+    buffer_5[503] = 8'h00;
+    buffer_5[504] = 8'h00;
+    buffer_5[505] = 8'h00;
+    buffer_5[506] = 8'h00;
+    buffer_5[507] = 8'h00;
+    buffer_5[508] = 8'h00;
+    buffer_5[509] = 8'h00;
+    buffer_5[510] = 8'h00;
+    buffer_5[511] = 8'h00;
+    buffer_5[512] = 8'h00;
+    buffer_5[513] = 8'h00;
+    buffer_5[514] = 8'h00;
+    buffer_5[515] = 8'h00;
+    buffer_5[516] = 8'h00;
+    buffer_5[517] = 8'h00;
+    buffer_5[518] = 8'h00;
+    buffer_5[519] = 8'h00;
+    buffer_5[520] = 8'h00;
+    buffer_5[521] = 8'h00;
+    buffer_5[522] = 8'h00;
+    buffer_5[523] = 8'h00;
+    buffer_5[524] = 8'h00;
+    buffer_5[525] = 8'h00;
+    buffer_5[526] = 8'h00;
+    buffer_5[527] = 8'h00;
+    buffer_5[528] = 8'h00;
+    buffer_5[529] = 8'h00;
+    buffer_5[530] = 8'h00;
+    buffer_5[531] = 8'h00;
+    buffer_5[532] = 8'h00;
+    buffer_5[533] = 8'h00;
+    buffer_5[534] = 8'h00;
+    buffer_5[535] = 8'h00;
+    buffer_5[536] = 8'h00;
+    buffer_5[537] = 8'h00;
+    buffer_5[538] = 8'h00;
+    buffer_5[539] = 8'h00;
+    buffer_5[540] = 8'h00;
+    buffer_5[541] = 8'h00;
+    buffer_5[542] = 8'h00;
+    buffer_5[543] = 8'h00;
+    buffer_5[544] = 8'h00;
+    buffer_5[545] = 8'h00;
+    buffer_5[546] = 8'h00;
+    buffer_5[547] = 8'h00;
+    buffer_5[548] = 8'h00;
+    buffer_5[549] = 8'h00;
+    buffer_5[550] = 8'h00;
+    buffer_5[551] = 8'h00;
+    buffer_5[552] = 8'h00;
+    buffer_5[553] = 8'h00;
+    buffer_5[554] = 8'h00;
+    buffer_5[555] = 8'h00;
+    buffer_5[556] = 8'h00;
+    buffer_5[557] = 8'h00;
+    buffer_5[558] = 8'h00;
+    buffer_5[559] = 8'h00;
+    buffer_5[560] = 8'h00;
+    buffer_5[561] = 8'h00;
+    buffer_5[562] = 8'h00;
+    buffer_5[563] = 8'h00;
+    buffer_5[564] = 8'h00;
+    buffer_5[565] = 8'h00;
+    buffer_5[566] = 8'h00;
+    buffer_5[567] = 8'h00;
+    buffer_5[568] = 8'h00;
+    buffer_5[569] = 8'h00;
+    buffer_5[570] = 8'h00;
+    buffer_5[571] = 8'h00;
+    buffer_5[572] = 8'h00;
+    buffer_5[573] = 8'h00;
+    buffer_5[574] = 8'h00;
+    buffer_5[575] = 8'h00;
+    buffer_5[576] = 8'h00;
+    buffer_5[577] = 8'h00;
+    buffer_5[578] = 8'h00;
+    buffer_5[579] = 8'h00;
+    buffer_5[580] = 8'h00;
+    buffer_5[581] = 8'h00;
+    buffer_5[582] = 8'h00;
+    buffer_5[583] = 8'h00;
+    buffer_5[584] = 8'h00;
+    buffer_5[585] = 8'h00;
+    buffer_5[586] = 8'h00;
+    buffer_5[587] = 8'h00;
+    buffer_5[588] = 8'h00;
+    buffer_5[589] = 8'h00;
+    buffer_5[590] = 8'h00;
+    buffer_5[591] = 8'h00;
+    buffer_5[592] = 8'h00;
+    buffer_5[593] = 8'h00;
+    buffer_5[594] = 8'h00;
+    buffer_5[595] = 8'h00;
+    buffer_5[596] = 8'h00;
+    buffer_5[597] = 8'h00;
+    buffer_5[598] = 8'h00;
+    buffer_5[599] = 8'h00;
+    buffer_5[600] = 8'h00;
+    buffer_5[601] = 8'h00;
+    buffer_5[602] = 8'h00;
+    buffer_5[603] = 8'h00;
+    buffer_5[604] = 8'h00;
+    buffer_5[605] = 8'h00;
+    buffer_5[606] = 8'h00;
+    buffer_5[607] = 8'h00;
+    buffer_5[608] = 8'h00;
+    buffer_5[609] = 8'h00;
+    buffer_5[610] = 8'h00;
+    buffer_5[611] = 8'h00;
+    buffer_5[612] = 8'h00;
+    buffer_5[613] = 8'h00;
+    buffer_5[614] = 8'h00;
+    buffer_5[615] = 8'h00;
+    buffer_5[616] = 8'h00;
+    buffer_5[617] = 8'h00;
+    buffer_5[618] = 8'h00;
+    buffer_5[619] = 8'h00;
+    buffer_5[620] = 8'h00;
+    buffer_5[621] = 8'h00;
+    buffer_5[622] = 8'h00;
+    buffer_5[623] = 8'h00;
+    buffer_5[624] = 8'h00;
+    buffer_5[625] = 8'h00;
+    buffer_5[626] = 8'h00;
+    buffer_5[627] = 8'h00;
+    buffer_5[628] = 8'h00;
+    buffer_5[629] = 8'h00;
+    buffer_5[630] = 8'h00;
+    buffer_5[631] = 8'h00;
+    buffer_5[632] = 8'h00;
+    buffer_5[633] = 8'h00;
+    buffer_5[634] = 8'h00;
+    buffer_5[635] = 8'h00;
+    buffer_5[636] = 8'h00;
+    buffer_5[637] = 8'h00;
+    buffer_5[638] = 8'h00;
+    buffer_5[639] = 8'h00;
+    buffer_5[640] = 8'h00;
+    buffer_5[641] = 8'h00;
+    buffer_5[642] = 8'h00;
+    buffer_5[643] = 8'h00;
+    buffer_5[644] = 8'h00;
+    buffer_5[645] = 8'h00;
+    buffer_5[646] = 8'h00;
+    buffer_5[647] = 8'h00;
+    buffer_5[648] = 8'h00;
+    buffer_5[649] = 8'h00;
+    buffer_5[650] = 8'h00;
+    buffer_5[651] = 8'h00;
+    buffer_5[652] = 8'h00;
+    buffer_5[653] = 8'h00;
+    buffer_5[654] = 8'h00;
+    buffer_5[655] = 8'h00;
+    buffer_5[656] = 8'h00;
+    buffer_5[657] = 8'h00;
+    buffer_5[658] = 8'h00;
+    buffer_5[659] = 8'h00;
+    buffer_5[660] = 8'h00;
+    buffer_5[661] = 8'h00;
+    buffer_5[662] = 8'h00;
+    buffer_5[663] = 8'h00;
+    buffer_5[664] = 8'h00;
+    buffer_5[665] = 8'h00;
+    buffer_5[666] = 8'h00;
+    buffer_5[667] = 8'h00;
+    buffer_5[668] = 8'h00;
+    buffer_5[669] = 8'h00;
+    buffer_5[670] = 8'h00;
+    buffer_5[671] = 8'h00;
+    buffer_5[672] = 8'h00;
+    buffer_5[673] = 8'h00;
+    buffer_5[674] = 8'h00;
+    buffer_5[675] = 8'h00;
+    buffer_5[676] = 8'h00;
+    buffer_5[677] = 8'h00;
+    buffer_5[678] = 8'h00;
+    buffer_5[679] = 8'h00;
+    buffer_5[680] = 8'h00;
+    buffer_5[681] = 8'h00;
+    buffer_5[682] = 8'h00;
+    buffer_5[683] = 8'h00;
+    buffer_5[684] = 8'h00;
+    buffer_5[685] = 8'h00;
+    buffer_5[686] = 8'h00;
+    buffer_5[687] = 8'h00;
+    buffer_5[688] = 8'h00;
+    buffer_5[689] = 8'h00;
+    buffer_5[690] = 8'h00;
+    buffer_5[691] = 8'h00;
+    buffer_5[692] = 8'h00;
+    buffer_5[693] = 8'h00;
+    buffer_5[694] = 8'h00;
+    buffer_5[695] = 8'h00;
+    buffer_5[696] = 8'h00;
+    buffer_5[697] = 8'h00;
+    buffer_5[698] = 8'h00;
+    buffer_5[699] = 8'h00;
+    buffer_5[700] = 8'h00;
+    buffer_5[701] = 8'h00;
+    buffer_5[702] = 8'h00;
+    buffer_5[703] = 8'h00;
+    buffer_5[704] = 8'h00;
+    buffer_5[705] = 8'h00;
+    buffer_5[706] = 8'h00;
+    buffer_5[707] = 8'h00;
+    buffer_5[708] = 8'h00;
+    buffer_5[709] = 8'h00;
+    buffer_5[710] = 8'h00;
+    buffer_5[711] = 8'h00;
+    buffer_5[712] = 8'h00;
+    buffer_5[713] = 8'h00;
+    buffer_5[714] = 8'h00;
+    buffer_5[715] = 8'h00;
+    buffer_5[716] = 8'h00;
+    buffer_5[717] = 8'h00;
+    buffer_5[718] = 8'h00;
+    buffer_5[719] = 8'h00;
+    buffer_5[720] = 8'h00;
+    buffer_5[721] = 8'h00;
+    buffer_5[722] = 8'h00;
+    buffer_5[723] = 8'h00;
+    buffer_5[724] = 8'h00;
+    buffer_5[725] = 8'h00;
+    buffer_5[726] = 8'h00;
+    buffer_5[727] = 8'h00;
+    buffer_5[728] = 8'h00;
+    buffer_5[729] = 8'h00;
+    buffer_5[730] = 8'h00;
+    buffer_5[731] = 8'h00;
+    buffer_5[732] = 8'h00;
+    buffer_5[733] = 8'h00;
+    buffer_5[734] = 8'h00;
+    buffer_5[735] = 8'h00;
+    buffer_5[736] = 8'h00;
+    buffer_5[737] = 8'h00;
+    buffer_5[738] = 8'h00;
+    buffer_5[739] = 8'h00;
+    buffer_5[740] = 8'h00;
+    buffer_5[741] = 8'h00;
+    buffer_5[742] = 8'h00;
+    buffer_5[743] = 8'h00;
+    buffer_5[744] = 8'h00;
+    buffer_5[745] = 8'h00;
+    buffer_5[746] = 8'h00;
+    buffer_5[747] = 8'h00;
+    buffer_5[748] = 8'h00;
+    buffer_5[749] = 8'h00;
+    buffer_5[750] = 8'h00;
+    buffer_5[751] = 8'h00;
+    buffer_5[752] = 8'h00;
+    buffer_5[753] = 8'h00;
+    buffer_5[754] = 8'h00;
+    buffer_5[755] = 8'h00;
+    buffer_5[756] = 8'h00;
+    buffer_5[757] = 8'h00;
+    buffer_5[758] = 8'h00;
+    buffer_5[759] = 8'h00;
+    buffer_5[760] = 8'h00;
+    buffer_5[761] = 8'h00;
+    buffer_5[762] = 8'h00;
+    buffer_5[763] = 8'h00;
+    buffer_5[764] = 8'h00;
+    buffer_5[765] = 8'h00;
+    buffer_5[766] = 8'h00;
+    buffer_5[767] = 8'h00;
+    buffer_5[768] = 8'h00;
+    buffer_5[769] = 8'h00;
+    buffer_5[770] = 8'h00;
+    buffer_5[771] = 8'h00;
+    buffer_5[772] = 8'h00;
+    buffer_5[773] = 8'h00;
+    buffer_5[774] = 8'h00;
+    buffer_5[775] = 8'h00;
+    buffer_5[776] = 8'h00;
+    buffer_5[777] = 8'h00;
+    buffer_5[778] = 8'h00;
+    buffer_5[779] = 8'h00;
+    buffer_5[780] = 8'h00;
+    buffer_5[781] = 8'h00;
+    buffer_5[782] = 8'h00;
+    buffer_5[783] = 8'h00;
+    buffer_5[784] = 8'h00;
+    buffer_5[785] = 8'h00;
+    buffer_5[786] = 8'h00;
+    buffer_5[787] = 8'h00;
+    buffer_5[788] = 8'h00;
+    buffer_5[789] = 8'h00;
+    buffer_5[790] = 8'h00;
+    buffer_5[791] = 8'h00;
+    buffer_5[792] = 8'h00;
+    buffer_5[793] = 8'h00;
+    buffer_5[794] = 8'h00;
+    buffer_5[795] = 8'h00;
+    buffer_5[796] = 8'h00;
+    buffer_5[797] = 8'h00;
+    buffer_5[798] = 8'h00;
+    buffer_5[799] = 8'h00;
+    buffer_5[800] = 8'h00;
+    buffer_5[801] = 8'h00;
+    buffer_5[802] = 8'h00;
+    buffer_5[803] = 8'h00;
+    buffer_5[804] = 8'h00;
+    buffer_5[805] = 8'h00;
+    buffer_5[806] = 8'h00;
+    buffer_5[807] = 8'h00;
+    buffer_5[808] = 8'h00;
+    buffer_5[809] = 8'h00;
+    buffer_5[810] = 8'h00;
+    buffer_5[811] = 8'h00;
+    buffer_5[812] = 8'h00;
+    buffer_5[813] = 8'h00;
+    buffer_5[814] = 8'h00;
+    buffer_5[815] = 8'h00;
+    buffer_5[816] = 8'h00;
+    buffer_5[817] = 8'h00;
+    buffer_5[818] = 8'h00;
+    buffer_5[819] = 8'h00;
+    buffer_5[820] = 8'h00;
+    buffer_5[821] = 8'h00;
+    buffer_5[822] = 8'h00;
+    buffer_5[823] = 8'h00;
+    buffer_5[824] = 8'h00;
+    buffer_5[825] = 8'h00;
+    buffer_5[826] = 8'h00;
+    buffer_5[827] = 8'h00;
+    buffer_5[828] = 8'h00;
+    buffer_5[829] = 8'h00;
+    buffer_5[830] = 8'h00;
+    buffer_5[831] = 8'h00;
+    buffer_5[832] = 8'h00;
+    buffer_5[833] = 8'h00;
+    buffer_5[834] = 8'h00;
+    buffer_5[835] = 8'h00;
+    buffer_5[836] = 8'h00;
+    buffer_5[837] = 8'h00;
+    buffer_5[838] = 8'h00;
+    buffer_5[839] = 8'h00;
+    buffer_5[840] = 8'h00;
+    buffer_5[841] = 8'h00;
+    buffer_5[842] = 8'h00;
+    buffer_5[843] = 8'h00;
+    buffer_5[844] = 8'h00;
+    buffer_5[845] = 8'h00;
+    buffer_5[846] = 8'h00;
+    buffer_5[847] = 8'h00;
+    buffer_5[848] = 8'h00;
+    buffer_5[849] = 8'h00;
+    buffer_5[850] = 8'h00;
+    buffer_5[851] = 8'h00;
+    buffer_5[852] = 8'h00;
+    buffer_5[853] = 8'h00;
+    buffer_5[854] = 8'h00;
+    buffer_5[855] = 8'h00;
+    buffer_5[856] = 8'h00;
+    buffer_5[857] = 8'h00;
+    buffer_5[858] = 8'h00;
+    buffer_5[859] = 8'h00;
+    buffer_5[860] = 8'h00;
+    buffer_5[861] = 8'h00;
+    buffer_5[862] = 8'h00;
+    buffer_5[863] = 8'h00;
+    buffer_5[864] = 8'h00;
+    buffer_5[865] = 8'h00;
+    buffer_5[866] = 8'h00;
+    buffer_5[867] = 8'h00;
+    buffer_5[868] = 8'h00;
+    buffer_5[869] = 8'h00;
+    buffer_5[870] = 8'h00;
+    buffer_5[871] = 8'h00;
+    buffer_5[872] = 8'h00;
+    buffer_5[873] = 8'h00;
+    buffer_5[874] = 8'h00;
+    buffer_5[875] = 8'h00;
+    buffer_5[876] = 8'h00;
+    buffer_5[877] = 8'h00;
+    buffer_5[878] = 8'h00;
+    buffer_5[879] = 8'h00;
+    buffer_5[880] = 8'h00;
+    buffer_5[881] = 8'h00;
+    buffer_5[882] = 8'h00;
+    buffer_5[883] = 8'h00;
+    buffer_5[884] = 8'h00;
+    buffer_5[885] = 8'h00;
+    buffer_5[886] = 8'h00;
+    buffer_5[887] = 8'h00;
+    buffer_5[888] = 8'h00;
+    buffer_5[889] = 8'h00;
+    buffer_5[890] = 8'h00;
+    buffer_5[891] = 8'h00;
+    buffer_5[892] = 8'h00;
+    buffer_5[893] = 8'h00;
+    buffer_5[894] = 8'h00;
+    buffer_5[895] = 8'h00;
+    buffer_5[896] = 8'h00;
+    buffer_5[897] = 8'h00;
+    buffer_5[898] = 8'h00;
+    buffer_5[899] = 8'h00;
+    buffer_5[900] = 8'h00;
+    buffer_5[901] = 8'h00;
+    buffer_5[902] = 8'h00;
+    buffer_5[903] = 8'h00;
+    buffer_5[904] = 8'h00;
+    buffer_5[905] = 8'h00;
+    buffer_5[906] = 8'h00;
+    buffer_5[907] = 8'h00;
+    buffer_5[908] = 8'h00;
+    buffer_5[909] = 8'h00;
+    buffer_5[910] = 8'h00;
+    buffer_5[911] = 8'h00;
+    buffer_5[912] = 8'h00;
+    buffer_5[913] = 8'h00;
+    buffer_5[914] = 8'h00;
+    buffer_5[915] = 8'h00;
+    buffer_5[916] = 8'h00;
+    buffer_5[917] = 8'h00;
+    buffer_5[918] = 8'h00;
+    buffer_5[919] = 8'h00;
+    buffer_5[920] = 8'h00;
+    buffer_5[921] = 8'h00;
+    buffer_5[922] = 8'h00;
+    buffer_5[923] = 8'h00;
+    buffer_5[924] = 8'h00;
+    buffer_5[925] = 8'h00;
+    buffer_5[926] = 8'h00;
+    buffer_5[927] = 8'h00;
+    buffer_5[928] = 8'h00;
+    buffer_5[929] = 8'h00;
+    buffer_5[930] = 8'h00;
+    buffer_5[931] = 8'h00;
+    buffer_5[932] = 8'h00;
+    buffer_5[933] = 8'h00;
+    buffer_5[934] = 8'h00;
+    buffer_5[935] = 8'h00;
+    buffer_5[936] = 8'h00;
+    buffer_5[937] = 8'h00;
+    buffer_5[938] = 8'h00;
+    buffer_5[939] = 8'h00;
+    buffer_5[940] = 8'h00;
+    buffer_5[941] = 8'h00;
+    buffer_5[942] = 8'h00;
+    buffer_5[943] = 8'h00;
+    buffer_5[944] = 8'h00;
+    buffer_5[945] = 8'h00;
+    buffer_5[946] = 8'h00;
+    buffer_5[947] = 8'h00;
+    buffer_5[948] = 8'h00;
+    buffer_5[949] = 8'h00;
+    buffer_5[950] = 8'h00;
+    buffer_5[951] = 8'h00;
+    buffer_5[952] = 8'h00;
+    buffer_5[953] = 8'h00;
+    buffer_5[954] = 8'h00;
+    buffer_5[955] = 8'h00;
+    buffer_5[956] = 8'h00;
+    buffer_5[957] = 8'h00;
+    buffer_5[958] = 8'h00;
+    buffer_5[959] = 8'h00;
+    buffer_5[960] = 8'h00;
+    buffer_5[961] = 8'h00;
+    buffer_5[962] = 8'h00;
+    buffer_5[963] = 8'h00;
+    buffer_5[964] = 8'h00;
+    buffer_5[965] = 8'h00;
+    buffer_5[966] = 8'h00;
+    buffer_5[967] = 8'h00;
+    buffer_5[968] = 8'h00;
+    buffer_5[969] = 8'h00;
+    buffer_5[970] = 8'h00;
+    buffer_5[971] = 8'h00;
+    buffer_5[972] = 8'h00;
+    buffer_5[973] = 8'h00;
+    buffer_5[974] = 8'h00;
+    buffer_5[975] = 8'h00;
+    buffer_5[976] = 8'h00;
+    buffer_5[977] = 8'h00;
+    buffer_5[978] = 8'h00;
+    buffer_5[979] = 8'h00;
+    buffer_5[980] = 8'h00;
+    buffer_5[981] = 8'h00;
+    buffer_5[982] = 8'h00;
+    buffer_5[983] = 8'h00;
+    buffer_5[984] = 8'h00;
+    buffer_5[985] = 8'h00;
+    buffer_5[986] = 8'h00;
+    buffer_5[987] = 8'h00;
+    buffer_5[988] = 8'h00;
+    buffer_5[989] = 8'h00;
+    buffer_5[990] = 8'h00;
+    buffer_5[991] = 8'h00;
+    buffer_5[992] = 8'h00;
+    buffer_5[993] = 8'h00;
+    buffer_5[994] = 8'h00;
+    buffer_5[995] = 8'h00;
+    buffer_5[996] = 8'h00;
+    buffer_5[997] = 8'h00;
+    buffer_5[998] = 8'h00;
+    buffer_5[999] = 8'h00;
+    buffer_5[1000] = 8'h00;
+    buffer_5[1001] = 8'h00;
+    buffer_5[1002] = 8'h00;
+    buffer_5[1003] = 8'h00;
+    buffer_5[1004] = 8'h00;
+    buffer_5[1005] = 8'h00;
+    buffer_5[1006] = 8'h00;
+    buffer_5[1007] = 8'h00;
+    buffer_5[1008] = 8'h00;
+    buffer_5[1009] = 8'h00;
+    buffer_5[1010] = 8'h00;
+    buffer_5[1011] = 8'h00;
+    buffer_5[1012] = 8'h00;
+    buffer_5[1013] = 8'h00;
+    buffer_5[1014] = 8'h00;
+    buffer_5[1015] = 8'h00;
+    buffer_5[1016] = 8'h00;
+    buffer_5[1017] = 8'h00;
+    buffer_5[1018] = 8'h00;
+    buffer_5[1019] = 8'h00;
+    buffer_5[1020] = 8'h00;
+    buffer_5[1021] = 8'h00;
+    buffer_5[1022] = 8'h00;
+    buffer_5[1023] = 8'h00;
+  end
+  always @(posedge clk) begin
+    if (x_take)
+      buffer_5[\$signature__addr ] <= x__payload[7:0];
+  end
+  reg [7:0] _11_;
+  always @(posedge clk) begin
+    if (ce) begin
+      _11_ <= buffer_5[{ block, w__payload[151:148] }];
+    end
+  end
+  assign \rd__data$166  = _11_;
+  reg [7:0] buffer_6 [1023:0];
+  initial begin
+    buffer_6[0] = 8'h00;
+    buffer_6[1] = 8'h00;
+    buffer_6[2] = 8'h00;
+    buffer_6[3] = 8'h00;
+    buffer_6[4] = 8'h00;
+    buffer_6[5] = 8'h00;
+    buffer_6[6] = 8'h00;
+    buffer_6[7] = 8'h00;
+    buffer_6[8] = 8'h00;
+    buffer_6[9] = 8'h00;
+    buffer_6[10] = 8'h00;
+    buffer_6[11] = 8'h00;
+    buffer_6[12] = 8'h00;
+    buffer_6[13] = 8'h00;
+    buffer_6[14] = 8'h00;
+    buffer_6[15] = 8'h00;
+    buffer_6[16] = 8'h00;
+    buffer_6[17] = 8'h00;
+    buffer_6[18] = 8'h00;
+    buffer_6[19] = 8'h00;
+    buffer_6[20] = 8'h00;
+    buffer_6[21] = 8'h00;
+    buffer_6[22] = 8'h00;
+    buffer_6[23] = 8'h00;
+    buffer_6[24] = 8'h00;
+    buffer_6[25] = 8'h00;
+    buffer_6[26] = 8'h00;
+    buffer_6[27] = 8'h00;
+    buffer_6[28] = 8'h00;
+    buffer_6[29] = 8'h00;
+    buffer_6[30] = 8'h00;
+    buffer_6[31] = 8'h00;
+    buffer_6[32] = 8'h00;
+    buffer_6[33] = 8'h00;
+    buffer_6[34] = 8'h00;
+    buffer_6[35] = 8'h00;
+    buffer_6[36] = 8'h00;
+    buffer_6[37] = 8'h00;
+    buffer_6[38] = 8'h00;
+    buffer_6[39] = 8'h00;
+    buffer_6[40] = 8'h00;
+    buffer_6[41] = 8'h00;
+    buffer_6[42] = 8'h00;
+    buffer_6[43] = 8'h00;
+    buffer_6[44] = 8'h00;
+    buffer_6[45] = 8'h00;
+    buffer_6[46] = 8'h00;
+    buffer_6[47] = 8'h00;
+    buffer_6[48] = 8'h00;
+    buffer_6[49] = 8'h00;
+    buffer_6[50] = 8'h00;
+    buffer_6[51] = 8'h00;
+    buffer_6[52] = 8'h00;
+    buffer_6[53] = 8'h00;
+    buffer_6[54] = 8'h00;
+    buffer_6[55] = 8'h00;
+    buffer_6[56] = 8'h00;
+    buffer_6[57] = 8'h00;
+    buffer_6[58] = 8'h00;
+    buffer_6[59] = 8'h00;
+    buffer_6[60] = 8'h00;
+    buffer_6[61] = 8'h00;
+    buffer_6[62] = 8'h00;
+    buffer_6[63] = 8'h00;
+    buffer_6[64] = 8'h00;
+    buffer_6[65] = 8'h00;
+    buffer_6[66] = 8'h00;
+    buffer_6[67] = 8'h00;
+    buffer_6[68] = 8'h00;
+    buffer_6[69] = 8'h00;
+    buffer_6[70] = 8'h00;
+    buffer_6[71] = 8'h00;
+    buffer_6[72] = 8'h00;
+    buffer_6[73] = 8'h00;
+    buffer_6[74] = 8'h00;
+    buffer_6[75] = 8'h00;
+    buffer_6[76] = 8'h00;
+    buffer_6[77] = 8'h00;
+    buffer_6[78] = 8'h00;
+    buffer_6[79] = 8'h00;
+    buffer_6[80] = 8'h00;
+    buffer_6[81] = 8'h00;
+    buffer_6[82] = 8'h00;
+    buffer_6[83] = 8'h00;
+    buffer_6[84] = 8'h00;
+    buffer_6[85] = 8'h00;
+    buffer_6[86] = 8'h00;
+    buffer_6[87] = 8'h00;
+    buffer_6[88] = 8'h00;
+    buffer_6[89] = 8'h00;
+    buffer_6[90] = 8'h00;
+    buffer_6[91] = 8'h00;
+    buffer_6[92] = 8'h00;
+    buffer_6[93] = 8'h00;
+    buffer_6[94] = 8'h00;
+    buffer_6[95] = 8'h00;
+    buffer_6[96] = 8'h00;
+    buffer_6[97] = 8'h00;
+    buffer_6[98] = 8'h00;
+    buffer_6[99] = 8'h00;
+    buffer_6[100] = 8'h00;
+    buffer_6[101] = 8'h00;
+    buffer_6[102] = 8'h00;
+    buffer_6[103] = 8'h00;
+    buffer_6[104] = 8'h00;
+    buffer_6[105] = 8'h00;
+    buffer_6[106] = 8'h00;
+    buffer_6[107] = 8'h00;
+    buffer_6[108] = 8'h00;
+    buffer_6[109] = 8'h00;
+    buffer_6[110] = 8'h00;
+    buffer_6[111] = 8'h00;
+    buffer_6[112] = 8'h00;
+    buffer_6[113] = 8'h00;
+    buffer_6[114] = 8'h00;
+    buffer_6[115] = 8'h00;
+    buffer_6[116] = 8'h00;
+    buffer_6[117] = 8'h00;
+    buffer_6[118] = 8'h00;
+    buffer_6[119] = 8'h00;
+    buffer_6[120] = 8'h00;
+    buffer_6[121] = 8'h00;
+    buffer_6[122] = 8'h00;
+    buffer_6[123] = 8'h00;
+    buffer_6[124] = 8'h00;
+    buffer_6[125] = 8'h00;
+    buffer_6[126] = 8'h00;
+    buffer_6[127] = 8'h00;
+    buffer_6[128] = 8'h00;
+    buffer_6[129] = 8'h00;
+    buffer_6[130] = 8'h00;
+    buffer_6[131] = 8'h00;
+    buffer_6[132] = 8'h00;
+    buffer_6[133] = 8'h00;
+    buffer_6[134] = 8'h00;
+    buffer_6[135] = 8'h00;
+    buffer_6[136] = 8'h00;
+    buffer_6[137] = 8'h00;
+    buffer_6[138] = 8'h00;
+    buffer_6[139] = 8'h00;
+    buffer_6[140] = 8'h00;
+    buffer_6[141] = 8'h00;
+    buffer_6[142] = 8'h00;
+    buffer_6[143] = 8'h00;
+    buffer_6[144] = 8'h00;
+    buffer_6[145] = 8'h00;
+    buffer_6[146] = 8'h00;
+    buffer_6[147] = 8'h00;
+    buffer_6[148] = 8'h00;
+    buffer_6[149] = 8'h00;
+    buffer_6[150] = 8'h00;
+    buffer_6[151] = 8'h00;
+    buffer_6[152] = 8'h00;
+    buffer_6[153] = 8'h00;
+    buffer_6[154] = 8'h00;
+    buffer_6[155] = 8'h00;
+    buffer_6[156] = 8'h00;
+    buffer_6[157] = 8'h00;
+    buffer_6[158] = 8'h00;
+    buffer_6[159] = 8'h00;
+    buffer_6[160] = 8'h00;
+    buffer_6[161] = 8'h00;
+    buffer_6[162] = 8'h00;
+    buffer_6[163] = 8'h00;
+    buffer_6[164] = 8'h00;
+    buffer_6[165] = 8'h00;
+    buffer_6[166] = 8'h00;
+    buffer_6[167] = 8'h00;
+    buffer_6[168] = 8'h00;
+    buffer_6[169] = 8'h00;
+    buffer_6[170] = 8'h00;
+    buffer_6[171] = 8'h00;
+    buffer_6[172] = 8'h00;
+    buffer_6[173] = 8'h00;
+    buffer_6[174] = 8'h00;
+    buffer_6[175] = 8'h00;
+    buffer_6[176] = 8'h00;
+    buffer_6[177] = 8'h00;
+    buffer_6[178] = 8'h00;
+    buffer_6[179] = 8'h00;
+    buffer_6[180] = 8'h00;
+    buffer_6[181] = 8'h00;
+    buffer_6[182] = 8'h00;
+    buffer_6[183] = 8'h00;
+    buffer_6[184] = 8'h00;
+    buffer_6[185] = 8'h00;
+    buffer_6[186] = 8'h00;
+    buffer_6[187] = 8'h00;
+    buffer_6[188] = 8'h00;
+    buffer_6[189] = 8'h00;
+    buffer_6[190] = 8'h00;
+    buffer_6[191] = 8'h00;
+    buffer_6[192] = 8'h00;
+    buffer_6[193] = 8'h00;
+    buffer_6[194] = 8'h00;
+    buffer_6[195] = 8'h00;
+    buffer_6[196] = 8'h00;
+    buffer_6[197] = 8'h00;
+    buffer_6[198] = 8'h00;
+    buffer_6[199] = 8'h00;
+    buffer_6[200] = 8'h00;
+    buffer_6[201] = 8'h00;
+    buffer_6[202] = 8'h00;
+    buffer_6[203] = 8'h00;
+    buffer_6[204] = 8'h00;
+    buffer_6[205] = 8'h00;
+    buffer_6[206] = 8'h00;
+    buffer_6[207] = 8'h00;
+    buffer_6[208] = 8'h00;
+    buffer_6[209] = 8'h00;
+    buffer_6[210] = 8'h00;
+    buffer_6[211] = 8'h00;
+    buffer_6[212] = 8'h00;
+    buffer_6[213] = 8'h00;
+    buffer_6[214] = 8'h00;
+    buffer_6[215] = 8'h00;
+    buffer_6[216] = 8'h00;
+    buffer_6[217] = 8'h00;
+    buffer_6[218] = 8'h00;
+    buffer_6[219] = 8'h00;
+    buffer_6[220] = 8'h00;
+    buffer_6[221] = 8'h00;
+    buffer_6[222] = 8'h00;
+    buffer_6[223] = 8'h00;
+    buffer_6[224] = 8'h00;
+    buffer_6[225] = 8'h00;
+    buffer_6[226] = 8'h00;
+    buffer_6[227] = 8'h00;
+    buffer_6[228] = 8'h00;
+    buffer_6[229] = 8'h00;
+    buffer_6[230] = 8'h00;
+    buffer_6[231] = 8'h00;
+    buffer_6[232] = 8'h00;
+    buffer_6[233] = 8'h00;
+    buffer_6[234] = 8'h00;
+    buffer_6[235] = 8'h00;
+    buffer_6[236] = 8'h00;
+    buffer_6[237] = 8'h00;
+    buffer_6[238] = 8'h00;
+    buffer_6[239] = 8'h00;
+    buffer_6[240] = 8'h00;
+    buffer_6[241] = 8'h00;
+    buffer_6[242] = 8'h00;
+    buffer_6[243] = 8'h00;
+    buffer_6[244] = 8'h00;
+    buffer_6[245] = 8'h00;
+    buffer_6[246] = 8'h00;
+    buffer_6[247] = 8'h00;
+    buffer_6[248] = 8'h00;
+    buffer_6[249] = 8'h00;
+    buffer_6[250] = 8'h00;
+    buffer_6[251] = 8'h00;
+    buffer_6[252] = 8'h00;
+    buffer_6[253] = 8'h00;
+    buffer_6[254] = 8'h00;
+    buffer_6[255] = 8'h00;
+    buffer_6[256] = 8'h00;
+    buffer_6[257] = 8'h00;
+    buffer_6[258] = 8'h00;
+    buffer_6[259] = 8'h00;
+    buffer_6[260] = 8'h00;
+    buffer_6[261] = 8'h00;
+    buffer_6[262] = 8'h00;
+    buffer_6[263] = 8'h00;
+    buffer_6[264] = 8'h00;
+    buffer_6[265] = 8'h00;
+    buffer_6[266] = 8'h00;
+    buffer_6[267] = 8'h00;
+    buffer_6[268] = 8'h00;
+    buffer_6[269] = 8'h00;
+    buffer_6[270] = 8'h00;
+    buffer_6[271] = 8'h00;
+    buffer_6[272] = 8'h00;
+    buffer_6[273] = 8'h00;
+    buffer_6[274] = 8'h00;
+    buffer_6[275] = 8'h00;
+    buffer_6[276] = 8'h00;
+    buffer_6[277] = 8'h00;
+    buffer_6[278] = 8'h00;
+    buffer_6[279] = 8'h00;
+    buffer_6[280] = 8'h00;
+    buffer_6[281] = 8'h00;
+    buffer_6[282] = 8'h00;
+    buffer_6[283] = 8'h00;
+    buffer_6[284] = 8'h00;
+    buffer_6[285] = 8'h00;
+    buffer_6[286] = 8'h00;
+    buffer_6[287] = 8'h00;
+    buffer_6[288] = 8'h00;
+    buffer_6[289] = 8'h00;
+    buffer_6[290] = 8'h00;
+    buffer_6[291] = 8'h00;
+    buffer_6[292] = 8'h00;
+    buffer_6[293] = 8'h00;
+    buffer_6[294] = 8'h00;
+    buffer_6[295] = 8'h00;
+    buffer_6[296] = 8'h00;
+    buffer_6[297] = 8'h00;
+    buffer_6[298] = 8'h00;
+    buffer_6[299] = 8'h00;
+    buffer_6[300] = 8'h00;
+    buffer_6[301] = 8'h00;
+    buffer_6[302] = 8'h00;
+    buffer_6[303] = 8'h00;
+    buffer_6[304] = 8'h00;
+    buffer_6[305] = 8'h00;
+    buffer_6[306] = 8'h00;
+    buffer_6[307] = 8'h00;
+    buffer_6[308] = 8'h00;
+    buffer_6[309] = 8'h00;
+    buffer_6[310] = 8'h00;
+    buffer_6[311] = 8'h00;
+    buffer_6[312] = 8'h00;
+    buffer_6[313] = 8'h00;
+    buffer_6[314] = 8'h00;
+    buffer_6[315] = 8'h00;
+    buffer_6[316] = 8'h00;
+    buffer_6[317] = 8'h00;
+    buffer_6[318] = 8'h00;
+    buffer_6[319] = 8'h00;
+    buffer_6[320] = 8'h00;
+    buffer_6[321] = 8'h00;
+    buffer_6[322] = 8'h00;
+    buffer_6[323] = 8'h00;
+    buffer_6[324] = 8'h00;
+    buffer_6[325] = 8'h00;
+    buffer_6[326] = 8'h00;
+    buffer_6[327] = 8'h00;
+    buffer_6[328] = 8'h00;
+    buffer_6[329] = 8'h00;
+    buffer_6[330] = 8'h00;
+    buffer_6[331] = 8'h00;
+    buffer_6[332] = 8'h00;
+    buffer_6[333] = 8'h00;
+    buffer_6[334] = 8'h00;
+    buffer_6[335] = 8'h00;
+    buffer_6[336] = 8'h00;
+    buffer_6[337] = 8'h00;
+    buffer_6[338] = 8'h00;
+    buffer_6[339] = 8'h00;
+    buffer_6[340] = 8'h00;
+    buffer_6[341] = 8'h00;
+    buffer_6[342] = 8'h00;
+    buffer_6[343] = 8'h00;
+    buffer_6[344] = 8'h00;
+    buffer_6[345] = 8'h00;
+    buffer_6[346] = 8'h00;
+    buffer_6[347] = 8'h00;
+    buffer_6[348] = 8'h00;
+    buffer_6[349] = 8'h00;
+    buffer_6[350] = 8'h00;
+    buffer_6[351] = 8'h00;
+    buffer_6[352] = 8'h00;
+    buffer_6[353] = 8'h00;
+    buffer_6[354] = 8'h00;
+    buffer_6[355] = 8'h00;
+    buffer_6[356] = 8'h00;
+    buffer_6[357] = 8'h00;
+    buffer_6[358] = 8'h00;
+    buffer_6[359] = 8'h00;
+    buffer_6[360] = 8'h00;
+    buffer_6[361] = 8'h00;
+    buffer_6[362] = 8'h00;
+    buffer_6[363] = 8'h00;
+    buffer_6[364] = 8'h00;
+    buffer_6[365] = 8'h00;
+    buffer_6[366] = 8'h00;
+    buffer_6[367] = 8'h00;
+    buffer_6[368] = 8'h00;
+    buffer_6[369] = 8'h00;
+    buffer_6[370] = 8'h00;
+    buffer_6[371] = 8'h00;
+    buffer_6[372] = 8'h00;
+    buffer_6[373] = 8'h00;
+    buffer_6[374] = 8'h00;
+    buffer_6[375] = 8'h00;
+    buffer_6[376] = 8'h00;
+    buffer_6[377] = 8'h00;
+    buffer_6[378] = 8'h00;
+    buffer_6[379] = 8'h00;
+    buffer_6[380] = 8'h00;
+    buffer_6[381] = 8'h00;
+    buffer_6[382] = 8'h00;
+    buffer_6[383] = 8'h00;
+    buffer_6[384] = 8'h00;
+    buffer_6[385] = 8'h00;
+    buffer_6[386] = 8'h00;
+    buffer_6[387] = 8'h00;
+    buffer_6[388] = 8'h00;
+    buffer_6[389] = 8'h00;
+    buffer_6[390] = 8'h00;
+    buffer_6[391] = 8'h00;
+    buffer_6[392] = 8'h00;
+    buffer_6[393] = 8'h00;
+    buffer_6[394] = 8'h00;
+    buffer_6[395] = 8'h00;
+    buffer_6[396] = 8'h00;
+    buffer_6[397] = 8'h00;
+    buffer_6[398] = 8'h00;
+    buffer_6[399] = 8'h00;
+    buffer_6[400] = 8'h00;
+    buffer_6[401] = 8'h00;
+    buffer_6[402] = 8'h00;
+    buffer_6[403] = 8'h00;
+    buffer_6[404] = 8'h00;
+    buffer_6[405] = 8'h00;
+    buffer_6[406] = 8'h00;
+    buffer_6[407] = 8'h00;
+    buffer_6[408] = 8'h00;
+    buffer_6[409] = 8'h00;
+    buffer_6[410] = 8'h00;
+    buffer_6[411] = 8'h00;
+    buffer_6[412] = 8'h00;
+    buffer_6[413] = 8'h00;
+    buffer_6[414] = 8'h00;
+    buffer_6[415] = 8'h00;
+    buffer_6[416] = 8'h00;
+    buffer_6[417] = 8'h00;
+    buffer_6[418] = 8'h00;
+    buffer_6[419] = 8'h00;
+    buffer_6[420] = 8'h00;
+    buffer_6[421] = 8'h00;
+    buffer_6[422] = 8'h00;
+    buffer_6[423] = 8'h00;
+    buffer_6[424] = 8'h00;
+    buffer_6[425] = 8'h00;
+    buffer_6[426] = 8'h00;
+    buffer_6[427] = 8'h00;
+    buffer_6[428] = 8'h00;
+    buffer_6[429] = 8'h00;
+    buffer_6[430] = 8'h00;
+    buffer_6[431] = 8'h00;
+    buffer_6[432] = 8'h00;
+    buffer_6[433] = 8'h00;
+    buffer_6[434] = 8'h00;
+    buffer_6[435] = 8'h00;
+    buffer_6[436] = 8'h00;
+    buffer_6[437] = 8'h00;
+    buffer_6[438] = 8'h00;
+    buffer_6[439] = 8'h00;
+    buffer_6[440] = 8'h00;
+    buffer_6[441] = 8'h00;
+    buffer_6[442] = 8'h00;
+    buffer_6[443] = 8'h00;
+    buffer_6[444] = 8'h00;
+    buffer_6[445] = 8'h00;
+    buffer_6[446] = 8'h00;
+    buffer_6[447] = 8'h00;
+    buffer_6[448] = 8'h00;
+    buffer_6[449] = 8'h00;
+    buffer_6[450] = 8'h00;
+    buffer_6[451] = 8'h00;
+    buffer_6[452] = 8'h00;
+    buffer_6[453] = 8'h00;
+    buffer_6[454] = 8'h00;
+    buffer_6[455] = 8'h00;
+    buffer_6[456] = 8'h00;
+    buffer_6[457] = 8'h00;
+    buffer_6[458] = 8'h00;
+    buffer_6[459] = 8'h00;
+    buffer_6[460] = 8'h00;
+    buffer_6[461] = 8'h00;
+    buffer_6[462] = 8'h00;
+    buffer_6[463] = 8'h00;
+    buffer_6[464] = 8'h00;
+    buffer_6[465] = 8'h00;
+    buffer_6[466] = 8'h00;
+    buffer_6[467] = 8'h00;
+    buffer_6[468] = 8'h00;
+    buffer_6[469] = 8'h00;
+    buffer_6[470] = 8'h00;
+    buffer_6[471] = 8'h00;
+    buffer_6[472] = 8'h00;
+    buffer_6[473] = 8'h00;
+    buffer_6[474] = 8'h00;
+    buffer_6[475] = 8'h00;
+    buffer_6[476] = 8'h00;
+    buffer_6[477] = 8'h00;
+    buffer_6[478] = 8'h00;
+    buffer_6[479] = 8'h00;
+    buffer_6[480] = 8'h00;
+    buffer_6[481] = 8'h00;
+    buffer_6[482] = 8'h00;
+    buffer_6[483] = 8'h00;
+    buffer_6[484] = 8'h00;
+    buffer_6[485] = 8'h00;
+    buffer_6[486] = 8'h00;
+    buffer_6[487] = 8'h00;
+    buffer_6[488] = 8'h00;
+    buffer_6[489] = 8'h00;
+    buffer_6[490] = 8'h00;
+    buffer_6[491] = 8'h00;
+    buffer_6[492] = 8'h00;
+    buffer_6[493] = 8'h00;
+    buffer_6[494] = 8'h00;
+    buffer_6[495] = 8'h00;
+    buffer_6[496] = 8'h00;
+    buffer_6[497] = 8'h00;
+    buffer_6[498] = 8'h00;
+    buffer_6[499] = 8'h00;
+    buffer_6[500] = 8'h00;
+    buffer_6[501] = 8'h00;
+    buffer_6[502] = 8'h00;
+    buffer_6[503] = 8'h00;
+    buffer_6[504] = 8'h00;
+    buffer_6[505] = 8'h00;
+    buffer_6[506] = 8'h00;
+    buffer_6[507] = 8'h00;
+    buffer_6[508] = 8'h00;
+    buffer_6[509] = 8'h00;
+    buffer_6[510] = 8'h00;
+    buffer_6[511] = 8'h00;
+    buffer_6[512] = 8'h00;
+    buffer_6[513] = 8'h00;
+    buffer_6[514] = 8'h00;
+    buffer_6[515] = 8'h00;
+    buffer_6[516] = 8'h00;
+    buffer_6[517] = 8'h00;
+    buffer_6[518] = 8'h00;
+    buffer_6[519] = 8'h00;
+    buffer_6[520] = 8'h00;
+    buffer_6[521] = 8'h00;
+    buffer_6[522] = 8'h00;
+    buffer_6[523] = 8'h00;
+    buffer_6[524] = 8'h00;
+    buffer_6[525] = 8'h00;
+    buffer_6[526] = 8'h00;
+    buffer_6[527] = 8'h00;
+    buffer_6[528] = 8'h00;
+    buffer_6[529] = 8'h00;
+    buffer_6[530] = 8'h00;
+    buffer_6[531] = 8'h00;
+    buffer_6[532] = 8'h00;
+    buffer_6[533] = 8'h00;
+    buffer_6[534] = 8'h00;
+    buffer_6[535] = 8'h00;
+    buffer_6[536] = 8'h00;
+    buffer_6[537] = 8'h00;
+    buffer_6[538] = 8'h00;
+    buffer_6[539] = 8'h00;
+    buffer_6[540] = 8'h00;
+    buffer_6[541] = 8'h00;
+    buffer_6[542] = 8'h00;
+    buffer_6[543] = 8'h00;
+    buffer_6[544] = 8'h00;
+    buffer_6[545] = 8'h00;
+    buffer_6[546] = 8'h00;
+    buffer_6[547] = 8'h00;
+    buffer_6[548] = 8'h00;
+    buffer_6[549] = 8'h00;
+    buffer_6[550] = 8'h00;
+    buffer_6[551] = 8'h00;
+    buffer_6[552] = 8'h00;
+    buffer_6[553] = 8'h00;
+    buffer_6[554] = 8'h00;
+    buffer_6[555] = 8'h00;
+    buffer_6[556] = 8'h00;
+    buffer_6[557] = 8'h00;
+    buffer_6[558] = 8'h00;
+    buffer_6[559] = 8'h00;
+    buffer_6[560] = 8'h00;
+    buffer_6[561] = 8'h00;
+    buffer_6[562] = 8'h00;
+    buffer_6[563] = 8'h00;
+    buffer_6[564] = 8'h00;
+    buffer_6[565] = 8'h00;
+    buffer_6[566] = 8'h00;
+    buffer_6[567] = 8'h00;
+    buffer_6[568] = 8'h00;
+    buffer_6[569] = 8'h00;
+    buffer_6[570] = 8'h00;
+    buffer_6[571] = 8'h00;
+    buffer_6[572] = 8'h00;
+    buffer_6[573] = 8'h00;
+    buffer_6[574] = 8'h00;
+    buffer_6[575] = 8'h00;
+    buffer_6[576] = 8'h00;
+    buffer_6[577] = 8'h00;
+    buffer_6[578] = 8'h00;
+    buffer_6[579] = 8'h00;
+    buffer_6[580] = 8'h00;
+    buffer_6[581] = 8'h00;
+    buffer_6[582] = 8'h00;
+    buffer_6[583] = 8'h00;
+    buffer_6[584] = 8'h00;
+    buffer_6[585] = 8'h00;
+    buffer_6[586] = 8'h00;
+    buffer_6[587] = 8'h00;
+    buffer_6[588] = 8'h00;
+    buffer_6[589] = 8'h00;
+    buffer_6[590] = 8'h00;
+    buffer_6[591] = 8'h00;
+    buffer_6[592] = 8'h00;
+    buffer_6[593] = 8'h00;
+    buffer_6[594] = 8'h00;
+    buffer_6[595] = 8'h00;
+    buffer_6[596] = 8'h00;
+    buffer_6[597] = 8'h00;
+    buffer_6[598] = 8'h00;
+    buffer_6[599] = 8'h00;
+    buffer_6[600] = 8'h00;
+    buffer_6[601] = 8'h00;
+    buffer_6[602] = 8'h00;
+    buffer_6[603] = 8'h00;
+    buffer_6[604] = 8'h00;
+    buffer_6[605] = 8'h00;
+    buffer_6[606] = 8'h00;
+    buffer_6[607] = 8'h00;
+    buffer_6[608] = 8'h00;
+    buffer_6[609] = 8'h00;
+    buffer_6[610] = 8'h00;
+    buffer_6[611] = 8'h00;
+    buffer_6[612] = 8'h00;
+    buffer_6[613] = 8'h00;
+    buffer_6[614] = 8'h00;
+    buffer_6[615] = 8'h00;
+    buffer_6[616] = 8'h00;
+    buffer_6[617] = 8'h00;
+    buffer_6[618] = 8'h00;
+    buffer_6[619] = 8'h00;
+    buffer_6[620] = 8'h00;
+    buffer_6[621] = 8'h00;
+    buffer_6[622] = 8'h00;
+    buffer_6[623] = 8'h00;
+    buffer_6[624] = 8'h00;
+    buffer_6[625] = 8'h00;
+    buffer_6[626] = 8'h00;
+    buffer_6[627] = 8'h00;
+    buffer_6[628] = 8'h00;
+    buffer_6[629] = 8'h00;
+    buffer_6[630] = 8'h00;
+    buffer_6[631] = 8'h00;
+    buffer_6[632] = 8'h00;
+    buffer_6[633] = 8'h00;
+    buffer_6[634] = 8'h00;
+    buffer_6[635] = 8'h00;
+    buffer_6[636] = 8'h00;
+    buffer_6[637] = 8'h00;
+    buffer_6[638] = 8'h00;
+    buffer_6[639] = 8'h00;
+    buffer_6[640] = 8'h00;
+    buffer_6[641] = 8'h00;
+    buffer_6[642] = 8'h00;
+    buffer_6[643] = 8'h00;
+    buffer_6[644] = 8'h00;
+    buffer_6[645] = 8'h00;
+    buffer_6[646] = 8'h00;
+    buffer_6[647] = 8'h00;
+    buffer_6[648] = 8'h00;
+    buffer_6[649] = 8'h00;
+    buffer_6[650] = 8'h00;
+    buffer_6[651] = 8'h00;
+    buffer_6[652] = 8'h00;
+    buffer_6[653] = 8'h00;
+    buffer_6[654] = 8'h00;
+    buffer_6[655] = 8'h00;
+    buffer_6[656] = 8'h00;
+    buffer_6[657] = 8'h00;
+    buffer_6[658] = 8'h00;
+    buffer_6[659] = 8'h00;
+    buffer_6[660] = 8'h00;
+    buffer_6[661] = 8'h00;
+    buffer_6[662] = 8'h00;
+    buffer_6[663] = 8'h00;
+    buffer_6[664] = 8'h00;
+    buffer_6[665] = 8'h00;
+    buffer_6[666] = 8'h00;
+    buffer_6[667] = 8'h00;
+    buffer_6[668] = 8'h00;
+    buffer_6[669] = 8'h00;
+    buffer_6[670] = 8'h00;
+    buffer_6[671] = 8'h00;
+    buffer_6[672] = 8'h00;
+    buffer_6[673] = 8'h00;
+    buffer_6[674] = 8'h00;
+    buffer_6[675] = 8'h00;
+    buffer_6[676] = 8'h00;
+    buffer_6[677] = 8'h00;
+    buffer_6[678] = 8'h00;
+    buffer_6[679] = 8'h00;
+    buffer_6[680] = 8'h00;
+    buffer_6[681] = 8'h00;
+    buffer_6[682] = 8'h00;
+    buffer_6[683] = 8'h00;
+    buffer_6[684] = 8'h00;
+    buffer_6[685] = 8'h00;
+    buffer_6[686] = 8'h00;
+    buffer_6[687] = 8'h00;
+    buffer_6[688] = 8'h00;
+    buffer_6[689] = 8'h00;
+    buffer_6[690] = 8'h00;
+    buffer_6[691] = 8'h00;
+    buffer_6[692] = 8'h00;
+    buffer_6[693] = 8'h00;
+    buffer_6[694] = 8'h00;
+    buffer_6[695] = 8'h00;
+    buffer_6[696] = 8'h00;
+    buffer_6[697] = 8'h00;
+    buffer_6[698] = 8'h00;
+    buffer_6[699] = 8'h00;
+    buffer_6[700] = 8'h00;
+    buffer_6[701] = 8'h00;
+    buffer_6[702] = 8'h00;
+    buffer_6[703] = 8'h00;
+    buffer_6[704] = 8'h00;
+    buffer_6[705] = 8'h00;
+    buffer_6[706] = 8'h00;
+    buffer_6[707] = 8'h00;
+    buffer_6[708] = 8'h00;
+    buffer_6[709] = 8'h00;
+    buffer_6[710] = 8'h00;
+    buffer_6[711] = 8'h00;
+    buffer_6[712] = 8'h00;
+    buffer_6[713] = 8'h00;
+    buffer_6[714] = 8'h00;
+    buffer_6[715] = 8'h00;
+    buffer_6[716] = 8'h00;
+    buffer_6[717] = 8'h00;
+    buffer_6[718] = 8'h00;
+    buffer_6[719] = 8'h00;
+    buffer_6[720] = 8'h00;
+    buffer_6[721] = 8'h00;
+    buffer_6[722] = 8'h00;
+    buffer_6[723] = 8'h00;
+    buffer_6[724] = 8'h00;
+    buffer_6[725] = 8'h00;
+    buffer_6[726] = 8'h00;
+    buffer_6[727] = 8'h00;
+    buffer_6[728] = 8'h00;
+    buffer_6[729] = 8'h00;
+    buffer_6[730] = 8'h00;
+    buffer_6[731] = 8'h00;
+    buffer_6[732] = 8'h00;
+    buffer_6[733] = 8'h00;
+    buffer_6[734] = 8'h00;
+    buffer_6[735] = 8'h00;
+    buffer_6[736] = 8'h00;
+    buffer_6[737] = 8'h00;
+    buffer_6[738] = 8'h00;
+    buffer_6[739] = 8'h00;
+    buffer_6[740] = 8'h00;
+    buffer_6[741] = 8'h00;
+    buffer_6[742] = 8'h00;
+    buffer_6[743] = 8'h00;
+    buffer_6[744] = 8'h00;
+    buffer_6[745] = 8'h00;
+    buffer_6[746] = 8'h00;
+    buffer_6[747] = 8'h00;
+    buffer_6[748] = 8'h00;
+    buffer_6[749] = 8'h00;
+    buffer_6[750] = 8'h00;
+    buffer_6[751] = 8'h00;
+    buffer_6[752] = 8'h00;
+    buffer_6[753] = 8'h00;
+    buffer_6[754] = 8'h00;
+    buffer_6[755] = 8'h00;
+    buffer_6[756] = 8'h00;
+    buffer_6[757] = 8'h00;
+    buffer_6[758] = 8'h00;
+    buffer_6[759] = 8'h00;
+    buffer_6[760] = 8'h00;
+    buffer_6[761] = 8'h00;
+    buffer_6[762] = 8'h00;
+    buffer_6[763] = 8'h00;
+    buffer_6[764] = 8'h00;
+    buffer_6[765] = 8'h00;
+    buffer_6[766] = 8'h00;
+    buffer_6[767] = 8'h00;
+    buffer_6[768] = 8'h00;
+    buffer_6[769] = 8'h00;
+    buffer_6[770] = 8'h00;
+    buffer_6[771] = 8'h00;
+    buffer_6[772] = 8'h00;
+    buffer_6[773] = 8'h00;
+    buffer_6[774] = 8'h00;
+    buffer_6[775] = 8'h00;
+    buffer_6[776] = 8'h00;
+    buffer_6[777] = 8'h00;
+    buffer_6[778] = 8'h00;
+    buffer_6[779] = 8'h00;
+    buffer_6[780] = 8'h00;
+    buffer_6[781] = 8'h00;
+    buffer_6[782] = 8'h00;
+    buffer_6[783] = 8'h00;
+    buffer_6[784] = 8'h00;
+    buffer_6[785] = 8'h00;
+    buffer_6[786] = 8'h00;
+    buffer_6[787] = 8'h00;
+    buffer_6[788] = 8'h00;
+    buffer_6[789] = 8'h00;
+    buffer_6[790] = 8'h00;
+    buffer_6[791] = 8'h00;
+    buffer_6[792] = 8'h00;
+    buffer_6[793] = 8'h00;
+    buffer_6[794] = 8'h00;
+    buffer_6[795] = 8'h00;
+    buffer_6[796] = 8'h00;
+    buffer_6[797] = 8'h00;
+    buffer_6[798] = 8'h00;
+    buffer_6[799] = 8'h00;
+    buffer_6[800] = 8'h00;
+    buffer_6[801] = 8'h00;
+    buffer_6[802] = 8'h00;
+    buffer_6[803] = 8'h00;
+    buffer_6[804] = 8'h00;
+    buffer_6[805] = 8'h00;
+    buffer_6[806] = 8'h00;
+    buffer_6[807] = 8'h00;
+    buffer_6[808] = 8'h00;
+    buffer_6[809] = 8'h00;
+    buffer_6[810] = 8'h00;
+    buffer_6[811] = 8'h00;
+    buffer_6[812] = 8'h00;
+    buffer_6[813] = 8'h00;
+    buffer_6[814] = 8'h00;
+    buffer_6[815] = 8'h00;
+    buffer_6[816] = 8'h00;
+    buffer_6[817] = 8'h00;
+    buffer_6[818] = 8'h00;
+    buffer_6[819] = 8'h00;
+    buffer_6[820] = 8'h00;
+    buffer_6[821] = 8'h00;
+    buffer_6[822] = 8'h00;
+    buffer_6[823] = 8'h00;
+    buffer_6[824] = 8'h00;
+    buffer_6[825] = 8'h00;
+    buffer_6[826] = 8'h00;
+    buffer_6[827] = 8'h00;
+    buffer_6[828] = 8'h00;
+    buffer_6[829] = 8'h00;
+    buffer_6[830] = 8'h00;
+    buffer_6[831] = 8'h00;
+    buffer_6[832] = 8'h00;
+    buffer_6[833] = 8'h00;
+    buffer_6[834] = 8'h00;
+    buffer_6[835] = 8'h00;
+    buffer_6[836] = 8'h00;
+    buffer_6[837] = 8'h00;
+    buffer_6[838] = 8'h00;
+    buffer_6[839] = 8'h00;
+    buffer_6[840] = 8'h00;
+    buffer_6[841] = 8'h00;
+    buffer_6[842] = 8'h00;
+    buffer_6[843] = 8'h00;
+    buffer_6[844] = 8'h00;
+    buffer_6[845] = 8'h00;
+    buffer_6[846] = 8'h00;
+    buffer_6[847] = 8'h00;
+    buffer_6[848] = 8'h00;
+    buffer_6[849] = 8'h00;
+    buffer_6[850] = 8'h00;
+    buffer_6[851] = 8'h00;
+    buffer_6[852] = 8'h00;
+    buffer_6[853] = 8'h00;
+    buffer_6[854] = 8'h00;
+    buffer_6[855] = 8'h00;
+    buffer_6[856] = 8'h00;
+    buffer_6[857] = 8'h00;
+    buffer_6[858] = 8'h00;
+    buffer_6[859] = 8'h00;
+    buffer_6[860] = 8'h00;
+    buffer_6[861] = 8'h00;
+    buffer_6[862] = 8'h00;
+    buffer_6[863] = 8'h00;
+    buffer_6[864] = 8'h00;
+    buffer_6[865] = 8'h00;
+    buffer_6[866] = 8'h00;
+    buffer_6[867] = 8'h00;
+    buffer_6[868] = 8'h00;
+    buffer_6[869] = 8'h00;
+    buffer_6[870] = 8'h00;
+    buffer_6[871] = 8'h00;
+    buffer_6[872] = 8'h00;
+    buffer_6[873] = 8'h00;
+    buffer_6[874] = 8'h00;
+    buffer_6[875] = 8'h00;
+    buffer_6[876] = 8'h00;
+    buffer_6[877] = 8'h00;
+    buffer_6[878] = 8'h00;
+    buffer_6[879] = 8'h00;
+    buffer_6[880] = 8'h00;
+    buffer_6[881] = 8'h00;
+    buffer_6[882] = 8'h00;
+    buffer_6[883] = 8'h00;
+    buffer_6[884] = 8'h00;
+    buffer_6[885] = 8'h00;
+    buffer_6[886] = 8'h00;
+    buffer_6[887] = 8'h00;
+    buffer_6[888] = 8'h00;
+    buffer_6[889] = 8'h00;
+    buffer_6[890] = 8'h00;
+    buffer_6[891] = 8'h00;
+    buffer_6[892] = 8'h00;
+    buffer_6[893] = 8'h00;
+    buffer_6[894] = 8'h00;
+    buffer_6[895] = 8'h00;
+    buffer_6[896] = 8'h00;
+    buffer_6[897] = 8'h00;
+    buffer_6[898] = 8'h00;
+    buffer_6[899] = 8'h00;
+    buffer_6[900] = 8'h00;
+    buffer_6[901] = 8'h00;
+    buffer_6[902] = 8'h00;
+    buffer_6[903] = 8'h00;
+    buffer_6[904] = 8'h00;
+    buffer_6[905] = 8'h00;
+    buffer_6[906] = 8'h00;
+    buffer_6[907] = 8'h00;
+    buffer_6[908] = 8'h00;
+    buffer_6[909] = 8'h00;
+    buffer_6[910] = 8'h00;
+    buffer_6[911] = 8'h00;
+    buffer_6[912] = 8'h00;
+    buffer_6[913] = 8'h00;
+    buffer_6[914] = 8'h00;
+    buffer_6[915] = 8'h00;
+    buffer_6[916] = 8'h00;
+    buffer_6[917] = 8'h00;
+    buffer_6[918] = 8'h00;
+    buffer_6[919] = 8'h00;
+    buffer_6[920] = 8'h00;
+    buffer_6[921] = 8'h00;
+    buffer_6[922] = 8'h00;
+    buffer_6[923] = 8'h00;
+    buffer_6[924] = 8'h00;
+    buffer_6[925] = 8'h00;
+    buffer_6[926] = 8'h00;
+    buffer_6[927] = 8'h00;
+    buffer_6[928] = 8'h00;
+    buffer_6[929] = 8'h00;
+    buffer_6[930] = 8'h00;
+    buffer_6[931] = 8'h00;
+    buffer_6[932] = 8'h00;
+    buffer_6[933] = 8'h00;
+    buffer_6[934] = 8'h00;
+    buffer_6[935] = 8'h00;
+    buffer_6[936] = 8'h00;
+    buffer_6[937] = 8'h00;
+    buffer_6[938] = 8'h00;
+    buffer_6[939] = 8'h00;
+    buffer_6[940] = 8'h00;
+    buffer_6[941] = 8'h00;
+    buffer_6[942] = 8'h00;
+    buffer_6[943] = 8'h00;
+    buffer_6[944] = 8'h00;
+    buffer_6[945] = 8'h00;
+    buffer_6[946] = 8'h00;
+    buffer_6[947] = 8'h00;
+    buffer_6[948] = 8'h00;
+    buffer_6[949] = 8'h00;
+    buffer_6[950] = 8'h00;
+    buffer_6[951] = 8'h00;
+    buffer_6[952] = 8'h00;
+    buffer_6[953] = 8'h00;
+    buffer_6[954] = 8'h00;
+    buffer_6[955] = 8'h00;
+    buffer_6[956] = 8'h00;
+    buffer_6[957] = 8'h00;
+    buffer_6[958] = 8'h00;
+    buffer_6[959] = 8'h00;
+    buffer_6[960] = 8'h00;
+    buffer_6[961] = 8'h00;
+    buffer_6[962] = 8'h00;
+    buffer_6[963] = 8'h00;
+    buffer_6[964] = 8'h00;
+    buffer_6[965] = 8'h00;
+    buffer_6[966] = 8'h00;
+    buffer_6[967] = 8'h00;
+    buffer_6[968] = 8'h00;
+    buffer_6[969] = 8'h00;
+    buffer_6[970] = 8'h00;
+    buffer_6[971] = 8'h00;
+    buffer_6[972] = 8'h00;
+    buffer_6[973] = 8'h00;
+    buffer_6[974] = 8'h00;
+    buffer_6[975] = 8'h00;
+    buffer_6[976] = 8'h00;
+    buffer_6[977] = 8'h00;
+    buffer_6[978] = 8'h00;
+    buffer_6[979] = 8'h00;
+    buffer_6[980] = 8'h00;
+    buffer_6[981] = 8'h00;
+    buffer_6[982] = 8'h00;
+    buffer_6[983] = 8'h00;
+    buffer_6[984] = 8'h00;
+    buffer_6[985] = 8'h00;
+    buffer_6[986] = 8'h00;
+    buffer_6[987] = 8'h00;
+    buffer_6[988] = 8'h00;
+    buffer_6[989] = 8'h00;
+    buffer_6[990] = 8'h00;
+    buffer_6[991] = 8'h00;
+    buffer_6[992] = 8'h00;
+    buffer_6[993] = 8'h00;
+    buffer_6[994] = 8'h00;
+    buffer_6[995] = 8'h00;
+    buffer_6[996] = 8'h00;
+    buffer_6[997] = 8'h00;
+    buffer_6[998] = 8'h00;
+    buffer_6[999] = 8'h00;
+    buffer_6[1000] = 8'h00;
+    buffer_6[1001] = 8'h00;
+    buffer_6[1002] = 8'h00;
+    buffer_6[1003] = 8'h00;
+    buffer_6[1004] = 8'h00;
+    buffer_6[1005] = 8'h00;
+    buffer_6[1006] = 8'h00;
+    buffer_6[1007] = 8'h00;
+    buffer_6[1008] = 8'h00;
+    buffer_6[1009] = 8'h00;
+    buffer_6[1010] = 8'h00;
+    buffer_6[1011] = 8'h00;
+    buffer_6[1012] = 8'h00;
+    buffer_6[1013] = 8'h00;
+    buffer_6[1014] = 8'h00;
+    buffer_6[1015] = 8'h00;
+    buffer_6[1016] = 8'h00;
+    buffer_6[1017] = 8'h00;
+    buffer_6[1018] = 8'h00;
+    buffer_6[1019] = 8'h00;
+    buffer_6[1020] = 8'h00;
+    buffer_6[1021] = 8'h00;
+    buffer_6[1022] = 8'h00;
+    buffer_6[1023] = 8'h00;
+  end
+  always @(posedge clk) begin
+    if (x_take)
+      buffer_6[\$signature__addr ] <= x__payload[7:0];
+  end
+  reg [7:0] _12_;
+  always @(posedge clk) begin
+    if (ce) begin
+      _12_ <= buffer_6[{ block, w__payload[155:152] }];
+    end
+  end
+  assign \rd__data$168  = _12_;
+  reg [7:0] buffer_7 [1023:0];
+  initial begin
+    buffer_7[0] = 8'h00;
+    buffer_7[1] = 8'h00;
+    buffer_7[2] = 8'h00;
+    buffer_7[3] = 8'h00;
+    buffer_7[4] = 8'h00;
+    buffer_7[5] = 8'h00;
+    buffer_7[6] = 8'h00;
+    buffer_7[7] = 8'h00;
+    buffer_7[8] = 8'h00;
+    buffer_7[9] = 8'h00;
+    buffer_7[10] = 8'h00;
+    buffer_7[11] = 8'h00;
+    buffer_7[12] = 8'h00;
+    buffer_7[13] = 8'h00;
+    buffer_7[14] = 8'h00;
+    buffer_7[15] = 8'h00;
+    buffer_7[16] = 8'h00;
+    buffer_7[17] = 8'h00;
+    buffer_7[18] = 8'h00;
+    buffer_7[19] = 8'h00;
+    buffer_7[20] = 8'h00;
+    buffer_7[21] = 8'h00;
+    buffer_7[22] = 8'h00;
+    buffer_7[23] = 8'h00;
+    buffer_7[24] = 8'h00;
+    buffer_7[25] = 8'h00;
+    buffer_7[26] = 8'h00;
+    buffer_7[27] = 8'h00;
+    buffer_7[28] = 8'h00;
+    buffer_7[29] = 8'h00;
+    buffer_7[30] = 8'h00;
+    buffer_7[31] = 8'h00;
+    buffer_7[32] = 8'h00;
+    buffer_7[33] = 8'h00;
+    buffer_7[34] = 8'h00;
+    buffer_7[35] = 8'h00;
+    buffer_7[36] = 8'h00;
+    buffer_7[37] = 8'h00;
+    buffer_7[38] = 8'h00;
+    buffer_7[39] = 8'h00;
+    buffer_7[40] = 8'h00;
+    buffer_7[41] = 8'h00;
+    buffer_7[42] = 8'h00;
+    buffer_7[43] = 8'h00;
+    buffer_7[44] = 8'h00;
+    buffer_7[45] = 8'h00;
+    buffer_7[46] = 8'h00;
+    buffer_7[47] = 8'h00;
+    buffer_7[48] = 8'h00;
+    buffer_7[49] = 8'h00;
+    buffer_7[50] = 8'h00;
+    buffer_7[51] = 8'h00;
+    buffer_7[52] = 8'h00;
+    buffer_7[53] = 8'h00;
+    buffer_7[54] = 8'h00;
+    buffer_7[55] = 8'h00;
+    buffer_7[56] = 8'h00;
+    buffer_7[57] = 8'h00;
+    buffer_7[58] = 8'h00;
+    buffer_7[59] = 8'h00;
+    buffer_7[60] = 8'h00;
+    buffer_7[61] = 8'h00;
+    buffer_7[62] = 8'h00;
+    buffer_7[63] = 8'h00;
+    buffer_7[64] = 8'h00;
+    buffer_7[65] = 8'h00;
+    buffer_7[66] = 8'h00;
+    buffer_7[67] = 8'h00;
+    buffer_7[68] = 8'h00;
+    buffer_7[69] = 8'h00;
+    buffer_7[70] = 8'h00;
+    buffer_7[71] = 8'h00;
+    buffer_7[72] = 8'h00;
+    buffer_7[73] = 8'h00;
+    buffer_7[74] = 8'h00;
+    buffer_7[75] = 8'h00;
+    buffer_7[76] = 8'h00;
+    buffer_7[77] = 8'h00;
+    buffer_7[78] = 8'h00;
+    buffer_7[79] = 8'h00;
+    buffer_7[80] = 8'h00;
+    buffer_7[81] = 8'h00;
+    buffer_7[82] = 8'h00;
+    buffer_7[83] = 8'h00;
+    buffer_7[84] = 8'h00;
+    buffer_7[85] = 8'h00;
+    buffer_7[86] = 8'h00;
+    buffer_7[87] = 8'h00;
+    buffer_7[88] = 8'h00;
+    buffer_7[89] = 8'h00;
+    buffer_7[90] = 8'h00;
+    buffer_7[91] = 8'h00;
+    buffer_7[92] = 8'h00;
+    buffer_7[93] = 8'h00;
+    buffer_7[94] = 8'h00;
+    buffer_7[95] = 8'h00;
+    buffer_7[96] = 8'h00;
+    buffer_7[97] = 8'h00;
+    buffer_7[98] = 8'h00;
+    buffer_7[99] = 8'h00;
+    buffer_7[100] = 8'h00;
+    buffer_7[101] = 8'h00;
+    buffer_7[102] = 8'h00;
+    buffer_7[103] = 8'h00;
+    buffer_7[104] = 8'h00;
+    buffer_7[105] = 8'h00;
+    buffer_7[106] = 8'h00;
+    buffer_7[107] = 8'h00;
+    buffer_7[108] = 8'h00;
+    buffer_7[109] = 8'h00;
+    buffer_7[110] = 8'h00;
+    buffer_7[111] = 8'h00;
+    buffer_7[112] = 8'h00;
+    buffer_7[113] = 8'h00;
+    buffer_7[114] = 8'h00;
+    buffer_7[115] = 8'h00;
+    buffer_7[116] = 8'h00;
+    buffer_7[117] = 8'h00;
+    buffer_7[118] = 8'h00;
+    buffer_7[119] = 8'h00;
+    buffer_7[120] = 8'h00;
+    buffer_7[121] = 8'h00;
+    buffer_7[122] = 8'h00;
+    buffer_7[123] = 8'h00;
+    buffer_7[124] = 8'h00;
+    buffer_7[125] = 8'h00;
+    buffer_7[126] = 8'h00;
+    buffer_7[127] = 8'h00;
+    buffer_7[128] = 8'h00;
+    buffer_7[129] = 8'h00;
+    buffer_7[130] = 8'h00;
+    buffer_7[131] = 8'h00;
+    buffer_7[132] = 8'h00;
+    buffer_7[133] = 8'h00;
+    buffer_7[134] = 8'h00;
+    buffer_7[135] = 8'h00;
+    buffer_7[136] = 8'h00;
+    buffer_7[137] = 8'h00;
+    buffer_7[138] = 8'h00;
+    buffer_7[139] = 8'h00;
+    buffer_7[140] = 8'h00;
+    buffer_7[141] = 8'h00;
+    buffer_7[142] = 8'h00;
+    buffer_7[143] = 8'h00;
+    buffer_7[144] = 8'h00;
+    buffer_7[145] = 8'h00;
+    buffer_7[146] = 8'h00;
+    buffer_7[147] = 8'h00;
+    buffer_7[148] = 8'h00;
+    buffer_7[149] = 8'h00;
+    buffer_7[150] = 8'h00;
+    buffer_7[151] = 8'h00;
+    buffer_7[152] = 8'h00;
+    buffer_7[153] = 8'h00;
+    buffer_7[154] = 8'h00;
+    buffer_7[155] = 8'h00;
+    buffer_7[156] = 8'h00;
+    buffer_7[157] = 8'h00;
+    buffer_7[158] = 8'h00;
+    buffer_7[159] = 8'h00;
+    buffer_7[160] = 8'h00;
+    buffer_7[161] = 8'h00;
+    buffer_7[162] = 8'h00;
+    buffer_7[163] = 8'h00;
+    buffer_7[164] = 8'h00;
+    buffer_7[165] = 8'h00;
+    buffer_7[166] = 8'h00;
+    buffer_7[167] = 8'h00;
+    buffer_7[168] = 8'h00;
+    buffer_7[169] = 8'h00;
+    buffer_7[170] = 8'h00;
+    buffer_7[171] = 8'h00;
+    buffer_7[172] = 8'h00;
+    buffer_7[173] = 8'h00;
+    buffer_7[174] = 8'h00;
+    buffer_7[175] = 8'h00;
+    buffer_7[176] = 8'h00;
+    buffer_7[177] = 8'h00;
+    buffer_7[178] = 8'h00;
+    buffer_7[179] = 8'h00;
+    buffer_7[180] = 8'h00;
+    buffer_7[181] = 8'h00;
+    buffer_7[182] = 8'h00;
+    buffer_7[183] = 8'h00;
+    buffer_7[184] = 8'h00;
+    buffer_7[185] = 8'h00;
+    buffer_7[186] = 8'h00;
+    buffer_7[187] = 8'h00;
+    buffer_7[188] = 8'h00;
+    buffer_7[189] = 8'h00;
+    buffer_7[190] = 8'h00;
+    buffer_7[191] = 8'h00;
+    buffer_7[192] = 8'h00;
+    buffer_7[193] = 8'h00;
+    buffer_7[194] = 8'h00;
+    buffer_7[195] = 8'h00;
+    buffer_7[196] = 8'h00;
+    buffer_7[197] = 8'h00;
+    buffer_7[198] = 8'h00;
+    buffer_7[199] = 8'h00;
+    buffer_7[200] = 8'h00;
+    buffer_7[201] = 8'h00;
+    buffer_7[202] = 8'h00;
+    buffer_7[203] = 8'h00;
+    buffer_7[204] = 8'h00;
+    buffer_7[205] = 8'h00;
+    buffer_7[206] = 8'h00;
+    buffer_7[207] = 8'h00;
+    buffer_7[208] = 8'h00;
+    buffer_7[209] = 8'h00;
+    buffer_7[210] = 8'h00;
+    buffer_7[211] = 8'h00;
+    buffer_7[212] = 8'h00;
+    buffer_7[213] = 8'h00;
+    buffer_7[214] = 8'h00;
+    buffer_7[215] = 8'h00;
+    buffer_7[216] = 8'h00;
+    buffer_7[217] = 8'h00;
+    buffer_7[218] = 8'h00;
+    buffer_7[219] = 8'h00;
+    buffer_7[220] = 8'h00;
+    buffer_7[221] = 8'h00;
+    buffer_7[222] = 8'h00;
+    buffer_7[223] = 8'h00;
+    buffer_7[224] = 8'h00;
+    buffer_7[225] = 8'h00;
+    buffer_7[226] = 8'h00;
+    buffer_7[227] = 8'h00;
+    buffer_7[228] = 8'h00;
+    buffer_7[229] = 8'h00;
+    buffer_7[230] = 8'h00;
+    buffer_7[231] = 8'h00;
+    buffer_7[232] = 8'h00;
+    buffer_7[233] = 8'h00;
+    buffer_7[234] = 8'h00;
+    buffer_7[235] = 8'h00;
+    buffer_7[236] = 8'h00;
+    buffer_7[237] = 8'h00;
+    buffer_7[238] = 8'h00;
+    buffer_7[239] = 8'h00;
+    buffer_7[240] = 8'h00;
+    buffer_7[241] = 8'h00;
+    buffer_7[242] = 8'h00;
+    buffer_7[243] = 8'h00;
+    buffer_7[244] = 8'h00;
+    buffer_7[245] = 8'h00;
+    buffer_7[246] = 8'h00;
+    buffer_7[247] = 8'h00;
+    buffer_7[248] = 8'h00;
+    buffer_7[249] = 8'h00;
+    buffer_7[250] = 8'h00;
+    buffer_7[251] = 8'h00;
+    buffer_7[252] = 8'h00;
+    buffer_7[253] = 8'h00;
+    buffer_7[254] = 8'h00;
+    buffer_7[255] = 8'h00;
+    buffer_7[256] = 8'h00;
+    buffer_7[257] = 8'h00;
+    buffer_7[258] = 8'h00;
+    buffer_7[259] = 8'h00;
+    buffer_7[260] = 8'h00;
+    buffer_7[261] = 8'h00;
+    buffer_7[262] = 8'h00;
+    buffer_7[263] = 8'h00;
+    buffer_7[264] = 8'h00;
+    buffer_7[265] = 8'h00;
+    buffer_7[266] = 8'h00;
+    buffer_7[267] = 8'h00;
+    buffer_7[268] = 8'h00;
+    buffer_7[269] = 8'h00;
+    buffer_7[270] = 8'h00;
+    buffer_7[271] = 8'h00;
+    buffer_7[272] = 8'h00;
+    buffer_7[273] = 8'h00;
+    buffer_7[274] = 8'h00;
+    buffer_7[275] = 8'h00;
+    buffer_7[276] = 8'h00;
+    buffer_7[277] = 8'h00;
+    buffer_7[278] = 8'h00;
+    buffer_7[279] = 8'h00;
+    buffer_7[280] = 8'h00;
+    buffer_7[281] = 8'h00;
+    buffer_7[282] = 8'h00;
+    buffer_7[283] = 8'h00;
+    buffer_7[284] = 8'h00;
+    buffer_7[285] = 8'h00;
+    buffer_7[286] = 8'h00;
+    buffer_7[287] = 8'h00;
+    buffer_7[288] = 8'h00;
+    buffer_7[289] = 8'h00;
+    buffer_7[290] = 8'h00;
+    buffer_7[291] = 8'h00;
+    buffer_7[292] = 8'h00;
+    buffer_7[293] = 8'h00;
+    buffer_7[294] = 8'h00;
+    buffer_7[295] = 8'h00;
+    buffer_7[296] = 8'h00;
+    buffer_7[297] = 8'h00;
+    buffer_7[298] = 8'h00;
+    buffer_7[299] = 8'h00;
+    buffer_7[300] = 8'h00;
+    buffer_7[301] = 8'h00;
+    buffer_7[302] = 8'h00;
+    buffer_7[303] = 8'h00;
+    buffer_7[304] = 8'h00;
+    buffer_7[305] = 8'h00;
+    buffer_7[306] = 8'h00;
+    buffer_7[307] = 8'h00;
+    buffer_7[308] = 8'h00;
+    buffer_7[309] = 8'h00;
+    buffer_7[310] = 8'h00;
+    buffer_7[311] = 8'h00;
+    buffer_7[312] = 8'h00;
+    buffer_7[313] = 8'h00;
+    buffer_7[314] = 8'h00;
+    buffer_7[315] = 8'h00;
+    buffer_7[316] = 8'h00;
+    buffer_7[317] = 8'h00;
+    buffer_7[318] = 8'h00;
+    buffer_7[319] = 8'h00;
+    buffer_7[320] = 8'h00;
+    buffer_7[321] = 8'h00;
+    buffer_7[322] = 8'h00;
+    buffer_7[323] = 8'h00;
+    buffer_7[324] = 8'h00;
+    buffer_7[325] = 8'h00;
+    buffer_7[326] = 8'h00;
+    buffer_7[327] = 8'h00;
+    buffer_7[328] = 8'h00;
+    buffer_7[329] = 8'h00;
+    buffer_7[330] = 8'h00;
+    buffer_7[331] = 8'h00;
+    buffer_7[332] = 8'h00;
+    buffer_7[333] = 8'h00;
+    buffer_7[334] = 8'h00;
+    buffer_7[335] = 8'h00;
+    buffer_7[336] = 8'h00;
+    buffer_7[337] = 8'h00;
+    buffer_7[338] = 8'h00;
+    buffer_7[339] = 8'h00;
+    buffer_7[340] = 8'h00;
+    buffer_7[341] = 8'h00;
+    buffer_7[342] = 8'h00;
+    buffer_7[343] = 8'h00;
+    buffer_7[344] = 8'h00;
+    buffer_7[345] = 8'h00;
+    buffer_7[346] = 8'h00;
+    buffer_7[347] = 8'h00;
+    buffer_7[348] = 8'h00;
+    buffer_7[349] = 8'h00;
+    buffer_7[350] = 8'h00;
+    buffer_7[351] = 8'h00;
+    buffer_7[352] = 8'h00;
+    buffer_7[353] = 8'h00;
+    buffer_7[354] = 8'h00;
+    buffer_7[355] = 8'h00;
+    buffer_7[356] = 8'h00;
+    buffer_7[357] = 8'h00;
+    buffer_7[358] = 8'h00;
+    buffer_7[359] = 8'h00;
+    buffer_7[360] = 8'h00;
+    buffer_7[361] = 8'h00;
+    buffer_7[362] = 8'h00;
+    buffer_7[363] = 8'h00;
+    buffer_7[364] = 8'h00;
+    buffer_7[365] = 8'h00;
+    buffer_7[366] = 8'h00;
+    buffer_7[367] = 8'h00;
+    buffer_7[368] = 8'h00;
+    buffer_7[369] = 8'h00;
+    buffer_7[370] = 8'h00;
+    buffer_7[371] = 8'h00;
+    buffer_7[372] = 8'h00;
+    buffer_7[373] = 8'h00;
+    buffer_7[374] = 8'h00;
+    buffer_7[375] = 8'h00;
+    buffer_7[376] = 8'h00;
+    buffer_7[377] = 8'h00;
+    buffer_7[378] = 8'h00;
+    buffer_7[379] = 8'h00;
+    buffer_7[380] = 8'h00;
+    buffer_7[381] = 8'h00;
+    buffer_7[382] = 8'h00;
+    buffer_7[383] = 8'h00;
+    buffer_7[384] = 8'h00;
+    buffer_7[385] = 8'h00;
+    buffer_7[386] = 8'h00;
+    buffer_7[387] = 8'h00;
+    buffer_7[388] = 8'h00;
+    buffer_7[389] = 8'h00;
+    buffer_7[390] = 8'h00;
+    buffer_7[391] = 8'h00;
+    buffer_7[392] = 8'h00;
+    buffer_7[393] = 8'h00;
+    buffer_7[394] = 8'h00;
+    buffer_7[395] = 8'h00;
+    buffer_7[396] = 8'h00;
+    buffer_7[397] = 8'h00;
+    buffer_7[398] = 8'h00;
+    buffer_7[399] = 8'h00;
+    buffer_7[400] = 8'h00;
+    buffer_7[401] = 8'h00;
+    buffer_7[402] = 8'h00;
+    buffer_7[403] = 8'h00;
+    buffer_7[404] = 8'h00;
+    buffer_7[405] = 8'h00;
+    buffer_7[406] = 8'h00;
+    buffer_7[407] = 8'h00;
+    buffer_7[408] = 8'h00;
+    buffer_7[409] = 8'h00;
+    buffer_7[410] = 8'h00;
+    buffer_7[411] = 8'h00;
+    buffer_7[412] = 8'h00;
+    buffer_7[413] = 8'h00;
+    buffer_7[414] = 8'h00;
+    buffer_7[415] = 8'h00;
+    buffer_7[416] = 8'h00;
+    buffer_7[417] = 8'h00;
+    buffer_7[418] = 8'h00;
+    buffer_7[419] = 8'h00;
+    buffer_7[420] = 8'h00;
+    buffer_7[421] = 8'h00;
+    buffer_7[422] = 8'h00;
+    buffer_7[423] = 8'h00;
+    buffer_7[424] = 8'h00;
+    buffer_7[425] = 8'h00;
+    buffer_7[426] = 8'h00;
+    buffer_7[427] = 8'h00;
+    buffer_7[428] = 8'h00;
+    buffer_7[429] = 8'h00;
+    buffer_7[430] = 8'h00;
+    buffer_7[431] = 8'h00;
+    buffer_7[432] = 8'h00;
+    buffer_7[433] = 8'h00;
+    buffer_7[434] = 8'h00;
+    buffer_7[435] = 8'h00;
+    buffer_7[436] = 8'h00;
+    buffer_7[437] = 8'h00;
+    buffer_7[438] = 8'h00;
+    buffer_7[439] = 8'h00;
+    buffer_7[440] = 8'h00;
+    buffer_7[441] = 8'h00;
+    buffer_7[442] = 8'h00;
+    buffer_7[443] = 8'h00;
+    buffer_7[444] = 8'h00;
+    buffer_7[445] = 8'h00;
+    buffer_7[446] = 8'h00;
+    buffer_7[447] = 8'h00;
+    buffer_7[448] = 8'h00;
+    buffer_7[449] = 8'h00;
+    buffer_7[450] = 8'h00;
+    buffer_7[451] = 8'h00;
+    buffer_7[452] = 8'h00;
+    buffer_7[453] = 8'h00;
+    buffer_7[454] = 8'h00;
+    buffer_7[455] = 8'h00;
+    buffer_7[456] = 8'h00;
+    buffer_7[457] = 8'h00;
+    buffer_7[458] = 8'h00;
+    buffer_7[459] = 8'h00;
+    buffer_7[460] = 8'h00;
+    buffer_7[461] = 8'h00;
+    buffer_7[462] = 8'h00;
+    buffer_7[463] = 8'h00;
+    buffer_7[464] = 8'h00;
+    buffer_7[465] = 8'h00;
+    buffer_7[466] = 8'h00;
+    buffer_7[467] = 8'h00;
+    buffer_7[468] = 8'h00;
+    buffer_7[469] = 8'h00;
+    buffer_7[470] = 8'h00;
+    buffer_7[471] = 8'h00;
+    buffer_7[472] = 8'h00;
+    buffer_7[473] = 8'h00;
+    buffer_7[474] = 8'h00;
+    buffer_7[475] = 8'h00;
+    buffer_7[476] = 8'h00;
+    buffer_7[477] = 8'h00;
+    buffer_7[478] = 8'h00;
+    buffer_7[479] = 8'h00;
+    buffer_7[480] = 8'h00;
+    buffer_7[481] = 8'h00;
+    buffer_7[482] = 8'h00;
+    buffer_7[483] = 8'h00;
+    buffer_7[484] = 8'h00;
+    buffer_7[485] = 8'h00;
+    buffer_7[486] = 8'h00;
+    buffer_7[487] = 8'h00;
+    buffer_7[488] = 8'h00;
+    buffer_7[489] = 8'h00;
+    buffer_7[490] = 8'h00;
+    buffer_7[491] = 8'h00;
+    buffer_7[492] = 8'h00;
+    buffer_7[493] = 8'h00;
+    buffer_7[494] = 8'h00;
+    buffer_7[495] = 8'h00;
+    buffer_7[496] = 8'h00;
+    buffer_7[497] = 8'h00;
+    buffer_7[498] = 8'h00;
+    buffer_7[499] = 8'h00;
+    buffer_7[500] = 8'h00;
+    buffer_7[501] = 8'h00;
+    buffer_7[502] = 8'h00;
+    buffer_7[503] = 8'h00;
+    buffer_7[504] = 8'h00;
+    buffer_7[505] = 8'h00;
+    buffer_7[506] = 8'h00;
+    buffer_7[507] = 8'h00;
+    buffer_7[508] = 8'h00;
+    buffer_7[509] = 8'h00;
+    buffer_7[510] = 8'h00;
+    buffer_7[511] = 8'h00;
+    buffer_7[512] = 8'h00;
+    buffer_7[513] = 8'h00;
+    buffer_7[514] = 8'h00;
+    buffer_7[515] = 8'h00;
+    buffer_7[516] = 8'h00;
+    buffer_7[517] = 8'h00;
+    buffer_7[518] = 8'h00;
+    buffer_7[519] = 8'h00;
+    buffer_7[520] = 8'h00;
+    buffer_7[521] = 8'h00;
+    buffer_7[522] = 8'h00;
+    buffer_7[523] = 8'h00;
+    buffer_7[524] = 8'h00;
+    buffer_7[525] = 8'h00;
+    buffer_7[526] = 8'h00;
+    buffer_7[527] = 8'h00;
+    buffer_7[528] = 8'h00;
+    buffer_7[529] = 8'h00;
+    buffer_7[530] = 8'h00;
+    buffer_7[531] = 8'h00;
+    buffer_7[532] = 8'h00;
+    buffer_7[533] = 8'h00;
+    buffer_7[534] = 8'h00;
+    buffer_7[535] = 8'h00;
+    buffer_7[536] = 8'h00;
+    buffer_7[537] = 8'h00;
+    buffer_7[538] = 8'h00;
+    buffer_7[539] = 8'h00;
+    buffer_7[540] = 8'h00;
+    buffer_7[541] = 8'h00;
+    buffer_7[542] = 8'h00;
+    buffer_7[543] = 8'h00;
+    buffer_7[544] = 8'h00;
+    buffer_7[545] = 8'h00;
+    buffer_7[546] = 8'h00;
+    buffer_7[547] = 8'h00;
+    buffer_7[548] = 8'h00;
+    buffer_7[549] = 8'h00;
+    buffer_7[550] = 8'h00;
+    buffer_7[551] = 8'h00;
+    buffer_7[552] = 8'h00;
+    buffer_7[553] = 8'h00;
+    buffer_7[554] = 8'h00;
+    buffer_7[555] = 8'h00;
+    buffer_7[556] = 8'h00;
+    buffer_7[557] = 8'h00;
+    buffer_7[558] = 8'h00;
+    buffer_7[559] = 8'h00;
+    buffer_7[560] = 8'h00;
+    buffer_7[561] = 8'h00;
+    buffer_7[562] = 8'h00;
+    buffer_7[563] = 8'h00;
+    buffer_7[564] = 8'h00;
+    buffer_7[565] = 8'h00;
+    buffer_7[566] = 8'h00;
+    buffer_7[567] = 8'h00;
+    buffer_7[568] = 8'h00;
+    buffer_7[569] = 8'h00;
+    buffer_7[570] = 8'h00;
+    buffer_7[571] = 8'h00;
+    buffer_7[572] = 8'h00;
+    buffer_7[573] = 8'h00;
+    buffer_7[574] = 8'h00;
+    buffer_7[575] = 8'h00;
+    buffer_7[576] = 8'h00;
+    buffer_7[577] = 8'h00;
+    buffer_7[578] = 8'h00;
+    buffer_7[579] = 8'h00;
+    buffer_7[580] = 8'h00;
+    buffer_7[581] = 8'h00;
+    buffer_7[582] = 8'h00;
+    buffer_7[583] = 8'h00;
+    buffer_7[584] = 8'h00;
+    buffer_7[585] = 8'h00;
+    buffer_7[586] = 8'h00;
+    buffer_7[587] = 8'h00;
+    buffer_7[588] = 8'h00;
+    buffer_7[589] = 8'h00;
+    buffer_7[590] = 8'h00;
+    buffer_7[591] = 8'h00;
+    buffer_7[592] = 8'h00;
+    buffer_7[593] = 8'h00;
+    buffer_7[594] = 8'h00;
+    buffer_7[595] = 8'h00;
+    buffer_7[596] = 8'h00;
+    buffer_7[597] = 8'h00;
+    buffer_7[598] = 8'h00;
+    buffer_7[599] = 8'h00;
+    buffer_7[600] = 8'h00;
+    buffer_7[601] = 8'h00;
+    buffer_7[602] = 8'h00;
+    buffer_7[603] = 8'h00;
+    buffer_7[604] = 8'h00;
+    buffer_7[605] = 8'h00;
+    buffer_7[606] = 8'h00;
+    buffer_7[607] = 8'h00;
+    buffer_7[608] = 8'h00;
+    buffer_7[609] = 8'h00;
+    buffer_7[610] = 8'h00;
+    buffer_7[611] = 8'h00;
+    buffer_7[612] = 8'h00;
+    buffer_7[613] = 8'h00;
+    buffer_7[614] = 8'h00;
+    buffer_7[615] = 8'h00;
+    buffer_7[616] = 8'h00;
+    buffer_7[617] = 8'h00;
+    buffer_7[618] = 8'h00;
+    buffer_7[619] = 8'h00;
+    buffer_7[620] = 8'h00;
+    buffer_7[621] = 8'h00;
+    buffer_7[622] = 8'h00;
+    buffer_7[623] = 8'h00;
+    buffer_7[624] = 8'h00;
+    buffer_7[625] = 8'h00;
+    buffer_7[626] = 8'h00;
+    buffer_7[627] = 8'h00;
+    buffer_7[628] = 8'h00;
+    buffer_7[629] = 8'h00;
+    buffer_7[630] = 8'h00;
+    buffer_7[631] = 8'h00;
+    buffer_7[632] = 8'h00;
+    buffer_7[633] = 8'h00;
+    buffer_7[634] = 8'h00;
+    buffer_7[635] = 8'h00;
+    buffer_7[636] = 8'h00;
+    buffer_7[637] = 8'h00;
+    buffer_7[638] = 8'h00;
+    buffer_7[639] = 8'h00;
+    buffer_7[640] = 8'h00;
+    buffer_7[641] = 8'h00;
+    buffer_7[642] = 8'h00;
+    buffer_7[643] = 8'h00;
+    buffer_7[644] = 8'h00;
+    buffer_7[645] = 8'h00;
+    buffer_7[646] = 8'h00;
+    buffer_7[647] = 8'h00;
+    buffer_7[648] = 8'h00;
+    buffer_7[649] = 8'h00;
+    buffer_7[650] = 8'h00;
+    buffer_7[651] = 8'h00;
+    buffer_7[652] = 8'h00;
+    buffer_7[653] = 8'h00;
+    buffer_7[654] = 8'h00;
+    buffer_7[655] = 8'h00;
+    buffer_7[656] = 8'h00;
+    buffer_7[657] = 8'h00;
+    buffer_7[658] = 8'h00;
+    buffer_7[659] = 8'h00;
+    buffer_7[660] = 8'h00;
+    buffer_7[661] = 8'h00;
+    buffer_7[662] = 8'h00;
+    buffer_7[663] = 8'h00;
+    buffer_7[664] = 8'h00;
+    buffer_7[665] = 8'h00;
+    buffer_7[666] = 8'h00;
+    buffer_7[667] = 8'h00;
+    buffer_7[668] = 8'h00;
+    buffer_7[669] = 8'h00;
+    buffer_7[670] = 8'h00;
+    buffer_7[671] = 8'h00;
+    buffer_7[672] = 8'h00;
+    buffer_7[673] = 8'h00;
+    buffer_7[674] = 8'h00;
+    buffer_7[675] = 8'h00;
+    buffer_7[676] = 8'h00;
+    buffer_7[677] = 8'h00;
+    buffer_7[678] = 8'h00;
+    buffer_7[679] = 8'h00;
+    buffer_7[680] = 8'h00;
+    buffer_7[681] = 8'h00;
+    buffer_7[682] = 8'h00;
+    buffer_7[683] = 8'h00;
+    buffer_7[684] = 8'h00;
+    buffer_7[685] = 8'h00;
+    buffer_7[686] = 8'h00;
+    buffer_7[687] = 8'h00;
+    buffer_7[688] = 8'h00;
+    buffer_7[689] = 8'h00;
+    buffer_7[690] = 8'h00;
+    buffer_7[691] = 8'h00;
+    buffer_7[692] = 8'h00;
+    buffer_7[693] = 8'h00;
+    buffer_7[694] = 8'h00;
+    buffer_7[695] = 8'h00;
+    buffer_7[696] = 8'h00;
+    buffer_7[697] = 8'h00;
+    buffer_7[698] = 8'h00;
+    buffer_7[699] = 8'h00;
+    buffer_7[700] = 8'h00;
+    buffer_7[701] = 8'h00;
+    buffer_7[702] = 8'h00;
+    buffer_7[703] = 8'h00;
+    buffer_7[704] = 8'h00;
+    buffer_7[705] = 8'h00;
+    buffer_7[706] = 8'h00;
+    buffer_7[707] = 8'h00;
+    buffer_7[708] = 8'h00;
+    buffer_7[709] = 8'h00;
+    buffer_7[710] = 8'h00;
+    buffer_7[711] = 8'h00;
+    buffer_7[712] = 8'h00;
+    buffer_7[713] = 8'h00;
+    buffer_7[714] = 8'h00;
+    buffer_7[715] = 8'h00;
+    buffer_7[716] = 8'h00;
+    buffer_7[717] = 8'h00;
+    buffer_7[718] = 8'h00;
+    buffer_7[719] = 8'h00;
+    buffer_7[720] = 8'h00;
+    buffer_7[721] = 8'h00;
+    buffer_7[722] = 8'h00;
+    buffer_7[723] = 8'h00;
+    buffer_7[724] = 8'h00;
+    buffer_7[725] = 8'h00;
+    buffer_7[726] = 8'h00;
+    buffer_7[727] = 8'h00;
+    buffer_7[728] = 8'h00;
+    buffer_7[729] = 8'h00;
+    buffer_7[730] = 8'h00;
+    buffer_7[731] = 8'h00;
+    buffer_7[732] = 8'h00;
+    buffer_7[733] = 8'h00;
+    buffer_7[734] = 8'h00;
+    buffer_7[735] = 8'h00;
+    buffer_7[736] = 8'h00;
+    buffer_7[737] = 8'h00;
+    buffer_7[738] = 8'h00;
+    buffer_7[739] = 8'h00;
+    buffer_7[740] = 8'h00;
+    buffer_7[741] = 8'h00;
+    buffer_7[742] = 8'h00;
+    buffer_7[743] = 8'h00;
+    buffer_7[744] = 8'h00;
+    buffer_7[745] = 8'h00;
+    buffer_7[746] = 8'h00;
+    buffer_7[747] = 8'h00;
+    buffer_7[748] = 8'h00;
+    buffer_7[749] = 8'h00;
+    buffer_7[750] = 8'h00;
+    buffer_7[751] = 8'h00;
+    buffer_7[752] = 8'h00;
+    buffer_7[753] = 8'h00;
+    buffer_7[754] = 8'h00;
+    buffer_7[755] = 8'h00;
+    buffer_7[756] = 8'h00;
+    buffer_7[757] = 8'h00;
+    buffer_7[758] = 8'h00;
+    buffer_7[759] = 8'h00;
+    buffer_7[760] = 8'h00;
+    buffer_7[761] = 8'h00;
+    buffer_7[762] = 8'h00;
+    buffer_7[763] = 8'h00;
+    buffer_7[764] = 8'h00;
+    buffer_7[765] = 8'h00;
+    buffer_7[766] = 8'h00;
+    buffer_7[767] = 8'h00;
+    buffer_7[768] = 8'h00;
+    buffer_7[769] = 8'h00;
+    buffer_7[770] = 8'h00;
+    buffer_7[771] = 8'h00;
+    buffer_7[772] = 8'h00;
+    buffer_7[773] = 8'h00;
+    buffer_7[774] = 8'h00;
+    buffer_7[775] = 8'h00;
+    buffer_7[776] = 8'h00;
+    buffer_7[777] = 8'h00;
+    buffer_7[778] = 8'h00;
+    buffer_7[779] = 8'h00;
+    buffer_7[780] = 8'h00;
+    buffer_7[781] = 8'h00;
+    buffer_7[782] = 8'h00;
+    buffer_7[783] = 8'h00;
+    buffer_7[784] = 8'h00;
+    buffer_7[785] = 8'h00;
+    buffer_7[786] = 8'h00;
+    buffer_7[787] = 8'h00;
+    buffer_7[788] = 8'h00;
+    buffer_7[789] = 8'h00;
+    buffer_7[790] = 8'h00;
+    buffer_7[791] = 8'h00;
+    buffer_7[792] = 8'h00;
+    buffer_7[793] = 8'h00;
+    buffer_7[794] = 8'h00;
+    buffer_7[795] = 8'h00;
+    buffer_7[796] = 8'h00;
+    buffer_7[797] = 8'h00;
+    buffer_7[798] = 8'h00;
+    buffer_7[799] = 8'h00;
+    buffer_7[800] = 8'h00;
+    buffer_7[801] = 8'h00;
+    buffer_7[802] = 8'h00;
+    buffer_7[803] = 8'h00;
+    buffer_7[804] = 8'h00;
+    buffer_7[805] = 8'h00;
+    buffer_7[806] = 8'h00;
+    buffer_7[807] = 8'h00;
+    buffer_7[808] = 8'h00;
+    buffer_7[809] = 8'h00;
+    buffer_7[810] = 8'h00;
+    buffer_7[811] = 8'h00;
+    buffer_7[812] = 8'h00;
+    buffer_7[813] = 8'h00;
+    buffer_7[814] = 8'h00;
+    buffer_7[815] = 8'h00;
+    buffer_7[816] = 8'h00;
+    buffer_7[817] = 8'h00;
+    buffer_7[818] = 8'h00;
+    buffer_7[819] = 8'h00;
+    buffer_7[820] = 8'h00;
+    buffer_7[821] = 8'h00;
+    buffer_7[822] = 8'h00;
+    buffer_7[823] = 8'h00;
+    buffer_7[824] = 8'h00;
+    buffer_7[825] = 8'h00;
+    buffer_7[826] = 8'h00;
+    buffer_7[827] = 8'h00;
+    buffer_7[828] = 8'h00;
+    buffer_7[829] = 8'h00;
+    buffer_7[830] = 8'h00;
+    buffer_7[831] = 8'h00;
+    buffer_7[832] = 8'h00;
+    buffer_7[833] = 8'h00;
+    buffer_7[834] = 8'h00;
+    buffer_7[835] = 8'h00;
+    buffer_7[836] = 8'h00;
+    buffer_7[837] = 8'h00;
+    buffer_7[838] = 8'h00;
+    buffer_7[839] = 8'h00;
+    buffer_7[840] = 8'h00;
+    buffer_7[841] = 8'h00;
+    buffer_7[842] = 8'h00;
+    buffer_7[843] = 8'h00;
+    buffer_7[844] = 8'h00;
+    buffer_7[845] = 8'h00;
+    buffer_7[846] = 8'h00;
+    buffer_7[847] = 8'h00;
+    buffer_7[848] = 8'h00;
+    buffer_7[849] = 8'h00;
+    buffer_7[850] = 8'h00;
+    buffer_7[851] = 8'h00;
+    buffer_7[852] = 8'h00;
+    buffer_7[853] = 8'h00;
+    buffer_7[854] = 8'h00;
+    buffer_7[855] = 8'h00;
+    buffer_7[856] = 8'h00;
+    buffer_7[857] = 8'h00;
+    buffer_7[858] = 8'h00;
+    buffer_7[859] = 8'h00;
+    buffer_7[860] = 8'h00;
+    buffer_7[861] = 8'h00;
+    buffer_7[862] = 8'h00;
+    buffer_7[863] = 8'h00;
+    buffer_7[864] = 8'h00;
+    buffer_7[865] = 8'h00;
+    buffer_7[866] = 8'h00;
+    buffer_7[867] = 8'h00;
+    buffer_7[868] = 8'h00;
+    buffer_7[869] = 8'h00;
+    buffer_7[870] = 8'h00;
+    buffer_7[871] = 8'h00;
+    buffer_7[872] = 8'h00;
+    buffer_7[873] = 8'h00;
+    buffer_7[874] = 8'h00;
+    buffer_7[875] = 8'h00;
+    buffer_7[876] = 8'h00;
+    buffer_7[877] = 8'h00;
+    buffer_7[878] = 8'h00;
+    buffer_7[879] = 8'h00;
+    buffer_7[880] = 8'h00;
+    buffer_7[881] = 8'h00;
+    buffer_7[882] = 8'h00;
+    buffer_7[883] = 8'h00;
+    buffer_7[884] = 8'h00;
+    buffer_7[885] = 8'h00;
+    buffer_7[886] = 8'h00;
+    buffer_7[887] = 8'h00;
+    buffer_7[888] = 8'h00;
+    buffer_7[889] = 8'h00;
+    buffer_7[890] = 8'h00;
+    buffer_7[891] = 8'h00;
+    buffer_7[892] = 8'h00;
+    buffer_7[893] = 8'h00;
+    buffer_7[894] = 8'h00;
+    buffer_7[895] = 8'h00;
+    buffer_7[896] = 8'h00;
+    buffer_7[897] = 8'h00;
+    buffer_7[898] = 8'h00;
+    buffer_7[899] = 8'h00;
+    buffer_7[900] = 8'h00;
+    buffer_7[901] = 8'h00;
+    buffer_7[902] = 8'h00;
+    buffer_7[903] = 8'h00;
+    buffer_7[904] = 8'h00;
+    buffer_7[905] = 8'h00;
+    buffer_7[906] = 8'h00;
+    buffer_7[907] = 8'h00;
+    buffer_7[908] = 8'h00;
+    buffer_7[909] = 8'h00;
+    buffer_7[910] = 8'h00;
+    buffer_7[911] = 8'h00;
+    buffer_7[912] = 8'h00;
+    buffer_7[913] = 8'h00;
+    buffer_7[914] = 8'h00;
+    buffer_7[915] = 8'h00;
+    buffer_7[916] = 8'h00;
+    buffer_7[917] = 8'h00;
+    buffer_7[918] = 8'h00;
+    buffer_7[919] = 8'h00;
+    buffer_7[920] = 8'h00;
+    buffer_7[921] = 8'h00;
+    buffer_7[922] = 8'h00;
+    buffer_7[923] = 8'h00;
+    buffer_7[924] = 8'h00;
+    buffer_7[925] = 8'h00;
+    buffer_7[926] = 8'h00;
+    buffer_7[927] = 8'h00;
+    buffer_7[928] = 8'h00;
+    buffer_7[929] = 8'h00;
+    buffer_7[930] = 8'h00;
+    buffer_7[931] = 8'h00;
+    buffer_7[932] = 8'h00;
+    buffer_7[933] = 8'h00;
+    buffer_7[934] = 8'h00;
+    buffer_7[935] = 8'h00;
+    buffer_7[936] = 8'h00;
+    buffer_7[937] = 8'h00;
+    buffer_7[938] = 8'h00;
+    buffer_7[939] = 8'h00;
+    buffer_7[940] = 8'h00;
+    buffer_7[941] = 8'h00;
+    buffer_7[942] = 8'h00;
+    buffer_7[943] = 8'h00;
+    buffer_7[944] = 8'h00;
+    buffer_7[945] = 8'h00;
+    buffer_7[946] = 8'h00;
+    buffer_7[947] = 8'h00;
+    buffer_7[948] = 8'h00;
+    buffer_7[949] = 8'h00;
+    buffer_7[950] = 8'h00;
+    buffer_7[951] = 8'h00;
+    buffer_7[952] = 8'h00;
+    buffer_7[953] = 8'h00;
+    buffer_7[954] = 8'h00;
+    buffer_7[955] = 8'h00;
+    buffer_7[956] = 8'h00;
+    buffer_7[957] = 8'h00;
+    buffer_7[958] = 8'h00;
+    buffer_7[959] = 8'h00;
+    buffer_7[960] = 8'h00;
+    buffer_7[961] = 8'h00;
+    buffer_7[962] = 8'h00;
+    buffer_7[963] = 8'h00;
+    buffer_7[964] = 8'h00;
+    buffer_7[965] = 8'h00;
+    buffer_7[966] = 8'h00;
+    buffer_7[967] = 8'h00;
+    buffer_7[968] = 8'h00;
+    buffer_7[969] = 8'h00;
+    buffer_7[970] = 8'h00;
+    buffer_7[971] = 8'h00;
+    buffer_7[972] = 8'h00;
+    buffer_7[973] = 8'h00;
+    buffer_7[974] = 8'h00;
+    buffer_7[975] = 8'h00;
+    buffer_7[976] = 8'h00;
+    buffer_7[977] = 8'h00;
+    buffer_7[978] = 8'h00;
+    buffer_7[979] = 8'h00;
+    buffer_7[980] = 8'h00;
+    buffer_7[981] = 8'h00;
+    buffer_7[982] = 8'h00;
+    buffer_7[983] = 8'h00;
+    buffer_7[984] = 8'h00;
+    buffer_7[985] = 8'h00;
+    buffer_7[986] = 8'h00;
+    buffer_7[987] = 8'h00;
+    buffer_7[988] = 8'h00;
+    buffer_7[989] = 8'h00;
+    buffer_7[990] = 8'h00;
+    buffer_7[991] = 8'h00;
+    buffer_7[992] = 8'h00;
+    buffer_7[993] = 8'h00;
+    buffer_7[994] = 8'h00;
+    buffer_7[995] = 8'h00;
+    buffer_7[996] = 8'h00;
+    buffer_7[997] = 8'h00;
+    buffer_7[998] = 8'h00;
+    buffer_7[999] = 8'h00;
+    buffer_7[1000] = 8'h00;
+    buffer_7[1001] = 8'h00;
+    buffer_7[1002] = 8'h00;
+    buffer_7[1003] = 8'h00;
+    buffer_7[1004] = 8'h00;
+    buffer_7[1005] = 8'h00;
+    buffer_7[1006] = 8'h00;
+    buffer_7[1007] = 8'h00;
+    buffer_7[1008] = 8'h00;
+    buffer_7[1009] = 8'h00;
+    buffer_7[1010] = 8'h00;
+    buffer_7[1011] = 8'h00;
+    buffer_7[1012] = 8'h00;
+    buffer_7[1013] = 8'h00;
+    buffer_7[1014] = 8'h00;
+    buffer_7[1015] = 8'h00;
+    buffer_7[1016] = 8'h00;
+    buffer_7[1017] = 8'h00;
+    buffer_7[1018] = 8'h00;
+    buffer_7[1019] = 8'h00;
+    buffer_7[1020] = 8'h00;
+    buffer_7[1021] = 8'h00;
+    buffer_7[1022] = 8'h00;
+    buffer_7[1023] = 8'h00;
+  end
+  always @(posedge clk) begin
+    if (x_take)
+      buffer_7[\$signature__addr ] <= x__payload[7:0];
+  end
+  reg [7:0] _13_;
+  always @(posedge clk) begin
+    if (ce) begin
+      _13_ <= buffer_7[{ block, w__payload[159:156] }];
+    end
+  end
+  assign \rd__data$170  = _13_;
+  reg [7:0] buffer_8 [1023:0];
+  initial begin
+    buffer_8[0] = 8'h00;
+    buffer_8[1] = 8'h00;
+    buffer_8[2] = 8'h00;
+    buffer_8[3] = 8'h00;
+    buffer_8[4] = 8'h00;
+    buffer_8[5] = 8'h00;
+    buffer_8[6] = 8'h00;
+    buffer_8[7] = 8'h00;
+    buffer_8[8] = 8'h00;
+    buffer_8[9] = 8'h00;
+    buffer_8[10] = 8'h00;
+    buffer_8[11] = 8'h00;
+    buffer_8[12] = 8'h00;
+    buffer_8[13] = 8'h00;
+    buffer_8[14] = 8'h00;
+    buffer_8[15] = 8'h00;
+    buffer_8[16] = 8'h00;
+    buffer_8[17] = 8'h00;
+    buffer_8[18] = 8'h00;
+    buffer_8[19] = 8'h00;
+    buffer_8[20] = 8'h00;
+    buffer_8[21] = 8'h00;
+    buffer_8[22] = 8'h00;
+    buffer_8[23] = 8'h00;
+    buffer_8[24] = 8'h00;
+    buffer_8[25] = 8'h00;
+    buffer_8[26] = 8'h00;
+    buffer_8[27] = 8'h00;
+    buffer_8[28] = 8'h00;
+    buffer_8[29] = 8'h00;
+    buffer_8[30] = 8'h00;
+    buffer_8[31] = 8'h00;
+    buffer_8[32] = 8'h00;
+    buffer_8[33] = 8'h00;
+    buffer_8[34] = 8'h00;
+    buffer_8[35] = 8'h00;
+    buffer_8[36] = 8'h00;
+    buffer_8[37] = 8'h00;
+    buffer_8[38] = 8'h00;
+    buffer_8[39] = 8'h00;
+    buffer_8[40] = 8'h00;
+    buffer_8[41] = 8'h00;
+    buffer_8[42] = 8'h00;
+    buffer_8[43] = 8'h00;
+    buffer_8[44] = 8'h00;
+    buffer_8[45] = 8'h00;
+    buffer_8[46] = 8'h00;
+    buffer_8[47] = 8'h00;
+    buffer_8[48] = 8'h00;
+    buffer_8[49] = 8'h00;
+    buffer_8[50] = 8'h00;
+    buffer_8[51] = 8'h00;
+    buffer_8[52] = 8'h00;
+    buffer_8[53] = 8'h00;
+    buffer_8[54] = 8'h00;
+    buffer_8[55] = 8'h00;
+    buffer_8[56] = 8'h00;
+    buffer_8[57] = 8'h00;
+    buffer_8[58] = 8'h00;
+    buffer_8[59] = 8'h00;
+    buffer_8[60] = 8'h00;
+    buffer_8[61] = 8'h00;
+    buffer_8[62] = 8'h00;
+    buffer_8[63] = 8'h00;
+    buffer_8[64] = 8'h00;
+    buffer_8[65] = 8'h00;
+    buffer_8[66] = 8'h00;
+    buffer_8[67] = 8'h00;
+    buffer_8[68] = 8'h00;
+    buffer_8[69] = 8'h00;
+    buffer_8[70] = 8'h00;
+    buffer_8[71] = 8'h00;
+    buffer_8[72] = 8'h00;
+    buffer_8[73] = 8'h00;
+    buffer_8[74] = 8'h00;
+    buffer_8[75] = 8'h00;
+    buffer_8[76] = 8'h00;
+    buffer_8[77] = 8'h00;
+    buffer_8[78] = 8'h00;
+    buffer_8[79] = 8'h00;
+    buffer_8[80] = 8'h00;
+    buffer_8[81] = 8'h00;
+    buffer_8[82] = 8'h00;
+    buffer_8[83] = 8'h00;
+    buffer_8[84] = 8'h00;
+    buffer_8[85] = 8'h00;
+    buffer_8[86] = 8'h00;
+    buffer_8[87] = 8'h00;
+    buffer_8[88] = 8'h00;
+    buffer_8[89] = 8'h00;
+    buffer_8[90] = 8'h00;
+    buffer_8[91] = 8'h00;
+    buffer_8[92] = 8'h00;
+    buffer_8[93] = 8'h00;
+    buffer_8[94] = 8'h00;
+    buffer_8[95] = 8'h00;
+    buffer_8[96] = 8'h00;
+    buffer_8[97] = 8'h00;
+    buffer_8[98] = 8'h00;
+    buffer_8[99] = 8'h00;
+    buffer_8[100] = 8'h00;
+    buffer_8[101] = 8'h00;
+    buffer_8[102] = 8'h00;
+    buffer_8[103] = 8'h00;
+    buffer_8[104] = 8'h00;
+    buffer_8[105] = 8'h00;
+    buffer_8[106] = 8'h00;
+    buffer_8[107] = 8'h00;
+    buffer_8[108] = 8'h00;
+    buffer_8[109] = 8'h00;
+    buffer_8[110] = 8'h00;
+    buffer_8[111] = 8'h00;
+    buffer_8[112] = 8'h00;
+    buffer_8[113] = 8'h00;
+    buffer_8[114] = 8'h00;
+    buffer_8[115] = 8'h00;
+    buffer_8[116] = 8'h00;
+    buffer_8[117] = 8'h00;
+    buffer_8[118] = 8'h00;
+    buffer_8[119] = 8'h00;
+    buffer_8[120] = 8'h00;
+    buffer_8[121] = 8'h00;
+    buffer_8[122] = 8'h00;
+    buffer_8[123] = 8'h00;
+    buffer_8[124] = 8'h00;
+    buffer_8[125] = 8'h00;
+    buffer_8[126] = 8'h00;
+    buffer_8[127] = 8'h00;
+    buffer_8[128] = 8'h00;
+    buffer_8[129] = 8'h00;
+    buffer_8[130] = 8'h00;
+    buffer_8[131] = 8'h00;
+    buffer_8[132] = 8'h00;
+    buffer_8[133] = 8'h00;
+    buffer_8[134] = 8'h00;
+    buffer_8[135] = 8'h00;
+    buffer_8[136] = 8'h00;
+    buffer_8[137] = 8'h00;
+    buffer_8[138] = 8'h00;
+    buffer_8[139] = 8'h00;
+    buffer_8[140] = 8'h00;
+    buffer_8[141] = 8'h00;
+    buffer_8[142] = 8'h00;
+    buffer_8[143] = 8'h00;
+    buffer_8[144] = 8'h00;
+    buffer_8[145] = 8'h00;
+    buffer_8[146] = 8'h00;
+    buffer_8[147] = 8'h00;
+    buffer_8[148] = 8'h00;
+    buffer_8[149] = 8'h00;
+    buffer_8[150] = 8'h00;
+    buffer_8[151] = 8'h00;
+    buffer_8[152] = 8'h00;
+    buffer_8[153] = 8'h00;
+    buffer_8[154] = 8'h00;
+    buffer_8[155] = 8'h00;
+    buffer_8[156] = 8'h00;
+    buffer_8[157] = 8'h00;
+    buffer_8[158] = 8'h00;
+    buffer_8[159] = 8'h00;
+    buffer_8[160] = 8'h00;
+    buffer_8[161] = 8'h00;
+    buffer_8[162] = 8'h00;
+    buffer_8[163] = 8'h00;
+    buffer_8[164] = 8'h00;
+    buffer_8[165] = 8'h00;
+    buffer_8[166] = 8'h00;
+    buffer_8[167] = 8'h00;
+    buffer_8[168] = 8'h00;
+    buffer_8[169] = 8'h00;
+    buffer_8[170] = 8'h00;
+    buffer_8[171] = 8'h00;
+    buffer_8[172] = 8'h00;
+    buffer_8[173] = 8'h00;
+    buffer_8[174] = 8'h00;
+    buffer_8[175] = 8'h00;
+    buffer_8[176] = 8'h00;
+    buffer_8[177] = 8'h00;
+    buffer_8[178] = 8'h00;
+    buffer_8[179] = 8'h00;
+    buffer_8[180] = 8'h00;
+    buffer_8[181] = 8'h00;
+    buffer_8[182] = 8'h00;
+    buffer_8[183] = 8'h00;
+    buffer_8[184] = 8'h00;
+    buffer_8[185] = 8'h00;
+    buffer_8[186] = 8'h00;
+    buffer_8[187] = 8'h00;
+    buffer_8[188] = 8'h00;
+    buffer_8[189] = 8'h00;
+    buffer_8[190] = 8'h00;
+    buffer_8[191] = 8'h00;
+    buffer_8[192] = 8'h00;
+    buffer_8[193] = 8'h00;
+    buffer_8[194] = 8'h00;
+    buffer_8[195] = 8'h00;
+    buffer_8[196] = 8'h00;
+    buffer_8[197] = 8'h00;
+    buffer_8[198] = 8'h00;
+    buffer_8[199] = 8'h00;
+    buffer_8[200] = 8'h00;
+    buffer_8[201] = 8'h00;
+    buffer_8[202] = 8'h00;
+    buffer_8[203] = 8'h00;
+    buffer_8[204] = 8'h00;
+    buffer_8[205] = 8'h00;
+    buffer_8[206] = 8'h00;
+    buffer_8[207] = 8'h00;
+    buffer_8[208] = 8'h00;
+    buffer_8[209] = 8'h00;
+    buffer_8[210] = 8'h00;
+    buffer_8[211] = 8'h00;
+    buffer_8[212] = 8'h00;
+    buffer_8[213] = 8'h00;
+    buffer_8[214] = 8'h00;
+    buffer_8[215] = 8'h00;
+    buffer_8[216] = 8'h00;
+    buffer_8[217] = 8'h00;
+    buffer_8[218] = 8'h00;
+    buffer_8[219] = 8'h00;
+    buffer_8[220] = 8'h00;
+    buffer_8[221] = 8'h00;
+    buffer_8[222] = 8'h00;
+    buffer_8[223] = 8'h00;
+    buffer_8[224] = 8'h00;
+    buffer_8[225] = 8'h00;
+    buffer_8[226] = 8'h00;
+    buffer_8[227] = 8'h00;
+    buffer_8[228] = 8'h00;
+    buffer_8[229] = 8'h00;
+    buffer_8[230] = 8'h00;
+    buffer_8[231] = 8'h00;
+    buffer_8[232] = 8'h00;
+    buffer_8[233] = 8'h00;
+    buffer_8[234] = 8'h00;
+    buffer_8[235] = 8'h00;
+    buffer_8[236] = 8'h00;
+    buffer_8[237] = 8'h00;
+    buffer_8[238] = 8'h00;
+    buffer_8[239] = 8'h00;
+    buffer_8[240] = 8'h00;
+    buffer_8[241] = 8'h00;
+    buffer_8[242] = 8'h00;
+    buffer_8[243] = 8'h00;
+    buffer_8[244] = 8'h00;
+    buffer_8[245] = 8'h00;
+    buffer_8[246] = 8'h00;
+    buffer_8[247] = 8'h00;
+    buffer_8[248] = 8'h00;
+    buffer_8[249] = 8'h00;
+    buffer_8[250] = 8'h00;
+    buffer_8[251] = 8'h00;
+    buffer_8[252] = 8'h00;
+    buffer_8[253] = 8'h00;
+    buffer_8[254] = 8'h00;
+    buffer_8[255] = 8'h00;
+    buffer_8[256] = 8'h00;
+    buffer_8[257] = 8'h00;
+    buffer_8[258] = 8'h00;
+    buffer_8[259] = 8'h00;
+    buffer_8[260] = 8'h00;
+    buffer_8[261] = 8'h00;
+    buffer_8[262] = 8'h00;
+    buffer_8[263] = 8'h00;
+    buffer_8[264] = 8'h00;
+    buffer_8[265] = 8'h00;
+    buffer_8[266] = 8'h00;
+    buffer_8[267] = 8'h00;
+    buffer_8[268] = 8'h00;
+    buffer_8[269] = 8'h00;
+    buffer_8[270] = 8'h00;
+    buffer_8[271] = 8'h00;
+    buffer_8[272] = 8'h00;
+    buffer_8[273] = 8'h00;
+    buffer_8[274] = 8'h00;
+    buffer_8[275] = 8'h00;
+    buffer_8[276] = 8'h00;
+    buffer_8[277] = 8'h00;
+    buffer_8[278] = 8'h00;
+    buffer_8[279] = 8'h00;
+    buffer_8[280] = 8'h00;
+    buffer_8[281] = 8'h00;
+    buffer_8[282] = 8'h00;
+    buffer_8[283] = 8'h00;
+    buffer_8[284] = 8'h00;
+    buffer_8[285] = 8'h00;
+    buffer_8[286] = 8'h00;
+    buffer_8[287] = 8'h00;
+    buffer_8[288] = 8'h00;
+    buffer_8[289] = 8'h00;
+    buffer_8[290] = 8'h00;
+    buffer_8[291] = 8'h00;
+    buffer_8[292] = 8'h00;
+    buffer_8[293] = 8'h00;
+    buffer_8[294] = 8'h00;
+    buffer_8[295] = 8'h00;
+    buffer_8[296] = 8'h00;
+    buffer_8[297] = 8'h00;
+    buffer_8[298] = 8'h00;
+    buffer_8[299] = 8'h00;
+    buffer_8[300] = 8'h00;
+    buffer_8[301] = 8'h00;
+    buffer_8[302] = 8'h00;
+    buffer_8[303] = 8'h00;
+    buffer_8[304] = 8'h00;
+    buffer_8[305] = 8'h00;
+    buffer_8[306] = 8'h00;
+    buffer_8[307] = 8'h00;
+    buffer_8[308] = 8'h00;
+    buffer_8[309] = 8'h00;
+    buffer_8[310] = 8'h00;
+    buffer_8[311] = 8'h00;
+    buffer_8[312] = 8'h00;
+    buffer_8[313] = 8'h00;
+    buffer_8[314] = 8'h00;
+    buffer_8[315] = 8'h00;
+    buffer_8[316] = 8'h00;
+    buffer_8[317] = 8'h00;
+    buffer_8[318] = 8'h00;
+    buffer_8[319] = 8'h00;
+    buffer_8[320] = 8'h00;
+    buffer_8[321] = 8'h00;
+    buffer_8[322] = 8'h00;
+    buffer_8[323] = 8'h00;
+    buffer_8[324] = 8'h00;
+    buffer_8[325] = 8'h00;
+    buffer_8[326] = 8'h00;
+    buffer_8[327] = 8'h00;
+    buffer_8[328] = 8'h00;
+    buffer_8[329] = 8'h00;
+    buffer_8[330] = 8'h00;
+    buffer_8[331] = 8'h00;
+    buffer_8[332] = 8'h00;
+    buffer_8[333] = 8'h00;
+    buffer_8[334] = 8'h00;
+    buffer_8[335] = 8'h00;
+    buffer_8[336] = 8'h00;
+    buffer_8[337] = 8'h00;
+    buffer_8[338] = 8'h00;
+    buffer_8[339] = 8'h00;
+    buffer_8[340] = 8'h00;
+    buffer_8[341] = 8'h00;
+    buffer_8[342] = 8'h00;
+    buffer_8[343] = 8'h00;
+    buffer_8[344] = 8'h00;
+    buffer_8[345] = 8'h00;
+    buffer_8[346] = 8'h00;
+    buffer_8[347] = 8'h00;
+    buffer_8[348] = 8'h00;
+    buffer_8[349] = 8'h00;
+    buffer_8[350] = 8'h00;
+    buffer_8[351] = 8'h00;
+    buffer_8[352] = 8'h00;
+    buffer_8[353] = 8'h00;
+    buffer_8[354] = 8'h00;
+    buffer_8[355] = 8'h00;
+    buffer_8[356] = 8'h00;
+    buffer_8[357] = 8'h00;
+    buffer_8[358] = 8'h00;
+    buffer_8[359] = 8'h00;
+    buffer_8[360] = 8'h00;
+    buffer_8[361] = 8'h00;
+    buffer_8[362] = 8'h00;
+    buffer_8[363] = 8'h00;
+    buffer_8[364] = 8'h00;
+    buffer_8[365] = 8'h00;
+    buffer_8[366] = 8'h00;
+    buffer_8[367] = 8'h00;
+    buffer_8[368] = 8'h00;
+    buffer_8[369] = 8'h00;
+    buffer_8[370] = 8'h00;
+    buffer_8[371] = 8'h00;
+    buffer_8[372] = 8'h00;
+    buffer_8[373] = 8'h00;
+    buffer_8[374] = 8'h00;
+    buffer_8[375] = 8'h00;
+    buffer_8[376] = 8'h00;
+    buffer_8[377] = 8'h00;
+    buffer_8[378] = 8'h00;
+    buffer_8[379] = 8'h00;
+    buffer_8[380] = 8'h00;
+    buffer_8[381] = 8'h00;
+    buffer_8[382] = 8'h00;
+    buffer_8[383] = 8'h00;
+    buffer_8[384] = 8'h00;
+    buffer_8[385] = 8'h00;
+    buffer_8[386] = 8'h00;
+    buffer_8[387] = 8'h00;
+    buffer_8[388] = 8'h00;
+    buffer_8[389] = 8'h00;
+    buffer_8[390] = 8'h00;
+    buffer_8[391] = 8'h00;
+    buffer_8[392] = 8'h00;
+    buffer_8[393] = 8'h00;
+    buffer_8[394] = 8'h00;
+    buffer_8[395] = 8'h00;
+    buffer_8[396] = 8'h00;
+    buffer_8[397] = 8'h00;
+    buffer_8[398] = 8'h00;
+    buffer_8[399] = 8'h00;
+    buffer_8[400] = 8'h00;
+    buffer_8[401] = 8'h00;
+    buffer_8[402] = 8'h00;
+    buffer_8[403] = 8'h00;
+    buffer_8[404] = 8'h00;
+    buffer_8[405] = 8'h00;
+    buffer_8[406] = 8'h00;
+    buffer_8[407] = 8'h00;
+    buffer_8[408] = 8'h00;
+    buffer_8[409] = 8'h00;
+    buffer_8[410] = 8'h00;
+    buffer_8[411] = 8'h00;
+    buffer_8[412] = 8'h00;
+    buffer_8[413] = 8'h00;
+    buffer_8[414] = 8'h00;
+    buffer_8[415] = 8'h00;
+    buffer_8[416] = 8'h00;
+    buffer_8[417] = 8'h00;
+    buffer_8[418] = 8'h00;
+    buffer_8[419] = 8'h00;
+    buffer_8[420] = 8'h00;
+    buffer_8[421] = 8'h00;
+    buffer_8[422] = 8'h00;
+    buffer_8[423] = 8'h00;
+    buffer_8[424] = 8'h00;
+    buffer_8[425] = 8'h00;
+    buffer_8[426] = 8'h00;
+    buffer_8[427] = 8'h00;
+    buffer_8[428] = 8'h00;
+    buffer_8[429] = 8'h00;
+    buffer_8[430] = 8'h00;
+    buffer_8[431] = 8'h00;
+    buffer_8[432] = 8'h00;
+    buffer_8[433] = 8'h00;
+    buffer_8[434] = 8'h00;
+    buffer_8[435] = 8'h00;
+    buffer_8[436] = 8'h00;
+    buffer_8[437] = 8'h00;
+    buffer_8[438] = 8'h00;
+    buffer_8[439] = 8'h00;
+    buffer_8[440] = 8'h00;
+    buffer_8[441] = 8'h00;
+    buffer_8[442] = 8'h00;
+    buffer_8[443] = 8'h00;
+    buffer_8[444] = 8'h00;
+    buffer_8[445] = 8'h00;
+    buffer_8[446] = 8'h00;
+    buffer_8[447] = 8'h00;
+    buffer_8[448] = 8'h00;
+    buffer_8[449] = 8'h00;
+    buffer_8[450] = 8'h00;
+    buffer_8[451] = 8'h00;
+    buffer_8[452] = 8'h00;
+    buffer_8[453] = 8'h00;
+    buffer_8[454] = 8'h00;
+    buffer_8[455] = 8'h00;
+    buffer_8[456] = 8'h00;
+    buffer_8[457] = 8'h00;
+    buffer_8[458] = 8'h00;
+    buffer_8[459] = 8'h00;
+    buffer_8[460] = 8'h00;
+    buffer_8[461] = 8'h00;
+    buffer_8[462] = 8'h00;
+    buffer_8[463] = 8'h00;
+    buffer_8[464] = 8'h00;
+    buffer_8[465] = 8'h00;
+    buffer_8[466] = 8'h00;
+    buffer_8[467] = 8'h00;
+    buffer_8[468] = 8'h00;
+    buffer_8[469] = 8'h00;
+    buffer_8[470] = 8'h00;
+    buffer_8[471] = 8'h00;
+    buffer_8[472] = 8'h00;
+    buffer_8[473] = 8'h00;
+    buffer_8[474] = 8'h00;
+    buffer_8[475] = 8'h00;
+    buffer_8[476] = 8'h00;
+    buffer_8[477] = 8'h00;
+    buffer_8[478] = 8'h00;
+    buffer_8[479] = 8'h00;
+    buffer_8[480] = 8'h00;
+    buffer_8[481] = 8'h00;
+    buffer_8[482] = 8'h00;
+    buffer_8[483] = 8'h00;
+    buffer_8[484] = 8'h00;
+    buffer_8[485] = 8'h00;
+    buffer_8[486] = 8'h00;
+    buffer_8[487] = 8'h00;
+    buffer_8[488] = 8'h00;
+    buffer_8[489] = 8'h00;
+    buffer_8[490] = 8'h00;
+    buffer_8[491] = 8'h00;
+    buffer_8[492] = 8'h00;
+    buffer_8[493] = 8'h00;
+    buffer_8[494] = 8'h00;
+    buffer_8[495] = 8'h00;
+    buffer_8[496] = 8'h00;
+    buffer_8[497] = 8'h00;
+    buffer_8[498] = 8'h00;
+    buffer_8[499] = 8'h00;
+    buffer_8[500] = 8'h00;
+    buffer_8[501] = 8'h00;
+    buffer_8[502] = 8'h00;
+    buffer_8[503] = 8'h00;
+    buffer_8[504] = 8'h00;
+    buffer_8[505] = 8'h00;
+    buffer_8[506] = 8'h00;
+    buffer_8[507] = 8'h00;
+    buffer_8[508] = 8'h00;
+    buffer_8[509] = 8'h00;
+    buffer_8[510] = 8'h00;
+    buffer_8[511] = 8'h00;
+    buffer_8[512] = 8'h00;
+    buffer_8[513] = 8'h00;
+    buffer_8[514] = 8'h00;
+    buffer_8[515] = 8'h00;
+    buffer_8[516] = 8'h00;
+    buffer_8[517] = 8'h00;
+    buffer_8[518] = 8'h00;
+    buffer_8[519] = 8'h00;
+    buffer_8[520] = 8'h00;
+    buffer_8[521] = 8'h00;
+    buffer_8[522] = 8'h00;
+    buffer_8[523] = 8'h00;
+    buffer_8[524] = 8'h00;
+    buffer_8[525] = 8'h00;
+    buffer_8[526] = 8'h00;
+    buffer_8[527] = 8'h00;
+    buffer_8[528] = 8'h00;
+    buffer_8[529] = 8'h00;
+    buffer_8[530] = 8'h00;
+    buffer_8[531] = 8'h00;
+    buffer_8[532] = 8'h00;
+    buffer_8[533] = 8'h00;
+    buffer_8[534] = 8'h00;
+    buffer_8[535] = 8'h00;
+    buffer_8[536] = 8'h00;
+    buffer_8[537] = 8'h00;
+    buffer_8[538] = 8'h00;
+    buffer_8[539] = 8'h00;
+    buffer_8[540] = 8'h00;
+    buffer_8[541] = 8'h00;
+    buffer_8[542] = 8'h00;
+    buffer_8[543] = 8'h00;
+    buffer_8[544] = 8'h00;
+    buffer_8[545] = 8'h00;
+    buffer_8[546] = 8'h00;
+    buffer_8[547] = 8'h00;
+    buffer_8[548] = 8'h00;
+    buffer_8[549] = 8'h00;
+    buffer_8[550] = 8'h00;
+    buffer_8[551] = 8'h00;
+    buffer_8[552] = 8'h00;
+    buffer_8[553] = 8'h00;
+    buffer_8[554] = 8'h00;
+    buffer_8[555] = 8'h00;
+    buffer_8[556] = 8'h00;
+    buffer_8[557] = 8'h00;
+    buffer_8[558] = 8'h00;
+    buffer_8[559] = 8'h00;
+    buffer_8[560] = 8'h00;
+    buffer_8[561] = 8'h00;
+    buffer_8[562] = 8'h00;
+    buffer_8[563] = 8'h00;
+    buffer_8[564] = 8'h00;
+    buffer_8[565] = 8'h00;
+    buffer_8[566] = 8'h00;
+    buffer_8[567] = 8'h00;
+    buffer_8[568] = 8'h00;
+    buffer_8[569] = 8'h00;
+    buffer_8[570] = 8'h00;
+    buffer_8[571] = 8'h00;
+    buffer_8[572] = 8'h00;
+    buffer_8[573] = 8'h00;
+    buffer_8[574] = 8'h00;
+    buffer_8[575] = 8'h00;
+    buffer_8[576] = 8'h00;
+    buffer_8[577] = 8'h00;
+    buffer_8[578] = 8'h00;
+    buffer_8[579] = 8'h00;
+    buffer_8[580] = 8'h00;
+    buffer_8[581] = 8'h00;
+    buffer_8[582] = 8'h00;
+    buffer_8[583] = 8'h00;
+    buffer_8[584] = 8'h00;
+    buffer_8[585] = 8'h00;
+    buffer_8[586] = 8'h00;
+    buffer_8[587] = 8'h00;
+    buffer_8[588] = 8'h00;
+    buffer_8[589] = 8'h00;
+    buffer_8[590] = 8'h00;
+    buffer_8[591] = 8'h00;
+    buffer_8[592] = 8'h00;
+    buffer_8[593] = 8'h00;
+    buffer_8[594] = 8'h00;
+    buffer_8[595] = 8'h00;
+    buffer_8[596] = 8'h00;
+    buffer_8[597] = 8'h00;
+    buffer_8[598] = 8'h00;
+    buffer_8[599] = 8'h00;
+    buffer_8[600] = 8'h00;
+    buffer_8[601] = 8'h00;
+    buffer_8[602] = 8'h00;
+    buffer_8[603] = 8'h00;
+    buffer_8[604] = 8'h00;
+    buffer_8[605] = 8'h00;
+    buffer_8[606] = 8'h00;
+    buffer_8[607] = 8'h00;
+    buffer_8[608] = 8'h00;
+    buffer_8[609] = 8'h00;
+    buffer_8[610] = 8'h00;
+    buffer_8[611] = 8'h00;
+    buffer_8[612] = 8'h00;
+    buffer_8[613] = 8'h00;
+    buffer_8[614] = 8'h00;
+    buffer_8[615] = 8'h00;
+    buffer_8[616] = 8'h00;
+    buffer_8[617] = 8'h00;
+    buffer_8[618] = 8'h00;
+    buffer_8[619] = 8'h00;
+    buffer_8[620] = 8'h00;
+    buffer_8[621] = 8'h00;
+    buffer_8[622] = 8'h00;
+    buffer_8[623] = 8'h00;
+    buffer_8[624] = 8'h00;
+    buffer_8[625] = 8'h00;
+    buffer_8[626] = 8'h00;
+    buffer_8[627] = 8'h00;
+    buffer_8[628] = 8'h00;
+    buffer_8[629] = 8'h00;
+    buffer_8[630] = 8'h00;
+    buffer_8[631] = 8'h00;
+    buffer_8[632] = 8'h00;
+    buffer_8[633] = 8'h00;
+    buffer_8[634] = 8'h00;
+    buffer_8[635] = 8'h00;
+    buffer_8[636] = 8'h00;
+    buffer_8[637] = 8'h00;
+    buffer_8[638] = 8'h00;
+    buffer_8[639] = 8'h00;
+    buffer_8[640] = 8'h00;
+    buffer_8[641] = 8'h00;
+    buffer_8[642] = 8'h00;
+    buffer_8[643] = 8'h00;
+    buffer_8[644] = 8'h00;
+    buffer_8[645] = 8'h00;
+    buffer_8[646] = 8'h00;
+    buffer_8[647] = 8'h00;
+    buffer_8[648] = 8'h00;
+    buffer_8[649] = 8'h00;
+    buffer_8[650] = 8'h00;
+    buffer_8[651] = 8'h00;
+    buffer_8[652] = 8'h00;
+    buffer_8[653] = 8'h00;
+    buffer_8[654] = 8'h00;
+    buffer_8[655] = 8'h00;
+    buffer_8[656] = 8'h00;
+    buffer_8[657] = 8'h00;
+    buffer_8[658] = 8'h00;
+    buffer_8[659] = 8'h00;
+    buffer_8[660] = 8'h00;
+    buffer_8[661] = 8'h00;
+    buffer_8[662] = 8'h00;
+    buffer_8[663] = 8'h00;
+    buffer_8[664] = 8'h00;
+    buffer_8[665] = 8'h00;
+    buffer_8[666] = 8'h00;
+    buffer_8[667] = 8'h00;
+    buffer_8[668] = 8'h00;
+    buffer_8[669] = 8'h00;
+    buffer_8[670] = 8'h00;
+    buffer_8[671] = 8'h00;
+    buffer_8[672] = 8'h00;
+    buffer_8[673] = 8'h00;
+    buffer_8[674] = 8'h00;
+    buffer_8[675] = 8'h00;
+    buffer_8[676] = 8'h00;
+    buffer_8[677] = 8'h00;
+    buffer_8[678] = 8'h00;
+    buffer_8[679] = 8'h00;
+    buffer_8[680] = 8'h00;
+    buffer_8[681] = 8'h00;
+    buffer_8[682] = 8'h00;
+    buffer_8[683] = 8'h00;
+    buffer_8[684] = 8'h00;
+    buffer_8[685] = 8'h00;
+    buffer_8[686] = 8'h00;
+    buffer_8[687] = 8'h00;
+    buffer_8[688] = 8'h00;
+    buffer_8[689] = 8'h00;
+    buffer_8[690] = 8'h00;
+    buffer_8[691] = 8'h00;
+    buffer_8[692] = 8'h00;
+    buffer_8[693] = 8'h00;
+    buffer_8[694] = 8'h00;
+    buffer_8[695] = 8'h00;
+    buffer_8[696] = 8'h00;
+    buffer_8[697] = 8'h00;
+    buffer_8[698] = 8'h00;
+    buffer_8[699] = 8'h00;
+    buffer_8[700] = 8'h00;
+    buffer_8[701] = 8'h00;
+    buffer_8[702] = 8'h00;
+    buffer_8[703] = 8'h00;
+    buffer_8[704] = 8'h00;
+    buffer_8[705] = 8'h00;
+    buffer_8[706] = 8'h00;
+    buffer_8[707] = 8'h00;
+    buffer_8[708] = 8'h00;
+    buffer_8[709] = 8'h00;
+    buffer_8[710] = 8'h00;
+    buffer_8[711] = 8'h00;
+    buffer_8[712] = 8'h00;
+    buffer_8[713] = 8'h00;
+    buffer_8[714] = 8'h00;
+    buffer_8[715] = 8'h00;
+    buffer_8[716] = 8'h00;
+    buffer_8[717] = 8'h00;
+    buffer_8[718] = 8'h00;
+    buffer_8[719] = 8'h00;
+    buffer_8[720] = 8'h00;
+    buffer_8[721] = 8'h00;
+    buffer_8[722] = 8'h00;
+    buffer_8[723] = 8'h00;
+    buffer_8[724] = 8'h00;
+    buffer_8[725] = 8'h00;
+    buffer_8[726] = 8'h00;
+    buffer_8[727] = 8'h00;
+    buffer_8[728] = 8'h00;
+    buffer_8[729] = 8'h00;
+    buffer_8[730] = 8'h00;
+    buffer_8[731] = 8'h00;
+    buffer_8[732] = 8'h00;
+    buffer_8[733] = 8'h00;
+    buffer_8[734] = 8'h00;
+    buffer_8[735] = 8'h00;
+    buffer_8[736] = 8'h00;
+    buffer_8[737] = 8'h00;
+    buffer_8[738] = 8'h00;
+    buffer_8[739] = 8'h00;
+    buffer_8[740] = 8'h00;
+    buffer_8[741] = 8'h00;
+    buffer_8[742] = 8'h00;
+    buffer_8[743] = 8'h00;
+    buffer_8[744] = 8'h00;
+    buffer_8[745] = 8'h00;
+    buffer_8[746] = 8'h00;
+    buffer_8[747] = 8'h00;
+    buffer_8[748] = 8'h00;
+    buffer_8[749] = 8'h00;
+    buffer_8[750] = 8'h00;
+    buffer_8[751] = 8'h00;
+    buffer_8[752] = 8'h00;
+    buffer_8[753] = 8'h00;
+    buffer_8[754] = 8'h00;
+    buffer_8[755] = 8'h00;
+    buffer_8[756] = 8'h00;
+    buffer_8[757] = 8'h00;
+    buffer_8[758] = 8'h00;
+    buffer_8[759] = 8'h00;
+    buffer_8[760] = 8'h00;
+    buffer_8[761] = 8'h00;
+    buffer_8[762] = 8'h00;
+    buffer_8[763] = 8'h00;
+    buffer_8[764] = 8'h00;
+    buffer_8[765] = 8'h00;
+    buffer_8[766] = 8'h00;
+    buffer_8[767] = 8'h00;
+    buffer_8[768] = 8'h00;
+    buffer_8[769] = 8'h00;
+    buffer_8[770] = 8'h00;
+    buffer_8[771] = 8'h00;
+    buffer_8[772] = 8'h00;
+    buffer_8[773] = 8'h00;
+    buffer_8[774] = 8'h00;
+    buffer_8[775] = 8'h00;
+    buffer_8[776] = 8'h00;
+    buffer_8[777] = 8'h00;
+    buffer_8[778] = 8'h00;
+    buffer_8[779] = 8'h00;
+    buffer_8[780] = 8'h00;
+    buffer_8[781] = 8'h00;
+    buffer_8[782] = 8'h00;
+    buffer_8[783] = 8'h00;
+    buffer_8[784] = 8'h00;
+    buffer_8[785] = 8'h00;
+    buffer_8[786] = 8'h00;
+    buffer_8[787] = 8'h00;
+    buffer_8[788] = 8'h00;
+    buffer_8[789] = 8'h00;
+    buffer_8[790] = 8'h00;
+    buffer_8[791] = 8'h00;
+    buffer_8[792] = 8'h00;
+    buffer_8[793] = 8'h00;
+    buffer_8[794] = 8'h00;
+    buffer_8[795] = 8'h00;
+    buffer_8[796] = 8'h00;
+    buffer_8[797] = 8'h00;
+    buffer_8[798] = 8'h00;
+    buffer_8[799] = 8'h00;
+    buffer_8[800] = 8'h00;
+    buffer_8[801] = 8'h00;
+    buffer_8[802] = 8'h00;
+    buffer_8[803] = 8'h00;
+    buffer_8[804] = 8'h00;
+    buffer_8[805] = 8'h00;
+    buffer_8[806] = 8'h00;
+    buffer_8[807] = 8'h00;
+    buffer_8[808] = 8'h00;
+    buffer_8[809] = 8'h00;
+    buffer_8[810] = 8'h00;
+    buffer_8[811] = 8'h00;
+    buffer_8[812] = 8'h00;
+    buffer_8[813] = 8'h00;
+    buffer_8[814] = 8'h00;
+    buffer_8[815] = 8'h00;
+    buffer_8[816] = 8'h00;
+    buffer_8[817] = 8'h00;
+    buffer_8[818] = 8'h00;
+    buffer_8[819] = 8'h00;
+    buffer_8[820] = 8'h00;
+    buffer_8[821] = 8'h00;
+    buffer_8[822] = 8'h00;
+    buffer_8[823] = 8'h00;
+    buffer_8[824] = 8'h00;
+    buffer_8[825] = 8'h00;
+    buffer_8[826] = 8'h00;
+    buffer_8[827] = 8'h00;
+    buffer_8[828] = 8'h00;
+    buffer_8[829] = 8'h00;
+    buffer_8[830] = 8'h00;
+    buffer_8[831] = 8'h00;
+    buffer_8[832] = 8'h00;
+    buffer_8[833] = 8'h00;
+    buffer_8[834] = 8'h00;
+    buffer_8[835] = 8'h00;
+    buffer_8[836] = 8'h00;
+    buffer_8[837] = 8'h00;
+    buffer_8[838] = 8'h00;
+    buffer_8[839] = 8'h00;
+    buffer_8[840] = 8'h00;
+    buffer_8[841] = 8'h00;
+    buffer_8[842] = 8'h00;
+    buffer_8[843] = 8'h00;
+    buffer_8[844] = 8'h00;
+    buffer_8[845] = 8'h00;
+    buffer_8[846] = 8'h00;
+    buffer_8[847] = 8'h00;
+    buffer_8[848] = 8'h00;
+    buffer_8[849] = 8'h00;
+    buffer_8[850] = 8'h00;
+    buffer_8[851] = 8'h00;
+    buffer_8[852] = 8'h00;
+    buffer_8[853] = 8'h00;
+    buffer_8[854] = 8'h00;
+    buffer_8[855] = 8'h00;
+    buffer_8[856] = 8'h00;
+    buffer_8[857] = 8'h00;
+    buffer_8[858] = 8'h00;
+    buffer_8[859] = 8'h00;
+    buffer_8[860] = 8'h00;
+    buffer_8[861] = 8'h00;
+    buffer_8[862] = 8'h00;
+    buffer_8[863] = 8'h00;
+    buffer_8[864] = 8'h00;
+    buffer_8[865] = 8'h00;
+    buffer_8[866] = 8'h00;
+    buffer_8[867] = 8'h00;
+    buffer_8[868] = 8'h00;
+    buffer_8[869] = 8'h00;
+    buffer_8[870] = 8'h00;
+    buffer_8[871] = 8'h00;
+    buffer_8[872] = 8'h00;
+    buffer_8[873] = 8'h00;
+    buffer_8[874] = 8'h00;
+    buffer_8[875] = 8'h00;
+    buffer_8[876] = 8'h00;
+    buffer_8[877] = 8'h00;
+    buffer_8[878] = 8'h00;
+    buffer_8[879] = 8'h00;
+    buffer_8[880] = 8'h00;
+    buffer_8[881] = 8'h00;
+    buffer_8[882] = 8'h00;
+    buffer_8[883] = 8'h00;
+    buffer_8[884] = 8'h00;
+    buffer_8[885] = 8'h00;
+    buffer_8[886] = 8'h00;
+    buffer_8[887] = 8'h00;
+    buffer_8[888] = 8'h00;
+    buffer_8[889] = 8'h00;
+    buffer_8[890] = 8'h00;
+    buffer_8[891] = 8'h00;
+    buffer_8[892] = 8'h00;
+    buffer_8[893] = 8'h00;
+    buffer_8[894] = 8'h00;
+    buffer_8[895] = 8'h00;
+    buffer_8[896] = 8'h00;
+    buffer_8[897] = 8'h00;
+    buffer_8[898] = 8'h00;
+    buffer_8[899] = 8'h00;
+    buffer_8[900] = 8'h00;
+    buffer_8[901] = 8'h00;
+    buffer_8[902] = 8'h00;
+    buffer_8[903] = 8'h00;
+    buffer_8[904] = 8'h00;
+    buffer_8[905] = 8'h00;
+    buffer_8[906] = 8'h00;
+    buffer_8[907] = 8'h00;
+    buffer_8[908] = 8'h00;
+    buffer_8[909] = 8'h00;
+    buffer_8[910] = 8'h00;
+    buffer_8[911] = 8'h00;
+    buffer_8[912] = 8'h00;
+    buffer_8[913] = 8'h00;
+    buffer_8[914] = 8'h00;
+    buffer_8[915] = 8'h00;
+    buffer_8[916] = 8'h00;
+    buffer_8[917] = 8'h00;
+    buffer_8[918] = 8'h00;
+    buffer_8[919] = 8'h00;
+    buffer_8[920] = 8'h00;
+    buffer_8[921] = 8'h00;
+    buffer_8[922] = 8'h00;
+    buffer_8[923] = 8'h00;
+    buffer_8[924] = 8'h00;
+    buffer_8[925] = 8'h00;
+    buffer_8[926] = 8'h00;
+    buffer_8[927] = 8'h00;
+    buffer_8[928] = 8'h00;
+    buffer_8[929] = 8'h00;
+    buffer_8[930] = 8'h00;
+    buffer_8[931] = 8'h00;
+    buffer_8[932] = 8'h00;
+    buffer_8[933] = 8'h00;
+    buffer_8[934] = 8'h00;
+    buffer_8[935] = 8'h00;
+    buffer_8[936] = 8'h00;
+    buffer_8[937] = 8'h00;
+    buffer_8[938] = 8'h00;
+    buffer_8[939] = 8'h00;
+    buffer_8[940] = 8'h00;
+    buffer_8[941] = 8'h00;
+    buffer_8[942] = 8'h00;
+    buffer_8[943] = 8'h00;
+    buffer_8[944] = 8'h00;
+    buffer_8[945] = 8'h00;
+    buffer_8[946] = 8'h00;
+    buffer_8[947] = 8'h00;
+    buffer_8[948] = 8'h00;
+    buffer_8[949] = 8'h00;
+    buffer_8[950] = 8'h00;
+    buffer_8[951] = 8'h00;
+    buffer_8[952] = 8'h00;
+    buffer_8[953] = 8'h00;
+    buffer_8[954] = 8'h00;
+    buffer_8[955] = 8'h00;
+    buffer_8[956] = 8'h00;
+    buffer_8[957] = 8'h00;
+    buffer_8[958] = 8'h00;
+    buffer_8[959] = 8'h00;
+    buffer_8[960] = 8'h00;
+    buffer_8[961] = 8'h00;
+    buffer_8[962] = 8'h00;
+    buffer_8[963] = 8'h00;
+    buffer_8[964] = 8'h00;
+    buffer_8[965] = 8'h00;
+    buffer_8[966] = 8'h00;
+    buffer_8[967] = 8'h00;
+    buffer_8[968] = 8'h00;
+    buffer_8[969] = 8'h00;
+    buffer_8[970] = 8'h00;
+    buffer_8[971] = 8'h00;
+    buffer_8[972] = 8'h00;
+    buffer_8[973] = 8'h00;
+    buffer_8[974] = 8'h00;
+    buffer_8[975] = 8'h00;
+    buffer_8[976] = 8'h00;
+    buffer_8[977] = 8'h00;
+    buffer_8[978] = 8'h00;
+    buffer_8[979] = 8'h00;
+    buffer_8[980] = 8'h00;
+    buffer_8[981] = 8'h00;
+    buffer_8[982] = 8'h00;
+    buffer_8[983] = 8'h00;
+    buffer_8[984] = 8'h00;
+    buffer_8[985] = 8'h00;
+    buffer_8[986] = 8'h00;
+    buffer_8[987] = 8'h00;
+    buffer_8[988] = 8'h00;
+    buffer_8[989] = 8'h00;
+    buffer_8[990] = 8'h00;
+    buffer_8[991] = 8'h00;
+    buffer_8[992] = 8'h00;
+    buffer_8[993] = 8'h00;
+    buffer_8[994] = 8'h00;
+    buffer_8[995] = 8'h00;
+    buffer_8[996] = 8'h00;
+    buffer_8[997] = 8'h00;
+    buffer_8[998] = 8'h00;
+    buffer_8[999] = 8'h00;
+    buffer_8[1000] = 8'h00;
+    buffer_8[1001] = 8'h00;
+    buffer_8[1002] = 8'h00;
+    buffer_8[1003] = 8'h00;
+    buffer_8[1004] = 8'h00;
+    buffer_8[1005] = 8'h00;
+    buffer_8[1006] = 8'h00;
+    buffer_8[1007] = 8'h00;
+    buffer_8[1008] = 8'h00;
+    buffer_8[1009] = 8'h00;
+    buffer_8[1010] = 8'h00;
+    buffer_8[1011] = 8'h00;
+    buffer_8[1012] = 8'h00;
+    buffer_8[1013] = 8'h00;
+    buffer_8[1014] = 8'h00;
+    buffer_8[1015] = 8'h00;
+    buffer_8[1016] = 8'h00;
+    buffer_8[1017] = 8'h00;
+    buffer_8[1018] = 8'h00;
+    buffer_8[1019] = 8'h00;
+    buffer_8[1020] = 8'h00;
+    buffer_8[1021] = 8'h00;
+    buffer_8[1022] = 8'h00;
+    buffer_8[1023] = 8'h00;
+  end
+  always @(posedge clk) begin
+    if (x_take)
+      buffer_8[\$signature__addr ] <= x__payload[7:0];
+  end
+  reg [7:0] _14_;
+  always @(posedge clk) begin
+    if (ce) begin
+      _14_ <= buffer_8[{ block, w__payload[163:160] }];
+    end
+  end
+  assign \rd__data$172  = _14_;
+  reg [7:0] buffer_9 [1023:0];
+  initial begin
+    buffer_9[0] = 8'h00;
+    buffer_9[1] = 8'h00;
+    buffer_9[2] = 8'h00;
+    buffer_9[3] = 8'h00;
+    buffer_9[4] = 8'h00;
+    buffer_9[5] = 8'h00;
+    buffer_9[6] = 8'h00;
+    buffer_9[7] = 8'h00;
+    buffer_9[8] = 8'h00;
+    buffer_9[9] = 8'h00;
+    buffer_9[10] = 8'h00;
+    buffer_9[11] = 8'h00;
+    buffer_9[12] = 8'h00;
+    buffer_9[13] = 8'h00;
+    buffer_9[14] = 8'h00;
+    buffer_9[15] = 8'h00;
+    buffer_9[16] = 8'h00;
+    buffer_9[17] = 8'h00;
+    buffer_9[18] = 8'h00;
+    buffer_9[19] = 8'h00;
+    buffer_9[20] = 8'h00;
+    buffer_9[21] = 8'h00;
+    buffer_9[22] = 8'h00;
+    buffer_9[23] = 8'h00;
+    buffer_9[24] = 8'h00;
+    buffer_9[25] = 8'h00;
+    buffer_9[26] = 8'h00;
+    buffer_9[27] = 8'h00;
+    buffer_9[28] = 8'h00;
+    buffer_9[29] = 8'h00;
+    buffer_9[30] = 8'h00;
+    buffer_9[31] = 8'h00;
+    buffer_9[32] = 8'h00;
+    buffer_9[33] = 8'h00;
+    buffer_9[34] = 8'h00;
+    buffer_9[35] = 8'h00;
+    buffer_9[36] = 8'h00;
+    buffer_9[37] = 8'h00;
+    buffer_9[38] = 8'h00;
+    buffer_9[39] = 8'h00;
+    buffer_9[40] = 8'h00;
+    buffer_9[41] = 8'h00;
+    buffer_9[42] = 8'h00;
+    buffer_9[43] = 8'h00;
+    buffer_9[44] = 8'h00;
+    buffer_9[45] = 8'h00;
+    buffer_9[46] = 8'h00;
+    buffer_9[47] = 8'h00;
+    buffer_9[48] = 8'h00;
+    buffer_9[49] = 8'h00;
+    buffer_9[50] = 8'h00;
+    buffer_9[51] = 8'h00;
+    buffer_9[52] = 8'h00;
+    buffer_9[53] = 8'h00;
+    buffer_9[54] = 8'h00;
+    buffer_9[55] = 8'h00;
+    buffer_9[56] = 8'h00;
+    buffer_9[57] = 8'h00;
+    buffer_9[58] = 8'h00;
+    buffer_9[59] = 8'h00;
+    buffer_9[60] = 8'h00;
+    buffer_9[61] = 8'h00;
+    buffer_9[62] = 8'h00;
+    buffer_9[63] = 8'h00;
+    buffer_9[64] = 8'h00;
+    buffer_9[65] = 8'h00;
+    buffer_9[66] = 8'h00;
+    buffer_9[67] = 8'h00;
+    buffer_9[68] = 8'h00;
+    buffer_9[69] = 8'h00;
+    buffer_9[70] = 8'h00;
+    buffer_9[71] = 8'h00;
+    buffer_9[72] = 8'h00;
+    buffer_9[73] = 8'h00;
+    buffer_9[74] = 8'h00;
+    buffer_9[75] = 8'h00;
+    buffer_9[76] = 8'h00;
+    buffer_9[77] = 8'h00;
+    buffer_9[78] = 8'h00;
+    buffer_9[79] = 8'h00;
+    buffer_9[80] = 8'h00;
+    buffer_9[81] = 8'h00;
+    buffer_9[82] = 8'h00;
+    buffer_9[83] = 8'h00;
+    buffer_9[84] = 8'h00;
+    buffer_9[85] = 8'h00;
+    buffer_9[86] = 8'h00;
+    buffer_9[87] = 8'h00;
+    buffer_9[88] = 8'h00;
+    buffer_9[89] = 8'h00;
+    buffer_9[90] = 8'h00;
+    buffer_9[91] = 8'h00;
+    buffer_9[92] = 8'h00;
+    buffer_9[93] = 8'h00;
+    buffer_9[94] = 8'h00;
+    buffer_9[95] = 8'h00;
+    buffer_9[96] = 8'h00;
+    buffer_9[97] = 8'h00;
+    buffer_9[98] = 8'h00;
+    buffer_9[99] = 8'h00;
+    buffer_9[100] = 8'h00;
+    buffer_9[101] = 8'h00;
+    buffer_9[102] = 8'h00;
+    buffer_9[103] = 8'h00;
+    buffer_9[104] = 8'h00;
+    buffer_9[105] = 8'h00;
+    buffer_9[106] = 8'h00;
+    buffer_9[107] = 8'h00;
+    buffer_9[108] = 8'h00;
+    buffer_9[109] = 8'h00;
+    buffer_9[110] = 8'h00;
+    buffer_9[111] = 8'h00;
+    buffer_9[112] = 8'h00;
+    buffer_9[113] = 8'h00;
+    buffer_9[114] = 8'h00;
+    buffer_9[115] = 8'h00;
+    buffer_9[116] = 8'h00;
+    buffer_9[117] = 8'h00;
+    buffer_9[118] = 8'h00;
+    buffer_9[119] = 8'h00;
+    buffer_9[120] = 8'h00;
+    buffer_9[121] = 8'h00;
+    buffer_9[122] = 8'h00;
+    buffer_9[123] = 8'h00;
+    buffer_9[124] = 8'h00;
+    buffer_9[125] = 8'h00;
+    buffer_9[126] = 8'h00;
+    buffer_9[127] = 8'h00;
+    buffer_9[128] = 8'h00;
+    buffer_9[129] = 8'h00;
+    buffer_9[130] = 8'h00;
+    buffer_9[131] = 8'h00;
+    buffer_9[132] = 8'h00;
+    buffer_9[133] = 8'h00;
+    buffer_9[134] = 8'h00;
+    buffer_9[135] = 8'h00;
+    buffer_9[136] = 8'h00;
+    buffer_9[137] = 8'h00;
+    buffer_9[138] = 8'h00;
+    buffer_9[139] = 8'h00;
+    buffer_9[140] = 8'h00;
+    buffer_9[141] = 8'h00;
+    buffer_9[142] = 8'h00;
+    buffer_9[143] = 8'h00;
+    buffer_9[144] = 8'h00;
+    buffer_9[145] = 8'h00;
+    buffer_9[146] = 8'h00;
+    buffer_9[147] = 8'h00;
+    buffer_9[148] = 8'h00;
+    buffer_9[149] = 8'h00;
+    buffer_9[150] = 8'h00;
+    buffer_9[151] = 8'h00;
+    buffer_9[152] = 8'h00;
+    buffer_9[153] = 8'h00;
+    buffer_9[154] = 8'h00;
+    buffer_9[155] = 8'h00;
+    buffer_9[156] = 8'h00;
+    buffer_9[157] = 8'h00;
+    buffer_9[158] = 8'h00;
+    buffer_9[159] = 8'h00;
+    buffer_9[160] = 8'h00;
+    buffer_9[161] = 8'h00;
+    buffer_9[162] = 8'h00;
+    buffer_9[163] = 8'h00;
+    buffer_9[164] = 8'h00;
+    buffer_9[165] = 8'h00;
+    buffer_9[166] = 8'h00;
+    buffer_9[167] = 8'h00;
+    buffer_9[168] = 8'h00;
+    buffer_9[169] = 8'h00;
+    buffer_9[170] = 8'h00;
+    buffer_9[171] = 8'h00;
+    buffer_9[172] = 8'h00;
+    buffer_9[173] = 8'h00;
+    buffer_9[174] = 8'h00;
+    buffer_9[175] = 8'h00;
+    buffer_9[176] = 8'h00;
+    buffer_9[177] = 8'h00;
+    buffer_9[178] = 8'h00;
+    buffer_9[179] = 8'h00;
+    buffer_9[180] = 8'h00;
+    buffer_9[181] = 8'h00;
+    buffer_9[182] = 8'h00;
+    buffer_9[183] = 8'h00;
+    buffer_9[184] = 8'h00;
+    buffer_9[185] = 8'h00;
+    buffer_9[186] = 8'h00;
+    buffer_9[187] = 8'h00;
+    buffer_9[188] = 8'h00;
+    buffer_9[189] = 8'h00;
+    buffer_9[190] = 8'h00;
+    buffer_9[191] = 8'h00;
+    buffer_9[192] = 8'h00;
+    buffer_9[193] = 8'h00;
+    buffer_9[194] = 8'h00;
+    buffer_9[195] = 8'h00;
+    buffer_9[196] = 8'h00;
+    buffer_9[197] = 8'h00;
+    buffer_9[198] = 8'h00;
+    buffer_9[199] = 8'h00;
+    buffer_9[200] = 8'h00;
+    buffer_9[201] = 8'h00;
+    buffer_9[202] = 8'h00;
+    buffer_9[203] = 8'h00;
+    buffer_9[204] = 8'h00;
+    buffer_9[205] = 8'h00;
+    buffer_9[206] = 8'h00;
+    buffer_9[207] = 8'h00;
+    buffer_9[208] = 8'h00;
+    buffer_9[209] = 8'h00;
+    buffer_9[210] = 8'h00;
+    buffer_9[211] = 8'h00;
+    buffer_9[212] = 8'h00;
+    buffer_9[213] = 8'h00;
+    buffer_9[214] = 8'h00;
+    buffer_9[215] = 8'h00;
+    buffer_9[216] = 8'h00;
+    buffer_9[217] = 8'h00;
+    buffer_9[218] = 8'h00;
+    buffer_9[219] = 8'h00;
+    buffer_9[220] = 8'h00;
+    buffer_9[221] = 8'h00;
+    buffer_9[222] = 8'h00;
+    buffer_9[223] = 8'h00;
+    buffer_9[224] = 8'h00;
+    buffer_9[225] = 8'h00;
+    buffer_9[226] = 8'h00;
+    buffer_9[227] = 8'h00;
+    buffer_9[228] = 8'h00;
+    buffer_9[229] = 8'h00;
+    buffer_9[230] = 8'h00;
+    buffer_9[231] = 8'h00;
+    buffer_9[232] = 8'h00;
+    buffer_9[233] = 8'h00;
+    buffer_9[234] = 8'h00;
+    buffer_9[235] = 8'h00;
+    buffer_9[236] = 8'h00;
+    buffer_9[237] = 8'h00;
+    buffer_9[238] = 8'h00;
+    buffer_9[239] = 8'h00;
+    buffer_9[240] = 8'h00;
+    buffer_9[241] = 8'h00;
+    buffer_9[242] = 8'h00;
+    buffer_9[243] = 8'h00;
+    buffer_9[244] = 8'h00;
+    buffer_9[245] = 8'h00;
+    buffer_9[246] = 8'h00;
+    buffer_9[247] = 8'h00;
+    buffer_9[248] = 8'h00;
+    buffer_9[249] = 8'h00;
+    buffer_9[250] = 8'h00;
+    buffer_9[251] = 8'h00;
+    buffer_9[252] = 8'h00;
+    buffer_9[253] = 8'h00;
+    buffer_9[254] = 8'h00;
+    buffer_9[255] = 8'h00;
+    buffer_9[256] = 8'h00;
+    buffer_9[257] = 8'h00;
+    buffer_9[258] = 8'h00;
+    buffer_9[259] = 8'h00;
+    buffer_9[260] = 8'h00;
+    buffer_9[261] = 8'h00;
+    buffer_9[262] = 8'h00;
+    buffer_9[263] = 8'h00;
+    buffer_9[264] = 8'h00;
+    buffer_9[265] = 8'h00;
+    buffer_9[266] = 8'h00;
+    buffer_9[267] = 8'h00;
+    buffer_9[268] = 8'h00;
+    buffer_9[269] = 8'h00;
+    buffer_9[270] = 8'h00;
+    buffer_9[271] = 8'h00;
+    buffer_9[272] = 8'h00;
+    buffer_9[273] = 8'h00;
+    buffer_9[274] = 8'h00;
+    buffer_9[275] = 8'h00;
+    buffer_9[276] = 8'h00;
+    buffer_9[277] = 8'h00;
+    buffer_9[278] = 8'h00;
+    buffer_9[279] = 8'h00;
+    buffer_9[280] = 8'h00;
+    buffer_9[281] = 8'h00;
+    buffer_9[282] = 8'h00;
+    buffer_9[283] = 8'h00;
+    buffer_9[284] = 8'h00;
+    buffer_9[285] = 8'h00;
+    buffer_9[286] = 8'h00;
+    buffer_9[287] = 8'h00;
+    buffer_9[288] = 8'h00;
+    buffer_9[289] = 8'h00;
+    buffer_9[290] = 8'h00;
+    buffer_9[291] = 8'h00;
+    buffer_9[292] = 8'h00;
+    buffer_9[293] = 8'h00;
+    buffer_9[294] = 8'h00;
+    buffer_9[295] = 8'h00;
+    buffer_9[296] = 8'h00;
+    buffer_9[297] = 8'h00;
+    buffer_9[298] = 8'h00;
+    buffer_9[299] = 8'h00;
+    buffer_9[300] = 8'h00;
+    buffer_9[301] = 8'h00;
+    buffer_9[302] = 8'h00;
+    buffer_9[303] = 8'h00;
+    buffer_9[304] = 8'h00;
+    buffer_9[305] = 8'h00;
+    buffer_9[306] = 8'h00;
+    buffer_9[307] = 8'h00;
+    buffer_9[308] = 8'h00;
+    buffer_9[309] = 8'h00;
+    buffer_9[310] = 8'h00;
+    buffer_9[311] = 8'h00;
+    buffer_9[312] = 8'h00;
+    buffer_9[313] = 8'h00;
+    buffer_9[314] = 8'h00;
+    buffer_9[315] = 8'h00;
+    buffer_9[316] = 8'h00;
+    buffer_9[317] = 8'h00;
+    buffer_9[318] = 8'h00;
+    buffer_9[319] = 8'h00;
+    buffer_9[320] = 8'h00;
+    buffer_9[321] = 8'h00;
+    buffer_9[322] = 8'h00;
+    buffer_9[323] = 8'h00;
+    buffer_9[324] = 8'h00;
+    buffer_9[325] = 8'h00;
+    buffer_9[326] = 8'h00;
+    buffer_9[327] = 8'h00;
+    buffer_9[328] = 8'h00;
+    buffer_9[329] = 8'h00;
+    buffer_9[330] = 8'h00;
+    buffer_9[331] = 8'h00;
+    buffer_9[332] = 8'h00;
+    buffer_9[333] = 8'h00;
+    buffer_9[334] = 8'h00;
+    buffer_9[335] = 8'h00;
+    buffer_9[336] = 8'h00;
+    buffer_9[337] = 8'h00;
+    buffer_9[338] = 8'h00;
+    buffer_9[339] = 8'h00;
+    buffer_9[340] = 8'h00;
+    buffer_9[341] = 8'h00;
+    buffer_9[342] = 8'h00;
+    buffer_9[343] = 8'h00;
+    buffer_9[344] = 8'h00;
+    buffer_9[345] = 8'h00;
+    buffer_9[346] = 8'h00;
+    buffer_9[347] = 8'h00;
+    buffer_9[348] = 8'h00;
+    buffer_9[349] = 8'h00;
+    buffer_9[350] = 8'h00;
+    buffer_9[351] = 8'h00;
+    buffer_9[352] = 8'h00;
+    buffer_9[353] = 8'h00;
+    buffer_9[354] = 8'h00;
+    buffer_9[355] = 8'h00;
+    buffer_9[356] = 8'h00;
+    buffer_9[357] = 8'h00;
+    buffer_9[358] = 8'h00;
+    buffer_9[359] = 8'h00;
+    buffer_9[360] = 8'h00;
+    buffer_9[361] = 8'h00;
+    buffer_9[362] = 8'h00;
+    buffer_9[363] = 8'h00;
+    buffer_9[364] = 8'h00;
+    buffer_9[365] = 8'h00;
+    buffer_9[366] = 8'h00;
+    buffer_9[367] = 8'h00;
+    buffer_9[368] = 8'h00;
+    buffer_9[369] = 8'h00;
+    buffer_9[370] = 8'h00;
+    buffer_9[371] = 8'h00;
+    buffer_9[372] = 8'h00;
+    buffer_9[373] = 8'h00;
+    buffer_9[374] = 8'h00;
+    buffer_9[375] = 8'h00;
+    buffer_9[376] = 8'h00;
+    buffer_9[377] = 8'h00;
+    buffer_9[378] = 8'h00;
+    buffer_9[379] = 8'h00;
+    buffer_9[380] = 8'h00;
+    buffer_9[381] = 8'h00;
+    buffer_9[382] = 8'h00;
+    buffer_9[383] = 8'h00;
+    buffer_9[384] = 8'h00;
+    buffer_9[385] = 8'h00;
+    buffer_9[386] = 8'h00;
+    buffer_9[387] = 8'h00;
+    buffer_9[388] = 8'h00;
+    buffer_9[389] = 8'h00;
+    buffer_9[390] = 8'h00;
+    buffer_9[391] = 8'h00;
+    buffer_9[392] = 8'h00;
+    buffer_9[393] = 8'h00;
+    buffer_9[394] = 8'h00;
+    buffer_9[395] = 8'h00;
+    buffer_9[396] = 8'h00;
+    buffer_9[397] = 8'h00;
+    buffer_9[398] = 8'h00;
+    buffer_9[399] = 8'h00;
+    buffer_9[400] = 8'h00;
+    buffer_9[401] = 8'h00;
+    buffer_9[402] = 8'h00;
+    buffer_9[403] = 8'h00;
+    buffer_9[404] = 8'h00;
+    buffer_9[405] = 8'h00;
+    buffer_9[406] = 8'h00;
+    buffer_9[407] = 8'h00;
+    buffer_9[408] = 8'h00;
+    buffer_9[409] = 8'h00;
+    buffer_9[410] = 8'h00;
+    buffer_9[411] = 8'h00;
+    buffer_9[412] = 8'h00;
+    buffer_9[413] = 8'h00;
+    buffer_9[414] = 8'h00;
+    buffer_9[415] = 8'h00;
+    buffer_9[416] = 8'h00;
+    buffer_9[417] = 8'h00;
+    buffer_9[418] = 8'h00;
+    buffer_9[419] = 8'h00;
+    buffer_9[420] = 8'h00;
+    buffer_9[421] = 8'h00;
+    buffer_9[422] = 8'h00;
+    buffer_9[423] = 8'h00;
+    buffer_9[424] = 8'h00;
+    buffer_9[425] = 8'h00;
+    buffer_9[426] = 8'h00;
+    buffer_9[427] = 8'h00;
+    buffer_9[428] = 8'h00;
+    buffer_9[429] = 8'h00;
+    buffer_9[430] = 8'h00;
+    buffer_9[431] = 8'h00;
+    buffer_9[432] = 8'h00;
+    buffer_9[433] = 8'h00;
+    buffer_9[434] = 8'h00;
+    buffer_9[435] = 8'h00;
+    buffer_9[436] = 8'h00;
+    buffer_9[437] = 8'h00;
+    buffer_9[438] = 8'h00;
+    buffer_9[439] = 8'h00;
+    buffer_9[440] = 8'h00;
+    buffer_9[441] = 8'h00;
+    buffer_9[442] = 8'h00;
+    buffer_9[443] = 8'h00;
+    buffer_9[444] = 8'h00;
+    buffer_9[445] = 8'h00;
+    buffer_9[446] = 8'h00;
+    buffer_9[447] = 8'h00;
+    buffer_9[448] = 8'h00;
+    buffer_9[449] = 8'h00;
+    buffer_9[450] = 8'h00;
+    buffer_9[451] = 8'h00;
+    buffer_9[452] = 8'h00;
+    buffer_9[453] = 8'h00;
+    buffer_9[454] = 8'h00;
+    buffer_9[455] = 8'h00;
+    buffer_9[456] = 8'h00;
+    buffer_9[457] = 8'h00;
+    buffer_9[458] = 8'h00;
+    buffer_9[459] = 8'h00;
+    buffer_9[460] = 8'h00;
+    buffer_9[461] = 8'h00;
+    buffer_9[462] = 8'h00;
+    buffer_9[463] = 8'h00;
+    buffer_9[464] = 8'h00;
+    buffer_9[465] = 8'h00;
+    buffer_9[466] = 8'h00;
+    buffer_9[467] = 8'h00;
+    buffer_9[468] = 8'h00;
+    buffer_9[469] = 8'h00;
+    buffer_9[470] = 8'h00;
+    buffer_9[471] = 8'h00;
+    buffer_9[472] = 8'h00;
+    buffer_9[473] = 8'h00;
+    buffer_9[474] = 8'h00;
+    buffer_9[475] = 8'h00;
+    buffer_9[476] = 8'h00;
+    buffer_9[477] = 8'h00;
+    buffer_9[478] = 8'h00;
+    buffer_9[479] = 8'h00;
+    buffer_9[480] = 8'h00;
+    buffer_9[481] = 8'h00;
+    buffer_9[482] = 8'h00;
+    buffer_9[483] = 8'h00;
+    buffer_9[484] = 8'h00;
+    buffer_9[485] = 8'h00;
+    buffer_9[486] = 8'h00;
+    buffer_9[487] = 8'h00;
+    buffer_9[488] = 8'h00;
+    buffer_9[489] = 8'h00;
+    buffer_9[490] = 8'h00;
+    buffer_9[491] = 8'h00;
+    buffer_9[492] = 8'h00;
+    buffer_9[493] = 8'h00;
+    buffer_9[494] = 8'h00;
+    buffer_9[495] = 8'h00;
+    buffer_9[496] = 8'h00;
+    buffer_9[497] = 8'h00;
+    buffer_9[498] = 8'h00;
+    buffer_9[499] = 8'h00;
+    buffer_9[500] = 8'h00;
+    buffer_9[501] = 8'h00;
+    buffer_9[502] = 8'h00;
+    buffer_9[503] = 8'h00;
+    buffer_9[504] = 8'h00;
+    buffer_9[505] = 8'h00;
+    buffer_9[506] = 8'h00;
+    buffer_9[507] = 8'h00;
+    buffer_9[508] = 8'h00;
+    buffer_9[509] = 8'h00;
+    buffer_9[510] = 8'h00;
+    buffer_9[511] = 8'h00;
+    buffer_9[512] = 8'h00;
+    buffer_9[513] = 8'h00;
+    buffer_9[514] = 8'h00;
+    buffer_9[515] = 8'h00;
+    buffer_9[516] = 8'h00;
+    buffer_9[517] = 8'h00;
+    buffer_9[518] = 8'h00;
+    buffer_9[519] = 8'h00;
+    buffer_9[520] = 8'h00;
+    buffer_9[521] = 8'h00;
+    buffer_9[522] = 8'h00;
+    buffer_9[523] = 8'h00;
+    buffer_9[524] = 8'h00;
+    buffer_9[525] = 8'h00;
+    buffer_9[526] = 8'h00;
+    buffer_9[527] = 8'h00;
+    buffer_9[528] = 8'h00;
+    buffer_9[529] = 8'h00;
+    buffer_9[530] = 8'h00;
+    buffer_9[531] = 8'h00;
+    buffer_9[532] = 8'h00;
+    buffer_9[533] = 8'h00;
+    buffer_9[534] = 8'h00;
+    buffer_9[535] = 8'h00;
+    buffer_9[536] = 8'h00;
+    buffer_9[537] = 8'h00;
+    buffer_9[538] = 8'h00;
+    buffer_9[539] = 8'h00;
+    buffer_9[540] = 8'h00;
+    buffer_9[541] = 8'h00;
+    buffer_9[542] = 8'h00;
+    buffer_9[543] = 8'h00;
+    buffer_9[544] = 8'h00;
+    buffer_9[545] = 8'h00;
+    buffer_9[546] = 8'h00;
+    buffer_9[547] = 8'h00;
+    buffer_9[548] = 8'h00;
+    buffer_9[549] = 8'h00;
+    buffer_9[550] = 8'h00;
+    buffer_9[551] = 8'h00;
+    buffer_9[552] = 8'h00;
+    buffer_9[553] = 8'h00;
+    buffer_9[554] = 8'h00;
+    buffer_9[555] = 8'h00;
+    buffer_9[556] = 8'h00;
+    buffer_9[557] = 8'h00;
+    buffer_9[558] = 8'h00;
+    buffer_9[559] = 8'h00;
+    buffer_9[560] = 8'h00;
+    buffer_9[561] = 8'h00;
+    buffer_9[562] = 8'h00;
+    buffer_9[563] = 8'h00;
+    buffer_9[564] = 8'h00;
+    buffer_9[565] = 8'h00;
+    buffer_9[566] = 8'h00;
+    buffer_9[567] = 8'h00;
+    buffer_9[568] = 8'h00;
+    buffer_9[569] = 8'h00;
+    buffer_9[570] = 8'h00;
+    buffer_9[571] = 8'h00;
+    buffer_9[572] = 8'h00;
+    buffer_9[573] = 8'h00;
+    buffer_9[574] = 8'h00;
+    buffer_9[575] = 8'h00;
+    buffer_9[576] = 8'h00;
+    buffer_9[577] = 8'h00;
+    buffer_9[578] = 8'h00;
+    buffer_9[579] = 8'h00;
+    buffer_9[580] = 8'h00;
+    buffer_9[581] = 8'h00;
+    buffer_9[582] = 8'h00;
+    buffer_9[583] = 8'h00;
+    buffer_9[584] = 8'h00;
+    buffer_9[585] = 8'h00;
+    buffer_9[586] = 8'h00;
+    buffer_9[587] = 8'h00;
+    buffer_9[588] = 8'h00;
+    buffer_9[589] = 8'h00;
+    buffer_9[590] = 8'h00;
+    buffer_9[591] = 8'h00;
+    buffer_9[592] = 8'h00;
+    buffer_9[593] = 8'h00;
+    buffer_9[594] = 8'h00;
+    buffer_9[595] = 8'h00;
+    buffer_9[596] = 8'h00;
+    buffer_9[597] = 8'h00;
+    buffer_9[598] = 8'h00;
+    buffer_9[599] = 8'h00;
+    buffer_9[600] = 8'h00;
+    buffer_9[601] = 8'h00;
+    buffer_9[602] = 8'h00;
+    buffer_9[603] = 8'h00;
+    buffer_9[604] = 8'h00;
+    buffer_9[605] = 8'h00;
+    buffer_9[606] = 8'h00;
+    buffer_9[607] = 8'h00;
+    buffer_9[608] = 8'h00;
+    buffer_9[609] = 8'h00;
+    buffer_9[610] = 8'h00;
+    buffer_9[611] = 8'h00;
+    buffer_9[612] = 8'h00;
+    buffer_9[613] = 8'h00;
+    buffer_9[614] = 8'h00;
+    buffer_9[615] = 8'h00;
+    buffer_9[616] = 8'h00;
+    buffer_9[617] = 8'h00;
+    buffer_9[618] = 8'h00;
+    buffer_9[619] = 8'h00;
+    buffer_9[620] = 8'h00;
+    buffer_9[621] = 8'h00;
+    buffer_9[622] = 8'h00;
+    buffer_9[623] = 8'h00;
+    buffer_9[624] = 8'h00;
+    buffer_9[625] = 8'h00;
+    buffer_9[626] = 8'h00;
+    buffer_9[627] = 8'h00;
+    buffer_9[628] = 8'h00;
+    buffer_9[629] = 8'h00;
+    buffer_9[630] = 8'h00;
+    buffer_9[631] = 8'h00;
+    buffer_9[632] = 8'h00;
+    buffer_9[633] = 8'h00;
+    buffer_9[634] = 8'h00;
+    buffer_9[635] = 8'h00;
+    buffer_9[636] = 8'h00;
+    buffer_9[637] = 8'h00;
+    buffer_9[638] = 8'h00;
+    buffer_9[639] = 8'h00;
+    buffer_9[640] = 8'h00;
+    buffer_9[641] = 8'h00;
+    buffer_9[642] = 8'h00;
+    buffer_9[643] = 8'h00;
+    buffer_9[644] = 8'h00;
+    buffer_9[645] = 8'h00;
+    buffer_9[646] = 8'h00;
+    buffer_9[647] = 8'h00;
+    buffer_9[648] = 8'h00;
+    buffer_9[649] = 8'h00;
+    buffer_9[650] = 8'h00;
+    buffer_9[651] = 8'h00;
+    buffer_9[652] = 8'h00;
+    buffer_9[653] = 8'h00;
+    buffer_9[654] = 8'h00;
+    buffer_9[655] = 8'h00;
+    buffer_9[656] = 8'h00;
+    buffer_9[657] = 8'h00;
+    buffer_9[658] = 8'h00;
+    buffer_9[659] = 8'h00;
+    buffer_9[660] = 8'h00;
+    buffer_9[661] = 8'h00;
+    buffer_9[662] = 8'h00;
+    buffer_9[663] = 8'h00;
+    buffer_9[664] = 8'h00;
+    buffer_9[665] = 8'h00;
+    buffer_9[666] = 8'h00;
+    buffer_9[667] = 8'h00;
+    buffer_9[668] = 8'h00;
+    buffer_9[669] = 8'h00;
+    buffer_9[670] = 8'h00;
+    buffer_9[671] = 8'h00;
+    buffer_9[672] = 8'h00;
+    buffer_9[673] = 8'h00;
+    buffer_9[674] = 8'h00;
+    buffer_9[675] = 8'h00;
+    buffer_9[676] = 8'h00;
+    buffer_9[677] = 8'h00;
+    buffer_9[678] = 8'h00;
+    buffer_9[679] = 8'h00;
+    buffer_9[680] = 8'h00;
+    buffer_9[681] = 8'h00;
+    buffer_9[682] = 8'h00;
+    buffer_9[683] = 8'h00;
+    buffer_9[684] = 8'h00;
+    buffer_9[685] = 8'h00;
+    buffer_9[686] = 8'h00;
+    buffer_9[687] = 8'h00;
+    buffer_9[688] = 8'h00;
+    buffer_9[689] = 8'h00;
+    buffer_9[690] = 8'h00;
+    buffer_9[691] = 8'h00;
+    buffer_9[692] = 8'h00;
+    buffer_9[693] = 8'h00;
+    buffer_9[694] = 8'h00;
+    buffer_9[695] = 8'h00;
+    buffer_9[696] = 8'h00;
+    buffer_9[697] = 8'h00;
+    buffer_9[698] = 8'h00;
+    buffer_9[699] = 8'h00;
+    buffer_9[700] = 8'h00;
+    buffer_9[701] = 8'h00;
+    buffer_9[702] = 8'h00;
+    buffer_9[703] = 8'h00;
+    buffer_9[704] = 8'h00;
+    buffer_9[705] = 8'h00;
+    buffer_9[706] = 8'h00;
+    buffer_9[707] = 8'h00;
+    buffer_9[708] = 8'h00;
+    buffer_9[709] = 8'h00;
+    buffer_9[710] = 8'h00;
+    buffer_9[711] = 8'h00;
+    buffer_9[712] = 8'h00;
+    buffer_9[713] = 8'h00;
+    buffer_9[714] = 8'h00;
+    buffer_9[715] = 8'h00;
+    buffer_9[716] = 8'h00;
+    buffer_9[717] = 8'h00;
+    buffer_9[718] = 8'h00;
+    buffer_9[719] = 8'h00;
+    buffer_9[720] = 8'h00;
+    buffer_9[721] = 8'h00;
+    buffer_9[722] = 8'h00;
+    buffer_9[723] = 8'h00;
+    buffer_9[724] = 8'h00;
+    buffer_9[725] = 8'h00;
+    buffer_9[726] = 8'h00;
+    buffer_9[727] = 8'h00;
+    buffer_9[728] = 8'h00;
+    buffer_9[729] = 8'h00;
+    buffer_9[730] = 8'h00;
+    buffer_9[731] = 8'h00;
+    buffer_9[732] = 8'h00;
+    buffer_9[733] = 8'h00;
+    buffer_9[734] = 8'h00;
+    buffer_9[735] = 8'h00;
+    buffer_9[736] = 8'h00;
+    buffer_9[737] = 8'h00;
+    buffer_9[738] = 8'h00;
+    buffer_9[739] = 8'h00;
+    buffer_9[740] = 8'h00;
+    buffer_9[741] = 8'h00;
+    buffer_9[742] = 8'h00;
+    buffer_9[743] = 8'h00;
+    buffer_9[744] = 8'h00;
+    buffer_9[745] = 8'h00;
+    buffer_9[746] = 8'h00;
+    buffer_9[747] = 8'h00;
+    buffer_9[748] = 8'h00;
+    buffer_9[749] = 8'h00;
+    buffer_9[750] = 8'h00;
+    buffer_9[751] = 8'h00;
+    buffer_9[752] = 8'h00;
+    buffer_9[753] = 8'h00;
+    buffer_9[754] = 8'h00;
+    buffer_9[755] = 8'h00;
+    buffer_9[756] = 8'h00;
+    buffer_9[757] = 8'h00;
+    buffer_9[758] = 8'h00;
+    buffer_9[759] = 8'h00;
+    buffer_9[760] = 8'h00;
+    buffer_9[761] = 8'h00;
+    buffer_9[762] = 8'h00;
+    buffer_9[763] = 8'h00;
+    buffer_9[764] = 8'h00;
+    buffer_9[765] = 8'h00;
+    buffer_9[766] = 8'h00;
+    buffer_9[767] = 8'h00;
+    buffer_9[768] = 8'h00;
+    buffer_9[769] = 8'h00;
+    buffer_9[770] = 8'h00;
+    buffer_9[771] = 8'h00;
+    buffer_9[772] = 8'h00;
+    buffer_9[773] = 8'h00;
+    buffer_9[774] = 8'h00;
+    buffer_9[775] = 8'h00;
+    buffer_9[776] = 8'h00;
+    buffer_9[777] = 8'h00;
+    buffer_9[778] = 8'h00;
+    buffer_9[779] = 8'h00;
+    buffer_9[780] = 8'h00;
+    buffer_9[781] = 8'h00;
+    buffer_9[782] = 8'h00;
+    buffer_9[783] = 8'h00;
+    buffer_9[784] = 8'h00;
+    buffer_9[785] = 8'h00;
+    buffer_9[786] = 8'h00;
+    buffer_9[787] = 8'h00;
+    buffer_9[788] = 8'h00;
+    buffer_9[789] = 8'h00;
+    buffer_9[790] = 8'h00;
+    buffer_9[791] = 8'h00;
+    buffer_9[792] = 8'h00;
+    buffer_9[793] = 8'h00;
+    buffer_9[794] = 8'h00;
+    buffer_9[795] = 8'h00;
+    buffer_9[796] = 8'h00;
+    buffer_9[797] = 8'h00;
+    buffer_9[798] = 8'h00;
+    buffer_9[799] = 8'h00;
+    buffer_9[800] = 8'h00;
+    buffer_9[801] = 8'h00;
+    buffer_9[802] = 8'h00;
+    buffer_9[803] = 8'h00;
+    buffer_9[804] = 8'h00;
+    buffer_9[805] = 8'h00;
+    buffer_9[806] = 8'h00;
+    buffer_9[807] = 8'h00;
+    buffer_9[808] = 8'h00;
+    buffer_9[809] = 8'h00;
+    buffer_9[810] = 8'h00;
+    buffer_9[811] = 8'h00;
+    buffer_9[812] = 8'h00;
+    buffer_9[813] = 8'h00;
+    buffer_9[814] = 8'h00;
+    buffer_9[815] = 8'h00;
+    buffer_9[816] = 8'h00;
+    buffer_9[817] = 8'h00;
+    buffer_9[818] = 8'h00;
+    buffer_9[819] = 8'h00;
+    buffer_9[820] = 8'h00;
+    buffer_9[821] = 8'h00;
+    buffer_9[822] = 8'h00;
+    buffer_9[823] = 8'h00;
+    buffer_9[824] = 8'h00;
+    buffer_9[825] = 8'h00;
+    buffer_9[826] = 8'h00;
+    buffer_9[827] = 8'h00;
+    buffer_9[828] = 8'h00;
+    buffer_9[829] = 8'h00;
+    buffer_9[830] = 8'h00;
+    buffer_9[831] = 8'h00;
+    buffer_9[832] = 8'h00;
+    buffer_9[833] = 8'h00;
+    buffer_9[834] = 8'h00;
+    buffer_9[835] = 8'h00;
+    buffer_9[836] = 8'h00;
+    buffer_9[837] = 8'h00;
+    buffer_9[838] = 8'h00;
+    buffer_9[839] = 8'h00;
+    buffer_9[840] = 8'h00;
+    buffer_9[841] = 8'h00;
+    buffer_9[842] = 8'h00;
+    buffer_9[843] = 8'h00;
+    buffer_9[844] = 8'h00;
+    buffer_9[845] = 8'h00;
+    buffer_9[846] = 8'h00;
+    buffer_9[847] = 8'h00;
+    buffer_9[848] = 8'h00;
+    buffer_9[849] = 8'h00;
+    buffer_9[850] = 8'h00;
+    buffer_9[851] = 8'h00;
+    buffer_9[852] = 8'h00;
+    buffer_9[853] = 8'h00;
+    buffer_9[854] = 8'h00;
+    buffer_9[855] = 8'h00;
+    buffer_9[856] = 8'h00;
+    buffer_9[857] = 8'h00;
+    buffer_9[858] = 8'h00;
+    buffer_9[859] = 8'h00;
+    buffer_9[860] = 8'h00;
+    buffer_9[861] = 8'h00;
+    buffer_9[862] = 8'h00;
+    buffer_9[863] = 8'h00;
+    buffer_9[864] = 8'h00;
+    buffer_9[865] = 8'h00;
+    buffer_9[866] = 8'h00;
+    buffer_9[867] = 8'h00;
+    buffer_9[868] = 8'h00;
+    buffer_9[869] = 8'h00;
+    buffer_9[870] = 8'h00;
+    buffer_9[871] = 8'h00;
+    buffer_9[872] = 8'h00;
+    buffer_9[873] = 8'h00;
+    buffer_9[874] = 8'h00;
+    buffer_9[875] = 8'h00;
+    buffer_9[876] = 8'h00;
+    buffer_9[877] = 8'h00;
+    buffer_9[878] = 8'h00;
+    buffer_9[879] = 8'h00;
+    buffer_9[880] = 8'h00;
+    buffer_9[881] = 8'h00;
+    buffer_9[882] = 8'h00;
+    buffer_9[883] = 8'h00;
+    buffer_9[884] = 8'h00;
+    buffer_9[885] = 8'h00;
+    buffer_9[886] = 8'h00;
+    buffer_9[887] = 8'h00;
+    buffer_9[888] = 8'h00;
+    buffer_9[889] = 8'h00;
+    buffer_9[890] = 8'h00;
+    buffer_9[891] = 8'h00;
+    buffer_9[892] = 8'h00;
+    buffer_9[893] = 8'h00;
+    buffer_9[894] = 8'h00;
+    buffer_9[895] = 8'h00;
+    buffer_9[896] = 8'h00;
+    buffer_9[897] = 8'h00;
+    buffer_9[898] = 8'h00;
+    buffer_9[899] = 8'h00;
+    buffer_9[900] = 8'h00;
+    buffer_9[901] = 8'h00;
+    buffer_9[902] = 8'h00;
+    buffer_9[903] = 8'h00;
+    buffer_9[904] = 8'h00;
+    buffer_9[905] = 8'h00;
+    buffer_9[906] = 8'h00;
+    buffer_9[907] = 8'h00;
+    buffer_9[908] = 8'h00;
+    buffer_9[909] = 8'h00;
+    buffer_9[910] = 8'h00;
+    buffer_9[911] = 8'h00;
+    buffer_9[912] = 8'h00;
+    buffer_9[913] = 8'h00;
+    buffer_9[914] = 8'h00;
+    buffer_9[915] = 8'h00;
+    buffer_9[916] = 8'h00;
+    buffer_9[917] = 8'h00;
+    buffer_9[918] = 8'h00;
+    buffer_9[919] = 8'h00;
+    buffer_9[920] = 8'h00;
+    buffer_9[921] = 8'h00;
+    buffer_9[922] = 8'h00;
+    buffer_9[923] = 8'h00;
+    buffer_9[924] = 8'h00;
+    buffer_9[925] = 8'h00;
+    buffer_9[926] = 8'h00;
+    buffer_9[927] = 8'h00;
+    buffer_9[928] = 8'h00;
+    buffer_9[929] = 8'h00;
+    buffer_9[930] = 8'h00;
+    buffer_9[931] = 8'h00;
+    buffer_9[932] = 8'h00;
+    buffer_9[933] = 8'h00;
+    buffer_9[934] = 8'h00;
+    buffer_9[935] = 8'h00;
+    buffer_9[936] = 8'h00;
+    buffer_9[937] = 8'h00;
+    buffer_9[938] = 8'h00;
+    buffer_9[939] = 8'h00;
+    buffer_9[940] = 8'h00;
+    buffer_9[941] = 8'h00;
+    buffer_9[942] = 8'h00;
+    buffer_9[943] = 8'h00;
+    buffer_9[944] = 8'h00;
+    buffer_9[945] = 8'h00;
+    buffer_9[946] = 8'h00;
+    buffer_9[947] = 8'h00;
+    buffer_9[948] = 8'h00;
+    buffer_9[949] = 8'h00;
+    buffer_9[950] = 8'h00;
+    buffer_9[951] = 8'h00;
+    buffer_9[952] = 8'h00;
+    buffer_9[953] = 8'h00;
+    buffer_9[954] = 8'h00;
+    buffer_9[955] = 8'h00;
+    buffer_9[956] = 8'h00;
+    buffer_9[957] = 8'h00;
+    buffer_9[958] = 8'h00;
+    buffer_9[959] = 8'h00;
+    buffer_9[960] = 8'h00;
+    buffer_9[961] = 8'h00;
+    buffer_9[962] = 8'h00;
+    buffer_9[963] = 8'h00;
+    buffer_9[964] = 8'h00;
+    buffer_9[965] = 8'h00;
+    buffer_9[966] = 8'h00;
+    buffer_9[967] = 8'h00;
+    buffer_9[968] = 8'h00;
+    buffer_9[969] = 8'h00;
+    buffer_9[970] = 8'h00;
+    buffer_9[971] = 8'h00;
+    buffer_9[972] = 8'h00;
+    buffer_9[973] = 8'h00;
+    buffer_9[974] = 8'h00;
+    buffer_9[975] = 8'h00;
+    buffer_9[976] = 8'h00;
+    buffer_9[977] = 8'h00;
+    buffer_9[978] = 8'h00;
+    buffer_9[979] = 8'h00;
+    buffer_9[980] = 8'h00;
+    buffer_9[981] = 8'h00;
+    buffer_9[982] = 8'h00;
+    buffer_9[983] = 8'h00;
+    buffer_9[984] = 8'h00;
+    buffer_9[985] = 8'h00;
+    buffer_9[986] = 8'h00;
+    buffer_9[987] = 8'h00;
+    buffer_9[988] = 8'h00;
+    buffer_9[989] = 8'h00;
+    buffer_9[990] = 8'h00;
+    buffer_9[991] = 8'h00;
+    buffer_9[992] = 8'h00;
+    buffer_9[993] = 8'h00;
+    buffer_9[994] = 8'h00;
+    buffer_9[995] = 8'h00;
+    buffer_9[996] = 8'h00;
+    buffer_9[997] = 8'h00;
+    buffer_9[998] = 8'h00;
+    buffer_9[999] = 8'h00;
+    buffer_9[1000] = 8'h00;
+    buffer_9[1001] = 8'h00;
+    buffer_9[1002] = 8'h00;
+    buffer_9[1003] = 8'h00;
+    buffer_9[1004] = 8'h00;
+    buffer_9[1005] = 8'h00;
+    buffer_9[1006] = 8'h00;
+    buffer_9[1007] = 8'h00;
+    buffer_9[1008] = 8'h00;
+    buffer_9[1009] = 8'h00;
+    buffer_9[1010] = 8'h00;
+    buffer_9[1011] = 8'h00;
+    buffer_9[1012] = 8'h00;
+    buffer_9[1013] = 8'h00;
+    buffer_9[1014] = 8'h00;
+    buffer_9[1015] = 8'h00;
+    buffer_9[1016] = 8'h00;
+    buffer_9[1017] = 8'h00;
+    buffer_9[1018] = 8'h00;
+    buffer_9[1019] = 8'h00;
+    buffer_9[1020] = 8'h00;
+    buffer_9[1021] = 8'h00;
+    buffer_9[1022] = 8'h00;
+    buffer_9[1023] = 8'h00;
+  end
+  always @(posedge clk) begin
+    if (x_take)
+      buffer_9[\$signature__addr ] <= x__payload[7:0];
+  end
+  reg [7:0] _15_;
+  always @(posedge clk) begin
+    if (ce) begin
+      _15_ <= buffer_9[{ block, w__payload[167:164] }];
+    end
+  end
+  assign \rd__data$174  = _15_;
   assign \$1  = ~ o__valid;
   assign ce = \$1  | o__ready;
   assign x_take = x__valid & x__ready;
@@ -983,1702 +17467,650 @@ module \sparse_dsp_l16_m16.core (x__valid, w__valid, o__ready, rst, w__ready, x_
   assign \$3  = slices - 1'h1;
   assign \$4  = block == \$3 ;
   assign \end  = \$4  | w__payload[195];
-  assign \$5  = wr__addr + 1'h1;
-  assign \$6  = wr__addr == 6'h3f;
-  assign \$7  = x__payload[128] | \$6 ;
-  assign \$8  = wr__addr + 1'h1;
-  assign \$9  = block + 1'h1;
-  assign \$10  = \end  ? 7'h00 : \$9 ;
-  assign \$11  = first ? w__payload[194:192] : tile_code;
-  assign \$28  = $signed(w_s2_0) * $signed(act_s2_0);
-  assign \$29  = $signed(w_s2_1) * $signed(act_s2_1);
-  assign \$30  = $signed(w_s2_2) * $signed(act_s2_2);
-  assign \$31  = $signed(w_s2_3) * $signed(act_s2_3);
-  assign \$32  = $signed(w_s2_4) * $signed(act_s2_4);
-  assign \$33  = $signed(w_s2_5) * $signed(act_s2_5);
-  assign \$34  = $signed(w_s2_6) * $signed(act_s2_6);
-  assign \$35  = $signed(w_s2_7) * $signed(act_s2_7);
-  assign \$36  = $signed(w_s2_8) * $signed(act_s2_8);
-  assign \$37  = $signed(w_s2_9) * $signed(act_s2_9);
-  assign \$38  = $signed(w_s2_10) * $signed(act_s2_10);
-  assign \$39  = $signed(w_s2_11) * $signed(act_s2_11);
-  assign \$40  = $signed(w_s2_12) * $signed(act_s2_12);
-  assign \$41  = $signed(w_s2_13) * $signed(act_s2_13);
-  assign \$42  = $signed(w_s2_14) * $signed(act_s2_14);
-  assign \$43  = $signed(w_s2_15) * $signed(act_s2_15);
-  assign \$44  = $signed(prod_0) + $signed(prod_1);
-  assign \$45  = $signed(prod_2) + $signed(prod_3);
-  assign \$46  = $signed(prod_4) + $signed(prod_5);
-  assign \$47  = $signed(prod_6) + $signed(prod_7);
-  assign \$48  = $signed(prod_8) + $signed(prod_9);
-  assign \$49  = $signed(prod_10) + $signed(prod_11);
-  assign \$50  = $signed(prod_12) + $signed(prod_13);
-  assign \$51  = $signed(prod_14) + $signed(prod_15);
-  assign \$52  = $signed(sum_l1_0) + $signed(sum_l1_1);
-  assign \$53  = $signed(sum_l1_2) + $signed(sum_l1_3);
-  assign \$54  = $signed(sum_l1_4) + $signed(sum_l1_5);
-  assign \$55  = $signed(sum_l1_6) + $signed(sum_l1_7);
-  assign \$56  = $signed(sum_l2_0) + $signed(sum_l2_1);
-  assign \$57  = $signed(sum_l2_2) + $signed(sum_l2_3);
-  assign \$58  = $signed(sum_l3_0) + $signed(sum_l3_1);
-  assign \$59  = valid_l4 & end_l4;
-  assign \$60  = ce & valid_l4;
-  assign \$61  = $signed(acc_0_0) + $signed(rn_in_0_0);
-  assign \$62  = first_l4 ? { rn_in_0_0[25], rn_in_0_0 } : \$61 ;
-  assign \$63  = ce & valid_l4;
-  assign \$64  = $signed(acc_1_0) + $signed(rn_in_1_0);
-  assign \$65  = first_l4 ? { rn_in_1_0[25], rn_in_1_0 } : \$64 ;
-  assign \$66  = ce & valid_l4;
-  assign \$67  = $signed(acc_2_0) + $signed(rn_in_2_0);
-  assign \$68  = first_l4 ? { rn_in_2_0[25], rn_in_2_0 } : \$67 ;
-  assign \$69  = ce & valid_l4;
-  assign \$70  = $signed(acc_3_0) + $signed(rn_in_3_0);
-  assign \$71  = first_l4 ? { rn_in_3_0[25], rn_in_3_0 } : \$70 ;
-  assign \$72  = ce & valid_l4;
-  assign \$73  = $signed(acc_4_0) + $signed(rn_in_4_0);
-  assign \$74  = first_l4 ? { rn_in_4_0[25], rn_in_4_0 } : \$73 ;
-  assign \$75  = ce & valid_l4;
-  assign \$76  = $signed(acc_5_0) + $signed(rn_in_5_0);
-  assign \$77  = first_l4 ? { rn_in_5_0[25], rn_in_5_0 } : \$76 ;
-  assign \$78  = ce & valid_l4;
-  assign \$79  = $signed(acc_6_0) + $signed(rn_in_6_0);
-  assign \$80  = first_l4 ? { rn_in_6_0[25], rn_in_6_0 } : \$79 ;
-  assign \$81  = ce & valid_l4;
-  assign \$82  = $signed(acc_7_0) + $signed(rn_in_7_0);
-  assign \$83  = first_l4 ? { rn_in_7_0[25], rn_in_7_0 } : \$82 ;
+  assign step = ce & valid_l4;
+  assign done = step & end_l4;
+  assign \$5  = code_l4 <= 1'h1;
+  assign \$6  = code_l4 <= 2'h2;
+  assign \$7  = code_l4 <= 1'h1;
+  assign \$8  = code_l4 <= 2'h3;
+  assign \$9  = code_l4 <= 1'h1;
+  assign \$10  = code_l4 <= 2'h2;
+  assign \$11  = code_l4 <= 1'h1;
+  assign \$12  = \$signature__addr  + 1'h1;
+  assign \$13  = \$signature__addr  == 10'h3ff;
+  assign \$14  = x__payload[8] | \$13 ;
+  assign \$15  = \$signature__addr  + 1'h1;
+  assign \$17  = block + 1'h1;
+  assign \$18  = \end  ? 7'h00 : \$17 ;
+  assign \$19  = first ? w__payload[194:192] : tile_code;
+  assign \$20  = $signed(w_s1b_0) * $signed(act_s1b_0);
+  assign \$21  = $signed(w_s1b_1) * $signed(act_s1b_1);
+  assign \$22  = $signed(w_s1b_2) * $signed(act_s1b_2);
+  assign \$23  = $signed(w_s1b_3) * $signed(act_s1b_3);
+  assign \$24  = $signed(w_s1b_4) * $signed(act_s1b_4);
+  assign \$25  = $signed(w_s1b_5) * $signed(act_s1b_5);
+  assign \$26  = $signed(w_s1b_6) * $signed(act_s1b_6);
+  assign \$27  = $signed(w_s1b_7) * $signed(act_s1b_7);
+  assign \$28  = $signed(w_s1b_8) * $signed(act_s1b_8);
+  assign \$29  = $signed(w_s1b_9) * $signed(act_s1b_9);
+  assign \$30  = $signed(w_s1b_10) * $signed(act_s1b_10);
+  assign \$31  = $signed(w_s1b_11) * $signed(act_s1b_11);
+  assign \$32  = $signed(w_s1b_12) * $signed(act_s1b_12);
+  assign \$33  = $signed(w_s1b_13) * $signed(act_s1b_13);
+  assign \$34  = $signed(w_s1b_14) * $signed(act_s1b_14);
+  assign \$35  = $signed(w_s1b_15) * $signed(act_s1b_15);
+  assign \$36  = $signed(prod_0) + $signed(prod_1);
+  assign \$37  = $signed(prod_2) + $signed(prod_3);
+  assign \$38  = $signed(prod_4) + $signed(prod_5);
+  assign \$39  = $signed(prod_6) + $signed(prod_7);
+  assign \$40  = $signed(prod_8) + $signed(prod_9);
+  assign \$41  = $signed(prod_10) + $signed(prod_11);
+  assign \$42  = $signed(prod_12) + $signed(prod_13);
+  assign \$43  = $signed(prod_14) + $signed(prod_15);
+  assign \$44  = code_s3 > 1'h1;
+  assign \$45  = ~ \$44 ;
+  assign \$46  = ce & \$45 ;
+  assign \$47  = $signed(prod_2) + $signed(prod_3);
+  assign \$48  = code_s3 > 1'h1;
+  assign \$49  = ~ \$48 ;
+  assign \$50  = ce & \$49 ;
+  assign \$51  = $signed(prod_6) + $signed(prod_7);
+  assign \$52  = code_s3 > 1'h1;
+  assign \$53  = ~ \$52 ;
+  assign \$54  = ce & \$53 ;
+  assign \$55  = $signed(prod_10) + $signed(prod_11);
+  assign \$56  = code_s3 > 1'h1;
+  assign \$57  = ~ \$56 ;
+  assign \$58  = ce & \$57 ;
+  assign \$59  = $signed(prod_14) + $signed(prod_15);
+  assign \$60  = $signed(sum_l1_0) + $signed(sum_l1_1_link);
+  assign \$61  = $signed(sum_l1_2) + $signed(sum_l1_3_link);
+  assign \$62  = $signed(sum_l1_4) + $signed(sum_l1_5_link);
+  assign \$63  = $signed(sum_l1_6) + $signed(sum_l1_7_link);
+  assign \$64  = code_l1 > 2'h2;
+  assign \$65  = ~ \$64 ;
+  assign \$66  = ce & \$65 ;
+  assign \$67  = $signed(sum_l1_2) + $signed(sum_l1_3_link);
+  assign \$68  = code_l1 > 2'h2;
+  assign \$69  = ~ \$68 ;
+  assign \$70  = ce & \$69 ;
+  assign \$71  = $signed(sum_l1_6) + $signed(sum_l1_7_link);
+  assign \$72  = $signed(sum_l2_0) + $signed(sum_l2_1_link);
+  assign \$73  = $signed(sum_l2_2) + $signed(sum_l2_3_link);
+  assign \$74  = code_l2 > 2'h3;
+  assign \$75  = ~ \$74 ;
+  assign \$76  = ce & \$75 ;
+  assign \$77  = $signed(sum_l2_2) + $signed(sum_l2_3_link);
+  assign \$78  = $signed(sum_l3_0) + $signed(sum_l3_1_link);
+  assign \$79  = $signed(acc_0_0) + $signed(sum_l4_0);
+  assign \$82  = $signed(acc_0_0) + $signed(sum_l4_0);
+  assign \$83  = $signed(acc_1_0) + $signed(tap_1_d2);
+  assign \$84  = ~ is_row[1];
+  assign \$85  = done & \$84 ;
+  assign \$86  = $signed(acc_1_0) + $signed(tap_1_d2);
+  assign \$87  = $signed(acc_2_0) + $signed(tap_2_d1);
+  assign \$88  = ~ is_row[2];
+  assign \$89  = done & \$88 ;
+  assign \$90  = $signed(acc_2_0) + $signed(tap_2_d1);
+  assign \$91  = $signed(acc_3_0) + $signed(tap_3_d2);
+  assign \$92  = ~ is_row[3];
+  assign \$93  = done & \$92 ;
+  assign \$94  = $signed(acc_3_0) + $signed(tap_3_d2);
+  assign \$95  = $signed(acc_4_0) + $signed(tap_4_d0);
+  assign \$96  = ~ is_row[4];
+  assign \$97  = done & \$96 ;
+  assign \$98  = $signed(acc_4_0) + $signed(tap_4_d0);
+  assign \$99  = $signed(acc_5_0) + $signed(tap_5_d2);
+  assign \$100  = ~ is_row[5];
+  assign \$101  = done & \$100 ;
+  assign \$102  = $signed(acc_5_0) + $signed(tap_5_d2);
+  assign \$103  = $signed(acc_6_0) + $signed(tap_6_d1);
+  assign \$104  = ~ is_row[6];
+  assign \$105  = done & \$104 ;
+  assign \$106  = $signed(acc_6_0) + $signed(tap_6_d1);
+  assign \$107  = $signed(acc_7_0) + $signed(tap_7_d2);
+  assign \$108  = ~ is_row[7];
+  assign \$109  = done & \$108 ;
+  assign \$110  = $signed(acc_7_0) + $signed(tap_7_d2);
+  assign \$111  = valid_l4 & end_l4;
   always @(posedge clk)
-    \$86  <= \$85 ;
+    \$114  <= \$113 ;
   always @(posedge clk)
-    wr__addr <= \$87 ;
+    \$signature__addr  <= \$115 ;
   always @(posedge clk)
-    x__ready <= \$88 ;
+    x__ready <= \$116 ;
   always @(posedge clk)
-    slices <= \$89 ;
+    slices <= \$117 ;
   always @(posedge clk)
-    block <= \$90 ;
+    block <= \$118 ;
   always @(posedge clk)
-    tile_code <= \$91 ;
+    tile_code <= \$119 ;
   always @(posedge clk)
-    valid_s1 <= \$92 ;
+    valid_s1 <= \$120 ;
   always @(posedge clk)
-    first_s1 <= \$93 ;
+    end_s1 <= \$121 ;
   always @(posedge clk)
-    end_s1 <= \$94 ;
+    last_s1 <= \$122 ;
   always @(posedge clk)
-    last_s1 <= \$95 ;
+    code_s1 <= \$123 ;
   always @(posedge clk)
-    code_s1 <= \$96 ;
+    w_s1_0 <= \$124 ;
   always @(posedge clk)
-    w_s1_0 <= \$97 ;
+    w_s1_1 <= \$125 ;
   always @(posedge clk)
-    w_s1_1 <= \$98 ;
+    w_s1_2 <= \$126 ;
   always @(posedge clk)
-    w_s1_2 <= \$99 ;
+    w_s1_3 <= \$127 ;
   always @(posedge clk)
-    w_s1_3 <= \$100 ;
+    w_s1_4 <= \$128 ;
   always @(posedge clk)
-    w_s1_4 <= \$101 ;
+    w_s1_5 <= \$129 ;
   always @(posedge clk)
-    w_s1_5 <= \$102 ;
+    w_s1_6 <= \$130 ;
   always @(posedge clk)
-    w_s1_6 <= \$103 ;
+    w_s1_7 <= \$131 ;
   always @(posedge clk)
-    w_s1_7 <= \$104 ;
+    w_s1_8 <= \$132 ;
   always @(posedge clk)
-    w_s1_8 <= \$105 ;
+    w_s1_9 <= \$133 ;
   always @(posedge clk)
-    w_s1_9 <= \$106 ;
+    w_s1_10 <= \$134 ;
   always @(posedge clk)
-    w_s1_10 <= \$107 ;
+    w_s1_11 <= \$135 ;
   always @(posedge clk)
-    w_s1_11 <= \$108 ;
+    w_s1_12 <= \$136 ;
   always @(posedge clk)
-    w_s1_12 <= \$109 ;
+    w_s1_13 <= \$137 ;
   always @(posedge clk)
-    w_s1_13 <= \$110 ;
+    w_s1_14 <= \$138 ;
   always @(posedge clk)
-    w_s1_14 <= \$111 ;
+    w_s1_15 <= \$139 ;
   always @(posedge clk)
-    w_s1_15 <= \$112 ;
+    valid_s1b <= \$140 ;
   always @(posedge clk)
-    idx_s1_0 <= \$113 ;
+    end_s1b <= \$141 ;
   always @(posedge clk)
-    idx_s1_1 <= \$114 ;
+    last_s1b <= \$142 ;
   always @(posedge clk)
-    idx_s1_2 <= \$115 ;
+    code_s1b <= \$143 ;
   always @(posedge clk)
-    idx_s1_3 <= \$116 ;
+    w_s1b_0 <= \$144 ;
   always @(posedge clk)
-    idx_s1_4 <= \$117 ;
+    w_s1b_1 <= \$145 ;
   always @(posedge clk)
-    idx_s1_5 <= \$118 ;
+    w_s1b_2 <= \$146 ;
   always @(posedge clk)
-    idx_s1_6 <= \$119 ;
+    w_s1b_3 <= \$147 ;
   always @(posedge clk)
-    idx_s1_7 <= \$120 ;
+    w_s1b_4 <= \$148 ;
   always @(posedge clk)
-    idx_s1_8 <= \$121 ;
+    w_s1b_5 <= \$149 ;
   always @(posedge clk)
-    idx_s1_9 <= \$122 ;
+    w_s1b_6 <= \$150 ;
   always @(posedge clk)
-    idx_s1_10 <= \$123 ;
+    w_s1b_7 <= \$151 ;
   always @(posedge clk)
-    idx_s1_11 <= \$124 ;
+    w_s1b_8 <= \$152 ;
   always @(posedge clk)
-    idx_s1_12 <= \$125 ;
+    w_s1b_9 <= \$153 ;
   always @(posedge clk)
-    idx_s1_13 <= \$126 ;
+    w_s1b_10 <= \$154 ;
   always @(posedge clk)
-    idx_s1_14 <= \$127 ;
+    w_s1b_11 <= \$155 ;
   always @(posedge clk)
-    idx_s1_15 <= \$128 ;
+    w_s1b_12 <= \$156 ;
   always @(posedge clk)
-    valid_s1b <= \$129 ;
+    w_s1b_13 <= \$157 ;
   always @(posedge clk)
-    first_s1b <= \$130 ;
+    w_s1b_14 <= \$158 ;
   always @(posedge clk)
-    end_s1b <= \$131 ;
+    w_s1b_15 <= \$159 ;
   always @(posedge clk)
-    last_s1b <= \$132 ;
+    act_s1b_0 <= \$160 ;
   always @(posedge clk)
-    code_s1b <= \$133 ;
+    act_s1b_1 <= \$161 ;
   always @(posedge clk)
-    block_acts <= \$134 ;
+    act_s1b_2 <= \$162 ;
   always @(posedge clk)
-    w_s1b_0 <= \$135 ;
+    act_s1b_3 <= \$163 ;
   always @(posedge clk)
-    w_s1b_1 <= \$136 ;
+    act_s1b_4 <= \$164 ;
   always @(posedge clk)
-    w_s1b_2 <= \$137 ;
+    act_s1b_5 <= \$165 ;
   always @(posedge clk)
-    w_s1b_3 <= \$138 ;
+    act_s1b_6 <= \$166 ;
   always @(posedge clk)
-    w_s1b_4 <= \$139 ;
+    act_s1b_7 <= \$167 ;
   always @(posedge clk)
-    w_s1b_5 <= \$140 ;
+    act_s1b_8 <= \$168 ;
   always @(posedge clk)
-    w_s1b_6 <= \$141 ;
+    act_s1b_9 <= \$169 ;
   always @(posedge clk)
-    w_s1b_7 <= \$142 ;
+    act_s1b_10 <= \$170 ;
   always @(posedge clk)
-    w_s1b_8 <= \$143 ;
+    act_s1b_11 <= \$171 ;
   always @(posedge clk)
-    w_s1b_9 <= \$144 ;
+    act_s1b_12 <= \$172 ;
   always @(posedge clk)
-    w_s1b_10 <= \$145 ;
+    act_s1b_13 <= \$173 ;
   always @(posedge clk)
-    w_s1b_11 <= \$146 ;
+    act_s1b_14 <= \$174 ;
   always @(posedge clk)
-    w_s1b_12 <= \$147 ;
+    act_s1b_15 <= \$175 ;
   always @(posedge clk)
-    w_s1b_13 <= \$148 ;
+    prod_0 <= \$176 ;
   always @(posedge clk)
-    w_s1b_14 <= \$149 ;
+    prod_1 <= \$177 ;
   always @(posedge clk)
-    w_s1b_15 <= \$150 ;
+    prod_2 <= \$178 ;
   always @(posedge clk)
-    idx_s1b_0 <= \$151 ;
+    prod_3 <= \$179 ;
   always @(posedge clk)
-    idx_s1b_1 <= \$152 ;
+    prod_4 <= \$180 ;
   always @(posedge clk)
-    idx_s1b_2 <= \$153 ;
+    prod_5 <= \$181 ;
   always @(posedge clk)
-    idx_s1b_3 <= \$154 ;
+    prod_6 <= \$182 ;
   always @(posedge clk)
-    idx_s1b_4 <= \$155 ;
+    prod_7 <= \$183 ;
   always @(posedge clk)
-    idx_s1b_5 <= \$156 ;
+    prod_8 <= \$184 ;
   always @(posedge clk)
-    idx_s1b_6 <= \$157 ;
+    prod_9 <= \$185 ;
   always @(posedge clk)
-    idx_s1b_7 <= \$158 ;
+    prod_10 <= \$186 ;
   always @(posedge clk)
-    idx_s1b_8 <= \$159 ;
+    prod_11 <= \$187 ;
   always @(posedge clk)
-    idx_s1b_9 <= \$160 ;
+    prod_12 <= \$188 ;
   always @(posedge clk)
-    idx_s1b_10 <= \$161 ;
+    prod_13 <= \$189 ;
   always @(posedge clk)
-    idx_s1b_11 <= \$162 ;
+    prod_14 <= \$190 ;
   always @(posedge clk)
-    idx_s1b_12 <= \$163 ;
+    prod_15 <= \$191 ;
   always @(posedge clk)
-    idx_s1b_13 <= \$164 ;
+    valid_s3 <= \$192 ;
   always @(posedge clk)
-    idx_s1b_14 <= \$165 ;
+    end_s3 <= \$193 ;
   always @(posedge clk)
-    idx_s1b_15 <= \$166 ;
+    last_s3 <= \$194 ;
   always @(posedge clk)
-    act_s2_0 <= \$167 ;
+    code_s3 <= \$195 ;
   always @(posedge clk)
-    act_s2_1 <= \$168 ;
+    sum_l1_0 <= \$196 ;
   always @(posedge clk)
-    act_s2_2 <= \$169 ;
+    sum_l1_1 <= \$197 ;
   always @(posedge clk)
-    act_s2_3 <= \$170 ;
+    sum_l1_2 <= \$198 ;
   always @(posedge clk)
-    act_s2_4 <= \$171 ;
+    sum_l1_3 <= \$199 ;
   always @(posedge clk)
-    act_s2_5 <= \$172 ;
+    sum_l1_4 <= \$200 ;
   always @(posedge clk)
-    act_s2_6 <= \$173 ;
+    sum_l1_5 <= \$201 ;
   always @(posedge clk)
-    act_s2_7 <= \$174 ;
+    sum_l1_6 <= \$202 ;
   always @(posedge clk)
-    act_s2_8 <= \$175 ;
+    sum_l1_7 <= \$203 ;
   always @(posedge clk)
-    act_s2_9 <= \$176 ;
+    sum_l1_1_link <= \$204 ;
   always @(posedge clk)
-    act_s2_10 <= \$177 ;
+    sum_l1_3_link <= \$205 ;
   always @(posedge clk)
-    act_s2_11 <= \$178 ;
+    sum_l1_5_link <= \$206 ;
   always @(posedge clk)
-    act_s2_12 <= \$179 ;
+    sum_l1_7_link <= \$207 ;
   always @(posedge clk)
-    act_s2_13 <= \$180 ;
+    valid_l1 <= \$208 ;
   always @(posedge clk)
-    act_s2_14 <= \$181 ;
+    end_l1 <= \$209 ;
   always @(posedge clk)
-    act_s2_15 <= \$182 ;
+    last_l1 <= \$210 ;
   always @(posedge clk)
-    w_s2_0 <= \$183 ;
+    code_l1 <= \$211 ;
   always @(posedge clk)
-    w_s2_1 <= \$184 ;
+    tap_1_d0 <= \$212 ;
   always @(posedge clk)
-    w_s2_2 <= \$185 ;
+    tap_1_d1 <= \$213 ;
   always @(posedge clk)
-    w_s2_3 <= \$186 ;
+    tap_1_d2 <= \$214 ;
   always @(posedge clk)
-    w_s2_4 <= \$187 ;
+    tap_3_d0 <= \$215 ;
   always @(posedge clk)
-    w_s2_5 <= \$188 ;
+    tap_3_d1 <= \$216 ;
   always @(posedge clk)
-    w_s2_6 <= \$189 ;
+    tap_3_d2 <= \$217 ;
   always @(posedge clk)
-    w_s2_7 <= \$190 ;
+    tap_5_d0 <= \$218 ;
   always @(posedge clk)
-    w_s2_8 <= \$191 ;
+    tap_5_d1 <= \$219 ;
   always @(posedge clk)
-    w_s2_9 <= \$192 ;
+    tap_5_d2 <= \$220 ;
   always @(posedge clk)
-    w_s2_10 <= \$193 ;
+    tap_7_d0 <= \$221 ;
   always @(posedge clk)
-    w_s2_11 <= \$194 ;
+    tap_7_d1 <= \$222 ;
   always @(posedge clk)
-    w_s2_12 <= \$195 ;
+    tap_7_d2 <= \$223 ;
   always @(posedge clk)
-    w_s2_13 <= \$196 ;
+    sum_l2_0 <= \$224 ;
   always @(posedge clk)
-    w_s2_14 <= \$197 ;
+    sum_l2_1 <= \$225 ;
   always @(posedge clk)
-    w_s2_15 <= \$198 ;
+    sum_l2_2 <= \$226 ;
   always @(posedge clk)
-    valid_s2 <= \$199 ;
+    sum_l2_3 <= \$227 ;
   always @(posedge clk)
-    first_s2 <= \$200 ;
+    sum_l2_1_link <= \$228 ;
   always @(posedge clk)
-    end_s2 <= \$201 ;
+    sum_l2_3_link <= \$229 ;
   always @(posedge clk)
-    last_s2 <= \$202 ;
+    valid_l2 <= \$230 ;
   always @(posedge clk)
-    code_s2 <= \$203 ;
+    end_l2 <= \$231 ;
   always @(posedge clk)
-    prod_0 <= \$204 ;
+    last_l2 <= \$232 ;
   always @(posedge clk)
-    prod_1 <= \$205 ;
+    code_l2 <= \$233 ;
   always @(posedge clk)
-    prod_2 <= \$206 ;
+    tap_2_d0 <= \$234 ;
   always @(posedge clk)
-    prod_3 <= \$207 ;
+    tap_2_d1 <= \$235 ;
   always @(posedge clk)
-    prod_4 <= \$208 ;
+    tap_6_d0 <= \$236 ;
   always @(posedge clk)
-    prod_5 <= \$209 ;
+    tap_6_d1 <= \$237 ;
   always @(posedge clk)
-    prod_6 <= \$210 ;
+    sum_l3_0 <= \$238 ;
   always @(posedge clk)
-    prod_7 <= \$211 ;
+    sum_l3_1 <= \$239 ;
   always @(posedge clk)
-    prod_8 <= \$212 ;
+    sum_l3_1_link <= \$240 ;
   always @(posedge clk)
-    prod_9 <= \$213 ;
+    valid_l3 <= \$241 ;
   always @(posedge clk)
-    prod_10 <= \$214 ;
+    end_l3 <= \$242 ;
   always @(posedge clk)
-    prod_11 <= \$215 ;
+    last_l3 <= \$243 ;
   always @(posedge clk)
-    prod_12 <= \$216 ;
+    code_l3 <= \$244 ;
   always @(posedge clk)
-    prod_13 <= \$217 ;
+    tap_4_d0 <= \$245 ;
   always @(posedge clk)
-    prod_14 <= \$218 ;
+    sum_l4_0 <= \$246 ;
   always @(posedge clk)
-    prod_15 <= \$219 ;
+    valid_l4 <= \$247 ;
   always @(posedge clk)
-    valid_s3 <= \$220 ;
+    end_l4 <= \$248 ;
   always @(posedge clk)
-    first_s3 <= \$221 ;
+    last_l4 <= \$249 ;
   always @(posedge clk)
-    end_s3 <= \$222 ;
+    code_l4 <= \$250 ;
   always @(posedge clk)
-    last_s3 <= \$223 ;
+    acc_0_0 <= \$251 ;
   always @(posedge clk)
-    code_s3 <= \$224 ;
+    out_0_0 <= \$252 ;
   always @(posedge clk)
-    sum_l1_0 <= \$225 ;
+    acc_1_0 <= \$253 ;
   always @(posedge clk)
-    sum_l1_1 <= \$226 ;
+    out_1_0 <= \$254 ;
   always @(posedge clk)
-    sum_l1_2 <= \$227 ;
+    acc_2_0 <= \$255 ;
   always @(posedge clk)
-    sum_l1_3 <= \$228 ;
+    out_2_0 <= \$256 ;
   always @(posedge clk)
-    sum_l1_4 <= \$229 ;
+    acc_3_0 <= \$257 ;
   always @(posedge clk)
-    sum_l1_5 <= \$230 ;
+    out_3_0 <= \$258 ;
   always @(posedge clk)
-    sum_l1_6 <= \$231 ;
+    acc_4_0 <= \$259 ;
   always @(posedge clk)
-    sum_l1_7 <= \$232 ;
+    out_4_0 <= \$260 ;
   always @(posedge clk)
-    valid_l1 <= \$233 ;
+    acc_5_0 <= \$261 ;
   always @(posedge clk)
-    first_l1 <= \$234 ;
+    out_5_0 <= \$262 ;
   always @(posedge clk)
-    end_l1 <= \$235 ;
+    acc_6_0 <= \$263 ;
   always @(posedge clk)
-    last_l1 <= \$236 ;
+    out_6_0 <= \$264 ;
   always @(posedge clk)
-    code_l1 <= \$237 ;
+    acc_7_0 <= \$265 ;
   always @(posedge clk)
-    tap_l1_d0_0 <= \$238 ;
+    out_7_0 <= \$266 ;
   always @(posedge clk)
-    tap_l1_d0_1 <= \$239 ;
-  always @(posedge clk)
-    tap_l1_d0_2 <= \$240 ;
-  always @(posedge clk)
-    tap_l1_d0_3 <= \$241 ;
-  always @(posedge clk)
-    tap_l1_d0_4 <= \$242 ;
-  always @(posedge clk)
-    tap_l1_d0_5 <= \$243 ;
-  always @(posedge clk)
-    tap_l1_d0_6 <= \$244 ;
-  always @(posedge clk)
-    tap_l1_d0_7 <= \$245 ;
-  always @(posedge clk)
-    tap_l1_d1_0 <= \$246 ;
-  always @(posedge clk)
-    tap_l1_d1_1 <= \$247 ;
-  always @(posedge clk)
-    tap_l1_d1_2 <= \$248 ;
-  always @(posedge clk)
-    tap_l1_d1_3 <= \$249 ;
-  always @(posedge clk)
-    tap_l1_d1_4 <= \$250 ;
-  always @(posedge clk)
-    tap_l1_d1_5 <= \$251 ;
-  always @(posedge clk)
-    tap_l1_d1_6 <= \$252 ;
-  always @(posedge clk)
-    tap_l1_d1_7 <= \$253 ;
-  always @(posedge clk)
-    tap_l1_d2_0 <= \$254 ;
-  always @(posedge clk)
-    tap_l1_d2_1 <= \$255 ;
-  always @(posedge clk)
-    tap_l1_d2_2 <= \$256 ;
-  always @(posedge clk)
-    tap_l1_d2_3 <= \$257 ;
-  always @(posedge clk)
-    tap_l1_d2_4 <= \$258 ;
-  always @(posedge clk)
-    tap_l1_d2_5 <= \$259 ;
-  always @(posedge clk)
-    tap_l1_d2_6 <= \$260 ;
-  always @(posedge clk)
-    tap_l1_d2_7 <= \$261 ;
-  always @(posedge clk)
-    sum_l2_0 <= \$262 ;
-  always @(posedge clk)
-    sum_l2_1 <= \$263 ;
-  always @(posedge clk)
-    sum_l2_2 <= \$264 ;
-  always @(posedge clk)
-    sum_l2_3 <= \$265 ;
-  always @(posedge clk)
-    valid_l2 <= \$266 ;
-  always @(posedge clk)
-    first_l2 <= \$267 ;
-  always @(posedge clk)
-    end_l2 <= \$268 ;
-  always @(posedge clk)
-    last_l2 <= \$269 ;
-  always @(posedge clk)
-    code_l2 <= \$270 ;
-  always @(posedge clk)
-    tap_l2_d0_0 <= \$271 ;
-  always @(posedge clk)
-    tap_l2_d0_1 <= \$272 ;
-  always @(posedge clk)
-    tap_l2_d0_2 <= \$273 ;
-  always @(posedge clk)
-    tap_l2_d0_3 <= \$274 ;
-  always @(posedge clk)
-    tap_l2_d1_0 <= \$275 ;
-  always @(posedge clk)
-    tap_l2_d1_1 <= \$276 ;
-  always @(posedge clk)
-    tap_l2_d1_2 <= \$277 ;
-  always @(posedge clk)
-    tap_l2_d1_3 <= \$278 ;
-  always @(posedge clk)
-    sum_l3_0 <= \$279 ;
-  always @(posedge clk)
-    sum_l3_1 <= \$280 ;
-  always @(posedge clk)
-    valid_l3 <= \$281 ;
-  always @(posedge clk)
-    first_l3 <= \$282 ;
-  always @(posedge clk)
-    end_l3 <= \$283 ;
-  always @(posedge clk)
-    last_l3 <= \$284 ;
-  always @(posedge clk)
-    code_l3 <= \$285 ;
-  always @(posedge clk)
-    tap_l3_d0_0 <= \$286 ;
-  always @(posedge clk)
-    tap_l3_d0_1 <= \$287 ;
-  always @(posedge clk)
-    sum_l4_0 <= \$288 ;
-  always @(posedge clk)
-    valid_l4 <= \$289 ;
-  always @(posedge clk)
-    first_l4 <= \$290 ;
-  always @(posedge clk)
-    end_l4 <= \$291 ;
-  always @(posedge clk)
-    last_l4 <= \$292 ;
-  always @(posedge clk)
-    code_l4 <= \$293 ;
-  always @(posedge clk)
-    o__valid <= \$294 ;
-  always @(posedge clk)
-    valid_mask <= \$295 ;
-  always @(posedge clk)
-    acc_0_0 <= \$296 ;
-  always @(posedge clk)
-    acc_1_0 <= \$297 ;
-  always @(posedge clk)
-    acc_2_0 <= \$298 ;
-  always @(posedge clk)
-    acc_3_0 <= \$299 ;
-  always @(posedge clk)
-    acc_4_0 <= \$300 ;
-  always @(posedge clk)
-    acc_5_0 <= \$301 ;
-  always @(posedge clk)
-    acc_6_0 <= \$302 ;
-  always @(posedge clk)
-    acc_7_0 <= \$303 ;
+    o__valid <= \$267 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (idx_s1b_0)
-      4'h0:
-          \$12  = block_acts[7:0];
-      4'h1:
-          \$12  = block_acts[15:8];
-      4'h2:
-          \$12  = block_acts[23:16];
-      4'h3:
-          \$12  = block_acts[31:24];
-      4'h4:
-          \$12  = block_acts[39:32];
-      4'h5:
-          \$12  = block_acts[47:40];
-      4'h6:
-          \$12  = block_acts[55:48];
-      4'h7:
-          \$12  = block_acts[63:56];
-      4'h8:
-          \$12  = block_acts[71:64];
-      4'h9:
-          \$12  = block_acts[79:72];
-      4'ha:
-          \$12  = block_acts[87:80];
-      4'hb:
-          \$12  = block_acts[95:88];
-      4'hc:
-          \$12  = block_acts[103:96];
-      4'hd:
-          \$12  = block_acts[111:104];
-      4'he:
-          \$12  = block_acts[119:112];
-      4'hf:
-          \$12  = block_acts[127:120];
-    endcase
+    \$113  = \$114 ;
+    if (done) begin
+      \$113 [8] = last_l4;
+      \$113 [7:0] = is_row;
+    end
+    if (rst) begin
+      \$113  = 9'h000;
+    end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (idx_s1b_1)
-      4'h0:
-          \$13  = block_acts[7:0];
-      4'h1:
-          \$13  = block_acts[15:8];
-      4'h2:
-          \$13  = block_acts[23:16];
-      4'h3:
-          \$13  = block_acts[31:24];
-      4'h4:
-          \$13  = block_acts[39:32];
-      4'h5:
-          \$13  = block_acts[47:40];
-      4'h6:
-          \$13  = block_acts[55:48];
-      4'h7:
-          \$13  = block_acts[63:56];
-      4'h8:
-          \$13  = block_acts[71:64];
-      4'h9:
-          \$13  = block_acts[79:72];
-      4'ha:
-          \$13  = block_acts[87:80];
-      4'hb:
-          \$13  = block_acts[95:88];
-      4'hc:
-          \$13  = block_acts[103:96];
-      4'hd:
-          \$13  = block_acts[111:104];
-      4'he:
-          \$13  = block_acts[119:112];
-      4'hf:
-          \$13  = block_acts[127:120];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (idx_s1b_2)
-      4'h0:
-          \$14  = block_acts[7:0];
-      4'h1:
-          \$14  = block_acts[15:8];
-      4'h2:
-          \$14  = block_acts[23:16];
-      4'h3:
-          \$14  = block_acts[31:24];
-      4'h4:
-          \$14  = block_acts[39:32];
-      4'h5:
-          \$14  = block_acts[47:40];
-      4'h6:
-          \$14  = block_acts[55:48];
-      4'h7:
-          \$14  = block_acts[63:56];
-      4'h8:
-          \$14  = block_acts[71:64];
-      4'h9:
-          \$14  = block_acts[79:72];
-      4'ha:
-          \$14  = block_acts[87:80];
-      4'hb:
-          \$14  = block_acts[95:88];
-      4'hc:
-          \$14  = block_acts[103:96];
-      4'hd:
-          \$14  = block_acts[111:104];
-      4'he:
-          \$14  = block_acts[119:112];
-      4'hf:
-          \$14  = block_acts[127:120];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (idx_s1b_3)
-      4'h0:
-          \$15  = block_acts[7:0];
-      4'h1:
-          \$15  = block_acts[15:8];
-      4'h2:
-          \$15  = block_acts[23:16];
-      4'h3:
-          \$15  = block_acts[31:24];
-      4'h4:
-          \$15  = block_acts[39:32];
-      4'h5:
-          \$15  = block_acts[47:40];
-      4'h6:
-          \$15  = block_acts[55:48];
-      4'h7:
-          \$15  = block_acts[63:56];
-      4'h8:
-          \$15  = block_acts[71:64];
-      4'h9:
-          \$15  = block_acts[79:72];
-      4'ha:
-          \$15  = block_acts[87:80];
-      4'hb:
-          \$15  = block_acts[95:88];
-      4'hc:
-          \$15  = block_acts[103:96];
-      4'hd:
-          \$15  = block_acts[111:104];
-      4'he:
-          \$15  = block_acts[119:112];
-      4'hf:
-          \$15  = block_acts[127:120];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (idx_s1b_4)
-      4'h0:
-          \$16  = block_acts[7:0];
-      4'h1:
-          \$16  = block_acts[15:8];
-      4'h2:
-          \$16  = block_acts[23:16];
-      4'h3:
-          \$16  = block_acts[31:24];
-      4'h4:
-          \$16  = block_acts[39:32];
-      4'h5:
-          \$16  = block_acts[47:40];
-      4'h6:
-          \$16  = block_acts[55:48];
-      4'h7:
-          \$16  = block_acts[63:56];
-      4'h8:
-          \$16  = block_acts[71:64];
-      4'h9:
-          \$16  = block_acts[79:72];
-      4'ha:
-          \$16  = block_acts[87:80];
-      4'hb:
-          \$16  = block_acts[95:88];
-      4'hc:
-          \$16  = block_acts[103:96];
-      4'hd:
-          \$16  = block_acts[111:104];
-      4'he:
-          \$16  = block_acts[119:112];
-      4'hf:
-          \$16  = block_acts[127:120];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (idx_s1b_5)
-      4'h0:
-          \$17  = block_acts[7:0];
-      4'h1:
-          \$17  = block_acts[15:8];
-      4'h2:
-          \$17  = block_acts[23:16];
-      4'h3:
-          \$17  = block_acts[31:24];
-      4'h4:
-          \$17  = block_acts[39:32];
-      4'h5:
-          \$17  = block_acts[47:40];
-      4'h6:
-          \$17  = block_acts[55:48];
-      4'h7:
-          \$17  = block_acts[63:56];
-      4'h8:
-          \$17  = block_acts[71:64];
-      4'h9:
-          \$17  = block_acts[79:72];
-      4'ha:
-          \$17  = block_acts[87:80];
-      4'hb:
-          \$17  = block_acts[95:88];
-      4'hc:
-          \$17  = block_acts[103:96];
-      4'hd:
-          \$17  = block_acts[111:104];
-      4'he:
-          \$17  = block_acts[119:112];
-      4'hf:
-          \$17  = block_acts[127:120];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (idx_s1b_6)
-      4'h0:
-          \$18  = block_acts[7:0];
-      4'h1:
-          \$18  = block_acts[15:8];
-      4'h2:
-          \$18  = block_acts[23:16];
-      4'h3:
-          \$18  = block_acts[31:24];
-      4'h4:
-          \$18  = block_acts[39:32];
-      4'h5:
-          \$18  = block_acts[47:40];
-      4'h6:
-          \$18  = block_acts[55:48];
-      4'h7:
-          \$18  = block_acts[63:56];
-      4'h8:
-          \$18  = block_acts[71:64];
-      4'h9:
-          \$18  = block_acts[79:72];
-      4'ha:
-          \$18  = block_acts[87:80];
-      4'hb:
-          \$18  = block_acts[95:88];
-      4'hc:
-          \$18  = block_acts[103:96];
-      4'hd:
-          \$18  = block_acts[111:104];
-      4'he:
-          \$18  = block_acts[119:112];
-      4'hf:
-          \$18  = block_acts[127:120];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (idx_s1b_7)
-      4'h0:
-          \$19  = block_acts[7:0];
-      4'h1:
-          \$19  = block_acts[15:8];
-      4'h2:
-          \$19  = block_acts[23:16];
-      4'h3:
-          \$19  = block_acts[31:24];
-      4'h4:
-          \$19  = block_acts[39:32];
-      4'h5:
-          \$19  = block_acts[47:40];
-      4'h6:
-          \$19  = block_acts[55:48];
-      4'h7:
-          \$19  = block_acts[63:56];
-      4'h8:
-          \$19  = block_acts[71:64];
-      4'h9:
-          \$19  = block_acts[79:72];
-      4'ha:
-          \$19  = block_acts[87:80];
-      4'hb:
-          \$19  = block_acts[95:88];
-      4'hc:
-          \$19  = block_acts[103:96];
-      4'hd:
-          \$19  = block_acts[111:104];
-      4'he:
-          \$19  = block_acts[119:112];
-      4'hf:
-          \$19  = block_acts[127:120];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (idx_s1b_8)
-      4'h0:
-          \$20  = block_acts[7:0];
-      4'h1:
-          \$20  = block_acts[15:8];
-      4'h2:
-          \$20  = block_acts[23:16];
-      4'h3:
-          \$20  = block_acts[31:24];
-      4'h4:
-          \$20  = block_acts[39:32];
-      4'h5:
-          \$20  = block_acts[47:40];
-      4'h6:
-          \$20  = block_acts[55:48];
-      4'h7:
-          \$20  = block_acts[63:56];
-      4'h8:
-          \$20  = block_acts[71:64];
-      4'h9:
-          \$20  = block_acts[79:72];
-      4'ha:
-          \$20  = block_acts[87:80];
-      4'hb:
-          \$20  = block_acts[95:88];
-      4'hc:
-          \$20  = block_acts[103:96];
-      4'hd:
-          \$20  = block_acts[111:104];
-      4'he:
-          \$20  = block_acts[119:112];
-      4'hf:
-          \$20  = block_acts[127:120];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (idx_s1b_9)
-      4'h0:
-          \$21  = block_acts[7:0];
-      4'h1:
-          \$21  = block_acts[15:8];
-      4'h2:
-          \$21  = block_acts[23:16];
-      4'h3:
-          \$21  = block_acts[31:24];
-      4'h4:
-          \$21  = block_acts[39:32];
-      4'h5:
-          \$21  = block_acts[47:40];
-      4'h6:
-          \$21  = block_acts[55:48];
-      4'h7:
-          \$21  = block_acts[63:56];
-      4'h8:
-          \$21  = block_acts[71:64];
-      4'h9:
-          \$21  = block_acts[79:72];
-      4'ha:
-          \$21  = block_acts[87:80];
-      4'hb:
-          \$21  = block_acts[95:88];
-      4'hc:
-          \$21  = block_acts[103:96];
-      4'hd:
-          \$21  = block_acts[111:104];
-      4'he:
-          \$21  = block_acts[119:112];
-      4'hf:
-          \$21  = block_acts[127:120];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (idx_s1b_10)
-      4'h0:
-          \$22  = block_acts[7:0];
-      4'h1:
-          \$22  = block_acts[15:8];
-      4'h2:
-          \$22  = block_acts[23:16];
-      4'h3:
-          \$22  = block_acts[31:24];
-      4'h4:
-          \$22  = block_acts[39:32];
-      4'h5:
-          \$22  = block_acts[47:40];
-      4'h6:
-          \$22  = block_acts[55:48];
-      4'h7:
-          \$22  = block_acts[63:56];
-      4'h8:
-          \$22  = block_acts[71:64];
-      4'h9:
-          \$22  = block_acts[79:72];
-      4'ha:
-          \$22  = block_acts[87:80];
-      4'hb:
-          \$22  = block_acts[95:88];
-      4'hc:
-          \$22  = block_acts[103:96];
-      4'hd:
-          \$22  = block_acts[111:104];
-      4'he:
-          \$22  = block_acts[119:112];
-      4'hf:
-          \$22  = block_acts[127:120];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (idx_s1b_11)
-      4'h0:
-          \$23  = block_acts[7:0];
-      4'h1:
-          \$23  = block_acts[15:8];
-      4'h2:
-          \$23  = block_acts[23:16];
-      4'h3:
-          \$23  = block_acts[31:24];
-      4'h4:
-          \$23  = block_acts[39:32];
-      4'h5:
-          \$23  = block_acts[47:40];
-      4'h6:
-          \$23  = block_acts[55:48];
-      4'h7:
-          \$23  = block_acts[63:56];
-      4'h8:
-          \$23  = block_acts[71:64];
-      4'h9:
-          \$23  = block_acts[79:72];
-      4'ha:
-          \$23  = block_acts[87:80];
-      4'hb:
-          \$23  = block_acts[95:88];
-      4'hc:
-          \$23  = block_acts[103:96];
-      4'hd:
-          \$23  = block_acts[111:104];
-      4'he:
-          \$23  = block_acts[119:112];
-      4'hf:
-          \$23  = block_acts[127:120];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (idx_s1b_12)
-      4'h0:
-          \$24  = block_acts[7:0];
-      4'h1:
-          \$24  = block_acts[15:8];
-      4'h2:
-          \$24  = block_acts[23:16];
-      4'h3:
-          \$24  = block_acts[31:24];
-      4'h4:
-          \$24  = block_acts[39:32];
-      4'h5:
-          \$24  = block_acts[47:40];
-      4'h6:
-          \$24  = block_acts[55:48];
-      4'h7:
-          \$24  = block_acts[63:56];
-      4'h8:
-          \$24  = block_acts[71:64];
-      4'h9:
-          \$24  = block_acts[79:72];
-      4'ha:
-          \$24  = block_acts[87:80];
-      4'hb:
-          \$24  = block_acts[95:88];
-      4'hc:
-          \$24  = block_acts[103:96];
-      4'hd:
-          \$24  = block_acts[111:104];
-      4'he:
-          \$24  = block_acts[119:112];
-      4'hf:
-          \$24  = block_acts[127:120];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (idx_s1b_13)
-      4'h0:
-          \$25  = block_acts[7:0];
-      4'h1:
-          \$25  = block_acts[15:8];
-      4'h2:
-          \$25  = block_acts[23:16];
-      4'h3:
-          \$25  = block_acts[31:24];
-      4'h4:
-          \$25  = block_acts[39:32];
-      4'h5:
-          \$25  = block_acts[47:40];
-      4'h6:
-          \$25  = block_acts[55:48];
-      4'h7:
-          \$25  = block_acts[63:56];
-      4'h8:
-          \$25  = block_acts[71:64];
-      4'h9:
-          \$25  = block_acts[79:72];
-      4'ha:
-          \$25  = block_acts[87:80];
-      4'hb:
-          \$25  = block_acts[95:88];
-      4'hc:
-          \$25  = block_acts[103:96];
-      4'hd:
-          \$25  = block_acts[111:104];
-      4'he:
-          \$25  = block_acts[119:112];
-      4'hf:
-          \$25  = block_acts[127:120];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (idx_s1b_14)
-      4'h0:
-          \$26  = block_acts[7:0];
-      4'h1:
-          \$26  = block_acts[15:8];
-      4'h2:
-          \$26  = block_acts[23:16];
-      4'h3:
-          \$26  = block_acts[31:24];
-      4'h4:
-          \$26  = block_acts[39:32];
-      4'h5:
-          \$26  = block_acts[47:40];
-      4'h6:
-          \$26  = block_acts[55:48];
-      4'h7:
-          \$26  = block_acts[63:56];
-      4'h8:
-          \$26  = block_acts[71:64];
-      4'h9:
-          \$26  = block_acts[79:72];
-      4'ha:
-          \$26  = block_acts[87:80];
-      4'hb:
-          \$26  = block_acts[95:88];
-      4'hc:
-          \$26  = block_acts[103:96];
-      4'hd:
-          \$26  = block_acts[111:104];
-      4'he:
-          \$26  = block_acts[119:112];
-      4'hf:
-          \$26  = block_acts[127:120];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (idx_s1b_15)
-      4'h0:
-          \$27  = block_acts[7:0];
-      4'h1:
-          \$27  = block_acts[15:8];
-      4'h2:
-          \$27  = block_acts[23:16];
-      4'h3:
-          \$27  = block_acts[31:24];
-      4'h4:
-          \$27  = block_acts[39:32];
-      4'h5:
-          \$27  = block_acts[47:40];
-      4'h6:
-          \$27  = block_acts[55:48];
-      4'h7:
-          \$27  = block_acts[63:56];
-      4'h8:
-          \$27  = block_acts[71:64];
-      4'h9:
-          \$27  = block_acts[79:72];
-      4'ha:
-          \$27  = block_acts[87:80];
-      4'hb:
-          \$27  = block_acts[95:88];
-      4'hc:
-          \$27  = block_acts[103:96];
-      4'hd:
-          \$27  = block_acts[111:104];
-      4'he:
-          \$27  = block_acts[119:112];
-      4'hf:
-          \$27  = block_acts[127:120];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    rn_in_0_0 = 26'h0000000;
-    casez (code_l4)
-      3'h1:
-          rn_in_0_0 = { tap_l1_d2_0[16], tap_l1_d2_0[16], tap_l1_d2_0[16], tap_l1_d2_0[16], tap_l1_d2_0[16], tap_l1_d2_0[16], tap_l1_d2_0[16], tap_l1_d2_0[16], tap_l1_d2_0[16], tap_l1_d2_0 };
-      3'h2:
-          rn_in_0_0 = { tap_l2_d1_0[17], tap_l2_d1_0[17], tap_l2_d1_0[17], tap_l2_d1_0[17], tap_l2_d1_0[17], tap_l2_d1_0[17], tap_l2_d1_0[17], tap_l2_d1_0[17], tap_l2_d1_0 };
-      3'h3:
-          rn_in_0_0 = { tap_l3_d0_0[18], tap_l3_d0_0[18], tap_l3_d0_0[18], tap_l3_d0_0[18], tap_l3_d0_0[18], tap_l3_d0_0[18], tap_l3_d0_0[18], tap_l3_d0_0 };
-      3'h4:
-          rn_in_0_0 = { sum_l4_0[19], sum_l4_0[19], sum_l4_0[19], sum_l4_0[19], sum_l4_0[19], sum_l4_0[19], sum_l4_0 };
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    rn_in_1_0 = 26'h0000000;
-    casez (code_l4)
-      3'h1:
-          rn_in_1_0 = { tap_l1_d2_1[16], tap_l1_d2_1[16], tap_l1_d2_1[16], tap_l1_d2_1[16], tap_l1_d2_1[16], tap_l1_d2_1[16], tap_l1_d2_1[16], tap_l1_d2_1[16], tap_l1_d2_1[16], tap_l1_d2_1 };
-      3'h2:
-          rn_in_1_0 = { tap_l2_d1_1[17], tap_l2_d1_1[17], tap_l2_d1_1[17], tap_l2_d1_1[17], tap_l2_d1_1[17], tap_l2_d1_1[17], tap_l2_d1_1[17], tap_l2_d1_1[17], tap_l2_d1_1 };
-      3'h3:
-          rn_in_1_0 = { tap_l3_d0_1[18], tap_l3_d0_1[18], tap_l3_d0_1[18], tap_l3_d0_1[18], tap_l3_d0_1[18], tap_l3_d0_1[18], tap_l3_d0_1[18], tap_l3_d0_1 };
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    rn_in_2_0 = 26'h0000000;
-    casez (code_l4)
-      3'h1:
-          rn_in_2_0 = { tap_l1_d2_2[16], tap_l1_d2_2[16], tap_l1_d2_2[16], tap_l1_d2_2[16], tap_l1_d2_2[16], tap_l1_d2_2[16], tap_l1_d2_2[16], tap_l1_d2_2[16], tap_l1_d2_2[16], tap_l1_d2_2 };
-      3'h2:
-          rn_in_2_0 = { tap_l2_d1_2[17], tap_l2_d1_2[17], tap_l2_d1_2[17], tap_l2_d1_2[17], tap_l2_d1_2[17], tap_l2_d1_2[17], tap_l2_d1_2[17], tap_l2_d1_2[17], tap_l2_d1_2 };
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    rn_in_3_0 = 26'h0000000;
-    casez (code_l4)
-      3'h1:
-          rn_in_3_0 = { tap_l1_d2_3[16], tap_l1_d2_3[16], tap_l1_d2_3[16], tap_l1_d2_3[16], tap_l1_d2_3[16], tap_l1_d2_3[16], tap_l1_d2_3[16], tap_l1_d2_3[16], tap_l1_d2_3[16], tap_l1_d2_3 };
-      3'h2:
-          rn_in_3_0 = { tap_l2_d1_3[17], tap_l2_d1_3[17], tap_l2_d1_3[17], tap_l2_d1_3[17], tap_l2_d1_3[17], tap_l2_d1_3[17], tap_l2_d1_3[17], tap_l2_d1_3[17], tap_l2_d1_3 };
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    rn_in_4_0 = 26'h0000000;
-    casez (code_l4)
-      3'h1:
-          rn_in_4_0 = { tap_l1_d2_4[16], tap_l1_d2_4[16], tap_l1_d2_4[16], tap_l1_d2_4[16], tap_l1_d2_4[16], tap_l1_d2_4[16], tap_l1_d2_4[16], tap_l1_d2_4[16], tap_l1_d2_4[16], tap_l1_d2_4 };
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    rn_in_5_0 = 26'h0000000;
-    casez (code_l4)
-      3'h1:
-          rn_in_5_0 = { tap_l1_d2_5[16], tap_l1_d2_5[16], tap_l1_d2_5[16], tap_l1_d2_5[16], tap_l1_d2_5[16], tap_l1_d2_5[16], tap_l1_d2_5[16], tap_l1_d2_5[16], tap_l1_d2_5[16], tap_l1_d2_5 };
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    rn_in_6_0 = 26'h0000000;
-    casez (code_l4)
-      3'h1:
-          rn_in_6_0 = { tap_l1_d2_6[16], tap_l1_d2_6[16], tap_l1_d2_6[16], tap_l1_d2_6[16], tap_l1_d2_6[16], tap_l1_d2_6[16], tap_l1_d2_6[16], tap_l1_d2_6[16], tap_l1_d2_6[16], tap_l1_d2_6 };
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    rn_in_7_0 = 26'h0000000;
-    casez (code_l4)
-      3'h1:
-          rn_in_7_0 = { tap_l1_d2_7[16], tap_l1_d2_7[16], tap_l1_d2_7[16], tap_l1_d2_7[16], tap_l1_d2_7[16], tap_l1_d2_7[16], tap_l1_d2_7[16], tap_l1_d2_7[16], tap_l1_d2_7[16], tap_l1_d2_7 };
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$85  = \$86 ;
-    if (ce) begin
-      if (valid_l4) begin
-        \$85  = last_l4;
+    \$115  = \$signature__addr ;
+    if (x_take) begin
+      \$115  = \$12 [9:0];
+      if (\$14 ) begin
+        \$115  = 10'h000;
       end
     end
     if (rst) begin
-      \$85  = 1'h0;
+      \$115  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$87  = wr__addr;
+    \$116  = x__ready;
     if (x_take) begin
-      \$87  = \$5 [5:0];
-      if (\$7 ) begin
-        \$87  = 6'h00;
-      end
-    end
-    if (rst) begin
-      \$87  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$88  = x__ready;
-    if (x_take) begin
-      if (\$7 ) begin
-        \$88  = 1'h0;
+      if (\$14 ) begin
+        \$116  = 1'h0;
       end
     end
     if (w_take) begin
       if (w__payload[195]) begin
-        \$88  = 1'h1;
+        \$116  = 1'h1;
       end
     end
     if (rst) begin
-      \$88  = 1'h1;
+      \$116  = 1'h1;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$89  = slices;
+    \$117  = slices;
     if (x_take) begin
-      if (\$7 ) begin
-        \$89  = \$8 ;
+      if (\$14 ) begin
+        \$117  = \$16 [6:0];
       end
     end
     if (rst) begin
-      \$89  = 7'h01;
+      \$117  = 7'h01;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$90  = block;
+    \$118  = block;
     if (w_take) begin
-      \$90  = \$10 [5:0];
+      \$118  = \$18 [5:0];
     end
     if (rst) begin
-      \$90  = 6'h00;
+      \$118  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$91  = tile_code;
+    \$119  = tile_code;
     if (w_take) begin
       if (first) begin
-        \$91  = w__payload[194:192];
+        \$119  = w__payload[194:192];
       end
     end
     if (rst) begin
-      \$91  = 3'h0;
+      \$119  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$92  = valid_s1;
+    \$120  = valid_s1;
     if (ce) begin
-      \$92  = w_take;
+      \$120  = w_take;
     end
     if (rst) begin
-      \$92  = 1'h0;
+      \$120  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$93  = first_s1;
+    \$121  = end_s1;
     if (ce) begin
-      \$93  = first;
+      \$121  = \end ;
     end
     if (rst) begin
-      \$93  = 1'h0;
+      \$121  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$94  = end_s1;
+    \$122  = last_s1;
     if (ce) begin
-      \$94  = \end ;
+      \$122  = w__payload[195];
     end
     if (rst) begin
-      \$94  = 1'h0;
+      \$122  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$95  = last_s1;
+    \$123  = code_s1;
     if (ce) begin
-      \$95  = w__payload[195];
+      \$123  = \$19 ;
     end
     if (rst) begin
-      \$95  = 1'h0;
+      \$123  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$96  = code_s1;
+    \$124  = w_s1_0;
     if (ce) begin
-      \$96  = \$11 ;
+      \$124  = w__payload[7:0];
     end
     if (rst) begin
-      \$96  = 3'h0;
+      \$124  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$97  = w_s1_0;
+    \$125  = w_s1_1;
     if (ce) begin
-      \$97  = w__payload[7:0];
+      \$125  = w__payload[15:8];
     end
     if (rst) begin
-      \$97  = 8'h00;
+      \$125  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$98  = w_s1_1;
+    \$126  = w_s1_2;
     if (ce) begin
-      \$98  = w__payload[15:8];
+      \$126  = w__payload[23:16];
     end
     if (rst) begin
-      \$98  = 8'h00;
+      \$126  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$99  = w_s1_2;
+    \$127  = w_s1_3;
     if (ce) begin
-      \$99  = w__payload[23:16];
+      \$127  = w__payload[31:24];
     end
     if (rst) begin
-      \$99  = 8'h00;
+      \$127  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$100  = w_s1_3;
+    \$128  = w_s1_4;
     if (ce) begin
-      \$100  = w__payload[31:24];
+      \$128  = w__payload[39:32];
     end
     if (rst) begin
-      \$100  = 8'h00;
+      \$128  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$101  = w_s1_4;
+    \$129  = w_s1_5;
     if (ce) begin
-      \$101  = w__payload[39:32];
+      \$129  = w__payload[47:40];
     end
     if (rst) begin
-      \$101  = 8'h00;
+      \$129  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$102  = w_s1_5;
+    \$130  = w_s1_6;
     if (ce) begin
-      \$102  = w__payload[47:40];
+      \$130  = w__payload[55:48];
     end
     if (rst) begin
-      \$102  = 8'h00;
+      \$130  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$103  = w_s1_6;
+    \$131  = w_s1_7;
     if (ce) begin
-      \$103  = w__payload[55:48];
+      \$131  = w__payload[63:56];
     end
     if (rst) begin
-      \$103  = 8'h00;
+      \$131  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$104  = w_s1_7;
+    \$132  = w_s1_8;
     if (ce) begin
-      \$104  = w__payload[63:56];
+      \$132  = w__payload[71:64];
     end
     if (rst) begin
-      \$104  = 8'h00;
+      \$132  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$105  = w_s1_8;
+    \$133  = w_s1_9;
     if (ce) begin
-      \$105  = w__payload[71:64];
+      \$133  = w__payload[79:72];
     end
     if (rst) begin
-      \$105  = 8'h00;
+      \$133  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$106  = w_s1_9;
+    \$134  = w_s1_10;
     if (ce) begin
-      \$106  = w__payload[79:72];
+      \$134  = w__payload[87:80];
     end
     if (rst) begin
-      \$106  = 8'h00;
+      \$134  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$107  = w_s1_10;
+    \$135  = w_s1_11;
     if (ce) begin
-      \$107  = w__payload[87:80];
-    end
-    if (rst) begin
-      \$107  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$108  = w_s1_11;
-    if (ce) begin
-      \$108  = w__payload[95:88];
-    end
-    if (rst) begin
-      \$108  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$109  = w_s1_12;
-    if (ce) begin
-      \$109  = w__payload[103:96];
-    end
-    if (rst) begin
-      \$109  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$110  = w_s1_13;
-    if (ce) begin
-      \$110  = w__payload[111:104];
-    end
-    if (rst) begin
-      \$110  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$111  = w_s1_14;
-    if (ce) begin
-      \$111  = w__payload[119:112];
-    end
-    if (rst) begin
-      \$111  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$112  = w_s1_15;
-    if (ce) begin
-      \$112  = w__payload[127:120];
-    end
-    if (rst) begin
-      \$112  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$113  = idx_s1_0;
-    if (ce) begin
-      \$113  = w__payload[131:128];
-    end
-    if (rst) begin
-      \$113  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$114  = idx_s1_1;
-    if (ce) begin
-      \$114  = w__payload[135:132];
-    end
-    if (rst) begin
-      \$114  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$115  = idx_s1_2;
-    if (ce) begin
-      \$115  = w__payload[139:136];
-    end
-    if (rst) begin
-      \$115  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$116  = idx_s1_3;
-    if (ce) begin
-      \$116  = w__payload[143:140];
-    end
-    if (rst) begin
-      \$116  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$117  = idx_s1_4;
-    if (ce) begin
-      \$117  = w__payload[147:144];
-    end
-    if (rst) begin
-      \$117  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$118  = idx_s1_5;
-    if (ce) begin
-      \$118  = w__payload[151:148];
-    end
-    if (rst) begin
-      \$118  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$119  = idx_s1_6;
-    if (ce) begin
-      \$119  = w__payload[155:152];
-    end
-    if (rst) begin
-      \$119  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$120  = idx_s1_7;
-    if (ce) begin
-      \$120  = w__payload[159:156];
-    end
-    if (rst) begin
-      \$120  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$121  = idx_s1_8;
-    if (ce) begin
-      \$121  = w__payload[163:160];
-    end
-    if (rst) begin
-      \$121  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$122  = idx_s1_9;
-    if (ce) begin
-      \$122  = w__payload[167:164];
-    end
-    if (rst) begin
-      \$122  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$123  = idx_s1_10;
-    if (ce) begin
-      \$123  = w__payload[171:168];
-    end
-    if (rst) begin
-      \$123  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$124  = idx_s1_11;
-    if (ce) begin
-      \$124  = w__payload[175:172];
-    end
-    if (rst) begin
-      \$124  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$125  = idx_s1_12;
-    if (ce) begin
-      \$125  = w__payload[179:176];
-    end
-    if (rst) begin
-      \$125  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$126  = idx_s1_13;
-    if (ce) begin
-      \$126  = w__payload[183:180];
-    end
-    if (rst) begin
-      \$126  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$127  = idx_s1_14;
-    if (ce) begin
-      \$127  = w__payload[187:184];
-    end
-    if (rst) begin
-      \$127  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$128  = idx_s1_15;
-    if (ce) begin
-      \$128  = w__payload[191:188];
-    end
-    if (rst) begin
-      \$128  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$129  = valid_s1b;
-    if (ce) begin
-      \$129  = valid_s1;
-    end
-    if (rst) begin
-      \$129  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$130  = first_s1b;
-    if (ce) begin
-      \$130  = first_s1;
-    end
-    if (rst) begin
-      \$130  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$131  = end_s1b;
-    if (ce) begin
-      \$131  = end_s1;
-    end
-    if (rst) begin
-      \$131  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$132  = last_s1b;
-    if (ce) begin
-      \$132  = last_s1;
-    end
-    if (rst) begin
-      \$132  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$133  = code_s1b;
-    if (ce) begin
-      \$133  = code_s1;
-    end
-    if (rst) begin
-      \$133  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$134  = block_acts;
-    if (ce) begin
-      \$134  = rd__data;
-    end
-    if (rst) begin
-      \$134  = 128'h00000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$135  = w_s1b_0;
-    if (ce) begin
-      \$135  = w_s1_0;
+      \$135  = w__payload[95:88];
     end
     if (rst) begin
       \$135  = 8'h00;
@@ -2686,9 +18118,9 @@ module \sparse_dsp_l16_m16.core (x__valid, w__valid, o__ready, rst, w__ready, x_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$136  = w_s1b_1;
+    \$136  = w_s1_12;
     if (ce) begin
-      \$136  = w_s1_1;
+      \$136  = w__payload[103:96];
     end
     if (rst) begin
       \$136  = 8'h00;
@@ -2696,9 +18128,9 @@ module \sparse_dsp_l16_m16.core (x__valid, w__valid, o__ready, rst, w__ready, x_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$137  = w_s1b_2;
+    \$137  = w_s1_13;
     if (ce) begin
-      \$137  = w_s1_2;
+      \$137  = w__payload[111:104];
     end
     if (rst) begin
       \$137  = 8'h00;
@@ -2706,9 +18138,9 @@ module \sparse_dsp_l16_m16.core (x__valid, w__valid, o__ready, rst, w__ready, x_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$138  = w_s1b_3;
+    \$138  = w_s1_14;
     if (ce) begin
-      \$138  = w_s1_3;
+      \$138  = w__payload[119:112];
     end
     if (rst) begin
       \$138  = 8'h00;
@@ -2716,9 +18148,9 @@ module \sparse_dsp_l16_m16.core (x__valid, w__valid, o__ready, rst, w__ready, x_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$139  = w_s1b_4;
+    \$139  = w_s1_15;
     if (ce) begin
-      \$139  = w_s1_4;
+      \$139  = w__payload[127:120];
     end
     if (rst) begin
       \$139  = 8'h00;
@@ -2726,49 +18158,49 @@ module \sparse_dsp_l16_m16.core (x__valid, w__valid, o__ready, rst, w__ready, x_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$140  = w_s1b_5;
+    \$140  = valid_s1b;
     if (ce) begin
-      \$140  = w_s1_5;
+      \$140  = valid_s1;
     end
     if (rst) begin
-      \$140  = 8'h00;
+      \$140  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$141  = w_s1b_6;
+    \$141  = end_s1b;
     if (ce) begin
-      \$141  = w_s1_6;
+      \$141  = end_s1;
     end
     if (rst) begin
-      \$141  = 8'h00;
+      \$141  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$142  = w_s1b_7;
+    \$142  = last_s1b;
     if (ce) begin
-      \$142  = w_s1_7;
+      \$142  = last_s1;
     end
     if (rst) begin
-      \$142  = 8'h00;
+      \$142  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$143  = w_s1b_8;
+    \$143  = code_s1b;
     if (ce) begin
-      \$143  = w_s1_8;
+      \$143  = code_s1;
     end
     if (rst) begin
-      \$143  = 8'h00;
+      \$143  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$144  = w_s1b_9;
+    \$144  = w_s1b_0;
     if (ce) begin
-      \$144  = w_s1_9;
+      \$144  = w_s1_0;
     end
     if (rst) begin
       \$144  = 8'h00;
@@ -2776,9 +18208,9 @@ module \sparse_dsp_l16_m16.core (x__valid, w__valid, o__ready, rst, w__ready, x_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$145  = w_s1b_10;
+    \$145  = w_s1b_1;
     if (ce) begin
-      \$145  = w_s1_10;
+      \$145  = w_s1_1;
     end
     if (rst) begin
       \$145  = 8'h00;
@@ -2786,9 +18218,9 @@ module \sparse_dsp_l16_m16.core (x__valid, w__valid, o__ready, rst, w__ready, x_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$146  = w_s1b_11;
+    \$146  = w_s1b_2;
     if (ce) begin
-      \$146  = w_s1_11;
+      \$146  = w_s1_2;
     end
     if (rst) begin
       \$146  = 8'h00;
@@ -2796,9 +18228,9 @@ module \sparse_dsp_l16_m16.core (x__valid, w__valid, o__ready, rst, w__ready, x_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$147  = w_s1b_12;
+    \$147  = w_s1b_3;
     if (ce) begin
-      \$147  = w_s1_12;
+      \$147  = w_s1_3;
     end
     if (rst) begin
       \$147  = 8'h00;
@@ -2806,9 +18238,9 @@ module \sparse_dsp_l16_m16.core (x__valid, w__valid, o__ready, rst, w__ready, x_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$148  = w_s1b_13;
+    \$148  = w_s1b_4;
     if (ce) begin
-      \$148  = w_s1_13;
+      \$148  = w_s1_4;
     end
     if (rst) begin
       \$148  = 8'h00;
@@ -2816,9 +18248,9 @@ module \sparse_dsp_l16_m16.core (x__valid, w__valid, o__ready, rst, w__ready, x_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$149  = w_s1b_14;
+    \$149  = w_s1b_5;
     if (ce) begin
-      \$149  = w_s1_14;
+      \$149  = w_s1_5;
     end
     if (rst) begin
       \$149  = 8'h00;
@@ -2826,9 +18258,9 @@ module \sparse_dsp_l16_m16.core (x__valid, w__valid, o__ready, rst, w__ready, x_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$150  = w_s1b_15;
+    \$150  = w_s1b_6;
     if (ce) begin
-      \$150  = w_s1_15;
+      \$150  = w_s1_6;
     end
     if (rst) begin
       \$150  = 8'h00;
@@ -2836,169 +18268,169 @@ module \sparse_dsp_l16_m16.core (x__valid, w__valid, o__ready, rst, w__ready, x_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$151  = idx_s1b_0;
+    \$151  = w_s1b_7;
     if (ce) begin
-      \$151  = idx_s1_0;
+      \$151  = w_s1_7;
     end
     if (rst) begin
-      \$151  = 4'h0;
+      \$151  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$152  = idx_s1b_1;
+    \$152  = w_s1b_8;
     if (ce) begin
-      \$152  = idx_s1_1;
+      \$152  = w_s1_8;
     end
     if (rst) begin
-      \$152  = 4'h0;
+      \$152  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$153  = idx_s1b_2;
+    \$153  = w_s1b_9;
     if (ce) begin
-      \$153  = idx_s1_2;
+      \$153  = w_s1_9;
     end
     if (rst) begin
-      \$153  = 4'h0;
+      \$153  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$154  = idx_s1b_3;
+    \$154  = w_s1b_10;
     if (ce) begin
-      \$154  = idx_s1_3;
+      \$154  = w_s1_10;
     end
     if (rst) begin
-      \$154  = 4'h0;
+      \$154  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$155  = idx_s1b_4;
+    \$155  = w_s1b_11;
     if (ce) begin
-      \$155  = idx_s1_4;
+      \$155  = w_s1_11;
     end
     if (rst) begin
-      \$155  = 4'h0;
+      \$155  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$156  = idx_s1b_5;
+    \$156  = w_s1b_12;
     if (ce) begin
-      \$156  = idx_s1_5;
+      \$156  = w_s1_12;
     end
     if (rst) begin
-      \$156  = 4'h0;
+      \$156  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$157  = idx_s1b_6;
+    \$157  = w_s1b_13;
     if (ce) begin
-      \$157  = idx_s1_6;
+      \$157  = w_s1_13;
     end
     if (rst) begin
-      \$157  = 4'h0;
+      \$157  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$158  = idx_s1b_7;
+    \$158  = w_s1b_14;
     if (ce) begin
-      \$158  = idx_s1_7;
+      \$158  = w_s1_14;
     end
     if (rst) begin
-      \$158  = 4'h0;
+      \$158  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$159  = idx_s1b_8;
+    \$159  = w_s1b_15;
     if (ce) begin
-      \$159  = idx_s1_8;
+      \$159  = w_s1_15;
     end
     if (rst) begin
-      \$159  = 4'h0;
+      \$159  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$160  = idx_s1b_9;
+    \$160  = act_s1b_0;
     if (ce) begin
-      \$160  = idx_s1_9;
+      \$160  = rd__data;
     end
     if (rst) begin
-      \$160  = 4'h0;
+      \$160  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$161  = idx_s1b_10;
+    \$161  = act_s1b_1;
     if (ce) begin
-      \$161  = idx_s1_10;
+      \$161  = \rd__data$158 ;
     end
     if (rst) begin
-      \$161  = 4'h0;
+      \$161  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$162  = idx_s1b_11;
+    \$162  = act_s1b_2;
     if (ce) begin
-      \$162  = idx_s1_11;
+      \$162  = \rd__data$160 ;
     end
     if (rst) begin
-      \$162  = 4'h0;
+      \$162  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$163  = idx_s1b_12;
+    \$163  = act_s1b_3;
     if (ce) begin
-      \$163  = idx_s1_12;
+      \$163  = \rd__data$162 ;
     end
     if (rst) begin
-      \$163  = 4'h0;
+      \$163  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$164  = idx_s1b_13;
+    \$164  = act_s1b_4;
     if (ce) begin
-      \$164  = idx_s1_13;
+      \$164  = \rd__data$164 ;
     end
     if (rst) begin
-      \$164  = 4'h0;
+      \$164  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$165  = idx_s1b_14;
+    \$165  = act_s1b_5;
     if (ce) begin
-      \$165  = idx_s1_14;
+      \$165  = \rd__data$166 ;
     end
     if (rst) begin
-      \$165  = 4'h0;
+      \$165  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$166  = idx_s1b_15;
+    \$166  = act_s1b_6;
     if (ce) begin
-      \$166  = idx_s1_15;
+      \$166  = \rd__data$168 ;
     end
     if (rst) begin
-      \$166  = 4'h0;
+      \$166  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$167  = act_s2_0;
+    \$167  = act_s1b_7;
     if (ce) begin
-      \$167  = \$12 ;
+      \$167  = \rd__data$170 ;
     end
     if (rst) begin
       \$167  = 8'h00;
@@ -3006,9 +18438,9 @@ module \sparse_dsp_l16_m16.core (x__valid, w__valid, o__ready, rst, w__ready, x_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$168  = act_s2_1;
+    \$168  = act_s1b_8;
     if (ce) begin
-      \$168  = \$13 ;
+      \$168  = \rd__data$172 ;
     end
     if (rst) begin
       \$168  = 8'h00;
@@ -3016,9 +18448,9 @@ module \sparse_dsp_l16_m16.core (x__valid, w__valid, o__ready, rst, w__ready, x_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$169  = act_s2_2;
+    \$169  = act_s1b_9;
     if (ce) begin
-      \$169  = \$14 ;
+      \$169  = \rd__data$174 ;
     end
     if (rst) begin
       \$169  = 8'h00;
@@ -3026,9 +18458,9 @@ module \sparse_dsp_l16_m16.core (x__valid, w__valid, o__ready, rst, w__ready, x_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$170  = act_s2_3;
+    \$170  = act_s1b_10;
     if (ce) begin
-      \$170  = \$15 ;
+      \$170  = \rd__data$176 ;
     end
     if (rst) begin
       \$170  = 8'h00;
@@ -3036,9 +18468,9 @@ module \sparse_dsp_l16_m16.core (x__valid, w__valid, o__ready, rst, w__ready, x_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$171  = act_s2_4;
+    \$171  = act_s1b_11;
     if (ce) begin
-      \$171  = \$16 ;
+      \$171  = \rd__data$178 ;
     end
     if (rst) begin
       \$171  = 8'h00;
@@ -3046,9 +18478,9 @@ module \sparse_dsp_l16_m16.core (x__valid, w__valid, o__ready, rst, w__ready, x_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$172  = act_s2_5;
+    \$172  = act_s1b_12;
     if (ce) begin
-      \$172  = \$17 ;
+      \$172  = \rd__data$180 ;
     end
     if (rst) begin
       \$172  = 8'h00;
@@ -3056,9 +18488,9 @@ module \sparse_dsp_l16_m16.core (x__valid, w__valid, o__ready, rst, w__ready, x_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$173  = act_s2_6;
+    \$173  = act_s1b_13;
     if (ce) begin
-      \$173  = \$18 ;
+      \$173  = \rd__data$182 ;
     end
     if (rst) begin
       \$173  = 8'h00;
@@ -3066,9 +18498,9 @@ module \sparse_dsp_l16_m16.core (x__valid, w__valid, o__ready, rst, w__ready, x_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$174  = act_s2_7;
+    \$174  = act_s1b_14;
     if (ce) begin
-      \$174  = \$19 ;
+      \$174  = \rd__data$184 ;
     end
     if (rst) begin
       \$174  = 8'h00;
@@ -3076,9 +18508,9 @@ module \sparse_dsp_l16_m16.core (x__valid, w__valid, o__ready, rst, w__ready, x_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$175  = act_s2_8;
+    \$175  = act_s1b_15;
     if (ce) begin
-      \$175  = \$20 ;
+      \$175  = \rd__data$186 ;
     end
     if (rst) begin
       \$175  = 8'h00;
@@ -3086,1341 +18518,1073 @@ module \sparse_dsp_l16_m16.core (x__valid, w__valid, o__ready, rst, w__ready, x_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$176  = act_s2_9;
+    \$176  = prod_0;
     if (ce) begin
-      \$176  = \$21 ;
+      \$176  = \$20 ;
     end
     if (rst) begin
-      \$176  = 8'h00;
+      \$176  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$177  = act_s2_10;
+    \$177  = prod_1;
     if (ce) begin
-      \$177  = \$22 ;
+      \$177  = \$21 ;
     end
     if (rst) begin
-      \$177  = 8'h00;
+      \$177  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$178  = act_s2_11;
+    \$178  = prod_2;
     if (ce) begin
-      \$178  = \$23 ;
+      \$178  = \$22 ;
     end
     if (rst) begin
-      \$178  = 8'h00;
+      \$178  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$179  = act_s2_12;
+    \$179  = prod_3;
     if (ce) begin
-      \$179  = \$24 ;
+      \$179  = \$23 ;
     end
     if (rst) begin
-      \$179  = 8'h00;
+      \$179  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$180  = act_s2_13;
+    \$180  = prod_4;
     if (ce) begin
-      \$180  = \$25 ;
+      \$180  = \$24 ;
     end
     if (rst) begin
-      \$180  = 8'h00;
+      \$180  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$181  = act_s2_14;
+    \$181  = prod_5;
     if (ce) begin
-      \$181  = \$26 ;
+      \$181  = \$25 ;
     end
     if (rst) begin
-      \$181  = 8'h00;
+      \$181  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$182  = act_s2_15;
+    \$182  = prod_6;
     if (ce) begin
-      \$182  = \$27 ;
+      \$182  = \$26 ;
     end
     if (rst) begin
-      \$182  = 8'h00;
+      \$182  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$183  = w_s2_0;
+    \$183  = prod_7;
     if (ce) begin
-      \$183  = w_s1b_0;
+      \$183  = \$27 ;
     end
     if (rst) begin
-      \$183  = 8'h00;
+      \$183  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$184  = w_s2_1;
+    \$184  = prod_8;
     if (ce) begin
-      \$184  = w_s1b_1;
+      \$184  = \$28 ;
     end
     if (rst) begin
-      \$184  = 8'h00;
+      \$184  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$185  = w_s2_2;
+    \$185  = prod_9;
     if (ce) begin
-      \$185  = w_s1b_2;
+      \$185  = \$29 ;
     end
     if (rst) begin
-      \$185  = 8'h00;
+      \$185  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$186  = w_s2_3;
+    \$186  = prod_10;
     if (ce) begin
-      \$186  = w_s1b_3;
+      \$186  = \$30 ;
     end
     if (rst) begin
-      \$186  = 8'h00;
+      \$186  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$187  = w_s2_4;
+    \$187  = prod_11;
     if (ce) begin
-      \$187  = w_s1b_4;
+      \$187  = \$31 ;
     end
     if (rst) begin
-      \$187  = 8'h00;
+      \$187  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$188  = w_s2_5;
+    \$188  = prod_12;
     if (ce) begin
-      \$188  = w_s1b_5;
+      \$188  = \$32 ;
     end
     if (rst) begin
-      \$188  = 8'h00;
+      \$188  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$189  = w_s2_6;
+    \$189  = prod_13;
     if (ce) begin
-      \$189  = w_s1b_6;
+      \$189  = \$33 ;
     end
     if (rst) begin
-      \$189  = 8'h00;
+      \$189  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$190  = w_s2_7;
+    \$190  = prod_14;
     if (ce) begin
-      \$190  = w_s1b_7;
+      \$190  = \$34 ;
     end
     if (rst) begin
-      \$190  = 8'h00;
+      \$190  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$191  = w_s2_8;
+    \$191  = prod_15;
     if (ce) begin
-      \$191  = w_s1b_8;
+      \$191  = \$35 ;
     end
     if (rst) begin
-      \$191  = 8'h00;
+      \$191  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$192  = w_s2_9;
+    \$192  = valid_s3;
     if (ce) begin
-      \$192  = w_s1b_9;
+      \$192  = valid_s1b;
     end
     if (rst) begin
-      \$192  = 8'h00;
+      \$192  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$193  = w_s2_10;
+    \$193  = end_s3;
     if (ce) begin
-      \$193  = w_s1b_10;
+      \$193  = end_s1b;
     end
     if (rst) begin
-      \$193  = 8'h00;
+      \$193  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$194  = w_s2_11;
+    \$194  = last_s3;
     if (ce) begin
-      \$194  = w_s1b_11;
+      \$194  = last_s1b;
     end
     if (rst) begin
-      \$194  = 8'h00;
+      \$194  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$195  = w_s2_12;
+    \$195  = code_s3;
     if (ce) begin
-      \$195  = w_s1b_12;
+      \$195  = code_s1b;
     end
     if (rst) begin
-      \$195  = 8'h00;
+      \$195  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$196  = w_s2_13;
+    \$196  = sum_l1_0;
     if (ce) begin
-      \$196  = w_s1b_13;
+      \$196  = \$36 ;
     end
     if (rst) begin
-      \$196  = 8'h00;
+      \$196  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$197  = w_s2_14;
+    \$197  = sum_l1_1;
     if (ce) begin
-      \$197  = w_s1b_14;
+      \$197  = \$37 ;
     end
     if (rst) begin
-      \$197  = 8'h00;
+      \$197  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$198  = w_s2_15;
+    \$198  = sum_l1_2;
     if (ce) begin
-      \$198  = w_s1b_15;
+      \$198  = \$38 ;
     end
     if (rst) begin
-      \$198  = 8'h00;
+      \$198  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$199  = valid_s2;
+    \$199  = sum_l1_3;
     if (ce) begin
-      \$199  = valid_s1b;
+      \$199  = \$39 ;
     end
     if (rst) begin
-      \$199  = 1'h0;
+      \$199  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$200  = first_s2;
+    \$200  = sum_l1_4;
     if (ce) begin
-      \$200  = first_s1b;
+      \$200  = \$40 ;
     end
     if (rst) begin
-      \$200  = 1'h0;
+      \$200  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$201  = end_s2;
+    \$201  = sum_l1_5;
     if (ce) begin
-      \$201  = end_s1b;
+      \$201  = \$41 ;
     end
     if (rst) begin
-      \$201  = 1'h0;
+      \$201  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$202  = last_s2;
+    \$202  = sum_l1_6;
     if (ce) begin
-      \$202  = last_s1b;
+      \$202  = \$42 ;
     end
     if (rst) begin
-      \$202  = 1'h0;
+      \$202  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$203  = code_s2;
+    \$203  = sum_l1_7;
     if (ce) begin
-      \$203  = code_s1b;
+      \$203  = \$43 ;
     end
     if (rst) begin
-      \$203  = 3'h0;
+      \$203  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$204  = prod_0;
-    if (ce) begin
-      \$204  = \$28 ;
+    \$204  = sum_l1_1_link;
+    if (\$46 ) begin
+      \$204  = 17'h00000;
+    end else if (ce) begin
+      \$204  = \$47 ;
     end
     if (rst) begin
-      \$204  = 16'h0000;
+      \$204  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$205  = prod_1;
-    if (ce) begin
-      \$205  = \$29 ;
+    \$205  = sum_l1_3_link;
+    if (\$50 ) begin
+      \$205  = 17'h00000;
+    end else if (ce) begin
+      \$205  = \$51 ;
     end
     if (rst) begin
-      \$205  = 16'h0000;
+      \$205  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$206  = prod_2;
-    if (ce) begin
-      \$206  = \$30 ;
+    \$206  = sum_l1_5_link;
+    if (\$54 ) begin
+      \$206  = 17'h00000;
+    end else if (ce) begin
+      \$206  = \$55 ;
     end
     if (rst) begin
-      \$206  = 16'h0000;
+      \$206  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$207  = prod_3;
-    if (ce) begin
-      \$207  = \$31 ;
+    \$207  = sum_l1_7_link;
+    if (\$58 ) begin
+      \$207  = 17'h00000;
+    end else if (ce) begin
+      \$207  = \$59 ;
     end
     if (rst) begin
-      \$207  = 16'h0000;
+      \$207  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$208  = prod_4;
+    \$208  = valid_l1;
     if (ce) begin
-      \$208  = \$32 ;
+      \$208  = valid_s3;
     end
     if (rst) begin
-      \$208  = 16'h0000;
+      \$208  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$209  = prod_5;
+    \$209  = end_l1;
     if (ce) begin
-      \$209  = \$33 ;
+      \$209  = end_s3;
     end
     if (rst) begin
-      \$209  = 16'h0000;
+      \$209  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$210  = prod_6;
+    \$210  = last_l1;
     if (ce) begin
-      \$210  = \$34 ;
+      \$210  = last_s3;
     end
     if (rst) begin
-      \$210  = 16'h0000;
+      \$210  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$211  = prod_7;
+    \$211  = code_l1;
     if (ce) begin
-      \$211  = \$35 ;
+      \$211  = code_s3;
     end
     if (rst) begin
-      \$211  = 16'h0000;
+      \$211  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$212  = prod_8;
+    \$212  = tap_1_d0;
     if (ce) begin
-      \$212  = \$36 ;
+      \$212  = sum_l1_1;
     end
     if (rst) begin
-      \$212  = 16'h0000;
+      \$212  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$213  = prod_9;
+    \$213  = tap_1_d1;
     if (ce) begin
-      \$213  = \$37 ;
+      \$213  = tap_1_d0;
     end
     if (rst) begin
-      \$213  = 16'h0000;
+      \$213  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$214  = prod_10;
+    \$214  = tap_1_d2;
     if (ce) begin
-      \$214  = \$38 ;
+      \$214  = tap_1_d1;
     end
     if (rst) begin
-      \$214  = 16'h0000;
+      \$214  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$215  = prod_11;
+    \$215  = tap_3_d0;
     if (ce) begin
-      \$215  = \$39 ;
+      \$215  = sum_l1_3;
     end
     if (rst) begin
-      \$215  = 16'h0000;
+      \$215  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$216  = prod_12;
+    \$216  = tap_3_d1;
     if (ce) begin
-      \$216  = \$40 ;
+      \$216  = tap_3_d0;
     end
     if (rst) begin
-      \$216  = 16'h0000;
+      \$216  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$217  = prod_13;
+    \$217  = tap_3_d2;
     if (ce) begin
-      \$217  = \$41 ;
+      \$217  = tap_3_d1;
     end
     if (rst) begin
-      \$217  = 16'h0000;
+      \$217  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$218  = prod_14;
+    \$218  = tap_5_d0;
     if (ce) begin
-      \$218  = \$42 ;
+      \$218  = sum_l1_5;
     end
     if (rst) begin
-      \$218  = 16'h0000;
+      \$218  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$219  = prod_15;
+    \$219  = tap_5_d1;
     if (ce) begin
-      \$219  = \$43 ;
+      \$219  = tap_5_d0;
     end
     if (rst) begin
-      \$219  = 16'h0000;
+      \$219  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$220  = valid_s3;
+    \$220  = tap_5_d2;
     if (ce) begin
-      \$220  = valid_s2;
+      \$220  = tap_5_d1;
     end
     if (rst) begin
-      \$220  = 1'h0;
+      \$220  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$221  = first_s3;
+    \$221  = tap_7_d0;
     if (ce) begin
-      \$221  = first_s2;
+      \$221  = sum_l1_7;
     end
     if (rst) begin
-      \$221  = 1'h0;
+      \$221  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$222  = end_s3;
+    \$222  = tap_7_d1;
     if (ce) begin
-      \$222  = end_s2;
+      \$222  = tap_7_d0;
     end
     if (rst) begin
-      \$222  = 1'h0;
+      \$222  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$223  = last_s3;
+    \$223  = tap_7_d2;
     if (ce) begin
-      \$223  = last_s2;
+      \$223  = tap_7_d1;
     end
     if (rst) begin
-      \$223  = 1'h0;
+      \$223  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$224  = code_s3;
+    \$224  = sum_l2_0;
     if (ce) begin
-      \$224  = code_s2;
+      \$224  = \$60 ;
     end
     if (rst) begin
-      \$224  = 3'h0;
+      \$224  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$225  = sum_l1_0;
+    \$225  = sum_l2_1;
     if (ce) begin
-      \$225  = \$44 ;
+      \$225  = \$61 ;
     end
     if (rst) begin
-      \$225  = 17'h00000;
+      \$225  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$226  = sum_l1_1;
+    \$226  = sum_l2_2;
     if (ce) begin
-      \$226  = \$45 ;
+      \$226  = \$62 ;
     end
     if (rst) begin
-      \$226  = 17'h00000;
+      \$226  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$227  = sum_l1_2;
+    \$227  = sum_l2_3;
     if (ce) begin
-      \$227  = \$46 ;
+      \$227  = \$63 ;
     end
     if (rst) begin
-      \$227  = 17'h00000;
+      \$227  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$228  = sum_l1_3;
-    if (ce) begin
-      \$228  = \$47 ;
+    \$228  = sum_l2_1_link;
+    if (\$66 ) begin
+      \$228  = 18'h00000;
+    end else if (ce) begin
+      \$228  = \$67 ;
     end
     if (rst) begin
-      \$228  = 17'h00000;
+      \$228  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$229  = sum_l1_4;
-    if (ce) begin
-      \$229  = \$48 ;
+    \$229  = sum_l2_3_link;
+    if (\$70 ) begin
+      \$229  = 18'h00000;
+    end else if (ce) begin
+      \$229  = \$71 ;
     end
     if (rst) begin
-      \$229  = 17'h00000;
+      \$229  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$230  = sum_l1_5;
+    \$230  = valid_l2;
     if (ce) begin
-      \$230  = \$49 ;
+      \$230  = valid_l1;
     end
     if (rst) begin
-      \$230  = 17'h00000;
+      \$230  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$231  = sum_l1_6;
+    \$231  = end_l2;
     if (ce) begin
-      \$231  = \$50 ;
+      \$231  = end_l1;
     end
     if (rst) begin
-      \$231  = 17'h00000;
+      \$231  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$232  = sum_l1_7;
+    \$232  = last_l2;
     if (ce) begin
-      \$232  = \$51 ;
+      \$232  = last_l1;
     end
     if (rst) begin
-      \$232  = 17'h00000;
+      \$232  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$233  = valid_l1;
+    \$233  = code_l2;
     if (ce) begin
-      \$233  = valid_s3;
+      \$233  = code_l1;
     end
     if (rst) begin
-      \$233  = 1'h0;
+      \$233  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$234  = first_l1;
+    \$234  = tap_2_d0;
     if (ce) begin
-      \$234  = first_s3;
+      \$234  = sum_l2_1;
     end
     if (rst) begin
-      \$234  = 1'h0;
+      \$234  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$235  = end_l1;
+    \$235  = tap_2_d1;
     if (ce) begin
-      \$235  = end_s3;
+      \$235  = tap_2_d0;
     end
     if (rst) begin
-      \$235  = 1'h0;
+      \$235  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$236  = last_l1;
+    \$236  = tap_6_d0;
     if (ce) begin
-      \$236  = last_s3;
+      \$236  = sum_l2_3;
     end
     if (rst) begin
-      \$236  = 1'h0;
+      \$236  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$237  = code_l1;
+    \$237  = tap_6_d1;
     if (ce) begin
-      \$237  = code_s3;
+      \$237  = tap_6_d0;
     end
     if (rst) begin
-      \$237  = 3'h0;
+      \$237  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$238  = tap_l1_d0_0;
+    \$238  = sum_l3_0;
     if (ce) begin
-      \$238  = sum_l1_0;
+      \$238  = \$72 ;
     end
     if (rst) begin
-      \$238  = 17'h00000;
+      \$238  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$239  = tap_l1_d0_1;
+    \$239  = sum_l3_1;
     if (ce) begin
-      \$239  = sum_l1_1;
+      \$239  = \$73 ;
     end
     if (rst) begin
-      \$239  = 17'h00000;
+      \$239  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$240  = tap_l1_d0_2;
-    if (ce) begin
-      \$240  = sum_l1_2;
+    \$240  = sum_l3_1_link;
+    if (\$76 ) begin
+      \$240  = 19'h00000;
+    end else if (ce) begin
+      \$240  = \$77 ;
     end
     if (rst) begin
-      \$240  = 17'h00000;
+      \$240  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$241  = tap_l1_d0_3;
+    \$241  = valid_l3;
     if (ce) begin
-      \$241  = sum_l1_3;
+      \$241  = valid_l2;
     end
     if (rst) begin
-      \$241  = 17'h00000;
+      \$241  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$242  = tap_l1_d0_4;
+    \$242  = end_l3;
     if (ce) begin
-      \$242  = sum_l1_4;
+      \$242  = end_l2;
     end
     if (rst) begin
-      \$242  = 17'h00000;
+      \$242  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$243  = tap_l1_d0_5;
+    \$243  = last_l3;
     if (ce) begin
-      \$243  = sum_l1_5;
+      \$243  = last_l2;
     end
     if (rst) begin
-      \$243  = 17'h00000;
+      \$243  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$244  = tap_l1_d0_6;
+    \$244  = code_l3;
     if (ce) begin
-      \$244  = sum_l1_6;
+      \$244  = code_l2;
     end
     if (rst) begin
-      \$244  = 17'h00000;
+      \$244  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$245  = tap_l1_d0_7;
+    \$245  = tap_4_d0;
     if (ce) begin
-      \$245  = sum_l1_7;
+      \$245  = sum_l3_1;
     end
     if (rst) begin
-      \$245  = 17'h00000;
+      \$245  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$246  = tap_l1_d1_0;
+    \$246  = sum_l4_0;
     if (ce) begin
-      \$246  = tap_l1_d0_0;
+      \$246  = \$78 ;
     end
     if (rst) begin
-      \$246  = 17'h00000;
+      \$246  = 20'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$247  = tap_l1_d1_1;
+    \$247  = valid_l4;
     if (ce) begin
-      \$247  = tap_l1_d0_1;
+      \$247  = valid_l3;
     end
     if (rst) begin
-      \$247  = 17'h00000;
+      \$247  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$248  = tap_l1_d1_2;
+    \$248  = end_l4;
     if (ce) begin
-      \$248  = tap_l1_d0_2;
+      \$248  = end_l3;
     end
     if (rst) begin
-      \$248  = 17'h00000;
+      \$248  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$249  = tap_l1_d1_3;
+    \$249  = last_l4;
     if (ce) begin
-      \$249  = tap_l1_d0_3;
+      \$249  = last_l3;
     end
     if (rst) begin
-      \$249  = 17'h00000;
+      \$249  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$250  = tap_l1_d1_4;
+    \$250  = code_l4;
     if (ce) begin
-      \$250  = tap_l1_d0_4;
+      \$250  = code_l3;
     end
     if (rst) begin
-      \$250  = 17'h00000;
+      \$250  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$251  = tap_l1_d1_5;
-    if (ce) begin
-      \$251  = tap_l1_d0_5;
+    \$251  = acc_0_0;
+    if (done) begin
+      \$251  = 26'h0000000;
+    end else if (step) begin
+      \$251  = \$79 [25:0];
     end
     if (rst) begin
-      \$251  = 17'h00000;
+      \$251  = 26'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$252  = tap_l1_d1_6;
-    if (ce) begin
-      \$252  = tap_l1_d0_6;
+    \$252  = out_0_0;
+    if (\$81 ) begin
+      \$252  = 26'h0000000;
+    end else if (done) begin
+      \$252  = \$82 [25:0];
     end
     if (rst) begin
-      \$252  = 17'h00000;
+      \$252  = 26'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$253  = tap_l1_d1_7;
-    if (ce) begin
-      \$253  = tap_l1_d0_7;
+    \$253  = acc_1_0;
+    if (done) begin
+      \$253  = 23'h000000;
+    end else if (step) begin
+      \$253  = \$83 [22:0];
     end
     if (rst) begin
-      \$253  = 17'h00000;
+      \$253  = 23'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$254  = tap_l1_d2_0;
-    if (ce) begin
-      \$254  = tap_l1_d1_0;
+    \$254  = out_1_0;
+    if (\$85 ) begin
+      \$254  = 23'h000000;
+    end else if (done) begin
+      \$254  = \$86 [22:0];
     end
     if (rst) begin
-      \$254  = 17'h00000;
+      \$254  = 23'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$255  = tap_l1_d2_1;
-    if (ce) begin
-      \$255  = tap_l1_d1_1;
+    \$255  = acc_2_0;
+    if (done) begin
+      \$255  = 24'h000000;
+    end else if (step) begin
+      \$255  = \$87 [23:0];
     end
     if (rst) begin
-      \$255  = 17'h00000;
+      \$255  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$256  = tap_l1_d2_2;
-    if (ce) begin
-      \$256  = tap_l1_d1_2;
+    \$256  = out_2_0;
+    if (\$89 ) begin
+      \$256  = 24'h000000;
+    end else if (done) begin
+      \$256  = \$90 [23:0];
     end
     if (rst) begin
-      \$256  = 17'h00000;
+      \$256  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$257  = tap_l1_d2_3;
-    if (ce) begin
-      \$257  = tap_l1_d1_3;
+    \$257  = acc_3_0;
+    if (done) begin
+      \$257  = 23'h000000;
+    end else if (step) begin
+      \$257  = \$91 [22:0];
     end
     if (rst) begin
-      \$257  = 17'h00000;
+      \$257  = 23'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$258  = tap_l1_d2_4;
-    if (ce) begin
-      \$258  = tap_l1_d1_4;
+    \$258  = out_3_0;
+    if (\$93 ) begin
+      \$258  = 23'h000000;
+    end else if (done) begin
+      \$258  = \$94 [22:0];
     end
     if (rst) begin
-      \$258  = 17'h00000;
+      \$258  = 23'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$259  = tap_l1_d2_5;
-    if (ce) begin
-      \$259  = tap_l1_d1_5;
+    \$259  = acc_4_0;
+    if (done) begin
+      \$259  = 25'h0000000;
+    end else if (step) begin
+      \$259  = \$95 [24:0];
     end
     if (rst) begin
-      \$259  = 17'h00000;
+      \$259  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$260  = tap_l1_d2_6;
-    if (ce) begin
-      \$260  = tap_l1_d1_6;
+    \$260  = out_4_0;
+    if (\$97 ) begin
+      \$260  = 25'h0000000;
+    end else if (done) begin
+      \$260  = \$98 [24:0];
     end
     if (rst) begin
-      \$260  = 17'h00000;
+      \$260  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$261  = tap_l1_d2_7;
-    if (ce) begin
-      \$261  = tap_l1_d1_7;
+    \$261  = acc_5_0;
+    if (done) begin
+      \$261  = 23'h000000;
+    end else if (step) begin
+      \$261  = \$99 [22:0];
     end
     if (rst) begin
-      \$261  = 17'h00000;
+      \$261  = 23'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$262  = sum_l2_0;
-    if (ce) begin
-      \$262  = \$52 ;
+    \$262  = out_5_0;
+    if (\$101 ) begin
+      \$262  = 23'h000000;
+    end else if (done) begin
+      \$262  = \$102 [22:0];
     end
     if (rst) begin
-      \$262  = 18'h00000;
+      \$262  = 23'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$263  = sum_l2_1;
-    if (ce) begin
-      \$263  = \$53 ;
+    \$263  = acc_6_0;
+    if (done) begin
+      \$263  = 24'h000000;
+    end else if (step) begin
+      \$263  = \$103 [23:0];
     end
     if (rst) begin
-      \$263  = 18'h00000;
+      \$263  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$264  = sum_l2_2;
-    if (ce) begin
-      \$264  = \$54 ;
+    \$264  = out_6_0;
+    if (\$105 ) begin
+      \$264  = 24'h000000;
+    end else if (done) begin
+      \$264  = \$106 [23:0];
     end
     if (rst) begin
-      \$264  = 18'h00000;
+      \$264  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$265  = sum_l2_3;
-    if (ce) begin
-      \$265  = \$55 ;
+    \$265  = acc_7_0;
+    if (done) begin
+      \$265  = 23'h000000;
+    end else if (step) begin
+      \$265  = \$107 [22:0];
     end
     if (rst) begin
-      \$265  = 18'h00000;
+      \$265  = 23'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$266  = valid_l2;
-    if (ce) begin
-      \$266  = valid_l1;
+    \$266  = out_7_0;
+    if (\$109 ) begin
+      \$266  = 23'h000000;
+    end else if (done) begin
+      \$266  = \$110 [22:0];
     end
     if (rst) begin
-      \$266  = 1'h0;
+      \$266  = 23'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$267  = first_l2;
+    \$267  = o__valid;
     if (ce) begin
-      \$267  = first_l1;
+      \$267  = \$111 ;
     end
     if (rst) begin
       \$267  = 1'h0;
     end
   end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$268  = end_l2;
-    if (ce) begin
-      \$268  = end_l1;
-    end
-    if (rst) begin
-      \$268  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$269  = last_l2;
-    if (ce) begin
-      \$269  = last_l1;
-    end
-    if (rst) begin
-      \$269  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$270  = code_l2;
-    if (ce) begin
-      \$270  = code_l1;
-    end
-    if (rst) begin
-      \$270  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$271  = tap_l2_d0_0;
-    if (ce) begin
-      \$271  = sum_l2_0;
-    end
-    if (rst) begin
-      \$271  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$272  = tap_l2_d0_1;
-    if (ce) begin
-      \$272  = sum_l2_1;
-    end
-    if (rst) begin
-      \$272  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$273  = tap_l2_d0_2;
-    if (ce) begin
-      \$273  = sum_l2_2;
-    end
-    if (rst) begin
-      \$273  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$274  = tap_l2_d0_3;
-    if (ce) begin
-      \$274  = sum_l2_3;
-    end
-    if (rst) begin
-      \$274  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$275  = tap_l2_d1_0;
-    if (ce) begin
-      \$275  = tap_l2_d0_0;
-    end
-    if (rst) begin
-      \$275  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$276  = tap_l2_d1_1;
-    if (ce) begin
-      \$276  = tap_l2_d0_1;
-    end
-    if (rst) begin
-      \$276  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$277  = tap_l2_d1_2;
-    if (ce) begin
-      \$277  = tap_l2_d0_2;
-    end
-    if (rst) begin
-      \$277  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$278  = tap_l2_d1_3;
-    if (ce) begin
-      \$278  = tap_l2_d0_3;
-    end
-    if (rst) begin
-      \$278  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$279  = sum_l3_0;
-    if (ce) begin
-      \$279  = \$56 ;
-    end
-    if (rst) begin
-      \$279  = 19'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$280  = sum_l3_1;
-    if (ce) begin
-      \$280  = \$57 ;
-    end
-    if (rst) begin
-      \$280  = 19'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$281  = valid_l3;
-    if (ce) begin
-      \$281  = valid_l2;
-    end
-    if (rst) begin
-      \$281  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$282  = first_l3;
-    if (ce) begin
-      \$282  = first_l2;
-    end
-    if (rst) begin
-      \$282  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$283  = end_l3;
-    if (ce) begin
-      \$283  = end_l2;
-    end
-    if (rst) begin
-      \$283  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$284  = last_l3;
-    if (ce) begin
-      \$284  = last_l2;
-    end
-    if (rst) begin
-      \$284  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$285  = code_l3;
-    if (ce) begin
-      \$285  = code_l2;
-    end
-    if (rst) begin
-      \$285  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$286  = tap_l3_d0_0;
-    if (ce) begin
-      \$286  = sum_l3_0;
-    end
-    if (rst) begin
-      \$286  = 19'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$287  = tap_l3_d0_1;
-    if (ce) begin
-      \$287  = sum_l3_1;
-    end
-    if (rst) begin
-      \$287  = 19'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$288  = sum_l4_0;
-    if (ce) begin
-      \$288  = \$58 ;
-    end
-    if (rst) begin
-      \$288  = 20'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$289  = valid_l4;
-    if (ce) begin
-      \$289  = valid_l3;
-    end
-    if (rst) begin
-      \$289  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$290  = first_l4;
-    if (ce) begin
-      \$290  = first_l3;
-    end
-    if (rst) begin
-      \$290  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$291  = end_l4;
-    if (ce) begin
-      \$291  = end_l3;
-    end
-    if (rst) begin
-      \$291  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$292  = last_l4;
-    if (ce) begin
-      \$292  = last_l3;
-    end
-    if (rst) begin
-      \$292  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$293  = code_l4;
-    if (ce) begin
-      \$293  = code_l3;
-    end
-    if (rst) begin
-      \$293  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$294  = o__valid;
-    if (ce) begin
-      \$294  = \$59 ;
-    end
-    if (rst) begin
-      \$294  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$295  = valid_mask;
-    if (ce) begin
-      if (valid_l4) begin
-        (* full_case = 32'd1 *)
-        casez (code_l4)
-          3'h1:
-              \$295  = 8'hff;
-          3'h2:
-              \$295  = 8'h0f;
-          3'h3:
-              \$295  = 8'h03;
-          3'h4:
-              \$295  = 8'h01;
-          default:
-              \$295  = 8'hff;
-        endcase
-      end
-    end
-    if (rst) begin
-      \$295  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$296  = acc_0_0;
-    if (\$60 ) begin
-      \$296  = \$62 [25:0];
-    end
-    if (rst) begin
-      \$296  = 26'h0000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$297  = acc_1_0;
-    if (\$63 ) begin
-      \$297  = \$65 [25:0];
-    end
-    if (rst) begin
-      \$297  = 26'h0000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$298  = acc_2_0;
-    if (\$66 ) begin
-      \$298  = \$68 [25:0];
-    end
-    if (rst) begin
-      \$298  = 26'h0000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$299  = acc_3_0;
-    if (\$69 ) begin
-      \$299  = \$71 [25:0];
-    end
-    if (rst) begin
-      \$299  = 26'h0000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$300  = acc_4_0;
-    if (\$72 ) begin
-      \$300  = \$74 [25:0];
-    end
-    if (rst) begin
-      \$300  = 26'h0000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$301  = acc_5_0;
-    if (\$75 ) begin
-      \$301  = \$77 [25:0];
-    end
-    if (rst) begin
-      \$301  = 26'h0000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$302  = acc_6_0;
-    if (\$78 ) begin
-      \$302  = \$80 [25:0];
-    end
-    if (rst) begin
-      \$302  = 26'h0000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$303  = acc_7_0;
-    if (\$81 ) begin
-      \$303  = \$83 [25:0];
-    end
-    if (rst) begin
-      \$303  = 26'h0000000;
-    end
-  end
   assign loading = x__ready;
-  assign waddr = wr__addr;
-  assign wr__data = x__payload[127:0];
-  assign wr__en = x_take;
-  assign rd__addr = block;
+  assign waddr = \$signature__addr ;
+  assign \$signature__data  = x__payload[7:0];
+  assign \$signature__en  = x_take;
   assign rd__en = ce;
-  assign o__payload = { \$86 , \$84  };
-  assign \port$421$0  = \$84 ;
-  assign \port$425$0  = \$86 ;
-  assign \wr__data[0]  = x__payload[7:0];
-  assign \wr__data[1]  = x__payload[15:8];
-  assign \wr__data[2]  = x__payload[23:16];
-  assign \wr__data[3]  = x__payload[31:24];
-  assign \wr__data[4]  = x__payload[39:32];
-  assign \wr__data[5]  = x__payload[47:40];
-  assign \wr__data[6]  = x__payload[55:48];
-  assign \wr__data[7]  = x__payload[63:56];
-  assign \wr__data[8]  = x__payload[71:64];
-  assign \wr__data[9]  = x__payload[79:72];
-  assign \wr__data[10]  = x__payload[87:80];
-  assign \wr__data[11]  = x__payload[95:88];
-  assign \wr__data[12]  = x__payload[103:96];
-  assign \wr__data[13]  = x__payload[111:104];
-  assign \wr__data[14]  = x__payload[119:112];
-  assign \wr__data[15]  = x__payload[127:120];
-  assign \x__payload.data  = x__payload[127:0];
+  assign \$signature__addr$13  = \$signature__addr ;
+  assign \$signature__data$14  = x__payload[7:0];
+  assign \$signature__en$15  = x_take;
+  assign \rd__en$16  = ce;
+  assign \$signature__addr$17  = \$signature__addr ;
+  assign \$signature__data$18  = x__payload[7:0];
+  assign \$signature__en$19  = x_take;
+  assign \rd__en$20  = ce;
+  assign \$signature__addr$21  = \$signature__addr ;
+  assign \$signature__data$22  = x__payload[7:0];
+  assign \$signature__en$23  = x_take;
+  assign \rd__en$24  = ce;
+  assign \$signature__addr$25  = \$signature__addr ;
+  assign \$signature__data$26  = x__payload[7:0];
+  assign \$signature__en$27  = x_take;
+  assign \rd__en$28  = ce;
+  assign \$signature__addr$29  = \$signature__addr ;
+  assign \$signature__data$30  = x__payload[7:0];
+  assign \$signature__en$31  = x_take;
+  assign \rd__en$32  = ce;
+  assign \$signature__addr$33  = \$signature__addr ;
+  assign \$signature__data$34  = x__payload[7:0];
+  assign \$signature__en$35  = x_take;
+  assign \rd__en$36  = ce;
+  assign \$signature__addr$37  = \$signature__addr ;
+  assign \$signature__data$38  = x__payload[7:0];
+  assign \$signature__en$39  = x_take;
+  assign \rd__en$40  = ce;
+  assign \$signature__addr$41  = \$signature__addr ;
+  assign \$signature__data$42  = x__payload[7:0];
+  assign \$signature__en$43  = x_take;
+  assign \rd__en$44  = ce;
+  assign \$signature__addr$45  = \$signature__addr ;
+  assign \$signature__data$46  = x__payload[7:0];
+  assign \$signature__en$47  = x_take;
+  assign \rd__en$48  = ce;
+  assign \$signature__addr$49  = \$signature__addr ;
+  assign \$signature__data$50  = x__payload[7:0];
+  assign \$signature__en$51  = x_take;
+  assign \rd__en$52  = ce;
+  assign \$signature__addr$53  = \$signature__addr ;
+  assign \$signature__data$54  = x__payload[7:0];
+  assign \$signature__en$55  = x_take;
+  assign \rd__en$56  = ce;
+  assign \$signature__addr$57  = \$signature__addr ;
+  assign \$signature__data$58  = x__payload[7:0];
+  assign \$signature__en$59  = x_take;
+  assign \rd__en$60  = ce;
+  assign \$signature__addr$61  = \$signature__addr ;
+  assign \$signature__data$62  = x__payload[7:0];
+  assign \$signature__en$63  = x_take;
+  assign \rd__en$64  = ce;
+  assign \$signature__addr$65  = \$signature__addr ;
+  assign \$signature__data$66  = x__payload[7:0];
+  assign \$signature__en$67  = x_take;
+  assign \rd__en$68  = ce;
+  assign \$signature__addr$69  = \$signature__addr ;
+  assign \$signature__data$70  = x__payload[7:0];
+  assign \$signature__en$71  = x_take;
+  assign \rd__en$72  = ce;
+  assign rd__addr = { block, w__payload[131:128] };
+  assign \rd__addr$82  = { block, w__payload[135:132] };
+  assign \rd__addr$83  = { block, w__payload[139:136] };
+  assign \rd__addr$84  = { block, w__payload[143:140] };
+  assign \rd__addr$85  = { block, w__payload[147:144] };
+  assign \rd__addr$86  = { block, w__payload[151:148] };
+  assign \rd__addr$87  = { block, w__payload[155:152] };
+  assign \rd__addr$88  = { block, w__payload[159:156] };
+  assign \rd__addr$89  = { block, w__payload[163:160] };
+  assign \rd__addr$90  = { block, w__payload[167:164] };
+  assign \rd__addr$91  = { block, w__payload[171:168] };
+  assign \rd__addr$92  = { block, w__payload[175:172] };
+  assign \rd__addr$93  = { block, w__payload[179:176] };
+  assign \rd__addr$94  = { block, w__payload[183:180] };
+  assign \rd__addr$95  = { block, w__payload[187:184] };
+  assign \rd__addr$96  = { block, w__payload[191:188] };
+  assign o__payload = { \$114 , \$112  };
+  assign \port$236$0  = \$112 ;
+  assign \port$240$0  = \$114 ;
+  assign \$signature__data[0]  = x__payload[7:0];
+  assign \x__payload.data  = x__payload[7:0];
   assign \x__payload.data[0]  = x__payload[7:0];
-  assign \x__payload.data[1]  = x__payload[15:8];
-  assign \x__payload.data[2]  = x__payload[23:16];
-  assign \x__payload.data[3]  = x__payload[31:24];
-  assign \x__payload.data[4]  = x__payload[39:32];
-  assign \x__payload.data[5]  = x__payload[47:40];
-  assign \x__payload.data[6]  = x__payload[55:48];
-  assign \x__payload.data[7]  = x__payload[63:56];
-  assign \x__payload.data[8]  = x__payload[71:64];
-  assign \x__payload.data[9]  = x__payload[79:72];
-  assign \x__payload.data[10]  = x__payload[87:80];
-  assign \x__payload.data[11]  = x__payload[95:88];
-  assign \x__payload.data[12]  = x__payload[103:96];
-  assign \x__payload.data[13]  = x__payload[111:104];
-  assign \x__payload.data[14]  = x__payload[119:112];
-  assign \x__payload.data[15]  = x__payload[127:120];
-  assign \x__payload.last  = x__payload[128];
+  assign \x__payload.last  = x__payload[8];
+  assign \$signature__data$14[0]  = x__payload[7:0];
+  assign \$signature__data$18[0]  = x__payload[7:0];
+  assign \$signature__data$22[0]  = x__payload[7:0];
+  assign \$signature__data$26[0]  = x__payload[7:0];
+  assign \$signature__data$30[0]  = x__payload[7:0];
+  assign \$signature__data$34[0]  = x__payload[7:0];
+  assign \$signature__data$38[0]  = x__payload[7:0];
+  assign \$signature__data$42[0]  = x__payload[7:0];
+  assign \$signature__data$46[0]  = x__payload[7:0];
+  assign \$signature__data$50[0]  = x__payload[7:0];
+  assign \$signature__data$54[0]  = x__payload[7:0];
+  assign \$signature__data$58[0]  = x__payload[7:0];
+  assign \$signature__data$62[0]  = x__payload[7:0];
+  assign \$signature__data$66[0]  = x__payload[7:0];
+  assign \$signature__data$70[0]  = x__payload[7:0];
   assign \w__payload.data  = w__payload[191:0];
   assign \w__payload.data.values  = w__payload[127:0];
   assign \w__payload.data.values[0]  = w__payload[7:0];
@@ -4458,56 +19622,66 @@ module \sparse_dsp_l16_m16.core (x__valid, w__valid, o__ready, rst, w__ready, x_
   assign \w__payload.data.index[15]  = w__payload[191:188];
   assign \w__payload.user  = w__payload[194:192];
   assign \w__payload.last  = w__payload[195];
-  assign \o__payload.data  = \$84 [207:0];
-  assign \o__payload.data[0]  = \$84 [25:0];
-  assign \o__payload.data[1]  = \$84 [51:26];
-  assign \o__payload.data[2]  = \$84 [77:52];
-  assign \o__payload.data[3]  = \$84 [103:78];
-  assign \o__payload.data[4]  = \$84 [129:104];
-  assign \o__payload.data[5]  = \$84 [155:130];
-  assign \o__payload.data[6]  = \$84 [181:156];
-  assign \o__payload.data[7]  = \$84 [207:182];
-  assign \o__payload.user  = \$84 [215:208];
-  assign \o__payload.last  = \$86 ;
-  assign \block_acts[0]  = block_acts[7:0];
-  assign \block_acts[1]  = block_acts[15:8];
-  assign \block_acts[2]  = block_acts[23:16];
-  assign \block_acts[3]  = block_acts[31:24];
-  assign \block_acts[4]  = block_acts[39:32];
-  assign \block_acts[5]  = block_acts[47:40];
-  assign \block_acts[6]  = block_acts[55:48];
-  assign \block_acts[7]  = block_acts[63:56];
-  assign \block_acts[8]  = block_acts[71:64];
-  assign \block_acts[9]  = block_acts[79:72];
-  assign \block_acts[10]  = block_acts[87:80];
-  assign \block_acts[11]  = block_acts[95:88];
-  assign \block_acts[12]  = block_acts[103:96];
-  assign \block_acts[13]  = block_acts[111:104];
-  assign \block_acts[14]  = block_acts[119:112];
-  assign \block_acts[15]  = block_acts[127:120];
-  assign \rd__data[0]  = rd__data[7:0];
-  assign \rd__data[1]  = rd__data[15:8];
-  assign \rd__data[2]  = rd__data[23:16];
-  assign \rd__data[3]  = rd__data[31:24];
-  assign \rd__data[4]  = rd__data[39:32];
-  assign \rd__data[5]  = rd__data[47:40];
-  assign \rd__data[6]  = rd__data[55:48];
-  assign \rd__data[7]  = rd__data[63:56];
-  assign \rd__data[8]  = rd__data[71:64];
-  assign \rd__data[9]  = rd__data[79:72];
-  assign \rd__data[10]  = rd__data[87:80];
-  assign \rd__data[11]  = rd__data[95:88];
-  assign \rd__data[12]  = rd__data[103:96];
-  assign \rd__data[13]  = rd__data[111:104];
-  assign \rd__data[14]  = rd__data[119:112];
-  assign \rd__data[15]  = rd__data[127:120];
-  assign \$84 [207:182] = acc_7_0;
-  assign \$84 [181:156] = acc_6_0;
-  assign \$84 [155:130] = acc_5_0;
-  assign \$84 [129:104] = acc_4_0;
-  assign \$84 [103:78] = acc_3_0;
-  assign \$84 [77:52] = acc_2_0;
-  assign \$84 [51:26] = acc_1_0;
-  assign \$84 [25:0] = acc_0_0;
-  assign \$84 [215:208] = valid_mask;
+  assign \o__payload.data  = \$112 ;
+  assign \o__payload.data[0]  = \$112 [25:0];
+  assign \o__payload.data[1]  = \$112 [51:26];
+  assign \o__payload.data[2]  = \$112 [77:52];
+  assign \o__payload.data[3]  = \$112 [103:78];
+  assign \o__payload.data[4]  = \$112 [129:104];
+  assign \o__payload.data[5]  = \$112 [155:130];
+  assign \o__payload.data[6]  = \$112 [181:156];
+  assign \o__payload.data[7]  = \$112 [207:182];
+  assign \o__payload.user  = \$114 [7:0];
+  assign \o__payload.last  = \$114 [8];
+  assign \act_s1b_0[0]  = act_s1b_0;
+  assign \rd__data[0]  = rd__data;
+  assign \act_s1b_1[0]  = act_s1b_1;
+  assign \rd__data$158[0]  = \rd__data$158 ;
+  assign \act_s1b_2[0]  = act_s1b_2;
+  assign \rd__data$160[0]  = \rd__data$160 ;
+  assign \act_s1b_3[0]  = act_s1b_3;
+  assign \rd__data$162[0]  = \rd__data$162 ;
+  assign \act_s1b_4[0]  = act_s1b_4;
+  assign \rd__data$164[0]  = \rd__data$164 ;
+  assign \act_s1b_5[0]  = act_s1b_5;
+  assign \rd__data$166[0]  = \rd__data$166 ;
+  assign \act_s1b_6[0]  = act_s1b_6;
+  assign \rd__data$168[0]  = \rd__data$168 ;
+  assign \act_s1b_7[0]  = act_s1b_7;
+  assign \rd__data$170[0]  = \rd__data$170 ;
+  assign \act_s1b_8[0]  = act_s1b_8;
+  assign \rd__data$172[0]  = \rd__data$172 ;
+  assign \act_s1b_9[0]  = act_s1b_9;
+  assign \rd__data$174[0]  = \rd__data$174 ;
+  assign \act_s1b_10[0]  = act_s1b_10;
+  assign \rd__data$176[0]  = \rd__data$176 ;
+  assign \act_s1b_11[0]  = act_s1b_11;
+  assign \rd__data$178[0]  = \rd__data$178 ;
+  assign \act_s1b_12[0]  = act_s1b_12;
+  assign \rd__data$180[0]  = \rd__data$180 ;
+  assign \act_s1b_13[0]  = act_s1b_13;
+  assign \rd__data$182[0]  = \rd__data$182 ;
+  assign \act_s1b_14[0]  = act_s1b_14;
+  assign \rd__data$184[0]  = \rd__data$184 ;
+  assign \act_s1b_15[0]  = act_s1b_15;
+  assign \rd__data$186[0]  = \rd__data$186 ;
+  assign \$112 [207:182] = { out_7_0[22], out_7_0[22], out_7_0[22], out_7_0 };
+  assign \$112 [181:156] = { out_6_0[23], out_6_0[23], out_6_0 };
+  assign \$112 [155:130] = { out_5_0[22], out_5_0[22], out_5_0[22], out_5_0 };
+  assign \$112 [129:104] = { out_4_0[24], out_4_0 };
+  assign \$112 [103:78] = { out_3_0[22], out_3_0[22], out_3_0[22], out_3_0 };
+  assign \$112 [77:52] = { out_2_0[23], out_2_0[23], out_2_0 };
+  assign \$112 [51:26] = { out_1_0[22], out_1_0[22], out_1_0[22], out_1_0 };
+  assign \$112 [25:0] = out_0_0;
+  assign is_row[7] = \$11 ;
+  assign is_row[6] = \$10 ;
+  assign is_row[5] = \$9 ;
+  assign is_row[4] = \$8 ;
+  assign is_row[3] = \$7 ;
+  assign is_row[2] = \$6 ;
+  assign is_row[1] = \$5 ;
+  assign is_row[0] = 1'h1;
+  assign \$16  = { 4'h0, \$15 [10:4] };
+  assign \$80  = 1'h0;
+  assign \$81  = 1'h0;
 endmodule

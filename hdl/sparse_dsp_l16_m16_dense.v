@@ -3,7 +3,7 @@
 (* top =  1  *)
 (* generator = "Amaranth" *)
 module sparse_dsp_l16_m16_dense(aresetn, s_axis_x_tdata, s_axis_x_tvalid, s_axis_x_tlast, s_axis_w_tdata, s_axis_w_tvalid, s_axis_w_tuser, s_axis_w_tlast, m_axis_tready, s_axis_x_tready, s_axis_w_tready, m_axis_tdata, m_axis_tvalid, m_axis_tuser, m_axis_tlast, aclk);
-  wire [26:0] \$1 ;
+  wire [1:0] \$1 ;
   input aclk;
   wire aclk;
   input aresetn;
@@ -94,8 +94,8 @@ module sparse_dsp_l16_m16_dense(aresetn, s_axis_x_tdata, s_axis_x_tvalid, s_axis
     .clk(aclk),
     .o__ready(m_axis_tready),
     .o__valid(m_axis_tvalid),
-    .\port$82$0 (\$1 ),
-    .\port$86$0 (m_axis_tlast),
+    .out_0_0(m_axis_tdata),
+    .\port$87$0 (\$1 ),
     .rst(rst),
     .w__payload(w__payload),
     .w__ready(s_axis_w_tready),
@@ -109,11 +109,11 @@ module sparse_dsp_l16_m16_dense(aresetn, s_axis_x_tdata, s_axis_x_tvalid, s_axis
   assign x__ready = s_axis_x_tready;
   assign w__valid = s_axis_w_tvalid;
   assign w__ready = s_axis_w_tready;
-  assign o__payload = { m_axis_tlast, \$1  };
+  assign o__payload = { \$1 , m_axis_tdata };
   assign o__valid = m_axis_tvalid;
   assign o__ready = m_axis_tready;
-  assign m_axis_tdata = \$1 [25:0];
-  assign m_axis_tuser = \$1 [26];
+  assign m_axis_tuser = \$1 [0];
+  assign m_axis_tlast = \$1 [1];
   assign \x__payload.data  = x__payload[127:0];
   assign \x__payload.data[0]  = x__payload[7:0];
   assign \x__payload.data[1]  = x__payload[15:8];
@@ -152,10 +152,10 @@ module sparse_dsp_l16_m16_dense(aresetn, s_axis_x_tdata, s_axis_x_tvalid, s_axis
   assign \w__payload.data.values[15]  = w__payload[127:120];
   assign \w__payload.user  = w__payload[130:128];
   assign \w__payload.last  = w__payload[131];
-  assign \o__payload.data  = \$1 [25:0];
-  assign \o__payload.data[0]  = \$1 [25:0];
-  assign \o__payload.user  = \$1 [26];
-  assign \o__payload.last  = m_axis_tlast;
+  assign \o__payload.data  = m_axis_tdata;
+  assign \o__payload.data[0]  = m_axis_tdata;
+  assign \o__payload.user  = \$1 [0];
+  assign \o__payload.last  = \$1 [1];
   assign w__payload[131] = s_axis_w_tlast;
   assign w__payload[130:128] = s_axis_w_tuser;
   assign w__payload[127:0] = s_axis_w_tdata;
@@ -164,7 +164,7 @@ module sparse_dsp_l16_m16_dense(aresetn, s_axis_x_tdata, s_axis_x_tvalid, s_axis
 endmodule
 
 (* generator = "Amaranth" *)
-module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__ready, x__payload, w__payload, \port$82$0 , \port$86$0 , x__ready, o__valid, clk);
+module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__ready, x__payload, w__payload, \port$87$0 , x__ready, out_0_0, o__valid, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
   wire [6:0] \$10 ;
@@ -198,14 +198,14 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   reg [7:0] \$125 ;
   reg [7:0] \$126 ;
   reg [7:0] \$127 ;
-  reg [7:0] \$128 ;
-  reg [7:0] \$129 ;
+  reg \$128 ;
+  reg \$129 ;
   wire [15:0] \$13 ;
   reg \$130 ;
-  reg \$131 ;
-  reg \$132 ;
-  reg \$133 ;
-  reg [2:0] \$134 ;
+  reg [2:0] \$131 ;
+  reg [15:0] \$132 ;
+  reg [15:0] \$133 ;
+  reg [15:0] \$134 ;
   reg [15:0] \$135 ;
   reg [15:0] \$136 ;
   reg [15:0] \$137 ;
@@ -220,57 +220,49 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   reg [15:0] \$145 ;
   reg [15:0] \$146 ;
   reg [15:0] \$147 ;
-  reg [15:0] \$148 ;
-  reg [15:0] \$149 ;
+  reg \$148 ;
+  reg \$149 ;
   wire [15:0] \$15 ;
-  reg [15:0] \$150 ;
-  reg \$151 ;
-  reg \$152 ;
-  reg \$153 ;
-  reg \$154 ;
-  reg [2:0] \$155 ;
+  reg \$150 ;
+  reg [2:0] \$151 ;
+  reg [16:0] \$152 ;
+  reg [16:0] \$153 ;
+  reg [16:0] \$154 ;
+  reg [16:0] \$155 ;
   reg [16:0] \$156 ;
   reg [16:0] \$157 ;
   reg [16:0] \$158 ;
   reg [16:0] \$159 ;
   wire [15:0] \$16 ;
-  reg [16:0] \$160 ;
-  reg [16:0] \$161 ;
-  reg [16:0] \$162 ;
-  reg [16:0] \$163 ;
-  reg \$164 ;
-  reg \$165 ;
-  reg \$166 ;
-  reg \$167 ;
-  reg [2:0] \$168 ;
-  reg [17:0] \$169 ;
+  reg \$160 ;
+  reg \$161 ;
+  reg \$162 ;
+  reg [2:0] \$163 ;
+  reg [17:0] \$164 ;
+  reg [17:0] \$165 ;
+  reg [17:0] \$166 ;
+  reg [17:0] \$167 ;
+  reg \$168 ;
+  reg \$169 ;
   wire [15:0] \$17 ;
-  reg [17:0] \$170 ;
-  reg [17:0] \$171 ;
-  reg [17:0] \$172 ;
-  reg \$173 ;
+  reg \$170 ;
+  reg [2:0] \$171 ;
+  reg [18:0] \$172 ;
+  reg [18:0] \$173 ;
   reg \$174 ;
   reg \$175 ;
   reg \$176 ;
   reg [2:0] \$177 ;
-  reg [18:0] \$178 ;
-  reg [18:0] \$179 ;
+  reg [19:0] \$178 ;
+  reg \$179 ;
   wire [15:0] \$18 ;
   reg \$180 ;
   reg \$181 ;
-  reg \$182 ;
-  reg \$183 ;
-  reg [2:0] \$184 ;
-  reg [19:0] \$185 ;
-  reg \$186 ;
-  reg \$187 ;
-  reg \$188 ;
-  reg \$189 ;
+  reg [2:0] \$182 ;
+  reg [25:0] \$183 ;
+  reg [25:0] \$184 ;
+  reg \$185 ;
   wire [15:0] \$19 ;
-  reg [2:0] \$190 ;
-  reg \$191 ;
-  reg \$192 ;
-  reg [25:0] \$193 ;
   wire \$2 ;
   wire [15:0] \$20 ;
   wire [15:0] \$21 ;
@@ -297,13 +289,13 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   wire [18:0] \$40 ;
   wire [18:0] \$41 ;
   wire [19:0] \$42 ;
-  wire \$43 ;
+  wire [26:0] \$43 ;
   wire \$44 ;
-  wire [26:0] \$45 ;
+  wire \$45 ;
   wire [26:0] \$46 ;
-  wire [26:0] \$47 ;
-  reg \$48 ;
-  reg \$49  = 1'h0;
+  wire \$47 ;
+  reg [1:0] \$48 ;
+  reg [1:0] \$49  = 2'h0;
   wire [6:0] \$5 ;
   reg [5:0] \$50 ;
   reg \$51 ;
@@ -313,8 +305,8 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   reg \$55 ;
   reg \$56 ;
   reg \$57 ;
-  reg \$58 ;
-  reg [2:0] \$59 ;
+  reg [2:0] \$58 ;
+  reg [7:0] \$59 ;
   wire \$6 ;
   reg [7:0] \$60 ;
   reg [7:0] \$61 ;
@@ -332,14 +324,14 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   reg [7:0] \$72 ;
   reg [7:0] \$73 ;
   reg [7:0] \$74 ;
-  reg [7:0] \$75 ;
+  reg \$75 ;
   reg \$76 ;
   reg \$77 ;
-  reg \$78 ;
-  reg \$79 ;
+  reg [2:0] \$78 ;
+  reg [7:0] \$79 ;
   wire [6:0] \$8 ;
-  reg [2:0] \$80 ;
-  reg [127:0] \$81 ;
+  reg [7:0] \$80 ;
+  reg [7:0] \$81 ;
   reg [7:0] \$82 ;
   reg [7:0] \$83 ;
   reg [7:0] \$84 ;
@@ -354,7 +346,7 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   reg [7:0] \$92 ;
   reg [7:0] \$93 ;
   reg [7:0] \$94 ;
-  reg [7:0] \$95 ;
+  reg [127:0] \$95 ;
   reg [7:0] \$96 ;
   reg [7:0] \$97 ;
   reg [7:0] \$98 ;
@@ -405,6 +397,7 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   reg [2:0] code_s1b = 3'h0;
   reg [2:0] code_s2 = 3'h0;
   reg [2:0] code_s3 = 3'h0;
+  wire done;
   wire \end ;
   reg end_l1 = 1'h0;
   reg end_l2 = 1'h0;
@@ -415,14 +408,7 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   reg end_s2 = 1'h0;
   reg end_s3 = 1'h0;
   wire first;
-  reg first_l1 = 1'h0;
-  reg first_l2 = 1'h0;
-  reg first_l3 = 1'h0;
-  reg first_l4 = 1'h0;
-  reg first_s1 = 1'h0;
-  reg first_s1b = 1'h0;
-  reg first_s2 = 1'h0;
-  reg first_s3 = 1'h0;
+  wire is_row;
   reg last_l1 = 1'h0;
   reg last_l2 = 1'h0;
   reg last_l3 = 1'h0;
@@ -442,11 +428,11 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   wire o__ready;
   output o__valid;
   reg o__valid = 1'h0;
-  output [26:0] \port$82$0 ;
-  wire [26:0] \port$82$0 ;
-  (* init = 1'h0 *)
-  output \port$86$0 ;
-  wire \port$86$0 ;
+  output [25:0] out_0_0;
+  reg [25:0] out_0_0 = 26'h0000000;
+  (* init = 2'h0 *)
+  output [1:0] \port$87$0 ;
+  wire [1:0] \port$87$0 ;
   reg [15:0] prod_0 = 16'h0000;
   reg [15:0] prod_1 = 16'h0000;
   reg [15:0] prod_10 = 16'h0000;
@@ -483,10 +469,10 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   wire [7:0] \rd__data[8] ;
   wire [7:0] \rd__data[9] ;
   wire rd__en;
-  reg [25:0] rn_in_0_0;
   input rst;
   wire rst;
   reg [6:0] slices = 7'h01;
+  wire step;
   reg [16:0] sum_l1_0 = 17'h00000;
   reg [16:0] sum_l1_1 = 17'h00000;
   reg [16:0] sum_l1_2 = 17'h00000;
@@ -507,7 +493,6 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   reg valid_l2 = 1'h0;
   reg valid_l3 = 1'h0;
   reg valid_l4 = 1'h0;
-  reg valid_mask = 1'h0;
   reg valid_s1 = 1'h0;
   reg valid_s1b = 1'h0;
   reg valid_s2 = 1'h0;
@@ -721,6 +706,8 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   assign \$3  = slices - 1'h1;
   assign \$4  = block == \$3 ;
   assign \end  = \$4  | w__payload[131];
+  assign step = ce & valid_l4;
+  assign done = step & end_l4;
   assign \$5  = wr__addr + 1'h1;
   assign \$6  = wr__addr == 6'h3f;
   assign \$7  = x__payload[128] | \$6 ;
@@ -759,10 +746,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   assign \$40  = $signed(sum_l2_0) + $signed(sum_l2_1);
   assign \$41  = $signed(sum_l2_2) + $signed(sum_l2_3);
   assign \$42  = $signed(sum_l3_0) + $signed(sum_l3_1);
-  assign \$43  = valid_l4 & end_l4;
-  assign \$44  = ce & valid_l4;
-  assign \$45  = $signed(acc_0_0) + $signed(rn_in_0_0);
-  assign \$46  = first_l4 ? { rn_in_0_0[25], rn_in_0_0 } : \$45 ;
+  assign \$43  = $signed(acc_0_0) + $signed(sum_l4_0);
+  assign \$46  = $signed(acc_0_0) + $signed(sum_l4_0);
+  assign \$47  = valid_l4 & end_l4;
   always @(posedge clk)
     \$49  <= \$48 ;
   always @(posedge clk)
@@ -778,299 +764,274 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   always @(posedge clk)
     valid_s1 <= \$55 ;
   always @(posedge clk)
-    first_s1 <= \$56 ;
+    end_s1 <= \$56 ;
   always @(posedge clk)
-    end_s1 <= \$57 ;
+    last_s1 <= \$57 ;
   always @(posedge clk)
-    last_s1 <= \$58 ;
+    code_s1 <= \$58 ;
   always @(posedge clk)
-    code_s1 <= \$59 ;
+    w_s1_0 <= \$59 ;
   always @(posedge clk)
-    w_s1_0 <= \$60 ;
+    w_s1_1 <= \$60 ;
   always @(posedge clk)
-    w_s1_1 <= \$61 ;
+    w_s1_2 <= \$61 ;
   always @(posedge clk)
-    w_s1_2 <= \$62 ;
+    w_s1_3 <= \$62 ;
   always @(posedge clk)
-    w_s1_3 <= \$63 ;
+    w_s1_4 <= \$63 ;
   always @(posedge clk)
-    w_s1_4 <= \$64 ;
+    w_s1_5 <= \$64 ;
   always @(posedge clk)
-    w_s1_5 <= \$65 ;
+    w_s1_6 <= \$65 ;
   always @(posedge clk)
-    w_s1_6 <= \$66 ;
+    w_s1_7 <= \$66 ;
   always @(posedge clk)
-    w_s1_7 <= \$67 ;
+    w_s1_8 <= \$67 ;
   always @(posedge clk)
-    w_s1_8 <= \$68 ;
+    w_s1_9 <= \$68 ;
   always @(posedge clk)
-    w_s1_9 <= \$69 ;
+    w_s1_10 <= \$69 ;
   always @(posedge clk)
-    w_s1_10 <= \$70 ;
+    w_s1_11 <= \$70 ;
   always @(posedge clk)
-    w_s1_11 <= \$71 ;
+    w_s1_12 <= \$71 ;
   always @(posedge clk)
-    w_s1_12 <= \$72 ;
+    w_s1_13 <= \$72 ;
   always @(posedge clk)
-    w_s1_13 <= \$73 ;
+    w_s1_14 <= \$73 ;
   always @(posedge clk)
-    w_s1_14 <= \$74 ;
+    w_s1_15 <= \$74 ;
   always @(posedge clk)
-    w_s1_15 <= \$75 ;
+    valid_s1b <= \$75 ;
   always @(posedge clk)
-    valid_s1b <= \$76 ;
+    end_s1b <= \$76 ;
   always @(posedge clk)
-    first_s1b <= \$77 ;
+    last_s1b <= \$77 ;
   always @(posedge clk)
-    end_s1b <= \$78 ;
+    code_s1b <= \$78 ;
   always @(posedge clk)
-    last_s1b <= \$79 ;
+    w_s1b_0 <= \$79 ;
   always @(posedge clk)
-    code_s1b <= \$80 ;
+    w_s1b_1 <= \$80 ;
   always @(posedge clk)
-    block_acts <= \$81 ;
+    w_s1b_2 <= \$81 ;
   always @(posedge clk)
-    w_s1b_0 <= \$82 ;
+    w_s1b_3 <= \$82 ;
   always @(posedge clk)
-    w_s1b_1 <= \$83 ;
+    w_s1b_4 <= \$83 ;
   always @(posedge clk)
-    w_s1b_2 <= \$84 ;
+    w_s1b_5 <= \$84 ;
   always @(posedge clk)
-    w_s1b_3 <= \$85 ;
+    w_s1b_6 <= \$85 ;
   always @(posedge clk)
-    w_s1b_4 <= \$86 ;
+    w_s1b_7 <= \$86 ;
   always @(posedge clk)
-    w_s1b_5 <= \$87 ;
+    w_s1b_8 <= \$87 ;
   always @(posedge clk)
-    w_s1b_6 <= \$88 ;
+    w_s1b_9 <= \$88 ;
   always @(posedge clk)
-    w_s1b_7 <= \$89 ;
+    w_s1b_10 <= \$89 ;
   always @(posedge clk)
-    w_s1b_8 <= \$90 ;
+    w_s1b_11 <= \$90 ;
   always @(posedge clk)
-    w_s1b_9 <= \$91 ;
+    w_s1b_12 <= \$91 ;
   always @(posedge clk)
-    w_s1b_10 <= \$92 ;
+    w_s1b_13 <= \$92 ;
   always @(posedge clk)
-    w_s1b_11 <= \$93 ;
+    w_s1b_14 <= \$93 ;
   always @(posedge clk)
-    w_s1b_12 <= \$94 ;
+    w_s1b_15 <= \$94 ;
   always @(posedge clk)
-    w_s1b_13 <= \$95 ;
+    block_acts <= \$95 ;
   always @(posedge clk)
-    w_s1b_14 <= \$96 ;
+    act_s2_0 <= \$96 ;
   always @(posedge clk)
-    w_s1b_15 <= \$97 ;
+    act_s2_1 <= \$97 ;
   always @(posedge clk)
-    act_s2_0 <= \$98 ;
+    act_s2_2 <= \$98 ;
   always @(posedge clk)
-    act_s2_1 <= \$99 ;
+    act_s2_3 <= \$99 ;
   always @(posedge clk)
-    act_s2_2 <= \$100 ;
+    act_s2_4 <= \$100 ;
   always @(posedge clk)
-    act_s2_3 <= \$101 ;
+    act_s2_5 <= \$101 ;
   always @(posedge clk)
-    act_s2_4 <= \$102 ;
+    act_s2_6 <= \$102 ;
   always @(posedge clk)
-    act_s2_5 <= \$103 ;
+    act_s2_7 <= \$103 ;
   always @(posedge clk)
-    act_s2_6 <= \$104 ;
+    act_s2_8 <= \$104 ;
   always @(posedge clk)
-    act_s2_7 <= \$105 ;
+    act_s2_9 <= \$105 ;
   always @(posedge clk)
-    act_s2_8 <= \$106 ;
+    act_s2_10 <= \$106 ;
   always @(posedge clk)
-    act_s2_9 <= \$107 ;
+    act_s2_11 <= \$107 ;
   always @(posedge clk)
-    act_s2_10 <= \$108 ;
+    act_s2_12 <= \$108 ;
   always @(posedge clk)
-    act_s2_11 <= \$109 ;
+    act_s2_13 <= \$109 ;
   always @(posedge clk)
-    act_s2_12 <= \$110 ;
+    act_s2_14 <= \$110 ;
   always @(posedge clk)
-    act_s2_13 <= \$111 ;
+    act_s2_15 <= \$111 ;
   always @(posedge clk)
-    act_s2_14 <= \$112 ;
+    w_s2_0 <= \$112 ;
   always @(posedge clk)
-    act_s2_15 <= \$113 ;
+    w_s2_1 <= \$113 ;
   always @(posedge clk)
-    w_s2_0 <= \$114 ;
+    w_s2_2 <= \$114 ;
   always @(posedge clk)
-    w_s2_1 <= \$115 ;
+    w_s2_3 <= \$115 ;
   always @(posedge clk)
-    w_s2_2 <= \$116 ;
+    w_s2_4 <= \$116 ;
   always @(posedge clk)
-    w_s2_3 <= \$117 ;
+    w_s2_5 <= \$117 ;
   always @(posedge clk)
-    w_s2_4 <= \$118 ;
+    w_s2_6 <= \$118 ;
   always @(posedge clk)
-    w_s2_5 <= \$119 ;
+    w_s2_7 <= \$119 ;
   always @(posedge clk)
-    w_s2_6 <= \$120 ;
+    w_s2_8 <= \$120 ;
   always @(posedge clk)
-    w_s2_7 <= \$121 ;
+    w_s2_9 <= \$121 ;
   always @(posedge clk)
-    w_s2_8 <= \$122 ;
+    w_s2_10 <= \$122 ;
   always @(posedge clk)
-    w_s2_9 <= \$123 ;
+    w_s2_11 <= \$123 ;
   always @(posedge clk)
-    w_s2_10 <= \$124 ;
+    w_s2_12 <= \$124 ;
   always @(posedge clk)
-    w_s2_11 <= \$125 ;
+    w_s2_13 <= \$125 ;
   always @(posedge clk)
-    w_s2_12 <= \$126 ;
+    w_s2_14 <= \$126 ;
   always @(posedge clk)
-    w_s2_13 <= \$127 ;
+    w_s2_15 <= \$127 ;
   always @(posedge clk)
-    w_s2_14 <= \$128 ;
+    valid_s2 <= \$128 ;
   always @(posedge clk)
-    w_s2_15 <= \$129 ;
+    end_s2 <= \$129 ;
   always @(posedge clk)
-    valid_s2 <= \$130 ;
+    last_s2 <= \$130 ;
   always @(posedge clk)
-    first_s2 <= \$131 ;
+    code_s2 <= \$131 ;
   always @(posedge clk)
-    end_s2 <= \$132 ;
+    prod_0 <= \$132 ;
   always @(posedge clk)
-    last_s2 <= \$133 ;
+    prod_1 <= \$133 ;
   always @(posedge clk)
-    code_s2 <= \$134 ;
+    prod_2 <= \$134 ;
   always @(posedge clk)
-    prod_0 <= \$135 ;
+    prod_3 <= \$135 ;
   always @(posedge clk)
-    prod_1 <= \$136 ;
+    prod_4 <= \$136 ;
   always @(posedge clk)
-    prod_2 <= \$137 ;
+    prod_5 <= \$137 ;
   always @(posedge clk)
-    prod_3 <= \$138 ;
+    prod_6 <= \$138 ;
   always @(posedge clk)
-    prod_4 <= \$139 ;
+    prod_7 <= \$139 ;
   always @(posedge clk)
-    prod_5 <= \$140 ;
+    prod_8 <= \$140 ;
   always @(posedge clk)
-    prod_6 <= \$141 ;
+    prod_9 <= \$141 ;
   always @(posedge clk)
-    prod_7 <= \$142 ;
+    prod_10 <= \$142 ;
   always @(posedge clk)
-    prod_8 <= \$143 ;
+    prod_11 <= \$143 ;
   always @(posedge clk)
-    prod_9 <= \$144 ;
+    prod_12 <= \$144 ;
   always @(posedge clk)
-    prod_10 <= \$145 ;
+    prod_13 <= \$145 ;
   always @(posedge clk)
-    prod_11 <= \$146 ;
+    prod_14 <= \$146 ;
   always @(posedge clk)
-    prod_12 <= \$147 ;
+    prod_15 <= \$147 ;
   always @(posedge clk)
-    prod_13 <= \$148 ;
+    valid_s3 <= \$148 ;
   always @(posedge clk)
-    prod_14 <= \$149 ;
+    end_s3 <= \$149 ;
   always @(posedge clk)
-    prod_15 <= \$150 ;
+    last_s3 <= \$150 ;
   always @(posedge clk)
-    valid_s3 <= \$151 ;
+    code_s3 <= \$151 ;
   always @(posedge clk)
-    first_s3 <= \$152 ;
+    sum_l1_0 <= \$152 ;
   always @(posedge clk)
-    end_s3 <= \$153 ;
+    sum_l1_1 <= \$153 ;
   always @(posedge clk)
-    last_s3 <= \$154 ;
+    sum_l1_2 <= \$154 ;
   always @(posedge clk)
-    code_s3 <= \$155 ;
+    sum_l1_3 <= \$155 ;
   always @(posedge clk)
-    sum_l1_0 <= \$156 ;
+    sum_l1_4 <= \$156 ;
   always @(posedge clk)
-    sum_l1_1 <= \$157 ;
+    sum_l1_5 <= \$157 ;
   always @(posedge clk)
-    sum_l1_2 <= \$158 ;
+    sum_l1_6 <= \$158 ;
   always @(posedge clk)
-    sum_l1_3 <= \$159 ;
+    sum_l1_7 <= \$159 ;
   always @(posedge clk)
-    sum_l1_4 <= \$160 ;
+    valid_l1 <= \$160 ;
   always @(posedge clk)
-    sum_l1_5 <= \$161 ;
+    end_l1 <= \$161 ;
   always @(posedge clk)
-    sum_l1_6 <= \$162 ;
+    last_l1 <= \$162 ;
   always @(posedge clk)
-    sum_l1_7 <= \$163 ;
+    code_l1 <= \$163 ;
   always @(posedge clk)
-    valid_l1 <= \$164 ;
+    sum_l2_0 <= \$164 ;
   always @(posedge clk)
-    first_l1 <= \$165 ;
+    sum_l2_1 <= \$165 ;
   always @(posedge clk)
-    end_l1 <= \$166 ;
+    sum_l2_2 <= \$166 ;
   always @(posedge clk)
-    last_l1 <= \$167 ;
+    sum_l2_3 <= \$167 ;
   always @(posedge clk)
-    code_l1 <= \$168 ;
+    valid_l2 <= \$168 ;
   always @(posedge clk)
-    sum_l2_0 <= \$169 ;
+    end_l2 <= \$169 ;
   always @(posedge clk)
-    sum_l2_1 <= \$170 ;
+    last_l2 <= \$170 ;
   always @(posedge clk)
-    sum_l2_2 <= \$171 ;
+    code_l2 <= \$171 ;
   always @(posedge clk)
-    sum_l2_3 <= \$172 ;
+    sum_l3_0 <= \$172 ;
   always @(posedge clk)
-    valid_l2 <= \$173 ;
+    sum_l3_1 <= \$173 ;
   always @(posedge clk)
-    first_l2 <= \$174 ;
+    valid_l3 <= \$174 ;
   always @(posedge clk)
-    end_l2 <= \$175 ;
+    end_l3 <= \$175 ;
   always @(posedge clk)
-    last_l2 <= \$176 ;
+    last_l3 <= \$176 ;
   always @(posedge clk)
-    code_l2 <= \$177 ;
+    code_l3 <= \$177 ;
   always @(posedge clk)
-    sum_l3_0 <= \$178 ;
+    sum_l4_0 <= \$178 ;
   always @(posedge clk)
-    sum_l3_1 <= \$179 ;
+    valid_l4 <= \$179 ;
   always @(posedge clk)
-    valid_l3 <= \$180 ;
+    end_l4 <= \$180 ;
   always @(posedge clk)
-    first_l3 <= \$181 ;
+    last_l4 <= \$181 ;
   always @(posedge clk)
-    end_l3 <= \$182 ;
+    code_l4 <= \$182 ;
   always @(posedge clk)
-    last_l3 <= \$183 ;
+    acc_0_0 <= \$183 ;
   always @(posedge clk)
-    code_l3 <= \$184 ;
+    out_0_0 <= \$184 ;
   always @(posedge clk)
-    sum_l4_0 <= \$185 ;
-  always @(posedge clk)
-    valid_l4 <= \$186 ;
-  always @(posedge clk)
-    first_l4 <= \$187 ;
-  always @(posedge clk)
-    end_l4 <= \$188 ;
-  always @(posedge clk)
-    last_l4 <= \$189 ;
-  always @(posedge clk)
-    code_l4 <= \$190 ;
-  always @(posedge clk)
-    o__valid <= \$191 ;
-  always @(posedge clk)
-    valid_mask <= \$192 ;
-  always @(posedge clk)
-    acc_0_0 <= \$193 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    rn_in_0_0 = 26'h0000000;
-    casez (code_l4)
-      3'h4:
-          rn_in_0_0 = { sum_l4_0[19], sum_l4_0[19], sum_l4_0[19], sum_l4_0[19], sum_l4_0[19], sum_l4_0[19], sum_l4_0 };
-    endcase
-  end
+    o__valid <= \$185 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$48  = \$49 ;
-    if (ce) begin
-      if (valid_l4) begin
-        \$48  = last_l4;
-      end
+    if (done) begin
+      \$48 [1] = last_l4;
+      \$48 [0] = 1'h1;
     end
     if (rst) begin
-      \$48  = 1'h0;
+      \$48  = 2'h0;
     end
   end
   always @* begin
@@ -1149,9 +1110,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$56  = first_s1;
+    \$56  = end_s1;
     if (ce) begin
-      \$56  = first;
+      \$56  = \end ;
     end
     if (rst) begin
       \$56  = 1'h0;
@@ -1159,9 +1120,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$57  = end_s1;
+    \$57  = last_s1;
     if (ce) begin
-      \$57  = \end ;
+      \$57  = w__payload[131];
     end
     if (rst) begin
       \$57  = 1'h0;
@@ -1169,29 +1130,29 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$58  = last_s1;
+    \$58  = code_s1;
     if (ce) begin
-      \$58  = w__payload[131];
+      \$58  = \$11 ;
     end
     if (rst) begin
-      \$58  = 1'h0;
+      \$58  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$59  = code_s1;
+    \$59  = w_s1_0;
     if (ce) begin
-      \$59  = \$11 ;
+      \$59  = w__payload[7:0];
     end
     if (rst) begin
-      \$59  = 3'h0;
+      \$59  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$60  = w_s1_0;
+    \$60  = w_s1_1;
     if (ce) begin
-      \$60  = w__payload[7:0];
+      \$60  = w__payload[15:8];
     end
     if (rst) begin
       \$60  = 8'h00;
@@ -1199,9 +1160,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$61  = w_s1_1;
+    \$61  = w_s1_2;
     if (ce) begin
-      \$61  = w__payload[15:8];
+      \$61  = w__payload[23:16];
     end
     if (rst) begin
       \$61  = 8'h00;
@@ -1209,9 +1170,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$62  = w_s1_2;
+    \$62  = w_s1_3;
     if (ce) begin
-      \$62  = w__payload[23:16];
+      \$62  = w__payload[31:24];
     end
     if (rst) begin
       \$62  = 8'h00;
@@ -1219,9 +1180,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$63  = w_s1_3;
+    \$63  = w_s1_4;
     if (ce) begin
-      \$63  = w__payload[31:24];
+      \$63  = w__payload[39:32];
     end
     if (rst) begin
       \$63  = 8'h00;
@@ -1229,9 +1190,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$64  = w_s1_4;
+    \$64  = w_s1_5;
     if (ce) begin
-      \$64  = w__payload[39:32];
+      \$64  = w__payload[47:40];
     end
     if (rst) begin
       \$64  = 8'h00;
@@ -1239,9 +1200,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$65  = w_s1_5;
+    \$65  = w_s1_6;
     if (ce) begin
-      \$65  = w__payload[47:40];
+      \$65  = w__payload[55:48];
     end
     if (rst) begin
       \$65  = 8'h00;
@@ -1249,9 +1210,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$66  = w_s1_6;
+    \$66  = w_s1_7;
     if (ce) begin
-      \$66  = w__payload[55:48];
+      \$66  = w__payload[63:56];
     end
     if (rst) begin
       \$66  = 8'h00;
@@ -1259,9 +1220,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$67  = w_s1_7;
+    \$67  = w_s1_8;
     if (ce) begin
-      \$67  = w__payload[63:56];
+      \$67  = w__payload[71:64];
     end
     if (rst) begin
       \$67  = 8'h00;
@@ -1269,9 +1230,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$68  = w_s1_8;
+    \$68  = w_s1_9;
     if (ce) begin
-      \$68  = w__payload[71:64];
+      \$68  = w__payload[79:72];
     end
     if (rst) begin
       \$68  = 8'h00;
@@ -1279,9 +1240,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$69  = w_s1_9;
+    \$69  = w_s1_10;
     if (ce) begin
-      \$69  = w__payload[79:72];
+      \$69  = w__payload[87:80];
     end
     if (rst) begin
       \$69  = 8'h00;
@@ -1289,9 +1250,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$70  = w_s1_10;
+    \$70  = w_s1_11;
     if (ce) begin
-      \$70  = w__payload[87:80];
+      \$70  = w__payload[95:88];
     end
     if (rst) begin
       \$70  = 8'h00;
@@ -1299,9 +1260,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$71  = w_s1_11;
+    \$71  = w_s1_12;
     if (ce) begin
-      \$71  = w__payload[95:88];
+      \$71  = w__payload[103:96];
     end
     if (rst) begin
       \$71  = 8'h00;
@@ -1309,9 +1270,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$72  = w_s1_12;
+    \$72  = w_s1_13;
     if (ce) begin
-      \$72  = w__payload[103:96];
+      \$72  = w__payload[111:104];
     end
     if (rst) begin
       \$72  = 8'h00;
@@ -1319,9 +1280,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$73  = w_s1_13;
+    \$73  = w_s1_14;
     if (ce) begin
-      \$73  = w__payload[111:104];
+      \$73  = w__payload[119:112];
     end
     if (rst) begin
       \$73  = 8'h00;
@@ -1329,9 +1290,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$74  = w_s1_14;
+    \$74  = w_s1_15;
     if (ce) begin
-      \$74  = w__payload[119:112];
+      \$74  = w__payload[127:120];
     end
     if (rst) begin
       \$74  = 8'h00;
@@ -1339,19 +1300,19 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$75  = w_s1_15;
+    \$75  = valid_s1b;
     if (ce) begin
-      \$75  = w__payload[127:120];
+      \$75  = valid_s1;
     end
     if (rst) begin
-      \$75  = 8'h00;
+      \$75  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$76  = valid_s1b;
+    \$76  = end_s1b;
     if (ce) begin
-      \$76  = valid_s1;
+      \$76  = end_s1;
     end
     if (rst) begin
       \$76  = 1'h0;
@@ -1359,9 +1320,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$77  = first_s1b;
+    \$77  = last_s1b;
     if (ce) begin
-      \$77  = first_s1;
+      \$77  = last_s1;
     end
     if (rst) begin
       \$77  = 1'h0;
@@ -1369,49 +1330,49 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$78  = end_s1b;
+    \$78  = code_s1b;
     if (ce) begin
-      \$78  = end_s1;
+      \$78  = code_s1;
     end
     if (rst) begin
-      \$78  = 1'h0;
+      \$78  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$79  = last_s1b;
+    \$79  = w_s1b_0;
     if (ce) begin
-      \$79  = last_s1;
+      \$79  = w_s1_0;
     end
     if (rst) begin
-      \$79  = 1'h0;
+      \$79  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$80  = code_s1b;
+    \$80  = w_s1b_1;
     if (ce) begin
-      \$80  = code_s1;
+      \$80  = w_s1_1;
     end
     if (rst) begin
-      \$80  = 3'h0;
+      \$80  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$81  = block_acts;
+    \$81  = w_s1b_2;
     if (ce) begin
-      \$81  = rd__data;
+      \$81  = w_s1_2;
     end
     if (rst) begin
-      \$81  = 128'h00000000000000000000000000000000;
+      \$81  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$82  = w_s1b_0;
+    \$82  = w_s1b_3;
     if (ce) begin
-      \$82  = w_s1_0;
+      \$82  = w_s1_3;
     end
     if (rst) begin
       \$82  = 8'h00;
@@ -1419,9 +1380,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$83  = w_s1b_1;
+    \$83  = w_s1b_4;
     if (ce) begin
-      \$83  = w_s1_1;
+      \$83  = w_s1_4;
     end
     if (rst) begin
       \$83  = 8'h00;
@@ -1429,9 +1390,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$84  = w_s1b_2;
+    \$84  = w_s1b_5;
     if (ce) begin
-      \$84  = w_s1_2;
+      \$84  = w_s1_5;
     end
     if (rst) begin
       \$84  = 8'h00;
@@ -1439,9 +1400,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$85  = w_s1b_3;
+    \$85  = w_s1b_6;
     if (ce) begin
-      \$85  = w_s1_3;
+      \$85  = w_s1_6;
     end
     if (rst) begin
       \$85  = 8'h00;
@@ -1449,9 +1410,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$86  = w_s1b_4;
+    \$86  = w_s1b_7;
     if (ce) begin
-      \$86  = w_s1_4;
+      \$86  = w_s1_7;
     end
     if (rst) begin
       \$86  = 8'h00;
@@ -1459,9 +1420,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$87  = w_s1b_5;
+    \$87  = w_s1b_8;
     if (ce) begin
-      \$87  = w_s1_5;
+      \$87  = w_s1_8;
     end
     if (rst) begin
       \$87  = 8'h00;
@@ -1469,9 +1430,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$88  = w_s1b_6;
+    \$88  = w_s1b_9;
     if (ce) begin
-      \$88  = w_s1_6;
+      \$88  = w_s1_9;
     end
     if (rst) begin
       \$88  = 8'h00;
@@ -1479,9 +1440,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$89  = w_s1b_7;
+    \$89  = w_s1b_10;
     if (ce) begin
-      \$89  = w_s1_7;
+      \$89  = w_s1_10;
     end
     if (rst) begin
       \$89  = 8'h00;
@@ -1489,9 +1450,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$90  = w_s1b_8;
+    \$90  = w_s1b_11;
     if (ce) begin
-      \$90  = w_s1_8;
+      \$90  = w_s1_11;
     end
     if (rst) begin
       \$90  = 8'h00;
@@ -1499,9 +1460,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$91  = w_s1b_9;
+    \$91  = w_s1b_12;
     if (ce) begin
-      \$91  = w_s1_9;
+      \$91  = w_s1_12;
     end
     if (rst) begin
       \$91  = 8'h00;
@@ -1509,9 +1470,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$92  = w_s1b_10;
+    \$92  = w_s1b_13;
     if (ce) begin
-      \$92  = w_s1_10;
+      \$92  = w_s1_13;
     end
     if (rst) begin
       \$92  = 8'h00;
@@ -1519,9 +1480,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$93  = w_s1b_11;
+    \$93  = w_s1b_14;
     if (ce) begin
-      \$93  = w_s1_11;
+      \$93  = w_s1_14;
     end
     if (rst) begin
       \$93  = 8'h00;
@@ -1529,9 +1490,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$94  = w_s1b_12;
+    \$94  = w_s1b_15;
     if (ce) begin
-      \$94  = w_s1_12;
+      \$94  = w_s1_15;
     end
     if (rst) begin
       \$94  = 8'h00;
@@ -1539,19 +1500,19 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$95  = w_s1b_13;
+    \$95  = block_acts;
     if (ce) begin
-      \$95  = w_s1_13;
+      \$95  = rd__data;
     end
     if (rst) begin
-      \$95  = 8'h00;
+      \$95  = 128'h00000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$96  = w_s1b_14;
+    \$96  = act_s2_0;
     if (ce) begin
-      \$96  = w_s1_14;
+      \$96  = block_acts[7:0];
     end
     if (rst) begin
       \$96  = 8'h00;
@@ -1559,9 +1520,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$97  = w_s1b_15;
+    \$97  = act_s2_1;
     if (ce) begin
-      \$97  = w_s1_15;
+      \$97  = block_acts[15:8];
     end
     if (rst) begin
       \$97  = 8'h00;
@@ -1569,9 +1530,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$98  = act_s2_0;
+    \$98  = act_s2_2;
     if (ce) begin
-      \$98  = block_acts[7:0];
+      \$98  = block_acts[23:16];
     end
     if (rst) begin
       \$98  = 8'h00;
@@ -1579,9 +1540,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$99  = act_s2_1;
+    \$99  = act_s2_3;
     if (ce) begin
-      \$99  = block_acts[15:8];
+      \$99  = block_acts[31:24];
     end
     if (rst) begin
       \$99  = 8'h00;
@@ -1589,9 +1550,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$100  = act_s2_2;
+    \$100  = act_s2_4;
     if (ce) begin
-      \$100  = block_acts[23:16];
+      \$100  = block_acts[39:32];
     end
     if (rst) begin
       \$100  = 8'h00;
@@ -1599,9 +1560,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$101  = act_s2_3;
+    \$101  = act_s2_5;
     if (ce) begin
-      \$101  = block_acts[31:24];
+      \$101  = block_acts[47:40];
     end
     if (rst) begin
       \$101  = 8'h00;
@@ -1609,9 +1570,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$102  = act_s2_4;
+    \$102  = act_s2_6;
     if (ce) begin
-      \$102  = block_acts[39:32];
+      \$102  = block_acts[55:48];
     end
     if (rst) begin
       \$102  = 8'h00;
@@ -1619,9 +1580,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$103  = act_s2_5;
+    \$103  = act_s2_7;
     if (ce) begin
-      \$103  = block_acts[47:40];
+      \$103  = block_acts[63:56];
     end
     if (rst) begin
       \$103  = 8'h00;
@@ -1629,9 +1590,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$104  = act_s2_6;
+    \$104  = act_s2_8;
     if (ce) begin
-      \$104  = block_acts[55:48];
+      \$104  = block_acts[71:64];
     end
     if (rst) begin
       \$104  = 8'h00;
@@ -1639,9 +1600,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$105  = act_s2_7;
+    \$105  = act_s2_9;
     if (ce) begin
-      \$105  = block_acts[63:56];
+      \$105  = block_acts[79:72];
     end
     if (rst) begin
       \$105  = 8'h00;
@@ -1649,9 +1610,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$106  = act_s2_8;
+    \$106  = act_s2_10;
     if (ce) begin
-      \$106  = block_acts[71:64];
+      \$106  = block_acts[87:80];
     end
     if (rst) begin
       \$106  = 8'h00;
@@ -1659,9 +1620,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$107  = act_s2_9;
+    \$107  = act_s2_11;
     if (ce) begin
-      \$107  = block_acts[79:72];
+      \$107  = block_acts[95:88];
     end
     if (rst) begin
       \$107  = 8'h00;
@@ -1669,9 +1630,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$108  = act_s2_10;
+    \$108  = act_s2_12;
     if (ce) begin
-      \$108  = block_acts[87:80];
+      \$108  = block_acts[103:96];
     end
     if (rst) begin
       \$108  = 8'h00;
@@ -1679,9 +1640,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$109  = act_s2_11;
+    \$109  = act_s2_13;
     if (ce) begin
-      \$109  = block_acts[95:88];
+      \$109  = block_acts[111:104];
     end
     if (rst) begin
       \$109  = 8'h00;
@@ -1689,9 +1650,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$110  = act_s2_12;
+    \$110  = act_s2_14;
     if (ce) begin
-      \$110  = block_acts[103:96];
+      \$110  = block_acts[119:112];
     end
     if (rst) begin
       \$110  = 8'h00;
@@ -1699,9 +1660,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$111  = act_s2_13;
+    \$111  = act_s2_15;
     if (ce) begin
-      \$111  = block_acts[111:104];
+      \$111  = block_acts[127:120];
     end
     if (rst) begin
       \$111  = 8'h00;
@@ -1709,9 +1670,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$112  = act_s2_14;
+    \$112  = w_s2_0;
     if (ce) begin
-      \$112  = block_acts[119:112];
+      \$112  = w_s1b_0;
     end
     if (rst) begin
       \$112  = 8'h00;
@@ -1719,9 +1680,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$113  = act_s2_15;
+    \$113  = w_s2_1;
     if (ce) begin
-      \$113  = block_acts[127:120];
+      \$113  = w_s1b_1;
     end
     if (rst) begin
       \$113  = 8'h00;
@@ -1729,9 +1690,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$114  = w_s2_0;
+    \$114  = w_s2_2;
     if (ce) begin
-      \$114  = w_s1b_0;
+      \$114  = w_s1b_2;
     end
     if (rst) begin
       \$114  = 8'h00;
@@ -1739,9 +1700,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$115  = w_s2_1;
+    \$115  = w_s2_3;
     if (ce) begin
-      \$115  = w_s1b_1;
+      \$115  = w_s1b_3;
     end
     if (rst) begin
       \$115  = 8'h00;
@@ -1749,9 +1710,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$116  = w_s2_2;
+    \$116  = w_s2_4;
     if (ce) begin
-      \$116  = w_s1b_2;
+      \$116  = w_s1b_4;
     end
     if (rst) begin
       \$116  = 8'h00;
@@ -1759,9 +1720,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$117  = w_s2_3;
+    \$117  = w_s2_5;
     if (ce) begin
-      \$117  = w_s1b_3;
+      \$117  = w_s1b_5;
     end
     if (rst) begin
       \$117  = 8'h00;
@@ -1769,9 +1730,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$118  = w_s2_4;
+    \$118  = w_s2_6;
     if (ce) begin
-      \$118  = w_s1b_4;
+      \$118  = w_s1b_6;
     end
     if (rst) begin
       \$118  = 8'h00;
@@ -1779,9 +1740,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$119  = w_s2_5;
+    \$119  = w_s2_7;
     if (ce) begin
-      \$119  = w_s1b_5;
+      \$119  = w_s1b_7;
     end
     if (rst) begin
       \$119  = 8'h00;
@@ -1789,9 +1750,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$120  = w_s2_6;
+    \$120  = w_s2_8;
     if (ce) begin
-      \$120  = w_s1b_6;
+      \$120  = w_s1b_8;
     end
     if (rst) begin
       \$120  = 8'h00;
@@ -1799,9 +1760,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$121  = w_s2_7;
+    \$121  = w_s2_9;
     if (ce) begin
-      \$121  = w_s1b_7;
+      \$121  = w_s1b_9;
     end
     if (rst) begin
       \$121  = 8'h00;
@@ -1809,9 +1770,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$122  = w_s2_8;
+    \$122  = w_s2_10;
     if (ce) begin
-      \$122  = w_s1b_8;
+      \$122  = w_s1b_10;
     end
     if (rst) begin
       \$122  = 8'h00;
@@ -1819,9 +1780,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$123  = w_s2_9;
+    \$123  = w_s2_11;
     if (ce) begin
-      \$123  = w_s1b_9;
+      \$123  = w_s1b_11;
     end
     if (rst) begin
       \$123  = 8'h00;
@@ -1829,9 +1790,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$124  = w_s2_10;
+    \$124  = w_s2_12;
     if (ce) begin
-      \$124  = w_s1b_10;
+      \$124  = w_s1b_12;
     end
     if (rst) begin
       \$124  = 8'h00;
@@ -1839,9 +1800,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$125  = w_s2_11;
+    \$125  = w_s2_13;
     if (ce) begin
-      \$125  = w_s1b_11;
+      \$125  = w_s1b_13;
     end
     if (rst) begin
       \$125  = 8'h00;
@@ -1849,9 +1810,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$126  = w_s2_12;
+    \$126  = w_s2_14;
     if (ce) begin
-      \$126  = w_s1b_12;
+      \$126  = w_s1b_14;
     end
     if (rst) begin
       \$126  = 8'h00;
@@ -1859,9 +1820,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$127  = w_s2_13;
+    \$127  = w_s2_15;
     if (ce) begin
-      \$127  = w_s1b_13;
+      \$127  = w_s1b_15;
     end
     if (rst) begin
       \$127  = 8'h00;
@@ -1869,29 +1830,29 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$128  = w_s2_14;
+    \$128  = valid_s2;
     if (ce) begin
-      \$128  = w_s1b_14;
+      \$128  = valid_s1b;
     end
     if (rst) begin
-      \$128  = 8'h00;
+      \$128  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$129  = w_s2_15;
+    \$129  = end_s2;
     if (ce) begin
-      \$129  = w_s1b_15;
+      \$129  = end_s1b;
     end
     if (rst) begin
-      \$129  = 8'h00;
+      \$129  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$130  = valid_s2;
+    \$130  = last_s2;
     if (ce) begin
-      \$130  = valid_s1b;
+      \$130  = last_s1b;
     end
     if (rst) begin
       \$130  = 1'h0;
@@ -1899,49 +1860,49 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$131  = first_s2;
+    \$131  = code_s2;
     if (ce) begin
-      \$131  = first_s1b;
+      \$131  = code_s1b;
     end
     if (rst) begin
-      \$131  = 1'h0;
+      \$131  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$132  = end_s2;
+    \$132  = prod_0;
     if (ce) begin
-      \$132  = end_s1b;
+      \$132  = \$12 ;
     end
     if (rst) begin
-      \$132  = 1'h0;
+      \$132  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$133  = last_s2;
+    \$133  = prod_1;
     if (ce) begin
-      \$133  = last_s1b;
+      \$133  = \$13 ;
     end
     if (rst) begin
-      \$133  = 1'h0;
+      \$133  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$134  = code_s2;
+    \$134  = prod_2;
     if (ce) begin
-      \$134  = code_s1b;
+      \$134  = \$14 ;
     end
     if (rst) begin
-      \$134  = 3'h0;
+      \$134  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$135  = prod_0;
+    \$135  = prod_3;
     if (ce) begin
-      \$135  = \$12 ;
+      \$135  = \$15 ;
     end
     if (rst) begin
       \$135  = 16'h0000;
@@ -1949,9 +1910,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$136  = prod_1;
+    \$136  = prod_4;
     if (ce) begin
-      \$136  = \$13 ;
+      \$136  = \$16 ;
     end
     if (rst) begin
       \$136  = 16'h0000;
@@ -1959,9 +1920,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$137  = prod_2;
+    \$137  = prod_5;
     if (ce) begin
-      \$137  = \$14 ;
+      \$137  = \$17 ;
     end
     if (rst) begin
       \$137  = 16'h0000;
@@ -1969,9 +1930,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$138  = prod_3;
+    \$138  = prod_6;
     if (ce) begin
-      \$138  = \$15 ;
+      \$138  = \$18 ;
     end
     if (rst) begin
       \$138  = 16'h0000;
@@ -1979,9 +1940,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$139  = prod_4;
+    \$139  = prod_7;
     if (ce) begin
-      \$139  = \$16 ;
+      \$139  = \$19 ;
     end
     if (rst) begin
       \$139  = 16'h0000;
@@ -1989,9 +1950,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$140  = prod_5;
+    \$140  = prod_8;
     if (ce) begin
-      \$140  = \$17 ;
+      \$140  = \$20 ;
     end
     if (rst) begin
       \$140  = 16'h0000;
@@ -1999,9 +1960,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$141  = prod_6;
+    \$141  = prod_9;
     if (ce) begin
-      \$141  = \$18 ;
+      \$141  = \$21 ;
     end
     if (rst) begin
       \$141  = 16'h0000;
@@ -2009,9 +1970,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$142  = prod_7;
+    \$142  = prod_10;
     if (ce) begin
-      \$142  = \$19 ;
+      \$142  = \$22 ;
     end
     if (rst) begin
       \$142  = 16'h0000;
@@ -2019,9 +1980,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$143  = prod_8;
+    \$143  = prod_11;
     if (ce) begin
-      \$143  = \$20 ;
+      \$143  = \$23 ;
     end
     if (rst) begin
       \$143  = 16'h0000;
@@ -2029,9 +1990,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$144  = prod_9;
+    \$144  = prod_12;
     if (ce) begin
-      \$144  = \$21 ;
+      \$144  = \$24 ;
     end
     if (rst) begin
       \$144  = 16'h0000;
@@ -2039,9 +2000,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$145  = prod_10;
+    \$145  = prod_13;
     if (ce) begin
-      \$145  = \$22 ;
+      \$145  = \$25 ;
     end
     if (rst) begin
       \$145  = 16'h0000;
@@ -2049,9 +2010,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$146  = prod_11;
+    \$146  = prod_14;
     if (ce) begin
-      \$146  = \$23 ;
+      \$146  = \$26 ;
     end
     if (rst) begin
       \$146  = 16'h0000;
@@ -2059,9 +2020,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$147  = prod_12;
+    \$147  = prod_15;
     if (ce) begin
-      \$147  = \$24 ;
+      \$147  = \$27 ;
     end
     if (rst) begin
       \$147  = 16'h0000;
@@ -2069,89 +2030,89 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$148  = prod_13;
+    \$148  = valid_s3;
     if (ce) begin
-      \$148  = \$25 ;
+      \$148  = valid_s2;
     end
     if (rst) begin
-      \$148  = 16'h0000;
+      \$148  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$149  = prod_14;
+    \$149  = end_s3;
     if (ce) begin
-      \$149  = \$26 ;
+      \$149  = end_s2;
     end
     if (rst) begin
-      \$149  = 16'h0000;
+      \$149  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$150  = prod_15;
+    \$150  = last_s3;
     if (ce) begin
-      \$150  = \$27 ;
+      \$150  = last_s2;
     end
     if (rst) begin
-      \$150  = 16'h0000;
+      \$150  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$151  = valid_s3;
+    \$151  = code_s3;
     if (ce) begin
-      \$151  = valid_s2;
+      \$151  = code_s2;
     end
     if (rst) begin
-      \$151  = 1'h0;
+      \$151  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$152  = first_s3;
+    \$152  = sum_l1_0;
     if (ce) begin
-      \$152  = first_s2;
+      \$152  = \$28 ;
     end
     if (rst) begin
-      \$152  = 1'h0;
+      \$152  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$153  = end_s3;
+    \$153  = sum_l1_1;
     if (ce) begin
-      \$153  = end_s2;
+      \$153  = \$29 ;
     end
     if (rst) begin
-      \$153  = 1'h0;
+      \$153  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$154  = last_s3;
+    \$154  = sum_l1_2;
     if (ce) begin
-      \$154  = last_s2;
+      \$154  = \$30 ;
     end
     if (rst) begin
-      \$154  = 1'h0;
+      \$154  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$155  = code_s3;
+    \$155  = sum_l1_3;
     if (ce) begin
-      \$155  = code_s2;
+      \$155  = \$31 ;
     end
     if (rst) begin
-      \$155  = 3'h0;
+      \$155  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$156  = sum_l1_0;
+    \$156  = sum_l1_4;
     if (ce) begin
-      \$156  = \$28 ;
+      \$156  = \$32 ;
     end
     if (rst) begin
       \$156  = 17'h00000;
@@ -2159,9 +2120,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$157  = sum_l1_1;
+    \$157  = sum_l1_5;
     if (ce) begin
-      \$157  = \$29 ;
+      \$157  = \$33 ;
     end
     if (rst) begin
       \$157  = 17'h00000;
@@ -2169,9 +2130,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$158  = sum_l1_2;
+    \$158  = sum_l1_6;
     if (ce) begin
-      \$158  = \$30 ;
+      \$158  = \$34 ;
     end
     if (rst) begin
       \$158  = 17'h00000;
@@ -2179,9 +2140,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$159  = sum_l1_3;
+    \$159  = sum_l1_7;
     if (ce) begin
-      \$159  = \$31 ;
+      \$159  = \$35 ;
     end
     if (rst) begin
       \$159  = 17'h00000;
@@ -2189,149 +2150,149 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$160  = sum_l1_4;
+    \$160  = valid_l1;
     if (ce) begin
-      \$160  = \$32 ;
+      \$160  = valid_s3;
     end
     if (rst) begin
-      \$160  = 17'h00000;
+      \$160  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$161  = sum_l1_5;
+    \$161  = end_l1;
     if (ce) begin
-      \$161  = \$33 ;
+      \$161  = end_s3;
     end
     if (rst) begin
-      \$161  = 17'h00000;
+      \$161  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$162  = sum_l1_6;
+    \$162  = last_l1;
     if (ce) begin
-      \$162  = \$34 ;
+      \$162  = last_s3;
     end
     if (rst) begin
-      \$162  = 17'h00000;
+      \$162  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$163  = sum_l1_7;
+    \$163  = code_l1;
     if (ce) begin
-      \$163  = \$35 ;
+      \$163  = code_s3;
     end
     if (rst) begin
-      \$163  = 17'h00000;
+      \$163  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$164  = valid_l1;
+    \$164  = sum_l2_0;
     if (ce) begin
-      \$164  = valid_s3;
+      \$164  = \$36 ;
     end
     if (rst) begin
-      \$164  = 1'h0;
+      \$164  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$165  = first_l1;
+    \$165  = sum_l2_1;
     if (ce) begin
-      \$165  = first_s3;
+      \$165  = \$37 ;
     end
     if (rst) begin
-      \$165  = 1'h0;
+      \$165  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$166  = end_l1;
+    \$166  = sum_l2_2;
     if (ce) begin
-      \$166  = end_s3;
+      \$166  = \$38 ;
     end
     if (rst) begin
-      \$166  = 1'h0;
+      \$166  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$167  = last_l1;
+    \$167  = sum_l2_3;
     if (ce) begin
-      \$167  = last_s3;
+      \$167  = \$39 ;
     end
     if (rst) begin
-      \$167  = 1'h0;
+      \$167  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$168  = code_l1;
+    \$168  = valid_l2;
     if (ce) begin
-      \$168  = code_s3;
+      \$168  = valid_l1;
     end
     if (rst) begin
-      \$168  = 3'h0;
+      \$168  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$169  = sum_l2_0;
+    \$169  = end_l2;
     if (ce) begin
-      \$169  = \$36 ;
+      \$169  = end_l1;
     end
     if (rst) begin
-      \$169  = 18'h00000;
+      \$169  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$170  = sum_l2_1;
+    \$170  = last_l2;
     if (ce) begin
-      \$170  = \$37 ;
+      \$170  = last_l1;
     end
     if (rst) begin
-      \$170  = 18'h00000;
+      \$170  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$171  = sum_l2_2;
+    \$171  = code_l2;
     if (ce) begin
-      \$171  = \$38 ;
+      \$171  = code_l1;
     end
     if (rst) begin
-      \$171  = 18'h00000;
+      \$171  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$172  = sum_l2_3;
+    \$172  = sum_l3_0;
     if (ce) begin
-      \$172  = \$39 ;
+      \$172  = \$40 ;
     end
     if (rst) begin
-      \$172  = 18'h00000;
+      \$172  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$173  = valid_l2;
+    \$173  = sum_l3_1;
     if (ce) begin
-      \$173  = valid_l1;
+      \$173  = \$41 ;
     end
     if (rst) begin
-      \$173  = 1'h0;
+      \$173  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$174  = first_l2;
+    \$174  = valid_l3;
     if (ce) begin
-      \$174  = first_l1;
+      \$174  = valid_l2;
     end
     if (rst) begin
       \$174  = 1'h0;
@@ -2339,9 +2300,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$175  = end_l2;
+    \$175  = end_l3;
     if (ce) begin
-      \$175  = end_l1;
+      \$175  = end_l2;
     end
     if (rst) begin
       \$175  = 1'h0;
@@ -2349,9 +2310,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$176  = last_l2;
+    \$176  = last_l3;
     if (ce) begin
-      \$176  = last_l1;
+      \$176  = last_l2;
     end
     if (rst) begin
       \$176  = 1'h0;
@@ -2359,9 +2320,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$177  = code_l2;
+    \$177  = code_l3;
     if (ce) begin
-      \$177  = code_l1;
+      \$177  = code_l2;
     end
     if (rst) begin
       \$177  = 3'h0;
@@ -2369,29 +2330,29 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$178  = sum_l3_0;
+    \$178  = sum_l4_0;
     if (ce) begin
-      \$178  = \$40 ;
+      \$178  = \$42 ;
     end
     if (rst) begin
-      \$178  = 19'h00000;
+      \$178  = 20'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$179  = sum_l3_1;
+    \$179  = valid_l4;
     if (ce) begin
-      \$179  = \$41 ;
+      \$179  = valid_l3;
     end
     if (rst) begin
-      \$179  = 19'h00000;
+      \$179  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$180  = valid_l3;
+    \$180  = end_l4;
     if (ce) begin
-      \$180  = valid_l2;
+      \$180  = end_l3;
     end
     if (rst) begin
       \$180  = 1'h0;
@@ -2399,9 +2360,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$181  = first_l3;
+    \$181  = last_l4;
     if (ce) begin
-      \$181  = first_l2;
+      \$181  = last_l3;
     end
     if (rst) begin
       \$181  = 1'h0;
@@ -2409,130 +2370,46 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$182  = end_l3;
+    \$182  = code_l4;
     if (ce) begin
-      \$182  = end_l2;
+      \$182  = code_l3;
     end
     if (rst) begin
-      \$182  = 1'h0;
+      \$182  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$183  = last_l3;
-    if (ce) begin
-      \$183  = last_l2;
+    \$183  = acc_0_0;
+    if (done) begin
+      \$183  = 26'h0000000;
+    end else if (step) begin
+      \$183  = \$43 [25:0];
     end
     if (rst) begin
-      \$183  = 1'h0;
+      \$183  = 26'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$184  = code_l3;
-    if (ce) begin
-      \$184  = code_l2;
+    \$184  = out_0_0;
+    if (\$45 ) begin
+      \$184  = 26'h0000000;
+    end else if (done) begin
+      \$184  = \$46 [25:0];
     end
     if (rst) begin
-      \$184  = 3'h0;
+      \$184  = 26'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$185  = sum_l4_0;
+    \$185  = o__valid;
     if (ce) begin
-      \$185  = \$42 ;
+      \$185  = \$47 ;
     end
     if (rst) begin
-      \$185  = 20'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$186  = valid_l4;
-    if (ce) begin
-      \$186  = valid_l3;
-    end
-    if (rst) begin
-      \$186  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$187  = first_l4;
-    if (ce) begin
-      \$187  = first_l3;
-    end
-    if (rst) begin
-      \$187  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$188  = end_l4;
-    if (ce) begin
-      \$188  = end_l3;
-    end
-    if (rst) begin
-      \$188  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$189  = last_l4;
-    if (ce) begin
-      \$189  = last_l3;
-    end
-    if (rst) begin
-      \$189  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$190  = code_l4;
-    if (ce) begin
-      \$190  = code_l3;
-    end
-    if (rst) begin
-      \$190  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$191  = o__valid;
-    if (ce) begin
-      \$191  = \$43 ;
-    end
-    if (rst) begin
-      \$191  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$192  = valid_mask;
-    if (ce) begin
-      if (valid_l4) begin
-        (* full_case = 32'd1 *)
-        casez (code_l4)
-          3'h4:
-              \$192  = 1'h1;
-          default:
-              \$192  = 1'h1;
-        endcase
-      end
-    end
-    if (rst) begin
-      \$192  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$193  = acc_0_0;
-    if (\$44 ) begin
-      \$193  = \$46 [25:0];
-    end
-    if (rst) begin
-      \$193  = 26'h0000000;
+      \$185  = 1'h0;
     end
   end
   assign loading = x__ready;
@@ -2541,9 +2418,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   assign wr__en = x_take;
   assign rd__addr = block;
   assign rd__en = ce;
-  assign o__payload = { \$49 , \$47  };
-  assign \port$82$0  = \$47 ;
-  assign \port$86$0  = \$49 ;
+  assign is_row = 1'h1;
+  assign o__payload = { \$49 , out_0_0 };
+  assign \port$87$0  = \$49 ;
   assign \wr__data[0]  = x__payload[7:0];
   assign \wr__data[1]  = x__payload[15:8];
   assign \wr__data[2]  = x__payload[23:16];
@@ -2598,10 +2475,10 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   assign \w__payload.data.values[15]  = w__payload[127:120];
   assign \w__payload.user  = w__payload[130:128];
   assign \w__payload.last  = w__payload[131];
-  assign \o__payload.data  = \$47 [25:0];
-  assign \o__payload.data[0]  = \$47 [25:0];
-  assign \o__payload.user  = \$47 [26];
-  assign \o__payload.last  = \$49 ;
+  assign \o__payload.data  = out_0_0;
+  assign \o__payload.data[0]  = out_0_0;
+  assign \o__payload.user  = \$49 [0];
+  assign \o__payload.last  = \$49 [1];
   assign \block_acts[0]  = block_acts[7:0];
   assign \block_acts[1]  = block_acts[15:8];
   assign \block_acts[2]  = block_acts[23:16];
@@ -2634,6 +2511,6 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   assign \rd__data[13]  = rd__data[111:104];
   assign \rd__data[14]  = rd__data[119:112];
   assign \rd__data[15]  = rd__data[127:120];
-  assign \$47 [25:0] = acc_0_0;
-  assign \$47 [26] = valid_mask;
+  assign \$44  = 1'h0;
+  assign \$45  = 1'h0;
 endmodule

@@ -3,7 +3,7 @@
 (* top =  1  *)
 (* generator = "Amaranth" *)
 module sparse_dsp_l8_m4(aresetn, s_axis_x_tdata, s_axis_x_tvalid, s_axis_x_tlast, s_axis_w_tdata, s_axis_w_tvalid, s_axis_w_tuser, s_axis_w_tlast, m_axis_tready, s_axis_x_tready, s_axis_w_tready, m_axis_tdata, m_axis_tvalid, m_axis_tuser, m_axis_tlast, aclk);
-  wire [199:0] \$1 ;
+  wire [8:0] \$1 ;
   input aclk;
   wire aclk;
   input aresetn;
@@ -44,8 +44,8 @@ module sparse_dsp_l8_m4(aresetn, s_axis_x_tdata, s_axis_x_tvalid, s_axis_x_tlast
   wire [1:0] s_axis_w_tuser;
   input s_axis_w_tvalid;
   wire s_axis_w_tvalid;
-  input [31:0] s_axis_x_tdata;
-  wire [31:0] s_axis_x_tdata;
+  input [7:0] s_axis_x_tdata;
+  wire [7:0] s_axis_x_tdata;
   input s_axis_x_tlast;
   wire s_axis_x_tlast;
   output s_axis_x_tready;
@@ -76,12 +76,9 @@ module sparse_dsp_l8_m4(aresetn, s_axis_x_tdata, s_axis_x_tvalid, s_axis_x_tlast
   wire [1:0] \w__payload.user ;
   wire w__ready;
   wire w__valid;
-  wire [32:0] x__payload;
-  wire [31:0] \x__payload.data ;
+  wire [8:0] x__payload;
+  wire [7:0] \x__payload.data ;
   wire [7:0] \x__payload.data[0] ;
-  wire [7:0] \x__payload.data[1] ;
-  wire [7:0] \x__payload.data[2] ;
-  wire [7:0] \x__payload.data[3] ;
   wire \x__payload.last ;
   wire x__ready;
   wire x__valid;
@@ -90,8 +87,8 @@ module sparse_dsp_l8_m4(aresetn, s_axis_x_tdata, s_axis_x_tvalid, s_axis_x_tlast
     .clk(aclk),
     .o__ready(m_axis_tready),
     .o__valid(m_axis_tvalid),
-    .\port$162$0 (\$1 ),
-    .\port$166$0 (m_axis_tlast),
+    .\port$196$0 (m_axis_tdata),
+    .\port$200$0 (\$1 ),
     .rst(rst),
     .w__payload(w__payload),
     .w__ready(s_axis_w_tready),
@@ -105,17 +102,14 @@ module sparse_dsp_l8_m4(aresetn, s_axis_x_tdata, s_axis_x_tvalid, s_axis_x_tlast
   assign x__ready = s_axis_x_tready;
   assign w__valid = s_axis_w_tvalid;
   assign w__ready = s_axis_w_tready;
-  assign o__payload = { m_axis_tlast, \$1  };
+  assign o__payload = { \$1 , m_axis_tdata };
   assign o__valid = m_axis_tvalid;
   assign o__ready = m_axis_tready;
-  assign m_axis_tdata = \$1 [191:0];
-  assign m_axis_tuser = \$1 [199:192];
-  assign \x__payload.data  = x__payload[31:0];
+  assign m_axis_tuser = \$1 [7:0];
+  assign m_axis_tlast = \$1 [8];
+  assign \x__payload.data  = x__payload[7:0];
   assign \x__payload.data[0]  = x__payload[7:0];
-  assign \x__payload.data[1]  = x__payload[15:8];
-  assign \x__payload.data[2]  = x__payload[23:16];
-  assign \x__payload.data[3]  = x__payload[31:24];
-  assign \x__payload.last  = x__payload[32];
+  assign \x__payload.last  = x__payload[8];
   assign \w__payload.data  = w__payload[79:0];
   assign \w__payload.data.values  = w__payload[63:0];
   assign \w__payload.data.values[0]  = w__payload[7:0];
@@ -137,51 +131,51 @@ module sparse_dsp_l8_m4(aresetn, s_axis_x_tdata, s_axis_x_tvalid, s_axis_x_tlast
   assign \w__payload.data.index[7]  = w__payload[79:78];
   assign \w__payload.user  = w__payload[81:80];
   assign \w__payload.last  = w__payload[82];
-  assign \o__payload.data  = \$1 [191:0];
-  assign \o__payload.data[0]  = \$1 [23:0];
-  assign \o__payload.data[1]  = \$1 [47:24];
-  assign \o__payload.data[2]  = \$1 [71:48];
-  assign \o__payload.data[3]  = \$1 [95:72];
-  assign \o__payload.data[4]  = \$1 [119:96];
-  assign \o__payload.data[5]  = \$1 [143:120];
-  assign \o__payload.data[6]  = \$1 [167:144];
-  assign \o__payload.data[7]  = \$1 [191:168];
-  assign \o__payload.user  = \$1 [199:192];
-  assign \o__payload.last  = m_axis_tlast;
+  assign \o__payload.data  = m_axis_tdata;
+  assign \o__payload.data[0]  = m_axis_tdata[23:0];
+  assign \o__payload.data[1]  = m_axis_tdata[47:24];
+  assign \o__payload.data[2]  = m_axis_tdata[71:48];
+  assign \o__payload.data[3]  = m_axis_tdata[95:72];
+  assign \o__payload.data[4]  = m_axis_tdata[119:96];
+  assign \o__payload.data[5]  = m_axis_tdata[143:120];
+  assign \o__payload.data[6]  = m_axis_tdata[167:144];
+  assign \o__payload.data[7]  = m_axis_tdata[191:168];
+  assign \o__payload.user  = \$1 [7:0];
+  assign \o__payload.last  = \$1 [8];
   assign w__payload[82] = s_axis_w_tlast;
   assign w__payload[81:80] = s_axis_w_tuser;
   assign w__payload[79:0] = s_axis_w_tdata;
-  assign x__payload[32] = s_axis_x_tlast;
-  assign x__payload[31:0] = s_axis_x_tdata;
+  assign x__payload[8] = s_axis_x_tlast;
+  assign x__payload[7:0] = s_axis_x_tdata;
 endmodule
 
 (* generator = "Amaranth" *)
-module \sparse_dsp_l8_m4.core (x__valid, w__valid, o__ready, rst, w__ready, x__payload, w__payload, \port$162$0 , \port$166$0 , x__ready, o__valid, clk);
+module \sparse_dsp_l8_m4.core (x__valid, w__valid, o__ready, rst, w__ready, x__payload, w__payload, \port$196$0 , \port$200$0 , x__ready, o__valid, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
-  wire [6:0] \$10 ;
-  reg [7:0] \$100 ;
-  reg [7:0] \$101 ;
-  reg [7:0] \$102 ;
+  wire \$10 ;
+  reg \$100 ;
+  reg [6:0] \$101 ;
+  reg [5:0] \$102 ;
   reg [1:0] \$103 ;
-  reg [1:0] \$104 ;
-  reg [1:0] \$105 ;
-  reg [1:0] \$106 ;
+  reg \$104 ;
+  reg \$105 ;
+  reg \$106 ;
   reg [1:0] \$107 ;
-  reg [1:0] \$108 ;
-  reg [1:0] \$109 ;
-  wire [1:0] \$11 ;
-  reg [1:0] \$110 ;
+  reg [7:0] \$108 ;
+  reg [7:0] \$109 ;
+  wire \$11 ;
+  reg [7:0] \$110 ;
   reg [7:0] \$111 ;
   reg [7:0] \$112 ;
   reg [7:0] \$113 ;
   reg [7:0] \$114 ;
   reg [7:0] \$115 ;
-  reg [7:0] \$116 ;
-  reg [7:0] \$117 ;
-  reg [7:0] \$118 ;
-  reg [7:0] \$119 ;
-  reg [7:0] \$12 ;
+  reg \$116 ;
+  reg \$117 ;
+  reg \$118 ;
+  reg [1:0] \$119 ;
+  wire [8:0] \$12 ;
   reg [7:0] \$120 ;
   reg [7:0] \$121 ;
   reg [7:0] \$122 ;
@@ -189,34 +183,34 @@ module \sparse_dsp_l8_m4.core (x__valid, w__valid, o__ready, rst, w__ready, x__p
   reg [7:0] \$124 ;
   reg [7:0] \$125 ;
   reg [7:0] \$126 ;
-  reg \$127 ;
-  reg \$128 ;
-  reg \$129 ;
-  reg [7:0] \$13 ;
-  reg \$130 ;
-  reg [1:0] \$131 ;
-  reg [15:0] \$132 ;
-  reg [15:0] \$133 ;
-  reg [15:0] \$134 ;
-  reg [15:0] \$135 ;
+  reg [7:0] \$127 ;
+  reg [7:0] \$128 ;
+  reg [7:0] \$129 ;
+  wire \$13 ;
+  reg [7:0] \$130 ;
+  reg [7:0] \$131 ;
+  reg [7:0] \$132 ;
+  reg [7:0] \$133 ;
+  reg [7:0] \$134 ;
+  reg [7:0] \$135 ;
   reg [15:0] \$136 ;
   reg [15:0] \$137 ;
   reg [15:0] \$138 ;
   reg [15:0] \$139 ;
-  reg [7:0] \$14 ;
-  reg \$140 ;
-  reg \$141 ;
-  reg \$142 ;
-  reg \$143 ;
-  reg [1:0] \$144 ;
+  wire \$14 ;
+  reg [15:0] \$140 ;
+  reg [15:0] \$141 ;
+  reg [15:0] \$142 ;
+  reg [15:0] \$143 ;
+  reg [15:0] \$144 ;
   reg [15:0] \$145 ;
   reg [15:0] \$146 ;
   reg [15:0] \$147 ;
-  reg [15:0] \$148 ;
-  reg [15:0] \$149 ;
-  reg [7:0] \$15 ;
-  reg [15:0] \$150 ;
-  reg [15:0] \$151 ;
+  reg \$148 ;
+  reg \$149 ;
+  wire [8:0] \$15 ;
+  reg \$150 ;
+  reg [1:0] \$151 ;
   reg [15:0] \$152 ;
   reg [15:0] \$153 ;
   reg [15:0] \$154 ;
@@ -225,171 +219,210 @@ module \sparse_dsp_l8_m4.core (x__valid, w__valid, o__ready, rst, w__ready, x__p
   reg [15:0] \$157 ;
   reg [15:0] \$158 ;
   reg [15:0] \$159 ;
-  reg [7:0] \$16 ;
+  wire [8:0] \$16 ;
   reg [15:0] \$160 ;
   reg [15:0] \$161 ;
   reg [15:0] \$162 ;
   reg [15:0] \$163 ;
-  reg [15:0] \$164 ;
-  reg [15:0] \$165 ;
-  reg [15:0] \$166 ;
-  reg [15:0] \$167 ;
-  reg [15:0] \$168 ;
+  reg [16:0] \$164 ;
+  reg [16:0] \$165 ;
+  reg [16:0] \$166 ;
+  reg [16:0] \$167 ;
+  reg [16:0] \$168 ;
   reg [16:0] \$169 ;
-  reg [7:0] \$17 ;
-  reg [16:0] \$170 ;
-  reg [16:0] \$171 ;
-  reg [16:0] \$172 ;
-  reg \$173 ;
-  reg \$174 ;
-  reg \$175 ;
-  reg \$176 ;
-  reg [1:0] \$177 ;
-  reg [16:0] \$178 ;
-  reg [16:0] \$179 ;
-  reg [7:0] \$18 ;
-  reg [16:0] \$180 ;
-  reg [16:0] \$181 ;
-  reg [16:0] \$182 ;
-  reg [16:0] \$183 ;
-  reg [16:0] \$184 ;
-  reg [16:0] \$185 ;
-  reg [17:0] \$186 ;
-  reg [17:0] \$187 ;
+  wire [6:0] \$17 ;
+  reg \$170 ;
+  reg \$171 ;
+  reg \$172 ;
+  reg [1:0] \$173 ;
+  reg [16:0] \$174 ;
+  reg [16:0] \$175 ;
+  reg [16:0] \$176 ;
+  reg [16:0] \$177 ;
+  reg [17:0] \$178 ;
+  reg [17:0] \$179 ;
+  wire [6:0] \$18 ;
+  reg [17:0] \$180 ;
+  reg \$181 ;
+  reg \$182 ;
+  reg \$183 ;
+  reg [1:0] \$184 ;
+  reg [17:0] \$185 ;
+  reg [18:0] \$186 ;
+  reg \$187 ;
   reg \$188 ;
   reg \$189 ;
-  reg [7:0] \$19 ;
-  reg \$190 ;
-  reg \$191 ;
-  reg [1:0] \$192 ;
-  reg [17:0] \$193 ;
-  reg [17:0] \$194 ;
-  reg [18:0] \$195 ;
-  reg \$196 ;
-  reg \$197 ;
-  reg \$198 ;
-  reg \$199 ;
+  wire [1:0] \$19 ;
+  reg [1:0] \$190 ;
+  reg [23:0] \$191 ;
+  reg [23:0] \$192 ;
+  reg [21:0] \$193 ;
+  reg [21:0] \$194 ;
+  reg [22:0] \$195 ;
+  reg [22:0] \$196 ;
+  reg [21:0] \$197 ;
+  reg [21:0] \$198 ;
+  reg [23:0] \$199 ;
   wire \$2 ;
   wire [15:0] \$20 ;
-  reg [1:0] \$200 ;
-  reg \$201 ;
-  reg [7:0] \$202 ;
-  reg [23:0] \$203 ;
-  reg [23:0] \$204 ;
-  reg [23:0] \$205 ;
-  reg [23:0] \$206 ;
-  reg [23:0] \$207 ;
-  reg [23:0] \$208 ;
-  reg [23:0] \$209 ;
+  reg [23:0] \$200 ;
+  reg [21:0] \$201 ;
+  reg [21:0] \$202 ;
+  reg [22:0] \$203 ;
+  reg [22:0] \$204 ;
+  reg [21:0] \$205 ;
+  reg [21:0] \$206 ;
+  reg \$207 ;
   wire [15:0] \$21 ;
-  reg [23:0] \$210 ;
   wire [15:0] \$22 ;
   wire [15:0] \$23 ;
   wire [15:0] \$24 ;
   wire [15:0] \$25 ;
   wire [15:0] \$26 ;
   wire [15:0] \$27 ;
-  wire [16:0] \$28 ;
-  wire [16:0] \$29 ;
+  wire \$28 ;
+  wire \$29 ;
   wire [7:0] \$3 ;
-  wire [16:0] \$30 ;
-  wire [16:0] \$31 ;
-  wire [17:0] \$32 ;
-  wire [17:0] \$33 ;
-  wire [18:0] \$34 ;
-  wire \$35 ;
+  wire \$30 ;
+  wire [15:0] \$31 ;
+  wire \$32 ;
+  wire \$33 ;
+  wire \$34 ;
+  wire [15:0] \$35 ;
   wire \$36 ;
-  wire [24:0] \$37 ;
-  wire [24:0] \$38 ;
-  wire \$39 ;
+  wire \$37 ;
+  wire \$38 ;
+  wire [15:0] \$39 ;
   wire \$4 ;
-  wire [24:0] \$40 ;
-  wire [24:0] \$41 ;
+  wire \$40 ;
+  wire \$41 ;
   wire \$42 ;
-  wire [24:0] \$43 ;
-  wire [24:0] \$44 ;
-  wire \$45 ;
-  wire [24:0] \$46 ;
-  wire [24:0] \$47 ;
+  wire [15:0] \$43 ;
+  wire [16:0] \$44 ;
+  wire [16:0] \$45 ;
+  wire [16:0] \$46 ;
+  wire [16:0] \$47 ;
   wire \$48 ;
-  wire [24:0] \$49 ;
-  wire [6:0] \$5 ;
-  wire [24:0] \$50 ;
-  wire \$51 ;
-  wire [24:0] \$52 ;
-  wire [24:0] \$53 ;
+  wire \$49 ;
+  wire \$5 ;
+  wire \$50 ;
+  wire [16:0] \$51 ;
+  wire \$52 ;
+  wire \$53 ;
   wire \$54 ;
-  wire [24:0] \$55 ;
-  wire [24:0] \$56 ;
-  wire \$57 ;
-  wire [24:0] \$58 ;
-  wire [24:0] \$59 ;
+  wire [16:0] \$55 ;
+  wire [17:0] \$56 ;
+  wire [17:0] \$57 ;
+  wire \$58 ;
+  wire \$59 ;
   wire \$6 ;
-  wire [199:0] \$60 ;
-  reg \$61 ;
-  reg \$62  = 1'h0;
-  reg [5:0] \$63 ;
-  reg \$64 ;
-  reg [6:0] \$65 ;
-  reg [5:0] \$66 ;
-  reg [1:0] \$67 ;
-  reg \$68 ;
-  reg \$69 ;
+  wire \$60 ;
+  wire [17:0] \$61 ;
+  wire [18:0] \$62 ;
+  wire [24:0] \$63 ;
+  wire \$64 ;
+  wire \$65 ;
+  wire [24:0] \$66 ;
+  wire [22:0] \$67 ;
+  wire \$68 ;
+  wire \$69 ;
   wire \$7 ;
-  reg \$70 ;
-  reg \$71 ;
-  reg [1:0] \$72 ;
-  reg [7:0] \$73 ;
-  reg [7:0] \$74 ;
-  reg [7:0] \$75 ;
-  reg [7:0] \$76 ;
-  reg [7:0] \$77 ;
-  reg [7:0] \$78 ;
-  reg [7:0] \$79 ;
-  wire [6:0] \$8 ;
-  reg [7:0] \$80 ;
-  reg [1:0] \$81 ;
-  reg [1:0] \$82 ;
-  reg [1:0] \$83 ;
-  reg [1:0] \$84 ;
-  reg [1:0] \$85 ;
-  reg [1:0] \$86 ;
-  reg [1:0] \$87 ;
-  reg [1:0] \$88 ;
-  reg \$89 ;
-  wire [6:0] \$9 ;
-  reg \$90 ;
-  reg \$91 ;
-  reg \$92 ;
-  reg [1:0] \$93 ;
-  reg [31:0] \$94 ;
-  reg [7:0] \$95 ;
-  reg [7:0] \$96 ;
-  reg [7:0] \$97 ;
-  reg [7:0] \$98 ;
+  wire [22:0] \$70 ;
+  wire [23:0] \$71 ;
+  wire \$72 ;
+  wire \$73 ;
+  wire [23:0] \$74 ;
+  wire [22:0] \$75 ;
+  wire \$76 ;
+  wire \$77 ;
+  wire [22:0] \$78 ;
+  wire [24:0] \$79 ;
+  wire \$8 ;
+  wire \$80 ;
+  wire \$81 ;
+  wire [24:0] \$82 ;
+  wire [22:0] \$83 ;
+  wire \$84 ;
+  wire \$85 ;
+  wire [22:0] \$86 ;
+  wire [23:0] \$87 ;
+  wire \$88 ;
+  wire \$89 ;
+  wire \$9 ;
+  wire [23:0] \$90 ;
+  wire [22:0] \$91 ;
+  wire \$92 ;
+  wire \$93 ;
+  wire [22:0] \$94 ;
+  wire \$95 ;
+  wire [191:0] \$96 ;
+  reg [8:0] \$97 ;
+  reg [8:0] \$98  = 9'h000;
   reg [7:0] \$99 ;
+  reg [7:0] \$signature__addr  = 8'h00;
+  (* init = 8'h00 *)
+  wire [7:0] \$signature__addr$13 ;
+  (* init = 8'h00 *)
+  wire [7:0] \$signature__addr$17 ;
+  (* init = 8'h00 *)
+  wire [7:0] \$signature__addr$21 ;
+  (* init = 8'h00 *)
+  wire [7:0] \$signature__addr$25 ;
+  (* init = 8'h00 *)
+  wire [7:0] \$signature__addr$29 ;
+  (* init = 8'h00 *)
+  wire [7:0] \$signature__addr$33 ;
+  (* init = 8'h00 *)
+  wire [7:0] \$signature__addr$37 ;
+  wire [7:0] \$signature__data ;
+  wire [7:0] \$signature__data$14 ;
+  wire [7:0] \$signature__data$14[0] ;
+  wire [7:0] \$signature__data$18 ;
+  wire [7:0] \$signature__data$18[0] ;
+  wire [7:0] \$signature__data$22 ;
+  wire [7:0] \$signature__data$22[0] ;
+  wire [7:0] \$signature__data$26 ;
+  wire [7:0] \$signature__data$26[0] ;
+  wire [7:0] \$signature__data$30 ;
+  wire [7:0] \$signature__data$30[0] ;
+  wire [7:0] \$signature__data$34 ;
+  wire [7:0] \$signature__data$34[0] ;
+  wire [7:0] \$signature__data$38 ;
+  wire [7:0] \$signature__data$38[0] ;
+  wire [7:0] \$signature__data[0] ;
+  wire \$signature__en ;
+  wire \$signature__en$15 ;
+  wire \$signature__en$19 ;
+  wire \$signature__en$23 ;
+  wire \$signature__en$27 ;
+  wire \$signature__en$31 ;
+  wire \$signature__en$35 ;
+  wire \$signature__en$39 ;
   reg [23:0] acc_0_0 = 24'h000000;
-  reg [23:0] acc_1_0 = 24'h000000;
-  reg [23:0] acc_2_0 = 24'h000000;
-  reg [23:0] acc_3_0 = 24'h000000;
+  reg [21:0] acc_1_0 = 22'h000000;
+  reg [22:0] acc_2_0 = 23'h000000;
+  reg [21:0] acc_3_0 = 22'h000000;
   reg [23:0] acc_4_0 = 24'h000000;
-  reg [23:0] acc_5_0 = 24'h000000;
-  reg [23:0] acc_6_0 = 24'h000000;
-  reg [23:0] acc_7_0 = 24'h000000;
-  reg [7:0] act_s2_0 = 8'h00;
-  reg [7:0] act_s2_1 = 8'h00;
-  reg [7:0] act_s2_2 = 8'h00;
-  reg [7:0] act_s2_3 = 8'h00;
-  reg [7:0] act_s2_4 = 8'h00;
-  reg [7:0] act_s2_5 = 8'h00;
-  reg [7:0] act_s2_6 = 8'h00;
-  reg [7:0] act_s2_7 = 8'h00;
+  reg [21:0] acc_5_0 = 22'h000000;
+  reg [22:0] acc_6_0 = 23'h000000;
+  reg [21:0] acc_7_0 = 22'h000000;
+  reg [7:0] act_s1b_0 = 8'h00;
+  wire [7:0] \act_s1b_0[0] ;
+  reg [7:0] act_s1b_1 = 8'h00;
+  wire [7:0] \act_s1b_1[0] ;
+  reg [7:0] act_s1b_2 = 8'h00;
+  wire [7:0] \act_s1b_2[0] ;
+  reg [7:0] act_s1b_3 = 8'h00;
+  wire [7:0] \act_s1b_3[0] ;
+  reg [7:0] act_s1b_4 = 8'h00;
+  wire [7:0] \act_s1b_4[0] ;
+  reg [7:0] act_s1b_5 = 8'h00;
+  wire [7:0] \act_s1b_5[0] ;
+  reg [7:0] act_s1b_6 = 8'h00;
+  wire [7:0] \act_s1b_6[0] ;
+  reg [7:0] act_s1b_7 = 8'h00;
+  wire [7:0] \act_s1b_7[0] ;
   reg [5:0] block = 6'h00;
-  reg [31:0] block_acts = 32'd0;
-  wire [7:0] \block_acts[0] ;
-  wire [7:0] \block_acts[1] ;
-  wire [7:0] \block_acts[2] ;
-  wire [7:0] \block_acts[3] ;
   wire ce;
   input clk;
   wire clk;
@@ -398,46 +431,22 @@ module \sparse_dsp_l8_m4.core (x__valid, w__valid, o__ready, rst, w__ready, x__p
   reg [1:0] code_l3 = 2'h0;
   reg [1:0] code_s1 = 2'h0;
   reg [1:0] code_s1b = 2'h0;
-  reg [1:0] code_s2 = 2'h0;
   reg [1:0] code_s3 = 2'h0;
+  wire done;
   wire \end ;
   reg end_l1 = 1'h0;
   reg end_l2 = 1'h0;
   reg end_l3 = 1'h0;
   reg end_s1 = 1'h0;
   reg end_s1b = 1'h0;
-  reg end_s2 = 1'h0;
   reg end_s3 = 1'h0;
   wire first;
-  reg first_l1 = 1'h0;
-  reg first_l2 = 1'h0;
-  reg first_l3 = 1'h0;
-  reg first_s1 = 1'h0;
-  reg first_s1b = 1'h0;
-  reg first_s2 = 1'h0;
-  reg first_s3 = 1'h0;
-  reg [1:0] idx_s1_0 = 2'h0;
-  reg [1:0] idx_s1_1 = 2'h0;
-  reg [1:0] idx_s1_2 = 2'h0;
-  reg [1:0] idx_s1_3 = 2'h0;
-  reg [1:0] idx_s1_4 = 2'h0;
-  reg [1:0] idx_s1_5 = 2'h0;
-  reg [1:0] idx_s1_6 = 2'h0;
-  reg [1:0] idx_s1_7 = 2'h0;
-  reg [1:0] idx_s1b_0 = 2'h0;
-  reg [1:0] idx_s1b_1 = 2'h0;
-  reg [1:0] idx_s1b_2 = 2'h0;
-  reg [1:0] idx_s1b_3 = 2'h0;
-  reg [1:0] idx_s1b_4 = 2'h0;
-  reg [1:0] idx_s1b_5 = 2'h0;
-  reg [1:0] idx_s1b_6 = 2'h0;
-  reg [1:0] idx_s1b_7 = 2'h0;
+  wire [7:0] is_row;
   reg last_l1 = 1'h0;
   reg last_l2 = 1'h0;
   reg last_l3 = 1'h0;
   reg last_s1 = 1'h0;
   reg last_s1b = 1'h0;
-  reg last_s2 = 1'h0;
   reg last_s3 = 1'h0;
   (* init = 1'h1 *)
   wire loading;
@@ -457,87 +466,100 @@ module \sparse_dsp_l8_m4.core (x__valid, w__valid, o__ready, rst, w__ready, x__p
   wire o__ready;
   output o__valid;
   reg o__valid = 1'h0;
-  output [199:0] \port$162$0 ;
-  wire [199:0] \port$162$0 ;
-  (* init = 1'h0 *)
-  output \port$166$0 ;
-  wire \port$166$0 ;
+  reg [23:0] out_0_0 = 24'h000000;
+  reg [21:0] out_1_0 = 22'h000000;
+  reg [22:0] out_2_0 = 23'h000000;
+  reg [21:0] out_3_0 = 22'h000000;
+  reg [23:0] out_4_0 = 24'h000000;
+  reg [21:0] out_5_0 = 22'h000000;
+  reg [22:0] out_6_0 = 23'h000000;
+  reg [21:0] out_7_0 = 22'h000000;
+  output [191:0] \port$196$0 ;
+  wire [191:0] \port$196$0 ;
+  (* init = 9'h000 *)
+  output [8:0] \port$200$0 ;
+  wire [8:0] \port$200$0 ;
   reg [15:0] prod_0 = 16'h0000;
   reg [15:0] prod_1 = 16'h0000;
+  reg [15:0] prod_1_link = 16'h0000;
   reg [15:0] prod_2 = 16'h0000;
   reg [15:0] prod_3 = 16'h0000;
+  reg [15:0] prod_3_link = 16'h0000;
   reg [15:0] prod_4 = 16'h0000;
   reg [15:0] prod_5 = 16'h0000;
+  reg [15:0] prod_5_link = 16'h0000;
   reg [15:0] prod_6 = 16'h0000;
   reg [15:0] prod_7 = 16'h0000;
-  (* init = 6'h00 *)
-  wire [5:0] rd__addr;
-  wire [31:0] rd__data;
+  reg [15:0] prod_7_link = 16'h0000;
+  wire [7:0] rd__addr;
+  wire [7:0] \rd__addr$50 ;
+  wire [7:0] \rd__addr$51 ;
+  wire [7:0] \rd__addr$52 ;
+  wire [7:0] \rd__addr$53 ;
+  wire [7:0] \rd__addr$54 ;
+  wire [7:0] \rd__addr$55 ;
+  wire [7:0] \rd__addr$56 ;
+  wire [7:0] rd__data;
+  wire [7:0] \rd__data$102 ;
+  wire [7:0] \rd__data$102[0] ;
+  wire [7:0] \rd__data$104 ;
+  wire [7:0] \rd__data$104[0] ;
+  wire [7:0] \rd__data$106 ;
+  wire [7:0] \rd__data$106[0] ;
+  wire [7:0] \rd__data$108 ;
+  wire [7:0] \rd__data$108[0] ;
+  wire [7:0] \rd__data$110 ;
+  wire [7:0] \rd__data$110[0] ;
+  wire [7:0] \rd__data$112 ;
+  wire [7:0] \rd__data$112[0] ;
+  wire [7:0] \rd__data$114 ;
+  wire [7:0] \rd__data$114[0] ;
   wire [7:0] \rd__data[0] ;
-  wire [7:0] \rd__data[1] ;
-  wire [7:0] \rd__data[2] ;
-  wire [7:0] \rd__data[3] ;
   wire rd__en;
-  reg [23:0] rn_in_0_0;
-  reg [23:0] rn_in_1_0;
-  reg [23:0] rn_in_2_0;
-  reg [23:0] rn_in_3_0;
-  reg [23:0] rn_in_4_0;
-  reg [23:0] rn_in_5_0;
-  reg [23:0] rn_in_6_0;
-  reg [23:0] rn_in_7_0;
+  wire \rd__en$16 ;
+  wire \rd__en$20 ;
+  wire \rd__en$24 ;
+  wire \rd__en$28 ;
+  wire \rd__en$32 ;
+  wire \rd__en$36 ;
+  wire \rd__en$40 ;
   input rst;
   wire rst;
   reg [6:0] slices = 7'h01;
+  wire step;
   reg [16:0] sum_l1_0 = 17'h00000;
   reg [16:0] sum_l1_1 = 17'h00000;
+  reg [16:0] sum_l1_1_link = 17'h00000;
   reg [16:0] sum_l1_2 = 17'h00000;
   reg [16:0] sum_l1_3 = 17'h00000;
+  reg [16:0] sum_l1_3_link = 17'h00000;
   reg [17:0] sum_l2_0 = 18'h00000;
   reg [17:0] sum_l2_1 = 18'h00000;
+  reg [17:0] sum_l2_1_link = 18'h00000;
   reg [18:0] sum_l3_0 = 19'h00000;
-  reg [15:0] tap_l0_d0_0 = 16'h0000;
-  reg [15:0] tap_l0_d0_1 = 16'h0000;
-  reg [15:0] tap_l0_d0_2 = 16'h0000;
-  reg [15:0] tap_l0_d0_3 = 16'h0000;
-  reg [15:0] tap_l0_d0_4 = 16'h0000;
-  reg [15:0] tap_l0_d0_5 = 16'h0000;
-  reg [15:0] tap_l0_d0_6 = 16'h0000;
-  reg [15:0] tap_l0_d0_7 = 16'h0000;
-  reg [15:0] tap_l0_d1_0 = 16'h0000;
-  reg [15:0] tap_l0_d1_1 = 16'h0000;
-  reg [15:0] tap_l0_d1_2 = 16'h0000;
-  reg [15:0] tap_l0_d1_3 = 16'h0000;
-  reg [15:0] tap_l0_d1_4 = 16'h0000;
-  reg [15:0] tap_l0_d1_5 = 16'h0000;
-  reg [15:0] tap_l0_d1_6 = 16'h0000;
-  reg [15:0] tap_l0_d1_7 = 16'h0000;
-  reg [15:0] tap_l0_d2_0 = 16'h0000;
-  reg [15:0] tap_l0_d2_1 = 16'h0000;
-  reg [15:0] tap_l0_d2_2 = 16'h0000;
-  reg [15:0] tap_l0_d2_3 = 16'h0000;
-  reg [15:0] tap_l0_d2_4 = 16'h0000;
-  reg [15:0] tap_l0_d2_5 = 16'h0000;
-  reg [15:0] tap_l0_d2_6 = 16'h0000;
-  reg [15:0] tap_l0_d2_7 = 16'h0000;
-  reg [16:0] tap_l1_d0_0 = 17'h00000;
-  reg [16:0] tap_l1_d0_1 = 17'h00000;
-  reg [16:0] tap_l1_d0_2 = 17'h00000;
-  reg [16:0] tap_l1_d0_3 = 17'h00000;
-  reg [16:0] tap_l1_d1_0 = 17'h00000;
-  reg [16:0] tap_l1_d1_1 = 17'h00000;
-  reg [16:0] tap_l1_d1_2 = 17'h00000;
-  reg [16:0] tap_l1_d1_3 = 17'h00000;
-  reg [17:0] tap_l2_d0_0 = 18'h00000;
-  reg [17:0] tap_l2_d0_1 = 18'h00000;
+  reg [15:0] tap_1_d0 = 16'h0000;
+  reg [15:0] tap_1_d1 = 16'h0000;
+  reg [15:0] tap_1_d2 = 16'h0000;
+  reg [16:0] tap_2_d0 = 17'h00000;
+  reg [16:0] tap_2_d1 = 17'h00000;
+  reg [15:0] tap_3_d0 = 16'h0000;
+  reg [15:0] tap_3_d1 = 16'h0000;
+  reg [15:0] tap_3_d2 = 16'h0000;
+  reg [17:0] tap_4_d0 = 18'h00000;
+  reg [15:0] tap_5_d0 = 16'h0000;
+  reg [15:0] tap_5_d1 = 16'h0000;
+  reg [15:0] tap_5_d2 = 16'h0000;
+  reg [16:0] tap_6_d0 = 17'h00000;
+  reg [16:0] tap_6_d1 = 17'h00000;
+  reg [15:0] tap_7_d0 = 16'h0000;
+  reg [15:0] tap_7_d1 = 16'h0000;
+  reg [15:0] tap_7_d2 = 16'h0000;
   reg [1:0] tile_code = 2'h0;
   reg valid_l1 = 1'h0;
   reg valid_l2 = 1'h0;
   reg valid_l3 = 1'h0;
-  reg [7:0] valid_mask = 8'h00;
   reg valid_s1 = 1'h0;
   reg valid_s1b = 1'h0;
-  reg valid_s2 = 1'h0;
   reg valid_s3 = 1'h0;
   input [82:0] w__payload;
   wire [82:0] w__payload;
@@ -582,115 +604,2179 @@ module \sparse_dsp_l8_m4.core (x__valid, w__valid, o__ready, rst, w__ready, x__p
   reg [7:0] w_s1b_5 = 8'h00;
   reg [7:0] w_s1b_6 = 8'h00;
   reg [7:0] w_s1b_7 = 8'h00;
-  reg [7:0] w_s2_0 = 8'h00;
-  reg [7:0] w_s2_1 = 8'h00;
-  reg [7:0] w_s2_2 = 8'h00;
-  reg [7:0] w_s2_3 = 8'h00;
-  reg [7:0] w_s2_4 = 8'h00;
-  reg [7:0] w_s2_5 = 8'h00;
-  reg [7:0] w_s2_6 = 8'h00;
-  reg [7:0] w_s2_7 = 8'h00;
   wire w_take;
-  (* init = 6'h00 *)
-  wire [5:0] waddr;
-  reg [5:0] wr__addr = 6'h00;
-  wire [31:0] wr__data;
-  wire [7:0] \wr__data[0] ;
-  wire [7:0] \wr__data[1] ;
-  wire [7:0] \wr__data[2] ;
-  wire [7:0] \wr__data[3] ;
-  wire wr__en;
-  input [32:0] x__payload;
-  wire [32:0] x__payload;
-  wire [31:0] \x__payload.data ;
+  (* init = 8'h00 *)
+  wire [7:0] waddr;
+  input [8:0] x__payload;
+  wire [8:0] x__payload;
+  wire [7:0] \x__payload.data ;
   wire [7:0] \x__payload.data[0] ;
-  wire [7:0] \x__payload.data[1] ;
-  wire [7:0] \x__payload.data[2] ;
-  wire [7:0] \x__payload.data[3] ;
   wire \x__payload.last ;
   output x__ready;
   reg x__ready = 1'h1;
   input x__valid;
   wire x__valid;
   wire x_take;
-  reg [31:0] buffer [63:0];
+  reg [7:0] buffer_0 [255:0];
   initial begin
-    buffer[0] = 32'd0;
-    buffer[1] = 32'd0;
-    buffer[2] = 32'd0;
-    buffer[3] = 32'd0;
-    buffer[4] = 32'd0;
-    buffer[5] = 32'd0;
-    buffer[6] = 32'd0;
-    buffer[7] = 32'd0;
-    buffer[8] = 32'd0;
-    buffer[9] = 32'd0;
-    buffer[10] = 32'd0;
-    buffer[11] = 32'd0;
-    buffer[12] = 32'd0;
-    buffer[13] = 32'd0;
-    buffer[14] = 32'd0;
-    buffer[15] = 32'd0;
-    buffer[16] = 32'd0;
-    buffer[17] = 32'd0;
-    buffer[18] = 32'd0;
-    buffer[19] = 32'd0;
-    buffer[20] = 32'd0;
-    buffer[21] = 32'd0;
-    buffer[22] = 32'd0;
-    buffer[23] = 32'd0;
-    buffer[24] = 32'd0;
-    buffer[25] = 32'd0;
-    buffer[26] = 32'd0;
-    buffer[27] = 32'd0;
-    buffer[28] = 32'd0;
-    buffer[29] = 32'd0;
-    buffer[30] = 32'd0;
-    buffer[31] = 32'd0;
-    buffer[32] = 32'd0;
-    buffer[33] = 32'd0;
-    buffer[34] = 32'd0;
-    buffer[35] = 32'd0;
-    buffer[36] = 32'd0;
-    buffer[37] = 32'd0;
-    buffer[38] = 32'd0;
-    buffer[39] = 32'd0;
-    buffer[40] = 32'd0;
-    buffer[41] = 32'd0;
-    buffer[42] = 32'd0;
-    buffer[43] = 32'd0;
-    buffer[44] = 32'd0;
-    buffer[45] = 32'd0;
-    buffer[46] = 32'd0;
-    buffer[47] = 32'd0;
-    buffer[48] = 32'd0;
-    buffer[49] = 32'd0;
-    buffer[50] = 32'd0;
-    buffer[51] = 32'd0;
-    buffer[52] = 32'd0;
-    buffer[53] = 32'd0;
-    buffer[54] = 32'd0;
-    buffer[55] = 32'd0;
-    buffer[56] = 32'd0;
-    buffer[57] = 32'd0;
-    buffer[58] = 32'd0;
-    buffer[59] = 32'd0;
-    buffer[60] = 32'd0;
-    buffer[61] = 32'd0;
-    buffer[62] = 32'd0;
-    buffer[63] = 32'd0;
+    buffer_0[0] = 8'h00;
+    buffer_0[1] = 8'h00;
+    buffer_0[2] = 8'h00;
+    buffer_0[3] = 8'h00;
+    buffer_0[4] = 8'h00;
+    buffer_0[5] = 8'h00;
+    buffer_0[6] = 8'h00;
+    buffer_0[7] = 8'h00;
+    buffer_0[8] = 8'h00;
+    buffer_0[9] = 8'h00;
+    buffer_0[10] = 8'h00;
+    buffer_0[11] = 8'h00;
+    buffer_0[12] = 8'h00;
+    buffer_0[13] = 8'h00;
+    buffer_0[14] = 8'h00;
+    buffer_0[15] = 8'h00;
+    buffer_0[16] = 8'h00;
+    buffer_0[17] = 8'h00;
+    buffer_0[18] = 8'h00;
+    buffer_0[19] = 8'h00;
+    buffer_0[20] = 8'h00;
+    buffer_0[21] = 8'h00;
+    buffer_0[22] = 8'h00;
+    buffer_0[23] = 8'h00;
+    buffer_0[24] = 8'h00;
+    buffer_0[25] = 8'h00;
+    buffer_0[26] = 8'h00;
+    buffer_0[27] = 8'h00;
+    buffer_0[28] = 8'h00;
+    buffer_0[29] = 8'h00;
+    buffer_0[30] = 8'h00;
+    buffer_0[31] = 8'h00;
+    buffer_0[32] = 8'h00;
+    buffer_0[33] = 8'h00;
+    buffer_0[34] = 8'h00;
+    buffer_0[35] = 8'h00;
+    buffer_0[36] = 8'h00;
+    buffer_0[37] = 8'h00;
+    buffer_0[38] = 8'h00;
+    buffer_0[39] = 8'h00;
+    buffer_0[40] = 8'h00;
+    buffer_0[41] = 8'h00;
+    buffer_0[42] = 8'h00;
+    buffer_0[43] = 8'h00;
+    buffer_0[44] = 8'h00;
+    buffer_0[45] = 8'h00;
+    buffer_0[46] = 8'h00;
+    buffer_0[47] = 8'h00;
+    buffer_0[48] = 8'h00;
+    buffer_0[49] = 8'h00;
+    buffer_0[50] = 8'h00;
+    buffer_0[51] = 8'h00;
+    buffer_0[52] = 8'h00;
+    buffer_0[53] = 8'h00;
+    buffer_0[54] = 8'h00;
+    buffer_0[55] = 8'h00;
+    buffer_0[56] = 8'h00;
+    buffer_0[57] = 8'h00;
+    buffer_0[58] = 8'h00;
+    buffer_0[59] = 8'h00;
+    buffer_0[60] = 8'h00;
+    buffer_0[61] = 8'h00;
+    buffer_0[62] = 8'h00;
+    buffer_0[63] = 8'h00;
+    buffer_0[64] = 8'h00;
+    buffer_0[65] = 8'h00;
+    buffer_0[66] = 8'h00;
+    buffer_0[67] = 8'h00;
+    buffer_0[68] = 8'h00;
+    buffer_0[69] = 8'h00;
+    buffer_0[70] = 8'h00;
+    buffer_0[71] = 8'h00;
+    buffer_0[72] = 8'h00;
+    buffer_0[73] = 8'h00;
+    buffer_0[74] = 8'h00;
+    buffer_0[75] = 8'h00;
+    buffer_0[76] = 8'h00;
+    buffer_0[77] = 8'h00;
+    buffer_0[78] = 8'h00;
+    buffer_0[79] = 8'h00;
+    buffer_0[80] = 8'h00;
+    buffer_0[81] = 8'h00;
+    buffer_0[82] = 8'h00;
+    buffer_0[83] = 8'h00;
+    buffer_0[84] = 8'h00;
+    buffer_0[85] = 8'h00;
+    buffer_0[86] = 8'h00;
+    buffer_0[87] = 8'h00;
+    buffer_0[88] = 8'h00;
+    buffer_0[89] = 8'h00;
+    buffer_0[90] = 8'h00;
+    buffer_0[91] = 8'h00;
+    buffer_0[92] = 8'h00;
+    buffer_0[93] = 8'h00;
+    buffer_0[94] = 8'h00;
+    buffer_0[95] = 8'h00;
+    buffer_0[96] = 8'h00;
+    buffer_0[97] = 8'h00;
+    buffer_0[98] = 8'h00;
+    buffer_0[99] = 8'h00;
+    buffer_0[100] = 8'h00;
+    buffer_0[101] = 8'h00;
+    buffer_0[102] = 8'h00;
+    buffer_0[103] = 8'h00;
+    buffer_0[104] = 8'h00;
+    buffer_0[105] = 8'h00;
+    buffer_0[106] = 8'h00;
+    buffer_0[107] = 8'h00;
+    buffer_0[108] = 8'h00;
+    buffer_0[109] = 8'h00;
+    buffer_0[110] = 8'h00;
+    buffer_0[111] = 8'h00;
+    buffer_0[112] = 8'h00;
+    buffer_0[113] = 8'h00;
+    buffer_0[114] = 8'h00;
+    buffer_0[115] = 8'h00;
+    buffer_0[116] = 8'h00;
+    buffer_0[117] = 8'h00;
+    buffer_0[118] = 8'h00;
+    buffer_0[119] = 8'h00;
+    buffer_0[120] = 8'h00;
+    buffer_0[121] = 8'h00;
+    buffer_0[122] = 8'h00;
+    buffer_0[123] = 8'h00;
+    buffer_0[124] = 8'h00;
+    buffer_0[125] = 8'h00;
+    buffer_0[126] = 8'h00;
+    buffer_0[127] = 8'h00;
+    buffer_0[128] = 8'h00;
+    buffer_0[129] = 8'h00;
+    buffer_0[130] = 8'h00;
+    buffer_0[131] = 8'h00;
+    buffer_0[132] = 8'h00;
+    buffer_0[133] = 8'h00;
+    buffer_0[134] = 8'h00;
+    buffer_0[135] = 8'h00;
+    buffer_0[136] = 8'h00;
+    buffer_0[137] = 8'h00;
+    buffer_0[138] = 8'h00;
+    buffer_0[139] = 8'h00;
+    buffer_0[140] = 8'h00;
+    buffer_0[141] = 8'h00;
+    buffer_0[142] = 8'h00;
+    buffer_0[143] = 8'h00;
+    buffer_0[144] = 8'h00;
+    buffer_0[145] = 8'h00;
+    buffer_0[146] = 8'h00;
+    buffer_0[147] = 8'h00;
+    buffer_0[148] = 8'h00;
+    buffer_0[149] = 8'h00;
+    buffer_0[150] = 8'h00;
+    buffer_0[151] = 8'h00;
+    buffer_0[152] = 8'h00;
+    buffer_0[153] = 8'h00;
+    buffer_0[154] = 8'h00;
+    buffer_0[155] = 8'h00;
+    buffer_0[156] = 8'h00;
+    buffer_0[157] = 8'h00;
+    buffer_0[158] = 8'h00;
+    buffer_0[159] = 8'h00;
+    buffer_0[160] = 8'h00;
+    buffer_0[161] = 8'h00;
+    buffer_0[162] = 8'h00;
+    buffer_0[163] = 8'h00;
+    buffer_0[164] = 8'h00;
+    buffer_0[165] = 8'h00;
+    buffer_0[166] = 8'h00;
+    buffer_0[167] = 8'h00;
+    buffer_0[168] = 8'h00;
+    buffer_0[169] = 8'h00;
+    buffer_0[170] = 8'h00;
+    buffer_0[171] = 8'h00;
+    buffer_0[172] = 8'h00;
+    buffer_0[173] = 8'h00;
+    buffer_0[174] = 8'h00;
+    buffer_0[175] = 8'h00;
+    buffer_0[176] = 8'h00;
+    buffer_0[177] = 8'h00;
+    buffer_0[178] = 8'h00;
+    buffer_0[179] = 8'h00;
+    buffer_0[180] = 8'h00;
+    buffer_0[181] = 8'h00;
+    buffer_0[182] = 8'h00;
+    buffer_0[183] = 8'h00;
+    buffer_0[184] = 8'h00;
+    buffer_0[185] = 8'h00;
+    buffer_0[186] = 8'h00;
+    buffer_0[187] = 8'h00;
+    buffer_0[188] = 8'h00;
+    buffer_0[189] = 8'h00;
+    buffer_0[190] = 8'h00;
+    buffer_0[191] = 8'h00;
+    buffer_0[192] = 8'h00;
+    buffer_0[193] = 8'h00;
+    buffer_0[194] = 8'h00;
+    buffer_0[195] = 8'h00;
+    buffer_0[196] = 8'h00;
+    buffer_0[197] = 8'h00;
+    buffer_0[198] = 8'h00;
+    buffer_0[199] = 8'h00;
+    buffer_0[200] = 8'h00;
+    buffer_0[201] = 8'h00;
+    buffer_0[202] = 8'h00;
+    buffer_0[203] = 8'h00;
+    buffer_0[204] = 8'h00;
+    buffer_0[205] = 8'h00;
+    buffer_0[206] = 8'h00;
+    buffer_0[207] = 8'h00;
+    buffer_0[208] = 8'h00;
+    buffer_0[209] = 8'h00;
+    buffer_0[210] = 8'h00;
+    buffer_0[211] = 8'h00;
+    buffer_0[212] = 8'h00;
+    buffer_0[213] = 8'h00;
+    buffer_0[214] = 8'h00;
+    buffer_0[215] = 8'h00;
+    buffer_0[216] = 8'h00;
+    buffer_0[217] = 8'h00;
+    buffer_0[218] = 8'h00;
+    buffer_0[219] = 8'h00;
+    buffer_0[220] = 8'h00;
+    buffer_0[221] = 8'h00;
+    buffer_0[222] = 8'h00;
+    buffer_0[223] = 8'h00;
+    buffer_0[224] = 8'h00;
+    buffer_0[225] = 8'h00;
+    buffer_0[226] = 8'h00;
+    buffer_0[227] = 8'h00;
+    buffer_0[228] = 8'h00;
+    buffer_0[229] = 8'h00;
+    buffer_0[230] = 8'h00;
+    buffer_0[231] = 8'h00;
+    buffer_0[232] = 8'h00;
+    buffer_0[233] = 8'h00;
+    buffer_0[234] = 8'h00;
+    buffer_0[235] = 8'h00;
+    buffer_0[236] = 8'h00;
+    buffer_0[237] = 8'h00;
+    buffer_0[238] = 8'h00;
+    buffer_0[239] = 8'h00;
+    buffer_0[240] = 8'h00;
+    buffer_0[241] = 8'h00;
+    buffer_0[242] = 8'h00;
+    buffer_0[243] = 8'h00;
+    buffer_0[244] = 8'h00;
+    buffer_0[245] = 8'h00;
+    buffer_0[246] = 8'h00;
+    buffer_0[247] = 8'h00;
+    buffer_0[248] = 8'h00;
+    buffer_0[249] = 8'h00;
+    buffer_0[250] = 8'h00;
+    buffer_0[251] = 8'h00;
+    buffer_0[252] = 8'h00;
+    buffer_0[253] = 8'h00;
+    buffer_0[254] = 8'h00;
+    buffer_0[255] = 8'h00;
   end
   always @(posedge clk) begin
     if (x_take)
-      buffer[wr__addr] <= x__payload[31:0];
+      buffer_0[\$signature__addr ] <= x__payload[7:0];
   end
-  reg [31:0] _0_;
+  reg [7:0] _0_;
   always @(posedge clk) begin
     if (ce) begin
-      _0_ <= buffer[block];
+      _0_ <= buffer_0[{ block, w__payload[65:64] }];
     end
   end
   assign rd__data = _0_;
+  reg [7:0] buffer_1 [255:0];
+  initial begin
+    buffer_1[0] = 8'h00;
+    buffer_1[1] = 8'h00;
+    buffer_1[2] = 8'h00;
+    buffer_1[3] = 8'h00;
+    buffer_1[4] = 8'h00;
+    buffer_1[5] = 8'h00;
+    buffer_1[6] = 8'h00;
+    buffer_1[7] = 8'h00;
+    buffer_1[8] = 8'h00;
+    buffer_1[9] = 8'h00;
+    buffer_1[10] = 8'h00;
+    buffer_1[11] = 8'h00;
+    buffer_1[12] = 8'h00;
+    buffer_1[13] = 8'h00;
+    buffer_1[14] = 8'h00;
+    buffer_1[15] = 8'h00;
+    buffer_1[16] = 8'h00;
+    buffer_1[17] = 8'h00;
+    buffer_1[18] = 8'h00;
+    buffer_1[19] = 8'h00;
+    buffer_1[20] = 8'h00;
+    buffer_1[21] = 8'h00;
+    buffer_1[22] = 8'h00;
+    buffer_1[23] = 8'h00;
+    buffer_1[24] = 8'h00;
+    buffer_1[25] = 8'h00;
+    buffer_1[26] = 8'h00;
+    buffer_1[27] = 8'h00;
+    buffer_1[28] = 8'h00;
+    buffer_1[29] = 8'h00;
+    buffer_1[30] = 8'h00;
+    buffer_1[31] = 8'h00;
+    buffer_1[32] = 8'h00;
+    buffer_1[33] = 8'h00;
+    buffer_1[34] = 8'h00;
+    buffer_1[35] = 8'h00;
+    buffer_1[36] = 8'h00;
+    buffer_1[37] = 8'h00;
+    buffer_1[38] = 8'h00;
+    buffer_1[39] = 8'h00;
+    buffer_1[40] = 8'h00;
+    buffer_1[41] = 8'h00;
+    buffer_1[42] = 8'h00;
+    buffer_1[43] = 8'h00;
+    buffer_1[44] = 8'h00;
+    buffer_1[45] = 8'h00;
+    buffer_1[46] = 8'h00;
+    buffer_1[47] = 8'h00;
+    buffer_1[48] = 8'h00;
+    buffer_1[49] = 8'h00;
+    buffer_1[50] = 8'h00;
+    buffer_1[51] = 8'h00;
+    buffer_1[52] = 8'h00;
+    buffer_1[53] = 8'h00;
+    buffer_1[54] = 8'h00;
+    buffer_1[55] = 8'h00;
+    buffer_1[56] = 8'h00;
+    buffer_1[57] = 8'h00;
+    buffer_1[58] = 8'h00;
+    buffer_1[59] = 8'h00;
+    buffer_1[60] = 8'h00;
+    buffer_1[61] = 8'h00;
+    buffer_1[62] = 8'h00;
+    buffer_1[63] = 8'h00;
+    buffer_1[64] = 8'h00;
+    buffer_1[65] = 8'h00;
+    buffer_1[66] = 8'h00;
+    buffer_1[67] = 8'h00;
+    buffer_1[68] = 8'h00;
+    buffer_1[69] = 8'h00;
+    buffer_1[70] = 8'h00;
+    buffer_1[71] = 8'h00;
+    buffer_1[72] = 8'h00;
+    buffer_1[73] = 8'h00;
+    buffer_1[74] = 8'h00;
+    buffer_1[75] = 8'h00;
+    buffer_1[76] = 8'h00;
+    buffer_1[77] = 8'h00;
+    buffer_1[78] = 8'h00;
+    buffer_1[79] = 8'h00;
+    buffer_1[80] = 8'h00;
+    buffer_1[81] = 8'h00;
+    buffer_1[82] = 8'h00;
+    buffer_1[83] = 8'h00;
+    buffer_1[84] = 8'h00;
+    buffer_1[85] = 8'h00;
+    buffer_1[86] = 8'h00;
+    buffer_1[87] = 8'h00;
+    buffer_1[88] = 8'h00;
+    buffer_1[89] = 8'h00;
+    buffer_1[90] = 8'h00;
+    buffer_1[91] = 8'h00;
+    buffer_1[92] = 8'h00;
+    buffer_1[93] = 8'h00;
+    buffer_1[94] = 8'h00;
+    buffer_1[95] = 8'h00;
+    buffer_1[96] = 8'h00;
+    buffer_1[97] = 8'h00;
+    buffer_1[98] = 8'h00;
+    buffer_1[99] = 8'h00;
+    buffer_1[100] = 8'h00;
+    buffer_1[101] = 8'h00;
+    buffer_1[102] = 8'h00;
+    buffer_1[103] = 8'h00;
+    buffer_1[104] = 8'h00;
+    buffer_1[105] = 8'h00;
+    buffer_1[106] = 8'h00;
+    buffer_1[107] = 8'h00;
+    buffer_1[108] = 8'h00;
+    buffer_1[109] = 8'h00;
+    buffer_1[110] = 8'h00;
+    buffer_1[111] = 8'h00;
+    buffer_1[112] = 8'h00;
+    buffer_1[113] = 8'h00;
+    buffer_1[114] = 8'h00;
+    buffer_1[115] = 8'h00;
+    buffer_1[116] = 8'h00;
+    buffer_1[117] = 8'h00;
+    buffer_1[118] = 8'h00;
+    buffer_1[119] = 8'h00;
+    buffer_1[120] = 8'h00;
+    buffer_1[121] = 8'h00;
+    buffer_1[122] = 8'h00;
+    buffer_1[123] = 8'h00;
+    buffer_1[124] = 8'h00;
+    buffer_1[125] = 8'h00;
+    buffer_1[126] = 8'h00;
+    buffer_1[127] = 8'h00;
+    buffer_1[128] = 8'h00;
+    buffer_1[129] = 8'h00;
+    buffer_1[130] = 8'h00;
+    buffer_1[131] = 8'h00;
+    buffer_1[132] = 8'h00;
+    buffer_1[133] = 8'h00;
+    buffer_1[134] = 8'h00;
+    buffer_1[135] = 8'h00;
+    buffer_1[136] = 8'h00;
+    buffer_1[137] = 8'h00;
+    buffer_1[138] = 8'h00;
+    buffer_1[139] = 8'h00;
+    buffer_1[140] = 8'h00;
+    buffer_1[141] = 8'h00;
+    buffer_1[142] = 8'h00;
+    buffer_1[143] = 8'h00;
+    buffer_1[144] = 8'h00;
+    buffer_1[145] = 8'h00;
+    buffer_1[146] = 8'h00;
+    buffer_1[147] = 8'h00;
+    buffer_1[148] = 8'h00;
+    buffer_1[149] = 8'h00;
+    buffer_1[150] = 8'h00;
+    buffer_1[151] = 8'h00;
+    buffer_1[152] = 8'h00;
+    buffer_1[153] = 8'h00;
+    buffer_1[154] = 8'h00;
+    buffer_1[155] = 8'h00;
+    buffer_1[156] = 8'h00;
+    buffer_1[157] = 8'h00;
+    buffer_1[158] = 8'h00;
+    buffer_1[159] = 8'h00;
+    buffer_1[160] = 8'h00;
+    buffer_1[161] = 8'h00;
+    buffer_1[162] = 8'h00;
+    buffer_1[163] = 8'h00;
+    buffer_1[164] = 8'h00;
+    buffer_1[165] = 8'h00;
+    buffer_1[166] = 8'h00;
+    buffer_1[167] = 8'h00;
+    buffer_1[168] = 8'h00;
+    buffer_1[169] = 8'h00;
+    buffer_1[170] = 8'h00;
+    buffer_1[171] = 8'h00;
+    buffer_1[172] = 8'h00;
+    buffer_1[173] = 8'h00;
+    buffer_1[174] = 8'h00;
+    buffer_1[175] = 8'h00;
+    buffer_1[176] = 8'h00;
+    buffer_1[177] = 8'h00;
+    buffer_1[178] = 8'h00;
+    buffer_1[179] = 8'h00;
+    buffer_1[180] = 8'h00;
+    buffer_1[181] = 8'h00;
+    buffer_1[182] = 8'h00;
+    buffer_1[183] = 8'h00;
+    buffer_1[184] = 8'h00;
+    buffer_1[185] = 8'h00;
+    buffer_1[186] = 8'h00;
+    buffer_1[187] = 8'h00;
+    buffer_1[188] = 8'h00;
+    buffer_1[189] = 8'h00;
+    buffer_1[190] = 8'h00;
+    buffer_1[191] = 8'h00;
+    buffer_1[192] = 8'h00;
+    buffer_1[193] = 8'h00;
+    buffer_1[194] = 8'h00;
+    buffer_1[195] = 8'h00;
+    buffer_1[196] = 8'h00;
+    buffer_1[197] = 8'h00;
+    buffer_1[198] = 8'h00;
+    buffer_1[199] = 8'h00;
+    buffer_1[200] = 8'h00;
+    buffer_1[201] = 8'h00;
+    buffer_1[202] = 8'h00;
+    buffer_1[203] = 8'h00;
+    buffer_1[204] = 8'h00;
+    buffer_1[205] = 8'h00;
+    buffer_1[206] = 8'h00;
+    buffer_1[207] = 8'h00;
+    buffer_1[208] = 8'h00;
+    buffer_1[209] = 8'h00;
+    buffer_1[210] = 8'h00;
+    buffer_1[211] = 8'h00;
+    buffer_1[212] = 8'h00;
+    buffer_1[213] = 8'h00;
+    buffer_1[214] = 8'h00;
+    buffer_1[215] = 8'h00;
+    buffer_1[216] = 8'h00;
+    buffer_1[217] = 8'h00;
+    buffer_1[218] = 8'h00;
+    buffer_1[219] = 8'h00;
+    buffer_1[220] = 8'h00;
+    buffer_1[221] = 8'h00;
+    buffer_1[222] = 8'h00;
+    buffer_1[223] = 8'h00;
+    buffer_1[224] = 8'h00;
+    buffer_1[225] = 8'h00;
+    buffer_1[226] = 8'h00;
+    buffer_1[227] = 8'h00;
+    buffer_1[228] = 8'h00;
+    buffer_1[229] = 8'h00;
+    buffer_1[230] = 8'h00;
+    buffer_1[231] = 8'h00;
+    buffer_1[232] = 8'h00;
+    buffer_1[233] = 8'h00;
+    buffer_1[234] = 8'h00;
+    buffer_1[235] = 8'h00;
+    buffer_1[236] = 8'h00;
+    buffer_1[237] = 8'h00;
+    buffer_1[238] = 8'h00;
+    buffer_1[239] = 8'h00;
+    buffer_1[240] = 8'h00;
+    buffer_1[241] = 8'h00;
+    buffer_1[242] = 8'h00;
+    buffer_1[243] = 8'h00;
+    buffer_1[244] = 8'h00;
+    buffer_1[245] = 8'h00;
+    buffer_1[246] = 8'h00;
+    buffer_1[247] = 8'h00;
+    buffer_1[248] = 8'h00;
+    buffer_1[249] = 8'h00;
+    buffer_1[250] = 8'h00;
+    buffer_1[251] = 8'h00;
+    buffer_1[252] = 8'h00;
+    buffer_1[253] = 8'h00;
+    buffer_1[254] = 8'h00;
+    buffer_1[255] = 8'h00;
+  end
+  always @(posedge clk) begin
+    if (x_take)
+      buffer_1[\$signature__addr ] <= x__payload[7:0];
+  end
+  reg [7:0] _1_;
+  always @(posedge clk) begin
+    if (ce) begin
+      _1_ <= buffer_1[{ block, w__payload[67:66] }];
+    end
+  end
+  assign \rd__data$102  = _1_;
+  reg [7:0] buffer_2 [255:0];
+  initial begin
+    buffer_2[0] = 8'h00;
+    buffer_2[1] = 8'h00;
+    buffer_2[2] = 8'h00;
+    buffer_2[3] = 8'h00;
+    buffer_2[4] = 8'h00;
+    buffer_2[5] = 8'h00;
+    buffer_2[6] = 8'h00;
+    buffer_2[7] = 8'h00;
+    buffer_2[8] = 8'h00;
+    buffer_2[9] = 8'h00;
+    buffer_2[10] = 8'h00;
+    buffer_2[11] = 8'h00;
+    buffer_2[12] = 8'h00;
+    buffer_2[13] = 8'h00;
+    buffer_2[14] = 8'h00;
+    buffer_2[15] = 8'h00;
+    buffer_2[16] = 8'h00;
+    buffer_2[17] = 8'h00;
+    buffer_2[18] = 8'h00;
+    buffer_2[19] = 8'h00;
+    buffer_2[20] = 8'h00;
+    buffer_2[21] = 8'h00;
+    buffer_2[22] = 8'h00;
+    buffer_2[23] = 8'h00;
+    buffer_2[24] = 8'h00;
+    buffer_2[25] = 8'h00;
+    buffer_2[26] = 8'h00;
+    buffer_2[27] = 8'h00;
+    buffer_2[28] = 8'h00;
+    buffer_2[29] = 8'h00;
+    buffer_2[30] = 8'h00;
+    buffer_2[31] = 8'h00;
+    buffer_2[32] = 8'h00;
+    buffer_2[33] = 8'h00;
+    buffer_2[34] = 8'h00;
+    buffer_2[35] = 8'h00;
+    buffer_2[36] = 8'h00;
+    buffer_2[37] = 8'h00;
+    buffer_2[38] = 8'h00;
+    buffer_2[39] = 8'h00;
+    buffer_2[40] = 8'h00;
+    buffer_2[41] = 8'h00;
+    buffer_2[42] = 8'h00;
+    buffer_2[43] = 8'h00;
+    buffer_2[44] = 8'h00;
+    buffer_2[45] = 8'h00;
+    buffer_2[46] = 8'h00;
+    buffer_2[47] = 8'h00;
+    buffer_2[48] = 8'h00;
+    buffer_2[49] = 8'h00;
+    buffer_2[50] = 8'h00;
+    buffer_2[51] = 8'h00;
+    buffer_2[52] = 8'h00;
+    buffer_2[53] = 8'h00;
+    buffer_2[54] = 8'h00;
+    buffer_2[55] = 8'h00;
+    buffer_2[56] = 8'h00;
+    buffer_2[57] = 8'h00;
+    buffer_2[58] = 8'h00;
+    buffer_2[59] = 8'h00;
+    buffer_2[60] = 8'h00;
+    buffer_2[61] = 8'h00;
+    buffer_2[62] = 8'h00;
+    buffer_2[63] = 8'h00;
+    buffer_2[64] = 8'h00;
+    buffer_2[65] = 8'h00;
+    buffer_2[66] = 8'h00;
+    buffer_2[67] = 8'h00;
+    buffer_2[68] = 8'h00;
+    buffer_2[69] = 8'h00;
+    buffer_2[70] = 8'h00;
+    buffer_2[71] = 8'h00;
+    buffer_2[72] = 8'h00;
+    buffer_2[73] = 8'h00;
+    buffer_2[74] = 8'h00;
+    buffer_2[75] = 8'h00;
+    buffer_2[76] = 8'h00;
+    buffer_2[77] = 8'h00;
+    buffer_2[78] = 8'h00;
+    buffer_2[79] = 8'h00;
+    buffer_2[80] = 8'h00;
+    buffer_2[81] = 8'h00;
+    buffer_2[82] = 8'h00;
+    buffer_2[83] = 8'h00;
+    buffer_2[84] = 8'h00;
+    buffer_2[85] = 8'h00;
+    buffer_2[86] = 8'h00;
+    buffer_2[87] = 8'h00;
+    buffer_2[88] = 8'h00;
+    buffer_2[89] = 8'h00;
+    buffer_2[90] = 8'h00;
+    buffer_2[91] = 8'h00;
+    buffer_2[92] = 8'h00;
+    buffer_2[93] = 8'h00;
+    buffer_2[94] = 8'h00;
+    buffer_2[95] = 8'h00;
+    buffer_2[96] = 8'h00;
+    buffer_2[97] = 8'h00;
+    buffer_2[98] = 8'h00;
+    buffer_2[99] = 8'h00;
+    buffer_2[100] = 8'h00;
+    buffer_2[101] = 8'h00;
+    buffer_2[102] = 8'h00;
+    buffer_2[103] = 8'h00;
+    buffer_2[104] = 8'h00;
+    buffer_2[105] = 8'h00;
+    buffer_2[106] = 8'h00;
+    buffer_2[107] = 8'h00;
+    buffer_2[108] = 8'h00;
+    buffer_2[109] = 8'h00;
+    buffer_2[110] = 8'h00;
+    buffer_2[111] = 8'h00;
+    buffer_2[112] = 8'h00;
+    buffer_2[113] = 8'h00;
+    buffer_2[114] = 8'h00;
+    buffer_2[115] = 8'h00;
+    buffer_2[116] = 8'h00;
+    buffer_2[117] = 8'h00;
+    buffer_2[118] = 8'h00;
+    buffer_2[119] = 8'h00;
+    buffer_2[120] = 8'h00;
+    buffer_2[121] = 8'h00;
+    buffer_2[122] = 8'h00;
+    buffer_2[123] = 8'h00;
+    buffer_2[124] = 8'h00;
+    buffer_2[125] = 8'h00;
+    buffer_2[126] = 8'h00;
+    buffer_2[127] = 8'h00;
+    buffer_2[128] = 8'h00;
+    buffer_2[129] = 8'h00;
+    buffer_2[130] = 8'h00;
+    buffer_2[131] = 8'h00;
+    buffer_2[132] = 8'h00;
+    buffer_2[133] = 8'h00;
+    buffer_2[134] = 8'h00;
+    buffer_2[135] = 8'h00;
+    buffer_2[136] = 8'h00;
+    buffer_2[137] = 8'h00;
+    buffer_2[138] = 8'h00;
+    buffer_2[139] = 8'h00;
+    buffer_2[140] = 8'h00;
+    buffer_2[141] = 8'h00;
+    buffer_2[142] = 8'h00;
+    buffer_2[143] = 8'h00;
+    buffer_2[144] = 8'h00;
+    buffer_2[145] = 8'h00;
+    buffer_2[146] = 8'h00;
+    buffer_2[147] = 8'h00;
+    buffer_2[148] = 8'h00;
+    buffer_2[149] = 8'h00;
+    buffer_2[150] = 8'h00;
+    buffer_2[151] = 8'h00;
+    buffer_2[152] = 8'h00;
+    buffer_2[153] = 8'h00;
+    buffer_2[154] = 8'h00;
+    buffer_2[155] = 8'h00;
+    buffer_2[156] = 8'h00;
+    buffer_2[157] = 8'h00;
+    buffer_2[158] = 8'h00;
+    buffer_2[159] = 8'h00;
+    buffer_2[160] = 8'h00;
+    buffer_2[161] = 8'h00;
+    buffer_2[162] = 8'h00;
+    buffer_2[163] = 8'h00;
+    buffer_2[164] = 8'h00;
+    buffer_2[165] = 8'h00;
+    buffer_2[166] = 8'h00;
+    buffer_2[167] = 8'h00;
+    buffer_2[168] = 8'h00;
+    buffer_2[169] = 8'h00;
+    buffer_2[170] = 8'h00;
+    buffer_2[171] = 8'h00;
+    buffer_2[172] = 8'h00;
+    buffer_2[173] = 8'h00;
+    buffer_2[174] = 8'h00;
+    buffer_2[175] = 8'h00;
+    buffer_2[176] = 8'h00;
+    buffer_2[177] = 8'h00;
+    buffer_2[178] = 8'h00;
+    buffer_2[179] = 8'h00;
+    buffer_2[180] = 8'h00;
+    buffer_2[181] = 8'h00;
+    buffer_2[182] = 8'h00;
+    buffer_2[183] = 8'h00;
+    buffer_2[184] = 8'h00;
+    buffer_2[185] = 8'h00;
+    buffer_2[186] = 8'h00;
+    buffer_2[187] = 8'h00;
+    buffer_2[188] = 8'h00;
+    buffer_2[189] = 8'h00;
+    buffer_2[190] = 8'h00;
+    buffer_2[191] = 8'h00;
+    buffer_2[192] = 8'h00;
+    buffer_2[193] = 8'h00;
+    buffer_2[194] = 8'h00;
+    buffer_2[195] = 8'h00;
+    buffer_2[196] = 8'h00;
+    buffer_2[197] = 8'h00;
+    buffer_2[198] = 8'h00;
+    buffer_2[199] = 8'h00;
+    buffer_2[200] = 8'h00;
+    buffer_2[201] = 8'h00;
+    buffer_2[202] = 8'h00;
+    buffer_2[203] = 8'h00;
+    buffer_2[204] = 8'h00;
+    buffer_2[205] = 8'h00;
+    buffer_2[206] = 8'h00;
+    buffer_2[207] = 8'h00;
+    buffer_2[208] = 8'h00;
+    buffer_2[209] = 8'h00;
+    buffer_2[210] = 8'h00;
+    buffer_2[211] = 8'h00;
+    buffer_2[212] = 8'h00;
+    buffer_2[213] = 8'h00;
+    buffer_2[214] = 8'h00;
+    buffer_2[215] = 8'h00;
+    buffer_2[216] = 8'h00;
+    buffer_2[217] = 8'h00;
+    buffer_2[218] = 8'h00;
+    buffer_2[219] = 8'h00;
+    buffer_2[220] = 8'h00;
+    buffer_2[221] = 8'h00;
+    buffer_2[222] = 8'h00;
+    buffer_2[223] = 8'h00;
+    buffer_2[224] = 8'h00;
+    buffer_2[225] = 8'h00;
+    buffer_2[226] = 8'h00;
+    buffer_2[227] = 8'h00;
+    buffer_2[228] = 8'h00;
+    buffer_2[229] = 8'h00;
+    buffer_2[230] = 8'h00;
+    buffer_2[231] = 8'h00;
+    buffer_2[232] = 8'h00;
+    buffer_2[233] = 8'h00;
+    buffer_2[234] = 8'h00;
+    buffer_2[235] = 8'h00;
+    buffer_2[236] = 8'h00;
+    buffer_2[237] = 8'h00;
+    buffer_2[238] = 8'h00;
+    buffer_2[239] = 8'h00;
+    buffer_2[240] = 8'h00;
+    buffer_2[241] = 8'h00;
+    buffer_2[242] = 8'h00;
+    buffer_2[243] = 8'h00;
+    buffer_2[244] = 8'h00;
+    buffer_2[245] = 8'h00;
+    buffer_2[246] = 8'h00;
+    buffer_2[247] = 8'h00;
+    buffer_2[248] = 8'h00;
+    buffer_2[249] = 8'h00;
+    buffer_2[250] = 8'h00;
+    buffer_2[251] = 8'h00;
+    buffer_2[252] = 8'h00;
+    buffer_2[253] = 8'h00;
+    buffer_2[254] = 8'h00;
+    buffer_2[255] = 8'h00;
+  end
+  always @(posedge clk) begin
+    if (x_take)
+      buffer_2[\$signature__addr ] <= x__payload[7:0];
+  end
+  reg [7:0] _2_;
+  always @(posedge clk) begin
+    if (ce) begin
+      _2_ <= buffer_2[{ block, w__payload[69:68] }];
+    end
+  end
+  assign \rd__data$104  = _2_;
+  reg [7:0] buffer_3 [255:0];
+  initial begin
+    buffer_3[0] = 8'h00;
+    buffer_3[1] = 8'h00;
+    buffer_3[2] = 8'h00;
+    buffer_3[3] = 8'h00;
+    buffer_3[4] = 8'h00;
+    buffer_3[5] = 8'h00;
+    buffer_3[6] = 8'h00;
+    buffer_3[7] = 8'h00;
+    buffer_3[8] = 8'h00;
+    buffer_3[9] = 8'h00;
+    buffer_3[10] = 8'h00;
+    buffer_3[11] = 8'h00;
+    buffer_3[12] = 8'h00;
+    buffer_3[13] = 8'h00;
+    buffer_3[14] = 8'h00;
+    buffer_3[15] = 8'h00;
+    buffer_3[16] = 8'h00;
+    buffer_3[17] = 8'h00;
+    buffer_3[18] = 8'h00;
+    buffer_3[19] = 8'h00;
+    buffer_3[20] = 8'h00;
+    buffer_3[21] = 8'h00;
+    buffer_3[22] = 8'h00;
+    buffer_3[23] = 8'h00;
+    buffer_3[24] = 8'h00;
+    buffer_3[25] = 8'h00;
+    buffer_3[26] = 8'h00;
+    buffer_3[27] = 8'h00;
+    buffer_3[28] = 8'h00;
+    buffer_3[29] = 8'h00;
+    buffer_3[30] = 8'h00;
+    buffer_3[31] = 8'h00;
+    buffer_3[32] = 8'h00;
+    buffer_3[33] = 8'h00;
+    buffer_3[34] = 8'h00;
+    buffer_3[35] = 8'h00;
+    buffer_3[36] = 8'h00;
+    buffer_3[37] = 8'h00;
+    buffer_3[38] = 8'h00;
+    buffer_3[39] = 8'h00;
+    buffer_3[40] = 8'h00;
+    buffer_3[41] = 8'h00;
+    buffer_3[42] = 8'h00;
+    buffer_3[43] = 8'h00;
+    buffer_3[44] = 8'h00;
+    buffer_3[45] = 8'h00;
+    buffer_3[46] = 8'h00;
+    buffer_3[47] = 8'h00;
+    buffer_3[48] = 8'h00;
+    buffer_3[49] = 8'h00;
+    buffer_3[50] = 8'h00;
+    buffer_3[51] = 8'h00;
+    buffer_3[52] = 8'h00;
+    buffer_3[53] = 8'h00;
+    buffer_3[54] = 8'h00;
+    buffer_3[55] = 8'h00;
+    buffer_3[56] = 8'h00;
+    buffer_3[57] = 8'h00;
+    buffer_3[58] = 8'h00;
+    buffer_3[59] = 8'h00;
+    buffer_3[60] = 8'h00;
+    buffer_3[61] = 8'h00;
+    buffer_3[62] = 8'h00;
+    buffer_3[63] = 8'h00;
+    buffer_3[64] = 8'h00;
+    buffer_3[65] = 8'h00;
+    buffer_3[66] = 8'h00;
+    buffer_3[67] = 8'h00;
+    buffer_3[68] = 8'h00;
+    buffer_3[69] = 8'h00;
+    buffer_3[70] = 8'h00;
+    buffer_3[71] = 8'h00;
+    buffer_3[72] = 8'h00;
+    buffer_3[73] = 8'h00;
+    buffer_3[74] = 8'h00;
+    buffer_3[75] = 8'h00;
+    buffer_3[76] = 8'h00;
+    buffer_3[77] = 8'h00;
+    buffer_3[78] = 8'h00;
+    buffer_3[79] = 8'h00;
+    buffer_3[80] = 8'h00;
+    buffer_3[81] = 8'h00;
+    buffer_3[82] = 8'h00;
+    buffer_3[83] = 8'h00;
+    buffer_3[84] = 8'h00;
+    buffer_3[85] = 8'h00;
+    buffer_3[86] = 8'h00;
+    buffer_3[87] = 8'h00;
+    buffer_3[88] = 8'h00;
+    buffer_3[89] = 8'h00;
+    buffer_3[90] = 8'h00;
+    buffer_3[91] = 8'h00;
+    buffer_3[92] = 8'h00;
+    buffer_3[93] = 8'h00;
+    buffer_3[94] = 8'h00;
+    buffer_3[95] = 8'h00;
+    buffer_3[96] = 8'h00;
+    buffer_3[97] = 8'h00;
+    buffer_3[98] = 8'h00;
+    buffer_3[99] = 8'h00;
+    buffer_3[100] = 8'h00;
+    buffer_3[101] = 8'h00;
+    buffer_3[102] = 8'h00;
+    buffer_3[103] = 8'h00;
+    buffer_3[104] = 8'h00;
+    buffer_3[105] = 8'h00;
+    buffer_3[106] = 8'h00;
+    buffer_3[107] = 8'h00;
+    buffer_3[108] = 8'h00;
+    buffer_3[109] = 8'h00;
+    buffer_3[110] = 8'h00;
+    buffer_3[111] = 8'h00;
+    buffer_3[112] = 8'h00;
+    buffer_3[113] = 8'h00;
+    buffer_3[114] = 8'h00;
+    buffer_3[115] = 8'h00;
+    buffer_3[116] = 8'h00;
+    buffer_3[117] = 8'h00;
+    buffer_3[118] = 8'h00;
+    buffer_3[119] = 8'h00;
+    buffer_3[120] = 8'h00;
+    buffer_3[121] = 8'h00;
+    buffer_3[122] = 8'h00;
+    buffer_3[123] = 8'h00;
+    buffer_3[124] = 8'h00;
+    buffer_3[125] = 8'h00;
+    buffer_3[126] = 8'h00;
+    buffer_3[127] = 8'h00;
+    buffer_3[128] = 8'h00;
+    buffer_3[129] = 8'h00;
+    buffer_3[130] = 8'h00;
+    buffer_3[131] = 8'h00;
+    buffer_3[132] = 8'h00;
+    buffer_3[133] = 8'h00;
+    buffer_3[134] = 8'h00;
+    buffer_3[135] = 8'h00;
+    buffer_3[136] = 8'h00;
+    buffer_3[137] = 8'h00;
+    buffer_3[138] = 8'h00;
+    buffer_3[139] = 8'h00;
+    buffer_3[140] = 8'h00;
+    buffer_3[141] = 8'h00;
+    buffer_3[142] = 8'h00;
+    buffer_3[143] = 8'h00;
+    buffer_3[144] = 8'h00;
+    buffer_3[145] = 8'h00;
+    buffer_3[146] = 8'h00;
+    buffer_3[147] = 8'h00;
+    buffer_3[148] = 8'h00;
+    buffer_3[149] = 8'h00;
+    buffer_3[150] = 8'h00;
+    buffer_3[151] = 8'h00;
+    buffer_3[152] = 8'h00;
+    buffer_3[153] = 8'h00;
+    buffer_3[154] = 8'h00;
+    buffer_3[155] = 8'h00;
+    buffer_3[156] = 8'h00;
+    buffer_3[157] = 8'h00;
+    buffer_3[158] = 8'h00;
+    buffer_3[159] = 8'h00;
+    buffer_3[160] = 8'h00;
+    buffer_3[161] = 8'h00;
+    buffer_3[162] = 8'h00;
+    buffer_3[163] = 8'h00;
+    buffer_3[164] = 8'h00;
+    buffer_3[165] = 8'h00;
+    buffer_3[166] = 8'h00;
+    buffer_3[167] = 8'h00;
+    buffer_3[168] = 8'h00;
+    buffer_3[169] = 8'h00;
+    buffer_3[170] = 8'h00;
+    buffer_3[171] = 8'h00;
+    buffer_3[172] = 8'h00;
+    buffer_3[173] = 8'h00;
+    buffer_3[174] = 8'h00;
+    buffer_3[175] = 8'h00;
+    buffer_3[176] = 8'h00;
+    buffer_3[177] = 8'h00;
+    buffer_3[178] = 8'h00;
+    buffer_3[179] = 8'h00;
+    buffer_3[180] = 8'h00;
+    buffer_3[181] = 8'h00;
+    buffer_3[182] = 8'h00;
+    buffer_3[183] = 8'h00;
+    buffer_3[184] = 8'h00;
+    buffer_3[185] = 8'h00;
+    buffer_3[186] = 8'h00;
+    buffer_3[187] = 8'h00;
+    buffer_3[188] = 8'h00;
+    buffer_3[189] = 8'h00;
+    buffer_3[190] = 8'h00;
+    buffer_3[191] = 8'h00;
+    buffer_3[192] = 8'h00;
+    buffer_3[193] = 8'h00;
+    buffer_3[194] = 8'h00;
+    buffer_3[195] = 8'h00;
+    buffer_3[196] = 8'h00;
+    buffer_3[197] = 8'h00;
+    buffer_3[198] = 8'h00;
+    buffer_3[199] = 8'h00;
+    buffer_3[200] = 8'h00;
+    buffer_3[201] = 8'h00;
+    buffer_3[202] = 8'h00;
+    buffer_3[203] = 8'h00;
+    buffer_3[204] = 8'h00;
+    buffer_3[205] = 8'h00;
+    buffer_3[206] = 8'h00;
+    buffer_3[207] = 8'h00;
+    buffer_3[208] = 8'h00;
+    buffer_3[209] = 8'h00;
+    buffer_3[210] = 8'h00;
+    buffer_3[211] = 8'h00;
+    buffer_3[212] = 8'h00;
+    buffer_3[213] = 8'h00;
+    buffer_3[214] = 8'h00;
+    buffer_3[215] = 8'h00;
+    buffer_3[216] = 8'h00;
+    buffer_3[217] = 8'h00;
+    buffer_3[218] = 8'h00;
+    buffer_3[219] = 8'h00;
+    buffer_3[220] = 8'h00;
+    buffer_3[221] = 8'h00;
+    buffer_3[222] = 8'h00;
+    buffer_3[223] = 8'h00;
+    buffer_3[224] = 8'h00;
+    buffer_3[225] = 8'h00;
+    buffer_3[226] = 8'h00;
+    buffer_3[227] = 8'h00;
+    buffer_3[228] = 8'h00;
+    buffer_3[229] = 8'h00;
+    buffer_3[230] = 8'h00;
+    buffer_3[231] = 8'h00;
+    buffer_3[232] = 8'h00;
+    buffer_3[233] = 8'h00;
+    buffer_3[234] = 8'h00;
+    buffer_3[235] = 8'h00;
+    buffer_3[236] = 8'h00;
+    buffer_3[237] = 8'h00;
+    buffer_3[238] = 8'h00;
+    buffer_3[239] = 8'h00;
+    buffer_3[240] = 8'h00;
+    buffer_3[241] = 8'h00;
+    buffer_3[242] = 8'h00;
+    buffer_3[243] = 8'h00;
+    buffer_3[244] = 8'h00;
+    buffer_3[245] = 8'h00;
+    buffer_3[246] = 8'h00;
+    buffer_3[247] = 8'h00;
+    buffer_3[248] = 8'h00;
+    buffer_3[249] = 8'h00;
+    buffer_3[250] = 8'h00;
+    buffer_3[251] = 8'h00;
+    buffer_3[252] = 8'h00;
+    buffer_3[253] = 8'h00;
+    buffer_3[254] = 8'h00;
+    buffer_3[255] = 8'h00;
+  end
+  always @(posedge clk) begin
+    if (x_take)
+      buffer_3[\$signature__addr ] <= x__payload[7:0];
+  end
+  reg [7:0] _3_;
+  always @(posedge clk) begin
+    if (ce) begin
+      _3_ <= buffer_3[{ block, w__payload[71:70] }];
+    end
+  end
+  assign \rd__data$106  = _3_;
+  reg [7:0] buffer_4 [255:0];
+  initial begin
+    buffer_4[0] = 8'h00;
+    buffer_4[1] = 8'h00;
+    buffer_4[2] = 8'h00;
+    buffer_4[3] = 8'h00;
+    buffer_4[4] = 8'h00;
+    buffer_4[5] = 8'h00;
+    buffer_4[6] = 8'h00;
+    buffer_4[7] = 8'h00;
+    buffer_4[8] = 8'h00;
+    buffer_4[9] = 8'h00;
+    buffer_4[10] = 8'h00;
+    buffer_4[11] = 8'h00;
+    buffer_4[12] = 8'h00;
+    buffer_4[13] = 8'h00;
+    buffer_4[14] = 8'h00;
+    buffer_4[15] = 8'h00;
+    buffer_4[16] = 8'h00;
+    buffer_4[17] = 8'h00;
+    buffer_4[18] = 8'h00;
+    buffer_4[19] = 8'h00;
+    buffer_4[20] = 8'h00;
+    buffer_4[21] = 8'h00;
+    buffer_4[22] = 8'h00;
+    buffer_4[23] = 8'h00;
+    buffer_4[24] = 8'h00;
+    buffer_4[25] = 8'h00;
+    buffer_4[26] = 8'h00;
+    buffer_4[27] = 8'h00;
+    buffer_4[28] = 8'h00;
+    buffer_4[29] = 8'h00;
+    buffer_4[30] = 8'h00;
+    buffer_4[31] = 8'h00;
+    buffer_4[32] = 8'h00;
+    buffer_4[33] = 8'h00;
+    buffer_4[34] = 8'h00;
+    buffer_4[35] = 8'h00;
+    buffer_4[36] = 8'h00;
+    buffer_4[37] = 8'h00;
+    buffer_4[38] = 8'h00;
+    buffer_4[39] = 8'h00;
+    buffer_4[40] = 8'h00;
+    buffer_4[41] = 8'h00;
+    buffer_4[42] = 8'h00;
+    buffer_4[43] = 8'h00;
+    buffer_4[44] = 8'h00;
+    buffer_4[45] = 8'h00;
+    buffer_4[46] = 8'h00;
+    buffer_4[47] = 8'h00;
+    buffer_4[48] = 8'h00;
+    buffer_4[49] = 8'h00;
+    buffer_4[50] = 8'h00;
+    buffer_4[51] = 8'h00;
+    buffer_4[52] = 8'h00;
+    buffer_4[53] = 8'h00;
+    buffer_4[54] = 8'h00;
+    buffer_4[55] = 8'h00;
+    buffer_4[56] = 8'h00;
+    buffer_4[57] = 8'h00;
+    buffer_4[58] = 8'h00;
+    buffer_4[59] = 8'h00;
+    buffer_4[60] = 8'h00;
+    buffer_4[61] = 8'h00;
+    buffer_4[62] = 8'h00;
+    buffer_4[63] = 8'h00;
+    buffer_4[64] = 8'h00;
+    buffer_4[65] = 8'h00;
+    buffer_4[66] = 8'h00;
+    buffer_4[67] = 8'h00;
+    buffer_4[68] = 8'h00;
+    buffer_4[69] = 8'h00;
+    buffer_4[70] = 8'h00;
+    buffer_4[71] = 8'h00;
+    buffer_4[72] = 8'h00;
+    buffer_4[73] = 8'h00;
+    buffer_4[74] = 8'h00;
+    buffer_4[75] = 8'h00;
+    buffer_4[76] = 8'h00;
+    buffer_4[77] = 8'h00;
+    buffer_4[78] = 8'h00;
+    buffer_4[79] = 8'h00;
+    buffer_4[80] = 8'h00;
+    buffer_4[81] = 8'h00;
+    buffer_4[82] = 8'h00;
+    buffer_4[83] = 8'h00;
+    buffer_4[84] = 8'h00;
+    buffer_4[85] = 8'h00;
+    buffer_4[86] = 8'h00;
+    buffer_4[87] = 8'h00;
+    buffer_4[88] = 8'h00;
+    buffer_4[89] = 8'h00;
+    buffer_4[90] = 8'h00;
+    buffer_4[91] = 8'h00;
+    buffer_4[92] = 8'h00;
+    buffer_4[93] = 8'h00;
+    buffer_4[94] = 8'h00;
+    buffer_4[95] = 8'h00;
+    buffer_4[96] = 8'h00;
+    buffer_4[97] = 8'h00;
+    buffer_4[98] = 8'h00;
+    buffer_4[99] = 8'h00;
+    buffer_4[100] = 8'h00;
+    buffer_4[101] = 8'h00;
+    buffer_4[102] = 8'h00;
+    buffer_4[103] = 8'h00;
+    buffer_4[104] = 8'h00;
+    buffer_4[105] = 8'h00;
+    buffer_4[106] = 8'h00;
+    buffer_4[107] = 8'h00;
+    buffer_4[108] = 8'h00;
+    buffer_4[109] = 8'h00;
+    buffer_4[110] = 8'h00;
+    buffer_4[111] = 8'h00;
+    buffer_4[112] = 8'h00;
+    buffer_4[113] = 8'h00;
+    buffer_4[114] = 8'h00;
+    buffer_4[115] = 8'h00;
+    buffer_4[116] = 8'h00;
+    buffer_4[117] = 8'h00;
+    buffer_4[118] = 8'h00;
+    buffer_4[119] = 8'h00;
+    buffer_4[120] = 8'h00;
+    buffer_4[121] = 8'h00;
+    buffer_4[122] = 8'h00;
+    buffer_4[123] = 8'h00;
+    buffer_4[124] = 8'h00;
+    buffer_4[125] = 8'h00;
+    buffer_4[126] = 8'h00;
+    buffer_4[127] = 8'h00;
+    buffer_4[128] = 8'h00;
+    buffer_4[129] = 8'h00;
+    buffer_4[130] = 8'h00;
+    buffer_4[131] = 8'h00;
+    buffer_4[132] = 8'h00;
+    buffer_4[133] = 8'h00;
+    buffer_4[134] = 8'h00;
+    buffer_4[135] = 8'h00;
+    buffer_4[136] = 8'h00;
+    buffer_4[137] = 8'h00;
+    buffer_4[138] = 8'h00;
+    buffer_4[139] = 8'h00;
+    buffer_4[140] = 8'h00;
+    buffer_4[141] = 8'h00;
+    buffer_4[142] = 8'h00;
+    buffer_4[143] = 8'h00;
+    buffer_4[144] = 8'h00;
+    buffer_4[145] = 8'h00;
+    buffer_4[146] = 8'h00;
+    buffer_4[147] = 8'h00;
+    buffer_4[148] = 8'h00;
+    buffer_4[149] = 8'h00;
+    buffer_4[150] = 8'h00;
+    buffer_4[151] = 8'h00;
+    buffer_4[152] = 8'h00;
+    buffer_4[153] = 8'h00;
+    buffer_4[154] = 8'h00;
+    buffer_4[155] = 8'h00;
+    buffer_4[156] = 8'h00;
+    buffer_4[157] = 8'h00;
+    buffer_4[158] = 8'h00;
+    buffer_4[159] = 8'h00;
+    buffer_4[160] = 8'h00;
+    buffer_4[161] = 8'h00;
+    buffer_4[162] = 8'h00;
+    buffer_4[163] = 8'h00;
+    buffer_4[164] = 8'h00;
+    buffer_4[165] = 8'h00;
+    buffer_4[166] = 8'h00;
+    buffer_4[167] = 8'h00;
+    buffer_4[168] = 8'h00;
+    buffer_4[169] = 8'h00;
+    buffer_4[170] = 8'h00;
+    buffer_4[171] = 8'h00;
+    buffer_4[172] = 8'h00;
+    buffer_4[173] = 8'h00;
+    buffer_4[174] = 8'h00;
+    buffer_4[175] = 8'h00;
+    buffer_4[176] = 8'h00;
+    buffer_4[177] = 8'h00;
+    buffer_4[178] = 8'h00;
+    buffer_4[179] = 8'h00;
+    buffer_4[180] = 8'h00;
+    buffer_4[181] = 8'h00;
+    buffer_4[182] = 8'h00;
+    buffer_4[183] = 8'h00;
+    buffer_4[184] = 8'h00;
+    buffer_4[185] = 8'h00;
+    buffer_4[186] = 8'h00;
+    buffer_4[187] = 8'h00;
+    buffer_4[188] = 8'h00;
+    buffer_4[189] = 8'h00;
+    buffer_4[190] = 8'h00;
+    buffer_4[191] = 8'h00;
+    buffer_4[192] = 8'h00;
+    buffer_4[193] = 8'h00;
+    buffer_4[194] = 8'h00;
+    buffer_4[195] = 8'h00;
+    buffer_4[196] = 8'h00;
+    buffer_4[197] = 8'h00;
+    buffer_4[198] = 8'h00;
+    buffer_4[199] = 8'h00;
+    buffer_4[200] = 8'h00;
+    buffer_4[201] = 8'h00;
+    buffer_4[202] = 8'h00;
+    buffer_4[203] = 8'h00;
+    buffer_4[204] = 8'h00;
+    buffer_4[205] = 8'h00;
+    buffer_4[206] = 8'h00;
+    buffer_4[207] = 8'h00;
+    buffer_4[208] = 8'h00;
+    buffer_4[209] = 8'h00;
+    buffer_4[210] = 8'h00;
+    buffer_4[211] = 8'h00;
+    buffer_4[212] = 8'h00;
+    buffer_4[213] = 8'h00;
+    buffer_4[214] = 8'h00;
+    buffer_4[215] = 8'h00;
+    buffer_4[216] = 8'h00;
+    buffer_4[217] = 8'h00;
+    buffer_4[218] = 8'h00;
+    buffer_4[219] = 8'h00;
+    buffer_4[220] = 8'h00;
+    buffer_4[221] = 8'h00;
+    buffer_4[222] = 8'h00;
+    buffer_4[223] = 8'h00;
+    buffer_4[224] = 8'h00;
+    buffer_4[225] = 8'h00;
+    buffer_4[226] = 8'h00;
+    buffer_4[227] = 8'h00;
+    buffer_4[228] = 8'h00;
+    buffer_4[229] = 8'h00;
+    buffer_4[230] = 8'h00;
+    buffer_4[231] = 8'h00;
+    buffer_4[232] = 8'h00;
+    buffer_4[233] = 8'h00;
+    buffer_4[234] = 8'h00;
+    buffer_4[235] = 8'h00;
+    buffer_4[236] = 8'h00;
+    buffer_4[237] = 8'h00;
+    buffer_4[238] = 8'h00;
+    buffer_4[239] = 8'h00;
+    buffer_4[240] = 8'h00;
+    buffer_4[241] = 8'h00;
+    buffer_4[242] = 8'h00;
+    buffer_4[243] = 8'h00;
+    buffer_4[244] = 8'h00;
+    buffer_4[245] = 8'h00;
+    buffer_4[246] = 8'h00;
+    buffer_4[247] = 8'h00;
+    buffer_4[248] = 8'h00;
+    buffer_4[249] = 8'h00;
+    buffer_4[250] = 8'h00;
+    buffer_4[251] = 8'h00;
+    buffer_4[252] = 8'h00;
+    buffer_4[253] = 8'h00;
+    buffer_4[254] = 8'h00;
+    buffer_4[255] = 8'h00;
+  end
+  always @(posedge clk) begin
+    if (x_take)
+      buffer_4[\$signature__addr ] <= x__payload[7:0];
+  end
+  reg [7:0] _4_;
+  always @(posedge clk) begin
+    if (ce) begin
+      _4_ <= buffer_4[{ block, w__payload[73:72] }];
+    end
+  end
+  assign \rd__data$108  = _4_;
+  reg [7:0] buffer_5 [255:0];
+  initial begin
+    buffer_5[0] = 8'h00;
+    buffer_5[1] = 8'h00;
+    buffer_5[2] = 8'h00;
+    buffer_5[3] = 8'h00;
+    buffer_5[4] = 8'h00;
+    buffer_5[5] = 8'h00;
+    buffer_5[6] = 8'h00;
+    buffer_5[7] = 8'h00;
+    buffer_5[8] = 8'h00;
+    buffer_5[9] = 8'h00;
+    buffer_5[10] = 8'h00;
+    buffer_5[11] = 8'h00;
+    buffer_5[12] = 8'h00;
+    buffer_5[13] = 8'h00;
+    buffer_5[14] = 8'h00;
+    buffer_5[15] = 8'h00;
+    buffer_5[16] = 8'h00;
+    buffer_5[17] = 8'h00;
+    buffer_5[18] = 8'h00;
+    buffer_5[19] = 8'h00;
+    buffer_5[20] = 8'h00;
+    buffer_5[21] = 8'h00;
+    buffer_5[22] = 8'h00;
+    buffer_5[23] = 8'h00;
+    buffer_5[24] = 8'h00;
+    buffer_5[25] = 8'h00;
+    buffer_5[26] = 8'h00;
+    buffer_5[27] = 8'h00;
+    buffer_5[28] = 8'h00;
+    buffer_5[29] = 8'h00;
+    buffer_5[30] = 8'h00;
+    buffer_5[31] = 8'h00;
+    buffer_5[32] = 8'h00;
+    buffer_5[33] = 8'h00;
+    buffer_5[34] = 8'h00;
+    buffer_5[35] = 8'h00;
+    buffer_5[36] = 8'h00;
+    buffer_5[37] = 8'h00;
+    buffer_5[38] = 8'h00;
+    buffer_5[39] = 8'h00;
+    buffer_5[40] = 8'h00;
+    buffer_5[41] = 8'h00;
+    buffer_5[42] = 8'h00;
+    buffer_5[43] = 8'h00;
+    buffer_5[44] = 8'h00;
+    buffer_5[45] = 8'h00;
+    buffer_5[46] = 8'h00;
+    buffer_5[47] = 8'h00;
+    buffer_5[48] = 8'h00;
+    buffer_5[49] = 8'h00;
+    buffer_5[50] = 8'h00;
+    buffer_5[51] = 8'h00;
+    buffer_5[52] = 8'h00;
+    buffer_5[53] = 8'h00;
+    buffer_5[54] = 8'h00;
+    buffer_5[55] = 8'h00;
+    buffer_5[56] = 8'h00;
+    buffer_5[57] = 8'h00;
+    buffer_5[58] = 8'h00;
+    buffer_5[59] = 8'h00;
+    buffer_5[60] = 8'h00;
+    buffer_5[61] = 8'h00;
+    buffer_5[62] = 8'h00;
+    buffer_5[63] = 8'h00;
+    buffer_5[64] = 8'h00;
+    buffer_5[65] = 8'h00;
+    buffer_5[66] = 8'h00;
+    buffer_5[67] = 8'h00;
+    buffer_5[68] = 8'h00;
+    buffer_5[69] = 8'h00;
+    buffer_5[70] = 8'h00;
+    buffer_5[71] = 8'h00;
+    buffer_5[72] = 8'h00;
+    buffer_5[73] = 8'h00;
+    buffer_5[74] = 8'h00;
+    buffer_5[75] = 8'h00;
+    buffer_5[76] = 8'h00;
+    buffer_5[77] = 8'h00;
+    buffer_5[78] = 8'h00;
+    buffer_5[79] = 8'h00;
+    buffer_5[80] = 8'h00;
+    buffer_5[81] = 8'h00;
+    buffer_5[82] = 8'h00;
+    buffer_5[83] = 8'h00;
+    buffer_5[84] = 8'h00;
+    buffer_5[85] = 8'h00;
+    buffer_5[86] = 8'h00;
+    buffer_5[87] = 8'h00;
+    buffer_5[88] = 8'h00;
+    buffer_5[89] = 8'h00;
+    buffer_5[90] = 8'h00;
+    buffer_5[91] = 8'h00;
+    buffer_5[92] = 8'h00;
+    buffer_5[93] = 8'h00;
+    buffer_5[94] = 8'h00;
+    buffer_5[95] = 8'h00;
+    buffer_5[96] = 8'h00;
+    buffer_5[97] = 8'h00;
+    buffer_5[98] = 8'h00;
+    buffer_5[99] = 8'h00;
+    buffer_5[100] = 8'h00;
+    buffer_5[101] = 8'h00;
+    buffer_5[102] = 8'h00;
+    buffer_5[103] = 8'h00;
+    buffer_5[104] = 8'h00;
+    buffer_5[105] = 8'h00;
+    buffer_5[106] = 8'h00;
+    buffer_5[107] = 8'h00;
+    buffer_5[108] = 8'h00;
+    buffer_5[109] = 8'h00;
+    buffer_5[110] = 8'h00;
+    buffer_5[111] = 8'h00;
+    buffer_5[112] = 8'h00;
+    buffer_5[113] = 8'h00;
+    buffer_5[114] = 8'h00;
+    buffer_5[115] = 8'h00;
+    buffer_5[116] = 8'h00;
+    buffer_5[117] = 8'h00;
+    buffer_5[118] = 8'h00;
+    buffer_5[119] = 8'h00;
+    buffer_5[120] = 8'h00;
+    buffer_5[121] = 8'h00;
+    buffer_5[122] = 8'h00;
+    buffer_5[123] = 8'h00;
+    buffer_5[124] = 8'h00;
+    buffer_5[125] = 8'h00;
+    buffer_5[126] = 8'h00;
+    buffer_5[127] = 8'h00;
+    buffer_5[128] = 8'h00;
+    buffer_5[129] = 8'h00;
+    buffer_5[130] = 8'h00;
+    buffer_5[131] = 8'h00;
+    buffer_5[132] = 8'h00;
+    buffer_5[133] = 8'h00;
+    buffer_5[134] = 8'h00;
+    buffer_5[135] = 8'h00;
+    buffer_5[136] = 8'h00;
+    buffer_5[137] = 8'h00;
+    buffer_5[138] = 8'h00;
+    buffer_5[139] = 8'h00;
+    buffer_5[140] = 8'h00;
+    buffer_5[141] = 8'h00;
+    buffer_5[142] = 8'h00;
+    buffer_5[143] = 8'h00;
+    buffer_5[144] = 8'h00;
+    buffer_5[145] = 8'h00;
+    buffer_5[146] = 8'h00;
+    buffer_5[147] = 8'h00;
+    buffer_5[148] = 8'h00;
+    buffer_5[149] = 8'h00;
+    buffer_5[150] = 8'h00;
+    buffer_5[151] = 8'h00;
+    buffer_5[152] = 8'h00;
+    buffer_5[153] = 8'h00;
+    buffer_5[154] = 8'h00;
+    buffer_5[155] = 8'h00;
+    buffer_5[156] = 8'h00;
+    buffer_5[157] = 8'h00;
+    buffer_5[158] = 8'h00;
+    buffer_5[159] = 8'h00;
+    buffer_5[160] = 8'h00;
+    buffer_5[161] = 8'h00;
+    buffer_5[162] = 8'h00;
+    buffer_5[163] = 8'h00;
+    buffer_5[164] = 8'h00;
+    buffer_5[165] = 8'h00;
+    buffer_5[166] = 8'h00;
+    buffer_5[167] = 8'h00;
+    buffer_5[168] = 8'h00;
+    buffer_5[169] = 8'h00;
+    buffer_5[170] = 8'h00;
+    buffer_5[171] = 8'h00;
+    buffer_5[172] = 8'h00;
+    buffer_5[173] = 8'h00;
+    buffer_5[174] = 8'h00;
+    buffer_5[175] = 8'h00;
+    buffer_5[176] = 8'h00;
+    buffer_5[177] = 8'h00;
+    buffer_5[178] = 8'h00;
+    buffer_5[179] = 8'h00;
+    buffer_5[180] = 8'h00;
+    buffer_5[181] = 8'h00;
+    buffer_5[182] = 8'h00;
+    buffer_5[183] = 8'h00;
+    buffer_5[184] = 8'h00;
+    buffer_5[185] = 8'h00;
+    buffer_5[186] = 8'h00;
+    buffer_5[187] = 8'h00;
+    buffer_5[188] = 8'h00;
+    buffer_5[189] = 8'h00;
+    buffer_5[190] = 8'h00;
+    buffer_5[191] = 8'h00;
+    buffer_5[192] = 8'h00;
+    buffer_5[193] = 8'h00;
+    buffer_5[194] = 8'h00;
+    buffer_5[195] = 8'h00;
+    buffer_5[196] = 8'h00;
+    buffer_5[197] = 8'h00;
+    buffer_5[198] = 8'h00;
+    buffer_5[199] = 8'h00;
+    buffer_5[200] = 8'h00;
+    buffer_5[201] = 8'h00;
+    buffer_5[202] = 8'h00;
+    buffer_5[203] = 8'h00;
+    buffer_5[204] = 8'h00;
+    buffer_5[205] = 8'h00;
+    buffer_5[206] = 8'h00;
+    buffer_5[207] = 8'h00;
+    buffer_5[208] = 8'h00;
+    buffer_5[209] = 8'h00;
+    buffer_5[210] = 8'h00;
+    buffer_5[211] = 8'h00;
+    buffer_5[212] = 8'h00;
+    buffer_5[213] = 8'h00;
+    buffer_5[214] = 8'h00;
+    buffer_5[215] = 8'h00;
+    buffer_5[216] = 8'h00;
+    buffer_5[217] = 8'h00;
+    buffer_5[218] = 8'h00;
+    buffer_5[219] = 8'h00;
+    buffer_5[220] = 8'h00;
+    buffer_5[221] = 8'h00;
+    buffer_5[222] = 8'h00;
+    buffer_5[223] = 8'h00;
+    buffer_5[224] = 8'h00;
+    buffer_5[225] = 8'h00;
+    buffer_5[226] = 8'h00;
+    buffer_5[227] = 8'h00;
+    buffer_5[228] = 8'h00;
+    buffer_5[229] = 8'h00;
+    buffer_5[230] = 8'h00;
+    buffer_5[231] = 8'h00;
+    buffer_5[232] = 8'h00;
+    buffer_5[233] = 8'h00;
+    buffer_5[234] = 8'h00;
+    buffer_5[235] = 8'h00;
+    buffer_5[236] = 8'h00;
+    buffer_5[237] = 8'h00;
+    buffer_5[238] = 8'h00;
+    buffer_5[239] = 8'h00;
+    buffer_5[240] = 8'h00;
+    buffer_5[241] = 8'h00;
+    buffer_5[242] = 8'h00;
+    buffer_5[243] = 8'h00;
+    buffer_5[244] = 8'h00;
+    buffer_5[245] = 8'h00;
+    buffer_5[246] = 8'h00;
+    buffer_5[247] = 8'h00;
+    buffer_5[248] = 8'h00;
+    buffer_5[249] = 8'h00;
+    buffer_5[250] = 8'h00;
+    buffer_5[251] = 8'h00;
+    buffer_5[252] = 8'h00;
+    buffer_5[253] = 8'h00;
+    buffer_5[254] = 8'h00;
+    buffer_5[255] = 8'h00;
+  end
+  always @(posedge clk) begin
+    if (x_take)
+      buffer_5[\$signature__addr ] <= x__payload[7:0];
+  end
+  reg [7:0] _5_;
+  always @(posedge clk) begin
+    if (ce) begin
+      _5_ <= buffer_5[{ block, w__payload[75:74] }];
+    end
+  end
+  assign \rd__data$110  = _5_;
+  reg [7:0] buffer_6 [255:0];
+  initial begin
+    buffer_6[0] = 8'h00;
+    buffer_6[1] = 8'h00;
+    buffer_6[2] = 8'h00;
+    buffer_6[3] = 8'h00;
+    buffer_6[4] = 8'h00;
+    buffer_6[5] = 8'h00;
+    buffer_6[6] = 8'h00;
+    buffer_6[7] = 8'h00;
+    buffer_6[8] = 8'h00;
+    buffer_6[9] = 8'h00;
+    buffer_6[10] = 8'h00;
+    buffer_6[11] = 8'h00;
+    buffer_6[12] = 8'h00;
+    buffer_6[13] = 8'h00;
+    buffer_6[14] = 8'h00;
+    buffer_6[15] = 8'h00;
+    buffer_6[16] = 8'h00;
+    buffer_6[17] = 8'h00;
+    buffer_6[18] = 8'h00;
+    buffer_6[19] = 8'h00;
+    buffer_6[20] = 8'h00;
+    buffer_6[21] = 8'h00;
+    buffer_6[22] = 8'h00;
+    buffer_6[23] = 8'h00;
+    buffer_6[24] = 8'h00;
+    buffer_6[25] = 8'h00;
+    buffer_6[26] = 8'h00;
+    buffer_6[27] = 8'h00;
+    buffer_6[28] = 8'h00;
+    buffer_6[29] = 8'h00;
+    buffer_6[30] = 8'h00;
+    buffer_6[31] = 8'h00;
+    buffer_6[32] = 8'h00;
+    buffer_6[33] = 8'h00;
+    buffer_6[34] = 8'h00;
+    buffer_6[35] = 8'h00;
+    buffer_6[36] = 8'h00;
+    buffer_6[37] = 8'h00;
+    buffer_6[38] = 8'h00;
+    buffer_6[39] = 8'h00;
+    buffer_6[40] = 8'h00;
+    buffer_6[41] = 8'h00;
+    buffer_6[42] = 8'h00;
+    buffer_6[43] = 8'h00;
+    buffer_6[44] = 8'h00;
+    buffer_6[45] = 8'h00;
+    buffer_6[46] = 8'h00;
+    buffer_6[47] = 8'h00;
+    buffer_6[48] = 8'h00;
+    buffer_6[49] = 8'h00;
+    buffer_6[50] = 8'h00;
+    buffer_6[51] = 8'h00;
+    buffer_6[52] = 8'h00;
+    buffer_6[53] = 8'h00;
+    buffer_6[54] = 8'h00;
+    buffer_6[55] = 8'h00;
+    buffer_6[56] = 8'h00;
+    buffer_6[57] = 8'h00;
+    buffer_6[58] = 8'h00;
+    buffer_6[59] = 8'h00;
+    buffer_6[60] = 8'h00;
+    buffer_6[61] = 8'h00;
+    buffer_6[62] = 8'h00;
+    buffer_6[63] = 8'h00;
+    buffer_6[64] = 8'h00;
+    buffer_6[65] = 8'h00;
+    buffer_6[66] = 8'h00;
+    buffer_6[67] = 8'h00;
+    buffer_6[68] = 8'h00;
+    buffer_6[69] = 8'h00;
+    buffer_6[70] = 8'h00;
+    buffer_6[71] = 8'h00;
+    buffer_6[72] = 8'h00;
+    buffer_6[73] = 8'h00;
+    buffer_6[74] = 8'h00;
+    buffer_6[75] = 8'h00;
+    buffer_6[76] = 8'h00;
+    buffer_6[77] = 8'h00;
+    buffer_6[78] = 8'h00;
+    buffer_6[79] = 8'h00;
+    buffer_6[80] = 8'h00;
+    buffer_6[81] = 8'h00;
+    buffer_6[82] = 8'h00;
+    buffer_6[83] = 8'h00;
+    buffer_6[84] = 8'h00;
+    buffer_6[85] = 8'h00;
+    buffer_6[86] = 8'h00;
+    buffer_6[87] = 8'h00;
+    buffer_6[88] = 8'h00;
+    buffer_6[89] = 8'h00;
+    buffer_6[90] = 8'h00;
+    buffer_6[91] = 8'h00;
+    buffer_6[92] = 8'h00;
+    buffer_6[93] = 8'h00;
+    buffer_6[94] = 8'h00;
+    buffer_6[95] = 8'h00;
+    buffer_6[96] = 8'h00;
+    buffer_6[97] = 8'h00;
+    buffer_6[98] = 8'h00;
+    buffer_6[99] = 8'h00;
+    buffer_6[100] = 8'h00;
+    buffer_6[101] = 8'h00;
+    buffer_6[102] = 8'h00;
+    buffer_6[103] = 8'h00;
+    buffer_6[104] = 8'h00;
+    buffer_6[105] = 8'h00;
+    buffer_6[106] = 8'h00;
+    buffer_6[107] = 8'h00;
+    buffer_6[108] = 8'h00;
+    buffer_6[109] = 8'h00;
+    buffer_6[110] = 8'h00;
+    buffer_6[111] = 8'h00;
+    buffer_6[112] = 8'h00;
+    buffer_6[113] = 8'h00;
+    buffer_6[114] = 8'h00;
+    buffer_6[115] = 8'h00;
+    buffer_6[116] = 8'h00;
+    buffer_6[117] = 8'h00;
+    buffer_6[118] = 8'h00;
+    buffer_6[119] = 8'h00;
+    buffer_6[120] = 8'h00;
+    buffer_6[121] = 8'h00;
+    buffer_6[122] = 8'h00;
+    buffer_6[123] = 8'h00;
+    buffer_6[124] = 8'h00;
+    buffer_6[125] = 8'h00;
+    buffer_6[126] = 8'h00;
+    buffer_6[127] = 8'h00;
+    buffer_6[128] = 8'h00;
+    buffer_6[129] = 8'h00;
+    buffer_6[130] = 8'h00;
+    buffer_6[131] = 8'h00;
+    buffer_6[132] = 8'h00;
+    buffer_6[133] = 8'h00;
+    buffer_6[134] = 8'h00;
+    buffer_6[135] = 8'h00;
+    buffer_6[136] = 8'h00;
+    buffer_6[137] = 8'h00;
+    buffer_6[138] = 8'h00;
+    buffer_6[139] = 8'h00;
+    buffer_6[140] = 8'h00;
+    buffer_6[141] = 8'h00;
+    buffer_6[142] = 8'h00;
+    buffer_6[143] = 8'h00;
+    buffer_6[144] = 8'h00;
+    buffer_6[145] = 8'h00;
+    buffer_6[146] = 8'h00;
+    buffer_6[147] = 8'h00;
+    buffer_6[148] = 8'h00;
+    buffer_6[149] = 8'h00;
+    buffer_6[150] = 8'h00;
+    buffer_6[151] = 8'h00;
+    buffer_6[152] = 8'h00;
+    buffer_6[153] = 8'h00;
+    buffer_6[154] = 8'h00;
+    buffer_6[155] = 8'h00;
+    buffer_6[156] = 8'h00;
+    buffer_6[157] = 8'h00;
+    buffer_6[158] = 8'h00;
+    buffer_6[159] = 8'h00;
+    buffer_6[160] = 8'h00;
+    buffer_6[161] = 8'h00;
+    buffer_6[162] = 8'h00;
+    buffer_6[163] = 8'h00;
+    buffer_6[164] = 8'h00;
+    buffer_6[165] = 8'h00;
+    buffer_6[166] = 8'h00;
+    buffer_6[167] = 8'h00;
+    buffer_6[168] = 8'h00;
+    buffer_6[169] = 8'h00;
+    buffer_6[170] = 8'h00;
+    buffer_6[171] = 8'h00;
+    buffer_6[172] = 8'h00;
+    buffer_6[173] = 8'h00;
+    buffer_6[174] = 8'h00;
+    buffer_6[175] = 8'h00;
+    buffer_6[176] = 8'h00;
+    buffer_6[177] = 8'h00;
+    buffer_6[178] = 8'h00;
+    buffer_6[179] = 8'h00;
+    buffer_6[180] = 8'h00;
+    buffer_6[181] = 8'h00;
+    buffer_6[182] = 8'h00;
+    buffer_6[183] = 8'h00;
+    buffer_6[184] = 8'h00;
+    buffer_6[185] = 8'h00;
+    buffer_6[186] = 8'h00;
+    buffer_6[187] = 8'h00;
+    buffer_6[188] = 8'h00;
+    buffer_6[189] = 8'h00;
+    buffer_6[190] = 8'h00;
+    buffer_6[191] = 8'h00;
+    buffer_6[192] = 8'h00;
+    buffer_6[193] = 8'h00;
+    buffer_6[194] = 8'h00;
+    buffer_6[195] = 8'h00;
+    buffer_6[196] = 8'h00;
+    buffer_6[197] = 8'h00;
+    buffer_6[198] = 8'h00;
+    buffer_6[199] = 8'h00;
+    buffer_6[200] = 8'h00;
+    buffer_6[201] = 8'h00;
+    buffer_6[202] = 8'h00;
+    buffer_6[203] = 8'h00;
+    buffer_6[204] = 8'h00;
+    buffer_6[205] = 8'h00;
+    buffer_6[206] = 8'h00;
+    buffer_6[207] = 8'h00;
+    buffer_6[208] = 8'h00;
+    buffer_6[209] = 8'h00;
+    buffer_6[210] = 8'h00;
+    buffer_6[211] = 8'h00;
+    buffer_6[212] = 8'h00;
+    buffer_6[213] = 8'h00;
+    buffer_6[214] = 8'h00;
+    buffer_6[215] = 8'h00;
+    buffer_6[216] = 8'h00;
+    buffer_6[217] = 8'h00;
+    buffer_6[218] = 8'h00;
+    buffer_6[219] = 8'h00;
+    buffer_6[220] = 8'h00;
+    buffer_6[221] = 8'h00;
+    buffer_6[222] = 8'h00;
+    buffer_6[223] = 8'h00;
+    buffer_6[224] = 8'h00;
+    buffer_6[225] = 8'h00;
+    buffer_6[226] = 8'h00;
+    buffer_6[227] = 8'h00;
+    buffer_6[228] = 8'h00;
+    buffer_6[229] = 8'h00;
+    buffer_6[230] = 8'h00;
+    buffer_6[231] = 8'h00;
+    buffer_6[232] = 8'h00;
+    buffer_6[233] = 8'h00;
+    buffer_6[234] = 8'h00;
+    buffer_6[235] = 8'h00;
+    buffer_6[236] = 8'h00;
+    buffer_6[237] = 8'h00;
+    buffer_6[238] = 8'h00;
+    buffer_6[239] = 8'h00;
+    buffer_6[240] = 8'h00;
+    buffer_6[241] = 8'h00;
+    buffer_6[242] = 8'h00;
+    buffer_6[243] = 8'h00;
+    buffer_6[244] = 8'h00;
+    buffer_6[245] = 8'h00;
+    buffer_6[246] = 8'h00;
+    buffer_6[247] = 8'h00;
+    buffer_6[248] = 8'h00;
+    buffer_6[249] = 8'h00;
+    buffer_6[250] = 8'h00;
+    buffer_6[251] = 8'h00;
+    buffer_6[252] = 8'h00;
+    buffer_6[253] = 8'h00;
+    buffer_6[254] = 8'h00;
+    buffer_6[255] = 8'h00;
+  end
+  always @(posedge clk) begin
+    if (x_take)
+      buffer_6[\$signature__addr ] <= x__payload[7:0];
+  end
+  reg [7:0] _6_;
+  always @(posedge clk) begin
+    if (ce) begin
+      _6_ <= buffer_6[{ block, w__payload[77:76] }];
+    end
+  end
+  assign \rd__data$112  = _6_;
+  reg [7:0] buffer_7 [255:0];
+  initial begin
+    buffer_7[0] = 8'h00;
+    buffer_7[1] = 8'h00;
+    buffer_7[2] = 8'h00;
+    buffer_7[3] = 8'h00;
+    buffer_7[4] = 8'h00;
+    buffer_7[5] = 8'h00;
+    buffer_7[6] = 8'h00;
+    buffer_7[7] = 8'h00;
+    buffer_7[8] = 8'h00;
+    buffer_7[9] = 8'h00;
+    buffer_7[10] = 8'h00;
+    buffer_7[11] = 8'h00;
+    buffer_7[12] = 8'h00;
+    buffer_7[13] = 8'h00;
+    buffer_7[14] = 8'h00;
+    buffer_7[15] = 8'h00;
+    buffer_7[16] = 8'h00;
+    buffer_7[17] = 8'h00;
+    buffer_7[18] = 8'h00;
+    buffer_7[19] = 8'h00;
+    buffer_7[20] = 8'h00;
+    buffer_7[21] = 8'h00;
+    buffer_7[22] = 8'h00;
+    buffer_7[23] = 8'h00;
+    buffer_7[24] = 8'h00;
+    buffer_7[25] = 8'h00;
+    buffer_7[26] = 8'h00;
+    buffer_7[27] = 8'h00;
+    buffer_7[28] = 8'h00;
+    buffer_7[29] = 8'h00;
+    buffer_7[30] = 8'h00;
+    buffer_7[31] = 8'h00;
+    buffer_7[32] = 8'h00;
+    buffer_7[33] = 8'h00;
+    buffer_7[34] = 8'h00;
+    buffer_7[35] = 8'h00;
+    buffer_7[36] = 8'h00;
+    buffer_7[37] = 8'h00;
+    buffer_7[38] = 8'h00;
+    buffer_7[39] = 8'h00;
+    buffer_7[40] = 8'h00;
+    buffer_7[41] = 8'h00;
+    buffer_7[42] = 8'h00;
+    buffer_7[43] = 8'h00;
+    buffer_7[44] = 8'h00;
+    buffer_7[45] = 8'h00;
+    buffer_7[46] = 8'h00;
+    buffer_7[47] = 8'h00;
+    buffer_7[48] = 8'h00;
+    buffer_7[49] = 8'h00;
+    buffer_7[50] = 8'h00;
+    buffer_7[51] = 8'h00;
+    buffer_7[52] = 8'h00;
+    buffer_7[53] = 8'h00;
+    buffer_7[54] = 8'h00;
+    buffer_7[55] = 8'h00;
+    buffer_7[56] = 8'h00;
+    buffer_7[57] = 8'h00;
+    buffer_7[58] = 8'h00;
+    buffer_7[59] = 8'h00;
+    buffer_7[60] = 8'h00;
+    buffer_7[61] = 8'h00;
+    buffer_7[62] = 8'h00;
+    buffer_7[63] = 8'h00;
+    buffer_7[64] = 8'h00;
+    buffer_7[65] = 8'h00;
+    buffer_7[66] = 8'h00;
+    buffer_7[67] = 8'h00;
+    buffer_7[68] = 8'h00;
+    buffer_7[69] = 8'h00;
+    buffer_7[70] = 8'h00;
+    buffer_7[71] = 8'h00;
+    buffer_7[72] = 8'h00;
+    buffer_7[73] = 8'h00;
+    buffer_7[74] = 8'h00;
+    buffer_7[75] = 8'h00;
+    buffer_7[76] = 8'h00;
+    buffer_7[77] = 8'h00;
+    buffer_7[78] = 8'h00;
+    buffer_7[79] = 8'h00;
+    buffer_7[80] = 8'h00;
+    buffer_7[81] = 8'h00;
+    buffer_7[82] = 8'h00;
+    buffer_7[83] = 8'h00;
+    buffer_7[84] = 8'h00;
+    buffer_7[85] = 8'h00;
+    buffer_7[86] = 8'h00;
+    buffer_7[87] = 8'h00;
+    buffer_7[88] = 8'h00;
+    buffer_7[89] = 8'h00;
+    buffer_7[90] = 8'h00;
+    buffer_7[91] = 8'h00;
+    buffer_7[92] = 8'h00;
+    buffer_7[93] = 8'h00;
+    buffer_7[94] = 8'h00;
+    buffer_7[95] = 8'h00;
+    buffer_7[96] = 8'h00;
+    buffer_7[97] = 8'h00;
+    buffer_7[98] = 8'h00;
+    buffer_7[99] = 8'h00;
+    buffer_7[100] = 8'h00;
+    buffer_7[101] = 8'h00;
+    buffer_7[102] = 8'h00;
+    buffer_7[103] = 8'h00;
+    buffer_7[104] = 8'h00;
+    buffer_7[105] = 8'h00;
+    buffer_7[106] = 8'h00;
+    buffer_7[107] = 8'h00;
+    buffer_7[108] = 8'h00;
+    buffer_7[109] = 8'h00;
+    buffer_7[110] = 8'h00;
+    buffer_7[111] = 8'h00;
+    buffer_7[112] = 8'h00;
+    buffer_7[113] = 8'h00;
+    buffer_7[114] = 8'h00;
+    buffer_7[115] = 8'h00;
+    buffer_7[116] = 8'h00;
+    buffer_7[117] = 8'h00;
+    buffer_7[118] = 8'h00;
+    buffer_7[119] = 8'h00;
+    buffer_7[120] = 8'h00;
+    buffer_7[121] = 8'h00;
+    buffer_7[122] = 8'h00;
+    buffer_7[123] = 8'h00;
+    buffer_7[124] = 8'h00;
+    buffer_7[125] = 8'h00;
+    buffer_7[126] = 8'h00;
+    buffer_7[127] = 8'h00;
+    buffer_7[128] = 8'h00;
+    buffer_7[129] = 8'h00;
+    buffer_7[130] = 8'h00;
+    buffer_7[131] = 8'h00;
+    buffer_7[132] = 8'h00;
+    buffer_7[133] = 8'h00;
+    buffer_7[134] = 8'h00;
+    buffer_7[135] = 8'h00;
+    buffer_7[136] = 8'h00;
+    buffer_7[137] = 8'h00;
+    buffer_7[138] = 8'h00;
+    buffer_7[139] = 8'h00;
+    buffer_7[140] = 8'h00;
+    buffer_7[141] = 8'h00;
+    buffer_7[142] = 8'h00;
+    buffer_7[143] = 8'h00;
+    buffer_7[144] = 8'h00;
+    buffer_7[145] = 8'h00;
+    buffer_7[146] = 8'h00;
+    buffer_7[147] = 8'h00;
+    buffer_7[148] = 8'h00;
+    buffer_7[149] = 8'h00;
+    buffer_7[150] = 8'h00;
+    buffer_7[151] = 8'h00;
+    buffer_7[152] = 8'h00;
+    buffer_7[153] = 8'h00;
+    buffer_7[154] = 8'h00;
+    buffer_7[155] = 8'h00;
+    buffer_7[156] = 8'h00;
+    buffer_7[157] = 8'h00;
+    buffer_7[158] = 8'h00;
+    buffer_7[159] = 8'h00;
+    buffer_7[160] = 8'h00;
+    buffer_7[161] = 8'h00;
+    buffer_7[162] = 8'h00;
+    buffer_7[163] = 8'h00;
+    buffer_7[164] = 8'h00;
+    buffer_7[165] = 8'h00;
+    buffer_7[166] = 8'h00;
+    buffer_7[167] = 8'h00;
+    buffer_7[168] = 8'h00;
+    buffer_7[169] = 8'h00;
+    buffer_7[170] = 8'h00;
+    buffer_7[171] = 8'h00;
+    buffer_7[172] = 8'h00;
+    buffer_7[173] = 8'h00;
+    buffer_7[174] = 8'h00;
+    buffer_7[175] = 8'h00;
+    buffer_7[176] = 8'h00;
+    buffer_7[177] = 8'h00;
+    buffer_7[178] = 8'h00;
+    buffer_7[179] = 8'h00;
+    buffer_7[180] = 8'h00;
+    buffer_7[181] = 8'h00;
+    buffer_7[182] = 8'h00;
+    buffer_7[183] = 8'h00;
+    buffer_7[184] = 8'h00;
+    buffer_7[185] = 8'h00;
+    buffer_7[186] = 8'h00;
+    buffer_7[187] = 8'h00;
+    buffer_7[188] = 8'h00;
+    buffer_7[189] = 8'h00;
+    buffer_7[190] = 8'h00;
+    buffer_7[191] = 8'h00;
+    buffer_7[192] = 8'h00;
+    buffer_7[193] = 8'h00;
+    buffer_7[194] = 8'h00;
+    buffer_7[195] = 8'h00;
+    buffer_7[196] = 8'h00;
+    buffer_7[197] = 8'h00;
+    buffer_7[198] = 8'h00;
+    buffer_7[199] = 8'h00;
+    buffer_7[200] = 8'h00;
+    buffer_7[201] = 8'h00;
+    buffer_7[202] = 8'h00;
+    buffer_7[203] = 8'h00;
+    buffer_7[204] = 8'h00;
+    buffer_7[205] = 8'h00;
+    buffer_7[206] = 8'h00;
+    buffer_7[207] = 8'h00;
+    buffer_7[208] = 8'h00;
+    buffer_7[209] = 8'h00;
+    buffer_7[210] = 8'h00;
+    buffer_7[211] = 8'h00;
+    buffer_7[212] = 8'h00;
+    buffer_7[213] = 8'h00;
+    buffer_7[214] = 8'h00;
+    buffer_7[215] = 8'h00;
+    buffer_7[216] = 8'h00;
+    buffer_7[217] = 8'h00;
+    buffer_7[218] = 8'h00;
+    buffer_7[219] = 8'h00;
+    buffer_7[220] = 8'h00;
+    buffer_7[221] = 8'h00;
+    buffer_7[222] = 8'h00;
+    buffer_7[223] = 8'h00;
+    buffer_7[224] = 8'h00;
+    buffer_7[225] = 8'h00;
+    buffer_7[226] = 8'h00;
+    buffer_7[227] = 8'h00;
+    buffer_7[228] = 8'h00;
+    buffer_7[229] = 8'h00;
+    buffer_7[230] = 8'h00;
+    buffer_7[231] = 8'h00;
+    buffer_7[232] = 8'h00;
+    buffer_7[233] = 8'h00;
+    buffer_7[234] = 8'h00;
+    buffer_7[235] = 8'h00;
+    buffer_7[236] = 8'h00;
+    buffer_7[237] = 8'h00;
+    buffer_7[238] = 8'h00;
+    buffer_7[239] = 8'h00;
+    buffer_7[240] = 8'h00;
+    buffer_7[241] = 8'h00;
+    buffer_7[242] = 8'h00;
+    buffer_7[243] = 8'h00;
+    buffer_7[244] = 8'h00;
+    buffer_7[245] = 8'h00;
+    buffer_7[246] = 8'h00;
+    buffer_7[247] = 8'h00;
+    buffer_7[248] = 8'h00;
+    buffer_7[249] = 8'h00;
+    buffer_7[250] = 8'h00;
+    buffer_7[251] = 8'h00;
+    buffer_7[252] = 8'h00;
+    buffer_7[253] = 8'h00;
+    buffer_7[254] = 8'h00;
+    buffer_7[255] = 8'h00;
+  end
+  always @(posedge clk) begin
+    if (x_take)
+      buffer_7[\$signature__addr ] <= x__payload[7:0];
+  end
+  reg [7:0] _7_;
+  always @(posedge clk) begin
+    if (ce) begin
+      _7_ <= buffer_7[{ block, w__payload[79:78] }];
+    end
+  end
+  assign \rd__data$114  = _7_;
   assign \$1  = ~ o__valid;
   assign ce = \$1  | o__ready;
   assign x_take = x__valid & x__ready;
@@ -701,930 +2787,335 @@ module \sparse_dsp_l8_m4.core (x__valid, w__valid, o__ready, rst, w__ready, x__p
   assign \$3  = slices - 1'h1;
   assign \$4  = block == \$3 ;
   assign \end  = \$4  | w__payload[82];
-  assign \$5  = wr__addr + 1'h1;
-  assign \$6  = wr__addr == 6'h3f;
-  assign \$7  = x__payload[32] | \$6 ;
-  assign \$8  = wr__addr + 1'h1;
-  assign \$9  = block + 1'h1;
-  assign \$10  = \end  ? 7'h00 : \$9 ;
-  assign \$11  = first ? w__payload[81:80] : tile_code;
-  assign \$20  = $signed(w_s2_0) * $signed(act_s2_0);
-  assign \$21  = $signed(w_s2_1) * $signed(act_s2_1);
-  assign \$22  = $signed(w_s2_2) * $signed(act_s2_2);
-  assign \$23  = $signed(w_s2_3) * $signed(act_s2_3);
-  assign \$24  = $signed(w_s2_4) * $signed(act_s2_4);
-  assign \$25  = $signed(w_s2_5) * $signed(act_s2_5);
-  assign \$26  = $signed(w_s2_6) * $signed(act_s2_6);
-  assign \$27  = $signed(w_s2_7) * $signed(act_s2_7);
-  assign \$28  = $signed(prod_0) + $signed(prod_1);
-  assign \$29  = $signed(prod_2) + $signed(prod_3);
-  assign \$30  = $signed(prod_4) + $signed(prod_5);
-  assign \$31  = $signed(prod_6) + $signed(prod_7);
-  assign \$32  = $signed(sum_l1_0) + $signed(sum_l1_1);
-  assign \$33  = $signed(sum_l1_2) + $signed(sum_l1_3);
-  assign \$34  = $signed(sum_l2_0) + $signed(sum_l2_1);
-  assign \$35  = valid_l3 & end_l3;
-  assign \$36  = ce & valid_l3;
-  assign \$37  = $signed(acc_0_0) + $signed(rn_in_0_0);
-  assign \$38  = first_l3 ? { rn_in_0_0[23], rn_in_0_0 } : \$37 ;
-  assign \$39  = ce & valid_l3;
-  assign \$40  = $signed(acc_1_0) + $signed(rn_in_1_0);
-  assign \$41  = first_l3 ? { rn_in_1_0[23], rn_in_1_0 } : \$40 ;
-  assign \$42  = ce & valid_l3;
-  assign \$43  = $signed(acc_2_0) + $signed(rn_in_2_0);
-  assign \$44  = first_l3 ? { rn_in_2_0[23], rn_in_2_0 } : \$43 ;
-  assign \$45  = ce & valid_l3;
-  assign \$46  = $signed(acc_3_0) + $signed(rn_in_3_0);
-  assign \$47  = first_l3 ? { rn_in_3_0[23], rn_in_3_0 } : \$46 ;
-  assign \$48  = ce & valid_l3;
-  assign \$49  = $signed(acc_4_0) + $signed(rn_in_4_0);
-  assign \$50  = first_l3 ? { rn_in_4_0[23], rn_in_4_0 } : \$49 ;
-  assign \$51  = ce & valid_l3;
-  assign \$52  = $signed(acc_5_0) + $signed(rn_in_5_0);
-  assign \$53  = first_l3 ? { rn_in_5_0[23], rn_in_5_0 } : \$52 ;
-  assign \$54  = ce & valid_l3;
-  assign \$55  = $signed(acc_6_0) + $signed(rn_in_6_0);
-  assign \$56  = first_l3 ? { rn_in_6_0[23], rn_in_6_0 } : \$55 ;
-  assign \$57  = ce & valid_l3;
-  assign \$58  = $signed(acc_7_0) + $signed(rn_in_7_0);
-  assign \$59  = first_l3 ? { rn_in_7_0[23], rn_in_7_0 } : \$58 ;
+  assign step = ce & valid_l3;
+  assign done = step & end_l3;
+  assign \$5  = code_l3 <= 1'h0;
+  assign \$6  = code_l3 <= 1'h1;
+  assign \$7  = code_l3 <= 1'h0;
+  assign \$8  = code_l3 <= 2'h2;
+  assign \$9  = code_l3 <= 1'h0;
+  assign \$10  = code_l3 <= 1'h1;
+  assign \$11  = code_l3 <= 1'h0;
+  assign \$12  = \$signature__addr  + 1'h1;
+  assign \$13  = \$signature__addr  == 8'hff;
+  assign \$14  = x__payload[8] | \$13 ;
+  assign \$15  = \$signature__addr  + 1'h1;
+  assign \$17  = block + 1'h1;
+  assign \$18  = \end  ? 7'h00 : \$17 ;
+  assign \$19  = first ? w__payload[81:80] : tile_code;
+  assign \$20  = $signed(w_s1b_0) * $signed(act_s1b_0);
+  assign \$21  = $signed(w_s1b_1) * $signed(act_s1b_1);
+  assign \$22  = $signed(w_s1b_2) * $signed(act_s1b_2);
+  assign \$23  = $signed(w_s1b_3) * $signed(act_s1b_3);
+  assign \$24  = $signed(w_s1b_4) * $signed(act_s1b_4);
+  assign \$25  = $signed(w_s1b_5) * $signed(act_s1b_5);
+  assign \$26  = $signed(w_s1b_6) * $signed(act_s1b_6);
+  assign \$27  = $signed(w_s1b_7) * $signed(act_s1b_7);
+  assign \$28  = code_s1b > 1'h0;
+  assign \$29  = ~ \$28 ;
+  assign \$30  = ce & \$29 ;
+  assign \$31  = $signed(w_s1b_1) * $signed(act_s1b_1);
+  assign \$32  = code_s1b > 1'h0;
+  assign \$33  = ~ \$32 ;
+  assign \$34  = ce & \$33 ;
+  assign \$35  = $signed(w_s1b_3) * $signed(act_s1b_3);
+  assign \$36  = code_s1b > 1'h0;
+  assign \$37  = ~ \$36 ;
+  assign \$38  = ce & \$37 ;
+  assign \$39  = $signed(w_s1b_5) * $signed(act_s1b_5);
+  assign \$40  = code_s1b > 1'h0;
+  assign \$41  = ~ \$40 ;
+  assign \$42  = ce & \$41 ;
+  assign \$43  = $signed(w_s1b_7) * $signed(act_s1b_7);
+  assign \$44  = $signed(prod_0) + $signed(prod_1_link);
+  assign \$45  = $signed(prod_2) + $signed(prod_3_link);
+  assign \$46  = $signed(prod_4) + $signed(prod_5_link);
+  assign \$47  = $signed(prod_6) + $signed(prod_7_link);
+  assign \$48  = code_s3 > 1'h1;
+  assign \$49  = ~ \$48 ;
+  assign \$50  = ce & \$49 ;
+  assign \$51  = $signed(prod_2) + $signed(prod_3_link);
+  assign \$52  = code_s3 > 1'h1;
+  assign \$53  = ~ \$52 ;
+  assign \$54  = ce & \$53 ;
+  assign \$55  = $signed(prod_6) + $signed(prod_7_link);
+  assign \$56  = $signed(sum_l1_0) + $signed(sum_l1_1_link);
+  assign \$57  = $signed(sum_l1_2) + $signed(sum_l1_3_link);
+  assign \$58  = code_l1 > 2'h2;
+  assign \$59  = ~ \$58 ;
+  assign \$60  = ce & \$59 ;
+  assign \$61  = $signed(sum_l1_2) + $signed(sum_l1_3_link);
+  assign \$62  = $signed(sum_l2_0) + $signed(sum_l2_1_link);
+  assign \$63  = $signed(acc_0_0) + $signed(sum_l3_0);
+  assign \$66  = $signed(acc_0_0) + $signed(sum_l3_0);
+  assign \$67  = $signed(acc_1_0) + $signed(tap_1_d2);
+  assign \$68  = ~ is_row[1];
+  assign \$69  = done & \$68 ;
+  assign \$70  = $signed(acc_1_0) + $signed(tap_1_d2);
+  assign \$71  = $signed(acc_2_0) + $signed(tap_2_d1);
+  assign \$72  = ~ is_row[2];
+  assign \$73  = done & \$72 ;
+  assign \$74  = $signed(acc_2_0) + $signed(tap_2_d1);
+  assign \$75  = $signed(acc_3_0) + $signed(tap_3_d2);
+  assign \$76  = ~ is_row[3];
+  assign \$77  = done & \$76 ;
+  assign \$78  = $signed(acc_3_0) + $signed(tap_3_d2);
+  assign \$79  = $signed(acc_4_0) + $signed(tap_4_d0);
+  assign \$80  = ~ is_row[4];
+  assign \$81  = done & \$80 ;
+  assign \$82  = $signed(acc_4_0) + $signed(tap_4_d0);
+  assign \$83  = $signed(acc_5_0) + $signed(tap_5_d2);
+  assign \$84  = ~ is_row[5];
+  assign \$85  = done & \$84 ;
+  assign \$86  = $signed(acc_5_0) + $signed(tap_5_d2);
+  assign \$87  = $signed(acc_6_0) + $signed(tap_6_d1);
+  assign \$88  = ~ is_row[6];
+  assign \$89  = done & \$88 ;
+  assign \$90  = $signed(acc_6_0) + $signed(tap_6_d1);
+  assign \$91  = $signed(acc_7_0) + $signed(tap_7_d2);
+  assign \$92  = ~ is_row[7];
+  assign \$93  = done & \$92 ;
+  assign \$94  = $signed(acc_7_0) + $signed(tap_7_d2);
+  assign \$95  = valid_l3 & end_l3;
   always @(posedge clk)
-    \$62  <= \$61 ;
+    \$98  <= \$97 ;
   always @(posedge clk)
-    wr__addr <= \$63 ;
+    \$signature__addr  <= \$99 ;
   always @(posedge clk)
-    x__ready <= \$64 ;
+    x__ready <= \$100 ;
   always @(posedge clk)
-    slices <= \$65 ;
+    slices <= \$101 ;
   always @(posedge clk)
-    block <= \$66 ;
+    block <= \$102 ;
   always @(posedge clk)
-    tile_code <= \$67 ;
+    tile_code <= \$103 ;
   always @(posedge clk)
-    valid_s1 <= \$68 ;
+    valid_s1 <= \$104 ;
   always @(posedge clk)
-    first_s1 <= \$69 ;
+    end_s1 <= \$105 ;
   always @(posedge clk)
-    end_s1 <= \$70 ;
+    last_s1 <= \$106 ;
   always @(posedge clk)
-    last_s1 <= \$71 ;
+    code_s1 <= \$107 ;
   always @(posedge clk)
-    code_s1 <= \$72 ;
+    w_s1_0 <= \$108 ;
   always @(posedge clk)
-    w_s1_0 <= \$73 ;
+    w_s1_1 <= \$109 ;
   always @(posedge clk)
-    w_s1_1 <= \$74 ;
+    w_s1_2 <= \$110 ;
   always @(posedge clk)
-    w_s1_2 <= \$75 ;
+    w_s1_3 <= \$111 ;
   always @(posedge clk)
-    w_s1_3 <= \$76 ;
+    w_s1_4 <= \$112 ;
   always @(posedge clk)
-    w_s1_4 <= \$77 ;
+    w_s1_5 <= \$113 ;
   always @(posedge clk)
-    w_s1_5 <= \$78 ;
+    w_s1_6 <= \$114 ;
   always @(posedge clk)
-    w_s1_6 <= \$79 ;
+    w_s1_7 <= \$115 ;
   always @(posedge clk)
-    w_s1_7 <= \$80 ;
+    valid_s1b <= \$116 ;
   always @(posedge clk)
-    idx_s1_0 <= \$81 ;
+    end_s1b <= \$117 ;
   always @(posedge clk)
-    idx_s1_1 <= \$82 ;
+    last_s1b <= \$118 ;
   always @(posedge clk)
-    idx_s1_2 <= \$83 ;
+    code_s1b <= \$119 ;
   always @(posedge clk)
-    idx_s1_3 <= \$84 ;
+    w_s1b_0 <= \$120 ;
   always @(posedge clk)
-    idx_s1_4 <= \$85 ;
+    w_s1b_1 <= \$121 ;
   always @(posedge clk)
-    idx_s1_5 <= \$86 ;
+    w_s1b_2 <= \$122 ;
   always @(posedge clk)
-    idx_s1_6 <= \$87 ;
+    w_s1b_3 <= \$123 ;
   always @(posedge clk)
-    idx_s1_7 <= \$88 ;
+    w_s1b_4 <= \$124 ;
   always @(posedge clk)
-    valid_s1b <= \$89 ;
+    w_s1b_5 <= \$125 ;
   always @(posedge clk)
-    first_s1b <= \$90 ;
+    w_s1b_6 <= \$126 ;
   always @(posedge clk)
-    end_s1b <= \$91 ;
+    w_s1b_7 <= \$127 ;
   always @(posedge clk)
-    last_s1b <= \$92 ;
+    act_s1b_0 <= \$128 ;
   always @(posedge clk)
-    code_s1b <= \$93 ;
+    act_s1b_1 <= \$129 ;
   always @(posedge clk)
-    block_acts <= \$94 ;
+    act_s1b_2 <= \$130 ;
   always @(posedge clk)
-    w_s1b_0 <= \$95 ;
+    act_s1b_3 <= \$131 ;
   always @(posedge clk)
-    w_s1b_1 <= \$96 ;
+    act_s1b_4 <= \$132 ;
   always @(posedge clk)
-    w_s1b_2 <= \$97 ;
+    act_s1b_5 <= \$133 ;
   always @(posedge clk)
-    w_s1b_3 <= \$98 ;
+    act_s1b_6 <= \$134 ;
   always @(posedge clk)
-    w_s1b_4 <= \$99 ;
+    act_s1b_7 <= \$135 ;
   always @(posedge clk)
-    w_s1b_5 <= \$100 ;
+    prod_0 <= \$136 ;
   always @(posedge clk)
-    w_s1b_6 <= \$101 ;
+    prod_1 <= \$137 ;
   always @(posedge clk)
-    w_s1b_7 <= \$102 ;
+    prod_2 <= \$138 ;
   always @(posedge clk)
-    idx_s1b_0 <= \$103 ;
+    prod_3 <= \$139 ;
   always @(posedge clk)
-    idx_s1b_1 <= \$104 ;
+    prod_4 <= \$140 ;
   always @(posedge clk)
-    idx_s1b_2 <= \$105 ;
+    prod_5 <= \$141 ;
   always @(posedge clk)
-    idx_s1b_3 <= \$106 ;
+    prod_6 <= \$142 ;
   always @(posedge clk)
-    idx_s1b_4 <= \$107 ;
+    prod_7 <= \$143 ;
   always @(posedge clk)
-    idx_s1b_5 <= \$108 ;
+    prod_1_link <= \$144 ;
   always @(posedge clk)
-    idx_s1b_6 <= \$109 ;
+    prod_3_link <= \$145 ;
   always @(posedge clk)
-    idx_s1b_7 <= \$110 ;
+    prod_5_link <= \$146 ;
   always @(posedge clk)
-    act_s2_0 <= \$111 ;
+    prod_7_link <= \$147 ;
   always @(posedge clk)
-    act_s2_1 <= \$112 ;
+    valid_s3 <= \$148 ;
   always @(posedge clk)
-    act_s2_2 <= \$113 ;
+    end_s3 <= \$149 ;
   always @(posedge clk)
-    act_s2_3 <= \$114 ;
+    last_s3 <= \$150 ;
   always @(posedge clk)
-    act_s2_4 <= \$115 ;
+    code_s3 <= \$151 ;
   always @(posedge clk)
-    act_s2_5 <= \$116 ;
+    tap_1_d0 <= \$152 ;
   always @(posedge clk)
-    act_s2_6 <= \$117 ;
+    tap_1_d1 <= \$153 ;
   always @(posedge clk)
-    act_s2_7 <= \$118 ;
+    tap_1_d2 <= \$154 ;
   always @(posedge clk)
-    w_s2_0 <= \$119 ;
+    tap_3_d0 <= \$155 ;
   always @(posedge clk)
-    w_s2_1 <= \$120 ;
+    tap_3_d1 <= \$156 ;
   always @(posedge clk)
-    w_s2_2 <= \$121 ;
+    tap_3_d2 <= \$157 ;
   always @(posedge clk)
-    w_s2_3 <= \$122 ;
+    tap_5_d0 <= \$158 ;
   always @(posedge clk)
-    w_s2_4 <= \$123 ;
+    tap_5_d1 <= \$159 ;
   always @(posedge clk)
-    w_s2_5 <= \$124 ;
+    tap_5_d2 <= \$160 ;
   always @(posedge clk)
-    w_s2_6 <= \$125 ;
+    tap_7_d0 <= \$161 ;
   always @(posedge clk)
-    w_s2_7 <= \$126 ;
+    tap_7_d1 <= \$162 ;
   always @(posedge clk)
-    valid_s2 <= \$127 ;
+    tap_7_d2 <= \$163 ;
   always @(posedge clk)
-    first_s2 <= \$128 ;
+    sum_l1_0 <= \$164 ;
   always @(posedge clk)
-    end_s2 <= \$129 ;
+    sum_l1_1 <= \$165 ;
   always @(posedge clk)
-    last_s2 <= \$130 ;
+    sum_l1_2 <= \$166 ;
   always @(posedge clk)
-    code_s2 <= \$131 ;
+    sum_l1_3 <= \$167 ;
   always @(posedge clk)
-    prod_0 <= \$132 ;
+    sum_l1_1_link <= \$168 ;
   always @(posedge clk)
-    prod_1 <= \$133 ;
+    sum_l1_3_link <= \$169 ;
   always @(posedge clk)
-    prod_2 <= \$134 ;
+    valid_l1 <= \$170 ;
   always @(posedge clk)
-    prod_3 <= \$135 ;
+    end_l1 <= \$171 ;
   always @(posedge clk)
-    prod_4 <= \$136 ;
+    last_l1 <= \$172 ;
   always @(posedge clk)
-    prod_5 <= \$137 ;
+    code_l1 <= \$173 ;
   always @(posedge clk)
-    prod_6 <= \$138 ;
+    tap_2_d0 <= \$174 ;
   always @(posedge clk)
-    prod_7 <= \$139 ;
+    tap_2_d1 <= \$175 ;
   always @(posedge clk)
-    valid_s3 <= \$140 ;
+    tap_6_d0 <= \$176 ;
   always @(posedge clk)
-    first_s3 <= \$141 ;
+    tap_6_d1 <= \$177 ;
   always @(posedge clk)
-    end_s3 <= \$142 ;
+    sum_l2_0 <= \$178 ;
   always @(posedge clk)
-    last_s3 <= \$143 ;
+    sum_l2_1 <= \$179 ;
   always @(posedge clk)
-    code_s3 <= \$144 ;
+    sum_l2_1_link <= \$180 ;
   always @(posedge clk)
-    tap_l0_d0_0 <= \$145 ;
+    valid_l2 <= \$181 ;
   always @(posedge clk)
-    tap_l0_d0_1 <= \$146 ;
+    end_l2 <= \$182 ;
   always @(posedge clk)
-    tap_l0_d0_2 <= \$147 ;
+    last_l2 <= \$183 ;
   always @(posedge clk)
-    tap_l0_d0_3 <= \$148 ;
+    code_l2 <= \$184 ;
   always @(posedge clk)
-    tap_l0_d0_4 <= \$149 ;
+    tap_4_d0 <= \$185 ;
   always @(posedge clk)
-    tap_l0_d0_5 <= \$150 ;
+    sum_l3_0 <= \$186 ;
   always @(posedge clk)
-    tap_l0_d0_6 <= \$151 ;
+    valid_l3 <= \$187 ;
   always @(posedge clk)
-    tap_l0_d0_7 <= \$152 ;
+    end_l3 <= \$188 ;
   always @(posedge clk)
-    tap_l0_d1_0 <= \$153 ;
+    last_l3 <= \$189 ;
   always @(posedge clk)
-    tap_l0_d1_1 <= \$154 ;
+    code_l3 <= \$190 ;
   always @(posedge clk)
-    tap_l0_d1_2 <= \$155 ;
+    acc_0_0 <= \$191 ;
   always @(posedge clk)
-    tap_l0_d1_3 <= \$156 ;
+    out_0_0 <= \$192 ;
   always @(posedge clk)
-    tap_l0_d1_4 <= \$157 ;
+    acc_1_0 <= \$193 ;
   always @(posedge clk)
-    tap_l0_d1_5 <= \$158 ;
+    out_1_0 <= \$194 ;
   always @(posedge clk)
-    tap_l0_d1_6 <= \$159 ;
+    acc_2_0 <= \$195 ;
   always @(posedge clk)
-    tap_l0_d1_7 <= \$160 ;
+    out_2_0 <= \$196 ;
   always @(posedge clk)
-    tap_l0_d2_0 <= \$161 ;
+    acc_3_0 <= \$197 ;
   always @(posedge clk)
-    tap_l0_d2_1 <= \$162 ;
+    out_3_0 <= \$198 ;
   always @(posedge clk)
-    tap_l0_d2_2 <= \$163 ;
+    acc_4_0 <= \$199 ;
   always @(posedge clk)
-    tap_l0_d2_3 <= \$164 ;
+    out_4_0 <= \$200 ;
   always @(posedge clk)
-    tap_l0_d2_4 <= \$165 ;
+    acc_5_0 <= \$201 ;
   always @(posedge clk)
-    tap_l0_d2_5 <= \$166 ;
+    out_5_0 <= \$202 ;
   always @(posedge clk)
-    tap_l0_d2_6 <= \$167 ;
+    acc_6_0 <= \$203 ;
   always @(posedge clk)
-    tap_l0_d2_7 <= \$168 ;
+    out_6_0 <= \$204 ;
   always @(posedge clk)
-    sum_l1_0 <= \$169 ;
+    acc_7_0 <= \$205 ;
   always @(posedge clk)
-    sum_l1_1 <= \$170 ;
+    out_7_0 <= \$206 ;
   always @(posedge clk)
-    sum_l1_2 <= \$171 ;
-  always @(posedge clk)
-    sum_l1_3 <= \$172 ;
-  always @(posedge clk)
-    valid_l1 <= \$173 ;
-  always @(posedge clk)
-    first_l1 <= \$174 ;
-  always @(posedge clk)
-    end_l1 <= \$175 ;
-  always @(posedge clk)
-    last_l1 <= \$176 ;
-  always @(posedge clk)
-    code_l1 <= \$177 ;
-  always @(posedge clk)
-    tap_l1_d0_0 <= \$178 ;
-  always @(posedge clk)
-    tap_l1_d0_1 <= \$179 ;
-  always @(posedge clk)
-    tap_l1_d0_2 <= \$180 ;
-  always @(posedge clk)
-    tap_l1_d0_3 <= \$181 ;
-  always @(posedge clk)
-    tap_l1_d1_0 <= \$182 ;
-  always @(posedge clk)
-    tap_l1_d1_1 <= \$183 ;
-  always @(posedge clk)
-    tap_l1_d1_2 <= \$184 ;
-  always @(posedge clk)
-    tap_l1_d1_3 <= \$185 ;
-  always @(posedge clk)
-    sum_l2_0 <= \$186 ;
-  always @(posedge clk)
-    sum_l2_1 <= \$187 ;
-  always @(posedge clk)
-    valid_l2 <= \$188 ;
-  always @(posedge clk)
-    first_l2 <= \$189 ;
-  always @(posedge clk)
-    end_l2 <= \$190 ;
-  always @(posedge clk)
-    last_l2 <= \$191 ;
-  always @(posedge clk)
-    code_l2 <= \$192 ;
-  always @(posedge clk)
-    tap_l2_d0_0 <= \$193 ;
-  always @(posedge clk)
-    tap_l2_d0_1 <= \$194 ;
-  always @(posedge clk)
-    sum_l3_0 <= \$195 ;
-  always @(posedge clk)
-    valid_l3 <= \$196 ;
-  always @(posedge clk)
-    first_l3 <= \$197 ;
-  always @(posedge clk)
-    end_l3 <= \$198 ;
-  always @(posedge clk)
-    last_l3 <= \$199 ;
-  always @(posedge clk)
-    code_l3 <= \$200 ;
-  always @(posedge clk)
-    o__valid <= \$201 ;
-  always @(posedge clk)
-    valid_mask <= \$202 ;
-  always @(posedge clk)
-    acc_0_0 <= \$203 ;
-  always @(posedge clk)
-    acc_1_0 <= \$204 ;
-  always @(posedge clk)
-    acc_2_0 <= \$205 ;
-  always @(posedge clk)
-    acc_3_0 <= \$206 ;
-  always @(posedge clk)
-    acc_4_0 <= \$207 ;
-  always @(posedge clk)
-    acc_5_0 <= \$208 ;
-  always @(posedge clk)
-    acc_6_0 <= \$209 ;
-  always @(posedge clk)
-    acc_7_0 <= \$210 ;
+    o__valid <= \$207 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (idx_s1b_0)
-      2'h0:
-          \$12  = block_acts[7:0];
-      2'h1:
-          \$12  = block_acts[15:8];
-      2'h2:
-          \$12  = block_acts[23:16];
-      2'h3:
-          \$12  = block_acts[31:24];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (idx_s1b_1)
-      2'h0:
-          \$13  = block_acts[7:0];
-      2'h1:
-          \$13  = block_acts[15:8];
-      2'h2:
-          \$13  = block_acts[23:16];
-      2'h3:
-          \$13  = block_acts[31:24];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (idx_s1b_2)
-      2'h0:
-          \$14  = block_acts[7:0];
-      2'h1:
-          \$14  = block_acts[15:8];
-      2'h2:
-          \$14  = block_acts[23:16];
-      2'h3:
-          \$14  = block_acts[31:24];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (idx_s1b_3)
-      2'h0:
-          \$15  = block_acts[7:0];
-      2'h1:
-          \$15  = block_acts[15:8];
-      2'h2:
-          \$15  = block_acts[23:16];
-      2'h3:
-          \$15  = block_acts[31:24];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (idx_s1b_4)
-      2'h0:
-          \$16  = block_acts[7:0];
-      2'h1:
-          \$16  = block_acts[15:8];
-      2'h2:
-          \$16  = block_acts[23:16];
-      2'h3:
-          \$16  = block_acts[31:24];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (idx_s1b_5)
-      2'h0:
-          \$17  = block_acts[7:0];
-      2'h1:
-          \$17  = block_acts[15:8];
-      2'h2:
-          \$17  = block_acts[23:16];
-      2'h3:
-          \$17  = block_acts[31:24];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (idx_s1b_6)
-      2'h0:
-          \$18  = block_acts[7:0];
-      2'h1:
-          \$18  = block_acts[15:8];
-      2'h2:
-          \$18  = block_acts[23:16];
-      2'h3:
-          \$18  = block_acts[31:24];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (idx_s1b_7)
-      2'h0:
-          \$19  = block_acts[7:0];
-      2'h1:
-          \$19  = block_acts[15:8];
-      2'h2:
-          \$19  = block_acts[23:16];
-      2'h3:
-          \$19  = block_acts[31:24];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    rn_in_0_0 = 24'h000000;
-    casez (code_l3)
-      2'h0:
-          rn_in_0_0 = { tap_l0_d2_0[15], tap_l0_d2_0[15], tap_l0_d2_0[15], tap_l0_d2_0[15], tap_l0_d2_0[15], tap_l0_d2_0[15], tap_l0_d2_0[15], tap_l0_d2_0[15], tap_l0_d2_0 };
-      2'h1:
-          rn_in_0_0 = { tap_l1_d1_0[16], tap_l1_d1_0[16], tap_l1_d1_0[16], tap_l1_d1_0[16], tap_l1_d1_0[16], tap_l1_d1_0[16], tap_l1_d1_0[16], tap_l1_d1_0 };
-      2'h2:
-          rn_in_0_0 = { tap_l2_d0_0[17], tap_l2_d0_0[17], tap_l2_d0_0[17], tap_l2_d0_0[17], tap_l2_d0_0[17], tap_l2_d0_0[17], tap_l2_d0_0 };
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    rn_in_1_0 = 24'h000000;
-    casez (code_l3)
-      2'h0:
-          rn_in_1_0 = { tap_l0_d2_1[15], tap_l0_d2_1[15], tap_l0_d2_1[15], tap_l0_d2_1[15], tap_l0_d2_1[15], tap_l0_d2_1[15], tap_l0_d2_1[15], tap_l0_d2_1[15], tap_l0_d2_1 };
-      2'h1:
-          rn_in_1_0 = { tap_l1_d1_1[16], tap_l1_d1_1[16], tap_l1_d1_1[16], tap_l1_d1_1[16], tap_l1_d1_1[16], tap_l1_d1_1[16], tap_l1_d1_1[16], tap_l1_d1_1 };
-      2'h2:
-          rn_in_1_0 = { tap_l2_d0_1[17], tap_l2_d0_1[17], tap_l2_d0_1[17], tap_l2_d0_1[17], tap_l2_d0_1[17], tap_l2_d0_1[17], tap_l2_d0_1 };
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    rn_in_2_0 = 24'h000000;
-    casez (code_l3)
-      2'h0:
-          rn_in_2_0 = { tap_l0_d2_2[15], tap_l0_d2_2[15], tap_l0_d2_2[15], tap_l0_d2_2[15], tap_l0_d2_2[15], tap_l0_d2_2[15], tap_l0_d2_2[15], tap_l0_d2_2[15], tap_l0_d2_2 };
-      2'h1:
-          rn_in_2_0 = { tap_l1_d1_2[16], tap_l1_d1_2[16], tap_l1_d1_2[16], tap_l1_d1_2[16], tap_l1_d1_2[16], tap_l1_d1_2[16], tap_l1_d1_2[16], tap_l1_d1_2 };
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    rn_in_3_0 = 24'h000000;
-    casez (code_l3)
-      2'h0:
-          rn_in_3_0 = { tap_l0_d2_3[15], tap_l0_d2_3[15], tap_l0_d2_3[15], tap_l0_d2_3[15], tap_l0_d2_3[15], tap_l0_d2_3[15], tap_l0_d2_3[15], tap_l0_d2_3[15], tap_l0_d2_3 };
-      2'h1:
-          rn_in_3_0 = { tap_l1_d1_3[16], tap_l1_d1_3[16], tap_l1_d1_3[16], tap_l1_d1_3[16], tap_l1_d1_3[16], tap_l1_d1_3[16], tap_l1_d1_3[16], tap_l1_d1_3 };
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    rn_in_4_0 = 24'h000000;
-    casez (code_l3)
-      2'h0:
-          rn_in_4_0 = { tap_l0_d2_4[15], tap_l0_d2_4[15], tap_l0_d2_4[15], tap_l0_d2_4[15], tap_l0_d2_4[15], tap_l0_d2_4[15], tap_l0_d2_4[15], tap_l0_d2_4[15], tap_l0_d2_4 };
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    rn_in_5_0 = 24'h000000;
-    casez (code_l3)
-      2'h0:
-          rn_in_5_0 = { tap_l0_d2_5[15], tap_l0_d2_5[15], tap_l0_d2_5[15], tap_l0_d2_5[15], tap_l0_d2_5[15], tap_l0_d2_5[15], tap_l0_d2_5[15], tap_l0_d2_5[15], tap_l0_d2_5 };
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    rn_in_6_0 = 24'h000000;
-    casez (code_l3)
-      2'h0:
-          rn_in_6_0 = { tap_l0_d2_6[15], tap_l0_d2_6[15], tap_l0_d2_6[15], tap_l0_d2_6[15], tap_l0_d2_6[15], tap_l0_d2_6[15], tap_l0_d2_6[15], tap_l0_d2_6[15], tap_l0_d2_6 };
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    rn_in_7_0 = 24'h000000;
-    casez (code_l3)
-      2'h0:
-          rn_in_7_0 = { tap_l0_d2_7[15], tap_l0_d2_7[15], tap_l0_d2_7[15], tap_l0_d2_7[15], tap_l0_d2_7[15], tap_l0_d2_7[15], tap_l0_d2_7[15], tap_l0_d2_7[15], tap_l0_d2_7 };
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$61  = \$62 ;
-    if (ce) begin
-      if (valid_l3) begin
-        \$61  = last_l3;
-      end
+    \$97  = \$98 ;
+    if (done) begin
+      \$97 [8] = last_l3;
+      \$97 [7:0] = is_row;
     end
     if (rst) begin
-      \$61  = 1'h0;
+      \$97  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$63  = wr__addr;
+    \$99  = \$signature__addr ;
     if (x_take) begin
-      \$63  = \$5 [5:0];
-      if (\$7 ) begin
-        \$63  = 6'h00;
+      \$99  = \$12 [7:0];
+      if (\$14 ) begin
+        \$99  = 8'h00;
       end
-    end
-    if (rst) begin
-      \$63  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$64  = x__ready;
-    if (x_take) begin
-      if (\$7 ) begin
-        \$64  = 1'h0;
-      end
-    end
-    if (w_take) begin
-      if (w__payload[82]) begin
-        \$64  = 1'h1;
-      end
-    end
-    if (rst) begin
-      \$64  = 1'h1;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$65  = slices;
-    if (x_take) begin
-      if (\$7 ) begin
-        \$65  = \$8 ;
-      end
-    end
-    if (rst) begin
-      \$65  = 7'h01;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$66  = block;
-    if (w_take) begin
-      \$66  = \$10 [5:0];
-    end
-    if (rst) begin
-      \$66  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$67  = tile_code;
-    if (w_take) begin
-      if (first) begin
-        \$67  = w__payload[81:80];
-      end
-    end
-    if (rst) begin
-      \$67  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$68  = valid_s1;
-    if (ce) begin
-      \$68  = w_take;
-    end
-    if (rst) begin
-      \$68  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$69  = first_s1;
-    if (ce) begin
-      \$69  = first;
-    end
-    if (rst) begin
-      \$69  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$70  = end_s1;
-    if (ce) begin
-      \$70  = \end ;
-    end
-    if (rst) begin
-      \$70  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$71  = last_s1;
-    if (ce) begin
-      \$71  = w__payload[82];
-    end
-    if (rst) begin
-      \$71  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$72  = code_s1;
-    if (ce) begin
-      \$72  = \$11 ;
-    end
-    if (rst) begin
-      \$72  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$73  = w_s1_0;
-    if (ce) begin
-      \$73  = w__payload[7:0];
-    end
-    if (rst) begin
-      \$73  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$74  = w_s1_1;
-    if (ce) begin
-      \$74  = w__payload[15:8];
-    end
-    if (rst) begin
-      \$74  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$75  = w_s1_2;
-    if (ce) begin
-      \$75  = w__payload[23:16];
-    end
-    if (rst) begin
-      \$75  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$76  = w_s1_3;
-    if (ce) begin
-      \$76  = w__payload[31:24];
-    end
-    if (rst) begin
-      \$76  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$77  = w_s1_4;
-    if (ce) begin
-      \$77  = w__payload[39:32];
-    end
-    if (rst) begin
-      \$77  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$78  = w_s1_5;
-    if (ce) begin
-      \$78  = w__payload[47:40];
-    end
-    if (rst) begin
-      \$78  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$79  = w_s1_6;
-    if (ce) begin
-      \$79  = w__payload[55:48];
-    end
-    if (rst) begin
-      \$79  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$80  = w_s1_7;
-    if (ce) begin
-      \$80  = w__payload[63:56];
-    end
-    if (rst) begin
-      \$80  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$81  = idx_s1_0;
-    if (ce) begin
-      \$81  = w__payload[65:64];
-    end
-    if (rst) begin
-      \$81  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$82  = idx_s1_1;
-    if (ce) begin
-      \$82  = w__payload[67:66];
-    end
-    if (rst) begin
-      \$82  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$83  = idx_s1_2;
-    if (ce) begin
-      \$83  = w__payload[69:68];
-    end
-    if (rst) begin
-      \$83  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$84  = idx_s1_3;
-    if (ce) begin
-      \$84  = w__payload[71:70];
-    end
-    if (rst) begin
-      \$84  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$85  = idx_s1_4;
-    if (ce) begin
-      \$85  = w__payload[73:72];
-    end
-    if (rst) begin
-      \$85  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$86  = idx_s1_5;
-    if (ce) begin
-      \$86  = w__payload[75:74];
-    end
-    if (rst) begin
-      \$86  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$87  = idx_s1_6;
-    if (ce) begin
-      \$87  = w__payload[77:76];
-    end
-    if (rst) begin
-      \$87  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$88  = idx_s1_7;
-    if (ce) begin
-      \$88  = w__payload[79:78];
-    end
-    if (rst) begin
-      \$88  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$89  = valid_s1b;
-    if (ce) begin
-      \$89  = valid_s1;
-    end
-    if (rst) begin
-      \$89  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$90  = first_s1b;
-    if (ce) begin
-      \$90  = first_s1;
-    end
-    if (rst) begin
-      \$90  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$91  = end_s1b;
-    if (ce) begin
-      \$91  = end_s1;
-    end
-    if (rst) begin
-      \$91  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$92  = last_s1b;
-    if (ce) begin
-      \$92  = last_s1;
-    end
-    if (rst) begin
-      \$92  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$93  = code_s1b;
-    if (ce) begin
-      \$93  = code_s1;
-    end
-    if (rst) begin
-      \$93  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$94  = block_acts;
-    if (ce) begin
-      \$94  = rd__data;
-    end
-    if (rst) begin
-      \$94  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$95  = w_s1b_0;
-    if (ce) begin
-      \$95  = w_s1_0;
-    end
-    if (rst) begin
-      \$95  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$96  = w_s1b_1;
-    if (ce) begin
-      \$96  = w_s1_1;
-    end
-    if (rst) begin
-      \$96  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$97  = w_s1b_2;
-    if (ce) begin
-      \$97  = w_s1_2;
-    end
-    if (rst) begin
-      \$97  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$98  = w_s1b_3;
-    if (ce) begin
-      \$98  = w_s1_3;
-    end
-    if (rst) begin
-      \$98  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$99  = w_s1b_4;
-    if (ce) begin
-      \$99  = w_s1_4;
     end
     if (rst) begin
       \$99  = 8'h00;
@@ -1632,39 +3123,50 @@ module \sparse_dsp_l8_m4.core (x__valid, w__valid, o__ready, rst, w__ready, x__p
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$100  = w_s1b_5;
-    if (ce) begin
-      \$100  = w_s1_5;
+    \$100  = x__ready;
+    if (x_take) begin
+      if (\$14 ) begin
+        \$100  = 1'h0;
+      end
+    end
+    if (w_take) begin
+      if (w__payload[82]) begin
+        \$100  = 1'h1;
+      end
     end
     if (rst) begin
-      \$100  = 8'h00;
+      \$100  = 1'h1;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$101  = w_s1b_6;
-    if (ce) begin
-      \$101  = w_s1_6;
+    \$101  = slices;
+    if (x_take) begin
+      if (\$14 ) begin
+        \$101  = \$16 [6:0];
+      end
     end
     if (rst) begin
-      \$101  = 8'h00;
+      \$101  = 7'h01;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$102  = w_s1b_7;
-    if (ce) begin
-      \$102  = w_s1_7;
+    \$102  = block;
+    if (w_take) begin
+      \$102  = \$18 [5:0];
     end
     if (rst) begin
-      \$102  = 8'h00;
+      \$102  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$103  = idx_s1b_0;
-    if (ce) begin
-      \$103  = idx_s1_0;
+    \$103  = tile_code;
+    if (w_take) begin
+      if (first) begin
+        \$103  = w__payload[81:80];
+      end
     end
     if (rst) begin
       \$103  = 2'h0;
@@ -1672,39 +3174,39 @@ module \sparse_dsp_l8_m4.core (x__valid, w__valid, o__ready, rst, w__ready, x__p
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$104  = idx_s1b_1;
+    \$104  = valid_s1;
     if (ce) begin
-      \$104  = idx_s1_1;
+      \$104  = w_take;
     end
     if (rst) begin
-      \$104  = 2'h0;
+      \$104  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$105  = idx_s1b_2;
+    \$105  = end_s1;
     if (ce) begin
-      \$105  = idx_s1_2;
+      \$105  = \end ;
     end
     if (rst) begin
-      \$105  = 2'h0;
+      \$105  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$106  = idx_s1b_3;
+    \$106  = last_s1;
     if (ce) begin
-      \$106  = idx_s1_3;
+      \$106  = w__payload[82];
     end
     if (rst) begin
-      \$106  = 2'h0;
+      \$106  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$107  = idx_s1b_4;
+    \$107  = code_s1;
     if (ce) begin
-      \$107  = idx_s1_4;
+      \$107  = \$19 ;
     end
     if (rst) begin
       \$107  = 2'h0;
@@ -1712,39 +3214,39 @@ module \sparse_dsp_l8_m4.core (x__valid, w__valid, o__ready, rst, w__ready, x__p
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$108  = idx_s1b_5;
+    \$108  = w_s1_0;
     if (ce) begin
-      \$108  = idx_s1_5;
+      \$108  = w__payload[7:0];
     end
     if (rst) begin
-      \$108  = 2'h0;
+      \$108  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$109  = idx_s1b_6;
+    \$109  = w_s1_1;
     if (ce) begin
-      \$109  = idx_s1_6;
+      \$109  = w__payload[15:8];
     end
     if (rst) begin
-      \$109  = 2'h0;
+      \$109  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$110  = idx_s1b_7;
+    \$110  = w_s1_2;
     if (ce) begin
-      \$110  = idx_s1_7;
+      \$110  = w__payload[23:16];
     end
     if (rst) begin
-      \$110  = 2'h0;
+      \$110  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$111  = act_s2_0;
+    \$111  = w_s1_3;
     if (ce) begin
-      \$111  = \$12 ;
+      \$111  = w__payload[31:24];
     end
     if (rst) begin
       \$111  = 8'h00;
@@ -1752,9 +3254,9 @@ module \sparse_dsp_l8_m4.core (x__valid, w__valid, o__ready, rst, w__ready, x__p
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$112  = act_s2_1;
+    \$112  = w_s1_4;
     if (ce) begin
-      \$112  = \$13 ;
+      \$112  = w__payload[39:32];
     end
     if (rst) begin
       \$112  = 8'h00;
@@ -1762,9 +3264,9 @@ module \sparse_dsp_l8_m4.core (x__valid, w__valid, o__ready, rst, w__ready, x__p
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$113  = act_s2_2;
+    \$113  = w_s1_5;
     if (ce) begin
-      \$113  = \$14 ;
+      \$113  = w__payload[47:40];
     end
     if (rst) begin
       \$113  = 8'h00;
@@ -1772,9 +3274,9 @@ module \sparse_dsp_l8_m4.core (x__valid, w__valid, o__ready, rst, w__ready, x__p
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$114  = act_s2_3;
+    \$114  = w_s1_6;
     if (ce) begin
-      \$114  = \$15 ;
+      \$114  = w__payload[55:48];
     end
     if (rst) begin
       \$114  = 8'h00;
@@ -1782,9 +3284,9 @@ module \sparse_dsp_l8_m4.core (x__valid, w__valid, o__ready, rst, w__ready, x__p
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$115  = act_s2_4;
+    \$115  = w_s1_7;
     if (ce) begin
-      \$115  = \$16 ;
+      \$115  = w__payload[63:56];
     end
     if (rst) begin
       \$115  = 8'h00;
@@ -1792,49 +3294,49 @@ module \sparse_dsp_l8_m4.core (x__valid, w__valid, o__ready, rst, w__ready, x__p
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$116  = act_s2_5;
+    \$116  = valid_s1b;
     if (ce) begin
-      \$116  = \$17 ;
+      \$116  = valid_s1;
     end
     if (rst) begin
-      \$116  = 8'h00;
+      \$116  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$117  = act_s2_6;
+    \$117  = end_s1b;
     if (ce) begin
-      \$117  = \$18 ;
+      \$117  = end_s1;
     end
     if (rst) begin
-      \$117  = 8'h00;
+      \$117  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$118  = act_s2_7;
+    \$118  = last_s1b;
     if (ce) begin
-      \$118  = \$19 ;
+      \$118  = last_s1;
     end
     if (rst) begin
-      \$118  = 8'h00;
+      \$118  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$119  = w_s2_0;
+    \$119  = code_s1b;
     if (ce) begin
-      \$119  = w_s1b_0;
+      \$119  = code_s1;
     end
     if (rst) begin
-      \$119  = 8'h00;
+      \$119  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$120  = w_s2_1;
+    \$120  = w_s1b_0;
     if (ce) begin
-      \$120  = w_s1b_1;
+      \$120  = w_s1_0;
     end
     if (rst) begin
       \$120  = 8'h00;
@@ -1842,9 +3344,9 @@ module \sparse_dsp_l8_m4.core (x__valid, w__valid, o__ready, rst, w__ready, x__p
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$121  = w_s2_2;
+    \$121  = w_s1b_1;
     if (ce) begin
-      \$121  = w_s1b_2;
+      \$121  = w_s1_1;
     end
     if (rst) begin
       \$121  = 8'h00;
@@ -1852,9 +3354,9 @@ module \sparse_dsp_l8_m4.core (x__valid, w__valid, o__ready, rst, w__ready, x__p
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$122  = w_s2_3;
+    \$122  = w_s1b_2;
     if (ce) begin
-      \$122  = w_s1b_3;
+      \$122  = w_s1_2;
     end
     if (rst) begin
       \$122  = 8'h00;
@@ -1862,9 +3364,9 @@ module \sparse_dsp_l8_m4.core (x__valid, w__valid, o__ready, rst, w__ready, x__p
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$123  = w_s2_4;
+    \$123  = w_s1b_3;
     if (ce) begin
-      \$123  = w_s1b_4;
+      \$123  = w_s1_3;
     end
     if (rst) begin
       \$123  = 8'h00;
@@ -1872,9 +3374,9 @@ module \sparse_dsp_l8_m4.core (x__valid, w__valid, o__ready, rst, w__ready, x__p
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$124  = w_s2_5;
+    \$124  = w_s1b_4;
     if (ce) begin
-      \$124  = w_s1b_5;
+      \$124  = w_s1_4;
     end
     if (rst) begin
       \$124  = 8'h00;
@@ -1882,9 +3384,9 @@ module \sparse_dsp_l8_m4.core (x__valid, w__valid, o__ready, rst, w__ready, x__p
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$125  = w_s2_6;
+    \$125  = w_s1b_5;
     if (ce) begin
-      \$125  = w_s1b_6;
+      \$125  = w_s1_5;
     end
     if (rst) begin
       \$125  = 8'h00;
@@ -1892,9 +3394,9 @@ module \sparse_dsp_l8_m4.core (x__valid, w__valid, o__ready, rst, w__ready, x__p
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$126  = w_s2_7;
+    \$126  = w_s1b_6;
     if (ce) begin
-      \$126  = w_s1b_7;
+      \$126  = w_s1_6;
     end
     if (rst) begin
       \$126  = 8'h00;
@@ -1902,99 +3404,99 @@ module \sparse_dsp_l8_m4.core (x__valid, w__valid, o__ready, rst, w__ready, x__p
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$127  = valid_s2;
+    \$127  = w_s1b_7;
     if (ce) begin
-      \$127  = valid_s1b;
+      \$127  = w_s1_7;
     end
     if (rst) begin
-      \$127  = 1'h0;
+      \$127  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$128  = first_s2;
+    \$128  = act_s1b_0;
     if (ce) begin
-      \$128  = first_s1b;
+      \$128  = rd__data;
     end
     if (rst) begin
-      \$128  = 1'h0;
+      \$128  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$129  = end_s2;
+    \$129  = act_s1b_1;
     if (ce) begin
-      \$129  = end_s1b;
+      \$129  = \rd__data$102 ;
     end
     if (rst) begin
-      \$129  = 1'h0;
+      \$129  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$130  = last_s2;
+    \$130  = act_s1b_2;
     if (ce) begin
-      \$130  = last_s1b;
+      \$130  = \rd__data$104 ;
     end
     if (rst) begin
-      \$130  = 1'h0;
+      \$130  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$131  = code_s2;
+    \$131  = act_s1b_3;
     if (ce) begin
-      \$131  = code_s1b;
+      \$131  = \rd__data$106 ;
     end
     if (rst) begin
-      \$131  = 2'h0;
+      \$131  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$132  = prod_0;
+    \$132  = act_s1b_4;
     if (ce) begin
-      \$132  = \$20 ;
+      \$132  = \rd__data$108 ;
     end
     if (rst) begin
-      \$132  = 16'h0000;
+      \$132  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$133  = prod_1;
+    \$133  = act_s1b_5;
     if (ce) begin
-      \$133  = \$21 ;
+      \$133  = \rd__data$110 ;
     end
     if (rst) begin
-      \$133  = 16'h0000;
+      \$133  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$134  = prod_2;
+    \$134  = act_s1b_6;
     if (ce) begin
-      \$134  = \$22 ;
+      \$134  = \rd__data$112 ;
     end
     if (rst) begin
-      \$134  = 16'h0000;
+      \$134  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$135  = prod_3;
+    \$135  = act_s1b_7;
     if (ce) begin
-      \$135  = \$23 ;
+      \$135  = \rd__data$114 ;
     end
     if (rst) begin
-      \$135  = 16'h0000;
+      \$135  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$136  = prod_4;
+    \$136  = prod_0;
     if (ce) begin
-      \$136  = \$24 ;
+      \$136  = \$20 ;
     end
     if (rst) begin
       \$136  = 16'h0000;
@@ -2002,9 +3504,9 @@ module \sparse_dsp_l8_m4.core (x__valid, w__valid, o__ready, rst, w__ready, x__p
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$137  = prod_5;
+    \$137  = prod_1;
     if (ce) begin
-      \$137  = \$25 ;
+      \$137  = \$21 ;
     end
     if (rst) begin
       \$137  = 16'h0000;
@@ -2012,9 +3514,9 @@ module \sparse_dsp_l8_m4.core (x__valid, w__valid, o__ready, rst, w__ready, x__p
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$138  = prod_6;
+    \$138  = prod_2;
     if (ce) begin
-      \$138  = \$26 ;
+      \$138  = \$22 ;
     end
     if (rst) begin
       \$138  = 16'h0000;
@@ -2022,9 +3524,9 @@ module \sparse_dsp_l8_m4.core (x__valid, w__valid, o__ready, rst, w__ready, x__p
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$139  = prod_7;
+    \$139  = prod_3;
     if (ce) begin
-      \$139  = \$27 ;
+      \$139  = \$23 ;
     end
     if (rst) begin
       \$139  = 16'h0000;
@@ -2032,59 +3534,63 @@ module \sparse_dsp_l8_m4.core (x__valid, w__valid, o__ready, rst, w__ready, x__p
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$140  = valid_s3;
+    \$140  = prod_4;
     if (ce) begin
-      \$140  = valid_s2;
+      \$140  = \$24 ;
     end
     if (rst) begin
-      \$140  = 1'h0;
+      \$140  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$141  = first_s3;
+    \$141  = prod_5;
     if (ce) begin
-      \$141  = first_s2;
+      \$141  = \$25 ;
     end
     if (rst) begin
-      \$141  = 1'h0;
+      \$141  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$142  = end_s3;
+    \$142  = prod_6;
     if (ce) begin
-      \$142  = end_s2;
+      \$142  = \$26 ;
     end
     if (rst) begin
-      \$142  = 1'h0;
+      \$142  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$143  = last_s3;
+    \$143  = prod_7;
     if (ce) begin
-      \$143  = last_s2;
+      \$143  = \$27 ;
     end
     if (rst) begin
-      \$143  = 1'h0;
+      \$143  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$144  = code_s3;
-    if (ce) begin
-      \$144  = code_s2;
+    \$144  = prod_1_link;
+    if (\$30 ) begin
+      \$144  = 16'h0000;
+    end else if (ce) begin
+      \$144  = \$31 ;
     end
     if (rst) begin
-      \$144  = 2'h0;
+      \$144  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$145  = tap_l0_d0_0;
-    if (ce) begin
-      \$145  = prod_0;
+    \$145  = prod_3_link;
+    if (\$34 ) begin
+      \$145  = 16'h0000;
+    end else if (ce) begin
+      \$145  = \$35 ;
     end
     if (rst) begin
       \$145  = 16'h0000;
@@ -2092,9 +3598,11 @@ module \sparse_dsp_l8_m4.core (x__valid, w__valid, o__ready, rst, w__ready, x__p
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$146  = tap_l0_d0_1;
-    if (ce) begin
-      \$146  = prod_1;
+    \$146  = prod_5_link;
+    if (\$38 ) begin
+      \$146  = 16'h0000;
+    end else if (ce) begin
+      \$146  = \$39 ;
     end
     if (rst) begin
       \$146  = 16'h0000;
@@ -2102,9 +3610,11 @@ module \sparse_dsp_l8_m4.core (x__valid, w__valid, o__ready, rst, w__ready, x__p
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$147  = tap_l0_d0_2;
-    if (ce) begin
-      \$147  = prod_2;
+    \$147  = prod_7_link;
+    if (\$42 ) begin
+      \$147  = 16'h0000;
+    end else if (ce) begin
+      \$147  = \$43 ;
     end
     if (rst) begin
       \$147  = 16'h0000;
@@ -2112,49 +3622,49 @@ module \sparse_dsp_l8_m4.core (x__valid, w__valid, o__ready, rst, w__ready, x__p
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$148  = tap_l0_d0_3;
+    \$148  = valid_s3;
     if (ce) begin
-      \$148  = prod_3;
+      \$148  = valid_s1b;
     end
     if (rst) begin
-      \$148  = 16'h0000;
+      \$148  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$149  = tap_l0_d0_4;
+    \$149  = end_s3;
     if (ce) begin
-      \$149  = prod_4;
+      \$149  = end_s1b;
     end
     if (rst) begin
-      \$149  = 16'h0000;
+      \$149  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$150  = tap_l0_d0_5;
+    \$150  = last_s3;
     if (ce) begin
-      \$150  = prod_5;
+      \$150  = last_s1b;
     end
     if (rst) begin
-      \$150  = 16'h0000;
+      \$150  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$151  = tap_l0_d0_6;
+    \$151  = code_s3;
     if (ce) begin
-      \$151  = prod_6;
+      \$151  = code_s1b;
     end
     if (rst) begin
-      \$151  = 16'h0000;
+      \$151  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$152  = tap_l0_d0_7;
+    \$152  = tap_1_d0;
     if (ce) begin
-      \$152  = prod_7;
+      \$152  = prod_1;
     end
     if (rst) begin
       \$152  = 16'h0000;
@@ -2162,9 +3672,9 @@ module \sparse_dsp_l8_m4.core (x__valid, w__valid, o__ready, rst, w__ready, x__p
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$153  = tap_l0_d1_0;
+    \$153  = tap_1_d1;
     if (ce) begin
-      \$153  = tap_l0_d0_0;
+      \$153  = tap_1_d0;
     end
     if (rst) begin
       \$153  = 16'h0000;
@@ -2172,9 +3682,9 @@ module \sparse_dsp_l8_m4.core (x__valid, w__valid, o__ready, rst, w__ready, x__p
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$154  = tap_l0_d1_1;
+    \$154  = tap_1_d2;
     if (ce) begin
-      \$154  = tap_l0_d0_1;
+      \$154  = tap_1_d1;
     end
     if (rst) begin
       \$154  = 16'h0000;
@@ -2182,9 +3692,9 @@ module \sparse_dsp_l8_m4.core (x__valid, w__valid, o__ready, rst, w__ready, x__p
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$155  = tap_l0_d1_2;
+    \$155  = tap_3_d0;
     if (ce) begin
-      \$155  = tap_l0_d0_2;
+      \$155  = prod_3;
     end
     if (rst) begin
       \$155  = 16'h0000;
@@ -2192,9 +3702,9 @@ module \sparse_dsp_l8_m4.core (x__valid, w__valid, o__ready, rst, w__ready, x__p
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$156  = tap_l0_d1_3;
+    \$156  = tap_3_d1;
     if (ce) begin
-      \$156  = tap_l0_d0_3;
+      \$156  = tap_3_d0;
     end
     if (rst) begin
       \$156  = 16'h0000;
@@ -2202,9 +3712,9 @@ module \sparse_dsp_l8_m4.core (x__valid, w__valid, o__ready, rst, w__ready, x__p
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$157  = tap_l0_d1_4;
+    \$157  = tap_3_d2;
     if (ce) begin
-      \$157  = tap_l0_d0_4;
+      \$157  = tap_3_d1;
     end
     if (rst) begin
       \$157  = 16'h0000;
@@ -2212,9 +3722,9 @@ module \sparse_dsp_l8_m4.core (x__valid, w__valid, o__ready, rst, w__ready, x__p
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$158  = tap_l0_d1_5;
+    \$158  = tap_5_d0;
     if (ce) begin
-      \$158  = tap_l0_d0_5;
+      \$158  = prod_5;
     end
     if (rst) begin
       \$158  = 16'h0000;
@@ -2222,9 +3732,9 @@ module \sparse_dsp_l8_m4.core (x__valid, w__valid, o__ready, rst, w__ready, x__p
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$159  = tap_l0_d1_6;
+    \$159  = tap_5_d1;
     if (ce) begin
-      \$159  = tap_l0_d0_6;
+      \$159  = tap_5_d0;
     end
     if (rst) begin
       \$159  = 16'h0000;
@@ -2232,9 +3742,9 @@ module \sparse_dsp_l8_m4.core (x__valid, w__valid, o__ready, rst, w__ready, x__p
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$160  = tap_l0_d1_7;
+    \$160  = tap_5_d2;
     if (ce) begin
-      \$160  = tap_l0_d0_7;
+      \$160  = tap_5_d1;
     end
     if (rst) begin
       \$160  = 16'h0000;
@@ -2242,9 +3752,9 @@ module \sparse_dsp_l8_m4.core (x__valid, w__valid, o__ready, rst, w__ready, x__p
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$161  = tap_l0_d2_0;
+    \$161  = tap_7_d0;
     if (ce) begin
-      \$161  = tap_l0_d1_0;
+      \$161  = prod_7;
     end
     if (rst) begin
       \$161  = 16'h0000;
@@ -2252,9 +3762,9 @@ module \sparse_dsp_l8_m4.core (x__valid, w__valid, o__ready, rst, w__ready, x__p
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$162  = tap_l0_d2_1;
+    \$162  = tap_7_d1;
     if (ce) begin
-      \$162  = tap_l0_d1_1;
+      \$162  = tap_7_d0;
     end
     if (rst) begin
       \$162  = 16'h0000;
@@ -2262,9 +3772,9 @@ module \sparse_dsp_l8_m4.core (x__valid, w__valid, o__ready, rst, w__ready, x__p
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$163  = tap_l0_d2_2;
+    \$163  = tap_7_d2;
     if (ce) begin
-      \$163  = tap_l0_d1_2;
+      \$163  = tap_7_d1;
     end
     if (rst) begin
       \$163  = 16'h0000;
@@ -2272,59 +3782,63 @@ module \sparse_dsp_l8_m4.core (x__valid, w__valid, o__ready, rst, w__ready, x__p
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$164  = tap_l0_d2_3;
+    \$164  = sum_l1_0;
     if (ce) begin
-      \$164  = tap_l0_d1_3;
+      \$164  = \$44 ;
     end
     if (rst) begin
-      \$164  = 16'h0000;
+      \$164  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$165  = tap_l0_d2_4;
+    \$165  = sum_l1_1;
     if (ce) begin
-      \$165  = tap_l0_d1_4;
+      \$165  = \$45 ;
     end
     if (rst) begin
-      \$165  = 16'h0000;
+      \$165  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$166  = tap_l0_d2_5;
+    \$166  = sum_l1_2;
     if (ce) begin
-      \$166  = tap_l0_d1_5;
+      \$166  = \$46 ;
     end
     if (rst) begin
-      \$166  = 16'h0000;
+      \$166  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$167  = tap_l0_d2_6;
+    \$167  = sum_l1_3;
     if (ce) begin
-      \$167  = tap_l0_d1_6;
+      \$167  = \$47 ;
     end
     if (rst) begin
-      \$167  = 16'h0000;
+      \$167  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$168  = tap_l0_d2_7;
-    if (ce) begin
-      \$168  = tap_l0_d1_7;
+    \$168  = sum_l1_1_link;
+    if (\$50 ) begin
+      \$168  = 17'h00000;
+    end else if (ce) begin
+      \$168  = \$51 ;
     end
     if (rst) begin
-      \$168  = 16'h0000;
+      \$168  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$169  = sum_l1_0;
-    if (ce) begin
-      \$169  = \$28 ;
+    \$169  = sum_l1_3_link;
+    if (\$54 ) begin
+      \$169  = 17'h00000;
+    end else if (ce) begin
+      \$169  = \$55 ;
     end
     if (rst) begin
       \$169  = 17'h00000;
@@ -2332,189 +3846,191 @@ module \sparse_dsp_l8_m4.core (x__valid, w__valid, o__ready, rst, w__ready, x__p
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$170  = sum_l1_1;
+    \$170  = valid_l1;
     if (ce) begin
-      \$170  = \$29 ;
+      \$170  = valid_s3;
     end
     if (rst) begin
-      \$170  = 17'h00000;
+      \$170  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$171  = sum_l1_2;
+    \$171  = end_l1;
     if (ce) begin
-      \$171  = \$30 ;
+      \$171  = end_s3;
     end
     if (rst) begin
-      \$171  = 17'h00000;
+      \$171  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$172  = sum_l1_3;
+    \$172  = last_l1;
     if (ce) begin
-      \$172  = \$31 ;
+      \$172  = last_s3;
     end
     if (rst) begin
-      \$172  = 17'h00000;
+      \$172  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$173  = valid_l1;
+    \$173  = code_l1;
     if (ce) begin
-      \$173  = valid_s3;
+      \$173  = code_s3;
     end
     if (rst) begin
-      \$173  = 1'h0;
+      \$173  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$174  = first_l1;
+    \$174  = tap_2_d0;
     if (ce) begin
-      \$174  = first_s3;
+      \$174  = sum_l1_1;
     end
     if (rst) begin
-      \$174  = 1'h0;
+      \$174  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$175  = end_l1;
+    \$175  = tap_2_d1;
     if (ce) begin
-      \$175  = end_s3;
+      \$175  = tap_2_d0;
     end
     if (rst) begin
-      \$175  = 1'h0;
+      \$175  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$176  = last_l1;
+    \$176  = tap_6_d0;
     if (ce) begin
-      \$176  = last_s3;
+      \$176  = sum_l1_3;
     end
     if (rst) begin
-      \$176  = 1'h0;
+      \$176  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$177  = code_l1;
+    \$177  = tap_6_d1;
     if (ce) begin
-      \$177  = code_s3;
+      \$177  = tap_6_d0;
     end
     if (rst) begin
-      \$177  = 2'h0;
+      \$177  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$178  = tap_l1_d0_0;
+    \$178  = sum_l2_0;
     if (ce) begin
-      \$178  = sum_l1_0;
+      \$178  = \$56 ;
     end
     if (rst) begin
-      \$178  = 17'h00000;
+      \$178  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$179  = tap_l1_d0_1;
+    \$179  = sum_l2_1;
     if (ce) begin
-      \$179  = sum_l1_1;
+      \$179  = \$57 ;
     end
     if (rst) begin
-      \$179  = 17'h00000;
+      \$179  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$180  = tap_l1_d0_2;
-    if (ce) begin
-      \$180  = sum_l1_2;
+    \$180  = sum_l2_1_link;
+    if (\$60 ) begin
+      \$180  = 18'h00000;
+    end else if (ce) begin
+      \$180  = \$61 ;
     end
     if (rst) begin
-      \$180  = 17'h00000;
+      \$180  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$181  = tap_l1_d0_3;
+    \$181  = valid_l2;
     if (ce) begin
-      \$181  = sum_l1_3;
+      \$181  = valid_l1;
     end
     if (rst) begin
-      \$181  = 17'h00000;
+      \$181  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$182  = tap_l1_d1_0;
+    \$182  = end_l2;
     if (ce) begin
-      \$182  = tap_l1_d0_0;
+      \$182  = end_l1;
     end
     if (rst) begin
-      \$182  = 17'h00000;
+      \$182  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$183  = tap_l1_d1_1;
+    \$183  = last_l2;
     if (ce) begin
-      \$183  = tap_l1_d0_1;
+      \$183  = last_l1;
     end
     if (rst) begin
-      \$183  = 17'h00000;
+      \$183  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$184  = tap_l1_d1_2;
+    \$184  = code_l2;
     if (ce) begin
-      \$184  = tap_l1_d0_2;
+      \$184  = code_l1;
     end
     if (rst) begin
-      \$184  = 17'h00000;
+      \$184  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$185  = tap_l1_d1_3;
+    \$185  = tap_4_d0;
     if (ce) begin
-      \$185  = tap_l1_d0_3;
+      \$185  = sum_l2_1;
     end
     if (rst) begin
-      \$185  = 17'h00000;
+      \$185  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$186  = sum_l2_0;
+    \$186  = sum_l3_0;
     if (ce) begin
-      \$186  = \$32 ;
+      \$186  = \$62 ;
     end
     if (rst) begin
-      \$186  = 18'h00000;
+      \$186  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$187  = sum_l2_1;
+    \$187  = valid_l3;
     if (ce) begin
-      \$187  = \$33 ;
+      \$187  = valid_l2;
     end
     if (rst) begin
-      \$187  = 18'h00000;
+      \$187  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$188  = valid_l2;
+    \$188  = end_l3;
     if (ce) begin
-      \$188  = valid_l1;
+      \$188  = end_l2;
     end
     if (rst) begin
       \$188  = 1'h0;
@@ -2522,9 +4038,9 @@ module \sparse_dsp_l8_m4.core (x__valid, w__valid, o__ready, rst, w__ready, x__p
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$189  = first_l2;
+    \$189  = last_l3;
     if (ce) begin
-      \$189  = first_l1;
+      \$189  = last_l2;
     end
     if (rst) begin
       \$189  = 1'h0;
@@ -2532,245 +4048,271 @@ module \sparse_dsp_l8_m4.core (x__valid, w__valid, o__ready, rst, w__ready, x__p
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$190  = end_l2;
+    \$190  = code_l3;
     if (ce) begin
-      \$190  = end_l1;
+      \$190  = code_l2;
     end
     if (rst) begin
-      \$190  = 1'h0;
+      \$190  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$191  = last_l2;
+    \$191  = acc_0_0;
+    if (done) begin
+      \$191  = 24'h000000;
+    end else if (step) begin
+      \$191  = \$63 [23:0];
+    end
+    if (rst) begin
+      \$191  = 24'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$192  = out_0_0;
+    if (\$65 ) begin
+      \$192  = 24'h000000;
+    end else if (done) begin
+      \$192  = \$66 [23:0];
+    end
+    if (rst) begin
+      \$192  = 24'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$193  = acc_1_0;
+    if (done) begin
+      \$193  = 22'h000000;
+    end else if (step) begin
+      \$193  = \$67 [21:0];
+    end
+    if (rst) begin
+      \$193  = 22'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$194  = out_1_0;
+    if (\$69 ) begin
+      \$194  = 22'h000000;
+    end else if (done) begin
+      \$194  = \$70 [21:0];
+    end
+    if (rst) begin
+      \$194  = 22'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$195  = acc_2_0;
+    if (done) begin
+      \$195  = 23'h000000;
+    end else if (step) begin
+      \$195  = \$71 [22:0];
+    end
+    if (rst) begin
+      \$195  = 23'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$196  = out_2_0;
+    if (\$73 ) begin
+      \$196  = 23'h000000;
+    end else if (done) begin
+      \$196  = \$74 [22:0];
+    end
+    if (rst) begin
+      \$196  = 23'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$197  = acc_3_0;
+    if (done) begin
+      \$197  = 22'h000000;
+    end else if (step) begin
+      \$197  = \$75 [21:0];
+    end
+    if (rst) begin
+      \$197  = 22'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$198  = out_3_0;
+    if (\$77 ) begin
+      \$198  = 22'h000000;
+    end else if (done) begin
+      \$198  = \$78 [21:0];
+    end
+    if (rst) begin
+      \$198  = 22'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$199  = acc_4_0;
+    if (done) begin
+      \$199  = 24'h000000;
+    end else if (step) begin
+      \$199  = \$79 [23:0];
+    end
+    if (rst) begin
+      \$199  = 24'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$200  = out_4_0;
+    if (\$81 ) begin
+      \$200  = 24'h000000;
+    end else if (done) begin
+      \$200  = \$82 [23:0];
+    end
+    if (rst) begin
+      \$200  = 24'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$201  = acc_5_0;
+    if (done) begin
+      \$201  = 22'h000000;
+    end else if (step) begin
+      \$201  = \$83 [21:0];
+    end
+    if (rst) begin
+      \$201  = 22'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$202  = out_5_0;
+    if (\$85 ) begin
+      \$202  = 22'h000000;
+    end else if (done) begin
+      \$202  = \$86 [21:0];
+    end
+    if (rst) begin
+      \$202  = 22'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$203  = acc_6_0;
+    if (done) begin
+      \$203  = 23'h000000;
+    end else if (step) begin
+      \$203  = \$87 [22:0];
+    end
+    if (rst) begin
+      \$203  = 23'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$204  = out_6_0;
+    if (\$89 ) begin
+      \$204  = 23'h000000;
+    end else if (done) begin
+      \$204  = \$90 [22:0];
+    end
+    if (rst) begin
+      \$204  = 23'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$205  = acc_7_0;
+    if (done) begin
+      \$205  = 22'h000000;
+    end else if (step) begin
+      \$205  = \$91 [21:0];
+    end
+    if (rst) begin
+      \$205  = 22'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$206  = out_7_0;
+    if (\$93 ) begin
+      \$206  = 22'h000000;
+    end else if (done) begin
+      \$206  = \$94 [21:0];
+    end
+    if (rst) begin
+      \$206  = 22'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$207  = o__valid;
     if (ce) begin
-      \$191  = last_l1;
+      \$207  = \$95 ;
     end
     if (rst) begin
-      \$191  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$192  = code_l2;
-    if (ce) begin
-      \$192  = code_l1;
-    end
-    if (rst) begin
-      \$192  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$193  = tap_l2_d0_0;
-    if (ce) begin
-      \$193  = sum_l2_0;
-    end
-    if (rst) begin
-      \$193  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$194  = tap_l2_d0_1;
-    if (ce) begin
-      \$194  = sum_l2_1;
-    end
-    if (rst) begin
-      \$194  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$195  = sum_l3_0;
-    if (ce) begin
-      \$195  = \$34 ;
-    end
-    if (rst) begin
-      \$195  = 19'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$196  = valid_l3;
-    if (ce) begin
-      \$196  = valid_l2;
-    end
-    if (rst) begin
-      \$196  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$197  = first_l3;
-    if (ce) begin
-      \$197  = first_l2;
-    end
-    if (rst) begin
-      \$197  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$198  = end_l3;
-    if (ce) begin
-      \$198  = end_l2;
-    end
-    if (rst) begin
-      \$198  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$199  = last_l3;
-    if (ce) begin
-      \$199  = last_l2;
-    end
-    if (rst) begin
-      \$199  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$200  = code_l3;
-    if (ce) begin
-      \$200  = code_l2;
-    end
-    if (rst) begin
-      \$200  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$201  = o__valid;
-    if (ce) begin
-      \$201  = \$35 ;
-    end
-    if (rst) begin
-      \$201  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$202  = valid_mask;
-    if (ce) begin
-      if (valid_l3) begin
-        (* full_case = 32'd1 *)
-        casez (code_l3)
-          2'h0:
-              \$202  = 8'hff;
-          2'h1:
-              \$202  = 8'h0f;
-          2'h2:
-              \$202  = 8'h03;
-          default:
-              \$202  = 8'hff;
-        endcase
-      end
-    end
-    if (rst) begin
-      \$202  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$203  = acc_0_0;
-    if (\$36 ) begin
-      \$203  = \$38 [23:0];
-    end
-    if (rst) begin
-      \$203  = 24'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$204  = acc_1_0;
-    if (\$39 ) begin
-      \$204  = \$41 [23:0];
-    end
-    if (rst) begin
-      \$204  = 24'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$205  = acc_2_0;
-    if (\$42 ) begin
-      \$205  = \$44 [23:0];
-    end
-    if (rst) begin
-      \$205  = 24'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$206  = acc_3_0;
-    if (\$45 ) begin
-      \$206  = \$47 [23:0];
-    end
-    if (rst) begin
-      \$206  = 24'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$207  = acc_4_0;
-    if (\$48 ) begin
-      \$207  = \$50 [23:0];
-    end
-    if (rst) begin
-      \$207  = 24'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$208  = acc_5_0;
-    if (\$51 ) begin
-      \$208  = \$53 [23:0];
-    end
-    if (rst) begin
-      \$208  = 24'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$209  = acc_6_0;
-    if (\$54 ) begin
-      \$209  = \$56 [23:0];
-    end
-    if (rst) begin
-      \$209  = 24'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$210  = acc_7_0;
-    if (\$57 ) begin
-      \$210  = \$59 [23:0];
-    end
-    if (rst) begin
-      \$210  = 24'h000000;
+      \$207  = 1'h0;
     end
   end
   assign loading = x__ready;
-  assign waddr = wr__addr;
-  assign wr__data = x__payload[31:0];
-  assign wr__en = x_take;
-  assign rd__addr = block;
+  assign waddr = \$signature__addr ;
+  assign \$signature__data  = x__payload[7:0];
+  assign \$signature__en  = x_take;
   assign rd__en = ce;
-  assign o__payload = { \$62 , \$60  };
-  assign \port$162$0  = \$60 ;
-  assign \port$166$0  = \$62 ;
-  assign \wr__data[0]  = x__payload[7:0];
-  assign \wr__data[1]  = x__payload[15:8];
-  assign \wr__data[2]  = x__payload[23:16];
-  assign \wr__data[3]  = x__payload[31:24];
-  assign \x__payload.data  = x__payload[31:0];
+  assign \$signature__addr$13  = \$signature__addr ;
+  assign \$signature__data$14  = x__payload[7:0];
+  assign \$signature__en$15  = x_take;
+  assign \rd__en$16  = ce;
+  assign \$signature__addr$17  = \$signature__addr ;
+  assign \$signature__data$18  = x__payload[7:0];
+  assign \$signature__en$19  = x_take;
+  assign \rd__en$20  = ce;
+  assign \$signature__addr$21  = \$signature__addr ;
+  assign \$signature__data$22  = x__payload[7:0];
+  assign \$signature__en$23  = x_take;
+  assign \rd__en$24  = ce;
+  assign \$signature__addr$25  = \$signature__addr ;
+  assign \$signature__data$26  = x__payload[7:0];
+  assign \$signature__en$27  = x_take;
+  assign \rd__en$28  = ce;
+  assign \$signature__addr$29  = \$signature__addr ;
+  assign \$signature__data$30  = x__payload[7:0];
+  assign \$signature__en$31  = x_take;
+  assign \rd__en$32  = ce;
+  assign \$signature__addr$33  = \$signature__addr ;
+  assign \$signature__data$34  = x__payload[7:0];
+  assign \$signature__en$35  = x_take;
+  assign \rd__en$36  = ce;
+  assign \$signature__addr$37  = \$signature__addr ;
+  assign \$signature__data$38  = x__payload[7:0];
+  assign \$signature__en$39  = x_take;
+  assign \rd__en$40  = ce;
+  assign rd__addr = { block, w__payload[65:64] };
+  assign \rd__addr$50  = { block, w__payload[67:66] };
+  assign \rd__addr$51  = { block, w__payload[69:68] };
+  assign \rd__addr$52  = { block, w__payload[71:70] };
+  assign \rd__addr$53  = { block, w__payload[73:72] };
+  assign \rd__addr$54  = { block, w__payload[75:74] };
+  assign \rd__addr$55  = { block, w__payload[77:76] };
+  assign \rd__addr$56  = { block, w__payload[79:78] };
+  assign o__payload = { \$98 , \$96  };
+  assign \port$196$0  = \$96 ;
+  assign \port$200$0  = \$98 ;
+  assign \$signature__data[0]  = x__payload[7:0];
+  assign \x__payload.data  = x__payload[7:0];
   assign \x__payload.data[0]  = x__payload[7:0];
-  assign \x__payload.data[1]  = x__payload[15:8];
-  assign \x__payload.data[2]  = x__payload[23:16];
-  assign \x__payload.data[3]  = x__payload[31:24];
-  assign \x__payload.last  = x__payload[32];
+  assign \x__payload.last  = x__payload[8];
+  assign \$signature__data$14[0]  = x__payload[7:0];
+  assign \$signature__data$18[0]  = x__payload[7:0];
+  assign \$signature__data$22[0]  = x__payload[7:0];
+  assign \$signature__data$26[0]  = x__payload[7:0];
+  assign \$signature__data$30[0]  = x__payload[7:0];
+  assign \$signature__data$34[0]  = x__payload[7:0];
+  assign \$signature__data$38[0]  = x__payload[7:0];
   assign \w__payload.data  = w__payload[79:0];
   assign \w__payload.data.values  = w__payload[63:0];
   assign \w__payload.data.values[0]  = w__payload[7:0];
@@ -2792,32 +4334,50 @@ module \sparse_dsp_l8_m4.core (x__valid, w__valid, o__ready, rst, w__ready, x__p
   assign \w__payload.data.index[7]  = w__payload[79:78];
   assign \w__payload.user  = w__payload[81:80];
   assign \w__payload.last  = w__payload[82];
-  assign \o__payload.data  = \$60 [191:0];
-  assign \o__payload.data[0]  = \$60 [23:0];
-  assign \o__payload.data[1]  = \$60 [47:24];
-  assign \o__payload.data[2]  = \$60 [71:48];
-  assign \o__payload.data[3]  = \$60 [95:72];
-  assign \o__payload.data[4]  = \$60 [119:96];
-  assign \o__payload.data[5]  = \$60 [143:120];
-  assign \o__payload.data[6]  = \$60 [167:144];
-  assign \o__payload.data[7]  = \$60 [191:168];
-  assign \o__payload.user  = \$60 [199:192];
-  assign \o__payload.last  = \$62 ;
-  assign \block_acts[0]  = block_acts[7:0];
-  assign \block_acts[1]  = block_acts[15:8];
-  assign \block_acts[2]  = block_acts[23:16];
-  assign \block_acts[3]  = block_acts[31:24];
-  assign \rd__data[0]  = rd__data[7:0];
-  assign \rd__data[1]  = rd__data[15:8];
-  assign \rd__data[2]  = rd__data[23:16];
-  assign \rd__data[3]  = rd__data[31:24];
-  assign \$60 [191:168] = acc_7_0;
-  assign \$60 [167:144] = acc_6_0;
-  assign \$60 [143:120] = acc_5_0;
-  assign \$60 [119:96] = acc_4_0;
-  assign \$60 [95:72] = acc_3_0;
-  assign \$60 [71:48] = acc_2_0;
-  assign \$60 [47:24] = acc_1_0;
-  assign \$60 [23:0] = acc_0_0;
-  assign \$60 [199:192] = valid_mask;
+  assign \o__payload.data  = \$96 ;
+  assign \o__payload.data[0]  = \$96 [23:0];
+  assign \o__payload.data[1]  = \$96 [47:24];
+  assign \o__payload.data[2]  = \$96 [71:48];
+  assign \o__payload.data[3]  = \$96 [95:72];
+  assign \o__payload.data[4]  = \$96 [119:96];
+  assign \o__payload.data[5]  = \$96 [143:120];
+  assign \o__payload.data[6]  = \$96 [167:144];
+  assign \o__payload.data[7]  = \$96 [191:168];
+  assign \o__payload.user  = \$98 [7:0];
+  assign \o__payload.last  = \$98 [8];
+  assign \act_s1b_0[0]  = act_s1b_0;
+  assign \rd__data[0]  = rd__data;
+  assign \act_s1b_1[0]  = act_s1b_1;
+  assign \rd__data$102[0]  = \rd__data$102 ;
+  assign \act_s1b_2[0]  = act_s1b_2;
+  assign \rd__data$104[0]  = \rd__data$104 ;
+  assign \act_s1b_3[0]  = act_s1b_3;
+  assign \rd__data$106[0]  = \rd__data$106 ;
+  assign \act_s1b_4[0]  = act_s1b_4;
+  assign \rd__data$108[0]  = \rd__data$108 ;
+  assign \act_s1b_5[0]  = act_s1b_5;
+  assign \rd__data$110[0]  = \rd__data$110 ;
+  assign \act_s1b_6[0]  = act_s1b_6;
+  assign \rd__data$112[0]  = \rd__data$112 ;
+  assign \act_s1b_7[0]  = act_s1b_7;
+  assign \rd__data$114[0]  = \rd__data$114 ;
+  assign \$96 [191:168] = { out_7_0[21], out_7_0[21], out_7_0 };
+  assign \$96 [167:144] = { out_6_0[22], out_6_0 };
+  assign \$96 [143:120] = { out_5_0[21], out_5_0[21], out_5_0 };
+  assign \$96 [119:96] = out_4_0;
+  assign \$96 [95:72] = { out_3_0[21], out_3_0[21], out_3_0 };
+  assign \$96 [71:48] = { out_2_0[22], out_2_0 };
+  assign \$96 [47:24] = { out_1_0[21], out_1_0[21], out_1_0 };
+  assign \$96 [23:0] = out_0_0;
+  assign is_row[7] = \$11 ;
+  assign is_row[6] = \$10 ;
+  assign is_row[5] = \$9 ;
+  assign is_row[4] = \$8 ;
+  assign is_row[3] = \$7 ;
+  assign is_row[2] = \$6 ;
+  assign is_row[1] = \$5 ;
+  assign is_row[0] = 1'h1;
+  assign \$16  = { 2'h0, \$15 [8:2] };
+  assign \$64  = 1'h0;
+  assign \$65  = 1'h0;
 endmodule

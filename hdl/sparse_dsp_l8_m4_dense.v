@@ -3,7 +3,7 @@
 (* top =  1  *)
 (* generator = "Amaranth" *)
 module sparse_dsp_l8_m4_dense(aresetn, s_axis_x_tdata, s_axis_x_tvalid, s_axis_x_tlast, s_axis_w_tdata, s_axis_w_tvalid, s_axis_w_tuser, s_axis_w_tlast, m_axis_tready, s_axis_x_tready, s_axis_w_tready, m_axis_tdata, m_axis_tvalid, m_axis_tuser, m_axis_tlast, aclk);
-  wire [49:0] \$1 ;
+  wire [2:0] \$1 ;
   input aclk;
   wire aclk;
   input aresetn;
@@ -75,8 +75,8 @@ module sparse_dsp_l8_m4_dense(aresetn, s_axis_x_tdata, s_axis_x_tvalid, s_axis_x
     .clk(aclk),
     .o__ready(m_axis_tready),
     .o__valid(m_axis_tvalid),
-    .\port$72$0 (\$1 ),
-    .\port$76$0 (m_axis_tlast),
+    .\port$84$0 (m_axis_tdata),
+    .\port$88$0 (\$1 ),
     .rst(rst),
     .w__payload(w__payload),
     .w__ready(s_axis_w_tready),
@@ -90,11 +90,11 @@ module sparse_dsp_l8_m4_dense(aresetn, s_axis_x_tdata, s_axis_x_tvalid, s_axis_x
   assign x__ready = s_axis_x_tready;
   assign w__valid = s_axis_w_tvalid;
   assign w__ready = s_axis_w_tready;
-  assign o__payload = { m_axis_tlast, \$1  };
+  assign o__payload = { \$1 , m_axis_tdata };
   assign o__valid = m_axis_tvalid;
   assign o__ready = m_axis_tready;
-  assign m_axis_tdata = \$1 [47:0];
-  assign m_axis_tuser = \$1 [49:48];
+  assign m_axis_tuser = \$1 [1:0];
+  assign m_axis_tlast = \$1 [2];
   assign \x__payload.data  = x__payload[31:0];
   assign \x__payload.data[0]  = x__payload[7:0];
   assign \x__payload.data[1]  = x__payload[15:8];
@@ -113,11 +113,11 @@ module sparse_dsp_l8_m4_dense(aresetn, s_axis_x_tdata, s_axis_x_tvalid, s_axis_x
   assign \w__payload.data.values[7]  = w__payload[63:56];
   assign \w__payload.user  = w__payload[65:64];
   assign \w__payload.last  = w__payload[66];
-  assign \o__payload.data  = \$1 [47:0];
-  assign \o__payload.data[0]  = \$1 [23:0];
-  assign \o__payload.data[1]  = \$1 [47:24];
-  assign \o__payload.user  = \$1 [49:48];
-  assign \o__payload.last  = m_axis_tlast;
+  assign \o__payload.data  = m_axis_tdata;
+  assign \o__payload.data[0]  = m_axis_tdata[23:0];
+  assign \o__payload.data[1]  = m_axis_tdata[47:24];
+  assign \o__payload.user  = \$1 [1:0];
+  assign \o__payload.last  = \$1 [2];
   assign w__payload[66] = s_axis_w_tlast;
   assign w__payload[65:64] = s_axis_w_tuser;
   assign w__payload[63:0] = s_axis_w_tdata;
@@ -126,44 +126,45 @@ module sparse_dsp_l8_m4_dense(aresetn, s_axis_x_tdata, s_axis_x_tvalid, s_axis_x
 endmodule
 
 (* generator = "Amaranth" *)
-module \sparse_dsp_l8_m4_dense.core (x__valid, w__valid, o__ready, rst, w__ready, x__payload, w__payload, \port$72$0 , \port$76$0 , x__ready, o__valid, clk);
+module \sparse_dsp_l8_m4_dense.core (x__valid, w__valid, o__ready, rst, w__ready, x__payload, w__payload, \port$84$0 , \port$88$0 , x__ready, o__valid, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
   wire [6:0] \$10 ;
-  reg \$100 ;
-  reg \$101 ;
-  reg [1:0] \$102 ;
-  reg [16:0] \$103 ;
-  reg [16:0] \$104 ;
-  reg [16:0] \$105 ;
+  reg [15:0] \$100 ;
+  reg [15:0] \$101 ;
+  reg \$102 ;
+  reg \$103 ;
+  reg \$104 ;
+  reg [1:0] \$105 ;
   reg [16:0] \$106 ;
-  reg \$107 ;
-  reg \$108 ;
-  reg \$109 ;
-  wire [1:0] \$11 ;
+  reg [16:0] \$107 ;
+  reg [16:0] \$108 ;
+  reg [16:0] \$109 ;
+  wire [6:0] \$11 ;
   reg \$110 ;
-  reg [1:0] \$111 ;
-  reg [17:0] \$112 ;
-  reg [17:0] \$113 ;
-  reg \$114 ;
-  reg \$115 ;
-  reg \$116 ;
+  reg \$111 ;
+  reg \$112 ;
+  reg [1:0] \$113 ;
+  reg [17:0] \$114 ;
+  reg [17:0] \$115 ;
+  reg [17:0] \$116 ;
   reg \$117 ;
-  reg [1:0] \$118 ;
-  reg [17:0] \$119 ;
-  wire [15:0] \$12 ;
-  reg [17:0] \$120 ;
-  reg [18:0] \$121 ;
-  reg \$122 ;
+  reg \$118 ;
+  reg \$119 ;
+  wire [1:0] \$12 ;
+  reg [1:0] \$120 ;
+  reg [17:0] \$121 ;
+  reg [18:0] \$122 ;
   reg \$123 ;
   reg \$124 ;
   reg \$125 ;
   reg [1:0] \$126 ;
-  reg \$127 ;
-  reg [1:0] \$128 ;
+  reg [23:0] \$127 ;
+  reg [23:0] \$128 ;
   reg [23:0] \$129 ;
   wire [15:0] \$13 ;
   reg [23:0] \$130 ;
+  reg \$131 ;
   wire [15:0] \$14 ;
   wire [15:0] \$15 ;
   wire [15:0] \$16 ;
@@ -171,55 +172,55 @@ module \sparse_dsp_l8_m4_dense.core (x__valid, w__valid, o__ready, rst, w__ready
   wire [15:0] \$18 ;
   wire [15:0] \$19 ;
   wire \$2 ;
-  wire [16:0] \$20 ;
+  wire [15:0] \$20 ;
   wire [16:0] \$21 ;
   wire [16:0] \$22 ;
   wire [16:0] \$23 ;
-  wire [17:0] \$24 ;
+  wire [16:0] \$24 ;
   wire [17:0] \$25 ;
-  wire [18:0] \$26 ;
+  wire [17:0] \$26 ;
   wire \$27 ;
   wire \$28 ;
-  wire [24:0] \$29 ;
+  wire \$29 ;
   wire [7:0] \$3 ;
-  wire [24:0] \$30 ;
-  wire \$31 ;
+  wire [17:0] \$30 ;
+  wire [18:0] \$31 ;
   wire [24:0] \$32 ;
-  wire [24:0] \$33 ;
-  wire [49:0] \$34 ;
-  reg \$35 ;
-  reg \$36  = 1'h0;
-  reg [5:0] \$37 ;
-  reg \$38 ;
-  reg [6:0] \$39 ;
+  wire \$33 ;
+  wire \$34 ;
+  wire [24:0] \$35 ;
+  wire [24:0] \$36 ;
+  wire \$37 ;
+  wire \$38 ;
+  wire [24:0] \$39 ;
   wire \$4 ;
-  reg [5:0] \$40 ;
-  reg [1:0] \$41 ;
-  reg \$42 ;
-  reg \$43 ;
-  reg \$44 ;
+  wire \$40 ;
+  wire [47:0] \$41 ;
+  reg [2:0] \$42 ;
+  reg [2:0] \$43  = 3'h0;
+  reg [5:0] \$44 ;
   reg \$45 ;
-  reg [1:0] \$46 ;
-  reg [7:0] \$47 ;
-  reg [7:0] \$48 ;
-  reg [7:0] \$49 ;
-  wire [6:0] \$5 ;
-  reg [7:0] \$50 ;
-  reg [7:0] \$51 ;
-  reg [7:0] \$52 ;
+  reg [6:0] \$46 ;
+  reg [5:0] \$47 ;
+  reg [1:0] \$48 ;
+  reg \$49 ;
+  wire \$5 ;
+  reg \$50 ;
+  reg \$51 ;
+  reg [1:0] \$52 ;
   reg [7:0] \$53 ;
   reg [7:0] \$54 ;
-  reg \$55 ;
-  reg \$56 ;
-  reg \$57 ;
-  reg \$58 ;
-  reg [1:0] \$59 ;
-  wire \$6 ;
-  reg [31:0] \$60 ;
-  reg [7:0] \$61 ;
-  reg [7:0] \$62 ;
-  reg [7:0] \$63 ;
-  reg [7:0] \$64 ;
+  reg [7:0] \$55 ;
+  reg [7:0] \$56 ;
+  reg [7:0] \$57 ;
+  reg [7:0] \$58 ;
+  reg [7:0] \$59 ;
+  wire [6:0] \$6 ;
+  reg [7:0] \$60 ;
+  reg \$61 ;
+  reg \$62 ;
+  reg \$63 ;
+  reg [1:0] \$64 ;
   reg [7:0] \$65 ;
   reg [7:0] \$66 ;
   reg [7:0] \$67 ;
@@ -229,35 +230,35 @@ module \sparse_dsp_l8_m4_dense.core (x__valid, w__valid, o__ready, rst, w__ready
   reg [7:0] \$70 ;
   reg [7:0] \$71 ;
   reg [7:0] \$72 ;
-  reg [7:0] \$73 ;
+  reg [31:0] \$73 ;
   reg [7:0] \$74 ;
   reg [7:0] \$75 ;
   reg [7:0] \$76 ;
   reg [7:0] \$77 ;
   reg [7:0] \$78 ;
   reg [7:0] \$79 ;
-  wire [6:0] \$8 ;
+  wire \$8 ;
   reg [7:0] \$80 ;
   reg [7:0] \$81 ;
   reg [7:0] \$82 ;
   reg [7:0] \$83 ;
   reg [7:0] \$84 ;
-  reg \$85 ;
-  reg \$86 ;
-  reg \$87 ;
-  reg \$88 ;
-  reg [1:0] \$89 ;
+  reg [7:0] \$85 ;
+  reg [7:0] \$86 ;
+  reg [7:0] \$87 ;
+  reg [7:0] \$88 ;
+  reg [7:0] \$89 ;
   wire [6:0] \$9 ;
-  reg [15:0] \$90 ;
-  reg [15:0] \$91 ;
-  reg [15:0] \$92 ;
-  reg [15:0] \$93 ;
+  reg \$90 ;
+  reg \$91 ;
+  reg \$92 ;
+  reg [1:0] \$93 ;
   reg [15:0] \$94 ;
   reg [15:0] \$95 ;
   reg [15:0] \$96 ;
   reg [15:0] \$97 ;
-  reg \$98 ;
-  reg \$99 ;
+  reg [15:0] \$98 ;
+  reg [15:0] \$99 ;
   reg [23:0] acc_0_0 = 24'h000000;
   reg [23:0] acc_1_0 = 24'h000000;
   reg [7:0] act_s2_0 = 8'h00;
@@ -284,6 +285,7 @@ module \sparse_dsp_l8_m4_dense.core (x__valid, w__valid, o__ready, rst, w__ready
   reg [1:0] code_s1b = 2'h0;
   reg [1:0] code_s2 = 2'h0;
   reg [1:0] code_s3 = 2'h0;
+  wire done;
   wire \end ;
   reg end_l1 = 1'h0;
   reg end_l2 = 1'h0;
@@ -293,13 +295,7 @@ module \sparse_dsp_l8_m4_dense.core (x__valid, w__valid, o__ready, rst, w__ready
   reg end_s2 = 1'h0;
   reg end_s3 = 1'h0;
   wire first;
-  reg first_l1 = 1'h0;
-  reg first_l2 = 1'h0;
-  reg first_l3 = 1'h0;
-  reg first_s1 = 1'h0;
-  reg first_s1b = 1'h0;
-  reg first_s2 = 1'h0;
-  reg first_s3 = 1'h0;
+  wire [1:0] is_row;
   reg last_l1 = 1'h0;
   reg last_l2 = 1'h0;
   reg last_l3 = 1'h0;
@@ -319,11 +315,13 @@ module \sparse_dsp_l8_m4_dense.core (x__valid, w__valid, o__ready, rst, w__ready
   wire o__ready;
   output o__valid;
   reg o__valid = 1'h0;
-  output [49:0] \port$72$0 ;
-  wire [49:0] \port$72$0 ;
-  (* init = 1'h0 *)
-  output \port$76$0 ;
-  wire \port$76$0 ;
+  reg [23:0] out_0_0 = 24'h000000;
+  reg [23:0] out_1_0 = 24'h000000;
+  output [47:0] \port$84$0 ;
+  wire [47:0] \port$84$0 ;
+  (* init = 3'h0 *)
+  output [2:0] \port$88$0 ;
+  wire [2:0] \port$88$0 ;
   reg [15:0] prod_0 = 16'h0000;
   reg [15:0] prod_1 = 16'h0000;
   reg [15:0] prod_2 = 16'h0000;
@@ -340,25 +338,23 @@ module \sparse_dsp_l8_m4_dense.core (x__valid, w__valid, o__ready, rst, w__ready
   wire [7:0] \rd__data[2] ;
   wire [7:0] \rd__data[3] ;
   wire rd__en;
-  reg [23:0] rn_in_0_0;
-  reg [23:0] rn_in_1_0;
   input rst;
   wire rst;
   reg [6:0] slices = 7'h01;
+  wire step;
   reg [16:0] sum_l1_0 = 17'h00000;
   reg [16:0] sum_l1_1 = 17'h00000;
   reg [16:0] sum_l1_2 = 17'h00000;
   reg [16:0] sum_l1_3 = 17'h00000;
   reg [17:0] sum_l2_0 = 18'h00000;
   reg [17:0] sum_l2_1 = 18'h00000;
+  reg [17:0] sum_l2_1_link = 18'h00000;
   reg [18:0] sum_l3_0 = 19'h00000;
-  reg [17:0] tap_l2_d0_0 = 18'h00000;
-  reg [17:0] tap_l2_d0_1 = 18'h00000;
+  reg [17:0] tap_1_d0 = 18'h00000;
   reg [1:0] tile_code = 2'h0;
   reg valid_l1 = 1'h0;
   reg valid_l2 = 1'h0;
   reg valid_l3 = 1'h0;
-  reg [1:0] valid_mask = 2'h0;
   reg valid_s1 = 1'h0;
   reg valid_s1b = 1'h0;
   reg valid_s2 = 1'h0;
@@ -516,211 +512,204 @@ module \sparse_dsp_l8_m4_dense.core (x__valid, w__valid, o__ready, rst, w__ready
   assign \$3  = slices - 1'h1;
   assign \$4  = block == \$3 ;
   assign \end  = \$4  | w__payload[66];
-  assign \$5  = wr__addr + 1'h1;
-  assign \$6  = wr__addr == 6'h3f;
-  assign \$7  = x__payload[32] | \$6 ;
-  assign \$8  = wr__addr + 1'h1;
-  assign \$9  = block + 1'h1;
-  assign \$10  = \end  ? 7'h00 : \$9 ;
-  assign \$11  = first ? w__payload[65:64] : tile_code;
-  assign \$12  = $signed(w_s2_0) * $signed(act_s2_0);
-  assign \$13  = $signed(w_s2_1) * $signed(act_s2_1);
-  assign \$14  = $signed(w_s2_2) * $signed(act_s2_2);
-  assign \$15  = $signed(w_s2_3) * $signed(act_s2_3);
-  assign \$16  = $signed(w_s2_4) * $signed(act_s2_4);
-  assign \$17  = $signed(w_s2_5) * $signed(act_s2_5);
-  assign \$18  = $signed(w_s2_6) * $signed(act_s2_6);
-  assign \$19  = $signed(w_s2_7) * $signed(act_s2_7);
-  assign \$20  = $signed(prod_0) + $signed(prod_1);
-  assign \$21  = $signed(prod_2) + $signed(prod_3);
-  assign \$22  = $signed(prod_4) + $signed(prod_5);
-  assign \$23  = $signed(prod_6) + $signed(prod_7);
-  assign \$24  = $signed(sum_l1_0) + $signed(sum_l1_1);
-  assign \$25  = $signed(sum_l1_2) + $signed(sum_l1_3);
-  assign \$26  = $signed(sum_l2_0) + $signed(sum_l2_1);
-  assign \$27  = valid_l3 & end_l3;
-  assign \$28  = ce & valid_l3;
-  assign \$29  = $signed(acc_0_0) + $signed(rn_in_0_0);
-  assign \$30  = first_l3 ? { rn_in_0_0[23], rn_in_0_0 } : \$29 ;
-  assign \$31  = ce & valid_l3;
-  assign \$32  = $signed(acc_1_0) + $signed(rn_in_1_0);
-  assign \$33  = first_l3 ? { rn_in_1_0[23], rn_in_1_0 } : \$32 ;
+  assign step = ce & valid_l3;
+  assign done = step & end_l3;
+  assign \$5  = code_l3 <= 2'h2;
+  assign \$6  = wr__addr + 1'h1;
+  assign \$7  = wr__addr == 6'h3f;
+  assign \$8  = x__payload[32] | \$7 ;
+  assign \$9  = wr__addr + 1'h1;
+  assign \$10  = block + 1'h1;
+  assign \$11  = \end  ? 7'h00 : \$10 ;
+  assign \$12  = first ? w__payload[65:64] : tile_code;
+  assign \$13  = $signed(w_s2_0) * $signed(act_s2_0);
+  assign \$14  = $signed(w_s2_1) * $signed(act_s2_1);
+  assign \$15  = $signed(w_s2_2) * $signed(act_s2_2);
+  assign \$16  = $signed(w_s2_3) * $signed(act_s2_3);
+  assign \$17  = $signed(w_s2_4) * $signed(act_s2_4);
+  assign \$18  = $signed(w_s2_5) * $signed(act_s2_5);
+  assign \$19  = $signed(w_s2_6) * $signed(act_s2_6);
+  assign \$20  = $signed(w_s2_7) * $signed(act_s2_7);
+  assign \$21  = $signed(prod_0) + $signed(prod_1);
+  assign \$22  = $signed(prod_2) + $signed(prod_3);
+  assign \$23  = $signed(prod_4) + $signed(prod_5);
+  assign \$24  = $signed(prod_6) + $signed(prod_7);
+  assign \$25  = $signed(sum_l1_0) + $signed(sum_l1_1);
+  assign \$26  = $signed(sum_l1_2) + $signed(sum_l1_3);
+  assign \$27  = code_l1 > 2'h2;
+  assign \$28  = ~ \$27 ;
+  assign \$29  = ce & \$28 ;
+  assign \$30  = $signed(sum_l1_2) + $signed(sum_l1_3);
+  assign \$31  = $signed(sum_l2_0) + $signed(sum_l2_1_link);
+  assign \$32  = $signed(acc_0_0) + $signed(sum_l3_0);
+  assign \$35  = $signed(acc_0_0) + $signed(sum_l3_0);
+  assign \$36  = $signed(acc_1_0) + $signed(tap_1_d0);
+  assign \$37  = ~ is_row[1];
+  assign \$38  = done & \$37 ;
+  assign \$39  = $signed(acc_1_0) + $signed(tap_1_d0);
+  assign \$40  = valid_l3 & end_l3;
   always @(posedge clk)
-    \$36  <= \$35 ;
+    \$43  <= \$42 ;
   always @(posedge clk)
-    wr__addr <= \$37 ;
+    wr__addr <= \$44 ;
   always @(posedge clk)
-    x__ready <= \$38 ;
+    x__ready <= \$45 ;
   always @(posedge clk)
-    slices <= \$39 ;
+    slices <= \$46 ;
   always @(posedge clk)
-    block <= \$40 ;
+    block <= \$47 ;
   always @(posedge clk)
-    tile_code <= \$41 ;
+    tile_code <= \$48 ;
   always @(posedge clk)
-    valid_s1 <= \$42 ;
+    valid_s1 <= \$49 ;
   always @(posedge clk)
-    first_s1 <= \$43 ;
+    end_s1 <= \$50 ;
   always @(posedge clk)
-    end_s1 <= \$44 ;
+    last_s1 <= \$51 ;
   always @(posedge clk)
-    last_s1 <= \$45 ;
+    code_s1 <= \$52 ;
   always @(posedge clk)
-    code_s1 <= \$46 ;
+    w_s1_0 <= \$53 ;
   always @(posedge clk)
-    w_s1_0 <= \$47 ;
+    w_s1_1 <= \$54 ;
   always @(posedge clk)
-    w_s1_1 <= \$48 ;
+    w_s1_2 <= \$55 ;
   always @(posedge clk)
-    w_s1_2 <= \$49 ;
+    w_s1_3 <= \$56 ;
   always @(posedge clk)
-    w_s1_3 <= \$50 ;
+    w_s1_4 <= \$57 ;
   always @(posedge clk)
-    w_s1_4 <= \$51 ;
+    w_s1_5 <= \$58 ;
   always @(posedge clk)
-    w_s1_5 <= \$52 ;
+    w_s1_6 <= \$59 ;
   always @(posedge clk)
-    w_s1_6 <= \$53 ;
+    w_s1_7 <= \$60 ;
   always @(posedge clk)
-    w_s1_7 <= \$54 ;
+    valid_s1b <= \$61 ;
   always @(posedge clk)
-    valid_s1b <= \$55 ;
+    end_s1b <= \$62 ;
   always @(posedge clk)
-    first_s1b <= \$56 ;
+    last_s1b <= \$63 ;
   always @(posedge clk)
-    end_s1b <= \$57 ;
+    code_s1b <= \$64 ;
   always @(posedge clk)
-    last_s1b <= \$58 ;
+    w_s1b_0 <= \$65 ;
   always @(posedge clk)
-    code_s1b <= \$59 ;
+    w_s1b_1 <= \$66 ;
   always @(posedge clk)
-    block_acts <= \$60 ;
+    w_s1b_2 <= \$67 ;
   always @(posedge clk)
-    w_s1b_0 <= \$61 ;
+    w_s1b_3 <= \$68 ;
   always @(posedge clk)
-    w_s1b_1 <= \$62 ;
+    w_s1b_4 <= \$69 ;
   always @(posedge clk)
-    w_s1b_2 <= \$63 ;
+    w_s1b_5 <= \$70 ;
   always @(posedge clk)
-    w_s1b_3 <= \$64 ;
+    w_s1b_6 <= \$71 ;
   always @(posedge clk)
-    w_s1b_4 <= \$65 ;
+    w_s1b_7 <= \$72 ;
   always @(posedge clk)
-    w_s1b_5 <= \$66 ;
+    block_acts <= \$73 ;
   always @(posedge clk)
-    w_s1b_6 <= \$67 ;
+    act_s2_0 <= \$74 ;
   always @(posedge clk)
-    w_s1b_7 <= \$68 ;
+    act_s2_1 <= \$75 ;
   always @(posedge clk)
-    act_s2_0 <= \$69 ;
+    act_s2_2 <= \$76 ;
   always @(posedge clk)
-    act_s2_1 <= \$70 ;
+    act_s2_3 <= \$77 ;
   always @(posedge clk)
-    act_s2_2 <= \$71 ;
+    act_s2_4 <= \$78 ;
   always @(posedge clk)
-    act_s2_3 <= \$72 ;
+    act_s2_5 <= \$79 ;
   always @(posedge clk)
-    act_s2_4 <= \$73 ;
+    act_s2_6 <= \$80 ;
   always @(posedge clk)
-    act_s2_5 <= \$74 ;
+    act_s2_7 <= \$81 ;
   always @(posedge clk)
-    act_s2_6 <= \$75 ;
+    w_s2_0 <= \$82 ;
   always @(posedge clk)
-    act_s2_7 <= \$76 ;
+    w_s2_1 <= \$83 ;
   always @(posedge clk)
-    w_s2_0 <= \$77 ;
+    w_s2_2 <= \$84 ;
   always @(posedge clk)
-    w_s2_1 <= \$78 ;
+    w_s2_3 <= \$85 ;
   always @(posedge clk)
-    w_s2_2 <= \$79 ;
+    w_s2_4 <= \$86 ;
   always @(posedge clk)
-    w_s2_3 <= \$80 ;
+    w_s2_5 <= \$87 ;
   always @(posedge clk)
-    w_s2_4 <= \$81 ;
+    w_s2_6 <= \$88 ;
   always @(posedge clk)
-    w_s2_5 <= \$82 ;
+    w_s2_7 <= \$89 ;
   always @(posedge clk)
-    w_s2_6 <= \$83 ;
+    valid_s2 <= \$90 ;
   always @(posedge clk)
-    w_s2_7 <= \$84 ;
+    end_s2 <= \$91 ;
   always @(posedge clk)
-    valid_s2 <= \$85 ;
+    last_s2 <= \$92 ;
   always @(posedge clk)
-    first_s2 <= \$86 ;
+    code_s2 <= \$93 ;
   always @(posedge clk)
-    end_s2 <= \$87 ;
+    prod_0 <= \$94 ;
   always @(posedge clk)
-    last_s2 <= \$88 ;
+    prod_1 <= \$95 ;
   always @(posedge clk)
-    code_s2 <= \$89 ;
+    prod_2 <= \$96 ;
   always @(posedge clk)
-    prod_0 <= \$90 ;
+    prod_3 <= \$97 ;
   always @(posedge clk)
-    prod_1 <= \$91 ;
+    prod_4 <= \$98 ;
   always @(posedge clk)
-    prod_2 <= \$92 ;
+    prod_5 <= \$99 ;
   always @(posedge clk)
-    prod_3 <= \$93 ;
+    prod_6 <= \$100 ;
   always @(posedge clk)
-    prod_4 <= \$94 ;
+    prod_7 <= \$101 ;
   always @(posedge clk)
-    prod_5 <= \$95 ;
+    valid_s3 <= \$102 ;
   always @(posedge clk)
-    prod_6 <= \$96 ;
+    end_s3 <= \$103 ;
   always @(posedge clk)
-    prod_7 <= \$97 ;
+    last_s3 <= \$104 ;
   always @(posedge clk)
-    valid_s3 <= \$98 ;
+    code_s3 <= \$105 ;
   always @(posedge clk)
-    first_s3 <= \$99 ;
+    sum_l1_0 <= \$106 ;
   always @(posedge clk)
-    end_s3 <= \$100 ;
+    sum_l1_1 <= \$107 ;
   always @(posedge clk)
-    last_s3 <= \$101 ;
+    sum_l1_2 <= \$108 ;
   always @(posedge clk)
-    code_s3 <= \$102 ;
+    sum_l1_3 <= \$109 ;
   always @(posedge clk)
-    sum_l1_0 <= \$103 ;
+    valid_l1 <= \$110 ;
   always @(posedge clk)
-    sum_l1_1 <= \$104 ;
+    end_l1 <= \$111 ;
   always @(posedge clk)
-    sum_l1_2 <= \$105 ;
+    last_l1 <= \$112 ;
   always @(posedge clk)
-    sum_l1_3 <= \$106 ;
+    code_l1 <= \$113 ;
   always @(posedge clk)
-    valid_l1 <= \$107 ;
+    sum_l2_0 <= \$114 ;
   always @(posedge clk)
-    first_l1 <= \$108 ;
+    sum_l2_1 <= \$115 ;
   always @(posedge clk)
-    end_l1 <= \$109 ;
+    sum_l2_1_link <= \$116 ;
   always @(posedge clk)
-    last_l1 <= \$110 ;
+    valid_l2 <= \$117 ;
   always @(posedge clk)
-    code_l1 <= \$111 ;
+    end_l2 <= \$118 ;
   always @(posedge clk)
-    sum_l2_0 <= \$112 ;
+    last_l2 <= \$119 ;
   always @(posedge clk)
-    sum_l2_1 <= \$113 ;
+    code_l2 <= \$120 ;
   always @(posedge clk)
-    valid_l2 <= \$114 ;
+    tap_1_d0 <= \$121 ;
   always @(posedge clk)
-    first_l2 <= \$115 ;
+    sum_l3_0 <= \$122 ;
   always @(posedge clk)
-    end_l2 <= \$116 ;
-  always @(posedge clk)
-    last_l2 <= \$117 ;
-  always @(posedge clk)
-    code_l2 <= \$118 ;
-  always @(posedge clk)
-    tap_l2_d0_0 <= \$119 ;
-  always @(posedge clk)
-    tap_l2_d0_1 <= \$120 ;
-  always @(posedge clk)
-    sum_l3_0 <= \$121 ;
-  always @(posedge clk)
-    valid_l3 <= \$122 ;
-  always @(posedge clk)
-    first_l3 <= \$123 ;
+    valid_l3 <= \$123 ;
   always @(posedge clk)
     end_l3 <= \$124 ;
   always @(posedge clk)
@@ -728,220 +717,135 @@ module \sparse_dsp_l8_m4_dense.core (x__valid, w__valid, o__ready, rst, w__ready
   always @(posedge clk)
     code_l3 <= \$126 ;
   always @(posedge clk)
-    o__valid <= \$127 ;
+    acc_0_0 <= \$127 ;
   always @(posedge clk)
-    valid_mask <= \$128 ;
+    out_0_0 <= \$128 ;
   always @(posedge clk)
-    acc_0_0 <= \$129 ;
+    acc_1_0 <= \$129 ;
   always @(posedge clk)
-    acc_1_0 <= \$130 ;
+    out_1_0 <= \$130 ;
+  always @(posedge clk)
+    o__valid <= \$131 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    rn_in_0_0 = 24'h000000;
-    casez (code_l3)
-      2'h2:
-          rn_in_0_0 = { tap_l2_d0_0[17], tap_l2_d0_0[17], tap_l2_d0_0[17], tap_l2_d0_0[17], tap_l2_d0_0[17], tap_l2_d0_0[17], tap_l2_d0_0 };
-    endcase
+    \$42  = \$43 ;
+    if (done) begin
+      \$42 [2] = last_l3;
+      \$42 [1:0] = is_row;
+    end
+    if (rst) begin
+      \$42  = 3'h0;
+    end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    rn_in_1_0 = 24'h000000;
-    casez (code_l3)
-      2'h2:
-          rn_in_1_0 = { tap_l2_d0_1[17], tap_l2_d0_1[17], tap_l2_d0_1[17], tap_l2_d0_1[17], tap_l2_d0_1[17], tap_l2_d0_1[17], tap_l2_d0_1 };
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$35  = \$36 ;
-    if (ce) begin
-      if (valid_l3) begin
-        \$35  = last_l3;
+    \$44  = wr__addr;
+    if (x_take) begin
+      \$44  = \$6 [5:0];
+      if (\$8 ) begin
+        \$44  = 6'h00;
       end
     end
     if (rst) begin
-      \$35  = 1'h0;
+      \$44  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$37  = wr__addr;
+    \$45  = x__ready;
     if (x_take) begin
-      \$37  = \$5 [5:0];
-      if (\$7 ) begin
-        \$37  = 6'h00;
-      end
-    end
-    if (rst) begin
-      \$37  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$38  = x__ready;
-    if (x_take) begin
-      if (\$7 ) begin
-        \$38  = 1'h0;
+      if (\$8 ) begin
+        \$45  = 1'h0;
       end
     end
     if (w_take) begin
       if (w__payload[66]) begin
-        \$38  = 1'h1;
+        \$45  = 1'h1;
       end
     end
     if (rst) begin
-      \$38  = 1'h1;
+      \$45  = 1'h1;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$39  = slices;
+    \$46  = slices;
     if (x_take) begin
-      if (\$7 ) begin
-        \$39  = \$8 ;
+      if (\$8 ) begin
+        \$46  = \$9 ;
       end
     end
     if (rst) begin
-      \$39  = 7'h01;
+      \$46  = 7'h01;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$40  = block;
+    \$47  = block;
     if (w_take) begin
-      \$40  = \$10 [5:0];
+      \$47  = \$11 [5:0];
     end
     if (rst) begin
-      \$40  = 6'h00;
+      \$47  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$41  = tile_code;
+    \$48  = tile_code;
     if (w_take) begin
       if (first) begin
-        \$41  = w__payload[65:64];
+        \$48  = w__payload[65:64];
       end
     end
     if (rst) begin
-      \$41  = 2'h0;
+      \$48  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$42  = valid_s1;
+    \$49  = valid_s1;
     if (ce) begin
-      \$42  = w_take;
+      \$49  = w_take;
     end
     if (rst) begin
-      \$42  = 1'h0;
+      \$49  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$43  = first_s1;
+    \$50  = end_s1;
     if (ce) begin
-      \$43  = first;
+      \$50  = \end ;
     end
     if (rst) begin
-      \$43  = 1'h0;
+      \$50  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$44  = end_s1;
+    \$51  = last_s1;
     if (ce) begin
-      \$44  = \end ;
+      \$51  = w__payload[66];
     end
     if (rst) begin
-      \$44  = 1'h0;
+      \$51  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$45  = last_s1;
+    \$52  = code_s1;
     if (ce) begin
-      \$45  = w__payload[66];
+      \$52  = \$12 ;
     end
     if (rst) begin
-      \$45  = 1'h0;
+      \$52  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$46  = code_s1;
+    \$53  = w_s1_0;
     if (ce) begin
-      \$46  = \$11 ;
-    end
-    if (rst) begin
-      \$46  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$47  = w_s1_0;
-    if (ce) begin
-      \$47  = w__payload[7:0];
-    end
-    if (rst) begin
-      \$47  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$48  = w_s1_1;
-    if (ce) begin
-      \$48  = w__payload[15:8];
-    end
-    if (rst) begin
-      \$48  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$49  = w_s1_2;
-    if (ce) begin
-      \$49  = w__payload[23:16];
-    end
-    if (rst) begin
-      \$49  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$50  = w_s1_3;
-    if (ce) begin
-      \$50  = w__payload[31:24];
-    end
-    if (rst) begin
-      \$50  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$51  = w_s1_4;
-    if (ce) begin
-      \$51  = w__payload[39:32];
-    end
-    if (rst) begin
-      \$51  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$52  = w_s1_5;
-    if (ce) begin
-      \$52  = w__payload[47:40];
-    end
-    if (rst) begin
-      \$52  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$53  = w_s1_6;
-    if (ce) begin
-      \$53  = w__payload[55:48];
+      \$53  = w__payload[7:0];
     end
     if (rst) begin
       \$53  = 8'h00;
@@ -949,9 +853,9 @@ module \sparse_dsp_l8_m4_dense.core (x__valid, w__valid, o__ready, rst, w__ready
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$54  = w_s1_7;
+    \$54  = w_s1_1;
     if (ce) begin
-      \$54  = w__payload[63:56];
+      \$54  = w__payload[15:8];
     end
     if (rst) begin
       \$54  = 8'h00;
@@ -959,109 +863,109 @@ module \sparse_dsp_l8_m4_dense.core (x__valid, w__valid, o__ready, rst, w__ready
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$55  = valid_s1b;
+    \$55  = w_s1_2;
     if (ce) begin
-      \$55  = valid_s1;
+      \$55  = w__payload[23:16];
     end
     if (rst) begin
-      \$55  = 1'h0;
+      \$55  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$56  = first_s1b;
+    \$56  = w_s1_3;
     if (ce) begin
-      \$56  = first_s1;
+      \$56  = w__payload[31:24];
     end
     if (rst) begin
-      \$56  = 1'h0;
+      \$56  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$57  = end_s1b;
+    \$57  = w_s1_4;
     if (ce) begin
-      \$57  = end_s1;
+      \$57  = w__payload[39:32];
     end
     if (rst) begin
-      \$57  = 1'h0;
+      \$57  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$58  = last_s1b;
+    \$58  = w_s1_5;
     if (ce) begin
-      \$58  = last_s1;
+      \$58  = w__payload[47:40];
     end
     if (rst) begin
-      \$58  = 1'h0;
+      \$58  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$59  = code_s1b;
+    \$59  = w_s1_6;
     if (ce) begin
-      \$59  = code_s1;
+      \$59  = w__payload[55:48];
     end
     if (rst) begin
-      \$59  = 2'h0;
+      \$59  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$60  = block_acts;
+    \$60  = w_s1_7;
     if (ce) begin
-      \$60  = rd__data;
+      \$60  = w__payload[63:56];
     end
     if (rst) begin
-      \$60  = 32'd0;
+      \$60  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$61  = w_s1b_0;
+    \$61  = valid_s1b;
     if (ce) begin
-      \$61  = w_s1_0;
+      \$61  = valid_s1;
     end
     if (rst) begin
-      \$61  = 8'h00;
+      \$61  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$62  = w_s1b_1;
+    \$62  = end_s1b;
     if (ce) begin
-      \$62  = w_s1_1;
+      \$62  = end_s1;
     end
     if (rst) begin
-      \$62  = 8'h00;
+      \$62  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$63  = w_s1b_2;
+    \$63  = last_s1b;
     if (ce) begin
-      \$63  = w_s1_2;
+      \$63  = last_s1;
     end
     if (rst) begin
-      \$63  = 8'h00;
+      \$63  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$64  = w_s1b_3;
+    \$64  = code_s1b;
     if (ce) begin
-      \$64  = w_s1_3;
+      \$64  = code_s1;
     end
     if (rst) begin
-      \$64  = 8'h00;
+      \$64  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$65  = w_s1b_4;
+    \$65  = w_s1b_0;
     if (ce) begin
-      \$65  = w_s1_4;
+      \$65  = w_s1_0;
     end
     if (rst) begin
       \$65  = 8'h00;
@@ -1069,9 +973,9 @@ module \sparse_dsp_l8_m4_dense.core (x__valid, w__valid, o__ready, rst, w__ready
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$66  = w_s1b_5;
+    \$66  = w_s1b_1;
     if (ce) begin
-      \$66  = w_s1_5;
+      \$66  = w_s1_1;
     end
     if (rst) begin
       \$66  = 8'h00;
@@ -1079,9 +983,9 @@ module \sparse_dsp_l8_m4_dense.core (x__valid, w__valid, o__ready, rst, w__ready
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$67  = w_s1b_6;
+    \$67  = w_s1b_2;
     if (ce) begin
-      \$67  = w_s1_6;
+      \$67  = w_s1_2;
     end
     if (rst) begin
       \$67  = 8'h00;
@@ -1089,9 +993,9 @@ module \sparse_dsp_l8_m4_dense.core (x__valid, w__valid, o__ready, rst, w__ready
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$68  = w_s1b_7;
+    \$68  = w_s1b_3;
     if (ce) begin
-      \$68  = w_s1_7;
+      \$68  = w_s1_3;
     end
     if (rst) begin
       \$68  = 8'h00;
@@ -1099,9 +1003,9 @@ module \sparse_dsp_l8_m4_dense.core (x__valid, w__valid, o__ready, rst, w__ready
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$69  = act_s2_0;
+    \$69  = w_s1b_4;
     if (ce) begin
-      \$69  = block_acts[7:0];
+      \$69  = w_s1_4;
     end
     if (rst) begin
       \$69  = 8'h00;
@@ -1109,9 +1013,9 @@ module \sparse_dsp_l8_m4_dense.core (x__valid, w__valid, o__ready, rst, w__ready
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$70  = act_s2_1;
+    \$70  = w_s1b_5;
     if (ce) begin
-      \$70  = block_acts[15:8];
+      \$70  = w_s1_5;
     end
     if (rst) begin
       \$70  = 8'h00;
@@ -1119,9 +1023,9 @@ module \sparse_dsp_l8_m4_dense.core (x__valid, w__valid, o__ready, rst, w__ready
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$71  = act_s2_2;
+    \$71  = w_s1b_6;
     if (ce) begin
-      \$71  = block_acts[23:16];
+      \$71  = w_s1_6;
     end
     if (rst) begin
       \$71  = 8'h00;
@@ -1129,9 +1033,9 @@ module \sparse_dsp_l8_m4_dense.core (x__valid, w__valid, o__ready, rst, w__ready
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$72  = act_s2_3;
+    \$72  = w_s1b_7;
     if (ce) begin
-      \$72  = block_acts[31:24];
+      \$72  = w_s1_7;
     end
     if (rst) begin
       \$72  = 8'h00;
@@ -1139,19 +1043,19 @@ module \sparse_dsp_l8_m4_dense.core (x__valid, w__valid, o__ready, rst, w__ready
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$73  = act_s2_4;
+    \$73  = block_acts;
     if (ce) begin
-      \$73  = block_acts[7:0];
+      \$73  = rd__data;
     end
     if (rst) begin
-      \$73  = 8'h00;
+      \$73  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$74  = act_s2_5;
+    \$74  = act_s2_0;
     if (ce) begin
-      \$74  = block_acts[15:8];
+      \$74  = block_acts[7:0];
     end
     if (rst) begin
       \$74  = 8'h00;
@@ -1159,9 +1063,9 @@ module \sparse_dsp_l8_m4_dense.core (x__valid, w__valid, o__ready, rst, w__ready
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$75  = act_s2_6;
+    \$75  = act_s2_1;
     if (ce) begin
-      \$75  = block_acts[23:16];
+      \$75  = block_acts[15:8];
     end
     if (rst) begin
       \$75  = 8'h00;
@@ -1169,9 +1073,9 @@ module \sparse_dsp_l8_m4_dense.core (x__valid, w__valid, o__ready, rst, w__ready
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$76  = act_s2_7;
+    \$76  = act_s2_2;
     if (ce) begin
-      \$76  = block_acts[31:24];
+      \$76  = block_acts[23:16];
     end
     if (rst) begin
       \$76  = 8'h00;
@@ -1179,9 +1083,9 @@ module \sparse_dsp_l8_m4_dense.core (x__valid, w__valid, o__ready, rst, w__ready
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$77  = w_s2_0;
+    \$77  = act_s2_3;
     if (ce) begin
-      \$77  = w_s1b_0;
+      \$77  = block_acts[31:24];
     end
     if (rst) begin
       \$77  = 8'h00;
@@ -1189,9 +1093,9 @@ module \sparse_dsp_l8_m4_dense.core (x__valid, w__valid, o__ready, rst, w__ready
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$78  = w_s2_1;
+    \$78  = act_s2_4;
     if (ce) begin
-      \$78  = w_s1b_1;
+      \$78  = block_acts[7:0];
     end
     if (rst) begin
       \$78  = 8'h00;
@@ -1199,9 +1103,9 @@ module \sparse_dsp_l8_m4_dense.core (x__valid, w__valid, o__ready, rst, w__ready
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$79  = w_s2_2;
+    \$79  = act_s2_5;
     if (ce) begin
-      \$79  = w_s1b_2;
+      \$79  = block_acts[15:8];
     end
     if (rst) begin
       \$79  = 8'h00;
@@ -1209,9 +1113,9 @@ module \sparse_dsp_l8_m4_dense.core (x__valid, w__valid, o__ready, rst, w__ready
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$80  = w_s2_3;
+    \$80  = act_s2_6;
     if (ce) begin
-      \$80  = w_s1b_3;
+      \$80  = block_acts[23:16];
     end
     if (rst) begin
       \$80  = 8'h00;
@@ -1219,9 +1123,9 @@ module \sparse_dsp_l8_m4_dense.core (x__valid, w__valid, o__ready, rst, w__ready
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$81  = w_s2_4;
+    \$81  = act_s2_7;
     if (ce) begin
-      \$81  = w_s1b_4;
+      \$81  = block_acts[31:24];
     end
     if (rst) begin
       \$81  = 8'h00;
@@ -1229,9 +1133,9 @@ module \sparse_dsp_l8_m4_dense.core (x__valid, w__valid, o__ready, rst, w__ready
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$82  = w_s2_5;
+    \$82  = w_s2_0;
     if (ce) begin
-      \$82  = w_s1b_5;
+      \$82  = w_s1b_0;
     end
     if (rst) begin
       \$82  = 8'h00;
@@ -1239,9 +1143,9 @@ module \sparse_dsp_l8_m4_dense.core (x__valid, w__valid, o__ready, rst, w__ready
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$83  = w_s2_6;
+    \$83  = w_s2_1;
     if (ce) begin
-      \$83  = w_s1b_6;
+      \$83  = w_s1b_1;
     end
     if (rst) begin
       \$83  = 8'h00;
@@ -1249,9 +1153,9 @@ module \sparse_dsp_l8_m4_dense.core (x__valid, w__valid, o__ready, rst, w__ready
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$84  = w_s2_7;
+    \$84  = w_s2_2;
     if (ce) begin
-      \$84  = w_s1b_7;
+      \$84  = w_s1b_2;
     end
     if (rst) begin
       \$84  = 8'h00;
@@ -1259,99 +1163,99 @@ module \sparse_dsp_l8_m4_dense.core (x__valid, w__valid, o__ready, rst, w__ready
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$85  = valid_s2;
+    \$85  = w_s2_3;
     if (ce) begin
-      \$85  = valid_s1b;
+      \$85  = w_s1b_3;
     end
     if (rst) begin
-      \$85  = 1'h0;
+      \$85  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$86  = first_s2;
+    \$86  = w_s2_4;
     if (ce) begin
-      \$86  = first_s1b;
+      \$86  = w_s1b_4;
     end
     if (rst) begin
-      \$86  = 1'h0;
+      \$86  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$87  = end_s2;
+    \$87  = w_s2_5;
     if (ce) begin
-      \$87  = end_s1b;
+      \$87  = w_s1b_5;
     end
     if (rst) begin
-      \$87  = 1'h0;
+      \$87  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$88  = last_s2;
+    \$88  = w_s2_6;
     if (ce) begin
-      \$88  = last_s1b;
+      \$88  = w_s1b_6;
     end
     if (rst) begin
-      \$88  = 1'h0;
+      \$88  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$89  = code_s2;
+    \$89  = w_s2_7;
     if (ce) begin
-      \$89  = code_s1b;
+      \$89  = w_s1b_7;
     end
     if (rst) begin
-      \$89  = 2'h0;
+      \$89  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$90  = prod_0;
+    \$90  = valid_s2;
     if (ce) begin
-      \$90  = \$12 ;
+      \$90  = valid_s1b;
     end
     if (rst) begin
-      \$90  = 16'h0000;
+      \$90  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$91  = prod_1;
+    \$91  = end_s2;
     if (ce) begin
-      \$91  = \$13 ;
+      \$91  = end_s1b;
     end
     if (rst) begin
-      \$91  = 16'h0000;
+      \$91  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$92  = prod_2;
+    \$92  = last_s2;
     if (ce) begin
-      \$92  = \$14 ;
+      \$92  = last_s1b;
     end
     if (rst) begin
-      \$92  = 16'h0000;
+      \$92  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$93  = prod_3;
+    \$93  = code_s2;
     if (ce) begin
-      \$93  = \$15 ;
+      \$93  = code_s1b;
     end
     if (rst) begin
-      \$93  = 16'h0000;
+      \$93  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$94  = prod_4;
+    \$94  = prod_0;
     if (ce) begin
-      \$94  = \$16 ;
+      \$94  = \$13 ;
     end
     if (rst) begin
       \$94  = 16'h0000;
@@ -1359,9 +1263,9 @@ module \sparse_dsp_l8_m4_dense.core (x__valid, w__valid, o__ready, rst, w__ready
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$95  = prod_5;
+    \$95  = prod_1;
     if (ce) begin
-      \$95  = \$17 ;
+      \$95  = \$14 ;
     end
     if (rst) begin
       \$95  = 16'h0000;
@@ -1369,9 +1273,9 @@ module \sparse_dsp_l8_m4_dense.core (x__valid, w__valid, o__ready, rst, w__ready
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$96  = prod_6;
+    \$96  = prod_2;
     if (ce) begin
-      \$96  = \$18 ;
+      \$96  = \$15 ;
     end
     if (rst) begin
       \$96  = 16'h0000;
@@ -1379,9 +1283,9 @@ module \sparse_dsp_l8_m4_dense.core (x__valid, w__valid, o__ready, rst, w__ready
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$97  = prod_7;
+    \$97  = prod_3;
     if (ce) begin
-      \$97  = \$19 ;
+      \$97  = \$16 ;
     end
     if (rst) begin
       \$97  = 16'h0000;
@@ -1389,89 +1293,89 @@ module \sparse_dsp_l8_m4_dense.core (x__valid, w__valid, o__ready, rst, w__ready
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$98  = valid_s3;
+    \$98  = prod_4;
     if (ce) begin
-      \$98  = valid_s2;
+      \$98  = \$17 ;
     end
     if (rst) begin
-      \$98  = 1'h0;
+      \$98  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$99  = first_s3;
+    \$99  = prod_5;
     if (ce) begin
-      \$99  = first_s2;
+      \$99  = \$18 ;
     end
     if (rst) begin
-      \$99  = 1'h0;
+      \$99  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$100  = end_s3;
+    \$100  = prod_6;
     if (ce) begin
-      \$100  = end_s2;
+      \$100  = \$19 ;
     end
     if (rst) begin
-      \$100  = 1'h0;
+      \$100  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$101  = last_s3;
+    \$101  = prod_7;
     if (ce) begin
-      \$101  = last_s2;
+      \$101  = \$20 ;
     end
     if (rst) begin
-      \$101  = 1'h0;
+      \$101  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$102  = code_s3;
+    \$102  = valid_s3;
     if (ce) begin
-      \$102  = code_s2;
+      \$102  = valid_s2;
     end
     if (rst) begin
-      \$102  = 2'h0;
+      \$102  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$103  = sum_l1_0;
+    \$103  = end_s3;
     if (ce) begin
-      \$103  = \$20 ;
+      \$103  = end_s2;
     end
     if (rst) begin
-      \$103  = 17'h00000;
+      \$103  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$104  = sum_l1_1;
+    \$104  = last_s3;
     if (ce) begin
-      \$104  = \$21 ;
+      \$104  = last_s2;
     end
     if (rst) begin
-      \$104  = 17'h00000;
+      \$104  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$105  = sum_l1_2;
+    \$105  = code_s3;
     if (ce) begin
-      \$105  = \$22 ;
+      \$105  = code_s2;
     end
     if (rst) begin
-      \$105  = 17'h00000;
+      \$105  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$106  = sum_l1_3;
+    \$106  = sum_l1_0;
     if (ce) begin
-      \$106  = \$23 ;
+      \$106  = \$21 ;
     end
     if (rst) begin
       \$106  = 17'h00000;
@@ -1479,39 +1383,39 @@ module \sparse_dsp_l8_m4_dense.core (x__valid, w__valid, o__ready, rst, w__ready
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$107  = valid_l1;
+    \$107  = sum_l1_1;
     if (ce) begin
-      \$107  = valid_s3;
+      \$107  = \$22 ;
     end
     if (rst) begin
-      \$107  = 1'h0;
+      \$107  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$108  = first_l1;
+    \$108  = sum_l1_2;
     if (ce) begin
-      \$108  = first_s3;
+      \$108  = \$23 ;
     end
     if (rst) begin
-      \$108  = 1'h0;
+      \$108  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$109  = end_l1;
+    \$109  = sum_l1_3;
     if (ce) begin
-      \$109  = end_s3;
+      \$109  = \$24 ;
     end
     if (rst) begin
-      \$109  = 1'h0;
+      \$109  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$110  = last_l1;
+    \$110  = valid_l1;
     if (ce) begin
-      \$110  = last_s3;
+      \$110  = valid_s3;
     end
     if (rst) begin
       \$110  = 1'h0;
@@ -1519,69 +1423,71 @@ module \sparse_dsp_l8_m4_dense.core (x__valid, w__valid, o__ready, rst, w__ready
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$111  = code_l1;
+    \$111  = end_l1;
     if (ce) begin
-      \$111  = code_s3;
+      \$111  = end_s3;
     end
     if (rst) begin
-      \$111  = 2'h0;
+      \$111  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$112  = sum_l2_0;
+    \$112  = last_l1;
     if (ce) begin
-      \$112  = \$24 ;
+      \$112  = last_s3;
     end
     if (rst) begin
-      \$112  = 18'h00000;
+      \$112  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$113  = sum_l2_1;
+    \$113  = code_l1;
     if (ce) begin
-      \$113  = \$25 ;
+      \$113  = code_s3;
     end
     if (rst) begin
-      \$113  = 18'h00000;
+      \$113  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$114  = valid_l2;
+    \$114  = sum_l2_0;
     if (ce) begin
-      \$114  = valid_l1;
+      \$114  = \$25 ;
     end
     if (rst) begin
-      \$114  = 1'h0;
+      \$114  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$115  = first_l2;
+    \$115  = sum_l2_1;
     if (ce) begin
-      \$115  = first_l1;
+      \$115  = \$26 ;
     end
     if (rst) begin
-      \$115  = 1'h0;
+      \$115  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$116  = end_l2;
-    if (ce) begin
-      \$116  = end_l1;
+    \$116  = sum_l2_1_link;
+    if (\$29 ) begin
+      \$116  = 18'h00000;
+    end else if (ce) begin
+      \$116  = \$30 ;
     end
     if (rst) begin
-      \$116  = 1'h0;
+      \$116  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$117  = last_l2;
+    \$117  = valid_l2;
     if (ce) begin
-      \$117  = last_l1;
+      \$117  = valid_l1;
     end
     if (rst) begin
       \$117  = 1'h0;
@@ -1589,59 +1495,59 @@ module \sparse_dsp_l8_m4_dense.core (x__valid, w__valid, o__ready, rst, w__ready
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$118  = code_l2;
+    \$118  = end_l2;
     if (ce) begin
-      \$118  = code_l1;
+      \$118  = end_l1;
     end
     if (rst) begin
-      \$118  = 2'h0;
+      \$118  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$119  = tap_l2_d0_0;
+    \$119  = last_l2;
     if (ce) begin
-      \$119  = sum_l2_0;
+      \$119  = last_l1;
     end
     if (rst) begin
-      \$119  = 18'h00000;
+      \$119  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$120  = tap_l2_d0_1;
+    \$120  = code_l2;
     if (ce) begin
-      \$120  = sum_l2_1;
+      \$120  = code_l1;
     end
     if (rst) begin
-      \$120  = 18'h00000;
+      \$120  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$121  = sum_l3_0;
+    \$121  = tap_1_d0;
     if (ce) begin
-      \$121  = \$26 ;
+      \$121  = sum_l2_1;
     end
     if (rst) begin
-      \$121  = 19'h00000;
+      \$121  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$122  = valid_l3;
+    \$122  = sum_l3_0;
     if (ce) begin
-      \$122  = valid_l2;
+      \$122  = \$31 ;
     end
     if (rst) begin
-      \$122  = 1'h0;
+      \$122  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$123  = first_l3;
+    \$123  = valid_l3;
     if (ce) begin
-      \$123  = first_l2;
+      \$123  = valid_l2;
     end
     if (rst) begin
       \$123  = 1'h0;
@@ -1679,37 +1585,35 @@ module \sparse_dsp_l8_m4_dense.core (x__valid, w__valid, o__ready, rst, w__ready
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$127  = o__valid;
-    if (ce) begin
-      \$127  = \$27 ;
+    \$127  = acc_0_0;
+    if (done) begin
+      \$127  = 24'h000000;
+    end else if (step) begin
+      \$127  = \$32 [23:0];
     end
     if (rst) begin
-      \$127  = 1'h0;
+      \$127  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$128  = valid_mask;
-    if (ce) begin
-      if (valid_l3) begin
-        (* full_case = 32'd1 *)
-        casez (code_l3)
-          2'h2:
-              \$128  = 2'h3;
-          default:
-              \$128  = 2'h3;
-        endcase
-      end
+    \$128  = out_0_0;
+    if (\$34 ) begin
+      \$128  = 24'h000000;
+    end else if (done) begin
+      \$128  = \$35 [23:0];
     end
     if (rst) begin
-      \$128  = 2'h0;
+      \$128  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$129  = acc_0_0;
-    if (\$28 ) begin
-      \$129  = \$30 [23:0];
+    \$129  = acc_1_0;
+    if (done) begin
+      \$129  = 24'h000000;
+    end else if (step) begin
+      \$129  = \$36 [23:0];
     end
     if (rst) begin
       \$129  = 24'h000000;
@@ -1717,12 +1621,24 @@ module \sparse_dsp_l8_m4_dense.core (x__valid, w__valid, o__ready, rst, w__ready
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$130  = acc_1_0;
-    if (\$31 ) begin
-      \$130  = \$33 [23:0];
+    \$130  = out_1_0;
+    if (\$38 ) begin
+      \$130  = 24'h000000;
+    end else if (done) begin
+      \$130  = \$39 [23:0];
     end
     if (rst) begin
       \$130  = 24'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$131  = o__valid;
+    if (ce) begin
+      \$131  = \$40 ;
+    end
+    if (rst) begin
+      \$131  = 1'h0;
     end
   end
   assign loading = x__ready;
@@ -1731,9 +1647,9 @@ module \sparse_dsp_l8_m4_dense.core (x__valid, w__valid, o__ready, rst, w__ready
   assign wr__en = x_take;
   assign rd__addr = block;
   assign rd__en = ce;
-  assign o__payload = { \$36 , \$34  };
-  assign \port$72$0  = \$34 ;
-  assign \port$76$0  = \$36 ;
+  assign o__payload = { \$43 , \$41  };
+  assign \port$84$0  = \$41 ;
+  assign \port$88$0  = \$43 ;
   assign \wr__data[0]  = x__payload[7:0];
   assign \wr__data[1]  = x__payload[15:8];
   assign \wr__data[2]  = x__payload[23:16];
@@ -1756,11 +1672,11 @@ module \sparse_dsp_l8_m4_dense.core (x__valid, w__valid, o__ready, rst, w__ready
   assign \w__payload.data.values[7]  = w__payload[63:56];
   assign \w__payload.user  = w__payload[65:64];
   assign \w__payload.last  = w__payload[66];
-  assign \o__payload.data  = \$34 [47:0];
-  assign \o__payload.data[0]  = \$34 [23:0];
-  assign \o__payload.data[1]  = \$34 [47:24];
-  assign \o__payload.user  = \$34 [49:48];
-  assign \o__payload.last  = \$36 ;
+  assign \o__payload.data  = \$41 ;
+  assign \o__payload.data[0]  = \$41 [23:0];
+  assign \o__payload.data[1]  = \$41 [47:24];
+  assign \o__payload.user  = \$43 [1:0];
+  assign \o__payload.last  = \$43 [2];
   assign \block_acts[0]  = block_acts[7:0];
   assign \block_acts[1]  = block_acts[15:8];
   assign \block_acts[2]  = block_acts[23:16];
@@ -1769,7 +1685,10 @@ module \sparse_dsp_l8_m4_dense.core (x__valid, w__valid, o__ready, rst, w__ready
   assign \rd__data[1]  = rd__data[15:8];
   assign \rd__data[2]  = rd__data[23:16];
   assign \rd__data[3]  = rd__data[31:24];
-  assign \$34 [47:24] = acc_1_0;
-  assign \$34 [23:0] = acc_0_0;
-  assign \$34 [49:48] = valid_mask;
+  assign \$41 [47:24] = out_1_0;
+  assign \$41 [23:0] = out_0_0;
+  assign is_row[1] = \$5 ;
+  assign is_row[0] = 1'h1;
+  assign \$33  = 1'h0;
+  assign \$34  = 1'h0;
 endmodule

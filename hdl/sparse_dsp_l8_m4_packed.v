@@ -3,7 +3,7 @@
 (* top =  1  *)
 (* generator = "Amaranth" *)
 module sparse_dsp_l8_m4_packed(aresetn, s_axis_x_tdata, s_axis_x_tvalid, s_axis_x_tlast, s_axis_w_tdata, s_axis_w_tvalid, s_axis_w_tuser, s_axis_w_tlast, m_axis_tready, s_axis_x_tready, s_axis_w_tready, m_axis_tdata, m_axis_tvalid, m_axis_tuser, m_axis_tlast, aclk);
-  wire [391:0] \$1 ;
+  wire [8:0] \$1 ;
   input aclk;
   wire aclk;
   input aresetn;
@@ -52,8 +52,8 @@ module sparse_dsp_l8_m4_packed(aresetn, s_axis_x_tdata, s_axis_x_tvalid, s_axis_
   wire [1:0] s_axis_w_tuser;
   input s_axis_w_tvalid;
   wire s_axis_w_tvalid;
-  input [63:0] s_axis_x_tdata;
-  wire [63:0] s_axis_x_tdata;
+  input [15:0] s_axis_x_tdata;
+  wire [15:0] s_axis_x_tdata;
   input s_axis_x_tlast;
   wire s_axis_x_tlast;
   output s_axis_x_tready;
@@ -84,16 +84,10 @@ module sparse_dsp_l8_m4_packed(aresetn, s_axis_x_tdata, s_axis_x_tvalid, s_axis_
   wire [1:0] \w__payload.user ;
   wire w__ready;
   wire w__valid;
-  wire [64:0] x__payload;
-  wire [63:0] \x__payload.data ;
+  wire [16:0] x__payload;
+  wire [15:0] \x__payload.data ;
   wire [7:0] \x__payload.data[0] ;
   wire [7:0] \x__payload.data[1] ;
-  wire [7:0] \x__payload.data[2] ;
-  wire [7:0] \x__payload.data[3] ;
-  wire [7:0] \x__payload.data[4] ;
-  wire [7:0] \x__payload.data[5] ;
-  wire [7:0] \x__payload.data[6] ;
-  wire [7:0] \x__payload.data[7] ;
   wire \x__payload.last ;
   wire x__ready;
   wire x__valid;
@@ -102,8 +96,8 @@ module sparse_dsp_l8_m4_packed(aresetn, s_axis_x_tdata, s_axis_x_tvalid, s_axis_
     .clk(aclk),
     .o__ready(m_axis_tready),
     .o__valid(m_axis_tvalid),
-    .\port$303$0 (\$1 ),
-    .\port$307$0 (m_axis_tlast),
+    .\port$295$0 (m_axis_tdata),
+    .\port$299$0 (\$1 ),
     .rst(rst),
     .w__payload(w__payload),
     .w__ready(s_axis_w_tready),
@@ -117,21 +111,15 @@ module sparse_dsp_l8_m4_packed(aresetn, s_axis_x_tdata, s_axis_x_tvalid, s_axis_
   assign x__ready = s_axis_x_tready;
   assign w__valid = s_axis_w_tvalid;
   assign w__ready = s_axis_w_tready;
-  assign o__payload = { m_axis_tlast, \$1  };
+  assign o__payload = { \$1 , m_axis_tdata };
   assign o__valid = m_axis_tvalid;
   assign o__ready = m_axis_tready;
-  assign m_axis_tdata = \$1 [383:0];
-  assign m_axis_tuser = \$1 [391:384];
-  assign \x__payload.data  = x__payload[63:0];
+  assign m_axis_tuser = \$1 [7:0];
+  assign m_axis_tlast = \$1 [8];
+  assign \x__payload.data  = x__payload[15:0];
   assign \x__payload.data[0]  = x__payload[7:0];
   assign \x__payload.data[1]  = x__payload[15:8];
-  assign \x__payload.data[2]  = x__payload[23:16];
-  assign \x__payload.data[3]  = x__payload[31:24];
-  assign \x__payload.data[4]  = x__payload[39:32];
-  assign \x__payload.data[5]  = x__payload[47:40];
-  assign \x__payload.data[6]  = x__payload[55:48];
-  assign \x__payload.data[7]  = x__payload[63:56];
-  assign \x__payload.last  = x__payload[64];
+  assign \x__payload.last  = x__payload[16];
   assign \w__payload.data  = w__payload[79:0];
   assign \w__payload.data.values  = w__payload[63:0];
   assign \w__payload.data.values[0]  = w__payload[7:0];
@@ -153,365 +141,398 @@ module sparse_dsp_l8_m4_packed(aresetn, s_axis_x_tdata, s_axis_x_tvalid, s_axis_
   assign \w__payload.data.index[7]  = w__payload[79:78];
   assign \w__payload.user  = w__payload[81:80];
   assign \w__payload.last  = w__payload[82];
-  assign \o__payload.data  = \$1 [383:0];
-  assign \o__payload.data[0]  = \$1 [23:0];
-  assign \o__payload.data[1]  = \$1 [47:24];
-  assign \o__payload.data[2]  = \$1 [71:48];
-  assign \o__payload.data[3]  = \$1 [95:72];
-  assign \o__payload.data[4]  = \$1 [119:96];
-  assign \o__payload.data[5]  = \$1 [143:120];
-  assign \o__payload.data[6]  = \$1 [167:144];
-  assign \o__payload.data[7]  = \$1 [191:168];
-  assign \o__payload.data[8]  = \$1 [215:192];
-  assign \o__payload.data[9]  = \$1 [239:216];
-  assign \o__payload.data[10]  = \$1 [263:240];
-  assign \o__payload.data[11]  = \$1 [287:264];
-  assign \o__payload.data[12]  = \$1 [311:288];
-  assign \o__payload.data[13]  = \$1 [335:312];
-  assign \o__payload.data[14]  = \$1 [359:336];
-  assign \o__payload.data[15]  = \$1 [383:360];
-  assign \o__payload.user  = \$1 [391:384];
-  assign \o__payload.last  = m_axis_tlast;
+  assign \o__payload.data  = m_axis_tdata;
+  assign \o__payload.data[0]  = m_axis_tdata[23:0];
+  assign \o__payload.data[1]  = m_axis_tdata[47:24];
+  assign \o__payload.data[2]  = m_axis_tdata[71:48];
+  assign \o__payload.data[3]  = m_axis_tdata[95:72];
+  assign \o__payload.data[4]  = m_axis_tdata[119:96];
+  assign \o__payload.data[5]  = m_axis_tdata[143:120];
+  assign \o__payload.data[6]  = m_axis_tdata[167:144];
+  assign \o__payload.data[7]  = m_axis_tdata[191:168];
+  assign \o__payload.data[8]  = m_axis_tdata[215:192];
+  assign \o__payload.data[9]  = m_axis_tdata[239:216];
+  assign \o__payload.data[10]  = m_axis_tdata[263:240];
+  assign \o__payload.data[11]  = m_axis_tdata[287:264];
+  assign \o__payload.data[12]  = m_axis_tdata[311:288];
+  assign \o__payload.data[13]  = m_axis_tdata[335:312];
+  assign \o__payload.data[14]  = m_axis_tdata[359:336];
+  assign \o__payload.data[15]  = m_axis_tdata[383:360];
+  assign \o__payload.user  = \$1 [7:0];
+  assign \o__payload.last  = \$1 [8];
   assign w__payload[82] = s_axis_w_tlast;
   assign w__payload[81:80] = s_axis_w_tuser;
   assign w__payload[79:0] = s_axis_w_tdata;
-  assign x__payload[64] = s_axis_x_tlast;
-  assign x__payload[63:0] = s_axis_x_tdata;
+  assign x__payload[16] = s_axis_x_tlast;
+  assign x__payload[15:0] = s_axis_x_tdata;
 endmodule
 
 (* generator = "Amaranth" *)
-module \sparse_dsp_l8_m4_packed.core (x__valid, w__valid, o__ready, rst, w__ready, x__payload, w__payload, \port$303$0 , \port$307$0 , x__ready, o__valid, clk);
+module \sparse_dsp_l8_m4_packed.core (x__valid, w__valid, o__ready, rst, w__ready, x__payload, w__payload, \port$295$0 , \port$299$0 , x__ready, o__valid, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
   wire [48:0] \$10 ;
-  wire [24:0] \$100 ;
+  wire \$100 ;
   wire \$101 ;
-  wire [24:0] \$102 ;
-  wire [24:0] \$103 ;
-  wire \$104 ;
-  wire [24:0] \$105 ;
-  wire [24:0] \$106 ;
+  wire \$102 ;
+  wire [49:0] \$103 ;
+  wire [33:0] \$104 ;
+  wire [18:0] \$105 ;
+  wire [34:0] \$106 ;
   wire \$107 ;
-  wire [24:0] \$108 ;
-  wire [24:0] \$109 ;
+  wire \$108 ;
+  wire [34:0] \$109 ;
   wire [48:0] \$11 ;
-  wire \$110 ;
-  wire [24:0] \$111 ;
-  wire [24:0] \$112 ;
-  wire \$113 ;
-  wire [24:0] \$114 ;
-  wire [24:0] \$115 ;
+  wire [24:0] \$110 ;
+  wire \$111 ;
+  wire \$112 ;
+  wire [24:0] \$113 ;
+  wire [31:0] \$114 ;
+  wire \$115 ;
   wire \$116 ;
-  wire [24:0] \$117 ;
+  wire [31:0] \$117 ;
   wire [24:0] \$118 ;
   wire \$119 ;
   wire [48:0] \$12 ;
-  wire [24:0] \$120 ;
+  wire \$120 ;
   wire [24:0] \$121 ;
-  wire \$122 ;
-  wire [24:0] \$123 ;
-  wire [24:0] \$124 ;
-  wire \$125 ;
+  wire [32:0] \$122 ;
+  wire \$123 ;
+  wire \$124 ;
+  wire [32:0] \$125 ;
   wire [24:0] \$126 ;
-  wire [24:0] \$127 ;
+  wire \$127 ;
   wire \$128 ;
   wire [24:0] \$129 ;
-  wire [48:0] \$13 ;
-  wire [24:0] \$130 ;
+  wire [49:0] \$13 ;
+  wire [31:0] \$130 ;
   wire \$131 ;
-  wire [24:0] \$132 ;
-  wire [24:0] \$133 ;
-  wire \$134 ;
-  wire [24:0] \$135 ;
-  wire [24:0] \$136 ;
-  wire [391:0] \$137 ;
-  reg \$138 ;
-  reg \$139  = 1'h0;
-  wire [48:0] \$14 ;
-  reg [5:0] \$140 ;
-  reg \$141 ;
-  reg [6:0] \$142 ;
-  reg [5:0] \$143 ;
-  reg [1:0] \$144 ;
-  reg \$145 ;
-  reg \$146 ;
-  reg \$147 ;
-  reg \$148 ;
-  reg [1:0] \$149 ;
-  wire [48:0] \$15 ;
-  reg [7:0] \$150 ;
-  reg [7:0] \$151 ;
-  reg [7:0] \$152 ;
-  reg [7:0] \$153 ;
-  reg [7:0] \$154 ;
-  reg [7:0] \$155 ;
-  reg [7:0] \$156 ;
-  reg [7:0] \$157 ;
-  reg [1:0] \$158 ;
-  reg [1:0] \$159 ;
-  wire [48:0] \$16 ;
-  reg [1:0] \$160 ;
-  reg [1:0] \$161 ;
-  reg [1:0] \$162 ;
-  reg [1:0] \$163 ;
-  reg [1:0] \$164 ;
-  reg [1:0] \$165 ;
-  reg \$166 ;
-  reg \$167 ;
-  reg \$168 ;
-  reg \$169 ;
-  wire [48:0] \$17 ;
-  reg [1:0] \$170 ;
-  reg [63:0] \$171 ;
-  reg [7:0] \$172 ;
-  reg [7:0] \$173 ;
+  wire \$132 ;
+  wire [31:0] \$133 ;
+  wire [24:0] \$134 ;
+  wire \$135 ;
+  wire \$136 ;
+  wire [24:0] \$137 ;
+  wire [33:0] \$138 ;
+  wire \$139 ;
+  wire [49:0] \$14 ;
+  wire \$140 ;
+  wire [33:0] \$141 ;
+  wire [24:0] \$142 ;
+  wire \$143 ;
+  wire \$144 ;
+  wire [24:0] \$145 ;
+  wire [31:0] \$146 ;
+  wire \$147 ;
+  wire \$148 ;
+  wire [31:0] \$149 ;
+  wire [49:0] \$15 ;
+  wire [24:0] \$150 ;
+  wire \$151 ;
+  wire \$152 ;
+  wire [24:0] \$153 ;
+  wire [32:0] \$154 ;
+  wire \$155 ;
+  wire \$156 ;
+  wire [32:0] \$157 ;
+  wire [24:0] \$158 ;
+  wire \$159 ;
+  wire [49:0] \$16 ;
+  wire \$160 ;
+  wire [24:0] \$161 ;
+  wire [31:0] \$162 ;
+  wire \$163 ;
+  wire \$164 ;
+  wire [31:0] \$165 ;
+  wire [24:0] \$166 ;
+  wire \$167 ;
+  wire \$168 ;
+  wire [24:0] \$169 ;
+  wire [50:0] \$17 ;
+  wire \$170 ;
+  wire [383:0] \$171 ;
+  reg [8:0] \$172 ;
+  reg [8:0] \$173  = 9'h000;
   reg [7:0] \$174 ;
-  reg [7:0] \$175 ;
-  reg [7:0] \$176 ;
-  reg [7:0] \$177 ;
-  reg [7:0] \$178 ;
-  reg [7:0] \$179 ;
-  wire [48:0] \$18 ;
-  reg [1:0] \$180 ;
-  reg [1:0] \$181 ;
+  reg \$175 ;
+  reg [6:0] \$176 ;
+  reg [5:0] \$177 ;
+  reg [1:0] \$178 ;
+  reg \$179 ;
+  wire [50:0] \$18 ;
+  reg \$180 ;
+  reg \$181 ;
   reg [1:0] \$182 ;
-  reg [1:0] \$183 ;
-  reg [1:0] \$184 ;
-  reg [1:0] \$185 ;
-  reg [1:0] \$186 ;
-  reg [1:0] \$187 ;
-  reg [39:0] \$188 ;
-  reg [39:0] \$189 ;
-  wire [48:0] \$19 ;
-  reg [39:0] \$190 ;
-  reg [39:0] \$191 ;
-  reg [39:0] \$192 ;
-  reg [39:0] \$193 ;
-  reg [39:0] \$194 ;
-  reg [39:0] \$195 ;
+  reg [7:0] \$183 ;
+  reg [7:0] \$184 ;
+  reg [7:0] \$185 ;
+  reg [7:0] \$186 ;
+  reg [7:0] \$187 ;
+  reg [7:0] \$188 ;
+  reg [7:0] \$189 ;
+  wire [50:0] \$19 ;
+  reg [7:0] \$190 ;
+  reg \$191 ;
+  reg \$192 ;
+  reg \$193 ;
+  reg [1:0] \$194 ;
+  reg [7:0] \$195 ;
   reg [7:0] \$196 ;
   reg [7:0] \$197 ;
   reg [7:0] \$198 ;
   reg [7:0] \$199 ;
   wire \$2 ;
-  wire [48:0] \$20 ;
+  wire [50:0] \$20 ;
   reg [7:0] \$200 ;
   reg [7:0] \$201 ;
   reg [7:0] \$202 ;
-  reg [7:0] \$203 ;
-  reg \$204 ;
-  reg \$205 ;
-  reg \$206 ;
-  reg \$207 ;
-  reg [1:0] \$208 ;
-  reg [47:0] \$209 ;
-  wire [49:0] \$21 ;
-  reg [47:0] \$210 ;
+  reg [15:0] \$203 ;
+  reg [15:0] \$204 ;
+  reg [15:0] \$205 ;
+  reg [15:0] \$206 ;
+  reg [15:0] \$207 ;
+  reg [15:0] \$208 ;
+  reg [15:0] \$209 ;
+  wire [50:0] \$21 ;
+  reg [15:0] \$210 ;
   reg [47:0] \$211 ;
   reg [47:0] \$212 ;
   reg [47:0] \$213 ;
   reg [47:0] \$214 ;
   reg [47:0] \$215 ;
   reg [47:0] \$216 ;
-  reg \$217 ;
-  reg \$218 ;
-  reg \$219 ;
-  wire [49:0] \$22 ;
-  reg \$220 ;
-  reg [1:0] \$221 ;
-  reg [30:0] \$222 ;
-  reg [17:0] \$223 ;
-  reg [30:0] \$224 ;
-  reg [17:0] \$225 ;
-  reg [30:0] \$226 ;
-  reg [17:0] \$227 ;
-  reg [30:0] \$228 ;
-  reg [17:0] \$229 ;
-  wire [49:0] \$23 ;
-  reg [30:0] \$230 ;
-  reg [17:0] \$231 ;
-  reg [30:0] \$232 ;
-  reg [17:0] \$233 ;
-  reg [30:0] \$234 ;
-  reg [17:0] \$235 ;
-  reg [30:0] \$236 ;
-  reg [17:0] \$237 ;
-  reg [30:0] \$238 ;
-  reg [17:0] \$239 ;
-  wire [49:0] \$24 ;
-  reg [30:0] \$240 ;
-  reg [17:0] \$241 ;
-  reg [30:0] \$242 ;
-  reg [17:0] \$243 ;
-  reg [30:0] \$244 ;
-  reg [17:0] \$245 ;
-  reg [30:0] \$246 ;
-  reg [17:0] \$247 ;
-  reg [30:0] \$248 ;
-  reg [17:0] \$249 ;
-  wire [49:0] \$25 ;
-  reg [30:0] \$250 ;
-  reg [17:0] \$251 ;
-  reg [30:0] \$252 ;
-  reg [17:0] \$253 ;
-  reg [30:0] \$254 ;
-  reg [17:0] \$255 ;
-  reg [30:0] \$256 ;
-  reg [17:0] \$257 ;
-  reg [30:0] \$258 ;
-  reg [17:0] \$259 ;
-  wire [49:0] \$26 ;
-  reg [30:0] \$260 ;
-  reg [17:0] \$261 ;
-  reg [30:0] \$262 ;
-  reg [17:0] \$263 ;
-  reg [30:0] \$264 ;
-  reg [17:0] \$265 ;
-  reg [30:0] \$266 ;
-  reg [17:0] \$267 ;
-  reg [30:0] \$268 ;
-  reg [17:0] \$269 ;
-  wire [49:0] \$27 ;
-  reg [48:0] \$270 ;
-  reg [48:0] \$271 ;
-  reg [48:0] \$272 ;
-  reg [48:0] \$273 ;
+  reg [47:0] \$217 ;
+  reg [47:0] \$218 ;
+  reg [47:0] \$219 ;
+  wire [50:0] \$22 ;
+  reg [47:0] \$220 ;
+  reg [47:0] \$221 ;
+  reg [47:0] \$222 ;
+  reg \$223 ;
+  reg \$224 ;
+  reg \$225 ;
+  reg [1:0] \$226 ;
+  reg [30:0] \$227 ;
+  reg [17:0] \$228 ;
+  reg [30:0] \$229 ;
+  wire \$23 ;
+  reg [17:0] \$230 ;
+  reg [30:0] \$231 ;
+  reg [17:0] \$232 ;
+  reg [30:0] \$233 ;
+  reg [17:0] \$234 ;
+  reg [30:0] \$235 ;
+  reg [17:0] \$236 ;
+  reg [30:0] \$237 ;
+  reg [17:0] \$238 ;
+  reg [30:0] \$239 ;
+  wire \$24 ;
+  reg [17:0] \$240 ;
+  reg [30:0] \$241 ;
+  reg [17:0] \$242 ;
+  reg [30:0] \$243 ;
+  reg [17:0] \$244 ;
+  reg [30:0] \$245 ;
+  reg [17:0] \$246 ;
+  reg [30:0] \$247 ;
+  reg [17:0] \$248 ;
+  reg [30:0] \$249 ;
+  wire \$25 ;
+  reg [17:0] \$250 ;
+  reg [48:0] \$251 ;
+  reg [48:0] \$252 ;
+  reg [48:0] \$253 ;
+  reg [48:0] \$254 ;
+  reg [48:0] \$255 ;
+  reg [48:0] \$256 ;
+  reg \$257 ;
+  reg \$258 ;
+  reg \$259 ;
+  wire \$26 ;
+  reg [1:0] \$260 ;
+  reg [31:0] \$261 ;
+  reg [17:0] \$262 ;
+  reg [31:0] \$263 ;
+  reg [17:0] \$264 ;
+  reg [31:0] \$265 ;
+  reg [17:0] \$266 ;
+  reg [31:0] \$267 ;
+  reg [17:0] \$268 ;
+  reg [49:0] \$269 ;
+  wire \$27 ;
+  reg [49:0] \$270 ;
+  reg [49:0] \$271 ;
+  reg \$272 ;
+  reg \$273 ;
   reg \$274 ;
-  reg \$275 ;
-  reg \$276 ;
-  reg \$277 ;
-  reg [1:0] \$278 ;
-  reg [31:0] \$279 ;
-  wire [49:0] \$28 ;
-  reg [17:0] \$280 ;
-  reg [31:0] \$281 ;
-  reg [17:0] \$282 ;
-  reg [31:0] \$283 ;
-  reg [17:0] \$284 ;
-  reg [31:0] \$285 ;
-  reg [17:0] \$286 ;
-  reg [31:0] \$287 ;
-  reg [17:0] \$288 ;
-  reg [31:0] \$289 ;
-  wire [50:0] \$29 ;
-  reg [17:0] \$290 ;
-  reg [31:0] \$291 ;
-  reg [17:0] \$292 ;
-  reg [31:0] \$293 ;
-  reg [17:0] \$294 ;
-  reg [49:0] \$295 ;
-  reg [49:0] \$296 ;
-  reg \$297 ;
-  reg \$298 ;
-  reg \$299 ;
+  reg [1:0] \$275 ;
+  reg [32:0] \$276 ;
+  reg [17:0] \$277 ;
+  reg [33:0] \$278 ;
+  reg [18:0] \$279 ;
+  wire \$28 ;
+  reg \$280 ;
+  reg \$281 ;
+  reg \$282 ;
+  reg [1:0] \$283 ;
+  reg [23:0] \$284 ;
+  reg [23:0] \$285 ;
+  reg [23:0] \$286 ;
+  reg [23:0] \$287 ;
+  reg [23:0] \$288 ;
+  reg [23:0] \$289 ;
+  wire \$29 ;
+  reg [23:0] \$290 ;
+  reg [23:0] \$291 ;
+  reg [23:0] \$292 ;
+  reg [23:0] \$293 ;
+  reg [23:0] \$294 ;
+  reg [23:0] \$295 ;
+  reg [23:0] \$296 ;
+  reg [23:0] \$297 ;
+  reg [23:0] \$298 ;
+  reg [23:0] \$299 ;
   wire [7:0] \$3 ;
-  wire [50:0] \$30 ;
-  reg \$300 ;
-  reg [1:0] \$301 ;
-  reg [32:0] \$302 ;
-  reg [17:0] \$303 ;
-  reg [32:0] \$304 ;
-  reg [17:0] \$305 ;
-  reg [33:0] \$306 ;
-  reg [18:0] \$307 ;
-  reg \$308 ;
-  reg \$309 ;
-  wire [50:0] \$31 ;
-  reg \$310 ;
-  reg \$311 ;
-  reg [1:0] \$312 ;
-  reg \$313 ;
-  reg [7:0] \$314 ;
+  wire [8:0] \$30 ;
+  reg [23:0] \$300 ;
+  reg [23:0] \$301 ;
+  reg [23:0] \$302 ;
+  reg [23:0] \$303 ;
+  reg [23:0] \$304 ;
+  reg [23:0] \$305 ;
+  reg [23:0] \$306 ;
+  reg [23:0] \$307 ;
+  reg [23:0] \$308 ;
+  reg [23:0] \$309 ;
+  wire \$31 ;
+  reg [23:0] \$310 ;
+  reg [23:0] \$311 ;
+  reg [23:0] \$312 ;
+  reg [23:0] \$313 ;
+  reg [23:0] \$314 ;
   reg [23:0] \$315 ;
-  reg [23:0] \$316 ;
-  reg [23:0] \$317 ;
-  reg [23:0] \$318 ;
-  reg [23:0] \$319 ;
-  wire [50:0] \$32 ;
-  reg [23:0] \$320 ;
-  reg [23:0] \$321 ;
-  reg [23:0] \$322 ;
-  reg [23:0] \$323 ;
-  reg [23:0] \$324 ;
-  reg [23:0] \$325 ;
-  reg [23:0] \$326 ;
-  reg [23:0] \$327 ;
-  reg [23:0] \$328 ;
-  reg [23:0] \$329 ;
-  wire [6:0] \$33 ;
-  reg [23:0] \$330 ;
-  wire \$34 ;
-  wire \$35 ;
+  reg \$316 ;
+  wire \$32 ;
+  wire [8:0] \$33 ;
+  wire [8:0] \$34 ;
+  wire [6:0] \$35 ;
   wire [6:0] \$36 ;
-  wire [6:0] \$37 ;
-  wire [6:0] \$38 ;
-  wire [1:0] \$39 ;
+  wire [1:0] \$37 ;
+  wire [38:0] \$38 ;
+  wire [39:0] \$39 ;
   wire \$4 ;
-  reg [7:0] \$40 ;
+  wire [47:0] \$40 ;
   wire [38:0] \$41 ;
-  reg [7:0] \$42 ;
-  wire [39:0] \$43 ;
-  reg [7:0] \$44 ;
-  wire [38:0] \$45 ;
-  reg [7:0] \$46 ;
-  wire [39:0] \$47 ;
-  reg [7:0] \$48 ;
-  wire [38:0] \$49 ;
+  wire [39:0] \$42 ;
+  wire [47:0] \$43 ;
+  wire [38:0] \$44 ;
+  wire [39:0] \$45 ;
+  wire [47:0] \$46 ;
+  wire [38:0] \$47 ;
+  wire [39:0] \$48 ;
+  wire [47:0] \$49 ;
   wire [48:0] \$5 ;
-  reg [7:0] \$50 ;
+  wire [38:0] \$50 ;
   wire [39:0] \$51 ;
-  reg [7:0] \$52 ;
+  wire [47:0] \$52 ;
   wire [38:0] \$53 ;
-  reg [7:0] \$54 ;
-  wire [39:0] \$55 ;
-  reg [7:0] \$56 ;
-  wire [38:0] \$57 ;
-  reg [7:0] \$58 ;
-  wire [39:0] \$59 ;
+  wire [39:0] \$54 ;
+  wire [47:0] \$55 ;
+  wire [38:0] \$56 ;
+  wire [39:0] \$57 ;
+  wire [47:0] \$58 ;
+  wire [38:0] \$59 ;
   wire [48:0] \$6 ;
-  reg [7:0] \$60 ;
-  wire [38:0] \$61 ;
-  reg [7:0] \$62 ;
-  wire [39:0] \$63 ;
-  reg [7:0] \$64 ;
+  wire [39:0] \$60 ;
+  wire [47:0] \$61 ;
+  wire \$62 ;
+  wire \$63 ;
+  wire \$64 ;
   wire [38:0] \$65 ;
-  reg [7:0] \$66 ;
-  wire [39:0] \$67 ;
-  reg [7:0] \$68 ;
-  wire [38:0] \$69 ;
+  wire [39:0] \$66 ;
+  wire [47:0] \$67 ;
+  wire \$68 ;
+  wire \$69 ;
   wire [48:0] \$7 ;
-  reg [7:0] \$70 ;
-  wire [39:0] \$71 ;
-  wire [47:0] \$72 ;
+  wire \$70 ;
+  wire [38:0] \$71 ;
+  wire [39:0] \$72 ;
   wire [47:0] \$73 ;
-  wire [47:0] \$74 ;
-  wire [47:0] \$75 ;
-  wire [47:0] \$76 ;
-  wire [47:0] \$77 ;
-  wire [47:0] \$78 ;
+  wire \$74 ;
+  wire \$75 ;
+  wire \$76 ;
+  wire [38:0] \$77 ;
+  wire [39:0] \$78 ;
   wire [47:0] \$79 ;
   wire [48:0] \$8 ;
-  wire [48:0] \$80 ;
-  wire [48:0] \$81 ;
-  wire [48:0] \$82 ;
-  wire [48:0] \$83 ;
-  wire [49:0] \$84 ;
-  wire [49:0] \$85 ;
-  wire [33:0] \$86 ;
-  wire [18:0] \$87 ;
-  wire \$88 ;
-  wire \$89 ;
+  wire \$80 ;
+  wire \$81 ;
+  wire \$82 ;
+  wire [38:0] \$83 ;
+  wire [39:0] \$84 ;
+  wire [47:0] \$85 ;
+  wire [48:0] \$86 ;
+  wire [48:0] \$87 ;
+  wire [48:0] \$88 ;
+  wire [48:0] \$89 ;
   wire [48:0] \$9 ;
-  wire [24:0] \$90 ;
-  wire [24:0] \$91 ;
+  wire \$90 ;
+  wire \$91 ;
   wire \$92 ;
-  wire [24:0] \$93 ;
-  wire [24:0] \$94 ;
+  wire [48:0] \$93 ;
+  wire \$94 ;
   wire \$95 ;
-  wire [24:0] \$96 ;
-  wire [24:0] \$97 ;
-  wire \$98 ;
-  wire [24:0] \$99 ;
+  wire \$96 ;
+  wire [48:0] \$97 ;
+  wire [49:0] \$98 ;
+  wire [49:0] \$99 ;
+  reg [7:0] \$signature__addr  = 8'h00;
+  (* init = 8'h00 *)
+  wire [7:0] \$signature__addr$13 ;
+  (* init = 8'h00 *)
+  wire [7:0] \$signature__addr$17 ;
+  (* init = 8'h00 *)
+  wire [7:0] \$signature__addr$21 ;
+  (* init = 8'h00 *)
+  wire [7:0] \$signature__addr$25 ;
+  (* init = 8'h00 *)
+  wire [7:0] \$signature__addr$29 ;
+  (* init = 8'h00 *)
+  wire [7:0] \$signature__addr$33 ;
+  (* init = 8'h00 *)
+  wire [7:0] \$signature__addr$37 ;
+  wire [15:0] \$signature__data ;
+  wire [15:0] \$signature__data$14 ;
+  wire [7:0] \$signature__data$14[0] ;
+  wire [7:0] \$signature__data$14[1] ;
+  wire [15:0] \$signature__data$18 ;
+  wire [7:0] \$signature__data$18[0] ;
+  wire [7:0] \$signature__data$18[1] ;
+  wire [15:0] \$signature__data$22 ;
+  wire [7:0] \$signature__data$22[0] ;
+  wire [7:0] \$signature__data$22[1] ;
+  wire [15:0] \$signature__data$26 ;
+  wire [7:0] \$signature__data$26[0] ;
+  wire [7:0] \$signature__data$26[1] ;
+  wire [15:0] \$signature__data$30 ;
+  wire [7:0] \$signature__data$30[0] ;
+  wire [7:0] \$signature__data$30[1] ;
+  wire [15:0] \$signature__data$34 ;
+  wire [7:0] \$signature__data$34[0] ;
+  wire [7:0] \$signature__data$34[1] ;
+  wire [15:0] \$signature__data$38 ;
+  wire [7:0] \$signature__data$38[0] ;
+  wire [7:0] \$signature__data$38[1] ;
+  wire [7:0] \$signature__data[0] ;
+  wire [7:0] \$signature__data[1] ;
+  wire \$signature__en ;
+  wire \$signature__en$15 ;
+  wire \$signature__en$19 ;
+  wire \$signature__en$23 ;
+  wire \$signature__en$27 ;
+  wire \$signature__en$31 ;
+  wire \$signature__en$35 ;
+  wire \$signature__en$39 ;
   reg [23:0] acc_0_0 = 24'h000000;
   reg [23:0] acc_0_1 = 24'h000000;
   reg [23:0] acc_1_0 = 24'h000000;
@@ -528,24 +549,31 @@ module \sparse_dsp_l8_m4_packed.core (x__valid, w__valid, o__ready, rst, w__read
   reg [23:0] acc_6_1 = 24'h000000;
   reg [23:0] acc_7_0 = 24'h000000;
   reg [23:0] acc_7_1 = 24'h000000;
-  reg [39:0] act_s2_0 = 40'h0000000000;
-  reg [39:0] act_s2_1 = 40'h0000000000;
-  reg [39:0] act_s2_2 = 40'h0000000000;
-  reg [39:0] act_s2_3 = 40'h0000000000;
-  reg [39:0] act_s2_4 = 40'h0000000000;
-  reg [39:0] act_s2_5 = 40'h0000000000;
-  reg [39:0] act_s2_6 = 40'h0000000000;
-  reg [39:0] act_s2_7 = 40'h0000000000;
+  reg [15:0] act_s1b_0 = 16'h0000;
+  wire [7:0] \act_s1b_0[0] ;
+  wire [7:0] \act_s1b_0[1] ;
+  reg [15:0] act_s1b_1 = 16'h0000;
+  wire [7:0] \act_s1b_1[0] ;
+  wire [7:0] \act_s1b_1[1] ;
+  reg [15:0] act_s1b_2 = 16'h0000;
+  wire [7:0] \act_s1b_2[0] ;
+  wire [7:0] \act_s1b_2[1] ;
+  reg [15:0] act_s1b_3 = 16'h0000;
+  wire [7:0] \act_s1b_3[0] ;
+  wire [7:0] \act_s1b_3[1] ;
+  reg [15:0] act_s1b_4 = 16'h0000;
+  wire [7:0] \act_s1b_4[0] ;
+  wire [7:0] \act_s1b_4[1] ;
+  reg [15:0] act_s1b_5 = 16'h0000;
+  wire [7:0] \act_s1b_5[0] ;
+  wire [7:0] \act_s1b_5[1] ;
+  reg [15:0] act_s1b_6 = 16'h0000;
+  wire [7:0] \act_s1b_6[0] ;
+  wire [7:0] \act_s1b_6[1] ;
+  reg [15:0] act_s1b_7 = 16'h0000;
+  wire [7:0] \act_s1b_7[0] ;
+  wire [7:0] \act_s1b_7[1] ;
   reg [5:0] block = 6'h00;
-  reg [63:0] block_acts = 64'h0000000000000000;
-  wire [7:0] \block_acts[0] ;
-  wire [7:0] \block_acts[1] ;
-  wire [7:0] \block_acts[2] ;
-  wire [7:0] \block_acts[3] ;
-  wire [7:0] \block_acts[4] ;
-  wire [7:0] \block_acts[5] ;
-  wire [7:0] \block_acts[6] ;
-  wire [7:0] \block_acts[7] ;
   wire ce;
   input clk;
   wire clk;
@@ -554,46 +582,22 @@ module \sparse_dsp_l8_m4_packed.core (x__valid, w__valid, o__ready, rst, w__read
   reg [1:0] code_l3 = 2'h0;
   reg [1:0] code_s1 = 2'h0;
   reg [1:0] code_s1b = 2'h0;
-  reg [1:0] code_s2 = 2'h0;
   reg [1:0] code_s3 = 2'h0;
+  wire done;
   wire \end ;
   reg end_l1 = 1'h0;
   reg end_l2 = 1'h0;
   reg end_l3 = 1'h0;
   reg end_s1 = 1'h0;
   reg end_s1b = 1'h0;
-  reg end_s2 = 1'h0;
   reg end_s3 = 1'h0;
   wire first;
-  reg first_l1 = 1'h0;
-  reg first_l2 = 1'h0;
-  reg first_l3 = 1'h0;
-  reg first_s1 = 1'h0;
-  reg first_s1b = 1'h0;
-  reg first_s2 = 1'h0;
-  reg first_s3 = 1'h0;
-  reg [1:0] idx_s1_0 = 2'h0;
-  reg [1:0] idx_s1_1 = 2'h0;
-  reg [1:0] idx_s1_2 = 2'h0;
-  reg [1:0] idx_s1_3 = 2'h0;
-  reg [1:0] idx_s1_4 = 2'h0;
-  reg [1:0] idx_s1_5 = 2'h0;
-  reg [1:0] idx_s1_6 = 2'h0;
-  reg [1:0] idx_s1_7 = 2'h0;
-  reg [1:0] idx_s1b_0 = 2'h0;
-  reg [1:0] idx_s1b_1 = 2'h0;
-  reg [1:0] idx_s1b_2 = 2'h0;
-  reg [1:0] idx_s1b_3 = 2'h0;
-  reg [1:0] idx_s1b_4 = 2'h0;
-  reg [1:0] idx_s1b_5 = 2'h0;
-  reg [1:0] idx_s1b_6 = 2'h0;
-  reg [1:0] idx_s1b_7 = 2'h0;
+  wire [7:0] is_row;
   reg last_l1 = 1'h0;
   reg last_l2 = 1'h0;
   reg last_l3 = 1'h0;
   reg last_s1 = 1'h0;
   reg last_s1b = 1'h0;
-  reg last_s2 = 1'h0;
   reg last_s3 = 1'h0;
   (* init = 1'h1 *)
   wire loading;
@@ -624,159 +628,149 @@ module \sparse_dsp_l8_m4_packed.core (x__valid, w__valid, o__ready, rst, w__read
   wire [32:0] oau_l2_0_hi;
   wire [17:0] oau_l2_0_lo;
   wire [32:0] oau_l2_1_hi;
+  wire [32:0] oau_l2_1_link_hi;
+  wire [17:0] oau_l2_1_link_lo;
   wire [17:0] oau_l2_1_lo;
-  output [391:0] \port$303$0 ;
-  wire [391:0] \port$303$0 ;
-  (* init = 1'h0 *)
-  output \port$307$0 ;
-  wire \port$307$0 ;
+  reg [23:0] out_0_0 = 24'h000000;
+  reg [23:0] out_0_1 = 24'h000000;
+  reg [23:0] out_1_0 = 24'h000000;
+  reg [23:0] out_1_1 = 24'h000000;
+  reg [23:0] out_2_0 = 24'h000000;
+  reg [23:0] out_2_1 = 24'h000000;
+  reg [23:0] out_3_0 = 24'h000000;
+  reg [23:0] out_3_1 = 24'h000000;
+  reg [23:0] out_4_0 = 24'h000000;
+  reg [23:0] out_4_1 = 24'h000000;
+  reg [23:0] out_5_0 = 24'h000000;
+  reg [23:0] out_5_1 = 24'h000000;
+  reg [23:0] out_6_0 = 24'h000000;
+  reg [23:0] out_6_1 = 24'h000000;
+  reg [23:0] out_7_0 = 24'h000000;
+  reg [23:0] out_7_1 = 24'h000000;
+  output [383:0] \port$295$0 ;
+  wire [383:0] \port$295$0 ;
+  (* init = 9'h000 *)
+  output [8:0] \port$299$0 ;
+  wire [8:0] \port$299$0 ;
   reg [47:0] prod_0 = 48'h000000000000;
   reg [47:0] prod_1 = 48'h000000000000;
+  reg [47:0] prod_1_link = 48'h000000000000;
   reg [47:0] prod_2 = 48'h000000000000;
   reg [47:0] prod_3 = 48'h000000000000;
+  reg [47:0] prod_3_link = 48'h000000000000;
   reg [47:0] prod_4 = 48'h000000000000;
   reg [47:0] prod_5 = 48'h000000000000;
+  reg [47:0] prod_5_link = 48'h000000000000;
   reg [47:0] prod_6 = 48'h000000000000;
   reg [47:0] prod_7 = 48'h000000000000;
-  (* init = 6'h00 *)
-  wire [5:0] rd__addr;
-  wire [63:0] rd__data;
+  reg [47:0] prod_7_link = 48'h000000000000;
+  wire [7:0] rd__addr;
+  wire [7:0] \rd__addr$50 ;
+  wire [7:0] \rd__addr$51 ;
+  wire [7:0] \rd__addr$52 ;
+  wire [7:0] \rd__addr$53 ;
+  wire [7:0] \rd__addr$54 ;
+  wire [7:0] \rd__addr$55 ;
+  wire [7:0] \rd__addr$56 ;
+  wire [15:0] rd__data;
+  wire [15:0] \rd__data$137 ;
+  wire [7:0] \rd__data$137[0] ;
+  wire [7:0] \rd__data$137[1] ;
+  wire [15:0] \rd__data$139 ;
+  wire [7:0] \rd__data$139[0] ;
+  wire [7:0] \rd__data$139[1] ;
+  wire [15:0] \rd__data$141 ;
+  wire [7:0] \rd__data$141[0] ;
+  wire [7:0] \rd__data$141[1] ;
+  wire [15:0] \rd__data$143 ;
+  wire [7:0] \rd__data$143[0] ;
+  wire [7:0] \rd__data$143[1] ;
+  wire [15:0] \rd__data$145 ;
+  wire [7:0] \rd__data$145[0] ;
+  wire [7:0] \rd__data$145[1] ;
+  wire [15:0] \rd__data$147 ;
+  wire [7:0] \rd__data$147[0] ;
+  wire [7:0] \rd__data$147[1] ;
+  wire [15:0] \rd__data$149 ;
+  wire [7:0] \rd__data$149[0] ;
+  wire [7:0] \rd__data$149[1] ;
   wire [7:0] \rd__data[0] ;
   wire [7:0] \rd__data[1] ;
-  wire [7:0] \rd__data[2] ;
-  wire [7:0] \rd__data[3] ;
-  wire [7:0] \rd__data[4] ;
-  wire [7:0] \rd__data[5] ;
-  wire [7:0] \rd__data[6] ;
-  wire [7:0] \rd__data[7] ;
   wire rd__en;
-  reg [23:0] rn_in_0_0;
-  reg [23:0] rn_in_0_1;
-  reg [23:0] rn_in_1_0;
-  reg [23:0] rn_in_1_1;
-  reg [23:0] rn_in_2_0;
-  reg [23:0] rn_in_2_1;
-  reg [23:0] rn_in_3_0;
-  reg [23:0] rn_in_3_1;
-  reg [23:0] rn_in_4_0;
-  reg [23:0] rn_in_4_1;
-  reg [23:0] rn_in_5_0;
-  reg [23:0] rn_in_5_1;
-  reg [23:0] rn_in_6_0;
-  reg [23:0] rn_in_6_1;
-  reg [23:0] rn_in_7_0;
-  reg [23:0] rn_in_7_1;
-  wire [30:0] rn_l0_0_hi;
-  wire [17:0] rn_l0_0_lo;
-  wire [30:0] rn_l0_1_hi;
-  wire [17:0] rn_l0_1_lo;
-  wire [30:0] rn_l0_2_hi;
-  wire [17:0] rn_l0_2_lo;
-  wire [30:0] rn_l0_3_hi;
-  wire [17:0] rn_l0_3_lo;
-  wire [30:0] rn_l0_4_hi;
-  wire [17:0] rn_l0_4_lo;
-  wire [30:0] rn_l0_5_hi;
-  wire [17:0] rn_l0_5_lo;
-  wire [30:0] rn_l0_6_hi;
-  wire [17:0] rn_l0_6_lo;
-  wire [30:0] rn_l0_7_hi;
-  wire [17:0] rn_l0_7_lo;
-  wire [31:0] rn_l1_0_hi;
-  wire [17:0] rn_l1_0_lo;
-  wire [31:0] rn_l1_1_hi;
-  wire [17:0] rn_l1_1_lo;
-  wire [31:0] rn_l1_2_hi;
-  wire [17:0] rn_l1_2_lo;
-  wire [31:0] rn_l1_3_hi;
-  wire [17:0] rn_l1_3_lo;
+  wire \rd__en$16 ;
+  wire \rd__en$20 ;
+  wire \rd__en$24 ;
+  wire \rd__en$28 ;
+  wire \rd__en$32 ;
+  wire \rd__en$36 ;
+  wire \rd__en$40 ;
+  wire [30:0] rn_1_hi;
+  wire [17:0] rn_1_lo;
+  wire [31:0] rn_2_hi;
+  wire [17:0] rn_2_lo;
+  wire [30:0] rn_3_hi;
+  wire [17:0] rn_3_lo;
+  wire [30:0] rn_5_hi;
+  wire [17:0] rn_5_lo;
+  wire [31:0] rn_6_hi;
+  wire [17:0] rn_6_lo;
+  wire [30:0] rn_7_hi;
+  wire [17:0] rn_7_lo;
   input rst;
   wire rst;
   reg [6:0] slices = 7'h01;
+  wire step;
   reg [48:0] sum_l1_0 = 49'h0000000000000;
   reg [48:0] sum_l1_1 = 49'h0000000000000;
+  reg [48:0] sum_l1_1_link = 49'h0000000000000;
   reg [48:0] sum_l1_2 = 49'h0000000000000;
   reg [48:0] sum_l1_3 = 49'h0000000000000;
+  reg [48:0] sum_l1_3_link = 49'h0000000000000;
   reg [49:0] sum_l2_0 = 50'h0000000000000;
   reg [49:0] sum_l2_1 = 50'h0000000000000;
-  reg [33:0] sum_l3_0_h = 34'h000000000;
-  reg [18:0] sum_l3_0_l = 19'h00000;
-  reg [30:0] tap_l0_d0_0_0 = 31'h00000000;
-  reg [17:0] tap_l0_d0_0_1 = 18'h00000;
-  reg [30:0] tap_l0_d0_1_0 = 31'h00000000;
-  reg [17:0] tap_l0_d0_1_1 = 18'h00000;
-  reg [30:0] tap_l0_d0_2_0 = 31'h00000000;
-  reg [17:0] tap_l0_d0_2_1 = 18'h00000;
-  reg [30:0] tap_l0_d0_3_0 = 31'h00000000;
-  reg [17:0] tap_l0_d0_3_1 = 18'h00000;
-  reg [30:0] tap_l0_d0_4_0 = 31'h00000000;
-  reg [17:0] tap_l0_d0_4_1 = 18'h00000;
-  reg [30:0] tap_l0_d0_5_0 = 31'h00000000;
-  reg [17:0] tap_l0_d0_5_1 = 18'h00000;
-  reg [30:0] tap_l0_d0_6_0 = 31'h00000000;
-  reg [17:0] tap_l0_d0_6_1 = 18'h00000;
-  reg [30:0] tap_l0_d0_7_0 = 31'h00000000;
-  reg [17:0] tap_l0_d0_7_1 = 18'h00000;
-  reg [30:0] tap_l0_d1_0_0 = 31'h00000000;
-  reg [17:0] tap_l0_d1_0_1 = 18'h00000;
-  reg [30:0] tap_l0_d1_1_0 = 31'h00000000;
-  reg [17:0] tap_l0_d1_1_1 = 18'h00000;
-  reg [30:0] tap_l0_d1_2_0 = 31'h00000000;
-  reg [17:0] tap_l0_d1_2_1 = 18'h00000;
-  reg [30:0] tap_l0_d1_3_0 = 31'h00000000;
-  reg [17:0] tap_l0_d1_3_1 = 18'h00000;
-  reg [30:0] tap_l0_d1_4_0 = 31'h00000000;
-  reg [17:0] tap_l0_d1_4_1 = 18'h00000;
-  reg [30:0] tap_l0_d1_5_0 = 31'h00000000;
-  reg [17:0] tap_l0_d1_5_1 = 18'h00000;
-  reg [30:0] tap_l0_d1_6_0 = 31'h00000000;
-  reg [17:0] tap_l0_d1_6_1 = 18'h00000;
-  reg [30:0] tap_l0_d1_7_0 = 31'h00000000;
-  reg [17:0] tap_l0_d1_7_1 = 18'h00000;
-  reg [30:0] tap_l0_d2_0_0 = 31'h00000000;
-  reg [17:0] tap_l0_d2_0_1 = 18'h00000;
-  reg [30:0] tap_l0_d2_1_0 = 31'h00000000;
-  reg [17:0] tap_l0_d2_1_1 = 18'h00000;
-  reg [30:0] tap_l0_d2_2_0 = 31'h00000000;
-  reg [17:0] tap_l0_d2_2_1 = 18'h00000;
-  reg [30:0] tap_l0_d2_3_0 = 31'h00000000;
-  reg [17:0] tap_l0_d2_3_1 = 18'h00000;
-  reg [30:0] tap_l0_d2_4_0 = 31'h00000000;
-  reg [17:0] tap_l0_d2_4_1 = 18'h00000;
-  reg [30:0] tap_l0_d2_5_0 = 31'h00000000;
-  reg [17:0] tap_l0_d2_5_1 = 18'h00000;
-  reg [30:0] tap_l0_d2_6_0 = 31'h00000000;
-  reg [17:0] tap_l0_d2_6_1 = 18'h00000;
-  reg [30:0] tap_l0_d2_7_0 = 31'h00000000;
-  reg [17:0] tap_l0_d2_7_1 = 18'h00000;
-  reg [31:0] tap_l1_d0_0_0 = 32'd0;
-  reg [17:0] tap_l1_d0_0_1 = 18'h00000;
-  reg [31:0] tap_l1_d0_1_0 = 32'd0;
-  reg [17:0] tap_l1_d0_1_1 = 18'h00000;
-  reg [31:0] tap_l1_d0_2_0 = 32'd0;
-  reg [17:0] tap_l1_d0_2_1 = 18'h00000;
-  reg [31:0] tap_l1_d0_3_0 = 32'd0;
-  reg [17:0] tap_l1_d0_3_1 = 18'h00000;
-  reg [31:0] tap_l1_d1_0_0 = 32'd0;
-  reg [17:0] tap_l1_d1_0_1 = 18'h00000;
-  reg [31:0] tap_l1_d1_1_0 = 32'd0;
-  reg [17:0] tap_l1_d1_1_1 = 18'h00000;
-  reg [31:0] tap_l1_d1_2_0 = 32'd0;
-  reg [17:0] tap_l1_d1_2_1 = 18'h00000;
-  reg [31:0] tap_l1_d1_3_0 = 32'd0;
-  reg [17:0] tap_l1_d1_3_1 = 18'h00000;
-  reg [32:0] tap_l2_d0_0_0 = 33'h000000000;
-  reg [17:0] tap_l2_d0_0_1 = 18'h00000;
-  reg [32:0] tap_l2_d0_1_0 = 33'h000000000;
-  reg [17:0] tap_l2_d0_1_1 = 18'h00000;
+  reg [49:0] sum_l2_1_link = 50'h0000000000000;
+  reg [33:0] sum_l3_0_0 = 34'h000000000;
+  reg [18:0] sum_l3_0_1 = 19'h00000;
+  reg [30:0] tap_1_d0_0 = 31'h00000000;
+  reg [17:0] tap_1_d0_1 = 18'h00000;
+  reg [30:0] tap_1_d1_0 = 31'h00000000;
+  reg [17:0] tap_1_d1_1 = 18'h00000;
+  reg [30:0] tap_1_d2_0 = 31'h00000000;
+  reg [17:0] tap_1_d2_1 = 18'h00000;
+  reg [31:0] tap_2_d0_0 = 32'd0;
+  reg [17:0] tap_2_d0_1 = 18'h00000;
+  reg [31:0] tap_2_d1_0 = 32'd0;
+  reg [17:0] tap_2_d1_1 = 18'h00000;
+  reg [30:0] tap_3_d0_0 = 31'h00000000;
+  reg [17:0] tap_3_d0_1 = 18'h00000;
+  reg [30:0] tap_3_d1_0 = 31'h00000000;
+  reg [17:0] tap_3_d1_1 = 18'h00000;
+  reg [30:0] tap_3_d2_0 = 31'h00000000;
+  reg [17:0] tap_3_d2_1 = 18'h00000;
+  reg [32:0] tap_4_d0_0 = 33'h000000000;
+  reg [17:0] tap_4_d0_1 = 18'h00000;
+  reg [30:0] tap_5_d0_0 = 31'h00000000;
+  reg [17:0] tap_5_d0_1 = 18'h00000;
+  reg [30:0] tap_5_d1_0 = 31'h00000000;
+  reg [17:0] tap_5_d1_1 = 18'h00000;
+  reg [30:0] tap_5_d2_0 = 31'h00000000;
+  reg [17:0] tap_5_d2_1 = 18'h00000;
+  reg [31:0] tap_6_d0_0 = 32'd0;
+  reg [17:0] tap_6_d0_1 = 18'h00000;
+  reg [31:0] tap_6_d1_0 = 32'd0;
+  reg [17:0] tap_6_d1_1 = 18'h00000;
+  reg [30:0] tap_7_d0_0 = 31'h00000000;
+  reg [17:0] tap_7_d0_1 = 18'h00000;
+  reg [30:0] tap_7_d1_0 = 31'h00000000;
+  reg [17:0] tap_7_d1_1 = 18'h00000;
+  reg [30:0] tap_7_d2_0 = 31'h00000000;
+  reg [17:0] tap_7_d2_1 = 18'h00000;
   reg [1:0] tile_code = 2'h0;
   reg valid_l1 = 1'h0;
   reg valid_l2 = 1'h0;
   reg valid_l3 = 1'h0;
-  reg [7:0] valid_mask = 8'h00;
   reg valid_s1 = 1'h0;
   reg valid_s1b = 1'h0;
-  reg valid_s2 = 1'h0;
   reg valid_s3 = 1'h0;
   input [82:0] w__payload;
   wire [82:0] w__payload;
@@ -821,123 +815,2180 @@ module \sparse_dsp_l8_m4_packed.core (x__valid, w__valid, o__ready, rst, w__read
   reg [7:0] w_s1b_5 = 8'h00;
   reg [7:0] w_s1b_6 = 8'h00;
   reg [7:0] w_s1b_7 = 8'h00;
-  reg [7:0] w_s2_0 = 8'h00;
-  reg [7:0] w_s2_1 = 8'h00;
-  reg [7:0] w_s2_2 = 8'h00;
-  reg [7:0] w_s2_3 = 8'h00;
-  reg [7:0] w_s2_4 = 8'h00;
-  reg [7:0] w_s2_5 = 8'h00;
-  reg [7:0] w_s2_6 = 8'h00;
-  reg [7:0] w_s2_7 = 8'h00;
   wire w_take;
-  (* init = 6'h00 *)
-  wire [5:0] waddr;
-  reg [5:0] wr__addr = 6'h00;
-  wire [63:0] wr__data;
-  wire [7:0] \wr__data[0] ;
-  wire [7:0] \wr__data[1] ;
-  wire [7:0] \wr__data[2] ;
-  wire [7:0] \wr__data[3] ;
-  wire [7:0] \wr__data[4] ;
-  wire [7:0] \wr__data[5] ;
-  wire [7:0] \wr__data[6] ;
-  wire [7:0] \wr__data[7] ;
-  wire wr__en;
-  input [64:0] x__payload;
-  wire [64:0] x__payload;
-  wire [63:0] \x__payload.data ;
+  (* init = 8'h00 *)
+  wire [7:0] waddr;
+  input [16:0] x__payload;
+  wire [16:0] x__payload;
+  wire [15:0] \x__payload.data ;
   wire [7:0] \x__payload.data[0] ;
   wire [7:0] \x__payload.data[1] ;
-  wire [7:0] \x__payload.data[2] ;
-  wire [7:0] \x__payload.data[3] ;
-  wire [7:0] \x__payload.data[4] ;
-  wire [7:0] \x__payload.data[5] ;
-  wire [7:0] \x__payload.data[6] ;
-  wire [7:0] \x__payload.data[7] ;
   wire \x__payload.last ;
   output x__ready;
   reg x__ready = 1'h1;
   input x__valid;
   wire x__valid;
   wire x_take;
-  reg [63:0] buffer [63:0];
+  reg [15:0] buffer_0 [255:0];
   initial begin
-    buffer[0] = 64'h0000000000000000;
-    buffer[1] = 64'h0000000000000000;
-    buffer[2] = 64'h0000000000000000;
-    buffer[3] = 64'h0000000000000000;
-    buffer[4] = 64'h0000000000000000;
-    buffer[5] = 64'h0000000000000000;
-    buffer[6] = 64'h0000000000000000;
-    buffer[7] = 64'h0000000000000000;
-    buffer[8] = 64'h0000000000000000;
-    buffer[9] = 64'h0000000000000000;
-    buffer[10] = 64'h0000000000000000;
-    buffer[11] = 64'h0000000000000000;
-    buffer[12] = 64'h0000000000000000;
-    buffer[13] = 64'h0000000000000000;
-    buffer[14] = 64'h0000000000000000;
-    buffer[15] = 64'h0000000000000000;
-    buffer[16] = 64'h0000000000000000;
-    buffer[17] = 64'h0000000000000000;
-    buffer[18] = 64'h0000000000000000;
-    buffer[19] = 64'h0000000000000000;
-    buffer[20] = 64'h0000000000000000;
-    buffer[21] = 64'h0000000000000000;
-    buffer[22] = 64'h0000000000000000;
-    buffer[23] = 64'h0000000000000000;
-    buffer[24] = 64'h0000000000000000;
-    buffer[25] = 64'h0000000000000000;
-    buffer[26] = 64'h0000000000000000;
-    buffer[27] = 64'h0000000000000000;
-    buffer[28] = 64'h0000000000000000;
-    buffer[29] = 64'h0000000000000000;
-    buffer[30] = 64'h0000000000000000;
-    buffer[31] = 64'h0000000000000000;
-    buffer[32] = 64'h0000000000000000;
-    buffer[33] = 64'h0000000000000000;
-    buffer[34] = 64'h0000000000000000;
-    buffer[35] = 64'h0000000000000000;
-    buffer[36] = 64'h0000000000000000;
-    buffer[37] = 64'h0000000000000000;
-    buffer[38] = 64'h0000000000000000;
-    buffer[39] = 64'h0000000000000000;
-    buffer[40] = 64'h0000000000000000;
-    buffer[41] = 64'h0000000000000000;
-    buffer[42] = 64'h0000000000000000;
-    buffer[43] = 64'h0000000000000000;
-    buffer[44] = 64'h0000000000000000;
-    buffer[45] = 64'h0000000000000000;
-    buffer[46] = 64'h0000000000000000;
-    buffer[47] = 64'h0000000000000000;
-    buffer[48] = 64'h0000000000000000;
-    buffer[49] = 64'h0000000000000000;
-    buffer[50] = 64'h0000000000000000;
-    buffer[51] = 64'h0000000000000000;
-    buffer[52] = 64'h0000000000000000;
-    buffer[53] = 64'h0000000000000000;
-    buffer[54] = 64'h0000000000000000;
-    buffer[55] = 64'h0000000000000000;
-    buffer[56] = 64'h0000000000000000;
-    buffer[57] = 64'h0000000000000000;
-    buffer[58] = 64'h0000000000000000;
-    buffer[59] = 64'h0000000000000000;
-    buffer[60] = 64'h0000000000000000;
-    buffer[61] = 64'h0000000000000000;
-    buffer[62] = 64'h0000000000000000;
-    buffer[63] = 64'h0000000000000000;
+    buffer_0[0] = 16'h0000;
+    buffer_0[1] = 16'h0000;
+    buffer_0[2] = 16'h0000;
+    buffer_0[3] = 16'h0000;
+    buffer_0[4] = 16'h0000;
+    buffer_0[5] = 16'h0000;
+    buffer_0[6] = 16'h0000;
+    buffer_0[7] = 16'h0000;
+    buffer_0[8] = 16'h0000;
+    buffer_0[9] = 16'h0000;
+    buffer_0[10] = 16'h0000;
+    buffer_0[11] = 16'h0000;
+    buffer_0[12] = 16'h0000;
+    buffer_0[13] = 16'h0000;
+    buffer_0[14] = 16'h0000;
+    buffer_0[15] = 16'h0000;
+    buffer_0[16] = 16'h0000;
+    buffer_0[17] = 16'h0000;
+    buffer_0[18] = 16'h0000;
+    buffer_0[19] = 16'h0000;
+    buffer_0[20] = 16'h0000;
+    buffer_0[21] = 16'h0000;
+    buffer_0[22] = 16'h0000;
+    buffer_0[23] = 16'h0000;
+    buffer_0[24] = 16'h0000;
+    buffer_0[25] = 16'h0000;
+    buffer_0[26] = 16'h0000;
+    buffer_0[27] = 16'h0000;
+    buffer_0[28] = 16'h0000;
+    buffer_0[29] = 16'h0000;
+    buffer_0[30] = 16'h0000;
+    buffer_0[31] = 16'h0000;
+    buffer_0[32] = 16'h0000;
+    buffer_0[33] = 16'h0000;
+    buffer_0[34] = 16'h0000;
+    buffer_0[35] = 16'h0000;
+    buffer_0[36] = 16'h0000;
+    buffer_0[37] = 16'h0000;
+    buffer_0[38] = 16'h0000;
+    buffer_0[39] = 16'h0000;
+    buffer_0[40] = 16'h0000;
+    buffer_0[41] = 16'h0000;
+    buffer_0[42] = 16'h0000;
+    buffer_0[43] = 16'h0000;
+    buffer_0[44] = 16'h0000;
+    buffer_0[45] = 16'h0000;
+    buffer_0[46] = 16'h0000;
+    buffer_0[47] = 16'h0000;
+    buffer_0[48] = 16'h0000;
+    buffer_0[49] = 16'h0000;
+    buffer_0[50] = 16'h0000;
+    buffer_0[51] = 16'h0000;
+    buffer_0[52] = 16'h0000;
+    buffer_0[53] = 16'h0000;
+    buffer_0[54] = 16'h0000;
+    buffer_0[55] = 16'h0000;
+    buffer_0[56] = 16'h0000;
+    buffer_0[57] = 16'h0000;
+    buffer_0[58] = 16'h0000;
+    buffer_0[59] = 16'h0000;
+    buffer_0[60] = 16'h0000;
+    buffer_0[61] = 16'h0000;
+    buffer_0[62] = 16'h0000;
+    buffer_0[63] = 16'h0000;
+    buffer_0[64] = 16'h0000;
+    buffer_0[65] = 16'h0000;
+    buffer_0[66] = 16'h0000;
+    buffer_0[67] = 16'h0000;
+    buffer_0[68] = 16'h0000;
+    buffer_0[69] = 16'h0000;
+    buffer_0[70] = 16'h0000;
+    buffer_0[71] = 16'h0000;
+    buffer_0[72] = 16'h0000;
+    buffer_0[73] = 16'h0000;
+    buffer_0[74] = 16'h0000;
+    buffer_0[75] = 16'h0000;
+    buffer_0[76] = 16'h0000;
+    buffer_0[77] = 16'h0000;
+    buffer_0[78] = 16'h0000;
+    buffer_0[79] = 16'h0000;
+    buffer_0[80] = 16'h0000;
+    buffer_0[81] = 16'h0000;
+    buffer_0[82] = 16'h0000;
+    buffer_0[83] = 16'h0000;
+    buffer_0[84] = 16'h0000;
+    buffer_0[85] = 16'h0000;
+    buffer_0[86] = 16'h0000;
+    buffer_0[87] = 16'h0000;
+    buffer_0[88] = 16'h0000;
+    buffer_0[89] = 16'h0000;
+    buffer_0[90] = 16'h0000;
+    buffer_0[91] = 16'h0000;
+    buffer_0[92] = 16'h0000;
+    buffer_0[93] = 16'h0000;
+    buffer_0[94] = 16'h0000;
+    buffer_0[95] = 16'h0000;
+    buffer_0[96] = 16'h0000;
+    buffer_0[97] = 16'h0000;
+    buffer_0[98] = 16'h0000;
+    buffer_0[99] = 16'h0000;
+    buffer_0[100] = 16'h0000;
+    buffer_0[101] = 16'h0000;
+    buffer_0[102] = 16'h0000;
+    buffer_0[103] = 16'h0000;
+    buffer_0[104] = 16'h0000;
+    buffer_0[105] = 16'h0000;
+    buffer_0[106] = 16'h0000;
+    buffer_0[107] = 16'h0000;
+    buffer_0[108] = 16'h0000;
+    buffer_0[109] = 16'h0000;
+    buffer_0[110] = 16'h0000;
+    buffer_0[111] = 16'h0000;
+    buffer_0[112] = 16'h0000;
+    buffer_0[113] = 16'h0000;
+    buffer_0[114] = 16'h0000;
+    buffer_0[115] = 16'h0000;
+    buffer_0[116] = 16'h0000;
+    buffer_0[117] = 16'h0000;
+    buffer_0[118] = 16'h0000;
+    buffer_0[119] = 16'h0000;
+    buffer_0[120] = 16'h0000;
+    buffer_0[121] = 16'h0000;
+    buffer_0[122] = 16'h0000;
+    buffer_0[123] = 16'h0000;
+    buffer_0[124] = 16'h0000;
+    buffer_0[125] = 16'h0000;
+    buffer_0[126] = 16'h0000;
+    buffer_0[127] = 16'h0000;
+    buffer_0[128] = 16'h0000;
+    buffer_0[129] = 16'h0000;
+    buffer_0[130] = 16'h0000;
+    buffer_0[131] = 16'h0000;
+    buffer_0[132] = 16'h0000;
+    buffer_0[133] = 16'h0000;
+    buffer_0[134] = 16'h0000;
+    buffer_0[135] = 16'h0000;
+    buffer_0[136] = 16'h0000;
+    buffer_0[137] = 16'h0000;
+    buffer_0[138] = 16'h0000;
+    buffer_0[139] = 16'h0000;
+    buffer_0[140] = 16'h0000;
+    buffer_0[141] = 16'h0000;
+    buffer_0[142] = 16'h0000;
+    buffer_0[143] = 16'h0000;
+    buffer_0[144] = 16'h0000;
+    buffer_0[145] = 16'h0000;
+    buffer_0[146] = 16'h0000;
+    buffer_0[147] = 16'h0000;
+    buffer_0[148] = 16'h0000;
+    buffer_0[149] = 16'h0000;
+    buffer_0[150] = 16'h0000;
+    buffer_0[151] = 16'h0000;
+    buffer_0[152] = 16'h0000;
+    buffer_0[153] = 16'h0000;
+    buffer_0[154] = 16'h0000;
+    buffer_0[155] = 16'h0000;
+    buffer_0[156] = 16'h0000;
+    buffer_0[157] = 16'h0000;
+    buffer_0[158] = 16'h0000;
+    buffer_0[159] = 16'h0000;
+    buffer_0[160] = 16'h0000;
+    buffer_0[161] = 16'h0000;
+    buffer_0[162] = 16'h0000;
+    buffer_0[163] = 16'h0000;
+    buffer_0[164] = 16'h0000;
+    buffer_0[165] = 16'h0000;
+    buffer_0[166] = 16'h0000;
+    buffer_0[167] = 16'h0000;
+    buffer_0[168] = 16'h0000;
+    buffer_0[169] = 16'h0000;
+    buffer_0[170] = 16'h0000;
+    buffer_0[171] = 16'h0000;
+    buffer_0[172] = 16'h0000;
+    buffer_0[173] = 16'h0000;
+    buffer_0[174] = 16'h0000;
+    buffer_0[175] = 16'h0000;
+    buffer_0[176] = 16'h0000;
+    buffer_0[177] = 16'h0000;
+    buffer_0[178] = 16'h0000;
+    buffer_0[179] = 16'h0000;
+    buffer_0[180] = 16'h0000;
+    buffer_0[181] = 16'h0000;
+    buffer_0[182] = 16'h0000;
+    buffer_0[183] = 16'h0000;
+    buffer_0[184] = 16'h0000;
+    buffer_0[185] = 16'h0000;
+    buffer_0[186] = 16'h0000;
+    buffer_0[187] = 16'h0000;
+    buffer_0[188] = 16'h0000;
+    buffer_0[189] = 16'h0000;
+    buffer_0[190] = 16'h0000;
+    buffer_0[191] = 16'h0000;
+    buffer_0[192] = 16'h0000;
+    buffer_0[193] = 16'h0000;
+    buffer_0[194] = 16'h0000;
+    buffer_0[195] = 16'h0000;
+    buffer_0[196] = 16'h0000;
+    buffer_0[197] = 16'h0000;
+    buffer_0[198] = 16'h0000;
+    buffer_0[199] = 16'h0000;
+    buffer_0[200] = 16'h0000;
+    buffer_0[201] = 16'h0000;
+    buffer_0[202] = 16'h0000;
+    buffer_0[203] = 16'h0000;
+    buffer_0[204] = 16'h0000;
+    buffer_0[205] = 16'h0000;
+    buffer_0[206] = 16'h0000;
+    buffer_0[207] = 16'h0000;
+    buffer_0[208] = 16'h0000;
+    buffer_0[209] = 16'h0000;
+    buffer_0[210] = 16'h0000;
+    buffer_0[211] = 16'h0000;
+    buffer_0[212] = 16'h0000;
+    buffer_0[213] = 16'h0000;
+    buffer_0[214] = 16'h0000;
+    buffer_0[215] = 16'h0000;
+    buffer_0[216] = 16'h0000;
+    buffer_0[217] = 16'h0000;
+    buffer_0[218] = 16'h0000;
+    buffer_0[219] = 16'h0000;
+    buffer_0[220] = 16'h0000;
+    buffer_0[221] = 16'h0000;
+    buffer_0[222] = 16'h0000;
+    buffer_0[223] = 16'h0000;
+    buffer_0[224] = 16'h0000;
+    buffer_0[225] = 16'h0000;
+    buffer_0[226] = 16'h0000;
+    buffer_0[227] = 16'h0000;
+    buffer_0[228] = 16'h0000;
+    buffer_0[229] = 16'h0000;
+    buffer_0[230] = 16'h0000;
+    buffer_0[231] = 16'h0000;
+    buffer_0[232] = 16'h0000;
+    buffer_0[233] = 16'h0000;
+    buffer_0[234] = 16'h0000;
+    buffer_0[235] = 16'h0000;
+    buffer_0[236] = 16'h0000;
+    buffer_0[237] = 16'h0000;
+    buffer_0[238] = 16'h0000;
+    buffer_0[239] = 16'h0000;
+    buffer_0[240] = 16'h0000;
+    buffer_0[241] = 16'h0000;
+    buffer_0[242] = 16'h0000;
+    buffer_0[243] = 16'h0000;
+    buffer_0[244] = 16'h0000;
+    buffer_0[245] = 16'h0000;
+    buffer_0[246] = 16'h0000;
+    buffer_0[247] = 16'h0000;
+    buffer_0[248] = 16'h0000;
+    buffer_0[249] = 16'h0000;
+    buffer_0[250] = 16'h0000;
+    buffer_0[251] = 16'h0000;
+    buffer_0[252] = 16'h0000;
+    buffer_0[253] = 16'h0000;
+    buffer_0[254] = 16'h0000;
+    buffer_0[255] = 16'h0000;
   end
   always @(posedge clk) begin
     if (x_take)
-      buffer[wr__addr] <= x__payload[63:0];
+      buffer_0[\$signature__addr ] <= x__payload[15:0];
   end
-  reg [63:0] _0_;
+  reg [15:0] _0_;
   always @(posedge clk) begin
     if (ce) begin
-      _0_ <= buffer[block];
+      _0_ <= buffer_0[{ block, w__payload[65:64] }];
     end
   end
   assign rd__data = _0_;
+  reg [15:0] buffer_1 [255:0];
+  initial begin
+    buffer_1[0] = 16'h0000;
+    buffer_1[1] = 16'h0000;
+    buffer_1[2] = 16'h0000;
+    buffer_1[3] = 16'h0000;
+    buffer_1[4] = 16'h0000;
+    buffer_1[5] = 16'h0000;
+    buffer_1[6] = 16'h0000;
+    buffer_1[7] = 16'h0000;
+    buffer_1[8] = 16'h0000;
+    buffer_1[9] = 16'h0000;
+    buffer_1[10] = 16'h0000;
+    buffer_1[11] = 16'h0000;
+    buffer_1[12] = 16'h0000;
+    buffer_1[13] = 16'h0000;
+    buffer_1[14] = 16'h0000;
+    buffer_1[15] = 16'h0000;
+    buffer_1[16] = 16'h0000;
+    buffer_1[17] = 16'h0000;
+    buffer_1[18] = 16'h0000;
+    buffer_1[19] = 16'h0000;
+    buffer_1[20] = 16'h0000;
+    buffer_1[21] = 16'h0000;
+    buffer_1[22] = 16'h0000;
+    buffer_1[23] = 16'h0000;
+    buffer_1[24] = 16'h0000;
+    buffer_1[25] = 16'h0000;
+    buffer_1[26] = 16'h0000;
+    buffer_1[27] = 16'h0000;
+    buffer_1[28] = 16'h0000;
+    buffer_1[29] = 16'h0000;
+    buffer_1[30] = 16'h0000;
+    buffer_1[31] = 16'h0000;
+    buffer_1[32] = 16'h0000;
+    buffer_1[33] = 16'h0000;
+    buffer_1[34] = 16'h0000;
+    buffer_1[35] = 16'h0000;
+    buffer_1[36] = 16'h0000;
+    buffer_1[37] = 16'h0000;
+    buffer_1[38] = 16'h0000;
+    buffer_1[39] = 16'h0000;
+    buffer_1[40] = 16'h0000;
+    buffer_1[41] = 16'h0000;
+    buffer_1[42] = 16'h0000;
+    buffer_1[43] = 16'h0000;
+    buffer_1[44] = 16'h0000;
+    buffer_1[45] = 16'h0000;
+    buffer_1[46] = 16'h0000;
+    buffer_1[47] = 16'h0000;
+    buffer_1[48] = 16'h0000;
+    buffer_1[49] = 16'h0000;
+    buffer_1[50] = 16'h0000;
+    buffer_1[51] = 16'h0000;
+    buffer_1[52] = 16'h0000;
+    buffer_1[53] = 16'h0000;
+    buffer_1[54] = 16'h0000;
+    buffer_1[55] = 16'h0000;
+    buffer_1[56] = 16'h0000;
+    buffer_1[57] = 16'h0000;
+    buffer_1[58] = 16'h0000;
+    buffer_1[59] = 16'h0000;
+    buffer_1[60] = 16'h0000;
+    buffer_1[61] = 16'h0000;
+    buffer_1[62] = 16'h0000;
+    buffer_1[63] = 16'h0000;
+    buffer_1[64] = 16'h0000;
+    buffer_1[65] = 16'h0000;
+    buffer_1[66] = 16'h0000;
+    buffer_1[67] = 16'h0000;
+    buffer_1[68] = 16'h0000;
+    buffer_1[69] = 16'h0000;
+    buffer_1[70] = 16'h0000;
+    buffer_1[71] = 16'h0000;
+    buffer_1[72] = 16'h0000;
+    buffer_1[73] = 16'h0000;
+    buffer_1[74] = 16'h0000;
+    buffer_1[75] = 16'h0000;
+    buffer_1[76] = 16'h0000;
+    buffer_1[77] = 16'h0000;
+    buffer_1[78] = 16'h0000;
+    buffer_1[79] = 16'h0000;
+    buffer_1[80] = 16'h0000;
+    buffer_1[81] = 16'h0000;
+    buffer_1[82] = 16'h0000;
+    buffer_1[83] = 16'h0000;
+    buffer_1[84] = 16'h0000;
+    buffer_1[85] = 16'h0000;
+    buffer_1[86] = 16'h0000;
+    buffer_1[87] = 16'h0000;
+    buffer_1[88] = 16'h0000;
+    buffer_1[89] = 16'h0000;
+    buffer_1[90] = 16'h0000;
+    buffer_1[91] = 16'h0000;
+    buffer_1[92] = 16'h0000;
+    buffer_1[93] = 16'h0000;
+    buffer_1[94] = 16'h0000;
+    buffer_1[95] = 16'h0000;
+    buffer_1[96] = 16'h0000;
+    buffer_1[97] = 16'h0000;
+    buffer_1[98] = 16'h0000;
+    buffer_1[99] = 16'h0000;
+    buffer_1[100] = 16'h0000;
+    buffer_1[101] = 16'h0000;
+    buffer_1[102] = 16'h0000;
+    buffer_1[103] = 16'h0000;
+    buffer_1[104] = 16'h0000;
+    buffer_1[105] = 16'h0000;
+    buffer_1[106] = 16'h0000;
+    buffer_1[107] = 16'h0000;
+    buffer_1[108] = 16'h0000;
+    buffer_1[109] = 16'h0000;
+    buffer_1[110] = 16'h0000;
+    buffer_1[111] = 16'h0000;
+    buffer_1[112] = 16'h0000;
+    buffer_1[113] = 16'h0000;
+    buffer_1[114] = 16'h0000;
+    buffer_1[115] = 16'h0000;
+    buffer_1[116] = 16'h0000;
+    buffer_1[117] = 16'h0000;
+    buffer_1[118] = 16'h0000;
+    buffer_1[119] = 16'h0000;
+    buffer_1[120] = 16'h0000;
+    buffer_1[121] = 16'h0000;
+    buffer_1[122] = 16'h0000;
+    buffer_1[123] = 16'h0000;
+    buffer_1[124] = 16'h0000;
+    buffer_1[125] = 16'h0000;
+    buffer_1[126] = 16'h0000;
+    buffer_1[127] = 16'h0000;
+    buffer_1[128] = 16'h0000;
+    buffer_1[129] = 16'h0000;
+    buffer_1[130] = 16'h0000;
+    buffer_1[131] = 16'h0000;
+    buffer_1[132] = 16'h0000;
+    buffer_1[133] = 16'h0000;
+    buffer_1[134] = 16'h0000;
+    buffer_1[135] = 16'h0000;
+    buffer_1[136] = 16'h0000;
+    buffer_1[137] = 16'h0000;
+    buffer_1[138] = 16'h0000;
+    buffer_1[139] = 16'h0000;
+    buffer_1[140] = 16'h0000;
+    buffer_1[141] = 16'h0000;
+    buffer_1[142] = 16'h0000;
+    buffer_1[143] = 16'h0000;
+    buffer_1[144] = 16'h0000;
+    buffer_1[145] = 16'h0000;
+    buffer_1[146] = 16'h0000;
+    buffer_1[147] = 16'h0000;
+    buffer_1[148] = 16'h0000;
+    buffer_1[149] = 16'h0000;
+    buffer_1[150] = 16'h0000;
+    buffer_1[151] = 16'h0000;
+    buffer_1[152] = 16'h0000;
+    buffer_1[153] = 16'h0000;
+    buffer_1[154] = 16'h0000;
+    buffer_1[155] = 16'h0000;
+    buffer_1[156] = 16'h0000;
+    buffer_1[157] = 16'h0000;
+    buffer_1[158] = 16'h0000;
+    buffer_1[159] = 16'h0000;
+    buffer_1[160] = 16'h0000;
+    buffer_1[161] = 16'h0000;
+    buffer_1[162] = 16'h0000;
+    buffer_1[163] = 16'h0000;
+    buffer_1[164] = 16'h0000;
+    buffer_1[165] = 16'h0000;
+    buffer_1[166] = 16'h0000;
+    buffer_1[167] = 16'h0000;
+    buffer_1[168] = 16'h0000;
+    buffer_1[169] = 16'h0000;
+    buffer_1[170] = 16'h0000;
+    buffer_1[171] = 16'h0000;
+    buffer_1[172] = 16'h0000;
+    buffer_1[173] = 16'h0000;
+    buffer_1[174] = 16'h0000;
+    buffer_1[175] = 16'h0000;
+    buffer_1[176] = 16'h0000;
+    buffer_1[177] = 16'h0000;
+    buffer_1[178] = 16'h0000;
+    buffer_1[179] = 16'h0000;
+    buffer_1[180] = 16'h0000;
+    buffer_1[181] = 16'h0000;
+    buffer_1[182] = 16'h0000;
+    buffer_1[183] = 16'h0000;
+    buffer_1[184] = 16'h0000;
+    buffer_1[185] = 16'h0000;
+    buffer_1[186] = 16'h0000;
+    buffer_1[187] = 16'h0000;
+    buffer_1[188] = 16'h0000;
+    buffer_1[189] = 16'h0000;
+    buffer_1[190] = 16'h0000;
+    buffer_1[191] = 16'h0000;
+    buffer_1[192] = 16'h0000;
+    buffer_1[193] = 16'h0000;
+    buffer_1[194] = 16'h0000;
+    buffer_1[195] = 16'h0000;
+    buffer_1[196] = 16'h0000;
+    buffer_1[197] = 16'h0000;
+    buffer_1[198] = 16'h0000;
+    buffer_1[199] = 16'h0000;
+    buffer_1[200] = 16'h0000;
+    buffer_1[201] = 16'h0000;
+    buffer_1[202] = 16'h0000;
+    buffer_1[203] = 16'h0000;
+    buffer_1[204] = 16'h0000;
+    buffer_1[205] = 16'h0000;
+    buffer_1[206] = 16'h0000;
+    buffer_1[207] = 16'h0000;
+    buffer_1[208] = 16'h0000;
+    buffer_1[209] = 16'h0000;
+    buffer_1[210] = 16'h0000;
+    buffer_1[211] = 16'h0000;
+    buffer_1[212] = 16'h0000;
+    buffer_1[213] = 16'h0000;
+    buffer_1[214] = 16'h0000;
+    buffer_1[215] = 16'h0000;
+    buffer_1[216] = 16'h0000;
+    buffer_1[217] = 16'h0000;
+    buffer_1[218] = 16'h0000;
+    buffer_1[219] = 16'h0000;
+    buffer_1[220] = 16'h0000;
+    buffer_1[221] = 16'h0000;
+    buffer_1[222] = 16'h0000;
+    buffer_1[223] = 16'h0000;
+    buffer_1[224] = 16'h0000;
+    buffer_1[225] = 16'h0000;
+    buffer_1[226] = 16'h0000;
+    buffer_1[227] = 16'h0000;
+    buffer_1[228] = 16'h0000;
+    buffer_1[229] = 16'h0000;
+    buffer_1[230] = 16'h0000;
+    buffer_1[231] = 16'h0000;
+    buffer_1[232] = 16'h0000;
+    buffer_1[233] = 16'h0000;
+    buffer_1[234] = 16'h0000;
+    buffer_1[235] = 16'h0000;
+    buffer_1[236] = 16'h0000;
+    buffer_1[237] = 16'h0000;
+    buffer_1[238] = 16'h0000;
+    buffer_1[239] = 16'h0000;
+    buffer_1[240] = 16'h0000;
+    buffer_1[241] = 16'h0000;
+    buffer_1[242] = 16'h0000;
+    buffer_1[243] = 16'h0000;
+    buffer_1[244] = 16'h0000;
+    buffer_1[245] = 16'h0000;
+    buffer_1[246] = 16'h0000;
+    buffer_1[247] = 16'h0000;
+    buffer_1[248] = 16'h0000;
+    buffer_1[249] = 16'h0000;
+    buffer_1[250] = 16'h0000;
+    buffer_1[251] = 16'h0000;
+    buffer_1[252] = 16'h0000;
+    buffer_1[253] = 16'h0000;
+    buffer_1[254] = 16'h0000;
+    buffer_1[255] = 16'h0000;
+  end
+  always @(posedge clk) begin
+    if (x_take)
+      buffer_1[\$signature__addr ] <= x__payload[15:0];
+  end
+  reg [15:0] _1_;
+  always @(posedge clk) begin
+    if (ce) begin
+      _1_ <= buffer_1[{ block, w__payload[67:66] }];
+    end
+  end
+  assign \rd__data$137  = _1_;
+  reg [15:0] buffer_2 [255:0];
+  initial begin
+    buffer_2[0] = 16'h0000;
+    buffer_2[1] = 16'h0000;
+    buffer_2[2] = 16'h0000;
+    buffer_2[3] = 16'h0000;
+    buffer_2[4] = 16'h0000;
+    buffer_2[5] = 16'h0000;
+    buffer_2[6] = 16'h0000;
+    buffer_2[7] = 16'h0000;
+    buffer_2[8] = 16'h0000;
+    buffer_2[9] = 16'h0000;
+    buffer_2[10] = 16'h0000;
+    buffer_2[11] = 16'h0000;
+    buffer_2[12] = 16'h0000;
+    buffer_2[13] = 16'h0000;
+    buffer_2[14] = 16'h0000;
+    buffer_2[15] = 16'h0000;
+    buffer_2[16] = 16'h0000;
+    buffer_2[17] = 16'h0000;
+    buffer_2[18] = 16'h0000;
+    buffer_2[19] = 16'h0000;
+    buffer_2[20] = 16'h0000;
+    buffer_2[21] = 16'h0000;
+    buffer_2[22] = 16'h0000;
+    buffer_2[23] = 16'h0000;
+    buffer_2[24] = 16'h0000;
+    buffer_2[25] = 16'h0000;
+    buffer_2[26] = 16'h0000;
+    buffer_2[27] = 16'h0000;
+    buffer_2[28] = 16'h0000;
+    buffer_2[29] = 16'h0000;
+    buffer_2[30] = 16'h0000;
+    buffer_2[31] = 16'h0000;
+    buffer_2[32] = 16'h0000;
+    buffer_2[33] = 16'h0000;
+    buffer_2[34] = 16'h0000;
+    buffer_2[35] = 16'h0000;
+    buffer_2[36] = 16'h0000;
+    buffer_2[37] = 16'h0000;
+    buffer_2[38] = 16'h0000;
+    buffer_2[39] = 16'h0000;
+    buffer_2[40] = 16'h0000;
+    buffer_2[41] = 16'h0000;
+    buffer_2[42] = 16'h0000;
+    buffer_2[43] = 16'h0000;
+    buffer_2[44] = 16'h0000;
+    buffer_2[45] = 16'h0000;
+    buffer_2[46] = 16'h0000;
+    buffer_2[47] = 16'h0000;
+    buffer_2[48] = 16'h0000;
+    buffer_2[49] = 16'h0000;
+    buffer_2[50] = 16'h0000;
+    buffer_2[51] = 16'h0000;
+    buffer_2[52] = 16'h0000;
+    buffer_2[53] = 16'h0000;
+    buffer_2[54] = 16'h0000;
+    buffer_2[55] = 16'h0000;
+    buffer_2[56] = 16'h0000;
+    buffer_2[57] = 16'h0000;
+    buffer_2[58] = 16'h0000;
+    buffer_2[59] = 16'h0000;
+    buffer_2[60] = 16'h0000;
+    buffer_2[61] = 16'h0000;
+    buffer_2[62] = 16'h0000;
+    buffer_2[63] = 16'h0000;
+    buffer_2[64] = 16'h0000;
+    buffer_2[65] = 16'h0000;
+    buffer_2[66] = 16'h0000;
+    buffer_2[67] = 16'h0000;
+    buffer_2[68] = 16'h0000;
+    buffer_2[69] = 16'h0000;
+    buffer_2[70] = 16'h0000;
+    buffer_2[71] = 16'h0000;
+    buffer_2[72] = 16'h0000;
+    buffer_2[73] = 16'h0000;
+    buffer_2[74] = 16'h0000;
+    buffer_2[75] = 16'h0000;
+    buffer_2[76] = 16'h0000;
+    buffer_2[77] = 16'h0000;
+    buffer_2[78] = 16'h0000;
+    buffer_2[79] = 16'h0000;
+    buffer_2[80] = 16'h0000;
+    buffer_2[81] = 16'h0000;
+    buffer_2[82] = 16'h0000;
+    buffer_2[83] = 16'h0000;
+    buffer_2[84] = 16'h0000;
+    buffer_2[85] = 16'h0000;
+    buffer_2[86] = 16'h0000;
+    buffer_2[87] = 16'h0000;
+    buffer_2[88] = 16'h0000;
+    buffer_2[89] = 16'h0000;
+    buffer_2[90] = 16'h0000;
+    buffer_2[91] = 16'h0000;
+    buffer_2[92] = 16'h0000;
+    buffer_2[93] = 16'h0000;
+    buffer_2[94] = 16'h0000;
+    buffer_2[95] = 16'h0000;
+    buffer_2[96] = 16'h0000;
+    buffer_2[97] = 16'h0000;
+    buffer_2[98] = 16'h0000;
+    buffer_2[99] = 16'h0000;
+    buffer_2[100] = 16'h0000;
+    buffer_2[101] = 16'h0000;
+    buffer_2[102] = 16'h0000;
+    buffer_2[103] = 16'h0000;
+    buffer_2[104] = 16'h0000;
+    buffer_2[105] = 16'h0000;
+    buffer_2[106] = 16'h0000;
+    buffer_2[107] = 16'h0000;
+    buffer_2[108] = 16'h0000;
+    buffer_2[109] = 16'h0000;
+    buffer_2[110] = 16'h0000;
+    buffer_2[111] = 16'h0000;
+    buffer_2[112] = 16'h0000;
+    buffer_2[113] = 16'h0000;
+    buffer_2[114] = 16'h0000;
+    buffer_2[115] = 16'h0000;
+    buffer_2[116] = 16'h0000;
+    buffer_2[117] = 16'h0000;
+    buffer_2[118] = 16'h0000;
+    buffer_2[119] = 16'h0000;
+    buffer_2[120] = 16'h0000;
+    buffer_2[121] = 16'h0000;
+    buffer_2[122] = 16'h0000;
+    buffer_2[123] = 16'h0000;
+    buffer_2[124] = 16'h0000;
+    buffer_2[125] = 16'h0000;
+    buffer_2[126] = 16'h0000;
+    buffer_2[127] = 16'h0000;
+    buffer_2[128] = 16'h0000;
+    buffer_2[129] = 16'h0000;
+    buffer_2[130] = 16'h0000;
+    buffer_2[131] = 16'h0000;
+    buffer_2[132] = 16'h0000;
+    buffer_2[133] = 16'h0000;
+    buffer_2[134] = 16'h0000;
+    buffer_2[135] = 16'h0000;
+    buffer_2[136] = 16'h0000;
+    buffer_2[137] = 16'h0000;
+    buffer_2[138] = 16'h0000;
+    buffer_2[139] = 16'h0000;
+    buffer_2[140] = 16'h0000;
+    buffer_2[141] = 16'h0000;
+    buffer_2[142] = 16'h0000;
+    buffer_2[143] = 16'h0000;
+    buffer_2[144] = 16'h0000;
+    buffer_2[145] = 16'h0000;
+    buffer_2[146] = 16'h0000;
+    buffer_2[147] = 16'h0000;
+    buffer_2[148] = 16'h0000;
+    buffer_2[149] = 16'h0000;
+    buffer_2[150] = 16'h0000;
+    buffer_2[151] = 16'h0000;
+    buffer_2[152] = 16'h0000;
+    buffer_2[153] = 16'h0000;
+    buffer_2[154] = 16'h0000;
+    buffer_2[155] = 16'h0000;
+    buffer_2[156] = 16'h0000;
+    buffer_2[157] = 16'h0000;
+    buffer_2[158] = 16'h0000;
+    buffer_2[159] = 16'h0000;
+    buffer_2[160] = 16'h0000;
+    buffer_2[161] = 16'h0000;
+    buffer_2[162] = 16'h0000;
+    buffer_2[163] = 16'h0000;
+    buffer_2[164] = 16'h0000;
+    buffer_2[165] = 16'h0000;
+    buffer_2[166] = 16'h0000;
+    buffer_2[167] = 16'h0000;
+    buffer_2[168] = 16'h0000;
+    buffer_2[169] = 16'h0000;
+    buffer_2[170] = 16'h0000;
+    buffer_2[171] = 16'h0000;
+    buffer_2[172] = 16'h0000;
+    buffer_2[173] = 16'h0000;
+    buffer_2[174] = 16'h0000;
+    buffer_2[175] = 16'h0000;
+    buffer_2[176] = 16'h0000;
+    buffer_2[177] = 16'h0000;
+    buffer_2[178] = 16'h0000;
+    buffer_2[179] = 16'h0000;
+    buffer_2[180] = 16'h0000;
+    buffer_2[181] = 16'h0000;
+    buffer_2[182] = 16'h0000;
+    buffer_2[183] = 16'h0000;
+    buffer_2[184] = 16'h0000;
+    buffer_2[185] = 16'h0000;
+    buffer_2[186] = 16'h0000;
+    buffer_2[187] = 16'h0000;
+    buffer_2[188] = 16'h0000;
+    buffer_2[189] = 16'h0000;
+    buffer_2[190] = 16'h0000;
+    buffer_2[191] = 16'h0000;
+    buffer_2[192] = 16'h0000;
+    buffer_2[193] = 16'h0000;
+    buffer_2[194] = 16'h0000;
+    buffer_2[195] = 16'h0000;
+    buffer_2[196] = 16'h0000;
+    buffer_2[197] = 16'h0000;
+    buffer_2[198] = 16'h0000;
+    buffer_2[199] = 16'h0000;
+    buffer_2[200] = 16'h0000;
+    buffer_2[201] = 16'h0000;
+    buffer_2[202] = 16'h0000;
+    buffer_2[203] = 16'h0000;
+    buffer_2[204] = 16'h0000;
+    buffer_2[205] = 16'h0000;
+    buffer_2[206] = 16'h0000;
+    buffer_2[207] = 16'h0000;
+    buffer_2[208] = 16'h0000;
+    buffer_2[209] = 16'h0000;
+    buffer_2[210] = 16'h0000;
+    buffer_2[211] = 16'h0000;
+    buffer_2[212] = 16'h0000;
+    buffer_2[213] = 16'h0000;
+    buffer_2[214] = 16'h0000;
+    buffer_2[215] = 16'h0000;
+    buffer_2[216] = 16'h0000;
+    buffer_2[217] = 16'h0000;
+    buffer_2[218] = 16'h0000;
+    buffer_2[219] = 16'h0000;
+    buffer_2[220] = 16'h0000;
+    buffer_2[221] = 16'h0000;
+    buffer_2[222] = 16'h0000;
+    buffer_2[223] = 16'h0000;
+    buffer_2[224] = 16'h0000;
+    buffer_2[225] = 16'h0000;
+    buffer_2[226] = 16'h0000;
+    buffer_2[227] = 16'h0000;
+    buffer_2[228] = 16'h0000;
+    buffer_2[229] = 16'h0000;
+    buffer_2[230] = 16'h0000;
+    buffer_2[231] = 16'h0000;
+    buffer_2[232] = 16'h0000;
+    buffer_2[233] = 16'h0000;
+    buffer_2[234] = 16'h0000;
+    buffer_2[235] = 16'h0000;
+    buffer_2[236] = 16'h0000;
+    buffer_2[237] = 16'h0000;
+    buffer_2[238] = 16'h0000;
+    buffer_2[239] = 16'h0000;
+    buffer_2[240] = 16'h0000;
+    buffer_2[241] = 16'h0000;
+    buffer_2[242] = 16'h0000;
+    buffer_2[243] = 16'h0000;
+    buffer_2[244] = 16'h0000;
+    buffer_2[245] = 16'h0000;
+    buffer_2[246] = 16'h0000;
+    buffer_2[247] = 16'h0000;
+    buffer_2[248] = 16'h0000;
+    buffer_2[249] = 16'h0000;
+    buffer_2[250] = 16'h0000;
+    buffer_2[251] = 16'h0000;
+    buffer_2[252] = 16'h0000;
+    buffer_2[253] = 16'h0000;
+    buffer_2[254] = 16'h0000;
+    buffer_2[255] = 16'h0000;
+  end
+  always @(posedge clk) begin
+    if (x_take)
+      buffer_2[\$signature__addr ] <= x__payload[15:0];
+  end
+  reg [15:0] _2_;
+  always @(posedge clk) begin
+    if (ce) begin
+      _2_ <= buffer_2[{ block, w__payload[69:68] }];
+    end
+  end
+  assign \rd__data$139  = _2_;
+  reg [15:0] buffer_3 [255:0];
+  initial begin
+    buffer_3[0] = 16'h0000;
+    buffer_3[1] = 16'h0000;
+    buffer_3[2] = 16'h0000;
+    buffer_3[3] = 16'h0000;
+    buffer_3[4] = 16'h0000;
+    buffer_3[5] = 16'h0000;
+    buffer_3[6] = 16'h0000;
+    buffer_3[7] = 16'h0000;
+    buffer_3[8] = 16'h0000;
+    buffer_3[9] = 16'h0000;
+    buffer_3[10] = 16'h0000;
+    buffer_3[11] = 16'h0000;
+    buffer_3[12] = 16'h0000;
+    buffer_3[13] = 16'h0000;
+    buffer_3[14] = 16'h0000;
+    buffer_3[15] = 16'h0000;
+    buffer_3[16] = 16'h0000;
+    buffer_3[17] = 16'h0000;
+    buffer_3[18] = 16'h0000;
+    buffer_3[19] = 16'h0000;
+    buffer_3[20] = 16'h0000;
+    buffer_3[21] = 16'h0000;
+    buffer_3[22] = 16'h0000;
+    buffer_3[23] = 16'h0000;
+    buffer_3[24] = 16'h0000;
+    buffer_3[25] = 16'h0000;
+    buffer_3[26] = 16'h0000;
+    buffer_3[27] = 16'h0000;
+    buffer_3[28] = 16'h0000;
+    buffer_3[29] = 16'h0000;
+    buffer_3[30] = 16'h0000;
+    buffer_3[31] = 16'h0000;
+    buffer_3[32] = 16'h0000;
+    buffer_3[33] = 16'h0000;
+    buffer_3[34] = 16'h0000;
+    buffer_3[35] = 16'h0000;
+    buffer_3[36] = 16'h0000;
+    buffer_3[37] = 16'h0000;
+    buffer_3[38] = 16'h0000;
+    buffer_3[39] = 16'h0000;
+    buffer_3[40] = 16'h0000;
+    buffer_3[41] = 16'h0000;
+    buffer_3[42] = 16'h0000;
+    buffer_3[43] = 16'h0000;
+    buffer_3[44] = 16'h0000;
+    buffer_3[45] = 16'h0000;
+    buffer_3[46] = 16'h0000;
+    buffer_3[47] = 16'h0000;
+    buffer_3[48] = 16'h0000;
+    buffer_3[49] = 16'h0000;
+    buffer_3[50] = 16'h0000;
+    buffer_3[51] = 16'h0000;
+    buffer_3[52] = 16'h0000;
+    buffer_3[53] = 16'h0000;
+    buffer_3[54] = 16'h0000;
+    buffer_3[55] = 16'h0000;
+    buffer_3[56] = 16'h0000;
+    buffer_3[57] = 16'h0000;
+    buffer_3[58] = 16'h0000;
+    buffer_3[59] = 16'h0000;
+    buffer_3[60] = 16'h0000;
+    buffer_3[61] = 16'h0000;
+    buffer_3[62] = 16'h0000;
+    buffer_3[63] = 16'h0000;
+    buffer_3[64] = 16'h0000;
+    buffer_3[65] = 16'h0000;
+    buffer_3[66] = 16'h0000;
+    buffer_3[67] = 16'h0000;
+    buffer_3[68] = 16'h0000;
+    buffer_3[69] = 16'h0000;
+    buffer_3[70] = 16'h0000;
+    buffer_3[71] = 16'h0000;
+    buffer_3[72] = 16'h0000;
+    buffer_3[73] = 16'h0000;
+    buffer_3[74] = 16'h0000;
+    buffer_3[75] = 16'h0000;
+    buffer_3[76] = 16'h0000;
+    buffer_3[77] = 16'h0000;
+    buffer_3[78] = 16'h0000;
+    buffer_3[79] = 16'h0000;
+    buffer_3[80] = 16'h0000;
+    buffer_3[81] = 16'h0000;
+    buffer_3[82] = 16'h0000;
+    buffer_3[83] = 16'h0000;
+    buffer_3[84] = 16'h0000;
+    buffer_3[85] = 16'h0000;
+    buffer_3[86] = 16'h0000;
+    buffer_3[87] = 16'h0000;
+    buffer_3[88] = 16'h0000;
+    buffer_3[89] = 16'h0000;
+    buffer_3[90] = 16'h0000;
+    buffer_3[91] = 16'h0000;
+    buffer_3[92] = 16'h0000;
+    buffer_3[93] = 16'h0000;
+    buffer_3[94] = 16'h0000;
+    buffer_3[95] = 16'h0000;
+    buffer_3[96] = 16'h0000;
+    buffer_3[97] = 16'h0000;
+    buffer_3[98] = 16'h0000;
+    buffer_3[99] = 16'h0000;
+    buffer_3[100] = 16'h0000;
+    buffer_3[101] = 16'h0000;
+    buffer_3[102] = 16'h0000;
+    buffer_3[103] = 16'h0000;
+    buffer_3[104] = 16'h0000;
+    buffer_3[105] = 16'h0000;
+    buffer_3[106] = 16'h0000;
+    buffer_3[107] = 16'h0000;
+    buffer_3[108] = 16'h0000;
+    buffer_3[109] = 16'h0000;
+    buffer_3[110] = 16'h0000;
+    buffer_3[111] = 16'h0000;
+    buffer_3[112] = 16'h0000;
+    buffer_3[113] = 16'h0000;
+    buffer_3[114] = 16'h0000;
+    buffer_3[115] = 16'h0000;
+    buffer_3[116] = 16'h0000;
+    buffer_3[117] = 16'h0000;
+    buffer_3[118] = 16'h0000;
+    buffer_3[119] = 16'h0000;
+    buffer_3[120] = 16'h0000;
+    buffer_3[121] = 16'h0000;
+    buffer_3[122] = 16'h0000;
+    buffer_3[123] = 16'h0000;
+    buffer_3[124] = 16'h0000;
+    buffer_3[125] = 16'h0000;
+    buffer_3[126] = 16'h0000;
+    buffer_3[127] = 16'h0000;
+    buffer_3[128] = 16'h0000;
+    buffer_3[129] = 16'h0000;
+    buffer_3[130] = 16'h0000;
+    buffer_3[131] = 16'h0000;
+    buffer_3[132] = 16'h0000;
+    buffer_3[133] = 16'h0000;
+    buffer_3[134] = 16'h0000;
+    buffer_3[135] = 16'h0000;
+    buffer_3[136] = 16'h0000;
+    buffer_3[137] = 16'h0000;
+    buffer_3[138] = 16'h0000;
+    buffer_3[139] = 16'h0000;
+    buffer_3[140] = 16'h0000;
+    buffer_3[141] = 16'h0000;
+    buffer_3[142] = 16'h0000;
+    buffer_3[143] = 16'h0000;
+    buffer_3[144] = 16'h0000;
+    buffer_3[145] = 16'h0000;
+    buffer_3[146] = 16'h0000;
+    buffer_3[147] = 16'h0000;
+    buffer_3[148] = 16'h0000;
+    buffer_3[149] = 16'h0000;
+    buffer_3[150] = 16'h0000;
+    buffer_3[151] = 16'h0000;
+    buffer_3[152] = 16'h0000;
+    buffer_3[153] = 16'h0000;
+    buffer_3[154] = 16'h0000;
+    buffer_3[155] = 16'h0000;
+    buffer_3[156] = 16'h0000;
+    buffer_3[157] = 16'h0000;
+    buffer_3[158] = 16'h0000;
+    buffer_3[159] = 16'h0000;
+    buffer_3[160] = 16'h0000;
+    buffer_3[161] = 16'h0000;
+    buffer_3[162] = 16'h0000;
+    buffer_3[163] = 16'h0000;
+    buffer_3[164] = 16'h0000;
+    buffer_3[165] = 16'h0000;
+    buffer_3[166] = 16'h0000;
+    buffer_3[167] = 16'h0000;
+    buffer_3[168] = 16'h0000;
+    buffer_3[169] = 16'h0000;
+    buffer_3[170] = 16'h0000;
+    buffer_3[171] = 16'h0000;
+    buffer_3[172] = 16'h0000;
+    buffer_3[173] = 16'h0000;
+    buffer_3[174] = 16'h0000;
+    buffer_3[175] = 16'h0000;
+    buffer_3[176] = 16'h0000;
+    buffer_3[177] = 16'h0000;
+    buffer_3[178] = 16'h0000;
+    buffer_3[179] = 16'h0000;
+    buffer_3[180] = 16'h0000;
+    buffer_3[181] = 16'h0000;
+    buffer_3[182] = 16'h0000;
+    buffer_3[183] = 16'h0000;
+    buffer_3[184] = 16'h0000;
+    buffer_3[185] = 16'h0000;
+    buffer_3[186] = 16'h0000;
+    buffer_3[187] = 16'h0000;
+    buffer_3[188] = 16'h0000;
+    buffer_3[189] = 16'h0000;
+    buffer_3[190] = 16'h0000;
+    buffer_3[191] = 16'h0000;
+    buffer_3[192] = 16'h0000;
+    buffer_3[193] = 16'h0000;
+    buffer_3[194] = 16'h0000;
+    buffer_3[195] = 16'h0000;
+    buffer_3[196] = 16'h0000;
+    buffer_3[197] = 16'h0000;
+    buffer_3[198] = 16'h0000;
+    buffer_3[199] = 16'h0000;
+    buffer_3[200] = 16'h0000;
+    buffer_3[201] = 16'h0000;
+    buffer_3[202] = 16'h0000;
+    buffer_3[203] = 16'h0000;
+    buffer_3[204] = 16'h0000;
+    buffer_3[205] = 16'h0000;
+    buffer_3[206] = 16'h0000;
+    buffer_3[207] = 16'h0000;
+    buffer_3[208] = 16'h0000;
+    buffer_3[209] = 16'h0000;
+    buffer_3[210] = 16'h0000;
+    buffer_3[211] = 16'h0000;
+    buffer_3[212] = 16'h0000;
+    buffer_3[213] = 16'h0000;
+    buffer_3[214] = 16'h0000;
+    buffer_3[215] = 16'h0000;
+    buffer_3[216] = 16'h0000;
+    buffer_3[217] = 16'h0000;
+    buffer_3[218] = 16'h0000;
+    buffer_3[219] = 16'h0000;
+    buffer_3[220] = 16'h0000;
+    buffer_3[221] = 16'h0000;
+    buffer_3[222] = 16'h0000;
+    buffer_3[223] = 16'h0000;
+    buffer_3[224] = 16'h0000;
+    buffer_3[225] = 16'h0000;
+    buffer_3[226] = 16'h0000;
+    buffer_3[227] = 16'h0000;
+    buffer_3[228] = 16'h0000;
+    buffer_3[229] = 16'h0000;
+    buffer_3[230] = 16'h0000;
+    buffer_3[231] = 16'h0000;
+    buffer_3[232] = 16'h0000;
+    buffer_3[233] = 16'h0000;
+    buffer_3[234] = 16'h0000;
+    buffer_3[235] = 16'h0000;
+    buffer_3[236] = 16'h0000;
+    buffer_3[237] = 16'h0000;
+    buffer_3[238] = 16'h0000;
+    buffer_3[239] = 16'h0000;
+    buffer_3[240] = 16'h0000;
+    buffer_3[241] = 16'h0000;
+    buffer_3[242] = 16'h0000;
+    buffer_3[243] = 16'h0000;
+    buffer_3[244] = 16'h0000;
+    buffer_3[245] = 16'h0000;
+    buffer_3[246] = 16'h0000;
+    buffer_3[247] = 16'h0000;
+    buffer_3[248] = 16'h0000;
+    buffer_3[249] = 16'h0000;
+    buffer_3[250] = 16'h0000;
+    buffer_3[251] = 16'h0000;
+    buffer_3[252] = 16'h0000;
+    buffer_3[253] = 16'h0000;
+    buffer_3[254] = 16'h0000;
+    buffer_3[255] = 16'h0000;
+  end
+  always @(posedge clk) begin
+    if (x_take)
+      buffer_3[\$signature__addr ] <= x__payload[15:0];
+  end
+  reg [15:0] _3_;
+  always @(posedge clk) begin
+    if (ce) begin
+      _3_ <= buffer_3[{ block, w__payload[71:70] }];
+    end
+  end
+  assign \rd__data$141  = _3_;
+  reg [15:0] buffer_4 [255:0];
+  initial begin
+    buffer_4[0] = 16'h0000;
+    buffer_4[1] = 16'h0000;
+    buffer_4[2] = 16'h0000;
+    buffer_4[3] = 16'h0000;
+    buffer_4[4] = 16'h0000;
+    buffer_4[5] = 16'h0000;
+    buffer_4[6] = 16'h0000;
+    buffer_4[7] = 16'h0000;
+    buffer_4[8] = 16'h0000;
+    buffer_4[9] = 16'h0000;
+    buffer_4[10] = 16'h0000;
+    buffer_4[11] = 16'h0000;
+    buffer_4[12] = 16'h0000;
+    buffer_4[13] = 16'h0000;
+    buffer_4[14] = 16'h0000;
+    buffer_4[15] = 16'h0000;
+    buffer_4[16] = 16'h0000;
+    buffer_4[17] = 16'h0000;
+    buffer_4[18] = 16'h0000;
+    buffer_4[19] = 16'h0000;
+    buffer_4[20] = 16'h0000;
+    buffer_4[21] = 16'h0000;
+    buffer_4[22] = 16'h0000;
+    buffer_4[23] = 16'h0000;
+    buffer_4[24] = 16'h0000;
+    buffer_4[25] = 16'h0000;
+    buffer_4[26] = 16'h0000;
+    buffer_4[27] = 16'h0000;
+    buffer_4[28] = 16'h0000;
+    buffer_4[29] = 16'h0000;
+    buffer_4[30] = 16'h0000;
+    buffer_4[31] = 16'h0000;
+    buffer_4[32] = 16'h0000;
+    buffer_4[33] = 16'h0000;
+    buffer_4[34] = 16'h0000;
+    buffer_4[35] = 16'h0000;
+    buffer_4[36] = 16'h0000;
+    buffer_4[37] = 16'h0000;
+    buffer_4[38] = 16'h0000;
+    buffer_4[39] = 16'h0000;
+    buffer_4[40] = 16'h0000;
+    buffer_4[41] = 16'h0000;
+    buffer_4[42] = 16'h0000;
+    buffer_4[43] = 16'h0000;
+    buffer_4[44] = 16'h0000;
+    buffer_4[45] = 16'h0000;
+    buffer_4[46] = 16'h0000;
+    buffer_4[47] = 16'h0000;
+    buffer_4[48] = 16'h0000;
+    buffer_4[49] = 16'h0000;
+    buffer_4[50] = 16'h0000;
+    buffer_4[51] = 16'h0000;
+    buffer_4[52] = 16'h0000;
+    buffer_4[53] = 16'h0000;
+    buffer_4[54] = 16'h0000;
+    buffer_4[55] = 16'h0000;
+    buffer_4[56] = 16'h0000;
+    buffer_4[57] = 16'h0000;
+    buffer_4[58] = 16'h0000;
+    buffer_4[59] = 16'h0000;
+    buffer_4[60] = 16'h0000;
+    buffer_4[61] = 16'h0000;
+    buffer_4[62] = 16'h0000;
+    buffer_4[63] = 16'h0000;
+    buffer_4[64] = 16'h0000;
+    buffer_4[65] = 16'h0000;
+    buffer_4[66] = 16'h0000;
+    buffer_4[67] = 16'h0000;
+    buffer_4[68] = 16'h0000;
+    buffer_4[69] = 16'h0000;
+    buffer_4[70] = 16'h0000;
+    buffer_4[71] = 16'h0000;
+    buffer_4[72] = 16'h0000;
+    buffer_4[73] = 16'h0000;
+    buffer_4[74] = 16'h0000;
+    buffer_4[75] = 16'h0000;
+    buffer_4[76] = 16'h0000;
+    buffer_4[77] = 16'h0000;
+    buffer_4[78] = 16'h0000;
+    buffer_4[79] = 16'h0000;
+    buffer_4[80] = 16'h0000;
+    buffer_4[81] = 16'h0000;
+    buffer_4[82] = 16'h0000;
+    buffer_4[83] = 16'h0000;
+    buffer_4[84] = 16'h0000;
+    buffer_4[85] = 16'h0000;
+    buffer_4[86] = 16'h0000;
+    buffer_4[87] = 16'h0000;
+    buffer_4[88] = 16'h0000;
+    buffer_4[89] = 16'h0000;
+    buffer_4[90] = 16'h0000;
+    buffer_4[91] = 16'h0000;
+    buffer_4[92] = 16'h0000;
+    buffer_4[93] = 16'h0000;
+    buffer_4[94] = 16'h0000;
+    buffer_4[95] = 16'h0000;
+    buffer_4[96] = 16'h0000;
+    buffer_4[97] = 16'h0000;
+    buffer_4[98] = 16'h0000;
+    buffer_4[99] = 16'h0000;
+    buffer_4[100] = 16'h0000;
+    buffer_4[101] = 16'h0000;
+    buffer_4[102] = 16'h0000;
+    buffer_4[103] = 16'h0000;
+    buffer_4[104] = 16'h0000;
+    buffer_4[105] = 16'h0000;
+    buffer_4[106] = 16'h0000;
+    buffer_4[107] = 16'h0000;
+    buffer_4[108] = 16'h0000;
+    buffer_4[109] = 16'h0000;
+    buffer_4[110] = 16'h0000;
+    buffer_4[111] = 16'h0000;
+    buffer_4[112] = 16'h0000;
+    buffer_4[113] = 16'h0000;
+    buffer_4[114] = 16'h0000;
+    buffer_4[115] = 16'h0000;
+    buffer_4[116] = 16'h0000;
+    buffer_4[117] = 16'h0000;
+    buffer_4[118] = 16'h0000;
+    buffer_4[119] = 16'h0000;
+    buffer_4[120] = 16'h0000;
+    buffer_4[121] = 16'h0000;
+    buffer_4[122] = 16'h0000;
+    buffer_4[123] = 16'h0000;
+    buffer_4[124] = 16'h0000;
+    buffer_4[125] = 16'h0000;
+    buffer_4[126] = 16'h0000;
+    buffer_4[127] = 16'h0000;
+    buffer_4[128] = 16'h0000;
+    buffer_4[129] = 16'h0000;
+    buffer_4[130] = 16'h0000;
+    buffer_4[131] = 16'h0000;
+    buffer_4[132] = 16'h0000;
+    buffer_4[133] = 16'h0000;
+    buffer_4[134] = 16'h0000;
+    buffer_4[135] = 16'h0000;
+    buffer_4[136] = 16'h0000;
+    buffer_4[137] = 16'h0000;
+    buffer_4[138] = 16'h0000;
+    buffer_4[139] = 16'h0000;
+    buffer_4[140] = 16'h0000;
+    buffer_4[141] = 16'h0000;
+    buffer_4[142] = 16'h0000;
+    buffer_4[143] = 16'h0000;
+    buffer_4[144] = 16'h0000;
+    buffer_4[145] = 16'h0000;
+    buffer_4[146] = 16'h0000;
+    buffer_4[147] = 16'h0000;
+    buffer_4[148] = 16'h0000;
+    buffer_4[149] = 16'h0000;
+    buffer_4[150] = 16'h0000;
+    buffer_4[151] = 16'h0000;
+    buffer_4[152] = 16'h0000;
+    buffer_4[153] = 16'h0000;
+    buffer_4[154] = 16'h0000;
+    buffer_4[155] = 16'h0000;
+    buffer_4[156] = 16'h0000;
+    buffer_4[157] = 16'h0000;
+    buffer_4[158] = 16'h0000;
+    buffer_4[159] = 16'h0000;
+    buffer_4[160] = 16'h0000;
+    buffer_4[161] = 16'h0000;
+    buffer_4[162] = 16'h0000;
+    buffer_4[163] = 16'h0000;
+    buffer_4[164] = 16'h0000;
+    buffer_4[165] = 16'h0000;
+    buffer_4[166] = 16'h0000;
+    buffer_4[167] = 16'h0000;
+    buffer_4[168] = 16'h0000;
+    buffer_4[169] = 16'h0000;
+    buffer_4[170] = 16'h0000;
+    buffer_4[171] = 16'h0000;
+    buffer_4[172] = 16'h0000;
+    buffer_4[173] = 16'h0000;
+    buffer_4[174] = 16'h0000;
+    buffer_4[175] = 16'h0000;
+    buffer_4[176] = 16'h0000;
+    buffer_4[177] = 16'h0000;
+    buffer_4[178] = 16'h0000;
+    buffer_4[179] = 16'h0000;
+    buffer_4[180] = 16'h0000;
+    buffer_4[181] = 16'h0000;
+    buffer_4[182] = 16'h0000;
+    buffer_4[183] = 16'h0000;
+    buffer_4[184] = 16'h0000;
+    buffer_4[185] = 16'h0000;
+    buffer_4[186] = 16'h0000;
+    buffer_4[187] = 16'h0000;
+    buffer_4[188] = 16'h0000;
+    buffer_4[189] = 16'h0000;
+    buffer_4[190] = 16'h0000;
+    buffer_4[191] = 16'h0000;
+    buffer_4[192] = 16'h0000;
+    buffer_4[193] = 16'h0000;
+    buffer_4[194] = 16'h0000;
+    buffer_4[195] = 16'h0000;
+    buffer_4[196] = 16'h0000;
+    buffer_4[197] = 16'h0000;
+    buffer_4[198] = 16'h0000;
+    buffer_4[199] = 16'h0000;
+    buffer_4[200] = 16'h0000;
+    buffer_4[201] = 16'h0000;
+    buffer_4[202] = 16'h0000;
+    buffer_4[203] = 16'h0000;
+    buffer_4[204] = 16'h0000;
+    buffer_4[205] = 16'h0000;
+    buffer_4[206] = 16'h0000;
+    buffer_4[207] = 16'h0000;
+    buffer_4[208] = 16'h0000;
+    buffer_4[209] = 16'h0000;
+    buffer_4[210] = 16'h0000;
+    buffer_4[211] = 16'h0000;
+    buffer_4[212] = 16'h0000;
+    buffer_4[213] = 16'h0000;
+    buffer_4[214] = 16'h0000;
+    buffer_4[215] = 16'h0000;
+    buffer_4[216] = 16'h0000;
+    buffer_4[217] = 16'h0000;
+    buffer_4[218] = 16'h0000;
+    buffer_4[219] = 16'h0000;
+    buffer_4[220] = 16'h0000;
+    buffer_4[221] = 16'h0000;
+    buffer_4[222] = 16'h0000;
+    buffer_4[223] = 16'h0000;
+    buffer_4[224] = 16'h0000;
+    buffer_4[225] = 16'h0000;
+    buffer_4[226] = 16'h0000;
+    buffer_4[227] = 16'h0000;
+    buffer_4[228] = 16'h0000;
+    buffer_4[229] = 16'h0000;
+    buffer_4[230] = 16'h0000;
+    buffer_4[231] = 16'h0000;
+    buffer_4[232] = 16'h0000;
+    buffer_4[233] = 16'h0000;
+    buffer_4[234] = 16'h0000;
+    buffer_4[235] = 16'h0000;
+    buffer_4[236] = 16'h0000;
+    buffer_4[237] = 16'h0000;
+    buffer_4[238] = 16'h0000;
+    buffer_4[239] = 16'h0000;
+    buffer_4[240] = 16'h0000;
+    buffer_4[241] = 16'h0000;
+    buffer_4[242] = 16'h0000;
+    buffer_4[243] = 16'h0000;
+    buffer_4[244] = 16'h0000;
+    buffer_4[245] = 16'h0000;
+    buffer_4[246] = 16'h0000;
+    buffer_4[247] = 16'h0000;
+    buffer_4[248] = 16'h0000;
+    buffer_4[249] = 16'h0000;
+    buffer_4[250] = 16'h0000;
+    buffer_4[251] = 16'h0000;
+    buffer_4[252] = 16'h0000;
+    buffer_4[253] = 16'h0000;
+    buffer_4[254] = 16'h0000;
+    buffer_4[255] = 16'h0000;
+  end
+  always @(posedge clk) begin
+    if (x_take)
+      buffer_4[\$signature__addr ] <= x__payload[15:0];
+  end
+  reg [15:0] _4_;
+  always @(posedge clk) begin
+    if (ce) begin
+      _4_ <= buffer_4[{ block, w__payload[73:72] }];
+    end
+  end
+  assign \rd__data$143  = _4_;
+  reg [15:0] buffer_5 [255:0];
+  initial begin
+    buffer_5[0] = 16'h0000;
+    buffer_5[1] = 16'h0000;
+    buffer_5[2] = 16'h0000;
+    buffer_5[3] = 16'h0000;
+    buffer_5[4] = 16'h0000;
+    buffer_5[5] = 16'h0000;
+    buffer_5[6] = 16'h0000;
+    buffer_5[7] = 16'h0000;
+    buffer_5[8] = 16'h0000;
+    buffer_5[9] = 16'h0000;
+    buffer_5[10] = 16'h0000;
+    buffer_5[11] = 16'h0000;
+    buffer_5[12] = 16'h0000;
+    buffer_5[13] = 16'h0000;
+    buffer_5[14] = 16'h0000;
+    buffer_5[15] = 16'h0000;
+    buffer_5[16] = 16'h0000;
+    buffer_5[17] = 16'h0000;
+    buffer_5[18] = 16'h0000;
+    buffer_5[19] = 16'h0000;
+    buffer_5[20] = 16'h0000;
+    buffer_5[21] = 16'h0000;
+    buffer_5[22] = 16'h0000;
+    buffer_5[23] = 16'h0000;
+    buffer_5[24] = 16'h0000;
+    buffer_5[25] = 16'h0000;
+    buffer_5[26] = 16'h0000;
+    buffer_5[27] = 16'h0000;
+    buffer_5[28] = 16'h0000;
+    buffer_5[29] = 16'h0000;
+    buffer_5[30] = 16'h0000;
+    buffer_5[31] = 16'h0000;
+    buffer_5[32] = 16'h0000;
+    buffer_5[33] = 16'h0000;
+    buffer_5[34] = 16'h0000;
+    buffer_5[35] = 16'h0000;
+    buffer_5[36] = 16'h0000;
+    buffer_5[37] = 16'h0000;
+    buffer_5[38] = 16'h0000;
+    buffer_5[39] = 16'h0000;
+    buffer_5[40] = 16'h0000;
+    buffer_5[41] = 16'h0000;
+    buffer_5[42] = 16'h0000;
+    buffer_5[43] = 16'h0000;
+    buffer_5[44] = 16'h0000;
+    buffer_5[45] = 16'h0000;
+    buffer_5[46] = 16'h0000;
+    buffer_5[47] = 16'h0000;
+    buffer_5[48] = 16'h0000;
+    buffer_5[49] = 16'h0000;
+    buffer_5[50] = 16'h0000;
+    buffer_5[51] = 16'h0000;
+    buffer_5[52] = 16'h0000;
+    buffer_5[53] = 16'h0000;
+    buffer_5[54] = 16'h0000;
+    buffer_5[55] = 16'h0000;
+    buffer_5[56] = 16'h0000;
+    buffer_5[57] = 16'h0000;
+    buffer_5[58] = 16'h0000;
+    buffer_5[59] = 16'h0000;
+    buffer_5[60] = 16'h0000;
+    buffer_5[61] = 16'h0000;
+    buffer_5[62] = 16'h0000;
+    buffer_5[63] = 16'h0000;
+    buffer_5[64] = 16'h0000;
+    buffer_5[65] = 16'h0000;
+    buffer_5[66] = 16'h0000;
+    buffer_5[67] = 16'h0000;
+    buffer_5[68] = 16'h0000;
+    buffer_5[69] = 16'h0000;
+    buffer_5[70] = 16'h0000;
+    buffer_5[71] = 16'h0000;
+    buffer_5[72] = 16'h0000;
+    buffer_5[73] = 16'h0000;
+    buffer_5[74] = 16'h0000;
+    buffer_5[75] = 16'h0000;
+    buffer_5[76] = 16'h0000;
+    buffer_5[77] = 16'h0000;
+    buffer_5[78] = 16'h0000;
+    buffer_5[79] = 16'h0000;
+    buffer_5[80] = 16'h0000;
+    buffer_5[81] = 16'h0000;
+    buffer_5[82] = 16'h0000;
+    buffer_5[83] = 16'h0000;
+    buffer_5[84] = 16'h0000;
+    buffer_5[85] = 16'h0000;
+    buffer_5[86] = 16'h0000;
+    buffer_5[87] = 16'h0000;
+    buffer_5[88] = 16'h0000;
+    buffer_5[89] = 16'h0000;
+    buffer_5[90] = 16'h0000;
+    buffer_5[91] = 16'h0000;
+    buffer_5[92] = 16'h0000;
+    buffer_5[93] = 16'h0000;
+    buffer_5[94] = 16'h0000;
+    buffer_5[95] = 16'h0000;
+    buffer_5[96] = 16'h0000;
+    buffer_5[97] = 16'h0000;
+    buffer_5[98] = 16'h0000;
+    buffer_5[99] = 16'h0000;
+    buffer_5[100] = 16'h0000;
+    buffer_5[101] = 16'h0000;
+    buffer_5[102] = 16'h0000;
+    buffer_5[103] = 16'h0000;
+    buffer_5[104] = 16'h0000;
+    buffer_5[105] = 16'h0000;
+    buffer_5[106] = 16'h0000;
+    buffer_5[107] = 16'h0000;
+    buffer_5[108] = 16'h0000;
+    buffer_5[109] = 16'h0000;
+    buffer_5[110] = 16'h0000;
+    buffer_5[111] = 16'h0000;
+    buffer_5[112] = 16'h0000;
+    buffer_5[113] = 16'h0000;
+    buffer_5[114] = 16'h0000;
+    buffer_5[115] = 16'h0000;
+    buffer_5[116] = 16'h0000;
+    buffer_5[117] = 16'h0000;
+    buffer_5[118] = 16'h0000;
+    buffer_5[119] = 16'h0000;
+    buffer_5[120] = 16'h0000;
+    buffer_5[121] = 16'h0000;
+    buffer_5[122] = 16'h0000;
+    buffer_5[123] = 16'h0000;
+    buffer_5[124] = 16'h0000;
+    buffer_5[125] = 16'h0000;
+    buffer_5[126] = 16'h0000;
+    buffer_5[127] = 16'h0000;
+    buffer_5[128] = 16'h0000;
+    buffer_5[129] = 16'h0000;
+    buffer_5[130] = 16'h0000;
+    buffer_5[131] = 16'h0000;
+    buffer_5[132] = 16'h0000;
+    buffer_5[133] = 16'h0000;
+    buffer_5[134] = 16'h0000;
+    buffer_5[135] = 16'h0000;
+    buffer_5[136] = 16'h0000;
+    buffer_5[137] = 16'h0000;
+    buffer_5[138] = 16'h0000;
+    buffer_5[139] = 16'h0000;
+    buffer_5[140] = 16'h0000;
+    buffer_5[141] = 16'h0000;
+    buffer_5[142] = 16'h0000;
+    buffer_5[143] = 16'h0000;
+    buffer_5[144] = 16'h0000;
+    buffer_5[145] = 16'h0000;
+    buffer_5[146] = 16'h0000;
+    buffer_5[147] = 16'h0000;
+    buffer_5[148] = 16'h0000;
+    buffer_5[149] = 16'h0000;
+    buffer_5[150] = 16'h0000;
+    buffer_5[151] = 16'h0000;
+    buffer_5[152] = 16'h0000;
+    buffer_5[153] = 16'h0000;
+    buffer_5[154] = 16'h0000;
+    buffer_5[155] = 16'h0000;
+    buffer_5[156] = 16'h0000;
+    buffer_5[157] = 16'h0000;
+    buffer_5[158] = 16'h0000;
+    buffer_5[159] = 16'h0000;
+    buffer_5[160] = 16'h0000;
+    buffer_5[161] = 16'h0000;
+    buffer_5[162] = 16'h0000;
+    buffer_5[163] = 16'h0000;
+    buffer_5[164] = 16'h0000;
+    buffer_5[165] = 16'h0000;
+    buffer_5[166] = 16'h0000;
+    buffer_5[167] = 16'h0000;
+    buffer_5[168] = 16'h0000;
+    buffer_5[169] = 16'h0000;
+    buffer_5[170] = 16'h0000;
+    buffer_5[171] = 16'h0000;
+    buffer_5[172] = 16'h0000;
+    buffer_5[173] = 16'h0000;
+    buffer_5[174] = 16'h0000;
+    buffer_5[175] = 16'h0000;
+    buffer_5[176] = 16'h0000;
+    buffer_5[177] = 16'h0000;
+    buffer_5[178] = 16'h0000;
+    buffer_5[179] = 16'h0000;
+    buffer_5[180] = 16'h0000;
+    buffer_5[181] = 16'h0000;
+    buffer_5[182] = 16'h0000;
+    buffer_5[183] = 16'h0000;
+    buffer_5[184] = 16'h0000;
+    buffer_5[185] = 16'h0000;
+    buffer_5[186] = 16'h0000;
+    buffer_5[187] = 16'h0000;
+    buffer_5[188] = 16'h0000;
+    buffer_5[189] = 16'h0000;
+    buffer_5[190] = 16'h0000;
+    buffer_5[191] = 16'h0000;
+    buffer_5[192] = 16'h0000;
+    buffer_5[193] = 16'h0000;
+    buffer_5[194] = 16'h0000;
+    buffer_5[195] = 16'h0000;
+    buffer_5[196] = 16'h0000;
+    buffer_5[197] = 16'h0000;
+    buffer_5[198] = 16'h0000;
+    buffer_5[199] = 16'h0000;
+    buffer_5[200] = 16'h0000;
+    buffer_5[201] = 16'h0000;
+    buffer_5[202] = 16'h0000;
+    buffer_5[203] = 16'h0000;
+    buffer_5[204] = 16'h0000;
+    buffer_5[205] = 16'h0000;
+    buffer_5[206] = 16'h0000;
+    buffer_5[207] = 16'h0000;
+    buffer_5[208] = 16'h0000;
+    buffer_5[209] = 16'h0000;
+    buffer_5[210] = 16'h0000;
+    buffer_5[211] = 16'h0000;
+    buffer_5[212] = 16'h0000;
+    buffer_5[213] = 16'h0000;
+    buffer_5[214] = 16'h0000;
+    buffer_5[215] = 16'h0000;
+    buffer_5[216] = 16'h0000;
+    buffer_5[217] = 16'h0000;
+    buffer_5[218] = 16'h0000;
+    buffer_5[219] = 16'h0000;
+    buffer_5[220] = 16'h0000;
+    buffer_5[221] = 16'h0000;
+    buffer_5[222] = 16'h0000;
+    buffer_5[223] = 16'h0000;
+    buffer_5[224] = 16'h0000;
+    buffer_5[225] = 16'h0000;
+    buffer_5[226] = 16'h0000;
+    buffer_5[227] = 16'h0000;
+    buffer_5[228] = 16'h0000;
+    buffer_5[229] = 16'h0000;
+    buffer_5[230] = 16'h0000;
+    buffer_5[231] = 16'h0000;
+    buffer_5[232] = 16'h0000;
+    buffer_5[233] = 16'h0000;
+    buffer_5[234] = 16'h0000;
+    buffer_5[235] = 16'h0000;
+    buffer_5[236] = 16'h0000;
+    buffer_5[237] = 16'h0000;
+    buffer_5[238] = 16'h0000;
+    buffer_5[239] = 16'h0000;
+    buffer_5[240] = 16'h0000;
+    buffer_5[241] = 16'h0000;
+    buffer_5[242] = 16'h0000;
+    buffer_5[243] = 16'h0000;
+    buffer_5[244] = 16'h0000;
+    buffer_5[245] = 16'h0000;
+    buffer_5[246] = 16'h0000;
+    buffer_5[247] = 16'h0000;
+    buffer_5[248] = 16'h0000;
+    buffer_5[249] = 16'h0000;
+    buffer_5[250] = 16'h0000;
+    buffer_5[251] = 16'h0000;
+    buffer_5[252] = 16'h0000;
+    buffer_5[253] = 16'h0000;
+    buffer_5[254] = 16'h0000;
+    buffer_5[255] = 16'h0000;
+  end
+  always @(posedge clk) begin
+    if (x_take)
+      buffer_5[\$signature__addr ] <= x__payload[15:0];
+  end
+  reg [15:0] _5_;
+  always @(posedge clk) begin
+    if (ce) begin
+      _5_ <= buffer_5[{ block, w__payload[75:74] }];
+    end
+  end
+  assign \rd__data$145  = _5_;
+  reg [15:0] buffer_6 [255:0];
+  initial begin
+    buffer_6[0] = 16'h0000;
+    buffer_6[1] = 16'h0000;
+    buffer_6[2] = 16'h0000;
+    buffer_6[3] = 16'h0000;
+    buffer_6[4] = 16'h0000;
+    buffer_6[5] = 16'h0000;
+    buffer_6[6] = 16'h0000;
+    buffer_6[7] = 16'h0000;
+    buffer_6[8] = 16'h0000;
+    buffer_6[9] = 16'h0000;
+    buffer_6[10] = 16'h0000;
+    buffer_6[11] = 16'h0000;
+    buffer_6[12] = 16'h0000;
+    buffer_6[13] = 16'h0000;
+    buffer_6[14] = 16'h0000;
+    buffer_6[15] = 16'h0000;
+    buffer_6[16] = 16'h0000;
+    buffer_6[17] = 16'h0000;
+    buffer_6[18] = 16'h0000;
+    buffer_6[19] = 16'h0000;
+    buffer_6[20] = 16'h0000;
+    buffer_6[21] = 16'h0000;
+    buffer_6[22] = 16'h0000;
+    buffer_6[23] = 16'h0000;
+    buffer_6[24] = 16'h0000;
+    buffer_6[25] = 16'h0000;
+    buffer_6[26] = 16'h0000;
+    buffer_6[27] = 16'h0000;
+    buffer_6[28] = 16'h0000;
+    buffer_6[29] = 16'h0000;
+    buffer_6[30] = 16'h0000;
+    buffer_6[31] = 16'h0000;
+    buffer_6[32] = 16'h0000;
+    buffer_6[33] = 16'h0000;
+    buffer_6[34] = 16'h0000;
+    buffer_6[35] = 16'h0000;
+    buffer_6[36] = 16'h0000;
+    buffer_6[37] = 16'h0000;
+    buffer_6[38] = 16'h0000;
+    buffer_6[39] = 16'h0000;
+    buffer_6[40] = 16'h0000;
+    buffer_6[41] = 16'h0000;
+    buffer_6[42] = 16'h0000;
+    buffer_6[43] = 16'h0000;
+    buffer_6[44] = 16'h0000;
+    buffer_6[45] = 16'h0000;
+    buffer_6[46] = 16'h0000;
+    buffer_6[47] = 16'h0000;
+    buffer_6[48] = 16'h0000;
+    buffer_6[49] = 16'h0000;
+    buffer_6[50] = 16'h0000;
+    buffer_6[51] = 16'h0000;
+    buffer_6[52] = 16'h0000;
+    buffer_6[53] = 16'h0000;
+    buffer_6[54] = 16'h0000;
+    buffer_6[55] = 16'h0000;
+    buffer_6[56] = 16'h0000;
+    buffer_6[57] = 16'h0000;
+    buffer_6[58] = 16'h0000;
+    buffer_6[59] = 16'h0000;
+    buffer_6[60] = 16'h0000;
+    buffer_6[61] = 16'h0000;
+    buffer_6[62] = 16'h0000;
+    buffer_6[63] = 16'h0000;
+    buffer_6[64] = 16'h0000;
+    buffer_6[65] = 16'h0000;
+    buffer_6[66] = 16'h0000;
+    buffer_6[67] = 16'h0000;
+    buffer_6[68] = 16'h0000;
+    buffer_6[69] = 16'h0000;
+    buffer_6[70] = 16'h0000;
+    buffer_6[71] = 16'h0000;
+    buffer_6[72] = 16'h0000;
+    buffer_6[73] = 16'h0000;
+    buffer_6[74] = 16'h0000;
+    buffer_6[75] = 16'h0000;
+    buffer_6[76] = 16'h0000;
+    buffer_6[77] = 16'h0000;
+    buffer_6[78] = 16'h0000;
+    buffer_6[79] = 16'h0000;
+    buffer_6[80] = 16'h0000;
+    buffer_6[81] = 16'h0000;
+    buffer_6[82] = 16'h0000;
+    buffer_6[83] = 16'h0000;
+    buffer_6[84] = 16'h0000;
+    buffer_6[85] = 16'h0000;
+    buffer_6[86] = 16'h0000;
+    buffer_6[87] = 16'h0000;
+    buffer_6[88] = 16'h0000;
+    buffer_6[89] = 16'h0000;
+    buffer_6[90] = 16'h0000;
+    buffer_6[91] = 16'h0000;
+    buffer_6[92] = 16'h0000;
+    buffer_6[93] = 16'h0000;
+    buffer_6[94] = 16'h0000;
+    buffer_6[95] = 16'h0000;
+    buffer_6[96] = 16'h0000;
+    buffer_6[97] = 16'h0000;
+    buffer_6[98] = 16'h0000;
+    buffer_6[99] = 16'h0000;
+    buffer_6[100] = 16'h0000;
+    buffer_6[101] = 16'h0000;
+    buffer_6[102] = 16'h0000;
+    buffer_6[103] = 16'h0000;
+    buffer_6[104] = 16'h0000;
+    buffer_6[105] = 16'h0000;
+    buffer_6[106] = 16'h0000;
+    buffer_6[107] = 16'h0000;
+    buffer_6[108] = 16'h0000;
+    buffer_6[109] = 16'h0000;
+    buffer_6[110] = 16'h0000;
+    buffer_6[111] = 16'h0000;
+    buffer_6[112] = 16'h0000;
+    buffer_6[113] = 16'h0000;
+    buffer_6[114] = 16'h0000;
+    buffer_6[115] = 16'h0000;
+    buffer_6[116] = 16'h0000;
+    buffer_6[117] = 16'h0000;
+    buffer_6[118] = 16'h0000;
+    buffer_6[119] = 16'h0000;
+    buffer_6[120] = 16'h0000;
+    buffer_6[121] = 16'h0000;
+    buffer_6[122] = 16'h0000;
+    buffer_6[123] = 16'h0000;
+    buffer_6[124] = 16'h0000;
+    buffer_6[125] = 16'h0000;
+    buffer_6[126] = 16'h0000;
+    buffer_6[127] = 16'h0000;
+    buffer_6[128] = 16'h0000;
+    buffer_6[129] = 16'h0000;
+    buffer_6[130] = 16'h0000;
+    buffer_6[131] = 16'h0000;
+    buffer_6[132] = 16'h0000;
+    buffer_6[133] = 16'h0000;
+    buffer_6[134] = 16'h0000;
+    buffer_6[135] = 16'h0000;
+    buffer_6[136] = 16'h0000;
+    buffer_6[137] = 16'h0000;
+    buffer_6[138] = 16'h0000;
+    buffer_6[139] = 16'h0000;
+    buffer_6[140] = 16'h0000;
+    buffer_6[141] = 16'h0000;
+    buffer_6[142] = 16'h0000;
+    buffer_6[143] = 16'h0000;
+    buffer_6[144] = 16'h0000;
+    buffer_6[145] = 16'h0000;
+    buffer_6[146] = 16'h0000;
+    buffer_6[147] = 16'h0000;
+    buffer_6[148] = 16'h0000;
+    buffer_6[149] = 16'h0000;
+    buffer_6[150] = 16'h0000;
+    buffer_6[151] = 16'h0000;
+    buffer_6[152] = 16'h0000;
+    buffer_6[153] = 16'h0000;
+    buffer_6[154] = 16'h0000;
+    buffer_6[155] = 16'h0000;
+    buffer_6[156] = 16'h0000;
+    buffer_6[157] = 16'h0000;
+    buffer_6[158] = 16'h0000;
+    buffer_6[159] = 16'h0000;
+    buffer_6[160] = 16'h0000;
+    buffer_6[161] = 16'h0000;
+    buffer_6[162] = 16'h0000;
+    buffer_6[163] = 16'h0000;
+    buffer_6[164] = 16'h0000;
+    buffer_6[165] = 16'h0000;
+    buffer_6[166] = 16'h0000;
+    buffer_6[167] = 16'h0000;
+    buffer_6[168] = 16'h0000;
+    buffer_6[169] = 16'h0000;
+    buffer_6[170] = 16'h0000;
+    buffer_6[171] = 16'h0000;
+    buffer_6[172] = 16'h0000;
+    buffer_6[173] = 16'h0000;
+    buffer_6[174] = 16'h0000;
+    buffer_6[175] = 16'h0000;
+    buffer_6[176] = 16'h0000;
+    buffer_6[177] = 16'h0000;
+    buffer_6[178] = 16'h0000;
+    buffer_6[179] = 16'h0000;
+    buffer_6[180] = 16'h0000;
+    buffer_6[181] = 16'h0000;
+    buffer_6[182] = 16'h0000;
+    buffer_6[183] = 16'h0000;
+    buffer_6[184] = 16'h0000;
+    buffer_6[185] = 16'h0000;
+    buffer_6[186] = 16'h0000;
+    buffer_6[187] = 16'h0000;
+    buffer_6[188] = 16'h0000;
+    buffer_6[189] = 16'h0000;
+    buffer_6[190] = 16'h0000;
+    buffer_6[191] = 16'h0000;
+    buffer_6[192] = 16'h0000;
+    buffer_6[193] = 16'h0000;
+    buffer_6[194] = 16'h0000;
+    buffer_6[195] = 16'h0000;
+    buffer_6[196] = 16'h0000;
+    buffer_6[197] = 16'h0000;
+    buffer_6[198] = 16'h0000;
+    buffer_6[199] = 16'h0000;
+    buffer_6[200] = 16'h0000;
+    buffer_6[201] = 16'h0000;
+    buffer_6[202] = 16'h0000;
+    buffer_6[203] = 16'h0000;
+    buffer_6[204] = 16'h0000;
+    buffer_6[205] = 16'h0000;
+    buffer_6[206] = 16'h0000;
+    buffer_6[207] = 16'h0000;
+    buffer_6[208] = 16'h0000;
+    buffer_6[209] = 16'h0000;
+    buffer_6[210] = 16'h0000;
+    buffer_6[211] = 16'h0000;
+    buffer_6[212] = 16'h0000;
+    buffer_6[213] = 16'h0000;
+    buffer_6[214] = 16'h0000;
+    buffer_6[215] = 16'h0000;
+    buffer_6[216] = 16'h0000;
+    buffer_6[217] = 16'h0000;
+    buffer_6[218] = 16'h0000;
+    buffer_6[219] = 16'h0000;
+    buffer_6[220] = 16'h0000;
+    buffer_6[221] = 16'h0000;
+    buffer_6[222] = 16'h0000;
+    buffer_6[223] = 16'h0000;
+    buffer_6[224] = 16'h0000;
+    buffer_6[225] = 16'h0000;
+    buffer_6[226] = 16'h0000;
+    buffer_6[227] = 16'h0000;
+    buffer_6[228] = 16'h0000;
+    buffer_6[229] = 16'h0000;
+    buffer_6[230] = 16'h0000;
+    buffer_6[231] = 16'h0000;
+    buffer_6[232] = 16'h0000;
+    buffer_6[233] = 16'h0000;
+    buffer_6[234] = 16'h0000;
+    buffer_6[235] = 16'h0000;
+    buffer_6[236] = 16'h0000;
+    buffer_6[237] = 16'h0000;
+    buffer_6[238] = 16'h0000;
+    buffer_6[239] = 16'h0000;
+    buffer_6[240] = 16'h0000;
+    buffer_6[241] = 16'h0000;
+    buffer_6[242] = 16'h0000;
+    buffer_6[243] = 16'h0000;
+    buffer_6[244] = 16'h0000;
+    buffer_6[245] = 16'h0000;
+    buffer_6[246] = 16'h0000;
+    buffer_6[247] = 16'h0000;
+    buffer_6[248] = 16'h0000;
+    buffer_6[249] = 16'h0000;
+    buffer_6[250] = 16'h0000;
+    buffer_6[251] = 16'h0000;
+    buffer_6[252] = 16'h0000;
+    buffer_6[253] = 16'h0000;
+    buffer_6[254] = 16'h0000;
+    buffer_6[255] = 16'h0000;
+  end
+  always @(posedge clk) begin
+    if (x_take)
+      buffer_6[\$signature__addr ] <= x__payload[15:0];
+  end
+  reg [15:0] _6_;
+  always @(posedge clk) begin
+    if (ce) begin
+      _6_ <= buffer_6[{ block, w__payload[77:76] }];
+    end
+  end
+  assign \rd__data$147  = _6_;
+  reg [15:0] buffer_7 [255:0];
+  initial begin
+    buffer_7[0] = 16'h0000;
+    buffer_7[1] = 16'h0000;
+    buffer_7[2] = 16'h0000;
+    buffer_7[3] = 16'h0000;
+    buffer_7[4] = 16'h0000;
+    buffer_7[5] = 16'h0000;
+    buffer_7[6] = 16'h0000;
+    buffer_7[7] = 16'h0000;
+    buffer_7[8] = 16'h0000;
+    buffer_7[9] = 16'h0000;
+    buffer_7[10] = 16'h0000;
+    buffer_7[11] = 16'h0000;
+    buffer_7[12] = 16'h0000;
+    buffer_7[13] = 16'h0000;
+    buffer_7[14] = 16'h0000;
+    buffer_7[15] = 16'h0000;
+    buffer_7[16] = 16'h0000;
+    buffer_7[17] = 16'h0000;
+    buffer_7[18] = 16'h0000;
+    buffer_7[19] = 16'h0000;
+    buffer_7[20] = 16'h0000;
+    buffer_7[21] = 16'h0000;
+    buffer_7[22] = 16'h0000;
+    buffer_7[23] = 16'h0000;
+    buffer_7[24] = 16'h0000;
+    buffer_7[25] = 16'h0000;
+    buffer_7[26] = 16'h0000;
+    buffer_7[27] = 16'h0000;
+    buffer_7[28] = 16'h0000;
+    buffer_7[29] = 16'h0000;
+    buffer_7[30] = 16'h0000;
+    buffer_7[31] = 16'h0000;
+    buffer_7[32] = 16'h0000;
+    buffer_7[33] = 16'h0000;
+    buffer_7[34] = 16'h0000;
+    buffer_7[35] = 16'h0000;
+    buffer_7[36] = 16'h0000;
+    buffer_7[37] = 16'h0000;
+    buffer_7[38] = 16'h0000;
+    buffer_7[39] = 16'h0000;
+    buffer_7[40] = 16'h0000;
+    buffer_7[41] = 16'h0000;
+    buffer_7[42] = 16'h0000;
+    buffer_7[43] = 16'h0000;
+    buffer_7[44] = 16'h0000;
+    buffer_7[45] = 16'h0000;
+    buffer_7[46] = 16'h0000;
+    buffer_7[47] = 16'h0000;
+    buffer_7[48] = 16'h0000;
+    buffer_7[49] = 16'h0000;
+    buffer_7[50] = 16'h0000;
+    buffer_7[51] = 16'h0000;
+    buffer_7[52] = 16'h0000;
+    buffer_7[53] = 16'h0000;
+    buffer_7[54] = 16'h0000;
+    buffer_7[55] = 16'h0000;
+    buffer_7[56] = 16'h0000;
+    buffer_7[57] = 16'h0000;
+    buffer_7[58] = 16'h0000;
+    buffer_7[59] = 16'h0000;
+    buffer_7[60] = 16'h0000;
+    buffer_7[61] = 16'h0000;
+    buffer_7[62] = 16'h0000;
+    buffer_7[63] = 16'h0000;
+    buffer_7[64] = 16'h0000;
+    buffer_7[65] = 16'h0000;
+    buffer_7[66] = 16'h0000;
+    buffer_7[67] = 16'h0000;
+    buffer_7[68] = 16'h0000;
+    buffer_7[69] = 16'h0000;
+    buffer_7[70] = 16'h0000;
+    buffer_7[71] = 16'h0000;
+    buffer_7[72] = 16'h0000;
+    buffer_7[73] = 16'h0000;
+    buffer_7[74] = 16'h0000;
+    buffer_7[75] = 16'h0000;
+    buffer_7[76] = 16'h0000;
+    buffer_7[77] = 16'h0000;
+    buffer_7[78] = 16'h0000;
+    buffer_7[79] = 16'h0000;
+    buffer_7[80] = 16'h0000;
+    buffer_7[81] = 16'h0000;
+    buffer_7[82] = 16'h0000;
+    buffer_7[83] = 16'h0000;
+    buffer_7[84] = 16'h0000;
+    buffer_7[85] = 16'h0000;
+    buffer_7[86] = 16'h0000;
+    buffer_7[87] = 16'h0000;
+    buffer_7[88] = 16'h0000;
+    buffer_7[89] = 16'h0000;
+    buffer_7[90] = 16'h0000;
+    buffer_7[91] = 16'h0000;
+    buffer_7[92] = 16'h0000;
+    buffer_7[93] = 16'h0000;
+    buffer_7[94] = 16'h0000;
+    buffer_7[95] = 16'h0000;
+    buffer_7[96] = 16'h0000;
+    buffer_7[97] = 16'h0000;
+    buffer_7[98] = 16'h0000;
+    buffer_7[99] = 16'h0000;
+    buffer_7[100] = 16'h0000;
+    buffer_7[101] = 16'h0000;
+    buffer_7[102] = 16'h0000;
+    buffer_7[103] = 16'h0000;
+    buffer_7[104] = 16'h0000;
+    buffer_7[105] = 16'h0000;
+    buffer_7[106] = 16'h0000;
+    buffer_7[107] = 16'h0000;
+    buffer_7[108] = 16'h0000;
+    buffer_7[109] = 16'h0000;
+    buffer_7[110] = 16'h0000;
+    buffer_7[111] = 16'h0000;
+    buffer_7[112] = 16'h0000;
+    buffer_7[113] = 16'h0000;
+    buffer_7[114] = 16'h0000;
+    buffer_7[115] = 16'h0000;
+    buffer_7[116] = 16'h0000;
+    buffer_7[117] = 16'h0000;
+    buffer_7[118] = 16'h0000;
+    buffer_7[119] = 16'h0000;
+    buffer_7[120] = 16'h0000;
+    buffer_7[121] = 16'h0000;
+    buffer_7[122] = 16'h0000;
+    buffer_7[123] = 16'h0000;
+    buffer_7[124] = 16'h0000;
+    buffer_7[125] = 16'h0000;
+    buffer_7[126] = 16'h0000;
+    buffer_7[127] = 16'h0000;
+    buffer_7[128] = 16'h0000;
+    buffer_7[129] = 16'h0000;
+    buffer_7[130] = 16'h0000;
+    buffer_7[131] = 16'h0000;
+    buffer_7[132] = 16'h0000;
+    buffer_7[133] = 16'h0000;
+    buffer_7[134] = 16'h0000;
+    buffer_7[135] = 16'h0000;
+    buffer_7[136] = 16'h0000;
+    buffer_7[137] = 16'h0000;
+    buffer_7[138] = 16'h0000;
+    buffer_7[139] = 16'h0000;
+    buffer_7[140] = 16'h0000;
+    buffer_7[141] = 16'h0000;
+    buffer_7[142] = 16'h0000;
+    buffer_7[143] = 16'h0000;
+    buffer_7[144] = 16'h0000;
+    buffer_7[145] = 16'h0000;
+    buffer_7[146] = 16'h0000;
+    buffer_7[147] = 16'h0000;
+    buffer_7[148] = 16'h0000;
+    buffer_7[149] = 16'h0000;
+    buffer_7[150] = 16'h0000;
+    buffer_7[151] = 16'h0000;
+    buffer_7[152] = 16'h0000;
+    buffer_7[153] = 16'h0000;
+    buffer_7[154] = 16'h0000;
+    buffer_7[155] = 16'h0000;
+    buffer_7[156] = 16'h0000;
+    buffer_7[157] = 16'h0000;
+    buffer_7[158] = 16'h0000;
+    buffer_7[159] = 16'h0000;
+    buffer_7[160] = 16'h0000;
+    buffer_7[161] = 16'h0000;
+    buffer_7[162] = 16'h0000;
+    buffer_7[163] = 16'h0000;
+    buffer_7[164] = 16'h0000;
+    buffer_7[165] = 16'h0000;
+    buffer_7[166] = 16'h0000;
+    buffer_7[167] = 16'h0000;
+    buffer_7[168] = 16'h0000;
+    buffer_7[169] = 16'h0000;
+    buffer_7[170] = 16'h0000;
+    buffer_7[171] = 16'h0000;
+    buffer_7[172] = 16'h0000;
+    buffer_7[173] = 16'h0000;
+    buffer_7[174] = 16'h0000;
+    buffer_7[175] = 16'h0000;
+    buffer_7[176] = 16'h0000;
+    buffer_7[177] = 16'h0000;
+    buffer_7[178] = 16'h0000;
+    buffer_7[179] = 16'h0000;
+    buffer_7[180] = 16'h0000;
+    buffer_7[181] = 16'h0000;
+    buffer_7[182] = 16'h0000;
+    buffer_7[183] = 16'h0000;
+    buffer_7[184] = 16'h0000;
+    buffer_7[185] = 16'h0000;
+    buffer_7[186] = 16'h0000;
+    buffer_7[187] = 16'h0000;
+    buffer_7[188] = 16'h0000;
+    buffer_7[189] = 16'h0000;
+    buffer_7[190] = 16'h0000;
+    buffer_7[191] = 16'h0000;
+    buffer_7[192] = 16'h0000;
+    buffer_7[193] = 16'h0000;
+    buffer_7[194] = 16'h0000;
+    buffer_7[195] = 16'h0000;
+    buffer_7[196] = 16'h0000;
+    buffer_7[197] = 16'h0000;
+    buffer_7[198] = 16'h0000;
+    buffer_7[199] = 16'h0000;
+    buffer_7[200] = 16'h0000;
+    buffer_7[201] = 16'h0000;
+    buffer_7[202] = 16'h0000;
+    buffer_7[203] = 16'h0000;
+    buffer_7[204] = 16'h0000;
+    buffer_7[205] = 16'h0000;
+    buffer_7[206] = 16'h0000;
+    buffer_7[207] = 16'h0000;
+    buffer_7[208] = 16'h0000;
+    buffer_7[209] = 16'h0000;
+    buffer_7[210] = 16'h0000;
+    buffer_7[211] = 16'h0000;
+    buffer_7[212] = 16'h0000;
+    buffer_7[213] = 16'h0000;
+    buffer_7[214] = 16'h0000;
+    buffer_7[215] = 16'h0000;
+    buffer_7[216] = 16'h0000;
+    buffer_7[217] = 16'h0000;
+    buffer_7[218] = 16'h0000;
+    buffer_7[219] = 16'h0000;
+    buffer_7[220] = 16'h0000;
+    buffer_7[221] = 16'h0000;
+    buffer_7[222] = 16'h0000;
+    buffer_7[223] = 16'h0000;
+    buffer_7[224] = 16'h0000;
+    buffer_7[225] = 16'h0000;
+    buffer_7[226] = 16'h0000;
+    buffer_7[227] = 16'h0000;
+    buffer_7[228] = 16'h0000;
+    buffer_7[229] = 16'h0000;
+    buffer_7[230] = 16'h0000;
+    buffer_7[231] = 16'h0000;
+    buffer_7[232] = 16'h0000;
+    buffer_7[233] = 16'h0000;
+    buffer_7[234] = 16'h0000;
+    buffer_7[235] = 16'h0000;
+    buffer_7[236] = 16'h0000;
+    buffer_7[237] = 16'h0000;
+    buffer_7[238] = 16'h0000;
+    buffer_7[239] = 16'h0000;
+    buffer_7[240] = 16'h0000;
+    buffer_7[241] = 16'h0000;
+    buffer_7[242] = 16'h0000;
+    buffer_7[243] = 16'h0000;
+    buffer_7[244] = 16'h0000;
+    buffer_7[245] = 16'h0000;
+    buffer_7[246] = 16'h0000;
+    buffer_7[247] = 16'h0000;
+    buffer_7[248] = 16'h0000;
+    buffer_7[249] = 16'h0000;
+    buffer_7[250] = 16'h0000;
+    buffer_7[251] = 16'h0000;
+    buffer_7[252] = 16'h0000;
+    buffer_7[253] = 16'h0000;
+    buffer_7[254] = 16'h0000;
+    buffer_7[255] = 16'h0000;
+  end
+  always @(posedge clk) begin
+    if (x_take)
+      buffer_7[\$signature__addr ] <= x__payload[15:0];
+  end
+  reg [15:0] _7_;
+  always @(posedge clk) begin
+    if (ce) begin
+      _7_ <= buffer_7[{ block, w__payload[79:78] }];
+    end
+  end
+  assign \rd__data$149  = _7_;
   assign \$1  = ~ o__valid;
   assign ce = \$1  | o__ready;
   assign x_take = x__valid & x__ready;
@@ -948,1231 +2999,455 @@ module \sparse_dsp_l8_m4_packed.core (x__valid, w__valid, o__ready, rst, w__read
   assign \$3  = slices - 1'h1;
   assign \$4  = block == \$3 ;
   assign \end  = \$4  | w__payload[82];
-  assign \$5  = $signed(prod_0) - $signed(prod_0[17:0]);
-  assign \$7  = $signed(prod_1) - $signed(prod_1[17:0]);
-  assign \$9  = $signed(prod_2) - $signed(prod_2[17:0]);
-  assign \$11  = $signed(prod_3) - $signed(prod_3[17:0]);
-  assign \$13  = $signed(prod_4) - $signed(prod_4[17:0]);
-  assign \$15  = $signed(prod_5) - $signed(prod_5[17:0]);
-  assign \$17  = $signed(prod_6) - $signed(prod_6[17:0]);
-  assign \$19  = $signed(prod_7) - $signed(prod_7[17:0]);
-  assign \$21  = $signed(sum_l1_0) - $signed(sum_l1_0[17:0]);
-  assign \$23  = $signed(sum_l1_1) - $signed(sum_l1_1[17:0]);
-  assign \$25  = $signed(sum_l1_2) - $signed(sum_l1_2[17:0]);
-  assign \$27  = $signed(sum_l1_3) - $signed(sum_l1_3[17:0]);
-  assign \$29  = $signed(sum_l2_0) - $signed(sum_l2_0[17:0]);
-  assign \$31  = $signed(sum_l2_1) - $signed(sum_l2_1[17:0]);
-  assign \$33  = wr__addr + 1'h1;
-  assign \$34  = wr__addr == 6'h3f;
-  assign \$35  = x__payload[64] | \$34 ;
-  assign \$36  = wr__addr + 1'h1;
-  assign \$37  = block + 1'h1;
-  assign \$38  = \end  ? 7'h00 : \$37 ;
-  assign \$39  = first ? w__payload[81:80] : tile_code;
-  assign \$43  = $signed(\$41 ) + $signed(\$42 );
-  assign \$47  = $signed(\$45 ) + $signed(\$46 );
-  assign \$51  = $signed(\$49 ) + $signed(\$50 );
-  assign \$55  = $signed(\$53 ) + $signed(\$54 );
-  assign \$59  = $signed(\$57 ) + $signed(\$58 );
-  assign \$63  = $signed(\$61 ) + $signed(\$62 );
-  assign \$67  = $signed(\$65 ) + $signed(\$66 );
-  assign \$71  = $signed(\$69 ) + $signed(\$70 );
-  assign \$72  = $signed(w_s2_0) * $signed(act_s2_0);
-  assign \$73  = $signed(w_s2_1) * $signed(act_s2_1);
-  assign \$74  = $signed(w_s2_2) * $signed(act_s2_2);
-  assign \$75  = $signed(w_s2_3) * $signed(act_s2_3);
-  assign \$76  = $signed(w_s2_4) * $signed(act_s2_4);
-  assign \$77  = $signed(w_s2_5) * $signed(act_s2_5);
-  assign \$78  = $signed(w_s2_6) * $signed(act_s2_6);
-  assign \$79  = $signed(w_s2_7) * $signed(act_s2_7);
-  assign \$80  = $signed(prod_0) + $signed(prod_1);
-  assign \$81  = $signed(prod_2) + $signed(prod_3);
-  assign \$82  = $signed(prod_4) + $signed(prod_5);
-  assign \$83  = $signed(prod_6) + $signed(prod_7);
-  assign \$84  = $signed(sum_l1_0) + $signed(sum_l1_1);
-  assign \$85  = $signed(sum_l1_2) + $signed(sum_l1_3);
-  assign \$86  = $signed(\$30 [32:0]) + $signed(\$32 [32:0]);
-  assign \$87  = $signed(sum_l2_0[17:0]) + $signed(sum_l2_1[17:0]);
-  assign \$88  = valid_l3 & end_l3;
-  assign \$89  = ce & valid_l3;
-  assign \$90  = $signed(acc_0_0) + $signed(rn_in_0_0);
-  assign \$91  = first_l3 ? { rn_in_0_0[23], rn_in_0_0 } : \$90 ;
-  assign \$92  = ce & valid_l3;
-  assign \$93  = $signed(acc_0_1) + $signed(rn_in_0_1);
-  assign \$94  = first_l3 ? { rn_in_0_1[23], rn_in_0_1 } : \$93 ;
-  assign \$95  = ce & valid_l3;
-  assign \$96  = $signed(acc_1_0) + $signed(rn_in_1_0);
-  assign \$97  = first_l3 ? { rn_in_1_0[23], rn_in_1_0 } : \$96 ;
-  assign \$98  = ce & valid_l3;
-  assign \$99  = $signed(acc_1_1) + $signed(rn_in_1_1);
-  assign \$100  = first_l3 ? { rn_in_1_1[23], rn_in_1_1 } : \$99 ;
-  assign \$101  = ce & valid_l3;
-  assign \$102  = $signed(acc_2_0) + $signed(rn_in_2_0);
-  assign \$103  = first_l3 ? { rn_in_2_0[23], rn_in_2_0 } : \$102 ;
-  assign \$104  = ce & valid_l3;
-  assign \$105  = $signed(acc_2_1) + $signed(rn_in_2_1);
-  assign \$106  = first_l3 ? { rn_in_2_1[23], rn_in_2_1 } : \$105 ;
-  assign \$107  = ce & valid_l3;
-  assign \$108  = $signed(acc_3_0) + $signed(rn_in_3_0);
-  assign \$109  = first_l3 ? { rn_in_3_0[23], rn_in_3_0 } : \$108 ;
-  assign \$110  = ce & valid_l3;
-  assign \$111  = $signed(acc_3_1) + $signed(rn_in_3_1);
-  assign \$112  = first_l3 ? { rn_in_3_1[23], rn_in_3_1 } : \$111 ;
-  assign \$113  = ce & valid_l3;
-  assign \$114  = $signed(acc_4_0) + $signed(rn_in_4_0);
-  assign \$115  = first_l3 ? { rn_in_4_0[23], rn_in_4_0 } : \$114 ;
-  assign \$116  = ce & valid_l3;
-  assign \$117  = $signed(acc_4_1) + $signed(rn_in_4_1);
-  assign \$118  = first_l3 ? { rn_in_4_1[23], rn_in_4_1 } : \$117 ;
-  assign \$119  = ce & valid_l3;
-  assign \$120  = $signed(acc_5_0) + $signed(rn_in_5_0);
-  assign \$121  = first_l3 ? { rn_in_5_0[23], rn_in_5_0 } : \$120 ;
-  assign \$122  = ce & valid_l3;
-  assign \$123  = $signed(acc_5_1) + $signed(rn_in_5_1);
-  assign \$124  = first_l3 ? { rn_in_5_1[23], rn_in_5_1 } : \$123 ;
-  assign \$125  = ce & valid_l3;
-  assign \$126  = $signed(acc_6_0) + $signed(rn_in_6_0);
-  assign \$127  = first_l3 ? { rn_in_6_0[23], rn_in_6_0 } : \$126 ;
-  assign \$128  = ce & valid_l3;
-  assign \$129  = $signed(acc_6_1) + $signed(rn_in_6_1);
-  assign \$130  = first_l3 ? { rn_in_6_1[23], rn_in_6_1 } : \$129 ;
-  assign \$131  = ce & valid_l3;
-  assign \$132  = $signed(acc_7_0) + $signed(rn_in_7_0);
-  assign \$133  = first_l3 ? { rn_in_7_0[23], rn_in_7_0 } : \$132 ;
-  assign \$134  = ce & valid_l3;
-  assign \$135  = $signed(acc_7_1) + $signed(rn_in_7_1);
-  assign \$136  = first_l3 ? { rn_in_7_1[23], rn_in_7_1 } : \$135 ;
+  assign \$5  = $signed(prod_1) - $signed(prod_1[17:0]);
+  assign \$7  = $signed(prod_3) - $signed(prod_3[17:0]);
+  assign \$9  = $signed(prod_5) - $signed(prod_5[17:0]);
+  assign \$11  = $signed(prod_7) - $signed(prod_7[17:0]);
+  assign \$13  = $signed(sum_l1_1) - $signed(sum_l1_1[17:0]);
+  assign \$15  = $signed(sum_l1_3) - $signed(sum_l1_3[17:0]);
+  assign \$17  = $signed(sum_l2_0) - $signed(sum_l2_0[17:0]);
+  assign \$19  = $signed(sum_l2_1) - $signed(sum_l2_1[17:0]);
+  assign \$21  = $signed(sum_l2_1_link) - $signed(sum_l2_1_link[17:0]);
+  assign step = ce & valid_l3;
+  assign done = step & end_l3;
+  assign \$23  = code_l3 <= 1'h0;
+  assign \$24  = code_l3 <= 1'h1;
+  assign \$25  = code_l3 <= 1'h0;
+  assign \$26  = code_l3 <= 2'h2;
+  assign \$27  = code_l3 <= 1'h0;
+  assign \$28  = code_l3 <= 1'h1;
+  assign \$29  = code_l3 <= 1'h0;
+  assign \$30  = \$signature__addr  + 1'h1;
+  assign \$31  = \$signature__addr  == 8'hff;
+  assign \$32  = x__payload[16] | \$31 ;
+  assign \$33  = \$signature__addr  + 1'h1;
+  assign \$35  = block + 1'h1;
+  assign \$36  = \end  ? 7'h00 : \$35 ;
+  assign \$37  = first ? w__payload[81:80] : tile_code;
+  assign \$39  = $signed(\$38 ) + $signed(act_s1b_0[7:0]);
+  assign \$40  = $signed(w_s1b_0) * $signed(\$39 );
+  assign \$42  = $signed(\$41 ) + $signed(act_s1b_1[7:0]);
+  assign \$43  = $signed(w_s1b_1) * $signed(\$42 );
+  assign \$45  = $signed(\$44 ) + $signed(act_s1b_2[7:0]);
+  assign \$46  = $signed(w_s1b_2) * $signed(\$45 );
+  assign \$48  = $signed(\$47 ) + $signed(act_s1b_3[7:0]);
+  assign \$49  = $signed(w_s1b_3) * $signed(\$48 );
+  assign \$51  = $signed(\$50 ) + $signed(act_s1b_4[7:0]);
+  assign \$52  = $signed(w_s1b_4) * $signed(\$51 );
+  assign \$54  = $signed(\$53 ) + $signed(act_s1b_5[7:0]);
+  assign \$55  = $signed(w_s1b_5) * $signed(\$54 );
+  assign \$57  = $signed(\$56 ) + $signed(act_s1b_6[7:0]);
+  assign \$58  = $signed(w_s1b_6) * $signed(\$57 );
+  assign \$60  = $signed(\$59 ) + $signed(act_s1b_7[7:0]);
+  assign \$61  = $signed(w_s1b_7) * $signed(\$60 );
+  assign \$62  = code_s1b > 1'h0;
+  assign \$63  = ~ \$62 ;
+  assign \$64  = ce & \$63 ;
+  assign \$66  = $signed(\$65 ) + $signed(act_s1b_1[7:0]);
+  assign \$67  = $signed(w_s1b_1) * $signed(\$66 );
+  assign \$68  = code_s1b > 1'h0;
+  assign \$69  = ~ \$68 ;
+  assign \$70  = ce & \$69 ;
+  assign \$72  = $signed(\$71 ) + $signed(act_s1b_3[7:0]);
+  assign \$73  = $signed(w_s1b_3) * $signed(\$72 );
+  assign \$74  = code_s1b > 1'h0;
+  assign \$75  = ~ \$74 ;
+  assign \$76  = ce & \$75 ;
+  assign \$78  = $signed(\$77 ) + $signed(act_s1b_5[7:0]);
+  assign \$79  = $signed(w_s1b_5) * $signed(\$78 );
+  assign \$80  = code_s1b > 1'h0;
+  assign \$81  = ~ \$80 ;
+  assign \$82  = ce & \$81 ;
+  assign \$84  = $signed(\$83 ) + $signed(act_s1b_7[7:0]);
+  assign \$85  = $signed(w_s1b_7) * $signed(\$84 );
+  assign \$86  = $signed(prod_0) + $signed(prod_1_link);
+  assign \$87  = $signed(prod_2) + $signed(prod_3_link);
+  assign \$88  = $signed(prod_4) + $signed(prod_5_link);
+  assign \$89  = $signed(prod_6) + $signed(prod_7_link);
+  assign \$90  = code_s3 > 1'h1;
+  assign \$91  = ~ \$90 ;
+  assign \$92  = ce & \$91 ;
+  assign \$93  = $signed(prod_2) + $signed(prod_3_link);
+  assign \$94  = code_s3 > 1'h1;
+  assign \$95  = ~ \$94 ;
+  assign \$96  = ce & \$95 ;
+  assign \$97  = $signed(prod_6) + $signed(prod_7_link);
+  assign \$98  = $signed(sum_l1_0) + $signed(sum_l1_1_link);
+  assign \$99  = $signed(sum_l1_2) + $signed(sum_l1_3_link);
+  assign \$100  = code_l1 > 2'h2;
+  assign \$101  = ~ \$100 ;
+  assign \$102  = ce & \$101 ;
+  assign \$103  = $signed(sum_l1_2) + $signed(sum_l1_3_link);
+  assign \$104  = $signed(\$18 [32:0]) + $signed(\$22 [32:0]);
+  assign \$105  = $signed(sum_l2_0[17:0]) + $signed(sum_l2_1_link[17:0]);
+  assign \$106  = $signed(acc_0_0) + $signed(sum_l3_0_0);
+  assign \$109  = $signed(acc_0_0) + $signed(sum_l3_0_0);
+  assign \$110  = $signed(acc_0_1) + $signed(sum_l3_0_1);
+  assign \$113  = $signed(acc_0_1) + $signed(sum_l3_0_1);
+  assign \$114  = $signed(acc_1_0) + $signed(tap_1_d2_0);
+  assign \$115  = ~ is_row[1];
+  assign \$116  = done & \$115 ;
+  assign \$117  = $signed(acc_1_0) + $signed(tap_1_d2_0);
+  assign \$118  = $signed(acc_1_1) + $signed(tap_1_d2_1);
+  assign \$119  = ~ is_row[1];
+  assign \$120  = done & \$119 ;
+  assign \$121  = $signed(acc_1_1) + $signed(tap_1_d2_1);
+  assign \$122  = $signed(acc_2_0) + $signed(tap_2_d1_0);
+  assign \$123  = ~ is_row[2];
+  assign \$124  = done & \$123 ;
+  assign \$125  = $signed(acc_2_0) + $signed(tap_2_d1_0);
+  assign \$126  = $signed(acc_2_1) + $signed(tap_2_d1_1);
+  assign \$127  = ~ is_row[2];
+  assign \$128  = done & \$127 ;
+  assign \$129  = $signed(acc_2_1) + $signed(tap_2_d1_1);
+  assign \$130  = $signed(acc_3_0) + $signed(tap_3_d2_0);
+  assign \$131  = ~ is_row[3];
+  assign \$132  = done & \$131 ;
+  assign \$133  = $signed(acc_3_0) + $signed(tap_3_d2_0);
+  assign \$134  = $signed(acc_3_1) + $signed(tap_3_d2_1);
+  assign \$135  = ~ is_row[3];
+  assign \$136  = done & \$135 ;
+  assign \$137  = $signed(acc_3_1) + $signed(tap_3_d2_1);
+  assign \$138  = $signed(acc_4_0) + $signed(tap_4_d0_0);
+  assign \$139  = ~ is_row[4];
+  assign \$140  = done & \$139 ;
+  assign \$141  = $signed(acc_4_0) + $signed(tap_4_d0_0);
+  assign \$142  = $signed(acc_4_1) + $signed(tap_4_d0_1);
+  assign \$143  = ~ is_row[4];
+  assign \$144  = done & \$143 ;
+  assign \$145  = $signed(acc_4_1) + $signed(tap_4_d0_1);
+  assign \$146  = $signed(acc_5_0) + $signed(tap_5_d2_0);
+  assign \$147  = ~ is_row[5];
+  assign \$148  = done & \$147 ;
+  assign \$149  = $signed(acc_5_0) + $signed(tap_5_d2_0);
+  assign \$150  = $signed(acc_5_1) + $signed(tap_5_d2_1);
+  assign \$151  = ~ is_row[5];
+  assign \$152  = done & \$151 ;
+  assign \$153  = $signed(acc_5_1) + $signed(tap_5_d2_1);
+  assign \$154  = $signed(acc_6_0) + $signed(tap_6_d1_0);
+  assign \$155  = ~ is_row[6];
+  assign \$156  = done & \$155 ;
+  assign \$157  = $signed(acc_6_0) + $signed(tap_6_d1_0);
+  assign \$158  = $signed(acc_6_1) + $signed(tap_6_d1_1);
+  assign \$159  = ~ is_row[6];
+  assign \$160  = done & \$159 ;
+  assign \$161  = $signed(acc_6_1) + $signed(tap_6_d1_1);
+  assign \$162  = $signed(acc_7_0) + $signed(tap_7_d2_0);
+  assign \$163  = ~ is_row[7];
+  assign \$164  = done & \$163 ;
+  assign \$165  = $signed(acc_7_0) + $signed(tap_7_d2_0);
+  assign \$166  = $signed(acc_7_1) + $signed(tap_7_d2_1);
+  assign \$167  = ~ is_row[7];
+  assign \$168  = done & \$167 ;
+  assign \$169  = $signed(acc_7_1) + $signed(tap_7_d2_1);
+  assign \$170  = valid_l3 & end_l3;
   always @(posedge clk)
-    \$139  <= \$138 ;
+    \$173  <= \$172 ;
   always @(posedge clk)
-    wr__addr <= \$140 ;
+    \$signature__addr  <= \$174 ;
   always @(posedge clk)
-    x__ready <= \$141 ;
+    x__ready <= \$175 ;
   always @(posedge clk)
-    slices <= \$142 ;
+    slices <= \$176 ;
   always @(posedge clk)
-    block <= \$143 ;
+    block <= \$177 ;
   always @(posedge clk)
-    tile_code <= \$144 ;
+    tile_code <= \$178 ;
   always @(posedge clk)
-    valid_s1 <= \$145 ;
+    valid_s1 <= \$179 ;
   always @(posedge clk)
-    first_s1 <= \$146 ;
+    end_s1 <= \$180 ;
   always @(posedge clk)
-    end_s1 <= \$147 ;
+    last_s1 <= \$181 ;
   always @(posedge clk)
-    last_s1 <= \$148 ;
+    code_s1 <= \$182 ;
   always @(posedge clk)
-    code_s1 <= \$149 ;
+    w_s1_0 <= \$183 ;
   always @(posedge clk)
-    w_s1_0 <= \$150 ;
+    w_s1_1 <= \$184 ;
   always @(posedge clk)
-    w_s1_1 <= \$151 ;
+    w_s1_2 <= \$185 ;
   always @(posedge clk)
-    w_s1_2 <= \$152 ;
+    w_s1_3 <= \$186 ;
   always @(posedge clk)
-    w_s1_3 <= \$153 ;
+    w_s1_4 <= \$187 ;
   always @(posedge clk)
-    w_s1_4 <= \$154 ;
+    w_s1_5 <= \$188 ;
   always @(posedge clk)
-    w_s1_5 <= \$155 ;
+    w_s1_6 <= \$189 ;
   always @(posedge clk)
-    w_s1_6 <= \$156 ;
+    w_s1_7 <= \$190 ;
   always @(posedge clk)
-    w_s1_7 <= \$157 ;
+    valid_s1b <= \$191 ;
   always @(posedge clk)
-    idx_s1_0 <= \$158 ;
+    end_s1b <= \$192 ;
   always @(posedge clk)
-    idx_s1_1 <= \$159 ;
+    last_s1b <= \$193 ;
   always @(posedge clk)
-    idx_s1_2 <= \$160 ;
+    code_s1b <= \$194 ;
   always @(posedge clk)
-    idx_s1_3 <= \$161 ;
+    w_s1b_0 <= \$195 ;
   always @(posedge clk)
-    idx_s1_4 <= \$162 ;
+    w_s1b_1 <= \$196 ;
   always @(posedge clk)
-    idx_s1_5 <= \$163 ;
+    w_s1b_2 <= \$197 ;
   always @(posedge clk)
-    idx_s1_6 <= \$164 ;
+    w_s1b_3 <= \$198 ;
   always @(posedge clk)
-    idx_s1_7 <= \$165 ;
+    w_s1b_4 <= \$199 ;
   always @(posedge clk)
-    valid_s1b <= \$166 ;
+    w_s1b_5 <= \$200 ;
   always @(posedge clk)
-    first_s1b <= \$167 ;
+    w_s1b_6 <= \$201 ;
   always @(posedge clk)
-    end_s1b <= \$168 ;
+    w_s1b_7 <= \$202 ;
   always @(posedge clk)
-    last_s1b <= \$169 ;
+    act_s1b_0 <= \$203 ;
   always @(posedge clk)
-    code_s1b <= \$170 ;
+    act_s1b_1 <= \$204 ;
   always @(posedge clk)
-    block_acts <= \$171 ;
+    act_s1b_2 <= \$205 ;
   always @(posedge clk)
-    w_s1b_0 <= \$172 ;
+    act_s1b_3 <= \$206 ;
   always @(posedge clk)
-    w_s1b_1 <= \$173 ;
+    act_s1b_4 <= \$207 ;
   always @(posedge clk)
-    w_s1b_2 <= \$174 ;
+    act_s1b_5 <= \$208 ;
   always @(posedge clk)
-    w_s1b_3 <= \$175 ;
+    act_s1b_6 <= \$209 ;
   always @(posedge clk)
-    w_s1b_4 <= \$176 ;
+    act_s1b_7 <= \$210 ;
   always @(posedge clk)
-    w_s1b_5 <= \$177 ;
+    prod_0 <= \$211 ;
   always @(posedge clk)
-    w_s1b_6 <= \$178 ;
+    prod_1 <= \$212 ;
   always @(posedge clk)
-    w_s1b_7 <= \$179 ;
+    prod_2 <= \$213 ;
   always @(posedge clk)
-    idx_s1b_0 <= \$180 ;
+    prod_3 <= \$214 ;
   always @(posedge clk)
-    idx_s1b_1 <= \$181 ;
+    prod_4 <= \$215 ;
   always @(posedge clk)
-    idx_s1b_2 <= \$182 ;
+    prod_5 <= \$216 ;
   always @(posedge clk)
-    idx_s1b_3 <= \$183 ;
+    prod_6 <= \$217 ;
   always @(posedge clk)
-    idx_s1b_4 <= \$184 ;
+    prod_7 <= \$218 ;
   always @(posedge clk)
-    idx_s1b_5 <= \$185 ;
+    prod_1_link <= \$219 ;
   always @(posedge clk)
-    idx_s1b_6 <= \$186 ;
+    prod_3_link <= \$220 ;
   always @(posedge clk)
-    idx_s1b_7 <= \$187 ;
+    prod_5_link <= \$221 ;
   always @(posedge clk)
-    act_s2_0 <= \$188 ;
+    prod_7_link <= \$222 ;
   always @(posedge clk)
-    act_s2_1 <= \$189 ;
+    valid_s3 <= \$223 ;
   always @(posedge clk)
-    act_s2_2 <= \$190 ;
+    end_s3 <= \$224 ;
   always @(posedge clk)
-    act_s2_3 <= \$191 ;
+    last_s3 <= \$225 ;
   always @(posedge clk)
-    act_s2_4 <= \$192 ;
+    code_s3 <= \$226 ;
   always @(posedge clk)
-    act_s2_5 <= \$193 ;
+    tap_1_d0_0 <= \$227 ;
   always @(posedge clk)
-    act_s2_6 <= \$194 ;
+    tap_1_d0_1 <= \$228 ;
   always @(posedge clk)
-    act_s2_7 <= \$195 ;
+    tap_1_d1_0 <= \$229 ;
   always @(posedge clk)
-    w_s2_0 <= \$196 ;
+    tap_1_d1_1 <= \$230 ;
   always @(posedge clk)
-    w_s2_1 <= \$197 ;
+    tap_1_d2_0 <= \$231 ;
   always @(posedge clk)
-    w_s2_2 <= \$198 ;
+    tap_1_d2_1 <= \$232 ;
   always @(posedge clk)
-    w_s2_3 <= \$199 ;
+    tap_3_d0_0 <= \$233 ;
   always @(posedge clk)
-    w_s2_4 <= \$200 ;
+    tap_3_d0_1 <= \$234 ;
   always @(posedge clk)
-    w_s2_5 <= \$201 ;
+    tap_3_d1_0 <= \$235 ;
   always @(posedge clk)
-    w_s2_6 <= \$202 ;
+    tap_3_d1_1 <= \$236 ;
   always @(posedge clk)
-    w_s2_7 <= \$203 ;
+    tap_3_d2_0 <= \$237 ;
   always @(posedge clk)
-    valid_s2 <= \$204 ;
+    tap_3_d2_1 <= \$238 ;
   always @(posedge clk)
-    first_s2 <= \$205 ;
+    tap_5_d0_0 <= \$239 ;
   always @(posedge clk)
-    end_s2 <= \$206 ;
+    tap_5_d0_1 <= \$240 ;
   always @(posedge clk)
-    last_s2 <= \$207 ;
+    tap_5_d1_0 <= \$241 ;
   always @(posedge clk)
-    code_s2 <= \$208 ;
+    tap_5_d1_1 <= \$242 ;
   always @(posedge clk)
-    prod_0 <= \$209 ;
+    tap_5_d2_0 <= \$243 ;
   always @(posedge clk)
-    prod_1 <= \$210 ;
+    tap_5_d2_1 <= \$244 ;
   always @(posedge clk)
-    prod_2 <= \$211 ;
+    tap_7_d0_0 <= \$245 ;
   always @(posedge clk)
-    prod_3 <= \$212 ;
+    tap_7_d0_1 <= \$246 ;
   always @(posedge clk)
-    prod_4 <= \$213 ;
+    tap_7_d1_0 <= \$247 ;
   always @(posedge clk)
-    prod_5 <= \$214 ;
+    tap_7_d1_1 <= \$248 ;
   always @(posedge clk)
-    prod_6 <= \$215 ;
+    tap_7_d2_0 <= \$249 ;
   always @(posedge clk)
-    prod_7 <= \$216 ;
+    tap_7_d2_1 <= \$250 ;
   always @(posedge clk)
-    valid_s3 <= \$217 ;
+    sum_l1_0 <= \$251 ;
   always @(posedge clk)
-    first_s3 <= \$218 ;
+    sum_l1_1 <= \$252 ;
   always @(posedge clk)
-    end_s3 <= \$219 ;
+    sum_l1_2 <= \$253 ;
   always @(posedge clk)
-    last_s3 <= \$220 ;
+    sum_l1_3 <= \$254 ;
   always @(posedge clk)
-    code_s3 <= \$221 ;
+    sum_l1_1_link <= \$255 ;
   always @(posedge clk)
-    tap_l0_d0_0_0 <= \$222 ;
+    sum_l1_3_link <= \$256 ;
   always @(posedge clk)
-    tap_l0_d0_0_1 <= \$223 ;
+    valid_l1 <= \$257 ;
   always @(posedge clk)
-    tap_l0_d0_1_0 <= \$224 ;
+    end_l1 <= \$258 ;
   always @(posedge clk)
-    tap_l0_d0_1_1 <= \$225 ;
+    last_l1 <= \$259 ;
   always @(posedge clk)
-    tap_l0_d0_2_0 <= \$226 ;
+    code_l1 <= \$260 ;
   always @(posedge clk)
-    tap_l0_d0_2_1 <= \$227 ;
+    tap_2_d0_0 <= \$261 ;
   always @(posedge clk)
-    tap_l0_d0_3_0 <= \$228 ;
+    tap_2_d0_1 <= \$262 ;
   always @(posedge clk)
-    tap_l0_d0_3_1 <= \$229 ;
+    tap_2_d1_0 <= \$263 ;
   always @(posedge clk)
-    tap_l0_d0_4_0 <= \$230 ;
+    tap_2_d1_1 <= \$264 ;
   always @(posedge clk)
-    tap_l0_d0_4_1 <= \$231 ;
+    tap_6_d0_0 <= \$265 ;
   always @(posedge clk)
-    tap_l0_d0_5_0 <= \$232 ;
+    tap_6_d0_1 <= \$266 ;
   always @(posedge clk)
-    tap_l0_d0_5_1 <= \$233 ;
+    tap_6_d1_0 <= \$267 ;
   always @(posedge clk)
-    tap_l0_d0_6_0 <= \$234 ;
+    tap_6_d1_1 <= \$268 ;
   always @(posedge clk)
-    tap_l0_d0_6_1 <= \$235 ;
+    sum_l2_0 <= \$269 ;
   always @(posedge clk)
-    tap_l0_d0_7_0 <= \$236 ;
+    sum_l2_1 <= \$270 ;
   always @(posedge clk)
-    tap_l0_d0_7_1 <= \$237 ;
+    sum_l2_1_link <= \$271 ;
   always @(posedge clk)
-    tap_l0_d1_0_0 <= \$238 ;
+    valid_l2 <= \$272 ;
   always @(posedge clk)
-    tap_l0_d1_0_1 <= \$239 ;
+    end_l2 <= \$273 ;
   always @(posedge clk)
-    tap_l0_d1_1_0 <= \$240 ;
+    last_l2 <= \$274 ;
   always @(posedge clk)
-    tap_l0_d1_1_1 <= \$241 ;
+    code_l2 <= \$275 ;
   always @(posedge clk)
-    tap_l0_d1_2_0 <= \$242 ;
+    tap_4_d0_0 <= \$276 ;
   always @(posedge clk)
-    tap_l0_d1_2_1 <= \$243 ;
+    tap_4_d0_1 <= \$277 ;
   always @(posedge clk)
-    tap_l0_d1_3_0 <= \$244 ;
+    sum_l3_0_0 <= \$278 ;
   always @(posedge clk)
-    tap_l0_d1_3_1 <= \$245 ;
+    sum_l3_0_1 <= \$279 ;
   always @(posedge clk)
-    tap_l0_d1_4_0 <= \$246 ;
+    valid_l3 <= \$280 ;
   always @(posedge clk)
-    tap_l0_d1_4_1 <= \$247 ;
+    end_l3 <= \$281 ;
   always @(posedge clk)
-    tap_l0_d1_5_0 <= \$248 ;
+    last_l3 <= \$282 ;
   always @(posedge clk)
-    tap_l0_d1_5_1 <= \$249 ;
+    code_l3 <= \$283 ;
   always @(posedge clk)
-    tap_l0_d1_6_0 <= \$250 ;
+    acc_0_0 <= \$284 ;
   always @(posedge clk)
-    tap_l0_d1_6_1 <= \$251 ;
+    out_0_0 <= \$285 ;
   always @(posedge clk)
-    tap_l0_d1_7_0 <= \$252 ;
+    acc_0_1 <= \$286 ;
   always @(posedge clk)
-    tap_l0_d1_7_1 <= \$253 ;
+    out_0_1 <= \$287 ;
   always @(posedge clk)
-    tap_l0_d2_0_0 <= \$254 ;
+    acc_1_0 <= \$288 ;
   always @(posedge clk)
-    tap_l0_d2_0_1 <= \$255 ;
+    out_1_0 <= \$289 ;
   always @(posedge clk)
-    tap_l0_d2_1_0 <= \$256 ;
+    acc_1_1 <= \$290 ;
   always @(posedge clk)
-    tap_l0_d2_1_1 <= \$257 ;
+    out_1_1 <= \$291 ;
   always @(posedge clk)
-    tap_l0_d2_2_0 <= \$258 ;
+    acc_2_0 <= \$292 ;
   always @(posedge clk)
-    tap_l0_d2_2_1 <= \$259 ;
+    out_2_0 <= \$293 ;
   always @(posedge clk)
-    tap_l0_d2_3_0 <= \$260 ;
+    acc_2_1 <= \$294 ;
   always @(posedge clk)
-    tap_l0_d2_3_1 <= \$261 ;
+    out_2_1 <= \$295 ;
   always @(posedge clk)
-    tap_l0_d2_4_0 <= \$262 ;
+    acc_3_0 <= \$296 ;
   always @(posedge clk)
-    tap_l0_d2_4_1 <= \$263 ;
+    out_3_0 <= \$297 ;
   always @(posedge clk)
-    tap_l0_d2_5_0 <= \$264 ;
+    acc_3_1 <= \$298 ;
   always @(posedge clk)
-    tap_l0_d2_5_1 <= \$265 ;
+    out_3_1 <= \$299 ;
   always @(posedge clk)
-    tap_l0_d2_6_0 <= \$266 ;
+    acc_4_0 <= \$300 ;
   always @(posedge clk)
-    tap_l0_d2_6_1 <= \$267 ;
+    out_4_0 <= \$301 ;
   always @(posedge clk)
-    tap_l0_d2_7_0 <= \$268 ;
+    acc_4_1 <= \$302 ;
   always @(posedge clk)
-    tap_l0_d2_7_1 <= \$269 ;
+    out_4_1 <= \$303 ;
   always @(posedge clk)
-    sum_l1_0 <= \$270 ;
+    acc_5_0 <= \$304 ;
   always @(posedge clk)
-    sum_l1_1 <= \$271 ;
+    out_5_0 <= \$305 ;
   always @(posedge clk)
-    sum_l1_2 <= \$272 ;
+    acc_5_1 <= \$306 ;
   always @(posedge clk)
-    sum_l1_3 <= \$273 ;
+    out_5_1 <= \$307 ;
   always @(posedge clk)
-    valid_l1 <= \$274 ;
+    acc_6_0 <= \$308 ;
   always @(posedge clk)
-    first_l1 <= \$275 ;
+    out_6_0 <= \$309 ;
   always @(posedge clk)
-    end_l1 <= \$276 ;
+    acc_6_1 <= \$310 ;
   always @(posedge clk)
-    last_l1 <= \$277 ;
+    out_6_1 <= \$311 ;
   always @(posedge clk)
-    code_l1 <= \$278 ;
+    acc_7_0 <= \$312 ;
   always @(posedge clk)
-    tap_l1_d0_0_0 <= \$279 ;
+    out_7_0 <= \$313 ;
   always @(posedge clk)
-    tap_l1_d0_0_1 <= \$280 ;
+    acc_7_1 <= \$314 ;
   always @(posedge clk)
-    tap_l1_d0_1_0 <= \$281 ;
+    out_7_1 <= \$315 ;
   always @(posedge clk)
-    tap_l1_d0_1_1 <= \$282 ;
-  always @(posedge clk)
-    tap_l1_d0_2_0 <= \$283 ;
-  always @(posedge clk)
-    tap_l1_d0_2_1 <= \$284 ;
-  always @(posedge clk)
-    tap_l1_d0_3_0 <= \$285 ;
-  always @(posedge clk)
-    tap_l1_d0_3_1 <= \$286 ;
-  always @(posedge clk)
-    tap_l1_d1_0_0 <= \$287 ;
-  always @(posedge clk)
-    tap_l1_d1_0_1 <= \$288 ;
-  always @(posedge clk)
-    tap_l1_d1_1_0 <= \$289 ;
-  always @(posedge clk)
-    tap_l1_d1_1_1 <= \$290 ;
-  always @(posedge clk)
-    tap_l1_d1_2_0 <= \$291 ;
-  always @(posedge clk)
-    tap_l1_d1_2_1 <= \$292 ;
-  always @(posedge clk)
-    tap_l1_d1_3_0 <= \$293 ;
-  always @(posedge clk)
-    tap_l1_d1_3_1 <= \$294 ;
-  always @(posedge clk)
-    sum_l2_0 <= \$295 ;
-  always @(posedge clk)
-    sum_l2_1 <= \$296 ;
-  always @(posedge clk)
-    valid_l2 <= \$297 ;
-  always @(posedge clk)
-    first_l2 <= \$298 ;
-  always @(posedge clk)
-    end_l2 <= \$299 ;
-  always @(posedge clk)
-    last_l2 <= \$300 ;
-  always @(posedge clk)
-    code_l2 <= \$301 ;
-  always @(posedge clk)
-    tap_l2_d0_0_0 <= \$302 ;
-  always @(posedge clk)
-    tap_l2_d0_0_1 <= \$303 ;
-  always @(posedge clk)
-    tap_l2_d0_1_0 <= \$304 ;
-  always @(posedge clk)
-    tap_l2_d0_1_1 <= \$305 ;
-  always @(posedge clk)
-    sum_l3_0_h <= \$306 ;
-  always @(posedge clk)
-    sum_l3_0_l <= \$307 ;
-  always @(posedge clk)
-    valid_l3 <= \$308 ;
-  always @(posedge clk)
-    first_l3 <= \$309 ;
-  always @(posedge clk)
-    end_l3 <= \$310 ;
-  always @(posedge clk)
-    last_l3 <= \$311 ;
-  always @(posedge clk)
-    code_l3 <= \$312 ;
-  always @(posedge clk)
-    o__valid <= \$313 ;
-  always @(posedge clk)
-    valid_mask <= \$314 ;
-  always @(posedge clk)
-    acc_0_0 <= \$315 ;
-  always @(posedge clk)
-    acc_0_1 <= \$316 ;
-  always @(posedge clk)
-    acc_1_0 <= \$317 ;
-  always @(posedge clk)
-    acc_1_1 <= \$318 ;
-  always @(posedge clk)
-    acc_2_0 <= \$319 ;
-  always @(posedge clk)
-    acc_2_1 <= \$320 ;
-  always @(posedge clk)
-    acc_3_0 <= \$321 ;
-  always @(posedge clk)
-    acc_3_1 <= \$322 ;
-  always @(posedge clk)
-    acc_4_0 <= \$323 ;
-  always @(posedge clk)
-    acc_4_1 <= \$324 ;
-  always @(posedge clk)
-    acc_5_0 <= \$325 ;
-  always @(posedge clk)
-    acc_5_1 <= \$326 ;
-  always @(posedge clk)
-    acc_6_0 <= \$327 ;
-  always @(posedge clk)
-    acc_6_1 <= \$328 ;
-  always @(posedge clk)
-    acc_7_0 <= \$329 ;
-  always @(posedge clk)
-    acc_7_1 <= \$330 ;
+    o__valid <= \$316 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (idx_s1b_0)
-      2'h0:
-          \$40  = block_acts[39:32];
-      2'h1:
-          \$40  = block_acts[47:40];
-      2'h2:
-          \$40  = block_acts[55:48];
-      2'h3:
-          \$40  = block_acts[63:56];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (idx_s1b_0)
-      2'h0:
-          \$42  = block_acts[7:0];
-      2'h1:
-          \$42  = block_acts[15:8];
-      2'h2:
-          \$42  = block_acts[23:16];
-      2'h3:
-          \$42  = block_acts[31:24];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (idx_s1b_1)
-      2'h0:
-          \$44  = block_acts[39:32];
-      2'h1:
-          \$44  = block_acts[47:40];
-      2'h2:
-          \$44  = block_acts[55:48];
-      2'h3:
-          \$44  = block_acts[63:56];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (idx_s1b_1)
-      2'h0:
-          \$46  = block_acts[7:0];
-      2'h1:
-          \$46  = block_acts[15:8];
-      2'h2:
-          \$46  = block_acts[23:16];
-      2'h3:
-          \$46  = block_acts[31:24];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (idx_s1b_2)
-      2'h0:
-          \$48  = block_acts[39:32];
-      2'h1:
-          \$48  = block_acts[47:40];
-      2'h2:
-          \$48  = block_acts[55:48];
-      2'h3:
-          \$48  = block_acts[63:56];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (idx_s1b_2)
-      2'h0:
-          \$50  = block_acts[7:0];
-      2'h1:
-          \$50  = block_acts[15:8];
-      2'h2:
-          \$50  = block_acts[23:16];
-      2'h3:
-          \$50  = block_acts[31:24];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (idx_s1b_3)
-      2'h0:
-          \$52  = block_acts[39:32];
-      2'h1:
-          \$52  = block_acts[47:40];
-      2'h2:
-          \$52  = block_acts[55:48];
-      2'h3:
-          \$52  = block_acts[63:56];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (idx_s1b_3)
-      2'h0:
-          \$54  = block_acts[7:0];
-      2'h1:
-          \$54  = block_acts[15:8];
-      2'h2:
-          \$54  = block_acts[23:16];
-      2'h3:
-          \$54  = block_acts[31:24];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (idx_s1b_4)
-      2'h0:
-          \$56  = block_acts[39:32];
-      2'h1:
-          \$56  = block_acts[47:40];
-      2'h2:
-          \$56  = block_acts[55:48];
-      2'h3:
-          \$56  = block_acts[63:56];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (idx_s1b_4)
-      2'h0:
-          \$58  = block_acts[7:0];
-      2'h1:
-          \$58  = block_acts[15:8];
-      2'h2:
-          \$58  = block_acts[23:16];
-      2'h3:
-          \$58  = block_acts[31:24];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (idx_s1b_5)
-      2'h0:
-          \$60  = block_acts[39:32];
-      2'h1:
-          \$60  = block_acts[47:40];
-      2'h2:
-          \$60  = block_acts[55:48];
-      2'h3:
-          \$60  = block_acts[63:56];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (idx_s1b_5)
-      2'h0:
-          \$62  = block_acts[7:0];
-      2'h1:
-          \$62  = block_acts[15:8];
-      2'h2:
-          \$62  = block_acts[23:16];
-      2'h3:
-          \$62  = block_acts[31:24];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (idx_s1b_6)
-      2'h0:
-          \$64  = block_acts[39:32];
-      2'h1:
-          \$64  = block_acts[47:40];
-      2'h2:
-          \$64  = block_acts[55:48];
-      2'h3:
-          \$64  = block_acts[63:56];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (idx_s1b_6)
-      2'h0:
-          \$66  = block_acts[7:0];
-      2'h1:
-          \$66  = block_acts[15:8];
-      2'h2:
-          \$66  = block_acts[23:16];
-      2'h3:
-          \$66  = block_acts[31:24];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (idx_s1b_7)
-      2'h0:
-          \$68  = block_acts[39:32];
-      2'h1:
-          \$68  = block_acts[47:40];
-      2'h2:
-          \$68  = block_acts[55:48];
-      2'h3:
-          \$68  = block_acts[63:56];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (idx_s1b_7)
-      2'h0:
-          \$70  = block_acts[7:0];
-      2'h1:
-          \$70  = block_acts[15:8];
-      2'h2:
-          \$70  = block_acts[23:16];
-      2'h3:
-          \$70  = block_acts[31:24];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    rn_in_0_0 = 24'h000000;
-    casez (code_l3)
-      2'h0:
-          rn_in_0_0 = tap_l0_d2_0_0[23:0];
-      2'h1:
-          rn_in_0_0 = tap_l1_d1_0_0[23:0];
-      2'h2:
-          rn_in_0_0 = tap_l2_d0_0_0[23:0];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    rn_in_0_1 = 24'h000000;
-    casez (code_l3)
-      2'h0:
-          rn_in_0_1 = { tap_l0_d2_0_1[17], tap_l0_d2_0_1[17], tap_l0_d2_0_1[17], tap_l0_d2_0_1[17], tap_l0_d2_0_1[17], tap_l0_d2_0_1[17], tap_l0_d2_0_1 };
-      2'h1:
-          rn_in_0_1 = { tap_l1_d1_0_1[17], tap_l1_d1_0_1[17], tap_l1_d1_0_1[17], tap_l1_d1_0_1[17], tap_l1_d1_0_1[17], tap_l1_d1_0_1[17], tap_l1_d1_0_1 };
-      2'h2:
-          rn_in_0_1 = { tap_l2_d0_0_1[17], tap_l2_d0_0_1[17], tap_l2_d0_0_1[17], tap_l2_d0_0_1[17], tap_l2_d0_0_1[17], tap_l2_d0_0_1[17], tap_l2_d0_0_1 };
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    rn_in_1_0 = 24'h000000;
-    casez (code_l3)
-      2'h0:
-          rn_in_1_0 = tap_l0_d2_1_0[23:0];
-      2'h1:
-          rn_in_1_0 = tap_l1_d1_1_0[23:0];
-      2'h2:
-          rn_in_1_0 = tap_l2_d0_1_0[23:0];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    rn_in_1_1 = 24'h000000;
-    casez (code_l3)
-      2'h0:
-          rn_in_1_1 = { tap_l0_d2_1_1[17], tap_l0_d2_1_1[17], tap_l0_d2_1_1[17], tap_l0_d2_1_1[17], tap_l0_d2_1_1[17], tap_l0_d2_1_1[17], tap_l0_d2_1_1 };
-      2'h1:
-          rn_in_1_1 = { tap_l1_d1_1_1[17], tap_l1_d1_1_1[17], tap_l1_d1_1_1[17], tap_l1_d1_1_1[17], tap_l1_d1_1_1[17], tap_l1_d1_1_1[17], tap_l1_d1_1_1 };
-      2'h2:
-          rn_in_1_1 = { tap_l2_d0_1_1[17], tap_l2_d0_1_1[17], tap_l2_d0_1_1[17], tap_l2_d0_1_1[17], tap_l2_d0_1_1[17], tap_l2_d0_1_1[17], tap_l2_d0_1_1 };
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    rn_in_2_0 = 24'h000000;
-    casez (code_l3)
-      2'h0:
-          rn_in_2_0 = tap_l0_d2_2_0[23:0];
-      2'h1:
-          rn_in_2_0 = tap_l1_d1_2_0[23:0];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    rn_in_2_1 = 24'h000000;
-    casez (code_l3)
-      2'h0:
-          rn_in_2_1 = { tap_l0_d2_2_1[17], tap_l0_d2_2_1[17], tap_l0_d2_2_1[17], tap_l0_d2_2_1[17], tap_l0_d2_2_1[17], tap_l0_d2_2_1[17], tap_l0_d2_2_1 };
-      2'h1:
-          rn_in_2_1 = { tap_l1_d1_2_1[17], tap_l1_d1_2_1[17], tap_l1_d1_2_1[17], tap_l1_d1_2_1[17], tap_l1_d1_2_1[17], tap_l1_d1_2_1[17], tap_l1_d1_2_1 };
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    rn_in_3_0 = 24'h000000;
-    casez (code_l3)
-      2'h0:
-          rn_in_3_0 = tap_l0_d2_3_0[23:0];
-      2'h1:
-          rn_in_3_0 = tap_l1_d1_3_0[23:0];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    rn_in_3_1 = 24'h000000;
-    casez (code_l3)
-      2'h0:
-          rn_in_3_1 = { tap_l0_d2_3_1[17], tap_l0_d2_3_1[17], tap_l0_d2_3_1[17], tap_l0_d2_3_1[17], tap_l0_d2_3_1[17], tap_l0_d2_3_1[17], tap_l0_d2_3_1 };
-      2'h1:
-          rn_in_3_1 = { tap_l1_d1_3_1[17], tap_l1_d1_3_1[17], tap_l1_d1_3_1[17], tap_l1_d1_3_1[17], tap_l1_d1_3_1[17], tap_l1_d1_3_1[17], tap_l1_d1_3_1 };
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    rn_in_4_0 = 24'h000000;
-    casez (code_l3)
-      2'h0:
-          rn_in_4_0 = tap_l0_d2_4_0[23:0];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    rn_in_4_1 = 24'h000000;
-    casez (code_l3)
-      2'h0:
-          rn_in_4_1 = { tap_l0_d2_4_1[17], tap_l0_d2_4_1[17], tap_l0_d2_4_1[17], tap_l0_d2_4_1[17], tap_l0_d2_4_1[17], tap_l0_d2_4_1[17], tap_l0_d2_4_1 };
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    rn_in_5_0 = 24'h000000;
-    casez (code_l3)
-      2'h0:
-          rn_in_5_0 = tap_l0_d2_5_0[23:0];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    rn_in_5_1 = 24'h000000;
-    casez (code_l3)
-      2'h0:
-          rn_in_5_1 = { tap_l0_d2_5_1[17], tap_l0_d2_5_1[17], tap_l0_d2_5_1[17], tap_l0_d2_5_1[17], tap_l0_d2_5_1[17], tap_l0_d2_5_1[17], tap_l0_d2_5_1 };
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    rn_in_6_0 = 24'h000000;
-    casez (code_l3)
-      2'h0:
-          rn_in_6_0 = tap_l0_d2_6_0[23:0];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    rn_in_6_1 = 24'h000000;
-    casez (code_l3)
-      2'h0:
-          rn_in_6_1 = { tap_l0_d2_6_1[17], tap_l0_d2_6_1[17], tap_l0_d2_6_1[17], tap_l0_d2_6_1[17], tap_l0_d2_6_1[17], tap_l0_d2_6_1[17], tap_l0_d2_6_1 };
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    rn_in_7_0 = 24'h000000;
-    casez (code_l3)
-      2'h0:
-          rn_in_7_0 = tap_l0_d2_7_0[23:0];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    rn_in_7_1 = 24'h000000;
-    casez (code_l3)
-      2'h0:
-          rn_in_7_1 = { tap_l0_d2_7_1[17], tap_l0_d2_7_1[17], tap_l0_d2_7_1[17], tap_l0_d2_7_1[17], tap_l0_d2_7_1[17], tap_l0_d2_7_1[17], tap_l0_d2_7_1 };
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$138  = \$139 ;
-    if (ce) begin
-      if (valid_l3) begin
-        \$138  = last_l3;
-      end
+    \$172  = \$173 ;
+    if (done) begin
+      \$172 [8] = last_l3;
+      \$172 [7:0] = is_row;
     end
     if (rst) begin
-      \$138  = 1'h0;
+      \$172  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$140  = wr__addr;
+    \$174  = \$signature__addr ;
     if (x_take) begin
-      \$140  = \$33 [5:0];
-      if (\$35 ) begin
-        \$140  = 6'h00;
+      \$174  = \$30 [7:0];
+      if (\$32 ) begin
+        \$174  = 8'h00;
       end
-    end
-    if (rst) begin
-      \$140  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$141  = x__ready;
-    if (x_take) begin
-      if (\$35 ) begin
-        \$141  = 1'h0;
-      end
-    end
-    if (w_take) begin
-      if (w__payload[82]) begin
-        \$141  = 1'h1;
-      end
-    end
-    if (rst) begin
-      \$141  = 1'h1;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$142  = slices;
-    if (x_take) begin
-      if (\$35 ) begin
-        \$142  = \$36 ;
-      end
-    end
-    if (rst) begin
-      \$142  = 7'h01;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$143  = block;
-    if (w_take) begin
-      \$143  = \$38 [5:0];
-    end
-    if (rst) begin
-      \$143  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$144  = tile_code;
-    if (w_take) begin
-      if (first) begin
-        \$144  = w__payload[81:80];
-      end
-    end
-    if (rst) begin
-      \$144  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$145  = valid_s1;
-    if (ce) begin
-      \$145  = w_take;
-    end
-    if (rst) begin
-      \$145  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$146  = first_s1;
-    if (ce) begin
-      \$146  = first;
-    end
-    if (rst) begin
-      \$146  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$147  = end_s1;
-    if (ce) begin
-      \$147  = \end ;
-    end
-    if (rst) begin
-      \$147  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$148  = last_s1;
-    if (ce) begin
-      \$148  = w__payload[82];
-    end
-    if (rst) begin
-      \$148  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$149  = code_s1;
-    if (ce) begin
-      \$149  = \$39 ;
-    end
-    if (rst) begin
-      \$149  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$150  = w_s1_0;
-    if (ce) begin
-      \$150  = w__payload[7:0];
-    end
-    if (rst) begin
-      \$150  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$151  = w_s1_1;
-    if (ce) begin
-      \$151  = w__payload[15:8];
-    end
-    if (rst) begin
-      \$151  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$152  = w_s1_2;
-    if (ce) begin
-      \$152  = w__payload[23:16];
-    end
-    if (rst) begin
-      \$152  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$153  = w_s1_3;
-    if (ce) begin
-      \$153  = w__payload[31:24];
-    end
-    if (rst) begin
-      \$153  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$154  = w_s1_4;
-    if (ce) begin
-      \$154  = w__payload[39:32];
-    end
-    if (rst) begin
-      \$154  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$155  = w_s1_5;
-    if (ce) begin
-      \$155  = w__payload[47:40];
-    end
-    if (rst) begin
-      \$155  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$156  = w_s1_6;
-    if (ce) begin
-      \$156  = w__payload[55:48];
-    end
-    if (rst) begin
-      \$156  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$157  = w_s1_7;
-    if (ce) begin
-      \$157  = w__payload[63:56];
-    end
-    if (rst) begin
-      \$157  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$158  = idx_s1_0;
-    if (ce) begin
-      \$158  = w__payload[65:64];
-    end
-    if (rst) begin
-      \$158  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$159  = idx_s1_1;
-    if (ce) begin
-      \$159  = w__payload[67:66];
-    end
-    if (rst) begin
-      \$159  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$160  = idx_s1_2;
-    if (ce) begin
-      \$160  = w__payload[69:68];
-    end
-    if (rst) begin
-      \$160  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$161  = idx_s1_3;
-    if (ce) begin
-      \$161  = w__payload[71:70];
-    end
-    if (rst) begin
-      \$161  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$162  = idx_s1_4;
-    if (ce) begin
-      \$162  = w__payload[73:72];
-    end
-    if (rst) begin
-      \$162  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$163  = idx_s1_5;
-    if (ce) begin
-      \$163  = w__payload[75:74];
-    end
-    if (rst) begin
-      \$163  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$164  = idx_s1_6;
-    if (ce) begin
-      \$164  = w__payload[77:76];
-    end
-    if (rst) begin
-      \$164  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$165  = idx_s1_7;
-    if (ce) begin
-      \$165  = w__payload[79:78];
-    end
-    if (rst) begin
-      \$165  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$166  = valid_s1b;
-    if (ce) begin
-      \$166  = valid_s1;
-    end
-    if (rst) begin
-      \$166  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$167  = first_s1b;
-    if (ce) begin
-      \$167  = first_s1;
-    end
-    if (rst) begin
-      \$167  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$168  = end_s1b;
-    if (ce) begin
-      \$168  = end_s1;
-    end
-    if (rst) begin
-      \$168  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$169  = last_s1b;
-    if (ce) begin
-      \$169  = last_s1;
-    end
-    if (rst) begin
-      \$169  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$170  = code_s1b;
-    if (ce) begin
-      \$170  = code_s1;
-    end
-    if (rst) begin
-      \$170  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$171  = block_acts;
-    if (ce) begin
-      \$171  = rd__data;
-    end
-    if (rst) begin
-      \$171  = 64'h0000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$172  = w_s1b_0;
-    if (ce) begin
-      \$172  = w_s1_0;
-    end
-    if (rst) begin
-      \$172  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$173  = w_s1b_1;
-    if (ce) begin
-      \$173  = w_s1_1;
-    end
-    if (rst) begin
-      \$173  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$174  = w_s1b_2;
-    if (ce) begin
-      \$174  = w_s1_2;
     end
     if (rst) begin
       \$174  = 8'h00;
@@ -2180,79 +3455,90 @@ module \sparse_dsp_l8_m4_packed.core (x__valid, w__valid, o__ready, rst, w__read
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$175  = w_s1b_3;
-    if (ce) begin
-      \$175  = w_s1_3;
+    \$175  = x__ready;
+    if (x_take) begin
+      if (\$32 ) begin
+        \$175  = 1'h0;
+      end
+    end
+    if (w_take) begin
+      if (w__payload[82]) begin
+        \$175  = 1'h1;
+      end
     end
     if (rst) begin
-      \$175  = 8'h00;
+      \$175  = 1'h1;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$176  = w_s1b_4;
-    if (ce) begin
-      \$176  = w_s1_4;
+    \$176  = slices;
+    if (x_take) begin
+      if (\$32 ) begin
+        \$176  = \$34 [6:0];
+      end
     end
     if (rst) begin
-      \$176  = 8'h00;
+      \$176  = 7'h01;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$177  = w_s1b_5;
-    if (ce) begin
-      \$177  = w_s1_5;
+    \$177  = block;
+    if (w_take) begin
+      \$177  = \$36 [5:0];
     end
     if (rst) begin
-      \$177  = 8'h00;
+      \$177  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$178  = w_s1b_6;
-    if (ce) begin
-      \$178  = w_s1_6;
+    \$178  = tile_code;
+    if (w_take) begin
+      if (first) begin
+        \$178  = w__payload[81:80];
+      end
     end
     if (rst) begin
-      \$178  = 8'h00;
+      \$178  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$179  = w_s1b_7;
+    \$179  = valid_s1;
     if (ce) begin
-      \$179  = w_s1_7;
+      \$179  = w_take;
     end
     if (rst) begin
-      \$179  = 8'h00;
+      \$179  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$180  = idx_s1b_0;
+    \$180  = end_s1;
     if (ce) begin
-      \$180  = idx_s1_0;
+      \$180  = \end ;
     end
     if (rst) begin
-      \$180  = 2'h0;
+      \$180  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$181  = idx_s1b_1;
+    \$181  = last_s1;
     if (ce) begin
-      \$181  = idx_s1_1;
+      \$181  = w__payload[82];
     end
     if (rst) begin
-      \$181  = 2'h0;
+      \$181  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$182  = idx_s1b_2;
+    \$182  = code_s1;
     if (ce) begin
-      \$182  = idx_s1_2;
+      \$182  = \$37 ;
     end
     if (rst) begin
       \$182  = 2'h0;
@@ -2260,139 +3546,139 @@ module \sparse_dsp_l8_m4_packed.core (x__valid, w__valid, o__ready, rst, w__read
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$183  = idx_s1b_3;
+    \$183  = w_s1_0;
     if (ce) begin
-      \$183  = idx_s1_3;
+      \$183  = w__payload[7:0];
     end
     if (rst) begin
-      \$183  = 2'h0;
+      \$183  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$184  = idx_s1b_4;
+    \$184  = w_s1_1;
     if (ce) begin
-      \$184  = idx_s1_4;
+      \$184  = w__payload[15:8];
     end
     if (rst) begin
-      \$184  = 2'h0;
+      \$184  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$185  = idx_s1b_5;
+    \$185  = w_s1_2;
     if (ce) begin
-      \$185  = idx_s1_5;
+      \$185  = w__payload[23:16];
     end
     if (rst) begin
-      \$185  = 2'h0;
+      \$185  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$186  = idx_s1b_6;
+    \$186  = w_s1_3;
     if (ce) begin
-      \$186  = idx_s1_6;
+      \$186  = w__payload[31:24];
     end
     if (rst) begin
-      \$186  = 2'h0;
+      \$186  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$187  = idx_s1b_7;
+    \$187  = w_s1_4;
     if (ce) begin
-      \$187  = idx_s1_7;
+      \$187  = w__payload[39:32];
     end
     if (rst) begin
-      \$187  = 2'h0;
+      \$187  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$188  = act_s2_0;
+    \$188  = w_s1_5;
     if (ce) begin
-      \$188  = \$43 ;
+      \$188  = w__payload[47:40];
     end
     if (rst) begin
-      \$188  = 40'h0000000000;
+      \$188  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$189  = act_s2_1;
+    \$189  = w_s1_6;
     if (ce) begin
-      \$189  = \$47 ;
+      \$189  = w__payload[55:48];
     end
     if (rst) begin
-      \$189  = 40'h0000000000;
+      \$189  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$190  = act_s2_2;
+    \$190  = w_s1_7;
     if (ce) begin
-      \$190  = \$51 ;
+      \$190  = w__payload[63:56];
     end
     if (rst) begin
-      \$190  = 40'h0000000000;
+      \$190  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$191  = act_s2_3;
+    \$191  = valid_s1b;
     if (ce) begin
-      \$191  = \$55 ;
+      \$191  = valid_s1;
     end
     if (rst) begin
-      \$191  = 40'h0000000000;
+      \$191  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$192  = act_s2_4;
+    \$192  = end_s1b;
     if (ce) begin
-      \$192  = \$59 ;
+      \$192  = end_s1;
     end
     if (rst) begin
-      \$192  = 40'h0000000000;
+      \$192  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$193  = act_s2_5;
+    \$193  = last_s1b;
     if (ce) begin
-      \$193  = \$63 ;
+      \$193  = last_s1;
     end
     if (rst) begin
-      \$193  = 40'h0000000000;
+      \$193  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$194  = act_s2_6;
+    \$194  = code_s1b;
     if (ce) begin
-      \$194  = \$67 ;
+      \$194  = code_s1;
     end
     if (rst) begin
-      \$194  = 40'h0000000000;
+      \$194  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$195  = act_s2_7;
+    \$195  = w_s1b_0;
     if (ce) begin
-      \$195  = \$71 ;
+      \$195  = w_s1_0;
     end
     if (rst) begin
-      \$195  = 40'h0000000000;
+      \$195  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$196  = w_s2_0;
+    \$196  = w_s1b_1;
     if (ce) begin
-      \$196  = w_s1b_0;
+      \$196  = w_s1_1;
     end
     if (rst) begin
       \$196  = 8'h00;
@@ -2400,9 +3686,9 @@ module \sparse_dsp_l8_m4_packed.core (x__valid, w__valid, o__ready, rst, w__read
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$197  = w_s2_1;
+    \$197  = w_s1b_2;
     if (ce) begin
-      \$197  = w_s1b_1;
+      \$197  = w_s1_2;
     end
     if (rst) begin
       \$197  = 8'h00;
@@ -2410,9 +3696,9 @@ module \sparse_dsp_l8_m4_packed.core (x__valid, w__valid, o__ready, rst, w__read
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$198  = w_s2_2;
+    \$198  = w_s1b_3;
     if (ce) begin
-      \$198  = w_s1b_2;
+      \$198  = w_s1_3;
     end
     if (rst) begin
       \$198  = 8'h00;
@@ -2420,9 +3706,9 @@ module \sparse_dsp_l8_m4_packed.core (x__valid, w__valid, o__ready, rst, w__read
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$199  = w_s2_3;
+    \$199  = w_s1b_4;
     if (ce) begin
-      \$199  = w_s1b_3;
+      \$199  = w_s1_4;
     end
     if (rst) begin
       \$199  = 8'h00;
@@ -2430,9 +3716,9 @@ module \sparse_dsp_l8_m4_packed.core (x__valid, w__valid, o__ready, rst, w__read
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$200  = w_s2_4;
+    \$200  = w_s1b_5;
     if (ce) begin
-      \$200  = w_s1b_4;
+      \$200  = w_s1_5;
     end
     if (rst) begin
       \$200  = 8'h00;
@@ -2440,9 +3726,9 @@ module \sparse_dsp_l8_m4_packed.core (x__valid, w__valid, o__ready, rst, w__read
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$201  = w_s2_5;
+    \$201  = w_s1b_6;
     if (ce) begin
-      \$201  = w_s1b_5;
+      \$201  = w_s1_6;
     end
     if (rst) begin
       \$201  = 8'h00;
@@ -2450,9 +3736,9 @@ module \sparse_dsp_l8_m4_packed.core (x__valid, w__valid, o__ready, rst, w__read
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$202  = w_s2_6;
+    \$202  = w_s1b_7;
     if (ce) begin
-      \$202  = w_s1b_6;
+      \$202  = w_s1_7;
     end
     if (rst) begin
       \$202  = 8'h00;
@@ -2460,89 +3746,89 @@ module \sparse_dsp_l8_m4_packed.core (x__valid, w__valid, o__ready, rst, w__read
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$203  = w_s2_7;
+    \$203  = act_s1b_0;
     if (ce) begin
-      \$203  = w_s1b_7;
+      \$203  = rd__data;
     end
     if (rst) begin
-      \$203  = 8'h00;
+      \$203  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$204  = valid_s2;
+    \$204  = act_s1b_1;
     if (ce) begin
-      \$204  = valid_s1b;
+      \$204  = \rd__data$137 ;
     end
     if (rst) begin
-      \$204  = 1'h0;
+      \$204  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$205  = first_s2;
+    \$205  = act_s1b_2;
     if (ce) begin
-      \$205  = first_s1b;
+      \$205  = \rd__data$139 ;
     end
     if (rst) begin
-      \$205  = 1'h0;
+      \$205  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$206  = end_s2;
+    \$206  = act_s1b_3;
     if (ce) begin
-      \$206  = end_s1b;
+      \$206  = \rd__data$141 ;
     end
     if (rst) begin
-      \$206  = 1'h0;
+      \$206  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$207  = last_s2;
+    \$207  = act_s1b_4;
     if (ce) begin
-      \$207  = last_s1b;
+      \$207  = \rd__data$143 ;
     end
     if (rst) begin
-      \$207  = 1'h0;
+      \$207  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$208  = code_s2;
+    \$208  = act_s1b_5;
     if (ce) begin
-      \$208  = code_s1b;
+      \$208  = \rd__data$145 ;
     end
     if (rst) begin
-      \$208  = 2'h0;
+      \$208  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$209  = prod_0;
+    \$209  = act_s1b_6;
     if (ce) begin
-      \$209  = \$72 ;
+      \$209  = \rd__data$147 ;
     end
     if (rst) begin
-      \$209  = 48'h000000000000;
+      \$209  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$210  = prod_1;
+    \$210  = act_s1b_7;
     if (ce) begin
-      \$210  = \$73 ;
+      \$210  = \rd__data$149 ;
     end
     if (rst) begin
-      \$210  = 48'h000000000000;
+      \$210  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$211  = prod_2;
+    \$211  = prod_0;
     if (ce) begin
-      \$211  = \$74 ;
+      \$211  = \$40 ;
     end
     if (rst) begin
       \$211  = 48'h000000000000;
@@ -2550,9 +3836,9 @@ module \sparse_dsp_l8_m4_packed.core (x__valid, w__valid, o__ready, rst, w__read
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$212  = prod_3;
+    \$212  = prod_1;
     if (ce) begin
-      \$212  = \$75 ;
+      \$212  = \$43 ;
     end
     if (rst) begin
       \$212  = 48'h000000000000;
@@ -2560,9 +3846,9 @@ module \sparse_dsp_l8_m4_packed.core (x__valid, w__valid, o__ready, rst, w__read
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$213  = prod_4;
+    \$213  = prod_2;
     if (ce) begin
-      \$213  = \$76 ;
+      \$213  = \$46 ;
     end
     if (rst) begin
       \$213  = 48'h000000000000;
@@ -2570,9 +3856,9 @@ module \sparse_dsp_l8_m4_packed.core (x__valid, w__valid, o__ready, rst, w__read
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$214  = prod_5;
+    \$214  = prod_3;
     if (ce) begin
-      \$214  = \$77 ;
+      \$214  = \$49 ;
     end
     if (rst) begin
       \$214  = 48'h000000000000;
@@ -2580,9 +3866,9 @@ module \sparse_dsp_l8_m4_packed.core (x__valid, w__valid, o__ready, rst, w__read
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$215  = prod_6;
+    \$215  = prod_4;
     if (ce) begin
-      \$215  = \$78 ;
+      \$215  = \$52 ;
     end
     if (rst) begin
       \$215  = 48'h000000000000;
@@ -2590,9 +3876,9 @@ module \sparse_dsp_l8_m4_packed.core (x__valid, w__valid, o__ready, rst, w__read
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$216  = prod_7;
+    \$216  = prod_5;
     if (ce) begin
-      \$216  = \$79 ;
+      \$216  = \$55 ;
     end
     if (rst) begin
       \$216  = 48'h000000000000;
@@ -2600,579 +3886,593 @@ module \sparse_dsp_l8_m4_packed.core (x__valid, w__valid, o__ready, rst, w__read
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$217  = valid_s3;
+    \$217  = prod_6;
     if (ce) begin
-      \$217  = valid_s2;
+      \$217  = \$58 ;
     end
     if (rst) begin
-      \$217  = 1'h0;
+      \$217  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$218  = first_s3;
+    \$218  = prod_7;
     if (ce) begin
-      \$218  = first_s2;
+      \$218  = \$61 ;
     end
     if (rst) begin
-      \$218  = 1'h0;
+      \$218  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$219  = end_s3;
-    if (ce) begin
-      \$219  = end_s2;
+    \$219  = prod_1_link;
+    if (\$64 ) begin
+      \$219  = 48'h000000000000;
+    end else if (ce) begin
+      \$219  = \$67 ;
     end
     if (rst) begin
-      \$219  = 1'h0;
+      \$219  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$220  = last_s3;
-    if (ce) begin
-      \$220  = last_s2;
+    \$220  = prod_3_link;
+    if (\$70 ) begin
+      \$220  = 48'h000000000000;
+    end else if (ce) begin
+      \$220  = \$73 ;
     end
     if (rst) begin
-      \$220  = 1'h0;
+      \$220  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$221  = code_s3;
-    if (ce) begin
-      \$221  = code_s2;
+    \$221  = prod_5_link;
+    if (\$76 ) begin
+      \$221  = 48'h000000000000;
+    end else if (ce) begin
+      \$221  = \$79 ;
     end
     if (rst) begin
-      \$221  = 2'h0;
+      \$221  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$222  = tap_l0_d0_0_0;
-    if (ce) begin
-      \$222  = \$6 [30:0];
+    \$222  = prod_7_link;
+    if (\$82 ) begin
+      \$222  = 48'h000000000000;
+    end else if (ce) begin
+      \$222  = \$85 ;
     end
     if (rst) begin
-      \$222  = 31'h00000000;
+      \$222  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$223  = tap_l0_d0_0_1;
+    \$223  = valid_s3;
     if (ce) begin
-      \$223  = prod_0[17:0];
+      \$223  = valid_s1b;
     end
     if (rst) begin
-      \$223  = 18'h00000;
+      \$223  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$224  = tap_l0_d0_1_0;
+    \$224  = end_s3;
     if (ce) begin
-      \$224  = \$8 [30:0];
+      \$224  = end_s1b;
     end
     if (rst) begin
-      \$224  = 31'h00000000;
+      \$224  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$225  = tap_l0_d0_1_1;
+    \$225  = last_s3;
     if (ce) begin
-      \$225  = prod_1[17:0];
+      \$225  = last_s1b;
     end
     if (rst) begin
-      \$225  = 18'h00000;
+      \$225  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$226  = tap_l0_d0_2_0;
+    \$226  = code_s3;
     if (ce) begin
-      \$226  = \$10 [30:0];
+      \$226  = code_s1b;
     end
     if (rst) begin
-      \$226  = 31'h00000000;
+      \$226  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$227  = tap_l0_d0_2_1;
+    \$227  = tap_1_d0_0;
     if (ce) begin
-      \$227  = prod_2[17:0];
+      \$227  = \$6 [30:0];
     end
     if (rst) begin
-      \$227  = 18'h00000;
+      \$227  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$228  = tap_l0_d0_3_0;
+    \$228  = tap_1_d0_1;
     if (ce) begin
-      \$228  = \$12 [30:0];
+      \$228  = prod_1[17:0];
     end
     if (rst) begin
-      \$228  = 31'h00000000;
+      \$228  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$229  = tap_l0_d0_3_1;
+    \$229  = tap_1_d1_0;
     if (ce) begin
-      \$229  = prod_3[17:0];
+      \$229  = tap_1_d0_0;
     end
     if (rst) begin
-      \$229  = 18'h00000;
+      \$229  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$230  = tap_l0_d0_4_0;
+    \$230  = tap_1_d1_1;
     if (ce) begin
-      \$230  = \$14 [30:0];
+      \$230  = tap_1_d0_1;
     end
     if (rst) begin
-      \$230  = 31'h00000000;
+      \$230  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$231  = tap_l0_d0_4_1;
+    \$231  = tap_1_d2_0;
     if (ce) begin
-      \$231  = prod_4[17:0];
+      \$231  = tap_1_d1_0;
     end
     if (rst) begin
-      \$231  = 18'h00000;
+      \$231  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$232  = tap_l0_d0_5_0;
+    \$232  = tap_1_d2_1;
     if (ce) begin
-      \$232  = \$16 [30:0];
+      \$232  = tap_1_d1_1;
     end
     if (rst) begin
-      \$232  = 31'h00000000;
+      \$232  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$233  = tap_l0_d0_5_1;
+    \$233  = tap_3_d0_0;
     if (ce) begin
-      \$233  = prod_5[17:0];
+      \$233  = \$8 [30:0];
     end
     if (rst) begin
-      \$233  = 18'h00000;
+      \$233  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$234  = tap_l0_d0_6_0;
+    \$234  = tap_3_d0_1;
     if (ce) begin
-      \$234  = \$18 [30:0];
+      \$234  = prod_3[17:0];
     end
     if (rst) begin
-      \$234  = 31'h00000000;
+      \$234  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$235  = tap_l0_d0_6_1;
+    \$235  = tap_3_d1_0;
     if (ce) begin
-      \$235  = prod_6[17:0];
+      \$235  = tap_3_d0_0;
     end
     if (rst) begin
-      \$235  = 18'h00000;
+      \$235  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$236  = tap_l0_d0_7_0;
+    \$236  = tap_3_d1_1;
     if (ce) begin
-      \$236  = \$20 [30:0];
+      \$236  = tap_3_d0_1;
     end
     if (rst) begin
-      \$236  = 31'h00000000;
+      \$236  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$237  = tap_l0_d0_7_1;
+    \$237  = tap_3_d2_0;
     if (ce) begin
-      \$237  = prod_7[17:0];
+      \$237  = tap_3_d1_0;
     end
     if (rst) begin
-      \$237  = 18'h00000;
+      \$237  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$238  = tap_l0_d1_0_0;
+    \$238  = tap_3_d2_1;
     if (ce) begin
-      \$238  = tap_l0_d0_0_0;
+      \$238  = tap_3_d1_1;
     end
     if (rst) begin
-      \$238  = 31'h00000000;
+      \$238  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$239  = tap_l0_d1_0_1;
+    \$239  = tap_5_d0_0;
     if (ce) begin
-      \$239  = tap_l0_d0_0_1;
+      \$239  = \$10 [30:0];
     end
     if (rst) begin
-      \$239  = 18'h00000;
+      \$239  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$240  = tap_l0_d1_1_0;
+    \$240  = tap_5_d0_1;
     if (ce) begin
-      \$240  = tap_l0_d0_1_0;
+      \$240  = prod_5[17:0];
     end
     if (rst) begin
-      \$240  = 31'h00000000;
+      \$240  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$241  = tap_l0_d1_1_1;
+    \$241  = tap_5_d1_0;
     if (ce) begin
-      \$241  = tap_l0_d0_1_1;
+      \$241  = tap_5_d0_0;
     end
     if (rst) begin
-      \$241  = 18'h00000;
+      \$241  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$242  = tap_l0_d1_2_0;
+    \$242  = tap_5_d1_1;
     if (ce) begin
-      \$242  = tap_l0_d0_2_0;
+      \$242  = tap_5_d0_1;
     end
     if (rst) begin
-      \$242  = 31'h00000000;
+      \$242  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$243  = tap_l0_d1_2_1;
+    \$243  = tap_5_d2_0;
     if (ce) begin
-      \$243  = tap_l0_d0_2_1;
+      \$243  = tap_5_d1_0;
     end
     if (rst) begin
-      \$243  = 18'h00000;
+      \$243  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$244  = tap_l0_d1_3_0;
+    \$244  = tap_5_d2_1;
     if (ce) begin
-      \$244  = tap_l0_d0_3_0;
+      \$244  = tap_5_d1_1;
     end
     if (rst) begin
-      \$244  = 31'h00000000;
+      \$244  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$245  = tap_l0_d1_3_1;
+    \$245  = tap_7_d0_0;
     if (ce) begin
-      \$245  = tap_l0_d0_3_1;
+      \$245  = \$12 [30:0];
     end
     if (rst) begin
-      \$245  = 18'h00000;
+      \$245  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$246  = tap_l0_d1_4_0;
+    \$246  = tap_7_d0_1;
     if (ce) begin
-      \$246  = tap_l0_d0_4_0;
+      \$246  = prod_7[17:0];
     end
     if (rst) begin
-      \$246  = 31'h00000000;
+      \$246  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$247  = tap_l0_d1_4_1;
+    \$247  = tap_7_d1_0;
     if (ce) begin
-      \$247  = tap_l0_d0_4_1;
+      \$247  = tap_7_d0_0;
     end
     if (rst) begin
-      \$247  = 18'h00000;
+      \$247  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$248  = tap_l0_d1_5_0;
+    \$248  = tap_7_d1_1;
     if (ce) begin
-      \$248  = tap_l0_d0_5_0;
+      \$248  = tap_7_d0_1;
     end
     if (rst) begin
-      \$248  = 31'h00000000;
+      \$248  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$249  = tap_l0_d1_5_1;
+    \$249  = tap_7_d2_0;
     if (ce) begin
-      \$249  = tap_l0_d0_5_1;
+      \$249  = tap_7_d1_0;
     end
     if (rst) begin
-      \$249  = 18'h00000;
+      \$249  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$250  = tap_l0_d1_6_0;
+    \$250  = tap_7_d2_1;
     if (ce) begin
-      \$250  = tap_l0_d0_6_0;
+      \$250  = tap_7_d1_1;
     end
     if (rst) begin
-      \$250  = 31'h00000000;
+      \$250  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$251  = tap_l0_d1_6_1;
+    \$251  = sum_l1_0;
     if (ce) begin
-      \$251  = tap_l0_d0_6_1;
+      \$251  = \$86 ;
     end
     if (rst) begin
-      \$251  = 18'h00000;
+      \$251  = 49'h0000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$252  = tap_l0_d1_7_0;
+    \$252  = sum_l1_1;
     if (ce) begin
-      \$252  = tap_l0_d0_7_0;
+      \$252  = \$87 ;
     end
     if (rst) begin
-      \$252  = 31'h00000000;
+      \$252  = 49'h0000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$253  = tap_l0_d1_7_1;
+    \$253  = sum_l1_2;
     if (ce) begin
-      \$253  = tap_l0_d0_7_1;
+      \$253  = \$88 ;
     end
     if (rst) begin
-      \$253  = 18'h00000;
+      \$253  = 49'h0000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$254  = tap_l0_d2_0_0;
+    \$254  = sum_l1_3;
     if (ce) begin
-      \$254  = tap_l0_d1_0_0;
+      \$254  = \$89 ;
     end
     if (rst) begin
-      \$254  = 31'h00000000;
+      \$254  = 49'h0000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$255  = tap_l0_d2_0_1;
-    if (ce) begin
-      \$255  = tap_l0_d1_0_1;
+    \$255  = sum_l1_1_link;
+    if (\$92 ) begin
+      \$255  = 49'h0000000000000;
+    end else if (ce) begin
+      \$255  = \$93 ;
     end
     if (rst) begin
-      \$255  = 18'h00000;
+      \$255  = 49'h0000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$256  = tap_l0_d2_1_0;
-    if (ce) begin
-      \$256  = tap_l0_d1_1_0;
+    \$256  = sum_l1_3_link;
+    if (\$96 ) begin
+      \$256  = 49'h0000000000000;
+    end else if (ce) begin
+      \$256  = \$97 ;
     end
     if (rst) begin
-      \$256  = 31'h00000000;
+      \$256  = 49'h0000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$257  = tap_l0_d2_1_1;
+    \$257  = valid_l1;
     if (ce) begin
-      \$257  = tap_l0_d1_1_1;
+      \$257  = valid_s3;
     end
     if (rst) begin
-      \$257  = 18'h00000;
+      \$257  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$258  = tap_l0_d2_2_0;
+    \$258  = end_l1;
     if (ce) begin
-      \$258  = tap_l0_d1_2_0;
+      \$258  = end_s3;
     end
     if (rst) begin
-      \$258  = 31'h00000000;
+      \$258  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$259  = tap_l0_d2_2_1;
+    \$259  = last_l1;
     if (ce) begin
-      \$259  = tap_l0_d1_2_1;
+      \$259  = last_s3;
     end
     if (rst) begin
-      \$259  = 18'h00000;
+      \$259  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$260  = tap_l0_d2_3_0;
+    \$260  = code_l1;
     if (ce) begin
-      \$260  = tap_l0_d1_3_0;
+      \$260  = code_s3;
     end
     if (rst) begin
-      \$260  = 31'h00000000;
+      \$260  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$261  = tap_l0_d2_3_1;
+    \$261  = tap_2_d0_0;
     if (ce) begin
-      \$261  = tap_l0_d1_3_1;
+      \$261  = \$14 [31:0];
     end
     if (rst) begin
-      \$261  = 18'h00000;
+      \$261  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$262  = tap_l0_d2_4_0;
+    \$262  = tap_2_d0_1;
     if (ce) begin
-      \$262  = tap_l0_d1_4_0;
+      \$262  = sum_l1_1[17:0];
     end
     if (rst) begin
-      \$262  = 31'h00000000;
+      \$262  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$263  = tap_l0_d2_4_1;
+    \$263  = tap_2_d1_0;
     if (ce) begin
-      \$263  = tap_l0_d1_4_1;
+      \$263  = tap_2_d0_0;
     end
     if (rst) begin
-      \$263  = 18'h00000;
+      \$263  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$264  = tap_l0_d2_5_0;
+    \$264  = tap_2_d1_1;
     if (ce) begin
-      \$264  = tap_l0_d1_5_0;
+      \$264  = tap_2_d0_1;
     end
     if (rst) begin
-      \$264  = 31'h00000000;
+      \$264  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$265  = tap_l0_d2_5_1;
+    \$265  = tap_6_d0_0;
     if (ce) begin
-      \$265  = tap_l0_d1_5_1;
+      \$265  = \$16 [31:0];
     end
     if (rst) begin
-      \$265  = 18'h00000;
+      \$265  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$266  = tap_l0_d2_6_0;
+    \$266  = tap_6_d0_1;
     if (ce) begin
-      \$266  = tap_l0_d1_6_0;
+      \$266  = sum_l1_3[17:0];
     end
     if (rst) begin
-      \$266  = 31'h00000000;
+      \$266  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$267  = tap_l0_d2_6_1;
+    \$267  = tap_6_d1_0;
     if (ce) begin
-      \$267  = tap_l0_d1_6_1;
+      \$267  = tap_6_d0_0;
     end
     if (rst) begin
-      \$267  = 18'h00000;
+      \$267  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$268  = tap_l0_d2_7_0;
+    \$268  = tap_6_d1_1;
     if (ce) begin
-      \$268  = tap_l0_d1_7_0;
+      \$268  = tap_6_d0_1;
     end
     if (rst) begin
-      \$268  = 31'h00000000;
+      \$268  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$269  = tap_l0_d2_7_1;
+    \$269  = sum_l2_0;
     if (ce) begin
-      \$269  = tap_l0_d1_7_1;
+      \$269  = \$98 ;
     end
     if (rst) begin
-      \$269  = 18'h00000;
+      \$269  = 50'h0000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$270  = sum_l1_0;
+    \$270  = sum_l2_1;
     if (ce) begin
-      \$270  = \$80 ;
+      \$270  = \$99 ;
     end
     if (rst) begin
-      \$270  = 49'h0000000000000;
+      \$270  = 50'h0000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$271  = sum_l1_1;
-    if (ce) begin
-      \$271  = \$81 ;
+    \$271  = sum_l2_1_link;
+    if (\$102 ) begin
+      \$271  = 50'h0000000000000;
+    end else if (ce) begin
+      \$271  = \$103 ;
     end
     if (rst) begin
-      \$271  = 49'h0000000000000;
+      \$271  = 50'h0000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$272  = sum_l1_2;
+    \$272  = valid_l2;
     if (ce) begin
-      \$272  = \$82 ;
+      \$272  = valid_l1;
     end
     if (rst) begin
-      \$272  = 49'h0000000000000;
+      \$272  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$273  = sum_l1_3;
+    \$273  = end_l2;
     if (ce) begin
-      \$273  = \$83 ;
+      \$273  = end_l1;
     end
     if (rst) begin
-      \$273  = 49'h0000000000000;
+      \$273  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$274  = valid_l1;
+    \$274  = last_l2;
     if (ce) begin
-      \$274  = valid_s3;
+      \$274  = last_l1;
     end
     if (rst) begin
       \$274  = 1'h0;
@@ -3180,421 +4480,473 @@ module \sparse_dsp_l8_m4_packed.core (x__valid, w__valid, o__ready, rst, w__read
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$275  = first_l1;
+    \$275  = code_l2;
     if (ce) begin
-      \$275  = first_s3;
+      \$275  = code_l1;
     end
     if (rst) begin
-      \$275  = 1'h0;
+      \$275  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$276  = end_l1;
+    \$276  = tap_4_d0_0;
     if (ce) begin
-      \$276  = end_s3;
+      \$276  = \$20 [32:0];
     end
     if (rst) begin
-      \$276  = 1'h0;
+      \$276  = 33'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$277  = last_l1;
+    \$277  = tap_4_d0_1;
     if (ce) begin
-      \$277  = last_s3;
+      \$277  = sum_l2_1[17:0];
     end
     if (rst) begin
-      \$277  = 1'h0;
+      \$277  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$278  = code_l1;
+    \$278  = sum_l3_0_0;
     if (ce) begin
-      \$278  = code_s3;
+      \$278  = \$104 ;
     end
     if (rst) begin
-      \$278  = 2'h0;
+      \$278  = 34'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$279  = tap_l1_d0_0_0;
+    \$279  = sum_l3_0_1;
     if (ce) begin
-      \$279  = \$22 [31:0];
+      \$279  = \$105 ;
     end
     if (rst) begin
-      \$279  = 32'd0;
+      \$279  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$280  = tap_l1_d0_0_1;
+    \$280  = valid_l3;
     if (ce) begin
-      \$280  = sum_l1_0[17:0];
+      \$280  = valid_l2;
     end
     if (rst) begin
-      \$280  = 18'h00000;
+      \$280  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$281  = tap_l1_d0_1_0;
+    \$281  = end_l3;
     if (ce) begin
-      \$281  = \$24 [31:0];
+      \$281  = end_l2;
     end
     if (rst) begin
-      \$281  = 32'd0;
+      \$281  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$282  = tap_l1_d0_1_1;
+    \$282  = last_l3;
     if (ce) begin
-      \$282  = sum_l1_1[17:0];
+      \$282  = last_l2;
     end
     if (rst) begin
-      \$282  = 18'h00000;
+      \$282  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$283  = tap_l1_d0_2_0;
+    \$283  = code_l3;
     if (ce) begin
-      \$283  = \$26 [31:0];
+      \$283  = code_l2;
     end
     if (rst) begin
-      \$283  = 32'd0;
+      \$283  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$284  = tap_l1_d0_2_1;
-    if (ce) begin
-      \$284  = sum_l1_2[17:0];
+    \$284  = acc_0_0;
+    if (done) begin
+      \$284  = 24'h000000;
+    end else if (step) begin
+      \$284  = \$106 [23:0];
     end
     if (rst) begin
-      \$284  = 18'h00000;
+      \$284  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$285  = tap_l1_d0_3_0;
-    if (ce) begin
-      \$285  = \$28 [31:0];
+    \$285  = out_0_0;
+    if (\$108 ) begin
+      \$285  = 24'h000000;
+    end else if (done) begin
+      \$285  = \$109 [23:0];
     end
     if (rst) begin
-      \$285  = 32'd0;
+      \$285  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$286  = tap_l1_d0_3_1;
-    if (ce) begin
-      \$286  = sum_l1_3[17:0];
+    \$286  = acc_0_1;
+    if (done) begin
+      \$286  = 24'h000000;
+    end else if (step) begin
+      \$286  = \$110 [23:0];
     end
     if (rst) begin
-      \$286  = 18'h00000;
+      \$286  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$287  = tap_l1_d1_0_0;
-    if (ce) begin
-      \$287  = tap_l1_d0_0_0;
+    \$287  = out_0_1;
+    if (\$112 ) begin
+      \$287  = 24'h000000;
+    end else if (done) begin
+      \$287  = \$113 [23:0];
     end
     if (rst) begin
-      \$287  = 32'd0;
+      \$287  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$288  = tap_l1_d1_0_1;
-    if (ce) begin
-      \$288  = tap_l1_d0_0_1;
+    \$288  = acc_1_0;
+    if (done) begin
+      \$288  = 24'h000000;
+    end else if (step) begin
+      \$288  = \$114 [23:0];
     end
     if (rst) begin
-      \$288  = 18'h00000;
+      \$288  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$289  = tap_l1_d1_1_0;
-    if (ce) begin
-      \$289  = tap_l1_d0_1_0;
+    \$289  = out_1_0;
+    if (\$116 ) begin
+      \$289  = 24'h000000;
+    end else if (done) begin
+      \$289  = \$117 [23:0];
     end
     if (rst) begin
-      \$289  = 32'd0;
+      \$289  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$290  = tap_l1_d1_1_1;
-    if (ce) begin
-      \$290  = tap_l1_d0_1_1;
+    \$290  = acc_1_1;
+    if (done) begin
+      \$290  = 24'h000000;
+    end else if (step) begin
+      \$290  = \$118 [23:0];
     end
     if (rst) begin
-      \$290  = 18'h00000;
+      \$290  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$291  = tap_l1_d1_2_0;
-    if (ce) begin
-      \$291  = tap_l1_d0_2_0;
+    \$291  = out_1_1;
+    if (\$120 ) begin
+      \$291  = 24'h000000;
+    end else if (done) begin
+      \$291  = \$121 [23:0];
     end
     if (rst) begin
-      \$291  = 32'd0;
+      \$291  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$292  = tap_l1_d1_2_1;
-    if (ce) begin
-      \$292  = tap_l1_d0_2_1;
+    \$292  = acc_2_0;
+    if (done) begin
+      \$292  = 24'h000000;
+    end else if (step) begin
+      \$292  = \$122 [23:0];
     end
     if (rst) begin
-      \$292  = 18'h00000;
+      \$292  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$293  = tap_l1_d1_3_0;
-    if (ce) begin
-      \$293  = tap_l1_d0_3_0;
+    \$293  = out_2_0;
+    if (\$124 ) begin
+      \$293  = 24'h000000;
+    end else if (done) begin
+      \$293  = \$125 [23:0];
     end
     if (rst) begin
-      \$293  = 32'd0;
+      \$293  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$294  = tap_l1_d1_3_1;
-    if (ce) begin
-      \$294  = tap_l1_d0_3_1;
+    \$294  = acc_2_1;
+    if (done) begin
+      \$294  = 24'h000000;
+    end else if (step) begin
+      \$294  = \$126 [23:0];
     end
     if (rst) begin
-      \$294  = 18'h00000;
+      \$294  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$295  = sum_l2_0;
-    if (ce) begin
-      \$295  = \$84 ;
+    \$295  = out_2_1;
+    if (\$128 ) begin
+      \$295  = 24'h000000;
+    end else if (done) begin
+      \$295  = \$129 [23:0];
     end
     if (rst) begin
-      \$295  = 50'h0000000000000;
+      \$295  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$296  = sum_l2_1;
-    if (ce) begin
-      \$296  = \$85 ;
+    \$296  = acc_3_0;
+    if (done) begin
+      \$296  = 24'h000000;
+    end else if (step) begin
+      \$296  = \$130 [23:0];
     end
     if (rst) begin
-      \$296  = 50'h0000000000000;
+      \$296  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$297  = valid_l2;
-    if (ce) begin
-      \$297  = valid_l1;
+    \$297  = out_3_0;
+    if (\$132 ) begin
+      \$297  = 24'h000000;
+    end else if (done) begin
+      \$297  = \$133 [23:0];
     end
     if (rst) begin
-      \$297  = 1'h0;
+      \$297  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$298  = first_l2;
-    if (ce) begin
-      \$298  = first_l1;
+    \$298  = acc_3_1;
+    if (done) begin
+      \$298  = 24'h000000;
+    end else if (step) begin
+      \$298  = \$134 [23:0];
     end
     if (rst) begin
-      \$298  = 1'h0;
+      \$298  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$299  = end_l2;
-    if (ce) begin
-      \$299  = end_l1;
+    \$299  = out_3_1;
+    if (\$136 ) begin
+      \$299  = 24'h000000;
+    end else if (done) begin
+      \$299  = \$137 [23:0];
     end
     if (rst) begin
-      \$299  = 1'h0;
+      \$299  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$300  = last_l2;
-    if (ce) begin
-      \$300  = last_l1;
+    \$300  = acc_4_0;
+    if (done) begin
+      \$300  = 24'h000000;
+    end else if (step) begin
+      \$300  = \$138 [23:0];
     end
     if (rst) begin
-      \$300  = 1'h0;
+      \$300  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$301  = code_l2;
-    if (ce) begin
-      \$301  = code_l1;
+    \$301  = out_4_0;
+    if (\$140 ) begin
+      \$301  = 24'h000000;
+    end else if (done) begin
+      \$301  = \$141 [23:0];
     end
     if (rst) begin
-      \$301  = 2'h0;
+      \$301  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$302  = tap_l2_d0_0_0;
-    if (ce) begin
-      \$302  = \$30 [32:0];
+    \$302  = acc_4_1;
+    if (done) begin
+      \$302  = 24'h000000;
+    end else if (step) begin
+      \$302  = \$142 [23:0];
     end
     if (rst) begin
-      \$302  = 33'h000000000;
+      \$302  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$303  = tap_l2_d0_0_1;
-    if (ce) begin
-      \$303  = sum_l2_0[17:0];
+    \$303  = out_4_1;
+    if (\$144 ) begin
+      \$303  = 24'h000000;
+    end else if (done) begin
+      \$303  = \$145 [23:0];
     end
     if (rst) begin
-      \$303  = 18'h00000;
+      \$303  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$304  = tap_l2_d0_1_0;
-    if (ce) begin
-      \$304  = \$32 [32:0];
+    \$304  = acc_5_0;
+    if (done) begin
+      \$304  = 24'h000000;
+    end else if (step) begin
+      \$304  = \$146 [23:0];
     end
     if (rst) begin
-      \$304  = 33'h000000000;
+      \$304  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$305  = tap_l2_d0_1_1;
-    if (ce) begin
-      \$305  = sum_l2_1[17:0];
+    \$305  = out_5_0;
+    if (\$148 ) begin
+      \$305  = 24'h000000;
+    end else if (done) begin
+      \$305  = \$149 [23:0];
     end
     if (rst) begin
-      \$305  = 18'h00000;
+      \$305  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$306  = sum_l3_0_h;
-    if (ce) begin
-      \$306  = \$86 ;
+    \$306  = acc_5_1;
+    if (done) begin
+      \$306  = 24'h000000;
+    end else if (step) begin
+      \$306  = \$150 [23:0];
     end
     if (rst) begin
-      \$306  = 34'h000000000;
+      \$306  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$307  = sum_l3_0_l;
-    if (ce) begin
-      \$307  = \$87 ;
+    \$307  = out_5_1;
+    if (\$152 ) begin
+      \$307  = 24'h000000;
+    end else if (done) begin
+      \$307  = \$153 [23:0];
     end
     if (rst) begin
-      \$307  = 19'h00000;
+      \$307  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$308  = valid_l3;
-    if (ce) begin
-      \$308  = valid_l2;
+    \$308  = acc_6_0;
+    if (done) begin
+      \$308  = 24'h000000;
+    end else if (step) begin
+      \$308  = \$154 [23:0];
     end
     if (rst) begin
-      \$308  = 1'h0;
+      \$308  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$309  = first_l3;
-    if (ce) begin
-      \$309  = first_l2;
+    \$309  = out_6_0;
+    if (\$156 ) begin
+      \$309  = 24'h000000;
+    end else if (done) begin
+      \$309  = \$157 [23:0];
     end
     if (rst) begin
-      \$309  = 1'h0;
+      \$309  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$310  = end_l3;
-    if (ce) begin
-      \$310  = end_l2;
+    \$310  = acc_6_1;
+    if (done) begin
+      \$310  = 24'h000000;
+    end else if (step) begin
+      \$310  = \$158 [23:0];
     end
     if (rst) begin
-      \$310  = 1'h0;
+      \$310  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$311  = last_l3;
-    if (ce) begin
-      \$311  = last_l2;
+    \$311  = out_6_1;
+    if (\$160 ) begin
+      \$311  = 24'h000000;
+    end else if (done) begin
+      \$311  = \$161 [23:0];
     end
     if (rst) begin
-      \$311  = 1'h0;
+      \$311  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$312  = code_l3;
-    if (ce) begin
-      \$312  = code_l2;
+    \$312  = acc_7_0;
+    if (done) begin
+      \$312  = 24'h000000;
+    end else if (step) begin
+      \$312  = \$162 [23:0];
     end
     if (rst) begin
-      \$312  = 2'h0;
+      \$312  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$313  = o__valid;
-    if (ce) begin
-      \$313  = \$88 ;
+    \$313  = out_7_0;
+    if (\$164 ) begin
+      \$313  = 24'h000000;
+    end else if (done) begin
+      \$313  = \$165 [23:0];
     end
     if (rst) begin
-      \$313  = 1'h0;
+      \$313  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$314  = valid_mask;
-    if (ce) begin
-      if (valid_l3) begin
-        (* full_case = 32'd1 *)
-        casez (code_l3)
-          2'h0:
-              \$314  = 8'hff;
-          2'h1:
-              \$314  = 8'h0f;
-          2'h2:
-              \$314  = 8'h03;
-          default:
-              \$314  = 8'hff;
-        endcase
-      end
+    \$314  = acc_7_1;
+    if (done) begin
+      \$314  = 24'h000000;
+    end else if (step) begin
+      \$314  = \$166 [23:0];
     end
     if (rst) begin
-      \$314  = 8'h00;
+      \$314  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$315  = acc_0_0;
-    if (\$89 ) begin
-      \$315  = \$91 [23:0];
+    \$315  = out_7_1;
+    if (\$168 ) begin
+      \$315  = 24'h000000;
+    end else if (done) begin
+      \$315  = \$169 [23:0];
     end
     if (rst) begin
       \$315  = 24'h000000;
@@ -3602,209 +4954,96 @@ module \sparse_dsp_l8_m4_packed.core (x__valid, w__valid, o__ready, rst, w__read
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$316  = acc_0_1;
-    if (\$92 ) begin
-      \$316  = \$94 [23:0];
+    \$316  = o__valid;
+    if (ce) begin
+      \$316  = \$170 ;
     end
     if (rst) begin
-      \$316  = 24'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$317  = acc_1_0;
-    if (\$95 ) begin
-      \$317  = \$97 [23:0];
-    end
-    if (rst) begin
-      \$317  = 24'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$318  = acc_1_1;
-    if (\$98 ) begin
-      \$318  = \$100 [23:0];
-    end
-    if (rst) begin
-      \$318  = 24'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$319  = acc_2_0;
-    if (\$101 ) begin
-      \$319  = \$103 [23:0];
-    end
-    if (rst) begin
-      \$319  = 24'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$320  = acc_2_1;
-    if (\$104 ) begin
-      \$320  = \$106 [23:0];
-    end
-    if (rst) begin
-      \$320  = 24'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$321  = acc_3_0;
-    if (\$107 ) begin
-      \$321  = \$109 [23:0];
-    end
-    if (rst) begin
-      \$321  = 24'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$322  = acc_3_1;
-    if (\$110 ) begin
-      \$322  = \$112 [23:0];
-    end
-    if (rst) begin
-      \$322  = 24'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$323  = acc_4_0;
-    if (\$113 ) begin
-      \$323  = \$115 [23:0];
-    end
-    if (rst) begin
-      \$323  = 24'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$324  = acc_4_1;
-    if (\$116 ) begin
-      \$324  = \$118 [23:0];
-    end
-    if (rst) begin
-      \$324  = 24'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$325  = acc_5_0;
-    if (\$119 ) begin
-      \$325  = \$121 [23:0];
-    end
-    if (rst) begin
-      \$325  = 24'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$326  = acc_5_1;
-    if (\$122 ) begin
-      \$326  = \$124 [23:0];
-    end
-    if (rst) begin
-      \$326  = 24'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$327  = acc_6_0;
-    if (\$125 ) begin
-      \$327  = \$127 [23:0];
-    end
-    if (rst) begin
-      \$327  = 24'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$328  = acc_6_1;
-    if (\$128 ) begin
-      \$328  = \$130 [23:0];
-    end
-    if (rst) begin
-      \$328  = 24'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$329  = acc_7_0;
-    if (\$131 ) begin
-      \$329  = \$133 [23:0];
-    end
-    if (rst) begin
-      \$329  = 24'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$330  = acc_7_1;
-    if (\$134 ) begin
-      \$330  = \$136 [23:0];
-    end
-    if (rst) begin
-      \$330  = 24'h000000;
+      \$316  = 1'h0;
     end
   end
   assign loading = x__ready;
-  assign waddr = wr__addr;
-  assign wr__data = x__payload[63:0];
-  assign wr__en = x_take;
-  assign rd__addr = block;
+  assign waddr = \$signature__addr ;
+  assign \$signature__data  = x__payload[15:0];
+  assign \$signature__en  = x_take;
   assign rd__en = ce;
-  assign rn_l0_0_lo = prod_0[17:0];
-  assign rn_l0_0_hi = \$6 [30:0];
-  assign rn_l0_1_lo = prod_1[17:0];
-  assign rn_l0_1_hi = \$8 [30:0];
-  assign rn_l0_2_lo = prod_2[17:0];
-  assign rn_l0_2_hi = \$10 [30:0];
-  assign rn_l0_3_lo = prod_3[17:0];
-  assign rn_l0_3_hi = \$12 [30:0];
-  assign rn_l0_4_lo = prod_4[17:0];
-  assign rn_l0_4_hi = \$14 [30:0];
-  assign rn_l0_5_lo = prod_5[17:0];
-  assign rn_l0_5_hi = \$16 [30:0];
-  assign rn_l0_6_lo = prod_6[17:0];
-  assign rn_l0_6_hi = \$18 [30:0];
-  assign rn_l0_7_lo = prod_7[17:0];
-  assign rn_l0_7_hi = \$20 [30:0];
-  assign rn_l1_0_lo = sum_l1_0[17:0];
-  assign rn_l1_0_hi = \$22 [31:0];
-  assign rn_l1_1_lo = sum_l1_1[17:0];
-  assign rn_l1_1_hi = \$24 [31:0];
-  assign rn_l1_2_lo = sum_l1_2[17:0];
-  assign rn_l1_2_hi = \$26 [31:0];
-  assign rn_l1_3_lo = sum_l1_3[17:0];
-  assign rn_l1_3_hi = \$28 [31:0];
+  assign \$signature__addr$13  = \$signature__addr ;
+  assign \$signature__data$14  = x__payload[15:0];
+  assign \$signature__en$15  = x_take;
+  assign \rd__en$16  = ce;
+  assign \$signature__addr$17  = \$signature__addr ;
+  assign \$signature__data$18  = x__payload[15:0];
+  assign \$signature__en$19  = x_take;
+  assign \rd__en$20  = ce;
+  assign \$signature__addr$21  = \$signature__addr ;
+  assign \$signature__data$22  = x__payload[15:0];
+  assign \$signature__en$23  = x_take;
+  assign \rd__en$24  = ce;
+  assign \$signature__addr$25  = \$signature__addr ;
+  assign \$signature__data$26  = x__payload[15:0];
+  assign \$signature__en$27  = x_take;
+  assign \rd__en$28  = ce;
+  assign \$signature__addr$29  = \$signature__addr ;
+  assign \$signature__data$30  = x__payload[15:0];
+  assign \$signature__en$31  = x_take;
+  assign \rd__en$32  = ce;
+  assign \$signature__addr$33  = \$signature__addr ;
+  assign \$signature__data$34  = x__payload[15:0];
+  assign \$signature__en$35  = x_take;
+  assign \rd__en$36  = ce;
+  assign \$signature__addr$37  = \$signature__addr ;
+  assign \$signature__data$38  = x__payload[15:0];
+  assign \$signature__en$39  = x_take;
+  assign \rd__en$40  = ce;
+  assign rd__addr = { block, w__payload[65:64] };
+  assign \rd__addr$50  = { block, w__payload[67:66] };
+  assign \rd__addr$51  = { block, w__payload[69:68] };
+  assign \rd__addr$52  = { block, w__payload[71:70] };
+  assign \rd__addr$53  = { block, w__payload[73:72] };
+  assign \rd__addr$54  = { block, w__payload[75:74] };
+  assign \rd__addr$55  = { block, w__payload[77:76] };
+  assign \rd__addr$56  = { block, w__payload[79:78] };
+  assign rn_1_lo = prod_1[17:0];
+  assign rn_1_hi = \$6 [30:0];
+  assign rn_3_lo = prod_3[17:0];
+  assign rn_3_hi = \$8 [30:0];
+  assign rn_5_lo = prod_5[17:0];
+  assign rn_5_hi = \$10 [30:0];
+  assign rn_7_lo = prod_7[17:0];
+  assign rn_7_hi = \$12 [30:0];
+  assign rn_2_lo = sum_l1_1[17:0];
+  assign rn_2_hi = \$14 [31:0];
+  assign rn_6_lo = sum_l1_3[17:0];
+  assign rn_6_hi = \$16 [31:0];
   assign oau_l2_0_lo = sum_l2_0[17:0];
-  assign oau_l2_0_hi = \$30 [32:0];
+  assign oau_l2_0_hi = \$18 [32:0];
   assign oau_l2_1_lo = sum_l2_1[17:0];
-  assign oau_l2_1_hi = \$32 [32:0];
-  assign o__payload = { \$139 , \$137  };
-  assign \port$303$0  = \$137 ;
-  assign \port$307$0  = \$139 ;
-  assign \wr__data[0]  = x__payload[7:0];
-  assign \wr__data[1]  = x__payload[15:8];
-  assign \wr__data[2]  = x__payload[23:16];
-  assign \wr__data[3]  = x__payload[31:24];
-  assign \wr__data[4]  = x__payload[39:32];
-  assign \wr__data[5]  = x__payload[47:40];
-  assign \wr__data[6]  = x__payload[55:48];
-  assign \wr__data[7]  = x__payload[63:56];
-  assign \x__payload.data  = x__payload[63:0];
+  assign oau_l2_1_hi = \$20 [32:0];
+  assign oau_l2_1_link_lo = sum_l2_1_link[17:0];
+  assign oau_l2_1_link_hi = \$22 [32:0];
+  assign o__payload = { \$173 , \$171  };
+  assign \port$295$0  = \$171 ;
+  assign \port$299$0  = \$173 ;
+  assign \$signature__data[0]  = x__payload[7:0];
+  assign \$signature__data[1]  = x__payload[15:8];
+  assign \x__payload.data  = x__payload[15:0];
   assign \x__payload.data[0]  = x__payload[7:0];
   assign \x__payload.data[1]  = x__payload[15:8];
-  assign \x__payload.data[2]  = x__payload[23:16];
-  assign \x__payload.data[3]  = x__payload[31:24];
-  assign \x__payload.data[4]  = x__payload[39:32];
-  assign \x__payload.data[5]  = x__payload[47:40];
-  assign \x__payload.data[6]  = x__payload[55:48];
-  assign \x__payload.data[7]  = x__payload[63:56];
-  assign \x__payload.last  = x__payload[64];
+  assign \x__payload.last  = x__payload[16];
+  assign \$signature__data$14[0]  = x__payload[7:0];
+  assign \$signature__data$14[1]  = x__payload[15:8];
+  assign \$signature__data$18[0]  = x__payload[7:0];
+  assign \$signature__data$18[1]  = x__payload[15:8];
+  assign \$signature__data$22[0]  = x__payload[7:0];
+  assign \$signature__data$22[1]  = x__payload[15:8];
+  assign \$signature__data$26[0]  = x__payload[7:0];
+  assign \$signature__data$26[1]  = x__payload[15:8];
+  assign \$signature__data$30[0]  = x__payload[7:0];
+  assign \$signature__data$30[1]  = x__payload[15:8];
+  assign \$signature__data$34[0]  = x__payload[7:0];
+  assign \$signature__data$34[1]  = x__payload[15:8];
+  assign \$signature__data$38[0]  = x__payload[7:0];
+  assign \$signature__data$38[1]  = x__payload[15:8];
   assign \w__payload.data  = w__payload[79:0];
   assign \w__payload.data.values  = w__payload[63:0];
   assign \w__payload.data.values[0]  = w__payload[7:0];
@@ -3826,78 +5065,105 @@ module \sparse_dsp_l8_m4_packed.core (x__valid, w__valid, o__ready, rst, w__read
   assign \w__payload.data.index[7]  = w__payload[79:78];
   assign \w__payload.user  = w__payload[81:80];
   assign \w__payload.last  = w__payload[82];
-  assign \o__payload.data  = \$137 [383:0];
-  assign \o__payload.data[0]  = \$137 [23:0];
-  assign \o__payload.data[1]  = \$137 [47:24];
-  assign \o__payload.data[2]  = \$137 [71:48];
-  assign \o__payload.data[3]  = \$137 [95:72];
-  assign \o__payload.data[4]  = \$137 [119:96];
-  assign \o__payload.data[5]  = \$137 [143:120];
-  assign \o__payload.data[6]  = \$137 [167:144];
-  assign \o__payload.data[7]  = \$137 [191:168];
-  assign \o__payload.data[8]  = \$137 [215:192];
-  assign \o__payload.data[9]  = \$137 [239:216];
-  assign \o__payload.data[10]  = \$137 [263:240];
-  assign \o__payload.data[11]  = \$137 [287:264];
-  assign \o__payload.data[12]  = \$137 [311:288];
-  assign \o__payload.data[13]  = \$137 [335:312];
-  assign \o__payload.data[14]  = \$137 [359:336];
-  assign \o__payload.data[15]  = \$137 [383:360];
-  assign \o__payload.user  = \$137 [391:384];
-  assign \o__payload.last  = \$139 ;
-  assign \block_acts[0]  = block_acts[7:0];
-  assign \block_acts[1]  = block_acts[15:8];
-  assign \block_acts[2]  = block_acts[23:16];
-  assign \block_acts[3]  = block_acts[31:24];
-  assign \block_acts[4]  = block_acts[39:32];
-  assign \block_acts[5]  = block_acts[47:40];
-  assign \block_acts[6]  = block_acts[55:48];
-  assign \block_acts[7]  = block_acts[63:56];
+  assign \o__payload.data  = \$171 ;
+  assign \o__payload.data[0]  = \$171 [23:0];
+  assign \o__payload.data[1]  = \$171 [47:24];
+  assign \o__payload.data[2]  = \$171 [71:48];
+  assign \o__payload.data[3]  = \$171 [95:72];
+  assign \o__payload.data[4]  = \$171 [119:96];
+  assign \o__payload.data[5]  = \$171 [143:120];
+  assign \o__payload.data[6]  = \$171 [167:144];
+  assign \o__payload.data[7]  = \$171 [191:168];
+  assign \o__payload.data[8]  = \$171 [215:192];
+  assign \o__payload.data[9]  = \$171 [239:216];
+  assign \o__payload.data[10]  = \$171 [263:240];
+  assign \o__payload.data[11]  = \$171 [287:264];
+  assign \o__payload.data[12]  = \$171 [311:288];
+  assign \o__payload.data[13]  = \$171 [335:312];
+  assign \o__payload.data[14]  = \$171 [359:336];
+  assign \o__payload.data[15]  = \$171 [383:360];
+  assign \o__payload.user  = \$173 [7:0];
+  assign \o__payload.last  = \$173 [8];
+  assign \act_s1b_0[0]  = act_s1b_0[7:0];
+  assign \act_s1b_0[1]  = act_s1b_0[15:8];
   assign \rd__data[0]  = rd__data[7:0];
   assign \rd__data[1]  = rd__data[15:8];
-  assign \rd__data[2]  = rd__data[23:16];
-  assign \rd__data[3]  = rd__data[31:24];
-  assign \rd__data[4]  = rd__data[39:32];
-  assign \rd__data[5]  = rd__data[47:40];
-  assign \rd__data[6]  = rd__data[55:48];
-  assign \rd__data[7]  = rd__data[63:56];
-  assign \$137 [383:360] = acc_7_0;
-  assign \$137 [191:168] = acc_7_1;
-  assign \$137 [359:336] = acc_6_0;
-  assign \$137 [167:144] = acc_6_1;
-  assign \$137 [335:312] = acc_5_0;
-  assign \$137 [143:120] = acc_5_1;
-  assign \$137 [311:288] = acc_4_0;
-  assign \$137 [119:96] = acc_4_1;
-  assign \$137 [287:264] = acc_3_0;
-  assign \$137 [95:72] = acc_3_1;
-  assign \$137 [263:240] = acc_2_0;
-  assign \$137 [71:48] = acc_2_1;
-  assign \$137 [239:216] = acc_1_0;
-  assign \$137 [47:24] = acc_1_1;
-  assign \$137 [215:192] = acc_0_0;
-  assign \$137 [23:0] = acc_0_1;
-  assign \$137 [391:384] = valid_mask;
+  assign \act_s1b_1[0]  = act_s1b_1[7:0];
+  assign \act_s1b_1[1]  = act_s1b_1[15:8];
+  assign \rd__data$137[0]  = \rd__data$137 [7:0];
+  assign \rd__data$137[1]  = \rd__data$137 [15:8];
+  assign \act_s1b_2[0]  = act_s1b_2[7:0];
+  assign \act_s1b_2[1]  = act_s1b_2[15:8];
+  assign \rd__data$139[0]  = \rd__data$139 [7:0];
+  assign \rd__data$139[1]  = \rd__data$139 [15:8];
+  assign \act_s1b_3[0]  = act_s1b_3[7:0];
+  assign \act_s1b_3[1]  = act_s1b_3[15:8];
+  assign \rd__data$141[0]  = \rd__data$141 [7:0];
+  assign \rd__data$141[1]  = \rd__data$141 [15:8];
+  assign \act_s1b_4[0]  = act_s1b_4[7:0];
+  assign \act_s1b_4[1]  = act_s1b_4[15:8];
+  assign \rd__data$143[0]  = \rd__data$143 [7:0];
+  assign \rd__data$143[1]  = \rd__data$143 [15:8];
+  assign \act_s1b_5[0]  = act_s1b_5[7:0];
+  assign \act_s1b_5[1]  = act_s1b_5[15:8];
+  assign \rd__data$145[0]  = \rd__data$145 [7:0];
+  assign \rd__data$145[1]  = \rd__data$145 [15:8];
+  assign \act_s1b_6[0]  = act_s1b_6[7:0];
+  assign \act_s1b_6[1]  = act_s1b_6[15:8];
+  assign \rd__data$147[0]  = \rd__data$147 [7:0];
+  assign \rd__data$147[1]  = \rd__data$147 [15:8];
+  assign \act_s1b_7[0]  = act_s1b_7[7:0];
+  assign \act_s1b_7[1]  = act_s1b_7[15:8];
+  assign \rd__data$149[0]  = \rd__data$149 [7:0];
+  assign \rd__data$149[1]  = \rd__data$149 [15:8];
+  assign \$171 [383:360] = out_7_0;
+  assign \$171 [191:168] = out_7_1;
+  assign \$171 [359:336] = out_6_0;
+  assign \$171 [167:144] = out_6_1;
+  assign \$171 [335:312] = out_5_0;
+  assign \$171 [143:120] = out_5_1;
+  assign \$171 [311:288] = out_4_0;
+  assign \$171 [119:96] = out_4_1;
+  assign \$171 [287:264] = out_3_0;
+  assign \$171 [95:72] = out_3_1;
+  assign \$171 [263:240] = out_2_0;
+  assign \$171 [71:48] = out_2_1;
+  assign \$171 [239:216] = out_1_0;
+  assign \$171 [47:24] = out_1_1;
+  assign \$171 [215:192] = out_0_0;
+  assign \$171 [23:0] = out_0_1;
+  assign is_row[7] = \$29 ;
+  assign is_row[6] = \$28 ;
+  assign is_row[5] = \$27 ;
+  assign is_row[4] = \$26 ;
+  assign is_row[3] = \$25 ;
+  assign is_row[2] = \$24 ;
+  assign is_row[1] = \$23 ;
+  assign is_row[0] = 1'h1;
   assign \$6  = { \$5 [48], \$5 [48], \$5 [48], \$5 [48], \$5 [48], \$5 [48], \$5 [48], \$5 [48], \$5 [48], \$5 [48], \$5 [48], \$5 [48], \$5 [48], \$5 [48], \$5 [48], \$5 [48], \$5 [48], \$5 [48], \$5 [48:18] };
   assign \$8  = { \$7 [48], \$7 [48], \$7 [48], \$7 [48], \$7 [48], \$7 [48], \$7 [48], \$7 [48], \$7 [48], \$7 [48], \$7 [48], \$7 [48], \$7 [48], \$7 [48], \$7 [48], \$7 [48], \$7 [48], \$7 [48], \$7 [48:18] };
   assign \$10  = { \$9 [48], \$9 [48], \$9 [48], \$9 [48], \$9 [48], \$9 [48], \$9 [48], \$9 [48], \$9 [48], \$9 [48], \$9 [48], \$9 [48], \$9 [48], \$9 [48], \$9 [48], \$9 [48], \$9 [48], \$9 [48], \$9 [48:18] };
   assign \$12  = { \$11 [48], \$11 [48], \$11 [48], \$11 [48], \$11 [48], \$11 [48], \$11 [48], \$11 [48], \$11 [48], \$11 [48], \$11 [48], \$11 [48], \$11 [48], \$11 [48], \$11 [48], \$11 [48], \$11 [48], \$11 [48], \$11 [48:18] };
-  assign \$14  = { \$13 [48], \$13 [48], \$13 [48], \$13 [48], \$13 [48], \$13 [48], \$13 [48], \$13 [48], \$13 [48], \$13 [48], \$13 [48], \$13 [48], \$13 [48], \$13 [48], \$13 [48], \$13 [48], \$13 [48], \$13 [48], \$13 [48:18] };
-  assign \$16  = { \$15 [48], \$15 [48], \$15 [48], \$15 [48], \$15 [48], \$15 [48], \$15 [48], \$15 [48], \$15 [48], \$15 [48], \$15 [48], \$15 [48], \$15 [48], \$15 [48], \$15 [48], \$15 [48], \$15 [48], \$15 [48], \$15 [48:18] };
-  assign \$18  = { \$17 [48], \$17 [48], \$17 [48], \$17 [48], \$17 [48], \$17 [48], \$17 [48], \$17 [48], \$17 [48], \$17 [48], \$17 [48], \$17 [48], \$17 [48], \$17 [48], \$17 [48], \$17 [48], \$17 [48], \$17 [48], \$17 [48:18] };
-  assign \$20  = { \$19 [48], \$19 [48], \$19 [48], \$19 [48], \$19 [48], \$19 [48], \$19 [48], \$19 [48], \$19 [48], \$19 [48], \$19 [48], \$19 [48], \$19 [48], \$19 [48], \$19 [48], \$19 [48], \$19 [48], \$19 [48], \$19 [48:18] };
-  assign \$22  = { \$21 [49], \$21 [49], \$21 [49], \$21 [49], \$21 [49], \$21 [49], \$21 [49], \$21 [49], \$21 [49], \$21 [49], \$21 [49], \$21 [49], \$21 [49], \$21 [49], \$21 [49], \$21 [49], \$21 [49], \$21 [49], \$21 [49:18] };
-  assign \$24  = { \$23 [49], \$23 [49], \$23 [49], \$23 [49], \$23 [49], \$23 [49], \$23 [49], \$23 [49], \$23 [49], \$23 [49], \$23 [49], \$23 [49], \$23 [49], \$23 [49], \$23 [49], \$23 [49], \$23 [49], \$23 [49], \$23 [49:18] };
-  assign \$26  = { \$25 [49], \$25 [49], \$25 [49], \$25 [49], \$25 [49], \$25 [49], \$25 [49], \$25 [49], \$25 [49], \$25 [49], \$25 [49], \$25 [49], \$25 [49], \$25 [49], \$25 [49], \$25 [49], \$25 [49], \$25 [49], \$25 [49:18] };
-  assign \$28  = { \$27 [49], \$27 [49], \$27 [49], \$27 [49], \$27 [49], \$27 [49], \$27 [49], \$27 [49], \$27 [49], \$27 [49], \$27 [49], \$27 [49], \$27 [49], \$27 [49], \$27 [49], \$27 [49], \$27 [49], \$27 [49], \$27 [49:18] };
-  assign \$30  = { \$29 [50], \$29 [50], \$29 [50], \$29 [50], \$29 [50], \$29 [50], \$29 [50], \$29 [50], \$29 [50], \$29 [50], \$29 [50], \$29 [50], \$29 [50], \$29 [50], \$29 [50], \$29 [50], \$29 [50], \$29 [50], \$29 [50:18] };
-  assign \$32  = { \$31 [50], \$31 [50], \$31 [50], \$31 [50], \$31 [50], \$31 [50], \$31 [50], \$31 [50], \$31 [50], \$31 [50], \$31 [50], \$31 [50], \$31 [50], \$31 [50], \$31 [50], \$31 [50], \$31 [50], \$31 [50], \$31 [50:18] };
-  assign \$41  = { \$40 [7], \$40 [7], \$40 [7], \$40 [7], \$40 [7], \$40 [7], \$40 [7], \$40 [7], \$40 [7], \$40 [7], \$40 [7], \$40 [7], \$40 [7], \$40 , 18'h00000 };
-  assign \$45  = { \$44 [7], \$44 [7], \$44 [7], \$44 [7], \$44 [7], \$44 [7], \$44 [7], \$44 [7], \$44 [7], \$44 [7], \$44 [7], \$44 [7], \$44 [7], \$44 , 18'h00000 };
-  assign \$49  = { \$48 [7], \$48 [7], \$48 [7], \$48 [7], \$48 [7], \$48 [7], \$48 [7], \$48 [7], \$48 [7], \$48 [7], \$48 [7], \$48 [7], \$48 [7], \$48 , 18'h00000 };
-  assign \$53  = { \$52 [7], \$52 [7], \$52 [7], \$52 [7], \$52 [7], \$52 [7], \$52 [7], \$52 [7], \$52 [7], \$52 [7], \$52 [7], \$52 [7], \$52 [7], \$52 , 18'h00000 };
-  assign \$57  = { \$56 [7], \$56 [7], \$56 [7], \$56 [7], \$56 [7], \$56 [7], \$56 [7], \$56 [7], \$56 [7], \$56 [7], \$56 [7], \$56 [7], \$56 [7], \$56 , 18'h00000 };
-  assign \$61  = { \$60 [7], \$60 [7], \$60 [7], \$60 [7], \$60 [7], \$60 [7], \$60 [7], \$60 [7], \$60 [7], \$60 [7], \$60 [7], \$60 [7], \$60 [7], \$60 , 18'h00000 };
-  assign \$65  = { \$64 [7], \$64 [7], \$64 [7], \$64 [7], \$64 [7], \$64 [7], \$64 [7], \$64 [7], \$64 [7], \$64 [7], \$64 [7], \$64 [7], \$64 [7], \$64 , 18'h00000 };
-  assign \$69  = { \$68 [7], \$68 [7], \$68 [7], \$68 [7], \$68 [7], \$68 [7], \$68 [7], \$68 [7], \$68 [7], \$68 [7], \$68 [7], \$68 [7], \$68 [7], \$68 , 18'h00000 };
+  assign \$14  = { \$13 [49], \$13 [49], \$13 [49], \$13 [49], \$13 [49], \$13 [49], \$13 [49], \$13 [49], \$13 [49], \$13 [49], \$13 [49], \$13 [49], \$13 [49], \$13 [49], \$13 [49], \$13 [49], \$13 [49], \$13 [49], \$13 [49:18] };
+  assign \$16  = { \$15 [49], \$15 [49], \$15 [49], \$15 [49], \$15 [49], \$15 [49], \$15 [49], \$15 [49], \$15 [49], \$15 [49], \$15 [49], \$15 [49], \$15 [49], \$15 [49], \$15 [49], \$15 [49], \$15 [49], \$15 [49], \$15 [49:18] };
+  assign \$18  = { \$17 [50], \$17 [50], \$17 [50], \$17 [50], \$17 [50], \$17 [50], \$17 [50], \$17 [50], \$17 [50], \$17 [50], \$17 [50], \$17 [50], \$17 [50], \$17 [50], \$17 [50], \$17 [50], \$17 [50], \$17 [50], \$17 [50:18] };
+  assign \$20  = { \$19 [50], \$19 [50], \$19 [50], \$19 [50], \$19 [50], \$19 [50], \$19 [50], \$19 [50], \$19 [50], \$19 [50], \$19 [50], \$19 [50], \$19 [50], \$19 [50], \$19 [50], \$19 [50], \$19 [50], \$19 [50], \$19 [50:18] };
+  assign \$22  = { \$21 [50], \$21 [50], \$21 [50], \$21 [50], \$21 [50], \$21 [50], \$21 [50], \$21 [50], \$21 [50], \$21 [50], \$21 [50], \$21 [50], \$21 [50], \$21 [50], \$21 [50], \$21 [50], \$21 [50], \$21 [50], \$21 [50:18] };
+  assign \$34  = { 2'h0, \$33 [8:2] };
+  assign \$38  = { act_s1b_0[15], act_s1b_0[15], act_s1b_0[15], act_s1b_0[15], act_s1b_0[15], act_s1b_0[15], act_s1b_0[15], act_s1b_0[15], act_s1b_0[15], act_s1b_0[15], act_s1b_0[15], act_s1b_0[15], act_s1b_0[15], act_s1b_0[15:8], 18'h00000 };
+  assign \$41  = { act_s1b_1[15], act_s1b_1[15], act_s1b_1[15], act_s1b_1[15], act_s1b_1[15], act_s1b_1[15], act_s1b_1[15], act_s1b_1[15], act_s1b_1[15], act_s1b_1[15], act_s1b_1[15], act_s1b_1[15], act_s1b_1[15], act_s1b_1[15:8], 18'h00000 };
+  assign \$44  = { act_s1b_2[15], act_s1b_2[15], act_s1b_2[15], act_s1b_2[15], act_s1b_2[15], act_s1b_2[15], act_s1b_2[15], act_s1b_2[15], act_s1b_2[15], act_s1b_2[15], act_s1b_2[15], act_s1b_2[15], act_s1b_2[15], act_s1b_2[15:8], 18'h00000 };
+  assign \$47  = { act_s1b_3[15], act_s1b_3[15], act_s1b_3[15], act_s1b_3[15], act_s1b_3[15], act_s1b_3[15], act_s1b_3[15], act_s1b_3[15], act_s1b_3[15], act_s1b_3[15], act_s1b_3[15], act_s1b_3[15], act_s1b_3[15], act_s1b_3[15:8], 18'h00000 };
+  assign \$50  = { act_s1b_4[15], act_s1b_4[15], act_s1b_4[15], act_s1b_4[15], act_s1b_4[15], act_s1b_4[15], act_s1b_4[15], act_s1b_4[15], act_s1b_4[15], act_s1b_4[15], act_s1b_4[15], act_s1b_4[15], act_s1b_4[15], act_s1b_4[15:8], 18'h00000 };
+  assign \$53  = { act_s1b_5[15], act_s1b_5[15], act_s1b_5[15], act_s1b_5[15], act_s1b_5[15], act_s1b_5[15], act_s1b_5[15], act_s1b_5[15], act_s1b_5[15], act_s1b_5[15], act_s1b_5[15], act_s1b_5[15], act_s1b_5[15], act_s1b_5[15:8], 18'h00000 };
+  assign \$56  = { act_s1b_6[15], act_s1b_6[15], act_s1b_6[15], act_s1b_6[15], act_s1b_6[15], act_s1b_6[15], act_s1b_6[15], act_s1b_6[15], act_s1b_6[15], act_s1b_6[15], act_s1b_6[15], act_s1b_6[15], act_s1b_6[15], act_s1b_6[15:8], 18'h00000 };
+  assign \$59  = { act_s1b_7[15], act_s1b_7[15], act_s1b_7[15], act_s1b_7[15], act_s1b_7[15], act_s1b_7[15], act_s1b_7[15], act_s1b_7[15], act_s1b_7[15], act_s1b_7[15], act_s1b_7[15], act_s1b_7[15], act_s1b_7[15], act_s1b_7[15:8], 18'h00000 };
+  assign \$65  = { act_s1b_1[15], act_s1b_1[15], act_s1b_1[15], act_s1b_1[15], act_s1b_1[15], act_s1b_1[15], act_s1b_1[15], act_s1b_1[15], act_s1b_1[15], act_s1b_1[15], act_s1b_1[15], act_s1b_1[15], act_s1b_1[15], act_s1b_1[15:8], 18'h00000 };
+  assign \$71  = { act_s1b_3[15], act_s1b_3[15], act_s1b_3[15], act_s1b_3[15], act_s1b_3[15], act_s1b_3[15], act_s1b_3[15], act_s1b_3[15], act_s1b_3[15], act_s1b_3[15], act_s1b_3[15], act_s1b_3[15], act_s1b_3[15], act_s1b_3[15:8], 18'h00000 };
+  assign \$77  = { act_s1b_5[15], act_s1b_5[15], act_s1b_5[15], act_s1b_5[15], act_s1b_5[15], act_s1b_5[15], act_s1b_5[15], act_s1b_5[15], act_s1b_5[15], act_s1b_5[15], act_s1b_5[15], act_s1b_5[15], act_s1b_5[15], act_s1b_5[15:8], 18'h00000 };
+  assign \$83  = { act_s1b_7[15], act_s1b_7[15], act_s1b_7[15], act_s1b_7[15], act_s1b_7[15], act_s1b_7[15], act_s1b_7[15], act_s1b_7[15], act_s1b_7[15], act_s1b_7[15], act_s1b_7[15], act_s1b_7[15], act_s1b_7[15], act_s1b_7[15:8], 18'h00000 };
+  assign \$107  = 1'h0;
+  assign \$108  = 1'h0;
+  assign \$111  = 1'h0;
+  assign \$112  = 1'h0;
 endmodule

@@ -52,7 +52,7 @@ class Job:
         assert np.array_equal(rows_of(P, self.expected, self.tile_ns, len(self.w)), self.rows)
 
     def x_frame(self):
-        lanes = self.x.reshape(VECTORS, -1, P.m).transpose(1, 0, 2).reshape(-1)
+        lanes = self.x.reshape(VECTORS, -1, P.x_per_beat).transpose(1, 0, 2).reshape(-1)
         return AxiStreamFrame([int(v) & 0xFF for v in lanes])
 
     def w_frame(self):
