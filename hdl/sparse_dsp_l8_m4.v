@@ -87,8 +87,8 @@ module sparse_dsp_l8_m4(aresetn, s_axis_x_tdata, s_axis_x_tvalid, s_axis_x_tlast
     .clk(aclk),
     .o__ready(m_axis_tready),
     .o__valid(m_axis_tvalid),
-    .\port$196$0 (m_axis_tdata),
-    .\port$200$0 (\$1 ),
+    .\port$255$0 (m_axis_tdata),
+    .\port$259$0 (\$1 ),
     .rst(rst),
     .w__payload(w__payload),
     .w__ready(s_axis_w_tready),
@@ -150,254 +150,298 @@ module sparse_dsp_l8_m4(aresetn, s_axis_x_tdata, s_axis_x_tvalid, s_axis_x_tlast
 endmodule
 
 (* generator = "Amaranth" *)
-module \sparse_dsp_l8_m4.core (x__valid, w__valid, o__ready, rst, w__ready, x__payload, w__payload, \port$196$0 , \port$200$0 , x__ready, o__valid, clk);
+module \sparse_dsp_l8_m4.core (x__valid, w__valid, o__ready, rst, x__ready, w__ready, x__payload, w__payload, \port$255$0 , \port$259$0 , o__valid, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
-  wire \$10 ;
-  reg \$100 ;
-  reg [6:0] \$101 ;
-  reg [5:0] \$102 ;
-  reg [1:0] \$103 ;
-  reg \$104 ;
-  reg \$105 ;
-  reg \$106 ;
-  reg [1:0] \$107 ;
-  reg [7:0] \$108 ;
-  reg [7:0] \$109 ;
-  wire \$11 ;
-  reg [7:0] \$110 ;
-  reg [7:0] \$111 ;
-  reg [7:0] \$112 ;
-  reg [7:0] \$113 ;
-  reg [7:0] \$114 ;
-  reg [7:0] \$115 ;
-  reg \$116 ;
-  reg \$117 ;
-  reg \$118 ;
-  reg [1:0] \$119 ;
-  wire [8:0] \$12 ;
-  reg [7:0] \$120 ;
-  reg [7:0] \$121 ;
-  reg [7:0] \$122 ;
-  reg [7:0] \$123 ;
-  reg [7:0] \$124 ;
-  reg [7:0] \$125 ;
-  reg [7:0] \$126 ;
-  reg [7:0] \$127 ;
-  reg [7:0] \$128 ;
-  reg [7:0] \$129 ;
-  wire \$13 ;
-  reg [7:0] \$130 ;
-  reg [7:0] \$131 ;
-  reg [7:0] \$132 ;
-  reg [7:0] \$133 ;
-  reg [7:0] \$134 ;
-  reg [7:0] \$135 ;
-  reg [15:0] \$136 ;
-  reg [15:0] \$137 ;
-  reg [15:0] \$138 ;
-  reg [15:0] \$139 ;
-  wire \$14 ;
-  reg [15:0] \$140 ;
-  reg [15:0] \$141 ;
-  reg [15:0] \$142 ;
-  reg [15:0] \$143 ;
-  reg [15:0] \$144 ;
-  reg [15:0] \$145 ;
-  reg [15:0] \$146 ;
-  reg [15:0] \$147 ;
-  reg \$148 ;
-  reg \$149 ;
-  wire [8:0] \$15 ;
-  reg \$150 ;
-  reg [1:0] \$151 ;
-  reg [15:0] \$152 ;
-  reg [15:0] \$153 ;
-  reg [15:0] \$154 ;
-  reg [15:0] \$155 ;
-  reg [15:0] \$156 ;
-  reg [15:0] \$157 ;
-  reg [15:0] \$158 ;
-  reg [15:0] \$159 ;
-  wire [8:0] \$16 ;
-  reg [15:0] \$160 ;
-  reg [15:0] \$161 ;
-  reg [15:0] \$162 ;
-  reg [15:0] \$163 ;
-  reg [16:0] \$164 ;
-  reg [16:0] \$165 ;
-  reg [16:0] \$166 ;
-  reg [16:0] \$167 ;
-  reg [16:0] \$168 ;
-  reg [16:0] \$169 ;
-  wire [6:0] \$17 ;
-  reg \$170 ;
-  reg \$171 ;
-  reg \$172 ;
-  reg [1:0] \$173 ;
-  reg [16:0] \$174 ;
-  reg [16:0] \$175 ;
-  reg [16:0] \$176 ;
-  reg [16:0] \$177 ;
-  reg [17:0] \$178 ;
-  reg [17:0] \$179 ;
-  wire [6:0] \$18 ;
-  reg [17:0] \$180 ;
-  reg \$181 ;
-  reg \$182 ;
-  reg \$183 ;
-  reg [1:0] \$184 ;
-  reg [17:0] \$185 ;
-  reg [18:0] \$186 ;
-  reg \$187 ;
-  reg \$188 ;
-  reg \$189 ;
-  wire [1:0] \$19 ;
-  reg [1:0] \$190 ;
-  reg [23:0] \$191 ;
-  reg [23:0] \$192 ;
-  reg [21:0] \$193 ;
-  reg [21:0] \$194 ;
-  reg [22:0] \$195 ;
-  reg [22:0] \$196 ;
-  reg [21:0] \$197 ;
-  reg [21:0] \$198 ;
-  reg [23:0] \$199 ;
+  wire [15:0] \$10 ;
+  wire \$100 ;
+  wire \$101 ;
+  wire [16:0] \$102 ;
+  wire [17:0] \$103 ;
+  wire [17:0] \$104 ;
+  wire \$105 ;
+  wire \$106 ;
+  wire \$107 ;
+  wire [17:0] \$108 ;
+  wire [18:0] \$109 ;
+  wire [15:0] \$11 ;
+  wire [24:0] \$110 ;
+  wire \$111 ;
+  wire \$112 ;
+  wire [24:0] \$113 ;
+  wire [22:0] \$114 ;
+  wire \$115 ;
+  wire \$116 ;
+  wire [22:0] \$117 ;
+  wire [23:0] \$118 ;
+  wire \$119 ;
+  wire [15:0] \$12 ;
+  wire \$120 ;
+  wire [23:0] \$121 ;
+  wire [22:0] \$122 ;
+  wire \$123 ;
+  wire \$124 ;
+  wire [22:0] \$125 ;
+  wire [24:0] \$126 ;
+  wire \$127 ;
+  wire \$128 ;
+  wire [24:0] \$129 ;
+  wire [15:0] \$13 ;
+  wire [22:0] \$130 ;
+  wire \$131 ;
+  wire \$132 ;
+  wire [22:0] \$133 ;
+  wire [23:0] \$134 ;
+  wire \$135 ;
+  wire \$136 ;
+  wire [23:0] \$137 ;
+  wire [22:0] \$138 ;
+  wire \$139 ;
+  wire [15:0] \$14 ;
+  wire \$140 ;
+  wire [22:0] \$141 ;
+  wire \$142 ;
+  wire [191:0] \$143 ;
+  reg [8:0] \$144 ;
+  reg [8:0] \$145  = 9'h000;
+  reg [7:0] \$146 ;
+  reg \$147 ;
+  reg [6:0] \$148 ;
+  reg [6:0] \$149 ;
+  wire [15:0] \$15 ;
+  reg [1:0] \$150 ;
+  reg \$151 ;
+  reg [5:0] \$152 ;
+  reg [1:0] \$153 ;
+  reg \$154 ;
+  reg \$155 ;
+  reg \$156 ;
+  reg [1:0] \$157 ;
+  reg [7:0] \$158 ;
+  reg [7:0] \$159 ;
+  wire [15:0] \$16 ;
+  reg [7:0] \$160 ;
+  reg [7:0] \$161 ;
+  reg [7:0] \$162 ;
+  reg [7:0] \$163 ;
+  reg [7:0] \$164 ;
+  reg [7:0] \$165 ;
+  reg \$166 ;
+  reg \$167 ;
+  reg \$168 ;
+  reg [1:0] \$169 ;
+  wire [15:0] \$17 ;
+  reg [7:0] \$170 ;
+  reg [7:0] \$171 ;
+  reg [7:0] \$172 ;
+  reg [7:0] \$173 ;
+  reg [7:0] \$174 ;
+  reg [7:0] \$175 ;
+  reg [7:0] \$176 ;
+  reg [7:0] \$177 ;
+  reg [7:0] \$178 ;
+  reg [7:0] \$179 ;
+  wire [15:0] \$18 ;
+  reg [7:0] \$180 ;
+  reg [7:0] \$181 ;
+  reg [7:0] \$182 ;
+  reg [7:0] \$183 ;
+  reg [7:0] \$184 ;
+  reg [7:0] \$185 ;
+  reg [15:0] \$186 ;
+  reg [15:0] \$187 ;
+  reg [15:0] \$188 ;
+  reg [15:0] \$189 ;
+  wire [15:0] \$19 ;
+  reg [15:0] \$190 ;
+  reg [15:0] \$191 ;
+  reg [15:0] \$192 ;
+  reg [15:0] \$193 ;
+  reg [15:0] \$194 ;
+  reg [15:0] \$195 ;
+  reg [15:0] \$196 ;
+  reg [15:0] \$197 ;
+  reg \$198 ;
+  reg \$199 ;
   wire \$2 ;
   wire [15:0] \$20 ;
-  reg [23:0] \$200 ;
-  reg [21:0] \$201 ;
-  reg [21:0] \$202 ;
-  reg [22:0] \$203 ;
-  reg [22:0] \$204 ;
-  reg [21:0] \$205 ;
-  reg [21:0] \$206 ;
-  reg \$207 ;
-  wire [15:0] \$21 ;
-  wire [15:0] \$22 ;
-  wire [15:0] \$23 ;
-  wire [15:0] \$24 ;
+  reg \$200 ;
+  reg [1:0] \$201 ;
+  reg [15:0] \$202 ;
+  reg [15:0] \$203 ;
+  reg [15:0] \$204 ;
+  reg [15:0] \$205 ;
+  reg [15:0] \$206 ;
+  reg [15:0] \$207 ;
+  reg [15:0] \$208 ;
+  reg [15:0] \$209 ;
+  wire \$21 ;
+  reg [15:0] \$210 ;
+  reg [15:0] \$211 ;
+  reg [15:0] \$212 ;
+  reg [15:0] \$213 ;
+  reg [16:0] \$214 ;
+  reg [16:0] \$215 ;
+  reg [16:0] \$216 ;
+  reg [16:0] \$217 ;
+  reg [16:0] \$218 ;
+  reg [16:0] \$219 ;
+  wire [6:0] \$22 ;
+  reg \$220 ;
+  reg \$221 ;
+  reg \$222 ;
+  reg [1:0] \$223 ;
+  reg [16:0] \$224 ;
+  reg [16:0] \$225 ;
+  reg [16:0] \$226 ;
+  reg [16:0] \$227 ;
+  reg [17:0] \$228 ;
+  reg [17:0] \$229 ;
+  wire [7:0] \$23 ;
+  reg [17:0] \$230 ;
+  reg \$231 ;
+  reg \$232 ;
+  reg \$233 ;
+  reg [1:0] \$234 ;
+  reg [17:0] \$235 ;
+  reg [18:0] \$236 ;
+  reg \$237 ;
+  reg \$238 ;
+  reg \$239 ;
+  wire \$24 ;
+  reg [1:0] \$240 ;
+  reg [23:0] \$241 ;
+  reg [23:0] \$242 ;
+  reg [21:0] \$243 ;
+  reg [21:0] \$244 ;
+  reg [22:0] \$245 ;
+  reg [22:0] \$246 ;
+  reg [21:0] \$247 ;
+  reg [21:0] \$248 ;
+  reg [23:0] \$249 ;
   wire [15:0] \$25 ;
+  reg [23:0] \$250 ;
+  reg [21:0] \$251 ;
+  reg [21:0] \$252 ;
+  reg [22:0] \$253 ;
+  reg [22:0] \$254 ;
+  reg [21:0] \$255 ;
+  reg [21:0] \$256 ;
+  reg \$257 ;
   wire [15:0] \$26 ;
   wire [15:0] \$27 ;
-  wire \$28 ;
-  wire \$29 ;
-  wire [7:0] \$3 ;
-  wire \$30 ;
+  wire [15:0] \$28 ;
+  wire [15:0] \$29 ;
+  wire \$3 ;
+  wire [15:0] \$30 ;
   wire [15:0] \$31 ;
-  wire \$32 ;
-  wire \$33 ;
-  wire \$34 ;
+  wire [15:0] \$32 ;
+  wire [15:0] \$33 ;
+  wire [15:0] \$34 ;
   wire [15:0] \$35 ;
-  wire \$36 ;
-  wire \$37 ;
-  wire \$38 ;
+  wire [15:0] \$36 ;
+  wire [15:0] \$37 ;
+  wire [15:0] \$38 ;
   wire [15:0] \$39 ;
   wire \$4 ;
-  wire \$40 ;
+  wire [15:0] \$40 ;
   wire \$41 ;
   wire \$42 ;
-  wire [15:0] \$43 ;
-  wire [16:0] \$44 ;
-  wire [16:0] \$45 ;
-  wire [16:0] \$46 ;
-  wire [16:0] \$47 ;
-  wire \$48 ;
-  wire \$49 ;
-  wire \$5 ;
+  wire \$43 ;
+  wire \$44 ;
+  wire \$45 ;
+  wire \$46 ;
+  wire \$47 ;
+  wire [8:0] \$48 ;
+  wire [8:0] \$49 ;
+  wire [15:0] \$5 ;
   wire \$50 ;
-  wire [16:0] \$51 ;
-  wire \$52 ;
-  wire \$53 ;
-  wire \$54 ;
-  wire [16:0] \$55 ;
-  wire [17:0] \$56 ;
-  wire [17:0] \$57 ;
+  wire [8:0] \$51 ;
+  wire [8:0] \$52 ;
+  wire [8:0] \$53 ;
+  wire [8:0] \$54 ;
+  wire \$55 ;
+  wire \$56 ;
+  wire \$57 ;
   wire \$58 ;
   wire \$59 ;
-  wire \$6 ;
+  wire [15:0] \$6 ;
   wire \$60 ;
-  wire [17:0] \$61 ;
-  wire [18:0] \$62 ;
-  wire [24:0] \$63 ;
-  wire \$64 ;
-  wire \$65 ;
-  wire [24:0] \$66 ;
-  wire [22:0] \$67 ;
-  wire \$68 ;
-  wire \$69 ;
-  wire \$7 ;
-  wire [22:0] \$70 ;
-  wire [23:0] \$71 ;
-  wire \$72 ;
-  wire \$73 ;
-  wire [23:0] \$74 ;
-  wire [22:0] \$75 ;
+  wire \$61 ;
+  wire \$62 ;
+  wire \$63 ;
+  wire [6:0] \$64 ;
+  wire [6:0] \$65 ;
+  wire [1:0] \$66 ;
+  wire [15:0] \$67 ;
+  wire [15:0] \$68 ;
+  wire [15:0] \$69 ;
+  wire [15:0] \$7 ;
+  wire [15:0] \$70 ;
+  wire [15:0] \$71 ;
+  wire [15:0] \$72 ;
+  wire [15:0] \$73 ;
+  wire [15:0] \$74 ;
+  wire \$75 ;
   wire \$76 ;
   wire \$77 ;
-  wire [22:0] \$78 ;
-  wire [24:0] \$79 ;
-  wire \$8 ;
+  wire [15:0] \$78 ;
+  wire \$79 ;
+  wire [15:0] \$8 ;
   wire \$80 ;
   wire \$81 ;
-  wire [24:0] \$82 ;
-  wire [22:0] \$83 ;
+  wire [15:0] \$82 ;
+  wire \$83 ;
   wire \$84 ;
   wire \$85 ;
-  wire [22:0] \$86 ;
-  wire [23:0] \$87 ;
+  wire [15:0] \$86 ;
+  wire \$87 ;
   wire \$88 ;
   wire \$89 ;
-  wire \$9 ;
-  wire [23:0] \$90 ;
-  wire [22:0] \$91 ;
-  wire \$92 ;
-  wire \$93 ;
-  wire [22:0] \$94 ;
+  wire [15:0] \$9 ;
+  wire [15:0] \$90 ;
+  wire [16:0] \$91 ;
+  wire [16:0] \$92 ;
+  wire [16:0] \$93 ;
+  wire [16:0] \$94 ;
   wire \$95 ;
-  wire [191:0] \$96 ;
-  reg [8:0] \$97 ;
-  reg [8:0] \$98  = 9'h000;
-  reg [7:0] \$99 ;
-  reg [7:0] \$signature__addr  = 8'h00;
-  (* init = 8'h00 *)
-  wire [7:0] \$signature__addr$13 ;
-  (* init = 8'h00 *)
-  wire [7:0] \$signature__addr$17 ;
-  (* init = 8'h00 *)
-  wire [7:0] \$signature__addr$21 ;
-  (* init = 8'h00 *)
-  wire [7:0] \$signature__addr$25 ;
-  (* init = 8'h00 *)
-  wire [7:0] \$signature__addr$29 ;
-  (* init = 8'h00 *)
-  wire [7:0] \$signature__addr$33 ;
-  (* init = 8'h00 *)
-  wire [7:0] \$signature__addr$37 ;
+  wire \$96 ;
+  wire \$97 ;
+  wire [16:0] \$98 ;
+  wire \$99 ;
+  reg \$signal  = 1'h0;
+  wire [8:0] \$signature__addr ;
+  wire [8:0] \$signature__addr$15 ;
+  wire [8:0] \$signature__addr$19 ;
+  wire [8:0] \$signature__addr$23 ;
+  wire [8:0] \$signature__addr$27 ;
+  wire [8:0] \$signature__addr$31 ;
+  wire [8:0] \$signature__addr$35 ;
+  wire [8:0] \$signature__addr$39 ;
   wire [7:0] \$signature__data ;
-  wire [7:0] \$signature__data$14 ;
-  wire [7:0] \$signature__data$14[0] ;
-  wire [7:0] \$signature__data$18 ;
-  wire [7:0] \$signature__data$18[0] ;
-  wire [7:0] \$signature__data$22 ;
-  wire [7:0] \$signature__data$22[0] ;
-  wire [7:0] \$signature__data$26 ;
-  wire [7:0] \$signature__data$26[0] ;
-  wire [7:0] \$signature__data$30 ;
-  wire [7:0] \$signature__data$30[0] ;
-  wire [7:0] \$signature__data$34 ;
-  wire [7:0] \$signature__data$34[0] ;
-  wire [7:0] \$signature__data$38 ;
-  wire [7:0] \$signature__data$38[0] ;
+  wire [7:0] \$signature__data$16 ;
+  wire [7:0] \$signature__data$16[0] ;
+  wire [7:0] \$signature__data$20 ;
+  wire [7:0] \$signature__data$20[0] ;
+  wire [7:0] \$signature__data$24 ;
+  wire [7:0] \$signature__data$24[0] ;
+  wire [7:0] \$signature__data$28 ;
+  wire [7:0] \$signature__data$28[0] ;
+  wire [7:0] \$signature__data$32 ;
+  wire [7:0] \$signature__data$32[0] ;
+  wire [7:0] \$signature__data$36 ;
+  wire [7:0] \$signature__data$36[0] ;
+  wire [7:0] \$signature__data$40 ;
+  wire [7:0] \$signature__data$40[0] ;
   wire [7:0] \$signature__data[0] ;
   wire \$signature__en ;
-  wire \$signature__en$15 ;
-  wire \$signature__en$19 ;
-  wire \$signature__en$23 ;
-  wire \$signature__en$27 ;
-  wire \$signature__en$31 ;
-  wire \$signature__en$35 ;
-  wire \$signature__en$39 ;
+  wire \$signature__en$17 ;
+  wire \$signature__en$21 ;
+  wire \$signature__en$25 ;
+  wire \$signature__en$29 ;
+  wire \$signature__en$33 ;
+  wire \$signature__en$37 ;
+  wire \$signature__en$41 ;
   reg [23:0] acc_0_0 = 24'h000000;
   reg [21:0] acc_1_0 = 22'h000000;
   reg [22:0] acc_2_0 = 23'h000000;
@@ -441,6 +485,7 @@ module \sparse_dsp_l8_m4.core (x__valid, w__valid, o__ready, rst, w__ready, x__p
   reg end_s1b = 1'h0;
   reg end_s3 = 1'h0;
   wire first;
+  reg [1:0] full = 2'h0;
   wire [7:0] is_row;
   reg last_l1 = 1'h0;
   reg last_l2 = 1'h0;
@@ -448,8 +493,7 @@ module \sparse_dsp_l8_m4.core (x__valid, w__valid, o__ready, rst, w__ready, x__p
   reg last_s1 = 1'h0;
   reg last_s1b = 1'h0;
   reg last_s3 = 1'h0;
-  (* init = 1'h1 *)
-  wire loading;
+  wire matrix_done;
   wire [200:0] o__payload;
   wire [191:0] \o__payload.data ;
   wire [23:0] \o__payload.data[0] ;
@@ -474,11 +518,11 @@ module \sparse_dsp_l8_m4.core (x__valid, w__valid, o__ready, rst, w__ready, x__p
   reg [21:0] out_5_0 = 22'h000000;
   reg [22:0] out_6_0 = 23'h000000;
   reg [21:0] out_7_0 = 22'h000000;
-  output [191:0] \port$196$0 ;
-  wire [191:0] \port$196$0 ;
+  output [191:0] \port$255$0 ;
+  wire [191:0] \port$255$0 ;
   (* init = 9'h000 *)
-  output [8:0] \port$200$0 ;
-  wire [8:0] \port$200$0 ;
+  output [8:0] \port$259$0 ;
+  wire [8:0] \port$259$0 ;
   reg [15:0] prod_0 = 16'h0000;
   reg [15:0] prod_1 = 16'h0000;
   reg [15:0] prod_1_link = 16'h0000;
@@ -491,41 +535,43 @@ module \sparse_dsp_l8_m4.core (x__valid, w__valid, o__ready, rst, w__ready, x__p
   reg [15:0] prod_6 = 16'h0000;
   reg [15:0] prod_7 = 16'h0000;
   reg [15:0] prod_7_link = 16'h0000;
-  wire [7:0] rd__addr;
-  wire [7:0] \rd__addr$50 ;
-  wire [7:0] \rd__addr$51 ;
-  wire [7:0] \rd__addr$52 ;
-  wire [7:0] \rd__addr$53 ;
-  wire [7:0] \rd__addr$54 ;
-  wire [7:0] \rd__addr$55 ;
-  wire [7:0] \rd__addr$56 ;
+  reg rbank = 1'h0;
+  wire [8:0] rd__addr;
+  wire [8:0] \rd__addr$55 ;
+  wire [8:0] \rd__addr$56 ;
+  wire [8:0] \rd__addr$57 ;
+  wire [8:0] \rd__addr$58 ;
+  wire [8:0] \rd__addr$59 ;
+  wire [8:0] \rd__addr$60 ;
+  wire [8:0] \rd__addr$61 ;
   wire [7:0] rd__data;
-  wire [7:0] \rd__data$102 ;
-  wire [7:0] \rd__data$102[0] ;
-  wire [7:0] \rd__data$104 ;
-  wire [7:0] \rd__data$104[0] ;
-  wire [7:0] \rd__data$106 ;
-  wire [7:0] \rd__data$106[0] ;
-  wire [7:0] \rd__data$108 ;
-  wire [7:0] \rd__data$108[0] ;
-  wire [7:0] \rd__data$110 ;
-  wire [7:0] \rd__data$110[0] ;
-  wire [7:0] \rd__data$112 ;
-  wire [7:0] \rd__data$112[0] ;
-  wire [7:0] \rd__data$114 ;
-  wire [7:0] \rd__data$114[0] ;
+  wire [7:0] \rd__data$107 ;
+  wire [7:0] \rd__data$107[0] ;
+  wire [7:0] \rd__data$109 ;
+  wire [7:0] \rd__data$109[0] ;
+  wire [7:0] \rd__data$111 ;
+  wire [7:0] \rd__data$111[0] ;
+  wire [7:0] \rd__data$113 ;
+  wire [7:0] \rd__data$113[0] ;
+  wire [7:0] \rd__data$115 ;
+  wire [7:0] \rd__data$115[0] ;
+  wire [7:0] \rd__data$117 ;
+  wire [7:0] \rd__data$117[0] ;
+  wire [7:0] \rd__data$119 ;
+  wire [7:0] \rd__data$119[0] ;
   wire [7:0] \rd__data[0] ;
   wire rd__en;
-  wire \rd__en$16 ;
-  wire \rd__en$20 ;
-  wire \rd__en$24 ;
-  wire \rd__en$28 ;
-  wire \rd__en$32 ;
-  wire \rd__en$36 ;
-  wire \rd__en$40 ;
+  wire \rd__en$18 ;
+  wire \rd__en$22 ;
+  wire \rd__en$26 ;
+  wire \rd__en$30 ;
+  wire \rd__en$34 ;
+  wire \rd__en$38 ;
+  wire \rd__en$42 ;
   input rst;
   wire rst;
-  reg [6:0] slices = 7'h01;
+  reg [6:0] slices_0 = 7'h00;
+  reg [6:0] slices_1 = 7'h00;
   wire step;
   reg [16:0] sum_l1_0 = 17'h00000;
   reg [16:0] sum_l1_1 = 17'h00000;
@@ -605,19 +651,19 @@ module \sparse_dsp_l8_m4.core (x__valid, w__valid, o__ready, rst, w__ready, x__p
   reg [7:0] w_s1b_6 = 8'h00;
   reg [7:0] w_s1b_7 = 8'h00;
   wire w_take;
-  (* init = 8'h00 *)
-  wire [7:0] waddr;
+  reg [7:0] waddr = 8'h00;
   input [8:0] x__payload;
   wire [8:0] x__payload;
   wire [7:0] \x__payload.data ;
   wire [7:0] \x__payload.data[0] ;
   wire \x__payload.last ;
   output x__ready;
-  reg x__ready = 1'h1;
+  wire x__ready;
   input x__valid;
   wire x__valid;
+  wire x_done;
   wire x_take;
-  reg [7:0] buffer_0 [255:0];
+  reg [7:0] buffer_0 [511:0];
   initial begin
     buffer_0[0] = 8'h00;
     buffer_0[1] = 8'h00;
@@ -875,19 +921,275 @@ module \sparse_dsp_l8_m4.core (x__valid, w__valid, o__ready, rst, w__ready, x__p
     buffer_0[253] = 8'h00;
     buffer_0[254] = 8'h00;
     buffer_0[255] = 8'h00;
+    buffer_0[256] = 8'h00;
+    buffer_0[257] = 8'h00;
+    buffer_0[258] = 8'h00;
+    buffer_0[259] = 8'h00;
+    buffer_0[260] = 8'h00;
+    buffer_0[261] = 8'h00;
+    buffer_0[262] = 8'h00;
+    buffer_0[263] = 8'h00;
+    buffer_0[264] = 8'h00;
+    buffer_0[265] = 8'h00;
+    buffer_0[266] = 8'h00;
+    buffer_0[267] = 8'h00;
+    buffer_0[268] = 8'h00;
+    buffer_0[269] = 8'h00;
+    buffer_0[270] = 8'h00;
+    buffer_0[271] = 8'h00;
+    buffer_0[272] = 8'h00;
+    buffer_0[273] = 8'h00;
+    buffer_0[274] = 8'h00;
+    buffer_0[275] = 8'h00;
+    buffer_0[276] = 8'h00;
+    buffer_0[277] = 8'h00;
+    buffer_0[278] = 8'h00;
+    buffer_0[279] = 8'h00;
+    buffer_0[280] = 8'h00;
+    buffer_0[281] = 8'h00;
+    buffer_0[282] = 8'h00;
+    buffer_0[283] = 8'h00;
+    buffer_0[284] = 8'h00;
+    buffer_0[285] = 8'h00;
+    buffer_0[286] = 8'h00;
+    buffer_0[287] = 8'h00;
+    buffer_0[288] = 8'h00;
+    buffer_0[289] = 8'h00;
+    buffer_0[290] = 8'h00;
+    buffer_0[291] = 8'h00;
+    buffer_0[292] = 8'h00;
+    buffer_0[293] = 8'h00;
+    buffer_0[294] = 8'h00;
+    buffer_0[295] = 8'h00;
+    buffer_0[296] = 8'h00;
+    buffer_0[297] = 8'h00;
+    buffer_0[298] = 8'h00;
+    buffer_0[299] = 8'h00;
+    buffer_0[300] = 8'h00;
+    buffer_0[301] = 8'h00;
+    buffer_0[302] = 8'h00;
+    buffer_0[303] = 8'h00;
+    buffer_0[304] = 8'h00;
+    buffer_0[305] = 8'h00;
+    buffer_0[306] = 8'h00;
+    buffer_0[307] = 8'h00;
+    buffer_0[308] = 8'h00;
+    buffer_0[309] = 8'h00;
+    buffer_0[310] = 8'h00;
+    buffer_0[311] = 8'h00;
+    buffer_0[312] = 8'h00;
+    buffer_0[313] = 8'h00;
+    buffer_0[314] = 8'h00;
+    buffer_0[315] = 8'h00;
+    buffer_0[316] = 8'h00;
+    buffer_0[317] = 8'h00;
+    buffer_0[318] = 8'h00;
+    buffer_0[319] = 8'h00;
+    buffer_0[320] = 8'h00;
+    buffer_0[321] = 8'h00;
+    buffer_0[322] = 8'h00;
+    buffer_0[323] = 8'h00;
+    buffer_0[324] = 8'h00;
+    buffer_0[325] = 8'h00;
+    buffer_0[326] = 8'h00;
+    buffer_0[327] = 8'h00;
+    buffer_0[328] = 8'h00;
+    buffer_0[329] = 8'h00;
+    buffer_0[330] = 8'h00;
+    buffer_0[331] = 8'h00;
+    buffer_0[332] = 8'h00;
+    buffer_0[333] = 8'h00;
+    buffer_0[334] = 8'h00;
+    buffer_0[335] = 8'h00;
+    buffer_0[336] = 8'h00;
+    buffer_0[337] = 8'h00;
+    buffer_0[338] = 8'h00;
+    buffer_0[339] = 8'h00;
+    buffer_0[340] = 8'h00;
+    buffer_0[341] = 8'h00;
+    buffer_0[342] = 8'h00;
+    buffer_0[343] = 8'h00;
+    buffer_0[344] = 8'h00;
+    buffer_0[345] = 8'h00;
+    buffer_0[346] = 8'h00;
+    buffer_0[347] = 8'h00;
+    buffer_0[348] = 8'h00;
+    buffer_0[349] = 8'h00;
+    buffer_0[350] = 8'h00;
+    buffer_0[351] = 8'h00;
+    buffer_0[352] = 8'h00;
+    buffer_0[353] = 8'h00;
+    buffer_0[354] = 8'h00;
+    buffer_0[355] = 8'h00;
+    buffer_0[356] = 8'h00;
+    buffer_0[357] = 8'h00;
+    buffer_0[358] = 8'h00;
+    buffer_0[359] = 8'h00;
+    buffer_0[360] = 8'h00;
+    buffer_0[361] = 8'h00;
+    buffer_0[362] = 8'h00;
+    buffer_0[363] = 8'h00;
+    buffer_0[364] = 8'h00;
+    buffer_0[365] = 8'h00;
+    buffer_0[366] = 8'h00;
+    buffer_0[367] = 8'h00;
+    buffer_0[368] = 8'h00;
+    buffer_0[369] = 8'h00;
+    buffer_0[370] = 8'h00;
+    buffer_0[371] = 8'h00;
+    buffer_0[372] = 8'h00;
+    buffer_0[373] = 8'h00;
+    buffer_0[374] = 8'h00;
+    buffer_0[375] = 8'h00;
+    buffer_0[376] = 8'h00;
+    buffer_0[377] = 8'h00;
+    buffer_0[378] = 8'h00;
+    buffer_0[379] = 8'h00;
+    buffer_0[380] = 8'h00;
+    buffer_0[381] = 8'h00;
+    buffer_0[382] = 8'h00;
+    buffer_0[383] = 8'h00;
+    buffer_0[384] = 8'h00;
+    buffer_0[385] = 8'h00;
+    buffer_0[386] = 8'h00;
+    buffer_0[387] = 8'h00;
+    buffer_0[388] = 8'h00;
+    buffer_0[389] = 8'h00;
+    buffer_0[390] = 8'h00;
+    buffer_0[391] = 8'h00;
+    buffer_0[392] = 8'h00;
+    buffer_0[393] = 8'h00;
+    buffer_0[394] = 8'h00;
+    buffer_0[395] = 8'h00;
+    buffer_0[396] = 8'h00;
+    buffer_0[397] = 8'h00;
+    buffer_0[398] = 8'h00;
+    buffer_0[399] = 8'h00;
+    buffer_0[400] = 8'h00;
+    buffer_0[401] = 8'h00;
+    buffer_0[402] = 8'h00;
+    buffer_0[403] = 8'h00;
+    buffer_0[404] = 8'h00;
+    buffer_0[405] = 8'h00;
+    buffer_0[406] = 8'h00;
+    buffer_0[407] = 8'h00;
+    buffer_0[408] = 8'h00;
+    buffer_0[409] = 8'h00;
+    buffer_0[410] = 8'h00;
+    buffer_0[411] = 8'h00;
+    buffer_0[412] = 8'h00;
+    buffer_0[413] = 8'h00;
+    buffer_0[414] = 8'h00;
+    buffer_0[415] = 8'h00;
+    buffer_0[416] = 8'h00;
+    buffer_0[417] = 8'h00;
+    buffer_0[418] = 8'h00;
+    buffer_0[419] = 8'h00;
+    buffer_0[420] = 8'h00;
+    buffer_0[421] = 8'h00;
+    buffer_0[422] = 8'h00;
+    buffer_0[423] = 8'h00;
+    buffer_0[424] = 8'h00;
+    buffer_0[425] = 8'h00;
+    buffer_0[426] = 8'h00;
+    buffer_0[427] = 8'h00;
+    buffer_0[428] = 8'h00;
+    buffer_0[429] = 8'h00;
+    buffer_0[430] = 8'h00;
+    buffer_0[431] = 8'h00;
+    buffer_0[432] = 8'h00;
+    buffer_0[433] = 8'h00;
+    buffer_0[434] = 8'h00;
+    buffer_0[435] = 8'h00;
+    buffer_0[436] = 8'h00;
+    buffer_0[437] = 8'h00;
+    buffer_0[438] = 8'h00;
+    buffer_0[439] = 8'h00;
+    buffer_0[440] = 8'h00;
+    buffer_0[441] = 8'h00;
+    buffer_0[442] = 8'h00;
+    buffer_0[443] = 8'h00;
+    buffer_0[444] = 8'h00;
+    buffer_0[445] = 8'h00;
+    buffer_0[446] = 8'h00;
+    buffer_0[447] = 8'h00;
+    buffer_0[448] = 8'h00;
+    buffer_0[449] = 8'h00;
+    buffer_0[450] = 8'h00;
+    buffer_0[451] = 8'h00;
+    buffer_0[452] = 8'h00;
+    buffer_0[453] = 8'h00;
+    buffer_0[454] = 8'h00;
+    buffer_0[455] = 8'h00;
+    buffer_0[456] = 8'h00;
+    buffer_0[457] = 8'h00;
+    buffer_0[458] = 8'h00;
+    buffer_0[459] = 8'h00;
+    buffer_0[460] = 8'h00;
+    buffer_0[461] = 8'h00;
+    buffer_0[462] = 8'h00;
+    buffer_0[463] = 8'h00;
+    buffer_0[464] = 8'h00;
+    buffer_0[465] = 8'h00;
+    buffer_0[466] = 8'h00;
+    buffer_0[467] = 8'h00;
+    buffer_0[468] = 8'h00;
+    buffer_0[469] = 8'h00;
+    buffer_0[470] = 8'h00;
+    buffer_0[471] = 8'h00;
+    buffer_0[472] = 8'h00;
+    buffer_0[473] = 8'h00;
+    buffer_0[474] = 8'h00;
+    buffer_0[475] = 8'h00;
+    buffer_0[476] = 8'h00;
+    buffer_0[477] = 8'h00;
+    buffer_0[478] = 8'h00;
+    buffer_0[479] = 8'h00;
+    buffer_0[480] = 8'h00;
+    buffer_0[481] = 8'h00;
+    buffer_0[482] = 8'h00;
+    buffer_0[483] = 8'h00;
+    buffer_0[484] = 8'h00;
+    buffer_0[485] = 8'h00;
+    buffer_0[486] = 8'h00;
+    buffer_0[487] = 8'h00;
+    buffer_0[488] = 8'h00;
+    buffer_0[489] = 8'h00;
+    buffer_0[490] = 8'h00;
+    buffer_0[491] = 8'h00;
+    buffer_0[492] = 8'h00;
+    buffer_0[493] = 8'h00;
+    buffer_0[494] = 8'h00;
+    buffer_0[495] = 8'h00;
+    buffer_0[496] = 8'h00;
+    buffer_0[497] = 8'h00;
+    buffer_0[498] = 8'h00;
+    buffer_0[499] = 8'h00;
+    buffer_0[500] = 8'h00;
+    buffer_0[501] = 8'h00;
+    buffer_0[502] = 8'h00;
+    buffer_0[503] = 8'h00;
+    buffer_0[504] = 8'h00;
+    buffer_0[505] = 8'h00;
+    buffer_0[506] = 8'h00;
+    buffer_0[507] = 8'h00;
+    buffer_0[508] = 8'h00;
+    buffer_0[509] = 8'h00;
+    buffer_0[510] = 8'h00;
+    buffer_0[511] = 8'h00;
   end
   always @(posedge clk) begin
     if (x_take)
-      buffer_0[\$signature__addr ] <= x__payload[7:0];
+      buffer_0[\$6 [8:0]] <= x__payload[7:0];
   end
   reg [7:0] _0_;
   always @(posedge clk) begin
     if (ce) begin
-      _0_ <= buffer_0[{ block, w__payload[65:64] }];
+      _0_ <= buffer_0[\$26 [8:0]];
     end
   end
   assign rd__data = _0_;
-  reg [7:0] buffer_1 [255:0];
+  reg [7:0] buffer_1 [511:0];
   initial begin
     buffer_1[0] = 8'h00;
     buffer_1[1] = 8'h00;
@@ -1145,19 +1447,275 @@ module \sparse_dsp_l8_m4.core (x__valid, w__valid, o__ready, rst, w__ready, x__p
     buffer_1[253] = 8'h00;
     buffer_1[254] = 8'h00;
     buffer_1[255] = 8'h00;
+    buffer_1[256] = 8'h00;
+    buffer_1[257] = 8'h00;
+    buffer_1[258] = 8'h00;
+    buffer_1[259] = 8'h00;
+    buffer_1[260] = 8'h00;
+    buffer_1[261] = 8'h00;
+    buffer_1[262] = 8'h00;
+    buffer_1[263] = 8'h00;
+    buffer_1[264] = 8'h00;
+    buffer_1[265] = 8'h00;
+    buffer_1[266] = 8'h00;
+    buffer_1[267] = 8'h00;
+    buffer_1[268] = 8'h00;
+    buffer_1[269] = 8'h00;
+    buffer_1[270] = 8'h00;
+    buffer_1[271] = 8'h00;
+    buffer_1[272] = 8'h00;
+    buffer_1[273] = 8'h00;
+    buffer_1[274] = 8'h00;
+    buffer_1[275] = 8'h00;
+    buffer_1[276] = 8'h00;
+    buffer_1[277] = 8'h00;
+    buffer_1[278] = 8'h00;
+    buffer_1[279] = 8'h00;
+    buffer_1[280] = 8'h00;
+    buffer_1[281] = 8'h00;
+    buffer_1[282] = 8'h00;
+    buffer_1[283] = 8'h00;
+    buffer_1[284] = 8'h00;
+    buffer_1[285] = 8'h00;
+    buffer_1[286] = 8'h00;
+    buffer_1[287] = 8'h00;
+    buffer_1[288] = 8'h00;
+    buffer_1[289] = 8'h00;
+    buffer_1[290] = 8'h00;
+    buffer_1[291] = 8'h00;
+    buffer_1[292] = 8'h00;
+    buffer_1[293] = 8'h00;
+    buffer_1[294] = 8'h00;
+    buffer_1[295] = 8'h00;
+    buffer_1[296] = 8'h00;
+    buffer_1[297] = 8'h00;
+    buffer_1[298] = 8'h00;
+    buffer_1[299] = 8'h00;
+    buffer_1[300] = 8'h00;
+    buffer_1[301] = 8'h00;
+    buffer_1[302] = 8'h00;
+    buffer_1[303] = 8'h00;
+    buffer_1[304] = 8'h00;
+    buffer_1[305] = 8'h00;
+    buffer_1[306] = 8'h00;
+    buffer_1[307] = 8'h00;
+    buffer_1[308] = 8'h00;
+    buffer_1[309] = 8'h00;
+    buffer_1[310] = 8'h00;
+    buffer_1[311] = 8'h00;
+    buffer_1[312] = 8'h00;
+    buffer_1[313] = 8'h00;
+    buffer_1[314] = 8'h00;
+    buffer_1[315] = 8'h00;
+    buffer_1[316] = 8'h00;
+    buffer_1[317] = 8'h00;
+    buffer_1[318] = 8'h00;
+    buffer_1[319] = 8'h00;
+    buffer_1[320] = 8'h00;
+    buffer_1[321] = 8'h00;
+    buffer_1[322] = 8'h00;
+    buffer_1[323] = 8'h00;
+    buffer_1[324] = 8'h00;
+    buffer_1[325] = 8'h00;
+    buffer_1[326] = 8'h00;
+    buffer_1[327] = 8'h00;
+    buffer_1[328] = 8'h00;
+    buffer_1[329] = 8'h00;
+    buffer_1[330] = 8'h00;
+    buffer_1[331] = 8'h00;
+    buffer_1[332] = 8'h00;
+    buffer_1[333] = 8'h00;
+    buffer_1[334] = 8'h00;
+    buffer_1[335] = 8'h00;
+    buffer_1[336] = 8'h00;
+    buffer_1[337] = 8'h00;
+    buffer_1[338] = 8'h00;
+    buffer_1[339] = 8'h00;
+    buffer_1[340] = 8'h00;
+    buffer_1[341] = 8'h00;
+    buffer_1[342] = 8'h00;
+    buffer_1[343] = 8'h00;
+    buffer_1[344] = 8'h00;
+    buffer_1[345] = 8'h00;
+    buffer_1[346] = 8'h00;
+    buffer_1[347] = 8'h00;
+    buffer_1[348] = 8'h00;
+    buffer_1[349] = 8'h00;
+    buffer_1[350] = 8'h00;
+    buffer_1[351] = 8'h00;
+    buffer_1[352] = 8'h00;
+    buffer_1[353] = 8'h00;
+    buffer_1[354] = 8'h00;
+    buffer_1[355] = 8'h00;
+    buffer_1[356] = 8'h00;
+    buffer_1[357] = 8'h00;
+    buffer_1[358] = 8'h00;
+    buffer_1[359] = 8'h00;
+    buffer_1[360] = 8'h00;
+    buffer_1[361] = 8'h00;
+    buffer_1[362] = 8'h00;
+    buffer_1[363] = 8'h00;
+    buffer_1[364] = 8'h00;
+    buffer_1[365] = 8'h00;
+    buffer_1[366] = 8'h00;
+    buffer_1[367] = 8'h00;
+    buffer_1[368] = 8'h00;
+    buffer_1[369] = 8'h00;
+    buffer_1[370] = 8'h00;
+    buffer_1[371] = 8'h00;
+    buffer_1[372] = 8'h00;
+    buffer_1[373] = 8'h00;
+    buffer_1[374] = 8'h00;
+    buffer_1[375] = 8'h00;
+    buffer_1[376] = 8'h00;
+    buffer_1[377] = 8'h00;
+    buffer_1[378] = 8'h00;
+    buffer_1[379] = 8'h00;
+    buffer_1[380] = 8'h00;
+    buffer_1[381] = 8'h00;
+    buffer_1[382] = 8'h00;
+    buffer_1[383] = 8'h00;
+    buffer_1[384] = 8'h00;
+    buffer_1[385] = 8'h00;
+    buffer_1[386] = 8'h00;
+    buffer_1[387] = 8'h00;
+    buffer_1[388] = 8'h00;
+    buffer_1[389] = 8'h00;
+    buffer_1[390] = 8'h00;
+    buffer_1[391] = 8'h00;
+    buffer_1[392] = 8'h00;
+    buffer_1[393] = 8'h00;
+    buffer_1[394] = 8'h00;
+    buffer_1[395] = 8'h00;
+    buffer_1[396] = 8'h00;
+    buffer_1[397] = 8'h00;
+    buffer_1[398] = 8'h00;
+    buffer_1[399] = 8'h00;
+    buffer_1[400] = 8'h00;
+    buffer_1[401] = 8'h00;
+    buffer_1[402] = 8'h00;
+    buffer_1[403] = 8'h00;
+    buffer_1[404] = 8'h00;
+    buffer_1[405] = 8'h00;
+    buffer_1[406] = 8'h00;
+    buffer_1[407] = 8'h00;
+    buffer_1[408] = 8'h00;
+    buffer_1[409] = 8'h00;
+    buffer_1[410] = 8'h00;
+    buffer_1[411] = 8'h00;
+    buffer_1[412] = 8'h00;
+    buffer_1[413] = 8'h00;
+    buffer_1[414] = 8'h00;
+    buffer_1[415] = 8'h00;
+    buffer_1[416] = 8'h00;
+    buffer_1[417] = 8'h00;
+    buffer_1[418] = 8'h00;
+    buffer_1[419] = 8'h00;
+    buffer_1[420] = 8'h00;
+    buffer_1[421] = 8'h00;
+    buffer_1[422] = 8'h00;
+    buffer_1[423] = 8'h00;
+    buffer_1[424] = 8'h00;
+    buffer_1[425] = 8'h00;
+    buffer_1[426] = 8'h00;
+    buffer_1[427] = 8'h00;
+    buffer_1[428] = 8'h00;
+    buffer_1[429] = 8'h00;
+    buffer_1[430] = 8'h00;
+    buffer_1[431] = 8'h00;
+    buffer_1[432] = 8'h00;
+    buffer_1[433] = 8'h00;
+    buffer_1[434] = 8'h00;
+    buffer_1[435] = 8'h00;
+    buffer_1[436] = 8'h00;
+    buffer_1[437] = 8'h00;
+    buffer_1[438] = 8'h00;
+    buffer_1[439] = 8'h00;
+    buffer_1[440] = 8'h00;
+    buffer_1[441] = 8'h00;
+    buffer_1[442] = 8'h00;
+    buffer_1[443] = 8'h00;
+    buffer_1[444] = 8'h00;
+    buffer_1[445] = 8'h00;
+    buffer_1[446] = 8'h00;
+    buffer_1[447] = 8'h00;
+    buffer_1[448] = 8'h00;
+    buffer_1[449] = 8'h00;
+    buffer_1[450] = 8'h00;
+    buffer_1[451] = 8'h00;
+    buffer_1[452] = 8'h00;
+    buffer_1[453] = 8'h00;
+    buffer_1[454] = 8'h00;
+    buffer_1[455] = 8'h00;
+    buffer_1[456] = 8'h00;
+    buffer_1[457] = 8'h00;
+    buffer_1[458] = 8'h00;
+    buffer_1[459] = 8'h00;
+    buffer_1[460] = 8'h00;
+    buffer_1[461] = 8'h00;
+    buffer_1[462] = 8'h00;
+    buffer_1[463] = 8'h00;
+    buffer_1[464] = 8'h00;
+    buffer_1[465] = 8'h00;
+    buffer_1[466] = 8'h00;
+    buffer_1[467] = 8'h00;
+    buffer_1[468] = 8'h00;
+    buffer_1[469] = 8'h00;
+    buffer_1[470] = 8'h00;
+    buffer_1[471] = 8'h00;
+    buffer_1[472] = 8'h00;
+    buffer_1[473] = 8'h00;
+    buffer_1[474] = 8'h00;
+    buffer_1[475] = 8'h00;
+    buffer_1[476] = 8'h00;
+    buffer_1[477] = 8'h00;
+    buffer_1[478] = 8'h00;
+    buffer_1[479] = 8'h00;
+    buffer_1[480] = 8'h00;
+    buffer_1[481] = 8'h00;
+    buffer_1[482] = 8'h00;
+    buffer_1[483] = 8'h00;
+    buffer_1[484] = 8'h00;
+    buffer_1[485] = 8'h00;
+    buffer_1[486] = 8'h00;
+    buffer_1[487] = 8'h00;
+    buffer_1[488] = 8'h00;
+    buffer_1[489] = 8'h00;
+    buffer_1[490] = 8'h00;
+    buffer_1[491] = 8'h00;
+    buffer_1[492] = 8'h00;
+    buffer_1[493] = 8'h00;
+    buffer_1[494] = 8'h00;
+    buffer_1[495] = 8'h00;
+    buffer_1[496] = 8'h00;
+    buffer_1[497] = 8'h00;
+    buffer_1[498] = 8'h00;
+    buffer_1[499] = 8'h00;
+    buffer_1[500] = 8'h00;
+    buffer_1[501] = 8'h00;
+    buffer_1[502] = 8'h00;
+    buffer_1[503] = 8'h00;
+    buffer_1[504] = 8'h00;
+    buffer_1[505] = 8'h00;
+    buffer_1[506] = 8'h00;
+    buffer_1[507] = 8'h00;
+    buffer_1[508] = 8'h00;
+    buffer_1[509] = 8'h00;
+    buffer_1[510] = 8'h00;
+    buffer_1[511] = 8'h00;
   end
   always @(posedge clk) begin
     if (x_take)
-      buffer_1[\$signature__addr ] <= x__payload[7:0];
+      buffer_1[\$8 [8:0]] <= x__payload[7:0];
   end
   reg [7:0] _1_;
   always @(posedge clk) begin
     if (ce) begin
-      _1_ <= buffer_1[{ block, w__payload[67:66] }];
+      _1_ <= buffer_1[\$28 [8:0]];
     end
   end
-  assign \rd__data$102  = _1_;
-  reg [7:0] buffer_2 [255:0];
+  assign \rd__data$107  = _1_;
+  reg [7:0] buffer_2 [511:0];
   initial begin
     buffer_2[0] = 8'h00;
     buffer_2[1] = 8'h00;
@@ -1415,19 +1973,275 @@ module \sparse_dsp_l8_m4.core (x__valid, w__valid, o__ready, rst, w__ready, x__p
     buffer_2[253] = 8'h00;
     buffer_2[254] = 8'h00;
     buffer_2[255] = 8'h00;
+    buffer_2[256] = 8'h00;
+    buffer_2[257] = 8'h00;
+    buffer_2[258] = 8'h00;
+    buffer_2[259] = 8'h00;
+    buffer_2[260] = 8'h00;
+    buffer_2[261] = 8'h00;
+    buffer_2[262] = 8'h00;
+    buffer_2[263] = 8'h00;
+    buffer_2[264] = 8'h00;
+    buffer_2[265] = 8'h00;
+    buffer_2[266] = 8'h00;
+    buffer_2[267] = 8'h00;
+    buffer_2[268] = 8'h00;
+    buffer_2[269] = 8'h00;
+    buffer_2[270] = 8'h00;
+    buffer_2[271] = 8'h00;
+    buffer_2[272] = 8'h00;
+    buffer_2[273] = 8'h00;
+    buffer_2[274] = 8'h00;
+    buffer_2[275] = 8'h00;
+    buffer_2[276] = 8'h00;
+    buffer_2[277] = 8'h00;
+    buffer_2[278] = 8'h00;
+    buffer_2[279] = 8'h00;
+    buffer_2[280] = 8'h00;
+    buffer_2[281] = 8'h00;
+    buffer_2[282] = 8'h00;
+    buffer_2[283] = 8'h00;
+    buffer_2[284] = 8'h00;
+    buffer_2[285] = 8'h00;
+    buffer_2[286] = 8'h00;
+    buffer_2[287] = 8'h00;
+    buffer_2[288] = 8'h00;
+    buffer_2[289] = 8'h00;
+    buffer_2[290] = 8'h00;
+    buffer_2[291] = 8'h00;
+    buffer_2[292] = 8'h00;
+    buffer_2[293] = 8'h00;
+    buffer_2[294] = 8'h00;
+    buffer_2[295] = 8'h00;
+    buffer_2[296] = 8'h00;
+    buffer_2[297] = 8'h00;
+    buffer_2[298] = 8'h00;
+    buffer_2[299] = 8'h00;
+    buffer_2[300] = 8'h00;
+    buffer_2[301] = 8'h00;
+    buffer_2[302] = 8'h00;
+    buffer_2[303] = 8'h00;
+    buffer_2[304] = 8'h00;
+    buffer_2[305] = 8'h00;
+    buffer_2[306] = 8'h00;
+    buffer_2[307] = 8'h00;
+    buffer_2[308] = 8'h00;
+    buffer_2[309] = 8'h00;
+    buffer_2[310] = 8'h00;
+    buffer_2[311] = 8'h00;
+    buffer_2[312] = 8'h00;
+    buffer_2[313] = 8'h00;
+    buffer_2[314] = 8'h00;
+    buffer_2[315] = 8'h00;
+    buffer_2[316] = 8'h00;
+    buffer_2[317] = 8'h00;
+    buffer_2[318] = 8'h00;
+    buffer_2[319] = 8'h00;
+    buffer_2[320] = 8'h00;
+    buffer_2[321] = 8'h00;
+    buffer_2[322] = 8'h00;
+    buffer_2[323] = 8'h00;
+    buffer_2[324] = 8'h00;
+    buffer_2[325] = 8'h00;
+    buffer_2[326] = 8'h00;
+    buffer_2[327] = 8'h00;
+    buffer_2[328] = 8'h00;
+    buffer_2[329] = 8'h00;
+    buffer_2[330] = 8'h00;
+    buffer_2[331] = 8'h00;
+    buffer_2[332] = 8'h00;
+    buffer_2[333] = 8'h00;
+    buffer_2[334] = 8'h00;
+    buffer_2[335] = 8'h00;
+    buffer_2[336] = 8'h00;
+    buffer_2[337] = 8'h00;
+    buffer_2[338] = 8'h00;
+    buffer_2[339] = 8'h00;
+    buffer_2[340] = 8'h00;
+    buffer_2[341] = 8'h00;
+    buffer_2[342] = 8'h00;
+    buffer_2[343] = 8'h00;
+    buffer_2[344] = 8'h00;
+    buffer_2[345] = 8'h00;
+    buffer_2[346] = 8'h00;
+    buffer_2[347] = 8'h00;
+    buffer_2[348] = 8'h00;
+    buffer_2[349] = 8'h00;
+    buffer_2[350] = 8'h00;
+    buffer_2[351] = 8'h00;
+    buffer_2[352] = 8'h00;
+    buffer_2[353] = 8'h00;
+    buffer_2[354] = 8'h00;
+    buffer_2[355] = 8'h00;
+    buffer_2[356] = 8'h00;
+    buffer_2[357] = 8'h00;
+    buffer_2[358] = 8'h00;
+    buffer_2[359] = 8'h00;
+    buffer_2[360] = 8'h00;
+    buffer_2[361] = 8'h00;
+    buffer_2[362] = 8'h00;
+    buffer_2[363] = 8'h00;
+    buffer_2[364] = 8'h00;
+    buffer_2[365] = 8'h00;
+    buffer_2[366] = 8'h00;
+    buffer_2[367] = 8'h00;
+    buffer_2[368] = 8'h00;
+    buffer_2[369] = 8'h00;
+    buffer_2[370] = 8'h00;
+    buffer_2[371] = 8'h00;
+    buffer_2[372] = 8'h00;
+    buffer_2[373] = 8'h00;
+    buffer_2[374] = 8'h00;
+    buffer_2[375] = 8'h00;
+    buffer_2[376] = 8'h00;
+    buffer_2[377] = 8'h00;
+    buffer_2[378] = 8'h00;
+    buffer_2[379] = 8'h00;
+    buffer_2[380] = 8'h00;
+    buffer_2[381] = 8'h00;
+    buffer_2[382] = 8'h00;
+    buffer_2[383] = 8'h00;
+    buffer_2[384] = 8'h00;
+    buffer_2[385] = 8'h00;
+    buffer_2[386] = 8'h00;
+    buffer_2[387] = 8'h00;
+    buffer_2[388] = 8'h00;
+    buffer_2[389] = 8'h00;
+    buffer_2[390] = 8'h00;
+    buffer_2[391] = 8'h00;
+    buffer_2[392] = 8'h00;
+    buffer_2[393] = 8'h00;
+    buffer_2[394] = 8'h00;
+    buffer_2[395] = 8'h00;
+    buffer_2[396] = 8'h00;
+    buffer_2[397] = 8'h00;
+    buffer_2[398] = 8'h00;
+    buffer_2[399] = 8'h00;
+    buffer_2[400] = 8'h00;
+    buffer_2[401] = 8'h00;
+    buffer_2[402] = 8'h00;
+    buffer_2[403] = 8'h00;
+    buffer_2[404] = 8'h00;
+    buffer_2[405] = 8'h00;
+    buffer_2[406] = 8'h00;
+    buffer_2[407] = 8'h00;
+    buffer_2[408] = 8'h00;
+    buffer_2[409] = 8'h00;
+    buffer_2[410] = 8'h00;
+    buffer_2[411] = 8'h00;
+    buffer_2[412] = 8'h00;
+    buffer_2[413] = 8'h00;
+    buffer_2[414] = 8'h00;
+    buffer_2[415] = 8'h00;
+    buffer_2[416] = 8'h00;
+    buffer_2[417] = 8'h00;
+    buffer_2[418] = 8'h00;
+    buffer_2[419] = 8'h00;
+    buffer_2[420] = 8'h00;
+    buffer_2[421] = 8'h00;
+    buffer_2[422] = 8'h00;
+    buffer_2[423] = 8'h00;
+    buffer_2[424] = 8'h00;
+    buffer_2[425] = 8'h00;
+    buffer_2[426] = 8'h00;
+    buffer_2[427] = 8'h00;
+    buffer_2[428] = 8'h00;
+    buffer_2[429] = 8'h00;
+    buffer_2[430] = 8'h00;
+    buffer_2[431] = 8'h00;
+    buffer_2[432] = 8'h00;
+    buffer_2[433] = 8'h00;
+    buffer_2[434] = 8'h00;
+    buffer_2[435] = 8'h00;
+    buffer_2[436] = 8'h00;
+    buffer_2[437] = 8'h00;
+    buffer_2[438] = 8'h00;
+    buffer_2[439] = 8'h00;
+    buffer_2[440] = 8'h00;
+    buffer_2[441] = 8'h00;
+    buffer_2[442] = 8'h00;
+    buffer_2[443] = 8'h00;
+    buffer_2[444] = 8'h00;
+    buffer_2[445] = 8'h00;
+    buffer_2[446] = 8'h00;
+    buffer_2[447] = 8'h00;
+    buffer_2[448] = 8'h00;
+    buffer_2[449] = 8'h00;
+    buffer_2[450] = 8'h00;
+    buffer_2[451] = 8'h00;
+    buffer_2[452] = 8'h00;
+    buffer_2[453] = 8'h00;
+    buffer_2[454] = 8'h00;
+    buffer_2[455] = 8'h00;
+    buffer_2[456] = 8'h00;
+    buffer_2[457] = 8'h00;
+    buffer_2[458] = 8'h00;
+    buffer_2[459] = 8'h00;
+    buffer_2[460] = 8'h00;
+    buffer_2[461] = 8'h00;
+    buffer_2[462] = 8'h00;
+    buffer_2[463] = 8'h00;
+    buffer_2[464] = 8'h00;
+    buffer_2[465] = 8'h00;
+    buffer_2[466] = 8'h00;
+    buffer_2[467] = 8'h00;
+    buffer_2[468] = 8'h00;
+    buffer_2[469] = 8'h00;
+    buffer_2[470] = 8'h00;
+    buffer_2[471] = 8'h00;
+    buffer_2[472] = 8'h00;
+    buffer_2[473] = 8'h00;
+    buffer_2[474] = 8'h00;
+    buffer_2[475] = 8'h00;
+    buffer_2[476] = 8'h00;
+    buffer_2[477] = 8'h00;
+    buffer_2[478] = 8'h00;
+    buffer_2[479] = 8'h00;
+    buffer_2[480] = 8'h00;
+    buffer_2[481] = 8'h00;
+    buffer_2[482] = 8'h00;
+    buffer_2[483] = 8'h00;
+    buffer_2[484] = 8'h00;
+    buffer_2[485] = 8'h00;
+    buffer_2[486] = 8'h00;
+    buffer_2[487] = 8'h00;
+    buffer_2[488] = 8'h00;
+    buffer_2[489] = 8'h00;
+    buffer_2[490] = 8'h00;
+    buffer_2[491] = 8'h00;
+    buffer_2[492] = 8'h00;
+    buffer_2[493] = 8'h00;
+    buffer_2[494] = 8'h00;
+    buffer_2[495] = 8'h00;
+    buffer_2[496] = 8'h00;
+    buffer_2[497] = 8'h00;
+    buffer_2[498] = 8'h00;
+    buffer_2[499] = 8'h00;
+    buffer_2[500] = 8'h00;
+    buffer_2[501] = 8'h00;
+    buffer_2[502] = 8'h00;
+    buffer_2[503] = 8'h00;
+    buffer_2[504] = 8'h00;
+    buffer_2[505] = 8'h00;
+    buffer_2[506] = 8'h00;
+    buffer_2[507] = 8'h00;
+    buffer_2[508] = 8'h00;
+    buffer_2[509] = 8'h00;
+    buffer_2[510] = 8'h00;
+    buffer_2[511] = 8'h00;
   end
   always @(posedge clk) begin
     if (x_take)
-      buffer_2[\$signature__addr ] <= x__payload[7:0];
+      buffer_2[\$10 [8:0]] <= x__payload[7:0];
   end
   reg [7:0] _2_;
   always @(posedge clk) begin
     if (ce) begin
-      _2_ <= buffer_2[{ block, w__payload[69:68] }];
+      _2_ <= buffer_2[\$30 [8:0]];
     end
   end
-  assign \rd__data$104  = _2_;
-  reg [7:0] buffer_3 [255:0];
+  assign \rd__data$109  = _2_;
+  reg [7:0] buffer_3 [511:0];
   initial begin
     buffer_3[0] = 8'h00;
     buffer_3[1] = 8'h00;
@@ -1685,19 +2499,275 @@ module \sparse_dsp_l8_m4.core (x__valid, w__valid, o__ready, rst, w__ready, x__p
     buffer_3[253] = 8'h00;
     buffer_3[254] = 8'h00;
     buffer_3[255] = 8'h00;
+    buffer_3[256] = 8'h00;
+    buffer_3[257] = 8'h00;
+    buffer_3[258] = 8'h00;
+    buffer_3[259] = 8'h00;
+    buffer_3[260] = 8'h00;
+    buffer_3[261] = 8'h00;
+    buffer_3[262] = 8'h00;
+    buffer_3[263] = 8'h00;
+    buffer_3[264] = 8'h00;
+    buffer_3[265] = 8'h00;
+    buffer_3[266] = 8'h00;
+    buffer_3[267] = 8'h00;
+    buffer_3[268] = 8'h00;
+    buffer_3[269] = 8'h00;
+    buffer_3[270] = 8'h00;
+    buffer_3[271] = 8'h00;
+    buffer_3[272] = 8'h00;
+    buffer_3[273] = 8'h00;
+    buffer_3[274] = 8'h00;
+    buffer_3[275] = 8'h00;
+    buffer_3[276] = 8'h00;
+    buffer_3[277] = 8'h00;
+    buffer_3[278] = 8'h00;
+    buffer_3[279] = 8'h00;
+    buffer_3[280] = 8'h00;
+    buffer_3[281] = 8'h00;
+    buffer_3[282] = 8'h00;
+    buffer_3[283] = 8'h00;
+    buffer_3[284] = 8'h00;
+    buffer_3[285] = 8'h00;
+    buffer_3[286] = 8'h00;
+    buffer_3[287] = 8'h00;
+    buffer_3[288] = 8'h00;
+    buffer_3[289] = 8'h00;
+    buffer_3[290] = 8'h00;
+    buffer_3[291] = 8'h00;
+    buffer_3[292] = 8'h00;
+    buffer_3[293] = 8'h00;
+    buffer_3[294] = 8'h00;
+    buffer_3[295] = 8'h00;
+    buffer_3[296] = 8'h00;
+    buffer_3[297] = 8'h00;
+    buffer_3[298] = 8'h00;
+    buffer_3[299] = 8'h00;
+    buffer_3[300] = 8'h00;
+    buffer_3[301] = 8'h00;
+    buffer_3[302] = 8'h00;
+    buffer_3[303] = 8'h00;
+    buffer_3[304] = 8'h00;
+    buffer_3[305] = 8'h00;
+    buffer_3[306] = 8'h00;
+    buffer_3[307] = 8'h00;
+    buffer_3[308] = 8'h00;
+    buffer_3[309] = 8'h00;
+    buffer_3[310] = 8'h00;
+    buffer_3[311] = 8'h00;
+    buffer_3[312] = 8'h00;
+    buffer_3[313] = 8'h00;
+    buffer_3[314] = 8'h00;
+    buffer_3[315] = 8'h00;
+    buffer_3[316] = 8'h00;
+    buffer_3[317] = 8'h00;
+    buffer_3[318] = 8'h00;
+    buffer_3[319] = 8'h00;
+    buffer_3[320] = 8'h00;
+    buffer_3[321] = 8'h00;
+    buffer_3[322] = 8'h00;
+    buffer_3[323] = 8'h00;
+    buffer_3[324] = 8'h00;
+    buffer_3[325] = 8'h00;
+    buffer_3[326] = 8'h00;
+    buffer_3[327] = 8'h00;
+    buffer_3[328] = 8'h00;
+    buffer_3[329] = 8'h00;
+    buffer_3[330] = 8'h00;
+    buffer_3[331] = 8'h00;
+    buffer_3[332] = 8'h00;
+    buffer_3[333] = 8'h00;
+    buffer_3[334] = 8'h00;
+    buffer_3[335] = 8'h00;
+    buffer_3[336] = 8'h00;
+    buffer_3[337] = 8'h00;
+    buffer_3[338] = 8'h00;
+    buffer_3[339] = 8'h00;
+    buffer_3[340] = 8'h00;
+    buffer_3[341] = 8'h00;
+    buffer_3[342] = 8'h00;
+    buffer_3[343] = 8'h00;
+    buffer_3[344] = 8'h00;
+    buffer_3[345] = 8'h00;
+    buffer_3[346] = 8'h00;
+    buffer_3[347] = 8'h00;
+    buffer_3[348] = 8'h00;
+    buffer_3[349] = 8'h00;
+    buffer_3[350] = 8'h00;
+    buffer_3[351] = 8'h00;
+    buffer_3[352] = 8'h00;
+    buffer_3[353] = 8'h00;
+    buffer_3[354] = 8'h00;
+    buffer_3[355] = 8'h00;
+    buffer_3[356] = 8'h00;
+    buffer_3[357] = 8'h00;
+    buffer_3[358] = 8'h00;
+    buffer_3[359] = 8'h00;
+    buffer_3[360] = 8'h00;
+    buffer_3[361] = 8'h00;
+    buffer_3[362] = 8'h00;
+    buffer_3[363] = 8'h00;
+    buffer_3[364] = 8'h00;
+    buffer_3[365] = 8'h00;
+    buffer_3[366] = 8'h00;
+    buffer_3[367] = 8'h00;
+    buffer_3[368] = 8'h00;
+    buffer_3[369] = 8'h00;
+    buffer_3[370] = 8'h00;
+    buffer_3[371] = 8'h00;
+    buffer_3[372] = 8'h00;
+    buffer_3[373] = 8'h00;
+    buffer_3[374] = 8'h00;
+    buffer_3[375] = 8'h00;
+    buffer_3[376] = 8'h00;
+    buffer_3[377] = 8'h00;
+    buffer_3[378] = 8'h00;
+    buffer_3[379] = 8'h00;
+    buffer_3[380] = 8'h00;
+    buffer_3[381] = 8'h00;
+    buffer_3[382] = 8'h00;
+    buffer_3[383] = 8'h00;
+    buffer_3[384] = 8'h00;
+    buffer_3[385] = 8'h00;
+    buffer_3[386] = 8'h00;
+    buffer_3[387] = 8'h00;
+    buffer_3[388] = 8'h00;
+    buffer_3[389] = 8'h00;
+    buffer_3[390] = 8'h00;
+    buffer_3[391] = 8'h00;
+    buffer_3[392] = 8'h00;
+    buffer_3[393] = 8'h00;
+    buffer_3[394] = 8'h00;
+    buffer_3[395] = 8'h00;
+    buffer_3[396] = 8'h00;
+    buffer_3[397] = 8'h00;
+    buffer_3[398] = 8'h00;
+    buffer_3[399] = 8'h00;
+    buffer_3[400] = 8'h00;
+    buffer_3[401] = 8'h00;
+    buffer_3[402] = 8'h00;
+    buffer_3[403] = 8'h00;
+    buffer_3[404] = 8'h00;
+    buffer_3[405] = 8'h00;
+    buffer_3[406] = 8'h00;
+    buffer_3[407] = 8'h00;
+    buffer_3[408] = 8'h00;
+    buffer_3[409] = 8'h00;
+    buffer_3[410] = 8'h00;
+    buffer_3[411] = 8'h00;
+    buffer_3[412] = 8'h00;
+    buffer_3[413] = 8'h00;
+    buffer_3[414] = 8'h00;
+    buffer_3[415] = 8'h00;
+    buffer_3[416] = 8'h00;
+    buffer_3[417] = 8'h00;
+    buffer_3[418] = 8'h00;
+    buffer_3[419] = 8'h00;
+    buffer_3[420] = 8'h00;
+    buffer_3[421] = 8'h00;
+    buffer_3[422] = 8'h00;
+    buffer_3[423] = 8'h00;
+    buffer_3[424] = 8'h00;
+    buffer_3[425] = 8'h00;
+    buffer_3[426] = 8'h00;
+    buffer_3[427] = 8'h00;
+    buffer_3[428] = 8'h00;
+    buffer_3[429] = 8'h00;
+    buffer_3[430] = 8'h00;
+    buffer_3[431] = 8'h00;
+    buffer_3[432] = 8'h00;
+    buffer_3[433] = 8'h00;
+    buffer_3[434] = 8'h00;
+    buffer_3[435] = 8'h00;
+    buffer_3[436] = 8'h00;
+    buffer_3[437] = 8'h00;
+    buffer_3[438] = 8'h00;
+    buffer_3[439] = 8'h00;
+    buffer_3[440] = 8'h00;
+    buffer_3[441] = 8'h00;
+    buffer_3[442] = 8'h00;
+    buffer_3[443] = 8'h00;
+    buffer_3[444] = 8'h00;
+    buffer_3[445] = 8'h00;
+    buffer_3[446] = 8'h00;
+    buffer_3[447] = 8'h00;
+    buffer_3[448] = 8'h00;
+    buffer_3[449] = 8'h00;
+    buffer_3[450] = 8'h00;
+    buffer_3[451] = 8'h00;
+    buffer_3[452] = 8'h00;
+    buffer_3[453] = 8'h00;
+    buffer_3[454] = 8'h00;
+    buffer_3[455] = 8'h00;
+    buffer_3[456] = 8'h00;
+    buffer_3[457] = 8'h00;
+    buffer_3[458] = 8'h00;
+    buffer_3[459] = 8'h00;
+    buffer_3[460] = 8'h00;
+    buffer_3[461] = 8'h00;
+    buffer_3[462] = 8'h00;
+    buffer_3[463] = 8'h00;
+    buffer_3[464] = 8'h00;
+    buffer_3[465] = 8'h00;
+    buffer_3[466] = 8'h00;
+    buffer_3[467] = 8'h00;
+    buffer_3[468] = 8'h00;
+    buffer_3[469] = 8'h00;
+    buffer_3[470] = 8'h00;
+    buffer_3[471] = 8'h00;
+    buffer_3[472] = 8'h00;
+    buffer_3[473] = 8'h00;
+    buffer_3[474] = 8'h00;
+    buffer_3[475] = 8'h00;
+    buffer_3[476] = 8'h00;
+    buffer_3[477] = 8'h00;
+    buffer_3[478] = 8'h00;
+    buffer_3[479] = 8'h00;
+    buffer_3[480] = 8'h00;
+    buffer_3[481] = 8'h00;
+    buffer_3[482] = 8'h00;
+    buffer_3[483] = 8'h00;
+    buffer_3[484] = 8'h00;
+    buffer_3[485] = 8'h00;
+    buffer_3[486] = 8'h00;
+    buffer_3[487] = 8'h00;
+    buffer_3[488] = 8'h00;
+    buffer_3[489] = 8'h00;
+    buffer_3[490] = 8'h00;
+    buffer_3[491] = 8'h00;
+    buffer_3[492] = 8'h00;
+    buffer_3[493] = 8'h00;
+    buffer_3[494] = 8'h00;
+    buffer_3[495] = 8'h00;
+    buffer_3[496] = 8'h00;
+    buffer_3[497] = 8'h00;
+    buffer_3[498] = 8'h00;
+    buffer_3[499] = 8'h00;
+    buffer_3[500] = 8'h00;
+    buffer_3[501] = 8'h00;
+    buffer_3[502] = 8'h00;
+    buffer_3[503] = 8'h00;
+    buffer_3[504] = 8'h00;
+    buffer_3[505] = 8'h00;
+    buffer_3[506] = 8'h00;
+    buffer_3[507] = 8'h00;
+    buffer_3[508] = 8'h00;
+    buffer_3[509] = 8'h00;
+    buffer_3[510] = 8'h00;
+    buffer_3[511] = 8'h00;
   end
   always @(posedge clk) begin
     if (x_take)
-      buffer_3[\$signature__addr ] <= x__payload[7:0];
+      buffer_3[\$12 [8:0]] <= x__payload[7:0];
   end
   reg [7:0] _3_;
   always @(posedge clk) begin
     if (ce) begin
-      _3_ <= buffer_3[{ block, w__payload[71:70] }];
+      _3_ <= buffer_3[\$32 [8:0]];
     end
   end
-  assign \rd__data$106  = _3_;
-  reg [7:0] buffer_4 [255:0];
+  assign \rd__data$111  = _3_;
+  reg [7:0] buffer_4 [511:0];
   initial begin
     buffer_4[0] = 8'h00;
     buffer_4[1] = 8'h00;
@@ -1955,19 +3025,275 @@ module \sparse_dsp_l8_m4.core (x__valid, w__valid, o__ready, rst, w__ready, x__p
     buffer_4[253] = 8'h00;
     buffer_4[254] = 8'h00;
     buffer_4[255] = 8'h00;
+    buffer_4[256] = 8'h00;
+    buffer_4[257] = 8'h00;
+    buffer_4[258] = 8'h00;
+    buffer_4[259] = 8'h00;
+    buffer_4[260] = 8'h00;
+    buffer_4[261] = 8'h00;
+    buffer_4[262] = 8'h00;
+    buffer_4[263] = 8'h00;
+    buffer_4[264] = 8'h00;
+    buffer_4[265] = 8'h00;
+    buffer_4[266] = 8'h00;
+    buffer_4[267] = 8'h00;
+    buffer_4[268] = 8'h00;
+    buffer_4[269] = 8'h00;
+    buffer_4[270] = 8'h00;
+    buffer_4[271] = 8'h00;
+    buffer_4[272] = 8'h00;
+    buffer_4[273] = 8'h00;
+    buffer_4[274] = 8'h00;
+    buffer_4[275] = 8'h00;
+    buffer_4[276] = 8'h00;
+    buffer_4[277] = 8'h00;
+    buffer_4[278] = 8'h00;
+    buffer_4[279] = 8'h00;
+    buffer_4[280] = 8'h00;
+    buffer_4[281] = 8'h00;
+    buffer_4[282] = 8'h00;
+    buffer_4[283] = 8'h00;
+    buffer_4[284] = 8'h00;
+    buffer_4[285] = 8'h00;
+    buffer_4[286] = 8'h00;
+    buffer_4[287] = 8'h00;
+    buffer_4[288] = 8'h00;
+    buffer_4[289] = 8'h00;
+    buffer_4[290] = 8'h00;
+    buffer_4[291] = 8'h00;
+    buffer_4[292] = 8'h00;
+    buffer_4[293] = 8'h00;
+    buffer_4[294] = 8'h00;
+    buffer_4[295] = 8'h00;
+    buffer_4[296] = 8'h00;
+    buffer_4[297] = 8'h00;
+    buffer_4[298] = 8'h00;
+    buffer_4[299] = 8'h00;
+    buffer_4[300] = 8'h00;
+    buffer_4[301] = 8'h00;
+    buffer_4[302] = 8'h00;
+    buffer_4[303] = 8'h00;
+    buffer_4[304] = 8'h00;
+    buffer_4[305] = 8'h00;
+    buffer_4[306] = 8'h00;
+    buffer_4[307] = 8'h00;
+    buffer_4[308] = 8'h00;
+    buffer_4[309] = 8'h00;
+    buffer_4[310] = 8'h00;
+    buffer_4[311] = 8'h00;
+    buffer_4[312] = 8'h00;
+    buffer_4[313] = 8'h00;
+    buffer_4[314] = 8'h00;
+    buffer_4[315] = 8'h00;
+    buffer_4[316] = 8'h00;
+    buffer_4[317] = 8'h00;
+    buffer_4[318] = 8'h00;
+    buffer_4[319] = 8'h00;
+    buffer_4[320] = 8'h00;
+    buffer_4[321] = 8'h00;
+    buffer_4[322] = 8'h00;
+    buffer_4[323] = 8'h00;
+    buffer_4[324] = 8'h00;
+    buffer_4[325] = 8'h00;
+    buffer_4[326] = 8'h00;
+    buffer_4[327] = 8'h00;
+    buffer_4[328] = 8'h00;
+    buffer_4[329] = 8'h00;
+    buffer_4[330] = 8'h00;
+    buffer_4[331] = 8'h00;
+    buffer_4[332] = 8'h00;
+    buffer_4[333] = 8'h00;
+    buffer_4[334] = 8'h00;
+    buffer_4[335] = 8'h00;
+    buffer_4[336] = 8'h00;
+    buffer_4[337] = 8'h00;
+    buffer_4[338] = 8'h00;
+    buffer_4[339] = 8'h00;
+    buffer_4[340] = 8'h00;
+    buffer_4[341] = 8'h00;
+    buffer_4[342] = 8'h00;
+    buffer_4[343] = 8'h00;
+    buffer_4[344] = 8'h00;
+    buffer_4[345] = 8'h00;
+    buffer_4[346] = 8'h00;
+    buffer_4[347] = 8'h00;
+    buffer_4[348] = 8'h00;
+    buffer_4[349] = 8'h00;
+    buffer_4[350] = 8'h00;
+    buffer_4[351] = 8'h00;
+    buffer_4[352] = 8'h00;
+    buffer_4[353] = 8'h00;
+    buffer_4[354] = 8'h00;
+    buffer_4[355] = 8'h00;
+    buffer_4[356] = 8'h00;
+    buffer_4[357] = 8'h00;
+    buffer_4[358] = 8'h00;
+    buffer_4[359] = 8'h00;
+    buffer_4[360] = 8'h00;
+    buffer_4[361] = 8'h00;
+    buffer_4[362] = 8'h00;
+    buffer_4[363] = 8'h00;
+    buffer_4[364] = 8'h00;
+    buffer_4[365] = 8'h00;
+    buffer_4[366] = 8'h00;
+    buffer_4[367] = 8'h00;
+    buffer_4[368] = 8'h00;
+    buffer_4[369] = 8'h00;
+    buffer_4[370] = 8'h00;
+    buffer_4[371] = 8'h00;
+    buffer_4[372] = 8'h00;
+    buffer_4[373] = 8'h00;
+    buffer_4[374] = 8'h00;
+    buffer_4[375] = 8'h00;
+    buffer_4[376] = 8'h00;
+    buffer_4[377] = 8'h00;
+    buffer_4[378] = 8'h00;
+    buffer_4[379] = 8'h00;
+    buffer_4[380] = 8'h00;
+    buffer_4[381] = 8'h00;
+    buffer_4[382] = 8'h00;
+    buffer_4[383] = 8'h00;
+    buffer_4[384] = 8'h00;
+    buffer_4[385] = 8'h00;
+    buffer_4[386] = 8'h00;
+    buffer_4[387] = 8'h00;
+    buffer_4[388] = 8'h00;
+    buffer_4[389] = 8'h00;
+    buffer_4[390] = 8'h00;
+    buffer_4[391] = 8'h00;
+    buffer_4[392] = 8'h00;
+    buffer_4[393] = 8'h00;
+    buffer_4[394] = 8'h00;
+    buffer_4[395] = 8'h00;
+    buffer_4[396] = 8'h00;
+    buffer_4[397] = 8'h00;
+    buffer_4[398] = 8'h00;
+    buffer_4[399] = 8'h00;
+    buffer_4[400] = 8'h00;
+    buffer_4[401] = 8'h00;
+    buffer_4[402] = 8'h00;
+    buffer_4[403] = 8'h00;
+    buffer_4[404] = 8'h00;
+    buffer_4[405] = 8'h00;
+    buffer_4[406] = 8'h00;
+    buffer_4[407] = 8'h00;
+    buffer_4[408] = 8'h00;
+    buffer_4[409] = 8'h00;
+    buffer_4[410] = 8'h00;
+    buffer_4[411] = 8'h00;
+    buffer_4[412] = 8'h00;
+    buffer_4[413] = 8'h00;
+    buffer_4[414] = 8'h00;
+    buffer_4[415] = 8'h00;
+    buffer_4[416] = 8'h00;
+    buffer_4[417] = 8'h00;
+    buffer_4[418] = 8'h00;
+    buffer_4[419] = 8'h00;
+    buffer_4[420] = 8'h00;
+    buffer_4[421] = 8'h00;
+    buffer_4[422] = 8'h00;
+    buffer_4[423] = 8'h00;
+    buffer_4[424] = 8'h00;
+    buffer_4[425] = 8'h00;
+    buffer_4[426] = 8'h00;
+    buffer_4[427] = 8'h00;
+    buffer_4[428] = 8'h00;
+    buffer_4[429] = 8'h00;
+    buffer_4[430] = 8'h00;
+    buffer_4[431] = 8'h00;
+    buffer_4[432] = 8'h00;
+    buffer_4[433] = 8'h00;
+    buffer_4[434] = 8'h00;
+    buffer_4[435] = 8'h00;
+    buffer_4[436] = 8'h00;
+    buffer_4[437] = 8'h00;
+    buffer_4[438] = 8'h00;
+    buffer_4[439] = 8'h00;
+    buffer_4[440] = 8'h00;
+    buffer_4[441] = 8'h00;
+    buffer_4[442] = 8'h00;
+    buffer_4[443] = 8'h00;
+    buffer_4[444] = 8'h00;
+    buffer_4[445] = 8'h00;
+    buffer_4[446] = 8'h00;
+    buffer_4[447] = 8'h00;
+    buffer_4[448] = 8'h00;
+    buffer_4[449] = 8'h00;
+    buffer_4[450] = 8'h00;
+    buffer_4[451] = 8'h00;
+    buffer_4[452] = 8'h00;
+    buffer_4[453] = 8'h00;
+    buffer_4[454] = 8'h00;
+    buffer_4[455] = 8'h00;
+    buffer_4[456] = 8'h00;
+    buffer_4[457] = 8'h00;
+    buffer_4[458] = 8'h00;
+    buffer_4[459] = 8'h00;
+    buffer_4[460] = 8'h00;
+    buffer_4[461] = 8'h00;
+    buffer_4[462] = 8'h00;
+    buffer_4[463] = 8'h00;
+    buffer_4[464] = 8'h00;
+    buffer_4[465] = 8'h00;
+    buffer_4[466] = 8'h00;
+    buffer_4[467] = 8'h00;
+    buffer_4[468] = 8'h00;
+    buffer_4[469] = 8'h00;
+    buffer_4[470] = 8'h00;
+    buffer_4[471] = 8'h00;
+    buffer_4[472] = 8'h00;
+    buffer_4[473] = 8'h00;
+    buffer_4[474] = 8'h00;
+    buffer_4[475] = 8'h00;
+    buffer_4[476] = 8'h00;
+    buffer_4[477] = 8'h00;
+    buffer_4[478] = 8'h00;
+    buffer_4[479] = 8'h00;
+    buffer_4[480] = 8'h00;
+    buffer_4[481] = 8'h00;
+    buffer_4[482] = 8'h00;
+    buffer_4[483] = 8'h00;
+    buffer_4[484] = 8'h00;
+    buffer_4[485] = 8'h00;
+    buffer_4[486] = 8'h00;
+    buffer_4[487] = 8'h00;
+    buffer_4[488] = 8'h00;
+    buffer_4[489] = 8'h00;
+    buffer_4[490] = 8'h00;
+    buffer_4[491] = 8'h00;
+    buffer_4[492] = 8'h00;
+    buffer_4[493] = 8'h00;
+    buffer_4[494] = 8'h00;
+    buffer_4[495] = 8'h00;
+    buffer_4[496] = 8'h00;
+    buffer_4[497] = 8'h00;
+    buffer_4[498] = 8'h00;
+    buffer_4[499] = 8'h00;
+    buffer_4[500] = 8'h00;
+    buffer_4[501] = 8'h00;
+    buffer_4[502] = 8'h00;
+    buffer_4[503] = 8'h00;
+    buffer_4[504] = 8'h00;
+    buffer_4[505] = 8'h00;
+    buffer_4[506] = 8'h00;
+    buffer_4[507] = 8'h00;
+    buffer_4[508] = 8'h00;
+    buffer_4[509] = 8'h00;
+    buffer_4[510] = 8'h00;
+    buffer_4[511] = 8'h00;
   end
   always @(posedge clk) begin
     if (x_take)
-      buffer_4[\$signature__addr ] <= x__payload[7:0];
+      buffer_4[\$14 [8:0]] <= x__payload[7:0];
   end
   reg [7:0] _4_;
   always @(posedge clk) begin
     if (ce) begin
-      _4_ <= buffer_4[{ block, w__payload[73:72] }];
+      _4_ <= buffer_4[\$34 [8:0]];
     end
   end
-  assign \rd__data$108  = _4_;
-  reg [7:0] buffer_5 [255:0];
+  assign \rd__data$113  = _4_;
+  reg [7:0] buffer_5 [511:0];
   initial begin
     buffer_5[0] = 8'h00;
     buffer_5[1] = 8'h00;
@@ -2225,19 +3551,275 @@ module \sparse_dsp_l8_m4.core (x__valid, w__valid, o__ready, rst, w__ready, x__p
     buffer_5[253] = 8'h00;
     buffer_5[254] = 8'h00;
     buffer_5[255] = 8'h00;
+    buffer_5[256] = 8'h00;
+    buffer_5[257] = 8'h00;
+    buffer_5[258] = 8'h00;
+    buffer_5[259] = 8'h00;
+    buffer_5[260] = 8'h00;
+    buffer_5[261] = 8'h00;
+    buffer_5[262] = 8'h00;
+    buffer_5[263] = 8'h00;
+    buffer_5[264] = 8'h00;
+    buffer_5[265] = 8'h00;
+    buffer_5[266] = 8'h00;
+    buffer_5[267] = 8'h00;
+    buffer_5[268] = 8'h00;
+    buffer_5[269] = 8'h00;
+    buffer_5[270] = 8'h00;
+    buffer_5[271] = 8'h00;
+    buffer_5[272] = 8'h00;
+    buffer_5[273] = 8'h00;
+    buffer_5[274] = 8'h00;
+    buffer_5[275] = 8'h00;
+    buffer_5[276] = 8'h00;
+    buffer_5[277] = 8'h00;
+    buffer_5[278] = 8'h00;
+    buffer_5[279] = 8'h00;
+    buffer_5[280] = 8'h00;
+    buffer_5[281] = 8'h00;
+    buffer_5[282] = 8'h00;
+    buffer_5[283] = 8'h00;
+    buffer_5[284] = 8'h00;
+    buffer_5[285] = 8'h00;
+    buffer_5[286] = 8'h00;
+    buffer_5[287] = 8'h00;
+    buffer_5[288] = 8'h00;
+    buffer_5[289] = 8'h00;
+    buffer_5[290] = 8'h00;
+    buffer_5[291] = 8'h00;
+    buffer_5[292] = 8'h00;
+    buffer_5[293] = 8'h00;
+    buffer_5[294] = 8'h00;
+    buffer_5[295] = 8'h00;
+    buffer_5[296] = 8'h00;
+    buffer_5[297] = 8'h00;
+    buffer_5[298] = 8'h00;
+    buffer_5[299] = 8'h00;
+    buffer_5[300] = 8'h00;
+    buffer_5[301] = 8'h00;
+    buffer_5[302] = 8'h00;
+    buffer_5[303] = 8'h00;
+    buffer_5[304] = 8'h00;
+    buffer_5[305] = 8'h00;
+    buffer_5[306] = 8'h00;
+    buffer_5[307] = 8'h00;
+    buffer_5[308] = 8'h00;
+    buffer_5[309] = 8'h00;
+    buffer_5[310] = 8'h00;
+    buffer_5[311] = 8'h00;
+    buffer_5[312] = 8'h00;
+    buffer_5[313] = 8'h00;
+    buffer_5[314] = 8'h00;
+    buffer_5[315] = 8'h00;
+    buffer_5[316] = 8'h00;
+    buffer_5[317] = 8'h00;
+    buffer_5[318] = 8'h00;
+    buffer_5[319] = 8'h00;
+    buffer_5[320] = 8'h00;
+    buffer_5[321] = 8'h00;
+    buffer_5[322] = 8'h00;
+    buffer_5[323] = 8'h00;
+    buffer_5[324] = 8'h00;
+    buffer_5[325] = 8'h00;
+    buffer_5[326] = 8'h00;
+    buffer_5[327] = 8'h00;
+    buffer_5[328] = 8'h00;
+    buffer_5[329] = 8'h00;
+    buffer_5[330] = 8'h00;
+    buffer_5[331] = 8'h00;
+    buffer_5[332] = 8'h00;
+    buffer_5[333] = 8'h00;
+    buffer_5[334] = 8'h00;
+    buffer_5[335] = 8'h00;
+    buffer_5[336] = 8'h00;
+    buffer_5[337] = 8'h00;
+    buffer_5[338] = 8'h00;
+    buffer_5[339] = 8'h00;
+    buffer_5[340] = 8'h00;
+    buffer_5[341] = 8'h00;
+    buffer_5[342] = 8'h00;
+    buffer_5[343] = 8'h00;
+    buffer_5[344] = 8'h00;
+    buffer_5[345] = 8'h00;
+    buffer_5[346] = 8'h00;
+    buffer_5[347] = 8'h00;
+    buffer_5[348] = 8'h00;
+    buffer_5[349] = 8'h00;
+    buffer_5[350] = 8'h00;
+    buffer_5[351] = 8'h00;
+    buffer_5[352] = 8'h00;
+    buffer_5[353] = 8'h00;
+    buffer_5[354] = 8'h00;
+    buffer_5[355] = 8'h00;
+    buffer_5[356] = 8'h00;
+    buffer_5[357] = 8'h00;
+    buffer_5[358] = 8'h00;
+    buffer_5[359] = 8'h00;
+    buffer_5[360] = 8'h00;
+    buffer_5[361] = 8'h00;
+    buffer_5[362] = 8'h00;
+    buffer_5[363] = 8'h00;
+    buffer_5[364] = 8'h00;
+    buffer_5[365] = 8'h00;
+    buffer_5[366] = 8'h00;
+    buffer_5[367] = 8'h00;
+    buffer_5[368] = 8'h00;
+    buffer_5[369] = 8'h00;
+    buffer_5[370] = 8'h00;
+    buffer_5[371] = 8'h00;
+    buffer_5[372] = 8'h00;
+    buffer_5[373] = 8'h00;
+    buffer_5[374] = 8'h00;
+    buffer_5[375] = 8'h00;
+    buffer_5[376] = 8'h00;
+    buffer_5[377] = 8'h00;
+    buffer_5[378] = 8'h00;
+    buffer_5[379] = 8'h00;
+    buffer_5[380] = 8'h00;
+    buffer_5[381] = 8'h00;
+    buffer_5[382] = 8'h00;
+    buffer_5[383] = 8'h00;
+    buffer_5[384] = 8'h00;
+    buffer_5[385] = 8'h00;
+    buffer_5[386] = 8'h00;
+    buffer_5[387] = 8'h00;
+    buffer_5[388] = 8'h00;
+    buffer_5[389] = 8'h00;
+    buffer_5[390] = 8'h00;
+    buffer_5[391] = 8'h00;
+    buffer_5[392] = 8'h00;
+    buffer_5[393] = 8'h00;
+    buffer_5[394] = 8'h00;
+    buffer_5[395] = 8'h00;
+    buffer_5[396] = 8'h00;
+    buffer_5[397] = 8'h00;
+    buffer_5[398] = 8'h00;
+    buffer_5[399] = 8'h00;
+    buffer_5[400] = 8'h00;
+    buffer_5[401] = 8'h00;
+    buffer_5[402] = 8'h00;
+    buffer_5[403] = 8'h00;
+    buffer_5[404] = 8'h00;
+    buffer_5[405] = 8'h00;
+    buffer_5[406] = 8'h00;
+    buffer_5[407] = 8'h00;
+    buffer_5[408] = 8'h00;
+    buffer_5[409] = 8'h00;
+    buffer_5[410] = 8'h00;
+    buffer_5[411] = 8'h00;
+    buffer_5[412] = 8'h00;
+    buffer_5[413] = 8'h00;
+    buffer_5[414] = 8'h00;
+    buffer_5[415] = 8'h00;
+    buffer_5[416] = 8'h00;
+    buffer_5[417] = 8'h00;
+    buffer_5[418] = 8'h00;
+    buffer_5[419] = 8'h00;
+    buffer_5[420] = 8'h00;
+    buffer_5[421] = 8'h00;
+    buffer_5[422] = 8'h00;
+    buffer_5[423] = 8'h00;
+    buffer_5[424] = 8'h00;
+    buffer_5[425] = 8'h00;
+    buffer_5[426] = 8'h00;
+    buffer_5[427] = 8'h00;
+    buffer_5[428] = 8'h00;
+    buffer_5[429] = 8'h00;
+    buffer_5[430] = 8'h00;
+    buffer_5[431] = 8'h00;
+    buffer_5[432] = 8'h00;
+    buffer_5[433] = 8'h00;
+    buffer_5[434] = 8'h00;
+    buffer_5[435] = 8'h00;
+    buffer_5[436] = 8'h00;
+    buffer_5[437] = 8'h00;
+    buffer_5[438] = 8'h00;
+    buffer_5[439] = 8'h00;
+    buffer_5[440] = 8'h00;
+    buffer_5[441] = 8'h00;
+    buffer_5[442] = 8'h00;
+    buffer_5[443] = 8'h00;
+    buffer_5[444] = 8'h00;
+    buffer_5[445] = 8'h00;
+    buffer_5[446] = 8'h00;
+    buffer_5[447] = 8'h00;
+    buffer_5[448] = 8'h00;
+    buffer_5[449] = 8'h00;
+    buffer_5[450] = 8'h00;
+    buffer_5[451] = 8'h00;
+    buffer_5[452] = 8'h00;
+    buffer_5[453] = 8'h00;
+    buffer_5[454] = 8'h00;
+    buffer_5[455] = 8'h00;
+    buffer_5[456] = 8'h00;
+    buffer_5[457] = 8'h00;
+    buffer_5[458] = 8'h00;
+    buffer_5[459] = 8'h00;
+    buffer_5[460] = 8'h00;
+    buffer_5[461] = 8'h00;
+    buffer_5[462] = 8'h00;
+    buffer_5[463] = 8'h00;
+    buffer_5[464] = 8'h00;
+    buffer_5[465] = 8'h00;
+    buffer_5[466] = 8'h00;
+    buffer_5[467] = 8'h00;
+    buffer_5[468] = 8'h00;
+    buffer_5[469] = 8'h00;
+    buffer_5[470] = 8'h00;
+    buffer_5[471] = 8'h00;
+    buffer_5[472] = 8'h00;
+    buffer_5[473] = 8'h00;
+    buffer_5[474] = 8'h00;
+    buffer_5[475] = 8'h00;
+    buffer_5[476] = 8'h00;
+    buffer_5[477] = 8'h00;
+    buffer_5[478] = 8'h00;
+    buffer_5[479] = 8'h00;
+    buffer_5[480] = 8'h00;
+    buffer_5[481] = 8'h00;
+    buffer_5[482] = 8'h00;
+    buffer_5[483] = 8'h00;
+    buffer_5[484] = 8'h00;
+    buffer_5[485] = 8'h00;
+    buffer_5[486] = 8'h00;
+    buffer_5[487] = 8'h00;
+    buffer_5[488] = 8'h00;
+    buffer_5[489] = 8'h00;
+    buffer_5[490] = 8'h00;
+    buffer_5[491] = 8'h00;
+    buffer_5[492] = 8'h00;
+    buffer_5[493] = 8'h00;
+    buffer_5[494] = 8'h00;
+    buffer_5[495] = 8'h00;
+    buffer_5[496] = 8'h00;
+    buffer_5[497] = 8'h00;
+    buffer_5[498] = 8'h00;
+    buffer_5[499] = 8'h00;
+    buffer_5[500] = 8'h00;
+    buffer_5[501] = 8'h00;
+    buffer_5[502] = 8'h00;
+    buffer_5[503] = 8'h00;
+    buffer_5[504] = 8'h00;
+    buffer_5[505] = 8'h00;
+    buffer_5[506] = 8'h00;
+    buffer_5[507] = 8'h00;
+    buffer_5[508] = 8'h00;
+    buffer_5[509] = 8'h00;
+    buffer_5[510] = 8'h00;
+    buffer_5[511] = 8'h00;
   end
   always @(posedge clk) begin
     if (x_take)
-      buffer_5[\$signature__addr ] <= x__payload[7:0];
+      buffer_5[\$16 [8:0]] <= x__payload[7:0];
   end
   reg [7:0] _5_;
   always @(posedge clk) begin
     if (ce) begin
-      _5_ <= buffer_5[{ block, w__payload[75:74] }];
+      _5_ <= buffer_5[\$36 [8:0]];
     end
   end
-  assign \rd__data$110  = _5_;
-  reg [7:0] buffer_6 [255:0];
+  assign \rd__data$115  = _5_;
+  reg [7:0] buffer_6 [511:0];
   initial begin
     buffer_6[0] = 8'h00;
     buffer_6[1] = 8'h00;
@@ -2495,19 +4077,275 @@ module \sparse_dsp_l8_m4.core (x__valid, w__valid, o__ready, rst, w__ready, x__p
     buffer_6[253] = 8'h00;
     buffer_6[254] = 8'h00;
     buffer_6[255] = 8'h00;
+    buffer_6[256] = 8'h00;
+    buffer_6[257] = 8'h00;
+    buffer_6[258] = 8'h00;
+    buffer_6[259] = 8'h00;
+    buffer_6[260] = 8'h00;
+    buffer_6[261] = 8'h00;
+    buffer_6[262] = 8'h00;
+    buffer_6[263] = 8'h00;
+    buffer_6[264] = 8'h00;
+    buffer_6[265] = 8'h00;
+    buffer_6[266] = 8'h00;
+    buffer_6[267] = 8'h00;
+    buffer_6[268] = 8'h00;
+    buffer_6[269] = 8'h00;
+    buffer_6[270] = 8'h00;
+    buffer_6[271] = 8'h00;
+    buffer_6[272] = 8'h00;
+    buffer_6[273] = 8'h00;
+    buffer_6[274] = 8'h00;
+    buffer_6[275] = 8'h00;
+    buffer_6[276] = 8'h00;
+    buffer_6[277] = 8'h00;
+    buffer_6[278] = 8'h00;
+    buffer_6[279] = 8'h00;
+    buffer_6[280] = 8'h00;
+    buffer_6[281] = 8'h00;
+    buffer_6[282] = 8'h00;
+    buffer_6[283] = 8'h00;
+    buffer_6[284] = 8'h00;
+    buffer_6[285] = 8'h00;
+    buffer_6[286] = 8'h00;
+    buffer_6[287] = 8'h00;
+    buffer_6[288] = 8'h00;
+    buffer_6[289] = 8'h00;
+    buffer_6[290] = 8'h00;
+    buffer_6[291] = 8'h00;
+    buffer_6[292] = 8'h00;
+    buffer_6[293] = 8'h00;
+    buffer_6[294] = 8'h00;
+    buffer_6[295] = 8'h00;
+    buffer_6[296] = 8'h00;
+    buffer_6[297] = 8'h00;
+    buffer_6[298] = 8'h00;
+    buffer_6[299] = 8'h00;
+    buffer_6[300] = 8'h00;
+    buffer_6[301] = 8'h00;
+    buffer_6[302] = 8'h00;
+    buffer_6[303] = 8'h00;
+    buffer_6[304] = 8'h00;
+    buffer_6[305] = 8'h00;
+    buffer_6[306] = 8'h00;
+    buffer_6[307] = 8'h00;
+    buffer_6[308] = 8'h00;
+    buffer_6[309] = 8'h00;
+    buffer_6[310] = 8'h00;
+    buffer_6[311] = 8'h00;
+    buffer_6[312] = 8'h00;
+    buffer_6[313] = 8'h00;
+    buffer_6[314] = 8'h00;
+    buffer_6[315] = 8'h00;
+    buffer_6[316] = 8'h00;
+    buffer_6[317] = 8'h00;
+    buffer_6[318] = 8'h00;
+    buffer_6[319] = 8'h00;
+    buffer_6[320] = 8'h00;
+    buffer_6[321] = 8'h00;
+    buffer_6[322] = 8'h00;
+    buffer_6[323] = 8'h00;
+    buffer_6[324] = 8'h00;
+    buffer_6[325] = 8'h00;
+    buffer_6[326] = 8'h00;
+    buffer_6[327] = 8'h00;
+    buffer_6[328] = 8'h00;
+    buffer_6[329] = 8'h00;
+    buffer_6[330] = 8'h00;
+    buffer_6[331] = 8'h00;
+    buffer_6[332] = 8'h00;
+    buffer_6[333] = 8'h00;
+    buffer_6[334] = 8'h00;
+    buffer_6[335] = 8'h00;
+    buffer_6[336] = 8'h00;
+    buffer_6[337] = 8'h00;
+    buffer_6[338] = 8'h00;
+    buffer_6[339] = 8'h00;
+    buffer_6[340] = 8'h00;
+    buffer_6[341] = 8'h00;
+    buffer_6[342] = 8'h00;
+    buffer_6[343] = 8'h00;
+    buffer_6[344] = 8'h00;
+    buffer_6[345] = 8'h00;
+    buffer_6[346] = 8'h00;
+    buffer_6[347] = 8'h00;
+    buffer_6[348] = 8'h00;
+    buffer_6[349] = 8'h00;
+    buffer_6[350] = 8'h00;
+    buffer_6[351] = 8'h00;
+    buffer_6[352] = 8'h00;
+    buffer_6[353] = 8'h00;
+    buffer_6[354] = 8'h00;
+    buffer_6[355] = 8'h00;
+    buffer_6[356] = 8'h00;
+    buffer_6[357] = 8'h00;
+    buffer_6[358] = 8'h00;
+    buffer_6[359] = 8'h00;
+    buffer_6[360] = 8'h00;
+    buffer_6[361] = 8'h00;
+    buffer_6[362] = 8'h00;
+    buffer_6[363] = 8'h00;
+    buffer_6[364] = 8'h00;
+    buffer_6[365] = 8'h00;
+    buffer_6[366] = 8'h00;
+    buffer_6[367] = 8'h00;
+    buffer_6[368] = 8'h00;
+    buffer_6[369] = 8'h00;
+    buffer_6[370] = 8'h00;
+    buffer_6[371] = 8'h00;
+    buffer_6[372] = 8'h00;
+    buffer_6[373] = 8'h00;
+    buffer_6[374] = 8'h00;
+    buffer_6[375] = 8'h00;
+    buffer_6[376] = 8'h00;
+    buffer_6[377] = 8'h00;
+    buffer_6[378] = 8'h00;
+    buffer_6[379] = 8'h00;
+    buffer_6[380] = 8'h00;
+    buffer_6[381] = 8'h00;
+    buffer_6[382] = 8'h00;
+    buffer_6[383] = 8'h00;
+    buffer_6[384] = 8'h00;
+    buffer_6[385] = 8'h00;
+    buffer_6[386] = 8'h00;
+    buffer_6[387] = 8'h00;
+    buffer_6[388] = 8'h00;
+    buffer_6[389] = 8'h00;
+    buffer_6[390] = 8'h00;
+    buffer_6[391] = 8'h00;
+    buffer_6[392] = 8'h00;
+    buffer_6[393] = 8'h00;
+    buffer_6[394] = 8'h00;
+    buffer_6[395] = 8'h00;
+    buffer_6[396] = 8'h00;
+    buffer_6[397] = 8'h00;
+    buffer_6[398] = 8'h00;
+    buffer_6[399] = 8'h00;
+    buffer_6[400] = 8'h00;
+    buffer_6[401] = 8'h00;
+    buffer_6[402] = 8'h00;
+    buffer_6[403] = 8'h00;
+    buffer_6[404] = 8'h00;
+    buffer_6[405] = 8'h00;
+    buffer_6[406] = 8'h00;
+    buffer_6[407] = 8'h00;
+    buffer_6[408] = 8'h00;
+    buffer_6[409] = 8'h00;
+    buffer_6[410] = 8'h00;
+    buffer_6[411] = 8'h00;
+    buffer_6[412] = 8'h00;
+    buffer_6[413] = 8'h00;
+    buffer_6[414] = 8'h00;
+    buffer_6[415] = 8'h00;
+    buffer_6[416] = 8'h00;
+    buffer_6[417] = 8'h00;
+    buffer_6[418] = 8'h00;
+    buffer_6[419] = 8'h00;
+    buffer_6[420] = 8'h00;
+    buffer_6[421] = 8'h00;
+    buffer_6[422] = 8'h00;
+    buffer_6[423] = 8'h00;
+    buffer_6[424] = 8'h00;
+    buffer_6[425] = 8'h00;
+    buffer_6[426] = 8'h00;
+    buffer_6[427] = 8'h00;
+    buffer_6[428] = 8'h00;
+    buffer_6[429] = 8'h00;
+    buffer_6[430] = 8'h00;
+    buffer_6[431] = 8'h00;
+    buffer_6[432] = 8'h00;
+    buffer_6[433] = 8'h00;
+    buffer_6[434] = 8'h00;
+    buffer_6[435] = 8'h00;
+    buffer_6[436] = 8'h00;
+    buffer_6[437] = 8'h00;
+    buffer_6[438] = 8'h00;
+    buffer_6[439] = 8'h00;
+    buffer_6[440] = 8'h00;
+    buffer_6[441] = 8'h00;
+    buffer_6[442] = 8'h00;
+    buffer_6[443] = 8'h00;
+    buffer_6[444] = 8'h00;
+    buffer_6[445] = 8'h00;
+    buffer_6[446] = 8'h00;
+    buffer_6[447] = 8'h00;
+    buffer_6[448] = 8'h00;
+    buffer_6[449] = 8'h00;
+    buffer_6[450] = 8'h00;
+    buffer_6[451] = 8'h00;
+    buffer_6[452] = 8'h00;
+    buffer_6[453] = 8'h00;
+    buffer_6[454] = 8'h00;
+    buffer_6[455] = 8'h00;
+    buffer_6[456] = 8'h00;
+    buffer_6[457] = 8'h00;
+    buffer_6[458] = 8'h00;
+    buffer_6[459] = 8'h00;
+    buffer_6[460] = 8'h00;
+    buffer_6[461] = 8'h00;
+    buffer_6[462] = 8'h00;
+    buffer_6[463] = 8'h00;
+    buffer_6[464] = 8'h00;
+    buffer_6[465] = 8'h00;
+    buffer_6[466] = 8'h00;
+    buffer_6[467] = 8'h00;
+    buffer_6[468] = 8'h00;
+    buffer_6[469] = 8'h00;
+    buffer_6[470] = 8'h00;
+    buffer_6[471] = 8'h00;
+    buffer_6[472] = 8'h00;
+    buffer_6[473] = 8'h00;
+    buffer_6[474] = 8'h00;
+    buffer_6[475] = 8'h00;
+    buffer_6[476] = 8'h00;
+    buffer_6[477] = 8'h00;
+    buffer_6[478] = 8'h00;
+    buffer_6[479] = 8'h00;
+    buffer_6[480] = 8'h00;
+    buffer_6[481] = 8'h00;
+    buffer_6[482] = 8'h00;
+    buffer_6[483] = 8'h00;
+    buffer_6[484] = 8'h00;
+    buffer_6[485] = 8'h00;
+    buffer_6[486] = 8'h00;
+    buffer_6[487] = 8'h00;
+    buffer_6[488] = 8'h00;
+    buffer_6[489] = 8'h00;
+    buffer_6[490] = 8'h00;
+    buffer_6[491] = 8'h00;
+    buffer_6[492] = 8'h00;
+    buffer_6[493] = 8'h00;
+    buffer_6[494] = 8'h00;
+    buffer_6[495] = 8'h00;
+    buffer_6[496] = 8'h00;
+    buffer_6[497] = 8'h00;
+    buffer_6[498] = 8'h00;
+    buffer_6[499] = 8'h00;
+    buffer_6[500] = 8'h00;
+    buffer_6[501] = 8'h00;
+    buffer_6[502] = 8'h00;
+    buffer_6[503] = 8'h00;
+    buffer_6[504] = 8'h00;
+    buffer_6[505] = 8'h00;
+    buffer_6[506] = 8'h00;
+    buffer_6[507] = 8'h00;
+    buffer_6[508] = 8'h00;
+    buffer_6[509] = 8'h00;
+    buffer_6[510] = 8'h00;
+    buffer_6[511] = 8'h00;
   end
   always @(posedge clk) begin
     if (x_take)
-      buffer_6[\$signature__addr ] <= x__payload[7:0];
+      buffer_6[\$18 [8:0]] <= x__payload[7:0];
   end
   reg [7:0] _6_;
   always @(posedge clk) begin
     if (ce) begin
-      _6_ <= buffer_6[{ block, w__payload[77:76] }];
+      _6_ <= buffer_6[\$38 [8:0]];
     end
   end
-  assign \rd__data$112  = _6_;
-  reg [7:0] buffer_7 [255:0];
+  assign \rd__data$117  = _6_;
+  reg [7:0] buffer_7 [511:0];
   initial begin
     buffer_7[0] = 8'h00;
     buffer_7[1] = 8'h00;
@@ -2765,1554 +4603,1880 @@ module \sparse_dsp_l8_m4.core (x__valid, w__valid, o__ready, rst, w__ready, x__p
     buffer_7[253] = 8'h00;
     buffer_7[254] = 8'h00;
     buffer_7[255] = 8'h00;
+    buffer_7[256] = 8'h00;
+    buffer_7[257] = 8'h00;
+    buffer_7[258] = 8'h00;
+    buffer_7[259] = 8'h00;
+    buffer_7[260] = 8'h00;
+    buffer_7[261] = 8'h00;
+    buffer_7[262] = 8'h00;
+    buffer_7[263] = 8'h00;
+    buffer_7[264] = 8'h00;
+    buffer_7[265] = 8'h00;
+    buffer_7[266] = 8'h00;
+    buffer_7[267] = 8'h00;
+    buffer_7[268] = 8'h00;
+    buffer_7[269] = 8'h00;
+    buffer_7[270] = 8'h00;
+    buffer_7[271] = 8'h00;
+    buffer_7[272] = 8'h00;
+    buffer_7[273] = 8'h00;
+    buffer_7[274] = 8'h00;
+    buffer_7[275] = 8'h00;
+    buffer_7[276] = 8'h00;
+    buffer_7[277] = 8'h00;
+    buffer_7[278] = 8'h00;
+    buffer_7[279] = 8'h00;
+    buffer_7[280] = 8'h00;
+    buffer_7[281] = 8'h00;
+    buffer_7[282] = 8'h00;
+    buffer_7[283] = 8'h00;
+    buffer_7[284] = 8'h00;
+    buffer_7[285] = 8'h00;
+    buffer_7[286] = 8'h00;
+    buffer_7[287] = 8'h00;
+    buffer_7[288] = 8'h00;
+    buffer_7[289] = 8'h00;
+    buffer_7[290] = 8'h00;
+    buffer_7[291] = 8'h00;
+    buffer_7[292] = 8'h00;
+    buffer_7[293] = 8'h00;
+    buffer_7[294] = 8'h00;
+    buffer_7[295] = 8'h00;
+    buffer_7[296] = 8'h00;
+    buffer_7[297] = 8'h00;
+    buffer_7[298] = 8'h00;
+    buffer_7[299] = 8'h00;
+    buffer_7[300] = 8'h00;
+    buffer_7[301] = 8'h00;
+    buffer_7[302] = 8'h00;
+    buffer_7[303] = 8'h00;
+    buffer_7[304] = 8'h00;
+    buffer_7[305] = 8'h00;
+    buffer_7[306] = 8'h00;
+    buffer_7[307] = 8'h00;
+    buffer_7[308] = 8'h00;
+    buffer_7[309] = 8'h00;
+    buffer_7[310] = 8'h00;
+    buffer_7[311] = 8'h00;
+    buffer_7[312] = 8'h00;
+    buffer_7[313] = 8'h00;
+    buffer_7[314] = 8'h00;
+    buffer_7[315] = 8'h00;
+    buffer_7[316] = 8'h00;
+    buffer_7[317] = 8'h00;
+    buffer_7[318] = 8'h00;
+    buffer_7[319] = 8'h00;
+    buffer_7[320] = 8'h00;
+    buffer_7[321] = 8'h00;
+    buffer_7[322] = 8'h00;
+    buffer_7[323] = 8'h00;
+    buffer_7[324] = 8'h00;
+    buffer_7[325] = 8'h00;
+    buffer_7[326] = 8'h00;
+    buffer_7[327] = 8'h00;
+    buffer_7[328] = 8'h00;
+    buffer_7[329] = 8'h00;
+    buffer_7[330] = 8'h00;
+    buffer_7[331] = 8'h00;
+    buffer_7[332] = 8'h00;
+    buffer_7[333] = 8'h00;
+    buffer_7[334] = 8'h00;
+    buffer_7[335] = 8'h00;
+    buffer_7[336] = 8'h00;
+    buffer_7[337] = 8'h00;
+    buffer_7[338] = 8'h00;
+    buffer_7[339] = 8'h00;
+    buffer_7[340] = 8'h00;
+    buffer_7[341] = 8'h00;
+    buffer_7[342] = 8'h00;
+    buffer_7[343] = 8'h00;
+    buffer_7[344] = 8'h00;
+    buffer_7[345] = 8'h00;
+    buffer_7[346] = 8'h00;
+    buffer_7[347] = 8'h00;
+    buffer_7[348] = 8'h00;
+    buffer_7[349] = 8'h00;
+    buffer_7[350] = 8'h00;
+    buffer_7[351] = 8'h00;
+    buffer_7[352] = 8'h00;
+    buffer_7[353] = 8'h00;
+    buffer_7[354] = 8'h00;
+    buffer_7[355] = 8'h00;
+    buffer_7[356] = 8'h00;
+    buffer_7[357] = 8'h00;
+    buffer_7[358] = 8'h00;
+    buffer_7[359] = 8'h00;
+    buffer_7[360] = 8'h00;
+    buffer_7[361] = 8'h00;
+    buffer_7[362] = 8'h00;
+    buffer_7[363] = 8'h00;
+    buffer_7[364] = 8'h00;
+    buffer_7[365] = 8'h00;
+    buffer_7[366] = 8'h00;
+    buffer_7[367] = 8'h00;
+    buffer_7[368] = 8'h00;
+    buffer_7[369] = 8'h00;
+    buffer_7[370] = 8'h00;
+    buffer_7[371] = 8'h00;
+    buffer_7[372] = 8'h00;
+    buffer_7[373] = 8'h00;
+    buffer_7[374] = 8'h00;
+    buffer_7[375] = 8'h00;
+    buffer_7[376] = 8'h00;
+    buffer_7[377] = 8'h00;
+    buffer_7[378] = 8'h00;
+    buffer_7[379] = 8'h00;
+    buffer_7[380] = 8'h00;
+    buffer_7[381] = 8'h00;
+    buffer_7[382] = 8'h00;
+    buffer_7[383] = 8'h00;
+    buffer_7[384] = 8'h00;
+    buffer_7[385] = 8'h00;
+    buffer_7[386] = 8'h00;
+    buffer_7[387] = 8'h00;
+    buffer_7[388] = 8'h00;
+    buffer_7[389] = 8'h00;
+    buffer_7[390] = 8'h00;
+    buffer_7[391] = 8'h00;
+    buffer_7[392] = 8'h00;
+    buffer_7[393] = 8'h00;
+    buffer_7[394] = 8'h00;
+    buffer_7[395] = 8'h00;
+    buffer_7[396] = 8'h00;
+    buffer_7[397] = 8'h00;
+    buffer_7[398] = 8'h00;
+    buffer_7[399] = 8'h00;
+    buffer_7[400] = 8'h00;
+    buffer_7[401] = 8'h00;
+    buffer_7[402] = 8'h00;
+    buffer_7[403] = 8'h00;
+    buffer_7[404] = 8'h00;
+    buffer_7[405] = 8'h00;
+    buffer_7[406] = 8'h00;
+    buffer_7[407] = 8'h00;
+    buffer_7[408] = 8'h00;
+    buffer_7[409] = 8'h00;
+    buffer_7[410] = 8'h00;
+    buffer_7[411] = 8'h00;
+    buffer_7[412] = 8'h00;
+    buffer_7[413] = 8'h00;
+    buffer_7[414] = 8'h00;
+    buffer_7[415] = 8'h00;
+    buffer_7[416] = 8'h00;
+    buffer_7[417] = 8'h00;
+    buffer_7[418] = 8'h00;
+    buffer_7[419] = 8'h00;
+    buffer_7[420] = 8'h00;
+    buffer_7[421] = 8'h00;
+    buffer_7[422] = 8'h00;
+    buffer_7[423] = 8'h00;
+    buffer_7[424] = 8'h00;
+    buffer_7[425] = 8'h00;
+    buffer_7[426] = 8'h00;
+    buffer_7[427] = 8'h00;
+    buffer_7[428] = 8'h00;
+    buffer_7[429] = 8'h00;
+    buffer_7[430] = 8'h00;
+    buffer_7[431] = 8'h00;
+    buffer_7[432] = 8'h00;
+    buffer_7[433] = 8'h00;
+    buffer_7[434] = 8'h00;
+    buffer_7[435] = 8'h00;
+    buffer_7[436] = 8'h00;
+    buffer_7[437] = 8'h00;
+    buffer_7[438] = 8'h00;
+    buffer_7[439] = 8'h00;
+    buffer_7[440] = 8'h00;
+    buffer_7[441] = 8'h00;
+    buffer_7[442] = 8'h00;
+    buffer_7[443] = 8'h00;
+    buffer_7[444] = 8'h00;
+    buffer_7[445] = 8'h00;
+    buffer_7[446] = 8'h00;
+    buffer_7[447] = 8'h00;
+    buffer_7[448] = 8'h00;
+    buffer_7[449] = 8'h00;
+    buffer_7[450] = 8'h00;
+    buffer_7[451] = 8'h00;
+    buffer_7[452] = 8'h00;
+    buffer_7[453] = 8'h00;
+    buffer_7[454] = 8'h00;
+    buffer_7[455] = 8'h00;
+    buffer_7[456] = 8'h00;
+    buffer_7[457] = 8'h00;
+    buffer_7[458] = 8'h00;
+    buffer_7[459] = 8'h00;
+    buffer_7[460] = 8'h00;
+    buffer_7[461] = 8'h00;
+    buffer_7[462] = 8'h00;
+    buffer_7[463] = 8'h00;
+    buffer_7[464] = 8'h00;
+    buffer_7[465] = 8'h00;
+    buffer_7[466] = 8'h00;
+    buffer_7[467] = 8'h00;
+    buffer_7[468] = 8'h00;
+    buffer_7[469] = 8'h00;
+    buffer_7[470] = 8'h00;
+    buffer_7[471] = 8'h00;
+    buffer_7[472] = 8'h00;
+    buffer_7[473] = 8'h00;
+    buffer_7[474] = 8'h00;
+    buffer_7[475] = 8'h00;
+    buffer_7[476] = 8'h00;
+    buffer_7[477] = 8'h00;
+    buffer_7[478] = 8'h00;
+    buffer_7[479] = 8'h00;
+    buffer_7[480] = 8'h00;
+    buffer_7[481] = 8'h00;
+    buffer_7[482] = 8'h00;
+    buffer_7[483] = 8'h00;
+    buffer_7[484] = 8'h00;
+    buffer_7[485] = 8'h00;
+    buffer_7[486] = 8'h00;
+    buffer_7[487] = 8'h00;
+    buffer_7[488] = 8'h00;
+    buffer_7[489] = 8'h00;
+    buffer_7[490] = 8'h00;
+    buffer_7[491] = 8'h00;
+    buffer_7[492] = 8'h00;
+    buffer_7[493] = 8'h00;
+    buffer_7[494] = 8'h00;
+    buffer_7[495] = 8'h00;
+    buffer_7[496] = 8'h00;
+    buffer_7[497] = 8'h00;
+    buffer_7[498] = 8'h00;
+    buffer_7[499] = 8'h00;
+    buffer_7[500] = 8'h00;
+    buffer_7[501] = 8'h00;
+    buffer_7[502] = 8'h00;
+    buffer_7[503] = 8'h00;
+    buffer_7[504] = 8'h00;
+    buffer_7[505] = 8'h00;
+    buffer_7[506] = 8'h00;
+    buffer_7[507] = 8'h00;
+    buffer_7[508] = 8'h00;
+    buffer_7[509] = 8'h00;
+    buffer_7[510] = 8'h00;
+    buffer_7[511] = 8'h00;
   end
   always @(posedge clk) begin
     if (x_take)
-      buffer_7[\$signature__addr ] <= x__payload[7:0];
+      buffer_7[\$20 [8:0]] <= x__payload[7:0];
   end
   reg [7:0] _7_;
   always @(posedge clk) begin
     if (ce) begin
-      _7_ <= buffer_7[{ block, w__payload[79:78] }];
+      _7_ <= buffer_7[\$40 [8:0]];
     end
   end
-  assign \rd__data$114  = _7_;
+  assign \rd__data$119  = _7_;
   assign \$1  = ~ o__valid;
   assign ce = \$1  | o__ready;
+  assign \$2  = full >> \$signal ;
+  assign x__ready = ~ \$2 ;
   assign x_take = x__valid & x__ready;
-  assign \$2  = ~ x__ready;
-  assign w__ready = \$2  & ce;
+  assign \$3  = waddr == 8'hff;
+  assign \$4  = x__payload[8] | \$3 ;
+  assign x_done = x_take & \$4 ;
+  assign \$6  = \$5  | { 8'h00, waddr };
+  assign \$8  = \$7  | { 8'h00, waddr };
+  assign \$10  = \$9  | { 8'h00, waddr };
+  assign \$12  = \$11  | { 8'h00, waddr };
+  assign \$14  = \$13  | { 8'h00, waddr };
+  assign \$16  = \$15  | { 8'h00, waddr };
+  assign \$18  = \$17  | { 8'h00, waddr };
+  assign \$20  = \$19  | { 8'h00, waddr };
+  assign \$21  = full >> rbank;
+  assign w__ready = \$21  & ce;
   assign w_take = w__valid & w__ready;
+  assign matrix_done = w_take & w__payload[82];
   assign first = ! block;
-  assign \$3  = slices - 1'h1;
-  assign \$4  = block == \$3 ;
-  assign \end  = \$4  | w__payload[82];
+  assign \$22  = rbank ? slices_1 : slices_0;
+  assign \$23  = \$22  - 1'h1;
+  assign \$24  = block == \$23 ;
+  assign \end  = \$24  | w__payload[82];
+  assign \$26  = \$25  | { 8'h00, block, w__payload[65:64] };
+  assign \$28  = \$27  | { 8'h00, block, w__payload[67:66] };
+  assign \$30  = \$29  | { 8'h00, block, w__payload[69:68] };
+  assign \$32  = \$31  | { 8'h00, block, w__payload[71:70] };
+  assign \$34  = \$33  | { 8'h00, block, w__payload[73:72] };
+  assign \$36  = \$35  | { 8'h00, block, w__payload[75:74] };
+  assign \$38  = \$37  | { 8'h00, block, w__payload[77:76] };
+  assign \$40  = \$39  | { 8'h00, block, w__payload[79:78] };
   assign step = ce & valid_l3;
   assign done = step & end_l3;
-  assign \$5  = code_l3 <= 1'h0;
-  assign \$6  = code_l3 <= 1'h1;
-  assign \$7  = code_l3 <= 1'h0;
-  assign \$8  = code_l3 <= 2'h2;
-  assign \$9  = code_l3 <= 1'h0;
-  assign \$10  = code_l3 <= 1'h1;
-  assign \$11  = code_l3 <= 1'h0;
-  assign \$12  = \$signature__addr  + 1'h1;
-  assign \$13  = \$signature__addr  == 8'hff;
-  assign \$14  = x__payload[8] | \$13 ;
-  assign \$15  = \$signature__addr  + 1'h1;
-  assign \$17  = block + 1'h1;
-  assign \$18  = \end  ? 7'h00 : \$17 ;
-  assign \$19  = first ? w__payload[81:80] : tile_code;
-  assign \$20  = $signed(w_s1b_0) * $signed(act_s1b_0);
-  assign \$21  = $signed(w_s1b_1) * $signed(act_s1b_1);
-  assign \$22  = $signed(w_s1b_2) * $signed(act_s1b_2);
-  assign \$23  = $signed(w_s1b_3) * $signed(act_s1b_3);
-  assign \$24  = $signed(w_s1b_4) * $signed(act_s1b_4);
-  assign \$25  = $signed(w_s1b_5) * $signed(act_s1b_5);
-  assign \$26  = $signed(w_s1b_6) * $signed(act_s1b_6);
-  assign \$27  = $signed(w_s1b_7) * $signed(act_s1b_7);
-  assign \$28  = code_s1b > 1'h0;
-  assign \$29  = ~ \$28 ;
-  assign \$30  = ce & \$29 ;
-  assign \$31  = $signed(w_s1b_1) * $signed(act_s1b_1);
-  assign \$32  = code_s1b > 1'h0;
-  assign \$33  = ~ \$32 ;
-  assign \$34  = ce & \$33 ;
-  assign \$35  = $signed(w_s1b_3) * $signed(act_s1b_3);
-  assign \$36  = code_s1b > 1'h0;
-  assign \$37  = ~ \$36 ;
-  assign \$38  = ce & \$37 ;
-  assign \$39  = $signed(w_s1b_5) * $signed(act_s1b_5);
-  assign \$40  = code_s1b > 1'h0;
-  assign \$41  = ~ \$40 ;
-  assign \$42  = ce & \$41 ;
-  assign \$43  = $signed(w_s1b_7) * $signed(act_s1b_7);
-  assign \$44  = $signed(prod_0) + $signed(prod_1_link);
-  assign \$45  = $signed(prod_2) + $signed(prod_3_link);
-  assign \$46  = $signed(prod_4) + $signed(prod_5_link);
-  assign \$47  = $signed(prod_6) + $signed(prod_7_link);
-  assign \$48  = code_s3 > 1'h1;
-  assign \$49  = ~ \$48 ;
-  assign \$50  = ce & \$49 ;
-  assign \$51  = $signed(prod_2) + $signed(prod_3_link);
-  assign \$52  = code_s3 > 1'h1;
-  assign \$53  = ~ \$52 ;
-  assign \$54  = ce & \$53 ;
-  assign \$55  = $signed(prod_6) + $signed(prod_7_link);
-  assign \$56  = $signed(sum_l1_0) + $signed(sum_l1_1_link);
-  assign \$57  = $signed(sum_l1_2) + $signed(sum_l1_3_link);
-  assign \$58  = code_l1 > 2'h2;
-  assign \$59  = ~ \$58 ;
-  assign \$60  = ce & \$59 ;
-  assign \$61  = $signed(sum_l1_2) + $signed(sum_l1_3_link);
-  assign \$62  = $signed(sum_l2_0) + $signed(sum_l2_1_link);
-  assign \$63  = $signed(acc_0_0) + $signed(sum_l3_0);
-  assign \$66  = $signed(acc_0_0) + $signed(sum_l3_0);
-  assign \$67  = $signed(acc_1_0) + $signed(tap_1_d2);
-  assign \$68  = ~ is_row[1];
-  assign \$69  = done & \$68 ;
-  assign \$70  = $signed(acc_1_0) + $signed(tap_1_d2);
-  assign \$71  = $signed(acc_2_0) + $signed(tap_2_d1);
-  assign \$72  = ~ is_row[2];
-  assign \$73  = done & \$72 ;
-  assign \$74  = $signed(acc_2_0) + $signed(tap_2_d1);
-  assign \$75  = $signed(acc_3_0) + $signed(tap_3_d2);
-  assign \$76  = ~ is_row[3];
-  assign \$77  = done & \$76 ;
-  assign \$78  = $signed(acc_3_0) + $signed(tap_3_d2);
-  assign \$79  = $signed(acc_4_0) + $signed(tap_4_d0);
-  assign \$80  = ~ is_row[4];
-  assign \$81  = done & \$80 ;
-  assign \$82  = $signed(acc_4_0) + $signed(tap_4_d0);
-  assign \$83  = $signed(acc_5_0) + $signed(tap_5_d2);
-  assign \$84  = ~ is_row[5];
-  assign \$85  = done & \$84 ;
-  assign \$86  = $signed(acc_5_0) + $signed(tap_5_d2);
-  assign \$87  = $signed(acc_6_0) + $signed(tap_6_d1);
-  assign \$88  = ~ is_row[6];
-  assign \$89  = done & \$88 ;
-  assign \$90  = $signed(acc_6_0) + $signed(tap_6_d1);
-  assign \$91  = $signed(acc_7_0) + $signed(tap_7_d2);
-  assign \$92  = ~ is_row[7];
-  assign \$93  = done & \$92 ;
-  assign \$94  = $signed(acc_7_0) + $signed(tap_7_d2);
-  assign \$95  = valid_l3 & end_l3;
+  assign \$41  = code_l3 <= 1'h0;
+  assign \$42  = code_l3 <= 1'h1;
+  assign \$43  = code_l3 <= 1'h0;
+  assign \$44  = code_l3 <= 2'h2;
+  assign \$45  = code_l3 <= 1'h0;
+  assign \$46  = code_l3 <= 1'h1;
+  assign \$47  = code_l3 <= 1'h0;
+  assign \$48  = waddr + 1'h1;
+  assign \$49  = x_done ? 9'h000 : \$48 ;
+  assign \$50  = ~ \$signal ;
+  assign \$51  = waddr + 1'h1;
+  assign \$53  = waddr + 1'h1;
+  assign \$55  = ! \$signal ;
+  assign \$56  = x_done & \$55 ;
+  assign \$57  = ! rbank;
+  assign \$58  = matrix_done & \$57 ;
+  assign \$60  = x_done & \$59 ;
+  assign \$62  = matrix_done & \$61 ;
+  assign \$63  = ~ rbank;
+  assign \$64  = block + 1'h1;
+  assign \$65  = \end  ? 7'h00 : \$64 ;
+  assign \$66  = first ? w__payload[81:80] : tile_code;
+  assign \$67  = $signed(w_s1b_0) * $signed(act_s1b_0);
+  assign \$68  = $signed(w_s1b_1) * $signed(act_s1b_1);
+  assign \$69  = $signed(w_s1b_2) * $signed(act_s1b_2);
+  assign \$70  = $signed(w_s1b_3) * $signed(act_s1b_3);
+  assign \$71  = $signed(w_s1b_4) * $signed(act_s1b_4);
+  assign \$72  = $signed(w_s1b_5) * $signed(act_s1b_5);
+  assign \$73  = $signed(w_s1b_6) * $signed(act_s1b_6);
+  assign \$74  = $signed(w_s1b_7) * $signed(act_s1b_7);
+  assign \$75  = code_s1b > 1'h0;
+  assign \$76  = ~ \$75 ;
+  assign \$77  = ce & \$76 ;
+  assign \$78  = $signed(w_s1b_1) * $signed(act_s1b_1);
+  assign \$79  = code_s1b > 1'h0;
+  assign \$80  = ~ \$79 ;
+  assign \$81  = ce & \$80 ;
+  assign \$82  = $signed(w_s1b_3) * $signed(act_s1b_3);
+  assign \$83  = code_s1b > 1'h0;
+  assign \$84  = ~ \$83 ;
+  assign \$85  = ce & \$84 ;
+  assign \$86  = $signed(w_s1b_5) * $signed(act_s1b_5);
+  assign \$87  = code_s1b > 1'h0;
+  assign \$88  = ~ \$87 ;
+  assign \$89  = ce & \$88 ;
+  assign \$90  = $signed(w_s1b_7) * $signed(act_s1b_7);
+  assign \$91  = $signed(prod_0) + $signed(prod_1_link);
+  assign \$92  = $signed(prod_2) + $signed(prod_3_link);
+  assign \$93  = $signed(prod_4) + $signed(prod_5_link);
+  assign \$94  = $signed(prod_6) + $signed(prod_7_link);
+  assign \$95  = code_s3 > 1'h1;
+  assign \$96  = ~ \$95 ;
+  assign \$97  = ce & \$96 ;
+  assign \$98  = $signed(prod_2) + $signed(prod_3_link);
+  assign \$99  = code_s3 > 1'h1;
+  assign \$100  = ~ \$99 ;
+  assign \$101  = ce & \$100 ;
+  assign \$102  = $signed(prod_6) + $signed(prod_7_link);
+  assign \$103  = $signed(sum_l1_0) + $signed(sum_l1_1_link);
+  assign \$104  = $signed(sum_l1_2) + $signed(sum_l1_3_link);
+  assign \$105  = code_l1 > 2'h2;
+  assign \$106  = ~ \$105 ;
+  assign \$107  = ce & \$106 ;
+  assign \$108  = $signed(sum_l1_2) + $signed(sum_l1_3_link);
+  assign \$109  = $signed(sum_l2_0) + $signed(sum_l2_1_link);
+  assign \$110  = $signed(acc_0_0) + $signed(sum_l3_0);
+  assign \$113  = $signed(acc_0_0) + $signed(sum_l3_0);
+  assign \$114  = $signed(acc_1_0) + $signed(tap_1_d2);
+  assign \$115  = ~ is_row[1];
+  assign \$116  = done & \$115 ;
+  assign \$117  = $signed(acc_1_0) + $signed(tap_1_d2);
+  assign \$118  = $signed(acc_2_0) + $signed(tap_2_d1);
+  assign \$119  = ~ is_row[2];
+  assign \$120  = done & \$119 ;
+  assign \$121  = $signed(acc_2_0) + $signed(tap_2_d1);
+  assign \$122  = $signed(acc_3_0) + $signed(tap_3_d2);
+  assign \$123  = ~ is_row[3];
+  assign \$124  = done & \$123 ;
+  assign \$125  = $signed(acc_3_0) + $signed(tap_3_d2);
+  assign \$126  = $signed(acc_4_0) + $signed(tap_4_d0);
+  assign \$127  = ~ is_row[4];
+  assign \$128  = done & \$127 ;
+  assign \$129  = $signed(acc_4_0) + $signed(tap_4_d0);
+  assign \$130  = $signed(acc_5_0) + $signed(tap_5_d2);
+  assign \$131  = ~ is_row[5];
+  assign \$132  = done & \$131 ;
+  assign \$133  = $signed(acc_5_0) + $signed(tap_5_d2);
+  assign \$134  = $signed(acc_6_0) + $signed(tap_6_d1);
+  assign \$135  = ~ is_row[6];
+  assign \$136  = done & \$135 ;
+  assign \$137  = $signed(acc_6_0) + $signed(tap_6_d1);
+  assign \$138  = $signed(acc_7_0) + $signed(tap_7_d2);
+  assign \$139  = ~ is_row[7];
+  assign \$140  = done & \$139 ;
+  assign \$141  = $signed(acc_7_0) + $signed(tap_7_d2);
+  assign \$142  = valid_l3 & end_l3;
   always @(posedge clk)
-    \$98  <= \$97 ;
+    \$145  <= \$144 ;
   always @(posedge clk)
-    \$signature__addr  <= \$99 ;
+    waddr <= \$146 ;
   always @(posedge clk)
-    x__ready <= \$100 ;
+    \$signal  <= \$147 ;
   always @(posedge clk)
-    slices <= \$101 ;
+    slices_0 <= \$148 ;
   always @(posedge clk)
-    block <= \$102 ;
+    slices_1 <= \$149 ;
   always @(posedge clk)
-    tile_code <= \$103 ;
+    full <= \$150 ;
   always @(posedge clk)
-    valid_s1 <= \$104 ;
+    rbank <= \$151 ;
   always @(posedge clk)
-    end_s1 <= \$105 ;
+    block <= \$152 ;
   always @(posedge clk)
-    last_s1 <= \$106 ;
+    tile_code <= \$153 ;
   always @(posedge clk)
-    code_s1 <= \$107 ;
+    valid_s1 <= \$154 ;
   always @(posedge clk)
-    w_s1_0 <= \$108 ;
+    end_s1 <= \$155 ;
   always @(posedge clk)
-    w_s1_1 <= \$109 ;
+    last_s1 <= \$156 ;
   always @(posedge clk)
-    w_s1_2 <= \$110 ;
+    code_s1 <= \$157 ;
   always @(posedge clk)
-    w_s1_3 <= \$111 ;
+    w_s1_0 <= \$158 ;
   always @(posedge clk)
-    w_s1_4 <= \$112 ;
+    w_s1_1 <= \$159 ;
   always @(posedge clk)
-    w_s1_5 <= \$113 ;
+    w_s1_2 <= \$160 ;
   always @(posedge clk)
-    w_s1_6 <= \$114 ;
+    w_s1_3 <= \$161 ;
   always @(posedge clk)
-    w_s1_7 <= \$115 ;
+    w_s1_4 <= \$162 ;
   always @(posedge clk)
-    valid_s1b <= \$116 ;
+    w_s1_5 <= \$163 ;
   always @(posedge clk)
-    end_s1b <= \$117 ;
+    w_s1_6 <= \$164 ;
   always @(posedge clk)
-    last_s1b <= \$118 ;
+    w_s1_7 <= \$165 ;
   always @(posedge clk)
-    code_s1b <= \$119 ;
+    valid_s1b <= \$166 ;
   always @(posedge clk)
-    w_s1b_0 <= \$120 ;
+    end_s1b <= \$167 ;
   always @(posedge clk)
-    w_s1b_1 <= \$121 ;
+    last_s1b <= \$168 ;
   always @(posedge clk)
-    w_s1b_2 <= \$122 ;
+    code_s1b <= \$169 ;
   always @(posedge clk)
-    w_s1b_3 <= \$123 ;
+    w_s1b_0 <= \$170 ;
   always @(posedge clk)
-    w_s1b_4 <= \$124 ;
+    w_s1b_1 <= \$171 ;
   always @(posedge clk)
-    w_s1b_5 <= \$125 ;
+    w_s1b_2 <= \$172 ;
   always @(posedge clk)
-    w_s1b_6 <= \$126 ;
+    w_s1b_3 <= \$173 ;
   always @(posedge clk)
-    w_s1b_7 <= \$127 ;
+    w_s1b_4 <= \$174 ;
   always @(posedge clk)
-    act_s1b_0 <= \$128 ;
+    w_s1b_5 <= \$175 ;
   always @(posedge clk)
-    act_s1b_1 <= \$129 ;
+    w_s1b_6 <= \$176 ;
   always @(posedge clk)
-    act_s1b_2 <= \$130 ;
+    w_s1b_7 <= \$177 ;
   always @(posedge clk)
-    act_s1b_3 <= \$131 ;
+    act_s1b_0 <= \$178 ;
   always @(posedge clk)
-    act_s1b_4 <= \$132 ;
+    act_s1b_1 <= \$179 ;
   always @(posedge clk)
-    act_s1b_5 <= \$133 ;
+    act_s1b_2 <= \$180 ;
   always @(posedge clk)
-    act_s1b_6 <= \$134 ;
+    act_s1b_3 <= \$181 ;
   always @(posedge clk)
-    act_s1b_7 <= \$135 ;
+    act_s1b_4 <= \$182 ;
   always @(posedge clk)
-    prod_0 <= \$136 ;
+    act_s1b_5 <= \$183 ;
   always @(posedge clk)
-    prod_1 <= \$137 ;
+    act_s1b_6 <= \$184 ;
   always @(posedge clk)
-    prod_2 <= \$138 ;
+    act_s1b_7 <= \$185 ;
   always @(posedge clk)
-    prod_3 <= \$139 ;
+    prod_0 <= \$186 ;
   always @(posedge clk)
-    prod_4 <= \$140 ;
+    prod_1 <= \$187 ;
   always @(posedge clk)
-    prod_5 <= \$141 ;
+    prod_2 <= \$188 ;
   always @(posedge clk)
-    prod_6 <= \$142 ;
+    prod_3 <= \$189 ;
   always @(posedge clk)
-    prod_7 <= \$143 ;
+    prod_4 <= \$190 ;
   always @(posedge clk)
-    prod_1_link <= \$144 ;
+    prod_5 <= \$191 ;
   always @(posedge clk)
-    prod_3_link <= \$145 ;
+    prod_6 <= \$192 ;
   always @(posedge clk)
-    prod_5_link <= \$146 ;
+    prod_7 <= \$193 ;
   always @(posedge clk)
-    prod_7_link <= \$147 ;
+    prod_1_link <= \$194 ;
   always @(posedge clk)
-    valid_s3 <= \$148 ;
+    prod_3_link <= \$195 ;
   always @(posedge clk)
-    end_s3 <= \$149 ;
+    prod_5_link <= \$196 ;
   always @(posedge clk)
-    last_s3 <= \$150 ;
+    prod_7_link <= \$197 ;
   always @(posedge clk)
-    code_s3 <= \$151 ;
+    valid_s3 <= \$198 ;
   always @(posedge clk)
-    tap_1_d0 <= \$152 ;
+    end_s3 <= \$199 ;
   always @(posedge clk)
-    tap_1_d1 <= \$153 ;
+    last_s3 <= \$200 ;
   always @(posedge clk)
-    tap_1_d2 <= \$154 ;
+    code_s3 <= \$201 ;
   always @(posedge clk)
-    tap_3_d0 <= \$155 ;
+    tap_1_d0 <= \$202 ;
   always @(posedge clk)
-    tap_3_d1 <= \$156 ;
+    tap_1_d1 <= \$203 ;
   always @(posedge clk)
-    tap_3_d2 <= \$157 ;
+    tap_1_d2 <= \$204 ;
   always @(posedge clk)
-    tap_5_d0 <= \$158 ;
+    tap_3_d0 <= \$205 ;
   always @(posedge clk)
-    tap_5_d1 <= \$159 ;
+    tap_3_d1 <= \$206 ;
   always @(posedge clk)
-    tap_5_d2 <= \$160 ;
+    tap_3_d2 <= \$207 ;
   always @(posedge clk)
-    tap_7_d0 <= \$161 ;
+    tap_5_d0 <= \$208 ;
   always @(posedge clk)
-    tap_7_d1 <= \$162 ;
+    tap_5_d1 <= \$209 ;
   always @(posedge clk)
-    tap_7_d2 <= \$163 ;
+    tap_5_d2 <= \$210 ;
   always @(posedge clk)
-    sum_l1_0 <= \$164 ;
+    tap_7_d0 <= \$211 ;
   always @(posedge clk)
-    sum_l1_1 <= \$165 ;
+    tap_7_d1 <= \$212 ;
   always @(posedge clk)
-    sum_l1_2 <= \$166 ;
+    tap_7_d2 <= \$213 ;
   always @(posedge clk)
-    sum_l1_3 <= \$167 ;
+    sum_l1_0 <= \$214 ;
   always @(posedge clk)
-    sum_l1_1_link <= \$168 ;
+    sum_l1_1 <= \$215 ;
   always @(posedge clk)
-    sum_l1_3_link <= \$169 ;
+    sum_l1_2 <= \$216 ;
   always @(posedge clk)
-    valid_l1 <= \$170 ;
+    sum_l1_3 <= \$217 ;
   always @(posedge clk)
-    end_l1 <= \$171 ;
+    sum_l1_1_link <= \$218 ;
   always @(posedge clk)
-    last_l1 <= \$172 ;
+    sum_l1_3_link <= \$219 ;
   always @(posedge clk)
-    code_l1 <= \$173 ;
+    valid_l1 <= \$220 ;
   always @(posedge clk)
-    tap_2_d0 <= \$174 ;
+    end_l1 <= \$221 ;
   always @(posedge clk)
-    tap_2_d1 <= \$175 ;
+    last_l1 <= \$222 ;
   always @(posedge clk)
-    tap_6_d0 <= \$176 ;
+    code_l1 <= \$223 ;
   always @(posedge clk)
-    tap_6_d1 <= \$177 ;
+    tap_2_d0 <= \$224 ;
   always @(posedge clk)
-    sum_l2_0 <= \$178 ;
+    tap_2_d1 <= \$225 ;
   always @(posedge clk)
-    sum_l2_1 <= \$179 ;
+    tap_6_d0 <= \$226 ;
   always @(posedge clk)
-    sum_l2_1_link <= \$180 ;
+    tap_6_d1 <= \$227 ;
   always @(posedge clk)
-    valid_l2 <= \$181 ;
+    sum_l2_0 <= \$228 ;
   always @(posedge clk)
-    end_l2 <= \$182 ;
+    sum_l2_1 <= \$229 ;
   always @(posedge clk)
-    last_l2 <= \$183 ;
+    sum_l2_1_link <= \$230 ;
   always @(posedge clk)
-    code_l2 <= \$184 ;
+    valid_l2 <= \$231 ;
   always @(posedge clk)
-    tap_4_d0 <= \$185 ;
+    end_l2 <= \$232 ;
   always @(posedge clk)
-    sum_l3_0 <= \$186 ;
+    last_l2 <= \$233 ;
   always @(posedge clk)
-    valid_l3 <= \$187 ;
+    code_l2 <= \$234 ;
   always @(posedge clk)
-    end_l3 <= \$188 ;
+    tap_4_d0 <= \$235 ;
   always @(posedge clk)
-    last_l3 <= \$189 ;
+    sum_l3_0 <= \$236 ;
   always @(posedge clk)
-    code_l3 <= \$190 ;
+    valid_l3 <= \$237 ;
   always @(posedge clk)
-    acc_0_0 <= \$191 ;
+    end_l3 <= \$238 ;
   always @(posedge clk)
-    out_0_0 <= \$192 ;
+    last_l3 <= \$239 ;
   always @(posedge clk)
-    acc_1_0 <= \$193 ;
+    code_l3 <= \$240 ;
   always @(posedge clk)
-    out_1_0 <= \$194 ;
+    acc_0_0 <= \$241 ;
   always @(posedge clk)
-    acc_2_0 <= \$195 ;
+    out_0_0 <= \$242 ;
   always @(posedge clk)
-    out_2_0 <= \$196 ;
+    acc_1_0 <= \$243 ;
   always @(posedge clk)
-    acc_3_0 <= \$197 ;
+    out_1_0 <= \$244 ;
   always @(posedge clk)
-    out_3_0 <= \$198 ;
+    acc_2_0 <= \$245 ;
   always @(posedge clk)
-    acc_4_0 <= \$199 ;
+    out_2_0 <= \$246 ;
   always @(posedge clk)
-    out_4_0 <= \$200 ;
+    acc_3_0 <= \$247 ;
   always @(posedge clk)
-    acc_5_0 <= \$201 ;
+    out_3_0 <= \$248 ;
   always @(posedge clk)
-    out_5_0 <= \$202 ;
+    acc_4_0 <= \$249 ;
   always @(posedge clk)
-    acc_6_0 <= \$203 ;
+    out_4_0 <= \$250 ;
   always @(posedge clk)
-    out_6_0 <= \$204 ;
+    acc_5_0 <= \$251 ;
   always @(posedge clk)
-    acc_7_0 <= \$205 ;
+    out_5_0 <= \$252 ;
   always @(posedge clk)
-    out_7_0 <= \$206 ;
+    acc_6_0 <= \$253 ;
   always @(posedge clk)
-    o__valid <= \$207 ;
+    out_6_0 <= \$254 ;
+  always @(posedge clk)
+    acc_7_0 <= \$255 ;
+  always @(posedge clk)
+    out_7_0 <= \$256 ;
+  always @(posedge clk)
+    o__valid <= \$257 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$97  = \$98 ;
+    \$144  = \$145 ;
     if (done) begin
-      \$97 [8] = last_l3;
-      \$97 [7:0] = is_row;
+      \$144 [8] = last_l3;
+      \$144 [7:0] = is_row;
     end
     if (rst) begin
-      \$97  = 9'h000;
+      \$144  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$99  = \$signature__addr ;
+    \$146  = waddr;
     if (x_take) begin
-      \$99  = \$12 [7:0];
-      if (\$14 ) begin
-        \$99  = 8'h00;
-      end
+      \$146  = \$49 [7:0];
     end
     if (rst) begin
-      \$99  = 8'h00;
+      \$146  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$100  = x__ready;
-    if (x_take) begin
-      if (\$14 ) begin
-        \$100  = 1'h0;
-      end
+    \$147  = \$signal ;
+    if (x_done) begin
+      \$147  = \$50 ;
     end
+    if (rst) begin
+      \$147  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$148  = slices_0;
+    if (x_done) begin
+      casez (\$signal )
+        1'h0:
+            \$148  = \$52 [6:0];
+      endcase
+    end
+    if (rst) begin
+      \$148  = 7'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$149  = slices_1;
+    if (x_done) begin
+      (* full_case = 32'd1 *)
+      casez (\$signal )
+        1'h0:
+            /* empty */;
+        1'h1:
+            \$149  = \$54 [6:0];
+      endcase
+    end
+    if (rst) begin
+      \$149  = 7'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$150  = full;
+    if (\$56 ) begin
+      \$150 [0] = 1'h1;
+    end else if (\$58 ) begin
+      \$150 [0] = 1'h0;
+    end
+    if (\$60 ) begin
+      \$150 [1] = 1'h1;
+    end else if (\$62 ) begin
+      \$150 [1] = 1'h0;
+    end
+    if (rst) begin
+      \$150  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$151  = rbank;
+    if (matrix_done) begin
+      \$151  = \$63 ;
+    end
+    if (rst) begin
+      \$151  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$152  = block;
     if (w_take) begin
-      if (w__payload[82]) begin
-        \$100  = 1'h1;
-      end
+      \$152  = \$65 [5:0];
     end
     if (rst) begin
-      \$100  = 1'h1;
+      \$152  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$101  = slices;
-    if (x_take) begin
-      if (\$14 ) begin
-        \$101  = \$16 [6:0];
-      end
-    end
-    if (rst) begin
-      \$101  = 7'h01;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$102  = block;
-    if (w_take) begin
-      \$102  = \$18 [5:0];
-    end
-    if (rst) begin
-      \$102  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$103  = tile_code;
+    \$153  = tile_code;
     if (w_take) begin
       if (first) begin
-        \$103  = w__payload[81:80];
+        \$153  = w__payload[81:80];
       end
     end
     if (rst) begin
-      \$103  = 2'h0;
+      \$153  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$104  = valid_s1;
+    \$154  = valid_s1;
     if (ce) begin
-      \$104  = w_take;
+      \$154  = w_take;
     end
     if (rst) begin
-      \$104  = 1'h0;
+      \$154  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$105  = end_s1;
+    \$155  = end_s1;
     if (ce) begin
-      \$105  = \end ;
+      \$155  = \end ;
     end
     if (rst) begin
-      \$105  = 1'h0;
+      \$155  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$106  = last_s1;
+    \$156  = last_s1;
     if (ce) begin
-      \$106  = w__payload[82];
+      \$156  = w__payload[82];
     end
     if (rst) begin
-      \$106  = 1'h0;
+      \$156  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$107  = code_s1;
+    \$157  = code_s1;
     if (ce) begin
-      \$107  = \$19 ;
+      \$157  = \$66 ;
     end
     if (rst) begin
-      \$107  = 2'h0;
+      \$157  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$108  = w_s1_0;
+    \$158  = w_s1_0;
     if (ce) begin
-      \$108  = w__payload[7:0];
+      \$158  = w__payload[7:0];
     end
     if (rst) begin
-      \$108  = 8'h00;
+      \$158  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$109  = w_s1_1;
+    \$159  = w_s1_1;
     if (ce) begin
-      \$109  = w__payload[15:8];
+      \$159  = w__payload[15:8];
     end
     if (rst) begin
-      \$109  = 8'h00;
+      \$159  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$110  = w_s1_2;
+    \$160  = w_s1_2;
     if (ce) begin
-      \$110  = w__payload[23:16];
+      \$160  = w__payload[23:16];
     end
     if (rst) begin
-      \$110  = 8'h00;
+      \$160  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$111  = w_s1_3;
+    \$161  = w_s1_3;
     if (ce) begin
-      \$111  = w__payload[31:24];
+      \$161  = w__payload[31:24];
     end
     if (rst) begin
-      \$111  = 8'h00;
+      \$161  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$112  = w_s1_4;
+    \$162  = w_s1_4;
     if (ce) begin
-      \$112  = w__payload[39:32];
+      \$162  = w__payload[39:32];
     end
     if (rst) begin
-      \$112  = 8'h00;
+      \$162  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$113  = w_s1_5;
+    \$163  = w_s1_5;
     if (ce) begin
-      \$113  = w__payload[47:40];
+      \$163  = w__payload[47:40];
     end
     if (rst) begin
-      \$113  = 8'h00;
+      \$163  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$114  = w_s1_6;
+    \$164  = w_s1_6;
     if (ce) begin
-      \$114  = w__payload[55:48];
+      \$164  = w__payload[55:48];
     end
     if (rst) begin
-      \$114  = 8'h00;
+      \$164  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$115  = w_s1_7;
+    \$165  = w_s1_7;
     if (ce) begin
-      \$115  = w__payload[63:56];
+      \$165  = w__payload[63:56];
     end
     if (rst) begin
-      \$115  = 8'h00;
+      \$165  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$116  = valid_s1b;
+    \$166  = valid_s1b;
     if (ce) begin
-      \$116  = valid_s1;
+      \$166  = valid_s1;
     end
     if (rst) begin
-      \$116  = 1'h0;
+      \$166  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$117  = end_s1b;
+    \$167  = end_s1b;
     if (ce) begin
-      \$117  = end_s1;
+      \$167  = end_s1;
     end
     if (rst) begin
-      \$117  = 1'h0;
+      \$167  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$118  = last_s1b;
+    \$168  = last_s1b;
     if (ce) begin
-      \$118  = last_s1;
+      \$168  = last_s1;
     end
     if (rst) begin
-      \$118  = 1'h0;
+      \$168  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$119  = code_s1b;
+    \$169  = code_s1b;
     if (ce) begin
-      \$119  = code_s1;
+      \$169  = code_s1;
     end
     if (rst) begin
-      \$119  = 2'h0;
+      \$169  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$120  = w_s1b_0;
+    \$170  = w_s1b_0;
     if (ce) begin
-      \$120  = w_s1_0;
+      \$170  = w_s1_0;
     end
     if (rst) begin
-      \$120  = 8'h00;
+      \$170  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$121  = w_s1b_1;
+    \$171  = w_s1b_1;
     if (ce) begin
-      \$121  = w_s1_1;
+      \$171  = w_s1_1;
     end
     if (rst) begin
-      \$121  = 8'h00;
+      \$171  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$122  = w_s1b_2;
+    \$172  = w_s1b_2;
     if (ce) begin
-      \$122  = w_s1_2;
+      \$172  = w_s1_2;
     end
     if (rst) begin
-      \$122  = 8'h00;
+      \$172  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$123  = w_s1b_3;
+    \$173  = w_s1b_3;
     if (ce) begin
-      \$123  = w_s1_3;
+      \$173  = w_s1_3;
     end
     if (rst) begin
-      \$123  = 8'h00;
+      \$173  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$124  = w_s1b_4;
+    \$174  = w_s1b_4;
     if (ce) begin
-      \$124  = w_s1_4;
+      \$174  = w_s1_4;
     end
     if (rst) begin
-      \$124  = 8'h00;
+      \$174  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$125  = w_s1b_5;
+    \$175  = w_s1b_5;
     if (ce) begin
-      \$125  = w_s1_5;
+      \$175  = w_s1_5;
     end
     if (rst) begin
-      \$125  = 8'h00;
+      \$175  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$126  = w_s1b_6;
+    \$176  = w_s1b_6;
     if (ce) begin
-      \$126  = w_s1_6;
+      \$176  = w_s1_6;
     end
     if (rst) begin
-      \$126  = 8'h00;
+      \$176  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$127  = w_s1b_7;
+    \$177  = w_s1b_7;
     if (ce) begin
-      \$127  = w_s1_7;
+      \$177  = w_s1_7;
     end
     if (rst) begin
-      \$127  = 8'h00;
+      \$177  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$128  = act_s1b_0;
+    \$178  = act_s1b_0;
     if (ce) begin
-      \$128  = rd__data;
+      \$178  = rd__data;
     end
     if (rst) begin
-      \$128  = 8'h00;
+      \$178  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$129  = act_s1b_1;
+    \$179  = act_s1b_1;
     if (ce) begin
-      \$129  = \rd__data$102 ;
+      \$179  = \rd__data$107 ;
     end
     if (rst) begin
-      \$129  = 8'h00;
+      \$179  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$130  = act_s1b_2;
+    \$180  = act_s1b_2;
     if (ce) begin
-      \$130  = \rd__data$104 ;
+      \$180  = \rd__data$109 ;
     end
     if (rst) begin
-      \$130  = 8'h00;
+      \$180  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$131  = act_s1b_3;
+    \$181  = act_s1b_3;
     if (ce) begin
-      \$131  = \rd__data$106 ;
+      \$181  = \rd__data$111 ;
     end
     if (rst) begin
-      \$131  = 8'h00;
+      \$181  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$132  = act_s1b_4;
+    \$182  = act_s1b_4;
     if (ce) begin
-      \$132  = \rd__data$108 ;
+      \$182  = \rd__data$113 ;
     end
     if (rst) begin
-      \$132  = 8'h00;
+      \$182  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$133  = act_s1b_5;
+    \$183  = act_s1b_5;
     if (ce) begin
-      \$133  = \rd__data$110 ;
+      \$183  = \rd__data$115 ;
     end
     if (rst) begin
-      \$133  = 8'h00;
+      \$183  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$134  = act_s1b_6;
+    \$184  = act_s1b_6;
     if (ce) begin
-      \$134  = \rd__data$112 ;
+      \$184  = \rd__data$117 ;
     end
     if (rst) begin
-      \$134  = 8'h00;
+      \$184  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$135  = act_s1b_7;
+    \$185  = act_s1b_7;
     if (ce) begin
-      \$135  = \rd__data$114 ;
+      \$185  = \rd__data$119 ;
     end
     if (rst) begin
-      \$135  = 8'h00;
+      \$185  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$136  = prod_0;
+    \$186  = prod_0;
     if (ce) begin
-      \$136  = \$20 ;
+      \$186  = \$67 ;
     end
     if (rst) begin
-      \$136  = 16'h0000;
+      \$186  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$137  = prod_1;
+    \$187  = prod_1;
     if (ce) begin
-      \$137  = \$21 ;
+      \$187  = \$68 ;
     end
     if (rst) begin
-      \$137  = 16'h0000;
+      \$187  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$138  = prod_2;
+    \$188  = prod_2;
     if (ce) begin
-      \$138  = \$22 ;
+      \$188  = \$69 ;
     end
     if (rst) begin
-      \$138  = 16'h0000;
+      \$188  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$139  = prod_3;
+    \$189  = prod_3;
     if (ce) begin
-      \$139  = \$23 ;
+      \$189  = \$70 ;
     end
     if (rst) begin
-      \$139  = 16'h0000;
+      \$189  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$140  = prod_4;
+    \$190  = prod_4;
     if (ce) begin
-      \$140  = \$24 ;
+      \$190  = \$71 ;
     end
     if (rst) begin
-      \$140  = 16'h0000;
+      \$190  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$141  = prod_5;
+    \$191  = prod_5;
     if (ce) begin
-      \$141  = \$25 ;
+      \$191  = \$72 ;
     end
     if (rst) begin
-      \$141  = 16'h0000;
+      \$191  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$142  = prod_6;
+    \$192  = prod_6;
     if (ce) begin
-      \$142  = \$26 ;
+      \$192  = \$73 ;
     end
     if (rst) begin
-      \$142  = 16'h0000;
+      \$192  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$143  = prod_7;
+    \$193  = prod_7;
     if (ce) begin
-      \$143  = \$27 ;
+      \$193  = \$74 ;
     end
     if (rst) begin
-      \$143  = 16'h0000;
+      \$193  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$144  = prod_1_link;
-    if (\$30 ) begin
-      \$144  = 16'h0000;
-    end else if (ce) begin
-      \$144  = \$31 ;
-    end
-    if (rst) begin
-      \$144  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$145  = prod_3_link;
-    if (\$34 ) begin
-      \$145  = 16'h0000;
-    end else if (ce) begin
-      \$145  = \$35 ;
-    end
-    if (rst) begin
-      \$145  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$146  = prod_5_link;
-    if (\$38 ) begin
-      \$146  = 16'h0000;
-    end else if (ce) begin
-      \$146  = \$39 ;
-    end
-    if (rst) begin
-      \$146  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$147  = prod_7_link;
-    if (\$42 ) begin
-      \$147  = 16'h0000;
-    end else if (ce) begin
-      \$147  = \$43 ;
-    end
-    if (rst) begin
-      \$147  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$148  = valid_s3;
-    if (ce) begin
-      \$148  = valid_s1b;
-    end
-    if (rst) begin
-      \$148  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$149  = end_s3;
-    if (ce) begin
-      \$149  = end_s1b;
-    end
-    if (rst) begin
-      \$149  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$150  = last_s3;
-    if (ce) begin
-      \$150  = last_s1b;
-    end
-    if (rst) begin
-      \$150  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$151  = code_s3;
-    if (ce) begin
-      \$151  = code_s1b;
-    end
-    if (rst) begin
-      \$151  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$152  = tap_1_d0;
-    if (ce) begin
-      \$152  = prod_1;
-    end
-    if (rst) begin
-      \$152  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$153  = tap_1_d1;
-    if (ce) begin
-      \$153  = tap_1_d0;
-    end
-    if (rst) begin
-      \$153  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$154  = tap_1_d2;
-    if (ce) begin
-      \$154  = tap_1_d1;
-    end
-    if (rst) begin
-      \$154  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$155  = tap_3_d0;
-    if (ce) begin
-      \$155  = prod_3;
-    end
-    if (rst) begin
-      \$155  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$156  = tap_3_d1;
-    if (ce) begin
-      \$156  = tap_3_d0;
-    end
-    if (rst) begin
-      \$156  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$157  = tap_3_d2;
-    if (ce) begin
-      \$157  = tap_3_d1;
-    end
-    if (rst) begin
-      \$157  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$158  = tap_5_d0;
-    if (ce) begin
-      \$158  = prod_5;
-    end
-    if (rst) begin
-      \$158  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$159  = tap_5_d1;
-    if (ce) begin
-      \$159  = tap_5_d0;
-    end
-    if (rst) begin
-      \$159  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$160  = tap_5_d2;
-    if (ce) begin
-      \$160  = tap_5_d1;
-    end
-    if (rst) begin
-      \$160  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$161  = tap_7_d0;
-    if (ce) begin
-      \$161  = prod_7;
-    end
-    if (rst) begin
-      \$161  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$162  = tap_7_d1;
-    if (ce) begin
-      \$162  = tap_7_d0;
-    end
-    if (rst) begin
-      \$162  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$163  = tap_7_d2;
-    if (ce) begin
-      \$163  = tap_7_d1;
-    end
-    if (rst) begin
-      \$163  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$164  = sum_l1_0;
-    if (ce) begin
-      \$164  = \$44 ;
-    end
-    if (rst) begin
-      \$164  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$165  = sum_l1_1;
-    if (ce) begin
-      \$165  = \$45 ;
-    end
-    if (rst) begin
-      \$165  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$166  = sum_l1_2;
-    if (ce) begin
-      \$166  = \$46 ;
-    end
-    if (rst) begin
-      \$166  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$167  = sum_l1_3;
-    if (ce) begin
-      \$167  = \$47 ;
-    end
-    if (rst) begin
-      \$167  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$168  = sum_l1_1_link;
-    if (\$50 ) begin
-      \$168  = 17'h00000;
-    end else if (ce) begin
-      \$168  = \$51 ;
-    end
-    if (rst) begin
-      \$168  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$169  = sum_l1_3_link;
-    if (\$54 ) begin
-      \$169  = 17'h00000;
-    end else if (ce) begin
-      \$169  = \$55 ;
-    end
-    if (rst) begin
-      \$169  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$170  = valid_l1;
-    if (ce) begin
-      \$170  = valid_s3;
-    end
-    if (rst) begin
-      \$170  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$171  = end_l1;
-    if (ce) begin
-      \$171  = end_s3;
-    end
-    if (rst) begin
-      \$171  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$172  = last_l1;
-    if (ce) begin
-      \$172  = last_s3;
-    end
-    if (rst) begin
-      \$172  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$173  = code_l1;
-    if (ce) begin
-      \$173  = code_s3;
-    end
-    if (rst) begin
-      \$173  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$174  = tap_2_d0;
-    if (ce) begin
-      \$174  = sum_l1_1;
-    end
-    if (rst) begin
-      \$174  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$175  = tap_2_d1;
-    if (ce) begin
-      \$175  = tap_2_d0;
-    end
-    if (rst) begin
-      \$175  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$176  = tap_6_d0;
-    if (ce) begin
-      \$176  = sum_l1_3;
-    end
-    if (rst) begin
-      \$176  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$177  = tap_6_d1;
-    if (ce) begin
-      \$177  = tap_6_d0;
-    end
-    if (rst) begin
-      \$177  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$178  = sum_l2_0;
-    if (ce) begin
-      \$178  = \$56 ;
-    end
-    if (rst) begin
-      \$178  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$179  = sum_l2_1;
-    if (ce) begin
-      \$179  = \$57 ;
-    end
-    if (rst) begin
-      \$179  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$180  = sum_l2_1_link;
-    if (\$60 ) begin
-      \$180  = 18'h00000;
-    end else if (ce) begin
-      \$180  = \$61 ;
-    end
-    if (rst) begin
-      \$180  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$181  = valid_l2;
-    if (ce) begin
-      \$181  = valid_l1;
-    end
-    if (rst) begin
-      \$181  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$182  = end_l2;
-    if (ce) begin
-      \$182  = end_l1;
-    end
-    if (rst) begin
-      \$182  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$183  = last_l2;
-    if (ce) begin
-      \$183  = last_l1;
-    end
-    if (rst) begin
-      \$183  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$184  = code_l2;
-    if (ce) begin
-      \$184  = code_l1;
-    end
-    if (rst) begin
-      \$184  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$185  = tap_4_d0;
-    if (ce) begin
-      \$185  = sum_l2_1;
-    end
-    if (rst) begin
-      \$185  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$186  = sum_l3_0;
-    if (ce) begin
-      \$186  = \$62 ;
-    end
-    if (rst) begin
-      \$186  = 19'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$187  = valid_l3;
-    if (ce) begin
-      \$187  = valid_l2;
-    end
-    if (rst) begin
-      \$187  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$188  = end_l3;
-    if (ce) begin
-      \$188  = end_l2;
-    end
-    if (rst) begin
-      \$188  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$189  = last_l3;
-    if (ce) begin
-      \$189  = last_l2;
-    end
-    if (rst) begin
-      \$189  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$190  = code_l3;
-    if (ce) begin
-      \$190  = code_l2;
-    end
-    if (rst) begin
-      \$190  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$191  = acc_0_0;
-    if (done) begin
-      \$191  = 24'h000000;
-    end else if (step) begin
-      \$191  = \$63 [23:0];
-    end
-    if (rst) begin
-      \$191  = 24'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$192  = out_0_0;
-    if (\$65 ) begin
-      \$192  = 24'h000000;
-    end else if (done) begin
-      \$192  = \$66 [23:0];
-    end
-    if (rst) begin
-      \$192  = 24'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$193  = acc_1_0;
-    if (done) begin
-      \$193  = 22'h000000;
-    end else if (step) begin
-      \$193  = \$67 [21:0];
-    end
-    if (rst) begin
-      \$193  = 22'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$194  = out_1_0;
-    if (\$69 ) begin
-      \$194  = 22'h000000;
-    end else if (done) begin
-      \$194  = \$70 [21:0];
-    end
-    if (rst) begin
-      \$194  = 22'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$195  = acc_2_0;
-    if (done) begin
-      \$195  = 23'h000000;
-    end else if (step) begin
-      \$195  = \$71 [22:0];
-    end
-    if (rst) begin
-      \$195  = 23'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$196  = out_2_0;
-    if (\$73 ) begin
-      \$196  = 23'h000000;
-    end else if (done) begin
-      \$196  = \$74 [22:0];
-    end
-    if (rst) begin
-      \$196  = 23'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$197  = acc_3_0;
-    if (done) begin
-      \$197  = 22'h000000;
-    end else if (step) begin
-      \$197  = \$75 [21:0];
-    end
-    if (rst) begin
-      \$197  = 22'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$198  = out_3_0;
+    \$194  = prod_1_link;
     if (\$77 ) begin
-      \$198  = 22'h000000;
-    end else if (done) begin
-      \$198  = \$78 [21:0];
+      \$194  = 16'h0000;
+    end else if (ce) begin
+      \$194  = \$78 ;
     end
     if (rst) begin
-      \$198  = 22'h000000;
+      \$194  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$199  = acc_4_0;
-    if (done) begin
-      \$199  = 24'h000000;
-    end else if (step) begin
-      \$199  = \$79 [23:0];
-    end
-    if (rst) begin
-      \$199  = 24'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$200  = out_4_0;
+    \$195  = prod_3_link;
     if (\$81 ) begin
-      \$200  = 24'h000000;
-    end else if (done) begin
-      \$200  = \$82 [23:0];
+      \$195  = 16'h0000;
+    end else if (ce) begin
+      \$195  = \$82 ;
     end
     if (rst) begin
-      \$200  = 24'h000000;
+      \$195  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$201  = acc_5_0;
-    if (done) begin
-      \$201  = 22'h000000;
-    end else if (step) begin
-      \$201  = \$83 [21:0];
-    end
-    if (rst) begin
-      \$201  = 22'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$202  = out_5_0;
+    \$196  = prod_5_link;
     if (\$85 ) begin
-      \$202  = 22'h000000;
-    end else if (done) begin
-      \$202  = \$86 [21:0];
+      \$196  = 16'h0000;
+    end else if (ce) begin
+      \$196  = \$86 ;
     end
     if (rst) begin
-      \$202  = 22'h000000;
+      \$196  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$203  = acc_6_0;
-    if (done) begin
-      \$203  = 23'h000000;
-    end else if (step) begin
-      \$203  = \$87 [22:0];
-    end
-    if (rst) begin
-      \$203  = 23'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$204  = out_6_0;
+    \$197  = prod_7_link;
     if (\$89 ) begin
-      \$204  = 23'h000000;
-    end else if (done) begin
-      \$204  = \$90 [22:0];
+      \$197  = 16'h0000;
+    end else if (ce) begin
+      \$197  = \$90 ;
     end
     if (rst) begin
-      \$204  = 23'h000000;
+      \$197  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$205  = acc_7_0;
-    if (done) begin
-      \$205  = 22'h000000;
-    end else if (step) begin
-      \$205  = \$91 [21:0];
-    end
-    if (rst) begin
-      \$205  = 22'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$206  = out_7_0;
-    if (\$93 ) begin
-      \$206  = 22'h000000;
-    end else if (done) begin
-      \$206  = \$94 [21:0];
-    end
-    if (rst) begin
-      \$206  = 22'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$207  = o__valid;
+    \$198  = valid_s3;
     if (ce) begin
-      \$207  = \$95 ;
+      \$198  = valid_s1b;
     end
     if (rst) begin
-      \$207  = 1'h0;
+      \$198  = 1'h0;
     end
   end
-  assign loading = x__ready;
-  assign waddr = \$signature__addr ;
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$199  = end_s3;
+    if (ce) begin
+      \$199  = end_s1b;
+    end
+    if (rst) begin
+      \$199  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$200  = last_s3;
+    if (ce) begin
+      \$200  = last_s1b;
+    end
+    if (rst) begin
+      \$200  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$201  = code_s3;
+    if (ce) begin
+      \$201  = code_s1b;
+    end
+    if (rst) begin
+      \$201  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$202  = tap_1_d0;
+    if (ce) begin
+      \$202  = prod_1;
+    end
+    if (rst) begin
+      \$202  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$203  = tap_1_d1;
+    if (ce) begin
+      \$203  = tap_1_d0;
+    end
+    if (rst) begin
+      \$203  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$204  = tap_1_d2;
+    if (ce) begin
+      \$204  = tap_1_d1;
+    end
+    if (rst) begin
+      \$204  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$205  = tap_3_d0;
+    if (ce) begin
+      \$205  = prod_3;
+    end
+    if (rst) begin
+      \$205  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$206  = tap_3_d1;
+    if (ce) begin
+      \$206  = tap_3_d0;
+    end
+    if (rst) begin
+      \$206  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$207  = tap_3_d2;
+    if (ce) begin
+      \$207  = tap_3_d1;
+    end
+    if (rst) begin
+      \$207  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$208  = tap_5_d0;
+    if (ce) begin
+      \$208  = prod_5;
+    end
+    if (rst) begin
+      \$208  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$209  = tap_5_d1;
+    if (ce) begin
+      \$209  = tap_5_d0;
+    end
+    if (rst) begin
+      \$209  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$210  = tap_5_d2;
+    if (ce) begin
+      \$210  = tap_5_d1;
+    end
+    if (rst) begin
+      \$210  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$211  = tap_7_d0;
+    if (ce) begin
+      \$211  = prod_7;
+    end
+    if (rst) begin
+      \$211  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$212  = tap_7_d1;
+    if (ce) begin
+      \$212  = tap_7_d0;
+    end
+    if (rst) begin
+      \$212  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$213  = tap_7_d2;
+    if (ce) begin
+      \$213  = tap_7_d1;
+    end
+    if (rst) begin
+      \$213  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$214  = sum_l1_0;
+    if (ce) begin
+      \$214  = \$91 ;
+    end
+    if (rst) begin
+      \$214  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$215  = sum_l1_1;
+    if (ce) begin
+      \$215  = \$92 ;
+    end
+    if (rst) begin
+      \$215  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$216  = sum_l1_2;
+    if (ce) begin
+      \$216  = \$93 ;
+    end
+    if (rst) begin
+      \$216  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$217  = sum_l1_3;
+    if (ce) begin
+      \$217  = \$94 ;
+    end
+    if (rst) begin
+      \$217  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$218  = sum_l1_1_link;
+    if (\$97 ) begin
+      \$218  = 17'h00000;
+    end else if (ce) begin
+      \$218  = \$98 ;
+    end
+    if (rst) begin
+      \$218  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$219  = sum_l1_3_link;
+    if (\$101 ) begin
+      \$219  = 17'h00000;
+    end else if (ce) begin
+      \$219  = \$102 ;
+    end
+    if (rst) begin
+      \$219  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$220  = valid_l1;
+    if (ce) begin
+      \$220  = valid_s3;
+    end
+    if (rst) begin
+      \$220  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$221  = end_l1;
+    if (ce) begin
+      \$221  = end_s3;
+    end
+    if (rst) begin
+      \$221  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$222  = last_l1;
+    if (ce) begin
+      \$222  = last_s3;
+    end
+    if (rst) begin
+      \$222  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$223  = code_l1;
+    if (ce) begin
+      \$223  = code_s3;
+    end
+    if (rst) begin
+      \$223  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$224  = tap_2_d0;
+    if (ce) begin
+      \$224  = sum_l1_1;
+    end
+    if (rst) begin
+      \$224  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$225  = tap_2_d1;
+    if (ce) begin
+      \$225  = tap_2_d0;
+    end
+    if (rst) begin
+      \$225  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$226  = tap_6_d0;
+    if (ce) begin
+      \$226  = sum_l1_3;
+    end
+    if (rst) begin
+      \$226  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$227  = tap_6_d1;
+    if (ce) begin
+      \$227  = tap_6_d0;
+    end
+    if (rst) begin
+      \$227  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$228  = sum_l2_0;
+    if (ce) begin
+      \$228  = \$103 ;
+    end
+    if (rst) begin
+      \$228  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$229  = sum_l2_1;
+    if (ce) begin
+      \$229  = \$104 ;
+    end
+    if (rst) begin
+      \$229  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$230  = sum_l2_1_link;
+    if (\$107 ) begin
+      \$230  = 18'h00000;
+    end else if (ce) begin
+      \$230  = \$108 ;
+    end
+    if (rst) begin
+      \$230  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$231  = valid_l2;
+    if (ce) begin
+      \$231  = valid_l1;
+    end
+    if (rst) begin
+      \$231  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$232  = end_l2;
+    if (ce) begin
+      \$232  = end_l1;
+    end
+    if (rst) begin
+      \$232  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$233  = last_l2;
+    if (ce) begin
+      \$233  = last_l1;
+    end
+    if (rst) begin
+      \$233  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$234  = code_l2;
+    if (ce) begin
+      \$234  = code_l1;
+    end
+    if (rst) begin
+      \$234  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$235  = tap_4_d0;
+    if (ce) begin
+      \$235  = sum_l2_1;
+    end
+    if (rst) begin
+      \$235  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$236  = sum_l3_0;
+    if (ce) begin
+      \$236  = \$109 ;
+    end
+    if (rst) begin
+      \$236  = 19'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$237  = valid_l3;
+    if (ce) begin
+      \$237  = valid_l2;
+    end
+    if (rst) begin
+      \$237  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$238  = end_l3;
+    if (ce) begin
+      \$238  = end_l2;
+    end
+    if (rst) begin
+      \$238  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$239  = last_l3;
+    if (ce) begin
+      \$239  = last_l2;
+    end
+    if (rst) begin
+      \$239  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$240  = code_l3;
+    if (ce) begin
+      \$240  = code_l2;
+    end
+    if (rst) begin
+      \$240  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$241  = acc_0_0;
+    if (done) begin
+      \$241  = 24'h000000;
+    end else if (step) begin
+      \$241  = \$110 [23:0];
+    end
+    if (rst) begin
+      \$241  = 24'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$242  = out_0_0;
+    if (\$112 ) begin
+      \$242  = 24'h000000;
+    end else if (done) begin
+      \$242  = \$113 [23:0];
+    end
+    if (rst) begin
+      \$242  = 24'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$243  = acc_1_0;
+    if (done) begin
+      \$243  = 22'h000000;
+    end else if (step) begin
+      \$243  = \$114 [21:0];
+    end
+    if (rst) begin
+      \$243  = 22'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$244  = out_1_0;
+    if (\$116 ) begin
+      \$244  = 22'h000000;
+    end else if (done) begin
+      \$244  = \$117 [21:0];
+    end
+    if (rst) begin
+      \$244  = 22'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$245  = acc_2_0;
+    if (done) begin
+      \$245  = 23'h000000;
+    end else if (step) begin
+      \$245  = \$118 [22:0];
+    end
+    if (rst) begin
+      \$245  = 23'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$246  = out_2_0;
+    if (\$120 ) begin
+      \$246  = 23'h000000;
+    end else if (done) begin
+      \$246  = \$121 [22:0];
+    end
+    if (rst) begin
+      \$246  = 23'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$247  = acc_3_0;
+    if (done) begin
+      \$247  = 22'h000000;
+    end else if (step) begin
+      \$247  = \$122 [21:0];
+    end
+    if (rst) begin
+      \$247  = 22'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$248  = out_3_0;
+    if (\$124 ) begin
+      \$248  = 22'h000000;
+    end else if (done) begin
+      \$248  = \$125 [21:0];
+    end
+    if (rst) begin
+      \$248  = 22'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$249  = acc_4_0;
+    if (done) begin
+      \$249  = 24'h000000;
+    end else if (step) begin
+      \$249  = \$126 [23:0];
+    end
+    if (rst) begin
+      \$249  = 24'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$250  = out_4_0;
+    if (\$128 ) begin
+      \$250  = 24'h000000;
+    end else if (done) begin
+      \$250  = \$129 [23:0];
+    end
+    if (rst) begin
+      \$250  = 24'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$251  = acc_5_0;
+    if (done) begin
+      \$251  = 22'h000000;
+    end else if (step) begin
+      \$251  = \$130 [21:0];
+    end
+    if (rst) begin
+      \$251  = 22'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$252  = out_5_0;
+    if (\$132 ) begin
+      \$252  = 22'h000000;
+    end else if (done) begin
+      \$252  = \$133 [21:0];
+    end
+    if (rst) begin
+      \$252  = 22'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$253  = acc_6_0;
+    if (done) begin
+      \$253  = 23'h000000;
+    end else if (step) begin
+      \$253  = \$134 [22:0];
+    end
+    if (rst) begin
+      \$253  = 23'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$254  = out_6_0;
+    if (\$136 ) begin
+      \$254  = 23'h000000;
+    end else if (done) begin
+      \$254  = \$137 [22:0];
+    end
+    if (rst) begin
+      \$254  = 23'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$255  = acc_7_0;
+    if (done) begin
+      \$255  = 22'h000000;
+    end else if (step) begin
+      \$255  = \$138 [21:0];
+    end
+    if (rst) begin
+      \$255  = 22'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$256  = out_7_0;
+    if (\$140 ) begin
+      \$256  = 22'h000000;
+    end else if (done) begin
+      \$256  = \$141 [21:0];
+    end
+    if (rst) begin
+      \$256  = 22'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$257  = o__valid;
+    if (ce) begin
+      \$257  = \$142 ;
+    end
+    if (rst) begin
+      \$257  = 1'h0;
+    end
+  end
+  assign \$signature__addr  = \$6 [8:0];
   assign \$signature__data  = x__payload[7:0];
   assign \$signature__en  = x_take;
   assign rd__en = ce;
-  assign \$signature__addr$13  = \$signature__addr ;
-  assign \$signature__data$14  = x__payload[7:0];
-  assign \$signature__en$15  = x_take;
-  assign \rd__en$16  = ce;
-  assign \$signature__addr$17  = \$signature__addr ;
-  assign \$signature__data$18  = x__payload[7:0];
-  assign \$signature__en$19  = x_take;
-  assign \rd__en$20  = ce;
-  assign \$signature__addr$21  = \$signature__addr ;
-  assign \$signature__data$22  = x__payload[7:0];
-  assign \$signature__en$23  = x_take;
-  assign \rd__en$24  = ce;
-  assign \$signature__addr$25  = \$signature__addr ;
-  assign \$signature__data$26  = x__payload[7:0];
-  assign \$signature__en$27  = x_take;
-  assign \rd__en$28  = ce;
-  assign \$signature__addr$29  = \$signature__addr ;
-  assign \$signature__data$30  = x__payload[7:0];
-  assign \$signature__en$31  = x_take;
-  assign \rd__en$32  = ce;
-  assign \$signature__addr$33  = \$signature__addr ;
-  assign \$signature__data$34  = x__payload[7:0];
-  assign \$signature__en$35  = x_take;
-  assign \rd__en$36  = ce;
-  assign \$signature__addr$37  = \$signature__addr ;
-  assign \$signature__data$38  = x__payload[7:0];
-  assign \$signature__en$39  = x_take;
-  assign \rd__en$40  = ce;
-  assign rd__addr = { block, w__payload[65:64] };
-  assign \rd__addr$50  = { block, w__payload[67:66] };
-  assign \rd__addr$51  = { block, w__payload[69:68] };
-  assign \rd__addr$52  = { block, w__payload[71:70] };
-  assign \rd__addr$53  = { block, w__payload[73:72] };
-  assign \rd__addr$54  = { block, w__payload[75:74] };
-  assign \rd__addr$55  = { block, w__payload[77:76] };
-  assign \rd__addr$56  = { block, w__payload[79:78] };
-  assign o__payload = { \$98 , \$96  };
-  assign \port$196$0  = \$96 ;
-  assign \port$200$0  = \$98 ;
-  assign \$signature__data[0]  = x__payload[7:0];
+  assign \$signature__addr$15  = \$8 [8:0];
+  assign \$signature__data$16  = x__payload[7:0];
+  assign \$signature__en$17  = x_take;
+  assign \rd__en$18  = ce;
+  assign \$signature__addr$19  = \$10 [8:0];
+  assign \$signature__data$20  = x__payload[7:0];
+  assign \$signature__en$21  = x_take;
+  assign \rd__en$22  = ce;
+  assign \$signature__addr$23  = \$12 [8:0];
+  assign \$signature__data$24  = x__payload[7:0];
+  assign \$signature__en$25  = x_take;
+  assign \rd__en$26  = ce;
+  assign \$signature__addr$27  = \$14 [8:0];
+  assign \$signature__data$28  = x__payload[7:0];
+  assign \$signature__en$29  = x_take;
+  assign \rd__en$30  = ce;
+  assign \$signature__addr$31  = \$16 [8:0];
+  assign \$signature__data$32  = x__payload[7:0];
+  assign \$signature__en$33  = x_take;
+  assign \rd__en$34  = ce;
+  assign \$signature__addr$35  = \$18 [8:0];
+  assign \$signature__data$36  = x__payload[7:0];
+  assign \$signature__en$37  = x_take;
+  assign \rd__en$38  = ce;
+  assign \$signature__addr$39  = \$20 [8:0];
+  assign \$signature__data$40  = x__payload[7:0];
+  assign \$signature__en$41  = x_take;
+  assign \rd__en$42  = ce;
+  assign rd__addr = \$26 [8:0];
+  assign \rd__addr$55  = \$28 [8:0];
+  assign \rd__addr$56  = \$30 [8:0];
+  assign \rd__addr$57  = \$32 [8:0];
+  assign \rd__addr$58  = \$34 [8:0];
+  assign \rd__addr$59  = \$36 [8:0];
+  assign \rd__addr$60  = \$38 [8:0];
+  assign \rd__addr$61  = \$40 [8:0];
+  assign o__payload = { \$145 , \$143  };
+  assign \port$255$0  = \$143 ;
+  assign \port$259$0  = \$145 ;
   assign \x__payload.data  = x__payload[7:0];
   assign \x__payload.data[0]  = x__payload[7:0];
   assign \x__payload.last  = x__payload[8];
-  assign \$signature__data$14[0]  = x__payload[7:0];
-  assign \$signature__data$18[0]  = x__payload[7:0];
-  assign \$signature__data$22[0]  = x__payload[7:0];
-  assign \$signature__data$26[0]  = x__payload[7:0];
-  assign \$signature__data$30[0]  = x__payload[7:0];
-  assign \$signature__data$34[0]  = x__payload[7:0];
-  assign \$signature__data$38[0]  = x__payload[7:0];
+  assign \$signature__data[0]  = x__payload[7:0];
+  assign \$signature__data$16[0]  = x__payload[7:0];
+  assign \$signature__data$20[0]  = x__payload[7:0];
+  assign \$signature__data$24[0]  = x__payload[7:0];
+  assign \$signature__data$28[0]  = x__payload[7:0];
+  assign \$signature__data$32[0]  = x__payload[7:0];
+  assign \$signature__data$36[0]  = x__payload[7:0];
+  assign \$signature__data$40[0]  = x__payload[7:0];
   assign \w__payload.data  = w__payload[79:0];
   assign \w__payload.data.values  = w__payload[63:0];
   assign \w__payload.data.values[0]  = w__payload[7:0];
@@ -4334,50 +6498,69 @@ module \sparse_dsp_l8_m4.core (x__valid, w__valid, o__ready, rst, w__ready, x__p
   assign \w__payload.data.index[7]  = w__payload[79:78];
   assign \w__payload.user  = w__payload[81:80];
   assign \w__payload.last  = w__payload[82];
-  assign \o__payload.data  = \$96 ;
-  assign \o__payload.data[0]  = \$96 [23:0];
-  assign \o__payload.data[1]  = \$96 [47:24];
-  assign \o__payload.data[2]  = \$96 [71:48];
-  assign \o__payload.data[3]  = \$96 [95:72];
-  assign \o__payload.data[4]  = \$96 [119:96];
-  assign \o__payload.data[5]  = \$96 [143:120];
-  assign \o__payload.data[6]  = \$96 [167:144];
-  assign \o__payload.data[7]  = \$96 [191:168];
-  assign \o__payload.user  = \$98 [7:0];
-  assign \o__payload.last  = \$98 [8];
+  assign \o__payload.data  = \$143 ;
+  assign \o__payload.data[0]  = \$143 [23:0];
+  assign \o__payload.data[1]  = \$143 [47:24];
+  assign \o__payload.data[2]  = \$143 [71:48];
+  assign \o__payload.data[3]  = \$143 [95:72];
+  assign \o__payload.data[4]  = \$143 [119:96];
+  assign \o__payload.data[5]  = \$143 [143:120];
+  assign \o__payload.data[6]  = \$143 [167:144];
+  assign \o__payload.data[7]  = \$143 [191:168];
+  assign \o__payload.user  = \$145 [7:0];
+  assign \o__payload.last  = \$145 [8];
   assign \act_s1b_0[0]  = act_s1b_0;
   assign \rd__data[0]  = rd__data;
   assign \act_s1b_1[0]  = act_s1b_1;
-  assign \rd__data$102[0]  = \rd__data$102 ;
+  assign \rd__data$107[0]  = \rd__data$107 ;
   assign \act_s1b_2[0]  = act_s1b_2;
-  assign \rd__data$104[0]  = \rd__data$104 ;
+  assign \rd__data$109[0]  = \rd__data$109 ;
   assign \act_s1b_3[0]  = act_s1b_3;
-  assign \rd__data$106[0]  = \rd__data$106 ;
+  assign \rd__data$111[0]  = \rd__data$111 ;
   assign \act_s1b_4[0]  = act_s1b_4;
-  assign \rd__data$108[0]  = \rd__data$108 ;
+  assign \rd__data$113[0]  = \rd__data$113 ;
   assign \act_s1b_5[0]  = act_s1b_5;
-  assign \rd__data$110[0]  = \rd__data$110 ;
+  assign \rd__data$115[0]  = \rd__data$115 ;
   assign \act_s1b_6[0]  = act_s1b_6;
-  assign \rd__data$112[0]  = \rd__data$112 ;
+  assign \rd__data$117[0]  = \rd__data$117 ;
   assign \act_s1b_7[0]  = act_s1b_7;
-  assign \rd__data$114[0]  = \rd__data$114 ;
-  assign \$96 [191:168] = { out_7_0[21], out_7_0[21], out_7_0 };
-  assign \$96 [167:144] = { out_6_0[22], out_6_0 };
-  assign \$96 [143:120] = { out_5_0[21], out_5_0[21], out_5_0 };
-  assign \$96 [119:96] = out_4_0;
-  assign \$96 [95:72] = { out_3_0[21], out_3_0[21], out_3_0 };
-  assign \$96 [71:48] = { out_2_0[22], out_2_0 };
-  assign \$96 [47:24] = { out_1_0[21], out_1_0[21], out_1_0 };
-  assign \$96 [23:0] = out_0_0;
-  assign is_row[7] = \$11 ;
-  assign is_row[6] = \$10 ;
-  assign is_row[5] = \$9 ;
-  assign is_row[4] = \$8 ;
-  assign is_row[3] = \$7 ;
-  assign is_row[2] = \$6 ;
-  assign is_row[1] = \$5 ;
+  assign \rd__data$119[0]  = \rd__data$119 ;
+  assign \$143 [191:168] = { out_7_0[21], out_7_0[21], out_7_0 };
+  assign \$143 [167:144] = { out_6_0[22], out_6_0 };
+  assign \$143 [143:120] = { out_5_0[21], out_5_0[21], out_5_0 };
+  assign \$143 [119:96] = out_4_0;
+  assign \$143 [95:72] = { out_3_0[21], out_3_0[21], out_3_0 };
+  assign \$143 [71:48] = { out_2_0[22], out_2_0 };
+  assign \$143 [47:24] = { out_1_0[21], out_1_0[21], out_1_0 };
+  assign \$143 [23:0] = out_0_0;
+  assign is_row[7] = \$47 ;
+  assign is_row[6] = \$46 ;
+  assign is_row[5] = \$45 ;
+  assign is_row[4] = \$44 ;
+  assign is_row[3] = \$43 ;
+  assign is_row[2] = \$42 ;
+  assign is_row[1] = \$41 ;
   assign is_row[0] = 1'h1;
-  assign \$16  = { 2'h0, \$15 [8:2] };
-  assign \$64  = 1'h0;
-  assign \$65  = 1'h0;
+  assign \$5  = { 7'h00, \$signal , 8'h00 };
+  assign \$7  = { 7'h00, \$signal , 8'h00 };
+  assign \$9  = { 7'h00, \$signal , 8'h00 };
+  assign \$11  = { 7'h00, \$signal , 8'h00 };
+  assign \$13  = { 7'h00, \$signal , 8'h00 };
+  assign \$15  = { 7'h00, \$signal , 8'h00 };
+  assign \$17  = { 7'h00, \$signal , 8'h00 };
+  assign \$19  = { 7'h00, \$signal , 8'h00 };
+  assign \$25  = { 7'h00, rbank, 8'h00 };
+  assign \$27  = { 7'h00, rbank, 8'h00 };
+  assign \$29  = { 7'h00, rbank, 8'h00 };
+  assign \$31  = { 7'h00, rbank, 8'h00 };
+  assign \$33  = { 7'h00, rbank, 8'h00 };
+  assign \$35  = { 7'h00, rbank, 8'h00 };
+  assign \$37  = { 7'h00, rbank, 8'h00 };
+  assign \$39  = { 7'h00, rbank, 8'h00 };
+  assign \$52  = { 2'h0, \$51 [8:2] };
+  assign \$54  = { 2'h0, \$53 [8:2] };
+  assign \$59  = \$signal ;
+  assign \$61  = rbank;
+  assign \$111  = 1'h0;
+  assign \$112  = 1'h0;
 endmodule

@@ -83,8 +83,8 @@ module sparse_dsp_l8_m4_n24(aresetn, s_axis_x_tdata, s_axis_x_tvalid, s_axis_x_t
     .clk(aclk),
     .o__ready(m_axis_tready),
     .o__valid(m_axis_tvalid),
-    .\port$136$0 (m_axis_tdata),
-    .\port$140$0 (\$1 ),
+    .\port$195$0 (m_axis_tdata),
+    .\port$199$0 (\$1 ),
     .rst(rst),
     .w__payload(w__payload),
     .w__ready(s_axis_w_tready),
@@ -142,194 +142,238 @@ module sparse_dsp_l8_m4_n24(aresetn, s_axis_x_tdata, s_axis_x_tvalid, s_axis_x_t
 endmodule
 
 (* generator = "Amaranth" *)
-module \sparse_dsp_l8_m4_n24.core (x__valid, w__valid, o__ready, rst, w__ready, x__payload, w__payload, \port$136$0 , \port$140$0 , x__ready, o__valid, clk);
+module \sparse_dsp_l8_m4_n24.core (x__valid, w__valid, o__ready, rst, x__ready, w__ready, x__payload, w__payload, \port$195$0 , \port$199$0 , o__valid, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
-  wire \$10 ;
-  reg [15:0] \$100 ;
-  reg [15:0] \$101 ;
-  reg [15:0] \$102 ;
-  reg [15:0] \$103 ;
-  reg [15:0] \$104 ;
-  reg [15:0] \$105 ;
-  reg [15:0] \$106 ;
-  reg [15:0] \$107 ;
-  reg \$108 ;
-  reg \$109 ;
-  wire [8:0] \$11 ;
-  reg \$110 ;
-  reg [1:0] \$111 ;
-  reg [16:0] \$112 ;
-  reg [16:0] \$113 ;
-  reg [16:0] \$114 ;
-  reg [16:0] \$115 ;
-  reg [16:0] \$116 ;
-  reg [16:0] \$117 ;
+  wire [15:0] \$10 ;
+  wire \$100 ;
+  wire [24:0] \$101 ;
+  wire [23:0] \$102 ;
+  wire \$103 ;
+  wire \$104 ;
+  wire [23:0] \$105 ;
+  wire \$106 ;
+  wire [95:0] \$107 ;
+  reg [4:0] \$108 ;
+  reg [4:0] \$109  = 5'h00;
+  wire [15:0] \$11 ;
+  reg [7:0] \$110 ;
+  reg \$111 ;
+  reg [6:0] \$112 ;
+  reg [6:0] \$113 ;
+  reg [1:0] \$114 ;
+  reg \$115 ;
+  reg [5:0] \$116 ;
+  reg [1:0] \$117 ;
   reg \$118 ;
   reg \$119 ;
-  wire [8:0] \$12 ;
+  wire [15:0] \$12 ;
   reg \$120 ;
   reg [1:0] \$121 ;
-  reg [16:0] \$122 ;
-  reg [16:0] \$123 ;
-  reg [16:0] \$124 ;
-  reg [16:0] \$125 ;
-  reg [17:0] \$126 ;
-  reg [17:0] \$127 ;
-  reg [17:0] \$128 ;
-  reg \$129 ;
-  wire [6:0] \$13 ;
+  reg [7:0] \$122 ;
+  reg [7:0] \$123 ;
+  reg [7:0] \$124 ;
+  reg [7:0] \$125 ;
+  reg [7:0] \$126 ;
+  reg [7:0] \$127 ;
+  reg [7:0] \$128 ;
+  reg [7:0] \$129 ;
+  wire [15:0] \$13 ;
   reg \$130 ;
   reg \$131 ;
-  reg [1:0] \$132 ;
-  reg [17:0] \$133 ;
-  reg [18:0] \$134 ;
-  reg \$135 ;
-  reg \$136 ;
-  reg \$137 ;
-  reg [1:0] \$138 ;
-  reg [23:0] \$139 ;
-  wire [6:0] \$14 ;
-  reg [23:0] \$140 ;
-  reg [22:0] \$141 ;
-  reg [22:0] \$142 ;
-  reg [23:0] \$143 ;
-  reg [23:0] \$144 ;
-  reg [22:0] \$145 ;
-  reg [22:0] \$146 ;
-  reg \$147 ;
-  wire [1:0] \$15 ;
+  reg \$132 ;
+  reg [1:0] \$133 ;
+  reg [7:0] \$134 ;
+  reg [7:0] \$135 ;
+  reg [7:0] \$136 ;
+  reg [7:0] \$137 ;
+  reg [7:0] \$138 ;
+  reg [7:0] \$139 ;
+  wire [15:0] \$14 ;
+  reg [7:0] \$140 ;
+  reg [7:0] \$141 ;
+  reg [7:0] \$142 ;
+  reg [7:0] \$143 ;
+  reg [7:0] \$144 ;
+  reg [7:0] \$145 ;
+  reg [7:0] \$146 ;
+  reg [7:0] \$147 ;
+  reg [7:0] \$148 ;
+  reg [7:0] \$149 ;
+  wire [15:0] \$15 ;
+  reg [15:0] \$150 ;
+  reg [15:0] \$151 ;
+  reg [15:0] \$152 ;
+  reg [15:0] \$153 ;
+  reg [15:0] \$154 ;
+  reg [15:0] \$155 ;
+  reg [15:0] \$156 ;
+  reg [15:0] \$157 ;
+  reg \$158 ;
+  reg \$159 ;
   wire [15:0] \$16 ;
+  reg \$160 ;
+  reg [1:0] \$161 ;
+  reg [16:0] \$162 ;
+  reg [16:0] \$163 ;
+  reg [16:0] \$164 ;
+  reg [16:0] \$165 ;
+  reg [16:0] \$166 ;
+  reg [16:0] \$167 ;
+  reg \$168 ;
+  reg \$169 ;
   wire [15:0] \$17 ;
+  reg \$170 ;
+  reg [1:0] \$171 ;
+  reg [16:0] \$172 ;
+  reg [16:0] \$173 ;
+  reg [16:0] \$174 ;
+  reg [16:0] \$175 ;
+  reg [17:0] \$176 ;
+  reg [17:0] \$177 ;
+  reg [17:0] \$178 ;
+  reg \$179 ;
   wire [15:0] \$18 ;
+  reg \$180 ;
+  reg \$181 ;
+  reg [1:0] \$182 ;
+  reg [17:0] \$183 ;
+  reg [18:0] \$184 ;
+  reg \$185 ;
+  reg \$186 ;
+  reg \$187 ;
+  reg [1:0] \$188 ;
+  reg [23:0] \$189 ;
   wire [15:0] \$19 ;
+  reg [23:0] \$190 ;
+  reg [22:0] \$191 ;
+  reg [22:0] \$192 ;
+  reg [23:0] \$193 ;
+  reg [23:0] \$194 ;
+  reg [22:0] \$195 ;
+  reg [22:0] \$196 ;
+  reg \$197 ;
   wire \$2 ;
   wire [15:0] \$20 ;
-  wire [15:0] \$21 ;
-  wire [15:0] \$22 ;
-  wire [15:0] \$23 ;
-  wire [16:0] \$24 ;
-  wire [16:0] \$25 ;
-  wire [16:0] \$26 ;
-  wire [16:0] \$27 ;
-  wire \$28 ;
-  wire \$29 ;
-  wire [7:0] \$3 ;
-  wire \$30 ;
-  wire [16:0] \$31 ;
-  wire \$32 ;
-  wire \$33 ;
-  wire \$34 ;
-  wire [16:0] \$35 ;
-  wire [17:0] \$36 ;
-  wire [17:0] \$37 ;
-  wire \$38 ;
-  wire \$39 ;
+  wire \$21 ;
+  wire [6:0] \$22 ;
+  wire [7:0] \$23 ;
+  wire \$24 ;
+  wire [15:0] \$25 ;
+  wire [15:0] \$26 ;
+  wire [15:0] \$27 ;
+  wire [15:0] \$28 ;
+  wire [15:0] \$29 ;
+  wire \$3 ;
+  wire [15:0] \$30 ;
+  wire [15:0] \$31 ;
+  wire [15:0] \$32 ;
+  wire [15:0] \$33 ;
+  wire [15:0] \$34 ;
+  wire [15:0] \$35 ;
+  wire [15:0] \$36 ;
+  wire [15:0] \$37 ;
+  wire [15:0] \$38 ;
+  wire [15:0] \$39 ;
   wire \$4 ;
-  wire \$40 ;
-  wire [17:0] \$41 ;
-  wire [18:0] \$42 ;
-  wire [24:0] \$43 ;
-  wire \$44 ;
-  wire \$45 ;
-  wire [24:0] \$46 ;
-  wire [23:0] \$47 ;
-  wire \$48 ;
-  wire \$49 ;
-  wire \$5 ;
-  wire [23:0] \$50 ;
-  wire [24:0] \$51 ;
+  wire [15:0] \$40 ;
+  wire \$41 ;
+  wire \$42 ;
+  wire \$43 ;
+  wire [8:0] \$44 ;
+  wire [8:0] \$45 ;
+  wire \$46 ;
+  wire [8:0] \$47 ;
+  wire [8:0] \$48 ;
+  wire [8:0] \$49 ;
+  wire [15:0] \$5 ;
+  wire [8:0] \$50 ;
+  wire \$51 ;
   wire \$52 ;
   wire \$53 ;
-  wire [24:0] \$54 ;
-  wire [23:0] \$55 ;
+  wire \$54 ;
+  wire \$55 ;
   wire \$56 ;
   wire \$57 ;
-  wire [23:0] \$58 ;
+  wire \$58 ;
   wire \$59 ;
-  wire \$6 ;
-  wire [95:0] \$60 ;
-  reg [4:0] \$61 ;
-  reg [4:0] \$62  = 5'h00;
-  reg [7:0] \$63 ;
-  reg \$64 ;
-  reg [6:0] \$65 ;
-  reg [5:0] \$66 ;
-  reg [1:0] \$67 ;
-  reg \$68 ;
-  reg \$69 ;
-  wire \$7 ;
-  reg \$70 ;
-  reg [1:0] \$71 ;
-  reg [7:0] \$72 ;
-  reg [7:0] \$73 ;
-  reg [7:0] \$74 ;
-  reg [7:0] \$75 ;
-  reg [7:0] \$76 ;
-  reg [7:0] \$77 ;
-  reg [7:0] \$78 ;
-  reg [7:0] \$79 ;
-  wire [8:0] \$8 ;
-  reg \$80 ;
-  reg \$81 ;
-  reg \$82 ;
-  reg [1:0] \$83 ;
-  reg [7:0] \$84 ;
-  reg [7:0] \$85 ;
-  reg [7:0] \$86 ;
-  reg [7:0] \$87 ;
-  reg [7:0] \$88 ;
-  reg [7:0] \$89 ;
-  wire \$9 ;
-  reg [7:0] \$90 ;
-  reg [7:0] \$91 ;
-  reg [7:0] \$92 ;
-  reg [7:0] \$93 ;
-  reg [7:0] \$94 ;
-  reg [7:0] \$95 ;
-  reg [7:0] \$96 ;
-  reg [7:0] \$97 ;
-  reg [7:0] \$98 ;
-  reg [7:0] \$99 ;
-  reg [7:0] \$signature__addr  = 8'h00;
-  (* init = 8'h00 *)
-  wire [7:0] \$signature__addr$13 ;
-  (* init = 8'h00 *)
-  wire [7:0] \$signature__addr$17 ;
-  (* init = 8'h00 *)
-  wire [7:0] \$signature__addr$21 ;
-  (* init = 8'h00 *)
-  wire [7:0] \$signature__addr$25 ;
-  (* init = 8'h00 *)
-  wire [7:0] \$signature__addr$29 ;
-  (* init = 8'h00 *)
-  wire [7:0] \$signature__addr$33 ;
-  (* init = 8'h00 *)
-  wire [7:0] \$signature__addr$37 ;
+  wire [15:0] \$6 ;
+  wire [6:0] \$60 ;
+  wire [6:0] \$61 ;
+  wire [1:0] \$62 ;
+  wire [15:0] \$63 ;
+  wire [15:0] \$64 ;
+  wire [15:0] \$65 ;
+  wire [15:0] \$66 ;
+  wire [15:0] \$67 ;
+  wire [15:0] \$68 ;
+  wire [15:0] \$69 ;
+  wire [15:0] \$7 ;
+  wire [15:0] \$70 ;
+  wire [16:0] \$71 ;
+  wire [16:0] \$72 ;
+  wire [16:0] \$73 ;
+  wire [16:0] \$74 ;
+  wire \$75 ;
+  wire \$76 ;
+  wire \$77 ;
+  wire [16:0] \$78 ;
+  wire \$79 ;
+  wire [15:0] \$8 ;
+  wire \$80 ;
+  wire \$81 ;
+  wire [16:0] \$82 ;
+  wire [17:0] \$83 ;
+  wire [17:0] \$84 ;
+  wire \$85 ;
+  wire \$86 ;
+  wire \$87 ;
+  wire [17:0] \$88 ;
+  wire [18:0] \$89 ;
+  wire [15:0] \$9 ;
+  wire [24:0] \$90 ;
+  wire \$91 ;
+  wire \$92 ;
+  wire [24:0] \$93 ;
+  wire [23:0] \$94 ;
+  wire \$95 ;
+  wire \$96 ;
+  wire [23:0] \$97 ;
+  wire [24:0] \$98 ;
+  wire \$99 ;
+  reg \$signal  = 1'h0;
+  wire [8:0] \$signature__addr ;
+  wire [8:0] \$signature__addr$15 ;
+  wire [8:0] \$signature__addr$19 ;
+  wire [8:0] \$signature__addr$23 ;
+  wire [8:0] \$signature__addr$27 ;
+  wire [8:0] \$signature__addr$31 ;
+  wire [8:0] \$signature__addr$35 ;
+  wire [8:0] \$signature__addr$39 ;
   wire [7:0] \$signature__data ;
-  wire [7:0] \$signature__data$14 ;
-  wire [7:0] \$signature__data$14[0] ;
-  wire [7:0] \$signature__data$18 ;
-  wire [7:0] \$signature__data$18[0] ;
-  wire [7:0] \$signature__data$22 ;
-  wire [7:0] \$signature__data$22[0] ;
-  wire [7:0] \$signature__data$26 ;
-  wire [7:0] \$signature__data$26[0] ;
-  wire [7:0] \$signature__data$30 ;
-  wire [7:0] \$signature__data$30[0] ;
-  wire [7:0] \$signature__data$34 ;
-  wire [7:0] \$signature__data$34[0] ;
-  wire [7:0] \$signature__data$38 ;
-  wire [7:0] \$signature__data$38[0] ;
+  wire [7:0] \$signature__data$16 ;
+  wire [7:0] \$signature__data$16[0] ;
+  wire [7:0] \$signature__data$20 ;
+  wire [7:0] \$signature__data$20[0] ;
+  wire [7:0] \$signature__data$24 ;
+  wire [7:0] \$signature__data$24[0] ;
+  wire [7:0] \$signature__data$28 ;
+  wire [7:0] \$signature__data$28[0] ;
+  wire [7:0] \$signature__data$32 ;
+  wire [7:0] \$signature__data$32[0] ;
+  wire [7:0] \$signature__data$36 ;
+  wire [7:0] \$signature__data$36[0] ;
+  wire [7:0] \$signature__data$40 ;
+  wire [7:0] \$signature__data$40[0] ;
   wire [7:0] \$signature__data[0] ;
   wire \$signature__en ;
-  wire \$signature__en$15 ;
-  wire \$signature__en$19 ;
-  wire \$signature__en$23 ;
-  wire \$signature__en$27 ;
-  wire \$signature__en$31 ;
-  wire \$signature__en$35 ;
-  wire \$signature__en$39 ;
+  wire \$signature__en$17 ;
+  wire \$signature__en$21 ;
+  wire \$signature__en$25 ;
+  wire \$signature__en$29 ;
+  wire \$signature__en$33 ;
+  wire \$signature__en$37 ;
+  wire \$signature__en$41 ;
   reg [23:0] acc_0_0 = 24'h000000;
   reg [22:0] acc_1_0 = 23'h000000;
   reg [23:0] acc_2_0 = 24'h000000;
@@ -369,6 +413,7 @@ module \sparse_dsp_l8_m4_n24.core (x__valid, w__valid, o__ready, rst, w__ready, 
   reg end_s1b = 1'h0;
   reg end_s3 = 1'h0;
   wire first;
+  reg [1:0] full = 2'h0;
   wire [3:0] is_row;
   reg last_l1 = 1'h0;
   reg last_l2 = 1'h0;
@@ -376,8 +421,7 @@ module \sparse_dsp_l8_m4_n24.core (x__valid, w__valid, o__ready, rst, w__ready, 
   reg last_s1 = 1'h0;
   reg last_s1b = 1'h0;
   reg last_s3 = 1'h0;
-  (* init = 1'h1 *)
-  wire loading;
+  wire matrix_done;
   wire [100:0] o__payload;
   wire [95:0] \o__payload.data ;
   wire [23:0] \o__payload.data[0] ;
@@ -394,11 +438,11 @@ module \sparse_dsp_l8_m4_n24.core (x__valid, w__valid, o__ready, rst, w__ready, 
   reg [22:0] out_1_0 = 23'h000000;
   reg [23:0] out_2_0 = 24'h000000;
   reg [22:0] out_3_0 = 23'h000000;
-  output [95:0] \port$136$0 ;
-  wire [95:0] \port$136$0 ;
+  output [95:0] \port$195$0 ;
+  wire [95:0] \port$195$0 ;
   (* init = 5'h00 *)
-  output [4:0] \port$140$0 ;
-  wire [4:0] \port$140$0 ;
+  output [4:0] \port$199$0 ;
+  wire [4:0] \port$199$0 ;
   reg [15:0] prod_0 = 16'h0000;
   reg [15:0] prod_1 = 16'h0000;
   reg [15:0] prod_2 = 16'h0000;
@@ -407,41 +451,43 @@ module \sparse_dsp_l8_m4_n24.core (x__valid, w__valid, o__ready, rst, w__ready, 
   reg [15:0] prod_5 = 16'h0000;
   reg [15:0] prod_6 = 16'h0000;
   reg [15:0] prod_7 = 16'h0000;
-  wire [7:0] rd__addr;
-  wire [7:0] \rd__addr$50 ;
-  wire [7:0] \rd__addr$51 ;
-  wire [7:0] \rd__addr$52 ;
-  wire [7:0] \rd__addr$53 ;
-  wire [7:0] \rd__addr$54 ;
-  wire [7:0] \rd__addr$55 ;
-  wire [7:0] \rd__addr$56 ;
+  reg rbank = 1'h0;
+  wire [8:0] rd__addr;
+  wire [8:0] \rd__addr$55 ;
+  wire [8:0] \rd__addr$56 ;
+  wire [8:0] \rd__addr$57 ;
+  wire [8:0] \rd__addr$58 ;
+  wire [8:0] \rd__addr$59 ;
+  wire [8:0] \rd__addr$60 ;
+  wire [8:0] \rd__addr$61 ;
   wire [7:0] rd__data;
-  wire [7:0] \rd__data$100 ;
-  wire [7:0] \rd__data$100[0] ;
-  wire [7:0] \rd__data$102 ;
-  wire [7:0] \rd__data$102[0] ;
-  wire [7:0] \rd__data$104 ;
-  wire [7:0] \rd__data$104[0] ;
-  wire [7:0] \rd__data$106 ;
-  wire [7:0] \rd__data$106[0] ;
-  wire [7:0] \rd__data$108 ;
-  wire [7:0] \rd__data$108[0] ;
-  wire [7:0] \rd__data$110 ;
-  wire [7:0] \rd__data$110[0] ;
-  wire [7:0] \rd__data$98 ;
-  wire [7:0] \rd__data$98[0] ;
+  wire [7:0] \rd__data$103 ;
+  wire [7:0] \rd__data$103[0] ;
+  wire [7:0] \rd__data$105 ;
+  wire [7:0] \rd__data$105[0] ;
+  wire [7:0] \rd__data$107 ;
+  wire [7:0] \rd__data$107[0] ;
+  wire [7:0] \rd__data$109 ;
+  wire [7:0] \rd__data$109[0] ;
+  wire [7:0] \rd__data$111 ;
+  wire [7:0] \rd__data$111[0] ;
+  wire [7:0] \rd__data$113 ;
+  wire [7:0] \rd__data$113[0] ;
+  wire [7:0] \rd__data$115 ;
+  wire [7:0] \rd__data$115[0] ;
   wire [7:0] \rd__data[0] ;
   wire rd__en;
-  wire \rd__en$16 ;
-  wire \rd__en$20 ;
-  wire \rd__en$24 ;
-  wire \rd__en$28 ;
-  wire \rd__en$32 ;
-  wire \rd__en$36 ;
-  wire \rd__en$40 ;
+  wire \rd__en$18 ;
+  wire \rd__en$22 ;
+  wire \rd__en$26 ;
+  wire \rd__en$30 ;
+  wire \rd__en$34 ;
+  wire \rd__en$38 ;
+  wire \rd__en$42 ;
   input rst;
   wire rst;
-  reg [6:0] slices = 7'h01;
+  reg [6:0] slices_0 = 7'h00;
+  reg [6:0] slices_1 = 7'h00;
   wire step;
   reg [16:0] sum_l1_0 = 17'h00000;
   reg [16:0] sum_l1_1 = 17'h00000;
@@ -509,19 +555,19 @@ module \sparse_dsp_l8_m4_n24.core (x__valid, w__valid, o__ready, rst, w__ready, 
   reg [7:0] w_s1b_6 = 8'h00;
   reg [7:0] w_s1b_7 = 8'h00;
   wire w_take;
-  (* init = 8'h00 *)
-  wire [7:0] waddr;
+  reg [7:0] waddr = 8'h00;
   input [8:0] x__payload;
   wire [8:0] x__payload;
   wire [7:0] \x__payload.data ;
   wire [7:0] \x__payload.data[0] ;
   wire \x__payload.last ;
   output x__ready;
-  reg x__ready = 1'h1;
+  wire x__ready;
   input x__valid;
   wire x__valid;
+  wire x_done;
   wire x_take;
-  reg [7:0] buffer_0 [255:0];
+  reg [7:0] buffer_0 [511:0];
   initial begin
     buffer_0[0] = 8'h00;
     buffer_0[1] = 8'h00;
@@ -779,19 +825,275 @@ module \sparse_dsp_l8_m4_n24.core (x__valid, w__valid, o__ready, rst, w__ready, 
     buffer_0[253] = 8'h00;
     buffer_0[254] = 8'h00;
     buffer_0[255] = 8'h00;
+    buffer_0[256] = 8'h00;
+    buffer_0[257] = 8'h00;
+    buffer_0[258] = 8'h00;
+    buffer_0[259] = 8'h00;
+    buffer_0[260] = 8'h00;
+    buffer_0[261] = 8'h00;
+    buffer_0[262] = 8'h00;
+    buffer_0[263] = 8'h00;
+    buffer_0[264] = 8'h00;
+    buffer_0[265] = 8'h00;
+    buffer_0[266] = 8'h00;
+    buffer_0[267] = 8'h00;
+    buffer_0[268] = 8'h00;
+    buffer_0[269] = 8'h00;
+    buffer_0[270] = 8'h00;
+    buffer_0[271] = 8'h00;
+    buffer_0[272] = 8'h00;
+    buffer_0[273] = 8'h00;
+    buffer_0[274] = 8'h00;
+    buffer_0[275] = 8'h00;
+    buffer_0[276] = 8'h00;
+    buffer_0[277] = 8'h00;
+    buffer_0[278] = 8'h00;
+    buffer_0[279] = 8'h00;
+    buffer_0[280] = 8'h00;
+    buffer_0[281] = 8'h00;
+    buffer_0[282] = 8'h00;
+    buffer_0[283] = 8'h00;
+    buffer_0[284] = 8'h00;
+    buffer_0[285] = 8'h00;
+    buffer_0[286] = 8'h00;
+    buffer_0[287] = 8'h00;
+    buffer_0[288] = 8'h00;
+    buffer_0[289] = 8'h00;
+    buffer_0[290] = 8'h00;
+    buffer_0[291] = 8'h00;
+    buffer_0[292] = 8'h00;
+    buffer_0[293] = 8'h00;
+    buffer_0[294] = 8'h00;
+    buffer_0[295] = 8'h00;
+    buffer_0[296] = 8'h00;
+    buffer_0[297] = 8'h00;
+    buffer_0[298] = 8'h00;
+    buffer_0[299] = 8'h00;
+    buffer_0[300] = 8'h00;
+    buffer_0[301] = 8'h00;
+    buffer_0[302] = 8'h00;
+    buffer_0[303] = 8'h00;
+    buffer_0[304] = 8'h00;
+    buffer_0[305] = 8'h00;
+    buffer_0[306] = 8'h00;
+    buffer_0[307] = 8'h00;
+    buffer_0[308] = 8'h00;
+    buffer_0[309] = 8'h00;
+    buffer_0[310] = 8'h00;
+    buffer_0[311] = 8'h00;
+    buffer_0[312] = 8'h00;
+    buffer_0[313] = 8'h00;
+    buffer_0[314] = 8'h00;
+    buffer_0[315] = 8'h00;
+    buffer_0[316] = 8'h00;
+    buffer_0[317] = 8'h00;
+    buffer_0[318] = 8'h00;
+    buffer_0[319] = 8'h00;
+    buffer_0[320] = 8'h00;
+    buffer_0[321] = 8'h00;
+    buffer_0[322] = 8'h00;
+    buffer_0[323] = 8'h00;
+    buffer_0[324] = 8'h00;
+    buffer_0[325] = 8'h00;
+    buffer_0[326] = 8'h00;
+    buffer_0[327] = 8'h00;
+    buffer_0[328] = 8'h00;
+    buffer_0[329] = 8'h00;
+    buffer_0[330] = 8'h00;
+    buffer_0[331] = 8'h00;
+    buffer_0[332] = 8'h00;
+    buffer_0[333] = 8'h00;
+    buffer_0[334] = 8'h00;
+    buffer_0[335] = 8'h00;
+    buffer_0[336] = 8'h00;
+    buffer_0[337] = 8'h00;
+    buffer_0[338] = 8'h00;
+    buffer_0[339] = 8'h00;
+    buffer_0[340] = 8'h00;
+    buffer_0[341] = 8'h00;
+    buffer_0[342] = 8'h00;
+    buffer_0[343] = 8'h00;
+    buffer_0[344] = 8'h00;
+    buffer_0[345] = 8'h00;
+    buffer_0[346] = 8'h00;
+    buffer_0[347] = 8'h00;
+    buffer_0[348] = 8'h00;
+    buffer_0[349] = 8'h00;
+    buffer_0[350] = 8'h00;
+    buffer_0[351] = 8'h00;
+    buffer_0[352] = 8'h00;
+    buffer_0[353] = 8'h00;
+    buffer_0[354] = 8'h00;
+    buffer_0[355] = 8'h00;
+    buffer_0[356] = 8'h00;
+    buffer_0[357] = 8'h00;
+    buffer_0[358] = 8'h00;
+    buffer_0[359] = 8'h00;
+    buffer_0[360] = 8'h00;
+    buffer_0[361] = 8'h00;
+    buffer_0[362] = 8'h00;
+    buffer_0[363] = 8'h00;
+    buffer_0[364] = 8'h00;
+    buffer_0[365] = 8'h00;
+    buffer_0[366] = 8'h00;
+    buffer_0[367] = 8'h00;
+    buffer_0[368] = 8'h00;
+    buffer_0[369] = 8'h00;
+    buffer_0[370] = 8'h00;
+    buffer_0[371] = 8'h00;
+    buffer_0[372] = 8'h00;
+    buffer_0[373] = 8'h00;
+    buffer_0[374] = 8'h00;
+    buffer_0[375] = 8'h00;
+    buffer_0[376] = 8'h00;
+    buffer_0[377] = 8'h00;
+    buffer_0[378] = 8'h00;
+    buffer_0[379] = 8'h00;
+    buffer_0[380] = 8'h00;
+    buffer_0[381] = 8'h00;
+    buffer_0[382] = 8'h00;
+    buffer_0[383] = 8'h00;
+    buffer_0[384] = 8'h00;
+    buffer_0[385] = 8'h00;
+    buffer_0[386] = 8'h00;
+    buffer_0[387] = 8'h00;
+    buffer_0[388] = 8'h00;
+    buffer_0[389] = 8'h00;
+    buffer_0[390] = 8'h00;
+    buffer_0[391] = 8'h00;
+    buffer_0[392] = 8'h00;
+    buffer_0[393] = 8'h00;
+    buffer_0[394] = 8'h00;
+    buffer_0[395] = 8'h00;
+    buffer_0[396] = 8'h00;
+    buffer_0[397] = 8'h00;
+    buffer_0[398] = 8'h00;
+    buffer_0[399] = 8'h00;
+    buffer_0[400] = 8'h00;
+    buffer_0[401] = 8'h00;
+    buffer_0[402] = 8'h00;
+    buffer_0[403] = 8'h00;
+    buffer_0[404] = 8'h00;
+    buffer_0[405] = 8'h00;
+    buffer_0[406] = 8'h00;
+    buffer_0[407] = 8'h00;
+    buffer_0[408] = 8'h00;
+    buffer_0[409] = 8'h00;
+    buffer_0[410] = 8'h00;
+    buffer_0[411] = 8'h00;
+    buffer_0[412] = 8'h00;
+    buffer_0[413] = 8'h00;
+    buffer_0[414] = 8'h00;
+    buffer_0[415] = 8'h00;
+    buffer_0[416] = 8'h00;
+    buffer_0[417] = 8'h00;
+    buffer_0[418] = 8'h00;
+    buffer_0[419] = 8'h00;
+    buffer_0[420] = 8'h00;
+    buffer_0[421] = 8'h00;
+    buffer_0[422] = 8'h00;
+    buffer_0[423] = 8'h00;
+    buffer_0[424] = 8'h00;
+    buffer_0[425] = 8'h00;
+    buffer_0[426] = 8'h00;
+    buffer_0[427] = 8'h00;
+    buffer_0[428] = 8'h00;
+    buffer_0[429] = 8'h00;
+    buffer_0[430] = 8'h00;
+    buffer_0[431] = 8'h00;
+    buffer_0[432] = 8'h00;
+    buffer_0[433] = 8'h00;
+    buffer_0[434] = 8'h00;
+    buffer_0[435] = 8'h00;
+    buffer_0[436] = 8'h00;
+    buffer_0[437] = 8'h00;
+    buffer_0[438] = 8'h00;
+    buffer_0[439] = 8'h00;
+    buffer_0[440] = 8'h00;
+    buffer_0[441] = 8'h00;
+    buffer_0[442] = 8'h00;
+    buffer_0[443] = 8'h00;
+    buffer_0[444] = 8'h00;
+    buffer_0[445] = 8'h00;
+    buffer_0[446] = 8'h00;
+    buffer_0[447] = 8'h00;
+    buffer_0[448] = 8'h00;
+    buffer_0[449] = 8'h00;
+    buffer_0[450] = 8'h00;
+    buffer_0[451] = 8'h00;
+    buffer_0[452] = 8'h00;
+    buffer_0[453] = 8'h00;
+    buffer_0[454] = 8'h00;
+    buffer_0[455] = 8'h00;
+    buffer_0[456] = 8'h00;
+    buffer_0[457] = 8'h00;
+    buffer_0[458] = 8'h00;
+    buffer_0[459] = 8'h00;
+    buffer_0[460] = 8'h00;
+    buffer_0[461] = 8'h00;
+    buffer_0[462] = 8'h00;
+    buffer_0[463] = 8'h00;
+    buffer_0[464] = 8'h00;
+    buffer_0[465] = 8'h00;
+    buffer_0[466] = 8'h00;
+    buffer_0[467] = 8'h00;
+    buffer_0[468] = 8'h00;
+    buffer_0[469] = 8'h00;
+    buffer_0[470] = 8'h00;
+    buffer_0[471] = 8'h00;
+    buffer_0[472] = 8'h00;
+    buffer_0[473] = 8'h00;
+    buffer_0[474] = 8'h00;
+    buffer_0[475] = 8'h00;
+    buffer_0[476] = 8'h00;
+    buffer_0[477] = 8'h00;
+    buffer_0[478] = 8'h00;
+    buffer_0[479] = 8'h00;
+    buffer_0[480] = 8'h00;
+    buffer_0[481] = 8'h00;
+    buffer_0[482] = 8'h00;
+    buffer_0[483] = 8'h00;
+    buffer_0[484] = 8'h00;
+    buffer_0[485] = 8'h00;
+    buffer_0[486] = 8'h00;
+    buffer_0[487] = 8'h00;
+    buffer_0[488] = 8'h00;
+    buffer_0[489] = 8'h00;
+    buffer_0[490] = 8'h00;
+    buffer_0[491] = 8'h00;
+    buffer_0[492] = 8'h00;
+    buffer_0[493] = 8'h00;
+    buffer_0[494] = 8'h00;
+    buffer_0[495] = 8'h00;
+    buffer_0[496] = 8'h00;
+    buffer_0[497] = 8'h00;
+    buffer_0[498] = 8'h00;
+    buffer_0[499] = 8'h00;
+    buffer_0[500] = 8'h00;
+    buffer_0[501] = 8'h00;
+    buffer_0[502] = 8'h00;
+    buffer_0[503] = 8'h00;
+    buffer_0[504] = 8'h00;
+    buffer_0[505] = 8'h00;
+    buffer_0[506] = 8'h00;
+    buffer_0[507] = 8'h00;
+    buffer_0[508] = 8'h00;
+    buffer_0[509] = 8'h00;
+    buffer_0[510] = 8'h00;
+    buffer_0[511] = 8'h00;
   end
   always @(posedge clk) begin
     if (x_take)
-      buffer_0[\$signature__addr ] <= x__payload[7:0];
+      buffer_0[\$6 [8:0]] <= x__payload[7:0];
   end
   reg [7:0] _0_;
   always @(posedge clk) begin
     if (ce) begin
-      _0_ <= buffer_0[{ block, w__payload[65:64] }];
+      _0_ <= buffer_0[\$26 [8:0]];
     end
   end
   assign rd__data = _0_;
-  reg [7:0] buffer_1 [255:0];
+  reg [7:0] buffer_1 [511:0];
   initial begin
     buffer_1[0] = 8'h00;
     buffer_1[1] = 8'h00;
@@ -1049,19 +1351,275 @@ module \sparse_dsp_l8_m4_n24.core (x__valid, w__valid, o__ready, rst, w__ready, 
     buffer_1[253] = 8'h00;
     buffer_1[254] = 8'h00;
     buffer_1[255] = 8'h00;
+    buffer_1[256] = 8'h00;
+    buffer_1[257] = 8'h00;
+    buffer_1[258] = 8'h00;
+    buffer_1[259] = 8'h00;
+    buffer_1[260] = 8'h00;
+    buffer_1[261] = 8'h00;
+    buffer_1[262] = 8'h00;
+    buffer_1[263] = 8'h00;
+    buffer_1[264] = 8'h00;
+    buffer_1[265] = 8'h00;
+    buffer_1[266] = 8'h00;
+    buffer_1[267] = 8'h00;
+    buffer_1[268] = 8'h00;
+    buffer_1[269] = 8'h00;
+    buffer_1[270] = 8'h00;
+    buffer_1[271] = 8'h00;
+    buffer_1[272] = 8'h00;
+    buffer_1[273] = 8'h00;
+    buffer_1[274] = 8'h00;
+    buffer_1[275] = 8'h00;
+    buffer_1[276] = 8'h00;
+    buffer_1[277] = 8'h00;
+    buffer_1[278] = 8'h00;
+    buffer_1[279] = 8'h00;
+    buffer_1[280] = 8'h00;
+    buffer_1[281] = 8'h00;
+    buffer_1[282] = 8'h00;
+    buffer_1[283] = 8'h00;
+    buffer_1[284] = 8'h00;
+    buffer_1[285] = 8'h00;
+    buffer_1[286] = 8'h00;
+    buffer_1[287] = 8'h00;
+    buffer_1[288] = 8'h00;
+    buffer_1[289] = 8'h00;
+    buffer_1[290] = 8'h00;
+    buffer_1[291] = 8'h00;
+    buffer_1[292] = 8'h00;
+    buffer_1[293] = 8'h00;
+    buffer_1[294] = 8'h00;
+    buffer_1[295] = 8'h00;
+    buffer_1[296] = 8'h00;
+    buffer_1[297] = 8'h00;
+    buffer_1[298] = 8'h00;
+    buffer_1[299] = 8'h00;
+    buffer_1[300] = 8'h00;
+    buffer_1[301] = 8'h00;
+    buffer_1[302] = 8'h00;
+    buffer_1[303] = 8'h00;
+    buffer_1[304] = 8'h00;
+    buffer_1[305] = 8'h00;
+    buffer_1[306] = 8'h00;
+    buffer_1[307] = 8'h00;
+    buffer_1[308] = 8'h00;
+    buffer_1[309] = 8'h00;
+    buffer_1[310] = 8'h00;
+    buffer_1[311] = 8'h00;
+    buffer_1[312] = 8'h00;
+    buffer_1[313] = 8'h00;
+    buffer_1[314] = 8'h00;
+    buffer_1[315] = 8'h00;
+    buffer_1[316] = 8'h00;
+    buffer_1[317] = 8'h00;
+    buffer_1[318] = 8'h00;
+    buffer_1[319] = 8'h00;
+    buffer_1[320] = 8'h00;
+    buffer_1[321] = 8'h00;
+    buffer_1[322] = 8'h00;
+    buffer_1[323] = 8'h00;
+    buffer_1[324] = 8'h00;
+    buffer_1[325] = 8'h00;
+    buffer_1[326] = 8'h00;
+    buffer_1[327] = 8'h00;
+    buffer_1[328] = 8'h00;
+    buffer_1[329] = 8'h00;
+    buffer_1[330] = 8'h00;
+    buffer_1[331] = 8'h00;
+    buffer_1[332] = 8'h00;
+    buffer_1[333] = 8'h00;
+    buffer_1[334] = 8'h00;
+    buffer_1[335] = 8'h00;
+    buffer_1[336] = 8'h00;
+    buffer_1[337] = 8'h00;
+    buffer_1[338] = 8'h00;
+    buffer_1[339] = 8'h00;
+    buffer_1[340] = 8'h00;
+    buffer_1[341] = 8'h00;
+    buffer_1[342] = 8'h00;
+    buffer_1[343] = 8'h00;
+    buffer_1[344] = 8'h00;
+    buffer_1[345] = 8'h00;
+    buffer_1[346] = 8'h00;
+    buffer_1[347] = 8'h00;
+    buffer_1[348] = 8'h00;
+    buffer_1[349] = 8'h00;
+    buffer_1[350] = 8'h00;
+    buffer_1[351] = 8'h00;
+    buffer_1[352] = 8'h00;
+    buffer_1[353] = 8'h00;
+    buffer_1[354] = 8'h00;
+    buffer_1[355] = 8'h00;
+    buffer_1[356] = 8'h00;
+    buffer_1[357] = 8'h00;
+    buffer_1[358] = 8'h00;
+    buffer_1[359] = 8'h00;
+    buffer_1[360] = 8'h00;
+    buffer_1[361] = 8'h00;
+    buffer_1[362] = 8'h00;
+    buffer_1[363] = 8'h00;
+    buffer_1[364] = 8'h00;
+    buffer_1[365] = 8'h00;
+    buffer_1[366] = 8'h00;
+    buffer_1[367] = 8'h00;
+    buffer_1[368] = 8'h00;
+    buffer_1[369] = 8'h00;
+    buffer_1[370] = 8'h00;
+    buffer_1[371] = 8'h00;
+    buffer_1[372] = 8'h00;
+    buffer_1[373] = 8'h00;
+    buffer_1[374] = 8'h00;
+    buffer_1[375] = 8'h00;
+    buffer_1[376] = 8'h00;
+    buffer_1[377] = 8'h00;
+    buffer_1[378] = 8'h00;
+    buffer_1[379] = 8'h00;
+    buffer_1[380] = 8'h00;
+    buffer_1[381] = 8'h00;
+    buffer_1[382] = 8'h00;
+    buffer_1[383] = 8'h00;
+    buffer_1[384] = 8'h00;
+    buffer_1[385] = 8'h00;
+    buffer_1[386] = 8'h00;
+    buffer_1[387] = 8'h00;
+    buffer_1[388] = 8'h00;
+    buffer_1[389] = 8'h00;
+    buffer_1[390] = 8'h00;
+    buffer_1[391] = 8'h00;
+    buffer_1[392] = 8'h00;
+    buffer_1[393] = 8'h00;
+    buffer_1[394] = 8'h00;
+    buffer_1[395] = 8'h00;
+    buffer_1[396] = 8'h00;
+    buffer_1[397] = 8'h00;
+    buffer_1[398] = 8'h00;
+    buffer_1[399] = 8'h00;
+    buffer_1[400] = 8'h00;
+    buffer_1[401] = 8'h00;
+    buffer_1[402] = 8'h00;
+    buffer_1[403] = 8'h00;
+    buffer_1[404] = 8'h00;
+    buffer_1[405] = 8'h00;
+    buffer_1[406] = 8'h00;
+    buffer_1[407] = 8'h00;
+    buffer_1[408] = 8'h00;
+    buffer_1[409] = 8'h00;
+    buffer_1[410] = 8'h00;
+    buffer_1[411] = 8'h00;
+    buffer_1[412] = 8'h00;
+    buffer_1[413] = 8'h00;
+    buffer_1[414] = 8'h00;
+    buffer_1[415] = 8'h00;
+    buffer_1[416] = 8'h00;
+    buffer_1[417] = 8'h00;
+    buffer_1[418] = 8'h00;
+    buffer_1[419] = 8'h00;
+    buffer_1[420] = 8'h00;
+    buffer_1[421] = 8'h00;
+    buffer_1[422] = 8'h00;
+    buffer_1[423] = 8'h00;
+    buffer_1[424] = 8'h00;
+    buffer_1[425] = 8'h00;
+    buffer_1[426] = 8'h00;
+    buffer_1[427] = 8'h00;
+    buffer_1[428] = 8'h00;
+    buffer_1[429] = 8'h00;
+    buffer_1[430] = 8'h00;
+    buffer_1[431] = 8'h00;
+    buffer_1[432] = 8'h00;
+    buffer_1[433] = 8'h00;
+    buffer_1[434] = 8'h00;
+    buffer_1[435] = 8'h00;
+    buffer_1[436] = 8'h00;
+    buffer_1[437] = 8'h00;
+    buffer_1[438] = 8'h00;
+    buffer_1[439] = 8'h00;
+    buffer_1[440] = 8'h00;
+    buffer_1[441] = 8'h00;
+    buffer_1[442] = 8'h00;
+    buffer_1[443] = 8'h00;
+    buffer_1[444] = 8'h00;
+    buffer_1[445] = 8'h00;
+    buffer_1[446] = 8'h00;
+    buffer_1[447] = 8'h00;
+    buffer_1[448] = 8'h00;
+    buffer_1[449] = 8'h00;
+    buffer_1[450] = 8'h00;
+    buffer_1[451] = 8'h00;
+    buffer_1[452] = 8'h00;
+    buffer_1[453] = 8'h00;
+    buffer_1[454] = 8'h00;
+    buffer_1[455] = 8'h00;
+    buffer_1[456] = 8'h00;
+    buffer_1[457] = 8'h00;
+    buffer_1[458] = 8'h00;
+    buffer_1[459] = 8'h00;
+    buffer_1[460] = 8'h00;
+    buffer_1[461] = 8'h00;
+    buffer_1[462] = 8'h00;
+    buffer_1[463] = 8'h00;
+    buffer_1[464] = 8'h00;
+    buffer_1[465] = 8'h00;
+    buffer_1[466] = 8'h00;
+    buffer_1[467] = 8'h00;
+    buffer_1[468] = 8'h00;
+    buffer_1[469] = 8'h00;
+    buffer_1[470] = 8'h00;
+    buffer_1[471] = 8'h00;
+    buffer_1[472] = 8'h00;
+    buffer_1[473] = 8'h00;
+    buffer_1[474] = 8'h00;
+    buffer_1[475] = 8'h00;
+    buffer_1[476] = 8'h00;
+    buffer_1[477] = 8'h00;
+    buffer_1[478] = 8'h00;
+    buffer_1[479] = 8'h00;
+    buffer_1[480] = 8'h00;
+    buffer_1[481] = 8'h00;
+    buffer_1[482] = 8'h00;
+    buffer_1[483] = 8'h00;
+    buffer_1[484] = 8'h00;
+    buffer_1[485] = 8'h00;
+    buffer_1[486] = 8'h00;
+    buffer_1[487] = 8'h00;
+    buffer_1[488] = 8'h00;
+    buffer_1[489] = 8'h00;
+    buffer_1[490] = 8'h00;
+    buffer_1[491] = 8'h00;
+    buffer_1[492] = 8'h00;
+    buffer_1[493] = 8'h00;
+    buffer_1[494] = 8'h00;
+    buffer_1[495] = 8'h00;
+    buffer_1[496] = 8'h00;
+    buffer_1[497] = 8'h00;
+    buffer_1[498] = 8'h00;
+    buffer_1[499] = 8'h00;
+    buffer_1[500] = 8'h00;
+    buffer_1[501] = 8'h00;
+    buffer_1[502] = 8'h00;
+    buffer_1[503] = 8'h00;
+    buffer_1[504] = 8'h00;
+    buffer_1[505] = 8'h00;
+    buffer_1[506] = 8'h00;
+    buffer_1[507] = 8'h00;
+    buffer_1[508] = 8'h00;
+    buffer_1[509] = 8'h00;
+    buffer_1[510] = 8'h00;
+    buffer_1[511] = 8'h00;
   end
   always @(posedge clk) begin
     if (x_take)
-      buffer_1[\$signature__addr ] <= x__payload[7:0];
+      buffer_1[\$8 [8:0]] <= x__payload[7:0];
   end
   reg [7:0] _1_;
   always @(posedge clk) begin
     if (ce) begin
-      _1_ <= buffer_1[{ block, w__payload[67:66] }];
+      _1_ <= buffer_1[\$28 [8:0]];
     end
   end
-  assign \rd__data$98  = _1_;
-  reg [7:0] buffer_2 [255:0];
+  assign \rd__data$103  = _1_;
+  reg [7:0] buffer_2 [511:0];
   initial begin
     buffer_2[0] = 8'h00;
     buffer_2[1] = 8'h00;
@@ -1319,19 +1877,275 @@ module \sparse_dsp_l8_m4_n24.core (x__valid, w__valid, o__ready, rst, w__ready, 
     buffer_2[253] = 8'h00;
     buffer_2[254] = 8'h00;
     buffer_2[255] = 8'h00;
+    buffer_2[256] = 8'h00;
+    buffer_2[257] = 8'h00;
+    buffer_2[258] = 8'h00;
+    buffer_2[259] = 8'h00;
+    buffer_2[260] = 8'h00;
+    buffer_2[261] = 8'h00;
+    buffer_2[262] = 8'h00;
+    buffer_2[263] = 8'h00;
+    buffer_2[264] = 8'h00;
+    buffer_2[265] = 8'h00;
+    buffer_2[266] = 8'h00;
+    buffer_2[267] = 8'h00;
+    buffer_2[268] = 8'h00;
+    buffer_2[269] = 8'h00;
+    buffer_2[270] = 8'h00;
+    buffer_2[271] = 8'h00;
+    buffer_2[272] = 8'h00;
+    buffer_2[273] = 8'h00;
+    buffer_2[274] = 8'h00;
+    buffer_2[275] = 8'h00;
+    buffer_2[276] = 8'h00;
+    buffer_2[277] = 8'h00;
+    buffer_2[278] = 8'h00;
+    buffer_2[279] = 8'h00;
+    buffer_2[280] = 8'h00;
+    buffer_2[281] = 8'h00;
+    buffer_2[282] = 8'h00;
+    buffer_2[283] = 8'h00;
+    buffer_2[284] = 8'h00;
+    buffer_2[285] = 8'h00;
+    buffer_2[286] = 8'h00;
+    buffer_2[287] = 8'h00;
+    buffer_2[288] = 8'h00;
+    buffer_2[289] = 8'h00;
+    buffer_2[290] = 8'h00;
+    buffer_2[291] = 8'h00;
+    buffer_2[292] = 8'h00;
+    buffer_2[293] = 8'h00;
+    buffer_2[294] = 8'h00;
+    buffer_2[295] = 8'h00;
+    buffer_2[296] = 8'h00;
+    buffer_2[297] = 8'h00;
+    buffer_2[298] = 8'h00;
+    buffer_2[299] = 8'h00;
+    buffer_2[300] = 8'h00;
+    buffer_2[301] = 8'h00;
+    buffer_2[302] = 8'h00;
+    buffer_2[303] = 8'h00;
+    buffer_2[304] = 8'h00;
+    buffer_2[305] = 8'h00;
+    buffer_2[306] = 8'h00;
+    buffer_2[307] = 8'h00;
+    buffer_2[308] = 8'h00;
+    buffer_2[309] = 8'h00;
+    buffer_2[310] = 8'h00;
+    buffer_2[311] = 8'h00;
+    buffer_2[312] = 8'h00;
+    buffer_2[313] = 8'h00;
+    buffer_2[314] = 8'h00;
+    buffer_2[315] = 8'h00;
+    buffer_2[316] = 8'h00;
+    buffer_2[317] = 8'h00;
+    buffer_2[318] = 8'h00;
+    buffer_2[319] = 8'h00;
+    buffer_2[320] = 8'h00;
+    buffer_2[321] = 8'h00;
+    buffer_2[322] = 8'h00;
+    buffer_2[323] = 8'h00;
+    buffer_2[324] = 8'h00;
+    buffer_2[325] = 8'h00;
+    buffer_2[326] = 8'h00;
+    buffer_2[327] = 8'h00;
+    buffer_2[328] = 8'h00;
+    buffer_2[329] = 8'h00;
+    buffer_2[330] = 8'h00;
+    buffer_2[331] = 8'h00;
+    buffer_2[332] = 8'h00;
+    buffer_2[333] = 8'h00;
+    buffer_2[334] = 8'h00;
+    buffer_2[335] = 8'h00;
+    buffer_2[336] = 8'h00;
+    buffer_2[337] = 8'h00;
+    buffer_2[338] = 8'h00;
+    buffer_2[339] = 8'h00;
+    buffer_2[340] = 8'h00;
+    buffer_2[341] = 8'h00;
+    buffer_2[342] = 8'h00;
+    buffer_2[343] = 8'h00;
+    buffer_2[344] = 8'h00;
+    buffer_2[345] = 8'h00;
+    buffer_2[346] = 8'h00;
+    buffer_2[347] = 8'h00;
+    buffer_2[348] = 8'h00;
+    buffer_2[349] = 8'h00;
+    buffer_2[350] = 8'h00;
+    buffer_2[351] = 8'h00;
+    buffer_2[352] = 8'h00;
+    buffer_2[353] = 8'h00;
+    buffer_2[354] = 8'h00;
+    buffer_2[355] = 8'h00;
+    buffer_2[356] = 8'h00;
+    buffer_2[357] = 8'h00;
+    buffer_2[358] = 8'h00;
+    buffer_2[359] = 8'h00;
+    buffer_2[360] = 8'h00;
+    buffer_2[361] = 8'h00;
+    buffer_2[362] = 8'h00;
+    buffer_2[363] = 8'h00;
+    buffer_2[364] = 8'h00;
+    buffer_2[365] = 8'h00;
+    buffer_2[366] = 8'h00;
+    buffer_2[367] = 8'h00;
+    buffer_2[368] = 8'h00;
+    buffer_2[369] = 8'h00;
+    buffer_2[370] = 8'h00;
+    buffer_2[371] = 8'h00;
+    buffer_2[372] = 8'h00;
+    buffer_2[373] = 8'h00;
+    buffer_2[374] = 8'h00;
+    buffer_2[375] = 8'h00;
+    buffer_2[376] = 8'h00;
+    buffer_2[377] = 8'h00;
+    buffer_2[378] = 8'h00;
+    buffer_2[379] = 8'h00;
+    buffer_2[380] = 8'h00;
+    buffer_2[381] = 8'h00;
+    buffer_2[382] = 8'h00;
+    buffer_2[383] = 8'h00;
+    buffer_2[384] = 8'h00;
+    buffer_2[385] = 8'h00;
+    buffer_2[386] = 8'h00;
+    buffer_2[387] = 8'h00;
+    buffer_2[388] = 8'h00;
+    buffer_2[389] = 8'h00;
+    buffer_2[390] = 8'h00;
+    buffer_2[391] = 8'h00;
+    buffer_2[392] = 8'h00;
+    buffer_2[393] = 8'h00;
+    buffer_2[394] = 8'h00;
+    buffer_2[395] = 8'h00;
+    buffer_2[396] = 8'h00;
+    buffer_2[397] = 8'h00;
+    buffer_2[398] = 8'h00;
+    buffer_2[399] = 8'h00;
+    buffer_2[400] = 8'h00;
+    buffer_2[401] = 8'h00;
+    buffer_2[402] = 8'h00;
+    buffer_2[403] = 8'h00;
+    buffer_2[404] = 8'h00;
+    buffer_2[405] = 8'h00;
+    buffer_2[406] = 8'h00;
+    buffer_2[407] = 8'h00;
+    buffer_2[408] = 8'h00;
+    buffer_2[409] = 8'h00;
+    buffer_2[410] = 8'h00;
+    buffer_2[411] = 8'h00;
+    buffer_2[412] = 8'h00;
+    buffer_2[413] = 8'h00;
+    buffer_2[414] = 8'h00;
+    buffer_2[415] = 8'h00;
+    buffer_2[416] = 8'h00;
+    buffer_2[417] = 8'h00;
+    buffer_2[418] = 8'h00;
+    buffer_2[419] = 8'h00;
+    buffer_2[420] = 8'h00;
+    buffer_2[421] = 8'h00;
+    buffer_2[422] = 8'h00;
+    buffer_2[423] = 8'h00;
+    buffer_2[424] = 8'h00;
+    buffer_2[425] = 8'h00;
+    buffer_2[426] = 8'h00;
+    buffer_2[427] = 8'h00;
+    buffer_2[428] = 8'h00;
+    buffer_2[429] = 8'h00;
+    buffer_2[430] = 8'h00;
+    buffer_2[431] = 8'h00;
+    buffer_2[432] = 8'h00;
+    buffer_2[433] = 8'h00;
+    buffer_2[434] = 8'h00;
+    buffer_2[435] = 8'h00;
+    buffer_2[436] = 8'h00;
+    buffer_2[437] = 8'h00;
+    buffer_2[438] = 8'h00;
+    buffer_2[439] = 8'h00;
+    buffer_2[440] = 8'h00;
+    buffer_2[441] = 8'h00;
+    buffer_2[442] = 8'h00;
+    buffer_2[443] = 8'h00;
+    buffer_2[444] = 8'h00;
+    buffer_2[445] = 8'h00;
+    buffer_2[446] = 8'h00;
+    buffer_2[447] = 8'h00;
+    buffer_2[448] = 8'h00;
+    buffer_2[449] = 8'h00;
+    buffer_2[450] = 8'h00;
+    buffer_2[451] = 8'h00;
+    buffer_2[452] = 8'h00;
+    buffer_2[453] = 8'h00;
+    buffer_2[454] = 8'h00;
+    buffer_2[455] = 8'h00;
+    buffer_2[456] = 8'h00;
+    buffer_2[457] = 8'h00;
+    buffer_2[458] = 8'h00;
+    buffer_2[459] = 8'h00;
+    buffer_2[460] = 8'h00;
+    buffer_2[461] = 8'h00;
+    buffer_2[462] = 8'h00;
+    buffer_2[463] = 8'h00;
+    buffer_2[464] = 8'h00;
+    buffer_2[465] = 8'h00;
+    buffer_2[466] = 8'h00;
+    buffer_2[467] = 8'h00;
+    buffer_2[468] = 8'h00;
+    buffer_2[469] = 8'h00;
+    buffer_2[470] = 8'h00;
+    buffer_2[471] = 8'h00;
+    buffer_2[472] = 8'h00;
+    buffer_2[473] = 8'h00;
+    buffer_2[474] = 8'h00;
+    buffer_2[475] = 8'h00;
+    buffer_2[476] = 8'h00;
+    buffer_2[477] = 8'h00;
+    buffer_2[478] = 8'h00;
+    buffer_2[479] = 8'h00;
+    buffer_2[480] = 8'h00;
+    buffer_2[481] = 8'h00;
+    buffer_2[482] = 8'h00;
+    buffer_2[483] = 8'h00;
+    buffer_2[484] = 8'h00;
+    buffer_2[485] = 8'h00;
+    buffer_2[486] = 8'h00;
+    buffer_2[487] = 8'h00;
+    buffer_2[488] = 8'h00;
+    buffer_2[489] = 8'h00;
+    buffer_2[490] = 8'h00;
+    buffer_2[491] = 8'h00;
+    buffer_2[492] = 8'h00;
+    buffer_2[493] = 8'h00;
+    buffer_2[494] = 8'h00;
+    buffer_2[495] = 8'h00;
+    buffer_2[496] = 8'h00;
+    buffer_2[497] = 8'h00;
+    buffer_2[498] = 8'h00;
+    buffer_2[499] = 8'h00;
+    buffer_2[500] = 8'h00;
+    buffer_2[501] = 8'h00;
+    buffer_2[502] = 8'h00;
+    buffer_2[503] = 8'h00;
+    buffer_2[504] = 8'h00;
+    buffer_2[505] = 8'h00;
+    buffer_2[506] = 8'h00;
+    buffer_2[507] = 8'h00;
+    buffer_2[508] = 8'h00;
+    buffer_2[509] = 8'h00;
+    buffer_2[510] = 8'h00;
+    buffer_2[511] = 8'h00;
   end
   always @(posedge clk) begin
     if (x_take)
-      buffer_2[\$signature__addr ] <= x__payload[7:0];
+      buffer_2[\$10 [8:0]] <= x__payload[7:0];
   end
   reg [7:0] _2_;
   always @(posedge clk) begin
     if (ce) begin
-      _2_ <= buffer_2[{ block, w__payload[69:68] }];
+      _2_ <= buffer_2[\$30 [8:0]];
     end
   end
-  assign \rd__data$100  = _2_;
-  reg [7:0] buffer_3 [255:0];
+  assign \rd__data$105  = _2_;
+  reg [7:0] buffer_3 [511:0];
   initial begin
     buffer_3[0] = 8'h00;
     buffer_3[1] = 8'h00;
@@ -1589,19 +2403,275 @@ module \sparse_dsp_l8_m4_n24.core (x__valid, w__valid, o__ready, rst, w__ready, 
     buffer_3[253] = 8'h00;
     buffer_3[254] = 8'h00;
     buffer_3[255] = 8'h00;
+    buffer_3[256] = 8'h00;
+    buffer_3[257] = 8'h00;
+    buffer_3[258] = 8'h00;
+    buffer_3[259] = 8'h00;
+    buffer_3[260] = 8'h00;
+    buffer_3[261] = 8'h00;
+    buffer_3[262] = 8'h00;
+    buffer_3[263] = 8'h00;
+    buffer_3[264] = 8'h00;
+    buffer_3[265] = 8'h00;
+    buffer_3[266] = 8'h00;
+    buffer_3[267] = 8'h00;
+    buffer_3[268] = 8'h00;
+    buffer_3[269] = 8'h00;
+    buffer_3[270] = 8'h00;
+    buffer_3[271] = 8'h00;
+    buffer_3[272] = 8'h00;
+    buffer_3[273] = 8'h00;
+    buffer_3[274] = 8'h00;
+    buffer_3[275] = 8'h00;
+    buffer_3[276] = 8'h00;
+    buffer_3[277] = 8'h00;
+    buffer_3[278] = 8'h00;
+    buffer_3[279] = 8'h00;
+    buffer_3[280] = 8'h00;
+    buffer_3[281] = 8'h00;
+    buffer_3[282] = 8'h00;
+    buffer_3[283] = 8'h00;
+    buffer_3[284] = 8'h00;
+    buffer_3[285] = 8'h00;
+    buffer_3[286] = 8'h00;
+    buffer_3[287] = 8'h00;
+    buffer_3[288] = 8'h00;
+    buffer_3[289] = 8'h00;
+    buffer_3[290] = 8'h00;
+    buffer_3[291] = 8'h00;
+    buffer_3[292] = 8'h00;
+    buffer_3[293] = 8'h00;
+    buffer_3[294] = 8'h00;
+    buffer_3[295] = 8'h00;
+    buffer_3[296] = 8'h00;
+    buffer_3[297] = 8'h00;
+    buffer_3[298] = 8'h00;
+    buffer_3[299] = 8'h00;
+    buffer_3[300] = 8'h00;
+    buffer_3[301] = 8'h00;
+    buffer_3[302] = 8'h00;
+    buffer_3[303] = 8'h00;
+    buffer_3[304] = 8'h00;
+    buffer_3[305] = 8'h00;
+    buffer_3[306] = 8'h00;
+    buffer_3[307] = 8'h00;
+    buffer_3[308] = 8'h00;
+    buffer_3[309] = 8'h00;
+    buffer_3[310] = 8'h00;
+    buffer_3[311] = 8'h00;
+    buffer_3[312] = 8'h00;
+    buffer_3[313] = 8'h00;
+    buffer_3[314] = 8'h00;
+    buffer_3[315] = 8'h00;
+    buffer_3[316] = 8'h00;
+    buffer_3[317] = 8'h00;
+    buffer_3[318] = 8'h00;
+    buffer_3[319] = 8'h00;
+    buffer_3[320] = 8'h00;
+    buffer_3[321] = 8'h00;
+    buffer_3[322] = 8'h00;
+    buffer_3[323] = 8'h00;
+    buffer_3[324] = 8'h00;
+    buffer_3[325] = 8'h00;
+    buffer_3[326] = 8'h00;
+    buffer_3[327] = 8'h00;
+    buffer_3[328] = 8'h00;
+    buffer_3[329] = 8'h00;
+    buffer_3[330] = 8'h00;
+    buffer_3[331] = 8'h00;
+    buffer_3[332] = 8'h00;
+    buffer_3[333] = 8'h00;
+    buffer_3[334] = 8'h00;
+    buffer_3[335] = 8'h00;
+    buffer_3[336] = 8'h00;
+    buffer_3[337] = 8'h00;
+    buffer_3[338] = 8'h00;
+    buffer_3[339] = 8'h00;
+    buffer_3[340] = 8'h00;
+    buffer_3[341] = 8'h00;
+    buffer_3[342] = 8'h00;
+    buffer_3[343] = 8'h00;
+    buffer_3[344] = 8'h00;
+    buffer_3[345] = 8'h00;
+    buffer_3[346] = 8'h00;
+    buffer_3[347] = 8'h00;
+    buffer_3[348] = 8'h00;
+    buffer_3[349] = 8'h00;
+    buffer_3[350] = 8'h00;
+    buffer_3[351] = 8'h00;
+    buffer_3[352] = 8'h00;
+    buffer_3[353] = 8'h00;
+    buffer_3[354] = 8'h00;
+    buffer_3[355] = 8'h00;
+    buffer_3[356] = 8'h00;
+    buffer_3[357] = 8'h00;
+    buffer_3[358] = 8'h00;
+    buffer_3[359] = 8'h00;
+    buffer_3[360] = 8'h00;
+    buffer_3[361] = 8'h00;
+    buffer_3[362] = 8'h00;
+    buffer_3[363] = 8'h00;
+    buffer_3[364] = 8'h00;
+    buffer_3[365] = 8'h00;
+    buffer_3[366] = 8'h00;
+    buffer_3[367] = 8'h00;
+    buffer_3[368] = 8'h00;
+    buffer_3[369] = 8'h00;
+    buffer_3[370] = 8'h00;
+    buffer_3[371] = 8'h00;
+    buffer_3[372] = 8'h00;
+    buffer_3[373] = 8'h00;
+    buffer_3[374] = 8'h00;
+    buffer_3[375] = 8'h00;
+    buffer_3[376] = 8'h00;
+    buffer_3[377] = 8'h00;
+    buffer_3[378] = 8'h00;
+    buffer_3[379] = 8'h00;
+    buffer_3[380] = 8'h00;
+    buffer_3[381] = 8'h00;
+    buffer_3[382] = 8'h00;
+    buffer_3[383] = 8'h00;
+    buffer_3[384] = 8'h00;
+    buffer_3[385] = 8'h00;
+    buffer_3[386] = 8'h00;
+    buffer_3[387] = 8'h00;
+    buffer_3[388] = 8'h00;
+    buffer_3[389] = 8'h00;
+    buffer_3[390] = 8'h00;
+    buffer_3[391] = 8'h00;
+    buffer_3[392] = 8'h00;
+    buffer_3[393] = 8'h00;
+    buffer_3[394] = 8'h00;
+    buffer_3[395] = 8'h00;
+    buffer_3[396] = 8'h00;
+    buffer_3[397] = 8'h00;
+    buffer_3[398] = 8'h00;
+    buffer_3[399] = 8'h00;
+    buffer_3[400] = 8'h00;
+    buffer_3[401] = 8'h00;
+    buffer_3[402] = 8'h00;
+    buffer_3[403] = 8'h00;
+    buffer_3[404] = 8'h00;
+    buffer_3[405] = 8'h00;
+    buffer_3[406] = 8'h00;
+    buffer_3[407] = 8'h00;
+    buffer_3[408] = 8'h00;
+    buffer_3[409] = 8'h00;
+    buffer_3[410] = 8'h00;
+    buffer_3[411] = 8'h00;
+    buffer_3[412] = 8'h00;
+    buffer_3[413] = 8'h00;
+    buffer_3[414] = 8'h00;
+    buffer_3[415] = 8'h00;
+    buffer_3[416] = 8'h00;
+    buffer_3[417] = 8'h00;
+    buffer_3[418] = 8'h00;
+    buffer_3[419] = 8'h00;
+    buffer_3[420] = 8'h00;
+    buffer_3[421] = 8'h00;
+    buffer_3[422] = 8'h00;
+    buffer_3[423] = 8'h00;
+    buffer_3[424] = 8'h00;
+    buffer_3[425] = 8'h00;
+    buffer_3[426] = 8'h00;
+    buffer_3[427] = 8'h00;
+    buffer_3[428] = 8'h00;
+    buffer_3[429] = 8'h00;
+    buffer_3[430] = 8'h00;
+    buffer_3[431] = 8'h00;
+    buffer_3[432] = 8'h00;
+    buffer_3[433] = 8'h00;
+    buffer_3[434] = 8'h00;
+    buffer_3[435] = 8'h00;
+    buffer_3[436] = 8'h00;
+    buffer_3[437] = 8'h00;
+    buffer_3[438] = 8'h00;
+    buffer_3[439] = 8'h00;
+    buffer_3[440] = 8'h00;
+    buffer_3[441] = 8'h00;
+    buffer_3[442] = 8'h00;
+    buffer_3[443] = 8'h00;
+    buffer_3[444] = 8'h00;
+    buffer_3[445] = 8'h00;
+    buffer_3[446] = 8'h00;
+    buffer_3[447] = 8'h00;
+    buffer_3[448] = 8'h00;
+    buffer_3[449] = 8'h00;
+    buffer_3[450] = 8'h00;
+    buffer_3[451] = 8'h00;
+    buffer_3[452] = 8'h00;
+    buffer_3[453] = 8'h00;
+    buffer_3[454] = 8'h00;
+    buffer_3[455] = 8'h00;
+    buffer_3[456] = 8'h00;
+    buffer_3[457] = 8'h00;
+    buffer_3[458] = 8'h00;
+    buffer_3[459] = 8'h00;
+    buffer_3[460] = 8'h00;
+    buffer_3[461] = 8'h00;
+    buffer_3[462] = 8'h00;
+    buffer_3[463] = 8'h00;
+    buffer_3[464] = 8'h00;
+    buffer_3[465] = 8'h00;
+    buffer_3[466] = 8'h00;
+    buffer_3[467] = 8'h00;
+    buffer_3[468] = 8'h00;
+    buffer_3[469] = 8'h00;
+    buffer_3[470] = 8'h00;
+    buffer_3[471] = 8'h00;
+    buffer_3[472] = 8'h00;
+    buffer_3[473] = 8'h00;
+    buffer_3[474] = 8'h00;
+    buffer_3[475] = 8'h00;
+    buffer_3[476] = 8'h00;
+    buffer_3[477] = 8'h00;
+    buffer_3[478] = 8'h00;
+    buffer_3[479] = 8'h00;
+    buffer_3[480] = 8'h00;
+    buffer_3[481] = 8'h00;
+    buffer_3[482] = 8'h00;
+    buffer_3[483] = 8'h00;
+    buffer_3[484] = 8'h00;
+    buffer_3[485] = 8'h00;
+    buffer_3[486] = 8'h00;
+    buffer_3[487] = 8'h00;
+    buffer_3[488] = 8'h00;
+    buffer_3[489] = 8'h00;
+    buffer_3[490] = 8'h00;
+    buffer_3[491] = 8'h00;
+    buffer_3[492] = 8'h00;
+    buffer_3[493] = 8'h00;
+    buffer_3[494] = 8'h00;
+    buffer_3[495] = 8'h00;
+    buffer_3[496] = 8'h00;
+    buffer_3[497] = 8'h00;
+    buffer_3[498] = 8'h00;
+    buffer_3[499] = 8'h00;
+    buffer_3[500] = 8'h00;
+    buffer_3[501] = 8'h00;
+    buffer_3[502] = 8'h00;
+    buffer_3[503] = 8'h00;
+    buffer_3[504] = 8'h00;
+    buffer_3[505] = 8'h00;
+    buffer_3[506] = 8'h00;
+    buffer_3[507] = 8'h00;
+    buffer_3[508] = 8'h00;
+    buffer_3[509] = 8'h00;
+    buffer_3[510] = 8'h00;
+    buffer_3[511] = 8'h00;
   end
   always @(posedge clk) begin
     if (x_take)
-      buffer_3[\$signature__addr ] <= x__payload[7:0];
+      buffer_3[\$12 [8:0]] <= x__payload[7:0];
   end
   reg [7:0] _3_;
   always @(posedge clk) begin
     if (ce) begin
-      _3_ <= buffer_3[{ block, w__payload[71:70] }];
+      _3_ <= buffer_3[\$32 [8:0]];
     end
   end
-  assign \rd__data$102  = _3_;
-  reg [7:0] buffer_4 [255:0];
+  assign \rd__data$107  = _3_;
+  reg [7:0] buffer_4 [511:0];
   initial begin
     buffer_4[0] = 8'h00;
     buffer_4[1] = 8'h00;
@@ -1859,19 +2929,275 @@ module \sparse_dsp_l8_m4_n24.core (x__valid, w__valid, o__ready, rst, w__ready, 
     buffer_4[253] = 8'h00;
     buffer_4[254] = 8'h00;
     buffer_4[255] = 8'h00;
+    buffer_4[256] = 8'h00;
+    buffer_4[257] = 8'h00;
+    buffer_4[258] = 8'h00;
+    buffer_4[259] = 8'h00;
+    buffer_4[260] = 8'h00;
+    buffer_4[261] = 8'h00;
+    buffer_4[262] = 8'h00;
+    buffer_4[263] = 8'h00;
+    buffer_4[264] = 8'h00;
+    buffer_4[265] = 8'h00;
+    buffer_4[266] = 8'h00;
+    buffer_4[267] = 8'h00;
+    buffer_4[268] = 8'h00;
+    buffer_4[269] = 8'h00;
+    buffer_4[270] = 8'h00;
+    buffer_4[271] = 8'h00;
+    buffer_4[272] = 8'h00;
+    buffer_4[273] = 8'h00;
+    buffer_4[274] = 8'h00;
+    buffer_4[275] = 8'h00;
+    buffer_4[276] = 8'h00;
+    buffer_4[277] = 8'h00;
+    buffer_4[278] = 8'h00;
+    buffer_4[279] = 8'h00;
+    buffer_4[280] = 8'h00;
+    buffer_4[281] = 8'h00;
+    buffer_4[282] = 8'h00;
+    buffer_4[283] = 8'h00;
+    buffer_4[284] = 8'h00;
+    buffer_4[285] = 8'h00;
+    buffer_4[286] = 8'h00;
+    buffer_4[287] = 8'h00;
+    buffer_4[288] = 8'h00;
+    buffer_4[289] = 8'h00;
+    buffer_4[290] = 8'h00;
+    buffer_4[291] = 8'h00;
+    buffer_4[292] = 8'h00;
+    buffer_4[293] = 8'h00;
+    buffer_4[294] = 8'h00;
+    buffer_4[295] = 8'h00;
+    buffer_4[296] = 8'h00;
+    buffer_4[297] = 8'h00;
+    buffer_4[298] = 8'h00;
+    buffer_4[299] = 8'h00;
+    buffer_4[300] = 8'h00;
+    buffer_4[301] = 8'h00;
+    buffer_4[302] = 8'h00;
+    buffer_4[303] = 8'h00;
+    buffer_4[304] = 8'h00;
+    buffer_4[305] = 8'h00;
+    buffer_4[306] = 8'h00;
+    buffer_4[307] = 8'h00;
+    buffer_4[308] = 8'h00;
+    buffer_4[309] = 8'h00;
+    buffer_4[310] = 8'h00;
+    buffer_4[311] = 8'h00;
+    buffer_4[312] = 8'h00;
+    buffer_4[313] = 8'h00;
+    buffer_4[314] = 8'h00;
+    buffer_4[315] = 8'h00;
+    buffer_4[316] = 8'h00;
+    buffer_4[317] = 8'h00;
+    buffer_4[318] = 8'h00;
+    buffer_4[319] = 8'h00;
+    buffer_4[320] = 8'h00;
+    buffer_4[321] = 8'h00;
+    buffer_4[322] = 8'h00;
+    buffer_4[323] = 8'h00;
+    buffer_4[324] = 8'h00;
+    buffer_4[325] = 8'h00;
+    buffer_4[326] = 8'h00;
+    buffer_4[327] = 8'h00;
+    buffer_4[328] = 8'h00;
+    buffer_4[329] = 8'h00;
+    buffer_4[330] = 8'h00;
+    buffer_4[331] = 8'h00;
+    buffer_4[332] = 8'h00;
+    buffer_4[333] = 8'h00;
+    buffer_4[334] = 8'h00;
+    buffer_4[335] = 8'h00;
+    buffer_4[336] = 8'h00;
+    buffer_4[337] = 8'h00;
+    buffer_4[338] = 8'h00;
+    buffer_4[339] = 8'h00;
+    buffer_4[340] = 8'h00;
+    buffer_4[341] = 8'h00;
+    buffer_4[342] = 8'h00;
+    buffer_4[343] = 8'h00;
+    buffer_4[344] = 8'h00;
+    buffer_4[345] = 8'h00;
+    buffer_4[346] = 8'h00;
+    buffer_4[347] = 8'h00;
+    buffer_4[348] = 8'h00;
+    buffer_4[349] = 8'h00;
+    buffer_4[350] = 8'h00;
+    buffer_4[351] = 8'h00;
+    buffer_4[352] = 8'h00;
+    buffer_4[353] = 8'h00;
+    buffer_4[354] = 8'h00;
+    buffer_4[355] = 8'h00;
+    buffer_4[356] = 8'h00;
+    buffer_4[357] = 8'h00;
+    buffer_4[358] = 8'h00;
+    buffer_4[359] = 8'h00;
+    buffer_4[360] = 8'h00;
+    buffer_4[361] = 8'h00;
+    buffer_4[362] = 8'h00;
+    buffer_4[363] = 8'h00;
+    buffer_4[364] = 8'h00;
+    buffer_4[365] = 8'h00;
+    buffer_4[366] = 8'h00;
+    buffer_4[367] = 8'h00;
+    buffer_4[368] = 8'h00;
+    buffer_4[369] = 8'h00;
+    buffer_4[370] = 8'h00;
+    buffer_4[371] = 8'h00;
+    buffer_4[372] = 8'h00;
+    buffer_4[373] = 8'h00;
+    buffer_4[374] = 8'h00;
+    buffer_4[375] = 8'h00;
+    buffer_4[376] = 8'h00;
+    buffer_4[377] = 8'h00;
+    buffer_4[378] = 8'h00;
+    buffer_4[379] = 8'h00;
+    buffer_4[380] = 8'h00;
+    buffer_4[381] = 8'h00;
+    buffer_4[382] = 8'h00;
+    buffer_4[383] = 8'h00;
+    buffer_4[384] = 8'h00;
+    buffer_4[385] = 8'h00;
+    buffer_4[386] = 8'h00;
+    buffer_4[387] = 8'h00;
+    buffer_4[388] = 8'h00;
+    buffer_4[389] = 8'h00;
+    buffer_4[390] = 8'h00;
+    buffer_4[391] = 8'h00;
+    buffer_4[392] = 8'h00;
+    buffer_4[393] = 8'h00;
+    buffer_4[394] = 8'h00;
+    buffer_4[395] = 8'h00;
+    buffer_4[396] = 8'h00;
+    buffer_4[397] = 8'h00;
+    buffer_4[398] = 8'h00;
+    buffer_4[399] = 8'h00;
+    buffer_4[400] = 8'h00;
+    buffer_4[401] = 8'h00;
+    buffer_4[402] = 8'h00;
+    buffer_4[403] = 8'h00;
+    buffer_4[404] = 8'h00;
+    buffer_4[405] = 8'h00;
+    buffer_4[406] = 8'h00;
+    buffer_4[407] = 8'h00;
+    buffer_4[408] = 8'h00;
+    buffer_4[409] = 8'h00;
+    buffer_4[410] = 8'h00;
+    buffer_4[411] = 8'h00;
+    buffer_4[412] = 8'h00;
+    buffer_4[413] = 8'h00;
+    buffer_4[414] = 8'h00;
+    buffer_4[415] = 8'h00;
+    buffer_4[416] = 8'h00;
+    buffer_4[417] = 8'h00;
+    buffer_4[418] = 8'h00;
+    buffer_4[419] = 8'h00;
+    buffer_4[420] = 8'h00;
+    buffer_4[421] = 8'h00;
+    buffer_4[422] = 8'h00;
+    buffer_4[423] = 8'h00;
+    buffer_4[424] = 8'h00;
+    buffer_4[425] = 8'h00;
+    buffer_4[426] = 8'h00;
+    buffer_4[427] = 8'h00;
+    buffer_4[428] = 8'h00;
+    buffer_4[429] = 8'h00;
+    buffer_4[430] = 8'h00;
+    buffer_4[431] = 8'h00;
+    buffer_4[432] = 8'h00;
+    buffer_4[433] = 8'h00;
+    buffer_4[434] = 8'h00;
+    buffer_4[435] = 8'h00;
+    buffer_4[436] = 8'h00;
+    buffer_4[437] = 8'h00;
+    buffer_4[438] = 8'h00;
+    buffer_4[439] = 8'h00;
+    buffer_4[440] = 8'h00;
+    buffer_4[441] = 8'h00;
+    buffer_4[442] = 8'h00;
+    buffer_4[443] = 8'h00;
+    buffer_4[444] = 8'h00;
+    buffer_4[445] = 8'h00;
+    buffer_4[446] = 8'h00;
+    buffer_4[447] = 8'h00;
+    buffer_4[448] = 8'h00;
+    buffer_4[449] = 8'h00;
+    buffer_4[450] = 8'h00;
+    buffer_4[451] = 8'h00;
+    buffer_4[452] = 8'h00;
+    buffer_4[453] = 8'h00;
+    buffer_4[454] = 8'h00;
+    buffer_4[455] = 8'h00;
+    buffer_4[456] = 8'h00;
+    buffer_4[457] = 8'h00;
+    buffer_4[458] = 8'h00;
+    buffer_4[459] = 8'h00;
+    buffer_4[460] = 8'h00;
+    buffer_4[461] = 8'h00;
+    buffer_4[462] = 8'h00;
+    buffer_4[463] = 8'h00;
+    buffer_4[464] = 8'h00;
+    buffer_4[465] = 8'h00;
+    buffer_4[466] = 8'h00;
+    buffer_4[467] = 8'h00;
+    buffer_4[468] = 8'h00;
+    buffer_4[469] = 8'h00;
+    buffer_4[470] = 8'h00;
+    buffer_4[471] = 8'h00;
+    buffer_4[472] = 8'h00;
+    buffer_4[473] = 8'h00;
+    buffer_4[474] = 8'h00;
+    buffer_4[475] = 8'h00;
+    buffer_4[476] = 8'h00;
+    buffer_4[477] = 8'h00;
+    buffer_4[478] = 8'h00;
+    buffer_4[479] = 8'h00;
+    buffer_4[480] = 8'h00;
+    buffer_4[481] = 8'h00;
+    buffer_4[482] = 8'h00;
+    buffer_4[483] = 8'h00;
+    buffer_4[484] = 8'h00;
+    buffer_4[485] = 8'h00;
+    buffer_4[486] = 8'h00;
+    buffer_4[487] = 8'h00;
+    buffer_4[488] = 8'h00;
+    buffer_4[489] = 8'h00;
+    buffer_4[490] = 8'h00;
+    buffer_4[491] = 8'h00;
+    buffer_4[492] = 8'h00;
+    buffer_4[493] = 8'h00;
+    buffer_4[494] = 8'h00;
+    buffer_4[495] = 8'h00;
+    buffer_4[496] = 8'h00;
+    buffer_4[497] = 8'h00;
+    buffer_4[498] = 8'h00;
+    buffer_4[499] = 8'h00;
+    buffer_4[500] = 8'h00;
+    buffer_4[501] = 8'h00;
+    buffer_4[502] = 8'h00;
+    buffer_4[503] = 8'h00;
+    buffer_4[504] = 8'h00;
+    buffer_4[505] = 8'h00;
+    buffer_4[506] = 8'h00;
+    buffer_4[507] = 8'h00;
+    buffer_4[508] = 8'h00;
+    buffer_4[509] = 8'h00;
+    buffer_4[510] = 8'h00;
+    buffer_4[511] = 8'h00;
   end
   always @(posedge clk) begin
     if (x_take)
-      buffer_4[\$signature__addr ] <= x__payload[7:0];
+      buffer_4[\$14 [8:0]] <= x__payload[7:0];
   end
   reg [7:0] _4_;
   always @(posedge clk) begin
     if (ce) begin
-      _4_ <= buffer_4[{ block, w__payload[73:72] }];
+      _4_ <= buffer_4[\$34 [8:0]];
     end
   end
-  assign \rd__data$104  = _4_;
-  reg [7:0] buffer_5 [255:0];
+  assign \rd__data$109  = _4_;
+  reg [7:0] buffer_5 [511:0];
   initial begin
     buffer_5[0] = 8'h00;
     buffer_5[1] = 8'h00;
@@ -2129,19 +3455,275 @@ module \sparse_dsp_l8_m4_n24.core (x__valid, w__valid, o__ready, rst, w__ready, 
     buffer_5[253] = 8'h00;
     buffer_5[254] = 8'h00;
     buffer_5[255] = 8'h00;
+    buffer_5[256] = 8'h00;
+    buffer_5[257] = 8'h00;
+    buffer_5[258] = 8'h00;
+    buffer_5[259] = 8'h00;
+    buffer_5[260] = 8'h00;
+    buffer_5[261] = 8'h00;
+    buffer_5[262] = 8'h00;
+    buffer_5[263] = 8'h00;
+    buffer_5[264] = 8'h00;
+    buffer_5[265] = 8'h00;
+    buffer_5[266] = 8'h00;
+    buffer_5[267] = 8'h00;
+    buffer_5[268] = 8'h00;
+    buffer_5[269] = 8'h00;
+    buffer_5[270] = 8'h00;
+    buffer_5[271] = 8'h00;
+    buffer_5[272] = 8'h00;
+    buffer_5[273] = 8'h00;
+    buffer_5[274] = 8'h00;
+    buffer_5[275] = 8'h00;
+    buffer_5[276] = 8'h00;
+    buffer_5[277] = 8'h00;
+    buffer_5[278] = 8'h00;
+    buffer_5[279] = 8'h00;
+    buffer_5[280] = 8'h00;
+    buffer_5[281] = 8'h00;
+    buffer_5[282] = 8'h00;
+    buffer_5[283] = 8'h00;
+    buffer_5[284] = 8'h00;
+    buffer_5[285] = 8'h00;
+    buffer_5[286] = 8'h00;
+    buffer_5[287] = 8'h00;
+    buffer_5[288] = 8'h00;
+    buffer_5[289] = 8'h00;
+    buffer_5[290] = 8'h00;
+    buffer_5[291] = 8'h00;
+    buffer_5[292] = 8'h00;
+    buffer_5[293] = 8'h00;
+    buffer_5[294] = 8'h00;
+    buffer_5[295] = 8'h00;
+    buffer_5[296] = 8'h00;
+    buffer_5[297] = 8'h00;
+    buffer_5[298] = 8'h00;
+    buffer_5[299] = 8'h00;
+    buffer_5[300] = 8'h00;
+    buffer_5[301] = 8'h00;
+    buffer_5[302] = 8'h00;
+    buffer_5[303] = 8'h00;
+    buffer_5[304] = 8'h00;
+    buffer_5[305] = 8'h00;
+    buffer_5[306] = 8'h00;
+    buffer_5[307] = 8'h00;
+    buffer_5[308] = 8'h00;
+    buffer_5[309] = 8'h00;
+    buffer_5[310] = 8'h00;
+    buffer_5[311] = 8'h00;
+    buffer_5[312] = 8'h00;
+    buffer_5[313] = 8'h00;
+    buffer_5[314] = 8'h00;
+    buffer_5[315] = 8'h00;
+    buffer_5[316] = 8'h00;
+    buffer_5[317] = 8'h00;
+    buffer_5[318] = 8'h00;
+    buffer_5[319] = 8'h00;
+    buffer_5[320] = 8'h00;
+    buffer_5[321] = 8'h00;
+    buffer_5[322] = 8'h00;
+    buffer_5[323] = 8'h00;
+    buffer_5[324] = 8'h00;
+    buffer_5[325] = 8'h00;
+    buffer_5[326] = 8'h00;
+    buffer_5[327] = 8'h00;
+    buffer_5[328] = 8'h00;
+    buffer_5[329] = 8'h00;
+    buffer_5[330] = 8'h00;
+    buffer_5[331] = 8'h00;
+    buffer_5[332] = 8'h00;
+    buffer_5[333] = 8'h00;
+    buffer_5[334] = 8'h00;
+    buffer_5[335] = 8'h00;
+    buffer_5[336] = 8'h00;
+    buffer_5[337] = 8'h00;
+    buffer_5[338] = 8'h00;
+    buffer_5[339] = 8'h00;
+    buffer_5[340] = 8'h00;
+    buffer_5[341] = 8'h00;
+    buffer_5[342] = 8'h00;
+    buffer_5[343] = 8'h00;
+    buffer_5[344] = 8'h00;
+    buffer_5[345] = 8'h00;
+    buffer_5[346] = 8'h00;
+    buffer_5[347] = 8'h00;
+    buffer_5[348] = 8'h00;
+    buffer_5[349] = 8'h00;
+    buffer_5[350] = 8'h00;
+    buffer_5[351] = 8'h00;
+    buffer_5[352] = 8'h00;
+    buffer_5[353] = 8'h00;
+    buffer_5[354] = 8'h00;
+    buffer_5[355] = 8'h00;
+    buffer_5[356] = 8'h00;
+    buffer_5[357] = 8'h00;
+    buffer_5[358] = 8'h00;
+    buffer_5[359] = 8'h00;
+    buffer_5[360] = 8'h00;
+    buffer_5[361] = 8'h00;
+    buffer_5[362] = 8'h00;
+    buffer_5[363] = 8'h00;
+    buffer_5[364] = 8'h00;
+    buffer_5[365] = 8'h00;
+    buffer_5[366] = 8'h00;
+    buffer_5[367] = 8'h00;
+    buffer_5[368] = 8'h00;
+    buffer_5[369] = 8'h00;
+    buffer_5[370] = 8'h00;
+    buffer_5[371] = 8'h00;
+    buffer_5[372] = 8'h00;
+    buffer_5[373] = 8'h00;
+    buffer_5[374] = 8'h00;
+    buffer_5[375] = 8'h00;
+    buffer_5[376] = 8'h00;
+    buffer_5[377] = 8'h00;
+    buffer_5[378] = 8'h00;
+    buffer_5[379] = 8'h00;
+    buffer_5[380] = 8'h00;
+    buffer_5[381] = 8'h00;
+    buffer_5[382] = 8'h00;
+    buffer_5[383] = 8'h00;
+    buffer_5[384] = 8'h00;
+    buffer_5[385] = 8'h00;
+    buffer_5[386] = 8'h00;
+    buffer_5[387] = 8'h00;
+    buffer_5[388] = 8'h00;
+    buffer_5[389] = 8'h00;
+    buffer_5[390] = 8'h00;
+    buffer_5[391] = 8'h00;
+    buffer_5[392] = 8'h00;
+    buffer_5[393] = 8'h00;
+    buffer_5[394] = 8'h00;
+    buffer_5[395] = 8'h00;
+    buffer_5[396] = 8'h00;
+    buffer_5[397] = 8'h00;
+    buffer_5[398] = 8'h00;
+    buffer_5[399] = 8'h00;
+    buffer_5[400] = 8'h00;
+    buffer_5[401] = 8'h00;
+    buffer_5[402] = 8'h00;
+    buffer_5[403] = 8'h00;
+    buffer_5[404] = 8'h00;
+    buffer_5[405] = 8'h00;
+    buffer_5[406] = 8'h00;
+    buffer_5[407] = 8'h00;
+    buffer_5[408] = 8'h00;
+    buffer_5[409] = 8'h00;
+    buffer_5[410] = 8'h00;
+    buffer_5[411] = 8'h00;
+    buffer_5[412] = 8'h00;
+    buffer_5[413] = 8'h00;
+    buffer_5[414] = 8'h00;
+    buffer_5[415] = 8'h00;
+    buffer_5[416] = 8'h00;
+    buffer_5[417] = 8'h00;
+    buffer_5[418] = 8'h00;
+    buffer_5[419] = 8'h00;
+    buffer_5[420] = 8'h00;
+    buffer_5[421] = 8'h00;
+    buffer_5[422] = 8'h00;
+    buffer_5[423] = 8'h00;
+    buffer_5[424] = 8'h00;
+    buffer_5[425] = 8'h00;
+    buffer_5[426] = 8'h00;
+    buffer_5[427] = 8'h00;
+    buffer_5[428] = 8'h00;
+    buffer_5[429] = 8'h00;
+    buffer_5[430] = 8'h00;
+    buffer_5[431] = 8'h00;
+    buffer_5[432] = 8'h00;
+    buffer_5[433] = 8'h00;
+    buffer_5[434] = 8'h00;
+    buffer_5[435] = 8'h00;
+    buffer_5[436] = 8'h00;
+    buffer_5[437] = 8'h00;
+    buffer_5[438] = 8'h00;
+    buffer_5[439] = 8'h00;
+    buffer_5[440] = 8'h00;
+    buffer_5[441] = 8'h00;
+    buffer_5[442] = 8'h00;
+    buffer_5[443] = 8'h00;
+    buffer_5[444] = 8'h00;
+    buffer_5[445] = 8'h00;
+    buffer_5[446] = 8'h00;
+    buffer_5[447] = 8'h00;
+    buffer_5[448] = 8'h00;
+    buffer_5[449] = 8'h00;
+    buffer_5[450] = 8'h00;
+    buffer_5[451] = 8'h00;
+    buffer_5[452] = 8'h00;
+    buffer_5[453] = 8'h00;
+    buffer_5[454] = 8'h00;
+    buffer_5[455] = 8'h00;
+    buffer_5[456] = 8'h00;
+    buffer_5[457] = 8'h00;
+    buffer_5[458] = 8'h00;
+    buffer_5[459] = 8'h00;
+    buffer_5[460] = 8'h00;
+    buffer_5[461] = 8'h00;
+    buffer_5[462] = 8'h00;
+    buffer_5[463] = 8'h00;
+    buffer_5[464] = 8'h00;
+    buffer_5[465] = 8'h00;
+    buffer_5[466] = 8'h00;
+    buffer_5[467] = 8'h00;
+    buffer_5[468] = 8'h00;
+    buffer_5[469] = 8'h00;
+    buffer_5[470] = 8'h00;
+    buffer_5[471] = 8'h00;
+    buffer_5[472] = 8'h00;
+    buffer_5[473] = 8'h00;
+    buffer_5[474] = 8'h00;
+    buffer_5[475] = 8'h00;
+    buffer_5[476] = 8'h00;
+    buffer_5[477] = 8'h00;
+    buffer_5[478] = 8'h00;
+    buffer_5[479] = 8'h00;
+    buffer_5[480] = 8'h00;
+    buffer_5[481] = 8'h00;
+    buffer_5[482] = 8'h00;
+    buffer_5[483] = 8'h00;
+    buffer_5[484] = 8'h00;
+    buffer_5[485] = 8'h00;
+    buffer_5[486] = 8'h00;
+    buffer_5[487] = 8'h00;
+    buffer_5[488] = 8'h00;
+    buffer_5[489] = 8'h00;
+    buffer_5[490] = 8'h00;
+    buffer_5[491] = 8'h00;
+    buffer_5[492] = 8'h00;
+    buffer_5[493] = 8'h00;
+    buffer_5[494] = 8'h00;
+    buffer_5[495] = 8'h00;
+    buffer_5[496] = 8'h00;
+    buffer_5[497] = 8'h00;
+    buffer_5[498] = 8'h00;
+    buffer_5[499] = 8'h00;
+    buffer_5[500] = 8'h00;
+    buffer_5[501] = 8'h00;
+    buffer_5[502] = 8'h00;
+    buffer_5[503] = 8'h00;
+    buffer_5[504] = 8'h00;
+    buffer_5[505] = 8'h00;
+    buffer_5[506] = 8'h00;
+    buffer_5[507] = 8'h00;
+    buffer_5[508] = 8'h00;
+    buffer_5[509] = 8'h00;
+    buffer_5[510] = 8'h00;
+    buffer_5[511] = 8'h00;
   end
   always @(posedge clk) begin
     if (x_take)
-      buffer_5[\$signature__addr ] <= x__payload[7:0];
+      buffer_5[\$16 [8:0]] <= x__payload[7:0];
   end
   reg [7:0] _5_;
   always @(posedge clk) begin
     if (ce) begin
-      _5_ <= buffer_5[{ block, w__payload[75:74] }];
+      _5_ <= buffer_5[\$36 [8:0]];
     end
   end
-  assign \rd__data$106  = _5_;
-  reg [7:0] buffer_6 [255:0];
+  assign \rd__data$111  = _5_;
+  reg [7:0] buffer_6 [511:0];
   initial begin
     buffer_6[0] = 8'h00;
     buffer_6[1] = 8'h00;
@@ -2399,19 +3981,275 @@ module \sparse_dsp_l8_m4_n24.core (x__valid, w__valid, o__ready, rst, w__ready, 
     buffer_6[253] = 8'h00;
     buffer_6[254] = 8'h00;
     buffer_6[255] = 8'h00;
+    buffer_6[256] = 8'h00;
+    buffer_6[257] = 8'h00;
+    buffer_6[258] = 8'h00;
+    buffer_6[259] = 8'h00;
+    buffer_6[260] = 8'h00;
+    buffer_6[261] = 8'h00;
+    buffer_6[262] = 8'h00;
+    buffer_6[263] = 8'h00;
+    buffer_6[264] = 8'h00;
+    buffer_6[265] = 8'h00;
+    buffer_6[266] = 8'h00;
+    buffer_6[267] = 8'h00;
+    buffer_6[268] = 8'h00;
+    buffer_6[269] = 8'h00;
+    buffer_6[270] = 8'h00;
+    buffer_6[271] = 8'h00;
+    buffer_6[272] = 8'h00;
+    buffer_6[273] = 8'h00;
+    buffer_6[274] = 8'h00;
+    buffer_6[275] = 8'h00;
+    buffer_6[276] = 8'h00;
+    buffer_6[277] = 8'h00;
+    buffer_6[278] = 8'h00;
+    buffer_6[279] = 8'h00;
+    buffer_6[280] = 8'h00;
+    buffer_6[281] = 8'h00;
+    buffer_6[282] = 8'h00;
+    buffer_6[283] = 8'h00;
+    buffer_6[284] = 8'h00;
+    buffer_6[285] = 8'h00;
+    buffer_6[286] = 8'h00;
+    buffer_6[287] = 8'h00;
+    buffer_6[288] = 8'h00;
+    buffer_6[289] = 8'h00;
+    buffer_6[290] = 8'h00;
+    buffer_6[291] = 8'h00;
+    buffer_6[292] = 8'h00;
+    buffer_6[293] = 8'h00;
+    buffer_6[294] = 8'h00;
+    buffer_6[295] = 8'h00;
+    buffer_6[296] = 8'h00;
+    buffer_6[297] = 8'h00;
+    buffer_6[298] = 8'h00;
+    buffer_6[299] = 8'h00;
+    buffer_6[300] = 8'h00;
+    buffer_6[301] = 8'h00;
+    buffer_6[302] = 8'h00;
+    buffer_6[303] = 8'h00;
+    buffer_6[304] = 8'h00;
+    buffer_6[305] = 8'h00;
+    buffer_6[306] = 8'h00;
+    buffer_6[307] = 8'h00;
+    buffer_6[308] = 8'h00;
+    buffer_6[309] = 8'h00;
+    buffer_6[310] = 8'h00;
+    buffer_6[311] = 8'h00;
+    buffer_6[312] = 8'h00;
+    buffer_6[313] = 8'h00;
+    buffer_6[314] = 8'h00;
+    buffer_6[315] = 8'h00;
+    buffer_6[316] = 8'h00;
+    buffer_6[317] = 8'h00;
+    buffer_6[318] = 8'h00;
+    buffer_6[319] = 8'h00;
+    buffer_6[320] = 8'h00;
+    buffer_6[321] = 8'h00;
+    buffer_6[322] = 8'h00;
+    buffer_6[323] = 8'h00;
+    buffer_6[324] = 8'h00;
+    buffer_6[325] = 8'h00;
+    buffer_6[326] = 8'h00;
+    buffer_6[327] = 8'h00;
+    buffer_6[328] = 8'h00;
+    buffer_6[329] = 8'h00;
+    buffer_6[330] = 8'h00;
+    buffer_6[331] = 8'h00;
+    buffer_6[332] = 8'h00;
+    buffer_6[333] = 8'h00;
+    buffer_6[334] = 8'h00;
+    buffer_6[335] = 8'h00;
+    buffer_6[336] = 8'h00;
+    buffer_6[337] = 8'h00;
+    buffer_6[338] = 8'h00;
+    buffer_6[339] = 8'h00;
+    buffer_6[340] = 8'h00;
+    buffer_6[341] = 8'h00;
+    buffer_6[342] = 8'h00;
+    buffer_6[343] = 8'h00;
+    buffer_6[344] = 8'h00;
+    buffer_6[345] = 8'h00;
+    buffer_6[346] = 8'h00;
+    buffer_6[347] = 8'h00;
+    buffer_6[348] = 8'h00;
+    buffer_6[349] = 8'h00;
+    buffer_6[350] = 8'h00;
+    buffer_6[351] = 8'h00;
+    buffer_6[352] = 8'h00;
+    buffer_6[353] = 8'h00;
+    buffer_6[354] = 8'h00;
+    buffer_6[355] = 8'h00;
+    buffer_6[356] = 8'h00;
+    buffer_6[357] = 8'h00;
+    buffer_6[358] = 8'h00;
+    buffer_6[359] = 8'h00;
+    buffer_6[360] = 8'h00;
+    buffer_6[361] = 8'h00;
+    buffer_6[362] = 8'h00;
+    buffer_6[363] = 8'h00;
+    buffer_6[364] = 8'h00;
+    buffer_6[365] = 8'h00;
+    buffer_6[366] = 8'h00;
+    buffer_6[367] = 8'h00;
+    buffer_6[368] = 8'h00;
+    buffer_6[369] = 8'h00;
+    buffer_6[370] = 8'h00;
+    buffer_6[371] = 8'h00;
+    buffer_6[372] = 8'h00;
+    buffer_6[373] = 8'h00;
+    buffer_6[374] = 8'h00;
+    buffer_6[375] = 8'h00;
+    buffer_6[376] = 8'h00;
+    buffer_6[377] = 8'h00;
+    buffer_6[378] = 8'h00;
+    buffer_6[379] = 8'h00;
+    buffer_6[380] = 8'h00;
+    buffer_6[381] = 8'h00;
+    buffer_6[382] = 8'h00;
+    buffer_6[383] = 8'h00;
+    buffer_6[384] = 8'h00;
+    buffer_6[385] = 8'h00;
+    buffer_6[386] = 8'h00;
+    buffer_6[387] = 8'h00;
+    buffer_6[388] = 8'h00;
+    buffer_6[389] = 8'h00;
+    buffer_6[390] = 8'h00;
+    buffer_6[391] = 8'h00;
+    buffer_6[392] = 8'h00;
+    buffer_6[393] = 8'h00;
+    buffer_6[394] = 8'h00;
+    buffer_6[395] = 8'h00;
+    buffer_6[396] = 8'h00;
+    buffer_6[397] = 8'h00;
+    buffer_6[398] = 8'h00;
+    buffer_6[399] = 8'h00;
+    buffer_6[400] = 8'h00;
+    buffer_6[401] = 8'h00;
+    buffer_6[402] = 8'h00;
+    buffer_6[403] = 8'h00;
+    buffer_6[404] = 8'h00;
+    buffer_6[405] = 8'h00;
+    buffer_6[406] = 8'h00;
+    buffer_6[407] = 8'h00;
+    buffer_6[408] = 8'h00;
+    buffer_6[409] = 8'h00;
+    buffer_6[410] = 8'h00;
+    buffer_6[411] = 8'h00;
+    buffer_6[412] = 8'h00;
+    buffer_6[413] = 8'h00;
+    buffer_6[414] = 8'h00;
+    buffer_6[415] = 8'h00;
+    buffer_6[416] = 8'h00;
+    buffer_6[417] = 8'h00;
+    buffer_6[418] = 8'h00;
+    buffer_6[419] = 8'h00;
+    buffer_6[420] = 8'h00;
+    buffer_6[421] = 8'h00;
+    buffer_6[422] = 8'h00;
+    buffer_6[423] = 8'h00;
+    buffer_6[424] = 8'h00;
+    buffer_6[425] = 8'h00;
+    buffer_6[426] = 8'h00;
+    buffer_6[427] = 8'h00;
+    buffer_6[428] = 8'h00;
+    buffer_6[429] = 8'h00;
+    buffer_6[430] = 8'h00;
+    buffer_6[431] = 8'h00;
+    buffer_6[432] = 8'h00;
+    buffer_6[433] = 8'h00;
+    buffer_6[434] = 8'h00;
+    buffer_6[435] = 8'h00;
+    buffer_6[436] = 8'h00;
+    buffer_6[437] = 8'h00;
+    buffer_6[438] = 8'h00;
+    buffer_6[439] = 8'h00;
+    buffer_6[440] = 8'h00;
+    buffer_6[441] = 8'h00;
+    buffer_6[442] = 8'h00;
+    buffer_6[443] = 8'h00;
+    buffer_6[444] = 8'h00;
+    buffer_6[445] = 8'h00;
+    buffer_6[446] = 8'h00;
+    buffer_6[447] = 8'h00;
+    buffer_6[448] = 8'h00;
+    buffer_6[449] = 8'h00;
+    buffer_6[450] = 8'h00;
+    buffer_6[451] = 8'h00;
+    buffer_6[452] = 8'h00;
+    buffer_6[453] = 8'h00;
+    buffer_6[454] = 8'h00;
+    buffer_6[455] = 8'h00;
+    buffer_6[456] = 8'h00;
+    buffer_6[457] = 8'h00;
+    buffer_6[458] = 8'h00;
+    buffer_6[459] = 8'h00;
+    buffer_6[460] = 8'h00;
+    buffer_6[461] = 8'h00;
+    buffer_6[462] = 8'h00;
+    buffer_6[463] = 8'h00;
+    buffer_6[464] = 8'h00;
+    buffer_6[465] = 8'h00;
+    buffer_6[466] = 8'h00;
+    buffer_6[467] = 8'h00;
+    buffer_6[468] = 8'h00;
+    buffer_6[469] = 8'h00;
+    buffer_6[470] = 8'h00;
+    buffer_6[471] = 8'h00;
+    buffer_6[472] = 8'h00;
+    buffer_6[473] = 8'h00;
+    buffer_6[474] = 8'h00;
+    buffer_6[475] = 8'h00;
+    buffer_6[476] = 8'h00;
+    buffer_6[477] = 8'h00;
+    buffer_6[478] = 8'h00;
+    buffer_6[479] = 8'h00;
+    buffer_6[480] = 8'h00;
+    buffer_6[481] = 8'h00;
+    buffer_6[482] = 8'h00;
+    buffer_6[483] = 8'h00;
+    buffer_6[484] = 8'h00;
+    buffer_6[485] = 8'h00;
+    buffer_6[486] = 8'h00;
+    buffer_6[487] = 8'h00;
+    buffer_6[488] = 8'h00;
+    buffer_6[489] = 8'h00;
+    buffer_6[490] = 8'h00;
+    buffer_6[491] = 8'h00;
+    buffer_6[492] = 8'h00;
+    buffer_6[493] = 8'h00;
+    buffer_6[494] = 8'h00;
+    buffer_6[495] = 8'h00;
+    buffer_6[496] = 8'h00;
+    buffer_6[497] = 8'h00;
+    buffer_6[498] = 8'h00;
+    buffer_6[499] = 8'h00;
+    buffer_6[500] = 8'h00;
+    buffer_6[501] = 8'h00;
+    buffer_6[502] = 8'h00;
+    buffer_6[503] = 8'h00;
+    buffer_6[504] = 8'h00;
+    buffer_6[505] = 8'h00;
+    buffer_6[506] = 8'h00;
+    buffer_6[507] = 8'h00;
+    buffer_6[508] = 8'h00;
+    buffer_6[509] = 8'h00;
+    buffer_6[510] = 8'h00;
+    buffer_6[511] = 8'h00;
   end
   always @(posedge clk) begin
     if (x_take)
-      buffer_6[\$signature__addr ] <= x__payload[7:0];
+      buffer_6[\$18 [8:0]] <= x__payload[7:0];
   end
   reg [7:0] _6_;
   always @(posedge clk) begin
     if (ce) begin
-      _6_ <= buffer_6[{ block, w__payload[77:76] }];
+      _6_ <= buffer_6[\$38 [8:0]];
     end
   end
-  assign \rd__data$108  = _6_;
-  reg [7:0] buffer_7 [255:0];
+  assign \rd__data$113  = _6_;
+  reg [7:0] buffer_7 [511:0];
   initial begin
     buffer_7[0] = 8'h00;
     buffer_7[1] = 8'h00;
@@ -2669,838 +4507,661 @@ module \sparse_dsp_l8_m4_n24.core (x__valid, w__valid, o__ready, rst, w__ready, 
     buffer_7[253] = 8'h00;
     buffer_7[254] = 8'h00;
     buffer_7[255] = 8'h00;
+    buffer_7[256] = 8'h00;
+    buffer_7[257] = 8'h00;
+    buffer_7[258] = 8'h00;
+    buffer_7[259] = 8'h00;
+    buffer_7[260] = 8'h00;
+    buffer_7[261] = 8'h00;
+    buffer_7[262] = 8'h00;
+    buffer_7[263] = 8'h00;
+    buffer_7[264] = 8'h00;
+    buffer_7[265] = 8'h00;
+    buffer_7[266] = 8'h00;
+    buffer_7[267] = 8'h00;
+    buffer_7[268] = 8'h00;
+    buffer_7[269] = 8'h00;
+    buffer_7[270] = 8'h00;
+    buffer_7[271] = 8'h00;
+    buffer_7[272] = 8'h00;
+    buffer_7[273] = 8'h00;
+    buffer_7[274] = 8'h00;
+    buffer_7[275] = 8'h00;
+    buffer_7[276] = 8'h00;
+    buffer_7[277] = 8'h00;
+    buffer_7[278] = 8'h00;
+    buffer_7[279] = 8'h00;
+    buffer_7[280] = 8'h00;
+    buffer_7[281] = 8'h00;
+    buffer_7[282] = 8'h00;
+    buffer_7[283] = 8'h00;
+    buffer_7[284] = 8'h00;
+    buffer_7[285] = 8'h00;
+    buffer_7[286] = 8'h00;
+    buffer_7[287] = 8'h00;
+    buffer_7[288] = 8'h00;
+    buffer_7[289] = 8'h00;
+    buffer_7[290] = 8'h00;
+    buffer_7[291] = 8'h00;
+    buffer_7[292] = 8'h00;
+    buffer_7[293] = 8'h00;
+    buffer_7[294] = 8'h00;
+    buffer_7[295] = 8'h00;
+    buffer_7[296] = 8'h00;
+    buffer_7[297] = 8'h00;
+    buffer_7[298] = 8'h00;
+    buffer_7[299] = 8'h00;
+    buffer_7[300] = 8'h00;
+    buffer_7[301] = 8'h00;
+    buffer_7[302] = 8'h00;
+    buffer_7[303] = 8'h00;
+    buffer_7[304] = 8'h00;
+    buffer_7[305] = 8'h00;
+    buffer_7[306] = 8'h00;
+    buffer_7[307] = 8'h00;
+    buffer_7[308] = 8'h00;
+    buffer_7[309] = 8'h00;
+    buffer_7[310] = 8'h00;
+    buffer_7[311] = 8'h00;
+    buffer_7[312] = 8'h00;
+    buffer_7[313] = 8'h00;
+    buffer_7[314] = 8'h00;
+    buffer_7[315] = 8'h00;
+    buffer_7[316] = 8'h00;
+    buffer_7[317] = 8'h00;
+    buffer_7[318] = 8'h00;
+    buffer_7[319] = 8'h00;
+    buffer_7[320] = 8'h00;
+    buffer_7[321] = 8'h00;
+    buffer_7[322] = 8'h00;
+    buffer_7[323] = 8'h00;
+    buffer_7[324] = 8'h00;
+    buffer_7[325] = 8'h00;
+    buffer_7[326] = 8'h00;
+    buffer_7[327] = 8'h00;
+    buffer_7[328] = 8'h00;
+    buffer_7[329] = 8'h00;
+    buffer_7[330] = 8'h00;
+    buffer_7[331] = 8'h00;
+    buffer_7[332] = 8'h00;
+    buffer_7[333] = 8'h00;
+    buffer_7[334] = 8'h00;
+    buffer_7[335] = 8'h00;
+    buffer_7[336] = 8'h00;
+    buffer_7[337] = 8'h00;
+    buffer_7[338] = 8'h00;
+    buffer_7[339] = 8'h00;
+    buffer_7[340] = 8'h00;
+    buffer_7[341] = 8'h00;
+    buffer_7[342] = 8'h00;
+    buffer_7[343] = 8'h00;
+    buffer_7[344] = 8'h00;
+    buffer_7[345] = 8'h00;
+    buffer_7[346] = 8'h00;
+    buffer_7[347] = 8'h00;
+    buffer_7[348] = 8'h00;
+    buffer_7[349] = 8'h00;
+    buffer_7[350] = 8'h00;
+    buffer_7[351] = 8'h00;
+    buffer_7[352] = 8'h00;
+    buffer_7[353] = 8'h00;
+    buffer_7[354] = 8'h00;
+    buffer_7[355] = 8'h00;
+    buffer_7[356] = 8'h00;
+    buffer_7[357] = 8'h00;
+    buffer_7[358] = 8'h00;
+    buffer_7[359] = 8'h00;
+    buffer_7[360] = 8'h00;
+    buffer_7[361] = 8'h00;
+    buffer_7[362] = 8'h00;
+    buffer_7[363] = 8'h00;
+    buffer_7[364] = 8'h00;
+    buffer_7[365] = 8'h00;
+    buffer_7[366] = 8'h00;
+    buffer_7[367] = 8'h00;
+    buffer_7[368] = 8'h00;
+    buffer_7[369] = 8'h00;
+    buffer_7[370] = 8'h00;
+    buffer_7[371] = 8'h00;
+    buffer_7[372] = 8'h00;
+    buffer_7[373] = 8'h00;
+    buffer_7[374] = 8'h00;
+    buffer_7[375] = 8'h00;
+    buffer_7[376] = 8'h00;
+    buffer_7[377] = 8'h00;
+    buffer_7[378] = 8'h00;
+    buffer_7[379] = 8'h00;
+    buffer_7[380] = 8'h00;
+    buffer_7[381] = 8'h00;
+    buffer_7[382] = 8'h00;
+    buffer_7[383] = 8'h00;
+    buffer_7[384] = 8'h00;
+    buffer_7[385] = 8'h00;
+    buffer_7[386] = 8'h00;
+    buffer_7[387] = 8'h00;
+    buffer_7[388] = 8'h00;
+    buffer_7[389] = 8'h00;
+    buffer_7[390] = 8'h00;
+    buffer_7[391] = 8'h00;
+    buffer_7[392] = 8'h00;
+    buffer_7[393] = 8'h00;
+    buffer_7[394] = 8'h00;
+    buffer_7[395] = 8'h00;
+    buffer_7[396] = 8'h00;
+    buffer_7[397] = 8'h00;
+    buffer_7[398] = 8'h00;
+    buffer_7[399] = 8'h00;
+    buffer_7[400] = 8'h00;
+    buffer_7[401] = 8'h00;
+    buffer_7[402] = 8'h00;
+    buffer_7[403] = 8'h00;
+    buffer_7[404] = 8'h00;
+    buffer_7[405] = 8'h00;
+    buffer_7[406] = 8'h00;
+    buffer_7[407] = 8'h00;
+    buffer_7[408] = 8'h00;
+    buffer_7[409] = 8'h00;
+    buffer_7[410] = 8'h00;
+    buffer_7[411] = 8'h00;
+    buffer_7[412] = 8'h00;
+    buffer_7[413] = 8'h00;
+    buffer_7[414] = 8'h00;
+    buffer_7[415] = 8'h00;
+    buffer_7[416] = 8'h00;
+    buffer_7[417] = 8'h00;
+    buffer_7[418] = 8'h00;
+    buffer_7[419] = 8'h00;
+    buffer_7[420] = 8'h00;
+    buffer_7[421] = 8'h00;
+    buffer_7[422] = 8'h00;
+    buffer_7[423] = 8'h00;
+    buffer_7[424] = 8'h00;
+    buffer_7[425] = 8'h00;
+    buffer_7[426] = 8'h00;
+    buffer_7[427] = 8'h00;
+    buffer_7[428] = 8'h00;
+    buffer_7[429] = 8'h00;
+    buffer_7[430] = 8'h00;
+    buffer_7[431] = 8'h00;
+    buffer_7[432] = 8'h00;
+    buffer_7[433] = 8'h00;
+    buffer_7[434] = 8'h00;
+    buffer_7[435] = 8'h00;
+    buffer_7[436] = 8'h00;
+    buffer_7[437] = 8'h00;
+    buffer_7[438] = 8'h00;
+    buffer_7[439] = 8'h00;
+    buffer_7[440] = 8'h00;
+    buffer_7[441] = 8'h00;
+    buffer_7[442] = 8'h00;
+    buffer_7[443] = 8'h00;
+    buffer_7[444] = 8'h00;
+    buffer_7[445] = 8'h00;
+    buffer_7[446] = 8'h00;
+    buffer_7[447] = 8'h00;
+    buffer_7[448] = 8'h00;
+    buffer_7[449] = 8'h00;
+    buffer_7[450] = 8'h00;
+    buffer_7[451] = 8'h00;
+    buffer_7[452] = 8'h00;
+    buffer_7[453] = 8'h00;
+    buffer_7[454] = 8'h00;
+    buffer_7[455] = 8'h00;
+    buffer_7[456] = 8'h00;
+    buffer_7[457] = 8'h00;
+    buffer_7[458] = 8'h00;
+    buffer_7[459] = 8'h00;
+    buffer_7[460] = 8'h00;
+    buffer_7[461] = 8'h00;
+    buffer_7[462] = 8'h00;
+    buffer_7[463] = 8'h00;
+    buffer_7[464] = 8'h00;
+    buffer_7[465] = 8'h00;
+    buffer_7[466] = 8'h00;
+    buffer_7[467] = 8'h00;
+    buffer_7[468] = 8'h00;
+    buffer_7[469] = 8'h00;
+    buffer_7[470] = 8'h00;
+    buffer_7[471] = 8'h00;
+    buffer_7[472] = 8'h00;
+    buffer_7[473] = 8'h00;
+    buffer_7[474] = 8'h00;
+    buffer_7[475] = 8'h00;
+    buffer_7[476] = 8'h00;
+    buffer_7[477] = 8'h00;
+    buffer_7[478] = 8'h00;
+    buffer_7[479] = 8'h00;
+    buffer_7[480] = 8'h00;
+    buffer_7[481] = 8'h00;
+    buffer_7[482] = 8'h00;
+    buffer_7[483] = 8'h00;
+    buffer_7[484] = 8'h00;
+    buffer_7[485] = 8'h00;
+    buffer_7[486] = 8'h00;
+    buffer_7[487] = 8'h00;
+    buffer_7[488] = 8'h00;
+    buffer_7[489] = 8'h00;
+    buffer_7[490] = 8'h00;
+    buffer_7[491] = 8'h00;
+    buffer_7[492] = 8'h00;
+    buffer_7[493] = 8'h00;
+    buffer_7[494] = 8'h00;
+    buffer_7[495] = 8'h00;
+    buffer_7[496] = 8'h00;
+    buffer_7[497] = 8'h00;
+    buffer_7[498] = 8'h00;
+    buffer_7[499] = 8'h00;
+    buffer_7[500] = 8'h00;
+    buffer_7[501] = 8'h00;
+    buffer_7[502] = 8'h00;
+    buffer_7[503] = 8'h00;
+    buffer_7[504] = 8'h00;
+    buffer_7[505] = 8'h00;
+    buffer_7[506] = 8'h00;
+    buffer_7[507] = 8'h00;
+    buffer_7[508] = 8'h00;
+    buffer_7[509] = 8'h00;
+    buffer_7[510] = 8'h00;
+    buffer_7[511] = 8'h00;
   end
   always @(posedge clk) begin
     if (x_take)
-      buffer_7[\$signature__addr ] <= x__payload[7:0];
+      buffer_7[\$20 [8:0]] <= x__payload[7:0];
   end
   reg [7:0] _7_;
   always @(posedge clk) begin
     if (ce) begin
-      _7_ <= buffer_7[{ block, w__payload[79:78] }];
+      _7_ <= buffer_7[\$40 [8:0]];
     end
   end
-  assign \rd__data$110  = _7_;
+  assign \rd__data$115  = _7_;
   assign \$1  = ~ o__valid;
   assign ce = \$1  | o__ready;
+  assign \$2  = full >> \$signal ;
+  assign x__ready = ~ \$2 ;
   assign x_take = x__valid & x__ready;
-  assign \$2  = ~ x__ready;
-  assign w__ready = \$2  & ce;
+  assign \$3  = waddr == 8'hff;
+  assign \$4  = x__payload[8] | \$3 ;
+  assign x_done = x_take & \$4 ;
+  assign \$6  = \$5  | { 8'h00, waddr };
+  assign \$8  = \$7  | { 8'h00, waddr };
+  assign \$10  = \$9  | { 8'h00, waddr };
+  assign \$12  = \$11  | { 8'h00, waddr };
+  assign \$14  = \$13  | { 8'h00, waddr };
+  assign \$16  = \$15  | { 8'h00, waddr };
+  assign \$18  = \$17  | { 8'h00, waddr };
+  assign \$20  = \$19  | { 8'h00, waddr };
+  assign \$21  = full >> rbank;
+  assign w__ready = \$21  & ce;
   assign w_take = w__valid & w__ready;
+  assign matrix_done = w_take & w__payload[82];
   assign first = ! block;
-  assign \$3  = slices - 1'h1;
-  assign \$4  = block == \$3 ;
-  assign \end  = \$4  | w__payload[82];
+  assign \$22  = rbank ? slices_1 : slices_0;
+  assign \$23  = \$22  - 1'h1;
+  assign \$24  = block == \$23 ;
+  assign \end  = \$24  | w__payload[82];
+  assign \$26  = \$25  | { 8'h00, block, w__payload[65:64] };
+  assign \$28  = \$27  | { 8'h00, block, w__payload[67:66] };
+  assign \$30  = \$29  | { 8'h00, block, w__payload[69:68] };
+  assign \$32  = \$31  | { 8'h00, block, w__payload[71:70] };
+  assign \$34  = \$33  | { 8'h00, block, w__payload[73:72] };
+  assign \$36  = \$35  | { 8'h00, block, w__payload[75:74] };
+  assign \$38  = \$37  | { 8'h00, block, w__payload[77:76] };
+  assign \$40  = \$39  | { 8'h00, block, w__payload[79:78] };
   assign step = ce & valid_l3;
   assign done = step & end_l3;
-  assign \$5  = code_l3 <= 1'h1;
-  assign \$6  = code_l3 <= 2'h2;
-  assign \$7  = code_l3 <= 1'h1;
-  assign \$8  = \$signature__addr  + 1'h1;
-  assign \$9  = \$signature__addr  == 8'hff;
-  assign \$10  = x__payload[8] | \$9 ;
-  assign \$11  = \$signature__addr  + 1'h1;
-  assign \$13  = block + 1'h1;
-  assign \$14  = \end  ? 7'h00 : \$13 ;
-  assign \$15  = first ? w__payload[81:80] : tile_code;
-  assign \$16  = $signed(w_s1b_0) * $signed(act_s1b_0);
-  assign \$17  = $signed(w_s1b_1) * $signed(act_s1b_1);
-  assign \$18  = $signed(w_s1b_2) * $signed(act_s1b_2);
-  assign \$19  = $signed(w_s1b_3) * $signed(act_s1b_3);
-  assign \$20  = $signed(w_s1b_4) * $signed(act_s1b_4);
-  assign \$21  = $signed(w_s1b_5) * $signed(act_s1b_5);
-  assign \$22  = $signed(w_s1b_6) * $signed(act_s1b_6);
-  assign \$23  = $signed(w_s1b_7) * $signed(act_s1b_7);
-  assign \$24  = $signed(prod_0) + $signed(prod_1);
-  assign \$25  = $signed(prod_2) + $signed(prod_3);
-  assign \$26  = $signed(prod_4) + $signed(prod_5);
-  assign \$27  = $signed(prod_6) + $signed(prod_7);
-  assign \$28  = code_s3 > 1'h1;
-  assign \$29  = ~ \$28 ;
-  assign \$30  = ce & \$29 ;
-  assign \$31  = $signed(prod_2) + $signed(prod_3);
-  assign \$32  = code_s3 > 1'h1;
-  assign \$33  = ~ \$32 ;
-  assign \$34  = ce & \$33 ;
-  assign \$35  = $signed(prod_6) + $signed(prod_7);
-  assign \$36  = $signed(sum_l1_0) + $signed(sum_l1_1_link);
-  assign \$37  = $signed(sum_l1_2) + $signed(sum_l1_3_link);
-  assign \$38  = code_l1 > 2'h2;
-  assign \$39  = ~ \$38 ;
-  assign \$40  = ce & \$39 ;
-  assign \$41  = $signed(sum_l1_2) + $signed(sum_l1_3_link);
-  assign \$42  = $signed(sum_l2_0) + $signed(sum_l2_1_link);
-  assign \$43  = $signed(acc_0_0) + $signed(sum_l3_0);
-  assign \$46  = $signed(acc_0_0) + $signed(sum_l3_0);
-  assign \$47  = $signed(acc_1_0) + $signed(tap_1_d1);
-  assign \$48  = ~ is_row[1];
-  assign \$49  = done & \$48 ;
-  assign \$50  = $signed(acc_1_0) + $signed(tap_1_d1);
-  assign \$51  = $signed(acc_2_0) + $signed(tap_2_d0);
-  assign \$52  = ~ is_row[2];
-  assign \$53  = done & \$52 ;
-  assign \$54  = $signed(acc_2_0) + $signed(tap_2_d0);
-  assign \$55  = $signed(acc_3_0) + $signed(tap_3_d1);
-  assign \$56  = ~ is_row[3];
-  assign \$57  = done & \$56 ;
-  assign \$58  = $signed(acc_3_0) + $signed(tap_3_d1);
-  assign \$59  = valid_l3 & end_l3;
+  assign \$41  = code_l3 <= 1'h1;
+  assign \$42  = code_l3 <= 2'h2;
+  assign \$43  = code_l3 <= 1'h1;
+  assign \$44  = waddr + 1'h1;
+  assign \$45  = x_done ? 9'h000 : \$44 ;
+  assign \$46  = ~ \$signal ;
+  assign \$47  = waddr + 1'h1;
+  assign \$49  = waddr + 1'h1;
+  assign \$51  = ! \$signal ;
+  assign \$52  = x_done & \$51 ;
+  assign \$53  = ! rbank;
+  assign \$54  = matrix_done & \$53 ;
+  assign \$56  = x_done & \$55 ;
+  assign \$58  = matrix_done & \$57 ;
+  assign \$59  = ~ rbank;
+  assign \$60  = block + 1'h1;
+  assign \$61  = \end  ? 7'h00 : \$60 ;
+  assign \$62  = first ? w__payload[81:80] : tile_code;
+  assign \$63  = $signed(w_s1b_0) * $signed(act_s1b_0);
+  assign \$64  = $signed(w_s1b_1) * $signed(act_s1b_1);
+  assign \$65  = $signed(w_s1b_2) * $signed(act_s1b_2);
+  assign \$66  = $signed(w_s1b_3) * $signed(act_s1b_3);
+  assign \$67  = $signed(w_s1b_4) * $signed(act_s1b_4);
+  assign \$68  = $signed(w_s1b_5) * $signed(act_s1b_5);
+  assign \$69  = $signed(w_s1b_6) * $signed(act_s1b_6);
+  assign \$70  = $signed(w_s1b_7) * $signed(act_s1b_7);
+  assign \$71  = $signed(prod_0) + $signed(prod_1);
+  assign \$72  = $signed(prod_2) + $signed(prod_3);
+  assign \$73  = $signed(prod_4) + $signed(prod_5);
+  assign \$74  = $signed(prod_6) + $signed(prod_7);
+  assign \$75  = code_s3 > 1'h1;
+  assign \$76  = ~ \$75 ;
+  assign \$77  = ce & \$76 ;
+  assign \$78  = $signed(prod_2) + $signed(prod_3);
+  assign \$79  = code_s3 > 1'h1;
+  assign \$80  = ~ \$79 ;
+  assign \$81  = ce & \$80 ;
+  assign \$82  = $signed(prod_6) + $signed(prod_7);
+  assign \$83  = $signed(sum_l1_0) + $signed(sum_l1_1_link);
+  assign \$84  = $signed(sum_l1_2) + $signed(sum_l1_3_link);
+  assign \$85  = code_l1 > 2'h2;
+  assign \$86  = ~ \$85 ;
+  assign \$87  = ce & \$86 ;
+  assign \$88  = $signed(sum_l1_2) + $signed(sum_l1_3_link);
+  assign \$89  = $signed(sum_l2_0) + $signed(sum_l2_1_link);
+  assign \$90  = $signed(acc_0_0) + $signed(sum_l3_0);
+  assign \$93  = $signed(acc_0_0) + $signed(sum_l3_0);
+  assign \$94  = $signed(acc_1_0) + $signed(tap_1_d1);
+  assign \$95  = ~ is_row[1];
+  assign \$96  = done & \$95 ;
+  assign \$97  = $signed(acc_1_0) + $signed(tap_1_d1);
+  assign \$98  = $signed(acc_2_0) + $signed(tap_2_d0);
+  assign \$99  = ~ is_row[2];
+  assign \$100  = done & \$99 ;
+  assign \$101  = $signed(acc_2_0) + $signed(tap_2_d0);
+  assign \$102  = $signed(acc_3_0) + $signed(tap_3_d1);
+  assign \$103  = ~ is_row[3];
+  assign \$104  = done & \$103 ;
+  assign \$105  = $signed(acc_3_0) + $signed(tap_3_d1);
+  assign \$106  = valid_l3 & end_l3;
   always @(posedge clk)
-    \$62  <= \$61 ;
+    \$109  <= \$108 ;
   always @(posedge clk)
-    \$signature__addr  <= \$63 ;
+    waddr <= \$110 ;
   always @(posedge clk)
-    x__ready <= \$64 ;
+    \$signal  <= \$111 ;
   always @(posedge clk)
-    slices <= \$65 ;
+    slices_0 <= \$112 ;
   always @(posedge clk)
-    block <= \$66 ;
+    slices_1 <= \$113 ;
   always @(posedge clk)
-    tile_code <= \$67 ;
+    full <= \$114 ;
   always @(posedge clk)
-    valid_s1 <= \$68 ;
+    rbank <= \$115 ;
   always @(posedge clk)
-    end_s1 <= \$69 ;
+    block <= \$116 ;
   always @(posedge clk)
-    last_s1 <= \$70 ;
+    tile_code <= \$117 ;
   always @(posedge clk)
-    code_s1 <= \$71 ;
+    valid_s1 <= \$118 ;
   always @(posedge clk)
-    w_s1_0 <= \$72 ;
+    end_s1 <= \$119 ;
   always @(posedge clk)
-    w_s1_1 <= \$73 ;
+    last_s1 <= \$120 ;
   always @(posedge clk)
-    w_s1_2 <= \$74 ;
+    code_s1 <= \$121 ;
   always @(posedge clk)
-    w_s1_3 <= \$75 ;
+    w_s1_0 <= \$122 ;
   always @(posedge clk)
-    w_s1_4 <= \$76 ;
+    w_s1_1 <= \$123 ;
   always @(posedge clk)
-    w_s1_5 <= \$77 ;
+    w_s1_2 <= \$124 ;
   always @(posedge clk)
-    w_s1_6 <= \$78 ;
+    w_s1_3 <= \$125 ;
   always @(posedge clk)
-    w_s1_7 <= \$79 ;
+    w_s1_4 <= \$126 ;
   always @(posedge clk)
-    valid_s1b <= \$80 ;
+    w_s1_5 <= \$127 ;
   always @(posedge clk)
-    end_s1b <= \$81 ;
+    w_s1_6 <= \$128 ;
   always @(posedge clk)
-    last_s1b <= \$82 ;
+    w_s1_7 <= \$129 ;
   always @(posedge clk)
-    code_s1b <= \$83 ;
+    valid_s1b <= \$130 ;
   always @(posedge clk)
-    w_s1b_0 <= \$84 ;
+    end_s1b <= \$131 ;
   always @(posedge clk)
-    w_s1b_1 <= \$85 ;
+    last_s1b <= \$132 ;
   always @(posedge clk)
-    w_s1b_2 <= \$86 ;
+    code_s1b <= \$133 ;
   always @(posedge clk)
-    w_s1b_3 <= \$87 ;
+    w_s1b_0 <= \$134 ;
   always @(posedge clk)
-    w_s1b_4 <= \$88 ;
+    w_s1b_1 <= \$135 ;
   always @(posedge clk)
-    w_s1b_5 <= \$89 ;
+    w_s1b_2 <= \$136 ;
   always @(posedge clk)
-    w_s1b_6 <= \$90 ;
+    w_s1b_3 <= \$137 ;
   always @(posedge clk)
-    w_s1b_7 <= \$91 ;
+    w_s1b_4 <= \$138 ;
   always @(posedge clk)
-    act_s1b_0 <= \$92 ;
+    w_s1b_5 <= \$139 ;
   always @(posedge clk)
-    act_s1b_1 <= \$93 ;
+    w_s1b_6 <= \$140 ;
   always @(posedge clk)
-    act_s1b_2 <= \$94 ;
+    w_s1b_7 <= \$141 ;
   always @(posedge clk)
-    act_s1b_3 <= \$95 ;
+    act_s1b_0 <= \$142 ;
   always @(posedge clk)
-    act_s1b_4 <= \$96 ;
+    act_s1b_1 <= \$143 ;
   always @(posedge clk)
-    act_s1b_5 <= \$97 ;
+    act_s1b_2 <= \$144 ;
   always @(posedge clk)
-    act_s1b_6 <= \$98 ;
+    act_s1b_3 <= \$145 ;
   always @(posedge clk)
-    act_s1b_7 <= \$99 ;
+    act_s1b_4 <= \$146 ;
   always @(posedge clk)
-    prod_0 <= \$100 ;
+    act_s1b_5 <= \$147 ;
   always @(posedge clk)
-    prod_1 <= \$101 ;
+    act_s1b_6 <= \$148 ;
   always @(posedge clk)
-    prod_2 <= \$102 ;
+    act_s1b_7 <= \$149 ;
   always @(posedge clk)
-    prod_3 <= \$103 ;
+    prod_0 <= \$150 ;
   always @(posedge clk)
-    prod_4 <= \$104 ;
+    prod_1 <= \$151 ;
   always @(posedge clk)
-    prod_5 <= \$105 ;
+    prod_2 <= \$152 ;
   always @(posedge clk)
-    prod_6 <= \$106 ;
+    prod_3 <= \$153 ;
   always @(posedge clk)
-    prod_7 <= \$107 ;
+    prod_4 <= \$154 ;
   always @(posedge clk)
-    valid_s3 <= \$108 ;
+    prod_5 <= \$155 ;
   always @(posedge clk)
-    end_s3 <= \$109 ;
+    prod_6 <= \$156 ;
   always @(posedge clk)
-    last_s3 <= \$110 ;
+    prod_7 <= \$157 ;
   always @(posedge clk)
-    code_s3 <= \$111 ;
+    valid_s3 <= \$158 ;
   always @(posedge clk)
-    sum_l1_0 <= \$112 ;
+    end_s3 <= \$159 ;
   always @(posedge clk)
-    sum_l1_1 <= \$113 ;
+    last_s3 <= \$160 ;
   always @(posedge clk)
-    sum_l1_2 <= \$114 ;
+    code_s3 <= \$161 ;
   always @(posedge clk)
-    sum_l1_3 <= \$115 ;
+    sum_l1_0 <= \$162 ;
   always @(posedge clk)
-    sum_l1_1_link <= \$116 ;
+    sum_l1_1 <= \$163 ;
   always @(posedge clk)
-    sum_l1_3_link <= \$117 ;
+    sum_l1_2 <= \$164 ;
   always @(posedge clk)
-    valid_l1 <= \$118 ;
+    sum_l1_3 <= \$165 ;
   always @(posedge clk)
-    end_l1 <= \$119 ;
+    sum_l1_1_link <= \$166 ;
   always @(posedge clk)
-    last_l1 <= \$120 ;
+    sum_l1_3_link <= \$167 ;
   always @(posedge clk)
-    code_l1 <= \$121 ;
+    valid_l1 <= \$168 ;
   always @(posedge clk)
-    tap_1_d0 <= \$122 ;
+    end_l1 <= \$169 ;
   always @(posedge clk)
-    tap_1_d1 <= \$123 ;
+    last_l1 <= \$170 ;
   always @(posedge clk)
-    tap_3_d0 <= \$124 ;
+    code_l1 <= \$171 ;
   always @(posedge clk)
-    tap_3_d1 <= \$125 ;
+    tap_1_d0 <= \$172 ;
   always @(posedge clk)
-    sum_l2_0 <= \$126 ;
+    tap_1_d1 <= \$173 ;
   always @(posedge clk)
-    sum_l2_1 <= \$127 ;
+    tap_3_d0 <= \$174 ;
   always @(posedge clk)
-    sum_l2_1_link <= \$128 ;
+    tap_3_d1 <= \$175 ;
   always @(posedge clk)
-    valid_l2 <= \$129 ;
+    sum_l2_0 <= \$176 ;
   always @(posedge clk)
-    end_l2 <= \$130 ;
+    sum_l2_1 <= \$177 ;
   always @(posedge clk)
-    last_l2 <= \$131 ;
+    sum_l2_1_link <= \$178 ;
   always @(posedge clk)
-    code_l2 <= \$132 ;
+    valid_l2 <= \$179 ;
   always @(posedge clk)
-    tap_2_d0 <= \$133 ;
+    end_l2 <= \$180 ;
   always @(posedge clk)
-    sum_l3_0 <= \$134 ;
+    last_l2 <= \$181 ;
   always @(posedge clk)
-    valid_l3 <= \$135 ;
+    code_l2 <= \$182 ;
   always @(posedge clk)
-    end_l3 <= \$136 ;
+    tap_2_d0 <= \$183 ;
   always @(posedge clk)
-    last_l3 <= \$137 ;
+    sum_l3_0 <= \$184 ;
   always @(posedge clk)
-    code_l3 <= \$138 ;
+    valid_l3 <= \$185 ;
   always @(posedge clk)
-    acc_0_0 <= \$139 ;
+    end_l3 <= \$186 ;
   always @(posedge clk)
-    out_0_0 <= \$140 ;
+    last_l3 <= \$187 ;
   always @(posedge clk)
-    acc_1_0 <= \$141 ;
+    code_l3 <= \$188 ;
   always @(posedge clk)
-    out_1_0 <= \$142 ;
+    acc_0_0 <= \$189 ;
   always @(posedge clk)
-    acc_2_0 <= \$143 ;
+    out_0_0 <= \$190 ;
   always @(posedge clk)
-    out_2_0 <= \$144 ;
+    acc_1_0 <= \$191 ;
   always @(posedge clk)
-    acc_3_0 <= \$145 ;
+    out_1_0 <= \$192 ;
   always @(posedge clk)
-    out_3_0 <= \$146 ;
+    acc_2_0 <= \$193 ;
   always @(posedge clk)
-    o__valid <= \$147 ;
+    out_2_0 <= \$194 ;
+  always @(posedge clk)
+    acc_3_0 <= \$195 ;
+  always @(posedge clk)
+    out_3_0 <= \$196 ;
+  always @(posedge clk)
+    o__valid <= \$197 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$61  = \$62 ;
+    \$108  = \$109 ;
     if (done) begin
-      \$61 [4] = last_l3;
-      \$61 [3:0] = is_row;
+      \$108 [4] = last_l3;
+      \$108 [3:0] = is_row;
     end
     if (rst) begin
-      \$61  = 5'h00;
+      \$108  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$63  = \$signature__addr ;
+    \$110  = waddr;
     if (x_take) begin
-      \$63  = \$8 [7:0];
-      if (\$10 ) begin
-        \$63  = 8'h00;
-      end
+      \$110  = \$45 [7:0];
     end
     if (rst) begin
-      \$63  = 8'h00;
+      \$110  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$64  = x__ready;
-    if (x_take) begin
-      if (\$10 ) begin
-        \$64  = 1'h0;
-      end
+    \$111  = \$signal ;
+    if (x_done) begin
+      \$111  = \$46 ;
     end
+    if (rst) begin
+      \$111  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$112  = slices_0;
+    if (x_done) begin
+      casez (\$signal )
+        1'h0:
+            \$112  = \$48 [6:0];
+      endcase
+    end
+    if (rst) begin
+      \$112  = 7'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$113  = slices_1;
+    if (x_done) begin
+      (* full_case = 32'd1 *)
+      casez (\$signal )
+        1'h0:
+            /* empty */;
+        1'h1:
+            \$113  = \$50 [6:0];
+      endcase
+    end
+    if (rst) begin
+      \$113  = 7'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$114  = full;
+    if (\$52 ) begin
+      \$114 [0] = 1'h1;
+    end else if (\$54 ) begin
+      \$114 [0] = 1'h0;
+    end
+    if (\$56 ) begin
+      \$114 [1] = 1'h1;
+    end else if (\$58 ) begin
+      \$114 [1] = 1'h0;
+    end
+    if (rst) begin
+      \$114  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$115  = rbank;
+    if (matrix_done) begin
+      \$115  = \$59 ;
+    end
+    if (rst) begin
+      \$115  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$116  = block;
     if (w_take) begin
-      if (w__payload[82]) begin
-        \$64  = 1'h1;
-      end
+      \$116  = \$61 [5:0];
     end
     if (rst) begin
-      \$64  = 1'h1;
+      \$116  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$65  = slices;
-    if (x_take) begin
-      if (\$10 ) begin
-        \$65  = \$12 [6:0];
-      end
-    end
-    if (rst) begin
-      \$65  = 7'h01;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$66  = block;
-    if (w_take) begin
-      \$66  = \$14 [5:0];
-    end
-    if (rst) begin
-      \$66  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$67  = tile_code;
+    \$117  = tile_code;
     if (w_take) begin
       if (first) begin
-        \$67  = w__payload[81:80];
+        \$117  = w__payload[81:80];
       end
     end
     if (rst) begin
-      \$67  = 2'h0;
+      \$117  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$68  = valid_s1;
+    \$118  = valid_s1;
     if (ce) begin
-      \$68  = w_take;
-    end
-    if (rst) begin
-      \$68  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$69  = end_s1;
-    if (ce) begin
-      \$69  = \end ;
-    end
-    if (rst) begin
-      \$69  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$70  = last_s1;
-    if (ce) begin
-      \$70  = w__payload[82];
-    end
-    if (rst) begin
-      \$70  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$71  = code_s1;
-    if (ce) begin
-      \$71  = \$15 ;
-    end
-    if (rst) begin
-      \$71  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$72  = w_s1_0;
-    if (ce) begin
-      \$72  = w__payload[7:0];
-    end
-    if (rst) begin
-      \$72  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$73  = w_s1_1;
-    if (ce) begin
-      \$73  = w__payload[15:8];
-    end
-    if (rst) begin
-      \$73  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$74  = w_s1_2;
-    if (ce) begin
-      \$74  = w__payload[23:16];
-    end
-    if (rst) begin
-      \$74  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$75  = w_s1_3;
-    if (ce) begin
-      \$75  = w__payload[31:24];
-    end
-    if (rst) begin
-      \$75  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$76  = w_s1_4;
-    if (ce) begin
-      \$76  = w__payload[39:32];
-    end
-    if (rst) begin
-      \$76  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$77  = w_s1_5;
-    if (ce) begin
-      \$77  = w__payload[47:40];
-    end
-    if (rst) begin
-      \$77  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$78  = w_s1_6;
-    if (ce) begin
-      \$78  = w__payload[55:48];
-    end
-    if (rst) begin
-      \$78  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$79  = w_s1_7;
-    if (ce) begin
-      \$79  = w__payload[63:56];
-    end
-    if (rst) begin
-      \$79  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$80  = valid_s1b;
-    if (ce) begin
-      \$80  = valid_s1;
-    end
-    if (rst) begin
-      \$80  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$81  = end_s1b;
-    if (ce) begin
-      \$81  = end_s1;
-    end
-    if (rst) begin
-      \$81  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$82  = last_s1b;
-    if (ce) begin
-      \$82  = last_s1;
-    end
-    if (rst) begin
-      \$82  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$83  = code_s1b;
-    if (ce) begin
-      \$83  = code_s1;
-    end
-    if (rst) begin
-      \$83  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$84  = w_s1b_0;
-    if (ce) begin
-      \$84  = w_s1_0;
-    end
-    if (rst) begin
-      \$84  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$85  = w_s1b_1;
-    if (ce) begin
-      \$85  = w_s1_1;
-    end
-    if (rst) begin
-      \$85  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$86  = w_s1b_2;
-    if (ce) begin
-      \$86  = w_s1_2;
-    end
-    if (rst) begin
-      \$86  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$87  = w_s1b_3;
-    if (ce) begin
-      \$87  = w_s1_3;
-    end
-    if (rst) begin
-      \$87  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$88  = w_s1b_4;
-    if (ce) begin
-      \$88  = w_s1_4;
-    end
-    if (rst) begin
-      \$88  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$89  = w_s1b_5;
-    if (ce) begin
-      \$89  = w_s1_5;
-    end
-    if (rst) begin
-      \$89  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$90  = w_s1b_6;
-    if (ce) begin
-      \$90  = w_s1_6;
-    end
-    if (rst) begin
-      \$90  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$91  = w_s1b_7;
-    if (ce) begin
-      \$91  = w_s1_7;
-    end
-    if (rst) begin
-      \$91  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$92  = act_s1b_0;
-    if (ce) begin
-      \$92  = rd__data;
-    end
-    if (rst) begin
-      \$92  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$93  = act_s1b_1;
-    if (ce) begin
-      \$93  = \rd__data$98 ;
-    end
-    if (rst) begin
-      \$93  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$94  = act_s1b_2;
-    if (ce) begin
-      \$94  = \rd__data$100 ;
-    end
-    if (rst) begin
-      \$94  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$95  = act_s1b_3;
-    if (ce) begin
-      \$95  = \rd__data$102 ;
-    end
-    if (rst) begin
-      \$95  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$96  = act_s1b_4;
-    if (ce) begin
-      \$96  = \rd__data$104 ;
-    end
-    if (rst) begin
-      \$96  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$97  = act_s1b_5;
-    if (ce) begin
-      \$97  = \rd__data$106 ;
-    end
-    if (rst) begin
-      \$97  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$98  = act_s1b_6;
-    if (ce) begin
-      \$98  = \rd__data$108 ;
-    end
-    if (rst) begin
-      \$98  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$99  = act_s1b_7;
-    if (ce) begin
-      \$99  = \rd__data$110 ;
-    end
-    if (rst) begin
-      \$99  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$100  = prod_0;
-    if (ce) begin
-      \$100  = \$16 ;
-    end
-    if (rst) begin
-      \$100  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$101  = prod_1;
-    if (ce) begin
-      \$101  = \$17 ;
-    end
-    if (rst) begin
-      \$101  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$102  = prod_2;
-    if (ce) begin
-      \$102  = \$18 ;
-    end
-    if (rst) begin
-      \$102  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$103  = prod_3;
-    if (ce) begin
-      \$103  = \$19 ;
-    end
-    if (rst) begin
-      \$103  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$104  = prod_4;
-    if (ce) begin
-      \$104  = \$20 ;
-    end
-    if (rst) begin
-      \$104  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$105  = prod_5;
-    if (ce) begin
-      \$105  = \$21 ;
-    end
-    if (rst) begin
-      \$105  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$106  = prod_6;
-    if (ce) begin
-      \$106  = \$22 ;
-    end
-    if (rst) begin
-      \$106  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$107  = prod_7;
-    if (ce) begin
-      \$107  = \$23 ;
-    end
-    if (rst) begin
-      \$107  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$108  = valid_s3;
-    if (ce) begin
-      \$108  = valid_s1b;
-    end
-    if (rst) begin
-      \$108  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$109  = end_s3;
-    if (ce) begin
-      \$109  = end_s1b;
-    end
-    if (rst) begin
-      \$109  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$110  = last_s3;
-    if (ce) begin
-      \$110  = last_s1b;
-    end
-    if (rst) begin
-      \$110  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$111  = code_s3;
-    if (ce) begin
-      \$111  = code_s1b;
-    end
-    if (rst) begin
-      \$111  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$112  = sum_l1_0;
-    if (ce) begin
-      \$112  = \$24 ;
-    end
-    if (rst) begin
-      \$112  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$113  = sum_l1_1;
-    if (ce) begin
-      \$113  = \$25 ;
-    end
-    if (rst) begin
-      \$113  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$114  = sum_l1_2;
-    if (ce) begin
-      \$114  = \$26 ;
-    end
-    if (rst) begin
-      \$114  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$115  = sum_l1_3;
-    if (ce) begin
-      \$115  = \$27 ;
-    end
-    if (rst) begin
-      \$115  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$116  = sum_l1_1_link;
-    if (\$30 ) begin
-      \$116  = 17'h00000;
-    end else if (ce) begin
-      \$116  = \$31 ;
-    end
-    if (rst) begin
-      \$116  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$117  = sum_l1_3_link;
-    if (\$34 ) begin
-      \$117  = 17'h00000;
-    end else if (ce) begin
-      \$117  = \$35 ;
-    end
-    if (rst) begin
-      \$117  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$118  = valid_l1;
-    if (ce) begin
-      \$118  = valid_s3;
+      \$118  = w_take;
     end
     if (rst) begin
       \$118  = 1'h0;
@@ -3508,9 +5169,9 @@ module \sparse_dsp_l8_m4_n24.core (x__valid, w__valid, o__ready, rst, w__ready, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$119  = end_l1;
+    \$119  = end_s1;
     if (ce) begin
-      \$119  = end_s3;
+      \$119  = \end ;
     end
     if (rst) begin
       \$119  = 1'h0;
@@ -3518,9 +5179,9 @@ module \sparse_dsp_l8_m4_n24.core (x__valid, w__valid, o__ready, rst, w__ready, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$120  = last_l1;
+    \$120  = last_s1;
     if (ce) begin
-      \$120  = last_s3;
+      \$120  = w__payload[82];
     end
     if (rst) begin
       \$120  = 1'h0;
@@ -3528,9 +5189,9 @@ module \sparse_dsp_l8_m4_n24.core (x__valid, w__valid, o__ready, rst, w__ready, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$121  = code_l1;
+    \$121  = code_s1;
     if (ce) begin
-      \$121  = code_s3;
+      \$121  = \$62 ;
     end
     if (rst) begin
       \$121  = 2'h0;
@@ -3538,91 +5199,89 @@ module \sparse_dsp_l8_m4_n24.core (x__valid, w__valid, o__ready, rst, w__ready, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$122  = tap_1_d0;
+    \$122  = w_s1_0;
     if (ce) begin
-      \$122  = sum_l1_1;
+      \$122  = w__payload[7:0];
     end
     if (rst) begin
-      \$122  = 17'h00000;
+      \$122  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$123  = tap_1_d1;
+    \$123  = w_s1_1;
     if (ce) begin
-      \$123  = tap_1_d0;
+      \$123  = w__payload[15:8];
     end
     if (rst) begin
-      \$123  = 17'h00000;
+      \$123  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$124  = tap_3_d0;
+    \$124  = w_s1_2;
     if (ce) begin
-      \$124  = sum_l1_3;
+      \$124  = w__payload[23:16];
     end
     if (rst) begin
-      \$124  = 17'h00000;
+      \$124  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$125  = tap_3_d1;
+    \$125  = w_s1_3;
     if (ce) begin
-      \$125  = tap_3_d0;
+      \$125  = w__payload[31:24];
     end
     if (rst) begin
-      \$125  = 17'h00000;
+      \$125  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$126  = sum_l2_0;
+    \$126  = w_s1_4;
     if (ce) begin
-      \$126  = \$36 ;
+      \$126  = w__payload[39:32];
     end
     if (rst) begin
-      \$126  = 18'h00000;
+      \$126  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$127  = sum_l2_1;
+    \$127  = w_s1_5;
     if (ce) begin
-      \$127  = \$37 ;
+      \$127  = w__payload[47:40];
     end
     if (rst) begin
-      \$127  = 18'h00000;
+      \$127  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$128  = sum_l2_1_link;
-    if (\$40 ) begin
-      \$128  = 18'h00000;
-    end else if (ce) begin
-      \$128  = \$41 ;
+    \$128  = w_s1_6;
+    if (ce) begin
+      \$128  = w__payload[55:48];
     end
     if (rst) begin
-      \$128  = 18'h00000;
+      \$128  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$129  = valid_l2;
+    \$129  = w_s1_7;
     if (ce) begin
-      \$129  = valid_l1;
+      \$129  = w__payload[63:56];
     end
     if (rst) begin
-      \$129  = 1'h0;
+      \$129  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$130  = end_l2;
+    \$130  = valid_s1b;
     if (ce) begin
-      \$130  = end_l1;
+      \$130  = valid_s1;
     end
     if (rst) begin
       \$130  = 1'h0;
@@ -3630,9 +5289,9 @@ module \sparse_dsp_l8_m4_n24.core (x__valid, w__valid, o__ready, rst, w__ready, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$131  = last_l2;
+    \$131  = end_s1b;
     if (ce) begin
-      \$131  = last_l1;
+      \$131  = end_s1;
     end
     if (rst) begin
       \$131  = 1'h0;
@@ -3640,235 +5299,740 @@ module \sparse_dsp_l8_m4_n24.core (x__valid, w__valid, o__ready, rst, w__ready, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$132  = code_l2;
+    \$132  = last_s1b;
     if (ce) begin
-      \$132  = code_l1;
+      \$132  = last_s1;
     end
     if (rst) begin
-      \$132  = 2'h0;
+      \$132  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$133  = tap_2_d0;
+    \$133  = code_s1b;
     if (ce) begin
-      \$133  = sum_l2_1;
+      \$133  = code_s1;
     end
     if (rst) begin
-      \$133  = 18'h00000;
+      \$133  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$134  = sum_l3_0;
+    \$134  = w_s1b_0;
     if (ce) begin
-      \$134  = \$42 ;
+      \$134  = w_s1_0;
     end
     if (rst) begin
-      \$134  = 19'h00000;
+      \$134  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$135  = valid_l3;
+    \$135  = w_s1b_1;
     if (ce) begin
-      \$135  = valid_l2;
+      \$135  = w_s1_1;
     end
     if (rst) begin
-      \$135  = 1'h0;
+      \$135  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$136  = end_l3;
+    \$136  = w_s1b_2;
     if (ce) begin
-      \$136  = end_l2;
+      \$136  = w_s1_2;
     end
     if (rst) begin
-      \$136  = 1'h0;
+      \$136  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$137  = last_l3;
+    \$137  = w_s1b_3;
     if (ce) begin
-      \$137  = last_l2;
+      \$137  = w_s1_3;
     end
     if (rst) begin
-      \$137  = 1'h0;
+      \$137  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$138  = code_l3;
+    \$138  = w_s1b_4;
     if (ce) begin
-      \$138  = code_l2;
+      \$138  = w_s1_4;
     end
     if (rst) begin
-      \$138  = 2'h0;
+      \$138  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$139  = acc_0_0;
+    \$139  = w_s1b_5;
+    if (ce) begin
+      \$139  = w_s1_5;
+    end
+    if (rst) begin
+      \$139  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$140  = w_s1b_6;
+    if (ce) begin
+      \$140  = w_s1_6;
+    end
+    if (rst) begin
+      \$140  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$141  = w_s1b_7;
+    if (ce) begin
+      \$141  = w_s1_7;
+    end
+    if (rst) begin
+      \$141  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$142  = act_s1b_0;
+    if (ce) begin
+      \$142  = rd__data;
+    end
+    if (rst) begin
+      \$142  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$143  = act_s1b_1;
+    if (ce) begin
+      \$143  = \rd__data$103 ;
+    end
+    if (rst) begin
+      \$143  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$144  = act_s1b_2;
+    if (ce) begin
+      \$144  = \rd__data$105 ;
+    end
+    if (rst) begin
+      \$144  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$145  = act_s1b_3;
+    if (ce) begin
+      \$145  = \rd__data$107 ;
+    end
+    if (rst) begin
+      \$145  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$146  = act_s1b_4;
+    if (ce) begin
+      \$146  = \rd__data$109 ;
+    end
+    if (rst) begin
+      \$146  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$147  = act_s1b_5;
+    if (ce) begin
+      \$147  = \rd__data$111 ;
+    end
+    if (rst) begin
+      \$147  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$148  = act_s1b_6;
+    if (ce) begin
+      \$148  = \rd__data$113 ;
+    end
+    if (rst) begin
+      \$148  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$149  = act_s1b_7;
+    if (ce) begin
+      \$149  = \rd__data$115 ;
+    end
+    if (rst) begin
+      \$149  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$150  = prod_0;
+    if (ce) begin
+      \$150  = \$63 ;
+    end
+    if (rst) begin
+      \$150  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$151  = prod_1;
+    if (ce) begin
+      \$151  = \$64 ;
+    end
+    if (rst) begin
+      \$151  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$152  = prod_2;
+    if (ce) begin
+      \$152  = \$65 ;
+    end
+    if (rst) begin
+      \$152  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$153  = prod_3;
+    if (ce) begin
+      \$153  = \$66 ;
+    end
+    if (rst) begin
+      \$153  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$154  = prod_4;
+    if (ce) begin
+      \$154  = \$67 ;
+    end
+    if (rst) begin
+      \$154  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$155  = prod_5;
+    if (ce) begin
+      \$155  = \$68 ;
+    end
+    if (rst) begin
+      \$155  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$156  = prod_6;
+    if (ce) begin
+      \$156  = \$69 ;
+    end
+    if (rst) begin
+      \$156  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$157  = prod_7;
+    if (ce) begin
+      \$157  = \$70 ;
+    end
+    if (rst) begin
+      \$157  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$158  = valid_s3;
+    if (ce) begin
+      \$158  = valid_s1b;
+    end
+    if (rst) begin
+      \$158  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$159  = end_s3;
+    if (ce) begin
+      \$159  = end_s1b;
+    end
+    if (rst) begin
+      \$159  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$160  = last_s3;
+    if (ce) begin
+      \$160  = last_s1b;
+    end
+    if (rst) begin
+      \$160  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$161  = code_s3;
+    if (ce) begin
+      \$161  = code_s1b;
+    end
+    if (rst) begin
+      \$161  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$162  = sum_l1_0;
+    if (ce) begin
+      \$162  = \$71 ;
+    end
+    if (rst) begin
+      \$162  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$163  = sum_l1_1;
+    if (ce) begin
+      \$163  = \$72 ;
+    end
+    if (rst) begin
+      \$163  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$164  = sum_l1_2;
+    if (ce) begin
+      \$164  = \$73 ;
+    end
+    if (rst) begin
+      \$164  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$165  = sum_l1_3;
+    if (ce) begin
+      \$165  = \$74 ;
+    end
+    if (rst) begin
+      \$165  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$166  = sum_l1_1_link;
+    if (\$77 ) begin
+      \$166  = 17'h00000;
+    end else if (ce) begin
+      \$166  = \$78 ;
+    end
+    if (rst) begin
+      \$166  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$167  = sum_l1_3_link;
+    if (\$81 ) begin
+      \$167  = 17'h00000;
+    end else if (ce) begin
+      \$167  = \$82 ;
+    end
+    if (rst) begin
+      \$167  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$168  = valid_l1;
+    if (ce) begin
+      \$168  = valid_s3;
+    end
+    if (rst) begin
+      \$168  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$169  = end_l1;
+    if (ce) begin
+      \$169  = end_s3;
+    end
+    if (rst) begin
+      \$169  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$170  = last_l1;
+    if (ce) begin
+      \$170  = last_s3;
+    end
+    if (rst) begin
+      \$170  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$171  = code_l1;
+    if (ce) begin
+      \$171  = code_s3;
+    end
+    if (rst) begin
+      \$171  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$172  = tap_1_d0;
+    if (ce) begin
+      \$172  = sum_l1_1;
+    end
+    if (rst) begin
+      \$172  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$173  = tap_1_d1;
+    if (ce) begin
+      \$173  = tap_1_d0;
+    end
+    if (rst) begin
+      \$173  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$174  = tap_3_d0;
+    if (ce) begin
+      \$174  = sum_l1_3;
+    end
+    if (rst) begin
+      \$174  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$175  = tap_3_d1;
+    if (ce) begin
+      \$175  = tap_3_d0;
+    end
+    if (rst) begin
+      \$175  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$176  = sum_l2_0;
+    if (ce) begin
+      \$176  = \$83 ;
+    end
+    if (rst) begin
+      \$176  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$177  = sum_l2_1;
+    if (ce) begin
+      \$177  = \$84 ;
+    end
+    if (rst) begin
+      \$177  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$178  = sum_l2_1_link;
+    if (\$87 ) begin
+      \$178  = 18'h00000;
+    end else if (ce) begin
+      \$178  = \$88 ;
+    end
+    if (rst) begin
+      \$178  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$179  = valid_l2;
+    if (ce) begin
+      \$179  = valid_l1;
+    end
+    if (rst) begin
+      \$179  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$180  = end_l2;
+    if (ce) begin
+      \$180  = end_l1;
+    end
+    if (rst) begin
+      \$180  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$181  = last_l2;
+    if (ce) begin
+      \$181  = last_l1;
+    end
+    if (rst) begin
+      \$181  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$182  = code_l2;
+    if (ce) begin
+      \$182  = code_l1;
+    end
+    if (rst) begin
+      \$182  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$183  = tap_2_d0;
+    if (ce) begin
+      \$183  = sum_l2_1;
+    end
+    if (rst) begin
+      \$183  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$184  = sum_l3_0;
+    if (ce) begin
+      \$184  = \$89 ;
+    end
+    if (rst) begin
+      \$184  = 19'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$185  = valid_l3;
+    if (ce) begin
+      \$185  = valid_l2;
+    end
+    if (rst) begin
+      \$185  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$186  = end_l3;
+    if (ce) begin
+      \$186  = end_l2;
+    end
+    if (rst) begin
+      \$186  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$187  = last_l3;
+    if (ce) begin
+      \$187  = last_l2;
+    end
+    if (rst) begin
+      \$187  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$188  = code_l3;
+    if (ce) begin
+      \$188  = code_l2;
+    end
+    if (rst) begin
+      \$188  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$189  = acc_0_0;
     if (done) begin
-      \$139  = 24'h000000;
+      \$189  = 24'h000000;
     end else if (step) begin
-      \$139  = \$43 [23:0];
+      \$189  = \$90 [23:0];
     end
     if (rst) begin
-      \$139  = 24'h000000;
+      \$189  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$140  = out_0_0;
-    if (\$45 ) begin
-      \$140  = 24'h000000;
+    \$190  = out_0_0;
+    if (\$92 ) begin
+      \$190  = 24'h000000;
     end else if (done) begin
-      \$140  = \$46 [23:0];
+      \$190  = \$93 [23:0];
     end
     if (rst) begin
-      \$140  = 24'h000000;
+      \$190  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$141  = acc_1_0;
+    \$191  = acc_1_0;
     if (done) begin
-      \$141  = 23'h000000;
+      \$191  = 23'h000000;
     end else if (step) begin
-      \$141  = \$47 [22:0];
+      \$191  = \$94 [22:0];
     end
     if (rst) begin
-      \$141  = 23'h000000;
+      \$191  = 23'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$142  = out_1_0;
-    if (\$49 ) begin
-      \$142  = 23'h000000;
+    \$192  = out_1_0;
+    if (\$96 ) begin
+      \$192  = 23'h000000;
     end else if (done) begin
-      \$142  = \$50 [22:0];
+      \$192  = \$97 [22:0];
     end
     if (rst) begin
-      \$142  = 23'h000000;
+      \$192  = 23'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$143  = acc_2_0;
+    \$193  = acc_2_0;
     if (done) begin
-      \$143  = 24'h000000;
+      \$193  = 24'h000000;
     end else if (step) begin
-      \$143  = \$51 [23:0];
+      \$193  = \$98 [23:0];
     end
     if (rst) begin
-      \$143  = 24'h000000;
+      \$193  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$144  = out_2_0;
-    if (\$53 ) begin
-      \$144  = 24'h000000;
+    \$194  = out_2_0;
+    if (\$100 ) begin
+      \$194  = 24'h000000;
     end else if (done) begin
-      \$144  = \$54 [23:0];
+      \$194  = \$101 [23:0];
     end
     if (rst) begin
-      \$144  = 24'h000000;
+      \$194  = 24'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$145  = acc_3_0;
+    \$195  = acc_3_0;
     if (done) begin
-      \$145  = 23'h000000;
+      \$195  = 23'h000000;
     end else if (step) begin
-      \$145  = \$55 [22:0];
+      \$195  = \$102 [22:0];
     end
     if (rst) begin
-      \$145  = 23'h000000;
+      \$195  = 23'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$146  = out_3_0;
-    if (\$57 ) begin
-      \$146  = 23'h000000;
+    \$196  = out_3_0;
+    if (\$104 ) begin
+      \$196  = 23'h000000;
     end else if (done) begin
-      \$146  = \$58 [22:0];
+      \$196  = \$105 [22:0];
     end
     if (rst) begin
-      \$146  = 23'h000000;
+      \$196  = 23'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$147  = o__valid;
+    \$197  = o__valid;
     if (ce) begin
-      \$147  = \$59 ;
+      \$197  = \$106 ;
     end
     if (rst) begin
-      \$147  = 1'h0;
+      \$197  = 1'h0;
     end
   end
-  assign loading = x__ready;
-  assign waddr = \$signature__addr ;
+  assign \$signature__addr  = \$6 [8:0];
   assign \$signature__data  = x__payload[7:0];
   assign \$signature__en  = x_take;
   assign rd__en = ce;
-  assign \$signature__addr$13  = \$signature__addr ;
-  assign \$signature__data$14  = x__payload[7:0];
-  assign \$signature__en$15  = x_take;
-  assign \rd__en$16  = ce;
-  assign \$signature__addr$17  = \$signature__addr ;
-  assign \$signature__data$18  = x__payload[7:0];
-  assign \$signature__en$19  = x_take;
-  assign \rd__en$20  = ce;
-  assign \$signature__addr$21  = \$signature__addr ;
-  assign \$signature__data$22  = x__payload[7:0];
-  assign \$signature__en$23  = x_take;
-  assign \rd__en$24  = ce;
-  assign \$signature__addr$25  = \$signature__addr ;
-  assign \$signature__data$26  = x__payload[7:0];
-  assign \$signature__en$27  = x_take;
-  assign \rd__en$28  = ce;
-  assign \$signature__addr$29  = \$signature__addr ;
-  assign \$signature__data$30  = x__payload[7:0];
-  assign \$signature__en$31  = x_take;
-  assign \rd__en$32  = ce;
-  assign \$signature__addr$33  = \$signature__addr ;
-  assign \$signature__data$34  = x__payload[7:0];
-  assign \$signature__en$35  = x_take;
-  assign \rd__en$36  = ce;
-  assign \$signature__addr$37  = \$signature__addr ;
-  assign \$signature__data$38  = x__payload[7:0];
-  assign \$signature__en$39  = x_take;
-  assign \rd__en$40  = ce;
-  assign rd__addr = { block, w__payload[65:64] };
-  assign \rd__addr$50  = { block, w__payload[67:66] };
-  assign \rd__addr$51  = { block, w__payload[69:68] };
-  assign \rd__addr$52  = { block, w__payload[71:70] };
-  assign \rd__addr$53  = { block, w__payload[73:72] };
-  assign \rd__addr$54  = { block, w__payload[75:74] };
-  assign \rd__addr$55  = { block, w__payload[77:76] };
-  assign \rd__addr$56  = { block, w__payload[79:78] };
-  assign o__payload = { \$62 , \$60  };
-  assign \port$136$0  = \$60 ;
-  assign \port$140$0  = \$62 ;
-  assign \$signature__data[0]  = x__payload[7:0];
+  assign \$signature__addr$15  = \$8 [8:0];
+  assign \$signature__data$16  = x__payload[7:0];
+  assign \$signature__en$17  = x_take;
+  assign \rd__en$18  = ce;
+  assign \$signature__addr$19  = \$10 [8:0];
+  assign \$signature__data$20  = x__payload[7:0];
+  assign \$signature__en$21  = x_take;
+  assign \rd__en$22  = ce;
+  assign \$signature__addr$23  = \$12 [8:0];
+  assign \$signature__data$24  = x__payload[7:0];
+  assign \$signature__en$25  = x_take;
+  assign \rd__en$26  = ce;
+  assign \$signature__addr$27  = \$14 [8:0];
+  assign \$signature__data$28  = x__payload[7:0];
+  assign \$signature__en$29  = x_take;
+  assign \rd__en$30  = ce;
+  assign \$signature__addr$31  = \$16 [8:0];
+  assign \$signature__data$32  = x__payload[7:0];
+  assign \$signature__en$33  = x_take;
+  assign \rd__en$34  = ce;
+  assign \$signature__addr$35  = \$18 [8:0];
+  assign \$signature__data$36  = x__payload[7:0];
+  assign \$signature__en$37  = x_take;
+  assign \rd__en$38  = ce;
+  assign \$signature__addr$39  = \$20 [8:0];
+  assign \$signature__data$40  = x__payload[7:0];
+  assign \$signature__en$41  = x_take;
+  assign \rd__en$42  = ce;
+  assign rd__addr = \$26 [8:0];
+  assign \rd__addr$55  = \$28 [8:0];
+  assign \rd__addr$56  = \$30 [8:0];
+  assign \rd__addr$57  = \$32 [8:0];
+  assign \rd__addr$58  = \$34 [8:0];
+  assign \rd__addr$59  = \$36 [8:0];
+  assign \rd__addr$60  = \$38 [8:0];
+  assign \rd__addr$61  = \$40 [8:0];
+  assign o__payload = { \$109 , \$107  };
+  assign \port$195$0  = \$107 ;
+  assign \port$199$0  = \$109 ;
   assign \x__payload.data  = x__payload[7:0];
   assign \x__payload.data[0]  = x__payload[7:0];
   assign \x__payload.last  = x__payload[8];
-  assign \$signature__data$14[0]  = x__payload[7:0];
-  assign \$signature__data$18[0]  = x__payload[7:0];
-  assign \$signature__data$22[0]  = x__payload[7:0];
-  assign \$signature__data$26[0]  = x__payload[7:0];
-  assign \$signature__data$30[0]  = x__payload[7:0];
-  assign \$signature__data$34[0]  = x__payload[7:0];
-  assign \$signature__data$38[0]  = x__payload[7:0];
+  assign \$signature__data[0]  = x__payload[7:0];
+  assign \$signature__data$16[0]  = x__payload[7:0];
+  assign \$signature__data$20[0]  = x__payload[7:0];
+  assign \$signature__data$24[0]  = x__payload[7:0];
+  assign \$signature__data$28[0]  = x__payload[7:0];
+  assign \$signature__data$32[0]  = x__payload[7:0];
+  assign \$signature__data$36[0]  = x__payload[7:0];
+  assign \$signature__data$40[0]  = x__payload[7:0];
   assign \w__payload.data  = w__payload[79:0];
   assign \w__payload.data.values  = w__payload[63:0];
   assign \w__payload.data.values[0]  = w__payload[7:0];
@@ -3890,38 +6054,57 @@ module \sparse_dsp_l8_m4_n24.core (x__valid, w__valid, o__ready, rst, w__ready, 
   assign \w__payload.data.index[7]  = w__payload[79:78];
   assign \w__payload.user  = w__payload[81:80];
   assign \w__payload.last  = w__payload[82];
-  assign \o__payload.data  = \$60 ;
-  assign \o__payload.data[0]  = \$60 [23:0];
-  assign \o__payload.data[1]  = \$60 [47:24];
-  assign \o__payload.data[2]  = \$60 [71:48];
-  assign \o__payload.data[3]  = \$60 [95:72];
-  assign \o__payload.user  = \$62 [3:0];
-  assign \o__payload.last  = \$62 [4];
+  assign \o__payload.data  = \$107 ;
+  assign \o__payload.data[0]  = \$107 [23:0];
+  assign \o__payload.data[1]  = \$107 [47:24];
+  assign \o__payload.data[2]  = \$107 [71:48];
+  assign \o__payload.data[3]  = \$107 [95:72];
+  assign \o__payload.user  = \$109 [3:0];
+  assign \o__payload.last  = \$109 [4];
   assign \act_s1b_0[0]  = act_s1b_0;
   assign \rd__data[0]  = rd__data;
   assign \act_s1b_1[0]  = act_s1b_1;
-  assign \rd__data$98[0]  = \rd__data$98 ;
+  assign \rd__data$103[0]  = \rd__data$103 ;
   assign \act_s1b_2[0]  = act_s1b_2;
-  assign \rd__data$100[0]  = \rd__data$100 ;
+  assign \rd__data$105[0]  = \rd__data$105 ;
   assign \act_s1b_3[0]  = act_s1b_3;
-  assign \rd__data$102[0]  = \rd__data$102 ;
+  assign \rd__data$107[0]  = \rd__data$107 ;
   assign \act_s1b_4[0]  = act_s1b_4;
-  assign \rd__data$104[0]  = \rd__data$104 ;
+  assign \rd__data$109[0]  = \rd__data$109 ;
   assign \act_s1b_5[0]  = act_s1b_5;
-  assign \rd__data$106[0]  = \rd__data$106 ;
+  assign \rd__data$111[0]  = \rd__data$111 ;
   assign \act_s1b_6[0]  = act_s1b_6;
-  assign \rd__data$108[0]  = \rd__data$108 ;
+  assign \rd__data$113[0]  = \rd__data$113 ;
   assign \act_s1b_7[0]  = act_s1b_7;
-  assign \rd__data$110[0]  = \rd__data$110 ;
-  assign \$60 [95:72] = { out_3_0[22], out_3_0 };
-  assign \$60 [71:48] = out_2_0;
-  assign \$60 [47:24] = { out_1_0[22], out_1_0 };
-  assign \$60 [23:0] = out_0_0;
-  assign is_row[3] = \$7 ;
-  assign is_row[2] = \$6 ;
-  assign is_row[1] = \$5 ;
+  assign \rd__data$115[0]  = \rd__data$115 ;
+  assign \$107 [95:72] = { out_3_0[22], out_3_0 };
+  assign \$107 [71:48] = out_2_0;
+  assign \$107 [47:24] = { out_1_0[22], out_1_0 };
+  assign \$107 [23:0] = out_0_0;
+  assign is_row[3] = \$43 ;
+  assign is_row[2] = \$42 ;
+  assign is_row[1] = \$41 ;
   assign is_row[0] = 1'h1;
-  assign \$12  = { 2'h0, \$11 [8:2] };
-  assign \$44  = 1'h0;
-  assign \$45  = 1'h0;
+  assign \$5  = { 7'h00, \$signal , 8'h00 };
+  assign \$7  = { 7'h00, \$signal , 8'h00 };
+  assign \$9  = { 7'h00, \$signal , 8'h00 };
+  assign \$11  = { 7'h00, \$signal , 8'h00 };
+  assign \$13  = { 7'h00, \$signal , 8'h00 };
+  assign \$15  = { 7'h00, \$signal , 8'h00 };
+  assign \$17  = { 7'h00, \$signal , 8'h00 };
+  assign \$19  = { 7'h00, \$signal , 8'h00 };
+  assign \$25  = { 7'h00, rbank, 8'h00 };
+  assign \$27  = { 7'h00, rbank, 8'h00 };
+  assign \$29  = { 7'h00, rbank, 8'h00 };
+  assign \$31  = { 7'h00, rbank, 8'h00 };
+  assign \$33  = { 7'h00, rbank, 8'h00 };
+  assign \$35  = { 7'h00, rbank, 8'h00 };
+  assign \$37  = { 7'h00, rbank, 8'h00 };
+  assign \$39  = { 7'h00, rbank, 8'h00 };
+  assign \$48  = { 2'h0, \$47 [8:2] };
+  assign \$50  = { 2'h0, \$49 [8:2] };
+  assign \$55  = \$signal ;
+  assign \$57  = rbank;
+  assign \$91  = 1'h0;
+  assign \$92  = 1'h0;
 endmodule

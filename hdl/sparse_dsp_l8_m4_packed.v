@@ -96,8 +96,8 @@ module sparse_dsp_l8_m4_packed(aresetn, s_axis_x_tdata, s_axis_x_tvalid, s_axis_
     .clk(aclk),
     .o__ready(m_axis_tready),
     .o__valid(m_axis_tvalid),
-    .\port$295$0 (m_axis_tdata),
-    .\port$299$0 (\$1 ),
+    .\port$354$0 (m_axis_tdata),
+    .\port$358$0 (\$1 ),
     .rst(rst),
     .w__payload(w__payload),
     .w__ready(s_axis_w_tready),
@@ -168,371 +168,415 @@ module sparse_dsp_l8_m4_packed(aresetn, s_axis_x_tdata, s_axis_x_tvalid, s_axis_
 endmodule
 
 (* generator = "Amaranth" *)
-module \sparse_dsp_l8_m4_packed.core (x__valid, w__valid, o__ready, rst, w__ready, x__payload, w__payload, \port$295$0 , \port$299$0 , x__ready, o__valid, clk);
+module \sparse_dsp_l8_m4_packed.core (x__valid, w__valid, o__ready, rst, x__ready, w__ready, x__payload, w__payload, \port$354$0 , \port$358$0 , o__valid, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
-  wire [48:0] \$10 ;
-  wire \$100 ;
-  wire \$101 ;
-  wire \$102 ;
-  wire [49:0] \$103 ;
-  wire [33:0] \$104 ;
-  wire [18:0] \$105 ;
-  wire [34:0] \$106 ;
-  wire \$107 ;
-  wire \$108 ;
-  wire [34:0] \$109 ;
-  wire [48:0] \$11 ;
-  wire [24:0] \$110 ;
+  wire [15:0] \$10 ;
+  wire [38:0] \$100 ;
+  wire [39:0] \$101 ;
+  wire [47:0] \$102 ;
+  wire [38:0] \$103 ;
+  wire [39:0] \$104 ;
+  wire [47:0] \$105 ;
+  wire [38:0] \$106 ;
+  wire [39:0] \$107 ;
+  wire [47:0] \$108 ;
+  wire \$109 ;
+  wire [15:0] \$11 ;
+  wire \$110 ;
   wire \$111 ;
-  wire \$112 ;
-  wire [24:0] \$113 ;
-  wire [31:0] \$114 ;
+  wire [38:0] \$112 ;
+  wire [39:0] \$113 ;
+  wire [47:0] \$114 ;
   wire \$115 ;
   wire \$116 ;
-  wire [31:0] \$117 ;
-  wire [24:0] \$118 ;
-  wire \$119 ;
-  wire [48:0] \$12 ;
-  wire \$120 ;
-  wire [24:0] \$121 ;
-  wire [32:0] \$122 ;
+  wire \$117 ;
+  wire [38:0] \$118 ;
+  wire [39:0] \$119 ;
+  wire [15:0] \$12 ;
+  wire [47:0] \$120 ;
+  wire \$121 ;
+  wire \$122 ;
   wire \$123 ;
-  wire \$124 ;
-  wire [32:0] \$125 ;
-  wire [24:0] \$126 ;
+  wire [38:0] \$124 ;
+  wire [39:0] \$125 ;
+  wire [47:0] \$126 ;
   wire \$127 ;
   wire \$128 ;
-  wire [24:0] \$129 ;
-  wire [49:0] \$13 ;
-  wire [31:0] \$130 ;
-  wire \$131 ;
-  wire \$132 ;
-  wire [31:0] \$133 ;
-  wire [24:0] \$134 ;
-  wire \$135 ;
-  wire \$136 ;
-  wire [24:0] \$137 ;
-  wire [33:0] \$138 ;
+  wire \$129 ;
+  wire [15:0] \$13 ;
+  wire [38:0] \$130 ;
+  wire [39:0] \$131 ;
+  wire [47:0] \$132 ;
+  wire [48:0] \$133 ;
+  wire [48:0] \$134 ;
+  wire [48:0] \$135 ;
+  wire [48:0] \$136 ;
+  wire \$137 ;
+  wire \$138 ;
   wire \$139 ;
-  wire [49:0] \$14 ;
-  wire \$140 ;
-  wire [33:0] \$141 ;
-  wire [24:0] \$142 ;
+  wire [15:0] \$14 ;
+  wire [48:0] \$140 ;
+  wire \$141 ;
+  wire \$142 ;
   wire \$143 ;
-  wire \$144 ;
-  wire [24:0] \$145 ;
-  wire [31:0] \$146 ;
+  wire [48:0] \$144 ;
+  wire [49:0] \$145 ;
+  wire [49:0] \$146 ;
   wire \$147 ;
   wire \$148 ;
-  wire [31:0] \$149 ;
-  wire [49:0] \$15 ;
-  wire [24:0] \$150 ;
-  wire \$151 ;
-  wire \$152 ;
-  wire [24:0] \$153 ;
-  wire [32:0] \$154 ;
+  wire \$149 ;
+  wire [15:0] \$15 ;
+  wire [49:0] \$150 ;
+  wire [33:0] \$151 ;
+  wire [18:0] \$152 ;
+  wire [34:0] \$153 ;
+  wire \$154 ;
   wire \$155 ;
-  wire \$156 ;
-  wire [32:0] \$157 ;
-  wire [24:0] \$158 ;
+  wire [34:0] \$156 ;
+  wire [24:0] \$157 ;
+  wire \$158 ;
   wire \$159 ;
-  wire [49:0] \$16 ;
-  wire \$160 ;
-  wire [24:0] \$161 ;
-  wire [31:0] \$162 ;
+  wire [15:0] \$16 ;
+  wire [24:0] \$160 ;
+  wire [31:0] \$161 ;
+  wire \$162 ;
   wire \$163 ;
-  wire \$164 ;
-  wire [31:0] \$165 ;
-  wire [24:0] \$166 ;
+  wire [31:0] \$164 ;
+  wire [24:0] \$165 ;
+  wire \$166 ;
   wire \$167 ;
-  wire \$168 ;
-  wire [24:0] \$169 ;
-  wire [50:0] \$17 ;
+  wire [24:0] \$168 ;
+  wire [32:0] \$169 ;
+  wire [15:0] \$17 ;
   wire \$170 ;
-  wire [383:0] \$171 ;
-  reg [8:0] \$172 ;
-  reg [8:0] \$173  = 9'h000;
-  reg [7:0] \$174 ;
-  reg \$175 ;
-  reg [6:0] \$176 ;
-  reg [5:0] \$177 ;
-  reg [1:0] \$178 ;
-  reg \$179 ;
-  wire [50:0] \$18 ;
-  reg \$180 ;
-  reg \$181 ;
-  reg [1:0] \$182 ;
-  reg [7:0] \$183 ;
-  reg [7:0] \$184 ;
-  reg [7:0] \$185 ;
-  reg [7:0] \$186 ;
-  reg [7:0] \$187 ;
-  reg [7:0] \$188 ;
-  reg [7:0] \$189 ;
-  wire [50:0] \$19 ;
-  reg [7:0] \$190 ;
-  reg \$191 ;
-  reg \$192 ;
-  reg \$193 ;
-  reg [1:0] \$194 ;
-  reg [7:0] \$195 ;
-  reg [7:0] \$196 ;
-  reg [7:0] \$197 ;
-  reg [7:0] \$198 ;
-  reg [7:0] \$199 ;
+  wire \$171 ;
+  wire [32:0] \$172 ;
+  wire [24:0] \$173 ;
+  wire \$174 ;
+  wire \$175 ;
+  wire [24:0] \$176 ;
+  wire [31:0] \$177 ;
+  wire \$178 ;
+  wire \$179 ;
+  wire [15:0] \$18 ;
+  wire [31:0] \$180 ;
+  wire [24:0] \$181 ;
+  wire \$182 ;
+  wire \$183 ;
+  wire [24:0] \$184 ;
+  wire [33:0] \$185 ;
+  wire \$186 ;
+  wire \$187 ;
+  wire [33:0] \$188 ;
+  wire [24:0] \$189 ;
+  wire [15:0] \$19 ;
+  wire \$190 ;
+  wire \$191 ;
+  wire [24:0] \$192 ;
+  wire [31:0] \$193 ;
+  wire \$194 ;
+  wire \$195 ;
+  wire [31:0] \$196 ;
+  wire [24:0] \$197 ;
+  wire \$198 ;
+  wire \$199 ;
   wire \$2 ;
-  wire [50:0] \$20 ;
-  reg [7:0] \$200 ;
-  reg [7:0] \$201 ;
-  reg [7:0] \$202 ;
-  reg [15:0] \$203 ;
-  reg [15:0] \$204 ;
-  reg [15:0] \$205 ;
-  reg [15:0] \$206 ;
-  reg [15:0] \$207 ;
-  reg [15:0] \$208 ;
-  reg [15:0] \$209 ;
-  wire [50:0] \$21 ;
-  reg [15:0] \$210 ;
-  reg [47:0] \$211 ;
-  reg [47:0] \$212 ;
-  reg [47:0] \$213 ;
-  reg [47:0] \$214 ;
-  reg [47:0] \$215 ;
-  reg [47:0] \$216 ;
-  reg [47:0] \$217 ;
-  reg [47:0] \$218 ;
-  reg [47:0] \$219 ;
-  wire [50:0] \$22 ;
-  reg [47:0] \$220 ;
-  reg [47:0] \$221 ;
-  reg [47:0] \$222 ;
-  reg \$223 ;
-  reg \$224 ;
-  reg \$225 ;
-  reg [1:0] \$226 ;
-  reg [30:0] \$227 ;
-  reg [17:0] \$228 ;
-  reg [30:0] \$229 ;
-  wire \$23 ;
-  reg [17:0] \$230 ;
-  reg [30:0] \$231 ;
-  reg [17:0] \$232 ;
-  reg [30:0] \$233 ;
-  reg [17:0] \$234 ;
-  reg [30:0] \$235 ;
-  reg [17:0] \$236 ;
-  reg [30:0] \$237 ;
-  reg [17:0] \$238 ;
-  reg [30:0] \$239 ;
+  wire [15:0] \$20 ;
+  wire [24:0] \$200 ;
+  wire [32:0] \$201 ;
+  wire \$202 ;
+  wire \$203 ;
+  wire [32:0] \$204 ;
+  wire [24:0] \$205 ;
+  wire \$206 ;
+  wire \$207 ;
+  wire [24:0] \$208 ;
+  wire [31:0] \$209 ;
+  wire \$21 ;
+  wire \$210 ;
+  wire \$211 ;
+  wire [31:0] \$212 ;
+  wire [24:0] \$213 ;
+  wire \$214 ;
+  wire \$215 ;
+  wire [24:0] \$216 ;
+  wire \$217 ;
+  wire [383:0] \$218 ;
+  reg [8:0] \$219 ;
+  wire [6:0] \$22 ;
+  reg [8:0] \$220  = 9'h000;
+  reg [7:0] \$221 ;
+  reg \$222 ;
+  reg [6:0] \$223 ;
+  reg [6:0] \$224 ;
+  reg [1:0] \$225 ;
+  reg \$226 ;
+  reg [5:0] \$227 ;
+  reg [1:0] \$228 ;
+  reg \$229 ;
+  wire [7:0] \$23 ;
+  reg \$230 ;
+  reg \$231 ;
+  reg [1:0] \$232 ;
+  reg [7:0] \$233 ;
+  reg [7:0] \$234 ;
+  reg [7:0] \$235 ;
+  reg [7:0] \$236 ;
+  reg [7:0] \$237 ;
+  reg [7:0] \$238 ;
+  reg [7:0] \$239 ;
   wire \$24 ;
-  reg [17:0] \$240 ;
-  reg [30:0] \$241 ;
-  reg [17:0] \$242 ;
-  reg [30:0] \$243 ;
-  reg [17:0] \$244 ;
-  reg [30:0] \$245 ;
-  reg [17:0] \$246 ;
-  reg [30:0] \$247 ;
-  reg [17:0] \$248 ;
-  reg [30:0] \$249 ;
-  wire \$25 ;
-  reg [17:0] \$250 ;
-  reg [48:0] \$251 ;
-  reg [48:0] \$252 ;
-  reg [48:0] \$253 ;
-  reg [48:0] \$254 ;
-  reg [48:0] \$255 ;
-  reg [48:0] \$256 ;
-  reg \$257 ;
-  reg \$258 ;
-  reg \$259 ;
-  wire \$26 ;
-  reg [1:0] \$260 ;
-  reg [31:0] \$261 ;
-  reg [17:0] \$262 ;
-  reg [31:0] \$263 ;
-  reg [17:0] \$264 ;
-  reg [31:0] \$265 ;
-  reg [17:0] \$266 ;
-  reg [31:0] \$267 ;
-  reg [17:0] \$268 ;
-  reg [49:0] \$269 ;
-  wire \$27 ;
-  reg [49:0] \$270 ;
-  reg [49:0] \$271 ;
-  reg \$272 ;
+  reg [7:0] \$240 ;
+  reg \$241 ;
+  reg \$242 ;
+  reg \$243 ;
+  reg [1:0] \$244 ;
+  reg [7:0] \$245 ;
+  reg [7:0] \$246 ;
+  reg [7:0] \$247 ;
+  reg [7:0] \$248 ;
+  reg [7:0] \$249 ;
+  wire [15:0] \$25 ;
+  reg [7:0] \$250 ;
+  reg [7:0] \$251 ;
+  reg [7:0] \$252 ;
+  reg [15:0] \$253 ;
+  reg [15:0] \$254 ;
+  reg [15:0] \$255 ;
+  reg [15:0] \$256 ;
+  reg [15:0] \$257 ;
+  reg [15:0] \$258 ;
+  reg [15:0] \$259 ;
+  wire [15:0] \$26 ;
+  reg [15:0] \$260 ;
+  reg [47:0] \$261 ;
+  reg [47:0] \$262 ;
+  reg [47:0] \$263 ;
+  reg [47:0] \$264 ;
+  reg [47:0] \$265 ;
+  reg [47:0] \$266 ;
+  reg [47:0] \$267 ;
+  reg [47:0] \$268 ;
+  reg [47:0] \$269 ;
+  wire [15:0] \$27 ;
+  reg [47:0] \$270 ;
+  reg [47:0] \$271 ;
+  reg [47:0] \$272 ;
   reg \$273 ;
   reg \$274 ;
-  reg [1:0] \$275 ;
-  reg [32:0] \$276 ;
-  reg [17:0] \$277 ;
-  reg [33:0] \$278 ;
-  reg [18:0] \$279 ;
-  wire \$28 ;
-  reg \$280 ;
-  reg \$281 ;
-  reg \$282 ;
-  reg [1:0] \$283 ;
-  reg [23:0] \$284 ;
-  reg [23:0] \$285 ;
-  reg [23:0] \$286 ;
-  reg [23:0] \$287 ;
-  reg [23:0] \$288 ;
-  reg [23:0] \$289 ;
-  wire \$29 ;
-  reg [23:0] \$290 ;
-  reg [23:0] \$291 ;
-  reg [23:0] \$292 ;
-  reg [23:0] \$293 ;
-  reg [23:0] \$294 ;
-  reg [23:0] \$295 ;
-  reg [23:0] \$296 ;
-  reg [23:0] \$297 ;
-  reg [23:0] \$298 ;
-  reg [23:0] \$299 ;
-  wire [7:0] \$3 ;
-  wire [8:0] \$30 ;
-  reg [23:0] \$300 ;
-  reg [23:0] \$301 ;
-  reg [23:0] \$302 ;
-  reg [23:0] \$303 ;
-  reg [23:0] \$304 ;
-  reg [23:0] \$305 ;
-  reg [23:0] \$306 ;
-  reg [23:0] \$307 ;
-  reg [23:0] \$308 ;
-  reg [23:0] \$309 ;
-  wire \$31 ;
-  reg [23:0] \$310 ;
-  reg [23:0] \$311 ;
-  reg [23:0] \$312 ;
-  reg [23:0] \$313 ;
-  reg [23:0] \$314 ;
-  reg [23:0] \$315 ;
-  reg \$316 ;
-  wire \$32 ;
-  wire [8:0] \$33 ;
-  wire [8:0] \$34 ;
-  wire [6:0] \$35 ;
-  wire [6:0] \$36 ;
-  wire [1:0] \$37 ;
-  wire [38:0] \$38 ;
-  wire [39:0] \$39 ;
+  reg \$275 ;
+  reg [1:0] \$276 ;
+  reg [30:0] \$277 ;
+  reg [17:0] \$278 ;
+  reg [30:0] \$279 ;
+  wire [15:0] \$28 ;
+  reg [17:0] \$280 ;
+  reg [30:0] \$281 ;
+  reg [17:0] \$282 ;
+  reg [30:0] \$283 ;
+  reg [17:0] \$284 ;
+  reg [30:0] \$285 ;
+  reg [17:0] \$286 ;
+  reg [30:0] \$287 ;
+  reg [17:0] \$288 ;
+  reg [30:0] \$289 ;
+  wire [15:0] \$29 ;
+  reg [17:0] \$290 ;
+  reg [30:0] \$291 ;
+  reg [17:0] \$292 ;
+  reg [30:0] \$293 ;
+  reg [17:0] \$294 ;
+  reg [30:0] \$295 ;
+  reg [17:0] \$296 ;
+  reg [30:0] \$297 ;
+  reg [17:0] \$298 ;
+  reg [30:0] \$299 ;
+  wire \$3 ;
+  wire [15:0] \$30 ;
+  reg [17:0] \$300 ;
+  reg [48:0] \$301 ;
+  reg [48:0] \$302 ;
+  reg [48:0] \$303 ;
+  reg [48:0] \$304 ;
+  reg [48:0] \$305 ;
+  reg [48:0] \$306 ;
+  reg \$307 ;
+  reg \$308 ;
+  reg \$309 ;
+  wire [15:0] \$31 ;
+  reg [1:0] \$310 ;
+  reg [31:0] \$311 ;
+  reg [17:0] \$312 ;
+  reg [31:0] \$313 ;
+  reg [17:0] \$314 ;
+  reg [31:0] \$315 ;
+  reg [17:0] \$316 ;
+  reg [31:0] \$317 ;
+  reg [17:0] \$318 ;
+  reg [49:0] \$319 ;
+  wire [15:0] \$32 ;
+  reg [49:0] \$320 ;
+  reg [49:0] \$321 ;
+  reg \$322 ;
+  reg \$323 ;
+  reg \$324 ;
+  reg [1:0] \$325 ;
+  reg [32:0] \$326 ;
+  reg [17:0] \$327 ;
+  reg [33:0] \$328 ;
+  reg [18:0] \$329 ;
+  wire [15:0] \$33 ;
+  reg \$330 ;
+  reg \$331 ;
+  reg \$332 ;
+  reg [1:0] \$333 ;
+  reg [23:0] \$334 ;
+  reg [23:0] \$335 ;
+  reg [23:0] \$336 ;
+  reg [23:0] \$337 ;
+  reg [23:0] \$338 ;
+  reg [23:0] \$339 ;
+  wire [15:0] \$34 ;
+  reg [23:0] \$340 ;
+  reg [23:0] \$341 ;
+  reg [23:0] \$342 ;
+  reg [23:0] \$343 ;
+  reg [23:0] \$344 ;
+  reg [23:0] \$345 ;
+  reg [23:0] \$346 ;
+  reg [23:0] \$347 ;
+  reg [23:0] \$348 ;
+  reg [23:0] \$349 ;
+  wire [15:0] \$35 ;
+  reg [23:0] \$350 ;
+  reg [23:0] \$351 ;
+  reg [23:0] \$352 ;
+  reg [23:0] \$353 ;
+  reg [23:0] \$354 ;
+  reg [23:0] \$355 ;
+  reg [23:0] \$356 ;
+  reg [23:0] \$357 ;
+  reg [23:0] \$358 ;
+  reg [23:0] \$359 ;
+  wire [15:0] \$36 ;
+  reg [23:0] \$360 ;
+  reg [23:0] \$361 ;
+  reg [23:0] \$362 ;
+  reg [23:0] \$363 ;
+  reg [23:0] \$364 ;
+  reg [23:0] \$365 ;
+  reg \$366 ;
+  wire [15:0] \$37 ;
+  wire [15:0] \$38 ;
+  wire [15:0] \$39 ;
   wire \$4 ;
-  wire [47:0] \$40 ;
-  wire [38:0] \$41 ;
-  wire [39:0] \$42 ;
-  wire [47:0] \$43 ;
-  wire [38:0] \$44 ;
-  wire [39:0] \$45 ;
-  wire [47:0] \$46 ;
-  wire [38:0] \$47 ;
-  wire [39:0] \$48 ;
-  wire [47:0] \$49 ;
-  wire [48:0] \$5 ;
-  wire [38:0] \$50 ;
-  wire [39:0] \$51 ;
-  wire [47:0] \$52 ;
-  wire [38:0] \$53 ;
-  wire [39:0] \$54 ;
-  wire [47:0] \$55 ;
-  wire [38:0] \$56 ;
-  wire [39:0] \$57 ;
-  wire [47:0] \$58 ;
-  wire [38:0] \$59 ;
-  wire [48:0] \$6 ;
-  wire [39:0] \$60 ;
-  wire [47:0] \$61 ;
+  wire [15:0] \$40 ;
+  wire [48:0] \$41 ;
+  wire [48:0] \$42 ;
+  wire [48:0] \$43 ;
+  wire [48:0] \$44 ;
+  wire [48:0] \$45 ;
+  wire [48:0] \$46 ;
+  wire [48:0] \$47 ;
+  wire [48:0] \$48 ;
+  wire [49:0] \$49 ;
+  wire [15:0] \$5 ;
+  wire [49:0] \$50 ;
+  wire [49:0] \$51 ;
+  wire [49:0] \$52 ;
+  wire [50:0] \$53 ;
+  wire [50:0] \$54 ;
+  wire [50:0] \$55 ;
+  wire [50:0] \$56 ;
+  wire [50:0] \$57 ;
+  wire [50:0] \$58 ;
+  wire \$59 ;
+  wire [15:0] \$6 ;
+  wire \$60 ;
+  wire \$61 ;
   wire \$62 ;
   wire \$63 ;
   wire \$64 ;
-  wire [38:0] \$65 ;
-  wire [39:0] \$66 ;
-  wire [47:0] \$67 ;
+  wire \$65 ;
+  wire [8:0] \$66 ;
+  wire [8:0] \$67 ;
   wire \$68 ;
-  wire \$69 ;
-  wire [48:0] \$7 ;
-  wire \$70 ;
-  wire [38:0] \$71 ;
-  wire [39:0] \$72 ;
-  wire [47:0] \$73 ;
+  wire [8:0] \$69 ;
+  wire [15:0] \$7 ;
+  wire [8:0] \$70 ;
+  wire [8:0] \$71 ;
+  wire [8:0] \$72 ;
+  wire \$73 ;
   wire \$74 ;
   wire \$75 ;
   wire \$76 ;
-  wire [38:0] \$77 ;
-  wire [39:0] \$78 ;
-  wire [47:0] \$79 ;
-  wire [48:0] \$8 ;
+  wire \$77 ;
+  wire \$78 ;
+  wire \$79 ;
+  wire [15:0] \$8 ;
   wire \$80 ;
   wire \$81 ;
-  wire \$82 ;
-  wire [38:0] \$83 ;
-  wire [39:0] \$84 ;
-  wire [47:0] \$85 ;
-  wire [48:0] \$86 ;
-  wire [48:0] \$87 ;
-  wire [48:0] \$88 ;
-  wire [48:0] \$89 ;
-  wire [48:0] \$9 ;
-  wire \$90 ;
-  wire \$91 ;
-  wire \$92 ;
-  wire [48:0] \$93 ;
-  wire \$94 ;
-  wire \$95 ;
-  wire \$96 ;
-  wire [48:0] \$97 ;
-  wire [49:0] \$98 ;
-  wire [49:0] \$99 ;
-  reg [7:0] \$signature__addr  = 8'h00;
-  (* init = 8'h00 *)
-  wire [7:0] \$signature__addr$13 ;
-  (* init = 8'h00 *)
-  wire [7:0] \$signature__addr$17 ;
-  (* init = 8'h00 *)
-  wire [7:0] \$signature__addr$21 ;
-  (* init = 8'h00 *)
-  wire [7:0] \$signature__addr$25 ;
-  (* init = 8'h00 *)
-  wire [7:0] \$signature__addr$29 ;
-  (* init = 8'h00 *)
-  wire [7:0] \$signature__addr$33 ;
-  (* init = 8'h00 *)
-  wire [7:0] \$signature__addr$37 ;
+  wire [6:0] \$82 ;
+  wire [6:0] \$83 ;
+  wire [1:0] \$84 ;
+  wire [38:0] \$85 ;
+  wire [39:0] \$86 ;
+  wire [47:0] \$87 ;
+  wire [38:0] \$88 ;
+  wire [39:0] \$89 ;
+  wire [15:0] \$9 ;
+  wire [47:0] \$90 ;
+  wire [38:0] \$91 ;
+  wire [39:0] \$92 ;
+  wire [47:0] \$93 ;
+  wire [38:0] \$94 ;
+  wire [39:0] \$95 ;
+  wire [47:0] \$96 ;
+  wire [38:0] \$97 ;
+  wire [39:0] \$98 ;
+  wire [47:0] \$99 ;
+  reg \$signal  = 1'h0;
+  wire [8:0] \$signature__addr ;
+  wire [8:0] \$signature__addr$15 ;
+  wire [8:0] \$signature__addr$19 ;
+  wire [8:0] \$signature__addr$23 ;
+  wire [8:0] \$signature__addr$27 ;
+  wire [8:0] \$signature__addr$31 ;
+  wire [8:0] \$signature__addr$35 ;
+  wire [8:0] \$signature__addr$39 ;
   wire [15:0] \$signature__data ;
-  wire [15:0] \$signature__data$14 ;
-  wire [7:0] \$signature__data$14[0] ;
-  wire [7:0] \$signature__data$14[1] ;
-  wire [15:0] \$signature__data$18 ;
-  wire [7:0] \$signature__data$18[0] ;
-  wire [7:0] \$signature__data$18[1] ;
-  wire [15:0] \$signature__data$22 ;
-  wire [7:0] \$signature__data$22[0] ;
-  wire [7:0] \$signature__data$22[1] ;
-  wire [15:0] \$signature__data$26 ;
-  wire [7:0] \$signature__data$26[0] ;
-  wire [7:0] \$signature__data$26[1] ;
-  wire [15:0] \$signature__data$30 ;
-  wire [7:0] \$signature__data$30[0] ;
-  wire [7:0] \$signature__data$30[1] ;
-  wire [15:0] \$signature__data$34 ;
-  wire [7:0] \$signature__data$34[0] ;
-  wire [7:0] \$signature__data$34[1] ;
-  wire [15:0] \$signature__data$38 ;
-  wire [7:0] \$signature__data$38[0] ;
-  wire [7:0] \$signature__data$38[1] ;
+  wire [15:0] \$signature__data$16 ;
+  wire [7:0] \$signature__data$16[0] ;
+  wire [7:0] \$signature__data$16[1] ;
+  wire [15:0] \$signature__data$20 ;
+  wire [7:0] \$signature__data$20[0] ;
+  wire [7:0] \$signature__data$20[1] ;
+  wire [15:0] \$signature__data$24 ;
+  wire [7:0] \$signature__data$24[0] ;
+  wire [7:0] \$signature__data$24[1] ;
+  wire [15:0] \$signature__data$28 ;
+  wire [7:0] \$signature__data$28[0] ;
+  wire [7:0] \$signature__data$28[1] ;
+  wire [15:0] \$signature__data$32 ;
+  wire [7:0] \$signature__data$32[0] ;
+  wire [7:0] \$signature__data$32[1] ;
+  wire [15:0] \$signature__data$36 ;
+  wire [7:0] \$signature__data$36[0] ;
+  wire [7:0] \$signature__data$36[1] ;
+  wire [15:0] \$signature__data$40 ;
+  wire [7:0] \$signature__data$40[0] ;
+  wire [7:0] \$signature__data$40[1] ;
   wire [7:0] \$signature__data[0] ;
   wire [7:0] \$signature__data[1] ;
   wire \$signature__en ;
-  wire \$signature__en$15 ;
-  wire \$signature__en$19 ;
-  wire \$signature__en$23 ;
-  wire \$signature__en$27 ;
-  wire \$signature__en$31 ;
-  wire \$signature__en$35 ;
-  wire \$signature__en$39 ;
+  wire \$signature__en$17 ;
+  wire \$signature__en$21 ;
+  wire \$signature__en$25 ;
+  wire \$signature__en$29 ;
+  wire \$signature__en$33 ;
+  wire \$signature__en$37 ;
+  wire \$signature__en$41 ;
   reg [23:0] acc_0_0 = 24'h000000;
   reg [23:0] acc_0_1 = 24'h000000;
   reg [23:0] acc_1_0 = 24'h000000;
@@ -592,6 +636,7 @@ module \sparse_dsp_l8_m4_packed.core (x__valid, w__valid, o__ready, rst, w__read
   reg end_s1b = 1'h0;
   reg end_s3 = 1'h0;
   wire first;
+  reg [1:0] full = 2'h0;
   wire [7:0] is_row;
   reg last_l1 = 1'h0;
   reg last_l2 = 1'h0;
@@ -599,8 +644,7 @@ module \sparse_dsp_l8_m4_packed.core (x__valid, w__valid, o__ready, rst, w__read
   reg last_s1 = 1'h0;
   reg last_s1b = 1'h0;
   reg last_s3 = 1'h0;
-  (* init = 1'h1 *)
-  wire loading;
+  wire matrix_done;
   wire [392:0] o__payload;
   wire [383:0] \o__payload.data ;
   wire [23:0] \o__payload.data[0] ;
@@ -647,11 +691,11 @@ module \sparse_dsp_l8_m4_packed.core (x__valid, w__valid, o__ready, rst, w__read
   reg [23:0] out_6_1 = 24'h000000;
   reg [23:0] out_7_0 = 24'h000000;
   reg [23:0] out_7_1 = 24'h000000;
-  output [383:0] \port$295$0 ;
-  wire [383:0] \port$295$0 ;
+  output [383:0] \port$354$0 ;
+  wire [383:0] \port$354$0 ;
   (* init = 9'h000 *)
-  output [8:0] \port$299$0 ;
-  wire [8:0] \port$299$0 ;
+  output [8:0] \port$358$0 ;
+  wire [8:0] \port$358$0 ;
   reg [47:0] prod_0 = 48'h000000000000;
   reg [47:0] prod_1 = 48'h000000000000;
   reg [47:0] prod_1_link = 48'h000000000000;
@@ -664,46 +708,47 @@ module \sparse_dsp_l8_m4_packed.core (x__valid, w__valid, o__ready, rst, w__read
   reg [47:0] prod_6 = 48'h000000000000;
   reg [47:0] prod_7 = 48'h000000000000;
   reg [47:0] prod_7_link = 48'h000000000000;
-  wire [7:0] rd__addr;
-  wire [7:0] \rd__addr$50 ;
-  wire [7:0] \rd__addr$51 ;
-  wire [7:0] \rd__addr$52 ;
-  wire [7:0] \rd__addr$53 ;
-  wire [7:0] \rd__addr$54 ;
-  wire [7:0] \rd__addr$55 ;
-  wire [7:0] \rd__addr$56 ;
+  reg rbank = 1'h0;
+  wire [8:0] rd__addr;
+  wire [8:0] \rd__addr$55 ;
+  wire [8:0] \rd__addr$56 ;
+  wire [8:0] \rd__addr$57 ;
+  wire [8:0] \rd__addr$58 ;
+  wire [8:0] \rd__addr$59 ;
+  wire [8:0] \rd__addr$60 ;
+  wire [8:0] \rd__addr$61 ;
   wire [15:0] rd__data;
-  wire [15:0] \rd__data$137 ;
-  wire [7:0] \rd__data$137[0] ;
-  wire [7:0] \rd__data$137[1] ;
-  wire [15:0] \rd__data$139 ;
-  wire [7:0] \rd__data$139[0] ;
-  wire [7:0] \rd__data$139[1] ;
-  wire [15:0] \rd__data$141 ;
-  wire [7:0] \rd__data$141[0] ;
-  wire [7:0] \rd__data$141[1] ;
-  wire [15:0] \rd__data$143 ;
-  wire [7:0] \rd__data$143[0] ;
-  wire [7:0] \rd__data$143[1] ;
-  wire [15:0] \rd__data$145 ;
-  wire [7:0] \rd__data$145[0] ;
-  wire [7:0] \rd__data$145[1] ;
-  wire [15:0] \rd__data$147 ;
-  wire [7:0] \rd__data$147[0] ;
-  wire [7:0] \rd__data$147[1] ;
-  wire [15:0] \rd__data$149 ;
-  wire [7:0] \rd__data$149[0] ;
-  wire [7:0] \rd__data$149[1] ;
+  wire [15:0] \rd__data$142 ;
+  wire [7:0] \rd__data$142[0] ;
+  wire [7:0] \rd__data$142[1] ;
+  wire [15:0] \rd__data$144 ;
+  wire [7:0] \rd__data$144[0] ;
+  wire [7:0] \rd__data$144[1] ;
+  wire [15:0] \rd__data$146 ;
+  wire [7:0] \rd__data$146[0] ;
+  wire [7:0] \rd__data$146[1] ;
+  wire [15:0] \rd__data$148 ;
+  wire [7:0] \rd__data$148[0] ;
+  wire [7:0] \rd__data$148[1] ;
+  wire [15:0] \rd__data$150 ;
+  wire [7:0] \rd__data$150[0] ;
+  wire [7:0] \rd__data$150[1] ;
+  wire [15:0] \rd__data$152 ;
+  wire [7:0] \rd__data$152[0] ;
+  wire [7:0] \rd__data$152[1] ;
+  wire [15:0] \rd__data$154 ;
+  wire [7:0] \rd__data$154[0] ;
+  wire [7:0] \rd__data$154[1] ;
   wire [7:0] \rd__data[0] ;
   wire [7:0] \rd__data[1] ;
   wire rd__en;
-  wire \rd__en$16 ;
-  wire \rd__en$20 ;
-  wire \rd__en$24 ;
-  wire \rd__en$28 ;
-  wire \rd__en$32 ;
-  wire \rd__en$36 ;
-  wire \rd__en$40 ;
+  wire \rd__en$18 ;
+  wire \rd__en$22 ;
+  wire \rd__en$26 ;
+  wire \rd__en$30 ;
+  wire \rd__en$34 ;
+  wire \rd__en$38 ;
+  wire \rd__en$42 ;
   wire [30:0] rn_1_hi;
   wire [17:0] rn_1_lo;
   wire [31:0] rn_2_hi;
@@ -718,7 +763,8 @@ module \sparse_dsp_l8_m4_packed.core (x__valid, w__valid, o__ready, rst, w__read
   wire [17:0] rn_7_lo;
   input rst;
   wire rst;
-  reg [6:0] slices = 7'h01;
+  reg [6:0] slices_0 = 7'h00;
+  reg [6:0] slices_1 = 7'h00;
   wire step;
   reg [48:0] sum_l1_0 = 49'h0000000000000;
   reg [48:0] sum_l1_1 = 49'h0000000000000;
@@ -816,8 +862,7 @@ module \sparse_dsp_l8_m4_packed.core (x__valid, w__valid, o__ready, rst, w__read
   reg [7:0] w_s1b_6 = 8'h00;
   reg [7:0] w_s1b_7 = 8'h00;
   wire w_take;
-  (* init = 8'h00 *)
-  wire [7:0] waddr;
+  reg [7:0] waddr = 8'h00;
   input [16:0] x__payload;
   wire [16:0] x__payload;
   wire [15:0] \x__payload.data ;
@@ -825,11 +870,12 @@ module \sparse_dsp_l8_m4_packed.core (x__valid, w__valid, o__ready, rst, w__read
   wire [7:0] \x__payload.data[1] ;
   wire \x__payload.last ;
   output x__ready;
-  reg x__ready = 1'h1;
+  wire x__ready;
   input x__valid;
   wire x__valid;
+  wire x_done;
   wire x_take;
-  reg [15:0] buffer_0 [255:0];
+  reg [15:0] buffer_0 [511:0];
   initial begin
     buffer_0[0] = 16'h0000;
     buffer_0[1] = 16'h0000;
@@ -1087,19 +1133,275 @@ module \sparse_dsp_l8_m4_packed.core (x__valid, w__valid, o__ready, rst, w__read
     buffer_0[253] = 16'h0000;
     buffer_0[254] = 16'h0000;
     buffer_0[255] = 16'h0000;
+    buffer_0[256] = 16'h0000;
+    buffer_0[257] = 16'h0000;
+    buffer_0[258] = 16'h0000;
+    buffer_0[259] = 16'h0000;
+    buffer_0[260] = 16'h0000;
+    buffer_0[261] = 16'h0000;
+    buffer_0[262] = 16'h0000;
+    buffer_0[263] = 16'h0000;
+    buffer_0[264] = 16'h0000;
+    buffer_0[265] = 16'h0000;
+    buffer_0[266] = 16'h0000;
+    buffer_0[267] = 16'h0000;
+    buffer_0[268] = 16'h0000;
+    buffer_0[269] = 16'h0000;
+    buffer_0[270] = 16'h0000;
+    buffer_0[271] = 16'h0000;
+    buffer_0[272] = 16'h0000;
+    buffer_0[273] = 16'h0000;
+    buffer_0[274] = 16'h0000;
+    buffer_0[275] = 16'h0000;
+    buffer_0[276] = 16'h0000;
+    buffer_0[277] = 16'h0000;
+    buffer_0[278] = 16'h0000;
+    buffer_0[279] = 16'h0000;
+    buffer_0[280] = 16'h0000;
+    buffer_0[281] = 16'h0000;
+    buffer_0[282] = 16'h0000;
+    buffer_0[283] = 16'h0000;
+    buffer_0[284] = 16'h0000;
+    buffer_0[285] = 16'h0000;
+    buffer_0[286] = 16'h0000;
+    buffer_0[287] = 16'h0000;
+    buffer_0[288] = 16'h0000;
+    buffer_0[289] = 16'h0000;
+    buffer_0[290] = 16'h0000;
+    buffer_0[291] = 16'h0000;
+    buffer_0[292] = 16'h0000;
+    buffer_0[293] = 16'h0000;
+    buffer_0[294] = 16'h0000;
+    buffer_0[295] = 16'h0000;
+    buffer_0[296] = 16'h0000;
+    buffer_0[297] = 16'h0000;
+    buffer_0[298] = 16'h0000;
+    buffer_0[299] = 16'h0000;
+    buffer_0[300] = 16'h0000;
+    buffer_0[301] = 16'h0000;
+    buffer_0[302] = 16'h0000;
+    buffer_0[303] = 16'h0000;
+    buffer_0[304] = 16'h0000;
+    buffer_0[305] = 16'h0000;
+    buffer_0[306] = 16'h0000;
+    buffer_0[307] = 16'h0000;
+    buffer_0[308] = 16'h0000;
+    buffer_0[309] = 16'h0000;
+    buffer_0[310] = 16'h0000;
+    buffer_0[311] = 16'h0000;
+    buffer_0[312] = 16'h0000;
+    buffer_0[313] = 16'h0000;
+    buffer_0[314] = 16'h0000;
+    buffer_0[315] = 16'h0000;
+    buffer_0[316] = 16'h0000;
+    buffer_0[317] = 16'h0000;
+    buffer_0[318] = 16'h0000;
+    buffer_0[319] = 16'h0000;
+    buffer_0[320] = 16'h0000;
+    buffer_0[321] = 16'h0000;
+    buffer_0[322] = 16'h0000;
+    buffer_0[323] = 16'h0000;
+    buffer_0[324] = 16'h0000;
+    buffer_0[325] = 16'h0000;
+    buffer_0[326] = 16'h0000;
+    buffer_0[327] = 16'h0000;
+    buffer_0[328] = 16'h0000;
+    buffer_0[329] = 16'h0000;
+    buffer_0[330] = 16'h0000;
+    buffer_0[331] = 16'h0000;
+    buffer_0[332] = 16'h0000;
+    buffer_0[333] = 16'h0000;
+    buffer_0[334] = 16'h0000;
+    buffer_0[335] = 16'h0000;
+    buffer_0[336] = 16'h0000;
+    buffer_0[337] = 16'h0000;
+    buffer_0[338] = 16'h0000;
+    buffer_0[339] = 16'h0000;
+    buffer_0[340] = 16'h0000;
+    buffer_0[341] = 16'h0000;
+    buffer_0[342] = 16'h0000;
+    buffer_0[343] = 16'h0000;
+    buffer_0[344] = 16'h0000;
+    buffer_0[345] = 16'h0000;
+    buffer_0[346] = 16'h0000;
+    buffer_0[347] = 16'h0000;
+    buffer_0[348] = 16'h0000;
+    buffer_0[349] = 16'h0000;
+    buffer_0[350] = 16'h0000;
+    buffer_0[351] = 16'h0000;
+    buffer_0[352] = 16'h0000;
+    buffer_0[353] = 16'h0000;
+    buffer_0[354] = 16'h0000;
+    buffer_0[355] = 16'h0000;
+    buffer_0[356] = 16'h0000;
+    buffer_0[357] = 16'h0000;
+    buffer_0[358] = 16'h0000;
+    buffer_0[359] = 16'h0000;
+    buffer_0[360] = 16'h0000;
+    buffer_0[361] = 16'h0000;
+    buffer_0[362] = 16'h0000;
+    buffer_0[363] = 16'h0000;
+    buffer_0[364] = 16'h0000;
+    buffer_0[365] = 16'h0000;
+    buffer_0[366] = 16'h0000;
+    buffer_0[367] = 16'h0000;
+    buffer_0[368] = 16'h0000;
+    buffer_0[369] = 16'h0000;
+    buffer_0[370] = 16'h0000;
+    buffer_0[371] = 16'h0000;
+    buffer_0[372] = 16'h0000;
+    buffer_0[373] = 16'h0000;
+    buffer_0[374] = 16'h0000;
+    buffer_0[375] = 16'h0000;
+    buffer_0[376] = 16'h0000;
+    buffer_0[377] = 16'h0000;
+    buffer_0[378] = 16'h0000;
+    buffer_0[379] = 16'h0000;
+    buffer_0[380] = 16'h0000;
+    buffer_0[381] = 16'h0000;
+    buffer_0[382] = 16'h0000;
+    buffer_0[383] = 16'h0000;
+    buffer_0[384] = 16'h0000;
+    buffer_0[385] = 16'h0000;
+    buffer_0[386] = 16'h0000;
+    buffer_0[387] = 16'h0000;
+    buffer_0[388] = 16'h0000;
+    buffer_0[389] = 16'h0000;
+    buffer_0[390] = 16'h0000;
+    buffer_0[391] = 16'h0000;
+    buffer_0[392] = 16'h0000;
+    buffer_0[393] = 16'h0000;
+    buffer_0[394] = 16'h0000;
+    buffer_0[395] = 16'h0000;
+    buffer_0[396] = 16'h0000;
+    buffer_0[397] = 16'h0000;
+    buffer_0[398] = 16'h0000;
+    buffer_0[399] = 16'h0000;
+    buffer_0[400] = 16'h0000;
+    buffer_0[401] = 16'h0000;
+    buffer_0[402] = 16'h0000;
+    buffer_0[403] = 16'h0000;
+    buffer_0[404] = 16'h0000;
+    buffer_0[405] = 16'h0000;
+    buffer_0[406] = 16'h0000;
+    buffer_0[407] = 16'h0000;
+    buffer_0[408] = 16'h0000;
+    buffer_0[409] = 16'h0000;
+    buffer_0[410] = 16'h0000;
+    buffer_0[411] = 16'h0000;
+    buffer_0[412] = 16'h0000;
+    buffer_0[413] = 16'h0000;
+    buffer_0[414] = 16'h0000;
+    buffer_0[415] = 16'h0000;
+    buffer_0[416] = 16'h0000;
+    buffer_0[417] = 16'h0000;
+    buffer_0[418] = 16'h0000;
+    buffer_0[419] = 16'h0000;
+    buffer_0[420] = 16'h0000;
+    buffer_0[421] = 16'h0000;
+    buffer_0[422] = 16'h0000;
+    buffer_0[423] = 16'h0000;
+    buffer_0[424] = 16'h0000;
+    buffer_0[425] = 16'h0000;
+    buffer_0[426] = 16'h0000;
+    buffer_0[427] = 16'h0000;
+    buffer_0[428] = 16'h0000;
+    buffer_0[429] = 16'h0000;
+    buffer_0[430] = 16'h0000;
+    buffer_0[431] = 16'h0000;
+    buffer_0[432] = 16'h0000;
+    buffer_0[433] = 16'h0000;
+    buffer_0[434] = 16'h0000;
+    buffer_0[435] = 16'h0000;
+    buffer_0[436] = 16'h0000;
+    buffer_0[437] = 16'h0000;
+    buffer_0[438] = 16'h0000;
+    buffer_0[439] = 16'h0000;
+    buffer_0[440] = 16'h0000;
+    buffer_0[441] = 16'h0000;
+    buffer_0[442] = 16'h0000;
+    buffer_0[443] = 16'h0000;
+    buffer_0[444] = 16'h0000;
+    buffer_0[445] = 16'h0000;
+    buffer_0[446] = 16'h0000;
+    buffer_0[447] = 16'h0000;
+    buffer_0[448] = 16'h0000;
+    buffer_0[449] = 16'h0000;
+    buffer_0[450] = 16'h0000;
+    buffer_0[451] = 16'h0000;
+    buffer_0[452] = 16'h0000;
+    buffer_0[453] = 16'h0000;
+    buffer_0[454] = 16'h0000;
+    buffer_0[455] = 16'h0000;
+    buffer_0[456] = 16'h0000;
+    buffer_0[457] = 16'h0000;
+    buffer_0[458] = 16'h0000;
+    buffer_0[459] = 16'h0000;
+    buffer_0[460] = 16'h0000;
+    buffer_0[461] = 16'h0000;
+    buffer_0[462] = 16'h0000;
+    buffer_0[463] = 16'h0000;
+    buffer_0[464] = 16'h0000;
+    buffer_0[465] = 16'h0000;
+    buffer_0[466] = 16'h0000;
+    buffer_0[467] = 16'h0000;
+    buffer_0[468] = 16'h0000;
+    buffer_0[469] = 16'h0000;
+    buffer_0[470] = 16'h0000;
+    buffer_0[471] = 16'h0000;
+    buffer_0[472] = 16'h0000;
+    buffer_0[473] = 16'h0000;
+    buffer_0[474] = 16'h0000;
+    buffer_0[475] = 16'h0000;
+    buffer_0[476] = 16'h0000;
+    buffer_0[477] = 16'h0000;
+    buffer_0[478] = 16'h0000;
+    buffer_0[479] = 16'h0000;
+    buffer_0[480] = 16'h0000;
+    buffer_0[481] = 16'h0000;
+    buffer_0[482] = 16'h0000;
+    buffer_0[483] = 16'h0000;
+    buffer_0[484] = 16'h0000;
+    buffer_0[485] = 16'h0000;
+    buffer_0[486] = 16'h0000;
+    buffer_0[487] = 16'h0000;
+    buffer_0[488] = 16'h0000;
+    buffer_0[489] = 16'h0000;
+    buffer_0[490] = 16'h0000;
+    buffer_0[491] = 16'h0000;
+    buffer_0[492] = 16'h0000;
+    buffer_0[493] = 16'h0000;
+    buffer_0[494] = 16'h0000;
+    buffer_0[495] = 16'h0000;
+    buffer_0[496] = 16'h0000;
+    buffer_0[497] = 16'h0000;
+    buffer_0[498] = 16'h0000;
+    buffer_0[499] = 16'h0000;
+    buffer_0[500] = 16'h0000;
+    buffer_0[501] = 16'h0000;
+    buffer_0[502] = 16'h0000;
+    buffer_0[503] = 16'h0000;
+    buffer_0[504] = 16'h0000;
+    buffer_0[505] = 16'h0000;
+    buffer_0[506] = 16'h0000;
+    buffer_0[507] = 16'h0000;
+    buffer_0[508] = 16'h0000;
+    buffer_0[509] = 16'h0000;
+    buffer_0[510] = 16'h0000;
+    buffer_0[511] = 16'h0000;
   end
   always @(posedge clk) begin
     if (x_take)
-      buffer_0[\$signature__addr ] <= x__payload[15:0];
+      buffer_0[\$6 [8:0]] <= x__payload[15:0];
   end
   reg [15:0] _0_;
   always @(posedge clk) begin
     if (ce) begin
-      _0_ <= buffer_0[{ block, w__payload[65:64] }];
+      _0_ <= buffer_0[\$26 [8:0]];
     end
   end
   assign rd__data = _0_;
-  reg [15:0] buffer_1 [255:0];
+  reg [15:0] buffer_1 [511:0];
   initial begin
     buffer_1[0] = 16'h0000;
     buffer_1[1] = 16'h0000;
@@ -1357,19 +1659,275 @@ module \sparse_dsp_l8_m4_packed.core (x__valid, w__valid, o__ready, rst, w__read
     buffer_1[253] = 16'h0000;
     buffer_1[254] = 16'h0000;
     buffer_1[255] = 16'h0000;
+    buffer_1[256] = 16'h0000;
+    buffer_1[257] = 16'h0000;
+    buffer_1[258] = 16'h0000;
+    buffer_1[259] = 16'h0000;
+    buffer_1[260] = 16'h0000;
+    buffer_1[261] = 16'h0000;
+    buffer_1[262] = 16'h0000;
+    buffer_1[263] = 16'h0000;
+    buffer_1[264] = 16'h0000;
+    buffer_1[265] = 16'h0000;
+    buffer_1[266] = 16'h0000;
+    buffer_1[267] = 16'h0000;
+    buffer_1[268] = 16'h0000;
+    buffer_1[269] = 16'h0000;
+    buffer_1[270] = 16'h0000;
+    buffer_1[271] = 16'h0000;
+    buffer_1[272] = 16'h0000;
+    buffer_1[273] = 16'h0000;
+    buffer_1[274] = 16'h0000;
+    buffer_1[275] = 16'h0000;
+    buffer_1[276] = 16'h0000;
+    buffer_1[277] = 16'h0000;
+    buffer_1[278] = 16'h0000;
+    buffer_1[279] = 16'h0000;
+    buffer_1[280] = 16'h0000;
+    buffer_1[281] = 16'h0000;
+    buffer_1[282] = 16'h0000;
+    buffer_1[283] = 16'h0000;
+    buffer_1[284] = 16'h0000;
+    buffer_1[285] = 16'h0000;
+    buffer_1[286] = 16'h0000;
+    buffer_1[287] = 16'h0000;
+    buffer_1[288] = 16'h0000;
+    buffer_1[289] = 16'h0000;
+    buffer_1[290] = 16'h0000;
+    buffer_1[291] = 16'h0000;
+    buffer_1[292] = 16'h0000;
+    buffer_1[293] = 16'h0000;
+    buffer_1[294] = 16'h0000;
+    buffer_1[295] = 16'h0000;
+    buffer_1[296] = 16'h0000;
+    buffer_1[297] = 16'h0000;
+    buffer_1[298] = 16'h0000;
+    buffer_1[299] = 16'h0000;
+    buffer_1[300] = 16'h0000;
+    buffer_1[301] = 16'h0000;
+    buffer_1[302] = 16'h0000;
+    buffer_1[303] = 16'h0000;
+    buffer_1[304] = 16'h0000;
+    buffer_1[305] = 16'h0000;
+    buffer_1[306] = 16'h0000;
+    buffer_1[307] = 16'h0000;
+    buffer_1[308] = 16'h0000;
+    buffer_1[309] = 16'h0000;
+    buffer_1[310] = 16'h0000;
+    buffer_1[311] = 16'h0000;
+    buffer_1[312] = 16'h0000;
+    buffer_1[313] = 16'h0000;
+    buffer_1[314] = 16'h0000;
+    buffer_1[315] = 16'h0000;
+    buffer_1[316] = 16'h0000;
+    buffer_1[317] = 16'h0000;
+    buffer_1[318] = 16'h0000;
+    buffer_1[319] = 16'h0000;
+    buffer_1[320] = 16'h0000;
+    buffer_1[321] = 16'h0000;
+    buffer_1[322] = 16'h0000;
+    buffer_1[323] = 16'h0000;
+    buffer_1[324] = 16'h0000;
+    buffer_1[325] = 16'h0000;
+    buffer_1[326] = 16'h0000;
+    buffer_1[327] = 16'h0000;
+    buffer_1[328] = 16'h0000;
+    buffer_1[329] = 16'h0000;
+    buffer_1[330] = 16'h0000;
+    buffer_1[331] = 16'h0000;
+    buffer_1[332] = 16'h0000;
+    buffer_1[333] = 16'h0000;
+    buffer_1[334] = 16'h0000;
+    buffer_1[335] = 16'h0000;
+    buffer_1[336] = 16'h0000;
+    buffer_1[337] = 16'h0000;
+    buffer_1[338] = 16'h0000;
+    buffer_1[339] = 16'h0000;
+    buffer_1[340] = 16'h0000;
+    buffer_1[341] = 16'h0000;
+    buffer_1[342] = 16'h0000;
+    buffer_1[343] = 16'h0000;
+    buffer_1[344] = 16'h0000;
+    buffer_1[345] = 16'h0000;
+    buffer_1[346] = 16'h0000;
+    buffer_1[347] = 16'h0000;
+    buffer_1[348] = 16'h0000;
+    buffer_1[349] = 16'h0000;
+    buffer_1[350] = 16'h0000;
+    buffer_1[351] = 16'h0000;
+    buffer_1[352] = 16'h0000;
+    buffer_1[353] = 16'h0000;
+    buffer_1[354] = 16'h0000;
+    buffer_1[355] = 16'h0000;
+    buffer_1[356] = 16'h0000;
+    buffer_1[357] = 16'h0000;
+    buffer_1[358] = 16'h0000;
+    buffer_1[359] = 16'h0000;
+    buffer_1[360] = 16'h0000;
+    buffer_1[361] = 16'h0000;
+    buffer_1[362] = 16'h0000;
+    buffer_1[363] = 16'h0000;
+    buffer_1[364] = 16'h0000;
+    buffer_1[365] = 16'h0000;
+    buffer_1[366] = 16'h0000;
+    buffer_1[367] = 16'h0000;
+    buffer_1[368] = 16'h0000;
+    buffer_1[369] = 16'h0000;
+    buffer_1[370] = 16'h0000;
+    buffer_1[371] = 16'h0000;
+    buffer_1[372] = 16'h0000;
+    buffer_1[373] = 16'h0000;
+    buffer_1[374] = 16'h0000;
+    buffer_1[375] = 16'h0000;
+    buffer_1[376] = 16'h0000;
+    buffer_1[377] = 16'h0000;
+    buffer_1[378] = 16'h0000;
+    buffer_1[379] = 16'h0000;
+    buffer_1[380] = 16'h0000;
+    buffer_1[381] = 16'h0000;
+    buffer_1[382] = 16'h0000;
+    buffer_1[383] = 16'h0000;
+    buffer_1[384] = 16'h0000;
+    buffer_1[385] = 16'h0000;
+    buffer_1[386] = 16'h0000;
+    buffer_1[387] = 16'h0000;
+    buffer_1[388] = 16'h0000;
+    buffer_1[389] = 16'h0000;
+    buffer_1[390] = 16'h0000;
+    buffer_1[391] = 16'h0000;
+    buffer_1[392] = 16'h0000;
+    buffer_1[393] = 16'h0000;
+    buffer_1[394] = 16'h0000;
+    buffer_1[395] = 16'h0000;
+    buffer_1[396] = 16'h0000;
+    buffer_1[397] = 16'h0000;
+    buffer_1[398] = 16'h0000;
+    buffer_1[399] = 16'h0000;
+    buffer_1[400] = 16'h0000;
+    buffer_1[401] = 16'h0000;
+    buffer_1[402] = 16'h0000;
+    buffer_1[403] = 16'h0000;
+    buffer_1[404] = 16'h0000;
+    buffer_1[405] = 16'h0000;
+    buffer_1[406] = 16'h0000;
+    buffer_1[407] = 16'h0000;
+    buffer_1[408] = 16'h0000;
+    buffer_1[409] = 16'h0000;
+    buffer_1[410] = 16'h0000;
+    buffer_1[411] = 16'h0000;
+    buffer_1[412] = 16'h0000;
+    buffer_1[413] = 16'h0000;
+    buffer_1[414] = 16'h0000;
+    buffer_1[415] = 16'h0000;
+    buffer_1[416] = 16'h0000;
+    buffer_1[417] = 16'h0000;
+    buffer_1[418] = 16'h0000;
+    buffer_1[419] = 16'h0000;
+    buffer_1[420] = 16'h0000;
+    buffer_1[421] = 16'h0000;
+    buffer_1[422] = 16'h0000;
+    buffer_1[423] = 16'h0000;
+    buffer_1[424] = 16'h0000;
+    buffer_1[425] = 16'h0000;
+    buffer_1[426] = 16'h0000;
+    buffer_1[427] = 16'h0000;
+    buffer_1[428] = 16'h0000;
+    buffer_1[429] = 16'h0000;
+    buffer_1[430] = 16'h0000;
+    buffer_1[431] = 16'h0000;
+    buffer_1[432] = 16'h0000;
+    buffer_1[433] = 16'h0000;
+    buffer_1[434] = 16'h0000;
+    buffer_1[435] = 16'h0000;
+    buffer_1[436] = 16'h0000;
+    buffer_1[437] = 16'h0000;
+    buffer_1[438] = 16'h0000;
+    buffer_1[439] = 16'h0000;
+    buffer_1[440] = 16'h0000;
+    buffer_1[441] = 16'h0000;
+    buffer_1[442] = 16'h0000;
+    buffer_1[443] = 16'h0000;
+    buffer_1[444] = 16'h0000;
+    buffer_1[445] = 16'h0000;
+    buffer_1[446] = 16'h0000;
+    buffer_1[447] = 16'h0000;
+    buffer_1[448] = 16'h0000;
+    buffer_1[449] = 16'h0000;
+    buffer_1[450] = 16'h0000;
+    buffer_1[451] = 16'h0000;
+    buffer_1[452] = 16'h0000;
+    buffer_1[453] = 16'h0000;
+    buffer_1[454] = 16'h0000;
+    buffer_1[455] = 16'h0000;
+    buffer_1[456] = 16'h0000;
+    buffer_1[457] = 16'h0000;
+    buffer_1[458] = 16'h0000;
+    buffer_1[459] = 16'h0000;
+    buffer_1[460] = 16'h0000;
+    buffer_1[461] = 16'h0000;
+    buffer_1[462] = 16'h0000;
+    buffer_1[463] = 16'h0000;
+    buffer_1[464] = 16'h0000;
+    buffer_1[465] = 16'h0000;
+    buffer_1[466] = 16'h0000;
+    buffer_1[467] = 16'h0000;
+    buffer_1[468] = 16'h0000;
+    buffer_1[469] = 16'h0000;
+    buffer_1[470] = 16'h0000;
+    buffer_1[471] = 16'h0000;
+    buffer_1[472] = 16'h0000;
+    buffer_1[473] = 16'h0000;
+    buffer_1[474] = 16'h0000;
+    buffer_1[475] = 16'h0000;
+    buffer_1[476] = 16'h0000;
+    buffer_1[477] = 16'h0000;
+    buffer_1[478] = 16'h0000;
+    buffer_1[479] = 16'h0000;
+    buffer_1[480] = 16'h0000;
+    buffer_1[481] = 16'h0000;
+    buffer_1[482] = 16'h0000;
+    buffer_1[483] = 16'h0000;
+    buffer_1[484] = 16'h0000;
+    buffer_1[485] = 16'h0000;
+    buffer_1[486] = 16'h0000;
+    buffer_1[487] = 16'h0000;
+    buffer_1[488] = 16'h0000;
+    buffer_1[489] = 16'h0000;
+    buffer_1[490] = 16'h0000;
+    buffer_1[491] = 16'h0000;
+    buffer_1[492] = 16'h0000;
+    buffer_1[493] = 16'h0000;
+    buffer_1[494] = 16'h0000;
+    buffer_1[495] = 16'h0000;
+    buffer_1[496] = 16'h0000;
+    buffer_1[497] = 16'h0000;
+    buffer_1[498] = 16'h0000;
+    buffer_1[499] = 16'h0000;
+    buffer_1[500] = 16'h0000;
+    buffer_1[501] = 16'h0000;
+    buffer_1[502] = 16'h0000;
+    buffer_1[503] = 16'h0000;
+    buffer_1[504] = 16'h0000;
+    buffer_1[505] = 16'h0000;
+    buffer_1[506] = 16'h0000;
+    buffer_1[507] = 16'h0000;
+    buffer_1[508] = 16'h0000;
+    buffer_1[509] = 16'h0000;
+    buffer_1[510] = 16'h0000;
+    buffer_1[511] = 16'h0000;
   end
   always @(posedge clk) begin
     if (x_take)
-      buffer_1[\$signature__addr ] <= x__payload[15:0];
+      buffer_1[\$8 [8:0]] <= x__payload[15:0];
   end
   reg [15:0] _1_;
   always @(posedge clk) begin
     if (ce) begin
-      _1_ <= buffer_1[{ block, w__payload[67:66] }];
+      _1_ <= buffer_1[\$28 [8:0]];
     end
   end
-  assign \rd__data$137  = _1_;
-  reg [15:0] buffer_2 [255:0];
+  assign \rd__data$142  = _1_;
+  reg [15:0] buffer_2 [511:0];
   initial begin
     buffer_2[0] = 16'h0000;
     buffer_2[1] = 16'h0000;
@@ -1627,19 +2185,275 @@ module \sparse_dsp_l8_m4_packed.core (x__valid, w__valid, o__ready, rst, w__read
     buffer_2[253] = 16'h0000;
     buffer_2[254] = 16'h0000;
     buffer_2[255] = 16'h0000;
+    buffer_2[256] = 16'h0000;
+    buffer_2[257] = 16'h0000;
+    buffer_2[258] = 16'h0000;
+    buffer_2[259] = 16'h0000;
+    buffer_2[260] = 16'h0000;
+    buffer_2[261] = 16'h0000;
+    buffer_2[262] = 16'h0000;
+    buffer_2[263] = 16'h0000;
+    buffer_2[264] = 16'h0000;
+    buffer_2[265] = 16'h0000;
+    buffer_2[266] = 16'h0000;
+    buffer_2[267] = 16'h0000;
+    buffer_2[268] = 16'h0000;
+    buffer_2[269] = 16'h0000;
+    buffer_2[270] = 16'h0000;
+    buffer_2[271] = 16'h0000;
+    buffer_2[272] = 16'h0000;
+    buffer_2[273] = 16'h0000;
+    buffer_2[274] = 16'h0000;
+    buffer_2[275] = 16'h0000;
+    buffer_2[276] = 16'h0000;
+    buffer_2[277] = 16'h0000;
+    buffer_2[278] = 16'h0000;
+    buffer_2[279] = 16'h0000;
+    buffer_2[280] = 16'h0000;
+    buffer_2[281] = 16'h0000;
+    buffer_2[282] = 16'h0000;
+    buffer_2[283] = 16'h0000;
+    buffer_2[284] = 16'h0000;
+    buffer_2[285] = 16'h0000;
+    buffer_2[286] = 16'h0000;
+    buffer_2[287] = 16'h0000;
+    buffer_2[288] = 16'h0000;
+    buffer_2[289] = 16'h0000;
+    buffer_2[290] = 16'h0000;
+    buffer_2[291] = 16'h0000;
+    buffer_2[292] = 16'h0000;
+    buffer_2[293] = 16'h0000;
+    buffer_2[294] = 16'h0000;
+    buffer_2[295] = 16'h0000;
+    buffer_2[296] = 16'h0000;
+    buffer_2[297] = 16'h0000;
+    buffer_2[298] = 16'h0000;
+    buffer_2[299] = 16'h0000;
+    buffer_2[300] = 16'h0000;
+    buffer_2[301] = 16'h0000;
+    buffer_2[302] = 16'h0000;
+    buffer_2[303] = 16'h0000;
+    buffer_2[304] = 16'h0000;
+    buffer_2[305] = 16'h0000;
+    buffer_2[306] = 16'h0000;
+    buffer_2[307] = 16'h0000;
+    buffer_2[308] = 16'h0000;
+    buffer_2[309] = 16'h0000;
+    buffer_2[310] = 16'h0000;
+    buffer_2[311] = 16'h0000;
+    buffer_2[312] = 16'h0000;
+    buffer_2[313] = 16'h0000;
+    buffer_2[314] = 16'h0000;
+    buffer_2[315] = 16'h0000;
+    buffer_2[316] = 16'h0000;
+    buffer_2[317] = 16'h0000;
+    buffer_2[318] = 16'h0000;
+    buffer_2[319] = 16'h0000;
+    buffer_2[320] = 16'h0000;
+    buffer_2[321] = 16'h0000;
+    buffer_2[322] = 16'h0000;
+    buffer_2[323] = 16'h0000;
+    buffer_2[324] = 16'h0000;
+    buffer_2[325] = 16'h0000;
+    buffer_2[326] = 16'h0000;
+    buffer_2[327] = 16'h0000;
+    buffer_2[328] = 16'h0000;
+    buffer_2[329] = 16'h0000;
+    buffer_2[330] = 16'h0000;
+    buffer_2[331] = 16'h0000;
+    buffer_2[332] = 16'h0000;
+    buffer_2[333] = 16'h0000;
+    buffer_2[334] = 16'h0000;
+    buffer_2[335] = 16'h0000;
+    buffer_2[336] = 16'h0000;
+    buffer_2[337] = 16'h0000;
+    buffer_2[338] = 16'h0000;
+    buffer_2[339] = 16'h0000;
+    buffer_2[340] = 16'h0000;
+    buffer_2[341] = 16'h0000;
+    buffer_2[342] = 16'h0000;
+    buffer_2[343] = 16'h0000;
+    buffer_2[344] = 16'h0000;
+    buffer_2[345] = 16'h0000;
+    buffer_2[346] = 16'h0000;
+    buffer_2[347] = 16'h0000;
+    buffer_2[348] = 16'h0000;
+    buffer_2[349] = 16'h0000;
+    buffer_2[350] = 16'h0000;
+    buffer_2[351] = 16'h0000;
+    buffer_2[352] = 16'h0000;
+    buffer_2[353] = 16'h0000;
+    buffer_2[354] = 16'h0000;
+    buffer_2[355] = 16'h0000;
+    buffer_2[356] = 16'h0000;
+    buffer_2[357] = 16'h0000;
+    buffer_2[358] = 16'h0000;
+    buffer_2[359] = 16'h0000;
+    buffer_2[360] = 16'h0000;
+    buffer_2[361] = 16'h0000;
+    buffer_2[362] = 16'h0000;
+    buffer_2[363] = 16'h0000;
+    buffer_2[364] = 16'h0000;
+    buffer_2[365] = 16'h0000;
+    buffer_2[366] = 16'h0000;
+    buffer_2[367] = 16'h0000;
+    buffer_2[368] = 16'h0000;
+    buffer_2[369] = 16'h0000;
+    buffer_2[370] = 16'h0000;
+    buffer_2[371] = 16'h0000;
+    buffer_2[372] = 16'h0000;
+    buffer_2[373] = 16'h0000;
+    buffer_2[374] = 16'h0000;
+    buffer_2[375] = 16'h0000;
+    buffer_2[376] = 16'h0000;
+    buffer_2[377] = 16'h0000;
+    buffer_2[378] = 16'h0000;
+    buffer_2[379] = 16'h0000;
+    buffer_2[380] = 16'h0000;
+    buffer_2[381] = 16'h0000;
+    buffer_2[382] = 16'h0000;
+    buffer_2[383] = 16'h0000;
+    buffer_2[384] = 16'h0000;
+    buffer_2[385] = 16'h0000;
+    buffer_2[386] = 16'h0000;
+    buffer_2[387] = 16'h0000;
+    buffer_2[388] = 16'h0000;
+    buffer_2[389] = 16'h0000;
+    buffer_2[390] = 16'h0000;
+    buffer_2[391] = 16'h0000;
+    buffer_2[392] = 16'h0000;
+    buffer_2[393] = 16'h0000;
+    buffer_2[394] = 16'h0000;
+    buffer_2[395] = 16'h0000;
+    buffer_2[396] = 16'h0000;
+    buffer_2[397] = 16'h0000;
+    buffer_2[398] = 16'h0000;
+    buffer_2[399] = 16'h0000;
+    buffer_2[400] = 16'h0000;
+    buffer_2[401] = 16'h0000;
+    buffer_2[402] = 16'h0000;
+    buffer_2[403] = 16'h0000;
+    buffer_2[404] = 16'h0000;
+    buffer_2[405] = 16'h0000;
+    buffer_2[406] = 16'h0000;
+    buffer_2[407] = 16'h0000;
+    buffer_2[408] = 16'h0000;
+    buffer_2[409] = 16'h0000;
+    buffer_2[410] = 16'h0000;
+    buffer_2[411] = 16'h0000;
+    buffer_2[412] = 16'h0000;
+    buffer_2[413] = 16'h0000;
+    buffer_2[414] = 16'h0000;
+    buffer_2[415] = 16'h0000;
+    buffer_2[416] = 16'h0000;
+    buffer_2[417] = 16'h0000;
+    buffer_2[418] = 16'h0000;
+    buffer_2[419] = 16'h0000;
+    buffer_2[420] = 16'h0000;
+    buffer_2[421] = 16'h0000;
+    buffer_2[422] = 16'h0000;
+    buffer_2[423] = 16'h0000;
+    buffer_2[424] = 16'h0000;
+    buffer_2[425] = 16'h0000;
+    buffer_2[426] = 16'h0000;
+    buffer_2[427] = 16'h0000;
+    buffer_2[428] = 16'h0000;
+    buffer_2[429] = 16'h0000;
+    buffer_2[430] = 16'h0000;
+    buffer_2[431] = 16'h0000;
+    buffer_2[432] = 16'h0000;
+    buffer_2[433] = 16'h0000;
+    buffer_2[434] = 16'h0000;
+    buffer_2[435] = 16'h0000;
+    buffer_2[436] = 16'h0000;
+    buffer_2[437] = 16'h0000;
+    buffer_2[438] = 16'h0000;
+    buffer_2[439] = 16'h0000;
+    buffer_2[440] = 16'h0000;
+    buffer_2[441] = 16'h0000;
+    buffer_2[442] = 16'h0000;
+    buffer_2[443] = 16'h0000;
+    buffer_2[444] = 16'h0000;
+    buffer_2[445] = 16'h0000;
+    buffer_2[446] = 16'h0000;
+    buffer_2[447] = 16'h0000;
+    buffer_2[448] = 16'h0000;
+    buffer_2[449] = 16'h0000;
+    buffer_2[450] = 16'h0000;
+    buffer_2[451] = 16'h0000;
+    buffer_2[452] = 16'h0000;
+    buffer_2[453] = 16'h0000;
+    buffer_2[454] = 16'h0000;
+    buffer_2[455] = 16'h0000;
+    buffer_2[456] = 16'h0000;
+    buffer_2[457] = 16'h0000;
+    buffer_2[458] = 16'h0000;
+    buffer_2[459] = 16'h0000;
+    buffer_2[460] = 16'h0000;
+    buffer_2[461] = 16'h0000;
+    buffer_2[462] = 16'h0000;
+    buffer_2[463] = 16'h0000;
+    buffer_2[464] = 16'h0000;
+    buffer_2[465] = 16'h0000;
+    buffer_2[466] = 16'h0000;
+    buffer_2[467] = 16'h0000;
+    buffer_2[468] = 16'h0000;
+    buffer_2[469] = 16'h0000;
+    buffer_2[470] = 16'h0000;
+    buffer_2[471] = 16'h0000;
+    buffer_2[472] = 16'h0000;
+    buffer_2[473] = 16'h0000;
+    buffer_2[474] = 16'h0000;
+    buffer_2[475] = 16'h0000;
+    buffer_2[476] = 16'h0000;
+    buffer_2[477] = 16'h0000;
+    buffer_2[478] = 16'h0000;
+    buffer_2[479] = 16'h0000;
+    buffer_2[480] = 16'h0000;
+    buffer_2[481] = 16'h0000;
+    buffer_2[482] = 16'h0000;
+    buffer_2[483] = 16'h0000;
+    buffer_2[484] = 16'h0000;
+    buffer_2[485] = 16'h0000;
+    buffer_2[486] = 16'h0000;
+    buffer_2[487] = 16'h0000;
+    buffer_2[488] = 16'h0000;
+    buffer_2[489] = 16'h0000;
+    buffer_2[490] = 16'h0000;
+    buffer_2[491] = 16'h0000;
+    buffer_2[492] = 16'h0000;
+    buffer_2[493] = 16'h0000;
+    buffer_2[494] = 16'h0000;
+    buffer_2[495] = 16'h0000;
+    buffer_2[496] = 16'h0000;
+    buffer_2[497] = 16'h0000;
+    buffer_2[498] = 16'h0000;
+    buffer_2[499] = 16'h0000;
+    buffer_2[500] = 16'h0000;
+    buffer_2[501] = 16'h0000;
+    buffer_2[502] = 16'h0000;
+    buffer_2[503] = 16'h0000;
+    buffer_2[504] = 16'h0000;
+    buffer_2[505] = 16'h0000;
+    buffer_2[506] = 16'h0000;
+    buffer_2[507] = 16'h0000;
+    buffer_2[508] = 16'h0000;
+    buffer_2[509] = 16'h0000;
+    buffer_2[510] = 16'h0000;
+    buffer_2[511] = 16'h0000;
   end
   always @(posedge clk) begin
     if (x_take)
-      buffer_2[\$signature__addr ] <= x__payload[15:0];
+      buffer_2[\$10 [8:0]] <= x__payload[15:0];
   end
   reg [15:0] _2_;
   always @(posedge clk) begin
     if (ce) begin
-      _2_ <= buffer_2[{ block, w__payload[69:68] }];
+      _2_ <= buffer_2[\$30 [8:0]];
     end
   end
-  assign \rd__data$139  = _2_;
-  reg [15:0] buffer_3 [255:0];
+  assign \rd__data$144  = _2_;
+  reg [15:0] buffer_3 [511:0];
   initial begin
     buffer_3[0] = 16'h0000;
     buffer_3[1] = 16'h0000;
@@ -1897,19 +2711,275 @@ module \sparse_dsp_l8_m4_packed.core (x__valid, w__valid, o__ready, rst, w__read
     buffer_3[253] = 16'h0000;
     buffer_3[254] = 16'h0000;
     buffer_3[255] = 16'h0000;
+    buffer_3[256] = 16'h0000;
+    buffer_3[257] = 16'h0000;
+    buffer_3[258] = 16'h0000;
+    buffer_3[259] = 16'h0000;
+    buffer_3[260] = 16'h0000;
+    buffer_3[261] = 16'h0000;
+    buffer_3[262] = 16'h0000;
+    buffer_3[263] = 16'h0000;
+    buffer_3[264] = 16'h0000;
+    buffer_3[265] = 16'h0000;
+    buffer_3[266] = 16'h0000;
+    buffer_3[267] = 16'h0000;
+    buffer_3[268] = 16'h0000;
+    buffer_3[269] = 16'h0000;
+    buffer_3[270] = 16'h0000;
+    buffer_3[271] = 16'h0000;
+    buffer_3[272] = 16'h0000;
+    buffer_3[273] = 16'h0000;
+    buffer_3[274] = 16'h0000;
+    buffer_3[275] = 16'h0000;
+    buffer_3[276] = 16'h0000;
+    buffer_3[277] = 16'h0000;
+    buffer_3[278] = 16'h0000;
+    buffer_3[279] = 16'h0000;
+    buffer_3[280] = 16'h0000;
+    buffer_3[281] = 16'h0000;
+    buffer_3[282] = 16'h0000;
+    buffer_3[283] = 16'h0000;
+    buffer_3[284] = 16'h0000;
+    buffer_3[285] = 16'h0000;
+    buffer_3[286] = 16'h0000;
+    buffer_3[287] = 16'h0000;
+    buffer_3[288] = 16'h0000;
+    buffer_3[289] = 16'h0000;
+    buffer_3[290] = 16'h0000;
+    buffer_3[291] = 16'h0000;
+    buffer_3[292] = 16'h0000;
+    buffer_3[293] = 16'h0000;
+    buffer_3[294] = 16'h0000;
+    buffer_3[295] = 16'h0000;
+    buffer_3[296] = 16'h0000;
+    buffer_3[297] = 16'h0000;
+    buffer_3[298] = 16'h0000;
+    buffer_3[299] = 16'h0000;
+    buffer_3[300] = 16'h0000;
+    buffer_3[301] = 16'h0000;
+    buffer_3[302] = 16'h0000;
+    buffer_3[303] = 16'h0000;
+    buffer_3[304] = 16'h0000;
+    buffer_3[305] = 16'h0000;
+    buffer_3[306] = 16'h0000;
+    buffer_3[307] = 16'h0000;
+    buffer_3[308] = 16'h0000;
+    buffer_3[309] = 16'h0000;
+    buffer_3[310] = 16'h0000;
+    buffer_3[311] = 16'h0000;
+    buffer_3[312] = 16'h0000;
+    buffer_3[313] = 16'h0000;
+    buffer_3[314] = 16'h0000;
+    buffer_3[315] = 16'h0000;
+    buffer_3[316] = 16'h0000;
+    buffer_3[317] = 16'h0000;
+    buffer_3[318] = 16'h0000;
+    buffer_3[319] = 16'h0000;
+    buffer_3[320] = 16'h0000;
+    buffer_3[321] = 16'h0000;
+    buffer_3[322] = 16'h0000;
+    buffer_3[323] = 16'h0000;
+    buffer_3[324] = 16'h0000;
+    buffer_3[325] = 16'h0000;
+    buffer_3[326] = 16'h0000;
+    buffer_3[327] = 16'h0000;
+    buffer_3[328] = 16'h0000;
+    buffer_3[329] = 16'h0000;
+    buffer_3[330] = 16'h0000;
+    buffer_3[331] = 16'h0000;
+    buffer_3[332] = 16'h0000;
+    buffer_3[333] = 16'h0000;
+    buffer_3[334] = 16'h0000;
+    buffer_3[335] = 16'h0000;
+    buffer_3[336] = 16'h0000;
+    buffer_3[337] = 16'h0000;
+    buffer_3[338] = 16'h0000;
+    buffer_3[339] = 16'h0000;
+    buffer_3[340] = 16'h0000;
+    buffer_3[341] = 16'h0000;
+    buffer_3[342] = 16'h0000;
+    buffer_3[343] = 16'h0000;
+    buffer_3[344] = 16'h0000;
+    buffer_3[345] = 16'h0000;
+    buffer_3[346] = 16'h0000;
+    buffer_3[347] = 16'h0000;
+    buffer_3[348] = 16'h0000;
+    buffer_3[349] = 16'h0000;
+    buffer_3[350] = 16'h0000;
+    buffer_3[351] = 16'h0000;
+    buffer_3[352] = 16'h0000;
+    buffer_3[353] = 16'h0000;
+    buffer_3[354] = 16'h0000;
+    buffer_3[355] = 16'h0000;
+    buffer_3[356] = 16'h0000;
+    buffer_3[357] = 16'h0000;
+    buffer_3[358] = 16'h0000;
+    buffer_3[359] = 16'h0000;
+    buffer_3[360] = 16'h0000;
+    buffer_3[361] = 16'h0000;
+    buffer_3[362] = 16'h0000;
+    buffer_3[363] = 16'h0000;
+    buffer_3[364] = 16'h0000;
+    buffer_3[365] = 16'h0000;
+    buffer_3[366] = 16'h0000;
+    buffer_3[367] = 16'h0000;
+    buffer_3[368] = 16'h0000;
+    buffer_3[369] = 16'h0000;
+    buffer_3[370] = 16'h0000;
+    buffer_3[371] = 16'h0000;
+    buffer_3[372] = 16'h0000;
+    buffer_3[373] = 16'h0000;
+    buffer_3[374] = 16'h0000;
+    buffer_3[375] = 16'h0000;
+    buffer_3[376] = 16'h0000;
+    buffer_3[377] = 16'h0000;
+    buffer_3[378] = 16'h0000;
+    buffer_3[379] = 16'h0000;
+    buffer_3[380] = 16'h0000;
+    buffer_3[381] = 16'h0000;
+    buffer_3[382] = 16'h0000;
+    buffer_3[383] = 16'h0000;
+    buffer_3[384] = 16'h0000;
+    buffer_3[385] = 16'h0000;
+    buffer_3[386] = 16'h0000;
+    buffer_3[387] = 16'h0000;
+    buffer_3[388] = 16'h0000;
+    buffer_3[389] = 16'h0000;
+    buffer_3[390] = 16'h0000;
+    buffer_3[391] = 16'h0000;
+    buffer_3[392] = 16'h0000;
+    buffer_3[393] = 16'h0000;
+    buffer_3[394] = 16'h0000;
+    buffer_3[395] = 16'h0000;
+    buffer_3[396] = 16'h0000;
+    buffer_3[397] = 16'h0000;
+    buffer_3[398] = 16'h0000;
+    buffer_3[399] = 16'h0000;
+    buffer_3[400] = 16'h0000;
+    buffer_3[401] = 16'h0000;
+    buffer_3[402] = 16'h0000;
+    buffer_3[403] = 16'h0000;
+    buffer_3[404] = 16'h0000;
+    buffer_3[405] = 16'h0000;
+    buffer_3[406] = 16'h0000;
+    buffer_3[407] = 16'h0000;
+    buffer_3[408] = 16'h0000;
+    buffer_3[409] = 16'h0000;
+    buffer_3[410] = 16'h0000;
+    buffer_3[411] = 16'h0000;
+    buffer_3[412] = 16'h0000;
+    buffer_3[413] = 16'h0000;
+    buffer_3[414] = 16'h0000;
+    buffer_3[415] = 16'h0000;
+    buffer_3[416] = 16'h0000;
+    buffer_3[417] = 16'h0000;
+    buffer_3[418] = 16'h0000;
+    buffer_3[419] = 16'h0000;
+    buffer_3[420] = 16'h0000;
+    buffer_3[421] = 16'h0000;
+    buffer_3[422] = 16'h0000;
+    buffer_3[423] = 16'h0000;
+    buffer_3[424] = 16'h0000;
+    buffer_3[425] = 16'h0000;
+    buffer_3[426] = 16'h0000;
+    buffer_3[427] = 16'h0000;
+    buffer_3[428] = 16'h0000;
+    buffer_3[429] = 16'h0000;
+    buffer_3[430] = 16'h0000;
+    buffer_3[431] = 16'h0000;
+    buffer_3[432] = 16'h0000;
+    buffer_3[433] = 16'h0000;
+    buffer_3[434] = 16'h0000;
+    buffer_3[435] = 16'h0000;
+    buffer_3[436] = 16'h0000;
+    buffer_3[437] = 16'h0000;
+    buffer_3[438] = 16'h0000;
+    buffer_3[439] = 16'h0000;
+    buffer_3[440] = 16'h0000;
+    buffer_3[441] = 16'h0000;
+    buffer_3[442] = 16'h0000;
+    buffer_3[443] = 16'h0000;
+    buffer_3[444] = 16'h0000;
+    buffer_3[445] = 16'h0000;
+    buffer_3[446] = 16'h0000;
+    buffer_3[447] = 16'h0000;
+    buffer_3[448] = 16'h0000;
+    buffer_3[449] = 16'h0000;
+    buffer_3[450] = 16'h0000;
+    buffer_3[451] = 16'h0000;
+    buffer_3[452] = 16'h0000;
+    buffer_3[453] = 16'h0000;
+    buffer_3[454] = 16'h0000;
+    buffer_3[455] = 16'h0000;
+    buffer_3[456] = 16'h0000;
+    buffer_3[457] = 16'h0000;
+    buffer_3[458] = 16'h0000;
+    buffer_3[459] = 16'h0000;
+    buffer_3[460] = 16'h0000;
+    buffer_3[461] = 16'h0000;
+    buffer_3[462] = 16'h0000;
+    buffer_3[463] = 16'h0000;
+    buffer_3[464] = 16'h0000;
+    buffer_3[465] = 16'h0000;
+    buffer_3[466] = 16'h0000;
+    buffer_3[467] = 16'h0000;
+    buffer_3[468] = 16'h0000;
+    buffer_3[469] = 16'h0000;
+    buffer_3[470] = 16'h0000;
+    buffer_3[471] = 16'h0000;
+    buffer_3[472] = 16'h0000;
+    buffer_3[473] = 16'h0000;
+    buffer_3[474] = 16'h0000;
+    buffer_3[475] = 16'h0000;
+    buffer_3[476] = 16'h0000;
+    buffer_3[477] = 16'h0000;
+    buffer_3[478] = 16'h0000;
+    buffer_3[479] = 16'h0000;
+    buffer_3[480] = 16'h0000;
+    buffer_3[481] = 16'h0000;
+    buffer_3[482] = 16'h0000;
+    buffer_3[483] = 16'h0000;
+    buffer_3[484] = 16'h0000;
+    buffer_3[485] = 16'h0000;
+    buffer_3[486] = 16'h0000;
+    buffer_3[487] = 16'h0000;
+    buffer_3[488] = 16'h0000;
+    buffer_3[489] = 16'h0000;
+    buffer_3[490] = 16'h0000;
+    buffer_3[491] = 16'h0000;
+    buffer_3[492] = 16'h0000;
+    buffer_3[493] = 16'h0000;
+    buffer_3[494] = 16'h0000;
+    buffer_3[495] = 16'h0000;
+    buffer_3[496] = 16'h0000;
+    buffer_3[497] = 16'h0000;
+    buffer_3[498] = 16'h0000;
+    buffer_3[499] = 16'h0000;
+    buffer_3[500] = 16'h0000;
+    buffer_3[501] = 16'h0000;
+    buffer_3[502] = 16'h0000;
+    buffer_3[503] = 16'h0000;
+    buffer_3[504] = 16'h0000;
+    buffer_3[505] = 16'h0000;
+    buffer_3[506] = 16'h0000;
+    buffer_3[507] = 16'h0000;
+    buffer_3[508] = 16'h0000;
+    buffer_3[509] = 16'h0000;
+    buffer_3[510] = 16'h0000;
+    buffer_3[511] = 16'h0000;
   end
   always @(posedge clk) begin
     if (x_take)
-      buffer_3[\$signature__addr ] <= x__payload[15:0];
+      buffer_3[\$12 [8:0]] <= x__payload[15:0];
   end
   reg [15:0] _3_;
   always @(posedge clk) begin
     if (ce) begin
-      _3_ <= buffer_3[{ block, w__payload[71:70] }];
+      _3_ <= buffer_3[\$32 [8:0]];
     end
   end
-  assign \rd__data$141  = _3_;
-  reg [15:0] buffer_4 [255:0];
+  assign \rd__data$146  = _3_;
+  reg [15:0] buffer_4 [511:0];
   initial begin
     buffer_4[0] = 16'h0000;
     buffer_4[1] = 16'h0000;
@@ -2167,19 +3237,275 @@ module \sparse_dsp_l8_m4_packed.core (x__valid, w__valid, o__ready, rst, w__read
     buffer_4[253] = 16'h0000;
     buffer_4[254] = 16'h0000;
     buffer_4[255] = 16'h0000;
+    buffer_4[256] = 16'h0000;
+    buffer_4[257] = 16'h0000;
+    buffer_4[258] = 16'h0000;
+    buffer_4[259] = 16'h0000;
+    buffer_4[260] = 16'h0000;
+    buffer_4[261] = 16'h0000;
+    buffer_4[262] = 16'h0000;
+    buffer_4[263] = 16'h0000;
+    buffer_4[264] = 16'h0000;
+    buffer_4[265] = 16'h0000;
+    buffer_4[266] = 16'h0000;
+    buffer_4[267] = 16'h0000;
+    buffer_4[268] = 16'h0000;
+    buffer_4[269] = 16'h0000;
+    buffer_4[270] = 16'h0000;
+    buffer_4[271] = 16'h0000;
+    buffer_4[272] = 16'h0000;
+    buffer_4[273] = 16'h0000;
+    buffer_4[274] = 16'h0000;
+    buffer_4[275] = 16'h0000;
+    buffer_4[276] = 16'h0000;
+    buffer_4[277] = 16'h0000;
+    buffer_4[278] = 16'h0000;
+    buffer_4[279] = 16'h0000;
+    buffer_4[280] = 16'h0000;
+    buffer_4[281] = 16'h0000;
+    buffer_4[282] = 16'h0000;
+    buffer_4[283] = 16'h0000;
+    buffer_4[284] = 16'h0000;
+    buffer_4[285] = 16'h0000;
+    buffer_4[286] = 16'h0000;
+    buffer_4[287] = 16'h0000;
+    buffer_4[288] = 16'h0000;
+    buffer_4[289] = 16'h0000;
+    buffer_4[290] = 16'h0000;
+    buffer_4[291] = 16'h0000;
+    buffer_4[292] = 16'h0000;
+    buffer_4[293] = 16'h0000;
+    buffer_4[294] = 16'h0000;
+    buffer_4[295] = 16'h0000;
+    buffer_4[296] = 16'h0000;
+    buffer_4[297] = 16'h0000;
+    buffer_4[298] = 16'h0000;
+    buffer_4[299] = 16'h0000;
+    buffer_4[300] = 16'h0000;
+    buffer_4[301] = 16'h0000;
+    buffer_4[302] = 16'h0000;
+    buffer_4[303] = 16'h0000;
+    buffer_4[304] = 16'h0000;
+    buffer_4[305] = 16'h0000;
+    buffer_4[306] = 16'h0000;
+    buffer_4[307] = 16'h0000;
+    buffer_4[308] = 16'h0000;
+    buffer_4[309] = 16'h0000;
+    buffer_4[310] = 16'h0000;
+    buffer_4[311] = 16'h0000;
+    buffer_4[312] = 16'h0000;
+    buffer_4[313] = 16'h0000;
+    buffer_4[314] = 16'h0000;
+    buffer_4[315] = 16'h0000;
+    buffer_4[316] = 16'h0000;
+    buffer_4[317] = 16'h0000;
+    buffer_4[318] = 16'h0000;
+    buffer_4[319] = 16'h0000;
+    buffer_4[320] = 16'h0000;
+    buffer_4[321] = 16'h0000;
+    buffer_4[322] = 16'h0000;
+    buffer_4[323] = 16'h0000;
+    buffer_4[324] = 16'h0000;
+    buffer_4[325] = 16'h0000;
+    buffer_4[326] = 16'h0000;
+    buffer_4[327] = 16'h0000;
+    buffer_4[328] = 16'h0000;
+    buffer_4[329] = 16'h0000;
+    buffer_4[330] = 16'h0000;
+    buffer_4[331] = 16'h0000;
+    buffer_4[332] = 16'h0000;
+    buffer_4[333] = 16'h0000;
+    buffer_4[334] = 16'h0000;
+    buffer_4[335] = 16'h0000;
+    buffer_4[336] = 16'h0000;
+    buffer_4[337] = 16'h0000;
+    buffer_4[338] = 16'h0000;
+    buffer_4[339] = 16'h0000;
+    buffer_4[340] = 16'h0000;
+    buffer_4[341] = 16'h0000;
+    buffer_4[342] = 16'h0000;
+    buffer_4[343] = 16'h0000;
+    buffer_4[344] = 16'h0000;
+    buffer_4[345] = 16'h0000;
+    buffer_4[346] = 16'h0000;
+    buffer_4[347] = 16'h0000;
+    buffer_4[348] = 16'h0000;
+    buffer_4[349] = 16'h0000;
+    buffer_4[350] = 16'h0000;
+    buffer_4[351] = 16'h0000;
+    buffer_4[352] = 16'h0000;
+    buffer_4[353] = 16'h0000;
+    buffer_4[354] = 16'h0000;
+    buffer_4[355] = 16'h0000;
+    buffer_4[356] = 16'h0000;
+    buffer_4[357] = 16'h0000;
+    buffer_4[358] = 16'h0000;
+    buffer_4[359] = 16'h0000;
+    buffer_4[360] = 16'h0000;
+    buffer_4[361] = 16'h0000;
+    buffer_4[362] = 16'h0000;
+    buffer_4[363] = 16'h0000;
+    buffer_4[364] = 16'h0000;
+    buffer_4[365] = 16'h0000;
+    buffer_4[366] = 16'h0000;
+    buffer_4[367] = 16'h0000;
+    buffer_4[368] = 16'h0000;
+    buffer_4[369] = 16'h0000;
+    buffer_4[370] = 16'h0000;
+    buffer_4[371] = 16'h0000;
+    buffer_4[372] = 16'h0000;
+    buffer_4[373] = 16'h0000;
+    buffer_4[374] = 16'h0000;
+    buffer_4[375] = 16'h0000;
+    buffer_4[376] = 16'h0000;
+    buffer_4[377] = 16'h0000;
+    buffer_4[378] = 16'h0000;
+    buffer_4[379] = 16'h0000;
+    buffer_4[380] = 16'h0000;
+    buffer_4[381] = 16'h0000;
+    buffer_4[382] = 16'h0000;
+    buffer_4[383] = 16'h0000;
+    buffer_4[384] = 16'h0000;
+    buffer_4[385] = 16'h0000;
+    buffer_4[386] = 16'h0000;
+    buffer_4[387] = 16'h0000;
+    buffer_4[388] = 16'h0000;
+    buffer_4[389] = 16'h0000;
+    buffer_4[390] = 16'h0000;
+    buffer_4[391] = 16'h0000;
+    buffer_4[392] = 16'h0000;
+    buffer_4[393] = 16'h0000;
+    buffer_4[394] = 16'h0000;
+    buffer_4[395] = 16'h0000;
+    buffer_4[396] = 16'h0000;
+    buffer_4[397] = 16'h0000;
+    buffer_4[398] = 16'h0000;
+    buffer_4[399] = 16'h0000;
+    buffer_4[400] = 16'h0000;
+    buffer_4[401] = 16'h0000;
+    buffer_4[402] = 16'h0000;
+    buffer_4[403] = 16'h0000;
+    buffer_4[404] = 16'h0000;
+    buffer_4[405] = 16'h0000;
+    buffer_4[406] = 16'h0000;
+    buffer_4[407] = 16'h0000;
+    buffer_4[408] = 16'h0000;
+    buffer_4[409] = 16'h0000;
+    buffer_4[410] = 16'h0000;
+    buffer_4[411] = 16'h0000;
+    buffer_4[412] = 16'h0000;
+    buffer_4[413] = 16'h0000;
+    buffer_4[414] = 16'h0000;
+    buffer_4[415] = 16'h0000;
+    buffer_4[416] = 16'h0000;
+    buffer_4[417] = 16'h0000;
+    buffer_4[418] = 16'h0000;
+    buffer_4[419] = 16'h0000;
+    buffer_4[420] = 16'h0000;
+    buffer_4[421] = 16'h0000;
+    buffer_4[422] = 16'h0000;
+    buffer_4[423] = 16'h0000;
+    buffer_4[424] = 16'h0000;
+    buffer_4[425] = 16'h0000;
+    buffer_4[426] = 16'h0000;
+    buffer_4[427] = 16'h0000;
+    buffer_4[428] = 16'h0000;
+    buffer_4[429] = 16'h0000;
+    buffer_4[430] = 16'h0000;
+    buffer_4[431] = 16'h0000;
+    buffer_4[432] = 16'h0000;
+    buffer_4[433] = 16'h0000;
+    buffer_4[434] = 16'h0000;
+    buffer_4[435] = 16'h0000;
+    buffer_4[436] = 16'h0000;
+    buffer_4[437] = 16'h0000;
+    buffer_4[438] = 16'h0000;
+    buffer_4[439] = 16'h0000;
+    buffer_4[440] = 16'h0000;
+    buffer_4[441] = 16'h0000;
+    buffer_4[442] = 16'h0000;
+    buffer_4[443] = 16'h0000;
+    buffer_4[444] = 16'h0000;
+    buffer_4[445] = 16'h0000;
+    buffer_4[446] = 16'h0000;
+    buffer_4[447] = 16'h0000;
+    buffer_4[448] = 16'h0000;
+    buffer_4[449] = 16'h0000;
+    buffer_4[450] = 16'h0000;
+    buffer_4[451] = 16'h0000;
+    buffer_4[452] = 16'h0000;
+    buffer_4[453] = 16'h0000;
+    buffer_4[454] = 16'h0000;
+    buffer_4[455] = 16'h0000;
+    buffer_4[456] = 16'h0000;
+    buffer_4[457] = 16'h0000;
+    buffer_4[458] = 16'h0000;
+    buffer_4[459] = 16'h0000;
+    buffer_4[460] = 16'h0000;
+    buffer_4[461] = 16'h0000;
+    buffer_4[462] = 16'h0000;
+    buffer_4[463] = 16'h0000;
+    buffer_4[464] = 16'h0000;
+    buffer_4[465] = 16'h0000;
+    buffer_4[466] = 16'h0000;
+    buffer_4[467] = 16'h0000;
+    buffer_4[468] = 16'h0000;
+    buffer_4[469] = 16'h0000;
+    buffer_4[470] = 16'h0000;
+    buffer_4[471] = 16'h0000;
+    buffer_4[472] = 16'h0000;
+    buffer_4[473] = 16'h0000;
+    buffer_4[474] = 16'h0000;
+    buffer_4[475] = 16'h0000;
+    buffer_4[476] = 16'h0000;
+    buffer_4[477] = 16'h0000;
+    buffer_4[478] = 16'h0000;
+    buffer_4[479] = 16'h0000;
+    buffer_4[480] = 16'h0000;
+    buffer_4[481] = 16'h0000;
+    buffer_4[482] = 16'h0000;
+    buffer_4[483] = 16'h0000;
+    buffer_4[484] = 16'h0000;
+    buffer_4[485] = 16'h0000;
+    buffer_4[486] = 16'h0000;
+    buffer_4[487] = 16'h0000;
+    buffer_4[488] = 16'h0000;
+    buffer_4[489] = 16'h0000;
+    buffer_4[490] = 16'h0000;
+    buffer_4[491] = 16'h0000;
+    buffer_4[492] = 16'h0000;
+    buffer_4[493] = 16'h0000;
+    buffer_4[494] = 16'h0000;
+    buffer_4[495] = 16'h0000;
+    buffer_4[496] = 16'h0000;
+    buffer_4[497] = 16'h0000;
+    buffer_4[498] = 16'h0000;
+    buffer_4[499] = 16'h0000;
+    buffer_4[500] = 16'h0000;
+    buffer_4[501] = 16'h0000;
+    buffer_4[502] = 16'h0000;
+    buffer_4[503] = 16'h0000;
+    buffer_4[504] = 16'h0000;
+    buffer_4[505] = 16'h0000;
+    buffer_4[506] = 16'h0000;
+    buffer_4[507] = 16'h0000;
+    buffer_4[508] = 16'h0000;
+    buffer_4[509] = 16'h0000;
+    buffer_4[510] = 16'h0000;
+    buffer_4[511] = 16'h0000;
   end
   always @(posedge clk) begin
     if (x_take)
-      buffer_4[\$signature__addr ] <= x__payload[15:0];
+      buffer_4[\$14 [8:0]] <= x__payload[15:0];
   end
   reg [15:0] _4_;
   always @(posedge clk) begin
     if (ce) begin
-      _4_ <= buffer_4[{ block, w__payload[73:72] }];
+      _4_ <= buffer_4[\$34 [8:0]];
     end
   end
-  assign \rd__data$143  = _4_;
-  reg [15:0] buffer_5 [255:0];
+  assign \rd__data$148  = _4_;
+  reg [15:0] buffer_5 [511:0];
   initial begin
     buffer_5[0] = 16'h0000;
     buffer_5[1] = 16'h0000;
@@ -2437,19 +3763,275 @@ module \sparse_dsp_l8_m4_packed.core (x__valid, w__valid, o__ready, rst, w__read
     buffer_5[253] = 16'h0000;
     buffer_5[254] = 16'h0000;
     buffer_5[255] = 16'h0000;
+    buffer_5[256] = 16'h0000;
+    buffer_5[257] = 16'h0000;
+    buffer_5[258] = 16'h0000;
+    buffer_5[259] = 16'h0000;
+    buffer_5[260] = 16'h0000;
+    buffer_5[261] = 16'h0000;
+    buffer_5[262] = 16'h0000;
+    buffer_5[263] = 16'h0000;
+    buffer_5[264] = 16'h0000;
+    buffer_5[265] = 16'h0000;
+    buffer_5[266] = 16'h0000;
+    buffer_5[267] = 16'h0000;
+    buffer_5[268] = 16'h0000;
+    buffer_5[269] = 16'h0000;
+    buffer_5[270] = 16'h0000;
+    buffer_5[271] = 16'h0000;
+    buffer_5[272] = 16'h0000;
+    buffer_5[273] = 16'h0000;
+    buffer_5[274] = 16'h0000;
+    buffer_5[275] = 16'h0000;
+    buffer_5[276] = 16'h0000;
+    buffer_5[277] = 16'h0000;
+    buffer_5[278] = 16'h0000;
+    buffer_5[279] = 16'h0000;
+    buffer_5[280] = 16'h0000;
+    buffer_5[281] = 16'h0000;
+    buffer_5[282] = 16'h0000;
+    buffer_5[283] = 16'h0000;
+    buffer_5[284] = 16'h0000;
+    buffer_5[285] = 16'h0000;
+    buffer_5[286] = 16'h0000;
+    buffer_5[287] = 16'h0000;
+    buffer_5[288] = 16'h0000;
+    buffer_5[289] = 16'h0000;
+    buffer_5[290] = 16'h0000;
+    buffer_5[291] = 16'h0000;
+    buffer_5[292] = 16'h0000;
+    buffer_5[293] = 16'h0000;
+    buffer_5[294] = 16'h0000;
+    buffer_5[295] = 16'h0000;
+    buffer_5[296] = 16'h0000;
+    buffer_5[297] = 16'h0000;
+    buffer_5[298] = 16'h0000;
+    buffer_5[299] = 16'h0000;
+    buffer_5[300] = 16'h0000;
+    buffer_5[301] = 16'h0000;
+    buffer_5[302] = 16'h0000;
+    buffer_5[303] = 16'h0000;
+    buffer_5[304] = 16'h0000;
+    buffer_5[305] = 16'h0000;
+    buffer_5[306] = 16'h0000;
+    buffer_5[307] = 16'h0000;
+    buffer_5[308] = 16'h0000;
+    buffer_5[309] = 16'h0000;
+    buffer_5[310] = 16'h0000;
+    buffer_5[311] = 16'h0000;
+    buffer_5[312] = 16'h0000;
+    buffer_5[313] = 16'h0000;
+    buffer_5[314] = 16'h0000;
+    buffer_5[315] = 16'h0000;
+    buffer_5[316] = 16'h0000;
+    buffer_5[317] = 16'h0000;
+    buffer_5[318] = 16'h0000;
+    buffer_5[319] = 16'h0000;
+    buffer_5[320] = 16'h0000;
+    buffer_5[321] = 16'h0000;
+    buffer_5[322] = 16'h0000;
+    buffer_5[323] = 16'h0000;
+    buffer_5[324] = 16'h0000;
+    buffer_5[325] = 16'h0000;
+    buffer_5[326] = 16'h0000;
+    buffer_5[327] = 16'h0000;
+    buffer_5[328] = 16'h0000;
+    buffer_5[329] = 16'h0000;
+    buffer_5[330] = 16'h0000;
+    buffer_5[331] = 16'h0000;
+    buffer_5[332] = 16'h0000;
+    buffer_5[333] = 16'h0000;
+    buffer_5[334] = 16'h0000;
+    buffer_5[335] = 16'h0000;
+    buffer_5[336] = 16'h0000;
+    buffer_5[337] = 16'h0000;
+    buffer_5[338] = 16'h0000;
+    buffer_5[339] = 16'h0000;
+    buffer_5[340] = 16'h0000;
+    buffer_5[341] = 16'h0000;
+    buffer_5[342] = 16'h0000;
+    buffer_5[343] = 16'h0000;
+    buffer_5[344] = 16'h0000;
+    buffer_5[345] = 16'h0000;
+    buffer_5[346] = 16'h0000;
+    buffer_5[347] = 16'h0000;
+    buffer_5[348] = 16'h0000;
+    buffer_5[349] = 16'h0000;
+    buffer_5[350] = 16'h0000;
+    buffer_5[351] = 16'h0000;
+    buffer_5[352] = 16'h0000;
+    buffer_5[353] = 16'h0000;
+    buffer_5[354] = 16'h0000;
+    buffer_5[355] = 16'h0000;
+    buffer_5[356] = 16'h0000;
+    buffer_5[357] = 16'h0000;
+    buffer_5[358] = 16'h0000;
+    buffer_5[359] = 16'h0000;
+    buffer_5[360] = 16'h0000;
+    buffer_5[361] = 16'h0000;
+    buffer_5[362] = 16'h0000;
+    buffer_5[363] = 16'h0000;
+    buffer_5[364] = 16'h0000;
+    buffer_5[365] = 16'h0000;
+    buffer_5[366] = 16'h0000;
+    buffer_5[367] = 16'h0000;
+    buffer_5[368] = 16'h0000;
+    buffer_5[369] = 16'h0000;
+    buffer_5[370] = 16'h0000;
+    buffer_5[371] = 16'h0000;
+    buffer_5[372] = 16'h0000;
+    buffer_5[373] = 16'h0000;
+    buffer_5[374] = 16'h0000;
+    buffer_5[375] = 16'h0000;
+    buffer_5[376] = 16'h0000;
+    buffer_5[377] = 16'h0000;
+    buffer_5[378] = 16'h0000;
+    buffer_5[379] = 16'h0000;
+    buffer_5[380] = 16'h0000;
+    buffer_5[381] = 16'h0000;
+    buffer_5[382] = 16'h0000;
+    buffer_5[383] = 16'h0000;
+    buffer_5[384] = 16'h0000;
+    buffer_5[385] = 16'h0000;
+    buffer_5[386] = 16'h0000;
+    buffer_5[387] = 16'h0000;
+    buffer_5[388] = 16'h0000;
+    buffer_5[389] = 16'h0000;
+    buffer_5[390] = 16'h0000;
+    buffer_5[391] = 16'h0000;
+    buffer_5[392] = 16'h0000;
+    buffer_5[393] = 16'h0000;
+    buffer_5[394] = 16'h0000;
+    buffer_5[395] = 16'h0000;
+    buffer_5[396] = 16'h0000;
+    buffer_5[397] = 16'h0000;
+    buffer_5[398] = 16'h0000;
+    buffer_5[399] = 16'h0000;
+    buffer_5[400] = 16'h0000;
+    buffer_5[401] = 16'h0000;
+    buffer_5[402] = 16'h0000;
+    buffer_5[403] = 16'h0000;
+    buffer_5[404] = 16'h0000;
+    buffer_5[405] = 16'h0000;
+    buffer_5[406] = 16'h0000;
+    buffer_5[407] = 16'h0000;
+    buffer_5[408] = 16'h0000;
+    buffer_5[409] = 16'h0000;
+    buffer_5[410] = 16'h0000;
+    buffer_5[411] = 16'h0000;
+    buffer_5[412] = 16'h0000;
+    buffer_5[413] = 16'h0000;
+    buffer_5[414] = 16'h0000;
+    buffer_5[415] = 16'h0000;
+    buffer_5[416] = 16'h0000;
+    buffer_5[417] = 16'h0000;
+    buffer_5[418] = 16'h0000;
+    buffer_5[419] = 16'h0000;
+    buffer_5[420] = 16'h0000;
+    buffer_5[421] = 16'h0000;
+    buffer_5[422] = 16'h0000;
+    buffer_5[423] = 16'h0000;
+    buffer_5[424] = 16'h0000;
+    buffer_5[425] = 16'h0000;
+    buffer_5[426] = 16'h0000;
+    buffer_5[427] = 16'h0000;
+    buffer_5[428] = 16'h0000;
+    buffer_5[429] = 16'h0000;
+    buffer_5[430] = 16'h0000;
+    buffer_5[431] = 16'h0000;
+    buffer_5[432] = 16'h0000;
+    buffer_5[433] = 16'h0000;
+    buffer_5[434] = 16'h0000;
+    buffer_5[435] = 16'h0000;
+    buffer_5[436] = 16'h0000;
+    buffer_5[437] = 16'h0000;
+    buffer_5[438] = 16'h0000;
+    buffer_5[439] = 16'h0000;
+    buffer_5[440] = 16'h0000;
+    buffer_5[441] = 16'h0000;
+    buffer_5[442] = 16'h0000;
+    buffer_5[443] = 16'h0000;
+    buffer_5[444] = 16'h0000;
+    buffer_5[445] = 16'h0000;
+    buffer_5[446] = 16'h0000;
+    buffer_5[447] = 16'h0000;
+    buffer_5[448] = 16'h0000;
+    buffer_5[449] = 16'h0000;
+    buffer_5[450] = 16'h0000;
+    buffer_5[451] = 16'h0000;
+    buffer_5[452] = 16'h0000;
+    buffer_5[453] = 16'h0000;
+    buffer_5[454] = 16'h0000;
+    buffer_5[455] = 16'h0000;
+    buffer_5[456] = 16'h0000;
+    buffer_5[457] = 16'h0000;
+    buffer_5[458] = 16'h0000;
+    buffer_5[459] = 16'h0000;
+    buffer_5[460] = 16'h0000;
+    buffer_5[461] = 16'h0000;
+    buffer_5[462] = 16'h0000;
+    buffer_5[463] = 16'h0000;
+    buffer_5[464] = 16'h0000;
+    buffer_5[465] = 16'h0000;
+    buffer_5[466] = 16'h0000;
+    buffer_5[467] = 16'h0000;
+    buffer_5[468] = 16'h0000;
+    buffer_5[469] = 16'h0000;
+    buffer_5[470] = 16'h0000;
+    buffer_5[471] = 16'h0000;
+    buffer_5[472] = 16'h0000;
+    buffer_5[473] = 16'h0000;
+    buffer_5[474] = 16'h0000;
+    buffer_5[475] = 16'h0000;
+    buffer_5[476] = 16'h0000;
+    buffer_5[477] = 16'h0000;
+    buffer_5[478] = 16'h0000;
+    buffer_5[479] = 16'h0000;
+    buffer_5[480] = 16'h0000;
+    buffer_5[481] = 16'h0000;
+    buffer_5[482] = 16'h0000;
+    buffer_5[483] = 16'h0000;
+    buffer_5[484] = 16'h0000;
+    buffer_5[485] = 16'h0000;
+    buffer_5[486] = 16'h0000;
+    buffer_5[487] = 16'h0000;
+    buffer_5[488] = 16'h0000;
+    buffer_5[489] = 16'h0000;
+    buffer_5[490] = 16'h0000;
+    buffer_5[491] = 16'h0000;
+    buffer_5[492] = 16'h0000;
+    buffer_5[493] = 16'h0000;
+    buffer_5[494] = 16'h0000;
+    buffer_5[495] = 16'h0000;
+    buffer_5[496] = 16'h0000;
+    buffer_5[497] = 16'h0000;
+    buffer_5[498] = 16'h0000;
+    buffer_5[499] = 16'h0000;
+    buffer_5[500] = 16'h0000;
+    buffer_5[501] = 16'h0000;
+    buffer_5[502] = 16'h0000;
+    buffer_5[503] = 16'h0000;
+    buffer_5[504] = 16'h0000;
+    buffer_5[505] = 16'h0000;
+    buffer_5[506] = 16'h0000;
+    buffer_5[507] = 16'h0000;
+    buffer_5[508] = 16'h0000;
+    buffer_5[509] = 16'h0000;
+    buffer_5[510] = 16'h0000;
+    buffer_5[511] = 16'h0000;
   end
   always @(posedge clk) begin
     if (x_take)
-      buffer_5[\$signature__addr ] <= x__payload[15:0];
+      buffer_5[\$16 [8:0]] <= x__payload[15:0];
   end
   reg [15:0] _5_;
   always @(posedge clk) begin
     if (ce) begin
-      _5_ <= buffer_5[{ block, w__payload[75:74] }];
+      _5_ <= buffer_5[\$36 [8:0]];
     end
   end
-  assign \rd__data$145  = _5_;
-  reg [15:0] buffer_6 [255:0];
+  assign \rd__data$150  = _5_;
+  reg [15:0] buffer_6 [511:0];
   initial begin
     buffer_6[0] = 16'h0000;
     buffer_6[1] = 16'h0000;
@@ -2707,19 +4289,275 @@ module \sparse_dsp_l8_m4_packed.core (x__valid, w__valid, o__ready, rst, w__read
     buffer_6[253] = 16'h0000;
     buffer_6[254] = 16'h0000;
     buffer_6[255] = 16'h0000;
+    buffer_6[256] = 16'h0000;
+    buffer_6[257] = 16'h0000;
+    buffer_6[258] = 16'h0000;
+    buffer_6[259] = 16'h0000;
+    buffer_6[260] = 16'h0000;
+    buffer_6[261] = 16'h0000;
+    buffer_6[262] = 16'h0000;
+    buffer_6[263] = 16'h0000;
+    buffer_6[264] = 16'h0000;
+    buffer_6[265] = 16'h0000;
+    buffer_6[266] = 16'h0000;
+    buffer_6[267] = 16'h0000;
+    buffer_6[268] = 16'h0000;
+    buffer_6[269] = 16'h0000;
+    buffer_6[270] = 16'h0000;
+    buffer_6[271] = 16'h0000;
+    buffer_6[272] = 16'h0000;
+    buffer_6[273] = 16'h0000;
+    buffer_6[274] = 16'h0000;
+    buffer_6[275] = 16'h0000;
+    buffer_6[276] = 16'h0000;
+    buffer_6[277] = 16'h0000;
+    buffer_6[278] = 16'h0000;
+    buffer_6[279] = 16'h0000;
+    buffer_6[280] = 16'h0000;
+    buffer_6[281] = 16'h0000;
+    buffer_6[282] = 16'h0000;
+    buffer_6[283] = 16'h0000;
+    buffer_6[284] = 16'h0000;
+    buffer_6[285] = 16'h0000;
+    buffer_6[286] = 16'h0000;
+    buffer_6[287] = 16'h0000;
+    buffer_6[288] = 16'h0000;
+    buffer_6[289] = 16'h0000;
+    buffer_6[290] = 16'h0000;
+    buffer_6[291] = 16'h0000;
+    buffer_6[292] = 16'h0000;
+    buffer_6[293] = 16'h0000;
+    buffer_6[294] = 16'h0000;
+    buffer_6[295] = 16'h0000;
+    buffer_6[296] = 16'h0000;
+    buffer_6[297] = 16'h0000;
+    buffer_6[298] = 16'h0000;
+    buffer_6[299] = 16'h0000;
+    buffer_6[300] = 16'h0000;
+    buffer_6[301] = 16'h0000;
+    buffer_6[302] = 16'h0000;
+    buffer_6[303] = 16'h0000;
+    buffer_6[304] = 16'h0000;
+    buffer_6[305] = 16'h0000;
+    buffer_6[306] = 16'h0000;
+    buffer_6[307] = 16'h0000;
+    buffer_6[308] = 16'h0000;
+    buffer_6[309] = 16'h0000;
+    buffer_6[310] = 16'h0000;
+    buffer_6[311] = 16'h0000;
+    buffer_6[312] = 16'h0000;
+    buffer_6[313] = 16'h0000;
+    buffer_6[314] = 16'h0000;
+    buffer_6[315] = 16'h0000;
+    buffer_6[316] = 16'h0000;
+    buffer_6[317] = 16'h0000;
+    buffer_6[318] = 16'h0000;
+    buffer_6[319] = 16'h0000;
+    buffer_6[320] = 16'h0000;
+    buffer_6[321] = 16'h0000;
+    buffer_6[322] = 16'h0000;
+    buffer_6[323] = 16'h0000;
+    buffer_6[324] = 16'h0000;
+    buffer_6[325] = 16'h0000;
+    buffer_6[326] = 16'h0000;
+    buffer_6[327] = 16'h0000;
+    buffer_6[328] = 16'h0000;
+    buffer_6[329] = 16'h0000;
+    buffer_6[330] = 16'h0000;
+    buffer_6[331] = 16'h0000;
+    buffer_6[332] = 16'h0000;
+    buffer_6[333] = 16'h0000;
+    buffer_6[334] = 16'h0000;
+    buffer_6[335] = 16'h0000;
+    buffer_6[336] = 16'h0000;
+    buffer_6[337] = 16'h0000;
+    buffer_6[338] = 16'h0000;
+    buffer_6[339] = 16'h0000;
+    buffer_6[340] = 16'h0000;
+    buffer_6[341] = 16'h0000;
+    buffer_6[342] = 16'h0000;
+    buffer_6[343] = 16'h0000;
+    buffer_6[344] = 16'h0000;
+    buffer_6[345] = 16'h0000;
+    buffer_6[346] = 16'h0000;
+    buffer_6[347] = 16'h0000;
+    buffer_6[348] = 16'h0000;
+    buffer_6[349] = 16'h0000;
+    buffer_6[350] = 16'h0000;
+    buffer_6[351] = 16'h0000;
+    buffer_6[352] = 16'h0000;
+    buffer_6[353] = 16'h0000;
+    buffer_6[354] = 16'h0000;
+    buffer_6[355] = 16'h0000;
+    buffer_6[356] = 16'h0000;
+    buffer_6[357] = 16'h0000;
+    buffer_6[358] = 16'h0000;
+    buffer_6[359] = 16'h0000;
+    buffer_6[360] = 16'h0000;
+    buffer_6[361] = 16'h0000;
+    buffer_6[362] = 16'h0000;
+    buffer_6[363] = 16'h0000;
+    buffer_6[364] = 16'h0000;
+    buffer_6[365] = 16'h0000;
+    buffer_6[366] = 16'h0000;
+    buffer_6[367] = 16'h0000;
+    buffer_6[368] = 16'h0000;
+    buffer_6[369] = 16'h0000;
+    buffer_6[370] = 16'h0000;
+    buffer_6[371] = 16'h0000;
+    buffer_6[372] = 16'h0000;
+    buffer_6[373] = 16'h0000;
+    buffer_6[374] = 16'h0000;
+    buffer_6[375] = 16'h0000;
+    buffer_6[376] = 16'h0000;
+    buffer_6[377] = 16'h0000;
+    buffer_6[378] = 16'h0000;
+    buffer_6[379] = 16'h0000;
+    buffer_6[380] = 16'h0000;
+    buffer_6[381] = 16'h0000;
+    buffer_6[382] = 16'h0000;
+    buffer_6[383] = 16'h0000;
+    buffer_6[384] = 16'h0000;
+    buffer_6[385] = 16'h0000;
+    buffer_6[386] = 16'h0000;
+    buffer_6[387] = 16'h0000;
+    buffer_6[388] = 16'h0000;
+    buffer_6[389] = 16'h0000;
+    buffer_6[390] = 16'h0000;
+    buffer_6[391] = 16'h0000;
+    buffer_6[392] = 16'h0000;
+    buffer_6[393] = 16'h0000;
+    buffer_6[394] = 16'h0000;
+    buffer_6[395] = 16'h0000;
+    buffer_6[396] = 16'h0000;
+    buffer_6[397] = 16'h0000;
+    buffer_6[398] = 16'h0000;
+    buffer_6[399] = 16'h0000;
+    buffer_6[400] = 16'h0000;
+    buffer_6[401] = 16'h0000;
+    buffer_6[402] = 16'h0000;
+    buffer_6[403] = 16'h0000;
+    buffer_6[404] = 16'h0000;
+    buffer_6[405] = 16'h0000;
+    buffer_6[406] = 16'h0000;
+    buffer_6[407] = 16'h0000;
+    buffer_6[408] = 16'h0000;
+    buffer_6[409] = 16'h0000;
+    buffer_6[410] = 16'h0000;
+    buffer_6[411] = 16'h0000;
+    buffer_6[412] = 16'h0000;
+    buffer_6[413] = 16'h0000;
+    buffer_6[414] = 16'h0000;
+    buffer_6[415] = 16'h0000;
+    buffer_6[416] = 16'h0000;
+    buffer_6[417] = 16'h0000;
+    buffer_6[418] = 16'h0000;
+    buffer_6[419] = 16'h0000;
+    buffer_6[420] = 16'h0000;
+    buffer_6[421] = 16'h0000;
+    buffer_6[422] = 16'h0000;
+    buffer_6[423] = 16'h0000;
+    buffer_6[424] = 16'h0000;
+    buffer_6[425] = 16'h0000;
+    buffer_6[426] = 16'h0000;
+    buffer_6[427] = 16'h0000;
+    buffer_6[428] = 16'h0000;
+    buffer_6[429] = 16'h0000;
+    buffer_6[430] = 16'h0000;
+    buffer_6[431] = 16'h0000;
+    buffer_6[432] = 16'h0000;
+    buffer_6[433] = 16'h0000;
+    buffer_6[434] = 16'h0000;
+    buffer_6[435] = 16'h0000;
+    buffer_6[436] = 16'h0000;
+    buffer_6[437] = 16'h0000;
+    buffer_6[438] = 16'h0000;
+    buffer_6[439] = 16'h0000;
+    buffer_6[440] = 16'h0000;
+    buffer_6[441] = 16'h0000;
+    buffer_6[442] = 16'h0000;
+    buffer_6[443] = 16'h0000;
+    buffer_6[444] = 16'h0000;
+    buffer_6[445] = 16'h0000;
+    buffer_6[446] = 16'h0000;
+    buffer_6[447] = 16'h0000;
+    buffer_6[448] = 16'h0000;
+    buffer_6[449] = 16'h0000;
+    buffer_6[450] = 16'h0000;
+    buffer_6[451] = 16'h0000;
+    buffer_6[452] = 16'h0000;
+    buffer_6[453] = 16'h0000;
+    buffer_6[454] = 16'h0000;
+    buffer_6[455] = 16'h0000;
+    buffer_6[456] = 16'h0000;
+    buffer_6[457] = 16'h0000;
+    buffer_6[458] = 16'h0000;
+    buffer_6[459] = 16'h0000;
+    buffer_6[460] = 16'h0000;
+    buffer_6[461] = 16'h0000;
+    buffer_6[462] = 16'h0000;
+    buffer_6[463] = 16'h0000;
+    buffer_6[464] = 16'h0000;
+    buffer_6[465] = 16'h0000;
+    buffer_6[466] = 16'h0000;
+    buffer_6[467] = 16'h0000;
+    buffer_6[468] = 16'h0000;
+    buffer_6[469] = 16'h0000;
+    buffer_6[470] = 16'h0000;
+    buffer_6[471] = 16'h0000;
+    buffer_6[472] = 16'h0000;
+    buffer_6[473] = 16'h0000;
+    buffer_6[474] = 16'h0000;
+    buffer_6[475] = 16'h0000;
+    buffer_6[476] = 16'h0000;
+    buffer_6[477] = 16'h0000;
+    buffer_6[478] = 16'h0000;
+    buffer_6[479] = 16'h0000;
+    buffer_6[480] = 16'h0000;
+    buffer_6[481] = 16'h0000;
+    buffer_6[482] = 16'h0000;
+    buffer_6[483] = 16'h0000;
+    buffer_6[484] = 16'h0000;
+    buffer_6[485] = 16'h0000;
+    buffer_6[486] = 16'h0000;
+    buffer_6[487] = 16'h0000;
+    buffer_6[488] = 16'h0000;
+    buffer_6[489] = 16'h0000;
+    buffer_6[490] = 16'h0000;
+    buffer_6[491] = 16'h0000;
+    buffer_6[492] = 16'h0000;
+    buffer_6[493] = 16'h0000;
+    buffer_6[494] = 16'h0000;
+    buffer_6[495] = 16'h0000;
+    buffer_6[496] = 16'h0000;
+    buffer_6[497] = 16'h0000;
+    buffer_6[498] = 16'h0000;
+    buffer_6[499] = 16'h0000;
+    buffer_6[500] = 16'h0000;
+    buffer_6[501] = 16'h0000;
+    buffer_6[502] = 16'h0000;
+    buffer_6[503] = 16'h0000;
+    buffer_6[504] = 16'h0000;
+    buffer_6[505] = 16'h0000;
+    buffer_6[506] = 16'h0000;
+    buffer_6[507] = 16'h0000;
+    buffer_6[508] = 16'h0000;
+    buffer_6[509] = 16'h0000;
+    buffer_6[510] = 16'h0000;
+    buffer_6[511] = 16'h0000;
   end
   always @(posedge clk) begin
     if (x_take)
-      buffer_6[\$signature__addr ] <= x__payload[15:0];
+      buffer_6[\$18 [8:0]] <= x__payload[15:0];
   end
   reg [15:0] _6_;
   always @(posedge clk) begin
     if (ce) begin
-      _6_ <= buffer_6[{ block, w__payload[77:76] }];
+      _6_ <= buffer_6[\$38 [8:0]];
     end
   end
-  assign \rd__data$147  = _6_;
-  reg [15:0] buffer_7 [255:0];
+  assign \rd__data$152  = _6_;
+  reg [15:0] buffer_7 [511:0];
   initial begin
     buffer_7[0] = 16'h0000;
     buffer_7[1] = 16'h0000;
@@ -2977,1492 +4815,1313 @@ module \sparse_dsp_l8_m4_packed.core (x__valid, w__valid, o__ready, rst, w__read
     buffer_7[253] = 16'h0000;
     buffer_7[254] = 16'h0000;
     buffer_7[255] = 16'h0000;
+    buffer_7[256] = 16'h0000;
+    buffer_7[257] = 16'h0000;
+    buffer_7[258] = 16'h0000;
+    buffer_7[259] = 16'h0000;
+    buffer_7[260] = 16'h0000;
+    buffer_7[261] = 16'h0000;
+    buffer_7[262] = 16'h0000;
+    buffer_7[263] = 16'h0000;
+    buffer_7[264] = 16'h0000;
+    buffer_7[265] = 16'h0000;
+    buffer_7[266] = 16'h0000;
+    buffer_7[267] = 16'h0000;
+    buffer_7[268] = 16'h0000;
+    buffer_7[269] = 16'h0000;
+    buffer_7[270] = 16'h0000;
+    buffer_7[271] = 16'h0000;
+    buffer_7[272] = 16'h0000;
+    buffer_7[273] = 16'h0000;
+    buffer_7[274] = 16'h0000;
+    buffer_7[275] = 16'h0000;
+    buffer_7[276] = 16'h0000;
+    buffer_7[277] = 16'h0000;
+    buffer_7[278] = 16'h0000;
+    buffer_7[279] = 16'h0000;
+    buffer_7[280] = 16'h0000;
+    buffer_7[281] = 16'h0000;
+    buffer_7[282] = 16'h0000;
+    buffer_7[283] = 16'h0000;
+    buffer_7[284] = 16'h0000;
+    buffer_7[285] = 16'h0000;
+    buffer_7[286] = 16'h0000;
+    buffer_7[287] = 16'h0000;
+    buffer_7[288] = 16'h0000;
+    buffer_7[289] = 16'h0000;
+    buffer_7[290] = 16'h0000;
+    buffer_7[291] = 16'h0000;
+    buffer_7[292] = 16'h0000;
+    buffer_7[293] = 16'h0000;
+    buffer_7[294] = 16'h0000;
+    buffer_7[295] = 16'h0000;
+    buffer_7[296] = 16'h0000;
+    buffer_7[297] = 16'h0000;
+    buffer_7[298] = 16'h0000;
+    buffer_7[299] = 16'h0000;
+    buffer_7[300] = 16'h0000;
+    buffer_7[301] = 16'h0000;
+    buffer_7[302] = 16'h0000;
+    buffer_7[303] = 16'h0000;
+    buffer_7[304] = 16'h0000;
+    buffer_7[305] = 16'h0000;
+    buffer_7[306] = 16'h0000;
+    buffer_7[307] = 16'h0000;
+    buffer_7[308] = 16'h0000;
+    buffer_7[309] = 16'h0000;
+    buffer_7[310] = 16'h0000;
+    buffer_7[311] = 16'h0000;
+    buffer_7[312] = 16'h0000;
+    buffer_7[313] = 16'h0000;
+    buffer_7[314] = 16'h0000;
+    buffer_7[315] = 16'h0000;
+    buffer_7[316] = 16'h0000;
+    buffer_7[317] = 16'h0000;
+    buffer_7[318] = 16'h0000;
+    buffer_7[319] = 16'h0000;
+    buffer_7[320] = 16'h0000;
+    buffer_7[321] = 16'h0000;
+    buffer_7[322] = 16'h0000;
+    buffer_7[323] = 16'h0000;
+    buffer_7[324] = 16'h0000;
+    buffer_7[325] = 16'h0000;
+    buffer_7[326] = 16'h0000;
+    buffer_7[327] = 16'h0000;
+    buffer_7[328] = 16'h0000;
+    buffer_7[329] = 16'h0000;
+    buffer_7[330] = 16'h0000;
+    buffer_7[331] = 16'h0000;
+    buffer_7[332] = 16'h0000;
+    buffer_7[333] = 16'h0000;
+    buffer_7[334] = 16'h0000;
+    buffer_7[335] = 16'h0000;
+    buffer_7[336] = 16'h0000;
+    buffer_7[337] = 16'h0000;
+    buffer_7[338] = 16'h0000;
+    buffer_7[339] = 16'h0000;
+    buffer_7[340] = 16'h0000;
+    buffer_7[341] = 16'h0000;
+    buffer_7[342] = 16'h0000;
+    buffer_7[343] = 16'h0000;
+    buffer_7[344] = 16'h0000;
+    buffer_7[345] = 16'h0000;
+    buffer_7[346] = 16'h0000;
+    buffer_7[347] = 16'h0000;
+    buffer_7[348] = 16'h0000;
+    buffer_7[349] = 16'h0000;
+    buffer_7[350] = 16'h0000;
+    buffer_7[351] = 16'h0000;
+    buffer_7[352] = 16'h0000;
+    buffer_7[353] = 16'h0000;
+    buffer_7[354] = 16'h0000;
+    buffer_7[355] = 16'h0000;
+    buffer_7[356] = 16'h0000;
+    buffer_7[357] = 16'h0000;
+    buffer_7[358] = 16'h0000;
+    buffer_7[359] = 16'h0000;
+    buffer_7[360] = 16'h0000;
+    buffer_7[361] = 16'h0000;
+    buffer_7[362] = 16'h0000;
+    buffer_7[363] = 16'h0000;
+    buffer_7[364] = 16'h0000;
+    buffer_7[365] = 16'h0000;
+    buffer_7[366] = 16'h0000;
+    buffer_7[367] = 16'h0000;
+    buffer_7[368] = 16'h0000;
+    buffer_7[369] = 16'h0000;
+    buffer_7[370] = 16'h0000;
+    buffer_7[371] = 16'h0000;
+    buffer_7[372] = 16'h0000;
+    buffer_7[373] = 16'h0000;
+    buffer_7[374] = 16'h0000;
+    buffer_7[375] = 16'h0000;
+    buffer_7[376] = 16'h0000;
+    buffer_7[377] = 16'h0000;
+    buffer_7[378] = 16'h0000;
+    buffer_7[379] = 16'h0000;
+    buffer_7[380] = 16'h0000;
+    buffer_7[381] = 16'h0000;
+    buffer_7[382] = 16'h0000;
+    buffer_7[383] = 16'h0000;
+    buffer_7[384] = 16'h0000;
+    buffer_7[385] = 16'h0000;
+    buffer_7[386] = 16'h0000;
+    buffer_7[387] = 16'h0000;
+    buffer_7[388] = 16'h0000;
+    buffer_7[389] = 16'h0000;
+    buffer_7[390] = 16'h0000;
+    buffer_7[391] = 16'h0000;
+    buffer_7[392] = 16'h0000;
+    buffer_7[393] = 16'h0000;
+    buffer_7[394] = 16'h0000;
+    buffer_7[395] = 16'h0000;
+    buffer_7[396] = 16'h0000;
+    buffer_7[397] = 16'h0000;
+    buffer_7[398] = 16'h0000;
+    buffer_7[399] = 16'h0000;
+    buffer_7[400] = 16'h0000;
+    buffer_7[401] = 16'h0000;
+    buffer_7[402] = 16'h0000;
+    buffer_7[403] = 16'h0000;
+    buffer_7[404] = 16'h0000;
+    buffer_7[405] = 16'h0000;
+    buffer_7[406] = 16'h0000;
+    buffer_7[407] = 16'h0000;
+    buffer_7[408] = 16'h0000;
+    buffer_7[409] = 16'h0000;
+    buffer_7[410] = 16'h0000;
+    buffer_7[411] = 16'h0000;
+    buffer_7[412] = 16'h0000;
+    buffer_7[413] = 16'h0000;
+    buffer_7[414] = 16'h0000;
+    buffer_7[415] = 16'h0000;
+    buffer_7[416] = 16'h0000;
+    buffer_7[417] = 16'h0000;
+    buffer_7[418] = 16'h0000;
+    buffer_7[419] = 16'h0000;
+    buffer_7[420] = 16'h0000;
+    buffer_7[421] = 16'h0000;
+    buffer_7[422] = 16'h0000;
+    buffer_7[423] = 16'h0000;
+    buffer_7[424] = 16'h0000;
+    buffer_7[425] = 16'h0000;
+    buffer_7[426] = 16'h0000;
+    buffer_7[427] = 16'h0000;
+    buffer_7[428] = 16'h0000;
+    buffer_7[429] = 16'h0000;
+    buffer_7[430] = 16'h0000;
+    buffer_7[431] = 16'h0000;
+    buffer_7[432] = 16'h0000;
+    buffer_7[433] = 16'h0000;
+    buffer_7[434] = 16'h0000;
+    buffer_7[435] = 16'h0000;
+    buffer_7[436] = 16'h0000;
+    buffer_7[437] = 16'h0000;
+    buffer_7[438] = 16'h0000;
+    buffer_7[439] = 16'h0000;
+    buffer_7[440] = 16'h0000;
+    buffer_7[441] = 16'h0000;
+    buffer_7[442] = 16'h0000;
+    buffer_7[443] = 16'h0000;
+    buffer_7[444] = 16'h0000;
+    buffer_7[445] = 16'h0000;
+    buffer_7[446] = 16'h0000;
+    buffer_7[447] = 16'h0000;
+    buffer_7[448] = 16'h0000;
+    buffer_7[449] = 16'h0000;
+    buffer_7[450] = 16'h0000;
+    buffer_7[451] = 16'h0000;
+    buffer_7[452] = 16'h0000;
+    buffer_7[453] = 16'h0000;
+    buffer_7[454] = 16'h0000;
+    buffer_7[455] = 16'h0000;
+    buffer_7[456] = 16'h0000;
+    buffer_7[457] = 16'h0000;
+    buffer_7[458] = 16'h0000;
+    buffer_7[459] = 16'h0000;
+    buffer_7[460] = 16'h0000;
+    buffer_7[461] = 16'h0000;
+    buffer_7[462] = 16'h0000;
+    buffer_7[463] = 16'h0000;
+    buffer_7[464] = 16'h0000;
+    buffer_7[465] = 16'h0000;
+    buffer_7[466] = 16'h0000;
+    buffer_7[467] = 16'h0000;
+    buffer_7[468] = 16'h0000;
+    buffer_7[469] = 16'h0000;
+    buffer_7[470] = 16'h0000;
+    buffer_7[471] = 16'h0000;
+    buffer_7[472] = 16'h0000;
+    buffer_7[473] = 16'h0000;
+    buffer_7[474] = 16'h0000;
+    buffer_7[475] = 16'h0000;
+    buffer_7[476] = 16'h0000;
+    buffer_7[477] = 16'h0000;
+    buffer_7[478] = 16'h0000;
+    buffer_7[479] = 16'h0000;
+    buffer_7[480] = 16'h0000;
+    buffer_7[481] = 16'h0000;
+    buffer_7[482] = 16'h0000;
+    buffer_7[483] = 16'h0000;
+    buffer_7[484] = 16'h0000;
+    buffer_7[485] = 16'h0000;
+    buffer_7[486] = 16'h0000;
+    buffer_7[487] = 16'h0000;
+    buffer_7[488] = 16'h0000;
+    buffer_7[489] = 16'h0000;
+    buffer_7[490] = 16'h0000;
+    buffer_7[491] = 16'h0000;
+    buffer_7[492] = 16'h0000;
+    buffer_7[493] = 16'h0000;
+    buffer_7[494] = 16'h0000;
+    buffer_7[495] = 16'h0000;
+    buffer_7[496] = 16'h0000;
+    buffer_7[497] = 16'h0000;
+    buffer_7[498] = 16'h0000;
+    buffer_7[499] = 16'h0000;
+    buffer_7[500] = 16'h0000;
+    buffer_7[501] = 16'h0000;
+    buffer_7[502] = 16'h0000;
+    buffer_7[503] = 16'h0000;
+    buffer_7[504] = 16'h0000;
+    buffer_7[505] = 16'h0000;
+    buffer_7[506] = 16'h0000;
+    buffer_7[507] = 16'h0000;
+    buffer_7[508] = 16'h0000;
+    buffer_7[509] = 16'h0000;
+    buffer_7[510] = 16'h0000;
+    buffer_7[511] = 16'h0000;
   end
   always @(posedge clk) begin
     if (x_take)
-      buffer_7[\$signature__addr ] <= x__payload[15:0];
+      buffer_7[\$20 [8:0]] <= x__payload[15:0];
   end
   reg [15:0] _7_;
   always @(posedge clk) begin
     if (ce) begin
-      _7_ <= buffer_7[{ block, w__payload[79:78] }];
+      _7_ <= buffer_7[\$40 [8:0]];
     end
   end
-  assign \rd__data$149  = _7_;
+  assign \rd__data$154  = _7_;
   assign \$1  = ~ o__valid;
   assign ce = \$1  | o__ready;
+  assign \$2  = full >> \$signal ;
+  assign x__ready = ~ \$2 ;
   assign x_take = x__valid & x__ready;
-  assign \$2  = ~ x__ready;
-  assign w__ready = \$2  & ce;
+  assign \$3  = waddr == 8'hff;
+  assign \$4  = x__payload[16] | \$3 ;
+  assign x_done = x_take & \$4 ;
+  assign \$6  = \$5  | { 8'h00, waddr };
+  assign \$8  = \$7  | { 8'h00, waddr };
+  assign \$10  = \$9  | { 8'h00, waddr };
+  assign \$12  = \$11  | { 8'h00, waddr };
+  assign \$14  = \$13  | { 8'h00, waddr };
+  assign \$16  = \$15  | { 8'h00, waddr };
+  assign \$18  = \$17  | { 8'h00, waddr };
+  assign \$20  = \$19  | { 8'h00, waddr };
+  assign \$21  = full >> rbank;
+  assign w__ready = \$21  & ce;
   assign w_take = w__valid & w__ready;
+  assign matrix_done = w_take & w__payload[82];
   assign first = ! block;
-  assign \$3  = slices - 1'h1;
-  assign \$4  = block == \$3 ;
-  assign \end  = \$4  | w__payload[82];
-  assign \$5  = $signed(prod_1) - $signed(prod_1[17:0]);
-  assign \$7  = $signed(prod_3) - $signed(prod_3[17:0]);
-  assign \$9  = $signed(prod_5) - $signed(prod_5[17:0]);
-  assign \$11  = $signed(prod_7) - $signed(prod_7[17:0]);
-  assign \$13  = $signed(sum_l1_1) - $signed(sum_l1_1[17:0]);
-  assign \$15  = $signed(sum_l1_3) - $signed(sum_l1_3[17:0]);
-  assign \$17  = $signed(sum_l2_0) - $signed(sum_l2_0[17:0]);
-  assign \$19  = $signed(sum_l2_1) - $signed(sum_l2_1[17:0]);
-  assign \$21  = $signed(sum_l2_1_link) - $signed(sum_l2_1_link[17:0]);
+  assign \$22  = rbank ? slices_1 : slices_0;
+  assign \$23  = \$22  - 1'h1;
+  assign \$24  = block == \$23 ;
+  assign \end  = \$24  | w__payload[82];
+  assign \$26  = \$25  | { 8'h00, block, w__payload[65:64] };
+  assign \$28  = \$27  | { 8'h00, block, w__payload[67:66] };
+  assign \$30  = \$29  | { 8'h00, block, w__payload[69:68] };
+  assign \$32  = \$31  | { 8'h00, block, w__payload[71:70] };
+  assign \$34  = \$33  | { 8'h00, block, w__payload[73:72] };
+  assign \$36  = \$35  | { 8'h00, block, w__payload[75:74] };
+  assign \$38  = \$37  | { 8'h00, block, w__payload[77:76] };
+  assign \$40  = \$39  | { 8'h00, block, w__payload[79:78] };
+  assign \$41  = $signed(prod_1) - $signed(prod_1[17:0]);
+  assign \$43  = $signed(prod_3) - $signed(prod_3[17:0]);
+  assign \$45  = $signed(prod_5) - $signed(prod_5[17:0]);
+  assign \$47  = $signed(prod_7) - $signed(prod_7[17:0]);
+  assign \$49  = $signed(sum_l1_1) - $signed(sum_l1_1[17:0]);
+  assign \$51  = $signed(sum_l1_3) - $signed(sum_l1_3[17:0]);
+  assign \$53  = $signed(sum_l2_0) - $signed(sum_l2_0[17:0]);
+  assign \$55  = $signed(sum_l2_1) - $signed(sum_l2_1[17:0]);
+  assign \$57  = $signed(sum_l2_1_link) - $signed(sum_l2_1_link[17:0]);
   assign step = ce & valid_l3;
   assign done = step & end_l3;
-  assign \$23  = code_l3 <= 1'h0;
-  assign \$24  = code_l3 <= 1'h1;
-  assign \$25  = code_l3 <= 1'h0;
-  assign \$26  = code_l3 <= 2'h2;
-  assign \$27  = code_l3 <= 1'h0;
-  assign \$28  = code_l3 <= 1'h1;
-  assign \$29  = code_l3 <= 1'h0;
-  assign \$30  = \$signature__addr  + 1'h1;
-  assign \$31  = \$signature__addr  == 8'hff;
-  assign \$32  = x__payload[16] | \$31 ;
-  assign \$33  = \$signature__addr  + 1'h1;
-  assign \$35  = block + 1'h1;
-  assign \$36  = \end  ? 7'h00 : \$35 ;
-  assign \$37  = first ? w__payload[81:80] : tile_code;
-  assign \$39  = $signed(\$38 ) + $signed(act_s1b_0[7:0]);
-  assign \$40  = $signed(w_s1b_0) * $signed(\$39 );
-  assign \$42  = $signed(\$41 ) + $signed(act_s1b_1[7:0]);
-  assign \$43  = $signed(w_s1b_1) * $signed(\$42 );
-  assign \$45  = $signed(\$44 ) + $signed(act_s1b_2[7:0]);
-  assign \$46  = $signed(w_s1b_2) * $signed(\$45 );
-  assign \$48  = $signed(\$47 ) + $signed(act_s1b_3[7:0]);
-  assign \$49  = $signed(w_s1b_3) * $signed(\$48 );
-  assign \$51  = $signed(\$50 ) + $signed(act_s1b_4[7:0]);
-  assign \$52  = $signed(w_s1b_4) * $signed(\$51 );
-  assign \$54  = $signed(\$53 ) + $signed(act_s1b_5[7:0]);
-  assign \$55  = $signed(w_s1b_5) * $signed(\$54 );
-  assign \$57  = $signed(\$56 ) + $signed(act_s1b_6[7:0]);
-  assign \$58  = $signed(w_s1b_6) * $signed(\$57 );
-  assign \$60  = $signed(\$59 ) + $signed(act_s1b_7[7:0]);
-  assign \$61  = $signed(w_s1b_7) * $signed(\$60 );
-  assign \$62  = code_s1b > 1'h0;
-  assign \$63  = ~ \$62 ;
-  assign \$64  = ce & \$63 ;
-  assign \$66  = $signed(\$65 ) + $signed(act_s1b_1[7:0]);
-  assign \$67  = $signed(w_s1b_1) * $signed(\$66 );
-  assign \$68  = code_s1b > 1'h0;
-  assign \$69  = ~ \$68 ;
-  assign \$70  = ce & \$69 ;
-  assign \$72  = $signed(\$71 ) + $signed(act_s1b_3[7:0]);
-  assign \$73  = $signed(w_s1b_3) * $signed(\$72 );
-  assign \$74  = code_s1b > 1'h0;
-  assign \$75  = ~ \$74 ;
-  assign \$76  = ce & \$75 ;
-  assign \$78  = $signed(\$77 ) + $signed(act_s1b_5[7:0]);
-  assign \$79  = $signed(w_s1b_5) * $signed(\$78 );
-  assign \$80  = code_s1b > 1'h0;
-  assign \$81  = ~ \$80 ;
-  assign \$82  = ce & \$81 ;
-  assign \$84  = $signed(\$83 ) + $signed(act_s1b_7[7:0]);
-  assign \$85  = $signed(w_s1b_7) * $signed(\$84 );
-  assign \$86  = $signed(prod_0) + $signed(prod_1_link);
-  assign \$87  = $signed(prod_2) + $signed(prod_3_link);
-  assign \$88  = $signed(prod_4) + $signed(prod_5_link);
-  assign \$89  = $signed(prod_6) + $signed(prod_7_link);
-  assign \$90  = code_s3 > 1'h1;
-  assign \$91  = ~ \$90 ;
-  assign \$92  = ce & \$91 ;
-  assign \$93  = $signed(prod_2) + $signed(prod_3_link);
-  assign \$94  = code_s3 > 1'h1;
-  assign \$95  = ~ \$94 ;
-  assign \$96  = ce & \$95 ;
-  assign \$97  = $signed(prod_6) + $signed(prod_7_link);
-  assign \$98  = $signed(sum_l1_0) + $signed(sum_l1_1_link);
-  assign \$99  = $signed(sum_l1_2) + $signed(sum_l1_3_link);
-  assign \$100  = code_l1 > 2'h2;
-  assign \$101  = ~ \$100 ;
-  assign \$102  = ce & \$101 ;
-  assign \$103  = $signed(sum_l1_2) + $signed(sum_l1_3_link);
-  assign \$104  = $signed(\$18 [32:0]) + $signed(\$22 [32:0]);
-  assign \$105  = $signed(sum_l2_0[17:0]) + $signed(sum_l2_1_link[17:0]);
-  assign \$106  = $signed(acc_0_0) + $signed(sum_l3_0_0);
-  assign \$109  = $signed(acc_0_0) + $signed(sum_l3_0_0);
-  assign \$110  = $signed(acc_0_1) + $signed(sum_l3_0_1);
-  assign \$113  = $signed(acc_0_1) + $signed(sum_l3_0_1);
-  assign \$114  = $signed(acc_1_0) + $signed(tap_1_d2_0);
-  assign \$115  = ~ is_row[1];
-  assign \$116  = done & \$115 ;
-  assign \$117  = $signed(acc_1_0) + $signed(tap_1_d2_0);
-  assign \$118  = $signed(acc_1_1) + $signed(tap_1_d2_1);
-  assign \$119  = ~ is_row[1];
-  assign \$120  = done & \$119 ;
-  assign \$121  = $signed(acc_1_1) + $signed(tap_1_d2_1);
-  assign \$122  = $signed(acc_2_0) + $signed(tap_2_d1_0);
-  assign \$123  = ~ is_row[2];
-  assign \$124  = done & \$123 ;
-  assign \$125  = $signed(acc_2_0) + $signed(tap_2_d1_0);
-  assign \$126  = $signed(acc_2_1) + $signed(tap_2_d1_1);
-  assign \$127  = ~ is_row[2];
-  assign \$128  = done & \$127 ;
-  assign \$129  = $signed(acc_2_1) + $signed(tap_2_d1_1);
-  assign \$130  = $signed(acc_3_0) + $signed(tap_3_d2_0);
-  assign \$131  = ~ is_row[3];
-  assign \$132  = done & \$131 ;
-  assign \$133  = $signed(acc_3_0) + $signed(tap_3_d2_0);
-  assign \$134  = $signed(acc_3_1) + $signed(tap_3_d2_1);
-  assign \$135  = ~ is_row[3];
-  assign \$136  = done & \$135 ;
-  assign \$137  = $signed(acc_3_1) + $signed(tap_3_d2_1);
-  assign \$138  = $signed(acc_4_0) + $signed(tap_4_d0_0);
-  assign \$139  = ~ is_row[4];
-  assign \$140  = done & \$139 ;
-  assign \$141  = $signed(acc_4_0) + $signed(tap_4_d0_0);
-  assign \$142  = $signed(acc_4_1) + $signed(tap_4_d0_1);
-  assign \$143  = ~ is_row[4];
-  assign \$144  = done & \$143 ;
-  assign \$145  = $signed(acc_4_1) + $signed(tap_4_d0_1);
-  assign \$146  = $signed(acc_5_0) + $signed(tap_5_d2_0);
-  assign \$147  = ~ is_row[5];
-  assign \$148  = done & \$147 ;
-  assign \$149  = $signed(acc_5_0) + $signed(tap_5_d2_0);
-  assign \$150  = $signed(acc_5_1) + $signed(tap_5_d2_1);
-  assign \$151  = ~ is_row[5];
-  assign \$152  = done & \$151 ;
-  assign \$153  = $signed(acc_5_1) + $signed(tap_5_d2_1);
-  assign \$154  = $signed(acc_6_0) + $signed(tap_6_d1_0);
-  assign \$155  = ~ is_row[6];
-  assign \$156  = done & \$155 ;
-  assign \$157  = $signed(acc_6_0) + $signed(tap_6_d1_0);
-  assign \$158  = $signed(acc_6_1) + $signed(tap_6_d1_1);
-  assign \$159  = ~ is_row[6];
-  assign \$160  = done & \$159 ;
-  assign \$161  = $signed(acc_6_1) + $signed(tap_6_d1_1);
-  assign \$162  = $signed(acc_7_0) + $signed(tap_7_d2_0);
-  assign \$163  = ~ is_row[7];
-  assign \$164  = done & \$163 ;
-  assign \$165  = $signed(acc_7_0) + $signed(tap_7_d2_0);
-  assign \$166  = $signed(acc_7_1) + $signed(tap_7_d2_1);
-  assign \$167  = ~ is_row[7];
-  assign \$168  = done & \$167 ;
-  assign \$169  = $signed(acc_7_1) + $signed(tap_7_d2_1);
-  assign \$170  = valid_l3 & end_l3;
+  assign \$59  = code_l3 <= 1'h0;
+  assign \$60  = code_l3 <= 1'h1;
+  assign \$61  = code_l3 <= 1'h0;
+  assign \$62  = code_l3 <= 2'h2;
+  assign \$63  = code_l3 <= 1'h0;
+  assign \$64  = code_l3 <= 1'h1;
+  assign \$65  = code_l3 <= 1'h0;
+  assign \$66  = waddr + 1'h1;
+  assign \$67  = x_done ? 9'h000 : \$66 ;
+  assign \$68  = ~ \$signal ;
+  assign \$69  = waddr + 1'h1;
+  assign \$71  = waddr + 1'h1;
+  assign \$73  = ! \$signal ;
+  assign \$74  = x_done & \$73 ;
+  assign \$75  = ! rbank;
+  assign \$76  = matrix_done & \$75 ;
+  assign \$78  = x_done & \$77 ;
+  assign \$80  = matrix_done & \$79 ;
+  assign \$81  = ~ rbank;
+  assign \$82  = block + 1'h1;
+  assign \$83  = \end  ? 7'h00 : \$82 ;
+  assign \$84  = first ? w__payload[81:80] : tile_code;
+  assign \$86  = $signed(\$85 ) + $signed(act_s1b_0[7:0]);
+  assign \$87  = $signed(w_s1b_0) * $signed(\$86 );
+  assign \$89  = $signed(\$88 ) + $signed(act_s1b_1[7:0]);
+  assign \$90  = $signed(w_s1b_1) * $signed(\$89 );
+  assign \$92  = $signed(\$91 ) + $signed(act_s1b_2[7:0]);
+  assign \$93  = $signed(w_s1b_2) * $signed(\$92 );
+  assign \$95  = $signed(\$94 ) + $signed(act_s1b_3[7:0]);
+  assign \$96  = $signed(w_s1b_3) * $signed(\$95 );
+  assign \$98  = $signed(\$97 ) + $signed(act_s1b_4[7:0]);
+  assign \$99  = $signed(w_s1b_4) * $signed(\$98 );
+  assign \$101  = $signed(\$100 ) + $signed(act_s1b_5[7:0]);
+  assign \$102  = $signed(w_s1b_5) * $signed(\$101 );
+  assign \$104  = $signed(\$103 ) + $signed(act_s1b_6[7:0]);
+  assign \$105  = $signed(w_s1b_6) * $signed(\$104 );
+  assign \$107  = $signed(\$106 ) + $signed(act_s1b_7[7:0]);
+  assign \$108  = $signed(w_s1b_7) * $signed(\$107 );
+  assign \$109  = code_s1b > 1'h0;
+  assign \$110  = ~ \$109 ;
+  assign \$111  = ce & \$110 ;
+  assign \$113  = $signed(\$112 ) + $signed(act_s1b_1[7:0]);
+  assign \$114  = $signed(w_s1b_1) * $signed(\$113 );
+  assign \$115  = code_s1b > 1'h0;
+  assign \$116  = ~ \$115 ;
+  assign \$117  = ce & \$116 ;
+  assign \$119  = $signed(\$118 ) + $signed(act_s1b_3[7:0]);
+  assign \$120  = $signed(w_s1b_3) * $signed(\$119 );
+  assign \$121  = code_s1b > 1'h0;
+  assign \$122  = ~ \$121 ;
+  assign \$123  = ce & \$122 ;
+  assign \$125  = $signed(\$124 ) + $signed(act_s1b_5[7:0]);
+  assign \$126  = $signed(w_s1b_5) * $signed(\$125 );
+  assign \$127  = code_s1b > 1'h0;
+  assign \$128  = ~ \$127 ;
+  assign \$129  = ce & \$128 ;
+  assign \$131  = $signed(\$130 ) + $signed(act_s1b_7[7:0]);
+  assign \$132  = $signed(w_s1b_7) * $signed(\$131 );
+  assign \$133  = $signed(prod_0) + $signed(prod_1_link);
+  assign \$134  = $signed(prod_2) + $signed(prod_3_link);
+  assign \$135  = $signed(prod_4) + $signed(prod_5_link);
+  assign \$136  = $signed(prod_6) + $signed(prod_7_link);
+  assign \$137  = code_s3 > 1'h1;
+  assign \$138  = ~ \$137 ;
+  assign \$139  = ce & \$138 ;
+  assign \$140  = $signed(prod_2) + $signed(prod_3_link);
+  assign \$141  = code_s3 > 1'h1;
+  assign \$142  = ~ \$141 ;
+  assign \$143  = ce & \$142 ;
+  assign \$144  = $signed(prod_6) + $signed(prod_7_link);
+  assign \$145  = $signed(sum_l1_0) + $signed(sum_l1_1_link);
+  assign \$146  = $signed(sum_l1_2) + $signed(sum_l1_3_link);
+  assign \$147  = code_l1 > 2'h2;
+  assign \$148  = ~ \$147 ;
+  assign \$149  = ce & \$148 ;
+  assign \$150  = $signed(sum_l1_2) + $signed(sum_l1_3_link);
+  assign \$151  = $signed(\$54 [32:0]) + $signed(\$58 [32:0]);
+  assign \$152  = $signed(sum_l2_0[17:0]) + $signed(sum_l2_1_link[17:0]);
+  assign \$153  = $signed(acc_0_0) + $signed(sum_l3_0_0);
+  assign \$156  = $signed(acc_0_0) + $signed(sum_l3_0_0);
+  assign \$157  = $signed(acc_0_1) + $signed(sum_l3_0_1);
+  assign \$160  = $signed(acc_0_1) + $signed(sum_l3_0_1);
+  assign \$161  = $signed(acc_1_0) + $signed(tap_1_d2_0);
+  assign \$162  = ~ is_row[1];
+  assign \$163  = done & \$162 ;
+  assign \$164  = $signed(acc_1_0) + $signed(tap_1_d2_0);
+  assign \$165  = $signed(acc_1_1) + $signed(tap_1_d2_1);
+  assign \$166  = ~ is_row[1];
+  assign \$167  = done & \$166 ;
+  assign \$168  = $signed(acc_1_1) + $signed(tap_1_d2_1);
+  assign \$169  = $signed(acc_2_0) + $signed(tap_2_d1_0);
+  assign \$170  = ~ is_row[2];
+  assign \$171  = done & \$170 ;
+  assign \$172  = $signed(acc_2_0) + $signed(tap_2_d1_0);
+  assign \$173  = $signed(acc_2_1) + $signed(tap_2_d1_1);
+  assign \$174  = ~ is_row[2];
+  assign \$175  = done & \$174 ;
+  assign \$176  = $signed(acc_2_1) + $signed(tap_2_d1_1);
+  assign \$177  = $signed(acc_3_0) + $signed(tap_3_d2_0);
+  assign \$178  = ~ is_row[3];
+  assign \$179  = done & \$178 ;
+  assign \$180  = $signed(acc_3_0) + $signed(tap_3_d2_0);
+  assign \$181  = $signed(acc_3_1) + $signed(tap_3_d2_1);
+  assign \$182  = ~ is_row[3];
+  assign \$183  = done & \$182 ;
+  assign \$184  = $signed(acc_3_1) + $signed(tap_3_d2_1);
+  assign \$185  = $signed(acc_4_0) + $signed(tap_4_d0_0);
+  assign \$186  = ~ is_row[4];
+  assign \$187  = done & \$186 ;
+  assign \$188  = $signed(acc_4_0) + $signed(tap_4_d0_0);
+  assign \$189  = $signed(acc_4_1) + $signed(tap_4_d0_1);
+  assign \$190  = ~ is_row[4];
+  assign \$191  = done & \$190 ;
+  assign \$192  = $signed(acc_4_1) + $signed(tap_4_d0_1);
+  assign \$193  = $signed(acc_5_0) + $signed(tap_5_d2_0);
+  assign \$194  = ~ is_row[5];
+  assign \$195  = done & \$194 ;
+  assign \$196  = $signed(acc_5_0) + $signed(tap_5_d2_0);
+  assign \$197  = $signed(acc_5_1) + $signed(tap_5_d2_1);
+  assign \$198  = ~ is_row[5];
+  assign \$199  = done & \$198 ;
+  assign \$200  = $signed(acc_5_1) + $signed(tap_5_d2_1);
+  assign \$201  = $signed(acc_6_0) + $signed(tap_6_d1_0);
+  assign \$202  = ~ is_row[6];
+  assign \$203  = done & \$202 ;
+  assign \$204  = $signed(acc_6_0) + $signed(tap_6_d1_0);
+  assign \$205  = $signed(acc_6_1) + $signed(tap_6_d1_1);
+  assign \$206  = ~ is_row[6];
+  assign \$207  = done & \$206 ;
+  assign \$208  = $signed(acc_6_1) + $signed(tap_6_d1_1);
+  assign \$209  = $signed(acc_7_0) + $signed(tap_7_d2_0);
+  assign \$210  = ~ is_row[7];
+  assign \$211  = done & \$210 ;
+  assign \$212  = $signed(acc_7_0) + $signed(tap_7_d2_0);
+  assign \$213  = $signed(acc_7_1) + $signed(tap_7_d2_1);
+  assign \$214  = ~ is_row[7];
+  assign \$215  = done & \$214 ;
+  assign \$216  = $signed(acc_7_1) + $signed(tap_7_d2_1);
+  assign \$217  = valid_l3 & end_l3;
   always @(posedge clk)
-    \$173  <= \$172 ;
+    \$220  <= \$219 ;
   always @(posedge clk)
-    \$signature__addr  <= \$174 ;
+    waddr <= \$221 ;
   always @(posedge clk)
-    x__ready <= \$175 ;
+    \$signal  <= \$222 ;
   always @(posedge clk)
-    slices <= \$176 ;
+    slices_0 <= \$223 ;
   always @(posedge clk)
-    block <= \$177 ;
+    slices_1 <= \$224 ;
   always @(posedge clk)
-    tile_code <= \$178 ;
+    full <= \$225 ;
   always @(posedge clk)
-    valid_s1 <= \$179 ;
+    rbank <= \$226 ;
   always @(posedge clk)
-    end_s1 <= \$180 ;
+    block <= \$227 ;
   always @(posedge clk)
-    last_s1 <= \$181 ;
+    tile_code <= \$228 ;
   always @(posedge clk)
-    code_s1 <= \$182 ;
+    valid_s1 <= \$229 ;
   always @(posedge clk)
-    w_s1_0 <= \$183 ;
+    end_s1 <= \$230 ;
   always @(posedge clk)
-    w_s1_1 <= \$184 ;
+    last_s1 <= \$231 ;
   always @(posedge clk)
-    w_s1_2 <= \$185 ;
+    code_s1 <= \$232 ;
   always @(posedge clk)
-    w_s1_3 <= \$186 ;
+    w_s1_0 <= \$233 ;
   always @(posedge clk)
-    w_s1_4 <= \$187 ;
+    w_s1_1 <= \$234 ;
   always @(posedge clk)
-    w_s1_5 <= \$188 ;
+    w_s1_2 <= \$235 ;
   always @(posedge clk)
-    w_s1_6 <= \$189 ;
+    w_s1_3 <= \$236 ;
   always @(posedge clk)
-    w_s1_7 <= \$190 ;
+    w_s1_4 <= \$237 ;
   always @(posedge clk)
-    valid_s1b <= \$191 ;
+    w_s1_5 <= \$238 ;
   always @(posedge clk)
-    end_s1b <= \$192 ;
+    w_s1_6 <= \$239 ;
   always @(posedge clk)
-    last_s1b <= \$193 ;
+    w_s1_7 <= \$240 ;
   always @(posedge clk)
-    code_s1b <= \$194 ;
+    valid_s1b <= \$241 ;
   always @(posedge clk)
-    w_s1b_0 <= \$195 ;
+    end_s1b <= \$242 ;
   always @(posedge clk)
-    w_s1b_1 <= \$196 ;
+    last_s1b <= \$243 ;
   always @(posedge clk)
-    w_s1b_2 <= \$197 ;
+    code_s1b <= \$244 ;
   always @(posedge clk)
-    w_s1b_3 <= \$198 ;
+    w_s1b_0 <= \$245 ;
   always @(posedge clk)
-    w_s1b_4 <= \$199 ;
+    w_s1b_1 <= \$246 ;
   always @(posedge clk)
-    w_s1b_5 <= \$200 ;
+    w_s1b_2 <= \$247 ;
   always @(posedge clk)
-    w_s1b_6 <= \$201 ;
+    w_s1b_3 <= \$248 ;
   always @(posedge clk)
-    w_s1b_7 <= \$202 ;
+    w_s1b_4 <= \$249 ;
   always @(posedge clk)
-    act_s1b_0 <= \$203 ;
+    w_s1b_5 <= \$250 ;
   always @(posedge clk)
-    act_s1b_1 <= \$204 ;
+    w_s1b_6 <= \$251 ;
   always @(posedge clk)
-    act_s1b_2 <= \$205 ;
+    w_s1b_7 <= \$252 ;
   always @(posedge clk)
-    act_s1b_3 <= \$206 ;
+    act_s1b_0 <= \$253 ;
   always @(posedge clk)
-    act_s1b_4 <= \$207 ;
+    act_s1b_1 <= \$254 ;
   always @(posedge clk)
-    act_s1b_5 <= \$208 ;
+    act_s1b_2 <= \$255 ;
   always @(posedge clk)
-    act_s1b_6 <= \$209 ;
+    act_s1b_3 <= \$256 ;
   always @(posedge clk)
-    act_s1b_7 <= \$210 ;
+    act_s1b_4 <= \$257 ;
   always @(posedge clk)
-    prod_0 <= \$211 ;
+    act_s1b_5 <= \$258 ;
   always @(posedge clk)
-    prod_1 <= \$212 ;
+    act_s1b_6 <= \$259 ;
   always @(posedge clk)
-    prod_2 <= \$213 ;
+    act_s1b_7 <= \$260 ;
   always @(posedge clk)
-    prod_3 <= \$214 ;
+    prod_0 <= \$261 ;
   always @(posedge clk)
-    prod_4 <= \$215 ;
+    prod_1 <= \$262 ;
   always @(posedge clk)
-    prod_5 <= \$216 ;
+    prod_2 <= \$263 ;
   always @(posedge clk)
-    prod_6 <= \$217 ;
+    prod_3 <= \$264 ;
   always @(posedge clk)
-    prod_7 <= \$218 ;
+    prod_4 <= \$265 ;
   always @(posedge clk)
-    prod_1_link <= \$219 ;
+    prod_5 <= \$266 ;
   always @(posedge clk)
-    prod_3_link <= \$220 ;
+    prod_6 <= \$267 ;
   always @(posedge clk)
-    prod_5_link <= \$221 ;
+    prod_7 <= \$268 ;
   always @(posedge clk)
-    prod_7_link <= \$222 ;
+    prod_1_link <= \$269 ;
   always @(posedge clk)
-    valid_s3 <= \$223 ;
+    prod_3_link <= \$270 ;
   always @(posedge clk)
-    end_s3 <= \$224 ;
+    prod_5_link <= \$271 ;
   always @(posedge clk)
-    last_s3 <= \$225 ;
+    prod_7_link <= \$272 ;
   always @(posedge clk)
-    code_s3 <= \$226 ;
+    valid_s3 <= \$273 ;
   always @(posedge clk)
-    tap_1_d0_0 <= \$227 ;
+    end_s3 <= \$274 ;
   always @(posedge clk)
-    tap_1_d0_1 <= \$228 ;
+    last_s3 <= \$275 ;
   always @(posedge clk)
-    tap_1_d1_0 <= \$229 ;
+    code_s3 <= \$276 ;
   always @(posedge clk)
-    tap_1_d1_1 <= \$230 ;
+    tap_1_d0_0 <= \$277 ;
   always @(posedge clk)
-    tap_1_d2_0 <= \$231 ;
+    tap_1_d0_1 <= \$278 ;
   always @(posedge clk)
-    tap_1_d2_1 <= \$232 ;
+    tap_1_d1_0 <= \$279 ;
   always @(posedge clk)
-    tap_3_d0_0 <= \$233 ;
+    tap_1_d1_1 <= \$280 ;
   always @(posedge clk)
-    tap_3_d0_1 <= \$234 ;
+    tap_1_d2_0 <= \$281 ;
   always @(posedge clk)
-    tap_3_d1_0 <= \$235 ;
+    tap_1_d2_1 <= \$282 ;
   always @(posedge clk)
-    tap_3_d1_1 <= \$236 ;
+    tap_3_d0_0 <= \$283 ;
   always @(posedge clk)
-    tap_3_d2_0 <= \$237 ;
+    tap_3_d0_1 <= \$284 ;
   always @(posedge clk)
-    tap_3_d2_1 <= \$238 ;
+    tap_3_d1_0 <= \$285 ;
   always @(posedge clk)
-    tap_5_d0_0 <= \$239 ;
+    tap_3_d1_1 <= \$286 ;
   always @(posedge clk)
-    tap_5_d0_1 <= \$240 ;
+    tap_3_d2_0 <= \$287 ;
   always @(posedge clk)
-    tap_5_d1_0 <= \$241 ;
+    tap_3_d2_1 <= \$288 ;
   always @(posedge clk)
-    tap_5_d1_1 <= \$242 ;
+    tap_5_d0_0 <= \$289 ;
   always @(posedge clk)
-    tap_5_d2_0 <= \$243 ;
+    tap_5_d0_1 <= \$290 ;
   always @(posedge clk)
-    tap_5_d2_1 <= \$244 ;
+    tap_5_d1_0 <= \$291 ;
   always @(posedge clk)
-    tap_7_d0_0 <= \$245 ;
+    tap_5_d1_1 <= \$292 ;
   always @(posedge clk)
-    tap_7_d0_1 <= \$246 ;
+    tap_5_d2_0 <= \$293 ;
   always @(posedge clk)
-    tap_7_d1_0 <= \$247 ;
+    tap_5_d2_1 <= \$294 ;
   always @(posedge clk)
-    tap_7_d1_1 <= \$248 ;
+    tap_7_d0_0 <= \$295 ;
   always @(posedge clk)
-    tap_7_d2_0 <= \$249 ;
+    tap_7_d0_1 <= \$296 ;
   always @(posedge clk)
-    tap_7_d2_1 <= \$250 ;
+    tap_7_d1_0 <= \$297 ;
   always @(posedge clk)
-    sum_l1_0 <= \$251 ;
+    tap_7_d1_1 <= \$298 ;
   always @(posedge clk)
-    sum_l1_1 <= \$252 ;
+    tap_7_d2_0 <= \$299 ;
   always @(posedge clk)
-    sum_l1_2 <= \$253 ;
+    tap_7_d2_1 <= \$300 ;
   always @(posedge clk)
-    sum_l1_3 <= \$254 ;
+    sum_l1_0 <= \$301 ;
   always @(posedge clk)
-    sum_l1_1_link <= \$255 ;
+    sum_l1_1 <= \$302 ;
   always @(posedge clk)
-    sum_l1_3_link <= \$256 ;
+    sum_l1_2 <= \$303 ;
   always @(posedge clk)
-    valid_l1 <= \$257 ;
+    sum_l1_3 <= \$304 ;
   always @(posedge clk)
-    end_l1 <= \$258 ;
+    sum_l1_1_link <= \$305 ;
   always @(posedge clk)
-    last_l1 <= \$259 ;
+    sum_l1_3_link <= \$306 ;
   always @(posedge clk)
-    code_l1 <= \$260 ;
+    valid_l1 <= \$307 ;
   always @(posedge clk)
-    tap_2_d0_0 <= \$261 ;
+    end_l1 <= \$308 ;
   always @(posedge clk)
-    tap_2_d0_1 <= \$262 ;
+    last_l1 <= \$309 ;
   always @(posedge clk)
-    tap_2_d1_0 <= \$263 ;
+    code_l1 <= \$310 ;
   always @(posedge clk)
-    tap_2_d1_1 <= \$264 ;
+    tap_2_d0_0 <= \$311 ;
   always @(posedge clk)
-    tap_6_d0_0 <= \$265 ;
+    tap_2_d0_1 <= \$312 ;
   always @(posedge clk)
-    tap_6_d0_1 <= \$266 ;
+    tap_2_d1_0 <= \$313 ;
   always @(posedge clk)
-    tap_6_d1_0 <= \$267 ;
+    tap_2_d1_1 <= \$314 ;
   always @(posedge clk)
-    tap_6_d1_1 <= \$268 ;
+    tap_6_d0_0 <= \$315 ;
   always @(posedge clk)
-    sum_l2_0 <= \$269 ;
+    tap_6_d0_1 <= \$316 ;
   always @(posedge clk)
-    sum_l2_1 <= \$270 ;
+    tap_6_d1_0 <= \$317 ;
   always @(posedge clk)
-    sum_l2_1_link <= \$271 ;
+    tap_6_d1_1 <= \$318 ;
   always @(posedge clk)
-    valid_l2 <= \$272 ;
+    sum_l2_0 <= \$319 ;
   always @(posedge clk)
-    end_l2 <= \$273 ;
+    sum_l2_1 <= \$320 ;
   always @(posedge clk)
-    last_l2 <= \$274 ;
+    sum_l2_1_link <= \$321 ;
   always @(posedge clk)
-    code_l2 <= \$275 ;
+    valid_l2 <= \$322 ;
   always @(posedge clk)
-    tap_4_d0_0 <= \$276 ;
+    end_l2 <= \$323 ;
   always @(posedge clk)
-    tap_4_d0_1 <= \$277 ;
+    last_l2 <= \$324 ;
   always @(posedge clk)
-    sum_l3_0_0 <= \$278 ;
+    code_l2 <= \$325 ;
   always @(posedge clk)
-    sum_l3_0_1 <= \$279 ;
+    tap_4_d0_0 <= \$326 ;
   always @(posedge clk)
-    valid_l3 <= \$280 ;
+    tap_4_d0_1 <= \$327 ;
   always @(posedge clk)
-    end_l3 <= \$281 ;
+    sum_l3_0_0 <= \$328 ;
   always @(posedge clk)
-    last_l3 <= \$282 ;
+    sum_l3_0_1 <= \$329 ;
   always @(posedge clk)
-    code_l3 <= \$283 ;
+    valid_l3 <= \$330 ;
   always @(posedge clk)
-    acc_0_0 <= \$284 ;
+    end_l3 <= \$331 ;
   always @(posedge clk)
-    out_0_0 <= \$285 ;
+    last_l3 <= \$332 ;
   always @(posedge clk)
-    acc_0_1 <= \$286 ;
+    code_l3 <= \$333 ;
   always @(posedge clk)
-    out_0_1 <= \$287 ;
+    acc_0_0 <= \$334 ;
   always @(posedge clk)
-    acc_1_0 <= \$288 ;
+    out_0_0 <= \$335 ;
   always @(posedge clk)
-    out_1_0 <= \$289 ;
+    acc_0_1 <= \$336 ;
   always @(posedge clk)
-    acc_1_1 <= \$290 ;
+    out_0_1 <= \$337 ;
   always @(posedge clk)
-    out_1_1 <= \$291 ;
+    acc_1_0 <= \$338 ;
   always @(posedge clk)
-    acc_2_0 <= \$292 ;
+    out_1_0 <= \$339 ;
   always @(posedge clk)
-    out_2_0 <= \$293 ;
+    acc_1_1 <= \$340 ;
   always @(posedge clk)
-    acc_2_1 <= \$294 ;
+    out_1_1 <= \$341 ;
   always @(posedge clk)
-    out_2_1 <= \$295 ;
+    acc_2_0 <= \$342 ;
   always @(posedge clk)
-    acc_3_0 <= \$296 ;
+    out_2_0 <= \$343 ;
   always @(posedge clk)
-    out_3_0 <= \$297 ;
+    acc_2_1 <= \$344 ;
   always @(posedge clk)
-    acc_3_1 <= \$298 ;
+    out_2_1 <= \$345 ;
   always @(posedge clk)
-    out_3_1 <= \$299 ;
+    acc_3_0 <= \$346 ;
   always @(posedge clk)
-    acc_4_0 <= \$300 ;
+    out_3_0 <= \$347 ;
   always @(posedge clk)
-    out_4_0 <= \$301 ;
+    acc_3_1 <= \$348 ;
   always @(posedge clk)
-    acc_4_1 <= \$302 ;
+    out_3_1 <= \$349 ;
   always @(posedge clk)
-    out_4_1 <= \$303 ;
+    acc_4_0 <= \$350 ;
   always @(posedge clk)
-    acc_5_0 <= \$304 ;
+    out_4_0 <= \$351 ;
   always @(posedge clk)
-    out_5_0 <= \$305 ;
+    acc_4_1 <= \$352 ;
   always @(posedge clk)
-    acc_5_1 <= \$306 ;
+    out_4_1 <= \$353 ;
   always @(posedge clk)
-    out_5_1 <= \$307 ;
+    acc_5_0 <= \$354 ;
   always @(posedge clk)
-    acc_6_0 <= \$308 ;
+    out_5_0 <= \$355 ;
   always @(posedge clk)
-    out_6_0 <= \$309 ;
+    acc_5_1 <= \$356 ;
   always @(posedge clk)
-    acc_6_1 <= \$310 ;
+    out_5_1 <= \$357 ;
   always @(posedge clk)
-    out_6_1 <= \$311 ;
+    acc_6_0 <= \$358 ;
   always @(posedge clk)
-    acc_7_0 <= \$312 ;
+    out_6_0 <= \$359 ;
   always @(posedge clk)
-    out_7_0 <= \$313 ;
+    acc_6_1 <= \$360 ;
   always @(posedge clk)
-    acc_7_1 <= \$314 ;
+    out_6_1 <= \$361 ;
   always @(posedge clk)
-    out_7_1 <= \$315 ;
+    acc_7_0 <= \$362 ;
   always @(posedge clk)
-    o__valid <= \$316 ;
+    out_7_0 <= \$363 ;
+  always @(posedge clk)
+    acc_7_1 <= \$364 ;
+  always @(posedge clk)
+    out_7_1 <= \$365 ;
+  always @(posedge clk)
+    o__valid <= \$366 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$172  = \$173 ;
+    \$219  = \$220 ;
     if (done) begin
-      \$172 [8] = last_l3;
-      \$172 [7:0] = is_row;
+      \$219 [8] = last_l3;
+      \$219 [7:0] = is_row;
     end
     if (rst) begin
-      \$172  = 9'h000;
+      \$219  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$174  = \$signature__addr ;
+    \$221  = waddr;
     if (x_take) begin
-      \$174  = \$30 [7:0];
-      if (\$32 ) begin
-        \$174  = 8'h00;
-      end
+      \$221  = \$67 [7:0];
     end
     if (rst) begin
-      \$174  = 8'h00;
+      \$221  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$175  = x__ready;
-    if (x_take) begin
-      if (\$32 ) begin
-        \$175  = 1'h0;
-      end
+    \$222  = \$signal ;
+    if (x_done) begin
+      \$222  = \$68 ;
     end
+    if (rst) begin
+      \$222  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$223  = slices_0;
+    if (x_done) begin
+      casez (\$signal )
+        1'h0:
+            \$223  = \$70 [6:0];
+      endcase
+    end
+    if (rst) begin
+      \$223  = 7'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$224  = slices_1;
+    if (x_done) begin
+      (* full_case = 32'd1 *)
+      casez (\$signal )
+        1'h0:
+            /* empty */;
+        1'h1:
+            \$224  = \$72 [6:0];
+      endcase
+    end
+    if (rst) begin
+      \$224  = 7'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$225  = full;
+    if (\$74 ) begin
+      \$225 [0] = 1'h1;
+    end else if (\$76 ) begin
+      \$225 [0] = 1'h0;
+    end
+    if (\$78 ) begin
+      \$225 [1] = 1'h1;
+    end else if (\$80 ) begin
+      \$225 [1] = 1'h0;
+    end
+    if (rst) begin
+      \$225  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$226  = rbank;
+    if (matrix_done) begin
+      \$226  = \$81 ;
+    end
+    if (rst) begin
+      \$226  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$227  = block;
     if (w_take) begin
-      if (w__payload[82]) begin
-        \$175  = 1'h1;
-      end
+      \$227  = \$83 [5:0];
     end
     if (rst) begin
-      \$175  = 1'h1;
+      \$227  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$176  = slices;
-    if (x_take) begin
-      if (\$32 ) begin
-        \$176  = \$34 [6:0];
-      end
-    end
-    if (rst) begin
-      \$176  = 7'h01;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$177  = block;
-    if (w_take) begin
-      \$177  = \$36 [5:0];
-    end
-    if (rst) begin
-      \$177  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$178  = tile_code;
+    \$228  = tile_code;
     if (w_take) begin
       if (first) begin
-        \$178  = w__payload[81:80];
+        \$228  = w__payload[81:80];
       end
     end
     if (rst) begin
-      \$178  = 2'h0;
+      \$228  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$179  = valid_s1;
+    \$229  = valid_s1;
     if (ce) begin
-      \$179  = w_take;
+      \$229  = w_take;
     end
     if (rst) begin
-      \$179  = 1'h0;
+      \$229  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$180  = end_s1;
+    \$230  = end_s1;
     if (ce) begin
-      \$180  = \end ;
+      \$230  = \end ;
     end
     if (rst) begin
-      \$180  = 1'h0;
+      \$230  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$181  = last_s1;
+    \$231  = last_s1;
     if (ce) begin
-      \$181  = w__payload[82];
+      \$231  = w__payload[82];
     end
     if (rst) begin
-      \$181  = 1'h0;
+      \$231  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$182  = code_s1;
+    \$232  = code_s1;
     if (ce) begin
-      \$182  = \$37 ;
+      \$232  = \$84 ;
     end
     if (rst) begin
-      \$182  = 2'h0;
+      \$232  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$183  = w_s1_0;
+    \$233  = w_s1_0;
     if (ce) begin
-      \$183  = w__payload[7:0];
+      \$233  = w__payload[7:0];
     end
     if (rst) begin
-      \$183  = 8'h00;
+      \$233  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$184  = w_s1_1;
+    \$234  = w_s1_1;
     if (ce) begin
-      \$184  = w__payload[15:8];
+      \$234  = w__payload[15:8];
     end
     if (rst) begin
-      \$184  = 8'h00;
+      \$234  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$185  = w_s1_2;
+    \$235  = w_s1_2;
     if (ce) begin
-      \$185  = w__payload[23:16];
+      \$235  = w__payload[23:16];
     end
     if (rst) begin
-      \$185  = 8'h00;
+      \$235  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$186  = w_s1_3;
+    \$236  = w_s1_3;
     if (ce) begin
-      \$186  = w__payload[31:24];
+      \$236  = w__payload[31:24];
     end
     if (rst) begin
-      \$186  = 8'h00;
+      \$236  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$187  = w_s1_4;
+    \$237  = w_s1_4;
     if (ce) begin
-      \$187  = w__payload[39:32];
+      \$237  = w__payload[39:32];
     end
     if (rst) begin
-      \$187  = 8'h00;
+      \$237  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$188  = w_s1_5;
+    \$238  = w_s1_5;
     if (ce) begin
-      \$188  = w__payload[47:40];
+      \$238  = w__payload[47:40];
     end
     if (rst) begin
-      \$188  = 8'h00;
+      \$238  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$189  = w_s1_6;
+    \$239  = w_s1_6;
     if (ce) begin
-      \$189  = w__payload[55:48];
+      \$239  = w__payload[55:48];
     end
     if (rst) begin
-      \$189  = 8'h00;
+      \$239  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$190  = w_s1_7;
+    \$240  = w_s1_7;
     if (ce) begin
-      \$190  = w__payload[63:56];
+      \$240  = w__payload[63:56];
     end
     if (rst) begin
-      \$190  = 8'h00;
+      \$240  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$191  = valid_s1b;
+    \$241  = valid_s1b;
     if (ce) begin
-      \$191  = valid_s1;
+      \$241  = valid_s1;
     end
     if (rst) begin
-      \$191  = 1'h0;
+      \$241  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$192  = end_s1b;
+    \$242  = end_s1b;
     if (ce) begin
-      \$192  = end_s1;
+      \$242  = end_s1;
     end
     if (rst) begin
-      \$192  = 1'h0;
+      \$242  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$193  = last_s1b;
+    \$243  = last_s1b;
     if (ce) begin
-      \$193  = last_s1;
+      \$243  = last_s1;
     end
     if (rst) begin
-      \$193  = 1'h0;
+      \$243  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$194  = code_s1b;
+    \$244  = code_s1b;
     if (ce) begin
-      \$194  = code_s1;
+      \$244  = code_s1;
     end
     if (rst) begin
-      \$194  = 2'h0;
+      \$244  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$195  = w_s1b_0;
+    \$245  = w_s1b_0;
     if (ce) begin
-      \$195  = w_s1_0;
+      \$245  = w_s1_0;
     end
     if (rst) begin
-      \$195  = 8'h00;
+      \$245  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$196  = w_s1b_1;
+    \$246  = w_s1b_1;
     if (ce) begin
-      \$196  = w_s1_1;
+      \$246  = w_s1_1;
     end
     if (rst) begin
-      \$196  = 8'h00;
+      \$246  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$197  = w_s1b_2;
+    \$247  = w_s1b_2;
     if (ce) begin
-      \$197  = w_s1_2;
+      \$247  = w_s1_2;
     end
     if (rst) begin
-      \$197  = 8'h00;
+      \$247  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$198  = w_s1b_3;
+    \$248  = w_s1b_3;
     if (ce) begin
-      \$198  = w_s1_3;
+      \$248  = w_s1_3;
     end
     if (rst) begin
-      \$198  = 8'h00;
+      \$248  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$199  = w_s1b_4;
+    \$249  = w_s1b_4;
     if (ce) begin
-      \$199  = w_s1_4;
+      \$249  = w_s1_4;
     end
     if (rst) begin
-      \$199  = 8'h00;
+      \$249  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$200  = w_s1b_5;
+    \$250  = w_s1b_5;
     if (ce) begin
-      \$200  = w_s1_5;
+      \$250  = w_s1_5;
     end
     if (rst) begin
-      \$200  = 8'h00;
+      \$250  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$201  = w_s1b_6;
+    \$251  = w_s1b_6;
     if (ce) begin
-      \$201  = w_s1_6;
+      \$251  = w_s1_6;
     end
     if (rst) begin
-      \$201  = 8'h00;
+      \$251  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$202  = w_s1b_7;
+    \$252  = w_s1b_7;
     if (ce) begin
-      \$202  = w_s1_7;
+      \$252  = w_s1_7;
     end
     if (rst) begin
-      \$202  = 8'h00;
+      \$252  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$203  = act_s1b_0;
+    \$253  = act_s1b_0;
     if (ce) begin
-      \$203  = rd__data;
+      \$253  = rd__data;
     end
     if (rst) begin
-      \$203  = 16'h0000;
+      \$253  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$204  = act_s1b_1;
+    \$254  = act_s1b_1;
     if (ce) begin
-      \$204  = \rd__data$137 ;
+      \$254  = \rd__data$142 ;
     end
     if (rst) begin
-      \$204  = 16'h0000;
+      \$254  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$205  = act_s1b_2;
+    \$255  = act_s1b_2;
     if (ce) begin
-      \$205  = \rd__data$139 ;
+      \$255  = \rd__data$144 ;
     end
     if (rst) begin
-      \$205  = 16'h0000;
+      \$255  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$206  = act_s1b_3;
+    \$256  = act_s1b_3;
     if (ce) begin
-      \$206  = \rd__data$141 ;
+      \$256  = \rd__data$146 ;
     end
     if (rst) begin
-      \$206  = 16'h0000;
+      \$256  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$207  = act_s1b_4;
+    \$257  = act_s1b_4;
     if (ce) begin
-      \$207  = \rd__data$143 ;
+      \$257  = \rd__data$148 ;
     end
     if (rst) begin
-      \$207  = 16'h0000;
+      \$257  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$208  = act_s1b_5;
+    \$258  = act_s1b_5;
     if (ce) begin
-      \$208  = \rd__data$145 ;
+      \$258  = \rd__data$150 ;
     end
     if (rst) begin
-      \$208  = 16'h0000;
+      \$258  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$209  = act_s1b_6;
+    \$259  = act_s1b_6;
     if (ce) begin
-      \$209  = \rd__data$147 ;
+      \$259  = \rd__data$152 ;
     end
     if (rst) begin
-      \$209  = 16'h0000;
+      \$259  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$210  = act_s1b_7;
+    \$260  = act_s1b_7;
     if (ce) begin
-      \$210  = \rd__data$149 ;
+      \$260  = \rd__data$154 ;
     end
     if (rst) begin
-      \$210  = 16'h0000;
+      \$260  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$211  = prod_0;
+    \$261  = prod_0;
     if (ce) begin
-      \$211  = \$40 ;
+      \$261  = \$87 ;
     end
     if (rst) begin
-      \$211  = 48'h000000000000;
+      \$261  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$212  = prod_1;
+    \$262  = prod_1;
     if (ce) begin
-      \$212  = \$43 ;
+      \$262  = \$90 ;
     end
     if (rst) begin
-      \$212  = 48'h000000000000;
+      \$262  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$213  = prod_2;
+    \$263  = prod_2;
     if (ce) begin
-      \$213  = \$46 ;
+      \$263  = \$93 ;
     end
     if (rst) begin
-      \$213  = 48'h000000000000;
+      \$263  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$214  = prod_3;
+    \$264  = prod_3;
     if (ce) begin
-      \$214  = \$49 ;
+      \$264  = \$96 ;
     end
     if (rst) begin
-      \$214  = 48'h000000000000;
+      \$264  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$215  = prod_4;
+    \$265  = prod_4;
     if (ce) begin
-      \$215  = \$52 ;
+      \$265  = \$99 ;
     end
     if (rst) begin
-      \$215  = 48'h000000000000;
+      \$265  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$216  = prod_5;
+    \$266  = prod_5;
     if (ce) begin
-      \$216  = \$55 ;
+      \$266  = \$102 ;
     end
     if (rst) begin
-      \$216  = 48'h000000000000;
+      \$266  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$217  = prod_6;
+    \$267  = prod_6;
     if (ce) begin
-      \$217  = \$58 ;
+      \$267  = \$105 ;
     end
     if (rst) begin
-      \$217  = 48'h000000000000;
+      \$267  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$218  = prod_7;
+    \$268  = prod_7;
     if (ce) begin
-      \$218  = \$61 ;
+      \$268  = \$108 ;
     end
     if (rst) begin
-      \$218  = 48'h000000000000;
+      \$268  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$219  = prod_1_link;
-    if (\$64 ) begin
-      \$219  = 48'h000000000000;
+    \$269  = prod_1_link;
+    if (\$111 ) begin
+      \$269  = 48'h000000000000;
     end else if (ce) begin
-      \$219  = \$67 ;
+      \$269  = \$114 ;
     end
     if (rst) begin
-      \$219  = 48'h000000000000;
+      \$269  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$220  = prod_3_link;
-    if (\$70 ) begin
-      \$220  = 48'h000000000000;
+    \$270  = prod_3_link;
+    if (\$117 ) begin
+      \$270  = 48'h000000000000;
     end else if (ce) begin
-      \$220  = \$73 ;
+      \$270  = \$120 ;
     end
     if (rst) begin
-      \$220  = 48'h000000000000;
+      \$270  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$221  = prod_5_link;
-    if (\$76 ) begin
-      \$221  = 48'h000000000000;
+    \$271  = prod_5_link;
+    if (\$123 ) begin
+      \$271  = 48'h000000000000;
     end else if (ce) begin
-      \$221  = \$79 ;
+      \$271  = \$126 ;
     end
     if (rst) begin
-      \$221  = 48'h000000000000;
+      \$271  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$222  = prod_7_link;
-    if (\$82 ) begin
-      \$222  = 48'h000000000000;
+    \$272  = prod_7_link;
+    if (\$129 ) begin
+      \$272  = 48'h000000000000;
     end else if (ce) begin
-      \$222  = \$85 ;
+      \$272  = \$132 ;
     end
     if (rst) begin
-      \$222  = 48'h000000000000;
+      \$272  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$223  = valid_s3;
+    \$273  = valid_s3;
     if (ce) begin
-      \$223  = valid_s1b;
-    end
-    if (rst) begin
-      \$223  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$224  = end_s3;
-    if (ce) begin
-      \$224  = end_s1b;
-    end
-    if (rst) begin
-      \$224  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$225  = last_s3;
-    if (ce) begin
-      \$225  = last_s1b;
-    end
-    if (rst) begin
-      \$225  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$226  = code_s3;
-    if (ce) begin
-      \$226  = code_s1b;
-    end
-    if (rst) begin
-      \$226  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$227  = tap_1_d0_0;
-    if (ce) begin
-      \$227  = \$6 [30:0];
-    end
-    if (rst) begin
-      \$227  = 31'h00000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$228  = tap_1_d0_1;
-    if (ce) begin
-      \$228  = prod_1[17:0];
-    end
-    if (rst) begin
-      \$228  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$229  = tap_1_d1_0;
-    if (ce) begin
-      \$229  = tap_1_d0_0;
-    end
-    if (rst) begin
-      \$229  = 31'h00000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$230  = tap_1_d1_1;
-    if (ce) begin
-      \$230  = tap_1_d0_1;
-    end
-    if (rst) begin
-      \$230  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$231  = tap_1_d2_0;
-    if (ce) begin
-      \$231  = tap_1_d1_0;
-    end
-    if (rst) begin
-      \$231  = 31'h00000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$232  = tap_1_d2_1;
-    if (ce) begin
-      \$232  = tap_1_d1_1;
-    end
-    if (rst) begin
-      \$232  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$233  = tap_3_d0_0;
-    if (ce) begin
-      \$233  = \$8 [30:0];
-    end
-    if (rst) begin
-      \$233  = 31'h00000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$234  = tap_3_d0_1;
-    if (ce) begin
-      \$234  = prod_3[17:0];
-    end
-    if (rst) begin
-      \$234  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$235  = tap_3_d1_0;
-    if (ce) begin
-      \$235  = tap_3_d0_0;
-    end
-    if (rst) begin
-      \$235  = 31'h00000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$236  = tap_3_d1_1;
-    if (ce) begin
-      \$236  = tap_3_d0_1;
-    end
-    if (rst) begin
-      \$236  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$237  = tap_3_d2_0;
-    if (ce) begin
-      \$237  = tap_3_d1_0;
-    end
-    if (rst) begin
-      \$237  = 31'h00000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$238  = tap_3_d2_1;
-    if (ce) begin
-      \$238  = tap_3_d1_1;
-    end
-    if (rst) begin
-      \$238  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$239  = tap_5_d0_0;
-    if (ce) begin
-      \$239  = \$10 [30:0];
-    end
-    if (rst) begin
-      \$239  = 31'h00000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$240  = tap_5_d0_1;
-    if (ce) begin
-      \$240  = prod_5[17:0];
-    end
-    if (rst) begin
-      \$240  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$241  = tap_5_d1_0;
-    if (ce) begin
-      \$241  = tap_5_d0_0;
-    end
-    if (rst) begin
-      \$241  = 31'h00000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$242  = tap_5_d1_1;
-    if (ce) begin
-      \$242  = tap_5_d0_1;
-    end
-    if (rst) begin
-      \$242  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$243  = tap_5_d2_0;
-    if (ce) begin
-      \$243  = tap_5_d1_0;
-    end
-    if (rst) begin
-      \$243  = 31'h00000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$244  = tap_5_d2_1;
-    if (ce) begin
-      \$244  = tap_5_d1_1;
-    end
-    if (rst) begin
-      \$244  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$245  = tap_7_d0_0;
-    if (ce) begin
-      \$245  = \$12 [30:0];
-    end
-    if (rst) begin
-      \$245  = 31'h00000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$246  = tap_7_d0_1;
-    if (ce) begin
-      \$246  = prod_7[17:0];
-    end
-    if (rst) begin
-      \$246  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$247  = tap_7_d1_0;
-    if (ce) begin
-      \$247  = tap_7_d0_0;
-    end
-    if (rst) begin
-      \$247  = 31'h00000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$248  = tap_7_d1_1;
-    if (ce) begin
-      \$248  = tap_7_d0_1;
-    end
-    if (rst) begin
-      \$248  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$249  = tap_7_d2_0;
-    if (ce) begin
-      \$249  = tap_7_d1_0;
-    end
-    if (rst) begin
-      \$249  = 31'h00000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$250  = tap_7_d2_1;
-    if (ce) begin
-      \$250  = tap_7_d1_1;
-    end
-    if (rst) begin
-      \$250  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$251  = sum_l1_0;
-    if (ce) begin
-      \$251  = \$86 ;
-    end
-    if (rst) begin
-      \$251  = 49'h0000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$252  = sum_l1_1;
-    if (ce) begin
-      \$252  = \$87 ;
-    end
-    if (rst) begin
-      \$252  = 49'h0000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$253  = sum_l1_2;
-    if (ce) begin
-      \$253  = \$88 ;
-    end
-    if (rst) begin
-      \$253  = 49'h0000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$254  = sum_l1_3;
-    if (ce) begin
-      \$254  = \$89 ;
-    end
-    if (rst) begin
-      \$254  = 49'h0000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$255  = sum_l1_1_link;
-    if (\$92 ) begin
-      \$255  = 49'h0000000000000;
-    end else if (ce) begin
-      \$255  = \$93 ;
-    end
-    if (rst) begin
-      \$255  = 49'h0000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$256  = sum_l1_3_link;
-    if (\$96 ) begin
-      \$256  = 49'h0000000000000;
-    end else if (ce) begin
-      \$256  = \$97 ;
-    end
-    if (rst) begin
-      \$256  = 49'h0000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$257  = valid_l1;
-    if (ce) begin
-      \$257  = valid_s3;
-    end
-    if (rst) begin
-      \$257  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$258  = end_l1;
-    if (ce) begin
-      \$258  = end_s3;
-    end
-    if (rst) begin
-      \$258  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$259  = last_l1;
-    if (ce) begin
-      \$259  = last_s3;
-    end
-    if (rst) begin
-      \$259  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$260  = code_l1;
-    if (ce) begin
-      \$260  = code_s3;
-    end
-    if (rst) begin
-      \$260  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$261  = tap_2_d0_0;
-    if (ce) begin
-      \$261  = \$14 [31:0];
-    end
-    if (rst) begin
-      \$261  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$262  = tap_2_d0_1;
-    if (ce) begin
-      \$262  = sum_l1_1[17:0];
-    end
-    if (rst) begin
-      \$262  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$263  = tap_2_d1_0;
-    if (ce) begin
-      \$263  = tap_2_d0_0;
-    end
-    if (rst) begin
-      \$263  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$264  = tap_2_d1_1;
-    if (ce) begin
-      \$264  = tap_2_d0_1;
-    end
-    if (rst) begin
-      \$264  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$265  = tap_6_d0_0;
-    if (ce) begin
-      \$265  = \$16 [31:0];
-    end
-    if (rst) begin
-      \$265  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$266  = tap_6_d0_1;
-    if (ce) begin
-      \$266  = sum_l1_3[17:0];
-    end
-    if (rst) begin
-      \$266  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$267  = tap_6_d1_0;
-    if (ce) begin
-      \$267  = tap_6_d0_0;
-    end
-    if (rst) begin
-      \$267  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$268  = tap_6_d1_1;
-    if (ce) begin
-      \$268  = tap_6_d0_1;
-    end
-    if (rst) begin
-      \$268  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$269  = sum_l2_0;
-    if (ce) begin
-      \$269  = \$98 ;
-    end
-    if (rst) begin
-      \$269  = 50'h0000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$270  = sum_l2_1;
-    if (ce) begin
-      \$270  = \$99 ;
-    end
-    if (rst) begin
-      \$270  = 50'h0000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$271  = sum_l2_1_link;
-    if (\$102 ) begin
-      \$271  = 50'h0000000000000;
-    end else if (ce) begin
-      \$271  = \$103 ;
-    end
-    if (rst) begin
-      \$271  = 50'h0000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$272  = valid_l2;
-    if (ce) begin
-      \$272  = valid_l1;
-    end
-    if (rst) begin
-      \$272  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$273  = end_l2;
-    if (ce) begin
-      \$273  = end_l1;
+      \$273  = valid_s1b;
     end
     if (rst) begin
       \$273  = 1'h0;
@@ -4470,9 +6129,9 @@ module \sparse_dsp_l8_m4_packed.core (x__valid, w__valid, o__ready, rst, w__read
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$274  = last_l2;
+    \$274  = end_s3;
     if (ce) begin
-      \$274  = last_l1;
+      \$274  = end_s1b;
     end
     if (rst) begin
       \$274  = 1'h0;
@@ -4480,570 +6139,1075 @@ module \sparse_dsp_l8_m4_packed.core (x__valid, w__valid, o__ready, rst, w__read
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$275  = code_l2;
+    \$275  = last_s3;
     if (ce) begin
-      \$275  = code_l1;
+      \$275  = last_s1b;
     end
     if (rst) begin
-      \$275  = 2'h0;
+      \$275  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$276  = tap_4_d0_0;
+    \$276  = code_s3;
     if (ce) begin
-      \$276  = \$20 [32:0];
+      \$276  = code_s1b;
     end
     if (rst) begin
-      \$276  = 33'h000000000;
+      \$276  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$277  = tap_4_d0_1;
+    \$277  = tap_1_d0_0;
     if (ce) begin
-      \$277  = sum_l2_1[17:0];
+      \$277  = \$42 [30:0];
     end
     if (rst) begin
-      \$277  = 18'h00000;
+      \$277  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$278  = sum_l3_0_0;
+    \$278  = tap_1_d0_1;
     if (ce) begin
-      \$278  = \$104 ;
+      \$278  = prod_1[17:0];
     end
     if (rst) begin
-      \$278  = 34'h000000000;
+      \$278  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$279  = sum_l3_0_1;
+    \$279  = tap_1_d1_0;
     if (ce) begin
-      \$279  = \$105 ;
+      \$279  = tap_1_d0_0;
     end
     if (rst) begin
-      \$279  = 19'h00000;
+      \$279  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$280  = valid_l3;
+    \$280  = tap_1_d1_1;
     if (ce) begin
-      \$280  = valid_l2;
+      \$280  = tap_1_d0_1;
     end
     if (rst) begin
-      \$280  = 1'h0;
+      \$280  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$281  = end_l3;
+    \$281  = tap_1_d2_0;
     if (ce) begin
-      \$281  = end_l2;
+      \$281  = tap_1_d1_0;
     end
     if (rst) begin
-      \$281  = 1'h0;
+      \$281  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$282  = last_l3;
+    \$282  = tap_1_d2_1;
     if (ce) begin
-      \$282  = last_l2;
+      \$282  = tap_1_d1_1;
     end
     if (rst) begin
-      \$282  = 1'h0;
+      \$282  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$283  = code_l3;
+    \$283  = tap_3_d0_0;
     if (ce) begin
-      \$283  = code_l2;
+      \$283  = \$44 [30:0];
     end
     if (rst) begin
-      \$283  = 2'h0;
+      \$283  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$284  = acc_0_0;
-    if (done) begin
-      \$284  = 24'h000000;
-    end else if (step) begin
-      \$284  = \$106 [23:0];
-    end
-    if (rst) begin
-      \$284  = 24'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$285  = out_0_0;
-    if (\$108 ) begin
-      \$285  = 24'h000000;
-    end else if (done) begin
-      \$285  = \$109 [23:0];
-    end
-    if (rst) begin
-      \$285  = 24'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$286  = acc_0_1;
-    if (done) begin
-      \$286  = 24'h000000;
-    end else if (step) begin
-      \$286  = \$110 [23:0];
-    end
-    if (rst) begin
-      \$286  = 24'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$287  = out_0_1;
-    if (\$112 ) begin
-      \$287  = 24'h000000;
-    end else if (done) begin
-      \$287  = \$113 [23:0];
-    end
-    if (rst) begin
-      \$287  = 24'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$288  = acc_1_0;
-    if (done) begin
-      \$288  = 24'h000000;
-    end else if (step) begin
-      \$288  = \$114 [23:0];
-    end
-    if (rst) begin
-      \$288  = 24'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$289  = out_1_0;
-    if (\$116 ) begin
-      \$289  = 24'h000000;
-    end else if (done) begin
-      \$289  = \$117 [23:0];
-    end
-    if (rst) begin
-      \$289  = 24'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$290  = acc_1_1;
-    if (done) begin
-      \$290  = 24'h000000;
-    end else if (step) begin
-      \$290  = \$118 [23:0];
-    end
-    if (rst) begin
-      \$290  = 24'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$291  = out_1_1;
-    if (\$120 ) begin
-      \$291  = 24'h000000;
-    end else if (done) begin
-      \$291  = \$121 [23:0];
-    end
-    if (rst) begin
-      \$291  = 24'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$292  = acc_2_0;
-    if (done) begin
-      \$292  = 24'h000000;
-    end else if (step) begin
-      \$292  = \$122 [23:0];
-    end
-    if (rst) begin
-      \$292  = 24'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$293  = out_2_0;
-    if (\$124 ) begin
-      \$293  = 24'h000000;
-    end else if (done) begin
-      \$293  = \$125 [23:0];
-    end
-    if (rst) begin
-      \$293  = 24'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$294  = acc_2_1;
-    if (done) begin
-      \$294  = 24'h000000;
-    end else if (step) begin
-      \$294  = \$126 [23:0];
-    end
-    if (rst) begin
-      \$294  = 24'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$295  = out_2_1;
-    if (\$128 ) begin
-      \$295  = 24'h000000;
-    end else if (done) begin
-      \$295  = \$129 [23:0];
-    end
-    if (rst) begin
-      \$295  = 24'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$296  = acc_3_0;
-    if (done) begin
-      \$296  = 24'h000000;
-    end else if (step) begin
-      \$296  = \$130 [23:0];
-    end
-    if (rst) begin
-      \$296  = 24'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$297  = out_3_0;
-    if (\$132 ) begin
-      \$297  = 24'h000000;
-    end else if (done) begin
-      \$297  = \$133 [23:0];
-    end
-    if (rst) begin
-      \$297  = 24'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$298  = acc_3_1;
-    if (done) begin
-      \$298  = 24'h000000;
-    end else if (step) begin
-      \$298  = \$134 [23:0];
-    end
-    if (rst) begin
-      \$298  = 24'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$299  = out_3_1;
-    if (\$136 ) begin
-      \$299  = 24'h000000;
-    end else if (done) begin
-      \$299  = \$137 [23:0];
-    end
-    if (rst) begin
-      \$299  = 24'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$300  = acc_4_0;
-    if (done) begin
-      \$300  = 24'h000000;
-    end else if (step) begin
-      \$300  = \$138 [23:0];
-    end
-    if (rst) begin
-      \$300  = 24'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$301  = out_4_0;
-    if (\$140 ) begin
-      \$301  = 24'h000000;
-    end else if (done) begin
-      \$301  = \$141 [23:0];
-    end
-    if (rst) begin
-      \$301  = 24'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$302  = acc_4_1;
-    if (done) begin
-      \$302  = 24'h000000;
-    end else if (step) begin
-      \$302  = \$142 [23:0];
-    end
-    if (rst) begin
-      \$302  = 24'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$303  = out_4_1;
-    if (\$144 ) begin
-      \$303  = 24'h000000;
-    end else if (done) begin
-      \$303  = \$145 [23:0];
-    end
-    if (rst) begin
-      \$303  = 24'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$304  = acc_5_0;
-    if (done) begin
-      \$304  = 24'h000000;
-    end else if (step) begin
-      \$304  = \$146 [23:0];
-    end
-    if (rst) begin
-      \$304  = 24'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$305  = out_5_0;
-    if (\$148 ) begin
-      \$305  = 24'h000000;
-    end else if (done) begin
-      \$305  = \$149 [23:0];
-    end
-    if (rst) begin
-      \$305  = 24'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$306  = acc_5_1;
-    if (done) begin
-      \$306  = 24'h000000;
-    end else if (step) begin
-      \$306  = \$150 [23:0];
-    end
-    if (rst) begin
-      \$306  = 24'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$307  = out_5_1;
-    if (\$152 ) begin
-      \$307  = 24'h000000;
-    end else if (done) begin
-      \$307  = \$153 [23:0];
-    end
-    if (rst) begin
-      \$307  = 24'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$308  = acc_6_0;
-    if (done) begin
-      \$308  = 24'h000000;
-    end else if (step) begin
-      \$308  = \$154 [23:0];
-    end
-    if (rst) begin
-      \$308  = 24'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$309  = out_6_0;
-    if (\$156 ) begin
-      \$309  = 24'h000000;
-    end else if (done) begin
-      \$309  = \$157 [23:0];
-    end
-    if (rst) begin
-      \$309  = 24'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$310  = acc_6_1;
-    if (done) begin
-      \$310  = 24'h000000;
-    end else if (step) begin
-      \$310  = \$158 [23:0];
-    end
-    if (rst) begin
-      \$310  = 24'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$311  = out_6_1;
-    if (\$160 ) begin
-      \$311  = 24'h000000;
-    end else if (done) begin
-      \$311  = \$161 [23:0];
-    end
-    if (rst) begin
-      \$311  = 24'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$312  = acc_7_0;
-    if (done) begin
-      \$312  = 24'h000000;
-    end else if (step) begin
-      \$312  = \$162 [23:0];
-    end
-    if (rst) begin
-      \$312  = 24'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$313  = out_7_0;
-    if (\$164 ) begin
-      \$313  = 24'h000000;
-    end else if (done) begin
-      \$313  = \$165 [23:0];
-    end
-    if (rst) begin
-      \$313  = 24'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$314  = acc_7_1;
-    if (done) begin
-      \$314  = 24'h000000;
-    end else if (step) begin
-      \$314  = \$166 [23:0];
-    end
-    if (rst) begin
-      \$314  = 24'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$315  = out_7_1;
-    if (\$168 ) begin
-      \$315  = 24'h000000;
-    end else if (done) begin
-      \$315  = \$169 [23:0];
-    end
-    if (rst) begin
-      \$315  = 24'h000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$316  = o__valid;
+    \$284  = tap_3_d0_1;
     if (ce) begin
-      \$316  = \$170 ;
+      \$284  = prod_3[17:0];
     end
     if (rst) begin
-      \$316  = 1'h0;
+      \$284  = 18'h00000;
     end
   end
-  assign loading = x__ready;
-  assign waddr = \$signature__addr ;
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$285  = tap_3_d1_0;
+    if (ce) begin
+      \$285  = tap_3_d0_0;
+    end
+    if (rst) begin
+      \$285  = 31'h00000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$286  = tap_3_d1_1;
+    if (ce) begin
+      \$286  = tap_3_d0_1;
+    end
+    if (rst) begin
+      \$286  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$287  = tap_3_d2_0;
+    if (ce) begin
+      \$287  = tap_3_d1_0;
+    end
+    if (rst) begin
+      \$287  = 31'h00000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$288  = tap_3_d2_1;
+    if (ce) begin
+      \$288  = tap_3_d1_1;
+    end
+    if (rst) begin
+      \$288  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$289  = tap_5_d0_0;
+    if (ce) begin
+      \$289  = \$46 [30:0];
+    end
+    if (rst) begin
+      \$289  = 31'h00000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$290  = tap_5_d0_1;
+    if (ce) begin
+      \$290  = prod_5[17:0];
+    end
+    if (rst) begin
+      \$290  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$291  = tap_5_d1_0;
+    if (ce) begin
+      \$291  = tap_5_d0_0;
+    end
+    if (rst) begin
+      \$291  = 31'h00000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$292  = tap_5_d1_1;
+    if (ce) begin
+      \$292  = tap_5_d0_1;
+    end
+    if (rst) begin
+      \$292  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$293  = tap_5_d2_0;
+    if (ce) begin
+      \$293  = tap_5_d1_0;
+    end
+    if (rst) begin
+      \$293  = 31'h00000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$294  = tap_5_d2_1;
+    if (ce) begin
+      \$294  = tap_5_d1_1;
+    end
+    if (rst) begin
+      \$294  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$295  = tap_7_d0_0;
+    if (ce) begin
+      \$295  = \$48 [30:0];
+    end
+    if (rst) begin
+      \$295  = 31'h00000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$296  = tap_7_d0_1;
+    if (ce) begin
+      \$296  = prod_7[17:0];
+    end
+    if (rst) begin
+      \$296  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$297  = tap_7_d1_0;
+    if (ce) begin
+      \$297  = tap_7_d0_0;
+    end
+    if (rst) begin
+      \$297  = 31'h00000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$298  = tap_7_d1_1;
+    if (ce) begin
+      \$298  = tap_7_d0_1;
+    end
+    if (rst) begin
+      \$298  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$299  = tap_7_d2_0;
+    if (ce) begin
+      \$299  = tap_7_d1_0;
+    end
+    if (rst) begin
+      \$299  = 31'h00000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$300  = tap_7_d2_1;
+    if (ce) begin
+      \$300  = tap_7_d1_1;
+    end
+    if (rst) begin
+      \$300  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$301  = sum_l1_0;
+    if (ce) begin
+      \$301  = \$133 ;
+    end
+    if (rst) begin
+      \$301  = 49'h0000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$302  = sum_l1_1;
+    if (ce) begin
+      \$302  = \$134 ;
+    end
+    if (rst) begin
+      \$302  = 49'h0000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$303  = sum_l1_2;
+    if (ce) begin
+      \$303  = \$135 ;
+    end
+    if (rst) begin
+      \$303  = 49'h0000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$304  = sum_l1_3;
+    if (ce) begin
+      \$304  = \$136 ;
+    end
+    if (rst) begin
+      \$304  = 49'h0000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$305  = sum_l1_1_link;
+    if (\$139 ) begin
+      \$305  = 49'h0000000000000;
+    end else if (ce) begin
+      \$305  = \$140 ;
+    end
+    if (rst) begin
+      \$305  = 49'h0000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$306  = sum_l1_3_link;
+    if (\$143 ) begin
+      \$306  = 49'h0000000000000;
+    end else if (ce) begin
+      \$306  = \$144 ;
+    end
+    if (rst) begin
+      \$306  = 49'h0000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$307  = valid_l1;
+    if (ce) begin
+      \$307  = valid_s3;
+    end
+    if (rst) begin
+      \$307  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$308  = end_l1;
+    if (ce) begin
+      \$308  = end_s3;
+    end
+    if (rst) begin
+      \$308  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$309  = last_l1;
+    if (ce) begin
+      \$309  = last_s3;
+    end
+    if (rst) begin
+      \$309  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$310  = code_l1;
+    if (ce) begin
+      \$310  = code_s3;
+    end
+    if (rst) begin
+      \$310  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$311  = tap_2_d0_0;
+    if (ce) begin
+      \$311  = \$50 [31:0];
+    end
+    if (rst) begin
+      \$311  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$312  = tap_2_d0_1;
+    if (ce) begin
+      \$312  = sum_l1_1[17:0];
+    end
+    if (rst) begin
+      \$312  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$313  = tap_2_d1_0;
+    if (ce) begin
+      \$313  = tap_2_d0_0;
+    end
+    if (rst) begin
+      \$313  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$314  = tap_2_d1_1;
+    if (ce) begin
+      \$314  = tap_2_d0_1;
+    end
+    if (rst) begin
+      \$314  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$315  = tap_6_d0_0;
+    if (ce) begin
+      \$315  = \$52 [31:0];
+    end
+    if (rst) begin
+      \$315  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$316  = tap_6_d0_1;
+    if (ce) begin
+      \$316  = sum_l1_3[17:0];
+    end
+    if (rst) begin
+      \$316  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$317  = tap_6_d1_0;
+    if (ce) begin
+      \$317  = tap_6_d0_0;
+    end
+    if (rst) begin
+      \$317  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$318  = tap_6_d1_1;
+    if (ce) begin
+      \$318  = tap_6_d0_1;
+    end
+    if (rst) begin
+      \$318  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$319  = sum_l2_0;
+    if (ce) begin
+      \$319  = \$145 ;
+    end
+    if (rst) begin
+      \$319  = 50'h0000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$320  = sum_l2_1;
+    if (ce) begin
+      \$320  = \$146 ;
+    end
+    if (rst) begin
+      \$320  = 50'h0000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$321  = sum_l2_1_link;
+    if (\$149 ) begin
+      \$321  = 50'h0000000000000;
+    end else if (ce) begin
+      \$321  = \$150 ;
+    end
+    if (rst) begin
+      \$321  = 50'h0000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$322  = valid_l2;
+    if (ce) begin
+      \$322  = valid_l1;
+    end
+    if (rst) begin
+      \$322  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$323  = end_l2;
+    if (ce) begin
+      \$323  = end_l1;
+    end
+    if (rst) begin
+      \$323  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$324  = last_l2;
+    if (ce) begin
+      \$324  = last_l1;
+    end
+    if (rst) begin
+      \$324  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$325  = code_l2;
+    if (ce) begin
+      \$325  = code_l1;
+    end
+    if (rst) begin
+      \$325  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$326  = tap_4_d0_0;
+    if (ce) begin
+      \$326  = \$56 [32:0];
+    end
+    if (rst) begin
+      \$326  = 33'h000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$327  = tap_4_d0_1;
+    if (ce) begin
+      \$327  = sum_l2_1[17:0];
+    end
+    if (rst) begin
+      \$327  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$328  = sum_l3_0_0;
+    if (ce) begin
+      \$328  = \$151 ;
+    end
+    if (rst) begin
+      \$328  = 34'h000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$329  = sum_l3_0_1;
+    if (ce) begin
+      \$329  = \$152 ;
+    end
+    if (rst) begin
+      \$329  = 19'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$330  = valid_l3;
+    if (ce) begin
+      \$330  = valid_l2;
+    end
+    if (rst) begin
+      \$330  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$331  = end_l3;
+    if (ce) begin
+      \$331  = end_l2;
+    end
+    if (rst) begin
+      \$331  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$332  = last_l3;
+    if (ce) begin
+      \$332  = last_l2;
+    end
+    if (rst) begin
+      \$332  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$333  = code_l3;
+    if (ce) begin
+      \$333  = code_l2;
+    end
+    if (rst) begin
+      \$333  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$334  = acc_0_0;
+    if (done) begin
+      \$334  = 24'h000000;
+    end else if (step) begin
+      \$334  = \$153 [23:0];
+    end
+    if (rst) begin
+      \$334  = 24'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$335  = out_0_0;
+    if (\$155 ) begin
+      \$335  = 24'h000000;
+    end else if (done) begin
+      \$335  = \$156 [23:0];
+    end
+    if (rst) begin
+      \$335  = 24'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$336  = acc_0_1;
+    if (done) begin
+      \$336  = 24'h000000;
+    end else if (step) begin
+      \$336  = \$157 [23:0];
+    end
+    if (rst) begin
+      \$336  = 24'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$337  = out_0_1;
+    if (\$159 ) begin
+      \$337  = 24'h000000;
+    end else if (done) begin
+      \$337  = \$160 [23:0];
+    end
+    if (rst) begin
+      \$337  = 24'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$338  = acc_1_0;
+    if (done) begin
+      \$338  = 24'h000000;
+    end else if (step) begin
+      \$338  = \$161 [23:0];
+    end
+    if (rst) begin
+      \$338  = 24'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$339  = out_1_0;
+    if (\$163 ) begin
+      \$339  = 24'h000000;
+    end else if (done) begin
+      \$339  = \$164 [23:0];
+    end
+    if (rst) begin
+      \$339  = 24'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$340  = acc_1_1;
+    if (done) begin
+      \$340  = 24'h000000;
+    end else if (step) begin
+      \$340  = \$165 [23:0];
+    end
+    if (rst) begin
+      \$340  = 24'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$341  = out_1_1;
+    if (\$167 ) begin
+      \$341  = 24'h000000;
+    end else if (done) begin
+      \$341  = \$168 [23:0];
+    end
+    if (rst) begin
+      \$341  = 24'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$342  = acc_2_0;
+    if (done) begin
+      \$342  = 24'h000000;
+    end else if (step) begin
+      \$342  = \$169 [23:0];
+    end
+    if (rst) begin
+      \$342  = 24'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$343  = out_2_0;
+    if (\$171 ) begin
+      \$343  = 24'h000000;
+    end else if (done) begin
+      \$343  = \$172 [23:0];
+    end
+    if (rst) begin
+      \$343  = 24'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$344  = acc_2_1;
+    if (done) begin
+      \$344  = 24'h000000;
+    end else if (step) begin
+      \$344  = \$173 [23:0];
+    end
+    if (rst) begin
+      \$344  = 24'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$345  = out_2_1;
+    if (\$175 ) begin
+      \$345  = 24'h000000;
+    end else if (done) begin
+      \$345  = \$176 [23:0];
+    end
+    if (rst) begin
+      \$345  = 24'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$346  = acc_3_0;
+    if (done) begin
+      \$346  = 24'h000000;
+    end else if (step) begin
+      \$346  = \$177 [23:0];
+    end
+    if (rst) begin
+      \$346  = 24'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$347  = out_3_0;
+    if (\$179 ) begin
+      \$347  = 24'h000000;
+    end else if (done) begin
+      \$347  = \$180 [23:0];
+    end
+    if (rst) begin
+      \$347  = 24'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$348  = acc_3_1;
+    if (done) begin
+      \$348  = 24'h000000;
+    end else if (step) begin
+      \$348  = \$181 [23:0];
+    end
+    if (rst) begin
+      \$348  = 24'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$349  = out_3_1;
+    if (\$183 ) begin
+      \$349  = 24'h000000;
+    end else if (done) begin
+      \$349  = \$184 [23:0];
+    end
+    if (rst) begin
+      \$349  = 24'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$350  = acc_4_0;
+    if (done) begin
+      \$350  = 24'h000000;
+    end else if (step) begin
+      \$350  = \$185 [23:0];
+    end
+    if (rst) begin
+      \$350  = 24'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$351  = out_4_0;
+    if (\$187 ) begin
+      \$351  = 24'h000000;
+    end else if (done) begin
+      \$351  = \$188 [23:0];
+    end
+    if (rst) begin
+      \$351  = 24'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$352  = acc_4_1;
+    if (done) begin
+      \$352  = 24'h000000;
+    end else if (step) begin
+      \$352  = \$189 [23:0];
+    end
+    if (rst) begin
+      \$352  = 24'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$353  = out_4_1;
+    if (\$191 ) begin
+      \$353  = 24'h000000;
+    end else if (done) begin
+      \$353  = \$192 [23:0];
+    end
+    if (rst) begin
+      \$353  = 24'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$354  = acc_5_0;
+    if (done) begin
+      \$354  = 24'h000000;
+    end else if (step) begin
+      \$354  = \$193 [23:0];
+    end
+    if (rst) begin
+      \$354  = 24'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$355  = out_5_0;
+    if (\$195 ) begin
+      \$355  = 24'h000000;
+    end else if (done) begin
+      \$355  = \$196 [23:0];
+    end
+    if (rst) begin
+      \$355  = 24'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$356  = acc_5_1;
+    if (done) begin
+      \$356  = 24'h000000;
+    end else if (step) begin
+      \$356  = \$197 [23:0];
+    end
+    if (rst) begin
+      \$356  = 24'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$357  = out_5_1;
+    if (\$199 ) begin
+      \$357  = 24'h000000;
+    end else if (done) begin
+      \$357  = \$200 [23:0];
+    end
+    if (rst) begin
+      \$357  = 24'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$358  = acc_6_0;
+    if (done) begin
+      \$358  = 24'h000000;
+    end else if (step) begin
+      \$358  = \$201 [23:0];
+    end
+    if (rst) begin
+      \$358  = 24'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$359  = out_6_0;
+    if (\$203 ) begin
+      \$359  = 24'h000000;
+    end else if (done) begin
+      \$359  = \$204 [23:0];
+    end
+    if (rst) begin
+      \$359  = 24'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$360  = acc_6_1;
+    if (done) begin
+      \$360  = 24'h000000;
+    end else if (step) begin
+      \$360  = \$205 [23:0];
+    end
+    if (rst) begin
+      \$360  = 24'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$361  = out_6_1;
+    if (\$207 ) begin
+      \$361  = 24'h000000;
+    end else if (done) begin
+      \$361  = \$208 [23:0];
+    end
+    if (rst) begin
+      \$361  = 24'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$362  = acc_7_0;
+    if (done) begin
+      \$362  = 24'h000000;
+    end else if (step) begin
+      \$362  = \$209 [23:0];
+    end
+    if (rst) begin
+      \$362  = 24'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$363  = out_7_0;
+    if (\$211 ) begin
+      \$363  = 24'h000000;
+    end else if (done) begin
+      \$363  = \$212 [23:0];
+    end
+    if (rst) begin
+      \$363  = 24'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$364  = acc_7_1;
+    if (done) begin
+      \$364  = 24'h000000;
+    end else if (step) begin
+      \$364  = \$213 [23:0];
+    end
+    if (rst) begin
+      \$364  = 24'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$365  = out_7_1;
+    if (\$215 ) begin
+      \$365  = 24'h000000;
+    end else if (done) begin
+      \$365  = \$216 [23:0];
+    end
+    if (rst) begin
+      \$365  = 24'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$366  = o__valid;
+    if (ce) begin
+      \$366  = \$217 ;
+    end
+    if (rst) begin
+      \$366  = 1'h0;
+    end
+  end
+  assign \$signature__addr  = \$6 [8:0];
   assign \$signature__data  = x__payload[15:0];
   assign \$signature__en  = x_take;
   assign rd__en = ce;
-  assign \$signature__addr$13  = \$signature__addr ;
-  assign \$signature__data$14  = x__payload[15:0];
-  assign \$signature__en$15  = x_take;
-  assign \rd__en$16  = ce;
-  assign \$signature__addr$17  = \$signature__addr ;
-  assign \$signature__data$18  = x__payload[15:0];
-  assign \$signature__en$19  = x_take;
-  assign \rd__en$20  = ce;
-  assign \$signature__addr$21  = \$signature__addr ;
-  assign \$signature__data$22  = x__payload[15:0];
-  assign \$signature__en$23  = x_take;
-  assign \rd__en$24  = ce;
-  assign \$signature__addr$25  = \$signature__addr ;
-  assign \$signature__data$26  = x__payload[15:0];
-  assign \$signature__en$27  = x_take;
-  assign \rd__en$28  = ce;
-  assign \$signature__addr$29  = \$signature__addr ;
-  assign \$signature__data$30  = x__payload[15:0];
-  assign \$signature__en$31  = x_take;
-  assign \rd__en$32  = ce;
-  assign \$signature__addr$33  = \$signature__addr ;
-  assign \$signature__data$34  = x__payload[15:0];
-  assign \$signature__en$35  = x_take;
-  assign \rd__en$36  = ce;
-  assign \$signature__addr$37  = \$signature__addr ;
-  assign \$signature__data$38  = x__payload[15:0];
-  assign \$signature__en$39  = x_take;
-  assign \rd__en$40  = ce;
-  assign rd__addr = { block, w__payload[65:64] };
-  assign \rd__addr$50  = { block, w__payload[67:66] };
-  assign \rd__addr$51  = { block, w__payload[69:68] };
-  assign \rd__addr$52  = { block, w__payload[71:70] };
-  assign \rd__addr$53  = { block, w__payload[73:72] };
-  assign \rd__addr$54  = { block, w__payload[75:74] };
-  assign \rd__addr$55  = { block, w__payload[77:76] };
-  assign \rd__addr$56  = { block, w__payload[79:78] };
+  assign \$signature__addr$15  = \$8 [8:0];
+  assign \$signature__data$16  = x__payload[15:0];
+  assign \$signature__en$17  = x_take;
+  assign \rd__en$18  = ce;
+  assign \$signature__addr$19  = \$10 [8:0];
+  assign \$signature__data$20  = x__payload[15:0];
+  assign \$signature__en$21  = x_take;
+  assign \rd__en$22  = ce;
+  assign \$signature__addr$23  = \$12 [8:0];
+  assign \$signature__data$24  = x__payload[15:0];
+  assign \$signature__en$25  = x_take;
+  assign \rd__en$26  = ce;
+  assign \$signature__addr$27  = \$14 [8:0];
+  assign \$signature__data$28  = x__payload[15:0];
+  assign \$signature__en$29  = x_take;
+  assign \rd__en$30  = ce;
+  assign \$signature__addr$31  = \$16 [8:0];
+  assign \$signature__data$32  = x__payload[15:0];
+  assign \$signature__en$33  = x_take;
+  assign \rd__en$34  = ce;
+  assign \$signature__addr$35  = \$18 [8:0];
+  assign \$signature__data$36  = x__payload[15:0];
+  assign \$signature__en$37  = x_take;
+  assign \rd__en$38  = ce;
+  assign \$signature__addr$39  = \$20 [8:0];
+  assign \$signature__data$40  = x__payload[15:0];
+  assign \$signature__en$41  = x_take;
+  assign \rd__en$42  = ce;
+  assign rd__addr = \$26 [8:0];
+  assign \rd__addr$55  = \$28 [8:0];
+  assign \rd__addr$56  = \$30 [8:0];
+  assign \rd__addr$57  = \$32 [8:0];
+  assign \rd__addr$58  = \$34 [8:0];
+  assign \rd__addr$59  = \$36 [8:0];
+  assign \rd__addr$60  = \$38 [8:0];
+  assign \rd__addr$61  = \$40 [8:0];
   assign rn_1_lo = prod_1[17:0];
-  assign rn_1_hi = \$6 [30:0];
+  assign rn_1_hi = \$42 [30:0];
   assign rn_3_lo = prod_3[17:0];
-  assign rn_3_hi = \$8 [30:0];
+  assign rn_3_hi = \$44 [30:0];
   assign rn_5_lo = prod_5[17:0];
-  assign rn_5_hi = \$10 [30:0];
+  assign rn_5_hi = \$46 [30:0];
   assign rn_7_lo = prod_7[17:0];
-  assign rn_7_hi = \$12 [30:0];
+  assign rn_7_hi = \$48 [30:0];
   assign rn_2_lo = sum_l1_1[17:0];
-  assign rn_2_hi = \$14 [31:0];
+  assign rn_2_hi = \$50 [31:0];
   assign rn_6_lo = sum_l1_3[17:0];
-  assign rn_6_hi = \$16 [31:0];
+  assign rn_6_hi = \$52 [31:0];
   assign oau_l2_0_lo = sum_l2_0[17:0];
-  assign oau_l2_0_hi = \$18 [32:0];
+  assign oau_l2_0_hi = \$54 [32:0];
   assign oau_l2_1_lo = sum_l2_1[17:0];
-  assign oau_l2_1_hi = \$20 [32:0];
+  assign oau_l2_1_hi = \$56 [32:0];
   assign oau_l2_1_link_lo = sum_l2_1_link[17:0];
-  assign oau_l2_1_link_hi = \$22 [32:0];
-  assign o__payload = { \$173 , \$171  };
-  assign \port$295$0  = \$171 ;
-  assign \port$299$0  = \$173 ;
-  assign \$signature__data[0]  = x__payload[7:0];
-  assign \$signature__data[1]  = x__payload[15:8];
+  assign oau_l2_1_link_hi = \$58 [32:0];
+  assign o__payload = { \$220 , \$218  };
+  assign \port$354$0  = \$218 ;
+  assign \port$358$0  = \$220 ;
   assign \x__payload.data  = x__payload[15:0];
   assign \x__payload.data[0]  = x__payload[7:0];
   assign \x__payload.data[1]  = x__payload[15:8];
   assign \x__payload.last  = x__payload[16];
-  assign \$signature__data$14[0]  = x__payload[7:0];
-  assign \$signature__data$14[1]  = x__payload[15:8];
-  assign \$signature__data$18[0]  = x__payload[7:0];
-  assign \$signature__data$18[1]  = x__payload[15:8];
-  assign \$signature__data$22[0]  = x__payload[7:0];
-  assign \$signature__data$22[1]  = x__payload[15:8];
-  assign \$signature__data$26[0]  = x__payload[7:0];
-  assign \$signature__data$26[1]  = x__payload[15:8];
-  assign \$signature__data$30[0]  = x__payload[7:0];
-  assign \$signature__data$30[1]  = x__payload[15:8];
-  assign \$signature__data$34[0]  = x__payload[7:0];
-  assign \$signature__data$34[1]  = x__payload[15:8];
-  assign \$signature__data$38[0]  = x__payload[7:0];
-  assign \$signature__data$38[1]  = x__payload[15:8];
+  assign \$signature__data[0]  = x__payload[7:0];
+  assign \$signature__data[1]  = x__payload[15:8];
+  assign \$signature__data$16[0]  = x__payload[7:0];
+  assign \$signature__data$16[1]  = x__payload[15:8];
+  assign \$signature__data$20[0]  = x__payload[7:0];
+  assign \$signature__data$20[1]  = x__payload[15:8];
+  assign \$signature__data$24[0]  = x__payload[7:0];
+  assign \$signature__data$24[1]  = x__payload[15:8];
+  assign \$signature__data$28[0]  = x__payload[7:0];
+  assign \$signature__data$28[1]  = x__payload[15:8];
+  assign \$signature__data$32[0]  = x__payload[7:0];
+  assign \$signature__data$32[1]  = x__payload[15:8];
+  assign \$signature__data$36[0]  = x__payload[7:0];
+  assign \$signature__data$36[1]  = x__payload[15:8];
+  assign \$signature__data$40[0]  = x__payload[7:0];
+  assign \$signature__data$40[1]  = x__payload[15:8];
   assign \w__payload.data  = w__payload[79:0];
   assign \w__payload.data.values  = w__payload[63:0];
   assign \w__payload.data.values[0]  = w__payload[7:0];
@@ -5065,105 +7229,124 @@ module \sparse_dsp_l8_m4_packed.core (x__valid, w__valid, o__ready, rst, w__read
   assign \w__payload.data.index[7]  = w__payload[79:78];
   assign \w__payload.user  = w__payload[81:80];
   assign \w__payload.last  = w__payload[82];
-  assign \o__payload.data  = \$171 ;
-  assign \o__payload.data[0]  = \$171 [23:0];
-  assign \o__payload.data[1]  = \$171 [47:24];
-  assign \o__payload.data[2]  = \$171 [71:48];
-  assign \o__payload.data[3]  = \$171 [95:72];
-  assign \o__payload.data[4]  = \$171 [119:96];
-  assign \o__payload.data[5]  = \$171 [143:120];
-  assign \o__payload.data[6]  = \$171 [167:144];
-  assign \o__payload.data[7]  = \$171 [191:168];
-  assign \o__payload.data[8]  = \$171 [215:192];
-  assign \o__payload.data[9]  = \$171 [239:216];
-  assign \o__payload.data[10]  = \$171 [263:240];
-  assign \o__payload.data[11]  = \$171 [287:264];
-  assign \o__payload.data[12]  = \$171 [311:288];
-  assign \o__payload.data[13]  = \$171 [335:312];
-  assign \o__payload.data[14]  = \$171 [359:336];
-  assign \o__payload.data[15]  = \$171 [383:360];
-  assign \o__payload.user  = \$173 [7:0];
-  assign \o__payload.last  = \$173 [8];
+  assign \o__payload.data  = \$218 ;
+  assign \o__payload.data[0]  = \$218 [23:0];
+  assign \o__payload.data[1]  = \$218 [47:24];
+  assign \o__payload.data[2]  = \$218 [71:48];
+  assign \o__payload.data[3]  = \$218 [95:72];
+  assign \o__payload.data[4]  = \$218 [119:96];
+  assign \o__payload.data[5]  = \$218 [143:120];
+  assign \o__payload.data[6]  = \$218 [167:144];
+  assign \o__payload.data[7]  = \$218 [191:168];
+  assign \o__payload.data[8]  = \$218 [215:192];
+  assign \o__payload.data[9]  = \$218 [239:216];
+  assign \o__payload.data[10]  = \$218 [263:240];
+  assign \o__payload.data[11]  = \$218 [287:264];
+  assign \o__payload.data[12]  = \$218 [311:288];
+  assign \o__payload.data[13]  = \$218 [335:312];
+  assign \o__payload.data[14]  = \$218 [359:336];
+  assign \o__payload.data[15]  = \$218 [383:360];
+  assign \o__payload.user  = \$220 [7:0];
+  assign \o__payload.last  = \$220 [8];
   assign \act_s1b_0[0]  = act_s1b_0[7:0];
   assign \act_s1b_0[1]  = act_s1b_0[15:8];
   assign \rd__data[0]  = rd__data[7:0];
   assign \rd__data[1]  = rd__data[15:8];
   assign \act_s1b_1[0]  = act_s1b_1[7:0];
   assign \act_s1b_1[1]  = act_s1b_1[15:8];
-  assign \rd__data$137[0]  = \rd__data$137 [7:0];
-  assign \rd__data$137[1]  = \rd__data$137 [15:8];
+  assign \rd__data$142[0]  = \rd__data$142 [7:0];
+  assign \rd__data$142[1]  = \rd__data$142 [15:8];
   assign \act_s1b_2[0]  = act_s1b_2[7:0];
   assign \act_s1b_2[1]  = act_s1b_2[15:8];
-  assign \rd__data$139[0]  = \rd__data$139 [7:0];
-  assign \rd__data$139[1]  = \rd__data$139 [15:8];
+  assign \rd__data$144[0]  = \rd__data$144 [7:0];
+  assign \rd__data$144[1]  = \rd__data$144 [15:8];
   assign \act_s1b_3[0]  = act_s1b_3[7:0];
   assign \act_s1b_3[1]  = act_s1b_3[15:8];
-  assign \rd__data$141[0]  = \rd__data$141 [7:0];
-  assign \rd__data$141[1]  = \rd__data$141 [15:8];
+  assign \rd__data$146[0]  = \rd__data$146 [7:0];
+  assign \rd__data$146[1]  = \rd__data$146 [15:8];
   assign \act_s1b_4[0]  = act_s1b_4[7:0];
   assign \act_s1b_4[1]  = act_s1b_4[15:8];
-  assign \rd__data$143[0]  = \rd__data$143 [7:0];
-  assign \rd__data$143[1]  = \rd__data$143 [15:8];
+  assign \rd__data$148[0]  = \rd__data$148 [7:0];
+  assign \rd__data$148[1]  = \rd__data$148 [15:8];
   assign \act_s1b_5[0]  = act_s1b_5[7:0];
   assign \act_s1b_5[1]  = act_s1b_5[15:8];
-  assign \rd__data$145[0]  = \rd__data$145 [7:0];
-  assign \rd__data$145[1]  = \rd__data$145 [15:8];
+  assign \rd__data$150[0]  = \rd__data$150 [7:0];
+  assign \rd__data$150[1]  = \rd__data$150 [15:8];
   assign \act_s1b_6[0]  = act_s1b_6[7:0];
   assign \act_s1b_6[1]  = act_s1b_6[15:8];
-  assign \rd__data$147[0]  = \rd__data$147 [7:0];
-  assign \rd__data$147[1]  = \rd__data$147 [15:8];
+  assign \rd__data$152[0]  = \rd__data$152 [7:0];
+  assign \rd__data$152[1]  = \rd__data$152 [15:8];
   assign \act_s1b_7[0]  = act_s1b_7[7:0];
   assign \act_s1b_7[1]  = act_s1b_7[15:8];
-  assign \rd__data$149[0]  = \rd__data$149 [7:0];
-  assign \rd__data$149[1]  = \rd__data$149 [15:8];
-  assign \$171 [383:360] = out_7_0;
-  assign \$171 [191:168] = out_7_1;
-  assign \$171 [359:336] = out_6_0;
-  assign \$171 [167:144] = out_6_1;
-  assign \$171 [335:312] = out_5_0;
-  assign \$171 [143:120] = out_5_1;
-  assign \$171 [311:288] = out_4_0;
-  assign \$171 [119:96] = out_4_1;
-  assign \$171 [287:264] = out_3_0;
-  assign \$171 [95:72] = out_3_1;
-  assign \$171 [263:240] = out_2_0;
-  assign \$171 [71:48] = out_2_1;
-  assign \$171 [239:216] = out_1_0;
-  assign \$171 [47:24] = out_1_1;
-  assign \$171 [215:192] = out_0_0;
-  assign \$171 [23:0] = out_0_1;
-  assign is_row[7] = \$29 ;
-  assign is_row[6] = \$28 ;
-  assign is_row[5] = \$27 ;
-  assign is_row[4] = \$26 ;
-  assign is_row[3] = \$25 ;
-  assign is_row[2] = \$24 ;
-  assign is_row[1] = \$23 ;
+  assign \rd__data$154[0]  = \rd__data$154 [7:0];
+  assign \rd__data$154[1]  = \rd__data$154 [15:8];
+  assign \$218 [383:360] = out_7_0;
+  assign \$218 [191:168] = out_7_1;
+  assign \$218 [359:336] = out_6_0;
+  assign \$218 [167:144] = out_6_1;
+  assign \$218 [335:312] = out_5_0;
+  assign \$218 [143:120] = out_5_1;
+  assign \$218 [311:288] = out_4_0;
+  assign \$218 [119:96] = out_4_1;
+  assign \$218 [287:264] = out_3_0;
+  assign \$218 [95:72] = out_3_1;
+  assign \$218 [263:240] = out_2_0;
+  assign \$218 [71:48] = out_2_1;
+  assign \$218 [239:216] = out_1_0;
+  assign \$218 [47:24] = out_1_1;
+  assign \$218 [215:192] = out_0_0;
+  assign \$218 [23:0] = out_0_1;
+  assign is_row[7] = \$65 ;
+  assign is_row[6] = \$64 ;
+  assign is_row[5] = \$63 ;
+  assign is_row[4] = \$62 ;
+  assign is_row[3] = \$61 ;
+  assign is_row[2] = \$60 ;
+  assign is_row[1] = \$59 ;
   assign is_row[0] = 1'h1;
-  assign \$6  = { \$5 [48], \$5 [48], \$5 [48], \$5 [48], \$5 [48], \$5 [48], \$5 [48], \$5 [48], \$5 [48], \$5 [48], \$5 [48], \$5 [48], \$5 [48], \$5 [48], \$5 [48], \$5 [48], \$5 [48], \$5 [48], \$5 [48:18] };
-  assign \$8  = { \$7 [48], \$7 [48], \$7 [48], \$7 [48], \$7 [48], \$7 [48], \$7 [48], \$7 [48], \$7 [48], \$7 [48], \$7 [48], \$7 [48], \$7 [48], \$7 [48], \$7 [48], \$7 [48], \$7 [48], \$7 [48], \$7 [48:18] };
-  assign \$10  = { \$9 [48], \$9 [48], \$9 [48], \$9 [48], \$9 [48], \$9 [48], \$9 [48], \$9 [48], \$9 [48], \$9 [48], \$9 [48], \$9 [48], \$9 [48], \$9 [48], \$9 [48], \$9 [48], \$9 [48], \$9 [48], \$9 [48:18] };
-  assign \$12  = { \$11 [48], \$11 [48], \$11 [48], \$11 [48], \$11 [48], \$11 [48], \$11 [48], \$11 [48], \$11 [48], \$11 [48], \$11 [48], \$11 [48], \$11 [48], \$11 [48], \$11 [48], \$11 [48], \$11 [48], \$11 [48], \$11 [48:18] };
-  assign \$14  = { \$13 [49], \$13 [49], \$13 [49], \$13 [49], \$13 [49], \$13 [49], \$13 [49], \$13 [49], \$13 [49], \$13 [49], \$13 [49], \$13 [49], \$13 [49], \$13 [49], \$13 [49], \$13 [49], \$13 [49], \$13 [49], \$13 [49:18] };
-  assign \$16  = { \$15 [49], \$15 [49], \$15 [49], \$15 [49], \$15 [49], \$15 [49], \$15 [49], \$15 [49], \$15 [49], \$15 [49], \$15 [49], \$15 [49], \$15 [49], \$15 [49], \$15 [49], \$15 [49], \$15 [49], \$15 [49], \$15 [49:18] };
-  assign \$18  = { \$17 [50], \$17 [50], \$17 [50], \$17 [50], \$17 [50], \$17 [50], \$17 [50], \$17 [50], \$17 [50], \$17 [50], \$17 [50], \$17 [50], \$17 [50], \$17 [50], \$17 [50], \$17 [50], \$17 [50], \$17 [50], \$17 [50:18] };
-  assign \$20  = { \$19 [50], \$19 [50], \$19 [50], \$19 [50], \$19 [50], \$19 [50], \$19 [50], \$19 [50], \$19 [50], \$19 [50], \$19 [50], \$19 [50], \$19 [50], \$19 [50], \$19 [50], \$19 [50], \$19 [50], \$19 [50], \$19 [50:18] };
-  assign \$22  = { \$21 [50], \$21 [50], \$21 [50], \$21 [50], \$21 [50], \$21 [50], \$21 [50], \$21 [50], \$21 [50], \$21 [50], \$21 [50], \$21 [50], \$21 [50], \$21 [50], \$21 [50], \$21 [50], \$21 [50], \$21 [50], \$21 [50:18] };
-  assign \$34  = { 2'h0, \$33 [8:2] };
-  assign \$38  = { act_s1b_0[15], act_s1b_0[15], act_s1b_0[15], act_s1b_0[15], act_s1b_0[15], act_s1b_0[15], act_s1b_0[15], act_s1b_0[15], act_s1b_0[15], act_s1b_0[15], act_s1b_0[15], act_s1b_0[15], act_s1b_0[15], act_s1b_0[15:8], 18'h00000 };
-  assign \$41  = { act_s1b_1[15], act_s1b_1[15], act_s1b_1[15], act_s1b_1[15], act_s1b_1[15], act_s1b_1[15], act_s1b_1[15], act_s1b_1[15], act_s1b_1[15], act_s1b_1[15], act_s1b_1[15], act_s1b_1[15], act_s1b_1[15], act_s1b_1[15:8], 18'h00000 };
-  assign \$44  = { act_s1b_2[15], act_s1b_2[15], act_s1b_2[15], act_s1b_2[15], act_s1b_2[15], act_s1b_2[15], act_s1b_2[15], act_s1b_2[15], act_s1b_2[15], act_s1b_2[15], act_s1b_2[15], act_s1b_2[15], act_s1b_2[15], act_s1b_2[15:8], 18'h00000 };
-  assign \$47  = { act_s1b_3[15], act_s1b_3[15], act_s1b_3[15], act_s1b_3[15], act_s1b_3[15], act_s1b_3[15], act_s1b_3[15], act_s1b_3[15], act_s1b_3[15], act_s1b_3[15], act_s1b_3[15], act_s1b_3[15], act_s1b_3[15], act_s1b_3[15:8], 18'h00000 };
-  assign \$50  = { act_s1b_4[15], act_s1b_4[15], act_s1b_4[15], act_s1b_4[15], act_s1b_4[15], act_s1b_4[15], act_s1b_4[15], act_s1b_4[15], act_s1b_4[15], act_s1b_4[15], act_s1b_4[15], act_s1b_4[15], act_s1b_4[15], act_s1b_4[15:8], 18'h00000 };
-  assign \$53  = { act_s1b_5[15], act_s1b_5[15], act_s1b_5[15], act_s1b_5[15], act_s1b_5[15], act_s1b_5[15], act_s1b_5[15], act_s1b_5[15], act_s1b_5[15], act_s1b_5[15], act_s1b_5[15], act_s1b_5[15], act_s1b_5[15], act_s1b_5[15:8], 18'h00000 };
-  assign \$56  = { act_s1b_6[15], act_s1b_6[15], act_s1b_6[15], act_s1b_6[15], act_s1b_6[15], act_s1b_6[15], act_s1b_6[15], act_s1b_6[15], act_s1b_6[15], act_s1b_6[15], act_s1b_6[15], act_s1b_6[15], act_s1b_6[15], act_s1b_6[15:8], 18'h00000 };
-  assign \$59  = { act_s1b_7[15], act_s1b_7[15], act_s1b_7[15], act_s1b_7[15], act_s1b_7[15], act_s1b_7[15], act_s1b_7[15], act_s1b_7[15], act_s1b_7[15], act_s1b_7[15], act_s1b_7[15], act_s1b_7[15], act_s1b_7[15], act_s1b_7[15:8], 18'h00000 };
-  assign \$65  = { act_s1b_1[15], act_s1b_1[15], act_s1b_1[15], act_s1b_1[15], act_s1b_1[15], act_s1b_1[15], act_s1b_1[15], act_s1b_1[15], act_s1b_1[15], act_s1b_1[15], act_s1b_1[15], act_s1b_1[15], act_s1b_1[15], act_s1b_1[15:8], 18'h00000 };
-  assign \$71  = { act_s1b_3[15], act_s1b_3[15], act_s1b_3[15], act_s1b_3[15], act_s1b_3[15], act_s1b_3[15], act_s1b_3[15], act_s1b_3[15], act_s1b_3[15], act_s1b_3[15], act_s1b_3[15], act_s1b_3[15], act_s1b_3[15], act_s1b_3[15:8], 18'h00000 };
-  assign \$77  = { act_s1b_5[15], act_s1b_5[15], act_s1b_5[15], act_s1b_5[15], act_s1b_5[15], act_s1b_5[15], act_s1b_5[15], act_s1b_5[15], act_s1b_5[15], act_s1b_5[15], act_s1b_5[15], act_s1b_5[15], act_s1b_5[15], act_s1b_5[15:8], 18'h00000 };
-  assign \$83  = { act_s1b_7[15], act_s1b_7[15], act_s1b_7[15], act_s1b_7[15], act_s1b_7[15], act_s1b_7[15], act_s1b_7[15], act_s1b_7[15], act_s1b_7[15], act_s1b_7[15], act_s1b_7[15], act_s1b_7[15], act_s1b_7[15], act_s1b_7[15:8], 18'h00000 };
-  assign \$107  = 1'h0;
-  assign \$108  = 1'h0;
-  assign \$111  = 1'h0;
-  assign \$112  = 1'h0;
+  assign \$5  = { 7'h00, \$signal , 8'h00 };
+  assign \$7  = { 7'h00, \$signal , 8'h00 };
+  assign \$9  = { 7'h00, \$signal , 8'h00 };
+  assign \$11  = { 7'h00, \$signal , 8'h00 };
+  assign \$13  = { 7'h00, \$signal , 8'h00 };
+  assign \$15  = { 7'h00, \$signal , 8'h00 };
+  assign \$17  = { 7'h00, \$signal , 8'h00 };
+  assign \$19  = { 7'h00, \$signal , 8'h00 };
+  assign \$25  = { 7'h00, rbank, 8'h00 };
+  assign \$27  = { 7'h00, rbank, 8'h00 };
+  assign \$29  = { 7'h00, rbank, 8'h00 };
+  assign \$31  = { 7'h00, rbank, 8'h00 };
+  assign \$33  = { 7'h00, rbank, 8'h00 };
+  assign \$35  = { 7'h00, rbank, 8'h00 };
+  assign \$37  = { 7'h00, rbank, 8'h00 };
+  assign \$39  = { 7'h00, rbank, 8'h00 };
+  assign \$42  = { \$41 [48], \$41 [48], \$41 [48], \$41 [48], \$41 [48], \$41 [48], \$41 [48], \$41 [48], \$41 [48], \$41 [48], \$41 [48], \$41 [48], \$41 [48], \$41 [48], \$41 [48], \$41 [48], \$41 [48], \$41 [48], \$41 [48:18] };
+  assign \$44  = { \$43 [48], \$43 [48], \$43 [48], \$43 [48], \$43 [48], \$43 [48], \$43 [48], \$43 [48], \$43 [48], \$43 [48], \$43 [48], \$43 [48], \$43 [48], \$43 [48], \$43 [48], \$43 [48], \$43 [48], \$43 [48], \$43 [48:18] };
+  assign \$46  = { \$45 [48], \$45 [48], \$45 [48], \$45 [48], \$45 [48], \$45 [48], \$45 [48], \$45 [48], \$45 [48], \$45 [48], \$45 [48], \$45 [48], \$45 [48], \$45 [48], \$45 [48], \$45 [48], \$45 [48], \$45 [48], \$45 [48:18] };
+  assign \$48  = { \$47 [48], \$47 [48], \$47 [48], \$47 [48], \$47 [48], \$47 [48], \$47 [48], \$47 [48], \$47 [48], \$47 [48], \$47 [48], \$47 [48], \$47 [48], \$47 [48], \$47 [48], \$47 [48], \$47 [48], \$47 [48], \$47 [48:18] };
+  assign \$50  = { \$49 [49], \$49 [49], \$49 [49], \$49 [49], \$49 [49], \$49 [49], \$49 [49], \$49 [49], \$49 [49], \$49 [49], \$49 [49], \$49 [49], \$49 [49], \$49 [49], \$49 [49], \$49 [49], \$49 [49], \$49 [49], \$49 [49:18] };
+  assign \$52  = { \$51 [49], \$51 [49], \$51 [49], \$51 [49], \$51 [49], \$51 [49], \$51 [49], \$51 [49], \$51 [49], \$51 [49], \$51 [49], \$51 [49], \$51 [49], \$51 [49], \$51 [49], \$51 [49], \$51 [49], \$51 [49], \$51 [49:18] };
+  assign \$54  = { \$53 [50], \$53 [50], \$53 [50], \$53 [50], \$53 [50], \$53 [50], \$53 [50], \$53 [50], \$53 [50], \$53 [50], \$53 [50], \$53 [50], \$53 [50], \$53 [50], \$53 [50], \$53 [50], \$53 [50], \$53 [50], \$53 [50:18] };
+  assign \$56  = { \$55 [50], \$55 [50], \$55 [50], \$55 [50], \$55 [50], \$55 [50], \$55 [50], \$55 [50], \$55 [50], \$55 [50], \$55 [50], \$55 [50], \$55 [50], \$55 [50], \$55 [50], \$55 [50], \$55 [50], \$55 [50], \$55 [50:18] };
+  assign \$58  = { \$57 [50], \$57 [50], \$57 [50], \$57 [50], \$57 [50], \$57 [50], \$57 [50], \$57 [50], \$57 [50], \$57 [50], \$57 [50], \$57 [50], \$57 [50], \$57 [50], \$57 [50], \$57 [50], \$57 [50], \$57 [50], \$57 [50:18] };
+  assign \$70  = { 2'h0, \$69 [8:2] };
+  assign \$72  = { 2'h0, \$71 [8:2] };
+  assign \$77  = \$signal ;
+  assign \$79  = rbank;
+  assign \$85  = { act_s1b_0[15], act_s1b_0[15], act_s1b_0[15], act_s1b_0[15], act_s1b_0[15], act_s1b_0[15], act_s1b_0[15], act_s1b_0[15], act_s1b_0[15], act_s1b_0[15], act_s1b_0[15], act_s1b_0[15], act_s1b_0[15], act_s1b_0[15:8], 18'h00000 };
+  assign \$88  = { act_s1b_1[15], act_s1b_1[15], act_s1b_1[15], act_s1b_1[15], act_s1b_1[15], act_s1b_1[15], act_s1b_1[15], act_s1b_1[15], act_s1b_1[15], act_s1b_1[15], act_s1b_1[15], act_s1b_1[15], act_s1b_1[15], act_s1b_1[15:8], 18'h00000 };
+  assign \$91  = { act_s1b_2[15], act_s1b_2[15], act_s1b_2[15], act_s1b_2[15], act_s1b_2[15], act_s1b_2[15], act_s1b_2[15], act_s1b_2[15], act_s1b_2[15], act_s1b_2[15], act_s1b_2[15], act_s1b_2[15], act_s1b_2[15], act_s1b_2[15:8], 18'h00000 };
+  assign \$94  = { act_s1b_3[15], act_s1b_3[15], act_s1b_3[15], act_s1b_3[15], act_s1b_3[15], act_s1b_3[15], act_s1b_3[15], act_s1b_3[15], act_s1b_3[15], act_s1b_3[15], act_s1b_3[15], act_s1b_3[15], act_s1b_3[15], act_s1b_3[15:8], 18'h00000 };
+  assign \$97  = { act_s1b_4[15], act_s1b_4[15], act_s1b_4[15], act_s1b_4[15], act_s1b_4[15], act_s1b_4[15], act_s1b_4[15], act_s1b_4[15], act_s1b_4[15], act_s1b_4[15], act_s1b_4[15], act_s1b_4[15], act_s1b_4[15], act_s1b_4[15:8], 18'h00000 };
+  assign \$100  = { act_s1b_5[15], act_s1b_5[15], act_s1b_5[15], act_s1b_5[15], act_s1b_5[15], act_s1b_5[15], act_s1b_5[15], act_s1b_5[15], act_s1b_5[15], act_s1b_5[15], act_s1b_5[15], act_s1b_5[15], act_s1b_5[15], act_s1b_5[15:8], 18'h00000 };
+  assign \$103  = { act_s1b_6[15], act_s1b_6[15], act_s1b_6[15], act_s1b_6[15], act_s1b_6[15], act_s1b_6[15], act_s1b_6[15], act_s1b_6[15], act_s1b_6[15], act_s1b_6[15], act_s1b_6[15], act_s1b_6[15], act_s1b_6[15], act_s1b_6[15:8], 18'h00000 };
+  assign \$106  = { act_s1b_7[15], act_s1b_7[15], act_s1b_7[15], act_s1b_7[15], act_s1b_7[15], act_s1b_7[15], act_s1b_7[15], act_s1b_7[15], act_s1b_7[15], act_s1b_7[15], act_s1b_7[15], act_s1b_7[15], act_s1b_7[15], act_s1b_7[15:8], 18'h00000 };
+  assign \$112  = { act_s1b_1[15], act_s1b_1[15], act_s1b_1[15], act_s1b_1[15], act_s1b_1[15], act_s1b_1[15], act_s1b_1[15], act_s1b_1[15], act_s1b_1[15], act_s1b_1[15], act_s1b_1[15], act_s1b_1[15], act_s1b_1[15], act_s1b_1[15:8], 18'h00000 };
+  assign \$118  = { act_s1b_3[15], act_s1b_3[15], act_s1b_3[15], act_s1b_3[15], act_s1b_3[15], act_s1b_3[15], act_s1b_3[15], act_s1b_3[15], act_s1b_3[15], act_s1b_3[15], act_s1b_3[15], act_s1b_3[15], act_s1b_3[15], act_s1b_3[15:8], 18'h00000 };
+  assign \$124  = { act_s1b_5[15], act_s1b_5[15], act_s1b_5[15], act_s1b_5[15], act_s1b_5[15], act_s1b_5[15], act_s1b_5[15], act_s1b_5[15], act_s1b_5[15], act_s1b_5[15], act_s1b_5[15], act_s1b_5[15], act_s1b_5[15], act_s1b_5[15:8], 18'h00000 };
+  assign \$130  = { act_s1b_7[15], act_s1b_7[15], act_s1b_7[15], act_s1b_7[15], act_s1b_7[15], act_s1b_7[15], act_s1b_7[15], act_s1b_7[15], act_s1b_7[15], act_s1b_7[15], act_s1b_7[15], act_s1b_7[15], act_s1b_7[15], act_s1b_7[15:8], 18'h00000 };
+  assign \$154  = 1'h0;
+  assign \$155  = 1'h0;
+  assign \$158  = 1'h0;
+  assign \$159  = 1'h0;
 endmodule

@@ -33,12 +33,12 @@ def run_jobs(params, jobs, seed=1, gaps=0.2, backpressure=0.3):
     dut = SparseDspChain(p)
     rng = random.Random(seed)
     vectors = 2 if p.packed else 1
-    total = sum(1 + int(np.count_nonzero(np.asarray(b.last))) * 0 for _x, b in jobs)
     expected_beats = sum(len(matvec(p, x, b)) for x, b in jobs)
     got, violations = [], []
 
-    async def producer(ctx):
-        for x, beats in jobs:
+    # Separate producers: the next vector may load while the current matrix streams.
+    async def x_producer(ctx):
+        for x, _beats in jobs:
             xs = np.asarray(x).reshape(vectors, -1)
             count = xs.shape[1] // p.x_per_beat
             for s in range(count):
@@ -48,6 +48,9 @@ def run_jobs(params, jobs, seed=1, gaps=0.2, backpressure=0.3):
                 ctx.set(dut.x.valid, 1)
                 await ctx.tick().until(dut.x.ready)
                 ctx.set(dut.x.valid, 0)
+
+    async def w_producer(ctx):
+        for _x, beats in jobs:
             for b in range(len(beats)):
                 while rng.random() < gaps:
                     await ctx.tick()
@@ -78,9 +81,10 @@ def run_jobs(params, jobs, seed=1, gaps=0.2, backpressure=0.3):
 
     sim = Simulator(dut)
     sim.add_clock(1e-8)
-    sim.add_testbench(producer)
+    sim.add_testbench(x_producer)
+    sim.add_testbench(w_producer)
     sim.add_testbench(consumer)
-    cycles = 20 * sum(len(b) + np.asarray(x).size for x, b in jobs) + 500 + 0 * total
+    cycles = 20 * sum(len(b) + np.asarray(x).size for x, b in jobs) + 500
     sim.run_until(1e-8 * cycles)
     return got, violations
 

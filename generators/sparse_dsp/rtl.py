@@ -7,7 +7,9 @@ overflow adjust unit); seeds.md §1.3.
 
 Pipeline, all of it advancing on one enable (``ce``: the output register is empty or taken):
 
-* accept: a weight beat is taken while the activation buffer is loaded; its block of K (the beat's
+* load: a vector goes into whichever of two buffers is free, so it overlaps the previous
+  matrix.
+* accept: a weight beat is taken while its vector's buffer is loaded; its block of K (the beat's
   number in its tile) and, with ``sparse_mux="ram"``, each lane's index address the buffer.
 * read: the buffer's output is registered (block RAM clock-to-output).
 * mux: ``sparse_mux="ram"``: none, each lane read its own copy of the vector at (block, index);
@@ -47,9 +49,10 @@ class SparseDspChain(wiring.Component):
 
     Latency: :attr:`latency` cycles from a tile's last weight beat to its output beat; a weight
     beat enters every cycle while the output is not stalled (initiation interval 1, every lane
-    busy); the whole pipeline stalls while ``o`` is stalled. ``x`` is taken only while no matrix
-    is in progress: a vector ends at ``last`` (or when the buffer is full), then weight beats are
-    taken until the beat with ``last``, then the next vector.
+    busy); the whole pipeline stalls while ``o`` is stalled. Vectors and matrices pair up in
+    order: a vector ends at ``last`` (or at ``max_k``), its matrix at the weight beat with
+    ``last``. There are two vector buffers, so the next vector loads while the current matrix
+    streams; ``x`` waits only while both hold vectors whose matrices have not ended.
 
     Members
     -------
@@ -113,7 +116,9 @@ class SparseDspChain(wiring.Component):
                            f"multiple of m, up to max_k)",
                   "meaning": (f"{p.x_per_beat} activation(s) of K per beat"
                               + (" (low vector first, then the high vector)"
-                                 if p.packed else ""))},
+                                 if p.packed else "")
+                              + "; the next vector may load while the current matrix "
+                                "streams (two buffers)")},
             "w": {"lanes": 1, "element": {
                       "fields": f"{p.lanes} x {p.weight_bits}-bit signed weights{index}"},
                   "tlast": "the matrix's last weight beat",
@@ -165,37 +170,52 @@ class SparseDspChain(wiring.Component):
                 clear_or_load(reg, enable & ~keep, enable, value)
             return reg
 
-        # --- activation buffer -----------------------------------------------------------------
+        # --- activation buffers: two, so the next vector loads while a matrix streams -----------
         element = data.ArrayLayout(signed(p.act_bits), vectors)
         beats = p.max_k // p.x_per_beat
-        loading = Signal(init=1)
-        waddr = Signal(range(beats))
-        slices = Signal(range(depth + 1), init=1)
+        addr_bits = max(1, (beats - 1).bit_length())
+        full = Signal(2)           # buffer b holds a vector whose matrix has not ended
+        wbank, rbank = Signal(), Signal()
+        slices = [Signal(range(depth + 1), name=f"slices_{b}") for b in range(2)]
+        waddr = Signal(addr_bits)
         x_take = Signal()
-        m.d.comb += [self.x.ready.eq(loading), x_take.eq(self.x.valid & loading)]
+        x_done = Signal()
+        m.d.comb += [self.x.ready.eq(~full.bit_select(wbank, 1)),
+                     x_take.eq(self.x.valid & self.x.ready),
+                     x_done.eq(x_take & (self.x.p.last | (waddr == beats - 1)))]
+
+        def banked(addr, bank):
+            return (bank << addr_bits) | addr
+
         if p.ram_mux:
-            # One copy of the vector per lane, read at (block, index): the sparse MUX is the
+            # One copy of the vectors per lane, read at (block, index): the sparse MUX is the
             # block RAM's own address decoder.
             lane_reads = []
             for j in range(p.lanes):
-                lane_buf = Memory(shape=element, depth=p.max_k, init=[])
+                lane_buf = Memory(shape=element, depth=2 << addr_bits, init=[])
                 m.submodules[f"buffer_{j}"] = lane_buf
                 wr, rd = lane_buf.write_port(), lane_buf.read_port(domain="sync")
-                m.d.comb += [wr.addr.eq(waddr), wr.data.eq(self.x.p.data), wr.en.eq(x_take),
-                             rd.en.eq(ce)]
+                m.d.comb += [wr.addr.eq(banked(waddr, wbank)), wr.data.eq(self.x.p.data),
+                             wr.en.eq(x_take), rd.en.eq(ce)]
                 lane_reads.append(rd)
         else:
             m.submodules.buffer = buf = Memory(
-                shape=data.ArrayLayout(signed(p.act_bits), p.m * vectors), depth=depth, init=[])
+                shape=data.ArrayLayout(signed(p.act_bits), p.m * vectors), depth=2 << addr_bits,
+                init=[])
             wr = buf.write_port()
             rd = buf.read_port(domain="sync")
-            m.d.comb += [wr.addr.eq(waddr), wr.data.eq(self.x.p.data), wr.en.eq(x_take)]
+            m.d.comb += [wr.addr.eq(banked(waddr, wbank)), wr.data.eq(self.x.p.data),
+                         wr.en.eq(x_take)]
         with m.If(x_take):
-            m.d.sync += waddr.eq(waddr + 1)
-            with m.If(self.x.p.last | (waddr == beats - 1)):
-                per_block = (p.m // p.x_per_beat).bit_length() - 1
-                blocks = (waddr + 1) >> per_block if per_block else waddr + 1
-                m.d.sync += [loading.eq(0), slices.eq(blocks), waddr.eq(0)]
+            m.d.sync += waddr.eq(Mux(x_done, 0, waddr + 1))
+        with m.If(x_done):
+            per_block = (p.m // p.x_per_beat).bit_length() - 1
+            blocks = (waddr + 1) >> per_block if per_block else waddr + 1
+            m.d.sync += wbank.eq(~wbank)
+            with m.Switch(wbank):
+                for b in range(2):
+                    with m.Case(b):
+                        m.d.sync += slices[b].eq(blocks)
 
         # --- accept -----------------------------------------------------------------------------
         w_take = Signal()
@@ -203,20 +223,30 @@ class SparseDspChain(wiring.Component):
         tile_code = Signal(p.n_code_bits)
         first = Signal()
         end = Signal()
-        m.d.comb += [self.w.ready.eq(~loading & ce), w_take.eq(self.w.valid & self.w.ready),
-                     first.eq(block == 0), end.eq((block == slices - 1) | self.w.p.last)]
+        matrix_done = Signal()
+        m.d.comb += [self.w.ready.eq(full.bit_select(rbank, 1) & ce),
+                     w_take.eq(self.w.valid & self.w.ready),
+                     matrix_done.eq(w_take & self.w.p.last),
+                     first.eq(block == 0),
+                     end.eq((block == Mux(rbank, slices[1], slices[0]) - 1) | self.w.p.last)]
+        # A buffer is written only while empty and read only while full: the two never meet.
+        for b in range(2):
+            with m.If(x_done & (wbank == b)):
+                m.d.sync += full[b].eq(1)
+            with m.Elif(matrix_done & (rbank == b)):
+                m.d.sync += full[b].eq(0)
+        with m.If(matrix_done):
+            m.d.sync += rbank.eq(~rbank)
         if p.ram_mux:
             for j, rd in enumerate(lane_reads):
-                m.d.comb += rd.addr.eq(Cat(self.w.p.data.index[j], block))
+                m.d.comb += rd.addr.eq(banked(Cat(self.w.p.data.index[j], block), rbank))
         else:
-            m.d.comb += [rd.addr.eq(block), rd.en.eq(ce)]
+            m.d.comb += [rd.addr.eq(banked(block, rbank)), rd.en.eq(ce)]
         code = Mux(first, self.w.p.user, tile_code)
         with m.If(w_take):
             m.d.sync += block.eq(Mux(end, 0, block + 1))
             with m.If(first):
                 m.d.sync += tile_code.eq(self.w.p.user)
-            with m.If(self.w.p.last):
-                m.d.sync += loading.eq(1)
 
         ctrl = {"valid": w_take, "end": end, "last": self.w.p.last, "code": code}
 
