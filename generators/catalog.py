@@ -132,6 +132,10 @@ DEFAULT_CATALOG = (
     # Small enough for the iCE40 UP5K's block RAM.
     Entry("deform_dw_square_small", DeformParams(
         offset_mode="square", pe=2, c_max=8, h_max=16, w_max=16, d_max=2, weight_bits=4)),
+    # One channel a cycle: with its ten multipliers in LUTs it fits the iCE40 UP5K (which has
+    # eight DSPs).
+    Entry("deform_dw_square_tiny", DeformParams(
+        offset_mode="square", pe=1, c_max=8, h_max=16, w_max=16, d_max=2, weight_bits=4)),
     # Full 3x3 (every output channel over all input channels): 4 input x 2 output channels a
     # cycle, the same 72 MACs a cycle as deform_dw_square, 32 channels in and out.
     Entry("deform_full_square", DeformParams(

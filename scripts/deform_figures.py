@@ -1,7 +1,10 @@
 """Deformable-convolution figures that are cheap to measure: the integer model against the
 torchvision-semantics float reference on a seeded random layer of each entry's own sizes
 (exact for integer offsets; bilinear: exact on the offset grid, and the error for float offsets
-against the stated bound), and the engine's peak rate."""
+against the stated bound), the engine's peak rate, and the iCE40 UP5K build with every
+multiplier in LUTs (the engines need more multipliers than the UP5K's eight DSPs)."""
+
+from pathlib import Path
 
 import numpy as np
 
@@ -10,6 +13,9 @@ from generators.deform.model import accumulate, deform_conv2d_reference, torchvi
 from generators.deform.sim import random_offsets
 
 SEED = 2026
+#: Out-of-context builds outside the default targets, cached by the Verilog's content.
+FABRIC_CACHE = Path("build/synth/deform_fabric_mult")
+FABRIC_TARGET = "ice40-up5k-nodsp"
 
 
 def _reference(params, cfg, x, off, w, mask=None):
@@ -61,4 +67,18 @@ def deform_model_check(params):
 
 def deform_figures(params):
     return {"model": deform_model_check(params),
-            "peak_macs_per_cycle": params.macs_per_issue / params.passes}
+            "peak_macs_per_cycle": params.macs_per_issue / params.passes,
+            "up5k_fabric_multipliers": up5k_fabric_multipliers(params)}
+
+
+def up5k_fabric_multipliers(params):
+    """Out-of-context UP5K figures with every multiplier in LUTs (``synth_ice40`` without
+    ``-dsp``), or the tool's reason when it does not fit."""
+    from amaranth.back import verilog
+
+    from fpga.ooc import synthesize_cached
+    from generators.axis import AxisTop
+    from generators.deform.rtl import DeformConv
+
+    text = verilog.convert(AxisTop(DeformConv(params)), name="deform_engine", emit_src=False)
+    return synthesize_cached(text, "deform_engine", FABRIC_TARGET, FABRIC_CACHE)

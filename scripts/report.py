@@ -185,7 +185,7 @@ def _deform_markdown(rows):
     header = ["block", "mode", "offsets", "pe (× po)", "max H×W×C (→ C out)", "d_max", "rows",
               "weights", "latency", "cycles/beat", "peak MACs/cycle (pe·9 (·po) / passes)",
               "model vs reference max diff", "bilinear float-offset error / bound"]
-    header += _synth_header()
+    header += _synth_header() + ["iCE40, multipliers in LUTs: LUT/FF/DSP/BRAM", "Fmax"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row in rows:
         p, model = row["params"], row["figures"]["model"]
@@ -201,8 +201,12 @@ def _deform_markdown(rows):
                  f"{row['figures']['peak_macs_per_cycle']:g}",
                  f"{model['max_diff_vs_reference']:g}",
                  "—" if ratio is None else f"{ratio:.3f}"]
-        lines.append("| " + " | ".join(cells + _synth_cells(row)) + " |")
+        fabric = _synth_cells({"synth": {"ice40-up5k": row["figures"].get(
+            "up5k_fabric_multipliers")}})[:2]
+        lines.append("| " + " | ".join(cells + _synth_cells(row) + fabric) + " |")
     return "\n".join(lines) + "\n"
+
+
 def _lut_tc_figures(params):
     from scripts.lut_tc_figures import lut_tc_figures
 
