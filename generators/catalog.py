@@ -143,6 +143,9 @@ DEFAULT_CATALOG = (
     Entry("lut_tc_ternary", LutTcParams(weight_format="ternary", n=8)),
     Entry("lut_tc_int2", LutTcParams(weight_format="int2", n=8)),
     Entry("lut_tc_int4", LutTcParams(weight_format="int4", n=8)),
+    # All bit-planes a cycle: the table, drain and control are shared by B times the MACs.
+    Entry("lut_tc_ternary_parallel", LutTcParams(weight_format="ternary", n=8, bit_serial=False)),
+    Entry("lut_tc_int2_parallel", LutTcParams(weight_format="int2", n=8, bit_serial=False)),
     # FlightLLM's chain: 8 lanes with 1:4, 2:4, 4:4 and 16 lanes with 2:16 .. 16:16, INT8
     # weights and activations; the dense-only builds of the same chains for the LUT cost.
     Entry("sparse_dsp_l8_m4", SparseDspParams(lanes=8, m=4, supported_n=(1, 2, 4),
