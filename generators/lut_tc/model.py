@@ -4,8 +4,9 @@ Python integers only), driven by the same stream beats as the hardware.
 :func:`lut_tc_tile` follows the RTL step by step: per K-group the table of each row (half table
 of 2**(g-1) entries when symmetrised, else the full 2**g), per step a lookup for every column
 (index inversion when not pre-flipped, negation by the sign bit), the table shifted by the
-bit-plane, accumulation; at the tile end the zero-point correction ``(acc + c * rowsum) / 2``
-with ``c = 2**B - 1 - 2z`` taken from the odd multiples ``(2j+1) * rowsum`` of the row sum.
+bit-plane (ternary's two thermometer planes are not shifted), accumulation; at the tile end
+the zero-point correction ``(acc + c * rowsum) / 2`` (int2, int4) with ``c = 2**B - 1 - 2z``
+taken from the odd multiples ``(2j+1) * rowsum`` of the row sum, or ``acc / 2`` (ternary).
 :func:`reference` is the plain integer product ``A @ (q - z)`` both must equal.
 """
 
@@ -44,7 +45,7 @@ def _correct(params, acc, rowsum, z):
     if params.weight_format == "binary":
         return acc
     if params.weight_format == "ternary":
-        return (acc + rowsum) >> 1
+        return acc >> 1     # thermometer planes: acc = A @ (s0 + s1) = 2 A @ w
     if params.zp_group:
         return acc >> 1
     return (acc + _correction(params, rowsum, z)) >> 1
@@ -123,10 +124,10 @@ def lut_tc_tile(params, a_beats, w_beats, z_beats=None, c_beats=None, s_beat=Non
                             j = pattern & low_mask
                             if not params.preflip and sign:
                                 j ^= low_mask
-                            value = tables[r][j] << b
+                            value = tables[r][j] << params.plane_shifts[b]
                             acc[r][col] += -value if sign else value
                         else:
-                            acc[r][col] += tables[r][pattern] << b
+                            acc[r][col] += tables[r][pattern] << params.plane_shifts[b]
         if params.zp_group and (G % params.groups_per_zp == params.groups_per_zp - 1
                                 or G == groups - 1):
             z = z_beats[G // params.groups_per_zp]

@@ -189,11 +189,19 @@ class LutTcParams(_GemmShape):
         return _bound_width(self.g * (1 << (self.act_width - 1)))
 
     @property
+    def plane_shifts(self):
+        """Left shift (log2 of the weight) of each bit-plane's lookups: binary-weighted planes,
+        except ternary's two thermometer planes t_b = (q > b), both of weight one (q = t0 + t1,
+        so 2 (q - 1) = s0 + s1 with s_b = 2 t_b - 1: no row-sum correction at the drain)."""
+        return (0, 0) if self.weight_format == "ternary" else tuple(range(self.bits))
+
+    @property
     def acc_width(self):
-        """Signed width of a lane accumulator: A @ q' with q' = 2q - (2**B - 1); with
-        ``zp_group`` it also takes the finished groups' 2 A (q - z), up to twice as large."""
+        """Signed width of a lane accumulator: A @ q' with q' = sum_b 2**shift_b s_b (2q - 3 or
+        2q - 2 ...); with ``zp_group`` it also takes the finished groups' 2 A (q - z), up to
+        twice as large."""
         return _bound_width(self.max_groups * self.g * (1 << (self.act_width - 1))
-                            * ((1 << self.bits) - 1) * (2 if self.zp_group else 1))
+                            * sum(1 << b for b in self.plane_shifts) * (2 if self.zp_group else 1))
 
     @property
     def steps_per_group(self):

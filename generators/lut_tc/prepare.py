@@ -9,6 +9,10 @@ q' = 2q - (2**B - 1) = sum_b 2**b s_b with s_b = 2 q_b - 1 in {-1, +1}. Then
 and A @ q' is what the lookup array accumulates: per K-group of g activations and bit-plane b,
 the g bits q_b of a column index a table T[idx] = sum_k (2 bit_k(idx) - 1) a_k.
 
+Ternary (q = w + 1 in {0, 1, 2}) uses thermometer planes q_b = (q > b) instead: q = q_0 + q_1,
+so 2w = s_0 + s_1 and A @ w = (A @ s_0 + A @ s_1) / 2, with both planes unshifted and no
+row-sum correction (w = -1, 0, +1 are the plane pairs 00, 10, 11).
+
 Stream formats (one tile, lane 0 in the low bits of tdata):
 
 * ``a``: one beat per K-group: element ``r * g + k`` is ``A[r, G*g + k]``; K is padded up to a
@@ -90,9 +94,12 @@ def codes_from_int(weight_format, w, zero_point=None):
     return q
 
 
-def bitplanes(q, bits):
-    """``[B, K, N]`` planes q_b in {0, 1}, plane 0 the least significant."""
+def bitplanes(q, bits, thermometer=False):
+    """``[B, K, N]`` planes q_b in {0, 1}, plane 0 the least significant; ``thermometer``
+    (ternary): q_b = (q > b), so q = sum_b q_b with every plane of weight one."""
     q = np.asarray(q, dtype=np.int64)
+    if thermometer:
+        return np.stack([(q > b).astype(np.int64) for b in range(bits)])
     return np.stack([(q >> b) & 1 for b in range(bits)])
 
 
@@ -109,14 +116,15 @@ def preflip_pattern(pattern, g):
     return np.where(pattern >> (g - 1) & 1, pattern ^ low, pattern)
 
 
-def index_patterns(q, bits, g, preflip):
-    """``[groups, B, N]`` table indices: bit k of [G, b, n] is plane bit b of q[G*g + k, n]."""
+def index_patterns(q, bits, g, preflip, thermometer=False):
+    """``[groups, B, N]`` table indices: bit k of [G, b, n] is plane bit b of q[G*g + k, n]
+    (thermometer planes for ternary, see :func:`bitplanes`)."""
     q = np.asarray(q, dtype=np.int64)
     k, n = q.shape
     groups = -(-k // g)
     padded = np.zeros((groups * g, n), dtype=np.int64)
     padded[:k] = q
-    planes = bitplanes(padded, bits).reshape(bits, groups, g, n)
+    planes = bitplanes(padded, bits, thermometer).reshape(bits, groups, g, n)
     weights = (1 << np.arange(g, dtype=np.int64))[None, None, :, None]
     patterns = (planes * weights).sum(axis=2).transpose(1, 0, 2)
     return preflip_pattern(patterns, g) if preflip else patterns
@@ -171,7 +179,8 @@ def pack_tile(params, a, q, zero_point=None):
     """
     a_beats, groups = _activation_beats(params, a)
     q = _check_codes(params, q, np.asarray(a).shape[1])
-    patterns = index_patterns(q, params.bits, params.g, params.preflip)   # [G, B, N]
+    patterns = index_patterns(q, params.bits, params.g, params.preflip,
+                              params.weight_format == "ternary")   # [G, B, N]
     if params.bit_serial:
         w_beats = [[int(v) for v in patterns[G, b]] for G in range(groups)
                    for b in range(params.bits)]
