@@ -58,24 +58,34 @@ def add_or_subtract(total, value, negate):
     return total + (value.as_unsigned() ^ negate.replicate(width)).as_signed() + negate
 
 
-def plane_sum(acc, terms):
-    """``acc + sum_b (-1)**sign_b * value_b`` of the lookups ``terms`` ``[(value, sign)]`` (sign
-    None: no negation, the full-table design).
+def plane_sum(m, terms, name):
+    """``f(acc) = acc + sum_b (-1)**sign_b * value_b`` for the lookups ``terms``
+    ``[(value, sign)]`` (sign None: no negation, the full-table design).
 
-    With signs, the planes are first summed relative to plane 0's sign,
-    ``(-1)**s0 * (v0 + sum_b (-1)**(s0 ^ s_b) v_b)``, and the result added to or subtracted from
-    the accumulator: one two-operand adder per plane, each with its negation as the carry-in.
-    Written as one sum of all planes (a multi-operand add with several carry-ins) yosys builds it
-    as a LUT compressor tree instead of carry chains: measured on ECP5 with 8 two-plane lanes
-    (g = 4), 2943 LUT4 against 1538 in this form.
+    A negation is the one's complement plus a carry-in: every plane's complement is taken on
+    the multiplexer's output (it folds into the tree's last LUT), the planes are added in a
+    chain of two-operand adders (kept apart, one named signal each) that each take the previous
+    plane's carry-in, and the accumulator adder takes the last one. Written as one sum of all
+    planes and carry-ins, yosys merges it into a multi-operand add that it builds as a LUT
+    compressor tree instead of carry chains (measured on ECP5 with 8 two-plane lanes, g = 4:
+    2943 LUT4 against 1538 with two carry chains); a negation of the planes' sum after its adder
+    (relative signs) costs a LUT a bit that cannot fold anywhere.
     """
     if terms[0][1] is None:
-        return acc + sum((value for value, _ in terms[1:]), terms[0][0])
-    first, sign = terms[0]
-    inner = first
-    for value, other in terms[1:]:
-        inner = add_or_subtract(inner, value, other ^ sign)
-    return add_or_subtract(acc, inner, sign)
+        inner = sum((value for value, _ in terms[1:]), terms[0][0])
+        return lambda acc: acc + inner
+
+    def flip(value, sign):
+        return (value.as_unsigned() ^ sign.replicate(value.shape().width)).as_signed()
+
+    inner, carry = flip(*terms[0]), terms[0][1]
+    for b, (value, sign) in enumerate(terms[1:], 1):
+        partial = flip(value, sign)
+        width = max(inner.shape().width, partial.shape().width) + 1
+        total = Signal(signed(width), name=f"{name}_planes{b}", attrs={"keep": 1})
+        m.d.comb += total.eq(inner + partial + carry)
+        inner, carry = total, sign
+    return lambda acc: acc + inner + carry
 
 
 def odd_multiples(m, value, bits, width, prefix):
@@ -267,10 +277,12 @@ class _TileArray(wiring.Component):
                 # One named signal per lane: the sum feeds both the accumulator and the buffer.
                 total = Signal(signed(self._acc_width), name=f"next_{r}_{n}")
                 m.d.comb += total.eq(nxt[r][n](acc[r][n]))
-                with m.If(fire):
-                    m.d.sync += acc[r][n].eq(Mux(tile_end, 0, total))
-                    with m.If(tile_end):
-                        m.d.sync += buf[r][n].eq(total)
+                # Reset over enable (the clear implies the enable), the form ECP5's flip-flops
+                # have (LSR over CE); as a reset inside the enable synth_ecp5 adds a LUT a bit.
+                with m.If(fire & tile_end):
+                    m.d.sync += [acc[r][n].eq(0), buf[r][n].eq(total)]
+                with m.Elif(fire):
+                    m.d.sync += acc[r][n].eq(total)
 
         # Row sums (for the zero-point correction), accumulated as groups are used up.
         rowsum = [Signal(signed(p.sum_width), name=f"rowsum_{r}") for r in range(p.m)]
@@ -364,6 +376,10 @@ class LutTc(_TileArray):
     @property
     def _w_meaning(self):
         p = self._params
+        if p.ternary_pairs:
+            return (f"one beat per K-group: element n holds {p.g // 2} fields of 4 bits, pair i "
+                    f"(weights G*{p.g}+2i and +2i+1) at bit 4i: index j (bits 0-1) into the "
+                    f"pair's table [a0, a1, a0 + a1, a0 - a1], negate (bit 2), zero (bit 3)")
         order = ("one beat per (K-group, bit-plane), plane 0 first" if p.bit_serial else
                  f"one beat per K-group, plane b in bits [b*{p.g}, (b+1)*{p.g})")
         flip = ", pre-flipped (sign bit g-1 set: other bits inverted)" if p.preflip else ""
@@ -383,6 +399,8 @@ class LutTc(_TileArray):
 
     def _datapath(self, m, load, step):
         p = self._params
+        if p.ternary_pairs:
+            return self._pair_datapath(m, load), None
         g, entries = p.g, p.table_entries
         tab = [[Signal(signed(p.entry_width), name=f"tab_{r}_{j}") for j in range(entries)]
                for r in range(p.m)]
@@ -434,15 +452,44 @@ class LutTc(_TileArray):
                 word = self.w.p.data[n]
                 terms = [lookup(r, word[b * g:(b + 1) * g], b) for b in planes]
                 extra = corrections[r][n] if corrections is not None else None
+                summed = plane_sum(m, terms, f"lane_{r}_{n}")
 
-                def step_value(acc, terms=terms, extra=extra):
-                    total = plane_sum(acc, terms)
+                def step_value(acc, summed=summed, extra=extra):
+                    total = summed(acc)
                     if extra is not None:
                         total = add_or_subtract(total, *extra)
                     return total
                 row.append(step_value)
             nxt.append(row)
         return nxt, gsum
+
+    def _pair_datapath(self, m, load):
+        """``ternary_pairs``: per pair of activations the table ``[a0, a1, a0 + a1, a0 - a1]``
+        (two adders), per lane and pair a 4:1 multiplexer gated by the zero flag, the sign as
+        the negation (see :func:`plane_sum`)."""
+        p = self._params
+        pairs = p.g // 2
+        tab = [[Signal(signed(p.entry_width), name=f"tab_{r}_{j}") for j in range(4 * pairs)]
+               for r in range(p.m)]
+        with m.If(load):
+            for r in range(p.m):
+                for i in range(pairs):
+                    a0, a1 = (self.a.p.data[r * p.g + 2 * i + k] for k in range(2))
+                    m.d.sync += [tab[r][4 * i].eq(a0), tab[r][4 * i + 1].eq(a1),
+                                 tab[r][4 * i + 2].eq(a0 + a1), tab[r][4 * i + 3].eq(a0 - a1)]
+        nxt = []
+        for r in range(p.m):
+            row = []
+            for n in range(p.n):
+                word = self.w.p.data[n]
+                terms = []
+                for i in range(pairs):
+                    field = word[4 * i:4 * i + 4]
+                    value = Mux(field[3], 0, mux_tree(tab[r][4 * i:4 * i + 4], field[:2]))
+                    terms.append((value, field[2]))
+                row.append(plane_sum(m, terms, f"lane_{r}_{n}"))
+            nxt.append(row)
+        return nxt
 
     def _group_corrections(self, m, load, gsum):
         """Per lane ``(value, negate)`` added as a zero-point group ends: ``c * rowsum`` of the
@@ -467,7 +514,7 @@ class LutTc(_TileArray):
 
     def _drain(self, m, row_acc, row_sum):
         p = self._params
-        if p.weight_format == "binary":
+        if p.weight_format == "binary" or p.ternary_pairs:
             return row_acc
         if p.weight_format == "ternary":
             return [acc >> 1 for acc in row_acc]    # thermometer planes: acc = 2 A @ w
