@@ -169,7 +169,7 @@ module \lut_tc_int2_parallel.core (a__valid, w__valid, z__payload, z__valid, o__
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
   wire [11:0] \$10 ;
-  wire [19:0] \$100 ;
+  wire [11:0] \$100 ;
   wire [11:0] \$101 ;
   wire [11:0] \$102 ;
   wire [11:0] \$103 ;
@@ -177,8 +177,8 @@ module \lut_tc_int2_parallel.core (a__valid, w__valid, z__payload, z__valid, o__
   wire [11:0] \$105 ;
   wire [11:0] \$106 ;
   wire [11:0] \$107 ;
-  wire [11:0] \$108 ;
-  wire [11:0] \$109 ;
+  wire [12:0] \$108 ;
+  wire [13:0] \$109 ;
   wire [11:0] \$11 ;
   wire [11:0] \$110 ;
   wire [11:0] \$111 ;
@@ -187,9 +187,9 @@ module \lut_tc_int2_parallel.core (a__valid, w__valid, z__payload, z__valid, o__
   wire [11:0] \$114 ;
   wire [11:0] \$115 ;
   wire [11:0] \$116 ;
-  wire [20:0] \$117 ;
-  wire [21:0] \$118 ;
-  wire [17:0] \$119 ;
+  wire [11:0] \$117 ;
+  wire [11:0] \$118 ;
+  wire [11:0] \$119 ;
   wire [11:0] \$12 ;
   wire [11:0] \$120 ;
   wire [11:0] \$121 ;
@@ -208,15 +208,15 @@ module \lut_tc_int2_parallel.core (a__valid, w__valid, z__payload, z__valid, o__
   wire [11:0] \$133 ;
   wire [11:0] \$134 ;
   wire [11:0] \$135 ;
-  wire [18:0] \$136 ;
-  wire [19:0] \$137 ;
+  wire [11:0] \$136 ;
+  wire [11:0] \$137 ;
   wire [11:0] \$138 ;
   wire [11:0] \$139 ;
   wire [11:0] \$14 ;
   wire [11:0] \$140 ;
   wire [11:0] \$141 ;
-  wire [11:0] \$142 ;
-  wire [11:0] \$143 ;
+  wire [12:0] \$142 ;
+  wire [13:0] \$143 ;
   wire [11:0] \$144 ;
   wire [11:0] \$145 ;
   wire [11:0] \$146 ;
@@ -228,9 +228,9 @@ module \lut_tc_int2_parallel.core (a__valid, w__valid, z__payload, z__valid, o__
   wire [11:0] \$151 ;
   wire [11:0] \$152 ;
   wire [11:0] \$153 ;
-  wire [20:0] \$154 ;
-  wire [21:0] \$155 ;
-  wire [17:0] \$156 ;
+  wire [11:0] \$154 ;
+  wire [11:0] \$155 ;
+  wire [11:0] \$156 ;
   wire [11:0] \$157 ;
   wire [11:0] \$158 ;
   wire [11:0] \$159 ;
@@ -249,11 +249,11 @@ module \lut_tc_int2_parallel.core (a__valid, w__valid, z__payload, z__valid, o__
   wire [11:0] \$170 ;
   wire [11:0] \$171 ;
   wire [11:0] \$172 ;
-  wire [18:0] \$173 ;
-  wire [19:0] \$174 ;
+  wire [11:0] \$173 ;
+  wire [11:0] \$174 ;
   wire [11:0] \$175 ;
-  wire [11:0] \$176 ;
-  wire [11:0] \$177 ;
+  wire [12:0] \$176 ;
+  wire [13:0] \$177 ;
   wire [11:0] \$178 ;
   wire [11:0] \$179 ;
   wire [11:0] \$18 ;
@@ -269,9 +269,9 @@ module \lut_tc_int2_parallel.core (a__valid, w__valid, z__payload, z__valid, o__
   wire [11:0] \$189 ;
   wire [11:0] \$19 ;
   wire [11:0] \$190 ;
-  wire [20:0] \$191 ;
-  wire [21:0] \$192 ;
-  wire [17:0] \$193 ;
+  wire [11:0] \$191 ;
+  wire [11:0] \$192 ;
+  wire [11:0] \$193 ;
   wire [11:0] \$194 ;
   wire [11:0] \$195 ;
   wire [11:0] \$196 ;
@@ -291,8 +291,8 @@ module \lut_tc_int2_parallel.core (a__valid, w__valid, z__payload, z__valid, o__
   wire [11:0] \$208 ;
   wire [11:0] \$209 ;
   wire [11:0] \$21 ;
-  wire [18:0] \$210 ;
-  wire [19:0] \$211 ;
+  wire [12:0] \$210 ;
+  wire [13:0] \$211 ;
   wire [11:0] \$212 ;
   wire [11:0] \$213 ;
   wire [11:0] \$214 ;
@@ -310,10 +310,10 @@ module \lut_tc_int2_parallel.core (a__valid, w__valid, z__payload, z__valid, o__
   wire [11:0] \$225 ;
   wire [11:0] \$226 ;
   wire [11:0] \$227 ;
-  wire [20:0] \$228 ;
-  wire [21:0] \$229 ;
+  wire [11:0] \$228 ;
+  wire [11:0] \$229 ;
   wire [11:0] \$23 ;
-  wire [17:0] \$230 ;
+  wire [11:0] \$230 ;
   wire [11:0] \$231 ;
   wire [11:0] \$232 ;
   wire [11:0] \$233 ;
@@ -328,13 +328,13 @@ module \lut_tc_int2_parallel.core (a__valid, w__valid, z__payload, z__valid, o__
   wire [11:0] \$241 ;
   wire [11:0] \$242 ;
   wire [11:0] \$243 ;
-  wire [11:0] \$244 ;
-  wire [11:0] \$245 ;
+  wire [12:0] \$244 ;
+  wire [13:0] \$245 ;
   wire [11:0] \$246 ;
-  wire [18:0] \$247 ;
-  wire [19:0] \$248 ;
+  wire [11:0] \$247 ;
+  wire [11:0] \$248 ;
   wire [11:0] \$249 ;
-  wire [18:0] \$25 ;
+  wire [11:0] \$25 ;
   wire [11:0] \$250 ;
   wire [11:0] \$251 ;
   wire [11:0] \$252 ;
@@ -345,15 +345,15 @@ module \lut_tc_int2_parallel.core (a__valid, w__valid, z__payload, z__valid, o__
   wire [11:0] \$257 ;
   wire [11:0] \$258 ;
   wire [11:0] \$259 ;
-  wire [19:0] \$26 ;
+  wire [11:0] \$26 ;
   wire [11:0] \$260 ;
   wire [11:0] \$261 ;
   wire [11:0] \$262 ;
   wire [11:0] \$263 ;
   wire [11:0] \$264 ;
-  wire [20:0] \$265 ;
-  wire [21:0] \$266 ;
-  wire [17:0] \$267 ;
+  wire [11:0] \$265 ;
+  wire [11:0] \$266 ;
+  wire [11:0] \$267 ;
   wire [11:0] \$268 ;
   wire [11:0] \$269 ;
   wire [11:0] \$27 ;
@@ -365,15 +365,15 @@ module \lut_tc_int2_parallel.core (a__valid, w__valid, z__payload, z__valid, o__
   wire [11:0] \$275 ;
   wire [11:0] \$276 ;
   wire [11:0] \$277 ;
-  wire [11:0] \$278 ;
-  wire [11:0] \$279 ;
+  wire [12:0] \$278 ;
+  wire [13:0] \$279 ;
   wire [11:0] \$28 ;
   wire [11:0] \$280 ;
   wire [11:0] \$281 ;
   wire [11:0] \$282 ;
   wire [11:0] \$283 ;
-  wire [18:0] \$284 ;
-  wire [19:0] \$285 ;
+  wire [11:0] \$284 ;
+  wire [11:0] \$285 ;
   wire [11:0] \$286 ;
   wire [11:0] \$287 ;
   wire [11:0] \$288 ;
@@ -393,9 +393,9 @@ module \lut_tc_int2_parallel.core (a__valid, w__valid, z__payload, z__valid, o__
   wire [11:0] \$30 ;
   wire [11:0] \$300 ;
   wire [11:0] \$301 ;
-  wire [20:0] \$302 ;
-  wire [21:0] \$303 ;
-  wire [17:0] \$304 ;
+  wire [11:0] \$302 ;
+  wire [11:0] \$303 ;
+  wire [11:0] \$304 ;
   wire [11:0] \$305 ;
   wire [11:0] \$306 ;
   wire [11:0] \$307 ;
@@ -404,8 +404,8 @@ module \lut_tc_int2_parallel.core (a__valid, w__valid, z__payload, z__valid, o__
   wire [11:0] \$31 ;
   wire [11:0] \$310 ;
   wire [11:0] \$311 ;
-  wire [11:0] \$312 ;
-  wire [11:0] \$313 ;
+  wire [12:0] \$312 ;
+  wire [13:0] \$313 ;
   wire [11:0] \$314 ;
   wire [11:0] \$315 ;
   wire [11:0] \$316 ;
@@ -414,8 +414,8 @@ module \lut_tc_int2_parallel.core (a__valid, w__valid, z__payload, z__valid, o__
   wire [11:0] \$319 ;
   wire [11:0] \$32 ;
   wire [11:0] \$320 ;
-  wire [18:0] \$321 ;
-  wire [19:0] \$322 ;
+  wire [11:0] \$321 ;
+  wire [11:0] \$322 ;
   wire [11:0] \$323 ;
   wire [11:0] \$324 ;
   wire [11:0] \$325 ;
@@ -433,16 +433,16 @@ module \lut_tc_int2_parallel.core (a__valid, w__valid, z__payload, z__valid, o__
   wire [11:0] \$336 ;
   wire [11:0] \$337 ;
   wire [11:0] \$338 ;
-  wire [20:0] \$339 ;
+  wire [11:0] \$339 ;
   wire [11:0] \$34 ;
-  wire [21:0] \$340 ;
-  wire [17:0] \$341 ;
+  wire [11:0] \$340 ;
+  wire [11:0] \$341 ;
   wire [11:0] \$342 ;
   wire [11:0] \$343 ;
   wire [11:0] \$344 ;
   wire [11:0] \$345 ;
-  wire [11:0] \$346 ;
-  wire [11:0] \$347 ;
+  wire [12:0] \$346 ;
+  wire [13:0] \$347 ;
   wire [11:0] \$348 ;
   wire [11:0] \$349 ;
   wire [11:0] \$35 ;
@@ -454,8 +454,8 @@ module \lut_tc_int2_parallel.core (a__valid, w__valid, z__payload, z__valid, o__
   wire [11:0] \$355 ;
   wire [11:0] \$356 ;
   wire [11:0] \$357 ;
-  wire [18:0] \$358 ;
-  wire [19:0] \$359 ;
+  wire [11:0] \$358 ;
+  wire [11:0] \$359 ;
   wire [11:0] \$36 ;
   wire [11:0] \$360 ;
   wire [11:0] \$361 ;
@@ -474,13 +474,13 @@ module \lut_tc_int2_parallel.core (a__valid, w__valid, z__payload, z__valid, o__
   wire [11:0] \$373 ;
   wire [11:0] \$374 ;
   wire [11:0] \$375 ;
-  wire [20:0] \$376 ;
-  wire [21:0] \$377 ;
-  wire [17:0] \$378 ;
+  wire [11:0] \$376 ;
+  wire [11:0] \$377 ;
+  wire [11:0] \$378 ;
   wire [11:0] \$379 ;
   wire [11:0] \$38 ;
-  wire [11:0] \$380 ;
-  wire [11:0] \$381 ;
+  wire [12:0] \$380 ;
+  wire [13:0] \$381 ;
   wire [11:0] \$382 ;
   wire [11:0] \$383 ;
   wire [11:0] \$384 ;
@@ -495,13 +495,13 @@ module \lut_tc_int2_parallel.core (a__valid, w__valid, z__payload, z__valid, o__
   wire [11:0] \$392 ;
   wire [11:0] \$393 ;
   wire [11:0] \$394 ;
-  wire [18:0] \$395 ;
-  wire [19:0] \$396 ;
+  wire [11:0] \$395 ;
+  wire [11:0] \$396 ;
   wire [11:0] \$397 ;
   wire [11:0] \$398 ;
   wire [11:0] \$399 ;
   wire \$4 ;
-  wire [11:0] \$40 ;
+  wire [12:0] \$40 ;
   wire [11:0] \$400 ;
   wire [11:0] \$401 ;
   wire [11:0] \$402 ;
@@ -512,13 +512,13 @@ module \lut_tc_int2_parallel.core (a__valid, w__valid, z__payload, z__valid, o__
   wire [11:0] \$407 ;
   wire [11:0] \$408 ;
   wire [11:0] \$409 ;
-  wire [11:0] \$41 ;
+  wire [13:0] \$41 ;
   wire [11:0] \$410 ;
   wire [11:0] \$411 ;
   wire [11:0] \$412 ;
-  wire [20:0] \$413 ;
-  wire [21:0] \$414 ;
-  wire [17:0] \$415 ;
+  wire [11:0] \$413 ;
+  wire [12:0] \$414 ;
+  wire [13:0] \$415 ;
   wire [11:0] \$416 ;
   wire [11:0] \$417 ;
   wire [11:0] \$418 ;
@@ -534,18 +534,18 @@ module \lut_tc_int2_parallel.core (a__valid, w__valid, z__payload, z__valid, o__
   wire [11:0] \$427 ;
   wire [11:0] \$428 ;
   wire [11:0] \$429 ;
-  wire [20:0] \$43 ;
+  wire [11:0] \$43 ;
   wire [11:0] \$430 ;
   wire [11:0] \$431 ;
-  wire [18:0] \$432 ;
-  wire [19:0] \$433 ;
+  wire [11:0] \$432 ;
+  wire [11:0] \$433 ;
   wire [11:0] \$434 ;
   wire [11:0] \$435 ;
   wire [11:0] \$436 ;
   wire [11:0] \$437 ;
   wire [11:0] \$438 ;
   wire [11:0] \$439 ;
-  wire [21:0] \$44 ;
+  wire [11:0] \$44 ;
   wire [11:0] \$440 ;
   wire [11:0] \$441 ;
   wire [11:0] \$442 ;
@@ -554,12 +554,12 @@ module \lut_tc_int2_parallel.core (a__valid, w__valid, z__payload, z__valid, o__
   wire [11:0] \$445 ;
   wire [11:0] \$446 ;
   wire [11:0] \$447 ;
-  wire [11:0] \$448 ;
-  wire [11:0] \$449 ;
-  wire [17:0] \$45 ;
-  wire [20:0] \$450 ;
-  wire [21:0] \$451 ;
-  wire [17:0] \$452 ;
+  wire [12:0] \$448 ;
+  wire [13:0] \$449 ;
+  wire [11:0] \$45 ;
+  wire [11:0] \$450 ;
+  wire [11:0] \$451 ;
+  wire [11:0] \$452 ;
   wire [11:0] \$453 ;
   wire [11:0] \$454 ;
   wire [11:0] \$455 ;
@@ -577,9 +577,9 @@ module \lut_tc_int2_parallel.core (a__valid, w__valid, z__payload, z__valid, o__
   wire [11:0] \$466 ;
   wire [11:0] \$467 ;
   wire [11:0] \$468 ;
-  wire [18:0] \$469 ;
+  wire [11:0] \$469 ;
   wire [11:0] \$47 ;
-  wire [19:0] \$470 ;
+  wire [11:0] \$470 ;
   wire [11:0] \$471 ;
   wire [11:0] \$472 ;
   wire [11:0] \$473 ;
@@ -592,14 +592,14 @@ module \lut_tc_int2_parallel.core (a__valid, w__valid, z__payload, z__valid, o__
   wire [11:0] \$48 ;
   wire [11:0] \$480 ;
   wire [11:0] \$481 ;
-  wire [11:0] \$482 ;
-  wire [11:0] \$483 ;
+  wire [12:0] \$482 ;
+  wire [13:0] \$483 ;
   wire [11:0] \$484 ;
   wire [11:0] \$485 ;
   wire [11:0] \$486 ;
-  wire [20:0] \$487 ;
-  wire [21:0] \$488 ;
-  wire [17:0] \$489 ;
+  wire [11:0] \$487 ;
+  wire [11:0] \$488 ;
+  wire [11:0] \$489 ;
   wire [11:0] \$49 ;
   wire [11:0] \$490 ;
   wire [11:0] \$491 ;
@@ -619,8 +619,8 @@ module \lut_tc_int2_parallel.core (a__valid, w__valid, z__payload, z__valid, o__
   wire [11:0] \$503 ;
   wire [11:0] \$504 ;
   wire [11:0] \$505 ;
-  wire [18:0] \$506 ;
-  wire [19:0] \$507 ;
+  wire [11:0] \$506 ;
+  wire [11:0] \$507 ;
   wire [11:0] \$508 ;
   wire [11:0] \$509 ;
   wire [11:0] \$51 ;
@@ -630,8 +630,8 @@ module \lut_tc_int2_parallel.core (a__valid, w__valid, z__payload, z__valid, o__
   wire [11:0] \$513 ;
   wire [11:0] \$514 ;
   wire [11:0] \$515 ;
-  wire [11:0] \$516 ;
-  wire [11:0] \$517 ;
+  wire [12:0] \$516 ;
+  wire [13:0] \$517 ;
   wire [11:0] \$518 ;
   wire [11:0] \$519 ;
   wire [11:0] \$52 ;
@@ -639,9 +639,9 @@ module \lut_tc_int2_parallel.core (a__valid, w__valid, z__payload, z__valid, o__
   wire [11:0] \$521 ;
   wire [11:0] \$522 ;
   wire [11:0] \$523 ;
-  wire [20:0] \$524 ;
-  wire [21:0] \$525 ;
-  wire [17:0] \$526 ;
+  wire [11:0] \$524 ;
+  wire [11:0] \$525 ;
+  wire [11:0] \$526 ;
   wire [11:0] \$527 ;
   wire [11:0] \$528 ;
   wire [11:0] \$529 ;
@@ -660,112 +660,112 @@ module \lut_tc_int2_parallel.core (a__valid, w__valid, z__payload, z__valid, o__
   wire [11:0] \$540 ;
   wire [11:0] \$541 ;
   wire [11:0] \$542 ;
-  wire [18:0] \$543 ;
-  wire [19:0] \$544 ;
+  wire [11:0] \$543 ;
+  wire [11:0] \$544 ;
   wire [11:0] \$545 ;
   wire [11:0] \$546 ;
   wire [11:0] \$547 ;
   wire [11:0] \$548 ;
   wire [11:0] \$549 ;
   wire [11:0] \$55 ;
-  wire [11:0] \$550 ;
-  wire [11:0] \$551 ;
-  wire [11:0] \$552 ;
-  wire [11:0] \$553 ;
-  wire [11:0] \$554 ;
-  wire [11:0] \$555 ;
-  wire [11:0] \$556 ;
-  wire [11:0] \$557 ;
-  wire [11:0] \$558 ;
-  wire [11:0] \$559 ;
+  wire [12:0] \$550 ;
+  wire [13:0] \$551 ;
+  wire [18:0] \$552 ;
+  wire [19:0] \$553 ;
+  wire [18:0] \$554 ;
+  wire [19:0] \$555 ;
+  wire [18:0] \$556 ;
+  wire [19:0] \$557 ;
+  wire [18:0] \$558 ;
+  wire [19:0] \$559 ;
   wire [11:0] \$56 ;
-  wire [11:0] \$560 ;
-  wire [20:0] \$561 ;
-  wire [21:0] \$562 ;
-  wire [17:0] \$563 ;
-  wire [11:0] \$564 ;
-  wire [11:0] \$565 ;
-  wire [11:0] \$566 ;
-  wire [11:0] \$567 ;
-  wire [11:0] \$568 ;
-  wire [11:0] \$569 ;
+  wire [18:0] \$560 ;
+  wire [19:0] \$561 ;
+  wire [18:0] \$562 ;
+  wire [19:0] \$563 ;
+  wire [18:0] \$564 ;
+  wire [19:0] \$565 ;
+  wire [18:0] \$566 ;
+  wire [19:0] \$567 ;
+  wire [18:0] \$568 ;
+  wire [19:0] \$569 ;
   wire [11:0] \$57 ;
-  wire [11:0] \$570 ;
-  wire [11:0] \$571 ;
-  wire [11:0] \$572 ;
-  wire [11:0] \$573 ;
-  wire [11:0] \$574 ;
-  wire [11:0] \$575 ;
-  wire [11:0] \$576 ;
-  wire [11:0] \$577 ;
-  wire [11:0] \$578 ;
-  wire [11:0] \$579 ;
+  wire [18:0] \$570 ;
+  wire [19:0] \$571 ;
+  wire [18:0] \$572 ;
+  wire [19:0] \$573 ;
+  wire [18:0] \$574 ;
+  wire [19:0] \$575 ;
+  wire [18:0] \$576 ;
+  wire [19:0] \$577 ;
+  wire [18:0] \$578 ;
+  wire [19:0] \$579 ;
   wire [11:0] \$58 ;
   wire [18:0] \$580 ;
   wire [19:0] \$581 ;
-  wire [11:0] \$582 ;
-  wire [11:0] \$583 ;
-  wire [11:0] \$584 ;
-  wire [11:0] \$585 ;
-  wire [11:0] \$586 ;
-  wire [11:0] \$587 ;
-  wire [11:0] \$588 ;
-  wire [11:0] \$589 ;
+  wire [18:0] \$582 ;
+  wire [19:0] \$583 ;
+  wire \$584 ;
+  wire \$585 ;
+  wire \$586 ;
+  reg [16:0] \$587 ;
+  wire [17:0] \$588 ;
+  reg [16:0] \$589 ;
   wire [11:0] \$59 ;
-  wire [11:0] \$590 ;
-  wire [11:0] \$591 ;
-  wire [11:0] \$592 ;
-  wire [11:0] \$593 ;
-  wire [11:0] \$594 ;
-  wire [11:0] \$595 ;
+  wire [19:0] \$590 ;
+  wire [1:0] \$591 ;
+  wire [1:0] \$592 ;
+  wire [8:0] \$593 ;
+  wire [9:0] \$594 ;
+  wire [10:0] \$595 ;
   wire [11:0] \$596 ;
-  wire [11:0] \$597 ;
-  wire [20:0] \$598 ;
-  wire [21:0] \$599 ;
+  wire [8:0] \$597 ;
+  wire [9:0] \$598 ;
+  wire [10:0] \$599 ;
   wire \$6 ;
   wire [11:0] \$60 ;
-  wire \$600 ;
-  wire \$601 ;
-  wire \$602 ;
-  reg [16:0] \$603 ;
-  wire [17:0] \$604 ;
-  reg [16:0] \$605 ;
-  wire [19:0] \$606 ;
-  wire [1:0] \$607 ;
-  wire [1:0] \$608 ;
+  wire [11:0] \$600 ;
+  wire [8:0] \$601 ;
+  wire [12:0] \$602 ;
+  wire [8:0] \$603 ;
+  wire [9:0] \$604 ;
+  wire [10:0] \$605 ;
+  wire [11:0] \$606 ;
+  wire [8:0] \$607 ;
+  wire [12:0] \$608 ;
   wire [8:0] \$609 ;
   wire [11:0] \$61 ;
   wire [9:0] \$610 ;
   wire [10:0] \$611 ;
   wire [11:0] \$612 ;
   wire [8:0] \$613 ;
-  wire [9:0] \$614 ;
-  wire [10:0] \$615 ;
-  wire [11:0] \$616 ;
+  wire [12:0] \$614 ;
+  wire [8:0] \$615 ;
+  wire [13:0] \$616 ;
   wire [8:0] \$617 ;
-  wire [12:0] \$618 ;
-  wire [8:0] \$619 ;
-  wire [18:0] \$62 ;
-  wire [9:0] \$620 ;
-  wire [10:0] \$621 ;
-  wire [11:0] \$622 ;
+  wire [9:0] \$618 ;
+  wire [10:0] \$619 ;
+  wire [11:0] \$62 ;
+  wire [11:0] \$620 ;
+  wire [8:0] \$621 ;
+  wire [12:0] \$622 ;
   wire [8:0] \$623 ;
-  wire [12:0] \$624 ;
-  wire [8:0] \$625 ;
-  wire [9:0] \$626 ;
-  wire [10:0] \$627 ;
-  wire [11:0] \$628 ;
+  wire [9:0] \$624 ;
+  wire [10:0] \$625 ;
+  wire [11:0] \$626 ;
+  wire [8:0] \$627 ;
+  wire [12:0] \$628 ;
   wire [8:0] \$629 ;
-  wire [19:0] \$63 ;
-  wire [12:0] \$630 ;
+  wire [11:0] \$63 ;
+  wire [13:0] \$630 ;
   wire [8:0] \$631 ;
-  wire [13:0] \$632 ;
-  wire [8:0] \$633 ;
-  wire [9:0] \$634 ;
-  wire [10:0] \$635 ;
-  wire [11:0] \$636 ;
+  wire [9:0] \$632 ;
+  wire [10:0] \$633 ;
+  wire [11:0] \$634 ;
+  wire [8:0] \$635 ;
+  wire [12:0] \$636 ;
   wire [8:0] \$637 ;
-  wire [12:0] \$638 ;
+  wire [13:0] \$638 ;
   wire [8:0] \$639 ;
   wire [11:0] \$64 ;
   wire [9:0] \$640 ;
@@ -776,58 +776,58 @@ module \lut_tc_int2_parallel.core (a__valid, w__valid, z__payload, z__valid, o__
   wire [8:0] \$645 ;
   wire [13:0] \$646 ;
   wire [8:0] \$647 ;
-  wire [9:0] \$648 ;
-  wire [10:0] \$649 ;
+  wire [14:0] \$648 ;
+  wire [8:0] \$649 ;
   wire [11:0] \$65 ;
-  wire [11:0] \$650 ;
-  wire [8:0] \$651 ;
-  wire [12:0] \$652 ;
+  wire [9:0] \$650 ;
+  wire [10:0] \$651 ;
+  wire [11:0] \$652 ;
   wire [8:0] \$653 ;
-  wire [13:0] \$654 ;
-  wire [8:0] \$655 ;
-  wire [9:0] \$656 ;
-  wire [10:0] \$657 ;
-  wire [11:0] \$658 ;
+  wire [9:0] \$654 ;
+  wire [10:0] \$655 ;
+  wire [11:0] \$656 ;
+  wire [8:0] \$657 ;
+  wire [12:0] \$658 ;
   wire [8:0] \$659 ;
   wire [11:0] \$66 ;
-  wire [12:0] \$660 ;
-  wire [8:0] \$661 ;
-  wire [13:0] \$662 ;
+  wire [9:0] \$660 ;
+  wire [10:0] \$661 ;
+  wire [11:0] \$662 ;
   wire [8:0] \$663 ;
-  wire [14:0] \$664 ;
+  wire [12:0] \$664 ;
   wire [8:0] \$665 ;
   wire [9:0] \$666 ;
   wire [10:0] \$667 ;
   wire [11:0] \$668 ;
   wire [8:0] \$669 ;
   wire [11:0] \$67 ;
-  wire [9:0] \$670 ;
-  wire [10:0] \$671 ;
-  wire [11:0] \$672 ;
+  wire [12:0] \$670 ;
+  wire [8:0] \$671 ;
+  wire [13:0] \$672 ;
   wire [8:0] \$673 ;
-  wire [12:0] \$674 ;
-  wire [8:0] \$675 ;
-  wire [9:0] \$676 ;
-  wire [10:0] \$677 ;
-  wire [11:0] \$678 ;
+  wire [9:0] \$674 ;
+  wire [10:0] \$675 ;
+  wire [11:0] \$676 ;
+  wire [8:0] \$677 ;
+  wire [12:0] \$678 ;
   wire [8:0] \$679 ;
   wire [11:0] \$68 ;
-  wire [12:0] \$680 ;
-  wire [8:0] \$681 ;
-  wire [9:0] \$682 ;
-  wire [10:0] \$683 ;
-  wire [11:0] \$684 ;
+  wire [9:0] \$680 ;
+  wire [10:0] \$681 ;
+  wire [11:0] \$682 ;
+  wire [8:0] \$683 ;
+  wire [12:0] \$684 ;
   wire [8:0] \$685 ;
-  wire [12:0] \$686 ;
+  wire [13:0] \$686 ;
   wire [8:0] \$687 ;
-  wire [13:0] \$688 ;
-  wire [8:0] \$689 ;
+  wire [9:0] \$688 ;
+  wire [10:0] \$689 ;
   wire [11:0] \$69 ;
-  wire [9:0] \$690 ;
-  wire [10:0] \$691 ;
-  wire [11:0] \$692 ;
+  wire [11:0] \$690 ;
+  wire [8:0] \$691 ;
+  wire [12:0] \$692 ;
   wire [8:0] \$693 ;
-  wire [12:0] \$694 ;
+  wire [13:0] \$694 ;
   wire [8:0] \$695 ;
   wire [9:0] \$696 ;
   wire [10:0] \$697 ;
@@ -839,25 +839,25 @@ module \lut_tc_int2_parallel.core (a__valid, w__valid, z__payload, z__valid, o__
   wire [8:0] \$701 ;
   wire [13:0] \$702 ;
   wire [8:0] \$703 ;
-  wire [9:0] \$704 ;
-  wire [10:0] \$705 ;
-  wire [11:0] \$706 ;
-  wire [8:0] \$707 ;
-  wire [12:0] \$708 ;
-  wire [8:0] \$709 ;
+  wire [14:0] \$704 ;
+  wire \$705 ;
+  wire \$706 ;
+  wire \$707 ;
+  wire \$708 ;
+  wire \$709 ;
   wire [11:0] \$71 ;
-  wire [13:0] \$710 ;
-  wire [8:0] \$711 ;
-  wire [9:0] \$712 ;
-  wire [10:0] \$713 ;
-  wire [11:0] \$714 ;
-  wire [8:0] \$715 ;
-  wire [12:0] \$716 ;
-  wire [8:0] \$717 ;
-  wire [13:0] \$718 ;
-  wire [8:0] \$719 ;
+  wire \$710 ;
+  wire \$711 ;
+  wire \$712 ;
+  wire \$713 ;
+  wire \$714 ;
+  wire \$715 ;
+  wire \$716 ;
+  wire \$717 ;
+  wire \$718 ;
+  wire \$719 ;
   wire [11:0] \$72 ;
-  wire [14:0] \$720 ;
+  wire \$720 ;
   wire [11:0] \$721 ;
   wire [17:0] \$722 ;
   wire [11:0] \$723 ;
@@ -878,7 +878,7 @@ module \lut_tc_int2_parallel.core (a__valid, w__valid, z__payload, z__valid, o__
   wire [19:0] \$737 ;
   wire [20:0] \$738 ;
   wire [20:0] \$739 ;
-  wire [11:0] \$74 ;
+  wire [12:0] \$74 ;
   reg [17:0] \$740 ;
   wire \$741 ;
   wire \$742 ;
@@ -889,7 +889,7 @@ module \lut_tc_int2_parallel.core (a__valid, w__valid, z__payload, z__valid, o__
   wire [20:0] \$747 ;
   reg [17:0] \$748 ;
   wire \$749 ;
-  wire [11:0] \$75 ;
+  wire [13:0] \$75 ;
   wire \$750 ;
   wire [18:0] \$751 ;
   wire [18:0] \$752 ;
@@ -944,8 +944,8 @@ module \lut_tc_int2_parallel.core (a__valid, w__valid, z__payload, z__valid, o__
   reg \$797 ;
   reg \$798 ;
   reg [10:0] \$799 ;
-  wire [17:0] \$8 ;
-  wire [20:0] \$80 ;
+  wire [11:0] \$8 ;
+  wire [11:0] \$80 ;
   reg [10:0] \$800 ;
   reg [10:0] \$801 ;
   reg [10:0] \$802 ;
@@ -956,18 +956,18 @@ module \lut_tc_int2_parallel.core (a__valid, w__valid, z__payload, z__valid, o__
   reg [10:0] \$807 ;
   reg [10:0] \$808 ;
   reg [10:0] \$809 ;
-  wire [21:0] \$81 ;
+  wire [11:0] \$81 ;
   reg [10:0] \$810 ;
   reg [10:0] \$811 ;
   reg [10:0] \$812 ;
   reg [10:0] \$813 ;
   reg [10:0] \$814 ;
-  reg \$815 ;
+  reg [17:0] \$815 ;
   reg [17:0] \$816 ;
   reg [17:0] \$817 ;
   reg [17:0] \$818 ;
   reg [17:0] \$819 ;
-  wire [17:0] \$82 ;
+  wire [11:0] \$82 ;
   reg [17:0] \$820 ;
   reg [17:0] \$821 ;
   reg [17:0] \$822 ;
@@ -997,16 +997,15 @@ module \lut_tc_int2_parallel.core (a__valid, w__valid, z__payload, z__valid, o__
   reg [17:0] \$844 ;
   reg [17:0] \$845 ;
   reg [17:0] \$846 ;
-  reg [17:0] \$847 ;
+  reg [16:0] \$847 ;
   reg [16:0] \$848 ;
   reg [16:0] \$849 ;
   wire [11:0] \$85 ;
   reg [16:0] \$850 ;
-  reg [16:0] \$851 ;
+  reg \$851 ;
   reg \$852 ;
-  reg \$853 ;
-  reg [144:0] \$854 ;
-  reg \$855 ;
+  reg [144:0] \$853 ;
+  reg \$854 ;
   wire [11:0] \$86 ;
   wire [11:0] \$87 ;
   wire [11:0] \$88 ;
@@ -1021,7 +1020,7 @@ module \lut_tc_int2_parallel.core (a__valid, w__valid, z__payload, z__valid, o__
   wire [11:0] \$96 ;
   wire [11:0] \$97 ;
   wire [11:0] \$98 ;
-  wire [18:0] \$99 ;
+  wire [11:0] \$99 ;
   input [64:0] a__payload;
   wire [64:0] a__payload;
   wire [63:0] \a__payload.data ;
@@ -1077,7 +1076,38 @@ module \lut_tc_int2_parallel.core (a__valid, w__valid, z__payload, z__valid, o__
   wire drain_done;
   output fire;
   wire fire;
-  reg fresh = 1'h1;
+  (* keep = 32'd1 *)
+  wire [12:0] lane_0_0_planes1;
+  (* keep = 32'd1 *)
+  wire [12:0] lane_0_1_planes1;
+  (* keep = 32'd1 *)
+  wire [12:0] lane_0_2_planes1;
+  (* keep = 32'd1 *)
+  wire [12:0] lane_0_3_planes1;
+  (* keep = 32'd1 *)
+  wire [12:0] lane_0_4_planes1;
+  (* keep = 32'd1 *)
+  wire [12:0] lane_0_5_planes1;
+  (* keep = 32'd1 *)
+  wire [12:0] lane_0_6_planes1;
+  (* keep = 32'd1 *)
+  wire [12:0] lane_0_7_planes1;
+  (* keep = 32'd1 *)
+  wire [12:0] lane_1_0_planes1;
+  (* keep = 32'd1 *)
+  wire [12:0] lane_1_1_planes1;
+  (* keep = 32'd1 *)
+  wire [12:0] lane_1_2_planes1;
+  (* keep = 32'd1 *)
+  wire [12:0] lane_1_3_planes1;
+  (* keep = 32'd1 *)
+  wire [12:0] lane_1_4_planes1;
+  (* keep = 32'd1 *)
+  wire [12:0] lane_1_5_planes1;
+  (* keep = 32'd1 *)
+  wire [12:0] lane_1_6_planes1;
+  (* keep = 32'd1 *)
+  wire [12:0] lane_1_7_planes1;
   wire last_row;
   wire last_step;
   wire load;
@@ -1174,300 +1204,302 @@ module \lut_tc_int2_parallel.core (a__valid, w__valid, z__payload, z__valid, o__
   wire z__ready;
   input z__valid;
   wire z__valid;
-  assign \$140  = w__payload[28] ? \$138  : \$139 ;
-  assign \$143  = w__payload[28] ? \$141  : \$142 ;
-  assign \$144  = w__payload[29] ? \$140  : \$143 ;
-  assign \$147  = w__payload[28] ? \$145  : \$146 ;
-  assign \$150  = w__payload[28] ? \$148  : \$149 ;
-  assign \$151  = w__payload[29] ? \$147  : \$150 ;
-  assign \$152  = w__payload[30] ? \$144  : \$151 ;
-  assign \$153  = \$152  ^ { w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31] };
-  assign \$154  = $signed(\$137 ) + $signed(\$153 );
-  assign \$155  = $signed(\$154 ) + $signed({ 1'h0, w__payload[31] });
-  assign \$156  = fresh ? 18'h00000 : acc_0_4;
-  assign \$159  = w__payload[32] ? \$157  : \$158 ;
-  assign \$162  = w__payload[32] ? \$160  : \$161 ;
-  assign \$163  = w__payload[33] ? \$159  : \$162 ;
-  assign \$166  = w__payload[32] ? \$164  : \$165 ;
-  assign \$169  = w__payload[32] ? \$167  : \$168 ;
-  assign \$170  = w__payload[33] ? \$166  : \$169 ;
-  assign \$171  = w__payload[34] ? \$163  : \$170 ;
-  assign \$172  = \$171  ^ { w__payload[35], w__payload[35], w__payload[35], w__payload[35], w__payload[35], w__payload[35], w__payload[35], w__payload[35], w__payload[35], w__payload[35], w__payload[35], w__payload[35] };
-  assign \$173  = $signed(\$156 ) + $signed(\$172 );
-  assign \$174  = $signed(\$173 ) + $signed({ 1'h0, w__payload[35] });
-  assign \$177  = w__payload[36] ? \$175  : \$176 ;
-  assign \$180  = w__payload[36] ? \$178  : \$179 ;
-  assign \$181  = w__payload[37] ? \$177  : \$180 ;
-  assign \$184  = w__payload[36] ? \$182  : \$183 ;
-  assign \$187  = w__payload[36] ? \$185  : \$186 ;
-  assign \$188  = w__payload[37] ? \$184  : \$187 ;
-  assign \$189  = w__payload[38] ? \$181  : \$188 ;
-  assign \$190  = \$189  ^ { w__payload[39], w__payload[39], w__payload[39], w__payload[39], w__payload[39], w__payload[39], w__payload[39], w__payload[39], w__payload[39], w__payload[39], w__payload[39], w__payload[39] };
-  assign \$191  = $signed(\$174 ) + $signed(\$190 );
-  assign \$192  = $signed(\$191 ) + $signed({ 1'h0, w__payload[39] });
-  assign \$193  = fresh ? 18'h00000 : acc_0_5;
-  assign \$196  = w__payload[40] ? \$194  : \$195 ;
-  assign \$199  = w__payload[40] ? \$197  : \$198 ;
-  assign \$200  = w__payload[41] ? \$196  : \$199 ;
-  assign \$203  = w__payload[40] ? \$201  : \$202 ;
-  assign \$206  = w__payload[40] ? \$204  : \$205 ;
-  assign \$207  = w__payload[41] ? \$203  : \$206 ;
-  assign \$208  = w__payload[42] ? \$200  : \$207 ;
-  assign \$209  = \$208  ^ { w__payload[43], w__payload[43], w__payload[43], w__payload[43], w__payload[43], w__payload[43], w__payload[43], w__payload[43], w__payload[43], w__payload[43], w__payload[43], w__payload[43] };
+  assign \$140  = w__payload[30] ? \$132  : \$139 ;
+  assign \$141  = \$140  ^ { w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31] };
+  assign \$142  = $signed(\$125 ) + $signed(\$141 );
+  assign \$143  = $signed(\$142 ) + $signed({ 1'h0, w__payload[27] });
+  assign \$146  = w__payload[32] ? \$144  : \$145 ;
+  assign \$149  = w__payload[32] ? \$147  : \$148 ;
+  assign \$150  = w__payload[33] ? \$146  : \$149 ;
+  assign \$153  = w__payload[32] ? \$151  : \$152 ;
+  assign \$156  = w__payload[32] ? \$154  : \$155 ;
+  assign \$157  = w__payload[33] ? \$153  : \$156 ;
+  assign \$158  = w__payload[34] ? \$150  : \$157 ;
+  assign \$159  = \$158  ^ { w__payload[35], w__payload[35], w__payload[35], w__payload[35], w__payload[35], w__payload[35], w__payload[35], w__payload[35], w__payload[35], w__payload[35], w__payload[35], w__payload[35] };
+  assign \$162  = w__payload[36] ? \$160  : \$161 ;
+  assign \$165  = w__payload[36] ? \$163  : \$164 ;
+  assign \$166  = w__payload[37] ? \$162  : \$165 ;
+  assign \$169  = w__payload[36] ? \$167  : \$168 ;
+  assign \$172  = w__payload[36] ? \$170  : \$171 ;
+  assign \$173  = w__payload[37] ? \$169  : \$172 ;
+  assign \$174  = w__payload[38] ? \$166  : \$173 ;
+  assign \$175  = \$174  ^ { w__payload[39], w__payload[39], w__payload[39], w__payload[39], w__payload[39], w__payload[39], w__payload[39], w__payload[39], w__payload[39], w__payload[39], w__payload[39], w__payload[39] };
+  assign \$176  = $signed(\$159 ) + $signed(\$175 );
+  assign \$177  = $signed(\$176 ) + $signed({ 1'h0, w__payload[35] });
+  assign \$180  = w__payload[40] ? \$178  : \$179 ;
+  assign \$183  = w__payload[40] ? \$181  : \$182 ;
+  assign \$184  = w__payload[41] ? \$180  : \$183 ;
+  assign \$187  = w__payload[40] ? \$185  : \$186 ;
+  assign \$190  = w__payload[40] ? \$188  : \$189 ;
+  assign \$191  = w__payload[41] ? \$187  : \$190 ;
+  assign \$192  = w__payload[42] ? \$184  : \$191 ;
+  assign \$193  = \$192  ^ { w__payload[43], w__payload[43], w__payload[43], w__payload[43], w__payload[43], w__payload[43], w__payload[43], w__payload[43], w__payload[43], w__payload[43], w__payload[43], w__payload[43] };
+  assign \$196  = w__payload[44] ? \$194  : \$195 ;
+  assign \$199  = w__payload[44] ? \$197  : \$198 ;
+  assign \$200  = w__payload[45] ? \$196  : \$199 ;
+  assign \$203  = w__payload[44] ? \$201  : \$202 ;
+  assign \$206  = w__payload[44] ? \$204  : \$205 ;
+  assign \$207  = w__payload[45] ? \$203  : \$206 ;
+  assign \$208  = w__payload[46] ? \$200  : \$207 ;
+  assign \$209  = \$208  ^ { w__payload[47], w__payload[47], w__payload[47], w__payload[47], w__payload[47], w__payload[47], w__payload[47], w__payload[47], w__payload[47], w__payload[47], w__payload[47], w__payload[47] };
   assign \$210  = $signed(\$193 ) + $signed(\$209 );
   assign \$211  = $signed(\$210 ) + $signed({ 1'h0, w__payload[43] });
-  assign \$214  = w__payload[44] ? \$212  : \$213 ;
-  assign \$217  = w__payload[44] ? \$215  : \$216 ;
-  assign \$218  = w__payload[45] ? \$214  : \$217 ;
-  assign \$221  = w__payload[44] ? \$219  : \$220 ;
-  assign \$224  = w__payload[44] ? \$222  : \$223 ;
-  assign \$225  = w__payload[45] ? \$221  : \$224 ;
-  assign \$226  = w__payload[46] ? \$218  : \$225 ;
-  assign \$227  = \$226  ^ { w__payload[47], w__payload[47], w__payload[47], w__payload[47], w__payload[47], w__payload[47], w__payload[47], w__payload[47], w__payload[47], w__payload[47], w__payload[47], w__payload[47] };
-  assign \$228  = $signed(\$211 ) + $signed(\$227 );
-  assign \$229  = $signed(\$228 ) + $signed({ 1'h0, w__payload[47] });
-  assign \$230  = fresh ? 18'h00000 : acc_0_6;
-  assign \$233  = w__payload[48] ? \$231  : \$232 ;
-  assign \$236  = w__payload[48] ? \$234  : \$235 ;
-  assign \$237  = w__payload[49] ? \$233  : \$236 ;
-  assign \$240  = w__payload[48] ? \$238  : \$239 ;
-  assign \$243  = w__payload[48] ? \$241  : \$242 ;
-  assign \$244  = w__payload[49] ? \$240  : \$243 ;
-  assign \$245  = w__payload[50] ? \$237  : \$244 ;
-  assign \$246  = \$245  ^ { w__payload[51], w__payload[51], w__payload[51], w__payload[51], w__payload[51], w__payload[51], w__payload[51], w__payload[51], w__payload[51], w__payload[51], w__payload[51], w__payload[51] };
-  assign \$247  = $signed(\$230 ) + $signed(\$246 );
-  assign \$248  = $signed(\$247 ) + $signed({ 1'h0, w__payload[51] });
-  assign \$251  = w__payload[52] ? \$249  : \$250 ;
-  assign \$254  = w__payload[52] ? \$252  : \$253 ;
-  assign \$255  = w__payload[53] ? \$251  : \$254 ;
-  assign \$258  = w__payload[52] ? \$256  : \$257 ;
-  assign \$261  = w__payload[52] ? \$259  : \$260 ;
-  assign \$262  = w__payload[53] ? \$258  : \$261 ;
-  assign \$263  = w__payload[54] ? \$255  : \$262 ;
-  assign \$264  = \$263  ^ { w__payload[55], w__payload[55], w__payload[55], w__payload[55], w__payload[55], w__payload[55], w__payload[55], w__payload[55], w__payload[55], w__payload[55], w__payload[55], w__payload[55] };
-  assign \$265  = $signed(\$248 ) + $signed(\$264 );
-  assign \$266  = $signed(\$265 ) + $signed({ 1'h0, w__payload[55] });
-  assign \$267  = fresh ? 18'h00000 : acc_0_7;
-  assign \$270  = w__payload[56] ? \$268  : \$269 ;
-  assign \$273  = w__payload[56] ? \$271  : \$272 ;
-  assign \$274  = w__payload[57] ? \$270  : \$273 ;
-  assign \$277  = w__payload[56] ? \$275  : \$276 ;
-  assign \$280  = w__payload[56] ? \$278  : \$279 ;
-  assign \$281  = w__payload[57] ? \$277  : \$280 ;
-  assign \$282  = w__payload[58] ? \$274  : \$281 ;
-  assign \$283  = \$282  ^ { w__payload[59], w__payload[59], w__payload[59], w__payload[59], w__payload[59], w__payload[59], w__payload[59], w__payload[59], w__payload[59], w__payload[59], w__payload[59], w__payload[59] };
-  assign \$284  = $signed(\$267 ) + $signed(\$283 );
-  assign \$285  = $signed(\$284 ) + $signed({ 1'h0, w__payload[59] });
-  assign \$288  = w__payload[60] ? \$286  : \$287 ;
-  assign \$291  = w__payload[60] ? \$289  : \$290 ;
-  assign \$292  = w__payload[61] ? \$288  : \$291 ;
-  assign \$295  = w__payload[60] ? \$293  : \$294 ;
-  assign \$298  = w__payload[60] ? \$296  : \$297 ;
-  assign \$299  = w__payload[61] ? \$295  : \$298 ;
-  assign \$300  = w__payload[62] ? \$292  : \$299 ;
-  assign \$301  = \$300  ^ { w__payload[63], w__payload[63], w__payload[63], w__payload[63], w__payload[63], w__payload[63], w__payload[63], w__payload[63], w__payload[63], w__payload[63], w__payload[63], w__payload[63] };
-  assign \$302  = $signed(\$285 ) + $signed(\$301 );
-  assign \$303  = $signed(\$302 ) + $signed({ 1'h0, w__payload[63] });
-  assign \$304  = fresh ? 18'h00000 : acc_1_0;
-  assign \$307  = w__payload[0] ? \$305  : \$306 ;
-  assign \$310  = w__payload[0] ? \$308  : \$309 ;
-  assign \$311  = w__payload[1] ? \$307  : \$310 ;
-  assign \$314  = w__payload[0] ? \$312  : \$313 ;
-  assign \$317  = w__payload[0] ? \$315  : \$316 ;
-  assign \$318  = w__payload[1] ? \$314  : \$317 ;
-  assign \$319  = w__payload[2] ? \$311  : \$318 ;
-  assign \$320  = \$319  ^ { w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3] };
-  assign \$321  = $signed(\$304 ) + $signed(\$320 );
-  assign \$322  = $signed(\$321 ) + $signed({ 1'h0, w__payload[3] });
-  assign \$325  = w__payload[4] ? \$323  : \$324 ;
-  assign \$328  = w__payload[4] ? \$326  : \$327 ;
-  assign \$329  = w__payload[5] ? \$325  : \$328 ;
-  assign \$332  = w__payload[4] ? \$330  : \$331 ;
-  assign \$335  = w__payload[4] ? \$333  : \$334 ;
-  assign \$336  = w__payload[5] ? \$332  : \$335 ;
-  assign \$337  = w__payload[6] ? \$329  : \$336 ;
-  assign \$338  = \$337  ^ { w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7] };
-  assign \$339  = $signed(\$322 ) + $signed(\$338 );
-  assign \$340  = $signed(\$339 ) + $signed({ 1'h0, w__payload[7] });
-  assign \$341  = fresh ? 18'h00000 : acc_1_1;
-  assign \$344  = w__payload[8] ? \$342  : \$343 ;
-  assign \$347  = w__payload[8] ? \$345  : \$346 ;
-  assign \$348  = w__payload[9] ? \$344  : \$347 ;
-  assign \$351  = w__payload[8] ? \$349  : \$350 ;
-  assign \$354  = w__payload[8] ? \$352  : \$353 ;
-  assign \$355  = w__payload[9] ? \$351  : \$354 ;
-  assign \$356  = w__payload[10] ? \$348  : \$355 ;
-  assign \$357  = \$356  ^ { w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11] };
-  assign \$358  = $signed(\$341 ) + $signed(\$357 );
-  assign \$359  = $signed(\$358 ) + $signed({ 1'h0, w__payload[11] });
-  assign \$362  = w__payload[12] ? \$360  : \$361 ;
-  assign \$365  = w__payload[12] ? \$363  : \$364 ;
-  assign \$366  = w__payload[13] ? \$362  : \$365 ;
-  assign \$369  = w__payload[12] ? \$367  : \$368 ;
-  assign \$372  = w__payload[12] ? \$370  : \$371 ;
-  assign \$373  = w__payload[13] ? \$369  : \$372 ;
-  assign \$374  = w__payload[14] ? \$366  : \$373 ;
-  assign \$375  = \$374  ^ { w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15] };
-  assign \$376  = $signed(\$359 ) + $signed(\$375 );
-  assign \$377  = $signed(\$376 ) + $signed({ 1'h0, w__payload[15] });
-  assign \$378  = fresh ? 18'h00000 : acc_1_2;
-  assign \$381  = w__payload[16] ? \$379  : \$380 ;
-  assign \$384  = w__payload[16] ? \$382  : \$383 ;
-  assign \$385  = w__payload[17] ? \$381  : \$384 ;
-  assign \$388  = w__payload[16] ? \$386  : \$387 ;
-  assign \$391  = w__payload[16] ? \$389  : \$390 ;
-  assign \$392  = w__payload[17] ? \$388  : \$391 ;
-  assign \$393  = w__payload[18] ? \$385  : \$392 ;
-  assign \$394  = \$393  ^ { w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19] };
-  assign \$395  = $signed(\$378 ) + $signed(\$394 );
-  assign \$396  = $signed(\$395 ) + $signed({ 1'h0, w__payload[19] });
-  assign \$399  = w__payload[20] ? \$397  : \$398 ;
-  assign \$402  = w__payload[20] ? \$400  : \$401 ;
-  assign \$403  = w__payload[21] ? \$399  : \$402 ;
-  assign \$406  = w__payload[20] ? \$404  : \$405 ;
-  assign \$409  = w__payload[20] ? \$407  : \$408 ;
-  assign \$410  = w__payload[21] ? \$406  : \$409 ;
-  assign \$411  = w__payload[22] ? \$403  : \$410 ;
-  assign \$412  = \$411  ^ { w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23] };
-  assign \$413  = $signed(\$396 ) + $signed(\$412 );
-  assign \$414  = $signed(\$413 ) + $signed({ 1'h0, w__payload[23] });
-  assign \$415  = fresh ? 18'h00000 : acc_1_3;
-  assign \$418  = w__payload[24] ? \$416  : \$417 ;
-  assign \$421  = w__payload[24] ? \$419  : \$420 ;
-  assign \$422  = w__payload[25] ? \$418  : \$421 ;
-  assign \$425  = w__payload[24] ? \$423  : \$424 ;
-  assign \$428  = w__payload[24] ? \$426  : \$427 ;
-  assign \$429  = w__payload[25] ? \$425  : \$428 ;
-  assign \$430  = w__payload[26] ? \$422  : \$429 ;
-  assign \$431  = \$430  ^ { w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27] };
-  assign \$432  = $signed(\$415 ) + $signed(\$431 );
-  assign \$433  = $signed(\$432 ) + $signed({ 1'h0, w__payload[27] });
-  assign \$436  = w__payload[28] ? \$434  : \$435 ;
-  assign \$439  = w__payload[28] ? \$437  : \$438 ;
-  assign \$440  = w__payload[29] ? \$436  : \$439 ;
-  assign \$443  = w__payload[28] ? \$441  : \$442 ;
-  assign \$446  = w__payload[28] ? \$444  : \$445 ;
-  assign \$447  = w__payload[29] ? \$443  : \$446 ;
-  assign \$448  = w__payload[30] ? \$440  : \$447 ;
-  assign \$449  = \$448  ^ { w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31] };
-  assign \$450  = $signed(\$433 ) + $signed(\$449 );
-  assign \$451  = $signed(\$450 ) + $signed({ 1'h0, w__payload[31] });
-  assign \$452  = fresh ? 18'h00000 : acc_1_4;
-  assign \$455  = w__payload[32] ? \$453  : \$454 ;
-  assign \$458  = w__payload[32] ? \$456  : \$457 ;
-  assign \$459  = w__payload[33] ? \$455  : \$458 ;
-  assign \$462  = w__payload[32] ? \$460  : \$461 ;
-  assign \$465  = w__payload[32] ? \$463  : \$464 ;
-  assign \$466  = w__payload[33] ? \$462  : \$465 ;
-  assign \$467  = w__payload[34] ? \$459  : \$466 ;
-  assign \$468  = \$467  ^ { w__payload[35], w__payload[35], w__payload[35], w__payload[35], w__payload[35], w__payload[35], w__payload[35], w__payload[35], w__payload[35], w__payload[35], w__payload[35], w__payload[35] };
-  assign \$469  = $signed(\$452 ) + $signed(\$468 );
-  assign \$470  = $signed(\$469 ) + $signed({ 1'h0, w__payload[35] });
-  assign \$473  = w__payload[36] ? \$471  : \$472 ;
-  assign \$476  = w__payload[36] ? \$474  : \$475 ;
-  assign \$477  = w__payload[37] ? \$473  : \$476 ;
-  assign \$480  = w__payload[36] ? \$478  : \$479 ;
-  assign \$483  = w__payload[36] ? \$481  : \$482 ;
-  assign \$484  = w__payload[37] ? \$480  : \$483 ;
-  assign \$485  = w__payload[38] ? \$477  : \$484 ;
-  assign \$486  = \$485  ^ { w__payload[39], w__payload[39], w__payload[39], w__payload[39], w__payload[39], w__payload[39], w__payload[39], w__payload[39], w__payload[39], w__payload[39], w__payload[39], w__payload[39] };
-  assign \$487  = $signed(\$470 ) + $signed(\$486 );
-  assign \$488  = $signed(\$487 ) + $signed({ 1'h0, w__payload[39] });
-  assign \$489  = fresh ? 18'h00000 : acc_1_5;
-  assign \$492  = w__payload[40] ? \$490  : \$491 ;
-  assign \$495  = w__payload[40] ? \$493  : \$494 ;
-  assign \$496  = w__payload[41] ? \$492  : \$495 ;
-  assign \$499  = w__payload[40] ? \$497  : \$498 ;
-  assign \$502  = w__payload[40] ? \$500  : \$501 ;
-  assign \$503  = w__payload[41] ? \$499  : \$502 ;
-  assign \$504  = w__payload[42] ? \$496  : \$503 ;
-  assign \$505  = \$504  ^ { w__payload[43], w__payload[43], w__payload[43], w__payload[43], w__payload[43], w__payload[43], w__payload[43], w__payload[43], w__payload[43], w__payload[43], w__payload[43], w__payload[43] };
-  assign \$506  = $signed(\$489 ) + $signed(\$505 );
-  assign \$507  = $signed(\$506 ) + $signed({ 1'h0, w__payload[43] });
-  assign \$510  = w__payload[44] ? \$508  : \$509 ;
-  assign \$513  = w__payload[44] ? \$511  : \$512 ;
-  assign \$514  = w__payload[45] ? \$510  : \$513 ;
-  assign \$517  = w__payload[44] ? \$515  : \$516 ;
-  assign \$520  = w__payload[44] ? \$518  : \$519 ;
-  assign \$521  = w__payload[45] ? \$517  : \$520 ;
-  assign \$522  = w__payload[46] ? \$514  : \$521 ;
-  assign \$523  = \$522  ^ { w__payload[47], w__payload[47], w__payload[47], w__payload[47], w__payload[47], w__payload[47], w__payload[47], w__payload[47], w__payload[47], w__payload[47], w__payload[47], w__payload[47] };
-  assign \$524  = $signed(\$507 ) + $signed(\$523 );
-  assign \$525  = $signed(\$524 ) + $signed({ 1'h0, w__payload[47] });
-  assign \$526  = fresh ? 18'h00000 : acc_1_6;
-  assign \$529  = w__payload[48] ? \$527  : \$528 ;
-  assign \$532  = w__payload[48] ? \$530  : \$531 ;
-  assign \$533  = w__payload[49] ? \$529  : \$532 ;
-  assign \$536  = w__payload[48] ? \$534  : \$535 ;
-  assign \$539  = w__payload[48] ? \$537  : \$538 ;
-  assign \$540  = w__payload[49] ? \$536  : \$539 ;
-  assign \$541  = w__payload[50] ? \$533  : \$540 ;
-  assign \$542  = \$541  ^ { w__payload[51], w__payload[51], w__payload[51], w__payload[51], w__payload[51], w__payload[51], w__payload[51], w__payload[51], w__payload[51], w__payload[51], w__payload[51], w__payload[51] };
-  assign \$543  = $signed(\$526 ) + $signed(\$542 );
-  assign \$544  = $signed(\$543 ) + $signed({ 1'h0, w__payload[51] });
-  assign \$547  = w__payload[52] ? \$545  : \$546 ;
-  assign \$550  = w__payload[52] ? \$548  : \$549 ;
-  assign \$551  = w__payload[53] ? \$547  : \$550 ;
-  assign \$554  = w__payload[52] ? \$552  : \$553 ;
-  assign \$557  = w__payload[52] ? \$555  : \$556 ;
-  assign \$558  = w__payload[53] ? \$554  : \$557 ;
-  assign \$559  = w__payload[54] ? \$551  : \$558 ;
-  assign \$560  = \$559  ^ { w__payload[55], w__payload[55], w__payload[55], w__payload[55], w__payload[55], w__payload[55], w__payload[55], w__payload[55], w__payload[55], w__payload[55], w__payload[55], w__payload[55] };
-  assign \$561  = $signed(\$544 ) + $signed(\$560 );
-  assign \$562  = $signed(\$561 ) + $signed({ 1'h0, w__payload[55] });
-  assign \$563  = fresh ? 18'h00000 : acc_1_7;
-  assign \$566  = w__payload[56] ? \$564  : \$565 ;
-  assign \$569  = w__payload[56] ? \$567  : \$568 ;
-  assign \$570  = w__payload[57] ? \$566  : \$569 ;
-  assign \$573  = w__payload[56] ? \$571  : \$572 ;
-  assign \$576  = w__payload[56] ? \$574  : \$575 ;
-  assign \$577  = w__payload[57] ? \$573  : \$576 ;
-  assign \$578  = w__payload[58] ? \$570  : \$577 ;
-  assign \$579  = \$578  ^ { w__payload[59], w__payload[59], w__payload[59], w__payload[59], w__payload[59], w__payload[59], w__payload[59], w__payload[59], w__payload[59], w__payload[59], w__payload[59], w__payload[59] };
-  assign \$580  = $signed(\$563 ) + $signed(\$579 );
-  assign \$581  = $signed(\$580 ) + $signed({ 1'h0, w__payload[59] });
-  assign \$584  = w__payload[60] ? \$582  : \$583 ;
-  assign \$587  = w__payload[60] ? \$585  : \$586 ;
-  assign \$588  = w__payload[61] ? \$584  : \$587 ;
-  assign \$591  = w__payload[60] ? \$589  : \$590 ;
-  assign \$594  = w__payload[60] ? \$592  : \$593 ;
-  assign \$595  = w__payload[61] ? \$591  : \$594 ;
-  assign \$596  = w__payload[62] ? \$588  : \$595 ;
-  assign \$597  = \$596  ^ { w__payload[63], w__payload[63], w__payload[63], w__payload[63], w__payload[63], w__payload[63], w__payload[63], w__payload[63], w__payload[63], w__payload[63], w__payload[63], w__payload[63] };
-  assign \$598  = $signed(\$581 ) + $signed(\$597 );
-  assign \$599  = $signed(\$598 ) + $signed({ 1'h0, w__payload[63] });
-  assign \$600  = out_busy & z__valid;
-  assign \$601  = ~ o__valid;
-  assign \$602  = \$601  | o__ready;
-  assign advance = \$600  & \$602 ;
+  assign \$214  = w__payload[48] ? \$212  : \$213 ;
+  assign \$217  = w__payload[48] ? \$215  : \$216 ;
+  assign \$218  = w__payload[49] ? \$214  : \$217 ;
+  assign \$221  = w__payload[48] ? \$219  : \$220 ;
+  assign \$224  = w__payload[48] ? \$222  : \$223 ;
+  assign \$225  = w__payload[49] ? \$221  : \$224 ;
+  assign \$226  = w__payload[50] ? \$218  : \$225 ;
+  assign \$227  = \$226  ^ { w__payload[51], w__payload[51], w__payload[51], w__payload[51], w__payload[51], w__payload[51], w__payload[51], w__payload[51], w__payload[51], w__payload[51], w__payload[51], w__payload[51] };
+  assign \$230  = w__payload[52] ? \$228  : \$229 ;
+  assign \$233  = w__payload[52] ? \$231  : \$232 ;
+  assign \$234  = w__payload[53] ? \$230  : \$233 ;
+  assign \$237  = w__payload[52] ? \$235  : \$236 ;
+  assign \$240  = w__payload[52] ? \$238  : \$239 ;
+  assign \$241  = w__payload[53] ? \$237  : \$240 ;
+  assign \$242  = w__payload[54] ? \$234  : \$241 ;
+  assign \$243  = \$242  ^ { w__payload[55], w__payload[55], w__payload[55], w__payload[55], w__payload[55], w__payload[55], w__payload[55], w__payload[55], w__payload[55], w__payload[55], w__payload[55], w__payload[55] };
+  assign \$244  = $signed(\$227 ) + $signed(\$243 );
+  assign \$245  = $signed(\$244 ) + $signed({ 1'h0, w__payload[51] });
+  assign \$248  = w__payload[56] ? \$246  : \$247 ;
+  assign \$251  = w__payload[56] ? \$249  : \$250 ;
+  assign \$252  = w__payload[57] ? \$248  : \$251 ;
+  assign \$255  = w__payload[56] ? \$253  : \$254 ;
+  assign \$258  = w__payload[56] ? \$256  : \$257 ;
+  assign \$259  = w__payload[57] ? \$255  : \$258 ;
+  assign \$260  = w__payload[58] ? \$252  : \$259 ;
+  assign \$261  = \$260  ^ { w__payload[59], w__payload[59], w__payload[59], w__payload[59], w__payload[59], w__payload[59], w__payload[59], w__payload[59], w__payload[59], w__payload[59], w__payload[59], w__payload[59] };
+  assign \$264  = w__payload[60] ? \$262  : \$263 ;
+  assign \$267  = w__payload[60] ? \$265  : \$266 ;
+  assign \$268  = w__payload[61] ? \$264  : \$267 ;
+  assign \$271  = w__payload[60] ? \$269  : \$270 ;
+  assign \$274  = w__payload[60] ? \$272  : \$273 ;
+  assign \$275  = w__payload[61] ? \$271  : \$274 ;
+  assign \$276  = w__payload[62] ? \$268  : \$275 ;
+  assign \$277  = \$276  ^ { w__payload[63], w__payload[63], w__payload[63], w__payload[63], w__payload[63], w__payload[63], w__payload[63], w__payload[63], w__payload[63], w__payload[63], w__payload[63], w__payload[63] };
+  assign \$278  = $signed(\$261 ) + $signed(\$277 );
+  assign \$279  = $signed(\$278 ) + $signed({ 1'h0, w__payload[59] });
+  assign \$282  = w__payload[0] ? \$280  : \$281 ;
+  assign \$285  = w__payload[0] ? \$283  : \$284 ;
+  assign \$286  = w__payload[1] ? \$282  : \$285 ;
+  assign \$289  = w__payload[0] ? \$287  : \$288 ;
+  assign \$292  = w__payload[0] ? \$290  : \$291 ;
+  assign \$293  = w__payload[1] ? \$289  : \$292 ;
+  assign \$294  = w__payload[2] ? \$286  : \$293 ;
+  assign \$295  = \$294  ^ { w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3] };
+  assign \$298  = w__payload[4] ? \$296  : \$297 ;
+  assign \$301  = w__payload[4] ? \$299  : \$300 ;
+  assign \$302  = w__payload[5] ? \$298  : \$301 ;
+  assign \$305  = w__payload[4] ? \$303  : \$304 ;
+  assign \$308  = w__payload[4] ? \$306  : \$307 ;
+  assign \$309  = w__payload[5] ? \$305  : \$308 ;
+  assign \$310  = w__payload[6] ? \$302  : \$309 ;
+  assign \$311  = \$310  ^ { w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7] };
+  assign \$312  = $signed(\$295 ) + $signed(\$311 );
+  assign \$313  = $signed(\$312 ) + $signed({ 1'h0, w__payload[3] });
+  assign \$316  = w__payload[8] ? \$314  : \$315 ;
+  assign \$319  = w__payload[8] ? \$317  : \$318 ;
+  assign \$320  = w__payload[9] ? \$316  : \$319 ;
+  assign \$323  = w__payload[8] ? \$321  : \$322 ;
+  assign \$326  = w__payload[8] ? \$324  : \$325 ;
+  assign \$327  = w__payload[9] ? \$323  : \$326 ;
+  assign \$328  = w__payload[10] ? \$320  : \$327 ;
+  assign \$329  = \$328  ^ { w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11] };
+  assign \$332  = w__payload[12] ? \$330  : \$331 ;
+  assign \$335  = w__payload[12] ? \$333  : \$334 ;
+  assign \$336  = w__payload[13] ? \$332  : \$335 ;
+  assign \$339  = w__payload[12] ? \$337  : \$338 ;
+  assign \$342  = w__payload[12] ? \$340  : \$341 ;
+  assign \$343  = w__payload[13] ? \$339  : \$342 ;
+  assign \$344  = w__payload[14] ? \$336  : \$343 ;
+  assign \$345  = \$344  ^ { w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15] };
+  assign \$346  = $signed(\$329 ) + $signed(\$345 );
+  assign \$347  = $signed(\$346 ) + $signed({ 1'h0, w__payload[11] });
+  assign \$350  = w__payload[16] ? \$348  : \$349 ;
+  assign \$353  = w__payload[16] ? \$351  : \$352 ;
+  assign \$354  = w__payload[17] ? \$350  : \$353 ;
+  assign \$357  = w__payload[16] ? \$355  : \$356 ;
+  assign \$360  = w__payload[16] ? \$358  : \$359 ;
+  assign \$361  = w__payload[17] ? \$357  : \$360 ;
+  assign \$362  = w__payload[18] ? \$354  : \$361 ;
+  assign \$363  = \$362  ^ { w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19] };
+  assign \$366  = w__payload[20] ? \$364  : \$365 ;
+  assign \$369  = w__payload[20] ? \$367  : \$368 ;
+  assign \$370  = w__payload[21] ? \$366  : \$369 ;
+  assign \$373  = w__payload[20] ? \$371  : \$372 ;
+  assign \$376  = w__payload[20] ? \$374  : \$375 ;
+  assign \$377  = w__payload[21] ? \$373  : \$376 ;
+  assign \$378  = w__payload[22] ? \$370  : \$377 ;
+  assign \$379  = \$378  ^ { w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23] };
+  assign \$380  = $signed(\$363 ) + $signed(\$379 );
+  assign \$381  = $signed(\$380 ) + $signed({ 1'h0, w__payload[19] });
+  assign \$384  = w__payload[24] ? \$382  : \$383 ;
+  assign \$387  = w__payload[24] ? \$385  : \$386 ;
+  assign \$388  = w__payload[25] ? \$384  : \$387 ;
+  assign \$391  = w__payload[24] ? \$389  : \$390 ;
+  assign \$394  = w__payload[24] ? \$392  : \$393 ;
+  assign \$395  = w__payload[25] ? \$391  : \$394 ;
+  assign \$396  = w__payload[26] ? \$388  : \$395 ;
+  assign \$397  = \$396  ^ { w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27] };
+  assign \$400  = w__payload[28] ? \$398  : \$399 ;
+  assign \$403  = w__payload[28] ? \$401  : \$402 ;
+  assign \$404  = w__payload[29] ? \$400  : \$403 ;
+  assign \$407  = w__payload[28] ? \$405  : \$406 ;
+  assign \$410  = w__payload[28] ? \$408  : \$409 ;
+  assign \$411  = w__payload[29] ? \$407  : \$410 ;
+  assign \$412  = w__payload[30] ? \$404  : \$411 ;
+  assign \$413  = \$412  ^ { w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31] };
+  assign \$414  = $signed(\$397 ) + $signed(\$413 );
+  assign \$415  = $signed(\$414 ) + $signed({ 1'h0, w__payload[27] });
+  assign \$418  = w__payload[32] ? \$416  : \$417 ;
+  assign \$421  = w__payload[32] ? \$419  : \$420 ;
+  assign \$422  = w__payload[33] ? \$418  : \$421 ;
+  assign \$425  = w__payload[32] ? \$423  : \$424 ;
+  assign \$428  = w__payload[32] ? \$426  : \$427 ;
+  assign \$429  = w__payload[33] ? \$425  : \$428 ;
+  assign \$430  = w__payload[34] ? \$422  : \$429 ;
+  assign \$431  = \$430  ^ { w__payload[35], w__payload[35], w__payload[35], w__payload[35], w__payload[35], w__payload[35], w__payload[35], w__payload[35], w__payload[35], w__payload[35], w__payload[35], w__payload[35] };
+  assign \$434  = w__payload[36] ? \$432  : \$433 ;
+  assign \$437  = w__payload[36] ? \$435  : \$436 ;
+  assign \$438  = w__payload[37] ? \$434  : \$437 ;
+  assign \$441  = w__payload[36] ? \$439  : \$440 ;
+  assign \$444  = w__payload[36] ? \$442  : \$443 ;
+  assign \$445  = w__payload[37] ? \$441  : \$444 ;
+  assign \$446  = w__payload[38] ? \$438  : \$445 ;
+  assign \$447  = \$446  ^ { w__payload[39], w__payload[39], w__payload[39], w__payload[39], w__payload[39], w__payload[39], w__payload[39], w__payload[39], w__payload[39], w__payload[39], w__payload[39], w__payload[39] };
+  assign \$448  = $signed(\$431 ) + $signed(\$447 );
+  assign \$449  = $signed(\$448 ) + $signed({ 1'h0, w__payload[35] });
+  assign \$452  = w__payload[40] ? \$450  : \$451 ;
+  assign \$455  = w__payload[40] ? \$453  : \$454 ;
+  assign \$456  = w__payload[41] ? \$452  : \$455 ;
+  assign \$459  = w__payload[40] ? \$457  : \$458 ;
+  assign \$462  = w__payload[40] ? \$460  : \$461 ;
+  assign \$463  = w__payload[41] ? \$459  : \$462 ;
+  assign \$464  = w__payload[42] ? \$456  : \$463 ;
+  assign \$465  = \$464  ^ { w__payload[43], w__payload[43], w__payload[43], w__payload[43], w__payload[43], w__payload[43], w__payload[43], w__payload[43], w__payload[43], w__payload[43], w__payload[43], w__payload[43] };
+  assign \$468  = w__payload[44] ? \$466  : \$467 ;
+  assign \$471  = w__payload[44] ? \$469  : \$470 ;
+  assign \$472  = w__payload[45] ? \$468  : \$471 ;
+  assign \$475  = w__payload[44] ? \$473  : \$474 ;
+  assign \$478  = w__payload[44] ? \$476  : \$477 ;
+  assign \$479  = w__payload[45] ? \$475  : \$478 ;
+  assign \$480  = w__payload[46] ? \$472  : \$479 ;
+  assign \$481  = \$480  ^ { w__payload[47], w__payload[47], w__payload[47], w__payload[47], w__payload[47], w__payload[47], w__payload[47], w__payload[47], w__payload[47], w__payload[47], w__payload[47], w__payload[47] };
+  assign \$482  = $signed(\$465 ) + $signed(\$481 );
+  assign \$483  = $signed(\$482 ) + $signed({ 1'h0, w__payload[43] });
+  assign \$486  = w__payload[48] ? \$484  : \$485 ;
+  assign \$489  = w__payload[48] ? \$487  : \$488 ;
+  assign \$490  = w__payload[49] ? \$486  : \$489 ;
+  assign \$493  = w__payload[48] ? \$491  : \$492 ;
+  assign \$496  = w__payload[48] ? \$494  : \$495 ;
+  assign \$497  = w__payload[49] ? \$493  : \$496 ;
+  assign \$498  = w__payload[50] ? \$490  : \$497 ;
+  assign \$499  = \$498  ^ { w__payload[51], w__payload[51], w__payload[51], w__payload[51], w__payload[51], w__payload[51], w__payload[51], w__payload[51], w__payload[51], w__payload[51], w__payload[51], w__payload[51] };
+  assign \$502  = w__payload[52] ? \$500  : \$501 ;
+  assign \$505  = w__payload[52] ? \$503  : \$504 ;
+  assign \$506  = w__payload[53] ? \$502  : \$505 ;
+  assign \$509  = w__payload[52] ? \$507  : \$508 ;
+  assign \$512  = w__payload[52] ? \$510  : \$511 ;
+  assign \$513  = w__payload[53] ? \$509  : \$512 ;
+  assign \$514  = w__payload[54] ? \$506  : \$513 ;
+  assign \$515  = \$514  ^ { w__payload[55], w__payload[55], w__payload[55], w__payload[55], w__payload[55], w__payload[55], w__payload[55], w__payload[55], w__payload[55], w__payload[55], w__payload[55], w__payload[55] };
+  assign \$516  = $signed(\$499 ) + $signed(\$515 );
+  assign \$517  = $signed(\$516 ) + $signed({ 1'h0, w__payload[51] });
+  assign \$520  = w__payload[56] ? \$518  : \$519 ;
+  assign \$523  = w__payload[56] ? \$521  : \$522 ;
+  assign \$524  = w__payload[57] ? \$520  : \$523 ;
+  assign \$527  = w__payload[56] ? \$525  : \$526 ;
+  assign \$530  = w__payload[56] ? \$528  : \$529 ;
+  assign \$531  = w__payload[57] ? \$527  : \$530 ;
+  assign \$532  = w__payload[58] ? \$524  : \$531 ;
+  assign \$533  = \$532  ^ { w__payload[59], w__payload[59], w__payload[59], w__payload[59], w__payload[59], w__payload[59], w__payload[59], w__payload[59], w__payload[59], w__payload[59], w__payload[59], w__payload[59] };
+  assign \$536  = w__payload[60] ? \$534  : \$535 ;
+  assign \$539  = w__payload[60] ? \$537  : \$538 ;
+  assign \$540  = w__payload[61] ? \$536  : \$539 ;
+  assign \$543  = w__payload[60] ? \$541  : \$542 ;
+  assign \$546  = w__payload[60] ? \$544  : \$545 ;
+  assign \$547  = w__payload[61] ? \$543  : \$546 ;
+  assign \$548  = w__payload[62] ? \$540  : \$547 ;
+  assign \$549  = \$548  ^ { w__payload[63], w__payload[63], w__payload[63], w__payload[63], w__payload[63], w__payload[63], w__payload[63], w__payload[63], w__payload[63], w__payload[63], w__payload[63], w__payload[63] };
+  assign \$550  = $signed(\$533 ) + $signed(\$549 );
+  assign \$551  = $signed(\$550 ) + $signed({ 1'h0, w__payload[59] });
+  assign \$552  = $signed(acc_0_0) + $signed(\$41 [12:0]);
+  assign \$553  = $signed(\$552 ) + $signed({ 1'h0, w__payload[7] });
+  assign \$554  = $signed(acc_0_1) + $signed(\$75 [12:0]);
+  assign \$555  = $signed(\$554 ) + $signed({ 1'h0, w__payload[15] });
+  assign \$556  = $signed(acc_0_2) + $signed(\$109 [12:0]);
+  assign \$557  = $signed(\$556 ) + $signed({ 1'h0, w__payload[23] });
+  assign \$558  = $signed(acc_0_3) + $signed(\$143 [12:0]);
+  assign \$559  = $signed(\$558 ) + $signed({ 1'h0, w__payload[31] });
+  assign \$560  = $signed(acc_0_4) + $signed(\$177 [12:0]);
+  assign \$561  = $signed(\$560 ) + $signed({ 1'h0, w__payload[39] });
+  assign \$562  = $signed(acc_0_5) + $signed(\$211 [12:0]);
+  assign \$563  = $signed(\$562 ) + $signed({ 1'h0, w__payload[47] });
+  assign \$564  = $signed(acc_0_6) + $signed(\$245 [12:0]);
+  assign \$565  = $signed(\$564 ) + $signed({ 1'h0, w__payload[55] });
+  assign \$566  = $signed(acc_0_7) + $signed(\$279 [12:0]);
+  assign \$567  = $signed(\$566 ) + $signed({ 1'h0, w__payload[63] });
+  assign \$568  = $signed(acc_1_0) + $signed(\$313 [12:0]);
+  assign \$569  = $signed(\$568 ) + $signed({ 1'h0, w__payload[7] });
+  assign \$570  = $signed(acc_1_1) + $signed(\$347 [12:0]);
+  assign \$571  = $signed(\$570 ) + $signed({ 1'h0, w__payload[15] });
+  assign \$572  = $signed(acc_1_2) + $signed(\$381 [12:0]);
+  assign \$573  = $signed(\$572 ) + $signed({ 1'h0, w__payload[23] });
+  assign \$574  = $signed(acc_1_3) + $signed(\$415 [12:0]);
+  assign \$575  = $signed(\$574 ) + $signed({ 1'h0, w__payload[31] });
+  assign \$576  = $signed(acc_1_4) + $signed(\$449 [12:0]);
+  assign \$577  = $signed(\$576 ) + $signed({ 1'h0, w__payload[39] });
+  assign \$578  = $signed(acc_1_5) + $signed(\$483 [12:0]);
+  assign \$579  = $signed(\$578 ) + $signed({ 1'h0, w__payload[47] });
+  assign \$580  = $signed(acc_1_6) + $signed(\$517 [12:0]);
+  assign \$581  = $signed(\$580 ) + $signed({ 1'h0, w__payload[55] });
+  assign \$582  = $signed(acc_1_7) + $signed(\$551 [12:0]);
+  assign \$583  = $signed(\$582 ) + $signed({ 1'h0, w__payload[63] });
+  assign \$584  = out_busy & z__valid;
+  assign \$585  = ~ o__valid;
+  assign \$586  = \$585  | o__ready;
+  assign advance = \$584  & \$586 ;
   assign drain_done = advance & last_row;
-  assign \$606  = $signed(\$605 ) + $signed(\$604 );
-  assign \$607  = step + 1'h1;
-  assign \$608  = step ? \$607  : 2'h0;
+  assign \$590  = $signed(\$589 ) + $signed(\$588 );
+  assign \$591  = step + 1'h1;
+  assign \$592  = step ? \$591  : 2'h0;
+  assign \$593  = $signed(a__payload[7:0]) + $signed(a__payload[15:8]);
+  assign \$594  = $signed(\$593 ) + $signed(a__payload[23:16]);
+  assign \$595  = $signed(\$594 ) + $signed(a__payload[31:24]);
+  assign \$596  = - $signed(\$595 );
+  assign \$597  = $signed(a__payload[7:0]) + $signed(a__payload[15:8]);
+  assign \$598  = $signed(\$597 ) + $signed(a__payload[23:16]);
+  assign \$599  = $signed(\$598 ) + $signed(a__payload[31:24]);
+  assign \$600  = - $signed(\$599 );
+  assign \$602  = $signed(\$600 ) + $signed(\$601 );
+  assign \$603  = $signed(a__payload[7:0]) + $signed(a__payload[15:8]);
+  assign \$604  = $signed(\$603 ) + $signed(a__payload[23:16]);
+  assign \$605  = $signed(\$604 ) + $signed(a__payload[31:24]);
+  assign \$606  = - $signed(\$605 );
+  assign \$608  = $signed(\$606 ) + $signed(\$607 );
   assign \$609  = $signed(a__payload[7:0]) + $signed(a__payload[15:8]);
   assign \$610  = $signed(\$609 ) + $signed(a__payload[23:16]);
   assign \$611  = $signed(\$610 ) + $signed(a__payload[31:24]);
   assign \$612  = - $signed(\$611 );
-  assign \$613  = $signed(a__payload[7:0]) + $signed(a__payload[15:8]);
-  assign \$614  = $signed(\$613 ) + $signed(a__payload[23:16]);
-  assign \$615  = $signed(\$614 ) + $signed(a__payload[31:24]);
-  assign \$616  = - $signed(\$615 );
-  assign \$618  = $signed(\$616 ) + $signed(\$617 );
-  assign \$619  = $signed(a__payload[7:0]) + $signed(a__payload[15:8]);
-  assign \$620  = $signed(\$619 ) + $signed(a__payload[23:16]);
-  assign \$621  = $signed(\$620 ) + $signed(a__payload[31:24]);
-  assign \$622  = - $signed(\$621 );
-  assign \$624  = $signed(\$622 ) + $signed(\$623 );
-  assign \$625  = $signed(a__payload[7:0]) + $signed(a__payload[15:8]);
-  assign \$626  = $signed(\$625 ) + $signed(a__payload[23:16]);
-  assign \$627  = $signed(\$626 ) + $signed(a__payload[31:24]);
-  assign \$628  = - $signed(\$627 );
+  assign \$614  = $signed(\$612 ) + $signed(\$613 );
+  assign \$616  = $signed(\$614 ) + $signed(\$615 );
+  assign \$617  = $signed(a__payload[7:0]) + $signed(a__payload[15:8]);
+  assign \$618  = $signed(\$617 ) + $signed(a__payload[23:16]);
+  assign \$619  = $signed(\$618 ) + $signed(a__payload[31:24]);
+  assign \$620  = - $signed(\$619 );
+  assign \$622  = $signed(\$620 ) + $signed(\$621 );
+  assign \$623  = $signed(a__payload[7:0]) + $signed(a__payload[15:8]);
+  assign \$624  = $signed(\$623 ) + $signed(a__payload[23:16]);
+  assign \$625  = $signed(\$624 ) + $signed(a__payload[31:24]);
+  assign \$626  = - $signed(\$625 );
+  assign \$628  = $signed(\$626 ) + $signed(\$627 );
   assign \$630  = $signed(\$628 ) + $signed(\$629 );
-  assign \$632  = $signed(\$630 ) + $signed(\$631 );
-  assign \$633  = $signed(a__payload[7:0]) + $signed(a__payload[15:8]);
-  assign \$634  = $signed(\$633 ) + $signed(a__payload[23:16]);
-  assign \$635  = $signed(\$634 ) + $signed(a__payload[31:24]);
-  assign \$636  = - $signed(\$635 );
+  assign \$631  = $signed(a__payload[7:0]) + $signed(a__payload[15:8]);
+  assign \$632  = $signed(\$631 ) + $signed(a__payload[23:16]);
+  assign \$633  = $signed(\$632 ) + $signed(a__payload[31:24]);
+  assign \$634  = - $signed(\$633 );
+  assign \$636  = $signed(\$634 ) + $signed(\$635 );
   assign \$638  = $signed(\$636 ) + $signed(\$637 );
   assign \$639  = $signed(a__payload[7:0]) + $signed(a__payload[15:8]);
   assign \$640  = $signed(\$639 ) + $signed(a__payload[23:16]);
@@ -1475,43 +1507,43 @@ module \lut_tc_int2_parallel.core (a__valid, w__valid, z__payload, z__valid, o__
   assign \$642  = - $signed(\$641 );
   assign \$644  = $signed(\$642 ) + $signed(\$643 );
   assign \$646  = $signed(\$644 ) + $signed(\$645 );
-  assign \$647  = $signed(a__payload[7:0]) + $signed(a__payload[15:8]);
-  assign \$648  = $signed(\$647 ) + $signed(a__payload[23:16]);
-  assign \$649  = $signed(\$648 ) + $signed(a__payload[31:24]);
-  assign \$650  = - $signed(\$649 );
-  assign \$652  = $signed(\$650 ) + $signed(\$651 );
-  assign \$654  = $signed(\$652 ) + $signed(\$653 );
-  assign \$655  = $signed(a__payload[7:0]) + $signed(a__payload[15:8]);
-  assign \$656  = $signed(\$655 ) + $signed(a__payload[23:16]);
-  assign \$657  = $signed(\$656 ) + $signed(a__payload[31:24]);
-  assign \$658  = - $signed(\$657 );
-  assign \$660  = $signed(\$658 ) + $signed(\$659 );
-  assign \$662  = $signed(\$660 ) + $signed(\$661 );
+  assign \$648  = $signed(\$646 ) + $signed(\$647 );
+  assign \$649  = $signed(a__payload[39:32]) + $signed(a__payload[47:40]);
+  assign \$650  = $signed(\$649 ) + $signed(a__payload[55:48]);
+  assign \$651  = $signed(\$650 ) + $signed(a__payload[63:56]);
+  assign \$652  = - $signed(\$651 );
+  assign \$653  = $signed(a__payload[39:32]) + $signed(a__payload[47:40]);
+  assign \$654  = $signed(\$653 ) + $signed(a__payload[55:48]);
+  assign \$655  = $signed(\$654 ) + $signed(a__payload[63:56]);
+  assign \$656  = - $signed(\$655 );
+  assign \$658  = $signed(\$656 ) + $signed(\$657 );
+  assign \$659  = $signed(a__payload[39:32]) + $signed(a__payload[47:40]);
+  assign \$660  = $signed(\$659 ) + $signed(a__payload[55:48]);
+  assign \$661  = $signed(\$660 ) + $signed(a__payload[63:56]);
+  assign \$662  = - $signed(\$661 );
   assign \$664  = $signed(\$662 ) + $signed(\$663 );
   assign \$665  = $signed(a__payload[39:32]) + $signed(a__payload[47:40]);
   assign \$666  = $signed(\$665 ) + $signed(a__payload[55:48]);
   assign \$667  = $signed(\$666 ) + $signed(a__payload[63:56]);
   assign \$668  = - $signed(\$667 );
-  assign \$669  = $signed(a__payload[39:32]) + $signed(a__payload[47:40]);
-  assign \$670  = $signed(\$669 ) + $signed(a__payload[55:48]);
-  assign \$671  = $signed(\$670 ) + $signed(a__payload[63:56]);
-  assign \$672  = - $signed(\$671 );
-  assign \$674  = $signed(\$672 ) + $signed(\$673 );
-  assign \$675  = $signed(a__payload[39:32]) + $signed(a__payload[47:40]);
-  assign \$676  = $signed(\$675 ) + $signed(a__payload[55:48]);
-  assign \$677  = $signed(\$676 ) + $signed(a__payload[63:56]);
-  assign \$678  = - $signed(\$677 );
-  assign \$680  = $signed(\$678 ) + $signed(\$679 );
-  assign \$681  = $signed(a__payload[39:32]) + $signed(a__payload[47:40]);
-  assign \$682  = $signed(\$681 ) + $signed(a__payload[55:48]);
-  assign \$683  = $signed(\$682 ) + $signed(a__payload[63:56]);
-  assign \$684  = - $signed(\$683 );
+  assign \$670  = $signed(\$668 ) + $signed(\$669 );
+  assign \$672  = $signed(\$670 ) + $signed(\$671 );
+  assign \$673  = $signed(a__payload[39:32]) + $signed(a__payload[47:40]);
+  assign \$674  = $signed(\$673 ) + $signed(a__payload[55:48]);
+  assign \$675  = $signed(\$674 ) + $signed(a__payload[63:56]);
+  assign \$676  = - $signed(\$675 );
+  assign \$678  = $signed(\$676 ) + $signed(\$677 );
+  assign \$679  = $signed(a__payload[39:32]) + $signed(a__payload[47:40]);
+  assign \$680  = $signed(\$679 ) + $signed(a__payload[55:48]);
+  assign \$681  = $signed(\$680 ) + $signed(a__payload[63:56]);
+  assign \$682  = - $signed(\$681 );
+  assign \$684  = $signed(\$682 ) + $signed(\$683 );
   assign \$686  = $signed(\$684 ) + $signed(\$685 );
-  assign \$688  = $signed(\$686 ) + $signed(\$687 );
-  assign \$689  = $signed(a__payload[39:32]) + $signed(a__payload[47:40]);
-  assign \$690  = $signed(\$689 ) + $signed(a__payload[55:48]);
-  assign \$691  = $signed(\$690 ) + $signed(a__payload[63:56]);
-  assign \$692  = - $signed(\$691 );
+  assign \$687  = $signed(a__payload[39:32]) + $signed(a__payload[47:40]);
+  assign \$688  = $signed(\$687 ) + $signed(a__payload[55:48]);
+  assign \$689  = $signed(\$688 ) + $signed(a__payload[63:56]);
+  assign \$690  = - $signed(\$689 );
+  assign \$692  = $signed(\$690 ) + $signed(\$691 );
   assign \$694  = $signed(\$692 ) + $signed(\$693 );
   assign \$695  = $signed(a__payload[39:32]) + $signed(a__payload[47:40]);
   assign \$696  = $signed(\$695 ) + $signed(a__payload[55:48]);
@@ -1519,19 +1551,23 @@ module \lut_tc_int2_parallel.core (a__valid, w__valid, z__payload, z__valid, o__
   assign \$698  = - $signed(\$697 );
   assign \$700  = $signed(\$698 ) + $signed(\$699 );
   assign \$702  = $signed(\$700 ) + $signed(\$701 );
-  assign \$703  = $signed(a__payload[39:32]) + $signed(a__payload[47:40]);
-  assign \$704  = $signed(\$703 ) + $signed(a__payload[55:48]);
-  assign \$705  = $signed(\$704 ) + $signed(a__payload[63:56]);
-  assign \$706  = - $signed(\$705 );
-  assign \$708  = $signed(\$706 ) + $signed(\$707 );
-  assign \$710  = $signed(\$708 ) + $signed(\$709 );
-  assign \$711  = $signed(a__payload[39:32]) + $signed(a__payload[47:40]);
-  assign \$712  = $signed(\$711 ) + $signed(a__payload[55:48]);
-  assign \$713  = $signed(\$712 ) + $signed(a__payload[63:56]);
-  assign \$714  = - $signed(\$713 );
-  assign \$716  = $signed(\$714 ) + $signed(\$715 );
-  assign \$718  = $signed(\$716 ) + $signed(\$717 );
-  assign \$720  = $signed(\$718 ) + $signed(\$719 );
+  assign \$704  = $signed(\$702 ) + $signed(\$703 );
+  assign \$705  = fire & tile_end;
+  assign \$706  = fire & tile_end;
+  assign \$707  = fire & tile_end;
+  assign \$708  = fire & tile_end;
+  assign \$709  = fire & tile_end;
+  assign \$710  = fire & tile_end;
+  assign \$711  = fire & tile_end;
+  assign \$712  = fire & tile_end;
+  assign \$713  = fire & tile_end;
+  assign \$714  = fire & tile_end;
+  assign \$715  = fire & tile_end;
+  assign \$716  = fire & tile_end;
+  assign \$717  = fire & tile_end;
+  assign \$718  = fire & tile_end;
+  assign \$719  = fire & tile_end;
+  assign \$720  = fire & tile_end;
   assign \$721  = - $signed(tab_0_0);
   assign \$722  = $signed(rowsum_0) + $signed(\$721 );
   assign \$723  = - $signed(tab_0_0);
@@ -1545,49 +1581,49 @@ module \lut_tc_int2_parallel.core (a__valid, w__valid, z__payload, z__valid, o__
   assign \$731  = last_row ? 2'h0 : \$730 ;
   assign \$733  = z__payload[1] ? 1'h0 : 1'h1;
   assign \$734  = z__payload[0] ^ \$733 ;
-  assign \$735  = \$734  ? \$606 [18:0] : { \$605 [16], \$605 [16], \$605  };
+  assign \$735  = \$734  ? \$590 [18:0] : { \$589 [16], \$589 [16], \$589  };
   assign \$736  = \$735  ^ { z__payload[1], z__payload[1], z__payload[1], z__payload[1], z__payload[1], z__payload[1], z__payload[1], z__payload[1], z__payload[1], z__payload[1], z__payload[1], z__payload[1], z__payload[1], z__payload[1], z__payload[1], z__payload[1], z__payload[1], z__payload[1], z__payload[1] };
   assign \$737  = $signed(\$732 ) + $signed(\$736 );
   assign \$738  = $signed(\$737 ) + $signed({ 1'h0, z__payload[1] });
   assign \$741  = z__payload[3] ? 1'h0 : 1'h1;
   assign \$742  = z__payload[2] ^ \$741 ;
-  assign \$743  = \$742  ? \$606 [18:0] : { \$605 [16], \$605 [16], \$605  };
+  assign \$743  = \$742  ? \$590 [18:0] : { \$589 [16], \$589 [16], \$589  };
   assign \$744  = \$743  ^ { z__payload[3], z__payload[3], z__payload[3], z__payload[3], z__payload[3], z__payload[3], z__payload[3], z__payload[3], z__payload[3], z__payload[3], z__payload[3], z__payload[3], z__payload[3], z__payload[3], z__payload[3], z__payload[3], z__payload[3], z__payload[3], z__payload[3] };
   assign \$745  = $signed(\$740 ) + $signed(\$744 );
   assign \$746  = $signed(\$745 ) + $signed({ 1'h0, z__payload[3] });
   assign \$749  = z__payload[5] ? 1'h0 : 1'h1;
   assign \$750  = z__payload[4] ^ \$749 ;
-  assign \$751  = \$750  ? \$606 [18:0] : { \$605 [16], \$605 [16], \$605  };
+  assign \$751  = \$750  ? \$590 [18:0] : { \$589 [16], \$589 [16], \$589  };
   assign \$752  = \$751  ^ { z__payload[5], z__payload[5], z__payload[5], z__payload[5], z__payload[5], z__payload[5], z__payload[5], z__payload[5], z__payload[5], z__payload[5], z__payload[5], z__payload[5], z__payload[5], z__payload[5], z__payload[5], z__payload[5], z__payload[5], z__payload[5], z__payload[5] };
   assign \$753  = $signed(\$748 ) + $signed(\$752 );
   assign \$754  = $signed(\$753 ) + $signed({ 1'h0, z__payload[5] });
   assign \$757  = z__payload[7] ? 1'h0 : 1'h1;
   assign \$758  = z__payload[6] ^ \$757 ;
-  assign \$759  = \$758  ? \$606 [18:0] : { \$605 [16], \$605 [16], \$605  };
+  assign \$759  = \$758  ? \$590 [18:0] : { \$589 [16], \$589 [16], \$589  };
   assign \$760  = \$759  ^ { z__payload[7], z__payload[7], z__payload[7], z__payload[7], z__payload[7], z__payload[7], z__payload[7], z__payload[7], z__payload[7], z__payload[7], z__payload[7], z__payload[7], z__payload[7], z__payload[7], z__payload[7], z__payload[7], z__payload[7], z__payload[7], z__payload[7] };
   assign \$761  = $signed(\$756 ) + $signed(\$760 );
   assign \$762  = $signed(\$761 ) + $signed({ 1'h0, z__payload[7] });
   assign \$765  = z__payload[9] ? 1'h0 : 1'h1;
   assign \$766  = z__payload[8] ^ \$765 ;
-  assign \$767  = \$766  ? \$606 [18:0] : { \$605 [16], \$605 [16], \$605  };
+  assign \$767  = \$766  ? \$590 [18:0] : { \$589 [16], \$589 [16], \$589  };
   assign \$768  = \$767  ^ { z__payload[9], z__payload[9], z__payload[9], z__payload[9], z__payload[9], z__payload[9], z__payload[9], z__payload[9], z__payload[9], z__payload[9], z__payload[9], z__payload[9], z__payload[9], z__payload[9], z__payload[9], z__payload[9], z__payload[9], z__payload[9], z__payload[9] };
   assign \$769  = $signed(\$764 ) + $signed(\$768 );
   assign \$770  = $signed(\$769 ) + $signed({ 1'h0, z__payload[9] });
   assign \$773  = z__payload[11] ? 1'h0 : 1'h1;
   assign \$774  = z__payload[10] ^ \$773 ;
-  assign \$775  = \$774  ? \$606 [18:0] : { \$605 [16], \$605 [16], \$605  };
+  assign \$775  = \$774  ? \$590 [18:0] : { \$589 [16], \$589 [16], \$589  };
   assign \$776  = \$775  ^ { z__payload[11], z__payload[11], z__payload[11], z__payload[11], z__payload[11], z__payload[11], z__payload[11], z__payload[11], z__payload[11], z__payload[11], z__payload[11], z__payload[11], z__payload[11], z__payload[11], z__payload[11], z__payload[11], z__payload[11], z__payload[11], z__payload[11] };
   assign \$777  = $signed(\$772 ) + $signed(\$776 );
   assign \$778  = $signed(\$777 ) + $signed({ 1'h0, z__payload[11] });
   assign \$781  = z__payload[13] ? 1'h0 : 1'h1;
   assign \$782  = z__payload[12] ^ \$781 ;
-  assign \$783  = \$782  ? \$606 [18:0] : { \$605 [16], \$605 [16], \$605  };
+  assign \$783  = \$782  ? \$590 [18:0] : { \$589 [16], \$589 [16], \$589  };
   assign \$784  = \$783  ^ { z__payload[13], z__payload[13], z__payload[13], z__payload[13], z__payload[13], z__payload[13], z__payload[13], z__payload[13], z__payload[13], z__payload[13], z__payload[13], z__payload[13], z__payload[13], z__payload[13], z__payload[13], z__payload[13], z__payload[13], z__payload[13], z__payload[13] };
   assign \$785  = $signed(\$780 ) + $signed(\$784 );
   assign \$786  = $signed(\$785 ) + $signed({ 1'h0, z__payload[13] });
   assign \$789  = z__payload[15] ? 1'h0 : 1'h1;
   assign \$790  = z__payload[14] ^ \$789 ;
-  assign \$791  = \$790  ? \$606 [18:0] : { \$605 [16], \$605 [16], \$605  };
+  assign \$791  = \$790  ? \$590 [18:0] : { \$589 [16], \$589 [16], \$589  };
   assign \$792  = \$791  ^ { z__payload[15], z__payload[15], z__payload[15], z__payload[15], z__payload[15], z__payload[15], z__payload[15], z__payload[15], z__payload[15], z__payload[15], z__payload[15], z__payload[15], z__payload[15], z__payload[15], z__payload[15], z__payload[15], z__payload[15], z__payload[15], z__payload[15] };
   assign \$793  = $signed(\$788 ) + $signed(\$792 );
   assign \$794  = $signed(\$793 ) + $signed({ 1'h0, z__payload[15] });
@@ -1630,87 +1666,85 @@ module \lut_tc_int2_parallel.core (a__valid, w__valid, z__payload, z__valid, o__
   always @(posedge clk)
     tab_1_7 <= \$814 ;
   always @(posedge clk)
-    fresh <= \$815 ;
+    acc_0_0 <= \$815 ;
   always @(posedge clk)
-    acc_0_0 <= \$816 ;
+    buf_0_0 <= \$816 ;
   always @(posedge clk)
-    buf_0_0 <= \$817 ;
+    acc_0_1 <= \$817 ;
   always @(posedge clk)
-    acc_0_1 <= \$818 ;
+    buf_0_1 <= \$818 ;
   always @(posedge clk)
-    buf_0_1 <= \$819 ;
+    acc_0_2 <= \$819 ;
   always @(posedge clk)
-    acc_0_2 <= \$820 ;
+    buf_0_2 <= \$820 ;
   always @(posedge clk)
-    buf_0_2 <= \$821 ;
+    acc_0_3 <= \$821 ;
   always @(posedge clk)
-    acc_0_3 <= \$822 ;
+    buf_0_3 <= \$822 ;
   always @(posedge clk)
-    buf_0_3 <= \$823 ;
+    acc_0_4 <= \$823 ;
   always @(posedge clk)
-    acc_0_4 <= \$824 ;
+    buf_0_4 <= \$824 ;
   always @(posedge clk)
-    buf_0_4 <= \$825 ;
+    acc_0_5 <= \$825 ;
   always @(posedge clk)
-    acc_0_5 <= \$826 ;
+    buf_0_5 <= \$826 ;
   always @(posedge clk)
-    buf_0_5 <= \$827 ;
+    acc_0_6 <= \$827 ;
   always @(posedge clk)
-    acc_0_6 <= \$828 ;
+    buf_0_6 <= \$828 ;
   always @(posedge clk)
-    buf_0_6 <= \$829 ;
+    acc_0_7 <= \$829 ;
   always @(posedge clk)
-    acc_0_7 <= \$830 ;
+    buf_0_7 <= \$830 ;
   always @(posedge clk)
-    buf_0_7 <= \$831 ;
+    acc_1_0 <= \$831 ;
   always @(posedge clk)
-    acc_1_0 <= \$832 ;
+    buf_1_0 <= \$832 ;
   always @(posedge clk)
-    buf_1_0 <= \$833 ;
+    acc_1_1 <= \$833 ;
   always @(posedge clk)
-    acc_1_1 <= \$834 ;
+    buf_1_1 <= \$834 ;
   always @(posedge clk)
-    buf_1_1 <= \$835 ;
+    acc_1_2 <= \$835 ;
   always @(posedge clk)
-    acc_1_2 <= \$836 ;
+    buf_1_2 <= \$836 ;
   always @(posedge clk)
-    buf_1_2 <= \$837 ;
+    acc_1_3 <= \$837 ;
   always @(posedge clk)
-    acc_1_3 <= \$838 ;
+    buf_1_3 <= \$838 ;
   always @(posedge clk)
-    buf_1_3 <= \$839 ;
+    acc_1_4 <= \$839 ;
   always @(posedge clk)
-    acc_1_4 <= \$840 ;
+    buf_1_4 <= \$840 ;
   always @(posedge clk)
-    buf_1_4 <= \$841 ;
+    acc_1_5 <= \$841 ;
   always @(posedge clk)
-    acc_1_5 <= \$842 ;
+    buf_1_5 <= \$842 ;
   always @(posedge clk)
-    buf_1_5 <= \$843 ;
+    acc_1_6 <= \$843 ;
   always @(posedge clk)
-    acc_1_6 <= \$844 ;
+    buf_1_6 <= \$844 ;
   always @(posedge clk)
-    buf_1_6 <= \$845 ;
+    acc_1_7 <= \$845 ;
   always @(posedge clk)
-    acc_1_7 <= \$846 ;
+    buf_1_7 <= \$846 ;
   always @(posedge clk)
-    buf_1_7 <= \$847 ;
+    rowsum_0 <= \$847 ;
   always @(posedge clk)
-    rowsum_0 <= \$848 ;
+    rowsum_buf_0 <= \$848 ;
   always @(posedge clk)
-    rowsum_buf_0 <= \$849 ;
+    rowsum_1 <= \$849 ;
   always @(posedge clk)
-    rowsum_1 <= \$850 ;
+    rowsum_buf_1 <= \$850 ;
   always @(posedge clk)
-    rowsum_buf_1 <= \$851 ;
+    out_busy <= \$851 ;
   always @(posedge clk)
-    out_busy <= \$852 ;
+    o__valid <= \$852 ;
   always @(posedge clk)
-    o__valid <= \$853 ;
+    o__payload <= \$853 ;
   always @(posedge clk)
-    o__payload <= \$854 ;
-  always @(posedge clk)
-    row <= \$855 ;
+    row <= \$854 ;
   assign last_step = ! step;
   assign tile_end = tab_last & last_step;
   assign \$1  = tab_valid & w__valid;
@@ -1723,88 +1757,82 @@ module \lut_tc_int2_parallel.core (a__valid, w__valid, z__payload, z__valid, o__
   assign \$7  = ~ tab_valid;
   assign a__ready = \$7  | use_done;
   assign load = a__valid & a__ready;
-  assign \$8  = fresh ? 18'h00000 : acc_0_0;
-  assign \$11  = w__payload[0] ? \$9  : \$10 ;
-  assign \$14  = w__payload[0] ? \$12  : \$13 ;
-  assign \$15  = w__payload[1] ? \$11  : \$14 ;
-  assign \$18  = w__payload[0] ? \$16  : \$17 ;
-  assign \$21  = w__payload[0] ? \$19  : \$20 ;
-  assign \$22  = w__payload[1] ? \$18  : \$21 ;
-  assign \$23  = w__payload[2] ? \$15  : \$22 ;
-  assign \$24  = \$23  ^ { w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3] };
-  assign \$25  = $signed(\$8 ) + $signed(\$24 );
-  assign \$26  = $signed(\$25 ) + $signed({ 1'h0, w__payload[3] });
+  assign \$10  = w__payload[0] ? \$8  : \$9 ;
+  assign \$13  = w__payload[0] ? \$11  : \$12 ;
+  assign \$14  = w__payload[1] ? \$10  : \$13 ;
+  assign \$17  = w__payload[0] ? \$15  : \$16 ;
+  assign \$20  = w__payload[0] ? \$18  : \$19 ;
+  assign \$21  = w__payload[1] ? \$17  : \$20 ;
+  assign \$22  = w__payload[2] ? \$14  : \$21 ;
+  assign \$23  = \$22  ^ { w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3] };
+  assign \$26  = w__payload[4] ? \$24  : \$25 ;
   assign \$29  = w__payload[4] ? \$27  : \$28 ;
-  assign \$32  = w__payload[4] ? \$30  : \$31 ;
-  assign \$33  = w__payload[5] ? \$29  : \$32 ;
+  assign \$30  = w__payload[5] ? \$26  : \$29 ;
+  assign \$33  = w__payload[4] ? \$31  : \$32 ;
   assign \$36  = w__payload[4] ? \$34  : \$35 ;
-  assign \$39  = w__payload[4] ? \$37  : \$38 ;
-  assign \$40  = w__payload[5] ? \$36  : \$39 ;
-  assign \$41  = w__payload[6] ? \$33  : \$40 ;
-  assign \$42  = \$41  ^ { w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7] };
-  assign \$43  = $signed(\$26 ) + $signed(\$42 );
-  assign \$44  = $signed(\$43 ) + $signed({ 1'h0, w__payload[7] });
-  assign \$45  = fresh ? 18'h00000 : acc_0_1;
-  assign \$48  = w__payload[8] ? \$46  : \$47 ;
+  assign \$37  = w__payload[5] ? \$33  : \$36 ;
+  assign \$38  = w__payload[6] ? \$30  : \$37 ;
+  assign \$39  = \$38  ^ { w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7] };
+  assign \$40  = $signed(\$23 ) + $signed(\$39 );
+  assign \$41  = $signed(\$40 ) + $signed({ 1'h0, w__payload[3] });
+  assign \$44  = w__payload[8] ? \$42  : \$43 ;
+  assign \$47  = w__payload[8] ? \$45  : \$46 ;
+  assign \$48  = w__payload[9] ? \$44  : \$47 ;
   assign \$51  = w__payload[8] ? \$49  : \$50 ;
-  assign \$52  = w__payload[9] ? \$48  : \$51 ;
-  assign \$55  = w__payload[8] ? \$53  : \$54 ;
-  assign \$58  = w__payload[8] ? \$56  : \$57 ;
-  assign \$59  = w__payload[9] ? \$55  : \$58 ;
-  assign \$60  = w__payload[10] ? \$52  : \$59 ;
-  assign \$61  = \$60  ^ { w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11] };
-  assign \$62  = $signed(\$45 ) + $signed(\$61 );
-  assign \$63  = $signed(\$62 ) + $signed({ 1'h0, w__payload[11] });
-  assign \$66  = w__payload[12] ? \$64  : \$65 ;
-  assign \$69  = w__payload[12] ? \$67  : \$68 ;
-  assign \$70  = w__payload[13] ? \$66  : \$69 ;
-  assign \$73  = w__payload[12] ? \$71  : \$72 ;
-  assign \$76  = w__payload[12] ? \$74  : \$75 ;
-  assign \$77  = w__payload[13] ? \$73  : \$76 ;
-  assign \$78  = w__payload[14] ? \$70  : \$77 ;
-  assign \$79  = \$78  ^ { w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15] };
-  assign \$80  = $signed(\$63 ) + $signed(\$79 );
-  assign \$81  = $signed(\$80 ) + $signed({ 1'h0, w__payload[15] });
-  assign \$82  = fresh ? 18'h00000 : acc_0_2;
+  assign \$54  = w__payload[8] ? \$52  : \$53 ;
+  assign \$55  = w__payload[9] ? \$51  : \$54 ;
+  assign \$56  = w__payload[10] ? \$48  : \$55 ;
+  assign \$57  = \$56  ^ { w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11] };
+  assign \$60  = w__payload[12] ? \$58  : \$59 ;
+  assign \$63  = w__payload[12] ? \$61  : \$62 ;
+  assign \$64  = w__payload[13] ? \$60  : \$63 ;
+  assign \$67  = w__payload[12] ? \$65  : \$66 ;
+  assign \$70  = w__payload[12] ? \$68  : \$69 ;
+  assign \$71  = w__payload[13] ? \$67  : \$70 ;
+  assign \$72  = w__payload[14] ? \$64  : \$71 ;
+  assign \$73  = \$72  ^ { w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15] };
+  assign \$74  = $signed(\$57 ) + $signed(\$73 );
+  assign \$75  = $signed(\$74 ) + $signed({ 1'h0, w__payload[11] });
+  assign \$78  = w__payload[16] ? \$76  : \$77 ;
+  assign \$81  = w__payload[16] ? \$79  : \$80 ;
+  assign \$82  = w__payload[17] ? \$78  : \$81 ;
   assign \$85  = w__payload[16] ? \$83  : \$84 ;
   assign \$88  = w__payload[16] ? \$86  : \$87 ;
   assign \$89  = w__payload[17] ? \$85  : \$88 ;
-  assign \$92  = w__payload[16] ? \$90  : \$91 ;
-  assign \$95  = w__payload[16] ? \$93  : \$94 ;
-  assign \$96  = w__payload[17] ? \$92  : \$95 ;
-  assign \$97  = w__payload[18] ? \$89  : \$96 ;
-  assign \$98  = \$97  ^ { w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19] };
-  assign \$99  = $signed(\$82 ) + $signed(\$98 );
-  assign \$100  = $signed(\$99 ) + $signed({ 1'h0, w__payload[19] });
-  assign \$103  = w__payload[20] ? \$101  : \$102 ;
-  assign \$106  = w__payload[20] ? \$104  : \$105 ;
-  assign \$107  = w__payload[21] ? \$103  : \$106 ;
-  assign \$110  = w__payload[20] ? \$108  : \$109 ;
-  assign \$113  = w__payload[20] ? \$111  : \$112 ;
-  assign \$114  = w__payload[21] ? \$110  : \$113 ;
-  assign \$115  = w__payload[22] ? \$107  : \$114 ;
-  assign \$116  = \$115  ^ { w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23] };
-  assign \$117  = $signed(\$100 ) + $signed(\$116 );
-  assign \$118  = $signed(\$117 ) + $signed({ 1'h0, w__payload[23] });
-  assign \$119  = fresh ? 18'h00000 : acc_0_3;
+  assign \$90  = w__payload[18] ? \$82  : \$89 ;
+  assign \$91  = \$90  ^ { w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19] };
+  assign \$94  = w__payload[20] ? \$92  : \$93 ;
+  assign \$97  = w__payload[20] ? \$95  : \$96 ;
+  assign \$98  = w__payload[21] ? \$94  : \$97 ;
+  assign \$101  = w__payload[20] ? \$99  : \$100 ;
+  assign \$104  = w__payload[20] ? \$102  : \$103 ;
+  assign \$105  = w__payload[21] ? \$101  : \$104 ;
+  assign \$106  = w__payload[22] ? \$98  : \$105 ;
+  assign \$107  = \$106  ^ { w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23] };
+  assign \$108  = $signed(\$91 ) + $signed(\$107 );
+  assign \$109  = $signed(\$108 ) + $signed({ 1'h0, w__payload[19] });
+  assign \$112  = w__payload[24] ? \$110  : \$111 ;
+  assign \$115  = w__payload[24] ? \$113  : \$114 ;
+  assign \$116  = w__payload[25] ? \$112  : \$115 ;
+  assign \$119  = w__payload[24] ? \$117  : \$118 ;
   assign \$122  = w__payload[24] ? \$120  : \$121 ;
-  assign \$125  = w__payload[24] ? \$123  : \$124 ;
-  assign \$126  = w__payload[25] ? \$122  : \$125 ;
-  assign \$129  = w__payload[24] ? \$127  : \$128 ;
-  assign \$132  = w__payload[24] ? \$130  : \$131 ;
-  assign \$133  = w__payload[25] ? \$129  : \$132 ;
-  assign \$134  = w__payload[26] ? \$126  : \$133 ;
-  assign \$135  = \$134  ^ { w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27] };
-  assign \$136  = $signed(\$119 ) + $signed(\$135 );
-  assign \$137  = $signed(\$136 ) + $signed({ 1'h0, w__payload[27] });
+  assign \$123  = w__payload[25] ? \$119  : \$122 ;
+  assign \$124  = w__payload[26] ? \$116  : \$123 ;
+  assign \$125  = \$124  ^ { w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27] };
+  assign \$128  = w__payload[28] ? \$126  : \$127 ;
+  assign \$131  = w__payload[28] ? \$129  : \$130 ;
+  assign \$132  = w__payload[29] ? \$128  : \$131 ;
+  assign \$135  = w__payload[28] ? \$133  : \$134 ;
+  assign \$138  = w__payload[28] ? \$136  : \$137 ;
+  assign \$139  = w__payload[29] ? \$135  : \$138 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
     casez (row)
       1'h0:
-          \$603  = rowsum_buf_0;
+          \$587  = rowsum_buf_0;
       1'h1:
-          \$603  = rowsum_buf_1;
+          \$587  = rowsum_buf_1;
     endcase
   end
   always @* begin
@@ -1812,9 +1840,9 @@ module \lut_tc_int2_parallel.core (a__valid, w__valid, z__payload, z__valid, o__
     (* full_case = 32'd1 *)
     casez (row)
       1'h0:
-          \$605  = rowsum_buf_0;
+          \$589  = rowsum_buf_0;
       1'h1:
-          \$605  = rowsum_buf_1;
+          \$589  = rowsum_buf_1;
     endcase
   end
   always @* begin
@@ -1901,7 +1929,7 @@ module \lut_tc_int2_parallel.core (a__valid, w__valid, z__payload, z__valid, o__
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$796  = step;
     if (fire) begin
-      \$796  = \$608 [0];
+      \$796  = \$592 [0];
     end
     if (rst) begin
       \$796  = 1'h0;
@@ -1933,7 +1961,7 @@ module \lut_tc_int2_parallel.core (a__valid, w__valid, z__payload, z__valid, o__
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$799  = tab_0_0;
     if (load) begin
-      \$799  = \$612 [10:0];
+      \$799  = \$596 [10:0];
     end
     if (rst) begin
       \$799  = 11'h000;
@@ -1943,7 +1971,7 @@ module \lut_tc_int2_parallel.core (a__valid, w__valid, z__payload, z__valid, o__
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$800  = tab_0_1;
     if (load) begin
-      \$800  = \$618 [10:0];
+      \$800  = \$602 [10:0];
     end
     if (rst) begin
       \$800  = 11'h000;
@@ -1953,7 +1981,7 @@ module \lut_tc_int2_parallel.core (a__valid, w__valid, z__payload, z__valid, o__
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$801  = tab_0_2;
     if (load) begin
-      \$801  = \$624 [10:0];
+      \$801  = \$608 [10:0];
     end
     if (rst) begin
       \$801  = 11'h000;
@@ -1963,7 +1991,7 @@ module \lut_tc_int2_parallel.core (a__valid, w__valid, z__payload, z__valid, o__
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$802  = tab_0_3;
     if (load) begin
-      \$802  = \$632 [10:0];
+      \$802  = \$616 [10:0];
     end
     if (rst) begin
       \$802  = 11'h000;
@@ -1973,7 +2001,7 @@ module \lut_tc_int2_parallel.core (a__valid, w__valid, z__payload, z__valid, o__
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$803  = tab_0_4;
     if (load) begin
-      \$803  = \$638 [10:0];
+      \$803  = \$622 [10:0];
     end
     if (rst) begin
       \$803  = 11'h000;
@@ -1983,7 +2011,7 @@ module \lut_tc_int2_parallel.core (a__valid, w__valid, z__payload, z__valid, o__
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$804  = tab_0_5;
     if (load) begin
-      \$804  = \$646 [10:0];
+      \$804  = \$630 [10:0];
     end
     if (rst) begin
       \$804  = 11'h000;
@@ -1993,7 +2021,7 @@ module \lut_tc_int2_parallel.core (a__valid, w__valid, z__payload, z__valid, o__
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$805  = tab_0_6;
     if (load) begin
-      \$805  = \$654 [10:0];
+      \$805  = \$638 [10:0];
     end
     if (rst) begin
       \$805  = 11'h000;
@@ -2003,7 +2031,7 @@ module \lut_tc_int2_parallel.core (a__valid, w__valid, z__payload, z__valid, o__
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$806  = tab_0_7;
     if (load) begin
-      \$806  = \$664 [10:0];
+      \$806  = \$648 [10:0];
     end
     if (rst) begin
       \$806  = 11'h000;
@@ -2013,7 +2041,7 @@ module \lut_tc_int2_parallel.core (a__valid, w__valid, z__payload, z__valid, o__
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$807  = tab_1_0;
     if (load) begin
-      \$807  = \$668 [10:0];
+      \$807  = \$652 [10:0];
     end
     if (rst) begin
       \$807  = 11'h000;
@@ -2023,7 +2051,7 @@ module \lut_tc_int2_parallel.core (a__valid, w__valid, z__payload, z__valid, o__
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$808  = tab_1_1;
     if (load) begin
-      \$808  = \$674 [10:0];
+      \$808  = \$658 [10:0];
     end
     if (rst) begin
       \$808  = 11'h000;
@@ -2033,7 +2061,7 @@ module \lut_tc_int2_parallel.core (a__valid, w__valid, z__payload, z__valid, o__
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$809  = tab_1_2;
     if (load) begin
-      \$809  = \$680 [10:0];
+      \$809  = \$664 [10:0];
     end
     if (rst) begin
       \$809  = 11'h000;
@@ -2043,7 +2071,7 @@ module \lut_tc_int2_parallel.core (a__valid, w__valid, z__payload, z__valid, o__
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$810  = tab_1_3;
     if (load) begin
-      \$810  = \$688 [10:0];
+      \$810  = \$672 [10:0];
     end
     if (rst) begin
       \$810  = 11'h000;
@@ -2053,7 +2081,7 @@ module \lut_tc_int2_parallel.core (a__valid, w__valid, z__payload, z__valid, o__
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$811  = tab_1_4;
     if (load) begin
-      \$811  = \$694 [10:0];
+      \$811  = \$678 [10:0];
     end
     if (rst) begin
       \$811  = 11'h000;
@@ -2063,7 +2091,7 @@ module \lut_tc_int2_parallel.core (a__valid, w__valid, z__payload, z__valid, o__
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$812  = tab_1_5;
     if (load) begin
-      \$812  = \$702 [10:0];
+      \$812  = \$686 [10:0];
     end
     if (rst) begin
       \$812  = 11'h000;
@@ -2073,7 +2101,7 @@ module \lut_tc_int2_parallel.core (a__valid, w__valid, z__payload, z__valid, o__
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$813  = tab_1_6;
     if (load) begin
-      \$813  = \$710 [10:0];
+      \$813  = \$694 [10:0];
     end
     if (rst) begin
       \$813  = 11'h000;
@@ -2083,7 +2111,7 @@ module \lut_tc_int2_parallel.core (a__valid, w__valid, z__payload, z__valid, o__
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$814  = tab_1_7;
     if (load) begin
-      \$814  = \$720 [10:0];
+      \$814  = \$704 [10:0];
     end
     if (rst) begin
       \$814  = 11'h000;
@@ -2091,19 +2119,21 @@ module \lut_tc_int2_parallel.core (a__valid, w__valid, z__payload, z__valid, o__
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$815  = fresh;
-    if (fire) begin
-      \$815  = tile_end;
+    \$815  = acc_0_0;
+    if (\$705 ) begin
+      \$815  = 18'h00000;
+    end else if (fire) begin
+      \$815  = \$553 [17:0];
     end
     if (rst) begin
-      \$815  = 1'h1;
+      \$815  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$816  = acc_0_0;
-    if (fire) begin
-      \$816  = \$44 [17:0];
+    \$816  = buf_0_0;
+    if (\$705 ) begin
+      \$816  = \$553 [17:0];
     end
     if (rst) begin
       \$816  = 18'h00000;
@@ -2111,11 +2141,11 @@ module \lut_tc_int2_parallel.core (a__valid, w__valid, z__payload, z__valid, o__
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$817  = buf_0_0;
-    if (fire) begin
-      if (tile_end) begin
-        \$817  = \$44 [17:0];
-      end
+    \$817  = acc_0_1;
+    if (\$706 ) begin
+      \$817  = 18'h00000;
+    end else if (fire) begin
+      \$817  = \$555 [17:0];
     end
     if (rst) begin
       \$817  = 18'h00000;
@@ -2123,9 +2153,9 @@ module \lut_tc_int2_parallel.core (a__valid, w__valid, z__payload, z__valid, o__
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$818  = acc_0_1;
-    if (fire) begin
-      \$818  = \$81 [17:0];
+    \$818  = buf_0_1;
+    if (\$706 ) begin
+      \$818  = \$555 [17:0];
     end
     if (rst) begin
       \$818  = 18'h00000;
@@ -2133,11 +2163,11 @@ module \lut_tc_int2_parallel.core (a__valid, w__valid, z__payload, z__valid, o__
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$819  = buf_0_1;
-    if (fire) begin
-      if (tile_end) begin
-        \$819  = \$81 [17:0];
-      end
+    \$819  = acc_0_2;
+    if (\$707 ) begin
+      \$819  = 18'h00000;
+    end else if (fire) begin
+      \$819  = \$557 [17:0];
     end
     if (rst) begin
       \$819  = 18'h00000;
@@ -2145,9 +2175,9 @@ module \lut_tc_int2_parallel.core (a__valid, w__valid, z__payload, z__valid, o__
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$820  = acc_0_2;
-    if (fire) begin
-      \$820  = \$118 [17:0];
+    \$820  = buf_0_2;
+    if (\$707 ) begin
+      \$820  = \$557 [17:0];
     end
     if (rst) begin
       \$820  = 18'h00000;
@@ -2155,11 +2185,11 @@ module \lut_tc_int2_parallel.core (a__valid, w__valid, z__payload, z__valid, o__
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$821  = buf_0_2;
-    if (fire) begin
-      if (tile_end) begin
-        \$821  = \$118 [17:0];
-      end
+    \$821  = acc_0_3;
+    if (\$708 ) begin
+      \$821  = 18'h00000;
+    end else if (fire) begin
+      \$821  = \$559 [17:0];
     end
     if (rst) begin
       \$821  = 18'h00000;
@@ -2167,9 +2197,9 @@ module \lut_tc_int2_parallel.core (a__valid, w__valid, z__payload, z__valid, o__
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$822  = acc_0_3;
-    if (fire) begin
-      \$822  = \$155 [17:0];
+    \$822  = buf_0_3;
+    if (\$708 ) begin
+      \$822  = \$559 [17:0];
     end
     if (rst) begin
       \$822  = 18'h00000;
@@ -2177,11 +2207,11 @@ module \lut_tc_int2_parallel.core (a__valid, w__valid, z__payload, z__valid, o__
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$823  = buf_0_3;
-    if (fire) begin
-      if (tile_end) begin
-        \$823  = \$155 [17:0];
-      end
+    \$823  = acc_0_4;
+    if (\$709 ) begin
+      \$823  = 18'h00000;
+    end else if (fire) begin
+      \$823  = \$561 [17:0];
     end
     if (rst) begin
       \$823  = 18'h00000;
@@ -2189,9 +2219,9 @@ module \lut_tc_int2_parallel.core (a__valid, w__valid, z__payload, z__valid, o__
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$824  = acc_0_4;
-    if (fire) begin
-      \$824  = \$192 [17:0];
+    \$824  = buf_0_4;
+    if (\$709 ) begin
+      \$824  = \$561 [17:0];
     end
     if (rst) begin
       \$824  = 18'h00000;
@@ -2199,11 +2229,11 @@ module \lut_tc_int2_parallel.core (a__valid, w__valid, z__payload, z__valid, o__
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$825  = buf_0_4;
-    if (fire) begin
-      if (tile_end) begin
-        \$825  = \$192 [17:0];
-      end
+    \$825  = acc_0_5;
+    if (\$710 ) begin
+      \$825  = 18'h00000;
+    end else if (fire) begin
+      \$825  = \$563 [17:0];
     end
     if (rst) begin
       \$825  = 18'h00000;
@@ -2211,9 +2241,9 @@ module \lut_tc_int2_parallel.core (a__valid, w__valid, z__payload, z__valid, o__
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$826  = acc_0_5;
-    if (fire) begin
-      \$826  = \$229 [17:0];
+    \$826  = buf_0_5;
+    if (\$710 ) begin
+      \$826  = \$563 [17:0];
     end
     if (rst) begin
       \$826  = 18'h00000;
@@ -2221,11 +2251,11 @@ module \lut_tc_int2_parallel.core (a__valid, w__valid, z__payload, z__valid, o__
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$827  = buf_0_5;
-    if (fire) begin
-      if (tile_end) begin
-        \$827  = \$229 [17:0];
-      end
+    \$827  = acc_0_6;
+    if (\$711 ) begin
+      \$827  = 18'h00000;
+    end else if (fire) begin
+      \$827  = \$565 [17:0];
     end
     if (rst) begin
       \$827  = 18'h00000;
@@ -2233,9 +2263,9 @@ module \lut_tc_int2_parallel.core (a__valid, w__valid, z__payload, z__valid, o__
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$828  = acc_0_6;
-    if (fire) begin
-      \$828  = \$266 [17:0];
+    \$828  = buf_0_6;
+    if (\$711 ) begin
+      \$828  = \$565 [17:0];
     end
     if (rst) begin
       \$828  = 18'h00000;
@@ -2243,11 +2273,11 @@ module \lut_tc_int2_parallel.core (a__valid, w__valid, z__payload, z__valid, o__
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$829  = buf_0_6;
-    if (fire) begin
-      if (tile_end) begin
-        \$829  = \$266 [17:0];
-      end
+    \$829  = acc_0_7;
+    if (\$712 ) begin
+      \$829  = 18'h00000;
+    end else if (fire) begin
+      \$829  = \$567 [17:0];
     end
     if (rst) begin
       \$829  = 18'h00000;
@@ -2255,9 +2285,9 @@ module \lut_tc_int2_parallel.core (a__valid, w__valid, z__payload, z__valid, o__
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$830  = acc_0_7;
-    if (fire) begin
-      \$830  = \$303 [17:0];
+    \$830  = buf_0_7;
+    if (\$712 ) begin
+      \$830  = \$567 [17:0];
     end
     if (rst) begin
       \$830  = 18'h00000;
@@ -2265,11 +2295,11 @@ module \lut_tc_int2_parallel.core (a__valid, w__valid, z__payload, z__valid, o__
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$831  = buf_0_7;
-    if (fire) begin
-      if (tile_end) begin
-        \$831  = \$303 [17:0];
-      end
+    \$831  = acc_1_0;
+    if (\$713 ) begin
+      \$831  = 18'h00000;
+    end else if (fire) begin
+      \$831  = \$569 [17:0];
     end
     if (rst) begin
       \$831  = 18'h00000;
@@ -2277,9 +2307,9 @@ module \lut_tc_int2_parallel.core (a__valid, w__valid, z__payload, z__valid, o__
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$832  = acc_1_0;
-    if (fire) begin
-      \$832  = \$340 [17:0];
+    \$832  = buf_1_0;
+    if (\$713 ) begin
+      \$832  = \$569 [17:0];
     end
     if (rst) begin
       \$832  = 18'h00000;
@@ -2287,11 +2317,11 @@ module \lut_tc_int2_parallel.core (a__valid, w__valid, z__payload, z__valid, o__
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$833  = buf_1_0;
-    if (fire) begin
-      if (tile_end) begin
-        \$833  = \$340 [17:0];
-      end
+    \$833  = acc_1_1;
+    if (\$714 ) begin
+      \$833  = 18'h00000;
+    end else if (fire) begin
+      \$833  = \$571 [17:0];
     end
     if (rst) begin
       \$833  = 18'h00000;
@@ -2299,9 +2329,9 @@ module \lut_tc_int2_parallel.core (a__valid, w__valid, z__payload, z__valid, o__
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$834  = acc_1_1;
-    if (fire) begin
-      \$834  = \$377 [17:0];
+    \$834  = buf_1_1;
+    if (\$714 ) begin
+      \$834  = \$571 [17:0];
     end
     if (rst) begin
       \$834  = 18'h00000;
@@ -2309,11 +2339,11 @@ module \lut_tc_int2_parallel.core (a__valid, w__valid, z__payload, z__valid, o__
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$835  = buf_1_1;
-    if (fire) begin
-      if (tile_end) begin
-        \$835  = \$377 [17:0];
-      end
+    \$835  = acc_1_2;
+    if (\$715 ) begin
+      \$835  = 18'h00000;
+    end else if (fire) begin
+      \$835  = \$573 [17:0];
     end
     if (rst) begin
       \$835  = 18'h00000;
@@ -2321,9 +2351,9 @@ module \lut_tc_int2_parallel.core (a__valid, w__valid, z__payload, z__valid, o__
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$836  = acc_1_2;
-    if (fire) begin
-      \$836  = \$414 [17:0];
+    \$836  = buf_1_2;
+    if (\$715 ) begin
+      \$836  = \$573 [17:0];
     end
     if (rst) begin
       \$836  = 18'h00000;
@@ -2331,11 +2361,11 @@ module \lut_tc_int2_parallel.core (a__valid, w__valid, z__payload, z__valid, o__
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$837  = buf_1_2;
-    if (fire) begin
-      if (tile_end) begin
-        \$837  = \$414 [17:0];
-      end
+    \$837  = acc_1_3;
+    if (\$716 ) begin
+      \$837  = 18'h00000;
+    end else if (fire) begin
+      \$837  = \$575 [17:0];
     end
     if (rst) begin
       \$837  = 18'h00000;
@@ -2343,9 +2373,9 @@ module \lut_tc_int2_parallel.core (a__valid, w__valid, z__payload, z__valid, o__
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$838  = acc_1_3;
-    if (fire) begin
-      \$838  = \$451 [17:0];
+    \$838  = buf_1_3;
+    if (\$716 ) begin
+      \$838  = \$575 [17:0];
     end
     if (rst) begin
       \$838  = 18'h00000;
@@ -2353,11 +2383,11 @@ module \lut_tc_int2_parallel.core (a__valid, w__valid, z__payload, z__valid, o__
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$839  = buf_1_3;
-    if (fire) begin
-      if (tile_end) begin
-        \$839  = \$451 [17:0];
-      end
+    \$839  = acc_1_4;
+    if (\$717 ) begin
+      \$839  = 18'h00000;
+    end else if (fire) begin
+      \$839  = \$577 [17:0];
     end
     if (rst) begin
       \$839  = 18'h00000;
@@ -2365,9 +2395,9 @@ module \lut_tc_int2_parallel.core (a__valid, w__valid, z__payload, z__valid, o__
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$840  = acc_1_4;
-    if (fire) begin
-      \$840  = \$488 [17:0];
+    \$840  = buf_1_4;
+    if (\$717 ) begin
+      \$840  = \$577 [17:0];
     end
     if (rst) begin
       \$840  = 18'h00000;
@@ -2375,11 +2405,11 @@ module \lut_tc_int2_parallel.core (a__valid, w__valid, z__payload, z__valid, o__
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$841  = buf_1_4;
-    if (fire) begin
-      if (tile_end) begin
-        \$841  = \$488 [17:0];
-      end
+    \$841  = acc_1_5;
+    if (\$718 ) begin
+      \$841  = 18'h00000;
+    end else if (fire) begin
+      \$841  = \$579 [17:0];
     end
     if (rst) begin
       \$841  = 18'h00000;
@@ -2387,9 +2417,9 @@ module \lut_tc_int2_parallel.core (a__valid, w__valid, z__payload, z__valid, o__
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$842  = acc_1_5;
-    if (fire) begin
-      \$842  = \$525 [17:0];
+    \$842  = buf_1_5;
+    if (\$718 ) begin
+      \$842  = \$579 [17:0];
     end
     if (rst) begin
       \$842  = 18'h00000;
@@ -2397,11 +2427,11 @@ module \lut_tc_int2_parallel.core (a__valid, w__valid, z__payload, z__valid, o__
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$843  = buf_1_5;
-    if (fire) begin
-      if (tile_end) begin
-        \$843  = \$525 [17:0];
-      end
+    \$843  = acc_1_6;
+    if (\$719 ) begin
+      \$843  = 18'h00000;
+    end else if (fire) begin
+      \$843  = \$581 [17:0];
     end
     if (rst) begin
       \$843  = 18'h00000;
@@ -2409,9 +2439,9 @@ module \lut_tc_int2_parallel.core (a__valid, w__valid, z__payload, z__valid, o__
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$844  = acc_1_6;
-    if (fire) begin
-      \$844  = \$562 [17:0];
+    \$844  = buf_1_6;
+    if (\$719 ) begin
+      \$844  = \$581 [17:0];
     end
     if (rst) begin
       \$844  = 18'h00000;
@@ -2419,11 +2449,11 @@ module \lut_tc_int2_parallel.core (a__valid, w__valid, z__payload, z__valid, o__
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$845  = buf_1_6;
-    if (fire) begin
-      if (tile_end) begin
-        \$845  = \$562 [17:0];
-      end
+    \$845  = acc_1_7;
+    if (\$720 ) begin
+      \$845  = 18'h00000;
+    end else if (fire) begin
+      \$845  = \$583 [17:0];
     end
     if (rst) begin
       \$845  = 18'h00000;
@@ -2431,9 +2461,9 @@ module \lut_tc_int2_parallel.core (a__valid, w__valid, z__payload, z__valid, o__
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$846  = acc_1_7;
-    if (fire) begin
-      \$846  = \$599 [17:0];
+    \$846  = buf_1_7;
+    if (\$720 ) begin
+      \$846  = \$583 [17:0];
     end
     if (rst) begin
       \$846  = 18'h00000;
@@ -2441,23 +2471,23 @@ module \lut_tc_int2_parallel.core (a__valid, w__valid, z__payload, z__valid, o__
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$847  = buf_1_7;
-    if (fire) begin
+    \$847  = rowsum_0;
+    if (use_done) begin
+      \$847  = \$722 [16:0];
       if (tile_end) begin
-        \$847  = \$599 [17:0];
+        \$847  = 17'h00000;
       end
     end
     if (rst) begin
-      \$847  = 18'h00000;
+      \$847  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$848  = rowsum_0;
+    \$848  = rowsum_buf_0;
     if (use_done) begin
-      \$848  = \$722 [16:0];
       if (tile_end) begin
-        \$848  = 17'h00000;
+        \$848  = \$724 [16:0];
       end
     end
     if (rst) begin
@@ -2466,10 +2496,11 @@ module \lut_tc_int2_parallel.core (a__valid, w__valid, z__payload, z__valid, o__
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$849  = rowsum_buf_0;
+    \$849  = rowsum_1;
     if (use_done) begin
+      \$849  = \$726 [16:0];
       if (tile_end) begin
-        \$849  = \$724 [16:0];
+        \$849  = 17'h00000;
       end
     end
     if (rst) begin
@@ -2478,11 +2509,10 @@ module \lut_tc_int2_parallel.core (a__valid, w__valid, z__payload, z__valid, o__
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$850  = rowsum_1;
+    \$850  = rowsum_buf_1;
     if (use_done) begin
-      \$850  = \$726 [16:0];
       if (tile_end) begin
-        \$850  = 17'h00000;
+        \$850  = \$728 [16:0];
       end
     end
     if (rst) begin
@@ -2491,89 +2521,93 @@ module \lut_tc_int2_parallel.core (a__valid, w__valid, z__payload, z__valid, o__
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$851  = rowsum_buf_1;
-    if (use_done) begin
-      if (tile_end) begin
-        \$851  = \$728 [16:0];
-      end
-    end
-    if (rst) begin
-      \$851  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$852  = out_busy;
+    \$851  = out_busy;
     if (\$729 ) begin
-      \$852  = 1'h1;
+      \$851  = 1'h1;
     end else if (drain_done) begin
-      \$852  = 1'h0;
+      \$851  = 1'h0;
     end
     if (rst) begin
-      \$852  = 1'h0;
+      \$851  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$853  = o__valid;
+    \$852  = o__valid;
     if (advance) begin
-      \$853  = 1'h1;
+      \$852  = 1'h1;
     end else if (o__ready) begin
-      \$853  = 1'h0;
+      \$852  = 1'h0;
     end
     if (rst) begin
-      \$853  = 1'h0;
+      \$852  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$854  = o__payload;
+    \$853  = o__payload;
     if (advance) begin
-      \$854 [144] = last_row;
-      \$854 [17:0] = \$739 [17:0];
-      \$854 [35:18] = \$747 [17:0];
-      \$854 [53:36] = \$755 [17:0];
-      \$854 [71:54] = \$763 [17:0];
-      \$854 [89:72] = \$771 [17:0];
-      \$854 [107:90] = \$779 [17:0];
-      \$854 [125:108] = \$787 [17:0];
-      \$854 [143:126] = \$795 [17:0];
+      \$853 [144] = last_row;
+      \$853 [17:0] = \$739 [17:0];
+      \$853 [35:18] = \$747 [17:0];
+      \$853 [53:36] = \$755 [17:0];
+      \$853 [71:54] = \$763 [17:0];
+      \$853 [89:72] = \$771 [17:0];
+      \$853 [107:90] = \$779 [17:0];
+      \$853 [125:108] = \$787 [17:0];
+      \$853 [143:126] = \$795 [17:0];
     end
     if (rst) begin
-      \$854  = 145'h0000000000000000000000000000000000000;
+      \$853  = 145'h0000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$855  = row;
+    \$854  = row;
     if (advance) begin
-      \$855  = \$731 [0];
+      \$854  = \$731 [0];
     end
     if (rst) begin
-      \$855  = 1'h0;
+      \$854  = 1'h0;
     end
   end
   assign w__ready = fire;
-  assign next_0_0 = \$44 [17:0];
-  assign next_0_1 = \$81 [17:0];
-  assign next_0_2 = \$118 [17:0];
-  assign next_0_3 = \$155 [17:0];
-  assign next_0_4 = \$192 [17:0];
-  assign next_0_5 = \$229 [17:0];
-  assign next_0_6 = \$266 [17:0];
-  assign next_0_7 = \$303 [17:0];
-  assign next_1_0 = \$340 [17:0];
-  assign next_1_1 = \$377 [17:0];
-  assign next_1_2 = \$414 [17:0];
-  assign next_1_3 = \$451 [17:0];
-  assign next_1_4 = \$488 [17:0];
-  assign next_1_5 = \$525 [17:0];
-  assign next_1_6 = \$562 [17:0];
-  assign next_1_7 = \$599 [17:0];
+  assign lane_0_0_planes1 = \$41 [12:0];
+  assign lane_0_1_planes1 = \$75 [12:0];
+  assign lane_0_2_planes1 = \$109 [12:0];
+  assign lane_0_3_planes1 = \$143 [12:0];
+  assign lane_0_4_planes1 = \$177 [12:0];
+  assign lane_0_5_planes1 = \$211 [12:0];
+  assign lane_0_6_planes1 = \$245 [12:0];
+  assign lane_0_7_planes1 = \$279 [12:0];
+  assign lane_1_0_planes1 = \$313 [12:0];
+  assign lane_1_1_planes1 = \$347 [12:0];
+  assign lane_1_2_planes1 = \$381 [12:0];
+  assign lane_1_3_planes1 = \$415 [12:0];
+  assign lane_1_4_planes1 = \$449 [12:0];
+  assign lane_1_5_planes1 = \$483 [12:0];
+  assign lane_1_6_planes1 = \$517 [12:0];
+  assign lane_1_7_planes1 = \$551 [12:0];
+  assign next_0_0 = \$553 [17:0];
+  assign next_0_1 = \$555 [17:0];
+  assign next_0_2 = \$557 [17:0];
+  assign next_0_3 = \$559 [17:0];
+  assign next_0_4 = \$561 [17:0];
+  assign next_0_5 = \$563 [17:0];
+  assign next_0_6 = \$565 [17:0];
+  assign next_0_7 = \$567 [17:0];
+  assign next_1_0 = \$569 [17:0];
+  assign next_1_1 = \$571 [17:0];
+  assign next_1_2 = \$573 [17:0];
+  assign next_1_3 = \$575 [17:0];
+  assign next_1_4 = \$577 [17:0];
+  assign next_1_5 = \$579 [17:0];
+  assign next_1_6 = \$581 [17:0];
+  assign next_1_7 = \$583 [17:0];
   assign z__ready = drain_done;
-  assign rowsum_x2 = { \$604 [17], \$604  };
-  assign rowsum_x1 = { \$605 [16], \$605 [16], \$605  };
-  assign rowsum_x3 = \$606 [18:0];
+  assign rowsum_x2 = { \$588 [17], \$588  };
+  assign rowsum_x1 = { \$589 [16], \$589 [16], \$589  };
+  assign rowsum_x3 = \$590 [18:0];
   assign \w__payload.data  = w__payload[63:0];
   assign \w__payload.data[0]  = w__payload[7:0];
   assign \w__payload.data[1]  = w__payload[15:8];
@@ -2615,182 +2649,198 @@ module \lut_tc_int2_parallel.core (a__valid, w__valid, z__payload, z__valid, o__
   assign \z__payload.data[7]  = z__payload[15:14];
   assign \$2  = \$1 ;
   assign last_row = row;
-  assign \$9  = { tab_0_7[10], tab_0_7 };
-  assign \$10  = { tab_0_6[10], tab_0_6 };
-  assign \$12  = { tab_0_5[10], tab_0_5 };
-  assign \$13  = { tab_0_4[10], tab_0_4 };
-  assign \$16  = { tab_0_3[10], tab_0_3 };
-  assign \$17  = { tab_0_2[10], tab_0_2 };
-  assign \$19  = { tab_0_1[10], tab_0_1 };
-  assign \$20  = { tab_0_0[10], tab_0_0 };
-  assign \$27  = { tab_0_7, 1'h0 };
-  assign \$28  = { tab_0_6, 1'h0 };
-  assign \$30  = { tab_0_5, 1'h0 };
-  assign \$31  = { tab_0_4, 1'h0 };
-  assign \$34  = { tab_0_3, 1'h0 };
-  assign \$35  = { tab_0_2, 1'h0 };
-  assign \$37  = { tab_0_1, 1'h0 };
-  assign \$38  = { tab_0_0, 1'h0 };
-  assign \$46  = { tab_0_7[10], tab_0_7 };
-  assign \$47  = { tab_0_6[10], tab_0_6 };
-  assign \$49  = { tab_0_5[10], tab_0_5 };
-  assign \$50  = { tab_0_4[10], tab_0_4 };
-  assign \$53  = { tab_0_3[10], tab_0_3 };
-  assign \$54  = { tab_0_2[10], tab_0_2 };
-  assign \$56  = { tab_0_1[10], tab_0_1 };
-  assign \$57  = { tab_0_0[10], tab_0_0 };
-  assign \$64  = { tab_0_7, 1'h0 };
-  assign \$65  = { tab_0_6, 1'h0 };
-  assign \$67  = { tab_0_5, 1'h0 };
-  assign \$68  = { tab_0_4, 1'h0 };
-  assign \$71  = { tab_0_3, 1'h0 };
-  assign \$72  = { tab_0_2, 1'h0 };
-  assign \$74  = { tab_0_1, 1'h0 };
-  assign \$75  = { tab_0_0, 1'h0 };
-  assign \$83  = { tab_0_7[10], tab_0_7 };
-  assign \$84  = { tab_0_6[10], tab_0_6 };
-  assign \$86  = { tab_0_5[10], tab_0_5 };
-  assign \$87  = { tab_0_4[10], tab_0_4 };
-  assign \$90  = { tab_0_3[10], tab_0_3 };
-  assign \$91  = { tab_0_2[10], tab_0_2 };
-  assign \$93  = { tab_0_1[10], tab_0_1 };
-  assign \$94  = { tab_0_0[10], tab_0_0 };
-  assign \$101  = { tab_0_7, 1'h0 };
-  assign \$102  = { tab_0_6, 1'h0 };
-  assign \$104  = { tab_0_5, 1'h0 };
-  assign \$105  = { tab_0_4, 1'h0 };
-  assign \$108  = { tab_0_3, 1'h0 };
-  assign \$109  = { tab_0_2, 1'h0 };
-  assign \$111  = { tab_0_1, 1'h0 };
-  assign \$112  = { tab_0_0, 1'h0 };
-  assign \$120  = { tab_0_7[10], tab_0_7 };
-  assign \$121  = { tab_0_6[10], tab_0_6 };
-  assign \$123  = { tab_0_5[10], tab_0_5 };
-  assign \$124  = { tab_0_4[10], tab_0_4 };
-  assign \$127  = { tab_0_3[10], tab_0_3 };
-  assign \$128  = { tab_0_2[10], tab_0_2 };
-  assign \$130  = { tab_0_1[10], tab_0_1 };
-  assign \$131  = { tab_0_0[10], tab_0_0 };
-  assign \$138  = { tab_0_7, 1'h0 };
-  assign \$139  = { tab_0_6, 1'h0 };
-  assign \$141  = { tab_0_5, 1'h0 };
-  assign \$142  = { tab_0_4, 1'h0 };
-  assign \$145  = { tab_0_3, 1'h0 };
-  assign \$146  = { tab_0_2, 1'h0 };
-  assign \$148  = { tab_0_1, 1'h0 };
-  assign \$149  = { tab_0_0, 1'h0 };
-  assign \$157  = { tab_0_7[10], tab_0_7 };
-  assign \$158  = { tab_0_6[10], tab_0_6 };
-  assign \$160  = { tab_0_5[10], tab_0_5 };
-  assign \$161  = { tab_0_4[10], tab_0_4 };
-  assign \$164  = { tab_0_3[10], tab_0_3 };
-  assign \$165  = { tab_0_2[10], tab_0_2 };
-  assign \$167  = { tab_0_1[10], tab_0_1 };
-  assign \$168  = { tab_0_0[10], tab_0_0 };
-  assign \$175  = { tab_0_7, 1'h0 };
-  assign \$176  = { tab_0_6, 1'h0 };
-  assign \$178  = { tab_0_5, 1'h0 };
-  assign \$179  = { tab_0_4, 1'h0 };
-  assign \$182  = { tab_0_3, 1'h0 };
-  assign \$183  = { tab_0_2, 1'h0 };
-  assign \$185  = { tab_0_1, 1'h0 };
-  assign \$186  = { tab_0_0, 1'h0 };
-  assign \$194  = { tab_0_7[10], tab_0_7 };
-  assign \$195  = { tab_0_6[10], tab_0_6 };
-  assign \$197  = { tab_0_5[10], tab_0_5 };
-  assign \$198  = { tab_0_4[10], tab_0_4 };
-  assign \$201  = { tab_0_3[10], tab_0_3 };
-  assign \$202  = { tab_0_2[10], tab_0_2 };
-  assign \$204  = { tab_0_1[10], tab_0_1 };
-  assign \$205  = { tab_0_0[10], tab_0_0 };
-  assign \$212  = { tab_0_7, 1'h0 };
-  assign \$213  = { tab_0_6, 1'h0 };
-  assign \$215  = { tab_0_5, 1'h0 };
-  assign \$216  = { tab_0_4, 1'h0 };
-  assign \$219  = { tab_0_3, 1'h0 };
-  assign \$220  = { tab_0_2, 1'h0 };
-  assign \$222  = { tab_0_1, 1'h0 };
-  assign \$223  = { tab_0_0, 1'h0 };
-  assign \$231  = { tab_0_7[10], tab_0_7 };
-  assign \$232  = { tab_0_6[10], tab_0_6 };
-  assign \$234  = { tab_0_5[10], tab_0_5 };
-  assign \$235  = { tab_0_4[10], tab_0_4 };
-  assign \$238  = { tab_0_3[10], tab_0_3 };
-  assign \$239  = { tab_0_2[10], tab_0_2 };
-  assign \$241  = { tab_0_1[10], tab_0_1 };
-  assign \$242  = { tab_0_0[10], tab_0_0 };
-  assign \$249  = { tab_0_7, 1'h0 };
-  assign \$250  = { tab_0_6, 1'h0 };
-  assign \$252  = { tab_0_5, 1'h0 };
-  assign \$253  = { tab_0_4, 1'h0 };
-  assign \$256  = { tab_0_3, 1'h0 };
-  assign \$257  = { tab_0_2, 1'h0 };
-  assign \$259  = { tab_0_1, 1'h0 };
-  assign \$260  = { tab_0_0, 1'h0 };
-  assign \$268  = { tab_0_7[10], tab_0_7 };
-  assign \$269  = { tab_0_6[10], tab_0_6 };
-  assign \$271  = { tab_0_5[10], tab_0_5 };
-  assign \$272  = { tab_0_4[10], tab_0_4 };
-  assign \$275  = { tab_0_3[10], tab_0_3 };
-  assign \$276  = { tab_0_2[10], tab_0_2 };
-  assign \$278  = { tab_0_1[10], tab_0_1 };
-  assign \$279  = { tab_0_0[10], tab_0_0 };
-  assign \$286  = { tab_0_7, 1'h0 };
-  assign \$287  = { tab_0_6, 1'h0 };
-  assign \$289  = { tab_0_5, 1'h0 };
-  assign \$290  = { tab_0_4, 1'h0 };
-  assign \$293  = { tab_0_3, 1'h0 };
-  assign \$294  = { tab_0_2, 1'h0 };
-  assign \$296  = { tab_0_1, 1'h0 };
-  assign \$297  = { tab_0_0, 1'h0 };
-  assign \$305  = { tab_1_7[10], tab_1_7 };
-  assign \$306  = { tab_1_6[10], tab_1_6 };
-  assign \$308  = { tab_1_5[10], tab_1_5 };
-  assign \$309  = { tab_1_4[10], tab_1_4 };
-  assign \$312  = { tab_1_3[10], tab_1_3 };
-  assign \$313  = { tab_1_2[10], tab_1_2 };
-  assign \$315  = { tab_1_1[10], tab_1_1 };
-  assign \$316  = { tab_1_0[10], tab_1_0 };
-  assign \$323  = { tab_1_7, 1'h0 };
-  assign \$324  = { tab_1_6, 1'h0 };
-  assign \$326  = { tab_1_5, 1'h0 };
-  assign \$327  = { tab_1_4, 1'h0 };
-  assign \$330  = { tab_1_3, 1'h0 };
-  assign \$331  = { tab_1_2, 1'h0 };
-  assign \$333  = { tab_1_1, 1'h0 };
-  assign \$334  = { tab_1_0, 1'h0 };
-  assign \$342  = { tab_1_7[10], tab_1_7 };
-  assign \$343  = { tab_1_6[10], tab_1_6 };
-  assign \$345  = { tab_1_5[10], tab_1_5 };
-  assign \$346  = { tab_1_4[10], tab_1_4 };
-  assign \$349  = { tab_1_3[10], tab_1_3 };
-  assign \$350  = { tab_1_2[10], tab_1_2 };
-  assign \$352  = { tab_1_1[10], tab_1_1 };
-  assign \$353  = { tab_1_0[10], tab_1_0 };
-  assign \$360  = { tab_1_7, 1'h0 };
-  assign \$361  = { tab_1_6, 1'h0 };
-  assign \$363  = { tab_1_5, 1'h0 };
-  assign \$364  = { tab_1_4, 1'h0 };
-  assign \$367  = { tab_1_3, 1'h0 };
-  assign \$368  = { tab_1_2, 1'h0 };
-  assign \$370  = { tab_1_1, 1'h0 };
-  assign \$371  = { tab_1_0, 1'h0 };
-  assign \$379  = { tab_1_7[10], tab_1_7 };
-  assign \$380  = { tab_1_6[10], tab_1_6 };
-  assign \$382  = { tab_1_5[10], tab_1_5 };
-  assign \$383  = { tab_1_4[10], tab_1_4 };
-  assign \$386  = { tab_1_3[10], tab_1_3 };
-  assign \$387  = { tab_1_2[10], tab_1_2 };
-  assign \$389  = { tab_1_1[10], tab_1_1 };
-  assign \$390  = { tab_1_0[10], tab_1_0 };
-  assign \$397  = { tab_1_7, 1'h0 };
-  assign \$398  = { tab_1_6, 1'h0 };
-  assign \$400  = { tab_1_5, 1'h0 };
-  assign \$401  = { tab_1_4, 1'h0 };
-  assign \$404  = { tab_1_3, 1'h0 };
-  assign \$405  = { tab_1_2, 1'h0 };
-  assign \$407  = { tab_1_1, 1'h0 };
-  assign \$408  = { tab_1_0, 1'h0 };
+  assign \$8  = { tab_0_7[10], tab_0_7 };
+  assign \$9  = { tab_0_6[10], tab_0_6 };
+  assign \$11  = { tab_0_5[10], tab_0_5 };
+  assign \$12  = { tab_0_4[10], tab_0_4 };
+  assign \$15  = { tab_0_3[10], tab_0_3 };
+  assign \$16  = { tab_0_2[10], tab_0_2 };
+  assign \$18  = { tab_0_1[10], tab_0_1 };
+  assign \$19  = { tab_0_0[10], tab_0_0 };
+  assign \$24  = { tab_0_7, 1'h0 };
+  assign \$25  = { tab_0_6, 1'h0 };
+  assign \$27  = { tab_0_5, 1'h0 };
+  assign \$28  = { tab_0_4, 1'h0 };
+  assign \$31  = { tab_0_3, 1'h0 };
+  assign \$32  = { tab_0_2, 1'h0 };
+  assign \$34  = { tab_0_1, 1'h0 };
+  assign \$35  = { tab_0_0, 1'h0 };
+  assign \$42  = { tab_0_7[10], tab_0_7 };
+  assign \$43  = { tab_0_6[10], tab_0_6 };
+  assign \$45  = { tab_0_5[10], tab_0_5 };
+  assign \$46  = { tab_0_4[10], tab_0_4 };
+  assign \$49  = { tab_0_3[10], tab_0_3 };
+  assign \$50  = { tab_0_2[10], tab_0_2 };
+  assign \$52  = { tab_0_1[10], tab_0_1 };
+  assign \$53  = { tab_0_0[10], tab_0_0 };
+  assign \$58  = { tab_0_7, 1'h0 };
+  assign \$59  = { tab_0_6, 1'h0 };
+  assign \$61  = { tab_0_5, 1'h0 };
+  assign \$62  = { tab_0_4, 1'h0 };
+  assign \$65  = { tab_0_3, 1'h0 };
+  assign \$66  = { tab_0_2, 1'h0 };
+  assign \$68  = { tab_0_1, 1'h0 };
+  assign \$69  = { tab_0_0, 1'h0 };
+  assign \$76  = { tab_0_7[10], tab_0_7 };
+  assign \$77  = { tab_0_6[10], tab_0_6 };
+  assign \$79  = { tab_0_5[10], tab_0_5 };
+  assign \$80  = { tab_0_4[10], tab_0_4 };
+  assign \$83  = { tab_0_3[10], tab_0_3 };
+  assign \$84  = { tab_0_2[10], tab_0_2 };
+  assign \$86  = { tab_0_1[10], tab_0_1 };
+  assign \$87  = { tab_0_0[10], tab_0_0 };
+  assign \$92  = { tab_0_7, 1'h0 };
+  assign \$93  = { tab_0_6, 1'h0 };
+  assign \$95  = { tab_0_5, 1'h0 };
+  assign \$96  = { tab_0_4, 1'h0 };
+  assign \$99  = { tab_0_3, 1'h0 };
+  assign \$100  = { tab_0_2, 1'h0 };
+  assign \$102  = { tab_0_1, 1'h0 };
+  assign \$103  = { tab_0_0, 1'h0 };
+  assign \$110  = { tab_0_7[10], tab_0_7 };
+  assign \$111  = { tab_0_6[10], tab_0_6 };
+  assign \$113  = { tab_0_5[10], tab_0_5 };
+  assign \$114  = { tab_0_4[10], tab_0_4 };
+  assign \$117  = { tab_0_3[10], tab_0_3 };
+  assign \$118  = { tab_0_2[10], tab_0_2 };
+  assign \$120  = { tab_0_1[10], tab_0_1 };
+  assign \$121  = { tab_0_0[10], tab_0_0 };
+  assign \$126  = { tab_0_7, 1'h0 };
+  assign \$127  = { tab_0_6, 1'h0 };
+  assign \$129  = { tab_0_5, 1'h0 };
+  assign \$130  = { tab_0_4, 1'h0 };
+  assign \$133  = { tab_0_3, 1'h0 };
+  assign \$134  = { tab_0_2, 1'h0 };
+  assign \$136  = { tab_0_1, 1'h0 };
+  assign \$137  = { tab_0_0, 1'h0 };
+  assign \$144  = { tab_0_7[10], tab_0_7 };
+  assign \$145  = { tab_0_6[10], tab_0_6 };
+  assign \$147  = { tab_0_5[10], tab_0_5 };
+  assign \$148  = { tab_0_4[10], tab_0_4 };
+  assign \$151  = { tab_0_3[10], tab_0_3 };
+  assign \$152  = { tab_0_2[10], tab_0_2 };
+  assign \$154  = { tab_0_1[10], tab_0_1 };
+  assign \$155  = { tab_0_0[10], tab_0_0 };
+  assign \$160  = { tab_0_7, 1'h0 };
+  assign \$161  = { tab_0_6, 1'h0 };
+  assign \$163  = { tab_0_5, 1'h0 };
+  assign \$164  = { tab_0_4, 1'h0 };
+  assign \$167  = { tab_0_3, 1'h0 };
+  assign \$168  = { tab_0_2, 1'h0 };
+  assign \$170  = { tab_0_1, 1'h0 };
+  assign \$171  = { tab_0_0, 1'h0 };
+  assign \$178  = { tab_0_7[10], tab_0_7 };
+  assign \$179  = { tab_0_6[10], tab_0_6 };
+  assign \$181  = { tab_0_5[10], tab_0_5 };
+  assign \$182  = { tab_0_4[10], tab_0_4 };
+  assign \$185  = { tab_0_3[10], tab_0_3 };
+  assign \$186  = { tab_0_2[10], tab_0_2 };
+  assign \$188  = { tab_0_1[10], tab_0_1 };
+  assign \$189  = { tab_0_0[10], tab_0_0 };
+  assign \$194  = { tab_0_7, 1'h0 };
+  assign \$195  = { tab_0_6, 1'h0 };
+  assign \$197  = { tab_0_5, 1'h0 };
+  assign \$198  = { tab_0_4, 1'h0 };
+  assign \$201  = { tab_0_3, 1'h0 };
+  assign \$202  = { tab_0_2, 1'h0 };
+  assign \$204  = { tab_0_1, 1'h0 };
+  assign \$205  = { tab_0_0, 1'h0 };
+  assign \$212  = { tab_0_7[10], tab_0_7 };
+  assign \$213  = { tab_0_6[10], tab_0_6 };
+  assign \$215  = { tab_0_5[10], tab_0_5 };
+  assign \$216  = { tab_0_4[10], tab_0_4 };
+  assign \$219  = { tab_0_3[10], tab_0_3 };
+  assign \$220  = { tab_0_2[10], tab_0_2 };
+  assign \$222  = { tab_0_1[10], tab_0_1 };
+  assign \$223  = { tab_0_0[10], tab_0_0 };
+  assign \$228  = { tab_0_7, 1'h0 };
+  assign \$229  = { tab_0_6, 1'h0 };
+  assign \$231  = { tab_0_5, 1'h0 };
+  assign \$232  = { tab_0_4, 1'h0 };
+  assign \$235  = { tab_0_3, 1'h0 };
+  assign \$236  = { tab_0_2, 1'h0 };
+  assign \$238  = { tab_0_1, 1'h0 };
+  assign \$239  = { tab_0_0, 1'h0 };
+  assign \$246  = { tab_0_7[10], tab_0_7 };
+  assign \$247  = { tab_0_6[10], tab_0_6 };
+  assign \$249  = { tab_0_5[10], tab_0_5 };
+  assign \$250  = { tab_0_4[10], tab_0_4 };
+  assign \$253  = { tab_0_3[10], tab_0_3 };
+  assign \$254  = { tab_0_2[10], tab_0_2 };
+  assign \$256  = { tab_0_1[10], tab_0_1 };
+  assign \$257  = { tab_0_0[10], tab_0_0 };
+  assign \$262  = { tab_0_7, 1'h0 };
+  assign \$263  = { tab_0_6, 1'h0 };
+  assign \$265  = { tab_0_5, 1'h0 };
+  assign \$266  = { tab_0_4, 1'h0 };
+  assign \$269  = { tab_0_3, 1'h0 };
+  assign \$270  = { tab_0_2, 1'h0 };
+  assign \$272  = { tab_0_1, 1'h0 };
+  assign \$273  = { tab_0_0, 1'h0 };
+  assign \$280  = { tab_1_7[10], tab_1_7 };
+  assign \$281  = { tab_1_6[10], tab_1_6 };
+  assign \$283  = { tab_1_5[10], tab_1_5 };
+  assign \$284  = { tab_1_4[10], tab_1_4 };
+  assign \$287  = { tab_1_3[10], tab_1_3 };
+  assign \$288  = { tab_1_2[10], tab_1_2 };
+  assign \$290  = { tab_1_1[10], tab_1_1 };
+  assign \$291  = { tab_1_0[10], tab_1_0 };
+  assign \$296  = { tab_1_7, 1'h0 };
+  assign \$297  = { tab_1_6, 1'h0 };
+  assign \$299  = { tab_1_5, 1'h0 };
+  assign \$300  = { tab_1_4, 1'h0 };
+  assign \$303  = { tab_1_3, 1'h0 };
+  assign \$304  = { tab_1_2, 1'h0 };
+  assign \$306  = { tab_1_1, 1'h0 };
+  assign \$307  = { tab_1_0, 1'h0 };
+  assign \$314  = { tab_1_7[10], tab_1_7 };
+  assign \$315  = { tab_1_6[10], tab_1_6 };
+  assign \$317  = { tab_1_5[10], tab_1_5 };
+  assign \$318  = { tab_1_4[10], tab_1_4 };
+  assign \$321  = { tab_1_3[10], tab_1_3 };
+  assign \$322  = { tab_1_2[10], tab_1_2 };
+  assign \$324  = { tab_1_1[10], tab_1_1 };
+  assign \$325  = { tab_1_0[10], tab_1_0 };
+  assign \$330  = { tab_1_7, 1'h0 };
+  assign \$331  = { tab_1_6, 1'h0 };
+  assign \$333  = { tab_1_5, 1'h0 };
+  assign \$334  = { tab_1_4, 1'h0 };
+  assign \$337  = { tab_1_3, 1'h0 };
+  assign \$338  = { tab_1_2, 1'h0 };
+  assign \$340  = { tab_1_1, 1'h0 };
+  assign \$341  = { tab_1_0, 1'h0 };
+  assign \$348  = { tab_1_7[10], tab_1_7 };
+  assign \$349  = { tab_1_6[10], tab_1_6 };
+  assign \$351  = { tab_1_5[10], tab_1_5 };
+  assign \$352  = { tab_1_4[10], tab_1_4 };
+  assign \$355  = { tab_1_3[10], tab_1_3 };
+  assign \$356  = { tab_1_2[10], tab_1_2 };
+  assign \$358  = { tab_1_1[10], tab_1_1 };
+  assign \$359  = { tab_1_0[10], tab_1_0 };
+  assign \$364  = { tab_1_7, 1'h0 };
+  assign \$365  = { tab_1_6, 1'h0 };
+  assign \$367  = { tab_1_5, 1'h0 };
+  assign \$368  = { tab_1_4, 1'h0 };
+  assign \$371  = { tab_1_3, 1'h0 };
+  assign \$372  = { tab_1_2, 1'h0 };
+  assign \$374  = { tab_1_1, 1'h0 };
+  assign \$375  = { tab_1_0, 1'h0 };
+  assign \$382  = { tab_1_7[10], tab_1_7 };
+  assign \$383  = { tab_1_6[10], tab_1_6 };
+  assign \$385  = { tab_1_5[10], tab_1_5 };
+  assign \$386  = { tab_1_4[10], tab_1_4 };
+  assign \$389  = { tab_1_3[10], tab_1_3 };
+  assign \$390  = { tab_1_2[10], tab_1_2 };
+  assign \$392  = { tab_1_1[10], tab_1_1 };
+  assign \$393  = { tab_1_0[10], tab_1_0 };
+  assign \$398  = { tab_1_7, 1'h0 };
+  assign \$399  = { tab_1_6, 1'h0 };
+  assign \$401  = { tab_1_5, 1'h0 };
+  assign \$402  = { tab_1_4, 1'h0 };
+  assign \$405  = { tab_1_3, 1'h0 };
+  assign \$406  = { tab_1_2, 1'h0 };
+  assign \$408  = { tab_1_1, 1'h0 };
+  assign \$409  = { tab_1_0, 1'h0 };
   assign \$416  = { tab_1_7[10], tab_1_7 };
   assign \$417  = { tab_1_6[10], tab_1_6 };
   assign \$419  = { tab_1_5[10], tab_1_5 };
@@ -2799,103 +2849,87 @@ module \lut_tc_int2_parallel.core (a__valid, w__valid, z__payload, z__valid, o__
   assign \$424  = { tab_1_2[10], tab_1_2 };
   assign \$426  = { tab_1_1[10], tab_1_1 };
   assign \$427  = { tab_1_0[10], tab_1_0 };
-  assign \$434  = { tab_1_7, 1'h0 };
-  assign \$435  = { tab_1_6, 1'h0 };
-  assign \$437  = { tab_1_5, 1'h0 };
-  assign \$438  = { tab_1_4, 1'h0 };
-  assign \$441  = { tab_1_3, 1'h0 };
-  assign \$442  = { tab_1_2, 1'h0 };
-  assign \$444  = { tab_1_1, 1'h0 };
-  assign \$445  = { tab_1_0, 1'h0 };
-  assign \$453  = { tab_1_7[10], tab_1_7 };
-  assign \$454  = { tab_1_6[10], tab_1_6 };
-  assign \$456  = { tab_1_5[10], tab_1_5 };
-  assign \$457  = { tab_1_4[10], tab_1_4 };
-  assign \$460  = { tab_1_3[10], tab_1_3 };
-  assign \$461  = { tab_1_2[10], tab_1_2 };
-  assign \$463  = { tab_1_1[10], tab_1_1 };
-  assign \$464  = { tab_1_0[10], tab_1_0 };
-  assign \$471  = { tab_1_7, 1'h0 };
-  assign \$472  = { tab_1_6, 1'h0 };
-  assign \$474  = { tab_1_5, 1'h0 };
-  assign \$475  = { tab_1_4, 1'h0 };
-  assign \$478  = { tab_1_3, 1'h0 };
-  assign \$479  = { tab_1_2, 1'h0 };
-  assign \$481  = { tab_1_1, 1'h0 };
-  assign \$482  = { tab_1_0, 1'h0 };
-  assign \$490  = { tab_1_7[10], tab_1_7 };
-  assign \$491  = { tab_1_6[10], tab_1_6 };
-  assign \$493  = { tab_1_5[10], tab_1_5 };
-  assign \$494  = { tab_1_4[10], tab_1_4 };
-  assign \$497  = { tab_1_3[10], tab_1_3 };
-  assign \$498  = { tab_1_2[10], tab_1_2 };
-  assign \$500  = { tab_1_1[10], tab_1_1 };
-  assign \$501  = { tab_1_0[10], tab_1_0 };
-  assign \$508  = { tab_1_7, 1'h0 };
-  assign \$509  = { tab_1_6, 1'h0 };
-  assign \$511  = { tab_1_5, 1'h0 };
-  assign \$512  = { tab_1_4, 1'h0 };
-  assign \$515  = { tab_1_3, 1'h0 };
-  assign \$516  = { tab_1_2, 1'h0 };
-  assign \$518  = { tab_1_1, 1'h0 };
-  assign \$519  = { tab_1_0, 1'h0 };
-  assign \$527  = { tab_1_7[10], tab_1_7 };
-  assign \$528  = { tab_1_6[10], tab_1_6 };
-  assign \$530  = { tab_1_5[10], tab_1_5 };
-  assign \$531  = { tab_1_4[10], tab_1_4 };
-  assign \$534  = { tab_1_3[10], tab_1_3 };
-  assign \$535  = { tab_1_2[10], tab_1_2 };
-  assign \$537  = { tab_1_1[10], tab_1_1 };
-  assign \$538  = { tab_1_0[10], tab_1_0 };
-  assign \$545  = { tab_1_7, 1'h0 };
-  assign \$546  = { tab_1_6, 1'h0 };
-  assign \$548  = { tab_1_5, 1'h0 };
-  assign \$549  = { tab_1_4, 1'h0 };
-  assign \$552  = { tab_1_3, 1'h0 };
-  assign \$553  = { tab_1_2, 1'h0 };
-  assign \$555  = { tab_1_1, 1'h0 };
-  assign \$556  = { tab_1_0, 1'h0 };
-  assign \$564  = { tab_1_7[10], tab_1_7 };
-  assign \$565  = { tab_1_6[10], tab_1_6 };
-  assign \$567  = { tab_1_5[10], tab_1_5 };
-  assign \$568  = { tab_1_4[10], tab_1_4 };
-  assign \$571  = { tab_1_3[10], tab_1_3 };
-  assign \$572  = { tab_1_2[10], tab_1_2 };
-  assign \$574  = { tab_1_1[10], tab_1_1 };
-  assign \$575  = { tab_1_0[10], tab_1_0 };
-  assign \$582  = { tab_1_7, 1'h0 };
-  assign \$583  = { tab_1_6, 1'h0 };
-  assign \$585  = { tab_1_5, 1'h0 };
-  assign \$586  = { tab_1_4, 1'h0 };
-  assign \$589  = { tab_1_3, 1'h0 };
-  assign \$590  = { tab_1_2, 1'h0 };
-  assign \$592  = { tab_1_1, 1'h0 };
-  assign \$593  = { tab_1_0, 1'h0 };
-  assign \$604  = { \$603 , 1'h0 };
-  assign \$617  = { a__payload[7:0], 1'h0 };
-  assign \$623  = { a__payload[15:8], 1'h0 };
-  assign \$629  = { a__payload[7:0], 1'h0 };
-  assign \$631  = { a__payload[15:8], 1'h0 };
+  assign \$432  = { tab_1_7, 1'h0 };
+  assign \$433  = { tab_1_6, 1'h0 };
+  assign \$435  = { tab_1_5, 1'h0 };
+  assign \$436  = { tab_1_4, 1'h0 };
+  assign \$439  = { tab_1_3, 1'h0 };
+  assign \$440  = { tab_1_2, 1'h0 };
+  assign \$442  = { tab_1_1, 1'h0 };
+  assign \$443  = { tab_1_0, 1'h0 };
+  assign \$450  = { tab_1_7[10], tab_1_7 };
+  assign \$451  = { tab_1_6[10], tab_1_6 };
+  assign \$453  = { tab_1_5[10], tab_1_5 };
+  assign \$454  = { tab_1_4[10], tab_1_4 };
+  assign \$457  = { tab_1_3[10], tab_1_3 };
+  assign \$458  = { tab_1_2[10], tab_1_2 };
+  assign \$460  = { tab_1_1[10], tab_1_1 };
+  assign \$461  = { tab_1_0[10], tab_1_0 };
+  assign \$466  = { tab_1_7, 1'h0 };
+  assign \$467  = { tab_1_6, 1'h0 };
+  assign \$469  = { tab_1_5, 1'h0 };
+  assign \$470  = { tab_1_4, 1'h0 };
+  assign \$473  = { tab_1_3, 1'h0 };
+  assign \$474  = { tab_1_2, 1'h0 };
+  assign \$476  = { tab_1_1, 1'h0 };
+  assign \$477  = { tab_1_0, 1'h0 };
+  assign \$484  = { tab_1_7[10], tab_1_7 };
+  assign \$485  = { tab_1_6[10], tab_1_6 };
+  assign \$487  = { tab_1_5[10], tab_1_5 };
+  assign \$488  = { tab_1_4[10], tab_1_4 };
+  assign \$491  = { tab_1_3[10], tab_1_3 };
+  assign \$492  = { tab_1_2[10], tab_1_2 };
+  assign \$494  = { tab_1_1[10], tab_1_1 };
+  assign \$495  = { tab_1_0[10], tab_1_0 };
+  assign \$500  = { tab_1_7, 1'h0 };
+  assign \$501  = { tab_1_6, 1'h0 };
+  assign \$503  = { tab_1_5, 1'h0 };
+  assign \$504  = { tab_1_4, 1'h0 };
+  assign \$507  = { tab_1_3, 1'h0 };
+  assign \$508  = { tab_1_2, 1'h0 };
+  assign \$510  = { tab_1_1, 1'h0 };
+  assign \$511  = { tab_1_0, 1'h0 };
+  assign \$518  = { tab_1_7[10], tab_1_7 };
+  assign \$519  = { tab_1_6[10], tab_1_6 };
+  assign \$521  = { tab_1_5[10], tab_1_5 };
+  assign \$522  = { tab_1_4[10], tab_1_4 };
+  assign \$525  = { tab_1_3[10], tab_1_3 };
+  assign \$526  = { tab_1_2[10], tab_1_2 };
+  assign \$528  = { tab_1_1[10], tab_1_1 };
+  assign \$529  = { tab_1_0[10], tab_1_0 };
+  assign \$534  = { tab_1_7, 1'h0 };
+  assign \$535  = { tab_1_6, 1'h0 };
+  assign \$537  = { tab_1_5, 1'h0 };
+  assign \$538  = { tab_1_4, 1'h0 };
+  assign \$541  = { tab_1_3, 1'h0 };
+  assign \$542  = { tab_1_2, 1'h0 };
+  assign \$544  = { tab_1_1, 1'h0 };
+  assign \$545  = { tab_1_0, 1'h0 };
+  assign \$588  = { \$587 , 1'h0 };
+  assign \$601  = { a__payload[7:0], 1'h0 };
+  assign \$607  = { a__payload[15:8], 1'h0 };
+  assign \$613  = { a__payload[7:0], 1'h0 };
+  assign \$615  = { a__payload[15:8], 1'h0 };
+  assign \$621  = { a__payload[23:16], 1'h0 };
+  assign \$627  = { a__payload[7:0], 1'h0 };
+  assign \$629  = { a__payload[23:16], 1'h0 };
+  assign \$635  = { a__payload[15:8], 1'h0 };
   assign \$637  = { a__payload[23:16], 1'h0 };
   assign \$643  = { a__payload[7:0], 1'h0 };
-  assign \$645  = { a__payload[23:16], 1'h0 };
-  assign \$651  = { a__payload[15:8], 1'h0 };
-  assign \$653  = { a__payload[23:16], 1'h0 };
-  assign \$659  = { a__payload[7:0], 1'h0 };
-  assign \$661  = { a__payload[15:8], 1'h0 };
-  assign \$663  = { a__payload[23:16], 1'h0 };
-  assign \$673  = { a__payload[39:32], 1'h0 };
-  assign \$679  = { a__payload[47:40], 1'h0 };
-  assign \$685  = { a__payload[39:32], 1'h0 };
-  assign \$687  = { a__payload[47:40], 1'h0 };
+  assign \$645  = { a__payload[15:8], 1'h0 };
+  assign \$647  = { a__payload[23:16], 1'h0 };
+  assign \$657  = { a__payload[39:32], 1'h0 };
+  assign \$663  = { a__payload[47:40], 1'h0 };
+  assign \$669  = { a__payload[39:32], 1'h0 };
+  assign \$671  = { a__payload[47:40], 1'h0 };
+  assign \$677  = { a__payload[55:48], 1'h0 };
+  assign \$683  = { a__payload[39:32], 1'h0 };
+  assign \$685  = { a__payload[55:48], 1'h0 };
+  assign \$691  = { a__payload[47:40], 1'h0 };
   assign \$693  = { a__payload[55:48], 1'h0 };
   assign \$699  = { a__payload[39:32], 1'h0 };
-  assign \$701  = { a__payload[55:48], 1'h0 };
-  assign \$707  = { a__payload[47:40], 1'h0 };
-  assign \$709  = { a__payload[55:48], 1'h0 };
-  assign \$715  = { a__payload[39:32], 1'h0 };
-  assign \$717  = { a__payload[47:40], 1'h0 };
-  assign \$719  = { a__payload[55:48], 1'h0 };
+  assign \$701  = { a__payload[47:40], 1'h0 };
+  assign \$703  = { a__payload[55:48], 1'h0 };
   assign \$739  = { \$738 [20], \$738 [20:1] };
   assign \$747  = { \$746 [20], \$746 [20:1] };
   assign \$755  = { \$754 [20], \$754 [20:1] };
