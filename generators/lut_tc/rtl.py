@@ -19,6 +19,9 @@ Structure of :class:`LutTc` (one tile step per cycle):
   ``(acc + c * rowsum) / 2``, c = 2**B - 1 - 2z, whose multiple of the row sum is itself looked
   up from the odd multiples (2j+1) * rowsum shared by all columns. Ternary weights come as two
   thermometer planes of weight one (see :mod:`.prepare`): the drain only halves, no row sums.
+* ``ternary_pairs``: instead of bit-planes, per pair of activations a 4-entry table
+  ``[a0, a1, a0 + a1, a0 - a1]`` and per lane and pair one 4:1 lookup, gated by a zero flag
+  and negated by a sign flag (all nine ternary pairs); the accumulators hold A @ w itself.
 """
 
 from amaranth.hdl import Array, Const, Module, Mux, Signal, signed, unsigned
