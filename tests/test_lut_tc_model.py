@@ -216,7 +216,8 @@ def test_ternary_thermometer_planes():
     assert planes[:, 0].tolist() == [[0, 1, 1], [0, 0, 1]]
     assert ((2 * planes - 1).sum(axis=0) == 2 * (q - 1)).all()
     p = LutTcParams(weight_format="ternary", max_k=256)
-    assert p.plane_shifts == (0, 0) and LutTcParams(weight_format="int4").plane_shifts == (0, 1, 2, 3)
+    assert p.plane_shifts == (0, 0)
+    assert LutTcParams(weight_format="int4").plane_shifts == (0, 1, 2, 3)
     # |A @ (s0 + s1)| <= 256 * 128 * 2 = 2**16: one bit narrower than with weights 1 and 2.
     assert p.acc_width == 18 and LutTcParams(weight_format="int2", max_k=256).acc_width == 18
 
