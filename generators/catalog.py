@@ -151,9 +151,13 @@ DEFAULT_CATALOG = (
     Entry("lut_tc_ternary_pairs", LutTcParams(weight_format="ternary", n=8, bit_serial=False,
                                               ternary_pairs=True)),
     # FlightLLM's chain: 8 lanes with 1:4, 2:4, 4:4 and 16 lanes with 2:16 .. 16:16, INT8
-    # weights and activations; the dense-only builds of the same chains for the LUT cost.
+    # weights and activations, each lane's sparse MUX in block RAM; the dense-only builds of
+    # the same chains for the LUT cost of sparse support.
     Entry("sparse_dsp_l8_m4", SparseDspParams(lanes=8, m=4, supported_n=(1, 2, 4),
                                               max_k=256)),
+    # 2:4 and 4:4 only: four result slots instead of eight (1:4 needs one per lane).
+    Entry("sparse_dsp_l8_m4_n24", SparseDspParams(lanes=8, m=4, supported_n=(2, 4),
+                                                  max_k=256)),
     Entry("sparse_dsp_l8_m4_dense", SparseDspParams(lanes=8, m=4, supported_n=(4,),
                                                     max_k=256)),
     # Packed: two activation vectors share each weight, (a << 18) + b in one multiplier,

@@ -3,7 +3,7 @@
 (* top =  1  *)
 (* generator = "Amaranth" *)
 module sparse_dsp_l16_m16_dense(aresetn, s_axis_x_tdata, s_axis_x_tvalid, s_axis_x_tlast, s_axis_w_tdata, s_axis_w_tvalid, s_axis_w_tuser, s_axis_w_tlast, m_axis_tready, s_axis_x_tready, s_axis_w_tready, m_axis_tdata, m_axis_tvalid, m_axis_tuser, m_axis_tlast, aclk);
-  wire [26:0] \$1 ;
+  wire [1:0] \$1 ;
   input aclk;
   wire aclk;
   input aresetn;
@@ -94,8 +94,8 @@ module sparse_dsp_l16_m16_dense(aresetn, s_axis_x_tdata, s_axis_x_tvalid, s_axis
     .clk(aclk),
     .o__ready(m_axis_tready),
     .o__valid(m_axis_tvalid),
-    .\port$82$0 (\$1 ),
-    .\port$86$0 (m_axis_tlast),
+    .out_0_0(m_axis_tdata),
+    .\port$117$0 (\$1 ),
     .rst(rst),
     .w__payload(w__payload),
     .w__ready(s_axis_w_tready),
@@ -109,11 +109,11 @@ module sparse_dsp_l16_m16_dense(aresetn, s_axis_x_tdata, s_axis_x_tvalid, s_axis
   assign x__ready = s_axis_x_tready;
   assign w__valid = s_axis_w_tvalid;
   assign w__ready = s_axis_w_tready;
-  assign o__payload = { m_axis_tlast, \$1  };
+  assign o__payload = { \$1 , m_axis_tdata };
   assign o__valid = m_axis_tvalid;
   assign o__ready = m_axis_tready;
-  assign m_axis_tdata = \$1 [25:0];
-  assign m_axis_tuser = \$1 [26];
+  assign m_axis_tuser = \$1 [0];
+  assign m_axis_tlast = \$1 [1];
   assign \x__payload.data  = x__payload[127:0];
   assign \x__payload.data[0]  = x__payload[7:0];
   assign \x__payload.data[1]  = x__payload[15:8];
@@ -152,10 +152,10 @@ module sparse_dsp_l16_m16_dense(aresetn, s_axis_x_tdata, s_axis_x_tvalid, s_axis
   assign \w__payload.data.values[15]  = w__payload[127:120];
   assign \w__payload.user  = w__payload[130:128];
   assign \w__payload.last  = w__payload[131];
-  assign \o__payload.data  = \$1 [25:0];
-  assign \o__payload.data[0]  = \$1 [25:0];
-  assign \o__payload.user  = \$1 [26];
-  assign \o__payload.last  = m_axis_tlast;
+  assign \o__payload.data  = m_axis_tdata;
+  assign \o__payload.data[0]  = m_axis_tdata;
+  assign \o__payload.user  = \$1 [0];
+  assign \o__payload.last  = \$1 [1];
   assign w__payload[131] = s_axis_w_tlast;
   assign w__payload[130:128] = s_axis_w_tuser;
   assign w__payload[127:0] = s_axis_w_tdata;
@@ -164,10 +164,10 @@ module sparse_dsp_l16_m16_dense(aresetn, s_axis_x_tdata, s_axis_x_tvalid, s_axis
 endmodule
 
 (* generator = "Amaranth" *)
-module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__ready, x__payload, w__payload, \port$82$0 , \port$86$0 , x__ready, o__valid, clk);
+module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, x__ready, w__ready, x__payload, w__payload, \port$117$0 , out_0_0, o__valid, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
-  wire [6:0] \$10 ;
+  wire \$10 ;
   reg [7:0] \$100 ;
   reg [7:0] \$101 ;
   reg [7:0] \$102 ;
@@ -178,18 +178,18 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   reg [7:0] \$107 ;
   reg [7:0] \$108 ;
   reg [7:0] \$109 ;
-  wire [2:0] \$11 ;
+  wire [7:0] \$11 ;
   reg [7:0] \$110 ;
   reg [7:0] \$111 ;
   reg [7:0] \$112 ;
   reg [7:0] \$113 ;
   reg [7:0] \$114 ;
   reg [7:0] \$115 ;
-  reg [7:0] \$116 ;
+  reg [127:0] \$116 ;
   reg [7:0] \$117 ;
   reg [7:0] \$118 ;
   reg [7:0] \$119 ;
-  wire [15:0] \$12 ;
+  wire [7:0] \$12 ;
   reg [7:0] \$120 ;
   reg [7:0] \$121 ;
   reg [7:0] \$122 ;
@@ -200,146 +200,159 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   reg [7:0] \$127 ;
   reg [7:0] \$128 ;
   reg [7:0] \$129 ;
-  wire [15:0] \$13 ;
-  reg \$130 ;
-  reg \$131 ;
-  reg \$132 ;
-  reg \$133 ;
-  reg [2:0] \$134 ;
-  reg [15:0] \$135 ;
-  reg [15:0] \$136 ;
-  reg [15:0] \$137 ;
-  reg [15:0] \$138 ;
-  reg [15:0] \$139 ;
-  wire [15:0] \$14 ;
-  reg [15:0] \$140 ;
-  reg [15:0] \$141 ;
-  reg [15:0] \$142 ;
-  reg [15:0] \$143 ;
-  reg [15:0] \$144 ;
-  reg [15:0] \$145 ;
-  reg [15:0] \$146 ;
-  reg [15:0] \$147 ;
-  reg [15:0] \$148 ;
-  reg [15:0] \$149 ;
-  wire [15:0] \$15 ;
-  reg [15:0] \$150 ;
+  wire [6:0] \$13 ;
+  reg [7:0] \$130 ;
+  reg [7:0] \$131 ;
+  reg [7:0] \$132 ;
+  reg [7:0] \$133 ;
+  reg [7:0] \$134 ;
+  reg [7:0] \$135 ;
+  reg [7:0] \$136 ;
+  reg [7:0] \$137 ;
+  reg [7:0] \$138 ;
+  reg [7:0] \$139 ;
+  wire [6:0] \$14 ;
+  reg [7:0] \$140 ;
+  reg [7:0] \$141 ;
+  reg [7:0] \$142 ;
+  reg [7:0] \$143 ;
+  reg [7:0] \$144 ;
+  reg [7:0] \$145 ;
+  reg [7:0] \$146 ;
+  reg [7:0] \$147 ;
+  reg [7:0] \$148 ;
+  reg \$149 ;
+  wire \$15 ;
+  reg \$150 ;
   reg \$151 ;
-  reg \$152 ;
-  reg \$153 ;
-  reg \$154 ;
-  reg [2:0] \$155 ;
-  reg [16:0] \$156 ;
-  reg [16:0] \$157 ;
-  reg [16:0] \$158 ;
-  reg [16:0] \$159 ;
-  wire [15:0] \$16 ;
-  reg [16:0] \$160 ;
-  reg [16:0] \$161 ;
-  reg [16:0] \$162 ;
-  reg [16:0] \$163 ;
-  reg \$164 ;
-  reg \$165 ;
-  reg \$166 ;
-  reg \$167 ;
-  reg [2:0] \$168 ;
-  reg [17:0] \$169 ;
-  wire [15:0] \$17 ;
-  reg [17:0] \$170 ;
-  reg [17:0] \$171 ;
-  reg [17:0] \$172 ;
-  reg \$173 ;
-  reg \$174 ;
-  reg \$175 ;
-  reg \$176 ;
-  reg [2:0] \$177 ;
-  reg [18:0] \$178 ;
-  reg [18:0] \$179 ;
-  wire [15:0] \$18 ;
-  reg \$180 ;
+  reg [2:0] \$152 ;
+  reg [15:0] \$153 ;
+  reg [15:0] \$154 ;
+  reg [15:0] \$155 ;
+  reg [15:0] \$156 ;
+  reg [15:0] \$157 ;
+  reg [15:0] \$158 ;
+  reg [15:0] \$159 ;
+  wire [6:0] \$16 ;
+  reg [15:0] \$160 ;
+  reg [15:0] \$161 ;
+  reg [15:0] \$162 ;
+  reg [15:0] \$163 ;
+  reg [15:0] \$164 ;
+  reg [15:0] \$165 ;
+  reg [15:0] \$166 ;
+  reg [15:0] \$167 ;
+  reg [15:0] \$168 ;
+  reg \$169 ;
+  wire [6:0] \$17 ;
+  reg \$170 ;
+  reg \$171 ;
+  reg [2:0] \$172 ;
+  reg [16:0] \$173 ;
+  reg [16:0] \$174 ;
+  reg [16:0] \$175 ;
+  reg [16:0] \$176 ;
+  reg [16:0] \$177 ;
+  reg [16:0] \$178 ;
+  reg [16:0] \$179 ;
+  wire \$18 ;
+  reg [16:0] \$180 ;
   reg \$181 ;
   reg \$182 ;
   reg \$183 ;
   reg [2:0] \$184 ;
-  reg [19:0] \$185 ;
-  reg \$186 ;
-  reg \$187 ;
-  reg \$188 ;
+  reg [17:0] \$185 ;
+  reg [17:0] \$186 ;
+  reg [17:0] \$187 ;
+  reg [17:0] \$188 ;
   reg \$189 ;
-  wire [15:0] \$19 ;
-  reg [2:0] \$190 ;
+  wire \$19 ;
+  reg \$190 ;
   reg \$191 ;
-  reg \$192 ;
-  reg [25:0] \$193 ;
+  reg [2:0] \$192 ;
+  reg [18:0] \$193 ;
+  reg [18:0] \$194 ;
+  reg \$195 ;
+  reg \$196 ;
+  reg \$197 ;
+  reg [2:0] \$198 ;
+  reg [19:0] \$199 ;
   wire \$2 ;
-  wire [15:0] \$20 ;
-  wire [15:0] \$21 ;
-  wire [15:0] \$22 ;
-  wire [15:0] \$23 ;
-  wire [15:0] \$24 ;
-  wire [15:0] \$25 ;
-  wire [15:0] \$26 ;
-  wire [15:0] \$27 ;
-  wire [16:0] \$28 ;
-  wire [16:0] \$29 ;
-  wire [7:0] \$3 ;
-  wire [16:0] \$30 ;
-  wire [16:0] \$31 ;
-  wire [16:0] \$32 ;
-  wire [16:0] \$33 ;
-  wire [16:0] \$34 ;
-  wire [16:0] \$35 ;
-  wire [17:0] \$36 ;
-  wire [17:0] \$37 ;
-  wire [17:0] \$38 ;
-  wire [17:0] \$39 ;
+  wire \$20 ;
+  reg \$200 ;
+  reg \$201 ;
+  reg \$202 ;
+  reg [2:0] \$203 ;
+  reg [25:0] \$204 ;
+  reg [25:0] \$205 ;
+  reg \$206 ;
+  wire \$21 ;
+  wire \$22 ;
+  wire \$23 ;
+  wire \$24 ;
+  wire \$25 ;
+  wire \$26 ;
+  wire [6:0] \$27 ;
+  wire [6:0] \$28 ;
+  wire [2:0] \$29 ;
+  wire \$3 ;
+  wire [15:0] \$30 ;
+  wire [15:0] \$31 ;
+  wire [15:0] \$32 ;
+  wire [15:0] \$33 ;
+  wire [15:0] \$34 ;
+  wire [15:0] \$35 ;
+  wire [15:0] \$36 ;
+  wire [15:0] \$37 ;
+  wire [15:0] \$38 ;
+  wire [15:0] \$39 ;
   wire \$4 ;
-  wire [18:0] \$40 ;
-  wire [18:0] \$41 ;
-  wire [19:0] \$42 ;
-  wire \$43 ;
-  wire \$44 ;
-  wire [26:0] \$45 ;
-  wire [26:0] \$46 ;
-  wire [26:0] \$47 ;
-  reg \$48 ;
-  reg \$49  = 1'h0;
-  wire [6:0] \$5 ;
-  reg [5:0] \$50 ;
-  reg \$51 ;
-  reg [6:0] \$52 ;
-  reg [5:0] \$53 ;
-  reg [2:0] \$54 ;
-  reg \$55 ;
-  reg \$56 ;
-  reg \$57 ;
-  reg \$58 ;
-  reg [2:0] \$59 ;
-  wire \$6 ;
-  reg [7:0] \$60 ;
-  reg [7:0] \$61 ;
-  reg [7:0] \$62 ;
-  reg [7:0] \$63 ;
-  reg [7:0] \$64 ;
-  reg [7:0] \$65 ;
-  reg [7:0] \$66 ;
-  reg [7:0] \$67 ;
-  reg [7:0] \$68 ;
-  reg [7:0] \$69 ;
+  wire [15:0] \$40 ;
+  wire [15:0] \$41 ;
+  wire [15:0] \$42 ;
+  wire [15:0] \$43 ;
+  wire [15:0] \$44 ;
+  wire [15:0] \$45 ;
+  wire [16:0] \$46 ;
+  wire [16:0] \$47 ;
+  wire [16:0] \$48 ;
+  wire [16:0] \$49 ;
+  wire [7:0] \$5 ;
+  wire [16:0] \$50 ;
+  wire [16:0] \$51 ;
+  wire [16:0] \$52 ;
+  wire [16:0] \$53 ;
+  wire [17:0] \$54 ;
+  wire [17:0] \$55 ;
+  wire [17:0] \$56 ;
+  wire [17:0] \$57 ;
+  wire [18:0] \$58 ;
+  wire [18:0] \$59 ;
+  wire [7:0] \$6 ;
+  wire [19:0] \$60 ;
+  wire [26:0] \$61 ;
+  wire \$62 ;
+  wire \$63 ;
+  wire [26:0] \$64 ;
+  wire \$65 ;
+  reg [1:0] \$66 ;
+  reg [1:0] \$67  = 2'h0;
+  reg [5:0] \$68 ;
+  reg \$69 ;
   wire \$7 ;
-  reg [7:0] \$70 ;
-  reg [7:0] \$71 ;
-  reg [7:0] \$72 ;
-  reg [7:0] \$73 ;
-  reg [7:0] \$74 ;
-  reg [7:0] \$75 ;
+  reg [6:0] \$70 ;
+  reg [6:0] \$71 ;
+  reg [1:0] \$72 ;
+  reg \$73 ;
+  reg [5:0] \$74 ;
+  reg [2:0] \$75 ;
   reg \$76 ;
   reg \$77 ;
   reg \$78 ;
-  reg \$79 ;
+  reg [2:0] \$79 ;
   wire [6:0] \$8 ;
-  reg [2:0] \$80 ;
-  reg [127:0] \$81 ;
+  reg [7:0] \$80 ;
+  reg [7:0] \$81 ;
   reg [7:0] \$82 ;
   reg [7:0] \$83 ;
   reg [7:0] \$84 ;
@@ -348,17 +361,18 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   reg [7:0] \$87 ;
   reg [7:0] \$88 ;
   reg [7:0] \$89 ;
-  wire [6:0] \$9 ;
+  wire [7:0] \$9 ;
   reg [7:0] \$90 ;
   reg [7:0] \$91 ;
   reg [7:0] \$92 ;
   reg [7:0] \$93 ;
   reg [7:0] \$94 ;
   reg [7:0] \$95 ;
-  reg [7:0] \$96 ;
-  reg [7:0] \$97 ;
-  reg [7:0] \$98 ;
-  reg [7:0] \$99 ;
+  reg \$96 ;
+  reg \$97 ;
+  reg \$98 ;
+  reg [2:0] \$99 ;
+  reg \$signal  = 1'h0;
   reg [25:0] acc_0_0 = 26'h0000000;
   reg [7:0] act_s2_0 = 8'h00;
   reg [7:0] act_s2_1 = 8'h00;
@@ -405,6 +419,7 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   reg [2:0] code_s1b = 3'h0;
   reg [2:0] code_s2 = 3'h0;
   reg [2:0] code_s3 = 3'h0;
+  wire done;
   wire \end ;
   reg end_l1 = 1'h0;
   reg end_l2 = 1'h0;
@@ -415,14 +430,8 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   reg end_s2 = 1'h0;
   reg end_s3 = 1'h0;
   wire first;
-  reg first_l1 = 1'h0;
-  reg first_l2 = 1'h0;
-  reg first_l3 = 1'h0;
-  reg first_l4 = 1'h0;
-  reg first_s1 = 1'h0;
-  reg first_s1b = 1'h0;
-  reg first_s2 = 1'h0;
-  reg first_s3 = 1'h0;
+  reg [1:0] full = 2'h0;
+  wire is_row;
   reg last_l1 = 1'h0;
   reg last_l2 = 1'h0;
   reg last_l3 = 1'h0;
@@ -431,8 +440,7 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   reg last_s1b = 1'h0;
   reg last_s2 = 1'h0;
   reg last_s3 = 1'h0;
-  (* init = 1'h1 *)
-  wire loading;
+  wire matrix_done;
   wire [27:0] o__payload;
   wire [25:0] \o__payload.data ;
   wire [25:0] \o__payload.data[0] ;
@@ -442,11 +450,11 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   wire o__ready;
   output o__valid;
   reg o__valid = 1'h0;
-  output [26:0] \port$82$0 ;
-  wire [26:0] \port$82$0 ;
-  (* init = 1'h0 *)
-  output \port$86$0 ;
-  wire \port$86$0 ;
+  output [25:0] out_0_0;
+  reg [25:0] out_0_0 = 26'h0000000;
+  (* init = 2'h0 *)
+  output [1:0] \port$117$0 ;
+  wire [1:0] \port$117$0 ;
   reg [15:0] prod_0 = 16'h0000;
   reg [15:0] prod_1 = 16'h0000;
   reg [15:0] prod_10 = 16'h0000;
@@ -463,8 +471,8 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   reg [15:0] prod_7 = 16'h0000;
   reg [15:0] prod_8 = 16'h0000;
   reg [15:0] prod_9 = 16'h0000;
-  (* init = 6'h00 *)
-  wire [5:0] rd__addr;
+  reg rbank = 1'h0;
+  wire [6:0] rd__addr;
   wire [127:0] rd__data;
   wire [7:0] \rd__data[0] ;
   wire [7:0] \rd__data[10] ;
@@ -483,10 +491,11 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   wire [7:0] \rd__data[8] ;
   wire [7:0] \rd__data[9] ;
   wire rd__en;
-  reg [25:0] rn_in_0_0;
   input rst;
   wire rst;
-  reg [6:0] slices = 7'h01;
+  reg [6:0] slices_0 = 7'h00;
+  reg [6:0] slices_1 = 7'h00;
+  wire step;
   reg [16:0] sum_l1_0 = 17'h00000;
   reg [16:0] sum_l1_1 = 17'h00000;
   reg [16:0] sum_l1_2 = 17'h00000;
@@ -507,7 +516,6 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   reg valid_l2 = 1'h0;
   reg valid_l3 = 1'h0;
   reg valid_l4 = 1'h0;
-  reg valid_mask = 1'h0;
   reg valid_s1 = 1'h0;
   reg valid_s1b = 1'h0;
   reg valid_s2 = 1'h0;
@@ -587,9 +595,8 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   reg [7:0] w_s2_8 = 8'h00;
   reg [7:0] w_s2_9 = 8'h00;
   wire w_take;
-  (* init = 6'h00 *)
-  wire [5:0] waddr;
-  reg [5:0] wr__addr = 6'h00;
+  reg [5:0] waddr = 6'h00;
+  wire [6:0] wr__addr;
   wire [127:0] wr__data;
   wire [7:0] \wr__data[0] ;
   wire [7:0] \wr__data[10] ;
@@ -629,11 +636,12 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   wire [7:0] \x__payload.data[9] ;
   wire \x__payload.last ;
   output x__ready;
-  reg x__ready = 1'h1;
+  wire x__ready;
   input x__valid;
   wire x__valid;
+  wire x_done;
   wire x_take;
-  reg [127:0] buffer [63:0];
+  reg [127:0] buffer [127:0];
   initial begin
     buffer[0] = 128'h00000000000000000000000000000000;
     buffer[1] = 128'h00000000000000000000000000000000;
@@ -699,659 +707,546 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
     buffer[61] = 128'h00000000000000000000000000000000;
     buffer[62] = 128'h00000000000000000000000000000000;
     buffer[63] = 128'h00000000000000000000000000000000;
+    buffer[64] = 128'h00000000000000000000000000000000;
+    buffer[65] = 128'h00000000000000000000000000000000;
+    buffer[66] = 128'h00000000000000000000000000000000;
+    buffer[67] = 128'h00000000000000000000000000000000;
+    buffer[68] = 128'h00000000000000000000000000000000;
+    buffer[69] = 128'h00000000000000000000000000000000;
+    buffer[70] = 128'h00000000000000000000000000000000;
+    buffer[71] = 128'h00000000000000000000000000000000;
+    buffer[72] = 128'h00000000000000000000000000000000;
+    buffer[73] = 128'h00000000000000000000000000000000;
+    buffer[74] = 128'h00000000000000000000000000000000;
+    buffer[75] = 128'h00000000000000000000000000000000;
+    buffer[76] = 128'h00000000000000000000000000000000;
+    buffer[77] = 128'h00000000000000000000000000000000;
+    buffer[78] = 128'h00000000000000000000000000000000;
+    buffer[79] = 128'h00000000000000000000000000000000;
+    buffer[80] = 128'h00000000000000000000000000000000;
+    buffer[81] = 128'h00000000000000000000000000000000;
+    buffer[82] = 128'h00000000000000000000000000000000;
+    buffer[83] = 128'h00000000000000000000000000000000;
+    buffer[84] = 128'h00000000000000000000000000000000;
+    buffer[85] = 128'h00000000000000000000000000000000;
+    buffer[86] = 128'h00000000000000000000000000000000;
+    buffer[87] = 128'h00000000000000000000000000000000;
+    buffer[88] = 128'h00000000000000000000000000000000;
+    buffer[89] = 128'h00000000000000000000000000000000;
+    buffer[90] = 128'h00000000000000000000000000000000;
+    buffer[91] = 128'h00000000000000000000000000000000;
+    buffer[92] = 128'h00000000000000000000000000000000;
+    buffer[93] = 128'h00000000000000000000000000000000;
+    buffer[94] = 128'h00000000000000000000000000000000;
+    buffer[95] = 128'h00000000000000000000000000000000;
+    buffer[96] = 128'h00000000000000000000000000000000;
+    buffer[97] = 128'h00000000000000000000000000000000;
+    buffer[98] = 128'h00000000000000000000000000000000;
+    buffer[99] = 128'h00000000000000000000000000000000;
+    buffer[100] = 128'h00000000000000000000000000000000;
+    buffer[101] = 128'h00000000000000000000000000000000;
+    buffer[102] = 128'h00000000000000000000000000000000;
+    buffer[103] = 128'h00000000000000000000000000000000;
+    buffer[104] = 128'h00000000000000000000000000000000;
+    buffer[105] = 128'h00000000000000000000000000000000;
+    buffer[106] = 128'h00000000000000000000000000000000;
+    buffer[107] = 128'h00000000000000000000000000000000;
+    buffer[108] = 128'h00000000000000000000000000000000;
+    buffer[109] = 128'h00000000000000000000000000000000;
+    buffer[110] = 128'h00000000000000000000000000000000;
+    buffer[111] = 128'h00000000000000000000000000000000;
+    buffer[112] = 128'h00000000000000000000000000000000;
+    buffer[113] = 128'h00000000000000000000000000000000;
+    buffer[114] = 128'h00000000000000000000000000000000;
+    buffer[115] = 128'h00000000000000000000000000000000;
+    buffer[116] = 128'h00000000000000000000000000000000;
+    buffer[117] = 128'h00000000000000000000000000000000;
+    buffer[118] = 128'h00000000000000000000000000000000;
+    buffer[119] = 128'h00000000000000000000000000000000;
+    buffer[120] = 128'h00000000000000000000000000000000;
+    buffer[121] = 128'h00000000000000000000000000000000;
+    buffer[122] = 128'h00000000000000000000000000000000;
+    buffer[123] = 128'h00000000000000000000000000000000;
+    buffer[124] = 128'h00000000000000000000000000000000;
+    buffer[125] = 128'h00000000000000000000000000000000;
+    buffer[126] = 128'h00000000000000000000000000000000;
+    buffer[127] = 128'h00000000000000000000000000000000;
   end
   always @(posedge clk) begin
     if (x_take)
-      buffer[wr__addr] <= x__payload[127:0];
+      buffer[\$6 [6:0]] <= x__payload[127:0];
   end
   reg [127:0] _0_;
   always @(posedge clk) begin
     if (ce) begin
-      _0_ <= buffer[block];
+      _0_ <= buffer[\$12 [6:0]];
     end
   end
   assign rd__data = _0_;
   assign \$1  = ~ o__valid;
   assign ce = \$1  | o__ready;
+  assign \$2  = full >> \$signal ;
+  assign x__ready = ~ \$2 ;
   assign x_take = x__valid & x__ready;
-  assign \$2  = ~ x__ready;
-  assign w__ready = \$2  & ce;
+  assign \$3  = waddr == 6'h3f;
+  assign \$4  = x__payload[128] | \$3 ;
+  assign x_done = x_take & \$4 ;
+  assign \$6  = \$5  | { 2'h0, waddr };
+  assign \$7  = full >> rbank;
+  assign w__ready = \$7  & ce;
   assign w_take = w__valid & w__ready;
+  assign matrix_done = w_take & w__payload[131];
   assign first = ! block;
-  assign \$3  = slices - 1'h1;
-  assign \$4  = block == \$3 ;
-  assign \end  = \$4  | w__payload[131];
-  assign \$5  = wr__addr + 1'h1;
-  assign \$6  = wr__addr == 6'h3f;
-  assign \$7  = x__payload[128] | \$6 ;
-  assign \$8  = wr__addr + 1'h1;
-  assign \$9  = block + 1'h1;
-  assign \$10  = \end  ? 7'h00 : \$9 ;
-  assign \$11  = first ? w__payload[130:128] : tile_code;
-  assign \$12  = $signed(w_s2_0) * $signed(act_s2_0);
-  assign \$13  = $signed(w_s2_1) * $signed(act_s2_1);
-  assign \$14  = $signed(w_s2_2) * $signed(act_s2_2);
-  assign \$15  = $signed(w_s2_3) * $signed(act_s2_3);
-  assign \$16  = $signed(w_s2_4) * $signed(act_s2_4);
-  assign \$17  = $signed(w_s2_5) * $signed(act_s2_5);
-  assign \$18  = $signed(w_s2_6) * $signed(act_s2_6);
-  assign \$19  = $signed(w_s2_7) * $signed(act_s2_7);
-  assign \$20  = $signed(w_s2_8) * $signed(act_s2_8);
-  assign \$21  = $signed(w_s2_9) * $signed(act_s2_9);
-  assign \$22  = $signed(w_s2_10) * $signed(act_s2_10);
-  assign \$23  = $signed(w_s2_11) * $signed(act_s2_11);
-  assign \$24  = $signed(w_s2_12) * $signed(act_s2_12);
-  assign \$25  = $signed(w_s2_13) * $signed(act_s2_13);
-  assign \$26  = $signed(w_s2_14) * $signed(act_s2_14);
-  assign \$27  = $signed(w_s2_15) * $signed(act_s2_15);
-  assign \$28  = $signed(prod_0) + $signed(prod_1);
-  assign \$29  = $signed(prod_2) + $signed(prod_3);
-  assign \$30  = $signed(prod_4) + $signed(prod_5);
-  assign \$31  = $signed(prod_6) + $signed(prod_7);
-  assign \$32  = $signed(prod_8) + $signed(prod_9);
-  assign \$33  = $signed(prod_10) + $signed(prod_11);
-  assign \$34  = $signed(prod_12) + $signed(prod_13);
-  assign \$35  = $signed(prod_14) + $signed(prod_15);
-  assign \$36  = $signed(sum_l1_0) + $signed(sum_l1_1);
-  assign \$37  = $signed(sum_l1_2) + $signed(sum_l1_3);
-  assign \$38  = $signed(sum_l1_4) + $signed(sum_l1_5);
-  assign \$39  = $signed(sum_l1_6) + $signed(sum_l1_7);
-  assign \$40  = $signed(sum_l2_0) + $signed(sum_l2_1);
-  assign \$41  = $signed(sum_l2_2) + $signed(sum_l2_3);
-  assign \$42  = $signed(sum_l3_0) + $signed(sum_l3_1);
-  assign \$43  = valid_l4 & end_l4;
-  assign \$44  = ce & valid_l4;
-  assign \$45  = $signed(acc_0_0) + $signed(rn_in_0_0);
-  assign \$46  = first_l4 ? { rn_in_0_0[25], rn_in_0_0 } : \$45 ;
+  assign \$8  = rbank ? slices_1 : slices_0;
+  assign \$9  = \$8  - 1'h1;
+  assign \$10  = block == \$9 ;
+  assign \end  = \$10  | w__payload[131];
+  assign \$12  = \$11  | { 2'h0, block };
+  assign step = ce & valid_l4;
+  assign done = step & end_l4;
+  assign \$13  = waddr + 1'h1;
+  assign \$14  = x_done ? 7'h00 : \$13 ;
+  assign \$15  = ~ \$signal ;
+  assign \$16  = waddr + 1'h1;
+  assign \$17  = waddr + 1'h1;
+  assign \$18  = ! \$signal ;
+  assign \$19  = x_done & \$18 ;
+  assign \$20  = ! rbank;
+  assign \$21  = matrix_done & \$20 ;
+  assign \$23  = x_done & \$22 ;
+  assign \$25  = matrix_done & \$24 ;
+  assign \$26  = ~ rbank;
+  assign \$27  = block + 1'h1;
+  assign \$28  = \end  ? 7'h00 : \$27 ;
+  assign \$29  = first ? w__payload[130:128] : tile_code;
+  assign \$30  = $signed(w_s2_0) * $signed(act_s2_0);
+  assign \$31  = $signed(w_s2_1) * $signed(act_s2_1);
+  assign \$32  = $signed(w_s2_2) * $signed(act_s2_2);
+  assign \$33  = $signed(w_s2_3) * $signed(act_s2_3);
+  assign \$34  = $signed(w_s2_4) * $signed(act_s2_4);
+  assign \$35  = $signed(w_s2_5) * $signed(act_s2_5);
+  assign \$36  = $signed(w_s2_6) * $signed(act_s2_6);
+  assign \$37  = $signed(w_s2_7) * $signed(act_s2_7);
+  assign \$38  = $signed(w_s2_8) * $signed(act_s2_8);
+  assign \$39  = $signed(w_s2_9) * $signed(act_s2_9);
+  assign \$40  = $signed(w_s2_10) * $signed(act_s2_10);
+  assign \$41  = $signed(w_s2_11) * $signed(act_s2_11);
+  assign \$42  = $signed(w_s2_12) * $signed(act_s2_12);
+  assign \$43  = $signed(w_s2_13) * $signed(act_s2_13);
+  assign \$44  = $signed(w_s2_14) * $signed(act_s2_14);
+  assign \$45  = $signed(w_s2_15) * $signed(act_s2_15);
+  assign \$46  = $signed(prod_0) + $signed(prod_1);
+  assign \$47  = $signed(prod_2) + $signed(prod_3);
+  assign \$48  = $signed(prod_4) + $signed(prod_5);
+  assign \$49  = $signed(prod_6) + $signed(prod_7);
+  assign \$50  = $signed(prod_8) + $signed(prod_9);
+  assign \$51  = $signed(prod_10) + $signed(prod_11);
+  assign \$52  = $signed(prod_12) + $signed(prod_13);
+  assign \$53  = $signed(prod_14) + $signed(prod_15);
+  assign \$54  = $signed(sum_l1_0) + $signed(sum_l1_1);
+  assign \$55  = $signed(sum_l1_2) + $signed(sum_l1_3);
+  assign \$56  = $signed(sum_l1_4) + $signed(sum_l1_5);
+  assign \$57  = $signed(sum_l1_6) + $signed(sum_l1_7);
+  assign \$58  = $signed(sum_l2_0) + $signed(sum_l2_1);
+  assign \$59  = $signed(sum_l2_2) + $signed(sum_l2_3);
+  assign \$60  = $signed(sum_l3_0) + $signed(sum_l3_1);
+  assign \$61  = $signed(acc_0_0) + $signed(sum_l4_0);
+  assign \$64  = $signed(acc_0_0) + $signed(sum_l4_0);
+  assign \$65  = valid_l4 & end_l4;
   always @(posedge clk)
-    \$49  <= \$48 ;
+    \$67  <= \$66 ;
   always @(posedge clk)
-    wr__addr <= \$50 ;
+    waddr <= \$68 ;
   always @(posedge clk)
-    x__ready <= \$51 ;
+    \$signal  <= \$69 ;
   always @(posedge clk)
-    slices <= \$52 ;
+    slices_0 <= \$70 ;
   always @(posedge clk)
-    block <= \$53 ;
+    slices_1 <= \$71 ;
   always @(posedge clk)
-    tile_code <= \$54 ;
+    full <= \$72 ;
   always @(posedge clk)
-    valid_s1 <= \$55 ;
+    rbank <= \$73 ;
   always @(posedge clk)
-    first_s1 <= \$56 ;
+    block <= \$74 ;
   always @(posedge clk)
-    end_s1 <= \$57 ;
+    tile_code <= \$75 ;
   always @(posedge clk)
-    last_s1 <= \$58 ;
+    valid_s1 <= \$76 ;
   always @(posedge clk)
-    code_s1 <= \$59 ;
+    end_s1 <= \$77 ;
   always @(posedge clk)
-    w_s1_0 <= \$60 ;
+    last_s1 <= \$78 ;
   always @(posedge clk)
-    w_s1_1 <= \$61 ;
+    code_s1 <= \$79 ;
   always @(posedge clk)
-    w_s1_2 <= \$62 ;
+    w_s1_0 <= \$80 ;
   always @(posedge clk)
-    w_s1_3 <= \$63 ;
+    w_s1_1 <= \$81 ;
   always @(posedge clk)
-    w_s1_4 <= \$64 ;
+    w_s1_2 <= \$82 ;
   always @(posedge clk)
-    w_s1_5 <= \$65 ;
+    w_s1_3 <= \$83 ;
   always @(posedge clk)
-    w_s1_6 <= \$66 ;
+    w_s1_4 <= \$84 ;
   always @(posedge clk)
-    w_s1_7 <= \$67 ;
+    w_s1_5 <= \$85 ;
   always @(posedge clk)
-    w_s1_8 <= \$68 ;
+    w_s1_6 <= \$86 ;
   always @(posedge clk)
-    w_s1_9 <= \$69 ;
+    w_s1_7 <= \$87 ;
   always @(posedge clk)
-    w_s1_10 <= \$70 ;
+    w_s1_8 <= \$88 ;
   always @(posedge clk)
-    w_s1_11 <= \$71 ;
+    w_s1_9 <= \$89 ;
   always @(posedge clk)
-    w_s1_12 <= \$72 ;
+    w_s1_10 <= \$90 ;
   always @(posedge clk)
-    w_s1_13 <= \$73 ;
+    w_s1_11 <= \$91 ;
   always @(posedge clk)
-    w_s1_14 <= \$74 ;
+    w_s1_12 <= \$92 ;
   always @(posedge clk)
-    w_s1_15 <= \$75 ;
+    w_s1_13 <= \$93 ;
   always @(posedge clk)
-    valid_s1b <= \$76 ;
+    w_s1_14 <= \$94 ;
   always @(posedge clk)
-    first_s1b <= \$77 ;
+    w_s1_15 <= \$95 ;
   always @(posedge clk)
-    end_s1b <= \$78 ;
+    valid_s1b <= \$96 ;
   always @(posedge clk)
-    last_s1b <= \$79 ;
+    end_s1b <= \$97 ;
   always @(posedge clk)
-    code_s1b <= \$80 ;
+    last_s1b <= \$98 ;
   always @(posedge clk)
-    block_acts <= \$81 ;
+    code_s1b <= \$99 ;
   always @(posedge clk)
-    w_s1b_0 <= \$82 ;
+    w_s1b_0 <= \$100 ;
   always @(posedge clk)
-    w_s1b_1 <= \$83 ;
+    w_s1b_1 <= \$101 ;
   always @(posedge clk)
-    w_s1b_2 <= \$84 ;
+    w_s1b_2 <= \$102 ;
   always @(posedge clk)
-    w_s1b_3 <= \$85 ;
+    w_s1b_3 <= \$103 ;
   always @(posedge clk)
-    w_s1b_4 <= \$86 ;
+    w_s1b_4 <= \$104 ;
   always @(posedge clk)
-    w_s1b_5 <= \$87 ;
+    w_s1b_5 <= \$105 ;
   always @(posedge clk)
-    w_s1b_6 <= \$88 ;
+    w_s1b_6 <= \$106 ;
   always @(posedge clk)
-    w_s1b_7 <= \$89 ;
+    w_s1b_7 <= \$107 ;
   always @(posedge clk)
-    w_s1b_8 <= \$90 ;
+    w_s1b_8 <= \$108 ;
   always @(posedge clk)
-    w_s1b_9 <= \$91 ;
+    w_s1b_9 <= \$109 ;
   always @(posedge clk)
-    w_s1b_10 <= \$92 ;
+    w_s1b_10 <= \$110 ;
   always @(posedge clk)
-    w_s1b_11 <= \$93 ;
+    w_s1b_11 <= \$111 ;
   always @(posedge clk)
-    w_s1b_12 <= \$94 ;
+    w_s1b_12 <= \$112 ;
   always @(posedge clk)
-    w_s1b_13 <= \$95 ;
+    w_s1b_13 <= \$113 ;
   always @(posedge clk)
-    w_s1b_14 <= \$96 ;
+    w_s1b_14 <= \$114 ;
   always @(posedge clk)
-    w_s1b_15 <= \$97 ;
+    w_s1b_15 <= \$115 ;
   always @(posedge clk)
-    act_s2_0 <= \$98 ;
+    block_acts <= \$116 ;
   always @(posedge clk)
-    act_s2_1 <= \$99 ;
+    act_s2_0 <= \$117 ;
   always @(posedge clk)
-    act_s2_2 <= \$100 ;
+    act_s2_1 <= \$118 ;
   always @(posedge clk)
-    act_s2_3 <= \$101 ;
+    act_s2_2 <= \$119 ;
   always @(posedge clk)
-    act_s2_4 <= \$102 ;
+    act_s2_3 <= \$120 ;
   always @(posedge clk)
-    act_s2_5 <= \$103 ;
+    act_s2_4 <= \$121 ;
   always @(posedge clk)
-    act_s2_6 <= \$104 ;
+    act_s2_5 <= \$122 ;
   always @(posedge clk)
-    act_s2_7 <= \$105 ;
+    act_s2_6 <= \$123 ;
   always @(posedge clk)
-    act_s2_8 <= \$106 ;
+    act_s2_7 <= \$124 ;
   always @(posedge clk)
-    act_s2_9 <= \$107 ;
+    act_s2_8 <= \$125 ;
   always @(posedge clk)
-    act_s2_10 <= \$108 ;
+    act_s2_9 <= \$126 ;
   always @(posedge clk)
-    act_s2_11 <= \$109 ;
+    act_s2_10 <= \$127 ;
   always @(posedge clk)
-    act_s2_12 <= \$110 ;
+    act_s2_11 <= \$128 ;
   always @(posedge clk)
-    act_s2_13 <= \$111 ;
+    act_s2_12 <= \$129 ;
   always @(posedge clk)
-    act_s2_14 <= \$112 ;
+    act_s2_13 <= \$130 ;
   always @(posedge clk)
-    act_s2_15 <= \$113 ;
+    act_s2_14 <= \$131 ;
   always @(posedge clk)
-    w_s2_0 <= \$114 ;
+    act_s2_15 <= \$132 ;
   always @(posedge clk)
-    w_s2_1 <= \$115 ;
+    w_s2_0 <= \$133 ;
   always @(posedge clk)
-    w_s2_2 <= \$116 ;
+    w_s2_1 <= \$134 ;
   always @(posedge clk)
-    w_s2_3 <= \$117 ;
+    w_s2_2 <= \$135 ;
   always @(posedge clk)
-    w_s2_4 <= \$118 ;
+    w_s2_3 <= \$136 ;
   always @(posedge clk)
-    w_s2_5 <= \$119 ;
+    w_s2_4 <= \$137 ;
   always @(posedge clk)
-    w_s2_6 <= \$120 ;
+    w_s2_5 <= \$138 ;
   always @(posedge clk)
-    w_s2_7 <= \$121 ;
+    w_s2_6 <= \$139 ;
   always @(posedge clk)
-    w_s2_8 <= \$122 ;
+    w_s2_7 <= \$140 ;
   always @(posedge clk)
-    w_s2_9 <= \$123 ;
+    w_s2_8 <= \$141 ;
   always @(posedge clk)
-    w_s2_10 <= \$124 ;
+    w_s2_9 <= \$142 ;
   always @(posedge clk)
-    w_s2_11 <= \$125 ;
+    w_s2_10 <= \$143 ;
   always @(posedge clk)
-    w_s2_12 <= \$126 ;
+    w_s2_11 <= \$144 ;
   always @(posedge clk)
-    w_s2_13 <= \$127 ;
+    w_s2_12 <= \$145 ;
   always @(posedge clk)
-    w_s2_14 <= \$128 ;
+    w_s2_13 <= \$146 ;
   always @(posedge clk)
-    w_s2_15 <= \$129 ;
+    w_s2_14 <= \$147 ;
   always @(posedge clk)
-    valid_s2 <= \$130 ;
+    w_s2_15 <= \$148 ;
   always @(posedge clk)
-    first_s2 <= \$131 ;
+    valid_s2 <= \$149 ;
   always @(posedge clk)
-    end_s2 <= \$132 ;
+    end_s2 <= \$150 ;
   always @(posedge clk)
-    last_s2 <= \$133 ;
+    last_s2 <= \$151 ;
   always @(posedge clk)
-    code_s2 <= \$134 ;
+    code_s2 <= \$152 ;
   always @(posedge clk)
-    prod_0 <= \$135 ;
+    prod_0 <= \$153 ;
   always @(posedge clk)
-    prod_1 <= \$136 ;
+    prod_1 <= \$154 ;
   always @(posedge clk)
-    prod_2 <= \$137 ;
+    prod_2 <= \$155 ;
   always @(posedge clk)
-    prod_3 <= \$138 ;
+    prod_3 <= \$156 ;
   always @(posedge clk)
-    prod_4 <= \$139 ;
+    prod_4 <= \$157 ;
   always @(posedge clk)
-    prod_5 <= \$140 ;
+    prod_5 <= \$158 ;
   always @(posedge clk)
-    prod_6 <= \$141 ;
+    prod_6 <= \$159 ;
   always @(posedge clk)
-    prod_7 <= \$142 ;
+    prod_7 <= \$160 ;
   always @(posedge clk)
-    prod_8 <= \$143 ;
+    prod_8 <= \$161 ;
   always @(posedge clk)
-    prod_9 <= \$144 ;
+    prod_9 <= \$162 ;
   always @(posedge clk)
-    prod_10 <= \$145 ;
+    prod_10 <= \$163 ;
   always @(posedge clk)
-    prod_11 <= \$146 ;
+    prod_11 <= \$164 ;
   always @(posedge clk)
-    prod_12 <= \$147 ;
+    prod_12 <= \$165 ;
   always @(posedge clk)
-    prod_13 <= \$148 ;
+    prod_13 <= \$166 ;
   always @(posedge clk)
-    prod_14 <= \$149 ;
+    prod_14 <= \$167 ;
   always @(posedge clk)
-    prod_15 <= \$150 ;
+    prod_15 <= \$168 ;
   always @(posedge clk)
-    valid_s3 <= \$151 ;
+    valid_s3 <= \$169 ;
   always @(posedge clk)
-    first_s3 <= \$152 ;
+    end_s3 <= \$170 ;
   always @(posedge clk)
-    end_s3 <= \$153 ;
+    last_s3 <= \$171 ;
   always @(posedge clk)
-    last_s3 <= \$154 ;
+    code_s3 <= \$172 ;
   always @(posedge clk)
-    code_s3 <= \$155 ;
+    sum_l1_0 <= \$173 ;
   always @(posedge clk)
-    sum_l1_0 <= \$156 ;
+    sum_l1_1 <= \$174 ;
   always @(posedge clk)
-    sum_l1_1 <= \$157 ;
+    sum_l1_2 <= \$175 ;
   always @(posedge clk)
-    sum_l1_2 <= \$158 ;
+    sum_l1_3 <= \$176 ;
   always @(posedge clk)
-    sum_l1_3 <= \$159 ;
+    sum_l1_4 <= \$177 ;
   always @(posedge clk)
-    sum_l1_4 <= \$160 ;
+    sum_l1_5 <= \$178 ;
   always @(posedge clk)
-    sum_l1_5 <= \$161 ;
+    sum_l1_6 <= \$179 ;
   always @(posedge clk)
-    sum_l1_6 <= \$162 ;
+    sum_l1_7 <= \$180 ;
   always @(posedge clk)
-    sum_l1_7 <= \$163 ;
+    valid_l1 <= \$181 ;
   always @(posedge clk)
-    valid_l1 <= \$164 ;
+    end_l1 <= \$182 ;
   always @(posedge clk)
-    first_l1 <= \$165 ;
+    last_l1 <= \$183 ;
   always @(posedge clk)
-    end_l1 <= \$166 ;
+    code_l1 <= \$184 ;
   always @(posedge clk)
-    last_l1 <= \$167 ;
+    sum_l2_0 <= \$185 ;
   always @(posedge clk)
-    code_l1 <= \$168 ;
+    sum_l2_1 <= \$186 ;
   always @(posedge clk)
-    sum_l2_0 <= \$169 ;
+    sum_l2_2 <= \$187 ;
   always @(posedge clk)
-    sum_l2_1 <= \$170 ;
+    sum_l2_3 <= \$188 ;
   always @(posedge clk)
-    sum_l2_2 <= \$171 ;
+    valid_l2 <= \$189 ;
   always @(posedge clk)
-    sum_l2_3 <= \$172 ;
+    end_l2 <= \$190 ;
   always @(posedge clk)
-    valid_l2 <= \$173 ;
+    last_l2 <= \$191 ;
   always @(posedge clk)
-    first_l2 <= \$174 ;
+    code_l2 <= \$192 ;
   always @(posedge clk)
-    end_l2 <= \$175 ;
+    sum_l3_0 <= \$193 ;
   always @(posedge clk)
-    last_l2 <= \$176 ;
+    sum_l3_1 <= \$194 ;
   always @(posedge clk)
-    code_l2 <= \$177 ;
+    valid_l3 <= \$195 ;
   always @(posedge clk)
-    sum_l3_0 <= \$178 ;
+    end_l3 <= \$196 ;
   always @(posedge clk)
-    sum_l3_1 <= \$179 ;
+    last_l3 <= \$197 ;
   always @(posedge clk)
-    valid_l3 <= \$180 ;
+    code_l3 <= \$198 ;
   always @(posedge clk)
-    first_l3 <= \$181 ;
+    sum_l4_0 <= \$199 ;
   always @(posedge clk)
-    end_l3 <= \$182 ;
+    valid_l4 <= \$200 ;
   always @(posedge clk)
-    last_l3 <= \$183 ;
+    end_l4 <= \$201 ;
   always @(posedge clk)
-    code_l3 <= \$184 ;
+    last_l4 <= \$202 ;
   always @(posedge clk)
-    sum_l4_0 <= \$185 ;
+    code_l4 <= \$203 ;
   always @(posedge clk)
-    valid_l4 <= \$186 ;
+    acc_0_0 <= \$204 ;
   always @(posedge clk)
-    first_l4 <= \$187 ;
+    out_0_0 <= \$205 ;
   always @(posedge clk)
-    end_l4 <= \$188 ;
-  always @(posedge clk)
-    last_l4 <= \$189 ;
-  always @(posedge clk)
-    code_l4 <= \$190 ;
-  always @(posedge clk)
-    o__valid <= \$191 ;
-  always @(posedge clk)
-    valid_mask <= \$192 ;
-  always @(posedge clk)
-    acc_0_0 <= \$193 ;
+    o__valid <= \$206 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    rn_in_0_0 = 26'h0000000;
-    casez (code_l4)
-      3'h4:
-          rn_in_0_0 = { sum_l4_0[19], sum_l4_0[19], sum_l4_0[19], sum_l4_0[19], sum_l4_0[19], sum_l4_0[19], sum_l4_0 };
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$48  = \$49 ;
-    if (ce) begin
-      if (valid_l4) begin
-        \$48  = last_l4;
-      end
+    \$66  = \$67 ;
+    if (done) begin
+      \$66 [1] = last_l4;
+      \$66 [0] = 1'h1;
     end
     if (rst) begin
-      \$48  = 1'h0;
+      \$66  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$50  = wr__addr;
+    \$68  = waddr;
     if (x_take) begin
-      \$50  = \$5 [5:0];
-      if (\$7 ) begin
-        \$50  = 6'h00;
-      end
+      \$68  = \$14 [5:0];
     end
     if (rst) begin
-      \$50  = 6'h00;
+      \$68  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$51  = x__ready;
-    if (x_take) begin
-      if (\$7 ) begin
-        \$51  = 1'h0;
-      end
+    \$69  = \$signal ;
+    if (x_done) begin
+      \$69  = \$15 ;
     end
+    if (rst) begin
+      \$69  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$70  = slices_0;
+    if (x_done) begin
+      casez (\$signal )
+        1'h0:
+            \$70  = \$16 ;
+      endcase
+    end
+    if (rst) begin
+      \$70  = 7'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$71  = slices_1;
+    if (x_done) begin
+      (* full_case = 32'd1 *)
+      casez (\$signal )
+        1'h0:
+            /* empty */;
+        1'h1:
+            \$71  = \$17 ;
+      endcase
+    end
+    if (rst) begin
+      \$71  = 7'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$72  = full;
+    if (\$19 ) begin
+      \$72 [0] = 1'h1;
+    end else if (\$21 ) begin
+      \$72 [0] = 1'h0;
+    end
+    if (\$23 ) begin
+      \$72 [1] = 1'h1;
+    end else if (\$25 ) begin
+      \$72 [1] = 1'h0;
+    end
+    if (rst) begin
+      \$72  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$73  = rbank;
+    if (matrix_done) begin
+      \$73  = \$26 ;
+    end
+    if (rst) begin
+      \$73  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$74  = block;
     if (w_take) begin
-      if (w__payload[131]) begin
-        \$51  = 1'h1;
-      end
+      \$74  = \$28 [5:0];
     end
     if (rst) begin
-      \$51  = 1'h1;
+      \$74  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$52  = slices;
-    if (x_take) begin
-      if (\$7 ) begin
-        \$52  = \$8 ;
-      end
-    end
-    if (rst) begin
-      \$52  = 7'h01;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$53  = block;
-    if (w_take) begin
-      \$53  = \$10 [5:0];
-    end
-    if (rst) begin
-      \$53  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$54  = tile_code;
+    \$75  = tile_code;
     if (w_take) begin
       if (first) begin
-        \$54  = w__payload[130:128];
+        \$75  = w__payload[130:128];
       end
     end
     if (rst) begin
-      \$54  = 3'h0;
+      \$75  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$55  = valid_s1;
+    \$76  = valid_s1;
     if (ce) begin
-      \$55  = w_take;
-    end
-    if (rst) begin
-      \$55  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$56  = first_s1;
-    if (ce) begin
-      \$56  = first;
-    end
-    if (rst) begin
-      \$56  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$57  = end_s1;
-    if (ce) begin
-      \$57  = \end ;
-    end
-    if (rst) begin
-      \$57  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$58  = last_s1;
-    if (ce) begin
-      \$58  = w__payload[131];
-    end
-    if (rst) begin
-      \$58  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$59  = code_s1;
-    if (ce) begin
-      \$59  = \$11 ;
-    end
-    if (rst) begin
-      \$59  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$60  = w_s1_0;
-    if (ce) begin
-      \$60  = w__payload[7:0];
-    end
-    if (rst) begin
-      \$60  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$61  = w_s1_1;
-    if (ce) begin
-      \$61  = w__payload[15:8];
-    end
-    if (rst) begin
-      \$61  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$62  = w_s1_2;
-    if (ce) begin
-      \$62  = w__payload[23:16];
-    end
-    if (rst) begin
-      \$62  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$63  = w_s1_3;
-    if (ce) begin
-      \$63  = w__payload[31:24];
-    end
-    if (rst) begin
-      \$63  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$64  = w_s1_4;
-    if (ce) begin
-      \$64  = w__payload[39:32];
-    end
-    if (rst) begin
-      \$64  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$65  = w_s1_5;
-    if (ce) begin
-      \$65  = w__payload[47:40];
-    end
-    if (rst) begin
-      \$65  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$66  = w_s1_6;
-    if (ce) begin
-      \$66  = w__payload[55:48];
-    end
-    if (rst) begin
-      \$66  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$67  = w_s1_7;
-    if (ce) begin
-      \$67  = w__payload[63:56];
-    end
-    if (rst) begin
-      \$67  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$68  = w_s1_8;
-    if (ce) begin
-      \$68  = w__payload[71:64];
-    end
-    if (rst) begin
-      \$68  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$69  = w_s1_9;
-    if (ce) begin
-      \$69  = w__payload[79:72];
-    end
-    if (rst) begin
-      \$69  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$70  = w_s1_10;
-    if (ce) begin
-      \$70  = w__payload[87:80];
-    end
-    if (rst) begin
-      \$70  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$71  = w_s1_11;
-    if (ce) begin
-      \$71  = w__payload[95:88];
-    end
-    if (rst) begin
-      \$71  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$72  = w_s1_12;
-    if (ce) begin
-      \$72  = w__payload[103:96];
-    end
-    if (rst) begin
-      \$72  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$73  = w_s1_13;
-    if (ce) begin
-      \$73  = w__payload[111:104];
-    end
-    if (rst) begin
-      \$73  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$74  = w_s1_14;
-    if (ce) begin
-      \$74  = w__payload[119:112];
-    end
-    if (rst) begin
-      \$74  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$75  = w_s1_15;
-    if (ce) begin
-      \$75  = w__payload[127:120];
-    end
-    if (rst) begin
-      \$75  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$76  = valid_s1b;
-    if (ce) begin
-      \$76  = valid_s1;
+      \$76  = w_take;
     end
     if (rst) begin
       \$76  = 1'h0;
@@ -1359,9 +1254,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$77  = first_s1b;
+    \$77  = end_s1;
     if (ce) begin
-      \$77  = first_s1;
+      \$77  = \end ;
     end
     if (rst) begin
       \$77  = 1'h0;
@@ -1369,9 +1264,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$78  = end_s1b;
+    \$78  = last_s1;
     if (ce) begin
-      \$78  = end_s1;
+      \$78  = w__payload[131];
     end
     if (rst) begin
       \$78  = 1'h0;
@@ -1379,39 +1274,39 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$79  = last_s1b;
+    \$79  = code_s1;
     if (ce) begin
-      \$79  = last_s1;
+      \$79  = \$29 ;
     end
     if (rst) begin
-      \$79  = 1'h0;
+      \$79  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$80  = code_s1b;
+    \$80  = w_s1_0;
     if (ce) begin
-      \$80  = code_s1;
+      \$80  = w__payload[7:0];
     end
     if (rst) begin
-      \$80  = 3'h0;
+      \$80  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$81  = block_acts;
+    \$81  = w_s1_1;
     if (ce) begin
-      \$81  = rd__data;
+      \$81  = w__payload[15:8];
     end
     if (rst) begin
-      \$81  = 128'h00000000000000000000000000000000;
+      \$81  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$82  = w_s1b_0;
+    \$82  = w_s1_2;
     if (ce) begin
-      \$82  = w_s1_0;
+      \$82  = w__payload[23:16];
     end
     if (rst) begin
       \$82  = 8'h00;
@@ -1419,9 +1314,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$83  = w_s1b_1;
+    \$83  = w_s1_3;
     if (ce) begin
-      \$83  = w_s1_1;
+      \$83  = w__payload[31:24];
     end
     if (rst) begin
       \$83  = 8'h00;
@@ -1429,9 +1324,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$84  = w_s1b_2;
+    \$84  = w_s1_4;
     if (ce) begin
-      \$84  = w_s1_2;
+      \$84  = w__payload[39:32];
     end
     if (rst) begin
       \$84  = 8'h00;
@@ -1439,9 +1334,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$85  = w_s1b_3;
+    \$85  = w_s1_5;
     if (ce) begin
-      \$85  = w_s1_3;
+      \$85  = w__payload[47:40];
     end
     if (rst) begin
       \$85  = 8'h00;
@@ -1449,9 +1344,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$86  = w_s1b_4;
+    \$86  = w_s1_6;
     if (ce) begin
-      \$86  = w_s1_4;
+      \$86  = w__payload[55:48];
     end
     if (rst) begin
       \$86  = 8'h00;
@@ -1459,9 +1354,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$87  = w_s1b_5;
+    \$87  = w_s1_7;
     if (ce) begin
-      \$87  = w_s1_5;
+      \$87  = w__payload[63:56];
     end
     if (rst) begin
       \$87  = 8'h00;
@@ -1469,9 +1364,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$88  = w_s1b_6;
+    \$88  = w_s1_8;
     if (ce) begin
-      \$88  = w_s1_6;
+      \$88  = w__payload[71:64];
     end
     if (rst) begin
       \$88  = 8'h00;
@@ -1479,9 +1374,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$89  = w_s1b_7;
+    \$89  = w_s1_9;
     if (ce) begin
-      \$89  = w_s1_7;
+      \$89  = w__payload[79:72];
     end
     if (rst) begin
       \$89  = 8'h00;
@@ -1489,9 +1384,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$90  = w_s1b_8;
+    \$90  = w_s1_10;
     if (ce) begin
-      \$90  = w_s1_8;
+      \$90  = w__payload[87:80];
     end
     if (rst) begin
       \$90  = 8'h00;
@@ -1499,9 +1394,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$91  = w_s1b_9;
+    \$91  = w_s1_11;
     if (ce) begin
-      \$91  = w_s1_9;
+      \$91  = w__payload[95:88];
     end
     if (rst) begin
       \$91  = 8'h00;
@@ -1509,9 +1404,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$92  = w_s1b_10;
+    \$92  = w_s1_12;
     if (ce) begin
-      \$92  = w_s1_10;
+      \$92  = w__payload[103:96];
     end
     if (rst) begin
       \$92  = 8'h00;
@@ -1519,9 +1414,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$93  = w_s1b_11;
+    \$93  = w_s1_13;
     if (ce) begin
-      \$93  = w_s1_11;
+      \$93  = w__payload[111:104];
     end
     if (rst) begin
       \$93  = 8'h00;
@@ -1529,9 +1424,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$94  = w_s1b_12;
+    \$94  = w_s1_14;
     if (ce) begin
-      \$94  = w_s1_12;
+      \$94  = w__payload[119:112];
     end
     if (rst) begin
       \$94  = 8'h00;
@@ -1539,9 +1434,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$95  = w_s1b_13;
+    \$95  = w_s1_15;
     if (ce) begin
-      \$95  = w_s1_13;
+      \$95  = w__payload[127:120];
     end
     if (rst) begin
       \$95  = 8'h00;
@@ -1549,49 +1444,49 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$96  = w_s1b_14;
+    \$96  = valid_s1b;
     if (ce) begin
-      \$96  = w_s1_14;
+      \$96  = valid_s1;
     end
     if (rst) begin
-      \$96  = 8'h00;
+      \$96  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$97  = w_s1b_15;
+    \$97  = end_s1b;
     if (ce) begin
-      \$97  = w_s1_15;
+      \$97  = end_s1;
     end
     if (rst) begin
-      \$97  = 8'h00;
+      \$97  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$98  = act_s2_0;
+    \$98  = last_s1b;
     if (ce) begin
-      \$98  = block_acts[7:0];
+      \$98  = last_s1;
     end
     if (rst) begin
-      \$98  = 8'h00;
+      \$98  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$99  = act_s2_1;
+    \$99  = code_s1b;
     if (ce) begin
-      \$99  = block_acts[15:8];
+      \$99  = code_s1;
     end
     if (rst) begin
-      \$99  = 8'h00;
+      \$99  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$100  = act_s2_2;
+    \$100  = w_s1b_0;
     if (ce) begin
-      \$100  = block_acts[23:16];
+      \$100  = w_s1_0;
     end
     if (rst) begin
       \$100  = 8'h00;
@@ -1599,9 +1494,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$101  = act_s2_3;
+    \$101  = w_s1b_1;
     if (ce) begin
-      \$101  = block_acts[31:24];
+      \$101  = w_s1_1;
     end
     if (rst) begin
       \$101  = 8'h00;
@@ -1609,9 +1504,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$102  = act_s2_4;
+    \$102  = w_s1b_2;
     if (ce) begin
-      \$102  = block_acts[39:32];
+      \$102  = w_s1_2;
     end
     if (rst) begin
       \$102  = 8'h00;
@@ -1619,9 +1514,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$103  = act_s2_5;
+    \$103  = w_s1b_3;
     if (ce) begin
-      \$103  = block_acts[47:40];
+      \$103  = w_s1_3;
     end
     if (rst) begin
       \$103  = 8'h00;
@@ -1629,9 +1524,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$104  = act_s2_6;
+    \$104  = w_s1b_4;
     if (ce) begin
-      \$104  = block_acts[55:48];
+      \$104  = w_s1_4;
     end
     if (rst) begin
       \$104  = 8'h00;
@@ -1639,9 +1534,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$105  = act_s2_7;
+    \$105  = w_s1b_5;
     if (ce) begin
-      \$105  = block_acts[63:56];
+      \$105  = w_s1_5;
     end
     if (rst) begin
       \$105  = 8'h00;
@@ -1649,9 +1544,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$106  = act_s2_8;
+    \$106  = w_s1b_6;
     if (ce) begin
-      \$106  = block_acts[71:64];
+      \$106  = w_s1_6;
     end
     if (rst) begin
       \$106  = 8'h00;
@@ -1659,9 +1554,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$107  = act_s2_9;
+    \$107  = w_s1b_7;
     if (ce) begin
-      \$107  = block_acts[79:72];
+      \$107  = w_s1_7;
     end
     if (rst) begin
       \$107  = 8'h00;
@@ -1669,9 +1564,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$108  = act_s2_10;
+    \$108  = w_s1b_8;
     if (ce) begin
-      \$108  = block_acts[87:80];
+      \$108  = w_s1_8;
     end
     if (rst) begin
       \$108  = 8'h00;
@@ -1679,9 +1574,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$109  = act_s2_11;
+    \$109  = w_s1b_9;
     if (ce) begin
-      \$109  = block_acts[95:88];
+      \$109  = w_s1_9;
     end
     if (rst) begin
       \$109  = 8'h00;
@@ -1689,9 +1584,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$110  = act_s2_12;
+    \$110  = w_s1b_10;
     if (ce) begin
-      \$110  = block_acts[103:96];
+      \$110  = w_s1_10;
     end
     if (rst) begin
       \$110  = 8'h00;
@@ -1699,9 +1594,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$111  = act_s2_13;
+    \$111  = w_s1b_11;
     if (ce) begin
-      \$111  = block_acts[111:104];
+      \$111  = w_s1_11;
     end
     if (rst) begin
       \$111  = 8'h00;
@@ -1709,9 +1604,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$112  = act_s2_14;
+    \$112  = w_s1b_12;
     if (ce) begin
-      \$112  = block_acts[119:112];
+      \$112  = w_s1_12;
     end
     if (rst) begin
       \$112  = 8'h00;
@@ -1719,9 +1614,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$113  = act_s2_15;
+    \$113  = w_s1b_13;
     if (ce) begin
-      \$113  = block_acts[127:120];
+      \$113  = w_s1_13;
     end
     if (rst) begin
       \$113  = 8'h00;
@@ -1729,9 +1624,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$114  = w_s2_0;
+    \$114  = w_s1b_14;
     if (ce) begin
-      \$114  = w_s1b_0;
+      \$114  = w_s1_14;
     end
     if (rst) begin
       \$114  = 8'h00;
@@ -1739,9 +1634,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$115  = w_s2_1;
+    \$115  = w_s1b_15;
     if (ce) begin
-      \$115  = w_s1b_1;
+      \$115  = w_s1_15;
     end
     if (rst) begin
       \$115  = 8'h00;
@@ -1749,19 +1644,19 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$116  = w_s2_2;
+    \$116  = block_acts;
     if (ce) begin
-      \$116  = w_s1b_2;
+      \$116  = rd__data;
     end
     if (rst) begin
-      \$116  = 8'h00;
+      \$116  = 128'h00000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$117  = w_s2_3;
+    \$117  = act_s2_0;
     if (ce) begin
-      \$117  = w_s1b_3;
+      \$117  = block_acts[7:0];
     end
     if (rst) begin
       \$117  = 8'h00;
@@ -1769,9 +1664,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$118  = w_s2_4;
+    \$118  = act_s2_1;
     if (ce) begin
-      \$118  = w_s1b_4;
+      \$118  = block_acts[15:8];
     end
     if (rst) begin
       \$118  = 8'h00;
@@ -1779,9 +1674,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$119  = w_s2_5;
+    \$119  = act_s2_2;
     if (ce) begin
-      \$119  = w_s1b_5;
+      \$119  = block_acts[23:16];
     end
     if (rst) begin
       \$119  = 8'h00;
@@ -1789,9 +1684,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$120  = w_s2_6;
+    \$120  = act_s2_3;
     if (ce) begin
-      \$120  = w_s1b_6;
+      \$120  = block_acts[31:24];
     end
     if (rst) begin
       \$120  = 8'h00;
@@ -1799,9 +1694,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$121  = w_s2_7;
+    \$121  = act_s2_4;
     if (ce) begin
-      \$121  = w_s1b_7;
+      \$121  = block_acts[39:32];
     end
     if (rst) begin
       \$121  = 8'h00;
@@ -1809,9 +1704,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$122  = w_s2_8;
+    \$122  = act_s2_5;
     if (ce) begin
-      \$122  = w_s1b_8;
+      \$122  = block_acts[47:40];
     end
     if (rst) begin
       \$122  = 8'h00;
@@ -1819,9 +1714,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$123  = w_s2_9;
+    \$123  = act_s2_6;
     if (ce) begin
-      \$123  = w_s1b_9;
+      \$123  = block_acts[55:48];
     end
     if (rst) begin
       \$123  = 8'h00;
@@ -1829,9 +1724,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$124  = w_s2_10;
+    \$124  = act_s2_7;
     if (ce) begin
-      \$124  = w_s1b_10;
+      \$124  = block_acts[63:56];
     end
     if (rst) begin
       \$124  = 8'h00;
@@ -1839,9 +1734,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$125  = w_s2_11;
+    \$125  = act_s2_8;
     if (ce) begin
-      \$125  = w_s1b_11;
+      \$125  = block_acts[71:64];
     end
     if (rst) begin
       \$125  = 8'h00;
@@ -1849,9 +1744,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$126  = w_s2_12;
+    \$126  = act_s2_9;
     if (ce) begin
-      \$126  = w_s1b_12;
+      \$126  = block_acts[79:72];
     end
     if (rst) begin
       \$126  = 8'h00;
@@ -1859,9 +1754,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$127  = w_s2_13;
+    \$127  = act_s2_10;
     if (ce) begin
-      \$127  = w_s1b_13;
+      \$127  = block_acts[87:80];
     end
     if (rst) begin
       \$127  = 8'h00;
@@ -1869,9 +1764,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$128  = w_s2_14;
+    \$128  = act_s2_11;
     if (ce) begin
-      \$128  = w_s1b_14;
+      \$128  = block_acts[95:88];
     end
     if (rst) begin
       \$128  = 8'h00;
@@ -1879,9 +1774,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$129  = w_s2_15;
+    \$129  = act_s2_12;
     if (ce) begin
-      \$129  = w_s1b_15;
+      \$129  = block_acts[103:96];
     end
     if (rst) begin
       \$129  = 8'h00;
@@ -1889,219 +1784,219 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$130  = valid_s2;
+    \$130  = act_s2_13;
     if (ce) begin
-      \$130  = valid_s1b;
+      \$130  = block_acts[111:104];
     end
     if (rst) begin
-      \$130  = 1'h0;
+      \$130  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$131  = first_s2;
+    \$131  = act_s2_14;
     if (ce) begin
-      \$131  = first_s1b;
+      \$131  = block_acts[119:112];
     end
     if (rst) begin
-      \$131  = 1'h0;
+      \$131  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$132  = end_s2;
+    \$132  = act_s2_15;
     if (ce) begin
-      \$132  = end_s1b;
+      \$132  = block_acts[127:120];
     end
     if (rst) begin
-      \$132  = 1'h0;
+      \$132  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$133  = last_s2;
+    \$133  = w_s2_0;
     if (ce) begin
-      \$133  = last_s1b;
+      \$133  = w_s1b_0;
     end
     if (rst) begin
-      \$133  = 1'h0;
+      \$133  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$134  = code_s2;
+    \$134  = w_s2_1;
     if (ce) begin
-      \$134  = code_s1b;
+      \$134  = w_s1b_1;
     end
     if (rst) begin
-      \$134  = 3'h0;
+      \$134  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$135  = prod_0;
+    \$135  = w_s2_2;
     if (ce) begin
-      \$135  = \$12 ;
+      \$135  = w_s1b_2;
     end
     if (rst) begin
-      \$135  = 16'h0000;
+      \$135  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$136  = prod_1;
+    \$136  = w_s2_3;
     if (ce) begin
-      \$136  = \$13 ;
+      \$136  = w_s1b_3;
     end
     if (rst) begin
-      \$136  = 16'h0000;
+      \$136  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$137  = prod_2;
+    \$137  = w_s2_4;
     if (ce) begin
-      \$137  = \$14 ;
+      \$137  = w_s1b_4;
     end
     if (rst) begin
-      \$137  = 16'h0000;
+      \$137  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$138  = prod_3;
+    \$138  = w_s2_5;
     if (ce) begin
-      \$138  = \$15 ;
+      \$138  = w_s1b_5;
     end
     if (rst) begin
-      \$138  = 16'h0000;
+      \$138  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$139  = prod_4;
+    \$139  = w_s2_6;
     if (ce) begin
-      \$139  = \$16 ;
+      \$139  = w_s1b_6;
     end
     if (rst) begin
-      \$139  = 16'h0000;
+      \$139  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$140  = prod_5;
+    \$140  = w_s2_7;
     if (ce) begin
-      \$140  = \$17 ;
+      \$140  = w_s1b_7;
     end
     if (rst) begin
-      \$140  = 16'h0000;
+      \$140  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$141  = prod_6;
+    \$141  = w_s2_8;
     if (ce) begin
-      \$141  = \$18 ;
+      \$141  = w_s1b_8;
     end
     if (rst) begin
-      \$141  = 16'h0000;
+      \$141  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$142  = prod_7;
+    \$142  = w_s2_9;
     if (ce) begin
-      \$142  = \$19 ;
+      \$142  = w_s1b_9;
     end
     if (rst) begin
-      \$142  = 16'h0000;
+      \$142  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$143  = prod_8;
+    \$143  = w_s2_10;
     if (ce) begin
-      \$143  = \$20 ;
+      \$143  = w_s1b_10;
     end
     if (rst) begin
-      \$143  = 16'h0000;
+      \$143  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$144  = prod_9;
+    \$144  = w_s2_11;
     if (ce) begin
-      \$144  = \$21 ;
+      \$144  = w_s1b_11;
     end
     if (rst) begin
-      \$144  = 16'h0000;
+      \$144  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$145  = prod_10;
+    \$145  = w_s2_12;
     if (ce) begin
-      \$145  = \$22 ;
+      \$145  = w_s1b_12;
     end
     if (rst) begin
-      \$145  = 16'h0000;
+      \$145  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$146  = prod_11;
+    \$146  = w_s2_13;
     if (ce) begin
-      \$146  = \$23 ;
+      \$146  = w_s1b_13;
     end
     if (rst) begin
-      \$146  = 16'h0000;
+      \$146  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$147  = prod_12;
+    \$147  = w_s2_14;
     if (ce) begin
-      \$147  = \$24 ;
+      \$147  = w_s1b_14;
     end
     if (rst) begin
-      \$147  = 16'h0000;
+      \$147  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$148  = prod_13;
+    \$148  = w_s2_15;
     if (ce) begin
-      \$148  = \$25 ;
+      \$148  = w_s1b_15;
     end
     if (rst) begin
-      \$148  = 16'h0000;
+      \$148  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$149  = prod_14;
+    \$149  = valid_s2;
     if (ce) begin
-      \$149  = \$26 ;
+      \$149  = valid_s1b;
     end
     if (rst) begin
-      \$149  = 16'h0000;
+      \$149  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$150  = prod_15;
+    \$150  = end_s2;
     if (ce) begin
-      \$150  = \$27 ;
+      \$150  = end_s1b;
     end
     if (rst) begin
-      \$150  = 16'h0000;
+      \$150  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$151  = valid_s3;
+    \$151  = last_s2;
     if (ce) begin
-      \$151  = valid_s2;
+      \$151  = last_s1b;
     end
     if (rst) begin
       \$151  = 1'h0;
@@ -2109,299 +2004,299 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$152  = first_s3;
+    \$152  = code_s2;
     if (ce) begin
-      \$152  = first_s2;
+      \$152  = code_s1b;
     end
     if (rst) begin
-      \$152  = 1'h0;
+      \$152  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$153  = end_s3;
+    \$153  = prod_0;
     if (ce) begin
-      \$153  = end_s2;
+      \$153  = \$30 ;
     end
     if (rst) begin
-      \$153  = 1'h0;
+      \$153  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$154  = last_s3;
+    \$154  = prod_1;
     if (ce) begin
-      \$154  = last_s2;
+      \$154  = \$31 ;
     end
     if (rst) begin
-      \$154  = 1'h0;
+      \$154  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$155  = code_s3;
+    \$155  = prod_2;
     if (ce) begin
-      \$155  = code_s2;
+      \$155  = \$32 ;
     end
     if (rst) begin
-      \$155  = 3'h0;
+      \$155  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$156  = sum_l1_0;
+    \$156  = prod_3;
     if (ce) begin
-      \$156  = \$28 ;
+      \$156  = \$33 ;
     end
     if (rst) begin
-      \$156  = 17'h00000;
+      \$156  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$157  = sum_l1_1;
+    \$157  = prod_4;
     if (ce) begin
-      \$157  = \$29 ;
+      \$157  = \$34 ;
     end
     if (rst) begin
-      \$157  = 17'h00000;
+      \$157  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$158  = sum_l1_2;
+    \$158  = prod_5;
     if (ce) begin
-      \$158  = \$30 ;
+      \$158  = \$35 ;
     end
     if (rst) begin
-      \$158  = 17'h00000;
+      \$158  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$159  = sum_l1_3;
+    \$159  = prod_6;
     if (ce) begin
-      \$159  = \$31 ;
+      \$159  = \$36 ;
     end
     if (rst) begin
-      \$159  = 17'h00000;
+      \$159  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$160  = sum_l1_4;
+    \$160  = prod_7;
     if (ce) begin
-      \$160  = \$32 ;
+      \$160  = \$37 ;
     end
     if (rst) begin
-      \$160  = 17'h00000;
+      \$160  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$161  = sum_l1_5;
+    \$161  = prod_8;
     if (ce) begin
-      \$161  = \$33 ;
+      \$161  = \$38 ;
     end
     if (rst) begin
-      \$161  = 17'h00000;
+      \$161  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$162  = sum_l1_6;
+    \$162  = prod_9;
     if (ce) begin
-      \$162  = \$34 ;
+      \$162  = \$39 ;
     end
     if (rst) begin
-      \$162  = 17'h00000;
+      \$162  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$163  = sum_l1_7;
+    \$163  = prod_10;
     if (ce) begin
-      \$163  = \$35 ;
+      \$163  = \$40 ;
     end
     if (rst) begin
-      \$163  = 17'h00000;
+      \$163  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$164  = valid_l1;
+    \$164  = prod_11;
     if (ce) begin
-      \$164  = valid_s3;
+      \$164  = \$41 ;
     end
     if (rst) begin
-      \$164  = 1'h0;
+      \$164  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$165  = first_l1;
+    \$165  = prod_12;
     if (ce) begin
-      \$165  = first_s3;
+      \$165  = \$42 ;
     end
     if (rst) begin
-      \$165  = 1'h0;
+      \$165  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$166  = end_l1;
+    \$166  = prod_13;
     if (ce) begin
-      \$166  = end_s3;
+      \$166  = \$43 ;
     end
     if (rst) begin
-      \$166  = 1'h0;
+      \$166  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$167  = last_l1;
+    \$167  = prod_14;
     if (ce) begin
-      \$167  = last_s3;
+      \$167  = \$44 ;
     end
     if (rst) begin
-      \$167  = 1'h0;
+      \$167  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$168  = code_l1;
+    \$168  = prod_15;
     if (ce) begin
-      \$168  = code_s3;
+      \$168  = \$45 ;
     end
     if (rst) begin
-      \$168  = 3'h0;
+      \$168  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$169  = sum_l2_0;
+    \$169  = valid_s3;
     if (ce) begin
-      \$169  = \$36 ;
+      \$169  = valid_s2;
     end
     if (rst) begin
-      \$169  = 18'h00000;
+      \$169  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$170  = sum_l2_1;
+    \$170  = end_s3;
     if (ce) begin
-      \$170  = \$37 ;
+      \$170  = end_s2;
     end
     if (rst) begin
-      \$170  = 18'h00000;
+      \$170  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$171  = sum_l2_2;
+    \$171  = last_s3;
     if (ce) begin
-      \$171  = \$38 ;
+      \$171  = last_s2;
     end
     if (rst) begin
-      \$171  = 18'h00000;
+      \$171  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$172  = sum_l2_3;
+    \$172  = code_s3;
     if (ce) begin
-      \$172  = \$39 ;
+      \$172  = code_s2;
     end
     if (rst) begin
-      \$172  = 18'h00000;
+      \$172  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$173  = valid_l2;
+    \$173  = sum_l1_0;
     if (ce) begin
-      \$173  = valid_l1;
+      \$173  = \$46 ;
     end
     if (rst) begin
-      \$173  = 1'h0;
+      \$173  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$174  = first_l2;
+    \$174  = sum_l1_1;
     if (ce) begin
-      \$174  = first_l1;
+      \$174  = \$47 ;
     end
     if (rst) begin
-      \$174  = 1'h0;
+      \$174  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$175  = end_l2;
+    \$175  = sum_l1_2;
     if (ce) begin
-      \$175  = end_l1;
+      \$175  = \$48 ;
     end
     if (rst) begin
-      \$175  = 1'h0;
+      \$175  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$176  = last_l2;
+    \$176  = sum_l1_3;
     if (ce) begin
-      \$176  = last_l1;
+      \$176  = \$49 ;
     end
     if (rst) begin
-      \$176  = 1'h0;
+      \$176  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$177  = code_l2;
+    \$177  = sum_l1_4;
     if (ce) begin
-      \$177  = code_l1;
+      \$177  = \$50 ;
     end
     if (rst) begin
-      \$177  = 3'h0;
+      \$177  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$178  = sum_l3_0;
+    \$178  = sum_l1_5;
     if (ce) begin
-      \$178  = \$40 ;
+      \$178  = \$51 ;
     end
     if (rst) begin
-      \$178  = 19'h00000;
+      \$178  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$179  = sum_l3_1;
+    \$179  = sum_l1_6;
     if (ce) begin
-      \$179  = \$41 ;
+      \$179  = \$52 ;
     end
     if (rst) begin
-      \$179  = 19'h00000;
+      \$179  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$180  = valid_l3;
+    \$180  = sum_l1_7;
     if (ce) begin
-      \$180  = valid_l2;
+      \$180  = \$53 ;
     end
     if (rst) begin
-      \$180  = 1'h0;
+      \$180  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$181  = first_l3;
+    \$181  = valid_l1;
     if (ce) begin
-      \$181  = first_l2;
+      \$181  = valid_s3;
     end
     if (rst) begin
       \$181  = 1'h0;
@@ -2409,9 +2304,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$182  = end_l3;
+    \$182  = end_l1;
     if (ce) begin
-      \$182  = end_l2;
+      \$182  = end_s3;
     end
     if (rst) begin
       \$182  = 1'h0;
@@ -2419,9 +2314,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$183  = last_l3;
+    \$183  = last_l1;
     if (ce) begin
-      \$183  = last_l2;
+      \$183  = last_s3;
     end
     if (rst) begin
       \$183  = 1'h0;
@@ -2429,9 +2324,9 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$184  = code_l3;
+    \$184  = code_l1;
     if (ce) begin
-      \$184  = code_l2;
+      \$184  = code_s3;
     end
     if (rst) begin
       \$184  = 3'h0;
@@ -2439,49 +2334,49 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$185  = sum_l4_0;
+    \$185  = sum_l2_0;
     if (ce) begin
-      \$185  = \$42 ;
+      \$185  = \$54 ;
     end
     if (rst) begin
-      \$185  = 20'h00000;
+      \$185  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$186  = valid_l4;
+    \$186  = sum_l2_1;
     if (ce) begin
-      \$186  = valid_l3;
+      \$186  = \$55 ;
     end
     if (rst) begin
-      \$186  = 1'h0;
+      \$186  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$187  = first_l4;
+    \$187  = sum_l2_2;
     if (ce) begin
-      \$187  = first_l3;
+      \$187  = \$56 ;
     end
     if (rst) begin
-      \$187  = 1'h0;
+      \$187  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$188  = end_l4;
+    \$188  = sum_l2_3;
     if (ce) begin
-      \$188  = end_l3;
+      \$188  = \$57 ;
     end
     if (rst) begin
-      \$188  = 1'h0;
+      \$188  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$189  = last_l4;
+    \$189  = valid_l2;
     if (ce) begin
-      \$189  = last_l3;
+      \$189  = valid_l1;
     end
     if (rst) begin
       \$189  = 1'h0;
@@ -2489,19 +2384,19 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$190  = code_l4;
+    \$190  = end_l2;
     if (ce) begin
-      \$190  = code_l3;
+      \$190  = end_l1;
     end
     if (rst) begin
-      \$190  = 3'h0;
+      \$190  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$191  = o__valid;
+    \$191  = last_l2;
     if (ce) begin
-      \$191  = \$43 ;
+      \$191  = last_l1;
     end
     if (rst) begin
       \$191  = 1'h0;
@@ -2509,57 +2404,166 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$192  = valid_mask;
+    \$192  = code_l2;
     if (ce) begin
-      if (valid_l4) begin
-        (* full_case = 32'd1 *)
-        casez (code_l4)
-          3'h4:
-              \$192  = 1'h1;
-          default:
-              \$192  = 1'h1;
-        endcase
-      end
+      \$192  = code_l1;
     end
     if (rst) begin
-      \$192  = 1'h0;
+      \$192  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$193  = acc_0_0;
-    if (\$44 ) begin
-      \$193  = \$46 [25:0];
+    \$193  = sum_l3_0;
+    if (ce) begin
+      \$193  = \$58 ;
     end
     if (rst) begin
-      \$193  = 26'h0000000;
+      \$193  = 19'h00000;
     end
   end
-  assign loading = x__ready;
-  assign waddr = wr__addr;
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$194  = sum_l3_1;
+    if (ce) begin
+      \$194  = \$59 ;
+    end
+    if (rst) begin
+      \$194  = 19'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$195  = valid_l3;
+    if (ce) begin
+      \$195  = valid_l2;
+    end
+    if (rst) begin
+      \$195  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$196  = end_l3;
+    if (ce) begin
+      \$196  = end_l2;
+    end
+    if (rst) begin
+      \$196  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$197  = last_l3;
+    if (ce) begin
+      \$197  = last_l2;
+    end
+    if (rst) begin
+      \$197  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$198  = code_l3;
+    if (ce) begin
+      \$198  = code_l2;
+    end
+    if (rst) begin
+      \$198  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$199  = sum_l4_0;
+    if (ce) begin
+      \$199  = \$60 ;
+    end
+    if (rst) begin
+      \$199  = 20'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$200  = valid_l4;
+    if (ce) begin
+      \$200  = valid_l3;
+    end
+    if (rst) begin
+      \$200  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$201  = end_l4;
+    if (ce) begin
+      \$201  = end_l3;
+    end
+    if (rst) begin
+      \$201  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$202  = last_l4;
+    if (ce) begin
+      \$202  = last_l3;
+    end
+    if (rst) begin
+      \$202  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$203  = code_l4;
+    if (ce) begin
+      \$203  = code_l3;
+    end
+    if (rst) begin
+      \$203  = 3'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$204  = acc_0_0;
+    if (done) begin
+      \$204  = 26'h0000000;
+    end else if (step) begin
+      \$204  = \$61 [25:0];
+    end
+    if (rst) begin
+      \$204  = 26'h0000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$205  = out_0_0;
+    if (\$63 ) begin
+      \$205  = 26'h0000000;
+    end else if (done) begin
+      \$205  = \$64 [25:0];
+    end
+    if (rst) begin
+      \$205  = 26'h0000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$206  = o__valid;
+    if (ce) begin
+      \$206  = \$65 ;
+    end
+    if (rst) begin
+      \$206  = 1'h0;
+    end
+  end
+  assign wr__addr = \$6 [6:0];
   assign wr__data = x__payload[127:0];
   assign wr__en = x_take;
-  assign rd__addr = block;
+  assign rd__addr = \$12 [6:0];
   assign rd__en = ce;
-  assign o__payload = { \$49 , \$47  };
-  assign \port$82$0  = \$47 ;
-  assign \port$86$0  = \$49 ;
-  assign \wr__data[0]  = x__payload[7:0];
-  assign \wr__data[1]  = x__payload[15:8];
-  assign \wr__data[2]  = x__payload[23:16];
-  assign \wr__data[3]  = x__payload[31:24];
-  assign \wr__data[4]  = x__payload[39:32];
-  assign \wr__data[5]  = x__payload[47:40];
-  assign \wr__data[6]  = x__payload[55:48];
-  assign \wr__data[7]  = x__payload[63:56];
-  assign \wr__data[8]  = x__payload[71:64];
-  assign \wr__data[9]  = x__payload[79:72];
-  assign \wr__data[10]  = x__payload[87:80];
-  assign \wr__data[11]  = x__payload[95:88];
-  assign \wr__data[12]  = x__payload[103:96];
-  assign \wr__data[13]  = x__payload[111:104];
-  assign \wr__data[14]  = x__payload[119:112];
-  assign \wr__data[15]  = x__payload[127:120];
+  assign is_row = 1'h1;
+  assign o__payload = { \$67 , out_0_0 };
+  assign \port$117$0  = \$67 ;
   assign \x__payload.data  = x__payload[127:0];
   assign \x__payload.data[0]  = x__payload[7:0];
   assign \x__payload.data[1]  = x__payload[15:8];
@@ -2578,6 +2582,22 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   assign \x__payload.data[14]  = x__payload[119:112];
   assign \x__payload.data[15]  = x__payload[127:120];
   assign \x__payload.last  = x__payload[128];
+  assign \wr__data[0]  = x__payload[7:0];
+  assign \wr__data[1]  = x__payload[15:8];
+  assign \wr__data[2]  = x__payload[23:16];
+  assign \wr__data[3]  = x__payload[31:24];
+  assign \wr__data[4]  = x__payload[39:32];
+  assign \wr__data[5]  = x__payload[47:40];
+  assign \wr__data[6]  = x__payload[55:48];
+  assign \wr__data[7]  = x__payload[63:56];
+  assign \wr__data[8]  = x__payload[71:64];
+  assign \wr__data[9]  = x__payload[79:72];
+  assign \wr__data[10]  = x__payload[87:80];
+  assign \wr__data[11]  = x__payload[95:88];
+  assign \wr__data[12]  = x__payload[103:96];
+  assign \wr__data[13]  = x__payload[111:104];
+  assign \wr__data[14]  = x__payload[119:112];
+  assign \wr__data[15]  = x__payload[127:120];
   assign \w__payload.data  = w__payload[127:0];
   assign \w__payload.data.values  = w__payload[127:0];
   assign \w__payload.data.values[0]  = w__payload[7:0];
@@ -2598,10 +2618,10 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   assign \w__payload.data.values[15]  = w__payload[127:120];
   assign \w__payload.user  = w__payload[130:128];
   assign \w__payload.last  = w__payload[131];
-  assign \o__payload.data  = \$47 [25:0];
-  assign \o__payload.data[0]  = \$47 [25:0];
-  assign \o__payload.user  = \$47 [26];
-  assign \o__payload.last  = \$49 ;
+  assign \o__payload.data  = out_0_0;
+  assign \o__payload.data[0]  = out_0_0;
+  assign \o__payload.user  = \$67 [0];
+  assign \o__payload.last  = \$67 [1];
   assign \block_acts[0]  = block_acts[7:0];
   assign \block_acts[1]  = block_acts[15:8];
   assign \block_acts[2]  = block_acts[23:16];
@@ -2634,6 +2654,10 @@ module \sparse_dsp_l16_m16_dense.core (x__valid, w__valid, o__ready, rst, w__rea
   assign \rd__data[13]  = rd__data[111:104];
   assign \rd__data[14]  = rd__data[119:112];
   assign \rd__data[15]  = rd__data[127:120];
-  assign \$47 [25:0] = acc_0_0;
-  assign \$47 [26] = valid_mask;
+  assign \$5  = { 1'h0, \$signal , 6'h00 };
+  assign \$11  = { 1'h0, rbank, 6'h00 };
+  assign \$22  = \$signal ;
+  assign \$24  = rbank;
+  assign \$62  = 1'h0;
+  assign \$63  = 1'h0;
 endmodule

@@ -3,7 +3,7 @@
 (* top =  1  *)
 (* generator = "Amaranth" *)
 module sparse_dsp_l8_m4(aresetn, s_axis_x_tdata, s_axis_x_tvalid, s_axis_x_tlast, s_axis_w_tdata, s_axis_w_tvalid, s_axis_w_tuser, s_axis_w_tlast, m_axis_tready, s_axis_x_tready, s_axis_w_tready, m_axis_tdata, m_axis_tvalid, m_axis_tuser, m_axis_tlast, aclk);
-  wire [199:0] \$1 ;
+  wire [8:0] \$1 ;
   input aclk;
   wire aclk;
   input aresetn;
@@ -44,8 +44,8 @@ module sparse_dsp_l8_m4(aresetn, s_axis_x_tdata, s_axis_x_tvalid, s_axis_x_tlast
   wire [1:0] s_axis_w_tuser;
   input s_axis_w_tvalid;
   wire s_axis_w_tvalid;
-  input [31:0] s_axis_x_tdata;
-  wire [31:0] s_axis_x_tdata;
+  input [7:0] s_axis_x_tdata;
+  wire [7:0] s_axis_x_tdata;
   input s_axis_x_tlast;
   wire s_axis_x_tlast;
   output s_axis_x_tready;
@@ -76,12 +76,9 @@ module sparse_dsp_l8_m4(aresetn, s_axis_x_tdata, s_axis_x_tvalid, s_axis_x_tlast
   wire [1:0] \w__payload.user ;
   wire w__ready;
   wire w__valid;
-  wire [32:0] x__payload;
-  wire [31:0] \x__payload.data ;
+  wire [8:0] x__payload;
+  wire [7:0] \x__payload.data ;
   wire [7:0] \x__payload.data[0] ;
-  wire [7:0] \x__payload.data[1] ;
-  wire [7:0] \x__payload.data[2] ;
-  wire [7:0] \x__payload.data[3] ;
   wire \x__payload.last ;
   wire x__ready;
   wire x__valid;
@@ -90,8 +87,8 @@ module sparse_dsp_l8_m4(aresetn, s_axis_x_tdata, s_axis_x_tvalid, s_axis_x_tlast
     .clk(aclk),
     .o__ready(m_axis_tready),
     .o__valid(m_axis_tvalid),
-    .\port$162$0 (\$1 ),
-    .\port$166$0 (m_axis_tlast),
+    .\port$255$0 (m_axis_tdata),
+    .\port$259$0 (\$1 ),
     .rst(rst),
     .w__payload(w__payload),
     .w__ready(s_axis_w_tready),
@@ -105,17 +102,14 @@ module sparse_dsp_l8_m4(aresetn, s_axis_x_tdata, s_axis_x_tvalid, s_axis_x_tlast
   assign x__ready = s_axis_x_tready;
   assign w__valid = s_axis_w_tvalid;
   assign w__ready = s_axis_w_tready;
-  assign o__payload = { m_axis_tlast, \$1  };
+  assign o__payload = { \$1 , m_axis_tdata };
   assign o__valid = m_axis_tvalid;
   assign o__ready = m_axis_tready;
-  assign m_axis_tdata = \$1 [191:0];
-  assign m_axis_tuser = \$1 [199:192];
-  assign \x__payload.data  = x__payload[31:0];
+  assign m_axis_tuser = \$1 [7:0];
+  assign m_axis_tlast = \$1 [8];
+  assign \x__payload.data  = x__payload[7:0];
   assign \x__payload.data[0]  = x__payload[7:0];
-  assign \x__payload.data[1]  = x__payload[15:8];
-  assign \x__payload.data[2]  = x__payload[23:16];
-  assign \x__payload.data[3]  = x__payload[31:24];
-  assign \x__payload.last  = x__payload[32];
+  assign \x__payload.last  = x__payload[8];
   assign \w__payload.data  = w__payload[79:0];
   assign \w__payload.data.values  = w__payload[63:0];
   assign \w__payload.data.values[0]  = w__payload[7:0];
@@ -137,259 +131,342 @@ module sparse_dsp_l8_m4(aresetn, s_axis_x_tdata, s_axis_x_tvalid, s_axis_x_tlast
   assign \w__payload.data.index[7]  = w__payload[79:78];
   assign \w__payload.user  = w__payload[81:80];
   assign \w__payload.last  = w__payload[82];
-  assign \o__payload.data  = \$1 [191:0];
-  assign \o__payload.data[0]  = \$1 [23:0];
-  assign \o__payload.data[1]  = \$1 [47:24];
-  assign \o__payload.data[2]  = \$1 [71:48];
-  assign \o__payload.data[3]  = \$1 [95:72];
-  assign \o__payload.data[4]  = \$1 [119:96];
-  assign \o__payload.data[5]  = \$1 [143:120];
-  assign \o__payload.data[6]  = \$1 [167:144];
-  assign \o__payload.data[7]  = \$1 [191:168];
-  assign \o__payload.user  = \$1 [199:192];
-  assign \o__payload.last  = m_axis_tlast;
+  assign \o__payload.data  = m_axis_tdata;
+  assign \o__payload.data[0]  = m_axis_tdata[23:0];
+  assign \o__payload.data[1]  = m_axis_tdata[47:24];
+  assign \o__payload.data[2]  = m_axis_tdata[71:48];
+  assign \o__payload.data[3]  = m_axis_tdata[95:72];
+  assign \o__payload.data[4]  = m_axis_tdata[119:96];
+  assign \o__payload.data[5]  = m_axis_tdata[143:120];
+  assign \o__payload.data[6]  = m_axis_tdata[167:144];
+  assign \o__payload.data[7]  = m_axis_tdata[191:168];
+  assign \o__payload.user  = \$1 [7:0];
+  assign \o__payload.last  = \$1 [8];
   assign w__payload[82] = s_axis_w_tlast;
   assign w__payload[81:80] = s_axis_w_tuser;
   assign w__payload[79:0] = s_axis_w_tdata;
-  assign x__payload[32] = s_axis_x_tlast;
-  assign x__payload[31:0] = s_axis_x_tdata;
+  assign x__payload[8] = s_axis_x_tlast;
+  assign x__payload[7:0] = s_axis_x_tdata;
 endmodule
 
 (* generator = "Amaranth" *)
-module \sparse_dsp_l8_m4.core (x__valid, w__valid, o__ready, rst, w__ready, x__payload, w__payload, \port$162$0 , \port$166$0 , x__ready, o__valid, clk);
+module \sparse_dsp_l8_m4.core (x__valid, w__valid, o__ready, rst, x__ready, w__ready, x__payload, w__payload, \port$255$0 , \port$259$0 , o__valid, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
-  wire [6:0] \$10 ;
-  reg [7:0] \$100 ;
-  reg [7:0] \$101 ;
-  reg [7:0] \$102 ;
-  reg [1:0] \$103 ;
-  reg [1:0] \$104 ;
-  reg [1:0] \$105 ;
-  reg [1:0] \$106 ;
-  reg [1:0] \$107 ;
-  reg [1:0] \$108 ;
-  reg [1:0] \$109 ;
-  wire [1:0] \$11 ;
-  reg [1:0] \$110 ;
-  reg [7:0] \$111 ;
-  reg [7:0] \$112 ;
-  reg [7:0] \$113 ;
-  reg [7:0] \$114 ;
-  reg [7:0] \$115 ;
-  reg [7:0] \$116 ;
-  reg [7:0] \$117 ;
-  reg [7:0] \$118 ;
-  reg [7:0] \$119 ;
-  reg [7:0] \$12 ;
-  reg [7:0] \$120 ;
-  reg [7:0] \$121 ;
-  reg [7:0] \$122 ;
-  reg [7:0] \$123 ;
-  reg [7:0] \$124 ;
-  reg [7:0] \$125 ;
-  reg [7:0] \$126 ;
-  reg \$127 ;
-  reg \$128 ;
-  reg \$129 ;
-  reg [7:0] \$13 ;
-  reg \$130 ;
-  reg [1:0] \$131 ;
-  reg [15:0] \$132 ;
-  reg [15:0] \$133 ;
-  reg [15:0] \$134 ;
-  reg [15:0] \$135 ;
-  reg [15:0] \$136 ;
-  reg [15:0] \$137 ;
-  reg [15:0] \$138 ;
-  reg [15:0] \$139 ;
-  reg [7:0] \$14 ;
-  reg \$140 ;
-  reg \$141 ;
-  reg \$142 ;
-  reg \$143 ;
-  reg [1:0] \$144 ;
-  reg [15:0] \$145 ;
-  reg [15:0] \$146 ;
-  reg [15:0] \$147 ;
-  reg [15:0] \$148 ;
-  reg [15:0] \$149 ;
-  reg [7:0] \$15 ;
-  reg [15:0] \$150 ;
-  reg [15:0] \$151 ;
-  reg [15:0] \$152 ;
-  reg [15:0] \$153 ;
-  reg [15:0] \$154 ;
-  reg [15:0] \$155 ;
-  reg [15:0] \$156 ;
-  reg [15:0] \$157 ;
-  reg [15:0] \$158 ;
-  reg [15:0] \$159 ;
-  reg [7:0] \$16 ;
-  reg [15:0] \$160 ;
-  reg [15:0] \$161 ;
-  reg [15:0] \$162 ;
-  reg [15:0] \$163 ;
-  reg [15:0] \$164 ;
-  reg [15:0] \$165 ;
-  reg [15:0] \$166 ;
-  reg [15:0] \$167 ;
-  reg [15:0] \$168 ;
-  reg [16:0] \$169 ;
-  reg [7:0] \$17 ;
-  reg [16:0] \$170 ;
-  reg [16:0] \$171 ;
-  reg [16:0] \$172 ;
-  reg \$173 ;
-  reg \$174 ;
-  reg \$175 ;
-  reg \$176 ;
-  reg [1:0] \$177 ;
-  reg [16:0] \$178 ;
-  reg [16:0] \$179 ;
-  reg [7:0] \$18 ;
-  reg [16:0] \$180 ;
-  reg [16:0] \$181 ;
-  reg [16:0] \$182 ;
-  reg [16:0] \$183 ;
-  reg [16:0] \$184 ;
-  reg [16:0] \$185 ;
-  reg [17:0] \$186 ;
-  reg [17:0] \$187 ;
-  reg \$188 ;
-  reg \$189 ;
-  reg [7:0] \$19 ;
-  reg \$190 ;
-  reg \$191 ;
-  reg [1:0] \$192 ;
-  reg [17:0] \$193 ;
-  reg [17:0] \$194 ;
-  reg [18:0] \$195 ;
-  reg \$196 ;
-  reg \$197 ;
+  wire [15:0] \$10 ;
+  wire \$100 ;
+  wire \$101 ;
+  wire [16:0] \$102 ;
+  wire [17:0] \$103 ;
+  wire [17:0] \$104 ;
+  wire \$105 ;
+  wire \$106 ;
+  wire \$107 ;
+  wire [17:0] \$108 ;
+  wire [18:0] \$109 ;
+  wire [15:0] \$11 ;
+  wire [24:0] \$110 ;
+  wire \$111 ;
+  wire \$112 ;
+  wire [24:0] \$113 ;
+  wire [22:0] \$114 ;
+  wire \$115 ;
+  wire \$116 ;
+  wire [22:0] \$117 ;
+  wire [23:0] \$118 ;
+  wire \$119 ;
+  wire [15:0] \$12 ;
+  wire \$120 ;
+  wire [23:0] \$121 ;
+  wire [22:0] \$122 ;
+  wire \$123 ;
+  wire \$124 ;
+  wire [22:0] \$125 ;
+  wire [24:0] \$126 ;
+  wire \$127 ;
+  wire \$128 ;
+  wire [24:0] \$129 ;
+  wire [15:0] \$13 ;
+  wire [22:0] \$130 ;
+  wire \$131 ;
+  wire \$132 ;
+  wire [22:0] \$133 ;
+  wire [23:0] \$134 ;
+  wire \$135 ;
+  wire \$136 ;
+  wire [23:0] \$137 ;
+  wire [22:0] \$138 ;
+  wire \$139 ;
+  wire [15:0] \$14 ;
+  wire \$140 ;
+  wire [22:0] \$141 ;
+  wire \$142 ;
+  wire [191:0] \$143 ;
+  reg [8:0] \$144 ;
+  reg [8:0] \$145  = 9'h000;
+  reg [7:0] \$146 ;
+  reg \$147 ;
+  reg [6:0] \$148 ;
+  reg [6:0] \$149 ;
+  wire [15:0] \$15 ;
+  reg [1:0] \$150 ;
+  reg \$151 ;
+  reg [5:0] \$152 ;
+  reg [1:0] \$153 ;
+  reg \$154 ;
+  reg \$155 ;
+  reg \$156 ;
+  reg [1:0] \$157 ;
+  reg [7:0] \$158 ;
+  reg [7:0] \$159 ;
+  wire [15:0] \$16 ;
+  reg [7:0] \$160 ;
+  reg [7:0] \$161 ;
+  reg [7:0] \$162 ;
+  reg [7:0] \$163 ;
+  reg [7:0] \$164 ;
+  reg [7:0] \$165 ;
+  reg \$166 ;
+  reg \$167 ;
+  reg \$168 ;
+  reg [1:0] \$169 ;
+  wire [15:0] \$17 ;
+  reg [7:0] \$170 ;
+  reg [7:0] \$171 ;
+  reg [7:0] \$172 ;
+  reg [7:0] \$173 ;
+  reg [7:0] \$174 ;
+  reg [7:0] \$175 ;
+  reg [7:0] \$176 ;
+  reg [7:0] \$177 ;
+  reg [7:0] \$178 ;
+  reg [7:0] \$179 ;
+  wire [15:0] \$18 ;
+  reg [7:0] \$180 ;
+  reg [7:0] \$181 ;
+  reg [7:0] \$182 ;
+  reg [7:0] \$183 ;
+  reg [7:0] \$184 ;
+  reg [7:0] \$185 ;
+  reg [15:0] \$186 ;
+  reg [15:0] \$187 ;
+  reg [15:0] \$188 ;
+  reg [15:0] \$189 ;
+  wire [15:0] \$19 ;
+  reg [15:0] \$190 ;
+  reg [15:0] \$191 ;
+  reg [15:0] \$192 ;
+  reg [15:0] \$193 ;
+  reg [15:0] \$194 ;
+  reg [15:0] \$195 ;
+  reg [15:0] \$196 ;
+  reg [15:0] \$197 ;
   reg \$198 ;
   reg \$199 ;
   wire \$2 ;
   wire [15:0] \$20 ;
-  reg [1:0] \$200 ;
-  reg \$201 ;
-  reg [7:0] \$202 ;
-  reg [23:0] \$203 ;
-  reg [23:0] \$204 ;
-  reg [23:0] \$205 ;
-  reg [23:0] \$206 ;
-  reg [23:0] \$207 ;
-  reg [23:0] \$208 ;
-  reg [23:0] \$209 ;
-  wire [15:0] \$21 ;
-  reg [23:0] \$210 ;
-  wire [15:0] \$22 ;
-  wire [15:0] \$23 ;
-  wire [15:0] \$24 ;
+  reg \$200 ;
+  reg [1:0] \$201 ;
+  reg [15:0] \$202 ;
+  reg [15:0] \$203 ;
+  reg [15:0] \$204 ;
+  reg [15:0] \$205 ;
+  reg [15:0] \$206 ;
+  reg [15:0] \$207 ;
+  reg [15:0] \$208 ;
+  reg [15:0] \$209 ;
+  wire \$21 ;
+  reg [15:0] \$210 ;
+  reg [15:0] \$211 ;
+  reg [15:0] \$212 ;
+  reg [15:0] \$213 ;
+  reg [16:0] \$214 ;
+  reg [16:0] \$215 ;
+  reg [16:0] \$216 ;
+  reg [16:0] \$217 ;
+  reg [16:0] \$218 ;
+  reg [16:0] \$219 ;
+  wire [6:0] \$22 ;
+  reg \$220 ;
+  reg \$221 ;
+  reg \$222 ;
+  reg [1:0] \$223 ;
+  reg [16:0] \$224 ;
+  reg [16:0] \$225 ;
+  reg [16:0] \$226 ;
+  reg [16:0] \$227 ;
+  reg [17:0] \$228 ;
+  reg [17:0] \$229 ;
+  wire [7:0] \$23 ;
+  reg [17:0] \$230 ;
+  reg \$231 ;
+  reg \$232 ;
+  reg \$233 ;
+  reg [1:0] \$234 ;
+  reg [17:0] \$235 ;
+  reg [18:0] \$236 ;
+  reg \$237 ;
+  reg \$238 ;
+  reg \$239 ;
+  wire \$24 ;
+  reg [1:0] \$240 ;
+  reg [23:0] \$241 ;
+  reg [23:0] \$242 ;
+  reg [21:0] \$243 ;
+  reg [21:0] \$244 ;
+  reg [22:0] \$245 ;
+  reg [22:0] \$246 ;
+  reg [21:0] \$247 ;
+  reg [21:0] \$248 ;
+  reg [23:0] \$249 ;
   wire [15:0] \$25 ;
+  reg [23:0] \$250 ;
+  reg [21:0] \$251 ;
+  reg [21:0] \$252 ;
+  reg [22:0] \$253 ;
+  reg [22:0] \$254 ;
+  reg [21:0] \$255 ;
+  reg [21:0] \$256 ;
+  reg \$257 ;
   wire [15:0] \$26 ;
   wire [15:0] \$27 ;
-  wire [16:0] \$28 ;
-  wire [16:0] \$29 ;
-  wire [7:0] \$3 ;
-  wire [16:0] \$30 ;
-  wire [16:0] \$31 ;
-  wire [17:0] \$32 ;
-  wire [17:0] \$33 ;
-  wire [18:0] \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire [24:0] \$37 ;
-  wire [24:0] \$38 ;
-  wire \$39 ;
+  wire [15:0] \$28 ;
+  wire [15:0] \$29 ;
+  wire \$3 ;
+  wire [15:0] \$30 ;
+  wire [15:0] \$31 ;
+  wire [15:0] \$32 ;
+  wire [15:0] \$33 ;
+  wire [15:0] \$34 ;
+  wire [15:0] \$35 ;
+  wire [15:0] \$36 ;
+  wire [15:0] \$37 ;
+  wire [15:0] \$38 ;
+  wire [15:0] \$39 ;
   wire \$4 ;
-  wire [24:0] \$40 ;
-  wire [24:0] \$41 ;
+  wire [15:0] \$40 ;
+  wire \$41 ;
   wire \$42 ;
-  wire [24:0] \$43 ;
-  wire [24:0] \$44 ;
+  wire \$43 ;
+  wire \$44 ;
   wire \$45 ;
-  wire [24:0] \$46 ;
-  wire [24:0] \$47 ;
-  wire \$48 ;
-  wire [24:0] \$49 ;
-  wire [6:0] \$5 ;
-  wire [24:0] \$50 ;
-  wire \$51 ;
-  wire [24:0] \$52 ;
-  wire [24:0] \$53 ;
-  wire \$54 ;
-  wire [24:0] \$55 ;
-  wire [24:0] \$56 ;
+  wire \$46 ;
+  wire \$47 ;
+  wire [8:0] \$48 ;
+  wire [8:0] \$49 ;
+  wire [15:0] \$5 ;
+  wire \$50 ;
+  wire [8:0] \$51 ;
+  wire [8:0] \$52 ;
+  wire [8:0] \$53 ;
+  wire [8:0] \$54 ;
+  wire \$55 ;
+  wire \$56 ;
   wire \$57 ;
-  wire [24:0] \$58 ;
-  wire [24:0] \$59 ;
-  wire \$6 ;
-  wire [199:0] \$60 ;
-  reg \$61 ;
-  reg \$62  = 1'h0;
-  reg [5:0] \$63 ;
-  reg \$64 ;
-  reg [6:0] \$65 ;
-  reg [5:0] \$66 ;
-  reg [1:0] \$67 ;
-  reg \$68 ;
-  reg \$69 ;
-  wire \$7 ;
-  reg \$70 ;
-  reg \$71 ;
-  reg [1:0] \$72 ;
-  reg [7:0] \$73 ;
-  reg [7:0] \$74 ;
-  reg [7:0] \$75 ;
-  reg [7:0] \$76 ;
-  reg [7:0] \$77 ;
-  reg [7:0] \$78 ;
-  reg [7:0] \$79 ;
-  wire [6:0] \$8 ;
-  reg [7:0] \$80 ;
-  reg [1:0] \$81 ;
-  reg [1:0] \$82 ;
-  reg [1:0] \$83 ;
-  reg [1:0] \$84 ;
-  reg [1:0] \$85 ;
-  reg [1:0] \$86 ;
-  reg [1:0] \$87 ;
-  reg [1:0] \$88 ;
-  reg \$89 ;
-  wire [6:0] \$9 ;
-  reg \$90 ;
-  reg \$91 ;
-  reg \$92 ;
-  reg [1:0] \$93 ;
-  reg [31:0] \$94 ;
-  reg [7:0] \$95 ;
-  reg [7:0] \$96 ;
-  reg [7:0] \$97 ;
-  reg [7:0] \$98 ;
-  reg [7:0] \$99 ;
+  wire \$58 ;
+  wire \$59 ;
+  wire [15:0] \$6 ;
+  wire \$60 ;
+  wire \$61 ;
+  wire \$62 ;
+  wire \$63 ;
+  wire [6:0] \$64 ;
+  wire [6:0] \$65 ;
+  wire [1:0] \$66 ;
+  wire [15:0] \$67 ;
+  wire [15:0] \$68 ;
+  wire [15:0] \$69 ;
+  wire [15:0] \$7 ;
+  wire [15:0] \$70 ;
+  wire [15:0] \$71 ;
+  wire [15:0] \$72 ;
+  wire [15:0] \$73 ;
+  wire [15:0] \$74 ;
+  wire \$75 ;
+  wire \$76 ;
+  wire \$77 ;
+  wire [15:0] \$78 ;
+  wire \$79 ;
+  wire [15:0] \$8 ;
+  wire \$80 ;
+  wire \$81 ;
+  wire [15:0] \$82 ;
+  wire \$83 ;
+  wire \$84 ;
+  wire \$85 ;
+  wire [15:0] \$86 ;
+  wire \$87 ;
+  wire \$88 ;
+  wire \$89 ;
+  wire [15:0] \$9 ;
+  wire [15:0] \$90 ;
+  wire [16:0] \$91 ;
+  wire [16:0] \$92 ;
+  wire [16:0] \$93 ;
+  wire [16:0] \$94 ;
+  wire \$95 ;
+  wire \$96 ;
+  wire \$97 ;
+  wire [16:0] \$98 ;
+  wire \$99 ;
+  reg \$signal  = 1'h0;
+  wire [8:0] \$signature__addr ;
+  wire [8:0] \$signature__addr$15 ;
+  wire [8:0] \$signature__addr$19 ;
+  wire [8:0] \$signature__addr$23 ;
+  wire [8:0] \$signature__addr$27 ;
+  wire [8:0] \$signature__addr$31 ;
+  wire [8:0] \$signature__addr$35 ;
+  wire [8:0] \$signature__addr$39 ;
+  wire [7:0] \$signature__data ;
+  wire [7:0] \$signature__data$16 ;
+  wire [7:0] \$signature__data$16[0] ;
+  wire [7:0] \$signature__data$20 ;
+  wire [7:0] \$signature__data$20[0] ;
+  wire [7:0] \$signature__data$24 ;
+  wire [7:0] \$signature__data$24[0] ;
+  wire [7:0] \$signature__data$28 ;
+  wire [7:0] \$signature__data$28[0] ;
+  wire [7:0] \$signature__data$32 ;
+  wire [7:0] \$signature__data$32[0] ;
+  wire [7:0] \$signature__data$36 ;
+  wire [7:0] \$signature__data$36[0] ;
+  wire [7:0] \$signature__data$40 ;
+  wire [7:0] \$signature__data$40[0] ;
+  wire [7:0] \$signature__data[0] ;
+  wire \$signature__en ;
+  wire \$signature__en$17 ;
+  wire \$signature__en$21 ;
+  wire \$signature__en$25 ;
+  wire \$signature__en$29 ;
+  wire \$signature__en$33 ;
+  wire \$signature__en$37 ;
+  wire \$signature__en$41 ;
   reg [23:0] acc_0_0 = 24'h000000;
-  reg [23:0] acc_1_0 = 24'h000000;
-  reg [23:0] acc_2_0 = 24'h000000;
-  reg [23:0] acc_3_0 = 24'h000000;
+  reg [21:0] acc_1_0 = 22'h000000;
+  reg [22:0] acc_2_0 = 23'h000000;
+  reg [21:0] acc_3_0 = 22'h000000;
   reg [23:0] acc_4_0 = 24'h000000;
-  reg [23:0] acc_5_0 = 24'h000000;
-  reg [23:0] acc_6_0 = 24'h000000;
-  reg [23:0] acc_7_0 = 24'h000000;
-  reg [7:0] act_s2_0 = 8'h00;
-  reg [7:0] act_s2_1 = 8'h00;
-  reg [7:0] act_s2_2 = 8'h00;
-  reg [7:0] act_s2_3 = 8'h00;
-  reg [7:0] act_s2_4 = 8'h00;
-  reg [7:0] act_s2_5 = 8'h00;
-  reg [7:0] act_s2_6 = 8'h00;
-  reg [7:0] act_s2_7 = 8'h00;
+  reg [21:0] acc_5_0 = 22'h000000;
+  reg [22:0] acc_6_0 = 23'h000000;
+  reg [21:0] acc_7_0 = 22'h000000;
+  reg [7:0] act_s1b_0 = 8'h00;
+  wire [7:0] \act_s1b_0[0] ;
+  reg [7:0] act_s1b_1 = 8'h00;
+  wire [7:0] \act_s1b_1[0] ;
+  reg [7:0] act_s1b_2 = 8'h00;
+  wire [7:0] \act_s1b_2[0] ;
+  reg [7:0] act_s1b_3 = 8'h00;
+  wire [7:0] \act_s1b_3[0] ;
+  reg [7:0] act_s1b_4 = 8'h00;
+  wire [7:0] \act_s1b_4[0] ;
+  reg [7:0] act_s1b_5 = 8'h00;
+  wire [7:0] \act_s1b_5[0] ;
+  reg [7:0] act_s1b_6 = 8'h00;
+  wire [7:0] \act_s1b_6[0] ;
+  reg [7:0] act_s1b_7 = 8'h00;
+  wire [7:0] \act_s1b_7[0] ;
   reg [5:0] block = 6'h00;
-  reg [31:0] block_acts = 32'd0;
-  wire [7:0] \block_acts[0] ;
-  wire [7:0] \block_acts[1] ;
-  wire [7:0] \block_acts[2] ;
-  wire [7:0] \block_acts[3] ;
   wire ce;
   input clk;
   wire clk;
@@ -398,49 +475,25 @@ module \sparse_dsp_l8_m4.core (x__valid, w__valid, o__ready, rst, w__ready, x__p
   reg [1:0] code_l3 = 2'h0;
   reg [1:0] code_s1 = 2'h0;
   reg [1:0] code_s1b = 2'h0;
-  reg [1:0] code_s2 = 2'h0;
   reg [1:0] code_s3 = 2'h0;
+  wire done;
   wire \end ;
   reg end_l1 = 1'h0;
   reg end_l2 = 1'h0;
   reg end_l3 = 1'h0;
   reg end_s1 = 1'h0;
   reg end_s1b = 1'h0;
-  reg end_s2 = 1'h0;
   reg end_s3 = 1'h0;
   wire first;
-  reg first_l1 = 1'h0;
-  reg first_l2 = 1'h0;
-  reg first_l3 = 1'h0;
-  reg first_s1 = 1'h0;
-  reg first_s1b = 1'h0;
-  reg first_s2 = 1'h0;
-  reg first_s3 = 1'h0;
-  reg [1:0] idx_s1_0 = 2'h0;
-  reg [1:0] idx_s1_1 = 2'h0;
-  reg [1:0] idx_s1_2 = 2'h0;
-  reg [1:0] idx_s1_3 = 2'h0;
-  reg [1:0] idx_s1_4 = 2'h0;
-  reg [1:0] idx_s1_5 = 2'h0;
-  reg [1:0] idx_s1_6 = 2'h0;
-  reg [1:0] idx_s1_7 = 2'h0;
-  reg [1:0] idx_s1b_0 = 2'h0;
-  reg [1:0] idx_s1b_1 = 2'h0;
-  reg [1:0] idx_s1b_2 = 2'h0;
-  reg [1:0] idx_s1b_3 = 2'h0;
-  reg [1:0] idx_s1b_4 = 2'h0;
-  reg [1:0] idx_s1b_5 = 2'h0;
-  reg [1:0] idx_s1b_6 = 2'h0;
-  reg [1:0] idx_s1b_7 = 2'h0;
+  reg [1:0] full = 2'h0;
+  wire [7:0] is_row;
   reg last_l1 = 1'h0;
   reg last_l2 = 1'h0;
   reg last_l3 = 1'h0;
   reg last_s1 = 1'h0;
   reg last_s1b = 1'h0;
-  reg last_s2 = 1'h0;
   reg last_s3 = 1'h0;
-  (* init = 1'h1 *)
-  wire loading;
+  wire matrix_done;
   wire [200:0] o__payload;
   wire [191:0] \o__payload.data ;
   wire [23:0] \o__payload.data[0] ;
@@ -457,87 +510,102 @@ module \sparse_dsp_l8_m4.core (x__valid, w__valid, o__ready, rst, w__ready, x__p
   wire o__ready;
   output o__valid;
   reg o__valid = 1'h0;
-  output [199:0] \port$162$0 ;
-  wire [199:0] \port$162$0 ;
-  (* init = 1'h0 *)
-  output \port$166$0 ;
-  wire \port$166$0 ;
+  reg [23:0] out_0_0 = 24'h000000;
+  reg [21:0] out_1_0 = 22'h000000;
+  reg [22:0] out_2_0 = 23'h000000;
+  reg [21:0] out_3_0 = 22'h000000;
+  reg [23:0] out_4_0 = 24'h000000;
+  reg [21:0] out_5_0 = 22'h000000;
+  reg [22:0] out_6_0 = 23'h000000;
+  reg [21:0] out_7_0 = 22'h000000;
+  output [191:0] \port$255$0 ;
+  wire [191:0] \port$255$0 ;
+  (* init = 9'h000 *)
+  output [8:0] \port$259$0 ;
+  wire [8:0] \port$259$0 ;
   reg [15:0] prod_0 = 16'h0000;
   reg [15:0] prod_1 = 16'h0000;
+  reg [15:0] prod_1_link = 16'h0000;
   reg [15:0] prod_2 = 16'h0000;
   reg [15:0] prod_3 = 16'h0000;
+  reg [15:0] prod_3_link = 16'h0000;
   reg [15:0] prod_4 = 16'h0000;
   reg [15:0] prod_5 = 16'h0000;
+  reg [15:0] prod_5_link = 16'h0000;
   reg [15:0] prod_6 = 16'h0000;
   reg [15:0] prod_7 = 16'h0000;
-  (* init = 6'h00 *)
-  wire [5:0] rd__addr;
-  wire [31:0] rd__data;
+  reg [15:0] prod_7_link = 16'h0000;
+  reg rbank = 1'h0;
+  wire [8:0] rd__addr;
+  wire [8:0] \rd__addr$55 ;
+  wire [8:0] \rd__addr$56 ;
+  wire [8:0] \rd__addr$57 ;
+  wire [8:0] \rd__addr$58 ;
+  wire [8:0] \rd__addr$59 ;
+  wire [8:0] \rd__addr$60 ;
+  wire [8:0] \rd__addr$61 ;
+  wire [7:0] rd__data;
+  wire [7:0] \rd__data$107 ;
+  wire [7:0] \rd__data$107[0] ;
+  wire [7:0] \rd__data$109 ;
+  wire [7:0] \rd__data$109[0] ;
+  wire [7:0] \rd__data$111 ;
+  wire [7:0] \rd__data$111[0] ;
+  wire [7:0] \rd__data$113 ;
+  wire [7:0] \rd__data$113[0] ;
+  wire [7:0] \rd__data$115 ;
+  wire [7:0] \rd__data$115[0] ;
+  wire [7:0] \rd__data$117 ;
+  wire [7:0] \rd__data$117[0] ;
+  wire [7:0] \rd__data$119 ;
+  wire [7:0] \rd__data$119[0] ;
   wire [7:0] \rd__data[0] ;
-  wire [7:0] \rd__data[1] ;
-  wire [7:0] \rd__data[2] ;
-  wire [7:0] \rd__data[3] ;
   wire rd__en;
-  reg [23:0] rn_in_0_0;
-  reg [23:0] rn_in_1_0;
-  reg [23:0] rn_in_2_0;
-  reg [23:0] rn_in_3_0;
-  reg [23:0] rn_in_4_0;
-  reg [23:0] rn_in_5_0;
-  reg [23:0] rn_in_6_0;
-  reg [23:0] rn_in_7_0;
+  wire \rd__en$18 ;
+  wire \rd__en$22 ;
+  wire \rd__en$26 ;
+  wire \rd__en$30 ;
+  wire \rd__en$34 ;
+  wire \rd__en$38 ;
+  wire \rd__en$42 ;
   input rst;
   wire rst;
-  reg [6:0] slices = 7'h01;
+  reg [6:0] slices_0 = 7'h00;
+  reg [6:0] slices_1 = 7'h00;
+  wire step;
   reg [16:0] sum_l1_0 = 17'h00000;
   reg [16:0] sum_l1_1 = 17'h00000;
+  reg [16:0] sum_l1_1_link = 17'h00000;
   reg [16:0] sum_l1_2 = 17'h00000;
   reg [16:0] sum_l1_3 = 17'h00000;
+  reg [16:0] sum_l1_3_link = 17'h00000;
   reg [17:0] sum_l2_0 = 18'h00000;
   reg [17:0] sum_l2_1 = 18'h00000;
+  reg [17:0] sum_l2_1_link = 18'h00000;
   reg [18:0] sum_l3_0 = 19'h00000;
-  reg [15:0] tap_l0_d0_0 = 16'h0000;
-  reg [15:0] tap_l0_d0_1 = 16'h0000;
-  reg [15:0] tap_l0_d0_2 = 16'h0000;
-  reg [15:0] tap_l0_d0_3 = 16'h0000;
-  reg [15:0] tap_l0_d0_4 = 16'h0000;
-  reg [15:0] tap_l0_d0_5 = 16'h0000;
-  reg [15:0] tap_l0_d0_6 = 16'h0000;
-  reg [15:0] tap_l0_d0_7 = 16'h0000;
-  reg [15:0] tap_l0_d1_0 = 16'h0000;
-  reg [15:0] tap_l0_d1_1 = 16'h0000;
-  reg [15:0] tap_l0_d1_2 = 16'h0000;
-  reg [15:0] tap_l0_d1_3 = 16'h0000;
-  reg [15:0] tap_l0_d1_4 = 16'h0000;
-  reg [15:0] tap_l0_d1_5 = 16'h0000;
-  reg [15:0] tap_l0_d1_6 = 16'h0000;
-  reg [15:0] tap_l0_d1_7 = 16'h0000;
-  reg [15:0] tap_l0_d2_0 = 16'h0000;
-  reg [15:0] tap_l0_d2_1 = 16'h0000;
-  reg [15:0] tap_l0_d2_2 = 16'h0000;
-  reg [15:0] tap_l0_d2_3 = 16'h0000;
-  reg [15:0] tap_l0_d2_4 = 16'h0000;
-  reg [15:0] tap_l0_d2_5 = 16'h0000;
-  reg [15:0] tap_l0_d2_6 = 16'h0000;
-  reg [15:0] tap_l0_d2_7 = 16'h0000;
-  reg [16:0] tap_l1_d0_0 = 17'h00000;
-  reg [16:0] tap_l1_d0_1 = 17'h00000;
-  reg [16:0] tap_l1_d0_2 = 17'h00000;
-  reg [16:0] tap_l1_d0_3 = 17'h00000;
-  reg [16:0] tap_l1_d1_0 = 17'h00000;
-  reg [16:0] tap_l1_d1_1 = 17'h00000;
-  reg [16:0] tap_l1_d1_2 = 17'h00000;
-  reg [16:0] tap_l1_d1_3 = 17'h00000;
-  reg [17:0] tap_l2_d0_0 = 18'h00000;
-  reg [17:0] tap_l2_d0_1 = 18'h00000;
+  reg [15:0] tap_1_d0 = 16'h0000;
+  reg [15:0] tap_1_d1 = 16'h0000;
+  reg [15:0] tap_1_d2 = 16'h0000;
+  reg [16:0] tap_2_d0 = 17'h00000;
+  reg [16:0] tap_2_d1 = 17'h00000;
+  reg [15:0] tap_3_d0 = 16'h0000;
+  reg [15:0] tap_3_d1 = 16'h0000;
+  reg [15:0] tap_3_d2 = 16'h0000;
+  reg [17:0] tap_4_d0 = 18'h00000;
+  reg [15:0] tap_5_d0 = 16'h0000;
+  reg [15:0] tap_5_d1 = 16'h0000;
+  reg [15:0] tap_5_d2 = 16'h0000;
+  reg [16:0] tap_6_d0 = 17'h00000;
+  reg [16:0] tap_6_d1 = 17'h00000;
+  reg [15:0] tap_7_d0 = 16'h0000;
+  reg [15:0] tap_7_d1 = 16'h0000;
+  reg [15:0] tap_7_d2 = 16'h0000;
   reg [1:0] tile_code = 2'h0;
   reg valid_l1 = 1'h0;
   reg valid_l2 = 1'h0;
   reg valid_l3 = 1'h0;
-  reg [7:0] valid_mask = 8'h00;
   reg valid_s1 = 1'h0;
   reg valid_s1b = 1'h0;
-  reg valid_s2 = 1'h0;
   reg valid_s3 = 1'h0;
   input [82:0] w__payload;
   wire [82:0] w__payload;
@@ -582,2039 +650,5146 @@ module \sparse_dsp_l8_m4.core (x__valid, w__valid, o__ready, rst, w__ready, x__p
   reg [7:0] w_s1b_5 = 8'h00;
   reg [7:0] w_s1b_6 = 8'h00;
   reg [7:0] w_s1b_7 = 8'h00;
-  reg [7:0] w_s2_0 = 8'h00;
-  reg [7:0] w_s2_1 = 8'h00;
-  reg [7:0] w_s2_2 = 8'h00;
-  reg [7:0] w_s2_3 = 8'h00;
-  reg [7:0] w_s2_4 = 8'h00;
-  reg [7:0] w_s2_5 = 8'h00;
-  reg [7:0] w_s2_6 = 8'h00;
-  reg [7:0] w_s2_7 = 8'h00;
   wire w_take;
-  (* init = 6'h00 *)
-  wire [5:0] waddr;
-  reg [5:0] wr__addr = 6'h00;
-  wire [31:0] wr__data;
-  wire [7:0] \wr__data[0] ;
-  wire [7:0] \wr__data[1] ;
-  wire [7:0] \wr__data[2] ;
-  wire [7:0] \wr__data[3] ;
-  wire wr__en;
-  input [32:0] x__payload;
-  wire [32:0] x__payload;
-  wire [31:0] \x__payload.data ;
+  reg [7:0] waddr = 8'h00;
+  input [8:0] x__payload;
+  wire [8:0] x__payload;
+  wire [7:0] \x__payload.data ;
   wire [7:0] \x__payload.data[0] ;
-  wire [7:0] \x__payload.data[1] ;
-  wire [7:0] \x__payload.data[2] ;
-  wire [7:0] \x__payload.data[3] ;
   wire \x__payload.last ;
   output x__ready;
-  reg x__ready = 1'h1;
+  wire x__ready;
   input x__valid;
   wire x__valid;
+  wire x_done;
   wire x_take;
-  reg [31:0] buffer [63:0];
+  reg [7:0] buffer_0 [511:0];
   initial begin
-    buffer[0] = 32'd0;
-    buffer[1] = 32'd0;
-    buffer[2] = 32'd0;
-    buffer[3] = 32'd0;
-    buffer[4] = 32'd0;
-    buffer[5] = 32'd0;
-    buffer[6] = 32'd0;
-    buffer[7] = 32'd0;
-    buffer[8] = 32'd0;
-    buffer[9] = 32'd0;
-    buffer[10] = 32'd0;
-    buffer[11] = 32'd0;
-    buffer[12] = 32'd0;
-    buffer[13] = 32'd0;
-    buffer[14] = 32'd0;
-    buffer[15] = 32'd0;
-    buffer[16] = 32'd0;
-    buffer[17] = 32'd0;
-    buffer[18] = 32'd0;
-    buffer[19] = 32'd0;
-    buffer[20] = 32'd0;
-    buffer[21] = 32'd0;
-    buffer[22] = 32'd0;
-    buffer[23] = 32'd0;
-    buffer[24] = 32'd0;
-    buffer[25] = 32'd0;
-    buffer[26] = 32'd0;
-    buffer[27] = 32'd0;
-    buffer[28] = 32'd0;
-    buffer[29] = 32'd0;
-    buffer[30] = 32'd0;
-    buffer[31] = 32'd0;
-    buffer[32] = 32'd0;
-    buffer[33] = 32'd0;
-    buffer[34] = 32'd0;
-    buffer[35] = 32'd0;
-    buffer[36] = 32'd0;
-    buffer[37] = 32'd0;
-    buffer[38] = 32'd0;
-    buffer[39] = 32'd0;
-    buffer[40] = 32'd0;
-    buffer[41] = 32'd0;
-    buffer[42] = 32'd0;
-    buffer[43] = 32'd0;
-    buffer[44] = 32'd0;
-    buffer[45] = 32'd0;
-    buffer[46] = 32'd0;
-    buffer[47] = 32'd0;
-    buffer[48] = 32'd0;
-    buffer[49] = 32'd0;
-    buffer[50] = 32'd0;
-    buffer[51] = 32'd0;
-    buffer[52] = 32'd0;
-    buffer[53] = 32'd0;
-    buffer[54] = 32'd0;
-    buffer[55] = 32'd0;
-    buffer[56] = 32'd0;
-    buffer[57] = 32'd0;
-    buffer[58] = 32'd0;
-    buffer[59] = 32'd0;
-    buffer[60] = 32'd0;
-    buffer[61] = 32'd0;
-    buffer[62] = 32'd0;
-    buffer[63] = 32'd0;
+    buffer_0[0] = 8'h00;
+    buffer_0[1] = 8'h00;
+    buffer_0[2] = 8'h00;
+    buffer_0[3] = 8'h00;
+    buffer_0[4] = 8'h00;
+    buffer_0[5] = 8'h00;
+    buffer_0[6] = 8'h00;
+    buffer_0[7] = 8'h00;
+    buffer_0[8] = 8'h00;
+    buffer_0[9] = 8'h00;
+    buffer_0[10] = 8'h00;
+    buffer_0[11] = 8'h00;
+    buffer_0[12] = 8'h00;
+    buffer_0[13] = 8'h00;
+    buffer_0[14] = 8'h00;
+    buffer_0[15] = 8'h00;
+    buffer_0[16] = 8'h00;
+    buffer_0[17] = 8'h00;
+    buffer_0[18] = 8'h00;
+    buffer_0[19] = 8'h00;
+    buffer_0[20] = 8'h00;
+    buffer_0[21] = 8'h00;
+    buffer_0[22] = 8'h00;
+    buffer_0[23] = 8'h00;
+    buffer_0[24] = 8'h00;
+    buffer_0[25] = 8'h00;
+    buffer_0[26] = 8'h00;
+    buffer_0[27] = 8'h00;
+    buffer_0[28] = 8'h00;
+    buffer_0[29] = 8'h00;
+    buffer_0[30] = 8'h00;
+    buffer_0[31] = 8'h00;
+    buffer_0[32] = 8'h00;
+    buffer_0[33] = 8'h00;
+    buffer_0[34] = 8'h00;
+    buffer_0[35] = 8'h00;
+    buffer_0[36] = 8'h00;
+    buffer_0[37] = 8'h00;
+    buffer_0[38] = 8'h00;
+    buffer_0[39] = 8'h00;
+    buffer_0[40] = 8'h00;
+    buffer_0[41] = 8'h00;
+    buffer_0[42] = 8'h00;
+    buffer_0[43] = 8'h00;
+    buffer_0[44] = 8'h00;
+    buffer_0[45] = 8'h00;
+    buffer_0[46] = 8'h00;
+    buffer_0[47] = 8'h00;
+    buffer_0[48] = 8'h00;
+    buffer_0[49] = 8'h00;
+    buffer_0[50] = 8'h00;
+    buffer_0[51] = 8'h00;
+    buffer_0[52] = 8'h00;
+    buffer_0[53] = 8'h00;
+    buffer_0[54] = 8'h00;
+    buffer_0[55] = 8'h00;
+    buffer_0[56] = 8'h00;
+    buffer_0[57] = 8'h00;
+    buffer_0[58] = 8'h00;
+    buffer_0[59] = 8'h00;
+    buffer_0[60] = 8'h00;
+    buffer_0[61] = 8'h00;
+    buffer_0[62] = 8'h00;
+    buffer_0[63] = 8'h00;
+    buffer_0[64] = 8'h00;
+    buffer_0[65] = 8'h00;
+    buffer_0[66] = 8'h00;
+    buffer_0[67] = 8'h00;
+    buffer_0[68] = 8'h00;
+    buffer_0[69] = 8'h00;
+    buffer_0[70] = 8'h00;
+    buffer_0[71] = 8'h00;
+    buffer_0[72] = 8'h00;
+    buffer_0[73] = 8'h00;
+    buffer_0[74] = 8'h00;
+    buffer_0[75] = 8'h00;
+    buffer_0[76] = 8'h00;
+    buffer_0[77] = 8'h00;
+    buffer_0[78] = 8'h00;
+    buffer_0[79] = 8'h00;
+    buffer_0[80] = 8'h00;
+    buffer_0[81] = 8'h00;
+    buffer_0[82] = 8'h00;
+    buffer_0[83] = 8'h00;
+    buffer_0[84] = 8'h00;
+    buffer_0[85] = 8'h00;
+    buffer_0[86] = 8'h00;
+    buffer_0[87] = 8'h00;
+    buffer_0[88] = 8'h00;
+    buffer_0[89] = 8'h00;
+    buffer_0[90] = 8'h00;
+    buffer_0[91] = 8'h00;
+    buffer_0[92] = 8'h00;
+    buffer_0[93] = 8'h00;
+    buffer_0[94] = 8'h00;
+    buffer_0[95] = 8'h00;
+    buffer_0[96] = 8'h00;
+    buffer_0[97] = 8'h00;
+    buffer_0[98] = 8'h00;
+    buffer_0[99] = 8'h00;
+    buffer_0[100] = 8'h00;
+    buffer_0[101] = 8'h00;
+    buffer_0[102] = 8'h00;
+    buffer_0[103] = 8'h00;
+    buffer_0[104] = 8'h00;
+    buffer_0[105] = 8'h00;
+    buffer_0[106] = 8'h00;
+    buffer_0[107] = 8'h00;
+    buffer_0[108] = 8'h00;
+    buffer_0[109] = 8'h00;
+    buffer_0[110] = 8'h00;
+    buffer_0[111] = 8'h00;
+    buffer_0[112] = 8'h00;
+    buffer_0[113] = 8'h00;
+    buffer_0[114] = 8'h00;
+    buffer_0[115] = 8'h00;
+    buffer_0[116] = 8'h00;
+    buffer_0[117] = 8'h00;
+    buffer_0[118] = 8'h00;
+    buffer_0[119] = 8'h00;
+    buffer_0[120] = 8'h00;
+    buffer_0[121] = 8'h00;
+    buffer_0[122] = 8'h00;
+    buffer_0[123] = 8'h00;
+    buffer_0[124] = 8'h00;
+    buffer_0[125] = 8'h00;
+    buffer_0[126] = 8'h00;
+    buffer_0[127] = 8'h00;
+    buffer_0[128] = 8'h00;
+    buffer_0[129] = 8'h00;
+    buffer_0[130] = 8'h00;
+    buffer_0[131] = 8'h00;
+    buffer_0[132] = 8'h00;
+    buffer_0[133] = 8'h00;
+    buffer_0[134] = 8'h00;
+    buffer_0[135] = 8'h00;
+    buffer_0[136] = 8'h00;
+    buffer_0[137] = 8'h00;
+    buffer_0[138] = 8'h00;
+    buffer_0[139] = 8'h00;
+    buffer_0[140] = 8'h00;
+    buffer_0[141] = 8'h00;
+    buffer_0[142] = 8'h00;
+    buffer_0[143] = 8'h00;
+    buffer_0[144] = 8'h00;
+    buffer_0[145] = 8'h00;
+    buffer_0[146] = 8'h00;
+    buffer_0[147] = 8'h00;
+    buffer_0[148] = 8'h00;
+    buffer_0[149] = 8'h00;
+    buffer_0[150] = 8'h00;
+    buffer_0[151] = 8'h00;
+    buffer_0[152] = 8'h00;
+    buffer_0[153] = 8'h00;
+    buffer_0[154] = 8'h00;
+    buffer_0[155] = 8'h00;
+    buffer_0[156] = 8'h00;
+    buffer_0[157] = 8'h00;
+    buffer_0[158] = 8'h00;
+    buffer_0[159] = 8'h00;
+    buffer_0[160] = 8'h00;
+    buffer_0[161] = 8'h00;
+    buffer_0[162] = 8'h00;
+    buffer_0[163] = 8'h00;
+    buffer_0[164] = 8'h00;
+    buffer_0[165] = 8'h00;
+    buffer_0[166] = 8'h00;
+    buffer_0[167] = 8'h00;
+    buffer_0[168] = 8'h00;
+    buffer_0[169] = 8'h00;
+    buffer_0[170] = 8'h00;
+    buffer_0[171] = 8'h00;
+    buffer_0[172] = 8'h00;
+    buffer_0[173] = 8'h00;
+    buffer_0[174] = 8'h00;
+    buffer_0[175] = 8'h00;
+    buffer_0[176] = 8'h00;
+    buffer_0[177] = 8'h00;
+    buffer_0[178] = 8'h00;
+    buffer_0[179] = 8'h00;
+    buffer_0[180] = 8'h00;
+    buffer_0[181] = 8'h00;
+    buffer_0[182] = 8'h00;
+    buffer_0[183] = 8'h00;
+    buffer_0[184] = 8'h00;
+    buffer_0[185] = 8'h00;
+    buffer_0[186] = 8'h00;
+    buffer_0[187] = 8'h00;
+    buffer_0[188] = 8'h00;
+    buffer_0[189] = 8'h00;
+    buffer_0[190] = 8'h00;
+    buffer_0[191] = 8'h00;
+    buffer_0[192] = 8'h00;
+    buffer_0[193] = 8'h00;
+    buffer_0[194] = 8'h00;
+    buffer_0[195] = 8'h00;
+    buffer_0[196] = 8'h00;
+    buffer_0[197] = 8'h00;
+    buffer_0[198] = 8'h00;
+    buffer_0[199] = 8'h00;
+    buffer_0[200] = 8'h00;
+    buffer_0[201] = 8'h00;
+    buffer_0[202] = 8'h00;
+    buffer_0[203] = 8'h00;
+    buffer_0[204] = 8'h00;
+    buffer_0[205] = 8'h00;
+    buffer_0[206] = 8'h00;
+    buffer_0[207] = 8'h00;
+    buffer_0[208] = 8'h00;
+    buffer_0[209] = 8'h00;
+    buffer_0[210] = 8'h00;
+    buffer_0[211] = 8'h00;
+    buffer_0[212] = 8'h00;
+    buffer_0[213] = 8'h00;
+    buffer_0[214] = 8'h00;
+    buffer_0[215] = 8'h00;
+    buffer_0[216] = 8'h00;
+    buffer_0[217] = 8'h00;
+    buffer_0[218] = 8'h00;
+    buffer_0[219] = 8'h00;
+    buffer_0[220] = 8'h00;
+    buffer_0[221] = 8'h00;
+    buffer_0[222] = 8'h00;
+    buffer_0[223] = 8'h00;
+    buffer_0[224] = 8'h00;
+    buffer_0[225] = 8'h00;
+    buffer_0[226] = 8'h00;
+    buffer_0[227] = 8'h00;
+    buffer_0[228] = 8'h00;
+    buffer_0[229] = 8'h00;
+    buffer_0[230] = 8'h00;
+    buffer_0[231] = 8'h00;
+    buffer_0[232] = 8'h00;
+    buffer_0[233] = 8'h00;
+    buffer_0[234] = 8'h00;
+    buffer_0[235] = 8'h00;
+    buffer_0[236] = 8'h00;
+    buffer_0[237] = 8'h00;
+    buffer_0[238] = 8'h00;
+    buffer_0[239] = 8'h00;
+    buffer_0[240] = 8'h00;
+    buffer_0[241] = 8'h00;
+    buffer_0[242] = 8'h00;
+    buffer_0[243] = 8'h00;
+    buffer_0[244] = 8'h00;
+    buffer_0[245] = 8'h00;
+    buffer_0[246] = 8'h00;
+    buffer_0[247] = 8'h00;
+    buffer_0[248] = 8'h00;
+    buffer_0[249] = 8'h00;
+    buffer_0[250] = 8'h00;
+    buffer_0[251] = 8'h00;
+    buffer_0[252] = 8'h00;
+    buffer_0[253] = 8'h00;
+    buffer_0[254] = 8'h00;
+    buffer_0[255] = 8'h00;
+    buffer_0[256] = 8'h00;
+    buffer_0[257] = 8'h00;
+    buffer_0[258] = 8'h00;
+    buffer_0[259] = 8'h00;
+    buffer_0[260] = 8'h00;
+    buffer_0[261] = 8'h00;
+    buffer_0[262] = 8'h00;
+    buffer_0[263] = 8'h00;
+    buffer_0[264] = 8'h00;
+    buffer_0[265] = 8'h00;
+    buffer_0[266] = 8'h00;
+    buffer_0[267] = 8'h00;
+    buffer_0[268] = 8'h00;
+    buffer_0[269] = 8'h00;
+    buffer_0[270] = 8'h00;
+    buffer_0[271] = 8'h00;
+    buffer_0[272] = 8'h00;
+    buffer_0[273] = 8'h00;
+    buffer_0[274] = 8'h00;
+    buffer_0[275] = 8'h00;
+    buffer_0[276] = 8'h00;
+    buffer_0[277] = 8'h00;
+    buffer_0[278] = 8'h00;
+    buffer_0[279] = 8'h00;
+    buffer_0[280] = 8'h00;
+    buffer_0[281] = 8'h00;
+    buffer_0[282] = 8'h00;
+    buffer_0[283] = 8'h00;
+    buffer_0[284] = 8'h00;
+    buffer_0[285] = 8'h00;
+    buffer_0[286] = 8'h00;
+    buffer_0[287] = 8'h00;
+    buffer_0[288] = 8'h00;
+    buffer_0[289] = 8'h00;
+    buffer_0[290] = 8'h00;
+    buffer_0[291] = 8'h00;
+    buffer_0[292] = 8'h00;
+    buffer_0[293] = 8'h00;
+    buffer_0[294] = 8'h00;
+    buffer_0[295] = 8'h00;
+    buffer_0[296] = 8'h00;
+    buffer_0[297] = 8'h00;
+    buffer_0[298] = 8'h00;
+    buffer_0[299] = 8'h00;
+    buffer_0[300] = 8'h00;
+    buffer_0[301] = 8'h00;
+    buffer_0[302] = 8'h00;
+    buffer_0[303] = 8'h00;
+    buffer_0[304] = 8'h00;
+    buffer_0[305] = 8'h00;
+    buffer_0[306] = 8'h00;
+    buffer_0[307] = 8'h00;
+    buffer_0[308] = 8'h00;
+    buffer_0[309] = 8'h00;
+    buffer_0[310] = 8'h00;
+    buffer_0[311] = 8'h00;
+    buffer_0[312] = 8'h00;
+    buffer_0[313] = 8'h00;
+    buffer_0[314] = 8'h00;
+    buffer_0[315] = 8'h00;
+    buffer_0[316] = 8'h00;
+    buffer_0[317] = 8'h00;
+    buffer_0[318] = 8'h00;
+    buffer_0[319] = 8'h00;
+    buffer_0[320] = 8'h00;
+    buffer_0[321] = 8'h00;
+    buffer_0[322] = 8'h00;
+    buffer_0[323] = 8'h00;
+    buffer_0[324] = 8'h00;
+    buffer_0[325] = 8'h00;
+    buffer_0[326] = 8'h00;
+    buffer_0[327] = 8'h00;
+    buffer_0[328] = 8'h00;
+    buffer_0[329] = 8'h00;
+    buffer_0[330] = 8'h00;
+    buffer_0[331] = 8'h00;
+    buffer_0[332] = 8'h00;
+    buffer_0[333] = 8'h00;
+    buffer_0[334] = 8'h00;
+    buffer_0[335] = 8'h00;
+    buffer_0[336] = 8'h00;
+    buffer_0[337] = 8'h00;
+    buffer_0[338] = 8'h00;
+    buffer_0[339] = 8'h00;
+    buffer_0[340] = 8'h00;
+    buffer_0[341] = 8'h00;
+    buffer_0[342] = 8'h00;
+    buffer_0[343] = 8'h00;
+    buffer_0[344] = 8'h00;
+    buffer_0[345] = 8'h00;
+    buffer_0[346] = 8'h00;
+    buffer_0[347] = 8'h00;
+    buffer_0[348] = 8'h00;
+    buffer_0[349] = 8'h00;
+    buffer_0[350] = 8'h00;
+    buffer_0[351] = 8'h00;
+    buffer_0[352] = 8'h00;
+    buffer_0[353] = 8'h00;
+    buffer_0[354] = 8'h00;
+    buffer_0[355] = 8'h00;
+    buffer_0[356] = 8'h00;
+    buffer_0[357] = 8'h00;
+    buffer_0[358] = 8'h00;
+    buffer_0[359] = 8'h00;
+    buffer_0[360] = 8'h00;
+    buffer_0[361] = 8'h00;
+    buffer_0[362] = 8'h00;
+    buffer_0[363] = 8'h00;
+    buffer_0[364] = 8'h00;
+    buffer_0[365] = 8'h00;
+    buffer_0[366] = 8'h00;
+    buffer_0[367] = 8'h00;
+    buffer_0[368] = 8'h00;
+    buffer_0[369] = 8'h00;
+    buffer_0[370] = 8'h00;
+    buffer_0[371] = 8'h00;
+    buffer_0[372] = 8'h00;
+    buffer_0[373] = 8'h00;
+    buffer_0[374] = 8'h00;
+    buffer_0[375] = 8'h00;
+    buffer_0[376] = 8'h00;
+    buffer_0[377] = 8'h00;
+    buffer_0[378] = 8'h00;
+    buffer_0[379] = 8'h00;
+    buffer_0[380] = 8'h00;
+    buffer_0[381] = 8'h00;
+    buffer_0[382] = 8'h00;
+    buffer_0[383] = 8'h00;
+    buffer_0[384] = 8'h00;
+    buffer_0[385] = 8'h00;
+    buffer_0[386] = 8'h00;
+    buffer_0[387] = 8'h00;
+    buffer_0[388] = 8'h00;
+    buffer_0[389] = 8'h00;
+    buffer_0[390] = 8'h00;
+    buffer_0[391] = 8'h00;
+    buffer_0[392] = 8'h00;
+    buffer_0[393] = 8'h00;
+    buffer_0[394] = 8'h00;
+    buffer_0[395] = 8'h00;
+    buffer_0[396] = 8'h00;
+    buffer_0[397] = 8'h00;
+    buffer_0[398] = 8'h00;
+    buffer_0[399] = 8'h00;
+    buffer_0[400] = 8'h00;
+    buffer_0[401] = 8'h00;
+    buffer_0[402] = 8'h00;
+    buffer_0[403] = 8'h00;
+    buffer_0[404] = 8'h00;
+    buffer_0[405] = 8'h00;
+    buffer_0[406] = 8'h00;
+    buffer_0[407] = 8'h00;
+    buffer_0[408] = 8'h00;
+    buffer_0[409] = 8'h00;
+    buffer_0[410] = 8'h00;
+    buffer_0[411] = 8'h00;
+    buffer_0[412] = 8'h00;
+    buffer_0[413] = 8'h00;
+    buffer_0[414] = 8'h00;
+    buffer_0[415] = 8'h00;
+    buffer_0[416] = 8'h00;
+    buffer_0[417] = 8'h00;
+    buffer_0[418] = 8'h00;
+    buffer_0[419] = 8'h00;
+    buffer_0[420] = 8'h00;
+    buffer_0[421] = 8'h00;
+    buffer_0[422] = 8'h00;
+    buffer_0[423] = 8'h00;
+    buffer_0[424] = 8'h00;
+    buffer_0[425] = 8'h00;
+    buffer_0[426] = 8'h00;
+    buffer_0[427] = 8'h00;
+    buffer_0[428] = 8'h00;
+    buffer_0[429] = 8'h00;
+    buffer_0[430] = 8'h00;
+    buffer_0[431] = 8'h00;
+    buffer_0[432] = 8'h00;
+    buffer_0[433] = 8'h00;
+    buffer_0[434] = 8'h00;
+    buffer_0[435] = 8'h00;
+    buffer_0[436] = 8'h00;
+    buffer_0[437] = 8'h00;
+    buffer_0[438] = 8'h00;
+    buffer_0[439] = 8'h00;
+    buffer_0[440] = 8'h00;
+    buffer_0[441] = 8'h00;
+    buffer_0[442] = 8'h00;
+    buffer_0[443] = 8'h00;
+    buffer_0[444] = 8'h00;
+    buffer_0[445] = 8'h00;
+    buffer_0[446] = 8'h00;
+    buffer_0[447] = 8'h00;
+    buffer_0[448] = 8'h00;
+    buffer_0[449] = 8'h00;
+    buffer_0[450] = 8'h00;
+    buffer_0[451] = 8'h00;
+    buffer_0[452] = 8'h00;
+    buffer_0[453] = 8'h00;
+    buffer_0[454] = 8'h00;
+    buffer_0[455] = 8'h00;
+    buffer_0[456] = 8'h00;
+    buffer_0[457] = 8'h00;
+    buffer_0[458] = 8'h00;
+    buffer_0[459] = 8'h00;
+    buffer_0[460] = 8'h00;
+    buffer_0[461] = 8'h00;
+    buffer_0[462] = 8'h00;
+    buffer_0[463] = 8'h00;
+    buffer_0[464] = 8'h00;
+    buffer_0[465] = 8'h00;
+    buffer_0[466] = 8'h00;
+    buffer_0[467] = 8'h00;
+    buffer_0[468] = 8'h00;
+    buffer_0[469] = 8'h00;
+    buffer_0[470] = 8'h00;
+    buffer_0[471] = 8'h00;
+    buffer_0[472] = 8'h00;
+    buffer_0[473] = 8'h00;
+    buffer_0[474] = 8'h00;
+    buffer_0[475] = 8'h00;
+    buffer_0[476] = 8'h00;
+    buffer_0[477] = 8'h00;
+    buffer_0[478] = 8'h00;
+    buffer_0[479] = 8'h00;
+    buffer_0[480] = 8'h00;
+    buffer_0[481] = 8'h00;
+    buffer_0[482] = 8'h00;
+    buffer_0[483] = 8'h00;
+    buffer_0[484] = 8'h00;
+    buffer_0[485] = 8'h00;
+    buffer_0[486] = 8'h00;
+    buffer_0[487] = 8'h00;
+    buffer_0[488] = 8'h00;
+    buffer_0[489] = 8'h00;
+    buffer_0[490] = 8'h00;
+    buffer_0[491] = 8'h00;
+    buffer_0[492] = 8'h00;
+    buffer_0[493] = 8'h00;
+    buffer_0[494] = 8'h00;
+    buffer_0[495] = 8'h00;
+    buffer_0[496] = 8'h00;
+    buffer_0[497] = 8'h00;
+    buffer_0[498] = 8'h00;
+    buffer_0[499] = 8'h00;
+    buffer_0[500] = 8'h00;
+    buffer_0[501] = 8'h00;
+    buffer_0[502] = 8'h00;
+    buffer_0[503] = 8'h00;
+    buffer_0[504] = 8'h00;
+    buffer_0[505] = 8'h00;
+    buffer_0[506] = 8'h00;
+    buffer_0[507] = 8'h00;
+    buffer_0[508] = 8'h00;
+    buffer_0[509] = 8'h00;
+    buffer_0[510] = 8'h00;
+    buffer_0[511] = 8'h00;
   end
   always @(posedge clk) begin
     if (x_take)
-      buffer[wr__addr] <= x__payload[31:0];
+      buffer_0[\$6 [8:0]] <= x__payload[7:0];
   end
-  reg [31:0] _0_;
+  reg [7:0] _0_;
   always @(posedge clk) begin
     if (ce) begin
-      _0_ <= buffer[block];
+      _0_ <= buffer_0[\$26 [8:0]];
     end
   end
   assign rd__data = _0_;
+  reg [7:0] buffer_1 [511:0];
+  initial begin
+    buffer_1[0] = 8'h00;
+    buffer_1[1] = 8'h00;
+    buffer_1[2] = 8'h00;
+    buffer_1[3] = 8'h00;
+    buffer_1[4] = 8'h00;
+    buffer_1[5] = 8'h00;
+    buffer_1[6] = 8'h00;
+    buffer_1[7] = 8'h00;
+    buffer_1[8] = 8'h00;
+    buffer_1[9] = 8'h00;
+    buffer_1[10] = 8'h00;
+    buffer_1[11] = 8'h00;
+    buffer_1[12] = 8'h00;
+    buffer_1[13] = 8'h00;
+    buffer_1[14] = 8'h00;
+    buffer_1[15] = 8'h00;
+    buffer_1[16] = 8'h00;
+    buffer_1[17] = 8'h00;
+    buffer_1[18] = 8'h00;
+    buffer_1[19] = 8'h00;
+    buffer_1[20] = 8'h00;
+    buffer_1[21] = 8'h00;
+    buffer_1[22] = 8'h00;
+    buffer_1[23] = 8'h00;
+    buffer_1[24] = 8'h00;
+    buffer_1[25] = 8'h00;
+    buffer_1[26] = 8'h00;
+    buffer_1[27] = 8'h00;
+    buffer_1[28] = 8'h00;
+    buffer_1[29] = 8'h00;
+    buffer_1[30] = 8'h00;
+    buffer_1[31] = 8'h00;
+    buffer_1[32] = 8'h00;
+    buffer_1[33] = 8'h00;
+    buffer_1[34] = 8'h00;
+    buffer_1[35] = 8'h00;
+    buffer_1[36] = 8'h00;
+    buffer_1[37] = 8'h00;
+    buffer_1[38] = 8'h00;
+    buffer_1[39] = 8'h00;
+    buffer_1[40] = 8'h00;
+    buffer_1[41] = 8'h00;
+    buffer_1[42] = 8'h00;
+    buffer_1[43] = 8'h00;
+    buffer_1[44] = 8'h00;
+    buffer_1[45] = 8'h00;
+    buffer_1[46] = 8'h00;
+    buffer_1[47] = 8'h00;
+    buffer_1[48] = 8'h00;
+    buffer_1[49] = 8'h00;
+    buffer_1[50] = 8'h00;
+    buffer_1[51] = 8'h00;
+    buffer_1[52] = 8'h00;
+    buffer_1[53] = 8'h00;
+    buffer_1[54] = 8'h00;
+    buffer_1[55] = 8'h00;
+    buffer_1[56] = 8'h00;
+    buffer_1[57] = 8'h00;
+    buffer_1[58] = 8'h00;
+    buffer_1[59] = 8'h00;
+    buffer_1[60] = 8'h00;
+    buffer_1[61] = 8'h00;
+    buffer_1[62] = 8'h00;
+    buffer_1[63] = 8'h00;
+    buffer_1[64] = 8'h00;
+    buffer_1[65] = 8'h00;
+    buffer_1[66] = 8'h00;
+    buffer_1[67] = 8'h00;
+    buffer_1[68] = 8'h00;
+    buffer_1[69] = 8'h00;
+    buffer_1[70] = 8'h00;
+    buffer_1[71] = 8'h00;
+    buffer_1[72] = 8'h00;
+    buffer_1[73] = 8'h00;
+    buffer_1[74] = 8'h00;
+    buffer_1[75] = 8'h00;
+    buffer_1[76] = 8'h00;
+    buffer_1[77] = 8'h00;
+    buffer_1[78] = 8'h00;
+    buffer_1[79] = 8'h00;
+    buffer_1[80] = 8'h00;
+    buffer_1[81] = 8'h00;
+    buffer_1[82] = 8'h00;
+    buffer_1[83] = 8'h00;
+    buffer_1[84] = 8'h00;
+    buffer_1[85] = 8'h00;
+    buffer_1[86] = 8'h00;
+    buffer_1[87] = 8'h00;
+    buffer_1[88] = 8'h00;
+    buffer_1[89] = 8'h00;
+    buffer_1[90] = 8'h00;
+    buffer_1[91] = 8'h00;
+    buffer_1[92] = 8'h00;
+    buffer_1[93] = 8'h00;
+    buffer_1[94] = 8'h00;
+    buffer_1[95] = 8'h00;
+    buffer_1[96] = 8'h00;
+    buffer_1[97] = 8'h00;
+    buffer_1[98] = 8'h00;
+    buffer_1[99] = 8'h00;
+    buffer_1[100] = 8'h00;
+    buffer_1[101] = 8'h00;
+    buffer_1[102] = 8'h00;
+    buffer_1[103] = 8'h00;
+    buffer_1[104] = 8'h00;
+    buffer_1[105] = 8'h00;
+    buffer_1[106] = 8'h00;
+    buffer_1[107] = 8'h00;
+    buffer_1[108] = 8'h00;
+    buffer_1[109] = 8'h00;
+    buffer_1[110] = 8'h00;
+    buffer_1[111] = 8'h00;
+    buffer_1[112] = 8'h00;
+    buffer_1[113] = 8'h00;
+    buffer_1[114] = 8'h00;
+    buffer_1[115] = 8'h00;
+    buffer_1[116] = 8'h00;
+    buffer_1[117] = 8'h00;
+    buffer_1[118] = 8'h00;
+    buffer_1[119] = 8'h00;
+    buffer_1[120] = 8'h00;
+    buffer_1[121] = 8'h00;
+    buffer_1[122] = 8'h00;
+    buffer_1[123] = 8'h00;
+    buffer_1[124] = 8'h00;
+    buffer_1[125] = 8'h00;
+    buffer_1[126] = 8'h00;
+    buffer_1[127] = 8'h00;
+    buffer_1[128] = 8'h00;
+    buffer_1[129] = 8'h00;
+    buffer_1[130] = 8'h00;
+    buffer_1[131] = 8'h00;
+    buffer_1[132] = 8'h00;
+    buffer_1[133] = 8'h00;
+    buffer_1[134] = 8'h00;
+    buffer_1[135] = 8'h00;
+    buffer_1[136] = 8'h00;
+    buffer_1[137] = 8'h00;
+    buffer_1[138] = 8'h00;
+    buffer_1[139] = 8'h00;
+    buffer_1[140] = 8'h00;
+    buffer_1[141] = 8'h00;
+    buffer_1[142] = 8'h00;
+    buffer_1[143] = 8'h00;
+    buffer_1[144] = 8'h00;
+    buffer_1[145] = 8'h00;
+    buffer_1[146] = 8'h00;
+    buffer_1[147] = 8'h00;
+    buffer_1[148] = 8'h00;
+    buffer_1[149] = 8'h00;
+    buffer_1[150] = 8'h00;
+    buffer_1[151] = 8'h00;
+    buffer_1[152] = 8'h00;
+    buffer_1[153] = 8'h00;
+    buffer_1[154] = 8'h00;
+    buffer_1[155] = 8'h00;
+    buffer_1[156] = 8'h00;
+    buffer_1[157] = 8'h00;
+    buffer_1[158] = 8'h00;
+    buffer_1[159] = 8'h00;
+    buffer_1[160] = 8'h00;
+    buffer_1[161] = 8'h00;
+    buffer_1[162] = 8'h00;
+    buffer_1[163] = 8'h00;
+    buffer_1[164] = 8'h00;
+    buffer_1[165] = 8'h00;
+    buffer_1[166] = 8'h00;
+    buffer_1[167] = 8'h00;
+    buffer_1[168] = 8'h00;
+    buffer_1[169] = 8'h00;
+    buffer_1[170] = 8'h00;
+    buffer_1[171] = 8'h00;
+    buffer_1[172] = 8'h00;
+    buffer_1[173] = 8'h00;
+    buffer_1[174] = 8'h00;
+    buffer_1[175] = 8'h00;
+    buffer_1[176] = 8'h00;
+    buffer_1[177] = 8'h00;
+    buffer_1[178] = 8'h00;
+    buffer_1[179] = 8'h00;
+    buffer_1[180] = 8'h00;
+    buffer_1[181] = 8'h00;
+    buffer_1[182] = 8'h00;
+    buffer_1[183] = 8'h00;
+    buffer_1[184] = 8'h00;
+    buffer_1[185] = 8'h00;
+    buffer_1[186] = 8'h00;
+    buffer_1[187] = 8'h00;
+    buffer_1[188] = 8'h00;
+    buffer_1[189] = 8'h00;
+    buffer_1[190] = 8'h00;
+    buffer_1[191] = 8'h00;
+    buffer_1[192] = 8'h00;
+    buffer_1[193] = 8'h00;
+    buffer_1[194] = 8'h00;
+    buffer_1[195] = 8'h00;
+    buffer_1[196] = 8'h00;
+    buffer_1[197] = 8'h00;
+    buffer_1[198] = 8'h00;
+    buffer_1[199] = 8'h00;
+    buffer_1[200] = 8'h00;
+    buffer_1[201] = 8'h00;
+    buffer_1[202] = 8'h00;
+    buffer_1[203] = 8'h00;
+    buffer_1[204] = 8'h00;
+    buffer_1[205] = 8'h00;
+    buffer_1[206] = 8'h00;
+    buffer_1[207] = 8'h00;
+    buffer_1[208] = 8'h00;
+    buffer_1[209] = 8'h00;
+    buffer_1[210] = 8'h00;
+    buffer_1[211] = 8'h00;
+    buffer_1[212] = 8'h00;
+    buffer_1[213] = 8'h00;
+    buffer_1[214] = 8'h00;
+    buffer_1[215] = 8'h00;
+    buffer_1[216] = 8'h00;
+    buffer_1[217] = 8'h00;
+    buffer_1[218] = 8'h00;
+    buffer_1[219] = 8'h00;
+    buffer_1[220] = 8'h00;
+    buffer_1[221] = 8'h00;
+    buffer_1[222] = 8'h00;
+    buffer_1[223] = 8'h00;
+    buffer_1[224] = 8'h00;
+    buffer_1[225] = 8'h00;
+    buffer_1[226] = 8'h00;
+    buffer_1[227] = 8'h00;
+    buffer_1[228] = 8'h00;
+    buffer_1[229] = 8'h00;
+    buffer_1[230] = 8'h00;
+    buffer_1[231] = 8'h00;
+    buffer_1[232] = 8'h00;
+    buffer_1[233] = 8'h00;
+    buffer_1[234] = 8'h00;
+    buffer_1[235] = 8'h00;
+    buffer_1[236] = 8'h00;
+    buffer_1[237] = 8'h00;
+    buffer_1[238] = 8'h00;
+    buffer_1[239] = 8'h00;
+    buffer_1[240] = 8'h00;
+    buffer_1[241] = 8'h00;
+    buffer_1[242] = 8'h00;
+    buffer_1[243] = 8'h00;
+    buffer_1[244] = 8'h00;
+    buffer_1[245] = 8'h00;
+    buffer_1[246] = 8'h00;
+    buffer_1[247] = 8'h00;
+    buffer_1[248] = 8'h00;
+    buffer_1[249] = 8'h00;
+    buffer_1[250] = 8'h00;
+    buffer_1[251] = 8'h00;
+    buffer_1[252] = 8'h00;
+    buffer_1[253] = 8'h00;
+    buffer_1[254] = 8'h00;
+    buffer_1[255] = 8'h00;
+    buffer_1[256] = 8'h00;
+    buffer_1[257] = 8'h00;
+    buffer_1[258] = 8'h00;
+    buffer_1[259] = 8'h00;
+    buffer_1[260] = 8'h00;
+    buffer_1[261] = 8'h00;
+    buffer_1[262] = 8'h00;
+    buffer_1[263] = 8'h00;
+    buffer_1[264] = 8'h00;
+    buffer_1[265] = 8'h00;
+    buffer_1[266] = 8'h00;
+    buffer_1[267] = 8'h00;
+    buffer_1[268] = 8'h00;
+    buffer_1[269] = 8'h00;
+    buffer_1[270] = 8'h00;
+    buffer_1[271] = 8'h00;
+    buffer_1[272] = 8'h00;
+    buffer_1[273] = 8'h00;
+    buffer_1[274] = 8'h00;
+    buffer_1[275] = 8'h00;
+    buffer_1[276] = 8'h00;
+    buffer_1[277] = 8'h00;
+    buffer_1[278] = 8'h00;
+    buffer_1[279] = 8'h00;
+    buffer_1[280] = 8'h00;
+    buffer_1[281] = 8'h00;
+    buffer_1[282] = 8'h00;
+    buffer_1[283] = 8'h00;
+    buffer_1[284] = 8'h00;
+    buffer_1[285] = 8'h00;
+    buffer_1[286] = 8'h00;
+    buffer_1[287] = 8'h00;
+    buffer_1[288] = 8'h00;
+    buffer_1[289] = 8'h00;
+    buffer_1[290] = 8'h00;
+    buffer_1[291] = 8'h00;
+    buffer_1[292] = 8'h00;
+    buffer_1[293] = 8'h00;
+    buffer_1[294] = 8'h00;
+    buffer_1[295] = 8'h00;
+    buffer_1[296] = 8'h00;
+    buffer_1[297] = 8'h00;
+    buffer_1[298] = 8'h00;
+    buffer_1[299] = 8'h00;
+    buffer_1[300] = 8'h00;
+    buffer_1[301] = 8'h00;
+    buffer_1[302] = 8'h00;
+    buffer_1[303] = 8'h00;
+    buffer_1[304] = 8'h00;
+    buffer_1[305] = 8'h00;
+    buffer_1[306] = 8'h00;
+    buffer_1[307] = 8'h00;
+    buffer_1[308] = 8'h00;
+    buffer_1[309] = 8'h00;
+    buffer_1[310] = 8'h00;
+    buffer_1[311] = 8'h00;
+    buffer_1[312] = 8'h00;
+    buffer_1[313] = 8'h00;
+    buffer_1[314] = 8'h00;
+    buffer_1[315] = 8'h00;
+    buffer_1[316] = 8'h00;
+    buffer_1[317] = 8'h00;
+    buffer_1[318] = 8'h00;
+    buffer_1[319] = 8'h00;
+    buffer_1[320] = 8'h00;
+    buffer_1[321] = 8'h00;
+    buffer_1[322] = 8'h00;
+    buffer_1[323] = 8'h00;
+    buffer_1[324] = 8'h00;
+    buffer_1[325] = 8'h00;
+    buffer_1[326] = 8'h00;
+    buffer_1[327] = 8'h00;
+    buffer_1[328] = 8'h00;
+    buffer_1[329] = 8'h00;
+    buffer_1[330] = 8'h00;
+    buffer_1[331] = 8'h00;
+    buffer_1[332] = 8'h00;
+    buffer_1[333] = 8'h00;
+    buffer_1[334] = 8'h00;
+    buffer_1[335] = 8'h00;
+    buffer_1[336] = 8'h00;
+    buffer_1[337] = 8'h00;
+    buffer_1[338] = 8'h00;
+    buffer_1[339] = 8'h00;
+    buffer_1[340] = 8'h00;
+    buffer_1[341] = 8'h00;
+    buffer_1[342] = 8'h00;
+    buffer_1[343] = 8'h00;
+    buffer_1[344] = 8'h00;
+    buffer_1[345] = 8'h00;
+    buffer_1[346] = 8'h00;
+    buffer_1[347] = 8'h00;
+    buffer_1[348] = 8'h00;
+    buffer_1[349] = 8'h00;
+    buffer_1[350] = 8'h00;
+    buffer_1[351] = 8'h00;
+    buffer_1[352] = 8'h00;
+    buffer_1[353] = 8'h00;
+    buffer_1[354] = 8'h00;
+    buffer_1[355] = 8'h00;
+    buffer_1[356] = 8'h00;
+    buffer_1[357] = 8'h00;
+    buffer_1[358] = 8'h00;
+    buffer_1[359] = 8'h00;
+    buffer_1[360] = 8'h00;
+    buffer_1[361] = 8'h00;
+    buffer_1[362] = 8'h00;
+    buffer_1[363] = 8'h00;
+    buffer_1[364] = 8'h00;
+    buffer_1[365] = 8'h00;
+    buffer_1[366] = 8'h00;
+    buffer_1[367] = 8'h00;
+    buffer_1[368] = 8'h00;
+    buffer_1[369] = 8'h00;
+    buffer_1[370] = 8'h00;
+    buffer_1[371] = 8'h00;
+    buffer_1[372] = 8'h00;
+    buffer_1[373] = 8'h00;
+    buffer_1[374] = 8'h00;
+    buffer_1[375] = 8'h00;
+    buffer_1[376] = 8'h00;
+    buffer_1[377] = 8'h00;
+    buffer_1[378] = 8'h00;
+    buffer_1[379] = 8'h00;
+    buffer_1[380] = 8'h00;
+    buffer_1[381] = 8'h00;
+    buffer_1[382] = 8'h00;
+    buffer_1[383] = 8'h00;
+    buffer_1[384] = 8'h00;
+    buffer_1[385] = 8'h00;
+    buffer_1[386] = 8'h00;
+    buffer_1[387] = 8'h00;
+    buffer_1[388] = 8'h00;
+    buffer_1[389] = 8'h00;
+    buffer_1[390] = 8'h00;
+    buffer_1[391] = 8'h00;
+    buffer_1[392] = 8'h00;
+    buffer_1[393] = 8'h00;
+    buffer_1[394] = 8'h00;
+    buffer_1[395] = 8'h00;
+    buffer_1[396] = 8'h00;
+    buffer_1[397] = 8'h00;
+    buffer_1[398] = 8'h00;
+    buffer_1[399] = 8'h00;
+    buffer_1[400] = 8'h00;
+    buffer_1[401] = 8'h00;
+    buffer_1[402] = 8'h00;
+    buffer_1[403] = 8'h00;
+    buffer_1[404] = 8'h00;
+    buffer_1[405] = 8'h00;
+    buffer_1[406] = 8'h00;
+    buffer_1[407] = 8'h00;
+    buffer_1[408] = 8'h00;
+    buffer_1[409] = 8'h00;
+    buffer_1[410] = 8'h00;
+    buffer_1[411] = 8'h00;
+    buffer_1[412] = 8'h00;
+    buffer_1[413] = 8'h00;
+    buffer_1[414] = 8'h00;
+    buffer_1[415] = 8'h00;
+    buffer_1[416] = 8'h00;
+    buffer_1[417] = 8'h00;
+    buffer_1[418] = 8'h00;
+    buffer_1[419] = 8'h00;
+    buffer_1[420] = 8'h00;
+    buffer_1[421] = 8'h00;
+    buffer_1[422] = 8'h00;
+    buffer_1[423] = 8'h00;
+    buffer_1[424] = 8'h00;
+    buffer_1[425] = 8'h00;
+    buffer_1[426] = 8'h00;
+    buffer_1[427] = 8'h00;
+    buffer_1[428] = 8'h00;
+    buffer_1[429] = 8'h00;
+    buffer_1[430] = 8'h00;
+    buffer_1[431] = 8'h00;
+    buffer_1[432] = 8'h00;
+    buffer_1[433] = 8'h00;
+    buffer_1[434] = 8'h00;
+    buffer_1[435] = 8'h00;
+    buffer_1[436] = 8'h00;
+    buffer_1[437] = 8'h00;
+    buffer_1[438] = 8'h00;
+    buffer_1[439] = 8'h00;
+    buffer_1[440] = 8'h00;
+    buffer_1[441] = 8'h00;
+    buffer_1[442] = 8'h00;
+    buffer_1[443] = 8'h00;
+    buffer_1[444] = 8'h00;
+    buffer_1[445] = 8'h00;
+    buffer_1[446] = 8'h00;
+    buffer_1[447] = 8'h00;
+    buffer_1[448] = 8'h00;
+    buffer_1[449] = 8'h00;
+    buffer_1[450] = 8'h00;
+    buffer_1[451] = 8'h00;
+    buffer_1[452] = 8'h00;
+    buffer_1[453] = 8'h00;
+    buffer_1[454] = 8'h00;
+    buffer_1[455] = 8'h00;
+    buffer_1[456] = 8'h00;
+    buffer_1[457] = 8'h00;
+    buffer_1[458] = 8'h00;
+    buffer_1[459] = 8'h00;
+    buffer_1[460] = 8'h00;
+    buffer_1[461] = 8'h00;
+    buffer_1[462] = 8'h00;
+    buffer_1[463] = 8'h00;
+    buffer_1[464] = 8'h00;
+    buffer_1[465] = 8'h00;
+    buffer_1[466] = 8'h00;
+    buffer_1[467] = 8'h00;
+    buffer_1[468] = 8'h00;
+    buffer_1[469] = 8'h00;
+    buffer_1[470] = 8'h00;
+    buffer_1[471] = 8'h00;
+    buffer_1[472] = 8'h00;
+    buffer_1[473] = 8'h00;
+    buffer_1[474] = 8'h00;
+    buffer_1[475] = 8'h00;
+    buffer_1[476] = 8'h00;
+    buffer_1[477] = 8'h00;
+    buffer_1[478] = 8'h00;
+    buffer_1[479] = 8'h00;
+    buffer_1[480] = 8'h00;
+    buffer_1[481] = 8'h00;
+    buffer_1[482] = 8'h00;
+    buffer_1[483] = 8'h00;
+    buffer_1[484] = 8'h00;
+    buffer_1[485] = 8'h00;
+    buffer_1[486] = 8'h00;
+    buffer_1[487] = 8'h00;
+    buffer_1[488] = 8'h00;
+    buffer_1[489] = 8'h00;
+    buffer_1[490] = 8'h00;
+    buffer_1[491] = 8'h00;
+    buffer_1[492] = 8'h00;
+    buffer_1[493] = 8'h00;
+    buffer_1[494] = 8'h00;
+    buffer_1[495] = 8'h00;
+    buffer_1[496] = 8'h00;
+    buffer_1[497] = 8'h00;
+    buffer_1[498] = 8'h00;
+    buffer_1[499] = 8'h00;
+    buffer_1[500] = 8'h00;
+    buffer_1[501] = 8'h00;
+    buffer_1[502] = 8'h00;
+    buffer_1[503] = 8'h00;
+    buffer_1[504] = 8'h00;
+    buffer_1[505] = 8'h00;
+    buffer_1[506] = 8'h00;
+    buffer_1[507] = 8'h00;
+    buffer_1[508] = 8'h00;
+    buffer_1[509] = 8'h00;
+    buffer_1[510] = 8'h00;
+    buffer_1[511] = 8'h00;
+  end
+  always @(posedge clk) begin
+    if (x_take)
+      buffer_1[\$8 [8:0]] <= x__payload[7:0];
+  end
+  reg [7:0] _1_;
+  always @(posedge clk) begin
+    if (ce) begin
+      _1_ <= buffer_1[\$28 [8:0]];
+    end
+  end
+  assign \rd__data$107  = _1_;
+  reg [7:0] buffer_2 [511:0];
+  initial begin
+    buffer_2[0] = 8'h00;
+    buffer_2[1] = 8'h00;
+    buffer_2[2] = 8'h00;
+    buffer_2[3] = 8'h00;
+    buffer_2[4] = 8'h00;
+    buffer_2[5] = 8'h00;
+    buffer_2[6] = 8'h00;
+    buffer_2[7] = 8'h00;
+    buffer_2[8] = 8'h00;
+    buffer_2[9] = 8'h00;
+    buffer_2[10] = 8'h00;
+    buffer_2[11] = 8'h00;
+    buffer_2[12] = 8'h00;
+    buffer_2[13] = 8'h00;
+    buffer_2[14] = 8'h00;
+    buffer_2[15] = 8'h00;
+    buffer_2[16] = 8'h00;
+    buffer_2[17] = 8'h00;
+    buffer_2[18] = 8'h00;
+    buffer_2[19] = 8'h00;
+    buffer_2[20] = 8'h00;
+    buffer_2[21] = 8'h00;
+    buffer_2[22] = 8'h00;
+    buffer_2[23] = 8'h00;
+    buffer_2[24] = 8'h00;
+    buffer_2[25] = 8'h00;
+    buffer_2[26] = 8'h00;
+    buffer_2[27] = 8'h00;
+    buffer_2[28] = 8'h00;
+    buffer_2[29] = 8'h00;
+    buffer_2[30] = 8'h00;
+    buffer_2[31] = 8'h00;
+    buffer_2[32] = 8'h00;
+    buffer_2[33] = 8'h00;
+    buffer_2[34] = 8'h00;
+    buffer_2[35] = 8'h00;
+    buffer_2[36] = 8'h00;
+    buffer_2[37] = 8'h00;
+    buffer_2[38] = 8'h00;
+    buffer_2[39] = 8'h00;
+    buffer_2[40] = 8'h00;
+    buffer_2[41] = 8'h00;
+    buffer_2[42] = 8'h00;
+    buffer_2[43] = 8'h00;
+    buffer_2[44] = 8'h00;
+    buffer_2[45] = 8'h00;
+    buffer_2[46] = 8'h00;
+    buffer_2[47] = 8'h00;
+    buffer_2[48] = 8'h00;
+    buffer_2[49] = 8'h00;
+    buffer_2[50] = 8'h00;
+    buffer_2[51] = 8'h00;
+    buffer_2[52] = 8'h00;
+    buffer_2[53] = 8'h00;
+    buffer_2[54] = 8'h00;
+    buffer_2[55] = 8'h00;
+    buffer_2[56] = 8'h00;
+    buffer_2[57] = 8'h00;
+    buffer_2[58] = 8'h00;
+    buffer_2[59] = 8'h00;
+    buffer_2[60] = 8'h00;
+    buffer_2[61] = 8'h00;
+    buffer_2[62] = 8'h00;
+    buffer_2[63] = 8'h00;
+    buffer_2[64] = 8'h00;
+    buffer_2[65] = 8'h00;
+    buffer_2[66] = 8'h00;
+    buffer_2[67] = 8'h00;
+    buffer_2[68] = 8'h00;
+    buffer_2[69] = 8'h00;
+    buffer_2[70] = 8'h00;
+    buffer_2[71] = 8'h00;
+    buffer_2[72] = 8'h00;
+    buffer_2[73] = 8'h00;
+    buffer_2[74] = 8'h00;
+    buffer_2[75] = 8'h00;
+    buffer_2[76] = 8'h00;
+    buffer_2[77] = 8'h00;
+    buffer_2[78] = 8'h00;
+    buffer_2[79] = 8'h00;
+    buffer_2[80] = 8'h00;
+    buffer_2[81] = 8'h00;
+    buffer_2[82] = 8'h00;
+    buffer_2[83] = 8'h00;
+    buffer_2[84] = 8'h00;
+    buffer_2[85] = 8'h00;
+    buffer_2[86] = 8'h00;
+    buffer_2[87] = 8'h00;
+    buffer_2[88] = 8'h00;
+    buffer_2[89] = 8'h00;
+    buffer_2[90] = 8'h00;
+    buffer_2[91] = 8'h00;
+    buffer_2[92] = 8'h00;
+    buffer_2[93] = 8'h00;
+    buffer_2[94] = 8'h00;
+    buffer_2[95] = 8'h00;
+    buffer_2[96] = 8'h00;
+    buffer_2[97] = 8'h00;
+    buffer_2[98] = 8'h00;
+    buffer_2[99] = 8'h00;
+    buffer_2[100] = 8'h00;
+    buffer_2[101] = 8'h00;
+    buffer_2[102] = 8'h00;
+    buffer_2[103] = 8'h00;
+    buffer_2[104] = 8'h00;
+    buffer_2[105] = 8'h00;
+    buffer_2[106] = 8'h00;
+    buffer_2[107] = 8'h00;
+    buffer_2[108] = 8'h00;
+    buffer_2[109] = 8'h00;
+    buffer_2[110] = 8'h00;
+    buffer_2[111] = 8'h00;
+    buffer_2[112] = 8'h00;
+    buffer_2[113] = 8'h00;
+    buffer_2[114] = 8'h00;
+    buffer_2[115] = 8'h00;
+    buffer_2[116] = 8'h00;
+    buffer_2[117] = 8'h00;
+    buffer_2[118] = 8'h00;
+    buffer_2[119] = 8'h00;
+    buffer_2[120] = 8'h00;
+    buffer_2[121] = 8'h00;
+    buffer_2[122] = 8'h00;
+    buffer_2[123] = 8'h00;
+    buffer_2[124] = 8'h00;
+    buffer_2[125] = 8'h00;
+    buffer_2[126] = 8'h00;
+    buffer_2[127] = 8'h00;
+    buffer_2[128] = 8'h00;
+    buffer_2[129] = 8'h00;
+    buffer_2[130] = 8'h00;
+    buffer_2[131] = 8'h00;
+    buffer_2[132] = 8'h00;
+    buffer_2[133] = 8'h00;
+    buffer_2[134] = 8'h00;
+    buffer_2[135] = 8'h00;
+    buffer_2[136] = 8'h00;
+    buffer_2[137] = 8'h00;
+    buffer_2[138] = 8'h00;
+    buffer_2[139] = 8'h00;
+    buffer_2[140] = 8'h00;
+    buffer_2[141] = 8'h00;
+    buffer_2[142] = 8'h00;
+    buffer_2[143] = 8'h00;
+    buffer_2[144] = 8'h00;
+    buffer_2[145] = 8'h00;
+    buffer_2[146] = 8'h00;
+    buffer_2[147] = 8'h00;
+    buffer_2[148] = 8'h00;
+    buffer_2[149] = 8'h00;
+    buffer_2[150] = 8'h00;
+    buffer_2[151] = 8'h00;
+    buffer_2[152] = 8'h00;
+    buffer_2[153] = 8'h00;
+    buffer_2[154] = 8'h00;
+    buffer_2[155] = 8'h00;
+    buffer_2[156] = 8'h00;
+    buffer_2[157] = 8'h00;
+    buffer_2[158] = 8'h00;
+    buffer_2[159] = 8'h00;
+    buffer_2[160] = 8'h00;
+    buffer_2[161] = 8'h00;
+    buffer_2[162] = 8'h00;
+    buffer_2[163] = 8'h00;
+    buffer_2[164] = 8'h00;
+    buffer_2[165] = 8'h00;
+    buffer_2[166] = 8'h00;
+    buffer_2[167] = 8'h00;
+    buffer_2[168] = 8'h00;
+    buffer_2[169] = 8'h00;
+    buffer_2[170] = 8'h00;
+    buffer_2[171] = 8'h00;
+    buffer_2[172] = 8'h00;
+    buffer_2[173] = 8'h00;
+    buffer_2[174] = 8'h00;
+    buffer_2[175] = 8'h00;
+    buffer_2[176] = 8'h00;
+    buffer_2[177] = 8'h00;
+    buffer_2[178] = 8'h00;
+    buffer_2[179] = 8'h00;
+    buffer_2[180] = 8'h00;
+    buffer_2[181] = 8'h00;
+    buffer_2[182] = 8'h00;
+    buffer_2[183] = 8'h00;
+    buffer_2[184] = 8'h00;
+    buffer_2[185] = 8'h00;
+    buffer_2[186] = 8'h00;
+    buffer_2[187] = 8'h00;
+    buffer_2[188] = 8'h00;
+    buffer_2[189] = 8'h00;
+    buffer_2[190] = 8'h00;
+    buffer_2[191] = 8'h00;
+    buffer_2[192] = 8'h00;
+    buffer_2[193] = 8'h00;
+    buffer_2[194] = 8'h00;
+    buffer_2[195] = 8'h00;
+    buffer_2[196] = 8'h00;
+    buffer_2[197] = 8'h00;
+    buffer_2[198] = 8'h00;
+    buffer_2[199] = 8'h00;
+    buffer_2[200] = 8'h00;
+    buffer_2[201] = 8'h00;
+    buffer_2[202] = 8'h00;
+    buffer_2[203] = 8'h00;
+    buffer_2[204] = 8'h00;
+    buffer_2[205] = 8'h00;
+    buffer_2[206] = 8'h00;
+    buffer_2[207] = 8'h00;
+    buffer_2[208] = 8'h00;
+    buffer_2[209] = 8'h00;
+    buffer_2[210] = 8'h00;
+    buffer_2[211] = 8'h00;
+    buffer_2[212] = 8'h00;
+    buffer_2[213] = 8'h00;
+    buffer_2[214] = 8'h00;
+    buffer_2[215] = 8'h00;
+    buffer_2[216] = 8'h00;
+    buffer_2[217] = 8'h00;
+    buffer_2[218] = 8'h00;
+    buffer_2[219] = 8'h00;
+    buffer_2[220] = 8'h00;
+    buffer_2[221] = 8'h00;
+    buffer_2[222] = 8'h00;
+    buffer_2[223] = 8'h00;
+    buffer_2[224] = 8'h00;
+    buffer_2[225] = 8'h00;
+    buffer_2[226] = 8'h00;
+    buffer_2[227] = 8'h00;
+    buffer_2[228] = 8'h00;
+    buffer_2[229] = 8'h00;
+    buffer_2[230] = 8'h00;
+    buffer_2[231] = 8'h00;
+    buffer_2[232] = 8'h00;
+    buffer_2[233] = 8'h00;
+    buffer_2[234] = 8'h00;
+    buffer_2[235] = 8'h00;
+    buffer_2[236] = 8'h00;
+    buffer_2[237] = 8'h00;
+    buffer_2[238] = 8'h00;
+    buffer_2[239] = 8'h00;
+    buffer_2[240] = 8'h00;
+    buffer_2[241] = 8'h00;
+    buffer_2[242] = 8'h00;
+    buffer_2[243] = 8'h00;
+    buffer_2[244] = 8'h00;
+    buffer_2[245] = 8'h00;
+    buffer_2[246] = 8'h00;
+    buffer_2[247] = 8'h00;
+    buffer_2[248] = 8'h00;
+    buffer_2[249] = 8'h00;
+    buffer_2[250] = 8'h00;
+    buffer_2[251] = 8'h00;
+    buffer_2[252] = 8'h00;
+    buffer_2[253] = 8'h00;
+    buffer_2[254] = 8'h00;
+    buffer_2[255] = 8'h00;
+    buffer_2[256] = 8'h00;
+    buffer_2[257] = 8'h00;
+    buffer_2[258] = 8'h00;
+    buffer_2[259] = 8'h00;
+    buffer_2[260] = 8'h00;
+    buffer_2[261] = 8'h00;
+    buffer_2[262] = 8'h00;
+    buffer_2[263] = 8'h00;
+    buffer_2[264] = 8'h00;
+    buffer_2[265] = 8'h00;
+    buffer_2[266] = 8'h00;
+    buffer_2[267] = 8'h00;
+    buffer_2[268] = 8'h00;
+    buffer_2[269] = 8'h00;
+    buffer_2[270] = 8'h00;
+    buffer_2[271] = 8'h00;
+    buffer_2[272] = 8'h00;
+    buffer_2[273] = 8'h00;
+    buffer_2[274] = 8'h00;
+    buffer_2[275] = 8'h00;
+    buffer_2[276] = 8'h00;
+    buffer_2[277] = 8'h00;
+    buffer_2[278] = 8'h00;
+    buffer_2[279] = 8'h00;
+    buffer_2[280] = 8'h00;
+    buffer_2[281] = 8'h00;
+    buffer_2[282] = 8'h00;
+    buffer_2[283] = 8'h00;
+    buffer_2[284] = 8'h00;
+    buffer_2[285] = 8'h00;
+    buffer_2[286] = 8'h00;
+    buffer_2[287] = 8'h00;
+    buffer_2[288] = 8'h00;
+    buffer_2[289] = 8'h00;
+    buffer_2[290] = 8'h00;
+    buffer_2[291] = 8'h00;
+    buffer_2[292] = 8'h00;
+    buffer_2[293] = 8'h00;
+    buffer_2[294] = 8'h00;
+    buffer_2[295] = 8'h00;
+    buffer_2[296] = 8'h00;
+    buffer_2[297] = 8'h00;
+    buffer_2[298] = 8'h00;
+    buffer_2[299] = 8'h00;
+    buffer_2[300] = 8'h00;
+    buffer_2[301] = 8'h00;
+    buffer_2[302] = 8'h00;
+    buffer_2[303] = 8'h00;
+    buffer_2[304] = 8'h00;
+    buffer_2[305] = 8'h00;
+    buffer_2[306] = 8'h00;
+    buffer_2[307] = 8'h00;
+    buffer_2[308] = 8'h00;
+    buffer_2[309] = 8'h00;
+    buffer_2[310] = 8'h00;
+    buffer_2[311] = 8'h00;
+    buffer_2[312] = 8'h00;
+    buffer_2[313] = 8'h00;
+    buffer_2[314] = 8'h00;
+    buffer_2[315] = 8'h00;
+    buffer_2[316] = 8'h00;
+    buffer_2[317] = 8'h00;
+    buffer_2[318] = 8'h00;
+    buffer_2[319] = 8'h00;
+    buffer_2[320] = 8'h00;
+    buffer_2[321] = 8'h00;
+    buffer_2[322] = 8'h00;
+    buffer_2[323] = 8'h00;
+    buffer_2[324] = 8'h00;
+    buffer_2[325] = 8'h00;
+    buffer_2[326] = 8'h00;
+    buffer_2[327] = 8'h00;
+    buffer_2[328] = 8'h00;
+    buffer_2[329] = 8'h00;
+    buffer_2[330] = 8'h00;
+    buffer_2[331] = 8'h00;
+    buffer_2[332] = 8'h00;
+    buffer_2[333] = 8'h00;
+    buffer_2[334] = 8'h00;
+    buffer_2[335] = 8'h00;
+    buffer_2[336] = 8'h00;
+    buffer_2[337] = 8'h00;
+    buffer_2[338] = 8'h00;
+    buffer_2[339] = 8'h00;
+    buffer_2[340] = 8'h00;
+    buffer_2[341] = 8'h00;
+    buffer_2[342] = 8'h00;
+    buffer_2[343] = 8'h00;
+    buffer_2[344] = 8'h00;
+    buffer_2[345] = 8'h00;
+    buffer_2[346] = 8'h00;
+    buffer_2[347] = 8'h00;
+    buffer_2[348] = 8'h00;
+    buffer_2[349] = 8'h00;
+    buffer_2[350] = 8'h00;
+    buffer_2[351] = 8'h00;
+    buffer_2[352] = 8'h00;
+    buffer_2[353] = 8'h00;
+    buffer_2[354] = 8'h00;
+    buffer_2[355] = 8'h00;
+    buffer_2[356] = 8'h00;
+    buffer_2[357] = 8'h00;
+    buffer_2[358] = 8'h00;
+    buffer_2[359] = 8'h00;
+    buffer_2[360] = 8'h00;
+    buffer_2[361] = 8'h00;
+    buffer_2[362] = 8'h00;
+    buffer_2[363] = 8'h00;
+    buffer_2[364] = 8'h00;
+    buffer_2[365] = 8'h00;
+    buffer_2[366] = 8'h00;
+    buffer_2[367] = 8'h00;
+    buffer_2[368] = 8'h00;
+    buffer_2[369] = 8'h00;
+    buffer_2[370] = 8'h00;
+    buffer_2[371] = 8'h00;
+    buffer_2[372] = 8'h00;
+    buffer_2[373] = 8'h00;
+    buffer_2[374] = 8'h00;
+    buffer_2[375] = 8'h00;
+    buffer_2[376] = 8'h00;
+    buffer_2[377] = 8'h00;
+    buffer_2[378] = 8'h00;
+    buffer_2[379] = 8'h00;
+    buffer_2[380] = 8'h00;
+    buffer_2[381] = 8'h00;
+    buffer_2[382] = 8'h00;
+    buffer_2[383] = 8'h00;
+    buffer_2[384] = 8'h00;
+    buffer_2[385] = 8'h00;
+    buffer_2[386] = 8'h00;
+    buffer_2[387] = 8'h00;
+    buffer_2[388] = 8'h00;
+    buffer_2[389] = 8'h00;
+    buffer_2[390] = 8'h00;
+    buffer_2[391] = 8'h00;
+    buffer_2[392] = 8'h00;
+    buffer_2[393] = 8'h00;
+    buffer_2[394] = 8'h00;
+    buffer_2[395] = 8'h00;
+    buffer_2[396] = 8'h00;
+    buffer_2[397] = 8'h00;
+    buffer_2[398] = 8'h00;
+    buffer_2[399] = 8'h00;
+    buffer_2[400] = 8'h00;
+    buffer_2[401] = 8'h00;
+    buffer_2[402] = 8'h00;
+    buffer_2[403] = 8'h00;
+    buffer_2[404] = 8'h00;
+    buffer_2[405] = 8'h00;
+    buffer_2[406] = 8'h00;
+    buffer_2[407] = 8'h00;
+    buffer_2[408] = 8'h00;
+    buffer_2[409] = 8'h00;
+    buffer_2[410] = 8'h00;
+    buffer_2[411] = 8'h00;
+    buffer_2[412] = 8'h00;
+    buffer_2[413] = 8'h00;
+    buffer_2[414] = 8'h00;
+    buffer_2[415] = 8'h00;
+    buffer_2[416] = 8'h00;
+    buffer_2[417] = 8'h00;
+    buffer_2[418] = 8'h00;
+    buffer_2[419] = 8'h00;
+    buffer_2[420] = 8'h00;
+    buffer_2[421] = 8'h00;
+    buffer_2[422] = 8'h00;
+    buffer_2[423] = 8'h00;
+    buffer_2[424] = 8'h00;
+    buffer_2[425] = 8'h00;
+    buffer_2[426] = 8'h00;
+    buffer_2[427] = 8'h00;
+    buffer_2[428] = 8'h00;
+    buffer_2[429] = 8'h00;
+    buffer_2[430] = 8'h00;
+    buffer_2[431] = 8'h00;
+    buffer_2[432] = 8'h00;
+    buffer_2[433] = 8'h00;
+    buffer_2[434] = 8'h00;
+    buffer_2[435] = 8'h00;
+    buffer_2[436] = 8'h00;
+    buffer_2[437] = 8'h00;
+    buffer_2[438] = 8'h00;
+    buffer_2[439] = 8'h00;
+    buffer_2[440] = 8'h00;
+    buffer_2[441] = 8'h00;
+    buffer_2[442] = 8'h00;
+    buffer_2[443] = 8'h00;
+    buffer_2[444] = 8'h00;
+    buffer_2[445] = 8'h00;
+    buffer_2[446] = 8'h00;
+    buffer_2[447] = 8'h00;
+    buffer_2[448] = 8'h00;
+    buffer_2[449] = 8'h00;
+    buffer_2[450] = 8'h00;
+    buffer_2[451] = 8'h00;
+    buffer_2[452] = 8'h00;
+    buffer_2[453] = 8'h00;
+    buffer_2[454] = 8'h00;
+    buffer_2[455] = 8'h00;
+    buffer_2[456] = 8'h00;
+    buffer_2[457] = 8'h00;
+    buffer_2[458] = 8'h00;
+    buffer_2[459] = 8'h00;
+    buffer_2[460] = 8'h00;
+    buffer_2[461] = 8'h00;
+    buffer_2[462] = 8'h00;
+    buffer_2[463] = 8'h00;
+    buffer_2[464] = 8'h00;
+    buffer_2[465] = 8'h00;
+    buffer_2[466] = 8'h00;
+    buffer_2[467] = 8'h00;
+    buffer_2[468] = 8'h00;
+    buffer_2[469] = 8'h00;
+    buffer_2[470] = 8'h00;
+    buffer_2[471] = 8'h00;
+    buffer_2[472] = 8'h00;
+    buffer_2[473] = 8'h00;
+    buffer_2[474] = 8'h00;
+    buffer_2[475] = 8'h00;
+    buffer_2[476] = 8'h00;
+    buffer_2[477] = 8'h00;
+    buffer_2[478] = 8'h00;
+    buffer_2[479] = 8'h00;
+    buffer_2[480] = 8'h00;
+    buffer_2[481] = 8'h00;
+    buffer_2[482] = 8'h00;
+    buffer_2[483] = 8'h00;
+    buffer_2[484] = 8'h00;
+    buffer_2[485] = 8'h00;
+    buffer_2[486] = 8'h00;
+    buffer_2[487] = 8'h00;
+    buffer_2[488] = 8'h00;
+    buffer_2[489] = 8'h00;
+    buffer_2[490] = 8'h00;
+    buffer_2[491] = 8'h00;
+    buffer_2[492] = 8'h00;
+    buffer_2[493] = 8'h00;
+    buffer_2[494] = 8'h00;
+    buffer_2[495] = 8'h00;
+    buffer_2[496] = 8'h00;
+    buffer_2[497] = 8'h00;
+    buffer_2[498] = 8'h00;
+    buffer_2[499] = 8'h00;
+    buffer_2[500] = 8'h00;
+    buffer_2[501] = 8'h00;
+    buffer_2[502] = 8'h00;
+    buffer_2[503] = 8'h00;
+    buffer_2[504] = 8'h00;
+    buffer_2[505] = 8'h00;
+    buffer_2[506] = 8'h00;
+    buffer_2[507] = 8'h00;
+    buffer_2[508] = 8'h00;
+    buffer_2[509] = 8'h00;
+    buffer_2[510] = 8'h00;
+    buffer_2[511] = 8'h00;
+  end
+  always @(posedge clk) begin
+    if (x_take)
+      buffer_2[\$10 [8:0]] <= x__payload[7:0];
+  end
+  reg [7:0] _2_;
+  always @(posedge clk) begin
+    if (ce) begin
+      _2_ <= buffer_2[\$30 [8:0]];
+    end
+  end
+  assign \rd__data$109  = _2_;
+  reg [7:0] buffer_3 [511:0];
+  initial begin
+    buffer_3[0] = 8'h00;
+    buffer_3[1] = 8'h00;
+    buffer_3[2] = 8'h00;
+    buffer_3[3] = 8'h00;
+    buffer_3[4] = 8'h00;
+    buffer_3[5] = 8'h00;
+    buffer_3[6] = 8'h00;
+    buffer_3[7] = 8'h00;
+    buffer_3[8] = 8'h00;
+    buffer_3[9] = 8'h00;
+    buffer_3[10] = 8'h00;
+    buffer_3[11] = 8'h00;
+    buffer_3[12] = 8'h00;
+    buffer_3[13] = 8'h00;
+    buffer_3[14] = 8'h00;
+    buffer_3[15] = 8'h00;
+    buffer_3[16] = 8'h00;
+    buffer_3[17] = 8'h00;
+    buffer_3[18] = 8'h00;
+    buffer_3[19] = 8'h00;
+    buffer_3[20] = 8'h00;
+    buffer_3[21] = 8'h00;
+    buffer_3[22] = 8'h00;
+    buffer_3[23] = 8'h00;
+    buffer_3[24] = 8'h00;
+    buffer_3[25] = 8'h00;
+    buffer_3[26] = 8'h00;
+    buffer_3[27] = 8'h00;
+    buffer_3[28] = 8'h00;
+    buffer_3[29] = 8'h00;
+    buffer_3[30] = 8'h00;
+    buffer_3[31] = 8'h00;
+    buffer_3[32] = 8'h00;
+    buffer_3[33] = 8'h00;
+    buffer_3[34] = 8'h00;
+    buffer_3[35] = 8'h00;
+    buffer_3[36] = 8'h00;
+    buffer_3[37] = 8'h00;
+    buffer_3[38] = 8'h00;
+    buffer_3[39] = 8'h00;
+    buffer_3[40] = 8'h00;
+    buffer_3[41] = 8'h00;
+    buffer_3[42] = 8'h00;
+    buffer_3[43] = 8'h00;
+    buffer_3[44] = 8'h00;
+    buffer_3[45] = 8'h00;
+    buffer_3[46] = 8'h00;
+    buffer_3[47] = 8'h00;
+    buffer_3[48] = 8'h00;
+    buffer_3[49] = 8'h00;
+    buffer_3[50] = 8'h00;
+    buffer_3[51] = 8'h00;
+    buffer_3[52] = 8'h00;
+    buffer_3[53] = 8'h00;
+    buffer_3[54] = 8'h00;
+    buffer_3[55] = 8'h00;
+    buffer_3[56] = 8'h00;
+    buffer_3[57] = 8'h00;
+    buffer_3[58] = 8'h00;
+    buffer_3[59] = 8'h00;
+    buffer_3[60] = 8'h00;
+    buffer_3[61] = 8'h00;
+    buffer_3[62] = 8'h00;
+    buffer_3[63] = 8'h00;
+    buffer_3[64] = 8'h00;
+    buffer_3[65] = 8'h00;
+    buffer_3[66] = 8'h00;
+    buffer_3[67] = 8'h00;
+    buffer_3[68] = 8'h00;
+    buffer_3[69] = 8'h00;
+    buffer_3[70] = 8'h00;
+    buffer_3[71] = 8'h00;
+    buffer_3[72] = 8'h00;
+    buffer_3[73] = 8'h00;
+    buffer_3[74] = 8'h00;
+    buffer_3[75] = 8'h00;
+    buffer_3[76] = 8'h00;
+    buffer_3[77] = 8'h00;
+    buffer_3[78] = 8'h00;
+    buffer_3[79] = 8'h00;
+    buffer_3[80] = 8'h00;
+    buffer_3[81] = 8'h00;
+    buffer_3[82] = 8'h00;
+    buffer_3[83] = 8'h00;
+    buffer_3[84] = 8'h00;
+    buffer_3[85] = 8'h00;
+    buffer_3[86] = 8'h00;
+    buffer_3[87] = 8'h00;
+    buffer_3[88] = 8'h00;
+    buffer_3[89] = 8'h00;
+    buffer_3[90] = 8'h00;
+    buffer_3[91] = 8'h00;
+    buffer_3[92] = 8'h00;
+    buffer_3[93] = 8'h00;
+    buffer_3[94] = 8'h00;
+    buffer_3[95] = 8'h00;
+    buffer_3[96] = 8'h00;
+    buffer_3[97] = 8'h00;
+    buffer_3[98] = 8'h00;
+    buffer_3[99] = 8'h00;
+    buffer_3[100] = 8'h00;
+    buffer_3[101] = 8'h00;
+    buffer_3[102] = 8'h00;
+    buffer_3[103] = 8'h00;
+    buffer_3[104] = 8'h00;
+    buffer_3[105] = 8'h00;
+    buffer_3[106] = 8'h00;
+    buffer_3[107] = 8'h00;
+    buffer_3[108] = 8'h00;
+    buffer_3[109] = 8'h00;
+    buffer_3[110] = 8'h00;
+    buffer_3[111] = 8'h00;
+    buffer_3[112] = 8'h00;
+    buffer_3[113] = 8'h00;
+    buffer_3[114] = 8'h00;
+    buffer_3[115] = 8'h00;
+    buffer_3[116] = 8'h00;
+    buffer_3[117] = 8'h00;
+    buffer_3[118] = 8'h00;
+    buffer_3[119] = 8'h00;
+    buffer_3[120] = 8'h00;
+    buffer_3[121] = 8'h00;
+    buffer_3[122] = 8'h00;
+    buffer_3[123] = 8'h00;
+    buffer_3[124] = 8'h00;
+    buffer_3[125] = 8'h00;
+    buffer_3[126] = 8'h00;
+    buffer_3[127] = 8'h00;
+    buffer_3[128] = 8'h00;
+    buffer_3[129] = 8'h00;
+    buffer_3[130] = 8'h00;
+    buffer_3[131] = 8'h00;
+    buffer_3[132] = 8'h00;
+    buffer_3[133] = 8'h00;
+    buffer_3[134] = 8'h00;
+    buffer_3[135] = 8'h00;
+    buffer_3[136] = 8'h00;
+    buffer_3[137] = 8'h00;
+    buffer_3[138] = 8'h00;
+    buffer_3[139] = 8'h00;
+    buffer_3[140] = 8'h00;
+    buffer_3[141] = 8'h00;
+    buffer_3[142] = 8'h00;
+    buffer_3[143] = 8'h00;
+    buffer_3[144] = 8'h00;
+    buffer_3[145] = 8'h00;
+    buffer_3[146] = 8'h00;
+    buffer_3[147] = 8'h00;
+    buffer_3[148] = 8'h00;
+    buffer_3[149] = 8'h00;
+    buffer_3[150] = 8'h00;
+    buffer_3[151] = 8'h00;
+    buffer_3[152] = 8'h00;
+    buffer_3[153] = 8'h00;
+    buffer_3[154] = 8'h00;
+    buffer_3[155] = 8'h00;
+    buffer_3[156] = 8'h00;
+    buffer_3[157] = 8'h00;
+    buffer_3[158] = 8'h00;
+    buffer_3[159] = 8'h00;
+    buffer_3[160] = 8'h00;
+    buffer_3[161] = 8'h00;
+    buffer_3[162] = 8'h00;
+    buffer_3[163] = 8'h00;
+    buffer_3[164] = 8'h00;
+    buffer_3[165] = 8'h00;
+    buffer_3[166] = 8'h00;
+    buffer_3[167] = 8'h00;
+    buffer_3[168] = 8'h00;
+    buffer_3[169] = 8'h00;
+    buffer_3[170] = 8'h00;
+    buffer_3[171] = 8'h00;
+    buffer_3[172] = 8'h00;
+    buffer_3[173] = 8'h00;
+    buffer_3[174] = 8'h00;
+    buffer_3[175] = 8'h00;
+    buffer_3[176] = 8'h00;
+    buffer_3[177] = 8'h00;
+    buffer_3[178] = 8'h00;
+    buffer_3[179] = 8'h00;
+    buffer_3[180] = 8'h00;
+    buffer_3[181] = 8'h00;
+    buffer_3[182] = 8'h00;
+    buffer_3[183] = 8'h00;
+    buffer_3[184] = 8'h00;
+    buffer_3[185] = 8'h00;
+    buffer_3[186] = 8'h00;
+    buffer_3[187] = 8'h00;
+    buffer_3[188] = 8'h00;
+    buffer_3[189] = 8'h00;
+    buffer_3[190] = 8'h00;
+    buffer_3[191] = 8'h00;
+    buffer_3[192] = 8'h00;
+    buffer_3[193] = 8'h00;
+    buffer_3[194] = 8'h00;
+    buffer_3[195] = 8'h00;
+    buffer_3[196] = 8'h00;
+    buffer_3[197] = 8'h00;
+    buffer_3[198] = 8'h00;
+    buffer_3[199] = 8'h00;
+    buffer_3[200] = 8'h00;
+    buffer_3[201] = 8'h00;
+    buffer_3[202] = 8'h00;
+    buffer_3[203] = 8'h00;
+    buffer_3[204] = 8'h00;
+    buffer_3[205] = 8'h00;
+    buffer_3[206] = 8'h00;
+    buffer_3[207] = 8'h00;
+    buffer_3[208] = 8'h00;
+    buffer_3[209] = 8'h00;
+    buffer_3[210] = 8'h00;
+    buffer_3[211] = 8'h00;
+    buffer_3[212] = 8'h00;
+    buffer_3[213] = 8'h00;
+    buffer_3[214] = 8'h00;
+    buffer_3[215] = 8'h00;
+    buffer_3[216] = 8'h00;
+    buffer_3[217] = 8'h00;
+    buffer_3[218] = 8'h00;
+    buffer_3[219] = 8'h00;
+    buffer_3[220] = 8'h00;
+    buffer_3[221] = 8'h00;
+    buffer_3[222] = 8'h00;
+    buffer_3[223] = 8'h00;
+    buffer_3[224] = 8'h00;
+    buffer_3[225] = 8'h00;
+    buffer_3[226] = 8'h00;
+    buffer_3[227] = 8'h00;
+    buffer_3[228] = 8'h00;
+    buffer_3[229] = 8'h00;
+    buffer_3[230] = 8'h00;
+    buffer_3[231] = 8'h00;
+    buffer_3[232] = 8'h00;
+    buffer_3[233] = 8'h00;
+    buffer_3[234] = 8'h00;
+    buffer_3[235] = 8'h00;
+    buffer_3[236] = 8'h00;
+    buffer_3[237] = 8'h00;
+    buffer_3[238] = 8'h00;
+    buffer_3[239] = 8'h00;
+    buffer_3[240] = 8'h00;
+    buffer_3[241] = 8'h00;
+    buffer_3[242] = 8'h00;
+    buffer_3[243] = 8'h00;
+    buffer_3[244] = 8'h00;
+    buffer_3[245] = 8'h00;
+    buffer_3[246] = 8'h00;
+    buffer_3[247] = 8'h00;
+    buffer_3[248] = 8'h00;
+    buffer_3[249] = 8'h00;
+    buffer_3[250] = 8'h00;
+    buffer_3[251] = 8'h00;
+    buffer_3[252] = 8'h00;
+    buffer_3[253] = 8'h00;
+    buffer_3[254] = 8'h00;
+    buffer_3[255] = 8'h00;
+    buffer_3[256] = 8'h00;
+    buffer_3[257] = 8'h00;
+    buffer_3[258] = 8'h00;
+    buffer_3[259] = 8'h00;
+    buffer_3[260] = 8'h00;
+    buffer_3[261] = 8'h00;
+    buffer_3[262] = 8'h00;
+    buffer_3[263] = 8'h00;
+    buffer_3[264] = 8'h00;
+    buffer_3[265] = 8'h00;
+    buffer_3[266] = 8'h00;
+    buffer_3[267] = 8'h00;
+    buffer_3[268] = 8'h00;
+    buffer_3[269] = 8'h00;
+    buffer_3[270] = 8'h00;
+    buffer_3[271] = 8'h00;
+    buffer_3[272] = 8'h00;
+    buffer_3[273] = 8'h00;
+    buffer_3[274] = 8'h00;
+    buffer_3[275] = 8'h00;
+    buffer_3[276] = 8'h00;
+    buffer_3[277] = 8'h00;
+    buffer_3[278] = 8'h00;
+    buffer_3[279] = 8'h00;
+    buffer_3[280] = 8'h00;
+    buffer_3[281] = 8'h00;
+    buffer_3[282] = 8'h00;
+    buffer_3[283] = 8'h00;
+    buffer_3[284] = 8'h00;
+    buffer_3[285] = 8'h00;
+    buffer_3[286] = 8'h00;
+    buffer_3[287] = 8'h00;
+    buffer_3[288] = 8'h00;
+    buffer_3[289] = 8'h00;
+    buffer_3[290] = 8'h00;
+    buffer_3[291] = 8'h00;
+    buffer_3[292] = 8'h00;
+    buffer_3[293] = 8'h00;
+    buffer_3[294] = 8'h00;
+    buffer_3[295] = 8'h00;
+    buffer_3[296] = 8'h00;
+    buffer_3[297] = 8'h00;
+    buffer_3[298] = 8'h00;
+    buffer_3[299] = 8'h00;
+    buffer_3[300] = 8'h00;
+    buffer_3[301] = 8'h00;
+    buffer_3[302] = 8'h00;
+    buffer_3[303] = 8'h00;
+    buffer_3[304] = 8'h00;
+    buffer_3[305] = 8'h00;
+    buffer_3[306] = 8'h00;
+    buffer_3[307] = 8'h00;
+    buffer_3[308] = 8'h00;
+    buffer_3[309] = 8'h00;
+    buffer_3[310] = 8'h00;
+    buffer_3[311] = 8'h00;
+    buffer_3[312] = 8'h00;
+    buffer_3[313] = 8'h00;
+    buffer_3[314] = 8'h00;
+    buffer_3[315] = 8'h00;
+    buffer_3[316] = 8'h00;
+    buffer_3[317] = 8'h00;
+    buffer_3[318] = 8'h00;
+    buffer_3[319] = 8'h00;
+    buffer_3[320] = 8'h00;
+    buffer_3[321] = 8'h00;
+    buffer_3[322] = 8'h00;
+    buffer_3[323] = 8'h00;
+    buffer_3[324] = 8'h00;
+    buffer_3[325] = 8'h00;
+    buffer_3[326] = 8'h00;
+    buffer_3[327] = 8'h00;
+    buffer_3[328] = 8'h00;
+    buffer_3[329] = 8'h00;
+    buffer_3[330] = 8'h00;
+    buffer_3[331] = 8'h00;
+    buffer_3[332] = 8'h00;
+    buffer_3[333] = 8'h00;
+    buffer_3[334] = 8'h00;
+    buffer_3[335] = 8'h00;
+    buffer_3[336] = 8'h00;
+    buffer_3[337] = 8'h00;
+    buffer_3[338] = 8'h00;
+    buffer_3[339] = 8'h00;
+    buffer_3[340] = 8'h00;
+    buffer_3[341] = 8'h00;
+    buffer_3[342] = 8'h00;
+    buffer_3[343] = 8'h00;
+    buffer_3[344] = 8'h00;
+    buffer_3[345] = 8'h00;
+    buffer_3[346] = 8'h00;
+    buffer_3[347] = 8'h00;
+    buffer_3[348] = 8'h00;
+    buffer_3[349] = 8'h00;
+    buffer_3[350] = 8'h00;
+    buffer_3[351] = 8'h00;
+    buffer_3[352] = 8'h00;
+    buffer_3[353] = 8'h00;
+    buffer_3[354] = 8'h00;
+    buffer_3[355] = 8'h00;
+    buffer_3[356] = 8'h00;
+    buffer_3[357] = 8'h00;
+    buffer_3[358] = 8'h00;
+    buffer_3[359] = 8'h00;
+    buffer_3[360] = 8'h00;
+    buffer_3[361] = 8'h00;
+    buffer_3[362] = 8'h00;
+    buffer_3[363] = 8'h00;
+    buffer_3[364] = 8'h00;
+    buffer_3[365] = 8'h00;
+    buffer_3[366] = 8'h00;
+    buffer_3[367] = 8'h00;
+    buffer_3[368] = 8'h00;
+    buffer_3[369] = 8'h00;
+    buffer_3[370] = 8'h00;
+    buffer_3[371] = 8'h00;
+    buffer_3[372] = 8'h00;
+    buffer_3[373] = 8'h00;
+    buffer_3[374] = 8'h00;
+    buffer_3[375] = 8'h00;
+    buffer_3[376] = 8'h00;
+    buffer_3[377] = 8'h00;
+    buffer_3[378] = 8'h00;
+    buffer_3[379] = 8'h00;
+    buffer_3[380] = 8'h00;
+    buffer_3[381] = 8'h00;
+    buffer_3[382] = 8'h00;
+    buffer_3[383] = 8'h00;
+    buffer_3[384] = 8'h00;
+    buffer_3[385] = 8'h00;
+    buffer_3[386] = 8'h00;
+    buffer_3[387] = 8'h00;
+    buffer_3[388] = 8'h00;
+    buffer_3[389] = 8'h00;
+    buffer_3[390] = 8'h00;
+    buffer_3[391] = 8'h00;
+    buffer_3[392] = 8'h00;
+    buffer_3[393] = 8'h00;
+    buffer_3[394] = 8'h00;
+    buffer_3[395] = 8'h00;
+    buffer_3[396] = 8'h00;
+    buffer_3[397] = 8'h00;
+    buffer_3[398] = 8'h00;
+    buffer_3[399] = 8'h00;
+    buffer_3[400] = 8'h00;
+    buffer_3[401] = 8'h00;
+    buffer_3[402] = 8'h00;
+    buffer_3[403] = 8'h00;
+    buffer_3[404] = 8'h00;
+    buffer_3[405] = 8'h00;
+    buffer_3[406] = 8'h00;
+    buffer_3[407] = 8'h00;
+    buffer_3[408] = 8'h00;
+    buffer_3[409] = 8'h00;
+    buffer_3[410] = 8'h00;
+    buffer_3[411] = 8'h00;
+    buffer_3[412] = 8'h00;
+    buffer_3[413] = 8'h00;
+    buffer_3[414] = 8'h00;
+    buffer_3[415] = 8'h00;
+    buffer_3[416] = 8'h00;
+    buffer_3[417] = 8'h00;
+    buffer_3[418] = 8'h00;
+    buffer_3[419] = 8'h00;
+    buffer_3[420] = 8'h00;
+    buffer_3[421] = 8'h00;
+    buffer_3[422] = 8'h00;
+    buffer_3[423] = 8'h00;
+    buffer_3[424] = 8'h00;
+    buffer_3[425] = 8'h00;
+    buffer_3[426] = 8'h00;
+    buffer_3[427] = 8'h00;
+    buffer_3[428] = 8'h00;
+    buffer_3[429] = 8'h00;
+    buffer_3[430] = 8'h00;
+    buffer_3[431] = 8'h00;
+    buffer_3[432] = 8'h00;
+    buffer_3[433] = 8'h00;
+    buffer_3[434] = 8'h00;
+    buffer_3[435] = 8'h00;
+    buffer_3[436] = 8'h00;
+    buffer_3[437] = 8'h00;
+    buffer_3[438] = 8'h00;
+    buffer_3[439] = 8'h00;
+    buffer_3[440] = 8'h00;
+    buffer_3[441] = 8'h00;
+    buffer_3[442] = 8'h00;
+    buffer_3[443] = 8'h00;
+    buffer_3[444] = 8'h00;
+    buffer_3[445] = 8'h00;
+    buffer_3[446] = 8'h00;
+    buffer_3[447] = 8'h00;
+    buffer_3[448] = 8'h00;
+    buffer_3[449] = 8'h00;
+    buffer_3[450] = 8'h00;
+    buffer_3[451] = 8'h00;
+    buffer_3[452] = 8'h00;
+    buffer_3[453] = 8'h00;
+    buffer_3[454] = 8'h00;
+    buffer_3[455] = 8'h00;
+    buffer_3[456] = 8'h00;
+    buffer_3[457] = 8'h00;
+    buffer_3[458] = 8'h00;
+    buffer_3[459] = 8'h00;
+    buffer_3[460] = 8'h00;
+    buffer_3[461] = 8'h00;
+    buffer_3[462] = 8'h00;
+    buffer_3[463] = 8'h00;
+    buffer_3[464] = 8'h00;
+    buffer_3[465] = 8'h00;
+    buffer_3[466] = 8'h00;
+    buffer_3[467] = 8'h00;
+    buffer_3[468] = 8'h00;
+    buffer_3[469] = 8'h00;
+    buffer_3[470] = 8'h00;
+    buffer_3[471] = 8'h00;
+    buffer_3[472] = 8'h00;
+    buffer_3[473] = 8'h00;
+    buffer_3[474] = 8'h00;
+    buffer_3[475] = 8'h00;
+    buffer_3[476] = 8'h00;
+    buffer_3[477] = 8'h00;
+    buffer_3[478] = 8'h00;
+    buffer_3[479] = 8'h00;
+    buffer_3[480] = 8'h00;
+    buffer_3[481] = 8'h00;
+    buffer_3[482] = 8'h00;
+    buffer_3[483] = 8'h00;
+    buffer_3[484] = 8'h00;
+    buffer_3[485] = 8'h00;
+    buffer_3[486] = 8'h00;
+    buffer_3[487] = 8'h00;
+    buffer_3[488] = 8'h00;
+    buffer_3[489] = 8'h00;
+    buffer_3[490] = 8'h00;
+    buffer_3[491] = 8'h00;
+    buffer_3[492] = 8'h00;
+    buffer_3[493] = 8'h00;
+    buffer_3[494] = 8'h00;
+    buffer_3[495] = 8'h00;
+    buffer_3[496] = 8'h00;
+    buffer_3[497] = 8'h00;
+    buffer_3[498] = 8'h00;
+    buffer_3[499] = 8'h00;
+    buffer_3[500] = 8'h00;
+    buffer_3[501] = 8'h00;
+    buffer_3[502] = 8'h00;
+    buffer_3[503] = 8'h00;
+    buffer_3[504] = 8'h00;
+    buffer_3[505] = 8'h00;
+    buffer_3[506] = 8'h00;
+    buffer_3[507] = 8'h00;
+    buffer_3[508] = 8'h00;
+    buffer_3[509] = 8'h00;
+    buffer_3[510] = 8'h00;
+    buffer_3[511] = 8'h00;
+  end
+  always @(posedge clk) begin
+    if (x_take)
+      buffer_3[\$12 [8:0]] <= x__payload[7:0];
+  end
+  reg [7:0] _3_;
+  always @(posedge clk) begin
+    if (ce) begin
+      _3_ <= buffer_3[\$32 [8:0]];
+    end
+  end
+  assign \rd__data$111  = _3_;
+  reg [7:0] buffer_4 [511:0];
+  initial begin
+    buffer_4[0] = 8'h00;
+    buffer_4[1] = 8'h00;
+    buffer_4[2] = 8'h00;
+    buffer_4[3] = 8'h00;
+    buffer_4[4] = 8'h00;
+    buffer_4[5] = 8'h00;
+    buffer_4[6] = 8'h00;
+    buffer_4[7] = 8'h00;
+    buffer_4[8] = 8'h00;
+    buffer_4[9] = 8'h00;
+    buffer_4[10] = 8'h00;
+    buffer_4[11] = 8'h00;
+    buffer_4[12] = 8'h00;
+    buffer_4[13] = 8'h00;
+    buffer_4[14] = 8'h00;
+    buffer_4[15] = 8'h00;
+    buffer_4[16] = 8'h00;
+    buffer_4[17] = 8'h00;
+    buffer_4[18] = 8'h00;
+    buffer_4[19] = 8'h00;
+    buffer_4[20] = 8'h00;
+    buffer_4[21] = 8'h00;
+    buffer_4[22] = 8'h00;
+    buffer_4[23] = 8'h00;
+    buffer_4[24] = 8'h00;
+    buffer_4[25] = 8'h00;
+    buffer_4[26] = 8'h00;
+    buffer_4[27] = 8'h00;
+    buffer_4[28] = 8'h00;
+    buffer_4[29] = 8'h00;
+    buffer_4[30] = 8'h00;
+    buffer_4[31] = 8'h00;
+    buffer_4[32] = 8'h00;
+    buffer_4[33] = 8'h00;
+    buffer_4[34] = 8'h00;
+    buffer_4[35] = 8'h00;
+    buffer_4[36] = 8'h00;
+    buffer_4[37] = 8'h00;
+    buffer_4[38] = 8'h00;
+    buffer_4[39] = 8'h00;
+    buffer_4[40] = 8'h00;
+    buffer_4[41] = 8'h00;
+    buffer_4[42] = 8'h00;
+    buffer_4[43] = 8'h00;
+    buffer_4[44] = 8'h00;
+    buffer_4[45] = 8'h00;
+    buffer_4[46] = 8'h00;
+    buffer_4[47] = 8'h00;
+    buffer_4[48] = 8'h00;
+    buffer_4[49] = 8'h00;
+    buffer_4[50] = 8'h00;
+    buffer_4[51] = 8'h00;
+    buffer_4[52] = 8'h00;
+    buffer_4[53] = 8'h00;
+    buffer_4[54] = 8'h00;
+    buffer_4[55] = 8'h00;
+    buffer_4[56] = 8'h00;
+    buffer_4[57] = 8'h00;
+    buffer_4[58] = 8'h00;
+    buffer_4[59] = 8'h00;
+    buffer_4[60] = 8'h00;
+    buffer_4[61] = 8'h00;
+    buffer_4[62] = 8'h00;
+    buffer_4[63] = 8'h00;
+    buffer_4[64] = 8'h00;
+    buffer_4[65] = 8'h00;
+    buffer_4[66] = 8'h00;
+    buffer_4[67] = 8'h00;
+    buffer_4[68] = 8'h00;
+    buffer_4[69] = 8'h00;
+    buffer_4[70] = 8'h00;
+    buffer_4[71] = 8'h00;
+    buffer_4[72] = 8'h00;
+    buffer_4[73] = 8'h00;
+    buffer_4[74] = 8'h00;
+    buffer_4[75] = 8'h00;
+    buffer_4[76] = 8'h00;
+    buffer_4[77] = 8'h00;
+    buffer_4[78] = 8'h00;
+    buffer_4[79] = 8'h00;
+    buffer_4[80] = 8'h00;
+    buffer_4[81] = 8'h00;
+    buffer_4[82] = 8'h00;
+    buffer_4[83] = 8'h00;
+    buffer_4[84] = 8'h00;
+    buffer_4[85] = 8'h00;
+    buffer_4[86] = 8'h00;
+    buffer_4[87] = 8'h00;
+    buffer_4[88] = 8'h00;
+    buffer_4[89] = 8'h00;
+    buffer_4[90] = 8'h00;
+    buffer_4[91] = 8'h00;
+    buffer_4[92] = 8'h00;
+    buffer_4[93] = 8'h00;
+    buffer_4[94] = 8'h00;
+    buffer_4[95] = 8'h00;
+    buffer_4[96] = 8'h00;
+    buffer_4[97] = 8'h00;
+    buffer_4[98] = 8'h00;
+    buffer_4[99] = 8'h00;
+    buffer_4[100] = 8'h00;
+    buffer_4[101] = 8'h00;
+    buffer_4[102] = 8'h00;
+    buffer_4[103] = 8'h00;
+    buffer_4[104] = 8'h00;
+    buffer_4[105] = 8'h00;
+    buffer_4[106] = 8'h00;
+    buffer_4[107] = 8'h00;
+    buffer_4[108] = 8'h00;
+    buffer_4[109] = 8'h00;
+    buffer_4[110] = 8'h00;
+    buffer_4[111] = 8'h00;
+    buffer_4[112] = 8'h00;
+    buffer_4[113] = 8'h00;
+    buffer_4[114] = 8'h00;
+    buffer_4[115] = 8'h00;
+    buffer_4[116] = 8'h00;
+    buffer_4[117] = 8'h00;
+    buffer_4[118] = 8'h00;
+    buffer_4[119] = 8'h00;
+    buffer_4[120] = 8'h00;
+    buffer_4[121] = 8'h00;
+    buffer_4[122] = 8'h00;
+    buffer_4[123] = 8'h00;
+    buffer_4[124] = 8'h00;
+    buffer_4[125] = 8'h00;
+    buffer_4[126] = 8'h00;
+    buffer_4[127] = 8'h00;
+    buffer_4[128] = 8'h00;
+    buffer_4[129] = 8'h00;
+    buffer_4[130] = 8'h00;
+    buffer_4[131] = 8'h00;
+    buffer_4[132] = 8'h00;
+    buffer_4[133] = 8'h00;
+    buffer_4[134] = 8'h00;
+    buffer_4[135] = 8'h00;
+    buffer_4[136] = 8'h00;
+    buffer_4[137] = 8'h00;
+    buffer_4[138] = 8'h00;
+    buffer_4[139] = 8'h00;
+    buffer_4[140] = 8'h00;
+    buffer_4[141] = 8'h00;
+    buffer_4[142] = 8'h00;
+    buffer_4[143] = 8'h00;
+    buffer_4[144] = 8'h00;
+    buffer_4[145] = 8'h00;
+    buffer_4[146] = 8'h00;
+    buffer_4[147] = 8'h00;
+    buffer_4[148] = 8'h00;
+    buffer_4[149] = 8'h00;
+    buffer_4[150] = 8'h00;
+    buffer_4[151] = 8'h00;
+    buffer_4[152] = 8'h00;
+    buffer_4[153] = 8'h00;
+    buffer_4[154] = 8'h00;
+    buffer_4[155] = 8'h00;
+    buffer_4[156] = 8'h00;
+    buffer_4[157] = 8'h00;
+    buffer_4[158] = 8'h00;
+    buffer_4[159] = 8'h00;
+    buffer_4[160] = 8'h00;
+    buffer_4[161] = 8'h00;
+    buffer_4[162] = 8'h00;
+    buffer_4[163] = 8'h00;
+    buffer_4[164] = 8'h00;
+    buffer_4[165] = 8'h00;
+    buffer_4[166] = 8'h00;
+    buffer_4[167] = 8'h00;
+    buffer_4[168] = 8'h00;
+    buffer_4[169] = 8'h00;
+    buffer_4[170] = 8'h00;
+    buffer_4[171] = 8'h00;
+    buffer_4[172] = 8'h00;
+    buffer_4[173] = 8'h00;
+    buffer_4[174] = 8'h00;
+    buffer_4[175] = 8'h00;
+    buffer_4[176] = 8'h00;
+    buffer_4[177] = 8'h00;
+    buffer_4[178] = 8'h00;
+    buffer_4[179] = 8'h00;
+    buffer_4[180] = 8'h00;
+    buffer_4[181] = 8'h00;
+    buffer_4[182] = 8'h00;
+    buffer_4[183] = 8'h00;
+    buffer_4[184] = 8'h00;
+    buffer_4[185] = 8'h00;
+    buffer_4[186] = 8'h00;
+    buffer_4[187] = 8'h00;
+    buffer_4[188] = 8'h00;
+    buffer_4[189] = 8'h00;
+    buffer_4[190] = 8'h00;
+    buffer_4[191] = 8'h00;
+    buffer_4[192] = 8'h00;
+    buffer_4[193] = 8'h00;
+    buffer_4[194] = 8'h00;
+    buffer_4[195] = 8'h00;
+    buffer_4[196] = 8'h00;
+    buffer_4[197] = 8'h00;
+    buffer_4[198] = 8'h00;
+    buffer_4[199] = 8'h00;
+    buffer_4[200] = 8'h00;
+    buffer_4[201] = 8'h00;
+    buffer_4[202] = 8'h00;
+    buffer_4[203] = 8'h00;
+    buffer_4[204] = 8'h00;
+    buffer_4[205] = 8'h00;
+    buffer_4[206] = 8'h00;
+    buffer_4[207] = 8'h00;
+    buffer_4[208] = 8'h00;
+    buffer_4[209] = 8'h00;
+    buffer_4[210] = 8'h00;
+    buffer_4[211] = 8'h00;
+    buffer_4[212] = 8'h00;
+    buffer_4[213] = 8'h00;
+    buffer_4[214] = 8'h00;
+    buffer_4[215] = 8'h00;
+    buffer_4[216] = 8'h00;
+    buffer_4[217] = 8'h00;
+    buffer_4[218] = 8'h00;
+    buffer_4[219] = 8'h00;
+    buffer_4[220] = 8'h00;
+    buffer_4[221] = 8'h00;
+    buffer_4[222] = 8'h00;
+    buffer_4[223] = 8'h00;
+    buffer_4[224] = 8'h00;
+    buffer_4[225] = 8'h00;
+    buffer_4[226] = 8'h00;
+    buffer_4[227] = 8'h00;
+    buffer_4[228] = 8'h00;
+    buffer_4[229] = 8'h00;
+    buffer_4[230] = 8'h00;
+    buffer_4[231] = 8'h00;
+    buffer_4[232] = 8'h00;
+    buffer_4[233] = 8'h00;
+    buffer_4[234] = 8'h00;
+    buffer_4[235] = 8'h00;
+    buffer_4[236] = 8'h00;
+    buffer_4[237] = 8'h00;
+    buffer_4[238] = 8'h00;
+    buffer_4[239] = 8'h00;
+    buffer_4[240] = 8'h00;
+    buffer_4[241] = 8'h00;
+    buffer_4[242] = 8'h00;
+    buffer_4[243] = 8'h00;
+    buffer_4[244] = 8'h00;
+    buffer_4[245] = 8'h00;
+    buffer_4[246] = 8'h00;
+    buffer_4[247] = 8'h00;
+    buffer_4[248] = 8'h00;
+    buffer_4[249] = 8'h00;
+    buffer_4[250] = 8'h00;
+    buffer_4[251] = 8'h00;
+    buffer_4[252] = 8'h00;
+    buffer_4[253] = 8'h00;
+    buffer_4[254] = 8'h00;
+    buffer_4[255] = 8'h00;
+    buffer_4[256] = 8'h00;
+    buffer_4[257] = 8'h00;
+    buffer_4[258] = 8'h00;
+    buffer_4[259] = 8'h00;
+    buffer_4[260] = 8'h00;
+    buffer_4[261] = 8'h00;
+    buffer_4[262] = 8'h00;
+    buffer_4[263] = 8'h00;
+    buffer_4[264] = 8'h00;
+    buffer_4[265] = 8'h00;
+    buffer_4[266] = 8'h00;
+    buffer_4[267] = 8'h00;
+    buffer_4[268] = 8'h00;
+    buffer_4[269] = 8'h00;
+    buffer_4[270] = 8'h00;
+    buffer_4[271] = 8'h00;
+    buffer_4[272] = 8'h00;
+    buffer_4[273] = 8'h00;
+    buffer_4[274] = 8'h00;
+    buffer_4[275] = 8'h00;
+    buffer_4[276] = 8'h00;
+    buffer_4[277] = 8'h00;
+    buffer_4[278] = 8'h00;
+    buffer_4[279] = 8'h00;
+    buffer_4[280] = 8'h00;
+    buffer_4[281] = 8'h00;
+    buffer_4[282] = 8'h00;
+    buffer_4[283] = 8'h00;
+    buffer_4[284] = 8'h00;
+    buffer_4[285] = 8'h00;
+    buffer_4[286] = 8'h00;
+    buffer_4[287] = 8'h00;
+    buffer_4[288] = 8'h00;
+    buffer_4[289] = 8'h00;
+    buffer_4[290] = 8'h00;
+    buffer_4[291] = 8'h00;
+    buffer_4[292] = 8'h00;
+    buffer_4[293] = 8'h00;
+    buffer_4[294] = 8'h00;
+    buffer_4[295] = 8'h00;
+    buffer_4[296] = 8'h00;
+    buffer_4[297] = 8'h00;
+    buffer_4[298] = 8'h00;
+    buffer_4[299] = 8'h00;
+    buffer_4[300] = 8'h00;
+    buffer_4[301] = 8'h00;
+    buffer_4[302] = 8'h00;
+    buffer_4[303] = 8'h00;
+    buffer_4[304] = 8'h00;
+    buffer_4[305] = 8'h00;
+    buffer_4[306] = 8'h00;
+    buffer_4[307] = 8'h00;
+    buffer_4[308] = 8'h00;
+    buffer_4[309] = 8'h00;
+    buffer_4[310] = 8'h00;
+    buffer_4[311] = 8'h00;
+    buffer_4[312] = 8'h00;
+    buffer_4[313] = 8'h00;
+    buffer_4[314] = 8'h00;
+    buffer_4[315] = 8'h00;
+    buffer_4[316] = 8'h00;
+    buffer_4[317] = 8'h00;
+    buffer_4[318] = 8'h00;
+    buffer_4[319] = 8'h00;
+    buffer_4[320] = 8'h00;
+    buffer_4[321] = 8'h00;
+    buffer_4[322] = 8'h00;
+    buffer_4[323] = 8'h00;
+    buffer_4[324] = 8'h00;
+    buffer_4[325] = 8'h00;
+    buffer_4[326] = 8'h00;
+    buffer_4[327] = 8'h00;
+    buffer_4[328] = 8'h00;
+    buffer_4[329] = 8'h00;
+    buffer_4[330] = 8'h00;
+    buffer_4[331] = 8'h00;
+    buffer_4[332] = 8'h00;
+    buffer_4[333] = 8'h00;
+    buffer_4[334] = 8'h00;
+    buffer_4[335] = 8'h00;
+    buffer_4[336] = 8'h00;
+    buffer_4[337] = 8'h00;
+    buffer_4[338] = 8'h00;
+    buffer_4[339] = 8'h00;
+    buffer_4[340] = 8'h00;
+    buffer_4[341] = 8'h00;
+    buffer_4[342] = 8'h00;
+    buffer_4[343] = 8'h00;
+    buffer_4[344] = 8'h00;
+    buffer_4[345] = 8'h00;
+    buffer_4[346] = 8'h00;
+    buffer_4[347] = 8'h00;
+    buffer_4[348] = 8'h00;
+    buffer_4[349] = 8'h00;
+    buffer_4[350] = 8'h00;
+    buffer_4[351] = 8'h00;
+    buffer_4[352] = 8'h00;
+    buffer_4[353] = 8'h00;
+    buffer_4[354] = 8'h00;
+    buffer_4[355] = 8'h00;
+    buffer_4[356] = 8'h00;
+    buffer_4[357] = 8'h00;
+    buffer_4[358] = 8'h00;
+    buffer_4[359] = 8'h00;
+    buffer_4[360] = 8'h00;
+    buffer_4[361] = 8'h00;
+    buffer_4[362] = 8'h00;
+    buffer_4[363] = 8'h00;
+    buffer_4[364] = 8'h00;
+    buffer_4[365] = 8'h00;
+    buffer_4[366] = 8'h00;
+    buffer_4[367] = 8'h00;
+    buffer_4[368] = 8'h00;
+    buffer_4[369] = 8'h00;
+    buffer_4[370] = 8'h00;
+    buffer_4[371] = 8'h00;
+    buffer_4[372] = 8'h00;
+    buffer_4[373] = 8'h00;
+    buffer_4[374] = 8'h00;
+    buffer_4[375] = 8'h00;
+    buffer_4[376] = 8'h00;
+    buffer_4[377] = 8'h00;
+    buffer_4[378] = 8'h00;
+    buffer_4[379] = 8'h00;
+    buffer_4[380] = 8'h00;
+    buffer_4[381] = 8'h00;
+    buffer_4[382] = 8'h00;
+    buffer_4[383] = 8'h00;
+    buffer_4[384] = 8'h00;
+    buffer_4[385] = 8'h00;
+    buffer_4[386] = 8'h00;
+    buffer_4[387] = 8'h00;
+    buffer_4[388] = 8'h00;
+    buffer_4[389] = 8'h00;
+    buffer_4[390] = 8'h00;
+    buffer_4[391] = 8'h00;
+    buffer_4[392] = 8'h00;
+    buffer_4[393] = 8'h00;
+    buffer_4[394] = 8'h00;
+    buffer_4[395] = 8'h00;
+    buffer_4[396] = 8'h00;
+    buffer_4[397] = 8'h00;
+    buffer_4[398] = 8'h00;
+    buffer_4[399] = 8'h00;
+    buffer_4[400] = 8'h00;
+    buffer_4[401] = 8'h00;
+    buffer_4[402] = 8'h00;
+    buffer_4[403] = 8'h00;
+    buffer_4[404] = 8'h00;
+    buffer_4[405] = 8'h00;
+    buffer_4[406] = 8'h00;
+    buffer_4[407] = 8'h00;
+    buffer_4[408] = 8'h00;
+    buffer_4[409] = 8'h00;
+    buffer_4[410] = 8'h00;
+    buffer_4[411] = 8'h00;
+    buffer_4[412] = 8'h00;
+    buffer_4[413] = 8'h00;
+    buffer_4[414] = 8'h00;
+    buffer_4[415] = 8'h00;
+    buffer_4[416] = 8'h00;
+    buffer_4[417] = 8'h00;
+    buffer_4[418] = 8'h00;
+    buffer_4[419] = 8'h00;
+    buffer_4[420] = 8'h00;
+    buffer_4[421] = 8'h00;
+    buffer_4[422] = 8'h00;
+    buffer_4[423] = 8'h00;
+    buffer_4[424] = 8'h00;
+    buffer_4[425] = 8'h00;
+    buffer_4[426] = 8'h00;
+    buffer_4[427] = 8'h00;
+    buffer_4[428] = 8'h00;
+    buffer_4[429] = 8'h00;
+    buffer_4[430] = 8'h00;
+    buffer_4[431] = 8'h00;
+    buffer_4[432] = 8'h00;
+    buffer_4[433] = 8'h00;
+    buffer_4[434] = 8'h00;
+    buffer_4[435] = 8'h00;
+    buffer_4[436] = 8'h00;
+    buffer_4[437] = 8'h00;
+    buffer_4[438] = 8'h00;
+    buffer_4[439] = 8'h00;
+    buffer_4[440] = 8'h00;
+    buffer_4[441] = 8'h00;
+    buffer_4[442] = 8'h00;
+    buffer_4[443] = 8'h00;
+    buffer_4[444] = 8'h00;
+    buffer_4[445] = 8'h00;
+    buffer_4[446] = 8'h00;
+    buffer_4[447] = 8'h00;
+    buffer_4[448] = 8'h00;
+    buffer_4[449] = 8'h00;
+    buffer_4[450] = 8'h00;
+    buffer_4[451] = 8'h00;
+    buffer_4[452] = 8'h00;
+    buffer_4[453] = 8'h00;
+    buffer_4[454] = 8'h00;
+    buffer_4[455] = 8'h00;
+    buffer_4[456] = 8'h00;
+    buffer_4[457] = 8'h00;
+    buffer_4[458] = 8'h00;
+    buffer_4[459] = 8'h00;
+    buffer_4[460] = 8'h00;
+    buffer_4[461] = 8'h00;
+    buffer_4[462] = 8'h00;
+    buffer_4[463] = 8'h00;
+    buffer_4[464] = 8'h00;
+    buffer_4[465] = 8'h00;
+    buffer_4[466] = 8'h00;
+    buffer_4[467] = 8'h00;
+    buffer_4[468] = 8'h00;
+    buffer_4[469] = 8'h00;
+    buffer_4[470] = 8'h00;
+    buffer_4[471] = 8'h00;
+    buffer_4[472] = 8'h00;
+    buffer_4[473] = 8'h00;
+    buffer_4[474] = 8'h00;
+    buffer_4[475] = 8'h00;
+    buffer_4[476] = 8'h00;
+    buffer_4[477] = 8'h00;
+    buffer_4[478] = 8'h00;
+    buffer_4[479] = 8'h00;
+    buffer_4[480] = 8'h00;
+    buffer_4[481] = 8'h00;
+    buffer_4[482] = 8'h00;
+    buffer_4[483] = 8'h00;
+    buffer_4[484] = 8'h00;
+    buffer_4[485] = 8'h00;
+    buffer_4[486] = 8'h00;
+    buffer_4[487] = 8'h00;
+    buffer_4[488] = 8'h00;
+    buffer_4[489] = 8'h00;
+    buffer_4[490] = 8'h00;
+    buffer_4[491] = 8'h00;
+    buffer_4[492] = 8'h00;
+    buffer_4[493] = 8'h00;
+    buffer_4[494] = 8'h00;
+    buffer_4[495] = 8'h00;
+    buffer_4[496] = 8'h00;
+    buffer_4[497] = 8'h00;
+    buffer_4[498] = 8'h00;
+    buffer_4[499] = 8'h00;
+    buffer_4[500] = 8'h00;
+    buffer_4[501] = 8'h00;
+    buffer_4[502] = 8'h00;
+    buffer_4[503] = 8'h00;
+    buffer_4[504] = 8'h00;
+    buffer_4[505] = 8'h00;
+    buffer_4[506] = 8'h00;
+    buffer_4[507] = 8'h00;
+    buffer_4[508] = 8'h00;
+    buffer_4[509] = 8'h00;
+    buffer_4[510] = 8'h00;
+    buffer_4[511] = 8'h00;
+  end
+  always @(posedge clk) begin
+    if (x_take)
+      buffer_4[\$14 [8:0]] <= x__payload[7:0];
+  end
+  reg [7:0] _4_;
+  always @(posedge clk) begin
+    if (ce) begin
+      _4_ <= buffer_4[\$34 [8:0]];
+    end
+  end
+  assign \rd__data$113  = _4_;
+  reg [7:0] buffer_5 [511:0];
+  initial begin
+    buffer_5[0] = 8'h00;
+    buffer_5[1] = 8'h00;
+    buffer_5[2] = 8'h00;
+    buffer_5[3] = 8'h00;
+    buffer_5[4] = 8'h00;
+    buffer_5[5] = 8'h00;
+    buffer_5[6] = 8'h00;
+    buffer_5[7] = 8'h00;
+    buffer_5[8] = 8'h00;
+    buffer_5[9] = 8'h00;
+    buffer_5[10] = 8'h00;
+    buffer_5[11] = 8'h00;
+    buffer_5[12] = 8'h00;
+    buffer_5[13] = 8'h00;
+    buffer_5[14] = 8'h00;
+    buffer_5[15] = 8'h00;
+    buffer_5[16] = 8'h00;
+    buffer_5[17] = 8'h00;
+    buffer_5[18] = 8'h00;
+    buffer_5[19] = 8'h00;
+    buffer_5[20] = 8'h00;
+    buffer_5[21] = 8'h00;
+    buffer_5[22] = 8'h00;
+    buffer_5[23] = 8'h00;
+    buffer_5[24] = 8'h00;
+    buffer_5[25] = 8'h00;
+    buffer_5[26] = 8'h00;
+    buffer_5[27] = 8'h00;
+    buffer_5[28] = 8'h00;
+    buffer_5[29] = 8'h00;
+    buffer_5[30] = 8'h00;
+    buffer_5[31] = 8'h00;
+    buffer_5[32] = 8'h00;
+    buffer_5[33] = 8'h00;
+    buffer_5[34] = 8'h00;
+    buffer_5[35] = 8'h00;
+    buffer_5[36] = 8'h00;
+    buffer_5[37] = 8'h00;
+    buffer_5[38] = 8'h00;
+    buffer_5[39] = 8'h00;
+    buffer_5[40] = 8'h00;
+    buffer_5[41] = 8'h00;
+    buffer_5[42] = 8'h00;
+    buffer_5[43] = 8'h00;
+    buffer_5[44] = 8'h00;
+    buffer_5[45] = 8'h00;
+    buffer_5[46] = 8'h00;
+    buffer_5[47] = 8'h00;
+    buffer_5[48] = 8'h00;
+    buffer_5[49] = 8'h00;
+    buffer_5[50] = 8'h00;
+    buffer_5[51] = 8'h00;
+    buffer_5[52] = 8'h00;
+    buffer_5[53] = 8'h00;
+    buffer_5[54] = 8'h00;
+    buffer_5[55] = 8'h00;
+    buffer_5[56] = 8'h00;
+    buffer_5[57] = 8'h00;
+    buffer_5[58] = 8'h00;
+    buffer_5[59] = 8'h00;
+    buffer_5[60] = 8'h00;
+    buffer_5[61] = 8'h00;
+    buffer_5[62] = 8'h00;
+    buffer_5[63] = 8'h00;
+    buffer_5[64] = 8'h00;
+    buffer_5[65] = 8'h00;
+    buffer_5[66] = 8'h00;
+    buffer_5[67] = 8'h00;
+    buffer_5[68] = 8'h00;
+    buffer_5[69] = 8'h00;
+    buffer_5[70] = 8'h00;
+    buffer_5[71] = 8'h00;
+    buffer_5[72] = 8'h00;
+    buffer_5[73] = 8'h00;
+    buffer_5[74] = 8'h00;
+    buffer_5[75] = 8'h00;
+    buffer_5[76] = 8'h00;
+    buffer_5[77] = 8'h00;
+    buffer_5[78] = 8'h00;
+    buffer_5[79] = 8'h00;
+    buffer_5[80] = 8'h00;
+    buffer_5[81] = 8'h00;
+    buffer_5[82] = 8'h00;
+    buffer_5[83] = 8'h00;
+    buffer_5[84] = 8'h00;
+    buffer_5[85] = 8'h00;
+    buffer_5[86] = 8'h00;
+    buffer_5[87] = 8'h00;
+    buffer_5[88] = 8'h00;
+    buffer_5[89] = 8'h00;
+    buffer_5[90] = 8'h00;
+    buffer_5[91] = 8'h00;
+    buffer_5[92] = 8'h00;
+    buffer_5[93] = 8'h00;
+    buffer_5[94] = 8'h00;
+    buffer_5[95] = 8'h00;
+    buffer_5[96] = 8'h00;
+    buffer_5[97] = 8'h00;
+    buffer_5[98] = 8'h00;
+    buffer_5[99] = 8'h00;
+    buffer_5[100] = 8'h00;
+    buffer_5[101] = 8'h00;
+    buffer_5[102] = 8'h00;
+    buffer_5[103] = 8'h00;
+    buffer_5[104] = 8'h00;
+    buffer_5[105] = 8'h00;
+    buffer_5[106] = 8'h00;
+    buffer_5[107] = 8'h00;
+    buffer_5[108] = 8'h00;
+    buffer_5[109] = 8'h00;
+    buffer_5[110] = 8'h00;
+    buffer_5[111] = 8'h00;
+    buffer_5[112] = 8'h00;
+    buffer_5[113] = 8'h00;
+    buffer_5[114] = 8'h00;
+    buffer_5[115] = 8'h00;
+    buffer_5[116] = 8'h00;
+    buffer_5[117] = 8'h00;
+    buffer_5[118] = 8'h00;
+    buffer_5[119] = 8'h00;
+    buffer_5[120] = 8'h00;
+    buffer_5[121] = 8'h00;
+    buffer_5[122] = 8'h00;
+    buffer_5[123] = 8'h00;
+    buffer_5[124] = 8'h00;
+    buffer_5[125] = 8'h00;
+    buffer_5[126] = 8'h00;
+    buffer_5[127] = 8'h00;
+    buffer_5[128] = 8'h00;
+    buffer_5[129] = 8'h00;
+    buffer_5[130] = 8'h00;
+    buffer_5[131] = 8'h00;
+    buffer_5[132] = 8'h00;
+    buffer_5[133] = 8'h00;
+    buffer_5[134] = 8'h00;
+    buffer_5[135] = 8'h00;
+    buffer_5[136] = 8'h00;
+    buffer_5[137] = 8'h00;
+    buffer_5[138] = 8'h00;
+    buffer_5[139] = 8'h00;
+    buffer_5[140] = 8'h00;
+    buffer_5[141] = 8'h00;
+    buffer_5[142] = 8'h00;
+    buffer_5[143] = 8'h00;
+    buffer_5[144] = 8'h00;
+    buffer_5[145] = 8'h00;
+    buffer_5[146] = 8'h00;
+    buffer_5[147] = 8'h00;
+    buffer_5[148] = 8'h00;
+    buffer_5[149] = 8'h00;
+    buffer_5[150] = 8'h00;
+    buffer_5[151] = 8'h00;
+    buffer_5[152] = 8'h00;
+    buffer_5[153] = 8'h00;
+    buffer_5[154] = 8'h00;
+    buffer_5[155] = 8'h00;
+    buffer_5[156] = 8'h00;
+    buffer_5[157] = 8'h00;
+    buffer_5[158] = 8'h00;
+    buffer_5[159] = 8'h00;
+    buffer_5[160] = 8'h00;
+    buffer_5[161] = 8'h00;
+    buffer_5[162] = 8'h00;
+    buffer_5[163] = 8'h00;
+    buffer_5[164] = 8'h00;
+    buffer_5[165] = 8'h00;
+    buffer_5[166] = 8'h00;
+    buffer_5[167] = 8'h00;
+    buffer_5[168] = 8'h00;
+    buffer_5[169] = 8'h00;
+    buffer_5[170] = 8'h00;
+    buffer_5[171] = 8'h00;
+    buffer_5[172] = 8'h00;
+    buffer_5[173] = 8'h00;
+    buffer_5[174] = 8'h00;
+    buffer_5[175] = 8'h00;
+    buffer_5[176] = 8'h00;
+    buffer_5[177] = 8'h00;
+    buffer_5[178] = 8'h00;
+    buffer_5[179] = 8'h00;
+    buffer_5[180] = 8'h00;
+    buffer_5[181] = 8'h00;
+    buffer_5[182] = 8'h00;
+    buffer_5[183] = 8'h00;
+    buffer_5[184] = 8'h00;
+    buffer_5[185] = 8'h00;
+    buffer_5[186] = 8'h00;
+    buffer_5[187] = 8'h00;
+    buffer_5[188] = 8'h00;
+    buffer_5[189] = 8'h00;
+    buffer_5[190] = 8'h00;
+    buffer_5[191] = 8'h00;
+    buffer_5[192] = 8'h00;
+    buffer_5[193] = 8'h00;
+    buffer_5[194] = 8'h00;
+    buffer_5[195] = 8'h00;
+    buffer_5[196] = 8'h00;
+    buffer_5[197] = 8'h00;
+    buffer_5[198] = 8'h00;
+    buffer_5[199] = 8'h00;
+    buffer_5[200] = 8'h00;
+    buffer_5[201] = 8'h00;
+    buffer_5[202] = 8'h00;
+    buffer_5[203] = 8'h00;
+    buffer_5[204] = 8'h00;
+    buffer_5[205] = 8'h00;
+    buffer_5[206] = 8'h00;
+    buffer_5[207] = 8'h00;
+    buffer_5[208] = 8'h00;
+    buffer_5[209] = 8'h00;
+    buffer_5[210] = 8'h00;
+    buffer_5[211] = 8'h00;
+    buffer_5[212] = 8'h00;
+    buffer_5[213] = 8'h00;
+    buffer_5[214] = 8'h00;
+    buffer_5[215] = 8'h00;
+    buffer_5[216] = 8'h00;
+    buffer_5[217] = 8'h00;
+    buffer_5[218] = 8'h00;
+    buffer_5[219] = 8'h00;
+    buffer_5[220] = 8'h00;
+    buffer_5[221] = 8'h00;
+    buffer_5[222] = 8'h00;
+    buffer_5[223] = 8'h00;
+    buffer_5[224] = 8'h00;
+    buffer_5[225] = 8'h00;
+    buffer_5[226] = 8'h00;
+    buffer_5[227] = 8'h00;
+    buffer_5[228] = 8'h00;
+    buffer_5[229] = 8'h00;
+    buffer_5[230] = 8'h00;
+    buffer_5[231] = 8'h00;
+    buffer_5[232] = 8'h00;
+    buffer_5[233] = 8'h00;
+    buffer_5[234] = 8'h00;
+    buffer_5[235] = 8'h00;
+    buffer_5[236] = 8'h00;
+    buffer_5[237] = 8'h00;
+    buffer_5[238] = 8'h00;
+    buffer_5[239] = 8'h00;
+    buffer_5[240] = 8'h00;
+    buffer_5[241] = 8'h00;
+    buffer_5[242] = 8'h00;
+    buffer_5[243] = 8'h00;
+    buffer_5[244] = 8'h00;
+    buffer_5[245] = 8'h00;
+    buffer_5[246] = 8'h00;
+    buffer_5[247] = 8'h00;
+    buffer_5[248] = 8'h00;
+    buffer_5[249] = 8'h00;
+    buffer_5[250] = 8'h00;
+    buffer_5[251] = 8'h00;
+    buffer_5[252] = 8'h00;
+    buffer_5[253] = 8'h00;
+    buffer_5[254] = 8'h00;
+    buffer_5[255] = 8'h00;
+    buffer_5[256] = 8'h00;
+    buffer_5[257] = 8'h00;
+    buffer_5[258] = 8'h00;
+    buffer_5[259] = 8'h00;
+    buffer_5[260] = 8'h00;
+    buffer_5[261] = 8'h00;
+    buffer_5[262] = 8'h00;
+    buffer_5[263] = 8'h00;
+    buffer_5[264] = 8'h00;
+    buffer_5[265] = 8'h00;
+    buffer_5[266] = 8'h00;
+    buffer_5[267] = 8'h00;
+    buffer_5[268] = 8'h00;
+    buffer_5[269] = 8'h00;
+    buffer_5[270] = 8'h00;
+    buffer_5[271] = 8'h00;
+    buffer_5[272] = 8'h00;
+    buffer_5[273] = 8'h00;
+    buffer_5[274] = 8'h00;
+    buffer_5[275] = 8'h00;
+    buffer_5[276] = 8'h00;
+    buffer_5[277] = 8'h00;
+    buffer_5[278] = 8'h00;
+    buffer_5[279] = 8'h00;
+    buffer_5[280] = 8'h00;
+    buffer_5[281] = 8'h00;
+    buffer_5[282] = 8'h00;
+    buffer_5[283] = 8'h00;
+    buffer_5[284] = 8'h00;
+    buffer_5[285] = 8'h00;
+    buffer_5[286] = 8'h00;
+    buffer_5[287] = 8'h00;
+    buffer_5[288] = 8'h00;
+    buffer_5[289] = 8'h00;
+    buffer_5[290] = 8'h00;
+    buffer_5[291] = 8'h00;
+    buffer_5[292] = 8'h00;
+    buffer_5[293] = 8'h00;
+    buffer_5[294] = 8'h00;
+    buffer_5[295] = 8'h00;
+    buffer_5[296] = 8'h00;
+    buffer_5[297] = 8'h00;
+    buffer_5[298] = 8'h00;
+    buffer_5[299] = 8'h00;
+    buffer_5[300] = 8'h00;
+    buffer_5[301] = 8'h00;
+    buffer_5[302] = 8'h00;
+    buffer_5[303] = 8'h00;
+    buffer_5[304] = 8'h00;
+    buffer_5[305] = 8'h00;
+    buffer_5[306] = 8'h00;
+    buffer_5[307] = 8'h00;
+    buffer_5[308] = 8'h00;
+    buffer_5[309] = 8'h00;
+    buffer_5[310] = 8'h00;
+    buffer_5[311] = 8'h00;
+    buffer_5[312] = 8'h00;
+    buffer_5[313] = 8'h00;
+    buffer_5[314] = 8'h00;
+    buffer_5[315] = 8'h00;
+    buffer_5[316] = 8'h00;
+    buffer_5[317] = 8'h00;
+    buffer_5[318] = 8'h00;
+    buffer_5[319] = 8'h00;
+    buffer_5[320] = 8'h00;
+    buffer_5[321] = 8'h00;
+    buffer_5[322] = 8'h00;
+    buffer_5[323] = 8'h00;
+    buffer_5[324] = 8'h00;
+    buffer_5[325] = 8'h00;
+    buffer_5[326] = 8'h00;
+    buffer_5[327] = 8'h00;
+    buffer_5[328] = 8'h00;
+    buffer_5[329] = 8'h00;
+    buffer_5[330] = 8'h00;
+    buffer_5[331] = 8'h00;
+    buffer_5[332] = 8'h00;
+    buffer_5[333] = 8'h00;
+    buffer_5[334] = 8'h00;
+    buffer_5[335] = 8'h00;
+    buffer_5[336] = 8'h00;
+    buffer_5[337] = 8'h00;
+    buffer_5[338] = 8'h00;
+    buffer_5[339] = 8'h00;
+    buffer_5[340] = 8'h00;
+    buffer_5[341] = 8'h00;
+    buffer_5[342] = 8'h00;
+    buffer_5[343] = 8'h00;
+    buffer_5[344] = 8'h00;
+    buffer_5[345] = 8'h00;
+    buffer_5[346] = 8'h00;
+    buffer_5[347] = 8'h00;
+    buffer_5[348] = 8'h00;
+    buffer_5[349] = 8'h00;
+    buffer_5[350] = 8'h00;
+    buffer_5[351] = 8'h00;
+    buffer_5[352] = 8'h00;
+    buffer_5[353] = 8'h00;
+    buffer_5[354] = 8'h00;
+    buffer_5[355] = 8'h00;
+    buffer_5[356] = 8'h00;
+    buffer_5[357] = 8'h00;
+    buffer_5[358] = 8'h00;
+    buffer_5[359] = 8'h00;
+    buffer_5[360] = 8'h00;
+    buffer_5[361] = 8'h00;
+    buffer_5[362] = 8'h00;
+    buffer_5[363] = 8'h00;
+    buffer_5[364] = 8'h00;
+    buffer_5[365] = 8'h00;
+    buffer_5[366] = 8'h00;
+    buffer_5[367] = 8'h00;
+    buffer_5[368] = 8'h00;
+    buffer_5[369] = 8'h00;
+    buffer_5[370] = 8'h00;
+    buffer_5[371] = 8'h00;
+    buffer_5[372] = 8'h00;
+    buffer_5[373] = 8'h00;
+    buffer_5[374] = 8'h00;
+    buffer_5[375] = 8'h00;
+    buffer_5[376] = 8'h00;
+    buffer_5[377] = 8'h00;
+    buffer_5[378] = 8'h00;
+    buffer_5[379] = 8'h00;
+    buffer_5[380] = 8'h00;
+    buffer_5[381] = 8'h00;
+    buffer_5[382] = 8'h00;
+    buffer_5[383] = 8'h00;
+    buffer_5[384] = 8'h00;
+    buffer_5[385] = 8'h00;
+    buffer_5[386] = 8'h00;
+    buffer_5[387] = 8'h00;
+    buffer_5[388] = 8'h00;
+    buffer_5[389] = 8'h00;
+    buffer_5[390] = 8'h00;
+    buffer_5[391] = 8'h00;
+    buffer_5[392] = 8'h00;
+    buffer_5[393] = 8'h00;
+    buffer_5[394] = 8'h00;
+    buffer_5[395] = 8'h00;
+    buffer_5[396] = 8'h00;
+    buffer_5[397] = 8'h00;
+    buffer_5[398] = 8'h00;
+    buffer_5[399] = 8'h00;
+    buffer_5[400] = 8'h00;
+    buffer_5[401] = 8'h00;
+    buffer_5[402] = 8'h00;
+    buffer_5[403] = 8'h00;
+    buffer_5[404] = 8'h00;
+    buffer_5[405] = 8'h00;
+    buffer_5[406] = 8'h00;
+    buffer_5[407] = 8'h00;
+    buffer_5[408] = 8'h00;
+    buffer_5[409] = 8'h00;
+    buffer_5[410] = 8'h00;
+    buffer_5[411] = 8'h00;
+    buffer_5[412] = 8'h00;
+    buffer_5[413] = 8'h00;
+    buffer_5[414] = 8'h00;
+    buffer_5[415] = 8'h00;
+    buffer_5[416] = 8'h00;
+    buffer_5[417] = 8'h00;
+    buffer_5[418] = 8'h00;
+    buffer_5[419] = 8'h00;
+    buffer_5[420] = 8'h00;
+    buffer_5[421] = 8'h00;
+    buffer_5[422] = 8'h00;
+    buffer_5[423] = 8'h00;
+    buffer_5[424] = 8'h00;
+    buffer_5[425] = 8'h00;
+    buffer_5[426] = 8'h00;
+    buffer_5[427] = 8'h00;
+    buffer_5[428] = 8'h00;
+    buffer_5[429] = 8'h00;
+    buffer_5[430] = 8'h00;
+    buffer_5[431] = 8'h00;
+    buffer_5[432] = 8'h00;
+    buffer_5[433] = 8'h00;
+    buffer_5[434] = 8'h00;
+    buffer_5[435] = 8'h00;
+    buffer_5[436] = 8'h00;
+    buffer_5[437] = 8'h00;
+    buffer_5[438] = 8'h00;
+    buffer_5[439] = 8'h00;
+    buffer_5[440] = 8'h00;
+    buffer_5[441] = 8'h00;
+    buffer_5[442] = 8'h00;
+    buffer_5[443] = 8'h00;
+    buffer_5[444] = 8'h00;
+    buffer_5[445] = 8'h00;
+    buffer_5[446] = 8'h00;
+    buffer_5[447] = 8'h00;
+    buffer_5[448] = 8'h00;
+    buffer_5[449] = 8'h00;
+    buffer_5[450] = 8'h00;
+    buffer_5[451] = 8'h00;
+    buffer_5[452] = 8'h00;
+    buffer_5[453] = 8'h00;
+    buffer_5[454] = 8'h00;
+    buffer_5[455] = 8'h00;
+    buffer_5[456] = 8'h00;
+    buffer_5[457] = 8'h00;
+    buffer_5[458] = 8'h00;
+    buffer_5[459] = 8'h00;
+    buffer_5[460] = 8'h00;
+    buffer_5[461] = 8'h00;
+    buffer_5[462] = 8'h00;
+    buffer_5[463] = 8'h00;
+    buffer_5[464] = 8'h00;
+    buffer_5[465] = 8'h00;
+    buffer_5[466] = 8'h00;
+    buffer_5[467] = 8'h00;
+    buffer_5[468] = 8'h00;
+    buffer_5[469] = 8'h00;
+    buffer_5[470] = 8'h00;
+    buffer_5[471] = 8'h00;
+    buffer_5[472] = 8'h00;
+    buffer_5[473] = 8'h00;
+    buffer_5[474] = 8'h00;
+    buffer_5[475] = 8'h00;
+    buffer_5[476] = 8'h00;
+    buffer_5[477] = 8'h00;
+    buffer_5[478] = 8'h00;
+    buffer_5[479] = 8'h00;
+    buffer_5[480] = 8'h00;
+    buffer_5[481] = 8'h00;
+    buffer_5[482] = 8'h00;
+    buffer_5[483] = 8'h00;
+    buffer_5[484] = 8'h00;
+    buffer_5[485] = 8'h00;
+    buffer_5[486] = 8'h00;
+    buffer_5[487] = 8'h00;
+    buffer_5[488] = 8'h00;
+    buffer_5[489] = 8'h00;
+    buffer_5[490] = 8'h00;
+    buffer_5[491] = 8'h00;
+    buffer_5[492] = 8'h00;
+    buffer_5[493] = 8'h00;
+    buffer_5[494] = 8'h00;
+    buffer_5[495] = 8'h00;
+    buffer_5[496] = 8'h00;
+    buffer_5[497] = 8'h00;
+    buffer_5[498] = 8'h00;
+    buffer_5[499] = 8'h00;
+    buffer_5[500] = 8'h00;
+    buffer_5[501] = 8'h00;
+    buffer_5[502] = 8'h00;
+    buffer_5[503] = 8'h00;
+    buffer_5[504] = 8'h00;
+    buffer_5[505] = 8'h00;
+    buffer_5[506] = 8'h00;
+    buffer_5[507] = 8'h00;
+    buffer_5[508] = 8'h00;
+    buffer_5[509] = 8'h00;
+    buffer_5[510] = 8'h00;
+    buffer_5[511] = 8'h00;
+  end
+  always @(posedge clk) begin
+    if (x_take)
+      buffer_5[\$16 [8:0]] <= x__payload[7:0];
+  end
+  reg [7:0] _5_;
+  always @(posedge clk) begin
+    if (ce) begin
+      _5_ <= buffer_5[\$36 [8:0]];
+    end
+  end
+  assign \rd__data$115  = _5_;
+  reg [7:0] buffer_6 [511:0];
+  initial begin
+    buffer_6[0] = 8'h00;
+    buffer_6[1] = 8'h00;
+    buffer_6[2] = 8'h00;
+    buffer_6[3] = 8'h00;
+    buffer_6[4] = 8'h00;
+    buffer_6[5] = 8'h00;
+    buffer_6[6] = 8'h00;
+    buffer_6[7] = 8'h00;
+    buffer_6[8] = 8'h00;
+    buffer_6[9] = 8'h00;
+    buffer_6[10] = 8'h00;
+    buffer_6[11] = 8'h00;
+    buffer_6[12] = 8'h00;
+    buffer_6[13] = 8'h00;
+    buffer_6[14] = 8'h00;
+    buffer_6[15] = 8'h00;
+    buffer_6[16] = 8'h00;
+    buffer_6[17] = 8'h00;
+    buffer_6[18] = 8'h00;
+    buffer_6[19] = 8'h00;
+    buffer_6[20] = 8'h00;
+    buffer_6[21] = 8'h00;
+    buffer_6[22] = 8'h00;
+    buffer_6[23] = 8'h00;
+    buffer_6[24] = 8'h00;
+    buffer_6[25] = 8'h00;
+    buffer_6[26] = 8'h00;
+    buffer_6[27] = 8'h00;
+    buffer_6[28] = 8'h00;
+    buffer_6[29] = 8'h00;
+    buffer_6[30] = 8'h00;
+    buffer_6[31] = 8'h00;
+    buffer_6[32] = 8'h00;
+    buffer_6[33] = 8'h00;
+    buffer_6[34] = 8'h00;
+    buffer_6[35] = 8'h00;
+    buffer_6[36] = 8'h00;
+    buffer_6[37] = 8'h00;
+    buffer_6[38] = 8'h00;
+    buffer_6[39] = 8'h00;
+    buffer_6[40] = 8'h00;
+    buffer_6[41] = 8'h00;
+    buffer_6[42] = 8'h00;
+    buffer_6[43] = 8'h00;
+    buffer_6[44] = 8'h00;
+    buffer_6[45] = 8'h00;
+    buffer_6[46] = 8'h00;
+    buffer_6[47] = 8'h00;
+    buffer_6[48] = 8'h00;
+    buffer_6[49] = 8'h00;
+    buffer_6[50] = 8'h00;
+    buffer_6[51] = 8'h00;
+    buffer_6[52] = 8'h00;
+    buffer_6[53] = 8'h00;
+    buffer_6[54] = 8'h00;
+    buffer_6[55] = 8'h00;
+    buffer_6[56] = 8'h00;
+    buffer_6[57] = 8'h00;
+    buffer_6[58] = 8'h00;
+    buffer_6[59] = 8'h00;
+    buffer_6[60] = 8'h00;
+    buffer_6[61] = 8'h00;
+    buffer_6[62] = 8'h00;
+    buffer_6[63] = 8'h00;
+    buffer_6[64] = 8'h00;
+    buffer_6[65] = 8'h00;
+    buffer_6[66] = 8'h00;
+    buffer_6[67] = 8'h00;
+    buffer_6[68] = 8'h00;
+    buffer_6[69] = 8'h00;
+    buffer_6[70] = 8'h00;
+    buffer_6[71] = 8'h00;
+    buffer_6[72] = 8'h00;
+    buffer_6[73] = 8'h00;
+    buffer_6[74] = 8'h00;
+    buffer_6[75] = 8'h00;
+    buffer_6[76] = 8'h00;
+    buffer_6[77] = 8'h00;
+    buffer_6[78] = 8'h00;
+    buffer_6[79] = 8'h00;
+    buffer_6[80] = 8'h00;
+    buffer_6[81] = 8'h00;
+    buffer_6[82] = 8'h00;
+    buffer_6[83] = 8'h00;
+    buffer_6[84] = 8'h00;
+    buffer_6[85] = 8'h00;
+    buffer_6[86] = 8'h00;
+    buffer_6[87] = 8'h00;
+    buffer_6[88] = 8'h00;
+    buffer_6[89] = 8'h00;
+    buffer_6[90] = 8'h00;
+    buffer_6[91] = 8'h00;
+    buffer_6[92] = 8'h00;
+    buffer_6[93] = 8'h00;
+    buffer_6[94] = 8'h00;
+    buffer_6[95] = 8'h00;
+    buffer_6[96] = 8'h00;
+    buffer_6[97] = 8'h00;
+    buffer_6[98] = 8'h00;
+    buffer_6[99] = 8'h00;
+    buffer_6[100] = 8'h00;
+    buffer_6[101] = 8'h00;
+    buffer_6[102] = 8'h00;
+    buffer_6[103] = 8'h00;
+    buffer_6[104] = 8'h00;
+    buffer_6[105] = 8'h00;
+    buffer_6[106] = 8'h00;
+    buffer_6[107] = 8'h00;
+    buffer_6[108] = 8'h00;
+    buffer_6[109] = 8'h00;
+    buffer_6[110] = 8'h00;
+    buffer_6[111] = 8'h00;
+    buffer_6[112] = 8'h00;
+    buffer_6[113] = 8'h00;
+    buffer_6[114] = 8'h00;
+    buffer_6[115] = 8'h00;
+    buffer_6[116] = 8'h00;
+    buffer_6[117] = 8'h00;
+    buffer_6[118] = 8'h00;
+    buffer_6[119] = 8'h00;
+    buffer_6[120] = 8'h00;
+    buffer_6[121] = 8'h00;
+    buffer_6[122] = 8'h00;
+    buffer_6[123] = 8'h00;
+    buffer_6[124] = 8'h00;
+    buffer_6[125] = 8'h00;
+    buffer_6[126] = 8'h00;
+    buffer_6[127] = 8'h00;
+    buffer_6[128] = 8'h00;
+    buffer_6[129] = 8'h00;
+    buffer_6[130] = 8'h00;
+    buffer_6[131] = 8'h00;
+    buffer_6[132] = 8'h00;
+    buffer_6[133] = 8'h00;
+    buffer_6[134] = 8'h00;
+    buffer_6[135] = 8'h00;
+    buffer_6[136] = 8'h00;
+    buffer_6[137] = 8'h00;
+    buffer_6[138] = 8'h00;
+    buffer_6[139] = 8'h00;
+    buffer_6[140] = 8'h00;
+    buffer_6[141] = 8'h00;
+    buffer_6[142] = 8'h00;
+    buffer_6[143] = 8'h00;
+    buffer_6[144] = 8'h00;
+    buffer_6[145] = 8'h00;
+    buffer_6[146] = 8'h00;
+    buffer_6[147] = 8'h00;
+    buffer_6[148] = 8'h00;
+    buffer_6[149] = 8'h00;
+    buffer_6[150] = 8'h00;
+    buffer_6[151] = 8'h00;
+    buffer_6[152] = 8'h00;
+    buffer_6[153] = 8'h00;
+    buffer_6[154] = 8'h00;
+    buffer_6[155] = 8'h00;
+    buffer_6[156] = 8'h00;
+    buffer_6[157] = 8'h00;
+    buffer_6[158] = 8'h00;
+    buffer_6[159] = 8'h00;
+    buffer_6[160] = 8'h00;
+    buffer_6[161] = 8'h00;
+    buffer_6[162] = 8'h00;
+    buffer_6[163] = 8'h00;
+    buffer_6[164] = 8'h00;
+    buffer_6[165] = 8'h00;
+    buffer_6[166] = 8'h00;
+    buffer_6[167] = 8'h00;
+    buffer_6[168] = 8'h00;
+    buffer_6[169] = 8'h00;
+    buffer_6[170] = 8'h00;
+    buffer_6[171] = 8'h00;
+    buffer_6[172] = 8'h00;
+    buffer_6[173] = 8'h00;
+    buffer_6[174] = 8'h00;
+    buffer_6[175] = 8'h00;
+    buffer_6[176] = 8'h00;
+    buffer_6[177] = 8'h00;
+    buffer_6[178] = 8'h00;
+    buffer_6[179] = 8'h00;
+    buffer_6[180] = 8'h00;
+    buffer_6[181] = 8'h00;
+    buffer_6[182] = 8'h00;
+    buffer_6[183] = 8'h00;
+    buffer_6[184] = 8'h00;
+    buffer_6[185] = 8'h00;
+    buffer_6[186] = 8'h00;
+    buffer_6[187] = 8'h00;
+    buffer_6[188] = 8'h00;
+    buffer_6[189] = 8'h00;
+    buffer_6[190] = 8'h00;
+    buffer_6[191] = 8'h00;
+    buffer_6[192] = 8'h00;
+    buffer_6[193] = 8'h00;
+    buffer_6[194] = 8'h00;
+    buffer_6[195] = 8'h00;
+    buffer_6[196] = 8'h00;
+    buffer_6[197] = 8'h00;
+    buffer_6[198] = 8'h00;
+    buffer_6[199] = 8'h00;
+    buffer_6[200] = 8'h00;
+    buffer_6[201] = 8'h00;
+    buffer_6[202] = 8'h00;
+    buffer_6[203] = 8'h00;
+    buffer_6[204] = 8'h00;
+    buffer_6[205] = 8'h00;
+    buffer_6[206] = 8'h00;
+    buffer_6[207] = 8'h00;
+    buffer_6[208] = 8'h00;
+    buffer_6[209] = 8'h00;
+    buffer_6[210] = 8'h00;
+    buffer_6[211] = 8'h00;
+    buffer_6[212] = 8'h00;
+    buffer_6[213] = 8'h00;
+    buffer_6[214] = 8'h00;
+    buffer_6[215] = 8'h00;
+    buffer_6[216] = 8'h00;
+    buffer_6[217] = 8'h00;
+    buffer_6[218] = 8'h00;
+    buffer_6[219] = 8'h00;
+    buffer_6[220] = 8'h00;
+    buffer_6[221] = 8'h00;
+    buffer_6[222] = 8'h00;
+    buffer_6[223] = 8'h00;
+    buffer_6[224] = 8'h00;
+    buffer_6[225] = 8'h00;
+    buffer_6[226] = 8'h00;
+    buffer_6[227] = 8'h00;
+    buffer_6[228] = 8'h00;
+    buffer_6[229] = 8'h00;
+    buffer_6[230] = 8'h00;
+    buffer_6[231] = 8'h00;
+    buffer_6[232] = 8'h00;
+    buffer_6[233] = 8'h00;
+    buffer_6[234] = 8'h00;
+    buffer_6[235] = 8'h00;
+    buffer_6[236] = 8'h00;
+    buffer_6[237] = 8'h00;
+    buffer_6[238] = 8'h00;
+    buffer_6[239] = 8'h00;
+    buffer_6[240] = 8'h00;
+    buffer_6[241] = 8'h00;
+    buffer_6[242] = 8'h00;
+    buffer_6[243] = 8'h00;
+    buffer_6[244] = 8'h00;
+    buffer_6[245] = 8'h00;
+    buffer_6[246] = 8'h00;
+    buffer_6[247] = 8'h00;
+    buffer_6[248] = 8'h00;
+    buffer_6[249] = 8'h00;
+    buffer_6[250] = 8'h00;
+    buffer_6[251] = 8'h00;
+    buffer_6[252] = 8'h00;
+    buffer_6[253] = 8'h00;
+    buffer_6[254] = 8'h00;
+    buffer_6[255] = 8'h00;
+    buffer_6[256] = 8'h00;
+    buffer_6[257] = 8'h00;
+    buffer_6[258] = 8'h00;
+    buffer_6[259] = 8'h00;
+    buffer_6[260] = 8'h00;
+    buffer_6[261] = 8'h00;
+    buffer_6[262] = 8'h00;
+    buffer_6[263] = 8'h00;
+    buffer_6[264] = 8'h00;
+    buffer_6[265] = 8'h00;
+    buffer_6[266] = 8'h00;
+    buffer_6[267] = 8'h00;
+    buffer_6[268] = 8'h00;
+    buffer_6[269] = 8'h00;
+    buffer_6[270] = 8'h00;
+    buffer_6[271] = 8'h00;
+    buffer_6[272] = 8'h00;
+    buffer_6[273] = 8'h00;
+    buffer_6[274] = 8'h00;
+    buffer_6[275] = 8'h00;
+    buffer_6[276] = 8'h00;
+    buffer_6[277] = 8'h00;
+    buffer_6[278] = 8'h00;
+    buffer_6[279] = 8'h00;
+    buffer_6[280] = 8'h00;
+    buffer_6[281] = 8'h00;
+    buffer_6[282] = 8'h00;
+    buffer_6[283] = 8'h00;
+    buffer_6[284] = 8'h00;
+    buffer_6[285] = 8'h00;
+    buffer_6[286] = 8'h00;
+    buffer_6[287] = 8'h00;
+    buffer_6[288] = 8'h00;
+    buffer_6[289] = 8'h00;
+    buffer_6[290] = 8'h00;
+    buffer_6[291] = 8'h00;
+    buffer_6[292] = 8'h00;
+    buffer_6[293] = 8'h00;
+    buffer_6[294] = 8'h00;
+    buffer_6[295] = 8'h00;
+    buffer_6[296] = 8'h00;
+    buffer_6[297] = 8'h00;
+    buffer_6[298] = 8'h00;
+    buffer_6[299] = 8'h00;
+    buffer_6[300] = 8'h00;
+    buffer_6[301] = 8'h00;
+    buffer_6[302] = 8'h00;
+    buffer_6[303] = 8'h00;
+    buffer_6[304] = 8'h00;
+    buffer_6[305] = 8'h00;
+    buffer_6[306] = 8'h00;
+    buffer_6[307] = 8'h00;
+    buffer_6[308] = 8'h00;
+    buffer_6[309] = 8'h00;
+    buffer_6[310] = 8'h00;
+    buffer_6[311] = 8'h00;
+    buffer_6[312] = 8'h00;
+    buffer_6[313] = 8'h00;
+    buffer_6[314] = 8'h00;
+    buffer_6[315] = 8'h00;
+    buffer_6[316] = 8'h00;
+    buffer_6[317] = 8'h00;
+    buffer_6[318] = 8'h00;
+    buffer_6[319] = 8'h00;
+    buffer_6[320] = 8'h00;
+    buffer_6[321] = 8'h00;
+    buffer_6[322] = 8'h00;
+    buffer_6[323] = 8'h00;
+    buffer_6[324] = 8'h00;
+    buffer_6[325] = 8'h00;
+    buffer_6[326] = 8'h00;
+    buffer_6[327] = 8'h00;
+    buffer_6[328] = 8'h00;
+    buffer_6[329] = 8'h00;
+    buffer_6[330] = 8'h00;
+    buffer_6[331] = 8'h00;
+    buffer_6[332] = 8'h00;
+    buffer_6[333] = 8'h00;
+    buffer_6[334] = 8'h00;
+    buffer_6[335] = 8'h00;
+    buffer_6[336] = 8'h00;
+    buffer_6[337] = 8'h00;
+    buffer_6[338] = 8'h00;
+    buffer_6[339] = 8'h00;
+    buffer_6[340] = 8'h00;
+    buffer_6[341] = 8'h00;
+    buffer_6[342] = 8'h00;
+    buffer_6[343] = 8'h00;
+    buffer_6[344] = 8'h00;
+    buffer_6[345] = 8'h00;
+    buffer_6[346] = 8'h00;
+    buffer_6[347] = 8'h00;
+    buffer_6[348] = 8'h00;
+    buffer_6[349] = 8'h00;
+    buffer_6[350] = 8'h00;
+    buffer_6[351] = 8'h00;
+    buffer_6[352] = 8'h00;
+    buffer_6[353] = 8'h00;
+    buffer_6[354] = 8'h00;
+    buffer_6[355] = 8'h00;
+    buffer_6[356] = 8'h00;
+    buffer_6[357] = 8'h00;
+    buffer_6[358] = 8'h00;
+    buffer_6[359] = 8'h00;
+    buffer_6[360] = 8'h00;
+    buffer_6[361] = 8'h00;
+    buffer_6[362] = 8'h00;
+    buffer_6[363] = 8'h00;
+    buffer_6[364] = 8'h00;
+    buffer_6[365] = 8'h00;
+    buffer_6[366] = 8'h00;
+    buffer_6[367] = 8'h00;
+    buffer_6[368] = 8'h00;
+    buffer_6[369] = 8'h00;
+    buffer_6[370] = 8'h00;
+    buffer_6[371] = 8'h00;
+    buffer_6[372] = 8'h00;
+    buffer_6[373] = 8'h00;
+    buffer_6[374] = 8'h00;
+    buffer_6[375] = 8'h00;
+    buffer_6[376] = 8'h00;
+    buffer_6[377] = 8'h00;
+    buffer_6[378] = 8'h00;
+    buffer_6[379] = 8'h00;
+    buffer_6[380] = 8'h00;
+    buffer_6[381] = 8'h00;
+    buffer_6[382] = 8'h00;
+    buffer_6[383] = 8'h00;
+    buffer_6[384] = 8'h00;
+    buffer_6[385] = 8'h00;
+    buffer_6[386] = 8'h00;
+    buffer_6[387] = 8'h00;
+    buffer_6[388] = 8'h00;
+    buffer_6[389] = 8'h00;
+    buffer_6[390] = 8'h00;
+    buffer_6[391] = 8'h00;
+    buffer_6[392] = 8'h00;
+    buffer_6[393] = 8'h00;
+    buffer_6[394] = 8'h00;
+    buffer_6[395] = 8'h00;
+    buffer_6[396] = 8'h00;
+    buffer_6[397] = 8'h00;
+    buffer_6[398] = 8'h00;
+    buffer_6[399] = 8'h00;
+    buffer_6[400] = 8'h00;
+    buffer_6[401] = 8'h00;
+    buffer_6[402] = 8'h00;
+    buffer_6[403] = 8'h00;
+    buffer_6[404] = 8'h00;
+    buffer_6[405] = 8'h00;
+    buffer_6[406] = 8'h00;
+    buffer_6[407] = 8'h00;
+    buffer_6[408] = 8'h00;
+    buffer_6[409] = 8'h00;
+    buffer_6[410] = 8'h00;
+    buffer_6[411] = 8'h00;
+    buffer_6[412] = 8'h00;
+    buffer_6[413] = 8'h00;
+    buffer_6[414] = 8'h00;
+    buffer_6[415] = 8'h00;
+    buffer_6[416] = 8'h00;
+    buffer_6[417] = 8'h00;
+    buffer_6[418] = 8'h00;
+    buffer_6[419] = 8'h00;
+    buffer_6[420] = 8'h00;
+    buffer_6[421] = 8'h00;
+    buffer_6[422] = 8'h00;
+    buffer_6[423] = 8'h00;
+    buffer_6[424] = 8'h00;
+    buffer_6[425] = 8'h00;
+    buffer_6[426] = 8'h00;
+    buffer_6[427] = 8'h00;
+    buffer_6[428] = 8'h00;
+    buffer_6[429] = 8'h00;
+    buffer_6[430] = 8'h00;
+    buffer_6[431] = 8'h00;
+    buffer_6[432] = 8'h00;
+    buffer_6[433] = 8'h00;
+    buffer_6[434] = 8'h00;
+    buffer_6[435] = 8'h00;
+    buffer_6[436] = 8'h00;
+    buffer_6[437] = 8'h00;
+    buffer_6[438] = 8'h00;
+    buffer_6[439] = 8'h00;
+    buffer_6[440] = 8'h00;
+    buffer_6[441] = 8'h00;
+    buffer_6[442] = 8'h00;
+    buffer_6[443] = 8'h00;
+    buffer_6[444] = 8'h00;
+    buffer_6[445] = 8'h00;
+    buffer_6[446] = 8'h00;
+    buffer_6[447] = 8'h00;
+    buffer_6[448] = 8'h00;
+    buffer_6[449] = 8'h00;
+    buffer_6[450] = 8'h00;
+    buffer_6[451] = 8'h00;
+    buffer_6[452] = 8'h00;
+    buffer_6[453] = 8'h00;
+    buffer_6[454] = 8'h00;
+    buffer_6[455] = 8'h00;
+    buffer_6[456] = 8'h00;
+    buffer_6[457] = 8'h00;
+    buffer_6[458] = 8'h00;
+    buffer_6[459] = 8'h00;
+    buffer_6[460] = 8'h00;
+    buffer_6[461] = 8'h00;
+    buffer_6[462] = 8'h00;
+    buffer_6[463] = 8'h00;
+    buffer_6[464] = 8'h00;
+    buffer_6[465] = 8'h00;
+    buffer_6[466] = 8'h00;
+    buffer_6[467] = 8'h00;
+    buffer_6[468] = 8'h00;
+    buffer_6[469] = 8'h00;
+    buffer_6[470] = 8'h00;
+    buffer_6[471] = 8'h00;
+    buffer_6[472] = 8'h00;
+    buffer_6[473] = 8'h00;
+    buffer_6[474] = 8'h00;
+    buffer_6[475] = 8'h00;
+    buffer_6[476] = 8'h00;
+    buffer_6[477] = 8'h00;
+    buffer_6[478] = 8'h00;
+    buffer_6[479] = 8'h00;
+    buffer_6[480] = 8'h00;
+    buffer_6[481] = 8'h00;
+    buffer_6[482] = 8'h00;
+    buffer_6[483] = 8'h00;
+    buffer_6[484] = 8'h00;
+    buffer_6[485] = 8'h00;
+    buffer_6[486] = 8'h00;
+    buffer_6[487] = 8'h00;
+    buffer_6[488] = 8'h00;
+    buffer_6[489] = 8'h00;
+    buffer_6[490] = 8'h00;
+    buffer_6[491] = 8'h00;
+    buffer_6[492] = 8'h00;
+    buffer_6[493] = 8'h00;
+    buffer_6[494] = 8'h00;
+    buffer_6[495] = 8'h00;
+    buffer_6[496] = 8'h00;
+    buffer_6[497] = 8'h00;
+    buffer_6[498] = 8'h00;
+    buffer_6[499] = 8'h00;
+    buffer_6[500] = 8'h00;
+    buffer_6[501] = 8'h00;
+    buffer_6[502] = 8'h00;
+    buffer_6[503] = 8'h00;
+    buffer_6[504] = 8'h00;
+    buffer_6[505] = 8'h00;
+    buffer_6[506] = 8'h00;
+    buffer_6[507] = 8'h00;
+    buffer_6[508] = 8'h00;
+    buffer_6[509] = 8'h00;
+    buffer_6[510] = 8'h00;
+    buffer_6[511] = 8'h00;
+  end
+  always @(posedge clk) begin
+    if (x_take)
+      buffer_6[\$18 [8:0]] <= x__payload[7:0];
+  end
+  reg [7:0] _6_;
+  always @(posedge clk) begin
+    if (ce) begin
+      _6_ <= buffer_6[\$38 [8:0]];
+    end
+  end
+  assign \rd__data$117  = _6_;
+  reg [7:0] buffer_7 [511:0];
+  initial begin
+    buffer_7[0] = 8'h00;
+    buffer_7[1] = 8'h00;
+    buffer_7[2] = 8'h00;
+    buffer_7[3] = 8'h00;
+    buffer_7[4] = 8'h00;
+    buffer_7[5] = 8'h00;
+    buffer_7[6] = 8'h00;
+    buffer_7[7] = 8'h00;
+    buffer_7[8] = 8'h00;
+    buffer_7[9] = 8'h00;
+    buffer_7[10] = 8'h00;
+    buffer_7[11] = 8'h00;
+    buffer_7[12] = 8'h00;
+    buffer_7[13] = 8'h00;
+    buffer_7[14] = 8'h00;
+    buffer_7[15] = 8'h00;
+    buffer_7[16] = 8'h00;
+    buffer_7[17] = 8'h00;
+    buffer_7[18] = 8'h00;
+    buffer_7[19] = 8'h00;
+    buffer_7[20] = 8'h00;
+    buffer_7[21] = 8'h00;
+    buffer_7[22] = 8'h00;
+    buffer_7[23] = 8'h00;
+    buffer_7[24] = 8'h00;
+    buffer_7[25] = 8'h00;
+    buffer_7[26] = 8'h00;
+    buffer_7[27] = 8'h00;
+    buffer_7[28] = 8'h00;
+    buffer_7[29] = 8'h00;
+    buffer_7[30] = 8'h00;
+    buffer_7[31] = 8'h00;
+    buffer_7[32] = 8'h00;
+    buffer_7[33] = 8'h00;
+    buffer_7[34] = 8'h00;
+    buffer_7[35] = 8'h00;
+    buffer_7[36] = 8'h00;
+    buffer_7[37] = 8'h00;
+    buffer_7[38] = 8'h00;
+    buffer_7[39] = 8'h00;
+    buffer_7[40] = 8'h00;
+    buffer_7[41] = 8'h00;
+    buffer_7[42] = 8'h00;
+    buffer_7[43] = 8'h00;
+    buffer_7[44] = 8'h00;
+    buffer_7[45] = 8'h00;
+    buffer_7[46] = 8'h00;
+    buffer_7[47] = 8'h00;
+    buffer_7[48] = 8'h00;
+    buffer_7[49] = 8'h00;
+    buffer_7[50] = 8'h00;
+    buffer_7[51] = 8'h00;
+    buffer_7[52] = 8'h00;
+    buffer_7[53] = 8'h00;
+    buffer_7[54] = 8'h00;
+    buffer_7[55] = 8'h00;
+    buffer_7[56] = 8'h00;
+    buffer_7[57] = 8'h00;
+    buffer_7[58] = 8'h00;
+    buffer_7[59] = 8'h00;
+    buffer_7[60] = 8'h00;
+    buffer_7[61] = 8'h00;
+    buffer_7[62] = 8'h00;
+    buffer_7[63] = 8'h00;
+    buffer_7[64] = 8'h00;
+    buffer_7[65] = 8'h00;
+    buffer_7[66] = 8'h00;
+    buffer_7[67] = 8'h00;
+    buffer_7[68] = 8'h00;
+    buffer_7[69] = 8'h00;
+    buffer_7[70] = 8'h00;
+    buffer_7[71] = 8'h00;
+    buffer_7[72] = 8'h00;
+    buffer_7[73] = 8'h00;
+    buffer_7[74] = 8'h00;
+    buffer_7[75] = 8'h00;
+    buffer_7[76] = 8'h00;
+    buffer_7[77] = 8'h00;
+    buffer_7[78] = 8'h00;
+    buffer_7[79] = 8'h00;
+    buffer_7[80] = 8'h00;
+    buffer_7[81] = 8'h00;
+    buffer_7[82] = 8'h00;
+    buffer_7[83] = 8'h00;
+    buffer_7[84] = 8'h00;
+    buffer_7[85] = 8'h00;
+    buffer_7[86] = 8'h00;
+    buffer_7[87] = 8'h00;
+    buffer_7[88] = 8'h00;
+    buffer_7[89] = 8'h00;
+    buffer_7[90] = 8'h00;
+    buffer_7[91] = 8'h00;
+    buffer_7[92] = 8'h00;
+    buffer_7[93] = 8'h00;
+    buffer_7[94] = 8'h00;
+    buffer_7[95] = 8'h00;
+    buffer_7[96] = 8'h00;
+    buffer_7[97] = 8'h00;
+    buffer_7[98] = 8'h00;
+    buffer_7[99] = 8'h00;
+    buffer_7[100] = 8'h00;
+    buffer_7[101] = 8'h00;
+    buffer_7[102] = 8'h00;
+    buffer_7[103] = 8'h00;
+    buffer_7[104] = 8'h00;
+    buffer_7[105] = 8'h00;
+    buffer_7[106] = 8'h00;
+    buffer_7[107] = 8'h00;
+    buffer_7[108] = 8'h00;
+    buffer_7[109] = 8'h00;
+    buffer_7[110] = 8'h00;
+    buffer_7[111] = 8'h00;
+    buffer_7[112] = 8'h00;
+    buffer_7[113] = 8'h00;
+    buffer_7[114] = 8'h00;
+    buffer_7[115] = 8'h00;
+    buffer_7[116] = 8'h00;
+    buffer_7[117] = 8'h00;
+    buffer_7[118] = 8'h00;
+    buffer_7[119] = 8'h00;
+    buffer_7[120] = 8'h00;
+    buffer_7[121] = 8'h00;
+    buffer_7[122] = 8'h00;
+    buffer_7[123] = 8'h00;
+    buffer_7[124] = 8'h00;
+    buffer_7[125] = 8'h00;
+    buffer_7[126] = 8'h00;
+    buffer_7[127] = 8'h00;
+    buffer_7[128] = 8'h00;
+    buffer_7[129] = 8'h00;
+    buffer_7[130] = 8'h00;
+    buffer_7[131] = 8'h00;
+    buffer_7[132] = 8'h00;
+    buffer_7[133] = 8'h00;
+    buffer_7[134] = 8'h00;
+    buffer_7[135] = 8'h00;
+    buffer_7[136] = 8'h00;
+    buffer_7[137] = 8'h00;
+    buffer_7[138] = 8'h00;
+    buffer_7[139] = 8'h00;
+    buffer_7[140] = 8'h00;
+    buffer_7[141] = 8'h00;
+    buffer_7[142] = 8'h00;
+    buffer_7[143] = 8'h00;
+    buffer_7[144] = 8'h00;
+    buffer_7[145] = 8'h00;
+    buffer_7[146] = 8'h00;
+    buffer_7[147] = 8'h00;
+    buffer_7[148] = 8'h00;
+    buffer_7[149] = 8'h00;
+    buffer_7[150] = 8'h00;
+    buffer_7[151] = 8'h00;
+    buffer_7[152] = 8'h00;
+    buffer_7[153] = 8'h00;
+    buffer_7[154] = 8'h00;
+    buffer_7[155] = 8'h00;
+    buffer_7[156] = 8'h00;
+    buffer_7[157] = 8'h00;
+    buffer_7[158] = 8'h00;
+    buffer_7[159] = 8'h00;
+    buffer_7[160] = 8'h00;
+    buffer_7[161] = 8'h00;
+    buffer_7[162] = 8'h00;
+    buffer_7[163] = 8'h00;
+    buffer_7[164] = 8'h00;
+    buffer_7[165] = 8'h00;
+    buffer_7[166] = 8'h00;
+    buffer_7[167] = 8'h00;
+    buffer_7[168] = 8'h00;
+    buffer_7[169] = 8'h00;
+    buffer_7[170] = 8'h00;
+    buffer_7[171] = 8'h00;
+    buffer_7[172] = 8'h00;
+    buffer_7[173] = 8'h00;
+    buffer_7[174] = 8'h00;
+    buffer_7[175] = 8'h00;
+    buffer_7[176] = 8'h00;
+    buffer_7[177] = 8'h00;
+    buffer_7[178] = 8'h00;
+    buffer_7[179] = 8'h00;
+    buffer_7[180] = 8'h00;
+    buffer_7[181] = 8'h00;
+    buffer_7[182] = 8'h00;
+    buffer_7[183] = 8'h00;
+    buffer_7[184] = 8'h00;
+    buffer_7[185] = 8'h00;
+    buffer_7[186] = 8'h00;
+    buffer_7[187] = 8'h00;
+    buffer_7[188] = 8'h00;
+    buffer_7[189] = 8'h00;
+    buffer_7[190] = 8'h00;
+    buffer_7[191] = 8'h00;
+    buffer_7[192] = 8'h00;
+    buffer_7[193] = 8'h00;
+    buffer_7[194] = 8'h00;
+    buffer_7[195] = 8'h00;
+    buffer_7[196] = 8'h00;
+    buffer_7[197] = 8'h00;
+    buffer_7[198] = 8'h00;
+    buffer_7[199] = 8'h00;
+    buffer_7[200] = 8'h00;
+    buffer_7[201] = 8'h00;
+    buffer_7[202] = 8'h00;
+    buffer_7[203] = 8'h00;
+    buffer_7[204] = 8'h00;
+    buffer_7[205] = 8'h00;
+    buffer_7[206] = 8'h00;
+    buffer_7[207] = 8'h00;
+    buffer_7[208] = 8'h00;
+    buffer_7[209] = 8'h00;
+    buffer_7[210] = 8'h00;
+    buffer_7[211] = 8'h00;
+    buffer_7[212] = 8'h00;
+    buffer_7[213] = 8'h00;
+    buffer_7[214] = 8'h00;
+    buffer_7[215] = 8'h00;
+    buffer_7[216] = 8'h00;
+    buffer_7[217] = 8'h00;
+    buffer_7[218] = 8'h00;
+    buffer_7[219] = 8'h00;
+    buffer_7[220] = 8'h00;
+    buffer_7[221] = 8'h00;
+    buffer_7[222] = 8'h00;
+    buffer_7[223] = 8'h00;
+    buffer_7[224] = 8'h00;
+    buffer_7[225] = 8'h00;
+    buffer_7[226] = 8'h00;
+    buffer_7[227] = 8'h00;
+    buffer_7[228] = 8'h00;
+    buffer_7[229] = 8'h00;
+    buffer_7[230] = 8'h00;
+    buffer_7[231] = 8'h00;
+    buffer_7[232] = 8'h00;
+    buffer_7[233] = 8'h00;
+    buffer_7[234] = 8'h00;
+    buffer_7[235] = 8'h00;
+    buffer_7[236] = 8'h00;
+    buffer_7[237] = 8'h00;
+    buffer_7[238] = 8'h00;
+    buffer_7[239] = 8'h00;
+    buffer_7[240] = 8'h00;
+    buffer_7[241] = 8'h00;
+    buffer_7[242] = 8'h00;
+    buffer_7[243] = 8'h00;
+    buffer_7[244] = 8'h00;
+    buffer_7[245] = 8'h00;
+    buffer_7[246] = 8'h00;
+    buffer_7[247] = 8'h00;
+    buffer_7[248] = 8'h00;
+    buffer_7[249] = 8'h00;
+    buffer_7[250] = 8'h00;
+    buffer_7[251] = 8'h00;
+    buffer_7[252] = 8'h00;
+    buffer_7[253] = 8'h00;
+    buffer_7[254] = 8'h00;
+    buffer_7[255] = 8'h00;
+    buffer_7[256] = 8'h00;
+    buffer_7[257] = 8'h00;
+    buffer_7[258] = 8'h00;
+    buffer_7[259] = 8'h00;
+    buffer_7[260] = 8'h00;
+    buffer_7[261] = 8'h00;
+    buffer_7[262] = 8'h00;
+    buffer_7[263] = 8'h00;
+    buffer_7[264] = 8'h00;
+    buffer_7[265] = 8'h00;
+    buffer_7[266] = 8'h00;
+    buffer_7[267] = 8'h00;
+    buffer_7[268] = 8'h00;
+    buffer_7[269] = 8'h00;
+    buffer_7[270] = 8'h00;
+    buffer_7[271] = 8'h00;
+    buffer_7[272] = 8'h00;
+    buffer_7[273] = 8'h00;
+    buffer_7[274] = 8'h00;
+    buffer_7[275] = 8'h00;
+    buffer_7[276] = 8'h00;
+    buffer_7[277] = 8'h00;
+    buffer_7[278] = 8'h00;
+    buffer_7[279] = 8'h00;
+    buffer_7[280] = 8'h00;
+    buffer_7[281] = 8'h00;
+    buffer_7[282] = 8'h00;
+    buffer_7[283] = 8'h00;
+    buffer_7[284] = 8'h00;
+    buffer_7[285] = 8'h00;
+    buffer_7[286] = 8'h00;
+    buffer_7[287] = 8'h00;
+    buffer_7[288] = 8'h00;
+    buffer_7[289] = 8'h00;
+    buffer_7[290] = 8'h00;
+    buffer_7[291] = 8'h00;
+    buffer_7[292] = 8'h00;
+    buffer_7[293] = 8'h00;
+    buffer_7[294] = 8'h00;
+    buffer_7[295] = 8'h00;
+    buffer_7[296] = 8'h00;
+    buffer_7[297] = 8'h00;
+    buffer_7[298] = 8'h00;
+    buffer_7[299] = 8'h00;
+    buffer_7[300] = 8'h00;
+    buffer_7[301] = 8'h00;
+    buffer_7[302] = 8'h00;
+    buffer_7[303] = 8'h00;
+    buffer_7[304] = 8'h00;
+    buffer_7[305] = 8'h00;
+    buffer_7[306] = 8'h00;
+    buffer_7[307] = 8'h00;
+    buffer_7[308] = 8'h00;
+    buffer_7[309] = 8'h00;
+    buffer_7[310] = 8'h00;
+    buffer_7[311] = 8'h00;
+    buffer_7[312] = 8'h00;
+    buffer_7[313] = 8'h00;
+    buffer_7[314] = 8'h00;
+    buffer_7[315] = 8'h00;
+    buffer_7[316] = 8'h00;
+    buffer_7[317] = 8'h00;
+    buffer_7[318] = 8'h00;
+    buffer_7[319] = 8'h00;
+    buffer_7[320] = 8'h00;
+    buffer_7[321] = 8'h00;
+    buffer_7[322] = 8'h00;
+    buffer_7[323] = 8'h00;
+    buffer_7[324] = 8'h00;
+    buffer_7[325] = 8'h00;
+    buffer_7[326] = 8'h00;
+    buffer_7[327] = 8'h00;
+    buffer_7[328] = 8'h00;
+    buffer_7[329] = 8'h00;
+    buffer_7[330] = 8'h00;
+    buffer_7[331] = 8'h00;
+    buffer_7[332] = 8'h00;
+    buffer_7[333] = 8'h00;
+    buffer_7[334] = 8'h00;
+    buffer_7[335] = 8'h00;
+    buffer_7[336] = 8'h00;
+    buffer_7[337] = 8'h00;
+    buffer_7[338] = 8'h00;
+    buffer_7[339] = 8'h00;
+    buffer_7[340] = 8'h00;
+    buffer_7[341] = 8'h00;
+    buffer_7[342] = 8'h00;
+    buffer_7[343] = 8'h00;
+    buffer_7[344] = 8'h00;
+    buffer_7[345] = 8'h00;
+    buffer_7[346] = 8'h00;
+    buffer_7[347] = 8'h00;
+    buffer_7[348] = 8'h00;
+    buffer_7[349] = 8'h00;
+    buffer_7[350] = 8'h00;
+    buffer_7[351] = 8'h00;
+    buffer_7[352] = 8'h00;
+    buffer_7[353] = 8'h00;
+    buffer_7[354] = 8'h00;
+    buffer_7[355] = 8'h00;
+    buffer_7[356] = 8'h00;
+    buffer_7[357] = 8'h00;
+    buffer_7[358] = 8'h00;
+    buffer_7[359] = 8'h00;
+    buffer_7[360] = 8'h00;
+    buffer_7[361] = 8'h00;
+    buffer_7[362] = 8'h00;
+    buffer_7[363] = 8'h00;
+    buffer_7[364] = 8'h00;
+    buffer_7[365] = 8'h00;
+    buffer_7[366] = 8'h00;
+    buffer_7[367] = 8'h00;
+    buffer_7[368] = 8'h00;
+    buffer_7[369] = 8'h00;
+    buffer_7[370] = 8'h00;
+    buffer_7[371] = 8'h00;
+    buffer_7[372] = 8'h00;
+    buffer_7[373] = 8'h00;
+    buffer_7[374] = 8'h00;
+    buffer_7[375] = 8'h00;
+    buffer_7[376] = 8'h00;
+    buffer_7[377] = 8'h00;
+    buffer_7[378] = 8'h00;
+    buffer_7[379] = 8'h00;
+    buffer_7[380] = 8'h00;
+    buffer_7[381] = 8'h00;
+    buffer_7[382] = 8'h00;
+    buffer_7[383] = 8'h00;
+    buffer_7[384] = 8'h00;
+    buffer_7[385] = 8'h00;
+    buffer_7[386] = 8'h00;
+    buffer_7[387] = 8'h00;
+    buffer_7[388] = 8'h00;
+    buffer_7[389] = 8'h00;
+    buffer_7[390] = 8'h00;
+    buffer_7[391] = 8'h00;
+    buffer_7[392] = 8'h00;
+    buffer_7[393] = 8'h00;
+    buffer_7[394] = 8'h00;
+    buffer_7[395] = 8'h00;
+    buffer_7[396] = 8'h00;
+    buffer_7[397] = 8'h00;
+    buffer_7[398] = 8'h00;
+    buffer_7[399] = 8'h00;
+    buffer_7[400] = 8'h00;
+    buffer_7[401] = 8'h00;
+    buffer_7[402] = 8'h00;
+    buffer_7[403] = 8'h00;
+    buffer_7[404] = 8'h00;
+    buffer_7[405] = 8'h00;
+    buffer_7[406] = 8'h00;
+    buffer_7[407] = 8'h00;
+    buffer_7[408] = 8'h00;
+    buffer_7[409] = 8'h00;
+    buffer_7[410] = 8'h00;
+    buffer_7[411] = 8'h00;
+    buffer_7[412] = 8'h00;
+    buffer_7[413] = 8'h00;
+    buffer_7[414] = 8'h00;
+    buffer_7[415] = 8'h00;
+    buffer_7[416] = 8'h00;
+    buffer_7[417] = 8'h00;
+    buffer_7[418] = 8'h00;
+    buffer_7[419] = 8'h00;
+    buffer_7[420] = 8'h00;
+    buffer_7[421] = 8'h00;
+    buffer_7[422] = 8'h00;
+    buffer_7[423] = 8'h00;
+    buffer_7[424] = 8'h00;
+    buffer_7[425] = 8'h00;
+    buffer_7[426] = 8'h00;
+    buffer_7[427] = 8'h00;
+    buffer_7[428] = 8'h00;
+    buffer_7[429] = 8'h00;
+    buffer_7[430] = 8'h00;
+    buffer_7[431] = 8'h00;
+    buffer_7[432] = 8'h00;
+    buffer_7[433] = 8'h00;
+    buffer_7[434] = 8'h00;
+    buffer_7[435] = 8'h00;
+    buffer_7[436] = 8'h00;
+    buffer_7[437] = 8'h00;
+    buffer_7[438] = 8'h00;
+    buffer_7[439] = 8'h00;
+    buffer_7[440] = 8'h00;
+    buffer_7[441] = 8'h00;
+    buffer_7[442] = 8'h00;
+    buffer_7[443] = 8'h00;
+    buffer_7[444] = 8'h00;
+    buffer_7[445] = 8'h00;
+    buffer_7[446] = 8'h00;
+    buffer_7[447] = 8'h00;
+    buffer_7[448] = 8'h00;
+    buffer_7[449] = 8'h00;
+    buffer_7[450] = 8'h00;
+    buffer_7[451] = 8'h00;
+    buffer_7[452] = 8'h00;
+    buffer_7[453] = 8'h00;
+    buffer_7[454] = 8'h00;
+    buffer_7[455] = 8'h00;
+    buffer_7[456] = 8'h00;
+    buffer_7[457] = 8'h00;
+    buffer_7[458] = 8'h00;
+    buffer_7[459] = 8'h00;
+    buffer_7[460] = 8'h00;
+    buffer_7[461] = 8'h00;
+    buffer_7[462] = 8'h00;
+    buffer_7[463] = 8'h00;
+    buffer_7[464] = 8'h00;
+    buffer_7[465] = 8'h00;
+    buffer_7[466] = 8'h00;
+    buffer_7[467] = 8'h00;
+    buffer_7[468] = 8'h00;
+    buffer_7[469] = 8'h00;
+    buffer_7[470] = 8'h00;
+    buffer_7[471] = 8'h00;
+    buffer_7[472] = 8'h00;
+    buffer_7[473] = 8'h00;
+    buffer_7[474] = 8'h00;
+    buffer_7[475] = 8'h00;
+    buffer_7[476] = 8'h00;
+    buffer_7[477] = 8'h00;
+    buffer_7[478] = 8'h00;
+    buffer_7[479] = 8'h00;
+    buffer_7[480] = 8'h00;
+    buffer_7[481] = 8'h00;
+    buffer_7[482] = 8'h00;
+    buffer_7[483] = 8'h00;
+    buffer_7[484] = 8'h00;
+    buffer_7[485] = 8'h00;
+    buffer_7[486] = 8'h00;
+    buffer_7[487] = 8'h00;
+    buffer_7[488] = 8'h00;
+    buffer_7[489] = 8'h00;
+    buffer_7[490] = 8'h00;
+    buffer_7[491] = 8'h00;
+    buffer_7[492] = 8'h00;
+    buffer_7[493] = 8'h00;
+    buffer_7[494] = 8'h00;
+    buffer_7[495] = 8'h00;
+    buffer_7[496] = 8'h00;
+    buffer_7[497] = 8'h00;
+    buffer_7[498] = 8'h00;
+    buffer_7[499] = 8'h00;
+    buffer_7[500] = 8'h00;
+    buffer_7[501] = 8'h00;
+    buffer_7[502] = 8'h00;
+    buffer_7[503] = 8'h00;
+    buffer_7[504] = 8'h00;
+    buffer_7[505] = 8'h00;
+    buffer_7[506] = 8'h00;
+    buffer_7[507] = 8'h00;
+    buffer_7[508] = 8'h00;
+    buffer_7[509] = 8'h00;
+    buffer_7[510] = 8'h00;
+    buffer_7[511] = 8'h00;
+  end
+  always @(posedge clk) begin
+    if (x_take)
+      buffer_7[\$20 [8:0]] <= x__payload[7:0];
+  end
+  reg [7:0] _7_;
+  always @(posedge clk) begin
+    if (ce) begin
+      _7_ <= buffer_7[\$40 [8:0]];
+    end
+  end
+  assign \rd__data$119  = _7_;
   assign \$1  = ~ o__valid;
   assign ce = \$1  | o__ready;
+  assign \$2  = full >> \$signal ;
+  assign x__ready = ~ \$2 ;
   assign x_take = x__valid & x__ready;
-  assign \$2  = ~ x__ready;
-  assign w__ready = \$2  & ce;
+  assign \$3  = waddr == 8'hff;
+  assign \$4  = x__payload[8] | \$3 ;
+  assign x_done = x_take & \$4 ;
+  assign \$6  = \$5  | { 8'h00, waddr };
+  assign \$8  = \$7  | { 8'h00, waddr };
+  assign \$10  = \$9  | { 8'h00, waddr };
+  assign \$12  = \$11  | { 8'h00, waddr };
+  assign \$14  = \$13  | { 8'h00, waddr };
+  assign \$16  = \$15  | { 8'h00, waddr };
+  assign \$18  = \$17  | { 8'h00, waddr };
+  assign \$20  = \$19  | { 8'h00, waddr };
+  assign \$21  = full >> rbank;
+  assign w__ready = \$21  & ce;
   assign w_take = w__valid & w__ready;
+  assign matrix_done = w_take & w__payload[82];
   assign first = ! block;
-  assign \$3  = slices - 1'h1;
-  assign \$4  = block == \$3 ;
-  assign \end  = \$4  | w__payload[82];
-  assign \$5  = wr__addr + 1'h1;
-  assign \$6  = wr__addr == 6'h3f;
-  assign \$7  = x__payload[32] | \$6 ;
-  assign \$8  = wr__addr + 1'h1;
-  assign \$9  = block + 1'h1;
-  assign \$10  = \end  ? 7'h00 : \$9 ;
-  assign \$11  = first ? w__payload[81:80] : tile_code;
-  assign \$20  = $signed(w_s2_0) * $signed(act_s2_0);
-  assign \$21  = $signed(w_s2_1) * $signed(act_s2_1);
-  assign \$22  = $signed(w_s2_2) * $signed(act_s2_2);
-  assign \$23  = $signed(w_s2_3) * $signed(act_s2_3);
-  assign \$24  = $signed(w_s2_4) * $signed(act_s2_4);
-  assign \$25  = $signed(w_s2_5) * $signed(act_s2_5);
-  assign \$26  = $signed(w_s2_6) * $signed(act_s2_6);
-  assign \$27  = $signed(w_s2_7) * $signed(act_s2_7);
-  assign \$28  = $signed(prod_0) + $signed(prod_1);
-  assign \$29  = $signed(prod_2) + $signed(prod_3);
-  assign \$30  = $signed(prod_4) + $signed(prod_5);
-  assign \$31  = $signed(prod_6) + $signed(prod_7);
-  assign \$32  = $signed(sum_l1_0) + $signed(sum_l1_1);
-  assign \$33  = $signed(sum_l1_2) + $signed(sum_l1_3);
-  assign \$34  = $signed(sum_l2_0) + $signed(sum_l2_1);
-  assign \$35  = valid_l3 & end_l3;
-  assign \$36  = ce & valid_l3;
-  assign \$37  = $signed(acc_0_0) + $signed(rn_in_0_0);
-  assign \$38  = first_l3 ? { rn_in_0_0[23], rn_in_0_0 } : \$37 ;
-  assign \$39  = ce & valid_l3;
-  assign \$40  = $signed(acc_1_0) + $signed(rn_in_1_0);
-  assign \$41  = first_l3 ? { rn_in_1_0[23], rn_in_1_0 } : \$40 ;
-  assign \$42  = ce & valid_l3;
-  assign \$43  = $signed(acc_2_0) + $signed(rn_in_2_0);
-  assign \$44  = first_l3 ? { rn_in_2_0[23], rn_in_2_0 } : \$43 ;
-  assign \$45  = ce & valid_l3;
-  assign \$46  = $signed(acc_3_0) + $signed(rn_in_3_0);
-  assign \$47  = first_l3 ? { rn_in_3_0[23], rn_in_3_0 } : \$46 ;
-  assign \$48  = ce & valid_l3;
-  assign \$49  = $signed(acc_4_0) + $signed(rn_in_4_0);
-  assign \$50  = first_l3 ? { rn_in_4_0[23], rn_in_4_0 } : \$49 ;
-  assign \$51  = ce & valid_l3;
-  assign \$52  = $signed(acc_5_0) + $signed(rn_in_5_0);
-  assign \$53  = first_l3 ? { rn_in_5_0[23], rn_in_5_0 } : \$52 ;
-  assign \$54  = ce & valid_l3;
-  assign \$55  = $signed(acc_6_0) + $signed(rn_in_6_0);
-  assign \$56  = first_l3 ? { rn_in_6_0[23], rn_in_6_0 } : \$55 ;
-  assign \$57  = ce & valid_l3;
-  assign \$58  = $signed(acc_7_0) + $signed(rn_in_7_0);
-  assign \$59  = first_l3 ? { rn_in_7_0[23], rn_in_7_0 } : \$58 ;
+  assign \$22  = rbank ? slices_1 : slices_0;
+  assign \$23  = \$22  - 1'h1;
+  assign \$24  = block == \$23 ;
+  assign \end  = \$24  | w__payload[82];
+  assign \$26  = \$25  | { 8'h00, block, w__payload[65:64] };
+  assign \$28  = \$27  | { 8'h00, block, w__payload[67:66] };
+  assign \$30  = \$29  | { 8'h00, block, w__payload[69:68] };
+  assign \$32  = \$31  | { 8'h00, block, w__payload[71:70] };
+  assign \$34  = \$33  | { 8'h00, block, w__payload[73:72] };
+  assign \$36  = \$35  | { 8'h00, block, w__payload[75:74] };
+  assign \$38  = \$37  | { 8'h00, block, w__payload[77:76] };
+  assign \$40  = \$39  | { 8'h00, block, w__payload[79:78] };
+  assign step = ce & valid_l3;
+  assign done = step & end_l3;
+  assign \$41  = code_l3 <= 1'h0;
+  assign \$42  = code_l3 <= 1'h1;
+  assign \$43  = code_l3 <= 1'h0;
+  assign \$44  = code_l3 <= 2'h2;
+  assign \$45  = code_l3 <= 1'h0;
+  assign \$46  = code_l3 <= 1'h1;
+  assign \$47  = code_l3 <= 1'h0;
+  assign \$48  = waddr + 1'h1;
+  assign \$49  = x_done ? 9'h000 : \$48 ;
+  assign \$50  = ~ \$signal ;
+  assign \$51  = waddr + 1'h1;
+  assign \$53  = waddr + 1'h1;
+  assign \$55  = ! \$signal ;
+  assign \$56  = x_done & \$55 ;
+  assign \$57  = ! rbank;
+  assign \$58  = matrix_done & \$57 ;
+  assign \$60  = x_done & \$59 ;
+  assign \$62  = matrix_done & \$61 ;
+  assign \$63  = ~ rbank;
+  assign \$64  = block + 1'h1;
+  assign \$65  = \end  ? 7'h00 : \$64 ;
+  assign \$66  = first ? w__payload[81:80] : tile_code;
+  assign \$67  = $signed(w_s1b_0) * $signed(act_s1b_0);
+  assign \$68  = $signed(w_s1b_1) * $signed(act_s1b_1);
+  assign \$69  = $signed(w_s1b_2) * $signed(act_s1b_2);
+  assign \$70  = $signed(w_s1b_3) * $signed(act_s1b_3);
+  assign \$71  = $signed(w_s1b_4) * $signed(act_s1b_4);
+  assign \$72  = $signed(w_s1b_5) * $signed(act_s1b_5);
+  assign \$73  = $signed(w_s1b_6) * $signed(act_s1b_6);
+  assign \$74  = $signed(w_s1b_7) * $signed(act_s1b_7);
+  assign \$75  = code_s1b > 1'h0;
+  assign \$76  = ~ \$75 ;
+  assign \$77  = ce & \$76 ;
+  assign \$78  = $signed(w_s1b_1) * $signed(act_s1b_1);
+  assign \$79  = code_s1b > 1'h0;
+  assign \$80  = ~ \$79 ;
+  assign \$81  = ce & \$80 ;
+  assign \$82  = $signed(w_s1b_3) * $signed(act_s1b_3);
+  assign \$83  = code_s1b > 1'h0;
+  assign \$84  = ~ \$83 ;
+  assign \$85  = ce & \$84 ;
+  assign \$86  = $signed(w_s1b_5) * $signed(act_s1b_5);
+  assign \$87  = code_s1b > 1'h0;
+  assign \$88  = ~ \$87 ;
+  assign \$89  = ce & \$88 ;
+  assign \$90  = $signed(w_s1b_7) * $signed(act_s1b_7);
+  assign \$91  = $signed(prod_0) + $signed(prod_1_link);
+  assign \$92  = $signed(prod_2) + $signed(prod_3_link);
+  assign \$93  = $signed(prod_4) + $signed(prod_5_link);
+  assign \$94  = $signed(prod_6) + $signed(prod_7_link);
+  assign \$95  = code_s3 > 1'h1;
+  assign \$96  = ~ \$95 ;
+  assign \$97  = ce & \$96 ;
+  assign \$98  = $signed(prod_2) + $signed(prod_3_link);
+  assign \$99  = code_s3 > 1'h1;
+  assign \$100  = ~ \$99 ;
+  assign \$101  = ce & \$100 ;
+  assign \$102  = $signed(prod_6) + $signed(prod_7_link);
+  assign \$103  = $signed(sum_l1_0) + $signed(sum_l1_1_link);
+  assign \$104  = $signed(sum_l1_2) + $signed(sum_l1_3_link);
+  assign \$105  = code_l1 > 2'h2;
+  assign \$106  = ~ \$105 ;
+  assign \$107  = ce & \$106 ;
+  assign \$108  = $signed(sum_l1_2) + $signed(sum_l1_3_link);
+  assign \$109  = $signed(sum_l2_0) + $signed(sum_l2_1_link);
+  assign \$110  = $signed(acc_0_0) + $signed(sum_l3_0);
+  assign \$113  = $signed(acc_0_0) + $signed(sum_l3_0);
+  assign \$114  = $signed(acc_1_0) + $signed(tap_1_d2);
+  assign \$115  = ~ is_row[1];
+  assign \$116  = done & \$115 ;
+  assign \$117  = $signed(acc_1_0) + $signed(tap_1_d2);
+  assign \$118  = $signed(acc_2_0) + $signed(tap_2_d1);
+  assign \$119  = ~ is_row[2];
+  assign \$120  = done & \$119 ;
+  assign \$121  = $signed(acc_2_0) + $signed(tap_2_d1);
+  assign \$122  = $signed(acc_3_0) + $signed(tap_3_d2);
+  assign \$123  = ~ is_row[3];
+  assign \$124  = done & \$123 ;
+  assign \$125  = $signed(acc_3_0) + $signed(tap_3_d2);
+  assign \$126  = $signed(acc_4_0) + $signed(tap_4_d0);
+  assign \$127  = ~ is_row[4];
+  assign \$128  = done & \$127 ;
+  assign \$129  = $signed(acc_4_0) + $signed(tap_4_d0);
+  assign \$130  = $signed(acc_5_0) + $signed(tap_5_d2);
+  assign \$131  = ~ is_row[5];
+  assign \$132  = done & \$131 ;
+  assign \$133  = $signed(acc_5_0) + $signed(tap_5_d2);
+  assign \$134  = $signed(acc_6_0) + $signed(tap_6_d1);
+  assign \$135  = ~ is_row[6];
+  assign \$136  = done & \$135 ;
+  assign \$137  = $signed(acc_6_0) + $signed(tap_6_d1);
+  assign \$138  = $signed(acc_7_0) + $signed(tap_7_d2);
+  assign \$139  = ~ is_row[7];
+  assign \$140  = done & \$139 ;
+  assign \$141  = $signed(acc_7_0) + $signed(tap_7_d2);
+  assign \$142  = valid_l3 & end_l3;
   always @(posedge clk)
-    \$62  <= \$61 ;
+    \$145  <= \$144 ;
   always @(posedge clk)
-    wr__addr <= \$63 ;
+    waddr <= \$146 ;
   always @(posedge clk)
-    x__ready <= \$64 ;
+    \$signal  <= \$147 ;
   always @(posedge clk)
-    slices <= \$65 ;
+    slices_0 <= \$148 ;
   always @(posedge clk)
-    block <= \$66 ;
+    slices_1 <= \$149 ;
   always @(posedge clk)
-    tile_code <= \$67 ;
+    full <= \$150 ;
   always @(posedge clk)
-    valid_s1 <= \$68 ;
+    rbank <= \$151 ;
   always @(posedge clk)
-    first_s1 <= \$69 ;
+    block <= \$152 ;
   always @(posedge clk)
-    end_s1 <= \$70 ;
+    tile_code <= \$153 ;
   always @(posedge clk)
-    last_s1 <= \$71 ;
+    valid_s1 <= \$154 ;
   always @(posedge clk)
-    code_s1 <= \$72 ;
+    end_s1 <= \$155 ;
   always @(posedge clk)
-    w_s1_0 <= \$73 ;
+    last_s1 <= \$156 ;
   always @(posedge clk)
-    w_s1_1 <= \$74 ;
+    code_s1 <= \$157 ;
   always @(posedge clk)
-    w_s1_2 <= \$75 ;
+    w_s1_0 <= \$158 ;
   always @(posedge clk)
-    w_s1_3 <= \$76 ;
+    w_s1_1 <= \$159 ;
   always @(posedge clk)
-    w_s1_4 <= \$77 ;
+    w_s1_2 <= \$160 ;
   always @(posedge clk)
-    w_s1_5 <= \$78 ;
+    w_s1_3 <= \$161 ;
   always @(posedge clk)
-    w_s1_6 <= \$79 ;
+    w_s1_4 <= \$162 ;
   always @(posedge clk)
-    w_s1_7 <= \$80 ;
+    w_s1_5 <= \$163 ;
   always @(posedge clk)
-    idx_s1_0 <= \$81 ;
+    w_s1_6 <= \$164 ;
   always @(posedge clk)
-    idx_s1_1 <= \$82 ;
+    w_s1_7 <= \$165 ;
   always @(posedge clk)
-    idx_s1_2 <= \$83 ;
+    valid_s1b <= \$166 ;
   always @(posedge clk)
-    idx_s1_3 <= \$84 ;
+    end_s1b <= \$167 ;
   always @(posedge clk)
-    idx_s1_4 <= \$85 ;
+    last_s1b <= \$168 ;
   always @(posedge clk)
-    idx_s1_5 <= \$86 ;
+    code_s1b <= \$169 ;
   always @(posedge clk)
-    idx_s1_6 <= \$87 ;
+    w_s1b_0 <= \$170 ;
   always @(posedge clk)
-    idx_s1_7 <= \$88 ;
+    w_s1b_1 <= \$171 ;
   always @(posedge clk)
-    valid_s1b <= \$89 ;
+    w_s1b_2 <= \$172 ;
   always @(posedge clk)
-    first_s1b <= \$90 ;
+    w_s1b_3 <= \$173 ;
   always @(posedge clk)
-    end_s1b <= \$91 ;
+    w_s1b_4 <= \$174 ;
   always @(posedge clk)
-    last_s1b <= \$92 ;
+    w_s1b_5 <= \$175 ;
   always @(posedge clk)
-    code_s1b <= \$93 ;
+    w_s1b_6 <= \$176 ;
   always @(posedge clk)
-    block_acts <= \$94 ;
+    w_s1b_7 <= \$177 ;
   always @(posedge clk)
-    w_s1b_0 <= \$95 ;
+    act_s1b_0 <= \$178 ;
   always @(posedge clk)
-    w_s1b_1 <= \$96 ;
+    act_s1b_1 <= \$179 ;
   always @(posedge clk)
-    w_s1b_2 <= \$97 ;
+    act_s1b_2 <= \$180 ;
   always @(posedge clk)
-    w_s1b_3 <= \$98 ;
+    act_s1b_3 <= \$181 ;
   always @(posedge clk)
-    w_s1b_4 <= \$99 ;
+    act_s1b_4 <= \$182 ;
   always @(posedge clk)
-    w_s1b_5 <= \$100 ;
+    act_s1b_5 <= \$183 ;
   always @(posedge clk)
-    w_s1b_6 <= \$101 ;
+    act_s1b_6 <= \$184 ;
   always @(posedge clk)
-    w_s1b_7 <= \$102 ;
+    act_s1b_7 <= \$185 ;
   always @(posedge clk)
-    idx_s1b_0 <= \$103 ;
+    prod_0 <= \$186 ;
   always @(posedge clk)
-    idx_s1b_1 <= \$104 ;
+    prod_1 <= \$187 ;
   always @(posedge clk)
-    idx_s1b_2 <= \$105 ;
+    prod_2 <= \$188 ;
   always @(posedge clk)
-    idx_s1b_3 <= \$106 ;
+    prod_3 <= \$189 ;
   always @(posedge clk)
-    idx_s1b_4 <= \$107 ;
+    prod_4 <= \$190 ;
   always @(posedge clk)
-    idx_s1b_5 <= \$108 ;
+    prod_5 <= \$191 ;
   always @(posedge clk)
-    idx_s1b_6 <= \$109 ;
+    prod_6 <= \$192 ;
   always @(posedge clk)
-    idx_s1b_7 <= \$110 ;
+    prod_7 <= \$193 ;
   always @(posedge clk)
-    act_s2_0 <= \$111 ;
+    prod_1_link <= \$194 ;
   always @(posedge clk)
-    act_s2_1 <= \$112 ;
+    prod_3_link <= \$195 ;
   always @(posedge clk)
-    act_s2_2 <= \$113 ;
+    prod_5_link <= \$196 ;
   always @(posedge clk)
-    act_s2_3 <= \$114 ;
+    prod_7_link <= \$197 ;
   always @(posedge clk)
-    act_s2_4 <= \$115 ;
+    valid_s3 <= \$198 ;
   always @(posedge clk)
-    act_s2_5 <= \$116 ;
+    end_s3 <= \$199 ;
   always @(posedge clk)
-    act_s2_6 <= \$117 ;
+    last_s3 <= \$200 ;
   always @(posedge clk)
-    act_s2_7 <= \$118 ;
+    code_s3 <= \$201 ;
   always @(posedge clk)
-    w_s2_0 <= \$119 ;
+    tap_1_d0 <= \$202 ;
   always @(posedge clk)
-    w_s2_1 <= \$120 ;
+    tap_1_d1 <= \$203 ;
   always @(posedge clk)
-    w_s2_2 <= \$121 ;
+    tap_1_d2 <= \$204 ;
   always @(posedge clk)
-    w_s2_3 <= \$122 ;
+    tap_3_d0 <= \$205 ;
   always @(posedge clk)
-    w_s2_4 <= \$123 ;
+    tap_3_d1 <= \$206 ;
   always @(posedge clk)
-    w_s2_5 <= \$124 ;
+    tap_3_d2 <= \$207 ;
   always @(posedge clk)
-    w_s2_6 <= \$125 ;
+    tap_5_d0 <= \$208 ;
   always @(posedge clk)
-    w_s2_7 <= \$126 ;
+    tap_5_d1 <= \$209 ;
   always @(posedge clk)
-    valid_s2 <= \$127 ;
+    tap_5_d2 <= \$210 ;
   always @(posedge clk)
-    first_s2 <= \$128 ;
+    tap_7_d0 <= \$211 ;
   always @(posedge clk)
-    end_s2 <= \$129 ;
+    tap_7_d1 <= \$212 ;
   always @(posedge clk)
-    last_s2 <= \$130 ;
+    tap_7_d2 <= \$213 ;
   always @(posedge clk)
-    code_s2 <= \$131 ;
+    sum_l1_0 <= \$214 ;
   always @(posedge clk)
-    prod_0 <= \$132 ;
+    sum_l1_1 <= \$215 ;
   always @(posedge clk)
-    prod_1 <= \$133 ;
+    sum_l1_2 <= \$216 ;
   always @(posedge clk)
-    prod_2 <= \$134 ;
+    sum_l1_3 <= \$217 ;
   always @(posedge clk)
-    prod_3 <= \$135 ;
+    sum_l1_1_link <= \$218 ;
   always @(posedge clk)
-    prod_4 <= \$136 ;
+    sum_l1_3_link <= \$219 ;
   always @(posedge clk)
-    prod_5 <= \$137 ;
+    valid_l1 <= \$220 ;
   always @(posedge clk)
-    prod_6 <= \$138 ;
+    end_l1 <= \$221 ;
   always @(posedge clk)
-    prod_7 <= \$139 ;
+    last_l1 <= \$222 ;
   always @(posedge clk)
-    valid_s3 <= \$140 ;
+    code_l1 <= \$223 ;
   always @(posedge clk)
-    first_s3 <= \$141 ;
+    tap_2_d0 <= \$224 ;
   always @(posedge clk)
-    end_s3 <= \$142 ;
+    tap_2_d1 <= \$225 ;
   always @(posedge clk)
-    last_s3 <= \$143 ;
+    tap_6_d0 <= \$226 ;
   always @(posedge clk)
-    code_s3 <= \$144 ;
+    tap_6_d1 <= \$227 ;
   always @(posedge clk)
-    tap_l0_d0_0 <= \$145 ;
+    sum_l2_0 <= \$228 ;
   always @(posedge clk)
-    tap_l0_d0_1 <= \$146 ;
+    sum_l2_1 <= \$229 ;
   always @(posedge clk)
-    tap_l0_d0_2 <= \$147 ;
+    sum_l2_1_link <= \$230 ;
   always @(posedge clk)
-    tap_l0_d0_3 <= \$148 ;
+    valid_l2 <= \$231 ;
   always @(posedge clk)
-    tap_l0_d0_4 <= \$149 ;
+    end_l2 <= \$232 ;
   always @(posedge clk)
-    tap_l0_d0_5 <= \$150 ;
+    last_l2 <= \$233 ;
   always @(posedge clk)
-    tap_l0_d0_6 <= \$151 ;
+    code_l2 <= \$234 ;
   always @(posedge clk)
-    tap_l0_d0_7 <= \$152 ;
+    tap_4_d0 <= \$235 ;
   always @(posedge clk)
-    tap_l0_d1_0 <= \$153 ;
+    sum_l3_0 <= \$236 ;
   always @(posedge clk)
-    tap_l0_d1_1 <= \$154 ;
+    valid_l3 <= \$237 ;
   always @(posedge clk)
-    tap_l0_d1_2 <= \$155 ;
+    end_l3 <= \$238 ;
   always @(posedge clk)
-    tap_l0_d1_3 <= \$156 ;
+    last_l3 <= \$239 ;
   always @(posedge clk)
-    tap_l0_d1_4 <= \$157 ;
+    code_l3 <= \$240 ;
   always @(posedge clk)
-    tap_l0_d1_5 <= \$158 ;
+    acc_0_0 <= \$241 ;
   always @(posedge clk)
-    tap_l0_d1_6 <= \$159 ;
+    out_0_0 <= \$242 ;
   always @(posedge clk)
-    tap_l0_d1_7 <= \$160 ;
+    acc_1_0 <= \$243 ;
   always @(posedge clk)
-    tap_l0_d2_0 <= \$161 ;
+    out_1_0 <= \$244 ;
   always @(posedge clk)
-    tap_l0_d2_1 <= \$162 ;
+    acc_2_0 <= \$245 ;
   always @(posedge clk)
-    tap_l0_d2_2 <= \$163 ;
+    out_2_0 <= \$246 ;
   always @(posedge clk)
-    tap_l0_d2_3 <= \$164 ;
+    acc_3_0 <= \$247 ;
   always @(posedge clk)
-    tap_l0_d2_4 <= \$165 ;
+    out_3_0 <= \$248 ;
   always @(posedge clk)
-    tap_l0_d2_5 <= \$166 ;
+    acc_4_0 <= \$249 ;
   always @(posedge clk)
-    tap_l0_d2_6 <= \$167 ;
+    out_4_0 <= \$250 ;
   always @(posedge clk)
-    tap_l0_d2_7 <= \$168 ;
+    acc_5_0 <= \$251 ;
   always @(posedge clk)
-    sum_l1_0 <= \$169 ;
+    out_5_0 <= \$252 ;
   always @(posedge clk)
-    sum_l1_1 <= \$170 ;
+    acc_6_0 <= \$253 ;
   always @(posedge clk)
-    sum_l1_2 <= \$171 ;
+    out_6_0 <= \$254 ;
   always @(posedge clk)
-    sum_l1_3 <= \$172 ;
+    acc_7_0 <= \$255 ;
   always @(posedge clk)
-    valid_l1 <= \$173 ;
+    out_7_0 <= \$256 ;
   always @(posedge clk)
-    first_l1 <= \$174 ;
-  always @(posedge clk)
-    end_l1 <= \$175 ;
-  always @(posedge clk)
-    last_l1 <= \$176 ;
-  always @(posedge clk)
-    code_l1 <= \$177 ;
-  always @(posedge clk)
-    tap_l1_d0_0 <= \$178 ;
-  always @(posedge clk)
-    tap_l1_d0_1 <= \$179 ;
-  always @(posedge clk)
-    tap_l1_d0_2 <= \$180 ;
-  always @(posedge clk)
-    tap_l1_d0_3 <= \$181 ;
-  always @(posedge clk)
-    tap_l1_d1_0 <= \$182 ;
-  always @(posedge clk)
-    tap_l1_d1_1 <= \$183 ;
-  always @(posedge clk)
-    tap_l1_d1_2 <= \$184 ;
-  always @(posedge clk)
-    tap_l1_d1_3 <= \$185 ;
-  always @(posedge clk)
-    sum_l2_0 <= \$186 ;
-  always @(posedge clk)
-    sum_l2_1 <= \$187 ;
-  always @(posedge clk)
-    valid_l2 <= \$188 ;
-  always @(posedge clk)
-    first_l2 <= \$189 ;
-  always @(posedge clk)
-    end_l2 <= \$190 ;
-  always @(posedge clk)
-    last_l2 <= \$191 ;
-  always @(posedge clk)
-    code_l2 <= \$192 ;
-  always @(posedge clk)
-    tap_l2_d0_0 <= \$193 ;
-  always @(posedge clk)
-    tap_l2_d0_1 <= \$194 ;
-  always @(posedge clk)
-    sum_l3_0 <= \$195 ;
-  always @(posedge clk)
-    valid_l3 <= \$196 ;
-  always @(posedge clk)
-    first_l3 <= \$197 ;
-  always @(posedge clk)
-    end_l3 <= \$198 ;
-  always @(posedge clk)
-    last_l3 <= \$199 ;
-  always @(posedge clk)
-    code_l3 <= \$200 ;
-  always @(posedge clk)
-    o__valid <= \$201 ;
-  always @(posedge clk)
-    valid_mask <= \$202 ;
-  always @(posedge clk)
-    acc_0_0 <= \$203 ;
-  always @(posedge clk)
-    acc_1_0 <= \$204 ;
-  always @(posedge clk)
-    acc_2_0 <= \$205 ;
-  always @(posedge clk)
-    acc_3_0 <= \$206 ;
-  always @(posedge clk)
-    acc_4_0 <= \$207 ;
-  always @(posedge clk)
-    acc_5_0 <= \$208 ;
-  always @(posedge clk)
-    acc_6_0 <= \$209 ;
-  always @(posedge clk)
-    acc_7_0 <= \$210 ;
+    o__valid <= \$257 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (idx_s1b_0)
-      2'h0:
-          \$12  = block_acts[7:0];
-      2'h1:
-          \$12  = block_acts[15:8];
-      2'h2:
-          \$12  = block_acts[23:16];
-      2'h3:
-          \$12  = block_acts[31:24];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (idx_s1b_1)
-      2'h0:
-          \$13  = block_acts[7:0];
-      2'h1:
-          \$13  = block_acts[15:8];
-      2'h2:
-          \$13  = block_acts[23:16];
-      2'h3:
-          \$13  = block_acts[31:24];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (idx_s1b_2)
-      2'h0:
-          \$14  = block_acts[7:0];
-      2'h1:
-          \$14  = block_acts[15:8];
-      2'h2:
-          \$14  = block_acts[23:16];
-      2'h3:
-          \$14  = block_acts[31:24];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (idx_s1b_3)
-      2'h0:
-          \$15  = block_acts[7:0];
-      2'h1:
-          \$15  = block_acts[15:8];
-      2'h2:
-          \$15  = block_acts[23:16];
-      2'h3:
-          \$15  = block_acts[31:24];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (idx_s1b_4)
-      2'h0:
-          \$16  = block_acts[7:0];
-      2'h1:
-          \$16  = block_acts[15:8];
-      2'h2:
-          \$16  = block_acts[23:16];
-      2'h3:
-          \$16  = block_acts[31:24];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (idx_s1b_5)
-      2'h0:
-          \$17  = block_acts[7:0];
-      2'h1:
-          \$17  = block_acts[15:8];
-      2'h2:
-          \$17  = block_acts[23:16];
-      2'h3:
-          \$17  = block_acts[31:24];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (idx_s1b_6)
-      2'h0:
-          \$18  = block_acts[7:0];
-      2'h1:
-          \$18  = block_acts[15:8];
-      2'h2:
-          \$18  = block_acts[23:16];
-      2'h3:
-          \$18  = block_acts[31:24];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (idx_s1b_7)
-      2'h0:
-          \$19  = block_acts[7:0];
-      2'h1:
-          \$19  = block_acts[15:8];
-      2'h2:
-          \$19  = block_acts[23:16];
-      2'h3:
-          \$19  = block_acts[31:24];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    rn_in_0_0 = 24'h000000;
-    casez (code_l3)
-      2'h0:
-          rn_in_0_0 = { tap_l0_d2_0[15], tap_l0_d2_0[15], tap_l0_d2_0[15], tap_l0_d2_0[15], tap_l0_d2_0[15], tap_l0_d2_0[15], tap_l0_d2_0[15], tap_l0_d2_0[15], tap_l0_d2_0 };
-      2'h1:
-          rn_in_0_0 = { tap_l1_d1_0[16], tap_l1_d1_0[16], tap_l1_d1_0[16], tap_l1_d1_0[16], tap_l1_d1_0[16], tap_l1_d1_0[16], tap_l1_d1_0[16], tap_l1_d1_0 };
-      2'h2:
-          rn_in_0_0 = { tap_l2_d0_0[17], tap_l2_d0_0[17], tap_l2_d0_0[17], tap_l2_d0_0[17], tap_l2_d0_0[17], tap_l2_d0_0[17], tap_l2_d0_0 };
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    rn_in_1_0 = 24'h000000;
-    casez (code_l3)
-      2'h0:
-          rn_in_1_0 = { tap_l0_d2_1[15], tap_l0_d2_1[15], tap_l0_d2_1[15], tap_l0_d2_1[15], tap_l0_d2_1[15], tap_l0_d2_1[15], tap_l0_d2_1[15], tap_l0_d2_1[15], tap_l0_d2_1 };
-      2'h1:
-          rn_in_1_0 = { tap_l1_d1_1[16], tap_l1_d1_1[16], tap_l1_d1_1[16], tap_l1_d1_1[16], tap_l1_d1_1[16], tap_l1_d1_1[16], tap_l1_d1_1[16], tap_l1_d1_1 };
-      2'h2:
-          rn_in_1_0 = { tap_l2_d0_1[17], tap_l2_d0_1[17], tap_l2_d0_1[17], tap_l2_d0_1[17], tap_l2_d0_1[17], tap_l2_d0_1[17], tap_l2_d0_1 };
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    rn_in_2_0 = 24'h000000;
-    casez (code_l3)
-      2'h0:
-          rn_in_2_0 = { tap_l0_d2_2[15], tap_l0_d2_2[15], tap_l0_d2_2[15], tap_l0_d2_2[15], tap_l0_d2_2[15], tap_l0_d2_2[15], tap_l0_d2_2[15], tap_l0_d2_2[15], tap_l0_d2_2 };
-      2'h1:
-          rn_in_2_0 = { tap_l1_d1_2[16], tap_l1_d1_2[16], tap_l1_d1_2[16], tap_l1_d1_2[16], tap_l1_d1_2[16], tap_l1_d1_2[16], tap_l1_d1_2[16], tap_l1_d1_2 };
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    rn_in_3_0 = 24'h000000;
-    casez (code_l3)
-      2'h0:
-          rn_in_3_0 = { tap_l0_d2_3[15], tap_l0_d2_3[15], tap_l0_d2_3[15], tap_l0_d2_3[15], tap_l0_d2_3[15], tap_l0_d2_3[15], tap_l0_d2_3[15], tap_l0_d2_3[15], tap_l0_d2_3 };
-      2'h1:
-          rn_in_3_0 = { tap_l1_d1_3[16], tap_l1_d1_3[16], tap_l1_d1_3[16], tap_l1_d1_3[16], tap_l1_d1_3[16], tap_l1_d1_3[16], tap_l1_d1_3[16], tap_l1_d1_3 };
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    rn_in_4_0 = 24'h000000;
-    casez (code_l3)
-      2'h0:
-          rn_in_4_0 = { tap_l0_d2_4[15], tap_l0_d2_4[15], tap_l0_d2_4[15], tap_l0_d2_4[15], tap_l0_d2_4[15], tap_l0_d2_4[15], tap_l0_d2_4[15], tap_l0_d2_4[15], tap_l0_d2_4 };
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    rn_in_5_0 = 24'h000000;
-    casez (code_l3)
-      2'h0:
-          rn_in_5_0 = { tap_l0_d2_5[15], tap_l0_d2_5[15], tap_l0_d2_5[15], tap_l0_d2_5[15], tap_l0_d2_5[15], tap_l0_d2_5[15], tap_l0_d2_5[15], tap_l0_d2_5[15], tap_l0_d2_5 };
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    rn_in_6_0 = 24'h000000;
-    casez (code_l3)
-      2'h0:
-          rn_in_6_0 = { tap_l0_d2_6[15], tap_l0_d2_6[15], tap_l0_d2_6[15], tap_l0_d2_6[15], tap_l0_d2_6[15], tap_l0_d2_6[15], tap_l0_d2_6[15], tap_l0_d2_6[15], tap_l0_d2_6 };
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    rn_in_7_0 = 24'h000000;
-    casez (code_l3)
-      2'h0:
-          rn_in_7_0 = { tap_l0_d2_7[15], tap_l0_d2_7[15], tap_l0_d2_7[15], tap_l0_d2_7[15], tap_l0_d2_7[15], tap_l0_d2_7[15], tap_l0_d2_7[15], tap_l0_d2_7[15], tap_l0_d2_7 };
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$61  = \$62 ;
-    if (ce) begin
-      if (valid_l3) begin
-        \$61  = last_l3;
-      end
+    \$144  = \$145 ;
+    if (done) begin
+      \$144 [8] = last_l3;
+      \$144 [7:0] = is_row;
     end
     if (rst) begin
-      \$61  = 1'h0;
+      \$144  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$63  = wr__addr;
+    \$146  = waddr;
     if (x_take) begin
-      \$63  = \$5 [5:0];
-      if (\$7 ) begin
-        \$63  = 6'h00;
-      end
+      \$146  = \$49 [7:0];
     end
     if (rst) begin
-      \$63  = 6'h00;
+      \$146  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$64  = x__ready;
-    if (x_take) begin
-      if (\$7 ) begin
-        \$64  = 1'h0;
-      end
+    \$147  = \$signal ;
+    if (x_done) begin
+      \$147  = \$50 ;
     end
+    if (rst) begin
+      \$147  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$148  = slices_0;
+    if (x_done) begin
+      casez (\$signal )
+        1'h0:
+            \$148  = \$52 [6:0];
+      endcase
+    end
+    if (rst) begin
+      \$148  = 7'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$149  = slices_1;
+    if (x_done) begin
+      (* full_case = 32'd1 *)
+      casez (\$signal )
+        1'h0:
+            /* empty */;
+        1'h1:
+            \$149  = \$54 [6:0];
+      endcase
+    end
+    if (rst) begin
+      \$149  = 7'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$150  = full;
+    if (\$56 ) begin
+      \$150 [0] = 1'h1;
+    end else if (\$58 ) begin
+      \$150 [0] = 1'h0;
+    end
+    if (\$60 ) begin
+      \$150 [1] = 1'h1;
+    end else if (\$62 ) begin
+      \$150 [1] = 1'h0;
+    end
+    if (rst) begin
+      \$150  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$151  = rbank;
+    if (matrix_done) begin
+      \$151  = \$63 ;
+    end
+    if (rst) begin
+      \$151  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$152  = block;
     if (w_take) begin
-      if (w__payload[82]) begin
-        \$64  = 1'h1;
-      end
+      \$152  = \$65 [5:0];
     end
     if (rst) begin
-      \$64  = 1'h1;
+      \$152  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$65  = slices;
-    if (x_take) begin
-      if (\$7 ) begin
-        \$65  = \$8 ;
-      end
-    end
-    if (rst) begin
-      \$65  = 7'h01;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$66  = block;
-    if (w_take) begin
-      \$66  = \$10 [5:0];
-    end
-    if (rst) begin
-      \$66  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$67  = tile_code;
+    \$153  = tile_code;
     if (w_take) begin
       if (first) begin
-        \$67  = w__payload[81:80];
+        \$153  = w__payload[81:80];
       end
     end
     if (rst) begin
-      \$67  = 2'h0;
+      \$153  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$68  = valid_s1;
+    \$154  = valid_s1;
     if (ce) begin
-      \$68  = w_take;
+      \$154  = w_take;
     end
     if (rst) begin
-      \$68  = 1'h0;
+      \$154  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$69  = first_s1;
+    \$155  = end_s1;
     if (ce) begin
-      \$69  = first;
+      \$155  = \end ;
     end
     if (rst) begin
-      \$69  = 1'h0;
+      \$155  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$70  = end_s1;
+    \$156  = last_s1;
     if (ce) begin
-      \$70  = \end ;
+      \$156  = w__payload[82];
     end
     if (rst) begin
-      \$70  = 1'h0;
+      \$156  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$71  = last_s1;
+    \$157  = code_s1;
     if (ce) begin
-      \$71  = w__payload[82];
+      \$157  = \$66 ;
     end
     if (rst) begin
-      \$71  = 1'h0;
+      \$157  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$72  = code_s1;
+    \$158  = w_s1_0;
     if (ce) begin
-      \$72  = \$11 ;
+      \$158  = w__payload[7:0];
     end
     if (rst) begin
-      \$72  = 2'h0;
+      \$158  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$73  = w_s1_0;
+    \$159  = w_s1_1;
     if (ce) begin
-      \$73  = w__payload[7:0];
+      \$159  = w__payload[15:8];
     end
     if (rst) begin
-      \$73  = 8'h00;
+      \$159  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$74  = w_s1_1;
+    \$160  = w_s1_2;
     if (ce) begin
-      \$74  = w__payload[15:8];
+      \$160  = w__payload[23:16];
     end
     if (rst) begin
-      \$74  = 8'h00;
+      \$160  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$75  = w_s1_2;
+    \$161  = w_s1_3;
     if (ce) begin
-      \$75  = w__payload[23:16];
+      \$161  = w__payload[31:24];
     end
     if (rst) begin
-      \$75  = 8'h00;
+      \$161  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$76  = w_s1_3;
+    \$162  = w_s1_4;
     if (ce) begin
-      \$76  = w__payload[31:24];
+      \$162  = w__payload[39:32];
     end
     if (rst) begin
-      \$76  = 8'h00;
+      \$162  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$77  = w_s1_4;
+    \$163  = w_s1_5;
     if (ce) begin
-      \$77  = w__payload[39:32];
+      \$163  = w__payload[47:40];
     end
     if (rst) begin
-      \$77  = 8'h00;
+      \$163  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$78  = w_s1_5;
+    \$164  = w_s1_6;
     if (ce) begin
-      \$78  = w__payload[47:40];
+      \$164  = w__payload[55:48];
     end
     if (rst) begin
-      \$78  = 8'h00;
+      \$164  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$79  = w_s1_6;
+    \$165  = w_s1_7;
     if (ce) begin
-      \$79  = w__payload[55:48];
+      \$165  = w__payload[63:56];
     end
     if (rst) begin
-      \$79  = 8'h00;
+      \$165  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$80  = w_s1_7;
+    \$166  = valid_s1b;
     if (ce) begin
-      \$80  = w__payload[63:56];
+      \$166  = valid_s1;
     end
     if (rst) begin
-      \$80  = 8'h00;
+      \$166  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$81  = idx_s1_0;
+    \$167  = end_s1b;
     if (ce) begin
-      \$81  = w__payload[65:64];
+      \$167  = end_s1;
     end
     if (rst) begin
-      \$81  = 2'h0;
+      \$167  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$82  = idx_s1_1;
+    \$168  = last_s1b;
     if (ce) begin
-      \$82  = w__payload[67:66];
+      \$168  = last_s1;
     end
     if (rst) begin
-      \$82  = 2'h0;
+      \$168  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$83  = idx_s1_2;
+    \$169  = code_s1b;
     if (ce) begin
-      \$83  = w__payload[69:68];
+      \$169  = code_s1;
     end
     if (rst) begin
-      \$83  = 2'h0;
+      \$169  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$84  = idx_s1_3;
+    \$170  = w_s1b_0;
     if (ce) begin
-      \$84  = w__payload[71:70];
+      \$170  = w_s1_0;
     end
     if (rst) begin
-      \$84  = 2'h0;
+      \$170  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$85  = idx_s1_4;
+    \$171  = w_s1b_1;
     if (ce) begin
-      \$85  = w__payload[73:72];
+      \$171  = w_s1_1;
     end
     if (rst) begin
-      \$85  = 2'h0;
+      \$171  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$86  = idx_s1_5;
+    \$172  = w_s1b_2;
     if (ce) begin
-      \$86  = w__payload[75:74];
+      \$172  = w_s1_2;
     end
     if (rst) begin
-      \$86  = 2'h0;
+      \$172  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$87  = idx_s1_6;
+    \$173  = w_s1b_3;
     if (ce) begin
-      \$87  = w__payload[77:76];
+      \$173  = w_s1_3;
     end
     if (rst) begin
-      \$87  = 2'h0;
+      \$173  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$88  = idx_s1_7;
+    \$174  = w_s1b_4;
     if (ce) begin
-      \$88  = w__payload[79:78];
+      \$174  = w_s1_4;
     end
     if (rst) begin
-      \$88  = 2'h0;
+      \$174  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$89  = valid_s1b;
+    \$175  = w_s1b_5;
     if (ce) begin
-      \$89  = valid_s1;
+      \$175  = w_s1_5;
     end
     if (rst) begin
-      \$89  = 1'h0;
+      \$175  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$90  = first_s1b;
+    \$176  = w_s1b_6;
     if (ce) begin
-      \$90  = first_s1;
+      \$176  = w_s1_6;
     end
     if (rst) begin
-      \$90  = 1'h0;
+      \$176  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$91  = end_s1b;
+    \$177  = w_s1b_7;
     if (ce) begin
-      \$91  = end_s1;
+      \$177  = w_s1_7;
     end
     if (rst) begin
-      \$91  = 1'h0;
+      \$177  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$92  = last_s1b;
+    \$178  = act_s1b_0;
     if (ce) begin
-      \$92  = last_s1;
+      \$178  = rd__data;
     end
     if (rst) begin
-      \$92  = 1'h0;
+      \$178  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$93  = code_s1b;
+    \$179  = act_s1b_1;
     if (ce) begin
-      \$93  = code_s1;
+      \$179  = \rd__data$107 ;
     end
     if (rst) begin
-      \$93  = 2'h0;
+      \$179  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$94  = block_acts;
+    \$180  = act_s1b_2;
     if (ce) begin
-      \$94  = rd__data;
+      \$180  = \rd__data$109 ;
     end
     if (rst) begin
-      \$94  = 32'd0;
+      \$180  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$95  = w_s1b_0;
+    \$181  = act_s1b_3;
     if (ce) begin
-      \$95  = w_s1_0;
+      \$181  = \rd__data$111 ;
     end
     if (rst) begin
-      \$95  = 8'h00;
+      \$181  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$96  = w_s1b_1;
+    \$182  = act_s1b_4;
     if (ce) begin
-      \$96  = w_s1_1;
+      \$182  = \rd__data$113 ;
     end
     if (rst) begin
-      \$96  = 8'h00;
+      \$182  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$97  = w_s1b_2;
+    \$183  = act_s1b_5;
     if (ce) begin
-      \$97  = w_s1_2;
+      \$183  = \rd__data$115 ;
     end
     if (rst) begin
-      \$97  = 8'h00;
+      \$183  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$98  = w_s1b_3;
+    \$184  = act_s1b_6;
     if (ce) begin
-      \$98  = w_s1_3;
+      \$184  = \rd__data$117 ;
     end
     if (rst) begin
-      \$98  = 8'h00;
+      \$184  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$99  = w_s1b_4;
+    \$185  = act_s1b_7;
     if (ce) begin
-      \$99  = w_s1_4;
+      \$185  = \rd__data$119 ;
     end
     if (rst) begin
-      \$99  = 8'h00;
+      \$185  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$100  = w_s1b_5;
+    \$186  = prod_0;
     if (ce) begin
-      \$100  = w_s1_5;
+      \$186  = \$67 ;
     end
     if (rst) begin
-      \$100  = 8'h00;
+      \$186  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$101  = w_s1b_6;
+    \$187  = prod_1;
     if (ce) begin
-      \$101  = w_s1_6;
+      \$187  = \$68 ;
     end
     if (rst) begin
-      \$101  = 8'h00;
+      \$187  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$102  = w_s1b_7;
+    \$188  = prod_2;
     if (ce) begin
-      \$102  = w_s1_7;
+      \$188  = \$69 ;
     end
     if (rst) begin
-      \$102  = 8'h00;
+      \$188  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$103  = idx_s1b_0;
+    \$189  = prod_3;
     if (ce) begin
-      \$103  = idx_s1_0;
+      \$189  = \$70 ;
     end
     if (rst) begin
-      \$103  = 2'h0;
+      \$189  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$104  = idx_s1b_1;
+    \$190  = prod_4;
     if (ce) begin
-      \$104  = idx_s1_1;
+      \$190  = \$71 ;
     end
     if (rst) begin
-      \$104  = 2'h0;
+      \$190  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$105  = idx_s1b_2;
+    \$191  = prod_5;
     if (ce) begin
-      \$105  = idx_s1_2;
+      \$191  = \$72 ;
     end
     if (rst) begin
-      \$105  = 2'h0;
+      \$191  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$106  = idx_s1b_3;
+    \$192  = prod_6;
     if (ce) begin
-      \$106  = idx_s1_3;
+      \$192  = \$73 ;
     end
     if (rst) begin
-      \$106  = 2'h0;
+      \$192  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$107  = idx_s1b_4;
+    \$193  = prod_7;
     if (ce) begin
-      \$107  = idx_s1_4;
+      \$193  = \$74 ;
     end
     if (rst) begin
-      \$107  = 2'h0;
+      \$193  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$108  = idx_s1b_5;
-    if (ce) begin
-      \$108  = idx_s1_5;
-    end
-    if (rst) begin
-      \$108  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$109  = idx_s1b_6;
-    if (ce) begin
-      \$109  = idx_s1_6;
-    end
-    if (rst) begin
-      \$109  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$110  = idx_s1b_7;
-    if (ce) begin
-      \$110  = idx_s1_7;
-    end
-    if (rst) begin
-      \$110  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$111  = act_s2_0;
-    if (ce) begin
-      \$111  = \$12 ;
-    end
-    if (rst) begin
-      \$111  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$112  = act_s2_1;
-    if (ce) begin
-      \$112  = \$13 ;
-    end
-    if (rst) begin
-      \$112  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$113  = act_s2_2;
-    if (ce) begin
-      \$113  = \$14 ;
-    end
-    if (rst) begin
-      \$113  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$114  = act_s2_3;
-    if (ce) begin
-      \$114  = \$15 ;
-    end
-    if (rst) begin
-      \$114  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$115  = act_s2_4;
-    if (ce) begin
-      \$115  = \$16 ;
-    end
-    if (rst) begin
-      \$115  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$116  = act_s2_5;
-    if (ce) begin
-      \$116  = \$17 ;
-    end
-    if (rst) begin
-      \$116  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$117  = act_s2_6;
-    if (ce) begin
-      \$117  = \$18 ;
-    end
-    if (rst) begin
-      \$117  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$118  = act_s2_7;
-    if (ce) begin
-      \$118  = \$19 ;
-    end
-    if (rst) begin
-      \$118  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$119  = w_s2_0;
-    if (ce) begin
-      \$119  = w_s1b_0;
-    end
-    if (rst) begin
-      \$119  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$120  = w_s2_1;
-    if (ce) begin
-      \$120  = w_s1b_1;
-    end
-    if (rst) begin
-      \$120  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$121  = w_s2_2;
-    if (ce) begin
-      \$121  = w_s1b_2;
-    end
-    if (rst) begin
-      \$121  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$122  = w_s2_3;
-    if (ce) begin
-      \$122  = w_s1b_3;
-    end
-    if (rst) begin
-      \$122  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$123  = w_s2_4;
-    if (ce) begin
-      \$123  = w_s1b_4;
-    end
-    if (rst) begin
-      \$123  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$124  = w_s2_5;
-    if (ce) begin
-      \$124  = w_s1b_5;
-    end
-    if (rst) begin
-      \$124  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$125  = w_s2_6;
-    if (ce) begin
-      \$125  = w_s1b_6;
-    end
-    if (rst) begin
-      \$125  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$126  = w_s2_7;
-    if (ce) begin
-      \$126  = w_s1b_7;
-    end
-    if (rst) begin
-      \$126  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$127  = valid_s2;
-    if (ce) begin
-      \$127  = valid_s1b;
-    end
-    if (rst) begin
-      \$127  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$128  = first_s2;
-    if (ce) begin
-      \$128  = first_s1b;
-    end
-    if (rst) begin
-      \$128  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$129  = end_s2;
-    if (ce) begin
-      \$129  = end_s1b;
-    end
-    if (rst) begin
-      \$129  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$130  = last_s2;
-    if (ce) begin
-      \$130  = last_s1b;
-    end
-    if (rst) begin
-      \$130  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$131  = code_s2;
-    if (ce) begin
-      \$131  = code_s1b;
-    end
-    if (rst) begin
-      \$131  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$132  = prod_0;
-    if (ce) begin
-      \$132  = \$20 ;
-    end
-    if (rst) begin
-      \$132  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$133  = prod_1;
-    if (ce) begin
-      \$133  = \$21 ;
-    end
-    if (rst) begin
-      \$133  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$134  = prod_2;
-    if (ce) begin
-      \$134  = \$22 ;
-    end
-    if (rst) begin
-      \$134  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$135  = prod_3;
-    if (ce) begin
-      \$135  = \$23 ;
-    end
-    if (rst) begin
-      \$135  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$136  = prod_4;
-    if (ce) begin
-      \$136  = \$24 ;
-    end
-    if (rst) begin
-      \$136  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$137  = prod_5;
-    if (ce) begin
-      \$137  = \$25 ;
-    end
-    if (rst) begin
-      \$137  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$138  = prod_6;
-    if (ce) begin
-      \$138  = \$26 ;
-    end
-    if (rst) begin
-      \$138  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$139  = prod_7;
-    if (ce) begin
-      \$139  = \$27 ;
-    end
-    if (rst) begin
-      \$139  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$140  = valid_s3;
-    if (ce) begin
-      \$140  = valid_s2;
-    end
-    if (rst) begin
-      \$140  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$141  = first_s3;
-    if (ce) begin
-      \$141  = first_s2;
-    end
-    if (rst) begin
-      \$141  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$142  = end_s3;
-    if (ce) begin
-      \$142  = end_s2;
-    end
-    if (rst) begin
-      \$142  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$143  = last_s3;
-    if (ce) begin
-      \$143  = last_s2;
-    end
-    if (rst) begin
-      \$143  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$144  = code_s3;
-    if (ce) begin
-      \$144  = code_s2;
-    end
-    if (rst) begin
-      \$144  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$145  = tap_l0_d0_0;
-    if (ce) begin
-      \$145  = prod_0;
-    end
-    if (rst) begin
-      \$145  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$146  = tap_l0_d0_1;
-    if (ce) begin
-      \$146  = prod_1;
-    end
-    if (rst) begin
-      \$146  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$147  = tap_l0_d0_2;
-    if (ce) begin
-      \$147  = prod_2;
-    end
-    if (rst) begin
-      \$147  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$148  = tap_l0_d0_3;
-    if (ce) begin
-      \$148  = prod_3;
-    end
-    if (rst) begin
-      \$148  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$149  = tap_l0_d0_4;
-    if (ce) begin
-      \$149  = prod_4;
-    end
-    if (rst) begin
-      \$149  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$150  = tap_l0_d0_5;
-    if (ce) begin
-      \$150  = prod_5;
-    end
-    if (rst) begin
-      \$150  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$151  = tap_l0_d0_6;
-    if (ce) begin
-      \$151  = prod_6;
-    end
-    if (rst) begin
-      \$151  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$152  = tap_l0_d0_7;
-    if (ce) begin
-      \$152  = prod_7;
-    end
-    if (rst) begin
-      \$152  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$153  = tap_l0_d1_0;
-    if (ce) begin
-      \$153  = tap_l0_d0_0;
-    end
-    if (rst) begin
-      \$153  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$154  = tap_l0_d1_1;
-    if (ce) begin
-      \$154  = tap_l0_d0_1;
-    end
-    if (rst) begin
-      \$154  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$155  = tap_l0_d1_2;
-    if (ce) begin
-      \$155  = tap_l0_d0_2;
-    end
-    if (rst) begin
-      \$155  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$156  = tap_l0_d1_3;
-    if (ce) begin
-      \$156  = tap_l0_d0_3;
-    end
-    if (rst) begin
-      \$156  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$157  = tap_l0_d1_4;
-    if (ce) begin
-      \$157  = tap_l0_d0_4;
-    end
-    if (rst) begin
-      \$157  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$158  = tap_l0_d1_5;
-    if (ce) begin
-      \$158  = tap_l0_d0_5;
-    end
-    if (rst) begin
-      \$158  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$159  = tap_l0_d1_6;
-    if (ce) begin
-      \$159  = tap_l0_d0_6;
-    end
-    if (rst) begin
-      \$159  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$160  = tap_l0_d1_7;
-    if (ce) begin
-      \$160  = tap_l0_d0_7;
-    end
-    if (rst) begin
-      \$160  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$161  = tap_l0_d2_0;
-    if (ce) begin
-      \$161  = tap_l0_d1_0;
-    end
-    if (rst) begin
-      \$161  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$162  = tap_l0_d2_1;
-    if (ce) begin
-      \$162  = tap_l0_d1_1;
-    end
-    if (rst) begin
-      \$162  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$163  = tap_l0_d2_2;
-    if (ce) begin
-      \$163  = tap_l0_d1_2;
-    end
-    if (rst) begin
-      \$163  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$164  = tap_l0_d2_3;
-    if (ce) begin
-      \$164  = tap_l0_d1_3;
-    end
-    if (rst) begin
-      \$164  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$165  = tap_l0_d2_4;
-    if (ce) begin
-      \$165  = tap_l0_d1_4;
-    end
-    if (rst) begin
-      \$165  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$166  = tap_l0_d2_5;
-    if (ce) begin
-      \$166  = tap_l0_d1_5;
-    end
-    if (rst) begin
-      \$166  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$167  = tap_l0_d2_6;
-    if (ce) begin
-      \$167  = tap_l0_d1_6;
-    end
-    if (rst) begin
-      \$167  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$168  = tap_l0_d2_7;
-    if (ce) begin
-      \$168  = tap_l0_d1_7;
-    end
-    if (rst) begin
-      \$168  = 16'h0000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$169  = sum_l1_0;
-    if (ce) begin
-      \$169  = \$28 ;
-    end
-    if (rst) begin
-      \$169  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$170  = sum_l1_1;
-    if (ce) begin
-      \$170  = \$29 ;
-    end
-    if (rst) begin
-      \$170  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$171  = sum_l1_2;
-    if (ce) begin
-      \$171  = \$30 ;
-    end
-    if (rst) begin
-      \$171  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$172  = sum_l1_3;
-    if (ce) begin
-      \$172  = \$31 ;
-    end
-    if (rst) begin
-      \$172  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$173  = valid_l1;
-    if (ce) begin
-      \$173  = valid_s3;
-    end
-    if (rst) begin
-      \$173  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$174  = first_l1;
-    if (ce) begin
-      \$174  = first_s3;
-    end
-    if (rst) begin
-      \$174  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$175  = end_l1;
-    if (ce) begin
-      \$175  = end_s3;
-    end
-    if (rst) begin
-      \$175  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$176  = last_l1;
-    if (ce) begin
-      \$176  = last_s3;
+    \$194  = prod_1_link;
+    if (\$77 ) begin
+      \$194  = 16'h0000;
+    end else if (ce) begin
+      \$194  = \$78 ;
     end
     if (rst) begin
-      \$176  = 1'h0;
+      \$194  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$177  = code_l1;
-    if (ce) begin
-      \$177  = code_s3;
-    end
-    if (rst) begin
-      \$177  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$178  = tap_l1_d0_0;
-    if (ce) begin
-      \$178  = sum_l1_0;
-    end
-    if (rst) begin
-      \$178  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$179  = tap_l1_d0_1;
-    if (ce) begin
-      \$179  = sum_l1_1;
-    end
-    if (rst) begin
-      \$179  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$180  = tap_l1_d0_2;
-    if (ce) begin
-      \$180  = sum_l1_2;
-    end
-    if (rst) begin
-      \$180  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$181  = tap_l1_d0_3;
-    if (ce) begin
-      \$181  = sum_l1_3;
-    end
-    if (rst) begin
-      \$181  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$182  = tap_l1_d1_0;
-    if (ce) begin
-      \$182  = tap_l1_d0_0;
-    end
-    if (rst) begin
-      \$182  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$183  = tap_l1_d1_1;
-    if (ce) begin
-      \$183  = tap_l1_d0_1;
-    end
-    if (rst) begin
-      \$183  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$184  = tap_l1_d1_2;
-    if (ce) begin
-      \$184  = tap_l1_d0_2;
-    end
-    if (rst) begin
-      \$184  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$185  = tap_l1_d1_3;
-    if (ce) begin
-      \$185  = tap_l1_d0_3;
-    end
-    if (rst) begin
-      \$185  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$186  = sum_l2_0;
-    if (ce) begin
-      \$186  = \$32 ;
+    \$195  = prod_3_link;
+    if (\$81 ) begin
+      \$195  = 16'h0000;
+    end else if (ce) begin
+      \$195  = \$82 ;
     end
     if (rst) begin
-      \$186  = 18'h00000;
+      \$195  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$187  = sum_l2_1;
-    if (ce) begin
-      \$187  = \$33 ;
-    end
-    if (rst) begin
-      \$187  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$188  = valid_l2;
-    if (ce) begin
-      \$188  = valid_l1;
-    end
-    if (rst) begin
-      \$188  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$189  = first_l2;
-    if (ce) begin
-      \$189  = first_l1;
-    end
-    if (rst) begin
-      \$189  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$190  = end_l2;
-    if (ce) begin
-      \$190  = end_l1;
-    end
-    if (rst) begin
-      \$190  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$191  = last_l2;
-    if (ce) begin
-      \$191  = last_l1;
-    end
-    if (rst) begin
-      \$191  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$192  = code_l2;
-    if (ce) begin
-      \$192  = code_l1;
-    end
-    if (rst) begin
-      \$192  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$193  = tap_l2_d0_0;
-    if (ce) begin
-      \$193  = sum_l2_0;
-    end
-    if (rst) begin
-      \$193  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$194  = tap_l2_d0_1;
-    if (ce) begin
-      \$194  = sum_l2_1;
-    end
-    if (rst) begin
-      \$194  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$195  = sum_l3_0;
-    if (ce) begin
-      \$195  = \$34 ;
-    end
-    if (rst) begin
-      \$195  = 19'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$196  = valid_l3;
-    if (ce) begin
-      \$196  = valid_l2;
+    \$196  = prod_5_link;
+    if (\$85 ) begin
+      \$196  = 16'h0000;
+    end else if (ce) begin
+      \$196  = \$86 ;
     end
     if (rst) begin
-      \$196  = 1'h0;
+      \$196  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$197  = first_l3;
-    if (ce) begin
-      \$197  = first_l2;
+    \$197  = prod_7_link;
+    if (\$89 ) begin
+      \$197  = 16'h0000;
+    end else if (ce) begin
+      \$197  = \$90 ;
     end
     if (rst) begin
-      \$197  = 1'h0;
+      \$197  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$198  = end_l3;
+    \$198  = valid_s3;
     if (ce) begin
-      \$198  = end_l2;
+      \$198  = valid_s1b;
     end
     if (rst) begin
       \$198  = 1'h0;
@@ -2622,9 +5797,9 @@ module \sparse_dsp_l8_m4.core (x__valid, w__valid, o__ready, rst, w__ready, x__p
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$199  = last_l3;
+    \$199  = end_s3;
     if (ce) begin
-      \$199  = last_l2;
+      \$199  = end_s1b;
     end
     if (rst) begin
       \$199  = 1'h0;
@@ -2632,145 +5807,676 @@ module \sparse_dsp_l8_m4.core (x__valid, w__valid, o__ready, rst, w__ready, x__p
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$200  = code_l3;
+    \$200  = last_s3;
     if (ce) begin
-      \$200  = code_l2;
+      \$200  = last_s1b;
     end
     if (rst) begin
-      \$200  = 2'h0;
+      \$200  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$201  = o__valid;
+    \$201  = code_s3;
     if (ce) begin
-      \$201  = \$35 ;
+      \$201  = code_s1b;
     end
     if (rst) begin
-      \$201  = 1'h0;
+      \$201  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$202  = valid_mask;
+    \$202  = tap_1_d0;
     if (ce) begin
-      if (valid_l3) begin
-        (* full_case = 32'd1 *)
-        casez (code_l3)
-          2'h0:
-              \$202  = 8'hff;
-          2'h1:
-              \$202  = 8'h0f;
-          2'h2:
-              \$202  = 8'h03;
-          default:
-              \$202  = 8'hff;
-        endcase
-      end
+      \$202  = prod_1;
     end
     if (rst) begin
-      \$202  = 8'h00;
+      \$202  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$203  = acc_0_0;
-    if (\$36 ) begin
-      \$203  = \$38 [23:0];
+    \$203  = tap_1_d1;
+    if (ce) begin
+      \$203  = tap_1_d0;
     end
     if (rst) begin
-      \$203  = 24'h000000;
+      \$203  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$204  = acc_1_0;
-    if (\$39 ) begin
-      \$204  = \$41 [23:0];
+    \$204  = tap_1_d2;
+    if (ce) begin
+      \$204  = tap_1_d1;
     end
     if (rst) begin
-      \$204  = 24'h000000;
+      \$204  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$205  = acc_2_0;
-    if (\$42 ) begin
-      \$205  = \$44 [23:0];
+    \$205  = tap_3_d0;
+    if (ce) begin
+      \$205  = prod_3;
     end
     if (rst) begin
-      \$205  = 24'h000000;
+      \$205  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$206  = acc_3_0;
-    if (\$45 ) begin
-      \$206  = \$47 [23:0];
+    \$206  = tap_3_d1;
+    if (ce) begin
+      \$206  = tap_3_d0;
     end
     if (rst) begin
-      \$206  = 24'h000000;
+      \$206  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$207  = acc_4_0;
-    if (\$48 ) begin
-      \$207  = \$50 [23:0];
+    \$207  = tap_3_d2;
+    if (ce) begin
+      \$207  = tap_3_d1;
     end
     if (rst) begin
-      \$207  = 24'h000000;
+      \$207  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$208  = acc_5_0;
-    if (\$51 ) begin
-      \$208  = \$53 [23:0];
+    \$208  = tap_5_d0;
+    if (ce) begin
+      \$208  = prod_5;
     end
     if (rst) begin
-      \$208  = 24'h000000;
+      \$208  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$209  = acc_6_0;
-    if (\$54 ) begin
-      \$209  = \$56 [23:0];
+    \$209  = tap_5_d1;
+    if (ce) begin
+      \$209  = tap_5_d0;
     end
     if (rst) begin
-      \$209  = 24'h000000;
+      \$209  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$210  = acc_7_0;
-    if (\$57 ) begin
-      \$210  = \$59 [23:0];
+    \$210  = tap_5_d2;
+    if (ce) begin
+      \$210  = tap_5_d1;
     end
     if (rst) begin
-      \$210  = 24'h000000;
+      \$210  = 16'h0000;
     end
   end
-  assign loading = x__ready;
-  assign waddr = wr__addr;
-  assign wr__data = x__payload[31:0];
-  assign wr__en = x_take;
-  assign rd__addr = block;
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$211  = tap_7_d0;
+    if (ce) begin
+      \$211  = prod_7;
+    end
+    if (rst) begin
+      \$211  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$212  = tap_7_d1;
+    if (ce) begin
+      \$212  = tap_7_d0;
+    end
+    if (rst) begin
+      \$212  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$213  = tap_7_d2;
+    if (ce) begin
+      \$213  = tap_7_d1;
+    end
+    if (rst) begin
+      \$213  = 16'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$214  = sum_l1_0;
+    if (ce) begin
+      \$214  = \$91 ;
+    end
+    if (rst) begin
+      \$214  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$215  = sum_l1_1;
+    if (ce) begin
+      \$215  = \$92 ;
+    end
+    if (rst) begin
+      \$215  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$216  = sum_l1_2;
+    if (ce) begin
+      \$216  = \$93 ;
+    end
+    if (rst) begin
+      \$216  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$217  = sum_l1_3;
+    if (ce) begin
+      \$217  = \$94 ;
+    end
+    if (rst) begin
+      \$217  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$218  = sum_l1_1_link;
+    if (\$97 ) begin
+      \$218  = 17'h00000;
+    end else if (ce) begin
+      \$218  = \$98 ;
+    end
+    if (rst) begin
+      \$218  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$219  = sum_l1_3_link;
+    if (\$101 ) begin
+      \$219  = 17'h00000;
+    end else if (ce) begin
+      \$219  = \$102 ;
+    end
+    if (rst) begin
+      \$219  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$220  = valid_l1;
+    if (ce) begin
+      \$220  = valid_s3;
+    end
+    if (rst) begin
+      \$220  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$221  = end_l1;
+    if (ce) begin
+      \$221  = end_s3;
+    end
+    if (rst) begin
+      \$221  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$222  = last_l1;
+    if (ce) begin
+      \$222  = last_s3;
+    end
+    if (rst) begin
+      \$222  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$223  = code_l1;
+    if (ce) begin
+      \$223  = code_s3;
+    end
+    if (rst) begin
+      \$223  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$224  = tap_2_d0;
+    if (ce) begin
+      \$224  = sum_l1_1;
+    end
+    if (rst) begin
+      \$224  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$225  = tap_2_d1;
+    if (ce) begin
+      \$225  = tap_2_d0;
+    end
+    if (rst) begin
+      \$225  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$226  = tap_6_d0;
+    if (ce) begin
+      \$226  = sum_l1_3;
+    end
+    if (rst) begin
+      \$226  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$227  = tap_6_d1;
+    if (ce) begin
+      \$227  = tap_6_d0;
+    end
+    if (rst) begin
+      \$227  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$228  = sum_l2_0;
+    if (ce) begin
+      \$228  = \$103 ;
+    end
+    if (rst) begin
+      \$228  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$229  = sum_l2_1;
+    if (ce) begin
+      \$229  = \$104 ;
+    end
+    if (rst) begin
+      \$229  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$230  = sum_l2_1_link;
+    if (\$107 ) begin
+      \$230  = 18'h00000;
+    end else if (ce) begin
+      \$230  = \$108 ;
+    end
+    if (rst) begin
+      \$230  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$231  = valid_l2;
+    if (ce) begin
+      \$231  = valid_l1;
+    end
+    if (rst) begin
+      \$231  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$232  = end_l2;
+    if (ce) begin
+      \$232  = end_l1;
+    end
+    if (rst) begin
+      \$232  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$233  = last_l2;
+    if (ce) begin
+      \$233  = last_l1;
+    end
+    if (rst) begin
+      \$233  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$234  = code_l2;
+    if (ce) begin
+      \$234  = code_l1;
+    end
+    if (rst) begin
+      \$234  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$235  = tap_4_d0;
+    if (ce) begin
+      \$235  = sum_l2_1;
+    end
+    if (rst) begin
+      \$235  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$236  = sum_l3_0;
+    if (ce) begin
+      \$236  = \$109 ;
+    end
+    if (rst) begin
+      \$236  = 19'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$237  = valid_l3;
+    if (ce) begin
+      \$237  = valid_l2;
+    end
+    if (rst) begin
+      \$237  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$238  = end_l3;
+    if (ce) begin
+      \$238  = end_l2;
+    end
+    if (rst) begin
+      \$238  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$239  = last_l3;
+    if (ce) begin
+      \$239  = last_l2;
+    end
+    if (rst) begin
+      \$239  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$240  = code_l3;
+    if (ce) begin
+      \$240  = code_l2;
+    end
+    if (rst) begin
+      \$240  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$241  = acc_0_0;
+    if (done) begin
+      \$241  = 24'h000000;
+    end else if (step) begin
+      \$241  = \$110 [23:0];
+    end
+    if (rst) begin
+      \$241  = 24'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$242  = out_0_0;
+    if (\$112 ) begin
+      \$242  = 24'h000000;
+    end else if (done) begin
+      \$242  = \$113 [23:0];
+    end
+    if (rst) begin
+      \$242  = 24'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$243  = acc_1_0;
+    if (done) begin
+      \$243  = 22'h000000;
+    end else if (step) begin
+      \$243  = \$114 [21:0];
+    end
+    if (rst) begin
+      \$243  = 22'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$244  = out_1_0;
+    if (\$116 ) begin
+      \$244  = 22'h000000;
+    end else if (done) begin
+      \$244  = \$117 [21:0];
+    end
+    if (rst) begin
+      \$244  = 22'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$245  = acc_2_0;
+    if (done) begin
+      \$245  = 23'h000000;
+    end else if (step) begin
+      \$245  = \$118 [22:0];
+    end
+    if (rst) begin
+      \$245  = 23'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$246  = out_2_0;
+    if (\$120 ) begin
+      \$246  = 23'h000000;
+    end else if (done) begin
+      \$246  = \$121 [22:0];
+    end
+    if (rst) begin
+      \$246  = 23'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$247  = acc_3_0;
+    if (done) begin
+      \$247  = 22'h000000;
+    end else if (step) begin
+      \$247  = \$122 [21:0];
+    end
+    if (rst) begin
+      \$247  = 22'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$248  = out_3_0;
+    if (\$124 ) begin
+      \$248  = 22'h000000;
+    end else if (done) begin
+      \$248  = \$125 [21:0];
+    end
+    if (rst) begin
+      \$248  = 22'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$249  = acc_4_0;
+    if (done) begin
+      \$249  = 24'h000000;
+    end else if (step) begin
+      \$249  = \$126 [23:0];
+    end
+    if (rst) begin
+      \$249  = 24'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$250  = out_4_0;
+    if (\$128 ) begin
+      \$250  = 24'h000000;
+    end else if (done) begin
+      \$250  = \$129 [23:0];
+    end
+    if (rst) begin
+      \$250  = 24'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$251  = acc_5_0;
+    if (done) begin
+      \$251  = 22'h000000;
+    end else if (step) begin
+      \$251  = \$130 [21:0];
+    end
+    if (rst) begin
+      \$251  = 22'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$252  = out_5_0;
+    if (\$132 ) begin
+      \$252  = 22'h000000;
+    end else if (done) begin
+      \$252  = \$133 [21:0];
+    end
+    if (rst) begin
+      \$252  = 22'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$253  = acc_6_0;
+    if (done) begin
+      \$253  = 23'h000000;
+    end else if (step) begin
+      \$253  = \$134 [22:0];
+    end
+    if (rst) begin
+      \$253  = 23'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$254  = out_6_0;
+    if (\$136 ) begin
+      \$254  = 23'h000000;
+    end else if (done) begin
+      \$254  = \$137 [22:0];
+    end
+    if (rst) begin
+      \$254  = 23'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$255  = acc_7_0;
+    if (done) begin
+      \$255  = 22'h000000;
+    end else if (step) begin
+      \$255  = \$138 [21:0];
+    end
+    if (rst) begin
+      \$255  = 22'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$256  = out_7_0;
+    if (\$140 ) begin
+      \$256  = 22'h000000;
+    end else if (done) begin
+      \$256  = \$141 [21:0];
+    end
+    if (rst) begin
+      \$256  = 22'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$257  = o__valid;
+    if (ce) begin
+      \$257  = \$142 ;
+    end
+    if (rst) begin
+      \$257  = 1'h0;
+    end
+  end
+  assign \$signature__addr  = \$6 [8:0];
+  assign \$signature__data  = x__payload[7:0];
+  assign \$signature__en  = x_take;
   assign rd__en = ce;
-  assign o__payload = { \$62 , \$60  };
-  assign \port$162$0  = \$60 ;
-  assign \port$166$0  = \$62 ;
-  assign \wr__data[0]  = x__payload[7:0];
-  assign \wr__data[1]  = x__payload[15:8];
-  assign \wr__data[2]  = x__payload[23:16];
-  assign \wr__data[3]  = x__payload[31:24];
-  assign \x__payload.data  = x__payload[31:0];
+  assign \$signature__addr$15  = \$8 [8:0];
+  assign \$signature__data$16  = x__payload[7:0];
+  assign \$signature__en$17  = x_take;
+  assign \rd__en$18  = ce;
+  assign \$signature__addr$19  = \$10 [8:0];
+  assign \$signature__data$20  = x__payload[7:0];
+  assign \$signature__en$21  = x_take;
+  assign \rd__en$22  = ce;
+  assign \$signature__addr$23  = \$12 [8:0];
+  assign \$signature__data$24  = x__payload[7:0];
+  assign \$signature__en$25  = x_take;
+  assign \rd__en$26  = ce;
+  assign \$signature__addr$27  = \$14 [8:0];
+  assign \$signature__data$28  = x__payload[7:0];
+  assign \$signature__en$29  = x_take;
+  assign \rd__en$30  = ce;
+  assign \$signature__addr$31  = \$16 [8:0];
+  assign \$signature__data$32  = x__payload[7:0];
+  assign \$signature__en$33  = x_take;
+  assign \rd__en$34  = ce;
+  assign \$signature__addr$35  = \$18 [8:0];
+  assign \$signature__data$36  = x__payload[7:0];
+  assign \$signature__en$37  = x_take;
+  assign \rd__en$38  = ce;
+  assign \$signature__addr$39  = \$20 [8:0];
+  assign \$signature__data$40  = x__payload[7:0];
+  assign \$signature__en$41  = x_take;
+  assign \rd__en$42  = ce;
+  assign rd__addr = \$26 [8:0];
+  assign \rd__addr$55  = \$28 [8:0];
+  assign \rd__addr$56  = \$30 [8:0];
+  assign \rd__addr$57  = \$32 [8:0];
+  assign \rd__addr$58  = \$34 [8:0];
+  assign \rd__addr$59  = \$36 [8:0];
+  assign \rd__addr$60  = \$38 [8:0];
+  assign \rd__addr$61  = \$40 [8:0];
+  assign o__payload = { \$145 , \$143  };
+  assign \port$255$0  = \$143 ;
+  assign \port$259$0  = \$145 ;
+  assign \x__payload.data  = x__payload[7:0];
   assign \x__payload.data[0]  = x__payload[7:0];
-  assign \x__payload.data[1]  = x__payload[15:8];
-  assign \x__payload.data[2]  = x__payload[23:16];
-  assign \x__payload.data[3]  = x__payload[31:24];
-  assign \x__payload.last  = x__payload[32];
+  assign \x__payload.last  = x__payload[8];
+  assign \$signature__data[0]  = x__payload[7:0];
+  assign \$signature__data$16[0]  = x__payload[7:0];
+  assign \$signature__data$20[0]  = x__payload[7:0];
+  assign \$signature__data$24[0]  = x__payload[7:0];
+  assign \$signature__data$28[0]  = x__payload[7:0];
+  assign \$signature__data$32[0]  = x__payload[7:0];
+  assign \$signature__data$36[0]  = x__payload[7:0];
+  assign \$signature__data$40[0]  = x__payload[7:0];
   assign \w__payload.data  = w__payload[79:0];
   assign \w__payload.data.values  = w__payload[63:0];
   assign \w__payload.data.values[0]  = w__payload[7:0];
@@ -2792,32 +6498,69 @@ module \sparse_dsp_l8_m4.core (x__valid, w__valid, o__ready, rst, w__ready, x__p
   assign \w__payload.data.index[7]  = w__payload[79:78];
   assign \w__payload.user  = w__payload[81:80];
   assign \w__payload.last  = w__payload[82];
-  assign \o__payload.data  = \$60 [191:0];
-  assign \o__payload.data[0]  = \$60 [23:0];
-  assign \o__payload.data[1]  = \$60 [47:24];
-  assign \o__payload.data[2]  = \$60 [71:48];
-  assign \o__payload.data[3]  = \$60 [95:72];
-  assign \o__payload.data[4]  = \$60 [119:96];
-  assign \o__payload.data[5]  = \$60 [143:120];
-  assign \o__payload.data[6]  = \$60 [167:144];
-  assign \o__payload.data[7]  = \$60 [191:168];
-  assign \o__payload.user  = \$60 [199:192];
-  assign \o__payload.last  = \$62 ;
-  assign \block_acts[0]  = block_acts[7:0];
-  assign \block_acts[1]  = block_acts[15:8];
-  assign \block_acts[2]  = block_acts[23:16];
-  assign \block_acts[3]  = block_acts[31:24];
-  assign \rd__data[0]  = rd__data[7:0];
-  assign \rd__data[1]  = rd__data[15:8];
-  assign \rd__data[2]  = rd__data[23:16];
-  assign \rd__data[3]  = rd__data[31:24];
-  assign \$60 [191:168] = acc_7_0;
-  assign \$60 [167:144] = acc_6_0;
-  assign \$60 [143:120] = acc_5_0;
-  assign \$60 [119:96] = acc_4_0;
-  assign \$60 [95:72] = acc_3_0;
-  assign \$60 [71:48] = acc_2_0;
-  assign \$60 [47:24] = acc_1_0;
-  assign \$60 [23:0] = acc_0_0;
-  assign \$60 [199:192] = valid_mask;
+  assign \o__payload.data  = \$143 ;
+  assign \o__payload.data[0]  = \$143 [23:0];
+  assign \o__payload.data[1]  = \$143 [47:24];
+  assign \o__payload.data[2]  = \$143 [71:48];
+  assign \o__payload.data[3]  = \$143 [95:72];
+  assign \o__payload.data[4]  = \$143 [119:96];
+  assign \o__payload.data[5]  = \$143 [143:120];
+  assign \o__payload.data[6]  = \$143 [167:144];
+  assign \o__payload.data[7]  = \$143 [191:168];
+  assign \o__payload.user  = \$145 [7:0];
+  assign \o__payload.last  = \$145 [8];
+  assign \act_s1b_0[0]  = act_s1b_0;
+  assign \rd__data[0]  = rd__data;
+  assign \act_s1b_1[0]  = act_s1b_1;
+  assign \rd__data$107[0]  = \rd__data$107 ;
+  assign \act_s1b_2[0]  = act_s1b_2;
+  assign \rd__data$109[0]  = \rd__data$109 ;
+  assign \act_s1b_3[0]  = act_s1b_3;
+  assign \rd__data$111[0]  = \rd__data$111 ;
+  assign \act_s1b_4[0]  = act_s1b_4;
+  assign \rd__data$113[0]  = \rd__data$113 ;
+  assign \act_s1b_5[0]  = act_s1b_5;
+  assign \rd__data$115[0]  = \rd__data$115 ;
+  assign \act_s1b_6[0]  = act_s1b_6;
+  assign \rd__data$117[0]  = \rd__data$117 ;
+  assign \act_s1b_7[0]  = act_s1b_7;
+  assign \rd__data$119[0]  = \rd__data$119 ;
+  assign \$143 [191:168] = { out_7_0[21], out_7_0[21], out_7_0 };
+  assign \$143 [167:144] = { out_6_0[22], out_6_0 };
+  assign \$143 [143:120] = { out_5_0[21], out_5_0[21], out_5_0 };
+  assign \$143 [119:96] = out_4_0;
+  assign \$143 [95:72] = { out_3_0[21], out_3_0[21], out_3_0 };
+  assign \$143 [71:48] = { out_2_0[22], out_2_0 };
+  assign \$143 [47:24] = { out_1_0[21], out_1_0[21], out_1_0 };
+  assign \$143 [23:0] = out_0_0;
+  assign is_row[7] = \$47 ;
+  assign is_row[6] = \$46 ;
+  assign is_row[5] = \$45 ;
+  assign is_row[4] = \$44 ;
+  assign is_row[3] = \$43 ;
+  assign is_row[2] = \$42 ;
+  assign is_row[1] = \$41 ;
+  assign is_row[0] = 1'h1;
+  assign \$5  = { 7'h00, \$signal , 8'h00 };
+  assign \$7  = { 7'h00, \$signal , 8'h00 };
+  assign \$9  = { 7'h00, \$signal , 8'h00 };
+  assign \$11  = { 7'h00, \$signal , 8'h00 };
+  assign \$13  = { 7'h00, \$signal , 8'h00 };
+  assign \$15  = { 7'h00, \$signal , 8'h00 };
+  assign \$17  = { 7'h00, \$signal , 8'h00 };
+  assign \$19  = { 7'h00, \$signal , 8'h00 };
+  assign \$25  = { 7'h00, rbank, 8'h00 };
+  assign \$27  = { 7'h00, rbank, 8'h00 };
+  assign \$29  = { 7'h00, rbank, 8'h00 };
+  assign \$31  = { 7'h00, rbank, 8'h00 };
+  assign \$33  = { 7'h00, rbank, 8'h00 };
+  assign \$35  = { 7'h00, rbank, 8'h00 };
+  assign \$37  = { 7'h00, rbank, 8'h00 };
+  assign \$39  = { 7'h00, rbank, 8'h00 };
+  assign \$52  = { 2'h0, \$51 [8:2] };
+  assign \$54  = { 2'h0, \$53 [8:2] };
+  assign \$59  = \$signal ;
+  assign \$61  = rbank;
+  assign \$111  = 1'h0;
+  assign \$112  = 1'h0;
 endmodule

@@ -3,7 +3,7 @@
 (* top =  1  *)
 (* generator = "Amaranth" *)
 module sparse_dsp_l8_m4_dense(aresetn, s_axis_x_tdata, s_axis_x_tvalid, s_axis_x_tlast, s_axis_w_tdata, s_axis_w_tvalid, s_axis_w_tuser, s_axis_w_tlast, m_axis_tready, s_axis_x_tready, s_axis_w_tready, m_axis_tdata, m_axis_tvalid, m_axis_tuser, m_axis_tlast, aclk);
-  wire [49:0] \$1 ;
+  wire [2:0] \$1 ;
   input aclk;
   wire aclk;
   input aresetn;
@@ -75,8 +75,8 @@ module sparse_dsp_l8_m4_dense(aresetn, s_axis_x_tdata, s_axis_x_tvalid, s_axis_x
     .clk(aclk),
     .o__ready(m_axis_tready),
     .o__valid(m_axis_tvalid),
-    .\port$72$0 (\$1 ),
-    .\port$76$0 (m_axis_tlast),
+    .\port$114$0 (m_axis_tdata),
+    .\port$118$0 (\$1 ),
     .rst(rst),
     .w__payload(w__payload),
     .w__ready(s_axis_w_tready),
@@ -90,11 +90,11 @@ module sparse_dsp_l8_m4_dense(aresetn, s_axis_x_tdata, s_axis_x_tvalid, s_axis_x
   assign x__ready = s_axis_x_tready;
   assign w__valid = s_axis_w_tvalid;
   assign w__ready = s_axis_w_tready;
-  assign o__payload = { m_axis_tlast, \$1  };
+  assign o__payload = { \$1 , m_axis_tdata };
   assign o__valid = m_axis_tvalid;
   assign o__ready = m_axis_tready;
-  assign m_axis_tdata = \$1 [47:0];
-  assign m_axis_tuser = \$1 [49:48];
+  assign m_axis_tuser = \$1 [1:0];
+  assign m_axis_tlast = \$1 [2];
   assign \x__payload.data  = x__payload[31:0];
   assign \x__payload.data[0]  = x__payload[7:0];
   assign \x__payload.data[1]  = x__payload[15:8];
@@ -113,11 +113,11 @@ module sparse_dsp_l8_m4_dense(aresetn, s_axis_x_tdata, s_axis_x_tvalid, s_axis_x
   assign \w__payload.data.values[7]  = w__payload[63:56];
   assign \w__payload.user  = w__payload[65:64];
   assign \w__payload.last  = w__payload[66];
-  assign \o__payload.data  = \$1 [47:0];
-  assign \o__payload.data[0]  = \$1 [23:0];
-  assign \o__payload.data[1]  = \$1 [47:24];
-  assign \o__payload.user  = \$1 [49:48];
-  assign \o__payload.last  = m_axis_tlast;
+  assign \o__payload.data  = m_axis_tdata;
+  assign \o__payload.data[0]  = m_axis_tdata[23:0];
+  assign \o__payload.data[1]  = m_axis_tdata[47:24];
+  assign \o__payload.user  = \$1 [1:0];
+  assign \o__payload.last  = \$1 [2];
   assign w__payload[66] = s_axis_w_tlast;
   assign w__payload[65:64] = s_axis_w_tuser;
   assign w__payload[63:0] = s_axis_w_tdata;
@@ -126,110 +126,132 @@ module sparse_dsp_l8_m4_dense(aresetn, s_axis_x_tdata, s_axis_x_tvalid, s_axis_x
 endmodule
 
 (* generator = "Amaranth" *)
-module \sparse_dsp_l8_m4_dense.core (x__valid, w__valid, o__ready, rst, w__ready, x__payload, w__payload, \port$72$0 , \port$76$0 , x__ready, o__valid, clk);
+module \sparse_dsp_l8_m4_dense.core (x__valid, w__valid, o__ready, rst, x__ready, w__ready, x__payload, w__payload, \port$114$0 , \port$118$0 , o__valid, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
-  wire [6:0] \$10 ;
-  reg \$100 ;
-  reg \$101 ;
-  reg [1:0] \$102 ;
-  reg [16:0] \$103 ;
-  reg [16:0] \$104 ;
-  reg [16:0] \$105 ;
-  reg [16:0] \$106 ;
-  reg \$107 ;
-  reg \$108 ;
-  reg \$109 ;
-  wire [1:0] \$11 ;
-  reg \$110 ;
-  reg [1:0] \$111 ;
-  reg [17:0] \$112 ;
-  reg [17:0] \$113 ;
-  reg \$114 ;
-  reg \$115 ;
-  reg \$116 ;
-  reg \$117 ;
-  reg [1:0] \$118 ;
-  reg [17:0] \$119 ;
-  wire [15:0] \$12 ;
-  reg [17:0] \$120 ;
-  reg [18:0] \$121 ;
-  reg \$122 ;
+  wire \$10 ;
+  reg [7:0] \$100 ;
+  reg [7:0] \$101 ;
+  reg [7:0] \$102 ;
+  reg [7:0] \$103 ;
+  reg [7:0] \$104 ;
+  reg [7:0] \$105 ;
+  reg [7:0] \$106 ;
+  reg [7:0] \$107 ;
+  reg [7:0] \$108 ;
+  reg [7:0] \$109 ;
+  wire [7:0] \$11 ;
+  reg [7:0] \$110 ;
+  reg \$111 ;
+  reg \$112 ;
+  reg \$113 ;
+  reg [1:0] \$114 ;
+  reg [15:0] \$115 ;
+  reg [15:0] \$116 ;
+  reg [15:0] \$117 ;
+  reg [15:0] \$118 ;
+  reg [15:0] \$119 ;
+  wire [7:0] \$12 ;
+  reg [15:0] \$120 ;
+  reg [15:0] \$121 ;
+  reg [15:0] \$122 ;
   reg \$123 ;
   reg \$124 ;
   reg \$125 ;
   reg [1:0] \$126 ;
-  reg \$127 ;
-  reg [1:0] \$128 ;
-  reg [23:0] \$129 ;
-  wire [15:0] \$13 ;
-  reg [23:0] \$130 ;
-  wire [15:0] \$14 ;
-  wire [15:0] \$15 ;
-  wire [15:0] \$16 ;
-  wire [15:0] \$17 ;
-  wire [15:0] \$18 ;
-  wire [15:0] \$19 ;
+  reg [16:0] \$127 ;
+  reg [16:0] \$128 ;
+  reg [16:0] \$129 ;
+  wire \$13 ;
+  reg [16:0] \$130 ;
+  reg \$131 ;
+  reg \$132 ;
+  reg \$133 ;
+  reg [1:0] \$134 ;
+  reg [17:0] \$135 ;
+  reg [17:0] \$136 ;
+  reg [17:0] \$137 ;
+  reg \$138 ;
+  reg \$139 ;
+  wire [6:0] \$14 ;
+  reg \$140 ;
+  reg [1:0] \$141 ;
+  reg [17:0] \$142 ;
+  reg [18:0] \$143 ;
+  reg \$144 ;
+  reg \$145 ;
+  reg \$146 ;
+  reg [1:0] \$147 ;
+  reg [23:0] \$148 ;
+  reg [23:0] \$149 ;
+  wire [6:0] \$15 ;
+  reg [23:0] \$150 ;
+  reg [23:0] \$151 ;
+  reg \$152 ;
+  wire \$16 ;
+  wire [6:0] \$17 ;
+  wire [6:0] \$18 ;
+  wire \$19 ;
   wire \$2 ;
-  wire [16:0] \$20 ;
-  wire [16:0] \$21 ;
-  wire [16:0] \$22 ;
-  wire [16:0] \$23 ;
-  wire [17:0] \$24 ;
-  wire [17:0] \$25 ;
-  wire [18:0] \$26 ;
+  wire \$20 ;
+  wire \$21 ;
+  wire \$22 ;
+  wire \$23 ;
+  wire \$24 ;
+  wire \$25 ;
+  wire \$26 ;
   wire \$27 ;
-  wire \$28 ;
-  wire [24:0] \$29 ;
-  wire [7:0] \$3 ;
-  wire [24:0] \$30 ;
-  wire \$31 ;
-  wire [24:0] \$32 ;
-  wire [24:0] \$33 ;
-  wire [49:0] \$34 ;
-  reg \$35 ;
-  reg \$36  = 1'h0;
-  reg [5:0] \$37 ;
-  reg \$38 ;
-  reg [6:0] \$39 ;
+  wire [6:0] \$28 ;
+  wire [6:0] \$29 ;
+  wire \$3 ;
+  wire [1:0] \$30 ;
+  wire [15:0] \$31 ;
+  wire [15:0] \$32 ;
+  wire [15:0] \$33 ;
+  wire [15:0] \$34 ;
+  wire [15:0] \$35 ;
+  wire [15:0] \$36 ;
+  wire [15:0] \$37 ;
+  wire [15:0] \$38 ;
+  wire [16:0] \$39 ;
   wire \$4 ;
-  reg [5:0] \$40 ;
-  reg [1:0] \$41 ;
-  reg \$42 ;
-  reg \$43 ;
-  reg \$44 ;
-  reg \$45 ;
-  reg [1:0] \$46 ;
-  reg [7:0] \$47 ;
-  reg [7:0] \$48 ;
-  reg [7:0] \$49 ;
-  wire [6:0] \$5 ;
-  reg [7:0] \$50 ;
-  reg [7:0] \$51 ;
-  reg [7:0] \$52 ;
-  reg [7:0] \$53 ;
-  reg [7:0] \$54 ;
-  reg \$55 ;
-  reg \$56 ;
-  reg \$57 ;
-  reg \$58 ;
-  reg [1:0] \$59 ;
-  wire \$6 ;
-  reg [31:0] \$60 ;
-  reg [7:0] \$61 ;
-  reg [7:0] \$62 ;
-  reg [7:0] \$63 ;
-  reg [7:0] \$64 ;
-  reg [7:0] \$65 ;
-  reg [7:0] \$66 ;
-  reg [7:0] \$67 ;
-  reg [7:0] \$68 ;
-  reg [7:0] \$69 ;
+  wire [16:0] \$40 ;
+  wire [16:0] \$41 ;
+  wire [16:0] \$42 ;
+  wire [17:0] \$43 ;
+  wire [17:0] \$44 ;
+  wire \$45 ;
+  wire \$46 ;
+  wire \$47 ;
+  wire [17:0] \$48 ;
+  wire [18:0] \$49 ;
+  wire [7:0] \$5 ;
+  wire [24:0] \$50 ;
+  wire \$51 ;
+  wire \$52 ;
+  wire [24:0] \$53 ;
+  wire [24:0] \$54 ;
+  wire \$55 ;
+  wire \$56 ;
+  wire [24:0] \$57 ;
+  wire \$58 ;
+  wire [47:0] \$59 ;
+  wire [7:0] \$6 ;
+  reg [2:0] \$60 ;
+  reg [2:0] \$61  = 3'h0;
+  reg [5:0] \$62 ;
+  reg \$63 ;
+  reg [6:0] \$64 ;
+  reg [6:0] \$65 ;
+  reg [1:0] \$66 ;
+  reg \$67 ;
+  reg [5:0] \$68 ;
+  reg [1:0] \$69 ;
   wire \$7 ;
-  reg [7:0] \$70 ;
-  reg [7:0] \$71 ;
-  reg [7:0] \$72 ;
-  reg [7:0] \$73 ;
+  reg \$70 ;
+  reg \$71 ;
+  reg \$72 ;
+  reg [1:0] \$73 ;
   reg [7:0] \$74 ;
   reg [7:0] \$75 ;
   reg [7:0] \$76 ;
@@ -239,25 +261,26 @@ module \sparse_dsp_l8_m4_dense.core (x__valid, w__valid, o__ready, rst, w__ready
   wire [6:0] \$8 ;
   reg [7:0] \$80 ;
   reg [7:0] \$81 ;
-  reg [7:0] \$82 ;
-  reg [7:0] \$83 ;
-  reg [7:0] \$84 ;
-  reg \$85 ;
-  reg \$86 ;
-  reg \$87 ;
-  reg \$88 ;
-  reg [1:0] \$89 ;
-  wire [6:0] \$9 ;
-  reg [15:0] \$90 ;
-  reg [15:0] \$91 ;
-  reg [15:0] \$92 ;
-  reg [15:0] \$93 ;
-  reg [15:0] \$94 ;
-  reg [15:0] \$95 ;
-  reg [15:0] \$96 ;
-  reg [15:0] \$97 ;
-  reg \$98 ;
-  reg \$99 ;
+  reg \$82 ;
+  reg \$83 ;
+  reg \$84 ;
+  reg [1:0] \$85 ;
+  reg [7:0] \$86 ;
+  reg [7:0] \$87 ;
+  reg [7:0] \$88 ;
+  reg [7:0] \$89 ;
+  wire [7:0] \$9 ;
+  reg [7:0] \$90 ;
+  reg [7:0] \$91 ;
+  reg [7:0] \$92 ;
+  reg [7:0] \$93 ;
+  reg [31:0] \$94 ;
+  reg [7:0] \$95 ;
+  reg [7:0] \$96 ;
+  reg [7:0] \$97 ;
+  reg [7:0] \$98 ;
+  reg [7:0] \$99 ;
+  reg \$signal  = 1'h0;
   reg [23:0] acc_0_0 = 24'h000000;
   reg [23:0] acc_1_0 = 24'h000000;
   reg [7:0] act_s2_0 = 8'h00;
@@ -284,6 +307,7 @@ module \sparse_dsp_l8_m4_dense.core (x__valid, w__valid, o__ready, rst, w__ready
   reg [1:0] code_s1b = 2'h0;
   reg [1:0] code_s2 = 2'h0;
   reg [1:0] code_s3 = 2'h0;
+  wire done;
   wire \end ;
   reg end_l1 = 1'h0;
   reg end_l2 = 1'h0;
@@ -293,13 +317,8 @@ module \sparse_dsp_l8_m4_dense.core (x__valid, w__valid, o__ready, rst, w__ready
   reg end_s2 = 1'h0;
   reg end_s3 = 1'h0;
   wire first;
-  reg first_l1 = 1'h0;
-  reg first_l2 = 1'h0;
-  reg first_l3 = 1'h0;
-  reg first_s1 = 1'h0;
-  reg first_s1b = 1'h0;
-  reg first_s2 = 1'h0;
-  reg first_s3 = 1'h0;
+  reg [1:0] full = 2'h0;
+  wire [1:0] is_row;
   reg last_l1 = 1'h0;
   reg last_l2 = 1'h0;
   reg last_l3 = 1'h0;
@@ -307,8 +326,7 @@ module \sparse_dsp_l8_m4_dense.core (x__valid, w__valid, o__ready, rst, w__ready
   reg last_s1b = 1'h0;
   reg last_s2 = 1'h0;
   reg last_s3 = 1'h0;
-  (* init = 1'h1 *)
-  wire loading;
+  wire matrix_done;
   wire [50:0] o__payload;
   wire [47:0] \o__payload.data ;
   wire [23:0] \o__payload.data[0] ;
@@ -319,11 +337,13 @@ module \sparse_dsp_l8_m4_dense.core (x__valid, w__valid, o__ready, rst, w__ready
   wire o__ready;
   output o__valid;
   reg o__valid = 1'h0;
-  output [49:0] \port$72$0 ;
-  wire [49:0] \port$72$0 ;
-  (* init = 1'h0 *)
-  output \port$76$0 ;
-  wire \port$76$0 ;
+  reg [23:0] out_0_0 = 24'h000000;
+  reg [23:0] out_1_0 = 24'h000000;
+  output [47:0] \port$114$0 ;
+  wire [47:0] \port$114$0 ;
+  (* init = 3'h0 *)
+  output [2:0] \port$118$0 ;
+  wire [2:0] \port$118$0 ;
   reg [15:0] prod_0 = 16'h0000;
   reg [15:0] prod_1 = 16'h0000;
   reg [15:0] prod_2 = 16'h0000;
@@ -332,33 +352,32 @@ module \sparse_dsp_l8_m4_dense.core (x__valid, w__valid, o__ready, rst, w__ready
   reg [15:0] prod_5 = 16'h0000;
   reg [15:0] prod_6 = 16'h0000;
   reg [15:0] prod_7 = 16'h0000;
-  (* init = 6'h00 *)
-  wire [5:0] rd__addr;
+  reg rbank = 1'h0;
+  wire [6:0] rd__addr;
   wire [31:0] rd__data;
   wire [7:0] \rd__data[0] ;
   wire [7:0] \rd__data[1] ;
   wire [7:0] \rd__data[2] ;
   wire [7:0] \rd__data[3] ;
   wire rd__en;
-  reg [23:0] rn_in_0_0;
-  reg [23:0] rn_in_1_0;
   input rst;
   wire rst;
-  reg [6:0] slices = 7'h01;
+  reg [6:0] slices_0 = 7'h00;
+  reg [6:0] slices_1 = 7'h00;
+  wire step;
   reg [16:0] sum_l1_0 = 17'h00000;
   reg [16:0] sum_l1_1 = 17'h00000;
   reg [16:0] sum_l1_2 = 17'h00000;
   reg [16:0] sum_l1_3 = 17'h00000;
   reg [17:0] sum_l2_0 = 18'h00000;
   reg [17:0] sum_l2_1 = 18'h00000;
+  reg [17:0] sum_l2_1_link = 18'h00000;
   reg [18:0] sum_l3_0 = 19'h00000;
-  reg [17:0] tap_l2_d0_0 = 18'h00000;
-  reg [17:0] tap_l2_d0_1 = 18'h00000;
+  reg [17:0] tap_1_d0 = 18'h00000;
   reg [1:0] tile_code = 2'h0;
   reg valid_l1 = 1'h0;
   reg valid_l2 = 1'h0;
   reg valid_l3 = 1'h0;
-  reg [1:0] valid_mask = 2'h0;
   reg valid_s1 = 1'h0;
   reg valid_s1b = 1'h0;
   reg valid_s2 = 1'h0;
@@ -406,9 +425,8 @@ module \sparse_dsp_l8_m4_dense.core (x__valid, w__valid, o__ready, rst, w__ready
   reg [7:0] w_s2_6 = 8'h00;
   reg [7:0] w_s2_7 = 8'h00;
   wire w_take;
-  (* init = 6'h00 *)
-  wire [5:0] waddr;
-  reg [5:0] wr__addr = 6'h00;
+  reg [5:0] waddr = 6'h00;
+  wire [6:0] wr__addr;
   wire [31:0] wr__data;
   wire [7:0] \wr__data[0] ;
   wire [7:0] \wr__data[1] ;
@@ -424,11 +442,12 @@ module \sparse_dsp_l8_m4_dense.core (x__valid, w__valid, o__ready, rst, w__ready
   wire [7:0] \x__payload.data[3] ;
   wire \x__payload.last ;
   output x__ready;
-  reg x__ready = 1'h1;
+  wire x__ready;
   input x__valid;
   wire x__valid;
+  wire x_done;
   wire x_take;
-  reg [31:0] buffer [63:0];
+  reg [31:0] buffer [127:0];
   initial begin
     buffer[0] = 32'd0;
     buffer[1] = 32'd0;
@@ -494,664 +513,483 @@ module \sparse_dsp_l8_m4_dense.core (x__valid, w__valid, o__ready, rst, w__ready
     buffer[61] = 32'd0;
     buffer[62] = 32'd0;
     buffer[63] = 32'd0;
+    buffer[64] = 32'd0;
+    buffer[65] = 32'd0;
+    buffer[66] = 32'd0;
+    buffer[67] = 32'd0;
+    buffer[68] = 32'd0;
+    buffer[69] = 32'd0;
+    buffer[70] = 32'd0;
+    buffer[71] = 32'd0;
+    buffer[72] = 32'd0;
+    buffer[73] = 32'd0;
+    buffer[74] = 32'd0;
+    buffer[75] = 32'd0;
+    buffer[76] = 32'd0;
+    buffer[77] = 32'd0;
+    buffer[78] = 32'd0;
+    buffer[79] = 32'd0;
+    buffer[80] = 32'd0;
+    buffer[81] = 32'd0;
+    buffer[82] = 32'd0;
+    buffer[83] = 32'd0;
+    buffer[84] = 32'd0;
+    buffer[85] = 32'd0;
+    buffer[86] = 32'd0;
+    buffer[87] = 32'd0;
+    buffer[88] = 32'd0;
+    buffer[89] = 32'd0;
+    buffer[90] = 32'd0;
+    buffer[91] = 32'd0;
+    buffer[92] = 32'd0;
+    buffer[93] = 32'd0;
+    buffer[94] = 32'd0;
+    buffer[95] = 32'd0;
+    buffer[96] = 32'd0;
+    buffer[97] = 32'd0;
+    buffer[98] = 32'd0;
+    buffer[99] = 32'd0;
+    buffer[100] = 32'd0;
+    buffer[101] = 32'd0;
+    buffer[102] = 32'd0;
+    buffer[103] = 32'd0;
+    buffer[104] = 32'd0;
+    buffer[105] = 32'd0;
+    buffer[106] = 32'd0;
+    buffer[107] = 32'd0;
+    buffer[108] = 32'd0;
+    buffer[109] = 32'd0;
+    buffer[110] = 32'd0;
+    buffer[111] = 32'd0;
+    buffer[112] = 32'd0;
+    buffer[113] = 32'd0;
+    buffer[114] = 32'd0;
+    buffer[115] = 32'd0;
+    buffer[116] = 32'd0;
+    buffer[117] = 32'd0;
+    buffer[118] = 32'd0;
+    buffer[119] = 32'd0;
+    buffer[120] = 32'd0;
+    buffer[121] = 32'd0;
+    buffer[122] = 32'd0;
+    buffer[123] = 32'd0;
+    buffer[124] = 32'd0;
+    buffer[125] = 32'd0;
+    buffer[126] = 32'd0;
+    buffer[127] = 32'd0;
   end
   always @(posedge clk) begin
     if (x_take)
-      buffer[wr__addr] <= x__payload[31:0];
+      buffer[\$6 [6:0]] <= x__payload[31:0];
   end
   reg [31:0] _0_;
   always @(posedge clk) begin
     if (ce) begin
-      _0_ <= buffer[block];
+      _0_ <= buffer[\$12 [6:0]];
     end
   end
   assign rd__data = _0_;
   assign \$1  = ~ o__valid;
   assign ce = \$1  | o__ready;
+  assign \$2  = full >> \$signal ;
+  assign x__ready = ~ \$2 ;
   assign x_take = x__valid & x__ready;
-  assign \$2  = ~ x__ready;
-  assign w__ready = \$2  & ce;
+  assign \$3  = waddr == 6'h3f;
+  assign \$4  = x__payload[32] | \$3 ;
+  assign x_done = x_take & \$4 ;
+  assign \$6  = \$5  | { 2'h0, waddr };
+  assign \$7  = full >> rbank;
+  assign w__ready = \$7  & ce;
   assign w_take = w__valid & w__ready;
+  assign matrix_done = w_take & w__payload[66];
   assign first = ! block;
-  assign \$3  = slices - 1'h1;
-  assign \$4  = block == \$3 ;
-  assign \end  = \$4  | w__payload[66];
-  assign \$5  = wr__addr + 1'h1;
-  assign \$6  = wr__addr == 6'h3f;
-  assign \$7  = x__payload[32] | \$6 ;
-  assign \$8  = wr__addr + 1'h1;
-  assign \$9  = block + 1'h1;
-  assign \$10  = \end  ? 7'h00 : \$9 ;
-  assign \$11  = first ? w__payload[65:64] : tile_code;
-  assign \$12  = $signed(w_s2_0) * $signed(act_s2_0);
-  assign \$13  = $signed(w_s2_1) * $signed(act_s2_1);
-  assign \$14  = $signed(w_s2_2) * $signed(act_s2_2);
-  assign \$15  = $signed(w_s2_3) * $signed(act_s2_3);
-  assign \$16  = $signed(w_s2_4) * $signed(act_s2_4);
-  assign \$17  = $signed(w_s2_5) * $signed(act_s2_5);
-  assign \$18  = $signed(w_s2_6) * $signed(act_s2_6);
-  assign \$19  = $signed(w_s2_7) * $signed(act_s2_7);
-  assign \$20  = $signed(prod_0) + $signed(prod_1);
-  assign \$21  = $signed(prod_2) + $signed(prod_3);
-  assign \$22  = $signed(prod_4) + $signed(prod_5);
-  assign \$23  = $signed(prod_6) + $signed(prod_7);
-  assign \$24  = $signed(sum_l1_0) + $signed(sum_l1_1);
-  assign \$25  = $signed(sum_l1_2) + $signed(sum_l1_3);
-  assign \$26  = $signed(sum_l2_0) + $signed(sum_l2_1);
-  assign \$27  = valid_l3 & end_l3;
-  assign \$28  = ce & valid_l3;
-  assign \$29  = $signed(acc_0_0) + $signed(rn_in_0_0);
-  assign \$30  = first_l3 ? { rn_in_0_0[23], rn_in_0_0 } : \$29 ;
-  assign \$31  = ce & valid_l3;
-  assign \$32  = $signed(acc_1_0) + $signed(rn_in_1_0);
-  assign \$33  = first_l3 ? { rn_in_1_0[23], rn_in_1_0 } : \$32 ;
+  assign \$8  = rbank ? slices_1 : slices_0;
+  assign \$9  = \$8  - 1'h1;
+  assign \$10  = block == \$9 ;
+  assign \end  = \$10  | w__payload[66];
+  assign \$12  = \$11  | { 2'h0, block };
+  assign step = ce & valid_l3;
+  assign done = step & end_l3;
+  assign \$13  = code_l3 <= 2'h2;
+  assign \$14  = waddr + 1'h1;
+  assign \$15  = x_done ? 7'h00 : \$14 ;
+  assign \$16  = ~ \$signal ;
+  assign \$17  = waddr + 1'h1;
+  assign \$18  = waddr + 1'h1;
+  assign \$19  = ! \$signal ;
+  assign \$20  = x_done & \$19 ;
+  assign \$21  = ! rbank;
+  assign \$22  = matrix_done & \$21 ;
+  assign \$24  = x_done & \$23 ;
+  assign \$26  = matrix_done & \$25 ;
+  assign \$27  = ~ rbank;
+  assign \$28  = block + 1'h1;
+  assign \$29  = \end  ? 7'h00 : \$28 ;
+  assign \$30  = first ? w__payload[65:64] : tile_code;
+  assign \$31  = $signed(w_s2_0) * $signed(act_s2_0);
+  assign \$32  = $signed(w_s2_1) * $signed(act_s2_1);
+  assign \$33  = $signed(w_s2_2) * $signed(act_s2_2);
+  assign \$34  = $signed(w_s2_3) * $signed(act_s2_3);
+  assign \$35  = $signed(w_s2_4) * $signed(act_s2_4);
+  assign \$36  = $signed(w_s2_5) * $signed(act_s2_5);
+  assign \$37  = $signed(w_s2_6) * $signed(act_s2_6);
+  assign \$38  = $signed(w_s2_7) * $signed(act_s2_7);
+  assign \$39  = $signed(prod_0) + $signed(prod_1);
+  assign \$40  = $signed(prod_2) + $signed(prod_3);
+  assign \$41  = $signed(prod_4) + $signed(prod_5);
+  assign \$42  = $signed(prod_6) + $signed(prod_7);
+  assign \$43  = $signed(sum_l1_0) + $signed(sum_l1_1);
+  assign \$44  = $signed(sum_l1_2) + $signed(sum_l1_3);
+  assign \$45  = code_l1 > 2'h2;
+  assign \$46  = ~ \$45 ;
+  assign \$47  = ce & \$46 ;
+  assign \$48  = $signed(sum_l1_2) + $signed(sum_l1_3);
+  assign \$49  = $signed(sum_l2_0) + $signed(sum_l2_1_link);
+  assign \$50  = $signed(acc_0_0) + $signed(sum_l3_0);
+  assign \$53  = $signed(acc_0_0) + $signed(sum_l3_0);
+  assign \$54  = $signed(acc_1_0) + $signed(tap_1_d0);
+  assign \$55  = ~ is_row[1];
+  assign \$56  = done & \$55 ;
+  assign \$57  = $signed(acc_1_0) + $signed(tap_1_d0);
+  assign \$58  = valid_l3 & end_l3;
   always @(posedge clk)
-    \$36  <= \$35 ;
+    \$61  <= \$60 ;
   always @(posedge clk)
-    wr__addr <= \$37 ;
+    waddr <= \$62 ;
   always @(posedge clk)
-    x__ready <= \$38 ;
+    \$signal  <= \$63 ;
   always @(posedge clk)
-    slices <= \$39 ;
+    slices_0 <= \$64 ;
   always @(posedge clk)
-    block <= \$40 ;
+    slices_1 <= \$65 ;
   always @(posedge clk)
-    tile_code <= \$41 ;
+    full <= \$66 ;
   always @(posedge clk)
-    valid_s1 <= \$42 ;
+    rbank <= \$67 ;
   always @(posedge clk)
-    first_s1 <= \$43 ;
+    block <= \$68 ;
   always @(posedge clk)
-    end_s1 <= \$44 ;
+    tile_code <= \$69 ;
   always @(posedge clk)
-    last_s1 <= \$45 ;
+    valid_s1 <= \$70 ;
   always @(posedge clk)
-    code_s1 <= \$46 ;
+    end_s1 <= \$71 ;
   always @(posedge clk)
-    w_s1_0 <= \$47 ;
+    last_s1 <= \$72 ;
   always @(posedge clk)
-    w_s1_1 <= \$48 ;
+    code_s1 <= \$73 ;
   always @(posedge clk)
-    w_s1_2 <= \$49 ;
+    w_s1_0 <= \$74 ;
   always @(posedge clk)
-    w_s1_3 <= \$50 ;
+    w_s1_1 <= \$75 ;
   always @(posedge clk)
-    w_s1_4 <= \$51 ;
+    w_s1_2 <= \$76 ;
   always @(posedge clk)
-    w_s1_5 <= \$52 ;
+    w_s1_3 <= \$77 ;
   always @(posedge clk)
-    w_s1_6 <= \$53 ;
+    w_s1_4 <= \$78 ;
   always @(posedge clk)
-    w_s1_7 <= \$54 ;
+    w_s1_5 <= \$79 ;
   always @(posedge clk)
-    valid_s1b <= \$55 ;
+    w_s1_6 <= \$80 ;
   always @(posedge clk)
-    first_s1b <= \$56 ;
+    w_s1_7 <= \$81 ;
   always @(posedge clk)
-    end_s1b <= \$57 ;
+    valid_s1b <= \$82 ;
   always @(posedge clk)
-    last_s1b <= \$58 ;
+    end_s1b <= \$83 ;
   always @(posedge clk)
-    code_s1b <= \$59 ;
+    last_s1b <= \$84 ;
   always @(posedge clk)
-    block_acts <= \$60 ;
+    code_s1b <= \$85 ;
   always @(posedge clk)
-    w_s1b_0 <= \$61 ;
+    w_s1b_0 <= \$86 ;
   always @(posedge clk)
-    w_s1b_1 <= \$62 ;
+    w_s1b_1 <= \$87 ;
   always @(posedge clk)
-    w_s1b_2 <= \$63 ;
+    w_s1b_2 <= \$88 ;
   always @(posedge clk)
-    w_s1b_3 <= \$64 ;
+    w_s1b_3 <= \$89 ;
   always @(posedge clk)
-    w_s1b_4 <= \$65 ;
+    w_s1b_4 <= \$90 ;
   always @(posedge clk)
-    w_s1b_5 <= \$66 ;
+    w_s1b_5 <= \$91 ;
   always @(posedge clk)
-    w_s1b_6 <= \$67 ;
+    w_s1b_6 <= \$92 ;
   always @(posedge clk)
-    w_s1b_7 <= \$68 ;
+    w_s1b_7 <= \$93 ;
   always @(posedge clk)
-    act_s2_0 <= \$69 ;
+    block_acts <= \$94 ;
   always @(posedge clk)
-    act_s2_1 <= \$70 ;
+    act_s2_0 <= \$95 ;
   always @(posedge clk)
-    act_s2_2 <= \$71 ;
+    act_s2_1 <= \$96 ;
   always @(posedge clk)
-    act_s2_3 <= \$72 ;
+    act_s2_2 <= \$97 ;
   always @(posedge clk)
-    act_s2_4 <= \$73 ;
+    act_s2_3 <= \$98 ;
   always @(posedge clk)
-    act_s2_5 <= \$74 ;
+    act_s2_4 <= \$99 ;
   always @(posedge clk)
-    act_s2_6 <= \$75 ;
+    act_s2_5 <= \$100 ;
   always @(posedge clk)
-    act_s2_7 <= \$76 ;
+    act_s2_6 <= \$101 ;
   always @(posedge clk)
-    w_s2_0 <= \$77 ;
+    act_s2_7 <= \$102 ;
   always @(posedge clk)
-    w_s2_1 <= \$78 ;
+    w_s2_0 <= \$103 ;
   always @(posedge clk)
-    w_s2_2 <= \$79 ;
+    w_s2_1 <= \$104 ;
   always @(posedge clk)
-    w_s2_3 <= \$80 ;
+    w_s2_2 <= \$105 ;
   always @(posedge clk)
-    w_s2_4 <= \$81 ;
+    w_s2_3 <= \$106 ;
   always @(posedge clk)
-    w_s2_5 <= \$82 ;
+    w_s2_4 <= \$107 ;
   always @(posedge clk)
-    w_s2_6 <= \$83 ;
+    w_s2_5 <= \$108 ;
   always @(posedge clk)
-    w_s2_7 <= \$84 ;
+    w_s2_6 <= \$109 ;
   always @(posedge clk)
-    valid_s2 <= \$85 ;
+    w_s2_7 <= \$110 ;
   always @(posedge clk)
-    first_s2 <= \$86 ;
+    valid_s2 <= \$111 ;
   always @(posedge clk)
-    end_s2 <= \$87 ;
+    end_s2 <= \$112 ;
   always @(posedge clk)
-    last_s2 <= \$88 ;
+    last_s2 <= \$113 ;
   always @(posedge clk)
-    code_s2 <= \$89 ;
+    code_s2 <= \$114 ;
   always @(posedge clk)
-    prod_0 <= \$90 ;
+    prod_0 <= \$115 ;
   always @(posedge clk)
-    prod_1 <= \$91 ;
+    prod_1 <= \$116 ;
   always @(posedge clk)
-    prod_2 <= \$92 ;
+    prod_2 <= \$117 ;
   always @(posedge clk)
-    prod_3 <= \$93 ;
+    prod_3 <= \$118 ;
   always @(posedge clk)
-    prod_4 <= \$94 ;
+    prod_4 <= \$119 ;
   always @(posedge clk)
-    prod_5 <= \$95 ;
+    prod_5 <= \$120 ;
   always @(posedge clk)
-    prod_6 <= \$96 ;
+    prod_6 <= \$121 ;
   always @(posedge clk)
-    prod_7 <= \$97 ;
+    prod_7 <= \$122 ;
   always @(posedge clk)
-    valid_s3 <= \$98 ;
+    valid_s3 <= \$123 ;
   always @(posedge clk)
-    first_s3 <= \$99 ;
+    end_s3 <= \$124 ;
   always @(posedge clk)
-    end_s3 <= \$100 ;
+    last_s3 <= \$125 ;
   always @(posedge clk)
-    last_s3 <= \$101 ;
+    code_s3 <= \$126 ;
   always @(posedge clk)
-    code_s3 <= \$102 ;
+    sum_l1_0 <= \$127 ;
   always @(posedge clk)
-    sum_l1_0 <= \$103 ;
+    sum_l1_1 <= \$128 ;
   always @(posedge clk)
-    sum_l1_1 <= \$104 ;
+    sum_l1_2 <= \$129 ;
   always @(posedge clk)
-    sum_l1_2 <= \$105 ;
+    sum_l1_3 <= \$130 ;
   always @(posedge clk)
-    sum_l1_3 <= \$106 ;
+    valid_l1 <= \$131 ;
   always @(posedge clk)
-    valid_l1 <= \$107 ;
+    end_l1 <= \$132 ;
   always @(posedge clk)
-    first_l1 <= \$108 ;
+    last_l1 <= \$133 ;
   always @(posedge clk)
-    end_l1 <= \$109 ;
+    code_l1 <= \$134 ;
   always @(posedge clk)
-    last_l1 <= \$110 ;
+    sum_l2_0 <= \$135 ;
   always @(posedge clk)
-    code_l1 <= \$111 ;
+    sum_l2_1 <= \$136 ;
   always @(posedge clk)
-    sum_l2_0 <= \$112 ;
+    sum_l2_1_link <= \$137 ;
   always @(posedge clk)
-    sum_l2_1 <= \$113 ;
+    valid_l2 <= \$138 ;
   always @(posedge clk)
-    valid_l2 <= \$114 ;
+    end_l2 <= \$139 ;
   always @(posedge clk)
-    first_l2 <= \$115 ;
+    last_l2 <= \$140 ;
   always @(posedge clk)
-    end_l2 <= \$116 ;
+    code_l2 <= \$141 ;
   always @(posedge clk)
-    last_l2 <= \$117 ;
+    tap_1_d0 <= \$142 ;
   always @(posedge clk)
-    code_l2 <= \$118 ;
+    sum_l3_0 <= \$143 ;
   always @(posedge clk)
-    tap_l2_d0_0 <= \$119 ;
+    valid_l3 <= \$144 ;
   always @(posedge clk)
-    tap_l2_d0_1 <= \$120 ;
+    end_l3 <= \$145 ;
   always @(posedge clk)
-    sum_l3_0 <= \$121 ;
+    last_l3 <= \$146 ;
   always @(posedge clk)
-    valid_l3 <= \$122 ;
+    code_l3 <= \$147 ;
   always @(posedge clk)
-    first_l3 <= \$123 ;
+    acc_0_0 <= \$148 ;
   always @(posedge clk)
-    end_l3 <= \$124 ;
+    out_0_0 <= \$149 ;
   always @(posedge clk)
-    last_l3 <= \$125 ;
+    acc_1_0 <= \$150 ;
   always @(posedge clk)
-    code_l3 <= \$126 ;
+    out_1_0 <= \$151 ;
   always @(posedge clk)
-    o__valid <= \$127 ;
-  always @(posedge clk)
-    valid_mask <= \$128 ;
-  always @(posedge clk)
-    acc_0_0 <= \$129 ;
-  always @(posedge clk)
-    acc_1_0 <= \$130 ;
+    o__valid <= \$152 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    rn_in_0_0 = 24'h000000;
-    casez (code_l3)
-      2'h2:
-          rn_in_0_0 = { tap_l2_d0_0[17], tap_l2_d0_0[17], tap_l2_d0_0[17], tap_l2_d0_0[17], tap_l2_d0_0[17], tap_l2_d0_0[17], tap_l2_d0_0 };
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    rn_in_1_0 = 24'h000000;
-    casez (code_l3)
-      2'h2:
-          rn_in_1_0 = { tap_l2_d0_1[17], tap_l2_d0_1[17], tap_l2_d0_1[17], tap_l2_d0_1[17], tap_l2_d0_1[17], tap_l2_d0_1[17], tap_l2_d0_1 };
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$35  = \$36 ;
-    if (ce) begin
-      if (valid_l3) begin
-        \$35  = last_l3;
-      end
+    \$60  = \$61 ;
+    if (done) begin
+      \$60 [2] = last_l3;
+      \$60 [1:0] = is_row;
     end
     if (rst) begin
-      \$35  = 1'h0;
+      \$60  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$37  = wr__addr;
+    \$62  = waddr;
     if (x_take) begin
-      \$37  = \$5 [5:0];
-      if (\$7 ) begin
-        \$37  = 6'h00;
-      end
+      \$62  = \$15 [5:0];
     end
     if (rst) begin
-      \$37  = 6'h00;
+      \$62  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$38  = x__ready;
-    if (x_take) begin
-      if (\$7 ) begin
-        \$38  = 1'h0;
-      end
+    \$63  = \$signal ;
+    if (x_done) begin
+      \$63  = \$16 ;
     end
+    if (rst) begin
+      \$63  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$64  = slices_0;
+    if (x_done) begin
+      casez (\$signal )
+        1'h0:
+            \$64  = \$17 ;
+      endcase
+    end
+    if (rst) begin
+      \$64  = 7'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$65  = slices_1;
+    if (x_done) begin
+      (* full_case = 32'd1 *)
+      casez (\$signal )
+        1'h0:
+            /* empty */;
+        1'h1:
+            \$65  = \$18 ;
+      endcase
+    end
+    if (rst) begin
+      \$65  = 7'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$66  = full;
+    if (\$20 ) begin
+      \$66 [0] = 1'h1;
+    end else if (\$22 ) begin
+      \$66 [0] = 1'h0;
+    end
+    if (\$24 ) begin
+      \$66 [1] = 1'h1;
+    end else if (\$26 ) begin
+      \$66 [1] = 1'h0;
+    end
+    if (rst) begin
+      \$66  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$67  = rbank;
+    if (matrix_done) begin
+      \$67  = \$27 ;
+    end
+    if (rst) begin
+      \$67  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$68  = block;
     if (w_take) begin
-      if (w__payload[66]) begin
-        \$38  = 1'h1;
-      end
+      \$68  = \$29 [5:0];
     end
     if (rst) begin
-      \$38  = 1'h1;
+      \$68  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$39  = slices;
-    if (x_take) begin
-      if (\$7 ) begin
-        \$39  = \$8 ;
-      end
-    end
-    if (rst) begin
-      \$39  = 7'h01;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$40  = block;
-    if (w_take) begin
-      \$40  = \$10 [5:0];
-    end
-    if (rst) begin
-      \$40  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$41  = tile_code;
+    \$69  = tile_code;
     if (w_take) begin
       if (first) begin
-        \$41  = w__payload[65:64];
+        \$69  = w__payload[65:64];
       end
     end
     if (rst) begin
-      \$41  = 2'h0;
+      \$69  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$42  = valid_s1;
+    \$70  = valid_s1;
     if (ce) begin
-      \$42  = w_take;
+      \$70  = w_take;
     end
     if (rst) begin
-      \$42  = 1'h0;
+      \$70  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$43  = first_s1;
+    \$71  = end_s1;
     if (ce) begin
-      \$43  = first;
+      \$71  = \end ;
     end
     if (rst) begin
-      \$43  = 1'h0;
+      \$71  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$44  = end_s1;
+    \$72  = last_s1;
     if (ce) begin
-      \$44  = \end ;
+      \$72  = w__payload[66];
     end
     if (rst) begin
-      \$44  = 1'h0;
+      \$72  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$45  = last_s1;
+    \$73  = code_s1;
     if (ce) begin
-      \$45  = w__payload[66];
+      \$73  = \$30 ;
     end
     if (rst) begin
-      \$45  = 1'h0;
+      \$73  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$46  = code_s1;
+    \$74  = w_s1_0;
     if (ce) begin
-      \$46  = \$11 ;
-    end
-    if (rst) begin
-      \$46  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$47  = w_s1_0;
-    if (ce) begin
-      \$47  = w__payload[7:0];
-    end
-    if (rst) begin
-      \$47  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$48  = w_s1_1;
-    if (ce) begin
-      \$48  = w__payload[15:8];
-    end
-    if (rst) begin
-      \$48  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$49  = w_s1_2;
-    if (ce) begin
-      \$49  = w__payload[23:16];
-    end
-    if (rst) begin
-      \$49  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$50  = w_s1_3;
-    if (ce) begin
-      \$50  = w__payload[31:24];
-    end
-    if (rst) begin
-      \$50  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$51  = w_s1_4;
-    if (ce) begin
-      \$51  = w__payload[39:32];
-    end
-    if (rst) begin
-      \$51  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$52  = w_s1_5;
-    if (ce) begin
-      \$52  = w__payload[47:40];
-    end
-    if (rst) begin
-      \$52  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$53  = w_s1_6;
-    if (ce) begin
-      \$53  = w__payload[55:48];
-    end
-    if (rst) begin
-      \$53  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$54  = w_s1_7;
-    if (ce) begin
-      \$54  = w__payload[63:56];
-    end
-    if (rst) begin
-      \$54  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$55  = valid_s1b;
-    if (ce) begin
-      \$55  = valid_s1;
-    end
-    if (rst) begin
-      \$55  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$56  = first_s1b;
-    if (ce) begin
-      \$56  = first_s1;
-    end
-    if (rst) begin
-      \$56  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$57  = end_s1b;
-    if (ce) begin
-      \$57  = end_s1;
-    end
-    if (rst) begin
-      \$57  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$58  = last_s1b;
-    if (ce) begin
-      \$58  = last_s1;
-    end
-    if (rst) begin
-      \$58  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$59  = code_s1b;
-    if (ce) begin
-      \$59  = code_s1;
-    end
-    if (rst) begin
-      \$59  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$60  = block_acts;
-    if (ce) begin
-      \$60  = rd__data;
-    end
-    if (rst) begin
-      \$60  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$61  = w_s1b_0;
-    if (ce) begin
-      \$61  = w_s1_0;
-    end
-    if (rst) begin
-      \$61  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$62  = w_s1b_1;
-    if (ce) begin
-      \$62  = w_s1_1;
-    end
-    if (rst) begin
-      \$62  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$63  = w_s1b_2;
-    if (ce) begin
-      \$63  = w_s1_2;
-    end
-    if (rst) begin
-      \$63  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$64  = w_s1b_3;
-    if (ce) begin
-      \$64  = w_s1_3;
-    end
-    if (rst) begin
-      \$64  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$65  = w_s1b_4;
-    if (ce) begin
-      \$65  = w_s1_4;
-    end
-    if (rst) begin
-      \$65  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$66  = w_s1b_5;
-    if (ce) begin
-      \$66  = w_s1_5;
-    end
-    if (rst) begin
-      \$66  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$67  = w_s1b_6;
-    if (ce) begin
-      \$67  = w_s1_6;
-    end
-    if (rst) begin
-      \$67  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$68  = w_s1b_7;
-    if (ce) begin
-      \$68  = w_s1_7;
-    end
-    if (rst) begin
-      \$68  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$69  = act_s2_0;
-    if (ce) begin
-      \$69  = block_acts[7:0];
-    end
-    if (rst) begin
-      \$69  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$70  = act_s2_1;
-    if (ce) begin
-      \$70  = block_acts[15:8];
-    end
-    if (rst) begin
-      \$70  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$71  = act_s2_2;
-    if (ce) begin
-      \$71  = block_acts[23:16];
-    end
-    if (rst) begin
-      \$71  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$72  = act_s2_3;
-    if (ce) begin
-      \$72  = block_acts[31:24];
-    end
-    if (rst) begin
-      \$72  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$73  = act_s2_4;
-    if (ce) begin
-      \$73  = block_acts[7:0];
-    end
-    if (rst) begin
-      \$73  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$74  = act_s2_5;
-    if (ce) begin
-      \$74  = block_acts[15:8];
+      \$74  = w__payload[7:0];
     end
     if (rst) begin
       \$74  = 8'h00;
@@ -1159,9 +997,9 @@ module \sparse_dsp_l8_m4_dense.core (x__valid, w__valid, o__ready, rst, w__ready
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$75  = act_s2_6;
+    \$75  = w_s1_1;
     if (ce) begin
-      \$75  = block_acts[23:16];
+      \$75  = w__payload[15:8];
     end
     if (rst) begin
       \$75  = 8'h00;
@@ -1169,9 +1007,9 @@ module \sparse_dsp_l8_m4_dense.core (x__valid, w__valid, o__ready, rst, w__ready
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$76  = act_s2_7;
+    \$76  = w_s1_2;
     if (ce) begin
-      \$76  = block_acts[31:24];
+      \$76  = w__payload[23:16];
     end
     if (rst) begin
       \$76  = 8'h00;
@@ -1179,9 +1017,9 @@ module \sparse_dsp_l8_m4_dense.core (x__valid, w__valid, o__ready, rst, w__ready
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$77  = w_s2_0;
+    \$77  = w_s1_3;
     if (ce) begin
-      \$77  = w_s1b_0;
+      \$77  = w__payload[31:24];
     end
     if (rst) begin
       \$77  = 8'h00;
@@ -1189,9 +1027,9 @@ module \sparse_dsp_l8_m4_dense.core (x__valid, w__valid, o__ready, rst, w__ready
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$78  = w_s2_1;
+    \$78  = w_s1_4;
     if (ce) begin
-      \$78  = w_s1b_1;
+      \$78  = w__payload[39:32];
     end
     if (rst) begin
       \$78  = 8'h00;
@@ -1199,9 +1037,9 @@ module \sparse_dsp_l8_m4_dense.core (x__valid, w__valid, o__ready, rst, w__ready
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$79  = w_s2_2;
+    \$79  = w_s1_5;
     if (ce) begin
-      \$79  = w_s1b_2;
+      \$79  = w__payload[47:40];
     end
     if (rst) begin
       \$79  = 8'h00;
@@ -1209,9 +1047,9 @@ module \sparse_dsp_l8_m4_dense.core (x__valid, w__valid, o__ready, rst, w__ready
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$80  = w_s2_3;
+    \$80  = w_s1_6;
     if (ce) begin
-      \$80  = w_s1b_3;
+      \$80  = w__payload[55:48];
     end
     if (rst) begin
       \$80  = 8'h00;
@@ -1219,9 +1057,9 @@ module \sparse_dsp_l8_m4_dense.core (x__valid, w__valid, o__ready, rst, w__ready
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$81  = w_s2_4;
+    \$81  = w_s1_7;
     if (ce) begin
-      \$81  = w_s1b_4;
+      \$81  = w__payload[63:56];
     end
     if (rst) begin
       \$81  = 8'h00;
@@ -1229,419 +1067,419 @@ module \sparse_dsp_l8_m4_dense.core (x__valid, w__valid, o__ready, rst, w__ready
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$82  = w_s2_5;
+    \$82  = valid_s1b;
     if (ce) begin
-      \$82  = w_s1b_5;
+      \$82  = valid_s1;
     end
     if (rst) begin
-      \$82  = 8'h00;
+      \$82  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$83  = w_s2_6;
+    \$83  = end_s1b;
     if (ce) begin
-      \$83  = w_s1b_6;
+      \$83  = end_s1;
     end
     if (rst) begin
-      \$83  = 8'h00;
+      \$83  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$84  = w_s2_7;
+    \$84  = last_s1b;
     if (ce) begin
-      \$84  = w_s1b_7;
+      \$84  = last_s1;
     end
     if (rst) begin
-      \$84  = 8'h00;
+      \$84  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$85  = valid_s2;
+    \$85  = code_s1b;
     if (ce) begin
-      \$85  = valid_s1b;
+      \$85  = code_s1;
     end
     if (rst) begin
-      \$85  = 1'h0;
+      \$85  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$86  = first_s2;
+    \$86  = w_s1b_0;
     if (ce) begin
-      \$86  = first_s1b;
+      \$86  = w_s1_0;
     end
     if (rst) begin
-      \$86  = 1'h0;
+      \$86  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$87  = end_s2;
+    \$87  = w_s1b_1;
     if (ce) begin
-      \$87  = end_s1b;
+      \$87  = w_s1_1;
     end
     if (rst) begin
-      \$87  = 1'h0;
+      \$87  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$88  = last_s2;
+    \$88  = w_s1b_2;
     if (ce) begin
-      \$88  = last_s1b;
+      \$88  = w_s1_2;
     end
     if (rst) begin
-      \$88  = 1'h0;
+      \$88  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$89  = code_s2;
+    \$89  = w_s1b_3;
     if (ce) begin
-      \$89  = code_s1b;
+      \$89  = w_s1_3;
     end
     if (rst) begin
-      \$89  = 2'h0;
+      \$89  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$90  = prod_0;
+    \$90  = w_s1b_4;
     if (ce) begin
-      \$90  = \$12 ;
+      \$90  = w_s1_4;
     end
     if (rst) begin
-      \$90  = 16'h0000;
+      \$90  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$91  = prod_1;
+    \$91  = w_s1b_5;
     if (ce) begin
-      \$91  = \$13 ;
+      \$91  = w_s1_5;
     end
     if (rst) begin
-      \$91  = 16'h0000;
+      \$91  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$92  = prod_2;
+    \$92  = w_s1b_6;
     if (ce) begin
-      \$92  = \$14 ;
+      \$92  = w_s1_6;
     end
     if (rst) begin
-      \$92  = 16'h0000;
+      \$92  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$93  = prod_3;
+    \$93  = w_s1b_7;
     if (ce) begin
-      \$93  = \$15 ;
+      \$93  = w_s1_7;
     end
     if (rst) begin
-      \$93  = 16'h0000;
+      \$93  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$94  = prod_4;
+    \$94  = block_acts;
     if (ce) begin
-      \$94  = \$16 ;
+      \$94  = rd__data;
     end
     if (rst) begin
-      \$94  = 16'h0000;
+      \$94  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$95  = prod_5;
+    \$95  = act_s2_0;
     if (ce) begin
-      \$95  = \$17 ;
+      \$95  = block_acts[7:0];
     end
     if (rst) begin
-      \$95  = 16'h0000;
+      \$95  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$96  = prod_6;
+    \$96  = act_s2_1;
     if (ce) begin
-      \$96  = \$18 ;
+      \$96  = block_acts[15:8];
     end
     if (rst) begin
-      \$96  = 16'h0000;
+      \$96  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$97  = prod_7;
+    \$97  = act_s2_2;
     if (ce) begin
-      \$97  = \$19 ;
+      \$97  = block_acts[23:16];
     end
     if (rst) begin
-      \$97  = 16'h0000;
+      \$97  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$98  = valid_s3;
+    \$98  = act_s2_3;
     if (ce) begin
-      \$98  = valid_s2;
+      \$98  = block_acts[31:24];
     end
     if (rst) begin
-      \$98  = 1'h0;
+      \$98  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$99  = first_s3;
+    \$99  = act_s2_4;
     if (ce) begin
-      \$99  = first_s2;
+      \$99  = block_acts[7:0];
     end
     if (rst) begin
-      \$99  = 1'h0;
+      \$99  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$100  = end_s3;
+    \$100  = act_s2_5;
     if (ce) begin
-      \$100  = end_s2;
+      \$100  = block_acts[15:8];
     end
     if (rst) begin
-      \$100  = 1'h0;
+      \$100  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$101  = last_s3;
+    \$101  = act_s2_6;
     if (ce) begin
-      \$101  = last_s2;
+      \$101  = block_acts[23:16];
     end
     if (rst) begin
-      \$101  = 1'h0;
+      \$101  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$102  = code_s3;
+    \$102  = act_s2_7;
     if (ce) begin
-      \$102  = code_s2;
+      \$102  = block_acts[31:24];
     end
     if (rst) begin
-      \$102  = 2'h0;
+      \$102  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$103  = sum_l1_0;
+    \$103  = w_s2_0;
     if (ce) begin
-      \$103  = \$20 ;
+      \$103  = w_s1b_0;
     end
     if (rst) begin
-      \$103  = 17'h00000;
+      \$103  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$104  = sum_l1_1;
+    \$104  = w_s2_1;
     if (ce) begin
-      \$104  = \$21 ;
+      \$104  = w_s1b_1;
     end
     if (rst) begin
-      \$104  = 17'h00000;
+      \$104  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$105  = sum_l1_2;
+    \$105  = w_s2_2;
     if (ce) begin
-      \$105  = \$22 ;
+      \$105  = w_s1b_2;
     end
     if (rst) begin
-      \$105  = 17'h00000;
+      \$105  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$106  = sum_l1_3;
+    \$106  = w_s2_3;
     if (ce) begin
-      \$106  = \$23 ;
+      \$106  = w_s1b_3;
     end
     if (rst) begin
-      \$106  = 17'h00000;
+      \$106  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$107  = valid_l1;
+    \$107  = w_s2_4;
     if (ce) begin
-      \$107  = valid_s3;
+      \$107  = w_s1b_4;
     end
     if (rst) begin
-      \$107  = 1'h0;
+      \$107  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$108  = first_l1;
+    \$108  = w_s2_5;
     if (ce) begin
-      \$108  = first_s3;
+      \$108  = w_s1b_5;
     end
     if (rst) begin
-      \$108  = 1'h0;
+      \$108  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$109  = end_l1;
+    \$109  = w_s2_6;
     if (ce) begin
-      \$109  = end_s3;
+      \$109  = w_s1b_6;
     end
     if (rst) begin
-      \$109  = 1'h0;
+      \$109  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$110  = last_l1;
+    \$110  = w_s2_7;
     if (ce) begin
-      \$110  = last_s3;
+      \$110  = w_s1b_7;
     end
     if (rst) begin
-      \$110  = 1'h0;
+      \$110  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$111  = code_l1;
+    \$111  = valid_s2;
     if (ce) begin
-      \$111  = code_s3;
+      \$111  = valid_s1b;
     end
     if (rst) begin
-      \$111  = 2'h0;
+      \$111  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$112  = sum_l2_0;
+    \$112  = end_s2;
     if (ce) begin
-      \$112  = \$24 ;
+      \$112  = end_s1b;
     end
     if (rst) begin
-      \$112  = 18'h00000;
+      \$112  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$113  = sum_l2_1;
+    \$113  = last_s2;
     if (ce) begin
-      \$113  = \$25 ;
+      \$113  = last_s1b;
     end
     if (rst) begin
-      \$113  = 18'h00000;
+      \$113  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$114  = valid_l2;
+    \$114  = code_s2;
     if (ce) begin
-      \$114  = valid_l1;
+      \$114  = code_s1b;
     end
     if (rst) begin
-      \$114  = 1'h0;
+      \$114  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$115  = first_l2;
+    \$115  = prod_0;
     if (ce) begin
-      \$115  = first_l1;
+      \$115  = \$31 ;
     end
     if (rst) begin
-      \$115  = 1'h0;
+      \$115  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$116  = end_l2;
+    \$116  = prod_1;
     if (ce) begin
-      \$116  = end_l1;
+      \$116  = \$32 ;
     end
     if (rst) begin
-      \$116  = 1'h0;
+      \$116  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$117  = last_l2;
+    \$117  = prod_2;
     if (ce) begin
-      \$117  = last_l1;
+      \$117  = \$33 ;
     end
     if (rst) begin
-      \$117  = 1'h0;
+      \$117  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$118  = code_l2;
+    \$118  = prod_3;
     if (ce) begin
-      \$118  = code_l1;
+      \$118  = \$34 ;
     end
     if (rst) begin
-      \$118  = 2'h0;
+      \$118  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$119  = tap_l2_d0_0;
+    \$119  = prod_4;
     if (ce) begin
-      \$119  = sum_l2_0;
+      \$119  = \$35 ;
     end
     if (rst) begin
-      \$119  = 18'h00000;
+      \$119  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$120  = tap_l2_d0_1;
+    \$120  = prod_5;
     if (ce) begin
-      \$120  = sum_l2_1;
+      \$120  = \$36 ;
     end
     if (rst) begin
-      \$120  = 18'h00000;
+      \$120  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$121  = sum_l3_0;
+    \$121  = prod_6;
     if (ce) begin
-      \$121  = \$26 ;
+      \$121  = \$37 ;
     end
     if (rst) begin
-      \$121  = 19'h00000;
+      \$121  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$122  = valid_l3;
+    \$122  = prod_7;
     if (ce) begin
-      \$122  = valid_l2;
+      \$122  = \$38 ;
     end
     if (rst) begin
-      \$122  = 1'h0;
+      \$122  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$123  = first_l3;
+    \$123  = valid_s3;
     if (ce) begin
-      \$123  = first_l2;
+      \$123  = valid_s2;
     end
     if (rst) begin
       \$123  = 1'h0;
@@ -1649,9 +1487,9 @@ module \sparse_dsp_l8_m4_dense.core (x__valid, w__valid, o__ready, rst, w__ready
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$124  = end_l3;
+    \$124  = end_s3;
     if (ce) begin
-      \$124  = end_l2;
+      \$124  = end_s2;
     end
     if (rst) begin
       \$124  = 1'h0;
@@ -1659,9 +1497,9 @@ module \sparse_dsp_l8_m4_dense.core (x__valid, w__valid, o__ready, rst, w__ready
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$125  = last_l3;
+    \$125  = last_s3;
     if (ce) begin
-      \$125  = last_l2;
+      \$125  = last_s2;
     end
     if (rst) begin
       \$125  = 1'h0;
@@ -1669,9 +1507,9 @@ module \sparse_dsp_l8_m4_dense.core (x__valid, w__valid, o__ready, rst, w__ready
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$126  = code_l3;
+    \$126  = code_s3;
     if (ce) begin
-      \$126  = code_l2;
+      \$126  = code_s2;
     end
     if (rst) begin
       \$126  = 2'h0;
@@ -1679,71 +1517,292 @@ module \sparse_dsp_l8_m4_dense.core (x__valid, w__valid, o__ready, rst, w__ready
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$127  = o__valid;
+    \$127  = sum_l1_0;
     if (ce) begin
-      \$127  = \$27 ;
+      \$127  = \$39 ;
     end
     if (rst) begin
-      \$127  = 1'h0;
+      \$127  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$128  = valid_mask;
+    \$128  = sum_l1_1;
     if (ce) begin
-      if (valid_l3) begin
-        (* full_case = 32'd1 *)
-        casez (code_l3)
-          2'h2:
-              \$128  = 2'h3;
-          default:
-              \$128  = 2'h3;
-        endcase
-      end
+      \$128  = \$40 ;
     end
     if (rst) begin
-      \$128  = 2'h0;
+      \$128  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$129  = acc_0_0;
-    if (\$28 ) begin
-      \$129  = \$30 [23:0];
+    \$129  = sum_l1_2;
+    if (ce) begin
+      \$129  = \$41 ;
     end
     if (rst) begin
-      \$129  = 24'h000000;
+      \$129  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$130  = acc_1_0;
-    if (\$31 ) begin
-      \$130  = \$33 [23:0];
+    \$130  = sum_l1_3;
+    if (ce) begin
+      \$130  = \$42 ;
     end
     if (rst) begin
-      \$130  = 24'h000000;
+      \$130  = 17'h00000;
     end
   end
-  assign loading = x__ready;
-  assign waddr = wr__addr;
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$131  = valid_l1;
+    if (ce) begin
+      \$131  = valid_s3;
+    end
+    if (rst) begin
+      \$131  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$132  = end_l1;
+    if (ce) begin
+      \$132  = end_s3;
+    end
+    if (rst) begin
+      \$132  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$133  = last_l1;
+    if (ce) begin
+      \$133  = last_s3;
+    end
+    if (rst) begin
+      \$133  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$134  = code_l1;
+    if (ce) begin
+      \$134  = code_s3;
+    end
+    if (rst) begin
+      \$134  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$135  = sum_l2_0;
+    if (ce) begin
+      \$135  = \$43 ;
+    end
+    if (rst) begin
+      \$135  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$136  = sum_l2_1;
+    if (ce) begin
+      \$136  = \$44 ;
+    end
+    if (rst) begin
+      \$136  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$137  = sum_l2_1_link;
+    if (\$47 ) begin
+      \$137  = 18'h00000;
+    end else if (ce) begin
+      \$137  = \$48 ;
+    end
+    if (rst) begin
+      \$137  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$138  = valid_l2;
+    if (ce) begin
+      \$138  = valid_l1;
+    end
+    if (rst) begin
+      \$138  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$139  = end_l2;
+    if (ce) begin
+      \$139  = end_l1;
+    end
+    if (rst) begin
+      \$139  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$140  = last_l2;
+    if (ce) begin
+      \$140  = last_l1;
+    end
+    if (rst) begin
+      \$140  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$141  = code_l2;
+    if (ce) begin
+      \$141  = code_l1;
+    end
+    if (rst) begin
+      \$141  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$142  = tap_1_d0;
+    if (ce) begin
+      \$142  = sum_l2_1;
+    end
+    if (rst) begin
+      \$142  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$143  = sum_l3_0;
+    if (ce) begin
+      \$143  = \$49 ;
+    end
+    if (rst) begin
+      \$143  = 19'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$144  = valid_l3;
+    if (ce) begin
+      \$144  = valid_l2;
+    end
+    if (rst) begin
+      \$144  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$145  = end_l3;
+    if (ce) begin
+      \$145  = end_l2;
+    end
+    if (rst) begin
+      \$145  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$146  = last_l3;
+    if (ce) begin
+      \$146  = last_l2;
+    end
+    if (rst) begin
+      \$146  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$147  = code_l3;
+    if (ce) begin
+      \$147  = code_l2;
+    end
+    if (rst) begin
+      \$147  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$148  = acc_0_0;
+    if (done) begin
+      \$148  = 24'h000000;
+    end else if (step) begin
+      \$148  = \$50 [23:0];
+    end
+    if (rst) begin
+      \$148  = 24'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$149  = out_0_0;
+    if (\$52 ) begin
+      \$149  = 24'h000000;
+    end else if (done) begin
+      \$149  = \$53 [23:0];
+    end
+    if (rst) begin
+      \$149  = 24'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$150  = acc_1_0;
+    if (done) begin
+      \$150  = 24'h000000;
+    end else if (step) begin
+      \$150  = \$54 [23:0];
+    end
+    if (rst) begin
+      \$150  = 24'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$151  = out_1_0;
+    if (\$56 ) begin
+      \$151  = 24'h000000;
+    end else if (done) begin
+      \$151  = \$57 [23:0];
+    end
+    if (rst) begin
+      \$151  = 24'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$152  = o__valid;
+    if (ce) begin
+      \$152  = \$58 ;
+    end
+    if (rst) begin
+      \$152  = 1'h0;
+    end
+  end
+  assign wr__addr = \$6 [6:0];
   assign wr__data = x__payload[31:0];
   assign wr__en = x_take;
-  assign rd__addr = block;
+  assign rd__addr = \$12 [6:0];
   assign rd__en = ce;
-  assign o__payload = { \$36 , \$34  };
-  assign \port$72$0  = \$34 ;
-  assign \port$76$0  = \$36 ;
-  assign \wr__data[0]  = x__payload[7:0];
-  assign \wr__data[1]  = x__payload[15:8];
-  assign \wr__data[2]  = x__payload[23:16];
-  assign \wr__data[3]  = x__payload[31:24];
+  assign o__payload = { \$61 , \$59  };
+  assign \port$114$0  = \$59 ;
+  assign \port$118$0  = \$61 ;
   assign \x__payload.data  = x__payload[31:0];
   assign \x__payload.data[0]  = x__payload[7:0];
   assign \x__payload.data[1]  = x__payload[15:8];
   assign \x__payload.data[2]  = x__payload[23:16];
   assign \x__payload.data[3]  = x__payload[31:24];
   assign \x__payload.last  = x__payload[32];
+  assign \wr__data[0]  = x__payload[7:0];
+  assign \wr__data[1]  = x__payload[15:8];
+  assign \wr__data[2]  = x__payload[23:16];
+  assign \wr__data[3]  = x__payload[31:24];
   assign \w__payload.data  = w__payload[63:0];
   assign \w__payload.data.values  = w__payload[63:0];
   assign \w__payload.data.values[0]  = w__payload[7:0];
@@ -1756,11 +1815,11 @@ module \sparse_dsp_l8_m4_dense.core (x__valid, w__valid, o__ready, rst, w__ready
   assign \w__payload.data.values[7]  = w__payload[63:56];
   assign \w__payload.user  = w__payload[65:64];
   assign \w__payload.last  = w__payload[66];
-  assign \o__payload.data  = \$34 [47:0];
-  assign \o__payload.data[0]  = \$34 [23:0];
-  assign \o__payload.data[1]  = \$34 [47:24];
-  assign \o__payload.user  = \$34 [49:48];
-  assign \o__payload.last  = \$36 ;
+  assign \o__payload.data  = \$59 ;
+  assign \o__payload.data[0]  = \$59 [23:0];
+  assign \o__payload.data[1]  = \$59 [47:24];
+  assign \o__payload.user  = \$61 [1:0];
+  assign \o__payload.last  = \$61 [2];
   assign \block_acts[0]  = block_acts[7:0];
   assign \block_acts[1]  = block_acts[15:8];
   assign \block_acts[2]  = block_acts[23:16];
@@ -1769,7 +1828,14 @@ module \sparse_dsp_l8_m4_dense.core (x__valid, w__valid, o__ready, rst, w__ready
   assign \rd__data[1]  = rd__data[15:8];
   assign \rd__data[2]  = rd__data[23:16];
   assign \rd__data[3]  = rd__data[31:24];
-  assign \$34 [47:24] = acc_1_0;
-  assign \$34 [23:0] = acc_0_0;
-  assign \$34 [49:48] = valid_mask;
+  assign \$59 [47:24] = out_1_0;
+  assign \$59 [23:0] = out_0_0;
+  assign is_row[1] = \$13 ;
+  assign is_row[0] = 1'h1;
+  assign \$5  = { 1'h0, \$signal , 6'h00 };
+  assign \$11  = { 1'h0, rbank, 6'h00 };
+  assign \$23  = \$signal ;
+  assign \$25  = rbank;
+  assign \$51  = 1'h0;
+  assign \$52  = 1'h0;
 endmodule

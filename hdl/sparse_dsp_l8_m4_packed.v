@@ -3,7 +3,7 @@
 (* top =  1  *)
 (* generator = "Amaranth" *)
 module sparse_dsp_l8_m4_packed(aresetn, s_axis_x_tdata, s_axis_x_tvalid, s_axis_x_tlast, s_axis_w_tdata, s_axis_w_tvalid, s_axis_w_tuser, s_axis_w_tlast, m_axis_tready, s_axis_x_tready, s_axis_w_tready, m_axis_tdata, m_axis_tvalid, m_axis_tuser, m_axis_tlast, aclk);
-  wire [391:0] \$1 ;
+  wire [8:0] \$1 ;
   input aclk;
   wire aclk;
   input aresetn;
@@ -52,8 +52,8 @@ module sparse_dsp_l8_m4_packed(aresetn, s_axis_x_tdata, s_axis_x_tvalid, s_axis_
   wire [1:0] s_axis_w_tuser;
   input s_axis_w_tvalid;
   wire s_axis_w_tvalid;
-  input [63:0] s_axis_x_tdata;
-  wire [63:0] s_axis_x_tdata;
+  input [15:0] s_axis_x_tdata;
+  wire [15:0] s_axis_x_tdata;
   input s_axis_x_tlast;
   wire s_axis_x_tlast;
   output s_axis_x_tready;
@@ -84,16 +84,10 @@ module sparse_dsp_l8_m4_packed(aresetn, s_axis_x_tdata, s_axis_x_tvalid, s_axis_
   wire [1:0] \w__payload.user ;
   wire w__ready;
   wire w__valid;
-  wire [64:0] x__payload;
-  wire [63:0] \x__payload.data ;
+  wire [16:0] x__payload;
+  wire [15:0] \x__payload.data ;
   wire [7:0] \x__payload.data[0] ;
   wire [7:0] \x__payload.data[1] ;
-  wire [7:0] \x__payload.data[2] ;
-  wire [7:0] \x__payload.data[3] ;
-  wire [7:0] \x__payload.data[4] ;
-  wire [7:0] \x__payload.data[5] ;
-  wire [7:0] \x__payload.data[6] ;
-  wire [7:0] \x__payload.data[7] ;
   wire \x__payload.last ;
   wire x__ready;
   wire x__valid;
@@ -102,8 +96,8 @@ module sparse_dsp_l8_m4_packed(aresetn, s_axis_x_tdata, s_axis_x_tvalid, s_axis_
     .clk(aclk),
     .o__ready(m_axis_tready),
     .o__valid(m_axis_tvalid),
-    .\port$303$0 (\$1 ),
-    .\port$307$0 (m_axis_tlast),
+    .\port$354$0 (m_axis_tdata),
+    .\port$358$0 (\$1 ),
     .rst(rst),
     .w__payload(w__payload),
     .w__ready(s_axis_w_tready),
@@ -117,21 +111,15 @@ module sparse_dsp_l8_m4_packed(aresetn, s_axis_x_tdata, s_axis_x_tvalid, s_axis_
   assign x__ready = s_axis_x_tready;
   assign w__valid = s_axis_w_tvalid;
   assign w__ready = s_axis_w_tready;
-  assign o__payload = { m_axis_tlast, \$1  };
+  assign o__payload = { \$1 , m_axis_tdata };
   assign o__valid = m_axis_tvalid;
   assign o__ready = m_axis_tready;
-  assign m_axis_tdata = \$1 [383:0];
-  assign m_axis_tuser = \$1 [391:384];
-  assign \x__payload.data  = x__payload[63:0];
+  assign m_axis_tuser = \$1 [7:0];
+  assign m_axis_tlast = \$1 [8];
+  assign \x__payload.data  = x__payload[15:0];
   assign \x__payload.data[0]  = x__payload[7:0];
   assign \x__payload.data[1]  = x__payload[15:8];
-  assign \x__payload.data[2]  = x__payload[23:16];
-  assign \x__payload.data[3]  = x__payload[31:24];
-  assign \x__payload.data[4]  = x__payload[39:32];
-  assign \x__payload.data[5]  = x__payload[47:40];
-  assign \x__payload.data[6]  = x__payload[55:48];
-  assign \x__payload.data[7]  = x__payload[63:56];
-  assign \x__payload.last  = x__payload[64];
+  assign \x__payload.last  = x__payload[16];
   assign \w__payload.data  = w__payload[79:0];
   assign \w__payload.data.values  = w__payload[63:0];
   assign \w__payload.data.values[0]  = w__payload[7:0];
@@ -153,365 +141,442 @@ module sparse_dsp_l8_m4_packed(aresetn, s_axis_x_tdata, s_axis_x_tvalid, s_axis_
   assign \w__payload.data.index[7]  = w__payload[79:78];
   assign \w__payload.user  = w__payload[81:80];
   assign \w__payload.last  = w__payload[82];
-  assign \o__payload.data  = \$1 [383:0];
-  assign \o__payload.data[0]  = \$1 [23:0];
-  assign \o__payload.data[1]  = \$1 [47:24];
-  assign \o__payload.data[2]  = \$1 [71:48];
-  assign \o__payload.data[3]  = \$1 [95:72];
-  assign \o__payload.data[4]  = \$1 [119:96];
-  assign \o__payload.data[5]  = \$1 [143:120];
-  assign \o__payload.data[6]  = \$1 [167:144];
-  assign \o__payload.data[7]  = \$1 [191:168];
-  assign \o__payload.data[8]  = \$1 [215:192];
-  assign \o__payload.data[9]  = \$1 [239:216];
-  assign \o__payload.data[10]  = \$1 [263:240];
-  assign \o__payload.data[11]  = \$1 [287:264];
-  assign \o__payload.data[12]  = \$1 [311:288];
-  assign \o__payload.data[13]  = \$1 [335:312];
-  assign \o__payload.data[14]  = \$1 [359:336];
-  assign \o__payload.data[15]  = \$1 [383:360];
-  assign \o__payload.user  = \$1 [391:384];
-  assign \o__payload.last  = m_axis_tlast;
+  assign \o__payload.data  = m_axis_tdata;
+  assign \o__payload.data[0]  = m_axis_tdata[23:0];
+  assign \o__payload.data[1]  = m_axis_tdata[47:24];
+  assign \o__payload.data[2]  = m_axis_tdata[71:48];
+  assign \o__payload.data[3]  = m_axis_tdata[95:72];
+  assign \o__payload.data[4]  = m_axis_tdata[119:96];
+  assign \o__payload.data[5]  = m_axis_tdata[143:120];
+  assign \o__payload.data[6]  = m_axis_tdata[167:144];
+  assign \o__payload.data[7]  = m_axis_tdata[191:168];
+  assign \o__payload.data[8]  = m_axis_tdata[215:192];
+  assign \o__payload.data[9]  = m_axis_tdata[239:216];
+  assign \o__payload.data[10]  = m_axis_tdata[263:240];
+  assign \o__payload.data[11]  = m_axis_tdata[287:264];
+  assign \o__payload.data[12]  = m_axis_tdata[311:288];
+  assign \o__payload.data[13]  = m_axis_tdata[335:312];
+  assign \o__payload.data[14]  = m_axis_tdata[359:336];
+  assign \o__payload.data[15]  = m_axis_tdata[383:360];
+  assign \o__payload.user  = \$1 [7:0];
+  assign \o__payload.last  = \$1 [8];
   assign w__payload[82] = s_axis_w_tlast;
   assign w__payload[81:80] = s_axis_w_tuser;
   assign w__payload[79:0] = s_axis_w_tdata;
-  assign x__payload[64] = s_axis_x_tlast;
-  assign x__payload[63:0] = s_axis_x_tdata;
+  assign x__payload[16] = s_axis_x_tlast;
+  assign x__payload[15:0] = s_axis_x_tdata;
 endmodule
 
 (* generator = "Amaranth" *)
-module \sparse_dsp_l8_m4_packed.core (x__valid, w__valid, o__ready, rst, w__ready, x__payload, w__payload, \port$303$0 , \port$307$0 , x__ready, o__valid, clk);
+module \sparse_dsp_l8_m4_packed.core (x__valid, w__valid, o__ready, rst, x__ready, w__ready, x__payload, w__payload, \port$354$0 , \port$358$0 , o__valid, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
-  wire [48:0] \$10 ;
-  wire [24:0] \$100 ;
-  wire \$101 ;
-  wire [24:0] \$102 ;
-  wire [24:0] \$103 ;
-  wire \$104 ;
-  wire [24:0] \$105 ;
-  wire [24:0] \$106 ;
-  wire \$107 ;
-  wire [24:0] \$108 ;
-  wire [24:0] \$109 ;
-  wire [48:0] \$11 ;
+  wire [15:0] \$10 ;
+  wire [38:0] \$100 ;
+  wire [39:0] \$101 ;
+  wire [47:0] \$102 ;
+  wire [38:0] \$103 ;
+  wire [39:0] \$104 ;
+  wire [47:0] \$105 ;
+  wire [38:0] \$106 ;
+  wire [39:0] \$107 ;
+  wire [47:0] \$108 ;
+  wire \$109 ;
+  wire [15:0] \$11 ;
   wire \$110 ;
-  wire [24:0] \$111 ;
-  wire [24:0] \$112 ;
-  wire \$113 ;
-  wire [24:0] \$114 ;
-  wire [24:0] \$115 ;
+  wire \$111 ;
+  wire [38:0] \$112 ;
+  wire [39:0] \$113 ;
+  wire [47:0] \$114 ;
+  wire \$115 ;
   wire \$116 ;
-  wire [24:0] \$117 ;
-  wire [24:0] \$118 ;
-  wire \$119 ;
-  wire [48:0] \$12 ;
-  wire [24:0] \$120 ;
-  wire [24:0] \$121 ;
+  wire \$117 ;
+  wire [38:0] \$118 ;
+  wire [39:0] \$119 ;
+  wire [15:0] \$12 ;
+  wire [47:0] \$120 ;
+  wire \$121 ;
   wire \$122 ;
-  wire [24:0] \$123 ;
-  wire [24:0] \$124 ;
-  wire \$125 ;
-  wire [24:0] \$126 ;
-  wire [24:0] \$127 ;
+  wire \$123 ;
+  wire [38:0] \$124 ;
+  wire [39:0] \$125 ;
+  wire [47:0] \$126 ;
+  wire \$127 ;
   wire \$128 ;
-  wire [24:0] \$129 ;
-  wire [48:0] \$13 ;
-  wire [24:0] \$130 ;
-  wire \$131 ;
-  wire [24:0] \$132 ;
-  wire [24:0] \$133 ;
-  wire \$134 ;
-  wire [24:0] \$135 ;
-  wire [24:0] \$136 ;
-  wire [391:0] \$137 ;
-  reg \$138 ;
-  reg \$139  = 1'h0;
-  wire [48:0] \$14 ;
-  reg [5:0] \$140 ;
-  reg \$141 ;
-  reg [6:0] \$142 ;
-  reg [5:0] \$143 ;
-  reg [1:0] \$144 ;
-  reg \$145 ;
-  reg \$146 ;
-  reg \$147 ;
-  reg \$148 ;
-  reg [1:0] \$149 ;
-  wire [48:0] \$15 ;
-  reg [7:0] \$150 ;
-  reg [7:0] \$151 ;
-  reg [7:0] \$152 ;
-  reg [7:0] \$153 ;
-  reg [7:0] \$154 ;
-  reg [7:0] \$155 ;
-  reg [7:0] \$156 ;
-  reg [7:0] \$157 ;
-  reg [1:0] \$158 ;
-  reg [1:0] \$159 ;
-  wire [48:0] \$16 ;
-  reg [1:0] \$160 ;
-  reg [1:0] \$161 ;
-  reg [1:0] \$162 ;
-  reg [1:0] \$163 ;
-  reg [1:0] \$164 ;
-  reg [1:0] \$165 ;
-  reg \$166 ;
-  reg \$167 ;
-  reg \$168 ;
-  reg \$169 ;
-  wire [48:0] \$17 ;
-  reg [1:0] \$170 ;
-  reg [63:0] \$171 ;
-  reg [7:0] \$172 ;
-  reg [7:0] \$173 ;
-  reg [7:0] \$174 ;
-  reg [7:0] \$175 ;
-  reg [7:0] \$176 ;
-  reg [7:0] \$177 ;
-  reg [7:0] \$178 ;
-  reg [7:0] \$179 ;
-  wire [48:0] \$18 ;
-  reg [1:0] \$180 ;
-  reg [1:0] \$181 ;
-  reg [1:0] \$182 ;
-  reg [1:0] \$183 ;
-  reg [1:0] \$184 ;
-  reg [1:0] \$185 ;
-  reg [1:0] \$186 ;
-  reg [1:0] \$187 ;
-  reg [39:0] \$188 ;
-  reg [39:0] \$189 ;
-  wire [48:0] \$19 ;
-  reg [39:0] \$190 ;
-  reg [39:0] \$191 ;
-  reg [39:0] \$192 ;
-  reg [39:0] \$193 ;
-  reg [39:0] \$194 ;
-  reg [39:0] \$195 ;
-  reg [7:0] \$196 ;
-  reg [7:0] \$197 ;
-  reg [7:0] \$198 ;
-  reg [7:0] \$199 ;
+  wire \$129 ;
+  wire [15:0] \$13 ;
+  wire [38:0] \$130 ;
+  wire [39:0] \$131 ;
+  wire [47:0] \$132 ;
+  wire [48:0] \$133 ;
+  wire [48:0] \$134 ;
+  wire [48:0] \$135 ;
+  wire [48:0] \$136 ;
+  wire \$137 ;
+  wire \$138 ;
+  wire \$139 ;
+  wire [15:0] \$14 ;
+  wire [48:0] \$140 ;
+  wire \$141 ;
+  wire \$142 ;
+  wire \$143 ;
+  wire [48:0] \$144 ;
+  wire [49:0] \$145 ;
+  wire [49:0] \$146 ;
+  wire \$147 ;
+  wire \$148 ;
+  wire \$149 ;
+  wire [15:0] \$15 ;
+  wire [49:0] \$150 ;
+  wire [33:0] \$151 ;
+  wire [18:0] \$152 ;
+  wire [34:0] \$153 ;
+  wire \$154 ;
+  wire \$155 ;
+  wire [34:0] \$156 ;
+  wire [24:0] \$157 ;
+  wire \$158 ;
+  wire \$159 ;
+  wire [15:0] \$16 ;
+  wire [24:0] \$160 ;
+  wire [31:0] \$161 ;
+  wire \$162 ;
+  wire \$163 ;
+  wire [31:0] \$164 ;
+  wire [24:0] \$165 ;
+  wire \$166 ;
+  wire \$167 ;
+  wire [24:0] \$168 ;
+  wire [32:0] \$169 ;
+  wire [15:0] \$17 ;
+  wire \$170 ;
+  wire \$171 ;
+  wire [32:0] \$172 ;
+  wire [24:0] \$173 ;
+  wire \$174 ;
+  wire \$175 ;
+  wire [24:0] \$176 ;
+  wire [31:0] \$177 ;
+  wire \$178 ;
+  wire \$179 ;
+  wire [15:0] \$18 ;
+  wire [31:0] \$180 ;
+  wire [24:0] \$181 ;
+  wire \$182 ;
+  wire \$183 ;
+  wire [24:0] \$184 ;
+  wire [33:0] \$185 ;
+  wire \$186 ;
+  wire \$187 ;
+  wire [33:0] \$188 ;
+  wire [24:0] \$189 ;
+  wire [15:0] \$19 ;
+  wire \$190 ;
+  wire \$191 ;
+  wire [24:0] \$192 ;
+  wire [31:0] \$193 ;
+  wire \$194 ;
+  wire \$195 ;
+  wire [31:0] \$196 ;
+  wire [24:0] \$197 ;
+  wire \$198 ;
+  wire \$199 ;
   wire \$2 ;
-  wire [48:0] \$20 ;
-  reg [7:0] \$200 ;
-  reg [7:0] \$201 ;
-  reg [7:0] \$202 ;
-  reg [7:0] \$203 ;
-  reg \$204 ;
-  reg \$205 ;
-  reg \$206 ;
-  reg \$207 ;
-  reg [1:0] \$208 ;
-  reg [47:0] \$209 ;
-  wire [49:0] \$21 ;
-  reg [47:0] \$210 ;
-  reg [47:0] \$211 ;
-  reg [47:0] \$212 ;
-  reg [47:0] \$213 ;
-  reg [47:0] \$214 ;
-  reg [47:0] \$215 ;
-  reg [47:0] \$216 ;
-  reg \$217 ;
-  reg \$218 ;
-  reg \$219 ;
-  wire [49:0] \$22 ;
-  reg \$220 ;
-  reg [1:0] \$221 ;
-  reg [30:0] \$222 ;
-  reg [17:0] \$223 ;
-  reg [30:0] \$224 ;
-  reg [17:0] \$225 ;
-  reg [30:0] \$226 ;
-  reg [17:0] \$227 ;
-  reg [30:0] \$228 ;
-  reg [17:0] \$229 ;
-  wire [49:0] \$23 ;
-  reg [30:0] \$230 ;
-  reg [17:0] \$231 ;
-  reg [30:0] \$232 ;
-  reg [17:0] \$233 ;
-  reg [30:0] \$234 ;
-  reg [17:0] \$235 ;
-  reg [30:0] \$236 ;
-  reg [17:0] \$237 ;
-  reg [30:0] \$238 ;
-  reg [17:0] \$239 ;
-  wire [49:0] \$24 ;
-  reg [30:0] \$240 ;
-  reg [17:0] \$241 ;
-  reg [30:0] \$242 ;
-  reg [17:0] \$243 ;
-  reg [30:0] \$244 ;
-  reg [17:0] \$245 ;
-  reg [30:0] \$246 ;
-  reg [17:0] \$247 ;
-  reg [30:0] \$248 ;
-  reg [17:0] \$249 ;
-  wire [49:0] \$25 ;
-  reg [30:0] \$250 ;
-  reg [17:0] \$251 ;
-  reg [30:0] \$252 ;
-  reg [17:0] \$253 ;
-  reg [30:0] \$254 ;
-  reg [17:0] \$255 ;
-  reg [30:0] \$256 ;
-  reg [17:0] \$257 ;
-  reg [30:0] \$258 ;
-  reg [17:0] \$259 ;
-  wire [49:0] \$26 ;
-  reg [30:0] \$260 ;
-  reg [17:0] \$261 ;
-  reg [30:0] \$262 ;
-  reg [17:0] \$263 ;
-  reg [30:0] \$264 ;
-  reg [17:0] \$265 ;
-  reg [30:0] \$266 ;
-  reg [17:0] \$267 ;
-  reg [30:0] \$268 ;
-  reg [17:0] \$269 ;
-  wire [49:0] \$27 ;
-  reg [48:0] \$270 ;
-  reg [48:0] \$271 ;
-  reg [48:0] \$272 ;
-  reg [48:0] \$273 ;
+  wire [15:0] \$20 ;
+  wire [24:0] \$200 ;
+  wire [32:0] \$201 ;
+  wire \$202 ;
+  wire \$203 ;
+  wire [32:0] \$204 ;
+  wire [24:0] \$205 ;
+  wire \$206 ;
+  wire \$207 ;
+  wire [24:0] \$208 ;
+  wire [31:0] \$209 ;
+  wire \$21 ;
+  wire \$210 ;
+  wire \$211 ;
+  wire [31:0] \$212 ;
+  wire [24:0] \$213 ;
+  wire \$214 ;
+  wire \$215 ;
+  wire [24:0] \$216 ;
+  wire \$217 ;
+  wire [383:0] \$218 ;
+  reg [8:0] \$219 ;
+  wire [6:0] \$22 ;
+  reg [8:0] \$220  = 9'h000;
+  reg [7:0] \$221 ;
+  reg \$222 ;
+  reg [6:0] \$223 ;
+  reg [6:0] \$224 ;
+  reg [1:0] \$225 ;
+  reg \$226 ;
+  reg [5:0] \$227 ;
+  reg [1:0] \$228 ;
+  reg \$229 ;
+  wire [7:0] \$23 ;
+  reg \$230 ;
+  reg \$231 ;
+  reg [1:0] \$232 ;
+  reg [7:0] \$233 ;
+  reg [7:0] \$234 ;
+  reg [7:0] \$235 ;
+  reg [7:0] \$236 ;
+  reg [7:0] \$237 ;
+  reg [7:0] \$238 ;
+  reg [7:0] \$239 ;
+  wire \$24 ;
+  reg [7:0] \$240 ;
+  reg \$241 ;
+  reg \$242 ;
+  reg \$243 ;
+  reg [1:0] \$244 ;
+  reg [7:0] \$245 ;
+  reg [7:0] \$246 ;
+  reg [7:0] \$247 ;
+  reg [7:0] \$248 ;
+  reg [7:0] \$249 ;
+  wire [15:0] \$25 ;
+  reg [7:0] \$250 ;
+  reg [7:0] \$251 ;
+  reg [7:0] \$252 ;
+  reg [15:0] \$253 ;
+  reg [15:0] \$254 ;
+  reg [15:0] \$255 ;
+  reg [15:0] \$256 ;
+  reg [15:0] \$257 ;
+  reg [15:0] \$258 ;
+  reg [15:0] \$259 ;
+  wire [15:0] \$26 ;
+  reg [15:0] \$260 ;
+  reg [47:0] \$261 ;
+  reg [47:0] \$262 ;
+  reg [47:0] \$263 ;
+  reg [47:0] \$264 ;
+  reg [47:0] \$265 ;
+  reg [47:0] \$266 ;
+  reg [47:0] \$267 ;
+  reg [47:0] \$268 ;
+  reg [47:0] \$269 ;
+  wire [15:0] \$27 ;
+  reg [47:0] \$270 ;
+  reg [47:0] \$271 ;
+  reg [47:0] \$272 ;
+  reg \$273 ;
   reg \$274 ;
   reg \$275 ;
-  reg \$276 ;
-  reg \$277 ;
-  reg [1:0] \$278 ;
-  reg [31:0] \$279 ;
-  wire [49:0] \$28 ;
+  reg [1:0] \$276 ;
+  reg [30:0] \$277 ;
+  reg [17:0] \$278 ;
+  reg [30:0] \$279 ;
+  wire [15:0] \$28 ;
   reg [17:0] \$280 ;
-  reg [31:0] \$281 ;
+  reg [30:0] \$281 ;
   reg [17:0] \$282 ;
-  reg [31:0] \$283 ;
+  reg [30:0] \$283 ;
   reg [17:0] \$284 ;
-  reg [31:0] \$285 ;
+  reg [30:0] \$285 ;
   reg [17:0] \$286 ;
-  reg [31:0] \$287 ;
+  reg [30:0] \$287 ;
   reg [17:0] \$288 ;
-  reg [31:0] \$289 ;
-  wire [50:0] \$29 ;
+  reg [30:0] \$289 ;
+  wire [15:0] \$29 ;
   reg [17:0] \$290 ;
-  reg [31:0] \$291 ;
+  reg [30:0] \$291 ;
   reg [17:0] \$292 ;
-  reg [31:0] \$293 ;
+  reg [30:0] \$293 ;
   reg [17:0] \$294 ;
-  reg [49:0] \$295 ;
-  reg [49:0] \$296 ;
-  reg \$297 ;
-  reg \$298 ;
-  reg \$299 ;
-  wire [7:0] \$3 ;
-  wire [50:0] \$30 ;
-  reg \$300 ;
-  reg [1:0] \$301 ;
-  reg [32:0] \$302 ;
-  reg [17:0] \$303 ;
-  reg [32:0] \$304 ;
-  reg [17:0] \$305 ;
-  reg [33:0] \$306 ;
-  reg [18:0] \$307 ;
+  reg [30:0] \$295 ;
+  reg [17:0] \$296 ;
+  reg [30:0] \$297 ;
+  reg [17:0] \$298 ;
+  reg [30:0] \$299 ;
+  wire \$3 ;
+  wire [15:0] \$30 ;
+  reg [17:0] \$300 ;
+  reg [48:0] \$301 ;
+  reg [48:0] \$302 ;
+  reg [48:0] \$303 ;
+  reg [48:0] \$304 ;
+  reg [48:0] \$305 ;
+  reg [48:0] \$306 ;
+  reg \$307 ;
   reg \$308 ;
   reg \$309 ;
-  wire [50:0] \$31 ;
-  reg \$310 ;
-  reg \$311 ;
-  reg [1:0] \$312 ;
-  reg \$313 ;
-  reg [7:0] \$314 ;
-  reg [23:0] \$315 ;
-  reg [23:0] \$316 ;
-  reg [23:0] \$317 ;
-  reg [23:0] \$318 ;
-  reg [23:0] \$319 ;
-  wire [50:0] \$32 ;
-  reg [23:0] \$320 ;
-  reg [23:0] \$321 ;
-  reg [23:0] \$322 ;
-  reg [23:0] \$323 ;
-  reg [23:0] \$324 ;
-  reg [23:0] \$325 ;
-  reg [23:0] \$326 ;
-  reg [23:0] \$327 ;
-  reg [23:0] \$328 ;
-  reg [23:0] \$329 ;
-  wire [6:0] \$33 ;
-  reg [23:0] \$330 ;
-  wire \$34 ;
-  wire \$35 ;
-  wire [6:0] \$36 ;
-  wire [6:0] \$37 ;
-  wire [6:0] \$38 ;
-  wire [1:0] \$39 ;
+  wire [15:0] \$31 ;
+  reg [1:0] \$310 ;
+  reg [31:0] \$311 ;
+  reg [17:0] \$312 ;
+  reg [31:0] \$313 ;
+  reg [17:0] \$314 ;
+  reg [31:0] \$315 ;
+  reg [17:0] \$316 ;
+  reg [31:0] \$317 ;
+  reg [17:0] \$318 ;
+  reg [49:0] \$319 ;
+  wire [15:0] \$32 ;
+  reg [49:0] \$320 ;
+  reg [49:0] \$321 ;
+  reg \$322 ;
+  reg \$323 ;
+  reg \$324 ;
+  reg [1:0] \$325 ;
+  reg [32:0] \$326 ;
+  reg [17:0] \$327 ;
+  reg [33:0] \$328 ;
+  reg [18:0] \$329 ;
+  wire [15:0] \$33 ;
+  reg \$330 ;
+  reg \$331 ;
+  reg \$332 ;
+  reg [1:0] \$333 ;
+  reg [23:0] \$334 ;
+  reg [23:0] \$335 ;
+  reg [23:0] \$336 ;
+  reg [23:0] \$337 ;
+  reg [23:0] \$338 ;
+  reg [23:0] \$339 ;
+  wire [15:0] \$34 ;
+  reg [23:0] \$340 ;
+  reg [23:0] \$341 ;
+  reg [23:0] \$342 ;
+  reg [23:0] \$343 ;
+  reg [23:0] \$344 ;
+  reg [23:0] \$345 ;
+  reg [23:0] \$346 ;
+  reg [23:0] \$347 ;
+  reg [23:0] \$348 ;
+  reg [23:0] \$349 ;
+  wire [15:0] \$35 ;
+  reg [23:0] \$350 ;
+  reg [23:0] \$351 ;
+  reg [23:0] \$352 ;
+  reg [23:0] \$353 ;
+  reg [23:0] \$354 ;
+  reg [23:0] \$355 ;
+  reg [23:0] \$356 ;
+  reg [23:0] \$357 ;
+  reg [23:0] \$358 ;
+  reg [23:0] \$359 ;
+  wire [15:0] \$36 ;
+  reg [23:0] \$360 ;
+  reg [23:0] \$361 ;
+  reg [23:0] \$362 ;
+  reg [23:0] \$363 ;
+  reg [23:0] \$364 ;
+  reg [23:0] \$365 ;
+  reg \$366 ;
+  wire [15:0] \$37 ;
+  wire [15:0] \$38 ;
+  wire [15:0] \$39 ;
   wire \$4 ;
-  reg [7:0] \$40 ;
-  wire [38:0] \$41 ;
-  reg [7:0] \$42 ;
-  wire [39:0] \$43 ;
-  reg [7:0] \$44 ;
-  wire [38:0] \$45 ;
-  reg [7:0] \$46 ;
-  wire [39:0] \$47 ;
-  reg [7:0] \$48 ;
-  wire [38:0] \$49 ;
-  wire [48:0] \$5 ;
-  reg [7:0] \$50 ;
-  wire [39:0] \$51 ;
-  reg [7:0] \$52 ;
-  wire [38:0] \$53 ;
-  reg [7:0] \$54 ;
-  wire [39:0] \$55 ;
-  reg [7:0] \$56 ;
-  wire [38:0] \$57 ;
-  reg [7:0] \$58 ;
-  wire [39:0] \$59 ;
-  wire [48:0] \$6 ;
-  reg [7:0] \$60 ;
-  wire [38:0] \$61 ;
-  reg [7:0] \$62 ;
-  wire [39:0] \$63 ;
-  reg [7:0] \$64 ;
-  wire [38:0] \$65 ;
-  reg [7:0] \$66 ;
-  wire [39:0] \$67 ;
-  reg [7:0] \$68 ;
-  wire [38:0] \$69 ;
-  wire [48:0] \$7 ;
-  reg [7:0] \$70 ;
-  wire [39:0] \$71 ;
-  wire [47:0] \$72 ;
-  wire [47:0] \$73 ;
-  wire [47:0] \$74 ;
-  wire [47:0] \$75 ;
-  wire [47:0] \$76 ;
-  wire [47:0] \$77 ;
-  wire [47:0] \$78 ;
-  wire [47:0] \$79 ;
-  wire [48:0] \$8 ;
-  wire [48:0] \$80 ;
-  wire [48:0] \$81 ;
-  wire [48:0] \$82 ;
-  wire [48:0] \$83 ;
-  wire [49:0] \$84 ;
-  wire [49:0] \$85 ;
-  wire [33:0] \$86 ;
-  wire [18:0] \$87 ;
-  wire \$88 ;
-  wire \$89 ;
-  wire [48:0] \$9 ;
-  wire [24:0] \$90 ;
-  wire [24:0] \$91 ;
-  wire \$92 ;
-  wire [24:0] \$93 ;
-  wire [24:0] \$94 ;
-  wire \$95 ;
-  wire [24:0] \$96 ;
-  wire [24:0] \$97 ;
-  wire \$98 ;
-  wire [24:0] \$99 ;
+  wire [15:0] \$40 ;
+  wire [48:0] \$41 ;
+  wire [48:0] \$42 ;
+  wire [48:0] \$43 ;
+  wire [48:0] \$44 ;
+  wire [48:0] \$45 ;
+  wire [48:0] \$46 ;
+  wire [48:0] \$47 ;
+  wire [48:0] \$48 ;
+  wire [49:0] \$49 ;
+  wire [15:0] \$5 ;
+  wire [49:0] \$50 ;
+  wire [49:0] \$51 ;
+  wire [49:0] \$52 ;
+  wire [50:0] \$53 ;
+  wire [50:0] \$54 ;
+  wire [50:0] \$55 ;
+  wire [50:0] \$56 ;
+  wire [50:0] \$57 ;
+  wire [50:0] \$58 ;
+  wire \$59 ;
+  wire [15:0] \$6 ;
+  wire \$60 ;
+  wire \$61 ;
+  wire \$62 ;
+  wire \$63 ;
+  wire \$64 ;
+  wire \$65 ;
+  wire [8:0] \$66 ;
+  wire [8:0] \$67 ;
+  wire \$68 ;
+  wire [8:0] \$69 ;
+  wire [15:0] \$7 ;
+  wire [8:0] \$70 ;
+  wire [8:0] \$71 ;
+  wire [8:0] \$72 ;
+  wire \$73 ;
+  wire \$74 ;
+  wire \$75 ;
+  wire \$76 ;
+  wire \$77 ;
+  wire \$78 ;
+  wire \$79 ;
+  wire [15:0] \$8 ;
+  wire \$80 ;
+  wire \$81 ;
+  wire [6:0] \$82 ;
+  wire [6:0] \$83 ;
+  wire [1:0] \$84 ;
+  wire [38:0] \$85 ;
+  wire [39:0] \$86 ;
+  wire [47:0] \$87 ;
+  wire [38:0] \$88 ;
+  wire [39:0] \$89 ;
+  wire [15:0] \$9 ;
+  wire [47:0] \$90 ;
+  wire [38:0] \$91 ;
+  wire [39:0] \$92 ;
+  wire [47:0] \$93 ;
+  wire [38:0] \$94 ;
+  wire [39:0] \$95 ;
+  wire [47:0] \$96 ;
+  wire [38:0] \$97 ;
+  wire [39:0] \$98 ;
+  wire [47:0] \$99 ;
+  reg \$signal  = 1'h0;
+  wire [8:0] \$signature__addr ;
+  wire [8:0] \$signature__addr$15 ;
+  wire [8:0] \$signature__addr$19 ;
+  wire [8:0] \$signature__addr$23 ;
+  wire [8:0] \$signature__addr$27 ;
+  wire [8:0] \$signature__addr$31 ;
+  wire [8:0] \$signature__addr$35 ;
+  wire [8:0] \$signature__addr$39 ;
+  wire [15:0] \$signature__data ;
+  wire [15:0] \$signature__data$16 ;
+  wire [7:0] \$signature__data$16[0] ;
+  wire [7:0] \$signature__data$16[1] ;
+  wire [15:0] \$signature__data$20 ;
+  wire [7:0] \$signature__data$20[0] ;
+  wire [7:0] \$signature__data$20[1] ;
+  wire [15:0] \$signature__data$24 ;
+  wire [7:0] \$signature__data$24[0] ;
+  wire [7:0] \$signature__data$24[1] ;
+  wire [15:0] \$signature__data$28 ;
+  wire [7:0] \$signature__data$28[0] ;
+  wire [7:0] \$signature__data$28[1] ;
+  wire [15:0] \$signature__data$32 ;
+  wire [7:0] \$signature__data$32[0] ;
+  wire [7:0] \$signature__data$32[1] ;
+  wire [15:0] \$signature__data$36 ;
+  wire [7:0] \$signature__data$36[0] ;
+  wire [7:0] \$signature__data$36[1] ;
+  wire [15:0] \$signature__data$40 ;
+  wire [7:0] \$signature__data$40[0] ;
+  wire [7:0] \$signature__data$40[1] ;
+  wire [7:0] \$signature__data[0] ;
+  wire [7:0] \$signature__data[1] ;
+  wire \$signature__en ;
+  wire \$signature__en$17 ;
+  wire \$signature__en$21 ;
+  wire \$signature__en$25 ;
+  wire \$signature__en$29 ;
+  wire \$signature__en$33 ;
+  wire \$signature__en$37 ;
+  wire \$signature__en$41 ;
   reg [23:0] acc_0_0 = 24'h000000;
   reg [23:0] acc_0_1 = 24'h000000;
   reg [23:0] acc_1_0 = 24'h000000;
@@ -528,24 +593,31 @@ module \sparse_dsp_l8_m4_packed.core (x__valid, w__valid, o__ready, rst, w__read
   reg [23:0] acc_6_1 = 24'h000000;
   reg [23:0] acc_7_0 = 24'h000000;
   reg [23:0] acc_7_1 = 24'h000000;
-  reg [39:0] act_s2_0 = 40'h0000000000;
-  reg [39:0] act_s2_1 = 40'h0000000000;
-  reg [39:0] act_s2_2 = 40'h0000000000;
-  reg [39:0] act_s2_3 = 40'h0000000000;
-  reg [39:0] act_s2_4 = 40'h0000000000;
-  reg [39:0] act_s2_5 = 40'h0000000000;
-  reg [39:0] act_s2_6 = 40'h0000000000;
-  reg [39:0] act_s2_7 = 40'h0000000000;
+  reg [15:0] act_s1b_0 = 16'h0000;
+  wire [7:0] \act_s1b_0[0] ;
+  wire [7:0] \act_s1b_0[1] ;
+  reg [15:0] act_s1b_1 = 16'h0000;
+  wire [7:0] \act_s1b_1[0] ;
+  wire [7:0] \act_s1b_1[1] ;
+  reg [15:0] act_s1b_2 = 16'h0000;
+  wire [7:0] \act_s1b_2[0] ;
+  wire [7:0] \act_s1b_2[1] ;
+  reg [15:0] act_s1b_3 = 16'h0000;
+  wire [7:0] \act_s1b_3[0] ;
+  wire [7:0] \act_s1b_3[1] ;
+  reg [15:0] act_s1b_4 = 16'h0000;
+  wire [7:0] \act_s1b_4[0] ;
+  wire [7:0] \act_s1b_4[1] ;
+  reg [15:0] act_s1b_5 = 16'h0000;
+  wire [7:0] \act_s1b_5[0] ;
+  wire [7:0] \act_s1b_5[1] ;
+  reg [15:0] act_s1b_6 = 16'h0000;
+  wire [7:0] \act_s1b_6[0] ;
+  wire [7:0] \act_s1b_6[1] ;
+  reg [15:0] act_s1b_7 = 16'h0000;
+  wire [7:0] \act_s1b_7[0] ;
+  wire [7:0] \act_s1b_7[1] ;
   reg [5:0] block = 6'h00;
-  reg [63:0] block_acts = 64'h0000000000000000;
-  wire [7:0] \block_acts[0] ;
-  wire [7:0] \block_acts[1] ;
-  wire [7:0] \block_acts[2] ;
-  wire [7:0] \block_acts[3] ;
-  wire [7:0] \block_acts[4] ;
-  wire [7:0] \block_acts[5] ;
-  wire [7:0] \block_acts[6] ;
-  wire [7:0] \block_acts[7] ;
   wire ce;
   input clk;
   wire clk;
@@ -554,49 +626,25 @@ module \sparse_dsp_l8_m4_packed.core (x__valid, w__valid, o__ready, rst, w__read
   reg [1:0] code_l3 = 2'h0;
   reg [1:0] code_s1 = 2'h0;
   reg [1:0] code_s1b = 2'h0;
-  reg [1:0] code_s2 = 2'h0;
   reg [1:0] code_s3 = 2'h0;
+  wire done;
   wire \end ;
   reg end_l1 = 1'h0;
   reg end_l2 = 1'h0;
   reg end_l3 = 1'h0;
   reg end_s1 = 1'h0;
   reg end_s1b = 1'h0;
-  reg end_s2 = 1'h0;
   reg end_s3 = 1'h0;
   wire first;
-  reg first_l1 = 1'h0;
-  reg first_l2 = 1'h0;
-  reg first_l3 = 1'h0;
-  reg first_s1 = 1'h0;
-  reg first_s1b = 1'h0;
-  reg first_s2 = 1'h0;
-  reg first_s3 = 1'h0;
-  reg [1:0] idx_s1_0 = 2'h0;
-  reg [1:0] idx_s1_1 = 2'h0;
-  reg [1:0] idx_s1_2 = 2'h0;
-  reg [1:0] idx_s1_3 = 2'h0;
-  reg [1:0] idx_s1_4 = 2'h0;
-  reg [1:0] idx_s1_5 = 2'h0;
-  reg [1:0] idx_s1_6 = 2'h0;
-  reg [1:0] idx_s1_7 = 2'h0;
-  reg [1:0] idx_s1b_0 = 2'h0;
-  reg [1:0] idx_s1b_1 = 2'h0;
-  reg [1:0] idx_s1b_2 = 2'h0;
-  reg [1:0] idx_s1b_3 = 2'h0;
-  reg [1:0] idx_s1b_4 = 2'h0;
-  reg [1:0] idx_s1b_5 = 2'h0;
-  reg [1:0] idx_s1b_6 = 2'h0;
-  reg [1:0] idx_s1b_7 = 2'h0;
+  reg [1:0] full = 2'h0;
+  wire [7:0] is_row;
   reg last_l1 = 1'h0;
   reg last_l2 = 1'h0;
   reg last_l3 = 1'h0;
   reg last_s1 = 1'h0;
   reg last_s1b = 1'h0;
-  reg last_s2 = 1'h0;
   reg last_s3 = 1'h0;
-  (* init = 1'h1 *)
-  wire loading;
+  wire matrix_done;
   wire [392:0] o__payload;
   wire [383:0] \o__payload.data ;
   wire [23:0] \o__payload.data[0] ;
@@ -624,159 +672,151 @@ module \sparse_dsp_l8_m4_packed.core (x__valid, w__valid, o__ready, rst, w__read
   wire [32:0] oau_l2_0_hi;
   wire [17:0] oau_l2_0_lo;
   wire [32:0] oau_l2_1_hi;
+  wire [32:0] oau_l2_1_link_hi;
+  wire [17:0] oau_l2_1_link_lo;
   wire [17:0] oau_l2_1_lo;
-  output [391:0] \port$303$0 ;
-  wire [391:0] \port$303$0 ;
-  (* init = 1'h0 *)
-  output \port$307$0 ;
-  wire \port$307$0 ;
+  reg [23:0] out_0_0 = 24'h000000;
+  reg [23:0] out_0_1 = 24'h000000;
+  reg [23:0] out_1_0 = 24'h000000;
+  reg [23:0] out_1_1 = 24'h000000;
+  reg [23:0] out_2_0 = 24'h000000;
+  reg [23:0] out_2_1 = 24'h000000;
+  reg [23:0] out_3_0 = 24'h000000;
+  reg [23:0] out_3_1 = 24'h000000;
+  reg [23:0] out_4_0 = 24'h000000;
+  reg [23:0] out_4_1 = 24'h000000;
+  reg [23:0] out_5_0 = 24'h000000;
+  reg [23:0] out_5_1 = 24'h000000;
+  reg [23:0] out_6_0 = 24'h000000;
+  reg [23:0] out_6_1 = 24'h000000;
+  reg [23:0] out_7_0 = 24'h000000;
+  reg [23:0] out_7_1 = 24'h000000;
+  output [383:0] \port$354$0 ;
+  wire [383:0] \port$354$0 ;
+  (* init = 9'h000 *)
+  output [8:0] \port$358$0 ;
+  wire [8:0] \port$358$0 ;
   reg [47:0] prod_0 = 48'h000000000000;
   reg [47:0] prod_1 = 48'h000000000000;
+  reg [47:0] prod_1_link = 48'h000000000000;
   reg [47:0] prod_2 = 48'h000000000000;
   reg [47:0] prod_3 = 48'h000000000000;
+  reg [47:0] prod_3_link = 48'h000000000000;
   reg [47:0] prod_4 = 48'h000000000000;
   reg [47:0] prod_5 = 48'h000000000000;
+  reg [47:0] prod_5_link = 48'h000000000000;
   reg [47:0] prod_6 = 48'h000000000000;
   reg [47:0] prod_7 = 48'h000000000000;
-  (* init = 6'h00 *)
-  wire [5:0] rd__addr;
-  wire [63:0] rd__data;
+  reg [47:0] prod_7_link = 48'h000000000000;
+  reg rbank = 1'h0;
+  wire [8:0] rd__addr;
+  wire [8:0] \rd__addr$55 ;
+  wire [8:0] \rd__addr$56 ;
+  wire [8:0] \rd__addr$57 ;
+  wire [8:0] \rd__addr$58 ;
+  wire [8:0] \rd__addr$59 ;
+  wire [8:0] \rd__addr$60 ;
+  wire [8:0] \rd__addr$61 ;
+  wire [15:0] rd__data;
+  wire [15:0] \rd__data$142 ;
+  wire [7:0] \rd__data$142[0] ;
+  wire [7:0] \rd__data$142[1] ;
+  wire [15:0] \rd__data$144 ;
+  wire [7:0] \rd__data$144[0] ;
+  wire [7:0] \rd__data$144[1] ;
+  wire [15:0] \rd__data$146 ;
+  wire [7:0] \rd__data$146[0] ;
+  wire [7:0] \rd__data$146[1] ;
+  wire [15:0] \rd__data$148 ;
+  wire [7:0] \rd__data$148[0] ;
+  wire [7:0] \rd__data$148[1] ;
+  wire [15:0] \rd__data$150 ;
+  wire [7:0] \rd__data$150[0] ;
+  wire [7:0] \rd__data$150[1] ;
+  wire [15:0] \rd__data$152 ;
+  wire [7:0] \rd__data$152[0] ;
+  wire [7:0] \rd__data$152[1] ;
+  wire [15:0] \rd__data$154 ;
+  wire [7:0] \rd__data$154[0] ;
+  wire [7:0] \rd__data$154[1] ;
   wire [7:0] \rd__data[0] ;
   wire [7:0] \rd__data[1] ;
-  wire [7:0] \rd__data[2] ;
-  wire [7:0] \rd__data[3] ;
-  wire [7:0] \rd__data[4] ;
-  wire [7:0] \rd__data[5] ;
-  wire [7:0] \rd__data[6] ;
-  wire [7:0] \rd__data[7] ;
   wire rd__en;
-  reg [23:0] rn_in_0_0;
-  reg [23:0] rn_in_0_1;
-  reg [23:0] rn_in_1_0;
-  reg [23:0] rn_in_1_1;
-  reg [23:0] rn_in_2_0;
-  reg [23:0] rn_in_2_1;
-  reg [23:0] rn_in_3_0;
-  reg [23:0] rn_in_3_1;
-  reg [23:0] rn_in_4_0;
-  reg [23:0] rn_in_4_1;
-  reg [23:0] rn_in_5_0;
-  reg [23:0] rn_in_5_1;
-  reg [23:0] rn_in_6_0;
-  reg [23:0] rn_in_6_1;
-  reg [23:0] rn_in_7_0;
-  reg [23:0] rn_in_7_1;
-  wire [30:0] rn_l0_0_hi;
-  wire [17:0] rn_l0_0_lo;
-  wire [30:0] rn_l0_1_hi;
-  wire [17:0] rn_l0_1_lo;
-  wire [30:0] rn_l0_2_hi;
-  wire [17:0] rn_l0_2_lo;
-  wire [30:0] rn_l0_3_hi;
-  wire [17:0] rn_l0_3_lo;
-  wire [30:0] rn_l0_4_hi;
-  wire [17:0] rn_l0_4_lo;
-  wire [30:0] rn_l0_5_hi;
-  wire [17:0] rn_l0_5_lo;
-  wire [30:0] rn_l0_6_hi;
-  wire [17:0] rn_l0_6_lo;
-  wire [30:0] rn_l0_7_hi;
-  wire [17:0] rn_l0_7_lo;
-  wire [31:0] rn_l1_0_hi;
-  wire [17:0] rn_l1_0_lo;
-  wire [31:0] rn_l1_1_hi;
-  wire [17:0] rn_l1_1_lo;
-  wire [31:0] rn_l1_2_hi;
-  wire [17:0] rn_l1_2_lo;
-  wire [31:0] rn_l1_3_hi;
-  wire [17:0] rn_l1_3_lo;
+  wire \rd__en$18 ;
+  wire \rd__en$22 ;
+  wire \rd__en$26 ;
+  wire \rd__en$30 ;
+  wire \rd__en$34 ;
+  wire \rd__en$38 ;
+  wire \rd__en$42 ;
+  wire [30:0] rn_1_hi;
+  wire [17:0] rn_1_lo;
+  wire [31:0] rn_2_hi;
+  wire [17:0] rn_2_lo;
+  wire [30:0] rn_3_hi;
+  wire [17:0] rn_3_lo;
+  wire [30:0] rn_5_hi;
+  wire [17:0] rn_5_lo;
+  wire [31:0] rn_6_hi;
+  wire [17:0] rn_6_lo;
+  wire [30:0] rn_7_hi;
+  wire [17:0] rn_7_lo;
   input rst;
   wire rst;
-  reg [6:0] slices = 7'h01;
+  reg [6:0] slices_0 = 7'h00;
+  reg [6:0] slices_1 = 7'h00;
+  wire step;
   reg [48:0] sum_l1_0 = 49'h0000000000000;
   reg [48:0] sum_l1_1 = 49'h0000000000000;
+  reg [48:0] sum_l1_1_link = 49'h0000000000000;
   reg [48:0] sum_l1_2 = 49'h0000000000000;
   reg [48:0] sum_l1_3 = 49'h0000000000000;
+  reg [48:0] sum_l1_3_link = 49'h0000000000000;
   reg [49:0] sum_l2_0 = 50'h0000000000000;
   reg [49:0] sum_l2_1 = 50'h0000000000000;
-  reg [33:0] sum_l3_0_h = 34'h000000000;
-  reg [18:0] sum_l3_0_l = 19'h00000;
-  reg [30:0] tap_l0_d0_0_0 = 31'h00000000;
-  reg [17:0] tap_l0_d0_0_1 = 18'h00000;
-  reg [30:0] tap_l0_d0_1_0 = 31'h00000000;
-  reg [17:0] tap_l0_d0_1_1 = 18'h00000;
-  reg [30:0] tap_l0_d0_2_0 = 31'h00000000;
-  reg [17:0] tap_l0_d0_2_1 = 18'h00000;
-  reg [30:0] tap_l0_d0_3_0 = 31'h00000000;
-  reg [17:0] tap_l0_d0_3_1 = 18'h00000;
-  reg [30:0] tap_l0_d0_4_0 = 31'h00000000;
-  reg [17:0] tap_l0_d0_4_1 = 18'h00000;
-  reg [30:0] tap_l0_d0_5_0 = 31'h00000000;
-  reg [17:0] tap_l0_d0_5_1 = 18'h00000;
-  reg [30:0] tap_l0_d0_6_0 = 31'h00000000;
-  reg [17:0] tap_l0_d0_6_1 = 18'h00000;
-  reg [30:0] tap_l0_d0_7_0 = 31'h00000000;
-  reg [17:0] tap_l0_d0_7_1 = 18'h00000;
-  reg [30:0] tap_l0_d1_0_0 = 31'h00000000;
-  reg [17:0] tap_l0_d1_0_1 = 18'h00000;
-  reg [30:0] tap_l0_d1_1_0 = 31'h00000000;
-  reg [17:0] tap_l0_d1_1_1 = 18'h00000;
-  reg [30:0] tap_l0_d1_2_0 = 31'h00000000;
-  reg [17:0] tap_l0_d1_2_1 = 18'h00000;
-  reg [30:0] tap_l0_d1_3_0 = 31'h00000000;
-  reg [17:0] tap_l0_d1_3_1 = 18'h00000;
-  reg [30:0] tap_l0_d1_4_0 = 31'h00000000;
-  reg [17:0] tap_l0_d1_4_1 = 18'h00000;
-  reg [30:0] tap_l0_d1_5_0 = 31'h00000000;
-  reg [17:0] tap_l0_d1_5_1 = 18'h00000;
-  reg [30:0] tap_l0_d1_6_0 = 31'h00000000;
-  reg [17:0] tap_l0_d1_6_1 = 18'h00000;
-  reg [30:0] tap_l0_d1_7_0 = 31'h00000000;
-  reg [17:0] tap_l0_d1_7_1 = 18'h00000;
-  reg [30:0] tap_l0_d2_0_0 = 31'h00000000;
-  reg [17:0] tap_l0_d2_0_1 = 18'h00000;
-  reg [30:0] tap_l0_d2_1_0 = 31'h00000000;
-  reg [17:0] tap_l0_d2_1_1 = 18'h00000;
-  reg [30:0] tap_l0_d2_2_0 = 31'h00000000;
-  reg [17:0] tap_l0_d2_2_1 = 18'h00000;
-  reg [30:0] tap_l0_d2_3_0 = 31'h00000000;
-  reg [17:0] tap_l0_d2_3_1 = 18'h00000;
-  reg [30:0] tap_l0_d2_4_0 = 31'h00000000;
-  reg [17:0] tap_l0_d2_4_1 = 18'h00000;
-  reg [30:0] tap_l0_d2_5_0 = 31'h00000000;
-  reg [17:0] tap_l0_d2_5_1 = 18'h00000;
-  reg [30:0] tap_l0_d2_6_0 = 31'h00000000;
-  reg [17:0] tap_l0_d2_6_1 = 18'h00000;
-  reg [30:0] tap_l0_d2_7_0 = 31'h00000000;
-  reg [17:0] tap_l0_d2_7_1 = 18'h00000;
-  reg [31:0] tap_l1_d0_0_0 = 32'd0;
-  reg [17:0] tap_l1_d0_0_1 = 18'h00000;
-  reg [31:0] tap_l1_d0_1_0 = 32'd0;
-  reg [17:0] tap_l1_d0_1_1 = 18'h00000;
-  reg [31:0] tap_l1_d0_2_0 = 32'd0;
-  reg [17:0] tap_l1_d0_2_1 = 18'h00000;
-  reg [31:0] tap_l1_d0_3_0 = 32'd0;
-  reg [17:0] tap_l1_d0_3_1 = 18'h00000;
-  reg [31:0] tap_l1_d1_0_0 = 32'd0;
-  reg [17:0] tap_l1_d1_0_1 = 18'h00000;
-  reg [31:0] tap_l1_d1_1_0 = 32'd0;
-  reg [17:0] tap_l1_d1_1_1 = 18'h00000;
-  reg [31:0] tap_l1_d1_2_0 = 32'd0;
-  reg [17:0] tap_l1_d1_2_1 = 18'h00000;
-  reg [31:0] tap_l1_d1_3_0 = 32'd0;
-  reg [17:0] tap_l1_d1_3_1 = 18'h00000;
-  reg [32:0] tap_l2_d0_0_0 = 33'h000000000;
-  reg [17:0] tap_l2_d0_0_1 = 18'h00000;
-  reg [32:0] tap_l2_d0_1_0 = 33'h000000000;
-  reg [17:0] tap_l2_d0_1_1 = 18'h00000;
+  reg [49:0] sum_l2_1_link = 50'h0000000000000;
+  reg [33:0] sum_l3_0_0 = 34'h000000000;
+  reg [18:0] sum_l3_0_1 = 19'h00000;
+  reg [30:0] tap_1_d0_0 = 31'h00000000;
+  reg [17:0] tap_1_d0_1 = 18'h00000;
+  reg [30:0] tap_1_d1_0 = 31'h00000000;
+  reg [17:0] tap_1_d1_1 = 18'h00000;
+  reg [30:0] tap_1_d2_0 = 31'h00000000;
+  reg [17:0] tap_1_d2_1 = 18'h00000;
+  reg [31:0] tap_2_d0_0 = 32'd0;
+  reg [17:0] tap_2_d0_1 = 18'h00000;
+  reg [31:0] tap_2_d1_0 = 32'd0;
+  reg [17:0] tap_2_d1_1 = 18'h00000;
+  reg [30:0] tap_3_d0_0 = 31'h00000000;
+  reg [17:0] tap_3_d0_1 = 18'h00000;
+  reg [30:0] tap_3_d1_0 = 31'h00000000;
+  reg [17:0] tap_3_d1_1 = 18'h00000;
+  reg [30:0] tap_3_d2_0 = 31'h00000000;
+  reg [17:0] tap_3_d2_1 = 18'h00000;
+  reg [32:0] tap_4_d0_0 = 33'h000000000;
+  reg [17:0] tap_4_d0_1 = 18'h00000;
+  reg [30:0] tap_5_d0_0 = 31'h00000000;
+  reg [17:0] tap_5_d0_1 = 18'h00000;
+  reg [30:0] tap_5_d1_0 = 31'h00000000;
+  reg [17:0] tap_5_d1_1 = 18'h00000;
+  reg [30:0] tap_5_d2_0 = 31'h00000000;
+  reg [17:0] tap_5_d2_1 = 18'h00000;
+  reg [31:0] tap_6_d0_0 = 32'd0;
+  reg [17:0] tap_6_d0_1 = 18'h00000;
+  reg [31:0] tap_6_d1_0 = 32'd0;
+  reg [17:0] tap_6_d1_1 = 18'h00000;
+  reg [30:0] tap_7_d0_0 = 31'h00000000;
+  reg [17:0] tap_7_d0_1 = 18'h00000;
+  reg [30:0] tap_7_d1_0 = 31'h00000000;
+  reg [17:0] tap_7_d1_1 = 18'h00000;
+  reg [30:0] tap_7_d2_0 = 31'h00000000;
+  reg [17:0] tap_7_d2_1 = 18'h00000;
   reg [1:0] tile_code = 2'h0;
   reg valid_l1 = 1'h0;
   reg valid_l2 = 1'h0;
   reg valid_l3 = 1'h0;
-  reg [7:0] valid_mask = 8'h00;
   reg valid_s1 = 1'h0;
   reg valid_s1b = 1'h0;
-  reg valid_s2 = 1'h0;
   reg valid_s3 = 1'h0;
   input [82:0] w__payload;
   wire [82:0] w__payload;
@@ -821,2358 +861,5277 @@ module \sparse_dsp_l8_m4_packed.core (x__valid, w__valid, o__ready, rst, w__read
   reg [7:0] w_s1b_5 = 8'h00;
   reg [7:0] w_s1b_6 = 8'h00;
   reg [7:0] w_s1b_7 = 8'h00;
-  reg [7:0] w_s2_0 = 8'h00;
-  reg [7:0] w_s2_1 = 8'h00;
-  reg [7:0] w_s2_2 = 8'h00;
-  reg [7:0] w_s2_3 = 8'h00;
-  reg [7:0] w_s2_4 = 8'h00;
-  reg [7:0] w_s2_5 = 8'h00;
-  reg [7:0] w_s2_6 = 8'h00;
-  reg [7:0] w_s2_7 = 8'h00;
   wire w_take;
-  (* init = 6'h00 *)
-  wire [5:0] waddr;
-  reg [5:0] wr__addr = 6'h00;
-  wire [63:0] wr__data;
-  wire [7:0] \wr__data[0] ;
-  wire [7:0] \wr__data[1] ;
-  wire [7:0] \wr__data[2] ;
-  wire [7:0] \wr__data[3] ;
-  wire [7:0] \wr__data[4] ;
-  wire [7:0] \wr__data[5] ;
-  wire [7:0] \wr__data[6] ;
-  wire [7:0] \wr__data[7] ;
-  wire wr__en;
-  input [64:0] x__payload;
-  wire [64:0] x__payload;
-  wire [63:0] \x__payload.data ;
+  reg [7:0] waddr = 8'h00;
+  input [16:0] x__payload;
+  wire [16:0] x__payload;
+  wire [15:0] \x__payload.data ;
   wire [7:0] \x__payload.data[0] ;
   wire [7:0] \x__payload.data[1] ;
-  wire [7:0] \x__payload.data[2] ;
-  wire [7:0] \x__payload.data[3] ;
-  wire [7:0] \x__payload.data[4] ;
-  wire [7:0] \x__payload.data[5] ;
-  wire [7:0] \x__payload.data[6] ;
-  wire [7:0] \x__payload.data[7] ;
   wire \x__payload.last ;
   output x__ready;
-  reg x__ready = 1'h1;
+  wire x__ready;
   input x__valid;
   wire x__valid;
+  wire x_done;
   wire x_take;
-  reg [63:0] buffer [63:0];
+  reg [15:0] buffer_0 [511:0];
   initial begin
-    buffer[0] = 64'h0000000000000000;
-    buffer[1] = 64'h0000000000000000;
-    buffer[2] = 64'h0000000000000000;
-    buffer[3] = 64'h0000000000000000;
-    buffer[4] = 64'h0000000000000000;
-    buffer[5] = 64'h0000000000000000;
-    buffer[6] = 64'h0000000000000000;
-    buffer[7] = 64'h0000000000000000;
-    buffer[8] = 64'h0000000000000000;
-    buffer[9] = 64'h0000000000000000;
-    buffer[10] = 64'h0000000000000000;
-    buffer[11] = 64'h0000000000000000;
-    buffer[12] = 64'h0000000000000000;
-    buffer[13] = 64'h0000000000000000;
-    buffer[14] = 64'h0000000000000000;
-    buffer[15] = 64'h0000000000000000;
-    buffer[16] = 64'h0000000000000000;
-    buffer[17] = 64'h0000000000000000;
-    buffer[18] = 64'h0000000000000000;
-    buffer[19] = 64'h0000000000000000;
-    buffer[20] = 64'h0000000000000000;
-    buffer[21] = 64'h0000000000000000;
-    buffer[22] = 64'h0000000000000000;
-    buffer[23] = 64'h0000000000000000;
-    buffer[24] = 64'h0000000000000000;
-    buffer[25] = 64'h0000000000000000;
-    buffer[26] = 64'h0000000000000000;
-    buffer[27] = 64'h0000000000000000;
-    buffer[28] = 64'h0000000000000000;
-    buffer[29] = 64'h0000000000000000;
-    buffer[30] = 64'h0000000000000000;
-    buffer[31] = 64'h0000000000000000;
-    buffer[32] = 64'h0000000000000000;
-    buffer[33] = 64'h0000000000000000;
-    buffer[34] = 64'h0000000000000000;
-    buffer[35] = 64'h0000000000000000;
-    buffer[36] = 64'h0000000000000000;
-    buffer[37] = 64'h0000000000000000;
-    buffer[38] = 64'h0000000000000000;
-    buffer[39] = 64'h0000000000000000;
-    buffer[40] = 64'h0000000000000000;
-    buffer[41] = 64'h0000000000000000;
-    buffer[42] = 64'h0000000000000000;
-    buffer[43] = 64'h0000000000000000;
-    buffer[44] = 64'h0000000000000000;
-    buffer[45] = 64'h0000000000000000;
-    buffer[46] = 64'h0000000000000000;
-    buffer[47] = 64'h0000000000000000;
-    buffer[48] = 64'h0000000000000000;
-    buffer[49] = 64'h0000000000000000;
-    buffer[50] = 64'h0000000000000000;
-    buffer[51] = 64'h0000000000000000;
-    buffer[52] = 64'h0000000000000000;
-    buffer[53] = 64'h0000000000000000;
-    buffer[54] = 64'h0000000000000000;
-    buffer[55] = 64'h0000000000000000;
-    buffer[56] = 64'h0000000000000000;
-    buffer[57] = 64'h0000000000000000;
-    buffer[58] = 64'h0000000000000000;
-    buffer[59] = 64'h0000000000000000;
-    buffer[60] = 64'h0000000000000000;
-    buffer[61] = 64'h0000000000000000;
-    buffer[62] = 64'h0000000000000000;
-    buffer[63] = 64'h0000000000000000;
+    buffer_0[0] = 16'h0000;
+    buffer_0[1] = 16'h0000;
+    buffer_0[2] = 16'h0000;
+    buffer_0[3] = 16'h0000;
+    buffer_0[4] = 16'h0000;
+    buffer_0[5] = 16'h0000;
+    buffer_0[6] = 16'h0000;
+    buffer_0[7] = 16'h0000;
+    buffer_0[8] = 16'h0000;
+    buffer_0[9] = 16'h0000;
+    buffer_0[10] = 16'h0000;
+    buffer_0[11] = 16'h0000;
+    buffer_0[12] = 16'h0000;
+    buffer_0[13] = 16'h0000;
+    buffer_0[14] = 16'h0000;
+    buffer_0[15] = 16'h0000;
+    buffer_0[16] = 16'h0000;
+    buffer_0[17] = 16'h0000;
+    buffer_0[18] = 16'h0000;
+    buffer_0[19] = 16'h0000;
+    buffer_0[20] = 16'h0000;
+    buffer_0[21] = 16'h0000;
+    buffer_0[22] = 16'h0000;
+    buffer_0[23] = 16'h0000;
+    buffer_0[24] = 16'h0000;
+    buffer_0[25] = 16'h0000;
+    buffer_0[26] = 16'h0000;
+    buffer_0[27] = 16'h0000;
+    buffer_0[28] = 16'h0000;
+    buffer_0[29] = 16'h0000;
+    buffer_0[30] = 16'h0000;
+    buffer_0[31] = 16'h0000;
+    buffer_0[32] = 16'h0000;
+    buffer_0[33] = 16'h0000;
+    buffer_0[34] = 16'h0000;
+    buffer_0[35] = 16'h0000;
+    buffer_0[36] = 16'h0000;
+    buffer_0[37] = 16'h0000;
+    buffer_0[38] = 16'h0000;
+    buffer_0[39] = 16'h0000;
+    buffer_0[40] = 16'h0000;
+    buffer_0[41] = 16'h0000;
+    buffer_0[42] = 16'h0000;
+    buffer_0[43] = 16'h0000;
+    buffer_0[44] = 16'h0000;
+    buffer_0[45] = 16'h0000;
+    buffer_0[46] = 16'h0000;
+    buffer_0[47] = 16'h0000;
+    buffer_0[48] = 16'h0000;
+    buffer_0[49] = 16'h0000;
+    buffer_0[50] = 16'h0000;
+    buffer_0[51] = 16'h0000;
+    buffer_0[52] = 16'h0000;
+    buffer_0[53] = 16'h0000;
+    buffer_0[54] = 16'h0000;
+    buffer_0[55] = 16'h0000;
+    buffer_0[56] = 16'h0000;
+    buffer_0[57] = 16'h0000;
+    buffer_0[58] = 16'h0000;
+    buffer_0[59] = 16'h0000;
+    buffer_0[60] = 16'h0000;
+    buffer_0[61] = 16'h0000;
+    buffer_0[62] = 16'h0000;
+    buffer_0[63] = 16'h0000;
+    buffer_0[64] = 16'h0000;
+    buffer_0[65] = 16'h0000;
+    buffer_0[66] = 16'h0000;
+    buffer_0[67] = 16'h0000;
+    buffer_0[68] = 16'h0000;
+    buffer_0[69] = 16'h0000;
+    buffer_0[70] = 16'h0000;
+    buffer_0[71] = 16'h0000;
+    buffer_0[72] = 16'h0000;
+    buffer_0[73] = 16'h0000;
+    buffer_0[74] = 16'h0000;
+    buffer_0[75] = 16'h0000;
+    buffer_0[76] = 16'h0000;
+    buffer_0[77] = 16'h0000;
+    buffer_0[78] = 16'h0000;
+    buffer_0[79] = 16'h0000;
+    buffer_0[80] = 16'h0000;
+    buffer_0[81] = 16'h0000;
+    buffer_0[82] = 16'h0000;
+    buffer_0[83] = 16'h0000;
+    buffer_0[84] = 16'h0000;
+    buffer_0[85] = 16'h0000;
+    buffer_0[86] = 16'h0000;
+    buffer_0[87] = 16'h0000;
+    buffer_0[88] = 16'h0000;
+    buffer_0[89] = 16'h0000;
+    buffer_0[90] = 16'h0000;
+    buffer_0[91] = 16'h0000;
+    buffer_0[92] = 16'h0000;
+    buffer_0[93] = 16'h0000;
+    buffer_0[94] = 16'h0000;
+    buffer_0[95] = 16'h0000;
+    buffer_0[96] = 16'h0000;
+    buffer_0[97] = 16'h0000;
+    buffer_0[98] = 16'h0000;
+    buffer_0[99] = 16'h0000;
+    buffer_0[100] = 16'h0000;
+    buffer_0[101] = 16'h0000;
+    buffer_0[102] = 16'h0000;
+    buffer_0[103] = 16'h0000;
+    buffer_0[104] = 16'h0000;
+    buffer_0[105] = 16'h0000;
+    buffer_0[106] = 16'h0000;
+    buffer_0[107] = 16'h0000;
+    buffer_0[108] = 16'h0000;
+    buffer_0[109] = 16'h0000;
+    buffer_0[110] = 16'h0000;
+    buffer_0[111] = 16'h0000;
+    buffer_0[112] = 16'h0000;
+    buffer_0[113] = 16'h0000;
+    buffer_0[114] = 16'h0000;
+    buffer_0[115] = 16'h0000;
+    buffer_0[116] = 16'h0000;
+    buffer_0[117] = 16'h0000;
+    buffer_0[118] = 16'h0000;
+    buffer_0[119] = 16'h0000;
+    buffer_0[120] = 16'h0000;
+    buffer_0[121] = 16'h0000;
+    buffer_0[122] = 16'h0000;
+    buffer_0[123] = 16'h0000;
+    buffer_0[124] = 16'h0000;
+    buffer_0[125] = 16'h0000;
+    buffer_0[126] = 16'h0000;
+    buffer_0[127] = 16'h0000;
+    buffer_0[128] = 16'h0000;
+    buffer_0[129] = 16'h0000;
+    buffer_0[130] = 16'h0000;
+    buffer_0[131] = 16'h0000;
+    buffer_0[132] = 16'h0000;
+    buffer_0[133] = 16'h0000;
+    buffer_0[134] = 16'h0000;
+    buffer_0[135] = 16'h0000;
+    buffer_0[136] = 16'h0000;
+    buffer_0[137] = 16'h0000;
+    buffer_0[138] = 16'h0000;
+    buffer_0[139] = 16'h0000;
+    buffer_0[140] = 16'h0000;
+    buffer_0[141] = 16'h0000;
+    buffer_0[142] = 16'h0000;
+    buffer_0[143] = 16'h0000;
+    buffer_0[144] = 16'h0000;
+    buffer_0[145] = 16'h0000;
+    buffer_0[146] = 16'h0000;
+    buffer_0[147] = 16'h0000;
+    buffer_0[148] = 16'h0000;
+    buffer_0[149] = 16'h0000;
+    buffer_0[150] = 16'h0000;
+    buffer_0[151] = 16'h0000;
+    buffer_0[152] = 16'h0000;
+    buffer_0[153] = 16'h0000;
+    buffer_0[154] = 16'h0000;
+    buffer_0[155] = 16'h0000;
+    buffer_0[156] = 16'h0000;
+    buffer_0[157] = 16'h0000;
+    buffer_0[158] = 16'h0000;
+    buffer_0[159] = 16'h0000;
+    buffer_0[160] = 16'h0000;
+    buffer_0[161] = 16'h0000;
+    buffer_0[162] = 16'h0000;
+    buffer_0[163] = 16'h0000;
+    buffer_0[164] = 16'h0000;
+    buffer_0[165] = 16'h0000;
+    buffer_0[166] = 16'h0000;
+    buffer_0[167] = 16'h0000;
+    buffer_0[168] = 16'h0000;
+    buffer_0[169] = 16'h0000;
+    buffer_0[170] = 16'h0000;
+    buffer_0[171] = 16'h0000;
+    buffer_0[172] = 16'h0000;
+    buffer_0[173] = 16'h0000;
+    buffer_0[174] = 16'h0000;
+    buffer_0[175] = 16'h0000;
+    buffer_0[176] = 16'h0000;
+    buffer_0[177] = 16'h0000;
+    buffer_0[178] = 16'h0000;
+    buffer_0[179] = 16'h0000;
+    buffer_0[180] = 16'h0000;
+    buffer_0[181] = 16'h0000;
+    buffer_0[182] = 16'h0000;
+    buffer_0[183] = 16'h0000;
+    buffer_0[184] = 16'h0000;
+    buffer_0[185] = 16'h0000;
+    buffer_0[186] = 16'h0000;
+    buffer_0[187] = 16'h0000;
+    buffer_0[188] = 16'h0000;
+    buffer_0[189] = 16'h0000;
+    buffer_0[190] = 16'h0000;
+    buffer_0[191] = 16'h0000;
+    buffer_0[192] = 16'h0000;
+    buffer_0[193] = 16'h0000;
+    buffer_0[194] = 16'h0000;
+    buffer_0[195] = 16'h0000;
+    buffer_0[196] = 16'h0000;
+    buffer_0[197] = 16'h0000;
+    buffer_0[198] = 16'h0000;
+    buffer_0[199] = 16'h0000;
+    buffer_0[200] = 16'h0000;
+    buffer_0[201] = 16'h0000;
+    buffer_0[202] = 16'h0000;
+    buffer_0[203] = 16'h0000;
+    buffer_0[204] = 16'h0000;
+    buffer_0[205] = 16'h0000;
+    buffer_0[206] = 16'h0000;
+    buffer_0[207] = 16'h0000;
+    buffer_0[208] = 16'h0000;
+    buffer_0[209] = 16'h0000;
+    buffer_0[210] = 16'h0000;
+    buffer_0[211] = 16'h0000;
+    buffer_0[212] = 16'h0000;
+    buffer_0[213] = 16'h0000;
+    buffer_0[214] = 16'h0000;
+    buffer_0[215] = 16'h0000;
+    buffer_0[216] = 16'h0000;
+    buffer_0[217] = 16'h0000;
+    buffer_0[218] = 16'h0000;
+    buffer_0[219] = 16'h0000;
+    buffer_0[220] = 16'h0000;
+    buffer_0[221] = 16'h0000;
+    buffer_0[222] = 16'h0000;
+    buffer_0[223] = 16'h0000;
+    buffer_0[224] = 16'h0000;
+    buffer_0[225] = 16'h0000;
+    buffer_0[226] = 16'h0000;
+    buffer_0[227] = 16'h0000;
+    buffer_0[228] = 16'h0000;
+    buffer_0[229] = 16'h0000;
+    buffer_0[230] = 16'h0000;
+    buffer_0[231] = 16'h0000;
+    buffer_0[232] = 16'h0000;
+    buffer_0[233] = 16'h0000;
+    buffer_0[234] = 16'h0000;
+    buffer_0[235] = 16'h0000;
+    buffer_0[236] = 16'h0000;
+    buffer_0[237] = 16'h0000;
+    buffer_0[238] = 16'h0000;
+    buffer_0[239] = 16'h0000;
+    buffer_0[240] = 16'h0000;
+    buffer_0[241] = 16'h0000;
+    buffer_0[242] = 16'h0000;
+    buffer_0[243] = 16'h0000;
+    buffer_0[244] = 16'h0000;
+    buffer_0[245] = 16'h0000;
+    buffer_0[246] = 16'h0000;
+    buffer_0[247] = 16'h0000;
+    buffer_0[248] = 16'h0000;
+    buffer_0[249] = 16'h0000;
+    buffer_0[250] = 16'h0000;
+    buffer_0[251] = 16'h0000;
+    buffer_0[252] = 16'h0000;
+    buffer_0[253] = 16'h0000;
+    buffer_0[254] = 16'h0000;
+    buffer_0[255] = 16'h0000;
+    buffer_0[256] = 16'h0000;
+    buffer_0[257] = 16'h0000;
+    buffer_0[258] = 16'h0000;
+    buffer_0[259] = 16'h0000;
+    buffer_0[260] = 16'h0000;
+    buffer_0[261] = 16'h0000;
+    buffer_0[262] = 16'h0000;
+    buffer_0[263] = 16'h0000;
+    buffer_0[264] = 16'h0000;
+    buffer_0[265] = 16'h0000;
+    buffer_0[266] = 16'h0000;
+    buffer_0[267] = 16'h0000;
+    buffer_0[268] = 16'h0000;
+    buffer_0[269] = 16'h0000;
+    buffer_0[270] = 16'h0000;
+    buffer_0[271] = 16'h0000;
+    buffer_0[272] = 16'h0000;
+    buffer_0[273] = 16'h0000;
+    buffer_0[274] = 16'h0000;
+    buffer_0[275] = 16'h0000;
+    buffer_0[276] = 16'h0000;
+    buffer_0[277] = 16'h0000;
+    buffer_0[278] = 16'h0000;
+    buffer_0[279] = 16'h0000;
+    buffer_0[280] = 16'h0000;
+    buffer_0[281] = 16'h0000;
+    buffer_0[282] = 16'h0000;
+    buffer_0[283] = 16'h0000;
+    buffer_0[284] = 16'h0000;
+    buffer_0[285] = 16'h0000;
+    buffer_0[286] = 16'h0000;
+    buffer_0[287] = 16'h0000;
+    buffer_0[288] = 16'h0000;
+    buffer_0[289] = 16'h0000;
+    buffer_0[290] = 16'h0000;
+    buffer_0[291] = 16'h0000;
+    buffer_0[292] = 16'h0000;
+    buffer_0[293] = 16'h0000;
+    buffer_0[294] = 16'h0000;
+    buffer_0[295] = 16'h0000;
+    buffer_0[296] = 16'h0000;
+    buffer_0[297] = 16'h0000;
+    buffer_0[298] = 16'h0000;
+    buffer_0[299] = 16'h0000;
+    buffer_0[300] = 16'h0000;
+    buffer_0[301] = 16'h0000;
+    buffer_0[302] = 16'h0000;
+    buffer_0[303] = 16'h0000;
+    buffer_0[304] = 16'h0000;
+    buffer_0[305] = 16'h0000;
+    buffer_0[306] = 16'h0000;
+    buffer_0[307] = 16'h0000;
+    buffer_0[308] = 16'h0000;
+    buffer_0[309] = 16'h0000;
+    buffer_0[310] = 16'h0000;
+    buffer_0[311] = 16'h0000;
+    buffer_0[312] = 16'h0000;
+    buffer_0[313] = 16'h0000;
+    buffer_0[314] = 16'h0000;
+    buffer_0[315] = 16'h0000;
+    buffer_0[316] = 16'h0000;
+    buffer_0[317] = 16'h0000;
+    buffer_0[318] = 16'h0000;
+    buffer_0[319] = 16'h0000;
+    buffer_0[320] = 16'h0000;
+    buffer_0[321] = 16'h0000;
+    buffer_0[322] = 16'h0000;
+    buffer_0[323] = 16'h0000;
+    buffer_0[324] = 16'h0000;
+    buffer_0[325] = 16'h0000;
+    buffer_0[326] = 16'h0000;
+    buffer_0[327] = 16'h0000;
+    buffer_0[328] = 16'h0000;
+    buffer_0[329] = 16'h0000;
+    buffer_0[330] = 16'h0000;
+    buffer_0[331] = 16'h0000;
+    buffer_0[332] = 16'h0000;
+    buffer_0[333] = 16'h0000;
+    buffer_0[334] = 16'h0000;
+    buffer_0[335] = 16'h0000;
+    buffer_0[336] = 16'h0000;
+    buffer_0[337] = 16'h0000;
+    buffer_0[338] = 16'h0000;
+    buffer_0[339] = 16'h0000;
+    buffer_0[340] = 16'h0000;
+    buffer_0[341] = 16'h0000;
+    buffer_0[342] = 16'h0000;
+    buffer_0[343] = 16'h0000;
+    buffer_0[344] = 16'h0000;
+    buffer_0[345] = 16'h0000;
+    buffer_0[346] = 16'h0000;
+    buffer_0[347] = 16'h0000;
+    buffer_0[348] = 16'h0000;
+    buffer_0[349] = 16'h0000;
+    buffer_0[350] = 16'h0000;
+    buffer_0[351] = 16'h0000;
+    buffer_0[352] = 16'h0000;
+    buffer_0[353] = 16'h0000;
+    buffer_0[354] = 16'h0000;
+    buffer_0[355] = 16'h0000;
+    buffer_0[356] = 16'h0000;
+    buffer_0[357] = 16'h0000;
+    buffer_0[358] = 16'h0000;
+    buffer_0[359] = 16'h0000;
+    buffer_0[360] = 16'h0000;
+    buffer_0[361] = 16'h0000;
+    buffer_0[362] = 16'h0000;
+    buffer_0[363] = 16'h0000;
+    buffer_0[364] = 16'h0000;
+    buffer_0[365] = 16'h0000;
+    buffer_0[366] = 16'h0000;
+    buffer_0[367] = 16'h0000;
+    buffer_0[368] = 16'h0000;
+    buffer_0[369] = 16'h0000;
+    buffer_0[370] = 16'h0000;
+    buffer_0[371] = 16'h0000;
+    buffer_0[372] = 16'h0000;
+    buffer_0[373] = 16'h0000;
+    buffer_0[374] = 16'h0000;
+    buffer_0[375] = 16'h0000;
+    buffer_0[376] = 16'h0000;
+    buffer_0[377] = 16'h0000;
+    buffer_0[378] = 16'h0000;
+    buffer_0[379] = 16'h0000;
+    buffer_0[380] = 16'h0000;
+    buffer_0[381] = 16'h0000;
+    buffer_0[382] = 16'h0000;
+    buffer_0[383] = 16'h0000;
+    buffer_0[384] = 16'h0000;
+    buffer_0[385] = 16'h0000;
+    buffer_0[386] = 16'h0000;
+    buffer_0[387] = 16'h0000;
+    buffer_0[388] = 16'h0000;
+    buffer_0[389] = 16'h0000;
+    buffer_0[390] = 16'h0000;
+    buffer_0[391] = 16'h0000;
+    buffer_0[392] = 16'h0000;
+    buffer_0[393] = 16'h0000;
+    buffer_0[394] = 16'h0000;
+    buffer_0[395] = 16'h0000;
+    buffer_0[396] = 16'h0000;
+    buffer_0[397] = 16'h0000;
+    buffer_0[398] = 16'h0000;
+    buffer_0[399] = 16'h0000;
+    buffer_0[400] = 16'h0000;
+    buffer_0[401] = 16'h0000;
+    buffer_0[402] = 16'h0000;
+    buffer_0[403] = 16'h0000;
+    buffer_0[404] = 16'h0000;
+    buffer_0[405] = 16'h0000;
+    buffer_0[406] = 16'h0000;
+    buffer_0[407] = 16'h0000;
+    buffer_0[408] = 16'h0000;
+    buffer_0[409] = 16'h0000;
+    buffer_0[410] = 16'h0000;
+    buffer_0[411] = 16'h0000;
+    buffer_0[412] = 16'h0000;
+    buffer_0[413] = 16'h0000;
+    buffer_0[414] = 16'h0000;
+    buffer_0[415] = 16'h0000;
+    buffer_0[416] = 16'h0000;
+    buffer_0[417] = 16'h0000;
+    buffer_0[418] = 16'h0000;
+    buffer_0[419] = 16'h0000;
+    buffer_0[420] = 16'h0000;
+    buffer_0[421] = 16'h0000;
+    buffer_0[422] = 16'h0000;
+    buffer_0[423] = 16'h0000;
+    buffer_0[424] = 16'h0000;
+    buffer_0[425] = 16'h0000;
+    buffer_0[426] = 16'h0000;
+    buffer_0[427] = 16'h0000;
+    buffer_0[428] = 16'h0000;
+    buffer_0[429] = 16'h0000;
+    buffer_0[430] = 16'h0000;
+    buffer_0[431] = 16'h0000;
+    buffer_0[432] = 16'h0000;
+    buffer_0[433] = 16'h0000;
+    buffer_0[434] = 16'h0000;
+    buffer_0[435] = 16'h0000;
+    buffer_0[436] = 16'h0000;
+    buffer_0[437] = 16'h0000;
+    buffer_0[438] = 16'h0000;
+    buffer_0[439] = 16'h0000;
+    buffer_0[440] = 16'h0000;
+    buffer_0[441] = 16'h0000;
+    buffer_0[442] = 16'h0000;
+    buffer_0[443] = 16'h0000;
+    buffer_0[444] = 16'h0000;
+    buffer_0[445] = 16'h0000;
+    buffer_0[446] = 16'h0000;
+    buffer_0[447] = 16'h0000;
+    buffer_0[448] = 16'h0000;
+    buffer_0[449] = 16'h0000;
+    buffer_0[450] = 16'h0000;
+    buffer_0[451] = 16'h0000;
+    buffer_0[452] = 16'h0000;
+    buffer_0[453] = 16'h0000;
+    buffer_0[454] = 16'h0000;
+    buffer_0[455] = 16'h0000;
+    buffer_0[456] = 16'h0000;
+    buffer_0[457] = 16'h0000;
+    buffer_0[458] = 16'h0000;
+    buffer_0[459] = 16'h0000;
+    buffer_0[460] = 16'h0000;
+    buffer_0[461] = 16'h0000;
+    buffer_0[462] = 16'h0000;
+    buffer_0[463] = 16'h0000;
+    buffer_0[464] = 16'h0000;
+    buffer_0[465] = 16'h0000;
+    buffer_0[466] = 16'h0000;
+    buffer_0[467] = 16'h0000;
+    buffer_0[468] = 16'h0000;
+    buffer_0[469] = 16'h0000;
+    buffer_0[470] = 16'h0000;
+    buffer_0[471] = 16'h0000;
+    buffer_0[472] = 16'h0000;
+    buffer_0[473] = 16'h0000;
+    buffer_0[474] = 16'h0000;
+    buffer_0[475] = 16'h0000;
+    buffer_0[476] = 16'h0000;
+    buffer_0[477] = 16'h0000;
+    buffer_0[478] = 16'h0000;
+    buffer_0[479] = 16'h0000;
+    buffer_0[480] = 16'h0000;
+    buffer_0[481] = 16'h0000;
+    buffer_0[482] = 16'h0000;
+    buffer_0[483] = 16'h0000;
+    buffer_0[484] = 16'h0000;
+    buffer_0[485] = 16'h0000;
+    buffer_0[486] = 16'h0000;
+    buffer_0[487] = 16'h0000;
+    buffer_0[488] = 16'h0000;
+    buffer_0[489] = 16'h0000;
+    buffer_0[490] = 16'h0000;
+    buffer_0[491] = 16'h0000;
+    buffer_0[492] = 16'h0000;
+    buffer_0[493] = 16'h0000;
+    buffer_0[494] = 16'h0000;
+    buffer_0[495] = 16'h0000;
+    buffer_0[496] = 16'h0000;
+    buffer_0[497] = 16'h0000;
+    buffer_0[498] = 16'h0000;
+    buffer_0[499] = 16'h0000;
+    buffer_0[500] = 16'h0000;
+    buffer_0[501] = 16'h0000;
+    buffer_0[502] = 16'h0000;
+    buffer_0[503] = 16'h0000;
+    buffer_0[504] = 16'h0000;
+    buffer_0[505] = 16'h0000;
+    buffer_0[506] = 16'h0000;
+    buffer_0[507] = 16'h0000;
+    buffer_0[508] = 16'h0000;
+    buffer_0[509] = 16'h0000;
+    buffer_0[510] = 16'h0000;
+    buffer_0[511] = 16'h0000;
   end
   always @(posedge clk) begin
     if (x_take)
-      buffer[wr__addr] <= x__payload[63:0];
+      buffer_0[\$6 [8:0]] <= x__payload[15:0];
   end
-  reg [63:0] _0_;
+  reg [15:0] _0_;
   always @(posedge clk) begin
     if (ce) begin
-      _0_ <= buffer[block];
+      _0_ <= buffer_0[\$26 [8:0]];
     end
   end
   assign rd__data = _0_;
+  reg [15:0] buffer_1 [511:0];
+  initial begin
+    buffer_1[0] = 16'h0000;
+    buffer_1[1] = 16'h0000;
+    buffer_1[2] = 16'h0000;
+    buffer_1[3] = 16'h0000;
+    buffer_1[4] = 16'h0000;
+    buffer_1[5] = 16'h0000;
+    buffer_1[6] = 16'h0000;
+    buffer_1[7] = 16'h0000;
+    buffer_1[8] = 16'h0000;
+    buffer_1[9] = 16'h0000;
+    buffer_1[10] = 16'h0000;
+    buffer_1[11] = 16'h0000;
+    buffer_1[12] = 16'h0000;
+    buffer_1[13] = 16'h0000;
+    buffer_1[14] = 16'h0000;
+    buffer_1[15] = 16'h0000;
+    buffer_1[16] = 16'h0000;
+    buffer_1[17] = 16'h0000;
+    buffer_1[18] = 16'h0000;
+    buffer_1[19] = 16'h0000;
+    buffer_1[20] = 16'h0000;
+    buffer_1[21] = 16'h0000;
+    buffer_1[22] = 16'h0000;
+    buffer_1[23] = 16'h0000;
+    buffer_1[24] = 16'h0000;
+    buffer_1[25] = 16'h0000;
+    buffer_1[26] = 16'h0000;
+    buffer_1[27] = 16'h0000;
+    buffer_1[28] = 16'h0000;
+    buffer_1[29] = 16'h0000;
+    buffer_1[30] = 16'h0000;
+    buffer_1[31] = 16'h0000;
+    buffer_1[32] = 16'h0000;
+    buffer_1[33] = 16'h0000;
+    buffer_1[34] = 16'h0000;
+    buffer_1[35] = 16'h0000;
+    buffer_1[36] = 16'h0000;
+    buffer_1[37] = 16'h0000;
+    buffer_1[38] = 16'h0000;
+    buffer_1[39] = 16'h0000;
+    buffer_1[40] = 16'h0000;
+    buffer_1[41] = 16'h0000;
+    buffer_1[42] = 16'h0000;
+    buffer_1[43] = 16'h0000;
+    buffer_1[44] = 16'h0000;
+    buffer_1[45] = 16'h0000;
+    buffer_1[46] = 16'h0000;
+    buffer_1[47] = 16'h0000;
+    buffer_1[48] = 16'h0000;
+    buffer_1[49] = 16'h0000;
+    buffer_1[50] = 16'h0000;
+    buffer_1[51] = 16'h0000;
+    buffer_1[52] = 16'h0000;
+    buffer_1[53] = 16'h0000;
+    buffer_1[54] = 16'h0000;
+    buffer_1[55] = 16'h0000;
+    buffer_1[56] = 16'h0000;
+    buffer_1[57] = 16'h0000;
+    buffer_1[58] = 16'h0000;
+    buffer_1[59] = 16'h0000;
+    buffer_1[60] = 16'h0000;
+    buffer_1[61] = 16'h0000;
+    buffer_1[62] = 16'h0000;
+    buffer_1[63] = 16'h0000;
+    buffer_1[64] = 16'h0000;
+    buffer_1[65] = 16'h0000;
+    buffer_1[66] = 16'h0000;
+    buffer_1[67] = 16'h0000;
+    buffer_1[68] = 16'h0000;
+    buffer_1[69] = 16'h0000;
+    buffer_1[70] = 16'h0000;
+    buffer_1[71] = 16'h0000;
+    buffer_1[72] = 16'h0000;
+    buffer_1[73] = 16'h0000;
+    buffer_1[74] = 16'h0000;
+    buffer_1[75] = 16'h0000;
+    buffer_1[76] = 16'h0000;
+    buffer_1[77] = 16'h0000;
+    buffer_1[78] = 16'h0000;
+    buffer_1[79] = 16'h0000;
+    buffer_1[80] = 16'h0000;
+    buffer_1[81] = 16'h0000;
+    buffer_1[82] = 16'h0000;
+    buffer_1[83] = 16'h0000;
+    buffer_1[84] = 16'h0000;
+    buffer_1[85] = 16'h0000;
+    buffer_1[86] = 16'h0000;
+    buffer_1[87] = 16'h0000;
+    buffer_1[88] = 16'h0000;
+    buffer_1[89] = 16'h0000;
+    buffer_1[90] = 16'h0000;
+    buffer_1[91] = 16'h0000;
+    buffer_1[92] = 16'h0000;
+    buffer_1[93] = 16'h0000;
+    buffer_1[94] = 16'h0000;
+    buffer_1[95] = 16'h0000;
+    buffer_1[96] = 16'h0000;
+    buffer_1[97] = 16'h0000;
+    buffer_1[98] = 16'h0000;
+    buffer_1[99] = 16'h0000;
+    buffer_1[100] = 16'h0000;
+    buffer_1[101] = 16'h0000;
+    buffer_1[102] = 16'h0000;
+    buffer_1[103] = 16'h0000;
+    buffer_1[104] = 16'h0000;
+    buffer_1[105] = 16'h0000;
+    buffer_1[106] = 16'h0000;
+    buffer_1[107] = 16'h0000;
+    buffer_1[108] = 16'h0000;
+    buffer_1[109] = 16'h0000;
+    buffer_1[110] = 16'h0000;
+    buffer_1[111] = 16'h0000;
+    buffer_1[112] = 16'h0000;
+    buffer_1[113] = 16'h0000;
+    buffer_1[114] = 16'h0000;
+    buffer_1[115] = 16'h0000;
+    buffer_1[116] = 16'h0000;
+    buffer_1[117] = 16'h0000;
+    buffer_1[118] = 16'h0000;
+    buffer_1[119] = 16'h0000;
+    buffer_1[120] = 16'h0000;
+    buffer_1[121] = 16'h0000;
+    buffer_1[122] = 16'h0000;
+    buffer_1[123] = 16'h0000;
+    buffer_1[124] = 16'h0000;
+    buffer_1[125] = 16'h0000;
+    buffer_1[126] = 16'h0000;
+    buffer_1[127] = 16'h0000;
+    buffer_1[128] = 16'h0000;
+    buffer_1[129] = 16'h0000;
+    buffer_1[130] = 16'h0000;
+    buffer_1[131] = 16'h0000;
+    buffer_1[132] = 16'h0000;
+    buffer_1[133] = 16'h0000;
+    buffer_1[134] = 16'h0000;
+    buffer_1[135] = 16'h0000;
+    buffer_1[136] = 16'h0000;
+    buffer_1[137] = 16'h0000;
+    buffer_1[138] = 16'h0000;
+    buffer_1[139] = 16'h0000;
+    buffer_1[140] = 16'h0000;
+    buffer_1[141] = 16'h0000;
+    buffer_1[142] = 16'h0000;
+    buffer_1[143] = 16'h0000;
+    buffer_1[144] = 16'h0000;
+    buffer_1[145] = 16'h0000;
+    buffer_1[146] = 16'h0000;
+    buffer_1[147] = 16'h0000;
+    buffer_1[148] = 16'h0000;
+    buffer_1[149] = 16'h0000;
+    buffer_1[150] = 16'h0000;
+    buffer_1[151] = 16'h0000;
+    buffer_1[152] = 16'h0000;
+    buffer_1[153] = 16'h0000;
+    buffer_1[154] = 16'h0000;
+    buffer_1[155] = 16'h0000;
+    buffer_1[156] = 16'h0000;
+    buffer_1[157] = 16'h0000;
+    buffer_1[158] = 16'h0000;
+    buffer_1[159] = 16'h0000;
+    buffer_1[160] = 16'h0000;
+    buffer_1[161] = 16'h0000;
+    buffer_1[162] = 16'h0000;
+    buffer_1[163] = 16'h0000;
+    buffer_1[164] = 16'h0000;
+    buffer_1[165] = 16'h0000;
+    buffer_1[166] = 16'h0000;
+    buffer_1[167] = 16'h0000;
+    buffer_1[168] = 16'h0000;
+    buffer_1[169] = 16'h0000;
+    buffer_1[170] = 16'h0000;
+    buffer_1[171] = 16'h0000;
+    buffer_1[172] = 16'h0000;
+    buffer_1[173] = 16'h0000;
+    buffer_1[174] = 16'h0000;
+    buffer_1[175] = 16'h0000;
+    buffer_1[176] = 16'h0000;
+    buffer_1[177] = 16'h0000;
+    buffer_1[178] = 16'h0000;
+    buffer_1[179] = 16'h0000;
+    buffer_1[180] = 16'h0000;
+    buffer_1[181] = 16'h0000;
+    buffer_1[182] = 16'h0000;
+    buffer_1[183] = 16'h0000;
+    buffer_1[184] = 16'h0000;
+    buffer_1[185] = 16'h0000;
+    buffer_1[186] = 16'h0000;
+    buffer_1[187] = 16'h0000;
+    buffer_1[188] = 16'h0000;
+    buffer_1[189] = 16'h0000;
+    buffer_1[190] = 16'h0000;
+    buffer_1[191] = 16'h0000;
+    buffer_1[192] = 16'h0000;
+    buffer_1[193] = 16'h0000;
+    buffer_1[194] = 16'h0000;
+    buffer_1[195] = 16'h0000;
+    buffer_1[196] = 16'h0000;
+    buffer_1[197] = 16'h0000;
+    buffer_1[198] = 16'h0000;
+    buffer_1[199] = 16'h0000;
+    buffer_1[200] = 16'h0000;
+    buffer_1[201] = 16'h0000;
+    buffer_1[202] = 16'h0000;
+    buffer_1[203] = 16'h0000;
+    buffer_1[204] = 16'h0000;
+    buffer_1[205] = 16'h0000;
+    buffer_1[206] = 16'h0000;
+    buffer_1[207] = 16'h0000;
+    buffer_1[208] = 16'h0000;
+    buffer_1[209] = 16'h0000;
+    buffer_1[210] = 16'h0000;
+    buffer_1[211] = 16'h0000;
+    buffer_1[212] = 16'h0000;
+    buffer_1[213] = 16'h0000;
+    buffer_1[214] = 16'h0000;
+    buffer_1[215] = 16'h0000;
+    buffer_1[216] = 16'h0000;
+    buffer_1[217] = 16'h0000;
+    buffer_1[218] = 16'h0000;
+    buffer_1[219] = 16'h0000;
+    buffer_1[220] = 16'h0000;
+    buffer_1[221] = 16'h0000;
+    buffer_1[222] = 16'h0000;
+    buffer_1[223] = 16'h0000;
+    buffer_1[224] = 16'h0000;
+    buffer_1[225] = 16'h0000;
+    buffer_1[226] = 16'h0000;
+    buffer_1[227] = 16'h0000;
+    buffer_1[228] = 16'h0000;
+    buffer_1[229] = 16'h0000;
+    buffer_1[230] = 16'h0000;
+    buffer_1[231] = 16'h0000;
+    buffer_1[232] = 16'h0000;
+    buffer_1[233] = 16'h0000;
+    buffer_1[234] = 16'h0000;
+    buffer_1[235] = 16'h0000;
+    buffer_1[236] = 16'h0000;
+    buffer_1[237] = 16'h0000;
+    buffer_1[238] = 16'h0000;
+    buffer_1[239] = 16'h0000;
+    buffer_1[240] = 16'h0000;
+    buffer_1[241] = 16'h0000;
+    buffer_1[242] = 16'h0000;
+    buffer_1[243] = 16'h0000;
+    buffer_1[244] = 16'h0000;
+    buffer_1[245] = 16'h0000;
+    buffer_1[246] = 16'h0000;
+    buffer_1[247] = 16'h0000;
+    buffer_1[248] = 16'h0000;
+    buffer_1[249] = 16'h0000;
+    buffer_1[250] = 16'h0000;
+    buffer_1[251] = 16'h0000;
+    buffer_1[252] = 16'h0000;
+    buffer_1[253] = 16'h0000;
+    buffer_1[254] = 16'h0000;
+    buffer_1[255] = 16'h0000;
+    buffer_1[256] = 16'h0000;
+    buffer_1[257] = 16'h0000;
+    buffer_1[258] = 16'h0000;
+    buffer_1[259] = 16'h0000;
+    buffer_1[260] = 16'h0000;
+    buffer_1[261] = 16'h0000;
+    buffer_1[262] = 16'h0000;
+    buffer_1[263] = 16'h0000;
+    buffer_1[264] = 16'h0000;
+    buffer_1[265] = 16'h0000;
+    buffer_1[266] = 16'h0000;
+    buffer_1[267] = 16'h0000;
+    buffer_1[268] = 16'h0000;
+    buffer_1[269] = 16'h0000;
+    buffer_1[270] = 16'h0000;
+    buffer_1[271] = 16'h0000;
+    buffer_1[272] = 16'h0000;
+    buffer_1[273] = 16'h0000;
+    buffer_1[274] = 16'h0000;
+    buffer_1[275] = 16'h0000;
+    buffer_1[276] = 16'h0000;
+    buffer_1[277] = 16'h0000;
+    buffer_1[278] = 16'h0000;
+    buffer_1[279] = 16'h0000;
+    buffer_1[280] = 16'h0000;
+    buffer_1[281] = 16'h0000;
+    buffer_1[282] = 16'h0000;
+    buffer_1[283] = 16'h0000;
+    buffer_1[284] = 16'h0000;
+    buffer_1[285] = 16'h0000;
+    buffer_1[286] = 16'h0000;
+    buffer_1[287] = 16'h0000;
+    buffer_1[288] = 16'h0000;
+    buffer_1[289] = 16'h0000;
+    buffer_1[290] = 16'h0000;
+    buffer_1[291] = 16'h0000;
+    buffer_1[292] = 16'h0000;
+    buffer_1[293] = 16'h0000;
+    buffer_1[294] = 16'h0000;
+    buffer_1[295] = 16'h0000;
+    buffer_1[296] = 16'h0000;
+    buffer_1[297] = 16'h0000;
+    buffer_1[298] = 16'h0000;
+    buffer_1[299] = 16'h0000;
+    buffer_1[300] = 16'h0000;
+    buffer_1[301] = 16'h0000;
+    buffer_1[302] = 16'h0000;
+    buffer_1[303] = 16'h0000;
+    buffer_1[304] = 16'h0000;
+    buffer_1[305] = 16'h0000;
+    buffer_1[306] = 16'h0000;
+    buffer_1[307] = 16'h0000;
+    buffer_1[308] = 16'h0000;
+    buffer_1[309] = 16'h0000;
+    buffer_1[310] = 16'h0000;
+    buffer_1[311] = 16'h0000;
+    buffer_1[312] = 16'h0000;
+    buffer_1[313] = 16'h0000;
+    buffer_1[314] = 16'h0000;
+    buffer_1[315] = 16'h0000;
+    buffer_1[316] = 16'h0000;
+    buffer_1[317] = 16'h0000;
+    buffer_1[318] = 16'h0000;
+    buffer_1[319] = 16'h0000;
+    buffer_1[320] = 16'h0000;
+    buffer_1[321] = 16'h0000;
+    buffer_1[322] = 16'h0000;
+    buffer_1[323] = 16'h0000;
+    buffer_1[324] = 16'h0000;
+    buffer_1[325] = 16'h0000;
+    buffer_1[326] = 16'h0000;
+    buffer_1[327] = 16'h0000;
+    buffer_1[328] = 16'h0000;
+    buffer_1[329] = 16'h0000;
+    buffer_1[330] = 16'h0000;
+    buffer_1[331] = 16'h0000;
+    buffer_1[332] = 16'h0000;
+    buffer_1[333] = 16'h0000;
+    buffer_1[334] = 16'h0000;
+    buffer_1[335] = 16'h0000;
+    buffer_1[336] = 16'h0000;
+    buffer_1[337] = 16'h0000;
+    buffer_1[338] = 16'h0000;
+    buffer_1[339] = 16'h0000;
+    buffer_1[340] = 16'h0000;
+    buffer_1[341] = 16'h0000;
+    buffer_1[342] = 16'h0000;
+    buffer_1[343] = 16'h0000;
+    buffer_1[344] = 16'h0000;
+    buffer_1[345] = 16'h0000;
+    buffer_1[346] = 16'h0000;
+    buffer_1[347] = 16'h0000;
+    buffer_1[348] = 16'h0000;
+    buffer_1[349] = 16'h0000;
+    buffer_1[350] = 16'h0000;
+    buffer_1[351] = 16'h0000;
+    buffer_1[352] = 16'h0000;
+    buffer_1[353] = 16'h0000;
+    buffer_1[354] = 16'h0000;
+    buffer_1[355] = 16'h0000;
+    buffer_1[356] = 16'h0000;
+    buffer_1[357] = 16'h0000;
+    buffer_1[358] = 16'h0000;
+    buffer_1[359] = 16'h0000;
+    buffer_1[360] = 16'h0000;
+    buffer_1[361] = 16'h0000;
+    buffer_1[362] = 16'h0000;
+    buffer_1[363] = 16'h0000;
+    buffer_1[364] = 16'h0000;
+    buffer_1[365] = 16'h0000;
+    buffer_1[366] = 16'h0000;
+    buffer_1[367] = 16'h0000;
+    buffer_1[368] = 16'h0000;
+    buffer_1[369] = 16'h0000;
+    buffer_1[370] = 16'h0000;
+    buffer_1[371] = 16'h0000;
+    buffer_1[372] = 16'h0000;
+    buffer_1[373] = 16'h0000;
+    buffer_1[374] = 16'h0000;
+    buffer_1[375] = 16'h0000;
+    buffer_1[376] = 16'h0000;
+    buffer_1[377] = 16'h0000;
+    buffer_1[378] = 16'h0000;
+    buffer_1[379] = 16'h0000;
+    buffer_1[380] = 16'h0000;
+    buffer_1[381] = 16'h0000;
+    buffer_1[382] = 16'h0000;
+    buffer_1[383] = 16'h0000;
+    buffer_1[384] = 16'h0000;
+    buffer_1[385] = 16'h0000;
+    buffer_1[386] = 16'h0000;
+    buffer_1[387] = 16'h0000;
+    buffer_1[388] = 16'h0000;
+    buffer_1[389] = 16'h0000;
+    buffer_1[390] = 16'h0000;
+    buffer_1[391] = 16'h0000;
+    buffer_1[392] = 16'h0000;
+    buffer_1[393] = 16'h0000;
+    buffer_1[394] = 16'h0000;
+    buffer_1[395] = 16'h0000;
+    buffer_1[396] = 16'h0000;
+    buffer_1[397] = 16'h0000;
+    buffer_1[398] = 16'h0000;
+    buffer_1[399] = 16'h0000;
+    buffer_1[400] = 16'h0000;
+    buffer_1[401] = 16'h0000;
+    buffer_1[402] = 16'h0000;
+    buffer_1[403] = 16'h0000;
+    buffer_1[404] = 16'h0000;
+    buffer_1[405] = 16'h0000;
+    buffer_1[406] = 16'h0000;
+    buffer_1[407] = 16'h0000;
+    buffer_1[408] = 16'h0000;
+    buffer_1[409] = 16'h0000;
+    buffer_1[410] = 16'h0000;
+    buffer_1[411] = 16'h0000;
+    buffer_1[412] = 16'h0000;
+    buffer_1[413] = 16'h0000;
+    buffer_1[414] = 16'h0000;
+    buffer_1[415] = 16'h0000;
+    buffer_1[416] = 16'h0000;
+    buffer_1[417] = 16'h0000;
+    buffer_1[418] = 16'h0000;
+    buffer_1[419] = 16'h0000;
+    buffer_1[420] = 16'h0000;
+    buffer_1[421] = 16'h0000;
+    buffer_1[422] = 16'h0000;
+    buffer_1[423] = 16'h0000;
+    buffer_1[424] = 16'h0000;
+    buffer_1[425] = 16'h0000;
+    buffer_1[426] = 16'h0000;
+    buffer_1[427] = 16'h0000;
+    buffer_1[428] = 16'h0000;
+    buffer_1[429] = 16'h0000;
+    buffer_1[430] = 16'h0000;
+    buffer_1[431] = 16'h0000;
+    buffer_1[432] = 16'h0000;
+    buffer_1[433] = 16'h0000;
+    buffer_1[434] = 16'h0000;
+    buffer_1[435] = 16'h0000;
+    buffer_1[436] = 16'h0000;
+    buffer_1[437] = 16'h0000;
+    buffer_1[438] = 16'h0000;
+    buffer_1[439] = 16'h0000;
+    buffer_1[440] = 16'h0000;
+    buffer_1[441] = 16'h0000;
+    buffer_1[442] = 16'h0000;
+    buffer_1[443] = 16'h0000;
+    buffer_1[444] = 16'h0000;
+    buffer_1[445] = 16'h0000;
+    buffer_1[446] = 16'h0000;
+    buffer_1[447] = 16'h0000;
+    buffer_1[448] = 16'h0000;
+    buffer_1[449] = 16'h0000;
+    buffer_1[450] = 16'h0000;
+    buffer_1[451] = 16'h0000;
+    buffer_1[452] = 16'h0000;
+    buffer_1[453] = 16'h0000;
+    buffer_1[454] = 16'h0000;
+    buffer_1[455] = 16'h0000;
+    buffer_1[456] = 16'h0000;
+    buffer_1[457] = 16'h0000;
+    buffer_1[458] = 16'h0000;
+    buffer_1[459] = 16'h0000;
+    buffer_1[460] = 16'h0000;
+    buffer_1[461] = 16'h0000;
+    buffer_1[462] = 16'h0000;
+    buffer_1[463] = 16'h0000;
+    buffer_1[464] = 16'h0000;
+    buffer_1[465] = 16'h0000;
+    buffer_1[466] = 16'h0000;
+    buffer_1[467] = 16'h0000;
+    buffer_1[468] = 16'h0000;
+    buffer_1[469] = 16'h0000;
+    buffer_1[470] = 16'h0000;
+    buffer_1[471] = 16'h0000;
+    buffer_1[472] = 16'h0000;
+    buffer_1[473] = 16'h0000;
+    buffer_1[474] = 16'h0000;
+    buffer_1[475] = 16'h0000;
+    buffer_1[476] = 16'h0000;
+    buffer_1[477] = 16'h0000;
+    buffer_1[478] = 16'h0000;
+    buffer_1[479] = 16'h0000;
+    buffer_1[480] = 16'h0000;
+    buffer_1[481] = 16'h0000;
+    buffer_1[482] = 16'h0000;
+    buffer_1[483] = 16'h0000;
+    buffer_1[484] = 16'h0000;
+    buffer_1[485] = 16'h0000;
+    buffer_1[486] = 16'h0000;
+    buffer_1[487] = 16'h0000;
+    buffer_1[488] = 16'h0000;
+    buffer_1[489] = 16'h0000;
+    buffer_1[490] = 16'h0000;
+    buffer_1[491] = 16'h0000;
+    buffer_1[492] = 16'h0000;
+    buffer_1[493] = 16'h0000;
+    buffer_1[494] = 16'h0000;
+    buffer_1[495] = 16'h0000;
+    buffer_1[496] = 16'h0000;
+    buffer_1[497] = 16'h0000;
+    buffer_1[498] = 16'h0000;
+    buffer_1[499] = 16'h0000;
+    buffer_1[500] = 16'h0000;
+    buffer_1[501] = 16'h0000;
+    buffer_1[502] = 16'h0000;
+    buffer_1[503] = 16'h0000;
+    buffer_1[504] = 16'h0000;
+    buffer_1[505] = 16'h0000;
+    buffer_1[506] = 16'h0000;
+    buffer_1[507] = 16'h0000;
+    buffer_1[508] = 16'h0000;
+    buffer_1[509] = 16'h0000;
+    buffer_1[510] = 16'h0000;
+    buffer_1[511] = 16'h0000;
+  end
+  always @(posedge clk) begin
+    if (x_take)
+      buffer_1[\$8 [8:0]] <= x__payload[15:0];
+  end
+  reg [15:0] _1_;
+  always @(posedge clk) begin
+    if (ce) begin
+      _1_ <= buffer_1[\$28 [8:0]];
+    end
+  end
+  assign \rd__data$142  = _1_;
+  reg [15:0] buffer_2 [511:0];
+  initial begin
+    buffer_2[0] = 16'h0000;
+    buffer_2[1] = 16'h0000;
+    buffer_2[2] = 16'h0000;
+    buffer_2[3] = 16'h0000;
+    buffer_2[4] = 16'h0000;
+    buffer_2[5] = 16'h0000;
+    buffer_2[6] = 16'h0000;
+    buffer_2[7] = 16'h0000;
+    buffer_2[8] = 16'h0000;
+    buffer_2[9] = 16'h0000;
+    buffer_2[10] = 16'h0000;
+    buffer_2[11] = 16'h0000;
+    buffer_2[12] = 16'h0000;
+    buffer_2[13] = 16'h0000;
+    buffer_2[14] = 16'h0000;
+    buffer_2[15] = 16'h0000;
+    buffer_2[16] = 16'h0000;
+    buffer_2[17] = 16'h0000;
+    buffer_2[18] = 16'h0000;
+    buffer_2[19] = 16'h0000;
+    buffer_2[20] = 16'h0000;
+    buffer_2[21] = 16'h0000;
+    buffer_2[22] = 16'h0000;
+    buffer_2[23] = 16'h0000;
+    buffer_2[24] = 16'h0000;
+    buffer_2[25] = 16'h0000;
+    buffer_2[26] = 16'h0000;
+    buffer_2[27] = 16'h0000;
+    buffer_2[28] = 16'h0000;
+    buffer_2[29] = 16'h0000;
+    buffer_2[30] = 16'h0000;
+    buffer_2[31] = 16'h0000;
+    buffer_2[32] = 16'h0000;
+    buffer_2[33] = 16'h0000;
+    buffer_2[34] = 16'h0000;
+    buffer_2[35] = 16'h0000;
+    buffer_2[36] = 16'h0000;
+    buffer_2[37] = 16'h0000;
+    buffer_2[38] = 16'h0000;
+    buffer_2[39] = 16'h0000;
+    buffer_2[40] = 16'h0000;
+    buffer_2[41] = 16'h0000;
+    buffer_2[42] = 16'h0000;
+    buffer_2[43] = 16'h0000;
+    buffer_2[44] = 16'h0000;
+    buffer_2[45] = 16'h0000;
+    buffer_2[46] = 16'h0000;
+    buffer_2[47] = 16'h0000;
+    buffer_2[48] = 16'h0000;
+    buffer_2[49] = 16'h0000;
+    buffer_2[50] = 16'h0000;
+    buffer_2[51] = 16'h0000;
+    buffer_2[52] = 16'h0000;
+    buffer_2[53] = 16'h0000;
+    buffer_2[54] = 16'h0000;
+    buffer_2[55] = 16'h0000;
+    buffer_2[56] = 16'h0000;
+    buffer_2[57] = 16'h0000;
+    buffer_2[58] = 16'h0000;
+    buffer_2[59] = 16'h0000;
+    buffer_2[60] = 16'h0000;
+    buffer_2[61] = 16'h0000;
+    buffer_2[62] = 16'h0000;
+    buffer_2[63] = 16'h0000;
+    buffer_2[64] = 16'h0000;
+    buffer_2[65] = 16'h0000;
+    buffer_2[66] = 16'h0000;
+    buffer_2[67] = 16'h0000;
+    buffer_2[68] = 16'h0000;
+    buffer_2[69] = 16'h0000;
+    buffer_2[70] = 16'h0000;
+    buffer_2[71] = 16'h0000;
+    buffer_2[72] = 16'h0000;
+    buffer_2[73] = 16'h0000;
+    buffer_2[74] = 16'h0000;
+    buffer_2[75] = 16'h0000;
+    buffer_2[76] = 16'h0000;
+    buffer_2[77] = 16'h0000;
+    buffer_2[78] = 16'h0000;
+    buffer_2[79] = 16'h0000;
+    buffer_2[80] = 16'h0000;
+    buffer_2[81] = 16'h0000;
+    buffer_2[82] = 16'h0000;
+    buffer_2[83] = 16'h0000;
+    buffer_2[84] = 16'h0000;
+    buffer_2[85] = 16'h0000;
+    buffer_2[86] = 16'h0000;
+    buffer_2[87] = 16'h0000;
+    buffer_2[88] = 16'h0000;
+    buffer_2[89] = 16'h0000;
+    buffer_2[90] = 16'h0000;
+    buffer_2[91] = 16'h0000;
+    buffer_2[92] = 16'h0000;
+    buffer_2[93] = 16'h0000;
+    buffer_2[94] = 16'h0000;
+    buffer_2[95] = 16'h0000;
+    buffer_2[96] = 16'h0000;
+    buffer_2[97] = 16'h0000;
+    buffer_2[98] = 16'h0000;
+    buffer_2[99] = 16'h0000;
+    buffer_2[100] = 16'h0000;
+    buffer_2[101] = 16'h0000;
+    buffer_2[102] = 16'h0000;
+    buffer_2[103] = 16'h0000;
+    buffer_2[104] = 16'h0000;
+    buffer_2[105] = 16'h0000;
+    buffer_2[106] = 16'h0000;
+    buffer_2[107] = 16'h0000;
+    buffer_2[108] = 16'h0000;
+    buffer_2[109] = 16'h0000;
+    buffer_2[110] = 16'h0000;
+    buffer_2[111] = 16'h0000;
+    buffer_2[112] = 16'h0000;
+    buffer_2[113] = 16'h0000;
+    buffer_2[114] = 16'h0000;
+    buffer_2[115] = 16'h0000;
+    buffer_2[116] = 16'h0000;
+    buffer_2[117] = 16'h0000;
+    buffer_2[118] = 16'h0000;
+    buffer_2[119] = 16'h0000;
+    buffer_2[120] = 16'h0000;
+    buffer_2[121] = 16'h0000;
+    buffer_2[122] = 16'h0000;
+    buffer_2[123] = 16'h0000;
+    buffer_2[124] = 16'h0000;
+    buffer_2[125] = 16'h0000;
+    buffer_2[126] = 16'h0000;
+    buffer_2[127] = 16'h0000;
+    buffer_2[128] = 16'h0000;
+    buffer_2[129] = 16'h0000;
+    buffer_2[130] = 16'h0000;
+    buffer_2[131] = 16'h0000;
+    buffer_2[132] = 16'h0000;
+    buffer_2[133] = 16'h0000;
+    buffer_2[134] = 16'h0000;
+    buffer_2[135] = 16'h0000;
+    buffer_2[136] = 16'h0000;
+    buffer_2[137] = 16'h0000;
+    buffer_2[138] = 16'h0000;
+    buffer_2[139] = 16'h0000;
+    buffer_2[140] = 16'h0000;
+    buffer_2[141] = 16'h0000;
+    buffer_2[142] = 16'h0000;
+    buffer_2[143] = 16'h0000;
+    buffer_2[144] = 16'h0000;
+    buffer_2[145] = 16'h0000;
+    buffer_2[146] = 16'h0000;
+    buffer_2[147] = 16'h0000;
+    buffer_2[148] = 16'h0000;
+    buffer_2[149] = 16'h0000;
+    buffer_2[150] = 16'h0000;
+    buffer_2[151] = 16'h0000;
+    buffer_2[152] = 16'h0000;
+    buffer_2[153] = 16'h0000;
+    buffer_2[154] = 16'h0000;
+    buffer_2[155] = 16'h0000;
+    buffer_2[156] = 16'h0000;
+    buffer_2[157] = 16'h0000;
+    buffer_2[158] = 16'h0000;
+    buffer_2[159] = 16'h0000;
+    buffer_2[160] = 16'h0000;
+    buffer_2[161] = 16'h0000;
+    buffer_2[162] = 16'h0000;
+    buffer_2[163] = 16'h0000;
+    buffer_2[164] = 16'h0000;
+    buffer_2[165] = 16'h0000;
+    buffer_2[166] = 16'h0000;
+    buffer_2[167] = 16'h0000;
+    buffer_2[168] = 16'h0000;
+    buffer_2[169] = 16'h0000;
+    buffer_2[170] = 16'h0000;
+    buffer_2[171] = 16'h0000;
+    buffer_2[172] = 16'h0000;
+    buffer_2[173] = 16'h0000;
+    buffer_2[174] = 16'h0000;
+    buffer_2[175] = 16'h0000;
+    buffer_2[176] = 16'h0000;
+    buffer_2[177] = 16'h0000;
+    buffer_2[178] = 16'h0000;
+    buffer_2[179] = 16'h0000;
+    buffer_2[180] = 16'h0000;
+    buffer_2[181] = 16'h0000;
+    buffer_2[182] = 16'h0000;
+    buffer_2[183] = 16'h0000;
+    buffer_2[184] = 16'h0000;
+    buffer_2[185] = 16'h0000;
+    buffer_2[186] = 16'h0000;
+    buffer_2[187] = 16'h0000;
+    buffer_2[188] = 16'h0000;
+    buffer_2[189] = 16'h0000;
+    buffer_2[190] = 16'h0000;
+    buffer_2[191] = 16'h0000;
+    buffer_2[192] = 16'h0000;
+    buffer_2[193] = 16'h0000;
+    buffer_2[194] = 16'h0000;
+    buffer_2[195] = 16'h0000;
+    buffer_2[196] = 16'h0000;
+    buffer_2[197] = 16'h0000;
+    buffer_2[198] = 16'h0000;
+    buffer_2[199] = 16'h0000;
+    buffer_2[200] = 16'h0000;
+    buffer_2[201] = 16'h0000;
+    buffer_2[202] = 16'h0000;
+    buffer_2[203] = 16'h0000;
+    buffer_2[204] = 16'h0000;
+    buffer_2[205] = 16'h0000;
+    buffer_2[206] = 16'h0000;
+    buffer_2[207] = 16'h0000;
+    buffer_2[208] = 16'h0000;
+    buffer_2[209] = 16'h0000;
+    buffer_2[210] = 16'h0000;
+    buffer_2[211] = 16'h0000;
+    buffer_2[212] = 16'h0000;
+    buffer_2[213] = 16'h0000;
+    buffer_2[214] = 16'h0000;
+    buffer_2[215] = 16'h0000;
+    buffer_2[216] = 16'h0000;
+    buffer_2[217] = 16'h0000;
+    buffer_2[218] = 16'h0000;
+    buffer_2[219] = 16'h0000;
+    buffer_2[220] = 16'h0000;
+    buffer_2[221] = 16'h0000;
+    buffer_2[222] = 16'h0000;
+    buffer_2[223] = 16'h0000;
+    buffer_2[224] = 16'h0000;
+    buffer_2[225] = 16'h0000;
+    buffer_2[226] = 16'h0000;
+    buffer_2[227] = 16'h0000;
+    buffer_2[228] = 16'h0000;
+    buffer_2[229] = 16'h0000;
+    buffer_2[230] = 16'h0000;
+    buffer_2[231] = 16'h0000;
+    buffer_2[232] = 16'h0000;
+    buffer_2[233] = 16'h0000;
+    buffer_2[234] = 16'h0000;
+    buffer_2[235] = 16'h0000;
+    buffer_2[236] = 16'h0000;
+    buffer_2[237] = 16'h0000;
+    buffer_2[238] = 16'h0000;
+    buffer_2[239] = 16'h0000;
+    buffer_2[240] = 16'h0000;
+    buffer_2[241] = 16'h0000;
+    buffer_2[242] = 16'h0000;
+    buffer_2[243] = 16'h0000;
+    buffer_2[244] = 16'h0000;
+    buffer_2[245] = 16'h0000;
+    buffer_2[246] = 16'h0000;
+    buffer_2[247] = 16'h0000;
+    buffer_2[248] = 16'h0000;
+    buffer_2[249] = 16'h0000;
+    buffer_2[250] = 16'h0000;
+    buffer_2[251] = 16'h0000;
+    buffer_2[252] = 16'h0000;
+    buffer_2[253] = 16'h0000;
+    buffer_2[254] = 16'h0000;
+    buffer_2[255] = 16'h0000;
+    buffer_2[256] = 16'h0000;
+    buffer_2[257] = 16'h0000;
+    buffer_2[258] = 16'h0000;
+    buffer_2[259] = 16'h0000;
+    buffer_2[260] = 16'h0000;
+    buffer_2[261] = 16'h0000;
+    buffer_2[262] = 16'h0000;
+    buffer_2[263] = 16'h0000;
+    buffer_2[264] = 16'h0000;
+    buffer_2[265] = 16'h0000;
+    buffer_2[266] = 16'h0000;
+    buffer_2[267] = 16'h0000;
+    buffer_2[268] = 16'h0000;
+    buffer_2[269] = 16'h0000;
+    buffer_2[270] = 16'h0000;
+    buffer_2[271] = 16'h0000;
+    buffer_2[272] = 16'h0000;
+    buffer_2[273] = 16'h0000;
+    buffer_2[274] = 16'h0000;
+    buffer_2[275] = 16'h0000;
+    buffer_2[276] = 16'h0000;
+    buffer_2[277] = 16'h0000;
+    buffer_2[278] = 16'h0000;
+    buffer_2[279] = 16'h0000;
+    buffer_2[280] = 16'h0000;
+    buffer_2[281] = 16'h0000;
+    buffer_2[282] = 16'h0000;
+    buffer_2[283] = 16'h0000;
+    buffer_2[284] = 16'h0000;
+    buffer_2[285] = 16'h0000;
+    buffer_2[286] = 16'h0000;
+    buffer_2[287] = 16'h0000;
+    buffer_2[288] = 16'h0000;
+    buffer_2[289] = 16'h0000;
+    buffer_2[290] = 16'h0000;
+    buffer_2[291] = 16'h0000;
+    buffer_2[292] = 16'h0000;
+    buffer_2[293] = 16'h0000;
+    buffer_2[294] = 16'h0000;
+    buffer_2[295] = 16'h0000;
+    buffer_2[296] = 16'h0000;
+    buffer_2[297] = 16'h0000;
+    buffer_2[298] = 16'h0000;
+    buffer_2[299] = 16'h0000;
+    buffer_2[300] = 16'h0000;
+    buffer_2[301] = 16'h0000;
+    buffer_2[302] = 16'h0000;
+    buffer_2[303] = 16'h0000;
+    buffer_2[304] = 16'h0000;
+    buffer_2[305] = 16'h0000;
+    buffer_2[306] = 16'h0000;
+    buffer_2[307] = 16'h0000;
+    buffer_2[308] = 16'h0000;
+    buffer_2[309] = 16'h0000;
+    buffer_2[310] = 16'h0000;
+    buffer_2[311] = 16'h0000;
+    buffer_2[312] = 16'h0000;
+    buffer_2[313] = 16'h0000;
+    buffer_2[314] = 16'h0000;
+    buffer_2[315] = 16'h0000;
+    buffer_2[316] = 16'h0000;
+    buffer_2[317] = 16'h0000;
+    buffer_2[318] = 16'h0000;
+    buffer_2[319] = 16'h0000;
+    buffer_2[320] = 16'h0000;
+    buffer_2[321] = 16'h0000;
+    buffer_2[322] = 16'h0000;
+    buffer_2[323] = 16'h0000;
+    buffer_2[324] = 16'h0000;
+    buffer_2[325] = 16'h0000;
+    buffer_2[326] = 16'h0000;
+    buffer_2[327] = 16'h0000;
+    buffer_2[328] = 16'h0000;
+    buffer_2[329] = 16'h0000;
+    buffer_2[330] = 16'h0000;
+    buffer_2[331] = 16'h0000;
+    buffer_2[332] = 16'h0000;
+    buffer_2[333] = 16'h0000;
+    buffer_2[334] = 16'h0000;
+    buffer_2[335] = 16'h0000;
+    buffer_2[336] = 16'h0000;
+    buffer_2[337] = 16'h0000;
+    buffer_2[338] = 16'h0000;
+    buffer_2[339] = 16'h0000;
+    buffer_2[340] = 16'h0000;
+    buffer_2[341] = 16'h0000;
+    buffer_2[342] = 16'h0000;
+    buffer_2[343] = 16'h0000;
+    buffer_2[344] = 16'h0000;
+    buffer_2[345] = 16'h0000;
+    buffer_2[346] = 16'h0000;
+    buffer_2[347] = 16'h0000;
+    buffer_2[348] = 16'h0000;
+    buffer_2[349] = 16'h0000;
+    buffer_2[350] = 16'h0000;
+    buffer_2[351] = 16'h0000;
+    buffer_2[352] = 16'h0000;
+    buffer_2[353] = 16'h0000;
+    buffer_2[354] = 16'h0000;
+    buffer_2[355] = 16'h0000;
+    buffer_2[356] = 16'h0000;
+    buffer_2[357] = 16'h0000;
+    buffer_2[358] = 16'h0000;
+    buffer_2[359] = 16'h0000;
+    buffer_2[360] = 16'h0000;
+    buffer_2[361] = 16'h0000;
+    buffer_2[362] = 16'h0000;
+    buffer_2[363] = 16'h0000;
+    buffer_2[364] = 16'h0000;
+    buffer_2[365] = 16'h0000;
+    buffer_2[366] = 16'h0000;
+    buffer_2[367] = 16'h0000;
+    buffer_2[368] = 16'h0000;
+    buffer_2[369] = 16'h0000;
+    buffer_2[370] = 16'h0000;
+    buffer_2[371] = 16'h0000;
+    buffer_2[372] = 16'h0000;
+    buffer_2[373] = 16'h0000;
+    buffer_2[374] = 16'h0000;
+    buffer_2[375] = 16'h0000;
+    buffer_2[376] = 16'h0000;
+    buffer_2[377] = 16'h0000;
+    buffer_2[378] = 16'h0000;
+    buffer_2[379] = 16'h0000;
+    buffer_2[380] = 16'h0000;
+    buffer_2[381] = 16'h0000;
+    buffer_2[382] = 16'h0000;
+    buffer_2[383] = 16'h0000;
+    buffer_2[384] = 16'h0000;
+    buffer_2[385] = 16'h0000;
+    buffer_2[386] = 16'h0000;
+    buffer_2[387] = 16'h0000;
+    buffer_2[388] = 16'h0000;
+    buffer_2[389] = 16'h0000;
+    buffer_2[390] = 16'h0000;
+    buffer_2[391] = 16'h0000;
+    buffer_2[392] = 16'h0000;
+    buffer_2[393] = 16'h0000;
+    buffer_2[394] = 16'h0000;
+    buffer_2[395] = 16'h0000;
+    buffer_2[396] = 16'h0000;
+    buffer_2[397] = 16'h0000;
+    buffer_2[398] = 16'h0000;
+    buffer_2[399] = 16'h0000;
+    buffer_2[400] = 16'h0000;
+    buffer_2[401] = 16'h0000;
+    buffer_2[402] = 16'h0000;
+    buffer_2[403] = 16'h0000;
+    buffer_2[404] = 16'h0000;
+    buffer_2[405] = 16'h0000;
+    buffer_2[406] = 16'h0000;
+    buffer_2[407] = 16'h0000;
+    buffer_2[408] = 16'h0000;
+    buffer_2[409] = 16'h0000;
+    buffer_2[410] = 16'h0000;
+    buffer_2[411] = 16'h0000;
+    buffer_2[412] = 16'h0000;
+    buffer_2[413] = 16'h0000;
+    buffer_2[414] = 16'h0000;
+    buffer_2[415] = 16'h0000;
+    buffer_2[416] = 16'h0000;
+    buffer_2[417] = 16'h0000;
+    buffer_2[418] = 16'h0000;
+    buffer_2[419] = 16'h0000;
+    buffer_2[420] = 16'h0000;
+    buffer_2[421] = 16'h0000;
+    buffer_2[422] = 16'h0000;
+    buffer_2[423] = 16'h0000;
+    buffer_2[424] = 16'h0000;
+    buffer_2[425] = 16'h0000;
+    buffer_2[426] = 16'h0000;
+    buffer_2[427] = 16'h0000;
+    buffer_2[428] = 16'h0000;
+    buffer_2[429] = 16'h0000;
+    buffer_2[430] = 16'h0000;
+    buffer_2[431] = 16'h0000;
+    buffer_2[432] = 16'h0000;
+    buffer_2[433] = 16'h0000;
+    buffer_2[434] = 16'h0000;
+    buffer_2[435] = 16'h0000;
+    buffer_2[436] = 16'h0000;
+    buffer_2[437] = 16'h0000;
+    buffer_2[438] = 16'h0000;
+    buffer_2[439] = 16'h0000;
+    buffer_2[440] = 16'h0000;
+    buffer_2[441] = 16'h0000;
+    buffer_2[442] = 16'h0000;
+    buffer_2[443] = 16'h0000;
+    buffer_2[444] = 16'h0000;
+    buffer_2[445] = 16'h0000;
+    buffer_2[446] = 16'h0000;
+    buffer_2[447] = 16'h0000;
+    buffer_2[448] = 16'h0000;
+    buffer_2[449] = 16'h0000;
+    buffer_2[450] = 16'h0000;
+    buffer_2[451] = 16'h0000;
+    buffer_2[452] = 16'h0000;
+    buffer_2[453] = 16'h0000;
+    buffer_2[454] = 16'h0000;
+    buffer_2[455] = 16'h0000;
+    buffer_2[456] = 16'h0000;
+    buffer_2[457] = 16'h0000;
+    buffer_2[458] = 16'h0000;
+    buffer_2[459] = 16'h0000;
+    buffer_2[460] = 16'h0000;
+    buffer_2[461] = 16'h0000;
+    buffer_2[462] = 16'h0000;
+    buffer_2[463] = 16'h0000;
+    buffer_2[464] = 16'h0000;
+    buffer_2[465] = 16'h0000;
+    buffer_2[466] = 16'h0000;
+    buffer_2[467] = 16'h0000;
+    buffer_2[468] = 16'h0000;
+    buffer_2[469] = 16'h0000;
+    buffer_2[470] = 16'h0000;
+    buffer_2[471] = 16'h0000;
+    buffer_2[472] = 16'h0000;
+    buffer_2[473] = 16'h0000;
+    buffer_2[474] = 16'h0000;
+    buffer_2[475] = 16'h0000;
+    buffer_2[476] = 16'h0000;
+    buffer_2[477] = 16'h0000;
+    buffer_2[478] = 16'h0000;
+    buffer_2[479] = 16'h0000;
+    buffer_2[480] = 16'h0000;
+    buffer_2[481] = 16'h0000;
+    buffer_2[482] = 16'h0000;
+    buffer_2[483] = 16'h0000;
+    buffer_2[484] = 16'h0000;
+    buffer_2[485] = 16'h0000;
+    buffer_2[486] = 16'h0000;
+    buffer_2[487] = 16'h0000;
+    buffer_2[488] = 16'h0000;
+    buffer_2[489] = 16'h0000;
+    buffer_2[490] = 16'h0000;
+    buffer_2[491] = 16'h0000;
+    buffer_2[492] = 16'h0000;
+    buffer_2[493] = 16'h0000;
+    buffer_2[494] = 16'h0000;
+    buffer_2[495] = 16'h0000;
+    buffer_2[496] = 16'h0000;
+    buffer_2[497] = 16'h0000;
+    buffer_2[498] = 16'h0000;
+    buffer_2[499] = 16'h0000;
+    buffer_2[500] = 16'h0000;
+    buffer_2[501] = 16'h0000;
+    buffer_2[502] = 16'h0000;
+    buffer_2[503] = 16'h0000;
+    buffer_2[504] = 16'h0000;
+    buffer_2[505] = 16'h0000;
+    buffer_2[506] = 16'h0000;
+    buffer_2[507] = 16'h0000;
+    buffer_2[508] = 16'h0000;
+    buffer_2[509] = 16'h0000;
+    buffer_2[510] = 16'h0000;
+    buffer_2[511] = 16'h0000;
+  end
+  always @(posedge clk) begin
+    if (x_take)
+      buffer_2[\$10 [8:0]] <= x__payload[15:0];
+  end
+  reg [15:0] _2_;
+  always @(posedge clk) begin
+    if (ce) begin
+      _2_ <= buffer_2[\$30 [8:0]];
+    end
+  end
+  assign \rd__data$144  = _2_;
+  reg [15:0] buffer_3 [511:0];
+  initial begin
+    buffer_3[0] = 16'h0000;
+    buffer_3[1] = 16'h0000;
+    buffer_3[2] = 16'h0000;
+    buffer_3[3] = 16'h0000;
+    buffer_3[4] = 16'h0000;
+    buffer_3[5] = 16'h0000;
+    buffer_3[6] = 16'h0000;
+    buffer_3[7] = 16'h0000;
+    buffer_3[8] = 16'h0000;
+    buffer_3[9] = 16'h0000;
+    buffer_3[10] = 16'h0000;
+    buffer_3[11] = 16'h0000;
+    buffer_3[12] = 16'h0000;
+    buffer_3[13] = 16'h0000;
+    buffer_3[14] = 16'h0000;
+    buffer_3[15] = 16'h0000;
+    buffer_3[16] = 16'h0000;
+    buffer_3[17] = 16'h0000;
+    buffer_3[18] = 16'h0000;
+    buffer_3[19] = 16'h0000;
+    buffer_3[20] = 16'h0000;
+    buffer_3[21] = 16'h0000;
+    buffer_3[22] = 16'h0000;
+    buffer_3[23] = 16'h0000;
+    buffer_3[24] = 16'h0000;
+    buffer_3[25] = 16'h0000;
+    buffer_3[26] = 16'h0000;
+    buffer_3[27] = 16'h0000;
+    buffer_3[28] = 16'h0000;
+    buffer_3[29] = 16'h0000;
+    buffer_3[30] = 16'h0000;
+    buffer_3[31] = 16'h0000;
+    buffer_3[32] = 16'h0000;
+    buffer_3[33] = 16'h0000;
+    buffer_3[34] = 16'h0000;
+    buffer_3[35] = 16'h0000;
+    buffer_3[36] = 16'h0000;
+    buffer_3[37] = 16'h0000;
+    buffer_3[38] = 16'h0000;
+    buffer_3[39] = 16'h0000;
+    buffer_3[40] = 16'h0000;
+    buffer_3[41] = 16'h0000;
+    buffer_3[42] = 16'h0000;
+    buffer_3[43] = 16'h0000;
+    buffer_3[44] = 16'h0000;
+    buffer_3[45] = 16'h0000;
+    buffer_3[46] = 16'h0000;
+    buffer_3[47] = 16'h0000;
+    buffer_3[48] = 16'h0000;
+    buffer_3[49] = 16'h0000;
+    buffer_3[50] = 16'h0000;
+    buffer_3[51] = 16'h0000;
+    buffer_3[52] = 16'h0000;
+    buffer_3[53] = 16'h0000;
+    buffer_3[54] = 16'h0000;
+    buffer_3[55] = 16'h0000;
+    buffer_3[56] = 16'h0000;
+    buffer_3[57] = 16'h0000;
+    buffer_3[58] = 16'h0000;
+    buffer_3[59] = 16'h0000;
+    buffer_3[60] = 16'h0000;
+    buffer_3[61] = 16'h0000;
+    buffer_3[62] = 16'h0000;
+    buffer_3[63] = 16'h0000;
+    buffer_3[64] = 16'h0000;
+    buffer_3[65] = 16'h0000;
+    buffer_3[66] = 16'h0000;
+    buffer_3[67] = 16'h0000;
+    buffer_3[68] = 16'h0000;
+    buffer_3[69] = 16'h0000;
+    buffer_3[70] = 16'h0000;
+    buffer_3[71] = 16'h0000;
+    buffer_3[72] = 16'h0000;
+    buffer_3[73] = 16'h0000;
+    buffer_3[74] = 16'h0000;
+    buffer_3[75] = 16'h0000;
+    buffer_3[76] = 16'h0000;
+    buffer_3[77] = 16'h0000;
+    buffer_3[78] = 16'h0000;
+    buffer_3[79] = 16'h0000;
+    buffer_3[80] = 16'h0000;
+    buffer_3[81] = 16'h0000;
+    buffer_3[82] = 16'h0000;
+    buffer_3[83] = 16'h0000;
+    buffer_3[84] = 16'h0000;
+    buffer_3[85] = 16'h0000;
+    buffer_3[86] = 16'h0000;
+    buffer_3[87] = 16'h0000;
+    buffer_3[88] = 16'h0000;
+    buffer_3[89] = 16'h0000;
+    buffer_3[90] = 16'h0000;
+    buffer_3[91] = 16'h0000;
+    buffer_3[92] = 16'h0000;
+    buffer_3[93] = 16'h0000;
+    buffer_3[94] = 16'h0000;
+    buffer_3[95] = 16'h0000;
+    buffer_3[96] = 16'h0000;
+    buffer_3[97] = 16'h0000;
+    buffer_3[98] = 16'h0000;
+    buffer_3[99] = 16'h0000;
+    buffer_3[100] = 16'h0000;
+    buffer_3[101] = 16'h0000;
+    buffer_3[102] = 16'h0000;
+    buffer_3[103] = 16'h0000;
+    buffer_3[104] = 16'h0000;
+    buffer_3[105] = 16'h0000;
+    buffer_3[106] = 16'h0000;
+    buffer_3[107] = 16'h0000;
+    buffer_3[108] = 16'h0000;
+    buffer_3[109] = 16'h0000;
+    buffer_3[110] = 16'h0000;
+    buffer_3[111] = 16'h0000;
+    buffer_3[112] = 16'h0000;
+    buffer_3[113] = 16'h0000;
+    buffer_3[114] = 16'h0000;
+    buffer_3[115] = 16'h0000;
+    buffer_3[116] = 16'h0000;
+    buffer_3[117] = 16'h0000;
+    buffer_3[118] = 16'h0000;
+    buffer_3[119] = 16'h0000;
+    buffer_3[120] = 16'h0000;
+    buffer_3[121] = 16'h0000;
+    buffer_3[122] = 16'h0000;
+    buffer_3[123] = 16'h0000;
+    buffer_3[124] = 16'h0000;
+    buffer_3[125] = 16'h0000;
+    buffer_3[126] = 16'h0000;
+    buffer_3[127] = 16'h0000;
+    buffer_3[128] = 16'h0000;
+    buffer_3[129] = 16'h0000;
+    buffer_3[130] = 16'h0000;
+    buffer_3[131] = 16'h0000;
+    buffer_3[132] = 16'h0000;
+    buffer_3[133] = 16'h0000;
+    buffer_3[134] = 16'h0000;
+    buffer_3[135] = 16'h0000;
+    buffer_3[136] = 16'h0000;
+    buffer_3[137] = 16'h0000;
+    buffer_3[138] = 16'h0000;
+    buffer_3[139] = 16'h0000;
+    buffer_3[140] = 16'h0000;
+    buffer_3[141] = 16'h0000;
+    buffer_3[142] = 16'h0000;
+    buffer_3[143] = 16'h0000;
+    buffer_3[144] = 16'h0000;
+    buffer_3[145] = 16'h0000;
+    buffer_3[146] = 16'h0000;
+    buffer_3[147] = 16'h0000;
+    buffer_3[148] = 16'h0000;
+    buffer_3[149] = 16'h0000;
+    buffer_3[150] = 16'h0000;
+    buffer_3[151] = 16'h0000;
+    buffer_3[152] = 16'h0000;
+    buffer_3[153] = 16'h0000;
+    buffer_3[154] = 16'h0000;
+    buffer_3[155] = 16'h0000;
+    buffer_3[156] = 16'h0000;
+    buffer_3[157] = 16'h0000;
+    buffer_3[158] = 16'h0000;
+    buffer_3[159] = 16'h0000;
+    buffer_3[160] = 16'h0000;
+    buffer_3[161] = 16'h0000;
+    buffer_3[162] = 16'h0000;
+    buffer_3[163] = 16'h0000;
+    buffer_3[164] = 16'h0000;
+    buffer_3[165] = 16'h0000;
+    buffer_3[166] = 16'h0000;
+    buffer_3[167] = 16'h0000;
+    buffer_3[168] = 16'h0000;
+    buffer_3[169] = 16'h0000;
+    buffer_3[170] = 16'h0000;
+    buffer_3[171] = 16'h0000;
+    buffer_3[172] = 16'h0000;
+    buffer_3[173] = 16'h0000;
+    buffer_3[174] = 16'h0000;
+    buffer_3[175] = 16'h0000;
+    buffer_3[176] = 16'h0000;
+    buffer_3[177] = 16'h0000;
+    buffer_3[178] = 16'h0000;
+    buffer_3[179] = 16'h0000;
+    buffer_3[180] = 16'h0000;
+    buffer_3[181] = 16'h0000;
+    buffer_3[182] = 16'h0000;
+    buffer_3[183] = 16'h0000;
+    buffer_3[184] = 16'h0000;
+    buffer_3[185] = 16'h0000;
+    buffer_3[186] = 16'h0000;
+    buffer_3[187] = 16'h0000;
+    buffer_3[188] = 16'h0000;
+    buffer_3[189] = 16'h0000;
+    buffer_3[190] = 16'h0000;
+    buffer_3[191] = 16'h0000;
+    buffer_3[192] = 16'h0000;
+    buffer_3[193] = 16'h0000;
+    buffer_3[194] = 16'h0000;
+    buffer_3[195] = 16'h0000;
+    buffer_3[196] = 16'h0000;
+    buffer_3[197] = 16'h0000;
+    buffer_3[198] = 16'h0000;
+    buffer_3[199] = 16'h0000;
+    buffer_3[200] = 16'h0000;
+    buffer_3[201] = 16'h0000;
+    buffer_3[202] = 16'h0000;
+    buffer_3[203] = 16'h0000;
+    buffer_3[204] = 16'h0000;
+    buffer_3[205] = 16'h0000;
+    buffer_3[206] = 16'h0000;
+    buffer_3[207] = 16'h0000;
+    buffer_3[208] = 16'h0000;
+    buffer_3[209] = 16'h0000;
+    buffer_3[210] = 16'h0000;
+    buffer_3[211] = 16'h0000;
+    buffer_3[212] = 16'h0000;
+    buffer_3[213] = 16'h0000;
+    buffer_3[214] = 16'h0000;
+    buffer_3[215] = 16'h0000;
+    buffer_3[216] = 16'h0000;
+    buffer_3[217] = 16'h0000;
+    buffer_3[218] = 16'h0000;
+    buffer_3[219] = 16'h0000;
+    buffer_3[220] = 16'h0000;
+    buffer_3[221] = 16'h0000;
+    buffer_3[222] = 16'h0000;
+    buffer_3[223] = 16'h0000;
+    buffer_3[224] = 16'h0000;
+    buffer_3[225] = 16'h0000;
+    buffer_3[226] = 16'h0000;
+    buffer_3[227] = 16'h0000;
+    buffer_3[228] = 16'h0000;
+    buffer_3[229] = 16'h0000;
+    buffer_3[230] = 16'h0000;
+    buffer_3[231] = 16'h0000;
+    buffer_3[232] = 16'h0000;
+    buffer_3[233] = 16'h0000;
+    buffer_3[234] = 16'h0000;
+    buffer_3[235] = 16'h0000;
+    buffer_3[236] = 16'h0000;
+    buffer_3[237] = 16'h0000;
+    buffer_3[238] = 16'h0000;
+    buffer_3[239] = 16'h0000;
+    buffer_3[240] = 16'h0000;
+    buffer_3[241] = 16'h0000;
+    buffer_3[242] = 16'h0000;
+    buffer_3[243] = 16'h0000;
+    buffer_3[244] = 16'h0000;
+    buffer_3[245] = 16'h0000;
+    buffer_3[246] = 16'h0000;
+    buffer_3[247] = 16'h0000;
+    buffer_3[248] = 16'h0000;
+    buffer_3[249] = 16'h0000;
+    buffer_3[250] = 16'h0000;
+    buffer_3[251] = 16'h0000;
+    buffer_3[252] = 16'h0000;
+    buffer_3[253] = 16'h0000;
+    buffer_3[254] = 16'h0000;
+    buffer_3[255] = 16'h0000;
+    buffer_3[256] = 16'h0000;
+    buffer_3[257] = 16'h0000;
+    buffer_3[258] = 16'h0000;
+    buffer_3[259] = 16'h0000;
+    buffer_3[260] = 16'h0000;
+    buffer_3[261] = 16'h0000;
+    buffer_3[262] = 16'h0000;
+    buffer_3[263] = 16'h0000;
+    buffer_3[264] = 16'h0000;
+    buffer_3[265] = 16'h0000;
+    buffer_3[266] = 16'h0000;
+    buffer_3[267] = 16'h0000;
+    buffer_3[268] = 16'h0000;
+    buffer_3[269] = 16'h0000;
+    buffer_3[270] = 16'h0000;
+    buffer_3[271] = 16'h0000;
+    buffer_3[272] = 16'h0000;
+    buffer_3[273] = 16'h0000;
+    buffer_3[274] = 16'h0000;
+    buffer_3[275] = 16'h0000;
+    buffer_3[276] = 16'h0000;
+    buffer_3[277] = 16'h0000;
+    buffer_3[278] = 16'h0000;
+    buffer_3[279] = 16'h0000;
+    buffer_3[280] = 16'h0000;
+    buffer_3[281] = 16'h0000;
+    buffer_3[282] = 16'h0000;
+    buffer_3[283] = 16'h0000;
+    buffer_3[284] = 16'h0000;
+    buffer_3[285] = 16'h0000;
+    buffer_3[286] = 16'h0000;
+    buffer_3[287] = 16'h0000;
+    buffer_3[288] = 16'h0000;
+    buffer_3[289] = 16'h0000;
+    buffer_3[290] = 16'h0000;
+    buffer_3[291] = 16'h0000;
+    buffer_3[292] = 16'h0000;
+    buffer_3[293] = 16'h0000;
+    buffer_3[294] = 16'h0000;
+    buffer_3[295] = 16'h0000;
+    buffer_3[296] = 16'h0000;
+    buffer_3[297] = 16'h0000;
+    buffer_3[298] = 16'h0000;
+    buffer_3[299] = 16'h0000;
+    buffer_3[300] = 16'h0000;
+    buffer_3[301] = 16'h0000;
+    buffer_3[302] = 16'h0000;
+    buffer_3[303] = 16'h0000;
+    buffer_3[304] = 16'h0000;
+    buffer_3[305] = 16'h0000;
+    buffer_3[306] = 16'h0000;
+    buffer_3[307] = 16'h0000;
+    buffer_3[308] = 16'h0000;
+    buffer_3[309] = 16'h0000;
+    buffer_3[310] = 16'h0000;
+    buffer_3[311] = 16'h0000;
+    buffer_3[312] = 16'h0000;
+    buffer_3[313] = 16'h0000;
+    buffer_3[314] = 16'h0000;
+    buffer_3[315] = 16'h0000;
+    buffer_3[316] = 16'h0000;
+    buffer_3[317] = 16'h0000;
+    buffer_3[318] = 16'h0000;
+    buffer_3[319] = 16'h0000;
+    buffer_3[320] = 16'h0000;
+    buffer_3[321] = 16'h0000;
+    buffer_3[322] = 16'h0000;
+    buffer_3[323] = 16'h0000;
+    buffer_3[324] = 16'h0000;
+    buffer_3[325] = 16'h0000;
+    buffer_3[326] = 16'h0000;
+    buffer_3[327] = 16'h0000;
+    buffer_3[328] = 16'h0000;
+    buffer_3[329] = 16'h0000;
+    buffer_3[330] = 16'h0000;
+    buffer_3[331] = 16'h0000;
+    buffer_3[332] = 16'h0000;
+    buffer_3[333] = 16'h0000;
+    buffer_3[334] = 16'h0000;
+    buffer_3[335] = 16'h0000;
+    buffer_3[336] = 16'h0000;
+    buffer_3[337] = 16'h0000;
+    buffer_3[338] = 16'h0000;
+    buffer_3[339] = 16'h0000;
+    buffer_3[340] = 16'h0000;
+    buffer_3[341] = 16'h0000;
+    buffer_3[342] = 16'h0000;
+    buffer_3[343] = 16'h0000;
+    buffer_3[344] = 16'h0000;
+    buffer_3[345] = 16'h0000;
+    buffer_3[346] = 16'h0000;
+    buffer_3[347] = 16'h0000;
+    buffer_3[348] = 16'h0000;
+    buffer_3[349] = 16'h0000;
+    buffer_3[350] = 16'h0000;
+    buffer_3[351] = 16'h0000;
+    buffer_3[352] = 16'h0000;
+    buffer_3[353] = 16'h0000;
+    buffer_3[354] = 16'h0000;
+    buffer_3[355] = 16'h0000;
+    buffer_3[356] = 16'h0000;
+    buffer_3[357] = 16'h0000;
+    buffer_3[358] = 16'h0000;
+    buffer_3[359] = 16'h0000;
+    buffer_3[360] = 16'h0000;
+    buffer_3[361] = 16'h0000;
+    buffer_3[362] = 16'h0000;
+    buffer_3[363] = 16'h0000;
+    buffer_3[364] = 16'h0000;
+    buffer_3[365] = 16'h0000;
+    buffer_3[366] = 16'h0000;
+    buffer_3[367] = 16'h0000;
+    buffer_3[368] = 16'h0000;
+    buffer_3[369] = 16'h0000;
+    buffer_3[370] = 16'h0000;
+    buffer_3[371] = 16'h0000;
+    buffer_3[372] = 16'h0000;
+    buffer_3[373] = 16'h0000;
+    buffer_3[374] = 16'h0000;
+    buffer_3[375] = 16'h0000;
+    buffer_3[376] = 16'h0000;
+    buffer_3[377] = 16'h0000;
+    buffer_3[378] = 16'h0000;
+    buffer_3[379] = 16'h0000;
+    buffer_3[380] = 16'h0000;
+    buffer_3[381] = 16'h0000;
+    buffer_3[382] = 16'h0000;
+    buffer_3[383] = 16'h0000;
+    buffer_3[384] = 16'h0000;
+    buffer_3[385] = 16'h0000;
+    buffer_3[386] = 16'h0000;
+    buffer_3[387] = 16'h0000;
+    buffer_3[388] = 16'h0000;
+    buffer_3[389] = 16'h0000;
+    buffer_3[390] = 16'h0000;
+    buffer_3[391] = 16'h0000;
+    buffer_3[392] = 16'h0000;
+    buffer_3[393] = 16'h0000;
+    buffer_3[394] = 16'h0000;
+    buffer_3[395] = 16'h0000;
+    buffer_3[396] = 16'h0000;
+    buffer_3[397] = 16'h0000;
+    buffer_3[398] = 16'h0000;
+    buffer_3[399] = 16'h0000;
+    buffer_3[400] = 16'h0000;
+    buffer_3[401] = 16'h0000;
+    buffer_3[402] = 16'h0000;
+    buffer_3[403] = 16'h0000;
+    buffer_3[404] = 16'h0000;
+    buffer_3[405] = 16'h0000;
+    buffer_3[406] = 16'h0000;
+    buffer_3[407] = 16'h0000;
+    buffer_3[408] = 16'h0000;
+    buffer_3[409] = 16'h0000;
+    buffer_3[410] = 16'h0000;
+    buffer_3[411] = 16'h0000;
+    buffer_3[412] = 16'h0000;
+    buffer_3[413] = 16'h0000;
+    buffer_3[414] = 16'h0000;
+    buffer_3[415] = 16'h0000;
+    buffer_3[416] = 16'h0000;
+    buffer_3[417] = 16'h0000;
+    buffer_3[418] = 16'h0000;
+    buffer_3[419] = 16'h0000;
+    buffer_3[420] = 16'h0000;
+    buffer_3[421] = 16'h0000;
+    buffer_3[422] = 16'h0000;
+    buffer_3[423] = 16'h0000;
+    buffer_3[424] = 16'h0000;
+    buffer_3[425] = 16'h0000;
+    buffer_3[426] = 16'h0000;
+    buffer_3[427] = 16'h0000;
+    buffer_3[428] = 16'h0000;
+    buffer_3[429] = 16'h0000;
+    buffer_3[430] = 16'h0000;
+    buffer_3[431] = 16'h0000;
+    buffer_3[432] = 16'h0000;
+    buffer_3[433] = 16'h0000;
+    buffer_3[434] = 16'h0000;
+    buffer_3[435] = 16'h0000;
+    buffer_3[436] = 16'h0000;
+    buffer_3[437] = 16'h0000;
+    buffer_3[438] = 16'h0000;
+    buffer_3[439] = 16'h0000;
+    buffer_3[440] = 16'h0000;
+    buffer_3[441] = 16'h0000;
+    buffer_3[442] = 16'h0000;
+    buffer_3[443] = 16'h0000;
+    buffer_3[444] = 16'h0000;
+    buffer_3[445] = 16'h0000;
+    buffer_3[446] = 16'h0000;
+    buffer_3[447] = 16'h0000;
+    buffer_3[448] = 16'h0000;
+    buffer_3[449] = 16'h0000;
+    buffer_3[450] = 16'h0000;
+    buffer_3[451] = 16'h0000;
+    buffer_3[452] = 16'h0000;
+    buffer_3[453] = 16'h0000;
+    buffer_3[454] = 16'h0000;
+    buffer_3[455] = 16'h0000;
+    buffer_3[456] = 16'h0000;
+    buffer_3[457] = 16'h0000;
+    buffer_3[458] = 16'h0000;
+    buffer_3[459] = 16'h0000;
+    buffer_3[460] = 16'h0000;
+    buffer_3[461] = 16'h0000;
+    buffer_3[462] = 16'h0000;
+    buffer_3[463] = 16'h0000;
+    buffer_3[464] = 16'h0000;
+    buffer_3[465] = 16'h0000;
+    buffer_3[466] = 16'h0000;
+    buffer_3[467] = 16'h0000;
+    buffer_3[468] = 16'h0000;
+    buffer_3[469] = 16'h0000;
+    buffer_3[470] = 16'h0000;
+    buffer_3[471] = 16'h0000;
+    buffer_3[472] = 16'h0000;
+    buffer_3[473] = 16'h0000;
+    buffer_3[474] = 16'h0000;
+    buffer_3[475] = 16'h0000;
+    buffer_3[476] = 16'h0000;
+    buffer_3[477] = 16'h0000;
+    buffer_3[478] = 16'h0000;
+    buffer_3[479] = 16'h0000;
+    buffer_3[480] = 16'h0000;
+    buffer_3[481] = 16'h0000;
+    buffer_3[482] = 16'h0000;
+    buffer_3[483] = 16'h0000;
+    buffer_3[484] = 16'h0000;
+    buffer_3[485] = 16'h0000;
+    buffer_3[486] = 16'h0000;
+    buffer_3[487] = 16'h0000;
+    buffer_3[488] = 16'h0000;
+    buffer_3[489] = 16'h0000;
+    buffer_3[490] = 16'h0000;
+    buffer_3[491] = 16'h0000;
+    buffer_3[492] = 16'h0000;
+    buffer_3[493] = 16'h0000;
+    buffer_3[494] = 16'h0000;
+    buffer_3[495] = 16'h0000;
+    buffer_3[496] = 16'h0000;
+    buffer_3[497] = 16'h0000;
+    buffer_3[498] = 16'h0000;
+    buffer_3[499] = 16'h0000;
+    buffer_3[500] = 16'h0000;
+    buffer_3[501] = 16'h0000;
+    buffer_3[502] = 16'h0000;
+    buffer_3[503] = 16'h0000;
+    buffer_3[504] = 16'h0000;
+    buffer_3[505] = 16'h0000;
+    buffer_3[506] = 16'h0000;
+    buffer_3[507] = 16'h0000;
+    buffer_3[508] = 16'h0000;
+    buffer_3[509] = 16'h0000;
+    buffer_3[510] = 16'h0000;
+    buffer_3[511] = 16'h0000;
+  end
+  always @(posedge clk) begin
+    if (x_take)
+      buffer_3[\$12 [8:0]] <= x__payload[15:0];
+  end
+  reg [15:0] _3_;
+  always @(posedge clk) begin
+    if (ce) begin
+      _3_ <= buffer_3[\$32 [8:0]];
+    end
+  end
+  assign \rd__data$146  = _3_;
+  reg [15:0] buffer_4 [511:0];
+  initial begin
+    buffer_4[0] = 16'h0000;
+    buffer_4[1] = 16'h0000;
+    buffer_4[2] = 16'h0000;
+    buffer_4[3] = 16'h0000;
+    buffer_4[4] = 16'h0000;
+    buffer_4[5] = 16'h0000;
+    buffer_4[6] = 16'h0000;
+    buffer_4[7] = 16'h0000;
+    buffer_4[8] = 16'h0000;
+    buffer_4[9] = 16'h0000;
+    buffer_4[10] = 16'h0000;
+    buffer_4[11] = 16'h0000;
+    buffer_4[12] = 16'h0000;
+    buffer_4[13] = 16'h0000;
+    buffer_4[14] = 16'h0000;
+    buffer_4[15] = 16'h0000;
+    buffer_4[16] = 16'h0000;
+    buffer_4[17] = 16'h0000;
+    buffer_4[18] = 16'h0000;
+    buffer_4[19] = 16'h0000;
+    buffer_4[20] = 16'h0000;
+    buffer_4[21] = 16'h0000;
+    buffer_4[22] = 16'h0000;
+    buffer_4[23] = 16'h0000;
+    buffer_4[24] = 16'h0000;
+    buffer_4[25] = 16'h0000;
+    buffer_4[26] = 16'h0000;
+    buffer_4[27] = 16'h0000;
+    buffer_4[28] = 16'h0000;
+    buffer_4[29] = 16'h0000;
+    buffer_4[30] = 16'h0000;
+    buffer_4[31] = 16'h0000;
+    buffer_4[32] = 16'h0000;
+    buffer_4[33] = 16'h0000;
+    buffer_4[34] = 16'h0000;
+    buffer_4[35] = 16'h0000;
+    buffer_4[36] = 16'h0000;
+    buffer_4[37] = 16'h0000;
+    buffer_4[38] = 16'h0000;
+    buffer_4[39] = 16'h0000;
+    buffer_4[40] = 16'h0000;
+    buffer_4[41] = 16'h0000;
+    buffer_4[42] = 16'h0000;
+    buffer_4[43] = 16'h0000;
+    buffer_4[44] = 16'h0000;
+    buffer_4[45] = 16'h0000;
+    buffer_4[46] = 16'h0000;
+    buffer_4[47] = 16'h0000;
+    buffer_4[48] = 16'h0000;
+    buffer_4[49] = 16'h0000;
+    buffer_4[50] = 16'h0000;
+    buffer_4[51] = 16'h0000;
+    buffer_4[52] = 16'h0000;
+    buffer_4[53] = 16'h0000;
+    buffer_4[54] = 16'h0000;
+    buffer_4[55] = 16'h0000;
+    buffer_4[56] = 16'h0000;
+    buffer_4[57] = 16'h0000;
+    buffer_4[58] = 16'h0000;
+    buffer_4[59] = 16'h0000;
+    buffer_4[60] = 16'h0000;
+    buffer_4[61] = 16'h0000;
+    buffer_4[62] = 16'h0000;
+    buffer_4[63] = 16'h0000;
+    buffer_4[64] = 16'h0000;
+    buffer_4[65] = 16'h0000;
+    buffer_4[66] = 16'h0000;
+    buffer_4[67] = 16'h0000;
+    buffer_4[68] = 16'h0000;
+    buffer_4[69] = 16'h0000;
+    buffer_4[70] = 16'h0000;
+    buffer_4[71] = 16'h0000;
+    buffer_4[72] = 16'h0000;
+    buffer_4[73] = 16'h0000;
+    buffer_4[74] = 16'h0000;
+    buffer_4[75] = 16'h0000;
+    buffer_4[76] = 16'h0000;
+    buffer_4[77] = 16'h0000;
+    buffer_4[78] = 16'h0000;
+    buffer_4[79] = 16'h0000;
+    buffer_4[80] = 16'h0000;
+    buffer_4[81] = 16'h0000;
+    buffer_4[82] = 16'h0000;
+    buffer_4[83] = 16'h0000;
+    buffer_4[84] = 16'h0000;
+    buffer_4[85] = 16'h0000;
+    buffer_4[86] = 16'h0000;
+    buffer_4[87] = 16'h0000;
+    buffer_4[88] = 16'h0000;
+    buffer_4[89] = 16'h0000;
+    buffer_4[90] = 16'h0000;
+    buffer_4[91] = 16'h0000;
+    buffer_4[92] = 16'h0000;
+    buffer_4[93] = 16'h0000;
+    buffer_4[94] = 16'h0000;
+    buffer_4[95] = 16'h0000;
+    buffer_4[96] = 16'h0000;
+    buffer_4[97] = 16'h0000;
+    buffer_4[98] = 16'h0000;
+    buffer_4[99] = 16'h0000;
+    buffer_4[100] = 16'h0000;
+    buffer_4[101] = 16'h0000;
+    buffer_4[102] = 16'h0000;
+    buffer_4[103] = 16'h0000;
+    buffer_4[104] = 16'h0000;
+    buffer_4[105] = 16'h0000;
+    buffer_4[106] = 16'h0000;
+    buffer_4[107] = 16'h0000;
+    buffer_4[108] = 16'h0000;
+    buffer_4[109] = 16'h0000;
+    buffer_4[110] = 16'h0000;
+    buffer_4[111] = 16'h0000;
+    buffer_4[112] = 16'h0000;
+    buffer_4[113] = 16'h0000;
+    buffer_4[114] = 16'h0000;
+    buffer_4[115] = 16'h0000;
+    buffer_4[116] = 16'h0000;
+    buffer_4[117] = 16'h0000;
+    buffer_4[118] = 16'h0000;
+    buffer_4[119] = 16'h0000;
+    buffer_4[120] = 16'h0000;
+    buffer_4[121] = 16'h0000;
+    buffer_4[122] = 16'h0000;
+    buffer_4[123] = 16'h0000;
+    buffer_4[124] = 16'h0000;
+    buffer_4[125] = 16'h0000;
+    buffer_4[126] = 16'h0000;
+    buffer_4[127] = 16'h0000;
+    buffer_4[128] = 16'h0000;
+    buffer_4[129] = 16'h0000;
+    buffer_4[130] = 16'h0000;
+    buffer_4[131] = 16'h0000;
+    buffer_4[132] = 16'h0000;
+    buffer_4[133] = 16'h0000;
+    buffer_4[134] = 16'h0000;
+    buffer_4[135] = 16'h0000;
+    buffer_4[136] = 16'h0000;
+    buffer_4[137] = 16'h0000;
+    buffer_4[138] = 16'h0000;
+    buffer_4[139] = 16'h0000;
+    buffer_4[140] = 16'h0000;
+    buffer_4[141] = 16'h0000;
+    buffer_4[142] = 16'h0000;
+    buffer_4[143] = 16'h0000;
+    buffer_4[144] = 16'h0000;
+    buffer_4[145] = 16'h0000;
+    buffer_4[146] = 16'h0000;
+    buffer_4[147] = 16'h0000;
+    buffer_4[148] = 16'h0000;
+    buffer_4[149] = 16'h0000;
+    buffer_4[150] = 16'h0000;
+    buffer_4[151] = 16'h0000;
+    buffer_4[152] = 16'h0000;
+    buffer_4[153] = 16'h0000;
+    buffer_4[154] = 16'h0000;
+    buffer_4[155] = 16'h0000;
+    buffer_4[156] = 16'h0000;
+    buffer_4[157] = 16'h0000;
+    buffer_4[158] = 16'h0000;
+    buffer_4[159] = 16'h0000;
+    buffer_4[160] = 16'h0000;
+    buffer_4[161] = 16'h0000;
+    buffer_4[162] = 16'h0000;
+    buffer_4[163] = 16'h0000;
+    buffer_4[164] = 16'h0000;
+    buffer_4[165] = 16'h0000;
+    buffer_4[166] = 16'h0000;
+    buffer_4[167] = 16'h0000;
+    buffer_4[168] = 16'h0000;
+    buffer_4[169] = 16'h0000;
+    buffer_4[170] = 16'h0000;
+    buffer_4[171] = 16'h0000;
+    buffer_4[172] = 16'h0000;
+    buffer_4[173] = 16'h0000;
+    buffer_4[174] = 16'h0000;
+    buffer_4[175] = 16'h0000;
+    buffer_4[176] = 16'h0000;
+    buffer_4[177] = 16'h0000;
+    buffer_4[178] = 16'h0000;
+    buffer_4[179] = 16'h0000;
+    buffer_4[180] = 16'h0000;
+    buffer_4[181] = 16'h0000;
+    buffer_4[182] = 16'h0000;
+    buffer_4[183] = 16'h0000;
+    buffer_4[184] = 16'h0000;
+    buffer_4[185] = 16'h0000;
+    buffer_4[186] = 16'h0000;
+    buffer_4[187] = 16'h0000;
+    buffer_4[188] = 16'h0000;
+    buffer_4[189] = 16'h0000;
+    buffer_4[190] = 16'h0000;
+    buffer_4[191] = 16'h0000;
+    buffer_4[192] = 16'h0000;
+    buffer_4[193] = 16'h0000;
+    buffer_4[194] = 16'h0000;
+    buffer_4[195] = 16'h0000;
+    buffer_4[196] = 16'h0000;
+    buffer_4[197] = 16'h0000;
+    buffer_4[198] = 16'h0000;
+    buffer_4[199] = 16'h0000;
+    buffer_4[200] = 16'h0000;
+    buffer_4[201] = 16'h0000;
+    buffer_4[202] = 16'h0000;
+    buffer_4[203] = 16'h0000;
+    buffer_4[204] = 16'h0000;
+    buffer_4[205] = 16'h0000;
+    buffer_4[206] = 16'h0000;
+    buffer_4[207] = 16'h0000;
+    buffer_4[208] = 16'h0000;
+    buffer_4[209] = 16'h0000;
+    buffer_4[210] = 16'h0000;
+    buffer_4[211] = 16'h0000;
+    buffer_4[212] = 16'h0000;
+    buffer_4[213] = 16'h0000;
+    buffer_4[214] = 16'h0000;
+    buffer_4[215] = 16'h0000;
+    buffer_4[216] = 16'h0000;
+    buffer_4[217] = 16'h0000;
+    buffer_4[218] = 16'h0000;
+    buffer_4[219] = 16'h0000;
+    buffer_4[220] = 16'h0000;
+    buffer_4[221] = 16'h0000;
+    buffer_4[222] = 16'h0000;
+    buffer_4[223] = 16'h0000;
+    buffer_4[224] = 16'h0000;
+    buffer_4[225] = 16'h0000;
+    buffer_4[226] = 16'h0000;
+    buffer_4[227] = 16'h0000;
+    buffer_4[228] = 16'h0000;
+    buffer_4[229] = 16'h0000;
+    buffer_4[230] = 16'h0000;
+    buffer_4[231] = 16'h0000;
+    buffer_4[232] = 16'h0000;
+    buffer_4[233] = 16'h0000;
+    buffer_4[234] = 16'h0000;
+    buffer_4[235] = 16'h0000;
+    buffer_4[236] = 16'h0000;
+    buffer_4[237] = 16'h0000;
+    buffer_4[238] = 16'h0000;
+    buffer_4[239] = 16'h0000;
+    buffer_4[240] = 16'h0000;
+    buffer_4[241] = 16'h0000;
+    buffer_4[242] = 16'h0000;
+    buffer_4[243] = 16'h0000;
+    buffer_4[244] = 16'h0000;
+    buffer_4[245] = 16'h0000;
+    buffer_4[246] = 16'h0000;
+    buffer_4[247] = 16'h0000;
+    buffer_4[248] = 16'h0000;
+    buffer_4[249] = 16'h0000;
+    buffer_4[250] = 16'h0000;
+    buffer_4[251] = 16'h0000;
+    buffer_4[252] = 16'h0000;
+    buffer_4[253] = 16'h0000;
+    buffer_4[254] = 16'h0000;
+    buffer_4[255] = 16'h0000;
+    buffer_4[256] = 16'h0000;
+    buffer_4[257] = 16'h0000;
+    buffer_4[258] = 16'h0000;
+    buffer_4[259] = 16'h0000;
+    buffer_4[260] = 16'h0000;
+    buffer_4[261] = 16'h0000;
+    buffer_4[262] = 16'h0000;
+    buffer_4[263] = 16'h0000;
+    buffer_4[264] = 16'h0000;
+    buffer_4[265] = 16'h0000;
+    buffer_4[266] = 16'h0000;
+    buffer_4[267] = 16'h0000;
+    buffer_4[268] = 16'h0000;
+    buffer_4[269] = 16'h0000;
+    buffer_4[270] = 16'h0000;
+    buffer_4[271] = 16'h0000;
+    buffer_4[272] = 16'h0000;
+    buffer_4[273] = 16'h0000;
+    buffer_4[274] = 16'h0000;
+    buffer_4[275] = 16'h0000;
+    buffer_4[276] = 16'h0000;
+    buffer_4[277] = 16'h0000;
+    buffer_4[278] = 16'h0000;
+    buffer_4[279] = 16'h0000;
+    buffer_4[280] = 16'h0000;
+    buffer_4[281] = 16'h0000;
+    buffer_4[282] = 16'h0000;
+    buffer_4[283] = 16'h0000;
+    buffer_4[284] = 16'h0000;
+    buffer_4[285] = 16'h0000;
+    buffer_4[286] = 16'h0000;
+    buffer_4[287] = 16'h0000;
+    buffer_4[288] = 16'h0000;
+    buffer_4[289] = 16'h0000;
+    buffer_4[290] = 16'h0000;
+    buffer_4[291] = 16'h0000;
+    buffer_4[292] = 16'h0000;
+    buffer_4[293] = 16'h0000;
+    buffer_4[294] = 16'h0000;
+    buffer_4[295] = 16'h0000;
+    buffer_4[296] = 16'h0000;
+    buffer_4[297] = 16'h0000;
+    buffer_4[298] = 16'h0000;
+    buffer_4[299] = 16'h0000;
+    buffer_4[300] = 16'h0000;
+    buffer_4[301] = 16'h0000;
+    buffer_4[302] = 16'h0000;
+    buffer_4[303] = 16'h0000;
+    buffer_4[304] = 16'h0000;
+    buffer_4[305] = 16'h0000;
+    buffer_4[306] = 16'h0000;
+    buffer_4[307] = 16'h0000;
+    buffer_4[308] = 16'h0000;
+    buffer_4[309] = 16'h0000;
+    buffer_4[310] = 16'h0000;
+    buffer_4[311] = 16'h0000;
+    buffer_4[312] = 16'h0000;
+    buffer_4[313] = 16'h0000;
+    buffer_4[314] = 16'h0000;
+    buffer_4[315] = 16'h0000;
+    buffer_4[316] = 16'h0000;
+    buffer_4[317] = 16'h0000;
+    buffer_4[318] = 16'h0000;
+    buffer_4[319] = 16'h0000;
+    buffer_4[320] = 16'h0000;
+    buffer_4[321] = 16'h0000;
+    buffer_4[322] = 16'h0000;
+    buffer_4[323] = 16'h0000;
+    buffer_4[324] = 16'h0000;
+    buffer_4[325] = 16'h0000;
+    buffer_4[326] = 16'h0000;
+    buffer_4[327] = 16'h0000;
+    buffer_4[328] = 16'h0000;
+    buffer_4[329] = 16'h0000;
+    buffer_4[330] = 16'h0000;
+    buffer_4[331] = 16'h0000;
+    buffer_4[332] = 16'h0000;
+    buffer_4[333] = 16'h0000;
+    buffer_4[334] = 16'h0000;
+    buffer_4[335] = 16'h0000;
+    buffer_4[336] = 16'h0000;
+    buffer_4[337] = 16'h0000;
+    buffer_4[338] = 16'h0000;
+    buffer_4[339] = 16'h0000;
+    buffer_4[340] = 16'h0000;
+    buffer_4[341] = 16'h0000;
+    buffer_4[342] = 16'h0000;
+    buffer_4[343] = 16'h0000;
+    buffer_4[344] = 16'h0000;
+    buffer_4[345] = 16'h0000;
+    buffer_4[346] = 16'h0000;
+    buffer_4[347] = 16'h0000;
+    buffer_4[348] = 16'h0000;
+    buffer_4[349] = 16'h0000;
+    buffer_4[350] = 16'h0000;
+    buffer_4[351] = 16'h0000;
+    buffer_4[352] = 16'h0000;
+    buffer_4[353] = 16'h0000;
+    buffer_4[354] = 16'h0000;
+    buffer_4[355] = 16'h0000;
+    buffer_4[356] = 16'h0000;
+    buffer_4[357] = 16'h0000;
+    buffer_4[358] = 16'h0000;
+    buffer_4[359] = 16'h0000;
+    buffer_4[360] = 16'h0000;
+    buffer_4[361] = 16'h0000;
+    buffer_4[362] = 16'h0000;
+    buffer_4[363] = 16'h0000;
+    buffer_4[364] = 16'h0000;
+    buffer_4[365] = 16'h0000;
+    buffer_4[366] = 16'h0000;
+    buffer_4[367] = 16'h0000;
+    buffer_4[368] = 16'h0000;
+    buffer_4[369] = 16'h0000;
+    buffer_4[370] = 16'h0000;
+    buffer_4[371] = 16'h0000;
+    buffer_4[372] = 16'h0000;
+    buffer_4[373] = 16'h0000;
+    buffer_4[374] = 16'h0000;
+    buffer_4[375] = 16'h0000;
+    buffer_4[376] = 16'h0000;
+    buffer_4[377] = 16'h0000;
+    buffer_4[378] = 16'h0000;
+    buffer_4[379] = 16'h0000;
+    buffer_4[380] = 16'h0000;
+    buffer_4[381] = 16'h0000;
+    buffer_4[382] = 16'h0000;
+    buffer_4[383] = 16'h0000;
+    buffer_4[384] = 16'h0000;
+    buffer_4[385] = 16'h0000;
+    buffer_4[386] = 16'h0000;
+    buffer_4[387] = 16'h0000;
+    buffer_4[388] = 16'h0000;
+    buffer_4[389] = 16'h0000;
+    buffer_4[390] = 16'h0000;
+    buffer_4[391] = 16'h0000;
+    buffer_4[392] = 16'h0000;
+    buffer_4[393] = 16'h0000;
+    buffer_4[394] = 16'h0000;
+    buffer_4[395] = 16'h0000;
+    buffer_4[396] = 16'h0000;
+    buffer_4[397] = 16'h0000;
+    buffer_4[398] = 16'h0000;
+    buffer_4[399] = 16'h0000;
+    buffer_4[400] = 16'h0000;
+    buffer_4[401] = 16'h0000;
+    buffer_4[402] = 16'h0000;
+    buffer_4[403] = 16'h0000;
+    buffer_4[404] = 16'h0000;
+    buffer_4[405] = 16'h0000;
+    buffer_4[406] = 16'h0000;
+    buffer_4[407] = 16'h0000;
+    buffer_4[408] = 16'h0000;
+    buffer_4[409] = 16'h0000;
+    buffer_4[410] = 16'h0000;
+    buffer_4[411] = 16'h0000;
+    buffer_4[412] = 16'h0000;
+    buffer_4[413] = 16'h0000;
+    buffer_4[414] = 16'h0000;
+    buffer_4[415] = 16'h0000;
+    buffer_4[416] = 16'h0000;
+    buffer_4[417] = 16'h0000;
+    buffer_4[418] = 16'h0000;
+    buffer_4[419] = 16'h0000;
+    buffer_4[420] = 16'h0000;
+    buffer_4[421] = 16'h0000;
+    buffer_4[422] = 16'h0000;
+    buffer_4[423] = 16'h0000;
+    buffer_4[424] = 16'h0000;
+    buffer_4[425] = 16'h0000;
+    buffer_4[426] = 16'h0000;
+    buffer_4[427] = 16'h0000;
+    buffer_4[428] = 16'h0000;
+    buffer_4[429] = 16'h0000;
+    buffer_4[430] = 16'h0000;
+    buffer_4[431] = 16'h0000;
+    buffer_4[432] = 16'h0000;
+    buffer_4[433] = 16'h0000;
+    buffer_4[434] = 16'h0000;
+    buffer_4[435] = 16'h0000;
+    buffer_4[436] = 16'h0000;
+    buffer_4[437] = 16'h0000;
+    buffer_4[438] = 16'h0000;
+    buffer_4[439] = 16'h0000;
+    buffer_4[440] = 16'h0000;
+    buffer_4[441] = 16'h0000;
+    buffer_4[442] = 16'h0000;
+    buffer_4[443] = 16'h0000;
+    buffer_4[444] = 16'h0000;
+    buffer_4[445] = 16'h0000;
+    buffer_4[446] = 16'h0000;
+    buffer_4[447] = 16'h0000;
+    buffer_4[448] = 16'h0000;
+    buffer_4[449] = 16'h0000;
+    buffer_4[450] = 16'h0000;
+    buffer_4[451] = 16'h0000;
+    buffer_4[452] = 16'h0000;
+    buffer_4[453] = 16'h0000;
+    buffer_4[454] = 16'h0000;
+    buffer_4[455] = 16'h0000;
+    buffer_4[456] = 16'h0000;
+    buffer_4[457] = 16'h0000;
+    buffer_4[458] = 16'h0000;
+    buffer_4[459] = 16'h0000;
+    buffer_4[460] = 16'h0000;
+    buffer_4[461] = 16'h0000;
+    buffer_4[462] = 16'h0000;
+    buffer_4[463] = 16'h0000;
+    buffer_4[464] = 16'h0000;
+    buffer_4[465] = 16'h0000;
+    buffer_4[466] = 16'h0000;
+    buffer_4[467] = 16'h0000;
+    buffer_4[468] = 16'h0000;
+    buffer_4[469] = 16'h0000;
+    buffer_4[470] = 16'h0000;
+    buffer_4[471] = 16'h0000;
+    buffer_4[472] = 16'h0000;
+    buffer_4[473] = 16'h0000;
+    buffer_4[474] = 16'h0000;
+    buffer_4[475] = 16'h0000;
+    buffer_4[476] = 16'h0000;
+    buffer_4[477] = 16'h0000;
+    buffer_4[478] = 16'h0000;
+    buffer_4[479] = 16'h0000;
+    buffer_4[480] = 16'h0000;
+    buffer_4[481] = 16'h0000;
+    buffer_4[482] = 16'h0000;
+    buffer_4[483] = 16'h0000;
+    buffer_4[484] = 16'h0000;
+    buffer_4[485] = 16'h0000;
+    buffer_4[486] = 16'h0000;
+    buffer_4[487] = 16'h0000;
+    buffer_4[488] = 16'h0000;
+    buffer_4[489] = 16'h0000;
+    buffer_4[490] = 16'h0000;
+    buffer_4[491] = 16'h0000;
+    buffer_4[492] = 16'h0000;
+    buffer_4[493] = 16'h0000;
+    buffer_4[494] = 16'h0000;
+    buffer_4[495] = 16'h0000;
+    buffer_4[496] = 16'h0000;
+    buffer_4[497] = 16'h0000;
+    buffer_4[498] = 16'h0000;
+    buffer_4[499] = 16'h0000;
+    buffer_4[500] = 16'h0000;
+    buffer_4[501] = 16'h0000;
+    buffer_4[502] = 16'h0000;
+    buffer_4[503] = 16'h0000;
+    buffer_4[504] = 16'h0000;
+    buffer_4[505] = 16'h0000;
+    buffer_4[506] = 16'h0000;
+    buffer_4[507] = 16'h0000;
+    buffer_4[508] = 16'h0000;
+    buffer_4[509] = 16'h0000;
+    buffer_4[510] = 16'h0000;
+    buffer_4[511] = 16'h0000;
+  end
+  always @(posedge clk) begin
+    if (x_take)
+      buffer_4[\$14 [8:0]] <= x__payload[15:0];
+  end
+  reg [15:0] _4_;
+  always @(posedge clk) begin
+    if (ce) begin
+      _4_ <= buffer_4[\$34 [8:0]];
+    end
+  end
+  assign \rd__data$148  = _4_;
+  reg [15:0] buffer_5 [511:0];
+  initial begin
+    buffer_5[0] = 16'h0000;
+    buffer_5[1] = 16'h0000;
+    buffer_5[2] = 16'h0000;
+    buffer_5[3] = 16'h0000;
+    buffer_5[4] = 16'h0000;
+    buffer_5[5] = 16'h0000;
+    buffer_5[6] = 16'h0000;
+    buffer_5[7] = 16'h0000;
+    buffer_5[8] = 16'h0000;
+    buffer_5[9] = 16'h0000;
+    buffer_5[10] = 16'h0000;
+    buffer_5[11] = 16'h0000;
+    buffer_5[12] = 16'h0000;
+    buffer_5[13] = 16'h0000;
+    buffer_5[14] = 16'h0000;
+    buffer_5[15] = 16'h0000;
+    buffer_5[16] = 16'h0000;
+    buffer_5[17] = 16'h0000;
+    buffer_5[18] = 16'h0000;
+    buffer_5[19] = 16'h0000;
+    buffer_5[20] = 16'h0000;
+    buffer_5[21] = 16'h0000;
+    buffer_5[22] = 16'h0000;
+    buffer_5[23] = 16'h0000;
+    buffer_5[24] = 16'h0000;
+    buffer_5[25] = 16'h0000;
+    buffer_5[26] = 16'h0000;
+    buffer_5[27] = 16'h0000;
+    buffer_5[28] = 16'h0000;
+    buffer_5[29] = 16'h0000;
+    buffer_5[30] = 16'h0000;
+    buffer_5[31] = 16'h0000;
+    buffer_5[32] = 16'h0000;
+    buffer_5[33] = 16'h0000;
+    buffer_5[34] = 16'h0000;
+    buffer_5[35] = 16'h0000;
+    buffer_5[36] = 16'h0000;
+    buffer_5[37] = 16'h0000;
+    buffer_5[38] = 16'h0000;
+    buffer_5[39] = 16'h0000;
+    buffer_5[40] = 16'h0000;
+    buffer_5[41] = 16'h0000;
+    buffer_5[42] = 16'h0000;
+    buffer_5[43] = 16'h0000;
+    buffer_5[44] = 16'h0000;
+    buffer_5[45] = 16'h0000;
+    buffer_5[46] = 16'h0000;
+    buffer_5[47] = 16'h0000;
+    buffer_5[48] = 16'h0000;
+    buffer_5[49] = 16'h0000;
+    buffer_5[50] = 16'h0000;
+    buffer_5[51] = 16'h0000;
+    buffer_5[52] = 16'h0000;
+    buffer_5[53] = 16'h0000;
+    buffer_5[54] = 16'h0000;
+    buffer_5[55] = 16'h0000;
+    buffer_5[56] = 16'h0000;
+    buffer_5[57] = 16'h0000;
+    buffer_5[58] = 16'h0000;
+    buffer_5[59] = 16'h0000;
+    buffer_5[60] = 16'h0000;
+    buffer_5[61] = 16'h0000;
+    buffer_5[62] = 16'h0000;
+    buffer_5[63] = 16'h0000;
+    buffer_5[64] = 16'h0000;
+    buffer_5[65] = 16'h0000;
+    buffer_5[66] = 16'h0000;
+    buffer_5[67] = 16'h0000;
+    buffer_5[68] = 16'h0000;
+    buffer_5[69] = 16'h0000;
+    buffer_5[70] = 16'h0000;
+    buffer_5[71] = 16'h0000;
+    buffer_5[72] = 16'h0000;
+    buffer_5[73] = 16'h0000;
+    buffer_5[74] = 16'h0000;
+    buffer_5[75] = 16'h0000;
+    buffer_5[76] = 16'h0000;
+    buffer_5[77] = 16'h0000;
+    buffer_5[78] = 16'h0000;
+    buffer_5[79] = 16'h0000;
+    buffer_5[80] = 16'h0000;
+    buffer_5[81] = 16'h0000;
+    buffer_5[82] = 16'h0000;
+    buffer_5[83] = 16'h0000;
+    buffer_5[84] = 16'h0000;
+    buffer_5[85] = 16'h0000;
+    buffer_5[86] = 16'h0000;
+    buffer_5[87] = 16'h0000;
+    buffer_5[88] = 16'h0000;
+    buffer_5[89] = 16'h0000;
+    buffer_5[90] = 16'h0000;
+    buffer_5[91] = 16'h0000;
+    buffer_5[92] = 16'h0000;
+    buffer_5[93] = 16'h0000;
+    buffer_5[94] = 16'h0000;
+    buffer_5[95] = 16'h0000;
+    buffer_5[96] = 16'h0000;
+    buffer_5[97] = 16'h0000;
+    buffer_5[98] = 16'h0000;
+    buffer_5[99] = 16'h0000;
+    buffer_5[100] = 16'h0000;
+    buffer_5[101] = 16'h0000;
+    buffer_5[102] = 16'h0000;
+    buffer_5[103] = 16'h0000;
+    buffer_5[104] = 16'h0000;
+    buffer_5[105] = 16'h0000;
+    buffer_5[106] = 16'h0000;
+    buffer_5[107] = 16'h0000;
+    buffer_5[108] = 16'h0000;
+    buffer_5[109] = 16'h0000;
+    buffer_5[110] = 16'h0000;
+    buffer_5[111] = 16'h0000;
+    buffer_5[112] = 16'h0000;
+    buffer_5[113] = 16'h0000;
+    buffer_5[114] = 16'h0000;
+    buffer_5[115] = 16'h0000;
+    buffer_5[116] = 16'h0000;
+    buffer_5[117] = 16'h0000;
+    buffer_5[118] = 16'h0000;
+    buffer_5[119] = 16'h0000;
+    buffer_5[120] = 16'h0000;
+    buffer_5[121] = 16'h0000;
+    buffer_5[122] = 16'h0000;
+    buffer_5[123] = 16'h0000;
+    buffer_5[124] = 16'h0000;
+    buffer_5[125] = 16'h0000;
+    buffer_5[126] = 16'h0000;
+    buffer_5[127] = 16'h0000;
+    buffer_5[128] = 16'h0000;
+    buffer_5[129] = 16'h0000;
+    buffer_5[130] = 16'h0000;
+    buffer_5[131] = 16'h0000;
+    buffer_5[132] = 16'h0000;
+    buffer_5[133] = 16'h0000;
+    buffer_5[134] = 16'h0000;
+    buffer_5[135] = 16'h0000;
+    buffer_5[136] = 16'h0000;
+    buffer_5[137] = 16'h0000;
+    buffer_5[138] = 16'h0000;
+    buffer_5[139] = 16'h0000;
+    buffer_5[140] = 16'h0000;
+    buffer_5[141] = 16'h0000;
+    buffer_5[142] = 16'h0000;
+    buffer_5[143] = 16'h0000;
+    buffer_5[144] = 16'h0000;
+    buffer_5[145] = 16'h0000;
+    buffer_5[146] = 16'h0000;
+    buffer_5[147] = 16'h0000;
+    buffer_5[148] = 16'h0000;
+    buffer_5[149] = 16'h0000;
+    buffer_5[150] = 16'h0000;
+    buffer_5[151] = 16'h0000;
+    buffer_5[152] = 16'h0000;
+    buffer_5[153] = 16'h0000;
+    buffer_5[154] = 16'h0000;
+    buffer_5[155] = 16'h0000;
+    buffer_5[156] = 16'h0000;
+    buffer_5[157] = 16'h0000;
+    buffer_5[158] = 16'h0000;
+    buffer_5[159] = 16'h0000;
+    buffer_5[160] = 16'h0000;
+    buffer_5[161] = 16'h0000;
+    buffer_5[162] = 16'h0000;
+    buffer_5[163] = 16'h0000;
+    buffer_5[164] = 16'h0000;
+    buffer_5[165] = 16'h0000;
+    buffer_5[166] = 16'h0000;
+    buffer_5[167] = 16'h0000;
+    buffer_5[168] = 16'h0000;
+    buffer_5[169] = 16'h0000;
+    buffer_5[170] = 16'h0000;
+    buffer_5[171] = 16'h0000;
+    buffer_5[172] = 16'h0000;
+    buffer_5[173] = 16'h0000;
+    buffer_5[174] = 16'h0000;
+    buffer_5[175] = 16'h0000;
+    buffer_5[176] = 16'h0000;
+    buffer_5[177] = 16'h0000;
+    buffer_5[178] = 16'h0000;
+    buffer_5[179] = 16'h0000;
+    buffer_5[180] = 16'h0000;
+    buffer_5[181] = 16'h0000;
+    buffer_5[182] = 16'h0000;
+    buffer_5[183] = 16'h0000;
+    buffer_5[184] = 16'h0000;
+    buffer_5[185] = 16'h0000;
+    buffer_5[186] = 16'h0000;
+    buffer_5[187] = 16'h0000;
+    buffer_5[188] = 16'h0000;
+    buffer_5[189] = 16'h0000;
+    buffer_5[190] = 16'h0000;
+    buffer_5[191] = 16'h0000;
+    buffer_5[192] = 16'h0000;
+    buffer_5[193] = 16'h0000;
+    buffer_5[194] = 16'h0000;
+    buffer_5[195] = 16'h0000;
+    buffer_5[196] = 16'h0000;
+    buffer_5[197] = 16'h0000;
+    buffer_5[198] = 16'h0000;
+    buffer_5[199] = 16'h0000;
+    buffer_5[200] = 16'h0000;
+    buffer_5[201] = 16'h0000;
+    buffer_5[202] = 16'h0000;
+    buffer_5[203] = 16'h0000;
+    buffer_5[204] = 16'h0000;
+    buffer_5[205] = 16'h0000;
+    buffer_5[206] = 16'h0000;
+    buffer_5[207] = 16'h0000;
+    buffer_5[208] = 16'h0000;
+    buffer_5[209] = 16'h0000;
+    buffer_5[210] = 16'h0000;
+    buffer_5[211] = 16'h0000;
+    buffer_5[212] = 16'h0000;
+    buffer_5[213] = 16'h0000;
+    buffer_5[214] = 16'h0000;
+    buffer_5[215] = 16'h0000;
+    buffer_5[216] = 16'h0000;
+    buffer_5[217] = 16'h0000;
+    buffer_5[218] = 16'h0000;
+    buffer_5[219] = 16'h0000;
+    buffer_5[220] = 16'h0000;
+    buffer_5[221] = 16'h0000;
+    buffer_5[222] = 16'h0000;
+    buffer_5[223] = 16'h0000;
+    buffer_5[224] = 16'h0000;
+    buffer_5[225] = 16'h0000;
+    buffer_5[226] = 16'h0000;
+    buffer_5[227] = 16'h0000;
+    buffer_5[228] = 16'h0000;
+    buffer_5[229] = 16'h0000;
+    buffer_5[230] = 16'h0000;
+    buffer_5[231] = 16'h0000;
+    buffer_5[232] = 16'h0000;
+    buffer_5[233] = 16'h0000;
+    buffer_5[234] = 16'h0000;
+    buffer_5[235] = 16'h0000;
+    buffer_5[236] = 16'h0000;
+    buffer_5[237] = 16'h0000;
+    buffer_5[238] = 16'h0000;
+    buffer_5[239] = 16'h0000;
+    buffer_5[240] = 16'h0000;
+    buffer_5[241] = 16'h0000;
+    buffer_5[242] = 16'h0000;
+    buffer_5[243] = 16'h0000;
+    buffer_5[244] = 16'h0000;
+    buffer_5[245] = 16'h0000;
+    buffer_5[246] = 16'h0000;
+    buffer_5[247] = 16'h0000;
+    buffer_5[248] = 16'h0000;
+    buffer_5[249] = 16'h0000;
+    buffer_5[250] = 16'h0000;
+    buffer_5[251] = 16'h0000;
+    buffer_5[252] = 16'h0000;
+    buffer_5[253] = 16'h0000;
+    buffer_5[254] = 16'h0000;
+    buffer_5[255] = 16'h0000;
+    buffer_5[256] = 16'h0000;
+    buffer_5[257] = 16'h0000;
+    buffer_5[258] = 16'h0000;
+    buffer_5[259] = 16'h0000;
+    buffer_5[260] = 16'h0000;
+    buffer_5[261] = 16'h0000;
+    buffer_5[262] = 16'h0000;
+    buffer_5[263] = 16'h0000;
+    buffer_5[264] = 16'h0000;
+    buffer_5[265] = 16'h0000;
+    buffer_5[266] = 16'h0000;
+    buffer_5[267] = 16'h0000;
+    buffer_5[268] = 16'h0000;
+    buffer_5[269] = 16'h0000;
+    buffer_5[270] = 16'h0000;
+    buffer_5[271] = 16'h0000;
+    buffer_5[272] = 16'h0000;
+    buffer_5[273] = 16'h0000;
+    buffer_5[274] = 16'h0000;
+    buffer_5[275] = 16'h0000;
+    buffer_5[276] = 16'h0000;
+    buffer_5[277] = 16'h0000;
+    buffer_5[278] = 16'h0000;
+    buffer_5[279] = 16'h0000;
+    buffer_5[280] = 16'h0000;
+    buffer_5[281] = 16'h0000;
+    buffer_5[282] = 16'h0000;
+    buffer_5[283] = 16'h0000;
+    buffer_5[284] = 16'h0000;
+    buffer_5[285] = 16'h0000;
+    buffer_5[286] = 16'h0000;
+    buffer_5[287] = 16'h0000;
+    buffer_5[288] = 16'h0000;
+    buffer_5[289] = 16'h0000;
+    buffer_5[290] = 16'h0000;
+    buffer_5[291] = 16'h0000;
+    buffer_5[292] = 16'h0000;
+    buffer_5[293] = 16'h0000;
+    buffer_5[294] = 16'h0000;
+    buffer_5[295] = 16'h0000;
+    buffer_5[296] = 16'h0000;
+    buffer_5[297] = 16'h0000;
+    buffer_5[298] = 16'h0000;
+    buffer_5[299] = 16'h0000;
+    buffer_5[300] = 16'h0000;
+    buffer_5[301] = 16'h0000;
+    buffer_5[302] = 16'h0000;
+    buffer_5[303] = 16'h0000;
+    buffer_5[304] = 16'h0000;
+    buffer_5[305] = 16'h0000;
+    buffer_5[306] = 16'h0000;
+    buffer_5[307] = 16'h0000;
+    buffer_5[308] = 16'h0000;
+    buffer_5[309] = 16'h0000;
+    buffer_5[310] = 16'h0000;
+    buffer_5[311] = 16'h0000;
+    buffer_5[312] = 16'h0000;
+    buffer_5[313] = 16'h0000;
+    buffer_5[314] = 16'h0000;
+    buffer_5[315] = 16'h0000;
+    buffer_5[316] = 16'h0000;
+    buffer_5[317] = 16'h0000;
+    buffer_5[318] = 16'h0000;
+    buffer_5[319] = 16'h0000;
+    buffer_5[320] = 16'h0000;
+    buffer_5[321] = 16'h0000;
+    buffer_5[322] = 16'h0000;
+    buffer_5[323] = 16'h0000;
+    buffer_5[324] = 16'h0000;
+    buffer_5[325] = 16'h0000;
+    buffer_5[326] = 16'h0000;
+    buffer_5[327] = 16'h0000;
+    buffer_5[328] = 16'h0000;
+    buffer_5[329] = 16'h0000;
+    buffer_5[330] = 16'h0000;
+    buffer_5[331] = 16'h0000;
+    buffer_5[332] = 16'h0000;
+    buffer_5[333] = 16'h0000;
+    buffer_5[334] = 16'h0000;
+    buffer_5[335] = 16'h0000;
+    buffer_5[336] = 16'h0000;
+    buffer_5[337] = 16'h0000;
+    buffer_5[338] = 16'h0000;
+    buffer_5[339] = 16'h0000;
+    buffer_5[340] = 16'h0000;
+    buffer_5[341] = 16'h0000;
+    buffer_5[342] = 16'h0000;
+    buffer_5[343] = 16'h0000;
+    buffer_5[344] = 16'h0000;
+    buffer_5[345] = 16'h0000;
+    buffer_5[346] = 16'h0000;
+    buffer_5[347] = 16'h0000;
+    buffer_5[348] = 16'h0000;
+    buffer_5[349] = 16'h0000;
+    buffer_5[350] = 16'h0000;
+    buffer_5[351] = 16'h0000;
+    buffer_5[352] = 16'h0000;
+    buffer_5[353] = 16'h0000;
+    buffer_5[354] = 16'h0000;
+    buffer_5[355] = 16'h0000;
+    buffer_5[356] = 16'h0000;
+    buffer_5[357] = 16'h0000;
+    buffer_5[358] = 16'h0000;
+    buffer_5[359] = 16'h0000;
+    buffer_5[360] = 16'h0000;
+    buffer_5[361] = 16'h0000;
+    buffer_5[362] = 16'h0000;
+    buffer_5[363] = 16'h0000;
+    buffer_5[364] = 16'h0000;
+    buffer_5[365] = 16'h0000;
+    buffer_5[366] = 16'h0000;
+    buffer_5[367] = 16'h0000;
+    buffer_5[368] = 16'h0000;
+    buffer_5[369] = 16'h0000;
+    buffer_5[370] = 16'h0000;
+    buffer_5[371] = 16'h0000;
+    buffer_5[372] = 16'h0000;
+    buffer_5[373] = 16'h0000;
+    buffer_5[374] = 16'h0000;
+    buffer_5[375] = 16'h0000;
+    buffer_5[376] = 16'h0000;
+    buffer_5[377] = 16'h0000;
+    buffer_5[378] = 16'h0000;
+    buffer_5[379] = 16'h0000;
+    buffer_5[380] = 16'h0000;
+    buffer_5[381] = 16'h0000;
+    buffer_5[382] = 16'h0000;
+    buffer_5[383] = 16'h0000;
+    buffer_5[384] = 16'h0000;
+    buffer_5[385] = 16'h0000;
+    buffer_5[386] = 16'h0000;
+    buffer_5[387] = 16'h0000;
+    buffer_5[388] = 16'h0000;
+    buffer_5[389] = 16'h0000;
+    buffer_5[390] = 16'h0000;
+    buffer_5[391] = 16'h0000;
+    buffer_5[392] = 16'h0000;
+    buffer_5[393] = 16'h0000;
+    buffer_5[394] = 16'h0000;
+    buffer_5[395] = 16'h0000;
+    buffer_5[396] = 16'h0000;
+    buffer_5[397] = 16'h0000;
+    buffer_5[398] = 16'h0000;
+    buffer_5[399] = 16'h0000;
+    buffer_5[400] = 16'h0000;
+    buffer_5[401] = 16'h0000;
+    buffer_5[402] = 16'h0000;
+    buffer_5[403] = 16'h0000;
+    buffer_5[404] = 16'h0000;
+    buffer_5[405] = 16'h0000;
+    buffer_5[406] = 16'h0000;
+    buffer_5[407] = 16'h0000;
+    buffer_5[408] = 16'h0000;
+    buffer_5[409] = 16'h0000;
+    buffer_5[410] = 16'h0000;
+    buffer_5[411] = 16'h0000;
+    buffer_5[412] = 16'h0000;
+    buffer_5[413] = 16'h0000;
+    buffer_5[414] = 16'h0000;
+    buffer_5[415] = 16'h0000;
+    buffer_5[416] = 16'h0000;
+    buffer_5[417] = 16'h0000;
+    buffer_5[418] = 16'h0000;
+    buffer_5[419] = 16'h0000;
+    buffer_5[420] = 16'h0000;
+    buffer_5[421] = 16'h0000;
+    buffer_5[422] = 16'h0000;
+    buffer_5[423] = 16'h0000;
+    buffer_5[424] = 16'h0000;
+    buffer_5[425] = 16'h0000;
+    buffer_5[426] = 16'h0000;
+    buffer_5[427] = 16'h0000;
+    buffer_5[428] = 16'h0000;
+    buffer_5[429] = 16'h0000;
+    buffer_5[430] = 16'h0000;
+    buffer_5[431] = 16'h0000;
+    buffer_5[432] = 16'h0000;
+    buffer_5[433] = 16'h0000;
+    buffer_5[434] = 16'h0000;
+    buffer_5[435] = 16'h0000;
+    buffer_5[436] = 16'h0000;
+    buffer_5[437] = 16'h0000;
+    buffer_5[438] = 16'h0000;
+    buffer_5[439] = 16'h0000;
+    buffer_5[440] = 16'h0000;
+    buffer_5[441] = 16'h0000;
+    buffer_5[442] = 16'h0000;
+    buffer_5[443] = 16'h0000;
+    buffer_5[444] = 16'h0000;
+    buffer_5[445] = 16'h0000;
+    buffer_5[446] = 16'h0000;
+    buffer_5[447] = 16'h0000;
+    buffer_5[448] = 16'h0000;
+    buffer_5[449] = 16'h0000;
+    buffer_5[450] = 16'h0000;
+    buffer_5[451] = 16'h0000;
+    buffer_5[452] = 16'h0000;
+    buffer_5[453] = 16'h0000;
+    buffer_5[454] = 16'h0000;
+    buffer_5[455] = 16'h0000;
+    buffer_5[456] = 16'h0000;
+    buffer_5[457] = 16'h0000;
+    buffer_5[458] = 16'h0000;
+    buffer_5[459] = 16'h0000;
+    buffer_5[460] = 16'h0000;
+    buffer_5[461] = 16'h0000;
+    buffer_5[462] = 16'h0000;
+    buffer_5[463] = 16'h0000;
+    buffer_5[464] = 16'h0000;
+    buffer_5[465] = 16'h0000;
+    buffer_5[466] = 16'h0000;
+    buffer_5[467] = 16'h0000;
+    buffer_5[468] = 16'h0000;
+    buffer_5[469] = 16'h0000;
+    buffer_5[470] = 16'h0000;
+    buffer_5[471] = 16'h0000;
+    buffer_5[472] = 16'h0000;
+    buffer_5[473] = 16'h0000;
+    buffer_5[474] = 16'h0000;
+    buffer_5[475] = 16'h0000;
+    buffer_5[476] = 16'h0000;
+    buffer_5[477] = 16'h0000;
+    buffer_5[478] = 16'h0000;
+    buffer_5[479] = 16'h0000;
+    buffer_5[480] = 16'h0000;
+    buffer_5[481] = 16'h0000;
+    buffer_5[482] = 16'h0000;
+    buffer_5[483] = 16'h0000;
+    buffer_5[484] = 16'h0000;
+    buffer_5[485] = 16'h0000;
+    buffer_5[486] = 16'h0000;
+    buffer_5[487] = 16'h0000;
+    buffer_5[488] = 16'h0000;
+    buffer_5[489] = 16'h0000;
+    buffer_5[490] = 16'h0000;
+    buffer_5[491] = 16'h0000;
+    buffer_5[492] = 16'h0000;
+    buffer_5[493] = 16'h0000;
+    buffer_5[494] = 16'h0000;
+    buffer_5[495] = 16'h0000;
+    buffer_5[496] = 16'h0000;
+    buffer_5[497] = 16'h0000;
+    buffer_5[498] = 16'h0000;
+    buffer_5[499] = 16'h0000;
+    buffer_5[500] = 16'h0000;
+    buffer_5[501] = 16'h0000;
+    buffer_5[502] = 16'h0000;
+    buffer_5[503] = 16'h0000;
+    buffer_5[504] = 16'h0000;
+    buffer_5[505] = 16'h0000;
+    buffer_5[506] = 16'h0000;
+    buffer_5[507] = 16'h0000;
+    buffer_5[508] = 16'h0000;
+    buffer_5[509] = 16'h0000;
+    buffer_5[510] = 16'h0000;
+    buffer_5[511] = 16'h0000;
+  end
+  always @(posedge clk) begin
+    if (x_take)
+      buffer_5[\$16 [8:0]] <= x__payload[15:0];
+  end
+  reg [15:0] _5_;
+  always @(posedge clk) begin
+    if (ce) begin
+      _5_ <= buffer_5[\$36 [8:0]];
+    end
+  end
+  assign \rd__data$150  = _5_;
+  reg [15:0] buffer_6 [511:0];
+  initial begin
+    buffer_6[0] = 16'h0000;
+    buffer_6[1] = 16'h0000;
+    buffer_6[2] = 16'h0000;
+    buffer_6[3] = 16'h0000;
+    buffer_6[4] = 16'h0000;
+    buffer_6[5] = 16'h0000;
+    buffer_6[6] = 16'h0000;
+    buffer_6[7] = 16'h0000;
+    buffer_6[8] = 16'h0000;
+    buffer_6[9] = 16'h0000;
+    buffer_6[10] = 16'h0000;
+    buffer_6[11] = 16'h0000;
+    buffer_6[12] = 16'h0000;
+    buffer_6[13] = 16'h0000;
+    buffer_6[14] = 16'h0000;
+    buffer_6[15] = 16'h0000;
+    buffer_6[16] = 16'h0000;
+    buffer_6[17] = 16'h0000;
+    buffer_6[18] = 16'h0000;
+    buffer_6[19] = 16'h0000;
+    buffer_6[20] = 16'h0000;
+    buffer_6[21] = 16'h0000;
+    buffer_6[22] = 16'h0000;
+    buffer_6[23] = 16'h0000;
+    buffer_6[24] = 16'h0000;
+    buffer_6[25] = 16'h0000;
+    buffer_6[26] = 16'h0000;
+    buffer_6[27] = 16'h0000;
+    buffer_6[28] = 16'h0000;
+    buffer_6[29] = 16'h0000;
+    buffer_6[30] = 16'h0000;
+    buffer_6[31] = 16'h0000;
+    buffer_6[32] = 16'h0000;
+    buffer_6[33] = 16'h0000;
+    buffer_6[34] = 16'h0000;
+    buffer_6[35] = 16'h0000;
+    buffer_6[36] = 16'h0000;
+    buffer_6[37] = 16'h0000;
+    buffer_6[38] = 16'h0000;
+    buffer_6[39] = 16'h0000;
+    buffer_6[40] = 16'h0000;
+    buffer_6[41] = 16'h0000;
+    buffer_6[42] = 16'h0000;
+    buffer_6[43] = 16'h0000;
+    buffer_6[44] = 16'h0000;
+    buffer_6[45] = 16'h0000;
+    buffer_6[46] = 16'h0000;
+    buffer_6[47] = 16'h0000;
+    buffer_6[48] = 16'h0000;
+    buffer_6[49] = 16'h0000;
+    buffer_6[50] = 16'h0000;
+    buffer_6[51] = 16'h0000;
+    buffer_6[52] = 16'h0000;
+    buffer_6[53] = 16'h0000;
+    buffer_6[54] = 16'h0000;
+    buffer_6[55] = 16'h0000;
+    buffer_6[56] = 16'h0000;
+    buffer_6[57] = 16'h0000;
+    buffer_6[58] = 16'h0000;
+    buffer_6[59] = 16'h0000;
+    buffer_6[60] = 16'h0000;
+    buffer_6[61] = 16'h0000;
+    buffer_6[62] = 16'h0000;
+    buffer_6[63] = 16'h0000;
+    buffer_6[64] = 16'h0000;
+    buffer_6[65] = 16'h0000;
+    buffer_6[66] = 16'h0000;
+    buffer_6[67] = 16'h0000;
+    buffer_6[68] = 16'h0000;
+    buffer_6[69] = 16'h0000;
+    buffer_6[70] = 16'h0000;
+    buffer_6[71] = 16'h0000;
+    buffer_6[72] = 16'h0000;
+    buffer_6[73] = 16'h0000;
+    buffer_6[74] = 16'h0000;
+    buffer_6[75] = 16'h0000;
+    buffer_6[76] = 16'h0000;
+    buffer_6[77] = 16'h0000;
+    buffer_6[78] = 16'h0000;
+    buffer_6[79] = 16'h0000;
+    buffer_6[80] = 16'h0000;
+    buffer_6[81] = 16'h0000;
+    buffer_6[82] = 16'h0000;
+    buffer_6[83] = 16'h0000;
+    buffer_6[84] = 16'h0000;
+    buffer_6[85] = 16'h0000;
+    buffer_6[86] = 16'h0000;
+    buffer_6[87] = 16'h0000;
+    buffer_6[88] = 16'h0000;
+    buffer_6[89] = 16'h0000;
+    buffer_6[90] = 16'h0000;
+    buffer_6[91] = 16'h0000;
+    buffer_6[92] = 16'h0000;
+    buffer_6[93] = 16'h0000;
+    buffer_6[94] = 16'h0000;
+    buffer_6[95] = 16'h0000;
+    buffer_6[96] = 16'h0000;
+    buffer_6[97] = 16'h0000;
+    buffer_6[98] = 16'h0000;
+    buffer_6[99] = 16'h0000;
+    buffer_6[100] = 16'h0000;
+    buffer_6[101] = 16'h0000;
+    buffer_6[102] = 16'h0000;
+    buffer_6[103] = 16'h0000;
+    buffer_6[104] = 16'h0000;
+    buffer_6[105] = 16'h0000;
+    buffer_6[106] = 16'h0000;
+    buffer_6[107] = 16'h0000;
+    buffer_6[108] = 16'h0000;
+    buffer_6[109] = 16'h0000;
+    buffer_6[110] = 16'h0000;
+    buffer_6[111] = 16'h0000;
+    buffer_6[112] = 16'h0000;
+    buffer_6[113] = 16'h0000;
+    buffer_6[114] = 16'h0000;
+    buffer_6[115] = 16'h0000;
+    buffer_6[116] = 16'h0000;
+    buffer_6[117] = 16'h0000;
+    buffer_6[118] = 16'h0000;
+    buffer_6[119] = 16'h0000;
+    buffer_6[120] = 16'h0000;
+    buffer_6[121] = 16'h0000;
+    buffer_6[122] = 16'h0000;
+    buffer_6[123] = 16'h0000;
+    buffer_6[124] = 16'h0000;
+    buffer_6[125] = 16'h0000;
+    buffer_6[126] = 16'h0000;
+    buffer_6[127] = 16'h0000;
+    buffer_6[128] = 16'h0000;
+    buffer_6[129] = 16'h0000;
+    buffer_6[130] = 16'h0000;
+    buffer_6[131] = 16'h0000;
+    buffer_6[132] = 16'h0000;
+    buffer_6[133] = 16'h0000;
+    buffer_6[134] = 16'h0000;
+    buffer_6[135] = 16'h0000;
+    buffer_6[136] = 16'h0000;
+    buffer_6[137] = 16'h0000;
+    buffer_6[138] = 16'h0000;
+    buffer_6[139] = 16'h0000;
+    buffer_6[140] = 16'h0000;
+    buffer_6[141] = 16'h0000;
+    buffer_6[142] = 16'h0000;
+    buffer_6[143] = 16'h0000;
+    buffer_6[144] = 16'h0000;
+    buffer_6[145] = 16'h0000;
+    buffer_6[146] = 16'h0000;
+    buffer_6[147] = 16'h0000;
+    buffer_6[148] = 16'h0000;
+    buffer_6[149] = 16'h0000;
+    buffer_6[150] = 16'h0000;
+    buffer_6[151] = 16'h0000;
+    buffer_6[152] = 16'h0000;
+    buffer_6[153] = 16'h0000;
+    buffer_6[154] = 16'h0000;
+    buffer_6[155] = 16'h0000;
+    buffer_6[156] = 16'h0000;
+    buffer_6[157] = 16'h0000;
+    buffer_6[158] = 16'h0000;
+    buffer_6[159] = 16'h0000;
+    buffer_6[160] = 16'h0000;
+    buffer_6[161] = 16'h0000;
+    buffer_6[162] = 16'h0000;
+    buffer_6[163] = 16'h0000;
+    buffer_6[164] = 16'h0000;
+    buffer_6[165] = 16'h0000;
+    buffer_6[166] = 16'h0000;
+    buffer_6[167] = 16'h0000;
+    buffer_6[168] = 16'h0000;
+    buffer_6[169] = 16'h0000;
+    buffer_6[170] = 16'h0000;
+    buffer_6[171] = 16'h0000;
+    buffer_6[172] = 16'h0000;
+    buffer_6[173] = 16'h0000;
+    buffer_6[174] = 16'h0000;
+    buffer_6[175] = 16'h0000;
+    buffer_6[176] = 16'h0000;
+    buffer_6[177] = 16'h0000;
+    buffer_6[178] = 16'h0000;
+    buffer_6[179] = 16'h0000;
+    buffer_6[180] = 16'h0000;
+    buffer_6[181] = 16'h0000;
+    buffer_6[182] = 16'h0000;
+    buffer_6[183] = 16'h0000;
+    buffer_6[184] = 16'h0000;
+    buffer_6[185] = 16'h0000;
+    buffer_6[186] = 16'h0000;
+    buffer_6[187] = 16'h0000;
+    buffer_6[188] = 16'h0000;
+    buffer_6[189] = 16'h0000;
+    buffer_6[190] = 16'h0000;
+    buffer_6[191] = 16'h0000;
+    buffer_6[192] = 16'h0000;
+    buffer_6[193] = 16'h0000;
+    buffer_6[194] = 16'h0000;
+    buffer_6[195] = 16'h0000;
+    buffer_6[196] = 16'h0000;
+    buffer_6[197] = 16'h0000;
+    buffer_6[198] = 16'h0000;
+    buffer_6[199] = 16'h0000;
+    buffer_6[200] = 16'h0000;
+    buffer_6[201] = 16'h0000;
+    buffer_6[202] = 16'h0000;
+    buffer_6[203] = 16'h0000;
+    buffer_6[204] = 16'h0000;
+    buffer_6[205] = 16'h0000;
+    buffer_6[206] = 16'h0000;
+    buffer_6[207] = 16'h0000;
+    buffer_6[208] = 16'h0000;
+    buffer_6[209] = 16'h0000;
+    buffer_6[210] = 16'h0000;
+    buffer_6[211] = 16'h0000;
+    buffer_6[212] = 16'h0000;
+    buffer_6[213] = 16'h0000;
+    buffer_6[214] = 16'h0000;
+    buffer_6[215] = 16'h0000;
+    buffer_6[216] = 16'h0000;
+    buffer_6[217] = 16'h0000;
+    buffer_6[218] = 16'h0000;
+    buffer_6[219] = 16'h0000;
+    buffer_6[220] = 16'h0000;
+    buffer_6[221] = 16'h0000;
+    buffer_6[222] = 16'h0000;
+    buffer_6[223] = 16'h0000;
+    buffer_6[224] = 16'h0000;
+    buffer_6[225] = 16'h0000;
+    buffer_6[226] = 16'h0000;
+    buffer_6[227] = 16'h0000;
+    buffer_6[228] = 16'h0000;
+    buffer_6[229] = 16'h0000;
+    buffer_6[230] = 16'h0000;
+    buffer_6[231] = 16'h0000;
+    buffer_6[232] = 16'h0000;
+    buffer_6[233] = 16'h0000;
+    buffer_6[234] = 16'h0000;
+    buffer_6[235] = 16'h0000;
+    buffer_6[236] = 16'h0000;
+    buffer_6[237] = 16'h0000;
+    buffer_6[238] = 16'h0000;
+    buffer_6[239] = 16'h0000;
+    buffer_6[240] = 16'h0000;
+    buffer_6[241] = 16'h0000;
+    buffer_6[242] = 16'h0000;
+    buffer_6[243] = 16'h0000;
+    buffer_6[244] = 16'h0000;
+    buffer_6[245] = 16'h0000;
+    buffer_6[246] = 16'h0000;
+    buffer_6[247] = 16'h0000;
+    buffer_6[248] = 16'h0000;
+    buffer_6[249] = 16'h0000;
+    buffer_6[250] = 16'h0000;
+    buffer_6[251] = 16'h0000;
+    buffer_6[252] = 16'h0000;
+    buffer_6[253] = 16'h0000;
+    buffer_6[254] = 16'h0000;
+    buffer_6[255] = 16'h0000;
+    buffer_6[256] = 16'h0000;
+    buffer_6[257] = 16'h0000;
+    buffer_6[258] = 16'h0000;
+    buffer_6[259] = 16'h0000;
+    buffer_6[260] = 16'h0000;
+    buffer_6[261] = 16'h0000;
+    buffer_6[262] = 16'h0000;
+    buffer_6[263] = 16'h0000;
+    buffer_6[264] = 16'h0000;
+    buffer_6[265] = 16'h0000;
+    buffer_6[266] = 16'h0000;
+    buffer_6[267] = 16'h0000;
+    buffer_6[268] = 16'h0000;
+    buffer_6[269] = 16'h0000;
+    buffer_6[270] = 16'h0000;
+    buffer_6[271] = 16'h0000;
+    buffer_6[272] = 16'h0000;
+    buffer_6[273] = 16'h0000;
+    buffer_6[274] = 16'h0000;
+    buffer_6[275] = 16'h0000;
+    buffer_6[276] = 16'h0000;
+    buffer_6[277] = 16'h0000;
+    buffer_6[278] = 16'h0000;
+    buffer_6[279] = 16'h0000;
+    buffer_6[280] = 16'h0000;
+    buffer_6[281] = 16'h0000;
+    buffer_6[282] = 16'h0000;
+    buffer_6[283] = 16'h0000;
+    buffer_6[284] = 16'h0000;
+    buffer_6[285] = 16'h0000;
+    buffer_6[286] = 16'h0000;
+    buffer_6[287] = 16'h0000;
+    buffer_6[288] = 16'h0000;
+    buffer_6[289] = 16'h0000;
+    buffer_6[290] = 16'h0000;
+    buffer_6[291] = 16'h0000;
+    buffer_6[292] = 16'h0000;
+    buffer_6[293] = 16'h0000;
+    buffer_6[294] = 16'h0000;
+    buffer_6[295] = 16'h0000;
+    buffer_6[296] = 16'h0000;
+    buffer_6[297] = 16'h0000;
+    buffer_6[298] = 16'h0000;
+    buffer_6[299] = 16'h0000;
+    buffer_6[300] = 16'h0000;
+    buffer_6[301] = 16'h0000;
+    buffer_6[302] = 16'h0000;
+    buffer_6[303] = 16'h0000;
+    buffer_6[304] = 16'h0000;
+    buffer_6[305] = 16'h0000;
+    buffer_6[306] = 16'h0000;
+    buffer_6[307] = 16'h0000;
+    buffer_6[308] = 16'h0000;
+    buffer_6[309] = 16'h0000;
+    buffer_6[310] = 16'h0000;
+    buffer_6[311] = 16'h0000;
+    buffer_6[312] = 16'h0000;
+    buffer_6[313] = 16'h0000;
+    buffer_6[314] = 16'h0000;
+    buffer_6[315] = 16'h0000;
+    buffer_6[316] = 16'h0000;
+    buffer_6[317] = 16'h0000;
+    buffer_6[318] = 16'h0000;
+    buffer_6[319] = 16'h0000;
+    buffer_6[320] = 16'h0000;
+    buffer_6[321] = 16'h0000;
+    buffer_6[322] = 16'h0000;
+    buffer_6[323] = 16'h0000;
+    buffer_6[324] = 16'h0000;
+    buffer_6[325] = 16'h0000;
+    buffer_6[326] = 16'h0000;
+    buffer_6[327] = 16'h0000;
+    buffer_6[328] = 16'h0000;
+    buffer_6[329] = 16'h0000;
+    buffer_6[330] = 16'h0000;
+    buffer_6[331] = 16'h0000;
+    buffer_6[332] = 16'h0000;
+    buffer_6[333] = 16'h0000;
+    buffer_6[334] = 16'h0000;
+    buffer_6[335] = 16'h0000;
+    buffer_6[336] = 16'h0000;
+    buffer_6[337] = 16'h0000;
+    buffer_6[338] = 16'h0000;
+    buffer_6[339] = 16'h0000;
+    buffer_6[340] = 16'h0000;
+    buffer_6[341] = 16'h0000;
+    buffer_6[342] = 16'h0000;
+    buffer_6[343] = 16'h0000;
+    buffer_6[344] = 16'h0000;
+    buffer_6[345] = 16'h0000;
+    buffer_6[346] = 16'h0000;
+    buffer_6[347] = 16'h0000;
+    buffer_6[348] = 16'h0000;
+    buffer_6[349] = 16'h0000;
+    buffer_6[350] = 16'h0000;
+    buffer_6[351] = 16'h0000;
+    buffer_6[352] = 16'h0000;
+    buffer_6[353] = 16'h0000;
+    buffer_6[354] = 16'h0000;
+    buffer_6[355] = 16'h0000;
+    buffer_6[356] = 16'h0000;
+    buffer_6[357] = 16'h0000;
+    buffer_6[358] = 16'h0000;
+    buffer_6[359] = 16'h0000;
+    buffer_6[360] = 16'h0000;
+    buffer_6[361] = 16'h0000;
+    buffer_6[362] = 16'h0000;
+    buffer_6[363] = 16'h0000;
+    buffer_6[364] = 16'h0000;
+    buffer_6[365] = 16'h0000;
+    buffer_6[366] = 16'h0000;
+    buffer_6[367] = 16'h0000;
+    buffer_6[368] = 16'h0000;
+    buffer_6[369] = 16'h0000;
+    buffer_6[370] = 16'h0000;
+    buffer_6[371] = 16'h0000;
+    buffer_6[372] = 16'h0000;
+    buffer_6[373] = 16'h0000;
+    buffer_6[374] = 16'h0000;
+    buffer_6[375] = 16'h0000;
+    buffer_6[376] = 16'h0000;
+    buffer_6[377] = 16'h0000;
+    buffer_6[378] = 16'h0000;
+    buffer_6[379] = 16'h0000;
+    buffer_6[380] = 16'h0000;
+    buffer_6[381] = 16'h0000;
+    buffer_6[382] = 16'h0000;
+    buffer_6[383] = 16'h0000;
+    buffer_6[384] = 16'h0000;
+    buffer_6[385] = 16'h0000;
+    buffer_6[386] = 16'h0000;
+    buffer_6[387] = 16'h0000;
+    buffer_6[388] = 16'h0000;
+    buffer_6[389] = 16'h0000;
+    buffer_6[390] = 16'h0000;
+    buffer_6[391] = 16'h0000;
+    buffer_6[392] = 16'h0000;
+    buffer_6[393] = 16'h0000;
+    buffer_6[394] = 16'h0000;
+    buffer_6[395] = 16'h0000;
+    buffer_6[396] = 16'h0000;
+    buffer_6[397] = 16'h0000;
+    buffer_6[398] = 16'h0000;
+    buffer_6[399] = 16'h0000;
+    buffer_6[400] = 16'h0000;
+    buffer_6[401] = 16'h0000;
+    buffer_6[402] = 16'h0000;
+    buffer_6[403] = 16'h0000;
+    buffer_6[404] = 16'h0000;
+    buffer_6[405] = 16'h0000;
+    buffer_6[406] = 16'h0000;
+    buffer_6[407] = 16'h0000;
+    buffer_6[408] = 16'h0000;
+    buffer_6[409] = 16'h0000;
+    buffer_6[410] = 16'h0000;
+    buffer_6[411] = 16'h0000;
+    buffer_6[412] = 16'h0000;
+    buffer_6[413] = 16'h0000;
+    buffer_6[414] = 16'h0000;
+    buffer_6[415] = 16'h0000;
+    buffer_6[416] = 16'h0000;
+    buffer_6[417] = 16'h0000;
+    buffer_6[418] = 16'h0000;
+    buffer_6[419] = 16'h0000;
+    buffer_6[420] = 16'h0000;
+    buffer_6[421] = 16'h0000;
+    buffer_6[422] = 16'h0000;
+    buffer_6[423] = 16'h0000;
+    buffer_6[424] = 16'h0000;
+    buffer_6[425] = 16'h0000;
+    buffer_6[426] = 16'h0000;
+    buffer_6[427] = 16'h0000;
+    buffer_6[428] = 16'h0000;
+    buffer_6[429] = 16'h0000;
+    buffer_6[430] = 16'h0000;
+    buffer_6[431] = 16'h0000;
+    buffer_6[432] = 16'h0000;
+    buffer_6[433] = 16'h0000;
+    buffer_6[434] = 16'h0000;
+    buffer_6[435] = 16'h0000;
+    buffer_6[436] = 16'h0000;
+    buffer_6[437] = 16'h0000;
+    buffer_6[438] = 16'h0000;
+    buffer_6[439] = 16'h0000;
+    buffer_6[440] = 16'h0000;
+    buffer_6[441] = 16'h0000;
+    buffer_6[442] = 16'h0000;
+    buffer_6[443] = 16'h0000;
+    buffer_6[444] = 16'h0000;
+    buffer_6[445] = 16'h0000;
+    buffer_6[446] = 16'h0000;
+    buffer_6[447] = 16'h0000;
+    buffer_6[448] = 16'h0000;
+    buffer_6[449] = 16'h0000;
+    buffer_6[450] = 16'h0000;
+    buffer_6[451] = 16'h0000;
+    buffer_6[452] = 16'h0000;
+    buffer_6[453] = 16'h0000;
+    buffer_6[454] = 16'h0000;
+    buffer_6[455] = 16'h0000;
+    buffer_6[456] = 16'h0000;
+    buffer_6[457] = 16'h0000;
+    buffer_6[458] = 16'h0000;
+    buffer_6[459] = 16'h0000;
+    buffer_6[460] = 16'h0000;
+    buffer_6[461] = 16'h0000;
+    buffer_6[462] = 16'h0000;
+    buffer_6[463] = 16'h0000;
+    buffer_6[464] = 16'h0000;
+    buffer_6[465] = 16'h0000;
+    buffer_6[466] = 16'h0000;
+    buffer_6[467] = 16'h0000;
+    buffer_6[468] = 16'h0000;
+    buffer_6[469] = 16'h0000;
+    buffer_6[470] = 16'h0000;
+    buffer_6[471] = 16'h0000;
+    buffer_6[472] = 16'h0000;
+    buffer_6[473] = 16'h0000;
+    buffer_6[474] = 16'h0000;
+    buffer_6[475] = 16'h0000;
+    buffer_6[476] = 16'h0000;
+    buffer_6[477] = 16'h0000;
+    buffer_6[478] = 16'h0000;
+    buffer_6[479] = 16'h0000;
+    buffer_6[480] = 16'h0000;
+    buffer_6[481] = 16'h0000;
+    buffer_6[482] = 16'h0000;
+    buffer_6[483] = 16'h0000;
+    buffer_6[484] = 16'h0000;
+    buffer_6[485] = 16'h0000;
+    buffer_6[486] = 16'h0000;
+    buffer_6[487] = 16'h0000;
+    buffer_6[488] = 16'h0000;
+    buffer_6[489] = 16'h0000;
+    buffer_6[490] = 16'h0000;
+    buffer_6[491] = 16'h0000;
+    buffer_6[492] = 16'h0000;
+    buffer_6[493] = 16'h0000;
+    buffer_6[494] = 16'h0000;
+    buffer_6[495] = 16'h0000;
+    buffer_6[496] = 16'h0000;
+    buffer_6[497] = 16'h0000;
+    buffer_6[498] = 16'h0000;
+    buffer_6[499] = 16'h0000;
+    buffer_6[500] = 16'h0000;
+    buffer_6[501] = 16'h0000;
+    buffer_6[502] = 16'h0000;
+    buffer_6[503] = 16'h0000;
+    buffer_6[504] = 16'h0000;
+    buffer_6[505] = 16'h0000;
+    buffer_6[506] = 16'h0000;
+    buffer_6[507] = 16'h0000;
+    buffer_6[508] = 16'h0000;
+    buffer_6[509] = 16'h0000;
+    buffer_6[510] = 16'h0000;
+    buffer_6[511] = 16'h0000;
+  end
+  always @(posedge clk) begin
+    if (x_take)
+      buffer_6[\$18 [8:0]] <= x__payload[15:0];
+  end
+  reg [15:0] _6_;
+  always @(posedge clk) begin
+    if (ce) begin
+      _6_ <= buffer_6[\$38 [8:0]];
+    end
+  end
+  assign \rd__data$152  = _6_;
+  reg [15:0] buffer_7 [511:0];
+  initial begin
+    buffer_7[0] = 16'h0000;
+    buffer_7[1] = 16'h0000;
+    buffer_7[2] = 16'h0000;
+    buffer_7[3] = 16'h0000;
+    buffer_7[4] = 16'h0000;
+    buffer_7[5] = 16'h0000;
+    buffer_7[6] = 16'h0000;
+    buffer_7[7] = 16'h0000;
+    buffer_7[8] = 16'h0000;
+    buffer_7[9] = 16'h0000;
+    buffer_7[10] = 16'h0000;
+    buffer_7[11] = 16'h0000;
+    buffer_7[12] = 16'h0000;
+    buffer_7[13] = 16'h0000;
+    buffer_7[14] = 16'h0000;
+    buffer_7[15] = 16'h0000;
+    buffer_7[16] = 16'h0000;
+    buffer_7[17] = 16'h0000;
+    buffer_7[18] = 16'h0000;
+    buffer_7[19] = 16'h0000;
+    buffer_7[20] = 16'h0000;
+    buffer_7[21] = 16'h0000;
+    buffer_7[22] = 16'h0000;
+    buffer_7[23] = 16'h0000;
+    buffer_7[24] = 16'h0000;
+    buffer_7[25] = 16'h0000;
+    buffer_7[26] = 16'h0000;
+    buffer_7[27] = 16'h0000;
+    buffer_7[28] = 16'h0000;
+    buffer_7[29] = 16'h0000;
+    buffer_7[30] = 16'h0000;
+    buffer_7[31] = 16'h0000;
+    buffer_7[32] = 16'h0000;
+    buffer_7[33] = 16'h0000;
+    buffer_7[34] = 16'h0000;
+    buffer_7[35] = 16'h0000;
+    buffer_7[36] = 16'h0000;
+    buffer_7[37] = 16'h0000;
+    buffer_7[38] = 16'h0000;
+    buffer_7[39] = 16'h0000;
+    buffer_7[40] = 16'h0000;
+    buffer_7[41] = 16'h0000;
+    buffer_7[42] = 16'h0000;
+    buffer_7[43] = 16'h0000;
+    buffer_7[44] = 16'h0000;
+    buffer_7[45] = 16'h0000;
+    buffer_7[46] = 16'h0000;
+    buffer_7[47] = 16'h0000;
+    buffer_7[48] = 16'h0000;
+    buffer_7[49] = 16'h0000;
+    buffer_7[50] = 16'h0000;
+    buffer_7[51] = 16'h0000;
+    buffer_7[52] = 16'h0000;
+    buffer_7[53] = 16'h0000;
+    buffer_7[54] = 16'h0000;
+    buffer_7[55] = 16'h0000;
+    buffer_7[56] = 16'h0000;
+    buffer_7[57] = 16'h0000;
+    buffer_7[58] = 16'h0000;
+    buffer_7[59] = 16'h0000;
+    buffer_7[60] = 16'h0000;
+    buffer_7[61] = 16'h0000;
+    buffer_7[62] = 16'h0000;
+    buffer_7[63] = 16'h0000;
+    buffer_7[64] = 16'h0000;
+    buffer_7[65] = 16'h0000;
+    buffer_7[66] = 16'h0000;
+    buffer_7[67] = 16'h0000;
+    buffer_7[68] = 16'h0000;
+    buffer_7[69] = 16'h0000;
+    buffer_7[70] = 16'h0000;
+    buffer_7[71] = 16'h0000;
+    buffer_7[72] = 16'h0000;
+    buffer_7[73] = 16'h0000;
+    buffer_7[74] = 16'h0000;
+    buffer_7[75] = 16'h0000;
+    buffer_7[76] = 16'h0000;
+    buffer_7[77] = 16'h0000;
+    buffer_7[78] = 16'h0000;
+    buffer_7[79] = 16'h0000;
+    buffer_7[80] = 16'h0000;
+    buffer_7[81] = 16'h0000;
+    buffer_7[82] = 16'h0000;
+    buffer_7[83] = 16'h0000;
+    buffer_7[84] = 16'h0000;
+    buffer_7[85] = 16'h0000;
+    buffer_7[86] = 16'h0000;
+    buffer_7[87] = 16'h0000;
+    buffer_7[88] = 16'h0000;
+    buffer_7[89] = 16'h0000;
+    buffer_7[90] = 16'h0000;
+    buffer_7[91] = 16'h0000;
+    buffer_7[92] = 16'h0000;
+    buffer_7[93] = 16'h0000;
+    buffer_7[94] = 16'h0000;
+    buffer_7[95] = 16'h0000;
+    buffer_7[96] = 16'h0000;
+    buffer_7[97] = 16'h0000;
+    buffer_7[98] = 16'h0000;
+    buffer_7[99] = 16'h0000;
+    buffer_7[100] = 16'h0000;
+    buffer_7[101] = 16'h0000;
+    buffer_7[102] = 16'h0000;
+    buffer_7[103] = 16'h0000;
+    buffer_7[104] = 16'h0000;
+    buffer_7[105] = 16'h0000;
+    buffer_7[106] = 16'h0000;
+    buffer_7[107] = 16'h0000;
+    buffer_7[108] = 16'h0000;
+    buffer_7[109] = 16'h0000;
+    buffer_7[110] = 16'h0000;
+    buffer_7[111] = 16'h0000;
+    buffer_7[112] = 16'h0000;
+    buffer_7[113] = 16'h0000;
+    buffer_7[114] = 16'h0000;
+    buffer_7[115] = 16'h0000;
+    buffer_7[116] = 16'h0000;
+    buffer_7[117] = 16'h0000;
+    buffer_7[118] = 16'h0000;
+    buffer_7[119] = 16'h0000;
+    buffer_7[120] = 16'h0000;
+    buffer_7[121] = 16'h0000;
+    buffer_7[122] = 16'h0000;
+    buffer_7[123] = 16'h0000;
+    buffer_7[124] = 16'h0000;
+    buffer_7[125] = 16'h0000;
+    buffer_7[126] = 16'h0000;
+    buffer_7[127] = 16'h0000;
+    buffer_7[128] = 16'h0000;
+    buffer_7[129] = 16'h0000;
+    buffer_7[130] = 16'h0000;
+    buffer_7[131] = 16'h0000;
+    buffer_7[132] = 16'h0000;
+    buffer_7[133] = 16'h0000;
+    buffer_7[134] = 16'h0000;
+    buffer_7[135] = 16'h0000;
+    buffer_7[136] = 16'h0000;
+    buffer_7[137] = 16'h0000;
+    buffer_7[138] = 16'h0000;
+    buffer_7[139] = 16'h0000;
+    buffer_7[140] = 16'h0000;
+    buffer_7[141] = 16'h0000;
+    buffer_7[142] = 16'h0000;
+    buffer_7[143] = 16'h0000;
+    buffer_7[144] = 16'h0000;
+    buffer_7[145] = 16'h0000;
+    buffer_7[146] = 16'h0000;
+    buffer_7[147] = 16'h0000;
+    buffer_7[148] = 16'h0000;
+    buffer_7[149] = 16'h0000;
+    buffer_7[150] = 16'h0000;
+    buffer_7[151] = 16'h0000;
+    buffer_7[152] = 16'h0000;
+    buffer_7[153] = 16'h0000;
+    buffer_7[154] = 16'h0000;
+    buffer_7[155] = 16'h0000;
+    buffer_7[156] = 16'h0000;
+    buffer_7[157] = 16'h0000;
+    buffer_7[158] = 16'h0000;
+    buffer_7[159] = 16'h0000;
+    buffer_7[160] = 16'h0000;
+    buffer_7[161] = 16'h0000;
+    buffer_7[162] = 16'h0000;
+    buffer_7[163] = 16'h0000;
+    buffer_7[164] = 16'h0000;
+    buffer_7[165] = 16'h0000;
+    buffer_7[166] = 16'h0000;
+    buffer_7[167] = 16'h0000;
+    buffer_7[168] = 16'h0000;
+    buffer_7[169] = 16'h0000;
+    buffer_7[170] = 16'h0000;
+    buffer_7[171] = 16'h0000;
+    buffer_7[172] = 16'h0000;
+    buffer_7[173] = 16'h0000;
+    buffer_7[174] = 16'h0000;
+    buffer_7[175] = 16'h0000;
+    buffer_7[176] = 16'h0000;
+    buffer_7[177] = 16'h0000;
+    buffer_7[178] = 16'h0000;
+    buffer_7[179] = 16'h0000;
+    buffer_7[180] = 16'h0000;
+    buffer_7[181] = 16'h0000;
+    buffer_7[182] = 16'h0000;
+    buffer_7[183] = 16'h0000;
+    buffer_7[184] = 16'h0000;
+    buffer_7[185] = 16'h0000;
+    buffer_7[186] = 16'h0000;
+    buffer_7[187] = 16'h0000;
+    buffer_7[188] = 16'h0000;
+    buffer_7[189] = 16'h0000;
+    buffer_7[190] = 16'h0000;
+    buffer_7[191] = 16'h0000;
+    buffer_7[192] = 16'h0000;
+    buffer_7[193] = 16'h0000;
+    buffer_7[194] = 16'h0000;
+    buffer_7[195] = 16'h0000;
+    buffer_7[196] = 16'h0000;
+    buffer_7[197] = 16'h0000;
+    buffer_7[198] = 16'h0000;
+    buffer_7[199] = 16'h0000;
+    buffer_7[200] = 16'h0000;
+    buffer_7[201] = 16'h0000;
+    buffer_7[202] = 16'h0000;
+    buffer_7[203] = 16'h0000;
+    buffer_7[204] = 16'h0000;
+    buffer_7[205] = 16'h0000;
+    buffer_7[206] = 16'h0000;
+    buffer_7[207] = 16'h0000;
+    buffer_7[208] = 16'h0000;
+    buffer_7[209] = 16'h0000;
+    buffer_7[210] = 16'h0000;
+    buffer_7[211] = 16'h0000;
+    buffer_7[212] = 16'h0000;
+    buffer_7[213] = 16'h0000;
+    buffer_7[214] = 16'h0000;
+    buffer_7[215] = 16'h0000;
+    buffer_7[216] = 16'h0000;
+    buffer_7[217] = 16'h0000;
+    buffer_7[218] = 16'h0000;
+    buffer_7[219] = 16'h0000;
+    buffer_7[220] = 16'h0000;
+    buffer_7[221] = 16'h0000;
+    buffer_7[222] = 16'h0000;
+    buffer_7[223] = 16'h0000;
+    buffer_7[224] = 16'h0000;
+    buffer_7[225] = 16'h0000;
+    buffer_7[226] = 16'h0000;
+    buffer_7[227] = 16'h0000;
+    buffer_7[228] = 16'h0000;
+    buffer_7[229] = 16'h0000;
+    buffer_7[230] = 16'h0000;
+    buffer_7[231] = 16'h0000;
+    buffer_7[232] = 16'h0000;
+    buffer_7[233] = 16'h0000;
+    buffer_7[234] = 16'h0000;
+    buffer_7[235] = 16'h0000;
+    buffer_7[236] = 16'h0000;
+    buffer_7[237] = 16'h0000;
+    buffer_7[238] = 16'h0000;
+    buffer_7[239] = 16'h0000;
+    buffer_7[240] = 16'h0000;
+    buffer_7[241] = 16'h0000;
+    buffer_7[242] = 16'h0000;
+    buffer_7[243] = 16'h0000;
+    buffer_7[244] = 16'h0000;
+    buffer_7[245] = 16'h0000;
+    buffer_7[246] = 16'h0000;
+    buffer_7[247] = 16'h0000;
+    buffer_7[248] = 16'h0000;
+    buffer_7[249] = 16'h0000;
+    buffer_7[250] = 16'h0000;
+    buffer_7[251] = 16'h0000;
+    buffer_7[252] = 16'h0000;
+    buffer_7[253] = 16'h0000;
+    buffer_7[254] = 16'h0000;
+    buffer_7[255] = 16'h0000;
+    buffer_7[256] = 16'h0000;
+    buffer_7[257] = 16'h0000;
+    buffer_7[258] = 16'h0000;
+    buffer_7[259] = 16'h0000;
+    buffer_7[260] = 16'h0000;
+    buffer_7[261] = 16'h0000;
+    buffer_7[262] = 16'h0000;
+    buffer_7[263] = 16'h0000;
+    buffer_7[264] = 16'h0000;
+    buffer_7[265] = 16'h0000;
+    buffer_7[266] = 16'h0000;
+    buffer_7[267] = 16'h0000;
+    buffer_7[268] = 16'h0000;
+    buffer_7[269] = 16'h0000;
+    buffer_7[270] = 16'h0000;
+    buffer_7[271] = 16'h0000;
+    buffer_7[272] = 16'h0000;
+    buffer_7[273] = 16'h0000;
+    buffer_7[274] = 16'h0000;
+    buffer_7[275] = 16'h0000;
+    buffer_7[276] = 16'h0000;
+    buffer_7[277] = 16'h0000;
+    buffer_7[278] = 16'h0000;
+    buffer_7[279] = 16'h0000;
+    buffer_7[280] = 16'h0000;
+    buffer_7[281] = 16'h0000;
+    buffer_7[282] = 16'h0000;
+    buffer_7[283] = 16'h0000;
+    buffer_7[284] = 16'h0000;
+    buffer_7[285] = 16'h0000;
+    buffer_7[286] = 16'h0000;
+    buffer_7[287] = 16'h0000;
+    buffer_7[288] = 16'h0000;
+    buffer_7[289] = 16'h0000;
+    buffer_7[290] = 16'h0000;
+    buffer_7[291] = 16'h0000;
+    buffer_7[292] = 16'h0000;
+    buffer_7[293] = 16'h0000;
+    buffer_7[294] = 16'h0000;
+    buffer_7[295] = 16'h0000;
+    buffer_7[296] = 16'h0000;
+    buffer_7[297] = 16'h0000;
+    buffer_7[298] = 16'h0000;
+    buffer_7[299] = 16'h0000;
+    buffer_7[300] = 16'h0000;
+    buffer_7[301] = 16'h0000;
+    buffer_7[302] = 16'h0000;
+    buffer_7[303] = 16'h0000;
+    buffer_7[304] = 16'h0000;
+    buffer_7[305] = 16'h0000;
+    buffer_7[306] = 16'h0000;
+    buffer_7[307] = 16'h0000;
+    buffer_7[308] = 16'h0000;
+    buffer_7[309] = 16'h0000;
+    buffer_7[310] = 16'h0000;
+    buffer_7[311] = 16'h0000;
+    buffer_7[312] = 16'h0000;
+    buffer_7[313] = 16'h0000;
+    buffer_7[314] = 16'h0000;
+    buffer_7[315] = 16'h0000;
+    buffer_7[316] = 16'h0000;
+    buffer_7[317] = 16'h0000;
+    buffer_7[318] = 16'h0000;
+    buffer_7[319] = 16'h0000;
+    buffer_7[320] = 16'h0000;
+    buffer_7[321] = 16'h0000;
+    buffer_7[322] = 16'h0000;
+    buffer_7[323] = 16'h0000;
+    buffer_7[324] = 16'h0000;
+    buffer_7[325] = 16'h0000;
+    buffer_7[326] = 16'h0000;
+    buffer_7[327] = 16'h0000;
+    buffer_7[328] = 16'h0000;
+    buffer_7[329] = 16'h0000;
+    buffer_7[330] = 16'h0000;
+    buffer_7[331] = 16'h0000;
+    buffer_7[332] = 16'h0000;
+    buffer_7[333] = 16'h0000;
+    buffer_7[334] = 16'h0000;
+    buffer_7[335] = 16'h0000;
+    buffer_7[336] = 16'h0000;
+    buffer_7[337] = 16'h0000;
+    buffer_7[338] = 16'h0000;
+    buffer_7[339] = 16'h0000;
+    buffer_7[340] = 16'h0000;
+    buffer_7[341] = 16'h0000;
+    buffer_7[342] = 16'h0000;
+    buffer_7[343] = 16'h0000;
+    buffer_7[344] = 16'h0000;
+    buffer_7[345] = 16'h0000;
+    buffer_7[346] = 16'h0000;
+    buffer_7[347] = 16'h0000;
+    buffer_7[348] = 16'h0000;
+    buffer_7[349] = 16'h0000;
+    buffer_7[350] = 16'h0000;
+    buffer_7[351] = 16'h0000;
+    buffer_7[352] = 16'h0000;
+    buffer_7[353] = 16'h0000;
+    buffer_7[354] = 16'h0000;
+    buffer_7[355] = 16'h0000;
+    buffer_7[356] = 16'h0000;
+    buffer_7[357] = 16'h0000;
+    buffer_7[358] = 16'h0000;
+    buffer_7[359] = 16'h0000;
+    buffer_7[360] = 16'h0000;
+    buffer_7[361] = 16'h0000;
+    buffer_7[362] = 16'h0000;
+    buffer_7[363] = 16'h0000;
+    buffer_7[364] = 16'h0000;
+    buffer_7[365] = 16'h0000;
+    buffer_7[366] = 16'h0000;
+    buffer_7[367] = 16'h0000;
+    buffer_7[368] = 16'h0000;
+    buffer_7[369] = 16'h0000;
+    buffer_7[370] = 16'h0000;
+    buffer_7[371] = 16'h0000;
+    buffer_7[372] = 16'h0000;
+    buffer_7[373] = 16'h0000;
+    buffer_7[374] = 16'h0000;
+    buffer_7[375] = 16'h0000;
+    buffer_7[376] = 16'h0000;
+    buffer_7[377] = 16'h0000;
+    buffer_7[378] = 16'h0000;
+    buffer_7[379] = 16'h0000;
+    buffer_7[380] = 16'h0000;
+    buffer_7[381] = 16'h0000;
+    buffer_7[382] = 16'h0000;
+    buffer_7[383] = 16'h0000;
+    buffer_7[384] = 16'h0000;
+    buffer_7[385] = 16'h0000;
+    buffer_7[386] = 16'h0000;
+    buffer_7[387] = 16'h0000;
+    buffer_7[388] = 16'h0000;
+    buffer_7[389] = 16'h0000;
+    buffer_7[390] = 16'h0000;
+    buffer_7[391] = 16'h0000;
+    buffer_7[392] = 16'h0000;
+    buffer_7[393] = 16'h0000;
+    buffer_7[394] = 16'h0000;
+    buffer_7[395] = 16'h0000;
+    buffer_7[396] = 16'h0000;
+    buffer_7[397] = 16'h0000;
+    buffer_7[398] = 16'h0000;
+    buffer_7[399] = 16'h0000;
+    buffer_7[400] = 16'h0000;
+    buffer_7[401] = 16'h0000;
+    buffer_7[402] = 16'h0000;
+    buffer_7[403] = 16'h0000;
+    buffer_7[404] = 16'h0000;
+    buffer_7[405] = 16'h0000;
+    buffer_7[406] = 16'h0000;
+    buffer_7[407] = 16'h0000;
+    buffer_7[408] = 16'h0000;
+    buffer_7[409] = 16'h0000;
+    buffer_7[410] = 16'h0000;
+    buffer_7[411] = 16'h0000;
+    buffer_7[412] = 16'h0000;
+    buffer_7[413] = 16'h0000;
+    buffer_7[414] = 16'h0000;
+    buffer_7[415] = 16'h0000;
+    buffer_7[416] = 16'h0000;
+    buffer_7[417] = 16'h0000;
+    buffer_7[418] = 16'h0000;
+    buffer_7[419] = 16'h0000;
+    buffer_7[420] = 16'h0000;
+    buffer_7[421] = 16'h0000;
+    buffer_7[422] = 16'h0000;
+    buffer_7[423] = 16'h0000;
+    buffer_7[424] = 16'h0000;
+    buffer_7[425] = 16'h0000;
+    buffer_7[426] = 16'h0000;
+    buffer_7[427] = 16'h0000;
+    buffer_7[428] = 16'h0000;
+    buffer_7[429] = 16'h0000;
+    buffer_7[430] = 16'h0000;
+    buffer_7[431] = 16'h0000;
+    buffer_7[432] = 16'h0000;
+    buffer_7[433] = 16'h0000;
+    buffer_7[434] = 16'h0000;
+    buffer_7[435] = 16'h0000;
+    buffer_7[436] = 16'h0000;
+    buffer_7[437] = 16'h0000;
+    buffer_7[438] = 16'h0000;
+    buffer_7[439] = 16'h0000;
+    buffer_7[440] = 16'h0000;
+    buffer_7[441] = 16'h0000;
+    buffer_7[442] = 16'h0000;
+    buffer_7[443] = 16'h0000;
+    buffer_7[444] = 16'h0000;
+    buffer_7[445] = 16'h0000;
+    buffer_7[446] = 16'h0000;
+    buffer_7[447] = 16'h0000;
+    buffer_7[448] = 16'h0000;
+    buffer_7[449] = 16'h0000;
+    buffer_7[450] = 16'h0000;
+    buffer_7[451] = 16'h0000;
+    buffer_7[452] = 16'h0000;
+    buffer_7[453] = 16'h0000;
+    buffer_7[454] = 16'h0000;
+    buffer_7[455] = 16'h0000;
+    buffer_7[456] = 16'h0000;
+    buffer_7[457] = 16'h0000;
+    buffer_7[458] = 16'h0000;
+    buffer_7[459] = 16'h0000;
+    buffer_7[460] = 16'h0000;
+    buffer_7[461] = 16'h0000;
+    buffer_7[462] = 16'h0000;
+    buffer_7[463] = 16'h0000;
+    buffer_7[464] = 16'h0000;
+    buffer_7[465] = 16'h0000;
+    buffer_7[466] = 16'h0000;
+    buffer_7[467] = 16'h0000;
+    buffer_7[468] = 16'h0000;
+    buffer_7[469] = 16'h0000;
+    buffer_7[470] = 16'h0000;
+    buffer_7[471] = 16'h0000;
+    buffer_7[472] = 16'h0000;
+    buffer_7[473] = 16'h0000;
+    buffer_7[474] = 16'h0000;
+    buffer_7[475] = 16'h0000;
+    buffer_7[476] = 16'h0000;
+    buffer_7[477] = 16'h0000;
+    buffer_7[478] = 16'h0000;
+    buffer_7[479] = 16'h0000;
+    buffer_7[480] = 16'h0000;
+    buffer_7[481] = 16'h0000;
+    buffer_7[482] = 16'h0000;
+    buffer_7[483] = 16'h0000;
+    buffer_7[484] = 16'h0000;
+    buffer_7[485] = 16'h0000;
+    buffer_7[486] = 16'h0000;
+    buffer_7[487] = 16'h0000;
+    buffer_7[488] = 16'h0000;
+    buffer_7[489] = 16'h0000;
+    buffer_7[490] = 16'h0000;
+    buffer_7[491] = 16'h0000;
+    buffer_7[492] = 16'h0000;
+    buffer_7[493] = 16'h0000;
+    buffer_7[494] = 16'h0000;
+    buffer_7[495] = 16'h0000;
+    buffer_7[496] = 16'h0000;
+    buffer_7[497] = 16'h0000;
+    buffer_7[498] = 16'h0000;
+    buffer_7[499] = 16'h0000;
+    buffer_7[500] = 16'h0000;
+    buffer_7[501] = 16'h0000;
+    buffer_7[502] = 16'h0000;
+    buffer_7[503] = 16'h0000;
+    buffer_7[504] = 16'h0000;
+    buffer_7[505] = 16'h0000;
+    buffer_7[506] = 16'h0000;
+    buffer_7[507] = 16'h0000;
+    buffer_7[508] = 16'h0000;
+    buffer_7[509] = 16'h0000;
+    buffer_7[510] = 16'h0000;
+    buffer_7[511] = 16'h0000;
+  end
+  always @(posedge clk) begin
+    if (x_take)
+      buffer_7[\$20 [8:0]] <= x__payload[15:0];
+  end
+  reg [15:0] _7_;
+  always @(posedge clk) begin
+    if (ce) begin
+      _7_ <= buffer_7[\$40 [8:0]];
+    end
+  end
+  assign \rd__data$154  = _7_;
   assign \$1  = ~ o__valid;
   assign ce = \$1  | o__ready;
+  assign \$2  = full >> \$signal ;
+  assign x__ready = ~ \$2 ;
   assign x_take = x__valid & x__ready;
-  assign \$2  = ~ x__ready;
-  assign w__ready = \$2  & ce;
+  assign \$3  = waddr == 8'hff;
+  assign \$4  = x__payload[16] | \$3 ;
+  assign x_done = x_take & \$4 ;
+  assign \$6  = \$5  | { 8'h00, waddr };
+  assign \$8  = \$7  | { 8'h00, waddr };
+  assign \$10  = \$9  | { 8'h00, waddr };
+  assign \$12  = \$11  | { 8'h00, waddr };
+  assign \$14  = \$13  | { 8'h00, waddr };
+  assign \$16  = \$15  | { 8'h00, waddr };
+  assign \$18  = \$17  | { 8'h00, waddr };
+  assign \$20  = \$19  | { 8'h00, waddr };
+  assign \$21  = full >> rbank;
+  assign w__ready = \$21  & ce;
   assign w_take = w__valid & w__ready;
+  assign matrix_done = w_take & w__payload[82];
   assign first = ! block;
-  assign \$3  = slices - 1'h1;
-  assign \$4  = block == \$3 ;
-  assign \end  = \$4  | w__payload[82];
-  assign \$5  = $signed(prod_0) - $signed(prod_0[17:0]);
-  assign \$7  = $signed(prod_1) - $signed(prod_1[17:0]);
-  assign \$9  = $signed(prod_2) - $signed(prod_2[17:0]);
-  assign \$11  = $signed(prod_3) - $signed(prod_3[17:0]);
-  assign \$13  = $signed(prod_4) - $signed(prod_4[17:0]);
-  assign \$15  = $signed(prod_5) - $signed(prod_5[17:0]);
-  assign \$17  = $signed(prod_6) - $signed(prod_6[17:0]);
-  assign \$19  = $signed(prod_7) - $signed(prod_7[17:0]);
-  assign \$21  = $signed(sum_l1_0) - $signed(sum_l1_0[17:0]);
-  assign \$23  = $signed(sum_l1_1) - $signed(sum_l1_1[17:0]);
-  assign \$25  = $signed(sum_l1_2) - $signed(sum_l1_2[17:0]);
-  assign \$27  = $signed(sum_l1_3) - $signed(sum_l1_3[17:0]);
-  assign \$29  = $signed(sum_l2_0) - $signed(sum_l2_0[17:0]);
-  assign \$31  = $signed(sum_l2_1) - $signed(sum_l2_1[17:0]);
-  assign \$33  = wr__addr + 1'h1;
-  assign \$34  = wr__addr == 6'h3f;
-  assign \$35  = x__payload[64] | \$34 ;
-  assign \$36  = wr__addr + 1'h1;
-  assign \$37  = block + 1'h1;
-  assign \$38  = \end  ? 7'h00 : \$37 ;
-  assign \$39  = first ? w__payload[81:80] : tile_code;
-  assign \$43  = $signed(\$41 ) + $signed(\$42 );
-  assign \$47  = $signed(\$45 ) + $signed(\$46 );
-  assign \$51  = $signed(\$49 ) + $signed(\$50 );
-  assign \$55  = $signed(\$53 ) + $signed(\$54 );
-  assign \$59  = $signed(\$57 ) + $signed(\$58 );
-  assign \$63  = $signed(\$61 ) + $signed(\$62 );
-  assign \$67  = $signed(\$65 ) + $signed(\$66 );
-  assign \$71  = $signed(\$69 ) + $signed(\$70 );
-  assign \$72  = $signed(w_s2_0) * $signed(act_s2_0);
-  assign \$73  = $signed(w_s2_1) * $signed(act_s2_1);
-  assign \$74  = $signed(w_s2_2) * $signed(act_s2_2);
-  assign \$75  = $signed(w_s2_3) * $signed(act_s2_3);
-  assign \$76  = $signed(w_s2_4) * $signed(act_s2_4);
-  assign \$77  = $signed(w_s2_5) * $signed(act_s2_5);
-  assign \$78  = $signed(w_s2_6) * $signed(act_s2_6);
-  assign \$79  = $signed(w_s2_7) * $signed(act_s2_7);
-  assign \$80  = $signed(prod_0) + $signed(prod_1);
-  assign \$81  = $signed(prod_2) + $signed(prod_3);
-  assign \$82  = $signed(prod_4) + $signed(prod_5);
-  assign \$83  = $signed(prod_6) + $signed(prod_7);
-  assign \$84  = $signed(sum_l1_0) + $signed(sum_l1_1);
-  assign \$85  = $signed(sum_l1_2) + $signed(sum_l1_3);
-  assign \$86  = $signed(\$30 [32:0]) + $signed(\$32 [32:0]);
-  assign \$87  = $signed(sum_l2_0[17:0]) + $signed(sum_l2_1[17:0]);
-  assign \$88  = valid_l3 & end_l3;
-  assign \$89  = ce & valid_l3;
-  assign \$90  = $signed(acc_0_0) + $signed(rn_in_0_0);
-  assign \$91  = first_l3 ? { rn_in_0_0[23], rn_in_0_0 } : \$90 ;
-  assign \$92  = ce & valid_l3;
-  assign \$93  = $signed(acc_0_1) + $signed(rn_in_0_1);
-  assign \$94  = first_l3 ? { rn_in_0_1[23], rn_in_0_1 } : \$93 ;
-  assign \$95  = ce & valid_l3;
-  assign \$96  = $signed(acc_1_0) + $signed(rn_in_1_0);
-  assign \$97  = first_l3 ? { rn_in_1_0[23], rn_in_1_0 } : \$96 ;
-  assign \$98  = ce & valid_l3;
-  assign \$99  = $signed(acc_1_1) + $signed(rn_in_1_1);
-  assign \$100  = first_l3 ? { rn_in_1_1[23], rn_in_1_1 } : \$99 ;
-  assign \$101  = ce & valid_l3;
-  assign \$102  = $signed(acc_2_0) + $signed(rn_in_2_0);
-  assign \$103  = first_l3 ? { rn_in_2_0[23], rn_in_2_0 } : \$102 ;
-  assign \$104  = ce & valid_l3;
-  assign \$105  = $signed(acc_2_1) + $signed(rn_in_2_1);
-  assign \$106  = first_l3 ? { rn_in_2_1[23], rn_in_2_1 } : \$105 ;
-  assign \$107  = ce & valid_l3;
-  assign \$108  = $signed(acc_3_0) + $signed(rn_in_3_0);
-  assign \$109  = first_l3 ? { rn_in_3_0[23], rn_in_3_0 } : \$108 ;
-  assign \$110  = ce & valid_l3;
-  assign \$111  = $signed(acc_3_1) + $signed(rn_in_3_1);
-  assign \$112  = first_l3 ? { rn_in_3_1[23], rn_in_3_1 } : \$111 ;
-  assign \$113  = ce & valid_l3;
-  assign \$114  = $signed(acc_4_0) + $signed(rn_in_4_0);
-  assign \$115  = first_l3 ? { rn_in_4_0[23], rn_in_4_0 } : \$114 ;
-  assign \$116  = ce & valid_l3;
-  assign \$117  = $signed(acc_4_1) + $signed(rn_in_4_1);
-  assign \$118  = first_l3 ? { rn_in_4_1[23], rn_in_4_1 } : \$117 ;
-  assign \$119  = ce & valid_l3;
-  assign \$120  = $signed(acc_5_0) + $signed(rn_in_5_0);
-  assign \$121  = first_l3 ? { rn_in_5_0[23], rn_in_5_0 } : \$120 ;
-  assign \$122  = ce & valid_l3;
-  assign \$123  = $signed(acc_5_1) + $signed(rn_in_5_1);
-  assign \$124  = first_l3 ? { rn_in_5_1[23], rn_in_5_1 } : \$123 ;
-  assign \$125  = ce & valid_l3;
-  assign \$126  = $signed(acc_6_0) + $signed(rn_in_6_0);
-  assign \$127  = first_l3 ? { rn_in_6_0[23], rn_in_6_0 } : \$126 ;
-  assign \$128  = ce & valid_l3;
-  assign \$129  = $signed(acc_6_1) + $signed(rn_in_6_1);
-  assign \$130  = first_l3 ? { rn_in_6_1[23], rn_in_6_1 } : \$129 ;
-  assign \$131  = ce & valid_l3;
-  assign \$132  = $signed(acc_7_0) + $signed(rn_in_7_0);
-  assign \$133  = first_l3 ? { rn_in_7_0[23], rn_in_7_0 } : \$132 ;
-  assign \$134  = ce & valid_l3;
-  assign \$135  = $signed(acc_7_1) + $signed(rn_in_7_1);
-  assign \$136  = first_l3 ? { rn_in_7_1[23], rn_in_7_1 } : \$135 ;
+  assign \$22  = rbank ? slices_1 : slices_0;
+  assign \$23  = \$22  - 1'h1;
+  assign \$24  = block == \$23 ;
+  assign \end  = \$24  | w__payload[82];
+  assign \$26  = \$25  | { 8'h00, block, w__payload[65:64] };
+  assign \$28  = \$27  | { 8'h00, block, w__payload[67:66] };
+  assign \$30  = \$29  | { 8'h00, block, w__payload[69:68] };
+  assign \$32  = \$31  | { 8'h00, block, w__payload[71:70] };
+  assign \$34  = \$33  | { 8'h00, block, w__payload[73:72] };
+  assign \$36  = \$35  | { 8'h00, block, w__payload[75:74] };
+  assign \$38  = \$37  | { 8'h00, block, w__payload[77:76] };
+  assign \$40  = \$39  | { 8'h00, block, w__payload[79:78] };
+  assign \$41  = $signed(prod_1) - $signed(prod_1[17:0]);
+  assign \$43  = $signed(prod_3) - $signed(prod_3[17:0]);
+  assign \$45  = $signed(prod_5) - $signed(prod_5[17:0]);
+  assign \$47  = $signed(prod_7) - $signed(prod_7[17:0]);
+  assign \$49  = $signed(sum_l1_1) - $signed(sum_l1_1[17:0]);
+  assign \$51  = $signed(sum_l1_3) - $signed(sum_l1_3[17:0]);
+  assign \$53  = $signed(sum_l2_0) - $signed(sum_l2_0[17:0]);
+  assign \$55  = $signed(sum_l2_1) - $signed(sum_l2_1[17:0]);
+  assign \$57  = $signed(sum_l2_1_link) - $signed(sum_l2_1_link[17:0]);
+  assign step = ce & valid_l3;
+  assign done = step & end_l3;
+  assign \$59  = code_l3 <= 1'h0;
+  assign \$60  = code_l3 <= 1'h1;
+  assign \$61  = code_l3 <= 1'h0;
+  assign \$62  = code_l3 <= 2'h2;
+  assign \$63  = code_l3 <= 1'h0;
+  assign \$64  = code_l3 <= 1'h1;
+  assign \$65  = code_l3 <= 1'h0;
+  assign \$66  = waddr + 1'h1;
+  assign \$67  = x_done ? 9'h000 : \$66 ;
+  assign \$68  = ~ \$signal ;
+  assign \$69  = waddr + 1'h1;
+  assign \$71  = waddr + 1'h1;
+  assign \$73  = ! \$signal ;
+  assign \$74  = x_done & \$73 ;
+  assign \$75  = ! rbank;
+  assign \$76  = matrix_done & \$75 ;
+  assign \$78  = x_done & \$77 ;
+  assign \$80  = matrix_done & \$79 ;
+  assign \$81  = ~ rbank;
+  assign \$82  = block + 1'h1;
+  assign \$83  = \end  ? 7'h00 : \$82 ;
+  assign \$84  = first ? w__payload[81:80] : tile_code;
+  assign \$86  = $signed(\$85 ) + $signed(act_s1b_0[7:0]);
+  assign \$87  = $signed(w_s1b_0) * $signed(\$86 );
+  assign \$89  = $signed(\$88 ) + $signed(act_s1b_1[7:0]);
+  assign \$90  = $signed(w_s1b_1) * $signed(\$89 );
+  assign \$92  = $signed(\$91 ) + $signed(act_s1b_2[7:0]);
+  assign \$93  = $signed(w_s1b_2) * $signed(\$92 );
+  assign \$95  = $signed(\$94 ) + $signed(act_s1b_3[7:0]);
+  assign \$96  = $signed(w_s1b_3) * $signed(\$95 );
+  assign \$98  = $signed(\$97 ) + $signed(act_s1b_4[7:0]);
+  assign \$99  = $signed(w_s1b_4) * $signed(\$98 );
+  assign \$101  = $signed(\$100 ) + $signed(act_s1b_5[7:0]);
+  assign \$102  = $signed(w_s1b_5) * $signed(\$101 );
+  assign \$104  = $signed(\$103 ) + $signed(act_s1b_6[7:0]);
+  assign \$105  = $signed(w_s1b_6) * $signed(\$104 );
+  assign \$107  = $signed(\$106 ) + $signed(act_s1b_7[7:0]);
+  assign \$108  = $signed(w_s1b_7) * $signed(\$107 );
+  assign \$109  = code_s1b > 1'h0;
+  assign \$110  = ~ \$109 ;
+  assign \$111  = ce & \$110 ;
+  assign \$113  = $signed(\$112 ) + $signed(act_s1b_1[7:0]);
+  assign \$114  = $signed(w_s1b_1) * $signed(\$113 );
+  assign \$115  = code_s1b > 1'h0;
+  assign \$116  = ~ \$115 ;
+  assign \$117  = ce & \$116 ;
+  assign \$119  = $signed(\$118 ) + $signed(act_s1b_3[7:0]);
+  assign \$120  = $signed(w_s1b_3) * $signed(\$119 );
+  assign \$121  = code_s1b > 1'h0;
+  assign \$122  = ~ \$121 ;
+  assign \$123  = ce & \$122 ;
+  assign \$125  = $signed(\$124 ) + $signed(act_s1b_5[7:0]);
+  assign \$126  = $signed(w_s1b_5) * $signed(\$125 );
+  assign \$127  = code_s1b > 1'h0;
+  assign \$128  = ~ \$127 ;
+  assign \$129  = ce & \$128 ;
+  assign \$131  = $signed(\$130 ) + $signed(act_s1b_7[7:0]);
+  assign \$132  = $signed(w_s1b_7) * $signed(\$131 );
+  assign \$133  = $signed(prod_0) + $signed(prod_1_link);
+  assign \$134  = $signed(prod_2) + $signed(prod_3_link);
+  assign \$135  = $signed(prod_4) + $signed(prod_5_link);
+  assign \$136  = $signed(prod_6) + $signed(prod_7_link);
+  assign \$137  = code_s3 > 1'h1;
+  assign \$138  = ~ \$137 ;
+  assign \$139  = ce & \$138 ;
+  assign \$140  = $signed(prod_2) + $signed(prod_3_link);
+  assign \$141  = code_s3 > 1'h1;
+  assign \$142  = ~ \$141 ;
+  assign \$143  = ce & \$142 ;
+  assign \$144  = $signed(prod_6) + $signed(prod_7_link);
+  assign \$145  = $signed(sum_l1_0) + $signed(sum_l1_1_link);
+  assign \$146  = $signed(sum_l1_2) + $signed(sum_l1_3_link);
+  assign \$147  = code_l1 > 2'h2;
+  assign \$148  = ~ \$147 ;
+  assign \$149  = ce & \$148 ;
+  assign \$150  = $signed(sum_l1_2) + $signed(sum_l1_3_link);
+  assign \$151  = $signed(\$54 [32:0]) + $signed(\$58 [32:0]);
+  assign \$152  = $signed(sum_l2_0[17:0]) + $signed(sum_l2_1_link[17:0]);
+  assign \$153  = $signed(acc_0_0) + $signed(sum_l3_0_0);
+  assign \$156  = $signed(acc_0_0) + $signed(sum_l3_0_0);
+  assign \$157  = $signed(acc_0_1) + $signed(sum_l3_0_1);
+  assign \$160  = $signed(acc_0_1) + $signed(sum_l3_0_1);
+  assign \$161  = $signed(acc_1_0) + $signed(tap_1_d2_0);
+  assign \$162  = ~ is_row[1];
+  assign \$163  = done & \$162 ;
+  assign \$164  = $signed(acc_1_0) + $signed(tap_1_d2_0);
+  assign \$165  = $signed(acc_1_1) + $signed(tap_1_d2_1);
+  assign \$166  = ~ is_row[1];
+  assign \$167  = done & \$166 ;
+  assign \$168  = $signed(acc_1_1) + $signed(tap_1_d2_1);
+  assign \$169  = $signed(acc_2_0) + $signed(tap_2_d1_0);
+  assign \$170  = ~ is_row[2];
+  assign \$171  = done & \$170 ;
+  assign \$172  = $signed(acc_2_0) + $signed(tap_2_d1_0);
+  assign \$173  = $signed(acc_2_1) + $signed(tap_2_d1_1);
+  assign \$174  = ~ is_row[2];
+  assign \$175  = done & \$174 ;
+  assign \$176  = $signed(acc_2_1) + $signed(tap_2_d1_1);
+  assign \$177  = $signed(acc_3_0) + $signed(tap_3_d2_0);
+  assign \$178  = ~ is_row[3];
+  assign \$179  = done & \$178 ;
+  assign \$180  = $signed(acc_3_0) + $signed(tap_3_d2_0);
+  assign \$181  = $signed(acc_3_1) + $signed(tap_3_d2_1);
+  assign \$182  = ~ is_row[3];
+  assign \$183  = done & \$182 ;
+  assign \$184  = $signed(acc_3_1) + $signed(tap_3_d2_1);
+  assign \$185  = $signed(acc_4_0) + $signed(tap_4_d0_0);
+  assign \$186  = ~ is_row[4];
+  assign \$187  = done & \$186 ;
+  assign \$188  = $signed(acc_4_0) + $signed(tap_4_d0_0);
+  assign \$189  = $signed(acc_4_1) + $signed(tap_4_d0_1);
+  assign \$190  = ~ is_row[4];
+  assign \$191  = done & \$190 ;
+  assign \$192  = $signed(acc_4_1) + $signed(tap_4_d0_1);
+  assign \$193  = $signed(acc_5_0) + $signed(tap_5_d2_0);
+  assign \$194  = ~ is_row[5];
+  assign \$195  = done & \$194 ;
+  assign \$196  = $signed(acc_5_0) + $signed(tap_5_d2_0);
+  assign \$197  = $signed(acc_5_1) + $signed(tap_5_d2_1);
+  assign \$198  = ~ is_row[5];
+  assign \$199  = done & \$198 ;
+  assign \$200  = $signed(acc_5_1) + $signed(tap_5_d2_1);
+  assign \$201  = $signed(acc_6_0) + $signed(tap_6_d1_0);
+  assign \$202  = ~ is_row[6];
+  assign \$203  = done & \$202 ;
+  assign \$204  = $signed(acc_6_0) + $signed(tap_6_d1_0);
+  assign \$205  = $signed(acc_6_1) + $signed(tap_6_d1_1);
+  assign \$206  = ~ is_row[6];
+  assign \$207  = done & \$206 ;
+  assign \$208  = $signed(acc_6_1) + $signed(tap_6_d1_1);
+  assign \$209  = $signed(acc_7_0) + $signed(tap_7_d2_0);
+  assign \$210  = ~ is_row[7];
+  assign \$211  = done & \$210 ;
+  assign \$212  = $signed(acc_7_0) + $signed(tap_7_d2_0);
+  assign \$213  = $signed(acc_7_1) + $signed(tap_7_d2_1);
+  assign \$214  = ~ is_row[7];
+  assign \$215  = done & \$214 ;
+  assign \$216  = $signed(acc_7_1) + $signed(tap_7_d2_1);
+  assign \$217  = valid_l3 & end_l3;
   always @(posedge clk)
-    \$139  <= \$138 ;
+    \$220  <= \$219 ;
   always @(posedge clk)
-    wr__addr <= \$140 ;
+    waddr <= \$221 ;
   always @(posedge clk)
-    x__ready <= \$141 ;
+    \$signal  <= \$222 ;
   always @(posedge clk)
-    slices <= \$142 ;
+    slices_0 <= \$223 ;
   always @(posedge clk)
-    block <= \$143 ;
+    slices_1 <= \$224 ;
   always @(posedge clk)
-    tile_code <= \$144 ;
+    full <= \$225 ;
   always @(posedge clk)
-    valid_s1 <= \$145 ;
+    rbank <= \$226 ;
   always @(posedge clk)
-    first_s1 <= \$146 ;
+    block <= \$227 ;
   always @(posedge clk)
-    end_s1 <= \$147 ;
+    tile_code <= \$228 ;
   always @(posedge clk)
-    last_s1 <= \$148 ;
+    valid_s1 <= \$229 ;
   always @(posedge clk)
-    code_s1 <= \$149 ;
+    end_s1 <= \$230 ;
   always @(posedge clk)
-    w_s1_0 <= \$150 ;
+    last_s1 <= \$231 ;
   always @(posedge clk)
-    w_s1_1 <= \$151 ;
+    code_s1 <= \$232 ;
   always @(posedge clk)
-    w_s1_2 <= \$152 ;
+    w_s1_0 <= \$233 ;
   always @(posedge clk)
-    w_s1_3 <= \$153 ;
+    w_s1_1 <= \$234 ;
   always @(posedge clk)
-    w_s1_4 <= \$154 ;
+    w_s1_2 <= \$235 ;
   always @(posedge clk)
-    w_s1_5 <= \$155 ;
+    w_s1_3 <= \$236 ;
   always @(posedge clk)
-    w_s1_6 <= \$156 ;
+    w_s1_4 <= \$237 ;
   always @(posedge clk)
-    w_s1_7 <= \$157 ;
+    w_s1_5 <= \$238 ;
   always @(posedge clk)
-    idx_s1_0 <= \$158 ;
+    w_s1_6 <= \$239 ;
   always @(posedge clk)
-    idx_s1_1 <= \$159 ;
+    w_s1_7 <= \$240 ;
   always @(posedge clk)
-    idx_s1_2 <= \$160 ;
+    valid_s1b <= \$241 ;
   always @(posedge clk)
-    idx_s1_3 <= \$161 ;
+    end_s1b <= \$242 ;
   always @(posedge clk)
-    idx_s1_4 <= \$162 ;
+    last_s1b <= \$243 ;
   always @(posedge clk)
-    idx_s1_5 <= \$163 ;
+    code_s1b <= \$244 ;
   always @(posedge clk)
-    idx_s1_6 <= \$164 ;
+    w_s1b_0 <= \$245 ;
   always @(posedge clk)
-    idx_s1_7 <= \$165 ;
+    w_s1b_1 <= \$246 ;
   always @(posedge clk)
-    valid_s1b <= \$166 ;
+    w_s1b_2 <= \$247 ;
   always @(posedge clk)
-    first_s1b <= \$167 ;
+    w_s1b_3 <= \$248 ;
   always @(posedge clk)
-    end_s1b <= \$168 ;
+    w_s1b_4 <= \$249 ;
   always @(posedge clk)
-    last_s1b <= \$169 ;
+    w_s1b_5 <= \$250 ;
   always @(posedge clk)
-    code_s1b <= \$170 ;
+    w_s1b_6 <= \$251 ;
   always @(posedge clk)
-    block_acts <= \$171 ;
+    w_s1b_7 <= \$252 ;
   always @(posedge clk)
-    w_s1b_0 <= \$172 ;
+    act_s1b_0 <= \$253 ;
   always @(posedge clk)
-    w_s1b_1 <= \$173 ;
+    act_s1b_1 <= \$254 ;
   always @(posedge clk)
-    w_s1b_2 <= \$174 ;
+    act_s1b_2 <= \$255 ;
   always @(posedge clk)
-    w_s1b_3 <= \$175 ;
+    act_s1b_3 <= \$256 ;
   always @(posedge clk)
-    w_s1b_4 <= \$176 ;
+    act_s1b_4 <= \$257 ;
   always @(posedge clk)
-    w_s1b_5 <= \$177 ;
+    act_s1b_5 <= \$258 ;
   always @(posedge clk)
-    w_s1b_6 <= \$178 ;
+    act_s1b_6 <= \$259 ;
   always @(posedge clk)
-    w_s1b_7 <= \$179 ;
+    act_s1b_7 <= \$260 ;
   always @(posedge clk)
-    idx_s1b_0 <= \$180 ;
+    prod_0 <= \$261 ;
   always @(posedge clk)
-    idx_s1b_1 <= \$181 ;
+    prod_1 <= \$262 ;
   always @(posedge clk)
-    idx_s1b_2 <= \$182 ;
+    prod_2 <= \$263 ;
   always @(posedge clk)
-    idx_s1b_3 <= \$183 ;
+    prod_3 <= \$264 ;
   always @(posedge clk)
-    idx_s1b_4 <= \$184 ;
+    prod_4 <= \$265 ;
   always @(posedge clk)
-    idx_s1b_5 <= \$185 ;
+    prod_5 <= \$266 ;
   always @(posedge clk)
-    idx_s1b_6 <= \$186 ;
+    prod_6 <= \$267 ;
   always @(posedge clk)
-    idx_s1b_7 <= \$187 ;
+    prod_7 <= \$268 ;
   always @(posedge clk)
-    act_s2_0 <= \$188 ;
+    prod_1_link <= \$269 ;
   always @(posedge clk)
-    act_s2_1 <= \$189 ;
+    prod_3_link <= \$270 ;
   always @(posedge clk)
-    act_s2_2 <= \$190 ;
+    prod_5_link <= \$271 ;
   always @(posedge clk)
-    act_s2_3 <= \$191 ;
+    prod_7_link <= \$272 ;
   always @(posedge clk)
-    act_s2_4 <= \$192 ;
+    valid_s3 <= \$273 ;
   always @(posedge clk)
-    act_s2_5 <= \$193 ;
+    end_s3 <= \$274 ;
   always @(posedge clk)
-    act_s2_6 <= \$194 ;
+    last_s3 <= \$275 ;
   always @(posedge clk)
-    act_s2_7 <= \$195 ;
+    code_s3 <= \$276 ;
   always @(posedge clk)
-    w_s2_0 <= \$196 ;
+    tap_1_d0_0 <= \$277 ;
   always @(posedge clk)
-    w_s2_1 <= \$197 ;
+    tap_1_d0_1 <= \$278 ;
   always @(posedge clk)
-    w_s2_2 <= \$198 ;
+    tap_1_d1_0 <= \$279 ;
   always @(posedge clk)
-    w_s2_3 <= \$199 ;
+    tap_1_d1_1 <= \$280 ;
   always @(posedge clk)
-    w_s2_4 <= \$200 ;
+    tap_1_d2_0 <= \$281 ;
   always @(posedge clk)
-    w_s2_5 <= \$201 ;
+    tap_1_d2_1 <= \$282 ;
   always @(posedge clk)
-    w_s2_6 <= \$202 ;
+    tap_3_d0_0 <= \$283 ;
   always @(posedge clk)
-    w_s2_7 <= \$203 ;
+    tap_3_d0_1 <= \$284 ;
   always @(posedge clk)
-    valid_s2 <= \$204 ;
+    tap_3_d1_0 <= \$285 ;
   always @(posedge clk)
-    first_s2 <= \$205 ;
+    tap_3_d1_1 <= \$286 ;
   always @(posedge clk)
-    end_s2 <= \$206 ;
+    tap_3_d2_0 <= \$287 ;
   always @(posedge clk)
-    last_s2 <= \$207 ;
+    tap_3_d2_1 <= \$288 ;
   always @(posedge clk)
-    code_s2 <= \$208 ;
+    tap_5_d0_0 <= \$289 ;
   always @(posedge clk)
-    prod_0 <= \$209 ;
+    tap_5_d0_1 <= \$290 ;
   always @(posedge clk)
-    prod_1 <= \$210 ;
+    tap_5_d1_0 <= \$291 ;
   always @(posedge clk)
-    prod_2 <= \$211 ;
+    tap_5_d1_1 <= \$292 ;
   always @(posedge clk)
-    prod_3 <= \$212 ;
+    tap_5_d2_0 <= \$293 ;
   always @(posedge clk)
-    prod_4 <= \$213 ;
+    tap_5_d2_1 <= \$294 ;
   always @(posedge clk)
-    prod_5 <= \$214 ;
+    tap_7_d0_0 <= \$295 ;
   always @(posedge clk)
-    prod_6 <= \$215 ;
+    tap_7_d0_1 <= \$296 ;
   always @(posedge clk)
-    prod_7 <= \$216 ;
+    tap_7_d1_0 <= \$297 ;
   always @(posedge clk)
-    valid_s3 <= \$217 ;
+    tap_7_d1_1 <= \$298 ;
   always @(posedge clk)
-    first_s3 <= \$218 ;
+    tap_7_d2_0 <= \$299 ;
   always @(posedge clk)
-    end_s3 <= \$219 ;
+    tap_7_d2_1 <= \$300 ;
   always @(posedge clk)
-    last_s3 <= \$220 ;
+    sum_l1_0 <= \$301 ;
   always @(posedge clk)
-    code_s3 <= \$221 ;
+    sum_l1_1 <= \$302 ;
   always @(posedge clk)
-    tap_l0_d0_0_0 <= \$222 ;
+    sum_l1_2 <= \$303 ;
   always @(posedge clk)
-    tap_l0_d0_0_1 <= \$223 ;
+    sum_l1_3 <= \$304 ;
   always @(posedge clk)
-    tap_l0_d0_1_0 <= \$224 ;
+    sum_l1_1_link <= \$305 ;
   always @(posedge clk)
-    tap_l0_d0_1_1 <= \$225 ;
+    sum_l1_3_link <= \$306 ;
   always @(posedge clk)
-    tap_l0_d0_2_0 <= \$226 ;
+    valid_l1 <= \$307 ;
   always @(posedge clk)
-    tap_l0_d0_2_1 <= \$227 ;
+    end_l1 <= \$308 ;
   always @(posedge clk)
-    tap_l0_d0_3_0 <= \$228 ;
+    last_l1 <= \$309 ;
   always @(posedge clk)
-    tap_l0_d0_3_1 <= \$229 ;
+    code_l1 <= \$310 ;
   always @(posedge clk)
-    tap_l0_d0_4_0 <= \$230 ;
+    tap_2_d0_0 <= \$311 ;
   always @(posedge clk)
-    tap_l0_d0_4_1 <= \$231 ;
+    tap_2_d0_1 <= \$312 ;
   always @(posedge clk)
-    tap_l0_d0_5_0 <= \$232 ;
+    tap_2_d1_0 <= \$313 ;
   always @(posedge clk)
-    tap_l0_d0_5_1 <= \$233 ;
+    tap_2_d1_1 <= \$314 ;
   always @(posedge clk)
-    tap_l0_d0_6_0 <= \$234 ;
+    tap_6_d0_0 <= \$315 ;
   always @(posedge clk)
-    tap_l0_d0_6_1 <= \$235 ;
+    tap_6_d0_1 <= \$316 ;
   always @(posedge clk)
-    tap_l0_d0_7_0 <= \$236 ;
+    tap_6_d1_0 <= \$317 ;
   always @(posedge clk)
-    tap_l0_d0_7_1 <= \$237 ;
+    tap_6_d1_1 <= \$318 ;
   always @(posedge clk)
-    tap_l0_d1_0_0 <= \$238 ;
+    sum_l2_0 <= \$319 ;
   always @(posedge clk)
-    tap_l0_d1_0_1 <= \$239 ;
+    sum_l2_1 <= \$320 ;
   always @(posedge clk)
-    tap_l0_d1_1_0 <= \$240 ;
+    sum_l2_1_link <= \$321 ;
   always @(posedge clk)
-    tap_l0_d1_1_1 <= \$241 ;
+    valid_l2 <= \$322 ;
   always @(posedge clk)
-    tap_l0_d1_2_0 <= \$242 ;
+    end_l2 <= \$323 ;
   always @(posedge clk)
-    tap_l0_d1_2_1 <= \$243 ;
+    last_l2 <= \$324 ;
   always @(posedge clk)
-    tap_l0_d1_3_0 <= \$244 ;
+    code_l2 <= \$325 ;
   always @(posedge clk)
-    tap_l0_d1_3_1 <= \$245 ;
+    tap_4_d0_0 <= \$326 ;
   always @(posedge clk)
-    tap_l0_d1_4_0 <= \$246 ;
+    tap_4_d0_1 <= \$327 ;
   always @(posedge clk)
-    tap_l0_d1_4_1 <= \$247 ;
+    sum_l3_0_0 <= \$328 ;
   always @(posedge clk)
-    tap_l0_d1_5_0 <= \$248 ;
+    sum_l3_0_1 <= \$329 ;
   always @(posedge clk)
-    tap_l0_d1_5_1 <= \$249 ;
+    valid_l3 <= \$330 ;
   always @(posedge clk)
-    tap_l0_d1_6_0 <= \$250 ;
+    end_l3 <= \$331 ;
   always @(posedge clk)
-    tap_l0_d1_6_1 <= \$251 ;
+    last_l3 <= \$332 ;
   always @(posedge clk)
-    tap_l0_d1_7_0 <= \$252 ;
+    code_l3 <= \$333 ;
   always @(posedge clk)
-    tap_l0_d1_7_1 <= \$253 ;
+    acc_0_0 <= \$334 ;
   always @(posedge clk)
-    tap_l0_d2_0_0 <= \$254 ;
+    out_0_0 <= \$335 ;
   always @(posedge clk)
-    tap_l0_d2_0_1 <= \$255 ;
+    acc_0_1 <= \$336 ;
   always @(posedge clk)
-    tap_l0_d2_1_0 <= \$256 ;
+    out_0_1 <= \$337 ;
   always @(posedge clk)
-    tap_l0_d2_1_1 <= \$257 ;
+    acc_1_0 <= \$338 ;
   always @(posedge clk)
-    tap_l0_d2_2_0 <= \$258 ;
+    out_1_0 <= \$339 ;
   always @(posedge clk)
-    tap_l0_d2_2_1 <= \$259 ;
+    acc_1_1 <= \$340 ;
   always @(posedge clk)
-    tap_l0_d2_3_0 <= \$260 ;
+    out_1_1 <= \$341 ;
   always @(posedge clk)
-    tap_l0_d2_3_1 <= \$261 ;
+    acc_2_0 <= \$342 ;
   always @(posedge clk)
-    tap_l0_d2_4_0 <= \$262 ;
+    out_2_0 <= \$343 ;
   always @(posedge clk)
-    tap_l0_d2_4_1 <= \$263 ;
+    acc_2_1 <= \$344 ;
   always @(posedge clk)
-    tap_l0_d2_5_0 <= \$264 ;
+    out_2_1 <= \$345 ;
   always @(posedge clk)
-    tap_l0_d2_5_1 <= \$265 ;
+    acc_3_0 <= \$346 ;
   always @(posedge clk)
-    tap_l0_d2_6_0 <= \$266 ;
+    out_3_0 <= \$347 ;
   always @(posedge clk)
-    tap_l0_d2_6_1 <= \$267 ;
+    acc_3_1 <= \$348 ;
   always @(posedge clk)
-    tap_l0_d2_7_0 <= \$268 ;
+    out_3_1 <= \$349 ;
   always @(posedge clk)
-    tap_l0_d2_7_1 <= \$269 ;
+    acc_4_0 <= \$350 ;
   always @(posedge clk)
-    sum_l1_0 <= \$270 ;
+    out_4_0 <= \$351 ;
   always @(posedge clk)
-    sum_l1_1 <= \$271 ;
+    acc_4_1 <= \$352 ;
   always @(posedge clk)
-    sum_l1_2 <= \$272 ;
+    out_4_1 <= \$353 ;
   always @(posedge clk)
-    sum_l1_3 <= \$273 ;
+    acc_5_0 <= \$354 ;
   always @(posedge clk)
-    valid_l1 <= \$274 ;
+    out_5_0 <= \$355 ;
   always @(posedge clk)
-    first_l1 <= \$275 ;
+    acc_5_1 <= \$356 ;
   always @(posedge clk)
-    end_l1 <= \$276 ;
+    out_5_1 <= \$357 ;
   always @(posedge clk)
-    last_l1 <= \$277 ;
+    acc_6_0 <= \$358 ;
   always @(posedge clk)
-    code_l1 <= \$278 ;
+    out_6_0 <= \$359 ;
   always @(posedge clk)
-    tap_l1_d0_0_0 <= \$279 ;
+    acc_6_1 <= \$360 ;
   always @(posedge clk)
-    tap_l1_d0_0_1 <= \$280 ;
+    out_6_1 <= \$361 ;
   always @(posedge clk)
-    tap_l1_d0_1_0 <= \$281 ;
+    acc_7_0 <= \$362 ;
   always @(posedge clk)
-    tap_l1_d0_1_1 <= \$282 ;
+    out_7_0 <= \$363 ;
   always @(posedge clk)
-    tap_l1_d0_2_0 <= \$283 ;
+    acc_7_1 <= \$364 ;
   always @(posedge clk)
-    tap_l1_d0_2_1 <= \$284 ;
+    out_7_1 <= \$365 ;
   always @(posedge clk)
-    tap_l1_d0_3_0 <= \$285 ;
-  always @(posedge clk)
-    tap_l1_d0_3_1 <= \$286 ;
-  always @(posedge clk)
-    tap_l1_d1_0_0 <= \$287 ;
-  always @(posedge clk)
-    tap_l1_d1_0_1 <= \$288 ;
-  always @(posedge clk)
-    tap_l1_d1_1_0 <= \$289 ;
-  always @(posedge clk)
-    tap_l1_d1_1_1 <= \$290 ;
-  always @(posedge clk)
-    tap_l1_d1_2_0 <= \$291 ;
-  always @(posedge clk)
-    tap_l1_d1_2_1 <= \$292 ;
-  always @(posedge clk)
-    tap_l1_d1_3_0 <= \$293 ;
-  always @(posedge clk)
-    tap_l1_d1_3_1 <= \$294 ;
-  always @(posedge clk)
-    sum_l2_0 <= \$295 ;
-  always @(posedge clk)
-    sum_l2_1 <= \$296 ;
-  always @(posedge clk)
-    valid_l2 <= \$297 ;
-  always @(posedge clk)
-    first_l2 <= \$298 ;
-  always @(posedge clk)
-    end_l2 <= \$299 ;
-  always @(posedge clk)
-    last_l2 <= \$300 ;
-  always @(posedge clk)
-    code_l2 <= \$301 ;
-  always @(posedge clk)
-    tap_l2_d0_0_0 <= \$302 ;
-  always @(posedge clk)
-    tap_l2_d0_0_1 <= \$303 ;
-  always @(posedge clk)
-    tap_l2_d0_1_0 <= \$304 ;
-  always @(posedge clk)
-    tap_l2_d0_1_1 <= \$305 ;
-  always @(posedge clk)
-    sum_l3_0_h <= \$306 ;
-  always @(posedge clk)
-    sum_l3_0_l <= \$307 ;
-  always @(posedge clk)
-    valid_l3 <= \$308 ;
-  always @(posedge clk)
-    first_l3 <= \$309 ;
-  always @(posedge clk)
-    end_l3 <= \$310 ;
-  always @(posedge clk)
-    last_l3 <= \$311 ;
-  always @(posedge clk)
-    code_l3 <= \$312 ;
-  always @(posedge clk)
-    o__valid <= \$313 ;
-  always @(posedge clk)
-    valid_mask <= \$314 ;
-  always @(posedge clk)
-    acc_0_0 <= \$315 ;
-  always @(posedge clk)
-    acc_0_1 <= \$316 ;
-  always @(posedge clk)
-    acc_1_0 <= \$317 ;
-  always @(posedge clk)
-    acc_1_1 <= \$318 ;
-  always @(posedge clk)
-    acc_2_0 <= \$319 ;
-  always @(posedge clk)
-    acc_2_1 <= \$320 ;
-  always @(posedge clk)
-    acc_3_0 <= \$321 ;
-  always @(posedge clk)
-    acc_3_1 <= \$322 ;
-  always @(posedge clk)
-    acc_4_0 <= \$323 ;
-  always @(posedge clk)
-    acc_4_1 <= \$324 ;
-  always @(posedge clk)
-    acc_5_0 <= \$325 ;
-  always @(posedge clk)
-    acc_5_1 <= \$326 ;
-  always @(posedge clk)
-    acc_6_0 <= \$327 ;
-  always @(posedge clk)
-    acc_6_1 <= \$328 ;
-  always @(posedge clk)
-    acc_7_0 <= \$329 ;
-  always @(posedge clk)
-    acc_7_1 <= \$330 ;
+    o__valid <= \$366 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (idx_s1b_0)
-      2'h0:
-          \$40  = block_acts[39:32];
-      2'h1:
-          \$40  = block_acts[47:40];
-      2'h2:
-          \$40  = block_acts[55:48];
-      2'h3:
-          \$40  = block_acts[63:56];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (idx_s1b_0)
-      2'h0:
-          \$42  = block_acts[7:0];
-      2'h1:
-          \$42  = block_acts[15:8];
-      2'h2:
-          \$42  = block_acts[23:16];
-      2'h3:
-          \$42  = block_acts[31:24];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (idx_s1b_1)
-      2'h0:
-          \$44  = block_acts[39:32];
-      2'h1:
-          \$44  = block_acts[47:40];
-      2'h2:
-          \$44  = block_acts[55:48];
-      2'h3:
-          \$44  = block_acts[63:56];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (idx_s1b_1)
-      2'h0:
-          \$46  = block_acts[7:0];
-      2'h1:
-          \$46  = block_acts[15:8];
-      2'h2:
-          \$46  = block_acts[23:16];
-      2'h3:
-          \$46  = block_acts[31:24];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (idx_s1b_2)
-      2'h0:
-          \$48  = block_acts[39:32];
-      2'h1:
-          \$48  = block_acts[47:40];
-      2'h2:
-          \$48  = block_acts[55:48];
-      2'h3:
-          \$48  = block_acts[63:56];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (idx_s1b_2)
-      2'h0:
-          \$50  = block_acts[7:0];
-      2'h1:
-          \$50  = block_acts[15:8];
-      2'h2:
-          \$50  = block_acts[23:16];
-      2'h3:
-          \$50  = block_acts[31:24];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (idx_s1b_3)
-      2'h0:
-          \$52  = block_acts[39:32];
-      2'h1:
-          \$52  = block_acts[47:40];
-      2'h2:
-          \$52  = block_acts[55:48];
-      2'h3:
-          \$52  = block_acts[63:56];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (idx_s1b_3)
-      2'h0:
-          \$54  = block_acts[7:0];
-      2'h1:
-          \$54  = block_acts[15:8];
-      2'h2:
-          \$54  = block_acts[23:16];
-      2'h3:
-          \$54  = block_acts[31:24];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (idx_s1b_4)
-      2'h0:
-          \$56  = block_acts[39:32];
-      2'h1:
-          \$56  = block_acts[47:40];
-      2'h2:
-          \$56  = block_acts[55:48];
-      2'h3:
-          \$56  = block_acts[63:56];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (idx_s1b_4)
-      2'h0:
-          \$58  = block_acts[7:0];
-      2'h1:
-          \$58  = block_acts[15:8];
-      2'h2:
-          \$58  = block_acts[23:16];
-      2'h3:
-          \$58  = block_acts[31:24];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (idx_s1b_5)
-      2'h0:
-          \$60  = block_acts[39:32];
-      2'h1:
-          \$60  = block_acts[47:40];
-      2'h2:
-          \$60  = block_acts[55:48];
-      2'h3:
-          \$60  = block_acts[63:56];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (idx_s1b_5)
-      2'h0:
-          \$62  = block_acts[7:0];
-      2'h1:
-          \$62  = block_acts[15:8];
-      2'h2:
-          \$62  = block_acts[23:16];
-      2'h3:
-          \$62  = block_acts[31:24];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (idx_s1b_6)
-      2'h0:
-          \$64  = block_acts[39:32];
-      2'h1:
-          \$64  = block_acts[47:40];
-      2'h2:
-          \$64  = block_acts[55:48];
-      2'h3:
-          \$64  = block_acts[63:56];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (idx_s1b_6)
-      2'h0:
-          \$66  = block_acts[7:0];
-      2'h1:
-          \$66  = block_acts[15:8];
-      2'h2:
-          \$66  = block_acts[23:16];
-      2'h3:
-          \$66  = block_acts[31:24];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (idx_s1b_7)
-      2'h0:
-          \$68  = block_acts[39:32];
-      2'h1:
-          \$68  = block_acts[47:40];
-      2'h2:
-          \$68  = block_acts[55:48];
-      2'h3:
-          \$68  = block_acts[63:56];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (idx_s1b_7)
-      2'h0:
-          \$70  = block_acts[7:0];
-      2'h1:
-          \$70  = block_acts[15:8];
-      2'h2:
-          \$70  = block_acts[23:16];
-      2'h3:
-          \$70  = block_acts[31:24];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    rn_in_0_0 = 24'h000000;
-    casez (code_l3)
-      2'h0:
-          rn_in_0_0 = tap_l0_d2_0_0[23:0];
-      2'h1:
-          rn_in_0_0 = tap_l1_d1_0_0[23:0];
-      2'h2:
-          rn_in_0_0 = tap_l2_d0_0_0[23:0];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    rn_in_0_1 = 24'h000000;
-    casez (code_l3)
-      2'h0:
-          rn_in_0_1 = { tap_l0_d2_0_1[17], tap_l0_d2_0_1[17], tap_l0_d2_0_1[17], tap_l0_d2_0_1[17], tap_l0_d2_0_1[17], tap_l0_d2_0_1[17], tap_l0_d2_0_1 };
-      2'h1:
-          rn_in_0_1 = { tap_l1_d1_0_1[17], tap_l1_d1_0_1[17], tap_l1_d1_0_1[17], tap_l1_d1_0_1[17], tap_l1_d1_0_1[17], tap_l1_d1_0_1[17], tap_l1_d1_0_1 };
-      2'h2:
-          rn_in_0_1 = { tap_l2_d0_0_1[17], tap_l2_d0_0_1[17], tap_l2_d0_0_1[17], tap_l2_d0_0_1[17], tap_l2_d0_0_1[17], tap_l2_d0_0_1[17], tap_l2_d0_0_1 };
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    rn_in_1_0 = 24'h000000;
-    casez (code_l3)
-      2'h0:
-          rn_in_1_0 = tap_l0_d2_1_0[23:0];
-      2'h1:
-          rn_in_1_0 = tap_l1_d1_1_0[23:0];
-      2'h2:
-          rn_in_1_0 = tap_l2_d0_1_0[23:0];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    rn_in_1_1 = 24'h000000;
-    casez (code_l3)
-      2'h0:
-          rn_in_1_1 = { tap_l0_d2_1_1[17], tap_l0_d2_1_1[17], tap_l0_d2_1_1[17], tap_l0_d2_1_1[17], tap_l0_d2_1_1[17], tap_l0_d2_1_1[17], tap_l0_d2_1_1 };
-      2'h1:
-          rn_in_1_1 = { tap_l1_d1_1_1[17], tap_l1_d1_1_1[17], tap_l1_d1_1_1[17], tap_l1_d1_1_1[17], tap_l1_d1_1_1[17], tap_l1_d1_1_1[17], tap_l1_d1_1_1 };
-      2'h2:
-          rn_in_1_1 = { tap_l2_d0_1_1[17], tap_l2_d0_1_1[17], tap_l2_d0_1_1[17], tap_l2_d0_1_1[17], tap_l2_d0_1_1[17], tap_l2_d0_1_1[17], tap_l2_d0_1_1 };
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    rn_in_2_0 = 24'h000000;
-    casez (code_l3)
-      2'h0:
-          rn_in_2_0 = tap_l0_d2_2_0[23:0];
-      2'h1:
-          rn_in_2_0 = tap_l1_d1_2_0[23:0];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    rn_in_2_1 = 24'h000000;
-    casez (code_l3)
-      2'h0:
-          rn_in_2_1 = { tap_l0_d2_2_1[17], tap_l0_d2_2_1[17], tap_l0_d2_2_1[17], tap_l0_d2_2_1[17], tap_l0_d2_2_1[17], tap_l0_d2_2_1[17], tap_l0_d2_2_1 };
-      2'h1:
-          rn_in_2_1 = { tap_l1_d1_2_1[17], tap_l1_d1_2_1[17], tap_l1_d1_2_1[17], tap_l1_d1_2_1[17], tap_l1_d1_2_1[17], tap_l1_d1_2_1[17], tap_l1_d1_2_1 };
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    rn_in_3_0 = 24'h000000;
-    casez (code_l3)
-      2'h0:
-          rn_in_3_0 = tap_l0_d2_3_0[23:0];
-      2'h1:
-          rn_in_3_0 = tap_l1_d1_3_0[23:0];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    rn_in_3_1 = 24'h000000;
-    casez (code_l3)
-      2'h0:
-          rn_in_3_1 = { tap_l0_d2_3_1[17], tap_l0_d2_3_1[17], tap_l0_d2_3_1[17], tap_l0_d2_3_1[17], tap_l0_d2_3_1[17], tap_l0_d2_3_1[17], tap_l0_d2_3_1 };
-      2'h1:
-          rn_in_3_1 = { tap_l1_d1_3_1[17], tap_l1_d1_3_1[17], tap_l1_d1_3_1[17], tap_l1_d1_3_1[17], tap_l1_d1_3_1[17], tap_l1_d1_3_1[17], tap_l1_d1_3_1 };
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    rn_in_4_0 = 24'h000000;
-    casez (code_l3)
-      2'h0:
-          rn_in_4_0 = tap_l0_d2_4_0[23:0];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    rn_in_4_1 = 24'h000000;
-    casez (code_l3)
-      2'h0:
-          rn_in_4_1 = { tap_l0_d2_4_1[17], tap_l0_d2_4_1[17], tap_l0_d2_4_1[17], tap_l0_d2_4_1[17], tap_l0_d2_4_1[17], tap_l0_d2_4_1[17], tap_l0_d2_4_1 };
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    rn_in_5_0 = 24'h000000;
-    casez (code_l3)
-      2'h0:
-          rn_in_5_0 = tap_l0_d2_5_0[23:0];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    rn_in_5_1 = 24'h000000;
-    casez (code_l3)
-      2'h0:
-          rn_in_5_1 = { tap_l0_d2_5_1[17], tap_l0_d2_5_1[17], tap_l0_d2_5_1[17], tap_l0_d2_5_1[17], tap_l0_d2_5_1[17], tap_l0_d2_5_1[17], tap_l0_d2_5_1 };
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    rn_in_6_0 = 24'h000000;
-    casez (code_l3)
-      2'h0:
-          rn_in_6_0 = tap_l0_d2_6_0[23:0];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    rn_in_6_1 = 24'h000000;
-    casez (code_l3)
-      2'h0:
-          rn_in_6_1 = { tap_l0_d2_6_1[17], tap_l0_d2_6_1[17], tap_l0_d2_6_1[17], tap_l0_d2_6_1[17], tap_l0_d2_6_1[17], tap_l0_d2_6_1[17], tap_l0_d2_6_1 };
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    rn_in_7_0 = 24'h000000;
-    casez (code_l3)
-      2'h0:
-          rn_in_7_0 = tap_l0_d2_7_0[23:0];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    rn_in_7_1 = 24'h000000;
-    casez (code_l3)
-      2'h0:
-          rn_in_7_1 = { tap_l0_d2_7_1[17], tap_l0_d2_7_1[17], tap_l0_d2_7_1[17], tap_l0_d2_7_1[17], tap_l0_d2_7_1[17], tap_l0_d2_7_1[17], tap_l0_d2_7_1 };
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$138  = \$139 ;
-    if (ce) begin
-      if (valid_l3) begin
-        \$138  = last_l3;
-      end
+    \$219  = \$220 ;
+    if (done) begin
+      \$219 [8] = last_l3;
+      \$219 [7:0] = is_row;
     end
     if (rst) begin
-      \$138  = 1'h0;
+      \$219  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$140  = wr__addr;
+    \$221  = waddr;
     if (x_take) begin
-      \$140  = \$33 [5:0];
-      if (\$35 ) begin
-        \$140  = 6'h00;
-      end
+      \$221  = \$67 [7:0];
     end
     if (rst) begin
-      \$140  = 6'h00;
+      \$221  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$141  = x__ready;
-    if (x_take) begin
-      if (\$35 ) begin
-        \$141  = 1'h0;
-      end
+    \$222  = \$signal ;
+    if (x_done) begin
+      \$222  = \$68 ;
     end
+    if (rst) begin
+      \$222  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$223  = slices_0;
+    if (x_done) begin
+      casez (\$signal )
+        1'h0:
+            \$223  = \$70 [6:0];
+      endcase
+    end
+    if (rst) begin
+      \$223  = 7'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$224  = slices_1;
+    if (x_done) begin
+      (* full_case = 32'd1 *)
+      casez (\$signal )
+        1'h0:
+            /* empty */;
+        1'h1:
+            \$224  = \$72 [6:0];
+      endcase
+    end
+    if (rst) begin
+      \$224  = 7'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$225  = full;
+    if (\$74 ) begin
+      \$225 [0] = 1'h1;
+    end else if (\$76 ) begin
+      \$225 [0] = 1'h0;
+    end
+    if (\$78 ) begin
+      \$225 [1] = 1'h1;
+    end else if (\$80 ) begin
+      \$225 [1] = 1'h0;
+    end
+    if (rst) begin
+      \$225  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$226  = rbank;
+    if (matrix_done) begin
+      \$226  = \$81 ;
+    end
+    if (rst) begin
+      \$226  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$227  = block;
     if (w_take) begin
-      if (w__payload[82]) begin
-        \$141  = 1'h1;
-      end
+      \$227  = \$83 [5:0];
     end
     if (rst) begin
-      \$141  = 1'h1;
+      \$227  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$142  = slices;
-    if (x_take) begin
-      if (\$35 ) begin
-        \$142  = \$36 ;
-      end
-    end
-    if (rst) begin
-      \$142  = 7'h01;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$143  = block;
-    if (w_take) begin
-      \$143  = \$38 [5:0];
-    end
-    if (rst) begin
-      \$143  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$144  = tile_code;
+    \$228  = tile_code;
     if (w_take) begin
       if (first) begin
-        \$144  = w__payload[81:80];
+        \$228  = w__payload[81:80];
       end
     end
     if (rst) begin
-      \$144  = 2'h0;
+      \$228  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$145  = valid_s1;
+    \$229  = valid_s1;
     if (ce) begin
-      \$145  = w_take;
+      \$229  = w_take;
     end
     if (rst) begin
-      \$145  = 1'h0;
+      \$229  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$146  = first_s1;
+    \$230  = end_s1;
     if (ce) begin
-      \$146  = first;
+      \$230  = \end ;
     end
     if (rst) begin
-      \$146  = 1'h0;
+      \$230  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$147  = end_s1;
+    \$231  = last_s1;
     if (ce) begin
-      \$147  = \end ;
+      \$231  = w__payload[82];
     end
     if (rst) begin
-      \$147  = 1'h0;
+      \$231  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$148  = last_s1;
+    \$232  = code_s1;
     if (ce) begin
-      \$148  = w__payload[82];
+      \$232  = \$84 ;
     end
     if (rst) begin
-      \$148  = 1'h0;
+      \$232  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$149  = code_s1;
+    \$233  = w_s1_0;
     if (ce) begin
-      \$149  = \$39 ;
+      \$233  = w__payload[7:0];
     end
     if (rst) begin
-      \$149  = 2'h0;
+      \$233  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$150  = w_s1_0;
+    \$234  = w_s1_1;
     if (ce) begin
-      \$150  = w__payload[7:0];
+      \$234  = w__payload[15:8];
     end
     if (rst) begin
-      \$150  = 8'h00;
+      \$234  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$151  = w_s1_1;
+    \$235  = w_s1_2;
     if (ce) begin
-      \$151  = w__payload[15:8];
+      \$235  = w__payload[23:16];
     end
     if (rst) begin
-      \$151  = 8'h00;
+      \$235  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$152  = w_s1_2;
+    \$236  = w_s1_3;
     if (ce) begin
-      \$152  = w__payload[23:16];
+      \$236  = w__payload[31:24];
     end
     if (rst) begin
-      \$152  = 8'h00;
+      \$236  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$153  = w_s1_3;
+    \$237  = w_s1_4;
     if (ce) begin
-      \$153  = w__payload[31:24];
+      \$237  = w__payload[39:32];
     end
     if (rst) begin
-      \$153  = 8'h00;
+      \$237  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$154  = w_s1_4;
+    \$238  = w_s1_5;
     if (ce) begin
-      \$154  = w__payload[39:32];
+      \$238  = w__payload[47:40];
     end
     if (rst) begin
-      \$154  = 8'h00;
+      \$238  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$155  = w_s1_5;
+    \$239  = w_s1_6;
     if (ce) begin
-      \$155  = w__payload[47:40];
+      \$239  = w__payload[55:48];
     end
     if (rst) begin
-      \$155  = 8'h00;
+      \$239  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$156  = w_s1_6;
+    \$240  = w_s1_7;
     if (ce) begin
-      \$156  = w__payload[55:48];
+      \$240  = w__payload[63:56];
     end
     if (rst) begin
-      \$156  = 8'h00;
+      \$240  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$157  = w_s1_7;
+    \$241  = valid_s1b;
     if (ce) begin
-      \$157  = w__payload[63:56];
+      \$241  = valid_s1;
     end
     if (rst) begin
-      \$157  = 8'h00;
+      \$241  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$158  = idx_s1_0;
+    \$242  = end_s1b;
     if (ce) begin
-      \$158  = w__payload[65:64];
+      \$242  = end_s1;
     end
     if (rst) begin
-      \$158  = 2'h0;
+      \$242  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$159  = idx_s1_1;
+    \$243  = last_s1b;
     if (ce) begin
-      \$159  = w__payload[67:66];
+      \$243  = last_s1;
     end
     if (rst) begin
-      \$159  = 2'h0;
+      \$243  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$160  = idx_s1_2;
+    \$244  = code_s1b;
     if (ce) begin
-      \$160  = w__payload[69:68];
+      \$244  = code_s1;
     end
     if (rst) begin
-      \$160  = 2'h0;
+      \$244  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$161  = idx_s1_3;
+    \$245  = w_s1b_0;
     if (ce) begin
-      \$161  = w__payload[71:70];
+      \$245  = w_s1_0;
     end
     if (rst) begin
-      \$161  = 2'h0;
+      \$245  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$162  = idx_s1_4;
+    \$246  = w_s1b_1;
     if (ce) begin
-      \$162  = w__payload[73:72];
+      \$246  = w_s1_1;
     end
     if (rst) begin
-      \$162  = 2'h0;
+      \$246  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$163  = idx_s1_5;
+    \$247  = w_s1b_2;
     if (ce) begin
-      \$163  = w__payload[75:74];
+      \$247  = w_s1_2;
     end
     if (rst) begin
-      \$163  = 2'h0;
+      \$247  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$164  = idx_s1_6;
+    \$248  = w_s1b_3;
     if (ce) begin
-      \$164  = w__payload[77:76];
+      \$248  = w_s1_3;
     end
     if (rst) begin
-      \$164  = 2'h0;
+      \$248  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$165  = idx_s1_7;
+    \$249  = w_s1b_4;
     if (ce) begin
-      \$165  = w__payload[79:78];
+      \$249  = w_s1_4;
     end
     if (rst) begin
-      \$165  = 2'h0;
+      \$249  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$166  = valid_s1b;
+    \$250  = w_s1b_5;
     if (ce) begin
-      \$166  = valid_s1;
+      \$250  = w_s1_5;
     end
     if (rst) begin
-      \$166  = 1'h0;
+      \$250  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$167  = first_s1b;
+    \$251  = w_s1b_6;
     if (ce) begin
-      \$167  = first_s1;
+      \$251  = w_s1_6;
     end
     if (rst) begin
-      \$167  = 1'h0;
+      \$251  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$168  = end_s1b;
+    \$252  = w_s1b_7;
     if (ce) begin
-      \$168  = end_s1;
+      \$252  = w_s1_7;
     end
     if (rst) begin
-      \$168  = 1'h0;
+      \$252  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$169  = last_s1b;
+    \$253  = act_s1b_0;
     if (ce) begin
-      \$169  = last_s1;
+      \$253  = rd__data;
     end
     if (rst) begin
-      \$169  = 1'h0;
+      \$253  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$170  = code_s1b;
+    \$254  = act_s1b_1;
     if (ce) begin
-      \$170  = code_s1;
+      \$254  = \rd__data$142 ;
     end
     if (rst) begin
-      \$170  = 2'h0;
+      \$254  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$171  = block_acts;
+    \$255  = act_s1b_2;
     if (ce) begin
-      \$171  = rd__data;
+      \$255  = \rd__data$144 ;
     end
     if (rst) begin
-      \$171  = 64'h0000000000000000;
+      \$255  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$172  = w_s1b_0;
+    \$256  = act_s1b_3;
     if (ce) begin
-      \$172  = w_s1_0;
+      \$256  = \rd__data$146 ;
     end
     if (rst) begin
-      \$172  = 8'h00;
+      \$256  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$173  = w_s1b_1;
+    \$257  = act_s1b_4;
     if (ce) begin
-      \$173  = w_s1_1;
+      \$257  = \rd__data$148 ;
     end
     if (rst) begin
-      \$173  = 8'h00;
+      \$257  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$174  = w_s1b_2;
+    \$258  = act_s1b_5;
     if (ce) begin
-      \$174  = w_s1_2;
+      \$258  = \rd__data$150 ;
     end
     if (rst) begin
-      \$174  = 8'h00;
+      \$258  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$175  = w_s1b_3;
+    \$259  = act_s1b_6;
     if (ce) begin
-      \$175  = w_s1_3;
+      \$259  = \rd__data$152 ;
     end
     if (rst) begin
-      \$175  = 8'h00;
+      \$259  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$176  = w_s1b_4;
+    \$260  = act_s1b_7;
     if (ce) begin
-      \$176  = w_s1_4;
+      \$260  = \rd__data$154 ;
     end
     if (rst) begin
-      \$176  = 8'h00;
+      \$260  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$177  = w_s1b_5;
+    \$261  = prod_0;
     if (ce) begin
-      \$177  = w_s1_5;
+      \$261  = \$87 ;
     end
     if (rst) begin
-      \$177  = 8'h00;
+      \$261  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$178  = w_s1b_6;
+    \$262  = prod_1;
     if (ce) begin
-      \$178  = w_s1_6;
+      \$262  = \$90 ;
     end
     if (rst) begin
-      \$178  = 8'h00;
+      \$262  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$179  = w_s1b_7;
+    \$263  = prod_2;
     if (ce) begin
-      \$179  = w_s1_7;
+      \$263  = \$93 ;
     end
     if (rst) begin
-      \$179  = 8'h00;
+      \$263  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$180  = idx_s1b_0;
+    \$264  = prod_3;
     if (ce) begin
-      \$180  = idx_s1_0;
+      \$264  = \$96 ;
     end
     if (rst) begin
-      \$180  = 2'h0;
+      \$264  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$181  = idx_s1b_1;
+    \$265  = prod_4;
     if (ce) begin
-      \$181  = idx_s1_1;
+      \$265  = \$99 ;
     end
     if (rst) begin
-      \$181  = 2'h0;
+      \$265  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$182  = idx_s1b_2;
+    \$266  = prod_5;
     if (ce) begin
-      \$182  = idx_s1_2;
+      \$266  = \$102 ;
     end
     if (rst) begin
-      \$182  = 2'h0;
+      \$266  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$183  = idx_s1b_3;
+    \$267  = prod_6;
     if (ce) begin
-      \$183  = idx_s1_3;
+      \$267  = \$105 ;
     end
     if (rst) begin
-      \$183  = 2'h0;
+      \$267  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$184  = idx_s1b_4;
+    \$268  = prod_7;
     if (ce) begin
-      \$184  = idx_s1_4;
+      \$268  = \$108 ;
     end
     if (rst) begin
-      \$184  = 2'h0;
+      \$268  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$185  = idx_s1b_5;
-    if (ce) begin
-      \$185  = idx_s1_5;
-    end
-    if (rst) begin
-      \$185  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$186  = idx_s1b_6;
-    if (ce) begin
-      \$186  = idx_s1_6;
-    end
-    if (rst) begin
-      \$186  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$187  = idx_s1b_7;
-    if (ce) begin
-      \$187  = idx_s1_7;
-    end
-    if (rst) begin
-      \$187  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$188  = act_s2_0;
-    if (ce) begin
-      \$188  = \$43 ;
-    end
-    if (rst) begin
-      \$188  = 40'h0000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$189  = act_s2_1;
-    if (ce) begin
-      \$189  = \$47 ;
-    end
-    if (rst) begin
-      \$189  = 40'h0000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$190  = act_s2_2;
-    if (ce) begin
-      \$190  = \$51 ;
-    end
-    if (rst) begin
-      \$190  = 40'h0000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$191  = act_s2_3;
-    if (ce) begin
-      \$191  = \$55 ;
-    end
-    if (rst) begin
-      \$191  = 40'h0000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$192  = act_s2_4;
-    if (ce) begin
-      \$192  = \$59 ;
-    end
-    if (rst) begin
-      \$192  = 40'h0000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$193  = act_s2_5;
-    if (ce) begin
-      \$193  = \$63 ;
-    end
-    if (rst) begin
-      \$193  = 40'h0000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$194  = act_s2_6;
-    if (ce) begin
-      \$194  = \$67 ;
-    end
-    if (rst) begin
-      \$194  = 40'h0000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$195  = act_s2_7;
-    if (ce) begin
-      \$195  = \$71 ;
-    end
-    if (rst) begin
-      \$195  = 40'h0000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$196  = w_s2_0;
-    if (ce) begin
-      \$196  = w_s1b_0;
-    end
-    if (rst) begin
-      \$196  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$197  = w_s2_1;
-    if (ce) begin
-      \$197  = w_s1b_1;
-    end
-    if (rst) begin
-      \$197  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$198  = w_s2_2;
-    if (ce) begin
-      \$198  = w_s1b_2;
-    end
-    if (rst) begin
-      \$198  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$199  = w_s2_3;
-    if (ce) begin
-      \$199  = w_s1b_3;
-    end
-    if (rst) begin
-      \$199  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$200  = w_s2_4;
-    if (ce) begin
-      \$200  = w_s1b_4;
-    end
-    if (rst) begin
-      \$200  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$201  = w_s2_5;
-    if (ce) begin
-      \$201  = w_s1b_5;
-    end
-    if (rst) begin
-      \$201  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$202  = w_s2_6;
-    if (ce) begin
-      \$202  = w_s1b_6;
-    end
-    if (rst) begin
-      \$202  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$203  = w_s2_7;
-    if (ce) begin
-      \$203  = w_s1b_7;
-    end
-    if (rst) begin
-      \$203  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$204  = valid_s2;
-    if (ce) begin
-      \$204  = valid_s1b;
-    end
-    if (rst) begin
-      \$204  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$205  = first_s2;
-    if (ce) begin
-      \$205  = first_s1b;
-    end
-    if (rst) begin
-      \$205  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$206  = end_s2;
-    if (ce) begin
-      \$206  = end_s1b;
-    end
-    if (rst) begin
-      \$206  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$207  = last_s2;
-    if (ce) begin
-      \$207  = last_s1b;
-    end
-    if (rst) begin
-      \$207  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$208  = code_s2;
-    if (ce) begin
-      \$208  = code_s1b;
-    end
-    if (rst) begin
-      \$208  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$209  = prod_0;
-    if (ce) begin
-      \$209  = \$72 ;
-    end
-    if (rst) begin
-      \$209  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$210  = prod_1;
-    if (ce) begin
-      \$210  = \$73 ;
-    end
-    if (rst) begin
-      \$210  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$211  = prod_2;
-    if (ce) begin
-      \$211  = \$74 ;
-    end
-    if (rst) begin
-      \$211  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$212  = prod_3;
-    if (ce) begin
-      \$212  = \$75 ;
-    end
-    if (rst) begin
-      \$212  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$213  = prod_4;
-    if (ce) begin
-      \$213  = \$76 ;
-    end
-    if (rst) begin
-      \$213  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$214  = prod_5;
-    if (ce) begin
-      \$214  = \$77 ;
-    end
-    if (rst) begin
-      \$214  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$215  = prod_6;
-    if (ce) begin
-      \$215  = \$78 ;
-    end
-    if (rst) begin
-      \$215  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$216  = prod_7;
-    if (ce) begin
-      \$216  = \$79 ;
-    end
-    if (rst) begin
-      \$216  = 48'h000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$217  = valid_s3;
-    if (ce) begin
-      \$217  = valid_s2;
-    end
-    if (rst) begin
-      \$217  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$218  = first_s3;
-    if (ce) begin
-      \$218  = first_s2;
-    end
-    if (rst) begin
-      \$218  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$219  = end_s3;
-    if (ce) begin
-      \$219  = end_s2;
-    end
-    if (rst) begin
-      \$219  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$220  = last_s3;
-    if (ce) begin
-      \$220  = last_s2;
-    end
-    if (rst) begin
-      \$220  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$221  = code_s3;
-    if (ce) begin
-      \$221  = code_s2;
-    end
-    if (rst) begin
-      \$221  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$222  = tap_l0_d0_0_0;
-    if (ce) begin
-      \$222  = \$6 [30:0];
-    end
-    if (rst) begin
-      \$222  = 31'h00000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$223  = tap_l0_d0_0_1;
-    if (ce) begin
-      \$223  = prod_0[17:0];
-    end
-    if (rst) begin
-      \$223  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$224  = tap_l0_d0_1_0;
-    if (ce) begin
-      \$224  = \$8 [30:0];
-    end
-    if (rst) begin
-      \$224  = 31'h00000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$225  = tap_l0_d0_1_1;
-    if (ce) begin
-      \$225  = prod_1[17:0];
-    end
-    if (rst) begin
-      \$225  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$226  = tap_l0_d0_2_0;
-    if (ce) begin
-      \$226  = \$10 [30:0];
-    end
-    if (rst) begin
-      \$226  = 31'h00000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$227  = tap_l0_d0_2_1;
-    if (ce) begin
-      \$227  = prod_2[17:0];
-    end
-    if (rst) begin
-      \$227  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$228  = tap_l0_d0_3_0;
-    if (ce) begin
-      \$228  = \$12 [30:0];
-    end
-    if (rst) begin
-      \$228  = 31'h00000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$229  = tap_l0_d0_3_1;
-    if (ce) begin
-      \$229  = prod_3[17:0];
-    end
-    if (rst) begin
-      \$229  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$230  = tap_l0_d0_4_0;
-    if (ce) begin
-      \$230  = \$14 [30:0];
-    end
-    if (rst) begin
-      \$230  = 31'h00000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$231  = tap_l0_d0_4_1;
-    if (ce) begin
-      \$231  = prod_4[17:0];
-    end
-    if (rst) begin
-      \$231  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$232  = tap_l0_d0_5_0;
-    if (ce) begin
-      \$232  = \$16 [30:0];
-    end
-    if (rst) begin
-      \$232  = 31'h00000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$233  = tap_l0_d0_5_1;
-    if (ce) begin
-      \$233  = prod_5[17:0];
-    end
-    if (rst) begin
-      \$233  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$234  = tap_l0_d0_6_0;
-    if (ce) begin
-      \$234  = \$18 [30:0];
-    end
-    if (rst) begin
-      \$234  = 31'h00000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$235  = tap_l0_d0_6_1;
-    if (ce) begin
-      \$235  = prod_6[17:0];
-    end
-    if (rst) begin
-      \$235  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$236  = tap_l0_d0_7_0;
-    if (ce) begin
-      \$236  = \$20 [30:0];
-    end
-    if (rst) begin
-      \$236  = 31'h00000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$237  = tap_l0_d0_7_1;
-    if (ce) begin
-      \$237  = prod_7[17:0];
-    end
-    if (rst) begin
-      \$237  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$238  = tap_l0_d1_0_0;
-    if (ce) begin
-      \$238  = tap_l0_d0_0_0;
-    end
-    if (rst) begin
-      \$238  = 31'h00000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$239  = tap_l0_d1_0_1;
-    if (ce) begin
-      \$239  = tap_l0_d0_0_1;
-    end
-    if (rst) begin
-      \$239  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$240  = tap_l0_d1_1_0;
-    if (ce) begin
-      \$240  = tap_l0_d0_1_0;
-    end
-    if (rst) begin
-      \$240  = 31'h00000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$241  = tap_l0_d1_1_1;
-    if (ce) begin
-      \$241  = tap_l0_d0_1_1;
-    end
-    if (rst) begin
-      \$241  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$242  = tap_l0_d1_2_0;
-    if (ce) begin
-      \$242  = tap_l0_d0_2_0;
-    end
-    if (rst) begin
-      \$242  = 31'h00000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$243  = tap_l0_d1_2_1;
-    if (ce) begin
-      \$243  = tap_l0_d0_2_1;
-    end
-    if (rst) begin
-      \$243  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$244  = tap_l0_d1_3_0;
-    if (ce) begin
-      \$244  = tap_l0_d0_3_0;
-    end
-    if (rst) begin
-      \$244  = 31'h00000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$245  = tap_l0_d1_3_1;
-    if (ce) begin
-      \$245  = tap_l0_d0_3_1;
-    end
-    if (rst) begin
-      \$245  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$246  = tap_l0_d1_4_0;
-    if (ce) begin
-      \$246  = tap_l0_d0_4_0;
-    end
-    if (rst) begin
-      \$246  = 31'h00000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$247  = tap_l0_d1_4_1;
-    if (ce) begin
-      \$247  = tap_l0_d0_4_1;
-    end
-    if (rst) begin
-      \$247  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$248  = tap_l0_d1_5_0;
-    if (ce) begin
-      \$248  = tap_l0_d0_5_0;
-    end
-    if (rst) begin
-      \$248  = 31'h00000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$249  = tap_l0_d1_5_1;
-    if (ce) begin
-      \$249  = tap_l0_d0_5_1;
-    end
-    if (rst) begin
-      \$249  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$250  = tap_l0_d1_6_0;
-    if (ce) begin
-      \$250  = tap_l0_d0_6_0;
-    end
-    if (rst) begin
-      \$250  = 31'h00000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$251  = tap_l0_d1_6_1;
-    if (ce) begin
-      \$251  = tap_l0_d0_6_1;
+    \$269  = prod_1_link;
+    if (\$111 ) begin
+      \$269  = 48'h000000000000;
+    end else if (ce) begin
+      \$269  = \$114 ;
     end
     if (rst) begin
-      \$251  = 18'h00000;
+      \$269  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$252  = tap_l0_d1_7_0;
-    if (ce) begin
-      \$252  = tap_l0_d0_7_0;
-    end
-    if (rst) begin
-      \$252  = 31'h00000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$253  = tap_l0_d1_7_1;
-    if (ce) begin
-      \$253  = tap_l0_d0_7_1;
-    end
-    if (rst) begin
-      \$253  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$254  = tap_l0_d2_0_0;
-    if (ce) begin
-      \$254  = tap_l0_d1_0_0;
-    end
-    if (rst) begin
-      \$254  = 31'h00000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$255  = tap_l0_d2_0_1;
-    if (ce) begin
-      \$255  = tap_l0_d1_0_1;
-    end
-    if (rst) begin
-      \$255  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$256  = tap_l0_d2_1_0;
-    if (ce) begin
-      \$256  = tap_l0_d1_1_0;
-    end
-    if (rst) begin
-      \$256  = 31'h00000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$257  = tap_l0_d2_1_1;
-    if (ce) begin
-      \$257  = tap_l0_d1_1_1;
-    end
-    if (rst) begin
-      \$257  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$258  = tap_l0_d2_2_0;
-    if (ce) begin
-      \$258  = tap_l0_d1_2_0;
-    end
-    if (rst) begin
-      \$258  = 31'h00000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$259  = tap_l0_d2_2_1;
-    if (ce) begin
-      \$259  = tap_l0_d1_2_1;
-    end
-    if (rst) begin
-      \$259  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$260  = tap_l0_d2_3_0;
-    if (ce) begin
-      \$260  = tap_l0_d1_3_0;
-    end
-    if (rst) begin
-      \$260  = 31'h00000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$261  = tap_l0_d2_3_1;
-    if (ce) begin
-      \$261  = tap_l0_d1_3_1;
+    \$270  = prod_3_link;
+    if (\$117 ) begin
+      \$270  = 48'h000000000000;
+    end else if (ce) begin
+      \$270  = \$120 ;
     end
     if (rst) begin
-      \$261  = 18'h00000;
+      \$270  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$262  = tap_l0_d2_4_0;
-    if (ce) begin
-      \$262  = tap_l0_d1_4_0;
-    end
-    if (rst) begin
-      \$262  = 31'h00000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$263  = tap_l0_d2_4_1;
-    if (ce) begin
-      \$263  = tap_l0_d1_4_1;
-    end
-    if (rst) begin
-      \$263  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$264  = tap_l0_d2_5_0;
-    if (ce) begin
-      \$264  = tap_l0_d1_5_0;
-    end
-    if (rst) begin
-      \$264  = 31'h00000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$265  = tap_l0_d2_5_1;
-    if (ce) begin
-      \$265  = tap_l0_d1_5_1;
-    end
-    if (rst) begin
-      \$265  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$266  = tap_l0_d2_6_0;
-    if (ce) begin
-      \$266  = tap_l0_d1_6_0;
-    end
-    if (rst) begin
-      \$266  = 31'h00000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$267  = tap_l0_d2_6_1;
-    if (ce) begin
-      \$267  = tap_l0_d1_6_1;
-    end
-    if (rst) begin
-      \$267  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$268  = tap_l0_d2_7_0;
-    if (ce) begin
-      \$268  = tap_l0_d1_7_0;
-    end
-    if (rst) begin
-      \$268  = 31'h00000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$269  = tap_l0_d2_7_1;
-    if (ce) begin
-      \$269  = tap_l0_d1_7_1;
-    end
-    if (rst) begin
-      \$269  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$270  = sum_l1_0;
-    if (ce) begin
-      \$270  = \$80 ;
-    end
-    if (rst) begin
-      \$270  = 49'h0000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$271  = sum_l1_1;
-    if (ce) begin
-      \$271  = \$81 ;
+    \$271  = prod_5_link;
+    if (\$123 ) begin
+      \$271  = 48'h000000000000;
+    end else if (ce) begin
+      \$271  = \$126 ;
     end
     if (rst) begin
-      \$271  = 49'h0000000000000;
+      \$271  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$272  = sum_l1_2;
-    if (ce) begin
-      \$272  = \$82 ;
+    \$272  = prod_7_link;
+    if (\$129 ) begin
+      \$272  = 48'h000000000000;
+    end else if (ce) begin
+      \$272  = \$132 ;
     end
     if (rst) begin
-      \$272  = 49'h0000000000000;
+      \$272  = 48'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$273  = sum_l1_3;
+    \$273  = valid_s3;
     if (ce) begin
-      \$273  = \$83 ;
+      \$273  = valid_s1b;
     end
     if (rst) begin
-      \$273  = 49'h0000000000000;
+      \$273  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$274  = valid_l1;
+    \$274  = end_s3;
     if (ce) begin
-      \$274  = valid_s3;
+      \$274  = end_s1b;
     end
     if (rst) begin
       \$274  = 1'h0;
@@ -3180,9 +6139,9 @@ module \sparse_dsp_l8_m4_packed.core (x__valid, w__valid, o__ready, rst, w__read
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$275  = first_l1;
+    \$275  = last_s3;
     if (ce) begin
-      \$275  = first_s3;
+      \$275  = last_s1b;
     end
     if (rst) begin
       \$275  = 1'h0;
@@ -3190,49 +6149,49 @@ module \sparse_dsp_l8_m4_packed.core (x__valid, w__valid, o__ready, rst, w__read
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$276  = end_l1;
+    \$276  = code_s3;
     if (ce) begin
-      \$276  = end_s3;
+      \$276  = code_s1b;
     end
     if (rst) begin
-      \$276  = 1'h0;
+      \$276  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$277  = last_l1;
+    \$277  = tap_1_d0_0;
     if (ce) begin
-      \$277  = last_s3;
+      \$277  = \$42 [30:0];
     end
     if (rst) begin
-      \$277  = 1'h0;
+      \$277  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$278  = code_l1;
+    \$278  = tap_1_d0_1;
     if (ce) begin
-      \$278  = code_s3;
+      \$278  = prod_1[17:0];
     end
     if (rst) begin
-      \$278  = 2'h0;
+      \$278  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$279  = tap_l1_d0_0_0;
+    \$279  = tap_1_d1_0;
     if (ce) begin
-      \$279  = \$22 [31:0];
+      \$279  = tap_1_d0_0;
     end
     if (rst) begin
-      \$279  = 32'd0;
+      \$279  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$280  = tap_l1_d0_0_1;
+    \$280  = tap_1_d1_1;
     if (ce) begin
-      \$280  = sum_l1_0[17:0];
+      \$280  = tap_1_d0_1;
     end
     if (rst) begin
       \$280  = 18'h00000;
@@ -3240,19 +6199,19 @@ module \sparse_dsp_l8_m4_packed.core (x__valid, w__valid, o__ready, rst, w__read
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$281  = tap_l1_d0_1_0;
+    \$281  = tap_1_d2_0;
     if (ce) begin
-      \$281  = \$24 [31:0];
+      \$281  = tap_1_d1_0;
     end
     if (rst) begin
-      \$281  = 32'd0;
+      \$281  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$282  = tap_l1_d0_1_1;
+    \$282  = tap_1_d2_1;
     if (ce) begin
-      \$282  = sum_l1_1[17:0];
+      \$282  = tap_1_d1_1;
     end
     if (rst) begin
       \$282  = 18'h00000;
@@ -3260,19 +6219,19 @@ module \sparse_dsp_l8_m4_packed.core (x__valid, w__valid, o__ready, rst, w__read
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$283  = tap_l1_d0_2_0;
+    \$283  = tap_3_d0_0;
     if (ce) begin
-      \$283  = \$26 [31:0];
+      \$283  = \$44 [30:0];
     end
     if (rst) begin
-      \$283  = 32'd0;
+      \$283  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$284  = tap_l1_d0_2_1;
+    \$284  = tap_3_d0_1;
     if (ce) begin
-      \$284  = sum_l1_2[17:0];
+      \$284  = prod_3[17:0];
     end
     if (rst) begin
       \$284  = 18'h00000;
@@ -3280,19 +6239,19 @@ module \sparse_dsp_l8_m4_packed.core (x__valid, w__valid, o__ready, rst, w__read
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$285  = tap_l1_d0_3_0;
+    \$285  = tap_3_d1_0;
     if (ce) begin
-      \$285  = \$28 [31:0];
+      \$285  = tap_3_d0_0;
     end
     if (rst) begin
-      \$285  = 32'd0;
+      \$285  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$286  = tap_l1_d0_3_1;
+    \$286  = tap_3_d1_1;
     if (ce) begin
-      \$286  = sum_l1_3[17:0];
+      \$286  = tap_3_d0_1;
     end
     if (rst) begin
       \$286  = 18'h00000;
@@ -3300,19 +6259,19 @@ module \sparse_dsp_l8_m4_packed.core (x__valid, w__valid, o__ready, rst, w__read
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$287  = tap_l1_d1_0_0;
+    \$287  = tap_3_d2_0;
     if (ce) begin
-      \$287  = tap_l1_d0_0_0;
+      \$287  = tap_3_d1_0;
     end
     if (rst) begin
-      \$287  = 32'd0;
+      \$287  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$288  = tap_l1_d1_0_1;
+    \$288  = tap_3_d2_1;
     if (ce) begin
-      \$288  = tap_l1_d0_0_1;
+      \$288  = tap_3_d1_1;
     end
     if (rst) begin
       \$288  = 18'h00000;
@@ -3320,19 +6279,19 @@ module \sparse_dsp_l8_m4_packed.core (x__valid, w__valid, o__ready, rst, w__read
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$289  = tap_l1_d1_1_0;
+    \$289  = tap_5_d0_0;
     if (ce) begin
-      \$289  = tap_l1_d0_1_0;
+      \$289  = \$46 [30:0];
     end
     if (rst) begin
-      \$289  = 32'd0;
+      \$289  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$290  = tap_l1_d1_1_1;
+    \$290  = tap_5_d0_1;
     if (ce) begin
-      \$290  = tap_l1_d0_1_1;
+      \$290  = prod_5[17:0];
     end
     if (rst) begin
       \$290  = 18'h00000;
@@ -3340,19 +6299,19 @@ module \sparse_dsp_l8_m4_packed.core (x__valid, w__valid, o__ready, rst, w__read
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$291  = tap_l1_d1_2_0;
+    \$291  = tap_5_d1_0;
     if (ce) begin
-      \$291  = tap_l1_d0_2_0;
+      \$291  = tap_5_d0_0;
     end
     if (rst) begin
-      \$291  = 32'd0;
+      \$291  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$292  = tap_l1_d1_2_1;
+    \$292  = tap_5_d1_1;
     if (ce) begin
-      \$292  = tap_l1_d0_2_1;
+      \$292  = tap_5_d0_1;
     end
     if (rst) begin
       \$292  = 18'h00000;
@@ -3360,19 +6319,19 @@ module \sparse_dsp_l8_m4_packed.core (x__valid, w__valid, o__ready, rst, w__read
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$293  = tap_l1_d1_3_0;
+    \$293  = tap_5_d2_0;
     if (ce) begin
-      \$293  = tap_l1_d0_3_0;
+      \$293  = tap_5_d1_0;
     end
     if (rst) begin
-      \$293  = 32'd0;
+      \$293  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$294  = tap_l1_d1_3_1;
+    \$294  = tap_5_d2_1;
     if (ce) begin
-      \$294  = tap_l1_d0_3_1;
+      \$294  = tap_5_d1_1;
     end
     if (rst) begin
       \$294  = 18'h00000;
@@ -3380,139 +6339,143 @@ module \sparse_dsp_l8_m4_packed.core (x__valid, w__valid, o__ready, rst, w__read
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$295  = sum_l2_0;
+    \$295  = tap_7_d0_0;
     if (ce) begin
-      \$295  = \$84 ;
+      \$295  = \$48 [30:0];
     end
     if (rst) begin
-      \$295  = 50'h0000000000000;
+      \$295  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$296  = sum_l2_1;
+    \$296  = tap_7_d0_1;
     if (ce) begin
-      \$296  = \$85 ;
+      \$296  = prod_7[17:0];
     end
     if (rst) begin
-      \$296  = 50'h0000000000000;
+      \$296  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$297  = valid_l2;
+    \$297  = tap_7_d1_0;
     if (ce) begin
-      \$297  = valid_l1;
+      \$297  = tap_7_d0_0;
     end
     if (rst) begin
-      \$297  = 1'h0;
+      \$297  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$298  = first_l2;
+    \$298  = tap_7_d1_1;
     if (ce) begin
-      \$298  = first_l1;
+      \$298  = tap_7_d0_1;
     end
     if (rst) begin
-      \$298  = 1'h0;
+      \$298  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$299  = end_l2;
+    \$299  = tap_7_d2_0;
     if (ce) begin
-      \$299  = end_l1;
+      \$299  = tap_7_d1_0;
     end
     if (rst) begin
-      \$299  = 1'h0;
+      \$299  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$300  = last_l2;
+    \$300  = tap_7_d2_1;
     if (ce) begin
-      \$300  = last_l1;
+      \$300  = tap_7_d1_1;
     end
     if (rst) begin
-      \$300  = 1'h0;
+      \$300  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$301  = code_l2;
+    \$301  = sum_l1_0;
     if (ce) begin
-      \$301  = code_l1;
+      \$301  = \$133 ;
     end
     if (rst) begin
-      \$301  = 2'h0;
+      \$301  = 49'h0000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$302  = tap_l2_d0_0_0;
+    \$302  = sum_l1_1;
     if (ce) begin
-      \$302  = \$30 [32:0];
+      \$302  = \$134 ;
     end
     if (rst) begin
-      \$302  = 33'h000000000;
+      \$302  = 49'h0000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$303  = tap_l2_d0_0_1;
+    \$303  = sum_l1_2;
     if (ce) begin
-      \$303  = sum_l2_0[17:0];
+      \$303  = \$135 ;
     end
     if (rst) begin
-      \$303  = 18'h00000;
+      \$303  = 49'h0000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$304  = tap_l2_d0_1_0;
+    \$304  = sum_l1_3;
     if (ce) begin
-      \$304  = \$32 [32:0];
+      \$304  = \$136 ;
     end
     if (rst) begin
-      \$304  = 33'h000000000;
+      \$304  = 49'h0000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$305  = tap_l2_d0_1_1;
-    if (ce) begin
-      \$305  = sum_l2_1[17:0];
+    \$305  = sum_l1_1_link;
+    if (\$139 ) begin
+      \$305  = 49'h0000000000000;
+    end else if (ce) begin
+      \$305  = \$140 ;
     end
     if (rst) begin
-      \$305  = 18'h00000;
+      \$305  = 49'h0000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$306  = sum_l3_0_h;
-    if (ce) begin
-      \$306  = \$86 ;
+    \$306  = sum_l1_3_link;
+    if (\$143 ) begin
+      \$306  = 49'h0000000000000;
+    end else if (ce) begin
+      \$306  = \$144 ;
     end
     if (rst) begin
-      \$306  = 34'h000000000;
+      \$306  = 49'h0000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$307  = sum_l3_0_l;
+    \$307  = valid_l1;
     if (ce) begin
-      \$307  = \$87 ;
+      \$307  = valid_s3;
     end
     if (rst) begin
-      \$307  = 19'h00000;
+      \$307  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$308  = valid_l3;
+    \$308  = end_l1;
     if (ce) begin
-      \$308  = valid_l2;
+      \$308  = end_s3;
     end
     if (rst) begin
       \$308  = 1'h0;
@@ -3520,9 +6483,9 @@ module \sparse_dsp_l8_m4_packed.core (x__valid, w__valid, o__ready, rst, w__read
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$309  = first_l3;
+    \$309  = last_l1;
     if (ce) begin
-      \$309  = first_l2;
+      \$309  = last_s3;
     end
     if (rst) begin
       \$309  = 1'h0;
@@ -3530,281 +6493,721 @@ module \sparse_dsp_l8_m4_packed.core (x__valid, w__valid, o__ready, rst, w__read
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$310  = end_l3;
+    \$310  = code_l1;
     if (ce) begin
-      \$310  = end_l2;
+      \$310  = code_s3;
     end
     if (rst) begin
-      \$310  = 1'h0;
+      \$310  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$311  = last_l3;
+    \$311  = tap_2_d0_0;
     if (ce) begin
-      \$311  = last_l2;
+      \$311  = \$50 [31:0];
     end
     if (rst) begin
-      \$311  = 1'h0;
+      \$311  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$312  = code_l3;
+    \$312  = tap_2_d0_1;
     if (ce) begin
-      \$312  = code_l2;
+      \$312  = sum_l1_1[17:0];
     end
     if (rst) begin
-      \$312  = 2'h0;
+      \$312  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$313  = o__valid;
+    \$313  = tap_2_d1_0;
     if (ce) begin
-      \$313  = \$88 ;
+      \$313  = tap_2_d0_0;
     end
     if (rst) begin
-      \$313  = 1'h0;
+      \$313  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$314  = valid_mask;
+    \$314  = tap_2_d1_1;
     if (ce) begin
-      if (valid_l3) begin
-        (* full_case = 32'd1 *)
-        casez (code_l3)
-          2'h0:
-              \$314  = 8'hff;
-          2'h1:
-              \$314  = 8'h0f;
-          2'h2:
-              \$314  = 8'h03;
-          default:
-              \$314  = 8'hff;
-        endcase
-      end
+      \$314  = tap_2_d0_1;
     end
     if (rst) begin
-      \$314  = 8'h00;
+      \$314  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$315  = acc_0_0;
-    if (\$89 ) begin
-      \$315  = \$91 [23:0];
+    \$315  = tap_6_d0_0;
+    if (ce) begin
+      \$315  = \$52 [31:0];
     end
     if (rst) begin
-      \$315  = 24'h000000;
+      \$315  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$316  = acc_0_1;
-    if (\$92 ) begin
-      \$316  = \$94 [23:0];
+    \$316  = tap_6_d0_1;
+    if (ce) begin
+      \$316  = sum_l1_3[17:0];
     end
     if (rst) begin
-      \$316  = 24'h000000;
+      \$316  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$317  = acc_1_0;
-    if (\$95 ) begin
-      \$317  = \$97 [23:0];
+    \$317  = tap_6_d1_0;
+    if (ce) begin
+      \$317  = tap_6_d0_0;
     end
     if (rst) begin
-      \$317  = 24'h000000;
+      \$317  = 32'd0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$318  = acc_1_1;
-    if (\$98 ) begin
-      \$318  = \$100 [23:0];
+    \$318  = tap_6_d1_1;
+    if (ce) begin
+      \$318  = tap_6_d0_1;
     end
     if (rst) begin
-      \$318  = 24'h000000;
+      \$318  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$319  = acc_2_0;
-    if (\$101 ) begin
-      \$319  = \$103 [23:0];
+    \$319  = sum_l2_0;
+    if (ce) begin
+      \$319  = \$145 ;
     end
     if (rst) begin
-      \$319  = 24'h000000;
+      \$319  = 50'h0000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$320  = acc_2_1;
-    if (\$104 ) begin
-      \$320  = \$106 [23:0];
+    \$320  = sum_l2_1;
+    if (ce) begin
+      \$320  = \$146 ;
     end
     if (rst) begin
-      \$320  = 24'h000000;
+      \$320  = 50'h0000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$321  = acc_3_0;
-    if (\$107 ) begin
-      \$321  = \$109 [23:0];
+    \$321  = sum_l2_1_link;
+    if (\$149 ) begin
+      \$321  = 50'h0000000000000;
+    end else if (ce) begin
+      \$321  = \$150 ;
     end
     if (rst) begin
-      \$321  = 24'h000000;
+      \$321  = 50'h0000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$322  = acc_3_1;
-    if (\$110 ) begin
-      \$322  = \$112 [23:0];
+    \$322  = valid_l2;
+    if (ce) begin
+      \$322  = valid_l1;
     end
     if (rst) begin
-      \$322  = 24'h000000;
+      \$322  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$323  = acc_4_0;
-    if (\$113 ) begin
-      \$323  = \$115 [23:0];
+    \$323  = end_l2;
+    if (ce) begin
+      \$323  = end_l1;
     end
     if (rst) begin
-      \$323  = 24'h000000;
+      \$323  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$324  = acc_4_1;
-    if (\$116 ) begin
-      \$324  = \$118 [23:0];
+    \$324  = last_l2;
+    if (ce) begin
+      \$324  = last_l1;
     end
     if (rst) begin
-      \$324  = 24'h000000;
+      \$324  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$325  = acc_5_0;
-    if (\$119 ) begin
-      \$325  = \$121 [23:0];
+    \$325  = code_l2;
+    if (ce) begin
+      \$325  = code_l1;
     end
     if (rst) begin
-      \$325  = 24'h000000;
+      \$325  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$326  = acc_5_1;
-    if (\$122 ) begin
-      \$326  = \$124 [23:0];
+    \$326  = tap_4_d0_0;
+    if (ce) begin
+      \$326  = \$56 [32:0];
     end
     if (rst) begin
-      \$326  = 24'h000000;
+      \$326  = 33'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$327  = acc_6_0;
-    if (\$125 ) begin
-      \$327  = \$127 [23:0];
+    \$327  = tap_4_d0_1;
+    if (ce) begin
+      \$327  = sum_l2_1[17:0];
     end
     if (rst) begin
-      \$327  = 24'h000000;
+      \$327  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$328  = acc_6_1;
-    if (\$128 ) begin
-      \$328  = \$130 [23:0];
+    \$328  = sum_l3_0_0;
+    if (ce) begin
+      \$328  = \$151 ;
     end
     if (rst) begin
-      \$328  = 24'h000000;
+      \$328  = 34'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$329  = acc_7_0;
-    if (\$131 ) begin
-      \$329  = \$133 [23:0];
+    \$329  = sum_l3_0_1;
+    if (ce) begin
+      \$329  = \$152 ;
     end
     if (rst) begin
-      \$329  = 24'h000000;
+      \$329  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$330  = acc_7_1;
-    if (\$134 ) begin
-      \$330  = \$136 [23:0];
+    \$330  = valid_l3;
+    if (ce) begin
+      \$330  = valid_l2;
     end
     if (rst) begin
-      \$330  = 24'h000000;
+      \$330  = 1'h0;
     end
   end
-  assign loading = x__ready;
-  assign waddr = wr__addr;
-  assign wr__data = x__payload[63:0];
-  assign wr__en = x_take;
-  assign rd__addr = block;
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$331  = end_l3;
+    if (ce) begin
+      \$331  = end_l2;
+    end
+    if (rst) begin
+      \$331  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$332  = last_l3;
+    if (ce) begin
+      \$332  = last_l2;
+    end
+    if (rst) begin
+      \$332  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$333  = code_l3;
+    if (ce) begin
+      \$333  = code_l2;
+    end
+    if (rst) begin
+      \$333  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$334  = acc_0_0;
+    if (done) begin
+      \$334  = 24'h000000;
+    end else if (step) begin
+      \$334  = \$153 [23:0];
+    end
+    if (rst) begin
+      \$334  = 24'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$335  = out_0_0;
+    if (\$155 ) begin
+      \$335  = 24'h000000;
+    end else if (done) begin
+      \$335  = \$156 [23:0];
+    end
+    if (rst) begin
+      \$335  = 24'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$336  = acc_0_1;
+    if (done) begin
+      \$336  = 24'h000000;
+    end else if (step) begin
+      \$336  = \$157 [23:0];
+    end
+    if (rst) begin
+      \$336  = 24'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$337  = out_0_1;
+    if (\$159 ) begin
+      \$337  = 24'h000000;
+    end else if (done) begin
+      \$337  = \$160 [23:0];
+    end
+    if (rst) begin
+      \$337  = 24'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$338  = acc_1_0;
+    if (done) begin
+      \$338  = 24'h000000;
+    end else if (step) begin
+      \$338  = \$161 [23:0];
+    end
+    if (rst) begin
+      \$338  = 24'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$339  = out_1_0;
+    if (\$163 ) begin
+      \$339  = 24'h000000;
+    end else if (done) begin
+      \$339  = \$164 [23:0];
+    end
+    if (rst) begin
+      \$339  = 24'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$340  = acc_1_1;
+    if (done) begin
+      \$340  = 24'h000000;
+    end else if (step) begin
+      \$340  = \$165 [23:0];
+    end
+    if (rst) begin
+      \$340  = 24'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$341  = out_1_1;
+    if (\$167 ) begin
+      \$341  = 24'h000000;
+    end else if (done) begin
+      \$341  = \$168 [23:0];
+    end
+    if (rst) begin
+      \$341  = 24'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$342  = acc_2_0;
+    if (done) begin
+      \$342  = 24'h000000;
+    end else if (step) begin
+      \$342  = \$169 [23:0];
+    end
+    if (rst) begin
+      \$342  = 24'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$343  = out_2_0;
+    if (\$171 ) begin
+      \$343  = 24'h000000;
+    end else if (done) begin
+      \$343  = \$172 [23:0];
+    end
+    if (rst) begin
+      \$343  = 24'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$344  = acc_2_1;
+    if (done) begin
+      \$344  = 24'h000000;
+    end else if (step) begin
+      \$344  = \$173 [23:0];
+    end
+    if (rst) begin
+      \$344  = 24'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$345  = out_2_1;
+    if (\$175 ) begin
+      \$345  = 24'h000000;
+    end else if (done) begin
+      \$345  = \$176 [23:0];
+    end
+    if (rst) begin
+      \$345  = 24'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$346  = acc_3_0;
+    if (done) begin
+      \$346  = 24'h000000;
+    end else if (step) begin
+      \$346  = \$177 [23:0];
+    end
+    if (rst) begin
+      \$346  = 24'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$347  = out_3_0;
+    if (\$179 ) begin
+      \$347  = 24'h000000;
+    end else if (done) begin
+      \$347  = \$180 [23:0];
+    end
+    if (rst) begin
+      \$347  = 24'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$348  = acc_3_1;
+    if (done) begin
+      \$348  = 24'h000000;
+    end else if (step) begin
+      \$348  = \$181 [23:0];
+    end
+    if (rst) begin
+      \$348  = 24'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$349  = out_3_1;
+    if (\$183 ) begin
+      \$349  = 24'h000000;
+    end else if (done) begin
+      \$349  = \$184 [23:0];
+    end
+    if (rst) begin
+      \$349  = 24'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$350  = acc_4_0;
+    if (done) begin
+      \$350  = 24'h000000;
+    end else if (step) begin
+      \$350  = \$185 [23:0];
+    end
+    if (rst) begin
+      \$350  = 24'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$351  = out_4_0;
+    if (\$187 ) begin
+      \$351  = 24'h000000;
+    end else if (done) begin
+      \$351  = \$188 [23:0];
+    end
+    if (rst) begin
+      \$351  = 24'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$352  = acc_4_1;
+    if (done) begin
+      \$352  = 24'h000000;
+    end else if (step) begin
+      \$352  = \$189 [23:0];
+    end
+    if (rst) begin
+      \$352  = 24'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$353  = out_4_1;
+    if (\$191 ) begin
+      \$353  = 24'h000000;
+    end else if (done) begin
+      \$353  = \$192 [23:0];
+    end
+    if (rst) begin
+      \$353  = 24'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$354  = acc_5_0;
+    if (done) begin
+      \$354  = 24'h000000;
+    end else if (step) begin
+      \$354  = \$193 [23:0];
+    end
+    if (rst) begin
+      \$354  = 24'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$355  = out_5_0;
+    if (\$195 ) begin
+      \$355  = 24'h000000;
+    end else if (done) begin
+      \$355  = \$196 [23:0];
+    end
+    if (rst) begin
+      \$355  = 24'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$356  = acc_5_1;
+    if (done) begin
+      \$356  = 24'h000000;
+    end else if (step) begin
+      \$356  = \$197 [23:0];
+    end
+    if (rst) begin
+      \$356  = 24'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$357  = out_5_1;
+    if (\$199 ) begin
+      \$357  = 24'h000000;
+    end else if (done) begin
+      \$357  = \$200 [23:0];
+    end
+    if (rst) begin
+      \$357  = 24'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$358  = acc_6_0;
+    if (done) begin
+      \$358  = 24'h000000;
+    end else if (step) begin
+      \$358  = \$201 [23:0];
+    end
+    if (rst) begin
+      \$358  = 24'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$359  = out_6_0;
+    if (\$203 ) begin
+      \$359  = 24'h000000;
+    end else if (done) begin
+      \$359  = \$204 [23:0];
+    end
+    if (rst) begin
+      \$359  = 24'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$360  = acc_6_1;
+    if (done) begin
+      \$360  = 24'h000000;
+    end else if (step) begin
+      \$360  = \$205 [23:0];
+    end
+    if (rst) begin
+      \$360  = 24'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$361  = out_6_1;
+    if (\$207 ) begin
+      \$361  = 24'h000000;
+    end else if (done) begin
+      \$361  = \$208 [23:0];
+    end
+    if (rst) begin
+      \$361  = 24'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$362  = acc_7_0;
+    if (done) begin
+      \$362  = 24'h000000;
+    end else if (step) begin
+      \$362  = \$209 [23:0];
+    end
+    if (rst) begin
+      \$362  = 24'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$363  = out_7_0;
+    if (\$211 ) begin
+      \$363  = 24'h000000;
+    end else if (done) begin
+      \$363  = \$212 [23:0];
+    end
+    if (rst) begin
+      \$363  = 24'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$364  = acc_7_1;
+    if (done) begin
+      \$364  = 24'h000000;
+    end else if (step) begin
+      \$364  = \$213 [23:0];
+    end
+    if (rst) begin
+      \$364  = 24'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$365  = out_7_1;
+    if (\$215 ) begin
+      \$365  = 24'h000000;
+    end else if (done) begin
+      \$365  = \$216 [23:0];
+    end
+    if (rst) begin
+      \$365  = 24'h000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$366  = o__valid;
+    if (ce) begin
+      \$366  = \$217 ;
+    end
+    if (rst) begin
+      \$366  = 1'h0;
+    end
+  end
+  assign \$signature__addr  = \$6 [8:0];
+  assign \$signature__data  = x__payload[15:0];
+  assign \$signature__en  = x_take;
   assign rd__en = ce;
-  assign rn_l0_0_lo = prod_0[17:0];
-  assign rn_l0_0_hi = \$6 [30:0];
-  assign rn_l0_1_lo = prod_1[17:0];
-  assign rn_l0_1_hi = \$8 [30:0];
-  assign rn_l0_2_lo = prod_2[17:0];
-  assign rn_l0_2_hi = \$10 [30:0];
-  assign rn_l0_3_lo = prod_3[17:0];
-  assign rn_l0_3_hi = \$12 [30:0];
-  assign rn_l0_4_lo = prod_4[17:0];
-  assign rn_l0_4_hi = \$14 [30:0];
-  assign rn_l0_5_lo = prod_5[17:0];
-  assign rn_l0_5_hi = \$16 [30:0];
-  assign rn_l0_6_lo = prod_6[17:0];
-  assign rn_l0_6_hi = \$18 [30:0];
-  assign rn_l0_7_lo = prod_7[17:0];
-  assign rn_l0_7_hi = \$20 [30:0];
-  assign rn_l1_0_lo = sum_l1_0[17:0];
-  assign rn_l1_0_hi = \$22 [31:0];
-  assign rn_l1_1_lo = sum_l1_1[17:0];
-  assign rn_l1_1_hi = \$24 [31:0];
-  assign rn_l1_2_lo = sum_l1_2[17:0];
-  assign rn_l1_2_hi = \$26 [31:0];
-  assign rn_l1_3_lo = sum_l1_3[17:0];
-  assign rn_l1_3_hi = \$28 [31:0];
+  assign \$signature__addr$15  = \$8 [8:0];
+  assign \$signature__data$16  = x__payload[15:0];
+  assign \$signature__en$17  = x_take;
+  assign \rd__en$18  = ce;
+  assign \$signature__addr$19  = \$10 [8:0];
+  assign \$signature__data$20  = x__payload[15:0];
+  assign \$signature__en$21  = x_take;
+  assign \rd__en$22  = ce;
+  assign \$signature__addr$23  = \$12 [8:0];
+  assign \$signature__data$24  = x__payload[15:0];
+  assign \$signature__en$25  = x_take;
+  assign \rd__en$26  = ce;
+  assign \$signature__addr$27  = \$14 [8:0];
+  assign \$signature__data$28  = x__payload[15:0];
+  assign \$signature__en$29  = x_take;
+  assign \rd__en$30  = ce;
+  assign \$signature__addr$31  = \$16 [8:0];
+  assign \$signature__data$32  = x__payload[15:0];
+  assign \$signature__en$33  = x_take;
+  assign \rd__en$34  = ce;
+  assign \$signature__addr$35  = \$18 [8:0];
+  assign \$signature__data$36  = x__payload[15:0];
+  assign \$signature__en$37  = x_take;
+  assign \rd__en$38  = ce;
+  assign \$signature__addr$39  = \$20 [8:0];
+  assign \$signature__data$40  = x__payload[15:0];
+  assign \$signature__en$41  = x_take;
+  assign \rd__en$42  = ce;
+  assign rd__addr = \$26 [8:0];
+  assign \rd__addr$55  = \$28 [8:0];
+  assign \rd__addr$56  = \$30 [8:0];
+  assign \rd__addr$57  = \$32 [8:0];
+  assign \rd__addr$58  = \$34 [8:0];
+  assign \rd__addr$59  = \$36 [8:0];
+  assign \rd__addr$60  = \$38 [8:0];
+  assign \rd__addr$61  = \$40 [8:0];
+  assign rn_1_lo = prod_1[17:0];
+  assign rn_1_hi = \$42 [30:0];
+  assign rn_3_lo = prod_3[17:0];
+  assign rn_3_hi = \$44 [30:0];
+  assign rn_5_lo = prod_5[17:0];
+  assign rn_5_hi = \$46 [30:0];
+  assign rn_7_lo = prod_7[17:0];
+  assign rn_7_hi = \$48 [30:0];
+  assign rn_2_lo = sum_l1_1[17:0];
+  assign rn_2_hi = \$50 [31:0];
+  assign rn_6_lo = sum_l1_3[17:0];
+  assign rn_6_hi = \$52 [31:0];
   assign oau_l2_0_lo = sum_l2_0[17:0];
-  assign oau_l2_0_hi = \$30 [32:0];
+  assign oau_l2_0_hi = \$54 [32:0];
   assign oau_l2_1_lo = sum_l2_1[17:0];
-  assign oau_l2_1_hi = \$32 [32:0];
-  assign o__payload = { \$139 , \$137  };
-  assign \port$303$0  = \$137 ;
-  assign \port$307$0  = \$139 ;
-  assign \wr__data[0]  = x__payload[7:0];
-  assign \wr__data[1]  = x__payload[15:8];
-  assign \wr__data[2]  = x__payload[23:16];
-  assign \wr__data[3]  = x__payload[31:24];
-  assign \wr__data[4]  = x__payload[39:32];
-  assign \wr__data[5]  = x__payload[47:40];
-  assign \wr__data[6]  = x__payload[55:48];
-  assign \wr__data[7]  = x__payload[63:56];
-  assign \x__payload.data  = x__payload[63:0];
+  assign oau_l2_1_hi = \$56 [32:0];
+  assign oau_l2_1_link_lo = sum_l2_1_link[17:0];
+  assign oau_l2_1_link_hi = \$58 [32:0];
+  assign o__payload = { \$220 , \$218  };
+  assign \port$354$0  = \$218 ;
+  assign \port$358$0  = \$220 ;
+  assign \x__payload.data  = x__payload[15:0];
   assign \x__payload.data[0]  = x__payload[7:0];
   assign \x__payload.data[1]  = x__payload[15:8];
-  assign \x__payload.data[2]  = x__payload[23:16];
-  assign \x__payload.data[3]  = x__payload[31:24];
-  assign \x__payload.data[4]  = x__payload[39:32];
-  assign \x__payload.data[5]  = x__payload[47:40];
-  assign \x__payload.data[6]  = x__payload[55:48];
-  assign \x__payload.data[7]  = x__payload[63:56];
-  assign \x__payload.last  = x__payload[64];
+  assign \x__payload.last  = x__payload[16];
+  assign \$signature__data[0]  = x__payload[7:0];
+  assign \$signature__data[1]  = x__payload[15:8];
+  assign \$signature__data$16[0]  = x__payload[7:0];
+  assign \$signature__data$16[1]  = x__payload[15:8];
+  assign \$signature__data$20[0]  = x__payload[7:0];
+  assign \$signature__data$20[1]  = x__payload[15:8];
+  assign \$signature__data$24[0]  = x__payload[7:0];
+  assign \$signature__data$24[1]  = x__payload[15:8];
+  assign \$signature__data$28[0]  = x__payload[7:0];
+  assign \$signature__data$28[1]  = x__payload[15:8];
+  assign \$signature__data$32[0]  = x__payload[7:0];
+  assign \$signature__data$32[1]  = x__payload[15:8];
+  assign \$signature__data$36[0]  = x__payload[7:0];
+  assign \$signature__data$36[1]  = x__payload[15:8];
+  assign \$signature__data$40[0]  = x__payload[7:0];
+  assign \$signature__data$40[1]  = x__payload[15:8];
   assign \w__payload.data  = w__payload[79:0];
   assign \w__payload.data.values  = w__payload[63:0];
   assign \w__payload.data.values[0]  = w__payload[7:0];
@@ -3826,78 +7229,124 @@ module \sparse_dsp_l8_m4_packed.core (x__valid, w__valid, o__ready, rst, w__read
   assign \w__payload.data.index[7]  = w__payload[79:78];
   assign \w__payload.user  = w__payload[81:80];
   assign \w__payload.last  = w__payload[82];
-  assign \o__payload.data  = \$137 [383:0];
-  assign \o__payload.data[0]  = \$137 [23:0];
-  assign \o__payload.data[1]  = \$137 [47:24];
-  assign \o__payload.data[2]  = \$137 [71:48];
-  assign \o__payload.data[3]  = \$137 [95:72];
-  assign \o__payload.data[4]  = \$137 [119:96];
-  assign \o__payload.data[5]  = \$137 [143:120];
-  assign \o__payload.data[6]  = \$137 [167:144];
-  assign \o__payload.data[7]  = \$137 [191:168];
-  assign \o__payload.data[8]  = \$137 [215:192];
-  assign \o__payload.data[9]  = \$137 [239:216];
-  assign \o__payload.data[10]  = \$137 [263:240];
-  assign \o__payload.data[11]  = \$137 [287:264];
-  assign \o__payload.data[12]  = \$137 [311:288];
-  assign \o__payload.data[13]  = \$137 [335:312];
-  assign \o__payload.data[14]  = \$137 [359:336];
-  assign \o__payload.data[15]  = \$137 [383:360];
-  assign \o__payload.user  = \$137 [391:384];
-  assign \o__payload.last  = \$139 ;
-  assign \block_acts[0]  = block_acts[7:0];
-  assign \block_acts[1]  = block_acts[15:8];
-  assign \block_acts[2]  = block_acts[23:16];
-  assign \block_acts[3]  = block_acts[31:24];
-  assign \block_acts[4]  = block_acts[39:32];
-  assign \block_acts[5]  = block_acts[47:40];
-  assign \block_acts[6]  = block_acts[55:48];
-  assign \block_acts[7]  = block_acts[63:56];
+  assign \o__payload.data  = \$218 ;
+  assign \o__payload.data[0]  = \$218 [23:0];
+  assign \o__payload.data[1]  = \$218 [47:24];
+  assign \o__payload.data[2]  = \$218 [71:48];
+  assign \o__payload.data[3]  = \$218 [95:72];
+  assign \o__payload.data[4]  = \$218 [119:96];
+  assign \o__payload.data[5]  = \$218 [143:120];
+  assign \o__payload.data[6]  = \$218 [167:144];
+  assign \o__payload.data[7]  = \$218 [191:168];
+  assign \o__payload.data[8]  = \$218 [215:192];
+  assign \o__payload.data[9]  = \$218 [239:216];
+  assign \o__payload.data[10]  = \$218 [263:240];
+  assign \o__payload.data[11]  = \$218 [287:264];
+  assign \o__payload.data[12]  = \$218 [311:288];
+  assign \o__payload.data[13]  = \$218 [335:312];
+  assign \o__payload.data[14]  = \$218 [359:336];
+  assign \o__payload.data[15]  = \$218 [383:360];
+  assign \o__payload.user  = \$220 [7:0];
+  assign \o__payload.last  = \$220 [8];
+  assign \act_s1b_0[0]  = act_s1b_0[7:0];
+  assign \act_s1b_0[1]  = act_s1b_0[15:8];
   assign \rd__data[0]  = rd__data[7:0];
   assign \rd__data[1]  = rd__data[15:8];
-  assign \rd__data[2]  = rd__data[23:16];
-  assign \rd__data[3]  = rd__data[31:24];
-  assign \rd__data[4]  = rd__data[39:32];
-  assign \rd__data[5]  = rd__data[47:40];
-  assign \rd__data[6]  = rd__data[55:48];
-  assign \rd__data[7]  = rd__data[63:56];
-  assign \$137 [383:360] = acc_7_0;
-  assign \$137 [191:168] = acc_7_1;
-  assign \$137 [359:336] = acc_6_0;
-  assign \$137 [167:144] = acc_6_1;
-  assign \$137 [335:312] = acc_5_0;
-  assign \$137 [143:120] = acc_5_1;
-  assign \$137 [311:288] = acc_4_0;
-  assign \$137 [119:96] = acc_4_1;
-  assign \$137 [287:264] = acc_3_0;
-  assign \$137 [95:72] = acc_3_1;
-  assign \$137 [263:240] = acc_2_0;
-  assign \$137 [71:48] = acc_2_1;
-  assign \$137 [239:216] = acc_1_0;
-  assign \$137 [47:24] = acc_1_1;
-  assign \$137 [215:192] = acc_0_0;
-  assign \$137 [23:0] = acc_0_1;
-  assign \$137 [391:384] = valid_mask;
-  assign \$6  = { \$5 [48], \$5 [48], \$5 [48], \$5 [48], \$5 [48], \$5 [48], \$5 [48], \$5 [48], \$5 [48], \$5 [48], \$5 [48], \$5 [48], \$5 [48], \$5 [48], \$5 [48], \$5 [48], \$5 [48], \$5 [48], \$5 [48:18] };
-  assign \$8  = { \$7 [48], \$7 [48], \$7 [48], \$7 [48], \$7 [48], \$7 [48], \$7 [48], \$7 [48], \$7 [48], \$7 [48], \$7 [48], \$7 [48], \$7 [48], \$7 [48], \$7 [48], \$7 [48], \$7 [48], \$7 [48], \$7 [48:18] };
-  assign \$10  = { \$9 [48], \$9 [48], \$9 [48], \$9 [48], \$9 [48], \$9 [48], \$9 [48], \$9 [48], \$9 [48], \$9 [48], \$9 [48], \$9 [48], \$9 [48], \$9 [48], \$9 [48], \$9 [48], \$9 [48], \$9 [48], \$9 [48:18] };
-  assign \$12  = { \$11 [48], \$11 [48], \$11 [48], \$11 [48], \$11 [48], \$11 [48], \$11 [48], \$11 [48], \$11 [48], \$11 [48], \$11 [48], \$11 [48], \$11 [48], \$11 [48], \$11 [48], \$11 [48], \$11 [48], \$11 [48], \$11 [48:18] };
-  assign \$14  = { \$13 [48], \$13 [48], \$13 [48], \$13 [48], \$13 [48], \$13 [48], \$13 [48], \$13 [48], \$13 [48], \$13 [48], \$13 [48], \$13 [48], \$13 [48], \$13 [48], \$13 [48], \$13 [48], \$13 [48], \$13 [48], \$13 [48:18] };
-  assign \$16  = { \$15 [48], \$15 [48], \$15 [48], \$15 [48], \$15 [48], \$15 [48], \$15 [48], \$15 [48], \$15 [48], \$15 [48], \$15 [48], \$15 [48], \$15 [48], \$15 [48], \$15 [48], \$15 [48], \$15 [48], \$15 [48], \$15 [48:18] };
-  assign \$18  = { \$17 [48], \$17 [48], \$17 [48], \$17 [48], \$17 [48], \$17 [48], \$17 [48], \$17 [48], \$17 [48], \$17 [48], \$17 [48], \$17 [48], \$17 [48], \$17 [48], \$17 [48], \$17 [48], \$17 [48], \$17 [48], \$17 [48:18] };
-  assign \$20  = { \$19 [48], \$19 [48], \$19 [48], \$19 [48], \$19 [48], \$19 [48], \$19 [48], \$19 [48], \$19 [48], \$19 [48], \$19 [48], \$19 [48], \$19 [48], \$19 [48], \$19 [48], \$19 [48], \$19 [48], \$19 [48], \$19 [48:18] };
-  assign \$22  = { \$21 [49], \$21 [49], \$21 [49], \$21 [49], \$21 [49], \$21 [49], \$21 [49], \$21 [49], \$21 [49], \$21 [49], \$21 [49], \$21 [49], \$21 [49], \$21 [49], \$21 [49], \$21 [49], \$21 [49], \$21 [49], \$21 [49:18] };
-  assign \$24  = { \$23 [49], \$23 [49], \$23 [49], \$23 [49], \$23 [49], \$23 [49], \$23 [49], \$23 [49], \$23 [49], \$23 [49], \$23 [49], \$23 [49], \$23 [49], \$23 [49], \$23 [49], \$23 [49], \$23 [49], \$23 [49], \$23 [49:18] };
-  assign \$26  = { \$25 [49], \$25 [49], \$25 [49], \$25 [49], \$25 [49], \$25 [49], \$25 [49], \$25 [49], \$25 [49], \$25 [49], \$25 [49], \$25 [49], \$25 [49], \$25 [49], \$25 [49], \$25 [49], \$25 [49], \$25 [49], \$25 [49:18] };
-  assign \$28  = { \$27 [49], \$27 [49], \$27 [49], \$27 [49], \$27 [49], \$27 [49], \$27 [49], \$27 [49], \$27 [49], \$27 [49], \$27 [49], \$27 [49], \$27 [49], \$27 [49], \$27 [49], \$27 [49], \$27 [49], \$27 [49], \$27 [49:18] };
-  assign \$30  = { \$29 [50], \$29 [50], \$29 [50], \$29 [50], \$29 [50], \$29 [50], \$29 [50], \$29 [50], \$29 [50], \$29 [50], \$29 [50], \$29 [50], \$29 [50], \$29 [50], \$29 [50], \$29 [50], \$29 [50], \$29 [50], \$29 [50:18] };
-  assign \$32  = { \$31 [50], \$31 [50], \$31 [50], \$31 [50], \$31 [50], \$31 [50], \$31 [50], \$31 [50], \$31 [50], \$31 [50], \$31 [50], \$31 [50], \$31 [50], \$31 [50], \$31 [50], \$31 [50], \$31 [50], \$31 [50], \$31 [50:18] };
-  assign \$41  = { \$40 [7], \$40 [7], \$40 [7], \$40 [7], \$40 [7], \$40 [7], \$40 [7], \$40 [7], \$40 [7], \$40 [7], \$40 [7], \$40 [7], \$40 [7], \$40 , 18'h00000 };
-  assign \$45  = { \$44 [7], \$44 [7], \$44 [7], \$44 [7], \$44 [7], \$44 [7], \$44 [7], \$44 [7], \$44 [7], \$44 [7], \$44 [7], \$44 [7], \$44 [7], \$44 , 18'h00000 };
-  assign \$49  = { \$48 [7], \$48 [7], \$48 [7], \$48 [7], \$48 [7], \$48 [7], \$48 [7], \$48 [7], \$48 [7], \$48 [7], \$48 [7], \$48 [7], \$48 [7], \$48 , 18'h00000 };
-  assign \$53  = { \$52 [7], \$52 [7], \$52 [7], \$52 [7], \$52 [7], \$52 [7], \$52 [7], \$52 [7], \$52 [7], \$52 [7], \$52 [7], \$52 [7], \$52 [7], \$52 , 18'h00000 };
-  assign \$57  = { \$56 [7], \$56 [7], \$56 [7], \$56 [7], \$56 [7], \$56 [7], \$56 [7], \$56 [7], \$56 [7], \$56 [7], \$56 [7], \$56 [7], \$56 [7], \$56 , 18'h00000 };
-  assign \$61  = { \$60 [7], \$60 [7], \$60 [7], \$60 [7], \$60 [7], \$60 [7], \$60 [7], \$60 [7], \$60 [7], \$60 [7], \$60 [7], \$60 [7], \$60 [7], \$60 , 18'h00000 };
-  assign \$65  = { \$64 [7], \$64 [7], \$64 [7], \$64 [7], \$64 [7], \$64 [7], \$64 [7], \$64 [7], \$64 [7], \$64 [7], \$64 [7], \$64 [7], \$64 [7], \$64 , 18'h00000 };
-  assign \$69  = { \$68 [7], \$68 [7], \$68 [7], \$68 [7], \$68 [7], \$68 [7], \$68 [7], \$68 [7], \$68 [7], \$68 [7], \$68 [7], \$68 [7], \$68 [7], \$68 , 18'h00000 };
+  assign \act_s1b_1[0]  = act_s1b_1[7:0];
+  assign \act_s1b_1[1]  = act_s1b_1[15:8];
+  assign \rd__data$142[0]  = \rd__data$142 [7:0];
+  assign \rd__data$142[1]  = \rd__data$142 [15:8];
+  assign \act_s1b_2[0]  = act_s1b_2[7:0];
+  assign \act_s1b_2[1]  = act_s1b_2[15:8];
+  assign \rd__data$144[0]  = \rd__data$144 [7:0];
+  assign \rd__data$144[1]  = \rd__data$144 [15:8];
+  assign \act_s1b_3[0]  = act_s1b_3[7:0];
+  assign \act_s1b_3[1]  = act_s1b_3[15:8];
+  assign \rd__data$146[0]  = \rd__data$146 [7:0];
+  assign \rd__data$146[1]  = \rd__data$146 [15:8];
+  assign \act_s1b_4[0]  = act_s1b_4[7:0];
+  assign \act_s1b_4[1]  = act_s1b_4[15:8];
+  assign \rd__data$148[0]  = \rd__data$148 [7:0];
+  assign \rd__data$148[1]  = \rd__data$148 [15:8];
+  assign \act_s1b_5[0]  = act_s1b_5[7:0];
+  assign \act_s1b_5[1]  = act_s1b_5[15:8];
+  assign \rd__data$150[0]  = \rd__data$150 [7:0];
+  assign \rd__data$150[1]  = \rd__data$150 [15:8];
+  assign \act_s1b_6[0]  = act_s1b_6[7:0];
+  assign \act_s1b_6[1]  = act_s1b_6[15:8];
+  assign \rd__data$152[0]  = \rd__data$152 [7:0];
+  assign \rd__data$152[1]  = \rd__data$152 [15:8];
+  assign \act_s1b_7[0]  = act_s1b_7[7:0];
+  assign \act_s1b_7[1]  = act_s1b_7[15:8];
+  assign \rd__data$154[0]  = \rd__data$154 [7:0];
+  assign \rd__data$154[1]  = \rd__data$154 [15:8];
+  assign \$218 [383:360] = out_7_0;
+  assign \$218 [191:168] = out_7_1;
+  assign \$218 [359:336] = out_6_0;
+  assign \$218 [167:144] = out_6_1;
+  assign \$218 [335:312] = out_5_0;
+  assign \$218 [143:120] = out_5_1;
+  assign \$218 [311:288] = out_4_0;
+  assign \$218 [119:96] = out_4_1;
+  assign \$218 [287:264] = out_3_0;
+  assign \$218 [95:72] = out_3_1;
+  assign \$218 [263:240] = out_2_0;
+  assign \$218 [71:48] = out_2_1;
+  assign \$218 [239:216] = out_1_0;
+  assign \$218 [47:24] = out_1_1;
+  assign \$218 [215:192] = out_0_0;
+  assign \$218 [23:0] = out_0_1;
+  assign is_row[7] = \$65 ;
+  assign is_row[6] = \$64 ;
+  assign is_row[5] = \$63 ;
+  assign is_row[4] = \$62 ;
+  assign is_row[3] = \$61 ;
+  assign is_row[2] = \$60 ;
+  assign is_row[1] = \$59 ;
+  assign is_row[0] = 1'h1;
+  assign \$5  = { 7'h00, \$signal , 8'h00 };
+  assign \$7  = { 7'h00, \$signal , 8'h00 };
+  assign \$9  = { 7'h00, \$signal , 8'h00 };
+  assign \$11  = { 7'h00, \$signal , 8'h00 };
+  assign \$13  = { 7'h00, \$signal , 8'h00 };
+  assign \$15  = { 7'h00, \$signal , 8'h00 };
+  assign \$17  = { 7'h00, \$signal , 8'h00 };
+  assign \$19  = { 7'h00, \$signal , 8'h00 };
+  assign \$25  = { 7'h00, rbank, 8'h00 };
+  assign \$27  = { 7'h00, rbank, 8'h00 };
+  assign \$29  = { 7'h00, rbank, 8'h00 };
+  assign \$31  = { 7'h00, rbank, 8'h00 };
+  assign \$33  = { 7'h00, rbank, 8'h00 };
+  assign \$35  = { 7'h00, rbank, 8'h00 };
+  assign \$37  = { 7'h00, rbank, 8'h00 };
+  assign \$39  = { 7'h00, rbank, 8'h00 };
+  assign \$42  = { \$41 [48], \$41 [48], \$41 [48], \$41 [48], \$41 [48], \$41 [48], \$41 [48], \$41 [48], \$41 [48], \$41 [48], \$41 [48], \$41 [48], \$41 [48], \$41 [48], \$41 [48], \$41 [48], \$41 [48], \$41 [48], \$41 [48:18] };
+  assign \$44  = { \$43 [48], \$43 [48], \$43 [48], \$43 [48], \$43 [48], \$43 [48], \$43 [48], \$43 [48], \$43 [48], \$43 [48], \$43 [48], \$43 [48], \$43 [48], \$43 [48], \$43 [48], \$43 [48], \$43 [48], \$43 [48], \$43 [48:18] };
+  assign \$46  = { \$45 [48], \$45 [48], \$45 [48], \$45 [48], \$45 [48], \$45 [48], \$45 [48], \$45 [48], \$45 [48], \$45 [48], \$45 [48], \$45 [48], \$45 [48], \$45 [48], \$45 [48], \$45 [48], \$45 [48], \$45 [48], \$45 [48:18] };
+  assign \$48  = { \$47 [48], \$47 [48], \$47 [48], \$47 [48], \$47 [48], \$47 [48], \$47 [48], \$47 [48], \$47 [48], \$47 [48], \$47 [48], \$47 [48], \$47 [48], \$47 [48], \$47 [48], \$47 [48], \$47 [48], \$47 [48], \$47 [48:18] };
+  assign \$50  = { \$49 [49], \$49 [49], \$49 [49], \$49 [49], \$49 [49], \$49 [49], \$49 [49], \$49 [49], \$49 [49], \$49 [49], \$49 [49], \$49 [49], \$49 [49], \$49 [49], \$49 [49], \$49 [49], \$49 [49], \$49 [49], \$49 [49:18] };
+  assign \$52  = { \$51 [49], \$51 [49], \$51 [49], \$51 [49], \$51 [49], \$51 [49], \$51 [49], \$51 [49], \$51 [49], \$51 [49], \$51 [49], \$51 [49], \$51 [49], \$51 [49], \$51 [49], \$51 [49], \$51 [49], \$51 [49], \$51 [49:18] };
+  assign \$54  = { \$53 [50], \$53 [50], \$53 [50], \$53 [50], \$53 [50], \$53 [50], \$53 [50], \$53 [50], \$53 [50], \$53 [50], \$53 [50], \$53 [50], \$53 [50], \$53 [50], \$53 [50], \$53 [50], \$53 [50], \$53 [50], \$53 [50:18] };
+  assign \$56  = { \$55 [50], \$55 [50], \$55 [50], \$55 [50], \$55 [50], \$55 [50], \$55 [50], \$55 [50], \$55 [50], \$55 [50], \$55 [50], \$55 [50], \$55 [50], \$55 [50], \$55 [50], \$55 [50], \$55 [50], \$55 [50], \$55 [50:18] };
+  assign \$58  = { \$57 [50], \$57 [50], \$57 [50], \$57 [50], \$57 [50], \$57 [50], \$57 [50], \$57 [50], \$57 [50], \$57 [50], \$57 [50], \$57 [50], \$57 [50], \$57 [50], \$57 [50], \$57 [50], \$57 [50], \$57 [50], \$57 [50:18] };
+  assign \$70  = { 2'h0, \$69 [8:2] };
+  assign \$72  = { 2'h0, \$71 [8:2] };
+  assign \$77  = \$signal ;
+  assign \$79  = rbank;
+  assign \$85  = { act_s1b_0[15], act_s1b_0[15], act_s1b_0[15], act_s1b_0[15], act_s1b_0[15], act_s1b_0[15], act_s1b_0[15], act_s1b_0[15], act_s1b_0[15], act_s1b_0[15], act_s1b_0[15], act_s1b_0[15], act_s1b_0[15], act_s1b_0[15:8], 18'h00000 };
+  assign \$88  = { act_s1b_1[15], act_s1b_1[15], act_s1b_1[15], act_s1b_1[15], act_s1b_1[15], act_s1b_1[15], act_s1b_1[15], act_s1b_1[15], act_s1b_1[15], act_s1b_1[15], act_s1b_1[15], act_s1b_1[15], act_s1b_1[15], act_s1b_1[15:8], 18'h00000 };
+  assign \$91  = { act_s1b_2[15], act_s1b_2[15], act_s1b_2[15], act_s1b_2[15], act_s1b_2[15], act_s1b_2[15], act_s1b_2[15], act_s1b_2[15], act_s1b_2[15], act_s1b_2[15], act_s1b_2[15], act_s1b_2[15], act_s1b_2[15], act_s1b_2[15:8], 18'h00000 };
+  assign \$94  = { act_s1b_3[15], act_s1b_3[15], act_s1b_3[15], act_s1b_3[15], act_s1b_3[15], act_s1b_3[15], act_s1b_3[15], act_s1b_3[15], act_s1b_3[15], act_s1b_3[15], act_s1b_3[15], act_s1b_3[15], act_s1b_3[15], act_s1b_3[15:8], 18'h00000 };
+  assign \$97  = { act_s1b_4[15], act_s1b_4[15], act_s1b_4[15], act_s1b_4[15], act_s1b_4[15], act_s1b_4[15], act_s1b_4[15], act_s1b_4[15], act_s1b_4[15], act_s1b_4[15], act_s1b_4[15], act_s1b_4[15], act_s1b_4[15], act_s1b_4[15:8], 18'h00000 };
+  assign \$100  = { act_s1b_5[15], act_s1b_5[15], act_s1b_5[15], act_s1b_5[15], act_s1b_5[15], act_s1b_5[15], act_s1b_5[15], act_s1b_5[15], act_s1b_5[15], act_s1b_5[15], act_s1b_5[15], act_s1b_5[15], act_s1b_5[15], act_s1b_5[15:8], 18'h00000 };
+  assign \$103  = { act_s1b_6[15], act_s1b_6[15], act_s1b_6[15], act_s1b_6[15], act_s1b_6[15], act_s1b_6[15], act_s1b_6[15], act_s1b_6[15], act_s1b_6[15], act_s1b_6[15], act_s1b_6[15], act_s1b_6[15], act_s1b_6[15], act_s1b_6[15:8], 18'h00000 };
+  assign \$106  = { act_s1b_7[15], act_s1b_7[15], act_s1b_7[15], act_s1b_7[15], act_s1b_7[15], act_s1b_7[15], act_s1b_7[15], act_s1b_7[15], act_s1b_7[15], act_s1b_7[15], act_s1b_7[15], act_s1b_7[15], act_s1b_7[15], act_s1b_7[15:8], 18'h00000 };
+  assign \$112  = { act_s1b_1[15], act_s1b_1[15], act_s1b_1[15], act_s1b_1[15], act_s1b_1[15], act_s1b_1[15], act_s1b_1[15], act_s1b_1[15], act_s1b_1[15], act_s1b_1[15], act_s1b_1[15], act_s1b_1[15], act_s1b_1[15], act_s1b_1[15:8], 18'h00000 };
+  assign \$118  = { act_s1b_3[15], act_s1b_3[15], act_s1b_3[15], act_s1b_3[15], act_s1b_3[15], act_s1b_3[15], act_s1b_3[15], act_s1b_3[15], act_s1b_3[15], act_s1b_3[15], act_s1b_3[15], act_s1b_3[15], act_s1b_3[15], act_s1b_3[15:8], 18'h00000 };
+  assign \$124  = { act_s1b_5[15], act_s1b_5[15], act_s1b_5[15], act_s1b_5[15], act_s1b_5[15], act_s1b_5[15], act_s1b_5[15], act_s1b_5[15], act_s1b_5[15], act_s1b_5[15], act_s1b_5[15], act_s1b_5[15], act_s1b_5[15], act_s1b_5[15:8], 18'h00000 };
+  assign \$130  = { act_s1b_7[15], act_s1b_7[15], act_s1b_7[15], act_s1b_7[15], act_s1b_7[15], act_s1b_7[15], act_s1b_7[15], act_s1b_7[15], act_s1b_7[15], act_s1b_7[15], act_s1b_7[15], act_s1b_7[15], act_s1b_7[15], act_s1b_7[15:8], 18'h00000 };
+  assign \$154  = 1'h0;
+  assign \$155  = 1'h0;
+  assign \$158  = 1'h0;
+  assign \$159  = 1'h0;
 endmodule

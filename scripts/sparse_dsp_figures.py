@@ -34,7 +34,7 @@ def _run_matrix(params, x, beats):
 
     async def bench(ctx):
         xs = np.asarray(x).reshape(vectors, -1)
-        slices = xs.shape[1] // p.m
+        slices = xs.shape[1] // p.x_per_beat
         ctx.set(dut.o.ready, 1)
         cycle = 0
         for s in range(slices):

@@ -12,6 +12,9 @@ CASES = {
     "sparse_dsp_t_packed_oau": SparseDspParams(lanes=4, m=8, supported_n=(1, 2, 4),
                                                weight_bits=3, max_k=64, packed=True,
                                                oau=True),
+    # The sparse MUX in fabric (one shared buffer read M activations at a time).
+    "sparse_dsp_t_fabric": SparseDspParams(lanes=8, m=8, supported_n=(1, 2, 8), max_k=64,
+                                           sparse_mux="fabric"),
 }
 
 ENTRIES = [e for e in DEFAULT_CATALOG if e.name in ("sparse_dsp_l8_m4", "sparse_dsp_l8_m4_packed")] + \

@@ -102,13 +102,14 @@ def compress(params: SparseDspParams, w, n, prune=False):
 
 
 def rows_of(params: SparseDspParams, out, tile_ns, rows):
-    """``W @ x`` (``rows`` values; packed: shape (2, rows), low vector first) from output beats."""
+    """``W @ x`` (``rows`` values; packed: shape (2, rows), low vector first) from output beats:
+    each beat's rows are the slots its ``valid`` bits mark, in slot order."""
     vectors = 2 if params.packed else 1
     got = [[] for _ in range(vectors)]
-    for beat, tile_n in zip(out, tile_ns):
-        groups = params.lanes // tile_n
+    for beat, _tile_n in zip(out, tile_ns):
+        slots = [j for j in range(params.max_groups) if beat.valid >> j & 1]
         for v in range(vectors):
-            got[v] += beat.data[v * params.max_groups:v * params.max_groups + groups]
+            got[v] += [beat.data[v * params.max_groups + j] for j in slots]
     result = np.array([g[:rows] for g in got], dtype=np.int64)
     return result if params.packed else result[0]
 

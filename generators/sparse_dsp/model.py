@@ -9,8 +9,10 @@ streams weight beats past it. A beat carries ``lanes`` non-zero weights with the
 (lanes ``g*N .. g*N+N-1`` for the tile's row g). A tile ends after K/M beats, or earlier at the
 matrix's last beat (``last``); its N is read from its first beat. The chain multiplies every
 lane, sums each group of N lanes (the reduction node of that group) and accumulates the group
-sums of a tile's beats: one output beat per tile, ``lanes / min(supported_n)`` result slots of
-which the first ``lanes / N`` are the tile's rows (``valid`` bits), the others 0.
+sums of a tile's beats: one output beat per tile, ``lanes / min(supported_n)`` result slots.
+Row g of the tile sits in slot ``g * N / min(supported_n)`` (the slot of its first lane), its bit
+set in ``valid``; the other slots are 0. Spreading the rows this way keeps every slot fed by one
+fixed node of the adder tree whatever N is, so the hardware needs no per-slot level select.
 
 Packed mode: x is two vectors, low (b) and high (a); every lane multiplies w * ((a << 18) + b)
 and the sums are split into the two 18-bit-separated lanes either at the output (``oau`` off: the
@@ -24,7 +26,8 @@ import numpy as np
 
 from .params import LOW_LANE_BITS, PACK_SHIFT, SparseDspParams
 
-__all__ = ["WeightBeats", "OutBeat", "matvec", "split_lanes", "pack_operand", "tile_sums"]
+__all__ = ["WeightBeats", "OutBeat", "matvec", "split_lanes", "pack_operand", "tile_sums",
+           "row_slots"]
 
 
 @dataclasses.dataclass
@@ -48,7 +51,7 @@ class WeightBeats:
 @dataclasses.dataclass(frozen=True)
 class OutBeat:
     data: tuple                 # max_groups results (packed: low vector's, then high vector's)
-    valid: int                  # bit j: slot j holds a row of the tile
+    valid: int                  # bit j: slot j holds a row of the tile (see :func:`row_slots`)
     last: bool
 
 
@@ -84,8 +87,14 @@ def _check_x(params, x):
     return x
 
 
+def row_slots(params: SparseDspParams, level):
+    """Output slots holding a tile's rows at N = 2**level: row g in slot g * N / min(N)."""
+    stride = (1 << level) // params.supported_n[0]
+    return np.arange(params.lanes >> level) * stride
+
+
 def tile_sums(params: SparseDspParams, products, level):
-    """Reduction-node outputs of one beat: sums of groups of 2**level lanes, slot-padded.
+    """Reduction-node outputs of one beat: sums of groups of 2**level lanes, in their slots.
 
     ``products``: (lanes,) unpacked or packed products. Unpacked: (max_groups,) sums. Packed:
     (high, low) arrays of (max_groups,), split where the hardware splits them.
@@ -95,7 +104,7 @@ def tile_sums(params: SparseDspParams, products, level):
     if not p.packed or not p.oau:
         sums = products.reshape(groups, 1 << level).sum(axis=1)
         out = np.zeros(p.max_groups, dtype=np.int64)
-        out[:groups] = sums
+        out[row_slots(p, level)] = sums
         return out
     # OAU: packed sums up to 2**min(level, oau_level) products, split there, exact sums above.
     split = min(level, p.oau_level)
@@ -103,7 +112,8 @@ def tile_sums(params: SparseDspParams, products, level):
     high = high.reshape(groups, -1).sum(axis=1)
     low = low.reshape(groups, -1).sum(axis=1)
     out_h, out_l = np.zeros(p.max_groups, dtype=np.int64), np.zeros(p.max_groups, dtype=np.int64)
-    out_h[:groups], out_l[:groups] = high, low
+    slots = row_slots(p, level)
+    out_h[slots], out_l[slots] = high, low
     return out_h, out_l
 
 
@@ -139,12 +149,12 @@ def matvec(params: SparseDspParams, x, beats: WeightBeats):
                                    if isinstance(sums, tuple) else acc + sums)
         s += 1
         if s == slices or beats.last[b]:
-            groups = p.lanes >> level
+            valid = sum(1 << int(j) for j in row_slots(p, level))
             if p.packed:
                 high, low = acc if p.oau else split_lanes(acc)
                 data = tuple(int(v) for v in np.concatenate([low, high]))
             else:
                 data = tuple(int(v) for v in acc)
-            out.append(OutBeat(data, (1 << groups) - 1, bool(beats.last[b])))
+            out.append(OutBeat(data, valid, bool(beats.last[b])))
             s = 0
     return out

@@ -45,6 +45,13 @@ class SparseDspParams(BlockParams):
     oau : bool
         Packed mode: split the low 18-bit lane off before it can overflow (overflow adjust
         unit), so any ``max_k`` is exact.
+    sparse_mux : str
+        Where each lane's M:1 sparse MUX lives. ``"ram"``: every lane reads its own copy of the
+        activation vector in block RAM at (block, index), so the MUX costs no logic; the vector
+        then arrives one activation a beat (K cycles to load, as each copy takes one write a
+        cycle). ``"fabric"``: one shared buffer read a block (M activations) at a time and an
+        M:1 multiplexer of LUTs per lane; the vector arrives M activations a beat. Ignored by a
+        dense-only chain, which has no MUX.
     """
 
     family = "sparse_dsp"
@@ -57,6 +64,7 @@ class SparseDspParams(BlockParams):
     max_k: int = 256
     packed: bool = False
     oau: bool = False
+    sparse_mux: str = "ram"
 
     def __post_init__(self):
         check_int("lanes", self.lanes, 2, 32)
@@ -84,6 +92,7 @@ class SparseDspParams(BlockParams):
         for name in ("packed", "oau"):
             if not isinstance(getattr(self, name), bool):
                 raise ParamTypeError(f"{name} must be True or False, not {getattr(self, name)!r}")
+        check_choice("sparse_mux", self.sparse_mux, ("ram", "fabric"))
         if self.oau and not self.packed:
             raise ParamValueError("oau must be False when packed is False (it adjusts the "
                                   "packed low lane), not True")
@@ -99,6 +108,16 @@ class SparseDspParams(BlockParams):
     def dense_only(self):
         """Only N = M: lanes read fixed activations, the stream carries no indices."""
         return self.supported_n == (self.m,)
+
+    @property
+    def ram_mux(self):
+        """Each lane reads its own copy of the activations (the sparse MUX in block RAM)."""
+        return self.sparse_mux == "ram" and not self.dense_only
+
+    @property
+    def x_per_beat(self):
+        """Activations of each vector per ``x`` beat."""
+        return 1 if self.ram_mux else self.m
 
     @property
     def index_bits(self):

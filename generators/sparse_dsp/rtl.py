@@ -1,27 +1,31 @@
-"""The sparse DSP chain: ``lanes`` multipliers with sparse MUXes, an adder tree whose levels the
-reduction nodes tap by N, and per-slot accumulators (the arithmetic of :mod:`.model`).
+"""The sparse DSP chain: ``lanes`` multipliers with sparse MUXes, an adder tree with
+configurable links (the reduction nodes), and per-slot accumulators (the arithmetic of
+:mod:`.model`).
 
 Ref: FlightLLM (Zeng et al., FPGA'24, arXiv 2401.03868), CSD-Chain (sparse MUX, reduction node,
 overflow adjust unit); seeds.md §1.3.
 
 Pipeline, all of it advancing on one enable (``ce``: the output register is empty or taken):
 
-* accept: a weight beat is taken while the activation buffer is loaded; its block of K (the beat's
-  number in its tile) addresses the buffer.
-* read: the block's activations are registered (block RAM output).
-* mux: each lane's M:1 sparse MUX picks its activation by the beat's index (dense-only: a fixed
-  wire); packed mode forms (a << 18) + b.
+* load: a vector goes into whichever of two buffers is free, so it overlaps the previous
+  matrix.
+* accept: a weight beat is taken while its vector's buffer is loaded; its block of K (the beat's
+  number in its tile) and, with ``sparse_mux="ram"``, each lane's index address the buffer.
+* read: the buffer's output is registered (block RAM clock-to-output).
+* mux: ``sparse_mux="ram"``: none, each lane read its own copy of the vector at (block, index);
+  ``"fabric"``: each lane's M:1 multiplexer picks from the block by its index (dense-only: a
+  fixed wire). Packed mode forms (a << 18) + b.
 * multiply: one product per lane (a DSP block on both targets).
-* tree: log2(lanes) registered adder levels; level l holds the sums of 2**l lanes, i.e. the
-  reduction-node outputs for N = 2**l. FlightLLM's configurable links are this choice of level.
-* accumulate: slot j adds the tile's tap (level log2 N, node j; 0 for slots the tile does not
-  use) and the output beat is the slot registers themselves once a tile's last beat is in.
+* tree: log2(lanes) registered adder levels whose links open by N (a link that is open adds 0),
+  so the node at a row's first lane holds the row's sum at any N.
+* accumulate: each output slot adds one fixed tree node; at a tile's end the slot's output
+  register takes the sum (0 in slots that are not rows) and the accumulator restarts.
 
 A cascade of DSP48s is not available on the open flows' targets, so the chain is a tree of
 fabric adders; its results are identical (integer sums) and every lane multiplies every cycle.
 """
 
-from amaranth.hdl import Array, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Array, Cat, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -45,14 +49,16 @@ class SparseDspChain(wiring.Component):
 
     Latency: :attr:`latency` cycles from a tile's last weight beat to its output beat; a weight
     beat enters every cycle while the output is not stalled (initiation interval 1, every lane
-    busy); the whole pipeline stalls while ``o`` is stalled. ``x`` is taken only while no matrix
-    is in progress: a vector ends at ``last`` (or when the buffer is full), then weight beats are
-    taken until the beat with ``last``, then the next vector.
+    busy); the whole pipeline stalls while ``o`` is stalled. Vectors and matrices pair up in
+    order: a vector ends at ``last`` (or at ``max_k``), its matrix at the weight beat with
+    ``last``. There are two vector buffers, so the next vector loads while the current matrix
+    streams; ``x`` waits only while both hold vectors whose matrices have not ended.
 
     Members
     -------
     x : In(stream.Signature(...))
-        Activations, ``m`` per beat (packed: the low vector's ``m``, then the high vector's).
+        Activations, ``x_per_beat`` per beat (packed: the low vector's, then the high
+        vector's).
     w : In(stream.Signature(...))
         Weight beats: ``data.values``, ``data.index`` (not when dense-only), ``user`` = log2 N
         (read on a tile's first beat), ``last`` on the matrix's final beat.
@@ -71,7 +77,8 @@ class SparseDspChain(wiring.Component):
             w_fields["index"] = data.ArrayLayout(unsigned(p.index_bits), p.lanes)
         super().__init__({
             "x": In(stream.Signature(data.StructLayout({
-                "data": data.ArrayLayout(signed(p.act_bits), p.m * vectors), "last": 1}))),
+                "data": data.ArrayLayout(signed(p.act_bits), p.x_per_beat * vectors),
+                "last": 1}))),
             "w": In(stream.Signature(data.StructLayout({
                 "data": data.StructLayout(w_fields), "user": p.n_code_bits, "last": 1}))),
             "o": Out(stream.Signature(data.StructLayout({
@@ -89,8 +96,9 @@ class SparseDspChain(wiring.Component):
 
     @property
     def latency(self):
-        """Cycles from a tile's last weight beat (accepted) to its output beat (valid)."""
-        return 5 + self.tree_levels
+        """Cycles from a tile's last weight beat (accepted) to its output beat (valid): accept,
+        read, registered read, (fabric MUX,) product, the tree's levels, accumulator."""
+        return (4 if self._params.ram_mux else 5) + self.tree_levels
 
     latency_meaning = "cycles from a tile's last s_axis_w beat to its m_axis beat"
     initiation_interval = 1
@@ -102,12 +110,15 @@ class SparseDspChain(wiring.Component):
         index = "" if p.dense_only else \
             f", then {p.lanes} x {p.index_bits}-bit unsigned indices (position in the M-block)"
         return {
-            "x": {"lanes": p.m * vectors,
+            "x": {"lanes": p.x_per_beat * vectors,
                   "element": {"signed": True, "width": p.act_bits, "frac": 0},
-                  "tlast": "end of the activation vector (K = beats x m, up to max_k)",
-                  "meaning": ("m activations of one M-block of K per beat"
-                              + (" (low vector in lanes 0..m-1, high vector above)"
-                                 if p.packed else ""))},
+                  "tlast": f"end of the activation vector (K = beats x {p.x_per_beat}, a "
+                           f"multiple of m, up to max_k)",
+                  "meaning": (f"{p.x_per_beat} activation(s) of K per beat"
+                              + (" (low vector first, then the high vector)"
+                                 if p.packed else "")
+                              + "; the next vector may load while the current matrix "
+                                "streams (two buffers)")},
             "w": {"lanes": 1, "element": {
                       "fields": f"{p.lanes} x {p.weight_bits}-bit signed weights{index}"},
                   "tlast": "the matrix's last weight beat",
@@ -119,7 +130,8 @@ class SparseDspChain(wiring.Component):
                   "element": {"signed": True, "width": p.acc_bits, "frac": 0},
                   "tlast": "the matrix's last tile",
                   "tuser": f"bit j: lane j is a row of the tile (lanes/N of {p.max_groups})",
-                  "meaning": "one beat per tile: row g of the tile in lane g"
+                  "meaning": (f"one beat per tile: row g of the tile in lane g*N/"
+                              f"{p.supported_n[0]}, the other lanes 0")
                              + (" (low vector's rows, then the high vector's)"
                                 if p.packed else "")},
         }
@@ -130,32 +142,80 @@ class SparseDspChain(wiring.Component):
         vectors = 2 if p.packed else 1
         depth = p.max_k // p.m
         levels = self.tree_levels
+        low_level = p.supported_n[0].bit_length() - 1
         split_outputs = p.packed and p.oau
 
         ce = Signal()
         m.d.comb += ce.eq(~self.o.valid | self.o.ready)
 
-        def stage(value, name, enable=ce):
-            reg = Signal(value.shape(), name=name)
-            with m.If(enable):
+        def clear_or_load(reg, clear, load, value):
+            # Written as a reset that wins over the enable, so yosys maps it onto the flip-flops'
+            # synchronous reset (ORed with aresetn): an enable-gated reset is not native on
+            # ECP5 and costs a LUT per bit.
+            with m.If(clear):
+                m.d.sync += reg.eq(0)
+            with m.Elif(load):
                 m.d.sync += reg.eq(value)
+
+        def stage(value, name, enable=ce, keep=None):
+            """A pipeline register; with ``keep``, one that loads 0 instead while ``keep`` is
+            low."""
+            if isinstance(value, tuple):
+                return tuple(stage(v, f"{name}_{h}", enable, keep) for h, v in enumerate(value))
+            reg = Signal(value.shape(), name=name)
+            if keep is None:
+                with m.If(enable):
+                    m.d.sync += reg.eq(value)
+            else:
+                clear_or_load(reg, enable & ~keep, enable, value)
             return reg
 
-        # --- activation buffer -----------------------------------------------------------------
-        m.submodules.buffer = buf = Memory(
-            shape=data.ArrayLayout(signed(p.act_bits), p.m * vectors), depth=depth, init=[])
-        wr = buf.write_port()
-        rd = buf.read_port(domain="sync")
-        loading = Signal(init=1)
-        waddr = Signal(range(depth))
-        slices = Signal(range(depth + 1), init=1)
+        # --- activation buffers: two, so the next vector loads while a matrix streams -----------
+        element = data.ArrayLayout(signed(p.act_bits), vectors)
+        beats = p.max_k // p.x_per_beat
+        addr_bits = max(1, (beats - 1).bit_length())
+        full = Signal(2)           # buffer b holds a vector whose matrix has not ended
+        wbank, rbank = Signal(), Signal()
+        slices = [Signal(range(depth + 1), name=f"slices_{b}") for b in range(2)]
+        waddr = Signal(addr_bits)
         x_take = Signal()
-        m.d.comb += [self.x.ready.eq(loading), x_take.eq(self.x.valid & loading),
-                     wr.addr.eq(waddr), wr.data.eq(self.x.p.data), wr.en.eq(x_take)]
+        x_done = Signal()
+        m.d.comb += [self.x.ready.eq(~full.bit_select(wbank, 1)),
+                     x_take.eq(self.x.valid & self.x.ready),
+                     x_done.eq(x_take & (self.x.p.last | (waddr == beats - 1)))]
+
+        def banked(addr, bank):
+            return (bank << addr_bits) | addr
+
+        if p.ram_mux:
+            # One copy of the vectors per lane, read at (block, index): the sparse MUX is the
+            # block RAM's own address decoder.
+            lane_reads = []
+            for j in range(p.lanes):
+                lane_buf = Memory(shape=element, depth=2 << addr_bits, init=[])
+                m.submodules[f"buffer_{j}"] = lane_buf
+                wr, rd = lane_buf.write_port(), lane_buf.read_port(domain="sync")
+                m.d.comb += [wr.addr.eq(banked(waddr, wbank)), wr.data.eq(self.x.p.data),
+                             wr.en.eq(x_take), rd.en.eq(ce)]
+                lane_reads.append(rd)
+        else:
+            m.submodules.buffer = buf = Memory(
+                shape=data.ArrayLayout(signed(p.act_bits), p.m * vectors), depth=2 << addr_bits,
+                init=[])
+            wr = buf.write_port()
+            rd = buf.read_port(domain="sync")
+            m.d.comb += [wr.addr.eq(banked(waddr, wbank)), wr.data.eq(self.x.p.data),
+                         wr.en.eq(x_take)]
         with m.If(x_take):
-            m.d.sync += waddr.eq(waddr + 1)
-            with m.If(self.x.p.last | (waddr == depth - 1)):
-                m.d.sync += [loading.eq(0), slices.eq(waddr + 1), waddr.eq(0)]
+            m.d.sync += waddr.eq(Mux(x_done, 0, waddr + 1))
+        with m.If(x_done):
+            per_block = (p.m // p.x_per_beat).bit_length() - 1
+            blocks = (waddr + 1) >> per_block if per_block else waddr + 1
+            m.d.sync += wbank.eq(~wbank)
+            with m.Switch(wbank):
+                for b in range(2):
+                    with m.Case(b):
+                        m.d.sync += slices[b].eq(blocks)
 
         # --- accept -----------------------------------------------------------------------------
         w_take = Signal()
@@ -163,125 +223,161 @@ class SparseDspChain(wiring.Component):
         tile_code = Signal(p.n_code_bits)
         first = Signal()
         end = Signal()
-        m.d.comb += [self.w.ready.eq(~loading & ce), w_take.eq(self.w.valid & self.w.ready),
-                     first.eq(block == 0), end.eq((block == slices - 1) | self.w.p.last),
-                     rd.addr.eq(block), rd.en.eq(ce)]
+        matrix_done = Signal()
+        m.d.comb += [self.w.ready.eq(full.bit_select(rbank, 1) & ce),
+                     w_take.eq(self.w.valid & self.w.ready),
+                     matrix_done.eq(w_take & self.w.p.last),
+                     first.eq(block == 0),
+                     end.eq((block == Mux(rbank, slices[1], slices[0]) - 1) | self.w.p.last)]
+        # A buffer is written only while empty and read only while full: the two never meet.
+        for b in range(2):
+            with m.If(x_done & (wbank == b)):
+                m.d.sync += full[b].eq(1)
+            with m.Elif(matrix_done & (rbank == b)):
+                m.d.sync += full[b].eq(0)
+        with m.If(matrix_done):
+            m.d.sync += rbank.eq(~rbank)
+        if p.ram_mux:
+            for j, rd in enumerate(lane_reads):
+                m.d.comb += rd.addr.eq(banked(Cat(self.w.p.data.index[j], block), rbank))
+        else:
+            m.d.comb += [rd.addr.eq(banked(block, rbank)), rd.en.eq(ce)]
         code = Mux(first, self.w.p.user, tile_code)
         with m.If(w_take):
             m.d.sync += block.eq(Mux(end, 0, block + 1))
             with m.If(first):
                 m.d.sync += tile_code.eq(self.w.p.user)
-            with m.If(self.w.p.last):
-                m.d.sync += loading.eq(1)
 
-        ctrl = {"valid": w_take, "first": first, "end": end, "last": self.w.p.last,
-                "code": code}
+        ctrl = {"valid": w_take, "end": end, "last": self.w.p.last, "code": code}
 
         def advance(ctrl, n):
             return {k: stage(v, f"{k}_{n}") for k, v in ctrl.items()}
 
-        # --- S1: the beat, while the buffer reads its block ---------------------------------------
+        def pack(low, high):
+            return (high.as_signed() << PACK_SHIFT) + low if p.packed else low
+
+        # --- S1: the beat, while the buffer reads ---------------------------------------------
         ctrl = advance(ctrl, "s1")
         w1 = [stage(self.w.p.data.values[j], f"w_s1_{j}") for j in range(p.lanes)]
-        idx1 = [] if p.dense_only else \
-            [stage(self.w.p.data.index[j], f"idx_s1_{j}") for j in range(p.lanes)]
+        idx1 = [stage(self.w.p.data.index[j], f"idx_s1_{j}") for j in range(p.lanes)] \
+            if p.sparse_mux == "fabric" and not p.dense_only else []
 
-        # --- S1b: the block read, registered: the block RAM's clock-to-output delay and the
-        # sparse MUX together were the chain's critical path (ECP5).
+        # --- S1b: the read, registered: the block RAM's clock-to-output delay in front of the
+        # sparse MUX or the multipliers was the chain's critical path (ECP5).
         ctrl = advance(ctrl, "s1b")
-        block_acts = stage(rd.data, "block_acts")
         w1 = [stage(v, f"w_s1b_{j}") for j, v in enumerate(w1)]
-        idx1 = [stage(v, f"idx_s1b_{j}") for j, v in enumerate(idx1)]
+        if p.ram_mux:
+            raw = [stage(rd.data, f"act_s1b_{j}") for j, rd in enumerate(lane_reads)]
+            acts = [pack(r[0], r[1] if p.packed else None) for r in raw]
+        else:
+            # --- S2: sparse MUX in fabric (or fixed wires, dense-only) -------------------------
+            block_acts = stage(rd.data, "block_acts")
+            idx1 = [stage(v, f"idx_s1b_{j}") for j, v in enumerate(idx1)]
+            low_acts = Array(block_acts[i] for i in range(p.m))
+            high_acts = Array(block_acts[p.m + i] for i in range(p.m)) if p.packed else None
+            acts = []
+            for j in range(p.lanes):
+                if p.dense_only:
+                    low = block_acts[j % p.m]
+                    high = block_acts[p.m + j % p.m] if p.packed else None
+                else:
+                    low = low_acts[idx1[j]]
+                    high = high_acts[idx1[j]] if p.packed else None
+                acts.append(stage(pack(low, high), f"act_s2_{j}"))
+            w1 = [stage(v, f"w_s2_{j}") for j, v in enumerate(w1)]
+            ctrl = advance(ctrl, "s2")
 
-        # --- S2: sparse MUX ---------------------------------------------------------------------
-        low_acts = Array(block_acts[i] for i in range(p.m))
-        high_acts = Array(block_acts[p.m + i] for i in range(p.m)) if p.packed else None
-        acts = []
-        for j in range(p.lanes):
-            if p.dense_only:
-                low = block_acts[j % p.m]
-                high = block_acts[p.m + j % p.m] if p.packed else None
-            else:
-                low = low_acts[idx1[j]]
-                high = high_acts[idx1[j]] if p.packed else None
-            act = (high.as_signed() << PACK_SHIFT) + low if p.packed else low
-            acts.append(stage(act, f"act_s2_{j}"))
-        w2 = [stage(v, f"w_s2_{j}") for j, v in enumerate(w1)]
-        ctrl = advance(ctrl, "s2")
+        # --- multipliers and the adder tree ---------------------------------------------------
+        # Level l node i sums lanes i*2**l .. (i+1)*2**l - 1 when every link below it is closed.
+        # FlightLLM's configurable links: the link joining node 2i+1 of level l-1 into node i
+        # of level l is open when the tile's N < 2**l, and then adds 0 (a register copy of the
+        # right child that resets). So whatever N is, the node at lane a of its highest level
+        # holds the sum of lanes a .. a+N-1 for a row starting at lane a: each output slot reads
+        # one fixed node, with no select between levels.
+        def register_level(values, level, name):
+            regs = [stage(v, f"{name}_{i}") for i, v in enumerate(values)]
+            gated = {}
+            if low_level < level + 1 <= levels:
+                link = ctrl["code"] > level
+                gated = {i: stage(values[i], f"{name}_{i}_link", keep=link)
+                         for i in range(1, len(values), 2)}
+            return regs, gated
 
-        # --- S3: multipliers ------------------------------------------------------------------
-        nodes = [stage(w * a, f"prod_{j}") for j, (w, a) in enumerate(zip(w2, acts))]
+        def split_node(v, name):
+            return v if isinstance(v, tuple) else _split(m, v, name)
+
+        def delay(value, stages, name):
+            for d in range(stages):
+                value = stage(value, f"{name}_d{d}")
+            return value
+
+        # Slot j's first lane, and the highest tree level with a node starting there.
+        slot_lane = [j << low_level for j in range(p.max_groups)]
+        slot_level = [levels if a == 0 else min(levels, (a & -a).bit_length() - 1)
+                      for a in slot_lane]
+        nodes, gated = register_level([w * a for w, a in zip(w1, acts)], 0, "prod")
         ctrl = advance(ctrl, "s3")
-
-        # --- adder tree, taps delayed to the accumulators -----------------------------------------
-        tap_levels = [n.bit_length() - 1 for n in p.supported_n]
-        taps = {}          # level -> list of values (or (high, low) pairs) at the last stage
-
-        def split_all(values, name):
-            return [_split(m, v, f"{name}_{i}") for i, v in enumerate(values)]
-
-        def delay_tap(values, remaining, name):
-            for d in range(remaining):
-                values = [tuple(stage(x, f"{name}_d{d}_{i}_{h}") for h, x in enumerate(v))
-                          if isinstance(v, tuple) else stage(v, f"{name}_d{d}_{i}")
-                          for i, v in enumerate(values)]
-            return values
-
+        taps = {}
         is_split = False
         for level in range(levels + 1):
             if split_outputs and not is_split and level == p.oau_level:
-                nodes = split_all(nodes, f"oau_l{level}")
+                nodes = [split_node(v, f"oau_l{level}_{i}") for i, v in enumerate(nodes)]
+                gated = {i: split_node(v, f"oau_l{level}_{i}_link") for i, v in gated.items()}
                 is_split = True
-            if level in tap_levels:
-                tap = nodes if is_split or not split_outputs else split_all(nodes, f"rn_l{level}")
-                taps[level] = delay_tap(tap, levels - level, f"tap_l{level}")
+            for j, top in enumerate(slot_level):
+                if top == level:
+                    tap = nodes[slot_lane[j] >> level]
+                    if split_outputs:
+                        tap = split_node(tap, f"rn_{j}")
+                    taps[j] = delay(tap, levels - level, f"tap_{j}")
             if level == levels:
                 break
-            pairs = list(zip(nodes[0::2], nodes[1::2]))
-            if is_split:
-                nodes = [(stage(a[0] + b[0], f"sum_l{level + 1}_{i}_h"),
-                          stage(a[1] + b[1], f"sum_l{level + 1}_{i}_l"))
-                         for i, (a, b) in enumerate(pairs)]
-            else:
-                nodes = [stage(a + b, f"sum_l{level + 1}_{i}") for i, (a, b) in enumerate(pairs)]
+            sums = []
+            for i in range(len(nodes) // 2):
+                left, right = nodes[2 * i], gated.get(2 * i + 1, nodes[2 * i + 1])
+                sums.append(tuple(a + b for a, b in zip(left, right)) if is_split
+                            else left + right)
+            nodes, gated = register_level(sums, level + 1, f"sum_l{level + 1}")
             ctrl = advance(ctrl, f"l{level + 1}")
 
-        # --- reduction nodes: per-slot accumulators = the output beat ------------------------------
+        # --- reduction nodes: per-slot accumulators and the output beat ---------------------------
+        # An accumulator resets as its tile ends while the output register takes acc + tap: no
+        # first-beat select in front of the adder. Slots that are not rows of the tile read 0.
         parts = 2 if split_outputs else 1
         acc_width = p.acc_bits + (PACK_SHIFT + 1 if p.packed and not p.oau else 0)
-        accs = [[Signal(signed(acc_width), name=f"acc_{j}_{h}") for h in range(parts)]
-                for j in range(p.max_groups)]
-        valid_mask = Signal(p.max_groups)
+        step = Signal()
+        done = Signal()
+        m.d.comb += [step.eq(ce & ctrl["valid"]), done.eq(step & ctrl["end"])]
+        is_row = Signal(p.max_groups)
+        for j, a in enumerate(slot_lane):
+            # A row starts at lane a when N = 2**code divides a.
+            m.d.comb += is_row[j].eq(1 if a == 0 else ctrl["code"] <= slot_level[j])
+        outs = []
+        for j in range(p.max_groups):
+            outs.append([])
+            # A slot starting at lane a only ever sums rows of N <= 2**tz(a) lanes: its
+            # accumulator is only as wide as such a row's worst sum (a LUT per bit saved).
+            slot_n = min(1 << slot_level[j], p.supported_n[-1])
+            width = acc_width if p.packed else \
+                (p.max_k // p.m * slot_n * p.max_product).bit_length() + 1
+            for h in range(parts):
+                pick = taps[j][h] if split_outputs else taps[j]
+                acc = Signal(signed(width), name=f"acc_{j}_{h}")
+                out = Signal(signed(width), name=f"out_{j}_{h}")
+                total = acc + pick
+                clear_or_load(acc, done, step, total)
+                clear_or_load(out, done & ~is_row[j], done, total)
+                outs[j].append(out)
         with m.If(ce):
             m.d.sync += self.o.valid.eq(ctrl["valid"] & ctrl["end"])
-            with m.If(ctrl["valid"]):
-                m.d.sync += self.o.p.last.eq(ctrl["last"])
-                with m.Switch(ctrl["code"]):
-                    for level in tap_levels:
-                        with m.Case(level):
-                            m.d.sync += valid_mask.eq((1 << (p.lanes >> level)) - 1)
-                    with m.Default():
-                        m.d.sync += valid_mask.eq((1 << (p.lanes >> tap_levels[0])) - 1)
-        for j in range(p.max_groups):
-            for h in range(parts):
-                pick = Signal(signed(acc_width), name=f"rn_in_{j}_{h}")
-                options = [(level, taps[level][j]) for level in tap_levels
-                           if j < p.lanes >> level]
-                with m.Switch(ctrl["code"]):
-                    for level, value in options:
-                        with m.Case(level):
-                            m.d.comb += pick.eq(value[h] if split_outputs else value)
-                    # Default (an N the tile does not use this slot for, or an unsupported
-                    # code): 0, so unused slots read 0.
-                with m.If(ce & ctrl["valid"]):
-                    m.d.sync += accs[j][h].eq(Mux(ctrl["first"], pick, accs[j][h] + pick))
-        m.d.comb += self.o.p.user.eq(valid_mask)
+        with m.If(done):
+            m.d.sync += [self.o.p.last.eq(ctrl["last"]), self.o.p.user.eq(is_row)]
 
         # --- output lanes: low vector's slots, then the high vector's ----------------------------
         for j in range(p.max_groups):
             if not p.packed:
-                m.d.comb += self.o.p.data[j].eq(accs[j][0])
+                m.d.comb += self.o.p.data[j].eq(outs[j][0])
             else:
-                high, low = accs[j] if p.oau else _split(m, accs[j][0], f"out_{j}")
+                high, low = outs[j] if p.oau else _split(m, outs[j][0], f"out_{j}")
                 m.d.comb += [self.o.p.data[j].eq(low), self.o.p.data[p.max_groups + j].eq(high)]
         return m

@@ -7,12 +7,12 @@ __all__ = ["set_vector_beat", "set_weight_beat"]
 
 
 def set_vector_beat(ctx, dut, params, xs, s):
-    """Drive slice ``s`` of the activation vector(s) ``xs`` (shape vectors x K) on ``dut.x``."""
-    p = params
+    """Drive beat ``s`` of the activation vector(s) ``xs`` (shape vectors x K) on ``dut.x``."""
+    n = params.x_per_beat
     for v in range(xs.shape[0]):
-        for i in range(p.m):
-            ctx.set(dut.x.p.data[v * p.m + i], int(xs[v, s * p.m + i]))
-    ctx.set(dut.x.p.last, s == xs.shape[1] // p.m - 1)
+        for i in range(n):
+            ctx.set(dut.x.p.data[v * n + i], int(xs[v, s * n + i]))
+    ctx.set(dut.x.p.last, s == xs.shape[1] // n - 1)
 
 
 def set_weight_beat(ctx, dut, params, beats, b):
