@@ -147,6 +147,13 @@ DEFAULT_CATALOG = (
     Entry("lut_tc_ternary", LutTcParams(weight_format="ternary", n=8)),
     Entry("lut_tc_int2", LutTcParams(weight_format="int2", n=8)),
     Entry("lut_tc_int4", LutTcParams(weight_format="int4", n=8)),
+    # All bit-planes a cycle: the table, drain and control are shared by B times the MACs.
+    Entry("lut_tc_ternary_parallel", LutTcParams(weight_format="ternary", n=8, bit_serial=False)),
+    Entry("lut_tc_int2_parallel", LutTcParams(weight_format="int2", n=8, bit_serial=False)),
+    # Ternary with one lookup per pair of weights (4-entry tables, bitnet.cpp's TL1): the
+    # ternary core to use, at the same 64 MACs a cycle as lut_tc_ternary_parallel.
+    Entry("lut_tc_ternary_pairs", LutTcParams(weight_format="ternary", n=8, bit_serial=False,
+                                              ternary_pairs=True)),
     # FlightLLM's chain: 8 lanes with 1:4, 2:4, 4:4 and 16 lanes with 2:16 .. 16:16, INT8
     # weights and activations, each lane's sparse MUX in block RAM; the dense-only builds of
     # the same chains for the LUT cost of sparse support.

@@ -137,9 +137,9 @@ module \lut_tc_binary.core (a__valid, w__valid, o__ready, rst, fire, a__ready, a
   wire \$1 ;
   wire [11:0] \$10 ;
   wire [11:0] \$100 ;
-  wire [17:0] \$101 ;
-  wire [18:0] \$102 ;
-  wire [16:0] \$103 ;
+  wire [11:0] \$101 ;
+  wire [11:0] \$102 ;
+  wire [11:0] \$103 ;
   wire [11:0] \$104 ;
   wire [11:0] \$105 ;
   wire [11:0] \$106 ;
@@ -151,16 +151,16 @@ module \lut_tc_binary.core (a__valid, w__valid, o__ready, rst, fire, a__ready, a
   wire [11:0] \$111 ;
   wire [11:0] \$112 ;
   wire [11:0] \$113 ;
-  wire [11:0] \$114 ;
-  wire [11:0] \$115 ;
+  wire [17:0] \$114 ;
+  wire [18:0] \$115 ;
   wire [11:0] \$116 ;
   wire [11:0] \$117 ;
   wire [11:0] \$118 ;
   wire [11:0] \$119 ;
   wire [11:0] \$12 ;
-  wire [17:0] \$120 ;
-  wire [18:0] \$121 ;
-  wire [16:0] \$122 ;
+  wire [11:0] \$120 ;
+  wire [11:0] \$121 ;
+  wire [11:0] \$122 ;
   wire [11:0] \$123 ;
   wire [11:0] \$124 ;
   wire [11:0] \$125 ;
@@ -171,17 +171,17 @@ module \lut_tc_binary.core (a__valid, w__valid, o__ready, rst, fire, a__ready, a
   wire [11:0] \$13 ;
   wire [11:0] \$130 ;
   wire [11:0] \$131 ;
-  wire [11:0] \$132 ;
-  wire [11:0] \$133 ;
+  wire [17:0] \$132 ;
+  wire [18:0] \$133 ;
   wire [11:0] \$134 ;
   wire [11:0] \$135 ;
   wire [11:0] \$136 ;
   wire [11:0] \$137 ;
   wire [11:0] \$138 ;
-  wire [17:0] \$139 ;
+  wire [11:0] \$139 ;
   wire [11:0] \$14 ;
-  wire [18:0] \$140 ;
-  wire [16:0] \$141 ;
+  wire [11:0] \$140 ;
+  wire [11:0] \$141 ;
   wire [11:0] \$142 ;
   wire [11:0] \$143 ;
   wire [11:0] \$144 ;
@@ -191,18 +191,18 @@ module \lut_tc_binary.core (a__valid, w__valid, o__ready, rst, fire, a__ready, a
   wire [11:0] \$148 ;
   wire [11:0] \$149 ;
   wire [11:0] \$15 ;
-  wire [11:0] \$150 ;
-  wire [11:0] \$151 ;
+  wire [17:0] \$150 ;
+  wire [18:0] \$151 ;
   wire [11:0] \$152 ;
   wire [11:0] \$153 ;
   wire [11:0] \$154 ;
   wire [11:0] \$155 ;
   wire [11:0] \$156 ;
   wire [11:0] \$157 ;
-  wire [17:0] \$158 ;
-  wire [18:0] \$159 ;
+  wire [11:0] \$158 ;
+  wire [11:0] \$159 ;
   wire [11:0] \$16 ;
-  wire [16:0] \$160 ;
+  wire [11:0] \$160 ;
   wire [11:0] \$161 ;
   wire [11:0] \$162 ;
   wire [11:0] \$163 ;
@@ -210,8 +210,8 @@ module \lut_tc_binary.core (a__valid, w__valid, o__ready, rst, fire, a__ready, a
   wire [11:0] \$165 ;
   wire [11:0] \$166 ;
   wire [11:0] \$167 ;
-  wire [11:0] \$168 ;
-  wire [11:0] \$169 ;
+  wire [17:0] \$168 ;
+  wire [18:0] \$169 ;
   wire [11:0] \$17 ;
   wire [11:0] \$170 ;
   wire [11:0] \$171 ;
@@ -220,9 +220,9 @@ module \lut_tc_binary.core (a__valid, w__valid, o__ready, rst, fire, a__ready, a
   wire [11:0] \$174 ;
   wire [11:0] \$175 ;
   wire [11:0] \$176 ;
-  wire [17:0] \$177 ;
-  wire [18:0] \$178 ;
-  wire [16:0] \$179 ;
+  wire [11:0] \$177 ;
+  wire [11:0] \$178 ;
+  wire [11:0] \$179 ;
   wire [11:0] \$18 ;
   wire [11:0] \$180 ;
   wire [11:0] \$181 ;
@@ -230,8 +230,8 @@ module \lut_tc_binary.core (a__valid, w__valid, o__ready, rst, fire, a__ready, a
   wire [11:0] \$183 ;
   wire [11:0] \$184 ;
   wire [11:0] \$185 ;
-  wire [11:0] \$186 ;
-  wire [11:0] \$187 ;
+  wire [17:0] \$186 ;
+  wire [18:0] \$187 ;
   wire [11:0] \$188 ;
   wire [11:0] \$189 ;
   wire [11:0] \$19 ;
@@ -241,9 +241,9 @@ module \lut_tc_binary.core (a__valid, w__valid, o__ready, rst, fire, a__ready, a
   wire [11:0] \$193 ;
   wire [11:0] \$194 ;
   wire [11:0] \$195 ;
-  wire [17:0] \$196 ;
-  wire [18:0] \$197 ;
-  wire [16:0] \$198 ;
+  wire [11:0] \$196 ;
+  wire [11:0] \$197 ;
+  wire [11:0] \$198 ;
   wire [11:0] \$199 ;
   wire \$2 ;
   wire [11:0] \$20 ;
@@ -251,8 +251,8 @@ module \lut_tc_binary.core (a__valid, w__valid, o__ready, rst, fire, a__ready, a
   wire [11:0] \$201 ;
   wire [11:0] \$202 ;
   wire [11:0] \$203 ;
-  wire [11:0] \$204 ;
-  wire [11:0] \$205 ;
+  wire [17:0] \$204 ;
+  wire [18:0] \$205 ;
   wire [11:0] \$206 ;
   wire [11:0] \$207 ;
   wire [11:0] \$208 ;
@@ -263,16 +263,16 @@ module \lut_tc_binary.core (a__valid, w__valid, o__ready, rst, fire, a__ready, a
   wire [11:0] \$212 ;
   wire [11:0] \$213 ;
   wire [11:0] \$214 ;
-  wire [17:0] \$215 ;
-  wire [18:0] \$216 ;
-  wire [16:0] \$217 ;
+  wire [11:0] \$215 ;
+  wire [11:0] \$216 ;
+  wire [11:0] \$217 ;
   wire [11:0] \$218 ;
   wire [11:0] \$219 ;
   wire [11:0] \$22 ;
   wire [11:0] \$220 ;
   wire [11:0] \$221 ;
-  wire [11:0] \$222 ;
-  wire [11:0] \$223 ;
+  wire [17:0] \$222 ;
+  wire [18:0] \$223 ;
   wire [11:0] \$224 ;
   wire [11:0] \$225 ;
   wire [11:0] \$226 ;
@@ -284,15 +284,15 @@ module \lut_tc_binary.core (a__valid, w__valid, o__ready, rst, fire, a__ready, a
   wire [11:0] \$231 ;
   wire [11:0] \$232 ;
   wire [11:0] \$233 ;
-  wire [17:0] \$234 ;
-  wire [18:0] \$235 ;
-  wire [16:0] \$236 ;
+  wire [11:0] \$234 ;
+  wire [11:0] \$235 ;
+  wire [11:0] \$236 ;
   wire [11:0] \$237 ;
   wire [11:0] \$238 ;
   wire [11:0] \$239 ;
-  wire [11:0] \$24 ;
-  wire [11:0] \$240 ;
-  wire [11:0] \$241 ;
+  wire [17:0] \$24 ;
+  wire [17:0] \$240 ;
+  wire [18:0] \$241 ;
   wire [11:0] \$242 ;
   wire [11:0] \$243 ;
   wire [11:0] \$244 ;
@@ -301,18 +301,18 @@ module \lut_tc_binary.core (a__valid, w__valid, o__ready, rst, fire, a__ready, a
   wire [11:0] \$247 ;
   wire [11:0] \$248 ;
   wire [11:0] \$249 ;
-  wire [17:0] \$25 ;
+  wire [18:0] \$25 ;
   wire [11:0] \$250 ;
   wire [11:0] \$251 ;
   wire [11:0] \$252 ;
-  wire [17:0] \$253 ;
-  wire [18:0] \$254 ;
-  wire [16:0] \$255 ;
+  wire [11:0] \$253 ;
+  wire [11:0] \$254 ;
+  wire [11:0] \$255 ;
   wire [11:0] \$256 ;
   wire [11:0] \$257 ;
-  wire [11:0] \$258 ;
-  wire [11:0] \$259 ;
-  wire [18:0] \$26 ;
+  wire [17:0] \$258 ;
+  wire [18:0] \$259 ;
+  wire [11:0] \$26 ;
   wire [11:0] \$260 ;
   wire [11:0] \$261 ;
   wire [11:0] \$262 ;
@@ -323,15 +323,15 @@ module \lut_tc_binary.core (a__valid, w__valid, o__ready, rst, fire, a__ready, a
   wire [11:0] \$267 ;
   wire [11:0] \$268 ;
   wire [11:0] \$269 ;
-  wire [16:0] \$27 ;
+  wire [11:0] \$27 ;
   wire [11:0] \$270 ;
   wire [11:0] \$271 ;
-  wire [17:0] \$272 ;
-  wire [18:0] \$273 ;
-  wire [16:0] \$274 ;
+  wire [11:0] \$272 ;
+  wire [11:0] \$273 ;
+  wire [11:0] \$274 ;
   wire [11:0] \$275 ;
-  wire [11:0] \$276 ;
-  wire [11:0] \$277 ;
+  wire [17:0] \$276 ;
+  wire [18:0] \$277 ;
   wire [11:0] \$278 ;
   wire [11:0] \$279 ;
   wire [11:0] \$28 ;
@@ -347,68 +347,68 @@ module \lut_tc_binary.core (a__valid, w__valid, o__ready, rst, fire, a__ready, a
   wire [11:0] \$289 ;
   wire [11:0] \$29 ;
   wire [11:0] \$290 ;
-  wire [17:0] \$291 ;
-  wire [18:0] \$292 ;
-  wire [16:0] \$293 ;
-  wire [11:0] \$294 ;
-  wire [11:0] \$295 ;
-  wire [11:0] \$296 ;
-  wire [11:0] \$297 ;
-  wire [11:0] \$298 ;
-  wire [11:0] \$299 ;
+  wire [11:0] \$291 ;
+  wire [11:0] \$292 ;
+  wire [11:0] \$293 ;
+  wire [17:0] \$294 ;
+  wire [18:0] \$295 ;
+  wire \$296 ;
+  wire \$297 ;
+  wire \$298 ;
+  wire [1:0] \$299 ;
   wire \$3 ;
   wire [11:0] \$30 ;
-  wire [11:0] \$300 ;
-  wire [11:0] \$301 ;
-  wire [11:0] \$302 ;
-  wire [11:0] \$303 ;
+  wire [1:0] \$300 ;
+  wire [8:0] \$301 ;
+  wire [9:0] \$302 ;
+  wire [10:0] \$303 ;
   wire [11:0] \$304 ;
-  wire [11:0] \$305 ;
-  wire [11:0] \$306 ;
-  wire [11:0] \$307 ;
+  wire [8:0] \$305 ;
+  wire [9:0] \$306 ;
+  wire [10:0] \$307 ;
   wire [11:0] \$308 ;
-  wire [11:0] \$309 ;
+  wire [8:0] \$309 ;
   wire [11:0] \$31 ;
-  wire [17:0] \$310 ;
-  wire [18:0] \$311 ;
-  wire \$312 ;
-  wire \$313 ;
-  wire \$314 ;
-  wire [1:0] \$315 ;
-  wire [1:0] \$316 ;
+  wire [12:0] \$310 ;
+  wire [8:0] \$311 ;
+  wire [9:0] \$312 ;
+  wire [10:0] \$313 ;
+  wire [11:0] \$314 ;
+  wire [8:0] \$315 ;
+  wire [12:0] \$316 ;
   wire [8:0] \$317 ;
   wire [9:0] \$318 ;
   wire [10:0] \$319 ;
   wire [11:0] \$32 ;
   wire [11:0] \$320 ;
   wire [8:0] \$321 ;
-  wire [9:0] \$322 ;
-  wire [10:0] \$323 ;
-  wire [11:0] \$324 ;
+  wire [12:0] \$322 ;
+  wire [8:0] \$323 ;
+  wire [13:0] \$324 ;
   wire [8:0] \$325 ;
-  wire [12:0] \$326 ;
-  wire [8:0] \$327 ;
-  wire [9:0] \$328 ;
-  wire [10:0] \$329 ;
+  wire [9:0] \$326 ;
+  wire [10:0] \$327 ;
+  wire [11:0] \$328 ;
+  wire [8:0] \$329 ;
   wire [11:0] \$33 ;
-  wire [11:0] \$330 ;
+  wire [12:0] \$330 ;
   wire [8:0] \$331 ;
-  wire [12:0] \$332 ;
-  wire [8:0] \$333 ;
-  wire [9:0] \$334 ;
-  wire [10:0] \$335 ;
-  wire [11:0] \$336 ;
+  wire [9:0] \$332 ;
+  wire [10:0] \$333 ;
+  wire [11:0] \$334 ;
+  wire [8:0] \$335 ;
+  wire [12:0] \$336 ;
   wire [8:0] \$337 ;
-  wire [12:0] \$338 ;
+  wire [13:0] \$338 ;
   wire [8:0] \$339 ;
   wire [11:0] \$34 ;
-  wire [13:0] \$340 ;
-  wire [8:0] \$341 ;
-  wire [9:0] \$342 ;
-  wire [10:0] \$343 ;
-  wire [11:0] \$344 ;
+  wire [9:0] \$340 ;
+  wire [10:0] \$341 ;
+  wire [11:0] \$342 ;
+  wire [8:0] \$343 ;
+  wire [12:0] \$344 ;
   wire [8:0] \$345 ;
-  wire [12:0] \$346 ;
+  wire [13:0] \$346 ;
   wire [8:0] \$347 ;
   wire [9:0] \$348 ;
   wire [10:0] \$349 ;
@@ -419,59 +419,59 @@ module \lut_tc_binary.core (a__valid, w__valid, o__ready, rst, fire, a__ready, a
   wire [8:0] \$353 ;
   wire [13:0] \$354 ;
   wire [8:0] \$355 ;
-  wire [9:0] \$356 ;
-  wire [10:0] \$357 ;
-  wire [11:0] \$358 ;
-  wire [8:0] \$359 ;
+  wire [14:0] \$356 ;
+  wire [8:0] \$357 ;
+  wire [9:0] \$358 ;
+  wire [10:0] \$359 ;
   wire [11:0] \$36 ;
-  wire [12:0] \$360 ;
+  wire [11:0] \$360 ;
   wire [8:0] \$361 ;
-  wire [13:0] \$362 ;
-  wire [8:0] \$363 ;
-  wire [9:0] \$364 ;
-  wire [10:0] \$365 ;
-  wire [11:0] \$366 ;
+  wire [9:0] \$362 ;
+  wire [10:0] \$363 ;
+  wire [11:0] \$364 ;
+  wire [8:0] \$365 ;
+  wire [12:0] \$366 ;
   wire [8:0] \$367 ;
-  wire [12:0] \$368 ;
-  wire [8:0] \$369 ;
+  wire [9:0] \$368 ;
+  wire [10:0] \$369 ;
   wire [11:0] \$37 ;
-  wire [13:0] \$370 ;
+  wire [11:0] \$370 ;
   wire [8:0] \$371 ;
-  wire [14:0] \$372 ;
+  wire [12:0] \$372 ;
   wire [8:0] \$373 ;
   wire [9:0] \$374 ;
   wire [10:0] \$375 ;
   wire [11:0] \$376 ;
   wire [8:0] \$377 ;
-  wire [9:0] \$378 ;
-  wire [10:0] \$379 ;
+  wire [12:0] \$378 ;
+  wire [8:0] \$379 ;
   wire [11:0] \$38 ;
-  wire [11:0] \$380 ;
+  wire [13:0] \$380 ;
   wire [8:0] \$381 ;
-  wire [12:0] \$382 ;
-  wire [8:0] \$383 ;
-  wire [9:0] \$384 ;
-  wire [10:0] \$385 ;
-  wire [11:0] \$386 ;
+  wire [9:0] \$382 ;
+  wire [10:0] \$383 ;
+  wire [11:0] \$384 ;
+  wire [8:0] \$385 ;
+  wire [12:0] \$386 ;
   wire [8:0] \$387 ;
-  wire [12:0] \$388 ;
-  wire [8:0] \$389 ;
+  wire [9:0] \$388 ;
+  wire [10:0] \$389 ;
   wire [11:0] \$39 ;
-  wire [9:0] \$390 ;
-  wire [10:0] \$391 ;
-  wire [11:0] \$392 ;
+  wire [11:0] \$390 ;
+  wire [8:0] \$391 ;
+  wire [12:0] \$392 ;
   wire [8:0] \$393 ;
-  wire [12:0] \$394 ;
+  wire [13:0] \$394 ;
   wire [8:0] \$395 ;
-  wire [13:0] \$396 ;
-  wire [8:0] \$397 ;
-  wire [9:0] \$398 ;
-  wire [10:0] \$399 ;
+  wire [9:0] \$396 ;
+  wire [10:0] \$397 ;
+  wire [11:0] \$398 ;
+  wire [8:0] \$399 ;
   wire \$4 ;
   wire [11:0] \$40 ;
-  wire [11:0] \$400 ;
+  wire [12:0] \$400 ;
   wire [8:0] \$401 ;
-  wire [12:0] \$402 ;
+  wire [13:0] \$402 ;
   wire [8:0] \$403 ;
   wire [9:0] \$404 ;
   wire [10:0] \$405 ;
@@ -482,49 +482,49 @@ module \lut_tc_binary.core (a__valid, w__valid, o__ready, rst, fire, a__ready, a
   wire [11:0] \$41 ;
   wire [13:0] \$410 ;
   wire [8:0] \$411 ;
-  wire [9:0] \$412 ;
-  wire [10:0] \$413 ;
-  wire [11:0] \$414 ;
-  wire [8:0] \$415 ;
-  wire [12:0] \$416 ;
-  wire [8:0] \$417 ;
-  wire [13:0] \$418 ;
-  wire [8:0] \$419 ;
-  wire [11:0] \$42 ;
-  wire [9:0] \$420 ;
-  wire [10:0] \$421 ;
-  wire [11:0] \$422 ;
-  wire [8:0] \$423 ;
-  wire [12:0] \$424 ;
-  wire [8:0] \$425 ;
-  wire [13:0] \$426 ;
-  wire [8:0] \$427 ;
-  wire [14:0] \$428 ;
-  wire [11:0] \$429 ;
-  wire [11:0] \$43 ;
-  wire [17:0] \$430 ;
-  wire [11:0] \$431 ;
-  wire [17:0] \$432 ;
-  wire [11:0] \$433 ;
-  wire [17:0] \$434 ;
-  wire [11:0] \$435 ;
-  wire [17:0] \$436 ;
-  wire \$437 ;
-  wire [1:0] \$438 ;
-  wire [1:0] \$439 ;
-  wire [17:0] \$44 ;
-  reg [16:0] \$440 ;
-  reg [16:0] \$441 ;
-  reg [16:0] \$442 ;
-  reg [16:0] \$443 ;
-  reg [16:0] \$444 ;
-  reg [16:0] \$445 ;
-  reg [16:0] \$446 ;
-  reg [16:0] \$447 ;
-  reg \$448 ;
-  reg \$449 ;
-  wire [18:0] \$45 ;
-  reg \$450 ;
+  wire [14:0] \$412 ;
+  wire \$413 ;
+  wire \$414 ;
+  wire \$415 ;
+  wire \$416 ;
+  wire \$417 ;
+  wire \$418 ;
+  wire \$419 ;
+  wire [17:0] \$42 ;
+  wire \$420 ;
+  wire \$421 ;
+  wire \$422 ;
+  wire \$423 ;
+  wire \$424 ;
+  wire \$425 ;
+  wire \$426 ;
+  wire \$427 ;
+  wire \$428 ;
+  wire \$429 ;
+  wire [18:0] \$43 ;
+  wire [1:0] \$430 ;
+  wire [1:0] \$431 ;
+  reg [16:0] \$432 ;
+  reg [16:0] \$433 ;
+  reg [16:0] \$434 ;
+  reg [16:0] \$435 ;
+  reg [16:0] \$436 ;
+  reg [16:0] \$437 ;
+  reg [16:0] \$438 ;
+  reg [16:0] \$439 ;
+  wire [11:0] \$44 ;
+  reg \$440 ;
+  reg \$441 ;
+  reg \$442 ;
+  reg [10:0] \$443 ;
+  reg [10:0] \$444 ;
+  reg [10:0] \$445 ;
+  reg [10:0] \$446 ;
+  reg [10:0] \$447 ;
+  reg [10:0] \$448 ;
+  reg [10:0] \$449 ;
+  wire [11:0] \$45 ;
+  reg [10:0] \$450 ;
   reg [10:0] \$451 ;
   reg [10:0] \$452 ;
   reg [10:0] \$453 ;
@@ -533,16 +533,16 @@ module \lut_tc_binary.core (a__valid, w__valid, o__ready, rst, fire, a__ready, a
   reg [10:0] \$456 ;
   reg [10:0] \$457 ;
   reg [10:0] \$458 ;
-  reg [10:0] \$459 ;
-  wire [16:0] \$46 ;
-  reg [10:0] \$460 ;
-  reg [10:0] \$461 ;
-  reg [10:0] \$462 ;
-  reg [10:0] \$463 ;
-  reg [10:0] \$464 ;
-  reg [10:0] \$465 ;
-  reg [10:0] \$466 ;
-  reg \$467 ;
+  reg [16:0] \$459 ;
+  wire [11:0] \$46 ;
+  reg [16:0] \$460 ;
+  reg [16:0] \$461 ;
+  reg [16:0] \$462 ;
+  reg [16:0] \$463 ;
+  reg [16:0] \$464 ;
+  reg [16:0] \$465 ;
+  reg [16:0] \$466 ;
+  reg [16:0] \$467 ;
   reg [16:0] \$468 ;
   reg [16:0] \$469 ;
   wire [11:0] \$47 ;
@@ -569,25 +569,12 @@ module \lut_tc_binary.core (a__valid, w__valid, o__ready, rst, fire, a__ready, a
   reg [16:0] \$489 ;
   wire [11:0] \$49 ;
   reg [16:0] \$490 ;
-  reg [16:0] \$491 ;
-  reg [16:0] \$492 ;
-  reg [16:0] \$493 ;
-  reg [16:0] \$494 ;
-  reg [16:0] \$495 ;
-  reg [16:0] \$496 ;
-  reg [16:0] \$497 ;
-  reg [16:0] \$498 ;
-  reg [16:0] \$499 ;
+  reg \$491 ;
+  reg \$492 ;
+  reg [136:0] \$493 ;
+  reg \$494 ;
   wire \$5 ;
   wire [11:0] \$50 ;
-  reg [16:0] \$500 ;
-  reg [16:0] \$501 ;
-  reg [16:0] \$502 ;
-  reg [16:0] \$503 ;
-  reg \$504 ;
-  reg \$505 ;
-  reg [136:0] \$506 ;
-  reg \$507 ;
   wire [11:0] \$51 ;
   wire [11:0] \$52 ;
   wire [11:0] \$53 ;
@@ -598,12 +585,12 @@ module \lut_tc_binary.core (a__valid, w__valid, o__ready, rst, fire, a__ready, a
   wire [11:0] \$58 ;
   wire [11:0] \$59 ;
   wire \$6 ;
-  wire [11:0] \$60 ;
-  wire [11:0] \$61 ;
+  wire [17:0] \$60 ;
+  wire [18:0] \$61 ;
   wire [11:0] \$62 ;
-  wire [17:0] \$63 ;
-  wire [18:0] \$64 ;
-  wire [16:0] \$65 ;
+  wire [11:0] \$63 ;
+  wire [11:0] \$64 ;
+  wire [11:0] \$65 ;
   wire [11:0] \$66 ;
   wire [11:0] \$67 ;
   wire [11:0] \$68 ;
@@ -617,14 +604,14 @@ module \lut_tc_binary.core (a__valid, w__valid, o__ready, rst, fire, a__ready, a
   wire [11:0] \$75 ;
   wire [11:0] \$76 ;
   wire [11:0] \$77 ;
-  wire [11:0] \$78 ;
-  wire [11:0] \$79 ;
-  wire [16:0] \$8 ;
+  wire [17:0] \$78 ;
+  wire [18:0] \$79 ;
+  wire [11:0] \$8 ;
   wire [11:0] \$80 ;
   wire [11:0] \$81 ;
-  wire [17:0] \$82 ;
-  wire [18:0] \$83 ;
-  wire [16:0] \$84 ;
+  wire [11:0] \$82 ;
+  wire [11:0] \$83 ;
+  wire [11:0] \$84 ;
   wire [11:0] \$85 ;
   wire [11:0] \$86 ;
   wire [11:0] \$87 ;
@@ -637,8 +624,8 @@ module \lut_tc_binary.core (a__valid, w__valid, o__ready, rst, fire, a__ready, a
   wire [11:0] \$93 ;
   wire [11:0] \$94 ;
   wire [11:0] \$95 ;
-  wire [11:0] \$96 ;
-  wire [11:0] \$97 ;
+  wire [17:0] \$96 ;
+  wire [18:0] \$97 ;
   wire [11:0] \$98 ;
   wire [11:0] \$99 ;
   input [64:0] a__payload;
@@ -695,7 +682,6 @@ module \lut_tc_binary.core (a__valid, w__valid, o__ready, rst, fire, a__ready, a
   wire drain_done;
   output fire;
   wire fire;
-  reg fresh = 1'h1;
   wire last_row;
   wire last_step;
   wire load;
@@ -733,10 +719,6 @@ module \lut_tc_binary.core (a__valid, w__valid, o__ready, rst, fire, a__ready, a
   reg o__valid = 1'h0;
   reg out_busy = 1'h0;
   reg row = 1'h0;
-  reg [16:0] rowsum_0 = 17'h00000;
-  reg [16:0] rowsum_1 = 17'h00000;
-  reg [16:0] rowsum_buf_0 = 17'h00000;
-  reg [16:0] rowsum_buf_1 = 17'h00000;
   input rst;
   wire rst;
   reg step = 1'h0;
@@ -776,89 +758,59 @@ module \lut_tc_binary.core (a__valid, w__valid, o__ready, rst, fire, a__ready, a
   input w__valid;
   wire w__valid;
   always @(posedge clk)
-    tab_1_7 <= \$466 ;
+    buf_0_4 <= \$468 ;
   always @(posedge clk)
-    fresh <= \$467 ;
+    acc_0_5 <= \$469 ;
   always @(posedge clk)
-    acc_0_0 <= \$468 ;
+    buf_0_5 <= \$470 ;
   always @(posedge clk)
-    buf_0_0 <= \$469 ;
+    acc_0_6 <= \$471 ;
   always @(posedge clk)
-    acc_0_1 <= \$470 ;
+    buf_0_6 <= \$472 ;
   always @(posedge clk)
-    buf_0_1 <= \$471 ;
+    acc_0_7 <= \$473 ;
   always @(posedge clk)
-    acc_0_2 <= \$472 ;
+    buf_0_7 <= \$474 ;
   always @(posedge clk)
-    buf_0_2 <= \$473 ;
+    acc_1_0 <= \$475 ;
   always @(posedge clk)
-    acc_0_3 <= \$474 ;
+    buf_1_0 <= \$476 ;
   always @(posedge clk)
-    buf_0_3 <= \$475 ;
+    acc_1_1 <= \$477 ;
   always @(posedge clk)
-    acc_0_4 <= \$476 ;
+    buf_1_1 <= \$478 ;
   always @(posedge clk)
-    buf_0_4 <= \$477 ;
+    acc_1_2 <= \$479 ;
   always @(posedge clk)
-    acc_0_5 <= \$478 ;
+    buf_1_2 <= \$480 ;
   always @(posedge clk)
-    buf_0_5 <= \$479 ;
+    acc_1_3 <= \$481 ;
   always @(posedge clk)
-    acc_0_6 <= \$480 ;
+    buf_1_3 <= \$482 ;
   always @(posedge clk)
-    buf_0_6 <= \$481 ;
+    acc_1_4 <= \$483 ;
   always @(posedge clk)
-    acc_0_7 <= \$482 ;
+    buf_1_4 <= \$484 ;
   always @(posedge clk)
-    buf_0_7 <= \$483 ;
+    acc_1_5 <= \$485 ;
   always @(posedge clk)
-    acc_1_0 <= \$484 ;
+    buf_1_5 <= \$486 ;
   always @(posedge clk)
-    buf_1_0 <= \$485 ;
+    acc_1_6 <= \$487 ;
   always @(posedge clk)
-    acc_1_1 <= \$486 ;
+    buf_1_6 <= \$488 ;
   always @(posedge clk)
-    buf_1_1 <= \$487 ;
+    acc_1_7 <= \$489 ;
   always @(posedge clk)
-    acc_1_2 <= \$488 ;
+    buf_1_7 <= \$490 ;
   always @(posedge clk)
-    buf_1_2 <= \$489 ;
+    out_busy <= \$491 ;
   always @(posedge clk)
-    acc_1_3 <= \$490 ;
+    o__valid <= \$492 ;
   always @(posedge clk)
-    buf_1_3 <= \$491 ;
+    o__payload <= \$493 ;
   always @(posedge clk)
-    acc_1_4 <= \$492 ;
-  always @(posedge clk)
-    buf_1_4 <= \$493 ;
-  always @(posedge clk)
-    acc_1_5 <= \$494 ;
-  always @(posedge clk)
-    buf_1_5 <= \$495 ;
-  always @(posedge clk)
-    acc_1_6 <= \$496 ;
-  always @(posedge clk)
-    buf_1_6 <= \$497 ;
-  always @(posedge clk)
-    acc_1_7 <= \$498 ;
-  always @(posedge clk)
-    buf_1_7 <= \$499 ;
-  always @(posedge clk)
-    rowsum_0 <= \$500 ;
-  always @(posedge clk)
-    rowsum_buf_0 <= \$501 ;
-  always @(posedge clk)
-    rowsum_1 <= \$502 ;
-  always @(posedge clk)
-    rowsum_buf_1 <= \$503 ;
-  always @(posedge clk)
-    out_busy <= \$504 ;
-  always @(posedge clk)
-    o__valid <= \$505 ;
-  always @(posedge clk)
-    o__payload <= \$506 ;
-  always @(posedge clk)
-    row <= \$507 ;
+    row <= \$494 ;
   assign last_step = ! step;
   assign tile_end = tab_last & last_step;
   assign \$1  = tab_valid & w__valid;
@@ -871,212 +823,208 @@ module \lut_tc_binary.core (a__valid, w__valid, o__ready, rst, fire, a__ready, a
   assign \$7  = ~ tab_valid;
   assign a__ready = \$7  | use_done;
   assign load = a__valid & a__ready;
-  assign \$8  = fresh ? 17'h00000 : acc_0_0;
-  assign \$11  = w__payload[0] ? \$9  : \$10 ;
-  assign \$14  = w__payload[0] ? \$12  : \$13 ;
-  assign \$15  = w__payload[1] ? \$11  : \$14 ;
-  assign \$18  = w__payload[0] ? \$16  : \$17 ;
-  assign \$21  = w__payload[0] ? \$19  : \$20 ;
-  assign \$22  = w__payload[1] ? \$18  : \$21 ;
-  assign \$23  = w__payload[2] ? \$15  : \$22 ;
-  assign \$24  = \$23  ^ { w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3] };
-  assign \$25  = $signed(\$8 ) + $signed(\$24 );
-  assign \$26  = $signed(\$25 ) + $signed({ 1'h0, w__payload[3] });
-  assign \$27  = fresh ? 17'h00000 : acc_0_1;
-  assign \$30  = w__payload[4] ? \$28  : \$29 ;
-  assign \$33  = w__payload[4] ? \$31  : \$32 ;
-  assign \$34  = w__payload[5] ? \$30  : \$33 ;
-  assign \$37  = w__payload[4] ? \$35  : \$36 ;
-  assign \$40  = w__payload[4] ? \$38  : \$39 ;
-  assign \$41  = w__payload[5] ? \$37  : \$40 ;
-  assign \$42  = w__payload[6] ? \$34  : \$41 ;
-  assign \$43  = \$42  ^ { w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7] };
-  assign \$44  = $signed(\$27 ) + $signed(\$43 );
-  assign \$45  = $signed(\$44 ) + $signed({ 1'h0, w__payload[7] });
-  assign \$46  = fresh ? 17'h00000 : acc_0_2;
+  assign \$10  = w__payload[0] ? \$8  : \$9 ;
+  assign \$13  = w__payload[0] ? \$11  : \$12 ;
+  assign \$14  = w__payload[1] ? \$10  : \$13 ;
+  assign \$17  = w__payload[0] ? \$15  : \$16 ;
+  assign \$20  = w__payload[0] ? \$18  : \$19 ;
+  assign \$21  = w__payload[1] ? \$17  : \$20 ;
+  assign \$22  = w__payload[2] ? \$14  : \$21 ;
+  assign \$23  = \$22  ^ { w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3] };
+  assign \$24  = $signed(acc_0_0) + $signed(\$23 );
+  assign \$25  = $signed(\$24 ) + $signed({ 1'h0, w__payload[3] });
+  assign \$28  = w__payload[4] ? \$26  : \$27 ;
+  assign \$31  = w__payload[4] ? \$29  : \$30 ;
+  assign \$32  = w__payload[5] ? \$28  : \$31 ;
+  assign \$35  = w__payload[4] ? \$33  : \$34 ;
+  assign \$38  = w__payload[4] ? \$36  : \$37 ;
+  assign \$39  = w__payload[5] ? \$35  : \$38 ;
+  assign \$40  = w__payload[6] ? \$32  : \$39 ;
+  assign \$41  = \$40  ^ { w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7] };
+  assign \$42  = $signed(acc_0_1) + $signed(\$41 );
+  assign \$43  = $signed(\$42 ) + $signed({ 1'h0, w__payload[7] });
+  assign \$46  = w__payload[8] ? \$44  : \$45 ;
   assign \$49  = w__payload[8] ? \$47  : \$48 ;
-  assign \$52  = w__payload[8] ? \$50  : \$51 ;
-  assign \$53  = w__payload[9] ? \$49  : \$52 ;
+  assign \$50  = w__payload[9] ? \$46  : \$49 ;
+  assign \$53  = w__payload[8] ? \$51  : \$52 ;
   assign \$56  = w__payload[8] ? \$54  : \$55 ;
-  assign \$59  = w__payload[8] ? \$57  : \$58 ;
-  assign \$60  = w__payload[9] ? \$56  : \$59 ;
-  assign \$61  = w__payload[10] ? \$53  : \$60 ;
-  assign \$62  = \$61  ^ { w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11] };
-  assign \$63  = $signed(\$46 ) + $signed(\$62 );
-  assign \$64  = $signed(\$63 ) + $signed({ 1'h0, w__payload[11] });
-  assign \$65  = fresh ? 17'h00000 : acc_0_3;
-  assign \$68  = w__payload[12] ? \$66  : \$67 ;
+  assign \$57  = w__payload[9] ? \$53  : \$56 ;
+  assign \$58  = w__payload[10] ? \$50  : \$57 ;
+  assign \$59  = \$58  ^ { w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11] };
+  assign \$60  = $signed(acc_0_2) + $signed(\$59 );
+  assign \$61  = $signed(\$60 ) + $signed({ 1'h0, w__payload[11] });
+  assign \$64  = w__payload[12] ? \$62  : \$63 ;
+  assign \$67  = w__payload[12] ? \$65  : \$66 ;
+  assign \$68  = w__payload[13] ? \$64  : \$67 ;
   assign \$71  = w__payload[12] ? \$69  : \$70 ;
-  assign \$72  = w__payload[13] ? \$68  : \$71 ;
-  assign \$75  = w__payload[12] ? \$73  : \$74 ;
-  assign \$78  = w__payload[12] ? \$76  : \$77 ;
-  assign \$79  = w__payload[13] ? \$75  : \$78 ;
-  assign \$80  = w__payload[14] ? \$72  : \$79 ;
-  assign \$81  = \$80  ^ { w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15] };
-  assign \$82  = $signed(\$65 ) + $signed(\$81 );
-  assign \$83  = $signed(\$82 ) + $signed({ 1'h0, w__payload[15] });
-  assign \$84  = fresh ? 17'h00000 : acc_0_4;
-  assign \$87  = w__payload[16] ? \$85  : \$86 ;
-  assign \$90  = w__payload[16] ? \$88  : \$89 ;
-  assign \$91  = w__payload[17] ? \$87  : \$90 ;
-  assign \$94  = w__payload[16] ? \$92  : \$93 ;
-  assign \$97  = w__payload[16] ? \$95  : \$96 ;
-  assign \$98  = w__payload[17] ? \$94  : \$97 ;
-  assign \$99  = w__payload[18] ? \$91  : \$98 ;
-  assign \$100  = \$99  ^ { w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19] };
-  assign \$101  = $signed(\$84 ) + $signed(\$100 );
-  assign \$102  = $signed(\$101 ) + $signed({ 1'h0, w__payload[19] });
-  assign \$103  = fresh ? 17'h00000 : acc_0_5;
-  assign \$106  = w__payload[20] ? \$104  : \$105 ;
-  assign \$109  = w__payload[20] ? \$107  : \$108 ;
-  assign \$110  = w__payload[21] ? \$106  : \$109 ;
-  assign \$113  = w__payload[20] ? \$111  : \$112 ;
-  assign \$116  = w__payload[20] ? \$114  : \$115 ;
-  assign \$117  = w__payload[21] ? \$113  : \$116 ;
-  assign \$118  = w__payload[22] ? \$110  : \$117 ;
-  assign \$119  = \$118  ^ { w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23] };
-  assign \$120  = $signed(\$103 ) + $signed(\$119 );
-  assign \$121  = $signed(\$120 ) + $signed({ 1'h0, w__payload[23] });
-  assign \$122  = fresh ? 17'h00000 : acc_0_6;
+  assign \$74  = w__payload[12] ? \$72  : \$73 ;
+  assign \$75  = w__payload[13] ? \$71  : \$74 ;
+  assign \$76  = w__payload[14] ? \$68  : \$75 ;
+  assign \$77  = \$76  ^ { w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15] };
+  assign \$78  = $signed(acc_0_3) + $signed(\$77 );
+  assign \$79  = $signed(\$78 ) + $signed({ 1'h0, w__payload[15] });
+  assign \$82  = w__payload[16] ? \$80  : \$81 ;
+  assign \$85  = w__payload[16] ? \$83  : \$84 ;
+  assign \$86  = w__payload[17] ? \$82  : \$85 ;
+  assign \$89  = w__payload[16] ? \$87  : \$88 ;
+  assign \$92  = w__payload[16] ? \$90  : \$91 ;
+  assign \$93  = w__payload[17] ? \$89  : \$92 ;
+  assign \$94  = w__payload[18] ? \$86  : \$93 ;
+  assign \$95  = \$94  ^ { w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19] };
+  assign \$96  = $signed(acc_0_4) + $signed(\$95 );
+  assign \$97  = $signed(\$96 ) + $signed({ 1'h0, w__payload[19] });
+  assign \$100  = w__payload[20] ? \$98  : \$99 ;
+  assign \$103  = w__payload[20] ? \$101  : \$102 ;
+  assign \$104  = w__payload[21] ? \$100  : \$103 ;
+  assign \$107  = w__payload[20] ? \$105  : \$106 ;
+  assign \$110  = w__payload[20] ? \$108  : \$109 ;
+  assign \$111  = w__payload[21] ? \$107  : \$110 ;
+  assign \$112  = w__payload[22] ? \$104  : \$111 ;
+  assign \$113  = \$112  ^ { w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23] };
+  assign \$114  = $signed(acc_0_5) + $signed(\$113 );
+  assign \$115  = $signed(\$114 ) + $signed({ 1'h0, w__payload[23] });
+  assign \$118  = w__payload[24] ? \$116  : \$117 ;
+  assign \$121  = w__payload[24] ? \$119  : \$120 ;
+  assign \$122  = w__payload[25] ? \$118  : \$121 ;
   assign \$125  = w__payload[24] ? \$123  : \$124 ;
   assign \$128  = w__payload[24] ? \$126  : \$127 ;
   assign \$129  = w__payload[25] ? \$125  : \$128 ;
-  assign \$132  = w__payload[24] ? \$130  : \$131 ;
-  assign \$135  = w__payload[24] ? \$133  : \$134 ;
-  assign \$136  = w__payload[25] ? \$132  : \$135 ;
-  assign \$137  = w__payload[26] ? \$129  : \$136 ;
-  assign \$138  = \$137  ^ { w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27] };
-  assign \$139  = $signed(\$122 ) + $signed(\$138 );
-  assign \$140  = $signed(\$139 ) + $signed({ 1'h0, w__payload[27] });
-  assign \$141  = fresh ? 17'h00000 : acc_0_7;
-  assign \$144  = w__payload[28] ? \$142  : \$143 ;
-  assign \$147  = w__payload[28] ? \$145  : \$146 ;
-  assign \$148  = w__payload[29] ? \$144  : \$147 ;
-  assign \$151  = w__payload[28] ? \$149  : \$150 ;
-  assign \$154  = w__payload[28] ? \$152  : \$153 ;
-  assign \$155  = w__payload[29] ? \$151  : \$154 ;
-  assign \$156  = w__payload[30] ? \$148  : \$155 ;
-  assign \$157  = \$156  ^ { w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31] };
-  assign \$158  = $signed(\$141 ) + $signed(\$157 );
-  assign \$159  = $signed(\$158 ) + $signed({ 1'h0, w__payload[31] });
-  assign \$160  = fresh ? 17'h00000 : acc_1_0;
-  assign \$163  = w__payload[0] ? \$161  : \$162 ;
-  assign \$166  = w__payload[0] ? \$164  : \$165 ;
-  assign \$167  = w__payload[1] ? \$163  : \$166 ;
-  assign \$170  = w__payload[0] ? \$168  : \$169 ;
-  assign \$173  = w__payload[0] ? \$171  : \$172 ;
-  assign \$174  = w__payload[1] ? \$170  : \$173 ;
-  assign \$175  = w__payload[2] ? \$167  : \$174 ;
-  assign \$176  = \$175  ^ { w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3] };
-  assign \$177  = $signed(\$160 ) + $signed(\$176 );
-  assign \$178  = $signed(\$177 ) + $signed({ 1'h0, w__payload[3] });
-  assign \$179  = fresh ? 17'h00000 : acc_1_1;
+  assign \$130  = w__payload[26] ? \$122  : \$129 ;
+  assign \$131  = \$130  ^ { w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27] };
+  assign \$132  = $signed(acc_0_6) + $signed(\$131 );
+  assign \$133  = $signed(\$132 ) + $signed({ 1'h0, w__payload[27] });
+  assign \$136  = w__payload[28] ? \$134  : \$135 ;
+  assign \$139  = w__payload[28] ? \$137  : \$138 ;
+  assign \$140  = w__payload[29] ? \$136  : \$139 ;
+  assign \$143  = w__payload[28] ? \$141  : \$142 ;
+  assign \$146  = w__payload[28] ? \$144  : \$145 ;
+  assign \$147  = w__payload[29] ? \$143  : \$146 ;
+  assign \$148  = w__payload[30] ? \$140  : \$147 ;
+  assign \$149  = \$148  ^ { w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31] };
+  assign \$150  = $signed(acc_0_7) + $signed(\$149 );
+  assign \$151  = $signed(\$150 ) + $signed({ 1'h0, w__payload[31] });
+  assign \$154  = w__payload[0] ? \$152  : \$153 ;
+  assign \$157  = w__payload[0] ? \$155  : \$156 ;
+  assign \$158  = w__payload[1] ? \$154  : \$157 ;
+  assign \$161  = w__payload[0] ? \$159  : \$160 ;
+  assign \$164  = w__payload[0] ? \$162  : \$163 ;
+  assign \$165  = w__payload[1] ? \$161  : \$164 ;
+  assign \$166  = w__payload[2] ? \$158  : \$165 ;
+  assign \$167  = \$166  ^ { w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3] };
+  assign \$168  = $signed(acc_1_0) + $signed(\$167 );
+  assign \$169  = $signed(\$168 ) + $signed({ 1'h0, w__payload[3] });
+  assign \$172  = w__payload[4] ? \$170  : \$171 ;
+  assign \$175  = w__payload[4] ? \$173  : \$174 ;
+  assign \$176  = w__payload[5] ? \$172  : \$175 ;
+  assign \$179  = w__payload[4] ? \$177  : \$178 ;
   assign \$182  = w__payload[4] ? \$180  : \$181 ;
-  assign \$185  = w__payload[4] ? \$183  : \$184 ;
-  assign \$186  = w__payload[5] ? \$182  : \$185 ;
-  assign \$189  = w__payload[4] ? \$187  : \$188 ;
-  assign \$192  = w__payload[4] ? \$190  : \$191 ;
-  assign \$193  = w__payload[5] ? \$189  : \$192 ;
-  assign \$194  = w__payload[6] ? \$186  : \$193 ;
-  assign \$195  = \$194  ^ { w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7] };
-  assign \$196  = $signed(\$179 ) + $signed(\$195 );
-  assign \$197  = $signed(\$196 ) + $signed({ 1'h0, w__payload[7] });
-  assign \$198  = fresh ? 17'h00000 : acc_1_2;
-  assign \$201  = w__payload[8] ? \$199  : \$200 ;
-  assign \$204  = w__payload[8] ? \$202  : \$203 ;
-  assign \$205  = w__payload[9] ? \$201  : \$204 ;
-  assign \$208  = w__payload[8] ? \$206  : \$207 ;
-  assign \$211  = w__payload[8] ? \$209  : \$210 ;
-  assign \$212  = w__payload[9] ? \$208  : \$211 ;
-  assign \$213  = w__payload[10] ? \$205  : \$212 ;
-  assign \$214  = \$213  ^ { w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11] };
-  assign \$215  = $signed(\$198 ) + $signed(\$214 );
-  assign \$216  = $signed(\$215 ) + $signed({ 1'h0, w__payload[11] });
-  assign \$217  = fresh ? 17'h00000 : acc_1_3;
-  assign \$220  = w__payload[12] ? \$218  : \$219 ;
-  assign \$223  = w__payload[12] ? \$221  : \$222 ;
-  assign \$224  = w__payload[13] ? \$220  : \$223 ;
-  assign \$227  = w__payload[12] ? \$225  : \$226 ;
-  assign \$230  = w__payload[12] ? \$228  : \$229 ;
-  assign \$231  = w__payload[13] ? \$227  : \$230 ;
-  assign \$232  = w__payload[14] ? \$224  : \$231 ;
-  assign \$233  = \$232  ^ { w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15] };
-  assign \$234  = $signed(\$217 ) + $signed(\$233 );
-  assign \$235  = $signed(\$234 ) + $signed({ 1'h0, w__payload[15] });
-  assign \$236  = fresh ? 17'h00000 : acc_1_4;
-  assign \$239  = w__payload[16] ? \$237  : \$238 ;
-  assign \$242  = w__payload[16] ? \$240  : \$241 ;
-  assign \$243  = w__payload[17] ? \$239  : \$242 ;
-  assign \$246  = w__payload[16] ? \$244  : \$245 ;
-  assign \$249  = w__payload[16] ? \$247  : \$248 ;
-  assign \$250  = w__payload[17] ? \$246  : \$249 ;
-  assign \$251  = w__payload[18] ? \$243  : \$250 ;
-  assign \$252  = \$251  ^ { w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19] };
-  assign \$253  = $signed(\$236 ) + $signed(\$252 );
-  assign \$254  = $signed(\$253 ) + $signed({ 1'h0, w__payload[19] });
-  assign \$255  = fresh ? 17'h00000 : acc_1_5;
-  assign \$258  = w__payload[20] ? \$256  : \$257 ;
-  assign \$261  = w__payload[20] ? \$259  : \$260 ;
-  assign \$262  = w__payload[21] ? \$258  : \$261 ;
-  assign \$265  = w__payload[20] ? \$263  : \$264 ;
-  assign \$268  = w__payload[20] ? \$266  : \$267 ;
-  assign \$269  = w__payload[21] ? \$265  : \$268 ;
-  assign \$270  = w__payload[22] ? \$262  : \$269 ;
-  assign \$271  = \$270  ^ { w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23] };
-  assign \$272  = $signed(\$255 ) + $signed(\$271 );
-  assign \$273  = $signed(\$272 ) + $signed({ 1'h0, w__payload[23] });
-  assign \$274  = fresh ? 17'h00000 : acc_1_6;
-  assign \$277  = w__payload[24] ? \$275  : \$276 ;
-  assign \$280  = w__payload[24] ? \$278  : \$279 ;
-  assign \$281  = w__payload[25] ? \$277  : \$280 ;
-  assign \$284  = w__payload[24] ? \$282  : \$283 ;
-  assign \$287  = w__payload[24] ? \$285  : \$286 ;
-  assign \$288  = w__payload[25] ? \$284  : \$287 ;
-  assign \$289  = w__payload[26] ? \$281  : \$288 ;
-  assign \$290  = \$289  ^ { w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27] };
-  assign \$291  = $signed(\$274 ) + $signed(\$290 );
-  assign \$292  = $signed(\$291 ) + $signed({ 1'h0, w__payload[27] });
-  assign \$293  = fresh ? 17'h00000 : acc_1_7;
-  assign \$296  = w__payload[28] ? \$294  : \$295 ;
-  assign \$299  = w__payload[28] ? \$297  : \$298 ;
-  assign \$300  = w__payload[29] ? \$296  : \$299 ;
-  assign \$303  = w__payload[28] ? \$301  : \$302 ;
-  assign \$306  = w__payload[28] ? \$304  : \$305 ;
-  assign \$307  = w__payload[29] ? \$303  : \$306 ;
-  assign \$308  = w__payload[30] ? \$300  : \$307 ;
-  assign \$309  = \$308  ^ { w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31] };
-  assign \$310  = $signed(\$293 ) + $signed(\$309 );
-  assign \$311  = $signed(\$310 ) + $signed({ 1'h0, w__payload[31] });
-  assign \$313  = ~ o__valid;
-  assign \$314  = \$313  | o__ready;
-  assign advance = \$312  & \$314 ;
+  assign \$183  = w__payload[5] ? \$179  : \$182 ;
+  assign \$184  = w__payload[6] ? \$176  : \$183 ;
+  assign \$185  = \$184  ^ { w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7] };
+  assign \$186  = $signed(acc_1_1) + $signed(\$185 );
+  assign \$187  = $signed(\$186 ) + $signed({ 1'h0, w__payload[7] });
+  assign \$190  = w__payload[8] ? \$188  : \$189 ;
+  assign \$193  = w__payload[8] ? \$191  : \$192 ;
+  assign \$194  = w__payload[9] ? \$190  : \$193 ;
+  assign \$197  = w__payload[8] ? \$195  : \$196 ;
+  assign \$200  = w__payload[8] ? \$198  : \$199 ;
+  assign \$201  = w__payload[9] ? \$197  : \$200 ;
+  assign \$202  = w__payload[10] ? \$194  : \$201 ;
+  assign \$203  = \$202  ^ { w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11] };
+  assign \$204  = $signed(acc_1_2) + $signed(\$203 );
+  assign \$205  = $signed(\$204 ) + $signed({ 1'h0, w__payload[11] });
+  assign \$208  = w__payload[12] ? \$206  : \$207 ;
+  assign \$211  = w__payload[12] ? \$209  : \$210 ;
+  assign \$212  = w__payload[13] ? \$208  : \$211 ;
+  assign \$215  = w__payload[12] ? \$213  : \$214 ;
+  assign \$218  = w__payload[12] ? \$216  : \$217 ;
+  assign \$219  = w__payload[13] ? \$215  : \$218 ;
+  assign \$220  = w__payload[14] ? \$212  : \$219 ;
+  assign \$221  = \$220  ^ { w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15] };
+  assign \$222  = $signed(acc_1_3) + $signed(\$221 );
+  assign \$223  = $signed(\$222 ) + $signed({ 1'h0, w__payload[15] });
+  assign \$226  = w__payload[16] ? \$224  : \$225 ;
+  assign \$229  = w__payload[16] ? \$227  : \$228 ;
+  assign \$230  = w__payload[17] ? \$226  : \$229 ;
+  assign \$233  = w__payload[16] ? \$231  : \$232 ;
+  assign \$236  = w__payload[16] ? \$234  : \$235 ;
+  assign \$237  = w__payload[17] ? \$233  : \$236 ;
+  assign \$238  = w__payload[18] ? \$230  : \$237 ;
+  assign \$239  = \$238  ^ { w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19] };
+  assign \$240  = $signed(acc_1_4) + $signed(\$239 );
+  assign \$241  = $signed(\$240 ) + $signed({ 1'h0, w__payload[19] });
+  assign \$244  = w__payload[20] ? \$242  : \$243 ;
+  assign \$247  = w__payload[20] ? \$245  : \$246 ;
+  assign \$248  = w__payload[21] ? \$244  : \$247 ;
+  assign \$251  = w__payload[20] ? \$249  : \$250 ;
+  assign \$254  = w__payload[20] ? \$252  : \$253 ;
+  assign \$255  = w__payload[21] ? \$251  : \$254 ;
+  assign \$256  = w__payload[22] ? \$248  : \$255 ;
+  assign \$257  = \$256  ^ { w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23] };
+  assign \$258  = $signed(acc_1_5) + $signed(\$257 );
+  assign \$259  = $signed(\$258 ) + $signed({ 1'h0, w__payload[23] });
+  assign \$262  = w__payload[24] ? \$260  : \$261 ;
+  assign \$265  = w__payload[24] ? \$263  : \$264 ;
+  assign \$266  = w__payload[25] ? \$262  : \$265 ;
+  assign \$269  = w__payload[24] ? \$267  : \$268 ;
+  assign \$272  = w__payload[24] ? \$270  : \$271 ;
+  assign \$273  = w__payload[25] ? \$269  : \$272 ;
+  assign \$274  = w__payload[26] ? \$266  : \$273 ;
+  assign \$275  = \$274  ^ { w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27] };
+  assign \$276  = $signed(acc_1_6) + $signed(\$275 );
+  assign \$277  = $signed(\$276 ) + $signed({ 1'h0, w__payload[27] });
+  assign \$280  = w__payload[28] ? \$278  : \$279 ;
+  assign \$283  = w__payload[28] ? \$281  : \$282 ;
+  assign \$284  = w__payload[29] ? \$280  : \$283 ;
+  assign \$287  = w__payload[28] ? \$285  : \$286 ;
+  assign \$290  = w__payload[28] ? \$288  : \$289 ;
+  assign \$291  = w__payload[29] ? \$287  : \$290 ;
+  assign \$292  = w__payload[30] ? \$284  : \$291 ;
+  assign \$293  = \$292  ^ { w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31] };
+  assign \$294  = $signed(acc_1_7) + $signed(\$293 );
+  assign \$295  = $signed(\$294 ) + $signed({ 1'h0, w__payload[31] });
+  assign \$297  = ~ o__valid;
+  assign \$298  = \$297  | o__ready;
+  assign advance = \$296  & \$298 ;
   assign drain_done = advance & last_row;
-  assign \$315  = step + 1'h1;
-  assign \$316  = step ? \$315  : 2'h0;
+  assign \$299  = step + 1'h1;
+  assign \$300  = step ? \$299  : 2'h0;
+  assign \$301  = $signed(a__payload[7:0]) + $signed(a__payload[15:8]);
+  assign \$302  = $signed(\$301 ) + $signed(a__payload[23:16]);
+  assign \$303  = $signed(\$302 ) + $signed(a__payload[31:24]);
+  assign \$304  = - $signed(\$303 );
+  assign \$305  = $signed(a__payload[7:0]) + $signed(a__payload[15:8]);
+  assign \$306  = $signed(\$305 ) + $signed(a__payload[23:16]);
+  assign \$307  = $signed(\$306 ) + $signed(a__payload[31:24]);
+  assign \$308  = - $signed(\$307 );
+  assign \$310  = $signed(\$308 ) + $signed(\$309 );
+  assign \$311  = $signed(a__payload[7:0]) + $signed(a__payload[15:8]);
+  assign \$312  = $signed(\$311 ) + $signed(a__payload[23:16]);
+  assign \$313  = $signed(\$312 ) + $signed(a__payload[31:24]);
+  assign \$314  = - $signed(\$313 );
+  assign \$316  = $signed(\$314 ) + $signed(\$315 );
   assign \$317  = $signed(a__payload[7:0]) + $signed(a__payload[15:8]);
   assign \$318  = $signed(\$317 ) + $signed(a__payload[23:16]);
   assign \$319  = $signed(\$318 ) + $signed(a__payload[31:24]);
   assign \$320  = - $signed(\$319 );
-  assign \$321  = $signed(a__payload[7:0]) + $signed(a__payload[15:8]);
-  assign \$322  = $signed(\$321 ) + $signed(a__payload[23:16]);
-  assign \$323  = $signed(\$322 ) + $signed(a__payload[31:24]);
-  assign \$324  = - $signed(\$323 );
-  assign \$326  = $signed(\$324 ) + $signed(\$325 );
-  assign \$327  = $signed(a__payload[7:0]) + $signed(a__payload[15:8]);
-  assign \$328  = $signed(\$327 ) + $signed(a__payload[23:16]);
-  assign \$329  = $signed(\$328 ) + $signed(a__payload[31:24]);
-  assign \$330  = - $signed(\$329 );
-  assign \$332  = $signed(\$330 ) + $signed(\$331 );
-  assign \$333  = $signed(a__payload[7:0]) + $signed(a__payload[15:8]);
-  assign \$334  = $signed(\$333 ) + $signed(a__payload[23:16]);
-  assign \$335  = $signed(\$334 ) + $signed(a__payload[31:24]);
-  assign \$336  = - $signed(\$335 );
+  assign \$322  = $signed(\$320 ) + $signed(\$321 );
+  assign \$324  = $signed(\$322 ) + $signed(\$323 );
+  assign \$325  = $signed(a__payload[7:0]) + $signed(a__payload[15:8]);
+  assign \$326  = $signed(\$325 ) + $signed(a__payload[23:16]);
+  assign \$327  = $signed(\$326 ) + $signed(a__payload[31:24]);
+  assign \$328  = - $signed(\$327 );
+  assign \$330  = $signed(\$328 ) + $signed(\$329 );
+  assign \$331  = $signed(a__payload[7:0]) + $signed(a__payload[15:8]);
+  assign \$332  = $signed(\$331 ) + $signed(a__payload[23:16]);
+  assign \$333  = $signed(\$332 ) + $signed(a__payload[31:24]);
+  assign \$334  = - $signed(\$333 );
+  assign \$336  = $signed(\$334 ) + $signed(\$335 );
   assign \$338  = $signed(\$336 ) + $signed(\$337 );
-  assign \$340  = $signed(\$338 ) + $signed(\$339 );
-  assign \$341  = $signed(a__payload[7:0]) + $signed(a__payload[15:8]);
-  assign \$342  = $signed(\$341 ) + $signed(a__payload[23:16]);
-  assign \$343  = $signed(\$342 ) + $signed(a__payload[31:24]);
-  assign \$344  = - $signed(\$343 );
+  assign \$339  = $signed(a__payload[7:0]) + $signed(a__payload[15:8]);
+  assign \$340  = $signed(\$339 ) + $signed(a__payload[23:16]);
+  assign \$341  = $signed(\$340 ) + $signed(a__payload[31:24]);
+  assign \$342  = - $signed(\$341 );
+  assign \$344  = $signed(\$342 ) + $signed(\$343 );
   assign \$346  = $signed(\$344 ) + $signed(\$345 );
   assign \$347  = $signed(a__payload[7:0]) + $signed(a__payload[15:8]);
   assign \$348  = $signed(\$347 ) + $signed(a__payload[23:16]);
@@ -1084,43 +1032,43 @@ module \lut_tc_binary.core (a__valid, w__valid, o__ready, rst, fire, a__ready, a
   assign \$350  = - $signed(\$349 );
   assign \$352  = $signed(\$350 ) + $signed(\$351 );
   assign \$354  = $signed(\$352 ) + $signed(\$353 );
-  assign \$355  = $signed(a__payload[7:0]) + $signed(a__payload[15:8]);
-  assign \$356  = $signed(\$355 ) + $signed(a__payload[23:16]);
-  assign \$357  = $signed(\$356 ) + $signed(a__payload[31:24]);
-  assign \$358  = - $signed(\$357 );
-  assign \$360  = $signed(\$358 ) + $signed(\$359 );
-  assign \$362  = $signed(\$360 ) + $signed(\$361 );
-  assign \$363  = $signed(a__payload[7:0]) + $signed(a__payload[15:8]);
-  assign \$364  = $signed(\$363 ) + $signed(a__payload[23:16]);
-  assign \$365  = $signed(\$364 ) + $signed(a__payload[31:24]);
-  assign \$366  = - $signed(\$365 );
-  assign \$368  = $signed(\$366 ) + $signed(\$367 );
-  assign \$370  = $signed(\$368 ) + $signed(\$369 );
+  assign \$356  = $signed(\$354 ) + $signed(\$355 );
+  assign \$357  = $signed(a__payload[39:32]) + $signed(a__payload[47:40]);
+  assign \$358  = $signed(\$357 ) + $signed(a__payload[55:48]);
+  assign \$359  = $signed(\$358 ) + $signed(a__payload[63:56]);
+  assign \$360  = - $signed(\$359 );
+  assign \$361  = $signed(a__payload[39:32]) + $signed(a__payload[47:40]);
+  assign \$362  = $signed(\$361 ) + $signed(a__payload[55:48]);
+  assign \$363  = $signed(\$362 ) + $signed(a__payload[63:56]);
+  assign \$364  = - $signed(\$363 );
+  assign \$366  = $signed(\$364 ) + $signed(\$365 );
+  assign \$367  = $signed(a__payload[39:32]) + $signed(a__payload[47:40]);
+  assign \$368  = $signed(\$367 ) + $signed(a__payload[55:48]);
+  assign \$369  = $signed(\$368 ) + $signed(a__payload[63:56]);
+  assign \$370  = - $signed(\$369 );
   assign \$372  = $signed(\$370 ) + $signed(\$371 );
   assign \$373  = $signed(a__payload[39:32]) + $signed(a__payload[47:40]);
   assign \$374  = $signed(\$373 ) + $signed(a__payload[55:48]);
   assign \$375  = $signed(\$374 ) + $signed(a__payload[63:56]);
   assign \$376  = - $signed(\$375 );
-  assign \$377  = $signed(a__payload[39:32]) + $signed(a__payload[47:40]);
-  assign \$378  = $signed(\$377 ) + $signed(a__payload[55:48]);
-  assign \$379  = $signed(\$378 ) + $signed(a__payload[63:56]);
-  assign \$380  = - $signed(\$379 );
-  assign \$382  = $signed(\$380 ) + $signed(\$381 );
-  assign \$383  = $signed(a__payload[39:32]) + $signed(a__payload[47:40]);
-  assign \$384  = $signed(\$383 ) + $signed(a__payload[55:48]);
-  assign \$385  = $signed(\$384 ) + $signed(a__payload[63:56]);
-  assign \$386  = - $signed(\$385 );
-  assign \$388  = $signed(\$386 ) + $signed(\$387 );
-  assign \$389  = $signed(a__payload[39:32]) + $signed(a__payload[47:40]);
-  assign \$390  = $signed(\$389 ) + $signed(a__payload[55:48]);
-  assign \$391  = $signed(\$390 ) + $signed(a__payload[63:56]);
-  assign \$392  = - $signed(\$391 );
+  assign \$378  = $signed(\$376 ) + $signed(\$377 );
+  assign \$380  = $signed(\$378 ) + $signed(\$379 );
+  assign \$381  = $signed(a__payload[39:32]) + $signed(a__payload[47:40]);
+  assign \$382  = $signed(\$381 ) + $signed(a__payload[55:48]);
+  assign \$383  = $signed(\$382 ) + $signed(a__payload[63:56]);
+  assign \$384  = - $signed(\$383 );
+  assign \$386  = $signed(\$384 ) + $signed(\$385 );
+  assign \$387  = $signed(a__payload[39:32]) + $signed(a__payload[47:40]);
+  assign \$388  = $signed(\$387 ) + $signed(a__payload[55:48]);
+  assign \$389  = $signed(\$388 ) + $signed(a__payload[63:56]);
+  assign \$390  = - $signed(\$389 );
+  assign \$392  = $signed(\$390 ) + $signed(\$391 );
   assign \$394  = $signed(\$392 ) + $signed(\$393 );
-  assign \$396  = $signed(\$394 ) + $signed(\$395 );
-  assign \$397  = $signed(a__payload[39:32]) + $signed(a__payload[47:40]);
-  assign \$398  = $signed(\$397 ) + $signed(a__payload[55:48]);
-  assign \$399  = $signed(\$398 ) + $signed(a__payload[63:56]);
-  assign \$400  = - $signed(\$399 );
+  assign \$395  = $signed(a__payload[39:32]) + $signed(a__payload[47:40]);
+  assign \$396  = $signed(\$395 ) + $signed(a__payload[55:48]);
+  assign \$397  = $signed(\$396 ) + $signed(a__payload[63:56]);
+  assign \$398  = - $signed(\$397 );
+  assign \$400  = $signed(\$398 ) + $signed(\$399 );
   assign \$402  = $signed(\$400 ) + $signed(\$401 );
   assign \$403  = $signed(a__payload[39:32]) + $signed(a__payload[47:40]);
   assign \$404  = $signed(\$403 ) + $signed(a__payload[55:48]);
@@ -1128,103 +1076,89 @@ module \lut_tc_binary.core (a__valid, w__valid, o__ready, rst, fire, a__ready, a
   assign \$406  = - $signed(\$405 );
   assign \$408  = $signed(\$406 ) + $signed(\$407 );
   assign \$410  = $signed(\$408 ) + $signed(\$409 );
-  assign \$411  = $signed(a__payload[39:32]) + $signed(a__payload[47:40]);
-  assign \$412  = $signed(\$411 ) + $signed(a__payload[55:48]);
-  assign \$413  = $signed(\$412 ) + $signed(a__payload[63:56]);
-  assign \$414  = - $signed(\$413 );
-  assign \$416  = $signed(\$414 ) + $signed(\$415 );
-  assign \$418  = $signed(\$416 ) + $signed(\$417 );
-  assign \$419  = $signed(a__payload[39:32]) + $signed(a__payload[47:40]);
-  assign \$420  = $signed(\$419 ) + $signed(a__payload[55:48]);
-  assign \$421  = $signed(\$420 ) + $signed(a__payload[63:56]);
-  assign \$422  = - $signed(\$421 );
-  assign \$424  = $signed(\$422 ) + $signed(\$423 );
-  assign \$426  = $signed(\$424 ) + $signed(\$425 );
-  assign \$428  = $signed(\$426 ) + $signed(\$427 );
-  assign \$429  = - $signed(tab_0_0);
-  assign \$430  = $signed(rowsum_0) + $signed(\$429 );
-  assign \$431  = - $signed(tab_0_0);
-  assign \$432  = $signed(rowsum_0) + $signed(\$431 );
-  assign \$433  = - $signed(tab_1_0);
-  assign \$434  = $signed(rowsum_1) + $signed(\$433 );
-  assign \$435  = - $signed(tab_1_0);
-  assign \$436  = $signed(rowsum_1) + $signed(\$435 );
-  assign \$437  = fire & tile_end;
-  assign \$438  = row + 1'h1;
-  assign \$439  = last_row ? 2'h0 : \$438 ;
+  assign \$412  = $signed(\$410 ) + $signed(\$411 );
+  assign \$413  = fire & tile_end;
+  assign \$414  = fire & tile_end;
+  assign \$415  = fire & tile_end;
+  assign \$416  = fire & tile_end;
+  assign \$417  = fire & tile_end;
+  assign \$418  = fire & tile_end;
+  assign \$419  = fire & tile_end;
+  assign \$420  = fire & tile_end;
+  assign \$421  = fire & tile_end;
+  assign \$422  = fire & tile_end;
+  assign \$423  = fire & tile_end;
+  assign \$424  = fire & tile_end;
+  assign \$425  = fire & tile_end;
+  assign \$426  = fire & tile_end;
+  assign \$427  = fire & tile_end;
+  assign \$428  = fire & tile_end;
+  assign \$429  = fire & tile_end;
+  assign \$430  = row + 1'h1;
+  assign \$431  = last_row ? 2'h0 : \$430 ;
   always @(posedge clk)
-    step <= \$448 ;
+    step <= \$440 ;
   always @(posedge clk)
-    tab_valid <= \$449 ;
+    tab_valid <= \$441 ;
   always @(posedge clk)
-    tab_last <= \$450 ;
+    tab_last <= \$442 ;
   always @(posedge clk)
-    tab_0_0 <= \$451 ;
+    tab_0_0 <= \$443 ;
   always @(posedge clk)
-    tab_0_1 <= \$452 ;
+    tab_0_1 <= \$444 ;
   always @(posedge clk)
-    tab_0_2 <= \$453 ;
+    tab_0_2 <= \$445 ;
   always @(posedge clk)
-    tab_0_3 <= \$454 ;
+    tab_0_3 <= \$446 ;
   always @(posedge clk)
-    tab_0_4 <= \$455 ;
+    tab_0_4 <= \$447 ;
   always @(posedge clk)
-    tab_0_5 <= \$456 ;
+    tab_0_5 <= \$448 ;
   always @(posedge clk)
-    tab_0_6 <= \$457 ;
+    tab_0_6 <= \$449 ;
   always @(posedge clk)
-    tab_0_7 <= \$458 ;
+    tab_0_7 <= \$450 ;
   always @(posedge clk)
-    tab_1_0 <= \$459 ;
+    tab_1_0 <= \$451 ;
   always @(posedge clk)
-    tab_1_1 <= \$460 ;
+    tab_1_1 <= \$452 ;
   always @(posedge clk)
-    tab_1_2 <= \$461 ;
+    tab_1_2 <= \$453 ;
   always @(posedge clk)
-    tab_1_3 <= \$462 ;
+    tab_1_3 <= \$454 ;
   always @(posedge clk)
-    tab_1_4 <= \$463 ;
+    tab_1_4 <= \$455 ;
   always @(posedge clk)
-    tab_1_5 <= \$464 ;
+    tab_1_5 <= \$456 ;
   always @(posedge clk)
-    tab_1_6 <= \$465 ;
+    tab_1_6 <= \$457 ;
+  always @(posedge clk)
+    tab_1_7 <= \$458 ;
+  always @(posedge clk)
+    acc_0_0 <= \$459 ;
+  always @(posedge clk)
+    buf_0_0 <= \$460 ;
+  always @(posedge clk)
+    acc_0_1 <= \$461 ;
+  always @(posedge clk)
+    buf_0_1 <= \$462 ;
+  always @(posedge clk)
+    acc_0_2 <= \$463 ;
+  always @(posedge clk)
+    buf_0_2 <= \$464 ;
+  always @(posedge clk)
+    acc_0_3 <= \$465 ;
+  always @(posedge clk)
+    buf_0_3 <= \$466 ;
+  always @(posedge clk)
+    acc_0_4 <= \$467 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$466  = tab_1_7;
-    if (load) begin
-      \$466  = \$428 [10:0];
-    end
-    if (rst) begin
-      \$466  = 11'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$467  = fresh;
-    if (fire) begin
-      \$467  = tile_end;
-    end
-    if (rst) begin
-      \$467  = 1'h1;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$468  = acc_0_0;
-    if (fire) begin
-      \$468  = \$26 [16:0];
-    end
-    if (rst) begin
-      \$468  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$469  = buf_0_0;
-    if (fire) begin
-      if (tile_end) begin
-        \$469  = \$26 [16:0];
-      end
+    \$469  = acc_0_5;
+    if (\$418 ) begin
+      \$469  = 17'h00000;
+    end else if (fire) begin
+      \$469  = \$115 [16:0];
     end
     if (rst) begin
       \$469  = 17'h00000;
@@ -1232,9 +1166,9 @@ module \lut_tc_binary.core (a__valid, w__valid, o__ready, rst, fire, a__ready, a
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$470  = acc_0_1;
-    if (fire) begin
-      \$470  = \$45 [16:0];
+    \$470  = buf_0_5;
+    if (\$418 ) begin
+      \$470  = \$115 [16:0];
     end
     if (rst) begin
       \$470  = 17'h00000;
@@ -1242,11 +1176,11 @@ module \lut_tc_binary.core (a__valid, w__valid, o__ready, rst, fire, a__ready, a
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$471  = buf_0_1;
-    if (fire) begin
-      if (tile_end) begin
-        \$471  = \$45 [16:0];
-      end
+    \$471  = acc_0_6;
+    if (\$419 ) begin
+      \$471  = 17'h00000;
+    end else if (fire) begin
+      \$471  = \$133 [16:0];
     end
     if (rst) begin
       \$471  = 17'h00000;
@@ -1254,9 +1188,9 @@ module \lut_tc_binary.core (a__valid, w__valid, o__ready, rst, fire, a__ready, a
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$472  = acc_0_2;
-    if (fire) begin
-      \$472  = \$64 [16:0];
+    \$472  = buf_0_6;
+    if (\$419 ) begin
+      \$472  = \$133 [16:0];
     end
     if (rst) begin
       \$472  = 17'h00000;
@@ -1264,11 +1198,11 @@ module \lut_tc_binary.core (a__valid, w__valid, o__ready, rst, fire, a__ready, a
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$473  = buf_0_2;
-    if (fire) begin
-      if (tile_end) begin
-        \$473  = \$64 [16:0];
-      end
+    \$473  = acc_0_7;
+    if (\$420 ) begin
+      \$473  = 17'h00000;
+    end else if (fire) begin
+      \$473  = \$151 [16:0];
     end
     if (rst) begin
       \$473  = 17'h00000;
@@ -1276,9 +1210,9 @@ module \lut_tc_binary.core (a__valid, w__valid, o__ready, rst, fire, a__ready, a
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$474  = acc_0_3;
-    if (fire) begin
-      \$474  = \$83 [16:0];
+    \$474  = buf_0_7;
+    if (\$420 ) begin
+      \$474  = \$151 [16:0];
     end
     if (rst) begin
       \$474  = 17'h00000;
@@ -1286,11 +1220,11 @@ module \lut_tc_binary.core (a__valid, w__valid, o__ready, rst, fire, a__ready, a
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$475  = buf_0_3;
-    if (fire) begin
-      if (tile_end) begin
-        \$475  = \$83 [16:0];
-      end
+    \$475  = acc_1_0;
+    if (\$421 ) begin
+      \$475  = 17'h00000;
+    end else if (fire) begin
+      \$475  = \$169 [16:0];
     end
     if (rst) begin
       \$475  = 17'h00000;
@@ -1298,9 +1232,9 @@ module \lut_tc_binary.core (a__valid, w__valid, o__ready, rst, fire, a__ready, a
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$476  = acc_0_4;
-    if (fire) begin
-      \$476  = \$102 [16:0];
+    \$476  = buf_1_0;
+    if (\$421 ) begin
+      \$476  = \$169 [16:0];
     end
     if (rst) begin
       \$476  = 17'h00000;
@@ -1308,11 +1242,11 @@ module \lut_tc_binary.core (a__valid, w__valid, o__ready, rst, fire, a__ready, a
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$477  = buf_0_4;
-    if (fire) begin
-      if (tile_end) begin
-        \$477  = \$102 [16:0];
-      end
+    \$477  = acc_1_1;
+    if (\$422 ) begin
+      \$477  = 17'h00000;
+    end else if (fire) begin
+      \$477  = \$187 [16:0];
     end
     if (rst) begin
       \$477  = 17'h00000;
@@ -1320,9 +1254,9 @@ module \lut_tc_binary.core (a__valid, w__valid, o__ready, rst, fire, a__ready, a
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$478  = acc_0_5;
-    if (fire) begin
-      \$478  = \$121 [16:0];
+    \$478  = buf_1_1;
+    if (\$422 ) begin
+      \$478  = \$187 [16:0];
     end
     if (rst) begin
       \$478  = 17'h00000;
@@ -1330,11 +1264,11 @@ module \lut_tc_binary.core (a__valid, w__valid, o__ready, rst, fire, a__ready, a
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$479  = buf_0_5;
-    if (fire) begin
-      if (tile_end) begin
-        \$479  = \$121 [16:0];
-      end
+    \$479  = acc_1_2;
+    if (\$423 ) begin
+      \$479  = 17'h00000;
+    end else if (fire) begin
+      \$479  = \$205 [16:0];
     end
     if (rst) begin
       \$479  = 17'h00000;
@@ -1342,9 +1276,9 @@ module \lut_tc_binary.core (a__valid, w__valid, o__ready, rst, fire, a__ready, a
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$480  = acc_0_6;
-    if (fire) begin
-      \$480  = \$140 [16:0];
+    \$480  = buf_1_2;
+    if (\$423 ) begin
+      \$480  = \$205 [16:0];
     end
     if (rst) begin
       \$480  = 17'h00000;
@@ -1352,11 +1286,11 @@ module \lut_tc_binary.core (a__valid, w__valid, o__ready, rst, fire, a__ready, a
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$481  = buf_0_6;
-    if (fire) begin
-      if (tile_end) begin
-        \$481  = \$140 [16:0];
-      end
+    \$481  = acc_1_3;
+    if (\$424 ) begin
+      \$481  = 17'h00000;
+    end else if (fire) begin
+      \$481  = \$223 [16:0];
     end
     if (rst) begin
       \$481  = 17'h00000;
@@ -1364,9 +1298,9 @@ module \lut_tc_binary.core (a__valid, w__valid, o__ready, rst, fire, a__ready, a
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$482  = acc_0_7;
-    if (fire) begin
-      \$482  = \$159 [16:0];
+    \$482  = buf_1_3;
+    if (\$424 ) begin
+      \$482  = \$223 [16:0];
     end
     if (rst) begin
       \$482  = 17'h00000;
@@ -1374,11 +1308,11 @@ module \lut_tc_binary.core (a__valid, w__valid, o__ready, rst, fire, a__ready, a
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$483  = buf_0_7;
-    if (fire) begin
-      if (tile_end) begin
-        \$483  = \$159 [16:0];
-      end
+    \$483  = acc_1_4;
+    if (\$425 ) begin
+      \$483  = 17'h00000;
+    end else if (fire) begin
+      \$483  = \$241 [16:0];
     end
     if (rst) begin
       \$483  = 17'h00000;
@@ -1386,9 +1320,9 @@ module \lut_tc_binary.core (a__valid, w__valid, o__ready, rst, fire, a__ready, a
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$484  = acc_1_0;
-    if (fire) begin
-      \$484  = \$178 [16:0];
+    \$484  = buf_1_4;
+    if (\$425 ) begin
+      \$484  = \$241 [16:0];
     end
     if (rst) begin
       \$484  = 17'h00000;
@@ -1396,11 +1330,11 @@ module \lut_tc_binary.core (a__valid, w__valid, o__ready, rst, fire, a__ready, a
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$485  = buf_1_0;
-    if (fire) begin
-      if (tile_end) begin
-        \$485  = \$178 [16:0];
-      end
+    \$485  = acc_1_5;
+    if (\$426 ) begin
+      \$485  = 17'h00000;
+    end else if (fire) begin
+      \$485  = \$259 [16:0];
     end
     if (rst) begin
       \$485  = 17'h00000;
@@ -1408,9 +1342,9 @@ module \lut_tc_binary.core (a__valid, w__valid, o__ready, rst, fire, a__ready, a
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$486  = acc_1_1;
-    if (fire) begin
-      \$486  = \$197 [16:0];
+    \$486  = buf_1_5;
+    if (\$426 ) begin
+      \$486  = \$259 [16:0];
     end
     if (rst) begin
       \$486  = 17'h00000;
@@ -1418,11 +1352,11 @@ module \lut_tc_binary.core (a__valid, w__valid, o__ready, rst, fire, a__ready, a
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$487  = buf_1_1;
-    if (fire) begin
-      if (tile_end) begin
-        \$487  = \$197 [16:0];
-      end
+    \$487  = acc_1_6;
+    if (\$427 ) begin
+      \$487  = 17'h00000;
+    end else if (fire) begin
+      \$487  = \$277 [16:0];
     end
     if (rst) begin
       \$487  = 17'h00000;
@@ -1430,9 +1364,9 @@ module \lut_tc_binary.core (a__valid, w__valid, o__ready, rst, fire, a__ready, a
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$488  = acc_1_2;
-    if (fire) begin
-      \$488  = \$216 [16:0];
+    \$488  = buf_1_6;
+    if (\$427 ) begin
+      \$488  = \$277 [16:0];
     end
     if (rst) begin
       \$488  = 17'h00000;
@@ -1440,11 +1374,11 @@ module \lut_tc_binary.core (a__valid, w__valid, o__ready, rst, fire, a__ready, a
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$489  = buf_1_2;
-    if (fire) begin
-      if (tile_end) begin
-        \$489  = \$216 [16:0];
-      end
+    \$489  = acc_1_7;
+    if (\$428 ) begin
+      \$489  = 17'h00000;
+    end else if (fire) begin
+      \$489  = \$295 [16:0];
     end
     if (rst) begin
       \$489  = 17'h00000;
@@ -1452,9 +1386,9 @@ module \lut_tc_binary.core (a__valid, w__valid, o__ready, rst, fire, a__ready, a
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$490  = acc_1_3;
-    if (fire) begin
-      \$490  = \$235 [16:0];
+    \$490  = buf_1_7;
+    if (\$428 ) begin
+      \$490  = \$295 [16:0];
     end
     if (rst) begin
       \$490  = 17'h00000;
@@ -1462,204 +1396,54 @@ module \lut_tc_binary.core (a__valid, w__valid, o__ready, rst, fire, a__ready, a
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$491  = buf_1_3;
-    if (fire) begin
-      if (tile_end) begin
-        \$491  = \$235 [16:0];
-      end
-    end
-    if (rst) begin
-      \$491  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$492  = acc_1_4;
-    if (fire) begin
-      \$492  = \$254 [16:0];
-    end
-    if (rst) begin
-      \$492  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$493  = buf_1_4;
-    if (fire) begin
-      if (tile_end) begin
-        \$493  = \$254 [16:0];
-      end
-    end
-    if (rst) begin
-      \$493  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$494  = acc_1_5;
-    if (fire) begin
-      \$494  = \$273 [16:0];
-    end
-    if (rst) begin
-      \$494  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$495  = buf_1_5;
-    if (fire) begin
-      if (tile_end) begin
-        \$495  = \$273 [16:0];
-      end
-    end
-    if (rst) begin
-      \$495  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$496  = acc_1_6;
-    if (fire) begin
-      \$496  = \$292 [16:0];
-    end
-    if (rst) begin
-      \$496  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$497  = buf_1_6;
-    if (fire) begin
-      if (tile_end) begin
-        \$497  = \$292 [16:0];
-      end
-    end
-    if (rst) begin
-      \$497  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$498  = acc_1_7;
-    if (fire) begin
-      \$498  = \$311 [16:0];
-    end
-    if (rst) begin
-      \$498  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$499  = buf_1_7;
-    if (fire) begin
-      if (tile_end) begin
-        \$499  = \$311 [16:0];
-      end
-    end
-    if (rst) begin
-      \$499  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$500  = rowsum_0;
-    if (use_done) begin
-      \$500  = \$430 [16:0];
-      if (tile_end) begin
-        \$500  = 17'h00000;
-      end
-    end
-    if (rst) begin
-      \$500  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$501  = rowsum_buf_0;
-    if (use_done) begin
-      if (tile_end) begin
-        \$501  = \$432 [16:0];
-      end
-    end
-    if (rst) begin
-      \$501  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$502  = rowsum_1;
-    if (use_done) begin
-      \$502  = \$434 [16:0];
-      if (tile_end) begin
-        \$502  = 17'h00000;
-      end
-    end
-    if (rst) begin
-      \$502  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$503  = rowsum_buf_1;
-    if (use_done) begin
-      if (tile_end) begin
-        \$503  = \$436 [16:0];
-      end
-    end
-    if (rst) begin
-      \$503  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$504  = out_busy;
-    if (\$437 ) begin
-      \$504  = 1'h1;
+    \$491  = out_busy;
+    if (\$429 ) begin
+      \$491  = 1'h1;
     end else if (drain_done) begin
-      \$504  = 1'h0;
+      \$491  = 1'h0;
     end
     if (rst) begin
-      \$504  = 1'h0;
+      \$491  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$505  = o__valid;
+    \$492  = o__valid;
     if (advance) begin
-      \$505  = 1'h1;
+      \$492  = 1'h1;
     end else if (o__ready) begin
-      \$505  = 1'h0;
+      \$492  = 1'h0;
     end
     if (rst) begin
-      \$505  = 1'h0;
+      \$492  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$506  = o__payload;
+    \$493  = o__payload;
     if (advance) begin
-      \$506 [136] = last_row;
-      \$506 [16:0] = \$440 ;
-      \$506 [33:17] = \$441 ;
-      \$506 [50:34] = \$442 ;
-      \$506 [67:51] = \$443 ;
-      \$506 [84:68] = \$444 ;
-      \$506 [101:85] = \$445 ;
-      \$506 [118:102] = \$446 ;
-      \$506 [135:119] = \$447 ;
+      \$493 [136] = last_row;
+      \$493 [16:0] = \$432 ;
+      \$493 [33:17] = \$433 ;
+      \$493 [50:34] = \$434 ;
+      \$493 [67:51] = \$435 ;
+      \$493 [84:68] = \$436 ;
+      \$493 [101:85] = \$437 ;
+      \$493 [118:102] = \$438 ;
+      \$493 [135:119] = \$439 ;
     end
     if (rst) begin
-      \$506  = 137'h00000000000000000000000000000000000;
+      \$493  = 137'h00000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$507  = row;
+    \$494  = row;
     if (advance) begin
-      \$507  = \$439 [0];
+      \$494  = \$431 [0];
     end
     if (rst) begin
-      \$507  = 1'h0;
+      \$494  = 1'h0;
     end
   end
   always @* begin
@@ -1667,9 +1451,9 @@ module \lut_tc_binary.core (a__valid, w__valid, o__ready, rst, fire, a__ready, a
     (* full_case = 32'd1 *)
     casez (row)
       1'h0:
-          \$440  = buf_0_0;
+          \$432  = buf_0_0;
       1'h1:
-          \$440  = buf_1_0;
+          \$432  = buf_1_0;
     endcase
   end
   always @* begin
@@ -1677,9 +1461,9 @@ module \lut_tc_binary.core (a__valid, w__valid, o__ready, rst, fire, a__ready, a
     (* full_case = 32'd1 *)
     casez (row)
       1'h0:
-          \$441  = buf_0_1;
+          \$433  = buf_0_1;
       1'h1:
-          \$441  = buf_1_1;
+          \$433  = buf_1_1;
     endcase
   end
   always @* begin
@@ -1687,9 +1471,9 @@ module \lut_tc_binary.core (a__valid, w__valid, o__ready, rst, fire, a__ready, a
     (* full_case = 32'd1 *)
     casez (row)
       1'h0:
-          \$442  = buf_0_2;
+          \$434  = buf_0_2;
       1'h1:
-          \$442  = buf_1_2;
+          \$434  = buf_1_2;
     endcase
   end
   always @* begin
@@ -1697,9 +1481,9 @@ module \lut_tc_binary.core (a__valid, w__valid, o__ready, rst, fire, a__ready, a
     (* full_case = 32'd1 *)
     casez (row)
       1'h0:
-          \$443  = buf_0_3;
+          \$435  = buf_0_3;
       1'h1:
-          \$443  = buf_1_3;
+          \$435  = buf_1_3;
     endcase
   end
   always @* begin
@@ -1707,9 +1491,9 @@ module \lut_tc_binary.core (a__valid, w__valid, o__ready, rst, fire, a__ready, a
     (* full_case = 32'd1 *)
     casez (row)
       1'h0:
-          \$444  = buf_0_4;
+          \$436  = buf_0_4;
       1'h1:
-          \$444  = buf_1_4;
+          \$436  = buf_1_4;
     endcase
   end
   always @* begin
@@ -1717,9 +1501,9 @@ module \lut_tc_binary.core (a__valid, w__valid, o__ready, rst, fire, a__ready, a
     (* full_case = 32'd1 *)
     casez (row)
       1'h0:
-          \$445  = buf_0_5;
+          \$437  = buf_0_5;
       1'h1:
-          \$445  = buf_1_5;
+          \$437  = buf_1_5;
     endcase
   end
   always @* begin
@@ -1727,9 +1511,9 @@ module \lut_tc_binary.core (a__valid, w__valid, o__ready, rst, fire, a__ready, a
     (* full_case = 32'd1 *)
     casez (row)
       1'h0:
-          \$446  = buf_0_6;
+          \$438  = buf_0_6;
       1'h1:
-          \$446  = buf_1_6;
+          \$438  = buf_1_6;
     endcase
   end
   always @* begin
@@ -1737,48 +1521,128 @@ module \lut_tc_binary.core (a__valid, w__valid, o__ready, rst, fire, a__ready, a
     (* full_case = 32'd1 *)
     casez (row)
       1'h0:
-          \$447  = buf_0_7;
+          \$439  = buf_0_7;
       1'h1:
-          \$447  = buf_1_7;
+          \$439  = buf_1_7;
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$448  = step;
+    \$440  = step;
     if (fire) begin
-      \$448  = \$316 [0];
+      \$440  = \$300 [0];
     end
     if (rst) begin
-      \$448  = 1'h0;
+      \$440  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$449  = tab_valid;
+    \$441  = tab_valid;
     if (load) begin
-      \$449  = 1'h1;
+      \$441  = 1'h1;
     end else if (use_done) begin
-      \$449  = 1'h0;
+      \$441  = 1'h0;
     end
     if (rst) begin
-      \$449  = 1'h0;
+      \$441  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$450  = tab_last;
+    \$442  = tab_last;
     if (load) begin
-      \$450  = a__payload[64];
+      \$442  = a__payload[64];
     end
     if (rst) begin
-      \$450  = 1'h0;
+      \$442  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$451  = tab_0_0;
+    \$443  = tab_0_0;
     if (load) begin
-      \$451  = \$320 [10:0];
+      \$443  = \$304 [10:0];
+    end
+    if (rst) begin
+      \$443  = 11'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$444  = tab_0_1;
+    if (load) begin
+      \$444  = \$310 [10:0];
+    end
+    if (rst) begin
+      \$444  = 11'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$445  = tab_0_2;
+    if (load) begin
+      \$445  = \$316 [10:0];
+    end
+    if (rst) begin
+      \$445  = 11'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$446  = tab_0_3;
+    if (load) begin
+      \$446  = \$324 [10:0];
+    end
+    if (rst) begin
+      \$446  = 11'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$447  = tab_0_4;
+    if (load) begin
+      \$447  = \$330 [10:0];
+    end
+    if (rst) begin
+      \$447  = 11'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$448  = tab_0_5;
+    if (load) begin
+      \$448  = \$338 [10:0];
+    end
+    if (rst) begin
+      \$448  = 11'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$449  = tab_0_6;
+    if (load) begin
+      \$449  = \$346 [10:0];
+    end
+    if (rst) begin
+      \$449  = 11'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$450  = tab_0_7;
+    if (load) begin
+      \$450  = \$356 [10:0];
+    end
+    if (rst) begin
+      \$450  = 11'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$451  = tab_1_0;
+    if (load) begin
+      \$451  = \$360 [10:0];
     end
     if (rst) begin
       \$451  = 11'h000;
@@ -1786,9 +1650,9 @@ module \lut_tc_binary.core (a__valid, w__valid, o__ready, rst, fire, a__ready, a
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$452  = tab_0_1;
+    \$452  = tab_1_1;
     if (load) begin
-      \$452  = \$326 [10:0];
+      \$452  = \$366 [10:0];
     end
     if (rst) begin
       \$452  = 11'h000;
@@ -1796,9 +1660,9 @@ module \lut_tc_binary.core (a__valid, w__valid, o__ready, rst, fire, a__ready, a
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$453  = tab_0_2;
+    \$453  = tab_1_2;
     if (load) begin
-      \$453  = \$332 [10:0];
+      \$453  = \$372 [10:0];
     end
     if (rst) begin
       \$453  = 11'h000;
@@ -1806,9 +1670,9 @@ module \lut_tc_binary.core (a__valid, w__valid, o__ready, rst, fire, a__ready, a
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$454  = tab_0_3;
+    \$454  = tab_1_3;
     if (load) begin
-      \$454  = \$340 [10:0];
+      \$454  = \$380 [10:0];
     end
     if (rst) begin
       \$454  = 11'h000;
@@ -1816,9 +1680,9 @@ module \lut_tc_binary.core (a__valid, w__valid, o__ready, rst, fire, a__ready, a
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$455  = tab_0_4;
+    \$455  = tab_1_4;
     if (load) begin
-      \$455  = \$346 [10:0];
+      \$455  = \$386 [10:0];
     end
     if (rst) begin
       \$455  = 11'h000;
@@ -1826,9 +1690,9 @@ module \lut_tc_binary.core (a__valid, w__valid, o__ready, rst, fire, a__ready, a
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$456  = tab_0_5;
+    \$456  = tab_1_5;
     if (load) begin
-      \$456  = \$354 [10:0];
+      \$456  = \$394 [10:0];
     end
     if (rst) begin
       \$456  = 11'h000;
@@ -1836,9 +1700,9 @@ module \lut_tc_binary.core (a__valid, w__valid, o__ready, rst, fire, a__ready, a
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$457  = tab_0_6;
+    \$457  = tab_1_6;
     if (load) begin
-      \$457  = \$362 [10:0];
+      \$457  = \$402 [10:0];
     end
     if (rst) begin
       \$457  = 11'h000;
@@ -1846,9 +1710,9 @@ module \lut_tc_binary.core (a__valid, w__valid, o__ready, rst, fire, a__ready, a
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$458  = tab_0_7;
+    \$458  = tab_1_7;
     if (load) begin
-      \$458  = \$372 [10:0];
+      \$458  = \$412 [10:0];
     end
     if (rst) begin
       \$458  = 11'h000;
@@ -1856,91 +1720,131 @@ module \lut_tc_binary.core (a__valid, w__valid, o__ready, rst, fire, a__ready, a
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$459  = tab_1_0;
-    if (load) begin
-      \$459  = \$376 [10:0];
+    \$459  = acc_0_0;
+    if (\$413 ) begin
+      \$459  = 17'h00000;
+    end else if (fire) begin
+      \$459  = \$25 [16:0];
     end
     if (rst) begin
-      \$459  = 11'h000;
+      \$459  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$460  = tab_1_1;
-    if (load) begin
-      \$460  = \$382 [10:0];
+    \$460  = buf_0_0;
+    if (\$413 ) begin
+      \$460  = \$25 [16:0];
     end
     if (rst) begin
-      \$460  = 11'h000;
+      \$460  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$461  = tab_1_2;
-    if (load) begin
-      \$461  = \$388 [10:0];
+    \$461  = acc_0_1;
+    if (\$414 ) begin
+      \$461  = 17'h00000;
+    end else if (fire) begin
+      \$461  = \$43 [16:0];
     end
     if (rst) begin
-      \$461  = 11'h000;
+      \$461  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$462  = tab_1_3;
-    if (load) begin
-      \$462  = \$396 [10:0];
+    \$462  = buf_0_1;
+    if (\$414 ) begin
+      \$462  = \$43 [16:0];
     end
     if (rst) begin
-      \$462  = 11'h000;
+      \$462  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$463  = tab_1_4;
-    if (load) begin
-      \$463  = \$402 [10:0];
+    \$463  = acc_0_2;
+    if (\$415 ) begin
+      \$463  = 17'h00000;
+    end else if (fire) begin
+      \$463  = \$61 [16:0];
     end
     if (rst) begin
-      \$463  = 11'h000;
+      \$463  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$464  = tab_1_5;
-    if (load) begin
-      \$464  = \$410 [10:0];
+    \$464  = buf_0_2;
+    if (\$415 ) begin
+      \$464  = \$61 [16:0];
     end
     if (rst) begin
-      \$464  = 11'h000;
+      \$464  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$465  = tab_1_6;
-    if (load) begin
-      \$465  = \$418 [10:0];
+    \$465  = acc_0_3;
+    if (\$416 ) begin
+      \$465  = 17'h00000;
+    end else if (fire) begin
+      \$465  = \$79 [16:0];
     end
     if (rst) begin
-      \$465  = 11'h000;
+      \$465  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$466  = buf_0_3;
+    if (\$416 ) begin
+      \$466  = \$79 [16:0];
+    end
+    if (rst) begin
+      \$466  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$467  = acc_0_4;
+    if (\$417 ) begin
+      \$467  = 17'h00000;
+    end else if (fire) begin
+      \$467  = \$97 [16:0];
+    end
+    if (rst) begin
+      \$467  = 17'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$468  = buf_0_4;
+    if (\$417 ) begin
+      \$468  = \$97 [16:0];
+    end
+    if (rst) begin
+      \$468  = 17'h00000;
     end
   end
   assign w__ready = fire;
-  assign next_0_0 = \$26 [16:0];
-  assign next_0_1 = \$45 [16:0];
-  assign next_0_2 = \$64 [16:0];
-  assign next_0_3 = \$83 [16:0];
-  assign next_0_4 = \$102 [16:0];
-  assign next_0_5 = \$121 [16:0];
-  assign next_0_6 = \$140 [16:0];
-  assign next_0_7 = \$159 [16:0];
-  assign next_1_0 = \$178 [16:0];
-  assign next_1_1 = \$197 [16:0];
-  assign next_1_2 = \$216 [16:0];
-  assign next_1_3 = \$235 [16:0];
-  assign next_1_4 = \$254 [16:0];
-  assign next_1_5 = \$273 [16:0];
-  assign next_1_6 = \$292 [16:0];
-  assign next_1_7 = \$311 [16:0];
+  assign next_0_0 = \$25 [16:0];
+  assign next_0_1 = \$43 [16:0];
+  assign next_0_2 = \$61 [16:0];
+  assign next_0_3 = \$79 [16:0];
+  assign next_0_4 = \$97 [16:0];
+  assign next_0_5 = \$115 [16:0];
+  assign next_0_6 = \$133 [16:0];
+  assign next_0_7 = \$151 [16:0];
+  assign next_1_0 = \$169 [16:0];
+  assign next_1_1 = \$187 [16:0];
+  assign next_1_2 = \$205 [16:0];
+  assign next_1_3 = \$223 [16:0];
+  assign next_1_4 = \$241 [16:0];
+  assign next_1_5 = \$259 [16:0];
+  assign next_1_6 = \$277 [16:0];
+  assign next_1_7 = \$295 [16:0];
   assign \w__payload.data  = w__payload[31:0];
   assign \w__payload.data[0]  = w__payload[3:0];
   assign \w__payload.data[1]  = w__payload[7:4];
@@ -1973,157 +1877,157 @@ module \lut_tc_binary.core (a__valid, w__valid, o__ready, rst, fire, a__ready, a
   assign \o__payload.last  = o__payload[136];
   assign \$2  = \$1 ;
   assign last_row = row;
-  assign \$312  = out_busy;
-  assign \$9  = { tab_0_7[10], tab_0_7 };
-  assign \$10  = { tab_0_6[10], tab_0_6 };
-  assign \$12  = { tab_0_5[10], tab_0_5 };
-  assign \$13  = { tab_0_4[10], tab_0_4 };
-  assign \$16  = { tab_0_3[10], tab_0_3 };
-  assign \$17  = { tab_0_2[10], tab_0_2 };
-  assign \$19  = { tab_0_1[10], tab_0_1 };
-  assign \$20  = { tab_0_0[10], tab_0_0 };
-  assign \$28  = { tab_0_7[10], tab_0_7 };
-  assign \$29  = { tab_0_6[10], tab_0_6 };
-  assign \$31  = { tab_0_5[10], tab_0_5 };
-  assign \$32  = { tab_0_4[10], tab_0_4 };
-  assign \$35  = { tab_0_3[10], tab_0_3 };
-  assign \$36  = { tab_0_2[10], tab_0_2 };
-  assign \$38  = { tab_0_1[10], tab_0_1 };
-  assign \$39  = { tab_0_0[10], tab_0_0 };
-  assign \$47  = { tab_0_7[10], tab_0_7 };
-  assign \$48  = { tab_0_6[10], tab_0_6 };
-  assign \$50  = { tab_0_5[10], tab_0_5 };
-  assign \$51  = { tab_0_4[10], tab_0_4 };
-  assign \$54  = { tab_0_3[10], tab_0_3 };
-  assign \$55  = { tab_0_2[10], tab_0_2 };
-  assign \$57  = { tab_0_1[10], tab_0_1 };
-  assign \$58  = { tab_0_0[10], tab_0_0 };
-  assign \$66  = { tab_0_7[10], tab_0_7 };
-  assign \$67  = { tab_0_6[10], tab_0_6 };
-  assign \$69  = { tab_0_5[10], tab_0_5 };
-  assign \$70  = { tab_0_4[10], tab_0_4 };
-  assign \$73  = { tab_0_3[10], tab_0_3 };
-  assign \$74  = { tab_0_2[10], tab_0_2 };
-  assign \$76  = { tab_0_1[10], tab_0_1 };
-  assign \$77  = { tab_0_0[10], tab_0_0 };
-  assign \$85  = { tab_0_7[10], tab_0_7 };
-  assign \$86  = { tab_0_6[10], tab_0_6 };
-  assign \$88  = { tab_0_5[10], tab_0_5 };
-  assign \$89  = { tab_0_4[10], tab_0_4 };
-  assign \$92  = { tab_0_3[10], tab_0_3 };
-  assign \$93  = { tab_0_2[10], tab_0_2 };
-  assign \$95  = { tab_0_1[10], tab_0_1 };
-  assign \$96  = { tab_0_0[10], tab_0_0 };
-  assign \$104  = { tab_0_7[10], tab_0_7 };
-  assign \$105  = { tab_0_6[10], tab_0_6 };
-  assign \$107  = { tab_0_5[10], tab_0_5 };
-  assign \$108  = { tab_0_4[10], tab_0_4 };
-  assign \$111  = { tab_0_3[10], tab_0_3 };
-  assign \$112  = { tab_0_2[10], tab_0_2 };
-  assign \$114  = { tab_0_1[10], tab_0_1 };
-  assign \$115  = { tab_0_0[10], tab_0_0 };
-  assign \$123  = { tab_0_7[10], tab_0_7 };
-  assign \$124  = { tab_0_6[10], tab_0_6 };
-  assign \$126  = { tab_0_5[10], tab_0_5 };
-  assign \$127  = { tab_0_4[10], tab_0_4 };
-  assign \$130  = { tab_0_3[10], tab_0_3 };
-  assign \$131  = { tab_0_2[10], tab_0_2 };
-  assign \$133  = { tab_0_1[10], tab_0_1 };
-  assign \$134  = { tab_0_0[10], tab_0_0 };
-  assign \$142  = { tab_0_7[10], tab_0_7 };
-  assign \$143  = { tab_0_6[10], tab_0_6 };
-  assign \$145  = { tab_0_5[10], tab_0_5 };
-  assign \$146  = { tab_0_4[10], tab_0_4 };
-  assign \$149  = { tab_0_3[10], tab_0_3 };
-  assign \$150  = { tab_0_2[10], tab_0_2 };
-  assign \$152  = { tab_0_1[10], tab_0_1 };
-  assign \$153  = { tab_0_0[10], tab_0_0 };
-  assign \$161  = { tab_1_7[10], tab_1_7 };
-  assign \$162  = { tab_1_6[10], tab_1_6 };
-  assign \$164  = { tab_1_5[10], tab_1_5 };
-  assign \$165  = { tab_1_4[10], tab_1_4 };
-  assign \$168  = { tab_1_3[10], tab_1_3 };
-  assign \$169  = { tab_1_2[10], tab_1_2 };
-  assign \$171  = { tab_1_1[10], tab_1_1 };
-  assign \$172  = { tab_1_0[10], tab_1_0 };
-  assign \$180  = { tab_1_7[10], tab_1_7 };
-  assign \$181  = { tab_1_6[10], tab_1_6 };
-  assign \$183  = { tab_1_5[10], tab_1_5 };
-  assign \$184  = { tab_1_4[10], tab_1_4 };
-  assign \$187  = { tab_1_3[10], tab_1_3 };
-  assign \$188  = { tab_1_2[10], tab_1_2 };
-  assign \$190  = { tab_1_1[10], tab_1_1 };
-  assign \$191  = { tab_1_0[10], tab_1_0 };
-  assign \$199  = { tab_1_7[10], tab_1_7 };
-  assign \$200  = { tab_1_6[10], tab_1_6 };
-  assign \$202  = { tab_1_5[10], tab_1_5 };
-  assign \$203  = { tab_1_4[10], tab_1_4 };
-  assign \$206  = { tab_1_3[10], tab_1_3 };
-  assign \$207  = { tab_1_2[10], tab_1_2 };
-  assign \$209  = { tab_1_1[10], tab_1_1 };
-  assign \$210  = { tab_1_0[10], tab_1_0 };
-  assign \$218  = { tab_1_7[10], tab_1_7 };
-  assign \$219  = { tab_1_6[10], tab_1_6 };
-  assign \$221  = { tab_1_5[10], tab_1_5 };
-  assign \$222  = { tab_1_4[10], tab_1_4 };
-  assign \$225  = { tab_1_3[10], tab_1_3 };
-  assign \$226  = { tab_1_2[10], tab_1_2 };
-  assign \$228  = { tab_1_1[10], tab_1_1 };
-  assign \$229  = { tab_1_0[10], tab_1_0 };
-  assign \$237  = { tab_1_7[10], tab_1_7 };
-  assign \$238  = { tab_1_6[10], tab_1_6 };
-  assign \$240  = { tab_1_5[10], tab_1_5 };
-  assign \$241  = { tab_1_4[10], tab_1_4 };
-  assign \$244  = { tab_1_3[10], tab_1_3 };
-  assign \$245  = { tab_1_2[10], tab_1_2 };
-  assign \$247  = { tab_1_1[10], tab_1_1 };
-  assign \$248  = { tab_1_0[10], tab_1_0 };
-  assign \$256  = { tab_1_7[10], tab_1_7 };
-  assign \$257  = { tab_1_6[10], tab_1_6 };
-  assign \$259  = { tab_1_5[10], tab_1_5 };
-  assign \$260  = { tab_1_4[10], tab_1_4 };
-  assign \$263  = { tab_1_3[10], tab_1_3 };
-  assign \$264  = { tab_1_2[10], tab_1_2 };
-  assign \$266  = { tab_1_1[10], tab_1_1 };
-  assign \$267  = { tab_1_0[10], tab_1_0 };
-  assign \$275  = { tab_1_7[10], tab_1_7 };
-  assign \$276  = { tab_1_6[10], tab_1_6 };
-  assign \$278  = { tab_1_5[10], tab_1_5 };
-  assign \$279  = { tab_1_4[10], tab_1_4 };
-  assign \$282  = { tab_1_3[10], tab_1_3 };
-  assign \$283  = { tab_1_2[10], tab_1_2 };
-  assign \$285  = { tab_1_1[10], tab_1_1 };
-  assign \$286  = { tab_1_0[10], tab_1_0 };
-  assign \$294  = { tab_1_7[10], tab_1_7 };
-  assign \$295  = { tab_1_6[10], tab_1_6 };
-  assign \$297  = { tab_1_5[10], tab_1_5 };
-  assign \$298  = { tab_1_4[10], tab_1_4 };
-  assign \$301  = { tab_1_3[10], tab_1_3 };
-  assign \$302  = { tab_1_2[10], tab_1_2 };
-  assign \$304  = { tab_1_1[10], tab_1_1 };
-  assign \$305  = { tab_1_0[10], tab_1_0 };
-  assign \$325  = { a__payload[7:0], 1'h0 };
-  assign \$331  = { a__payload[15:8], 1'h0 };
-  assign \$337  = { a__payload[7:0], 1'h0 };
-  assign \$339  = { a__payload[15:8], 1'h0 };
+  assign \$296  = out_busy;
+  assign \$8  = { tab_0_7[10], tab_0_7 };
+  assign \$9  = { tab_0_6[10], tab_0_6 };
+  assign \$11  = { tab_0_5[10], tab_0_5 };
+  assign \$12  = { tab_0_4[10], tab_0_4 };
+  assign \$15  = { tab_0_3[10], tab_0_3 };
+  assign \$16  = { tab_0_2[10], tab_0_2 };
+  assign \$18  = { tab_0_1[10], tab_0_1 };
+  assign \$19  = { tab_0_0[10], tab_0_0 };
+  assign \$26  = { tab_0_7[10], tab_0_7 };
+  assign \$27  = { tab_0_6[10], tab_0_6 };
+  assign \$29  = { tab_0_5[10], tab_0_5 };
+  assign \$30  = { tab_0_4[10], tab_0_4 };
+  assign \$33  = { tab_0_3[10], tab_0_3 };
+  assign \$34  = { tab_0_2[10], tab_0_2 };
+  assign \$36  = { tab_0_1[10], tab_0_1 };
+  assign \$37  = { tab_0_0[10], tab_0_0 };
+  assign \$44  = { tab_0_7[10], tab_0_7 };
+  assign \$45  = { tab_0_6[10], tab_0_6 };
+  assign \$47  = { tab_0_5[10], tab_0_5 };
+  assign \$48  = { tab_0_4[10], tab_0_4 };
+  assign \$51  = { tab_0_3[10], tab_0_3 };
+  assign \$52  = { tab_0_2[10], tab_0_2 };
+  assign \$54  = { tab_0_1[10], tab_0_1 };
+  assign \$55  = { tab_0_0[10], tab_0_0 };
+  assign \$62  = { tab_0_7[10], tab_0_7 };
+  assign \$63  = { tab_0_6[10], tab_0_6 };
+  assign \$65  = { tab_0_5[10], tab_0_5 };
+  assign \$66  = { tab_0_4[10], tab_0_4 };
+  assign \$69  = { tab_0_3[10], tab_0_3 };
+  assign \$70  = { tab_0_2[10], tab_0_2 };
+  assign \$72  = { tab_0_1[10], tab_0_1 };
+  assign \$73  = { tab_0_0[10], tab_0_0 };
+  assign \$80  = { tab_0_7[10], tab_0_7 };
+  assign \$81  = { tab_0_6[10], tab_0_6 };
+  assign \$83  = { tab_0_5[10], tab_0_5 };
+  assign \$84  = { tab_0_4[10], tab_0_4 };
+  assign \$87  = { tab_0_3[10], tab_0_3 };
+  assign \$88  = { tab_0_2[10], tab_0_2 };
+  assign \$90  = { tab_0_1[10], tab_0_1 };
+  assign \$91  = { tab_0_0[10], tab_0_0 };
+  assign \$98  = { tab_0_7[10], tab_0_7 };
+  assign \$99  = { tab_0_6[10], tab_0_6 };
+  assign \$101  = { tab_0_5[10], tab_0_5 };
+  assign \$102  = { tab_0_4[10], tab_0_4 };
+  assign \$105  = { tab_0_3[10], tab_0_3 };
+  assign \$106  = { tab_0_2[10], tab_0_2 };
+  assign \$108  = { tab_0_1[10], tab_0_1 };
+  assign \$109  = { tab_0_0[10], tab_0_0 };
+  assign \$116  = { tab_0_7[10], tab_0_7 };
+  assign \$117  = { tab_0_6[10], tab_0_6 };
+  assign \$119  = { tab_0_5[10], tab_0_5 };
+  assign \$120  = { tab_0_4[10], tab_0_4 };
+  assign \$123  = { tab_0_3[10], tab_0_3 };
+  assign \$124  = { tab_0_2[10], tab_0_2 };
+  assign \$126  = { tab_0_1[10], tab_0_1 };
+  assign \$127  = { tab_0_0[10], tab_0_0 };
+  assign \$134  = { tab_0_7[10], tab_0_7 };
+  assign \$135  = { tab_0_6[10], tab_0_6 };
+  assign \$137  = { tab_0_5[10], tab_0_5 };
+  assign \$138  = { tab_0_4[10], tab_0_4 };
+  assign \$141  = { tab_0_3[10], tab_0_3 };
+  assign \$142  = { tab_0_2[10], tab_0_2 };
+  assign \$144  = { tab_0_1[10], tab_0_1 };
+  assign \$145  = { tab_0_0[10], tab_0_0 };
+  assign \$152  = { tab_1_7[10], tab_1_7 };
+  assign \$153  = { tab_1_6[10], tab_1_6 };
+  assign \$155  = { tab_1_5[10], tab_1_5 };
+  assign \$156  = { tab_1_4[10], tab_1_4 };
+  assign \$159  = { tab_1_3[10], tab_1_3 };
+  assign \$160  = { tab_1_2[10], tab_1_2 };
+  assign \$162  = { tab_1_1[10], tab_1_1 };
+  assign \$163  = { tab_1_0[10], tab_1_0 };
+  assign \$170  = { tab_1_7[10], tab_1_7 };
+  assign \$171  = { tab_1_6[10], tab_1_6 };
+  assign \$173  = { tab_1_5[10], tab_1_5 };
+  assign \$174  = { tab_1_4[10], tab_1_4 };
+  assign \$177  = { tab_1_3[10], tab_1_3 };
+  assign \$178  = { tab_1_2[10], tab_1_2 };
+  assign \$180  = { tab_1_1[10], tab_1_1 };
+  assign \$181  = { tab_1_0[10], tab_1_0 };
+  assign \$188  = { tab_1_7[10], tab_1_7 };
+  assign \$189  = { tab_1_6[10], tab_1_6 };
+  assign \$191  = { tab_1_5[10], tab_1_5 };
+  assign \$192  = { tab_1_4[10], tab_1_4 };
+  assign \$195  = { tab_1_3[10], tab_1_3 };
+  assign \$196  = { tab_1_2[10], tab_1_2 };
+  assign \$198  = { tab_1_1[10], tab_1_1 };
+  assign \$199  = { tab_1_0[10], tab_1_0 };
+  assign \$206  = { tab_1_7[10], tab_1_7 };
+  assign \$207  = { tab_1_6[10], tab_1_6 };
+  assign \$209  = { tab_1_5[10], tab_1_5 };
+  assign \$210  = { tab_1_4[10], tab_1_4 };
+  assign \$213  = { tab_1_3[10], tab_1_3 };
+  assign \$214  = { tab_1_2[10], tab_1_2 };
+  assign \$216  = { tab_1_1[10], tab_1_1 };
+  assign \$217  = { tab_1_0[10], tab_1_0 };
+  assign \$224  = { tab_1_7[10], tab_1_7 };
+  assign \$225  = { tab_1_6[10], tab_1_6 };
+  assign \$227  = { tab_1_5[10], tab_1_5 };
+  assign \$228  = { tab_1_4[10], tab_1_4 };
+  assign \$231  = { tab_1_3[10], tab_1_3 };
+  assign \$232  = { tab_1_2[10], tab_1_2 };
+  assign \$234  = { tab_1_1[10], tab_1_1 };
+  assign \$235  = { tab_1_0[10], tab_1_0 };
+  assign \$242  = { tab_1_7[10], tab_1_7 };
+  assign \$243  = { tab_1_6[10], tab_1_6 };
+  assign \$245  = { tab_1_5[10], tab_1_5 };
+  assign \$246  = { tab_1_4[10], tab_1_4 };
+  assign \$249  = { tab_1_3[10], tab_1_3 };
+  assign \$250  = { tab_1_2[10], tab_1_2 };
+  assign \$252  = { tab_1_1[10], tab_1_1 };
+  assign \$253  = { tab_1_0[10], tab_1_0 };
+  assign \$260  = { tab_1_7[10], tab_1_7 };
+  assign \$261  = { tab_1_6[10], tab_1_6 };
+  assign \$263  = { tab_1_5[10], tab_1_5 };
+  assign \$264  = { tab_1_4[10], tab_1_4 };
+  assign \$267  = { tab_1_3[10], tab_1_3 };
+  assign \$268  = { tab_1_2[10], tab_1_2 };
+  assign \$270  = { tab_1_1[10], tab_1_1 };
+  assign \$271  = { tab_1_0[10], tab_1_0 };
+  assign \$278  = { tab_1_7[10], tab_1_7 };
+  assign \$279  = { tab_1_6[10], tab_1_6 };
+  assign \$281  = { tab_1_5[10], tab_1_5 };
+  assign \$282  = { tab_1_4[10], tab_1_4 };
+  assign \$285  = { tab_1_3[10], tab_1_3 };
+  assign \$286  = { tab_1_2[10], tab_1_2 };
+  assign \$288  = { tab_1_1[10], tab_1_1 };
+  assign \$289  = { tab_1_0[10], tab_1_0 };
+  assign \$309  = { a__payload[7:0], 1'h0 };
+  assign \$315  = { a__payload[15:8], 1'h0 };
+  assign \$321  = { a__payload[7:0], 1'h0 };
+  assign \$323  = { a__payload[15:8], 1'h0 };
+  assign \$329  = { a__payload[23:16], 1'h0 };
+  assign \$335  = { a__payload[7:0], 1'h0 };
+  assign \$337  = { a__payload[23:16], 1'h0 };
+  assign \$343  = { a__payload[15:8], 1'h0 };
   assign \$345  = { a__payload[23:16], 1'h0 };
   assign \$351  = { a__payload[7:0], 1'h0 };
-  assign \$353  = { a__payload[23:16], 1'h0 };
-  assign \$359  = { a__payload[15:8], 1'h0 };
-  assign \$361  = { a__payload[23:16], 1'h0 };
-  assign \$367  = { a__payload[7:0], 1'h0 };
-  assign \$369  = { a__payload[15:8], 1'h0 };
-  assign \$371  = { a__payload[23:16], 1'h0 };
-  assign \$381  = { a__payload[39:32], 1'h0 };
-  assign \$387  = { a__payload[47:40], 1'h0 };
-  assign \$393  = { a__payload[39:32], 1'h0 };
-  assign \$395  = { a__payload[47:40], 1'h0 };
+  assign \$353  = { a__payload[15:8], 1'h0 };
+  assign \$355  = { a__payload[23:16], 1'h0 };
+  assign \$365  = { a__payload[39:32], 1'h0 };
+  assign \$371  = { a__payload[47:40], 1'h0 };
+  assign \$377  = { a__payload[39:32], 1'h0 };
+  assign \$379  = { a__payload[47:40], 1'h0 };
+  assign \$385  = { a__payload[55:48], 1'h0 };
+  assign \$391  = { a__payload[39:32], 1'h0 };
+  assign \$393  = { a__payload[55:48], 1'h0 };
+  assign \$399  = { a__payload[47:40], 1'h0 };
   assign \$401  = { a__payload[55:48], 1'h0 };
   assign \$407  = { a__payload[39:32], 1'h0 };
-  assign \$409  = { a__payload[55:48], 1'h0 };
-  assign \$415  = { a__payload[47:40], 1'h0 };
-  assign \$417  = { a__payload[55:48], 1'h0 };
-  assign \$423  = { a__payload[39:32], 1'h0 };
-  assign \$425  = { a__payload[47:40], 1'h0 };
-  assign \$427  = { a__payload[55:48], 1'h0 };
+  assign \$409  = { a__payload[47:40], 1'h0 };
+  assign \$411  = { a__payload[55:48], 1'h0 };
 endmodule

@@ -174,9 +174,9 @@ module \lut_tc_int2.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   wire [11:0] \$102 ;
   wire [11:0] \$103 ;
   wire [11:0] \$104 ;
-  wire [18:0] \$105 ;
-  wire [19:0] \$106 ;
-  wire [17:0] \$107 ;
+  wire [11:0] \$105 ;
+  wire [18:0] \$106 ;
+  wire [19:0] \$107 ;
   wire [11:0] \$108 ;
   wire [11:0] \$109 ;
   wire [11:0] \$11 ;
@@ -188,7 +188,7 @@ module \lut_tc_int2.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   wire [11:0] \$115 ;
   wire [18:0] \$116 ;
   wire [19:0] \$117 ;
-  wire [17:0] \$118 ;
+  wire [11:0] \$118 ;
   wire [11:0] \$119 ;
   wire [11:0] \$12 ;
   wire [11:0] \$120 ;
@@ -197,10 +197,10 @@ module \lut_tc_int2.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   wire [11:0] \$123 ;
   wire [11:0] \$124 ;
   wire [11:0] \$125 ;
-  wire [11:0] \$126 ;
-  wire [18:0] \$127 ;
-  wire [19:0] \$128 ;
-  wire [17:0] \$129 ;
+  wire [18:0] \$126 ;
+  wire [19:0] \$127 ;
+  wire [11:0] \$128 ;
+  wire [11:0] \$129 ;
   wire [11:0] \$13 ;
   wire [11:0] \$130 ;
   wire [11:0] \$131 ;
@@ -208,103 +208,103 @@ module \lut_tc_int2.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   wire [11:0] \$133 ;
   wire [11:0] \$134 ;
   wire [11:0] \$135 ;
-  wire [11:0] \$136 ;
-  wire [11:0] \$137 ;
-  wire [18:0] \$138 ;
-  wire [19:0] \$139 ;
+  wire [18:0] \$136 ;
+  wire [19:0] \$137 ;
+  wire [11:0] \$138 ;
+  wire [11:0] \$139 ;
   wire [11:0] \$14 ;
-  wire [17:0] \$140 ;
+  wire [11:0] \$140 ;
   wire [11:0] \$141 ;
   wire [11:0] \$142 ;
   wire [11:0] \$143 ;
   wire [11:0] \$144 ;
   wire [11:0] \$145 ;
-  wire [11:0] \$146 ;
-  wire [11:0] \$147 ;
+  wire [18:0] \$146 ;
+  wire [19:0] \$147 ;
   wire [11:0] \$148 ;
-  wire [18:0] \$149 ;
+  wire [11:0] \$149 ;
   wire [11:0] \$15 ;
-  wire [19:0] \$150 ;
-  wire [17:0] \$151 ;
+  wire [11:0] \$150 ;
+  wire [11:0] \$151 ;
   wire [11:0] \$152 ;
   wire [11:0] \$153 ;
   wire [11:0] \$154 ;
   wire [11:0] \$155 ;
-  wire [11:0] \$156 ;
-  wire [11:0] \$157 ;
+  wire [18:0] \$156 ;
+  wire [19:0] \$157 ;
   wire [11:0] \$158 ;
   wire [11:0] \$159 ;
-  wire [11:0] \$16 ;
-  wire [18:0] \$160 ;
-  wire [19:0] \$161 ;
-  wire [17:0] \$162 ;
+  wire [18:0] \$16 ;
+  wire [11:0] \$160 ;
+  wire [11:0] \$161 ;
+  wire [11:0] \$162 ;
   wire [11:0] \$163 ;
   wire [11:0] \$164 ;
   wire [11:0] \$165 ;
-  wire [11:0] \$166 ;
-  wire [11:0] \$167 ;
-  wire [11:0] \$168 ;
-  wire [11:0] \$169 ;
-  wire [18:0] \$17 ;
-  wire [11:0] \$170 ;
-  wire [18:0] \$171 ;
-  wire [19:0] \$172 ;
-  wire [17:0] \$173 ;
-  wire [11:0] \$174 ;
-  wire [11:0] \$175 ;
-  wire [11:0] \$176 ;
-  wire [11:0] \$177 ;
-  wire [11:0] \$178 ;
-  wire [11:0] \$179 ;
-  wire [19:0] \$18 ;
+  wire [18:0] \$166 ;
+  wire [19:0] \$167 ;
+  wire \$168 ;
+  wire \$169 ;
+  wire [19:0] \$17 ;
+  wire \$170 ;
+  reg [16:0] \$171 ;
+  wire [17:0] \$172 ;
+  reg [16:0] \$173 ;
+  wire [19:0] \$174 ;
+  wire [1:0] \$175 ;
+  wire [1:0] \$176 ;
+  wire [8:0] \$177 ;
+  wire [9:0] \$178 ;
+  wire [10:0] \$179 ;
+  wire [11:0] \$18 ;
   wire [11:0] \$180 ;
-  wire [11:0] \$181 ;
-  wire [18:0] \$182 ;
-  wire [19:0] \$183 ;
-  wire \$184 ;
-  wire \$185 ;
-  wire \$186 ;
-  reg [16:0] \$187 ;
-  wire [17:0] \$188 ;
-  reg [16:0] \$189 ;
-  wire [17:0] \$19 ;
-  wire [19:0] \$190 ;
-  wire [1:0] \$191 ;
-  wire [1:0] \$192 ;
+  wire [8:0] \$181 ;
+  wire [9:0] \$182 ;
+  wire [10:0] \$183 ;
+  wire [11:0] \$184 ;
+  wire [8:0] \$185 ;
+  wire [12:0] \$186 ;
+  wire [8:0] \$187 ;
+  wire [9:0] \$188 ;
+  wire [10:0] \$189 ;
+  wire [11:0] \$19 ;
+  wire [11:0] \$190 ;
+  wire [8:0] \$191 ;
+  wire [12:0] \$192 ;
   wire [8:0] \$193 ;
   wire [9:0] \$194 ;
   wire [10:0] \$195 ;
   wire [11:0] \$196 ;
   wire [8:0] \$197 ;
-  wire [9:0] \$198 ;
-  wire [10:0] \$199 ;
+  wire [12:0] \$198 ;
+  wire [8:0] \$199 ;
   wire \$2 ;
   wire [11:0] \$20 ;
-  wire [11:0] \$200 ;
+  wire [13:0] \$200 ;
   wire [8:0] \$201 ;
-  wire [12:0] \$202 ;
-  wire [8:0] \$203 ;
-  wire [9:0] \$204 ;
-  wire [10:0] \$205 ;
-  wire [11:0] \$206 ;
+  wire [9:0] \$202 ;
+  wire [10:0] \$203 ;
+  wire [11:0] \$204 ;
+  wire [8:0] \$205 ;
+  wire [12:0] \$206 ;
   wire [8:0] \$207 ;
-  wire [12:0] \$208 ;
-  wire [8:0] \$209 ;
+  wire [9:0] \$208 ;
+  wire [10:0] \$209 ;
   wire [11:0] \$21 ;
-  wire [9:0] \$210 ;
-  wire [10:0] \$211 ;
-  wire [11:0] \$212 ;
+  wire [11:0] \$210 ;
+  wire [8:0] \$211 ;
+  wire [12:0] \$212 ;
   wire [8:0] \$213 ;
-  wire [12:0] \$214 ;
+  wire [13:0] \$214 ;
   wire [8:0] \$215 ;
-  wire [13:0] \$216 ;
-  wire [8:0] \$217 ;
-  wire [9:0] \$218 ;
-  wire [10:0] \$219 ;
+  wire [9:0] \$216 ;
+  wire [10:0] \$217 ;
+  wire [11:0] \$218 ;
+  wire [8:0] \$219 ;
   wire [11:0] \$22 ;
-  wire [11:0] \$220 ;
+  wire [12:0] \$220 ;
   wire [8:0] \$221 ;
-  wire [12:0] \$222 ;
+  wire [13:0] \$222 ;
   wire [8:0] \$223 ;
   wire [9:0] \$224 ;
   wire [10:0] \$225 ;
@@ -315,59 +315,59 @@ module \lut_tc_int2.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   wire [11:0] \$23 ;
   wire [13:0] \$230 ;
   wire [8:0] \$231 ;
-  wire [9:0] \$232 ;
-  wire [10:0] \$233 ;
-  wire [11:0] \$234 ;
-  wire [8:0] \$235 ;
-  wire [12:0] \$236 ;
+  wire [14:0] \$232 ;
+  wire [8:0] \$233 ;
+  wire [9:0] \$234 ;
+  wire [10:0] \$235 ;
+  wire [11:0] \$236 ;
   wire [8:0] \$237 ;
-  wire [13:0] \$238 ;
-  wire [8:0] \$239 ;
+  wire [9:0] \$238 ;
+  wire [10:0] \$239 ;
   wire [11:0] \$24 ;
-  wire [9:0] \$240 ;
-  wire [10:0] \$241 ;
-  wire [11:0] \$242 ;
+  wire [11:0] \$240 ;
+  wire [8:0] \$241 ;
+  wire [12:0] \$242 ;
   wire [8:0] \$243 ;
-  wire [12:0] \$244 ;
-  wire [8:0] \$245 ;
-  wire [13:0] \$246 ;
+  wire [9:0] \$244 ;
+  wire [10:0] \$245 ;
+  wire [11:0] \$246 ;
   wire [8:0] \$247 ;
-  wire [14:0] \$248 ;
+  wire [12:0] \$248 ;
   wire [8:0] \$249 ;
   wire [11:0] \$25 ;
   wire [9:0] \$250 ;
   wire [10:0] \$251 ;
   wire [11:0] \$252 ;
   wire [8:0] \$253 ;
-  wire [9:0] \$254 ;
-  wire [10:0] \$255 ;
-  wire [11:0] \$256 ;
+  wire [12:0] \$254 ;
+  wire [8:0] \$255 ;
+  wire [13:0] \$256 ;
   wire [8:0] \$257 ;
-  wire [12:0] \$258 ;
-  wire [8:0] \$259 ;
-  wire [11:0] \$26 ;
-  wire [9:0] \$260 ;
-  wire [10:0] \$261 ;
-  wire [11:0] \$262 ;
+  wire [9:0] \$258 ;
+  wire [10:0] \$259 ;
+  wire [18:0] \$26 ;
+  wire [11:0] \$260 ;
+  wire [8:0] \$261 ;
+  wire [12:0] \$262 ;
   wire [8:0] \$263 ;
-  wire [12:0] \$264 ;
-  wire [8:0] \$265 ;
-  wire [9:0] \$266 ;
-  wire [10:0] \$267 ;
-  wire [11:0] \$268 ;
+  wire [9:0] \$264 ;
+  wire [10:0] \$265 ;
+  wire [11:0] \$266 ;
+  wire [8:0] \$267 ;
+  wire [12:0] \$268 ;
   wire [8:0] \$269 ;
-  wire [11:0] \$27 ;
-  wire [12:0] \$270 ;
+  wire [19:0] \$27 ;
+  wire [13:0] \$270 ;
   wire [8:0] \$271 ;
-  wire [13:0] \$272 ;
-  wire [8:0] \$273 ;
-  wire [9:0] \$274 ;
-  wire [10:0] \$275 ;
-  wire [11:0] \$276 ;
+  wire [9:0] \$272 ;
+  wire [10:0] \$273 ;
+  wire [11:0] \$274 ;
+  wire [8:0] \$275 ;
+  wire [12:0] \$276 ;
   wire [8:0] \$277 ;
-  wire [12:0] \$278 ;
+  wire [13:0] \$278 ;
   wire [8:0] \$279 ;
-  wire [18:0] \$28 ;
+  wire [11:0] \$28 ;
   wire [9:0] \$280 ;
   wire [10:0] \$281 ;
   wire [11:0] \$282 ;
@@ -376,26 +376,26 @@ module \lut_tc_int2.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   wire [8:0] \$285 ;
   wire [13:0] \$286 ;
   wire [8:0] \$287 ;
-  wire [9:0] \$288 ;
-  wire [10:0] \$289 ;
-  wire [19:0] \$29 ;
-  wire [11:0] \$290 ;
-  wire [8:0] \$291 ;
-  wire [12:0] \$292 ;
-  wire [8:0] \$293 ;
-  wire [13:0] \$294 ;
-  wire [8:0] \$295 ;
-  wire [9:0] \$296 ;
-  wire [10:0] \$297 ;
-  wire [11:0] \$298 ;
-  wire [8:0] \$299 ;
+  wire [14:0] \$288 ;
+  wire \$289 ;
+  wire [11:0] \$29 ;
+  wire \$290 ;
+  wire \$291 ;
+  wire \$292 ;
+  wire \$293 ;
+  wire \$294 ;
+  wire \$295 ;
+  wire \$296 ;
+  wire \$297 ;
+  wire \$298 ;
+  wire \$299 ;
   wire \$3 ;
-  wire [17:0] \$30 ;
-  wire [12:0] \$300 ;
-  wire [8:0] \$301 ;
-  wire [13:0] \$302 ;
-  wire [8:0] \$303 ;
-  wire [14:0] \$304 ;
+  wire [11:0] \$30 ;
+  wire \$300 ;
+  wire \$301 ;
+  wire \$302 ;
+  wire \$303 ;
+  wire \$304 ;
   wire [11:0] \$305 ;
   wire [17:0] \$306 ;
   wire [11:0] \$307 ;
@@ -456,7 +456,7 @@ module \lut_tc_int2.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   wire \$357 ;
   wire \$358 ;
   wire [18:0] \$359 ;
-  wire [11:0] \$36 ;
+  wire [18:0] \$36 ;
   wire [18:0] \$360 ;
   wire [19:0] \$361 ;
   wire [20:0] \$362 ;
@@ -467,7 +467,7 @@ module \lut_tc_int2.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   wire [18:0] \$367 ;
   wire [18:0] \$368 ;
   wire [19:0] \$369 ;
-  wire [11:0] \$37 ;
+  wire [19:0] \$37 ;
   wire [20:0] \$370 ;
   wire [20:0] \$371 ;
   reg [17:0] \$372 ;
@@ -489,7 +489,7 @@ module \lut_tc_int2.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   reg [10:0] \$387 ;
   reg [10:0] \$388 ;
   reg [10:0] \$389 ;
-  wire [18:0] \$39 ;
+  wire [11:0] \$39 ;
   reg [10:0] \$390 ;
   reg [10:0] \$391 ;
   reg [10:0] \$392 ;
@@ -499,9 +499,9 @@ module \lut_tc_int2.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   reg [10:0] \$396 ;
   reg [10:0] \$397 ;
   reg [10:0] \$398 ;
-  reg \$399 ;
+  reg [17:0] \$399 ;
   wire \$4 ;
-  wire [19:0] \$40 ;
+  wire [11:0] \$40 ;
   reg [17:0] \$400 ;
   reg [17:0] \$401 ;
   reg [17:0] \$402 ;
@@ -512,7 +512,7 @@ module \lut_tc_int2.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   reg [17:0] \$407 ;
   reg [17:0] \$408 ;
   reg [17:0] \$409 ;
-  wire [17:0] \$41 ;
+  wire [11:0] \$41 ;
   reg [17:0] \$410 ;
   reg [17:0] \$411 ;
   reg [17:0] \$412 ;
@@ -536,63 +536,62 @@ module \lut_tc_int2.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   reg [17:0] \$429 ;
   wire [11:0] \$43 ;
   reg [17:0] \$430 ;
-  reg [17:0] \$431 ;
+  reg [16:0] \$431 ;
   reg [16:0] \$432 ;
   reg [16:0] \$433 ;
   reg [16:0] \$434 ;
-  reg [16:0] \$435 ;
+  reg \$435 ;
   reg \$436 ;
-  reg \$437 ;
-  reg [144:0] \$438 ;
-  reg \$439 ;
+  reg [144:0] \$437 ;
+  reg \$438 ;
   wire [11:0] \$44 ;
   wire [11:0] \$45 ;
-  wire [11:0] \$46 ;
-  wire [11:0] \$47 ;
+  wire [18:0] \$46 ;
+  wire [19:0] \$47 ;
   wire [11:0] \$48 ;
   wire [11:0] \$49 ;
   wire \$5 ;
-  wire [18:0] \$50 ;
-  wire [19:0] \$51 ;
-  wire [17:0] \$52 ;
+  wire [11:0] \$50 ;
+  wire [11:0] \$51 ;
+  wire [11:0] \$52 ;
   wire [11:0] \$53 ;
   wire [11:0] \$54 ;
   wire [11:0] \$55 ;
-  wire [11:0] \$56 ;
-  wire [11:0] \$57 ;
+  wire [18:0] \$56 ;
+  wire [19:0] \$57 ;
   wire [11:0] \$58 ;
   wire [11:0] \$59 ;
   wire \$6 ;
   wire [11:0] \$60 ;
-  wire [18:0] \$61 ;
-  wire [19:0] \$62 ;
-  wire [17:0] \$63 ;
+  wire [11:0] \$61 ;
+  wire [11:0] \$62 ;
+  wire [11:0] \$63 ;
   wire [11:0] \$64 ;
   wire [11:0] \$65 ;
-  wire [11:0] \$66 ;
-  wire [11:0] \$67 ;
+  wire [18:0] \$66 ;
+  wire [19:0] \$67 ;
   wire [11:0] \$68 ;
   wire [11:0] \$69 ;
   wire \$7 ;
   wire [11:0] \$70 ;
   wire [11:0] \$71 ;
-  wire [18:0] \$72 ;
-  wire [19:0] \$73 ;
-  wire [17:0] \$74 ;
+  wire [11:0] \$72 ;
+  wire [11:0] \$73 ;
+  wire [11:0] \$74 ;
   wire [11:0] \$75 ;
-  wire [11:0] \$76 ;
-  wire [11:0] \$77 ;
+  wire [18:0] \$76 ;
+  wire [19:0] \$77 ;
   wire [11:0] \$78 ;
   wire [11:0] \$79 ;
-  wire [17:0] \$8 ;
+  wire [11:0] \$8 ;
   wire [11:0] \$80 ;
   wire [11:0] \$81 ;
   wire [11:0] \$82 ;
-  wire [18:0] \$83 ;
-  wire [19:0] \$84 ;
-  wire [17:0] \$85 ;
-  wire [11:0] \$86 ;
-  wire [11:0] \$87 ;
+  wire [11:0] \$83 ;
+  wire [11:0] \$84 ;
+  wire [11:0] \$85 ;
+  wire [18:0] \$86 ;
+  wire [19:0] \$87 ;
   wire [11:0] \$88 ;
   wire [11:0] \$89 ;
   wire [11:0] \$9 ;
@@ -600,10 +599,10 @@ module \lut_tc_int2.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   wire [11:0] \$91 ;
   wire [11:0] \$92 ;
   wire [11:0] \$93 ;
-  wire [18:0] \$94 ;
-  wire [19:0] \$95 ;
-  wire [17:0] \$96 ;
-  wire [11:0] \$97 ;
+  wire [11:0] \$94 ;
+  wire [11:0] \$95 ;
+  wire [18:0] \$96 ;
+  wire [19:0] \$97 ;
   wire [11:0] \$98 ;
   wire [11:0] \$99 ;
   input [64:0] a__payload;
@@ -661,7 +660,6 @@ module \lut_tc_int2.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   wire drain_done;
   output fire;
   wire fire;
-  reg fresh = 1'h1;
   wire last_row;
   wire last_step;
   wire load;
@@ -801,214 +799,210 @@ module \lut_tc_int2.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   assign tsh_1_5 = $signed(tab_1_5) << step;
   assign tsh_1_6 = $signed(tab_1_6) << step;
   assign tsh_1_7 = $signed(tab_1_7) << step;
-  assign \$8  = fresh ? 18'h00000 : acc_0_0;
-  assign \$9  = w__payload[0] ? tsh_0_7 : tsh_0_6;
-  assign \$10  = w__payload[0] ? tsh_0_5 : tsh_0_4;
-  assign \$11  = w__payload[1] ? \$9  : \$10 ;
-  assign \$12  = w__payload[0] ? tsh_0_3 : tsh_0_2;
-  assign \$13  = w__payload[0] ? tsh_0_1 : tsh_0_0;
-  assign \$14  = w__payload[1] ? \$12  : \$13 ;
-  assign \$15  = w__payload[2] ? \$11  : \$14 ;
-  assign \$16  = \$15  ^ { w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3] };
-  assign \$17  = $signed(\$8 ) + $signed(\$16 );
-  assign \$18  = $signed(\$17 ) + $signed({ 1'h0, w__payload[3] });
-  assign \$19  = fresh ? 18'h00000 : acc_0_1;
-  assign \$20  = w__payload[4] ? tsh_0_7 : tsh_0_6;
-  assign \$21  = w__payload[4] ? tsh_0_5 : tsh_0_4;
-  assign \$22  = w__payload[5] ? \$20  : \$21 ;
-  assign \$23  = w__payload[4] ? tsh_0_3 : tsh_0_2;
-  assign \$24  = w__payload[4] ? tsh_0_1 : tsh_0_0;
-  assign \$25  = w__payload[5] ? \$23  : \$24 ;
-  assign \$26  = w__payload[6] ? \$22  : \$25 ;
-  assign \$27  = \$26  ^ { w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7] };
-  assign \$28  = $signed(\$19 ) + $signed(\$27 );
-  assign \$29  = $signed(\$28 ) + $signed({ 1'h0, w__payload[7] });
-  assign \$30  = fresh ? 18'h00000 : acc_0_2;
-  assign \$31  = w__payload[8] ? tsh_0_7 : tsh_0_6;
-  assign \$32  = w__payload[8] ? tsh_0_5 : tsh_0_4;
+  assign \$8  = w__payload[0] ? tsh_0_7 : tsh_0_6;
+  assign \$9  = w__payload[0] ? tsh_0_5 : tsh_0_4;
+  assign \$10  = w__payload[1] ? \$8  : \$9 ;
+  assign \$11  = w__payload[0] ? tsh_0_3 : tsh_0_2;
+  assign \$12  = w__payload[0] ? tsh_0_1 : tsh_0_0;
+  assign \$13  = w__payload[1] ? \$11  : \$12 ;
+  assign \$14  = w__payload[2] ? \$10  : \$13 ;
+  assign \$15  = \$14  ^ { w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3] };
+  assign \$16  = $signed(acc_0_0) + $signed(\$15 );
+  assign \$17  = $signed(\$16 ) + $signed({ 1'h0, w__payload[3] });
+  assign \$18  = w__payload[4] ? tsh_0_7 : tsh_0_6;
+  assign \$19  = w__payload[4] ? tsh_0_5 : tsh_0_4;
+  assign \$20  = w__payload[5] ? \$18  : \$19 ;
+  assign \$21  = w__payload[4] ? tsh_0_3 : tsh_0_2;
+  assign \$22  = w__payload[4] ? tsh_0_1 : tsh_0_0;
+  assign \$23  = w__payload[5] ? \$21  : \$22 ;
+  assign \$24  = w__payload[6] ? \$20  : \$23 ;
+  assign \$25  = \$24  ^ { w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7] };
+  assign \$26  = $signed(acc_0_1) + $signed(\$25 );
+  assign \$27  = $signed(\$26 ) + $signed({ 1'h0, w__payload[7] });
+  assign \$28  = w__payload[8] ? tsh_0_7 : tsh_0_6;
+  assign \$29  = w__payload[8] ? tsh_0_5 : tsh_0_4;
+  assign \$30  = w__payload[9] ? \$28  : \$29 ;
+  assign \$31  = w__payload[8] ? tsh_0_3 : tsh_0_2;
+  assign \$32  = w__payload[8] ? tsh_0_1 : tsh_0_0;
   assign \$33  = w__payload[9] ? \$31  : \$32 ;
-  assign \$34  = w__payload[8] ? tsh_0_3 : tsh_0_2;
-  assign \$35  = w__payload[8] ? tsh_0_1 : tsh_0_0;
-  assign \$36  = w__payload[9] ? \$34  : \$35 ;
-  assign \$37  = w__payload[10] ? \$33  : \$36 ;
-  assign \$38  = \$37  ^ { w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11] };
-  assign \$39  = $signed(\$30 ) + $signed(\$38 );
-  assign \$40  = $signed(\$39 ) + $signed({ 1'h0, w__payload[11] });
-  assign \$41  = fresh ? 18'h00000 : acc_0_3;
-  assign \$42  = w__payload[12] ? tsh_0_7 : tsh_0_6;
-  assign \$43  = w__payload[12] ? tsh_0_5 : tsh_0_4;
-  assign \$44  = w__payload[13] ? \$42  : \$43 ;
-  assign \$45  = w__payload[12] ? tsh_0_3 : tsh_0_2;
-  assign \$46  = w__payload[12] ? tsh_0_1 : tsh_0_0;
-  assign \$47  = w__payload[13] ? \$45  : \$46 ;
-  assign \$48  = w__payload[14] ? \$44  : \$47 ;
-  assign \$49  = \$48  ^ { w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15] };
-  assign \$50  = $signed(\$41 ) + $signed(\$49 );
-  assign \$51  = $signed(\$50 ) + $signed({ 1'h0, w__payload[15] });
-  assign \$52  = fresh ? 18'h00000 : acc_0_4;
-  assign \$53  = w__payload[16] ? tsh_0_7 : tsh_0_6;
-  assign \$54  = w__payload[16] ? tsh_0_5 : tsh_0_4;
-  assign \$55  = w__payload[17] ? \$53  : \$54 ;
-  assign \$56  = w__payload[16] ? tsh_0_3 : tsh_0_2;
-  assign \$57  = w__payload[16] ? tsh_0_1 : tsh_0_0;
-  assign \$58  = w__payload[17] ? \$56  : \$57 ;
-  assign \$59  = w__payload[18] ? \$55  : \$58 ;
-  assign \$60  = \$59  ^ { w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19] };
-  assign \$61  = $signed(\$52 ) + $signed(\$60 );
-  assign \$62  = $signed(\$61 ) + $signed({ 1'h0, w__payload[19] });
-  assign \$63  = fresh ? 18'h00000 : acc_0_5;
-  assign \$64  = w__payload[20] ? tsh_0_7 : tsh_0_6;
-  assign \$65  = w__payload[20] ? tsh_0_5 : tsh_0_4;
-  assign \$66  = w__payload[21] ? \$64  : \$65 ;
-  assign \$67  = w__payload[20] ? tsh_0_3 : tsh_0_2;
-  assign \$68  = w__payload[20] ? tsh_0_1 : tsh_0_0;
-  assign \$69  = w__payload[21] ? \$67  : \$68 ;
-  assign \$70  = w__payload[22] ? \$66  : \$69 ;
-  assign \$71  = \$70  ^ { w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23] };
-  assign \$72  = $signed(\$63 ) + $signed(\$71 );
-  assign \$73  = $signed(\$72 ) + $signed({ 1'h0, w__payload[23] });
-  assign \$74  = fresh ? 18'h00000 : acc_0_6;
-  assign \$75  = w__payload[24] ? tsh_0_7 : tsh_0_6;
-  assign \$76  = w__payload[24] ? tsh_0_5 : tsh_0_4;
-  assign \$77  = w__payload[25] ? \$75  : \$76 ;
-  assign \$78  = w__payload[24] ? tsh_0_3 : tsh_0_2;
-  assign \$79  = w__payload[24] ? tsh_0_1 : tsh_0_0;
-  assign \$80  = w__payload[25] ? \$78  : \$79 ;
-  assign \$81  = w__payload[26] ? \$77  : \$80 ;
-  assign \$82  = \$81  ^ { w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27] };
-  assign \$83  = $signed(\$74 ) + $signed(\$82 );
-  assign \$84  = $signed(\$83 ) + $signed({ 1'h0, w__payload[27] });
-  assign \$85  = fresh ? 18'h00000 : acc_0_7;
-  assign \$86  = w__payload[28] ? tsh_0_7 : tsh_0_6;
-  assign \$87  = w__payload[28] ? tsh_0_5 : tsh_0_4;
-  assign \$88  = w__payload[29] ? \$86  : \$87 ;
-  assign \$89  = w__payload[28] ? tsh_0_3 : tsh_0_2;
-  assign \$90  = w__payload[28] ? tsh_0_1 : tsh_0_0;
-  assign \$91  = w__payload[29] ? \$89  : \$90 ;
-  assign \$92  = w__payload[30] ? \$88  : \$91 ;
-  assign \$93  = \$92  ^ { w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31] };
-  assign \$94  = $signed(\$85 ) + $signed(\$93 );
-  assign \$95  = $signed(\$94 ) + $signed({ 1'h0, w__payload[31] });
-  assign \$96  = fresh ? 18'h00000 : acc_1_0;
-  assign \$97  = w__payload[0] ? tsh_1_7 : tsh_1_6;
-  assign \$98  = w__payload[0] ? tsh_1_5 : tsh_1_4;
-  assign \$99  = w__payload[1] ? \$97  : \$98 ;
-  assign \$100  = w__payload[0] ? tsh_1_3 : tsh_1_2;
-  assign \$101  = w__payload[0] ? tsh_1_1 : tsh_1_0;
-  assign \$102  = w__payload[1] ? \$100  : \$101 ;
-  assign \$103  = w__payload[2] ? \$99  : \$102 ;
-  assign \$104  = \$103  ^ { w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3] };
-  assign \$105  = $signed(\$96 ) + $signed(\$104 );
-  assign \$106  = $signed(\$105 ) + $signed({ 1'h0, w__payload[3] });
-  assign \$107  = fresh ? 18'h00000 : acc_1_1;
-  assign \$108  = w__payload[4] ? tsh_1_7 : tsh_1_6;
-  assign \$109  = w__payload[4] ? tsh_1_5 : tsh_1_4;
-  assign \$110  = w__payload[5] ? \$108  : \$109 ;
-  assign \$111  = w__payload[4] ? tsh_1_3 : tsh_1_2;
-  assign \$112  = w__payload[4] ? tsh_1_1 : tsh_1_0;
-  assign \$113  = w__payload[5] ? \$111  : \$112 ;
-  assign \$114  = w__payload[6] ? \$110  : \$113 ;
-  assign \$115  = \$114  ^ { w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7] };
-  assign \$116  = $signed(\$107 ) + $signed(\$115 );
-  assign \$117  = $signed(\$116 ) + $signed({ 1'h0, w__payload[7] });
-  assign \$118  = fresh ? 18'h00000 : acc_1_2;
-  assign \$119  = w__payload[8] ? tsh_1_7 : tsh_1_6;
-  assign \$120  = w__payload[8] ? tsh_1_5 : tsh_1_4;
-  assign \$121  = w__payload[9] ? \$119  : \$120 ;
-  assign \$122  = w__payload[8] ? tsh_1_3 : tsh_1_2;
-  assign \$123  = w__payload[8] ? tsh_1_1 : tsh_1_0;
-  assign \$124  = w__payload[9] ? \$122  : \$123 ;
-  assign \$125  = w__payload[10] ? \$121  : \$124 ;
-  assign \$126  = \$125  ^ { w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11] };
-  assign \$127  = $signed(\$118 ) + $signed(\$126 );
-  assign \$128  = $signed(\$127 ) + $signed({ 1'h0, w__payload[11] });
-  assign \$129  = fresh ? 18'h00000 : acc_1_3;
-  assign \$130  = w__payload[12] ? tsh_1_7 : tsh_1_6;
-  assign \$131  = w__payload[12] ? tsh_1_5 : tsh_1_4;
-  assign \$132  = w__payload[13] ? \$130  : \$131 ;
-  assign \$133  = w__payload[12] ? tsh_1_3 : tsh_1_2;
-  assign \$134  = w__payload[12] ? tsh_1_1 : tsh_1_0;
-  assign \$135  = w__payload[13] ? \$133  : \$134 ;
-  assign \$136  = w__payload[14] ? \$132  : \$135 ;
-  assign \$137  = \$136  ^ { w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15] };
-  assign \$138  = $signed(\$129 ) + $signed(\$137 );
-  assign \$139  = $signed(\$138 ) + $signed({ 1'h0, w__payload[15] });
-  assign \$140  = fresh ? 18'h00000 : acc_1_4;
-  assign \$141  = w__payload[16] ? tsh_1_7 : tsh_1_6;
-  assign \$142  = w__payload[16] ? tsh_1_5 : tsh_1_4;
-  assign \$143  = w__payload[17] ? \$141  : \$142 ;
-  assign \$144  = w__payload[16] ? tsh_1_3 : tsh_1_2;
-  assign \$145  = w__payload[16] ? tsh_1_1 : tsh_1_0;
-  assign \$146  = w__payload[17] ? \$144  : \$145 ;
-  assign \$147  = w__payload[18] ? \$143  : \$146 ;
-  assign \$148  = \$147  ^ { w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19] };
-  assign \$149  = $signed(\$140 ) + $signed(\$148 );
-  assign \$150  = $signed(\$149 ) + $signed({ 1'h0, w__payload[19] });
-  assign \$151  = fresh ? 18'h00000 : acc_1_5;
-  assign \$152  = w__payload[20] ? tsh_1_7 : tsh_1_6;
-  assign \$153  = w__payload[20] ? tsh_1_5 : tsh_1_4;
-  assign \$154  = w__payload[21] ? \$152  : \$153 ;
-  assign \$155  = w__payload[20] ? tsh_1_3 : tsh_1_2;
-  assign \$156  = w__payload[20] ? tsh_1_1 : tsh_1_0;
-  assign \$157  = w__payload[21] ? \$155  : \$156 ;
-  assign \$158  = w__payload[22] ? \$154  : \$157 ;
-  assign \$159  = \$158  ^ { w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23] };
-  assign \$160  = $signed(\$151 ) + $signed(\$159 );
-  assign \$161  = $signed(\$160 ) + $signed({ 1'h0, w__payload[23] });
-  assign \$162  = fresh ? 18'h00000 : acc_1_6;
-  assign \$163  = w__payload[24] ? tsh_1_7 : tsh_1_6;
-  assign \$164  = w__payload[24] ? tsh_1_5 : tsh_1_4;
-  assign \$165  = w__payload[25] ? \$163  : \$164 ;
-  assign \$166  = w__payload[24] ? tsh_1_3 : tsh_1_2;
-  assign \$167  = w__payload[24] ? tsh_1_1 : tsh_1_0;
-  assign \$168  = w__payload[25] ? \$166  : \$167 ;
-  assign \$169  = w__payload[26] ? \$165  : \$168 ;
-  assign \$170  = \$169  ^ { w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27] };
-  assign \$171  = $signed(\$162 ) + $signed(\$170 );
-  assign \$172  = $signed(\$171 ) + $signed({ 1'h0, w__payload[27] });
-  assign \$173  = fresh ? 18'h00000 : acc_1_7;
-  assign \$174  = w__payload[28] ? tsh_1_7 : tsh_1_6;
-  assign \$175  = w__payload[28] ? tsh_1_5 : tsh_1_4;
-  assign \$176  = w__payload[29] ? \$174  : \$175 ;
-  assign \$177  = w__payload[28] ? tsh_1_3 : tsh_1_2;
-  assign \$178  = w__payload[28] ? tsh_1_1 : tsh_1_0;
-  assign \$179  = w__payload[29] ? \$177  : \$178 ;
-  assign \$180  = w__payload[30] ? \$176  : \$179 ;
-  assign \$181  = \$180  ^ { w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31] };
-  assign \$182  = $signed(\$173 ) + $signed(\$181 );
-  assign \$183  = $signed(\$182 ) + $signed({ 1'h0, w__payload[31] });
-  assign \$184  = out_busy & z__valid;
-  assign \$185  = ~ o__valid;
-  assign \$186  = \$185  | o__ready;
-  assign advance = \$184  & \$186 ;
+  assign \$34  = w__payload[10] ? \$30  : \$33 ;
+  assign \$35  = \$34  ^ { w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11] };
+  assign \$36  = $signed(acc_0_2) + $signed(\$35 );
+  assign \$37  = $signed(\$36 ) + $signed({ 1'h0, w__payload[11] });
+  assign \$38  = w__payload[12] ? tsh_0_7 : tsh_0_6;
+  assign \$39  = w__payload[12] ? tsh_0_5 : tsh_0_4;
+  assign \$40  = w__payload[13] ? \$38  : \$39 ;
+  assign \$41  = w__payload[12] ? tsh_0_3 : tsh_0_2;
+  assign \$42  = w__payload[12] ? tsh_0_1 : tsh_0_0;
+  assign \$43  = w__payload[13] ? \$41  : \$42 ;
+  assign \$44  = w__payload[14] ? \$40  : \$43 ;
+  assign \$45  = \$44  ^ { w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15] };
+  assign \$46  = $signed(acc_0_3) + $signed(\$45 );
+  assign \$47  = $signed(\$46 ) + $signed({ 1'h0, w__payload[15] });
+  assign \$48  = w__payload[16] ? tsh_0_7 : tsh_0_6;
+  assign \$49  = w__payload[16] ? tsh_0_5 : tsh_0_4;
+  assign \$50  = w__payload[17] ? \$48  : \$49 ;
+  assign \$51  = w__payload[16] ? tsh_0_3 : tsh_0_2;
+  assign \$52  = w__payload[16] ? tsh_0_1 : tsh_0_0;
+  assign \$53  = w__payload[17] ? \$51  : \$52 ;
+  assign \$54  = w__payload[18] ? \$50  : \$53 ;
+  assign \$55  = \$54  ^ { w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19] };
+  assign \$56  = $signed(acc_0_4) + $signed(\$55 );
+  assign \$57  = $signed(\$56 ) + $signed({ 1'h0, w__payload[19] });
+  assign \$58  = w__payload[20] ? tsh_0_7 : tsh_0_6;
+  assign \$59  = w__payload[20] ? tsh_0_5 : tsh_0_4;
+  assign \$60  = w__payload[21] ? \$58  : \$59 ;
+  assign \$61  = w__payload[20] ? tsh_0_3 : tsh_0_2;
+  assign \$62  = w__payload[20] ? tsh_0_1 : tsh_0_0;
+  assign \$63  = w__payload[21] ? \$61  : \$62 ;
+  assign \$64  = w__payload[22] ? \$60  : \$63 ;
+  assign \$65  = \$64  ^ { w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23] };
+  assign \$66  = $signed(acc_0_5) + $signed(\$65 );
+  assign \$67  = $signed(\$66 ) + $signed({ 1'h0, w__payload[23] });
+  assign \$68  = w__payload[24] ? tsh_0_7 : tsh_0_6;
+  assign \$69  = w__payload[24] ? tsh_0_5 : tsh_0_4;
+  assign \$70  = w__payload[25] ? \$68  : \$69 ;
+  assign \$71  = w__payload[24] ? tsh_0_3 : tsh_0_2;
+  assign \$72  = w__payload[24] ? tsh_0_1 : tsh_0_0;
+  assign \$73  = w__payload[25] ? \$71  : \$72 ;
+  assign \$74  = w__payload[26] ? \$70  : \$73 ;
+  assign \$75  = \$74  ^ { w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27] };
+  assign \$76  = $signed(acc_0_6) + $signed(\$75 );
+  assign \$77  = $signed(\$76 ) + $signed({ 1'h0, w__payload[27] });
+  assign \$78  = w__payload[28] ? tsh_0_7 : tsh_0_6;
+  assign \$79  = w__payload[28] ? tsh_0_5 : tsh_0_4;
+  assign \$80  = w__payload[29] ? \$78  : \$79 ;
+  assign \$81  = w__payload[28] ? tsh_0_3 : tsh_0_2;
+  assign \$82  = w__payload[28] ? tsh_0_1 : tsh_0_0;
+  assign \$83  = w__payload[29] ? \$81  : \$82 ;
+  assign \$84  = w__payload[30] ? \$80  : \$83 ;
+  assign \$85  = \$84  ^ { w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31] };
+  assign \$86  = $signed(acc_0_7) + $signed(\$85 );
+  assign \$87  = $signed(\$86 ) + $signed({ 1'h0, w__payload[31] });
+  assign \$88  = w__payload[0] ? tsh_1_7 : tsh_1_6;
+  assign \$89  = w__payload[0] ? tsh_1_5 : tsh_1_4;
+  assign \$90  = w__payload[1] ? \$88  : \$89 ;
+  assign \$91  = w__payload[0] ? tsh_1_3 : tsh_1_2;
+  assign \$92  = w__payload[0] ? tsh_1_1 : tsh_1_0;
+  assign \$93  = w__payload[1] ? \$91  : \$92 ;
+  assign \$94  = w__payload[2] ? \$90  : \$93 ;
+  assign \$95  = \$94  ^ { w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3] };
+  assign \$96  = $signed(acc_1_0) + $signed(\$95 );
+  assign \$97  = $signed(\$96 ) + $signed({ 1'h0, w__payload[3] });
+  assign \$98  = w__payload[4] ? tsh_1_7 : tsh_1_6;
+  assign \$99  = w__payload[4] ? tsh_1_5 : tsh_1_4;
+  assign \$100  = w__payload[5] ? \$98  : \$99 ;
+  assign \$101  = w__payload[4] ? tsh_1_3 : tsh_1_2;
+  assign \$102  = w__payload[4] ? tsh_1_1 : tsh_1_0;
+  assign \$103  = w__payload[5] ? \$101  : \$102 ;
+  assign \$104  = w__payload[6] ? \$100  : \$103 ;
+  assign \$105  = \$104  ^ { w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7] };
+  assign \$106  = $signed(acc_1_1) + $signed(\$105 );
+  assign \$107  = $signed(\$106 ) + $signed({ 1'h0, w__payload[7] });
+  assign \$108  = w__payload[8] ? tsh_1_7 : tsh_1_6;
+  assign \$109  = w__payload[8] ? tsh_1_5 : tsh_1_4;
+  assign \$110  = w__payload[9] ? \$108  : \$109 ;
+  assign \$111  = w__payload[8] ? tsh_1_3 : tsh_1_2;
+  assign \$112  = w__payload[8] ? tsh_1_1 : tsh_1_0;
+  assign \$113  = w__payload[9] ? \$111  : \$112 ;
+  assign \$114  = w__payload[10] ? \$110  : \$113 ;
+  assign \$115  = \$114  ^ { w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11] };
+  assign \$116  = $signed(acc_1_2) + $signed(\$115 );
+  assign \$117  = $signed(\$116 ) + $signed({ 1'h0, w__payload[11] });
+  assign \$118  = w__payload[12] ? tsh_1_7 : tsh_1_6;
+  assign \$119  = w__payload[12] ? tsh_1_5 : tsh_1_4;
+  assign \$120  = w__payload[13] ? \$118  : \$119 ;
+  assign \$121  = w__payload[12] ? tsh_1_3 : tsh_1_2;
+  assign \$122  = w__payload[12] ? tsh_1_1 : tsh_1_0;
+  assign \$123  = w__payload[13] ? \$121  : \$122 ;
+  assign \$124  = w__payload[14] ? \$120  : \$123 ;
+  assign \$125  = \$124  ^ { w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15] };
+  assign \$126  = $signed(acc_1_3) + $signed(\$125 );
+  assign \$127  = $signed(\$126 ) + $signed({ 1'h0, w__payload[15] });
+  assign \$128  = w__payload[16] ? tsh_1_7 : tsh_1_6;
+  assign \$129  = w__payload[16] ? tsh_1_5 : tsh_1_4;
+  assign \$130  = w__payload[17] ? \$128  : \$129 ;
+  assign \$131  = w__payload[16] ? tsh_1_3 : tsh_1_2;
+  assign \$132  = w__payload[16] ? tsh_1_1 : tsh_1_0;
+  assign \$133  = w__payload[17] ? \$131  : \$132 ;
+  assign \$134  = w__payload[18] ? \$130  : \$133 ;
+  assign \$135  = \$134  ^ { w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19] };
+  assign \$136  = $signed(acc_1_4) + $signed(\$135 );
+  assign \$137  = $signed(\$136 ) + $signed({ 1'h0, w__payload[19] });
+  assign \$138  = w__payload[20] ? tsh_1_7 : tsh_1_6;
+  assign \$139  = w__payload[20] ? tsh_1_5 : tsh_1_4;
+  assign \$140  = w__payload[21] ? \$138  : \$139 ;
+  assign \$141  = w__payload[20] ? tsh_1_3 : tsh_1_2;
+  assign \$142  = w__payload[20] ? tsh_1_1 : tsh_1_0;
+  assign \$143  = w__payload[21] ? \$141  : \$142 ;
+  assign \$144  = w__payload[22] ? \$140  : \$143 ;
+  assign \$145  = \$144  ^ { w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23] };
+  assign \$146  = $signed(acc_1_5) + $signed(\$145 );
+  assign \$147  = $signed(\$146 ) + $signed({ 1'h0, w__payload[23] });
+  assign \$148  = w__payload[24] ? tsh_1_7 : tsh_1_6;
+  assign \$149  = w__payload[24] ? tsh_1_5 : tsh_1_4;
+  assign \$150  = w__payload[25] ? \$148  : \$149 ;
+  assign \$151  = w__payload[24] ? tsh_1_3 : tsh_1_2;
+  assign \$152  = w__payload[24] ? tsh_1_1 : tsh_1_0;
+  assign \$153  = w__payload[25] ? \$151  : \$152 ;
+  assign \$154  = w__payload[26] ? \$150  : \$153 ;
+  assign \$155  = \$154  ^ { w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27] };
+  assign \$156  = $signed(acc_1_6) + $signed(\$155 );
+  assign \$157  = $signed(\$156 ) + $signed({ 1'h0, w__payload[27] });
+  assign \$158  = w__payload[28] ? tsh_1_7 : tsh_1_6;
+  assign \$159  = w__payload[28] ? tsh_1_5 : tsh_1_4;
+  assign \$160  = w__payload[29] ? \$158  : \$159 ;
+  assign \$161  = w__payload[28] ? tsh_1_3 : tsh_1_2;
+  assign \$162  = w__payload[28] ? tsh_1_1 : tsh_1_0;
+  assign \$163  = w__payload[29] ? \$161  : \$162 ;
+  assign \$164  = w__payload[30] ? \$160  : \$163 ;
+  assign \$165  = \$164  ^ { w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31] };
+  assign \$166  = $signed(acc_1_7) + $signed(\$165 );
+  assign \$167  = $signed(\$166 ) + $signed({ 1'h0, w__payload[31] });
+  assign \$168  = out_busy & z__valid;
+  assign \$169  = ~ o__valid;
+  assign \$170  = \$169  | o__ready;
+  assign advance = \$168  & \$170 ;
   assign drain_done = advance & last_row;
-  assign \$190  = $signed(\$189 ) + $signed(\$188 );
-  assign \$191  = step + 1'h1;
-  assign \$192  = last_step ? 2'h0 : \$191 ;
+  assign \$174  = $signed(\$173 ) + $signed(\$172 );
+  assign \$175  = step + 1'h1;
+  assign \$176  = last_step ? 2'h0 : \$175 ;
+  assign \$177  = $signed(a__payload[7:0]) + $signed(a__payload[15:8]);
+  assign \$178  = $signed(\$177 ) + $signed(a__payload[23:16]);
+  assign \$179  = $signed(\$178 ) + $signed(a__payload[31:24]);
+  assign \$180  = - $signed(\$179 );
+  assign \$181  = $signed(a__payload[7:0]) + $signed(a__payload[15:8]);
+  assign \$182  = $signed(\$181 ) + $signed(a__payload[23:16]);
+  assign \$183  = $signed(\$182 ) + $signed(a__payload[31:24]);
+  assign \$184  = - $signed(\$183 );
+  assign \$186  = $signed(\$184 ) + $signed(\$185 );
+  assign \$187  = $signed(a__payload[7:0]) + $signed(a__payload[15:8]);
+  assign \$188  = $signed(\$187 ) + $signed(a__payload[23:16]);
+  assign \$189  = $signed(\$188 ) + $signed(a__payload[31:24]);
+  assign \$190  = - $signed(\$189 );
+  assign \$192  = $signed(\$190 ) + $signed(\$191 );
   assign \$193  = $signed(a__payload[7:0]) + $signed(a__payload[15:8]);
   assign \$194  = $signed(\$193 ) + $signed(a__payload[23:16]);
   assign \$195  = $signed(\$194 ) + $signed(a__payload[31:24]);
   assign \$196  = - $signed(\$195 );
-  assign \$197  = $signed(a__payload[7:0]) + $signed(a__payload[15:8]);
-  assign \$198  = $signed(\$197 ) + $signed(a__payload[23:16]);
-  assign \$199  = $signed(\$198 ) + $signed(a__payload[31:24]);
-  assign \$200  = - $signed(\$199 );
-  assign \$202  = $signed(\$200 ) + $signed(\$201 );
-  assign \$203  = $signed(a__payload[7:0]) + $signed(a__payload[15:8]);
-  assign \$204  = $signed(\$203 ) + $signed(a__payload[23:16]);
-  assign \$205  = $signed(\$204 ) + $signed(a__payload[31:24]);
-  assign \$206  = - $signed(\$205 );
-  assign \$208  = $signed(\$206 ) + $signed(\$207 );
-  assign \$209  = $signed(a__payload[7:0]) + $signed(a__payload[15:8]);
-  assign \$210  = $signed(\$209 ) + $signed(a__payload[23:16]);
-  assign \$211  = $signed(\$210 ) + $signed(a__payload[31:24]);
-  assign \$212  = - $signed(\$211 );
+  assign \$198  = $signed(\$196 ) + $signed(\$197 );
+  assign \$200  = $signed(\$198 ) + $signed(\$199 );
+  assign \$201  = $signed(a__payload[7:0]) + $signed(a__payload[15:8]);
+  assign \$202  = $signed(\$201 ) + $signed(a__payload[23:16]);
+  assign \$203  = $signed(\$202 ) + $signed(a__payload[31:24]);
+  assign \$204  = - $signed(\$203 );
+  assign \$206  = $signed(\$204 ) + $signed(\$205 );
+  assign \$207  = $signed(a__payload[7:0]) + $signed(a__payload[15:8]);
+  assign \$208  = $signed(\$207 ) + $signed(a__payload[23:16]);
+  assign \$209  = $signed(\$208 ) + $signed(a__payload[31:24]);
+  assign \$210  = - $signed(\$209 );
+  assign \$212  = $signed(\$210 ) + $signed(\$211 );
   assign \$214  = $signed(\$212 ) + $signed(\$213 );
-  assign \$216  = $signed(\$214 ) + $signed(\$215 );
-  assign \$217  = $signed(a__payload[7:0]) + $signed(a__payload[15:8]);
-  assign \$218  = $signed(\$217 ) + $signed(a__payload[23:16]);
-  assign \$219  = $signed(\$218 ) + $signed(a__payload[31:24]);
-  assign \$220  = - $signed(\$219 );
+  assign \$215  = $signed(a__payload[7:0]) + $signed(a__payload[15:8]);
+  assign \$216  = $signed(\$215 ) + $signed(a__payload[23:16]);
+  assign \$217  = $signed(\$216 ) + $signed(a__payload[31:24]);
+  assign \$218  = - $signed(\$217 );
+  assign \$220  = $signed(\$218 ) + $signed(\$219 );
   assign \$222  = $signed(\$220 ) + $signed(\$221 );
   assign \$223  = $signed(a__payload[7:0]) + $signed(a__payload[15:8]);
   assign \$224  = $signed(\$223 ) + $signed(a__payload[23:16]);
@@ -1016,43 +1010,43 @@ module \lut_tc_int2.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   assign \$226  = - $signed(\$225 );
   assign \$228  = $signed(\$226 ) + $signed(\$227 );
   assign \$230  = $signed(\$228 ) + $signed(\$229 );
-  assign \$231  = $signed(a__payload[7:0]) + $signed(a__payload[15:8]);
-  assign \$232  = $signed(\$231 ) + $signed(a__payload[23:16]);
-  assign \$233  = $signed(\$232 ) + $signed(a__payload[31:24]);
-  assign \$234  = - $signed(\$233 );
-  assign \$236  = $signed(\$234 ) + $signed(\$235 );
-  assign \$238  = $signed(\$236 ) + $signed(\$237 );
-  assign \$239  = $signed(a__payload[7:0]) + $signed(a__payload[15:8]);
-  assign \$240  = $signed(\$239 ) + $signed(a__payload[23:16]);
-  assign \$241  = $signed(\$240 ) + $signed(a__payload[31:24]);
-  assign \$242  = - $signed(\$241 );
-  assign \$244  = $signed(\$242 ) + $signed(\$243 );
-  assign \$246  = $signed(\$244 ) + $signed(\$245 );
+  assign \$232  = $signed(\$230 ) + $signed(\$231 );
+  assign \$233  = $signed(a__payload[39:32]) + $signed(a__payload[47:40]);
+  assign \$234  = $signed(\$233 ) + $signed(a__payload[55:48]);
+  assign \$235  = $signed(\$234 ) + $signed(a__payload[63:56]);
+  assign \$236  = - $signed(\$235 );
+  assign \$237  = $signed(a__payload[39:32]) + $signed(a__payload[47:40]);
+  assign \$238  = $signed(\$237 ) + $signed(a__payload[55:48]);
+  assign \$239  = $signed(\$238 ) + $signed(a__payload[63:56]);
+  assign \$240  = - $signed(\$239 );
+  assign \$242  = $signed(\$240 ) + $signed(\$241 );
+  assign \$243  = $signed(a__payload[39:32]) + $signed(a__payload[47:40]);
+  assign \$244  = $signed(\$243 ) + $signed(a__payload[55:48]);
+  assign \$245  = $signed(\$244 ) + $signed(a__payload[63:56]);
+  assign \$246  = - $signed(\$245 );
   assign \$248  = $signed(\$246 ) + $signed(\$247 );
   assign \$249  = $signed(a__payload[39:32]) + $signed(a__payload[47:40]);
   assign \$250  = $signed(\$249 ) + $signed(a__payload[55:48]);
   assign \$251  = $signed(\$250 ) + $signed(a__payload[63:56]);
   assign \$252  = - $signed(\$251 );
-  assign \$253  = $signed(a__payload[39:32]) + $signed(a__payload[47:40]);
-  assign \$254  = $signed(\$253 ) + $signed(a__payload[55:48]);
-  assign \$255  = $signed(\$254 ) + $signed(a__payload[63:56]);
-  assign \$256  = - $signed(\$255 );
-  assign \$258  = $signed(\$256 ) + $signed(\$257 );
-  assign \$259  = $signed(a__payload[39:32]) + $signed(a__payload[47:40]);
-  assign \$260  = $signed(\$259 ) + $signed(a__payload[55:48]);
-  assign \$261  = $signed(\$260 ) + $signed(a__payload[63:56]);
-  assign \$262  = - $signed(\$261 );
-  assign \$264  = $signed(\$262 ) + $signed(\$263 );
-  assign \$265  = $signed(a__payload[39:32]) + $signed(a__payload[47:40]);
-  assign \$266  = $signed(\$265 ) + $signed(a__payload[55:48]);
-  assign \$267  = $signed(\$266 ) + $signed(a__payload[63:56]);
-  assign \$268  = - $signed(\$267 );
+  assign \$254  = $signed(\$252 ) + $signed(\$253 );
+  assign \$256  = $signed(\$254 ) + $signed(\$255 );
+  assign \$257  = $signed(a__payload[39:32]) + $signed(a__payload[47:40]);
+  assign \$258  = $signed(\$257 ) + $signed(a__payload[55:48]);
+  assign \$259  = $signed(\$258 ) + $signed(a__payload[63:56]);
+  assign \$260  = - $signed(\$259 );
+  assign \$262  = $signed(\$260 ) + $signed(\$261 );
+  assign \$263  = $signed(a__payload[39:32]) + $signed(a__payload[47:40]);
+  assign \$264  = $signed(\$263 ) + $signed(a__payload[55:48]);
+  assign \$265  = $signed(\$264 ) + $signed(a__payload[63:56]);
+  assign \$266  = - $signed(\$265 );
+  assign \$268  = $signed(\$266 ) + $signed(\$267 );
   assign \$270  = $signed(\$268 ) + $signed(\$269 );
-  assign \$272  = $signed(\$270 ) + $signed(\$271 );
-  assign \$273  = $signed(a__payload[39:32]) + $signed(a__payload[47:40]);
-  assign \$274  = $signed(\$273 ) + $signed(a__payload[55:48]);
-  assign \$275  = $signed(\$274 ) + $signed(a__payload[63:56]);
-  assign \$276  = - $signed(\$275 );
+  assign \$271  = $signed(a__payload[39:32]) + $signed(a__payload[47:40]);
+  assign \$272  = $signed(\$271 ) + $signed(a__payload[55:48]);
+  assign \$273  = $signed(\$272 ) + $signed(a__payload[63:56]);
+  assign \$274  = - $signed(\$273 );
+  assign \$276  = $signed(\$274 ) + $signed(\$275 );
   assign \$278  = $signed(\$276 ) + $signed(\$277 );
   assign \$279  = $signed(a__payload[39:32]) + $signed(a__payload[47:40]);
   assign \$280  = $signed(\$279 ) + $signed(a__payload[55:48]);
@@ -1060,19 +1054,23 @@ module \lut_tc_int2.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   assign \$282  = - $signed(\$281 );
   assign \$284  = $signed(\$282 ) + $signed(\$283 );
   assign \$286  = $signed(\$284 ) + $signed(\$285 );
-  assign \$287  = $signed(a__payload[39:32]) + $signed(a__payload[47:40]);
-  assign \$288  = $signed(\$287 ) + $signed(a__payload[55:48]);
-  assign \$289  = $signed(\$288 ) + $signed(a__payload[63:56]);
-  assign \$290  = - $signed(\$289 );
-  assign \$292  = $signed(\$290 ) + $signed(\$291 );
-  assign \$294  = $signed(\$292 ) + $signed(\$293 );
-  assign \$295  = $signed(a__payload[39:32]) + $signed(a__payload[47:40]);
-  assign \$296  = $signed(\$295 ) + $signed(a__payload[55:48]);
-  assign \$297  = $signed(\$296 ) + $signed(a__payload[63:56]);
-  assign \$298  = - $signed(\$297 );
-  assign \$300  = $signed(\$298 ) + $signed(\$299 );
-  assign \$302  = $signed(\$300 ) + $signed(\$301 );
-  assign \$304  = $signed(\$302 ) + $signed(\$303 );
+  assign \$288  = $signed(\$286 ) + $signed(\$287 );
+  assign \$289  = fire & tile_end;
+  assign \$290  = fire & tile_end;
+  assign \$291  = fire & tile_end;
+  assign \$292  = fire & tile_end;
+  assign \$293  = fire & tile_end;
+  assign \$294  = fire & tile_end;
+  assign \$295  = fire & tile_end;
+  assign \$296  = fire & tile_end;
+  assign \$297  = fire & tile_end;
+  assign \$298  = fire & tile_end;
+  assign \$299  = fire & tile_end;
+  assign \$300  = fire & tile_end;
+  assign \$301  = fire & tile_end;
+  assign \$302  = fire & tile_end;
+  assign \$303  = fire & tile_end;
+  assign \$304  = fire & tile_end;
   assign \$305  = - $signed(tab_0_0);
   assign \$306  = $signed(rowsum_0) + $signed(\$305 );
   assign \$307  = - $signed(tab_0_0);
@@ -1086,49 +1084,49 @@ module \lut_tc_int2.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   assign \$315  = last_row ? 2'h0 : \$314 ;
   assign \$317  = z__payload[1] ? 1'h0 : 1'h1;
   assign \$318  = z__payload[0] ^ \$317 ;
-  assign \$319  = \$318  ? \$190 [18:0] : { \$189 [16], \$189 [16], \$189  };
+  assign \$319  = \$318  ? \$174 [18:0] : { \$173 [16], \$173 [16], \$173  };
   assign \$320  = \$319  ^ { z__payload[1], z__payload[1], z__payload[1], z__payload[1], z__payload[1], z__payload[1], z__payload[1], z__payload[1], z__payload[1], z__payload[1], z__payload[1], z__payload[1], z__payload[1], z__payload[1], z__payload[1], z__payload[1], z__payload[1], z__payload[1], z__payload[1] };
   assign \$321  = $signed(\$316 ) + $signed(\$320 );
   assign \$322  = $signed(\$321 ) + $signed({ 1'h0, z__payload[1] });
   assign \$325  = z__payload[3] ? 1'h0 : 1'h1;
   assign \$326  = z__payload[2] ^ \$325 ;
-  assign \$327  = \$326  ? \$190 [18:0] : { \$189 [16], \$189 [16], \$189  };
+  assign \$327  = \$326  ? \$174 [18:0] : { \$173 [16], \$173 [16], \$173  };
   assign \$328  = \$327  ^ { z__payload[3], z__payload[3], z__payload[3], z__payload[3], z__payload[3], z__payload[3], z__payload[3], z__payload[3], z__payload[3], z__payload[3], z__payload[3], z__payload[3], z__payload[3], z__payload[3], z__payload[3], z__payload[3], z__payload[3], z__payload[3], z__payload[3] };
   assign \$329  = $signed(\$324 ) + $signed(\$328 );
   assign \$330  = $signed(\$329 ) + $signed({ 1'h0, z__payload[3] });
   assign \$333  = z__payload[5] ? 1'h0 : 1'h1;
   assign \$334  = z__payload[4] ^ \$333 ;
-  assign \$335  = \$334  ? \$190 [18:0] : { \$189 [16], \$189 [16], \$189  };
+  assign \$335  = \$334  ? \$174 [18:0] : { \$173 [16], \$173 [16], \$173  };
   assign \$336  = \$335  ^ { z__payload[5], z__payload[5], z__payload[5], z__payload[5], z__payload[5], z__payload[5], z__payload[5], z__payload[5], z__payload[5], z__payload[5], z__payload[5], z__payload[5], z__payload[5], z__payload[5], z__payload[5], z__payload[5], z__payload[5], z__payload[5], z__payload[5] };
   assign \$337  = $signed(\$332 ) + $signed(\$336 );
   assign \$338  = $signed(\$337 ) + $signed({ 1'h0, z__payload[5] });
   assign \$341  = z__payload[7] ? 1'h0 : 1'h1;
   assign \$342  = z__payload[6] ^ \$341 ;
-  assign \$343  = \$342  ? \$190 [18:0] : { \$189 [16], \$189 [16], \$189  };
+  assign \$343  = \$342  ? \$174 [18:0] : { \$173 [16], \$173 [16], \$173  };
   assign \$344  = \$343  ^ { z__payload[7], z__payload[7], z__payload[7], z__payload[7], z__payload[7], z__payload[7], z__payload[7], z__payload[7], z__payload[7], z__payload[7], z__payload[7], z__payload[7], z__payload[7], z__payload[7], z__payload[7], z__payload[7], z__payload[7], z__payload[7], z__payload[7] };
   assign \$345  = $signed(\$340 ) + $signed(\$344 );
   assign \$346  = $signed(\$345 ) + $signed({ 1'h0, z__payload[7] });
   assign \$349  = z__payload[9] ? 1'h0 : 1'h1;
   assign \$350  = z__payload[8] ^ \$349 ;
-  assign \$351  = \$350  ? \$190 [18:0] : { \$189 [16], \$189 [16], \$189  };
+  assign \$351  = \$350  ? \$174 [18:0] : { \$173 [16], \$173 [16], \$173  };
   assign \$352  = \$351  ^ { z__payload[9], z__payload[9], z__payload[9], z__payload[9], z__payload[9], z__payload[9], z__payload[9], z__payload[9], z__payload[9], z__payload[9], z__payload[9], z__payload[9], z__payload[9], z__payload[9], z__payload[9], z__payload[9], z__payload[9], z__payload[9], z__payload[9] };
   assign \$353  = $signed(\$348 ) + $signed(\$352 );
   assign \$354  = $signed(\$353 ) + $signed({ 1'h0, z__payload[9] });
   assign \$357  = z__payload[11] ? 1'h0 : 1'h1;
   assign \$358  = z__payload[10] ^ \$357 ;
-  assign \$359  = \$358  ? \$190 [18:0] : { \$189 [16], \$189 [16], \$189  };
+  assign \$359  = \$358  ? \$174 [18:0] : { \$173 [16], \$173 [16], \$173  };
   assign \$360  = \$359  ^ { z__payload[11], z__payload[11], z__payload[11], z__payload[11], z__payload[11], z__payload[11], z__payload[11], z__payload[11], z__payload[11], z__payload[11], z__payload[11], z__payload[11], z__payload[11], z__payload[11], z__payload[11], z__payload[11], z__payload[11], z__payload[11], z__payload[11] };
   assign \$361  = $signed(\$356 ) + $signed(\$360 );
   assign \$362  = $signed(\$361 ) + $signed({ 1'h0, z__payload[11] });
   assign \$365  = z__payload[13] ? 1'h0 : 1'h1;
   assign \$366  = z__payload[12] ^ \$365 ;
-  assign \$367  = \$366  ? \$190 [18:0] : { \$189 [16], \$189 [16], \$189  };
+  assign \$367  = \$366  ? \$174 [18:0] : { \$173 [16], \$173 [16], \$173  };
   assign \$368  = \$367  ^ { z__payload[13], z__payload[13], z__payload[13], z__payload[13], z__payload[13], z__payload[13], z__payload[13], z__payload[13], z__payload[13], z__payload[13], z__payload[13], z__payload[13], z__payload[13], z__payload[13], z__payload[13], z__payload[13], z__payload[13], z__payload[13], z__payload[13] };
   assign \$369  = $signed(\$364 ) + $signed(\$368 );
   assign \$370  = $signed(\$369 ) + $signed({ 1'h0, z__payload[13] });
   assign \$373  = z__payload[15] ? 1'h0 : 1'h1;
   assign \$374  = z__payload[14] ^ \$373 ;
-  assign \$375  = \$374  ? \$190 [18:0] : { \$189 [16], \$189 [16], \$189  };
+  assign \$375  = \$374  ? \$174 [18:0] : { \$173 [16], \$173 [16], \$173  };
   assign \$376  = \$375  ^ { z__payload[15], z__payload[15], z__payload[15], z__payload[15], z__payload[15], z__payload[15], z__payload[15], z__payload[15], z__payload[15], z__payload[15], z__payload[15], z__payload[15], z__payload[15], z__payload[15], z__payload[15], z__payload[15], z__payload[15], z__payload[15], z__payload[15] };
   assign \$377  = $signed(\$372 ) + $signed(\$376 );
   assign \$378  = $signed(\$377 ) + $signed({ 1'h0, z__payload[15] });
@@ -1171,95 +1169,93 @@ module \lut_tc_int2.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   always @(posedge clk)
     tab_1_7 <= \$398 ;
   always @(posedge clk)
-    fresh <= \$399 ;
+    acc_0_0 <= \$399 ;
   always @(posedge clk)
-    acc_0_0 <= \$400 ;
+    buf_0_0 <= \$400 ;
   always @(posedge clk)
-    buf_0_0 <= \$401 ;
+    acc_0_1 <= \$401 ;
   always @(posedge clk)
-    acc_0_1 <= \$402 ;
+    buf_0_1 <= \$402 ;
   always @(posedge clk)
-    buf_0_1 <= \$403 ;
+    acc_0_2 <= \$403 ;
   always @(posedge clk)
-    acc_0_2 <= \$404 ;
+    buf_0_2 <= \$404 ;
   always @(posedge clk)
-    buf_0_2 <= \$405 ;
+    acc_0_3 <= \$405 ;
   always @(posedge clk)
-    acc_0_3 <= \$406 ;
+    buf_0_3 <= \$406 ;
   always @(posedge clk)
-    buf_0_3 <= \$407 ;
+    acc_0_4 <= \$407 ;
   always @(posedge clk)
-    acc_0_4 <= \$408 ;
+    buf_0_4 <= \$408 ;
   always @(posedge clk)
-    buf_0_4 <= \$409 ;
+    acc_0_5 <= \$409 ;
   always @(posedge clk)
-    acc_0_5 <= \$410 ;
+    buf_0_5 <= \$410 ;
   always @(posedge clk)
-    buf_0_5 <= \$411 ;
+    acc_0_6 <= \$411 ;
   always @(posedge clk)
-    acc_0_6 <= \$412 ;
+    buf_0_6 <= \$412 ;
   always @(posedge clk)
-    buf_0_6 <= \$413 ;
+    acc_0_7 <= \$413 ;
   always @(posedge clk)
-    acc_0_7 <= \$414 ;
+    buf_0_7 <= \$414 ;
   always @(posedge clk)
-    buf_0_7 <= \$415 ;
+    acc_1_0 <= \$415 ;
   always @(posedge clk)
-    acc_1_0 <= \$416 ;
+    buf_1_0 <= \$416 ;
   always @(posedge clk)
-    buf_1_0 <= \$417 ;
+    acc_1_1 <= \$417 ;
   always @(posedge clk)
-    acc_1_1 <= \$418 ;
+    buf_1_1 <= \$418 ;
   always @(posedge clk)
-    buf_1_1 <= \$419 ;
+    acc_1_2 <= \$419 ;
   always @(posedge clk)
-    acc_1_2 <= \$420 ;
+    buf_1_2 <= \$420 ;
   always @(posedge clk)
-    buf_1_2 <= \$421 ;
+    acc_1_3 <= \$421 ;
   always @(posedge clk)
-    acc_1_3 <= \$422 ;
+    buf_1_3 <= \$422 ;
   always @(posedge clk)
-    buf_1_3 <= \$423 ;
+    acc_1_4 <= \$423 ;
   always @(posedge clk)
-    acc_1_4 <= \$424 ;
+    buf_1_4 <= \$424 ;
   always @(posedge clk)
-    buf_1_4 <= \$425 ;
+    acc_1_5 <= \$425 ;
   always @(posedge clk)
-    acc_1_5 <= \$426 ;
+    buf_1_5 <= \$426 ;
   always @(posedge clk)
-    buf_1_5 <= \$427 ;
+    acc_1_6 <= \$427 ;
   always @(posedge clk)
-    acc_1_6 <= \$428 ;
+    buf_1_6 <= \$428 ;
   always @(posedge clk)
-    buf_1_6 <= \$429 ;
+    acc_1_7 <= \$429 ;
   always @(posedge clk)
-    acc_1_7 <= \$430 ;
+    buf_1_7 <= \$430 ;
   always @(posedge clk)
-    buf_1_7 <= \$431 ;
+    rowsum_0 <= \$431 ;
   always @(posedge clk)
-    rowsum_0 <= \$432 ;
+    rowsum_buf_0 <= \$432 ;
   always @(posedge clk)
-    rowsum_buf_0 <= \$433 ;
+    rowsum_1 <= \$433 ;
   always @(posedge clk)
-    rowsum_1 <= \$434 ;
+    rowsum_buf_1 <= \$434 ;
   always @(posedge clk)
-    rowsum_buf_1 <= \$435 ;
+    out_busy <= \$435 ;
   always @(posedge clk)
-    out_busy <= \$436 ;
+    o__valid <= \$436 ;
   always @(posedge clk)
-    o__valid <= \$437 ;
+    o__payload <= \$437 ;
   always @(posedge clk)
-    o__payload <= \$438 ;
-  always @(posedge clk)
-    row <= \$439 ;
+    row <= \$438 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
     casez (row)
       1'h0:
-          \$187  = rowsum_buf_0;
+          \$171  = rowsum_buf_0;
       1'h1:
-          \$187  = rowsum_buf_1;
+          \$171  = rowsum_buf_1;
     endcase
   end
   always @* begin
@@ -1267,9 +1263,9 @@ module \lut_tc_int2.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
     (* full_case = 32'd1 *)
     casez (row)
       1'h0:
-          \$189  = rowsum_buf_0;
+          \$173  = rowsum_buf_0;
       1'h1:
-          \$189  = rowsum_buf_1;
+          \$173  = rowsum_buf_1;
     endcase
   end
   always @* begin
@@ -1356,7 +1352,7 @@ module \lut_tc_int2.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$380  = step;
     if (fire) begin
-      \$380  = \$192 [0];
+      \$380  = \$176 [0];
     end
     if (rst) begin
       \$380  = 1'h0;
@@ -1388,7 +1384,7 @@ module \lut_tc_int2.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$383  = tab_0_0;
     if (load) begin
-      \$383  = \$196 [10:0];
+      \$383  = \$180 [10:0];
     end
     if (rst) begin
       \$383  = 11'h000;
@@ -1398,7 +1394,7 @@ module \lut_tc_int2.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$384  = tab_0_1;
     if (load) begin
-      \$384  = \$202 [10:0];
+      \$384  = \$186 [10:0];
     end
     if (rst) begin
       \$384  = 11'h000;
@@ -1408,7 +1404,7 @@ module \lut_tc_int2.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$385  = tab_0_2;
     if (load) begin
-      \$385  = \$208 [10:0];
+      \$385  = \$192 [10:0];
     end
     if (rst) begin
       \$385  = 11'h000;
@@ -1418,7 +1414,7 @@ module \lut_tc_int2.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$386  = tab_0_3;
     if (load) begin
-      \$386  = \$216 [10:0];
+      \$386  = \$200 [10:0];
     end
     if (rst) begin
       \$386  = 11'h000;
@@ -1428,7 +1424,7 @@ module \lut_tc_int2.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$387  = tab_0_4;
     if (load) begin
-      \$387  = \$222 [10:0];
+      \$387  = \$206 [10:0];
     end
     if (rst) begin
       \$387  = 11'h000;
@@ -1438,7 +1434,7 @@ module \lut_tc_int2.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$388  = tab_0_5;
     if (load) begin
-      \$388  = \$230 [10:0];
+      \$388  = \$214 [10:0];
     end
     if (rst) begin
       \$388  = 11'h000;
@@ -1448,7 +1444,7 @@ module \lut_tc_int2.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$389  = tab_0_6;
     if (load) begin
-      \$389  = \$238 [10:0];
+      \$389  = \$222 [10:0];
     end
     if (rst) begin
       \$389  = 11'h000;
@@ -1458,7 +1454,7 @@ module \lut_tc_int2.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$390  = tab_0_7;
     if (load) begin
-      \$390  = \$248 [10:0];
+      \$390  = \$232 [10:0];
     end
     if (rst) begin
       \$390  = 11'h000;
@@ -1468,7 +1464,7 @@ module \lut_tc_int2.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$391  = tab_1_0;
     if (load) begin
-      \$391  = \$252 [10:0];
+      \$391  = \$236 [10:0];
     end
     if (rst) begin
       \$391  = 11'h000;
@@ -1478,7 +1474,7 @@ module \lut_tc_int2.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$392  = tab_1_1;
     if (load) begin
-      \$392  = \$258 [10:0];
+      \$392  = \$242 [10:0];
     end
     if (rst) begin
       \$392  = 11'h000;
@@ -1488,7 +1484,7 @@ module \lut_tc_int2.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$393  = tab_1_2;
     if (load) begin
-      \$393  = \$264 [10:0];
+      \$393  = \$248 [10:0];
     end
     if (rst) begin
       \$393  = 11'h000;
@@ -1498,7 +1494,7 @@ module \lut_tc_int2.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$394  = tab_1_3;
     if (load) begin
-      \$394  = \$272 [10:0];
+      \$394  = \$256 [10:0];
     end
     if (rst) begin
       \$394  = 11'h000;
@@ -1508,7 +1504,7 @@ module \lut_tc_int2.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$395  = tab_1_4;
     if (load) begin
-      \$395  = \$278 [10:0];
+      \$395  = \$262 [10:0];
     end
     if (rst) begin
       \$395  = 11'h000;
@@ -1518,7 +1514,7 @@ module \lut_tc_int2.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$396  = tab_1_5;
     if (load) begin
-      \$396  = \$286 [10:0];
+      \$396  = \$270 [10:0];
     end
     if (rst) begin
       \$396  = 11'h000;
@@ -1528,7 +1524,7 @@ module \lut_tc_int2.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$397  = tab_1_6;
     if (load) begin
-      \$397  = \$294 [10:0];
+      \$397  = \$278 [10:0];
     end
     if (rst) begin
       \$397  = 11'h000;
@@ -1538,7 +1534,7 @@ module \lut_tc_int2.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$398  = tab_1_7;
     if (load) begin
-      \$398  = \$304 [10:0];
+      \$398  = \$288 [10:0];
     end
     if (rst) begin
       \$398  = 11'h000;
@@ -1546,19 +1542,21 @@ module \lut_tc_int2.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$399  = fresh;
-    if (fire) begin
-      \$399  = tile_end;
+    \$399  = acc_0_0;
+    if (\$289 ) begin
+      \$399  = 18'h00000;
+    end else if (fire) begin
+      \$399  = \$17 [17:0];
     end
     if (rst) begin
-      \$399  = 1'h1;
+      \$399  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$400  = acc_0_0;
-    if (fire) begin
-      \$400  = \$18 [17:0];
+    \$400  = buf_0_0;
+    if (\$289 ) begin
+      \$400  = \$17 [17:0];
     end
     if (rst) begin
       \$400  = 18'h00000;
@@ -1566,11 +1564,11 @@ module \lut_tc_int2.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$401  = buf_0_0;
-    if (fire) begin
-      if (tile_end) begin
-        \$401  = \$18 [17:0];
-      end
+    \$401  = acc_0_1;
+    if (\$290 ) begin
+      \$401  = 18'h00000;
+    end else if (fire) begin
+      \$401  = \$27 [17:0];
     end
     if (rst) begin
       \$401  = 18'h00000;
@@ -1578,9 +1576,9 @@ module \lut_tc_int2.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$402  = acc_0_1;
-    if (fire) begin
-      \$402  = \$29 [17:0];
+    \$402  = buf_0_1;
+    if (\$290 ) begin
+      \$402  = \$27 [17:0];
     end
     if (rst) begin
       \$402  = 18'h00000;
@@ -1588,11 +1586,11 @@ module \lut_tc_int2.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$403  = buf_0_1;
-    if (fire) begin
-      if (tile_end) begin
-        \$403  = \$29 [17:0];
-      end
+    \$403  = acc_0_2;
+    if (\$291 ) begin
+      \$403  = 18'h00000;
+    end else if (fire) begin
+      \$403  = \$37 [17:0];
     end
     if (rst) begin
       \$403  = 18'h00000;
@@ -1600,9 +1598,9 @@ module \lut_tc_int2.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$404  = acc_0_2;
-    if (fire) begin
-      \$404  = \$40 [17:0];
+    \$404  = buf_0_2;
+    if (\$291 ) begin
+      \$404  = \$37 [17:0];
     end
     if (rst) begin
       \$404  = 18'h00000;
@@ -1610,11 +1608,11 @@ module \lut_tc_int2.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$405  = buf_0_2;
-    if (fire) begin
-      if (tile_end) begin
-        \$405  = \$40 [17:0];
-      end
+    \$405  = acc_0_3;
+    if (\$292 ) begin
+      \$405  = 18'h00000;
+    end else if (fire) begin
+      \$405  = \$47 [17:0];
     end
     if (rst) begin
       \$405  = 18'h00000;
@@ -1622,9 +1620,9 @@ module \lut_tc_int2.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$406  = acc_0_3;
-    if (fire) begin
-      \$406  = \$51 [17:0];
+    \$406  = buf_0_3;
+    if (\$292 ) begin
+      \$406  = \$47 [17:0];
     end
     if (rst) begin
       \$406  = 18'h00000;
@@ -1632,11 +1630,11 @@ module \lut_tc_int2.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$407  = buf_0_3;
-    if (fire) begin
-      if (tile_end) begin
-        \$407  = \$51 [17:0];
-      end
+    \$407  = acc_0_4;
+    if (\$293 ) begin
+      \$407  = 18'h00000;
+    end else if (fire) begin
+      \$407  = \$57 [17:0];
     end
     if (rst) begin
       \$407  = 18'h00000;
@@ -1644,9 +1642,9 @@ module \lut_tc_int2.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$408  = acc_0_4;
-    if (fire) begin
-      \$408  = \$62 [17:0];
+    \$408  = buf_0_4;
+    if (\$293 ) begin
+      \$408  = \$57 [17:0];
     end
     if (rst) begin
       \$408  = 18'h00000;
@@ -1654,11 +1652,11 @@ module \lut_tc_int2.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$409  = buf_0_4;
-    if (fire) begin
-      if (tile_end) begin
-        \$409  = \$62 [17:0];
-      end
+    \$409  = acc_0_5;
+    if (\$294 ) begin
+      \$409  = 18'h00000;
+    end else if (fire) begin
+      \$409  = \$67 [17:0];
     end
     if (rst) begin
       \$409  = 18'h00000;
@@ -1666,9 +1664,9 @@ module \lut_tc_int2.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$410  = acc_0_5;
-    if (fire) begin
-      \$410  = \$73 [17:0];
+    \$410  = buf_0_5;
+    if (\$294 ) begin
+      \$410  = \$67 [17:0];
     end
     if (rst) begin
       \$410  = 18'h00000;
@@ -1676,11 +1674,11 @@ module \lut_tc_int2.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$411  = buf_0_5;
-    if (fire) begin
-      if (tile_end) begin
-        \$411  = \$73 [17:0];
-      end
+    \$411  = acc_0_6;
+    if (\$295 ) begin
+      \$411  = 18'h00000;
+    end else if (fire) begin
+      \$411  = \$77 [17:0];
     end
     if (rst) begin
       \$411  = 18'h00000;
@@ -1688,9 +1686,9 @@ module \lut_tc_int2.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$412  = acc_0_6;
-    if (fire) begin
-      \$412  = \$84 [17:0];
+    \$412  = buf_0_6;
+    if (\$295 ) begin
+      \$412  = \$77 [17:0];
     end
     if (rst) begin
       \$412  = 18'h00000;
@@ -1698,11 +1696,11 @@ module \lut_tc_int2.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$413  = buf_0_6;
-    if (fire) begin
-      if (tile_end) begin
-        \$413  = \$84 [17:0];
-      end
+    \$413  = acc_0_7;
+    if (\$296 ) begin
+      \$413  = 18'h00000;
+    end else if (fire) begin
+      \$413  = \$87 [17:0];
     end
     if (rst) begin
       \$413  = 18'h00000;
@@ -1710,9 +1708,9 @@ module \lut_tc_int2.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$414  = acc_0_7;
-    if (fire) begin
-      \$414  = \$95 [17:0];
+    \$414  = buf_0_7;
+    if (\$296 ) begin
+      \$414  = \$87 [17:0];
     end
     if (rst) begin
       \$414  = 18'h00000;
@@ -1720,11 +1718,11 @@ module \lut_tc_int2.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$415  = buf_0_7;
-    if (fire) begin
-      if (tile_end) begin
-        \$415  = \$95 [17:0];
-      end
+    \$415  = acc_1_0;
+    if (\$297 ) begin
+      \$415  = 18'h00000;
+    end else if (fire) begin
+      \$415  = \$97 [17:0];
     end
     if (rst) begin
       \$415  = 18'h00000;
@@ -1732,9 +1730,9 @@ module \lut_tc_int2.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$416  = acc_1_0;
-    if (fire) begin
-      \$416  = \$106 [17:0];
+    \$416  = buf_1_0;
+    if (\$297 ) begin
+      \$416  = \$97 [17:0];
     end
     if (rst) begin
       \$416  = 18'h00000;
@@ -1742,11 +1740,11 @@ module \lut_tc_int2.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$417  = buf_1_0;
-    if (fire) begin
-      if (tile_end) begin
-        \$417  = \$106 [17:0];
-      end
+    \$417  = acc_1_1;
+    if (\$298 ) begin
+      \$417  = 18'h00000;
+    end else if (fire) begin
+      \$417  = \$107 [17:0];
     end
     if (rst) begin
       \$417  = 18'h00000;
@@ -1754,9 +1752,9 @@ module \lut_tc_int2.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$418  = acc_1_1;
-    if (fire) begin
-      \$418  = \$117 [17:0];
+    \$418  = buf_1_1;
+    if (\$298 ) begin
+      \$418  = \$107 [17:0];
     end
     if (rst) begin
       \$418  = 18'h00000;
@@ -1764,11 +1762,11 @@ module \lut_tc_int2.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$419  = buf_1_1;
-    if (fire) begin
-      if (tile_end) begin
-        \$419  = \$117 [17:0];
-      end
+    \$419  = acc_1_2;
+    if (\$299 ) begin
+      \$419  = 18'h00000;
+    end else if (fire) begin
+      \$419  = \$117 [17:0];
     end
     if (rst) begin
       \$419  = 18'h00000;
@@ -1776,9 +1774,9 @@ module \lut_tc_int2.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$420  = acc_1_2;
-    if (fire) begin
-      \$420  = \$128 [17:0];
+    \$420  = buf_1_2;
+    if (\$299 ) begin
+      \$420  = \$117 [17:0];
     end
     if (rst) begin
       \$420  = 18'h00000;
@@ -1786,11 +1784,11 @@ module \lut_tc_int2.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$421  = buf_1_2;
-    if (fire) begin
-      if (tile_end) begin
-        \$421  = \$128 [17:0];
-      end
+    \$421  = acc_1_3;
+    if (\$300 ) begin
+      \$421  = 18'h00000;
+    end else if (fire) begin
+      \$421  = \$127 [17:0];
     end
     if (rst) begin
       \$421  = 18'h00000;
@@ -1798,9 +1796,9 @@ module \lut_tc_int2.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$422  = acc_1_3;
-    if (fire) begin
-      \$422  = \$139 [17:0];
+    \$422  = buf_1_3;
+    if (\$300 ) begin
+      \$422  = \$127 [17:0];
     end
     if (rst) begin
       \$422  = 18'h00000;
@@ -1808,11 +1806,11 @@ module \lut_tc_int2.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$423  = buf_1_3;
-    if (fire) begin
-      if (tile_end) begin
-        \$423  = \$139 [17:0];
-      end
+    \$423  = acc_1_4;
+    if (\$301 ) begin
+      \$423  = 18'h00000;
+    end else if (fire) begin
+      \$423  = \$137 [17:0];
     end
     if (rst) begin
       \$423  = 18'h00000;
@@ -1820,9 +1818,9 @@ module \lut_tc_int2.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$424  = acc_1_4;
-    if (fire) begin
-      \$424  = \$150 [17:0];
+    \$424  = buf_1_4;
+    if (\$301 ) begin
+      \$424  = \$137 [17:0];
     end
     if (rst) begin
       \$424  = 18'h00000;
@@ -1830,11 +1828,11 @@ module \lut_tc_int2.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$425  = buf_1_4;
-    if (fire) begin
-      if (tile_end) begin
-        \$425  = \$150 [17:0];
-      end
+    \$425  = acc_1_5;
+    if (\$302 ) begin
+      \$425  = 18'h00000;
+    end else if (fire) begin
+      \$425  = \$147 [17:0];
     end
     if (rst) begin
       \$425  = 18'h00000;
@@ -1842,9 +1840,9 @@ module \lut_tc_int2.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$426  = acc_1_5;
-    if (fire) begin
-      \$426  = \$161 [17:0];
+    \$426  = buf_1_5;
+    if (\$302 ) begin
+      \$426  = \$147 [17:0];
     end
     if (rst) begin
       \$426  = 18'h00000;
@@ -1852,11 +1850,11 @@ module \lut_tc_int2.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$427  = buf_1_5;
-    if (fire) begin
-      if (tile_end) begin
-        \$427  = \$161 [17:0];
-      end
+    \$427  = acc_1_6;
+    if (\$303 ) begin
+      \$427  = 18'h00000;
+    end else if (fire) begin
+      \$427  = \$157 [17:0];
     end
     if (rst) begin
       \$427  = 18'h00000;
@@ -1864,9 +1862,9 @@ module \lut_tc_int2.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$428  = acc_1_6;
-    if (fire) begin
-      \$428  = \$172 [17:0];
+    \$428  = buf_1_6;
+    if (\$303 ) begin
+      \$428  = \$157 [17:0];
     end
     if (rst) begin
       \$428  = 18'h00000;
@@ -1874,11 +1872,11 @@ module \lut_tc_int2.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$429  = buf_1_6;
-    if (fire) begin
-      if (tile_end) begin
-        \$429  = \$172 [17:0];
-      end
+    \$429  = acc_1_7;
+    if (\$304 ) begin
+      \$429  = 18'h00000;
+    end else if (fire) begin
+      \$429  = \$167 [17:0];
     end
     if (rst) begin
       \$429  = 18'h00000;
@@ -1886,9 +1884,9 @@ module \lut_tc_int2.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$430  = acc_1_7;
-    if (fire) begin
-      \$430  = \$183 [17:0];
+    \$430  = buf_1_7;
+    if (\$304 ) begin
+      \$430  = \$167 [17:0];
     end
     if (rst) begin
       \$430  = 18'h00000;
@@ -1896,23 +1894,23 @@ module \lut_tc_int2.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$431  = buf_1_7;
-    if (fire) begin
+    \$431  = rowsum_0;
+    if (use_done) begin
+      \$431  = \$306 [16:0];
       if (tile_end) begin
-        \$431  = \$183 [17:0];
+        \$431  = 17'h00000;
       end
     end
     if (rst) begin
-      \$431  = 18'h00000;
+      \$431  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$432  = rowsum_0;
+    \$432  = rowsum_buf_0;
     if (use_done) begin
-      \$432  = \$306 [16:0];
       if (tile_end) begin
-        \$432  = 17'h00000;
+        \$432  = \$308 [16:0];
       end
     end
     if (rst) begin
@@ -1921,10 +1919,11 @@ module \lut_tc_int2.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$433  = rowsum_buf_0;
+    \$433  = rowsum_1;
     if (use_done) begin
+      \$433  = \$310 [16:0];
       if (tile_end) begin
-        \$433  = \$308 [16:0];
+        \$433  = 17'h00000;
       end
     end
     if (rst) begin
@@ -1933,11 +1932,10 @@ module \lut_tc_int2.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$434  = rowsum_1;
+    \$434  = rowsum_buf_1;
     if (use_done) begin
-      \$434  = \$310 [16:0];
       if (tile_end) begin
-        \$434  = 17'h00000;
+        \$434  = \$312 [16:0];
       end
     end
     if (rst) begin
@@ -1946,89 +1944,77 @@ module \lut_tc_int2.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$435  = rowsum_buf_1;
-    if (use_done) begin
-      if (tile_end) begin
-        \$435  = \$312 [16:0];
-      end
-    end
-    if (rst) begin
-      \$435  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$436  = out_busy;
+    \$435  = out_busy;
     if (\$313 ) begin
-      \$436  = 1'h1;
+      \$435  = 1'h1;
     end else if (drain_done) begin
-      \$436  = 1'h0;
+      \$435  = 1'h0;
     end
     if (rst) begin
-      \$436  = 1'h0;
+      \$435  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$437  = o__valid;
+    \$436  = o__valid;
     if (advance) begin
-      \$437  = 1'h1;
+      \$436  = 1'h1;
     end else if (o__ready) begin
-      \$437  = 1'h0;
+      \$436  = 1'h0;
     end
     if (rst) begin
-      \$437  = 1'h0;
+      \$436  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$438  = o__payload;
+    \$437  = o__payload;
     if (advance) begin
-      \$438 [144] = last_row;
-      \$438 [17:0] = \$323 [17:0];
-      \$438 [35:18] = \$331 [17:0];
-      \$438 [53:36] = \$339 [17:0];
-      \$438 [71:54] = \$347 [17:0];
-      \$438 [89:72] = \$355 [17:0];
-      \$438 [107:90] = \$363 [17:0];
-      \$438 [125:108] = \$371 [17:0];
-      \$438 [143:126] = \$379 [17:0];
+      \$437 [144] = last_row;
+      \$437 [17:0] = \$323 [17:0];
+      \$437 [35:18] = \$331 [17:0];
+      \$437 [53:36] = \$339 [17:0];
+      \$437 [71:54] = \$347 [17:0];
+      \$437 [89:72] = \$355 [17:0];
+      \$437 [107:90] = \$363 [17:0];
+      \$437 [125:108] = \$371 [17:0];
+      \$437 [143:126] = \$379 [17:0];
     end
     if (rst) begin
-      \$438  = 145'h0000000000000000000000000000000000000;
+      \$437  = 145'h0000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$439  = row;
+    \$438  = row;
     if (advance) begin
-      \$439  = \$315 [0];
+      \$438  = \$315 [0];
     end
     if (rst) begin
-      \$439  = 1'h0;
+      \$438  = 1'h0;
     end
   end
   assign w__ready = fire;
-  assign next_0_0 = \$18 [17:0];
-  assign next_0_1 = \$29 [17:0];
-  assign next_0_2 = \$40 [17:0];
-  assign next_0_3 = \$51 [17:0];
-  assign next_0_4 = \$62 [17:0];
-  assign next_0_5 = \$73 [17:0];
-  assign next_0_6 = \$84 [17:0];
-  assign next_0_7 = \$95 [17:0];
-  assign next_1_0 = \$106 [17:0];
-  assign next_1_1 = \$117 [17:0];
-  assign next_1_2 = \$128 [17:0];
-  assign next_1_3 = \$139 [17:0];
-  assign next_1_4 = \$150 [17:0];
-  assign next_1_5 = \$161 [17:0];
-  assign next_1_6 = \$172 [17:0];
-  assign next_1_7 = \$183 [17:0];
+  assign next_0_0 = \$17 [17:0];
+  assign next_0_1 = \$27 [17:0];
+  assign next_0_2 = \$37 [17:0];
+  assign next_0_3 = \$47 [17:0];
+  assign next_0_4 = \$57 [17:0];
+  assign next_0_5 = \$67 [17:0];
+  assign next_0_6 = \$77 [17:0];
+  assign next_0_7 = \$87 [17:0];
+  assign next_1_0 = \$97 [17:0];
+  assign next_1_1 = \$107 [17:0];
+  assign next_1_2 = \$117 [17:0];
+  assign next_1_3 = \$127 [17:0];
+  assign next_1_4 = \$137 [17:0];
+  assign next_1_5 = \$147 [17:0];
+  assign next_1_6 = \$157 [17:0];
+  assign next_1_7 = \$167 [17:0];
   assign z__ready = drain_done;
-  assign rowsum_x2 = { \$188 [17], \$188  };
-  assign rowsum_x1 = { \$189 [16], \$189 [16], \$189  };
-  assign rowsum_x3 = \$190 [18:0];
+  assign rowsum_x2 = { \$172 [17], \$172  };
+  assign rowsum_x1 = { \$173 [16], \$173 [16], \$173  };
+  assign rowsum_x3 = \$174 [18:0];
   assign \w__payload.data  = w__payload[31:0];
   assign \w__payload.data[0]  = w__payload[3:0];
   assign \w__payload.data[1]  = w__payload[7:4];
@@ -2071,31 +2057,31 @@ module \lut_tc_int2.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   assign last_step = step;
   assign \$2  = \$1 ;
   assign last_row = row;
-  assign \$188  = { \$187 , 1'h0 };
-  assign \$201  = { a__payload[7:0], 1'h0 };
-  assign \$207  = { a__payload[15:8], 1'h0 };
-  assign \$213  = { a__payload[7:0], 1'h0 };
-  assign \$215  = { a__payload[15:8], 1'h0 };
+  assign \$172  = { \$171 , 1'h0 };
+  assign \$185  = { a__payload[7:0], 1'h0 };
+  assign \$191  = { a__payload[15:8], 1'h0 };
+  assign \$197  = { a__payload[7:0], 1'h0 };
+  assign \$199  = { a__payload[15:8], 1'h0 };
+  assign \$205  = { a__payload[23:16], 1'h0 };
+  assign \$211  = { a__payload[7:0], 1'h0 };
+  assign \$213  = { a__payload[23:16], 1'h0 };
+  assign \$219  = { a__payload[15:8], 1'h0 };
   assign \$221  = { a__payload[23:16], 1'h0 };
   assign \$227  = { a__payload[7:0], 1'h0 };
-  assign \$229  = { a__payload[23:16], 1'h0 };
-  assign \$235  = { a__payload[15:8], 1'h0 };
-  assign \$237  = { a__payload[23:16], 1'h0 };
-  assign \$243  = { a__payload[7:0], 1'h0 };
-  assign \$245  = { a__payload[15:8], 1'h0 };
-  assign \$247  = { a__payload[23:16], 1'h0 };
-  assign \$257  = { a__payload[39:32], 1'h0 };
-  assign \$263  = { a__payload[47:40], 1'h0 };
-  assign \$269  = { a__payload[39:32], 1'h0 };
-  assign \$271  = { a__payload[47:40], 1'h0 };
+  assign \$229  = { a__payload[15:8], 1'h0 };
+  assign \$231  = { a__payload[23:16], 1'h0 };
+  assign \$241  = { a__payload[39:32], 1'h0 };
+  assign \$247  = { a__payload[47:40], 1'h0 };
+  assign \$253  = { a__payload[39:32], 1'h0 };
+  assign \$255  = { a__payload[47:40], 1'h0 };
+  assign \$261  = { a__payload[55:48], 1'h0 };
+  assign \$267  = { a__payload[39:32], 1'h0 };
+  assign \$269  = { a__payload[55:48], 1'h0 };
+  assign \$275  = { a__payload[47:40], 1'h0 };
   assign \$277  = { a__payload[55:48], 1'h0 };
   assign \$283  = { a__payload[39:32], 1'h0 };
-  assign \$285  = { a__payload[55:48], 1'h0 };
-  assign \$291  = { a__payload[47:40], 1'h0 };
-  assign \$293  = { a__payload[55:48], 1'h0 };
-  assign \$299  = { a__payload[39:32], 1'h0 };
-  assign \$301  = { a__payload[47:40], 1'h0 };
-  assign \$303  = { a__payload[55:48], 1'h0 };
+  assign \$285  = { a__payload[47:40], 1'h0 };
+  assign \$287  = { a__payload[55:48], 1'h0 };
   assign \$323  = { \$322 [20], \$322 [20:1] };
   assign \$331  = { \$330 [20], \$330 [20:1] };
   assign \$339  = { \$338 [20], \$338 [20:1] };

@@ -174,9 +174,9 @@ module \lut_tc_int4.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   wire [13:0] \$102 ;
   wire [13:0] \$103 ;
   wire [13:0] \$104 ;
-  wire [20:0] \$105 ;
-  wire [21:0] \$106 ;
-  wire [19:0] \$107 ;
+  wire [13:0] \$105 ;
+  wire [20:0] \$106 ;
+  wire [21:0] \$107 ;
   wire [13:0] \$108 ;
   wire [13:0] \$109 ;
   wire [13:0] \$11 ;
@@ -188,7 +188,7 @@ module \lut_tc_int4.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   wire [13:0] \$115 ;
   wire [20:0] \$116 ;
   wire [21:0] \$117 ;
-  wire [19:0] \$118 ;
+  wire [13:0] \$118 ;
   wire [13:0] \$119 ;
   wire [13:0] \$12 ;
   wire [13:0] \$120 ;
@@ -197,10 +197,10 @@ module \lut_tc_int4.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   wire [13:0] \$123 ;
   wire [13:0] \$124 ;
   wire [13:0] \$125 ;
-  wire [13:0] \$126 ;
-  wire [20:0] \$127 ;
-  wire [21:0] \$128 ;
-  wire [19:0] \$129 ;
+  wire [20:0] \$126 ;
+  wire [21:0] \$127 ;
+  wire [13:0] \$128 ;
+  wire [13:0] \$129 ;
   wire [13:0] \$13 ;
   wire [13:0] \$130 ;
   wire [13:0] \$131 ;
@@ -208,124 +208,124 @@ module \lut_tc_int4.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   wire [13:0] \$133 ;
   wire [13:0] \$134 ;
   wire [13:0] \$135 ;
-  wire [13:0] \$136 ;
-  wire [13:0] \$137 ;
-  wire [20:0] \$138 ;
-  wire [21:0] \$139 ;
+  wire [20:0] \$136 ;
+  wire [21:0] \$137 ;
+  wire [13:0] \$138 ;
+  wire [13:0] \$139 ;
   wire [13:0] \$14 ;
-  wire [19:0] \$140 ;
+  wire [13:0] \$140 ;
   wire [13:0] \$141 ;
   wire [13:0] \$142 ;
   wire [13:0] \$143 ;
   wire [13:0] \$144 ;
   wire [13:0] \$145 ;
-  wire [13:0] \$146 ;
-  wire [13:0] \$147 ;
+  wire [20:0] \$146 ;
+  wire [21:0] \$147 ;
   wire [13:0] \$148 ;
-  wire [20:0] \$149 ;
+  wire [13:0] \$149 ;
   wire [13:0] \$15 ;
-  wire [21:0] \$150 ;
-  wire [19:0] \$151 ;
+  wire [13:0] \$150 ;
+  wire [13:0] \$151 ;
   wire [13:0] \$152 ;
   wire [13:0] \$153 ;
   wire [13:0] \$154 ;
   wire [13:0] \$155 ;
-  wire [13:0] \$156 ;
-  wire [13:0] \$157 ;
+  wire [20:0] \$156 ;
+  wire [21:0] \$157 ;
   wire [13:0] \$158 ;
   wire [13:0] \$159 ;
-  wire [13:0] \$16 ;
-  wire [20:0] \$160 ;
-  wire [21:0] \$161 ;
-  wire [19:0] \$162 ;
+  wire [20:0] \$16 ;
+  wire [13:0] \$160 ;
+  wire [13:0] \$161 ;
+  wire [13:0] \$162 ;
   wire [13:0] \$163 ;
   wire [13:0] \$164 ;
   wire [13:0] \$165 ;
-  wire [13:0] \$166 ;
-  wire [13:0] \$167 ;
-  wire [13:0] \$168 ;
-  wire [13:0] \$169 ;
-  wire [20:0] \$17 ;
-  wire [13:0] \$170 ;
-  wire [20:0] \$171 ;
-  wire [21:0] \$172 ;
-  wire [19:0] \$173 ;
-  wire [13:0] \$174 ;
-  wire [13:0] \$175 ;
-  wire [13:0] \$176 ;
-  wire [13:0] \$177 ;
-  wire [13:0] \$178 ;
-  wire [13:0] \$179 ;
-  wire [21:0] \$18 ;
-  wire [13:0] \$180 ;
-  wire [13:0] \$181 ;
-  wire [20:0] \$182 ;
-  wire [21:0] \$183 ;
-  wire \$184 ;
-  wire \$185 ;
-  wire \$186 ;
+  wire [20:0] \$166 ;
+  wire [21:0] \$167 ;
+  wire \$168 ;
+  wire \$169 ;
+  wire [21:0] \$17 ;
+  wire \$170 ;
+  reg [16:0] \$171 ;
+  wire [17:0] \$172 ;
+  reg [16:0] \$173 ;
+  wire [21:0] \$174 ;
+  reg [16:0] \$175 ;
+  reg [16:0] \$176 ;
+  wire [19:0] \$177 ;
+  reg [16:0] \$178 ;
+  wire [19:0] \$179 ;
+  wire [13:0] \$18 ;
+  reg [16:0] \$180 ;
+  reg [16:0] \$181 ;
+  reg [16:0] \$182 ;
+  wire [19:0] \$183 ;
+  reg [16:0] \$184 ;
+  wire [19:0] \$185 ;
+  wire [21:0] \$186 ;
   reg [16:0] \$187 ;
-  wire [17:0] \$188 ;
-  reg [16:0] \$189 ;
-  wire [19:0] \$19 ;
-  wire [21:0] \$190 ;
-  reg [16:0] \$191 ;
+  wire [19:0] \$188 ;
+  wire [21:0] \$189 ;
+  wire [13:0] \$19 ;
+  reg [16:0] \$190 ;
+  wire [23:0] \$191 ;
   reg [16:0] \$192 ;
-  wire [19:0] \$193 ;
-  reg [16:0] \$194 ;
-  wire [19:0] \$195 ;
-  reg [16:0] \$196 ;
-  reg [16:0] \$197 ;
-  reg [16:0] \$198 ;
-  wire [19:0] \$199 ;
+  wire [24:0] \$193 ;
+  wire [2:0] \$194 ;
+  wire [2:0] \$195 ;
+  wire [8:0] \$196 ;
+  wire [9:0] \$197 ;
+  wire [10:0] \$198 ;
+  wire [11:0] \$199 ;
   wire \$2 ;
   wire [13:0] \$20 ;
-  reg [16:0] \$200 ;
-  wire [19:0] \$201 ;
-  wire [21:0] \$202 ;
-  reg [16:0] \$203 ;
-  wire [19:0] \$204 ;
-  wire [21:0] \$205 ;
-  reg [16:0] \$206 ;
-  wire [23:0] \$207 ;
-  reg [16:0] \$208 ;
-  wire [24:0] \$209 ;
+  wire [8:0] \$200 ;
+  wire [9:0] \$201 ;
+  wire [10:0] \$202 ;
+  wire [11:0] \$203 ;
+  wire [8:0] \$204 ;
+  wire [12:0] \$205 ;
+  wire [8:0] \$206 ;
+  wire [9:0] \$207 ;
+  wire [10:0] \$208 ;
+  wire [11:0] \$209 ;
   wire [13:0] \$21 ;
-  wire [2:0] \$210 ;
-  wire [2:0] \$211 ;
+  wire [8:0] \$210 ;
+  wire [12:0] \$211 ;
   wire [8:0] \$212 ;
   wire [9:0] \$213 ;
   wire [10:0] \$214 ;
   wire [11:0] \$215 ;
   wire [8:0] \$216 ;
-  wire [9:0] \$217 ;
-  wire [10:0] \$218 ;
-  wire [11:0] \$219 ;
+  wire [12:0] \$217 ;
+  wire [8:0] \$218 ;
+  wire [13:0] \$219 ;
   wire [13:0] \$22 ;
   wire [8:0] \$220 ;
-  wire [12:0] \$221 ;
-  wire [8:0] \$222 ;
-  wire [9:0] \$223 ;
-  wire [10:0] \$224 ;
-  wire [11:0] \$225 ;
+  wire [9:0] \$221 ;
+  wire [10:0] \$222 ;
+  wire [11:0] \$223 ;
+  wire [8:0] \$224 ;
+  wire [12:0] \$225 ;
   wire [8:0] \$226 ;
-  wire [12:0] \$227 ;
-  wire [8:0] \$228 ;
-  wire [9:0] \$229 ;
+  wire [9:0] \$227 ;
+  wire [10:0] \$228 ;
+  wire [11:0] \$229 ;
   wire [13:0] \$23 ;
-  wire [10:0] \$230 ;
-  wire [11:0] \$231 ;
+  wire [8:0] \$230 ;
+  wire [12:0] \$231 ;
   wire [8:0] \$232 ;
-  wire [12:0] \$233 ;
+  wire [13:0] \$233 ;
   wire [8:0] \$234 ;
-  wire [13:0] \$235 ;
-  wire [8:0] \$236 ;
-  wire [9:0] \$237 ;
-  wire [10:0] \$238 ;
-  wire [11:0] \$239 ;
+  wire [9:0] \$235 ;
+  wire [10:0] \$236 ;
+  wire [11:0] \$237 ;
+  wire [8:0] \$238 ;
+  wire [12:0] \$239 ;
   wire [13:0] \$24 ;
   wire [8:0] \$240 ;
-  wire [12:0] \$241 ;
+  wire [13:0] \$241 ;
   wire [8:0] \$242 ;
   wire [9:0] \$243 ;
   wire [10:0] \$244 ;
@@ -336,61 +336,61 @@ module \lut_tc_int4.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   wire [13:0] \$249 ;
   wire [13:0] \$25 ;
   wire [8:0] \$250 ;
-  wire [9:0] \$251 ;
-  wire [10:0] \$252 ;
-  wire [11:0] \$253 ;
-  wire [8:0] \$254 ;
-  wire [12:0] \$255 ;
+  wire [14:0] \$251 ;
+  wire [8:0] \$252 ;
+  wire [9:0] \$253 ;
+  wire [10:0] \$254 ;
+  wire [11:0] \$255 ;
   wire [8:0] \$256 ;
-  wire [13:0] \$257 ;
-  wire [8:0] \$258 ;
-  wire [9:0] \$259 ;
-  wire [13:0] \$26 ;
-  wire [10:0] \$260 ;
-  wire [11:0] \$261 ;
+  wire [9:0] \$257 ;
+  wire [10:0] \$258 ;
+  wire [11:0] \$259 ;
+  wire [20:0] \$26 ;
+  wire [8:0] \$260 ;
+  wire [12:0] \$261 ;
   wire [8:0] \$262 ;
-  wire [12:0] \$263 ;
-  wire [8:0] \$264 ;
-  wire [13:0] \$265 ;
+  wire [9:0] \$263 ;
+  wire [10:0] \$264 ;
+  wire [11:0] \$265 ;
   wire [8:0] \$266 ;
-  wire [14:0] \$267 ;
+  wire [12:0] \$267 ;
   wire [8:0] \$268 ;
   wire [9:0] \$269 ;
-  wire [13:0] \$27 ;
+  wire [21:0] \$27 ;
   wire [10:0] \$270 ;
   wire [11:0] \$271 ;
   wire [8:0] \$272 ;
-  wire [9:0] \$273 ;
-  wire [10:0] \$274 ;
-  wire [11:0] \$275 ;
+  wire [12:0] \$273 ;
+  wire [8:0] \$274 ;
+  wire [13:0] \$275 ;
   wire [8:0] \$276 ;
-  wire [12:0] \$277 ;
-  wire [8:0] \$278 ;
-  wire [9:0] \$279 ;
-  wire [20:0] \$28 ;
-  wire [10:0] \$280 ;
-  wire [11:0] \$281 ;
+  wire [9:0] \$277 ;
+  wire [10:0] \$278 ;
+  wire [11:0] \$279 ;
+  wire [13:0] \$28 ;
+  wire [8:0] \$280 ;
+  wire [12:0] \$281 ;
   wire [8:0] \$282 ;
-  wire [12:0] \$283 ;
-  wire [8:0] \$284 ;
-  wire [9:0] \$285 ;
-  wire [10:0] \$286 ;
-  wire [11:0] \$287 ;
+  wire [9:0] \$283 ;
+  wire [10:0] \$284 ;
+  wire [11:0] \$285 ;
+  wire [8:0] \$286 ;
+  wire [12:0] \$287 ;
   wire [8:0] \$288 ;
-  wire [12:0] \$289 ;
-  wire [21:0] \$29 ;
+  wire [13:0] \$289 ;
+  wire [13:0] \$29 ;
   wire [8:0] \$290 ;
-  wire [13:0] \$291 ;
-  wire [8:0] \$292 ;
-  wire [9:0] \$293 ;
-  wire [10:0] \$294 ;
-  wire [11:0] \$295 ;
+  wire [9:0] \$291 ;
+  wire [10:0] \$292 ;
+  wire [11:0] \$293 ;
+  wire [8:0] \$294 ;
+  wire [12:0] \$295 ;
   wire [8:0] \$296 ;
-  wire [12:0] \$297 ;
+  wire [13:0] \$297 ;
   wire [8:0] \$298 ;
   wire [9:0] \$299 ;
   wire \$3 ;
-  wire [19:0] \$30 ;
+  wire [13:0] \$30 ;
   wire [10:0] \$300 ;
   wire [11:0] \$301 ;
   wire [8:0] \$302 ;
@@ -398,25 +398,25 @@ module \lut_tc_int4.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   wire [8:0] \$304 ;
   wire [13:0] \$305 ;
   wire [8:0] \$306 ;
-  wire [9:0] \$307 ;
-  wire [10:0] \$308 ;
-  wire [11:0] \$309 ;
+  wire [14:0] \$307 ;
+  wire \$308 ;
+  wire \$309 ;
   wire [13:0] \$31 ;
-  wire [8:0] \$310 ;
-  wire [12:0] \$311 ;
-  wire [8:0] \$312 ;
-  wire [13:0] \$313 ;
-  wire [8:0] \$314 ;
-  wire [9:0] \$315 ;
-  wire [10:0] \$316 ;
-  wire [11:0] \$317 ;
-  wire [8:0] \$318 ;
-  wire [12:0] \$319 ;
+  wire \$310 ;
+  wire \$311 ;
+  wire \$312 ;
+  wire \$313 ;
+  wire \$314 ;
+  wire \$315 ;
+  wire \$316 ;
+  wire \$317 ;
+  wire \$318 ;
+  wire \$319 ;
   wire [13:0] \$32 ;
-  wire [8:0] \$320 ;
-  wire [13:0] \$321 ;
-  wire [8:0] \$322 ;
-  wire [14:0] \$323 ;
+  wire \$320 ;
+  wire \$321 ;
+  wire \$322 ;
+  wire \$323 ;
   wire [11:0] \$324 ;
   wire [17:0] \$325 ;
   wire [11:0] \$326 ;
@@ -456,7 +456,7 @@ module \lut_tc_int4.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   wire [20:0] \$357 ;
   wire [21:0] \$358 ;
   wire [22:0] \$359 ;
-  wire [13:0] \$36 ;
+  wire [20:0] \$36 ;
   wire [22:0] \$360 ;
   reg [19:0] \$361 ;
   wire [2:0] \$362 ;
@@ -467,7 +467,7 @@ module \lut_tc_int4.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   wire [2:0] \$367 ;
   wire [20:0] \$368 ;
   wire [2:0] \$369 ;
-  wire [13:0] \$37 ;
+  wire [21:0] \$37 ;
   wire [2:0] \$370 ;
   wire [20:0] \$371 ;
   wire [20:0] \$372 ;
@@ -489,7 +489,7 @@ module \lut_tc_int4.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   reg [19:0] \$387 ;
   wire [2:0] \$388 ;
   wire [2:0] \$389 ;
-  wire [20:0] \$39 ;
+  wire [13:0] \$39 ;
   wire [2:0] \$390 ;
   wire [2:0] \$391 ;
   wire [2:0] \$392 ;
@@ -501,7 +501,7 @@ module \lut_tc_int4.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   wire [20:0] \$398 ;
   wire [2:0] \$399 ;
   wire \$4 ;
-  wire [21:0] \$40 ;
+  wire [13:0] \$40 ;
   wire [2:0] \$400 ;
   wire [2:0] \$401 ;
   wire [2:0] \$402 ;
@@ -512,7 +512,7 @@ module \lut_tc_int4.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   wire [20:0] \$407 ;
   wire [20:0] \$408 ;
   wire [20:0] \$409 ;
-  wire [19:0] \$41 ;
+  wire [13:0] \$41 ;
   wire [21:0] \$410 ;
   wire [22:0] \$411 ;
   wire [22:0] \$412 ;
@@ -567,7 +567,7 @@ module \lut_tc_int4.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   wire [2:0] \$457 ;
   wire [20:0] \$458 ;
   wire [20:0] \$459 ;
-  wire [13:0] \$46 ;
+  wire [20:0] \$46 ;
   wire [20:0] \$460 ;
   wire [20:0] \$461 ;
   wire [21:0] \$462 ;
@@ -578,7 +578,7 @@ module \lut_tc_int4.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   wire [2:0] \$467 ;
   wire [2:0] \$468 ;
   wire [2:0] \$469 ;
-  wire [13:0] \$47 ;
+  wire [21:0] \$47 ;
   wire [2:0] \$470 ;
   wire [2:0] \$471 ;
   wire [20:0] \$472 ;
@@ -612,7 +612,7 @@ module \lut_tc_int4.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   wire [20:0] \$498 ;
   wire [2:0] \$499 ;
   wire \$5 ;
-  wire [20:0] \$50 ;
+  wire [13:0] \$50 ;
   wire [2:0] \$500 ;
   wire [20:0] \$501 ;
   wire [20:0] \$502 ;
@@ -623,7 +623,7 @@ module \lut_tc_int4.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   wire [20:0] \$507 ;
   wire [2:0] \$508 ;
   wire [2:0] \$509 ;
-  wire [21:0] \$51 ;
+  wire [13:0] \$51 ;
   wire [20:0] \$510 ;
   wire [20:0] \$511 ;
   wire [20:0] \$512 ;
@@ -634,7 +634,7 @@ module \lut_tc_int4.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   reg [19:0] \$517 ;
   wire [2:0] \$518 ;
   wire [2:0] \$519 ;
-  wire [19:0] \$52 ;
+  wire [13:0] \$52 ;
   wire [2:0] \$520 ;
   wire [2:0] \$521 ;
   wire [2:0] \$522 ;
@@ -678,10 +678,10 @@ module \lut_tc_int4.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   reg [10:0] \$557 ;
   reg [10:0] \$558 ;
   reg [10:0] \$559 ;
-  wire [13:0] \$56 ;
+  wire [20:0] \$56 ;
   reg [10:0] \$560 ;
   reg [10:0] \$561 ;
-  reg \$562 ;
+  reg [19:0] \$562 ;
   reg [19:0] \$563 ;
   reg [19:0] \$564 ;
   reg [19:0] \$565 ;
@@ -689,7 +689,7 @@ module \lut_tc_int4.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   reg [19:0] \$567 ;
   reg [19:0] \$568 ;
   reg [19:0] \$569 ;
-  wire [13:0] \$57 ;
+  wire [21:0] \$57 ;
   reg [19:0] \$570 ;
   reg [19:0] \$571 ;
   reg [19:0] \$572 ;
@@ -716,46 +716,45 @@ module \lut_tc_int4.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   reg [19:0] \$591 ;
   reg [19:0] \$592 ;
   reg [19:0] \$593 ;
-  reg [19:0] \$594 ;
+  reg [16:0] \$594 ;
   reg [16:0] \$595 ;
   reg [16:0] \$596 ;
   reg [16:0] \$597 ;
-  reg [16:0] \$598 ;
+  reg \$598 ;
   reg \$599 ;
   wire \$6 ;
   wire [13:0] \$60 ;
-  reg \$600 ;
-  reg [160:0] \$601 ;
-  reg \$602 ;
-  wire [20:0] \$61 ;
-  wire [21:0] \$62 ;
-  wire [19:0] \$63 ;
+  reg [160:0] \$600 ;
+  reg \$601 ;
+  wire [13:0] \$61 ;
+  wire [13:0] \$62 ;
+  wire [13:0] \$63 ;
   wire [13:0] \$64 ;
   wire [13:0] \$65 ;
-  wire [13:0] \$66 ;
-  wire [13:0] \$67 ;
+  wire [20:0] \$66 ;
+  wire [21:0] \$67 ;
   wire [13:0] \$68 ;
   wire [13:0] \$69 ;
   wire \$7 ;
   wire [13:0] \$70 ;
   wire [13:0] \$71 ;
-  wire [20:0] \$72 ;
-  wire [21:0] \$73 ;
-  wire [19:0] \$74 ;
+  wire [13:0] \$72 ;
+  wire [13:0] \$73 ;
+  wire [13:0] \$74 ;
   wire [13:0] \$75 ;
-  wire [13:0] \$76 ;
-  wire [13:0] \$77 ;
+  wire [20:0] \$76 ;
+  wire [21:0] \$77 ;
   wire [13:0] \$78 ;
   wire [13:0] \$79 ;
-  wire [19:0] \$8 ;
+  wire [13:0] \$8 ;
   wire [13:0] \$80 ;
   wire [13:0] \$81 ;
   wire [13:0] \$82 ;
-  wire [20:0] \$83 ;
-  wire [21:0] \$84 ;
-  wire [19:0] \$85 ;
-  wire [13:0] \$86 ;
-  wire [13:0] \$87 ;
+  wire [13:0] \$83 ;
+  wire [13:0] \$84 ;
+  wire [13:0] \$85 ;
+  wire [20:0] \$86 ;
+  wire [21:0] \$87 ;
   wire [13:0] \$88 ;
   wire [13:0] \$89 ;
   wire [13:0] \$9 ;
@@ -763,10 +762,10 @@ module \lut_tc_int4.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   wire [13:0] \$91 ;
   wire [13:0] \$92 ;
   wire [13:0] \$93 ;
-  wire [20:0] \$94 ;
-  wire [21:0] \$95 ;
-  wire [19:0] \$96 ;
-  wire [13:0] \$97 ;
+  wire [13:0] \$94 ;
+  wire [13:0] \$95 ;
+  wire [20:0] \$96 ;
+  wire [21:0] \$97 ;
   wire [13:0] \$98 ;
   wire [13:0] \$99 ;
   input [64:0] a__payload;
@@ -824,7 +823,6 @@ module \lut_tc_int4.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   wire drain_done;
   output fire;
   wire fire;
-  reg fresh = 1'h1;
   wire last_row;
   wire last_step;
   wire load;
@@ -943,8 +941,7 @@ module \lut_tc_int4.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   wire z__ready;
   input z__valid;
   wire z__valid;
-  assign \$370  = z__payload[6:4] ^ \$369 ;
-  assign \$371  = \$370 [0] ? \$202 [20:0] : rowsum_x9;
+  assign \$371  = \$370 [0] ? \$186 [20:0] : rowsum_x9;
   assign \$372  = \$365 [1] ? \$368  : \$371 ;
   assign \$373  = z__payload[7] ? 3'h0 : 3'h7;
   assign \$374  = z__payload[6:4] ^ \$373 ;
@@ -953,7 +950,7 @@ module \lut_tc_int4.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   assign \$377  = \$376 [0] ? rowsum_x7 : rowsum_x5;
   assign \$378  = z__payload[7] ? 3'h0 : 3'h7;
   assign \$379  = z__payload[6:4] ^ \$378 ;
-  assign \$380  = \$379 [0] ? \$190 [20:0] : { \$189 [16], \$189 [16], \$189 [16], \$189 [16], \$189  };
+  assign \$380  = \$379 [0] ? \$174 [20:0] : { \$173 [16], \$173 [16], \$173 [16], \$173 [16], \$173  };
   assign \$381  = \$374 [1] ? \$377  : \$380 ;
   assign \$382  = \$363 [2] ? \$372  : \$381 ;
   assign \$383  = \$382  ^ { z__payload[7], z__payload[7], z__payload[7], z__payload[7], z__payload[7], z__payload[7], z__payload[7], z__payload[7], z__payload[7], z__payload[7], z__payload[7], z__payload[7], z__payload[7], z__payload[7], z__payload[7], z__payload[7], z__payload[7], z__payload[7], z__payload[7], z__payload[7], z__payload[7] };
@@ -965,10 +962,10 @@ module \lut_tc_int4.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   assign \$391  = z__payload[10:8] ^ \$390 ;
   assign \$392  = z__payload[11] ? 3'h0 : 3'h7;
   assign \$393  = z__payload[10:8] ^ \$392 ;
-  assign \$394  = \$393 [0] ? \$209 [20:0] : \$205 [20:0];
+  assign \$394  = \$393 [0] ? \$193 [20:0] : \$189 [20:0];
   assign \$395  = z__payload[11] ? 3'h0 : 3'h7;
   assign \$396  = z__payload[10:8] ^ \$395 ;
-  assign \$397  = \$396 [0] ? \$202 [20:0] : rowsum_x9;
+  assign \$397  = \$396 [0] ? \$186 [20:0] : rowsum_x9;
   assign \$398  = \$391 [1] ? \$394  : \$397 ;
   assign \$399  = z__payload[11] ? 3'h0 : 3'h7;
   assign \$400  = z__payload[10:8] ^ \$399 ;
@@ -977,7 +974,7 @@ module \lut_tc_int4.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   assign \$403  = \$402 [0] ? rowsum_x7 : rowsum_x5;
   assign \$404  = z__payload[11] ? 3'h0 : 3'h7;
   assign \$405  = z__payload[10:8] ^ \$404 ;
-  assign \$406  = \$405 [0] ? \$190 [20:0] : { \$189 [16], \$189 [16], \$189 [16], \$189 [16], \$189  };
+  assign \$406  = \$405 [0] ? \$174 [20:0] : { \$173 [16], \$173 [16], \$173 [16], \$173 [16], \$173  };
   assign \$407  = \$400 [1] ? \$403  : \$406 ;
   assign \$408  = \$389 [2] ? \$398  : \$407 ;
   assign \$409  = \$408  ^ { z__payload[11], z__payload[11], z__payload[11], z__payload[11], z__payload[11], z__payload[11], z__payload[11], z__payload[11], z__payload[11], z__payload[11], z__payload[11], z__payload[11], z__payload[11], z__payload[11], z__payload[11], z__payload[11], z__payload[11], z__payload[11], z__payload[11], z__payload[11], z__payload[11] };
@@ -989,10 +986,10 @@ module \lut_tc_int4.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   assign \$417  = z__payload[14:12] ^ \$416 ;
   assign \$418  = z__payload[15] ? 3'h0 : 3'h7;
   assign \$419  = z__payload[14:12] ^ \$418 ;
-  assign \$420  = \$419 [0] ? \$209 [20:0] : \$205 [20:0];
+  assign \$420  = \$419 [0] ? \$193 [20:0] : \$189 [20:0];
   assign \$421  = z__payload[15] ? 3'h0 : 3'h7;
   assign \$422  = z__payload[14:12] ^ \$421 ;
-  assign \$423  = \$422 [0] ? \$202 [20:0] : rowsum_x9;
+  assign \$423  = \$422 [0] ? \$186 [20:0] : rowsum_x9;
   assign \$424  = \$417 [1] ? \$420  : \$423 ;
   assign \$425  = z__payload[15] ? 3'h0 : 3'h7;
   assign \$426  = z__payload[14:12] ^ \$425 ;
@@ -1001,7 +998,7 @@ module \lut_tc_int4.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   assign \$429  = \$428 [0] ? rowsum_x7 : rowsum_x5;
   assign \$430  = z__payload[15] ? 3'h0 : 3'h7;
   assign \$431  = z__payload[14:12] ^ \$430 ;
-  assign \$432  = \$431 [0] ? \$190 [20:0] : { \$189 [16], \$189 [16], \$189 [16], \$189 [16], \$189  };
+  assign \$432  = \$431 [0] ? \$174 [20:0] : { \$173 [16], \$173 [16], \$173 [16], \$173 [16], \$173  };
   assign \$433  = \$426 [1] ? \$429  : \$432 ;
   assign \$434  = \$415 [2] ? \$424  : \$433 ;
   assign \$435  = \$434  ^ { z__payload[15], z__payload[15], z__payload[15], z__payload[15], z__payload[15], z__payload[15], z__payload[15], z__payload[15], z__payload[15], z__payload[15], z__payload[15], z__payload[15], z__payload[15], z__payload[15], z__payload[15], z__payload[15], z__payload[15], z__payload[15], z__payload[15], z__payload[15], z__payload[15] };
@@ -1013,10 +1010,10 @@ module \lut_tc_int4.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   assign \$443  = z__payload[18:16] ^ \$442 ;
   assign \$444  = z__payload[19] ? 3'h0 : 3'h7;
   assign \$445  = z__payload[18:16] ^ \$444 ;
-  assign \$446  = \$445 [0] ? \$209 [20:0] : \$205 [20:0];
+  assign \$446  = \$445 [0] ? \$193 [20:0] : \$189 [20:0];
   assign \$447  = z__payload[19] ? 3'h0 : 3'h7;
   assign \$448  = z__payload[18:16] ^ \$447 ;
-  assign \$449  = \$448 [0] ? \$202 [20:0] : rowsum_x9;
+  assign \$449  = \$448 [0] ? \$186 [20:0] : rowsum_x9;
   assign \$450  = \$443 [1] ? \$446  : \$449 ;
   assign \$451  = z__payload[19] ? 3'h0 : 3'h7;
   assign \$452  = z__payload[18:16] ^ \$451 ;
@@ -1025,7 +1022,7 @@ module \lut_tc_int4.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   assign \$455  = \$454 [0] ? rowsum_x7 : rowsum_x5;
   assign \$456  = z__payload[19] ? 3'h0 : 3'h7;
   assign \$457  = z__payload[18:16] ^ \$456 ;
-  assign \$458  = \$457 [0] ? \$190 [20:0] : { \$189 [16], \$189 [16], \$189 [16], \$189 [16], \$189  };
+  assign \$458  = \$457 [0] ? \$174 [20:0] : { \$173 [16], \$173 [16], \$173 [16], \$173 [16], \$173  };
   assign \$459  = \$452 [1] ? \$455  : \$458 ;
   assign \$460  = \$441 [2] ? \$450  : \$459 ;
   assign \$461  = \$460  ^ { z__payload[19], z__payload[19], z__payload[19], z__payload[19], z__payload[19], z__payload[19], z__payload[19], z__payload[19], z__payload[19], z__payload[19], z__payload[19], z__payload[19], z__payload[19], z__payload[19], z__payload[19], z__payload[19], z__payload[19], z__payload[19], z__payload[19], z__payload[19], z__payload[19] };
@@ -1037,10 +1034,10 @@ module \lut_tc_int4.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   assign \$469  = z__payload[22:20] ^ \$468 ;
   assign \$470  = z__payload[23] ? 3'h0 : 3'h7;
   assign \$471  = z__payload[22:20] ^ \$470 ;
-  assign \$472  = \$471 [0] ? \$209 [20:0] : \$205 [20:0];
+  assign \$472  = \$471 [0] ? \$193 [20:0] : \$189 [20:0];
   assign \$473  = z__payload[23] ? 3'h0 : 3'h7;
   assign \$474  = z__payload[22:20] ^ \$473 ;
-  assign \$475  = \$474 [0] ? \$202 [20:0] : rowsum_x9;
+  assign \$475  = \$474 [0] ? \$186 [20:0] : rowsum_x9;
   assign \$476  = \$469 [1] ? \$472  : \$475 ;
   assign \$477  = z__payload[23] ? 3'h0 : 3'h7;
   assign \$478  = z__payload[22:20] ^ \$477 ;
@@ -1049,7 +1046,7 @@ module \lut_tc_int4.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   assign \$481  = \$480 [0] ? rowsum_x7 : rowsum_x5;
   assign \$482  = z__payload[23] ? 3'h0 : 3'h7;
   assign \$483  = z__payload[22:20] ^ \$482 ;
-  assign \$484  = \$483 [0] ? \$190 [20:0] : { \$189 [16], \$189 [16], \$189 [16], \$189 [16], \$189  };
+  assign \$484  = \$483 [0] ? \$174 [20:0] : { \$173 [16], \$173 [16], \$173 [16], \$173 [16], \$173  };
   assign \$485  = \$478 [1] ? \$481  : \$484 ;
   assign \$486  = \$467 [2] ? \$476  : \$485 ;
   assign \$487  = \$486  ^ { z__payload[23], z__payload[23], z__payload[23], z__payload[23], z__payload[23], z__payload[23], z__payload[23], z__payload[23], z__payload[23], z__payload[23], z__payload[23], z__payload[23], z__payload[23], z__payload[23], z__payload[23], z__payload[23], z__payload[23], z__payload[23], z__payload[23], z__payload[23], z__payload[23] };
@@ -1061,10 +1058,10 @@ module \lut_tc_int4.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   assign \$495  = z__payload[26:24] ^ \$494 ;
   assign \$496  = z__payload[27] ? 3'h0 : 3'h7;
   assign \$497  = z__payload[26:24] ^ \$496 ;
-  assign \$498  = \$497 [0] ? \$209 [20:0] : \$205 [20:0];
+  assign \$498  = \$497 [0] ? \$193 [20:0] : \$189 [20:0];
   assign \$499  = z__payload[27] ? 3'h0 : 3'h7;
   assign \$500  = z__payload[26:24] ^ \$499 ;
-  assign \$501  = \$500 [0] ? \$202 [20:0] : rowsum_x9;
+  assign \$501  = \$500 [0] ? \$186 [20:0] : rowsum_x9;
   assign \$502  = \$495 [1] ? \$498  : \$501 ;
   assign \$503  = z__payload[27] ? 3'h0 : 3'h7;
   assign \$504  = z__payload[26:24] ^ \$503 ;
@@ -1073,7 +1070,7 @@ module \lut_tc_int4.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   assign \$507  = \$506 [0] ? rowsum_x7 : rowsum_x5;
   assign \$508  = z__payload[27] ? 3'h0 : 3'h7;
   assign \$509  = z__payload[26:24] ^ \$508 ;
-  assign \$510  = \$509 [0] ? \$190 [20:0] : { \$189 [16], \$189 [16], \$189 [16], \$189 [16], \$189  };
+  assign \$510  = \$509 [0] ? \$174 [20:0] : { \$173 [16], \$173 [16], \$173 [16], \$173 [16], \$173  };
   assign \$511  = \$504 [1] ? \$507  : \$510 ;
   assign \$512  = \$493 [2] ? \$502  : \$511 ;
   assign \$513  = \$512  ^ { z__payload[27], z__payload[27], z__payload[27], z__payload[27], z__payload[27], z__payload[27], z__payload[27], z__payload[27], z__payload[27], z__payload[27], z__payload[27], z__payload[27], z__payload[27], z__payload[27], z__payload[27], z__payload[27], z__payload[27], z__payload[27], z__payload[27], z__payload[27], z__payload[27] };
@@ -1085,10 +1082,10 @@ module \lut_tc_int4.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   assign \$521  = z__payload[30:28] ^ \$520 ;
   assign \$522  = z__payload[31] ? 3'h0 : 3'h7;
   assign \$523  = z__payload[30:28] ^ \$522 ;
-  assign \$524  = \$523 [0] ? \$209 [20:0] : \$205 [20:0];
+  assign \$524  = \$523 [0] ? \$193 [20:0] : \$189 [20:0];
   assign \$525  = z__payload[31] ? 3'h0 : 3'h7;
   assign \$526  = z__payload[30:28] ^ \$525 ;
-  assign \$527  = \$526 [0] ? \$202 [20:0] : rowsum_x9;
+  assign \$527  = \$526 [0] ? \$186 [20:0] : rowsum_x9;
   assign \$528  = \$521 [1] ? \$524  : \$527 ;
   assign \$529  = z__payload[31] ? 3'h0 : 3'h7;
   assign \$530  = z__payload[30:28] ^ \$529 ;
@@ -1097,7 +1094,7 @@ module \lut_tc_int4.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   assign \$533  = \$532 [0] ? rowsum_x7 : rowsum_x5;
   assign \$534  = z__payload[31] ? 3'h0 : 3'h7;
   assign \$535  = z__payload[30:28] ^ \$534 ;
-  assign \$536  = \$535 [0] ? \$190 [20:0] : { \$189 [16], \$189 [16], \$189 [16], \$189 [16], \$189  };
+  assign \$536  = \$535 [0] ? \$174 [20:0] : { \$173 [16], \$173 [16], \$173 [16], \$173 [16], \$173  };
   assign \$537  = \$530 [1] ? \$533  : \$536 ;
   assign \$538  = \$519 [2] ? \$528  : \$537 ;
   assign \$539  = \$538  ^ { z__payload[31], z__payload[31], z__payload[31], z__payload[31], z__payload[31], z__payload[31], z__payload[31], z__payload[31], z__payload[31], z__payload[31], z__payload[31], z__payload[31], z__payload[31], z__payload[31], z__payload[31], z__payload[31], z__payload[31], z__payload[31], z__payload[31], z__payload[31], z__payload[31] };
@@ -1142,87 +1139,85 @@ module \lut_tc_int4.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   always @(posedge clk)
     tab_1_7 <= \$561 ;
   always @(posedge clk)
-    fresh <= \$562 ;
+    acc_0_0 <= \$562 ;
   always @(posedge clk)
-    acc_0_0 <= \$563 ;
+    buf_0_0 <= \$563 ;
   always @(posedge clk)
-    buf_0_0 <= \$564 ;
+    acc_0_1 <= \$564 ;
   always @(posedge clk)
-    acc_0_1 <= \$565 ;
+    buf_0_1 <= \$565 ;
   always @(posedge clk)
-    buf_0_1 <= \$566 ;
+    acc_0_2 <= \$566 ;
   always @(posedge clk)
-    acc_0_2 <= \$567 ;
+    buf_0_2 <= \$567 ;
   always @(posedge clk)
-    buf_0_2 <= \$568 ;
+    acc_0_3 <= \$568 ;
   always @(posedge clk)
-    acc_0_3 <= \$569 ;
+    buf_0_3 <= \$569 ;
   always @(posedge clk)
-    buf_0_3 <= \$570 ;
+    acc_0_4 <= \$570 ;
   always @(posedge clk)
-    acc_0_4 <= \$571 ;
+    buf_0_4 <= \$571 ;
   always @(posedge clk)
-    buf_0_4 <= \$572 ;
+    acc_0_5 <= \$572 ;
   always @(posedge clk)
-    acc_0_5 <= \$573 ;
+    buf_0_5 <= \$573 ;
   always @(posedge clk)
-    buf_0_5 <= \$574 ;
+    acc_0_6 <= \$574 ;
   always @(posedge clk)
-    acc_0_6 <= \$575 ;
+    buf_0_6 <= \$575 ;
   always @(posedge clk)
-    buf_0_6 <= \$576 ;
+    acc_0_7 <= \$576 ;
   always @(posedge clk)
-    acc_0_7 <= \$577 ;
+    buf_0_7 <= \$577 ;
   always @(posedge clk)
-    buf_0_7 <= \$578 ;
+    acc_1_0 <= \$578 ;
   always @(posedge clk)
-    acc_1_0 <= \$579 ;
+    buf_1_0 <= \$579 ;
   always @(posedge clk)
-    buf_1_0 <= \$580 ;
+    acc_1_1 <= \$580 ;
   always @(posedge clk)
-    acc_1_1 <= \$581 ;
+    buf_1_1 <= \$581 ;
   always @(posedge clk)
-    buf_1_1 <= \$582 ;
+    acc_1_2 <= \$582 ;
   always @(posedge clk)
-    acc_1_2 <= \$583 ;
+    buf_1_2 <= \$583 ;
   always @(posedge clk)
-    buf_1_2 <= \$584 ;
+    acc_1_3 <= \$584 ;
   always @(posedge clk)
-    acc_1_3 <= \$585 ;
+    buf_1_3 <= \$585 ;
   always @(posedge clk)
-    buf_1_3 <= \$586 ;
+    acc_1_4 <= \$586 ;
   always @(posedge clk)
-    acc_1_4 <= \$587 ;
+    buf_1_4 <= \$587 ;
   always @(posedge clk)
-    buf_1_4 <= \$588 ;
+    acc_1_5 <= \$588 ;
   always @(posedge clk)
-    acc_1_5 <= \$589 ;
+    buf_1_5 <= \$589 ;
   always @(posedge clk)
-    buf_1_5 <= \$590 ;
+    acc_1_6 <= \$590 ;
   always @(posedge clk)
-    acc_1_6 <= \$591 ;
+    buf_1_6 <= \$591 ;
   always @(posedge clk)
-    buf_1_6 <= \$592 ;
+    acc_1_7 <= \$592 ;
   always @(posedge clk)
-    acc_1_7 <= \$593 ;
+    buf_1_7 <= \$593 ;
   always @(posedge clk)
-    buf_1_7 <= \$594 ;
+    rowsum_0 <= \$594 ;
   always @(posedge clk)
-    rowsum_0 <= \$595 ;
+    rowsum_buf_0 <= \$595 ;
   always @(posedge clk)
-    rowsum_buf_0 <= \$596 ;
+    rowsum_1 <= \$596 ;
   always @(posedge clk)
-    rowsum_1 <= \$597 ;
+    rowsum_buf_1 <= \$597 ;
   always @(posedge clk)
-    rowsum_buf_1 <= \$598 ;
+    out_busy <= \$598 ;
   always @(posedge clk)
-    out_busy <= \$599 ;
+    o__valid <= \$599 ;
   always @(posedge clk)
-    o__valid <= \$600 ;
+    o__payload <= \$600 ;
   always @(posedge clk)
-    o__payload <= \$601 ;
-  always @(posedge clk)
-    row <= \$602 ;
+    row <= \$601 ;
   assign last_step = step == 2'h3;
   assign tile_end = tab_last & last_step;
   assign \$1  = tab_valid & w__valid;
@@ -1251,220 +1246,216 @@ module \lut_tc_int4.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   assign tsh_1_5 = $signed(tab_1_5) << step;
   assign tsh_1_6 = $signed(tab_1_6) << step;
   assign tsh_1_7 = $signed(tab_1_7) << step;
-  assign \$8  = fresh ? 20'h00000 : acc_0_0;
-  assign \$9  = w__payload[0] ? tsh_0_7 : tsh_0_6;
-  assign \$10  = w__payload[0] ? tsh_0_5 : tsh_0_4;
-  assign \$11  = w__payload[1] ? \$9  : \$10 ;
-  assign \$12  = w__payload[0] ? tsh_0_3 : tsh_0_2;
-  assign \$13  = w__payload[0] ? tsh_0_1 : tsh_0_0;
-  assign \$14  = w__payload[1] ? \$12  : \$13 ;
-  assign \$15  = w__payload[2] ? \$11  : \$14 ;
-  assign \$16  = \$15  ^ { w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3] };
-  assign \$17  = $signed(\$8 ) + $signed(\$16 );
-  assign \$18  = $signed(\$17 ) + $signed({ 1'h0, w__payload[3] });
-  assign \$19  = fresh ? 20'h00000 : acc_0_1;
-  assign \$20  = w__payload[4] ? tsh_0_7 : tsh_0_6;
-  assign \$21  = w__payload[4] ? tsh_0_5 : tsh_0_4;
-  assign \$22  = w__payload[5] ? \$20  : \$21 ;
-  assign \$23  = w__payload[4] ? tsh_0_3 : tsh_0_2;
-  assign \$24  = w__payload[4] ? tsh_0_1 : tsh_0_0;
-  assign \$25  = w__payload[5] ? \$23  : \$24 ;
-  assign \$26  = w__payload[6] ? \$22  : \$25 ;
-  assign \$27  = \$26  ^ { w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7] };
-  assign \$28  = $signed(\$19 ) + $signed(\$27 );
-  assign \$29  = $signed(\$28 ) + $signed({ 1'h0, w__payload[7] });
-  assign \$30  = fresh ? 20'h00000 : acc_0_2;
-  assign \$31  = w__payload[8] ? tsh_0_7 : tsh_0_6;
-  assign \$32  = w__payload[8] ? tsh_0_5 : tsh_0_4;
+  assign \$8  = w__payload[0] ? tsh_0_7 : tsh_0_6;
+  assign \$9  = w__payload[0] ? tsh_0_5 : tsh_0_4;
+  assign \$10  = w__payload[1] ? \$8  : \$9 ;
+  assign \$11  = w__payload[0] ? tsh_0_3 : tsh_0_2;
+  assign \$12  = w__payload[0] ? tsh_0_1 : tsh_0_0;
+  assign \$13  = w__payload[1] ? \$11  : \$12 ;
+  assign \$14  = w__payload[2] ? \$10  : \$13 ;
+  assign \$15  = \$14  ^ { w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3] };
+  assign \$16  = $signed(acc_0_0) + $signed(\$15 );
+  assign \$17  = $signed(\$16 ) + $signed({ 1'h0, w__payload[3] });
+  assign \$18  = w__payload[4] ? tsh_0_7 : tsh_0_6;
+  assign \$19  = w__payload[4] ? tsh_0_5 : tsh_0_4;
+  assign \$20  = w__payload[5] ? \$18  : \$19 ;
+  assign \$21  = w__payload[4] ? tsh_0_3 : tsh_0_2;
+  assign \$22  = w__payload[4] ? tsh_0_1 : tsh_0_0;
+  assign \$23  = w__payload[5] ? \$21  : \$22 ;
+  assign \$24  = w__payload[6] ? \$20  : \$23 ;
+  assign \$25  = \$24  ^ { w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7] };
+  assign \$26  = $signed(acc_0_1) + $signed(\$25 );
+  assign \$27  = $signed(\$26 ) + $signed({ 1'h0, w__payload[7] });
+  assign \$28  = w__payload[8] ? tsh_0_7 : tsh_0_6;
+  assign \$29  = w__payload[8] ? tsh_0_5 : tsh_0_4;
+  assign \$30  = w__payload[9] ? \$28  : \$29 ;
+  assign \$31  = w__payload[8] ? tsh_0_3 : tsh_0_2;
+  assign \$32  = w__payload[8] ? tsh_0_1 : tsh_0_0;
   assign \$33  = w__payload[9] ? \$31  : \$32 ;
-  assign \$34  = w__payload[8] ? tsh_0_3 : tsh_0_2;
-  assign \$35  = w__payload[8] ? tsh_0_1 : tsh_0_0;
-  assign \$36  = w__payload[9] ? \$34  : \$35 ;
-  assign \$37  = w__payload[10] ? \$33  : \$36 ;
-  assign \$38  = \$37  ^ { w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11] };
-  assign \$39  = $signed(\$30 ) + $signed(\$38 );
-  assign \$40  = $signed(\$39 ) + $signed({ 1'h0, w__payload[11] });
-  assign \$41  = fresh ? 20'h00000 : acc_0_3;
-  assign \$42  = w__payload[12] ? tsh_0_7 : tsh_0_6;
-  assign \$43  = w__payload[12] ? tsh_0_5 : tsh_0_4;
-  assign \$44  = w__payload[13] ? \$42  : \$43 ;
-  assign \$45  = w__payload[12] ? tsh_0_3 : tsh_0_2;
-  assign \$46  = w__payload[12] ? tsh_0_1 : tsh_0_0;
-  assign \$47  = w__payload[13] ? \$45  : \$46 ;
-  assign \$48  = w__payload[14] ? \$44  : \$47 ;
-  assign \$49  = \$48  ^ { w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15] };
-  assign \$50  = $signed(\$41 ) + $signed(\$49 );
-  assign \$51  = $signed(\$50 ) + $signed({ 1'h0, w__payload[15] });
-  assign \$52  = fresh ? 20'h00000 : acc_0_4;
-  assign \$53  = w__payload[16] ? tsh_0_7 : tsh_0_6;
-  assign \$54  = w__payload[16] ? tsh_0_5 : tsh_0_4;
-  assign \$55  = w__payload[17] ? \$53  : \$54 ;
-  assign \$56  = w__payload[16] ? tsh_0_3 : tsh_0_2;
-  assign \$57  = w__payload[16] ? tsh_0_1 : tsh_0_0;
-  assign \$58  = w__payload[17] ? \$56  : \$57 ;
-  assign \$59  = w__payload[18] ? \$55  : \$58 ;
-  assign \$60  = \$59  ^ { w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19] };
-  assign \$61  = $signed(\$52 ) + $signed(\$60 );
-  assign \$62  = $signed(\$61 ) + $signed({ 1'h0, w__payload[19] });
-  assign \$63  = fresh ? 20'h00000 : acc_0_5;
-  assign \$64  = w__payload[20] ? tsh_0_7 : tsh_0_6;
-  assign \$65  = w__payload[20] ? tsh_0_5 : tsh_0_4;
-  assign \$66  = w__payload[21] ? \$64  : \$65 ;
-  assign \$67  = w__payload[20] ? tsh_0_3 : tsh_0_2;
-  assign \$68  = w__payload[20] ? tsh_0_1 : tsh_0_0;
-  assign \$69  = w__payload[21] ? \$67  : \$68 ;
-  assign \$70  = w__payload[22] ? \$66  : \$69 ;
-  assign \$71  = \$70  ^ { w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23] };
-  assign \$72  = $signed(\$63 ) + $signed(\$71 );
-  assign \$73  = $signed(\$72 ) + $signed({ 1'h0, w__payload[23] });
-  assign \$74  = fresh ? 20'h00000 : acc_0_6;
-  assign \$75  = w__payload[24] ? tsh_0_7 : tsh_0_6;
-  assign \$76  = w__payload[24] ? tsh_0_5 : tsh_0_4;
-  assign \$77  = w__payload[25] ? \$75  : \$76 ;
-  assign \$78  = w__payload[24] ? tsh_0_3 : tsh_0_2;
-  assign \$79  = w__payload[24] ? tsh_0_1 : tsh_0_0;
-  assign \$80  = w__payload[25] ? \$78  : \$79 ;
-  assign \$81  = w__payload[26] ? \$77  : \$80 ;
-  assign \$82  = \$81  ^ { w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27] };
-  assign \$83  = $signed(\$74 ) + $signed(\$82 );
-  assign \$84  = $signed(\$83 ) + $signed({ 1'h0, w__payload[27] });
-  assign \$85  = fresh ? 20'h00000 : acc_0_7;
-  assign \$86  = w__payload[28] ? tsh_0_7 : tsh_0_6;
-  assign \$87  = w__payload[28] ? tsh_0_5 : tsh_0_4;
-  assign \$88  = w__payload[29] ? \$86  : \$87 ;
-  assign \$89  = w__payload[28] ? tsh_0_3 : tsh_0_2;
-  assign \$90  = w__payload[28] ? tsh_0_1 : tsh_0_0;
-  assign \$91  = w__payload[29] ? \$89  : \$90 ;
-  assign \$92  = w__payload[30] ? \$88  : \$91 ;
-  assign \$93  = \$92  ^ { w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31] };
-  assign \$94  = $signed(\$85 ) + $signed(\$93 );
-  assign \$95  = $signed(\$94 ) + $signed({ 1'h0, w__payload[31] });
-  assign \$96  = fresh ? 20'h00000 : acc_1_0;
-  assign \$97  = w__payload[0] ? tsh_1_7 : tsh_1_6;
-  assign \$98  = w__payload[0] ? tsh_1_5 : tsh_1_4;
-  assign \$99  = w__payload[1] ? \$97  : \$98 ;
-  assign \$100  = w__payload[0] ? tsh_1_3 : tsh_1_2;
-  assign \$101  = w__payload[0] ? tsh_1_1 : tsh_1_0;
-  assign \$102  = w__payload[1] ? \$100  : \$101 ;
-  assign \$103  = w__payload[2] ? \$99  : \$102 ;
-  assign \$104  = \$103  ^ { w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3] };
-  assign \$105  = $signed(\$96 ) + $signed(\$104 );
-  assign \$106  = $signed(\$105 ) + $signed({ 1'h0, w__payload[3] });
-  assign \$107  = fresh ? 20'h00000 : acc_1_1;
-  assign \$108  = w__payload[4] ? tsh_1_7 : tsh_1_6;
-  assign \$109  = w__payload[4] ? tsh_1_5 : tsh_1_4;
-  assign \$110  = w__payload[5] ? \$108  : \$109 ;
-  assign \$111  = w__payload[4] ? tsh_1_3 : tsh_1_2;
-  assign \$112  = w__payload[4] ? tsh_1_1 : tsh_1_0;
-  assign \$113  = w__payload[5] ? \$111  : \$112 ;
-  assign \$114  = w__payload[6] ? \$110  : \$113 ;
-  assign \$115  = \$114  ^ { w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7] };
-  assign \$116  = $signed(\$107 ) + $signed(\$115 );
-  assign \$117  = $signed(\$116 ) + $signed({ 1'h0, w__payload[7] });
-  assign \$118  = fresh ? 20'h00000 : acc_1_2;
-  assign \$119  = w__payload[8] ? tsh_1_7 : tsh_1_6;
-  assign \$120  = w__payload[8] ? tsh_1_5 : tsh_1_4;
-  assign \$121  = w__payload[9] ? \$119  : \$120 ;
-  assign \$122  = w__payload[8] ? tsh_1_3 : tsh_1_2;
-  assign \$123  = w__payload[8] ? tsh_1_1 : tsh_1_0;
-  assign \$124  = w__payload[9] ? \$122  : \$123 ;
-  assign \$125  = w__payload[10] ? \$121  : \$124 ;
-  assign \$126  = \$125  ^ { w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11] };
-  assign \$127  = $signed(\$118 ) + $signed(\$126 );
-  assign \$128  = $signed(\$127 ) + $signed({ 1'h0, w__payload[11] });
-  assign \$129  = fresh ? 20'h00000 : acc_1_3;
-  assign \$130  = w__payload[12] ? tsh_1_7 : tsh_1_6;
-  assign \$131  = w__payload[12] ? tsh_1_5 : tsh_1_4;
-  assign \$132  = w__payload[13] ? \$130  : \$131 ;
-  assign \$133  = w__payload[12] ? tsh_1_3 : tsh_1_2;
-  assign \$134  = w__payload[12] ? tsh_1_1 : tsh_1_0;
-  assign \$135  = w__payload[13] ? \$133  : \$134 ;
-  assign \$136  = w__payload[14] ? \$132  : \$135 ;
-  assign \$137  = \$136  ^ { w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15] };
-  assign \$138  = $signed(\$129 ) + $signed(\$137 );
-  assign \$139  = $signed(\$138 ) + $signed({ 1'h0, w__payload[15] });
-  assign \$140  = fresh ? 20'h00000 : acc_1_4;
-  assign \$141  = w__payload[16] ? tsh_1_7 : tsh_1_6;
-  assign \$142  = w__payload[16] ? tsh_1_5 : tsh_1_4;
-  assign \$143  = w__payload[17] ? \$141  : \$142 ;
-  assign \$144  = w__payload[16] ? tsh_1_3 : tsh_1_2;
-  assign \$145  = w__payload[16] ? tsh_1_1 : tsh_1_0;
-  assign \$146  = w__payload[17] ? \$144  : \$145 ;
-  assign \$147  = w__payload[18] ? \$143  : \$146 ;
-  assign \$148  = \$147  ^ { w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19] };
-  assign \$149  = $signed(\$140 ) + $signed(\$148 );
-  assign \$150  = $signed(\$149 ) + $signed({ 1'h0, w__payload[19] });
-  assign \$151  = fresh ? 20'h00000 : acc_1_5;
-  assign \$152  = w__payload[20] ? tsh_1_7 : tsh_1_6;
-  assign \$153  = w__payload[20] ? tsh_1_5 : tsh_1_4;
-  assign \$154  = w__payload[21] ? \$152  : \$153 ;
-  assign \$155  = w__payload[20] ? tsh_1_3 : tsh_1_2;
-  assign \$156  = w__payload[20] ? tsh_1_1 : tsh_1_0;
-  assign \$157  = w__payload[21] ? \$155  : \$156 ;
-  assign \$158  = w__payload[22] ? \$154  : \$157 ;
-  assign \$159  = \$158  ^ { w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23] };
-  assign \$160  = $signed(\$151 ) + $signed(\$159 );
-  assign \$161  = $signed(\$160 ) + $signed({ 1'h0, w__payload[23] });
-  assign \$162  = fresh ? 20'h00000 : acc_1_6;
-  assign \$163  = w__payload[24] ? tsh_1_7 : tsh_1_6;
-  assign \$164  = w__payload[24] ? tsh_1_5 : tsh_1_4;
-  assign \$165  = w__payload[25] ? \$163  : \$164 ;
-  assign \$166  = w__payload[24] ? tsh_1_3 : tsh_1_2;
-  assign \$167  = w__payload[24] ? tsh_1_1 : tsh_1_0;
-  assign \$168  = w__payload[25] ? \$166  : \$167 ;
-  assign \$169  = w__payload[26] ? \$165  : \$168 ;
-  assign \$170  = \$169  ^ { w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27] };
-  assign \$171  = $signed(\$162 ) + $signed(\$170 );
-  assign \$172  = $signed(\$171 ) + $signed({ 1'h0, w__payload[27] });
-  assign \$173  = fresh ? 20'h00000 : acc_1_7;
-  assign \$174  = w__payload[28] ? tsh_1_7 : tsh_1_6;
-  assign \$175  = w__payload[28] ? tsh_1_5 : tsh_1_4;
-  assign \$176  = w__payload[29] ? \$174  : \$175 ;
-  assign \$177  = w__payload[28] ? tsh_1_3 : tsh_1_2;
-  assign \$178  = w__payload[28] ? tsh_1_1 : tsh_1_0;
-  assign \$179  = w__payload[29] ? \$177  : \$178 ;
-  assign \$180  = w__payload[30] ? \$176  : \$179 ;
-  assign \$181  = \$180  ^ { w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31] };
-  assign \$182  = $signed(\$173 ) + $signed(\$181 );
-  assign \$183  = $signed(\$182 ) + $signed({ 1'h0, w__payload[31] });
-  assign \$184  = out_busy & z__valid;
-  assign \$185  = ~ o__valid;
-  assign \$186  = \$185  | o__ready;
-  assign advance = \$184  & \$186 ;
+  assign \$34  = w__payload[10] ? \$30  : \$33 ;
+  assign \$35  = \$34  ^ { w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11] };
+  assign \$36  = $signed(acc_0_2) + $signed(\$35 );
+  assign \$37  = $signed(\$36 ) + $signed({ 1'h0, w__payload[11] });
+  assign \$38  = w__payload[12] ? tsh_0_7 : tsh_0_6;
+  assign \$39  = w__payload[12] ? tsh_0_5 : tsh_0_4;
+  assign \$40  = w__payload[13] ? \$38  : \$39 ;
+  assign \$41  = w__payload[12] ? tsh_0_3 : tsh_0_2;
+  assign \$42  = w__payload[12] ? tsh_0_1 : tsh_0_0;
+  assign \$43  = w__payload[13] ? \$41  : \$42 ;
+  assign \$44  = w__payload[14] ? \$40  : \$43 ;
+  assign \$45  = \$44  ^ { w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15] };
+  assign \$46  = $signed(acc_0_3) + $signed(\$45 );
+  assign \$47  = $signed(\$46 ) + $signed({ 1'h0, w__payload[15] });
+  assign \$48  = w__payload[16] ? tsh_0_7 : tsh_0_6;
+  assign \$49  = w__payload[16] ? tsh_0_5 : tsh_0_4;
+  assign \$50  = w__payload[17] ? \$48  : \$49 ;
+  assign \$51  = w__payload[16] ? tsh_0_3 : tsh_0_2;
+  assign \$52  = w__payload[16] ? tsh_0_1 : tsh_0_0;
+  assign \$53  = w__payload[17] ? \$51  : \$52 ;
+  assign \$54  = w__payload[18] ? \$50  : \$53 ;
+  assign \$55  = \$54  ^ { w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19] };
+  assign \$56  = $signed(acc_0_4) + $signed(\$55 );
+  assign \$57  = $signed(\$56 ) + $signed({ 1'h0, w__payload[19] });
+  assign \$58  = w__payload[20] ? tsh_0_7 : tsh_0_6;
+  assign \$59  = w__payload[20] ? tsh_0_5 : tsh_0_4;
+  assign \$60  = w__payload[21] ? \$58  : \$59 ;
+  assign \$61  = w__payload[20] ? tsh_0_3 : tsh_0_2;
+  assign \$62  = w__payload[20] ? tsh_0_1 : tsh_0_0;
+  assign \$63  = w__payload[21] ? \$61  : \$62 ;
+  assign \$64  = w__payload[22] ? \$60  : \$63 ;
+  assign \$65  = \$64  ^ { w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23] };
+  assign \$66  = $signed(acc_0_5) + $signed(\$65 );
+  assign \$67  = $signed(\$66 ) + $signed({ 1'h0, w__payload[23] });
+  assign \$68  = w__payload[24] ? tsh_0_7 : tsh_0_6;
+  assign \$69  = w__payload[24] ? tsh_0_5 : tsh_0_4;
+  assign \$70  = w__payload[25] ? \$68  : \$69 ;
+  assign \$71  = w__payload[24] ? tsh_0_3 : tsh_0_2;
+  assign \$72  = w__payload[24] ? tsh_0_1 : tsh_0_0;
+  assign \$73  = w__payload[25] ? \$71  : \$72 ;
+  assign \$74  = w__payload[26] ? \$70  : \$73 ;
+  assign \$75  = \$74  ^ { w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27] };
+  assign \$76  = $signed(acc_0_6) + $signed(\$75 );
+  assign \$77  = $signed(\$76 ) + $signed({ 1'h0, w__payload[27] });
+  assign \$78  = w__payload[28] ? tsh_0_7 : tsh_0_6;
+  assign \$79  = w__payload[28] ? tsh_0_5 : tsh_0_4;
+  assign \$80  = w__payload[29] ? \$78  : \$79 ;
+  assign \$81  = w__payload[28] ? tsh_0_3 : tsh_0_2;
+  assign \$82  = w__payload[28] ? tsh_0_1 : tsh_0_0;
+  assign \$83  = w__payload[29] ? \$81  : \$82 ;
+  assign \$84  = w__payload[30] ? \$80  : \$83 ;
+  assign \$85  = \$84  ^ { w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31] };
+  assign \$86  = $signed(acc_0_7) + $signed(\$85 );
+  assign \$87  = $signed(\$86 ) + $signed({ 1'h0, w__payload[31] });
+  assign \$88  = w__payload[0] ? tsh_1_7 : tsh_1_6;
+  assign \$89  = w__payload[0] ? tsh_1_5 : tsh_1_4;
+  assign \$90  = w__payload[1] ? \$88  : \$89 ;
+  assign \$91  = w__payload[0] ? tsh_1_3 : tsh_1_2;
+  assign \$92  = w__payload[0] ? tsh_1_1 : tsh_1_0;
+  assign \$93  = w__payload[1] ? \$91  : \$92 ;
+  assign \$94  = w__payload[2] ? \$90  : \$93 ;
+  assign \$95  = \$94  ^ { w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3] };
+  assign \$96  = $signed(acc_1_0) + $signed(\$95 );
+  assign \$97  = $signed(\$96 ) + $signed({ 1'h0, w__payload[3] });
+  assign \$98  = w__payload[4] ? tsh_1_7 : tsh_1_6;
+  assign \$99  = w__payload[4] ? tsh_1_5 : tsh_1_4;
+  assign \$100  = w__payload[5] ? \$98  : \$99 ;
+  assign \$101  = w__payload[4] ? tsh_1_3 : tsh_1_2;
+  assign \$102  = w__payload[4] ? tsh_1_1 : tsh_1_0;
+  assign \$103  = w__payload[5] ? \$101  : \$102 ;
+  assign \$104  = w__payload[6] ? \$100  : \$103 ;
+  assign \$105  = \$104  ^ { w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7] };
+  assign \$106  = $signed(acc_1_1) + $signed(\$105 );
+  assign \$107  = $signed(\$106 ) + $signed({ 1'h0, w__payload[7] });
+  assign \$108  = w__payload[8] ? tsh_1_7 : tsh_1_6;
+  assign \$109  = w__payload[8] ? tsh_1_5 : tsh_1_4;
+  assign \$110  = w__payload[9] ? \$108  : \$109 ;
+  assign \$111  = w__payload[8] ? tsh_1_3 : tsh_1_2;
+  assign \$112  = w__payload[8] ? tsh_1_1 : tsh_1_0;
+  assign \$113  = w__payload[9] ? \$111  : \$112 ;
+  assign \$114  = w__payload[10] ? \$110  : \$113 ;
+  assign \$115  = \$114  ^ { w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11] };
+  assign \$116  = $signed(acc_1_2) + $signed(\$115 );
+  assign \$117  = $signed(\$116 ) + $signed({ 1'h0, w__payload[11] });
+  assign \$118  = w__payload[12] ? tsh_1_7 : tsh_1_6;
+  assign \$119  = w__payload[12] ? tsh_1_5 : tsh_1_4;
+  assign \$120  = w__payload[13] ? \$118  : \$119 ;
+  assign \$121  = w__payload[12] ? tsh_1_3 : tsh_1_2;
+  assign \$122  = w__payload[12] ? tsh_1_1 : tsh_1_0;
+  assign \$123  = w__payload[13] ? \$121  : \$122 ;
+  assign \$124  = w__payload[14] ? \$120  : \$123 ;
+  assign \$125  = \$124  ^ { w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15] };
+  assign \$126  = $signed(acc_1_3) + $signed(\$125 );
+  assign \$127  = $signed(\$126 ) + $signed({ 1'h0, w__payload[15] });
+  assign \$128  = w__payload[16] ? tsh_1_7 : tsh_1_6;
+  assign \$129  = w__payload[16] ? tsh_1_5 : tsh_1_4;
+  assign \$130  = w__payload[17] ? \$128  : \$129 ;
+  assign \$131  = w__payload[16] ? tsh_1_3 : tsh_1_2;
+  assign \$132  = w__payload[16] ? tsh_1_1 : tsh_1_0;
+  assign \$133  = w__payload[17] ? \$131  : \$132 ;
+  assign \$134  = w__payload[18] ? \$130  : \$133 ;
+  assign \$135  = \$134  ^ { w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19] };
+  assign \$136  = $signed(acc_1_4) + $signed(\$135 );
+  assign \$137  = $signed(\$136 ) + $signed({ 1'h0, w__payload[19] });
+  assign \$138  = w__payload[20] ? tsh_1_7 : tsh_1_6;
+  assign \$139  = w__payload[20] ? tsh_1_5 : tsh_1_4;
+  assign \$140  = w__payload[21] ? \$138  : \$139 ;
+  assign \$141  = w__payload[20] ? tsh_1_3 : tsh_1_2;
+  assign \$142  = w__payload[20] ? tsh_1_1 : tsh_1_0;
+  assign \$143  = w__payload[21] ? \$141  : \$142 ;
+  assign \$144  = w__payload[22] ? \$140  : \$143 ;
+  assign \$145  = \$144  ^ { w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23] };
+  assign \$146  = $signed(acc_1_5) + $signed(\$145 );
+  assign \$147  = $signed(\$146 ) + $signed({ 1'h0, w__payload[23] });
+  assign \$148  = w__payload[24] ? tsh_1_7 : tsh_1_6;
+  assign \$149  = w__payload[24] ? tsh_1_5 : tsh_1_4;
+  assign \$150  = w__payload[25] ? \$148  : \$149 ;
+  assign \$151  = w__payload[24] ? tsh_1_3 : tsh_1_2;
+  assign \$152  = w__payload[24] ? tsh_1_1 : tsh_1_0;
+  assign \$153  = w__payload[25] ? \$151  : \$152 ;
+  assign \$154  = w__payload[26] ? \$150  : \$153 ;
+  assign \$155  = \$154  ^ { w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27] };
+  assign \$156  = $signed(acc_1_6) + $signed(\$155 );
+  assign \$157  = $signed(\$156 ) + $signed({ 1'h0, w__payload[27] });
+  assign \$158  = w__payload[28] ? tsh_1_7 : tsh_1_6;
+  assign \$159  = w__payload[28] ? tsh_1_5 : tsh_1_4;
+  assign \$160  = w__payload[29] ? \$158  : \$159 ;
+  assign \$161  = w__payload[28] ? tsh_1_3 : tsh_1_2;
+  assign \$162  = w__payload[28] ? tsh_1_1 : tsh_1_0;
+  assign \$163  = w__payload[29] ? \$161  : \$162 ;
+  assign \$164  = w__payload[30] ? \$160  : \$163 ;
+  assign \$165  = \$164  ^ { w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31] };
+  assign \$166  = $signed(acc_1_7) + $signed(\$165 );
+  assign \$167  = $signed(\$166 ) + $signed({ 1'h0, w__payload[31] });
+  assign \$168  = out_busy & z__valid;
+  assign \$169  = ~ o__valid;
+  assign \$170  = \$169  | o__ready;
+  assign advance = \$168  & \$170 ;
   assign drain_done = advance & last_row;
-  assign \$190  = $signed(\$189 ) + $signed(\$188 );
-  assign rowsum_x5 = $signed(\$191 ) + $signed(\$193 );
-  assign rowsum_x7 = $signed(\$195 ) - $signed(\$196 );
-  assign rowsum_x9 = $signed(\$197 ) + $signed(\$199 );
-  assign \$202  = $signed(\$190 [20:0]) + $signed(\$201 );
-  assign \$205  = $signed(rowsum_x5) + $signed(\$204 );
-  assign \$209  = $signed(\$207 ) - $signed(\$208 );
-  assign \$210  = step + 1'h1;
-  assign \$211  = last_step ? 3'h0 : \$210 ;
+  assign \$174  = $signed(\$173 ) + $signed(\$172 );
+  assign rowsum_x5 = $signed(\$175 ) + $signed(\$177 );
+  assign rowsum_x7 = $signed(\$179 ) - $signed(\$180 );
+  assign rowsum_x9 = $signed(\$181 ) + $signed(\$183 );
+  assign \$186  = $signed(\$174 [20:0]) + $signed(\$185 );
+  assign \$189  = $signed(rowsum_x5) + $signed(\$188 );
+  assign \$193  = $signed(\$191 ) - $signed(\$192 );
+  assign \$194  = step + 1'h1;
+  assign \$195  = last_step ? 3'h0 : \$194 ;
+  assign \$196  = $signed(a__payload[7:0]) + $signed(a__payload[15:8]);
+  assign \$197  = $signed(\$196 ) + $signed(a__payload[23:16]);
+  assign \$198  = $signed(\$197 ) + $signed(a__payload[31:24]);
+  assign \$199  = - $signed(\$198 );
+  assign \$200  = $signed(a__payload[7:0]) + $signed(a__payload[15:8]);
+  assign \$201  = $signed(\$200 ) + $signed(a__payload[23:16]);
+  assign \$202  = $signed(\$201 ) + $signed(a__payload[31:24]);
+  assign \$203  = - $signed(\$202 );
+  assign \$205  = $signed(\$203 ) + $signed(\$204 );
+  assign \$206  = $signed(a__payload[7:0]) + $signed(a__payload[15:8]);
+  assign \$207  = $signed(\$206 ) + $signed(a__payload[23:16]);
+  assign \$208  = $signed(\$207 ) + $signed(a__payload[31:24]);
+  assign \$209  = - $signed(\$208 );
+  assign \$211  = $signed(\$209 ) + $signed(\$210 );
   assign \$212  = $signed(a__payload[7:0]) + $signed(a__payload[15:8]);
   assign \$213  = $signed(\$212 ) + $signed(a__payload[23:16]);
   assign \$214  = $signed(\$213 ) + $signed(a__payload[31:24]);
   assign \$215  = - $signed(\$214 );
-  assign \$216  = $signed(a__payload[7:0]) + $signed(a__payload[15:8]);
-  assign \$217  = $signed(\$216 ) + $signed(a__payload[23:16]);
-  assign \$218  = $signed(\$217 ) + $signed(a__payload[31:24]);
-  assign \$219  = - $signed(\$218 );
-  assign \$221  = $signed(\$219 ) + $signed(\$220 );
-  assign \$222  = $signed(a__payload[7:0]) + $signed(a__payload[15:8]);
-  assign \$223  = $signed(\$222 ) + $signed(a__payload[23:16]);
-  assign \$224  = $signed(\$223 ) + $signed(a__payload[31:24]);
-  assign \$225  = - $signed(\$224 );
-  assign \$227  = $signed(\$225 ) + $signed(\$226 );
-  assign \$228  = $signed(a__payload[7:0]) + $signed(a__payload[15:8]);
-  assign \$229  = $signed(\$228 ) + $signed(a__payload[23:16]);
-  assign \$230  = $signed(\$229 ) + $signed(a__payload[31:24]);
-  assign \$231  = - $signed(\$230 );
+  assign \$217  = $signed(\$215 ) + $signed(\$216 );
+  assign \$219  = $signed(\$217 ) + $signed(\$218 );
+  assign \$220  = $signed(a__payload[7:0]) + $signed(a__payload[15:8]);
+  assign \$221  = $signed(\$220 ) + $signed(a__payload[23:16]);
+  assign \$222  = $signed(\$221 ) + $signed(a__payload[31:24]);
+  assign \$223  = - $signed(\$222 );
+  assign \$225  = $signed(\$223 ) + $signed(\$224 );
+  assign \$226  = $signed(a__payload[7:0]) + $signed(a__payload[15:8]);
+  assign \$227  = $signed(\$226 ) + $signed(a__payload[23:16]);
+  assign \$228  = $signed(\$227 ) + $signed(a__payload[31:24]);
+  assign \$229  = - $signed(\$228 );
+  assign \$231  = $signed(\$229 ) + $signed(\$230 );
   assign \$233  = $signed(\$231 ) + $signed(\$232 );
-  assign \$235  = $signed(\$233 ) + $signed(\$234 );
-  assign \$236  = $signed(a__payload[7:0]) + $signed(a__payload[15:8]);
-  assign \$237  = $signed(\$236 ) + $signed(a__payload[23:16]);
-  assign \$238  = $signed(\$237 ) + $signed(a__payload[31:24]);
-  assign \$239  = - $signed(\$238 );
+  assign \$234  = $signed(a__payload[7:0]) + $signed(a__payload[15:8]);
+  assign \$235  = $signed(\$234 ) + $signed(a__payload[23:16]);
+  assign \$236  = $signed(\$235 ) + $signed(a__payload[31:24]);
+  assign \$237  = - $signed(\$236 );
+  assign \$239  = $signed(\$237 ) + $signed(\$238 );
   assign \$241  = $signed(\$239 ) + $signed(\$240 );
   assign \$242  = $signed(a__payload[7:0]) + $signed(a__payload[15:8]);
   assign \$243  = $signed(\$242 ) + $signed(a__payload[23:16]);
@@ -1472,43 +1463,43 @@ module \lut_tc_int4.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   assign \$245  = - $signed(\$244 );
   assign \$247  = $signed(\$245 ) + $signed(\$246 );
   assign \$249  = $signed(\$247 ) + $signed(\$248 );
-  assign \$250  = $signed(a__payload[7:0]) + $signed(a__payload[15:8]);
-  assign \$251  = $signed(\$250 ) + $signed(a__payload[23:16]);
-  assign \$252  = $signed(\$251 ) + $signed(a__payload[31:24]);
-  assign \$253  = - $signed(\$252 );
-  assign \$255  = $signed(\$253 ) + $signed(\$254 );
-  assign \$257  = $signed(\$255 ) + $signed(\$256 );
-  assign \$258  = $signed(a__payload[7:0]) + $signed(a__payload[15:8]);
-  assign \$259  = $signed(\$258 ) + $signed(a__payload[23:16]);
-  assign \$260  = $signed(\$259 ) + $signed(a__payload[31:24]);
-  assign \$261  = - $signed(\$260 );
-  assign \$263  = $signed(\$261 ) + $signed(\$262 );
-  assign \$265  = $signed(\$263 ) + $signed(\$264 );
+  assign \$251  = $signed(\$249 ) + $signed(\$250 );
+  assign \$252  = $signed(a__payload[39:32]) + $signed(a__payload[47:40]);
+  assign \$253  = $signed(\$252 ) + $signed(a__payload[55:48]);
+  assign \$254  = $signed(\$253 ) + $signed(a__payload[63:56]);
+  assign \$255  = - $signed(\$254 );
+  assign \$256  = $signed(a__payload[39:32]) + $signed(a__payload[47:40]);
+  assign \$257  = $signed(\$256 ) + $signed(a__payload[55:48]);
+  assign \$258  = $signed(\$257 ) + $signed(a__payload[63:56]);
+  assign \$259  = - $signed(\$258 );
+  assign \$261  = $signed(\$259 ) + $signed(\$260 );
+  assign \$262  = $signed(a__payload[39:32]) + $signed(a__payload[47:40]);
+  assign \$263  = $signed(\$262 ) + $signed(a__payload[55:48]);
+  assign \$264  = $signed(\$263 ) + $signed(a__payload[63:56]);
+  assign \$265  = - $signed(\$264 );
   assign \$267  = $signed(\$265 ) + $signed(\$266 );
   assign \$268  = $signed(a__payload[39:32]) + $signed(a__payload[47:40]);
   assign \$269  = $signed(\$268 ) + $signed(a__payload[55:48]);
   assign \$270  = $signed(\$269 ) + $signed(a__payload[63:56]);
   assign \$271  = - $signed(\$270 );
-  assign \$272  = $signed(a__payload[39:32]) + $signed(a__payload[47:40]);
-  assign \$273  = $signed(\$272 ) + $signed(a__payload[55:48]);
-  assign \$274  = $signed(\$273 ) + $signed(a__payload[63:56]);
-  assign \$275  = - $signed(\$274 );
-  assign \$277  = $signed(\$275 ) + $signed(\$276 );
-  assign \$278  = $signed(a__payload[39:32]) + $signed(a__payload[47:40]);
-  assign \$279  = $signed(\$278 ) + $signed(a__payload[55:48]);
-  assign \$280  = $signed(\$279 ) + $signed(a__payload[63:56]);
-  assign \$281  = - $signed(\$280 );
-  assign \$283  = $signed(\$281 ) + $signed(\$282 );
-  assign \$284  = $signed(a__payload[39:32]) + $signed(a__payload[47:40]);
-  assign \$285  = $signed(\$284 ) + $signed(a__payload[55:48]);
-  assign \$286  = $signed(\$285 ) + $signed(a__payload[63:56]);
-  assign \$287  = - $signed(\$286 );
+  assign \$273  = $signed(\$271 ) + $signed(\$272 );
+  assign \$275  = $signed(\$273 ) + $signed(\$274 );
+  assign \$276  = $signed(a__payload[39:32]) + $signed(a__payload[47:40]);
+  assign \$277  = $signed(\$276 ) + $signed(a__payload[55:48]);
+  assign \$278  = $signed(\$277 ) + $signed(a__payload[63:56]);
+  assign \$279  = - $signed(\$278 );
+  assign \$281  = $signed(\$279 ) + $signed(\$280 );
+  assign \$282  = $signed(a__payload[39:32]) + $signed(a__payload[47:40]);
+  assign \$283  = $signed(\$282 ) + $signed(a__payload[55:48]);
+  assign \$284  = $signed(\$283 ) + $signed(a__payload[63:56]);
+  assign \$285  = - $signed(\$284 );
+  assign \$287  = $signed(\$285 ) + $signed(\$286 );
   assign \$289  = $signed(\$287 ) + $signed(\$288 );
-  assign \$291  = $signed(\$289 ) + $signed(\$290 );
-  assign \$292  = $signed(a__payload[39:32]) + $signed(a__payload[47:40]);
-  assign \$293  = $signed(\$292 ) + $signed(a__payload[55:48]);
-  assign \$294  = $signed(\$293 ) + $signed(a__payload[63:56]);
-  assign \$295  = - $signed(\$294 );
+  assign \$290  = $signed(a__payload[39:32]) + $signed(a__payload[47:40]);
+  assign \$291  = $signed(\$290 ) + $signed(a__payload[55:48]);
+  assign \$292  = $signed(\$291 ) + $signed(a__payload[63:56]);
+  assign \$293  = - $signed(\$292 );
+  assign \$295  = $signed(\$293 ) + $signed(\$294 );
   assign \$297  = $signed(\$295 ) + $signed(\$296 );
   assign \$298  = $signed(a__payload[39:32]) + $signed(a__payload[47:40]);
   assign \$299  = $signed(\$298 ) + $signed(a__payload[55:48]);
@@ -1516,19 +1507,23 @@ module \lut_tc_int4.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   assign \$301  = - $signed(\$300 );
   assign \$303  = $signed(\$301 ) + $signed(\$302 );
   assign \$305  = $signed(\$303 ) + $signed(\$304 );
-  assign \$306  = $signed(a__payload[39:32]) + $signed(a__payload[47:40]);
-  assign \$307  = $signed(\$306 ) + $signed(a__payload[55:48]);
-  assign \$308  = $signed(\$307 ) + $signed(a__payload[63:56]);
-  assign \$309  = - $signed(\$308 );
-  assign \$311  = $signed(\$309 ) + $signed(\$310 );
-  assign \$313  = $signed(\$311 ) + $signed(\$312 );
-  assign \$314  = $signed(a__payload[39:32]) + $signed(a__payload[47:40]);
-  assign \$315  = $signed(\$314 ) + $signed(a__payload[55:48]);
-  assign \$316  = $signed(\$315 ) + $signed(a__payload[63:56]);
-  assign \$317  = - $signed(\$316 );
-  assign \$319  = $signed(\$317 ) + $signed(\$318 );
-  assign \$321  = $signed(\$319 ) + $signed(\$320 );
-  assign \$323  = $signed(\$321 ) + $signed(\$322 );
+  assign \$307  = $signed(\$305 ) + $signed(\$306 );
+  assign \$308  = fire & tile_end;
+  assign \$309  = fire & tile_end;
+  assign \$310  = fire & tile_end;
+  assign \$311  = fire & tile_end;
+  assign \$312  = fire & tile_end;
+  assign \$313  = fire & tile_end;
+  assign \$314  = fire & tile_end;
+  assign \$315  = fire & tile_end;
+  assign \$316  = fire & tile_end;
+  assign \$317  = fire & tile_end;
+  assign \$318  = fire & tile_end;
+  assign \$319  = fire & tile_end;
+  assign \$320  = fire & tile_end;
+  assign \$321  = fire & tile_end;
+  assign \$322  = fire & tile_end;
+  assign \$323  = fire & tile_end;
   assign \$324  = - $signed(tab_0_0);
   assign \$325  = $signed(rowsum_0) + $signed(\$324 );
   assign \$326  = - $signed(tab_0_0);
@@ -1546,10 +1541,10 @@ module \lut_tc_int4.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   assign \$339  = z__payload[2:0] ^ \$338 ;
   assign \$340  = z__payload[3] ? 3'h0 : 3'h7;
   assign \$341  = z__payload[2:0] ^ \$340 ;
-  assign \$342  = \$341 [0] ? \$209 [20:0] : \$205 [20:0];
+  assign \$342  = \$341 [0] ? \$193 [20:0] : \$189 [20:0];
   assign \$343  = z__payload[3] ? 3'h0 : 3'h7;
   assign \$344  = z__payload[2:0] ^ \$343 ;
-  assign \$345  = \$344 [0] ? \$202 [20:0] : rowsum_x9;
+  assign \$345  = \$344 [0] ? \$186 [20:0] : rowsum_x9;
   assign \$346  = \$339 [1] ? \$342  : \$345 ;
   assign \$347  = z__payload[3] ? 3'h0 : 3'h7;
   assign \$348  = z__payload[2:0] ^ \$347 ;
@@ -1558,7 +1553,7 @@ module \lut_tc_int4.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   assign \$351  = \$350 [0] ? rowsum_x7 : rowsum_x5;
   assign \$352  = z__payload[3] ? 3'h0 : 3'h7;
   assign \$353  = z__payload[2:0] ^ \$352 ;
-  assign \$354  = \$353 [0] ? \$190 [20:0] : { \$189 [16], \$189 [16], \$189 [16], \$189 [16], \$189  };
+  assign \$354  = \$353 [0] ? \$174 [20:0] : { \$173 [16], \$173 [16], \$173 [16], \$173 [16], \$173  };
   assign \$355  = \$348 [1] ? \$351  : \$354 ;
   assign \$356  = \$337 [2] ? \$346  : \$355 ;
   assign \$357  = \$356  ^ { z__payload[3], z__payload[3], z__payload[3], z__payload[3], z__payload[3], z__payload[3], z__payload[3], z__payload[3], z__payload[3], z__payload[3], z__payload[3], z__payload[3], z__payload[3], z__payload[3], z__payload[3], z__payload[3], z__payload[3], z__payload[3], z__payload[3], z__payload[3], z__payload[3] };
@@ -1570,8 +1565,9 @@ module \lut_tc_int4.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   assign \$365  = z__payload[6:4] ^ \$364 ;
   assign \$366  = z__payload[7] ? 3'h0 : 3'h7;
   assign \$367  = z__payload[6:4] ^ \$366 ;
-  assign \$368  = \$367 [0] ? \$209 [20:0] : \$205 [20:0];
+  assign \$368  = \$367 [0] ? \$193 [20:0] : \$189 [20:0];
   assign \$369  = z__payload[7] ? 3'h0 : 3'h7;
+  assign \$370  = z__payload[6:4] ^ \$369 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
@@ -1636,7 +1632,7 @@ module \lut_tc_int4.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$543  = step;
     if (fire) begin
-      \$543  = \$211 [1:0];
+      \$543  = \$195 [1:0];
     end
     if (rst) begin
       \$543  = 2'h0;
@@ -1668,7 +1664,7 @@ module \lut_tc_int4.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$546  = tab_0_0;
     if (load) begin
-      \$546  = \$215 [10:0];
+      \$546  = \$199 [10:0];
     end
     if (rst) begin
       \$546  = 11'h000;
@@ -1678,7 +1674,7 @@ module \lut_tc_int4.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$547  = tab_0_1;
     if (load) begin
-      \$547  = \$221 [10:0];
+      \$547  = \$205 [10:0];
     end
     if (rst) begin
       \$547  = 11'h000;
@@ -1688,7 +1684,7 @@ module \lut_tc_int4.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$548  = tab_0_2;
     if (load) begin
-      \$548  = \$227 [10:0];
+      \$548  = \$211 [10:0];
     end
     if (rst) begin
       \$548  = 11'h000;
@@ -1698,7 +1694,7 @@ module \lut_tc_int4.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$549  = tab_0_3;
     if (load) begin
-      \$549  = \$235 [10:0];
+      \$549  = \$219 [10:0];
     end
     if (rst) begin
       \$549  = 11'h000;
@@ -1708,7 +1704,7 @@ module \lut_tc_int4.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$550  = tab_0_4;
     if (load) begin
-      \$550  = \$241 [10:0];
+      \$550  = \$225 [10:0];
     end
     if (rst) begin
       \$550  = 11'h000;
@@ -1718,7 +1714,7 @@ module \lut_tc_int4.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$551  = tab_0_5;
     if (load) begin
-      \$551  = \$249 [10:0];
+      \$551  = \$233 [10:0];
     end
     if (rst) begin
       \$551  = 11'h000;
@@ -1728,7 +1724,7 @@ module \lut_tc_int4.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$552  = tab_0_6;
     if (load) begin
-      \$552  = \$257 [10:0];
+      \$552  = \$241 [10:0];
     end
     if (rst) begin
       \$552  = 11'h000;
@@ -1738,7 +1734,7 @@ module \lut_tc_int4.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$553  = tab_0_7;
     if (load) begin
-      \$553  = \$267 [10:0];
+      \$553  = \$251 [10:0];
     end
     if (rst) begin
       \$553  = 11'h000;
@@ -1748,7 +1744,7 @@ module \lut_tc_int4.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$554  = tab_1_0;
     if (load) begin
-      \$554  = \$271 [10:0];
+      \$554  = \$255 [10:0];
     end
     if (rst) begin
       \$554  = 11'h000;
@@ -1758,7 +1754,7 @@ module \lut_tc_int4.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$555  = tab_1_1;
     if (load) begin
-      \$555  = \$277 [10:0];
+      \$555  = \$261 [10:0];
     end
     if (rst) begin
       \$555  = 11'h000;
@@ -1768,7 +1764,7 @@ module \lut_tc_int4.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$556  = tab_1_2;
     if (load) begin
-      \$556  = \$283 [10:0];
+      \$556  = \$267 [10:0];
     end
     if (rst) begin
       \$556  = 11'h000;
@@ -1778,7 +1774,7 @@ module \lut_tc_int4.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$557  = tab_1_3;
     if (load) begin
-      \$557  = \$291 [10:0];
+      \$557  = \$275 [10:0];
     end
     if (rst) begin
       \$557  = 11'h000;
@@ -1788,7 +1784,7 @@ module \lut_tc_int4.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$558  = tab_1_4;
     if (load) begin
-      \$558  = \$297 [10:0];
+      \$558  = \$281 [10:0];
     end
     if (rst) begin
       \$558  = 11'h000;
@@ -1798,7 +1794,7 @@ module \lut_tc_int4.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$559  = tab_1_5;
     if (load) begin
-      \$559  = \$305 [10:0];
+      \$559  = \$289 [10:0];
     end
     if (rst) begin
       \$559  = 11'h000;
@@ -1808,7 +1804,7 @@ module \lut_tc_int4.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$560  = tab_1_6;
     if (load) begin
-      \$560  = \$313 [10:0];
+      \$560  = \$297 [10:0];
     end
     if (rst) begin
       \$560  = 11'h000;
@@ -1818,7 +1814,7 @@ module \lut_tc_int4.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$561  = tab_1_7;
     if (load) begin
-      \$561  = \$323 [10:0];
+      \$561  = \$307 [10:0];
     end
     if (rst) begin
       \$561  = 11'h000;
@@ -1826,19 +1822,21 @@ module \lut_tc_int4.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$562  = fresh;
-    if (fire) begin
-      \$562  = tile_end;
+    \$562  = acc_0_0;
+    if (\$308 ) begin
+      \$562  = 20'h00000;
+    end else if (fire) begin
+      \$562  = \$17 [19:0];
     end
     if (rst) begin
-      \$562  = 1'h1;
+      \$562  = 20'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$563  = acc_0_0;
-    if (fire) begin
-      \$563  = \$18 [19:0];
+    \$563  = buf_0_0;
+    if (\$308 ) begin
+      \$563  = \$17 [19:0];
     end
     if (rst) begin
       \$563  = 20'h00000;
@@ -1846,11 +1844,11 @@ module \lut_tc_int4.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$564  = buf_0_0;
-    if (fire) begin
-      if (tile_end) begin
-        \$564  = \$18 [19:0];
-      end
+    \$564  = acc_0_1;
+    if (\$309 ) begin
+      \$564  = 20'h00000;
+    end else if (fire) begin
+      \$564  = \$27 [19:0];
     end
     if (rst) begin
       \$564  = 20'h00000;
@@ -1858,9 +1856,9 @@ module \lut_tc_int4.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$565  = acc_0_1;
-    if (fire) begin
-      \$565  = \$29 [19:0];
+    \$565  = buf_0_1;
+    if (\$309 ) begin
+      \$565  = \$27 [19:0];
     end
     if (rst) begin
       \$565  = 20'h00000;
@@ -1868,11 +1866,11 @@ module \lut_tc_int4.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$566  = buf_0_1;
-    if (fire) begin
-      if (tile_end) begin
-        \$566  = \$29 [19:0];
-      end
+    \$566  = acc_0_2;
+    if (\$310 ) begin
+      \$566  = 20'h00000;
+    end else if (fire) begin
+      \$566  = \$37 [19:0];
     end
     if (rst) begin
       \$566  = 20'h00000;
@@ -1880,9 +1878,9 @@ module \lut_tc_int4.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$567  = acc_0_2;
-    if (fire) begin
-      \$567  = \$40 [19:0];
+    \$567  = buf_0_2;
+    if (\$310 ) begin
+      \$567  = \$37 [19:0];
     end
     if (rst) begin
       \$567  = 20'h00000;
@@ -1890,11 +1888,11 @@ module \lut_tc_int4.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$568  = buf_0_2;
-    if (fire) begin
-      if (tile_end) begin
-        \$568  = \$40 [19:0];
-      end
+    \$568  = acc_0_3;
+    if (\$311 ) begin
+      \$568  = 20'h00000;
+    end else if (fire) begin
+      \$568  = \$47 [19:0];
     end
     if (rst) begin
       \$568  = 20'h00000;
@@ -1902,9 +1900,9 @@ module \lut_tc_int4.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$569  = acc_0_3;
-    if (fire) begin
-      \$569  = \$51 [19:0];
+    \$569  = buf_0_3;
+    if (\$311 ) begin
+      \$569  = \$47 [19:0];
     end
     if (rst) begin
       \$569  = 20'h00000;
@@ -1912,11 +1910,11 @@ module \lut_tc_int4.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$570  = buf_0_3;
-    if (fire) begin
-      if (tile_end) begin
-        \$570  = \$51 [19:0];
-      end
+    \$570  = acc_0_4;
+    if (\$312 ) begin
+      \$570  = 20'h00000;
+    end else if (fire) begin
+      \$570  = \$57 [19:0];
     end
     if (rst) begin
       \$570  = 20'h00000;
@@ -1924,9 +1922,9 @@ module \lut_tc_int4.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$571  = acc_0_4;
-    if (fire) begin
-      \$571  = \$62 [19:0];
+    \$571  = buf_0_4;
+    if (\$312 ) begin
+      \$571  = \$57 [19:0];
     end
     if (rst) begin
       \$571  = 20'h00000;
@@ -1934,11 +1932,11 @@ module \lut_tc_int4.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$572  = buf_0_4;
-    if (fire) begin
-      if (tile_end) begin
-        \$572  = \$62 [19:0];
-      end
+    \$572  = acc_0_5;
+    if (\$313 ) begin
+      \$572  = 20'h00000;
+    end else if (fire) begin
+      \$572  = \$67 [19:0];
     end
     if (rst) begin
       \$572  = 20'h00000;
@@ -1946,9 +1944,9 @@ module \lut_tc_int4.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$573  = acc_0_5;
-    if (fire) begin
-      \$573  = \$73 [19:0];
+    \$573  = buf_0_5;
+    if (\$313 ) begin
+      \$573  = \$67 [19:0];
     end
     if (rst) begin
       \$573  = 20'h00000;
@@ -1956,11 +1954,11 @@ module \lut_tc_int4.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$574  = buf_0_5;
-    if (fire) begin
-      if (tile_end) begin
-        \$574  = \$73 [19:0];
-      end
+    \$574  = acc_0_6;
+    if (\$314 ) begin
+      \$574  = 20'h00000;
+    end else if (fire) begin
+      \$574  = \$77 [19:0];
     end
     if (rst) begin
       \$574  = 20'h00000;
@@ -1968,9 +1966,9 @@ module \lut_tc_int4.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$575  = acc_0_6;
-    if (fire) begin
-      \$575  = \$84 [19:0];
+    \$575  = buf_0_6;
+    if (\$314 ) begin
+      \$575  = \$77 [19:0];
     end
     if (rst) begin
       \$575  = 20'h00000;
@@ -1978,11 +1976,11 @@ module \lut_tc_int4.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$576  = buf_0_6;
-    if (fire) begin
-      if (tile_end) begin
-        \$576  = \$84 [19:0];
-      end
+    \$576  = acc_0_7;
+    if (\$315 ) begin
+      \$576  = 20'h00000;
+    end else if (fire) begin
+      \$576  = \$87 [19:0];
     end
     if (rst) begin
       \$576  = 20'h00000;
@@ -1990,9 +1988,9 @@ module \lut_tc_int4.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$577  = acc_0_7;
-    if (fire) begin
-      \$577  = \$95 [19:0];
+    \$577  = buf_0_7;
+    if (\$315 ) begin
+      \$577  = \$87 [19:0];
     end
     if (rst) begin
       \$577  = 20'h00000;
@@ -2000,11 +1998,11 @@ module \lut_tc_int4.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$578  = buf_0_7;
-    if (fire) begin
-      if (tile_end) begin
-        \$578  = \$95 [19:0];
-      end
+    \$578  = acc_1_0;
+    if (\$316 ) begin
+      \$578  = 20'h00000;
+    end else if (fire) begin
+      \$578  = \$97 [19:0];
     end
     if (rst) begin
       \$578  = 20'h00000;
@@ -2012,9 +2010,9 @@ module \lut_tc_int4.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$579  = acc_1_0;
-    if (fire) begin
-      \$579  = \$106 [19:0];
+    \$579  = buf_1_0;
+    if (\$316 ) begin
+      \$579  = \$97 [19:0];
     end
     if (rst) begin
       \$579  = 20'h00000;
@@ -2022,11 +2020,11 @@ module \lut_tc_int4.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$580  = buf_1_0;
-    if (fire) begin
-      if (tile_end) begin
-        \$580  = \$106 [19:0];
-      end
+    \$580  = acc_1_1;
+    if (\$317 ) begin
+      \$580  = 20'h00000;
+    end else if (fire) begin
+      \$580  = \$107 [19:0];
     end
     if (rst) begin
       \$580  = 20'h00000;
@@ -2034,9 +2032,9 @@ module \lut_tc_int4.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$581  = acc_1_1;
-    if (fire) begin
-      \$581  = \$117 [19:0];
+    \$581  = buf_1_1;
+    if (\$317 ) begin
+      \$581  = \$107 [19:0];
     end
     if (rst) begin
       \$581  = 20'h00000;
@@ -2044,11 +2042,11 @@ module \lut_tc_int4.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$582  = buf_1_1;
-    if (fire) begin
-      if (tile_end) begin
-        \$582  = \$117 [19:0];
-      end
+    \$582  = acc_1_2;
+    if (\$318 ) begin
+      \$582  = 20'h00000;
+    end else if (fire) begin
+      \$582  = \$117 [19:0];
     end
     if (rst) begin
       \$582  = 20'h00000;
@@ -2056,9 +2054,9 @@ module \lut_tc_int4.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$583  = acc_1_2;
-    if (fire) begin
-      \$583  = \$128 [19:0];
+    \$583  = buf_1_2;
+    if (\$318 ) begin
+      \$583  = \$117 [19:0];
     end
     if (rst) begin
       \$583  = 20'h00000;
@@ -2066,11 +2064,11 @@ module \lut_tc_int4.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$584  = buf_1_2;
-    if (fire) begin
-      if (tile_end) begin
-        \$584  = \$128 [19:0];
-      end
+    \$584  = acc_1_3;
+    if (\$319 ) begin
+      \$584  = 20'h00000;
+    end else if (fire) begin
+      \$584  = \$127 [19:0];
     end
     if (rst) begin
       \$584  = 20'h00000;
@@ -2078,9 +2076,9 @@ module \lut_tc_int4.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$585  = acc_1_3;
-    if (fire) begin
-      \$585  = \$139 [19:0];
+    \$585  = buf_1_3;
+    if (\$319 ) begin
+      \$585  = \$127 [19:0];
     end
     if (rst) begin
       \$585  = 20'h00000;
@@ -2088,11 +2086,11 @@ module \lut_tc_int4.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$586  = buf_1_3;
-    if (fire) begin
-      if (tile_end) begin
-        \$586  = \$139 [19:0];
-      end
+    \$586  = acc_1_4;
+    if (\$320 ) begin
+      \$586  = 20'h00000;
+    end else if (fire) begin
+      \$586  = \$137 [19:0];
     end
     if (rst) begin
       \$586  = 20'h00000;
@@ -2100,9 +2098,9 @@ module \lut_tc_int4.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$587  = acc_1_4;
-    if (fire) begin
-      \$587  = \$150 [19:0];
+    \$587  = buf_1_4;
+    if (\$320 ) begin
+      \$587  = \$137 [19:0];
     end
     if (rst) begin
       \$587  = 20'h00000;
@@ -2110,11 +2108,11 @@ module \lut_tc_int4.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$588  = buf_1_4;
-    if (fire) begin
-      if (tile_end) begin
-        \$588  = \$150 [19:0];
-      end
+    \$588  = acc_1_5;
+    if (\$321 ) begin
+      \$588  = 20'h00000;
+    end else if (fire) begin
+      \$588  = \$147 [19:0];
     end
     if (rst) begin
       \$588  = 20'h00000;
@@ -2122,9 +2120,9 @@ module \lut_tc_int4.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$589  = acc_1_5;
-    if (fire) begin
-      \$589  = \$161 [19:0];
+    \$589  = buf_1_5;
+    if (\$321 ) begin
+      \$589  = \$147 [19:0];
     end
     if (rst) begin
       \$589  = 20'h00000;
@@ -2132,11 +2130,11 @@ module \lut_tc_int4.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$590  = buf_1_5;
-    if (fire) begin
-      if (tile_end) begin
-        \$590  = \$161 [19:0];
-      end
+    \$590  = acc_1_6;
+    if (\$322 ) begin
+      \$590  = 20'h00000;
+    end else if (fire) begin
+      \$590  = \$157 [19:0];
     end
     if (rst) begin
       \$590  = 20'h00000;
@@ -2144,9 +2142,9 @@ module \lut_tc_int4.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$591  = acc_1_6;
-    if (fire) begin
-      \$591  = \$172 [19:0];
+    \$591  = buf_1_6;
+    if (\$322 ) begin
+      \$591  = \$157 [19:0];
     end
     if (rst) begin
       \$591  = 20'h00000;
@@ -2154,11 +2152,11 @@ module \lut_tc_int4.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$592  = buf_1_6;
-    if (fire) begin
-      if (tile_end) begin
-        \$592  = \$172 [19:0];
-      end
+    \$592  = acc_1_7;
+    if (\$323 ) begin
+      \$592  = 20'h00000;
+    end else if (fire) begin
+      \$592  = \$167 [19:0];
     end
     if (rst) begin
       \$592  = 20'h00000;
@@ -2166,9 +2164,9 @@ module \lut_tc_int4.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$593  = acc_1_7;
-    if (fire) begin
-      \$593  = \$183 [19:0];
+    \$593  = buf_1_7;
+    if (\$323 ) begin
+      \$593  = \$167 [19:0];
     end
     if (rst) begin
       \$593  = 20'h00000;
@@ -2176,23 +2174,23 @@ module \lut_tc_int4.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$594  = buf_1_7;
-    if (fire) begin
+    \$594  = rowsum_0;
+    if (use_done) begin
+      \$594  = \$325 [16:0];
       if (tile_end) begin
-        \$594  = \$183 [19:0];
+        \$594  = 17'h00000;
       end
     end
     if (rst) begin
-      \$594  = 20'h00000;
+      \$594  = 17'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$595  = rowsum_0;
+    \$595  = rowsum_buf_0;
     if (use_done) begin
-      \$595  = \$325 [16:0];
       if (tile_end) begin
-        \$595  = 17'h00000;
+        \$595  = \$327 [16:0];
       end
     end
     if (rst) begin
@@ -2201,10 +2199,11 @@ module \lut_tc_int4.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$596  = rowsum_buf_0;
+    \$596  = rowsum_1;
     if (use_done) begin
+      \$596  = \$329 [16:0];
       if (tile_end) begin
-        \$596  = \$327 [16:0];
+        \$596  = 17'h00000;
       end
     end
     if (rst) begin
@@ -2213,11 +2212,10 @@ module \lut_tc_int4.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$597  = rowsum_1;
+    \$597  = rowsum_buf_1;
     if (use_done) begin
-      \$597  = \$329 [16:0];
       if (tile_end) begin
-        \$597  = 17'h00000;
+        \$597  = \$331 [16:0];
       end
     end
     if (rst) begin
@@ -2226,67 +2224,145 @@ module \lut_tc_int4.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$598  = rowsum_buf_1;
-    if (use_done) begin
-      if (tile_end) begin
-        \$598  = \$331 [16:0];
-      end
-    end
-    if (rst) begin
-      \$598  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$599  = out_busy;
+    \$598  = out_busy;
     if (\$332 ) begin
-      \$599  = 1'h1;
+      \$598  = 1'h1;
     end else if (drain_done) begin
-      \$599  = 1'h0;
+      \$598  = 1'h0;
     end
     if (rst) begin
-      \$599  = 1'h0;
+      \$598  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$600  = o__valid;
+    \$599  = o__valid;
     if (advance) begin
-      \$600  = 1'h1;
+      \$599  = 1'h1;
     end else if (o__ready) begin
-      \$600  = 1'h0;
+      \$599  = 1'h0;
     end
     if (rst) begin
-      \$600  = 1'h0;
+      \$599  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$601  = o__payload;
+    \$600  = o__payload;
     if (advance) begin
-      \$601 [160] = last_row;
-      \$601 [19:0] = \$360 [19:0];
-      \$601 [39:20] = \$386 [19:0];
-      \$601 [59:40] = \$412 [19:0];
-      \$601 [79:60] = \$438 [19:0];
-      \$601 [99:80] = \$464 [19:0];
-      \$601 [119:100] = \$490 [19:0];
-      \$601 [139:120] = \$516 [19:0];
-      \$601 [159:140] = \$542 [19:0];
+      \$600 [160] = last_row;
+      \$600 [19:0] = \$360 [19:0];
+      \$600 [39:20] = \$386 [19:0];
+      \$600 [59:40] = \$412 [19:0];
+      \$600 [79:60] = \$438 [19:0];
+      \$600 [99:80] = \$464 [19:0];
+      \$600 [119:100] = \$490 [19:0];
+      \$600 [139:120] = \$516 [19:0];
+      \$600 [159:140] = \$542 [19:0];
     end
     if (rst) begin
-      \$601  = 161'h00000000000000000000000000000000000000000;
+      \$600  = 161'h00000000000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$602  = row;
+    \$601  = row;
     if (advance) begin
-      \$602  = \$334 [0];
+      \$601  = \$334 [0];
     end
     if (rst) begin
-      \$602  = 1'h0;
+      \$601  = 1'h0;
     end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    (* full_case = 32'd1 *)
+    casez (row)
+      1'h0:
+          \$171  = rowsum_buf_0;
+      1'h1:
+          \$171  = rowsum_buf_1;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    (* full_case = 32'd1 *)
+    casez (row)
+      1'h0:
+          \$173  = rowsum_buf_0;
+      1'h1:
+          \$173  = rowsum_buf_1;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    (* full_case = 32'd1 *)
+    casez (row)
+      1'h0:
+          \$175  = rowsum_buf_0;
+      1'h1:
+          \$175  = rowsum_buf_1;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    (* full_case = 32'd1 *)
+    casez (row)
+      1'h0:
+          \$176  = rowsum_buf_0;
+      1'h1:
+          \$176  = rowsum_buf_1;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    (* full_case = 32'd1 *)
+    casez (row)
+      1'h0:
+          \$178  = rowsum_buf_0;
+      1'h1:
+          \$178  = rowsum_buf_1;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    (* full_case = 32'd1 *)
+    casez (row)
+      1'h0:
+          \$180  = rowsum_buf_0;
+      1'h1:
+          \$180  = rowsum_buf_1;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    (* full_case = 32'd1 *)
+    casez (row)
+      1'h0:
+          \$181  = rowsum_buf_0;
+      1'h1:
+          \$181  = rowsum_buf_1;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    (* full_case = 32'd1 *)
+    casez (row)
+      1'h0:
+          \$182  = rowsum_buf_0;
+      1'h1:
+          \$182  = rowsum_buf_1;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    (* full_case = 32'd1 *)
+    casez (row)
+      1'h0:
+          \$184  = rowsum_buf_0;
+      1'h1:
+          \$184  = rowsum_buf_1;
+    endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
@@ -2303,19 +2379,9 @@ module \lut_tc_int4.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
     (* full_case = 32'd1 *)
     casez (row)
       1'h0:
-          \$189  = rowsum_buf_0;
+          \$190  = rowsum_buf_0;
       1'h1:
-          \$189  = rowsum_buf_1;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (row)
-      1'h0:
-          \$191  = rowsum_buf_0;
-      1'h1:
-          \$191  = rowsum_buf_1;
+          \$190  = rowsum_buf_1;
     endcase
   end
   always @* begin
@@ -2326,86 +2392,6 @@ module \lut_tc_int4.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
           \$192  = rowsum_buf_0;
       1'h1:
           \$192  = rowsum_buf_1;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (row)
-      1'h0:
-          \$194  = rowsum_buf_0;
-      1'h1:
-          \$194  = rowsum_buf_1;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (row)
-      1'h0:
-          \$196  = rowsum_buf_0;
-      1'h1:
-          \$196  = rowsum_buf_1;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (row)
-      1'h0:
-          \$197  = rowsum_buf_0;
-      1'h1:
-          \$197  = rowsum_buf_1;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (row)
-      1'h0:
-          \$198  = rowsum_buf_0;
-      1'h1:
-          \$198  = rowsum_buf_1;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (row)
-      1'h0:
-          \$200  = rowsum_buf_0;
-      1'h1:
-          \$200  = rowsum_buf_1;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (row)
-      1'h0:
-          \$203  = rowsum_buf_0;
-      1'h1:
-          \$203  = rowsum_buf_1;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (row)
-      1'h0:
-          \$206  = rowsum_buf_0;
-      1'h1:
-          \$206  = rowsum_buf_1;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (row)
-      1'h0:
-          \$208  = rowsum_buf_0;
-      1'h1:
-          \$208  = rowsum_buf_1;
     endcase
   end
   always @* begin
@@ -2429,29 +2415,29 @@ module \lut_tc_int4.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
     endcase
   end
   assign w__ready = fire;
-  assign next_0_0 = \$18 [19:0];
-  assign next_0_1 = \$29 [19:0];
-  assign next_0_2 = \$40 [19:0];
-  assign next_0_3 = \$51 [19:0];
-  assign next_0_4 = \$62 [19:0];
-  assign next_0_5 = \$73 [19:0];
-  assign next_0_6 = \$84 [19:0];
-  assign next_0_7 = \$95 [19:0];
-  assign next_1_0 = \$106 [19:0];
-  assign next_1_1 = \$117 [19:0];
-  assign next_1_2 = \$128 [19:0];
-  assign next_1_3 = \$139 [19:0];
-  assign next_1_4 = \$150 [19:0];
-  assign next_1_5 = \$161 [19:0];
-  assign next_1_6 = \$172 [19:0];
-  assign next_1_7 = \$183 [19:0];
+  assign next_0_0 = \$17 [19:0];
+  assign next_0_1 = \$27 [19:0];
+  assign next_0_2 = \$37 [19:0];
+  assign next_0_3 = \$47 [19:0];
+  assign next_0_4 = \$57 [19:0];
+  assign next_0_5 = \$67 [19:0];
+  assign next_0_6 = \$77 [19:0];
+  assign next_0_7 = \$87 [19:0];
+  assign next_1_0 = \$97 [19:0];
+  assign next_1_1 = \$107 [19:0];
+  assign next_1_2 = \$117 [19:0];
+  assign next_1_3 = \$127 [19:0];
+  assign next_1_4 = \$137 [19:0];
+  assign next_1_5 = \$147 [19:0];
+  assign next_1_6 = \$157 [19:0];
+  assign next_1_7 = \$167 [19:0];
   assign z__ready = drain_done;
-  assign rowsum_x2 = { \$188 [17], \$188 [17], \$188 [17], \$188  };
-  assign rowsum_x1 = { \$189 [16], \$189 [16], \$189 [16], \$189 [16], \$189  };
-  assign rowsum_x3 = \$190 [20:0];
-  assign rowsum_x11 = \$202 [20:0];
-  assign rowsum_x13 = \$205 [20:0];
-  assign rowsum_x15 = \$209 [20:0];
+  assign rowsum_x2 = { \$172 [17], \$172 [17], \$172 [17], \$172  };
+  assign rowsum_x1 = { \$173 [16], \$173 [16], \$173 [16], \$173 [16], \$173  };
+  assign rowsum_x3 = \$174 [20:0];
+  assign rowsum_x11 = \$186 [20:0];
+  assign rowsum_x13 = \$189 [20:0];
+  assign rowsum_x15 = \$193 [20:0];
   assign \w__payload.data  = w__payload[31:0];
   assign \w__payload.data[0]  = w__payload[3:0];
   assign \w__payload.data[1]  = w__payload[7:4];
@@ -2493,37 +2479,37 @@ module \lut_tc_int4.core (a__valid, w__valid, z__payload, z__valid, o__ready, rs
   assign \z__payload.data[7]  = z__payload[31:28];
   assign \$2  = \$1 ;
   assign last_row = row;
-  assign \$188  = { \$187 , 1'h0 };
-  assign \$193  = { \$192 [16], \$192 , 2'h0 };
-  assign \$195  = { \$194 , 3'h0 };
-  assign \$199  = { \$198 , 3'h0 };
-  assign \$201  = { \$200 , 3'h0 };
-  assign \$204  = { \$203 , 3'h0 };
-  assign \$207  = { \$206 [16], \$206 [16], \$206 [16], \$206 , 4'h0 };
-  assign \$220  = { a__payload[7:0], 1'h0 };
-  assign \$226  = { a__payload[15:8], 1'h0 };
-  assign \$232  = { a__payload[7:0], 1'h0 };
-  assign \$234  = { a__payload[15:8], 1'h0 };
+  assign \$172  = { \$171 , 1'h0 };
+  assign \$177  = { \$176 [16], \$176 , 2'h0 };
+  assign \$179  = { \$178 , 3'h0 };
+  assign \$183  = { \$182 , 3'h0 };
+  assign \$185  = { \$184 , 3'h0 };
+  assign \$188  = { \$187 , 3'h0 };
+  assign \$191  = { \$190 [16], \$190 [16], \$190 [16], \$190 , 4'h0 };
+  assign \$204  = { a__payload[7:0], 1'h0 };
+  assign \$210  = { a__payload[15:8], 1'h0 };
+  assign \$216  = { a__payload[7:0], 1'h0 };
+  assign \$218  = { a__payload[15:8], 1'h0 };
+  assign \$224  = { a__payload[23:16], 1'h0 };
+  assign \$230  = { a__payload[7:0], 1'h0 };
+  assign \$232  = { a__payload[23:16], 1'h0 };
+  assign \$238  = { a__payload[15:8], 1'h0 };
   assign \$240  = { a__payload[23:16], 1'h0 };
   assign \$246  = { a__payload[7:0], 1'h0 };
-  assign \$248  = { a__payload[23:16], 1'h0 };
-  assign \$254  = { a__payload[15:8], 1'h0 };
-  assign \$256  = { a__payload[23:16], 1'h0 };
-  assign \$262  = { a__payload[7:0], 1'h0 };
-  assign \$264  = { a__payload[15:8], 1'h0 };
-  assign \$266  = { a__payload[23:16], 1'h0 };
-  assign \$276  = { a__payload[39:32], 1'h0 };
-  assign \$282  = { a__payload[47:40], 1'h0 };
-  assign \$288  = { a__payload[39:32], 1'h0 };
-  assign \$290  = { a__payload[47:40], 1'h0 };
+  assign \$248  = { a__payload[15:8], 1'h0 };
+  assign \$250  = { a__payload[23:16], 1'h0 };
+  assign \$260  = { a__payload[39:32], 1'h0 };
+  assign \$266  = { a__payload[47:40], 1'h0 };
+  assign \$272  = { a__payload[39:32], 1'h0 };
+  assign \$274  = { a__payload[47:40], 1'h0 };
+  assign \$280  = { a__payload[55:48], 1'h0 };
+  assign \$286  = { a__payload[39:32], 1'h0 };
+  assign \$288  = { a__payload[55:48], 1'h0 };
+  assign \$294  = { a__payload[47:40], 1'h0 };
   assign \$296  = { a__payload[55:48], 1'h0 };
   assign \$302  = { a__payload[39:32], 1'h0 };
-  assign \$304  = { a__payload[55:48], 1'h0 };
-  assign \$310  = { a__payload[47:40], 1'h0 };
-  assign \$312  = { a__payload[55:48], 1'h0 };
-  assign \$318  = { a__payload[39:32], 1'h0 };
-  assign \$320  = { a__payload[47:40], 1'h0 };
-  assign \$322  = { a__payload[55:48], 1'h0 };
+  assign \$304  = { a__payload[47:40], 1'h0 };
+  assign \$306  = { a__payload[55:48], 1'h0 };
   assign \$360  = { \$359 [22], \$359 [22:1] };
   assign \$386  = { \$385 [22], \$385 [22:1] };
   assign \$412  = { \$411 [22], \$411 [22:1] };

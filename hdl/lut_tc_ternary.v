@@ -141,9 +141,9 @@ module \lut_tc_ternary.core (a__valid, w__valid, o__ready, rst, fire, a__ready, 
   wire [11:0] \$102 ;
   wire [11:0] \$103 ;
   wire [11:0] \$104 ;
-  wire [18:0] \$105 ;
-  wire [19:0] \$106 ;
-  wire [17:0] \$107 ;
+  wire [11:0] \$105 ;
+  wire [11:0] \$106 ;
+  wire [11:0] \$107 ;
   wire [11:0] \$108 ;
   wire [11:0] \$109 ;
   wire [11:0] \$11 ;
@@ -151,11 +151,11 @@ module \lut_tc_ternary.core (a__valid, w__valid, o__ready, rst, fire, a__ready, 
   wire [11:0] \$111 ;
   wire [11:0] \$112 ;
   wire [11:0] \$113 ;
-  wire [11:0] \$114 ;
-  wire [11:0] \$115 ;
-  wire [18:0] \$116 ;
-  wire [19:0] \$117 ;
-  wire [17:0] \$118 ;
+  wire [18:0] \$114 ;
+  wire [19:0] \$115 ;
+  wire [11:0] \$116 ;
+  wire [11:0] \$117 ;
+  wire [11:0] \$118 ;
   wire [11:0] \$119 ;
   wire [11:0] \$12 ;
   wire [11:0] \$120 ;
@@ -165,22 +165,22 @@ module \lut_tc_ternary.core (a__valid, w__valid, o__ready, rst, fire, a__ready, 
   wire [11:0] \$124 ;
   wire [11:0] \$125 ;
   wire [11:0] \$126 ;
-  wire [18:0] \$127 ;
-  wire [19:0] \$128 ;
-  wire [17:0] \$129 ;
+  wire [11:0] \$127 ;
+  wire [11:0] \$128 ;
+  wire [11:0] \$129 ;
   wire [11:0] \$13 ;
   wire [11:0] \$130 ;
   wire [11:0] \$131 ;
-  wire [11:0] \$132 ;
-  wire [11:0] \$133 ;
+  wire [18:0] \$132 ;
+  wire [19:0] \$133 ;
   wire [11:0] \$134 ;
   wire [11:0] \$135 ;
   wire [11:0] \$136 ;
   wire [11:0] \$137 ;
-  wire [18:0] \$138 ;
-  wire [19:0] \$139 ;
+  wire [11:0] \$138 ;
+  wire [11:0] \$139 ;
   wire [11:0] \$14 ;
-  wire [17:0] \$140 ;
+  wire [11:0] \$140 ;
   wire [11:0] \$141 ;
   wire [11:0] \$142 ;
   wire [11:0] \$143 ;
@@ -189,10 +189,10 @@ module \lut_tc_ternary.core (a__valid, w__valid, o__ready, rst, fire, a__ready, 
   wire [11:0] \$146 ;
   wire [11:0] \$147 ;
   wire [11:0] \$148 ;
-  wire [18:0] \$149 ;
+  wire [11:0] \$149 ;
   wire [11:0] \$15 ;
-  wire [19:0] \$150 ;
-  wire [17:0] \$151 ;
+  wire [18:0] \$150 ;
+  wire [19:0] \$151 ;
   wire [11:0] \$152 ;
   wire [11:0] \$153 ;
   wire [11:0] \$154 ;
@@ -202,290 +202,389 @@ module \lut_tc_ternary.core (a__valid, w__valid, o__ready, rst, fire, a__ready, 
   wire [11:0] \$158 ;
   wire [11:0] \$159 ;
   wire [11:0] \$16 ;
-  wire [18:0] \$160 ;
-  wire [19:0] \$161 ;
-  wire [17:0] \$162 ;
+  wire [11:0] \$160 ;
+  wire [11:0] \$161 ;
+  wire [11:0] \$162 ;
   wire [11:0] \$163 ;
   wire [11:0] \$164 ;
   wire [11:0] \$165 ;
   wire [11:0] \$166 ;
   wire [11:0] \$167 ;
-  wire [11:0] \$168 ;
-  wire [11:0] \$169 ;
-  wire [18:0] \$17 ;
+  wire [18:0] \$168 ;
+  wire [19:0] \$169 ;
+  wire [11:0] \$17 ;
   wire [11:0] \$170 ;
-  wire [18:0] \$171 ;
-  wire [19:0] \$172 ;
-  wire [17:0] \$173 ;
+  wire [11:0] \$171 ;
+  wire [11:0] \$172 ;
+  wire [11:0] \$173 ;
   wire [11:0] \$174 ;
   wire [11:0] \$175 ;
   wire [11:0] \$176 ;
   wire [11:0] \$177 ;
   wire [11:0] \$178 ;
   wire [11:0] \$179 ;
-  wire [19:0] \$18 ;
+  wire [11:0] \$18 ;
   wire [11:0] \$180 ;
   wire [11:0] \$181 ;
-  wire [18:0] \$182 ;
-  wire [19:0] \$183 ;
-  wire \$184 ;
-  wire \$185 ;
-  wire \$186 ;
-  wire [1:0] \$187 ;
-  wire [1:0] \$188 ;
-  wire [8:0] \$189 ;
-  wire [17:0] \$19 ;
-  wire [9:0] \$190 ;
-  wire [10:0] \$191 ;
+  wire [11:0] \$182 ;
+  wire [11:0] \$183 ;
+  wire [11:0] \$184 ;
+  wire [11:0] \$185 ;
+  wire [18:0] \$186 ;
+  wire [19:0] \$187 ;
+  wire [11:0] \$188 ;
+  wire [11:0] \$189 ;
+  wire [11:0] \$19 ;
+  wire [11:0] \$190 ;
+  wire [11:0] \$191 ;
   wire [11:0] \$192 ;
-  wire [8:0] \$193 ;
-  wire [9:0] \$194 ;
-  wire [10:0] \$195 ;
+  wire [11:0] \$193 ;
+  wire [11:0] \$194 ;
+  wire [11:0] \$195 ;
   wire [11:0] \$196 ;
-  wire [8:0] \$197 ;
-  wire [12:0] \$198 ;
-  wire [8:0] \$199 ;
+  wire [11:0] \$197 ;
+  wire [11:0] \$198 ;
+  wire [11:0] \$199 ;
   wire \$2 ;
   wire [11:0] \$20 ;
-  wire [9:0] \$200 ;
-  wire [10:0] \$201 ;
+  wire [11:0] \$200 ;
+  wire [11:0] \$201 ;
   wire [11:0] \$202 ;
-  wire [8:0] \$203 ;
-  wire [12:0] \$204 ;
-  wire [8:0] \$205 ;
-  wire [9:0] \$206 ;
-  wire [10:0] \$207 ;
+  wire [11:0] \$203 ;
+  wire [18:0] \$204 ;
+  wire [19:0] \$205 ;
+  wire [11:0] \$206 ;
+  wire [11:0] \$207 ;
   wire [11:0] \$208 ;
-  wire [8:0] \$209 ;
+  wire [11:0] \$209 ;
   wire [11:0] \$21 ;
-  wire [12:0] \$210 ;
-  wire [8:0] \$211 ;
-  wire [13:0] \$212 ;
-  wire [8:0] \$213 ;
-  wire [9:0] \$214 ;
-  wire [10:0] \$215 ;
+  wire [11:0] \$210 ;
+  wire [11:0] \$211 ;
+  wire [11:0] \$212 ;
+  wire [11:0] \$213 ;
+  wire [11:0] \$214 ;
+  wire [11:0] \$215 ;
   wire [11:0] \$216 ;
-  wire [8:0] \$217 ;
-  wire [12:0] \$218 ;
-  wire [8:0] \$219 ;
+  wire [11:0] \$217 ;
+  wire [11:0] \$218 ;
+  wire [11:0] \$219 ;
   wire [11:0] \$22 ;
-  wire [9:0] \$220 ;
-  wire [10:0] \$221 ;
-  wire [11:0] \$222 ;
-  wire [8:0] \$223 ;
-  wire [12:0] \$224 ;
-  wire [8:0] \$225 ;
-  wire [13:0] \$226 ;
-  wire [8:0] \$227 ;
-  wire [9:0] \$228 ;
-  wire [10:0] \$229 ;
+  wire [11:0] \$220 ;
+  wire [11:0] \$221 ;
+  wire [18:0] \$222 ;
+  wire [19:0] \$223 ;
+  wire [11:0] \$224 ;
+  wire [11:0] \$225 ;
+  wire [11:0] \$226 ;
+  wire [11:0] \$227 ;
+  wire [11:0] \$228 ;
+  wire [11:0] \$229 ;
   wire [11:0] \$23 ;
   wire [11:0] \$230 ;
-  wire [8:0] \$231 ;
-  wire [12:0] \$232 ;
-  wire [8:0] \$233 ;
-  wire [13:0] \$234 ;
-  wire [8:0] \$235 ;
-  wire [9:0] \$236 ;
-  wire [10:0] \$237 ;
+  wire [11:0] \$231 ;
+  wire [11:0] \$232 ;
+  wire [11:0] \$233 ;
+  wire [11:0] \$234 ;
+  wire [11:0] \$235 ;
+  wire [11:0] \$236 ;
+  wire [11:0] \$237 ;
   wire [11:0] \$238 ;
-  wire [8:0] \$239 ;
-  wire [11:0] \$24 ;
-  wire [12:0] \$240 ;
-  wire [8:0] \$241 ;
-  wire [13:0] \$242 ;
-  wire [8:0] \$243 ;
-  wire [14:0] \$244 ;
-  wire [8:0] \$245 ;
-  wire [9:0] \$246 ;
-  wire [10:0] \$247 ;
+  wire [11:0] \$239 ;
+  wire [18:0] \$24 ;
+  wire [18:0] \$240 ;
+  wire [19:0] \$241 ;
+  wire [11:0] \$242 ;
+  wire [11:0] \$243 ;
+  wire [11:0] \$244 ;
+  wire [11:0] \$245 ;
+  wire [11:0] \$246 ;
+  wire [11:0] \$247 ;
   wire [11:0] \$248 ;
-  wire [8:0] \$249 ;
-  wire [11:0] \$25 ;
-  wire [9:0] \$250 ;
-  wire [10:0] \$251 ;
+  wire [11:0] \$249 ;
+  wire [19:0] \$25 ;
+  wire [11:0] \$250 ;
+  wire [11:0] \$251 ;
   wire [11:0] \$252 ;
-  wire [8:0] \$253 ;
-  wire [12:0] \$254 ;
-  wire [8:0] \$255 ;
-  wire [9:0] \$256 ;
-  wire [10:0] \$257 ;
-  wire [11:0] \$258 ;
-  wire [8:0] \$259 ;
+  wire [11:0] \$253 ;
+  wire [11:0] \$254 ;
+  wire [11:0] \$255 ;
+  wire [11:0] \$256 ;
+  wire [11:0] \$257 ;
+  wire [18:0] \$258 ;
+  wire [19:0] \$259 ;
   wire [11:0] \$26 ;
-  wire [12:0] \$260 ;
-  wire [8:0] \$261 ;
-  wire [9:0] \$262 ;
-  wire [10:0] \$263 ;
+  wire [11:0] \$260 ;
+  wire [11:0] \$261 ;
+  wire [11:0] \$262 ;
+  wire [11:0] \$263 ;
   wire [11:0] \$264 ;
-  wire [8:0] \$265 ;
-  wire [12:0] \$266 ;
-  wire [8:0] \$267 ;
-  wire [13:0] \$268 ;
-  wire [8:0] \$269 ;
+  wire [11:0] \$265 ;
+  wire [11:0] \$266 ;
+  wire [11:0] \$267 ;
+  wire [11:0] \$268 ;
+  wire [11:0] \$269 ;
   wire [11:0] \$27 ;
-  wire [9:0] \$270 ;
-  wire [10:0] \$271 ;
+  wire [11:0] \$270 ;
+  wire [11:0] \$271 ;
   wire [11:0] \$272 ;
-  wire [8:0] \$273 ;
-  wire [12:0] \$274 ;
-  wire [8:0] \$275 ;
-  wire [9:0] \$276 ;
-  wire [10:0] \$277 ;
+  wire [11:0] \$273 ;
+  wire [11:0] \$274 ;
+  wire [11:0] \$275 ;
+  wire [18:0] \$276 ;
+  wire [19:0] \$277 ;
   wire [11:0] \$278 ;
-  wire [8:0] \$279 ;
-  wire [18:0] \$28 ;
-  wire [12:0] \$280 ;
-  wire [8:0] \$281 ;
-  wire [13:0] \$282 ;
-  wire [8:0] \$283 ;
-  wire [9:0] \$284 ;
-  wire [10:0] \$285 ;
+  wire [11:0] \$279 ;
+  wire [11:0] \$28 ;
+  wire [11:0] \$280 ;
+  wire [11:0] \$281 ;
+  wire [11:0] \$282 ;
+  wire [11:0] \$283 ;
+  wire [11:0] \$284 ;
+  wire [11:0] \$285 ;
   wire [11:0] \$286 ;
-  wire [8:0] \$287 ;
-  wire [12:0] \$288 ;
-  wire [8:0] \$289 ;
-  wire [19:0] \$29 ;
-  wire [13:0] \$290 ;
-  wire [8:0] \$291 ;
-  wire [9:0] \$292 ;
-  wire [10:0] \$293 ;
-  wire [11:0] \$294 ;
-  wire [8:0] \$295 ;
-  wire [12:0] \$296 ;
-  wire [8:0] \$297 ;
-  wire [13:0] \$298 ;
-  wire [8:0] \$299 ;
+  wire [11:0] \$287 ;
+  wire [11:0] \$288 ;
+  wire [11:0] \$289 ;
+  wire [11:0] \$29 ;
+  wire [11:0] \$290 ;
+  wire [11:0] \$291 ;
+  wire [11:0] \$292 ;
+  wire [11:0] \$293 ;
+  wire [18:0] \$294 ;
+  wire [19:0] \$295 ;
+  wire \$296 ;
+  wire \$297 ;
+  wire \$298 ;
+  wire [1:0] \$299 ;
   wire \$3 ;
-  wire [17:0] \$30 ;
-  wire [14:0] \$300 ;
-  wire [11:0] \$301 ;
-  wire [17:0] \$302 ;
-  wire [11:0] \$303 ;
-  wire [17:0] \$304 ;
-  wire [11:0] \$305 ;
-  wire [17:0] \$306 ;
-  wire [11:0] \$307 ;
-  wire [17:0] \$308 ;
-  wire \$309 ;
+  wire [11:0] \$30 ;
+  wire [1:0] \$300 ;
+  wire [8:0] \$301 ;
+  wire [9:0] \$302 ;
+  wire [10:0] \$303 ;
+  wire [11:0] \$304 ;
+  wire [8:0] \$305 ;
+  wire [9:0] \$306 ;
+  wire [10:0] \$307 ;
+  wire [11:0] \$308 ;
+  wire [8:0] \$309 ;
   wire [11:0] \$31 ;
-  wire [1:0] \$310 ;
-  wire [1:0] \$311 ;
-  reg [17:0] \$312 ;
-  reg [16:0] \$313 ;
-  wire [18:0] \$314 ;
-  wire [18:0] \$315 ;
-  reg [17:0] \$316 ;
-  reg [16:0] \$317 ;
-  wire [18:0] \$318 ;
-  wire [18:0] \$319 ;
+  wire [12:0] \$310 ;
+  wire [8:0] \$311 ;
+  wire [9:0] \$312 ;
+  wire [10:0] \$313 ;
+  wire [11:0] \$314 ;
+  wire [8:0] \$315 ;
+  wire [12:0] \$316 ;
+  wire [8:0] \$317 ;
+  wire [9:0] \$318 ;
+  wire [10:0] \$319 ;
   wire [11:0] \$32 ;
-  reg [17:0] \$320 ;
-  reg [16:0] \$321 ;
-  wire [18:0] \$322 ;
-  wire [18:0] \$323 ;
-  reg [17:0] \$324 ;
-  reg [16:0] \$325 ;
-  wire [18:0] \$326 ;
-  wire [18:0] \$327 ;
-  reg [17:0] \$328 ;
-  reg [16:0] \$329 ;
+  wire [11:0] \$320 ;
+  wire [8:0] \$321 ;
+  wire [12:0] \$322 ;
+  wire [8:0] \$323 ;
+  wire [13:0] \$324 ;
+  wire [8:0] \$325 ;
+  wire [9:0] \$326 ;
+  wire [10:0] \$327 ;
+  wire [11:0] \$328 ;
+  wire [8:0] \$329 ;
   wire [11:0] \$33 ;
-  wire [18:0] \$330 ;
-  wire [18:0] \$331 ;
-  reg [17:0] \$332 ;
-  reg [16:0] \$333 ;
-  wire [18:0] \$334 ;
-  wire [18:0] \$335 ;
-  reg [17:0] \$336 ;
-  reg [16:0] \$337 ;
-  wire [18:0] \$338 ;
-  wire [18:0] \$339 ;
+  wire [12:0] \$330 ;
+  wire [8:0] \$331 ;
+  wire [9:0] \$332 ;
+  wire [10:0] \$333 ;
+  wire [11:0] \$334 ;
+  wire [8:0] \$335 ;
+  wire [12:0] \$336 ;
+  wire [8:0] \$337 ;
+  wire [13:0] \$338 ;
+  wire [8:0] \$339 ;
   wire [11:0] \$34 ;
-  reg [17:0] \$340 ;
-  reg [16:0] \$341 ;
-  wire [18:0] \$342 ;
-  wire [18:0] \$343 ;
-  reg \$344 ;
-  reg \$345 ;
-  reg \$346 ;
-  reg [10:0] \$347 ;
-  reg [10:0] \$348 ;
-  reg [10:0] \$349 ;
+  wire [9:0] \$340 ;
+  wire [10:0] \$341 ;
+  wire [11:0] \$342 ;
+  wire [8:0] \$343 ;
+  wire [12:0] \$344 ;
+  wire [8:0] \$345 ;
+  wire [13:0] \$346 ;
+  wire [8:0] \$347 ;
+  wire [9:0] \$348 ;
+  wire [10:0] \$349 ;
   wire [11:0] \$35 ;
-  reg [10:0] \$350 ;
-  reg [10:0] \$351 ;
-  reg [10:0] \$352 ;
-  reg [10:0] \$353 ;
-  reg [10:0] \$354 ;
-  reg [10:0] \$355 ;
-  reg [10:0] \$356 ;
-  reg [10:0] \$357 ;
-  reg [10:0] \$358 ;
-  reg [10:0] \$359 ;
+  wire [11:0] \$350 ;
+  wire [8:0] \$351 ;
+  wire [12:0] \$352 ;
+  wire [8:0] \$353 ;
+  wire [13:0] \$354 ;
+  wire [8:0] \$355 ;
+  wire [14:0] \$356 ;
+  wire [8:0] \$357 ;
+  wire [9:0] \$358 ;
+  wire [10:0] \$359 ;
   wire [11:0] \$36 ;
-  reg [10:0] \$360 ;
-  reg [10:0] \$361 ;
-  reg [10:0] \$362 ;
-  reg \$363 ;
-  reg [17:0] \$364 ;
-  reg [17:0] \$365 ;
-  reg [17:0] \$366 ;
-  reg [17:0] \$367 ;
-  reg [17:0] \$368 ;
-  reg [17:0] \$369 ;
+  wire [11:0] \$360 ;
+  wire [8:0] \$361 ;
+  wire [9:0] \$362 ;
+  wire [10:0] \$363 ;
+  wire [11:0] \$364 ;
+  wire [8:0] \$365 ;
+  wire [12:0] \$366 ;
+  wire [8:0] \$367 ;
+  wire [9:0] \$368 ;
+  wire [10:0] \$369 ;
   wire [11:0] \$37 ;
-  reg [17:0] \$370 ;
-  reg [17:0] \$371 ;
-  reg [17:0] \$372 ;
-  reg [17:0] \$373 ;
-  reg [17:0] \$374 ;
-  reg [17:0] \$375 ;
-  reg [17:0] \$376 ;
-  reg [17:0] \$377 ;
-  reg [17:0] \$378 ;
-  reg [17:0] \$379 ;
+  wire [11:0] \$370 ;
+  wire [8:0] \$371 ;
+  wire [12:0] \$372 ;
+  wire [8:0] \$373 ;
+  wire [9:0] \$374 ;
+  wire [10:0] \$375 ;
+  wire [11:0] \$376 ;
+  wire [8:0] \$377 ;
+  wire [12:0] \$378 ;
+  wire [8:0] \$379 ;
   wire [11:0] \$38 ;
-  reg [17:0] \$380 ;
-  reg [17:0] \$381 ;
-  reg [17:0] \$382 ;
-  reg [17:0] \$383 ;
-  reg [17:0] \$384 ;
-  reg [17:0] \$385 ;
-  reg [17:0] \$386 ;
-  reg [17:0] \$387 ;
-  reg [17:0] \$388 ;
-  reg [17:0] \$389 ;
-  wire [18:0] \$39 ;
-  reg [17:0] \$390 ;
-  reg [17:0] \$391 ;
-  reg [17:0] \$392 ;
-  reg [17:0] \$393 ;
-  reg [17:0] \$394 ;
-  reg [17:0] \$395 ;
-  reg [16:0] \$396 ;
-  reg [16:0] \$397 ;
-  reg [16:0] \$398 ;
-  reg [16:0] \$399 ;
+  wire [13:0] \$380 ;
+  wire [8:0] \$381 ;
+  wire [9:0] \$382 ;
+  wire [10:0] \$383 ;
+  wire [11:0] \$384 ;
+  wire [8:0] \$385 ;
+  wire [12:0] \$386 ;
+  wire [8:0] \$387 ;
+  wire [9:0] \$388 ;
+  wire [10:0] \$389 ;
+  wire [11:0] \$39 ;
+  wire [11:0] \$390 ;
+  wire [8:0] \$391 ;
+  wire [12:0] \$392 ;
+  wire [8:0] \$393 ;
+  wire [13:0] \$394 ;
+  wire [8:0] \$395 ;
+  wire [9:0] \$396 ;
+  wire [10:0] \$397 ;
+  wire [11:0] \$398 ;
+  wire [8:0] \$399 ;
   wire \$4 ;
-  wire [19:0] \$40 ;
-  reg \$400 ;
-  reg \$401 ;
-  reg [136:0] \$402 ;
-  reg \$403 ;
-  wire [17:0] \$41 ;
-  wire [11:0] \$42 ;
-  wire [11:0] \$43 ;
+  wire [11:0] \$40 ;
+  wire [12:0] \$400 ;
+  wire [8:0] \$401 ;
+  wire [13:0] \$402 ;
+  wire [8:0] \$403 ;
+  wire [9:0] \$404 ;
+  wire [10:0] \$405 ;
+  wire [11:0] \$406 ;
+  wire [8:0] \$407 ;
+  wire [12:0] \$408 ;
+  wire [8:0] \$409 ;
+  wire [11:0] \$41 ;
+  wire [13:0] \$410 ;
+  wire [8:0] \$411 ;
+  wire [14:0] \$412 ;
+  wire \$413 ;
+  wire \$414 ;
+  wire \$415 ;
+  wire \$416 ;
+  wire \$417 ;
+  wire \$418 ;
+  wire \$419 ;
+  wire [18:0] \$42 ;
+  wire \$420 ;
+  wire \$421 ;
+  wire \$422 ;
+  wire \$423 ;
+  wire \$424 ;
+  wire \$425 ;
+  wire \$426 ;
+  wire \$427 ;
+  wire \$428 ;
+  wire \$429 ;
+  wire [19:0] \$43 ;
+  wire [1:0] \$430 ;
+  wire [1:0] \$431 ;
+  reg [17:0] \$432 ;
+  wire [17:0] \$433 ;
+  reg [17:0] \$434 ;
+  wire [17:0] \$435 ;
+  reg [17:0] \$436 ;
+  wire [17:0] \$437 ;
+  reg [17:0] \$438 ;
+  wire [17:0] \$439 ;
   wire [11:0] \$44 ;
+  reg [17:0] \$440 ;
+  wire [17:0] \$441 ;
+  reg [17:0] \$442 ;
+  wire [17:0] \$443 ;
+  reg [17:0] \$444 ;
+  wire [17:0] \$445 ;
+  reg [17:0] \$446 ;
+  wire [17:0] \$447 ;
+  reg \$448 ;
+  reg \$449 ;
   wire [11:0] \$45 ;
+  reg \$450 ;
+  reg [10:0] \$451 ;
+  reg [10:0] \$452 ;
+  reg [10:0] \$453 ;
+  reg [10:0] \$454 ;
+  reg [10:0] \$455 ;
+  reg [10:0] \$456 ;
+  reg [10:0] \$457 ;
+  reg [10:0] \$458 ;
+  reg [10:0] \$459 ;
   wire [11:0] \$46 ;
+  reg [10:0] \$460 ;
+  reg [10:0] \$461 ;
+  reg [10:0] \$462 ;
+  reg [10:0] \$463 ;
+  reg [10:0] \$464 ;
+  reg [10:0] \$465 ;
+  reg [10:0] \$466 ;
+  reg [17:0] \$467 ;
+  reg [17:0] \$468 ;
+  reg [17:0] \$469 ;
   wire [11:0] \$47 ;
+  reg [17:0] \$470 ;
+  reg [17:0] \$471 ;
+  reg [17:0] \$472 ;
+  reg [17:0] \$473 ;
+  reg [17:0] \$474 ;
+  reg [17:0] \$475 ;
+  reg [17:0] \$476 ;
+  reg [17:0] \$477 ;
+  reg [17:0] \$478 ;
+  reg [17:0] \$479 ;
   wire [11:0] \$48 ;
+  reg [17:0] \$480 ;
+  reg [17:0] \$481 ;
+  reg [17:0] \$482 ;
+  reg [17:0] \$483 ;
+  reg [17:0] \$484 ;
+  reg [17:0] \$485 ;
+  reg [17:0] \$486 ;
+  reg [17:0] \$487 ;
+  reg [17:0] \$488 ;
+  reg [17:0] \$489 ;
   wire [11:0] \$49 ;
+  reg [17:0] \$490 ;
+  reg [17:0] \$491 ;
+  reg [17:0] \$492 ;
+  reg [17:0] \$493 ;
+  reg [17:0] \$494 ;
+  reg [17:0] \$495 ;
+  reg [17:0] \$496 ;
+  reg [17:0] \$497 ;
+  reg [17:0] \$498 ;
+  reg \$499 ;
   wire \$5 ;
-  wire [18:0] \$50 ;
-  wire [19:0] \$51 ;
-  wire [17:0] \$52 ;
+  wire [11:0] \$50 ;
+  reg \$500 ;
+  reg [136:0] \$501 ;
+  reg \$502 ;
+  wire [11:0] \$51 ;
+  wire [11:0] \$52 ;
   wire [11:0] \$53 ;
   wire [11:0] \$54 ;
   wire [11:0] \$55 ;
@@ -494,10 +593,10 @@ module \lut_tc_ternary.core (a__valid, w__valid, o__ready, rst, fire, a__ready, 
   wire [11:0] \$58 ;
   wire [11:0] \$59 ;
   wire \$6 ;
-  wire [11:0] \$60 ;
-  wire [18:0] \$61 ;
-  wire [19:0] \$62 ;
-  wire [17:0] \$63 ;
+  wire [18:0] \$60 ;
+  wire [19:0] \$61 ;
+  wire [11:0] \$62 ;
+  wire [11:0] \$63 ;
   wire [11:0] \$64 ;
   wire [11:0] \$65 ;
   wire [11:0] \$66 ;
@@ -507,21 +606,21 @@ module \lut_tc_ternary.core (a__valid, w__valid, o__ready, rst, fire, a__ready, 
   wire \$7 ;
   wire [11:0] \$70 ;
   wire [11:0] \$71 ;
-  wire [18:0] \$72 ;
-  wire [19:0] \$73 ;
-  wire [17:0] \$74 ;
+  wire [11:0] \$72 ;
+  wire [11:0] \$73 ;
+  wire [11:0] \$74 ;
   wire [11:0] \$75 ;
   wire [11:0] \$76 ;
   wire [11:0] \$77 ;
-  wire [11:0] \$78 ;
-  wire [11:0] \$79 ;
-  wire [17:0] \$8 ;
+  wire [18:0] \$78 ;
+  wire [19:0] \$79 ;
+  wire [11:0] \$8 ;
   wire [11:0] \$80 ;
   wire [11:0] \$81 ;
   wire [11:0] \$82 ;
-  wire [18:0] \$83 ;
-  wire [19:0] \$84 ;
-  wire [17:0] \$85 ;
+  wire [11:0] \$83 ;
+  wire [11:0] \$84 ;
+  wire [11:0] \$85 ;
   wire [11:0] \$86 ;
   wire [11:0] \$87 ;
   wire [11:0] \$88 ;
@@ -531,10 +630,10 @@ module \lut_tc_ternary.core (a__valid, w__valid, o__ready, rst, fire, a__ready, 
   wire [11:0] \$91 ;
   wire [11:0] \$92 ;
   wire [11:0] \$93 ;
-  wire [18:0] \$94 ;
-  wire [19:0] \$95 ;
-  wire [17:0] \$96 ;
-  wire [11:0] \$97 ;
+  wire [11:0] \$94 ;
+  wire [11:0] \$95 ;
+  wire [18:0] \$96 ;
+  wire [19:0] \$97 ;
   wire [11:0] \$98 ;
   wire [11:0] \$99 ;
   input [64:0] a__payload;
@@ -591,7 +690,6 @@ module \lut_tc_ternary.core (a__valid, w__valid, o__ready, rst, fire, a__ready, 
   wire drain_done;
   output fire;
   wire fire;
-  reg fresh = 1'h1;
   wire last_row;
   wire last_step;
   wire load;
@@ -629,10 +727,6 @@ module \lut_tc_ternary.core (a__valid, w__valid, o__ready, rst, fire, a__ready, 
   reg o__valid = 1'h0;
   reg out_busy = 1'h0;
   reg row = 1'h0;
-  reg [16:0] rowsum_0 = 17'h00000;
-  reg [16:0] rowsum_1 = 17'h00000;
-  reg [16:0] rowsum_buf_0 = 17'h00000;
-  reg [16:0] rowsum_buf_1 = 17'h00000;
   input rst;
   wire rst;
   reg step = 1'h0;
@@ -655,22 +749,6 @@ module \lut_tc_ternary.core (a__valid, w__valid, o__ready, rst, fire, a__ready, 
   reg tab_last = 1'h0;
   reg tab_valid = 1'h0;
   wire tile_end;
-  wire [11:0] tsh_0_0;
-  wire [11:0] tsh_0_1;
-  wire [11:0] tsh_0_2;
-  wire [11:0] tsh_0_3;
-  wire [11:0] tsh_0_4;
-  wire [11:0] tsh_0_5;
-  wire [11:0] tsh_0_6;
-  wire [11:0] tsh_0_7;
-  wire [11:0] tsh_1_0;
-  wire [11:0] tsh_1_1;
-  wire [11:0] tsh_1_2;
-  wire [11:0] tsh_1_3;
-  wire [11:0] tsh_1_4;
-  wire [11:0] tsh_1_5;
-  wire [11:0] tsh_1_6;
-  wire [11:0] tsh_1_7;
   wire use_done;
   input [32:0] w__payload;
   wire [32:0] w__payload;
@@ -687,6 +765,76 @@ module \lut_tc_ternary.core (a__valid, w__valid, o__ready, rst, fire, a__ready, 
   wire w__ready;
   input w__valid;
   wire w__valid;
+  always @(posedge clk)
+    buf_0_0 <= \$468 ;
+  always @(posedge clk)
+    acc_0_1 <= \$469 ;
+  always @(posedge clk)
+    buf_0_1 <= \$470 ;
+  always @(posedge clk)
+    acc_0_2 <= \$471 ;
+  always @(posedge clk)
+    buf_0_2 <= \$472 ;
+  always @(posedge clk)
+    acc_0_3 <= \$473 ;
+  always @(posedge clk)
+    buf_0_3 <= \$474 ;
+  always @(posedge clk)
+    acc_0_4 <= \$475 ;
+  always @(posedge clk)
+    buf_0_4 <= \$476 ;
+  always @(posedge clk)
+    acc_0_5 <= \$477 ;
+  always @(posedge clk)
+    buf_0_5 <= \$478 ;
+  always @(posedge clk)
+    acc_0_6 <= \$479 ;
+  always @(posedge clk)
+    buf_0_6 <= \$480 ;
+  always @(posedge clk)
+    acc_0_7 <= \$481 ;
+  always @(posedge clk)
+    buf_0_7 <= \$482 ;
+  always @(posedge clk)
+    acc_1_0 <= \$483 ;
+  always @(posedge clk)
+    buf_1_0 <= \$484 ;
+  always @(posedge clk)
+    acc_1_1 <= \$485 ;
+  always @(posedge clk)
+    buf_1_1 <= \$486 ;
+  always @(posedge clk)
+    acc_1_2 <= \$487 ;
+  always @(posedge clk)
+    buf_1_2 <= \$488 ;
+  always @(posedge clk)
+    acc_1_3 <= \$489 ;
+  always @(posedge clk)
+    buf_1_3 <= \$490 ;
+  always @(posedge clk)
+    acc_1_4 <= \$491 ;
+  always @(posedge clk)
+    buf_1_4 <= \$492 ;
+  always @(posedge clk)
+    acc_1_5 <= \$493 ;
+  always @(posedge clk)
+    buf_1_5 <= \$494 ;
+  always @(posedge clk)
+    acc_1_6 <= \$495 ;
+  always @(posedge clk)
+    buf_1_6 <= \$496 ;
+  always @(posedge clk)
+    acc_1_7 <= \$497 ;
+  always @(posedge clk)
+    buf_1_7 <= \$498 ;
+  always @(posedge clk)
+    out_busy <= \$499 ;
+  always @(posedge clk)
+    o__valid <= \$500 ;
+  always @(posedge clk)
+    o__payload <= \$501 ;
+  always @(posedge clk)
+    row <= \$502 ;
   assign tile_end = tab_last & last_step;
   assign \$1  = tab_valid & w__valid;
   assign \$3  = tile_end & out_busy;
@@ -698,1264 +846,1012 @@ module \lut_tc_ternary.core (a__valid, w__valid, o__ready, rst, fire, a__ready, 
   assign \$7  = ~ tab_valid;
   assign a__ready = \$7  | use_done;
   assign load = a__valid & a__ready;
-  assign tsh_0_0 = $signed(tab_0_0) << step;
-  assign tsh_0_1 = $signed(tab_0_1) << step;
-  assign tsh_0_2 = $signed(tab_0_2) << step;
-  assign tsh_0_3 = $signed(tab_0_3) << step;
-  assign tsh_0_4 = $signed(tab_0_4) << step;
-  assign tsh_0_5 = $signed(tab_0_5) << step;
-  assign tsh_0_6 = $signed(tab_0_6) << step;
-  assign tsh_0_7 = $signed(tab_0_7) << step;
-  assign tsh_1_0 = $signed(tab_1_0) << step;
-  assign tsh_1_1 = $signed(tab_1_1) << step;
-  assign tsh_1_2 = $signed(tab_1_2) << step;
-  assign tsh_1_3 = $signed(tab_1_3) << step;
-  assign tsh_1_4 = $signed(tab_1_4) << step;
-  assign tsh_1_5 = $signed(tab_1_5) << step;
-  assign tsh_1_6 = $signed(tab_1_6) << step;
-  assign tsh_1_7 = $signed(tab_1_7) << step;
-  assign \$8  = fresh ? 18'h00000 : acc_0_0;
-  assign \$9  = w__payload[0] ? tsh_0_7 : tsh_0_6;
-  assign \$10  = w__payload[0] ? tsh_0_5 : tsh_0_4;
-  assign \$11  = w__payload[1] ? \$9  : \$10 ;
-  assign \$12  = w__payload[0] ? tsh_0_3 : tsh_0_2;
-  assign \$13  = w__payload[0] ? tsh_0_1 : tsh_0_0;
-  assign \$14  = w__payload[1] ? \$12  : \$13 ;
-  assign \$15  = w__payload[2] ? \$11  : \$14 ;
-  assign \$16  = \$15  ^ { w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3] };
-  assign \$17  = $signed(\$8 ) + $signed(\$16 );
-  assign \$18  = $signed(\$17 ) + $signed({ 1'h0, w__payload[3] });
-  assign \$19  = fresh ? 18'h00000 : acc_0_1;
-  assign \$20  = w__payload[4] ? tsh_0_7 : tsh_0_6;
-  assign \$21  = w__payload[4] ? tsh_0_5 : tsh_0_4;
-  assign \$22  = w__payload[5] ? \$20  : \$21 ;
-  assign \$23  = w__payload[4] ? tsh_0_3 : tsh_0_2;
-  assign \$24  = w__payload[4] ? tsh_0_1 : tsh_0_0;
-  assign \$25  = w__payload[5] ? \$23  : \$24 ;
-  assign \$26  = w__payload[6] ? \$22  : \$25 ;
-  assign \$27  = \$26  ^ { w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7] };
-  assign \$28  = $signed(\$19 ) + $signed(\$27 );
-  assign \$29  = $signed(\$28 ) + $signed({ 1'h0, w__payload[7] });
-  assign \$30  = fresh ? 18'h00000 : acc_0_2;
-  assign \$31  = w__payload[8] ? tsh_0_7 : tsh_0_6;
-  assign \$32  = w__payload[8] ? tsh_0_5 : tsh_0_4;
-  assign \$33  = w__payload[9] ? \$31  : \$32 ;
-  assign \$34  = w__payload[8] ? tsh_0_3 : tsh_0_2;
-  assign \$35  = w__payload[8] ? tsh_0_1 : tsh_0_0;
-  assign \$36  = w__payload[9] ? \$34  : \$35 ;
-  assign \$37  = w__payload[10] ? \$33  : \$36 ;
-  assign \$38  = \$37  ^ { w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11] };
-  assign \$39  = $signed(\$30 ) + $signed(\$38 );
-  assign \$40  = $signed(\$39 ) + $signed({ 1'h0, w__payload[11] });
-  assign \$41  = fresh ? 18'h00000 : acc_0_3;
-  assign \$42  = w__payload[12] ? tsh_0_7 : tsh_0_6;
-  assign \$43  = w__payload[12] ? tsh_0_5 : tsh_0_4;
-  assign \$44  = w__payload[13] ? \$42  : \$43 ;
-  assign \$45  = w__payload[12] ? tsh_0_3 : tsh_0_2;
-  assign \$46  = w__payload[12] ? tsh_0_1 : tsh_0_0;
-  assign \$47  = w__payload[13] ? \$45  : \$46 ;
-  assign \$48  = w__payload[14] ? \$44  : \$47 ;
-  assign \$49  = \$48  ^ { w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15] };
-  assign \$50  = $signed(\$41 ) + $signed(\$49 );
-  assign \$51  = $signed(\$50 ) + $signed({ 1'h0, w__payload[15] });
-  assign \$52  = fresh ? 18'h00000 : acc_0_4;
-  assign \$53  = w__payload[16] ? tsh_0_7 : tsh_0_6;
-  assign \$54  = w__payload[16] ? tsh_0_5 : tsh_0_4;
-  assign \$55  = w__payload[17] ? \$53  : \$54 ;
-  assign \$56  = w__payload[16] ? tsh_0_3 : tsh_0_2;
-  assign \$57  = w__payload[16] ? tsh_0_1 : tsh_0_0;
-  assign \$58  = w__payload[17] ? \$56  : \$57 ;
-  assign \$59  = w__payload[18] ? \$55  : \$58 ;
-  assign \$60  = \$59  ^ { w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19] };
-  assign \$61  = $signed(\$52 ) + $signed(\$60 );
-  assign \$62  = $signed(\$61 ) + $signed({ 1'h0, w__payload[19] });
-  assign \$63  = fresh ? 18'h00000 : acc_0_5;
-  assign \$64  = w__payload[20] ? tsh_0_7 : tsh_0_6;
-  assign \$65  = w__payload[20] ? tsh_0_5 : tsh_0_4;
-  assign \$66  = w__payload[21] ? \$64  : \$65 ;
-  assign \$67  = w__payload[20] ? tsh_0_3 : tsh_0_2;
-  assign \$68  = w__payload[20] ? tsh_0_1 : tsh_0_0;
-  assign \$69  = w__payload[21] ? \$67  : \$68 ;
-  assign \$70  = w__payload[22] ? \$66  : \$69 ;
-  assign \$71  = \$70  ^ { w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23] };
-  assign \$72  = $signed(\$63 ) + $signed(\$71 );
-  assign \$73  = $signed(\$72 ) + $signed({ 1'h0, w__payload[23] });
-  assign \$74  = fresh ? 18'h00000 : acc_0_6;
-  assign \$75  = w__payload[24] ? tsh_0_7 : tsh_0_6;
-  assign \$76  = w__payload[24] ? tsh_0_5 : tsh_0_4;
-  assign \$77  = w__payload[25] ? \$75  : \$76 ;
-  assign \$78  = w__payload[24] ? tsh_0_3 : tsh_0_2;
-  assign \$79  = w__payload[24] ? tsh_0_1 : tsh_0_0;
-  assign \$80  = w__payload[25] ? \$78  : \$79 ;
-  assign \$81  = w__payload[26] ? \$77  : \$80 ;
-  assign \$82  = \$81  ^ { w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27] };
-  assign \$83  = $signed(\$74 ) + $signed(\$82 );
-  assign \$84  = $signed(\$83 ) + $signed({ 1'h0, w__payload[27] });
-  assign \$85  = fresh ? 18'h00000 : acc_0_7;
-  assign \$86  = w__payload[28] ? tsh_0_7 : tsh_0_6;
-  assign \$87  = w__payload[28] ? tsh_0_5 : tsh_0_4;
-  assign \$88  = w__payload[29] ? \$86  : \$87 ;
-  assign \$89  = w__payload[28] ? tsh_0_3 : tsh_0_2;
-  assign \$90  = w__payload[28] ? tsh_0_1 : tsh_0_0;
-  assign \$91  = w__payload[29] ? \$89  : \$90 ;
-  assign \$92  = w__payload[30] ? \$88  : \$91 ;
-  assign \$93  = \$92  ^ { w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31] };
-  assign \$94  = $signed(\$85 ) + $signed(\$93 );
-  assign \$95  = $signed(\$94 ) + $signed({ 1'h0, w__payload[31] });
-  assign \$96  = fresh ? 18'h00000 : acc_1_0;
-  assign \$97  = w__payload[0] ? tsh_1_7 : tsh_1_6;
-  assign \$98  = w__payload[0] ? tsh_1_5 : tsh_1_4;
-  assign \$99  = w__payload[1] ? \$97  : \$98 ;
-  assign \$100  = w__payload[0] ? tsh_1_3 : tsh_1_2;
-  assign \$101  = w__payload[0] ? tsh_1_1 : tsh_1_0;
-  assign \$102  = w__payload[1] ? \$100  : \$101 ;
-  assign \$103  = w__payload[2] ? \$99  : \$102 ;
-  assign \$104  = \$103  ^ { w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3] };
-  assign \$105  = $signed(\$96 ) + $signed(\$104 );
-  assign \$106  = $signed(\$105 ) + $signed({ 1'h0, w__payload[3] });
-  assign \$107  = fresh ? 18'h00000 : acc_1_1;
-  assign \$108  = w__payload[4] ? tsh_1_7 : tsh_1_6;
-  assign \$109  = w__payload[4] ? tsh_1_5 : tsh_1_4;
-  assign \$110  = w__payload[5] ? \$108  : \$109 ;
-  assign \$111  = w__payload[4] ? tsh_1_3 : tsh_1_2;
-  assign \$112  = w__payload[4] ? tsh_1_1 : tsh_1_0;
-  assign \$113  = w__payload[5] ? \$111  : \$112 ;
-  assign \$114  = w__payload[6] ? \$110  : \$113 ;
-  assign \$115  = \$114  ^ { w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7] };
-  assign \$116  = $signed(\$107 ) + $signed(\$115 );
-  assign \$117  = $signed(\$116 ) + $signed({ 1'h0, w__payload[7] });
-  assign \$118  = fresh ? 18'h00000 : acc_1_2;
-  assign \$119  = w__payload[8] ? tsh_1_7 : tsh_1_6;
-  assign \$120  = w__payload[8] ? tsh_1_5 : tsh_1_4;
-  assign \$121  = w__payload[9] ? \$119  : \$120 ;
-  assign \$122  = w__payload[8] ? tsh_1_3 : tsh_1_2;
-  assign \$123  = w__payload[8] ? tsh_1_1 : tsh_1_0;
-  assign \$124  = w__payload[9] ? \$122  : \$123 ;
-  assign \$125  = w__payload[10] ? \$121  : \$124 ;
-  assign \$126  = \$125  ^ { w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11] };
-  assign \$127  = $signed(\$118 ) + $signed(\$126 );
-  assign \$128  = $signed(\$127 ) + $signed({ 1'h0, w__payload[11] });
-  assign \$129  = fresh ? 18'h00000 : acc_1_3;
-  assign \$130  = w__payload[12] ? tsh_1_7 : tsh_1_6;
-  assign \$131  = w__payload[12] ? tsh_1_5 : tsh_1_4;
-  assign \$132  = w__payload[13] ? \$130  : \$131 ;
-  assign \$133  = w__payload[12] ? tsh_1_3 : tsh_1_2;
-  assign \$134  = w__payload[12] ? tsh_1_1 : tsh_1_0;
-  assign \$135  = w__payload[13] ? \$133  : \$134 ;
-  assign \$136  = w__payload[14] ? \$132  : \$135 ;
-  assign \$137  = \$136  ^ { w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15] };
-  assign \$138  = $signed(\$129 ) + $signed(\$137 );
-  assign \$139  = $signed(\$138 ) + $signed({ 1'h0, w__payload[15] });
-  assign \$140  = fresh ? 18'h00000 : acc_1_4;
-  assign \$141  = w__payload[16] ? tsh_1_7 : tsh_1_6;
-  assign \$142  = w__payload[16] ? tsh_1_5 : tsh_1_4;
-  assign \$143  = w__payload[17] ? \$141  : \$142 ;
-  assign \$144  = w__payload[16] ? tsh_1_3 : tsh_1_2;
-  assign \$145  = w__payload[16] ? tsh_1_1 : tsh_1_0;
-  assign \$146  = w__payload[17] ? \$144  : \$145 ;
-  assign \$147  = w__payload[18] ? \$143  : \$146 ;
-  assign \$148  = \$147  ^ { w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19] };
-  assign \$149  = $signed(\$140 ) + $signed(\$148 );
-  assign \$150  = $signed(\$149 ) + $signed({ 1'h0, w__payload[19] });
-  assign \$151  = fresh ? 18'h00000 : acc_1_5;
-  assign \$152  = w__payload[20] ? tsh_1_7 : tsh_1_6;
-  assign \$153  = w__payload[20] ? tsh_1_5 : tsh_1_4;
-  assign \$154  = w__payload[21] ? \$152  : \$153 ;
-  assign \$155  = w__payload[20] ? tsh_1_3 : tsh_1_2;
-  assign \$156  = w__payload[20] ? tsh_1_1 : tsh_1_0;
-  assign \$157  = w__payload[21] ? \$155  : \$156 ;
-  assign \$158  = w__payload[22] ? \$154  : \$157 ;
-  assign \$159  = \$158  ^ { w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23] };
-  assign \$160  = $signed(\$151 ) + $signed(\$159 );
-  assign \$161  = $signed(\$160 ) + $signed({ 1'h0, w__payload[23] });
-  assign \$162  = fresh ? 18'h00000 : acc_1_6;
-  assign \$163  = w__payload[24] ? tsh_1_7 : tsh_1_6;
-  assign \$164  = w__payload[24] ? tsh_1_5 : tsh_1_4;
-  assign \$165  = w__payload[25] ? \$163  : \$164 ;
-  assign \$166  = w__payload[24] ? tsh_1_3 : tsh_1_2;
-  assign \$167  = w__payload[24] ? tsh_1_1 : tsh_1_0;
-  assign \$168  = w__payload[25] ? \$166  : \$167 ;
-  assign \$169  = w__payload[26] ? \$165  : \$168 ;
-  assign \$170  = \$169  ^ { w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27] };
-  assign \$171  = $signed(\$162 ) + $signed(\$170 );
-  assign \$172  = $signed(\$171 ) + $signed({ 1'h0, w__payload[27] });
-  assign \$173  = fresh ? 18'h00000 : acc_1_7;
-  assign \$174  = w__payload[28] ? tsh_1_7 : tsh_1_6;
-  assign \$175  = w__payload[28] ? tsh_1_5 : tsh_1_4;
-  assign \$176  = w__payload[29] ? \$174  : \$175 ;
-  assign \$177  = w__payload[28] ? tsh_1_3 : tsh_1_2;
-  assign \$178  = w__payload[28] ? tsh_1_1 : tsh_1_0;
-  assign \$179  = w__payload[29] ? \$177  : \$178 ;
-  assign \$180  = w__payload[30] ? \$176  : \$179 ;
-  assign \$181  = \$180  ^ { w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31] };
-  assign \$182  = $signed(\$173 ) + $signed(\$181 );
-  assign \$183  = $signed(\$182 ) + $signed({ 1'h0, w__payload[31] });
-  assign \$185  = ~ o__valid;
-  assign \$186  = \$185  | o__ready;
-  assign advance = \$184  & \$186 ;
+  assign \$10  = w__payload[0] ? \$8  : \$9 ;
+  assign \$13  = w__payload[0] ? \$11  : \$12 ;
+  assign \$14  = w__payload[1] ? \$10  : \$13 ;
+  assign \$17  = w__payload[0] ? \$15  : \$16 ;
+  assign \$20  = w__payload[0] ? \$18  : \$19 ;
+  assign \$21  = w__payload[1] ? \$17  : \$20 ;
+  assign \$22  = w__payload[2] ? \$14  : \$21 ;
+  assign \$23  = \$22  ^ { w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3] };
+  assign \$24  = $signed(acc_0_0) + $signed(\$23 );
+  assign \$25  = $signed(\$24 ) + $signed({ 1'h0, w__payload[3] });
+  assign \$28  = w__payload[4] ? \$26  : \$27 ;
+  assign \$31  = w__payload[4] ? \$29  : \$30 ;
+  assign \$32  = w__payload[5] ? \$28  : \$31 ;
+  assign \$35  = w__payload[4] ? \$33  : \$34 ;
+  assign \$38  = w__payload[4] ? \$36  : \$37 ;
+  assign \$39  = w__payload[5] ? \$35  : \$38 ;
+  assign \$40  = w__payload[6] ? \$32  : \$39 ;
+  assign \$41  = \$40  ^ { w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7] };
+  assign \$42  = $signed(acc_0_1) + $signed(\$41 );
+  assign \$43  = $signed(\$42 ) + $signed({ 1'h0, w__payload[7] });
+  assign \$46  = w__payload[8] ? \$44  : \$45 ;
+  assign \$49  = w__payload[8] ? \$47  : \$48 ;
+  assign \$50  = w__payload[9] ? \$46  : \$49 ;
+  assign \$53  = w__payload[8] ? \$51  : \$52 ;
+  assign \$56  = w__payload[8] ? \$54  : \$55 ;
+  assign \$57  = w__payload[9] ? \$53  : \$56 ;
+  assign \$58  = w__payload[10] ? \$50  : \$57 ;
+  assign \$59  = \$58  ^ { w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11] };
+  assign \$60  = $signed(acc_0_2) + $signed(\$59 );
+  assign \$61  = $signed(\$60 ) + $signed({ 1'h0, w__payload[11] });
+  assign \$64  = w__payload[12] ? \$62  : \$63 ;
+  assign \$67  = w__payload[12] ? \$65  : \$66 ;
+  assign \$68  = w__payload[13] ? \$64  : \$67 ;
+  assign \$71  = w__payload[12] ? \$69  : \$70 ;
+  assign \$74  = w__payload[12] ? \$72  : \$73 ;
+  assign \$75  = w__payload[13] ? \$71  : \$74 ;
+  assign \$76  = w__payload[14] ? \$68  : \$75 ;
+  assign \$77  = \$76  ^ { w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15] };
+  assign \$78  = $signed(acc_0_3) + $signed(\$77 );
+  assign \$79  = $signed(\$78 ) + $signed({ 1'h0, w__payload[15] });
+  assign \$82  = w__payload[16] ? \$80  : \$81 ;
+  assign \$85  = w__payload[16] ? \$83  : \$84 ;
+  assign \$86  = w__payload[17] ? \$82  : \$85 ;
+  assign \$89  = w__payload[16] ? \$87  : \$88 ;
+  assign \$92  = w__payload[16] ? \$90  : \$91 ;
+  assign \$93  = w__payload[17] ? \$89  : \$92 ;
+  assign \$94  = w__payload[18] ? \$86  : \$93 ;
+  assign \$95  = \$94  ^ { w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19] };
+  assign \$96  = $signed(acc_0_4) + $signed(\$95 );
+  assign \$97  = $signed(\$96 ) + $signed({ 1'h0, w__payload[19] });
+  assign \$100  = w__payload[20] ? \$98  : \$99 ;
+  assign \$103  = w__payload[20] ? \$101  : \$102 ;
+  assign \$104  = w__payload[21] ? \$100  : \$103 ;
+  assign \$107  = w__payload[20] ? \$105  : \$106 ;
+  assign \$110  = w__payload[20] ? \$108  : \$109 ;
+  assign \$111  = w__payload[21] ? \$107  : \$110 ;
+  assign \$112  = w__payload[22] ? \$104  : \$111 ;
+  assign \$113  = \$112  ^ { w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23] };
+  assign \$114  = $signed(acc_0_5) + $signed(\$113 );
+  assign \$115  = $signed(\$114 ) + $signed({ 1'h0, w__payload[23] });
+  assign \$118  = w__payload[24] ? \$116  : \$117 ;
+  assign \$121  = w__payload[24] ? \$119  : \$120 ;
+  assign \$122  = w__payload[25] ? \$118  : \$121 ;
+  assign \$125  = w__payload[24] ? \$123  : \$124 ;
+  assign \$128  = w__payload[24] ? \$126  : \$127 ;
+  assign \$129  = w__payload[25] ? \$125  : \$128 ;
+  assign \$130  = w__payload[26] ? \$122  : \$129 ;
+  assign \$131  = \$130  ^ { w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27] };
+  assign \$132  = $signed(acc_0_6) + $signed(\$131 );
+  assign \$133  = $signed(\$132 ) + $signed({ 1'h0, w__payload[27] });
+  assign \$136  = w__payload[28] ? \$134  : \$135 ;
+  assign \$139  = w__payload[28] ? \$137  : \$138 ;
+  assign \$140  = w__payload[29] ? \$136  : \$139 ;
+  assign \$143  = w__payload[28] ? \$141  : \$142 ;
+  assign \$146  = w__payload[28] ? \$144  : \$145 ;
+  assign \$147  = w__payload[29] ? \$143  : \$146 ;
+  assign \$148  = w__payload[30] ? \$140  : \$147 ;
+  assign \$149  = \$148  ^ { w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31] };
+  assign \$150  = $signed(acc_0_7) + $signed(\$149 );
+  assign \$151  = $signed(\$150 ) + $signed({ 1'h0, w__payload[31] });
+  assign \$154  = w__payload[0] ? \$152  : \$153 ;
+  assign \$157  = w__payload[0] ? \$155  : \$156 ;
+  assign \$158  = w__payload[1] ? \$154  : \$157 ;
+  assign \$161  = w__payload[0] ? \$159  : \$160 ;
+  assign \$164  = w__payload[0] ? \$162  : \$163 ;
+  assign \$165  = w__payload[1] ? \$161  : \$164 ;
+  assign \$166  = w__payload[2] ? \$158  : \$165 ;
+  assign \$167  = \$166  ^ { w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3], w__payload[3] };
+  assign \$168  = $signed(acc_1_0) + $signed(\$167 );
+  assign \$169  = $signed(\$168 ) + $signed({ 1'h0, w__payload[3] });
+  assign \$172  = w__payload[4] ? \$170  : \$171 ;
+  assign \$175  = w__payload[4] ? \$173  : \$174 ;
+  assign \$176  = w__payload[5] ? \$172  : \$175 ;
+  assign \$179  = w__payload[4] ? \$177  : \$178 ;
+  assign \$182  = w__payload[4] ? \$180  : \$181 ;
+  assign \$183  = w__payload[5] ? \$179  : \$182 ;
+  assign \$184  = w__payload[6] ? \$176  : \$183 ;
+  assign \$185  = \$184  ^ { w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7], w__payload[7] };
+  assign \$186  = $signed(acc_1_1) + $signed(\$185 );
+  assign \$187  = $signed(\$186 ) + $signed({ 1'h0, w__payload[7] });
+  assign \$190  = w__payload[8] ? \$188  : \$189 ;
+  assign \$193  = w__payload[8] ? \$191  : \$192 ;
+  assign \$194  = w__payload[9] ? \$190  : \$193 ;
+  assign \$197  = w__payload[8] ? \$195  : \$196 ;
+  assign \$200  = w__payload[8] ? \$198  : \$199 ;
+  assign \$201  = w__payload[9] ? \$197  : \$200 ;
+  assign \$202  = w__payload[10] ? \$194  : \$201 ;
+  assign \$203  = \$202  ^ { w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11], w__payload[11] };
+  assign \$204  = $signed(acc_1_2) + $signed(\$203 );
+  assign \$205  = $signed(\$204 ) + $signed({ 1'h0, w__payload[11] });
+  assign \$208  = w__payload[12] ? \$206  : \$207 ;
+  assign \$211  = w__payload[12] ? \$209  : \$210 ;
+  assign \$212  = w__payload[13] ? \$208  : \$211 ;
+  assign \$215  = w__payload[12] ? \$213  : \$214 ;
+  assign \$218  = w__payload[12] ? \$216  : \$217 ;
+  assign \$219  = w__payload[13] ? \$215  : \$218 ;
+  assign \$220  = w__payload[14] ? \$212  : \$219 ;
+  assign \$221  = \$220  ^ { w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15], w__payload[15] };
+  assign \$222  = $signed(acc_1_3) + $signed(\$221 );
+  assign \$223  = $signed(\$222 ) + $signed({ 1'h0, w__payload[15] });
+  assign \$226  = w__payload[16] ? \$224  : \$225 ;
+  assign \$229  = w__payload[16] ? \$227  : \$228 ;
+  assign \$230  = w__payload[17] ? \$226  : \$229 ;
+  assign \$233  = w__payload[16] ? \$231  : \$232 ;
+  assign \$236  = w__payload[16] ? \$234  : \$235 ;
+  assign \$237  = w__payload[17] ? \$233  : \$236 ;
+  assign \$238  = w__payload[18] ? \$230  : \$237 ;
+  assign \$239  = \$238  ^ { w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19], w__payload[19] };
+  assign \$240  = $signed(acc_1_4) + $signed(\$239 );
+  assign \$241  = $signed(\$240 ) + $signed({ 1'h0, w__payload[19] });
+  assign \$244  = w__payload[20] ? \$242  : \$243 ;
+  assign \$247  = w__payload[20] ? \$245  : \$246 ;
+  assign \$248  = w__payload[21] ? \$244  : \$247 ;
+  assign \$251  = w__payload[20] ? \$249  : \$250 ;
+  assign \$254  = w__payload[20] ? \$252  : \$253 ;
+  assign \$255  = w__payload[21] ? \$251  : \$254 ;
+  assign \$256  = w__payload[22] ? \$248  : \$255 ;
+  assign \$257  = \$256  ^ { w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23], w__payload[23] };
+  assign \$258  = $signed(acc_1_5) + $signed(\$257 );
+  assign \$259  = $signed(\$258 ) + $signed({ 1'h0, w__payload[23] });
+  assign \$262  = w__payload[24] ? \$260  : \$261 ;
+  assign \$265  = w__payload[24] ? \$263  : \$264 ;
+  assign \$266  = w__payload[25] ? \$262  : \$265 ;
+  assign \$269  = w__payload[24] ? \$267  : \$268 ;
+  assign \$272  = w__payload[24] ? \$270  : \$271 ;
+  assign \$273  = w__payload[25] ? \$269  : \$272 ;
+  assign \$274  = w__payload[26] ? \$266  : \$273 ;
+  assign \$275  = \$274  ^ { w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27], w__payload[27] };
+  assign \$276  = $signed(acc_1_6) + $signed(\$275 );
+  assign \$277  = $signed(\$276 ) + $signed({ 1'h0, w__payload[27] });
+  assign \$280  = w__payload[28] ? \$278  : \$279 ;
+  assign \$283  = w__payload[28] ? \$281  : \$282 ;
+  assign \$284  = w__payload[29] ? \$280  : \$283 ;
+  assign \$287  = w__payload[28] ? \$285  : \$286 ;
+  assign \$290  = w__payload[28] ? \$288  : \$289 ;
+  assign \$291  = w__payload[29] ? \$287  : \$290 ;
+  assign \$292  = w__payload[30] ? \$284  : \$291 ;
+  assign \$293  = \$292  ^ { w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31], w__payload[31] };
+  assign \$294  = $signed(acc_1_7) + $signed(\$293 );
+  assign \$295  = $signed(\$294 ) + $signed({ 1'h0, w__payload[31] });
+  assign \$297  = ~ o__valid;
+  assign \$298  = \$297  | o__ready;
+  assign advance = \$296  & \$298 ;
   assign drain_done = advance & last_row;
-  assign \$187  = step + 1'h1;
-  assign \$188  = last_step ? 2'h0 : \$187 ;
-  assign \$189  = $signed(a__payload[7:0]) + $signed(a__payload[15:8]);
-  assign \$190  = $signed(\$189 ) + $signed(a__payload[23:16]);
-  assign \$191  = $signed(\$190 ) + $signed(a__payload[31:24]);
-  assign \$192  = - $signed(\$191 );
-  assign \$193  = $signed(a__payload[7:0]) + $signed(a__payload[15:8]);
-  assign \$194  = $signed(\$193 ) + $signed(a__payload[23:16]);
-  assign \$195  = $signed(\$194 ) + $signed(a__payload[31:24]);
-  assign \$196  = - $signed(\$195 );
-  assign \$198  = $signed(\$196 ) + $signed(\$197 );
-  assign \$199  = $signed(a__payload[7:0]) + $signed(a__payload[15:8]);
-  assign \$200  = $signed(\$199 ) + $signed(a__payload[23:16]);
-  assign \$201  = $signed(\$200 ) + $signed(a__payload[31:24]);
-  assign \$202  = - $signed(\$201 );
-  assign \$204  = $signed(\$202 ) + $signed(\$203 );
-  assign \$205  = $signed(a__payload[7:0]) + $signed(a__payload[15:8]);
-  assign \$206  = $signed(\$205 ) + $signed(a__payload[23:16]);
-  assign \$207  = $signed(\$206 ) + $signed(a__payload[31:24]);
-  assign \$208  = - $signed(\$207 );
-  assign \$210  = $signed(\$208 ) + $signed(\$209 );
-  assign \$212  = $signed(\$210 ) + $signed(\$211 );
-  assign \$213  = $signed(a__payload[7:0]) + $signed(a__payload[15:8]);
-  assign \$214  = $signed(\$213 ) + $signed(a__payload[23:16]);
-  assign \$215  = $signed(\$214 ) + $signed(a__payload[31:24]);
-  assign \$216  = - $signed(\$215 );
-  assign \$218  = $signed(\$216 ) + $signed(\$217 );
-  assign \$219  = $signed(a__payload[7:0]) + $signed(a__payload[15:8]);
-  assign \$220  = $signed(\$219 ) + $signed(a__payload[23:16]);
-  assign \$221  = $signed(\$220 ) + $signed(a__payload[31:24]);
-  assign \$222  = - $signed(\$221 );
-  assign \$224  = $signed(\$222 ) + $signed(\$223 );
-  assign \$226  = $signed(\$224 ) + $signed(\$225 );
-  assign \$227  = $signed(a__payload[7:0]) + $signed(a__payload[15:8]);
-  assign \$228  = $signed(\$227 ) + $signed(a__payload[23:16]);
-  assign \$229  = $signed(\$228 ) + $signed(a__payload[31:24]);
-  assign \$230  = - $signed(\$229 );
-  assign \$232  = $signed(\$230 ) + $signed(\$231 );
-  assign \$234  = $signed(\$232 ) + $signed(\$233 );
-  assign \$235  = $signed(a__payload[7:0]) + $signed(a__payload[15:8]);
-  assign \$236  = $signed(\$235 ) + $signed(a__payload[23:16]);
-  assign \$237  = $signed(\$236 ) + $signed(a__payload[31:24]);
-  assign \$238  = - $signed(\$237 );
-  assign \$240  = $signed(\$238 ) + $signed(\$239 );
-  assign \$242  = $signed(\$240 ) + $signed(\$241 );
-  assign \$244  = $signed(\$242 ) + $signed(\$243 );
-  assign \$245  = $signed(a__payload[39:32]) + $signed(a__payload[47:40]);
-  assign \$246  = $signed(\$245 ) + $signed(a__payload[55:48]);
-  assign \$247  = $signed(\$246 ) + $signed(a__payload[63:56]);
-  assign \$248  = - $signed(\$247 );
-  assign \$249  = $signed(a__payload[39:32]) + $signed(a__payload[47:40]);
-  assign \$250  = $signed(\$249 ) + $signed(a__payload[55:48]);
-  assign \$251  = $signed(\$250 ) + $signed(a__payload[63:56]);
-  assign \$252  = - $signed(\$251 );
-  assign \$254  = $signed(\$252 ) + $signed(\$253 );
-  assign \$255  = $signed(a__payload[39:32]) + $signed(a__payload[47:40]);
-  assign \$256  = $signed(\$255 ) + $signed(a__payload[55:48]);
-  assign \$257  = $signed(\$256 ) + $signed(a__payload[63:56]);
-  assign \$258  = - $signed(\$257 );
-  assign \$260  = $signed(\$258 ) + $signed(\$259 );
-  assign \$261  = $signed(a__payload[39:32]) + $signed(a__payload[47:40]);
-  assign \$262  = $signed(\$261 ) + $signed(a__payload[55:48]);
-  assign \$263  = $signed(\$262 ) + $signed(a__payload[63:56]);
-  assign \$264  = - $signed(\$263 );
-  assign \$266  = $signed(\$264 ) + $signed(\$265 );
-  assign \$268  = $signed(\$266 ) + $signed(\$267 );
-  assign \$269  = $signed(a__payload[39:32]) + $signed(a__payload[47:40]);
-  assign \$270  = $signed(\$269 ) + $signed(a__payload[55:48]);
-  assign \$271  = $signed(\$270 ) + $signed(a__payload[63:56]);
-  assign \$272  = - $signed(\$271 );
-  assign \$274  = $signed(\$272 ) + $signed(\$273 );
-  assign \$275  = $signed(a__payload[39:32]) + $signed(a__payload[47:40]);
-  assign \$276  = $signed(\$275 ) + $signed(a__payload[55:48]);
-  assign \$277  = $signed(\$276 ) + $signed(a__payload[63:56]);
-  assign \$278  = - $signed(\$277 );
-  assign \$280  = $signed(\$278 ) + $signed(\$279 );
-  assign \$282  = $signed(\$280 ) + $signed(\$281 );
-  assign \$283  = $signed(a__payload[39:32]) + $signed(a__payload[47:40]);
-  assign \$284  = $signed(\$283 ) + $signed(a__payload[55:48]);
-  assign \$285  = $signed(\$284 ) + $signed(a__payload[63:56]);
-  assign \$286  = - $signed(\$285 );
-  assign \$288  = $signed(\$286 ) + $signed(\$287 );
-  assign \$290  = $signed(\$288 ) + $signed(\$289 );
-  assign \$291  = $signed(a__payload[39:32]) + $signed(a__payload[47:40]);
-  assign \$292  = $signed(\$291 ) + $signed(a__payload[55:48]);
-  assign \$293  = $signed(\$292 ) + $signed(a__payload[63:56]);
-  assign \$294  = - $signed(\$293 );
-  assign \$296  = $signed(\$294 ) + $signed(\$295 );
-  assign \$298  = $signed(\$296 ) + $signed(\$297 );
-  assign \$300  = $signed(\$298 ) + $signed(\$299 );
-  assign \$301  = - $signed(tab_0_0);
-  assign \$302  = $signed(rowsum_0) + $signed(\$301 );
-  assign \$303  = - $signed(tab_0_0);
-  assign \$304  = $signed(rowsum_0) + $signed(\$303 );
-  assign \$305  = - $signed(tab_1_0);
-  assign \$306  = $signed(rowsum_1) + $signed(\$305 );
-  assign \$307  = - $signed(tab_1_0);
-  assign \$308  = $signed(rowsum_1) + $signed(\$307 );
-  assign \$309  = fire & tile_end;
-  assign \$310  = row + 1'h1;
-  assign \$311  = last_row ? 2'h0 : \$310 ;
-  assign \$314  = $signed(\$312 ) + $signed(\$313 );
-  assign \$318  = $signed(\$316 ) + $signed(\$317 );
+  assign \$299  = step + 1'h1;
+  assign \$300  = last_step ? 2'h0 : \$299 ;
+  assign \$301  = $signed(a__payload[7:0]) + $signed(a__payload[15:8]);
+  assign \$302  = $signed(\$301 ) + $signed(a__payload[23:16]);
+  assign \$303  = $signed(\$302 ) + $signed(a__payload[31:24]);
+  assign \$304  = - $signed(\$303 );
+  assign \$305  = $signed(a__payload[7:0]) + $signed(a__payload[15:8]);
+  assign \$306  = $signed(\$305 ) + $signed(a__payload[23:16]);
+  assign \$307  = $signed(\$306 ) + $signed(a__payload[31:24]);
+  assign \$308  = - $signed(\$307 );
+  assign \$310  = $signed(\$308 ) + $signed(\$309 );
+  assign \$311  = $signed(a__payload[7:0]) + $signed(a__payload[15:8]);
+  assign \$312  = $signed(\$311 ) + $signed(a__payload[23:16]);
+  assign \$313  = $signed(\$312 ) + $signed(a__payload[31:24]);
+  assign \$314  = - $signed(\$313 );
+  assign \$316  = $signed(\$314 ) + $signed(\$315 );
+  assign \$317  = $signed(a__payload[7:0]) + $signed(a__payload[15:8]);
+  assign \$318  = $signed(\$317 ) + $signed(a__payload[23:16]);
+  assign \$319  = $signed(\$318 ) + $signed(a__payload[31:24]);
+  assign \$320  = - $signed(\$319 );
   assign \$322  = $signed(\$320 ) + $signed(\$321 );
-  assign \$326  = $signed(\$324 ) + $signed(\$325 );
+  assign \$324  = $signed(\$322 ) + $signed(\$323 );
+  assign \$325  = $signed(a__payload[7:0]) + $signed(a__payload[15:8]);
+  assign \$326  = $signed(\$325 ) + $signed(a__payload[23:16]);
+  assign \$327  = $signed(\$326 ) + $signed(a__payload[31:24]);
+  assign \$328  = - $signed(\$327 );
   assign \$330  = $signed(\$328 ) + $signed(\$329 );
-  assign \$334  = $signed(\$332 ) + $signed(\$333 );
+  assign \$331  = $signed(a__payload[7:0]) + $signed(a__payload[15:8]);
+  assign \$332  = $signed(\$331 ) + $signed(a__payload[23:16]);
+  assign \$333  = $signed(\$332 ) + $signed(a__payload[31:24]);
+  assign \$334  = - $signed(\$333 );
+  assign \$336  = $signed(\$334 ) + $signed(\$335 );
   assign \$338  = $signed(\$336 ) + $signed(\$337 );
-  assign \$342  = $signed(\$340 ) + $signed(\$341 );
+  assign \$339  = $signed(a__payload[7:0]) + $signed(a__payload[15:8]);
+  assign \$340  = $signed(\$339 ) + $signed(a__payload[23:16]);
+  assign \$341  = $signed(\$340 ) + $signed(a__payload[31:24]);
+  assign \$342  = - $signed(\$341 );
+  assign \$344  = $signed(\$342 ) + $signed(\$343 );
+  assign \$346  = $signed(\$344 ) + $signed(\$345 );
+  assign \$347  = $signed(a__payload[7:0]) + $signed(a__payload[15:8]);
+  assign \$348  = $signed(\$347 ) + $signed(a__payload[23:16]);
+  assign \$349  = $signed(\$348 ) + $signed(a__payload[31:24]);
+  assign \$350  = - $signed(\$349 );
+  assign \$352  = $signed(\$350 ) + $signed(\$351 );
+  assign \$354  = $signed(\$352 ) + $signed(\$353 );
+  assign \$356  = $signed(\$354 ) + $signed(\$355 );
+  assign \$357  = $signed(a__payload[39:32]) + $signed(a__payload[47:40]);
+  assign \$358  = $signed(\$357 ) + $signed(a__payload[55:48]);
+  assign \$359  = $signed(\$358 ) + $signed(a__payload[63:56]);
+  assign \$360  = - $signed(\$359 );
+  assign \$361  = $signed(a__payload[39:32]) + $signed(a__payload[47:40]);
+  assign \$362  = $signed(\$361 ) + $signed(a__payload[55:48]);
+  assign \$363  = $signed(\$362 ) + $signed(a__payload[63:56]);
+  assign \$364  = - $signed(\$363 );
+  assign \$366  = $signed(\$364 ) + $signed(\$365 );
+  assign \$367  = $signed(a__payload[39:32]) + $signed(a__payload[47:40]);
+  assign \$368  = $signed(\$367 ) + $signed(a__payload[55:48]);
+  assign \$369  = $signed(\$368 ) + $signed(a__payload[63:56]);
+  assign \$370  = - $signed(\$369 );
+  assign \$372  = $signed(\$370 ) + $signed(\$371 );
+  assign \$373  = $signed(a__payload[39:32]) + $signed(a__payload[47:40]);
+  assign \$374  = $signed(\$373 ) + $signed(a__payload[55:48]);
+  assign \$375  = $signed(\$374 ) + $signed(a__payload[63:56]);
+  assign \$376  = - $signed(\$375 );
+  assign \$378  = $signed(\$376 ) + $signed(\$377 );
+  assign \$380  = $signed(\$378 ) + $signed(\$379 );
+  assign \$381  = $signed(a__payload[39:32]) + $signed(a__payload[47:40]);
+  assign \$382  = $signed(\$381 ) + $signed(a__payload[55:48]);
+  assign \$383  = $signed(\$382 ) + $signed(a__payload[63:56]);
+  assign \$384  = - $signed(\$383 );
+  assign \$386  = $signed(\$384 ) + $signed(\$385 );
+  assign \$387  = $signed(a__payload[39:32]) + $signed(a__payload[47:40]);
+  assign \$388  = $signed(\$387 ) + $signed(a__payload[55:48]);
+  assign \$389  = $signed(\$388 ) + $signed(a__payload[63:56]);
+  assign \$390  = - $signed(\$389 );
+  assign \$392  = $signed(\$390 ) + $signed(\$391 );
+  assign \$394  = $signed(\$392 ) + $signed(\$393 );
+  assign \$395  = $signed(a__payload[39:32]) + $signed(a__payload[47:40]);
+  assign \$396  = $signed(\$395 ) + $signed(a__payload[55:48]);
+  assign \$397  = $signed(\$396 ) + $signed(a__payload[63:56]);
+  assign \$398  = - $signed(\$397 );
+  assign \$400  = $signed(\$398 ) + $signed(\$399 );
+  assign \$402  = $signed(\$400 ) + $signed(\$401 );
+  assign \$403  = $signed(a__payload[39:32]) + $signed(a__payload[47:40]);
+  assign \$404  = $signed(\$403 ) + $signed(a__payload[55:48]);
+  assign \$405  = $signed(\$404 ) + $signed(a__payload[63:56]);
+  assign \$406  = - $signed(\$405 );
+  assign \$408  = $signed(\$406 ) + $signed(\$407 );
+  assign \$410  = $signed(\$408 ) + $signed(\$409 );
+  assign \$412  = $signed(\$410 ) + $signed(\$411 );
+  assign \$413  = fire & tile_end;
+  assign \$414  = fire & tile_end;
+  assign \$415  = fire & tile_end;
+  assign \$416  = fire & tile_end;
+  assign \$417  = fire & tile_end;
+  assign \$418  = fire & tile_end;
+  assign \$419  = fire & tile_end;
+  assign \$420  = fire & tile_end;
+  assign \$421  = fire & tile_end;
+  assign \$422  = fire & tile_end;
+  assign \$423  = fire & tile_end;
+  assign \$424  = fire & tile_end;
+  assign \$425  = fire & tile_end;
+  assign \$426  = fire & tile_end;
+  assign \$427  = fire & tile_end;
+  assign \$428  = fire & tile_end;
+  assign \$429  = fire & tile_end;
+  assign \$430  = row + 1'h1;
+  assign \$431  = last_row ? 2'h0 : \$430 ;
   always @(posedge clk)
-    step <= \$344 ;
+    step <= \$448 ;
   always @(posedge clk)
-    tab_valid <= \$345 ;
+    tab_valid <= \$449 ;
   always @(posedge clk)
-    tab_last <= \$346 ;
+    tab_last <= \$450 ;
   always @(posedge clk)
-    tab_0_0 <= \$347 ;
+    tab_0_0 <= \$451 ;
   always @(posedge clk)
-    tab_0_1 <= \$348 ;
+    tab_0_1 <= \$452 ;
   always @(posedge clk)
-    tab_0_2 <= \$349 ;
+    tab_0_2 <= \$453 ;
   always @(posedge clk)
-    tab_0_3 <= \$350 ;
+    tab_0_3 <= \$454 ;
   always @(posedge clk)
-    tab_0_4 <= \$351 ;
+    tab_0_4 <= \$455 ;
   always @(posedge clk)
-    tab_0_5 <= \$352 ;
+    tab_0_5 <= \$456 ;
   always @(posedge clk)
-    tab_0_6 <= \$353 ;
+    tab_0_6 <= \$457 ;
   always @(posedge clk)
-    tab_0_7 <= \$354 ;
+    tab_0_7 <= \$458 ;
   always @(posedge clk)
-    tab_1_0 <= \$355 ;
+    tab_1_0 <= \$459 ;
   always @(posedge clk)
-    tab_1_1 <= \$356 ;
+    tab_1_1 <= \$460 ;
   always @(posedge clk)
-    tab_1_2 <= \$357 ;
+    tab_1_2 <= \$461 ;
   always @(posedge clk)
-    tab_1_3 <= \$358 ;
+    tab_1_3 <= \$462 ;
   always @(posedge clk)
-    tab_1_4 <= \$359 ;
+    tab_1_4 <= \$463 ;
   always @(posedge clk)
-    tab_1_5 <= \$360 ;
+    tab_1_5 <= \$464 ;
   always @(posedge clk)
-    tab_1_6 <= \$361 ;
+    tab_1_6 <= \$465 ;
   always @(posedge clk)
-    tab_1_7 <= \$362 ;
+    tab_1_7 <= \$466 ;
   always @(posedge clk)
-    fresh <= \$363 ;
-  always @(posedge clk)
-    acc_0_0 <= \$364 ;
-  always @(posedge clk)
-    buf_0_0 <= \$365 ;
-  always @(posedge clk)
-    acc_0_1 <= \$366 ;
-  always @(posedge clk)
-    buf_0_1 <= \$367 ;
-  always @(posedge clk)
-    acc_0_2 <= \$368 ;
-  always @(posedge clk)
-    buf_0_2 <= \$369 ;
-  always @(posedge clk)
-    acc_0_3 <= \$370 ;
-  always @(posedge clk)
-    buf_0_3 <= \$371 ;
-  always @(posedge clk)
-    acc_0_4 <= \$372 ;
-  always @(posedge clk)
-    buf_0_4 <= \$373 ;
-  always @(posedge clk)
-    acc_0_5 <= \$374 ;
-  always @(posedge clk)
-    buf_0_5 <= \$375 ;
-  always @(posedge clk)
-    acc_0_6 <= \$376 ;
-  always @(posedge clk)
-    buf_0_6 <= \$377 ;
-  always @(posedge clk)
-    acc_0_7 <= \$378 ;
-  always @(posedge clk)
-    buf_0_7 <= \$379 ;
-  always @(posedge clk)
-    acc_1_0 <= \$380 ;
-  always @(posedge clk)
-    buf_1_0 <= \$381 ;
-  always @(posedge clk)
-    acc_1_1 <= \$382 ;
-  always @(posedge clk)
-    buf_1_1 <= \$383 ;
-  always @(posedge clk)
-    acc_1_2 <= \$384 ;
-  always @(posedge clk)
-    buf_1_2 <= \$385 ;
-  always @(posedge clk)
-    acc_1_3 <= \$386 ;
-  always @(posedge clk)
-    buf_1_3 <= \$387 ;
-  always @(posedge clk)
-    acc_1_4 <= \$388 ;
-  always @(posedge clk)
-    buf_1_4 <= \$389 ;
-  always @(posedge clk)
-    acc_1_5 <= \$390 ;
-  always @(posedge clk)
-    buf_1_5 <= \$391 ;
-  always @(posedge clk)
-    acc_1_6 <= \$392 ;
-  always @(posedge clk)
-    buf_1_6 <= \$393 ;
-  always @(posedge clk)
-    acc_1_7 <= \$394 ;
-  always @(posedge clk)
-    buf_1_7 <= \$395 ;
-  always @(posedge clk)
-    rowsum_0 <= \$396 ;
-  always @(posedge clk)
-    rowsum_buf_0 <= \$397 ;
-  always @(posedge clk)
-    rowsum_1 <= \$398 ;
-  always @(posedge clk)
-    rowsum_buf_1 <= \$399 ;
-  always @(posedge clk)
-    out_busy <= \$400 ;
-  always @(posedge clk)
-    o__valid <= \$401 ;
-  always @(posedge clk)
-    o__payload <= \$402 ;
-  always @(posedge clk)
-    row <= \$403 ;
+    acc_0_0 <= \$467 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (row)
-      1'h0:
-          \$312  = buf_0_0;
-      1'h1:
-          \$312  = buf_1_0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (row)
-      1'h0:
-          \$313  = rowsum_buf_0;
-      1'h1:
-          \$313  = rowsum_buf_1;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (row)
-      1'h0:
-          \$316  = buf_0_1;
-      1'h1:
-          \$316  = buf_1_1;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (row)
-      1'h0:
-          \$317  = rowsum_buf_0;
-      1'h1:
-          \$317  = rowsum_buf_1;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (row)
-      1'h0:
-          \$320  = buf_0_2;
-      1'h1:
-          \$320  = buf_1_2;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (row)
-      1'h0:
-          \$321  = rowsum_buf_0;
-      1'h1:
-          \$321  = rowsum_buf_1;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (row)
-      1'h0:
-          \$324  = buf_0_3;
-      1'h1:
-          \$324  = buf_1_3;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (row)
-      1'h0:
-          \$325  = rowsum_buf_0;
-      1'h1:
-          \$325  = rowsum_buf_1;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (row)
-      1'h0:
-          \$328  = buf_0_4;
-      1'h1:
-          \$328  = buf_1_4;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (row)
-      1'h0:
-          \$329  = rowsum_buf_0;
-      1'h1:
-          \$329  = rowsum_buf_1;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (row)
-      1'h0:
-          \$332  = buf_0_5;
-      1'h1:
-          \$332  = buf_1_5;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (row)
-      1'h0:
-          \$333  = rowsum_buf_0;
-      1'h1:
-          \$333  = rowsum_buf_1;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (row)
-      1'h0:
-          \$336  = buf_0_6;
-      1'h1:
-          \$336  = buf_1_6;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (row)
-      1'h0:
-          \$337  = rowsum_buf_0;
-      1'h1:
-          \$337  = rowsum_buf_1;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (row)
-      1'h0:
-          \$340  = buf_0_7;
-      1'h1:
-          \$340  = buf_1_7;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (row)
-      1'h0:
-          \$341  = rowsum_buf_0;
-      1'h1:
-          \$341  = rowsum_buf_1;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$344  = step;
-    if (fire) begin
-      \$344  = \$188 [0];
+    \$469  = acc_0_1;
+    if (\$414 ) begin
+      \$469  = 18'h00000;
+    end else if (fire) begin
+      \$469  = \$43 [17:0];
     end
     if (rst) begin
-      \$344  = 1'h0;
+      \$469  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$345  = tab_valid;
-    if (load) begin
-      \$345  = 1'h1;
-    end else if (use_done) begin
-      \$345  = 1'h0;
+    \$470  = buf_0_1;
+    if (\$414 ) begin
+      \$470  = \$43 [17:0];
     end
     if (rst) begin
-      \$345  = 1'h0;
+      \$470  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$346  = tab_last;
-    if (load) begin
-      \$346  = a__payload[64];
+    \$471  = acc_0_2;
+    if (\$415 ) begin
+      \$471  = 18'h00000;
+    end else if (fire) begin
+      \$471  = \$61 [17:0];
     end
     if (rst) begin
-      \$346  = 1'h0;
+      \$471  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$347  = tab_0_0;
-    if (load) begin
-      \$347  = \$192 [10:0];
+    \$472  = buf_0_2;
+    if (\$415 ) begin
+      \$472  = \$61 [17:0];
     end
     if (rst) begin
-      \$347  = 11'h000;
+      \$472  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$348  = tab_0_1;
-    if (load) begin
-      \$348  = \$198 [10:0];
+    \$473  = acc_0_3;
+    if (\$416 ) begin
+      \$473  = 18'h00000;
+    end else if (fire) begin
+      \$473  = \$79 [17:0];
     end
     if (rst) begin
-      \$348  = 11'h000;
+      \$473  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$349  = tab_0_2;
-    if (load) begin
-      \$349  = \$204 [10:0];
+    \$474  = buf_0_3;
+    if (\$416 ) begin
+      \$474  = \$79 [17:0];
     end
     if (rst) begin
-      \$349  = 11'h000;
+      \$474  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$350  = tab_0_3;
-    if (load) begin
-      \$350  = \$212 [10:0];
+    \$475  = acc_0_4;
+    if (\$417 ) begin
+      \$475  = 18'h00000;
+    end else if (fire) begin
+      \$475  = \$97 [17:0];
     end
     if (rst) begin
-      \$350  = 11'h000;
+      \$475  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$351  = tab_0_4;
-    if (load) begin
-      \$351  = \$218 [10:0];
+    \$476  = buf_0_4;
+    if (\$417 ) begin
+      \$476  = \$97 [17:0];
     end
     if (rst) begin
-      \$351  = 11'h000;
+      \$476  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$352  = tab_0_5;
-    if (load) begin
-      \$352  = \$226 [10:0];
+    \$477  = acc_0_5;
+    if (\$418 ) begin
+      \$477  = 18'h00000;
+    end else if (fire) begin
+      \$477  = \$115 [17:0];
     end
     if (rst) begin
-      \$352  = 11'h000;
+      \$477  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$353  = tab_0_6;
-    if (load) begin
-      \$353  = \$234 [10:0];
+    \$478  = buf_0_5;
+    if (\$418 ) begin
+      \$478  = \$115 [17:0];
     end
     if (rst) begin
-      \$353  = 11'h000;
+      \$478  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$354  = tab_0_7;
-    if (load) begin
-      \$354  = \$244 [10:0];
+    \$479  = acc_0_6;
+    if (\$419 ) begin
+      \$479  = 18'h00000;
+    end else if (fire) begin
+      \$479  = \$133 [17:0];
     end
     if (rst) begin
-      \$354  = 11'h000;
+      \$479  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$355  = tab_1_0;
-    if (load) begin
-      \$355  = \$248 [10:0];
+    \$480  = buf_0_6;
+    if (\$419 ) begin
+      \$480  = \$133 [17:0];
     end
     if (rst) begin
-      \$355  = 11'h000;
+      \$480  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$356  = tab_1_1;
-    if (load) begin
-      \$356  = \$254 [10:0];
+    \$481  = acc_0_7;
+    if (\$420 ) begin
+      \$481  = 18'h00000;
+    end else if (fire) begin
+      \$481  = \$151 [17:0];
     end
     if (rst) begin
-      \$356  = 11'h000;
+      \$481  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$357  = tab_1_2;
-    if (load) begin
-      \$357  = \$260 [10:0];
+    \$482  = buf_0_7;
+    if (\$420 ) begin
+      \$482  = \$151 [17:0];
     end
     if (rst) begin
-      \$357  = 11'h000;
+      \$482  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$358  = tab_1_3;
-    if (load) begin
-      \$358  = \$268 [10:0];
+    \$483  = acc_1_0;
+    if (\$421 ) begin
+      \$483  = 18'h00000;
+    end else if (fire) begin
+      \$483  = \$169 [17:0];
     end
     if (rst) begin
-      \$358  = 11'h000;
+      \$483  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$359  = tab_1_4;
-    if (load) begin
-      \$359  = \$274 [10:0];
+    \$484  = buf_1_0;
+    if (\$421 ) begin
+      \$484  = \$169 [17:0];
     end
     if (rst) begin
-      \$359  = 11'h000;
+      \$484  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$360  = tab_1_5;
-    if (load) begin
-      \$360  = \$282 [10:0];
+    \$485  = acc_1_1;
+    if (\$422 ) begin
+      \$485  = 18'h00000;
+    end else if (fire) begin
+      \$485  = \$187 [17:0];
     end
     if (rst) begin
-      \$360  = 11'h000;
+      \$485  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$361  = tab_1_6;
-    if (load) begin
-      \$361  = \$290 [10:0];
+    \$486  = buf_1_1;
+    if (\$422 ) begin
+      \$486  = \$187 [17:0];
     end
     if (rst) begin
-      \$361  = 11'h000;
+      \$486  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$362  = tab_1_7;
-    if (load) begin
-      \$362  = \$300 [10:0];
+    \$487  = acc_1_2;
+    if (\$423 ) begin
+      \$487  = 18'h00000;
+    end else if (fire) begin
+      \$487  = \$205 [17:0];
     end
     if (rst) begin
-      \$362  = 11'h000;
+      \$487  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$363  = fresh;
-    if (fire) begin
-      \$363  = tile_end;
+    \$488  = buf_1_2;
+    if (\$423 ) begin
+      \$488  = \$205 [17:0];
     end
     if (rst) begin
-      \$363  = 1'h1;
+      \$488  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$364  = acc_0_0;
-    if (fire) begin
-      \$364  = \$18 [17:0];
+    \$489  = acc_1_3;
+    if (\$424 ) begin
+      \$489  = 18'h00000;
+    end else if (fire) begin
+      \$489  = \$223 [17:0];
     end
     if (rst) begin
-      \$364  = 18'h00000;
+      \$489  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$365  = buf_0_0;
-    if (fire) begin
-      if (tile_end) begin
-        \$365  = \$18 [17:0];
-      end
+    \$490  = buf_1_3;
+    if (\$424 ) begin
+      \$490  = \$223 [17:0];
     end
     if (rst) begin
-      \$365  = 18'h00000;
+      \$490  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$366  = acc_0_1;
-    if (fire) begin
-      \$366  = \$29 [17:0];
+    \$491  = acc_1_4;
+    if (\$425 ) begin
+      \$491  = 18'h00000;
+    end else if (fire) begin
+      \$491  = \$241 [17:0];
     end
     if (rst) begin
-      \$366  = 18'h00000;
+      \$491  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$367  = buf_0_1;
-    if (fire) begin
-      if (tile_end) begin
-        \$367  = \$29 [17:0];
-      end
+    \$492  = buf_1_4;
+    if (\$425 ) begin
+      \$492  = \$241 [17:0];
     end
     if (rst) begin
-      \$367  = 18'h00000;
+      \$492  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$368  = acc_0_2;
-    if (fire) begin
-      \$368  = \$40 [17:0];
+    \$493  = acc_1_5;
+    if (\$426 ) begin
+      \$493  = 18'h00000;
+    end else if (fire) begin
+      \$493  = \$259 [17:0];
     end
     if (rst) begin
-      \$368  = 18'h00000;
+      \$493  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$369  = buf_0_2;
-    if (fire) begin
-      if (tile_end) begin
-        \$369  = \$40 [17:0];
-      end
+    \$494  = buf_1_5;
+    if (\$426 ) begin
+      \$494  = \$259 [17:0];
     end
     if (rst) begin
-      \$369  = 18'h00000;
+      \$494  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$370  = acc_0_3;
-    if (fire) begin
-      \$370  = \$51 [17:0];
+    \$495  = acc_1_6;
+    if (\$427 ) begin
+      \$495  = 18'h00000;
+    end else if (fire) begin
+      \$495  = \$277 [17:0];
     end
     if (rst) begin
-      \$370  = 18'h00000;
+      \$495  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$371  = buf_0_3;
-    if (fire) begin
-      if (tile_end) begin
-        \$371  = \$51 [17:0];
-      end
+    \$496  = buf_1_6;
+    if (\$427 ) begin
+      \$496  = \$277 [17:0];
     end
     if (rst) begin
-      \$371  = 18'h00000;
+      \$496  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$372  = acc_0_4;
-    if (fire) begin
-      \$372  = \$62 [17:0];
+    \$497  = acc_1_7;
+    if (\$428 ) begin
+      \$497  = 18'h00000;
+    end else if (fire) begin
+      \$497  = \$295 [17:0];
     end
     if (rst) begin
-      \$372  = 18'h00000;
+      \$497  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$373  = buf_0_4;
-    if (fire) begin
-      if (tile_end) begin
-        \$373  = \$62 [17:0];
-      end
+    \$498  = buf_1_7;
+    if (\$428 ) begin
+      \$498  = \$295 [17:0];
     end
     if (rst) begin
-      \$373  = 18'h00000;
+      \$498  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$374  = acc_0_5;
-    if (fire) begin
-      \$374  = \$73 [17:0];
-    end
-    if (rst) begin
-      \$374  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$375  = buf_0_5;
-    if (fire) begin
-      if (tile_end) begin
-        \$375  = \$73 [17:0];
-      end
-    end
-    if (rst) begin
-      \$375  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$376  = acc_0_6;
-    if (fire) begin
-      \$376  = \$84 [17:0];
-    end
-    if (rst) begin
-      \$376  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$377  = buf_0_6;
-    if (fire) begin
-      if (tile_end) begin
-        \$377  = \$84 [17:0];
-      end
-    end
-    if (rst) begin
-      \$377  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$378  = acc_0_7;
-    if (fire) begin
-      \$378  = \$95 [17:0];
-    end
-    if (rst) begin
-      \$378  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$379  = buf_0_7;
-    if (fire) begin
-      if (tile_end) begin
-        \$379  = \$95 [17:0];
-      end
-    end
-    if (rst) begin
-      \$379  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$380  = acc_1_0;
-    if (fire) begin
-      \$380  = \$106 [17:0];
-    end
-    if (rst) begin
-      \$380  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$381  = buf_1_0;
-    if (fire) begin
-      if (tile_end) begin
-        \$381  = \$106 [17:0];
-      end
-    end
-    if (rst) begin
-      \$381  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$382  = acc_1_1;
-    if (fire) begin
-      \$382  = \$117 [17:0];
-    end
-    if (rst) begin
-      \$382  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$383  = buf_1_1;
-    if (fire) begin
-      if (tile_end) begin
-        \$383  = \$117 [17:0];
-      end
-    end
-    if (rst) begin
-      \$383  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$384  = acc_1_2;
-    if (fire) begin
-      \$384  = \$128 [17:0];
-    end
-    if (rst) begin
-      \$384  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$385  = buf_1_2;
-    if (fire) begin
-      if (tile_end) begin
-        \$385  = \$128 [17:0];
-      end
-    end
-    if (rst) begin
-      \$385  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$386  = acc_1_3;
-    if (fire) begin
-      \$386  = \$139 [17:0];
-    end
-    if (rst) begin
-      \$386  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$387  = buf_1_3;
-    if (fire) begin
-      if (tile_end) begin
-        \$387  = \$139 [17:0];
-      end
-    end
-    if (rst) begin
-      \$387  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$388  = acc_1_4;
-    if (fire) begin
-      \$388  = \$150 [17:0];
-    end
-    if (rst) begin
-      \$388  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$389  = buf_1_4;
-    if (fire) begin
-      if (tile_end) begin
-        \$389  = \$150 [17:0];
-      end
-    end
-    if (rst) begin
-      \$389  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$390  = acc_1_5;
-    if (fire) begin
-      \$390  = \$161 [17:0];
-    end
-    if (rst) begin
-      \$390  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$391  = buf_1_5;
-    if (fire) begin
-      if (tile_end) begin
-        \$391  = \$161 [17:0];
-      end
-    end
-    if (rst) begin
-      \$391  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$392  = acc_1_6;
-    if (fire) begin
-      \$392  = \$172 [17:0];
-    end
-    if (rst) begin
-      \$392  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$393  = buf_1_6;
-    if (fire) begin
-      if (tile_end) begin
-        \$393  = \$172 [17:0];
-      end
-    end
-    if (rst) begin
-      \$393  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$394  = acc_1_7;
-    if (fire) begin
-      \$394  = \$183 [17:0];
-    end
-    if (rst) begin
-      \$394  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$395  = buf_1_7;
-    if (fire) begin
-      if (tile_end) begin
-        \$395  = \$183 [17:0];
-      end
-    end
-    if (rst) begin
-      \$395  = 18'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$396  = rowsum_0;
-    if (use_done) begin
-      \$396  = \$302 [16:0];
-      if (tile_end) begin
-        \$396  = 17'h00000;
-      end
-    end
-    if (rst) begin
-      \$396  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$397  = rowsum_buf_0;
-    if (use_done) begin
-      if (tile_end) begin
-        \$397  = \$304 [16:0];
-      end
-    end
-    if (rst) begin
-      \$397  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$398  = rowsum_1;
-    if (use_done) begin
-      \$398  = \$306 [16:0];
-      if (tile_end) begin
-        \$398  = 17'h00000;
-      end
-    end
-    if (rst) begin
-      \$398  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$399  = rowsum_buf_1;
-    if (use_done) begin
-      if (tile_end) begin
-        \$399  = \$308 [16:0];
-      end
-    end
-    if (rst) begin
-      \$399  = 17'h00000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$400  = out_busy;
-    if (\$309 ) begin
-      \$400  = 1'h1;
+    \$499  = out_busy;
+    if (\$429 ) begin
+      \$499  = 1'h1;
     end else if (drain_done) begin
-      \$400  = 1'h0;
+      \$499  = 1'h0;
     end
     if (rst) begin
-      \$400  = 1'h0;
+      \$499  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$401  = o__valid;
+    \$500  = o__valid;
     if (advance) begin
-      \$401  = 1'h1;
+      \$500  = 1'h1;
     end else if (o__ready) begin
-      \$401  = 1'h0;
+      \$500  = 1'h0;
     end
     if (rst) begin
-      \$401  = 1'h0;
+      \$500  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$402  = o__payload;
+    \$501  = o__payload;
     if (advance) begin
-      \$402 [136] = last_row;
-      \$402 [16:0] = \$315 [16:0];
-      \$402 [33:17] = \$319 [16:0];
-      \$402 [50:34] = \$323 [16:0];
-      \$402 [67:51] = \$327 [16:0];
-      \$402 [84:68] = \$331 [16:0];
-      \$402 [101:85] = \$335 [16:0];
-      \$402 [118:102] = \$339 [16:0];
-      \$402 [135:119] = \$343 [16:0];
+      \$501 [136] = last_row;
+      \$501 [16:0] = \$433 [16:0];
+      \$501 [33:17] = \$435 [16:0];
+      \$501 [50:34] = \$437 [16:0];
+      \$501 [67:51] = \$439 [16:0];
+      \$501 [84:68] = \$441 [16:0];
+      \$501 [101:85] = \$443 [16:0];
+      \$501 [118:102] = \$445 [16:0];
+      \$501 [135:119] = \$447 [16:0];
     end
     if (rst) begin
-      \$402  = 137'h00000000000000000000000000000000000;
+      \$501  = 137'h00000000000000000000000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$403  = row;
+    \$502  = row;
     if (advance) begin
-      \$403  = \$311 [0];
+      \$502  = \$431 [0];
     end
     if (rst) begin
-      \$403  = 1'h0;
+      \$502  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    (* full_case = 32'd1 *)
+    casez (row)
+      1'h0:
+          \$432  = buf_0_0;
+      1'h1:
+          \$432  = buf_1_0;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    (* full_case = 32'd1 *)
+    casez (row)
+      1'h0:
+          \$434  = buf_0_1;
+      1'h1:
+          \$434  = buf_1_1;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    (* full_case = 32'd1 *)
+    casez (row)
+      1'h0:
+          \$436  = buf_0_2;
+      1'h1:
+          \$436  = buf_1_2;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    (* full_case = 32'd1 *)
+    casez (row)
+      1'h0:
+          \$438  = buf_0_3;
+      1'h1:
+          \$438  = buf_1_3;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    (* full_case = 32'd1 *)
+    casez (row)
+      1'h0:
+          \$440  = buf_0_4;
+      1'h1:
+          \$440  = buf_1_4;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    (* full_case = 32'd1 *)
+    casez (row)
+      1'h0:
+          \$442  = buf_0_5;
+      1'h1:
+          \$442  = buf_1_5;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    (* full_case = 32'd1 *)
+    casez (row)
+      1'h0:
+          \$444  = buf_0_6;
+      1'h1:
+          \$444  = buf_1_6;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    (* full_case = 32'd1 *)
+    casez (row)
+      1'h0:
+          \$446  = buf_0_7;
+      1'h1:
+          \$446  = buf_1_7;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$448  = step;
+    if (fire) begin
+      \$448  = \$300 [0];
+    end
+    if (rst) begin
+      \$448  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$449  = tab_valid;
+    if (load) begin
+      \$449  = 1'h1;
+    end else if (use_done) begin
+      \$449  = 1'h0;
+    end
+    if (rst) begin
+      \$449  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$450  = tab_last;
+    if (load) begin
+      \$450  = a__payload[64];
+    end
+    if (rst) begin
+      \$450  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$451  = tab_0_0;
+    if (load) begin
+      \$451  = \$304 [10:0];
+    end
+    if (rst) begin
+      \$451  = 11'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$452  = tab_0_1;
+    if (load) begin
+      \$452  = \$310 [10:0];
+    end
+    if (rst) begin
+      \$452  = 11'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$453  = tab_0_2;
+    if (load) begin
+      \$453  = \$316 [10:0];
+    end
+    if (rst) begin
+      \$453  = 11'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$454  = tab_0_3;
+    if (load) begin
+      \$454  = \$324 [10:0];
+    end
+    if (rst) begin
+      \$454  = 11'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$455  = tab_0_4;
+    if (load) begin
+      \$455  = \$330 [10:0];
+    end
+    if (rst) begin
+      \$455  = 11'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$456  = tab_0_5;
+    if (load) begin
+      \$456  = \$338 [10:0];
+    end
+    if (rst) begin
+      \$456  = 11'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$457  = tab_0_6;
+    if (load) begin
+      \$457  = \$346 [10:0];
+    end
+    if (rst) begin
+      \$457  = 11'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$458  = tab_0_7;
+    if (load) begin
+      \$458  = \$356 [10:0];
+    end
+    if (rst) begin
+      \$458  = 11'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$459  = tab_1_0;
+    if (load) begin
+      \$459  = \$360 [10:0];
+    end
+    if (rst) begin
+      \$459  = 11'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$460  = tab_1_1;
+    if (load) begin
+      \$460  = \$366 [10:0];
+    end
+    if (rst) begin
+      \$460  = 11'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$461  = tab_1_2;
+    if (load) begin
+      \$461  = \$372 [10:0];
+    end
+    if (rst) begin
+      \$461  = 11'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$462  = tab_1_3;
+    if (load) begin
+      \$462  = \$380 [10:0];
+    end
+    if (rst) begin
+      \$462  = 11'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$463  = tab_1_4;
+    if (load) begin
+      \$463  = \$386 [10:0];
+    end
+    if (rst) begin
+      \$463  = 11'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$464  = tab_1_5;
+    if (load) begin
+      \$464  = \$394 [10:0];
+    end
+    if (rst) begin
+      \$464  = 11'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$465  = tab_1_6;
+    if (load) begin
+      \$465  = \$402 [10:0];
+    end
+    if (rst) begin
+      \$465  = 11'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$466  = tab_1_7;
+    if (load) begin
+      \$466  = \$412 [10:0];
+    end
+    if (rst) begin
+      \$466  = 11'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$467  = acc_0_0;
+    if (\$413 ) begin
+      \$467  = 18'h00000;
+    end else if (fire) begin
+      \$467  = \$25 [17:0];
+    end
+    if (rst) begin
+      \$467  = 18'h00000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$468  = buf_0_0;
+    if (\$413 ) begin
+      \$468  = \$25 [17:0];
+    end
+    if (rst) begin
+      \$468  = 18'h00000;
     end
   end
   assign w__ready = fire;
-  assign next_0_0 = \$18 [17:0];
-  assign next_0_1 = \$29 [17:0];
-  assign next_0_2 = \$40 [17:0];
-  assign next_0_3 = \$51 [17:0];
-  assign next_0_4 = \$62 [17:0];
-  assign next_0_5 = \$73 [17:0];
-  assign next_0_6 = \$84 [17:0];
-  assign next_0_7 = \$95 [17:0];
-  assign next_1_0 = \$106 [17:0];
-  assign next_1_1 = \$117 [17:0];
-  assign next_1_2 = \$128 [17:0];
-  assign next_1_3 = \$139 [17:0];
-  assign next_1_4 = \$150 [17:0];
-  assign next_1_5 = \$161 [17:0];
-  assign next_1_6 = \$172 [17:0];
-  assign next_1_7 = \$183 [17:0];
+  assign next_0_0 = \$25 [17:0];
+  assign next_0_1 = \$43 [17:0];
+  assign next_0_2 = \$61 [17:0];
+  assign next_0_3 = \$79 [17:0];
+  assign next_0_4 = \$97 [17:0];
+  assign next_0_5 = \$115 [17:0];
+  assign next_0_6 = \$133 [17:0];
+  assign next_0_7 = \$151 [17:0];
+  assign next_1_0 = \$169 [17:0];
+  assign next_1_1 = \$187 [17:0];
+  assign next_1_2 = \$205 [17:0];
+  assign next_1_3 = \$223 [17:0];
+  assign next_1_4 = \$241 [17:0];
+  assign next_1_5 = \$259 [17:0];
+  assign next_1_6 = \$277 [17:0];
+  assign next_1_7 = \$295 [17:0];
   assign \w__payload.data  = w__payload[31:0];
   assign \w__payload.data[0]  = w__payload[3:0];
   assign \w__payload.data[1]  = w__payload[7:4];
@@ -1989,37 +1885,165 @@ module \lut_tc_ternary.core (a__valid, w__valid, o__ready, rst, fire, a__ready, 
   assign last_step = step;
   assign \$2  = \$1 ;
   assign last_row = row;
-  assign \$184  = out_busy;
-  assign \$197  = { a__payload[7:0], 1'h0 };
-  assign \$203  = { a__payload[15:8], 1'h0 };
-  assign \$209  = { a__payload[7:0], 1'h0 };
-  assign \$211  = { a__payload[15:8], 1'h0 };
-  assign \$217  = { a__payload[23:16], 1'h0 };
-  assign \$223  = { a__payload[7:0], 1'h0 };
-  assign \$225  = { a__payload[23:16], 1'h0 };
-  assign \$231  = { a__payload[15:8], 1'h0 };
-  assign \$233  = { a__payload[23:16], 1'h0 };
-  assign \$239  = { a__payload[7:0], 1'h0 };
-  assign \$241  = { a__payload[15:8], 1'h0 };
-  assign \$243  = { a__payload[23:16], 1'h0 };
-  assign \$253  = { a__payload[39:32], 1'h0 };
-  assign \$259  = { a__payload[47:40], 1'h0 };
-  assign \$265  = { a__payload[39:32], 1'h0 };
-  assign \$267  = { a__payload[47:40], 1'h0 };
-  assign \$273  = { a__payload[55:48], 1'h0 };
-  assign \$279  = { a__payload[39:32], 1'h0 };
-  assign \$281  = { a__payload[55:48], 1'h0 };
-  assign \$287  = { a__payload[47:40], 1'h0 };
-  assign \$289  = { a__payload[55:48], 1'h0 };
-  assign \$295  = { a__payload[39:32], 1'h0 };
-  assign \$297  = { a__payload[47:40], 1'h0 };
-  assign \$299  = { a__payload[55:48], 1'h0 };
-  assign \$315  = { \$314 [18], \$314 [18:1] };
-  assign \$319  = { \$318 [18], \$318 [18:1] };
-  assign \$323  = { \$322 [18], \$322 [18:1] };
-  assign \$327  = { \$326 [18], \$326 [18:1] };
-  assign \$331  = { \$330 [18], \$330 [18:1] };
-  assign \$335  = { \$334 [18], \$334 [18:1] };
-  assign \$339  = { \$338 [18], \$338 [18:1] };
-  assign \$343  = { \$342 [18], \$342 [18:1] };
+  assign \$296  = out_busy;
+  assign \$8  = { tab_0_7[10], tab_0_7 };
+  assign \$9  = { tab_0_6[10], tab_0_6 };
+  assign \$11  = { tab_0_5[10], tab_0_5 };
+  assign \$12  = { tab_0_4[10], tab_0_4 };
+  assign \$15  = { tab_0_3[10], tab_0_3 };
+  assign \$16  = { tab_0_2[10], tab_0_2 };
+  assign \$18  = { tab_0_1[10], tab_0_1 };
+  assign \$19  = { tab_0_0[10], tab_0_0 };
+  assign \$26  = { tab_0_7[10], tab_0_7 };
+  assign \$27  = { tab_0_6[10], tab_0_6 };
+  assign \$29  = { tab_0_5[10], tab_0_5 };
+  assign \$30  = { tab_0_4[10], tab_0_4 };
+  assign \$33  = { tab_0_3[10], tab_0_3 };
+  assign \$34  = { tab_0_2[10], tab_0_2 };
+  assign \$36  = { tab_0_1[10], tab_0_1 };
+  assign \$37  = { tab_0_0[10], tab_0_0 };
+  assign \$44  = { tab_0_7[10], tab_0_7 };
+  assign \$45  = { tab_0_6[10], tab_0_6 };
+  assign \$47  = { tab_0_5[10], tab_0_5 };
+  assign \$48  = { tab_0_4[10], tab_0_4 };
+  assign \$51  = { tab_0_3[10], tab_0_3 };
+  assign \$52  = { tab_0_2[10], tab_0_2 };
+  assign \$54  = { tab_0_1[10], tab_0_1 };
+  assign \$55  = { tab_0_0[10], tab_0_0 };
+  assign \$62  = { tab_0_7[10], tab_0_7 };
+  assign \$63  = { tab_0_6[10], tab_0_6 };
+  assign \$65  = { tab_0_5[10], tab_0_5 };
+  assign \$66  = { tab_0_4[10], tab_0_4 };
+  assign \$69  = { tab_0_3[10], tab_0_3 };
+  assign \$70  = { tab_0_2[10], tab_0_2 };
+  assign \$72  = { tab_0_1[10], tab_0_1 };
+  assign \$73  = { tab_0_0[10], tab_0_0 };
+  assign \$80  = { tab_0_7[10], tab_0_7 };
+  assign \$81  = { tab_0_6[10], tab_0_6 };
+  assign \$83  = { tab_0_5[10], tab_0_5 };
+  assign \$84  = { tab_0_4[10], tab_0_4 };
+  assign \$87  = { tab_0_3[10], tab_0_3 };
+  assign \$88  = { tab_0_2[10], tab_0_2 };
+  assign \$90  = { tab_0_1[10], tab_0_1 };
+  assign \$91  = { tab_0_0[10], tab_0_0 };
+  assign \$98  = { tab_0_7[10], tab_0_7 };
+  assign \$99  = { tab_0_6[10], tab_0_6 };
+  assign \$101  = { tab_0_5[10], tab_0_5 };
+  assign \$102  = { tab_0_4[10], tab_0_4 };
+  assign \$105  = { tab_0_3[10], tab_0_3 };
+  assign \$106  = { tab_0_2[10], tab_0_2 };
+  assign \$108  = { tab_0_1[10], tab_0_1 };
+  assign \$109  = { tab_0_0[10], tab_0_0 };
+  assign \$116  = { tab_0_7[10], tab_0_7 };
+  assign \$117  = { tab_0_6[10], tab_0_6 };
+  assign \$119  = { tab_0_5[10], tab_0_5 };
+  assign \$120  = { tab_0_4[10], tab_0_4 };
+  assign \$123  = { tab_0_3[10], tab_0_3 };
+  assign \$124  = { tab_0_2[10], tab_0_2 };
+  assign \$126  = { tab_0_1[10], tab_0_1 };
+  assign \$127  = { tab_0_0[10], tab_0_0 };
+  assign \$134  = { tab_0_7[10], tab_0_7 };
+  assign \$135  = { tab_0_6[10], tab_0_6 };
+  assign \$137  = { tab_0_5[10], tab_0_5 };
+  assign \$138  = { tab_0_4[10], tab_0_4 };
+  assign \$141  = { tab_0_3[10], tab_0_3 };
+  assign \$142  = { tab_0_2[10], tab_0_2 };
+  assign \$144  = { tab_0_1[10], tab_0_1 };
+  assign \$145  = { tab_0_0[10], tab_0_0 };
+  assign \$152  = { tab_1_7[10], tab_1_7 };
+  assign \$153  = { tab_1_6[10], tab_1_6 };
+  assign \$155  = { tab_1_5[10], tab_1_5 };
+  assign \$156  = { tab_1_4[10], tab_1_4 };
+  assign \$159  = { tab_1_3[10], tab_1_3 };
+  assign \$160  = { tab_1_2[10], tab_1_2 };
+  assign \$162  = { tab_1_1[10], tab_1_1 };
+  assign \$163  = { tab_1_0[10], tab_1_0 };
+  assign \$170  = { tab_1_7[10], tab_1_7 };
+  assign \$171  = { tab_1_6[10], tab_1_6 };
+  assign \$173  = { tab_1_5[10], tab_1_5 };
+  assign \$174  = { tab_1_4[10], tab_1_4 };
+  assign \$177  = { tab_1_3[10], tab_1_3 };
+  assign \$178  = { tab_1_2[10], tab_1_2 };
+  assign \$180  = { tab_1_1[10], tab_1_1 };
+  assign \$181  = { tab_1_0[10], tab_1_0 };
+  assign \$188  = { tab_1_7[10], tab_1_7 };
+  assign \$189  = { tab_1_6[10], tab_1_6 };
+  assign \$191  = { tab_1_5[10], tab_1_5 };
+  assign \$192  = { tab_1_4[10], tab_1_4 };
+  assign \$195  = { tab_1_3[10], tab_1_3 };
+  assign \$196  = { tab_1_2[10], tab_1_2 };
+  assign \$198  = { tab_1_1[10], tab_1_1 };
+  assign \$199  = { tab_1_0[10], tab_1_0 };
+  assign \$206  = { tab_1_7[10], tab_1_7 };
+  assign \$207  = { tab_1_6[10], tab_1_6 };
+  assign \$209  = { tab_1_5[10], tab_1_5 };
+  assign \$210  = { tab_1_4[10], tab_1_4 };
+  assign \$213  = { tab_1_3[10], tab_1_3 };
+  assign \$214  = { tab_1_2[10], tab_1_2 };
+  assign \$216  = { tab_1_1[10], tab_1_1 };
+  assign \$217  = { tab_1_0[10], tab_1_0 };
+  assign \$224  = { tab_1_7[10], tab_1_7 };
+  assign \$225  = { tab_1_6[10], tab_1_6 };
+  assign \$227  = { tab_1_5[10], tab_1_5 };
+  assign \$228  = { tab_1_4[10], tab_1_4 };
+  assign \$231  = { tab_1_3[10], tab_1_3 };
+  assign \$232  = { tab_1_2[10], tab_1_2 };
+  assign \$234  = { tab_1_1[10], tab_1_1 };
+  assign \$235  = { tab_1_0[10], tab_1_0 };
+  assign \$242  = { tab_1_7[10], tab_1_7 };
+  assign \$243  = { tab_1_6[10], tab_1_6 };
+  assign \$245  = { tab_1_5[10], tab_1_5 };
+  assign \$246  = { tab_1_4[10], tab_1_4 };
+  assign \$249  = { tab_1_3[10], tab_1_3 };
+  assign \$250  = { tab_1_2[10], tab_1_2 };
+  assign \$252  = { tab_1_1[10], tab_1_1 };
+  assign \$253  = { tab_1_0[10], tab_1_0 };
+  assign \$260  = { tab_1_7[10], tab_1_7 };
+  assign \$261  = { tab_1_6[10], tab_1_6 };
+  assign \$263  = { tab_1_5[10], tab_1_5 };
+  assign \$264  = { tab_1_4[10], tab_1_4 };
+  assign \$267  = { tab_1_3[10], tab_1_3 };
+  assign \$268  = { tab_1_2[10], tab_1_2 };
+  assign \$270  = { tab_1_1[10], tab_1_1 };
+  assign \$271  = { tab_1_0[10], tab_1_0 };
+  assign \$278  = { tab_1_7[10], tab_1_7 };
+  assign \$279  = { tab_1_6[10], tab_1_6 };
+  assign \$281  = { tab_1_5[10], tab_1_5 };
+  assign \$282  = { tab_1_4[10], tab_1_4 };
+  assign \$285  = { tab_1_3[10], tab_1_3 };
+  assign \$286  = { tab_1_2[10], tab_1_2 };
+  assign \$288  = { tab_1_1[10], tab_1_1 };
+  assign \$289  = { tab_1_0[10], tab_1_0 };
+  assign \$309  = { a__payload[7:0], 1'h0 };
+  assign \$315  = { a__payload[15:8], 1'h0 };
+  assign \$321  = { a__payload[7:0], 1'h0 };
+  assign \$323  = { a__payload[15:8], 1'h0 };
+  assign \$329  = { a__payload[23:16], 1'h0 };
+  assign \$335  = { a__payload[7:0], 1'h0 };
+  assign \$337  = { a__payload[23:16], 1'h0 };
+  assign \$343  = { a__payload[15:8], 1'h0 };
+  assign \$345  = { a__payload[23:16], 1'h0 };
+  assign \$351  = { a__payload[7:0], 1'h0 };
+  assign \$353  = { a__payload[15:8], 1'h0 };
+  assign \$355  = { a__payload[23:16], 1'h0 };
+  assign \$365  = { a__payload[39:32], 1'h0 };
+  assign \$371  = { a__payload[47:40], 1'h0 };
+  assign \$377  = { a__payload[39:32], 1'h0 };
+  assign \$379  = { a__payload[47:40], 1'h0 };
+  assign \$385  = { a__payload[55:48], 1'h0 };
+  assign \$391  = { a__payload[39:32], 1'h0 };
+  assign \$393  = { a__payload[55:48], 1'h0 };
+  assign \$399  = { a__payload[47:40], 1'h0 };
+  assign \$401  = { a__payload[55:48], 1'h0 };
+  assign \$407  = { a__payload[39:32], 1'h0 };
+  assign \$409  = { a__payload[47:40], 1'h0 };
+  assign \$411  = { a__payload[55:48], 1'h0 };
+  assign \$433  = { \$432 [17], \$432 [17:1] };
+  assign \$435  = { \$434 [17], \$434 [17:1] };
+  assign \$437  = { \$436 [17], \$436 [17:1] };
+  assign \$439  = { \$438 [17], \$438 [17:1] };
+  assign \$441  = { \$440 [17], \$440 [17:1] };
+  assign \$443  = { \$442 [17], \$442 [17:1] };
+  assign \$445  = { \$444 [17], \$444 [17:1] };
+  assign \$447  = { \$446 [17], \$446 [17:1] };
 endmodule

@@ -35,7 +35,9 @@ def equal_rate_mult(params: LutTcParams):
 
 def baselines(params: LutTcParams):
     """``{design: (params, [(target label, ooc target)])}`` compared with ``params``."""
-    naive = dataclasses.replace(params, symmetrize=False, preflip=False)
+    # The naive design looks weights up bit-plane by bit-plane (ternary_pairs has no full-table
+    # form: its pair tables are the symmetric half by construction).
+    naive = dataclasses.replace(params, symmetrize=False, preflip=False, ternary_pairs=False)
     mult = equal_rate_mult(params)
     return {
         "naive_lut": (naive, [(t, t) for t in TARGETS]),
@@ -66,7 +68,8 @@ def cached_synth(params, name, target):
 def _design_name(params):
     if isinstance(params, MultArrayParams):
         return f"cmp_mult_{params.weight_format}_m{params.m}n{params.n}g{params.g}"
-    tricks = ("sym" if params.symmetrize else "full") + ("_pf" if params.preflip else "")
+    tricks = ("sym" if params.symmetrize else "full") + ("_pf" if params.preflip else "") + \
+        ("_pairs" if params.ternary_pairs else "")
     mode = "ser" if params.bit_serial else "par"
     return f"cmp_lut_{params.weight_format}_m{params.m}n{params.n}g{params.g}_{mode}_{tricks}"
 

@@ -1,6 +1,6 @@
 """Tier 2: cocotb + Verilator on emitted LUT tensor core Verilog, bit-exact against the model.
 
-Five Verilog configurations in the default suite (each costs a Verilator build); every catalog
+Seven Verilog configurations in the default suite (each costs a Verilator build); every catalog
 entry behind ``slow``.
 """
 
@@ -24,10 +24,12 @@ CASES = {
     "lut_tc_m_int2_zp8": LutTcParams(m=2, n=4, g=4, weight_format="int2", max_k=40, zp_group=8),
 }
 CATALOG = [e for e in DEFAULT_CATALOG if e.params.family == "lut_tc"]
-# The shipped INT2 entry (M2 x N8, g = 4, bit-serial, K up to 256) and two more shapes.
-ENTRIES = [e for e in CATALOG if e.name == "lut_tc_int2"] + \
+# The shipped INT2 entries (M2 x N8, g = 4, K up to 256, bit-serial and bit-parallel), the
+# ternary pairs core (the ternary entry that meets the fabric target) and the shapes above.
+SHIPPED = ("lut_tc_int2", "lut_tc_int2_parallel", "lut_tc_ternary_pairs")
+ENTRIES = [e for e in CATALOG if e.name in SHIPPED] + \
           [Entry(name, params) for name, params in CASES.items()]
-SLOW = [e for e in CATALOG if e.name != "lut_tc_int2"]
+SLOW = [e for e in CATALOG if e.name not in SHIPPED]
 
 
 @pytest.mark.parametrize("entry", ENTRIES, ids=[e.name for e in ENTRIES])

@@ -7,11 +7,12 @@ import numpy as np
 import pytest
 
 from generators.catalog import params_from_json
-from generators.lut_tc.model import (correction_select, lut_tc, mult_array, reference, table)
+from generators.lut_tc.model import (correction_select, lut_tc, mult_array, pair_tables,
+                                     reference, table)
 from generators.lut_tc.params import WEIGHT_BITS, LutTcParams, MultArrayParams
-from generators.lut_tc.prepare import (codes_from_int, index_patterns, pack_epilogue,
-                                       pack_tile, preflip_pattern, quantize, real_weights,
-                                       reinterpret)
+from generators.lut_tc.prepare import (bitplanes, codes_from_int, index_patterns, pack_epilogue,
+                                       pack_tile, pair_fields, preflip_pattern, quantize,
+                                       real_weights, reinterpret)
 from generators.params import ParamTypeError, ParamValueError
 
 FORMATS = ("binary", "ternary", "int2", "int4")
@@ -205,3 +206,60 @@ def test_zp_group_errors():
     with pytest.raises(ValueError, match=r"^zero_point must be 2 x 2 codes \(one row per 4 rows "
                        r"of K\) between 0 and 3$"):
         pack_tile(p, np.zeros((1, 8), dtype=int), np.zeros((8, 2), dtype=int), [0, 0])
+
+
+def test_ternary_thermometer_planes():
+    """Ternary planes are q > 0 and q > 1: w = q - 1 is half the sum of their +-1 forms, so the
+    drain only halves (no row sum) and neither plane is shifted."""
+    q = np.array([[0, 1, 2]])
+    planes = bitplanes(q, 2, thermometer=True)
+    assert planes[:, 0].tolist() == [[0, 1, 1], [0, 0, 1]]
+    assert ((2 * planes - 1).sum(axis=0) == 2 * (q - 1)).all()
+    p = LutTcParams(weight_format="ternary", max_k=256)
+    assert p.plane_shifts == (0, 0)
+    assert LutTcParams(weight_format="int4").plane_shifts == (0, 1, 2, 3)
+    # |A @ (s0 + s1)| <= 256 * 128 * 2 = 2**16: one bit narrower than with weights 1 and 2.
+    assert p.acc_width == 18 and LutTcParams(weight_format="int2", max_k=256).acc_width == 18
+
+
+def test_pair_fields():
+    # (w0, w1) in K order, one column; field = j | sign << 2 | zero << 3 with the pair's table
+    # [a0, a1, a0 + a1, a0 - a1].
+    pairs = {(1, 0): 0, (-1, 0): 4, (0, 1): 1, (0, -1): 5, (1, 1): 2, (-1, -1): 6,
+             (1, -1): 3, (-1, 1): 7, (0, 0): 8}
+    for (w0, w1), field in pairs.items():
+        assert pair_fields(np.array([[w0 + 1], [w1 + 1]]), 2).tolist() == [[field]]
+        a0, a1 = 7, -3
+        tab = pair_tables([a0, a1])
+        value = 0 if field & 8 else tab[field & 3] * (-1 if field & 4 else 1)
+        assert value == w0 * a0 + w1 * a1
+    # g = 4: two fields a beat, pair 1 at bit 4; K = 3 is padded with a zero weight.
+    # Weights 1, 0 | -1, (0): pair 0 is (1, 0), field 0; pair 1 is (-1, 0), field 4.
+    assert pair_fields(np.array([[2], [1], [0]]), 4).tolist() == [[4 << 4]]
+
+
+@pytest.mark.parametrize("g", [2, 4])
+def test_ternary_pairs_equal_integer_product(g):
+    rng = np.random.default_rng(10 + g)
+    for act_width in (8, 16):
+        p = LutTcParams(m=2, n=3, g=g, weight_format="ternary", act_width=act_width, max_k=22,
+                        bit_serial=False, ternary_pairs=True)
+        assert p.table_entries == 2 * g and p.entry_width == act_width + 1
+        assert p.acc_width == p.out_width and p.pattern_width == 2 * g
+        for a, q, _ in _cases(p, rng):
+            assert (lut_tc(p, a, q) == reference("ternary", a, q)).all()
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(weight_format="int2", bit_serial=False), r"ternary_pairs applies only to ternary "
+                                                   r"weights, not 'int2'"),
+    (dict(weight_format="ternary", g=3, bit_serial=False),
+     r"ternary_pairs needs an even g \(2 or 4\), not 3"),
+    (dict(weight_format="ternary"), r"ternary_pairs needs bit_serial=False and symmetrize=True "
+                                    r"\(one step per K-group, tables symmetric by construction\)"),
+])
+def test_ternary_pairs_errors(kwargs, message):
+    with pytest.raises(ParamValueError, match=rf"^{message}$"):
+        LutTcParams(ternary_pairs=True, **kwargs)
+    with pytest.raises(ParamTypeError, match=r"^ternary_pairs must be a bool, not 1$"):
+        LutTcParams(ternary_pairs=1)

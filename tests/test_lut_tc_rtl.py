@@ -118,12 +118,17 @@ CONFIGS = [
                 preflip=False),
     LutTcParams(m=2, n=2, g=3, weight_format="int4", max_k=7, act_width=16, symmetrize=False,
                 preflip=False, bit_serial=False),
+    LutTcParams(m=2, n=3, g=4, weight_format="ternary", max_k=14, bit_serial=False,
+                ternary_pairs=True),
+    LutTcParams(m=1, n=2, g=2, weight_format="ternary", max_k=5, act_width=16,
+                bit_serial=False, ternary_pairs=True),
 ]
 
 
 @pytest.mark.parametrize("params", CONFIGS, ids=lambda p: f"{p.weight_format}_g{p.g}_"
                          f"{'ser' if p.bit_serial else 'par'}_sym{int(p.symmetrize)}"
-                         f"_pf{int(p.preflip)}_a{p.act_width}")
+                         f"_pf{int(p.preflip)}_a{p.act_width}"
+                         f"{'_pairs' if p.ternary_pairs else ''}")
 def test_lut_tc_matches_model_under_backpressure(params):
     rng = np.random.default_rng(5)
     cases = [random_tile(params, rng) for _ in range(5)]
@@ -152,18 +157,21 @@ def test_mult_array_matches_model(weight_format):
         assert out == want
 
 
-@pytest.mark.parametrize("bit_serial, zp_group", [(True, None), (False, None), (True, 8),
-                                                  (False, 4)])
-def test_one_tile_step_per_cycle(bit_serial, zp_group):
+@pytest.mark.parametrize("bit_serial, zp_group, weights", [
+    (True, None, "int2"), (False, None, "int2"), (True, 8, "int2"), (False, 4, "int2"),
+    (True, None, "ternary"), (False, None, "ternary_pairs")])
+def test_one_tile_step_per_cycle(bit_serial, zp_group, weights):
     """No gaps, no backpressure: back-to-back tiles take exactly one cycle per step (per-group
     zero points too: a group's correction joins the accumulators in its last step)."""
-    params = LutTcParams(m=2, n=4, g=4, weight_format="int2", max_k=32, bit_serial=bit_serial,
-                         zp_group=zp_group)
+    params = LutTcParams(m=2, n=4, g=4, weight_format=weights.split("_")[0], max_k=32,
+                         bit_serial=bit_serial, zp_group=zp_group,
+                         ternary_pairs=weights == "ternary_pairs")
     rng = np.random.default_rng(7)
     cases = [random_tile(params, rng, k=32) for _ in range(6)]
     tiles = [pack_tile(params, a, q, z) for a, q, z in cases]
     rows, cycles = run_tiles(params, tiles, gaps=0.0, backpressure=0.0)
-    assert rows == [reference("int2", a, q, z, params=params).tolist() for a, q, z in cases]
+    assert rows == [reference(params.weight_format, a, q, z, params=params).tolist()
+                    for a, q, z in cases]
     steps = len(tiles[0][1])
     # First to last output transfer: 5 tiles of steps cycles, plus the last tile's m rows.
     assert cycles == 5 * steps + params.m, (cycles, steps)

@@ -4,8 +4,10 @@ Python integers only), driven by the same stream beats as the hardware.
 :func:`lut_tc_tile` follows the RTL step by step: per K-group the table of each row (half table
 of 2**(g-1) entries when symmetrised, else the full 2**g), per step a lookup for every column
 (index inversion when not pre-flipped, negation by the sign bit), the table shifted by the
-bit-plane, accumulation; at the tile end the zero-point correction ``(acc + c * rowsum) / 2``
-with ``c = 2**B - 1 - 2z`` taken from the odd multiples ``(2j+1) * rowsum`` of the row sum.
+bit-plane (ternary's two thermometer planes are not shifted), accumulation; at the tile end
+the zero-point correction ``(acc + c * rowsum) / 2`` (int2, int4) with ``c = 2**B - 1 - 2z``
+taken from the odd multiples ``(2j+1) * rowsum`` of the row sum, or ``acc / 2`` (ternary). With
+``ternary_pairs`` each pair of weights is one lookup (or none) in its pair's 4-entry table.
 :func:`reference` is the plain integer product ``A @ (q - z)`` both must equal.
 """
 
@@ -13,7 +15,7 @@ import numpy as np
 
 from .prepare import pack_epilogue, pack_mult_tile, pack_tile, real_weights
 
-__all__ = ["table", "lut_tc_tile", "mult_tile", "lut_tc", "mult_array", "reference",
+__all__ = ["table", "pair_tables", "lut_tc_tile", "mult_tile", "lut_tc", "mult_array", "reference",
            "correction_select", "epilogue", "requantize"]
 
 
@@ -21,6 +23,26 @@ def table(activations, entries):
     """``T[idx] = sum_k (2 bit_k(idx) - 1) a_k`` for idx < ``entries`` (half or full table)."""
     return [sum(a if idx >> k & 1 else -a for k, a in enumerate(activations))
             for idx in range(entries)]
+
+
+def pair_tables(activations):
+    """``ternary_pairs``: per pair (a0, a1) of a group the table ``[a0, a1, a0 + a1, a0 - a1]``,
+    concatenated."""
+    out = []
+    for a0, a1 in zip(activations[0::2], activations[1::2]):
+        out += [a0, a1, a0 + a1, a0 - a1]
+    return out
+
+
+def _pair_lookups(params, tab, pattern):
+    """Sum of one column's pair lookups: ``0`` (zero flag) or ``+-tab[4i + j]``."""
+    total = 0
+    for i in range(params.g // 2):
+        field = pattern >> (4 * i) & 15
+        if not field >> 3 & 1:
+            value = tab[4 * i + (field & 3)]
+            total += -value if field >> 2 & 1 else value
+    return total
 
 
 def correction_select(z, bits):
@@ -41,10 +63,10 @@ def _correction(params, rowsum, z):
 def _correct(params, acc, rowsum, z):
     """Output of one lane from its accumulator A @ q' (exact integer halving); with
     ``zp_group`` the corrections are already in ``acc``."""
-    if params.weight_format == "binary":
+    if params.weight_format == "binary" or params.ternary_pairs:
         return acc
     if params.weight_format == "ternary":
-        return (acc + rowsum) >> 1
+        return acc >> 1     # thermometer planes: acc = A @ (s0 + s1) = 2 A @ w
     if params.zp_group:
         return acc >> 1
     return (acc + _correction(params, rowsum, z)) >> 1
@@ -107,6 +129,12 @@ def lut_tc_tile(params, a_beats, w_beats, z_beats=None, c_beats=None, s_beat=Non
     rowsum = [0] * params.m
     zp_rowsum = [0] * params.m      # the current zero-point group's row sums
     for G in range(groups):
+        if params.ternary_pairs:
+            for r in range(params.m):
+                tab = pair_tables(rows[r][G])
+                for col in range(params.n):
+                    acc[r][col] += _pair_lookups(params, tab, w_beats[G][col])
+            continue
         tables = [table(rows[r][G], params.table_entries) for r in range(params.m)]
         for r in range(params.m):
             rowsum[r] += sum(rows[r][G])
@@ -123,10 +151,10 @@ def lut_tc_tile(params, a_beats, w_beats, z_beats=None, c_beats=None, s_beat=Non
                             j = pattern & low_mask
                             if not params.preflip and sign:
                                 j ^= low_mask
-                            value = tables[r][j] << b
+                            value = tables[r][j] << params.plane_shifts[b]
                             acc[r][col] += -value if sign else value
                         else:
-                            acc[r][col] += tables[r][pattern] << b
+                            acc[r][col] += tables[r][pattern] << params.plane_shifts[b]
         if params.zp_group and (G % params.groups_per_zp == params.groups_per_zp - 1
                                 or G == groups - 1):
             z = z_beats[G // params.groups_per_zp]

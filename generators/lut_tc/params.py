@@ -162,6 +162,12 @@ class LutTcParams(_GemmShape):
         Half tables (odd symmetry) with conditional negation; off: full 2**g tables, no negation.
     preflip : bool
         Weights pre-flipped offline so the table index needs no inversion (needs symmetrize).
+    ternary_pairs : bool
+        Ternary only, g = 2 or 4, bit-parallel: instead of two bit-planes, one lookup per pair of
+        weights in a 4-entry table ``[a0, a1, a0 + a1, a0 - a1]`` with a sign and a zero flag
+        (the nine ternary pairs up to sign; bitnet.cpp's TL1 kernel). A 4:1 multiplexer of
+        ``act_width + 1`` bits per two weights instead of two 8:1 multiplexers of
+        ``act_width + 3`` bits per four, and no halving.
     """
 
     family = "lut_tc"
@@ -169,31 +175,58 @@ class LutTcParams(_GemmShape):
     bit_serial: bool = True
     symmetrize: bool = True
     preflip: bool = True
+    ternary_pairs: bool = False
 
     def __post_init__(self):
         self._check_shape()
         _check_bool("bit_serial", self.bit_serial)
         _check_bool("symmetrize", self.symmetrize)
         _check_bool("preflip", self.preflip)
+        _check_bool("ternary_pairs", self.ternary_pairs)
         if self.preflip and not self.symmetrize:
             raise ParamValueError("preflip needs symmetrize (pre-flipping selects the stored half "
                                   "of a symmetric table), not preflip=True with symmetrize=False")
+        if self.ternary_pairs:
+            if self.weight_format != "ternary":
+                raise ParamValueError(f"ternary_pairs applies only to ternary weights, not "
+                                      f"{self.weight_format!r}")
+            if self.g % 2:
+                raise ParamValueError(f"ternary_pairs needs an even g (2 or 4), not {self.g}")
+            if self.bit_serial or not self.symmetrize:
+                raise ParamValueError("ternary_pairs needs bit_serial=False and symmetrize=True "
+                                      "(one step per K-group, tables symmetric by construction)")
 
     @property
     def table_entries(self):
+        """Entries of a row's table (with ``ternary_pairs``: 4 for each of the g / 2 pairs)."""
+        if self.ternary_pairs:
+            return 2 * self.g
         return 1 << (self.g - 1) if self.symmetrize else 1 << self.g
 
     @property
     def entry_width(self):
-        """Signed width of a table entry: a sum of g terms +-a."""
+        """Signed width of a table entry: a sum of g terms +-a (of at most two with
+        ``ternary_pairs``: a0 - a1 and a0 + a1 span [-2**w, 2**w - 1] for w = act_width)."""
+        if self.ternary_pairs:
+            return self.act_width + 1
         return _bound_width(self.g * (1 << (self.act_width - 1)))
 
     @property
+    def plane_shifts(self):
+        """Left shift (log2 of the weight) of each bit-plane's lookups: binary-weighted planes,
+        except ternary's two thermometer planes t_b = (q > b), both of weight one (q = t0 + t1,
+        so 2 (q - 1) = s0 + s1 with s_b = 2 t_b - 1: no row-sum correction at the drain)."""
+        return (0, 0) if self.weight_format == "ternary" else tuple(range(self.bits))
+
+    @property
     def acc_width(self):
-        """Signed width of a lane accumulator: A @ q' with q' = 2q - (2**B - 1); with
-        ``zp_group`` it also takes the finished groups' 2 A (q - z), up to twice as large."""
+        """Signed width of a lane accumulator: A @ q' with q' = sum_b 2**shift_b s_b (2q - 3 or
+        2q - 2 ...); with ``zp_group`` it also takes the finished groups' 2 A (q - z), up to
+        twice as large."""
+        if self.ternary_pairs:
+            return self.out_width       # the lookups add up A @ w itself
         return _bound_width(self.max_groups * self.g * (1 << (self.act_width - 1))
-                            * ((1 << self.bits) - 1) * (2 if self.zp_group else 1))
+                            * sum(1 << b for b in self.plane_shifts) * (2 if self.zp_group else 1))
 
     @property
     def steps_per_group(self):
@@ -201,7 +234,8 @@ class LutTcParams(_GemmShape):
 
     @property
     def pattern_width(self):
-        """Bits per column in one ``w`` beat: g (one plane) or B * g (all planes)."""
+        """Bits per column in one ``w`` beat: g (one plane) or B * g (all planes; with
+        ``ternary_pairs`` 4 bits per pair, the same 2 g)."""
         return self.g * (1 if self.bit_serial else self.bits)
 
     @property

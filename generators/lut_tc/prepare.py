@@ -9,6 +9,10 @@ q' = 2q - (2**B - 1) = sum_b 2**b s_b with s_b = 2 q_b - 1 in {-1, +1}. Then
 and A @ q' is what the lookup array accumulates: per K-group of g activations and bit-plane b,
 the g bits q_b of a column index a table T[idx] = sum_k (2 bit_k(idx) - 1) a_k.
 
+Ternary (q = w + 1 in {0, 1, 2}) uses thermometer planes q_b = (q > b) instead: q = q_0 + q_1,
+so 2w = s_0 + s_1 and A @ w = (A @ s_0 + A @ s_1) / 2, with both planes unshifted and no
+row-sum correction (w = -1, 0, +1 are the plane pairs 00, 10, 11).
+
 Stream formats (one tile, lane 0 in the low bits of tdata):
 
 * ``a``: one beat per K-group: element ``r * g + k`` is ``A[r, G*g + k]``; K is padded up to a
@@ -17,6 +21,8 @@ Stream formats (one tile, lane 0 in the low bits of tdata):
   weight ``G*g + k``. Bit-serial: steps G-major, plane 0 (LSB) first, g bits per column;
   bit-parallel: one step per group, plane b in bits ``[b*g, (b+1)*g)``. With pre-flip, a pattern
   whose sign bit (bit g-1) is set has its other g-1 bits inverted. ``last`` on the last step.
+* ``w`` with ``ternary_pairs``: one beat per group, element n holds g / 2 fields of 4 bits
+  (:func:`pair_fields`), pair i (weights G*g + 2i, G*g + 2i + 1) at bit 4i.
 * ``z`` (int2, int4 only): one beat per tile (with ``zp_group``: per zero-point group of K
   rows, in K order), element n = the zero-point code of column n.
 * ``c`` (``acc_in`` only): one beat per output row r, element n = the accumulator input
@@ -33,7 +39,7 @@ from .params import WEIGHT_BITS
 
 __all__ = ["quantize", "codes_from_int", "bitplanes", "reinterpret", "preflip_pattern",
            "index_patterns", "pack_tile", "pack_mult_tile", "pack_epilogue", "real_weights",
-           "expand_zero_point"]
+           "expand_zero_point", "pair_fields"]
 
 
 def quantize(weights, weight_format, scale, zero_point=None):
@@ -90,9 +96,12 @@ def codes_from_int(weight_format, w, zero_point=None):
     return q
 
 
-def bitplanes(q, bits):
-    """``[B, K, N]`` planes q_b in {0, 1}, plane 0 the least significant."""
+def bitplanes(q, bits, thermometer=False):
+    """``[B, K, N]`` planes q_b in {0, 1}, plane 0 the least significant; ``thermometer``
+    (ternary): q_b = (q > b), so q = sum_b q_b with every plane of weight one."""
     q = np.asarray(q, dtype=np.int64)
+    if thermometer:
+        return np.stack([(q > b).astype(np.int64) for b in range(bits)])
     return np.stack([(q >> b) & 1 for b in range(bits)])
 
 
@@ -109,14 +118,15 @@ def preflip_pattern(pattern, g):
     return np.where(pattern >> (g - 1) & 1, pattern ^ low, pattern)
 
 
-def index_patterns(q, bits, g, preflip):
-    """``[groups, B, N]`` table indices: bit k of [G, b, n] is plane bit b of q[G*g + k, n]."""
+def index_patterns(q, bits, g, preflip, thermometer=False):
+    """``[groups, B, N]`` table indices: bit k of [G, b, n] is plane bit b of q[G*g + k, n]
+    (thermometer planes for ternary, see :func:`bitplanes`)."""
     q = np.asarray(q, dtype=np.int64)
     k, n = q.shape
     groups = -(-k // g)
     padded = np.zeros((groups * g, n), dtype=np.int64)
     padded[:k] = q
-    planes = bitplanes(padded, bits).reshape(bits, groups, g, n)
+    planes = bitplanes(padded, bits, thermometer).reshape(bits, groups, g, n)
     weights = (1 << np.arange(g, dtype=np.int64))[None, None, :, None]
     patterns = (planes * weights).sum(axis=2).transpose(1, 0, 2)
     return preflip_pattern(patterns, g) if preflip else patterns
@@ -171,7 +181,11 @@ def pack_tile(params, a, q, zero_point=None):
     """
     a_beats, groups = _activation_beats(params, a)
     q = _check_codes(params, q, np.asarray(a).shape[1])
-    patterns = index_patterns(q, params.bits, params.g, params.preflip)   # [G, B, N]
+    if params.ternary_pairs:
+        w_beats = [[int(v) for v in row] for row in pair_fields(q, params.g)]
+        return a_beats, w_beats, None
+    patterns = index_patterns(q, params.bits, params.g, params.preflip,
+                              params.weight_format == "ternary")   # [G, B, N]
     if params.bit_serial:
         w_beats = [[int(v) for v in patterns[G, b]] for G in range(groups)
                    for b in range(params.bits)]
@@ -180,6 +194,28 @@ def pack_tile(params, a, q, zero_point=None):
         merged = (patterns << shifts).sum(axis=1)
         w_beats = [[int(v) for v in merged[G]] for G in range(groups)]
     return a_beats, w_beats, _zero_beats(params, zero_point, q.shape[0])
+
+
+def pair_fields(q, g):
+    """``[groups, N]`` patterns of ternary codes q (w = q - 1) for ``ternary_pairs``: per pair i
+    of a K-group (weights 2i, 2i+1) a 4-bit field at bit 4i: index j (bits 0-1) into the pair's
+    table ``[a0, a1, a0 + a1, a0 - a1]``, sign (bit 2: negate) and zero (bit 3: add nothing).
+    K is padded with zero weights."""
+    q = np.asarray(q, dtype=np.int64)
+    k, n = q.shape
+    groups = -(-k // g)
+    w = np.zeros((groups * g, n), dtype=np.int64)
+    w[:k] = q - 1
+    w0, w1 = w.reshape(groups, g // 2, 2, n).transpose(2, 0, 1, 3)
+    # (w0, w1) = s * table[j]'s weights: (1, 0), (0, 1), (1, 1), (1, -1), s the sign of the
+    # first nonzero weight.
+    j = np.where(w0 == 0, 1, np.where(w1 == 0, 0, np.where(w0 == w1, 2, 3)))
+    sign = np.where(w0 != 0, w0 < 0, w1 < 0).astype(np.int64)
+    zero = ((w0 == 0) & (w1 == 0)).astype(np.int64)
+    j = np.where(zero, 0, j)
+    fields = j | sign << 2 | zero << 3
+    shifts = (4 * np.arange(g // 2, dtype=np.int64))[None, :, None]
+    return (fields << shifts).sum(axis=1)
 
 
 def pack_mult_tile(params, a, q, zero_point=None):
