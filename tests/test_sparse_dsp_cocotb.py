@@ -17,10 +17,19 @@ CASES = {
                                            sparse_mux="fabric"),
 }
 
-ENTRIES = [e for e in DEFAULT_CATALOG if e.name in ("sparse_dsp_l8_m4", "sparse_dsp_l8_m4_packed")] + \
+SHIPPED = ("sparse_dsp_l8_m4", "sparse_dsp_l8_m4_packed")
+CATALOG = [e for e in DEFAULT_CATALOG if e.params.family == "sparse_dsp"]
+ENTRIES = [e for e in CATALOG if e.name in SHIPPED] + \
           [Entry(name, params) for name, params in CASES.items()]
+SLOW = [e for e in CATALOG if e.name not in SHIPPED]
 
 
 @pytest.mark.parametrize("entry", ENTRIES, ids=[e.name for e in ENTRIES])
 def test_sparse_dsp_bit_exact(entry):
+    simulate_entry(entry, "testbench.sparse_dsp_tb")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("entry", SLOW, ids=[e.name for e in SLOW])
+def test_sparse_dsp_catalog_bit_exact(entry):
     simulate_entry(entry, "testbench.sparse_dsp_tb")
