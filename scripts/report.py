@@ -118,19 +118,20 @@ def _synth_header():
     return header
 
 
+def _synth_target_cells(synth):
+    """The resources and Fmax cells of one synthesis row (``None``: not run)."""
+    if synth is None:
+        return ["not run", "—"]
+    if "error" in synth:
+        reason = synth["error"].split(": ", 1)[-1]
+        return [reason if reason.startswith("does not fit") else "failed", "—"]
+    return [f"{synth['lut']}/{synth['ff']}/{synth['dsp']}/{synth['bram']}",
+            f"{_fmt(synth['fmax_mhz'], '.1f')} MHz"]
+
+
 def _synth_cells(row):
-    cells = []
-    for target in SYNTH_TARGETS:
-        synth = row.get("synth", {}).get(target)
-        if synth is None:
-            cells += ["not run", "—"]
-        elif "error" in synth:
-            reason = synth["error"].split(": ", 1)[-1]
-            cells += [reason if reason.startswith("does not fit") else "failed", "—"]
-        else:
-            cells += [f"{synth['lut']}/{synth['ff']}/{synth['dsp']}/{synth['bram']}",
-                      f"{_fmt(synth['fmax_mhz'], '.1f')} MHz"]
-    return cells
+    return [cell for target in SYNTH_TARGETS
+            for cell in _synth_target_cells(row.get("synth", {}).get(target))]
 
 
 def _softmax_markdown(rows):
@@ -201,8 +202,7 @@ def _deform_markdown(rows):
                  f"{row['figures']['peak_macs_per_cycle']:g}",
                  f"{model['max_diff_vs_reference']:g}",
                  "—" if ratio is None else f"{ratio:.3f}"]
-        fabric = _synth_cells({"synth": {"ice40-up5k": row["figures"].get(
-            "up5k_fabric_multipliers")}})[:2]
+        fabric = _synth_target_cells(row["figures"].get("up5k_fabric_multipliers"))
         lines.append("| " + " | ".join(cells + _synth_cells(row) + fabric) + " |")
     return "\n".join(lines) + "\n"
 

@@ -120,12 +120,12 @@ def test_rows_equal_matmul_with_extremes():
     p = SparseDspParams(lanes=4, m=4, supported_n=(1, 2, 4), max_k=16)
     w = np.full((5, p.max_k), -128)
     x = np.full(p.max_k, -128)
-    beats, tile_ns = compress(p, w, 4)
+    beats, _tile_ns = compress(p, w, 4)
     got, violations = run_jobs(p, [(x, beats)], gaps=0.0, backpressure=0.5)
     assert not violations
     from generators.sparse_dsp.model import OutBeat
     out = [OutBeat(*b) for b in got[0]]
-    assert np.array_equal(rows_of(p, out, tile_ns, 5), w @ x)
+    assert np.array_equal(rows_of(p, out, 5), w @ x)
     assert (w @ x)[0] == 16 * 16384
     _ = prune_nm
 

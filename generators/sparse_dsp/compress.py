@@ -101,12 +101,12 @@ def compress(params: SparseDspParams, w, n, prune=False):
     return beats, tile_ns
 
 
-def rows_of(params: SparseDspParams, out, tile_ns, rows):
+def rows_of(params: SparseDspParams, out, rows):
     """``W @ x`` (``rows`` values; packed: shape (2, rows), low vector first) from output beats:
     each beat's rows are the slots its ``valid`` bits mark, in slot order."""
     vectors = 2 if params.packed else 1
     got = [[] for _ in range(vectors)]
-    for beat, _tile_n in zip(out, tile_ns):
+    for beat in out:
         slots = [j for j in range(params.max_groups) if beat.valid >> j & 1]
         for v in range(vectors):
             got[v] += [beat.data[v * params.max_groups + j] for j in slots]
