@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np  # noqa: E402
 
 from fpga.bridge import WINDOW, beat_bytes, pack_frames, unpack_beats  # noqa: E402
-from fpga.selftest import BAUD, FRAME_MODELS, _code_range, check_supported  # noqa: E402
+from fpga.selftest import BAUD, _code_range, check_supported, frame_model  # noqa: E402
 from generators.axis import payload_shape, stream_members  # noqa: E402
 from generators.catalog import DEFAULT_CATALOG, select as select_entries  # noqa: E402
 
@@ -77,7 +77,7 @@ def main(argv=None):
     core = check_supported(entry)
     in_layout = payload_shape(stream_members(core.signature)["i"][1])
     lanes = in_layout.members["data"].length
-    model, longest = FRAME_MODELS[entry.params.family]
+    model, longest = frame_model(entry)
     max_beats = min(WINDOW, (longest(entry.params) or WINDOW * lanes) // lanes)
     rng = np.random.default_rng(args.seed)
     if args.input:
