@@ -61,9 +61,19 @@ class Stale(Exception):
     """The output folder differs from what the generators produce now (exit status 1)."""
 
 
+#: Said when only the core's verbs are found: the others are entry points, which exist only in
+#: an installed package's metadata (a checkout that was never installed, or installed before).
+UNINSTALLED_HINT = ("the synth, report and bitstream verbs register when the package is "
+                    "installed: pip install -e '.[dev]'")
+
+
 class _Parser(argparse.ArgumentParser):
+    hint = None
+
     def error(self, message):
         # argparse's default prints the whole usage; one line is enough to act on.
+        if self.hint and "invalid choice" in message:
+            message = f"{message}; {self.hint}"
         print(f"error: {message} (see {self.prog} --help)", file=sys.stderr)
         sys.exit(EXIT_USAGE)
 
@@ -167,9 +177,7 @@ def _parser(verbs, options):
                      description="Generate, check and measure verified ML-accelerator blocks.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     if len(verbs) == len(CORE_VERBS):
-        # Running from a checkout that was never installed: entry points live in the metadata.
-        parser.epilog = ("the boards, synthesis and report verbs register when the package is "
-                         "installed: pip install -e '.[dev]'")
+        parser.epilog = parser.hint = UNINSTALLED_HINT
     subparsers = parser.add_subparsers(dest="verb", required=True,
                                        metavar="{" + ",".join(verbs) + "}", parser_class=_Parser)
     for verb in verbs.values():
