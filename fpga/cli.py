@@ -1,4 +1,4 @@
-"""The verbs of the boards and synthesis layer: ``synth`` and ``bitstream``.
+"""The verbs of the boards and synthesis layer: ``synth``, ``bitstream``, ``baseline``, ``bridge``.
 
 Registered as entry points of the group ``mlhw_generators.verbs`` (pyproject.toml); the core's
 CLI finds them there. Heavy imports (amaranth-boards, the flows) wait for ``run``.
@@ -6,10 +6,10 @@ CLI finds them there. Heavy imports (amaranth-boards, the flows) wait for ``run`
 
 from pathlib import Path
 
-from generators.cli import BUILD_ROOT, Verb, add_selection, selected_entries
+from generators.cli import BUILD_ROOT, CheckFailed, Verb, add_selection, selected_entries
 from generators.params import ParamError
 
-__all__ = ["SYNTH", "BITSTREAM"]
+__all__ = ["SYNTH", "BITSTREAM", "BASELINE", "BRIDGE"]
 
 
 def _synth_arguments(parser):
@@ -41,13 +41,25 @@ SYNTH = Verb(
     add_arguments=_synth_arguments, run=_synth)
 
 
-def _bitstream_arguments(parser):
+def _add_boards(parser):
     parser.add_argument("--board", action="append", default=[], metavar="BOARD",
                         help="icebreaker, ulx3s or orangecrab (repeatable; required)")
+
+
+def _boards(args):
+    from .boards import BOARDS, board
+
+    if not args.board:
+        raise ParamError(f"--board is required: one of {', '.join(map(repr, BOARDS))}")
+    return [board(name).name for name in args.board]
+
+
+def _bitstream_arguments(parser):
+    _add_boards(parser)
     add_selection(parser)
     parser.add_argument("--design", choices=("selftest", "bridge"), default="selftest",
                         help="selftest: on-chip test, LEDs and UART summary (default); "
-                             "bridge: UART-to-stream bridge for scripts/host_bridge.py")
+                             "bridge: UART-to-stream bridge for the bridge verb")
     parser.add_argument("--out", metavar="DIR", type=Path, default=BUILD_ROOT / "boards",
                         help=f"build folder (default: {BUILD_ROOT / 'boards'})")
 
@@ -55,12 +67,9 @@ def _bitstream_arguments(parser):
 def _bitstream(args):
     """Build every selected block for every board; return the result rows."""
     from .bitstream import build_bitstream
-    from .boards import BOARDS, board
     from .selftest import check_supported
 
-    if not args.board:
-        raise ParamError(f"--board is required: one of {', '.join(map(repr, BOARDS))}")
-    boards = [board(name).name for name in args.board]
+    boards = _boards(args)
     entries = selected_entries(args)
     for entry in entries:       # refuse unsupported blocks before the first (long) build
         check_supported(entry)
@@ -81,3 +90,50 @@ BITSTREAM = Verb(
     description="Build the on-chip self-test of each selected block for each board into "
                 "<out>/<board>/<name>-<digest>/ (bitstream, nextpnr report, logs, params).",
     add_arguments=_bitstream_arguments, run=_bitstream)
+
+
+def _baseline_arguments(parser):
+    _add_boards(parser)
+    add_selection(parser)
+    parser.add_argument("--update", action="store_true",
+                        help="store the fresh figures as the baselines (after a deliberate change)")
+    parser.add_argument("--out", metavar="DIR", type=Path, default=BUILD_ROOT / "boards",
+                        help=f"build folder (default: {BUILD_ROOT / 'boards'})")
+
+
+def _baseline(args):
+    from .regression import check_baselines
+
+    boards, entries = _boards(args), selected_entries(args)
+    failed = check_baselines(boards, entries, args.out, update=args.update)
+    if failed:
+        raise CheckFailed(f"{failed} of {len(boards) * len(entries)} board builds are outside "
+                          f"their baselines")
+
+
+BASELINE = Verb(
+    "baseline", help="board builds against their stored resource and Fmax baselines",
+    description="Build the self-test of each selected block for each board and compare its "
+                "figures with fpga/baselines/ (exit 1 outside the tolerances); --update stores "
+                "them.",
+    add_arguments=_baseline_arguments, run=_baseline)
+
+
+def _bridge_arguments(parser):
+    from .host_bridge import add_arguments
+
+    add_arguments(parser)
+
+
+def _bridge(args):
+    from .host_bridge import run
+
+    return run(args)
+
+
+BRIDGE = Verb(
+    "bridge", help="push frames through a block on a board (bitstream --design bridge) and "
+                   "check the model",
+    description="Host side of the UART bridge: send frames to the board, read the outputs and "
+                "compare them bit for bit with the golden model (exit 1 on a difference).",
+    add_arguments=_bridge_arguments, run=_bridge)

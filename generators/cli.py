@@ -7,8 +7,8 @@ Each verb lives with the layer that does its work. The core's own verbs are the 
 a layer below it, in the group ``mlhw_generators.verb_options``: the option's ``after`` gets the
 verb's result (``bitstream --report`` is the figures layer's option on the boards layer's verb).
 
-Every user mistake ends as one ``error: ...`` line on stderr and exit status 2; ``build --check``
-finding stale output exits 1. Nothing is written until every requested block has been generated.
+Every user mistake ends as one ``error: ...`` line on stderr and exit status 2; a check that finds
+a difference (``build --check`` finding stale output, ``baseline``, ``bridge``) exits 1. Nothing is written until every requested block has been generated.
 """
 
 import argparse
@@ -22,10 +22,10 @@ from . import __version__
 from .catalog import DEFAULT_CATALOG, load_config, select
 from .params import ParamError
 
-__all__ = ["main", "Verb", "VerbOption", "Stale", "CORE_VERBS", "BUILD_ROOT", "add_selection",
+__all__ = ["main", "Verb", "VerbOption", "CheckFailed", "CORE_VERBS", "BUILD_ROOT", "add_selection",
            "selected_entries", "registered_verbs"]
 
-EXIT_STALE = 1
+EXIT_CHECK_FAILED = 1
 EXIT_USAGE = 2
 
 #: Every verb's work folders go under this one root (``build/synth``, ``build/boards``, ...).
@@ -57,14 +57,15 @@ class VerbOption:
     after: typing.Callable                      # (args, result) -> None
 
 
-class Stale(Exception):
-    """The output folder differs from what the generators produce now (exit status 1)."""
+class CheckFailed(Exception):
+    """A check found a difference (exit status 1): stale output, figures outside their baseline,
+    a board's output different from the model. Its message is the one ``error:`` line."""
 
 
 #: Said when only the core's verbs are found: the others are entry points, which exist only in
 #: an installed package's metadata (a checkout that was never installed, or installed before).
-UNINSTALLED_HINT = ("the synth, report and bitstream verbs register when the package is "
-                    "installed: pip install -e '.[dev]'")
+UNINSTALLED_HINT = ("the verbs of fpga/ and scripts/ (synth, bitstream, report, ...) register "
+                    "when the package is installed: pip install -e '.[dev]'")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -122,7 +123,7 @@ def _build(args):
     if args.check:
         stale = stale_files(files, args.out, complete=not (args.only or args.config))
         if stale:
-            raise Stale(f"{args.out} is stale ({', '.join(stale)}); run: python -m generators "
+            raise CheckFailed(f"{args.out} is stale ({', '.join(stale)}); run: python -m generators "
                         f"build")
         print(f"{args.out}: {len(files)} files up to date")
         return None
@@ -201,9 +202,9 @@ def main(argv=None):
         for option in options:
             if option.verb == verb.name:
                 option.after(args, result)
-    except Stale as stale:
-        print(f"error: {stale}", file=sys.stderr)
-        return EXIT_STALE
+    except CheckFailed as failed:
+        print(f"error: {failed}", file=sys.stderr)
+        return EXIT_CHECK_FAILED
     except ParamError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE

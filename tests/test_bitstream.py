@@ -105,3 +105,9 @@ def test_readme_board_table_is_the_committed_report():
     assert readme_block(readme, "boards") == table
     rows = json.loads((REPO_ROOT / "reports" / "boards.json").read_text())
     assert {row["board"] for row in rows} == set(BOARDS)      # every board has figures
+
+
+def test_baseline_needs_a_board(capsys):
+    assert main(["baseline", "--only", "gelu_int8"]) == 2
+    assert capsys.readouterr().err == \
+        "error: --board is required: one of 'icebreaker', 'ulx3s', 'orangecrab'\n"

@@ -253,9 +253,9 @@ def test_every_layer_registers_its_verbs():
 
     verbs, options = registered_verbs()
     assert list(verbs)[:1] == ["build"]
-    assert {"synth", "bitstream", "report"} <= set(verbs)
+    assert {"synth", "bitstream", "baseline", "bridge", "report"} <= set(verbs)
     owners = {name: verb.run.__module__ for name, verb in verbs.items()}
-    assert owners["synth"] == owners["bitstream"] == "fpga.cli"
+    assert {owners[name] for name in ("synth", "bitstream", "baseline", "bridge")} == {"fpga.cli"}
     assert owners["report"] == "scripts.cli"
     assert [(o.verb, o.after.__module__) for o in options] == [("bitstream", "scripts.cli")]
 
@@ -265,6 +265,6 @@ def test_uninstalled_checkout_says_how_to_get_the_other_verbs(monkeypatch, capsy
 
     monkeypatch.setattr(importlib.metadata, "entry_points", lambda group: [])
     assert error_of(capsys, "synth", "--only", ONE) == (
-        "error: argument {build}: invalid choice: 'synth' (choose from 'build'); the synth, report "
-        "and bitstream verbs register when the package is installed: pip install -e '.[dev]' "
-        "(see python -m generators --help)")
+        "error: argument {build}: invalid choice: 'synth' (choose from 'build'); the verbs of "
+        "fpga/ and scripts/ (synth, bitstream, report, ...) register when the package is "
+        "installed: pip install -e '.[dev]' (see python -m generators --help)")
