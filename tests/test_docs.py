@@ -19,9 +19,12 @@ DOCUMENTS = [REPO_ROOT / "README.md", *sorted((REPO_ROOT / "docs").rglob("*.md")
 DOC_IDS = [str(path.relative_to(REPO_ROOT)) for path in DOCUMENTS]
 
 FENCE = re.compile(r"^```.*?^```[^\n]*$", flags=re.MULTILINE | re.DOTALL)
-CODE_SPAN = re.compile(r"`[^`\n]*`")
-# [text](target "title") and ![alt](target); the target may be wrapped in <>.
-INLINE_LINK = re.compile(r"!?\[[^\]\n]*\]\(\s*<?([^)\s>]*)>?(?:\s+\"[^\"]*\")?\s*\)")
+# A code span may run over a line break, not over a blank line.
+CODE_SPAN = re.compile(r"`(?:[^`\n]|\n(?![ \t]*\n))*`")
+# [text](target "title") and ![alt](target); the text may run over a line break, the target
+# may be wrapped in <>.
+INLINE_LINK = re.compile(
+    r"!?\[(?:[^\]\n]|\n(?![ \t]*\n))*\]\(\s*<?([^)\s>]*)>?(?:\s+\"[^\"]*\")?\s*\)")
 REFERENCE_LINK = re.compile(r"^ {0,3}\[[^\]\n]+\]:\s*<?(\S+?)>?(?:\s+.*)?$", flags=re.MULTILINE)
 HEADING = re.compile(r"^ {0,3}(#{1,6})\s+(.+?)\s*#*\s*$", flags=re.MULTILINE)
 SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
@@ -117,11 +120,13 @@ def test_the_link_check_catches_bad_links(tmp_path):
     page = root / "docs" / "page.md"
     page.write_text(
         "[ok](there.md) [ok](there.md#two-words-code) [ok](there.md#two-words-code-1)\n"
-        "[ok](#here) [ok](https://example.org/x) `[not a link](nowhere.md)`\n"
+        "[ok](#here) [ok](https://example.org/x) `[not a link](nowhere.md)` `code over a\n"
+        "line break [not a link](nowhere.md)` [a link over a\nline break](gone.md)\n"
         "# Here\n"
         "[a](missing.md) [b](there.md#missing) [c](../../outside.md) [d](/etc/passwd)\n"
         "[e](file:///etc/passwd) see /work/main and `../../shared/x.md`\n")
     assert _problems(page, root) == [
+        "gone.md: no such file",
         "missing.md: no such file",
         "there.md#missing: no heading #missing in docs/there.md",
         "../../outside.md: leaves the repository",
