@@ -1,7 +1,8 @@
 """Figures per catalog entry: accuracy against float64, latency, and out-of-context synthesis.
 
 Run through the CLI: ``python -m generators report`` (all) or ``python -m generators synth``.
-Writes ``reports/<family>.json`` (every number) and ``reports/<family>.md`` (the README table).
+Writes ``reports/<family>.json`` (every number) and ``reports/<family>.md`` (the table of the
+family's page ``docs/families/<family>.md``, which gets a copy between its markers).
 """
 
 import importlib
@@ -26,7 +27,10 @@ def figures_module(family):
 
 
 def write_family_reports(entries, out_dir, synth=True):
-    """Measure ``entries`` and write one JSON + Markdown pair per family; return the paths."""
+    """Measure ``entries`` and write one JSON + Markdown pair per family into ``out_dir``, and
+    each family's table into its page in the repository around ``out_dir`` (``out_dir/..``, so
+    ``docs/families/<family>.md`` for ``reports``; a page without markers is left alone); return
+    the paths written."""
     out_dir = Path(out_dir)
     by_family = {}
     for entry in entries:
@@ -61,32 +65,44 @@ def write_family_reports(entries, out_dir, synth=True):
         write_files({json_path.name: (json.dumps(rows, indent=2, sort_keys=True) + "\n").encode(),
                      md_path.name: markdown.encode()}, out_dir)
         paths += [json_path, md_path]
-        if update_readme(Path("README.md"), family, markdown):
-            paths.append(Path("README.md"))
+        # The family's page beside the report folder (the repository's, for --out reports).
+        page = family_page(out_dir.parent, family)
+        if update_block(page, family, markdown):
+            paths.append(page)
     return paths
 
 
-def _block_span(text, family):
-    """Start and end offsets of the text between the README's ``report:<family>`` markers."""
-    start, end = f"<!-- report:{family} -->\n", f"<!-- /report:{family} -->"
+def family_page(root, family):
+    """The docs page of ``family`` in the repository at ``root``."""
+    return Path(root) / "docs" / "families" / f"{family}.md"
+
+
+def _block_span(text, name):
+    """Start and end offsets of the text between a page's ``report:<name>`` markers."""
+    start, end = f"<!-- report:{name} -->\n", f"<!-- /report:{name} -->"
     if start not in text or end not in text:
         return None
     return text.index(start) + len(start), text.index(end)
 
 
-def readme_block(text, family):
-    """The README text between the ``report:<family>`` markers, or None."""
-    span = _block_span(text, family)
+def report_block(text, name):
+    """The text between the ``report:<name>`` markers of a page, or None."""
+    span = _block_span(text, name)
     return None if span is None else text[span[0]:span[1]]
 
 
-def update_readme(readme, family, table):
-    """Put ``table`` between the README's markers for ``family``; True if the README has them."""
-    if not readme.is_file():
+def update_block(page, name, table):
+    """Put ``table`` between the ``report:<name>`` markers of ``page``; True if it has them."""
+    if not page.is_file():
         return False
-    text = readme.read_text(encoding="utf-8")
-    span = _block_span(text, family)
+    text = page.read_text(encoding="utf-8")
+    span = _block_span(text, name)
     if span is None:
         return False
-    write_atomic(readme, (text[:span[0]] + table + text[span[1]:]).encode())
+    write_atomic(page, (text[:span[0]] + table + text[span[1]:]).encode())
     return True
+
+
+# Old names: fpga/bitstream.py still writes the board table through update_readme; it moves to
+# docs/boards.md (update_block) at the merge, and then these two go.
+readme_block, update_readme = report_block, update_block

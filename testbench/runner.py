@@ -179,11 +179,20 @@ def _fst_args(build_dir: Path) -> list[str]:
 
 
 def _resolve_soname(soname: str) -> str:
-    """Full path of a shared library found by name (ctypes only returns the soname on Linux)."""
-    for line in subprocess.run(["ldconfig", "-p"], capture_output=True, text=True).stdout.splitlines():
-        if line.strip().startswith(soname + " "):
-            return line.rsplit("=>", 1)[1].strip()
-    raise RuntimeError(f"cannot locate {soname}")
+    """Full path of a shared library found by name (ctypes only returns the soname on Linux).
+
+    The dynamic loader already knows where the library is: load it into this process and read
+    its path from the process's own mappings, so no system tool (``ldconfig`` lives in sbin,
+    which a normal user's PATH lacks) is needed.
+    """
+    ctypes.CDLL(soname)
+    maps = Path("/proc/self/maps")
+    if maps.is_file():
+        for line in maps.read_text().splitlines():
+            path = line.split()[-1]
+            if Path(path).name.startswith(soname):
+                return path
+    raise RuntimeError(f"cannot locate {soname}: loaded, but not found in /proc/self/maps")
 
 
 def _failures(results_xml: Path) -> list[str]:

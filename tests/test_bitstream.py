@@ -96,13 +96,13 @@ def test_bitstream_from_clean_build_matches_baseline(tmp_path, capsys, name):
     assert problems == [], f"{name}: " + "; ".join(problems)
 
 
-def test_readme_board_table_is_the_committed_report():
-    from scripts.report import readme_block
+def test_docs_board_table_is_the_committed_report():
+    from scripts.report import report_block
     from testbench.runner import REPO_ROOT
 
-    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    page = (REPO_ROOT / "docs" / "boards.md").read_text(encoding="utf-8")
     table = (REPO_ROOT / "reports" / "boards.md").read_text()
-    assert readme_block(readme, "boards") == table
+    assert report_block(page, "boards") == table
     rows = json.loads((REPO_ROOT / "reports" / "boards.json").read_text())
     assert {row["board"] for row in rows} == set(BOARDS)      # every board has figures
 

@@ -1,32 +1,71 @@
-"""The README stays true: its figures are the committed report, its catalog the real one."""
+"""The README and the docs pages stay true: the figures on each family's page are the committed
+report, the README's catalog the real one, its two commands what CI runs."""
+
+import re
 
 from generators.catalog import DEFAULT_CATALOG
-from scripts.report import readme_block
+from scripts.report import family_page, report_block
 from testbench.runner import REPO_ROOT
 
 README = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
 
-
 FAMILIES = sorted({entry.params.family for entry in DEFAULT_CATALOG})
+
+#: The README is the front door; family detail, tables and figures live on the docs pages.
+README_MAX_LINES = 200
+
+#: What every family page tells, in this order.
+FAMILY_SECTIONS = ("Catalog entries", "What it computes", "Streams", "Parameters", "Figures",
+                   "Verification", "Limitations")
+
+
+def _page(family):
+    return family_page(REPO_ROOT, family).read_text(encoding="utf-8")
 
 
 def test_figures_are_the_committed_report():
     for family in FAMILIES:
-        assert readme_block(README, family) == \
-            (REPO_ROOT / "reports" / f"{family}.md").read_text()
+        report = (REPO_ROOT / "reports" / f"{family}.md").read_text(encoding="utf-8")
+        assert report_block(_page(family), family) == report, family
 
 
 def test_report_covers_the_catalog():
     for entry in DEFAULT_CATALOG:
         table = (REPO_ROOT / "reports" / f"{entry.params.family}.md").read_text()
         assert f"| {entry.name} |" in table
-        assert f"| `{entry.name}` |" in README
+        assert f"| `{entry.name}` | {entry.params.family} |" in README, entry.name
+        assert f"| `{entry.name}` |" in _page(entry.params.family), entry.name
+
+
+def test_readme_is_a_front_door():
+    assert len(README.splitlines()) <= README_MAX_LINES
+    assert "<!-- report:" not in README, "generated tables belong on the docs pages"
+
+
+def test_readme_links_every_family_page():
+    pages = {path.stem for path in (REPO_ROOT / "docs" / "families").glob("*.md")}
+    assert pages == set(FAMILIES), "one page per family, no page without a family"
+    for family in FAMILIES:
+        assert f"](docs/families/{family}.md)" in README, family
+
+
+def test_family_pages_have_their_sections():
+    for family in FAMILIES:
+        page = _page(family)
+        headings = re.findall(r"^## (.+)$", page, flags=re.MULTILINE)
+        assert [h for h in headings if h in FAMILY_SECTIONS] == list(FAMILY_SECTIONS), family
+        # The parameter table is generated into these markers after the merge of issue 15.
+        params = page.split("<!-- params:begin -->\n", 1)
+        assert len(params) == 2 and "<!-- params:end -->" in params[1], family
+        assert page.index("## Parameters") < page.index("<!-- params:begin -->") \
+            < page.index("## Figures"), family
 
 
 def test_two_commands_are_what_ci_runs():
     ci = (REPO_ROOT / ".ci" / "run").read_text()
     assert '.venv/bin/pip install -e ".[dev]"' in README and 'pip install --quiet -e ".[dev]"' in ci
-    assert ".venv/bin/python -m pytest -n auto" in README and ".venv/bin/python -m pytest -n auto" in ci
+    test = ".venv/bin/python -m pytest -n auto"
+    assert test in README and test in ci
 
 
 def test_config_example_builds(tmp_path):
