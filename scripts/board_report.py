@@ -1,12 +1,12 @@
 """The board figures: the rows of ``python -m generators bitstream`` as a report folder's
-boards.json and boards.md, and the README's ``report:boards`` table."""
+boards.json and boards.md, and the ``report:boards`` table of docs/boards.md."""
 
 import json
 from pathlib import Path
 
 from generators.emit import write_atomic
 
-from scripts.report import update_readme
+from scripts.report import update_block
 
 __all__ = ["board_markdown", "write_board_report"]
 
@@ -28,9 +28,9 @@ def board_markdown(rows):
     return "\n".join(lines) + "\n"
 
 
-def write_board_report(rows, out_dir, readme=Path("README.md")):
+def write_board_report(rows, out_dir, page=Path("docs/boards.md")):
     """Merge ``rows`` into ``out_dir``/boards.json (by board and block), write boards.md and the
-    README's ``report:boards`` block; return the paths written."""
+    ``report:boards`` block of ``page``; return the paths written."""
     out_dir = Path(out_dir)
     path = out_dir / "boards.json"
     keep = {(r["board"], r["name"], r["design"]): r for r in
@@ -44,6 +44,6 @@ def write_board_report(rows, out_dir, readme=Path("README.md")):
     write_atomic(path, (json.dumps(merged, indent=2, sort_keys=True) + "\n").encode())
     write_atomic(out_dir / "boards.md", table.encode())
     paths = [path, out_dir / "boards.md"]
-    if update_readme(Path(readme), "boards", table):
-        paths.append(Path(readme))
+    if update_block(Path(page), "boards", table):
+        paths.append(Path(page))
     return paths

@@ -29,7 +29,7 @@ def _report(args):
 
 
 REPORT = Verb(
-    "report", help="accuracy, latency and synthesis figures per block (README tables)",
+    "report", help="accuracy, latency and synthesis figures per block (docs tables)",
     description="Measure every selected block and write reports/<family>.json and .md.",
     add_arguments=_report_arguments, run=_report)
 
@@ -37,7 +37,7 @@ REPORT = Verb(
 def _board_report_arguments(parser):
     parser.add_argument("--report", metavar="DIR", type=Path,
                         help="also merge the figures into DIR/boards.json and boards.md and "
-                             "the README table")
+                             "the table of docs/boards.md")
 
 
 def _board_report(args, rows):
@@ -45,8 +45,8 @@ def _board_report(args, rows):
         return
     from .board_report import write_board_report
 
-    # The README beside the report folder (the repository's, for --report reports) gets the table.
-    paths = write_board_report(rows, args.report, readme=args.report.parent / "README.md")
+    # The boards page beside the report folder (the repository's, for --report reports).
+    paths = write_board_report(rows, args.report, page=args.report.parent / "docs" / "boards.md")
     print("wrote " + ", ".join(str(p) for p in paths))
 
 

@@ -15,7 +15,8 @@ from generators.emit import render, write_atomic, write_files
 from generators.families import FAMILIES
 from scripts.tables import SYNTH_TARGETS
 
-__all__ = ["figures_module", "write_family_reports", "readme_block", "update_readme"]
+__all__ = ["figures_module", "write_family_reports", "family_page", "report_block",
+           "update_block"]
 
 
 def figures_module(family):
@@ -101,8 +102,3 @@ def update_block(page, name, table):
         return False
     write_atomic(page, (text[:span[0]] + table + text[span[1]:]).encode())
     return True
-
-
-# Old names: fpga/bitstream.py still writes the board table through update_readme; it moves to
-# docs/boards.md (update_block) at the merge, and then these two go.
-readme_block, update_readme = report_block, update_block
