@@ -8,7 +8,8 @@ a layer below it, in the group ``mlhw_generators.verb_options``: the option's ``
 verb's result (``bitstream --report`` is the figures layer's option on the boards layer's verb).
 
 Every user mistake ends as one ``error: ...`` line on stderr and exit status 2; a check that finds
-a difference (``build --check`` finding stale output, ``baseline``, ``bridge``) exits 1. Nothing is written until every requested block has been generated.
+a difference (``build --check`` finding stale output, ``baseline``, ``bridge``) exits 1. Nothing
+is written until every requested block has been generated.
 """
 
 import argparse
@@ -123,8 +124,8 @@ def _build(args):
     if args.check:
         stale = stale_files(files, args.out, complete=not (args.only or args.config))
         if stale:
-            raise CheckFailed(f"{args.out} is stale ({', '.join(stale)}); run: python -m generators "
-                        f"build")
+            raise CheckFailed(f"{args.out} is stale ({', '.join(stale)}); run: python -m "
+                              f"generators build")
         print(f"{args.out}: {len(files)} files up to date")
         return None
     write_files(files, args.out)

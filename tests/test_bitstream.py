@@ -132,4 +132,5 @@ def test_board_report_merges_rows_and_fills_the_boards_page(tmp_path):
     assert all("bitstream" not in r and "bitstream_sha256" not in r for r in rows)
     table = (out / "boards.md").read_text()
     assert "| icebreaker | gelu_int8 | selftest | iCE40UP5K | 10/5280 | n/a |" in table
-    assert page.read_text() == f"intro\n<!-- report:boards -->\n{table}<!-- /report:boards -->\nend\n"
+    assert page.read_text() == \
+        f"intro\n<!-- report:boards -->\n{table}<!-- /report:boards -->\nend\n"
