@@ -1,5 +1,5 @@
 """UART-to-stream bridge: a host pushes its own beats through a block on a board and reads the
-results back (the host side is ``scripts/host_bridge.py``).
+results back (the host side is ``fpga/host_bridge.py``, the ``bridge`` verb).
 
 Wire format, both directions: each beat is its stream payload (``data`` lanes with lane 0 in the
 low bits, then the other fields in layout order, exactly :mod:`generators.axis`'s packing) as

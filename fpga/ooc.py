@@ -48,7 +48,8 @@ from pathlib import Path
 
 from generators.emit import write_atomic
 
-__all__ = ["TARGETS", "NODSP_TARGETS", "Target", "synthesize", "write_reports"]
+__all__ = ["TARGETS", "NODSP_TARGETS", "Target", "synthesize", "write_reports", "synth_entries",
+           "write_synth_reports"]
 
 
 @dataclass(frozen=True)
@@ -350,3 +351,36 @@ def write_reports(
     ]
     lines += ["| " + " | ".join(_cell(k, row.get(k)) for k, _ in columns) + " |" for row in rows]
     write_atomic(md_path, ("\n".join(lines) + "\n").encode())
+
+
+def synth_entries(entries, targets, out_dir):
+    """Synthesise each catalog entry for each target; one row per (entry, target).
+
+    A block that does not fit or fails timing closure still gets a row, with the tool's message
+    in ``error``, so one oversized entry does not hide the others' figures.
+    """
+    from generators.emit import render
+
+    rows = []
+    for entry in entries:
+        case_dir = Path(out_dir) / entry.name
+        case_dir.mkdir(parents=True, exist_ok=True)
+        verilog = case_dir / f"{entry.name}.v"
+        verilog.write_bytes(render(entry)[f"{entry.name}.v"])
+        for target in targets:
+            try:
+                row = synthesize(verilog, entry.name, target, case_dir / target)
+            except RuntimeError as error:
+                # First line only, without the log's (machine-specific) path.
+                row = {"target": target, "error": str(error).splitlines()[0].split(" (log: ")[0]}
+            rows.append({"name": entry.name, **row})
+    return rows
+
+
+SYNTH_COLUMNS = [("name", "block"), ("device", "device"), ("lut", "LUT"), ("ff", "FF"),
+                 ("dsp", "DSP"), ("bram", "BRAM"), ("fmax_mhz", "Fmax (MHz)")]
+
+
+def write_synth_reports(rows, out_dir):
+    """``out_dir``/synth.json and synth.md of :func:`synth_entries` rows."""
+    write_reports(rows, Path(out_dir) / "synth.json", Path(out_dir) / "synth.md", SYNTH_COLUMNS)

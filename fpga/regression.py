@@ -4,16 +4,15 @@ One file per board, tool versions and block: ``fpga/baselines/<board>/<toolchain
 with ``<toolchain>`` like ``yosys-0.70_nextpnr-0.11.1`` (other tool versions place and route
 differently, so they get their own baselines). A fresh build must lie within the tolerances
 below of its baseline in both directions: a regression fails loudly, and so does an improvement,
-so that the stored figures stay the ones the README quotes. After a deliberate change::
+so that the stored figures stay the ones the README quotes. Checked by the ``baseline`` verb
+(:mod:`fpga.cli`); after a deliberate change::
 
-    python -m fpga.regression --update --board icebreaker --only gelu_int8
+    python -m generators baseline --update --board icebreaker --only gelu_int8
 """
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
 from pathlib import Path
 
 from generators.emit import write_atomic
@@ -21,7 +20,7 @@ from generators.emit import write_atomic
 from .bitstream import toolchain_tag
 
 __all__ = ["BASELINES", "FMAX_TOLERANCE", "AREA_TOLERANCE", "METRICS", "baseline_path",
-           "baseline_of", "compare", "main"]
+           "baseline_of", "compare", "check_baselines"]
 
 BASELINES = Path(__file__).resolve().parent / "baselines"
 #: Relative tolerances. The flow is seeded, so an unchanged design reproduces its figures
@@ -65,33 +64,25 @@ def compare(fresh, stored):
     return problems
 
 
-def main(argv=None):
-    from fpga.bitstream import build_bitstream
-    from fpga.boards import board
-    from generators.catalog import DEFAULT_CATALOG, select
+def check_baselines(board_names, entries, out_dir, *, update=False):
+    """Build each entry for each board and compare it with its baseline (or, with ``update``,
+    store the fresh figures); print one line per build and return the number out of tolerance
+    or without a baseline."""
+    from .bitstream import build_bitstream
+    from .boards import board
 
-    parser = argparse.ArgumentParser(prog="python -m fpga.regression",
-                                     description="Check (or --update) board baselines.")
-    parser.add_argument("--board", action="append", required=True)
-    parser.add_argument("--only", action="append", default=[])
-    parser.add_argument("--update", action="store_true", help="write fresh figures as baselines")
-    args = parser.parse_args(argv)
-    failed = False
-    for name in args.board:
+    failed = 0
+    for name in board_names:
         b = board(name)
-        for entry in select(DEFAULT_CATALOG, args.only):
-            fresh = baseline_of(build_bitstream(entry, b.name))
+        for entry in entries:
+            fresh = baseline_of(build_bitstream(entry, b.name, out_dir))
             path = baseline_path(b.family, b.name, entry.name)
-            if args.update:
+            if update:
                 write_atomic(path, (json.dumps(fresh, indent=2, sort_keys=True) + "\n").encode())
                 print(f"wrote {path}")
                 continue
             problems = compare(fresh, json.loads(path.read_text())) if path.is_file() else \
                 [f"no baseline {path}"]
-            failed |= bool(problems)
+            failed += bool(problems)
             print(f"{b.name} {entry.name}: " + ("; ".join(problems) or "within tolerance"))
-    return 1 if failed else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    return failed

@@ -14,8 +14,9 @@ After each run one line goes out over the UART (8N1, hex numbers)::
 and the pass LED is lit while every run so far passed, the fail LED from the first failure on.
 
 Supported blocks: cores whose only streams are ``i`` (in) and ``o`` (out) with payload fields
-``data`` (an array of lanes), ``last`` and optionally ``mask`` (input only), of a family listed in
-:data:`FRAME_MODELS` (the golden model of one frame). Others are refused with a message.
+``data`` (an array of lanes), ``last`` and optionally ``mask`` (input only), of a family whose
+descriptor has a ``frame_model`` (the golden model of one frame). Others are refused with a
+message.
 """
 
 from __future__ import annotations
@@ -31,30 +32,30 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from generators.axis import payload_shape, stream_members
+from generators.families import FAMILIES
 from generators.params import ParamValueError, check_int
 
-__all__ = ["FRAME_MODELS", "Vectors", "make_vectors", "check_supported", "UartTx", "SelfTest",
+__all__ = ["frame_model", "Vectors", "make_vectors", "check_supported", "UartTx", "SelfTest",
            "BoardTop", "summary_text", "BAUD"]
 
 BAUD = 115200
 
 
-def _gelu_frame(params, x, mask):
-    from generators.gelu.model import gelu
-    return gelu(params, np.asarray(x, dtype=np.int64))
+def _self_testable():
+    return [name for name, family in FAMILIES.items() if family.frame_model is not None]
 
 
-def _softmax_frame(params, x, mask):
-    from generators.softmax.model import softmax
-    return softmax(params, x, mask)
+def frame_model(entry):
+    """The :class:`generators.family.FrameModel` of ``entry``'s family; refuse, naming the
+    families that have one, a family without."""
+    family = FAMILIES.get(entry.params.family)
+    if family is None or family.frame_model is None:
+        raise ParamValueError(
+            f"{entry.name}: the self-test supports the families "
+            f"{', '.join(map(repr, _self_testable()))}, not {entry.params.family!r} (it needs "
+            f"the golden model of one frame: the frame_model of the family's descriptor)")
+    return family.frame_model
 
-
-#: family -> (golden model of one frame ``(params, codes, mask) -> codes``, longest frame in
-#: elements or None). A new family that fits the ``i`` -> ``o`` shape adds one line here.
-FRAME_MODELS = {
-    "gelu": (_gelu_frame, lambda params: None),
-    "softmax": (_softmax_frame, lambda params: params.max_len),
-}
 
 _IN_FIELDS = {"data", "last", "mask"}
 _OUT_FIELDS = {"data", "last"}
@@ -62,12 +63,7 @@ _OUT_FIELDS = {"data", "last"}
 
 def check_supported(entry, core=None):
     """Refuse, with a message naming what is wrong, an entry the self-test cannot drive."""
-    family = entry.params.family
-    if family not in FRAME_MODELS:
-        raise ParamValueError(
-            f"{entry.name}: the self-test supports the families "
-            f"{', '.join(map(repr, FRAME_MODELS))}, not {family!r} (it needs the golden model "
-            f"of one frame in fpga.selftest.FRAME_MODELS)")
+    frame_model(entry)
     if core is None:
         core = entry.family.core(entry.params)
         core._MustUse__silence = True     # built only to read its signature here
@@ -116,7 +112,7 @@ def make_vectors(entry, core, *, beats=64, seed=1, corrupt=False):
     in_layout, out_layout = payload_shape(streams["i"][1]), payload_shape(streams["o"][1])
     lanes = in_layout.members["data"].length
     low, high = _code_range(in_layout.members["data"].elem_shape)
-    model, longest = FRAME_MODELS[entry.params.family]
+    model, longest = frame_model(entry)
     max_len = longest(entry.params)
     max_beats = max(1, min(8, (max_len // lanes) if max_len else 8))
     rng = np.random.default_rng(seed)

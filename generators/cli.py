@@ -1,107 +1,121 @@
-"""Command line: ``python -m generators {build,synth,report,bitstream} ...``.
+"""Command line: ``python -m generators VERB ...``, one CLI for every layer.
 
-Every user mistake ends as one ``error: ...`` line on stderr and exit status 2; ``build --check``
-finding stale output exits 1. Nothing is written until every requested block has been generated.
+Each verb lives with the layer that does its work. The core's own verbs are the rows of
+:data:`CORE_VERBS`; the layers above (boards and synthesis in ``fpga/``, figures and reports in
+``scripts/``) register theirs as package entry points in the group ``mlhw_generators.verbs``
+(see pyproject.toml), so the core never imports them. A layer may also add options to a verb of
+a layer below it, in the group ``mlhw_generators.verb_options``: the option's ``after`` gets the
+verb's result (``bitstream --report`` is the figures layer's option on the boards layer's verb).
+
+Every user mistake ends as one ``error: ...`` line on stderr and exit status 2; a check that finds
+a difference (``build --check`` finding stale output, ``baseline``, ``bridge``) exits 1. Nothing
+is written until every requested block has been generated.
 """
 
 import argparse
+import dataclasses
+import importlib.metadata
 import sys
+import typing
 from pathlib import Path
 
 from . import __version__
 from .catalog import DEFAULT_CATALOG, load_config, select
 from .params import ParamError
 
-__all__ = ["main"]
+__all__ = ["main", "Verb", "VerbOption", "CheckFailed", "CORE_VERBS", "BUILD_ROOT", "add_selection",
+           "selected_entries", "registered_verbs"]
 
-EXIT_STALE = 1
+EXIT_CHECK_FAILED = 1
 EXIT_USAGE = 2
+
+#: Every verb's work folders go under this one root (``build/synth``, ``build/boards``, ...).
+BUILD_ROOT = Path("build")
+
+VERB_GROUP = "mlhw_generators.verbs"
+OPTION_GROUP = "mlhw_generators.verb_options"
+
+
+@dataclasses.dataclass(frozen=True)
+class Verb:
+    """One verb of the CLI: ``run(args)`` does the work and returns its result (rows, paths or
+    None), which the options other layers add to the verb receive."""
+
+    name: str
+    help: str                                   # one line in the list of verbs
+    description: str                            # the verb's --help
+    add_arguments: typing.Callable              # (parser) -> None
+    run: typing.Callable                        # (args) -> result
+
+
+@dataclasses.dataclass(frozen=True)
+class VerbOption:
+    """Options a layer adds to a verb of a layer below it: ``after(args, result)`` runs once the
+    verb has succeeded."""
+
+    verb: str
+    add_arguments: typing.Callable              # (parser) -> None
+    after: typing.Callable                      # (args, result) -> None
+
+
+class CheckFailed(Exception):
+    """A check found a difference (exit status 1): stale output, figures outside their baseline,
+    a board's output different from the model. Its message is the one ``error:`` line."""
+
+
+#: Said when only the core's verbs are found: the others are entry points, which exist only in
+#: an installed package's metadata (a checkout that was never installed, or installed before).
+UNINSTALLED_HINT = ("the verbs of fpga/ and scripts/ (synth, bitstream, report, ...) register "
+                    "when the package is installed: pip install -e '.[dev]'")
 
 
 class _Parser(argparse.ArgumentParser):
+    hint = None
+
     def error(self, message):
         # argparse's default prints the whole usage; one line is enough to act on.
+        if self.hint and "invalid choice" in message:
+            message = f"{message}; {self.hint}"
         print(f"error: {message} (see {self.prog} --help)", file=sys.stderr)
         sys.exit(EXIT_USAGE)
 
 
-def _add_selection(parser):
+def add_selection(parser):
+    """``--config`` and ``--only``: which blocks a verb works on (see :func:`selected_entries`)."""
     parser.add_argument("--config", metavar="FILE.toml", type=Path,
                         help="build the blocks of this TOML file instead of the default catalog")
     parser.add_argument("--only", metavar="NAME", action="append", default=[],
                         help="only this block (repeatable)")
 
 
-def _parser():
-    parser = _Parser(prog="python -m generators",
-                     description="Generate, check and measure verified ML-accelerator blocks.")
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    verbs = parser.add_subparsers(dest="verb", required=True, metavar="{build,synth,report,bitstream}",
-                                  parser_class=_Parser)
-
-    build = verbs.add_parser("build", help="emit Verilog + manifests (default: whole catalog)",
-                             description="Emit Verilog and one manifest JSON per block.")
-    _add_selection(build)
-    build.add_argument("--out", metavar="DIR", type=Path, default=Path("hdl"),
-                       help="output folder (default: hdl)")
-    build.add_argument("--list", action="store_true",
-                       help="list the blocks and their parameters, write nothing")
-    build.add_argument("--check", action="store_true",
-                       help="write nothing; exit 1 if the output folder differs from what the "
-                            "generators produce now")
-
-    synth = verbs.add_parser(
-        "synth", help="out-of-context yosys + nextpnr: LUT/FF/DSP/BRAM and Fmax",
-        description="Synthesise, place and route blocks out of context and write "
-                    "synth.json and synth.md.")
-    _add_selection(synth)
-    synth.add_argument("--target", action="append", default=[], metavar="TARGET",
-                       help="ice40-up5k or ecp5-85f (repeatable; default: both)")
-    synth.add_argument("--out", metavar="DIR", type=Path, default=Path("build/synth"),
-                       help="work and report folder (default: build/synth)")
-
-    report = verbs.add_parser(
-        "report", help="accuracy, latency and synthesis figures per block (README tables)",
-        description="Measure every selected block and write reports/<family>.json and .md.")
-    _add_selection(report)
-    report.add_argument("--no-synth", action="store_true",
-                        help="accuracy and latency only (no yosys/nextpnr)")
-    report.add_argument("--out", metavar="DIR", type=Path, default=Path("reports"),
-                        help="report folder (default: reports)")
-
-    bitstream = verbs.add_parser(
-        "bitstream", help="self-test bitstream of a block for a board (yosys, nextpnr, "
-                          "icepack/ecppack)",
-        description="Build the on-chip self-test of each selected block for each board into "
-                    "<out>/<board>/<name>-<digest>/ (bitstream, nextpnr report, logs, params).")
-    bitstream.add_argument("--board", action="append", default=[], metavar="BOARD",
-                           help="icebreaker, ulx3s or orangecrab (repeatable; required)")
-    _add_selection(bitstream)
-    bitstream.add_argument("--design", choices=("selftest", "bridge"), default="selftest",
-                           help="selftest: on-chip test, LEDs and UART summary (default); "
-                                "bridge: UART-to-stream bridge for scripts/host_bridge.py")
-    bitstream.add_argument("--out", metavar="DIR", type=Path, default=Path("build/boards"),
-                           help="build folder (default: build/boards)")
-    bitstream.add_argument("--report", metavar="DIR", type=Path,
-                           help="also merge the figures into DIR/boards.json and boards.md and "
-                                "the README table")
-    return parser
-
-
-def _entries(args):
+def selected_entries(args):
+    """The entries that ``--config`` and ``--only`` select."""
     entries = load_config(args.config) if args.config else DEFAULT_CATALOG
     return select(entries, args.only)
+
+
+# --- the core's verbs -------------------------------------------------------------------------
+
+def _build_arguments(parser):
+    add_selection(parser)
+    parser.add_argument("--out", metavar="DIR", type=Path, default=Path("hdl"),
+                        help="output folder (default: hdl)")
+    parser.add_argument("--list", action="store_true",
+                        help="list the blocks and their parameters, write nothing")
+    parser.add_argument("--check", action="store_true",
+                        help="write nothing; exit 1 if the output folder differs from what the "
+                             "generators produce now")
 
 
 def _build(args):
     from .emit import render, stale_files, write_files
 
-    entries = _entries(args)
+    entries = selected_entries(args)
     if args.list:
         for entry in entries:
             settings = ", ".join(f"{k}={v}" for k, v in entry.params.to_dict().items())
             print(f"{entry.name:24} {entry.params.family:6} {settings}")
-        return 0
+        return None
     if args.out.exists() and not args.out.is_dir():
         raise ParamError(f"--out must be a folder, not the file {str(args.out)!r}")
     files = {}
@@ -110,78 +124,92 @@ def _build(args):
     if args.check:
         stale = stale_files(files, args.out, complete=not (args.only or args.config))
         if stale:
-            print(f"error: {args.out} is stale ({', '.join(stale)}); run: python -m generators "
-                  f"build", file=sys.stderr)
-            return EXIT_STALE
+            raise CheckFailed(f"{args.out} is stale ({', '.join(stale)}); run: python -m "
+                              f"generators build")
         print(f"{args.out}: {len(files)} files up to date")
-        return 0
+        return None
     write_files(files, args.out)
     print(f"wrote {len(files)} files for {len(entries)} blocks to {args.out}")
-    return 0
+    return None
 
 
-def _synth(args):
-    from fpga.ooc import TARGETS
-    from scripts.report import synth_entries, write_synth_reports
+BUILD = Verb("build", help="emit Verilog + manifests (default: whole catalog)",
+             description="Emit Verilog and one manifest JSON per block.",
+             add_arguments=_build_arguments, run=_build)
 
-    targets = args.target or sorted(TARGETS)
-    for target in targets:
-        if target not in TARGETS:
-            raise ParamError(f"--target must be one of {', '.join(map(repr, sorted(TARGETS)))}, "
-                             f"not {target!r}")
-    rows = synth_entries(_entries(args), targets, args.out)
-    write_synth_reports(rows, args.out)
-    print(f"wrote {args.out / 'synth.json'} and {args.out / 'synth.md'}")
-    return 0
+#: The core layer's verbs, one row each, in the order ``--help`` lists them.
+CORE_VERBS = (
+    BUILD,
+)
 
 
-def _report(args):
-    from scripts.report import write_family_reports
+# --- discovery and dispatch -------------------------------------------------------------------
 
-    paths = write_family_reports(_entries(args), args.out, synth=not args.no_synth)
-    print("wrote " + ", ".join(str(p) for p in paths))
-    return 0
+def _entry_point_objects(group, kind):
+    found = []
+    for point in sorted(importlib.metadata.entry_points(group=group), key=lambda p: p.name):
+        thing = point.load()
+        if not isinstance(thing, kind):
+            raise TypeError(f"entry point {point.name} = {point.value!r} in {group} must be a "
+                            f"{kind.__name__}, not {type(thing).__name__}")
+        if kind is Verb and thing.name != point.name:
+            raise ValueError(f"entry point {point.name} = {point.value!r} names the verb "
+                             f"{thing.name!r}: register a verb under its own name")
+        found.append(thing)
+    return found
 
 
-def _bitstream(args):
-    from fpga.bitstream import build_bitstream, write_board_report
-    from fpga.boards import board
-    from fpga.selftest import check_supported
+def registered_verbs():
+    """``({name: Verb}, [VerbOption])``: the core's verbs first, then the installed layers'."""
+    verbs = {verb.name: verb for verb in CORE_VERBS}
+    for verb in _entry_point_objects(VERB_GROUP, Verb):
+        if verb.name in verbs:
+            raise ValueError(f"the verb {verb.name!r} is registered twice")
+        verbs[verb.name] = verb
+    options = _entry_point_objects(OPTION_GROUP, VerbOption)
+    for option in options:
+        if option.verb not in verbs:
+            raise ValueError(f"an option is registered for the verb {option.verb!r}, which no "
+                             f"layer provides")
+    return verbs, options
 
-    if not args.board:
-        from fpga.boards import BOARDS
-        raise ParamError(f"--board is required: one of {', '.join(map(repr, BOARDS))}")
-    boards = [board(name).name for name in args.board]
-    entries = _entries(args)
-    for entry in entries:       # refuse unsupported blocks before the first (long) build
-        check_supported(entry)
-    rows = []
-    for name in boards:
-        for entry in entries:
-            row = build_bitstream(entry, name, args.out, design=args.design)
-            rows.append(row)
-            print(f"{name} {entry.name} {args.design}: {row['bitstream']} (logic cells {row['lc']['used']}/"
-                  f"{row['lc']['available']}, Fmax {row['fmax_mhz']:.1f} MHz for a "
-                  f"{row['target_mhz']:g} MHz clock)")
-    if args.report:
-        # The README beside the report folder (the repository's, for --report reports) gets the table.
-        paths = write_board_report(rows, args.report, readme=args.report.parent / "README.md")
-        print("wrote " + ", ".join(str(p) for p in paths))
-    return 0
+
+def _parser(verbs, options):
+    parser = _Parser(prog="python -m generators",
+                     description="Generate, check and measure verified ML-accelerator blocks.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    if len(verbs) == len(CORE_VERBS):
+        parser.epilog = parser.hint = UNINSTALLED_HINT
+    subparsers = parser.add_subparsers(dest="verb", required=True,
+                                       metavar="{" + ",".join(verbs) + "}", parser_class=_Parser)
+    for verb in verbs.values():
+        sub = subparsers.add_parser(verb.name, help=verb.help, description=verb.description)
+        verb.add_arguments(sub)
+        for option in options:
+            if option.verb == verb.name:
+                option.add_arguments(sub)
+    return parser
 
 
 def main(argv=None):
+    verbs, options = registered_verbs()
     try:
-        args = _parser().parse_args(argv)
+        args = _parser(verbs, options).parse_args(argv)
     except SystemExit as done:      # --help, --version, usage errors: report the status
         return done.code
+    verb = verbs[args.verb]
     try:
-        return {"build": _build, "synth": _synth, "report": _report,
-                "bitstream": _bitstream}[args.verb](args)
+        result = verb.run(args)
+        for option in options:
+            if option.verb == verb.name:
+                option.after(args, result)
+    except CheckFailed as failed:
+        print(f"error: {failed}", file=sys.stderr)
+        return EXIT_CHECK_FAILED
     except ParamError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE
     except RuntimeError as error:   # a tool (yosys, nextpnr) failed: its message says which
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE
-
+    return 0

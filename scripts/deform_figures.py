@@ -12,6 +12,8 @@ from generators.deform.formats import LayerConfig
 from generators.deform.model import accumulate, deform_conv2d_reference, torchvision_offsets
 from generators.deform.sim import random_offsets
 
+from scripts.tables import synth_cells, synth_header, synth_target_cells
+
 SEED = 2026
 #: Out-of-context builds outside the default targets, cached by the Verilog's content.
 FABRIC_CACHE = Path("build/synth/deform_fabric_mult")
@@ -82,3 +84,34 @@ def up5k_fabric_multipliers(params):
 
     text = verilog.convert(AxisTop(DeformConv(params)), name="deform_engine", emit_src=False)
     return synthesize_cached(text, "deform_engine", FABRIC_TARGET, FABRIC_CACHE)
+
+
+def figures(params):
+    """The report row's deformable-convolution figures."""
+    return {"figures": deform_figures(params)}
+
+
+def markdown(rows):
+    """The report table of deformable-convolution rows."""
+    header = ["block", "mode", "offsets", "pe (× po)", "max H×W×C (→ C out)", "d_max", "rows",
+              "weights", "latency", "cycles/beat", "peak MACs/cycle (pe·9 (·po) / passes)",
+              "model vs reference max diff", "bilinear float-offset error / bound"]
+    header += synth_header() + ["iCE40, multipliers in LUTs: LUT/FF/DSP/BRAM", "Fmax"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for row in rows:
+        p, model = row["params"], row["figures"]["model"]
+        ratio = model.get("float_offset_error_over_bound")
+        full = p.get("mode") == "full"
+        cells = [row["name"], p.get("mode", "depthwise"),
+                 p["offset_mode"] + (" + mask" if p.get("mask") else ""),
+                 f"{p['pe']} × {p['po']}" if full else str(p["pe"]),
+                 f"{p['h_max']}×{p['w_max']}×{p['c_max']}"
+                 + (f" → {p['co_max']}" if full else ""), str(p["d_max"]),
+                 str(p["rows"]), f"INT{p['weight_bits']}", str(row["latency_cycles"]),
+                 str(row["initiation_interval"]),
+                 f"{row['figures']['peak_macs_per_cycle']:g}",
+                 f"{model['max_diff_vs_reference']:g}",
+                 "—" if ratio is None else f"{ratio:.3f}"]
+        fabric = synth_target_cells(row["figures"].get("up5k_fabric_multipliers"))
+        lines.append("| " + " | ".join(cells + synth_cells(row) + fabric) + " |")
+    return "\n".join(lines) + "\n"

@@ -18,6 +18,8 @@ import numpy as np
 from generators.lut_tc.params import LutTcParams, MultArrayParams
 from generators.lut_tc.prepare import pack_mult_tile, pack_tile
 
+from scripts.tables import synth_cells, synth_header
+
 CACHE = Path("build/synth/lut_tc_cmp")
 TARGETS = ("ecp5-85f", "ice40-up5k")
 SEED = 2026
@@ -170,6 +172,18 @@ def main():
                     print(entry.name, design, target,
                           synth.get("error") or f"{synth['lut']} LUT {synth['ff']} FF "
                           f"{synth['dsp']} DSP {synth['fmax_mhz']} MHz", flush=True)
+
+
+def figures(params):
+    """The report row's LUT tensor core figures."""
+    return lut_tc_figures(params)
+
+
+def markdown(rows):
+    """The report tables of LUT tensor core rows."""
+    from scripts.lut_tc_markdown import lut_tc_markdown
+
+    return lut_tc_markdown(rows, synth_header, synth_cells)
 
 
 if __name__ == "__main__":

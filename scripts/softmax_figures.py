@@ -9,6 +9,8 @@ from generators.softmax.baselines import hls4ml_softmax_stable, ibert_softmax
 from generators.softmax.baselines import softmax_reference as softmax_float
 from generators.softmax.model import softmax
 
+from scripts.tables import synth_cells, synth_header
+
 SEED = 2026
 ROWS = 300
 ROW_LENGTH = 64
@@ -125,3 +127,45 @@ def softmax_throughput(params, vectors=24):
     cycles = accepted[-1] - accepted[0] + 1
     return {"vectors": len(lengths), "beats": len(accepted), "cycles": cycles,
             "elements_per_cycle": len(accepted) * lanes / cycles}
+
+
+def figures(params):
+    """The report row's softmax figures."""
+    return {"accuracy": softmax_accuracy(params), "throughput": softmax_throughput(params)}
+
+
+def markdown(rows):
+    """The report tables of softmax rows: figures per block, then per kind of row."""
+    header = ["block", "method", "in → out", "lanes", "max_len", "latency", "elements/cycle",
+              "max err (LSB)", "mean err (LSB)", "worst \\|sum−1\\|", "top-1 (decisive)",
+              "I-BERT max err (LSB)", "I-BERT top-1", "hls4ml max err (LSB)", "hls4ml top-1"]
+    header += synth_header()
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for row in rows:
+        p, acc = row["params"], row["accuracy"]
+        own, ibert, hls = acc[p["method"]], acc["ibert"], acc["hls4ml_stable"]
+        cells = [row["name"], p["method"], f"{row['in_format']} → {row['out_format']}",
+                 str(p["lanes"]), str(p["max_len"]), str(row["latency_cycles"]),
+                 f"{row['throughput']['elements_per_cycle']:.2f}",
+                 f"{own['max_error_lsb']:.2f}", f"{own['mean_error_lsb']:.3f}",
+                 f"{own['worst_sum_error']:.3f}", f"{own['top1_agreement_decisive']:.3f}",
+                 f"{ibert['max_error_lsb']:.1f}", f"{ibert['top1_agreement_decisive']:.3f}",
+                 f"{hls['max_error_lsb']:.1f}", f"{hls['top1_agreement_decisive']:.3f}"]
+        lines.append("| " + " | ".join(cells + synth_cells(row)) + " |")
+    # Where the error comes from: the same figures per kind of row.
+    lines += ["", "Per kind of row: max error in output LSBs (ours / I-BERT / hls4ml) and top-1 "
+              "agreement on decisive rows (ours / I-BERT / hls4ml).", ""]
+    kinds = list(rows[0]["accuracy"][rows[0]["params"]["method"]]["by_distribution"]) \
+        if rows else []
+    header = ["block"] + [f"{kind}: max err" for kind in kinds] + [f"{kind}: top-1"
+                                                                  for kind in kinds]
+    lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for row in rows:
+        acc = row["accuracy"]
+        methods = [acc[row["params"]["method"]], acc["ibert"], acc["hls4ml_stable"]]
+        errors = [" / ".join(f"{m['by_distribution'][k]['max_error_lsb']:.2f}" for m in methods)
+                  for k in kinds]
+        top1 = [" / ".join(f"{m['by_distribution'][k]['top1_agreement_decisive']:.3f}"
+                           for m in methods) for k in kinds]
+        lines.append("| " + " | ".join([row["name"]] + errors + top1) + " |")
+    return "\n".join(lines) + "\n"

@@ -20,6 +20,8 @@ from generators.sparse_dsp.model import matvec
 from generators.sparse_dsp.rtl import SparseDspChain
 from generators.sparse_dsp.sim import set_vector_beat, set_weight_beat
 
+from scripts.tables import SYNTH_TARGETS, fmt, synth_cells, synth_header
+
 __all__ = ["sparse_dsp_timing", "RegisteredMac", "registered_mac_synth"]
 
 TILES = 32
@@ -118,3 +120,59 @@ def registered_mac_synth(acc_bits, targets):
     text = verilog.convert(RegisteredMac(acc_bits), name=name, emit_src=False)
     return {target: synthesize_cached(text, name, target, MAC_CACHE, clock="clk")
             for target in targets}
+
+
+def figures(params):
+    """Dense-equivalent MACs per cycle from the shape (L*M/N: one non-zero product per lane per
+    cycle), the busy fraction and latency measured in simulation, and the Fmax yardstick: a
+    single registered DSP multiply-accumulate built by the same flow."""
+    mac = registered_mac_synth(params.acc_bits, SYNTH_TARGETS)
+    return {"dense_equivalent_macs_per_cycle": {
+        str(n): params.lanes * params.m // n for n in params.supported_n},
+        "accumulator_bits": params.acc_bits, "timing": sparse_dsp_timing(params),
+        "registered_mac_fmax_mhz": {t: r["fmax_mhz"] for t, r in mac.items()}}
+
+
+def markdown(rows):
+    """The report tables of sparse DSP chain rows: figures, then Fmax against the yardstick."""
+    header = ["block", "lanes", "M", "N (run time)", "weights", "max K", "packed", "latency",
+              "dense-equivalent MACs/cycle (per N)", "DSP busy fraction (per N, simulated)",
+              "acc bits"] + synth_header()
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for row in rows:
+        p = row["params"]
+        macs = ", ".join(f"{n}:{p['m']} → {v}" for n, v in
+                         row["dense_equivalent_macs_per_cycle"].items())
+        busy = ", ".join(f"{n}:{p['m']} → {v:.3f}" for n, v in
+                         row["timing"]["busy_fraction"].items())
+        cells = [row["name"], str(p["lanes"]), str(p["m"]),
+                 ", ".join(map(str, p["supported_n"])), f"INT{p['weight_bits']}",
+                 str(p["max_k"]), "yes" if p.get("packed") else "no",
+                 str(row["timing"]["latency_cycles"]), macs, busy, str(row["accumulator_bits"])]
+        lines.append("| " + " | ".join(cells + synth_cells(row)) + " |")
+    # Fmax against the yardstick, and the LUT cost of sparse support against the dense-only
+    # chain of the same lanes and M (when both are in the report).
+    lines += ["", "Fmax as a fraction of a single registered DSP multiply-accumulate (8×8, "
+              "inputs, product and accumulator registered, same flow), and LUTs against the "
+              "dense-only chain of the same lanes and M.", ""]
+    header = ["block"]
+    for target in SYNTH_TARGETS:
+        short = "iCE40" if target.startswith("ice40") else "ECP5"
+        header += [f"{short} MAC Fmax", f"{short} chain / MAC", f"{short} LUTs vs dense-only"]
+    lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    dense = {(r["params"]["lanes"], r["params"]["m"]): r for r in rows
+             if tuple(r["params"]["supported_n"]) == (r["params"]["m"],)}
+    for row in rows:
+        p = row["params"]
+        cells = [row["name"]]
+        for target in SYNTH_TARGETS:
+            mac = row["registered_mac_fmax_mhz"].get(target)
+            synth = row.get("synth", {}).get(target) or {}
+            base = dense.get((p["lanes"], p["m"]), {}).get("synth", {}).get(target) or {}
+            ratio = "—" if not (mac and synth.get("fmax_mhz")) else \
+                f"{synth['fmax_mhz'] / mac:.2f}"
+            luts = "—" if not (synth.get("lut") and base.get("lut")) else \
+                f"{synth['lut'] / base['lut']:.2f}×"
+            cells += [f"{fmt(mac, '.1f')} MHz", ratio, luts]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"

@@ -105,3 +105,32 @@ def test_docs_board_table_is_the_committed_report():
     assert report_block(page, "boards") == table
     rows = json.loads((REPO_ROOT / "reports" / "boards.json").read_text())
     assert {row["board"] for row in rows} == set(BOARDS)      # every board has figures
+
+
+def test_baseline_needs_a_board(capsys):
+    assert main(["baseline", "--only", "gelu_int8"]) == 2
+    assert capsys.readouterr().err == \
+        "error: --board is required: one of 'icebreaker', 'ulx3s', 'orangecrab'\n"
+
+
+def test_board_report_merges_rows_and_fills_the_boards_page(tmp_path):
+    """bitstream --report's writer (the figures layer): rows merge by board, block and design,
+    build paths stay out, and the page's report:boards block gets the table."""
+    from scripts.board_report import write_board_report
+
+    (tmp_path / "docs").mkdir()
+    page = tmp_path / "docs" / "boards.md"
+    page.write_text("intro\n<!-- report:boards -->\nold\n<!-- /report:boards -->\nend\n")
+    row = {"board": "icebreaker", "part": "iCE40UP5K", "name": "gelu_int8", "design": "selftest",
+           "lc": {"used": 10, "available": 5280}, "fmax_mhz": 30.0, "target_mhz": 12.0,
+           "bitstream": "/somewhere/top.bin", "bitstream_sha256": "0" * 64}
+    out = tmp_path / "reports"
+    write_board_report([row], out, page=page)
+    write_board_report([{**row, "fmax_mhz": 31.5}, {**row, "board": "ulx3s"}], out, page=page)
+    rows = json.loads((out / "boards.json").read_text())
+    assert [(r["board"], r["fmax_mhz"]) for r in rows] == [("icebreaker", 31.5), ("ulx3s", 30.0)]
+    assert all("bitstream" not in r and "bitstream_sha256" not in r for r in rows)
+    table = (out / "boards.md").read_text()
+    assert "| icebreaker | gelu_int8 | selftest | iCE40UP5K | 10/5280 | n/a |" in table
+    assert page.read_text() == \
+        f"intro\n<!-- report:boards -->\n{table}<!-- /report:boards -->\nend\n"

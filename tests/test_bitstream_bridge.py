@@ -113,12 +113,12 @@ def pack_outputs(core, y):
 
 @pytest.mark.parametrize("corrupt", [False, True], ids=["exact", "corrupted"])
 def test_host_script_over_a_pty(tmp_path, capsys, corrupt):
-    """scripts/host_bridge.py end to end on a pseudo-terminal: it passes an exact board and
-    catches a wrong element (exit 1)."""
+    """The bridge verb (fpga/host_bridge.py) end to end on a pseudo-terminal: it passes an exact
+    board and catches a wrong element (exit 1, one error line)."""
     import os
     import threading
 
-    from scripts import host_bridge
+    from generators.cli import main
 
     entry = CATALOG["gelu_int8"]
     core = check_supported(entry)
@@ -129,13 +129,14 @@ def test_host_script_over_a_pty(tmp_path, capsys, corrupt):
     board.start()
     (tmp_path / "frames.txt").write_text("-128 127 0 -1\n1, 2, 3, 4, 5, 6, 7, 8\n")
     try:
-        status = host_bridge.main(["--port", os.ttyname(slave), "--only", "gelu_int8",
-                                   "--input", str(tmp_path / "frames.txt")])
+        status = main(["bridge", "--port", os.ttyname(slave), "--only", "gelu_int8",
+                       "--input", str(tmp_path / "frames.txt")])
     finally:
         os.close(slave)
-    out = capsys.readouterr().out
+    out, err = capsys.readouterr()
     assert beats_out == [1, 2]
     if corrupt:
         assert status == 1 and "frame 0: element 0: input -128" in out and "2 frames differ" in out
+        assert err == "error: gelu_int8: 2 of 2 frames differ from the golden model\n"
     else:
         assert status == 0 and out.endswith("gelu_int8: 2 frames, 12 elements, all bit-exact\n")

@@ -245,3 +245,26 @@ def test_help_for_every_verb():
         result = subprocess.run([sys.executable, "-m", "generators", verb, "--help"],
                                 cwd=REPO_ROOT, capture_output=True, text=True)
         assert result.returncode == 0 and "--only" in result.stdout
+
+
+def test_every_layer_registers_its_verbs():
+    """Core verbs from the table, the others from the installed entry points."""
+    from generators.cli import registered_verbs
+
+    verbs, options = registered_verbs()
+    assert list(verbs)[:1] == ["build"]
+    assert {"synth", "bitstream", "baseline", "bridge", "report"} <= set(verbs)
+    owners = {name: verb.run.__module__ for name, verb in verbs.items()}
+    assert {owners[name] for name in ("synth", "bitstream", "baseline", "bridge")} == {"fpga.cli"}
+    assert owners["report"] == "scripts.cli"
+    assert [(o.verb, o.after.__module__) for o in options] == [("bitstream", "scripts.cli")]
+
+
+def test_uninstalled_checkout_says_how_to_get_the_other_verbs(monkeypatch, capsys):
+    import importlib.metadata
+
+    monkeypatch.setattr(importlib.metadata, "entry_points", lambda group: [])
+    assert error_of(capsys, "synth", "--only", ONE) == (
+        "error: argument {build}: invalid choice: 'synth' (choose from 'build'); the verbs of "
+        "fpga/ and scripts/ (synth, bitstream, report, ...) register when the package is "
+        "installed: pip install -e '.[dev]' (see python -m generators --help)")

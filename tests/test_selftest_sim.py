@@ -65,7 +65,7 @@ def test_refuses_unknown_family():
     entry = SimpleNamespace(name="gelu_int8", params=SimpleNamespace(family="lut_tensor"))
     with pytest.raises(ParamValueError, match=r"^gelu_int8: the self-test supports the families "
                        r"'gelu', 'softmax', not 'lut_tensor' \(it needs the golden model of one "
-                       r"frame in fpga\.selftest\.FRAME_MODELS\)$"):
+                       r"frame: the frame_model of the family's descriptor\)$"):
         check_supported(entry)
 
 
