@@ -1,4 +1,4 @@
-"""Command line: ``python -m generators {build,synth,report,bitstream} ...``.
+"""Command line: ``python -m generators {build,params,synth,report,bitstream} ...``.
 
 Every user mistake ends as one ``error: ...`` line on stderr and exit status 2; ``build --check``
 finding stale output exits 1. Nothing is written until every requested block has been generated.
@@ -36,7 +36,8 @@ def _parser():
     parser = _Parser(prog="python -m generators",
                      description="Generate, check and measure verified ML-accelerator blocks.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    verbs = parser.add_subparsers(dest="verb", required=True, metavar="{build,synth,report,bitstream}",
+    verbs = parser.add_subparsers(dest="verb", required=True,
+                                  metavar="{build,params,synth,report,bitstream}",
                                   parser_class=_Parser)
 
     build = verbs.add_parser("build", help="emit Verilog + manifests (default: whole catalog)",
@@ -49,6 +50,13 @@ def _parser():
     build.add_argument("--check", action="store_true",
                        help="write nothing; exit 1 if the output folder differs from what the "
                             "generators produce now")
+
+    params = verbs.add_parser("params", help="the parameter table of a family",
+                              description="Print a family's parameters: kind, default, allowed "
+                                          "values, where each applies and what it does.")
+    params.add_argument("family", metavar="FAMILY", help="gelu, softmax, deform, lut_tc, ...")
+    params.add_argument("--markdown", action="store_true",
+                        help="a markdown table, as the docs pages embed it")
 
     synth = verbs.add_parser(
         "synth", help="out-of-context yosys + nextpnr: LUT/FF/DSP/BRAM and Fmax",
@@ -120,6 +128,18 @@ def _build(args):
     return 0
 
 
+def _params(args):
+    from .catalog import FAMILIES
+    from .params import did_you_mean, parameter_table_markdown, parameter_table_text, show
+
+    if args.family not in FAMILIES:
+        raise ParamError(f"family must be one of {', '.join(map(repr, FAMILIES))}, not "
+                         f"{show(args.family)}{did_you_mean(args.family, FAMILIES)}")
+    table = parameter_table_markdown if args.markdown else parameter_table_text
+    print(table(FAMILIES[args.family].params_class), end="")
+    return 0
+
+
 def _synth(args):
     from fpga.ooc import TARGETS
     from scripts.report import synth_entries, write_synth_reports
@@ -176,7 +196,7 @@ def main(argv=None):
     except SystemExit as done:      # --help, --version, usage errors: report the status
         return done.code
     try:
-        return {"build": _build, "synth": _synth, "report": _report,
+        return {"build": _build, "params": _params, "synth": _synth, "report": _report,
                 "bitstream": _bitstream}[args.verb](args)
     except ParamError as error:
         print(f"error: {error}", file=sys.stderr)

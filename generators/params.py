@@ -116,7 +116,8 @@ def check_int(name, value, low, high):
 
 def _same_kind(a, b):
     """Equal values of one kind: ``True == 1`` and ``4.0 == 4`` do not count."""
-    return isinstance(a, bool) == isinstance(b, bool) and isinstance(a, float) == isinstance(b, float)
+    return (isinstance(a, bool) == isinstance(b, bool)
+            and isinstance(a, float) == isinstance(b, float))
 
 
 def check_choice(name, value, choices, allowed=None):
@@ -195,6 +196,14 @@ class When:
             return f"{self.field} = true"
         return f"{self.field} " + " or ".join(repr(v) for v in self.values)
 
+    def table_text(self):
+        """As a config file spells it: ``mode = "full"``."""
+        if self.text:
+            return self.text
+        if self.flag:
+            return f"{self.field} = true"
+        return f"{self.field} = " + " or ".join(_toml(v) for v in self.values)
+
     def refuse(self, name, params):
         if self.flag:
             return ParamValueError(f"{name} applies only with {self}")
@@ -268,9 +277,11 @@ class Param:
     def allowed_text(self):
         """The range or choices, as the table shows them."""
         if self.allowed:
-            parts = [self.allowed]
+            return self.allowed
+        if isinstance(self.choices, Derived):
+            parts = [self.choices.text]
         elif self.choices is not None:
-            parts = [", ".join(repr(c) for c in _text_choices(self.choices))]
+            parts = [", ".join(_toml(c) for c in self.choices)]
         elif self.low is not None or self.high is not None:
             parts = [f"{self.low}..{self.high}"]
         else:
@@ -282,10 +293,6 @@ class Param:
         return ", ".join(parts) or "-"
 
 
-def _text_choices(choices):
-    return choices if not isinstance(choices, Derived) else (choices.text,)
-
-
 def param(default, *, kind, doc, low=None, high=None, choices=None, allowed=None,
           power_of_two=False, multiple_of=None, applies=None):
     """Declare a parameter field of a :class:`BlockParams` dataclass.
@@ -293,9 +300,9 @@ def param(default, *, kind, doc, low=None, high=None, choices=None, allowed=None
     ``default`` is a constant or a :class:`Derived` value of earlier fields; ``kind`` one of
     :data:`INT`, :data:`BOOL`, :data:`STR`, :data:`INT_LIST` (or a family's own :class:`Kind`).
     ``low``/``high`` (inclusive) and ``choices`` may be constants, the name of an earlier field
-    or :class:`Derived`; ``allowed`` rewords the choices in messages and tables. ``applies``
-    (see :func:`when`) limits the field to a method or mode: elsewhere it must stay unset (a flag
-    false) and ``to_dict`` leaves it out.
+    or :class:`Derived`; ``allowed`` replaces the table's text of the allowed values (and the
+    message's, for a choice). ``applies`` (see :func:`when`) limits the field to a method or
+    mode: elsewhere it must stay unset (a flag false) and ``to_dict`` leaves it out.
     """
     spec = Param(default, kind, doc, low, high, choices, allowed, power_of_two, multiple_of,
                  applies)
@@ -380,22 +387,23 @@ class ParamRow(typing.NamedTuple):
     doc: str
 
 
+def _toml(value):
+    """A plain value as a TOML config file spells it (``true``, ``"ram"``, ``[1, 2]``)."""
+    return json.dumps(_plain(value))
+
+
 def _default_text(spec):
     if spec.default is None:
         return "unset"
     if isinstance(spec.default, Derived):
         return spec.default.text
-    if isinstance(spec.default, bool):
-        return "true" if spec.default else "false"
-    if isinstance(spec.default, tuple):
-        return json.dumps(_plain(spec.default))
-    return json.dumps(spec.default) if isinstance(spec.default, str) else str(spec.default)
+    return _toml(spec.default)
 
 
 def parameter_table(params_class):
     """One :class:`ParamRow` per declared parameter of ``params_class``, in field order."""
     return [ParamRow(name, spec.kind.name, _default_text(spec), spec.allowed_text(),
-                     str(spec.applies) if spec.applies else "all", spec.doc)
+                     spec.applies.table_text() if spec.applies else "all", spec.doc)
             for name, spec in declared(params_class)]
 
 
@@ -411,12 +419,19 @@ def parameter_table_text(params_class):
     return "\n".join(line.rstrip() for line in lines) + "\n"
 
 
-def parameter_table_markdown(params_class):
-    """The table in GitHub markdown, as the docs pages embed it."""
-    def cells(row, code):
-        values = [f"`{row.name}`" if code else row.name, *row[1:]]
-        return "| " + " | ".join(v.replace("|", "\\|") for v in values) + " |"
+def _markdown_text(text):
+    return text.replace("|", "\\|").replace("*", "\\*").replace("<", "&lt;")
 
-    lines = [cells(_HEADINGS, False), "|" + "---|" * len(_HEADINGS)]
-    lines += [cells(row, True) for row in parameter_table(params_class)]
+
+def parameter_table_markdown(params_class):
+    """The table in GitHub markdown, as the docs pages embed it: names, defaults and allowed
+    values as code."""
+    def code(text):
+        return "`" + text.replace("|", "\\|") + "`"
+
+    lines = ["| " + " | ".join(_HEADINGS) + " |", "|" + "---|" * len(_HEADINGS)]
+    for row in parameter_table(params_class):
+        cells = [code(row.name), row.kind, code(row.default), code(row.allowed),
+                 _markdown_text(row.applies), _markdown_text(row.doc)]
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"

@@ -66,7 +66,8 @@ class DeformParams(BlockParams):
                            "columns (square dilations clamp to 0..d_max, rounded and bilinear "
                            "offsets to +-(d_max - 1)).")
     rows: int = param(Derived("2 * d_max + 2", lambda p: 2 * p.d_max + 2), kind=INT, low=2,
-                      high=256, doc="Line-buffer rows, at least 2 * d_max + 2.")
+                      high=256, allowed="2..256, at least 2 * d_max + 2",
+                      doc="Line-buffer rows (a row is written while the taps read 2 * d_max + 1).")
     weight_bits: int = param(8, kind=INT, choices=(4, 8),
                              doc="Signed weight width (activations are signed INT8).")
     offset_bits: int = param(8, kind=INT, low=2, high=16,

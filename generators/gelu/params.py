@@ -122,6 +122,8 @@ class GeluParams(BlockParams):
         Derived(f"{_plain_all(DEFAULT_SEGMENTS)} clipped to the input range",
                 _default_segments),
         kind=SEGMENTS, applies=when("method", "fitted_pwl"),
+        allowed=f"ends ascending to at most 2**(in_width - in_frac - 1), whole steps; step_log2 "
+                f"0..in_frac; at most {MAX_TABLE_ENTRIES} entries",
         doc="Regions [previous end, end) of |x|, each with its own step 2**-step_log2.")
 
     def _check(self):

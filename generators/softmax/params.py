@@ -25,7 +25,7 @@ RECIP_METHODS = ("pwl", "newton")
 IBERT_MAX_IN_FRAC = 12
 
 
-_IBERT_IGNORES = " (not used by method 'ibert', which has fixed internal widths)."
+_IBERT_IGNORES = ' (not used by method "ibert", which has fixed internal widths).'
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,10 +44,13 @@ class SoftmaxParams(BlockParams):
     in_width: int = param(8, kind=INT, low=4, high=32, doc="Width of the signed logits.")
     in_frac: int = param(4, kind=INT, low=0, high=Derived("in_width - 2",
                                                             lambda p: p.in_width - 2),
+                         allowed=f'0..in_width - 2, at most {IBERT_MAX_IN_FRAC} with '
+                                 f'method = "ibert"',
                          doc="Fractional bits of the logits.")
     out_width: int = param(8, kind=INT, low=2, high=32,
                            doc="Width of the unsigned probabilities.")
     out_frac: int = param(8, kind=INT, low=1, high="out_width",
+                          allowed="1..out_width, at most exp_frac + recip_frac - sum_frac",
                           doc="Fractional bits of the probabilities.")
     exp_frac: int = param(16, kind=INT, low=2, high=24,
                           doc="Fractional bits of the 2**f unit for f in [0, 1)" + _IBERT_IGNORES)

@@ -31,6 +31,7 @@ class SparseDspParams(BlockParams):
                    doc="Block width M of the N:M pattern: each lane's sparse MUX picks one of M "
                        "activations.")
     supported_n: tuple = param((1, 2, 4), kind=INT_LIST, low=1, high="m",
+                               allowed="1..m, ascending, each dividing m and lanes",
                                doc="The N values the chain can run (chosen per tile at run time), "
                                    "ascending, each dividing m and lanes; [m] alone builds the "
                                    "dense-only chain (no index, no MUX).")
@@ -38,6 +39,7 @@ class SparseDspParams(BlockParams):
                              doc="Signed weight width, sign-extended to the multiplier.")
     act_bits: int = param(8, kind=INT, choices=(8,), doc="Signed activation width.")
     max_k: int = param(256, kind=INT, low="m", high=1 << 16, multiple_of="m",
+                       allowed="m..65536, a multiple of m; less with packed = true and oau = false",
                        doc="Longest activation vector (the on-chip buffer).")
     packed: bool = param(False, kind=BOOL,
                          doc="Two activation vectors share each weight: one product "
