@@ -16,6 +16,7 @@ import difflib
 import json
 import math
 import numbers
+from fractions import Fraction
 import typing
 
 __all__ = ["ParamError", "ParamTypeError", "ParamValueError", "BlockParams",
@@ -94,10 +95,11 @@ def did_you_mean(name, choices):
         spelled = {c: c for c in choices if isinstance(c, str)}
         close = difflib.get_close_matches(name, sorted(spelled), n=1, cutoff=0.6)
         return f"; did you mean {close[0]!r}?" if close else ""
-    if _is_number(name) and math.isfinite(name):
-        numeric = sorted({c for c in choices if _is_number(c)})
+    if _is_number(name) and (isinstance(name, int) or math.isfinite(name)):
+        numeric = sorted({c for c in choices if _is_number(c) and math.isfinite(c)})
         if numeric:
-            distances = sorted((abs(c - name), c) for c in numeric)
+            # Fractions: exact, and no overflow between a huge int and a float.
+            distances = sorted((abs(Fraction(c) - Fraction(name)), c) for c in numeric)
             if len(distances) == 1 or distances[0][0] < distances[1][0]:
                 return f"; did you mean {distances[0][1]!r}?"
     return ""

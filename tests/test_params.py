@@ -59,6 +59,8 @@ def test_long_values_are_cut():
     (True, (1, 2), ""),
     ([4], (2, 4), ""),
     (4, ("x", 4.5, 2), "; did you mean 4.5?"),
+    (10**400, (2, 4.5), "; did you mean 4.5?"),
+    (-(1 << 4000), (2, 4.5, float("inf")), "; did you mean 2?"),
 ])
 def test_did_you_mean_any_type(value, choices, suggestion):
     assert did_you_mean(value, choices) == suggestion
