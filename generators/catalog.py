@@ -90,7 +90,7 @@ class Entry:
 def check_name(name):
     """Names become module and file names: refuse anything but ``[a-z][a-z0-9_]*``."""
     if not isinstance(name, str) or not _NAME.match(name):
-        raise ConfigError(f"block name {name!r} is not allowed: use 1 to 63 lowercase letters, "
+        raise ConfigError(f"block name {show(name)} is not allowed: use 1 to 63 lowercase letters, "
                           f"digits and underscores, starting with a letter")
 
 

@@ -210,3 +210,10 @@ def test_byte_order_mark_is_accepted(tmp_path, capsys):
     config.write_bytes('\ufeff[a]\nfamily = "gelu"\n'.encode())
     assert main(["build", "--list", "--config", str(config)]) == 0
     assert capsys.readouterr().out.split()[:2] == ["a", "gelu"]
+
+
+def test_long_block_name_is_cut(tmp_path, capsys):
+    data = f'[{X}]\nfamily = "gelu"\n'.encode()
+    assert error_line(capsys, tmp_path, data) == (
+        "error: block name '" + "x" * 56 + "... is not allowed: use 1 to 63 lowercase letters, "
+        "digits and underscores, starting with a letter")
