@@ -21,7 +21,8 @@ import typing
 
 __all__ = ["ParamError", "ParamTypeError", "ParamValueError", "BlockParams",
            "check_int", "check_choice", "did_you_mean", "show",
-           "Kind", "INT", "BOOL", "STR", "INT_LIST", "Derived", "When", "when", "param",
+           "Kind", "INT", "BOOL", "STR", "INT_LIST", "Derived", "When", "when", "param", "Param",
+           "declared",
            "ParamRow", "parameter_table", "parameter_table_text", "parameter_table_markdown"]
 
 
@@ -299,13 +300,19 @@ def param(default, *, kind, doc, low=None, high=None, choices=None, allowed=None
           power_of_two=False, multiple_of=None, applies=None):
     """Declare a parameter field of a :class:`BlockParams` dataclass.
 
-    ``default`` is a constant or a :class:`Derived` value of earlier fields; ``kind`` one of
-    :data:`INT`, :data:`BOOL`, :data:`STR`, :data:`INT_LIST` (or a family's own :class:`Kind`).
-    ``low``/``high`` (inclusive) and ``choices`` may be constants, the name of an earlier field
-    or :class:`Derived`; ``allowed`` replaces the table's text of the allowed values (and the
-    message's, for a choice). ``applies`` (see :func:`when`) limits the field to a method or
-    mode: elsewhere it must stay unset (a flag false) and ``to_dict`` leaves it out.
+    ``default`` is a constant, a :class:`Derived` value of earlier fields, or None for an
+    optional field (unset: the feature is not used); ``kind`` one of :data:`INT`, :data:`BOOL`,
+    :data:`STR`, :data:`INT_LIST` (or a family's own :class:`Kind`). ``low``/``high``
+    (inclusive) and ``choices`` may be constants, the name of an earlier field or
+    :class:`Derived`; ``power_of_two`` and ``multiple_of`` (an earlier field's name) add those
+    rules; ``allowed`` replaces the table's text of the allowed values (and the message's, for a
+    choice). ``applies`` (see :func:`when`) limits the field to a method or mode: elsewhere it
+    must stay unset (a flag false) and ``to_dict`` leaves it out. ``doc`` is one sentence.
+    The checks run in this order: kind, applies, range or choices, power of two, multiple.
     """
+    if applies is not None and kind is BOOL and default is not False:
+        # Where it does not apply a flag holds false; a default of true could never be set.
+        raise TypeError("a method-specific flag must default to False")
     spec = Param(default, kind, doc, low, high, choices, allowed, power_of_two, multiple_of,
                  applies)
     return dataclasses.field(default=spec.field_default, metadata={"param": spec})

@@ -1,6 +1,7 @@
 """The shared parameter machinery: declarations of every family enforced as declared, value text
 in messages, "did you mean" on any type, the parameter tables and the ``params`` verb."""
 
+import dataclasses
 import re
 
 import pytest
@@ -8,10 +9,10 @@ import pytest
 from generators.catalog import FAMILIES
 from generators.cli import main
 from generators.lut_tc.params import MultArrayParams
-from generators.params import (BOOL, INT, INT_LIST, STR, ParamError,
+from generators.params import (BOOL, INT, INT_LIST, STR, BlockParams, Derived, ParamError,
                                ParamTypeError, ParamValueError, check_choice, declared,
-                               did_you_mean, parameter_table, parameter_table_markdown,
-                               parameter_table_text, show)
+                               did_you_mean, param, parameter_table, parameter_table_markdown,
+                               parameter_table_text, show, when)
 
 CLASSES = [f.params_class for f in FAMILIES.values()] + [MultArrayParams]
 FIELDS = [(cls, name, spec) for cls in CLASSES for name, spec in declared(cls)]
@@ -262,3 +263,56 @@ def test_params_verb_errors(argv, message, capsys):
     assert main(argv) == 2
     captured = capsys.readouterr()
     assert captured.err == message + "\n" and captured.out == ""
+
+
+# -- the machinery on a small declaration of its own --------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class Toy(BlockParams):
+    family = "toy"
+
+    style: str = param("a", kind=STR, choices=("a", "b"), doc="The style.")
+    width: int = param(8, kind=INT, low=2, high=32, power_of_two=True, doc="The width.")
+    depth: int = param(Derived("2 * width", lambda p: 2 * p.width), kind=INT, low="width",
+                       high=1024, multiple_of="width", doc="The depth.")
+    extra: int = param(3, kind=INT, low=0, high=Derived("width - 1", lambda p: p.width - 1),
+                       applies=when("style", "b"), doc="Only for style b.")
+    flag: bool = param(False, kind=BOOL, applies=when("style", "b"), doc="A flag of style b.")
+    level: int = param(1, kind=INT, low=1, high=4, applies=when("flag", True), doc="With flag.")
+
+
+@pytest.mark.parametrize("values, error, message", [
+    (dict(style="c"), ParamValueError, "style must be one of 'a', 'b', not 'c'"),
+    (dict(width=6), ParamValueError, "width must be a power of two, not 6"),
+    (dict(width=64), ParamValueError, "width must be between 2 and 32, not 64"),
+    (dict(depth=4), ParamValueError, "depth must be between 8 and 1024, not 4"),
+    (dict(depth=20), ParamValueError, "depth must be a multiple of width (8), not 20"),
+    (dict(extra=1), ParamValueError, "extra applies only to style 'b', not 'a'"),
+    (dict(style="b", extra=8), ParamValueError, "extra must be between 0 and 7, not 8"),
+    (dict(flag=True), ParamValueError, "flag applies only to style 'b', not 'a'"),
+    (dict(flag=None), ParamTypeError, "flag must be a bool, not None"),
+    (dict(style="b", level=2), ParamValueError, "level applies only with flag = true"),
+    (dict(width=None), ParamTypeError, "width must be an integer, not None"),
+])
+def test_wrong_toy(values, error, message):
+    with pytest.raises(error, match=anchored(message)):
+        Toy(**values)
+
+
+def test_toy_resolves_and_tabulates():
+    assert Toy().to_dict() == {"style": "a", "width": 8, "depth": 16, "flag": False}
+    b = Toy(style="b", width=4, flag=True)
+    assert (b.depth, b.extra, b.level) == (8, 3, 1)
+    assert [tuple(row) for row in parameter_table(Toy)] == [
+        ("style", "str", '"a"', '"a", "b"', "all", "The style."),
+        ("width", "int", "8", "2..32, a power of two", "all", "The width."),
+        ("depth", "int", "2 * width", "width..1024, a multiple of width", "all", "The depth."),
+        ("extra", "int", "3", "0..width - 1", 'style = "b"', "Only for style b."),
+        ("flag", "bool", "false", "true, false", 'style = "b"', "A flag of style b."),
+        ("level", "int", "1", "1..4", "flag = true", "With flag."),
+    ]
+
+
+def test_method_specific_flag_defaults_to_false():
+    with pytest.raises(TypeError, match=anchored("a method-specific flag must default to False")):
+        param(True, kind=BOOL, applies=when("style", "b"), doc="Cannot be set.")
