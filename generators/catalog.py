@@ -15,7 +15,7 @@ from pathlib import Path
 
 from .families import FAMILIES
 from .family import ConfigError, Entry, Family, check_name
-from .params import ParamError, ParamValueError, did_you_mean
+from .params import ParamError, ParamValueError, did_you_mean, show
 
 __all__ = ["Family", "Entry", "FAMILIES", "DEFAULT_CATALOG", "ConfigError", "load_config",
            "entry_from_table", "select", "params_from_json"]
@@ -39,33 +39,41 @@ def entry_from_table(name, table):
     """One config-file table (``family`` plus parameters) to an :class:`Entry`."""
     check_name(name)
     if not isinstance(table, dict):
-        raise ConfigError(f"[{name}] must be a table of parameters, not {table!r}")
+        raise ConfigError(f"[{name}] must be a table of parameters, not {show(table)}")
     values = dict(table)
     family = values.pop("family", None)
     if family is None:
         raise ConfigError(f"[{name}] needs a family key (families: {', '.join(FAMILIES)})")
-    if family not in FAMILIES:
+    if not isinstance(family, str) or family not in FAMILIES:
         raise ConfigError(f"[{name}] family must be one of {', '.join(map(repr, FAMILIES))}, "
-                          f"not {family!r}{did_you_mean(family, FAMILIES)}")
+                          f"not {show(family)}{did_you_mean(family, FAMILIES)}")
     try:
         return Entry(name, FAMILIES[family].params_class.from_dict(values))
     except ParamError as error:
         raise type(error)(f"[{name}] {error}") from None
-    except TypeError as error:      # a dataclass refusing a value before validation runs
-        raise ConfigError(f"[{name}] {error}") from None
 
 
 def load_config(path):
     """Entries of a TOML config file, in file order."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except OSError as error:
         raise ConfigError(f"cannot read config {str(path)!r}: {error.strerror}") from None
+    try:
+        text = data.decode("utf-8-sig")     # a byte-order mark is allowed
+    except UnicodeDecodeError as error:
+        raise ConfigError(f"{path.name}: not UTF-8 text (byte 0x{data[error.start]:02x} at "
+                          f"offset {error.start}); TOML files are UTF-8") from None
     try:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"{path.name}: invalid TOML: {error}") from None
+    except ValueError as error:     # Python's limit on integer digits, raised by tomllib
+        raise ConfigError(f"{path.name}: invalid TOML: {str(error).split(':')[0]}") from None
+    except RecursionError:
+        raise ConfigError(f"{path.name}: invalid TOML: arrays or tables nested too deeply") \
+            from None
     if not document:
         raise ConfigError(f"{path.name}: no blocks defined (add a [name] table with a family)")
     return [entry_from_table(name, table) for name, table in document.items()]

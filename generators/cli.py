@@ -20,8 +20,8 @@ import typing
 from pathlib import Path
 
 from . import __version__
-from .catalog import DEFAULT_CATALOG, load_config, select
-from .params import ParamError
+from .catalog import DEFAULT_CATALOG, FAMILIES, load_config, select
+from .params import ParamError, did_you_mean, show
 
 __all__ = ["main", "Verb", "VerbOption", "CheckFailed", "CORE_VERBS", "BUILD_ROOT", "add_selection",
            "selected_entries", "registered_verbs"]
@@ -137,9 +137,33 @@ BUILD = Verb("build", help="emit Verilog + manifests (default: whole catalog)",
              description="Emit Verilog and one manifest JSON per block.",
              add_arguments=_build_arguments, run=_build)
 
+
+def _params_arguments(parser):
+    parser.add_argument("family", metavar="FAMILY", help=f"one of {', '.join(FAMILIES)}")
+    parser.add_argument("--markdown", action="store_true",
+                        help="a markdown table, as the docs pages embed it")
+
+
+def _params(args):
+    from .params import parameter_table_markdown, parameter_table_text
+
+    if args.family not in FAMILIES:
+        raise ParamError(f"family must be one of {', '.join(map(repr, FAMILIES))}, not "
+                         f"{show(args.family)}{did_you_mean(args.family, FAMILIES)}")
+    table = parameter_table_markdown if args.markdown else parameter_table_text
+    print(table(FAMILIES[args.family].params_class), end="")
+    return 0
+
+
+PARAMS = Verb("params", help="the parameter table of a family",
+              description="Print a family's parameters: kind, default, allowed values, where "
+                          "each applies and what it does.",
+              add_arguments=_params_arguments, run=_params)
+
 #: The core layer's verbs, one row each, in the order ``--help`` lists them.
 CORE_VERBS = (
     BUILD,
+    PARAMS,
 )
 
 

@@ -10,7 +10,7 @@ import importlib
 import re
 import typing
 
-from .params import BlockParams, ParamError
+from .params import BlockParams, ParamError, show
 
 __all__ = ["Family", "FrameModel", "Entry", "ConfigError", "check_name"]
 
@@ -25,8 +25,8 @@ _NAME = re.compile(r"[a-z][a-z0-9_]{0,62}\Z")
 def check_name(name):
     """Names become module and file names: refuse anything but ``[a-z][a-z0-9_]*``."""
     if not isinstance(name, str) or not _NAME.match(name):
-        raise ConfigError(f"block name {name!r} is not allowed: use 1 to 63 lowercase letters, "
-                          f"digits and underscores, starting with a letter")
+        raise ConfigError(f"block name {show(name)} is not allowed: use 1 to 63 lowercase "
+                          f"letters, digits and underscores, starting with a letter")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -265,6 +265,7 @@ def test_uninstalled_checkout_says_how_to_get_the_other_verbs(monkeypatch, capsy
 
     monkeypatch.setattr(importlib.metadata, "entry_points", lambda group: [])
     assert error_of(capsys, "synth", "--only", ONE) == (
-        "error: argument {build}: invalid choice: 'synth' (choose from 'build'); the verbs of "
+        "error: argument {build,params}: invalid choice: 'synth' (choose from 'build', "
+        "'params'); the verbs of "
         "fpga/ and scripts/ (synth, bitstream, report, ...) register when the package is "
         "installed: pip install -e '.[dev]' (see python -m generators --help)")

@@ -9,7 +9,7 @@ header); the parameters here fix the maxima, the offset format and the datapath 
 
 import dataclasses
 
-from ..params import BlockParams, ParamTypeError, ParamValueError, check_choice, check_int
+from ..params import BOOL, INT, STR, BlockParams, Derived, ParamValueError, param, when
 
 __all__ = ["DeformParams", "MODES", "OFFSET_MODES", "HEADER_BITS"]
 
@@ -33,96 +33,64 @@ ACT_BITS = 8
 class DeformParams(BlockParams):
     """A deformable 3x3 convolution engine, stride 1 or 2 (run time), padding 1.
 
-    Parameters
-    ----------
-    mode : str
-        One of :data:`MODES`.
-    offset_mode : str
-        One of :data:`OFFSET_MODES`.
-    pe : int
-        Input channels per beat and per cycle; depthwise, the engine does ``pe * 9``
-        multiply-accumulates a cycle.
-    po : int
-        Full mode only: output channels per output beat, computed in parallel; the engine does
-        ``pe * po * 9`` multiply-accumulates a cycle.
-    c_max, h_max, w_max : int
-        Largest (input) channel count (a multiple of ``pe``), height and width chosen at run time.
-    co_max : int
-        Full mode only: largest output channel count, a multiple of ``po``.
-    d_max : int
-        The farthest a tap reaches from the output pixel's centre, in rows or columns: square
-        dilations are clamped to ``0..d_max``, rounded and bilinear offsets to
-        ``±(d_max - 1)`` (so ``(i - 1) + dy`` stays within ``±d_max``).
-    rows : int
-        Line-buffer rows; at least ``2 * d_max + 2`` (the default).
-    weight_bits : int
-        4 or 8 (signed weights); activations are signed INT8.
-    offset_bits : int
-        Bits of one offset: unsigned dilation (square) or signed dy/dx code.
-    offset_frac : int
-        Fractional bits of bilinear offsets (bilinear only).
-    mask : bool
-        DCNv2 modulation mask per tap (bilinear only).
-    mask_bits : int
-        Unsigned mask codes with ``mask_bits - 1`` fractional bits (1.0 is representable).
-    scale_bits, bias_bits, shift : int
-        Requantisation ``clamp(relu(((acc * scale + 2**(shift-1)) >> shift) + bias))`` to INT8.
+    Depthwise, the engine does ``pe * 9`` multiply-accumulates a cycle; full, ``pe * po * 9``.
+    Requantisation is ``clamp(relu(((acc * scale + 2**(shift-1)) >> shift) + bias))`` to INT8.
+    ``python -m generators params deform`` lists the parameters.
     """
 
     family = "deform"
 
-    mode: str = "depthwise"
-    offset_mode: str = "square"
-    pe: int = 4
-    po: int = None
-    c_max: int = 16
-    co_max: int = None
-    h_max: int = 32
-    w_max: int = 32
-    d_max: int = 4
-    rows: int = None
-    weight_bits: int = 8
-    offset_bits: int = 8
-    offset_frac: int = None
-    mask: bool = False
-    mask_bits: int = None
-    scale_bits: int = 16
-    bias_bits: int = 16
-    shift: int = 16
+    mode: str = param("depthwise", kind=STR, choices=MODES,
+                      doc="depthwise: one 3x3 filter per channel; full: every output channel "
+                          "sums over all input channels.")
+    offset_mode: str = param("square", kind=STR, choices=OFFSET_MODES,
+                             doc="square: one integer dilation per output pixel; rounded: "
+                                 "integer (dy, dx) per tap; bilinear: fixed-point (dy, dx) per "
+                                 "tap, sampled by bilinear interpolation.")
+    # The header gives channels; channels / pe is a shift only for a power of two.
+    pe: int = param(4, kind=INT, low=1, high=16, power_of_two=True,
+                    doc="Input channels per beat and per cycle.")
+    po: int = param(2, kind=INT, low=1, high=16, power_of_two=True, applies=when("mode", "full"),
+                    doc="Output channels per output beat, computed in parallel.")
+    c_max: int = param(16, kind=INT, low="pe", high=1024, multiple_of="pe",
+                       doc="Largest input channel count chosen at run time.")
+    co_max: int = param(16, kind=INT, low="po", high=1024, multiple_of="po",
+                        applies=when("mode", "full"),
+                        doc="Largest output channel count chosen at run time.")
+    h_max: int = param(32, kind=INT, low=1, high=4096,
+                       doc="Largest feature-map height chosen at run time.")
+    w_max: int = param(32, kind=INT, low=1, high=4096,
+                       doc="Largest feature-map width chosen at run time.")
+    d_max: int = param(4, kind=INT, low=1, high=31,
+                       doc="The farthest a tap reaches from the output pixel's centre in rows or "
+                           "columns (square dilations clamp to 0..d_max, rounded and bilinear "
+                           "offsets to +-(d_max - 1)).")
+    rows: int = param(Derived("2 * d_max + 2", lambda p: 2 * p.d_max + 2), kind=INT, low=2,
+                      high=256, allowed="2..256, at least 2 * d_max + 2",
+                      doc="Line-buffer rows (a row is written while the taps read 2 * d_max + 1).")
+    weight_bits: int = param(8, kind=INT, choices=(4, 8),
+                             doc="Signed weight width (activations are signed INT8).")
+    offset_bits: int = param(8, kind=INT, low=2, high=16,
+                             doc="Bits of one offset: an unsigned dilation (square) or a signed "
+                                 "dy or dx code.")
+    offset_frac: int = param(4, kind=INT, low=1,
+                             high=Derived("min(8, offset_bits - 1)",
+                                          lambda p: min(8, p.offset_bits - 1)),
+                             applies=when("offset_mode", "bilinear"),
+                             doc="Fractional bits of a bilinear offset.")
+    mask: bool = param(False, kind=BOOL, applies=when("offset_mode", "bilinear"),
+                       doc="A DCNv2 modulation mask per tap.")
+    mask_bits: int = param(8, kind=INT, low=2, high=9, applies=when("mask", True),
+                           doc="Unsigned mask codes with mask_bits - 1 fractional bits (1.0 is "
+                               "representable).")
+    scale_bits: int = param(16, kind=INT, low=2, high=18,
+                            doc="Width of the signed requantisation scale.")
+    bias_bits: int = param(16, kind=INT, low=2, high=24,
+                           doc="Width of the signed requantisation bias.")
+    shift: int = param(16, kind=INT, low=0, high=48, doc="Right shift of the requantisation.")
 
-    def __post_init__(self):
-        check_choice("mode", self.mode, MODES)
-        check_choice("offset_mode", self.offset_mode, OFFSET_MODES)
-        check_int("pe", self.pe, 1, 16)
-        if self.pe & (self.pe - 1):
-            # The header gives channels; channels / pe is a shift only for a power of two.
-            raise ParamValueError(f"pe must be a power of two, not {self.pe!r}")
-        check_int("c_max", self.c_max, self.pe, 1024)
-        if self.c_max % self.pe:
-            raise ParamValueError(f"c_max must be a multiple of pe ({self.pe}), "
-                                  f"not {self.c_max!r}")
-        full = self.mode == "full"
-        for name, default in (("po", 2), ("co_max", 16)):
-            if getattr(self, name) is None:
-                if full:
-                    self._resolve(name, default)
-            elif not full:
-                raise ParamValueError(f"{name} applies only to mode 'full', not {self.mode!r}")
-        if full:
-            check_int("po", self.po, 1, 16)
-            if self.po & (self.po - 1):
-                raise ParamValueError(f"po must be a power of two, not {self.po!r}")
-            check_int("co_max", self.co_max, self.po, 1024)
-            if self.co_max % self.po:
-                raise ParamValueError(f"co_max must be a multiple of po ({self.po}), "
-                                      f"not {self.co_max!r}")
-        check_int("h_max", self.h_max, 1, 4096)
-        check_int("w_max", self.w_max, 1, 4096)
-        check_int("d_max", self.d_max, 1, 31)
+    def _check(self):
         least = 2 * self.d_max + 2
-        if self.rows is None:
-            self._resolve("rows", least)
-        check_int("rows", self.rows, 2, 256)
         if self.rows < least:
             # CoDeNet's engine keeps 15 rows and writes a row before the window of the row
             # 8 above it is read: at d = 7 the top tap row shares the buffer row being written.
@@ -130,35 +98,8 @@ class DeformParams(BlockParams):
                 f"rows must be at least 2 * d_max + 2 = {least} for d_max {self.d_max}, not "
                 f"{self.rows!r}: taps reach d_max rows above and below the centre and one more "
                 f"row is written meanwhile (CoDeNet's 15 rows corrupt taps at d = 7)")
-        check_int("weight_bits", self.weight_bits, 4, 8)
-        if self.weight_bits not in (4, 8):
-            # check_choice's suggestion lookup works on names, not numbers.
-            raise ParamValueError(f"weight_bits must be one of 4, 8, not {self.weight_bits!r}")
-        check_int("offset_bits", self.offset_bits, 2, 16)
-        bilinear = self.offset_mode == "bilinear"
-        if self.offset_frac is None and bilinear:
-            self._resolve("offset_frac", 4)
-        if self.offset_frac is not None:
-            if not bilinear:
-                raise ParamValueError(f"offset_frac applies only to offset_mode 'bilinear', "
-                                      f"not {self.offset_mode!r}")
-            check_int("offset_frac", self.offset_frac, 1, min(8, self.offset_bits - 1))
-        if not isinstance(self.mask, bool):
-            raise ParamTypeError(f"mask must be a bool, not {self.mask!r}")
-        if self.mask and not bilinear:
-            raise ParamValueError(f"mask applies only to offset_mode 'bilinear', "
-                                  f"not {self.offset_mode!r}")
-        if self.mask_bits is None and self.mask:
-            self._resolve("mask_bits", 8)
-        if self.mask_bits is not None:
-            if not self.mask:
-                raise ParamValueError(f"mask_bits applies only with mask = true")
-            check_int("mask_bits", self.mask_bits, 2, 9)
-        check_int("scale_bits", self.scale_bits, 2, 18)
-        check_int("bias_bits", self.bias_bits, 2, 24)
-        check_int("shift", self.shift, 0, 48)
         if self.beat_bits < HEADER_BITS[self.mode]:
-            lanes = "po" if full else "pe"
+            lanes = "po" if self.mode == "full" else "pe"
             raise ParamValueError(
                 f"a weight beat of {lanes} * ({self.lane_taps} * weight_bits + scale_bits + "
                 f"bias_bits) = {self.beat_bits} bits cannot hold the "

@@ -1,10 +1,12 @@
 """Parameters of the GELU approximator (one frozen, validated object for RTL, model and tests)."""
 
 import dataclasses
+import math
 from fractions import Fraction
 
 from ..fixedpoint import Fixed, Rounding
-from ..params import (BlockParams, ParamTypeError, ParamValueError, check_choice, check_int)
+from ..params import (INT, STR, BlockParams, Derived, Kind, ParamTypeError, ParamValueError,
+                      check_int, param, show, when)
 
 __all__ = ["GeluParams", "METHODS", "EDGE_MOE_STEP_LOG2", "EDGE_MOE_ENTRIES",
            "DEFAULT_SEGMENTS"]
@@ -25,113 +27,127 @@ DEFAULT_SEGMENTS = ((1, 6), (2, 5), (4, 5), (6, 3))
 MAX_TABLE_ENTRIES = 4096
 
 
+def _number(value):
+    """A Fraction as the plainest int or float, for messages and resolved defaults."""
+    value = Fraction(value)
+    return int(value) if value.denominator == 1 else float(value)
+
+
+def _plain(value):
+    return list(value) if isinstance(value, tuple) else value
+
+
+def _plain_all(value):
+    """Nested tuples as nested lists, for the table text."""
+    return [_plain_all(v) for v in value] if isinstance(value, tuple) else value
+
+
+class _Segments(Kind):
+    """A non-empty list of [end, step_log2] pairs of numbers, the ends finite."""
+
+    def check(self, name, value):
+        if not isinstance(value, tuple) or not value:
+            raise ParamTypeError(f"{name} must be a non-empty list of [end, step_log2] pairs, "
+                                 f"not {show(value)}")
+        for k, pair in enumerate(value):
+            if (not isinstance(pair, tuple) or len(pair) != 2
+                    or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                               for v in pair)):
+                raise ParamTypeError(f"{name}[{k}] must be an [end, step_log2] pair of numbers, "
+                                     f"not {show(_plain(pair))}")
+            if not math.isfinite(pair[0]):
+                raise ParamValueError(f"{name}[{k}] end must be a finite number, not {pair[0]!r}")
+
+
+SEGMENTS = _Segments("list of [end, step_log2]", "a list of [end, step_log2] pairs", None)
+
+
+def _default_segments(p):
+    """:data:`DEFAULT_SEGMENTS` clipped to the input range, steps to the input's resolution."""
+    clipped, start = [], Fraction(0)
+    for end, step_log2 in DEFAULT_SEGMENTS:
+        end = min(Fraction(end), p.max_magnitude)
+        if end > start:
+            clipped.append((_number(end), min(step_log2, p.in_frac)))
+        start = end
+    return tuple(clipped)
+
+
+def _reach(p):
+    """Table entries from 0 to the largest input magnitude at the table step, both included."""
+    return int(p.max_magnitude * 2**p.table_step_log2) + 1
+
+
+_REACH = "2**(in_width - in_frac - 1 + table_step_log2) + 1"
+TABLES = when("method", *TABLE_METHODS)
+EDGE_MOE = when("method", "edge_moe")
+
+
 @dataclasses.dataclass(frozen=True)
 class GeluParams(BlockParams):
-    """Element-wise GELU, fully pipelined, ``lanes`` elements per beat.
-
-    Parameters
-    ----------
-    method : str
-        One of :data:`METHODS`.
-    lanes : int
-        Elements per beat, 1 to 16.
-    in_width, in_frac, out_width, out_frac : int
-        Signed fixed-point input and output formats (8 to 32 bits).
-    rounding : str
-        How the output drops bits: ``"floor"`` or ``"half_up"``; out-of-range results saturate.
-    table_frac : int
-        Fractional bits of the correction table (table methods only).
-    table_step_log2, table_entries : int
-        ``edge_moe`` only: table step ``2**-table_step_log2`` and entry count.
-    segments : tuple of (end, step_log2)
-        ``fitted_pwl`` only: regions ``[previous end, end)`` of ``|x|``, each with its own step.
-    """
+    """Element-wise GELU, fully pipelined, ``lanes`` elements per beat; out-of-range results
+    saturate. ``python -m generators params gelu`` lists the parameters."""
 
     family = "gelu"
 
-    method: str = "fitted_pwl"
-    lanes: int = 1
-    in_width: int = 16
-    in_frac: int = 12
-    out_width: int = 16
-    out_frac: int = 12
-    rounding: str = "half_up"
-    table_frac: int | None = None
-    table_step_log2: int | None = None
-    table_entries: int | None = None
-    segments: tuple | None = None
+    method: str = param("fitted_pwl", kind=STR, choices=METHODS,
+                        doc="edge_moe: Edge-MoE's uniform table; fitted_pwl: non-uniform segments "
+                            "with minimax-fitted nodes; i_gelu: I-BERT's integer polynomial.")
+    lanes: int = param(1, kind=INT, low=1, high=16, doc="Elements per beat.")
+    in_width: int = param(16, kind=INT, low=8, high=32, doc="Width of the signed input.")
+    in_frac: int = param(12, kind=INT, low=0, high=Derived("in_width - 2",
+                                                             lambda p: p.in_width - 2),
+                         doc="Fractional bits of the input.")
+    out_width: int = param(16, kind=INT, low=8, high=32, doc="Width of the signed output.")
+    out_frac: int = param(12, kind=INT, low=0, high=Derived("out_width - 2",
+                                                              lambda p: p.out_width - 2),
+                          doc="Fractional bits of the output.")
+    rounding: str = param("half_up", kind=STR, choices=tuple(r.value for r in Rounding),
+                          doc="How the output drops bits.")
+    # Four guard bits below the output LSB keep table rounding out of the output.
+    table_frac: int | None = param(
+        Derived("min(out_frac + 4, 30)", lambda p: min(p.out_frac + 4, 30)), kind=INT,
+        low=2, high=30, applies=TABLES, doc="Fractional bits of the correction table.")
+    table_step_log2: int | None = param(
+        Derived(f"min({EDGE_MOE_STEP_LOG2}, in_frac)",
+                lambda p: min(EDGE_MOE_STEP_LOG2, p.in_frac)),
+        kind=INT, low=0, high="in_frac", applies=EDGE_MOE,
+        doc="The table step is 2**-table_step_log2.")
+    table_entries: int | None = param(
+        Derived(f"min({EDGE_MOE_ENTRIES}, {_REACH})", lambda p: min(EDGE_MOE_ENTRIES, _reach(p))),
+        kind=INT, low=2, high=Derived(f"min({MAX_TABLE_ENTRIES}, {_REACH})",
+                                      lambda p: min(MAX_TABLE_ENTRIES, _reach(p))),
+        applies=EDGE_MOE, doc="Table entries from 0 at the table step.")
+    segments: tuple | None = param(
+        Derived(f"{_plain_all(DEFAULT_SEGMENTS)} clipped to the input range",
+                _default_segments),
+        kind=SEGMENTS, applies=when("method", "fitted_pwl"),
+        allowed=f"ends ascending to at most 2**(in_width - in_frac - 1), whole steps; step_log2 "
+                f"0..in_frac; at most {MAX_TABLE_ENTRIES} entries",
+        doc="Regions [previous end, end) of |x|, each with its own step 2**-step_log2.")
 
-    def __post_init__(self):
-        check_choice("method", self.method, METHODS)
-        check_int("lanes", self.lanes, 1, 16)
-        for prefix in ("in", "out"):
-            width = getattr(self, f"{prefix}_width")
-            check_int(f"{prefix}_width", width, 8, 32)
-            check_int(f"{prefix}_frac", getattr(self, f"{prefix}_frac"), 0, width - 2)
-        check_choice("rounding", self.rounding, [r.value for r in Rounding])
-        self._check_method_fields()
-        if self.method in TABLE_METHODS:
-            if self.table_frac is None:
-                # Four guard bits below the output LSB keep table rounding out of the output.
-                self._resolve("table_frac", min(self.out_frac + 4, 30))
-            check_int("table_frac", self.table_frac, 2, 30)
-        if self.method == "edge_moe":
-            self._resolve_edge_moe()
-        elif self.method == "fitted_pwl":
-            self._resolve_segments()
-
-    def _check_method_fields(self):
-        owners = {"table_frac": TABLE_METHODS, "table_step_log2": ("edge_moe",),
-                  "table_entries": ("edge_moe",), "segments": ("fitted_pwl",)}
-        for name, methods in owners.items():
-            if getattr(self, name) is not None and self.method not in methods:
-                allowed = " or ".join(repr(m) for m in methods)
-                raise ParamValueError(
-                    f"{name} applies only to method {allowed}, not {self.method!r}")
+    def _check(self):
+        if self.method == "fitted_pwl":
+            self._check_segments()
 
     @property
     def max_magnitude(self):
         """Largest ``|x|`` of the input format (that of its most negative code)."""
         return Fraction(2) ** (self.in_width - self.in_frac - 1)
 
-    def _resolve_edge_moe(self):
-        if self.table_step_log2 is None:
-            self._resolve("table_step_log2", min(EDGE_MOE_STEP_LOG2, self.in_frac))
-        check_int("table_step_log2", self.table_step_log2, 0, self.in_frac)
-        reach_limit = int(self.max_magnitude * 2**self.table_step_log2) + 1
-        if self.table_entries is None:
-            self._resolve("table_entries", min(EDGE_MOE_ENTRIES, reach_limit))
-        check_int("table_entries", self.table_entries, 2, min(MAX_TABLE_ENTRIES, reach_limit))
-
-    def _resolve_segments(self):
-        if self.segments is None:
-            clipped, start = [], Fraction(0)
-            for end, step_log2 in DEFAULT_SEGMENTS:
-                end = min(Fraction(end), self.max_magnitude)
-                if end > start:
-                    clipped.append((end, min(step_log2, self.in_frac)))
-                start = end
-            self._resolve("segments", tuple((_number(e), s) for e, s in clipped))
-        if not isinstance(self.segments, tuple) or not self.segments:
-            raise ParamTypeError(f"segments must be a non-empty list of [end, step_log2] "
-                                 f"pairs, not {self.segments!r}")
+    def _check_segments(self):
         start = Fraction(0)
         for k, pair in enumerate(self.segments):
-            if (not isinstance(pair, tuple) or len(pair) != 2
-                    or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
-                               for v in pair)):
-                raise ParamTypeError(f"segments[{k}] must be an [end, step_log2] pair of "
-                                     f"numbers, not {_plain(pair)!r}")
             end, step_log2 = Fraction(pair[0]), pair[1]
             check_int(f"segments[{k}] step_log2", step_log2, 0, self.in_frac)
             if not start < end <= self.max_magnitude:
                 raise ParamValueError(
                     f"segments[{k}] end must be above {_number(start)} and at most the largest "
-                    f"input magnitude {_number(self.max_magnitude)}, not {pair[0]!r}")
+                    f"input magnitude {_number(self.max_magnitude)}, not {show(pair[0])}")
             if ((end - start) * 2**step_log2).denominator != 1:
                 raise ParamValueError(
-                    f"segments[{k}] [{_number(start)}, {pair[0]!r}) is not a whole number of "
-                    f"steps 2**-{step_log2}")
+                    f"segments[{k}] [{_number(start)}, {show(pair[0])}) is not a whole number "
+                    f"of steps 2**-{step_log2}")
             start = end
         if self.table_entries_total > MAX_TABLE_ENTRIES:
             raise ParamValueError(f"segments need {self.table_entries_total} table entries, "
@@ -161,13 +177,3 @@ class GeluParams(BlockParams):
     def table_entries_total(self):
         """Table entries, the final node at the cut-off included."""
         return 1 + sum(int((end - start) * 2**s) for start, end, s in self.table_regions)
-
-
-def _number(value):
-    """A Fraction as the plainest int or float, for messages and resolved defaults."""
-    value = Fraction(value)
-    return int(value) if value.denominator == 1 else float(value)
-
-
-def _plain(value):
-    return list(value) if isinstance(value, tuple) else value

@@ -7,7 +7,7 @@ LUT-GEMM (naver-aics/lut-gemm). Background: ``shared/design/seeds.md`` section 2
 
 import dataclasses
 
-from ..params import BlockParams, ParamTypeError, ParamValueError, check_choice, check_int
+from ..params import BOOL, INT, STR, BlockParams, ParamValueError, param, when
 
 __all__ = ["LutTcParams", "MultArrayParams", "WEIGHT_FORMATS", "WEIGHT_BITS", "ACT_WIDTHS"]
 
@@ -16,11 +16,6 @@ __all__ = ["LutTcParams", "MultArrayParams", "WEIGHT_FORMATS", "WEIGHT_BITS", "A
 WEIGHT_FORMATS = ("binary", "ternary", "int2", "int4")
 WEIGHT_BITS = {"binary": 1, "ternary": 2, "int2": 2, "int4": 4}
 ACT_WIDTHS = (8, 16)
-
-
-def _check_bool(name, value):
-    if not isinstance(value, bool):
-        raise ParamTypeError(f"{name} must be a bool, not {value!r}")
 
 
 def _bound_width(bound):
@@ -32,51 +27,36 @@ def _bound_width(bound):
 class _GemmShape(BlockParams):
     """Fields and derived widths shared by the LUT tensor core and the multiplier array."""
 
-    m: int = 2
-    n: int = 16
-    g: int = 4
-    weight_format: str = "int2"
-    act_width: int = 8
-    max_k: int = 256
-    zp_group: int = None
-    acc_in: bool = False
-    requant: bool = False
-    scale_bits: int = None
-    bias_bits: int = None
-    shift: int = None
-
-    def _check_epilogue(self):
-        _check_bool("acc_in", self.acc_in)
-        _check_bool("requant", self.requant)
-        for name, default, low, high in (("scale_bits", 16, 2, 18), ("bias_bits", 16, 2, 24),
-                                         ("shift", 16, 0, 48)):
-            if getattr(self, name) is None:
-                if self.requant:
-                    self._resolve(name, default)
-                continue
-            if not self.requant:
-                raise ParamValueError(f"{name} applies only with requant = true")
-            check_int(name, getattr(self, name), low, high)
-
-    def _check_shape(self):
-        check_int("m", self.m, 1, 8)
-        check_int("n", self.n, 1, 64)
-        check_int("g", self.g, 2, 4)
-        check_choice("weight_format", self.weight_format, WEIGHT_FORMATS)
-        if isinstance(self.act_width, bool) or not isinstance(self.act_width, int):
-            raise ParamTypeError(f"act_width must be an integer, not {self.act_width!r}")
-        if self.act_width not in ACT_WIDTHS:
-            raise ParamValueError(f"act_width must be 8 or 16, not {self.act_width!r}")
-        check_int("max_k", self.max_k, 1, 4096)
-        if self.zp_group is not None:
-            if not self.has_zero_point:
-                raise ParamValueError(f"zp_group applies only to int2 and int4 weights, not "
-                                      f"{self.weight_format!r}")
-            check_int("zp_group", self.zp_group, self.g, 4096)
-            if self.zp_group % self.g:
-                raise ParamValueError(f"zp_group must be a multiple of g ({self.g}), "
-                                      f"not {self.zp_group!r}")
-        self._check_epilogue()
+    m: int = param(2, kind=INT, low=1, high=8,
+                   doc="Tile rows: activation rows, one table each.")
+    n: int = param(16, kind=INT, low=1, high=64, doc="Tile columns: lanes per row.")
+    g: int = param(4, kind=INT, low=2, high=4,
+                   doc="Activations per table (a half table holds 2**(g - 1) entries).")
+    weight_format: str = param("int2", kind=STR, choices=WEIGHT_FORMATS,
+                               doc="binary: w in {-1, +1}; ternary: w in {-1, 0, +1}; int2, "
+                                   "int4: unsigned codes q with a zero point, w = q - z.")
+    act_width: int = param(8, kind=INT, choices=ACT_WIDTHS, allowed="8 or 16",
+                           doc="Width of the signed activations.")
+    max_k: int = param(256, kind=INT, low=1, high=4096,
+                       doc="Longest reduction; the run-time K (set by tlast of the a stream) is "
+                           "1..max_k.")
+    # Without zp_group: one zero point per column and tile.
+    zp_group: int = param(None, kind=INT, low="g", high=4096, multiple_of="g",
+                          applies=when("weight_format", "int2", "int4",
+                                       text="int2 and int4 weights"),
+                          doc="Rows of K sharing a zero point, one z beat per group.")
+    acc_in: bool = param(False, kind=BOOL,
+                         doc="Accumulator input: a c stream of one beat per output row added "
+                             "to the tile's result, saturating to out_width.")
+    requant: bool = param(False, kind=BOOL,
+                          doc="Requantisation to INT8: clamp(((x * scale + 2**(shift-1)) >> "
+                              "shift) + bias), per-column scale and bias from an s stream.")
+    scale_bits: int = param(16, kind=INT, low=2, high=18, applies=when("requant", True),
+                            doc="Width of the signed requantisation scale.")
+    bias_bits: int = param(16, kind=INT, low=2, high=24, applies=when("requant", True),
+                           doc="Width of the signed requantisation bias.")
+    shift: int = param(16, kind=INT, low=0, high=48, applies=when("requant", True),
+                       doc="Right shift of the requantisation.")
 
     @property
     def bits(self):
@@ -132,64 +112,34 @@ class _GemmShape(BlockParams):
 class LutTcParams(_GemmShape):
     """LUT tensor core: O[m x n] = A[m x K] @ (q - z)[K x n] by lookups in per-group tables.
 
-    Parameters
-    ----------
-    m, n : int
-        Tile rows (activation rows, one table each) and columns (lanes per row).
-    g : int
-        Activations per table (2..4); a half table holds 2**(g-1) entries.
-    weight_format : str
-        One of :data:`WEIGHT_FORMATS`; B = 1, 2, 2, 4 bit-planes.
-    act_width : int
-        Signed activation width, 8 or 16.
-    max_k : int
-        Longest reduction; the run-time K (set by ``tlast`` of the ``a`` stream) is 1..max_k.
-    zp_group : int
-        int2 / int4: rows of K sharing a zero point (a multiple of ``g``), one ``z`` beat per
-        group; without it one zero point per column and tile.
-    acc_in : bool
-        Accumulator input: a ``c`` stream of one beat per output row (n signed ``out_width``
-        values) added to the tile's result, saturating to ``out_width`` (exact while the chained
-        reductions stay within ``max_k``).
-    requant : bool
-        Requantisation stage: per-column ``scale`` and ``bias`` from an ``s`` stream (one beat
-        per tile), output ``clamp(((x * scale + 2**(shift-1)) >> shift) + bias, -128, 127)``.
-    scale_bits, bias_bits, shift : int
-        Widths of the signed scale and bias and the right shift (requant only; 16, 16, 16).
-    bit_serial : bool
-        One bit-plane per tile step (B steps per K-group), else all B planes in one step.
-    symmetrize : bool
-        Half tables (odd symmetry) with conditional negation; off: full 2**g tables, no negation.
-    preflip : bool
-        Weights pre-flipped offline so the table index needs no inversion (needs symmetrize).
-    ternary_pairs : bool
-        Ternary only, g = 2 or 4, bit-parallel: instead of two bit-planes, one lookup per pair of
-        weights in a 4-entry table ``[a0, a1, a0 + a1, a0 - a1]`` with a sign and a zero flag
-        (the nine ternary pairs up to sign; bitnet.cpp's TL1 kernel). A 4:1 multiplexer of
-        ``act_width + 1`` bits per two weights instead of two 8:1 multiplexers of
-        ``act_width + 3`` bits per four, and no halving.
+    ``python -m generators params lut_tc`` lists the parameters.
     """
 
     family = "lut_tc"
 
-    bit_serial: bool = True
-    symmetrize: bool = True
-    preflip: bool = True
-    ternary_pairs: bool = False
+    bit_serial: bool = param(True, kind=BOOL,
+                             doc="One bit-plane per tile step (B steps per K-group), else all B "
+                                 "planes in one step.")
+    symmetrize: bool = param(True, kind=BOOL,
+                             doc="Half tables (odd symmetry) with conditional negation; off: "
+                                 "full 2**g tables, no negation.")
+    preflip: bool = param(True, kind=BOOL,
+                          doc="Weights pre-flipped offline so the table index needs no "
+                              "inversion (needs symmetrize).")
+    # Instead of two bit-planes, one lookup per pair of weights in a 4-entry table [a0, a1,
+    # a0 + a1, a0 - a1] with a sign and a zero flag (the nine ternary pairs up to sign): a 4:1
+    # multiplexer of act_width + 1 bits per two weights instead of two 8:1 multiplexers of
+    # act_width + 3 bits per four, and no halving.
+    ternary_pairs: bool = param(False, kind=BOOL,
+                                applies=when("weight_format", "ternary", text="ternary weights"),
+                                doc="One lookup per pair of ternary weights in a 4-entry table "
+                                    "(bitnet.cpp's TL1; g = 2 or 4, bit-parallel).")
 
-    def __post_init__(self):
-        self._check_shape()
-        _check_bool("bit_serial", self.bit_serial)
-        _check_bool("symmetrize", self.symmetrize)
-        _check_bool("preflip", self.preflip)
-        _check_bool("ternary_pairs", self.ternary_pairs)
+    def _check(self):
         if self.preflip and not self.symmetrize:
             raise ParamValueError("preflip needs symmetrize (pre-flipping selects the stored half "
                                   "of a symmetric table), not preflip=True with symmetrize=False")
         if self.ternary_pairs:
-            if self.weight_format != "ternary":
-                raise ParamValueError(f"ternary_pairs applies only to ternary weights, not "
-                                      f"{self.weight_format!r}")
             if self.g % 2:
                 raise ParamValueError(f"ternary_pairs needs an even g (2 or 4), not {self.g}")
             if self.bit_serial or not self.symmetrize:
@@ -254,9 +204,6 @@ class MultArrayParams(_GemmShape):
     """
 
     family = "lut_tc_mult"
-
-    def __post_init__(self):
-        self._check_shape()
 
     @property
     def macs_per_cycle(self):

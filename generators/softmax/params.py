@@ -7,7 +7,7 @@ fixed internal widths (16-bit exponents, a 2**32 / sum factor).
 import dataclasses
 
 from ..fixedpoint import Fixed
-from ..params import BlockParams, ParamValueError, check_choice, check_int
+from ..params import INT, STR, BlockParams, Derived, ParamValueError, param
 
 __all__ = ["SoftmaxParams", "METHODS", "RECIP_METHODS"]
 
@@ -25,63 +25,51 @@ RECIP_METHODS = ("pwl", "newton")
 IBERT_MAX_IN_FRAC = 12
 
 
+_IBERT_IGNORES = ' (not used by method "ibert", which has fixed internal widths).'
+
+
 @dataclasses.dataclass(frozen=True)
 class SoftmaxParams(BlockParams):
-    """Softmax over vectors of ``1..max_len`` signed logits, ``lanes`` per beat.
-
-    Parameters
-    ----------
-    method : str
-        One of :data:`METHODS`.
-    lanes, max_len : int
-        Elements per beat; the longest vector (a multiple of ``lanes``).
-    in_width, in_frac : int
-        Signed logits.
-    out_width, out_frac : int
-        Unsigned probabilities.
-    exp_frac, exp_segments_log2 : int
-        The 2**f unit for f in [0, 1): fractional bits, and 2**k linear segments.
-    sum_frac : int
-        Fractional bits of the running sum.
-    recip_method : str
-        One of :data:`RECIP_METHODS`.
-    recip_frac, recip_segments_log2 : int
-        The reciprocal unit on a mantissa in [1, 2): fractional bits and 2**k linear segments.
-    """
+    """Softmax over vectors of ``1..max_len`` signed logits, ``lanes`` per beat, to unsigned
+    probabilities. ``python -m generators params softmax`` lists the parameters."""
 
     family = "softmax"
 
-    method: str = "base2"
-    lanes: int = 1
-    max_len: int = 256
-    in_width: int = 8
-    in_frac: int = 4
-    out_width: int = 8
-    out_frac: int = 8
-    exp_frac: int = 16
-    exp_segments_log2: int = 3
-    sum_frac: int = 16
-    recip_method: str = "pwl"
-    recip_frac: int = 12
-    recip_segments_log2: int = 3
+    method: str = param("base2", kind=STR, choices=METHODS,
+                        doc="base2: softmax over 2**x (Softermax); natural: e**x as "
+                            "2**(x * log2 e); ibert: I-BERT's integer softmax (baseline).")
+    lanes: int = param(1, kind=INT, low=1, high=16, doc="Elements per beat.")
+    max_len: int = param(256, kind=INT, low=1, high=1 << 16, multiple_of="lanes",
+                         doc="The longest vector.")
+    in_width: int = param(8, kind=INT, low=4, high=32, doc="Width of the signed logits.")
+    in_frac: int = param(4, kind=INT, low=0, high=Derived("in_width - 2",
+                                                            lambda p: p.in_width - 2),
+                         allowed=f'0..in_width - 2, at most {IBERT_MAX_IN_FRAC} with '
+                                 f'method = "ibert"',
+                         doc="Fractional bits of the logits.")
+    out_width: int = param(8, kind=INT, low=2, high=32,
+                           doc="Width of the unsigned probabilities.")
+    out_frac: int = param(8, kind=INT, low=1, high="out_width",
+                          allowed="1..out_width, at most exp_frac + recip_frac - sum_frac",
+                          doc="Fractional bits of the probabilities.")
+    exp_frac: int = param(16, kind=INT, low=2, high=24,
+                          doc="Fractional bits of the 2**f unit for f in [0, 1)" + _IBERT_IGNORES)
+    exp_segments_log2: int = param(3, kind=INT, low=0, high=8,
+                                   doc="The 2**f unit has 2**exp_segments_log2 linear segments"
+                                       + _IBERT_IGNORES)
+    sum_frac: int = param(16, kind=INT, low=0, high="exp_frac",
+                          doc="Fractional bits of the running sum" + _IBERT_IGNORES)
+    recip_method: str = param("pwl", kind=STR, choices=RECIP_METHODS,
+                              doc="pwl: the reciprocal straight from its piecewise-linear table; "
+                                  "newton: refined by one Newton-Raphson step" + _IBERT_IGNORES)
+    recip_frac: int = param(12, kind=INT, low=2, high=24,
+                            doc="Fractional bits of the reciprocal unit on a mantissa in [1, 2)"
+                                + _IBERT_IGNORES)
+    recip_segments_log2: int = param(3, kind=INT, low=0, high=8,
+                                     doc="The reciprocal unit has 2**recip_segments_log2 linear "
+                                         "segments" + _IBERT_IGNORES)
 
-    def __post_init__(self):
-        check_choice("method", self.method, METHODS)
-        check_int("lanes", self.lanes, 1, 16)
-        check_int("max_len", self.max_len, 1, 1 << 16)
-        if self.max_len % self.lanes:
-            raise ParamValueError(f"max_len must be a multiple of lanes ({self.lanes}), "
-                                  f"not {self.max_len!r}")
-        check_int("in_width", self.in_width, 4, 32)
-        check_int("in_frac", self.in_frac, 0, self.in_width - 2)
-        check_int("out_width", self.out_width, 2, 32)
-        check_int("out_frac", self.out_frac, 1, self.out_width)
-        check_int("exp_frac", self.exp_frac, 2, 24)
-        check_int("exp_segments_log2", self.exp_segments_log2, 0, 8)
-        check_int("sum_frac", self.sum_frac, 0, self.exp_frac)
-        check_choice("recip_method", self.recip_method, RECIP_METHODS)
-        check_int("recip_frac", self.recip_frac, 2, 24)
-        check_int("recip_segments_log2", self.recip_segments_log2, 0, 8)
+    def _check(self):
         if self.method == "ibert" and self.in_frac > IBERT_MAX_IN_FRAC:
             raise ParamValueError(
                 f"in_frac must be at most {IBERT_MAX_IN_FRAC} with method 'ibert' (its i-exp "

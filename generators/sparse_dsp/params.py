@@ -5,7 +5,7 @@ Ref: FlightLLM (Zeng et al., FPGA'24, arXiv 2401.03868) §CSD-Chain; seeds.md §
 
 import dataclasses
 
-from ..params import BlockParams, ParamTypeError, ParamValueError, check_choice, check_int
+from ..params import BOOL, INT, INT_LIST, STR, BlockParams, ParamValueError, param, show, when
 
 __all__ = ["SparseDspParams", "LOW_LANE_BITS", "PACK_SHIFT"]
 
@@ -16,66 +16,49 @@ LOW_LANE_BITS = 18
 LOW_LANE_MAX = (1 << (LOW_LANE_BITS - 1)) - 1
 
 
-def _power_of_two(value):
-    return value > 0 and value & (value - 1) == 0
-
-
 @dataclasses.dataclass(frozen=True)
 class SparseDspParams(BlockParams):
     """A chain of ``lanes`` multipliers computing ``W @ x`` for N:M-sparse ``W``, N per tile.
 
-    Parameters
-    ----------
-    lanes : int
-        Multiplier lanes, a power of two from 2 to 32: non-zero weights consumed per cycle.
-    m : int
-        Block width M of the N:M pattern (2, 4, 8 or 16): each lane's sparse MUX picks one of M
-        activations.
-    supported_n : tuple of int
-        The N values the chain can run (chosen per tile at run time), ascending; each divides
-        ``m`` and ``lanes``. ``(m,)`` alone builds the dense-only chain (no index, no MUX).
-    weight_bits : int
-        Signed weight width: 2, 3, 4 or 8, sign-extended to the multiplier.
-    act_bits : int
-        Signed activation width (8).
-    max_k : int
-        Longest activation vector (the on-chip buffer), a multiple of ``m``.
-    packed : bool
-        Two activation vectors share each weight: one product w * ((a << 18) + b) per lane.
-    oau : bool
-        Packed mode: split the low 18-bit lane off before it can overflow (overflow adjust
-        unit), so any ``max_k`` is exact.
-    sparse_mux : str
-        Where each lane's M:1 sparse MUX lives. ``"ram"``: every lane reads its own copy of the
-        activation vector in block RAM at (block, index), so the MUX costs no logic; the vector
-        then arrives one activation a beat (K cycles to load, as each copy takes one write a
-        cycle). ``"fabric"``: one shared buffer read a block (M activations) at a time and an
-        M:1 multiplexer of LUTs per lane; the vector arrives M activations a beat. Ignored by a
-        dense-only chain, which has no MUX.
+    ``python -m generators params sparse_dsp`` lists the parameters.
     """
 
     family = "sparse_dsp"
 
-    lanes: int = 8
-    m: int = 4
-    supported_n: tuple = (1, 2, 4)
-    weight_bits: int = 8
-    act_bits: int = 8
-    max_k: int = 256
-    packed: bool = False
-    oau: bool = False
-    sparse_mux: str = "ram"
+    lanes: int = param(8, kind=INT, low=2, high=32, power_of_two=True,
+                       doc="Multiplier lanes: non-zero weights consumed per cycle.")
+    m: int = param(4, kind=INT, choices=(2, 4, 8, 16),
+                   doc="Block width M of the N:M pattern: each lane's sparse MUX picks one of M "
+                       "activations.")
+    supported_n: tuple = param((1, 2, 4), kind=INT_LIST, low=1, high="m",
+                               allowed="1..m, ascending, each dividing m and lanes",
+                               doc="The N values the chain can run (chosen per tile at run time), "
+                                   "ascending, each dividing m and lanes; [m] alone builds the "
+                                   "dense-only chain (no index, no MUX).")
+    weight_bits: int = param(8, kind=INT, choices=(2, 3, 4, 8),
+                             doc="Signed weight width, sign-extended to the multiplier.")
+    act_bits: int = param(8, kind=INT, choices=(8,), doc="Signed activation width.")
+    max_k: int = param(256, kind=INT, low="m", high=1 << 16, multiple_of="m",
+                       allowed="m..65536, a multiple of m; less with packed = true and oau = false",
+                       doc="Longest activation vector (the on-chip buffer).")
+    packed: bool = param(False, kind=BOOL,
+                         doc="Two activation vectors share each weight: one product "
+                             "w * ((a << 18) + b) per lane.")
+    oau: bool = param(False, kind=BOOL, applies=when("packed", True),
+                      doc="Split the packed low 18-bit lane off before it can overflow (overflow "
+                          "adjust unit), so any max_k is exact.")
+    # "ram": every lane reads its own copy of the activation vector in block RAM at (block,
+    # index), so the MUX costs no logic; the vector then arrives one activation a beat (K cycles
+    # to load, as each copy takes one write a cycle). "fabric": one shared buffer read a block
+    # (M activations) at a time and an M:1 multiplexer of LUTs per lane; the vector arrives M
+    # activations a beat.
+    sparse_mux: str = param("ram", kind=STR, choices=("ram", "fabric"),
+                            doc="Where each lane's M:1 sparse MUX lives: ram (a copy of the "
+                                "activations per lane in block RAM) or fabric (LUT "
+                                "multiplexers); ignored by a dense-only chain.")
 
-    def __post_init__(self):
-        check_int("lanes", self.lanes, 2, 32)
-        if not _power_of_two(self.lanes):
-            raise ParamValueError(f"lanes must be a power of two, not {self.lanes!r}")
-        check_choice("m", self.m, (2, 4, 8, 16))
-        if not isinstance(self.supported_n, tuple) or not self.supported_n:
-            raise ParamTypeError(f"supported_n must be a non-empty list of integers, "
-                                 f"not {self.supported_n!r}")
+    def _check(self):
         for n in self.supported_n:
-            check_int("supported_n entries", n, 1, self.m)
             if self.m % n:
                 raise ParamValueError(f"supported_n entries must divide m ({self.m}), not {n!r}")
             if self.lanes % n:
@@ -83,19 +66,7 @@ class SparseDspParams(BlockParams):
                                       f"not {n!r}")
         if list(self.supported_n) != sorted(set(self.supported_n)):
             raise ParamValueError(f"supported_n must be strictly ascending, "
-                                  f"not {self.supported_n!r}")
-        check_choice("weight_bits", self.weight_bits, (2, 3, 4, 8))
-        check_choice("act_bits", self.act_bits, (8,))
-        check_int("max_k", self.max_k, self.m, 1 << 16)
-        if self.max_k % self.m:
-            raise ParamValueError(f"max_k must be a multiple of m ({self.m}), not {self.max_k!r}")
-        for name in ("packed", "oau"):
-            if not isinstance(getattr(self, name), bool):
-                raise ParamTypeError(f"{name} must be True or False, not {getattr(self, name)!r}")
-        check_choice("sparse_mux", self.sparse_mux, ("ram", "fabric"))
-        if self.oau and not self.packed:
-            raise ParamValueError("oau must be False when packed is False (it adjusts the "
-                                  "packed low lane), not True")
+                                  f"not {show(self.supported_n)}")
         if self.packed and not self.oau and self.max_row_terms * self.max_product > LOW_LANE_MAX:
             limit = LOW_LANE_MAX // self.max_product // self.supported_n[-1] * self.m
             raise ParamValueError(
