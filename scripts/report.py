@@ -13,6 +13,7 @@ from fpga.ooc import synth_entries
 from generators.cli import BUILD_ROOT
 from generators.emit import render, write_atomic, write_files
 from generators.families import FAMILIES
+from generators.params import parameter_table_markdown
 from scripts.tables import SYNTH_TARGETS
 
 __all__ = ["figures_module", "write_family_reports", "family_page", "report_block",
@@ -70,7 +71,22 @@ def write_family_reports(entries, out_dir, synth=True):
         page = family_page(out_dir.parent, family)
         if update_block(page, family, markdown):
             paths.append(page)
-    return paths
+        if write_parameter_table(page, FAMILIES[family]):
+            paths.append(page)
+    return sorted(set(paths), key=paths.index)
+
+
+def parameter_table(family):
+    """The generated parameter table of ``family`` as its docs page embeds it."""
+    return parameter_table_markdown(family.params_class)
+
+
+def write_parameter_table(page, family):
+    """Put the parameter table of ``family`` between the page's ``report:params`` markers."""
+    text = page.read_text(encoding="utf-8") if page.is_file() else ""
+    if report_block(text, "params") == parameter_table(family):
+        return False
+    return update_block(page, "params", parameter_table(family))
 
 
 def family_page(root, family):

@@ -4,7 +4,8 @@ report, the README's catalog the real one, its two commands what CI runs."""
 import re
 
 from generators.catalog import DEFAULT_CATALOG
-from scripts.report import family_page, report_block
+from generators.families import FAMILIES as FAMILY_DESCRIPTORS
+from scripts.report import family_page, parameter_table, report_block
 from testbench.runner import REPO_ROOT
 
 README = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
@@ -54,11 +55,16 @@ def test_family_pages_have_their_sections():
         page = _page(family)
         headings = re.findall(r"^## (.+)$", page, flags=re.MULTILINE)
         assert [h for h in headings if h in FAMILY_SECTIONS] == list(FAMILY_SECTIONS), family
-        # The parameter table is generated into these markers after the merge of issue 15.
-        params = page.split("<!-- params:begin -->\n", 1)
-        assert len(params) == 2 and "<!-- params:end -->" in params[1], family
-        assert page.index("## Parameters") < page.index("<!-- params:begin -->") \
+        assert page.index("## Parameters") < page.index("<!-- report:params -->") \
             < page.index("## Figures"), family
+
+
+def test_parameter_tables_are_the_declarations():
+    """Each page's parameter table is the one generated from its family's declarations
+    (``python -m generators report`` rewrites it)."""
+    for family in FAMILIES:
+        assert report_block(_page(family), "params") == \
+            parameter_table(FAMILY_DESCRIPTORS[family]), family
 
 
 def test_two_commands_are_what_ci_runs():
