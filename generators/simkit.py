@@ -33,9 +33,20 @@ from collections.abc import Mapping, Sequence
 from amaranth.hdl import Shape, Value
 from amaranth.lib import data, stream, wiring
 
-__all__ = ["to_bits", "from_bits", "random_pauses", "stream_put", "stream_get", "put_many",
-           "get_many", "add_producer", "add_consumer", "StreamRuleError", "StreamMonitor",
-           "monitor_streams"]
+__all__ = [
+    "StreamMonitor",
+    "StreamRuleError",
+    "add_consumer",
+    "add_producer",
+    "from_bits",
+    "get_many",
+    "monitor_streams",
+    "put_many",
+    "random_pauses",
+    "stream_get",
+    "stream_put",
+    "to_bits",
+]
 
 
 def to_bits(shape, value, name="payload"):

@@ -8,9 +8,20 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.sim import Simulator
 
-from generators.simkit import (StreamMonitor, StreamRuleError, add_consumer, add_producer,
-                               from_bits, get_many, monitor_streams, put_many, random_pauses,
-                               stream_get, stream_put, to_bits)
+from generators.simkit import (
+    StreamMonitor,
+    StreamRuleError,
+    add_consumer,
+    add_producer,
+    from_bits,
+    get_many,
+    monitor_streams,
+    put_many,
+    random_pauses,
+    stream_get,
+    stream_put,
+    to_bits,
+)
 
 PIXEL = data.StructLayout({"level": signed(5), "flag": 1})
 LAYOUT = data.StructLayout({"data": data.ArrayLayout(signed(6), 3), "pixel": PIXEL,
@@ -71,8 +82,8 @@ def test_bits_round_trip_struct_array_and_signed_fields():
 
 
 @pytest.mark.parametrize("value, error, message", [
-    ([1], TypeError, r"^payload must be a dict of the fields 'data', 'pixel', 'tag', 'last', "
-                     r"not \[1\]$"),
+    ([1], TypeError, (r"^payload must be a dict of the fields 'data', 'pixel', 'tag', 'last', "
+                     r"not \[1\]$")),
     ({"data": [0, 0, 0], "pixel": {"level": 0, "flag": 0}, "tag": 0}, ValueError,
      r"^payload is missing the field 'last'$"),
     ({"data": [0, 0, 0], "pixel": {"level": 0, "flag": 0}, "tag": 0, "last": 0, "lst": 1},
@@ -142,10 +153,10 @@ def test_plain_shape_payload_and_hand_written_bench():
 
 
 @pytest.mark.parametrize("broken, message", [
-    ("valid", r"^stream 'o': valid dropped at cycle \d+ before the beat offered since cycle "
-              r"\d+ was taken \(payload \{'data': \[-?\d+, -?\d+, -?\d+\], 'pixel'"),
-    ("payload", r"^stream 'o': payload changed at cycle \d+ while valid and not ready "
-                r"\(offered since cycle \d+\): payload\.data\[0\] -?\d+ -> -?\d+$"),
+    ("valid", (r"^stream 'o': valid dropped at cycle \d+ before the beat offered since cycle "
+              r"\d+ was taken \(payload \{'data': \[-?\d+, -?\d+, -?\d+\], 'pixel'")),
+    ("payload", (r"^stream 'o': payload changed at cycle \d+ while valid and not ready "
+                r"\(offered since cycle \d+\): payload\.data\[0\] -?\d+ -> -?\d+$")),
 ])
 def test_monitor_catches_broken_components(broken, message):
     payloads = beats(np.random.default_rng(4), 20)
