@@ -133,28 +133,53 @@ def random_pauses(probability, seed):
         yield idle
 
 
-# Waits are loops of one-shot ticks, not ``tick().until()`` / ``repeat()``: those close an
-# asynchronous generator in a ``finally``, which fails ("aclose(): asynchronous generator is
-# already running") when a simulation ends with the testbench still waiting (a run_until
-# deadline, or a StreamRuleError) and the coroutine is collected.
+# The waits iterate one tick trigger (``async for``) instead of awaiting a new one per cycle,
+# which costs several times more, and do not use ``tick().until()`` / ``repeat()``: those close
+# their generator in a ``finally`` that fails ("aclose(): asynchronous generator is already
+# running") when a simulation ends with the testbench still waiting (a ``run_until`` deadline,
+# or a StreamRuleError) and the coroutine is collected.
 
 
-async def _pause(ctx, pauses):
-    if pauses is not None:
-        for _ in range(next(pauses)):
-            await ctx.tick()
+async def _idle(ctx, cycles):
+    if cycles:
+        async for _ in ctx.tick():
+            cycles -= 1
+            if not cycles:
+                return
 
 
 async def _wait_for(ctx, condition, *sampled):
     """Tick until an edge where ``condition`` is high; return ``sampled`` at that edge."""
-    while True:
-        _clk, _rst, done, *values = await ctx.tick().sample(condition, *sampled)
+    async for _clk, _rst, done, *values in ctx.tick().sample(condition, *sampled):
         if done:
             return values
 
 
-def _payload_shape(port):
-    return port.payload.shape()
+class _Port:
+    """The signals of a stream, looked up once (interface attribute access is slow)."""
+
+    def __init__(self, port):
+        self.valid, self.ready = port.valid, port.ready
+        self.bits = Value.cast(port.payload)
+        self.shape = port.payload.shape()
+
+
+async def _put(ctx, port, bits, pauses):
+    if pauses is not None:
+        await _idle(ctx, next(pauses))
+    ctx.set(port.bits, bits)
+    ctx.set(port.valid, 1)
+    await _wait_for(ctx, port.ready)
+    ctx.set(port.valid, 0)
+
+
+async def _get(ctx, port, pauses):
+    if pauses is not None:
+        await _idle(ctx, next(pauses))
+    ctx.set(port.ready, 1)
+    bits, = await _wait_for(ctx, port.valid, port.bits)
+    ctx.set(port.ready, 0)
+    return from_bits(port.shape, bits)
 
 
 async def stream_put(ctx, port, payload, *, pauses=None):
@@ -162,12 +187,8 @@ async def stream_put(ctx, port, payload, *, pauses=None):
 
     ``pauses``: an iterator of idle cycles (``valid`` low) to wait first, one drawn per beat.
     """
-    bits = to_bits(_payload_shape(port), payload)
-    await _pause(ctx, pauses)
-    ctx.set(Value.cast(port.payload), bits)
-    ctx.set(port.valid, 1)
-    await _wait_for(ctx, port.ready)
-    ctx.set(port.valid, 0)
+    port = _Port(port)
+    await _put(ctx, port, to_bits(port.shape, payload), pauses)
 
 
 async def stream_get(ctx, port, *, pauses=None):
@@ -175,22 +196,24 @@ async def stream_get(ctx, port, *, pauses=None):
 
     ``pauses``: an iterator of cycles with ``ready`` low to wait first, one drawn per beat.
     """
-    await _pause(ctx, pauses)
-    ctx.set(port.ready, 1)
-    bits, = await _wait_for(ctx, port.valid, Value.cast(port.payload))
-    ctx.set(port.ready, 0)
-    return from_bits(_payload_shape(port), bits)
+    return await _get(ctx, _Port(port), pauses)
 
 
 async def put_many(ctx, port, payloads, *, pauses=None):
     """:func:`stream_put` each of ``payloads`` in order (back to back unless paused)."""
-    for payload in payloads:
-        await stream_put(ctx, port, payload, pauses=pauses)
+    port = _Port(port)
+    for bits in [to_bits(port.shape, payload) for payload in payloads]:
+        await _put(ctx, port, bits, pauses)
 
 
-async def get_many(ctx, port, count, *, pauses=None):
-    """:func:`stream_get` ``count`` beats; return their payloads in order."""
-    return [await stream_get(ctx, port, pauses=pauses) for _ in range(count)]
+async def get_many(ctx, port, count, *, pauses=None, into=None):
+    """:func:`stream_get` ``count`` beats; return their payloads in order (appended to the list
+    ``into`` as they arrive, if given)."""
+    port = _Port(port)
+    received = [] if into is None else into
+    for _ in range(count):
+        received.append(await _get(ctx, port, pauses))
+    return received
 
 
 def add_producer(sim, port, payloads, *, pauses=None):
@@ -209,8 +232,7 @@ def add_consumer(sim, port, count, *, pauses=None):
     received = []
 
     async def consume(ctx):
-        for _ in range(count):
-            received.append(await stream_get(ctx, port, pauses=pauses))
+        await get_many(ctx, port, count, pauses=pauses, into=received)
 
     sim.add_testbench(consume)
     return received
@@ -231,42 +253,36 @@ class StreamMonitor:
     ``valid`` high and ``ready`` low; ``cycles``, the edges seen so far.
     """
 
-    def __init__(self, port, name, *, domain="sync"):
+    def __init__(self, port, name):
         self.name = name
         self.transfers = []
         self.stalls = 0
         self.cycles = 0
-        self._port = port
-        self._domain = domain
+        self._port = _Port(port)
+        self._held = None            # (bits, cycle first offered) of a stalled beat
 
-    def attach(self, sim):
+    def attach(self, sim, *, domain="sync"):
         """Run the monitor in ``sim`` (in the background: it never keeps the simulation going);
         return the monitor."""
-        sim.add_testbench(self._watch, background=True)
+        _watch(sim, [self], domain)
         return self
 
-    async def _watch(self, ctx):
-        port = self._port
-        payload = Value.cast(port.payload)
-        held = None                  # (bits, cycle first offered) of a stalled beat
-        while True:
-            _clk, _rst, valid, ready, bits = \
-                await ctx.tick(self._domain).sample(port.valid, port.ready, payload)
-            self.cycles += 1
-            if held is not None:
-                self._check(held, valid, bits)
-            if valid and ready:
-                self.transfers.append(self.cycles)
-                held = None
-            elif valid:
-                self.stalls += 1
-                held = held or (bits, self.cycles)
-            else:
-                held = None
+    def _edge(self, valid, ready, bits):
+        self.cycles += 1
+        if self._held is not None:
+            self._check(valid, bits)
+        if valid and ready:
+            self.transfers.append(self.cycles)
+            self._held = None
+        elif valid:
+            self.stalls += 1
+            self._held = self._held or (bits, self.cycles)
+        else:
+            self._held = None
 
-    def _check(self, held, valid, bits):
-        old, since = held
-        shape = _payload_shape(self._port)
+    def _check(self, valid, bits):
+        old, since = self._held
+        shape = self._port.shape
         if not valid:
             raise StreamRuleError(
                 f"stream {self.name!r}: valid dropped at cycle {self.cycles} before the beat "
@@ -277,6 +293,19 @@ class StreamMonitor:
             raise StreamRuleError(
                 f"stream {self.name!r}: payload changed at cycle {self.cycles} while valid and "
                 f"not ready (offered since cycle {since}): {changes}")
+
+
+def _watch(sim, monitors, domain):
+    """One background testbench sampling every monitor's stream at each edge of ``domain``
+    (one wake-up a cycle for all of them)."""
+    signals = [s for m in monitors for s in (m._port.valid, m._port.ready, m._port.bits)]
+
+    async def watch(ctx):
+        async for _clk, _rst, *values in ctx.tick(domain).sample(*signals):
+            for k, monitor in enumerate(monitors):
+                monitor._edge(*values[3 * k:3 * k + 3])
+
+    sim.add_testbench(watch, background=True)
 
 
 def _differences(old, new, path="payload"):
@@ -300,6 +329,6 @@ def monitor_streams(sim, component, *, domain="sync"):
         if isinstance(signature, wiring.FlippedSignature):
             signature = signature.flip()
         if isinstance(signature, stream.Signature):
-            port = getattr(component, name)
-            monitors[name] = StreamMonitor(port, name, domain=domain).attach(sim)
+            monitors[name] = StreamMonitor(getattr(component, name), name)
+    _watch(sim, list(monitors.values()), domain)
     return monitors
