@@ -18,13 +18,15 @@ __all__ = ["Layer", "SimResult", "random_layer", "random_offsets", "simulate"]
 
 @dataclasses.dataclass
 class SimResult:
-    """Outputs per layer (one array per complete frame), tlast of each frame's beats, and the
-    cycle of every output and input transfer (:class:`generators.simkit.StreamMonitor`)."""
+    """Outputs per layer (one array per complete frame), tlast of each frame's beats, the
+    cycle of every output and input transfer (:class:`generators.simkit.StreamMonitor`), and
+    the engine simulated (for its announced latency and initiation interval)."""
 
     outputs: list
     lasts: list
     out_cycles: list
     in_cycles: list
+    engine: object
 
 
 @dataclasses.dataclass
@@ -151,4 +153,4 @@ def simulate(params, layers, seed=1, gaps=0.0, backpressure=0.0, max_cycles=None
             at += count
             n += 1
         outputs.append(frames)
-    return SimResult(outputs, lasts, monitors["o"].transfers, monitors["i"].transfers)
+    return SimResult(outputs, lasts, monitors["o"].transfers, monitors["i"].transfers, dut)
