@@ -250,7 +250,8 @@ class StreamMonitor:
     stream, the cycle and what changed.
 
     Attributes: ``transfers``, the cycle of every transfer; ``stalls``, the number of edges with
-    ``valid`` high and ``ready`` low; ``cycles``, the edges seen so far.
+    ``valid`` high and ``ready`` low; ``cycles``, the edges seen so far. A reset is not special:
+    one that withdraws a stalled beat is reported as a dropped ``valid``.
     """
 
     def __init__(self, port, name):
