@@ -94,6 +94,8 @@ def tile_cycles(params, tiles=TILES):
     from amaranth.sim import Simulator
 
     from generators.lut_tc.rtl import LutTc, MultArray
+    from generators.lut_tc.sim import tile_payloads
+    from generators.simkit import add_consumer, add_producer, monitor_streams
 
     lut = isinstance(params, LutTcParams)
     dut = LutTc(params) if lut else MultArray(params)
@@ -107,52 +109,20 @@ def tile_cycles(params, tiles=TILES):
         z = rng.integers(0, 1 << params.bits, params.zero_point_shape(params.max_k)) \
             if params.has_zero_point else None
         packed.append((pack_tile if lut else pack_mult_tile)(params, a, q, z))
-    firsts, stalls = [], [0]
-
-    def driver(port, index, has_last):
-        async def bench(ctx):
-            for tile in packed:
-                beats = tile[index]
-                for i, beat in enumerate(beats):
-                    for n, v in enumerate(beat):
-                        ctx.set(port.p.data[n], v)
-                    if has_last:
-                        ctx.set(port.p.last, i == len(beats) - 1)
-                    ctx.set(port.valid, 1)
-                    while True:
-                        ready = ctx.get(port.ready)
-                        await ctx.tick()
-                        if ready:
-                            break
-                        if index == 1:
-                            stalls[0] += 1
-            ctx.set(port.valid, 0)
-        return bench
-
-    async def consumer(ctx):
-        ctx.set(dut.o.ready, 1)
-        cycle, first = 0, True
-        while len(firsts) < tiles:
-            valid, last = ctx.get(dut.o.valid), ctx.get(dut.o.p.last)
-            await ctx.tick()
-            cycle += 1
-            if valid and first:
-                firsts.append(cycle)
-            if valid:
-                first = bool(last)
-
     sim = Simulator(dut)
     sim.add_clock(1e-8)
-    sim.add_testbench(driver(dut.a, 0, True))
-    sim.add_testbench(driver(dut.w, 1, True))
-    if params.has_zero_point:
-        sim.add_testbench(driver(dut.z, 2, False))
-    sim.add_testbench(consumer)
+    monitors = monitor_streams(sim, dut)
+    for name, payloads in tile_payloads(params, packed).items():
+        add_producer(sim, getattr(dut, name), payloads)
+    outputs = add_consumer(sim, dut.o, tiles * params.m)
     sim.run()
+    # A tile's first output beat is the one after a beat with last (or the very first).
+    firsts = [cycle for n, cycle in enumerate(monitors["o"].transfers)
+              if n == 0 or outputs[n - 1]["last"]]
     gaps = [b - a for a, b in zip(firsts, firsts[1:])]
     steps = len(packed[0][1])
     return {"k": params.max_k, "tiles": tiles, "steps_per_tile": steps,
-            "cycles_per_tile": max(gaps), "w_stalls": stalls[0],
+            "cycles_per_tile": max(gaps), "w_stalls": monitors["w"].stalls,
             "macs_per_cycle": params.m * params.n * params.max_k / max(gaps)}
 
 

@@ -15,10 +15,11 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.sim import Simulator
 
+from generators.simkit import add_consumer, monitor_streams, put_many
 from generators.sparse_dsp.compress import compress
 from generators.sparse_dsp.model import matvec
 from generators.sparse_dsp.rtl import SparseDspChain
-from generators.sparse_dsp.sim import set_vector_beat, set_weight_beat
+from generators.sparse_dsp.sim import vector_payloads, weight_payloads
 
 from scripts.tables import SYNTH_TARGETS, fmt, synth_cells, synth_header
 
@@ -28,47 +29,29 @@ TILES = 32
 
 
 def _run_matrix(params, x, beats):
+    """Load ``x``, then stream the matrix ``beats`` back to back, the output always ready;
+    return the cycles of the weight transfers and ``(cycle, data)`` of the output transfers."""
     p = params
     dut = SparseDspChain(p)
-    vectors = 2 if p.packed else 1
     expected = matvec(p, x, beats)
-    taken, outputs = [], []
-
-    async def bench(ctx):
-        xs = np.asarray(x).reshape(vectors, -1)
-        slices = xs.shape[1] // p.x_per_beat
-        ctx.set(dut.o.ready, 1)
-        cycle = 0
-        for s in range(slices):
-            set_vector_beat(ctx, dut, p, xs, s)
-            ctx.set(dut.x.valid, 1)
-            await ctx.tick().until(dut.x.ready)
-            cycle += 1
-        ctx.set(dut.x.valid, 0)
-        b = 0
-        while len(outputs) < len(expected):
-            if b < len(beats):
-                set_weight_beat(ctx, dut, p, beats, b)
-            ctx.set(dut.w.valid, b < len(beats))
-            await ctx.delay(1e-9)
-            if ctx.get(dut.w.valid) and ctx.get(dut.w.ready):
-                taken.append(cycle)
-                b += 1
-            if ctx.get(dut.o.valid):
-                outputs.append((cycle, tuple(ctx.get(dut.o.p.data[j])
-                                             for j in range(p.max_groups * vectors))))
-            await ctx.tick()
-            cycle += 1
-            if cycle > 100 * (len(beats) + 100):
-                raise RuntimeError("sparse_dsp_timing: the chain stopped producing output")
-
     sim = Simulator(dut)
     sim.add_clock(1e-8)
-    sim.add_testbench(bench)
-    sim.run()
+    monitors = monitor_streams(sim, dut)
+
+    async def feed(ctx):
+        await put_many(ctx, dut.x, vector_payloads(p, x))
+        await put_many(ctx, dut.w, weight_payloads(p, beats))
+
+    sim.add_testbench(feed)
+    received = add_consumer(sim, dut.o, len(expected))
+    sim.run_until(1e-8 * (len(vector_payloads(p, x)) + 100 * (len(beats) + 100)))
+    if len(received) < len(expected):
+        raise RuntimeError("sparse_dsp_timing: the chain stopped producing output")
+    outputs = [(cycle, tuple(beat["data"]))
+               for cycle, beat in zip(monitors["o"].transfers, received)]
     if [data for _c, data in outputs] != [b.data for b in expected]:
         raise AssertionError("sparse_dsp_timing: RTL output differs from the model")
-    return taken, outputs
+    return monitors["w"].transfers, outputs
 
 
 def sparse_dsp_timing(params, seed=0):

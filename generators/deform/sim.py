@@ -1,5 +1,6 @@
 """Drive the engine in Amaranth's simulator: layers of frames on the three input streams with
-random gaps, random output backpressure; returns outputs and per-beat cycle counts.
+random gaps, random output backpressure, the stream rules monitored; returns outputs and
+per-beat cycle counts.
 
 Used by the tier-1 tests and by the throughput figures (``scripts/deform_figures.py``).
 """
@@ -18,13 +19,14 @@ __all__ = ["Layer", "SimResult", "random_layer", "random_offsets", "simulate"]
 @dataclasses.dataclass
 class SimResult:
     """Outputs per layer (one array per complete frame), tlast of each frame's beats, the
-    cycle of every output and input transfer, and stream-rule violations of the output."""
+    cycle of every output and input transfer (:class:`generators.simkit.StreamMonitor`), and
+    the engine simulated (for its announced latency and initiation interval)."""
 
     outputs: list
     lasts: list
     out_cycles: list
     in_cycles: list
-    violations: list
+    engine: object
 
 
 @dataclasses.dataclass
@@ -90,80 +92,54 @@ def random_layer(params, rng, height, width, channels, stride=1, relu=False, fra
 
 
 def simulate(params, layers, seed=1, gaps=0.0, backpressure=0.0, max_cycles=None):
-    """Run ``layers`` through :class:`~.rtl.DeformConv`; return a :class:`SimResult`."""
+    """Run ``layers`` through :class:`~.rtl.DeformConv` with every stream's rules monitored
+    (:mod:`generators.simkit`); return a :class:`SimResult`."""
     from amaranth.sim import Simulator
 
+    from ..simkit import (
+        add_consumer,
+        add_producer,
+        from_bits,
+        monitor_streams,
+        random_pauses,
+        to_bits,
+    )
     from .rtl import DeformConv
 
     dut = DeformConv(params)
-    rng = random.Random(seed)
+    fields = {name: getattr(dut, name).payload.shape().members for name in ("w", "i", "off", "o")}
+
+    def framed(name, words):
+        return [{"data": from_bits(fields[name]["data"], word), "last": int(n == len(words) - 1)}
+                for n, word in enumerate(words)]
+
     w_beats, i_beats, off_beats, out_counts = [], [], [], []
     for layer in layers:
-        beats = weight_beats(params, layer.cfg, layer.weights, layer.scale, layer.bias)
-        w_beats += [(b, n == len(beats) - 1) for n, b in enumerate(beats)]
+        w_beats += framed("w", weight_beats(params, layer.cfg, layer.weights, layer.scale,
+                                            layer.bias))
         for x, off, mask in layer.frames:
-            px = pixel_beats(params, x)
-            i_beats += [(b, n == len(px) - 1) for n, b in enumerate(px)]
-            ob = offset_beats(params, off, mask)
-            off_beats += [(d, u, n == len(ob) - 1) for n, (d, u) in enumerate(ob)]
+            i_beats += framed("i", pixel_beats(params, x))
+            offsets = offset_beats(params, off, mask)
+            payloads = framed("off", [word for word, _user in offsets])
+            if "user" in fields["off"]:
+                for payload, (_word, user) in zip(payloads, offsets):
+                    payload["user"] = from_bits(fields["off"]["user"], user)
+            off_beats += payloads
             out_counts.append(layer.cfg.out_beats(params))
     total = sum(out_counts)
-    got, out_cycles, in_cycles, violations = [], [], [], []
-    cycle = [0]
-
-    async def clock(ctx):
-        while True:
-            await ctx.tick()
-            cycle[0] += 1
-
-    def producer(port, beats, record=None):
-        local = random.Random(rng.random())
-
-        async def run(ctx):
-            for beat in beats:
-                while gaps and local.random() < gaps:
-                    await ctx.tick()
-                ctx.set(port.p.data.as_value(), beat[0])
-                if len(beat) == 3:
-                    if "user" in port.p.shape().members:
-                        ctx.set(port.p.user.as_value(), beat[1])
-                ctx.set(port.p.last, beat[-1])
-                ctx.set(port.valid, 1)
-                await ctx.tick().until(port.ready)
-                if record is not None:
-                    record.append(cycle[0])
-                ctx.set(port.valid, 0)
-        return run
-
-    async def consumer(ctx):
-        local = random.Random(rng.random())
-        stalled = None
-        while len(got) < total:
-            ready = not (backpressure and local.random() < backpressure)
-            ctx.set(dut.o.ready, ready)
-            await ctx.delay(1e-9)
-            valid = ctx.get(dut.o.valid)
-            word = ctx.get(dut.o.p.data.as_value())
-            last = ctx.get(dut.o.p.last)
-            # Stream rules: a beat offered and not taken stays offered, unchanged.
-            if stalled is not None and (not valid or (word, last) != stalled):
-                violations.append((cycle[0], stalled, (valid, word, last)))
-            stalled = (word, last) if valid and not ready else None
-            await ctx.tick()
-            if valid and ready:
-                got.append((word, last))
-                out_cycles.append(cycle[0])
 
     sim = Simulator(dut)
     sim.add_clock(1e-8)
-    sim.add_process(clock)
-    sim.add_testbench(producer(dut.w, w_beats))
-    sim.add_testbench(producer(dut.i, i_beats, in_cycles))
-    sim.add_testbench(producer(dut.off, off_beats))
-    sim.add_testbench(consumer)
+    monitors = monitor_streams(sim, dut)
+    # One pause generator per stream, seeded from ``seed`` in this order.
+    rng = random.Random(seed)
+    for name, payloads in (("w", w_beats), ("i", i_beats), ("off", off_beats)):
+        add_producer(sim, getattr(dut, name), payloads, pauses=random_pauses(gaps, rng.random()))
+    received = add_consumer(sim, dut.o, total, pauses=random_pauses(backpressure, rng.random()))
     issues = sum(layer.cfg.issues(params) for layer in layers for _ in layer.frames)
     limit = max_cycles or (60 * (issues + len(i_beats)) + 2000)
     sim.run_until(1e-8 * limit)
+    got = [(to_bits(fields["o"]["data"], beat["data"]), beat["last"]) for beat in received]
     outputs, at, n = [], 0, 0
     lasts = []
     for layer in layers:
@@ -177,4 +153,4 @@ def simulate(params, layers, seed=1, gaps=0.0, backpressure=0.0, max_cycles=None
             at += count
             n += 1
         outputs.append(frames)
-    return SimResult(outputs, lasts, out_cycles, in_cycles, violations)
+    return SimResult(outputs, lasts, monitors["o"].transfers, monitors["i"].transfers, dut)

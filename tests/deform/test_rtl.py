@@ -1,5 +1,8 @@
 """Tier 1: the deformable-convolution engine in Amaranth's simulator, against the integer model,
-with gaps on the three input streams and output backpressure; stream rules; latency."""
+with gaps on the three input streams and output backpressure; stream rules (monitored on every
+stream by the simulation); latency."""
+
+import gc
 
 import numpy as np
 import pytest
@@ -25,7 +28,6 @@ SMALL = {
 
 
 def check(params, layers, result):
-    assert not result.violations, result.violations[:3]
     n = 0
     for layer, outs in zip(layers, result.outputs):
         expected = layer.expected(params)
@@ -50,7 +52,6 @@ def test_bit_exact_under_gaps_and_backpressure(mode):
 
 
 @pytest.mark.parametrize("mode", SMALL)
-@pytest.mark.filterwarnings("ignore::amaranth.hdl.UnusedElaboratable")
 def test_latency_is_as_announced(mode):
     """First output ``latency`` cycles after the input beat completing row d_max."""
     params = SMALL[mode]
@@ -60,11 +61,10 @@ def test_latency_is_as_announced(mode):
     check(params, [layer], result)
     groups = layer.cfg.groups(params)
     completing = (params.d_max + 1) * layer.cfg.width * groups - 1
-    assert result.out_cycles[0] - result.in_cycles[completing] == DeformConv(params).latency
+    assert result.out_cycles[0] - result.in_cycles[completing] == result.engine.latency
 
 
 @pytest.mark.parametrize("mode", ["square", "full_square"])
-@pytest.mark.filterwarnings("ignore::amaranth.hdl.UnusedElaboratable")
 def test_full_rate_back_to_back_frames(mode):
     """Without gaps or backpressure, frames stream at one output beat per initiation interval
     (one issue a cycle) after priming."""
@@ -74,18 +74,20 @@ def test_full_rate_back_to_back_frames(mode):
     result = simulate(params, [layer])
     check(params, [layer], result)
     gaps = np.diff(result.out_cycles)
-    interval = DeformConv(params).initiation_interval
+    interval = result.engine.initiation_interval
     assert (gaps == interval).all(), f"output stalled: gaps {sorted(set(gaps.tolist()))}"
 
 
 @pytest.mark.filterwarnings("ignore::amaranth.hdl.UnusedElaboratable")
 def test_refuses_other_params():
-    with pytest.raises(TypeError, match=r"^params must be a DeformParams, not 3$"):
+    with pytest.raises(TypeError, match=r"^params must be a DeformParams, not 3$") as refused:
         DeformConv(3)
+    # The half-built engine warns (unused) when collected: here, under the filter, not later.
+    del refused
+    gc.collect()
 
 
 @pytest.mark.parametrize("mode", ["square", "full_square"])
-@pytest.mark.filterwarnings("ignore::amaranth.hdl.UnusedElaboratable")
 def test_back_to_back_configurations_overlap_priming(mode):
     """Single-frame layers, one configuration each: the next layer's rows fill the line buffer
     while the current one computes, so the only gap between layers is the pipeline drain and the
@@ -96,7 +98,7 @@ def test_back_to_back_configurations_overlap_priming(mode):
               for _ in range(3)]
     result = simulate(params, layers)
     check(params, layers, result)
-    interval = DeformConv(params).initiation_interval
+    interval = result.engine.initiation_interval
     gaps = np.diff(result.out_cycles)
     boundaries = np.cumsum([layer.cfg.out_beats(params) for layer in layers])[:-1] - 1
     assert (np.delete(gaps, boundaries) == interval).all()

@@ -1,8 +1,6 @@
 """Tier 1: the LUT tensor core and the multiplier array in Amaranth's simulator, against the
 models, with tvalid gaps and tready backpressure on every stream and the stream rules checked."""
 
-import random
-
 import numpy as np
 import pytest
 from amaranth.sim import Simulator
@@ -11,6 +9,8 @@ from generators.lut_tc.model import lut_tc_tile, mult_tile, reference
 from generators.lut_tc.params import LutTcParams, MultArrayParams
 from generators.lut_tc.prepare import pack_epilogue, pack_mult_tile, pack_tile
 from generators.lut_tc.rtl import LutTc, MultArray
+from generators.lut_tc.sim import tile_payloads
+from generators.simkit import add_consumer, add_producer, monitor_streams, random_pauses
 from testbench.lut_tc_cases import epilogue_inputs
 
 
@@ -42,72 +42,29 @@ def random_tile(params, rng, k=None, extreme=None):
 
 def run_tiles(params, tiles, seed=1, gaps=0.3, backpressure=0.3):
     """Stream ``tiles`` (lists of (a_beats, w_beats, z_beats[, c_beats, s_beat])) through the
-    component.
+    component, the stream rules monitored on every stream.
 
-    Returns ``(output rows per tile, cycles, stalls)``: cycles from the first to the last output
-    transfer; stalls counts cycles where a ``w`` beat was valid, its group loaded, and not taken.
-    Checks the stream rules on ``o``: valid held until a transfer, payload stable while stalled.
+    Returns ``(output rows per tile, cycles)``: cycles from the first to the last output
+    transfer.
     """
     dut = LutTc(params) if isinstance(params, LutTcParams) else MultArray(params)
-    rng = random.Random(seed)
     expected_beats = params.m * len(tiles)
-    got, times = [], []
-
-    def driver(port, beats_of, fields):
-        async def bench(ctx):
-            for tile in tiles:
-                beats = beats_of(tile)
-                for i, beat in enumerate(beats):
-                    while rng.random() < gaps:
-                        await ctx.tick()
-                    for n, v in enumerate(beat):
-                        ctx.set(port.p.data[n], v)
-                    if "last" in fields:
-                        ctx.set(port.p.last, i == len(beats) - 1)
-                    ctx.set(port.valid, 1)
-                    await ctx.tick().until(port.ready)
-                    ctx.set(port.valid, 0)
-        return bench
-
-    async def consumer(ctx):
-        held = None
-        cycle = 0
-        while len(got) < expected_beats:
-            ready = rng.random() >= backpressure
-            ctx.set(dut.o.ready, ready)
-            await ctx.delay(1e-9)
-            valid = ctx.get(dut.o.valid)
-            beat = ([ctx.get(dut.o.p.data[n]) for n in range(params.n)], ctx.get(dut.o.p.last))
-            if held is not None:
-                assert valid, "o.valid dropped before its beat was taken"
-                assert beat == held, "o payload changed while stalled"
-            await ctx.tick()
-            cycle += 1
-            if valid and ready:
-                got.append(beat)
-                times.append(cycle)
-                held = None
-            elif valid:
-                held = beat
-
     sim = Simulator(dut)
     sim.add_clock(1e-8)
-    sim.add_testbench(driver(dut.a, lambda t: t[0], ("last",)))
-    sim.add_testbench(driver(dut.w, lambda t: t[1], ("last",)))
-    if params.has_zero_point:
-        sim.add_testbench(driver(dut.z, lambda t: t[2], ()))
-    if params.acc_in:
-        sim.add_testbench(driver(dut.c, lambda t: t[3], ()))
-    if params.requant:
-        sim.add_testbench(driver(dut.s, lambda t: [t[4]], ()))
-    sim.add_testbench(consumer)
+    monitors = monitor_streams(sim, dut)
+    for name, payloads in tile_payloads(params, tiles).items():
+        add_producer(sim, getattr(dut, name), payloads,
+                     pauses=random_pauses(gaps, f"{seed}-{name}"))
+    got = add_consumer(sim, dut.o, expected_beats,
+                       pauses=random_pauses(backpressure, f"{seed}-o"))
     steps = sum(len(t[1]) for t in tiles)
     sim.run_until(1e-8 * (30 * (steps + expected_beats) + 500))
     assert len(got) == expected_beats, f"{len(got)} of {expected_beats} output beats arrived"
-    rows = [[beat for beat, _ in got[i:i + params.m]] for i in range(0, len(got), params.m)]
-    lasts = [last for _, last in got]
+    rows = [[beat["data"] for beat in got[i:i + params.m]] for i in range(0, len(got), params.m)]
+    lasts = [beat["last"] for beat in got]
     assert lasts == ([0] * (params.m - 1) + [1]) * len(tiles), "tlast not on each tile's last row"
-    return rows, times[-1] - times[0] + 1 if times else 0
+    times = monitors["o"].transfers
+    return rows, times[-1] - times[0] + 1
 
 
 CONFIGS = [
@@ -180,31 +137,17 @@ def test_one_tile_step_per_cycle(bit_serial, zp_group, weights):
 def test_latency():
     params = LutTcParams(m=1, n=1, g=2, weight_format="binary", max_k=2)
     dut = LutTc(params)
-    seen = {}
-
-    async def bench(ctx):
-        ctx.set(dut.o.ready, 1)
-        ctx.set(dut.a.p.data[0], 3)
-        ctx.set(dut.a.p.data[1], -2)
-        ctx.set(dut.a.p.last, 1)
-        ctx.set(dut.a.valid, 1)
-        ctx.set(dut.w.p.data[0], 0b01)
-        ctx.set(dut.w.p.last, 1)
-        ctx.set(dut.w.valid, 1)
-        await ctx.tick().until(dut.w.ready)
-        ctx.set(dut.w.valid, 0)
-        ctx.set(dut.a.valid, 0)
-        for cycle in range(1, 6):
-            if ctx.get(dut.o.valid):
-                seen["latency"] = cycle
-                seen["value"] = ctx.get(dut.o.p.data[0])
-                break
-            await ctx.tick()
-
     sim = Simulator(dut)
     sim.add_clock(1e-8)
-    sim.add_testbench(bench)
-    sim.run()
+    monitors = monitor_streams(sim, dut)
+    add_producer(sim, dut.a, [{"data": [3, -2], "last": 1}])
+    add_producer(sim, dut.w, [{"data": [0b01], "last": 1}])
+    got = add_consumer(sim, dut.o, 1)
+    sim.run_until(1e-8 * 20)
+    # Latency from the transfer of the tile's (only) weight beat to the output's transfer.
+    w, o = monitors["w"].transfers, monitors["o"].transfers
+    assert len(w) == len(o) == 1
+    seen = {"latency": o[0] - w[0], "value": got[0]["data"][0]}
     # pattern 0b01 (preflipped, sign bit 1 clear): +1 * 3 + -1 * -2 = 5
     assert seen == {"latency": dut.latency, "value": 5}
 
