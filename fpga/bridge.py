@@ -70,7 +70,8 @@ def unpack_beats(core, data):
         raise ValueError(f"{len(data)} bytes are not a whole number of {size}-byte beats")
     frames, frame = [], []
     for start in range(0, len(data), size):
-        bits = int.from_bytes(data[start:start + size], "little") & ((1 << Shape.cast(out_layout).width) - 1)
+        bits = (int.from_bytes(data[start:start + size], "little")
+                & ((1 << Shape.cast(out_layout).width) - 1))
         beat = out_layout.from_bits(bits)
         frame += [int(beat.data[k]) for k in range(out_layout.members["data"].length)]
         if beat.last:

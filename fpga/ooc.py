@@ -207,7 +207,8 @@ def synthesize(
     # Copy the source in, so the tools see a bare file name (src attributes, logs).
     src = work_dir / Path(verilog_path).name
     if not re.fullmatch(r"[\w.+-]+", src.name):  # it goes unquoted into a yosys script
-        raise ValueError(f"Verilog file name must be letters, digits, '_.+-' only, not {src.name!r}")
+        raise ValueError(f"Verilog file name must be letters, digits, '_.+-' only, "
+                         f"not {src.name!r}")
     if Path(verilog_path).resolve() != src.resolve():
         shutil.copyfile(verilog_path, src)
     # Never read a stale report from an earlier run.
@@ -262,7 +263,8 @@ def synthesize(
         bram, spram = used["ICESTORM_RAM"], used["ICESTORM_SPRAM"]
     else:
         # synth_ecp5 never infers ALU54B; an instantiated one still counts as a DSP slice.
-        lc, dsp, bram, spram = used["TRELLIS_COMB"], used["MULT18X18D"] + used["ALU54B"], used["DP16KD"], 0
+        lc, dsp = used["TRELLIS_COMB"], used["MULT18X18D"] + used["ALU54B"]
+        bram, spram = used["DP16KD"], 0
 
     return {
         "target": target,
@@ -343,7 +345,8 @@ def write_reports(
     write_atomic(json_path, (json.dumps(rows, sort_keys=True, indent=2) + "\n").encode())
     def numeric(key: str) -> bool:  # right-align columns whose values are all numbers
         values = [row[key] for row in rows if row.get(key) is not None]
-        return bool(values) and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+        return bool(values) and all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                                    for v in values)
 
     lines = [
         "| " + " | ".join(h for _, h in columns) + " |",

@@ -46,8 +46,10 @@ def set_pauses(endpoint, pattern: str | float, rng: random.Random) -> None:
         endpoint.pause = False  # a killed generator may have left the flag set
 
 
-def pause_generator(pattern: str | float, rng: random.Random, period: int = 64) -> Iterator[bool] | None:
-    """Per-cycle pause flags for ``set_pause_generator``; None means never pause (no per-cycle cost).
+def pause_generator(pattern: str | float, rng: random.Random,
+                    period: int = 64) -> Iterator[bool] | None:
+    """Per-cycle pause flags for ``set_pause_generator``; None means never pause (no per-cycle
+    cost).
 
     ``pattern`` is a PATTERNS name, a probability, "bursty", or "cycle" (switches pattern every
     ``period`` cycles). All randomness comes from ``rng`` so a seed reproduces the traffic exactly.
@@ -60,7 +62,8 @@ def pause_generator(pattern: str | float, rng: random.Random, period: int = 64) 
     if pattern == "cycle":
         def gen():
             for name in itertools.cycle(CYCLE):
-                yield from itertools.islice(pause_generator(name, rng) or itertools.repeat(False), period)
+                yield from itertools.islice(pause_generator(name, rng) or itertools.repeat(False),
+                                            period)
         return gen()
     p = PATTERNS[pattern] if isinstance(pattern, str) else float(pattern)
     if p <= 0.0:
@@ -119,8 +122,9 @@ class Stats:
         return self.out_beats / self.wall_s if self.wall_s else 0.0
 
     def __str__(self) -> str:
-        return (f"{self.frames} frames, {self.in_beats} in / {self.out_beats} out beats in {self.cycles} cycles "
-                f"({self.beats_per_cycle:.3f} beats/cycle); sim {self.wall_s:.2f}s wall = "
+        return (f"{self.frames} frames, {self.in_beats} in / {self.out_beats} out beats in "
+                f"{self.cycles} cycles ({self.beats_per_cycle:.3f} beats/cycle); "
+                f"sim {self.wall_s:.2f}s wall = "
                 f"{self.beats_per_s:.0f} beats/s")
 
 
@@ -139,17 +143,20 @@ class AxisTB:
         self.in_width, self.out_width = in_width, out_width or in_width
         self.signed = signed
         self.out_signed = signed if out_signed is None else out_signed
-        self.seed = cocotb.RANDOM_SEED % 2**32 if seed is None else seed  # per-test seed is a 160-bit hash
+        # per-test seed is a 160-bit hash
+        self.seed = cocotb.RANDOM_SEED % 2**32 if seed is None else seed
         self.rng = random.Random(self.seed)
         self.log = logging.getLogger("cocotb.axistb")
-        self.log.info("AxisTB traffic seed %d (rerun with RANDOM_SEED=<run seed> to reproduce)", self.seed)
+        self.log.info("AxisTB traffic seed %d (rerun with RANDOM_SEED=<run seed> to reproduce)",
+                      self.seed)
 
         for port, w in (("s_axis_tdata", self.in_width), ("m_axis_tdata", self.out_width)):
             if len(getattr(dut, port)) != lanes * w:
                 raise ValueError(f"{port} is {len(getattr(dut, port))} bits, expected {lanes}x{w}")
 
         # Default GPI (C++) clock: 2x the sim speed of impl="py". (A stall at t=0 seen with it came
-        # from -DVL_TIME_CONTEXT in an early runner.py draft, not the clock; see runner._make_overrides.)
+        # from -DVL_TIME_CONTEXT in an early runner.py draft, not the clock; see
+        # runner._make_overrides.)
         Clock(dut.aclk, period_ns, unit="ns").start()
         self.source = stream_source(dut, "s_axis", self.in_width)
         self.sink = stream_sink(dut, "m_axis", self.out_width)
@@ -164,21 +171,26 @@ class AxisTB:
         await RisingEdge(self.dut.aclk)
 
     def set_traffic(self, idle: str | float = "none", backpressure: str | float = "none") -> None:
-        """Shape tvalid gaps (``idle``) and tready backpressure; see ``pause_generator`` for patterns."""
+        """Shape tvalid gaps (``idle``) and tready backpressure; see ``pause_generator`` for
+        patterns."""
         self.idle, self.backpressure = idle, backpressure
         for ext, pattern in ((self.source, idle), (self.sink, backpressure)):
             set_pauses(ext, pattern, self.rng)
 
     # -- stimulus --------------------------------------------------------------------------------
-    def send_vectors(self, frames: Sequence[Sequence[int]], masks: Sequence[Sequence[bool]] | None = None) -> None:
-        """Queue frames (lane values, len a multiple of ``lanes``); tlast marks each frame's last beat.
+    def send_vectors(self, frames: Sequence[Sequence[int]],
+                     masks: Sequence[Sequence[bool]] | None = None) -> None:
+        """Queue frames (lane values, len a multiple of ``lanes``); tlast marks each frame's last
+        beat.
 
         ``masks`` (per element, optional) go out on tuser, one bit per lane (lane 0 in bit 0).
         """
-        lo, hi = (-(1 << (self.in_width - 1)), 1 << (self.in_width - 1)) if self.signed else (0, 1 << self.in_width)
+        lo, hi = ((-(1 << (self.in_width - 1)), 1 << (self.in_width - 1)) if self.signed
+                  else (0, 1 << self.in_width))
         for n, frame in enumerate(frames):
             if not frame or len(frame) % self.lanes:
-                raise ValueError(f"frame {n}: length {len(frame)} is not a positive multiple of {self.lanes} lanes")
+                raise ValueError(f"frame {n}: length {len(frame)} is not a positive multiple of "
+                                 f"{self.lanes} lanes")
             if not all(lo <= v < hi for v in frame):  # masking would silently hide test bugs
                 bad = next(v for v in frame if not lo <= v < hi)
                 raise ValueError(f"frame {n}: value {bad} does not fit {self.in_width}-bit lane")
@@ -186,11 +198,13 @@ class AxisTB:
             if masks is not None:
                 words = [sum(int(bool(b)) << k for k, b in enumerate(masks[n][i:i + self.lanes]))
                          for i in range(0, len(frame), self.lanes)]
-                tuser = [words[i // self.lanes] for i in range(len(frame))]  # the beat's word per lane
+                # the beat's word per lane
+                tuser = [words[i // self.lanes] for i in range(len(frame))]
             self.source.send_nowait(AxiStreamFrame(to_unsigned(frame, self.in_width), tuser=tuser))
 
     # -- checking --------------------------------------------------------------------------------
-    async def expect_vectors(self, expected: Sequence[Sequence[int]], inputs: Sequence[Sequence[int]] | None = None,
+    async def expect_vectors(self, expected: Sequence[Sequence[int]],
+                             inputs: Sequence[Sequence[int]] | None = None,
                              timeout_cycles: int | None = None) -> list[AxiStreamFrame]:
         """Receive exactly ``len(expected)`` frames in order and compare them element by element.
 
@@ -210,7 +224,8 @@ class AxisTB:
         try:
             await with_timeout(receive(), timeout_cycles * self.period_ns, "ns")
         except SimTimeoutError:
-            timed_out = True  # first report what did arrive: a merged frame explains a "missing" one
+            # first report what did arrive: a merged frame explains a "missing" one
+            timed_out = True
 
         for n, (frame, exp) in enumerate(zip(got, expected)):
             words = list(frame.tdata)
@@ -221,18 +236,24 @@ class AxisTB:
             for i, (g, e) in enumerate(zip(vals, exp)):
                 if g != e:
                     src = f" input={inp[i]}" if inp is not None else ""
-                    raise AssertionError(f"frame {n} element {i} (beat {i // self.lanes}, lane {i % self.lanes}):"
+                    raise AssertionError(f"frame {n} element {i} (beat {i // self.lanes}, "
+                                         f"lane {i % self.lanes}):"
                                          f"{src} expected={e} got={g} (seed {self.seed})")
-            raise AssertionError(f"frame {n}: got {len(vals)} elements ({len(vals) // self.lanes} beats), expected "
-                                 f"{len(exp)} - tlast misplaced or beats lost/duplicated (seed {self.seed})")
+            raise AssertionError(f"frame {n}: got {len(vals)} elements "
+                                 f"({len(vals) // self.lanes} beats), expected "
+                                 f"{len(exp)} - tlast misplaced or beats lost/duplicated "
+                                 f"(seed {self.seed})")
         if timed_out:
             raise AssertionError(
-                f"timeout after {timeout_cycles} cycles: received {len(got)} of {len(expected)} frames "
-                f"(sink mid-frame: {self.sink.active}; source idle: {self.source.idle()}; seed {self.seed})")
+                f"timeout after {timeout_cycles} cycles: received {len(got)} of "
+                f"{len(expected)} frames "
+                f"(sink mid-frame: {self.sink.active}; source idle: {self.source.idle()}; "
+                f"seed {self.seed})")
         return got
 
     async def check_drained(self, cycles: int = 64) -> None:
-        """With tready forced high, wait ``cycles`` and assert no output beat or partial frame appeared."""
+        """With tready forced high, wait ``cycles`` and assert no output beat or partial frame
+        appeared."""
         idle, bp = self.idle, self.backpressure
         self.set_traffic(idle, "none")
         await ClockCycles(self.dut.aclk, cycles)
@@ -246,14 +267,16 @@ class AxisTB:
     async def run_vectors(self, frames: Sequence[Sequence[int]], expected: Sequence[Sequence[int]],
                           timeout_cycles: int | None = None, drain_cycles: int = 64,
                           masks: Sequence[Sequence[bool]] | None = None) -> Stats:
-        """Send ``frames``, check ``expected`` (in order), check nothing extra comes out; return Stats."""
+        """Send ``frames``, check ``expected`` (in order), check nothing extra comes out; return
+        Stats."""
         first_beat = cocotb.start_soon(self._first_input_beat())
         t0 = time.perf_counter()
         self.send_vectors(frames, masks)
         got = await self.expect_vectors(expected, inputs=frames, timeout_cycles=timeout_cycles)
         wall = time.perf_counter() - t0
         start = await first_beat
-        cycles = round((got[-1].sim_time_end - start) / get_sim_steps(self.period_ns, "ns")) + 1 if got else 0
+        cycles = (round((got[-1].sim_time_end - start) / get_sim_steps(self.period_ns, "ns")) + 1
+                  if got else 0)
         await self.check_drained(drain_cycles)
         stats = Stats(len(got), sum(map(len, frames)) // self.lanes,
                       sum(map(len, got)) // self.lanes, cycles, wall)
@@ -264,7 +287,8 @@ class AxisTB:
     # -- internals ---------------------------------------------------------------------------------
     async def _first_input_beat(self) -> int:
         """Sim time (steps) of the first accepted input beat: polls only until it happens."""
-        clk, valid, ready = RisingEdge(self.dut.aclk), self.dut.s_axis_tvalid, self.dut.s_axis_tready
+        clk = RisingEdge(self.dut.aclk)
+        valid, ready = self.dut.s_axis_tvalid, self.dut.s_axis_tready
         while True:
             await clk
             if valid.value == 1 and ready.value == 1:

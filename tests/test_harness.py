@@ -1,4 +1,5 @@
-"""Self-tests of the cocotb harness (testbench/runner.py + testbench/axis.py) on a hand-written DUT."""
+"""Self-tests of the cocotb harness (testbench/runner.py + testbench/axis.py) on a hand-written
+DUT."""
 
 import json
 import re
@@ -23,7 +24,8 @@ def run(build_dir, testcase=None, waves=False, **params):
     params = {**PARAMS, **params}
     run_cocotb(verilog_sources=[FIXTURE], toplevel="axis_passthrough",
                test_module="testbench.selftest_passthrough", build_dir=build_dir,
-               params_json=json.dumps(params), parameters={"LANES": params["lanes"], "W": params["width"]},
+               params_json=json.dumps(params),
+               parameters={"LANES": params["lanes"], "W": params["width"]},
                waves=waves, testcase=testcase, timeout_s=300)
 
 
@@ -34,7 +36,8 @@ def test_passthrough(build_dir, lanes, width):
 
 
 def test_scoreboard_catches_wrong_expectation(build_dir):
-    with pytest.raises(AssertionError, match=r"test_directed_and_random.*frame 1 element 3 .*expected=-126 got=-127"):
+    with pytest.raises(AssertionError, match=r"test_directed_and_random.*frame 1 element 3 "
+                                             r".*expected=-126 got=-127"):
         run(build_dir, testcase="test_directed_and_random", corrupt=True)
 
 
@@ -46,22 +49,29 @@ def test_waves_fst(build_dir):
 
 
 def test_lint_waivers_cover_amaranth_output(tmp_path):
-    """The waivers are exactly what Amaranth 0.5 output needs: lint passes with them, fails without."""
+    """The waivers are exactly what Amaranth 0.5 output needs: lint passes with them, fails
+    without."""
     from amaranth import Array, Module, Mux, Signal, signed
     from amaranth.back import verilog
     from amaranth.lib import memory, wiring
     from amaranth.lib.wiring import In, Out
 
     class Sample(wiring.Component):
-        a: In(signed(8)); b: In(5); sel: In(2); y: Out(signed(12)); q: Out(8); busy: Out(1)
+        a: In(signed(8))
+        b: In(5)
+        sel: In(2)
+        y: Out(signed(12))
+        q: Out(8)
+        busy: Out(1)
 
         def elaborate(self, platform):
             m = Module()
             m.submodules.mem = mem = memory.Memory(shape=8, depth=12, init=range(12))
             rd, wr = mem.read_port(), mem.write_port()
             acc, regs = Signal(signed(20)), Array(Signal(8) for _ in range(3))
-            m.d.comb += [wr.addr.eq(self.b), wr.data.eq(self.a), wr.en.eq(1), rd.addr.eq(self.b + 1),
-                         self.q.eq(rd.data ^ regs[self.sel]), self.y.eq(Mux(acc < 0, -acc, acc // 3))]
+            m.d.comb += [wr.addr.eq(self.b), wr.data.eq(self.a), wr.en.eq(1),
+                         rd.addr.eq(self.b + 1), self.q.eq(rd.data ^ regs[self.sel]),
+                         self.y.eq(Mux(acc < 0, -acc, acc // 3))]
             m.d.sync += [acc.eq(acc + self.a * self.b), regs[self.sel].eq(self.a)]
             with m.FSM():
                 with m.State("IDLE"):

@@ -29,7 +29,8 @@ def test_synthesize_fixture(target, tmp_path):
     for name in ("synth.json", "stat.json", "yosys.log", "nextpnr.log", "report.json"):
         assert (tmp_path / name).is_file(), name
     # OOC: no top-level port became an IO cell.
-    used = {k: v["used"] for k, v in json.loads((tmp_path / "report.json").read_text())["utilization"].items()}
+    used = {k: v["used"]
+            for k, v in json.loads((tmp_path / "report.json").read_text())["utilization"].items()}
     assert used.get("SB_IO", 0) == 0 and used.get("TRELLIS_IO", 0) == 0
     # Relative names only: nothing from the host's absolute work_dir leaks into outputs.
     for name in ("synth.json", "report.json", "yosys.log", "nextpnr.log"):
@@ -41,7 +42,8 @@ def test_synthesize_fixture(target, tmp_path):
 @pytest.mark.synth
 def test_combinational_design_has_no_fmax(tmp_path):
     src = tmp_path / "comb.v"
-    src.write_text("module comb(input [3:0] a, input [3:0] b, output [3:0] y); assign y = a ^ b; endmodule\n")
+    src.write_text("module comb(input [3:0] a, input [3:0] b, output [3:0] y); "
+                   "assign y = a ^ b; endmodule\n")
     r = synthesize(src, "comb", "ecp5-85f", tmp_path / "work")
     assert r["fmax_mhz"] is None
     assert r["ff"] == 0 and r["lut"] >= 1
@@ -64,8 +66,10 @@ def test_unknown_target(tmp_path):
 
 
 ROWS = [
-    {"name": "mac8", "device": "iCE40 UP5K", "lut": 1, "ff": 16, "dsp": 1, "bram": 0, "fmax_mhz": 225.123, "extra": "x"},
-    {"name": "comb|xor", "device": "ECP5 LFE5U-85F", "lut": 4, "ff": 0, "dsp": 0, "bram": 0, "fmax_mhz": None},
+    {"name": "mac8", "device": "iCE40 UP5K", "lut": 1, "ff": 16, "dsp": 1, "bram": 0,
+     "fmax_mhz": 225.123, "extra": "x"},
+    {"name": "comb|xor", "device": "ECP5 LFE5U-85F", "lut": 4, "ff": 0, "dsp": 0, "bram": 0,
+     "fmax_mhz": None},
 ]
 
 
@@ -90,5 +94,7 @@ def test_write_reports_default_columns(tmp_path):
 
 
 def test_write_reports_custom_columns(tmp_path):
-    write_reports(ROWS, tmp_path / "r.json", tmp_path / "r.md", columns=[("name", "Block"), ("extra", "Note")])
-    assert (tmp_path / "r.md").read_text() == "| Block | Note |\n|:---|:---|\n| mac8 | x |\n| comb\\|xor |  |\n"
+    write_reports(ROWS, tmp_path / "r.json", tmp_path / "r.md",
+                  columns=[("name", "Block"), ("extra", "Note")])
+    assert (tmp_path / "r.md").read_text() == ("| Block | Note |\n|:---|:---|\n| mac8 | x |\n"
+                                               "| comb\\|xor |  |\n")

@@ -16,7 +16,7 @@ quantisation unit.
 
 import numpy as np
 
-from .formats import LayerConfig, out_size
+from .formats import LayerConfig
 from .params import DeformParams
 
 __all__ = ["deform_conv2d_reference", "bilinear_sample", "clamp_offsets", "tap_samples",
