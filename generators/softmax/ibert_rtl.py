@@ -98,6 +98,12 @@ class IbertSoftmax(wiring.Component):
         """Cycles from the last input beat of a ``beats``-beat vector to its first output."""
         return self.latency + beats
 
+    @property
+    def block_spec(self):
+        from .rtl import softmax_spec
+        # As Softmax's: latency counts from the cycle after the last transfer's edge.
+        return softmax_spec(self._params, f"{self.latency + 1} + beats")
+
     def elaborate(self, platform):
         p = self._params
         m = Module()
