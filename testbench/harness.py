@@ -30,8 +30,14 @@ from dataclasses import dataclass
 
 import cocotb
 from cocotb.clock import Clock
-from cocotb.triggers import ClockCycles, Event, FallingEdge, RisingEdge, SimTimeoutError, \
-    with_timeout
+from cocotb.triggers import (
+    ClockCycles,
+    Event,
+    FallingEdge,
+    RisingEdge,
+    SimTimeoutError,
+    with_timeout,
+)
 from cocotbext.axi import AxiStreamFrame
 
 from generators.streams import evaluate
@@ -289,14 +295,23 @@ class ManifestTB:
         assert not partial, f"extra output on {partial} after all expected beats"
         self.set_traffic(**saved)
 
-    def latency(self, env):
-        """``(measured, manifest)`` latency of a job whose beats were the first on every
-        stream since reset, ``env`` its variables and derived values."""
-        spec = self.manifest["latency"]
-        start = max(self.transfers[event["stream"]][evaluate(event["beat"], env)]
-                    for event in spec["from"])
-        end = self.transfers[spec["to"]["stream"]][evaluate(spec["to"]["beat"], env)]
-        return end - start, evaluate(spec["cycles"], env)
+    def mark(self):
+        """Beats transferred so far per stream: call while the block is idle, before a job
+        whose latency :meth:`latency` is to measure."""
+        return {name: len(log) for name, log in self.transfers.items()}
+
+    def latency(self, env, mark=None):
+        """``(measured, manifest)`` latency of a job with variables and derived values ``env``
+        that started on an idle block after :meth:`mark` gave ``mark`` (None: after reset),
+        sent at full rate with every tready high."""
+        spec, mark = self.manifest["latency"], mark or {name: 0 for name in self.streams}
+
+        def edge(event):
+            return self.transfers[event["stream"]][mark[event["stream"]]
+                                                   + evaluate(event["beat"], env)]
+
+        return (edge(spec["to"]) - max(edge(e) for e in spec["from"]),
+                evaluate(spec["cycles"], env))
 
     # -- internals ---------------------------------------------------------------------------------
     async def _monitor(self):

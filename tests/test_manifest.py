@@ -21,8 +21,12 @@ from generators.lut_tc.params import LutTcParams
 from generators.softmax.params import SoftmaxParams
 from generators.sparse_dsp.params import SparseDspParams
 from generators.streams import SCHEMA_VERSION, Note, evaluate, layout_fields
-from testbench.harness import ManifestTB  # noqa: F401  (the harness imports cleanly)
-from testbench.harness import Beat, _Layout, field_range
+from testbench.harness import (
+    Beat,
+    ManifestTB,  # noqa: F401  (the harness imports cleanly)
+    _Layout,
+    field_range,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = json.loads((ROOT / "generators" / "manifest.schema.json").read_text())

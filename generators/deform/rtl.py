@@ -135,7 +135,7 @@ class DeformConv(wiring.Component):
                         for name, _bits in header_fields(p)}
         taps = [name for name, _w, _s in weight_lane_fields(p)][:-2]
         if full:
-            weights = f"out_groups * groups"
+            weights = "out_groups * groups"
             index = (("out_group", "out_groups"), ("in_group", "groups"))
             w_notes = {f"data[].{t}": Note(meaning=f"weight of input channel in_group*{p.pe}+"
                                                    f"{t[1:].split('_')[0]}, tap "

@@ -132,7 +132,7 @@ class SparseDspChain(wiring.Component):
                             Tlast("delimits", "end of the activation vector",
                                   f"k // {p.x_per_beat}"),
                             {"data[]": Note(meaning="activation")}),
-                "w": Stream(f"beat (tile, block) holds M-block `block` of K of the tile's rows",
+                "w": Stream("beat (tile, block) holds M-block `block` of K of the tile's rows",
                             f"tiles * {blocks}",
                             Tlast("delimits", "the matrix's last weight beat",
                                   f"tiles * {blocks}"),
