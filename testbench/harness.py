@@ -43,7 +43,7 @@ from cocotbext.axi import AxiStreamFrame
 from generators.streams import evaluate
 from testbench.axis import set_pauses, stream_sink, stream_source
 
-__all__ = ["ManifestTB", "Beat", "field_range"]
+__all__ = ["ManifestTB", "Beat", "field_range", "put_field"]
 
 _TOKEN = re.compile(r"\.?([A-Za-z_]\w*)|\[(\d*)\]")
 LANE = object()     # the lane position in a field name's path
@@ -60,6 +60,28 @@ def _path(name):
     if at != len(name):
         raise ValueError(f"cannot read field name {name!r}")
     return tokens
+
+
+def put_field(node, name, lane, value):
+    """Set field ``name`` (dotted, ``[]`` the lane, ``[k]`` an index) of a nested payload
+    dict to ``value``; ``lane`` is the lane of a ``[]`` field."""
+    parts = name.replace("[", ".[").split(".")
+    parts = [p for p in parts if p]
+    for part, following in zip(parts, parts[1:] + [None]):
+        key = lane if part == "[]" else int(part[1:-1]) if part.startswith("[") else part
+        if following is None:
+            if isinstance(node, list):
+                node.extend([None] * (key + 1 - len(node)))
+            node[key] = value
+            return
+        empty = [] if following.startswith("[") else {}
+        if isinstance(node, list):
+            node.extend([None] * (key + 1 - len(node)))
+            if node[key] is None:
+                node[key] = empty
+        else:
+            node.setdefault(key, empty)
+        node = node[key]
 
 
 def field_range(field):

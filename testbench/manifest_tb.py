@@ -15,7 +15,7 @@ import random
 import cocotb
 
 from generators.streams import evaluate
-from testbench.harness import ManifestTB, field_range
+from testbench.harness import Beat, ManifestTB, field_range, put_field
 
 MANIFEST = json.loads(open(os.environ["GEN_MANIFEST"], encoding="utf-8").read())
 JOBS = int(os.environ.get("MANIFEST_JOBS", "6"))
@@ -72,36 +72,15 @@ def _payload(fields, env, rng, last):
     out = {}
     for field in fields:
         if field["signal"] == "tlast":
-            _put(out, field["name"], None, last)
+            put_field(out, field["name"], None, last)
             continue
         lanes = field.get("lanes")
         if lanes is None:
-            _put(out, field["name"], None, _value(field, env, rng))
+            put_field(out, field["name"], None, _value(field, env, rng))
         else:
             for lane in range(lanes):
-                _put(out, field["name"], lane, _value(field, {**env, "lane": lane}, rng))
+                put_field(out, field["name"], lane, _value(field, {**env, "lane": lane}, rng))
     return out
-
-
-def _put(node, name, lane, value):
-    """Set ``name`` (dotted, ``[]`` the lane, ``[k]`` an index) of a nested payload dict."""
-    parts = name.replace("[", ".[").split(".")
-    parts = [p for p in parts if p]
-    for part, following in zip(parts, parts[1:] + [None]):
-        key = lane if part == "[]" else int(part[1:-1]) if part.startswith("[") else part
-        if following is None:
-            if isinstance(node, list):
-                node.extend([None] * (key + 1 - len(node)))
-            node[key] = value
-            return
-        empty = [] if following.startswith("[") else {}
-        if isinstance(node, list):
-            node.extend([None] * (key + 1 - len(node)))
-            if node[key] is None:
-                node[key] = empty
-        else:
-            node.setdefault(key, empty)
-        node = node[key]
 
 
 def _index_env(segment, position, env):
@@ -170,8 +149,6 @@ def expected_beats(stream, env):
 
 
 def queue_job(tb, env, rng):
-    from testbench.harness import Beat
-
     for name, spec in MANIFEST["streams"].items():
         if spec["direction"] == "input":
             beats = []

@@ -26,6 +26,7 @@ from testbench.harness import (
     ManifestTB,  # noqa: F401  (the harness imports cleanly)
     _Layout,
     field_range,
+    put_field,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -300,13 +301,11 @@ def test_expression_names_must_be_bound():
 
 
 def _random_payload(layout, rng):
-    from testbench.manifest_tb import _put
-
     payload = {}
     for field, _path in layout.fields:
         low, high = field_range(field)
         for lane in range(field.get("lanes", 1)) if "lanes" in field else [None]:
-            _put(payload, field["name"], lane, rng.randint(low, high))
+            put_field(payload, field["name"], lane, rng.randint(low, high))
     return payload
 
 
