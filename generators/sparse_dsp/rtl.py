@@ -109,7 +109,7 @@ class SparseDspChain(wiring.Component):
         """The streams beyond their layouts (see :mod:`generators.streams`)."""
         p = self._params
         packed = " (low vector first, then the high vector)" if p.packed else ""
-        blocks = f"k // {p.m}"
+        blocks = f"(k // {p.m})"
         w_notes = {"data.values[]": Note(meaning="lanes g*N..g*N+N-1: the N non-zero weights "
                                                  "of the tile's row g in the beat's M-block of K")}
         if not p.dense_only:
@@ -148,7 +148,7 @@ class SparseDspChain(wiring.Component):
                              "user": Note(meaning="bit j: lane j holds a row of the tile")}),
             },
             latency=Latency(str(self.latency),
-                            (("w", f"{blocks} - 1", "the first tile's last weight beat"),),
+                            (("w", f"k // {p.m} - 1", "the first tile's last weight beat"),),
                             ("o", "0", "the tile's output beat")),
             function=Function(
                 "o = W @ x in exact integer arithmetic (accumulators cannot overflow at "
