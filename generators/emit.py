@@ -14,7 +14,7 @@ from amaranth.lib.wiring import In
 
 from . import __version__
 from .axis import AxisTop, payload_shape, stream_members
-from .streams import SCHEMA_VERSION, describe_streams
+from .streams import SCHEMA_VERSION, describe_streams, evaluate
 
 __all__ = ["build_top", "render", "manifest", "write_files", "write_atomic", "stale_files"]
 
@@ -60,10 +60,6 @@ def _manifest(entry, top, sha256):
         {name: top.prefix_of(name) for name in members},
         {name: "input" if flow == In else "output" for name, (flow, _sig) in members.items()})
     latency = described["latency"]
-    try:    # the constant part, for tables that show one number
-        constant = int(latency["cycles"])
-    except ValueError:
-        constant = None
     return {
         "schema_version": SCHEMA_VERSION,
         "module": entry.name,
@@ -77,7 +73,7 @@ def _manifest(entry, top, sha256):
         "streams": described["streams"],
         **({"function": described["function"]} if "function" in described else {}),
         "latency": latency,
-        "latency_cycles": constant if constant is not None else _constant_term(latency),
+        "latency_cycles": _largest_latency(described["job"], latency),
         "initiation_interval": spec.initiation_interval,
         "initiation_meaning": spec.initiation_meaning,
         "rules": list(spec.rules),
@@ -85,12 +81,16 @@ def _manifest(entry, top, sha256):
     }
 
 
-def _constant_term(latency):
-    """The integer that a latency formula such as ``39 + beats`` starts with."""
-    head = latency["cycles"].split("+")[0].strip()
-    if not head.isdigit():
-        raise ValueError(f"latency {latency['cycles']!r} does not start with a constant term")
-    return int(head)
+def _largest_latency(job, latency):
+    """``latency.cycles`` at the largest job: every variable at its largest value (an
+    unbounded one at its smallest), for tables that show one number."""
+    env = {}
+    for var in job["variables"]:
+        env[var["name"]] = (max(var["choices"]) if "choices" in var
+                            else var["min"] if var["max"] is None else var["max"])
+    for derived in job["derived"]:
+        env[derived["name"]] = evaluate(derived["expr"], env)
+    return evaluate(latency["cycles"], env)
 
 
 def write_files(files, out_dir):
