@@ -25,15 +25,14 @@ The pipeline behind the issue stage advances as a whole when the output register
 taken, so the engine holds its output under backpressure and every stream may stall anywhere.
 """
 
-from amaranth.hdl import Const, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from ..fixedpoint import Fixed
 from ..hw import add_tree, saturate
-from ..streams import BlockSpec, Function, Latency, Note, Segment, Stream, Tlast, Var, \
-    fixed_format
+from ..streams import BlockSpec, Function, Latency, Note, Segment, Stream, Tlast, Var, fixed_format
 from .formats import header_fields, offset_lanes, weight_lane_fields
 from .model import TEMPLATE
 from .params import ACT_BITS, DeformParams

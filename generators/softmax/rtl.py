@@ -21,11 +21,17 @@ from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from .model import (LOG2E_CODE, LOG2E_FRAC, MANTISSA_BITS, NATURAL_EXTRA_FRAC, exp2_table,
-                    exponent_frac, recip_table)
 from ..hw import max_tree, registered_head
-from ..streams import BlockSpec, Function, Latency, Note, Padding, Stream, Tlast, Var, \
-    fixed_format
+from ..streams import BlockSpec, Function, Latency, Note, Padding, Stream, Tlast, Var, fixed_format
+from .model import (
+    LOG2E_CODE,
+    LOG2E_FRAC,
+    MANTISSA_BITS,
+    NATURAL_EXTRA_FRAC,
+    exp2_table,
+    exponent_frac,
+    recip_table,
+)
 from .params import SoftmaxParams
 
 __all__ = ["Softmax", "softmax_core", "softmax_spec"]

@@ -30,8 +30,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from ..streams import BlockSpec, Function, Latency, Note, Segment, Stream, Tlast, Var, \
-    fixed_format
+from ..streams import BlockSpec, Function, Latency, Note, Segment, Stream, Tlast, Var, fixed_format
 from .params import LOW_LANE_BITS, PACK_SHIFT, SparseDspParams
 
 __all__ = ["SparseDspChain"]
