@@ -1,19 +1,22 @@
 """Emission: Verilog and manifest of an entry, written atomically, compared for ``--check``."""
 
+import gc
 import hashlib
 import json
 import os
 import tempfile
+import warnings
 from pathlib import Path
 
 from amaranth.back import verilog
-from amaranth.hdl import Shape
+from amaranth.hdl import Shape, UnusedElaboratable
 from amaranth.lib.wiring import In
 
 from . import __version__
 from .axis import AxisTop, payload_shape, stream_members
+from .streams import SCHEMA_VERSION, describe_streams, evaluate
 
-__all__ = ["build_top", "render", "write_files", "write_atomic", "stale_files"]
+__all__ = ["build_top", "render", "manifest", "write_files", "write_atomic", "stale_files"]
 
 
 def build_top(entry):
@@ -31,12 +34,34 @@ def render(entry):
             f"{entry.name}.json": (json.dumps(manifest, indent=2) + "\n").encode()}
 
 
+def manifest(entry, sha256):
+    """The manifest dict of ``entry`` for a Verilog file with digest ``sha256``, without
+    converting the Verilog (the streams and ports come from the signatures alone)."""
+    # The top is built for its signature only, never elaborated: that is not the mistake
+    # Amaranth's UnusedElaboratable warns of, so it is silenced here and nowhere else.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UnusedElaboratable)
+        top = build_top(entry)
+        described = _manifest(entry, top, sha256)
+        del top
+        gc.collect()        # the top's reference cycles: warn (ignored) inside this block
+    return described
+
+
 def _manifest(entry, top, sha256):
     core = top.core
+    spec = core.block_spec
     ports = [{"name": name, "direction": "input" if member.flow == In else "output",
               "width": Shape.cast(member.shape).width}
              for name, member in top.signature.members.items()]
+    members = stream_members(core.signature)
+    described = describe_streams(
+        spec, {name: payload_shape(sig) for name, (_flow, sig) in members.items()},
+        {name: top.prefix_of(name) for name in members},
+        {name: "input" if flow == In else "output" for name, (flow, _sig) in members.items()})
+    latency = described["latency"]
     return {
+        "schema_version": SCHEMA_VERSION,
         "module": entry.name,
         "family": entry.params.family,
         "generator": f"mlhw-generators {__version__}",
@@ -44,48 +69,28 @@ def _manifest(entry, top, sha256):
         "clock": {"port": "aclk", "edge": "rising"},
         "reset": {"port": "aresetn", "active": "low", "synchronous": True},
         "ports": ports,
-        "streams": _streams(entry, top),
-        **({"tuser": "s_axis_tuser bit k masks lane k: its output is 0 and it does not count"}
-           if _has_mask(core) else {}),
-        "latency_cycles": core.latency,
-        "latency_meaning": getattr(core, "latency_meaning", entry.family.latency),
-        "initiation_interval": getattr(core, "initiation_interval", 1),
+        "job": described["job"],
+        "streams": described["streams"],
+        **({"function": described["function"]} if "function" in described else {}),
+        "latency": latency,
+        "latency_cycles": _largest_latency(described["job"], latency),
+        "initiation_interval": spec.initiation_interval,
+        "initiation_meaning": spec.initiation_meaning,
+        "rules": list(spec.rules),
         "verilog": {"file": f"{entry.name}.v", "sha256": sha256},
     }
 
 
-def _has_mask(core):
-    i = stream_members(core.signature).get("i")
-    return i is not None and "mask" in getattr(payload_shape(i[1]), "members", {})
-
-
-def _streams(entry, top):
-    """Per AXI4-Stream port group: direction, widths, element format and what tlast means.
-
-    A core describes its streams in ``stream_info`` (member -> ``lanes``, ``element`` as a
-    :class:`Fixed` or a JSON-able description, ``tlast``, optional ``meaning``); a core with
-    one ``i`` and one ``o`` stream may instead give ``lanes``, ``in_format`` and ``out_format``.
-    """
-    core = top.core
-    info = getattr(core, "stream_info", None)
-    if info is None:
-        info = {"i": {"lanes": core.lanes, "element": core.in_format,
-                      "tlast": entry.family.tlast},
-                "o": {"lanes": core.lanes, "element": core.out_format,
-                      "tlast": entry.family.tlast}}
-    streams = {}
-    for name, (flow, _sig) in stream_members(core.signature).items():
-        described = dict(info[name])
-        element = described.pop("element")
-        width = sum(Shape.cast(member.shape).width for port, member in top.signature.members.items()
-                    if port == f"{top.prefix_of(name)}_tdata")
-        streams[top.prefix_of(name)] = {
-            "direction": "input" if flow == In else "output",
-            "lanes": described.pop("lanes"),
-            "element": element.to_json() if hasattr(element, "to_json") else element,
-            "tdata_width": width, "lane_order": "lane 0 in the low bits",
-            "tlast": described.pop("tlast", None), **described}
-    return streams
+def _largest_latency(job, latency):
+    """``latency.cycles`` at the largest job: every variable at its largest value (an
+    unbounded one at its smallest), for tables that show one number."""
+    env = {}
+    for var in job["variables"]:
+        env[var["name"]] = (max(var["choices"]) if "choices" in var
+                            else var["min"] if var["max"] is None else var["max"])
+    for derived in job["derived"]:
+        env[derived["name"]] = evaluate(derived["expr"], env)
+    return evaluate(latency["cycles"], env)
 
 
 def write_files(files, out_dir):

@@ -1,9 +1,10 @@
 """cocotb tests of an emitted sparse DSP chain against its bit-exact model (params in GEN_PARAMS).
 
 Three AXI4-Stream ports: s_axis_x (activations), s_axis_w (weight beats, tuser = log2 N) and
-m_axis (one beat per tile). Every output beat is compared with the model, and the rows with a
-plain int64 ``W @ x``; random tvalid gaps and tready backpressure on all three streams; the
-DSP busy fraction (weight beats taken per cycle) is measured on long back-to-back matrices.
+m_axis (one beat per tile), driven by the manifest harness (testbench.harness) from payload
+dicts. Every output beat is compared with the model's, whose rows are checked against a plain
+int64 ``W @ x``; random tvalid gaps and tready backpressure on all three streams; the DSP busy
+fraction (weight beats taken per cycle) is measured on long back-to-back matrices.
 """
 
 import os
@@ -11,18 +12,17 @@ import random
 
 import cocotb
 import numpy as np
-from cocotb.clock import Clock
-from cocotb.triggers import ClockCycles, RisingEdge, SimTimeoutError, with_timeout
-from cocotbext.axi import AxiStreamFrame
 
-from generators.catalog import params_from_json
+from generators.catalog import Entry, params_from_json
+from generators.emit import manifest
 from generators.sparse_dsp.compress import compress, prune_nm, rows_of
-from generators.sparse_dsp.model import OutBeat, matvec
-from testbench.axis import TRAFFIC_MATRIX, set_pauses, stream_sink, stream_source, to_signed
+from generators.sparse_dsp.model import matvec
+from testbench.axis import TRAFFIC_MATRIX
+from testbench.harness import ManifestTB
 
 P = params_from_json(os.environ["GEN_PARAMS"])
+MANIFEST = manifest(Entry("sparse_dsp", P), "0" * 64)
 VECTORS = 2 if P.packed else 1
-SLOTS = P.max_groups * VECTORS
 W_LOW, W_HIGH = -(1 << (P.weight_bits - 1)), 1 << (P.weight_bits - 1)
 JOBS = int(os.environ.get("SPARSE_DSP_JOBS", "12"))
 
@@ -51,22 +51,22 @@ class Job:
         # The model's rows are W @ x: checked here so a model bug cannot hide behind the RTL.
         assert np.array_equal(rows_of(P, self.expected, len(self.w)), self.rows)
 
-    def x_frame(self):
-        lanes = self.x.reshape(VECTORS, -1, P.x_per_beat).transpose(1, 0, 2).reshape(-1)
-        return AxiStreamFrame([int(v) & 0xFF for v in lanes])
+    def x_beats(self):
+        # Packed: a beat holds the low vector's activations, then the high vector's.
+        lanes = self.x.reshape(VECTORS, -1, P.x_per_beat).transpose(1, 0, 2).reshape(
+            -1, P.x_per_beat * VECTORS)
+        return [{"data": [int(v) for v in row], "last": int(n == len(lanes) - 1)}
+                for n, row in enumerate(lanes)]
 
-    def w_frame(self):
-        words = []
-        for b in range(len(self.beats)):
-            word = 0
-            for j in range(P.lanes):
-                word |= (int(self.beats.values[b, j]) & ((1 << P.weight_bits) - 1)) \
-                    << (j * P.weight_bits)
-                if not P.dense_only:
-                    word |= int(self.beats.index[b, j]) << (P.lanes * P.weight_bits
-                                                            + j * P.index_bits)
-            words.append(word)
-        return AxiStreamFrame(words, tuser=[int(c) for c in self.beats.n_code])
+    def w_beats(self):
+        b = self.beats
+        return [{"data": {"values": [int(v) for v in b.values[n]],
+                          **({} if P.dense_only else {"index": [int(i) for i in b.index[n]]})},
+                 "user": int(b.n_code[n]), "last": int(b.last[n])} for n in range(len(b))]
+
+    def o_beats(self):
+        return [{"data": list(beat.data), "user": beat.valid, "last": int(beat.last)}
+                for beat in self.expected]
 
 
 def random_job(rng, k=None, rows=None, ns=None, low=W_LOW, high=W_HIGH, density=None):
@@ -95,93 +95,38 @@ def directed_jobs(rng):
     ]
 
 
-class SparseDspTB:
-    def __init__(self, dut):
-        self.dut = dut
-        self.rng = random.Random(cocotb.RANDOM_SEED % 2**32)
-        Clock(dut.aclk, 10, unit="ns").start()
-        self.x_source = stream_source(dut, "s_axis_x", 8)
-        self.w_source = stream_source(dut, "s_axis_w", len(dut.s_axis_w_tdata))
-        self.sink = stream_sink(dut, "m_axis", P.acc_bits)
-        self.taken = []           # cycle of every weight beat taken
-        self.cycle = 0
+async def started(dut):
+    tb = ManifestTB(dut, MANIFEST)
+    await tb.reset()
+    return tb
 
-    async def reset(self):
-        self.dut.aresetn.value = 0
-        await ClockCycles(self.dut.aclk, 4)
-        self.dut.aresetn.value = 1
-        await RisingEdge(self.dut.aclk)
-        cocotb.start_soon(self._count())
 
-    async def _count(self):
-        dut = self.dut
-        while True:
-            await RisingEdge(dut.aclk)
-            self.cycle += 1
-            if dut.s_axis_w_tvalid.value == 1 and dut.s_axis_w_tready.value == 1:
-                self.taken.append(self.cycle)
-
-    def set_traffic(self, idle, backpressure):
-        for port, pattern in ((self.x_source, idle), (self.w_source, idle),
-                              (self.sink, backpressure)):
-            set_pauses(port, pattern, self.rng)
-
-    async def run(self, jobs):
-        for job in jobs:
-            self.x_source.send_nowait(job.x_frame())
-            self.w_source.send_nowait(job.w_frame())
-        cycles = sum(len(j.beats) + j.x.size for j in jobs) * 12 + 2000
-        got = []
-
-        async def receive():
-            for _ in jobs:
-                got.append(await self.sink.recv())
-
-        try:
-            await with_timeout(receive(), cycles * 10, "ns")
-        except SimTimeoutError:
-            raise AssertionError(f"timeout: {len(got)} of {len(jobs)} matrices came out") from None
-        for n, (frame, job) in enumerate(zip(got, jobs)):
-            data = to_signed(list(frame.tdata), P.acc_bits)
-            tuser = frame.tuser if isinstance(frame.tuser, list) else [frame.tuser] * len(data)
-            user = tuser[::SLOTS]
-            beats = [OutBeat(tuple(data[i * SLOTS:(i + 1) * SLOTS]), user[i],
-                             i == len(data) // SLOTS - 1) for i in range(len(data) // SLOTS)]
-            if beats != job.expected:
-                bad = next((i for i, (g, e) in enumerate(zip(beats, job.expected)) if g != e),
-                           min(len(beats), len(job.expected)))
-                raise AssertionError(
-                    f"matrix {n}: {len(beats)} beats, expected {len(job.expected)}; first "
-                    f"difference at tile {bad}: got "
-                    f"{beats[bad] if bad < len(beats) else None}, expected "
-                    f"{job.expected[bad] if bad < len(job.expected) else None}")
-            assert np.array_equal(rows_of(P, beats, len(job.w)), job.rows)
-        # Nothing more may come out: the queue ends empty.
-        self.sink.set_pause_generator(None)
-        self.sink.pause = False
-        await ClockCycles(self.dut.aclk, 40)
-        assert self.sink.count() == 0 and not self.sink.active, "extra output after the last tile"
-        assert self.x_source.idle() and self.w_source.idle()
+async def run(tb, jobs):
+    """Send ``jobs`` (vectors and matrices in order), check every output beat, drain."""
+    for job in jobs:
+        tb.send("s_axis_x", job.x_beats())
+        tb.send("s_axis_w", job.w_beats())
+        tb.expect("m_axis", job.o_beats())
+    await tb.wait(sum(len(j.beats) + j.x.size for j in jobs) * 12 + 2000)
+    await tb.drain(40)
 
 
 @cocotb.test()
 async def test_random_and_directed_under_backpressure(dut):
     rng = np.random.default_rng(random.getrandbits(32))
-    tb = SparseDspTB(dut)
-    await tb.reset()
-    tb.set_traffic("random", "random")
-    await tb.run(directed_jobs(rng) + [random_job(rng) for _ in range(JOBS)])
+    tb = await started(dut)
+    tb.set_traffic("random")
+    await run(tb, directed_jobs(rng) + [random_job(rng) for _ in range(JOBS)])
 
 
 @cocotb.test()
 async def test_traffic_matrix(dut):
     rng = np.random.default_rng(random.getrandbits(32))
-    tb = SparseDspTB(dut)
-    await tb.reset()
+    tb = await started(dut)
     for idle, backpressure in TRAFFIC_MATRIX:
-        tb.set_traffic(idle, backpressure)
-        await tb.run([random_job(rng, rows=int(rng.integers(1, 2 * P.lanes)))
-                      for _ in range(3)])
+        tb.set_traffic(idle, m_axis=backpressure)
+        await run(tb, [random_job(rng, rows=int(rng.integers(1, 2 * P.lanes)))
+                       for _ in range(3)])
 
 
 @cocotb.test()
@@ -191,20 +136,20 @@ async def test_busy_fraction_per_n(dut):
     beat taken), and over the whole run, since each next vector loads into the second buffer
     while the current matrix streams."""
     rng = np.random.default_rng(random.getrandbits(32))
-    tb = SparseDspTB(dut)
-    await tb.reset()
+    tb = await started(dut)
     k = min(P.max_k, 8 * P.m)
     jobs = [random_job(rng, k=k, rows=P.lanes // n * 64, ns=n) for n in P.supported_n]
-    await tb.run(jobs)
+    await run(tb, jobs)
+    taken = tb.transfers["s_axis_w"]      # the clock edge of every weight beat taken
     start = 0
     for n, job in zip(P.supported_n, jobs):
-        window = tb.taken[start:start + len(job.beats)]
+        window = taken[start:start + len(job.beats)]
         start += len(job.beats)
         fraction = len(window) / (window[-1] - window[0] + 1)
         dut._log.info("N=%d:M=%d: %d weight beats in %d cycles, DSP busy fraction %.4f",
                       n, P.m, len(window), window[-1] - window[0] + 1, fraction)
         assert fraction >= 0.98, f"N={n}: busy fraction {fraction:.4f}"
-    assert start == len(tb.taken)
-    overall = len(tb.taken) / (tb.taken[-1] - tb.taken[0] + 1)
+    assert start == len(taken)
+    overall = len(taken) / (taken[-1] - taken[0] + 1)
     dut._log.info("all N back to back, vectors reloaded: busy fraction %.4f", overall)
     assert overall >= 0.98, f"back-to-back matrices: busy fraction {overall:.4f}"

@@ -89,9 +89,11 @@ def test_manifest_describes_the_verilog(tmp_path):
     lanes, width = entry.params.lanes, entry.params.in_width
     assert ports["s_axis_tdata"] == ("input", lanes * width)
     assert ports["m_axis_tready"] == ("input", 1)
-    assert manifest["streams"]["s_axis"]["element"] == {
-        "signed": True, "width": width, "int_bits": width - entry.params.in_frac,
-        "frac_bits": entry.params.in_frac}
+    element = manifest["streams"]["s_axis"]["fields"][0]
+    assert {k: element[k] for k in ("name", "lanes", "signed", "width", "int_bits",
+                                    "frac_bits")} == {
+        "name": "data[]", "lanes": lanes, "signed": True, "width": width,
+        "int_bits": width - entry.params.in_frac, "frac_bits": entry.params.in_frac}
     assert manifest["latency_cycles"] == Gelu.LATENCY and manifest["initiation_interval"] == 1
 
 

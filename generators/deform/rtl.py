@@ -25,18 +25,25 @@ The pipeline behind the issue stage advances as a whole when the output register
 taken, so the engine holds its output under backpressure and every stream may stall anywhere.
 """
 
-from amaranth.hdl import Const, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from ..fixedpoint import Fixed
 from ..hw import add_tree, saturate
+from ..streams import BlockSpec, Function, Latency, Note, Segment, Stream, Tlast, Var, fixed_format
 from .formats import header_fields, offset_lanes, weight_lane_fields
 from .model import TEMPLATE
 from .params import ACT_BITS, DeformParams
 
 __all__ = ["DeformConv", "PIPELINE_STAGES"]
+
+HEADER_MEANINGS = {"height": "input rows", "width": "input columns",
+                   "channels": "input channels, a multiple of pe",
+                   "frames": "feature maps that follow with this configuration",
+                   "stride2": "1: stride 2, 0: stride 1", "relu": "1: ReLU before saturation",
+                   "out_channels": "output channels (full mode), a multiple of po"}
 
 #: Registers from the issue of a beat to its output register: tap positions, memory read,
 #: registered read data, products, sums (accumulator), requantisation multiply, output.
@@ -110,13 +117,6 @@ class DeformConv(wiring.Component):
         return PIPELINE_STAGES + self.initiation_interval
 
     @property
-    def latency_meaning(self):
-        channels = " at c_max input channels" if self._params.mode == "full" else ""
-        return ("cycles from the input transfer that completes row min(d_max, height-1) of a "
-                "frame (the last row its first output row can reach) to the frame's first "
-                f"output valid{channels}, with offsets available and tready high")
-
-    @property
     def initiation_interval(self):
         """Cycles per output beat: 1, or 4 for bilinear (one corner a cycle); full mode, times
         the input channel groups (here at ``c_max``)."""
@@ -124,43 +124,116 @@ class DeformConv(wiring.Component):
         return p.passes * (p.groups_max if p.mode == "full" else 1)
 
     @property
-    def stream_info(self):
+    def block_spec(self):
+        """The streams beyond their layouts (see :mod:`generators.streams`)."""
         p = self._params
-        act = Fixed(ACT_BITS, 0)
-        lanes, bits, is_signed = offset_lanes(p)
-        off = {"lanes": lanes, "element": Fixed(bits, p.offset_frac or 0, signed=is_signed),
-               "tlast": "not used (one beat per output pixel, raster order)",
-               "meaning": ("dilation d of the output pixel, clamped to 0..d_max"
-                           if p.offset_mode == "square" else
-                           "per tap k = 3i+j: lane 2k dy, lane 2k+1 dx, clamped to "
-                           "±(d_max-1)")}
-        if p.mask:
-            off["tuser"] = (f"9 unsigned {p.mask_bits}-bit mask codes (value code / "
-                            f"2**{p.mask_bits - 1}), tap k in bits {p.mask_bits}k and up")
-        header = ", ".join(f"{name} ({width} bits)" for name, width in header_fields(p))
-        fields = weight_lane_fields(p)
-        if p.mode == "full":
-            taps = (f"w{{c}}_{{k}} ({p.weight_bits}) for input channel c < {p.pe} of the beat's "
-                    f"group, tap k = 3i+j")
-            lane = ", ".join([taps] + [f"{name} ({width})" for name, width, _ in fields[-2:]])
-            body = ("then out_channels/po output groups of channels/pe beats (output group "
-                    "outer): lane o holds output channel o's weights and its scale and bias")
+        full = p.mode == "full"
+        bilinear = p.offset_mode == "bilinear"
+        header = data.StructLayout({name: unsigned(bits) for name, bits in header_fields(p)})
+        header_notes = {name: Note(meaning=HEADER_MEANINGS[name], value=name)
+                        for name, _bits in header_fields(p)}
+        taps = [name for name, _w, _s in weight_lane_fields(p)][:-2]
+        if full:
+            weights = "out_groups * groups"
+            index = (("out_group", "out_groups"), ("in_group", "groups"))
+            w_notes = {f"data[].{t}": Note(meaning=f"weight of input channel in_group*{p.pe}+"
+                                                   f"{t[1:].split('_')[0]}, tap "
+                                                   f"{t.split('_')[1]} (k = 3i+j), for output "
+                                                   f"channel out_group*{p.po}+lane")
+                       for t in taps}
+            counted = "in_group == groups - 1"
+            lanes_of = "output channel out_group*po+lane"
+            w_notes["data[].scale"] = Note(meaning=f"scale of {lanes_of}; read from the "
+                                                   "group's last beat only", used_when=counted)
+            w_notes["data[].bias"] = Note(meaning=f"bias of {lanes_of}; read from the group's "
+                                                  "last beat only", used_when=counted)
+            order = "output group outer, input channel group inner"
         else:
-            lane = ", ".join(f"{name} ({width})" for name, width, _ in fields)
-            body = ("then channels/pe beats of per-channel weights (tap k = 3i+j), scale, "
-                    "bias")
-        return {
-            "i": {"lanes": p.pe, "element": act,
-                  "tlast": "not used (sizes come from the header)",
-                  "meaning": "feature map, NHWC raster order, pe channels per beat"},
-            "off": off,
-            "w": {"lanes": p.out_lanes, "element": {"fields": lane, "bits": p.lane_bits},
-                  "tlast": "not used (beats counted from the header)",
-                  "meaning": f"beat 0: header, from bit 0: {header}; {body}"},
-            "o": {"lanes": p.out_lanes, "element": act, "tlast": "last beat of a frame",
-                  "meaning": "output, NHWC raster order, "
-                             f"{'po' if p.mode == 'full' else 'pe'} channels per beat"},
-        }
+            weights = "groups"
+            index = (("group", "groups"),)
+            w_notes = {f"data[].{t}": Note(meaning=f"weight of channel group*{p.pe}+lane, tap "
+                                                   f"{t[1:]} (k = 3i+j)") for t in taps}
+            w_notes["data[].scale"] = Note(meaning="scale of channel group*pe+lane")
+            w_notes["data[].bias"] = Note(meaning="bias of channel group*pe+lane")
+            order = "channel group by channel group"
+        off_notes = {"data[]": Note(p.offset_frac or 0, (
+            f"dilation d of the output pixel, clamped to 0..{p.d_max}" if p.offset_mode ==
+            "square" else f"per tap k = 3i+j: lane 2k dy, lane 2k+1 dx (rows, columns), "
+                          f"clamped to +-{p.d_max - 1}"))}
+        if p.mask:
+            off_notes["user[]"] = Note(p.mask_bits - 1, "modulation mask of tap k (lane k)")
+        ignored = "not read: sizes come from the header"
+        out_lanes = "po" if full else "pe"
+        variables = [Var("height", "input rows", min=1, max=p.h_max),
+                     Var("width", "input columns", min=1, max=p.w_max),
+                     Var("channels", "input channels", min=p.pe, max=p.c_max, step=p.pe)]
+        if full:
+            variables.append(Var("out_channels", "output channels", min=p.po, max=p.co_max,
+                                 step=p.po))
+        variables += [Var("stride2", "1: stride 2, 0: stride 1", choices=(0, 1)),
+                      Var("relu", "1: ReLU before saturation", choices=(0, 1)),
+                      Var("frames", "feature maps with this configuration", min=0,
+                          max=(1 << 16) - 1)]
+        acc_frac = p.coef_frac
+        coef = ("1" if not bilinear else
+                f"wy * wx{' * mask' if p.mask else ''} (corner weights of {p.offset_frac} "
+                f"fraction bits{f', mask of {p.mask_bits - 1}' if p.mask else ''})")
+        requant = (f"((acc * scale + 2**{p.shift - 1}) >> {p.shift})" if p.shift else
+                   "(acc * scale)")
+        return BlockSpec(
+            job="one layer configuration: a header and weights on s_axis_w, then `frames` "
+                "feature maps on s_axis with their offsets on s_axis_off",
+            variables=tuple(variables),
+            derived=(("out_height", "(height - 1) // (stride2 + 1) + 1"),
+                     ("out_width", "(width - 1) // (stride2 + 1) + 1"),
+                     ("groups", f"channels // {p.pe}"),
+                     ("out_groups", f"out_channels // {p.po}" if full else "groups"),
+                     ("frame_out", "out_height * out_width * out_groups")),
+            streams={
+                "w": Stream(
+                    f"beat 0: the header; then the weights, {order}", f"1 + {weights}",
+                    Tlast("ignored", "not read: beats are counted from the header"),
+                    w_notes, layouts={"header": (header, header_notes)},
+                    segments=(Segment("header", "1", "the layer's run-time sizes", "header"),
+                              Segment("weights", weights, f"weights, {order}", index=index))),
+                "i": Stream(f"feature map, NHWC raster order, {p.pe} channels per beat",
+                            "frames * height * width * groups", Tlast("ignored", ignored),
+                            {"data[]": Note(meaning="input activation x")}),
+                "off": Stream("one beat per output pixel, raster order, taken with the pixel's "
+                              "first channel group", "frames * out_height * out_width",
+                              Tlast("ignored", "not read: one beat per output pixel"),
+                              off_notes),
+                "o": Stream(f"output, NHWC raster order, {out_lanes} channels per beat",
+                            "frames * frame_out",
+                            Tlast("delimits", "last beat of a frame", "frame_out"),
+                            {"data[]": Note(meaning="output activation y")}),
+            },
+            latency=Latency(
+                (f"{PIPELINE_STAGES} + {p.passes} * groups" if full and p.passes > 1 else
+                 f"{PIPELINE_STAGES} + groups" if full else str(PIPELINE_STAGES + p.passes)),
+                (("i", f"(min({p.d_max}, height - 1) + 1) * width * groups - 1",
+                  "the beat that completes row min(d_max, height - 1) of the first frame, the "
+                  "last its first output row can reach"),
+                 ("w", f"{weights}", "the configuration's last weight beat")),
+                ("o", "0", "the frame's first output beat")),
+            function=Function(
+                f"y = clamp(r, -128, 127) per output channel, r = max(q, 0) when the "
+                f"header's relu is 1 else q, q = {requant} + bias; acc = sum over taps k"
+                f"{', input channels' if full else ''}"
+                f"{' and the four bilinear corners' if bilinear else ''} of x * w_k * coef "
+                f"with coef = {coef}: acc has {acc_frac} fraction bits, i.e. it is "
+                f"2**{acc_frac} times the real-valued sum; samples outside the image are 0",
+                (("acc", "accumulator before requantisation",
+                  fixed_format(p.acc_bits, acc_frac, True)),
+                 ("x", "input activation", fixed_format(ACT_BITS, 0, True)),
+                 ("y", "output activation", fixed_format(ACT_BITS, 0, True)))),
+            rules=("the next configuration's header is taken once the previous configuration's "
+                   "frames have been taken; its weights once those frames have left the "
+                   "pipeline",),
+            initiation_interval=self.initiation_interval,
+            initiation_meaning="cycles per output beat at full rate" + (
+                " (at c_max input channels; channels // pe * passes in general)" if full
+                else ""))
 
     def elaborate(self, platform):
         p = self._params

@@ -8,6 +8,7 @@ from amaranth.lib.memory import Memory
 
 from ..fixedpoint import Rounding
 from ..hw import ElementwisePipeline, rounding_bias, saturate, shift_round
+from ..streams import BlockSpec, Function, Latency, Note, Stream, Tlast, Var, fixed_format
 from .model import igelu_constants, table, table_layout
 from .params import GeluParams
 
@@ -49,6 +50,29 @@ class Gelu(ElementwisePipeline):
     @property
     def latency(self):
         return self.LATENCY
+
+    @property
+    def block_spec(self):
+        """The streams beyond their layouts (see :mod:`generators.streams`)."""
+        p = self._params
+        tlast = Tlast("delimits", "end of a vector; carried through unchanged with its beat "
+                      "(element-wise: any run of beats is a vector)", "beats")
+        fin, fout = p.in_format, p.out_format
+        return BlockSpec(
+            job="one vector of `beats` beats",
+            variables=(Var("beats", "beats in the vector", min=1, max=None),),
+            streams={
+                "i": Stream(f"{p.lanes} elements x per beat, lane 0 in the low bits", "beats",
+                            tlast, {"data[]": Note(fin.frac, "x, one element per lane")}),
+                "o": Stream(f"{p.lanes} elements y per beat, in input order", "beats", tlast,
+                            {"data[]": Note(fout.frac, "y = gelu(x) of the same lane and beat")}),
+            },
+            latency=Latency(str(self.LATENCY), (("i", "0", "a vector's first beat"),),
+                            ("o", "0", "the same beat's result")),
+            function=Function(
+                f"y = saturate(round_{p.rounding}(gelu(x) approximated by {p.method!r}))",
+                (("x", "input element", fixed_format(fin.width, fin.frac, fin.signed)),
+                 ("y", "output element", fixed_format(fout.width, fout.frac, fout.signed)))))
 
     def lane(self, m, pipe, x):
         if self._params.method == "i_gelu":

@@ -30,6 +30,7 @@ from amaranth.lib.wiring import In, Out
 
 from ..fixedpoint import Fixed
 from ..hw import saturate
+from ..streams import BlockSpec, Function, Latency, Note, Stream, Tlast, Var, fixed_format
 from .params import LutTcParams, MultArrayParams
 
 __all__ = ["LutTc", "MultArray", "lut_tc_core"]
@@ -178,51 +179,69 @@ class _TileArray(wiring.Component):
         """Cycles from a tile's last ``w`` transfer to its first output beat (no backpressure)."""
         return 2
 
-    latency_meaning = ("cycles from the transfer of a tile's last w beat to its first output "
-                       "beat being valid (no backpressure)")
-
     @property
     def initiation_interval(self):
         """Tile steps per cycle: one, while a tile has at least m steps."""
         return 1
 
     @property
-    def stream_info(self):
+    def block_spec(self):
+        """The streams beyond their layouts (see :mod:`generators.streams`)."""
         p = self._params
-        act = {"signed": True, "width": p.act_width, "frac": 0}
-        info = {
-            "a": {"lanes": p.m * p.g, "element": act,
-                  "tlast": "last K-group of a tile (K end; K is zero-padded to a multiple of g)",
-                  "meaning": f"one beat per K-group: element r*{p.g}+k is A[r, G*{p.g}+k]"},
-            "w": {"lanes": p.n, "element": {"signed": False, "width": self._w_width, "frac": 0},
-                  "tlast": "last tile step", "meaning": self._w_meaning},
-            "o": {"lanes": p.n, "element": {"signed": True, "width": p.result_width, "frac": 0},
-                  "tlast": f"row {p.m - 1}, the tile's last",
-                  "meaning": "one beat per row r of the tile: element n is "
-                             + ("requant(" if p.requant else "") + "(A @ (q - z)"
-                             + (" + C" if p.acc_in else "") + ")[r, n]"
-                             + (", requantised by column n's scale and bias"
-                                if p.requant else "")},
+        steps = f"k_groups * {p.steps_per_group}" if p.steps_per_group > 1 else "k_groups"
+        weight = {"binary": "w = 2q - 1 (code q in {0, 1})",
+                  "ternary": "w = q - 1 (code q in {0, 1, 2})",
+                  "int2": "w = q - z (code q, the column's zero point z)",
+                  "int4": "w = q - z (code q, the column's zero point z)"}[p.weight_format]
+        result = "A @ w" + (" + C" if p.acc_in else "")
+        if p.requant:
+            rounded = (f"(r * scale + 2**{p.shift - 1}) >> {p.shift}" if p.shift else
+                       "r * scale")
+            result = f"clamp(({rounded}) + bias, -128, 127) with r = {result}"
+        streams = {
+            "a": Stream(f"one beat per K-group of {p.g}: element r*{p.g}+j is A[r, {p.g}*G+j]",
+                        "k_groups", Tlast("delimits", "last K-group of a tile (K end; K is "
+                                          f"zero-padded to a multiple of {p.g})", "k_groups"),
+                        {"data[]": Note(meaning="activation")}),
+            "w": Stream(self._w_meaning, steps,
+                        Tlast("delimits", "last tile step", steps),
+                        {"data[]": Note(meaning="column n's weight pattern")}),
+            "o": Stream(f"one beat per row r of the tile: element n is ({result})[r, n]", str(p.m),
+                        Tlast("delimits", f"row {p.m - 1}, the tile's last", str(p.m)),
+                        {"data[]": Note(meaning="result of column n")}),
         }
         if p.acc_in:
-            info["c"] = {"lanes": p.n, "element": {"signed": True, "width": p.out_width,
-                                                   "frac": 0}, "tlast": None,
-                         "meaning": "one beat per output row r: element n is C[r, n], added "
-                                    f"to the result (saturating to {p.out_width} bits)"}
+            streams["c"] = Stream(f"one beat per output row r: element n is C[r, n], added to "
+                                  f"the result (saturating to {p.out_width} bits)", str(p.m),
+                                  Tlast("none", "no tlast: one beat per output row"),
+                                  {"data[]": Note(meaning="C[r, n]")})
         if p.requant:
-            rounded = (f"(x * scale + 2**{p.shift - 1}) >> {p.shift}" if p.shift else
-                       "x * scale")
-            info["s"] = {"lanes": p.n, "element": {"signed": False,
-                                                   "width": p.scale_bits + p.bias_bits,
-                                                   "frac": 0}, "tlast": None,
-                         "meaning": f"one beat per tile: element n is column n's scale (signed, "
-                                    f"bits 0..{p.scale_bits - 1}) and bias (signed, the next "
-                                    f"{p.bias_bits} bits); output clamp(({rounded}) + bias, "
-                                    f"-128, 127)"}
+            streams["s"] = Stream(f"one beat per tile: element n is column n's scale (signed, "
+                                  f"bits 0..{p.scale_bits - 1}) and bias (signed, the next "
+                                  f"{p.bias_bits} bits)", "1",
+                                  Tlast("none", "no tlast: one beat per tile"),
+                                  {"data[]": Note(meaning="scale | bias << scale_bits")})
         if p.has_zero_point:
-            info["z"] = {"lanes": p.n, "element": {"signed": False, "width": p.bits, "frac": 0},
-                         "tlast": None, "meaning": "one beat per tile: zero-point code of column n"}
-        return info
+            if p.zp_group:
+                beats, what = f"cdiv(k_groups, {p.groups_per_zp})", \
+                    f"one beat per group of {p.zp_group} rows of K"
+            else:
+                beats, what = "1", "one beat per tile"
+            streams["z"] = Stream(f"{what}: zero-point code of column n", beats,
+                                  Tlast("none", f"no tlast: {what}"),
+                                  {"data[]": Note(meaning="zero point z of column n")})
+        return BlockSpec(
+            job=f"one tile: O[{p.m} x {p.n}] over K = {p.g} * k_groups (A zero-padded)",
+            variables=(Var("k_groups", f"K-groups of {p.g} in the tile's K", min=1,
+                           max=p.max_groups),),
+            streams=streams,
+            latency=Latency(str(self.latency), (("w", f"{steps} - 1", "the tile's last w beat"),),
+                            ("o", "0", "the tile's first output row")),
+            function=Function(
+                f"O = {result}: w is the decoded weight, {weight}; exact integers",
+                (("O", "output element", fixed_format(p.result_width, 0, True)),
+                 ("A", "activation", fixed_format(p.act_width, 0, True)))),
+            initiation_meaning="cycles per tile step (w beat) while a tile has at least m steps")
 
     def elaborate(self, platform):
         p = self._params

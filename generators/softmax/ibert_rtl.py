@@ -91,12 +91,15 @@ class IbertSoftmax(wiring.Component):
         tree_levels = (self._params.lanes - 1).bit_length()
         return INGEST_LATENCY + tree_levels + 2 * FIFO_LATENCY + SUM_LATENCY + quotient_bits() + DRAIN_LATENCY
 
-    latency_meaning = ("cycles from a vector's last input transfer to its first output valid, "
-                       "plus the vector's length in beats (I-BERT's second pass)")
-
     def first_output_after(self, beats):
         """Cycles from the last input beat of a ``beats``-beat vector to its first output."""
         return self.latency + beats
+
+    @property
+    def block_spec(self):
+        from .rtl import softmax_spec
+        # As Softmax's: latency counts from the cycle after the last transfer's edge.
+        return softmax_spec(self._params, f"{self.latency + 1} + beats")
 
     def elaborate(self, platform):
         p = self._params

@@ -21,12 +21,20 @@ from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from .model import (LOG2E_CODE, LOG2E_FRAC, MANTISSA_BITS, NATURAL_EXTRA_FRAC, exp2_table,
-                    exponent_frac, recip_table)
 from ..hw import max_tree, registered_head
+from ..streams import BlockSpec, Function, Latency, Note, Padding, Stream, Tlast, Var, fixed_format
+from .model import (
+    LOG2E_CODE,
+    LOG2E_FRAC,
+    MANTISSA_BITS,
+    NATURAL_EXTRA_FRAC,
+    exp2_table,
+    exponent_frac,
+    recip_table,
+)
 from .params import SoftmaxParams
 
-__all__ = ["Softmax", "softmax_core"]
+__all__ = ["Softmax", "softmax_core", "softmax_spec"]
 
 INGEST_LATENCY = 11       # accept -> recurrence
 DEFERRED_LATENCY = 3      # more stages when the running sum defers its shifts (see elaborate)
@@ -47,6 +55,44 @@ def _interpolate(m, nodes, position, position_bits, segments_log2, name, registe
     offset = register(position[:fine] if fine else Const(0, 1), f"{name}_offset_r")
     step = register((upper - lower).as_signed(), f"{name}_step_r")
     return register(lower, f"{name}_lower_r") + ((offset * step) >> fine)
+
+
+def softmax_spec(p: SoftmaxParams, cycles):
+    """The streams of either softmax core beyond their layouts; ``cycles`` is the latency
+    expression (see :data:`generators.streams.LATENCY_CONVENTION`)."""
+    base = "2" if p.method == "base2" else "e"
+    tlast = Tlast("delimits", "end of a vector: its length, 1..max_len elements, is set at run "
+                  "time by tlast", "beats")
+    fin, fout = p.in_format, p.out_format
+    scale = 1 << p.out_frac
+    return BlockSpec(
+        job="one vector of `length` elements in `beats` beats",
+        variables=(Var("length", "elements in the vector", min=1, max=p.max_len),),
+        derived=(("beats", f"cdiv(length, {p.lanes})"),),
+        streams={
+            "i": Stream(
+                f"{p.lanes} logits x per beat, lane 0 in the low bits", "beats", tlast,
+                {"data[]": Note(fin.frac, "logit x"),
+                 "mask": Note(meaning="bit k = 1 excludes lane k: its output is 0 and it "
+                                      "counts in neither the maximum nor the sum")},
+                padding=Padding(
+                    f"min({p.lanes}, length - {p.lanes} * beat)", "mask", 1,
+                    "the last beat's lanes past the vector's length are pad lanes: the sender "
+                    "must set their mask bit; the block does not mask them itself, and an "
+                    "unmasked pad lane counts as an element")),
+            "o": Stream(f"{p.lanes} probabilities y per beat, in input order", "beats", tlast,
+                        {"data[]": Note(fout.frac, "probability y of the same lane and beat")}),
+        },
+        latency=Latency(cycles, (("i", "beats - 1", "a vector's last beat"),),
+                        ("o", "0", "the vector's first output beat")),
+        function=Function(
+            f"y[k] = min(round({scale} * {base}**(x[k] - max x) / sum_j {base}**(x[j] - max x)),"
+            f" {fout.max_code}) over the vector's unmasked lanes j (method {p.method!r}, "
+            f"table approximations bit-exact with the model); masked lanes give 0; a "
+            f"probability of 1.0 saturates to {fout.max_code}",
+            (("x", "input logit", fixed_format(fin.width, fin.frac, fin.signed)),
+             ("y", "output probability", fixed_format(fout.width, fout.frac, fout.signed)))),
+        rules=("a vector whose lanes are all masked gives all-zero outputs",))
 
 
 def softmax_core(params: SoftmaxParams):
@@ -107,6 +153,12 @@ class Softmax(wiring.Component):
     def first_output_after(self, beats):
         """Cycles from the last input beat of a ``beats``-beat vector to its first output."""
         return self.latency
+
+    @property
+    def block_spec(self):
+        # latency counts from the cycle after the last input's transfer edge (the vector's
+        # close enters the recurrence then); the manifest counts from that edge: one more.
+        return softmax_spec(self._params, str(self.latency + 1))
 
     @property
     def _recip_latency(self):

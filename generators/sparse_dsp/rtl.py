@@ -30,6 +30,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
+from ..streams import BlockSpec, Function, Latency, Note, Segment, Stream, Tlast, Var, fixed_format
 from .params import LOW_LANE_BITS, PACK_SHIFT, SparseDspParams
 
 __all__ = ["SparseDspChain"]
@@ -100,41 +101,61 @@ class SparseDspChain(wiring.Component):
         read, registered read, (fabric MUX,) product, the tree's levels, accumulator."""
         return (4 if self._params.ram_mux else 5) + self.tree_levels
 
-    latency_meaning = "cycles from a tile's last s_axis_w beat to its m_axis beat"
     initiation_interval = 1
 
     @property
-    def stream_info(self):
+    def block_spec(self):
+        """The streams beyond their layouts (see :mod:`generators.streams`)."""
         p = self._params
-        vectors = 2 if p.packed else 1
-        index = "" if p.dense_only else \
-            f", then {p.lanes} x {p.index_bits}-bit unsigned indices (position in the M-block)"
-        return {
-            "x": {"lanes": p.x_per_beat * vectors,
-                  "element": {"signed": True, "width": p.act_bits, "frac": 0},
-                  "tlast": f"end of the activation vector (K = beats x {p.x_per_beat}, a "
-                           f"multiple of m, up to max_k)",
-                  "meaning": (f"{p.x_per_beat} activation(s) of K per beat"
-                              + (" (low vector first, then the high vector)"
-                                 if p.packed else "")
-                              + "; the next vector may load while the current matrix "
-                                "streams (two buffers)")},
-            "w": {"lanes": 1, "element": {
-                      "fields": f"{p.lanes} x {p.weight_bits}-bit signed weights{index}"},
-                  "tlast": "the matrix's last weight beat",
-                  "tuser": f"log2 N of the tile (read on its first beat), {p.n_code_bits} bits",
-                  "meaning": (f"a tile is lanes/N rows; beat s of a tile holds block s of K of "
-                              f"each: lanes g*N..g*N+N-1 are row g's N non-zeros; a tile ends "
-                              f"after K/m beats or at tlast")},
-            "o": {"lanes": p.max_groups * vectors,
-                  "element": {"signed": True, "width": p.acc_bits, "frac": 0},
-                  "tlast": "the matrix's last tile",
-                  "tuser": f"bit j: lane j is a row of the tile (lanes/N of {p.max_groups})",
-                  "meaning": (f"one beat per tile: row g of the tile in lane g*N/"
-                              f"{p.supported_n[0]}, the other lanes 0")
-                             + (" (low vector's rows, then the high vector's)"
-                                if p.packed else "")},
-        }
+        packed = " (low vector first, then the high vector)" if p.packed else ""
+        blocks = f"(k // {p.m})"
+        w_notes = {"data.values[]": Note(meaning="lanes g*N..g*N+N-1: the N non-zero weights "
+                                                 "of the tile's row g in the beat's M-block of K")}
+        if not p.dense_only:
+            w_notes["data.index[]"] = Note(meaning="position in the M-block of the lane's "
+                                                   "weight (a non-zero's column mod m)")
+        w_notes["user"] = Note(
+            meaning="log2 N of the tile (N non-zeros per M-block of each of its lanes/N rows)",
+            choices=tuple(n.bit_length() - 1 for n in p.supported_n), used_when="block == 0")
+        rows = "lanes/N rows per tile"
+        return BlockSpec(
+            job=f"one activation vector of k elements and one matrix of `tiles` tiles ({rows}, "
+                f"N chosen per tile), W @ x",
+            variables=(Var("k", "length K of the vector and of the matrix rows", min=p.m,
+                           max=p.max_k, step=p.m),
+                       Var("tiles", "tiles of the matrix", min=1, max=None)),
+            streams={
+                "x": Stream(f"{p.x_per_beat} activation(s) of K per beat{packed}; the next "
+                            f"vector may load while the current matrix streams (two buffers)",
+                            f"k // {p.x_per_beat}",
+                            Tlast("delimits", "end of the activation vector",
+                                  f"k // {p.x_per_beat}"),
+                            {"data[]": Note(meaning="activation")}),
+                "w": Stream("beat (tile, block) holds M-block `block` of K of the tile's rows",
+                            f"tiles * {blocks}",
+                            Tlast("delimits", "the matrix's last weight beat",
+                                  f"tiles * {blocks}"),
+                            w_notes,
+                            segments=(Segment("tiles", f"tiles * {blocks}", "tile-major: the "
+                                              "k/m blocks of tile 0, then of tile 1, ...",
+                                              index=(("tile", "tiles"), ("block", blocks))),)),
+                "o": Stream("one beat per tile", "tiles",
+                            Tlast("delimits", "the matrix's last tile", "tiles"),
+                            {"data[]": Note(meaning=f"row g of the tile in lane "
+                                                    f"g*N/{p.supported_n[0]}, other lanes 0"
+                                                    + packed),
+                             "user": Note(meaning="bit j: lane j holds a row of the tile")}),
+            },
+            latency=Latency(str(self.latency),
+                            (("w", f"k // {p.m} - 1", "the first tile's last weight beat"),),
+                            ("o", "0", "the tile's output beat")),
+            function=Function(
+                "o = W @ x in exact integer arithmetic (accumulators cannot overflow at "
+                "K <= max_k)" + ("; packed: two vectors, each with the same W" if p.packed
+                                 else ""),
+                (("acc", "one row's sum", fixed_format(p.acc_bits, 0, True)),)),
+            initiation_interval=1,
+            initiation_meaning="one weight beat per cycle at full rate (every lane busy)")
 
     def elaborate(self, platform):
         p = self._params

@@ -160,7 +160,7 @@ def test_manifest_streams():
 
     entries = {e.name: e for e in DEFAULT_CATALOG}
     manifest = json.loads(render(entries["lut_tc_int2"])["lut_tc_int2.json"])
-    widths = {name: s["tdata_width"] for name, s in manifest["streams"].items()}
+    widths = {name: s["signals"]["tdata"] for name, s in manifest["streams"].items()}
     # a: 2 rows x 4 activations x 8 bits; w: 8 columns x 4 bits; z: 8 x 2 bits; o: 8 x 18 bits
     assert widths == {"s_axis_a": 64, "s_axis_w": 32, "s_axis_z": 16, "m_axis": 144}
     assert manifest["latency_cycles"] == 2 and manifest["initiation_interval"] == 1
