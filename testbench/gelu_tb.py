@@ -51,7 +51,8 @@ def frames_of(codes, rng, max_beats):
         beats = int(rng.integers(1, max_beats + 1))
         frames.append(codes[start:start + beats * PARAMS.lanes])
         start += beats * PARAMS.lanes
-    return [[int(v) for v in f] for f in frames], [[int(v) for v in gelu(PARAMS, f)] for f in frames]
+    return ([[int(v) for v in f] for f in frames],
+            [[int(v) for v in gelu(PARAMS, f)] for f in frames])
 
 
 async def make_tb(dut):
@@ -79,7 +80,8 @@ async def test_traffic_matrix(dut):
     codes = np.array(directed_codes() * 2)
     for idle, backpressure in TRAFFIC_MATRIX:
         tb.set_traffic(idle, backpressure)
-        mixed = np.concatenate([codes, rng.integers(FMT.min_code, FMT.max_code + 1, 64 * PARAMS.lanes)])
+        mixed = np.concatenate(
+            [codes, rng.integers(FMT.min_code, FMT.max_code + 1, 64 * PARAMS.lanes)])
         mixed = mixed[: len(mixed) // PARAMS.lanes * PARAMS.lanes]
         frames, expected = frames_of(mixed, rng, max_beats=5)
         await tb.run_vectors(frames, expected)

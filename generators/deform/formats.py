@@ -28,7 +28,8 @@ from ..params import ParamValueError, check_int
 from .params import ACT_BITS, DeformParams
 
 __all__ = ["HEADER_FIELDS", "header_fields", "LayerConfig", "weight_lane_fields", "offset_lanes",
-           "header_word", "weight_beats", "pixel_beats", "offset_beats", "output_beats", "output_from_beats",
+           "header_word", "weight_beats", "pixel_beats", "offset_beats", "output_beats",
+           "output_from_beats",
            "out_size"]
 
 #: (name, bits) of the depthwise header, from bit 0 up.
@@ -164,7 +165,7 @@ def weight_beats(params, cfg, weights, scale, bias):
     """Header then the weight beats (ints) of ``weights`` ([C, 3, 3] depthwise,
     [C_out, C_in, 3, 3] full) and the per-output-channel ``scale`` and ``bias``."""
     cfg.check(params)
-    lanes, pe = params.out_lanes, params.pe
+    lanes = params.out_lanes
     if params.mode == "full":
         weights = np.asarray(weights).reshape(cfg.out_channels, cfg.channels * 9)
         blocks = [(og, cg) for og in range(cfg.out_groups(params))

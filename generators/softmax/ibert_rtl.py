@@ -89,7 +89,8 @@ class IbertSoftmax(wiring.Component):
         """Cycles from a vector's last input beat to its first output beat, without
         backpressure, on top of the vector's length in beats (the sum pass reads it once)."""
         tree_levels = (self._params.lanes - 1).bit_length()
-        return INGEST_LATENCY + tree_levels + 2 * FIFO_LATENCY + SUM_LATENCY + quotient_bits() + DRAIN_LATENCY
+        return (INGEST_LATENCY + tree_levels + 2 * FIFO_LATENCY + SUM_LATENCY + quotient_bits()
+                + DRAIN_LATENCY)
 
     def first_output_after(self, beats):
         """Cycles from the last input beat of a ``beats``-beat vector to its first output."""
