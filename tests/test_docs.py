@@ -10,11 +10,6 @@ import pytest
 from scripts.report import family_page, report_block
 from testbench.runner import REPO_ROOT
 
-#: Pages that other branches of issue 15 add (the manifest reference, the new-family checklist).
-#: The README links them already; their links count as resolved while they are listed here.
-#: Empty this at the merge: test_pending_pages_are_still_pending fails once a page exists.
-PENDING_PAGES = frozenset({"docs/manifest.md"})
-
 DOCUMENTS = [REPO_ROOT / "README.md", *sorted((REPO_ROOT / "docs").rglob("*.md"))]
 DOC_IDS = [str(path.relative_to(REPO_ROOT)) for path in DOCUMENTS]
 
@@ -85,8 +80,6 @@ def _problems(path, root=REPO_ROOT):
             problems.append(f"{target}: leaves the repository")
             continue
         relative = resolved.relative_to(root).as_posix()
-        if relative in PENDING_PAGES:
-            continue
         if not resolved.exists():
             problems.append(f"{target}: no such file")
         elif anchor and resolved.suffix == ".md" \
@@ -104,11 +97,6 @@ def _problems(path, root=REPO_ROOT):
 @pytest.mark.parametrize("path", DOCUMENTS, ids=DOC_IDS)
 def test_links_resolve_inside_the_repository(path):
     assert _problems(path) == []
-
-
-def test_pending_pages_are_still_pending():
-    landed = sorted(page for page in PENDING_PAGES if (REPO_ROOT / page).exists())
-    assert landed == [], f"remove {landed} from PENDING_PAGES: they exist now, check their links"
 
 
 def test_the_link_check_catches_bad_links(tmp_path):
