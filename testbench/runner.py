@@ -343,16 +343,21 @@ if __name__ == "__main__" and sys.argv[1:2] == ["objcache"]:
 def simulate_entry(entry, test_module: str, extra_env: dict | None = None) -> None:
     """Emit a generator entry's Verilog into its own build folder and run ``test_module`` on it.
 
-    The folder, ``build/cocotb/<name>-<hash of params and env>``, keeps the Verilog beside (not
-    in) the simulator's build dir, which the runner may clean.
+    The folder, ``build/cocotb/<name>-<hash of params>``, keeps the Verilog beside (not in) the
+    simulator's build dir, which the runner may clean. The Verilator model depends only on the
+    Verilog, so every test module and environment of one configuration (the family's testbench,
+    the generic manifest test, a long sweep) shares one build; a lock on the folder runs them
+    one at a time, whichever pytest-xdist worker they land on.
     """
     from generators.emit import render, write_atomic
 
-    key = entry.params.to_json() + repr(sorted((extra_env or {}).items()))
-    digest = hashlib.sha256(key.encode()).hexdigest()[:10]
+    digest = hashlib.sha256(entry.params.to_json().encode()).hexdigest()[:10]
     case_dir = REPO_ROOT / "build" / "cocotb" / f"{entry.name}-{digest}"
-    verilog = case_dir / f"{entry.name}.v"
-    write_atomic(verilog, render(entry)[verilog.name])
-    run_cocotb(verilog_sources=[verilog], toplevel=entry.name, test_module=test_module,
-               build_dir=case_dir / "sim", params_json=entry.params.to_json(), timeout_s=1800,
-               extra_env=extra_env)
+    case_dir.mkdir(parents=True, exist_ok=True)
+    with open(case_dir / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        verilog = case_dir / f"{entry.name}.v"
+        write_atomic(verilog, render(entry)[verilog.name])
+        run_cocotb(verilog_sources=[verilog], toplevel=entry.name, test_module=test_module,
+                   build_dir=case_dir / "sim", params_json=entry.params.to_json(),
+                   timeout_s=1800, extra_env=extra_env)
