@@ -1,132 +1,105 @@
 """cocotb tests of an emitted deformable-convolution engine against its bit-exact integer model
 (parameters in GEN_PARAMS).
 
-Three input streams (weights + header, feature map, offsets) and the output, each under its own
-random tvalid gaps or tready backpressure. Layers cover the smallest and largest run-time sizes,
-odd sizes, stride 2, ReLU, random offsets past the clamp, and directed offsets that put taps
-outside the image on every border. A scoreboard checks every output beat bit for bit, in order,
-with tlast on each frame's last beat, and that nothing extra comes out.
+Three input streams (weights + header, feature map, offsets) and the output, driven by the
+manifest harness (testbench.harness) from payload dicts (generators.deform.formats), each under
+its own random tvalid gaps or tready backpressure. Layers cover the smallest and largest run-time
+sizes, odd sizes, stride 2, ReLU, random offsets past the clamp, and directed offsets that put
+taps outside the image on every border. Every output beat is checked bit for bit, in order, with
+tlast on each frame's last beat, and nothing extra may come out.
 """
 
 import os
 import random
+import re
 
 import cocotb
 import numpy as np
-from cocotb.clock import Clock
-from cocotb.triggers import ClockCycles, RisingEdge, SimTimeoutError, with_timeout
-from cocotbext.axi import AxiStreamFrame
 
-from generators.catalog import params_from_json
-from generators.deform.formats import offset_beats, output_beats, pixel_beats, weight_beats
+from generators.catalog import Entry, params_from_json
+from generators.deform.formats import (
+    header_payload,
+    offset_payloads,
+    output_payloads,
+    pixel_payloads,
+    weight_payloads,
+)
 from generators.deform.model import deform_layer
 from generators.deform.rtl import PIPELINE_STAGES
 from generators.deform.sim import Layer, random_layer
-from testbench.axis import TRAFFIC_MATRIX, set_pauses, stream_sink, stream_source
+from generators.emit import manifest
+from testbench.axis import TRAFFIC_MATRIX
+from testbench.harness import ManifestTB
 
 PARAMS = params_from_json(os.environ["GEN_PARAMS"])
 P = PARAMS
+MANIFEST = manifest(Entry("deform", P), "0" * 64)
 PERIOD_NS = 10
 LAYERS = int(os.environ.get("DEFORM_LAYERS", "16"))
 
 
-class DeformTB:
-    """Clock, reset, three sources and a sink with traffic shaping, and the scoreboard."""
+def w_beats(tb, layer):
+    """The header (packed by the manifest's ``header`` layout) and the weight payloads."""
+    header = tb.pack("s_axis_w", header_payload(P, layer.cfg), layout="header")
+    return [header, *weight_payloads(P, layer.cfg, layer.weights, layer.scale, layer.bias)]
 
-    def __init__(self, dut):
-        self.dut = dut
-        self.seed = cocotb.RANDOM_SEED % 2**32
-        self.rng = random.Random(self.seed)
-        Clock(dut.aclk, PERIOD_NS, unit="ns").start()
-        width = {name: len(getattr(dut, f"{name}_tdata"))
-                 for name in ("s_axis_w", "s_axis", "s_axis_off", "m_axis")}
-        # One frame item per beat: byte_size = the whole tdata.
-        self.w = stream_source(dut, "s_axis_w", width["s_axis_w"])
-        self.i = stream_source(dut, "s_axis", width["s_axis"])
-        self.off = stream_source(dut, "s_axis_off", width["s_axis_off"])
-        self.o = stream_sink(dut, "m_axis", width["m_axis"])
-        self.pattern = ("none", "none")
 
-    async def reset(self):
-        self.dut.aresetn.value = 0
-        await ClockCycles(self.dut.aclk, 5)
-        self.dut.aresetn.value = 1
-        await RisingEdge(self.dut.aclk)
+def expected_frames(layers):
+    """``(layer, frame index, expected output payloads)`` per frame, from the model."""
+    expected = []
+    for layer in layers:
+        for n, (x, off, mask) in enumerate(layer.frames):
+            out = deform_layer(P, layer.cfg, x, off, layer.weights, layer.scale, layer.bias,
+                               mask)
+            if os.environ.get("DEFORM_TB_BREAK"):      # proves the scoreboard can fail
+                out = out.copy()
+                out.flat[-1] ^= 1
+            expected.append((layer, n, output_payloads(P, out)))
+    return expected
 
-    def set_traffic(self, idle, backpressure):
-        self.pattern = (idle, backpressure)
-        for ext in (self.w, self.i, self.off):
-            set_pauses(ext, idle, self.rng)
-        set_pauses(self.o, backpressure, self.rng)
 
-    def send(self, layers):
-        for layer in layers:
-            self.w.send_nowait(AxiStreamFrame(weight_beats(P, layer.cfg, layer.weights,
-                                                           layer.scale, layer.bias)))
-            for x, off, mask in layer.frames:
-                self.i.send_nowait(AxiStreamFrame(pixel_beats(P, x)))
-                beats = offset_beats(P, off, mask)
-                self.off.send_nowait(AxiStreamFrame([d for d, _ in beats],
-                                                    tuser=[u for _, u in beats]))
+def where(expected, message):
+    """The frame, pixel and output channel group of the output beat a harness error names."""
+    found = re.search(r"m_axis beat (\d+)", message)
+    if not found:
+        return message
+    index = int(found.group(1))
+    for layer, n, want in expected:
+        if index < len(want):
+            pixel, og = divmod(index, layer.cfg.out_groups(P))
+            oy, ox = divmod(pixel, layer.cfg.out_width)
+            return (f"{layer.cfg} frame {n}: beat {index} (oy {oy}, ox {ox}, output channel "
+                    f"group {og}): {message}")
+        index -= len(want)
+    return message
 
-    async def run(self, layers, timeout_cycles=None):
-        """Send ``layers``, check every output frame against the model; return cycles taken."""
-        expected = []
-        for layer in layers:
-            for n, (x, off, mask) in enumerate(layer.frames):
-                out = deform_layer(P, layer.cfg, x, off, layer.weights, layer.scale,
-                                   layer.bias, mask)
-                if os.environ.get("DEFORM_TB_BREAK"):      # proves the scoreboard can fail
-                    out = out.copy()
-                    out.flat[-1] ^= 1
-                expected.append((layer, n, output_beats(P, out)))
-        beats = sum(len(e[2]) for e in expected)
-        inputs = sum(layer.cfg.height * layer.cfg.width * layer.cfg.groups(P)
-                     for layer in layers for _ in layer.frames)
-        issues = sum(layer.cfg.issues(P) for layer in layers for _ in layer.frames)
-        timeout_cycles = timeout_cycles or 30 * (issues + inputs) + 3000
-        start = cocotb.utils.get_sim_time("ns")
-        self.send(layers)
-        got = []
 
-        async def receive():
-            for _ in expected:
-                got.append(await self.o.recv())
-
-        try:
-            await with_timeout(receive(), timeout_cycles * PERIOD_NS, "ns")
-        except SimTimeoutError:
-            pass
-        for (layer, n, want), frame in zip(expected, got):
-            have = list(frame.tdata)
-            for b, (h, e) in enumerate(zip(have, want)):
-                if h != e:
-                    pixel, og = divmod(b, layer.cfg.out_groups(P))
-                    oy, ox = divmod(pixel, layer.cfg.out_width)
-                    raise AssertionError(
-                        f"{layer.cfg} frame {n}: beat {b} (oy {oy}, ox {ox}, output channel "
-                        f"group {og}) "
-                        f"expected {e:#x} got {h:#x} (traffic {self.pattern}, seed {self.seed})")
-            assert len(have) == len(want), (
-                f"{layer.cfg} frame {n}: {len(have)} beats, expected {len(want)}: tlast "
-                f"misplaced or beats lost/duplicated (seed {self.seed})")
-        assert len(got) == len(expected), (
-            f"timeout after {timeout_cycles} cycles: {len(got)} of {len(expected)} frames "
-            f"(traffic {self.pattern}, seed {self.seed})")
-        cycles = round((cocotb.utils.get_sim_time("ns") - start) / PERIOD_NS)
-        self.dut._log.info("checked %d frames, %d output beats bit-exact in %d cycles "
-                           "(traffic %s)", len(got), beats, cycles, self.pattern)
-        await self.check_drained()
-        return cycles
-
-    async def check_drained(self, cycles=64):
-        idle, backpressure = self.pattern
-        self.set_traffic(idle, "none")
-        await ClockCycles(self.dut.aclk, cycles)
-        for name, src in (("w", self.w), ("i", self.i), ("off", self.off)):
-            assert src.idle(), f"stream {name} still has queued input after all outputs arrived"
-        assert self.o.count() == 0 and not self.o.active, "extra output after the last frame"
-        self.set_traffic(idle, backpressure)
+async def run(tb, layers, timeout_cycles=None):
+    """Send ``layers``, check every output frame against the model, drain; return the cycles
+    from the first beat offered to the last output beat."""
+    expected = expected_frames(layers)
+    beats = sum(len(e[2]) for e in expected)
+    inputs = sum(layer.cfg.height * layer.cfg.width * layer.cfg.groups(P)
+                 for layer in layers for _ in layer.frames)
+    issues = sum(layer.cfg.issues(P) for layer in layers for _ in layer.frames)
+    timeout_cycles = timeout_cycles or 30 * (issues + inputs) + 3000
+    start = cocotb.utils.get_sim_time("ns")
+    for layer in layers:
+        tb.send("s_axis_w", w_beats(tb, layer))
+        for x, off, mask in layer.frames:
+            tb.send("s_axis", pixel_payloads(P, x))
+            tb.send("s_axis_off", offset_payloads(P, off, mask))
+    for _layer, _n, want in expected:
+        tb.expect("m_axis", want)
+    try:
+        await tb.wait(timeout_cycles)
+    except AssertionError as error:
+        raise AssertionError(f"{where(expected, str(error))} (traffic {tb.patterns})") from None
+    cycles = round((cocotb.utils.get_sim_time("ns") - start) / PERIOD_NS)
+    tb.dut._log.info("checked %d frames, %d output beats bit-exact in %d cycles (traffic %s)",
+                     len(expected), beats, cycles, tb.patterns)
+    await tb.drain(64)
+    return cycles
 
 
 def sizes():
@@ -167,7 +140,7 @@ def directed_offsets(layer, kind):
 
 
 async def make_tb(dut):
-    tb = DeformTB(dut)
+    tb = ManifestTB(dut, MANIFEST, period_ns=PERIOD_NS)
     await tb.reset()
     return tb
 
@@ -177,7 +150,7 @@ async def test_random_layers_under_backpressure(dut):
     """Random sizes (corners included), strides, ReLU and offsets; gaps and backpressure."""
     rng = np.random.default_rng(random.getrandbits(32))
     tb = await make_tb(dut)
-    tb.set_traffic("random", "random")
+    tb.set_traffic("random")
     layers = []
     for n, (h, w, c) in enumerate(sizes()):
         # Full mode: the fewest and the most output channels among the corners.
@@ -190,7 +163,7 @@ async def test_random_layers_under_backpressure(dut):
         layers.append(random_layer(P, rng, h, w, c, stride=int(rng.integers(1, 3)),
                                    relu=bool(rng.integers(2)), frames=int(rng.integers(1, 3)),
                                    out_channels=random_out_channels(rng)))
-    await tb.run(layers)
+    await run(tb, layers)
 
 
 @cocotb.test()
@@ -201,19 +174,9 @@ async def test_offsets_at_and_past_the_bound(dut):
     tb = await make_tb(dut)
     kinds = ("bound", "past", "max", "zero")
     for n, (idle, backpressure) in enumerate(TRAFFIC_MATRIX):
-        tb.set_traffic(idle, backpressure)
+        tb.set_traffic(idle, m_axis=backpressure)
         base = random_layer(P, rng, P.h_max, P.w_max, P.pe, stride=1 + n % 2, frames=1)
-        await tb.run([directed_offsets(base, kinds[n % len(kinds)])])
-
-
-async def output_transfers(dut, cycles):
-    """Append the cycle of every output transfer to ``cycles``."""
-    n = 0
-    while True:
-        await RisingEdge(dut.aclk)
-        n += 1
-        if dut.m_axis_tvalid.value and dut.m_axis_tready.value:
-            cycles.append(n)
+        await run(tb, [directed_offsets(base, kinds[n % len(kinds)])])
 
 
 def regular(layer):
@@ -243,16 +206,15 @@ async def test_full_rate(dut):
     beats = cfg.out_beats(P) * frames * configs
     issues = cfg.issues(P) * frames * configs
     priming = (min(P.d_max, cfg.height - 1) + 1) * cfg.width * cfg.groups(P)
-    weights = len(weight_beats(P, cfg, layers[0].weights, layers[0].scale, layers[0].bias))
+    weights = len(w_beats(tb, layers[0]))
     # Between configurations only the pipeline drains and the weights load.
     budget = issues + priming + configs * (weights + PIPELINE_STAGES + 2) + 40
     peak = issues * P.macs_per_issue / P.passes
     cycles = {}
-    for kind, run in (("deformable", layers), ("regular 3x3", [regular(la) for la in layers])):
-        transfers = []
-        watch = cocotb.start_soon(output_transfers(dut, transfers))
-        cycles[kind] = await tb.run(run)
-        watch.cancel()
+    for kind, jobs in (("deformable", layers), ("regular 3x3", [regular(la) for la in layers])):
+        mark = tb.mark()["m_axis"]
+        cycles[kind] = await run(tb, jobs)
+        transfers = tb.transfers["m_axis"][mark:]      # the clock edge of every output beat
         # From the first output to the last: the rate once the stream's first layer is primed.
         steady = transfers[-1] - transfers[0] + P.passes * cfg.issues(P) // cfg.out_beats(P)
         dut._log.info("full rate (%s): %d layers x %d frames, %d output beats in %d cycles "

@@ -17,6 +17,11 @@ Streams (AXI4-Stream names of the emitted top):
 * ``m_axis`` (member ``o``): the output, NHWC raster order, ``pe`` (full mode: ``po``) channels
   per beat, ``tlast`` on a frame's last beat.
 
+The ``*_payloads`` functions give the same beats as payload dicts named after the emitted
+manifest's field tables (``{"data": [lane values], "last": 0 or 1}``, a ``[]`` field a list
+over lanes), for testbenches that pack from the manifest (:mod:`testbench.harness`); a frame's
+last beat has ``last`` 1, as the int beats' frames end.
+
 Nothing here imports Amaranth.
 """
 
@@ -29,8 +34,8 @@ from .params import ACT_BITS, DeformParams
 
 __all__ = ["HEADER_FIELDS", "header_fields", "LayerConfig", "weight_lane_fields", "offset_lanes",
            "header_word", "weight_beats", "pixel_beats", "offset_beats", "output_beats",
-           "output_from_beats",
-           "out_size"]
+           "output_from_beats", "out_size", "header_payload", "weight_payloads", "pixel_payloads",
+           "offset_payloads", "output_payloads"]
 
 #: (name, bits) of the depthwise header, from bit 0 up.
 HEADER_FIELDS = (("height", 16), ("width", 16), ("channels", 16), ("frames", 16),
@@ -159,6 +164,73 @@ def header_word(params: DeformParams, cfg: LayerConfig):
         word |= values[name] << at
         at += bits
     return word
+
+
+def _weight_lanes(params, cfg, weights, scale, bias):
+    """Per weight beat (after the header), per lane, the values of
+    :func:`weight_lane_fields`."""
+    cfg.check(params)
+    lanes = params.out_lanes
+    if params.mode == "full":
+        weights = np.asarray(weights).reshape(cfg.out_channels, cfg.channels * 9)
+        blocks = [(og, cg) for og in range(cfg.out_groups(params))
+                  for cg in range(cfg.groups(params))]
+    else:
+        weights = np.asarray(weights).reshape(cfg.channels, 9)
+        blocks = [(g, 0) for g in range(cfg.groups(params))]
+    taps = params.lane_taps
+    return [[[int(v) for v in (*weights[og * lanes + lane, cg * taps:(cg + 1) * taps],
+                               scale[og * lanes + lane], bias[og * lanes + lane])]
+             for lane in range(lanes)] for og, cg in blocks]
+
+
+def _framed(payloads):
+    """``payloads`` with ``last`` set: 1 on the final beat, else 0."""
+    return [{**p, "last": int(n == len(payloads) - 1)} for n, p in enumerate(payloads)]
+
+
+def header_payload(params: DeformParams, cfg: LayerConfig):
+    """The header beat as a dict of :func:`header_fields` (the manifest's ``header`` layout)."""
+    cfg.check(params)
+    values = {"height": cfg.height, "width": cfg.width, "channels": cfg.channels,
+              "frames": cfg.frames, "stride2": int(cfg.stride == 2), "relu": int(cfg.relu),
+              "out_channels": cfg.out_channels}
+    return {name: int(values[name]) for name, _bits in header_fields(params)}
+
+
+def weight_payloads(params, cfg, weights, scale, bias):
+    """The weight beats after the header (:func:`header_payload`) as payload dicts, one dict
+    of :func:`weight_lane_fields` per lane; ``last`` on the frame's final beat."""
+    names = [name for name, _bits, _signed in weight_lane_fields(params)]
+    return _framed([{"data": [dict(zip(names, lane)) for lane in beat]}
+                    for beat in _weight_lanes(params, cfg, weights, scale, bias)])
+
+
+def pixel_payloads(params, x):
+    """:func:`pixel_beats` as payload dicts, ``last`` on the frame's final beat."""
+    h, w, c = x.shape
+    flat = np.asarray(x).reshape(h * w * c // params.pe, params.pe)
+    return _framed([{"data": [int(v) for v in row]} for row in flat])
+
+
+def output_payloads(params, out):
+    """:func:`output_beats` as payload dicts, ``last`` on the frame's final beat."""
+    h, w, c = out.shape
+    flat = np.asarray(out).reshape(h * w * c // params.out_lanes, params.out_lanes)
+    return _framed([{"data": [int(v) for v in row]} for row in flat])
+
+
+def offset_payloads(params, offsets, mask=None):
+    """:func:`offset_beats` as payload dicts (the mask, with ``params.mask``, is ``user``),
+    ``last`` on the frame's final beat."""
+    lanes, _bits, _signed = offset_lanes(params)
+    offsets = np.asarray(offsets)
+    ho, wo = offsets.shape[:2]
+    flat = offsets.reshape(ho * wo, lanes)
+    masks = np.asarray(mask).reshape(ho * wo, 9) if params.mask else None
+    return _framed([{"data": [int(v) for v in flat[n]],
+                     **({"user": [int(v) for v in masks[n]]} if params.mask else {})}
+                    for n in range(ho * wo)])
 
 
 def weight_beats(params, cfg, weights, scale, bias):
