@@ -2,11 +2,12 @@
 
 Streams: s_axis_a (activation groups), s_axis_w (index patterns), s_axis_z (zero points, int2
 and int4), s_axis_c (accumulator input rows, acc_in), s_axis_s (scales and biases, requant),
-m_axis (one row of results per beat, tlast at the tile's last row). Seeded random
-tiles plus the directed cases (weights at both ends of their range with extreme activations,
-zero and most-negative activations, K = max_k, K = 1 and K not a multiple of g) under random
-tvalid gaps on all three inputs and tready backpressure; back-to-back tiles at full rate, where
-the weight stream must never stall.
+m_axis (one row of results per beat, tlast at the tile's last row), driven by the manifest
+harness (testbench.harness) from payload dicts. Seeded random tiles plus the directed cases
+(weights at both ends of their range with extreme activations, zero and most-negative
+activations, K = max_k, K = 1 and K not a multiple of g) under random tvalid gaps on every input
+and tready backpressure; back-to-back tiles at full rate, where the weight stream must never
+stall.
 """
 
 import os
@@ -14,18 +15,19 @@ import random
 
 import cocotb
 import numpy as np
-from cocotb.clock import Clock
-from cocotb.triggers import ClockCycles, RisingEdge, SimTimeoutError, with_timeout
-from cocotbext.axi import AxiStreamFrame
+from cocotb.triggers import RisingEdge
 
-from generators.catalog import params_from_json
+from generators.catalog import Entry, params_from_json
+from generators.emit import manifest
 from generators.lut_tc.model import lut_tc_tile, reference
 from generators.lut_tc.prepare import pack_epilogue, pack_tile
-from testbench.axis import (TRAFFIC_MATRIX, set_pauses, stream_sink, stream_source,
-                            to_signed, to_unsigned)
+from generators.lut_tc.sim import tile_payloads
+from testbench.axis import TRAFFIC_MATRIX
+from testbench.harness import ManifestTB
 from testbench.lut_tc_cases import epilogue_inputs
 
 P = params_from_json(os.environ["GEN_PARAMS"])
+MANIFEST = manifest(Entry("lut_tc", P), "0" * 64)
 TILES = int(os.environ.get("LUT_TC_TILES", "24"))
 #: Random K is mostly short, so a run stays quick; the directed cases cover K = max_k.
 SHORT_K = min(P.max_k, 8 * P.g)
@@ -58,97 +60,53 @@ def directed(rng):
     return cases
 
 
-class LutTcTB:
-    """Clock, reset, the three sources, the result sink and an in-order tile scoreboard."""
+class Tile:
+    """One tile: its input payloads per stream, the expected result rows, its step count."""
 
-    def __init__(self, dut):
-        self.dut = dut
-        self.rng = random.Random(cocotb.RANDOM_SEED % 2**32)
-        Clock(dut.aclk, 10, unit="ns").start()
-        self.a = stream_source(dut, "s_axis_a", P.act_width)
-        self.w = stream_source(dut, "s_axis_w", P.pattern_width)
-        self.z = stream_source(dut, "s_axis_z", P.bits) if P.has_zero_point else None
-        self.c = stream_source(dut, "s_axis_c", P.out_width) if P.acc_in else None
-        self.s = stream_source(dut, "s_axis_s", P.scale_bits + P.bias_bits) \
-            if P.requant else None
-        self.o = stream_sink(dut, "m_axis", P.result_width)
+    def __init__(self, a, q, z, c, scale, bias):
+        a_beats, w_beats, z_beats = pack_tile(P, a, q, z)
+        c_beats, s_beat = pack_epilogue(P, c, scale, bias)
+        want = reference(P.weight_format, a, q, z, acc_in=c, params=P, scale=scale, bias=bias)
+        # model vs A @ (q - z) (+ C, requantised)
+        assert lut_tc_tile(P, a_beats, w_beats, z_beats, c_beats, s_beat) == want.tolist()
+        self.inputs = tile_payloads(P, [(a_beats, w_beats, z_beats, c_beats, s_beat)])
+        self.steps = len(w_beats)
+        self.outputs = [{"data": [int(v) for v in row], "last": int(r == len(want) - 1)}
+                        for r, row in enumerate(want)]
 
-    async def reset(self):
-        self.dut.aresetn.value = 0
-        await ClockCycles(self.dut.aclk, 5)
-        self.dut.aresetn.value = 1
-        await RisingEdge(self.dut.aclk)
 
-    def set_traffic(self, idle, backpressure):
-        for source in self._sources():
-            if source is not None:
-                set_pauses(source, idle, self.rng)
-        set_pauses(self.o, backpressure, self.rng)
+async def started(dut):
+    tb = ManifestTB(dut, MANIFEST)
+    await tb.reset()
+    return tb
 
-    def _sources(self):
-        return [s for s in (self.a, self.w, self.z, self.c, self.s) if s is not None]
 
-    async def run(self, cases):
-        """Send every tile, check each result tile in order, then that nothing else comes out."""
-        expected = []
-        steps = 0
-        for a, q, z, c, scale, bias in cases:
-            a_beats, w_beats, z_beats = pack_tile(P, a, q, z)
-            c_beats, s_beat = pack_epilogue(P, c, scale, bias)
-            want = reference(P.weight_format, a, q, z, acc_in=c, params=P, scale=scale,
-                             bias=bias)
-            # model vs A @ (q - z) (+ C, requantised)
-            assert lut_tc_tile(P, a_beats, w_beats, z_beats, c_beats, s_beat) == want.tolist()
-            self.a.send_nowait(AxiStreamFrame(to_unsigned(sum(a_beats, []), P.act_width)))
-            self.w.send_nowait(AxiStreamFrame(sum(w_beats, [])))
-            if self.z is not None:
-                self.z.send_nowait(AxiStreamFrame(sum(z_beats, [])))
-            if self.c is not None:
-                self.c.send_nowait(AxiStreamFrame(to_unsigned(sum(c_beats, []), P.out_width)))
-            if self.s is not None:
-                self.s.send_nowait(AxiStreamFrame(s_beat))
-            expected.append([int(v) for v in want.reshape(-1)])
-            steps += len(w_beats)
-        got = []
-
-        async def receive():
-            for _ in expected:
-                got.append(await self.o.recv())
-
-        try:
-            await with_timeout(receive(), 10 * 40 * (steps + P.m * len(cases)) + 20000, "ns")
-        except SimTimeoutError:
-            pass
-        for n, (frame, want) in enumerate(zip(got, expected)):
-            values = to_signed(list(frame.tdata), P.result_width)
-            assert len(values) == len(want), \
-                f"tile {n}: {len(values)} results, expected {len(want)} (tlast misplaced?)"
-            for i, (v, e) in enumerate(zip(values, want)):
-                assert v == e, f"tile {n} row {i // P.n} column {i % P.n}: expected {e} got {v}"
-        assert len(got) == len(expected), f"received {len(got)} of {len(expected)} tiles"
-        self.set_traffic("none", "none")
-        await ClockCycles(self.dut.aclk, 64)
-        assert self.o.count() == 0 and not self.o.active, "extra output after the last tile"
-        assert all(source.idle() for source in self._sources()), "inputs left unconsumed"
+async def run(tb, cases):
+    """Send every tile, check each result row in order, then that nothing else comes out."""
+    tiles = [Tile(*case) for case in cases]
+    for tile in tiles:
+        for name, payloads in tile.inputs.items():
+            tb.send(f"s_axis_{name}", payloads)
+        tb.expect("m_axis", tile.outputs)
+    await tb.wait(40 * (sum(t.steps for t in tiles) + P.m * len(tiles)) + 2000)
+    await tb.drain(64)
 
 
 @cocotb.test()
 async def test_random_and_directed_under_backpressure(dut):
     rng = np.random.default_rng(random.getrandbits(32))
-    tb = LutTcTB(dut)
-    await tb.reset()
-    tb.set_traffic("random", "random")
-    await tb.run(directed(rng) + [random_tile(rng) for _ in range(TILES)])
+    tb = await started(dut)
+    tb.set_traffic("random")
+    await run(tb, directed(rng) + [random_tile(rng) for _ in range(TILES)])
 
 
 @cocotb.test()
 async def test_traffic_matrix(dut):
     rng = np.random.default_rng(random.getrandbits(32))
-    tb = LutTcTB(dut)
-    await tb.reset()
+    tb = await started(dut)
     for idle, backpressure in TRAFFIC_MATRIX:
-        tb.set_traffic(idle, backpressure)
-        await tb.run([random_tile(rng) for _ in range(3)])
+        tb.set_traffic(idle, m_axis=backpressure)
+        await run(tb, [random_tile(rng) for _ in range(3)])
 
 
 @cocotb.test()
@@ -156,8 +114,7 @@ async def test_back_to_back_full_rate(dut):
     """Tiles of at least m steps back to back, no gaps, no backpressure: after the first beat,
     the weight stream is taken every cycle (one tile step per cycle, no precompute stalls)."""
     rng = np.random.default_rng(random.getrandbits(32))
-    tb = LutTcTB(dut)
-    await tb.reset()
+    tb = await started(dut)
     k_min = -(-P.m // P.steps_per_group) * P.g        # at least m steps per tile
     cases = [random_tile(rng, k=int(rng.integers(k_min, max(k_min, SHORT_K) + 1)))
              for _ in range(12)]
@@ -170,7 +127,7 @@ async def test_back_to_back_full_rate(dut):
                 (steps if dut.s_axis_w_tready.value == 1 else stalls).append(1)
 
     counter = cocotb.start_soon(count())
-    await tb.run(cases)
+    await run(tb, cases)
     counter.cancel()
     dut._log.info("back-to-back: %d steps, %d stalled cycles", len(steps), len(stalls))
     assert len(stalls) <= 1, f"weight stream stalled {len(stalls)} cycles (1 allowed: the first " \
