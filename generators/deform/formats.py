@@ -236,25 +236,14 @@ def offset_payloads(params, offsets, mask=None):
 def weight_beats(params, cfg, weights, scale, bias):
     """Header then the weight beats (ints) of ``weights`` ([C, 3, 3] depthwise,
     [C_out, C_in, 3, 3] full) and the per-output-channel ``scale`` and ``bias``."""
-    cfg.check(params)
-    lanes = params.out_lanes
-    if params.mode == "full":
-        weights = np.asarray(weights).reshape(cfg.out_channels, cfg.channels * 9)
-        blocks = [(og, cg) for og in range(cfg.out_groups(params))
-                  for cg in range(cfg.groups(params))]
-    else:
-        weights = np.asarray(weights).reshape(cfg.channels, 9)
-        blocks = [(g, 0) for g in range(cfg.groups(params))]
-    taps = params.lane_taps
+    fields = weight_lane_fields(params)
     beats = [header_word(params, cfg)]
-    for og, cg in blocks:
+    for lanes in _weight_lanes(params, cfg, weights, scale, bias):
         word = 0
-        for lane in range(lanes):
-            o = og * lanes + lane
-            values = [*weights[o, cg * taps:(cg + 1) * taps], scale[o], bias[o]]
+        for lane, values in enumerate(lanes):
             lane_word, at = 0, 0
-            for (_name, bits, _signed), v in zip(weight_lane_fields(params), values):
-                lane_word |= (int(v) & ((1 << bits) - 1)) << at
+            for (_name, bits, _signed), v in zip(fields, values):
+                lane_word |= (v & ((1 << bits) - 1)) << at
                 at += bits
             word |= lane_word << (lane * params.lane_bits)
         beats.append(word)
