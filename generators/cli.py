@@ -7,9 +7,11 @@ Each verb lives with the layer that does its work. The core's own verbs are the 
 a layer below it, in the group ``mlhw_generators.verb_options``: the option's ``after`` gets the
 verb's result (``bitstream --report`` is the figures layer's option on the boards layer's verb).
 
-Every user mistake ends as one ``error: ...`` line on stderr and exit status 2; a check that finds
-a difference (``build --check`` finding stale output, ``baseline``, ``bridge``) exits 1. Nothing
-is written until every requested block has been generated.
+Every user mistake and every failure of the environment (a folder that is a file, a permission)
+ends as one ``error: ...`` line on stderr and exit status 2; a check that finds a difference
+(``build --check`` finding stale output, ``baseline``, ``bridge``) exits 1; Ctrl-C ends as
+``error: interrupted`` and exit status 130. Nothing is written until every requested block has
+been generated, and what is written is whole (see ``emit.py``).
 """
 
 import argparse
@@ -24,10 +26,11 @@ from .catalog import DEFAULT_CATALOG, FAMILIES, load_config, select
 from .params import ParamError, did_you_mean, show
 
 __all__ = ["main", "Verb", "VerbOption", "CheckFailed", "CORE_VERBS", "BUILD_ROOT", "add_selection",
-           "selected_entries", "registered_verbs"]
+           "selected_entries", "registered_verbs", "check_out_folder", "describe_os_error"]
 
 EXIT_CHECK_FAILED = 1
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130        # the shell's status for a process ended by SIGINT
 
 #: Every verb's work folders go under this one root (``build/synth``, ``build/boards``, ...).
 BUILD_ROOT = Path("build")
@@ -100,15 +103,30 @@ def _build_arguments(parser):
     add_selection(parser)
     parser.add_argument("--out", metavar="DIR", type=Path, default=Path("hdl"),
                         help="output folder (default: hdl)")
-    parser.add_argument("--list", action="store_true",
-                        help="list the blocks and their parameters, write nothing")
-    parser.add_argument("--check", action="store_true",
-                        help="write nothing; exit 1 if the output folder differs from what the "
-                             "generators produce now")
+    # --list writes nothing already: with --check it would silently check nothing.
+    what = parser.add_mutually_exclusive_group()
+    what.add_argument("--list", action="store_true",
+                      help="list the blocks and their parameters, write nothing")
+    what.add_argument("--check", action="store_true",
+                      help="write nothing; exit 1 if the output folder differs from what the "
+                           "generators produce now")
+
+
+def check_out_folder(path, option="--out"):
+    """Refuse ``path`` as an output folder when it, or a folder above it, is a file."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise ParamError(f"{option} must be a folder, not the file {str(path)!r}")
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise ParamError(f"{option} must be a folder, not below the file "
+                                 f"{str(parent)!r}: {str(path)!r}")
+            break
 
 
 def _build(args):
-    from .emit import render, stale_files, write_files
+    from .emit import build_folder, leftover_files, render, stale_files, write_files
 
     entries = selected_entries(args)
     if args.list:
@@ -116,20 +134,30 @@ def _build(args):
             settings = ", ".join(f"{k}={v}" for k, v in entry.params.to_dict().items())
             print(f"{entry.name:24} {entry.params.family:6} {settings}")
         return None
-    if args.out.exists() and not args.out.is_dir():
-        raise ParamError(f"--out must be a folder, not the file {str(args.out)!r}")
+    check_out_folder(args.out)
     files = {}
     for entry in entries:
         files.update(render(entry))
+    # Left-over outputs of removed entries are known only when the whole catalog was rendered.
+    complete = not (args.only or args.config)
     if args.check:
-        stale = stale_files(files, args.out, complete=not (args.only or args.config))
+        if args.out.is_dir():
+            with build_folder(args.out, shared=True):
+                stale = stale_files(files, args.out, complete)
+        else:
+            stale = sorted(files)
         if stale:
             raise CheckFailed(f"{args.out} is stale ({', '.join(stale)}); run: python -m "
                               f"generators build")
         print(f"{args.out}: {len(files)} files up to date")
         return None
-    write_files(files, args.out)
-    print(f"wrote {len(files)} files for {len(entries)} blocks to {args.out}")
+    args.out.mkdir(parents=True, exist_ok=True)
+    with build_folder(args.out):
+        leftovers = leftover_files(files, args.out) if complete else []
+        written = write_files(files, args.out, remove=leftovers)
+    removed = f", removed {len(leftovers)} left over" if leftovers else ""
+    print(f"{args.out}: wrote {len(written)} files, {len(files) - len(written)} unchanged"
+          f"{removed} ({len(entries)} blocks)")
     return None
 
 
@@ -215,7 +243,25 @@ def _parser(verbs, options):
     return parser
 
 
+def describe_os_error(error):
+    """One line for an :class:`OSError`: what failed, on which path, and why."""
+    reason = error.strerror or str(error)
+    if error.filename is None:
+        return reason
+    if error.filename2 is not None:
+        return f"cannot move {str(error.filename)!r} to {str(error.filename2)!r}: {reason}"
+    return f"cannot use {str(error.filename)!r}: {reason}"
+
+
 def main(argv=None):
+    try:
+        return _dispatch(argv)
+    except KeyboardInterrupt:       # Ctrl-C: whatever was written is whole (see emit.py)
+        print("error: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _dispatch(argv):
     verbs, options = registered_verbs()
     try:
         args = _parser(verbs, options).parse_args(argv)
@@ -235,5 +281,8 @@ def main(argv=None):
         return EXIT_USAGE
     except RuntimeError as error:   # a tool (yosys, nextpnr) failed: its message says which
         print(f"error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as error:        # the environment: a folder that is a file, no permission
+        print(f"error: {describe_os_error(error)}", file=sys.stderr)
         return EXIT_USAGE
     return 0
