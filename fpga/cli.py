@@ -6,7 +6,8 @@ CLI finds them there. Heavy imports (amaranth-boards, the flows) wait for ``run`
 
 from pathlib import Path
 
-from generators.cli import BUILD_ROOT, CheckFailed, Verb, add_selection, selected_entries
+from generators.cli import (BUILD_ROOT, CheckFailed, Verb, add_selection, check_out_folder,
+                            selected_entries)
 from generators.params import ParamError
 
 __all__ = ["SYNTH", "BITSTREAM", "BASELINE", "BRIDGE"]
@@ -23,7 +24,9 @@ def _synth_arguments(parser):
 def _synth(args):
     from .ooc import TARGETS, synth_entries, write_synth_reports
 
-    targets = args.target or sorted(TARGETS)
+    check_out_folder(args.out)
+    # A target named twice is synthesised once: one row per target.
+    targets = list(dict.fromkeys(args.target)) or sorted(TARGETS)
     for target in targets:
         if target not in TARGETS:
             raise ParamError(f"--target must be one of {', '.join(map(repr, sorted(TARGETS)))}, "

