@@ -125,6 +125,10 @@ def check_out_folder(path, option="--out"):
             break
 
 
+def _count(number, noun):
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
 def _build(args):
     from .emit import build_folder, leftover_files, render, stale_files, write_files
 
@@ -155,9 +159,9 @@ def _build(args):
     with build_folder(args.out):
         leftovers = leftover_files(files, args.out) if complete else []
         written = write_files(files, args.out, remove=leftovers)
-    removed = f", removed {len(leftovers)} left over" if leftovers else ""
-    print(f"{args.out}: wrote {len(written)} files, {len(files) - len(written)} unchanged"
-          f"{removed} ({len(entries)} block{'s' if len(entries) != 1 else ''})")
+    removed = f", removed {_count(len(leftovers), 'left-over file')}" if leftovers else ""
+    print(f"{args.out}: wrote {_count(len(written), 'file')}, {len(files) - len(written)} "
+          f"unchanged{removed} ({_count(len(entries), 'block')})")
     return None
 
 

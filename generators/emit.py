@@ -313,8 +313,11 @@ def _write_temp(target, content, created):
     ``created`` as soon as it exists (so an interruption at any point leaves none behind), with
     the mode a plain ``open`` would give (mkstemp's is 0600)."""
     with _interrupts_held():
-        fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=TEMP_SUFFIX,
-                                    dir=target.parent)
+        try:
+            fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=TEMP_SUFFIX,
+                                        dir=target.parent)
+        except OSError as error:    # name the folder, not the temporary file's random name
+            raise type(error)(error.errno, error.strerror, str(target.parent)) from None
         created.append(Path(temp))
     with os.fdopen(fd, "wb") as handle:
         os.fchmod(handle.fileno(), 0o666 & ~_umask())

@@ -52,14 +52,42 @@ def test_committed_hdl_is_current(capsys):
     assert run("build", "--check", "--out", REPO_ROOT / "hdl") == 0
 
 
-def test_check_reports_stale_and_leftover_files(tmp_path, capsys):
-    assert run("build", "--out", tmp_path) == 0
-    (tmp_path / f"{ONE}.v").write_text("// edited by hand\n")
-    (tmp_path / "removed_block.v").write_text("")
-    err = error_of(capsys, "build", "--check", "--out", tmp_path, status=1)
-    assert err == (f"error: {tmp_path} is stale ({ONE}.v, removed_block.v); "
+SMALL_CATALOG = tuple(entry for entry in DEFAULT_CATALOG
+                      if entry.name in (ONE, "gelu_edge_moe_fitted"))
+
+
+def test_check_reports_stale_and_leftover_files(tmp_path, capsys, monkeypatch):
+    """Stale: a changed file, and the outputs of a removed entry; never the user's own files."""
+    monkeypatch.setattr("generators.cli.DEFAULT_CATALOG", SMALL_CATALOG)
+    removed = write_config(tmp_path, """
+        [removed_block]
+        family = "gelu"
+    """)
+    out = tmp_path / "out"
+    assert run("build", "--out", out) == 0
+    assert run("build", "--config", removed, "--out", out) == 0     # a partial build removes none
+    (out / f"{ONE}.v").write_text("// edited by hand\n")
+    (out / "notes.v").write_text("// the user's\n")
+    (out / "settings.json").write_text('{"mine": true}\n')
+    (out / "broken.json").write_bytes(b"\xff not json")
+    capsys.readouterr()
+    err = error_of(capsys, "build", "--check", "--out", out, status=1)
+    assert err == (f"error: {out} is stale ({ONE}.v, removed_block.json, removed_block.v); "
                    f"run: python -m generators build")
-    assert (tmp_path / f"{ONE}.v").read_text() == "// edited by hand\n"   # --check writes nothing
+    assert (out / f"{ONE}.v").read_text() == "// edited by hand\n"   # --check writes nothing
+    assert run("build", "--out", out) == 0
+    assert capsys.readouterr().out == \
+        f"{out}: wrote 1 file, 3 unchanged, removed 2 left-over files (2 blocks)\n"
+    assert sorted(snapshot(out)) == sorted(["broken.json", "notes.v", "settings.json"] + [
+        f"{entry.name}{suffix}" for entry in SMALL_CATALOG for suffix in (".json", ".v")])
+    assert run("build", "--check", "--out", out) == 0     # the user's files do not count
+
+
+def test_build_says_what_it_wrote(tmp_path, capsys):
+    assert run("build", "--only", ONE, "--out", tmp_path) == 0
+    assert capsys.readouterr().out == f"{tmp_path}: wrote 2 files, 0 unchanged (1 block)\n"
+    assert run("build", "--only", ONE, "--out", tmp_path) == 0
+    assert capsys.readouterr().out == f"{tmp_path}: wrote 0 files, 2 unchanged (1 block)\n"
 
 
 def test_output_is_deterministic_across_processes(tmp_path):
@@ -220,9 +248,89 @@ def test_missing_config(tmp_path, capsys):
 def test_out_is_a_file(tmp_path, capsys):
     target = tmp_path / "file"
     target.write_text("keep")
-    assert error_of(capsys, "build", "--only", ONE, "--out", target) == \
-        f"error: --out must be a folder, not the file '{target}'"
+    for verb in ("build", "synth"):
+        assert error_of(capsys, verb, "--only", ONE, "--out", target) == \
+            f"error: --out must be a folder, not the file '{target}'"
     assert target.read_text() == "keep"
+
+
+def test_out_below_a_file(tmp_path, capsys):
+    target = tmp_path / "file"
+    target.write_text("keep")
+    for verb in ("build", "synth"):
+        assert error_of(capsys, verb, "--only", ONE, "--out", target / "sub" / "dir") == \
+            f"error: --out must be a folder, not below the file '{target}': " \
+            f"'{target / 'sub' / 'dir'}'"
+    assert target.read_text() == "keep"
+
+
+def test_read_only_out(tmp_path, capsys, monkeypatch):
+    """We run as root, so the refusal of a read-only folder is simulated where it happens."""
+    import errno
+    import tempfile
+
+    def refused(prefix, suffix, dir):
+        raise PermissionError(errno.EACCES, "Permission denied", f"{dir}/{prefix}x{suffix}")
+
+    monkeypatch.setattr(tempfile, "mkstemp", refused)
+    out = tmp_path / "out"
+    assert error_of(capsys, "build", "--only", ONE, "--out", out) == \
+        f"error: cannot use '{out}': Permission denied"
+    assert snapshot(out) == {}
+
+
+def test_unreadable_file_in_check(tmp_path, capsys, monkeypatch):
+    import errno
+    import pathlib
+
+    assert run("build", "--only", ONE, "--out", tmp_path) == 0
+    read_bytes = pathlib.Path.read_bytes
+
+    def guarded(path):
+        if path.name == f"{ONE}.v":
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+        return read_bytes(path)
+
+    monkeypatch.setattr(pathlib.Path, "read_bytes", guarded)
+    assert error_of(capsys, "build", "--check", "--only", ONE, "--out", tmp_path) == \
+        f"error: cannot use '{tmp_path / (ONE + '.v')}': Permission denied"
+
+
+def test_list_and_check_together_are_refused(capsys):
+    assert error_of(capsys, "build", "--list", "--check") == \
+        "error: argument --check: not allowed with argument --list (see python -m generators " \
+        "build --help)"
+
+
+def test_duplicate_target_gives_one_row_each(monkeypatch, capsys):
+    import fpga.ooc
+
+    asked = []
+    monkeypatch.setattr(fpga.ooc, "synth_entries",
+                        lambda entries, targets, out: asked.append(targets) or [])
+    monkeypatch.setattr(fpga.ooc, "write_synth_reports", lambda rows, out: None)
+    assert run("synth", "--only", ONE, "--target", "ice40-up5k", "--target", "ecp5-85f",
+               "--target", "ice40-up5k") == 0
+    assert asked == [["ice40-up5k", "ecp5-85f"]]
+
+
+def test_ctrl_c_in_a_verb_is_one_line(monkeypatch, capsys):
+    import fpga.ooc
+
+    def interrupted(entries, targets, out):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(fpga.ooc, "synth_entries", interrupted)
+    assert error_of(capsys, "synth", "--only", ONE, status=130) == "error: interrupted"
+
+
+def test_without_the_dependencies_one_line(tmp_path):
+    """python3 -m generators outside the virtualenv (-S: no site-packages, so no numpy)."""
+    result = subprocess.run([sys.executable, "-S", "-m", "generators", "build"],
+                            cwd=REPO_ROOT, capture_output=True, text=True)
+    assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+    assert result.stderr.startswith("error: the Python module 'numpy' is missing from ")
+    assert 'python3 -m venv .venv && .venv/bin/pip install -e ".[dev]"' in result.stderr
 
 
 def test_unknown_synth_target(capsys):

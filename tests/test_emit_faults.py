@@ -243,3 +243,72 @@ def test_write_atomic_fsyncs_the_file_and_the_folder(tmp_path, monkeypatch):
     assert synced == [False, True]          # the file's data, then the rename in its folder
     assert write_atomic(tmp_path / "a.txt", b"one\n") is False   # unchanged: not touched
     assert synced == [False, True]
+
+
+# --- synth: results replaced whole, never removed first ---------------------------------------
+
+FAKE_STAT = {"creator": "Yosys 0.70 (git sha1 abc123, Release)",
+             "design": {"num_cells_by_type": {"SB_LUT4": 3, "SB_DFF": 2}}}
+FAKE_REPORT = {"utilization": {name: {"used": 0} for name in
+                               ("ICESTORM_LC", "ICESTORM_DSP", "ICESTORM_RAM", "ICESTORM_SPRAM")},
+               "fmax": {"aclk": {"achieved": 99.0}}}
+
+
+def fake_tools(monkeypatch, fail_nextpnr=None):
+    """Replace yosys and nextpnr by writers of their output files (in the folder they run in);
+    ``fail_nextpnr``, an exception, is raised instead of nextpnr's run."""
+    import fpga.ooc
+
+    def run(tool, args, cwd, log, log_home=None):
+        if "yosys" in tool:
+            (cwd / "stat.json").write_text(json.dumps(FAKE_STAT))
+            (cwd / "synth.json").write_text("{}")
+            (cwd / "pnr.json").write_text("{}")
+        elif fail_nextpnr is not None:
+            raise fail_nextpnr
+        else:
+            (cwd / "report.json").write_text(json.dumps(FAKE_REPORT))
+        (cwd / log).write_text(f"{tool} ran\n")
+
+    monkeypatch.setattr(fpga.ooc, "_run", run)
+    monkeypatch.setattr(fpga.ooc, "_nextpnr_version", lambda tool: "nextpnr-test")
+
+
+def test_interrupted_synth_keeps_the_last_results(tmp_path, monkeypatch):
+    from fpga.ooc import STAGING, synthesize
+
+    source = tmp_path / "top.v"
+    source.write_text("module top(input aclk); endmodule\n")
+    work = tmp_path / "work"
+    fake_tools(monkeypatch)
+    first = synthesize(source, "top", "ice40-up5k", work)
+    assert first["lut"] == 3 and first["fmax_mhz"] == 99.0
+    before = {p.name: p.read_bytes() for p in work.iterdir()}
+    assert {"top.v", "synth.json", "stat.json", "report.json", "yosys.log",
+            "nextpnr.log"} <= set(before) and STAGING not in before
+
+    fake_tools(monkeypatch, fail_nextpnr=KeyboardInterrupt())
+    source.write_text("module top(input aclk, input a); endmodule\n")
+    with pytest.raises(KeyboardInterrupt):
+        synthesize(source, "top", "ice40-up5k", work)
+    after = {p.name: p.read_bytes() for p in work.iterdir() if p.name != STAGING}
+    assert after == before      # the report and everything beside it still agree
+
+    fake_tools(monkeypatch)
+    assert synthesize(source, "top", "ice40-up5k", work) == first
+    assert (work / "top.v").read_text() == source.read_text()
+    assert not (work / STAGING).exists()
+
+
+def test_synth_entries_writes_the_verilog_atomically(tmp_path, monkeypatch):
+    import fpga.ooc
+    from generators.catalog import DEFAULT_CATALOG
+
+    written = []
+    monkeypatch.setattr(fpga.ooc, "write_atomic",
+                        lambda path, content: written.append(path) or path.write_bytes(content))
+    fake_tools(monkeypatch)
+    entry = next(entry for entry in DEFAULT_CATALOG if entry.name == "gelu_int8")
+    rows = fpga.ooc.synth_entries([entry], ["ice40-up5k"], tmp_path)
+    assert [row["lut"] for row in rows] == [3]
+    assert written == [tmp_path / "gelu_int8" / "gelu_int8.v"]
