@@ -39,7 +39,7 @@ def init_line_bytes(name, depth, width, zero=True):
     ``    name[index] = W'hXXXX;\n``; a 32-bit word is written in decimal, ``32'd0`` when zero."""
     index = len(str(max(depth - 1, 0)))
     value = (1 if zero else 10) if width == 32 else math.ceil(width / 4)
-    return 4 + len(name) + 2 + index + 4 + len(str(width)) + 2 + value + 2
+    return 4 + len(name) + 2 + index + 3 + len(str(width)) + 2 + value + 2
 
 
 @dataclasses.dataclass(frozen=True)

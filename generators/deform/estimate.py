@@ -14,7 +14,7 @@ from ..guards import Estimate, Memory
 
 __all__ = ["estimate"]
 
-BASE = 100_000
+BASE = 120_000
 PER_MAC = {"depthwise": 2_500, "full": 1_300}   # bytes per multiply-accumulate of an issue
 SECONDS_PER_BYTE = 15e-6
 SECONDS_PER_ROW_LANE_PASS = 3e-3
