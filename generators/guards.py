@@ -9,7 +9,9 @@ not) and an elaboration-time proxy -- and refuses, in one line with the figures,
 
 The estimates are upper bounds, calibrated on this machine class (see each family's
 ``estimate`` module and ``tests/test_guards.py``); the elaboration figure is a proxy in seconds,
-not a promise.
+not a promise. Should emission stop writing zero words, :func:`init_line_bytes` (and the
+per-word cost) must follow: the calibration tests, which bound the estimate from above too, say
+so.
 """
 
 import dataclasses

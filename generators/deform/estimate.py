@@ -7,7 +7,7 @@ weight memory one beat per channel group. The rest of the Verilog grows with the
 the taps select from, per lane and bilinear pass.
 
 Calibrated on the catalog and depthwise maps up to 128 x 128 x 256, full mode pe = po = 4..16
-and bilinear d_max 4..31: bytes within 1.1..2.1x of the real Verilog, seconds 1.1..2x.
+and bilinear d_max 4..31: bytes within 1.0..1.5x of the real Verilog, seconds 0.8..2.9x.
 """
 
 from ..guards import Estimate, Memory

@@ -1,7 +1,10 @@
 """Resource estimate of a GELU block, from its parameters alone (see :mod:`generators.guards`).
 
 Table methods hold two ROMs a lane (even and odd nodes); the rest of the Verilog grows with the
-lanes and the datapath widths. Calibration: see ``LOGIC``.
+lanes and the datapath widths.
+
+Calibrated on the catalog, lanes 1..16 and 32-bit formats with 4096-entry tables (edge_moe) and
+i_gelu: bytes within 1.1..1.7x of the real Verilog, seconds 1.4..3.4x.
 """
 
 from ..guards import Estimate, Memory

@@ -3,7 +3,10 @@
 
 The vectors wait in a ring of a power of two beats beside a FIFO of per-vector results (I-BERT's
 form: a logit ring, an exponent ring and two FIFOs); the rest of the Verilog grows with the lanes,
-the widths and the segment tables. Calibration: see ``LOGIC``.
+the widths and the segment tables.
+
+Calibrated on the catalog, lanes 1..16 with max_len up to 65536 (base2 and ibert) and 32-bit
+formats with 2**8-segment tables: bytes within 1.1..1.9x of the real Verilog, seconds 0.7..2.8x.
 """
 
 from ..guards import Estimate, Memory
