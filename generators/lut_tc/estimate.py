@@ -19,7 +19,7 @@ SECONDS_PER_BYTE_1_5 = 9e-8
 
 
 def estimate(p):
-    planes = 1 if getattr(p, "bit_serial", True) else p.bits
+    planes = 1 if p.bit_serial else p.bits
     bits = p.act_width + p.acc_width + 4 * planes * p.table_entries
     options = (p.zp_group is not None) + p.requant + p.acc_in
     logic = BASE + PER_LANE_BIT * p.m * p.n * bits + PER_COLUMN_OPTION * p.n * options
