@@ -89,12 +89,19 @@ def add_selection(parser):
                         help="build the blocks of this TOML file instead of the default catalog")
     parser.add_argument("--only", metavar="NAME", action="append", default=[],
                         help="only this block (repeatable)")
+    parser.add_argument("--force", action="store_true",
+                        help="build blocks the resource guards refuse (estimated Verilog, "
+                             "memory or elaboration time above the limits)")
 
 
 def selected_entries(args):
-    """The entries that ``--config`` and ``--only`` select."""
+    """The entries that ``--config`` and ``--only`` select, each within the resource guards'
+    limits unless ``--force`` (:mod:`generators.guards`: refused before any elaboration)."""
+    from .guards import check_entries
+
     entries = load_config(args.config) if args.config else DEFAULT_CATALOG
-    return select(entries, args.only)
+    entries = select(entries, args.only)
+    return entries if getattr(args, "force", False) else check_entries(entries)
 
 
 # --- the core's verbs -------------------------------------------------------------------------

@@ -67,6 +67,10 @@ class Family:
     #: The self-test's golden model of one frame; None when the family's streams are not the
     #: self-test's one-in/one-out shape.
     frame_model: FrameModel | None = None
+    #: ``"module:callable"``, ``params -> generators.guards.Estimate``: the memories and Verilog
+    #: size of a block from its parameters alone, for the resource guards. Amaranth-free and
+    #: fast (it runs before every build); an upper bound, calibrated on real builds.
+    estimator: str | None = None
 
     def __post_init__(self):
         for entry in self.entries:
@@ -78,6 +82,13 @@ class Family:
     def docs_page(self):
         """The family's documentation page, relative to the repository root."""
         return f"docs/families/{self.name}.md"
+
+    def estimate(self, params):
+        """The resource estimate (a :class:`generators.guards.Estimate`) of ``params``."""
+        if self.estimator is None:
+            raise ValueError(f"family {self.name!r} names no estimator")
+        module, estimator = self.estimator.split(":")
+        return getattr(importlib.import_module(module), estimator)(params)
 
     def core(self, params):
         """Build the family's core (a ``wiring.Component``) for ``params``."""

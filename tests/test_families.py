@@ -15,6 +15,7 @@ from amaranth.lib import wiring
 from generators.catalog import DEFAULT_CATALOG
 from generators.families import FAMILIES, REGISTERED
 from generators.family import Family
+from generators.guards import Estimate, Memory
 from testbench.runner import REPO_ROOT
 
 #: The files named after a family, relative to the repository root; ``<family>`` is its name.
@@ -22,6 +23,7 @@ PIECES = (
     "generators/<family>/__init__.py",
     "generators/<family>/params.py",
     "generators/<family>/model.py",
+    "generators/<family>/estimate.py",
     "testbench/<family>_tb.py",
     "scripts/<family>_figures.py",
     "tests/<family>/__init__.py",
@@ -52,6 +54,12 @@ def test_descriptor(family):
     assert all(entry.params.family == family for entry in descriptor.entries)
     for text in (descriptor.summary, descriptor.tlast, descriptor.latency):
         assert isinstance(text, str) and text.strip()
+    assert descriptor.estimator == f"generators.{family}.estimate:estimate"
+    for entry in descriptor.entries:
+        estimate = descriptor.estimate(entry.params)
+        assert isinstance(estimate, Estimate) and estimate.logic_bytes > 0
+        assert all(isinstance(memory, Memory) and memory.bits > 0
+                   for memory in estimate.memories)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UnusedElaboratable)    # built only to check its kind
         core = descriptor.core(descriptor.entries[0].params)
@@ -91,8 +99,10 @@ def test_every_family_package_is_registered():
 
 
 @pytest.mark.parametrize("modules", [
-    [f"generators.{family}", f"generators.{family}.params", f"generators.{family}.model"]
-    for family in REGISTERED] + [["generators.families", "generators.catalog"]],
+    [f"generators.{family}", f"generators.{family}.params", f"generators.{family}.model",
+     f"generators.{family}.estimate"]
+    for family in REGISTERED] + [["generators.families", "generators.catalog",
+                                  "generators.guards"]],
     ids=list(REGISTERED) + ["registry"])
 def test_imports_without_amaranth(modules):
     code = "import importlib, sys\n" + "".join(f"importlib.import_module({m!r})\n"

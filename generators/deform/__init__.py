@@ -13,6 +13,7 @@ FAMILY = Family(
     name="deform",
     params_class=DeformParams,
     core_builder="generators.deform.rtl:DeformConv",
+    estimator="generators.deform.estimate:estimate",
     summary="deformable 3x3 convolution, depthwise or full: line buffer, square/rounded/bilinear "
             "offsets",
     tlast="last beat of a frame (output); inputs' tlast is not used",

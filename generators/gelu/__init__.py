@@ -22,6 +22,7 @@ FAMILY = Family(
     name="gelu",
     params_class=GeluParams,
     core_builder="generators.gelu.rtl:Gelu",
+    estimator="generators.gelu.estimate:estimate",
     summary="element-wise GELU: Edge-MoE table, fitted non-uniform table, or I-BERT i-GELU",
     tlast="end of a vector; carried through unchanged (element-wise block)",
     latency="cycles from a beat's input transfer to the same beat's output valid",

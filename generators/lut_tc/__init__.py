@@ -14,6 +14,7 @@ FAMILY = Family(
     name="lut_tc",
     params_class=LutTcParams,
     core_builder="generators.lut_tc.rtl:lut_tc_core",
+    estimator="generators.lut_tc.estimate:estimate",
     summary="low-bit GEMM tile by table lookup: half tables, pre-flipped weights, bit-serial",
     tlast="a: last K-group of a tile; w: last tile step; o: last row of a tile",
     latency="cycles from a tile's last w transfer to its first output valid",

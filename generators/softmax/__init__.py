@@ -20,6 +20,7 @@ FAMILY = Family(
     name="softmax",
     params_class=SoftmaxParams,
     core_builder="generators.softmax.rtl:softmax_core",
+    estimator="generators.softmax.estimate:estimate",
     summary="single-pass softmax: online base-2 maximum and sum, table exp2 and reciprocal",
     tlast="end of a vector: its length (1..max_len elements) is set at run time by tlast",
     latency="cycles from a vector's last input transfer to its first output valid",

@@ -13,6 +13,7 @@ FAMILY = Family(
     name="sparse_dsp",
     params_class=SparseDspParams,
     core_builder="generators.sparse_dsp.rtl:SparseDspChain",
+    estimator="generators.sparse_dsp.estimate:estimate",
     summary="FlightLLM's sparse DSP chain: W @ x with N:M weights, N chosen per tile at run time",
     tlast="s_axis_x: end of the activation vector; s_axis_w and m_axis: end of the matrix",
     latency="cycles from a tile's last s_axis_w beat to its m_axis beat",
