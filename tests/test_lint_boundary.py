@@ -12,14 +12,15 @@ size takes minutes and gigabytes to elaborate, which the resource guards refuse 
 elaboration. The whole list is ``slow``; a default subset covers every case found by hand.
 """
 
-import subprocess
-
 import pytest
+from amaranth.hdl import Module, Shape, Signal, signed, unsigned
+from amaranth.sim import Simulator
 
 from generators.catalog import FAMILIES, Entry
 from generators.emit import render
+from generators.hw import clamp, index_range, memory, shape_bounds
 from generators.params import BOOL, INT, INT_LIST, Derived, ParamError, declared
-from testbench.runner import LINT_WAIVERS, find_verilator
+from testbench.runner import lint
 
 #: The tables that enable each family's methods and modes (besides the defaults, ``{}``).
 BASES = {
@@ -160,12 +161,8 @@ def _field_values(family, name, spec, params):
     return [v for v in values if v is not None]
 
 
-def _table(entry):
-    return {"family": entry.params.family, **entry.params.to_dict()}
-
-
-def boundary_configs():
-    """``(family, table)`` of every boundary configuration, without repeats, in a fixed order."""
+def sweep():
+    """``(family, table)``: each field at its bounds and choices on each base."""
     configs = []
     for family_name, family in FAMILIES.items():
         cls = family.params_class
@@ -174,10 +171,17 @@ def boundary_configs():
             for name, spec in declared(cls):
                 for value in _field_values(family_name, name, spec, params):
                     configs.append((family_name, {**base, name: value}))
-    configs += NAMED + FITTED + COMBINED
+    return configs
+
+
+def boundary_configs():
+    """``(family, table)`` of every boundary configuration, without repeats, in a fixed order."""
     unique, seen = [], set()
-    for family_name, table in configs:
-        key = (family_name, repr(sorted(table.items())))
+    for family_name, table in sweep() + NAMED + FITTED + COMBINED:
+        try:        # one lint per block: a bound may equal the default or another bound
+            key = FAMILIES[family_name].params_class.from_dict(table).to_json()
+        except ParamError:
+            key = (family_name, repr(sorted(table.items())))
         if key not in seen:
             seen.add(key)
             unique.append((family_name, table))
@@ -189,53 +193,82 @@ def config_id(config):
     return family_name + ":" + ",".join(f"{k}={v}" for k, v in table.items()).replace(" ", "")
 
 
-def lint_entry(entry, tmp_path):
-    """Emit ``entry`` and run Verilator's lint with the cocotb builds' flags: its warnings, or
-    an empty string."""
-    verilog = tmp_path / f"{entry.name}.v"
-    verilog.write_bytes(render(entry)[verilog.name])
-    res = subprocess.run([str(find_verilator()), "--lint-only", *LINT_WAIVERS,
-                          "--top-module", entry.name, str(verilog)],
-                         capture_output=True, text=True)
-    return "" if res.returncode == 0 else res.stderr
-
-
-def _check(config, tmp_path):
-    family_name, table = config
+def emit_and_lint(family_name, table, tmp_path):
+    """Emit the block of ``table`` and lint it as the cocotb builds do (skip it if refused)."""
     try:
         params = FAMILIES[family_name].params_class.from_dict(table)
     except ParamError as error:
         pytest.skip(f"refused: {error}")
-    warnings = lint_entry(Entry("boundary", params), tmp_path)
-    assert warnings == "", warnings
+    entry = Entry("boundary", params)
+    verilog = tmp_path / f"{entry.name}.v"
+    verilog.write_bytes(render(entry)[verilog.name])
     # Zero-width signals are declared [-1:0], which other tools read as two bits.
-    assert b"[-1:0]" not in (tmp_path / "boundary.v").read_bytes()
+    assert b"[-1:0]" not in verilog.read_bytes()
+    lint([verilog], entry.name)
 
 
 ALL = boundary_configs()
-DEFAULT = NAMED + COMBINED[::3]
+DEFAULT = NAMED + FITTED[::4] + COMBINED[::3]
 
 
 @pytest.mark.parametrize("config", DEFAULT, ids=map(config_id, DEFAULT))
 def test_named_configs_lint_clean(config, tmp_path):
-    _check(config, tmp_path)
+    emit_and_lint(*config, tmp_path)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("config", ALL, ids=map(config_id, ALL))
 def test_boundary_configs_lint_clean(config, tmp_path):
-    _check(config, tmp_path)
+    emit_and_lint(*config, tmp_path)
 
 
-def test_named_configs_are_accepted():
-    """The cases found by hand must stay accepted, or their lint test proves nothing."""
-    for family_name, table in NAMED:
+def test_hand_written_configs_are_accepted():
+    """The cases found by hand and the extremes must stay accepted, or their lint tests prove
+    nothing."""
+    for family_name, table in NAMED + FITTED + COMBINED:
         FAMILIES[family_name].params_class.from_dict(table)
 
 
 def test_every_family_and_field_is_swept():
-    swept = {(family_name, name) for family_name, table in ALL for name in table}
+    swept = {(family_name, name) for family_name, table in sweep() for name in table}
     for family_name, family in FAMILIES.items():
         for name, spec in declared(family.params_class):
             if spec.kind in (INT, BOOL, INT_LIST) or spec.choices is not None:
                 assert (family_name, name) in swept, (family_name, name)
+
+
+# -- the helpers that keep zero widths and constant compares out ---------------------------------
+
+def test_index_range_has_a_bit_and_memory_two_words():
+    assert Shape.cast(index_range(1)) == unsigned(1)
+    assert [Shape.cast(index_range(n)) for n in (2, 3, 5, 256)] == \
+        [Shape.cast(range(n)) for n in (2, 3, 5, 256)]
+    rom = memory(shape=unsigned(4), depth=1, init=[9])
+    assert (rom.depth, list(rom.init)) == (2, [9, 9])       # any address reads the one word
+    assert memory(shape=unsigned(4), depth=3, init=[1, 2]).depth == 3
+
+
+@pytest.mark.parametrize("shape, low, high", [
+    (signed(3), -4, 3), (signed(3), -3, 2), (signed(3), None, 1), (unsigned(2), None, 3),
+    (unsigned(2), None, 2), (unsigned(2), 1, 5)])
+def test_clamp_is_exact_and_drops_constant_compares(shape, low, high):
+    value = Signal(shape)
+    clamped = clamp(value, low, high)
+    least, most = shape_bounds(value)
+    if (low is None or low <= least) and (high is None or high >= most):
+        assert clamped is value
+    m = Module()
+    out = Signal(signed(8))
+    m.d.comb += out.eq(clamped)
+    sim = Simulator(m)
+    seen = []
+
+    async def sweep(ctx):
+        for x in range(least, most + 1):
+            ctx.set(value, x)
+            seen.append((x, ctx.get(out)))
+
+    sim.add_testbench(sweep)
+    sim.run()
+    assert seen == [(x, min(max(x, least if low is None else low),
+                           most if high is None else high)) for x in range(least, most + 1)]
