@@ -6,12 +6,58 @@ like its model.
 
 from amaranth.hdl import Module, Mux, Signal, Value, signed, unsigned
 from amaranth.lib import data, stream, wiring
+from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from .fixedpoint import Fixed, Rounding
 
 __all__ = ["Pipeline", "rounding_bias", "shift_round", "saturate", "lanes_stream",
-           "ElementwisePipeline", "registered_head", "max_tree"]
+           "ElementwisePipeline", "registered_head", "max_tree", "index_range", "memory",
+           "shape_bounds", "clamp"]
+
+
+# -- no zero-width signals, no constant comparisons ------------------------------------------
+# Amaranth declares a zero-width signal as `wire [-1:0]`: Verilator refuses it (ASCRANGE) and
+# other tools read it as two bits. A comparison that holds (or fails) for every value of its
+# operand's shape is refused too (CMPCONST). Both only arise at a parameter's extreme, so these
+# helpers change nothing elsewhere.
+
+def index_range(count):
+    """The shape of an index (a counter, an address) of ``count`` values: ``range(count)``, but
+    at least one bit. An index of one value stays 0: its extra bit is never set."""
+    return range(max(count, 2))
+
+
+def memory(*, shape, depth, init):
+    """A :class:`Memory` of ``depth`` words, but at least two, so that its address has a bit.
+
+    A one-word ROM repeats its word, so every address reads it as before; a one-word RAM is
+    addressed by an :func:`index_range` of one value, which stays 0.
+    """
+    init = list(init)
+    if depth == 1 and init:
+        init = init * 2
+    return Memory(shape=shape, depth=max(depth, 2), init=init)
+
+
+def shape_bounds(value):
+    """The least and the greatest value of ``value``'s shape."""
+    shape = Value.cast(value).shape()
+    if shape.signed:
+        return -(1 << (shape.width - 1)), (1 << (shape.width - 1)) - 1
+    return 0, (1 << shape.width) - 1
+
+
+def clamp(value, low=None, high=None):
+    """``value`` limited to ``low``..``high`` (constants, either optional). A bound that no
+    value of the shape passes needs no compare, and gets none."""
+    least, most = shape_bounds(value)
+    clamped = value
+    if low is not None and low > least:
+        clamped = Mux(value < low, low, clamped)
+    if high is not None and high < most:
+        clamped = Mux(value > high, high, clamped)
+    return clamped
 
 
 class Pipeline:

@@ -109,15 +109,25 @@ async def test_traffic_matrix(dut):
         await run(tb, [random_tile(rng) for _ in range(3)])
 
 
+def tile_steps(k):
+    """Tile steps (w beats) of a tile of reduction length ``k``."""
+    return -(-k // P.g) * P.steps_per_group
+
+
 @cocotb.test()
 async def test_back_to_back_full_rate(dut):
     """Tiles of at least m steps back to back, no gaps, no backpressure: after the first beat,
-    the weight stream is taken every cycle (one tile step per cycle, no precompute stalls)."""
+    the weight stream is taken every cycle (one tile step per cycle, no precompute stalls).
+
+    Where even max_k gives fewer than m steps (max_k < g, say), the tiles are of max_k and
+    the m-row drain paces them: a tile of s steps then waits m - s cycles for the previous
+    tile's rows, and no more."""
     rng = np.random.default_rng(random.getrandbits(32))
     tb = await started(dut)
-    k_min = -(-P.m // P.steps_per_group) * P.g        # at least m steps per tile
+    k_min = min(-(-P.m // P.steps_per_group) * P.g, P.max_k)    # at least m steps per tile
     cases = [random_tile(rng, k=int(rng.integers(k_min, max(k_min, SHORT_K) + 1)))
              for _ in range(12)]
+    drain_waits = sum(max(0, P.m - tile_steps(case[0].shape[1])) for case in cases[1:])
     stalls, steps = [], []
 
     async def count():
@@ -130,5 +140,6 @@ async def test_back_to_back_full_rate(dut):
     await run(tb, cases)
     counter.cancel()
     dut._log.info("back-to-back: %d steps, %d stalled cycles", len(steps), len(stalls))
-    assert len(stalls) <= 1, f"weight stream stalled {len(stalls)} cycles (1 allowed: the first " \
-                             f"group's table is built in the cycle it arrives)"
+    assert len(stalls) <= 1 + drain_waits, \
+        f"weight stream stalled {len(stalls)} cycles ({1 + drain_waits} allowed: the first " \
+        f"group's table is built in the cycle it arrives, and {drain_waits} drain waits)"

@@ -90,7 +90,7 @@ def directed_jobs(rng):
         Job(np.full((2 * P.lanes, k), W_LOW), np.full(xshape, -128), nmax),   # -128 x min, K max
         Job(np.full((3, k), W_HIGH - 1), np.full(xshape, -128), nmin),        # + x -, K max
         random_job(rng, k=P.m, rows=1),                                       # one block, one row
-        random_job(rng, rows=20 * P.lanes, k=P.m * 2),                        # many rows
+        random_job(rng, rows=20 * P.lanes, k=min(2 * P.m, P.max_k)),          # many rows
         random_job(rng, density=0.3),                                         # zero-padded N:M
     ]
 

@@ -31,7 +31,7 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from ..fixedpoint import Fixed
-from ..hw import add_tree, saturate
+from ..hw import add_tree, clamp, index_range, memory, saturate
 from ..streams import BlockSpec, Function, Latency, Note, Segment, Stream, Tlast, Var, fixed_format
 from .formats import header_fields, offset_lanes, weight_lane_fields
 from .model import TEMPLATE
@@ -273,12 +273,12 @@ class DeformConv(wiring.Component):
         step = Mux(stride2, 2, 1)
 
         WB = p.weight_beats_max
-        wmem = Memory(shape=self._wbeat, depth=WB, init=[])
+        wmem = memory(shape=self._wbeat, depth=WB, init=[])
         m.submodules.wmem = wmem
         wmem_w = wmem.write_port()
-        load = Signal(range(max(WB, 2)))
-        load_cg = Signal(range(max(G, 2)))     # full mode: input and output group of the beat
-        load_og = Signal(range(max(GO, 2)))
+        load = Signal(index_range(WB))
+        load_cg = Signal(index_range(G))   # full mode: input and output group of the beat
+        load_og = Signal(index_range(GO))
         loaded = Signal()          # the configuration's last weight beat: the compute side's
 
         w_frames = Signal(16)      # frames the writer has still to take
@@ -341,9 +341,9 @@ class DeformConv(wiring.Component):
         lw = lbuf.write_port()
         # Rows written minus the centre row being computed (both counted over all frames).
         lead = Signal(range(R + 2))
-        w_cg = Signal(range(max(G, 2)))
-        w_x = Signal(range(max(WM, 2)))
-        w_y = Signal(range(max(p.h_max, 2)))
+        w_cg = Signal(index_range(G))
+        w_x = Signal(index_range(WM))
+        w_y = Signal(index_range(p.h_max))
         w_slot = Signal(range(R))
         row_done = Signal()
         row_freed = Signal(range(3))
@@ -368,12 +368,12 @@ class DeformConv(wiring.Component):
                         m.d.sync += [w_y.eq(0), w_frames.eq(w_frames - 1)]
 
         # -- compute: issue stage ----------------------------------------------------------------
-        c_pass = Signal(range(max(P, 2)))   # no 0-bit signals: Verilator refuses [-1:0]
-        c_cg = Signal(range(max(G, 2)))
-        c_og = Signal(range(max(GO, 2)))    # full mode: output group, and its first weight beat
-        c_wbase = Signal(range(max(p.weight_beats_max, 2)))
-        c_ox = Signal(range(max(p.w_max, 2)))
-        c_oy = Signal(range(max(p.h_max, 2)))
+        c_pass = Signal(index_range(P))
+        c_cg = Signal(index_range(G))
+        c_og = Signal(index_range(GO))    # full mode: output group, and its first weight beat
+        c_wbase = Signal(index_range(p.weight_beats_max))
+        c_ox = Signal(index_range(p.w_max))
+        c_oy = Signal(index_range(p.h_max))
         c_x = Signal(range(p.w_max + 1))        # ox * stride
         c_y = Signal(range(p.h_max + 1))        # oy * stride, the centre row
         below = Signal(range(p.h_max + 1))      # height - 1 - centre row
@@ -452,17 +452,16 @@ class DeformConv(wiring.Component):
         if p.offset_mode == "square":
             raw = cur.data[0]
             dil = Signal(range(limit + 1))
-            m.d.comb += dil.eq(Mux(raw > limit, limit, raw))
+            m.d.comb += dil.eq(clamp(raw, high=limit))
             for k, (ty, tx) in enumerate(TEMPLATE):
                 # (i-1)d and (j-1)d: a select and a negation, not a multiplier (yosys maps a
                 # constant times a signal onto MULT18X18D, which was the ECP5 critical path).
                 m.d.comb += [dys[k].eq({1: dil, -1: -dil, 0: 0}[int(ty)]),
                              dxs[k].eq({1: dil, -1: -dil, 0: 0}[int(tx)])]
         else:
-            def clamp(v):
-                return Mux(v > limit, limit, Mux(v < -limit, -limit, v))
             for k, (ty, tx) in enumerate(TEMPLATE):
-                oy_, ox_ = clamp(cur.data[2 * k]), clamp(cur.data[2 * k + 1])
+                oy_ = clamp(cur.data[2 * k], -limit, limit)
+                ox_ = clamp(cur.data[2 * k + 1], -limit, limit)
                 if not bilinear:
                     m.d.comb += [dys[k].eq(int(ty) + oy_), dxs[k].eq(int(tx) + ox_)]
                     continue

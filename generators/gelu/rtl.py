@@ -4,10 +4,9 @@ Ref: Edge-MoE (arXiv 2305.18691) ``src/gelu.cpp``; I-BERT (ICML'21) i-GELU. See 
 """
 
 from amaranth.hdl import Mux, Signal, unsigned
-from amaranth.lib.memory import Memory
 
 from ..fixedpoint import Rounding
-from ..hw import ElementwisePipeline, rounding_bias, saturate, shift_round
+from ..hw import ElementwisePipeline, memory, rounding_bias, saturate, shift_round
 from ..streams import BlockSpec, Function, Latency, Note, Stream, Tlast, Var, fixed_format
 from .model import igelu_constants, table, table_layout
 from .params import GeluParams
@@ -104,7 +103,7 @@ class Gelu(ElementwisePipeline):
         width = max(max(tab).bit_length(), 1)
         roms = {}
         for parity in (0, 1):
-            rom = Memory(shape=unsigned(width), depth=(len(tab) + 1 - parity) // 2,
+            rom = memory(shape=unsigned(width), depth=(len(tab) + 1 - parity) // 2,
                          init=tab[parity::2])
             m.submodules[f"{pipe.prefix}_rom_{'odd' if parity else 'even'}"] = rom
             roms[parity] = rom.read_port(domain="sync")

@@ -29,7 +29,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..fixedpoint import Fixed
-from ..hw import saturate
+from ..hw import index_range, saturate
 from ..streams import BlockSpec, Function, Latency, Note, Stream, Tlast, Var, fixed_format
 from .params import LutTcParams, MultArrayParams
 
@@ -251,7 +251,7 @@ class _TileArray(wiring.Component):
         # --- tile-step control ---------------------------------------------------------------
         tab_valid = Signal()        # the group register holds a group not yet fully used
         tab_last = Signal()         # ... and it is the tile's last group
-        step = Signal(range(max(steps, 2)))
+        step = Signal(index_range(steps))
         last_step = Signal()
         m.d.comb += last_step.eq(step == steps - 1)
         tile_end = Signal()
@@ -263,7 +263,7 @@ class _TileArray(wiring.Component):
         # its last K-group, or of the tile) takes the next z beat.
         self._zp_end = Signal()
         if p.zp_group:
-            zp_count = Signal(range(max(p.groups_per_zp, 2)))
+            zp_count = Signal(index_range(p.groups_per_zp))
             m.d.comb += self._zp_end.eq(
                 tab_valid & last_step & (tab_last | (zp_count == p.groups_per_zp - 1)))
         z_ok = self._z_ready_for_step()
@@ -324,7 +324,7 @@ class _TileArray(wiring.Component):
             m.d.sync += out_busy.eq(0)
 
         # --- drain: one row per beat into the output register ---------------------------------
-        row = Signal(range(max(p.m, 2)))
+        row = Signal(index_range(p.m))
         last_row = Signal()
         m.d.comb += last_row.eq(row == p.m - 1)
         z_valid = self._z_ready_for_drain()

@@ -21,7 +21,7 @@ from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from ..hw import max_tree, registered_head
+from ..hw import index_range, max_tree, registered_head
 from ..streams import BlockSpec, Function, Latency, Note, Padding, Stream, Tlast, Var, fixed_format
 from .model import (
     LOG2E_CODE,
@@ -386,7 +386,7 @@ class Softmax(wiring.Component):
 
         vector = data.StructLayout({
             "max": signed(int_width), "recip": unsigned(p.recip_frac + 1),
-            "lead": range(sum_width), "any": 1, "last_beat": range(beats)})
+            "lead": range(sum_width), "any": 1, "last_beat": index_range(beats)})
         m.submodules.vectors = vectors = fifo.SyncFIFOBuffered(
             width=vector.size, depth=ring_depth + self._ingest_latency + self._recip_latency + 2)
         pushed = data.View(vector, vectors.w_data)

@@ -25,11 +25,12 @@ A cascade of DSP48s is not available on the open flows' targets, so the chain is
 fabric adders; its results are identical (integer sums) and every lane multiplies every cycle.
 """
 
-from amaranth.hdl import Array, Cat, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
+from ..hw import index_range
 from ..streams import BlockSpec, Function, Latency, Note, Segment, Stream, Tlast, Var, fixed_format
 from .params import LOW_LANE_BITS, PACK_SHIFT, SparseDspParams
 
@@ -240,7 +241,7 @@ class SparseDspChain(wiring.Component):
 
         # --- accept -----------------------------------------------------------------------------
         w_take = Signal()
-        block = Signal(range(depth))
+        block = Signal(index_range(depth))
         tile_code = Signal(p.n_code_bits)
         first = Signal()
         end = Signal()
@@ -315,11 +316,14 @@ class SparseDspChain(wiring.Component):
         # right child that resets). So whatever N is, the node at lane a of its highest level
         # holds the sum of lanes a .. a+N-1 for a row starting at lane a: each output slot reads
         # one fixed node, with no select between levels.
+        # The largest code the beat's N field can hold: a compare with it or beyond is constant.
+        code_max = (1 << p.n_code_bits) - 1
+
         def register_level(values, level, name):
             regs = [stage(v, f"{name}_{i}") for i, v in enumerate(values)]
             gated = {}
             if low_level < level + 1 <= levels:
-                link = ctrl["code"] > level
+                link = ctrl["code"] > level if level < code_max else Const(0, 1)
                 gated = {i: stage(values[i], f"{name}_{i}_link", keep=link)
                          for i in range(1, len(values), 2)}
             return regs, gated
@@ -372,7 +376,8 @@ class SparseDspChain(wiring.Component):
         is_row = Signal(p.max_groups)
         for j, a in enumerate(slot_lane):
             # A row starts at lane a when N = 2**code divides a.
-            m.d.comb += is_row[j].eq(1 if a == 0 else ctrl["code"] <= slot_level[j])
+            m.d.comb += is_row[j].eq(1 if a == 0 or slot_level[j] >= code_max
+                                     else ctrl["code"] <= slot_level[j])
         outs = []
         for j in range(p.max_groups):
             outs.append([])

@@ -1,6 +1,6 @@
 """Tier 2: cocotb + Verilator on emitted LUT tensor core Verilog, bit-exact against the model.
 
-Seven Verilog configurations in the default suite (each costs a Verilator build); every catalog
+Eight Verilog configurations in the default suite (each costs a Verilator build); every catalog
 entry behind ``slow``.
 """
 
@@ -22,6 +22,8 @@ CASES = {
                                           acc_in=True, requant=True, shift=12),
     # INT2 with a zero point per 8 rows of K (one z beat per group).
     "lut_tc_m_int2_zp8": LutTcParams(m=2, n=4, g=4, weight_format="int2", max_k=40, zp_group=8),
+    # max_k < g: one K-group per tile, of fewer steps than rows (the drain paces the tiles).
+    "lut_tc_m_short_k": LutTcParams(m=4, n=4, g=4, weight_format="int2", max_k=3),
 }
 CATALOG = [e for e in DEFAULT_CATALOG if e.params.family == "lut_tc"]
 # The shipped INT2 entries (M2 x N8, g = 4, K up to 256, bit-serial and bit-parallel), the

@@ -15,6 +15,8 @@ CASES = {
     # The sparse MUX in fabric (one shared buffer read M activations at a time).
     "sparse_dsp_t_fabric": SparseDspParams(lanes=8, m=8, supported_n=(1, 2, 8), max_k=64,
                                            sparse_mux="fabric"),
+    # The shortest vector, one block (max_k = m): one-state block counters, every tile one beat.
+    "sparse_dsp_t_one_block": SparseDspParams(lanes=4, m=4, supported_n=(1, 2, 4), max_k=4),
 }
 
 SHIPPED = ("sparse_dsp_l8_m4", "sparse_dsp_l8_m4_packed")
