@@ -9,6 +9,7 @@ rows are kept whole); only a run over the whole default catalog into the reposit
 
 import importlib
 import json
+import os
 from pathlib import Path
 
 from fpga.ooc import synth_entries
@@ -82,12 +83,16 @@ def read_rows(path):
 
 
 def check_out_dir(out_dir, option="--out"):
-    """Refuse an ``out_dir`` that is a file or lies below one, before anything is measured."""
+    """Refuse an ``out_dir`` that is a file, lies below one or cannot be written, before
+    anything is measured (the folder, or the nearest one above it that exists)."""
     for folder in (Path(out_dir), *Path(out_dir).parents):
         if folder.exists():
             if not folder.is_dir():
                 where = "the file" if folder == Path(out_dir) else "below the file"
                 raise ParamError(f"{option} must be a folder, not {where} {folder}")
+            if not os.access(folder, os.W_OK | os.X_OK):
+                raise ParamError(f"{option} {out_dir} cannot be written: {folder} is read-only "
+                                 f"for this user")
             return
 
 

@@ -171,6 +171,24 @@ def test_report_out_must_be_a_folder(tmp_path, capsys, below):
     assert target.read_text() == "mine\n"
 
 
+def test_report_out_must_be_writable(tmp_path, capsys, monkeypatch):
+    """A read-only --out is refused before anything is measured (root may write anywhere, so
+    the permission answer is what a normal user would get)."""
+    import os
+
+    import scripts.report
+
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    monkeypatch.setattr(scripts.report.os, "access",
+                        lambda path, mode: os.path.realpath(path) != str(locked.resolve()))
+    assert main(["report", "--only", "gelu_int8", "--no-synth", "--out",
+                 str(locked / "reports")]) == 2
+    assert capsys.readouterr().err == (f"error: --out {locked / 'reports'} cannot be written: "
+                                       f"{locked} is read-only for this user\n")
+    assert list(locked.iterdir()) == []
+
+
 def _board_row(board, name, design="selftest", lc=1000):
     return {"board": board, "name": name, "design": design, "part": "part",
             "lc": {"used": lc, "available": 5280}, "ff": {"used": 10, "available": 5280},
