@@ -2,11 +2,13 @@
 
     python -m generators bitstream --board icebreaker --only gelu_int8 --design bridge
     (program the board with the printed bitstream), then
-    python -m generators bridge --port /dev/ttyUSB1 --only gelu_int8 [--input FILE] [--frames N]
+    python -m generators bridge --port /dev/ttyUSB1 [--config FILE.toml] --only gelu_int8
+        [--input FILE] [--frames N]
 
 ``--input FILE``: one frame per line, integer codes separated by spaces or commas (a multiple of
 the block's lanes; for a block with a mask input, no lane is masked). Without it, ``--frames``
-seeded random frames. Each frame (at most the bridge's window of beats) is sent, its output read
+seeded random frames. Every code is checked against the block's input range before anything
+is sent. Each frame (at most the bridge's window of beats) is sent, its output read
 back and compared bit for bit with the golden model; exit status 1 on any difference. The
 ``bridge`` verb of :mod:`fpga.cli` runs :func:`run`.
 Serial port through the standard library (termios), 115200 8N1, raw mode.
@@ -23,20 +25,20 @@ from pathlib import Path
 import numpy as np
 
 from generators.axis import payload_shape, stream_members
-from generators.catalog import DEFAULT_CATALOG, select as select_entries
-from generators.cli import CheckFailed
-from generators.params import ParamError
+from generators.cli import CheckFailed, add_selection, selected_entries
+from generators.params import ParamError, show
 
 from .bridge import WINDOW, beat_bytes, pack_frames, unpack_beats
 from .selftest import BAUD, _code_range, check_supported, frame_model
 
-__all__ = ["BridgeError", "FramesDiffer", "add_arguments", "run"]
+__all__ = ["BridgeError", "FramesDiffer", "add_arguments", "run", "read_frames",
+           "check_codes"]
 
 TIMEOUT_S = 2.0
 
 
 class BridgeError(RuntimeError):
-    """The board did not answer in time."""
+    """The board did not answer in time, or the port failed (one ``error:`` line, exit 2)."""
 
 
 class FramesDiffer(CheckFailed):
@@ -48,70 +50,133 @@ def open_serial(port):
         fd = os.open(port, os.O_RDWR | os.O_NOCTTY)
     except OSError as error:
         raise ParamError(f"cannot open --port {port!r}: {error.strerror}") from None
-    tty.setraw(fd)
-    attrs = termios.tcgetattr(fd)
-    attrs[4] = attrs[5] = getattr(termios, f"B{BAUD}")
-    attrs[2] &= ~(termios.CSTOPB | termios.PARENB)       # 8N1
-    termios.tcsetattr(fd, termios.TCSANOW, attrs)
-    termios.tcflush(fd, termios.TCIOFLUSH)
+    try:
+        tty.setraw(fd)
+        attrs = termios.tcgetattr(fd)
+        attrs[4] = attrs[5] = getattr(termios, f"B{BAUD}")
+        attrs[2] &= ~(termios.CSTOPB | termios.PARENB)       # 8N1
+        termios.tcsetattr(fd, termios.TCSANOW, attrs)
+        termios.tcflush(fd, termios.TCIOFLUSH)
+    except termios.error:
+        os.close(fd)
+        raise ParamError(f"--port {port!r} is not a serial device (a terminal: /dev/ttyUSB*, "
+                         f"/dev/ttyACM*)") from None
     return fd
 
 
-def read_exactly(fd, count):
+def read_exactly(fd, count, port, what):
+    """``count`` bytes from the board; a silence of :data:`TIMEOUT_S` is a :class:`BridgeError`
+    naming the port and what was awaited."""
     data = bytearray()
     while len(data) < count:
         ready, _, _ = select.select([fd], [], [], TIMEOUT_S)
-        if not ready:
-            raise BridgeError(f"board sent {len(data)} of {count} bytes within {TIMEOUT_S} s")
-        data += os.read(fd, count - len(data))
+        chunk = _io(os.read, fd, count - len(data), port=port) if ready else b""
+        if not chunk:
+            raise BridgeError(
+                f"no answer on {port}: waited {TIMEOUT_S:g} s for {what} ({count} bytes, got "
+                f"{len(data)}); is the board programmed with the bridge bitstream (bitstream "
+                f"--design bridge) of this block?")
+        data += chunk
     return bytes(data)
 
 
+def _io(call, *args, port):
+    try:
+        return call(*args)
+    except OSError as error:
+        raise BridgeError(f"{port}: {error.strerror}") from None
+
+
 def read_frames(path, lanes):
+    """The frames of an ``--input`` file: one a line, integer codes separated by spaces or
+    commas, a whole number of beats of ``lanes``; returns ``[(line number, codes)]``."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as error:
+        raise ParamError(f"cannot read --input {str(path)!r}: {error.strerror}") from None
+    except UnicodeDecodeError:
+        raise ParamError(f"--input {str(path)!r} is not a text file of integer codes "
+                         f"(not UTF-8)") from None
     frames = []
-    for number, line in enumerate(Path(path).read_text().splitlines(), start=1):
-        codes = [int(v) for v in line.replace(",", " ").split()]
+    for number, line in enumerate(text.splitlines(), start=1):
+        codes = []
+        for word in line.replace(",", " ").split():
+            try:
+                codes.append(int(word))
+            except ValueError:
+                raise ParamError(f"{path}:{number}: {show(word)} is not an integer code") \
+                    from None
         if codes and len(codes) % lanes:
             raise ParamError(f"{path}:{number}: {len(codes)} codes, not a multiple of {lanes} "
                              f"lanes")
         if codes:
-            frames.append(codes)
+            frames.append((number, codes))
+    if not frames:
+        raise ParamError(f"--input {str(path)!r} holds no frame (one line of codes per frame)")
     return frames
+
+
+def check_codes(frames, lanes, low, high, max_beats, source):
+    """Refuse, before anything is packed or sent, a frame with a code outside ``low..high`` or
+    more beats than the bridge's window; ``source(index)`` says where frame ``index`` is from."""
+    for index, (frame, where) in enumerate(zip(frames, map(source, range(len(frames))))):
+        if len(frame) // lanes > max_beats:
+            raise ParamError(f"{where}frame {index} has {len(frame) // lanes} beats; at most "
+                             f"{max_beats} fit the bridge's window")
+        for element, code in enumerate(frame):
+            if not low <= code <= high:
+                raise ParamError(f"{where}frame {index}, beat {element // lanes}, lane "
+                                 f"{element % lanes}: code {show(code)} must be in "
+                                 f"{low}..{high}")
 
 
 def add_arguments(parser):
     parser.add_argument("--port", required=True, help="serial device, e.g. /dev/ttyUSB1")
-    parser.add_argument("--only", required=True, metavar="NAME", help="catalog block on the board")
+    add_selection(parser)
     parser.add_argument("--input", metavar="FILE", help="frames to send (one per line)")
     parser.add_argument("--frames", type=int, default=100, help="random frames (default 100)")
     parser.add_argument("--seed", type=int, default=1)
 
 
+def _one_block(args):
+    entries = selected_entries(args)
+    if len(entries) != 1:
+        names = ", ".join(e.name for e in entries[:5]) + (", ..." if len(entries) > 5 else "")
+        raise ParamError(f"bridge drives one block (the one on the board): give --only NAME, "
+                         f"not a selection of {len(entries)} ({names})")
+    return entries[0]
+
+
 def run(args):
     """Send the frames, compare what comes back; raise :class:`FramesDiffer` on a difference."""
-    (entry,) = select_entries(DEFAULT_CATALOG, [args.only])
+    entry = _one_block(args)
     core = check_supported(entry)
     in_layout = payload_shape(stream_members(core.signature)["i"][1])
     lanes = in_layout.members["data"].length
     model, longest = frame_model(entry)
     max_beats = min(WINDOW, (longest(entry.params) or WINDOW * lanes) // lanes)
-    rng = np.random.default_rng(args.seed)
+    low, high = _code_range(in_layout.members["data"].elem_shape)
     if args.input:
-        frames = read_frames(args.input, lanes)
+        numbered = read_frames(args.input, lanes)
+        frames = [codes for _, codes in numbered]
+        check_codes(frames, lanes, low, high, max_beats,
+                    lambda index: f"{args.input}:{numbered[index][0]}: ")
     else:
-        low, high = _code_range(in_layout.members["data"].elem_shape)
-        frames = [list(rng.integers(low, high + 1, lanes * int(rng.integers(1, max_beats + 1))))
+        if args.frames < 1:
+            raise ParamError(f"--frames must be at least 1, not {args.frames}")
+        rng = np.random.default_rng(args.seed)
+        frames = [[int(v) for v in rng.integers(low, high + 1,
+                                                lanes * int(rng.integers(1, max_beats + 1)))]
                   for _ in range(args.frames)]
     out_size = beat_bytes(payload_shape(stream_members(core.signature)["o"][1]))
     fd = open_serial(args.port)
     bad = 0
     try:
         for index, frame in enumerate(frames):
-            if len(frame) // lanes > max_beats:
-                raise ParamError(f"frame {index} has {len(frame) // lanes} beats; at most "
-                                 f"{max_beats} fit the bridge's window")
-            os.write(fd, pack_frames(core, [frame]))
-            (got,) = unpack_beats(core, read_exactly(fd, out_size * len(frame) // lanes))
+            _io(os.write, fd, pack_frames(core, [frame]), port=args.port)
+            beats = len(frame) // lanes
+            (got,) = unpack_beats(core, read_exactly(
+                fd, out_size * beats, args.port, f"the {beats}-beat output of frame {index}"))
             no_mask = np.zeros(len(frame), bool)
             want = [int(v) for v in model(entry.params, np.array(frame), no_mask)]
             if got != want:

@@ -1,14 +1,13 @@
-"""The board figures: the rows of ``python -m generators bitstream`` as a report folder's
-boards.json and boards.md, and the ``report:boards`` table of docs/boards.md."""
+"""The board figures: the rows of ``python -m generators bitstream`` merged into a report
+folder's boards.json and boards.md, and (for the repository's reports/ only) the
+``report:boards`` table of docs/boards.md."""
 
 import json
 from pathlib import Path
 
-from generators.emit import write_atomic
+from scripts.report import check_out_dir, default_reports_dir, read_rows, replace_block, write_all
 
-from scripts.report import update_block
-
-__all__ = ["board_markdown", "write_board_report"]
+__all__ = ["board_markdown", "boards_page", "write_board_report"]
 
 
 def board_markdown(rows):
@@ -28,22 +27,31 @@ def board_markdown(rows):
     return "\n".join(lines) + "\n"
 
 
-def write_board_report(rows, out_dir, page=Path("docs/boards.md")):
-    """Merge ``rows`` into ``out_dir``/boards.json (by board and block), write boards.md and the
-    ``report:boards`` block of ``page``; return the paths written."""
+def boards_page(report_dir):
+    """The repository's boards page when ``report_dir`` is the repository's ``reports`` folder
+    (the only destination that speaks for the published table), else None."""
+    if Path(report_dir).resolve() == default_reports_dir().resolve():
+        return default_reports_dir().parent / "docs" / "boards.md"
+    return None
+
+
+def write_board_report(rows, out_dir, page=None):
+    """Merge ``rows`` into ``out_dir``/boards.json (by board, block and design; the other rows
+    are kept whole), write boards.md and, given a ``page``, its ``report:boards`` block (the
+    merged table). Everything is composed before the first file is written. Return the paths."""
     out_dir = Path(out_dir)
+    check_out_dir(out_dir, "--report")
     path = out_dir / "boards.json"
-    keep = {(r["board"], r["name"], r["design"]): r for r in
-            (json.loads(path.read_text()) if path.is_file() else [])}
+    keep = {(r["board"], r["name"], r["design"]): r for r in read_rows(path)}
     for row in rows:
         # Paths and hashes belong to the build folder, not to the committed report.
-        keep[(row["board"], row["name"], row["design"])] = {
-            k: v for k, v in row.items() if k not in ("bitstream", "bitstream_sha256")}
+        keep[(row["board"], row["name"], row["design"])] = json.loads(json.dumps(
+            {k: v for k, v in row.items() if k not in ("bitstream", "bitstream_sha256")}))
     merged = [keep[k] for k in sorted(keep)]
     table = board_markdown(merged)
-    write_atomic(path, (json.dumps(merged, indent=2, sort_keys=True) + "\n").encode())
-    write_atomic(out_dir / "boards.md", table.encode())
-    paths = [path, out_dir / "boards.md"]
-    if update_block(Path(page), "boards", table):
-        paths.append(Path(page))
-    return paths
+    files = {path: (json.dumps(merged, indent=2, sort_keys=True) + "\n").encode(),
+             out_dir / "boards.md": table.encode()}
+    if page is not None and Path(page).is_file():
+        text = Path(page).read_text(encoding="utf-8")
+        files[Path(page)] = replace_block(text, "boards", table).encode()
+    return write_all(files)

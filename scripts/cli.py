@@ -5,6 +5,7 @@ figures option in ``mlhw_generators.verb_options`` (it gets the rows the boards 
 ``bitstream`` verb returns and writes them, so the boards layer never writes a report).
 """
 
+import argparse
 from pathlib import Path
 
 from generators.cli import Verb, VerbOption, add_selection, selected_entries
@@ -16,37 +17,59 @@ def _report_arguments(parser):
     add_selection(parser)
     parser.add_argument("--no-synth", action="store_true",
                         help="accuracy and latency only (no yosys/nextpnr)")
-    parser.add_argument("--out", metavar="DIR", type=Path, default=Path("reports"),
-                        help="report folder (default: reports)")
+    parser.add_argument("--out", metavar="DIR", type=Path,
+                        help="report folder (default: the repository's reports/); the measured "
+                             "rows are merged into its report files")
 
 
 def _report(args):
-    from .report import write_family_reports
+    from .report import default_reports_dir, docs_root, write_family_reports
 
-    paths = write_family_reports(selected_entries(args), args.out, synth=not args.no_synth)
+    entries = selected_entries(args)
+    out = default_reports_dir() if args.out is None else args.out
+    # Only the whole default catalog into the repository's reports rewrites the docs pages.
+    pages = docs_root(entries, out)
+    paths = write_family_reports(entries, out, synth=not args.no_synth, pages=pages)
     print("wrote " + ", ".join(str(p) for p in paths))
+    if pages is None:
+        print("docs pages left alone (they follow a whole-catalog report into the repository's "
+              "reports/ only)")
     return paths
 
 
 REPORT = Verb(
     "report", help="accuracy, latency and synthesis figures per block (docs tables)",
-    description="Measure every selected block and write reports/<family>.json and .md.",
+    description="Measure every selected block and merge its rows into <out>/<family>.json and "
+                ".md; a whole-catalog run into the repository's reports/ also rewrites the "
+                "family pages' tables.",
     add_arguments=_report_arguments, run=_report)
 
 
+def _report_folder(text):
+    """``--report``'s folder, refused at once (not after the bitstreams) if it cannot be one."""
+    from generators.params import ParamError
+
+    from .report import check_out_dir
+
+    try:
+        check_out_dir(Path(text), "--report")
+    except ParamError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return Path(text)
+
+
 def _board_report_arguments(parser):
-    parser.add_argument("--report", metavar="DIR", type=Path,
-                        help="also merge the figures into DIR/boards.json and boards.md and "
-                             "the table of docs/boards.md")
+    parser.add_argument("--report", metavar="DIR", type=_report_folder,
+                        help="also merge the figures into DIR/boards.json and boards.md (and, "
+                             "for the repository's reports/, the table of docs/boards.md)")
 
 
 def _board_report(args, rows):
     if args.report is None:
         return
-    from .board_report import write_board_report
+    from .board_report import boards_page, write_board_report
 
-    # The boards page beside the report folder (the repository's, for --report reports).
-    paths = write_board_report(rows, args.report, page=args.report.parent / "docs" / "boards.md")
+    paths = write_board_report(rows, args.report, page=boards_page(args.report))
     print("wrote " + ", ".join(str(p) for p in paths))
 
 

@@ -1,23 +1,37 @@
 """Figures per catalog entry: accuracy against float64, latency, and out-of-context synthesis.
 
 Run through the CLI: ``python -m generators report`` (all) or ``python -m generators synth``.
-Writes ``reports/<family>.json`` (every number) and ``reports/<family>.md`` (the table of the
-family's page ``docs/families/<family>.md``, which gets a copy between its markers).
+Writes ``<out>/<family>.json`` (every number) and ``<out>/<family>.md`` (the family's report
+table). A run merges the rows it measures into the report files already in ``<out>`` (the other
+rows are kept whole); only a run over the whole default catalog into the repository's
+``reports`` folder rewrites the family pages ``docs/families/<family>.md``.
 """
 
 import importlib
 import json
+import os
 from pathlib import Path
 
 from fpga.ooc import synth_entries
+from generators.catalog import DEFAULT_CATALOG
 from generators.cli import BUILD_ROOT
-from generators.emit import render, write_atomic, write_files
+from generators.emit import render, write_atomic
 from generators.families import FAMILIES
-from generators.params import parameter_table_markdown
+from generators.params import ParamError, parameter_table_markdown
 from scripts.tables import SYNTH_TARGETS
 
-__all__ = ["figures_module", "write_family_reports", "family_page", "report_block",
-           "update_block"]
+__all__ = ["REPO_ROOT", "default_reports_dir", "figures_module", "measure_family_reports",
+           "write_family_reports", "docs_root", "merge_rows", "family_page", "report_block",
+           "update_block", "replace_block", "write_all", "check_out_dir",
+           "read_rows"]
+
+#: The checkout whose ``reports`` folder and ``docs`` pages the default report run maintains.
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def default_reports_dir():
+    """The repository's report folder: the default destination (wherever the command runs)."""
+    return REPO_ROOT / "reports"
 
 
 def figures_module(family):
@@ -28,28 +42,82 @@ def figures_module(family):
     return importlib.import_module(f"scripts.{family}_figures")
 
 
-def write_family_reports(entries, out_dir, synth=True):
-    """Measure ``entries`` and write one JSON + Markdown pair per family into ``out_dir``, and
-    each family's table into its page in the repository around ``out_dir`` (``out_dir/..``, so
-    ``docs/families/<family>.md`` for ``reports``; a page without markers is left alone); return
-    the paths written."""
+def _same_blocks(entries, others):
+    return ({(e.name, e.params.to_json()) for e in entries}
+            == {(e.name, e.params.to_json()) for e in others})
+
+
+def docs_root(entries, out_dir):
+    """The repository whose docs pages a report of ``entries`` into ``out_dir`` rewrites, or
+    None: only the whole default catalog measured into the repository's ``reports`` folder
+    speaks for the published pages (a partial or user run must not rewrite them)."""
+    if (Path(out_dir).resolve() == default_reports_dir().resolve()
+            and _same_blocks(entries, DEFAULT_CATALOG)):
+        return REPO_ROOT
+    return None
+
+
+def merge_rows(kept, measured):
+    """``kept`` rows (from a report file) with ``measured`` rows replacing those of the same
+    name, in catalog order; rows of blocks outside the catalog follow in the order first seen."""
+    rows = {row["name"]: row for row in kept}
+    rows.update((row["name"], row) for row in measured)
+    catalog = {entry.name: index for index, entry in enumerate(DEFAULT_CATALOG)}
+    order = list(rows)
+    return [rows[name] for name in
+            sorted(order, key=lambda name: (catalog.get(name, len(catalog)), order.index(name)))]
+
+
+def read_rows(path):
+    """The rows of a JSON report file (none when it does not exist)."""
+    if not path.is_file():
+        return []
+    try:
+        rows = json.loads(path.read_text(encoding="utf-8"))
+        if isinstance(rows, list) and all(isinstance(r, dict) and "name" in r for r in rows):
+            return rows
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        pass
+    raise ParamError(f"{path} is not a report file (a JSON list of rows with a name); move it "
+                     f"away or choose another --out")
+
+
+def check_out_dir(out_dir, option="--out"):
+    """Refuse an ``out_dir`` that is a file, lies below one or cannot be written, before
+    anything is measured (the folder, or the nearest one above it that exists)."""
+    for folder in (Path(out_dir), *Path(out_dir).parents):
+        if folder.exists():
+            if not folder.is_dir():
+                where = "the file" if folder == Path(out_dir) else "below the file"
+                raise ParamError(f"{option} must be a folder, not {where} {folder}")
+            if not os.access(folder, os.W_OK | os.X_OK):
+                raise ParamError(f"{option} {out_dir} cannot be written: {folder} is read-only "
+                                 f"for this user")
+            return
+
+
+def measure_family_reports(entries, out_dir, synth=True, pages=None):
+    """Measure ``entries`` and return every file the report writes, ``{path: bytes}``, without
+    writing any: ``out_dir``/<family>.json and .md (the measured rows merged into the rows
+    already there; when ``pages`` is a repository root, the measured families' rows are the
+    whole report), and with ``pages`` each family page's report and parameter tables."""
     out_dir = Path(out_dir)
+    check_out_dir(out_dir)
     by_family = {}
     for entry in entries:
         by_family.setdefault(entry.params.family, []).append(entry)
-    paths = []
+    files = {}
     for family, members in sorted(by_family.items()):
         json_path, md_path = out_dir / f"{family}.json", out_dir / f"{family}.md"
+        previous = read_rows(json_path)
         synth_rows = synth_entries(members, SYNTH_TARGETS, BUILD_ROOT / "synth") if synth else []
         # Without synthesis, keep the figures of the last full report for unchanged blocks.
-        previous = {row["name"]: row for row in
-                    (json.loads(json_path.read_text()) if json_path.is_file() and not synth
-                     else [])}
+        kept_synth = {row["name"]: row for row in previous}
         figures = figures_module(family)
-        rows = []
+        measured = []
         for entry in members:
             manifest = json.loads(render(entry)[f"{entry.name}.json"])
-            rows.append({
+            row = {
                 "name": entry.name, "params": entry.params.to_dict(),
                 # Families without one element format per side (several streams) leave these out.
                 **{side: getattr(entry.params, side).name for side in ("in_format", "out_format")
@@ -59,34 +127,47 @@ def write_family_reports(entries, out_dir, synth=True):
                 **figures.figures(entry.params),
                 "synth": {r["target"]: {k: v for k, v in r.items() if k != "name"}
                           for r in synth_rows if r["name"] == entry.name},
-            })
-            kept = previous.get(entry.name)
-            if kept and kept["params"] == rows[-1]["params"]:
-                rows[-1]["synth"] = kept["synth"]
+            }
+            # The row as the JSON file holds it, so fresh and kept rows render alike.
+            row = json.loads(json.dumps(row, sort_keys=True))
+            kept = kept_synth.get(entry.name)
+            if not synth and kept and kept["params"] == row["params"]:
+                row["synth"] = kept.get("synth", {})
+            measured.append(row)
+        # A whole-catalog run into the repository's reports is the report: rows of blocks no
+        # longer measured (renamed, or left by a user run) go; any other run merges.
+        rows = merge_rows([] if pages else previous, measured)
         markdown = figures.markdown(rows)
-        write_files({json_path.name: (json.dumps(rows, indent=2, sort_keys=True) + "\n").encode(),
-                     md_path.name: markdown.encode()}, out_dir)
-        paths += [json_path, md_path]
-        # The family's page beside the report folder (the repository's, for --out reports).
-        page = family_page(out_dir.parent, family)
-        if update_block(page, family, markdown):
-            paths.append(page)
-        if write_parameter_table(page, FAMILIES[family]):
-            paths.append(page)
-    return sorted(set(paths), key=paths.index)
+        files[json_path] = (json.dumps(rows, indent=2, sort_keys=True) + "\n").encode()
+        files[md_path] = markdown.encode()
+        if pages is not None:
+            page = family_page(pages, family)
+            if page.is_file():
+                text = page.read_text(encoding="utf-8")
+                text = replace_block(text, family, markdown)
+                text = replace_block(text, "params", parameter_table(FAMILIES[family]))
+                files[page] = text.encode()
+    return files
+
+
+def write_all(files):
+    """Write ``{path: bytes}`` (each file atomically; unchanged files are left alone); return
+    the paths in order."""
+    for path, content in files.items():
+        write_atomic(path, content)
+    return list(files)
+
+
+def write_family_reports(entries, out_dir, synth=True, pages=None):
+    """Measure ``entries``, then write the report files (see :func:`measure_family_reports`):
+    nothing is written before every figure is in hand, so an interruption or a failure leaves
+    the report as it was. Return the paths written."""
+    return write_all(measure_family_reports(entries, out_dir, synth=synth, pages=pages))
 
 
 def parameter_table(family):
     """The generated parameter table of ``family`` as its docs page embeds it."""
     return parameter_table_markdown(family.params_class)
-
-
-def write_parameter_table(page, family):
-    """Put the parameter table of ``family`` between the page's ``report:params`` markers."""
-    text = page.read_text(encoding="utf-8") if page.is_file() else ""
-    if report_block(text, "params") == parameter_table(family):
-        return False
-    return update_block(page, "params", parameter_table(family))
 
 
 def family_page(root, family):
@@ -108,13 +189,18 @@ def report_block(text, name):
     return None if span is None else text[span[0]:span[1]]
 
 
+def replace_block(text, name, table):
+    """``text`` with ``table`` between its ``report:<name>`` markers (unchanged without them)."""
+    span = _block_span(text, name)
+    return text if span is None else text[:span[0]] + table + text[span[1]:]
+
+
 def update_block(page, name, table):
     """Put ``table`` between the ``report:<name>`` markers of ``page``; True if it has them."""
     if not page.is_file():
         return False
     text = page.read_text(encoding="utf-8")
-    span = _block_span(text, name)
-    if span is None:
+    if _block_span(text, name) is None:
         return False
-    write_atomic(page, (text[:span[0]] + table + text[span[1]:]).encode())
+    write_atomic(page, replace_block(text, name, table).encode())
     return True

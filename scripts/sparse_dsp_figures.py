@@ -116,6 +116,10 @@ def figures(params):
         "registered_mac_fmax_mhz": {t: r["fmax_mhz"] for t, r in mac.items()}}
 
 
+def _by_n(per_n):
+    return sorted(per_n.items(), key=lambda item: int(item[0]))
+
+
 def markdown(rows):
     """The report tables of sparse DSP chain rows: figures, then Fmax against the yardstick."""
     header = ["block", "lanes", "M", "N (run time)", "weights", "max K", "packed", "latency",
@@ -124,10 +128,11 @@ def markdown(rows):
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row in rows:
         p = row["params"]
+        # By N as a number: a row read back from the JSON report has its keys sorted as text.
         macs = ", ".join(f"{n}:{p['m']} → {v}" for n, v in
-                         row["dense_equivalent_macs_per_cycle"].items())
+                         _by_n(row["dense_equivalent_macs_per_cycle"]))
         busy = ", ".join(f"{n}:{p['m']} → {v:.3f}" for n, v in
-                         row["timing"]["busy_fraction"].items())
+                         _by_n(row["timing"]["busy_fraction"]))
         cells = [row["name"], str(p["lanes"]), str(p["m"]),
                  ", ".join(map(str, p["supported_n"])), f"INT{p['weight_bits']}",
                  str(p["max_k"]), "yes" if p.get("packed") else "no",

@@ -140,3 +140,106 @@ def test_host_script_over_a_pty(tmp_path, capsys, corrupt):
         assert err == "error: gelu_int8: 2 of 2 frames differ from the golden model\n"
     else:
         assert status == 0 and out.endswith("gelu_int8: 2 frames, 12 elements, all bit-exact\n")
+
+
+def _host(tmp_path, capsys, argv, entry=None, board=True, frames="-128 127 0 -1\n"):
+    """Run the bridge verb on a pseudo-terminal with ``argv`` after ``--port``; with ``board``,
+    a fake board answers for ``entry``. Returns (status, out, err, bytes the port received)."""
+    import os
+    import threading
+
+    from generators.cli import main
+
+    master, slave = os.openpty()
+    received = bytearray()
+    if board:
+        core = check_supported(entry)
+        threading.Thread(target=_fake_board, args=(master, entry, core, False, []),
+                         daemon=True).start()
+    (tmp_path / "frames.txt").write_text(frames)
+    argv = [str(tmp_path / "frames.txt") if a == "FRAMES" else a for a in argv]
+    try:
+        status = main(["bridge", "--port", os.ttyname(slave), *argv])
+    finally:
+        os.close(slave)
+    if not board:
+        os.set_blocking(master, False)
+        try:
+            received += os.read(master, 4096)
+        except OSError:             # nothing was sent (EAGAIN, or EIO once the slave is closed)
+            pass
+        os.close(master)
+    out, err = capsys.readouterr()
+    return status, out, err, bytes(received)
+
+
+def test_host_script_takes_a_config(tmp_path, capsys):
+    """``--config``: a block of the user's own, driven like a catalog one."""
+    from generators.catalog import load_config
+
+    config = tmp_path / "my.toml"
+    config.write_text('[my_gelu]\nfamily = "gelu"\nmethod = "i_gelu"\nlanes = 2\n'
+                      'in_width = 8\nin_frac = 5\nout_width = 8\nout_frac = 5\n')
+    (entry,) = load_config(config)
+    status, out, err, _ = _host(tmp_path, capsys, ["--config", str(config), "--only", "my_gelu",
+                                                   "--input", "FRAMES"], entry,
+                                frames="-128 127\n0 -1 5 6\n")
+    assert (status, err) == (0, "")
+    assert out.endswith("my_gelu: 2 frames, 6 elements, all bit-exact\n")
+
+
+def test_host_script_refuses_out_of_range_codes_before_sending(tmp_path, capsys):
+    status, out, err, sent = _host(tmp_path, capsys, ["--only", "gelu_int8", "--input", "FRAMES"],
+                                   board=False, frames="1 2 3 4\n\n5 6 7 8 9 10 300 11\n")
+    assert status == 2 and out == "" and sent == b""
+    assert err == (f"error: {tmp_path / 'frames.txt'}:3: frame 1, beat 1, lane 2: code 300 must "
+                   f"be in -128..127\n")
+
+
+@pytest.mark.parametrize("frames, message", [
+    ("1 2 3 4\n1 2 x 4\n", ":2: 'x' is not an integer code"),
+    ("1 2 3 4\n1 2 3\n", ":2: 3 codes, not a multiple of 4 lanes"),
+], ids=["not-a-number", "partial-beat"])
+def test_host_script_names_the_bad_input_line(tmp_path, capsys, frames, message):
+    status, out, err, sent = _host(tmp_path, capsys, ["--only", "gelu_int8", "--input", "FRAMES"],
+                                   board=False, frames=frames)
+    assert (status, out, sent) == (2, "", b"")
+    assert err == f"error: {tmp_path / 'frames.txt'}{message}\n"
+
+
+def test_host_script_names_a_silent_board(tmp_path, capsys, monkeypatch):
+    """No board on the port: one line naming the port and what it waited for, exit 2."""
+    import fpga.host_bridge
+
+    monkeypatch.setattr(fpga.host_bridge, "TIMEOUT_S", 0.2)
+    status, out, err, sent = _host(tmp_path, capsys, ["--only", "gelu_int8", "--input", "FRAMES"],
+                                   board=False)
+    assert status == 2 and out == "" and len(sent) == 5       # the one beat went out
+    assert err.startswith("error: no answer on /dev/pts/") and err.count("\n") == 1
+    assert "waited 0.2 s for the 1-beat output of frame 0 (5 bytes, got 0)" in err
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--only", "gelu_int9"], "'gelu_int9'; did you mean 'gelu_int8'?"),
+    ([], "bridge drives one block (the one on the board): give --only NAME, not a selection of "),
+], ids=["unknown-block", "no-block"])
+def test_host_script_refuses_the_selection(tmp_path, capsys, argv, message):
+    status, out, err, sent = _host(tmp_path, capsys, argv, board=False)
+    assert (status, out, sent) == (2, "", b"")
+    assert err.startswith("error: ") and message in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("port, message", [
+    ("missing", "cannot open --port {port!r}: No such file or directory"),
+    ("file", "--port {port!r} is not a serial device"),
+], ids=["missing", "not-a-terminal"])
+def test_host_script_refuses_the_port(tmp_path, capsys, port, message):
+    from generators.cli import main
+
+    path = tmp_path / port
+    if port == "file":
+        path.write_text("")
+    status = main(["bridge", "--port", str(path), "--only", "gelu_int8", "--frames", "1"])
+    out, err = capsys.readouterr()
+    assert (status, out) == (2, "")
+    assert err.startswith("error: " + message.format(port=str(path))) and err.count("\n") == 1

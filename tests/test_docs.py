@@ -126,21 +126,31 @@ def test_the_link_check_catches_bad_links(tmp_path):
     ]
 
 
-def test_report_writes_the_family_page_not_the_readme(tmp_path):
-    """``report`` into a copy of the repository's reports, docs page and README: the page gets
-    the run's table between its markers, the README stays as it was."""
+def test_report_writes_the_family_page_not_the_readme(tmp_path, monkeypatch):
+    """``report`` on a copy of the repository's reports, docs pages and README: a partial run
+    leaves the page and the README as they were; a run that rewrites the pages (a whole-catalog
+    run into reports/; here the same call on one block) puts the table between the page's
+    markers, changes nothing else there, and never writes the README."""
+    import scripts.report
+    from generators.catalog import DEFAULT_CATALOG, select
     from generators.cli import main
+    from scripts.report import measure_family_reports, write_all
 
     shutil.copytree(REPO_ROOT / "reports", tmp_path / "reports")
-    page = family_page(tmp_path, "gelu")
-    page.parent.mkdir(parents=True)
-    shutil.copy(family_page(REPO_ROOT, "gelu"), page)
+    shutil.copytree(REPO_ROOT / "docs", tmp_path / "docs")
     shutil.copy(REPO_ROOT / "README.md", tmp_path / "README.md")
+    monkeypatch.setattr(scripts.report, "REPO_ROOT", tmp_path)
+    page = family_page(tmp_path, "gelu")
     before = page.read_text(encoding="utf-8")
 
-    assert main(["report", "--no-synth", "--only", "gelu_int8",
-                 "--out", str(tmp_path / "reports")]) == 0
+    assert main(["report", "--no-synth", "--only", "gelu_int8"]) == 0
+    assert page.read_text(encoding="utf-8") == before
+    assert (tmp_path / "README.md").read_bytes() == (REPO_ROOT / "README.md").read_bytes()
 
+    files = measure_family_reports(select(DEFAULT_CATALOG, ["gelu_int8"]), tmp_path / "reports",
+                                   synth=False, pages=tmp_path)
+    assert page in files and tmp_path / "README.md" not in files
+    write_all(files)
     after = page.read_text(encoding="utf-8")
     table = (tmp_path / "reports" / "gelu.md").read_text(encoding="utf-8")
     assert report_block(after, "gelu") == table
