@@ -153,28 +153,6 @@ def test_random_family_values(value):
 
 # -- a sample of accepted tables, built and linted -------------------------------------------------
 
-#: Accepted configs our Verilator flags still refuse, until the RTL fixes of issue 16 land:
-#: zero-width signals emitted as ``[-1:0]`` (ASCRANGE) and deform's constant dilation clamp
-#: (CMPCONST). Each is (what, predicate on the parameters).
-KNOWN_LINT_FAILURES = (
-    ("softmax max_len = 1 or lanes = max_len (zero-width beat counter)",
-     lambda p: p.family == "softmax" and (p.max_len == 1 or p.lanes == p.max_len)),
-    ("sparse_dsp max_k = m, lanes = 2 with m = 16, lanes = 32 with m = 2 (zero-width fields)",
-     lambda p: p.family == "sparse_dsp" and (p.max_k == p.m or (p.lanes, p.m) in ((2, 16),
-                                                                              (32, 2)))),
-    ("deform with one channel group or a one-pixel map (zero-width counters)",
-     lambda p: p.family == "deform" and 1 in (p.groups_max, p.out_groups_max, p.h_max, p.w_max)),
-    ("deform square offsets whose codes cannot exceed d_max (constant clamp, CMPCONST)",
-     lambda p: p.family == "deform" and p.offset_mode == "square"
-     and (1 << p.offset_bits) - 1 <= p.d_max),
-)
-
-
-def known_lint_failure(params):
-    """What known lint fault ``params`` may hit, or None."""
-    return next((what for what, applies in KNOWN_LINT_FAILURES if applies(params)), None)
-
-
 def build_and_lint(entry):
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / f"{entry.name}.v"
@@ -203,25 +181,6 @@ def test_accepted_tables_build_lint_clean(family, data):
         guards.check(entry, SAMPLE_LIMITS)
     except ParamError:
         assume(False)
-    try:
-        build_and_lint(entry)
-    except AssertionError:
-        if known_lint_failure(entry.params) is None:
-            raise
-
-
-@pytest.mark.xfail(reason="zero-width signals and constant comparisons: the RTL fixes of "
-                          "issue 16", strict=False)
-@pytest.mark.parametrize("table", [
-    {"family": "softmax", "max_len": 1},
-    {"family": "softmax", "lanes": 4, "max_len": 4},
-    {"family": "sparse_dsp", "m": 4, "max_k": 4},
-    {"family": "deform", "h_max": 1, "w_max": 1, "c_max": 4, "d_max": 1},
-    {"family": "deform", "d_max": 31, "offset_bits": 2},
-], ids=lambda t: ",".join(f"{k}={v}" for k, v in t.items() if k != "family"))
-def test_known_lint_failures(table):
-    entry = entry_from_table("a", table)
-    assert known_lint_failure(entry.params) is not None
     build_and_lint(entry)
 
 

@@ -18,8 +18,6 @@ import pytest
 
 from testbench.runner import REPO_ROOT
 
-pytestmark = pytest.mark.slow          # a Verilator build with FST per test: 20-70 s each
-
 #: The unprivileged account of the second test ("nobody" on Debian and most distributions).
 UNPRIVILEGED_UID = 65534
 
