@@ -17,6 +17,7 @@ been generated, and what is written is whole (see ``emit.py``).
 import argparse
 import dataclasses
 import importlib.metadata
+import os
 import sys
 import typing
 from pathlib import Path
@@ -120,16 +121,18 @@ def _build_arguments(parser):
 
 
 def check_out_folder(path, option="--out"):
-    """Refuse ``path`` as an output folder when it, or a folder above it, is a file."""
+    """Refuse ``path`` as an output folder when it, or the nearest folder above it that exists,
+    is a file or cannot be written, before any work starts."""
     path = Path(path)
-    if path.exists() and not path.is_dir():
-        raise ParamError(f"{option} must be a folder, not the file {str(path)!r}")
-    for parent in path.parents:
-        if parent.exists():
-            if not parent.is_dir():
-                raise ParamError(f"{option} must be a folder, not below the file "
-                                 f"{str(parent)!r}: {str(path)!r}")
-            break
+    for folder in (path, *path.parents):
+        if folder.exists():
+            if not folder.is_dir():
+                where = "the file" if folder == path else "below the file"
+                raise ParamError(f"{option} must be a folder, not {where} {str(folder)!r}")
+            if not os.access(folder, os.W_OK | os.X_OK):
+                raise ParamError(f"{option} {str(path)!r} cannot be written: {str(folder)!r} is "
+                                 f"read-only for this user")
+            return
 
 
 def _count(number, noun):

@@ -5,7 +5,8 @@ folder's boards.json and boards.md, and (for the repository's reports/ only) the
 import json
 from pathlib import Path
 
-from scripts.report import check_out_dir, default_reports_dir, read_rows, replace_block, write_all
+from generators.cli import check_out_folder
+from scripts.report import default_reports_dir, read_rows, replace_block, write_all
 
 __all__ = ["board_markdown", "boards_page", "write_board_report"]
 
@@ -40,7 +41,7 @@ def write_board_report(rows, out_dir, page=None):
     are kept whole), write boards.md and, given a ``page``, its ``report:boards`` block (the
     merged table). Everything is composed before the first file is written. Return the paths."""
     out_dir = Path(out_dir)
-    check_out_dir(out_dir, "--report")
+    check_out_folder(out_dir, "--report")
     path = out_dir / "boards.json"
     keep = {(r["board"], r["name"], r["design"]): r for r in read_rows(path)}
     for row in rows:

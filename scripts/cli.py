@@ -49,10 +49,10 @@ def _report_folder(text):
     """``--report``'s folder, refused at once (not after the bitstreams) if it cannot be one."""
     from generators.params import ParamError
 
-    from .report import check_out_dir
+    from generators.cli import check_out_folder
 
     try:
-        check_out_dir(Path(text), "--report")
+        check_out_folder(Path(text), "--report")
     except ParamError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
     return Path(text)

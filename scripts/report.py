@@ -9,12 +9,11 @@ rows are kept whole); only a run over the whole default catalog into the reposit
 
 import importlib
 import json
-import os
 from pathlib import Path
 
 from fpga.ooc import synth_entries
 from generators.catalog import DEFAULT_CATALOG
-from generators.cli import BUILD_ROOT
+from generators.cli import BUILD_ROOT, check_out_folder
 from generators.emit import render, write_atomic
 from generators.families import FAMILIES
 from generators.params import ParamError, parameter_table_markdown
@@ -22,7 +21,7 @@ from scripts.tables import SYNTH_TARGETS
 
 __all__ = ["REPO_ROOT", "default_reports_dir", "figures_module", "measure_family_reports",
            "write_family_reports", "docs_root", "merge_rows", "family_page", "report_block",
-           "update_block", "replace_block", "write_all", "check_out_dir",
+           "update_block", "replace_block", "write_all",
            "read_rows"]
 
 #: The checkout whose ``reports`` folder and ``docs`` pages the default report run maintains.
@@ -82,27 +81,13 @@ def read_rows(path):
                      f"away or choose another --out")
 
 
-def check_out_dir(out_dir, option="--out"):
-    """Refuse an ``out_dir`` that is a file, lies below one or cannot be written, before
-    anything is measured (the folder, or the nearest one above it that exists)."""
-    for folder in (Path(out_dir), *Path(out_dir).parents):
-        if folder.exists():
-            if not folder.is_dir():
-                where = "the file" if folder == Path(out_dir) else "below the file"
-                raise ParamError(f"{option} must be a folder, not {where} {folder}")
-            if not os.access(folder, os.W_OK | os.X_OK):
-                raise ParamError(f"{option} {out_dir} cannot be written: {folder} is read-only "
-                                 f"for this user")
-            return
-
-
 def measure_family_reports(entries, out_dir, synth=True, pages=None):
     """Measure ``entries`` and return every file the report writes, ``{path: bytes}``, without
     writing any: ``out_dir``/<family>.json and .md (the measured rows merged into the rows
     already there; when ``pages`` is a repository root, the measured families' rows are the
     whole report), and with ``pages`` each family page's report and parameter tables."""
     out_dir = Path(out_dir)
-    check_out_dir(out_dir)
+    check_out_folder(out_dir)
     by_family = {}
     for entry in entries:
         by_family.setdefault(entry.params.family, []).append(entry)

@@ -259,8 +259,7 @@ def test_out_below_a_file(tmp_path, capsys):
     target.write_text("keep")
     for verb in ("build", "synth"):
         assert error_of(capsys, verb, "--only", ONE, "--out", target / "sub" / "dir") == \
-            f"error: --out must be a folder, not below the file '{target}': " \
-            f"'{target / 'sub' / 'dir'}'"
+            f"error: --out must be a folder, not below the file '{target}'"
     assert target.read_text() == "keep"
 
 

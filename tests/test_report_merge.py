@@ -167,7 +167,7 @@ def test_report_out_must_be_a_folder(tmp_path, capsys, below):
     out = target / "sub" if below else target
     assert main(["report", "--only", "gelu_int8", "--no-synth", "--out", str(out)]) == 2
     where = "below the file" if below else "the file"
-    assert capsys.readouterr().err == f"error: --out must be a folder, not {where} {target}\n"
+    assert capsys.readouterr().err == f"error: --out must be a folder, not {where} '{target}'\n"
     assert target.read_text() == "mine\n"
 
 
@@ -176,16 +176,16 @@ def test_report_out_must_be_writable(tmp_path, capsys, monkeypatch):
     the permission answer is what a normal user would get)."""
     import os
 
-    import scripts.report
+    import generators.cli
 
     locked = tmp_path / "locked"
     locked.mkdir()
-    monkeypatch.setattr(scripts.report.os, "access",
+    monkeypatch.setattr(generators.cli.os, "access",
                         lambda path, mode: os.path.realpath(path) != str(locked.resolve()))
     assert main(["report", "--only", "gelu_int8", "--no-synth", "--out",
                  str(locked / "reports")]) == 2
-    assert capsys.readouterr().err == (f"error: --out {locked / 'reports'} cannot be written: "
-                                       f"{locked} is read-only for this user\n")
+    assert capsys.readouterr().err == (f"error: --out '{locked / 'reports'}' cannot be "
+                                       f"written: '{locked}' is read-only for this user\n")
     assert list(locked.iterdir()) == []
 
 
@@ -241,4 +241,4 @@ def test_board_report_refuses_a_file_at_once(tmp_path, capsys):
                  "--report", str(taken)]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"error: argument --report: --report must be a folder, not the file "
-                          f"{taken}")
+                          f"'{taken}'")
