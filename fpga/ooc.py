@@ -47,7 +47,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from generators.emit import write_atomic
+from generators.emit import fsync_dir, write_atomic
 
 __all__ = ["TARGETS", "NODSP_TARGETS", "Target", "synthesize", "write_reports", "synth_entries",
            "write_synth_reports"]
@@ -118,11 +118,7 @@ def _publish(staging: Path, work_dir: Path, names: list[str]) -> None:
     for name in names:
         if (staging / name).is_file():
             os.replace(staging / name, work_dir / name)
-    fd = os.open(work_dir, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    fsync_dir(work_dir)
 
 
 def _tool(name: str) -> str:

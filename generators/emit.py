@@ -49,7 +49,8 @@ from .axis import AxisTop, payload_shape, stream_members
 from .streams import SCHEMA_VERSION, describe_streams, evaluate
 
 __all__ = ["build_top", "render", "manifest", "write_files", "write_atomic", "stale_files",
-           "leftover_files", "emitted_files", "build_folder", "recover", "TEMP_SUFFIX", "JOURNAL"]
+           "leftover_files", "emitted_files", "build_folder", "recover", "fsync_dir", "TEMP_SUFFIX",
+           "JOURNAL"]
 
 
 def build_top(entry):
@@ -162,7 +163,7 @@ def write_files(files, out_dir, remove=()):
         with _interrupts_held():
             os.replace(temps[-1], out_dir / JOURNAL)
             temps = []          # decided: the journal owns them now
-            _fsync_dir(out_dir)
+            fsync_dir(out_dir)
             _roll_forward(out_dir, journal)
     except BaseException:
         for temp in temps:
@@ -184,7 +185,7 @@ def write_atomic(target, content):
         with _interrupts_held():
             os.replace(temps[0], target)
             temps = []
-            _fsync_dir(target.parent)
+            fsync_dir(target.parent)
     except BaseException:
         for temp in temps:
             temp.unlink(missing_ok=True)
@@ -303,9 +304,9 @@ def _roll_forward(out_dir, journal):
     for name in journal.get("remove", []):
         _slow_step()
         (out_dir / name).unlink(missing_ok=True)
-    _fsync_dir(out_dir)
+    fsync_dir(out_dir)
     (out_dir / JOURNAL).unlink(missing_ok=True)
-    _fsync_dir(out_dir)
+    fsync_dir(out_dir)
 
 
 def _write_temp(target, content, created):
@@ -333,7 +334,8 @@ def _umask():
     return mask
 
 
-def _fsync_dir(folder):
+def fsync_dir(folder):
+    """Make the renames in ``folder`` durable (a rename is only on disk once its folder is)."""
     fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
     try:
         os.fsync(fd)
