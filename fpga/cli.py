@@ -4,6 +4,7 @@ Registered as entry points of the group ``mlhw_generators.verbs`` (pyproject.tom
 CLI finds them there. Heavy imports (amaranth-boards, the flows) wait for ``run``.
 """
 
+import time
 from pathlib import Path
 
 from generators.cli import (BUILD_ROOT, CheckFailed, Verb, add_selection, check_out_folder,
@@ -31,7 +32,11 @@ def _synth(args):
         if target not in TARGETS:
             raise ParamError(f"--target must be one of {', '.join(map(repr, sorted(TARGETS)))}, "
                              f"not {target!r}")
-    rows = synth_entries(selected_entries(args), targets, args.out)
+    from .progress import Progress
+
+    entries = selected_entries(args)
+    with Progress("synth", len(entries) * len(targets)) as progress:
+        rows = synth_entries(entries, targets, args.out, progress=progress)
     write_synth_reports(rows, args.out)
     print(f"wrote {args.out / 'synth.json'} and {args.out / 'synth.md'}")
     return rows
@@ -76,14 +81,24 @@ def _bitstream(args):
     entries = selected_entries(args)
     for entry in entries:       # refuse unsupported blocks before the first (long) build
         check_supported(entry)
+    from .progress import Progress
+
     rows = []
-    for name in boards:
-        for entry in entries:
-            row = build_bitstream(entry, name, args.out, design=args.design)
-            rows.append(row)
-            print(f"{name} {entry.name} {args.design}: {row['bitstream']} (logic cells "
-                  f"{row['lc']['used']}/{row['lc']['available']}, Fmax {row['fmax_mhz']:.1f} MHz "
-                  f"for a {row['target_mhz']:g} MHz clock)")
+    with Progress("bitstream", len(boards) * len(entries)) as progress:
+        for name in boards:
+            for entry in entries:
+                progress.start(f"{name} {entry.name}")
+                began = time.monotonic()
+                try:
+                    row = build_bitstream(entry, name, args.out, design=args.design)
+                except BaseException:
+                    progress.finish(f"{name} {entry.name}", "failed", time.monotonic() - began)
+                    raise
+                progress.finish(f"{name} {entry.name}", "done", time.monotonic() - began)
+                rows.append(row)
+                print(f"{name} {entry.name} {args.design}: {row['bitstream']} (logic cells "
+                      f"{row['lc']['used']}/{row['lc']['available']}, Fmax "
+                      f"{row['fmax_mhz']:.1f} MHz for a {row['target_mhz']:g} MHz clock)")
     return rows
 
 

