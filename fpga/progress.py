@@ -45,6 +45,12 @@ class Progress:
         if self._bar is not None:
             self._bar.set_postfix_str(self._counts())
 
+    def running(self, count):
+        """Set how many items are running now (an engine that knows only its capacity)."""
+        self.counts["running"] = count
+        if self._bar is not None:
+            self._bar.set_postfix_str(self._counts())
+
     def finish(self, name, state="done", seconds=None):
         if state not in STATES or state == "running":
             raise ValueError(f"state must be one of 'done', 'failed', 'cached', not {state!r}")

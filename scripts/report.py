@@ -11,7 +11,6 @@ import importlib
 import json
 from pathlib import Path
 
-from fpga.ooc import synth_entries
 from generators.catalog import DEFAULT_CATALOG
 from generators.cli import BUILD_ROOT, check_out_folder
 from generators.emit import render, write_atomic
@@ -20,6 +19,7 @@ from generators.params import ParamError, parameter_table_markdown
 from scripts.tables import SYNTH_TARGETS
 
 __all__ = ["REPO_ROOT", "default_reports_dir", "figures_module", "measure_family_reports",
+           "measure_row", "REPORT_CACHE",
            "write_family_reports", "docs_root", "merge_rows", "family_page", "report_block",
            "update_block", "replace_block", "write_all",
            "read_rows"]
@@ -81,40 +81,82 @@ def read_rows(path):
                      f"away or choose another --out")
 
 
-def measure_family_reports(entries, out_dir, synth=True, pages=None):
+def measure_row(item):
+    """One report row, measured (a task of :class:`scripts.engine.Engine`): ``item`` is
+    ``(name, params JSON, synth)``. Returns ``(row, state)``; the row's synthesis comes from
+    the shared result cache (:func:`fpga.ooc.synthesize_cached`), state "cached" when all of it
+    was there."""
+    from fpga.ooc import synthesize_cached
+    from generators.catalog import params_from_json
+    from generators.family import Entry
+
+    name, params_json, synth = item
+    entry = Entry(name, params_from_json(params_json))
+    files = render(entry)
+    manifest = json.loads(files[f"{entry.name}.json"])
+    synth_rows, cached = [], True
+    for target in SYNTH_TARGETS if synth else ():
+        row = synthesize_cached(files[f"{entry.name}.v"], entry.name, target, REPORT_CACHE,
+                                cached_only=True)
+        if row is None:
+            cached = False
+            row = synthesize_cached(files[f"{entry.name}.v"], entry.name, target, REPORT_CACHE)
+        synth_rows.append(row)
+    row = {
+        "name": entry.name, "params": entry.params.to_dict(),
+        # Families without one element format per side (several streams) leave these out.
+        **{side: getattr(entry.params, side).name for side in ("in_format", "out_format")
+           if hasattr(entry.params, side)},
+        "latency_cycles": manifest["latency_cycles"],
+        "initiation_interval": manifest["initiation_interval"],
+        **figures_module(entry.params.family).figures(entry.params),
+        "synth": {r["target"]: r for r in synth_rows},
+    }
+    # The row as the JSON file holds it, so fresh and kept rows render alike.
+    return json.loads(json.dumps(row, sort_keys=True)), "cached" if synth and cached else "done"
+
+
+#: The report rows' synthesis results (content-addressed: fpga.ooc.synthesize_cached).
+REPORT_CACHE = BUILD_ROOT / "synth" / "cache"
+
+
+def measure_family_reports(entries, out_dir, synth=True, pages=None, engine=None):
     """Measure ``entries`` and return every file the report writes, ``{path: bytes}``, without
     writing any: ``out_dir``/<family>.json and .md (the measured rows merged into the rows
     already there; when ``pages`` is a repository root, the measured families' rows are the
-    whole report), and with ``pages`` each family page's report and parameter tables."""
+    whole report), and with ``pages`` each family page's report and parameter tables.
+
+    The rows are measured on ``engine`` (a :class:`scripts.engine.Engine`; default: one after
+    another in this process), one task per row, all families at once."""
+    from scripts.engine import Engine, Failure
+
     out_dir = Path(out_dir)
     check_out_folder(out_dir)
     by_family = {}
     for entry in entries:
         by_family.setdefault(entry.params.family, []).append(entry)
+    ordered = [entry for _, members in sorted(by_family.items()) for entry in members]
+    items = [(entry.name, entry.params.to_json(), synth) for entry in ordered]
+    if engine is None:
+        with Engine(inline=True) as engine:
+            results = engine.map(measure_row, items, [e.name for e in ordered], "report")
+    else:
+        results = engine.map(measure_row, items, [e.name for e in ordered], "report")
+    measured_rows = {}
+    for entry, result in zip(ordered, results):
+        if isinstance(result, Failure):
+            raise RuntimeError(f"report of {entry.name} failed: {result['error']}")
+        measured_rows[entry.name] = result
     files = {}
     for family, members in sorted(by_family.items()):
         json_path, md_path = out_dir / f"{family}.json", out_dir / f"{family}.md"
         previous = read_rows(json_path)
-        synth_rows = synth_entries(members, SYNTH_TARGETS, BUILD_ROOT / "synth") if synth else []
         # Without synthesis, keep the figures of the last full report for unchanged blocks.
         kept_synth = {row["name"]: row for row in previous}
         figures = figures_module(family)
         measured = []
         for entry in members:
-            manifest = json.loads(render(entry)[f"{entry.name}.json"])
-            row = {
-                "name": entry.name, "params": entry.params.to_dict(),
-                # Families without one element format per side (several streams) leave these out.
-                **{side: getattr(entry.params, side).name for side in ("in_format", "out_format")
-                   if hasattr(entry.params, side)},
-                "latency_cycles": manifest["latency_cycles"],
-                "initiation_interval": manifest["initiation_interval"],
-                **figures.figures(entry.params),
-                "synth": {r["target"]: {k: v for k, v in r.items() if k != "name"}
-                          for r in synth_rows if r["name"] == entry.name},
-            }
-            # The row as the JSON file holds it, so fresh and kept rows render alike.
-            row = json.loads(json.dumps(row, sort_keys=True))
+            row = measured_rows[entry.name]
             kept = kept_synth.get(entry.name)
             if not synth and kept and kept["params"] == row["params"]:
                 row["synth"] = kept.get("synth", {})
@@ -143,11 +185,12 @@ def write_all(files):
     return list(files)
 
 
-def write_family_reports(entries, out_dir, synth=True, pages=None):
+def write_family_reports(entries, out_dir, synth=True, pages=None, engine=None):
     """Measure ``entries``, then write the report files (see :func:`measure_family_reports`):
     nothing is written before every figure is in hand, so an interruption or a failure leaves
     the report as it was. Return the paths written."""
-    return write_all(measure_family_reports(entries, out_dir, synth=synth, pages=pages))
+    return write_all(measure_family_reports(entries, out_dir, synth=synth, pages=pages,
+                                            engine=engine))
 
 
 def parameter_table(family):
