@@ -240,15 +240,19 @@ def evaluate(item):
         _flatten(f"p_{key}", value, base)
     base["latency_cycles"] = manifest["latency_cycles"]
     base["initiation_interval"] = manifest["initiation_interval"]
+    if hasattr(params, "macs_per_cycle"):       # a family's own throughput figure
+        base["macs_per_cycle"] = params.macs_per_cycle
     if with_figures:
         from scripts.report import figures_module
 
         figures = json.loads(json.dumps(figures_module(params.family).figures(params)))
         flat = {}
         _flatten("", figures, flat)
-        if isinstance(figures.get("accuracy"), dict):     # the short names plots use
-            _flatten("", {k: v for k, v in figures["accuracy"].items()
-                          if not isinstance(v, dict)}, flat)
+        accuracy = figures.get("accuracy")
+        if isinstance(accuracy, dict):     # the short names plots use: the block's own method
+            own = accuracy.get(getattr(params, "method", None))
+            own = own if isinstance(own, dict) else accuracy
+            _flatten("", {k: v for k, v in own.items() if not isinstance(v, dict)}, flat)
         base.update({key: value for key, value in flat.items() if key not in base})
     rows, all_cached = [], True
     for target in targets:
