@@ -31,7 +31,17 @@ class Failure(dict):
 def _timed(function, item):
     began = time.monotonic()
     result, state = function(item)
-    return result, state, time.monotonic() - began
+    return result, state, time.monotonic() - began, _node()
+
+
+def _node():
+    """The Ray node running this task (None outside Ray)."""
+    try:
+        import ray
+
+        return ray.get_runtime_context().get_node_id() if ray.is_initialized() else None
+    except ImportError:
+        return None
 
 
 class Engine:
@@ -44,6 +54,7 @@ class Engine:
         self.address = address or os.environ.get("RAY_ADDRESS") or None
         self._started = False
         self.item_seconds = []          # the time each finished item took inside its task
+        self.item_nodes = []            # and the Ray node that ran it
 
     def __enter__(self):
         if self.inline:
@@ -116,7 +127,7 @@ class Engine:
 
     def _finish(self, progress, name, get):
         try:
-            result, state, seconds = get()
+            result, state, seconds, node = get()
         except KeyboardInterrupt:
             raise
         except Exception as error:      # the task's own error, or its worker died too often
@@ -124,6 +135,7 @@ class Engine:
             progress.finish(name, "failed")
             return Failure(error=_error_line(message))
         self.item_seconds.append(seconds)
+        self.item_nodes.append(node)
         progress.finish(name, state, seconds)
         return result
 

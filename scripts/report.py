@@ -83,24 +83,24 @@ def read_rows(path):
 
 def measure_row(item):
     """One report row, measured (a task of :class:`scripts.engine.Engine`): ``item`` is
-    ``(name, params JSON, synth)``. Returns ``(row, state)``; the row's synthesis comes from
-    the shared result cache (:func:`fpga.ooc.synthesize_cached`), state "cached" when all of it
-    was there."""
+    ``(name, params JSON, synth, cache folder)``. Returns ``(row, state)``; the row's synthesis
+    comes from the shared result cache (:func:`fpga.ooc.synthesize_cached`), state "cached"
+    when all of it was there."""
     from fpga.ooc import synthesize_cached
     from generators.catalog import params_from_json
     from generators.family import Entry
 
-    name, params_json, synth = item
+    name, params_json, synth, cache = item
     entry = Entry(name, params_from_json(params_json))
     files = render(entry)
     manifest = json.loads(files[f"{entry.name}.json"])
     synth_rows, cached = [], True
     for target in SYNTH_TARGETS if synth else ():
-        row = synthesize_cached(files[f"{entry.name}.v"], entry.name, target, REPORT_CACHE,
+        row = synthesize_cached(files[f"{entry.name}.v"], entry.name, target, cache,
                                 cached_only=True)
         if row is None:
             cached = False
-            row = synthesize_cached(files[f"{entry.name}.v"], entry.name, target, REPORT_CACHE)
+            row = synthesize_cached(files[f"{entry.name}.v"], entry.name, target, cache)
         synth_rows.append(row)
     row = {
         "name": entry.name, "params": entry.params.to_dict(),
@@ -136,7 +136,9 @@ def measure_family_reports(entries, out_dir, synth=True, pages=None, engine=None
     for entry in entries:
         by_family.setdefault(entry.params.family, []).append(entry)
     ordered = [entry for _, members in sorted(by_family.items()) for entry in members]
-    items = [(entry.name, entry.params.to_json(), synth) for entry in ordered]
+    # The cache's absolute path: a worker's working folder need not be ours.
+    items = [(entry.name, entry.params.to_json(), synth, str(REPORT_CACHE.resolve()))
+             for entry in ordered]
     if engine is None:
         with Engine(inline=True) as engine:
             results = engine.map(measure_row, items, [e.name for e in ordered], "report")

@@ -343,8 +343,9 @@ def add_derived(spec, rows):
 # --- the sweep --------------------------------------------------------------------------------
 
 def _items(spec, entries, cache):
+    # Absolute: a worker's working folder need not be ours.
     return [(entry.name, entry.params.to_json(), spec.targets, spec.seeds, spec.figures,
-             str(cache)) for entry in entries]
+             str(Path(cache).resolve())) for entry in entries]
 
 
 def run_sweep(spec, engine, cache=SWEEP_CACHE):
@@ -355,7 +356,7 @@ def run_sweep(spec, engine, cache=SWEEP_CACHE):
     if spec.search:
         from scripts.sweep_search import search
 
-        return add_derived(spec, search(spec, entries, engine, cache))
+        return add_derived(spec, search(spec, entries, engine, Path(cache).resolve()))
     results = engine.map(evaluate, _items(spec, entries, cache),
                          [entry.name for entry in entries], f"sweep {spec.name}")
     return add_derived(spec, _rows(spec, entries, results))
