@@ -23,7 +23,7 @@ def _synth_arguments(parser):
 
 
 def _synth(args):
-    from .ooc import TARGETS, synth_entries, write_synth_reports
+    from .ooc import TARGETS, reporting_to, synth_entries, write_synth_reports
 
     check_out_folder(args.out)
     # A target named twice is synthesised once: one row per target.
@@ -35,8 +35,8 @@ def _synth(args):
     from .progress import Progress
 
     entries = selected_entries(args)
-    with Progress("synth", len(entries) * len(targets)) as progress:
-        rows = synth_entries(entries, targets, args.out, progress=progress)
+    with Progress("synth", len(entries) * len(targets)) as progress, reporting_to(progress):
+        rows = synth_entries(entries, targets, args.out)
     write_synth_reports(rows, args.out)
     print(f"wrote {args.out / 'synth.json'} and {args.out / 'synth.md'}")
     return rows

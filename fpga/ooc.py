@@ -42,6 +42,8 @@ rerun or a resumed sweep costs nothing for results in hand and a tool upgrade mi
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import functools
 import hashlib
 import importlib.metadata
@@ -59,7 +61,8 @@ from pathlib import Path
 from generators.emit import fsync_dir, write_atomic
 
 __all__ = ["TARGETS", "NODSP_TARGETS", "STUB_TARGET", "Target", "synthesize", "synthesize_cached",
-           "result_key", "tool_versions", "write_reports", "synth_entries", "write_synth_reports"]
+           "result_key", "tool_versions", "reporting_to", "write_reports", "synth_entries",
+           "write_synth_reports"]
 
 
 @dataclass(frozen=True)
@@ -462,15 +465,31 @@ def write_reports(
     write_atomic(md_path, ("\n".join(lines) + "\n").encode())
 
 
-def synth_entries(entries, targets, out_dir, progress=None):
+#: The :class:`fpga.progress.Progress` that :func:`synth_entries` reports to (the synth verb
+#: sets it with :func:`reporting_to`), None for none.
+_PROGRESS = contextvars.ContextVar("synth_progress", default=None)
+
+
+@contextlib.contextmanager
+def reporting_to(progress):
+    """:func:`synth_entries` reports each run to ``progress`` inside this block."""
+    token = _PROGRESS.set(progress)
+    try:
+        yield progress
+    finally:
+        _PROGRESS.reset(token)
+
+
+def synth_entries(entries, targets, out_dir):
     """Synthesise each catalog entry for each target; one row per (entry, target).
 
     A block that does not fit or fails timing closure still gets a row, with the tool's message
-    in ``error``, so one oversized entry does not hide the others' figures. ``progress`` (a
-    :class:`fpga.progress.Progress`) hears of each run.
+    in ``error``, so one oversized entry does not hide the others' figures. Each run is reported
+    to the progress of :func:`reporting_to`, if any.
     """
     from generators.emit import render
 
+    progress = _PROGRESS.get()
     rows = []
     for entry in entries:
         case_dir = Path(out_dir) / entry.name
