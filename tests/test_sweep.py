@@ -210,3 +210,22 @@ def test_report_rows_on_the_engine_match_the_inline_ones(tmp_path, engine):
 def test_spec_error_names_the_spec_not_a_traceback(tmp_path):
     with pytest.raises(ParamError, match="search.samples must be an integer >= 1, not 0"):
         Spec({"family": "gelu", "search": {"samples": 0, "objective": "lut"}})
+
+
+def test_progress_off_a_terminal_is_one_line_per_item(monkeypatch):
+    import io
+
+    from fpga.progress import Progress, live
+
+    stream = io.StringIO()
+    assert not live(stream)
+    with Progress("sweep x", 3, stream=stream) as progress:
+        progress.running(2)
+        progress.finish("a", "done", 1.25)
+        progress.finish("b", "cached")
+        progress.finish("c", "failed")
+        assert progress.counts == {"done": 1, "running": 0, "failed": 1, "cached": 1}
+        with pytest.raises(ValueError, match="state must be one of"):
+            progress.finish("d", "running")
+    assert stream.getvalue().splitlines() == [
+        "sweep x [1/3] a: done in 1.2 s", "sweep x [2/3] b: cached", "sweep x [3/3] c: failed"]
