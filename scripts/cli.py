@@ -118,7 +118,7 @@ def _sweep_arguments(parser):
     parser.add_argument("--out", metavar="DIR", type=Path, default=BUILD_ROOT / "sweeps",
                         help=f"results folder: <name>.csv, .json, .png, .svg (default: "
                              f"{BUILD_ROOT / 'sweeps'})")
-    add_engine_arguments(parser)
+    add_engine_arguments(parser, default_workers="all cores; 1 runs a grid in this process")
 
 
 def _sweep(args):
@@ -131,7 +131,10 @@ def _sweep(args):
     from .sweep import spec_points, validate_points
 
     validate_points(spec, spec_points(spec))        # every point, before Ray starts
-    with engine_from_args(args) as engine:
+    # One worker for a grid: the points one after another in this process, no cluster to start
+    # (as report does); the search modes run on Ray Tune whatever the count.
+    inline = args.workers == 1 and not spec.search
+    with engine_from_args(args, inline=inline) as engine:
         rows = run_sweep(spec, engine)
     paths = write_results(spec, rows, args.out)
     failed = sum(1 for row in rows if row.get("error"))

@@ -36,7 +36,7 @@ def test_simulated_two_node_cluster(tmp_path, monkeypatch):
 
 @pytest.mark.usefixtures("with_sweep_verb")
 def test_sweep_verb_writes_table_and_plots(tmp_path, capsys, monkeypatch):
-    """The verb end to end, in this process's own small cluster of one worker."""
+    """The verb end to end; ``--workers 1`` runs a grid in this process (no cluster)."""
     monkeypatch.chdir(tmp_path)
     path = write_spec(tmp_path, STUB_SPEC.replace("seeds = [1, 2]", "seeds = [5]"))
     assert main(["sweep", str(path), "--out", "out", "--workers", "1"]) == 0
