@@ -13,12 +13,17 @@ import os
 import tempfile
 from pathlib import Path
 
+# Tune's own console tables and result loggers (TensorBoard, CSV) are not wanted: the progress
+# line and the sweep's table are the output. Set before Tune is imported.
+os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
+
+from ray import tune  # noqa: E402 (after the settings above)
+
 __all__ = ["search"]
 
 
 def _trial(config, spec_data):
-    from ray import tune
-
     from scripts.sweep import evaluate, expression_value
 
     entries, targets, seeds, figures, cache, objective, constraints, sign = spec_data
@@ -33,13 +38,34 @@ def _trial(config, spec_data):
                  "rows": json.dumps(rows)})
 
 
+class _Report(tune.Callback):
+    """Each finished trial on the progress line. Tune pickles its callbacks into the
+    experiment's state file; the progress line (its stream cannot be pickled) stays with this
+    process's copy."""
+
+    def __init__(self, progress):
+        self.progress = progress
+
+    def __getstate__(self):
+        return {}
+
+    def __setstate__(self, state):
+        self.progress = None
+
+    def on_trial_complete(self, iteration, trials, trial, **info):
+        result = trial.last_result or {}
+        rows = json.loads(result.get("rows", "[]"))
+        if self.progress is not None:
+            self.progress.finish(rows[0]["name"] if rows else trial.trial_id,
+                                 result.get("cache_state", "done"))
+
+    def on_trial_error(self, iteration, trials, trial, **info):
+        if self.progress is not None:
+            self.progress.finish(trial.trial_id, "failed")
+
+
 def search(spec, entries, engine, cache):
     """Rows of the points Tune chose to run (``spec.search["samples"]`` trials)."""
-    # Tune's own console tables and result loggers (TensorBoard, CSV) are not wanted: the
-    # progress line and the sweep's table are the output.
-    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
-    os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
-    from ray import tune
     from ray.tune.search import BasicVariantGenerator
 
     from fpga.progress import Progress
@@ -67,16 +93,6 @@ def search(spec, entries, engine, cache):
     data = (by_config, spec.targets, spec.seeds, spec.figures, str(cache),
             settings["objective"], settings.get("constraints", []), sign)
     with Progress(f"search {spec.name}", samples) as progress:
-        class Report(tune.Callback):
-            def on_trial_complete(self, iteration, trials, trial, **info):
-                result = trial.last_result or {}
-                rows = json.loads(result.get("rows", "[]"))
-                progress.finish(rows[0]["name"] if rows else trial.trial_id,
-                                result.get("cache_state", "done"))
-
-            def on_trial_error(self, iteration, trials, trial, **info):
-                progress.finish(trial.trial_id, "failed")
-
         with tempfile.TemporaryDirectory(prefix="tune-") as storage:
             tuner = tune.Tuner(
                 tune.with_parameters(_trial, spec_data=data), param_space=space,
@@ -84,7 +100,7 @@ def search(spec, entries, engine, cache):
                                             search_alg=algorithm,
                                             max_concurrent_trials=engine.capacity),
                 run_config=tune.RunConfig(storage_path=str(Path(storage).resolve()),
-                                          name=spec.name, verbose=0, callbacks=[Report()]))
+                                          name=spec.name, verbose=0, callbacks=[_Report(progress)]))
             results = tuner.fit()
     rows, seen = [], set()
     for result in results:
