@@ -173,7 +173,8 @@ def test_sweep_on_a_local_cluster_then_all_cached(tmp_path, engine):
     assert len(engine.item_seconds) == seconds + 3
 
 
-def test_killed_worker_is_retried(tmp_path, engine):
+@pytest.mark.slow      # a minute on 2 shared cores (a new worker process); the resume test
+def test_killed_worker_is_retried(tmp_path, engine):     # below kills one in the default run
     spec = load_spec(write_spec(tmp_path, STUB_SPEC.replace("seeds = [1, 2]", "seeds = [3]")))
     engine.marker.unlink()
     engine.retries = 1
