@@ -87,7 +87,12 @@ class DeformParams(BlockParams):
                             doc="Width of the signed requantisation scale.")
     bias_bits: int = param(16, kind=INT, low=2, high=24,
                            doc="Width of the signed requantisation bias.")
-    shift: int = param(16, kind=INT, low=0, high=48, doc="Right shift of the requantisation.")
+    # The accumulator carries coef_frac fraction bits (bilinear corner weights and the mask):
+    # the default shift drops them too, so scales span the same gains in every offset mode
+    # (with 16, bilinear's least gain was 2**(coef_frac - 16) = 1/2: most outputs saturated).
+    shift: int = param(Derived("16 + coef_frac (0 unless bilinear: 2 * offset_frac, plus "
+                               "mask_bits - 1 with a mask)", lambda p: 16 + p.coef_frac),
+                       kind=INT, low=0, high=48, doc="Right shift of the requantisation.")
 
     def _check(self):
         least = 2 * self.d_max + 2

@@ -1,4 +1,5 @@
-"""GELU approximator family: Edge-MoE's table, our fitted non-uniform table, I-BERT's i-GELU.
+"""GELU approximator family: a direct table of every code, Edge-MoE's table, our fitted
+non-uniform table, I-BERT's i-GELU.
 
 Importing this package (or :mod:`.params`, :mod:`.model`) does not import Amaranth; the RTL is in
 :mod:`.rtl`.
@@ -23,7 +24,8 @@ FAMILY = Family(
     params_class=GeluParams,
     core_builder="generators.gelu.rtl:Gelu",
     estimator="generators.gelu.estimate:estimate",
-    summary="element-wise GELU: Edge-MoE table, fitted non-uniform table, or I-BERT i-GELU",
+    summary="element-wise GELU: direct table, Edge-MoE table, fitted non-uniform table, or "
+            "I-BERT i-GELU",
     tlast="end of a vector; carried through unchanged (element-wise block)",
     latency="cycles from a beat's input transfer to the same beat's output valid",
     frame_model=FrameModel(golden=_frame, longest=lambda params: None),
@@ -45,5 +47,11 @@ FAMILY = Family(
         Entry("gelu_edge_moe_fitted", GeluParams(
             method="fitted_pwl", lanes=4, in_width=32, in_frac=22, out_width=32, out_frac=22,
             rounding="floor", table_frac=22)),
+        # Every output code correctly rounded, read from block RAM (MASE's design, and our
+        # default up to 10 input bits): gelu_int8's format and lanes.
+        Entry("gelu_int8_direct", GeluParams(
+            method="direct_table", lanes=4, in_width=8, in_frac=5, out_width=8, out_frac=5)),
+        Entry("gelu_int10_direct", GeluParams(
+            method="direct_table", lanes=2, in_width=10, in_frac=7, out_width=10, out_frac=7)),
     ),
 )

@@ -8,13 +8,22 @@ from ..fixedpoint import Fixed, Rounding
 from ..params import (INT, STR, BlockParams, Derived, Kind, ParamTypeError, ParamValueError,
                       check_int, param, show, when)
 
-__all__ = ["GeluParams", "METHODS", "EDGE_MOE_STEP_LOG2", "EDGE_MOE_ENTRIES",
-           "DEFAULT_SEGMENTS"]
+__all__ = ["GeluParams", "METHODS", "TABLE_METHODS", "DIRECT_MAX_BITS", "AUTO_DIRECT_BITS",
+           "EDGE_MOE_STEP_LOG2", "EDGE_MOE_ENTRIES", "DEFAULT_SEGMENTS"]
 
 #: ``edge_moe``: Edge-MoE's table (seeds.md §3.2); ``fitted_pwl``: ours, non-uniform segments with
-#: minimax-fitted node values; ``i_gelu``: I-BERT's integer polynomial (seeds.md §3.6a).
-METHODS = ("edge_moe", "fitted_pwl", "i_gelu")
+#: minimax-fitted node values; ``i_gelu``: I-BERT's integer polynomial (seeds.md §3.6a);
+#: ``direct_table``: the correctly rounded output of every input code (MASE's design).
+METHODS = ("direct_table", "edge_moe", "fitted_pwl", "i_gelu")
+#: The interpolating methods (a correction table, two nodes, one multiplier).
 TABLE_METHODS = ("edge_moe", "fitted_pwl")
+
+#: A direct table has 2**in_width entries: up to 16 bits (64 Ki words a lane pair).
+DIRECT_MAX_BITS = 16
+#: The default method is ``direct_table`` up to this input width, ``fitted_pwl`` above: measured
+#: on ECP5 85F and iCE40 UP5K (docs/families/gelu.md), the direct table is exact and takes less
+#: fabric and no DSP up to here.
+AUTO_DIRECT_BITS = 10
 
 EDGE_MOE_STEP_LOG2 = 5        # step 1/32
 EDGE_MOE_ENTRIES = 177        # u_k = k/32, k = 0..176: cut-off 5.5
@@ -90,9 +99,6 @@ class GeluParams(BlockParams):
 
     family = "gelu"
 
-    method: str = param("fitted_pwl", kind=STR, choices=METHODS,
-                        doc="edge_moe: Edge-MoE's uniform table; fitted_pwl: non-uniform segments "
-                            "with minimax-fitted nodes; i_gelu: I-BERT's integer polynomial.")
     lanes: int = param(1, kind=INT, low=1, high=16, doc="Elements per beat.")
     in_width: int = param(16, kind=INT, low=8, high=32, doc="Width of the signed input.")
     in_frac: int = param(12, kind=INT, low=0, high=Derived("in_width - 2",
@@ -104,6 +110,13 @@ class GeluParams(BlockParams):
                           doc="Fractional bits of the output.")
     rounding: str = param("half_up", kind=STR, choices=tuple(r.value for r in Rounding),
                           doc="How the output drops bits.")
+    method: str = param(
+        Derived(f"direct_table if in_width <= {AUTO_DIRECT_BITS}, else fitted_pwl",
+                lambda p: "direct_table" if p.in_width <= AUTO_DIRECT_BITS else "fitted_pwl"),
+        kind=STR, choices=METHODS,
+        doc="direct_table: the correctly rounded output of every input code, in block RAM; "
+            "edge_moe: Edge-MoE's uniform table; fitted_pwl: non-uniform segments with "
+            "minimax-fitted nodes; i_gelu: I-BERT's integer polynomial.")
     # Four guard bits below the output LSB keep table rounding out of the output.
     table_frac: int | None = param(
         Derived("min(out_frac + 4, 30)", lambda p: min(p.out_frac + 4, 30)), kind=INT,
@@ -127,6 +140,10 @@ class GeluParams(BlockParams):
         doc="Regions [previous end, end) of |x|, each with its own step 2**-step_log2.")
 
     def _check(self):
+        if self.method == "direct_table" and self.in_width > DIRECT_MAX_BITS:
+            raise ParamValueError(
+                f"in_width must be at most {DIRECT_MAX_BITS} for method 'direct_table' (a table "
+                f"of 2**in_width entries), not {self.in_width}")
         if self.method == "fitted_pwl":
             self._check_segments()
 

@@ -3,12 +3,12 @@
 Ref: Edge-MoE (arXiv 2305.18691) ``src/gelu.cpp``; I-BERT (ICML'21) i-GELU. See :mod:`.model`.
 """
 
-from amaranth.hdl import Mux, Signal, unsigned
+from amaranth.hdl import Mux, Signal, signed, unsigned
 
 from ..fixedpoint import Rounding
 from ..hw import ElementwisePipeline, memory, rounding_bias, saturate, shift_round
 from ..streams import BlockSpec, Function, Latency, Note, Stream, Tlast, Var, fixed_format
-from .model import igelu_constants, table, table_layout
+from .model import direct_table, igelu_constants, table, table_layout
 from .params import GeluParams
 
 __all__ = ["Gelu"]
@@ -17,8 +17,13 @@ __all__ = ["Gelu"]
 class Gelu(ElementwisePipeline):
     """Element-wise GELU on ``lanes`` signed fixed-point elements per beat.
 
-    Fully pipelined: one beat per cycle, latency 7 cycles, ``last`` carried through, output in
-    input order; stalls as a whole under backpressure.
+    Fully pipelined: one beat per cycle, latency 7 cycles (2 for ``direct_table``), ``last``
+    carried through, output in input order; stalls as a whole under backpressure.
+
+    ``direct_table``: (1) synchronous read of the table of every output code, addressed by the
+    input's bits (no logic before it), one ROM with two read ports for each pair of lanes (a
+    dual-port block RAM); (2) an output register, so the block RAM's slow clock-to-output does
+    not meet the next block's logic.
 
     Table methods, one stage each per lane: (1) |x| and ReLU; (2) segment decode (index, aligned
     position); (3) synchronous read of the table split into even and odd entries, so the two
@@ -35,6 +40,7 @@ class Gelu(ElementwisePipeline):
     """
 
     LATENCY = 7
+    DIRECT_LATENCY = 2
 
     def __init__(self, params: GeluParams):
         if not isinstance(params, GeluParams):
@@ -48,7 +54,7 @@ class Gelu(ElementwisePipeline):
 
     @property
     def latency(self):
-        return self.LATENCY
+        return self.DIRECT_LATENCY if self._params.method == "direct_table" else self.LATENCY
 
     @property
     def block_spec(self):
@@ -66,9 +72,10 @@ class Gelu(ElementwisePipeline):
                 "o": Stream(f"{p.lanes} elements y per beat, in input order", "beats", tlast,
                             {"data[]": Note(fout.frac, "y = gelu(x) of the same lane and beat")}),
             },
-            latency=Latency(str(self.LATENCY), (("i", "0", "a vector's first beat"),),
+            latency=Latency(str(self.latency), (("i", "0", "a vector's first beat"),),
                             ("o", "0", "the same beat's result")),
             function=Function(
+                f"y = saturate(round_{p.rounding}(gelu(x)))" if p.method == "direct_table" else
                 f"y = saturate(round_{p.rounding}(gelu(x) approximated by {p.method!r}))",
                 (("x", "input element", fixed_format(fin.width, fin.frac, fin.signed)),
                  ("y", "output element", fixed_format(fout.width, fout.frac, fout.signed)))))
@@ -76,7 +83,24 @@ class Gelu(ElementwisePipeline):
     def lane(self, m, pipe, x):
         if self._params.method == "i_gelu":
             return self._igelu_lane(m, pipe, x)
+        if self._params.method == "direct_table":
+            return self._direct_lane(m, pipe, x)
         return self._table_lane(m, pipe, x)
+
+    def _direct_lane(self, m, pipe, x):
+        p = self._params
+        lane = int(pipe.prefix.removeprefix("lane"))
+        # Even lanes build the pair's ROM; the odd lane takes its second read port.
+        if lane % 2 == 0:
+            self._direct_rom = memory(shape=signed(p.out_width), depth=1 << p.in_width,
+                                      init=direct_table(p))
+            # yosys: block RAM, not LUTs, even where the table is small enough for either.
+            self._direct_rom.attrs["rom_style"] = "block"
+            m.submodules[f"rom_lanes{lane}"] = self._direct_rom
+        port = self._direct_rom.read_port(domain="sync")
+        m.d.comb += [port.en.eq(pipe.ce), port.addr.eq(x.as_unsigned())]
+        pipe.stage()            # the read port's own register
+        return pipe.stage(y=port.data)
 
     def _table_lane(self, m, pipe, x):
         p = self._params

@@ -1,6 +1,8 @@
 """The golden models: the float reference follows torchvision's rules, and the integer model
 equals it exactly on integer data (integer offsets) or within the stated bound (fractional)."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -137,3 +139,39 @@ def test_requantize():
     np.testing.assert_array_equal(requantize(p, [24, -24, 10000, -10000], 1, 0, False),
                                   [2, -1, 127, -128])
     np.testing.assert_array_equal(requantize(p, [-24, 24], 1, 3, True), [2, 5])
+
+
+def _calibrated_saturation(params, seed):
+    """Fraction of outputs at -128 or 127 when each channel's scale is chosen as a quantiser
+    would: 127 / (the layer's largest |accumulator| on that channel), rounded to the scale
+    format, at least 1. Full-range INT8 activations, random INT4 weights, offsets and mask."""
+    from generators.deform.formats import LayerConfig
+    from generators.deform.model import accumulate, requantize
+    from generators.deform.sim import random_offsets
+
+    rng = np.random.default_rng(seed)
+    cfg = LayerConfig(12, 12, params.pe)
+    x = rng.integers(-128, 128, (12, 12, params.pe))
+    wmax = 1 << (params.weight_bits - 1)
+    w = rng.integers(-wmax, wmax, (params.pe, 3, 3))
+    off, mask = random_offsets(params, cfg, rng)
+    acc = accumulate(params, cfg, x, off, w, mask)
+    peak = np.maximum(np.abs(acc).reshape(-1, params.pe).max(axis=0), 1)
+    ideal = np.floor(127 * 2.0**params.shift / peak)
+    scale = np.clip(ideal, 1, (1 << (params.scale_bits - 1)) - 1).astype(np.int64)
+    out = requantize(params, acc, scale, np.zeros(params.pe, dtype=np.int64), relu=False)
+    return float(np.mean((out == 127) | (out == -128)))
+
+
+@pytest.mark.parametrize("mask", [True, False])
+def test_bilinear_calibrated_layers_rarely_saturate(mask):
+    """Bilinear layers calibrated from their accumulator range saturate under 1 % with the
+    default shift (16 + coef_frac); with the old fixed shift 16 most outputs saturated."""
+    extra = dict(mask=True) if mask else {}
+    params = DeformParams(offset_mode="bilinear", pe=4, c_max=32, h_max=32, w_max=32, d_max=4,
+                          weight_bits=4, offset_frac=4, **extra)
+    assert params.shift == 16 + params.coef_frac
+    for seed in (5, 6, 7):
+        assert _calibrated_saturation(params, seed) < 0.01
+    if mask:        # 15 fraction bits: the old fixed shift 16 left a least gain of 1/2
+        assert _calibrated_saturation(dataclasses.replace(params, shift=16), 5) > 0.2

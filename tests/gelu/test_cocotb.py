@@ -18,6 +18,10 @@ MATRIX = {
     # three lanes (not a power of two), floor rounding, i-GELU on 16 bits
     "gelu_m_igelu_l3_floor": GeluParams(method="i_gelu", lanes=3, in_width=16, in_frac=10,
                                         out_width=12, out_frac=8, rounding="floor"),
+    # direct table: five lanes (two dual-port ROMs and a single one), saturating output,
+    # floor rounding, every 12-bit code
+    "gelu_m_direct_l5_sat": GeluParams(method="direct_table", lanes=5, in_width=12, in_frac=6,
+                                       out_width=8, out_frac=5, rounding="floor"),
     # wider output than input, odd widths, sampled inputs (24 bits)
     "gelu_m_fitted_w24": GeluParams(method="fitted_pwl", lanes=2, in_width=24, in_frac=18,
                                     out_width=27, out_frac=22),

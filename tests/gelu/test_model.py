@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from generators.fixedpoint import Fixed
-from generators.gelu.model import delta_reference, gelu, gelu_reference, table
+from generators.gelu.model import delta_reference, direct_table, gelu, gelu_reference, table
 from generators.gelu.params import GeluParams
 from scripts.gelu_figures import gelu_accuracy
 
@@ -74,6 +74,29 @@ def test_igelu_integer_constants_follow_ibert():
     assert np.max(np.abs(got - float_form)) < 4 * params.out_format.lsb
 
 
+@pytest.mark.parametrize("width, frac, out_width, out_frac, rounding", [
+    (8, 5, 8, 5, "half_up"), (10, 7, 10, 7, "half_up"), (12, 8, 12, 8, "floor"),
+    (9, 3, 8, 6, "half_up"),        # outputs past the output range saturate
+])
+def test_direct_table_is_correctly_rounded(width, frac, out_width, out_frac, rounding):
+    """Every input code: the output is exact GELU rounded (nearest, or floor), saturated; each
+    code checked on its own with math.erf, not through the model's vectorised table."""
+    params = GeluParams(method="direct_table", in_width=width, in_frac=frac,
+                        out_width=out_width, out_frac=out_frac, rounding=rounding)
+    fmt, out = params.in_format, params.out_format
+    x = fmt.codes()
+    got = gelu(params, x)
+    for code, y in zip(x.tolist(), got.tolist()):
+        real = code / 2**frac
+        exact = 0.5 * real * (1 + math.erf(real / math.sqrt(2))) * 2**out_frac
+        want = math.floor(exact + 0.5) if rounding == "half_up" else math.floor(exact)
+        assert y == min(max(want, out.min_code), out.max_code), (code, y, exact)
+    assert len(direct_table(params)) == 2**width
+    if (width, out_width) == (8, 8):
+        err = np.abs(out.to_float(got) - gelu_reference(fmt.to_float(x)))
+        assert err.max() <= 0.5 * out.lsb      # the rounding floor, 0.497 LSB at s8.5
+
+
 @pytest.mark.parametrize("fmt", [Fixed(8, 5), Fixed(16, 12)])
 def test_outputs_stay_in_format_and_near_gelu(fmt):
     for method in ("edge_moe", "fitted_pwl"):
@@ -94,5 +117,8 @@ def test_saturation_when_output_has_fewer_integer_bits():
 
 
 def test_model_rejects_codes_outside_format():
-    with pytest.raises(ValueError, match=r"^input codes must lie in \[-128, 127\] for s8.5$"):
-        gelu(GeluParams(in_width=8, in_frac=5, out_width=8, out_frac=5), [128])
+    for method in ("direct_table", "fitted_pwl"):
+        with pytest.raises(ValueError,
+                           match=r"^input codes must lie in \[-128, 127\] for s8.5$"):
+            gelu(GeluParams(method=method, in_width=8, in_frac=5, out_width=8, out_frac=5),
+                 [128])

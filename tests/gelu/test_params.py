@@ -12,9 +12,14 @@ NAN, INF = float("nan"), float("inf")
 
 WRONG = [
     (dict(method="edgemoe"), ParamValueError,
-     "method must be one of 'edge_moe', 'fitted_pwl', 'i_gelu', not 'edgemoe'; "
+     "method must be one of 'direct_table', 'edge_moe', 'fitted_pwl', 'i_gelu', not 'edgemoe'; "
      "did you mean 'edge_moe'?"),
     (dict(method=1), ParamTypeError, "method must be a string, not 1"),
+    (dict(method="direct_table", in_width=17, in_frac=12), ParamValueError,
+     "in_width must be at most 16 for method 'direct_table' (a table of 2**in_width entries), "
+     "not 17"),
+    (dict(method="direct_table", table_frac=10), ParamValueError,
+     "table_frac applies only to method 'edge_moe' or 'fitted_pwl', not 'direct_table'"),
     (dict(lanes=0), ParamValueError, "lanes must be between 1 and 16, not 0"),
     (dict(lanes=2.0), ParamTypeError, "lanes must be an integer, not 2.0"),
     (dict(lanes=False), ParamTypeError, "lanes must be an integer, not False"),
@@ -94,8 +99,14 @@ def test_resolved_defaults_per_method():
     fitted = GeluParams()
     assert (fitted.table_frac, fitted.segments) == (16, DEFAULT_SEGMENTS)
     assert fitted.table_step_log2 is None and fitted.table_entries is None
+    # Up to 10 input bits the default is the direct table; above, the fitted table.
+    assert GeluParams(in_width=8, in_frac=5).method == "direct_table"
+    assert GeluParams(in_width=10, in_frac=5).method == "direct_table"
+    assert GeluParams(in_width=11, in_frac=5).method == "fitted_pwl"
+    direct = GeluParams(in_width=10, in_frac=7)
+    assert (direct.table_frac, direct.segments, direct.table_entries) == (None, None, None)
     # An 8-bit input (largest magnitude 4 at 5 fraction bits): segments clipped to it.
-    small = GeluParams(in_width=8, in_frac=5, out_width=8, out_frac=5)
+    small = GeluParams(method="fitted_pwl", in_width=8, in_frac=5, out_width=8, out_frac=5)
     assert small.segments == ((1, 5), (2, 5), (4, 5)) and small.table_frac == 9
     edge = GeluParams(method="edge_moe", in_width=8, in_frac=4)
     assert (edge.table_step_log2, edge.table_entries, edge.segments) == (4, 129, None)
@@ -109,5 +120,6 @@ def test_params_round_trip_through_json():
                           rounding="floor", table_frac=22, table_step_log2=5, table_entries=177)
     fitted = GeluParams(method="fitted_pwl", in_width=32, in_frac=22, out_width=32, out_frac=22,
                         rounding="floor", table_frac=22)
-    for params in (edge_moe, fitted, GeluParams(method="i_gelu", lanes=3)):
+    for params in (edge_moe, fitted, GeluParams(method="i_gelu", lanes=3),
+                   GeluParams(in_width=9, in_frac=6, lanes=5)):
         assert params_from_json(params.to_json()) == params

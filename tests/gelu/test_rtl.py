@@ -16,6 +16,9 @@ CASES = {
                                    out_width=8, out_frac=4),
     "fitted_wide_floor": dict(method="fitted_pwl", lanes=2, in_width=32, in_frac=22,
                               out_width=24, out_frac=20, rounding="floor"),
+    # Three lanes: one dual-port ROM for lanes 0 and 1, a second for lane 2; floor rounding.
+    "direct_l3_floor": dict(method="direct_table", lanes=3, in_width=9, in_frac=6,
+                            out_width=8, out_frac=5, rounding="floor"),
     "igelu_l2": dict(method="i_gelu", lanes=2, in_width=10, in_frac=6, out_width=9, out_frac=5),
 }
 
