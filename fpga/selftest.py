@@ -35,7 +35,8 @@ from generators.axis import payload_shape, stream_members
 from generators.families import FAMILIES
 from generators.params import ParamValueError, check_int
 
-__all__ = ["frame_model", "Vectors", "make_vectors", "check_supported", "UartTx", "SelfTest",
+__all__ = ["frame_model", "Vectors", "make_vectors", "check_supported", "check_selftest",
+           "pack_payload", "UartTx", "SelfTest",
            "BoardTop", "summary_text", "BAUD"]
 
 BAUD = 115200
@@ -163,7 +164,7 @@ def pack_payload(shape, value, where="payload"):
 def _frame_vectors(entry, core, beats, rng):
     """One-in/one-out families: frames of 1..8 beats from the family's frame golden model."""
     streams = stream_members(core.signature)
-    in_layout, out_layout = payload_shape(streams["i"][1]), payload_shape(streams["o"][1])
+    in_layout = payload_shape(streams["i"][1])
     lanes = in_layout.members["data"].length
     low, high = _code_range(in_layout.members["data"].elem_shape)
     model, longest = frame_model(entry)[:2]

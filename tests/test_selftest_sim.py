@@ -64,7 +64,8 @@ def test_refuses_unknown_family():
     entry = SimpleNamespace(name="gelu_int8", params=SimpleNamespace(family="lut_tensor"))
     with pytest.raises(ParamValueError, match=r"^gelu_int8: the self-test supports the families "
                        r"'gelu', 'softmax', 'deform', 'lut_tc', 'sparse_dsp', not 'lut_tensor' "
-                       r"\(it needs the golden model of one frame: the frame_model of the family's descriptor\)$"):
+                       r"\(it needs the golden model of one frame: the frame_model of the "
+                       r"family's descriptor\)$"):
         check_supported(entry)
 
 
