@@ -1,22 +1,20 @@
 """Built-in self-test: a catalog block, its test vectors and its golden outputs on one chip.
 
-The input beats and the golden model's output beats sit in two ROMs. A run streams every input
-beat through the block and compares every output beat, payload bits and ``last`` included, with
-the expected ROM; it fails on a mismatch, on a beat missing when the block goes quiet (a watchdog)
-and on a beat too many. Runs repeat forever, each with the next of four traffic patterns (run
-number mod 4: 0 full rate, 1 random ``valid`` gaps, 2 random ``ready`` backpressure, 3 both; the
-randomness is a 16-bit LFSR), and the block is held in reset between runs.
+Every input stream has a ROM of its input beats and every output stream a ROM of the golden
+model's expected beats (the family descriptor's ``frame_model``: one frame, or one job per
+stream). A run streams every input beat and compares every output beat, payload bits and
+``last`` included; it fails on a mismatch, on a beat missing when the block goes quiet (a
+watchdog) and on a beat too many. Inputs start in the order the family gives, each after the
+previous one's first transfer. Runs repeat forever, each with the next of eight traffic settings
+(run number mod 8; bit 0 random ``valid`` gaps, bit 1 random ``ready`` backpressure, each stream
+its own 16-bit LFSR; bit 2 the last input stream starts ``SelfTest.LATE_CYCLES`` late), and the
+block is held in reset between runs.
 
-After each run one line goes out over the UART (8N1, hex numbers)::
+After each run one line goes out over the UART (8N1, hex numbers; beats counts output beats)::
 
     gelu_int8 PASS run=0003 traffic=3 errors=0000 beats=0040/0040
 
 and the pass LED is lit while every run so far passed, the fail LED from the first failure on.
-
-Supported blocks: cores whose only streams are ``i`` (in) and ``o`` (out) with payload fields
-``data`` (an array of lanes), ``last`` and optionally ``mask`` (input only), of a family whose
-descriptor has a ``frame_model`` (the golden model of one frame). Others are refused with a
-message.
 """
 
 from __future__ import annotations
