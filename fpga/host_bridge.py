@@ -153,7 +153,7 @@ def run(args):
     core = check_supported(entry)
     in_layout = payload_shape(stream_members(core.signature)["i"][1])
     lanes = in_layout.members["data"].length
-    model, longest = frame_model(entry)
+    model, longest = frame_model(entry)[:2]
     max_beats = min(WINDOW, (longest(entry.params) or WINDOW * lanes) // lanes)
     low, high = _code_range(in_layout.members["data"].elem_shape)
     if args.input:

@@ -1,22 +1,20 @@
 """Built-in self-test: a catalog block, its test vectors and its golden outputs on one chip.
 
-The input beats and the golden model's output beats sit in two ROMs. A run streams every input
-beat through the block and compares every output beat, payload bits and ``last`` included, with
-the expected ROM; it fails on a mismatch, on a beat missing when the block goes quiet (a watchdog)
-and on a beat too many. Runs repeat forever, each with the next of four traffic patterns (run
-number mod 4: 0 full rate, 1 random ``valid`` gaps, 2 random ``ready`` backpressure, 3 both; the
-randomness is a 16-bit LFSR), and the block is held in reset between runs.
+Every input stream has a ROM of its input beats and every output stream a ROM of the golden
+model's expected beats (the family descriptor's ``frame_model``: one frame, or one job per
+stream). A run streams every input beat and compares every output beat, payload bits and
+``last`` included; it fails on a mismatch, on a beat missing when the block goes quiet (a
+watchdog) and on a beat too many. Inputs start in the order the family gives, each after the
+previous one's first transfer. Runs repeat forever, each with the next of eight traffic settings
+(run number mod 8; bit 0 random ``valid`` gaps, bit 1 random ``ready`` backpressure, each stream
+its own 16-bit LFSR; bit 2 the last input stream starts ``SelfTest.LATE_CYCLES`` late), and the
+block is held in reset between runs.
 
-After each run one line goes out over the UART (8N1, hex numbers)::
+After each run one line goes out over the UART (8N1, hex numbers; beats counts output beats)::
 
     gelu_int8 PASS run=0003 traffic=3 errors=0000 beats=0040/0040
 
 and the pass LED is lit while every run so far passed, the fail LED from the first failure on.
-
-Supported blocks: cores whose only streams are ``i`` (in) and ``o`` (out) with payload fields
-``data`` (an array of lanes), ``last`` and optionally ``mask`` (input only), of a family whose
-descriptor has a ``frame_model`` (the golden model of one frame). Others are refused with a
-message.
 """
 
 from __future__ import annotations
@@ -35,7 +33,8 @@ from generators.axis import payload_shape, stream_members
 from generators.families import FAMILIES
 from generators.params import ParamValueError, check_int
 
-__all__ = ["frame_model", "Vectors", "make_vectors", "check_supported", "UartTx", "SelfTest",
+__all__ = ["frame_model", "Vectors", "make_vectors", "check_supported", "check_selftest",
+           "pack_payload", "UartTx", "SelfTest",
            "BoardTop", "summary_text", "BAUD"]
 
 BAUD = 115200
@@ -83,18 +82,45 @@ def check_supported(entry, core=None):
     return core
 
 
+def check_selftest(entry, core=None):
+    """Refuse an entry the self-test cannot drive: a family without a frame model, or (for a
+    frame model of one frame) a block not of the one-in/one-out shape; return the core."""
+    model = frame_model(entry)
+    if model.jobs is None:
+        return check_supported(entry, core)
+    if core is None:
+        core = entry.family.core(entry.params)
+        core._MustUse__silence = True     # built only to read its signature here
+    return core
+
+
 @dataclasses.dataclass(frozen=True)
 class Vectors:
-    """Test vectors of one self-test: frames, and the beats as the ROMs hold them."""
+    """Test vectors of one self-test: per stream member, the packed payload of every beat as
+    its ROM holds it; inputs in the order their streams start."""
 
-    frames: tuple           # ((codes...), (mask bits...)) per frame
-    expected: tuple         # output codes per frame
-    in_words: tuple         # packed input payload per beat
-    out_words: tuple        # packed expected output payload per beat
+    inputs: dict            # input member -> tuple of payload words
+    outputs: dict           # output member -> tuple of expected payload words
+    frames: tuple = ()      # one-in/one-out families: ((codes...), (mask bits...)) per frame
+    expected: tuple = ()    # one-in/one-out families: output codes per frame
 
     @property
     def beats(self):
-        return len(self.in_words)
+        """Input beats, all streams."""
+        return sum(map(len, self.inputs.values()))
+
+    @property
+    def out_beats(self):
+        """Expected output beats, all streams."""
+        return sum(map(len, self.outputs.values()))
+
+    @property
+    def in_words(self):
+        return next(iter(self.inputs.values()))
+
+    @property
+    def out_words(self):
+        return next(iter(self.outputs.values()))
 
 
 def _code_range(shape):
@@ -104,26 +130,51 @@ def _code_range(shape):
     return 0, (1 << shape.width) - 1
 
 
-def make_vectors(entry, core, *, beats=64, seed=1, corrupt=False):
-    """Seeded vectors for ``entry`` (``beats`` input beats in frames of 1.. beats) and the golden
-    outputs; ``corrupt`` flips one bit of one expected beat (the negative test)."""
-    check_int("beats", beats, 1, 4096)
+def pack_payload(shape, value, where="payload"):
+    """The bits of ``value`` (a payload dict as the harness writes it: dicts for structs, lists
+    for arrays, integers for fields; an integer for a whole struct or array gives its raw bits)
+    in the layout ``shape``; a field left out is 0. Generic: a field a layout gains (a ``keep``,
+    say) becomes part of the word without code here."""
+    if isinstance(value, int) or isinstance(value, np.integer):
+        width = Shape.cast(shape).width if not isinstance(shape, data.Layout) else shape.size
+        return int(value) & ((1 << width) - 1)
+    if isinstance(shape, data.StructLayout):
+        if not isinstance(value, dict):
+            raise ValueError(f"{where} must be a dict of {list(shape.members)}, not {value!r}")
+        unknown = set(value) - set(shape.members)
+        if unknown:
+            raise ValueError(f"{where} has fields the layout does not: {sorted(unknown)} "
+                             f"(fields: {list(shape.members)})")
+        word = 0
+        for name, field in shape:
+            if name in value:
+                word |= pack_payload(field.shape, value[name], f"{where}.{name}") << field.offset
+        return word
+    if isinstance(shape, data.ArrayLayout):
+        if len(value) != shape.length:
+            raise ValueError(f"{where} must have {shape.length} lanes, not {len(value)}")
+        elem = Shape.cast(shape.elem_shape).width
+        return sum(pack_payload(shape.elem_shape, v, f"{where}[{k}]") << (k * elem)
+                   for k, v in enumerate(value))
+    raise ValueError(f"{where}: cannot pack {value!r} into {shape!r}")
+
+
+def _frame_vectors(entry, core, beats, rng):
+    """One-in/one-out families: frames of 1..8 beats from the family's frame golden model."""
     streams = stream_members(core.signature)
-    in_layout, out_layout = payload_shape(streams["i"][1]), payload_shape(streams["o"][1])
+    in_layout = payload_shape(streams["i"][1])
     lanes = in_layout.members["data"].length
     low, high = _code_range(in_layout.members["data"].elem_shape)
-    model, longest = frame_model(entry)
+    model, longest = frame_model(entry)[:2]
     max_len = longest(entry.params)
     max_beats = max(1, min(8, (max_len // lanes) if max_len else 8))
-    rng = np.random.default_rng(seed)
     has_mask = "mask" in in_layout.members
-
     lengths, left = [], beats
     while left:
         n = min(left, int(rng.integers(1, max_beats + 1)))
         lengths.append(n)
         left -= n
-    frames, expected, in_words, out_words = [], [], [], []
+    frames, expected, ins, outs = [], [], [], []
     for index, n in enumerate(lengths):
         size = n * lanes
         # The first frames hold the corner codes: bottom, top and zero of the input range.
@@ -141,11 +192,42 @@ def make_vectors(entry, core, *, beats=64, seed=1, corrupt=False):
             fields = {"data": [int(v) for v in x[lane]], "last": last}
             if has_mask:
                 fields["mask"] = sum(int(b) << k for k, b in enumerate(mask[lane]))
-            in_words.append(in_layout.const(fields).as_bits())
-            out_words.append(out_layout.const({"data": y[lane], "last": last}).as_bits())
+            ins.append(fields)
+            outs.append({"data": y[lane], "last": last})
+    return {"i": ins}, {"o": outs}, tuple(frames), tuple(expected)
+
+
+def make_vectors(entry, core, *, beats=64, seed=1, corrupt=False):
+    """Seeded vectors for ``entry`` and the golden outputs: ``beats`` input beats in frames
+    (one-in/one-out families), or seeded jobs of the family's ``jobs`` model until the input
+    streams hold at least ``beats`` beats (the first job small); ``corrupt`` flips one bit of
+    one expected beat (the negative test)."""
+    check_int("beats", beats, 1, 4096)
+    model = frame_model(entry)
+    rng = np.random.default_rng(seed)
+    frames = expected = ()
+    if model.jobs is None:
+        inputs, outputs, frames, expected = _frame_vectors(entry, core, beats, rng)
+    else:
+        inputs, outputs = {}, {}
+        while sum(map(len, inputs.values())) < beats or not inputs:
+            job_in, job_out = model.jobs(entry.params, rng, 0.25 if not inputs else None)
+            for store, job in ((inputs, job_in), (outputs, job_out)):
+                for name, payloads in job.items():
+                    store.setdefault(name, []).extend(payloads)
+    streams = stream_members(core.signature)
+    words = []
+    for store in (inputs, outputs):
+        words.append({name: tuple(pack_payload(payload_shape(streams[name][1]), p,
+                                               f"{entry.name} stream {name} beat {n}")
+                                  for n, p in enumerate(payloads))
+                      for name, payloads in store.items()})
     if corrupt:
-        out_words[len(out_words) // 2] ^= 1
-    return Vectors(tuple(frames), tuple(expected), tuple(in_words), tuple(out_words))
+        name = next(iter(words[1]))
+        out = list(words[1][name])
+        out[len(out) // 2] ^= 1
+        words[1][name] = tuple(out)
+    return Vectors(words[0], words[1], frames, expected)
 
 
 class UartTx(wiring.Component):
@@ -218,12 +300,15 @@ class SelfTest(wiring.Component):
         Finished runs.
     """
 
+    #: Cycles the late stream waits in late runs (traffic bit 2).
+    LATE_CYCLES = 64
+
     def __init__(self, entry, *, divisor, pause_cycles=1024, watchdog_cycles=4096, beats=64,
                  seed=1, corrupt=False):
         check_int("pause_cycles", pause_cycles, 1, 1 << 30)
         check_int("watchdog_cycles", watchdog_cycles, 16, 1 << 24)
         self._entry = entry
-        self._core = check_supported(entry)
+        self._core = check_selftest(entry)
         self._vectors = make_vectors(entry, self._core, beats=beats, seed=seed, corrupt=corrupt)
         self._uart = UartTx(divisor)
         self._pause = pause_cycles
@@ -242,7 +327,7 @@ class SelfTest(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         v = self._vectors
-        n = v.beats
+        n = v.out_beats
         core_rst = Signal()
         # Held in reset between runs, so a block that hung in one run starts the next clean.
         m.submodules.core = ResetInserter(core_rst)(self._core)
@@ -250,35 +335,50 @@ class SelfTest(wiring.Component):
         m.submodules.uart = uart = self._uart
         m.d.comb += self.tx.eq(uart.tx)
 
-        in_width = Shape.cast(core.i.payload.shape()).width
-        out_width = Shape.cast(core.o.payload.shape()).width
-        m.submodules.in_rom = in_rom = Memory(shape=in_width, depth=n, init=v.in_words)
-        m.submodules.out_rom = out_rom = Memory(shape=out_width, depth=n, init=v.out_words)
-        in_rd, out_rd = in_rom.read_port(), out_rom.read_port()
-
-        lfsr = Signal(16, init=0xACE1)
-        m.d.sync += lfsr.eq(Mux(lfsr[0], (lfsr >> 1) ^ 0xB400, lfsr >> 1))
         run = Signal(16)
-        traffic = Signal(2)
-        m.d.comb += [traffic.eq(run[:2]), self.runs.eq(run)]
-        gap = traffic[0] & lfsr[0] & ~lfsr[7]         # ~25% of source cycles idle
-        stall = traffic[1] & lfsr[3] & ~lfsr[11]      # ~25% of sink cycles not ready
+        traffic = Signal(3)
+        m.d.comb += [traffic.eq(run[:3]), self.runs.eq(run)]
+        # traffic bit 0: random valid gaps; bit 1: random ready backpressure; bit 2: the last
+        # input stream starts LATE_CYCLES after the others.
+        late_run = traffic[2]
+        streams = []         # (member, is input, rom read port, index, beats, lfsr)
+        for k, (member, words) in enumerate([*v.inputs.items(), *v.outputs.items()]):
+            is_input = member in v.inputs
+            port = getattr(core, member)
+            width = Shape.cast(port.payload.shape()).width
+            rom = Memory(shape=width, depth=len(words), init=words)
+            m.submodules[f"rom_{member}"] = rom
+            # Each stream its own pattern: a 16-bit LFSR per stream, seeded apart.
+            lfsr = Signal(16, init=(0xACE1 + 0x1F35 * k) & 0xFFFF or 1, name=f"lfsr_{member}")
+            m.d.sync += lfsr.eq(Mux(lfsr[0], (lfsr >> 1) ^ 0xB400, lfsr >> 1))
+            index = Signal(range(len(words) + 1), name=f"idx_{member}")
+            streams.append((member, is_input, rom.read_port(), index, len(words), lfsr))
 
-        in_idx = Signal(range(n + 1))
-        out_idx = Signal(range(n + 1))
         errors = Signal(16)
-        quiet = Signal(range(max(self._watchdog, self._pause, 256) + 1))
-        src_valid = Signal()
+        quiet = Signal(range(max(self._watchdog, self._pause, 256, self.LATE_CYCLES) + 1))
+        since_start = Signal(range(self.LATE_CYCLES + 1))
         any_fail = Signal()
         finished = Signal()         # sticky: the run counter wraps after 65535 runs
         m.d.comb += [self.failed.eq(any_fail), self.passed.eq(finished & ~any_fail)]
-
-        fire_in = core.i.valid & core.i.ready
-        fire_out = core.o.valid & core.o.ready
-        m.d.comb += [core.i.valid.eq(src_valid), core.i.payload.eq(in_rd.data),
-                     # The ROM output register holds beat in_idx (out_idx): address the next.
-                     in_rd.addr.eq(Mux(fire_in, in_idx + 1, in_idx)),
-                     out_rd.addr.eq(Mux(fire_out, out_idx + 1, out_idx))]
+        inputs = [s for s in streams if s[1]]
+        outputs = [s for s in streams if not s[1]]
+        src_valid = {member: Signal(name=f"src_valid_{member}") for member, *_ in inputs}
+        started = {member: Signal(name=f"started_{member}") for member, *_ in inputs}
+        fire = {}
+        for member, is_input, rd, index, _, _ in streams:
+            port = getattr(core, member)
+            fire[member] = port.valid & port.ready
+            # The ROM output register holds beat ``index``: address the next on a transfer.
+            m.d.comb += rd.addr.eq(Mux(fire[member], index + 1, index))
+            if is_input:
+                m.d.comb += [port.valid.eq(src_valid[member]), port.payload.eq(rd.data)]
+        in_done = Cat(*(index == count for _, _, _, index, count, _ in inputs)).all()
+        out_done = Cat(*(index == count for _, _, _, index, count, _ in outputs)).all()
+        received = sum(index for _, _, _, index, _, _ in outputs)
+        mismatch = Cat(*(fire[member] & (getattr(core, member).payload.as_value() != rd.data)
+                         for member, _, rd, _, _, _ in outputs)).any()
+        any_out = Cat(*(fire[member] for member, *_ in outputs)).any()
+        any_in = Cat(*(fire[member] for member, *_ in inputs)).any()
 
         def count_error():
             m.d.sync += errors.eq(Mux(errors == 0xFFFF, errors, errors + 1))
@@ -288,7 +388,7 @@ class SelfTest(wiring.Component):
             return Mux(nibble < 10, nibble + ord("0"), nibble + (ord("A") - 10))
 
         passed_run = Signal()
-        r_run, r_traffic, r_errors, r_got = Signal(16), Signal(2), Signal(16), Signal(16)
+        r_run, r_traffic, r_errors, r_got = Signal(16), Signal(3), Signal(16), Signal(16)
         template = summary_text(self._entry.name, True, 0, 0, 0, 0, n)
         chars = []
         fields = {"run=": r_run, "traffic=": r_traffic, "errors=": r_errors, "beats=": r_got}
@@ -319,42 +419,67 @@ class SelfTest(wiring.Component):
         with m.FSM():
             with m.State("START"):
                 m.d.comb += core_rst.eq(1)
-                m.d.sync += [in_idx.eq(0), out_idx.eq(0), errors.eq(0), quiet.eq(0),
-                             src_valid.eq(0)]
+                m.d.sync += [errors.eq(0), quiet.eq(0), since_start.eq(0)]
+                for member, _, _, index, _, _ in streams:
+                    m.d.sync += index.eq(0)
+                for member in src_valid:
+                    m.d.sync += [src_valid[member].eq(0), started[member].eq(0)]
                 m.next = "RUN"
             with m.State("RUN"):
-                m.d.comb += core.o.ready.eq(~stall)
-                in_next = in_idx + fire_in
-                with m.If(fire_in):
-                    m.d.sync += in_idx.eq(in_next)
-                # valid is held until its transfer (stream rule), then drops for a gap or the end.
-                with m.If(~src_valid | fire_in):
-                    m.d.sync += src_valid.eq((in_next < n) & ~gap)
-                with m.If(fire_out):
-                    m.d.sync += [out_idx.eq(out_idx + 1), quiet.eq(0)]
-                    with m.If(core.o.payload.as_value() != out_rd.data):
-                        count_error()
-                    with m.If(out_idx == n - 1):
-                        m.next = "DRAIN"
+                with m.If(since_start != self.LATE_CYCLES):
+                    m.d.sync += since_start.eq(since_start + 1)
+                for member, _, _, index, _, lfsr in outputs:
+                    stall = traffic[1] & lfsr[3] & ~lfsr[11]      # ~25% of cycles not ready
+                    m.d.comb += getattr(core, member).ready.eq(~stall)
+                    with m.If(fire[member]):
+                        m.d.sync += index.eq(index + 1)
+                previous = None
+                for position, (member, _, _, index, count, lfsr) in enumerate(inputs):
+                    gap = traffic[0] & lfsr[0] & ~lfsr[7]         # ~25% of cycles idle
+                    # Streams start in the order the family gives, each after the previous
+                    # one's first transfer; in late runs the last one waits LATE_CYCLES more.
+                    may_start = Const(1) if previous is None else started[previous]
+                    if position == len(inputs) - 1 and len(inputs) > 1:
+                        may_start = may_start & (~late_run | (since_start == self.LATE_CYCLES))
+                    elif len(inputs) == 1:
+                        may_start = ~late_run | (since_start == self.LATE_CYCLES)
+                    in_next = index + fire[member]
+                    with m.If(fire[member]):
+                        m.d.sync += [index.eq(in_next), started[member].eq(1)]
+                    # valid is held until its transfer (stream rule), then drops for a gap or
+                    # the end.
+                    with m.If(~src_valid[member] | fire[member]):
+                        m.d.sync += src_valid[member].eq((in_next < count) & ~gap & may_start)
+                    previous = member
+                with m.If(mismatch):
+                    count_error()
+                with m.If(any_out | any_in):
+                    m.d.sync += quiet.eq(0)
                 with m.Else():
                     m.d.sync += quiet.eq(quiet + 1)
                     with m.If(quiet == self._watchdog - 1):
                         count_error()        # a beat is missing: the block went quiet
                         m.d.sync += quiet.eq(0)
                         m.next = "DRAIN"
+                with m.If(out_done):
+                    m.d.sync += quiet.eq(0)
+                    m.next = "DRAIN"
             with m.State("DRAIN"):
                 # Ready throughout: any further beat is one too many.
-                m.d.comb += core.o.ready.eq(1)
-                m.d.sync += [quiet.eq(quiet + 1), src_valid.eq(0)]
-                with m.If(fire_out):
-                    count_error()
+                for member, *_ in outputs:
+                    m.d.comb += getattr(core, member).ready.eq(1)
+                    with m.If(fire[member]):
+                        count_error()
+                m.d.sync += quiet.eq(quiet + 1)
+                for member in src_valid:
+                    m.d.sync += src_valid[member].eq(0)
                 with m.If(quiet == 255):
                     m.next = "LATCH"
             with m.State("LATCH"):
-                ok = (errors == 0) & (out_idx == n) & (in_idx == n)
+                ok = (errors == 0) & out_done & in_done
                 m.d.sync += [passed_run.eq(ok), any_fail.eq(any_fail | ~ok), finished.eq(1),
                              r_run.eq(run + 1), r_traffic.eq(traffic), r_errors.eq(errors),
-                             r_got.eq(out_idx), run.eq(run + 1), char_idx.eq(0)]
+                             r_got.eq(received), run.eq(run + 1), char_idx.eq(0)]
                 m.next = "SEND"
             with m.State("SEND"):
                 m.d.comb += core_rst.eq(1)

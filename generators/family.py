@@ -47,12 +47,19 @@ class Entry:
 
 
 class FrameModel(typing.NamedTuple):
-    """The golden model of one frame, for the board self-test and the UART bridge."""
+    """The golden model of one frame or job, for the board self-test and the UART bridge.
+
+    One-in/one-out families give ``golden`` and ``longest``; any family may give ``jobs``
+    instead: ``(params, rng, size) -> (inputs, outputs)``, each ``{stream member: [payload
+    dicts]}`` of one seeded job (inputs in the order they must start; ``size`` None, or < 0.5
+    for a small job), the outputs the golden model's."""
 
     #: ``(params, codes, mask) -> codes`` for one frame of elements.
-    golden: typing.Callable
+    golden: typing.Callable = None
     #: ``params -> elements``: the longest frame the block takes, or None (any length).
-    longest: typing.Callable
+    longest: typing.Callable = None
+    #: ``(params, rng, size) -> (inputs, outputs)``: one job's beats per stream.
+    jobs: typing.Callable = None
 
 
 @dataclasses.dataclass(frozen=True)

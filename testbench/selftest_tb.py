@@ -56,7 +56,7 @@ async def test_summary_lines(dut):
     passing = P["expect"] == "PASS"
     for run, (line, leds) in enumerate(lines, start=1):
         errors = 0 if passing else 1
-        assert line == summary_text(P["entry"], passing, run, (run - 1) % 4, errors, BEATS,
+        assert line == summary_text(P["entry"], passing, run, (run - 1) % 8, errors, BEATS,
                                     BEATS), f"run {run}: {line!r}"
         assert leds == ((1, 0) if passing else (0, 1)), f"run {run}: LEDs (pass, fail) = {leds}"
     assert int(dut.runs.value) >= RUNS

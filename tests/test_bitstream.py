@@ -134,3 +134,24 @@ def test_board_report_merges_rows_and_fills_the_boards_page(tmp_path):
     assert "| icebreaker | gelu_int8 | selftest | iCE40UP5K | 10/5280 | n/a |" in table
     assert page.read_text() == \
         f"intro\n<!-- report:boards -->\n{table}<!-- /report:boards -->\nend\n"
+
+
+#: One entry per family on the board it fits (the gelu rows are the tests above). Each build
+#: took 20 minutes of wall time on the shared 2-core machine (sparse_dsp_l8_m4 on the
+#: iCEBreaker), beyond the CI budget: -m slow.
+FAMILY_BOARDS = [("icebreaker", "sparse_dsp_l8_m4"), ("icebreaker", "lut_tc_binary"),
+                 ("orangecrab", "deform_dw_square_tiny"), ("ulx3s", "softmax_int8")]
+
+
+@pytest.mark.synth
+@pytest.mark.slow
+@pytest.mark.parametrize("board,name", FAMILY_BOARDS, ids=[f"{b}-{n}" for b, n in FAMILY_BOARDS])
+def test_family_bitstream_matches_baseline(tmp_path, board, name):
+    assert main(["bitstream", "--board", board, "--only", name, "--out", str(tmp_path),
+                 "--report", str(tmp_path / "rep")]) == 0
+    (row,) = json.loads((tmp_path / "rep" / "boards.json").read_text())
+    assert row["fmax_mhz"] >= row["target_mhz"]
+    path = regression.baseline_path(BOARDS[board].family, board, name)
+    assert path.is_file(), f"no baseline for these tool versions: {path}"
+    problems = regression.compare(regression.baseline_of(row), json.loads(path.read_text()))
+    assert problems == [], f"{board} {name}: " + "; ".join(problems)

@@ -63,8 +63,9 @@ def test_vectors_are_the_golden_model():
 def test_refuses_unknown_family():
     entry = SimpleNamespace(name="gelu_int8", params=SimpleNamespace(family="lut_tensor"))
     with pytest.raises(ParamValueError, match=r"^gelu_int8: the self-test supports the families "
-                       r"'gelu', 'softmax', not 'lut_tensor' \(it needs the golden model of one "
-                       r"frame: the frame_model of the family's descriptor\)$"):
+                       r"'gelu', 'softmax', 'deform', 'lut_tc', 'sparse_dsp', not 'lut_tensor' "
+                       r"\(it needs the golden model of one frame: the frame_model of the "
+                       r"family's descriptor\)$"):
         check_supported(entry)
 
 
@@ -99,7 +100,7 @@ def _simulate(name, beats, corrupt, runs=4, expect=None):
     digest = hashlib.sha256(text).hexdigest()[:10]
     case = REPO_ROOT / "build" / "selftest" / f"{module}-{digest}"
     write_atomic(case / f"{module}.v", text)
-    params = {"entry": name, "divisor": DIVISOR, "beats": beats, "runs": runs,
+    params = {"entry": name, "divisor": DIVISOR, "beats": top.vectors.out_beats, "runs": runs,
               "expect": expect or ("FAIL" if corrupt else "PASS")}
     run_cocotb(verilog_sources=[case / f"{module}.v"], toplevel=module,
                test_module="testbench.selftest_tb", build_dir=case / "sim",
@@ -120,6 +121,54 @@ def test_selftest_top_gelu_fails_for_corrupted_expected_rom():
 @pytest.mark.slow      # a third Verilator build (~30 s); gelu covers the default suite
 def test_selftest_top_softmax():
     _simulate("softmax_int8", 48, corrupt=False)
+
+
+#: One entry per multi-stream family, the one its board row uses.
+MULTI_STREAM = ["sparse_dsp_l8_m4", "lut_tc_binary", "deform_dw_square_tiny"]
+
+
+@pytest.mark.slow      # two Verilator builds each; the Amaranth runs below cover the default suite
+@pytest.mark.parametrize("name", MULTI_STREAM)
+def test_selftest_top_multi_stream_verilog(name):
+    _simulate(name, 24, corrupt=False, runs=8)
+    _simulate(name, 24, corrupt=True, runs=2)
+
+
+def _amaranth_runs(name, corrupt, runs=8, beats=24):
+    """Amaranth simulation of ``runs`` runs (every traffic pattern, the late stream included):
+    (passed, failed) LEDs after each, and the streams' monitors."""
+    top = SelfTest(CATALOG[name], divisor=2, pause_cycles=16, watchdog_cycles=2048,
+                   beats=beats, corrupt=corrupt)
+    sim = Simulator(top)
+    sim.add_clock(1e-6)
+    monitors = {member: StreamMonitor(getattr(top.core, member), member).attach(sim)
+                for member in [*top.vectors.inputs, *top.vectors.outputs]}
+    leds = []
+
+    async def bench(ctx):
+        for run in range(1, runs + 1):
+            await ctx.tick().until(top.runs >= run)
+            leds.append((ctx.get(top.passed), ctx.get(top.failed)))
+
+    sim.add_testbench(bench)
+    sim.run()
+    return top, leds, monitors
+
+
+@pytest.mark.parametrize("name", MULTI_STREAM)
+def test_selftest_multi_stream_passes_and_fails(name):
+    """Every input stream from its own ROM, each output checked: eight runs (four traffic
+    patterns, each with and without a late last stream) pass and the sources obey the stream
+    rules; with one expected word corrupted every run fails."""
+    top, leds, monitors = _amaranth_runs(name, corrupt=False)
+    assert len(top.vectors.inputs) >= 2, top.vectors.inputs
+    assert leds == [(1, 0)] * 8, leds
+    for member, monitor in monitors.items():
+        words = {**top.vectors.inputs, **top.vectors.outputs}[member]
+        assert len(monitor.transfers) == 8 * len(words), (member, len(monitor.transfers))
+    assert max(monitors[m].stalls for m in top.vectors.inputs) > 0
+    _top, leds, _ = _amaranth_runs(name, corrupt=True, runs=2)
+    assert leds == [(0, 1)] * 2, leds
 
 
 def test_source_obeys_the_stream_rules():

@@ -4,7 +4,8 @@ Importing this package (or :mod:`.params`, :mod:`.model`, :mod:`.formats`) does 
 Amaranth; the RTL is in :mod:`.rtl`.
 """
 
-from ..family import Entry, Family
+from ..family import Entry, Family, FrameModel
+from .jobs import job
 from .params import DeformParams
 
 __all__ = ["FAMILY"]
@@ -19,6 +20,7 @@ FAMILY = Family(
     tlast="last beat of a frame (output); inputs' tlast is not used",
     latency="cycles from the input transfer completing the rows the first output row needs to "
             "the first output valid",
+    frame_model=FrameModel(jobs=job),
     entries=(
         # CoDeNet's depthwise engine shape (INT8 x INT4, PE channels x 9 taps, one dilation per
         # pixel) at 8 channels a cycle, feature maps up to 32x32x32, dilations up to 4.

@@ -5,7 +5,8 @@ Importing this package (or :mod:`.params`, :mod:`.model`, :mod:`.prepare`) does 
 Amaranth; the RTL is in :mod:`.rtl`.
 """
 
-from ..family import Entry, Family
+from ..family import Entry, Family, FrameModel
+from .jobs import job
 from .params import LutTcParams
 
 __all__ = ["FAMILY"]
@@ -18,6 +19,7 @@ FAMILY = Family(
     summary="low-bit GEMM tile by table lookup: half tables, pre-flipped weights, bit-serial",
     tlast="a: last K-group of a tile; w: last tile step; o: last row of a tile",
     latency="cycles from a tile's last w transfer to its first output valid",
+    frame_model=FrameModel(jobs=job),
     entries=(
         # LUT Tensor Core's elongated tile (M2 x N8 here, so INT4 still fits an iCE40 UP5K;
         # g = 4), INT8 activations, K up to 256, bit-serial, half tables and pre-flipped weights.

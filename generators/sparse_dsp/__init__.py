@@ -4,7 +4,8 @@ Importing this package (or :mod:`.params`, :mod:`.model`, :mod:`.compress`) does
 Amaranth; the RTL is in :mod:`.rtl`.
 """
 
-from ..family import Entry, Family
+from ..family import Entry, Family, FrameModel
+from .jobs import job
 from .params import SparseDspParams
 
 __all__ = ["FAMILY"]
@@ -17,6 +18,7 @@ FAMILY = Family(
     summary="FlightLLM's sparse DSP chain: W @ x with N:M weights, N chosen per tile at run time",
     tlast="s_axis_x: end of the activation vector; s_axis_w and m_axis: end of the matrix",
     latency="cycles from a tile's last s_axis_w beat to its m_axis beat",
+    frame_model=FrameModel(jobs=job),
     entries=(
         # FlightLLM's chain: 8 lanes with 1:4, 2:4, 4:4 and 16 lanes with 2:16 .. 16:16, INT8
         # weights and activations, each lane's sparse MUX in block RAM; the dense-only builds of
