@@ -35,6 +35,14 @@ def equal_rate_mult(params: LutTcParams):
                            act_width=params.act_width, max_k=params.max_k)
 
 
+def equal_rate_adder_tree(params: LutTcParams):
+    """The adder-tree baseline with the LUT tensor core's MACs per cycle (one K-group per
+    cycle, so n / (steps per group) columns), same tile rows, g, formats and widths."""
+    columns = max(1, params.n // params.steps_per_group)
+    return dataclasses.replace(params, n=columns, adder_tree=True, bit_serial=False,
+                               ternary_pairs=False, symmetrize=True, preflip=True)
+
+
 def baselines(params: LutTcParams):
     """``{design: (params, [(target label, ooc target)])}`` compared with ``params``."""
     # The naive design looks weights up bit-plane by bit-plane (ternary_pairs has no full-table
@@ -42,6 +50,7 @@ def baselines(params: LutTcParams):
     naive = dataclasses.replace(params, symmetrize=False, preflip=False, ternary_pairs=False)
     mult = equal_rate_mult(params)
     return {
+        "adder_tree": (equal_rate_adder_tree(params), [(t, t) for t in TARGETS]),
         "naive_lut": (naive, [(t, t) for t in TARGETS]),
         "mult_dsp": (mult, [(t, t) for t in TARGETS]),
         "mult_fabric": (mult, [(t, f"{t}-nodsp") for t in TARGETS]),
@@ -70,6 +79,9 @@ def cached_synth(params, name, target):
 def _design_name(params):
     if isinstance(params, MultArrayParams):
         return f"cmp_mult_{params.weight_format}_m{params.m}n{params.n}g{params.g}"
+    if params.adder_tree:
+        return f"cmp_adder_{params.weight_format}_m{params.m}n{params.n}g{params.g}" + \
+            (f"_a{params.act_width}" if params.act_width != 8 else "")
     tricks = ("sym" if params.symmetrize else "full") + ("_pf" if params.preflip else "") + \
         ("_pairs" if params.ternary_pairs else "")
     mode = "ser" if params.bit_serial else "par"

@@ -1,8 +1,8 @@
 """The README tables of the LUT tensor core report (rows from scripts.report)."""
 
 TARGETS = (("ecp5-85f", "ECP5"), ("ice40-up5k", "iCE40"))
-DESIGNS = (("lut_tc", "LUT TC"), ("naive_lut", "naive LUT"), ("mult_dsp", "mult. (DSP)"),
-           ("mult_fabric", "mult. (fabric)"))
+DESIGNS = (("lut_tc", "LUT TC"), ("adder_tree", "adder tree"), ("naive_lut", "naive LUT"),
+           ("mult_dsp", "mult. (DSP)"), ("mult_fabric", "mult. (fabric)"))
 
 
 def _table(header, lines):
@@ -69,13 +69,14 @@ def lut_tc_markdown(rows, synth_header, synth_cells):
     r_cells = []
     for row in rows:
         cells = [row["name"]]
-        for versus in ("mult_fabric", "naive_lut"):
+        for versus in ("adder_tree", "mult_fabric", "naive_lut"):
             for target, _short in TARGETS:
                 own = _per_mac(*reversed_pair(row, "lut_tc", target))
                 other = _per_mac(*reversed_pair(row, versus, target))
                 cells.append("—" if own is None or other is None else f"{other / own:.2f}×")
         r_cells.append(cells)
-    third = _table(["block", "fabric mult. / LUT TC, ECP5", "fabric mult. / LUT TC, iCE40",
+    third = _table(["block", "adder tree / LUT TC, ECP5", "adder tree / LUT TC, iCE40",
+                    "fabric mult. / LUT TC, ECP5", "fabric mult. / LUT TC, iCE40",
                     "naive LUT / LUT TC, ECP5", "naive LUT / LUT TC, iCE40"], r_cells)
     return "\n".join(first + [""] + second + [""] + third) + "\n"
 

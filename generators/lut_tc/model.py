@@ -45,6 +45,22 @@ def _pair_lookups(params, tab, pattern):
     return total
 
 
+def _adder_terms(params, activations, word):
+    """``adder_tree``: one column's sum of the g selected, signed multiples of one group."""
+    bits, total = params.bits, 0
+    for k, a in enumerate(activations):
+        field = word >> (k * bits) & ((1 << bits) - 1)
+        if params.weight_format == "binary":
+            negate, value = field, a
+        elif params.weight_format == "ternary":
+            negate, value = field & 1, 0 if field >> 1 & 1 else a
+        else:
+            negate = field >> (bits - 1) & 1
+            value = (2 * (field & ((1 << (bits - 1)) - 1)) + 1) * a
+        total += -value if negate else value
+    return total
+
+
 def correction_select(z, bits):
     """``(negate, j)`` with ``2**B - 1 - 2z = (-1)**negate * (2j + 1)``: the sign is the code's
     top bit, j the other bits, inverted when the sign is clear (the pre-flip trick again)."""
@@ -63,7 +79,8 @@ def _correction(params, rowsum, z):
 def _correct(params, acc, rowsum, z):
     """Output of one lane from its accumulator A @ q' (exact integer halving); with
     ``zp_group`` the corrections are already in ``acc``."""
-    if params.weight_format == "binary" or params.ternary_pairs:
+    if params.weight_format == "binary" or params.ternary_pairs or (
+            params.adder_tree and params.weight_format == "ternary"):
         return acc
     if params.weight_format == "ternary":
         return acc >> 1     # thermometer planes: acc = A @ (s0 + s1) = 2 A @ w
@@ -118,8 +135,6 @@ def lut_tc_tile(params, a_beats, w_beats, z_beats=None, c_beats=None, s_beat=Non
     """Output rows (``m`` lists of ``n`` ints) of one tile, computed as the RTL does: with
     ``zp_group``, each zero-point group's correction ``c * rowsum`` joins the accumulators as
     the group ends."""
-    g, bits, half = params.g, params.bits, params.symmetrize
-    low_mask = (1 << (g - 1)) - 1
     rows = _rows(params, a_beats)
     groups = len(a_beats)
     if len(w_beats) != groups * params.steps_per_group:
@@ -135,26 +150,14 @@ def lut_tc_tile(params, a_beats, w_beats, z_beats=None, c_beats=None, s_beat=Non
                 for col in range(params.n):
                     acc[r][col] += _pair_lookups(params, tab, w_beats[G][col])
             continue
-        tables = [table(rows[r][G], params.table_entries) for r in range(params.m)]
-        for r in range(params.m):
-            rowsum[r] += sum(rows[r][G])
-            zp_rowsum[r] += sum(rows[r][G])
-        for step in range(params.steps_per_group):
-            beat = w_beats[G * params.steps_per_group + step]
-            planes = [step] if params.bit_serial else range(bits)
+        if params.adder_tree:
             for r in range(params.m):
+                rowsum[r] += sum(rows[r][G])
+                zp_rowsum[r] += sum(rows[r][G])
                 for col in range(params.n):
-                    for b in planes:
-                        pattern = beat[col] >> (0 if params.bit_serial else b * g) & ((1 << g) - 1)
-                        if half:
-                            sign = pattern >> (g - 1) & 1
-                            j = pattern & low_mask
-                            if not params.preflip and sign:
-                                j ^= low_mask
-                            value = tables[r][j] << params.plane_shifts[b]
-                            acc[r][col] += -value if sign else value
-                        else:
-                            acc[r][col] += tables[r][pattern] << params.plane_shifts[b]
+                    acc[r][col] += _adder_terms(params, rows[r][G], w_beats[G][col])
+        else:
+            _lookup_group(params, rows, G, w_beats, acc, rowsum, zp_rowsum)
         if params.zp_group and (G % params.groups_per_zp == params.groups_per_zp - 1
                                 or G == groups - 1):
             z = z_beats[G // params.groups_per_zp]
@@ -166,6 +169,32 @@ def lut_tc_tile(params, a_beats, w_beats, z_beats=None, c_beats=None, s_beat=Non
     rows_out = [[_correct(params, acc[r][col], rowsum[r], z_beat[col])
                  for col in range(params.n)] for r in range(params.m)]
     return epilogue(params, rows_out, c_beats, s_beat)
+
+
+def _lookup_group(params, rows, G, w_beats, acc, rowsum, zp_rowsum):
+    """One K-group of the table designs: tables, then every step's lookups, into ``acc``."""
+    g, bits, half = params.g, params.bits, params.symmetrize
+    low_mask = (1 << (g - 1)) - 1
+    tables = [table(rows[r][G], params.table_entries) for r in range(params.m)]
+    for r in range(params.m):
+        rowsum[r] += sum(rows[r][G])
+        zp_rowsum[r] += sum(rows[r][G])
+    for step in range(params.steps_per_group):
+        beat = w_beats[G * params.steps_per_group + step]
+        planes = [step] if params.bit_serial else range(bits)
+        for r in range(params.m):
+            for col in range(params.n):
+                for b in planes:
+                    pattern = beat[col] >> (0 if params.bit_serial else b * g) & ((1 << g) - 1)
+                    if half:
+                        sign = pattern >> (g - 1) & 1
+                        j = pattern & low_mask
+                        if not params.preflip and sign:
+                            j ^= low_mask
+                        value = tables[r][j] << params.plane_shifts[b]
+                        acc[r][col] += -value if sign else value
+                    else:
+                        acc[r][col] += tables[r][pattern] << params.plane_shifts[b]
 
 
 def mult_tile(params, a_beats, w_beats, z_beats=None, c_beats=None, s_beat=None):

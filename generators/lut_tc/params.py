@@ -134,8 +134,19 @@ class LutTcParams(_GemmShape):
                                 applies=when("weight_format", "ternary", text="ternary weights"),
                                 doc="One lookup per pair of ternary weights in a 4-entry table "
                                     "(bitnet.cpp's TL1; g = 2 or 4, bit-parallel).")
+    # The adder-tree baseline on the same streams and tile: no tables; each weight selects its
+    # activation's (odd) multiple (+-a, 0 for ternary; +-a, +-3a for int2; +-a .. +-15a for
+    # int4: the multiples built once per row and shared by the n columns), negated by a sign
+    # bit folded into the adder's carry-in, and a tree of two-operand adders sums the g terms.
+    adder_tree: bool = param(False, kind=BOOL,
+                             doc="No tables: each weight selects +-(2j+1) a (0 for ternary) of "
+                                 "its activation and an adder tree sums them (the baseline; "
+                                 "bit-parallel, symmetrize and preflip do not apply).")
 
     def _check(self):
+        if self.adder_tree and (self.bit_serial or self.ternary_pairs):
+            raise ParamValueError("adder_tree needs bit_serial=False and ternary_pairs=False (one "
+                                  "step per K-group, no tables)")
         if self.preflip and not self.symmetrize:
             raise ParamValueError("preflip needs symmetrize (pre-flipping selects the stored half "
                                   "of a symmetric table), not preflip=True with symmetrize=False")
@@ -151,7 +162,15 @@ class LutTcParams(_GemmShape):
         """Entries of a row's table (with ``ternary_pairs``: 4 for each of the g / 2 pairs)."""
         if self.ternary_pairs:
             return 2 * self.g
+        if self.adder_tree:
+            return self.g * self.multiples
         return 1 << (self.g - 1) if self.symmetrize else 1 << self.g
+
+    @property
+    def multiples(self):
+        """``adder_tree``: odd multiples (2j+1) a a weight selects from (a alone for binary and
+        ternary, a and 3a for int2, a .. 15a for int4)."""
+        return 1 << (self.bits - 1) if self.has_zero_point else 1
 
     @property
     def entry_width(self):
@@ -159,6 +178,8 @@ class LutTcParams(_GemmShape):
         ``ternary_pairs``: a0 - a1 and a0 + a1 span [-2**w, 2**w - 1] for w = act_width)."""
         if self.ternary_pairs:
             return self.act_width + 1
+        if self.adder_tree:
+            return _bound_width((2 * self.multiples - 1) * (1 << (self.act_width - 1)))
         return _bound_width(self.g * (1 << (self.act_width - 1)))
 
     @property
@@ -173,7 +194,7 @@ class LutTcParams(_GemmShape):
         """Signed width of a lane accumulator: A @ q' with q' = sum_b 2**shift_b s_b (2q - 3 or
         2q - 2 ...); with ``zp_group`` it also takes the finished groups' 2 A (q - z), up to
         twice as large."""
-        if self.ternary_pairs:
+        if self.ternary_pairs or (self.adder_tree and self.weight_format == "ternary"):
             return self.out_width       # the lookups add up A @ w itself
         return _bound_width(self.max_groups * self.g * (1 << (self.act_width - 1))
                             * sum(1 << b for b in self.plane_shifts) * (2 if self.zp_group else 1))

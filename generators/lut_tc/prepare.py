@@ -29,6 +29,8 @@ Stream formats (one tile, lane 0 in the low bits of tdata):
   ``C[r, n]`` (signed ``out_width``).
 * ``s`` (``requant`` only): one beat per tile, element n = column n's scale (signed, bits
   ``[0, scale_bits)``) and bias (signed, the next ``bias_bits`` bits).
+* ``w`` with ``adder_tree``: one beat per group, element n holds g fields of B bits
+  (:func:`adder_fields`), weight G*g + k at bit k*B.
 * multiplier-array baseline ``w``: one beat per group, element n holds the g codes of column n,
   code k in bits ``[k*B, (k+1)*B)``.
 """
@@ -39,7 +41,7 @@ from .params import WEIGHT_BITS
 
 __all__ = ["quantize", "codes_from_int", "bitplanes", "reinterpret", "preflip_pattern",
            "index_patterns", "pack_tile", "pack_mult_tile", "pack_epilogue", "real_weights",
-           "expand_zero_point", "pair_fields"]
+           "expand_zero_point", "pair_fields", "adder_fields"]
 
 
 def quantize(weights, weight_format, scale, zero_point=None):
@@ -184,6 +186,9 @@ def pack_tile(params, a, q, zero_point=None):
     if params.ternary_pairs:
         w_beats = [[int(v) for v in row] for row in pair_fields(q, params.g)]
         return a_beats, w_beats, None
+    if params.adder_tree:
+        w_beats = [[int(v) for v in row] for row in adder_fields(q, params)]
+        return a_beats, w_beats, _zero_beats(params, zero_point, q.shape[0])
     patterns = index_patterns(q, params.bits, params.g, params.preflip,
                               params.weight_format == "ternary")   # [G, B, N]
     if params.bit_serial:
@@ -216,6 +221,36 @@ def pair_fields(q, g):
     fields = j | sign << 2 | zero << 3
     shifts = (4 * np.arange(g // 2, dtype=np.int64))[None, :, None]
     return (fields << shifts).sum(axis=1)
+
+
+def adder_fields(q, params):
+    """``[groups, N]`` weight words of codes q for the ``adder_tree`` baseline: per weight a
+    field of B bits, weight k of the group at bit k*B (K padded with the code of w = 0 for
+    ternary, any code elsewhere: padded activations are 0).
+
+    * binary (w = 2q - 1): bit 0 negates (q = 0).
+    * ternary (w = q - 1): bit 0 negates (q = 0), bit 1 zeroes (q = 1).
+    * int2, int4: the reinterpreted q' = 2q - (2**B - 1) = (-1)**negate (2j + 1): negate
+      (bit B-1) = not q[B-1], j (bits 0..B-2) = q's low bits, inverted when negating (the
+      pre-flip again), so the lanes accumulate A @ q' as the LUT tensor core does.
+    """
+    bits, g = params.bits, params.g
+    q = np.asarray(q, dtype=np.int64)
+    k, n = q.shape
+    groups = -(-k // g)
+    pad = 1 if params.weight_format == "ternary" else 0
+    padded = np.full((groups * g, n), pad, dtype=np.int64)
+    padded[:k] = q
+    if params.weight_format == "binary":
+        fields = 1 - padded
+    elif params.weight_format == "ternary":
+        fields = (padded == 0) | (padded == 1) << 1
+    else:
+        top = padded >> (bits - 1) & 1
+        low = (1 << (bits - 1)) - 1
+        fields = np.where(top, padded & low, ~padded & low) | (1 - top) << (bits - 1)
+    shifts = (bits * np.arange(g, dtype=np.int64))[None, :, None]
+    return (fields.reshape(groups, g, n) << shifts).sum(axis=1)
 
 
 def pack_mult_tile(params, a, q, zero_point=None):

@@ -425,6 +425,8 @@ class LutTc(_TileArray):
         p = self._params
         if p.ternary_pairs:
             return self._pair_datapath(m, load), None
+        if p.adder_tree:
+            return self._adder_datapath(m, load)
         g, entries = p.g, p.table_entries
         tab = [[Signal(signed(p.entry_width), name=f"tab_{r}_{j}") for j in range(entries)]
                for r in range(p.m)]
@@ -515,6 +517,55 @@ class LutTc(_TileArray):
             nxt.append(row)
         return nxt
 
+    def _adder_datapath(self, m, load):
+        """``adder_tree``: no tables. Per activation its odd multiples (2j+1) a (a alone for
+        binary and ternary; built once per row, shared by the n columns) in the group register;
+        per lane and weight one selected multiple (0 by the zero flag for ternary), negated by
+        the sign bit as a one's complement plus a carry-in, and the g terms summed by
+        :func:`plane_sum`. The row sums for the zero-point correction are added once per row."""
+        p = self._params
+        g, bits = p.g, p.bits
+        mult = [[[Signal(signed(p.entry_width), name=f"mul_{r}_{k}_x{2 * j + 1}")
+                  for j in range(p.multiples)] for k in range(g)] for r in range(p.m)]
+        gsum = None
+        if p.has_zero_point:
+            gsum = [Signal(signed(p.sum_width), name=f"gsum_{r}") for r in range(p.m)]
+        with m.If(load):
+            for r in range(p.m):
+                x = [self.a.p.data[r * g + k] for k in range(g)]
+                for k in range(g):
+                    built = odd_multiples(m, x[k], bits, p.act_width, f"at_{r}_{k}_") \
+                        if p.multiples > 1 else [x[k]]
+                    m.d.sync += [mult[r][k][j].eq(built[j]) for j in range(p.multiples)]
+                if gsum is not None:
+                    m.d.sync += gsum[r].eq(sum(x[1:], x[0]))
+        corrections = self._group_corrections(m, load, gsum) if p.zp_group else None
+        nxt = []
+        for r in range(p.m):
+            row = []
+            for n in range(p.n):
+                word = self.w.p.data[n]
+                terms = []
+                for k in range(g):
+                    field = word[k * bits:(k + 1) * bits]
+                    if p.weight_format == "binary":
+                        terms.append((mult[r][k][0], field[0]))
+                    elif p.weight_format == "ternary":
+                        terms.append((Mux(field[1], 0, mult[r][k][0]), field[0]))
+                    else:
+                        terms.append((mux_tree(mult[r][k], field[:bits - 1]), field[bits - 1]))
+                summed = plane_sum(m, terms, f"lane_{r}_{n}")
+                extra = corrections[r][n] if corrections is not None else None
+
+                def step_value(acc, summed=summed, extra=extra):
+                    total = summed(acc)
+                    if extra is not None:
+                        total = add_or_subtract(total, *extra)
+                    return total
+                row.append(step_value)
+            nxt.append(row)
+        return nxt, gsum
+
     def _group_corrections(self, m, load, gsum):
         """Per lane ``(value, negate)`` added as a zero-point group ends: ``c * rowsum`` of the
         group, ``c = 2**B - 1 - 2z`` from the z beat (0 on other steps)."""
@@ -538,7 +589,8 @@ class LutTc(_TileArray):
 
     def _drain(self, m, row_acc, row_sum):
         p = self._params
-        if p.weight_format == "binary" or p.ternary_pairs:
+        if p.weight_format == "binary" or p.ternary_pairs or (
+                p.adder_tree and p.weight_format == "ternary"):
             return row_acc
         if p.weight_format == "ternary":
             return [acc >> 1 for acc in row_acc]    # thermometer planes: acc = 2 A @ w

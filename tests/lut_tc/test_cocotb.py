@@ -1,6 +1,6 @@
 """Tier 2: cocotb + Verilator on emitted LUT tensor core Verilog, bit-exact against the model.
 
-Eight Verilog configurations in the default suite (each costs a Verilator build); every catalog
+Nine Verilog configurations in the default suite (each costs a Verilator build); every catalog
 entry behind ``slow``.
 """
 
@@ -24,6 +24,15 @@ CASES = {
     "lut_tc_m_int2_zp8": LutTcParams(m=2, n=4, g=4, weight_format="int2", max_k=40, zp_group=8),
     # max_k < g: one K-group per tile, of fewer steps than rows (the drain paces the tiles).
     "lut_tc_m_short_k": LutTcParams(m=4, n=4, g=4, weight_format="int2", max_k=3),
+    # The adder-tree baseline (INT2: +-a, +-3a per weight and the zero-point drain).
+    "lut_tc_m_adder_int2": LutTcParams(m=2, n=4, g=4, weight_format="int2", max_k=24,
+                                       bit_serial=False, adder_tree=True),
+}
+#: The adder tree in the other formats, at the figures' shape (M2 x N8, g = 4, K <= 256).
+ADDER_SLOW = {
+    f"lut_tc_m_adder_{fmt}": LutTcParams(n=8, weight_format=fmt, bit_serial=False,
+                                         adder_tree=True)
+    for fmt in ("binary", "ternary", "int2", "int4")
 }
 CATALOG = [e for e in DEFAULT_CATALOG if e.params.family == "lut_tc"]
 # The shipped INT2 entries (M2 x N8, g = 4, K up to 256, bit-serial and bit-parallel), the
@@ -31,7 +40,8 @@ CATALOG = [e for e in DEFAULT_CATALOG if e.params.family == "lut_tc"]
 SHIPPED = ("lut_tc_int2", "lut_tc_int2_parallel", "lut_tc_ternary_pairs")
 ENTRIES = [e for e in CATALOG if e.name in SHIPPED] + \
           [Entry(name, params) for name, params in CASES.items()]
-SLOW = [e for e in CATALOG if e.name not in SHIPPED]
+SLOW = [e for e in CATALOG if e.name not in SHIPPED] + \
+       [Entry(name, params) for name, params in ADDER_SLOW.items()]
 
 
 @pytest.mark.parametrize("entry", ENTRIES, ids=[e.name for e in ENTRIES])

@@ -1,6 +1,7 @@
 """LUT tensor core: the prepare utility and the bit-exact models against
 ``A @ (q - z)`` for every weight format, g, plane mode and trick setting."""
 
+import dataclasses
 import itertools
 
 import numpy as np
@@ -125,6 +126,10 @@ def test_models_equal_integer_product(weight_format, g):
             assert np.abs(want).max(initial=0) < 1 << (p.out_width - 1)
             assert (lut_tc(p, a, q, z) == want).all()
             assert (mult_array(mp, a, q, z) == want).all()
+        adder = LutTcParams(m=2, n=3, g=g, weight_format=weight_format, act_width=act_width,
+                            max_k=22, bit_serial=False, adder_tree=True)
+        for a, q, z in _cases(adder, rng):
+            assert (lut_tc(adder, a, q, z) == reference(weight_format, a, q, z)).all()
 
 
 @pytest.mark.parametrize("weight_format", ["int2", "int4"])
@@ -151,6 +156,9 @@ def test_per_group_zero_points_equal_integer_product(weight_format, g, zp_group)
                 want = reference(weight_format, a, q, z, params=p)
                 assert (lut_tc(p, a, q, z) == want).all()
                 assert (mult_array(mp, a, q, z) == want).all()
+                if not bit_serial:
+                    adder = dataclasses.replace(p, adder_tree=True)
+                    assert (lut_tc(adder, a, q, z) == want).all()
     worst = 25 * 128 * top
     assert LutTcParams(weight_format=weight_format, max_k=25, g=g, zp_group=zp_group) \
         .acc_width >= (2 * worst).bit_length() + 1

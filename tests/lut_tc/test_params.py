@@ -59,6 +59,9 @@ WRONG = [
           preflip=False), ParamValueError,
      "ternary_pairs needs bit_serial=False and symmetrize=True (one step per K-group, tables "
      "symmetric by construction)"),
+    (dict(adder_tree=True), ParamValueError,
+     "adder_tree needs bit_serial=False and ternary_pairs=False (one step per K-group, no "
+     "tables)"),
 ]
 
 

@@ -79,13 +79,23 @@ CONFIGS = [
                 ternary_pairs=True),
     LutTcParams(m=1, n=2, g=2, weight_format="ternary", max_k=5, act_width=16,
                 bit_serial=False, ternary_pairs=True),
+    # The adder-tree baseline in every weight format (INT4 with per-group zero points).
+    LutTcParams(m=2, n=3, g=4, weight_format="ternary", max_k=14, bit_serial=False,
+                adder_tree=True),
+    LutTcParams(m=2, n=2, g=3, weight_format="int2", max_k=10, bit_serial=False,
+                adder_tree=True),
+    LutTcParams(m=1, n=2, g=2, weight_format="binary", max_k=5, act_width=16,
+                bit_serial=False, adder_tree=True),
+    LutTcParams(m=2, n=2, g=2, weight_format="int4", max_k=9, bit_serial=False,
+                adder_tree=True, zp_group=4),
 ]
 
 
 @pytest.mark.parametrize("params", CONFIGS, ids=lambda p: f"{p.weight_format}_g{p.g}_"
                          f"{'ser' if p.bit_serial else 'par'}_sym{int(p.symmetrize)}"
                          f"_pf{int(p.preflip)}_a{p.act_width}"
-                         f"{'_pairs' if p.ternary_pairs else ''}")
+                         f"{'_pairs' if p.ternary_pairs else ''}"
+                         f"{'_adder' if p.adder_tree else ''}{p.zp_group or ''}")
 def test_lut_tc_matches_model_under_backpressure(params):
     rng = np.random.default_rng(5)
     cases = [random_tile(params, rng) for _ in range(5)]
