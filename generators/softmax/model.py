@@ -34,7 +34,7 @@ from .baselines import softmax_reference as softmax_float
 from .params import SoftmaxParams
 
 __all__ = ["softmax", "softmax_reference", "exponent_frac", "exp2_table", "recip_table",
-           "newton_step", "sum_guard",
+           "newton_step", "newton_residual_range", "sum_guard", "NEWTON_DROP",
            "LOG2E_FRAC", "MANTISSA_BITS"]
 
 LOG2E_FRAC = 16           # fraction bits of the log2(e) constant of the natural form
@@ -129,12 +129,34 @@ def _reciprocal(params, total):
     return r, p
 
 
+#: The Newton step's residual 1 - m * r keeps its bits from 2**-(MANTISSA_BITS + recip_frac -
+#: NEWTON_DROP) up: the correction r * residual then errs by under 1/4 of r's LSB, and the
+#: residual (small: the table's error) takes a narrow multiplier.
+NEWTON_DROP = MANTISSA_BITS - 3
+
+
 def newton_step(r, mantissa, recip_frac):
-    """One Newton-Raphson step for 1/m, m = 1 + mantissa * 2**-MANTISSA_BITS: r * (2 - m * r),
-    floored to ``recip_frac`` bits."""
+    """One Newton-Raphson step for 1/m, m = 1 + mantissa * 2**-MANTISSA_BITS:
+    r' = r + r * (1 - m * r), the residual floored to its kept bits, the correction rounded half
+    up to ``recip_frac`` bits."""
     scale = MANTISSA_BITS + recip_frac
     product = ((1 << MANTISSA_BITS) + mantissa) * r          # m * r, ``scale`` fraction bits
-    return (r * ((2 << scale) - product)) >> scale
+    residual = ((1 << scale) - product) >> NEWTON_DROP       # floor
+    shift = scale - NEWTON_DROP
+    return r + ((r * residual + (1 << (shift - 1))) >> shift)
+
+
+@functools.lru_cache(maxsize=64)
+def newton_residual_range(params: SoftmaxParams):
+    """``(lowest, highest)`` residual of :func:`newton_step` over every mantissa (the RTL sizes
+    its narrow multiplier by it)."""
+    mantissa = np.arange(1 << MANTISSA_BITS, dtype=np.int64)
+    r = _interpolate(recip_table(params), mantissa, MANTISSA_BITS, params.recip_segments_log2)
+    if _wide(params):
+        r, mantissa = r.astype(object), mantissa.astype(object)
+    product = ((1 << MANTISSA_BITS) + mantissa) * r
+    residual = ((1 << (MANTISSA_BITS + params.recip_frac)) - product) >> NEWTON_DROP
+    return int(residual.min()), int(residual.max())
 
 
 def _rows(params, x, keep):
