@@ -331,8 +331,9 @@ def _population_text(rows):
     cells = list(own["by_distribution"])
     per_cell = own["by_distribution"][cells[0]]["rows"]
     adv = own["adversarial"]
+    sizes = ", ".join(sorted({cell.split(" @ ")[1] for cell in cells}, key=int))
     return (f"Population: {per_cell:,} seeded rows (seed {SEED}) per distribution "
-            f"({', '.join(DISTRIBUTIONS)}) and length ({', '.join(sorted({c.split(' @ ')[1] for c in cells}, key=int))}), "
+            f"({', '.join(DISTRIBUTIONS)}) and length ({sizes}), "
             f"{own['population']['rows']:,} rows per block, every method on the same rows; "
             f"then an adversarial search: {adv['rows']:,} directed rows (a dominant element "
             f"over equal others of every code, first or last, near-ties, the range's extremes; "
