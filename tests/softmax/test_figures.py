@@ -17,15 +17,19 @@ BLOCKS = ["softmax_int8", "softmax_int8_base2", "softmax_int8_base2_l1"]
 def published(name):
     rows = {row["name"]: row for row in json.loads(REPORT.read_text(encoding="utf-8"))}
     row = rows[name]
-    return row["accuracy"][row["params"]["method"]]
+    figures_ = row["accuracy"][row["params"]["method"]]
+    if "adversarial" not in figures_:
+        # A report made before the bound figures existed has nothing to hold to.
+        pytest.skip(f"{REPORT} predates the bound figures: run python -m generators report "
+                    f"--only {name}")
+    return figures_
 
 
 def entry_params(name):
     return next(e.params for e in DEFAULT_CATALOG if e.name == name)
 
 
-def check_bound(name, measured):
-    bound = published(name)
+def check_bound(name, measured, bound):
     assert measured["max_error_lsb"] <= bound["max_error_lsb"] + 1e-9, name
     assert measured["max_error_lsb_unsaturated"] <= bound["max_error_lsb_unsaturated"] + 1e-9
     # The bar: within 1 output LSB of float64 softmax, top-1 right on decisive rows.
@@ -35,20 +39,20 @@ def check_bound(name, measured):
 
 @pytest.mark.parametrize("name", BLOCKS[:2])
 def test_published_bound_holds_on_a_fresh_sample(name):
-    params = entry_params(name)
+    params, bound = entry_params(name), published(name)
     population, _ = figures.population_accuracy(params, seed=FRESH_SEED, rows=250)
-    check_bound(name, population[params.method])
+    check_bound(name, population[params.method], bound)
     adversarial = figures.adversarial_accuracy(params, seed=FRESH_SEED,
                                                lengths_=[1, 2, 5, 64, 255], climb=False)
-    check_bound(name, adversarial[params.method])
+    check_bound(name, adversarial[params.method], bound)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", BLOCKS)
 def test_published_bound_holds_on_a_fresh_full_measurement(name):
-    params = entry_params(name)
+    params, bound = entry_params(name), published(name)
     accuracy = figures.softmax_accuracy(params, seed=FRESH_SEED)
-    check_bound(name, accuracy[params.method])
+    check_bound(name, accuracy[params.method], bound)
 
 
 def test_batch_rows_equal_single_rows():
