@@ -96,7 +96,7 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   wire [24:0] \$106 ;
   wire [24:0] \$107 ;
   wire [24:0] \$108 ;
-  wire \$109 ;
+  wire [24:0] \$109 ;
   wire [11:0] \$11 ;
   wire [24:0] \$110 ;
   wire \$111 ;
@@ -104,612 +104,645 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   wire \$113 ;
   wire [24:0] \$114 ;
   wire \$115 ;
-  wire \$116 ;
-  wire [39:0] \$117 ;
-  wire [40:0] \$118 ;
-  wire [18:0] \$119 ;
+  wire [24:0] \$116 ;
+  wire \$117 ;
+  wire \$118 ;
+  wire [39:0] \$119 ;
   wire [12:0] \$12 ;
-  wire [39:0] \$120 ;
-  wire [40:0] \$121 ;
-  wire [18:0] \$122 ;
-  wire [39:0] \$123 ;
-  wire [40:0] \$124 ;
-  wire [18:0] \$125 ;
-  wire [39:0] \$126 ;
-  wire [40:0] \$127 ;
-  wire [18:0] \$128 ;
-  wire [27:0] \$129 ;
+  wire [40:0] \$120 ;
+  wire [18:0] \$121 ;
+  wire [39:0] \$122 ;
+  wire [40:0] \$123 ;
+  wire [18:0] \$124 ;
+  wire [39:0] \$125 ;
+  wire [40:0] \$126 ;
+  wire [18:0] \$127 ;
+  wire [39:0] \$128 ;
+  wire [40:0] \$129 ;
   wire [40:0] \$13 ;
-  wire [27:0] \$130 ;
-  wire [28:0] \$131 ;
+  wire [18:0] \$130 ;
+  wire [27:0] \$131 ;
   wire [27:0] \$132 ;
-  wire [27:0] \$133 ;
-  wire [28:0] \$134 ;
+  wire [28:0] \$133 ;
+  wire [27:0] \$134 ;
   wire [27:0] \$135 ;
-  wire [27:0] \$136 ;
-  wire [28:0] \$137 ;
+  wire [28:0] \$136 ;
+  wire [27:0] \$137 ;
   wire [27:0] \$138 ;
-  wire [27:0] \$139 ;
+  wire [28:0] \$139 ;
   wire [41:0] \$14 ;
-  wire [28:0] \$140 ;
-  wire [31:0] \$141 ;
-  wire [31:0] \$142 ;
-  wire [32:0] \$143 ;
-  wire [32:0] \$144 ;
-  wire [17:0] \$145 ;
-  wire [17:0] \$146 ;
-  wire [31:0] \$147 ;
-  wire [31:0] \$148 ;
-  wire [32:0] \$149 ;
+  wire [27:0] \$140 ;
+  wire [27:0] \$141 ;
+  wire [28:0] \$142 ;
+  wire [24:0] \$143 ;
+  wire [31:0] \$144 ;
+  wire [31:0] \$145 ;
+  wire [32:0] \$146 ;
+  wire [32:0] \$147 ;
+  wire [21:0] \$148 ;
+  wire [21:0] \$149 ;
   wire \$15 ;
-  wire [32:0] \$150 ;
-  wire [17:0] \$151 ;
-  wire [17:0] \$152 ;
-  wire [31:0] \$153 ;
-  wire [31:0] \$154 ;
-  wire [32:0] \$155 ;
-  wire [32:0] \$156 ;
-  wire [17:0] \$157 ;
-  wire [17:0] \$158 ;
+  wire [24:0] \$150 ;
+  wire [31:0] \$151 ;
+  wire [31:0] \$152 ;
+  wire [32:0] \$153 ;
+  wire [32:0] \$154 ;
+  wire [21:0] \$155 ;
+  wire [21:0] \$156 ;
+  wire [24:0] \$157 ;
+  wire [31:0] \$158 ;
   wire [31:0] \$159 ;
   wire [40:0] \$16 ;
-  wire [31:0] \$160 ;
+  wire [32:0] \$160 ;
   wire [32:0] \$161 ;
-  wire [32:0] \$162 ;
-  wire [17:0] \$163 ;
-  wire [17:0] \$164 ;
-  wire [18:0] \$165 ;
-  wire [19:0] \$166 ;
-  wire [20:0] \$167 ;
-  wire \$168 ;
-  wire \$169 ;
+  wire [21:0] \$162 ;
+  wire [21:0] \$163 ;
+  wire [24:0] \$164 ;
+  wire [31:0] \$165 ;
+  wire [31:0] \$166 ;
+  wire [32:0] \$167 ;
+  wire [32:0] \$168 ;
+  wire [21:0] \$169 ;
   wire [41:0] \$17 ;
-  wire \$170 ;
-  wire [24:0] \$171 ;
-  wire [24:0] \$172 ;
-  wire \$173 ;
+  wire [21:0] \$170 ;
+  wire [22:0] \$171 ;
+  wire [23:0] \$172 ;
+  wire [24:0] \$173 ;
   wire \$174 ;
   wire \$175 ;
   wire \$176 ;
-  wire \$177 ;
+  wire [24:0] \$177 ;
   wire [24:0] \$178 ;
-  wire [25:0] \$179 ;
+  wire \$179 ;
   wire [41:0] \$18 ;
-  wire [25:0] \$180 ;
+  wire \$180 ;
   wire \$181 ;
   wire \$182 ;
   wire \$183 ;
   wire [24:0] \$184 ;
   wire [25:0] \$185 ;
-  wire [20:0] \$186 ;
+  wire [25:0] \$186 ;
   wire \$187 ;
   wire \$188 ;
   wire \$189 ;
   wire [11:0] \$19 ;
   wire [24:0] \$190 ;
-  wire [24:0] \$191 ;
-  wire \$192 ;
+  wire [25:0] \$191 ;
+  wire [24:0] \$192 ;
   wire \$193 ;
-  wire [20:0] \$194 ;
-  wire [20:0] \$195 ;
-  wire [16:0] \$196 ;
-  wire [16:0] \$197 ;
-  wire [16:0] \$198 ;
-  wire [16:0] \$199 ;
+  wire \$194 ;
+  wire \$195 ;
+  wire [24:0] \$196 ;
+  wire [24:0] \$197 ;
+  wire \$198 ;
+  wire \$199 ;
   wire [11:0] \$2 ;
   wire [11:0] \$20 ;
-  wire [51:0] \$200 ;
-  wire [49:0] \$201 ;
-  wire [52:0] \$202 ;
-  wire \$203 ;
-  wire [49:0] \$204 ;
-  wire [52:0] \$205 ;
-  wire [49:0] \$206 ;
-  wire [13:0] \$207 ;
-  wire [26:0] \$208 ;
-  wire [26:0] \$209 ;
+  wire [24:0] \$200 ;
+  wire [24:0] \$201 ;
+  wire [16:0] \$202 ;
+  wire [16:0] \$203 ;
+  wire [16:0] \$204 ;
+  wire [16:0] \$205 ;
+  wire [55:0] \$206 ;
+  wire [53:0] \$207 ;
+  wire [56:0] \$208 ;
+  wire \$209 ;
   wire [12:0] \$21 ;
-  wire [27:0] \$210 ;
-  wire [7:0] \$211 ;
-  wire \$212 ;
-  wire [7:0] \$213 ;
-  wire [7:0] \$214 ;
-  wire \$215 ;
-  wire \$216 ;
-  wire [24:0] \$217 ;
-  wire [24:0] \$218 ;
-  wire [24:0] \$219 ;
+  wire [53:0] \$210 ;
+  wire [56:0] \$211 ;
+  wire [53:0] \$212 ;
+  wire [13:0] \$213 ;
+  wire [26:0] \$214 ;
+  wire [26:0] \$215 ;
+  wire [27:0] \$216 ;
+  wire [58:0] \$217 ;
+  wire [43:0] \$218 ;
+  wire [59:0] \$219 ;
   wire [40:0] \$22 ;
-  wire [24:0] \$220 ;
-  wire [24:0] \$221 ;
-  wire [24:0] \$222 ;
-  wire [24:0] \$223 ;
-  wire [24:0] \$224 ;
-  wire [29:0] \$225 ;
-  wire [30:0] \$226 ;
-  wire [18:0] \$227 ;
-  wire [29:0] \$228 ;
-  wire [30:0] \$229 ;
+  wire [35:0] \$220 ;
+  wire [36:0] \$221 ;
+  wire [36:0] \$222 ;
+  wire [37:0] \$223 ;
+  wire [7:0] \$224 ;
+  wire \$225 ;
+  wire [7:0] \$226 ;
+  wire [7:0] \$227 ;
+  wire \$228 ;
+  wire \$229 ;
   wire [41:0] \$23 ;
-  wire [18:0] \$230 ;
-  wire [29:0] \$231 ;
-  wire [30:0] \$232 ;
-  wire [18:0] \$233 ;
-  wire [29:0] \$234 ;
-  wire [30:0] \$235 ;
-  wire [18:0] \$236 ;
-  wire [27:0] \$237 ;
-  wire [27:0] \$238 ;
-  wire [28:0] \$239 ;
+  wire [24:0] \$230 ;
+  wire [24:0] \$231 ;
+  wire [24:0] \$232 ;
+  wire [24:0] \$233 ;
+  wire [24:0] \$234 ;
+  wire [24:0] \$235 ;
+  wire [24:0] \$236 ;
+  wire [24:0] \$237 ;
+  wire [29:0] \$238 ;
+  wire [30:0] \$239 ;
   wire \$24 ;
-  wire [27:0] \$240 ;
-  wire [27:0] \$241 ;
-  wire [28:0] \$242 ;
-  wire [27:0] \$243 ;
-  wire [27:0] \$244 ;
-  wire [28:0] \$245 ;
-  wire [27:0] \$246 ;
-  wire [27:0] \$247 ;
-  wire [28:0] \$248 ;
-  wire [31:0] \$249 ;
+  wire [18:0] \$240 ;
+  wire [29:0] \$241 ;
+  wire [30:0] \$242 ;
+  wire [18:0] \$243 ;
+  wire [29:0] \$244 ;
+  wire [30:0] \$245 ;
+  wire [18:0] \$246 ;
+  wire [29:0] \$247 ;
+  wire [30:0] \$248 ;
+  wire [18:0] \$249 ;
   wire [40:0] \$25 ;
-  wire [31:0] \$250 ;
-  wire [32:0] \$251 ;
-  wire [32:0] \$252 ;
-  wire [31:0] \$253 ;
-  wire [31:0] \$254 ;
-  wire [32:0] \$255 ;
-  wire [32:0] \$256 ;
-  wire [31:0] \$257 ;
-  wire [31:0] \$258 ;
-  wire [32:0] \$259 ;
+  wire [27:0] \$250 ;
+  wire [27:0] \$251 ;
+  wire [28:0] \$252 ;
+  wire [27:0] \$253 ;
+  wire [27:0] \$254 ;
+  wire [28:0] \$255 ;
+  wire [27:0] \$256 ;
+  wire [27:0] \$257 ;
+  wire [28:0] \$258 ;
+  wire [27:0] \$259 ;
   wire [41:0] \$26 ;
-  wire [32:0] \$260 ;
-  wire [31:0] \$261 ;
-  wire [31:0] \$262 ;
-  wire [32:0] \$263 ;
-  wire [32:0] \$264 ;
-  wire [30:0] \$265 ;
-  wire [30:0] \$266 ;
-  wire [30:0] \$267 ;
-  wire [30:0] \$268 ;
+  wire [27:0] \$260 ;
+  wire [28:0] \$261 ;
+  wire [18:0] \$262 ;
+  wire [31:0] \$263 ;
+  wire [31:0] \$264 ;
+  wire [32:0] \$265 ;
+  wire [32:0] \$266 ;
+  wire [18:0] \$267 ;
+  wire [31:0] \$268 ;
   wire [31:0] \$269 ;
   wire [41:0] \$27 ;
-  wire [31:0] \$270 ;
-  wire [31:0] \$271 ;
-  wire [31:0] \$272 ;
+  wire [32:0] \$270 ;
+  wire [32:0] \$271 ;
+  wire [18:0] \$272 ;
   wire [31:0] \$273 ;
   wire [31:0] \$274 ;
-  wire [31:0] \$275 ;
-  wire [31:0] \$276 ;
-  wire \$277 ;
-  wire \$278 ;
-  wire [32:0] \$279 ;
+  wire [32:0] \$275 ;
+  wire [32:0] \$276 ;
+  wire [18:0] \$277 ;
+  wire [31:0] \$278 ;
+  wire [31:0] \$279 ;
   wire [11:0] \$28 ;
   wire [32:0] \$280 ;
-  wire \$281 ;
-  wire [32:0] \$282 ;
-  wire [32:0] \$283 ;
-  wire [32:0] \$284 ;
-  wire [32:0] \$285 ;
-  wire \$286 ;
-  wire \$287 ;
-  wire [32:0] \$288 ;
-  wire [32:0] \$289 ;
+  wire [32:0] \$281 ;
+  wire [30:0] \$282 ;
+  wire [30:0] \$283 ;
+  wire [30:0] \$284 ;
+  wire [30:0] \$285 ;
+  wire [31:0] \$286 ;
+  wire [31:0] \$287 ;
+  wire [31:0] \$288 ;
+  wire [31:0] \$289 ;
   wire [11:0] \$29 ;
-  wire \$290 ;
-  wire [32:0] \$291 ;
-  wire [32:0] \$292 ;
-  wire [32:0] \$293 ;
-  wire [32:0] \$294 ;
+  wire [31:0] \$290 ;
+  wire [31:0] \$291 ;
+  wire [31:0] \$292 ;
+  wire [31:0] \$293 ;
+  wire \$294 ;
   wire \$295 ;
-  wire \$296 ;
+  wire [32:0] \$296 ;
   wire [32:0] \$297 ;
-  wire [32:0] \$298 ;
-  wire \$299 ;
+  wire \$298 ;
+  wire [32:0] \$299 ;
   wire [12:0] \$3 ;
   wire [12:0] \$30 ;
   wire [32:0] \$300 ;
   wire [32:0] \$301 ;
   wire [32:0] \$302 ;
-  wire [32:0] \$303 ;
+  wire \$303 ;
   wire \$304 ;
-  wire \$305 ;
+  wire [32:0] \$305 ;
   wire [32:0] \$306 ;
-  wire [32:0] \$307 ;
-  wire \$308 ;
+  wire \$307 ;
+  wire [32:0] \$308 ;
   wire [32:0] \$309 ;
   wire [40:0] \$31 ;
   wire [32:0] \$310 ;
   wire [32:0] \$311 ;
-  wire [32:0] \$312 ;
-  reg [6:0] \$313 ;
-  reg [7:0] \$314 ;
-  reg [6:0] \$315 ;
-  reg \$316 ;
-  reg \$317 ;
-  reg [7:0] \$318 ;
-  reg [3:0] \$319 ;
+  wire \$312 ;
+  wire \$313 ;
+  wire [32:0] \$314 ;
+  wire [32:0] \$315 ;
+  wire \$316 ;
+  wire [32:0] \$317 ;
+  wire [32:0] \$318 ;
+  wire [32:0] \$319 ;
   wire [41:0] \$32 ;
-  reg [7:0] \$320 ;
-  reg [7:0] \$321 ;
-  reg [7:0] \$322 ;
-  reg [7:0] \$323 ;
-  reg [24:0] \$324 ;
-  reg [24:0] \$325 ;
-  reg [24:0] \$326 ;
-  reg [24:0] \$327 ;
-  reg \$328 ;
-  reg \$329 ;
+  wire [32:0] \$320 ;
+  wire \$321 ;
+  wire \$322 ;
+  wire [32:0] \$323 ;
+  wire [32:0] \$324 ;
+  wire \$325 ;
+  wire [32:0] \$326 ;
+  wire [32:0] \$327 ;
+  wire [32:0] \$328 ;
+  wire [32:0] \$329 ;
   wire \$33 ;
-  reg [7:0] \$330 ;
-  reg [3:0] \$331 ;
-  reg [24:0] \$332 ;
-  reg [24:0] \$333 ;
-  reg [24:0] \$334 ;
-  reg [24:0] \$335 ;
-  reg [24:0] \$336 ;
-  reg [24:0] \$337 ;
-  reg [24:0] \$338 ;
-  reg \$339 ;
+  reg [6:0] \$330 ;
+  reg [7:0] \$331 ;
+  reg [6:0] \$332 ;
+  reg \$333 ;
+  reg \$334 ;
+  reg [7:0] \$335 ;
+  reg [3:0] \$336 ;
+  reg [7:0] \$337 ;
+  reg [7:0] \$338 ;
+  reg [7:0] \$339 ;
   wire [40:0] \$34 ;
-  reg \$340 ;
-  reg [7:0] \$341 ;
-  reg [3:0] \$342 ;
-  reg \$343 ;
+  reg [7:0] \$340 ;
+  reg [24:0] \$341 ;
+  reg [24:0] \$342 ;
+  reg [24:0] \$343 ;
   reg [24:0] \$344 ;
-  reg [24:0] \$345 ;
-  reg [24:0] \$346 ;
-  reg [24:0] \$347 ;
-  reg \$348 ;
-  reg \$349 ;
+  reg \$345 ;
+  reg \$346 ;
+  reg [7:0] \$347 ;
+  reg [3:0] \$348 ;
+  reg [24:0] \$349 ;
   wire [41:0] \$35 ;
-  reg [7:0] \$350 ;
-  reg [3:0] \$351 ;
-  reg \$352 ;
+  reg [24:0] \$350 ;
+  reg [24:0] \$351 ;
+  reg [24:0] \$352 ;
   reg [24:0] \$353 ;
   reg [24:0] \$354 ;
   reg [24:0] \$355 ;
-  reg [24:0] \$356 ;
+  reg \$356 ;
   reg \$357 ;
-  reg \$358 ;
-  reg [7:0] \$359 ;
+  reg [7:0] \$358 ;
+  reg [3:0] \$359 ;
   wire [41:0] \$36 ;
-  reg [3:0] \$360 ;
-  reg \$361 ;
+  reg \$360 ;
+  reg [24:0] \$361 ;
   reg [24:0] \$362 ;
   reg [24:0] \$363 ;
   reg [24:0] \$364 ;
-  reg [24:0] \$365 ;
-  reg [40:0] \$366 ;
-  reg [8:0] \$367 ;
-  reg [18:0] \$368 ;
-  reg [17:0] \$369 ;
+  reg \$365 ;
+  reg \$366 ;
+  reg [7:0] \$367 ;
+  reg [3:0] \$368 ;
+  reg \$369 ;
   wire \$37 ;
-  reg [4:0] \$370 ;
-  reg [40:0] \$371 ;
-  reg [8:0] \$372 ;
-  reg [18:0] \$373 ;
-  reg [17:0] \$374 ;
-  reg [4:0] \$375 ;
-  reg [40:0] \$376 ;
-  reg [8:0] \$377 ;
-  reg [18:0] \$378 ;
-  reg [17:0] \$379 ;
+  reg [24:0] \$370 ;
+  reg [24:0] \$371 ;
+  reg [24:0] \$372 ;
+  reg [24:0] \$373 ;
+  reg \$374 ;
+  reg \$375 ;
+  reg [7:0] \$376 ;
+  reg [3:0] \$377 ;
+  reg \$378 ;
+  reg [24:0] \$379 ;
   wire [5:0] \$38 ;
-  reg [4:0] \$380 ;
-  reg [40:0] \$381 ;
-  reg [8:0] \$382 ;
-  reg [18:0] \$383 ;
-  reg [17:0] \$384 ;
-  reg [4:0] \$385 ;
-  reg [24:0] \$386 ;
-  reg [24:0] \$387 ;
-  reg \$388 ;
-  reg \$389 ;
-  wire [26:0] \$39 ;
-  reg \$390 ;
-  reg \$391 ;
-  reg [7:0] \$392 ;
-  reg [7:0] \$393 ;
-  reg \$394 ;
-  reg \$395 ;
-  reg [3:0] \$396 ;
-  reg [3:0] \$397 ;
-  reg [17:0] \$398 ;
-  reg [4:0] \$399 ;
+  reg [24:0] \$380 ;
+  reg [24:0] \$381 ;
+  reg [24:0] \$382 ;
+  reg [40:0] \$383 ;
+  reg [8:0] \$384 ;
+  reg [18:0] \$385 ;
+  reg [17:0] \$386 ;
+  reg [4:0] \$387 ;
+  reg [40:0] \$388 ;
+  reg [8:0] \$389 ;
+  wire [30:0] \$39 ;
+  reg [18:0] \$390 ;
+  reg [17:0] \$391 ;
+  reg [4:0] \$392 ;
+  reg [40:0] \$393 ;
+  reg [8:0] \$394 ;
+  reg [18:0] \$395 ;
+  reg [17:0] \$396 ;
+  reg [4:0] \$397 ;
+  reg [40:0] \$398 ;
+  reg [8:0] \$399 ;
   wire [40:0] \$4 ;
   wire [5:0] \$40 ;
-  reg [17:0] \$400 ;
-  reg [4:0] \$401 ;
-  reg [17:0] \$402 ;
-  reg [4:0] \$403 ;
-  reg [17:0] \$404 ;
-  reg [4:0] \$405 ;
-  reg [24:0] \$406 ;
+  reg [18:0] \$400 ;
+  reg [17:0] \$401 ;
+  reg [4:0] \$402 ;
+  reg [24:0] \$403 ;
+  reg [24:0] \$404 ;
+  reg \$405 ;
+  reg \$406 ;
   reg \$407 ;
   reg \$408 ;
   reg [7:0] \$409 ;
-  wire [89:0] \$41 ;
-  reg \$410 ;
-  reg [3:0] \$411 ;
-  reg [17:0] \$412 ;
-  reg [17:0] \$413 ;
-  reg [17:0] \$414 ;
+  wire [93:0] \$41 ;
+  reg [7:0] \$410 ;
+  reg \$411 ;
+  reg \$412 ;
+  reg [3:0] \$413 ;
+  reg [3:0] \$414 ;
   reg [17:0] \$415 ;
-  reg [24:0] \$416 ;
-  reg \$417 ;
-  reg \$418 ;
-  reg [7:0] \$419 ;
+  reg [4:0] \$416 ;
+  reg [17:0] \$417 ;
+  reg [4:0] \$418 ;
+  reg [17:0] \$419 ;
   wire [15:0] \$42 ;
-  reg \$420 ;
-  reg [3:0] \$421 ;
-  reg [20:0] \$422 ;
+  reg [4:0] \$420 ;
+  reg [17:0] \$421 ;
+  reg [4:0] \$422 ;
   reg [24:0] \$423 ;
   reg \$424 ;
   reg \$425 ;
   reg [7:0] \$426 ;
   reg \$427 ;
-  reg [14:0] \$428 ;
-  reg \$429 ;
+  reg [3:0] \$428 ;
+  reg [21:0] \$429 ;
   wire [15:0] \$43 ;
-  reg [15:0] \$430 ;
-  reg [15:0] \$431 ;
-  reg [20:0] \$432 ;
-  reg \$433 ;
+  reg [21:0] \$430 ;
+  reg [21:0] \$431 ;
+  reg [21:0] \$432 ;
+  reg [24:0] \$433 ;
   reg \$434 ;
   reg \$435 ;
   reg [7:0] \$436 ;
-  reg [24:0] \$437 ;
-  reg \$438 ;
-  reg [20:0] \$439 ;
+  reg \$437 ;
+  reg [3:0] \$438 ;
+  reg [24:0] \$439 ;
   wire [16:0] \$44 ;
-  reg \$440 ;
+  reg [24:0] \$440 ;
   reg \$441 ;
-  reg [7:0] \$442 ;
-  reg [24:0] \$443 ;
+  reg \$442 ;
+  reg [7:0] \$443 ;
   reg \$444 ;
-  reg [15:0] \$445 ;
+  reg [14:0] \$445 ;
   reg \$446 ;
-  reg [4:0] \$447 ;
-  reg \$448 ;
-  reg \$449 ;
-  wire [8:0] \$45 ;
-  reg [7:0] \$450 ;
-  reg [24:0] \$451 ;
+  reg [15:0] \$447 ;
+  reg [15:0] \$448 ;
+  reg [24:0] \$449 ;
+  wire [60:0] \$45 ;
+  reg \$450 ;
+  reg \$451 ;
   reg \$452 ;
-  reg [15:0] \$453 ;
-  reg \$454 ;
-  reg [20:0] \$455 ;
-  reg [4:0] \$456 ;
-  reg [51:0] \$457 ;
+  reg [7:0] \$453 ;
+  reg [24:0] \$454 ;
+  reg \$455 ;
+  reg [24:0] \$456 ;
+  reg \$457 ;
   reg \$458 ;
-  reg \$459 ;
-  wire \$46 ;
-  reg [7:0] \$460 ;
-  reg [24:0] \$461 ;
-  reg \$462 ;
-  reg [15:0] \$463 ;
-  reg \$464 ;
-  reg [20:0] \$465 ;
-  reg [4:0] \$466 ;
-  reg [49:0] \$467 ;
-  reg \$468 ;
-  reg [24:0] \$469 ;
-  wire \$47 ;
-  reg \$470 ;
-  reg [7:0] \$471 ;
-  reg [49:0] \$472 ;
+  reg [7:0] \$459 ;
+  wire [60:0] \$46 ;
+  reg [24:0] \$460 ;
+  reg \$461 ;
+  reg [15:0] \$462 ;
+  reg \$463 ;
+  reg [4:0] \$464 ;
+  reg \$465 ;
+  reg \$466 ;
+  reg [7:0] \$467 ;
+  reg [24:0] \$468 ;
+  reg \$469 ;
+  wire [8:0] \$47 ;
+  reg [15:0] \$470 ;
+  reg \$471 ;
+  reg [24:0] \$472 ;
   reg [4:0] \$473 ;
-  reg \$474 ;
-  reg [24:0] \$475 ;
-  reg [26:0] \$476 ;
-  reg \$477 ;
-  reg [7:0] \$478 ;
+  reg [55:0] \$474 ;
+  reg \$475 ;
+  reg \$476 ;
+  reg [7:0] \$477 ;
+  reg [24:0] \$478 ;
   reg \$479 ;
   wire \$48 ;
-  reg [24:0] \$480 ;
+  reg [15:0] \$480 ;
   reg \$481 ;
-  reg [7:0] \$482 ;
+  reg [24:0] \$482 ;
   reg [4:0] \$483 ;
-  reg [26:0] \$484 ;
+  reg [53:0] \$484 ;
   reg \$485 ;
   reg [24:0] \$486 ;
   reg \$487 ;
   reg [7:0] \$488 ;
-  reg [4:0] \$489 ;
+  reg [53:0] \$489 ;
   wire \$49 ;
-  reg [15:0] \$490 ;
-  reg [12:0] \$491 ;
-  reg [13:0] \$492 ;
-  reg [12:0] \$493 ;
+  reg [4:0] \$490 ;
+  reg \$491 ;
+  reg [24:0] \$492 ;
+  reg [30:0] \$493 ;
   reg \$494 ;
-  reg [24:0] \$495 ;
+  reg [7:0] \$495 ;
   reg \$496 ;
-  reg [7:0] \$497 ;
-  reg [4:0] \$498 ;
-  reg [15:0] \$499 ;
+  reg [24:0] \$497 ;
+  reg \$498 ;
+  reg [7:0] \$499 ;
   wire [41:0] \$5 ;
-  wire [11:0] \$50 ;
-  reg \$500 ;
-  reg [24:0] \$501 ;
+  wire \$50 ;
+  reg [4:0] \$500 ;
+  reg [30:0] \$501 ;
   reg \$502 ;
-  reg [7:0] \$503 ;
-  reg [4:0] \$504 ;
-  reg [27:0] \$505 ;
-  reg [15:0] \$506 ;
-  reg \$507 ;
-  reg [39:0] \$508 ;
-  reg [6:0] \$509 ;
-  wire [11:0] \$51 ;
-  reg [6:0] \$510 ;
+  reg [24:0] \$503 ;
+  reg \$504 ;
+  reg [7:0] \$505 ;
+  reg [4:0] \$506 ;
+  reg [15:0] \$507 ;
+  reg [12:0] \$508 ;
+  reg [13:0] \$509 ;
+  wire \$51 ;
+  reg [12:0] \$510 ;
   reg \$511 ;
-  reg \$512 ;
-  reg [14:0] \$513 ;
-  reg [12:0] \$514 ;
+  reg [24:0] \$512 ;
+  reg \$513 ;
+  reg [7:0] \$514 ;
   reg [4:0] \$515 ;
-  reg \$516 ;
-  reg [35:0] \$517 ;
-  reg \$518 ;
+  reg [15:0] \$516 ;
+  reg \$517 ;
+  reg [24:0] \$518 ;
   reg \$519 ;
-  wire [12:0] \$52 ;
-  reg [14:0] \$520 ;
-  reg [12:0] \$521 ;
-  reg [4:0] \$522 ;
-  reg \$523 ;
-  reg [24:0] \$524 ;
+  wire [11:0] \$52 ;
+  reg [7:0] \$520 ;
+  reg [4:0] \$521 ;
+  reg [27:0] \$522 ;
+  reg [15:0] \$523 ;
+  reg \$524 ;
   reg [24:0] \$525 ;
-  reg [24:0] \$526 ;
-  reg [24:0] \$527 ;
-  reg [3:0] \$528 ;
-  reg \$529 ;
-  wire [30:0] \$53 ;
-  reg \$530 ;
-  reg [14:0] \$531 ;
-  reg [12:0] \$532 ;
-  reg [4:0] \$533 ;
+  reg \$526 ;
+  reg [7:0] \$527 ;
+  reg [4:0] \$528 ;
+  reg [27:0] \$529 ;
+  wire [11:0] \$53 ;
+  reg [15:0] \$530 ;
+  reg [59:0] \$531 ;
+  reg \$532 ;
+  reg [24:0] \$533 ;
   reg \$534 ;
-  reg [30:0] \$535 ;
-  reg [8:0] \$536 ;
-  reg [18:0] \$537 ;
-  reg [17:0] \$538 ;
-  reg [4:0] \$539 ;
-  wire [31:0] \$54 ;
-  reg [30:0] \$540 ;
-  reg [8:0] \$541 ;
-  reg [18:0] \$542 ;
-  reg [17:0] \$543 ;
-  reg [4:0] \$544 ;
-  reg [30:0] \$545 ;
-  reg [8:0] \$546 ;
-  reg [18:0] \$547 ;
-  reg [17:0] \$548 ;
-  reg [4:0] \$549 ;
-  wire \$55 ;
-  reg [30:0] \$550 ;
-  reg [8:0] \$551 ;
-  reg [18:0] \$552 ;
-  reg [17:0] \$553 ;
-  reg [4:0] \$554 ;
-  reg [3:0] \$555 ;
-  reg [3:0] \$556 ;
-  reg \$557 ;
-  reg \$558 ;
-  reg \$559 ;
-  wire [30:0] \$56 ;
-  reg \$560 ;
-  reg [14:0] \$561 ;
-  reg [14:0] \$562 ;
-  reg [12:0] \$563 ;
-  reg [12:0] \$564 ;
-  reg [4:0] \$565 ;
+  reg [7:0] \$535 ;
+  reg [4:0] \$536 ;
+  reg [27:0] \$537 ;
+  reg [15:0] \$538 ;
+  reg [12:0] \$539 ;
+  wire [12:0] \$54 ;
+  reg \$540 ;
+  reg [39:0] \$541 ;
+  reg [6:0] \$542 ;
+  reg [6:0] \$543 ;
+  reg \$544 ;
+  reg \$545 ;
+  reg [14:0] \$546 ;
+  reg [12:0] \$547 ;
+  reg [4:0] \$548 ;
+  reg \$549 ;
+  wire [30:0] \$55 ;
+  reg [35:0] \$550 ;
+  reg \$551 ;
+  reg \$552 ;
+  reg [14:0] \$553 ;
+  reg [12:0] \$554 ;
+  reg [4:0] \$555 ;
+  reg \$556 ;
+  reg [24:0] \$557 ;
+  reg [24:0] \$558 ;
+  reg [24:0] \$559 ;
+  wire [31:0] \$56 ;
+  reg [24:0] \$560 ;
+  reg [3:0] \$561 ;
+  reg \$562 ;
+  reg \$563 ;
+  reg [14:0] \$564 ;
+  reg [12:0] \$565 ;
   reg [4:0] \$566 ;
   reg \$567 ;
-  reg \$568 ;
-  reg [17:0] \$569 ;
-  wire [31:0] \$57 ;
-  reg [4:0] \$570 ;
+  reg [30:0] \$568 ;
+  reg [8:0] \$569 ;
+  wire \$57 ;
+  reg [18:0] \$570 ;
   reg [17:0] \$571 ;
   reg [4:0] \$572 ;
-  reg [17:0] \$573 ;
-  reg [4:0] \$574 ;
-  reg [17:0] \$575 ;
-  reg [4:0] \$576 ;
-  reg [3:0] \$577 ;
-  reg \$578 ;
-  reg \$579 ;
-  wire [31:0] \$58 ;
-  reg [14:0] \$580 ;
-  reg [12:0] \$581 ;
+  reg [30:0] \$573 ;
+  reg [8:0] \$574 ;
+  reg [18:0] \$575 ;
+  reg [17:0] \$576 ;
+  reg [4:0] \$577 ;
+  reg [30:0] \$578 ;
+  reg [8:0] \$579 ;
+  wire [30:0] \$58 ;
+  reg [18:0] \$580 ;
+  reg [17:0] \$581 ;
   reg [4:0] \$582 ;
-  reg \$583 ;
-  reg [17:0] \$584 ;
-  reg [17:0] \$585 ;
+  reg [30:0] \$583 ;
+  reg [8:0] \$584 ;
+  reg [18:0] \$585 ;
   reg [17:0] \$586 ;
-  reg [17:0] \$587 ;
+  reg [4:0] \$587 ;
   reg [3:0] \$588 ;
-  reg \$589 ;
-  wire [11:0] \$59 ;
+  reg [3:0] \$589 ;
+  wire [31:0] \$59 ;
   reg \$590 ;
-  reg [14:0] \$591 ;
-  reg [12:0] \$592 ;
-  reg [4:0] \$593 ;
-  reg \$594 ;
-  reg [30:0] \$595 ;
-  reg [30:0] \$596 ;
-  reg [30:0] \$597 ;
-  reg [30:0] \$598 ;
-  reg [3:0] \$599 ;
+  reg \$591 ;
+  reg \$592 ;
+  reg \$593 ;
+  reg [14:0] \$594 ;
+  reg [14:0] \$595 ;
+  reg [12:0] \$596 ;
+  reg [12:0] \$597 ;
+  reg [4:0] \$598 ;
+  reg [4:0] \$599 ;
   wire \$6 ;
-  wire [11:0] \$60 ;
+  wire [31:0] \$60 ;
   reg \$600 ;
   reg \$601 ;
-  reg [14:0] \$602 ;
-  reg [12:0] \$603 ;
-  reg [4:0] \$604 ;
-  reg \$605 ;
-  reg [4:0] \$606 ;
-  reg [31:0] \$607 ;
-  reg [31:0] \$608 ;
-  reg [31:0] \$609 ;
-  wire [12:0] \$61 ;
-  reg [31:0] \$610 ;
-  reg [3:0] \$611 ;
+  reg [17:0] \$602 ;
+  reg [4:0] \$603 ;
+  reg [17:0] \$604 ;
+  reg [4:0] \$605 ;
+  reg [17:0] \$606 ;
+  reg [4:0] \$607 ;
+  reg [17:0] \$608 ;
+  reg [4:0] \$609 ;
+  wire [11:0] \$61 ;
+  reg [3:0] \$610 ;
+  reg \$611 ;
   reg \$612 ;
-  reg \$613 ;
-  reg [14:0] \$614 ;
-  reg [12:0] \$615 ;
-  reg [4:0] \$616 ;
-  reg \$617 ;
-  reg [4:0] \$618 ;
-  reg [7:0] \$619 ;
-  wire [30:0] \$62 ;
-  reg [7:0] \$620 ;
-  reg [7:0] \$621 ;
-  reg [7:0] \$622 ;
+  reg [14:0] \$613 ;
+  reg [12:0] \$614 ;
+  reg [4:0] \$615 ;
+  reg \$616 ;
+  reg [17:0] \$617 ;
+  reg [17:0] \$618 ;
+  reg [17:0] \$619 ;
+  wire [11:0] \$62 ;
+  reg [17:0] \$620 ;
+  reg [3:0] \$621 ;
+  reg \$622 ;
   reg \$623 ;
-  reg \$624 ;
-  wire [31:0] \$63 ;
-  wire \$64 ;
-  wire [30:0] \$65 ;
-  wire [31:0] \$66 ;
-  wire [31:0] \$67 ;
-  wire [11:0] \$68 ;
-  wire [11:0] \$69 ;
+  reg [14:0] \$624 ;
+  reg [12:0] \$625 ;
+  reg [4:0] \$626 ;
+  reg \$627 ;
+  reg [30:0] \$628 ;
+  reg [30:0] \$629 ;
+  wire [12:0] \$63 ;
+  reg [30:0] \$630 ;
+  reg [30:0] \$631 ;
+  reg [3:0] \$632 ;
+  reg \$633 ;
+  reg \$634 ;
+  reg [14:0] \$635 ;
+  reg [12:0] \$636 ;
+  reg [4:0] \$637 ;
+  reg \$638 ;
+  reg [4:0] \$639 ;
+  wire [30:0] \$64 ;
+  reg [31:0] \$640 ;
+  reg [31:0] \$641 ;
+  reg [31:0] \$642 ;
+  reg [31:0] \$643 ;
+  reg [3:0] \$644 ;
+  reg \$645 ;
+  reg \$646 ;
+  reg [14:0] \$647 ;
+  reg [12:0] \$648 ;
+  reg [4:0] \$649 ;
+  wire [31:0] \$65 ;
+  reg \$650 ;
+  reg [4:0] \$651 ;
+  reg [7:0] \$652 ;
+  reg [7:0] \$653 ;
+  reg [7:0] \$654 ;
+  reg [7:0] \$655 ;
+  reg \$656 ;
+  reg \$657 ;
+  wire \$66 ;
+  wire [30:0] \$67 ;
+  wire [31:0] \$68 ;
+  wire [31:0] \$69 ;
   wire [40:0] \$7 ;
-  wire [12:0] \$70 ;
-  wire [30:0] \$71 ;
-  wire [31:0] \$72 ;
-  wire \$73 ;
-  wire [30:0] \$74 ;
-  wire [31:0] \$75 ;
-  wire [31:0] \$76 ;
-  wire [11:0] \$77 ;
-  wire [11:0] \$78 ;
-  wire [12:0] \$79 ;
+  wire [11:0] \$70 ;
+  wire [11:0] \$71 ;
+  wire [12:0] \$72 ;
+  wire [30:0] \$73 ;
+  wire [31:0] \$74 ;
+  wire \$75 ;
+  wire [30:0] \$76 ;
+  wire [31:0] \$77 ;
+  wire [31:0] \$78 ;
+  wire [11:0] \$79 ;
   wire [41:0] \$8 ;
-  wire [30:0] \$80 ;
-  wire [31:0] \$81 ;
-  wire \$82 ;
-  wire [30:0] \$83 ;
-  wire [31:0] \$84 ;
-  wire [31:0] \$85 ;
-  wire [5:0] \$86 ;
-  wire [7:0] \$87 ;
-  wire [8:0] \$88 ;
-  wire [9:0] \$89 ;
+  wire [11:0] \$80 ;
+  wire [12:0] \$81 ;
+  wire [30:0] \$82 ;
+  wire [31:0] \$83 ;
+  wire \$84 ;
+  wire [30:0] \$85 ;
+  wire [31:0] \$86 ;
+  wire [31:0] \$87 ;
+  wire [5:0] \$88 ;
+  wire [7:0] \$89 ;
   wire [41:0] \$9 ;
-  wire [7:0] \$90 ;
-  wire [7:0] \$91 ;
+  wire [8:0] \$90 ;
+  wire [9:0] \$91 ;
   wire [7:0] \$92 ;
-  wire [24:0] \$93 ;
-  wire [24:0] \$94 ;
+  wire [7:0] \$93 ;
+  wire [7:0] \$94 ;
   wire [24:0] \$95 ;
   wire [24:0] \$96 ;
   wire [24:0] \$97 ;
   wire [24:0] \$98 ;
   wire [24:0] \$99 ;
-  reg [51:0] a10_addend = 52'h0000000000000;
+  reg [55:0] a10_addend = 56'h00000000000000;
   reg a10_any = 1'h0;
   reg a10_keep = 1'h0;
   reg a10_last = 1'h0;
@@ -717,7 +750,7 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   reg [24:0] a10_max = 25'h0000000;
   reg [15:0] a10_old_shift = 16'h0000;
   reg [4:0] a10_pending = 5'h00;
-  reg [20:0] a10_term = 21'h000000;
+  reg [24:0] a10_term = 25'h0000000;
   reg a10_valid = 1'h0;
   reg a1_last = 1'h0;
   reg [7:0] a1_len = 8'h00;
@@ -800,20 +833,20 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   reg [7:0] a5_len = 8'h00;
   reg [3:0] a5_mask = 4'h0;
   reg [24:0] a5_max = 25'h0000000;
-  reg [17:0] a5_term0 = 18'h00000;
-  reg [17:0] a5_term1 = 18'h00000;
-  reg [17:0] a5_term2 = 18'h00000;
-  reg [17:0] a5_term3 = 18'h00000;
+  reg [21:0] a5_term0 = 22'h000000;
+  reg [21:0] a5_term1 = 22'h000000;
+  reg [21:0] a5_term2 = 22'h000000;
+  reg [21:0] a5_term3 = 22'h000000;
   reg a5_valid = 1'h0;
   reg a6_any = 1'h0;
   reg a6_last = 1'h0;
   reg [7:0] a6_len = 8'h00;
   reg [24:0] a6_max = 25'h0000000;
-  reg [20:0] a6_sum = 21'h000000;
+  reg [24:0] a6_sum = 25'h0000000;
   reg a6_valid = 1'h0;
   reg a7_any = 1'h0;
   reg [15:0] a7_beat_shift = 16'h0000;
-  reg [20:0] a7_beat_sum = 21'h000000;
+  reg [24:0] a7_beat_sum = 25'h0000000;
   reg a7_keep = 1'h0;
   reg a7_last = 1'h0;
   reg [7:0] a7_len = 8'h00;
@@ -826,7 +859,7 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   reg [7:0] a8_len = 8'h00;
   reg [24:0] a8_max = 25'h0000000;
   reg [15:0] a8_old_shift = 16'h0000;
-  reg [20:0] a8_term = 21'h000000;
+  reg [24:0] a8_term = 25'h0000000;
   reg a8_valid = 1'h0;
   reg a9_any = 1'h0;
   reg a9_keep = 1'h0;
@@ -835,7 +868,7 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   reg [24:0] a9_max = 25'h0000000;
   reg [15:0] a9_old_shift = 16'h0000;
   reg [4:0] a9_pending = 5'h00;
-  reg [20:0] a9_term = 21'h000000;
+  reg [24:0] a9_term = 25'h0000000;
   reg a9_valid = 1'h0;
   wire [4:0] a_exp0_drop;
   reg [4:0] a_exp0_drop_r = 5'h00;
@@ -1023,6 +1056,24 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   wire i__valid;
   wire issue;
   reg [6:0] length = 7'h00;
+  reg n1_any = 1'h0;
+  reg [4:0] n1_lead = 5'h00;
+  reg [7:0] n1_len = 8'h00;
+  reg [15:0] n1_mantissa = 16'h0000;
+  reg [24:0] n1_max = 25'h0000000;
+  reg [59:0] n1_product = 60'h000000000000000;
+  reg [27:0] n1_recip = 28'h0000000;
+  wire [7:0] n1_residual;
+  reg n1_valid = 1'h0;
+  reg n2_any = 1'h0;
+  reg [4:0] n2_lead = 5'h00;
+  reg [7:0] n2_len = 8'h00;
+  reg [15:0] n2_mantissa = 16'h0000;
+  reg [24:0] n2_max = 25'h0000000;
+  reg [12:0] n2_recip = 13'h0000;
+  reg [27:0] \n2_recip$275  = 28'h0000000;
+  (* init = 1'h0 *)
+  wire n2_valid;
   output [32:0] o__payload;
   wire [32:0] o__payload;
   wire [31:0] \o__payload.data ;
@@ -1038,9 +1089,9 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   reg r0_any = 1'h0;
   reg [7:0] r0_len = 8'h00;
   reg [24:0] r0_max = 25'h0000000;
-  reg [26:0] r0_sum = 27'h0000000;
+  reg [30:0] r0_sum = 31'h00000000;
   reg r0_valid = 1'h0;
-  reg [49:0] r0a_acc = 50'h0000000000000;
+  reg [53:0] r0a_acc = 54'h00000000000000;
   reg r0a_any = 1'h0;
   reg [7:0] r0a_len = 8'h00;
   reg [24:0] r0a_max = 25'h0000000;
@@ -1050,7 +1101,7 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   reg [4:0] r1_lead = 5'h00;
   reg [7:0] r1_len = 8'h00;
   reg [24:0] r1_max = 25'h0000000;
-  reg [26:0] r1_sum = 27'h0000000;
+  reg [30:0] r1_sum = 31'h00000000;
   reg r1_valid = 1'h0;
   reg r2_any = 1'h0;
   reg [4:0] r2_lead = 5'h00;
@@ -1070,8 +1121,7 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   reg [15:0] r3_mantissa = 16'h0000;
   reg [24:0] r3_max = 25'h0000000;
   reg [27:0] r3_recip = 28'h0000000;
-  (* init = 1'h0 *)
-  wire r3_valid;
+  reg r3_valid = 1'h0;
   wire [39:0] r_data;
   wire r_en;
   wire r_rdy;
@@ -1097,7 +1147,7 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   wire rst;
   reg [14:0] run_max = 15'h0000;
   reg started = 1'h0;
-  reg [49:0] sum_deferred = 50'h0000000000000;
+  reg [53:0] sum_deferred = 54'h00000000000000;
   reg [4:0] sum_pending = 5'h00;
   reg [7:0] used = 8'h00;
   reg [39:0] vector_head = 40'h0000000000;
@@ -1264,861 +1314,899 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
     end
   end
   assign rd__data = _0_;
+  assign \$319  = \$316  ? 33'h0000000ff : \$318 ;
+  assign \$320  = \$313  ? 33'h000000000 : \$319 ;
+  assign \$321  = ~ d6_any;
+  assign \$322  = d6_mask[3] | \$321 ;
+  assign \$323  = d6_twice3 + 1'h1;
+  assign \$325  = \$324  > 8'hff;
+  assign \$326  = d6_twice3 + 1'h1;
+  assign \$328  = \$325  ? 33'h0000000ff : \$327 ;
+  assign \$329  = \$322  ? 33'h000000000 : \$328 ;
   always @(posedge clk)
-    a2_valid <= \$328 ;
+    wr__addr <= \$330 ;
   always @(posedge clk)
-    a2_last <= \$329 ;
+    used <= \$331 ;
   always @(posedge clk)
-    a2_len <= \$330 ;
+    length <= \$332 ;
   always @(posedge clk)
-    a2_mask <= \$331 ;
+    a1_valid <= \$333 ;
   always @(posedge clk)
-    a3_whole0 <= \$332 ;
+    a1_last <= \$334 ;
   always @(posedge clk)
-    a3_whole1 <= \$333 ;
+    a1_len <= \$335 ;
   always @(posedge clk)
-    a3_whole2 <= \$334 ;
+    a1_mask <= \$336 ;
   always @(posedge clk)
-    a3_whole3 <= \$335 ;
+    a1_x0 <= \$337 ;
   always @(posedge clk)
-    a3_max1_0 <= \$336 ;
+    a1_x1 <= \$338 ;
   always @(posedge clk)
-    a3_max1_1 <= \$337 ;
+    a1_x2 <= \$339 ;
   always @(posedge clk)
-    a3_max2_0 <= \$338 ;
+    a1_x3 <= \$340 ;
   always @(posedge clk)
-    a3_0_valid <= \$339 ;
+    a2_e0 <= \$341 ;
   always @(posedge clk)
-    a3_0_last <= \$340 ;
+    a2_e1 <= \$342 ;
   always @(posedge clk)
-    a3_0_len <= \$341 ;
+    a2_e2 <= \$343 ;
   always @(posedge clk)
-    a3_0_mask <= \$342 ;
+    a2_e3 <= \$344 ;
   always @(posedge clk)
-    a3_0_any <= \$343 ;
+    a2_valid <= \$345 ;
   always @(posedge clk)
-    a3_0_e0 <= \$344 ;
+    a2_last <= \$346 ;
   always @(posedge clk)
-    a3_0_e1 <= \$345 ;
+    a2_len <= \$347 ;
   always @(posedge clk)
-    a3_0_e2 <= \$346 ;
+    a2_mask <= \$348 ;
   always @(posedge clk)
-    a3_0_e3 <= \$347 ;
+    a3_whole0 <= \$349 ;
   always @(posedge clk)
-    a3_1_valid <= \$348 ;
+    a3_whole1 <= \$350 ;
   always @(posedge clk)
-    a3_1_last <= \$349 ;
+    a3_whole2 <= \$351 ;
   always @(posedge clk)
-    a3_1_len <= \$350 ;
+    a3_whole3 <= \$352 ;
   always @(posedge clk)
-    a3_1_mask <= \$351 ;
+    a3_max1_0 <= \$353 ;
   always @(posedge clk)
-    a3_1_any <= \$352 ;
+    a3_max1_1 <= \$354 ;
   always @(posedge clk)
-    a3_1_e0 <= \$353 ;
+    a3_max2_0 <= \$355 ;
   always @(posedge clk)
-    a3_1_e1 <= \$354 ;
+    a3_0_valid <= \$356 ;
   always @(posedge clk)
-    a3_1_e2 <= \$355 ;
+    a3_0_last <= \$357 ;
   always @(posedge clk)
-    a3_1_e3 <= \$356 ;
+    a3_0_len <= \$358 ;
   always @(posedge clk)
-    a3_2_valid <= \$357 ;
+    a3_0_mask <= \$359 ;
   always @(posedge clk)
-    a3_2_last <= \$358 ;
+    a3_0_any <= \$360 ;
   always @(posedge clk)
-    a3_2_len <= \$359 ;
+    a3_0_e0 <= \$361 ;
   always @(posedge clk)
-    a3_2_mask <= \$360 ;
+    a3_0_e1 <= \$362 ;
   always @(posedge clk)
-    a3_2_any <= \$361 ;
+    a3_0_e2 <= \$363 ;
   always @(posedge clk)
-    a3_2_e0 <= \$362 ;
+    a3_0_e3 <= \$364 ;
   always @(posedge clk)
-    a3_2_e1 <= \$363 ;
+    a3_1_valid <= \$365 ;
   always @(posedge clk)
-    a3_2_e2 <= \$364 ;
+    a3_1_last <= \$366 ;
   always @(posedge clk)
-    a3_2_e3 <= \$365 ;
+    a3_1_len <= \$367 ;
   always @(posedge clk)
-    a_exp0_v_r <= \$366 ;
+    a3_1_mask <= \$368 ;
   always @(posedge clk)
-    a_exp0_offset_r <= \$367 ;
+    a3_1_any <= \$369 ;
   always @(posedge clk)
-    a_exp0_step_r <= \$368 ;
+    a3_1_e0 <= \$370 ;
   always @(posedge clk)
-    a_exp0_lower_r <= \$369 ;
+    a3_1_e1 <= \$371 ;
   always @(posedge clk)
-    a_exp0_drop_r <= \$370 ;
+    a3_1_e2 <= \$372 ;
   always @(posedge clk)
-    a_exp1_v_r <= \$371 ;
+    a3_1_e3 <= \$373 ;
   always @(posedge clk)
-    a_exp1_offset_r <= \$372 ;
+    a3_2_valid <= \$374 ;
   always @(posedge clk)
-    a_exp1_step_r <= \$373 ;
+    a3_2_last <= \$375 ;
   always @(posedge clk)
-    a_exp1_lower_r <= \$374 ;
+    a3_2_len <= \$376 ;
   always @(posedge clk)
-    a_exp1_drop_r <= \$375 ;
+    a3_2_mask <= \$377 ;
   always @(posedge clk)
-    a_exp2_v_r <= \$376 ;
+    a3_2_any <= \$378 ;
   always @(posedge clk)
-    a_exp2_offset_r <= \$377 ;
+    a3_2_e0 <= \$379 ;
   always @(posedge clk)
-    a_exp2_step_r <= \$378 ;
+    a3_2_e1 <= \$380 ;
   always @(posedge clk)
-    a_exp2_lower_r <= \$379 ;
+    a3_2_e2 <= \$381 ;
   always @(posedge clk)
-    a_exp2_drop_r <= \$380 ;
+    a3_2_e3 <= \$382 ;
   always @(posedge clk)
-    a_exp3_v_r <= \$381 ;
+    a_exp0_v_r <= \$383 ;
   always @(posedge clk)
-    a_exp3_offset_r <= \$382 ;
+    a_exp0_offset_r <= \$384 ;
   always @(posedge clk)
-    a_exp3_step_r <= \$383 ;
+    a_exp0_step_r <= \$385 ;
   always @(posedge clk)
-    a_exp3_lower_r <= \$384 ;
+    a_exp0_lower_r <= \$386 ;
   always @(posedge clk)
-    a_exp3_drop_r <= \$385 ;
+    a_exp0_drop_r <= \$387 ;
   always @(posedge clk)
-    a3a_max <= \$386 ;
+    a_exp1_v_r <= \$388 ;
   always @(posedge clk)
-    a3b_max <= \$387 ;
+    a_exp1_offset_r <= \$389 ;
   always @(posedge clk)
-    a3a_valid <= \$388 ;
+    a_exp1_step_r <= \$390 ;
   always @(posedge clk)
-    a3b_valid <= \$389 ;
+    a_exp1_lower_r <= \$391 ;
   always @(posedge clk)
-    a3a_last <= \$390 ;
+    a_exp1_drop_r <= \$392 ;
   always @(posedge clk)
-    a3b_last <= \$391 ;
+    a_exp2_v_r <= \$393 ;
   always @(posedge clk)
-    a3a_len <= \$392 ;
+    a_exp2_offset_r <= \$394 ;
   always @(posedge clk)
-    a3b_len <= \$393 ;
+    a_exp2_step_r <= \$395 ;
   always @(posedge clk)
-    a3a_any <= \$394 ;
+    a_exp2_lower_r <= \$396 ;
   always @(posedge clk)
-    a3b_any <= \$395 ;
+    a_exp2_drop_r <= \$397 ;
   always @(posedge clk)
-    a3a_mask <= \$396 ;
+    a_exp3_v_r <= \$398 ;
   always @(posedge clk)
-    a3b_mask <= \$397 ;
+    a_exp3_offset_r <= \$399 ;
   always @(posedge clk)
-    a4_mantissa0 <= \$398 ;
+    a_exp3_step_r <= \$400 ;
   always @(posedge clk)
-    a4_drop0 <= \$399 ;
+    a_exp3_lower_r <= \$401 ;
   always @(posedge clk)
-    a4_mantissa1 <= \$400 ;
+    a_exp3_drop_r <= \$402 ;
   always @(posedge clk)
-    a4_drop1 <= \$401 ;
+    a3a_max <= \$403 ;
   always @(posedge clk)
-    a4_mantissa2 <= \$402 ;
+    a3b_max <= \$404 ;
   always @(posedge clk)
-    a4_drop2 <= \$403 ;
+    a3a_valid <= \$405 ;
   always @(posedge clk)
-    a4_mantissa3 <= \$404 ;
+    a3b_valid <= \$406 ;
   always @(posedge clk)
-    a4_drop3 <= \$405 ;
+    a3a_last <= \$407 ;
   always @(posedge clk)
-    a4_max <= \$406 ;
+    a3b_last <= \$408 ;
   always @(posedge clk)
-    a4_valid <= \$407 ;
+    a3a_len <= \$409 ;
   always @(posedge clk)
-    a4_last <= \$408 ;
+    a3b_len <= \$410 ;
   always @(posedge clk)
-    a4_len <= \$409 ;
+    a3a_any <= \$411 ;
   always @(posedge clk)
-    a4_any <= \$410 ;
+    a3b_any <= \$412 ;
   always @(posedge clk)
-    a4_mask <= \$411 ;
+    a3a_mask <= \$413 ;
   always @(posedge clk)
-    a5_term0 <= \$412 ;
+    a3b_mask <= \$414 ;
   always @(posedge clk)
-    a5_term1 <= \$413 ;
+    a4_mantissa0 <= \$415 ;
   always @(posedge clk)
-    a5_term2 <= \$414 ;
+    a4_drop0 <= \$416 ;
   always @(posedge clk)
-    a5_term3 <= \$415 ;
+    a4_mantissa1 <= \$417 ;
   always @(posedge clk)
-    a5_max <= \$416 ;
+    a4_drop1 <= \$418 ;
   always @(posedge clk)
-    a5_valid <= \$417 ;
+    a4_mantissa2 <= \$419 ;
   always @(posedge clk)
-    a5_last <= \$418 ;
+    a4_drop2 <= \$420 ;
   always @(posedge clk)
-    a5_len <= \$419 ;
+    a4_mantissa3 <= \$421 ;
   always @(posedge clk)
-    a5_any <= \$420 ;
+    a4_drop3 <= \$422 ;
   always @(posedge clk)
-    a5_mask <= \$421 ;
+    a4_max <= \$423 ;
   always @(posedge clk)
-    a6_sum <= \$422 ;
+    a4_valid <= \$424 ;
   always @(posedge clk)
-    a6_max <= \$423 ;
+    a4_last <= \$425 ;
   always @(posedge clk)
-    a6_valid <= \$424 ;
+    a4_len <= \$426 ;
   always @(posedge clk)
-    a6_last <= \$425 ;
+    a4_any <= \$427 ;
   always @(posedge clk)
-    a6_len <= \$426 ;
+    a4_mask <= \$428 ;
   always @(posedge clk)
-    a6_any <= \$427 ;
+    a5_term0 <= \$429 ;
   always @(posedge clk)
-    run_max <= \$428 ;
+    a5_term1 <= \$430 ;
   always @(posedge clk)
-    started <= \$429 ;
+    a5_term2 <= \$431 ;
   always @(posedge clk)
-    a7_old_shift <= \$430 ;
+    a5_term3 <= \$432 ;
   always @(posedge clk)
-    a7_beat_shift <= \$431 ;
+    a5_max <= \$433 ;
   always @(posedge clk)
-    a7_beat_sum <= \$432 ;
+    a5_valid <= \$434 ;
   always @(posedge clk)
-    a7_keep <= \$433 ;
+    a5_last <= \$435 ;
   always @(posedge clk)
-    a7_valid <= \$434 ;
+    a5_len <= \$436 ;
   always @(posedge clk)
-    a7_last <= \$435 ;
+    a5_any <= \$437 ;
   always @(posedge clk)
-    a7_len <= \$436 ;
+    a5_mask <= \$438 ;
   always @(posedge clk)
-    a7_max <= \$437 ;
+    a6_sum <= \$439 ;
   always @(posedge clk)
-    a7_any <= \$438 ;
+    a6_max <= \$440 ;
   always @(posedge clk)
-    a8_term <= \$439 ;
+    a6_valid <= \$441 ;
   always @(posedge clk)
-    a8_valid <= \$440 ;
+    a6_last <= \$442 ;
   always @(posedge clk)
-    a8_last <= \$441 ;
+    a6_len <= \$443 ;
   always @(posedge clk)
-    a8_len <= \$442 ;
+    a6_any <= \$444 ;
   always @(posedge clk)
-    a8_max <= \$443 ;
+    run_max <= \$445 ;
   always @(posedge clk)
-    a8_any <= \$444 ;
+    started <= \$446 ;
   always @(posedge clk)
-    a8_old_shift <= \$445 ;
+    a7_old_shift <= \$447 ;
   always @(posedge clk)
-    a8_keep <= \$446 ;
+    a7_beat_shift <= \$448 ;
   always @(posedge clk)
-    sum_pending <= \$447 ;
+    a7_beat_sum <= \$449 ;
   always @(posedge clk)
-    a9_valid <= \$448 ;
+    a7_keep <= \$450 ;
   always @(posedge clk)
-    a9_last <= \$449 ;
+    a7_valid <= \$451 ;
   always @(posedge clk)
-    a9_len <= \$450 ;
+    a7_last <= \$452 ;
   always @(posedge clk)
-    a9_max <= \$451 ;
+    a7_len <= \$453 ;
   always @(posedge clk)
-    a9_any <= \$452 ;
+    a7_max <= \$454 ;
   always @(posedge clk)
-    a9_old_shift <= \$453 ;
+    a7_any <= \$455 ;
   always @(posedge clk)
-    a9_keep <= \$454 ;
+    a8_term <= \$456 ;
   always @(posedge clk)
-    a9_term <= \$455 ;
+    a8_valid <= \$457 ;
   always @(posedge clk)
-    a9_pending <= \$456 ;
+    a8_last <= \$458 ;
   always @(posedge clk)
-    a10_addend <= \$457 ;
+    a8_len <= \$459 ;
   always @(posedge clk)
-    a10_valid <= \$458 ;
+    a8_max <= \$460 ;
   always @(posedge clk)
-    a10_last <= \$459 ;
+    a8_any <= \$461 ;
   always @(posedge clk)
-    a10_len <= \$460 ;
+    a8_old_shift <= \$462 ;
   always @(posedge clk)
-    a10_max <= \$461 ;
+    a8_keep <= \$463 ;
   always @(posedge clk)
-    a10_any <= \$462 ;
+    sum_pending <= \$464 ;
   always @(posedge clk)
-    a10_old_shift <= \$463 ;
+    a9_valid <= \$465 ;
   always @(posedge clk)
-    a10_keep <= \$464 ;
+    a9_last <= \$466 ;
   always @(posedge clk)
-    a10_term <= \$465 ;
+    a9_len <= \$467 ;
   always @(posedge clk)
-    a10_pending <= \$466 ;
+    a9_max <= \$468 ;
   always @(posedge clk)
-    sum_deferred <= \$467 ;
+    a9_any <= \$469 ;
   always @(posedge clk)
-    r0a_valid <= \$468 ;
+    a9_old_shift <= \$470 ;
   always @(posedge clk)
-    r0a_max <= \$469 ;
+    a9_keep <= \$471 ;
   always @(posedge clk)
-    r0a_any <= \$470 ;
+    a9_term <= \$472 ;
   always @(posedge clk)
-    r0a_len <= \$471 ;
+    a9_pending <= \$473 ;
   always @(posedge clk)
-    r0a_acc <= \$472 ;
+    a10_addend <= \$474 ;
   always @(posedge clk)
-    r0a_pending <= \$473 ;
+    a10_valid <= \$475 ;
   always @(posedge clk)
-    r0_valid <= \$474 ;
+    a10_last <= \$476 ;
   always @(posedge clk)
-    r0_max <= \$475 ;
+    a10_len <= \$477 ;
   always @(posedge clk)
-    r0_sum <= \$476 ;
+    a10_max <= \$478 ;
   always @(posedge clk)
-    r0_any <= \$477 ;
+    a10_any <= \$479 ;
   always @(posedge clk)
-    r0_len <= \$478 ;
+    a10_old_shift <= \$480 ;
   always @(posedge clk)
-    r1_valid <= \$479 ;
+    a10_keep <= \$481 ;
   always @(posedge clk)
-    r1_max <= \$480 ;
+    a10_term <= \$482 ;
   always @(posedge clk)
-    r1_any <= \$481 ;
+    a10_pending <= \$483 ;
   always @(posedge clk)
-    r1_len <= \$482 ;
+    sum_deferred <= \$484 ;
   always @(posedge clk)
-    r1_lead <= \$483 ;
+    r0a_valid <= \$485 ;
   always @(posedge clk)
-    r1_sum <= \$484 ;
+    r0a_max <= \$486 ;
   always @(posedge clk)
-    r2_valid <= \$485 ;
+    r0a_any <= \$487 ;
   always @(posedge clk)
-    r2_max <= \$486 ;
+    r0a_len <= \$488 ;
   always @(posedge clk)
-    r2_any <= \$487 ;
+    r0a_acc <= \$489 ;
   always @(posedge clk)
-    r2_len <= \$488 ;
+    r0a_pending <= \$490 ;
   always @(posedge clk)
-    r2_lead <= \$489 ;
+    r0_valid <= \$491 ;
   always @(posedge clk)
-    r2_mantissa <= \$490 ;
+    r0_max <= \$492 ;
   always @(posedge clk)
-    recip_offset_r <= \$491 ;
+    r0_sum <= \$493 ;
   always @(posedge clk)
-    recip_step_r <= \$492 ;
+    r0_any <= \$494 ;
   always @(posedge clk)
-    recip_lower_r <= \$493 ;
+    r0_len <= \$495 ;
   always @(posedge clk)
-    r2b_valid <= \$494 ;
+    r1_valid <= \$496 ;
   always @(posedge clk)
-    r2b_max <= \$495 ;
+    r1_max <= \$497 ;
   always @(posedge clk)
-    r2b_any <= \$496 ;
+    r1_any <= \$498 ;
   always @(posedge clk)
-    r2b_len <= \$497 ;
+    r1_len <= \$499 ;
   always @(posedge clk)
-    r2b_lead <= \$498 ;
+    r1_lead <= \$500 ;
   always @(posedge clk)
-    r2b_mantissa <= \$499 ;
+    r1_sum <= \$501 ;
   always @(posedge clk)
-    w_en <= \$500 ;
+    r2_valid <= \$502 ;
   always @(posedge clk)
-    r3_max <= \$501 ;
+    r2_max <= \$503 ;
   always @(posedge clk)
-    r3_any <= \$502 ;
+    r2_any <= \$504 ;
   always @(posedge clk)
-    r3_len <= \$503 ;
+    r2_len <= \$505 ;
   always @(posedge clk)
-    r3_lead <= \$504 ;
+    r2_lead <= \$506 ;
   always @(posedge clk)
-    r3_recip <= \$505 ;
+    r2_mantissa <= \$507 ;
   always @(posedge clk)
-    r3_mantissa <= \$506 ;
+    recip_offset_r <= \$508 ;
   always @(posedge clk)
-    vector_valid <= \$507 ;
+    recip_step_r <= \$509 ;
   always @(posedge clk)
-    vector_head <= \$508 ;
+    recip_lower_r <= \$510 ;
   always @(posedge clk)
-    rd__addr <= \$509 ;
+    r2b_valid <= \$511 ;
   always @(posedge clk)
-    count <= \$510 ;
+    r2b_max <= \$512 ;
   always @(posedge clk)
-    d1_valid <= \$511 ;
+    r2b_any <= \$513 ;
   always @(posedge clk)
-    d1_last <= \$512 ;
+    r2b_len <= \$514 ;
   always @(posedge clk)
-    d1_max <= \$513 ;
+    r2b_lead <= \$515 ;
   always @(posedge clk)
-    d1_recip <= \$514 ;
+    r2b_mantissa <= \$516 ;
   always @(posedge clk)
-    d1_lead <= \$515 ;
+    r3_valid <= \$517 ;
   always @(posedge clk)
-    d1_any <= \$516 ;
+    r3_max <= \$518 ;
   always @(posedge clk)
-    d1b_ring <= \$517 ;
+    r3_any <= \$519 ;
   always @(posedge clk)
-    d1b_valid <= \$518 ;
+    r3_len <= \$520 ;
   always @(posedge clk)
-    d1b_last <= \$519 ;
+    r3_lead <= \$521 ;
   always @(posedge clk)
-    d1b_max <= \$520 ;
+    r3_recip <= \$522 ;
   always @(posedge clk)
-    d1b_recip <= \$521 ;
+    r3_mantissa <= \$523 ;
   always @(posedge clk)
-    d1b_lead <= \$522 ;
+    n1_valid <= \$524 ;
   always @(posedge clk)
-    d1b_any <= \$523 ;
+    n1_max <= \$525 ;
   always @(posedge clk)
-    d2_e0 <= \$524 ;
+    n1_any <= \$526 ;
   always @(posedge clk)
-    d2_e1 <= \$525 ;
+    n1_len <= \$527 ;
   always @(posedge clk)
-    d2_e2 <= \$526 ;
+    n1_lead <= \$528 ;
   always @(posedge clk)
-    d2_e3 <= \$527 ;
+    n1_recip <= \$529 ;
   always @(posedge clk)
-    d2_mask <= \$528 ;
+    n1_mantissa <= \$530 ;
   always @(posedge clk)
-    d2_valid <= \$529 ;
+    n1_product <= \$531 ;
   always @(posedge clk)
-    d2_last <= \$530 ;
+    w_en <= \$532 ;
   always @(posedge clk)
-    d2_max <= \$531 ;
+    n2_max <= \$533 ;
   always @(posedge clk)
-    d2_recip <= \$532 ;
+    n2_any <= \$534 ;
   always @(posedge clk)
-    d2_lead <= \$533 ;
+    n2_len <= \$535 ;
   always @(posedge clk)
-    d2_any <= \$534 ;
+    n2_lead <= \$536 ;
   always @(posedge clk)
-    d_exp0_v_r <= \$535 ;
+    \n2_recip$275  <= \$537 ;
   always @(posedge clk)
-    d_exp0_offset_r <= \$536 ;
+    n2_mantissa <= \$538 ;
   always @(posedge clk)
-    d_exp0_step_r <= \$537 ;
+    n2_recip <= \$539 ;
   always @(posedge clk)
-    d_exp0_lower_r <= \$538 ;
+    vector_valid <= \$540 ;
   always @(posedge clk)
-    d_exp0_drop_r <= \$539 ;
+    vector_head <= \$541 ;
   always @(posedge clk)
-    d_exp1_v_r <= \$540 ;
+    rd__addr <= \$542 ;
   always @(posedge clk)
-    d_exp1_offset_r <= \$541 ;
+    count <= \$543 ;
   always @(posedge clk)
-    d_exp1_step_r <= \$542 ;
+    d1_valid <= \$544 ;
   always @(posedge clk)
-    d_exp1_lower_r <= \$543 ;
+    d1_last <= \$545 ;
   always @(posedge clk)
-    d_exp1_drop_r <= \$544 ;
+    d1_max <= \$546 ;
   always @(posedge clk)
-    d_exp2_v_r <= \$545 ;
+    d1_recip <= \$547 ;
   always @(posedge clk)
-    d_exp2_offset_r <= \$546 ;
+    d1_lead <= \$548 ;
   always @(posedge clk)
-    d_exp2_step_r <= \$547 ;
+    d1_any <= \$549 ;
   always @(posedge clk)
-    d_exp2_lower_r <= \$548 ;
+    d1b_ring <= \$550 ;
   always @(posedge clk)
-    d_exp2_drop_r <= \$549 ;
+    d1b_valid <= \$551 ;
   always @(posedge clk)
-    d_exp3_v_r <= \$550 ;
+    d1b_last <= \$552 ;
   always @(posedge clk)
-    d_exp3_offset_r <= \$551 ;
+    d1b_max <= \$553 ;
   always @(posedge clk)
-    d_exp3_step_r <= \$552 ;
+    d1b_recip <= \$554 ;
   always @(posedge clk)
-    d_exp3_lower_r <= \$553 ;
+    d1b_lead <= \$555 ;
   always @(posedge clk)
-    d_exp3_drop_r <= \$554 ;
+    d1b_any <= \$556 ;
   always @(posedge clk)
-    d2a_mask <= \$555 ;
+    d2_e0 <= \$557 ;
   always @(posedge clk)
-    d2b_mask <= \$556 ;
+    d2_e1 <= \$558 ;
   always @(posedge clk)
-    d2a_valid <= \$557 ;
+    d2_e2 <= \$559 ;
   always @(posedge clk)
-    d2b_valid <= \$558 ;
+    d2_e3 <= \$560 ;
   always @(posedge clk)
-    d2a_last <= \$559 ;
+    d2_mask <= \$561 ;
   always @(posedge clk)
-    d2b_last <= \$560 ;
+    d2_valid <= \$562 ;
   always @(posedge clk)
-    d2a_max <= \$561 ;
+    d2_last <= \$563 ;
   always @(posedge clk)
-    d2b_max <= \$562 ;
+    d2_max <= \$564 ;
   always @(posedge clk)
-    d2a_recip <= \$563 ;
+    d2_recip <= \$565 ;
   always @(posedge clk)
-    d2b_recip <= \$564 ;
+    d2_lead <= \$566 ;
   always @(posedge clk)
-    d2a_lead <= \$565 ;
+    d2_any <= \$567 ;
   always @(posedge clk)
-    d2b_lead <= \$566 ;
+    d_exp0_v_r <= \$568 ;
   always @(posedge clk)
-    d2a_any <= \$567 ;
+    d_exp0_offset_r <= \$569 ;
   always @(posedge clk)
-    d2b_any <= \$568 ;
+    d_exp0_step_r <= \$570 ;
   always @(posedge clk)
-    d3_mantissa0 <= \$569 ;
+    d_exp0_lower_r <= \$571 ;
   always @(posedge clk)
-    d3_drop0 <= \$570 ;
+    d_exp0_drop_r <= \$572 ;
   always @(posedge clk)
-    d3_mantissa1 <= \$571 ;
+    d_exp1_v_r <= \$573 ;
   always @(posedge clk)
-    d3_drop1 <= \$572 ;
+    d_exp1_offset_r <= \$574 ;
   always @(posedge clk)
-    d3_mantissa2 <= \$573 ;
+    d_exp1_step_r <= \$575 ;
   always @(posedge clk)
-    d3_drop2 <= \$574 ;
+    d_exp1_lower_r <= \$576 ;
   always @(posedge clk)
-    d3_mantissa3 <= \$575 ;
+    d_exp1_drop_r <= \$577 ;
   always @(posedge clk)
-    d3_drop3 <= \$576 ;
+    d_exp2_v_r <= \$578 ;
   always @(posedge clk)
-    d3_mask <= \$577 ;
+    d_exp2_offset_r <= \$579 ;
   always @(posedge clk)
-    d3_valid <= \$578 ;
+    d_exp2_step_r <= \$580 ;
   always @(posedge clk)
-    d3_last <= \$579 ;
+    d_exp2_lower_r <= \$581 ;
   always @(posedge clk)
-    d3_max <= \$580 ;
+    d_exp2_drop_r <= \$582 ;
   always @(posedge clk)
-    d3_recip <= \$581 ;
+    d_exp3_v_r <= \$583 ;
   always @(posedge clk)
-    d3_lead <= \$582 ;
+    d_exp3_offset_r <= \$584 ;
   always @(posedge clk)
-    d3_any <= \$583 ;
+    d_exp3_step_r <= \$585 ;
   always @(posedge clk)
-    d4_num0 <= \$584 ;
+    d_exp3_lower_r <= \$586 ;
   always @(posedge clk)
-    d4_num1 <= \$585 ;
+    d_exp3_drop_r <= \$587 ;
   always @(posedge clk)
-    d4_num2 <= \$586 ;
+    d2a_mask <= \$588 ;
   always @(posedge clk)
-    d4_num3 <= \$587 ;
+    d2b_mask <= \$589 ;
   always @(posedge clk)
-    d4_mask <= \$588 ;
+    d2a_valid <= \$590 ;
   always @(posedge clk)
-    d4_valid <= \$589 ;
+    d2b_valid <= \$591 ;
   always @(posedge clk)
-    d4_last <= \$590 ;
+    d2a_last <= \$592 ;
   always @(posedge clk)
-    d4_max <= \$591 ;
+    d2b_last <= \$593 ;
   always @(posedge clk)
-    d4_recip <= \$592 ;
+    d2a_max <= \$594 ;
   always @(posedge clk)
-    d4_lead <= \$593 ;
+    d2b_max <= \$595 ;
   always @(posedge clk)
-    d4_any <= \$594 ;
+    d2a_recip <= \$596 ;
   always @(posedge clk)
-    d5_prod0 <= \$595 ;
+    d2b_recip <= \$597 ;
   always @(posedge clk)
-    d5_prod1 <= \$596 ;
+    d2a_lead <= \$598 ;
   always @(posedge clk)
-    d5_prod2 <= \$597 ;
+    d2b_lead <= \$599 ;
   always @(posedge clk)
-    d5_prod3 <= \$598 ;
+    d2a_any <= \$600 ;
   always @(posedge clk)
-    d5_mask <= \$599 ;
+    d2b_any <= \$601 ;
   always @(posedge clk)
-    d5_valid <= \$600 ;
+    d3_mantissa0 <= \$602 ;
   always @(posedge clk)
-    d5_last <= \$601 ;
+    d3_drop0 <= \$603 ;
   always @(posedge clk)
-    d5_max <= \$602 ;
+    d3_mantissa1 <= \$604 ;
   always @(posedge clk)
-    d5_recip <= \$603 ;
+    d3_drop1 <= \$605 ;
   always @(posedge clk)
-    d5_lead <= \$604 ;
+    d3_mantissa2 <= \$606 ;
   always @(posedge clk)
-    d5_any <= \$605 ;
+    d3_drop2 <= \$607 ;
   always @(posedge clk)
-    d5_shift <= \$606 ;
+    d3_mantissa3 <= \$608 ;
   always @(posedge clk)
-    d6_twice0 <= \$607 ;
+    d3_drop3 <= \$609 ;
   always @(posedge clk)
-    d6_twice1 <= \$608 ;
+    d3_mask <= \$610 ;
   always @(posedge clk)
-    d6_twice2 <= \$609 ;
+    d3_valid <= \$611 ;
   always @(posedge clk)
-    d6_twice3 <= \$610 ;
+    d3_last <= \$612 ;
   always @(posedge clk)
-    d6_mask <= \$611 ;
+    d3_max <= \$613 ;
   always @(posedge clk)
-    d6_valid <= \$612 ;
+    d3_recip <= \$614 ;
   always @(posedge clk)
-    d6_last <= \$613 ;
+    d3_lead <= \$615 ;
   always @(posedge clk)
-    d6_max <= \$614 ;
+    d3_any <= \$616 ;
   always @(posedge clk)
-    d6_recip <= \$615 ;
+    d4_num0 <= \$617 ;
   always @(posedge clk)
-    d6_lead <= \$616 ;
+    d4_num1 <= \$618 ;
   always @(posedge clk)
-    d6_any <= \$617 ;
+    d4_num2 <= \$619 ;
   always @(posedge clk)
-    d6_shift <= \$618 ;
+    d4_num3 <= \$620 ;
   always @(posedge clk)
-    d7_y0 <= \$619 ;
+    d4_mask <= \$621 ;
   always @(posedge clk)
-    d7_y1 <= \$620 ;
+    d4_valid <= \$622 ;
   always @(posedge clk)
-    d7_y2 <= \$621 ;
+    d4_last <= \$623 ;
   always @(posedge clk)
-    d7_y3 <= \$622 ;
+    d4_max <= \$624 ;
   always @(posedge clk)
-    o__valid <= \$623 ;
+    d4_recip <= \$625 ;
   always @(posedge clk)
-    d7_last <= \$624 ;
+    d4_lead <= \$626 ;
+  always @(posedge clk)
+    d4_any <= \$627 ;
+  always @(posedge clk)
+    d5_prod0 <= \$628 ;
+  always @(posedge clk)
+    d5_prod1 <= \$629 ;
+  always @(posedge clk)
+    d5_prod2 <= \$630 ;
+  always @(posedge clk)
+    d5_prod3 <= \$631 ;
+  always @(posedge clk)
+    d5_mask <= \$632 ;
+  always @(posedge clk)
+    d5_valid <= \$633 ;
+  always @(posedge clk)
+    d5_last <= \$634 ;
+  always @(posedge clk)
+    d5_max <= \$635 ;
+  always @(posedge clk)
+    d5_recip <= \$636 ;
+  always @(posedge clk)
+    d5_lead <= \$637 ;
+  always @(posedge clk)
+    d5_any <= \$638 ;
+  always @(posedge clk)
+    d5_shift <= \$639 ;
+  always @(posedge clk)
+    d6_twice0 <= \$640 ;
+  always @(posedge clk)
+    d6_twice1 <= \$641 ;
+  always @(posedge clk)
+    d6_twice2 <= \$642 ;
+  always @(posedge clk)
+    d6_twice3 <= \$643 ;
+  always @(posedge clk)
+    d6_mask <= \$644 ;
+  always @(posedge clk)
+    d6_valid <= \$645 ;
+  always @(posedge clk)
+    d6_last <= \$646 ;
+  always @(posedge clk)
+    d6_max <= \$647 ;
+  always @(posedge clk)
+    d6_recip <= \$648 ;
+  always @(posedge clk)
+    d6_lead <= \$649 ;
+  always @(posedge clk)
+    d6_any <= \$650 ;
+  always @(posedge clk)
+    d6_shift <= \$651 ;
+  always @(posedge clk)
+    d7_y0 <= \$652 ;
+  always @(posedge clk)
+    d7_y1 <= \$653 ;
+  always @(posedge clk)
+    d7_y2 <= \$654 ;
+  always @(posedge clk)
+    d7_y3 <= \$655 ;
+  always @(posedge clk)
+    o__valid <= \$656 ;
+  always @(posedge clk)
+    d7_last <= \$657 ;
   assign i__ready = used < 8'h80;
   assign accept = i__valid & i__ready;
   assign \$3  = \$2  + 1'h1;
   assign \$5  = - $signed(\$4 );
-  assign \$6  = $signed(\$5 ) > $signed(6'h12);
+  assign \$6  = $signed(\$5 ) > $signed(6'h16);
   assign \$8  = - $signed(\$7 );
-  assign \$9  = \$6  ? 42'h00000000012 : \$8 ;
+  assign \$9  = \$6  ? 42'h00000000016 : \$8 ;
   assign \$12  = \$11  + 1'h1;
   assign \$14  = - $signed(\$13 );
-  assign \$15  = $signed(\$14 ) > $signed(6'h12);
+  assign \$15  = $signed(\$14 ) > $signed(6'h16);
   assign \$17  = - $signed(\$16 );
-  assign \$18  = \$15  ? 42'h00000000012 : \$17 ;
+  assign \$18  = \$15  ? 42'h00000000016 : \$17 ;
   assign \$21  = \$20  + 1'h1;
   assign \$23  = - $signed(\$22 );
-  assign \$24  = $signed(\$23 ) > $signed(6'h12);
+  assign \$24  = $signed(\$23 ) > $signed(6'h16);
   assign \$26  = - $signed(\$25 );
-  assign \$27  = \$24  ? 42'h00000000012 : \$26 ;
+  assign \$27  = \$24  ? 42'h00000000016 : \$26 ;
   assign \$30  = \$29  + 1'h1;
   assign \$32  = - $signed(\$31 );
-  assign \$33  = $signed(\$32 ) > $signed(6'h12);
+  assign \$33  = $signed(\$32 ) > $signed(6'h16);
   assign \$35  = - $signed(\$34 );
-  assign \$36  = \$33  ? 42'h00000000012 : \$35 ;
+  assign \$36  = \$33  ? 42'h00000000016 : \$35 ;
   assign \$37  = r1_lead >= 5'h10;
   assign \$38  = r1_lead - 5'h10;
   assign \$39  = r1_sum >> \$38 ;
   assign \$40  = 5'h10 - r1_lead;
   assign \$41  = r1_sum << \$40 ;
   assign \$44  = \$43  + 1'h1;
-  assign \$45  = r3_len - 1'h1;
-  assign \$46  = ~ o__valid;
-  assign ce = \$46  | o__ready;
-  assign \$47  = ~ vector_valid;
-  assign \$48  = \$47  | vector_pop;
-  assign vector_load = r_rdy & \$48 ;
+  assign \$45  = $signed(30'h10000000) - $signed(n1_product);
+  assign \$47  = n2_len - 1'h1;
+  assign \$48  = ~ o__valid;
+  assign ce = \$48  | o__ready;
+  assign \$49  = ~ vector_valid;
+  assign \$50  = \$49  | vector_pop;
+  assign vector_load = r_rdy & \$50 ;
   assign issue = ce & vector_valid;
-  assign \$49  = count == vector_head[39:34];
-  assign vector_pop = issue & \$49 ;
-  assign \$52  = \$51  + 1'h1;
-  assign \$54  = - $signed(\$53 );
-  assign \$55  = $signed(\$54 ) > $signed(6'h12);
-  assign \$57  = - $signed(\$56 );
-  assign \$58  = \$55  ? 32'd18 : \$57 ;
-  assign \$61  = \$60  + 1'h1;
-  assign \$63  = - $signed(\$62 );
-  assign \$64  = $signed(\$63 ) > $signed(6'h12);
-  assign \$66  = - $signed(\$65 );
-  assign \$67  = \$64  ? 32'd18 : \$66 ;
-  assign \$70  = \$69  + 1'h1;
-  assign \$72  = - $signed(\$71 );
-  assign \$73  = $signed(\$72 ) > $signed(6'h12);
-  assign \$75  = - $signed(\$74 );
-  assign \$76  = \$73  ? 32'd18 : \$75 ;
-  assign \$79  = \$78  + 1'h1;
-  assign \$81  = - $signed(\$80 );
-  assign \$82  = $signed(\$81 ) > $signed(6'h12);
-  assign \$84  = - $signed(\$83 );
-  assign \$85  = \$82  ? 32'd18 : \$84 ;
-  assign \$86  = d4_lead + 3'h4;
-  assign \$87  = wr__addr + 1'h1;
-  assign \$88  = used + accept;
-  assign \$89  = \$88  - issue;
-  assign \$90  = length + 1'h1;
-  assign \$91  = i__payload[36] ? 8'h00 : \$90 ;
+  assign \$51  = count == vector_head[39:34];
+  assign vector_pop = issue & \$51 ;
+  assign \$54  = \$53  + 1'h1;
+  assign \$56  = - $signed(\$55 );
+  assign \$57  = $signed(\$56 ) > $signed(6'h12);
+  assign \$59  = - $signed(\$58 );
+  assign \$60  = \$57  ? 32'd18 : \$59 ;
+  assign \$63  = \$62  + 1'h1;
+  assign \$65  = - $signed(\$64 );
+  assign \$66  = $signed(\$65 ) > $signed(6'h12);
+  assign \$68  = - $signed(\$67 );
+  assign \$69  = \$66  ? 32'd18 : \$68 ;
+  assign \$72  = \$71  + 1'h1;
+  assign \$74  = - $signed(\$73 );
+  assign \$75  = $signed(\$74 ) > $signed(6'h12);
+  assign \$77  = - $signed(\$76 );
+  assign \$78  = \$75  ? 32'd18 : \$77 ;
+  assign \$81  = \$80  + 1'h1;
+  assign \$83  = - $signed(\$82 );
+  assign \$84  = $signed(\$83 ) > $signed(6'h12);
+  assign \$86  = - $signed(\$85 );
+  assign \$87  = \$84  ? 32'd18 : \$86 ;
+  assign \$88  = d4_lead + 1'h0;
+  assign \$89  = wr__addr + 1'h1;
+  assign \$90  = used + accept;
+  assign \$91  = \$90  - issue;
   assign \$92  = length + 1'h1;
-  assign \$93  = $signed(a1_x0) * $signed(18'h17154);
-  assign \$95  = $signed(a1_x1) * $signed(18'h17154);
-  assign \$97  = $signed(a1_x2) * $signed(18'h17154);
-  assign \$99  = $signed(a1_x3) * $signed(18'h17154);
-  assign \$102  = a2_mask[0] ? 25'h1ffc000 : \$101 ;
-  assign \$104  = a2_mask[1] ? 25'h1ffc000 : \$103 ;
-  assign \$106  = a2_mask[2] ? 25'h1ffc000 : \$105 ;
-  assign \$108  = a2_mask[3] ? 25'h1ffc000 : \$107 ;
-  assign \$109  = $signed(a3_whole0) > $signed(a3_whole1);
-  assign \$110  = \$109  ? a3_whole0 : a3_whole1;
-  assign \$111  = $signed(a3_whole2) > $signed(a3_whole3);
-  assign \$112  = \$111  ? a3_whole2 : a3_whole3;
-  assign \$113  = $signed(a3_max1_0) > $signed(a3_max1_1);
-  assign \$114  = \$113  ? a3_max1_0 : a3_max1_1;
-  assign \$115  = & a2_mask;
-  assign \$116  = ~ \$115 ;
-  assign \$118  = $signed(a3_2_e0) - $signed(\$117 );
-  assign \$119  = a_exp0_upper - a_exp0_lower;
-  assign \$121  = $signed(a3_2_e1) - $signed(\$120 );
-  assign \$122  = a_exp1_upper - a_exp1_lower;
-  assign \$124  = $signed(a3_2_e2) - $signed(\$123 );
-  assign \$125  = a_exp2_upper - a_exp2_lower;
-  assign \$127  = $signed(a3_2_e3) - $signed(\$126 );
-  assign \$128  = a_exp3_upper - a_exp3_lower;
-  assign \$129  = $signed({ 1'h0, a_exp0_offset_r }) * $signed(a_exp0_step_r);
-  assign \$131  = $signed({ 1'h0, a_exp0_lower_r }) + $signed(\$130 );
-  assign \$132  = $signed({ 1'h0, a_exp1_offset_r }) * $signed(a_exp1_step_r);
-  assign \$134  = $signed({ 1'h0, a_exp1_lower_r }) + $signed(\$133 );
-  assign \$135  = $signed({ 1'h0, a_exp2_offset_r }) * $signed(a_exp2_step_r);
-  assign \$137  = $signed({ 1'h0, a_exp2_lower_r }) + $signed(\$136 );
-  assign \$138  = $signed({ 1'h0, a_exp3_offset_r }) * $signed(a_exp3_step_r);
-  assign \$140  = $signed({ 1'h0, a_exp3_lower_r }) + $signed(\$139 );
-  assign \$141  = 1'h1 << a4_drop0;
-  assign \$143  = a4_mantissa0 + \$142 ;
-  assign \$144  = \$143  >> a4_drop0;
-  assign \$146  = a4_mask[0] ? 18'h00000 : \$145 ;
-  assign \$147  = 1'h1 << a4_drop1;
-  assign \$149  = a4_mantissa1 + \$148 ;
-  assign \$150  = \$149  >> a4_drop1;
-  assign \$152  = a4_mask[1] ? 18'h00000 : \$151 ;
-  assign \$153  = 1'h1 << a4_drop2;
-  assign \$155  = a4_mantissa2 + \$154 ;
-  assign \$156  = \$155  >> a4_drop2;
-  assign \$158  = a4_mask[2] ? 18'h00000 : \$157 ;
-  assign \$159  = 1'h1 << a4_drop3;
-  assign \$161  = a4_mantissa3 + \$160 ;
-  assign \$162  = \$161  >> a4_drop3;
-  assign \$164  = a4_mask[3] ? 18'h00000 : \$163 ;
-  assign \$165  = a5_term0 + a5_term1;
-  assign \$166  = \$165  + a5_term2;
-  assign \$167  = \$166  + a5_term3;
-  assign \$168  = ~ started;
-  assign \$169  = $signed(a6_max) > $signed(run_max);
-  assign \$170  = \$168  | \$169 ;
-  assign \$171  = \$170  ? a6_max : { run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max };
-  assign \$172  = a6_any ? \$171  : { run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max };
-  assign \$173  = started | a6_any;
-  assign \$174  = a6_last ? 1'h0 : \$173 ;
-  assign \$175  = ~ started;
-  assign \$176  = $signed(a6_max) > $signed(run_max);
-  assign \$177  = \$175  | \$176 ;
-  assign \$178  = \$177  ? a6_max : { run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max };
-  assign \$179  = $signed(\$178 ) - $signed(run_max);
-  assign \$180  = a6_any ? \$179  : 26'h0000000;
+  assign \$93  = i__payload[36] ? 8'h00 : \$92 ;
+  assign \$94  = length + 1'h1;
+  assign \$95  = $signed(a1_x0) * $signed(18'h17154);
+  assign \$97  = $signed(a1_x1) * $signed(18'h17154);
+  assign \$99  = $signed(a1_x2) * $signed(18'h17154);
+  assign \$101  = $signed(a1_x3) * $signed(18'h17154);
+  assign \$104  = a2_mask[0] ? 25'h1ffc000 : \$103 ;
+  assign \$106  = a2_mask[1] ? 25'h1ffc000 : \$105 ;
+  assign \$108  = a2_mask[2] ? 25'h1ffc000 : \$107 ;
+  assign \$110  = a2_mask[3] ? 25'h1ffc000 : \$109 ;
+  assign \$111  = $signed(a3_whole0) > $signed(a3_whole1);
+  assign \$112  = \$111  ? a3_whole0 : a3_whole1;
+  assign \$113  = $signed(a3_whole2) > $signed(a3_whole3);
+  assign \$114  = \$113  ? a3_whole2 : a3_whole3;
+  assign \$115  = $signed(a3_max1_0) > $signed(a3_max1_1);
+  assign \$116  = \$115  ? a3_max1_0 : a3_max1_1;
+  assign \$117  = & a2_mask;
+  assign \$118  = ~ \$117 ;
+  assign \$120  = $signed(a3_2_e0) - $signed(\$119 );
+  assign \$121  = a_exp0_upper - a_exp0_lower;
+  assign \$123  = $signed(a3_2_e1) - $signed(\$122 );
+  assign \$124  = a_exp1_upper - a_exp1_lower;
+  assign \$126  = $signed(a3_2_e2) - $signed(\$125 );
+  assign \$127  = a_exp2_upper - a_exp2_lower;
+  assign \$129  = $signed(a3_2_e3) - $signed(\$128 );
+  assign \$130  = a_exp3_upper - a_exp3_lower;
+  assign \$131  = $signed({ 1'h0, a_exp0_offset_r }) * $signed(a_exp0_step_r);
+  assign \$133  = $signed({ 1'h0, a_exp0_lower_r }) + $signed(\$132 );
+  assign \$134  = $signed({ 1'h0, a_exp1_offset_r }) * $signed(a_exp1_step_r);
+  assign \$136  = $signed({ 1'h0, a_exp1_lower_r }) + $signed(\$135 );
+  assign \$137  = $signed({ 1'h0, a_exp2_offset_r }) * $signed(a_exp2_step_r);
+  assign \$139  = $signed({ 1'h0, a_exp2_lower_r }) + $signed(\$138 );
+  assign \$140  = $signed({ 1'h0, a_exp3_offset_r }) * $signed(a_exp3_step_r);
+  assign \$142  = $signed({ 1'h0, a_exp3_lower_r }) + $signed(\$141 );
+  assign \$144  = 1'h1 << a4_drop0;
+  assign \$146  = \$143  + \$145 ;
+  assign \$147  = \$146  >> a4_drop0;
+  assign \$149  = a4_mask[0] ? 22'h000000 : \$148 ;
+  assign \$151  = 1'h1 << a4_drop1;
+  assign \$153  = \$150  + \$152 ;
+  assign \$154  = \$153  >> a4_drop1;
+  assign \$156  = a4_mask[1] ? 22'h000000 : \$155 ;
+  assign \$158  = 1'h1 << a4_drop2;
+  assign \$160  = \$157  + \$159 ;
+  assign \$161  = \$160  >> a4_drop2;
+  assign \$163  = a4_mask[2] ? 22'h000000 : \$162 ;
+  assign \$165  = 1'h1 << a4_drop3;
+  assign \$167  = \$164  + \$166 ;
+  assign \$168  = \$167  >> a4_drop3;
+  assign \$170  = a4_mask[3] ? 22'h000000 : \$169 ;
+  assign \$171  = a5_term0 + a5_term1;
+  assign \$172  = \$171  + a5_term2;
+  assign \$173  = \$172  + a5_term3;
+  assign \$174  = ~ started;
+  assign \$175  = $signed(a6_max) > $signed(run_max);
+  assign \$176  = \$174  | \$175 ;
+  assign \$177  = \$176  ? a6_max : { run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max };
+  assign \$178  = a6_any ? \$177  : { run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max };
+  assign \$179  = started | a6_any;
+  assign \$180  = a6_last ? 1'h0 : \$179 ;
   assign \$181  = ~ started;
   assign \$182  = $signed(a6_max) > $signed(run_max);
   assign \$183  = \$181  | \$182 ;
   assign \$184  = \$183  ? a6_max : { run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max };
-  assign \$185  = $signed(\$184 ) - $signed(a6_max);
-  assign \$186  = a6_any ? a6_sum : 21'h000000;
+  assign \$185  = $signed(\$184 ) - $signed(run_max);
+  assign \$186  = a6_any ? \$185  : 26'h0000000;
   assign \$187  = ~ started;
   assign \$188  = $signed(a6_max) > $signed(run_max);
   assign \$189  = \$187  | \$188 ;
   assign \$190  = \$189  ? a6_max : { run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max };
-  assign \$191  = a6_any ? \$190  : { run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max };
-  assign \$192  = started | a6_any;
-  assign \$193  = a7_beat_shift >= 5'h1b;
-  assign \$194  = a7_beat_sum >> a7_beat_shift[4:0];
-  assign \$195  = \$193  ? 21'h000000 : \$194 ;
-  assign \$196  = sum_pending + a8_old_shift;
-  assign \$197  = a8_keep ? \$196  : 17'h00000;
-  assign \$198  = sum_pending + a8_old_shift;
-  assign \$199  = a8_keep ? \$198  : 17'h00000;
-  assign \$200  = a9_term << a9_pending;
-  assign \$201  = a10_keep ? sum_deferred : 50'h0000000000000;
-  assign \$202  = \$201  + a10_addend;
-  assign \$203  = a10_valid & a10_last;
-  assign \$204  = a10_keep ? sum_deferred : 50'h0000000000000;
-  assign \$205  = \$204  + a10_addend;
-  assign \$206  = r0a_acc >> r0a_pending;
-  assign \$207  = recip_upper - recip_lower;
-  assign \$208  = $signed({ 1'h0, recip_offset_r }) * $signed(recip_step_r);
-  assign \$210  = $signed({ 1'h0, recip_lower_r }) + $signed(\$209 );
-  assign \$211  = rd__addr + 1'h1;
-  assign \$212  = count == vector_head[39:34];
-  assign \$213  = count + 1'h1;
-  assign \$214  = \$212  ? 8'h00 : \$213 ;
-  assign \$215  = count == vector_head[39:34];
-  assign \$216  = issue & \$215 ;
-  assign \$217  = $signed(d1b_ring[7:0]) * $signed(18'h17154);
-  assign \$219  = $signed(d1b_ring[15:8]) * $signed(18'h17154);
-  assign \$221  = $signed(d1b_ring[23:16]) * $signed(18'h17154);
-  assign \$223  = $signed(d1b_ring[31:24]) * $signed(18'h17154);
-  assign \$226  = $signed(d2_e0) - $signed(\$225 );
-  assign \$227  = d_exp0_upper - d_exp0_lower;
-  assign \$229  = $signed(d2_e1) - $signed(\$228 );
-  assign \$230  = d_exp1_upper - d_exp1_lower;
-  assign \$232  = $signed(d2_e2) - $signed(\$231 );
-  assign \$233  = d_exp2_upper - d_exp2_lower;
-  assign \$235  = $signed(d2_e3) - $signed(\$234 );
-  assign \$236  = d_exp3_upper - d_exp3_lower;
-  assign \$237  = $signed({ 1'h0, d_exp0_offset_r }) * $signed(d_exp0_step_r);
-  assign \$239  = $signed({ 1'h0, d_exp0_lower_r }) + $signed(\$238 );
-  assign \$240  = $signed({ 1'h0, d_exp1_offset_r }) * $signed(d_exp1_step_r);
-  assign \$242  = $signed({ 1'h0, d_exp1_lower_r }) + $signed(\$241 );
-  assign \$243  = $signed({ 1'h0, d_exp2_offset_r }) * $signed(d_exp2_step_r);
-  assign \$245  = $signed({ 1'h0, d_exp2_lower_r }) + $signed(\$244 );
-  assign \$246  = $signed({ 1'h0, d_exp3_offset_r }) * $signed(d_exp3_step_r);
-  assign \$248  = $signed({ 1'h0, d_exp3_lower_r }) + $signed(\$247 );
-  assign \$249  = 1'h1 << d3_drop0;
-  assign \$251  = d3_mantissa0 + \$250 ;
-  assign \$252  = \$251  >> d3_drop0;
-  assign \$253  = 1'h1 << d3_drop1;
-  assign \$255  = d3_mantissa1 + \$254 ;
-  assign \$256  = \$255  >> d3_drop1;
-  assign \$257  = 1'h1 << d3_drop2;
-  assign \$259  = d3_mantissa2 + \$258 ;
-  assign \$260  = \$259  >> d3_drop2;
-  assign \$261  = 1'h1 << d3_drop3;
-  assign \$263  = d3_mantissa3 + \$262 ;
-  assign \$264  = \$263  >> d3_drop3;
-  assign \$265  = d4_num0 * d4_recip;
-  assign \$266  = d4_num1 * d4_recip;
-  assign \$267  = d4_num2 * d4_recip;
-  assign \$268  = d4_num3 * d4_recip;
-  assign \$270  = \$269  >> d5_shift;
-  assign \$272  = \$271  >> d5_shift;
-  assign \$274  = \$273  >> d5_shift;
-  assign \$276  = \$275  >> d5_shift;
-  assign \$277  = ~ d6_any;
-  assign \$278  = d6_mask[0] | \$277 ;
-  assign \$279  = d6_twice0 + 1'h1;
-  assign \$281  = \$280  > 8'hff;
-  assign \$282  = d6_twice0 + 1'h1;
-  assign \$284  = \$281  ? 33'h0000000ff : \$283 ;
-  assign \$285  = \$278  ? 33'h000000000 : \$284 ;
-  assign \$286  = ~ d6_any;
-  assign \$287  = d6_mask[1] | \$286 ;
-  assign \$288  = d6_twice1 + 1'h1;
-  assign \$290  = \$289  > 8'hff;
-  assign \$291  = d6_twice1 + 1'h1;
-  assign \$293  = \$290  ? 33'h0000000ff : \$292 ;
-  assign \$294  = \$287  ? 33'h000000000 : \$293 ;
-  assign \$295  = ~ d6_any;
-  assign \$296  = d6_mask[2] | \$295 ;
-  assign \$297  = d6_twice2 + 1'h1;
-  assign \$299  = \$298  > 8'hff;
-  assign \$300  = d6_twice2 + 1'h1;
-  assign \$302  = \$299  ? 33'h0000000ff : \$301 ;
-  assign \$303  = \$296  ? 33'h000000000 : \$302 ;
-  assign \$304  = ~ d6_any;
-  assign \$305  = d6_mask[3] | \$304 ;
-  assign \$306  = d6_twice3 + 1'h1;
-  assign \$308  = \$307  > 8'hff;
-  assign \$309  = d6_twice3 + 1'h1;
-  assign \$311  = \$308  ? 33'h0000000ff : \$310 ;
-  assign \$312  = \$305  ? 33'h000000000 : \$311 ;
-  always @(posedge clk)
-    wr__addr <= \$313 ;
-  always @(posedge clk)
-    used <= \$314 ;
-  always @(posedge clk)
-    length <= \$315 ;
-  always @(posedge clk)
-    a1_valid <= \$316 ;
-  always @(posedge clk)
-    a1_last <= \$317 ;
-  always @(posedge clk)
-    a1_len <= \$318 ;
-  always @(posedge clk)
-    a1_mask <= \$319 ;
-  always @(posedge clk)
-    a1_x0 <= \$320 ;
-  always @(posedge clk)
-    a1_x1 <= \$321 ;
-  always @(posedge clk)
-    a1_x2 <= \$322 ;
-  always @(posedge clk)
-    a1_x3 <= \$323 ;
-  always @(posedge clk)
-    a2_e0 <= \$324 ;
-  always @(posedge clk)
-    a2_e1 <= \$325 ;
-  always @(posedge clk)
-    a2_e2 <= \$326 ;
-  always @(posedge clk)
-    a2_e3 <= \$327 ;
+  assign \$191  = $signed(\$190 ) - $signed(a6_max);
+  assign \$192  = a6_any ? a6_sum : 25'h0000000;
+  assign \$193  = ~ started;
+  assign \$194  = $signed(a6_max) > $signed(run_max);
+  assign \$195  = \$193  | \$194 ;
+  assign \$196  = \$195  ? a6_max : { run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max };
+  assign \$197  = a6_any ? \$196  : { run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max[14], run_max };
+  assign \$198  = started | a6_any;
+  assign \$199  = a7_beat_shift >= 5'h1f;
+  assign \$200  = a7_beat_sum >> a7_beat_shift[4:0];
+  assign \$201  = \$199  ? 25'h0000000 : \$200 ;
+  assign \$202  = sum_pending + a8_old_shift;
+  assign \$203  = a8_keep ? \$202  : 17'h00000;
+  assign \$204  = sum_pending + a8_old_shift;
+  assign \$205  = a8_keep ? \$204  : 17'h00000;
+  assign \$206  = a9_term << a9_pending;
+  assign \$207  = a10_keep ? sum_deferred : 54'h00000000000000;
+  assign \$208  = \$207  + a10_addend;
+  assign \$209  = a10_valid & a10_last;
+  assign \$210  = a10_keep ? sum_deferred : 54'h00000000000000;
+  assign \$211  = \$210  + a10_addend;
+  assign \$212  = r0a_acc >> r0a_pending;
+  assign \$213  = recip_upper - recip_lower;
+  assign \$214  = $signed({ 1'h0, recip_offset_r }) * $signed(recip_step_r);
+  assign \$216  = $signed({ 1'h0, recip_lower_r }) + $signed(\$215 );
+  assign \$218  = $signed({ 1'h0, r3_mantissa }) * $signed(r3_recip);
+  assign \$219  = $signed(\$217 ) + $signed(\$218 );
+  assign \$220  = $signed(n1_recip) * $signed(\$46 [7:0]);
+  assign \$221  = $signed(\$220 ) + $signed(16'h4000);
+  assign \$223  = $signed(n1_recip) + $signed(\$222 );
+  assign \$224  = rd__addr + 1'h1;
+  assign \$225  = count == vector_head[39:34];
+  assign \$226  = count + 1'h1;
+  assign \$227  = \$225  ? 8'h00 : \$226 ;
+  assign \$228  = count == vector_head[39:34];
+  assign \$229  = issue & \$228 ;
+  assign \$230  = $signed(d1b_ring[7:0]) * $signed(18'h17154);
+  assign \$232  = $signed(d1b_ring[15:8]) * $signed(18'h17154);
+  assign \$234  = $signed(d1b_ring[23:16]) * $signed(18'h17154);
+  assign \$236  = $signed(d1b_ring[31:24]) * $signed(18'h17154);
+  assign \$239  = $signed(d2_e0) - $signed(\$238 );
+  assign \$240  = d_exp0_upper - d_exp0_lower;
+  assign \$242  = $signed(d2_e1) - $signed(\$241 );
+  assign \$243  = d_exp1_upper - d_exp1_lower;
+  assign \$245  = $signed(d2_e2) - $signed(\$244 );
+  assign \$246  = d_exp2_upper - d_exp2_lower;
+  assign \$248  = $signed(d2_e3) - $signed(\$247 );
+  assign \$249  = d_exp3_upper - d_exp3_lower;
+  assign \$250  = $signed({ 1'h0, d_exp0_offset_r }) * $signed(d_exp0_step_r);
+  assign \$252  = $signed({ 1'h0, d_exp0_lower_r }) + $signed(\$251 );
+  assign \$253  = $signed({ 1'h0, d_exp1_offset_r }) * $signed(d_exp1_step_r);
+  assign \$255  = $signed({ 1'h0, d_exp1_lower_r }) + $signed(\$254 );
+  assign \$256  = $signed({ 1'h0, d_exp2_offset_r }) * $signed(d_exp2_step_r);
+  assign \$258  = $signed({ 1'h0, d_exp2_lower_r }) + $signed(\$257 );
+  assign \$259  = $signed({ 1'h0, d_exp3_offset_r }) * $signed(d_exp3_step_r);
+  assign \$261  = $signed({ 1'h0, d_exp3_lower_r }) + $signed(\$260 );
+  assign \$263  = 1'h1 << d3_drop0;
+  assign \$265  = \$262  + \$264 ;
+  assign \$266  = \$265  >> d3_drop0;
+  assign \$268  = 1'h1 << d3_drop1;
+  assign \$270  = \$267  + \$269 ;
+  assign \$271  = \$270  >> d3_drop1;
+  assign \$273  = 1'h1 << d3_drop2;
+  assign \$275  = \$272  + \$274 ;
+  assign \$276  = \$275  >> d3_drop2;
+  assign \$278  = 1'h1 << d3_drop3;
+  assign \$280  = \$277  + \$279 ;
+  assign \$281  = \$280  >> d3_drop3;
+  assign \$282  = d4_num0 * d4_recip;
+  assign \$283  = d4_num1 * d4_recip;
+  assign \$284  = d4_num2 * d4_recip;
+  assign \$285  = d4_num3 * d4_recip;
+  assign \$287  = \$286  >> d5_shift;
+  assign \$289  = \$288  >> d5_shift;
+  assign \$291  = \$290  >> d5_shift;
+  assign \$293  = \$292  >> d5_shift;
+  assign \$294  = ~ d6_any;
+  assign \$295  = d6_mask[0] | \$294 ;
+  assign \$296  = d6_twice0 + 1'h1;
+  assign \$298  = \$297  > 8'hff;
+  assign \$299  = d6_twice0 + 1'h1;
+  assign \$301  = \$298  ? 33'h0000000ff : \$300 ;
+  assign \$302  = \$295  ? 33'h000000000 : \$301 ;
+  assign \$303  = ~ d6_any;
+  assign \$304  = d6_mask[1] | \$303 ;
+  assign \$305  = d6_twice1 + 1'h1;
+  assign \$307  = \$306  > 8'hff;
+  assign \$308  = d6_twice1 + 1'h1;
+  assign \$310  = \$307  ? 33'h0000000ff : \$309 ;
+  assign \$311  = \$304  ? 33'h000000000 : \$310 ;
+  assign \$312  = ~ d6_any;
+  assign \$313  = d6_mask[2] | \$312 ;
+  assign \$314  = d6_twice2 + 1'h1;
+  assign \$316  = \$315  > 8'hff;
+  assign \$317  = d6_twice2 + 1'h1;
   \softmax_int8.core.vectors  vectors (
     .clk(clk),
     .r_data(r_data),
@@ -2130,1859 +2218,1865 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$329  = a1_last;
-    if (rst) begin
-      \$329  = 1'h0;
+    recip_lead = 5'h00;
+    if (r0_sum[0]) begin
+      recip_lead = 5'h00;
+    end
+    if (r0_sum[1]) begin
+      recip_lead = 5'h01;
+    end
+    if (r0_sum[2]) begin
+      recip_lead = 5'h02;
+    end
+    if (r0_sum[3]) begin
+      recip_lead = 5'h03;
+    end
+    if (r0_sum[4]) begin
+      recip_lead = 5'h04;
+    end
+    if (r0_sum[5]) begin
+      recip_lead = 5'h05;
+    end
+    if (r0_sum[6]) begin
+      recip_lead = 5'h06;
+    end
+    if (r0_sum[7]) begin
+      recip_lead = 5'h07;
+    end
+    if (r0_sum[8]) begin
+      recip_lead = 5'h08;
+    end
+    if (r0_sum[9]) begin
+      recip_lead = 5'h09;
+    end
+    if (r0_sum[10]) begin
+      recip_lead = 5'h0a;
+    end
+    if (r0_sum[11]) begin
+      recip_lead = 5'h0b;
+    end
+    if (r0_sum[12]) begin
+      recip_lead = 5'h0c;
+    end
+    if (r0_sum[13]) begin
+      recip_lead = 5'h0d;
+    end
+    if (r0_sum[14]) begin
+      recip_lead = 5'h0e;
+    end
+    if (r0_sum[15]) begin
+      recip_lead = 5'h0f;
+    end
+    if (r0_sum[16]) begin
+      recip_lead = 5'h10;
+    end
+    if (r0_sum[17]) begin
+      recip_lead = 5'h11;
+    end
+    if (r0_sum[18]) begin
+      recip_lead = 5'h12;
+    end
+    if (r0_sum[19]) begin
+      recip_lead = 5'h13;
+    end
+    if (r0_sum[20]) begin
+      recip_lead = 5'h14;
+    end
+    if (r0_sum[21]) begin
+      recip_lead = 5'h15;
+    end
+    if (r0_sum[22]) begin
+      recip_lead = 5'h16;
+    end
+    if (r0_sum[23]) begin
+      recip_lead = 5'h17;
+    end
+    if (r0_sum[24]) begin
+      recip_lead = 5'h18;
+    end
+    if (r0_sum[25]) begin
+      recip_lead = 5'h19;
+    end
+    if (r0_sum[26]) begin
+      recip_lead = 5'h1a;
+    end
+    if (r0_sum[27]) begin
+      recip_lead = 5'h1b;
+    end
+    if (r0_sum[28]) begin
+      recip_lead = 5'h1c;
+    end
+    if (r0_sum[29]) begin
+      recip_lead = 5'h1d;
+    end
+    if (r0_sum[30]) begin
+      recip_lead = 5'h1e;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$330  = a1_len;
-    if (rst) begin
-      \$330  = 8'h00;
+    (* full_case = 32'd1 *)
+    if (\$37 ) begin
+      recip_normal = \$39 [16:0];
+    end else begin
+      recip_normal = \$41 [16:0];
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$331  = a1_mask;
+    \$330  = wr__addr;
+    if (accept) begin
+      \$330  = \$89 [6:0];
+    end
     if (rst) begin
-      \$331  = 4'h0;
+      \$330  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$332  = \$102 ;
+    \$331  = \$91 [7:0];
     if (rst) begin
-      \$332  = 25'h0000000;
+      \$331  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$333  = \$104 ;
+    \$332  = length;
+    if (accept) begin
+      \$332  = \$93 [6:0];
+    end
     if (rst) begin
-      \$333  = 25'h0000000;
+      \$332  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$334  = \$106 ;
+    \$333  = accept;
     if (rst) begin
-      \$334  = 25'h0000000;
+      \$333  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$335  = \$108 ;
+    \$334  = i__payload[36];
     if (rst) begin
-      \$335  = 25'h0000000;
+      \$334  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$336  = \$110 ;
+    \$335  = \$94 ;
     if (rst) begin
-      \$336  = 25'h0000000;
+      \$335  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$337  = \$112 ;
+    \$336  = i__payload[35:32];
     if (rst) begin
-      \$337  = 25'h0000000;
+      \$336  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$338  = \$114 ;
+    \$337  = i__payload[7:0];
     if (rst) begin
-      \$338  = 25'h0000000;
+      \$337  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$339  = a2_valid;
+    \$338  = i__payload[15:8];
     if (rst) begin
-      \$339  = 1'h0;
+      \$338  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$340  = a2_last;
+    \$339  = i__payload[23:16];
     if (rst) begin
-      \$340  = 1'h0;
+      \$339  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$341  = a2_len;
+    \$340  = i__payload[31:24];
     if (rst) begin
-      \$341  = 8'h00;
+      \$340  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$342  = a2_mask;
+    \$341  = \$96 ;
     if (rst) begin
-      \$342  = 4'h0;
+      \$341  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$343  = \$116 ;
+    \$342  = \$98 ;
     if (rst) begin
-      \$343  = 1'h0;
+      \$342  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$344  = a2_e0;
+    \$343  = \$100 ;
+    if (rst) begin
+      \$343  = 25'h0000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$344  = \$102 ;
     if (rst) begin
       \$344  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$345  = a2_e1;
+    \$345  = a1_valid;
     if (rst) begin
-      \$345  = 25'h0000000;
+      \$345  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$346  = a2_e2;
+    \$346  = a1_last;
     if (rst) begin
-      \$346  = 25'h0000000;
+      \$346  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$347  = a2_e3;
+    \$347  = a1_len;
     if (rst) begin
-      \$347  = 25'h0000000;
+      \$347  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$348  = a3_0_valid;
+    \$348  = a1_mask;
     if (rst) begin
-      \$348  = 1'h0;
+      \$348  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$349  = a3_0_last;
+    \$349  = \$104 ;
     if (rst) begin
-      \$349  = 1'h0;
+      \$349  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$350  = a3_0_len;
+    \$350  = \$106 ;
     if (rst) begin
-      \$350  = 8'h00;
+      \$350  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$351  = a3_0_mask;
+    \$351  = \$108 ;
     if (rst) begin
-      \$351  = 4'h0;
+      \$351  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$352  = a3_0_any;
+    \$352  = \$110 ;
     if (rst) begin
-      \$352  = 1'h0;
+      \$352  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$353  = a3_0_e0;
+    \$353  = \$112 ;
     if (rst) begin
       \$353  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$354  = a3_0_e1;
+    \$354  = \$114 ;
     if (rst) begin
       \$354  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$355  = a3_0_e2;
+    \$355  = \$116 ;
     if (rst) begin
       \$355  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$356  = a3_0_e3;
+    \$356  = a2_valid;
     if (rst) begin
-      \$356  = 25'h0000000;
+      \$356  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$357  = a3_1_valid;
+    \$357  = a2_last;
     if (rst) begin
       \$357  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$358  = a3_1_last;
+    \$358  = a2_len;
     if (rst) begin
-      \$358  = 1'h0;
+      \$358  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$359  = a3_1_len;
+    \$359  = a2_mask;
     if (rst) begin
-      \$359  = 8'h00;
+      \$359  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$360  = a3_1_mask;
+    \$360  = \$118 ;
     if (rst) begin
-      \$360  = 4'h0;
+      \$360  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$361  = a3_1_any;
+    \$361  = a2_e0;
     if (rst) begin
-      \$361  = 1'h0;
+      \$361  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$362  = a3_1_e0;
+    \$362  = a2_e1;
     if (rst) begin
       \$362  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$363  = a3_1_e1;
+    \$363  = a2_e2;
     if (rst) begin
       \$363  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$364  = a3_1_e2;
+    \$364  = a2_e3;
     if (rst) begin
       \$364  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$365  = a3_1_e3;
+    \$365  = a3_0_valid;
     if (rst) begin
-      \$365  = 25'h0000000;
+      \$365  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$366  = \$118 ;
+    \$366  = a3_0_last;
     if (rst) begin
-      \$366  = 41'h00000000000;
+      \$366  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$367  = a_exp0_v_r[8:0];
+    \$367  = a3_0_len;
     if (rst) begin
-      \$367  = 9'h000;
+      \$367  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$368  = \$119 ;
+    \$368  = a3_0_mask;
     if (rst) begin
-      \$368  = 19'h00000;
+      \$368  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$369  = a_exp0_lower;
+    \$369  = a3_0_any;
     if (rst) begin
-      \$369  = 18'h00000;
+      \$369  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$370  = \$9 [4:0];
+    \$370  = a3_0_e0;
     if (rst) begin
-      \$370  = 5'h00;
+      \$370  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$371  = \$121 ;
+    \$371  = a3_0_e1;
     if (rst) begin
-      \$371  = 41'h00000000000;
+      \$371  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$372  = a_exp1_v_r[8:0];
+    \$372  = a3_0_e2;
     if (rst) begin
-      \$372  = 9'h000;
+      \$372  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$373  = \$122 ;
+    \$373  = a3_0_e3;
     if (rst) begin
-      \$373  = 19'h00000;
+      \$373  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$374  = a_exp1_lower;
+    \$374  = a3_1_valid;
     if (rst) begin
-      \$374  = 18'h00000;
+      \$374  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$375  = \$18 [4:0];
+    \$375  = a3_1_last;
     if (rst) begin
-      \$375  = 5'h00;
+      \$375  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$376  = \$124 ;
+    \$376  = a3_1_len;
     if (rst) begin
-      \$376  = 41'h00000000000;
+      \$376  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$377  = a_exp2_v_r[8:0];
+    \$377  = a3_1_mask;
     if (rst) begin
-      \$377  = 9'h000;
+      \$377  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$378  = \$125 ;
+    \$378  = a3_1_any;
     if (rst) begin
-      \$378  = 19'h00000;
+      \$378  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$379  = a_exp2_lower;
+    \$379  = a3_1_e0;
     if (rst) begin
-      \$379  = 18'h00000;
+      \$379  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$380  = \$27 [4:0];
+    \$380  = a3_1_e1;
     if (rst) begin
-      \$380  = 5'h00;
+      \$380  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$381  = \$127 ;
+    \$381  = a3_1_e2;
     if (rst) begin
-      \$381  = 41'h00000000000;
+      \$381  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$382  = a_exp3_v_r[8:0];
+    \$382  = a3_1_e3;
     if (rst) begin
-      \$382  = 9'h000;
+      \$382  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$383  = \$128 ;
+    \$383  = \$120 ;
     if (rst) begin
-      \$383  = 19'h00000;
+      \$383  = 41'h00000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$384  = a_exp3_lower;
+    \$384  = a_exp0_v_r[8:0];
     if (rst) begin
-      \$384  = 18'h00000;
+      \$384  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$385  = \$36 [4:0];
+    \$385  = \$121 ;
     if (rst) begin
-      \$385  = 5'h00;
+      \$385  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$386  = a3_max2_0;
+    \$386  = a_exp0_lower;
     if (rst) begin
-      \$386  = 25'h0000000;
+      \$386  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$387  = a3a_max;
+    \$387  = \$9 [4:0];
     if (rst) begin
-      \$387  = 25'h0000000;
+      \$387  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$388  = a3_2_valid;
+    \$388  = \$123 ;
     if (rst) begin
-      \$388  = 1'h0;
+      \$388  = 41'h00000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$389  = a3a_valid;
+    \$389  = a_exp1_v_r[8:0];
     if (rst) begin
-      \$389  = 1'h0;
+      \$389  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$390  = a3_2_last;
+    \$390  = \$124 ;
     if (rst) begin
-      \$390  = 1'h0;
+      \$390  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$391  = a3a_last;
+    \$391  = a_exp1_lower;
     if (rst) begin
-      \$391  = 1'h0;
+      \$391  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$392  = a3_2_len;
+    \$392  = \$18 [4:0];
     if (rst) begin
-      \$392  = 8'h00;
+      \$392  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$393  = a3a_len;
+    \$393  = \$126 ;
     if (rst) begin
-      \$393  = 8'h00;
+      \$393  = 41'h00000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$394  = a3_2_any;
+    \$394  = a_exp2_v_r[8:0];
     if (rst) begin
-      \$394  = 1'h0;
+      \$394  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$395  = a3a_any;
+    \$395  = \$127 ;
     if (rst) begin
-      \$395  = 1'h0;
+      \$395  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$396  = a3_2_mask;
+    \$396  = a_exp2_lower;
     if (rst) begin
-      \$396  = 4'h0;
+      \$396  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$397  = a3a_mask;
+    \$397  = \$27 [4:0];
     if (rst) begin
-      \$397  = 4'h0;
+      \$397  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$398  = \$131 [17:0];
+    \$398  = \$129 ;
     if (rst) begin
-      \$398  = 18'h00000;
+      \$398  = 41'h00000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$399  = a_exp0_drop_r;
+    \$399  = a_exp3_v_r[8:0];
     if (rst) begin
-      \$399  = 5'h00;
+      \$399  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$400  = \$134 [17:0];
+    \$400  = \$130 ;
     if (rst) begin
-      \$400  = 18'h00000;
+      \$400  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$401  = a_exp1_drop_r;
+    \$401  = a_exp3_lower;
     if (rst) begin
-      \$401  = 5'h00;
+      \$401  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$402  = \$137 [17:0];
+    \$402  = \$36 [4:0];
     if (rst) begin
-      \$402  = 18'h00000;
+      \$402  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$403  = a_exp2_drop_r;
+    \$403  = a3_max2_0;
     if (rst) begin
-      \$403  = 5'h00;
+      \$403  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$404  = \$140 [17:0];
+    \$404  = a3a_max;
     if (rst) begin
-      \$404  = 18'h00000;
+      \$404  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$405  = a_exp3_drop_r;
+    \$405  = a3_2_valid;
     if (rst) begin
-      \$405  = 5'h00;
+      \$405  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$406  = a3b_max;
+    \$406  = a3a_valid;
     if (rst) begin
-      \$406  = 25'h0000000;
+      \$406  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$407  = a3b_valid;
+    \$407  = a3_2_last;
     if (rst) begin
       \$407  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$408  = a3b_last;
+    \$408  = a3a_last;
     if (rst) begin
       \$408  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$409  = a3b_len;
+    \$409  = a3_2_len;
     if (rst) begin
       \$409  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$410  = a3b_any;
+    \$410  = a3a_len;
     if (rst) begin
-      \$410  = 1'h0;
+      \$410  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$411  = a3b_mask;
+    \$411  = a3_2_any;
     if (rst) begin
-      \$411  = 4'h0;
+      \$411  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$412  = \$146 ;
+    \$412  = a3a_any;
     if (rst) begin
-      \$412  = 18'h00000;
+      \$412  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$413  = \$152 ;
+    \$413  = a3_2_mask;
     if (rst) begin
-      \$413  = 18'h00000;
+      \$413  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$414  = \$158 ;
+    \$414  = a3a_mask;
     if (rst) begin
-      \$414  = 18'h00000;
+      \$414  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$415  = \$164 ;
+    \$415  = \$133 [17:0];
     if (rst) begin
       \$415  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$416  = a4_max;
+    \$416  = a_exp0_drop_r;
     if (rst) begin
-      \$416  = 25'h0000000;
+      \$416  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$417  = a4_valid;
+    \$417  = \$136 [17:0];
     if (rst) begin
-      \$417  = 1'h0;
+      \$417  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$418  = a4_last;
+    \$418  = a_exp1_drop_r;
     if (rst) begin
-      \$418  = 1'h0;
+      \$418  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$419  = a4_len;
+    \$419  = \$139 [17:0];
     if (rst) begin
-      \$419  = 8'h00;
+      \$419  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$420  = a4_any;
+    \$420  = a_exp2_drop_r;
     if (rst) begin
-      \$420  = 1'h0;
+      \$420  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$421  = a4_mask;
+    \$421  = \$142 [17:0];
     if (rst) begin
-      \$421  = 4'h0;
+      \$421  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$422  = \$167 ;
+    \$422  = a_exp3_drop_r;
     if (rst) begin
-      \$422  = 21'h000000;
+      \$422  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$423  = a5_max;
+    \$423  = a3b_max;
     if (rst) begin
       \$423  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$424  = a5_valid;
+    \$424  = a3b_valid;
     if (rst) begin
       \$424  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$425  = a5_last;
+    \$425  = a3b_last;
     if (rst) begin
       \$425  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$426  = a5_len;
+    \$426  = a3b_len;
     if (rst) begin
       \$426  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$427  = a5_any;
+    \$427  = a3b_any;
     if (rst) begin
       \$427  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$428  = run_max;
-    if (a6_valid) begin
-      \$428  = \$172 [14:0];
-    end
+    \$428  = a3b_mask;
     if (rst) begin
-      \$428  = 15'h0000;
+      \$428  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$429  = started;
-    if (a6_valid) begin
-      \$429  = \$174 ;
-    end
+    \$429  = \$149 ;
     if (rst) begin
-      \$429  = 1'h0;
+      \$429  = 22'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$430  = \$180 [15:0];
+    \$430  = \$156 ;
     if (rst) begin
-      \$430  = 16'h0000;
+      \$430  = 22'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$431  = \$185 [15:0];
+    \$431  = \$163 ;
     if (rst) begin
-      \$431  = 16'h0000;
+      \$431  = 22'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$432  = \$186 ;
+    \$432  = \$170 ;
     if (rst) begin
-      \$432  = 21'h000000;
+      \$432  = 22'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$433  = started;
+    \$433  = a4_max;
     if (rst) begin
-      \$433  = 1'h0;
+      \$433  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$434  = a6_valid;
+    \$434  = a4_valid;
     if (rst) begin
       \$434  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$435  = a6_last;
+    \$435  = a4_last;
     if (rst) begin
       \$435  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$436  = a6_len;
+    \$436  = a4_len;
     if (rst) begin
       \$436  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$437  = \$191 ;
+    \$437  = a4_any;
     if (rst) begin
-      \$437  = 25'h0000000;
+      \$437  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$438  = \$192 ;
+    \$438  = a4_mask;
     if (rst) begin
-      \$438  = 1'h0;
+      \$438  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$439  = \$195 ;
+    \$439  = \$173 ;
     if (rst) begin
-      \$439  = 21'h000000;
+      \$439  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$440  = a7_valid;
+    \$440  = a5_max;
     if (rst) begin
-      \$440  = 1'h0;
+      \$440  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$441  = a7_last;
+    \$441  = a5_valid;
     if (rst) begin
       \$441  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$442  = a7_len;
+    \$442  = a5_last;
     if (rst) begin
-      \$442  = 8'h00;
+      \$442  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$443  = a7_max;
+    \$443  = a5_len;
     if (rst) begin
-      \$443  = 25'h0000000;
+      \$443  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$444  = a7_any;
+    \$444  = a5_any;
     if (rst) begin
       \$444  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$445  = a7_old_shift;
+    \$445  = run_max;
+    if (a6_valid) begin
+      \$445  = \$178 [14:0];
+    end
     if (rst) begin
-      \$445  = 16'h0000;
+      \$445  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$446  = a7_keep;
+    \$446  = started;
+    if (a6_valid) begin
+      \$446  = \$180 ;
+    end
     if (rst) begin
       \$446  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$447  = sum_pending;
-    if (a8_valid) begin
-      \$447  = \$197 [4:0];
-    end
+    \$447  = \$186 [15:0];
     if (rst) begin
-      \$447  = 5'h00;
+      \$447  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$448  = a8_valid;
+    \$448  = \$191 [15:0];
     if (rst) begin
-      \$448  = 1'h0;
+      \$448  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$449  = a8_last;
+    \$449  = \$192 ;
     if (rst) begin
-      \$449  = 1'h0;
+      \$449  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$450  = a8_len;
+    \$450  = started;
     if (rst) begin
-      \$450  = 8'h00;
+      \$450  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$451  = a8_max;
+    \$451  = a6_valid;
     if (rst) begin
-      \$451  = 25'h0000000;
+      \$451  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$452  = a8_any;
+    \$452  = a6_last;
     if (rst) begin
       \$452  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$453  = a8_old_shift;
+    \$453  = a6_len;
     if (rst) begin
-      \$453  = 16'h0000;
+      \$453  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$454  = a8_keep;
+    \$454  = \$197 ;
     if (rst) begin
-      \$454  = 1'h0;
+      \$454  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$455  = a8_term;
+    \$455  = \$198 ;
     if (rst) begin
-      \$455  = 21'h000000;
+      \$455  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$456  = \$199 [4:0];
+    \$456  = \$201 ;
     if (rst) begin
-      \$456  = 5'h00;
+      \$456  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$457  = \$200 ;
+    \$457  = a7_valid;
     if (rst) begin
-      \$457  = 52'h0000000000000;
+      \$457  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$458  = a9_valid;
+    \$458  = a7_last;
     if (rst) begin
       \$458  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$459  = a9_last;
+    \$459  = a7_len;
     if (rst) begin
-      \$459  = 1'h0;
+      \$459  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$460  = a9_len;
+    \$460  = a7_max;
     if (rst) begin
-      \$460  = 8'h00;
+      \$460  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$461  = a9_max;
+    \$461  = a7_any;
     if (rst) begin
-      \$461  = 25'h0000000;
+      \$461  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$462  = a9_any;
+    \$462  = a7_old_shift;
     if (rst) begin
-      \$462  = 1'h0;
+      \$462  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$463  = a9_old_shift;
+    \$463  = a7_keep;
     if (rst) begin
-      \$463  = 16'h0000;
+      \$463  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$464  = a9_keep;
+    \$464  = sum_pending;
+    if (a8_valid) begin
+      \$464  = \$203 [4:0];
+    end
     if (rst) begin
-      \$464  = 1'h0;
+      \$464  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$465  = a9_term;
+    \$465  = a8_valid;
     if (rst) begin
-      \$465  = 21'h000000;
+      \$465  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$466  = a9_pending;
+    \$466  = a8_last;
     if (rst) begin
-      \$466  = 5'h00;
+      \$466  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$467  = sum_deferred;
-    if (a10_valid) begin
-      \$467  = \$202 [49:0];
-    end
+    \$467  = a8_len;
     if (rst) begin
-      \$467  = 50'h0000000000000;
+      \$467  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$468  = \$203 ;
+    \$468  = a8_max;
     if (rst) begin
-      \$468  = 1'h0;
+      \$468  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$469  = a10_max;
+    \$469  = a8_any;
     if (rst) begin
-      \$469  = 25'h0000000;
+      \$469  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$470  = a10_any;
+    \$470  = a8_old_shift;
     if (rst) begin
-      \$470  = 1'h0;
+      \$470  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$471  = a10_len;
+    \$471  = a8_keep;
     if (rst) begin
-      \$471  = 8'h00;
+      \$471  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$472  = \$205 [49:0];
+    \$472  = a8_term;
     if (rst) begin
-      \$472  = 50'h0000000000000;
+      \$472  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$473  = a10_pending;
+    \$473  = \$205 [4:0];
     if (rst) begin
       \$473  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$474  = r0a_valid;
+    \$474  = \$206 ;
     if (rst) begin
-      \$474  = 1'h0;
+      \$474  = 56'h00000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$475  = r0a_max;
+    \$475  = a9_valid;
     if (rst) begin
-      \$475  = 25'h0000000;
+      \$475  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$476  = \$206 [26:0];
+    \$476  = a9_last;
     if (rst) begin
-      \$476  = 27'h0000000;
+      \$476  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$477  = r0a_any;
+    \$477  = a9_len;
     if (rst) begin
-      \$477  = 1'h0;
+      \$477  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$478  = r0a_len;
+    \$478  = a9_max;
     if (rst) begin
-      \$478  = 8'h00;
+      \$478  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$479  = r0_valid;
+    \$479  = a9_any;
     if (rst) begin
       \$479  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$480  = r0_max;
+    \$480  = a9_old_shift;
     if (rst) begin
-      \$480  = 25'h0000000;
+      \$480  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$481  = r0_any;
+    \$481  = a9_keep;
     if (rst) begin
       \$481  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$482  = r0_len;
+    \$482  = a9_term;
     if (rst) begin
-      \$482  = 8'h00;
+      \$482  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$483  = recip_lead;
+    \$483  = a9_pending;
     if (rst) begin
       \$483  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$484  = r0_sum;
+    \$484  = sum_deferred;
+    if (a10_valid) begin
+      \$484  = \$208 [53:0];
+    end
     if (rst) begin
-      \$484  = 27'h0000000;
+      \$484  = 54'h00000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$485  = r1_valid;
+    \$485  = \$209 ;
     if (rst) begin
       \$485  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$486  = r1_max;
+    \$486  = a10_max;
     if (rst) begin
       \$486  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$487  = r1_any;
+    \$487  = a10_any;
     if (rst) begin
       \$487  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$488  = r1_len;
+    \$488  = a10_len;
     if (rst) begin
       \$488  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$489  = r1_lead;
+    \$489  = \$211 [53:0];
     if (rst) begin
-      \$489  = 5'h00;
+      \$489  = 54'h00000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$490  = recip_normal[15:0];
+    \$490  = a10_pending;
     if (rst) begin
-      \$490  = 16'h0000;
+      \$490  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$491  = r2_mantissa[12:0];
+    \$491  = r0a_valid;
     if (rst) begin
-      \$491  = 13'h0000;
+      \$491  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$492  = \$207 ;
+    \$492  = r0a_max;
     if (rst) begin
-      \$492  = 14'h0000;
+      \$492  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$493  = recip_lower;
+    \$493  = \$212 [30:0];
     if (rst) begin
-      \$493  = 13'h0000;
+      \$493  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$494  = r2_valid;
+    \$494  = r0a_any;
     if (rst) begin
       \$494  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$495  = r2_max;
+    \$495  = r0a_len;
     if (rst) begin
-      \$495  = 25'h0000000;
+      \$495  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$496  = r2_any;
+    \$496  = r0_valid;
     if (rst) begin
       \$496  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$497  = r2_len;
+    \$497  = r0_max;
     if (rst) begin
-      \$497  = 8'h00;
+      \$497  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$498  = r2_lead;
+    \$498  = r0_any;
     if (rst) begin
-      \$498  = 5'h00;
+      \$498  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$499  = r2_mantissa;
+    \$499  = r0_len;
     if (rst) begin
-      \$499  = 16'h0000;
+      \$499  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$500  = r2b_valid;
+    \$500  = recip_lead;
     if (rst) begin
-      \$500  = 1'h0;
+      \$500  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$501  = r2b_max;
+    \$501  = r0_sum;
     if (rst) begin
-      \$501  = 25'h0000000;
+      \$501  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$502  = r2b_any;
+    \$502  = r1_valid;
     if (rst) begin
       \$502  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$503  = r2b_len;
+    \$503  = r1_max;
     if (rst) begin
-      \$503  = 8'h00;
+      \$503  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$504  = r2b_lead;
+    \$504  = r1_any;
     if (rst) begin
-      \$504  = 5'h00;
+      \$504  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$505  = \$210 ;
+    \$505  = r1_len;
     if (rst) begin
-      \$505  = 28'h0000000;
+      \$505  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$506  = r2b_mantissa;
+    \$506  = r1_lead;
     if (rst) begin
-      \$506  = 16'h0000;
+      \$506  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$507  = vector_valid;
-    if (vector_load) begin
-      \$507  = 1'h1;
-    end else if (vector_pop) begin
-      \$507  = 1'h0;
-    end
+    \$507  = recip_normal[15:0];
     if (rst) begin
-      \$507  = 1'h0;
+      \$507  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$508  = vector_head;
-    if (vector_load) begin
-      \$508  = r_data;
-    end
+    \$508  = r2_mantissa[12:0];
     if (rst) begin
-      \$508  = 40'h0000000000;
+      \$508  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$509  = rd__addr;
-    if (issue) begin
-      \$509  = \$211 [6:0];
-    end
+    \$509  = \$213 ;
     if (rst) begin
-      \$509  = 7'h00;
+      \$509  = 14'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$510  = count;
-    if (issue) begin
-      \$510  = \$214 [6:0];
-    end
+    \$510  = recip_lower;
     if (rst) begin
-      \$510  = 7'h00;
+      \$510  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$511  = d1_valid;
-    if (ce) begin
-      \$511  = issue;
-    end
+    \$511  = r2_valid;
     if (rst) begin
       \$511  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$512  = d1_last;
-    if (ce) begin
-      \$512  = \$216 ;
-    end
+    \$512  = r2_max;
     if (rst) begin
-      \$512  = 1'h0;
+      \$512  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$513  = d1_max;
-    if (ce) begin
-      \$513  = vector_head[14:0];
-    end
+    \$513  = r2_any;
     if (rst) begin
-      \$513  = 15'h0000;
+      \$513  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$514  = d1_recip;
-    if (ce) begin
-      \$514  = vector_head[27:15];
-    end
+    \$514  = r2_len;
     if (rst) begin
-      \$514  = 13'h0000;
+      \$514  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$515  = d1_lead;
-    if (ce) begin
-      \$515  = vector_head[32:28];
-    end
+    \$515  = r2_lead;
     if (rst) begin
       \$515  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$516  = d1_any;
-    if (ce) begin
-      \$516  = vector_head[33];
-    end
+    \$516  = r2_mantissa;
     if (rst) begin
-      \$516  = 1'h0;
+      \$516  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$517  = d1b_ring;
-    if (ce) begin
-      \$517  = rd__data;
-    end
+    \$517  = r2b_valid;
     if (rst) begin
-      \$517  = 36'h000000000;
+      \$517  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$518  = d1b_valid;
-    if (ce) begin
-      \$518  = d1_valid;
-    end
+    \$518  = r2b_max;
     if (rst) begin
-      \$518  = 1'h0;
+      \$518  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$519  = d1b_last;
-    if (ce) begin
-      \$519  = d1_last;
-    end
+    \$519  = r2b_any;
     if (rst) begin
       \$519  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$520  = d1b_max;
-    if (ce) begin
-      \$520  = d1_max;
-    end
+    \$520  = r2b_len;
     if (rst) begin
-      \$520  = 15'h0000;
+      \$520  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$521  = d1b_recip;
-    if (ce) begin
-      \$521  = d1_recip;
-    end
+    \$521  = r2b_lead;
     if (rst) begin
-      \$521  = 13'h0000;
+      \$521  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$522  = d1b_lead;
-    if (ce) begin
-      \$522  = d1_lead;
-    end
+    \$522  = \$216 ;
     if (rst) begin
-      \$522  = 5'h00;
+      \$522  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$523  = d1b_any;
-    if (ce) begin
-      \$523  = d1_any;
-    end
+    \$523  = r2b_mantissa;
     if (rst) begin
-      \$523  = 1'h0;
+      \$523  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$524  = d2_e0;
-    if (ce) begin
-      \$524  = \$218 ;
-    end
+    \$524  = r3_valid;
     if (rst) begin
-      \$524  = 25'h0000000;
+      \$524  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$525  = d2_e1;
-    if (ce) begin
-      \$525  = \$220 ;
-    end
+    \$525  = r3_max;
     if (rst) begin
       \$525  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$526  = d2_e2;
-    if (ce) begin
-      \$526  = \$222 ;
-    end
+    \$526  = r3_any;
     if (rst) begin
-      \$526  = 25'h0000000;
+      \$526  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$527  = d2_e3;
-    if (ce) begin
-      \$527  = \$224 ;
-    end
+    \$527  = r3_len;
     if (rst) begin
-      \$527  = 25'h0000000;
+      \$527  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$528  = d2_mask;
-    if (ce) begin
-      \$528  = d1b_ring[35:32];
-    end
+    \$528  = r3_lead;
     if (rst) begin
-      \$528  = 4'h0;
+      \$528  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$529  = d2_valid;
-    if (ce) begin
-      \$529  = d1b_valid;
-    end
+    \$529  = r3_recip;
     if (rst) begin
-      \$529  = 1'h0;
+      \$529  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$530  = d2_last;
-    if (ce) begin
-      \$530  = d1b_last;
-    end
+    \$530  = r3_mantissa;
     if (rst) begin
-      \$530  = 1'h0;
+      \$530  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$531  = d2_max;
-    if (ce) begin
-      \$531  = d1b_max;
-    end
+    \$531  = \$219 ;
     if (rst) begin
-      \$531  = 15'h0000;
+      \$531  = 60'h000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$532  = d2_recip;
-    if (ce) begin
-      \$532  = d1b_recip;
-    end
+    \$532  = n1_valid;
     if (rst) begin
-      \$532  = 13'h0000;
+      \$532  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$533  = d2_lead;
-    if (ce) begin
-      \$533  = d1b_lead;
-    end
+    \$533  = n1_max;
     if (rst) begin
-      \$533  = 5'h00;
+      \$533  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$534  = d2_any;
-    if (ce) begin
-      \$534  = d1b_any;
-    end
+    \$534  = n1_any;
     if (rst) begin
       \$534  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$535  = d_exp0_v_r;
-    if (ce) begin
-      \$535  = \$226 ;
-    end
+    \$535  = n1_len;
     if (rst) begin
-      \$535  = 31'h00000000;
+      \$535  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$536  = d_exp0_offset_r;
-    if (ce) begin
-      \$536  = d_exp0_v_r[8:0];
-    end
+    \$536  = n1_lead;
     if (rst) begin
-      \$536  = 9'h000;
+      \$536  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$537  = d_exp0_step_r;
-    if (ce) begin
-      \$537  = \$227 ;
-    end
+    \$537  = n1_recip;
     if (rst) begin
-      \$537  = 19'h00000;
+      \$537  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$538  = d_exp0_lower_r;
-    if (ce) begin
-      \$538  = d_exp0_lower;
-    end
+    \$538  = n1_mantissa;
     if (rst) begin
-      \$538  = 18'h00000;
+      \$538  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$539  = d_exp0_drop_r;
-    if (ce) begin
-      \$539  = \$58 [4:0];
-    end
+    \$539  = \$223 [12:0];
     if (rst) begin
-      \$539  = 5'h00;
+      \$539  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$540  = d_exp1_v_r;
-    if (ce) begin
-      \$540  = \$229 ;
+    \$540  = vector_valid;
+    if (vector_load) begin
+      \$540  = 1'h1;
+    end else if (vector_pop) begin
+      \$540  = 1'h0;
     end
     if (rst) begin
-      \$540  = 31'h00000000;
+      \$540  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$541  = d_exp1_offset_r;
-    if (ce) begin
-      \$541  = d_exp1_v_r[8:0];
+    \$541  = vector_head;
+    if (vector_load) begin
+      \$541  = r_data;
     end
     if (rst) begin
-      \$541  = 9'h000;
+      \$541  = 40'h0000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$542  = d_exp1_step_r;
-    if (ce) begin
-      \$542  = \$230 ;
+    \$542  = rd__addr;
+    if (issue) begin
+      \$542  = \$224 [6:0];
     end
     if (rst) begin
-      \$542  = 19'h00000;
+      \$542  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$543  = d_exp1_lower_r;
-    if (ce) begin
-      \$543  = d_exp1_lower;
+    \$543  = count;
+    if (issue) begin
+      \$543  = \$227 [6:0];
     end
     if (rst) begin
-      \$543  = 18'h00000;
+      \$543  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$544  = d_exp1_drop_r;
+    \$544  = d1_valid;
     if (ce) begin
-      \$544  = \$67 [4:0];
+      \$544  = issue;
     end
     if (rst) begin
-      \$544  = 5'h00;
+      \$544  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$545  = d_exp2_v_r;
+    \$545  = d1_last;
     if (ce) begin
-      \$545  = \$232 ;
+      \$545  = \$229 ;
     end
     if (rst) begin
-      \$545  = 31'h00000000;
+      \$545  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$546  = d_exp2_offset_r;
+    \$546  = d1_max;
     if (ce) begin
-      \$546  = d_exp2_v_r[8:0];
+      \$546  = vector_head[14:0];
     end
     if (rst) begin
-      \$546  = 9'h000;
+      \$546  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$547  = d_exp2_step_r;
+    \$547  = d1_recip;
     if (ce) begin
-      \$547  = \$233 ;
+      \$547  = vector_head[27:15];
     end
     if (rst) begin
-      \$547  = 19'h00000;
+      \$547  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$548  = d_exp2_lower_r;
+    \$548  = d1_lead;
     if (ce) begin
-      \$548  = d_exp2_lower;
+      \$548  = vector_head[32:28];
     end
     if (rst) begin
-      \$548  = 18'h00000;
+      \$548  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$549  = d_exp2_drop_r;
+    \$549  = d1_any;
     if (ce) begin
-      \$549  = \$76 [4:0];
+      \$549  = vector_head[33];
     end
     if (rst) begin
-      \$549  = 5'h00;
+      \$549  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$550  = d_exp3_v_r;
+    \$550  = d1b_ring;
     if (ce) begin
-      \$550  = \$235 ;
+      \$550  = rd__data;
     end
     if (rst) begin
-      \$550  = 31'h00000000;
+      \$550  = 36'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$551  = d_exp3_offset_r;
+    \$551  = d1b_valid;
     if (ce) begin
-      \$551  = d_exp3_v_r[8:0];
+      \$551  = d1_valid;
     end
     if (rst) begin
-      \$551  = 9'h000;
+      \$551  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$552  = d_exp3_step_r;
+    \$552  = d1b_last;
     if (ce) begin
-      \$552  = \$236 ;
+      \$552  = d1_last;
     end
     if (rst) begin
-      \$552  = 19'h00000;
+      \$552  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$553  = d_exp3_lower_r;
+    \$553  = d1b_max;
     if (ce) begin
-      \$553  = d_exp3_lower;
+      \$553  = d1_max;
     end
     if (rst) begin
-      \$553  = 18'h00000;
+      \$553  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$554  = d_exp3_drop_r;
+    \$554  = d1b_recip;
     if (ce) begin
-      \$554  = \$85 [4:0];
+      \$554  = d1_recip;
     end
     if (rst) begin
-      \$554  = 5'h00;
+      \$554  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$555  = d2a_mask;
+    \$555  = d1b_lead;
     if (ce) begin
-      \$555  = d2_mask;
+      \$555  = d1_lead;
     end
     if (rst) begin
-      \$555  = 4'h0;
+      \$555  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$556  = d2b_mask;
+    \$556  = d1b_any;
     if (ce) begin
-      \$556  = d2a_mask;
+      \$556  = d1_any;
     end
     if (rst) begin
-      \$556  = 4'h0;
+      \$556  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$557  = d2a_valid;
+    \$557  = d2_e0;
     if (ce) begin
-      \$557  = d2_valid;
+      \$557  = \$231 ;
     end
     if (rst) begin
-      \$557  = 1'h0;
+      \$557  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$558  = d2b_valid;
+    \$558  = d2_e1;
     if (ce) begin
-      \$558  = d2a_valid;
+      \$558  = \$233 ;
     end
     if (rst) begin
-      \$558  = 1'h0;
+      \$558  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$559  = d2a_last;
+    \$559  = d2_e2;
     if (ce) begin
-      \$559  = d2_last;
+      \$559  = \$235 ;
     end
     if (rst) begin
-      \$559  = 1'h0;
+      \$559  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$560  = d2b_last;
+    \$560  = d2_e3;
     if (ce) begin
-      \$560  = d2a_last;
+      \$560  = \$237 ;
     end
     if (rst) begin
-      \$560  = 1'h0;
+      \$560  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$561  = d2a_max;
+    \$561  = d2_mask;
     if (ce) begin
-      \$561  = d2_max;
+      \$561  = d1b_ring[35:32];
     end
     if (rst) begin
-      \$561  = 15'h0000;
+      \$561  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$562  = d2b_max;
+    \$562  = d2_valid;
     if (ce) begin
-      \$562  = d2a_max;
+      \$562  = d1b_valid;
     end
     if (rst) begin
-      \$562  = 15'h0000;
+      \$562  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$563  = d2a_recip;
+    \$563  = d2_last;
     if (ce) begin
-      \$563  = d2_recip;
+      \$563  = d1b_last;
     end
     if (rst) begin
-      \$563  = 13'h0000;
+      \$563  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$564  = d2b_recip;
+    \$564  = d2_max;
     if (ce) begin
-      \$564  = d2a_recip;
+      \$564  = d1b_max;
     end
     if (rst) begin
-      \$564  = 13'h0000;
+      \$564  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$565  = d2a_lead;
+    \$565  = d2_recip;
     if (ce) begin
-      \$565  = d2_lead;
+      \$565  = d1b_recip;
     end
     if (rst) begin
-      \$565  = 5'h00;
+      \$565  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$566  = d2b_lead;
+    \$566  = d2_lead;
     if (ce) begin
-      \$566  = d2a_lead;
+      \$566  = d1b_lead;
     end
     if (rst) begin
       \$566  = 5'h00;
@@ -3990,9 +4084,9 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$567  = d2a_any;
+    \$567  = d2_any;
     if (ce) begin
-      \$567  = d2_any;
+      \$567  = d1b_any;
     end
     if (rst) begin
       \$567  = 1'h0;
@@ -4000,39 +4094,39 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$568  = d2b_any;
+    \$568  = d_exp0_v_r;
     if (ce) begin
-      \$568  = d2a_any;
+      \$568  = \$239 ;
     end
     if (rst) begin
-      \$568  = 1'h0;
+      \$568  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$569  = d3_mantissa0;
+    \$569  = d_exp0_offset_r;
     if (ce) begin
-      \$569  = \$239 [17:0];
+      \$569  = d_exp0_v_r[8:0];
     end
     if (rst) begin
-      \$569  = 18'h00000;
+      \$569  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$570  = d3_drop0;
+    \$570  = d_exp0_step_r;
     if (ce) begin
-      \$570  = d_exp0_drop_r;
+      \$570  = \$240 ;
     end
     if (rst) begin
-      \$570  = 5'h00;
+      \$570  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$571  = d3_mantissa1;
+    \$571  = d_exp0_lower_r;
     if (ce) begin
-      \$571  = \$242 [17:0];
+      \$571  = d_exp0_lower;
     end
     if (rst) begin
       \$571  = 18'h00000;
@@ -4040,9 +4134,9 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$572  = d3_drop1;
+    \$572  = d_exp0_drop_r;
     if (ce) begin
-      \$572  = d_exp1_drop_r;
+      \$572  = \$60 [4:0];
     end
     if (rst) begin
       \$572  = 5'h00;
@@ -4050,99 +4144,99 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$573  = d3_mantissa2;
+    \$573  = d_exp1_v_r;
     if (ce) begin
-      \$573  = \$245 [17:0];
+      \$573  = \$242 ;
     end
     if (rst) begin
-      \$573  = 18'h00000;
+      \$573  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$574  = d3_drop2;
+    \$574  = d_exp1_offset_r;
     if (ce) begin
-      \$574  = d_exp2_drop_r;
+      \$574  = d_exp1_v_r[8:0];
     end
     if (rst) begin
-      \$574  = 5'h00;
+      \$574  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$575  = d3_mantissa3;
+    \$575  = d_exp1_step_r;
     if (ce) begin
-      \$575  = \$248 [17:0];
+      \$575  = \$243 ;
     end
     if (rst) begin
-      \$575  = 18'h00000;
+      \$575  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$576  = d3_drop3;
+    \$576  = d_exp1_lower_r;
     if (ce) begin
-      \$576  = d_exp3_drop_r;
+      \$576  = d_exp1_lower;
     end
     if (rst) begin
-      \$576  = 5'h00;
+      \$576  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$577  = d3_mask;
+    \$577  = d_exp1_drop_r;
     if (ce) begin
-      \$577  = d2b_mask;
+      \$577  = \$69 [4:0];
     end
     if (rst) begin
-      \$577  = 4'h0;
+      \$577  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$578  = d3_valid;
+    \$578  = d_exp2_v_r;
     if (ce) begin
-      \$578  = d2b_valid;
+      \$578  = \$245 ;
     end
     if (rst) begin
-      \$578  = 1'h0;
+      \$578  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$579  = d3_last;
+    \$579  = d_exp2_offset_r;
     if (ce) begin
-      \$579  = d2b_last;
+      \$579  = d_exp2_v_r[8:0];
     end
     if (rst) begin
-      \$579  = 1'h0;
+      \$579  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$580  = d3_max;
+    \$580  = d_exp2_step_r;
     if (ce) begin
-      \$580  = d2b_max;
+      \$580  = \$246 ;
     end
     if (rst) begin
-      \$580  = 15'h0000;
+      \$580  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$581  = d3_recip;
+    \$581  = d_exp2_lower_r;
     if (ce) begin
-      \$581  = d2b_recip;
+      \$581  = d_exp2_lower;
     end
     if (rst) begin
-      \$581  = 13'h0000;
+      \$581  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$582  = d3_lead;
+    \$582  = d_exp2_drop_r;
     if (ce) begin
-      \$582  = d2b_lead;
+      \$582  = \$78 [4:0];
     end
     if (rst) begin
       \$582  = 5'h00;
@@ -4150,39 +4244,39 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$583  = d3_any;
+    \$583  = d_exp3_v_r;
     if (ce) begin
-      \$583  = d2b_any;
+      \$583  = \$248 ;
     end
     if (rst) begin
-      \$583  = 1'h0;
+      \$583  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$584  = d4_num0;
+    \$584  = d_exp3_offset_r;
     if (ce) begin
-      \$584  = \$252 [17:0];
+      \$584  = d_exp3_v_r[8:0];
     end
     if (rst) begin
-      \$584  = 18'h00000;
+      \$584  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$585  = d4_num1;
+    \$585  = d_exp3_step_r;
     if (ce) begin
-      \$585  = \$256 [17:0];
+      \$585  = \$249 ;
     end
     if (rst) begin
-      \$585  = 18'h00000;
+      \$585  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$586  = d4_num2;
+    \$586  = d_exp3_lower_r;
     if (ce) begin
-      \$586  = \$260 [17:0];
+      \$586  = d_exp3_lower;
     end
     if (rst) begin
       \$586  = 18'h00000;
@@ -4190,19 +4284,19 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$587  = d4_num3;
+    \$587  = d_exp3_drop_r;
     if (ce) begin
-      \$587  = \$264 [17:0];
+      \$587  = \$87 [4:0];
     end
     if (rst) begin
-      \$587  = 18'h00000;
+      \$587  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$588  = d4_mask;
+    \$588  = d2a_mask;
     if (ce) begin
-      \$588  = d3_mask;
+      \$588  = d2_mask;
     end
     if (rst) begin
       \$588  = 4'h0;
@@ -4210,19 +4304,19 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$589  = d4_valid;
+    \$589  = d2b_mask;
     if (ce) begin
-      \$589  = d3_valid;
+      \$589  = d2a_mask;
     end
     if (rst) begin
-      \$589  = 1'h0;
+      \$589  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$590  = d4_last;
+    \$590  = d2a_valid;
     if (ce) begin
-      \$590  = d3_last;
+      \$590  = d2_valid;
     end
     if (rst) begin
       \$590  = 1'h0;
@@ -4230,99 +4324,99 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$591  = d4_max;
+    \$591  = d2b_valid;
     if (ce) begin
-      \$591  = d3_max;
+      \$591  = d2a_valid;
     end
     if (rst) begin
-      \$591  = 15'h0000;
+      \$591  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$592  = d4_recip;
+    \$592  = d2a_last;
     if (ce) begin
-      \$592  = d3_recip;
+      \$592  = d2_last;
     end
     if (rst) begin
-      \$592  = 13'h0000;
+      \$592  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$593  = d4_lead;
+    \$593  = d2b_last;
     if (ce) begin
-      \$593  = d3_lead;
+      \$593  = d2a_last;
     end
     if (rst) begin
-      \$593  = 5'h00;
+      \$593  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$594  = d4_any;
+    \$594  = d2a_max;
     if (ce) begin
-      \$594  = d3_any;
+      \$594  = d2_max;
     end
     if (rst) begin
-      \$594  = 1'h0;
+      \$594  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$595  = d5_prod0;
+    \$595  = d2b_max;
     if (ce) begin
-      \$595  = \$265 ;
+      \$595  = d2a_max;
     end
     if (rst) begin
-      \$595  = 31'h00000000;
+      \$595  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$596  = d5_prod1;
+    \$596  = d2a_recip;
     if (ce) begin
-      \$596  = \$266 ;
+      \$596  = d2_recip;
     end
     if (rst) begin
-      \$596  = 31'h00000000;
+      \$596  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$597  = d5_prod2;
+    \$597  = d2b_recip;
     if (ce) begin
-      \$597  = \$267 ;
+      \$597  = d2a_recip;
     end
     if (rst) begin
-      \$597  = 31'h00000000;
+      \$597  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$598  = d5_prod3;
+    \$598  = d2a_lead;
     if (ce) begin
-      \$598  = \$268 ;
+      \$598  = d2_lead;
     end
     if (rst) begin
-      \$598  = 31'h00000000;
+      \$598  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$599  = d5_mask;
+    \$599  = d2b_lead;
     if (ce) begin
-      \$599  = d4_mask;
+      \$599  = d2a_lead;
     end
     if (rst) begin
-      \$599  = 4'h0;
+      \$599  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$600  = d5_valid;
+    \$600  = d2a_any;
     if (ce) begin
-      \$600  = d4_valid;
+      \$600  = d2_any;
     end
     if (rst) begin
       \$600  = 1'h0;
@@ -4330,9 +4424,9 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$601  = d5_last;
+    \$601  = d2b_any;
     if (ce) begin
-      \$601  = d4_last;
+      \$601  = d2a_any;
     end
     if (rst) begin
       \$601  = 1'h0;
@@ -4340,109 +4434,109 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$602  = d5_max;
+    \$602  = d3_mantissa0;
     if (ce) begin
-      \$602  = d4_max;
+      \$602  = \$252 [17:0];
     end
     if (rst) begin
-      \$602  = 15'h0000;
+      \$602  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$603  = d5_recip;
+    \$603  = d3_drop0;
     if (ce) begin
-      \$603  = d4_recip;
+      \$603  = d_exp0_drop_r;
     end
     if (rst) begin
-      \$603  = 13'h0000;
+      \$603  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$604  = d5_lead;
+    \$604  = d3_mantissa1;
     if (ce) begin
-      \$604  = d4_lead;
+      \$604  = \$255 [17:0];
     end
     if (rst) begin
-      \$604  = 5'h00;
+      \$604  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$605  = d5_any;
+    \$605  = d3_drop1;
     if (ce) begin
-      \$605  = d4_any;
+      \$605  = d_exp1_drop_r;
     end
     if (rst) begin
-      \$605  = 1'h0;
+      \$605  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$606  = d5_shift;
+    \$606  = d3_mantissa2;
     if (ce) begin
-      \$606  = \$86 [4:0];
+      \$606  = \$258 [17:0];
     end
     if (rst) begin
-      \$606  = 5'h00;
+      \$606  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$607  = d6_twice0;
+    \$607  = d3_drop2;
     if (ce) begin
-      \$607  = \$270 ;
+      \$607  = d_exp2_drop_r;
     end
     if (rst) begin
-      \$607  = 32'd0;
+      \$607  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$608  = d6_twice1;
+    \$608  = d3_mantissa3;
     if (ce) begin
-      \$608  = \$272 ;
+      \$608  = \$261 [17:0];
     end
     if (rst) begin
-      \$608  = 32'd0;
+      \$608  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$609  = d6_twice2;
+    \$609  = d3_drop3;
     if (ce) begin
-      \$609  = \$274 ;
+      \$609  = d_exp3_drop_r;
     end
     if (rst) begin
-      \$609  = 32'd0;
+      \$609  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$610  = d6_twice3;
+    \$610  = d3_mask;
     if (ce) begin
-      \$610  = \$276 ;
+      \$610  = d2b_mask;
     end
     if (rst) begin
-      \$610  = 32'd0;
+      \$610  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$611  = d6_mask;
+    \$611  = d3_valid;
     if (ce) begin
-      \$611  = d5_mask;
+      \$611  = d2b_valid;
     end
     if (rst) begin
-      \$611  = 4'h0;
+      \$611  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$612  = d6_valid;
+    \$612  = d3_last;
     if (ce) begin
-      \$612  = d5_valid;
+      \$612  = d2b_last;
     end
     if (rst) begin
       \$612  = 1'h0;
@@ -4450,109 +4544,109 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$613  = d6_last;
+    \$613  = d3_max;
     if (ce) begin
-      \$613  = d5_last;
+      \$613  = d2b_max;
     end
     if (rst) begin
-      \$613  = 1'h0;
+      \$613  = 15'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$614  = d6_max;
+    \$614  = d3_recip;
     if (ce) begin
-      \$614  = d5_max;
+      \$614  = d2b_recip;
     end
     if (rst) begin
-      \$614  = 15'h0000;
+      \$614  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$615  = d6_recip;
+    \$615  = d3_lead;
     if (ce) begin
-      \$615  = d5_recip;
+      \$615  = d2b_lead;
     end
     if (rst) begin
-      \$615  = 13'h0000;
+      \$615  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$616  = d6_lead;
+    \$616  = d3_any;
     if (ce) begin
-      \$616  = d5_lead;
+      \$616  = d2b_any;
     end
     if (rst) begin
-      \$616  = 5'h00;
+      \$616  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$617  = d6_any;
+    \$617  = d4_num0;
     if (ce) begin
-      \$617  = d5_any;
+      \$617  = \$266 [17:0];
     end
     if (rst) begin
-      \$617  = 1'h0;
+      \$617  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$618  = d6_shift;
+    \$618  = d4_num1;
     if (ce) begin
-      \$618  = d5_shift;
+      \$618  = \$271 [17:0];
     end
     if (rst) begin
-      \$618  = 5'h00;
+      \$618  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$619  = d7_y0;
+    \$619  = d4_num2;
     if (ce) begin
-      \$619  = \$285 [7:0];
+      \$619  = \$276 [17:0];
     end
     if (rst) begin
-      \$619  = 8'h00;
+      \$619  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$620  = d7_y1;
+    \$620  = d4_num3;
     if (ce) begin
-      \$620  = \$294 [7:0];
+      \$620  = \$281 [17:0];
     end
     if (rst) begin
-      \$620  = 8'h00;
+      \$620  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$621  = d7_y2;
+    \$621  = d4_mask;
     if (ce) begin
-      \$621  = \$303 [7:0];
+      \$621  = d3_mask;
     end
     if (rst) begin
-      \$621  = 8'h00;
+      \$621  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$622  = d7_y3;
+    \$622  = d4_valid;
     if (ce) begin
-      \$622  = \$312 [7:0];
+      \$622  = d3_valid;
     end
     if (rst) begin
-      \$622  = 8'h00;
+      \$622  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$623  = o__valid;
+    \$623  = d4_last;
     if (ce) begin
-      \$623  = d6_valid;
+      \$623  = d3_last;
     end
     if (rst) begin
       \$623  = 1'h0;
@@ -4560,12 +4654,342 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$624  = d7_last;
+    \$624  = d4_max;
     if (ce) begin
-      \$624  = d6_last;
+      \$624  = d3_max;
     end
     if (rst) begin
-      \$624  = 1'h0;
+      \$624  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$625  = d4_recip;
+    if (ce) begin
+      \$625  = d3_recip;
+    end
+    if (rst) begin
+      \$625  = 13'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$626  = d4_lead;
+    if (ce) begin
+      \$626  = d3_lead;
+    end
+    if (rst) begin
+      \$626  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$627  = d4_any;
+    if (ce) begin
+      \$627  = d3_any;
+    end
+    if (rst) begin
+      \$627  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$628  = d5_prod0;
+    if (ce) begin
+      \$628  = \$282 ;
+    end
+    if (rst) begin
+      \$628  = 31'h00000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$629  = d5_prod1;
+    if (ce) begin
+      \$629  = \$283 ;
+    end
+    if (rst) begin
+      \$629  = 31'h00000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$630  = d5_prod2;
+    if (ce) begin
+      \$630  = \$284 ;
+    end
+    if (rst) begin
+      \$630  = 31'h00000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$631  = d5_prod3;
+    if (ce) begin
+      \$631  = \$285 ;
+    end
+    if (rst) begin
+      \$631  = 31'h00000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$632  = d5_mask;
+    if (ce) begin
+      \$632  = d4_mask;
+    end
+    if (rst) begin
+      \$632  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$633  = d5_valid;
+    if (ce) begin
+      \$633  = d4_valid;
+    end
+    if (rst) begin
+      \$633  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$634  = d5_last;
+    if (ce) begin
+      \$634  = d4_last;
+    end
+    if (rst) begin
+      \$634  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$635  = d5_max;
+    if (ce) begin
+      \$635  = d4_max;
+    end
+    if (rst) begin
+      \$635  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$636  = d5_recip;
+    if (ce) begin
+      \$636  = d4_recip;
+    end
+    if (rst) begin
+      \$636  = 13'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$637  = d5_lead;
+    if (ce) begin
+      \$637  = d4_lead;
+    end
+    if (rst) begin
+      \$637  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$638  = d5_any;
+    if (ce) begin
+      \$638  = d4_any;
+    end
+    if (rst) begin
+      \$638  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$639  = d5_shift;
+    if (ce) begin
+      \$639  = \$88 [4:0];
+    end
+    if (rst) begin
+      \$639  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$640  = d6_twice0;
+    if (ce) begin
+      \$640  = \$287 ;
+    end
+    if (rst) begin
+      \$640  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$641  = d6_twice1;
+    if (ce) begin
+      \$641  = \$289 ;
+    end
+    if (rst) begin
+      \$641  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$642  = d6_twice2;
+    if (ce) begin
+      \$642  = \$291 ;
+    end
+    if (rst) begin
+      \$642  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$643  = d6_twice3;
+    if (ce) begin
+      \$643  = \$293 ;
+    end
+    if (rst) begin
+      \$643  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$644  = d6_mask;
+    if (ce) begin
+      \$644  = d5_mask;
+    end
+    if (rst) begin
+      \$644  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$645  = d6_valid;
+    if (ce) begin
+      \$645  = d5_valid;
+    end
+    if (rst) begin
+      \$645  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$646  = d6_last;
+    if (ce) begin
+      \$646  = d5_last;
+    end
+    if (rst) begin
+      \$646  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$647  = d6_max;
+    if (ce) begin
+      \$647  = d5_max;
+    end
+    if (rst) begin
+      \$647  = 15'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$648  = d6_recip;
+    if (ce) begin
+      \$648  = d5_recip;
+    end
+    if (rst) begin
+      \$648  = 13'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$649  = d6_lead;
+    if (ce) begin
+      \$649  = d5_lead;
+    end
+    if (rst) begin
+      \$649  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$650  = d6_any;
+    if (ce) begin
+      \$650  = d5_any;
+    end
+    if (rst) begin
+      \$650  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$651  = d6_shift;
+    if (ce) begin
+      \$651  = d5_shift;
+    end
+    if (rst) begin
+      \$651  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$652  = d7_y0;
+    if (ce) begin
+      \$652  = \$302 [7:0];
+    end
+    if (rst) begin
+      \$652  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$653  = d7_y1;
+    if (ce) begin
+      \$653  = \$311 [7:0];
+    end
+    if (rst) begin
+      \$653  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$654  = d7_y2;
+    if (ce) begin
+      \$654  = \$320 [7:0];
+    end
+    if (rst) begin
+      \$654  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$655  = d7_y3;
+    if (ce) begin
+      \$655  = \$329 [7:0];
+    end
+    if (rst) begin
+      \$655  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$656  = o__valid;
+    if (ce) begin
+      \$656  = d6_valid;
+    end
+    if (rst) begin
+      \$656  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$657  = d7_last;
+    if (ce) begin
+      \$657  = d6_last;
+    end
+    if (rst) begin
+      \$657  = 1'h0;
     end
   end
   always @* begin
@@ -4811,7 +5235,7 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     d_exp0_lower = 18'h00000;
-    casez (\$50 )
+    casez (\$52 )
       12'h000:
           d_exp0_lower = 18'h10000;
       12'h001:
@@ -4835,7 +5259,7 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     d_exp0_upper = 18'h00000;
-    casez (\$52 )
+    casez (\$54 )
       13'h0000:
           d_exp0_upper = 18'h10000;
       13'h0001:
@@ -4859,7 +5283,7 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     d_exp1_lower = 18'h00000;
-    casez (\$59 )
+    casez (\$61 )
       12'h000:
           d_exp1_lower = 18'h10000;
       12'h001:
@@ -4883,7 +5307,7 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     d_exp1_upper = 18'h00000;
-    casez (\$61 )
+    casez (\$63 )
       13'h0000:
           d_exp1_upper = 18'h10000;
       13'h0001:
@@ -4907,7 +5331,7 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     d_exp2_lower = 18'h00000;
-    casez (\$68 )
+    casez (\$70 )
       12'h000:
           d_exp2_lower = 18'h10000;
       12'h001:
@@ -4931,7 +5355,7 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     d_exp2_upper = 18'h00000;
-    casez (\$70 )
+    casez (\$72 )
       13'h0000:
           d_exp2_upper = 18'h10000;
       13'h0001:
@@ -4955,7 +5379,7 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     d_exp3_lower = 18'h00000;
-    casez (\$77 )
+    casez (\$79 )
       12'h000:
           d_exp3_lower = 18'h10000;
       12'h001:
@@ -4979,7 +5403,7 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     d_exp3_upper = 18'h00000;
-    casez (\$79 )
+    casez (\$81 )
       13'h0000:
           d_exp3_upper = 18'h10000;
       13'h0001:
@@ -5000,233 +5424,22 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
           d_exp3_upper = 18'h20000;
     endcase
   end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    recip_lead = 5'h00;
-    if (r0_sum[0]) begin
-      recip_lead = 5'h00;
-    end
-    if (r0_sum[1]) begin
-      recip_lead = 5'h01;
-    end
-    if (r0_sum[2]) begin
-      recip_lead = 5'h02;
-    end
-    if (r0_sum[3]) begin
-      recip_lead = 5'h03;
-    end
-    if (r0_sum[4]) begin
-      recip_lead = 5'h04;
-    end
-    if (r0_sum[5]) begin
-      recip_lead = 5'h05;
-    end
-    if (r0_sum[6]) begin
-      recip_lead = 5'h06;
-    end
-    if (r0_sum[7]) begin
-      recip_lead = 5'h07;
-    end
-    if (r0_sum[8]) begin
-      recip_lead = 5'h08;
-    end
-    if (r0_sum[9]) begin
-      recip_lead = 5'h09;
-    end
-    if (r0_sum[10]) begin
-      recip_lead = 5'h0a;
-    end
-    if (r0_sum[11]) begin
-      recip_lead = 5'h0b;
-    end
-    if (r0_sum[12]) begin
-      recip_lead = 5'h0c;
-    end
-    if (r0_sum[13]) begin
-      recip_lead = 5'h0d;
-    end
-    if (r0_sum[14]) begin
-      recip_lead = 5'h0e;
-    end
-    if (r0_sum[15]) begin
-      recip_lead = 5'h0f;
-    end
-    if (r0_sum[16]) begin
-      recip_lead = 5'h10;
-    end
-    if (r0_sum[17]) begin
-      recip_lead = 5'h11;
-    end
-    if (r0_sum[18]) begin
-      recip_lead = 5'h12;
-    end
-    if (r0_sum[19]) begin
-      recip_lead = 5'h13;
-    end
-    if (r0_sum[20]) begin
-      recip_lead = 5'h14;
-    end
-    if (r0_sum[21]) begin
-      recip_lead = 5'h15;
-    end
-    if (r0_sum[22]) begin
-      recip_lead = 5'h16;
-    end
-    if (r0_sum[23]) begin
-      recip_lead = 5'h17;
-    end
-    if (r0_sum[24]) begin
-      recip_lead = 5'h18;
-    end
-    if (r0_sum[25]) begin
-      recip_lead = 5'h19;
-    end
-    if (r0_sum[26]) begin
-      recip_lead = 5'h1a;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    if (\$37 ) begin
-      recip_normal = \$39 [16:0];
-    end else begin
-      recip_normal = \$41 [16:0];
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$313  = wr__addr;
-    if (accept) begin
-      \$313  = \$87 [6:0];
-    end
-    if (rst) begin
-      \$313  = 7'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$314  = \$89 [7:0];
-    if (rst) begin
-      \$314  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$315  = length;
-    if (accept) begin
-      \$315  = \$91 [6:0];
-    end
-    if (rst) begin
-      \$315  = 7'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$316  = accept;
-    if (rst) begin
-      \$316  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$317  = i__payload[36];
-    if (rst) begin
-      \$317  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$318  = \$92 ;
-    if (rst) begin
-      \$318  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$319  = i__payload[35:32];
-    if (rst) begin
-      \$319  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$320  = i__payload[7:0];
-    if (rst) begin
-      \$320  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$321  = i__payload[15:8];
-    if (rst) begin
-      \$321  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$322  = i__payload[23:16];
-    if (rst) begin
-      \$322  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$323  = i__payload[31:24];
-    if (rst) begin
-      \$323  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$324  = \$94 ;
-    if (rst) begin
-      \$324  = 25'h0000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$325  = \$96 ;
-    if (rst) begin
-      \$325  = 25'h0000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$326  = \$98 ;
-    if (rst) begin
-      \$326  = 25'h0000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$327  = \$100 ;
-    if (rst) begin
-      \$327  = 25'h0000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$328  = a1_valid;
-    if (rst) begin
-      \$328  = 1'h0;
-    end
-  end
   assign wptr = wr__addr;
   assign wr__en = accept;
   assign a_exp0_drop = \$9 [4:0];
   assign a_exp1_drop = \$18 [4:0];
   assign a_exp2_drop = \$27 [4:0];
   assign a_exp3_drop = \$36 [4:0];
-  assign r3_valid = w_en;
+  assign n1_residual = \$46 [7:0];
+  assign n2_valid = w_en;
   assign r_en = vector_load;
   assign rptr = rd__addr;
   assign rd__en = ce;
-  assign d_exp0_drop = \$58 [4:0];
-  assign d_exp1_drop = \$67 [4:0];
-  assign d_exp2_drop = \$76 [4:0];
-  assign d_exp3_drop = \$85 [4:0];
-  assign d4_shift = \$86 [4:0];
+  assign d_exp0_drop = \$60 [4:0];
+  assign d_exp1_drop = \$69 [4:0];
+  assign d_exp2_drop = \$78 [4:0];
+  assign d_exp3_drop = \$87 [4:0];
+  assign d4_shift = \$88 [4:0];
   assign d7_valid = o__valid;
   assign \wr__data.data  = wr__data[31:0];
   assign \wr__data.data[0]  = wr__data[7:0];
@@ -5269,11 +5482,11 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   assign o__payload[15:8] = d7_y1;
   assign o__payload[7:0] = d7_y0;
   assign o__payload[32] = d7_last;
-  assign w_data[39:34] = \$45 [5:0];
-  assign w_data[33] = r3_any;
-  assign w_data[32:28] = r3_lead;
-  assign w_data[27:15] = r3_recip[12:0];
-  assign w_data[14:0] = r3_max[14:0];
+  assign w_data[39:34] = \$47 [5:0];
+  assign w_data[33] = n2_any;
+  assign w_data[32:28] = n2_lead;
+  assign w_data[27:15] = n2_recip;
+  assign w_data[14:0] = n2_max[14:0];
   assign wr__data[35:32] = i__payload[35:32];
   assign wr__data[31:0] = i__payload[31:0];
   assign \$1  = { 9'h000, a_exp0_v_r[11:9] };
@@ -5294,75 +5507,86 @@ module \softmax_int8.core (i__valid, o__ready, rst, i__ready, i__payload, o__pay
   assign \$34  = { a_exp3_v_r[40], a_exp3_v_r[40], a_exp3_v_r[40], a_exp3_v_r[40], a_exp3_v_r[40], a_exp3_v_r[40], a_exp3_v_r[40], a_exp3_v_r[40], a_exp3_v_r[40], a_exp3_v_r[40], a_exp3_v_r[40], a_exp3_v_r[40], a_exp3_v_r[40:12] };
   assign \$42  = { 13'h0000, r2_mantissa[15:13] };
   assign \$43  = { 13'h0000, r2_mantissa[15:13] };
-  assign \$50  = { 9'h000, d_exp0_v_r[11:9] };
-  assign \$51  = { 9'h000, d_exp0_v_r[11:9] };
-  assign \$53  = { d_exp0_v_r[30], d_exp0_v_r[30], d_exp0_v_r[30], d_exp0_v_r[30], d_exp0_v_r[30], d_exp0_v_r[30], d_exp0_v_r[30], d_exp0_v_r[30], d_exp0_v_r[30], d_exp0_v_r[30], d_exp0_v_r[30], d_exp0_v_r[30], d_exp0_v_r[30:12] };
-  assign \$56  = { d_exp0_v_r[30], d_exp0_v_r[30], d_exp0_v_r[30], d_exp0_v_r[30], d_exp0_v_r[30], d_exp0_v_r[30], d_exp0_v_r[30], d_exp0_v_r[30], d_exp0_v_r[30], d_exp0_v_r[30], d_exp0_v_r[30], d_exp0_v_r[30], d_exp0_v_r[30:12] };
-  assign \$59  = { 9'h000, d_exp1_v_r[11:9] };
-  assign \$60  = { 9'h000, d_exp1_v_r[11:9] };
-  assign \$62  = { d_exp1_v_r[30], d_exp1_v_r[30], d_exp1_v_r[30], d_exp1_v_r[30], d_exp1_v_r[30], d_exp1_v_r[30], d_exp1_v_r[30], d_exp1_v_r[30], d_exp1_v_r[30], d_exp1_v_r[30], d_exp1_v_r[30], d_exp1_v_r[30], d_exp1_v_r[30:12] };
-  assign \$65  = { d_exp1_v_r[30], d_exp1_v_r[30], d_exp1_v_r[30], d_exp1_v_r[30], d_exp1_v_r[30], d_exp1_v_r[30], d_exp1_v_r[30], d_exp1_v_r[30], d_exp1_v_r[30], d_exp1_v_r[30], d_exp1_v_r[30], d_exp1_v_r[30], d_exp1_v_r[30:12] };
-  assign \$68  = { 9'h000, d_exp2_v_r[11:9] };
-  assign \$69  = { 9'h000, d_exp2_v_r[11:9] };
-  assign \$71  = { d_exp2_v_r[30], d_exp2_v_r[30], d_exp2_v_r[30], d_exp2_v_r[30], d_exp2_v_r[30], d_exp2_v_r[30], d_exp2_v_r[30], d_exp2_v_r[30], d_exp2_v_r[30], d_exp2_v_r[30], d_exp2_v_r[30], d_exp2_v_r[30], d_exp2_v_r[30:12] };
-  assign \$74  = { d_exp2_v_r[30], d_exp2_v_r[30], d_exp2_v_r[30], d_exp2_v_r[30], d_exp2_v_r[30], d_exp2_v_r[30], d_exp2_v_r[30], d_exp2_v_r[30], d_exp2_v_r[30], d_exp2_v_r[30], d_exp2_v_r[30], d_exp2_v_r[30], d_exp2_v_r[30:12] };
-  assign \$77  = { 9'h000, d_exp3_v_r[11:9] };
-  assign \$78  = { 9'h000, d_exp3_v_r[11:9] };
-  assign \$80  = { d_exp3_v_r[30], d_exp3_v_r[30], d_exp3_v_r[30], d_exp3_v_r[30], d_exp3_v_r[30], d_exp3_v_r[30], d_exp3_v_r[30], d_exp3_v_r[30], d_exp3_v_r[30], d_exp3_v_r[30], d_exp3_v_r[30], d_exp3_v_r[30], d_exp3_v_r[30:12] };
-  assign \$83  = { d_exp3_v_r[30], d_exp3_v_r[30], d_exp3_v_r[30], d_exp3_v_r[30], d_exp3_v_r[30], d_exp3_v_r[30], d_exp3_v_r[30], d_exp3_v_r[30], d_exp3_v_r[30], d_exp3_v_r[30], d_exp3_v_r[30], d_exp3_v_r[30], d_exp3_v_r[30:12] };
-  assign \$94  = { \$93 [24], \$93 [24], \$93 [24], \$93 [24], \$93 [24], \$93 [24], \$93 [24], \$93 [24], \$93 [24:8] };
+  assign \$46  = { \$45 [60], \$45 [60], \$45 [60], \$45 [60], \$45 [60], \$45 [60], \$45 [60], \$45 [60], \$45 [60], \$45 [60], \$45 [60], \$45 [60], \$45 [60], \$45 [60:13] };
+  assign \$52  = { 9'h000, d_exp0_v_r[11:9] };
+  assign \$53  = { 9'h000, d_exp0_v_r[11:9] };
+  assign \$55  = { d_exp0_v_r[30], d_exp0_v_r[30], d_exp0_v_r[30], d_exp0_v_r[30], d_exp0_v_r[30], d_exp0_v_r[30], d_exp0_v_r[30], d_exp0_v_r[30], d_exp0_v_r[30], d_exp0_v_r[30], d_exp0_v_r[30], d_exp0_v_r[30], d_exp0_v_r[30:12] };
+  assign \$58  = { d_exp0_v_r[30], d_exp0_v_r[30], d_exp0_v_r[30], d_exp0_v_r[30], d_exp0_v_r[30], d_exp0_v_r[30], d_exp0_v_r[30], d_exp0_v_r[30], d_exp0_v_r[30], d_exp0_v_r[30], d_exp0_v_r[30], d_exp0_v_r[30], d_exp0_v_r[30:12] };
+  assign \$61  = { 9'h000, d_exp1_v_r[11:9] };
+  assign \$62  = { 9'h000, d_exp1_v_r[11:9] };
+  assign \$64  = { d_exp1_v_r[30], d_exp1_v_r[30], d_exp1_v_r[30], d_exp1_v_r[30], d_exp1_v_r[30], d_exp1_v_r[30], d_exp1_v_r[30], d_exp1_v_r[30], d_exp1_v_r[30], d_exp1_v_r[30], d_exp1_v_r[30], d_exp1_v_r[30], d_exp1_v_r[30:12] };
+  assign \$67  = { d_exp1_v_r[30], d_exp1_v_r[30], d_exp1_v_r[30], d_exp1_v_r[30], d_exp1_v_r[30], d_exp1_v_r[30], d_exp1_v_r[30], d_exp1_v_r[30], d_exp1_v_r[30], d_exp1_v_r[30], d_exp1_v_r[30], d_exp1_v_r[30], d_exp1_v_r[30:12] };
+  assign \$70  = { 9'h000, d_exp2_v_r[11:9] };
+  assign \$71  = { 9'h000, d_exp2_v_r[11:9] };
+  assign \$73  = { d_exp2_v_r[30], d_exp2_v_r[30], d_exp2_v_r[30], d_exp2_v_r[30], d_exp2_v_r[30], d_exp2_v_r[30], d_exp2_v_r[30], d_exp2_v_r[30], d_exp2_v_r[30], d_exp2_v_r[30], d_exp2_v_r[30], d_exp2_v_r[30], d_exp2_v_r[30:12] };
+  assign \$76  = { d_exp2_v_r[30], d_exp2_v_r[30], d_exp2_v_r[30], d_exp2_v_r[30], d_exp2_v_r[30], d_exp2_v_r[30], d_exp2_v_r[30], d_exp2_v_r[30], d_exp2_v_r[30], d_exp2_v_r[30], d_exp2_v_r[30], d_exp2_v_r[30], d_exp2_v_r[30:12] };
+  assign \$79  = { 9'h000, d_exp3_v_r[11:9] };
+  assign \$80  = { 9'h000, d_exp3_v_r[11:9] };
+  assign \$82  = { d_exp3_v_r[30], d_exp3_v_r[30], d_exp3_v_r[30], d_exp3_v_r[30], d_exp3_v_r[30], d_exp3_v_r[30], d_exp3_v_r[30], d_exp3_v_r[30], d_exp3_v_r[30], d_exp3_v_r[30], d_exp3_v_r[30], d_exp3_v_r[30], d_exp3_v_r[30:12] };
+  assign \$85  = { d_exp3_v_r[30], d_exp3_v_r[30], d_exp3_v_r[30], d_exp3_v_r[30], d_exp3_v_r[30], d_exp3_v_r[30], d_exp3_v_r[30], d_exp3_v_r[30], d_exp3_v_r[30], d_exp3_v_r[30], d_exp3_v_r[30], d_exp3_v_r[30], d_exp3_v_r[30:12] };
   assign \$96  = { \$95 [24], \$95 [24], \$95 [24], \$95 [24], \$95 [24], \$95 [24], \$95 [24], \$95 [24], \$95 [24:8] };
   assign \$98  = { \$97 [24], \$97 [24], \$97 [24], \$97 [24], \$97 [24], \$97 [24], \$97 [24], \$97 [24], \$97 [24:8] };
   assign \$100  = { \$99 [24], \$99 [24], \$99 [24], \$99 [24], \$99 [24], \$99 [24], \$99 [24], \$99 [24], \$99 [24:8] };
-  assign \$101  = { a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24:12] };
-  assign \$103  = { a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24:12] };
-  assign \$105  = { a2_e2[24], a2_e2[24], a2_e2[24], a2_e2[24], a2_e2[24], a2_e2[24], a2_e2[24], a2_e2[24], a2_e2[24], a2_e2[24], a2_e2[24], a2_e2[24], a2_e2[24:12] };
-  assign \$107  = { a2_e3[24], a2_e3[24], a2_e3[24], a2_e3[24], a2_e3[24], a2_e3[24], a2_e3[24], a2_e3[24], a2_e3[24], a2_e3[24], a2_e3[24], a2_e3[24], a2_e3[24:12] };
-  assign \$117  = { a3_max2_0[24], a3_max2_0[24], a3_max2_0[24], a3_max2_0, 12'h000 };
-  assign \$120  = { a3_max2_0[24], a3_max2_0[24], a3_max2_0[24], a3_max2_0, 12'h000 };
-  assign \$123  = { a3_max2_0[24], a3_max2_0[24], a3_max2_0[24], a3_max2_0, 12'h000 };
-  assign \$126  = { a3_max2_0[24], a3_max2_0[24], a3_max2_0[24], a3_max2_0, 12'h000 };
-  assign \$130  = { \$129 [27], \$129 [27], \$129 [27], \$129 [27], \$129 [27], \$129 [27], \$129 [27], \$129 [27], \$129 [27], \$129 [27:9] };
-  assign \$133  = { \$132 [27], \$132 [27], \$132 [27], \$132 [27], \$132 [27], \$132 [27], \$132 [27], \$132 [27], \$132 [27], \$132 [27:9] };
-  assign \$136  = { \$135 [27], \$135 [27], \$135 [27], \$135 [27], \$135 [27], \$135 [27], \$135 [27], \$135 [27], \$135 [27], \$135 [27:9] };
-  assign \$139  = { \$138 [27], \$138 [27], \$138 [27], \$138 [27], \$138 [27], \$138 [27], \$138 [27], \$138 [27], \$138 [27], \$138 [27:9] };
-  assign \$142  = { 1'h0, \$141 [31:1] };
-  assign \$145  = \$144 [17:0];
-  assign \$148  = { 1'h0, \$147 [31:1] };
-  assign \$151  = \$150 [17:0];
-  assign \$154  = { 1'h0, \$153 [31:1] };
-  assign \$157  = \$156 [17:0];
-  assign \$160  = { 1'h0, \$159 [31:1] };
-  assign \$163  = \$162 [17:0];
-  assign \$209  = { \$208 [26], \$208 [26], \$208 [26], \$208 [26], \$208 [26], \$208 [26], \$208 [26], \$208 [26], \$208 [26], \$208 [26], \$208 [26], \$208 [26], \$208 [26], \$208 [26:13] };
-  assign \$218  = { \$217 [24], \$217 [24], \$217 [24], \$217 [24], \$217 [24], \$217 [24], \$217 [24], \$217 [24], \$217 [24:8] };
-  assign \$220  = { \$219 [24], \$219 [24], \$219 [24], \$219 [24], \$219 [24], \$219 [24], \$219 [24], \$219 [24], \$219 [24:8] };
-  assign \$222  = { \$221 [24], \$221 [24], \$221 [24], \$221 [24], \$221 [24], \$221 [24], \$221 [24], \$221 [24], \$221 [24:8] };
-  assign \$224  = { \$223 [24], \$223 [24], \$223 [24], \$223 [24], \$223 [24], \$223 [24], \$223 [24], \$223 [24], \$223 [24:8] };
-  assign \$225  = { d2_max[14], d2_max[14], d2_max[14], d2_max, 12'h000 };
-  assign \$228  = { d2_max[14], d2_max[14], d2_max[14], d2_max, 12'h000 };
-  assign \$231  = { d2_max[14], d2_max[14], d2_max[14], d2_max, 12'h000 };
-  assign \$234  = { d2_max[14], d2_max[14], d2_max[14], d2_max, 12'h000 };
-  assign \$238  = { \$237 [27], \$237 [27], \$237 [27], \$237 [27], \$237 [27], \$237 [27], \$237 [27], \$237 [27], \$237 [27], \$237 [27:9] };
-  assign \$241  = { \$240 [27], \$240 [27], \$240 [27], \$240 [27], \$240 [27], \$240 [27], \$240 [27], \$240 [27], \$240 [27], \$240 [27:9] };
-  assign \$244  = { \$243 [27], \$243 [27], \$243 [27], \$243 [27], \$243 [27], \$243 [27], \$243 [27], \$243 [27], \$243 [27], \$243 [27:9] };
-  assign \$247  = { \$246 [27], \$246 [27], \$246 [27], \$246 [27], \$246 [27], \$246 [27], \$246 [27], \$246 [27], \$246 [27], \$246 [27:9] };
-  assign \$250  = { 1'h0, \$249 [31:1] };
-  assign \$254  = { 1'h0, \$253 [31:1] };
-  assign \$258  = { 1'h0, \$257 [31:1] };
-  assign \$262  = { 1'h0, \$261 [31:1] };
-  assign \$269  = { d5_prod0, 1'h0 };
-  assign \$271  = { d5_prod1, 1'h0 };
-  assign \$273  = { d5_prod2, 1'h0 };
-  assign \$275  = { d5_prod3, 1'h0 };
-  assign \$280  = { 1'h0, \$279 [32:1] };
-  assign \$283  = { 1'h0, \$282 [32:1] };
-  assign \$289  = { 1'h0, \$288 [32:1] };
-  assign \$292  = { 1'h0, \$291 [32:1] };
-  assign \$298  = { 1'h0, \$297 [32:1] };
-  assign \$301  = { 1'h0, \$300 [32:1] };
-  assign \$307  = { 1'h0, \$306 [32:1] };
-  assign \$310  = { 1'h0, \$309 [32:1] };
+  assign \$102  = { \$101 [24], \$101 [24], \$101 [24], \$101 [24], \$101 [24], \$101 [24], \$101 [24], \$101 [24], \$101 [24:8] };
+  assign \$103  = { a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24], a2_e0[24:12] };
+  assign \$105  = { a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24], a2_e1[24:12] };
+  assign \$107  = { a2_e2[24], a2_e2[24], a2_e2[24], a2_e2[24], a2_e2[24], a2_e2[24], a2_e2[24], a2_e2[24], a2_e2[24], a2_e2[24], a2_e2[24], a2_e2[24], a2_e2[24:12] };
+  assign \$109  = { a2_e3[24], a2_e3[24], a2_e3[24], a2_e3[24], a2_e3[24], a2_e3[24], a2_e3[24], a2_e3[24], a2_e3[24], a2_e3[24], a2_e3[24], a2_e3[24], a2_e3[24:12] };
+  assign \$119  = { a3_max2_0[24], a3_max2_0[24], a3_max2_0[24], a3_max2_0, 12'h000 };
+  assign \$122  = { a3_max2_0[24], a3_max2_0[24], a3_max2_0[24], a3_max2_0, 12'h000 };
+  assign \$125  = { a3_max2_0[24], a3_max2_0[24], a3_max2_0[24], a3_max2_0, 12'h000 };
+  assign \$128  = { a3_max2_0[24], a3_max2_0[24], a3_max2_0[24], a3_max2_0, 12'h000 };
+  assign \$132  = { \$131 [27], \$131 [27], \$131 [27], \$131 [27], \$131 [27], \$131 [27], \$131 [27], \$131 [27], \$131 [27], \$131 [27:9] };
+  assign \$135  = { \$134 [27], \$134 [27], \$134 [27], \$134 [27], \$134 [27], \$134 [27], \$134 [27], \$134 [27], \$134 [27], \$134 [27:9] };
+  assign \$138  = { \$137 [27], \$137 [27], \$137 [27], \$137 [27], \$137 [27], \$137 [27], \$137 [27], \$137 [27], \$137 [27], \$137 [27:9] };
+  assign \$141  = { \$140 [27], \$140 [27], \$140 [27], \$140 [27], \$140 [27], \$140 [27], \$140 [27], \$140 [27], \$140 [27], \$140 [27:9] };
+  assign \$143  = { 3'h0, a4_mantissa0, 4'h0 };
+  assign \$145  = { 1'h0, \$144 [31:1] };
+  assign \$148  = \$147 [21:0];
+  assign \$150  = { 3'h0, a4_mantissa1, 4'h0 };
+  assign \$152  = { 1'h0, \$151 [31:1] };
+  assign \$155  = \$154 [21:0];
+  assign \$157  = { 3'h0, a4_mantissa2, 4'h0 };
+  assign \$159  = { 1'h0, \$158 [31:1] };
+  assign \$162  = \$161 [21:0];
+  assign \$164  = { 3'h0, a4_mantissa3, 4'h0 };
+  assign \$166  = { 1'h0, \$165 [31:1] };
+  assign \$169  = \$168 [21:0];
+  assign \$215  = { \$214 [26], \$214 [26], \$214 [26], \$214 [26], \$214 [26], \$214 [26], \$214 [26], \$214 [26], \$214 [26], \$214 [26], \$214 [26], \$214 [26], \$214 [26], \$214 [26:13] };
+  assign \$217  = { r3_recip[27], r3_recip[27], r3_recip[27], r3_recip[27], r3_recip[27], r3_recip[27], r3_recip[27], r3_recip[27], r3_recip[27], r3_recip[27], r3_recip[27], r3_recip[27], r3_recip[27], r3_recip[27], r3_recip[27], r3_recip, 16'h0000 };
+  assign \$222  = { \$221 [36], \$221 [36], \$221 [36], \$221 [36], \$221 [36], \$221 [36], \$221 [36], \$221 [36], \$221 [36], \$221 [36], \$221 [36], \$221 [36], \$221 [36], \$221 [36], \$221 [36], \$221 [36:15] };
+  assign \$231  = { \$230 [24], \$230 [24], \$230 [24], \$230 [24], \$230 [24], \$230 [24], \$230 [24], \$230 [24], \$230 [24:8] };
+  assign \$233  = { \$232 [24], \$232 [24], \$232 [24], \$232 [24], \$232 [24], \$232 [24], \$232 [24], \$232 [24], \$232 [24:8] };
+  assign \$235  = { \$234 [24], \$234 [24], \$234 [24], \$234 [24], \$234 [24], \$234 [24], \$234 [24], \$234 [24], \$234 [24:8] };
+  assign \$237  = { \$236 [24], \$236 [24], \$236 [24], \$236 [24], \$236 [24], \$236 [24], \$236 [24], \$236 [24], \$236 [24:8] };
+  assign \$238  = { d2_max[14], d2_max[14], d2_max[14], d2_max, 12'h000 };
+  assign \$241  = { d2_max[14], d2_max[14], d2_max[14], d2_max, 12'h000 };
+  assign \$244  = { d2_max[14], d2_max[14], d2_max[14], d2_max, 12'h000 };
+  assign \$247  = { d2_max[14], d2_max[14], d2_max[14], d2_max, 12'h000 };
+  assign \$251  = { \$250 [27], \$250 [27], \$250 [27], \$250 [27], \$250 [27], \$250 [27], \$250 [27], \$250 [27], \$250 [27], \$250 [27:9] };
+  assign \$254  = { \$253 [27], \$253 [27], \$253 [27], \$253 [27], \$253 [27], \$253 [27], \$253 [27], \$253 [27], \$253 [27], \$253 [27:9] };
+  assign \$257  = { \$256 [27], \$256 [27], \$256 [27], \$256 [27], \$256 [27], \$256 [27], \$256 [27], \$256 [27], \$256 [27], \$256 [27:9] };
+  assign \$260  = { \$259 [27], \$259 [27], \$259 [27], \$259 [27], \$259 [27], \$259 [27], \$259 [27], \$259 [27], \$259 [27], \$259 [27:9] };
+  assign \$262  = { 1'h0, d3_mantissa0 };
+  assign \$264  = { 1'h0, \$263 [31:1] };
+  assign \$267  = { 1'h0, d3_mantissa1 };
+  assign \$269  = { 1'h0, \$268 [31:1] };
+  assign \$272  = { 1'h0, d3_mantissa2 };
+  assign \$274  = { 1'h0, \$273 [31:1] };
+  assign \$277  = { 1'h0, d3_mantissa3 };
+  assign \$279  = { 1'h0, \$278 [31:1] };
+  assign \$286  = { d5_prod0, 1'h0 };
+  assign \$288  = { d5_prod1, 1'h0 };
+  assign \$290  = { d5_prod2, 1'h0 };
+  assign \$292  = { d5_prod3, 1'h0 };
+  assign \$297  = { 1'h0, \$296 [32:1] };
+  assign \$300  = { 1'h0, \$299 [32:1] };
+  assign \$306  = { 1'h0, \$305 [32:1] };
+  assign \$309  = { 1'h0, \$308 [32:1] };
+  assign \$315  = { 1'h0, \$314 [32:1] };
+  assign \$318  = { 1'h0, \$317 [32:1] };
+  assign \$324  = { 1'h0, \$323 [32:1] };
+  assign \$327  = { 1'h0, \$326 [32:1] };
 endmodule
 
 (* generator = "Amaranth" *)
@@ -5432,7 +5656,7 @@ module \softmax_int8.core.vectors (rst, r_en, r_data, w_port__data, w_en, r_rdy,
   wire [39:0] w_port__data;
   wire w_port__en;
   wire w_rdy;
-  reg [39:0] storage [146:0];
+  reg [39:0] storage [148:0];
   initial begin
     storage[0] = 40'h0000000000;
     storage[1] = 40'h0000000000;
@@ -5581,6 +5805,8 @@ module \softmax_int8.core.vectors (rst, r_en, r_data, w_port__data, w_en, r_rdy,
     storage[144] = 40'h0000000000;
     storage[145] = 40'h0000000000;
     storage[146] = 40'h0000000000;
+    storage[147] = 40'h0000000000;
+    storage[148] = 40'h0000000000;
   end
   always @(posedge clk) begin
     if (w_port__en)
@@ -5593,7 +5819,7 @@ module \softmax_int8.core.vectors (rst, r_en, r_data, w_port__data, w_en, r_rdy,
     end
   end
   assign r_data = _0_;
-  assign w_rdy = inner_level != 8'h93;
+  assign w_rdy = inner_level != 8'h95;
   assign inner_r_rdy = | inner_level;
   assign w_port__en = w_rdy & w_en;
   assign \$1  = ~ r_rdy;
@@ -5601,13 +5827,13 @@ module \softmax_int8.core.vectors (rst, r_en, r_data, w_port__data, w_en, r_rdy,
   assign r_port__en = inner_r_rdy & \$2 ;
   assign \$3  = inner_level + r_rdy;
   assign \$4  = w_rdy & w_en;
-  assign \$5  = w_port__addr == 8'h92;
+  assign \$5  = w_port__addr == 8'h94;
   assign \$6  = w_port__addr + 1'h1;
   assign \$7  = \$5  ? 9'h000 : \$6 ;
   assign \$8  = ~ r_rdy;
   assign \$9  = \$8  | r_en;
   assign \$10  = inner_r_rdy & \$9 ;
-  assign \$11  = r_port__addr == 8'h92;
+  assign \$11  = r_port__addr == 8'h94;
   assign \$12  = r_port__addr + 1'h1;
   assign \$13  = \$11  ? 9'h000 : \$12 ;
   assign \$14  = w_rdy & w_en;

@@ -88,603 +88,636 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   wire [3:0] \$1 ;
   wire [3:0] \$10 ;
   wire [7:0] \$100 ;
-  wire \$101 ;
+  wire [7:0] \$101 ;
   wire [7:0] \$102 ;
   wire \$103 ;
   wire [7:0] \$104 ;
   wire \$105 ;
   wire [7:0] \$106 ;
   wire \$107 ;
-  wire \$108 ;
-  wire [14:0] \$109 ;
+  wire [7:0] \$108 ;
+  wire \$109 ;
   wire [3:0] \$11 ;
-  wire [15:0] \$110 ;
-  wire [18:0] \$111 ;
-  wire [14:0] \$112 ;
-  wire [15:0] \$113 ;
-  wire [18:0] \$114 ;
-  wire [14:0] \$115 ;
-  wire [15:0] \$116 ;
-  wire [18:0] \$117 ;
-  wire [14:0] \$118 ;
-  wire [15:0] \$119 ;
+  wire \$110 ;
+  wire [14:0] \$111 ;
+  wire [15:0] \$112 ;
+  wire [18:0] \$113 ;
+  wire [14:0] \$114 ;
+  wire [15:0] \$115 ;
+  wire [18:0] \$116 ;
+  wire [14:0] \$117 ;
+  wire [15:0] \$118 ;
+  wire [18:0] \$119 ;
   wire [4:0] \$12 ;
-  wire [18:0] \$120 ;
-  wire [19:0] \$121 ;
-  wire [19:0] \$122 ;
-  wire [20:0] \$123 ;
+  wire [14:0] \$120 ;
+  wire [15:0] \$121 ;
+  wire [18:0] \$122 ;
+  wire [19:0] \$123 ;
   wire [19:0] \$124 ;
-  wire [19:0] \$125 ;
-  wire [20:0] \$126 ;
+  wire [20:0] \$125 ;
+  wire [19:0] \$126 ;
   wire [19:0] \$127 ;
-  wire [19:0] \$128 ;
-  wire [20:0] \$129 ;
+  wire [20:0] \$128 ;
+  wire [19:0] \$129 ;
   wire [15:0] \$13 ;
   wire [19:0] \$130 ;
-  wire [19:0] \$131 ;
-  wire [20:0] \$132 ;
-  wire [31:0] \$133 ;
-  wire [31:0] \$134 ;
-  wire [32:0] \$135 ;
-  wire [32:0] \$136 ;
-  wire [17:0] \$137 ;
-  wire [17:0] \$138 ;
-  wire [31:0] \$139 ;
+  wire [20:0] \$131 ;
+  wire [19:0] \$132 ;
+  wire [19:0] \$133 ;
+  wire [20:0] \$134 ;
+  wire [24:0] \$135 ;
+  wire [31:0] \$136 ;
+  wire [31:0] \$137 ;
+  wire [32:0] \$138 ;
+  wire [32:0] \$139 ;
   wire [16:0] \$14 ;
-  wire [31:0] \$140 ;
-  wire [32:0] \$141 ;
-  wire [32:0] \$142 ;
-  wire [17:0] \$143 ;
-  wire [17:0] \$144 ;
-  wire [31:0] \$145 ;
-  wire [31:0] \$146 ;
-  wire [32:0] \$147 ;
-  wire [32:0] \$148 ;
-  wire [17:0] \$149 ;
+  wire [21:0] \$140 ;
+  wire [21:0] \$141 ;
+  wire [24:0] \$142 ;
+  wire [31:0] \$143 ;
+  wire [31:0] \$144 ;
+  wire [32:0] \$145 ;
+  wire [32:0] \$146 ;
+  wire [21:0] \$147 ;
+  wire [21:0] \$148 ;
+  wire [24:0] \$149 ;
   wire \$15 ;
-  wire [17:0] \$150 ;
+  wire [31:0] \$150 ;
   wire [31:0] \$151 ;
-  wire [31:0] \$152 ;
+  wire [32:0] \$152 ;
   wire [32:0] \$153 ;
-  wire [32:0] \$154 ;
-  wire [17:0] \$155 ;
-  wire [17:0] \$156 ;
-  wire [18:0] \$157 ;
-  wire [19:0] \$158 ;
-  wire [20:0] \$159 ;
+  wire [21:0] \$154 ;
+  wire [21:0] \$155 ;
+  wire [24:0] \$156 ;
+  wire [31:0] \$157 ;
+  wire [31:0] \$158 ;
+  wire [32:0] \$159 ;
   wire [15:0] \$16 ;
-  wire \$160 ;
-  wire \$161 ;
-  wire \$162 ;
-  wire [7:0] \$163 ;
-  wire [7:0] \$164 ;
-  wire \$165 ;
+  wire [32:0] \$160 ;
+  wire [21:0] \$161 ;
+  wire [21:0] \$162 ;
+  wire [22:0] \$163 ;
+  wire [23:0] \$164 ;
+  wire [24:0] \$165 ;
   wire \$166 ;
   wire \$167 ;
   wire \$168 ;
-  wire \$169 ;
+  wire [7:0] \$169 ;
   wire [16:0] \$17 ;
   wire [7:0] \$170 ;
-  wire [8:0] \$171 ;
-  wire [8:0] \$172 ;
+  wire \$171 ;
+  wire \$172 ;
   wire \$173 ;
   wire \$174 ;
   wire \$175 ;
   wire [7:0] \$176 ;
   wire [8:0] \$177 ;
-  wire [20:0] \$178 ;
+  wire [8:0] \$178 ;
   wire \$179 ;
   wire [16:0] \$18 ;
   wire \$180 ;
   wire \$181 ;
   wire [7:0] \$182 ;
-  wire [7:0] \$183 ;
-  wire \$184 ;
+  wire [8:0] \$183 ;
+  wire [24:0] \$184 ;
   wire \$185 ;
-  wire [20:0] \$186 ;
-  wire [20:0] \$187 ;
+  wire \$186 ;
+  wire \$187 ;
   wire [7:0] \$188 ;
   wire [7:0] \$189 ;
   wire [3:0] \$19 ;
-  wire [7:0] \$190 ;
-  wire [7:0] \$191 ;
-  wire [35:0] \$192 ;
-  wire [41:0] \$193 ;
-  wire [42:0] \$194 ;
-  wire \$195 ;
-  wire [41:0] \$196 ;
-  wire [42:0] \$197 ;
-  wire [41:0] \$198 ;
-  wire [13:0] \$199 ;
+  wire \$190 ;
+  wire \$191 ;
+  wire [24:0] \$192 ;
+  wire [24:0] \$193 ;
+  wire [7:0] \$194 ;
+  wire [7:0] \$195 ;
+  wire [7:0] \$196 ;
+  wire [7:0] \$197 ;
+  wire [39:0] \$198 ;
+  wire [45:0] \$199 ;
   wire [3:0] \$2 ;
   wire [3:0] \$20 ;
-  wire [26:0] \$200 ;
-  wire [26:0] \$201 ;
-  wire [27:0] \$202 ;
-  wire [7:0] \$203 ;
-  wire \$204 ;
-  wire [7:0] \$205 ;
-  wire [7:0] \$206 ;
-  wire \$207 ;
-  wire \$208 ;
-  wire [12:0] \$209 ;
+  wire [46:0] \$200 ;
+  wire \$201 ;
+  wire [45:0] \$202 ;
+  wire [46:0] \$203 ;
+  wire [45:0] \$204 ;
+  wire [13:0] \$205 ;
+  wire [26:0] \$206 ;
+  wire [26:0] \$207 ;
+  wire [27:0] \$208 ;
+  wire [58:0] \$209 ;
   wire [4:0] \$21 ;
-  wire [13:0] \$210 ;
-  wire [18:0] \$211 ;
-  wire [12:0] \$212 ;
-  wire [13:0] \$213 ;
-  wire [18:0] \$214 ;
-  wire [12:0] \$215 ;
-  wire [13:0] \$216 ;
-  wire [18:0] \$217 ;
-  wire [12:0] \$218 ;
-  wire [13:0] \$219 ;
+  wire [43:0] \$210 ;
+  wire [59:0] \$211 ;
+  wire [35:0] \$212 ;
+  wire [36:0] \$213 ;
+  wire [36:0] \$214 ;
+  wire [37:0] \$215 ;
+  wire [7:0] \$216 ;
+  wire \$217 ;
+  wire [7:0] \$218 ;
+  wire [7:0] \$219 ;
   wire [15:0] \$22 ;
-  wire [18:0] \$220 ;
-  wire [19:0] \$221 ;
-  wire [19:0] \$222 ;
-  wire [20:0] \$223 ;
-  wire [19:0] \$224 ;
-  wire [19:0] \$225 ;
-  wire [20:0] \$226 ;
-  wire [19:0] \$227 ;
-  wire [19:0] \$228 ;
-  wire [20:0] \$229 ;
+  wire \$220 ;
+  wire \$221 ;
+  wire [12:0] \$222 ;
+  wire [13:0] \$223 ;
+  wire [18:0] \$224 ;
+  wire [12:0] \$225 ;
+  wire [13:0] \$226 ;
+  wire [18:0] \$227 ;
+  wire [12:0] \$228 ;
+  wire [13:0] \$229 ;
   wire [16:0] \$23 ;
-  wire [19:0] \$230 ;
-  wire [19:0] \$231 ;
-  wire [20:0] \$232 ;
-  wire [31:0] \$233 ;
-  wire [31:0] \$234 ;
-  wire [32:0] \$235 ;
-  wire [32:0] \$236 ;
-  wire [31:0] \$237 ;
-  wire [31:0] \$238 ;
-  wire [32:0] \$239 ;
+  wire [18:0] \$230 ;
+  wire [12:0] \$231 ;
+  wire [13:0] \$232 ;
+  wire [18:0] \$233 ;
+  wire [19:0] \$234 ;
+  wire [19:0] \$235 ;
+  wire [20:0] \$236 ;
+  wire [19:0] \$237 ;
+  wire [19:0] \$238 ;
+  wire [20:0] \$239 ;
   wire \$24 ;
-  wire [32:0] \$240 ;
-  wire [31:0] \$241 ;
-  wire [31:0] \$242 ;
-  wire [32:0] \$243 ;
-  wire [32:0] \$244 ;
-  wire [31:0] \$245 ;
-  wire [31:0] \$246 ;
-  wire [32:0] \$247 ;
-  wire [32:0] \$248 ;
-  wire [30:0] \$249 ;
+  wire [19:0] \$240 ;
+  wire [19:0] \$241 ;
+  wire [20:0] \$242 ;
+  wire [19:0] \$243 ;
+  wire [19:0] \$244 ;
+  wire [20:0] \$245 ;
+  wire [18:0] \$246 ;
+  wire [31:0] \$247 ;
+  wire [31:0] \$248 ;
+  wire [32:0] \$249 ;
   wire [15:0] \$25 ;
-  wire [30:0] \$250 ;
-  wire [30:0] \$251 ;
-  wire [30:0] \$252 ;
+  wire [32:0] \$250 ;
+  wire [18:0] \$251 ;
+  wire [31:0] \$252 ;
   wire [31:0] \$253 ;
-  wire [31:0] \$254 ;
-  wire [31:0] \$255 ;
-  wire [31:0] \$256 ;
+  wire [32:0] \$254 ;
+  wire [32:0] \$255 ;
+  wire [18:0] \$256 ;
   wire [31:0] \$257 ;
   wire [31:0] \$258 ;
-  wire [31:0] \$259 ;
+  wire [32:0] \$259 ;
   wire [16:0] \$26 ;
-  wire [31:0] \$260 ;
-  wire \$261 ;
-  wire \$262 ;
-  wire [32:0] \$263 ;
+  wire [32:0] \$260 ;
+  wire [18:0] \$261 ;
+  wire [31:0] \$262 ;
+  wire [31:0] \$263 ;
   wire [32:0] \$264 ;
-  wire \$265 ;
-  wire [32:0] \$266 ;
-  wire [32:0] \$267 ;
-  wire [32:0] \$268 ;
-  wire [32:0] \$269 ;
+  wire [32:0] \$265 ;
+  wire [30:0] \$266 ;
+  wire [30:0] \$267 ;
+  wire [30:0] \$268 ;
+  wire [30:0] \$269 ;
   wire [16:0] \$27 ;
-  wire \$270 ;
-  wire \$271 ;
-  wire [32:0] \$272 ;
-  wire [32:0] \$273 ;
-  wire \$274 ;
-  wire [32:0] \$275 ;
-  wire [32:0] \$276 ;
-  wire [32:0] \$277 ;
-  wire [32:0] \$278 ;
+  wire [31:0] \$270 ;
+  wire [31:0] \$271 ;
+  wire [31:0] \$272 ;
+  wire [31:0] \$273 ;
+  wire [31:0] \$274 ;
+  wire [31:0] \$275 ;
+  wire [31:0] \$276 ;
+  wire [31:0] \$277 ;
+  wire \$278 ;
   wire \$279 ;
   wire [3:0] \$28 ;
-  wire \$280 ;
+  wire [32:0] \$280 ;
   wire [32:0] \$281 ;
-  wire [32:0] \$282 ;
-  wire \$283 ;
+  wire \$282 ;
+  wire [32:0] \$283 ;
   wire [32:0] \$284 ;
   wire [32:0] \$285 ;
   wire [32:0] \$286 ;
-  wire [32:0] \$287 ;
+  wire \$287 ;
   wire \$288 ;
-  wire \$289 ;
+  wire [32:0] \$289 ;
   wire [3:0] \$29 ;
   wire [32:0] \$290 ;
-  wire [32:0] \$291 ;
-  wire \$292 ;
+  wire \$291 ;
+  wire [32:0] \$292 ;
   wire [32:0] \$293 ;
   wire [32:0] \$294 ;
   wire [32:0] \$295 ;
-  wire [32:0] \$296 ;
-  reg [6:0] \$297 ;
-  reg [7:0] \$298 ;
-  reg [6:0] \$299 ;
+  wire \$296 ;
+  wire \$297 ;
+  wire [32:0] \$298 ;
+  wire [32:0] \$299 ;
   wire [4:0] \$3 ;
   wire [4:0] \$30 ;
-  reg \$300 ;
-  reg \$301 ;
-  reg [7:0] \$302 ;
-  reg [3:0] \$303 ;
-  reg [7:0] \$304 ;
-  reg [7:0] \$305 ;
-  reg [7:0] \$306 ;
-  reg [7:0] \$307 ;
-  reg [7:0] \$308 ;
-  reg [7:0] \$309 ;
+  wire \$300 ;
+  wire [32:0] \$301 ;
+  wire [32:0] \$302 ;
+  wire [32:0] \$303 ;
+  wire [32:0] \$304 ;
+  wire \$305 ;
+  wire \$306 ;
+  wire [32:0] \$307 ;
+  wire [32:0] \$308 ;
+  wire \$309 ;
   wire [15:0] \$31 ;
-  reg [7:0] \$310 ;
-  reg [7:0] \$311 ;
-  reg \$312 ;
-  reg \$313 ;
-  reg [7:0] \$314 ;
-  reg [3:0] \$315 ;
-  reg [7:0] \$316 ;
-  reg [7:0] \$317 ;
-  reg [7:0] \$318 ;
+  wire [32:0] \$310 ;
+  wire [32:0] \$311 ;
+  wire [32:0] \$312 ;
+  wire [32:0] \$313 ;
+  reg [6:0] \$314 ;
+  reg [7:0] \$315 ;
+  reg [6:0] \$316 ;
+  reg \$317 ;
+  reg \$318 ;
   reg [7:0] \$319 ;
   wire [16:0] \$32 ;
-  reg [7:0] \$320 ;
+  reg [3:0] \$320 ;
   reg [7:0] \$321 ;
   reg [7:0] \$322 ;
-  reg \$323 ;
-  reg \$324 ;
+  reg [7:0] \$323 ;
+  reg [7:0] \$324 ;
   reg [7:0] \$325 ;
-  reg [3:0] \$326 ;
-  reg \$327 ;
+  reg [7:0] \$326 ;
+  reg [7:0] \$327 ;
   reg [7:0] \$328 ;
-  reg [7:0] \$329 ;
+  reg \$329 ;
   wire \$33 ;
-  reg [7:0] \$330 ;
+  reg \$330 ;
   reg [7:0] \$331 ;
-  reg \$332 ;
-  reg \$333 ;
+  reg [3:0] \$332 ;
+  reg [7:0] \$333 ;
   reg [7:0] \$334 ;
-  reg [3:0] \$335 ;
-  reg \$336 ;
+  reg [7:0] \$335 ;
+  reg [7:0] \$336 ;
   reg [7:0] \$337 ;
   reg [7:0] \$338 ;
   reg [7:0] \$339 ;
   wire [15:0] \$34 ;
-  reg [7:0] \$340 ;
+  reg \$340 ;
   reg \$341 ;
-  reg \$342 ;
-  reg [7:0] \$343 ;
-  reg [3:0] \$344 ;
-  reg \$345 ;
+  reg [7:0] \$342 ;
+  reg [3:0] \$343 ;
+  reg \$344 ;
+  reg [7:0] \$345 ;
   reg [7:0] \$346 ;
   reg [7:0] \$347 ;
   reg [7:0] \$348 ;
-  reg [7:0] \$349 ;
+  reg \$349 ;
   wire [16:0] \$35 ;
-  reg [15:0] \$350 ;
-  reg \$351 ;
-  reg [18:0] \$352 ;
-  reg [17:0] \$353 ;
-  reg [4:0] \$354 ;
-  reg [15:0] \$355 ;
-  reg \$356 ;
-  reg [18:0] \$357 ;
-  reg [17:0] \$358 ;
-  reg [4:0] \$359 ;
+  reg \$350 ;
+  reg [7:0] \$351 ;
+  reg [3:0] \$352 ;
+  reg \$353 ;
+  reg [7:0] \$354 ;
+  reg [7:0] \$355 ;
+  reg [7:0] \$356 ;
+  reg [7:0] \$357 ;
+  reg \$358 ;
+  reg \$359 ;
   wire [16:0] \$36 ;
-  reg [15:0] \$360 ;
-  reg \$361 ;
-  reg [18:0] \$362 ;
-  reg [17:0] \$363 ;
-  reg [4:0] \$364 ;
-  reg [15:0] \$365 ;
-  reg \$366 ;
-  reg [18:0] \$367 ;
-  reg [17:0] \$368 ;
-  reg [4:0] \$369 ;
+  reg [7:0] \$360 ;
+  reg [3:0] \$361 ;
+  reg \$362 ;
+  reg [7:0] \$363 ;
+  reg [7:0] \$364 ;
+  reg [7:0] \$365 ;
+  reg [7:0] \$366 ;
+  reg [15:0] \$367 ;
+  reg \$368 ;
+  reg [18:0] \$369 ;
   wire \$37 ;
-  reg [7:0] \$370 ;
-  reg [7:0] \$371 ;
-  reg \$372 ;
+  reg [17:0] \$370 ;
+  reg [4:0] \$371 ;
+  reg [15:0] \$372 ;
   reg \$373 ;
-  reg \$374 ;
-  reg \$375 ;
-  reg [7:0] \$376 ;
-  reg [7:0] \$377 ;
+  reg [18:0] \$374 ;
+  reg [17:0] \$375 ;
+  reg [4:0] \$376 ;
+  reg [15:0] \$377 ;
   reg \$378 ;
-  reg \$379 ;
+  reg [18:0] \$379 ;
   wire [5:0] \$38 ;
-  reg [3:0] \$380 ;
-  reg [3:0] \$381 ;
-  reg [17:0] \$382 ;
-  reg [4:0] \$383 ;
-  reg [17:0] \$384 ;
-  reg [4:0] \$385 ;
-  reg [17:0] \$386 ;
-  reg [4:0] \$387 ;
-  reg [17:0] \$388 ;
-  reg [4:0] \$389 ;
-  wire [26:0] \$39 ;
-  reg [7:0] \$390 ;
+  reg [17:0] \$380 ;
+  reg [4:0] \$381 ;
+  reg [15:0] \$382 ;
+  reg \$383 ;
+  reg [18:0] \$384 ;
+  reg [17:0] \$385 ;
+  reg [4:0] \$386 ;
+  reg [7:0] \$387 ;
+  reg [7:0] \$388 ;
+  reg \$389 ;
+  wire [30:0] \$39 ;
+  reg \$390 ;
   reg \$391 ;
   reg \$392 ;
   reg [7:0] \$393 ;
-  reg \$394 ;
-  reg [3:0] \$395 ;
-  reg [17:0] \$396 ;
-  reg [17:0] \$397 ;
-  reg [17:0] \$398 ;
+  reg [7:0] \$394 ;
+  reg \$395 ;
+  reg \$396 ;
+  reg [3:0] \$397 ;
+  reg [3:0] \$398 ;
   reg [17:0] \$399 ;
   wire [15:0] \$4 ;
   wire [5:0] \$40 ;
-  reg [7:0] \$400 ;
-  reg \$401 ;
-  reg \$402 ;
-  reg [7:0] \$403 ;
-  reg \$404 ;
-  reg [3:0] \$405 ;
-  reg [20:0] \$406 ;
+  reg [4:0] \$400 ;
+  reg [17:0] \$401 ;
+  reg [4:0] \$402 ;
+  reg [17:0] \$403 ;
+  reg [4:0] \$404 ;
+  reg [17:0] \$405 ;
+  reg [4:0] \$406 ;
   reg [7:0] \$407 ;
   reg \$408 ;
   reg \$409 ;
-  wire [89:0] \$41 ;
+  wire [93:0] \$41 ;
   reg [7:0] \$410 ;
   reg \$411 ;
-  reg [5:0] \$412 ;
-  reg \$413 ;
-  reg [6:0] \$414 ;
-  reg [6:0] \$415 ;
-  reg [20:0] \$416 ;
-  reg \$417 ;
+  reg [3:0] \$412 ;
+  reg [21:0] \$413 ;
+  reg [21:0] \$414 ;
+  reg [21:0] \$415 ;
+  reg [21:0] \$416 ;
+  reg [7:0] \$417 ;
   reg \$418 ;
   reg \$419 ;
   wire [15:0] \$42 ;
   reg [7:0] \$420 ;
-  reg [7:0] \$421 ;
-  reg \$422 ;
-  reg [20:0] \$423 ;
-  reg \$424 ;
+  reg \$421 ;
+  reg [3:0] \$422 ;
+  reg [24:0] \$423 ;
+  reg [7:0] \$424 ;
   reg \$425 ;
-  reg [7:0] \$426 ;
+  reg \$426 ;
   reg [7:0] \$427 ;
   reg \$428 ;
-  reg [6:0] \$429 ;
+  reg [5:0] \$429 ;
   wire [15:0] \$43 ;
   reg \$430 ;
-  reg [3:0] \$431 ;
-  reg \$432 ;
-  reg \$433 ;
-  reg [7:0] \$434 ;
-  reg [7:0] \$435 ;
+  reg [6:0] \$431 ;
+  reg [6:0] \$432 ;
+  reg [24:0] \$433 ;
+  reg \$434 ;
+  reg \$435 ;
   reg \$436 ;
-  reg [6:0] \$437 ;
-  reg \$438 ;
-  reg [20:0] \$439 ;
+  reg [7:0] \$437 ;
+  reg [7:0] \$438 ;
+  reg \$439 ;
   wire [16:0] \$44 ;
-  reg [3:0] \$440 ;
-  reg [35:0] \$441 ;
+  reg [24:0] \$440 ;
+  reg \$441 ;
   reg \$442 ;
-  reg \$443 ;
+  reg [7:0] \$443 ;
   reg [7:0] \$444 ;
-  reg [7:0] \$445 ;
-  reg \$446 ;
-  reg [6:0] \$447 ;
-  reg \$448 ;
-  reg [20:0] \$449 ;
-  wire [8:0] \$45 ;
-  reg [3:0] \$450 ;
-  reg [41:0] \$451 ;
-  reg \$452 ;
-  reg [7:0] \$453 ;
-  reg \$454 ;
-  reg [7:0] \$455 ;
-  reg [41:0] \$456 ;
+  reg \$445 ;
+  reg [6:0] \$446 ;
+  reg \$447 ;
+  reg [3:0] \$448 ;
+  reg \$449 ;
+  wire [60:0] \$45 ;
+  reg \$450 ;
+  reg [7:0] \$451 ;
+  reg [7:0] \$452 ;
+  reg \$453 ;
+  reg [6:0] \$454 ;
+  reg \$455 ;
+  reg [24:0] \$456 ;
   reg [3:0] \$457 ;
-  reg \$458 ;
-  reg [7:0] \$459 ;
-  wire \$46 ;
-  reg [26:0] \$460 ;
-  reg \$461 ;
+  reg [39:0] \$458 ;
+  reg \$459 ;
+  wire [60:0] \$46 ;
+  reg \$460 ;
+  reg [7:0] \$461 ;
   reg [7:0] \$462 ;
   reg \$463 ;
-  reg [7:0] \$464 ;
+  reg [6:0] \$464 ;
   reg \$465 ;
-  reg [7:0] \$466 ;
-  reg [4:0] \$467 ;
-  reg [26:0] \$468 ;
+  reg [24:0] \$466 ;
+  reg [3:0] \$467 ;
+  reg [45:0] \$468 ;
   reg \$469 ;
-  wire \$47 ;
+  wire [8:0] \$47 ;
   reg [7:0] \$470 ;
   reg \$471 ;
   reg [7:0] \$472 ;
-  reg [4:0] \$473 ;
-  reg [15:0] \$474 ;
-  reg [12:0] \$475 ;
-  reg [13:0] \$476 ;
-  reg [12:0] \$477 ;
+  reg [45:0] \$473 ;
+  reg [3:0] \$474 ;
+  reg \$475 ;
+  reg [7:0] \$476 ;
+  reg [30:0] \$477 ;
   reg \$478 ;
   reg [7:0] \$479 ;
   wire \$48 ;
   reg \$480 ;
   reg [7:0] \$481 ;
-  reg [4:0] \$482 ;
-  reg [15:0] \$483 ;
-  reg \$484 ;
-  reg [7:0] \$485 ;
+  reg \$482 ;
+  reg [7:0] \$483 ;
+  reg [4:0] \$484 ;
+  reg [30:0] \$485 ;
   reg \$486 ;
   reg [7:0] \$487 ;
-  reg [4:0] \$488 ;
-  reg [27:0] \$489 ;
+  reg \$488 ;
+  reg [7:0] \$489 ;
   wire \$49 ;
-  reg [15:0] \$490 ;
-  reg \$491 ;
-  reg [30:0] \$492 ;
-  reg [6:0] \$493 ;
-  reg [6:0] \$494 ;
+  reg [4:0] \$490 ;
+  reg [15:0] \$491 ;
+  reg [12:0] \$492 ;
+  reg [13:0] \$493 ;
+  reg [12:0] \$494 ;
   reg \$495 ;
-  reg \$496 ;
-  reg [5:0] \$497 ;
-  reg [12:0] \$498 ;
+  reg [7:0] \$496 ;
+  reg \$497 ;
+  reg [7:0] \$498 ;
   reg [4:0] \$499 ;
   wire [16:0] \$5 ;
-  wire [3:0] \$50 ;
-  reg \$500 ;
-  reg [35:0] \$501 ;
-  reg \$502 ;
+  wire \$50 ;
+  reg [15:0] \$500 ;
+  reg \$501 ;
+  reg [7:0] \$502 ;
   reg \$503 ;
-  reg [5:0] \$504 ;
-  reg [12:0] \$505 ;
-  reg [4:0] \$506 ;
-  reg \$507 ;
-  reg [7:0] \$508 ;
+  reg [7:0] \$504 ;
+  reg [4:0] \$505 ;
+  reg [27:0] \$506 ;
+  reg [15:0] \$507 ;
+  reg \$508 ;
   reg [7:0] \$509 ;
-  wire [3:0] \$51 ;
-  reg [7:0] \$510 ;
+  wire \$51 ;
+  reg \$510 ;
   reg [7:0] \$511 ;
-  reg [3:0] \$512 ;
-  reg \$513 ;
-  reg \$514 ;
-  reg [5:0] \$515 ;
-  reg [12:0] \$516 ;
-  reg [4:0] \$517 ;
+  reg [4:0] \$512 ;
+  reg [27:0] \$513 ;
+  reg [15:0] \$514 ;
+  reg [59:0] \$515 ;
+  reg \$516 ;
+  reg [7:0] \$517 ;
   reg \$518 ;
-  reg [13:0] \$519 ;
-  wire [4:0] \$52 ;
-  reg \$520 ;
-  reg [18:0] \$521 ;
-  reg [17:0] \$522 ;
-  reg [4:0] \$523 ;
-  reg [13:0] \$524 ;
-  reg \$525 ;
-  reg [18:0] \$526 ;
-  reg [17:0] \$527 ;
-  reg [4:0] \$528 ;
-  reg [13:0] \$529 ;
-  wire [13:0] \$53 ;
-  reg \$530 ;
-  reg [18:0] \$531 ;
-  reg [17:0] \$532 ;
-  reg [4:0] \$533 ;
-  reg [13:0] \$534 ;
+  reg [7:0] \$519 ;
+  wire [3:0] \$52 ;
+  reg [4:0] \$520 ;
+  reg [27:0] \$521 ;
+  reg [15:0] \$522 ;
+  reg [12:0] \$523 ;
+  reg \$524 ;
+  reg [30:0] \$525 ;
+  reg [6:0] \$526 ;
+  reg [6:0] \$527 ;
+  reg \$528 ;
+  reg \$529 ;
+  wire [3:0] \$53 ;
+  reg [5:0] \$530 ;
+  reg [12:0] \$531 ;
+  reg [4:0] \$532 ;
+  reg \$533 ;
+  reg [35:0] \$534 ;
   reg \$535 ;
-  reg [18:0] \$536 ;
-  reg [17:0] \$537 ;
-  reg [4:0] \$538 ;
-  reg [3:0] \$539 ;
-  wire [14:0] \$54 ;
-  reg [3:0] \$540 ;
-  reg \$541 ;
-  reg \$542 ;
-  reg \$543 ;
-  reg \$544 ;
-  reg [5:0] \$545 ;
-  reg [5:0] \$546 ;
-  reg [12:0] \$547 ;
-  reg [12:0] \$548 ;
-  reg [4:0] \$549 ;
-  wire \$55 ;
+  reg \$536 ;
+  reg [5:0] \$537 ;
+  reg [12:0] \$538 ;
+  reg [4:0] \$539 ;
+  wire [4:0] \$54 ;
+  reg \$540 ;
+  reg [7:0] \$541 ;
+  reg [7:0] \$542 ;
+  reg [7:0] \$543 ;
+  reg [7:0] \$544 ;
+  reg [3:0] \$545 ;
+  reg \$546 ;
+  reg \$547 ;
+  reg [5:0] \$548 ;
+  reg [12:0] \$549 ;
+  wire [13:0] \$55 ;
   reg [4:0] \$550 ;
   reg \$551 ;
-  reg \$552 ;
-  reg [17:0] \$553 ;
-  reg [4:0] \$554 ;
+  reg [13:0] \$552 ;
+  reg \$553 ;
+  reg [18:0] \$554 ;
   reg [17:0] \$555 ;
   reg [4:0] \$556 ;
-  reg [17:0] \$557 ;
-  reg [4:0] \$558 ;
-  reg [17:0] \$559 ;
-  wire [13:0] \$56 ;
-  reg [4:0] \$560 ;
-  reg [3:0] \$561 ;
-  reg \$562 ;
+  reg [13:0] \$557 ;
+  reg \$558 ;
+  reg [18:0] \$559 ;
+  wire [14:0] \$56 ;
+  reg [17:0] \$560 ;
+  reg [4:0] \$561 ;
+  reg [13:0] \$562 ;
   reg \$563 ;
-  reg [5:0] \$564 ;
-  reg [12:0] \$565 ;
+  reg [18:0] \$564 ;
+  reg [17:0] \$565 ;
   reg [4:0] \$566 ;
-  reg \$567 ;
-  reg [17:0] \$568 ;
-  reg [17:0] \$569 ;
-  wire [14:0] \$57 ;
+  reg [13:0] \$567 ;
+  reg \$568 ;
+  reg [18:0] \$569 ;
+  wire \$57 ;
   reg [17:0] \$570 ;
-  reg [17:0] \$571 ;
+  reg [4:0] \$571 ;
   reg [3:0] \$572 ;
-  reg \$573 ;
+  reg [3:0] \$573 ;
   reg \$574 ;
-  reg [5:0] \$575 ;
-  reg [12:0] \$576 ;
-  reg [4:0] \$577 ;
-  reg \$578 ;
-  reg [30:0] \$579 ;
-  wire [14:0] \$58 ;
-  reg [30:0] \$580 ;
-  reg [30:0] \$581 ;
-  reg [30:0] \$582 ;
-  reg [3:0] \$583 ;
+  reg \$575 ;
+  reg \$576 ;
+  reg \$577 ;
+  reg [5:0] \$578 ;
+  reg [5:0] \$579 ;
+  wire [13:0] \$58 ;
+  reg [12:0] \$580 ;
+  reg [12:0] \$581 ;
+  reg [4:0] \$582 ;
+  reg [4:0] \$583 ;
   reg \$584 ;
   reg \$585 ;
-  reg [5:0] \$586 ;
-  reg [12:0] \$587 ;
-  reg [4:0] \$588 ;
-  reg \$589 ;
-  wire [3:0] \$59 ;
-  reg [4:0] \$590 ;
-  reg [31:0] \$591 ;
-  reg [31:0] \$592 ;
-  reg [31:0] \$593 ;
-  reg [31:0] \$594 ;
-  reg [3:0] \$595 ;
+  reg [17:0] \$586 ;
+  reg [4:0] \$587 ;
+  reg [17:0] \$588 ;
+  reg [4:0] \$589 ;
+  wire [14:0] \$59 ;
+  reg [17:0] \$590 ;
+  reg [4:0] \$591 ;
+  reg [17:0] \$592 ;
+  reg [4:0] \$593 ;
+  reg [3:0] \$594 ;
+  reg \$595 ;
   reg \$596 ;
-  reg \$597 ;
-  reg [5:0] \$598 ;
-  reg [12:0] \$599 ;
+  reg [5:0] \$597 ;
+  reg [12:0] \$598 ;
+  reg [4:0] \$599 ;
   wire \$6 ;
-  wire [3:0] \$60 ;
-  reg [4:0] \$600 ;
-  reg \$601 ;
-  reg [4:0] \$602 ;
-  reg [7:0] \$603 ;
-  reg [7:0] \$604 ;
-  reg [7:0] \$605 ;
-  reg [7:0] \$606 ;
+  wire [14:0] \$60 ;
+  reg \$600 ;
+  reg [17:0] \$601 ;
+  reg [17:0] \$602 ;
+  reg [17:0] \$603 ;
+  reg [17:0] \$604 ;
+  reg [3:0] \$605 ;
+  reg \$606 ;
   reg \$607 ;
-  reg \$608 ;
-  wire [4:0] \$61 ;
-  wire [13:0] \$62 ;
-  wire [14:0] \$63 ;
-  wire \$64 ;
-  wire [13:0] \$65 ;
-  wire [14:0] \$66 ;
-  wire [14:0] \$67 ;
-  wire [3:0] \$68 ;
-  wire [3:0] \$69 ;
+  reg [5:0] \$608 ;
+  reg [12:0] \$609 ;
+  wire [3:0] \$61 ;
+  reg [4:0] \$610 ;
+  reg \$611 ;
+  reg [30:0] \$612 ;
+  reg [30:0] \$613 ;
+  reg [30:0] \$614 ;
+  reg [30:0] \$615 ;
+  reg [3:0] \$616 ;
+  reg \$617 ;
+  reg \$618 ;
+  reg [5:0] \$619 ;
+  wire [3:0] \$62 ;
+  reg [12:0] \$620 ;
+  reg [4:0] \$621 ;
+  reg \$622 ;
+  reg [4:0] \$623 ;
+  reg [31:0] \$624 ;
+  reg [31:0] \$625 ;
+  reg [31:0] \$626 ;
+  reg [31:0] \$627 ;
+  reg [3:0] \$628 ;
+  reg \$629 ;
+  wire [4:0] \$63 ;
+  reg \$630 ;
+  reg [5:0] \$631 ;
+  reg [12:0] \$632 ;
+  reg [4:0] \$633 ;
+  reg \$634 ;
+  reg [4:0] \$635 ;
+  reg [7:0] \$636 ;
+  reg [7:0] \$637 ;
+  reg [7:0] \$638 ;
+  reg [7:0] \$639 ;
+  wire [13:0] \$64 ;
+  reg \$640 ;
+  reg \$641 ;
+  wire [14:0] \$65 ;
+  wire \$66 ;
+  wire [13:0] \$67 ;
+  wire [14:0] \$68 ;
+  wire [14:0] \$69 ;
   wire [15:0] \$7 ;
-  wire [4:0] \$70 ;
-  wire [13:0] \$71 ;
-  wire [14:0] \$72 ;
-  wire \$73 ;
-  wire [13:0] \$74 ;
-  wire [14:0] \$75 ;
-  wire [14:0] \$76 ;
-  wire [3:0] \$77 ;
-  wire [3:0] \$78 ;
-  wire [4:0] \$79 ;
+  wire [3:0] \$70 ;
+  wire [3:0] \$71 ;
+  wire [4:0] \$72 ;
+  wire [13:0] \$73 ;
+  wire [14:0] \$74 ;
+  wire \$75 ;
+  wire [13:0] \$76 ;
+  wire [14:0] \$77 ;
+  wire [14:0] \$78 ;
+  wire [3:0] \$79 ;
   wire [16:0] \$8 ;
-  wire [13:0] \$80 ;
-  wire [14:0] \$81 ;
-  wire \$82 ;
-  wire [13:0] \$83 ;
-  wire [14:0] \$84 ;
-  wire [14:0] \$85 ;
-  wire [5:0] \$86 ;
-  wire [7:0] \$87 ;
-  wire [8:0] \$88 ;
-  wire [9:0] \$89 ;
+  wire [3:0] \$80 ;
+  wire [4:0] \$81 ;
+  wire [13:0] \$82 ;
+  wire [14:0] \$83 ;
+  wire \$84 ;
+  wire [13:0] \$85 ;
+  wire [14:0] \$86 ;
+  wire [14:0] \$87 ;
+  wire [5:0] \$88 ;
+  wire [7:0] \$89 ;
   wire [16:0] \$9 ;
-  wire [7:0] \$90 ;
-  wire [7:0] \$91 ;
+  wire [8:0] \$90 ;
+  wire [9:0] \$91 ;
   wire [7:0] \$92 ;
   wire [7:0] \$93 ;
   wire [7:0] \$94 ;
@@ -693,7 +726,7 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   wire [7:0] \$97 ;
   wire [7:0] \$98 ;
   wire [7:0] \$99 ;
-  reg [35:0] a10_addend = 36'h000000000;
+  reg [39:0] a10_addend = 40'h0000000000;
   reg a10_any = 1'h0;
   reg a10_keep = 1'h0;
   reg a10_last = 1'h0;
@@ -701,7 +734,7 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   reg [7:0] a10_max = 8'h00;
   reg [6:0] a10_old_shift = 7'h00;
   reg [3:0] a10_pending = 4'h0;
-  reg [20:0] a10_term = 21'h000000;
+  reg [24:0] a10_term = 25'h0000000;
   reg a10_valid = 1'h0;
   reg a1_last = 1'h0;
   reg [7:0] a1_len = 8'h00;
@@ -784,20 +817,20 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   reg [7:0] a5_len = 8'h00;
   reg [3:0] a5_mask = 4'h0;
   reg [7:0] a5_max = 8'h00;
-  reg [17:0] a5_term0 = 18'h00000;
-  reg [17:0] a5_term1 = 18'h00000;
-  reg [17:0] a5_term2 = 18'h00000;
-  reg [17:0] a5_term3 = 18'h00000;
+  reg [21:0] a5_term0 = 22'h000000;
+  reg [21:0] a5_term1 = 22'h000000;
+  reg [21:0] a5_term2 = 22'h000000;
+  reg [21:0] a5_term3 = 22'h000000;
   reg a5_valid = 1'h0;
   reg a6_any = 1'h0;
   reg a6_last = 1'h0;
   reg [7:0] a6_len = 8'h00;
   reg [7:0] a6_max = 8'h00;
-  reg [20:0] a6_sum = 21'h000000;
+  reg [24:0] a6_sum = 25'h0000000;
   reg a6_valid = 1'h0;
   reg a7_any = 1'h0;
   reg [6:0] a7_beat_shift = 7'h00;
-  reg [20:0] a7_beat_sum = 21'h000000;
+  reg [24:0] a7_beat_sum = 25'h0000000;
   reg a7_keep = 1'h0;
   reg a7_last = 1'h0;
   reg [7:0] a7_len = 8'h00;
@@ -810,7 +843,7 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   reg [7:0] a8_len = 8'h00;
   reg [7:0] a8_max = 8'h00;
   reg [6:0] a8_old_shift = 7'h00;
-  reg [20:0] a8_term = 21'h000000;
+  reg [24:0] a8_term = 25'h0000000;
   reg a8_valid = 1'h0;
   reg a9_any = 1'h0;
   reg a9_keep = 1'h0;
@@ -819,7 +852,7 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   reg [7:0] a9_max = 8'h00;
   reg [6:0] a9_old_shift = 7'h00;
   reg [3:0] a9_pending = 4'h0;
-  reg [20:0] a9_term = 21'h000000;
+  reg [24:0] a9_term = 25'h0000000;
   reg a9_valid = 1'h0;
   wire [4:0] a_exp0_drop;
   reg [4:0] a_exp0_drop_r = 5'h00;
@@ -1007,6 +1040,24 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   wire i__valid;
   wire issue;
   reg [6:0] length = 7'h00;
+  reg n1_any = 1'h0;
+  reg [4:0] n1_lead = 5'h00;
+  reg [7:0] n1_len = 8'h00;
+  reg [15:0] n1_mantissa = 16'h0000;
+  reg [7:0] n1_max = 8'h00;
+  reg [59:0] n1_product = 60'h000000000000000;
+  reg [27:0] n1_recip = 28'h0000000;
+  wire [7:0] n1_residual;
+  reg n1_valid = 1'h0;
+  reg n2_any = 1'h0;
+  reg [4:0] n2_lead = 5'h00;
+  reg [7:0] n2_len = 8'h00;
+  reg [15:0] n2_mantissa = 16'h0000;
+  reg [7:0] n2_max = 8'h00;
+  reg [12:0] n2_recip = 13'h0000;
+  reg [27:0] \n2_recip$275  = 28'h0000000;
+  (* init = 1'h0 *)
+  wire n2_valid;
   output [32:0] o__payload;
   wire [32:0] o__payload;
   wire [31:0] \o__payload.data ;
@@ -1022,9 +1073,9 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   reg r0_any = 1'h0;
   reg [7:0] r0_len = 8'h00;
   reg [7:0] r0_max = 8'h00;
-  reg [26:0] r0_sum = 27'h0000000;
+  reg [30:0] r0_sum = 31'h00000000;
   reg r0_valid = 1'h0;
-  reg [41:0] r0a_acc = 42'h00000000000;
+  reg [45:0] r0a_acc = 46'h000000000000;
   reg r0a_any = 1'h0;
   reg [7:0] r0a_len = 8'h00;
   reg [7:0] r0a_max = 8'h00;
@@ -1034,7 +1085,7 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   reg [4:0] r1_lead = 5'h00;
   reg [7:0] r1_len = 8'h00;
   reg [7:0] r1_max = 8'h00;
-  reg [26:0] r1_sum = 27'h0000000;
+  reg [30:0] r1_sum = 31'h00000000;
   reg r1_valid = 1'h0;
   reg r2_any = 1'h0;
   reg [4:0] r2_lead = 5'h00;
@@ -1054,8 +1105,7 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   reg [15:0] r3_mantissa = 16'h0000;
   reg [7:0] r3_max = 8'h00;
   reg [27:0] r3_recip = 28'h0000000;
-  (* init = 1'h0 *)
-  wire r3_valid;
+  reg r3_valid = 1'h0;
   wire [30:0] r_data;
   wire r_en;
   wire r_rdy;
@@ -1081,7 +1131,7 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   wire rst;
   reg [5:0] run_max = 6'h00;
   reg started = 1'h0;
-  reg [41:0] sum_deferred = 42'h00000000000;
+  reg [45:0] sum_deferred = 46'h000000000000;
   reg [3:0] sum_pending = 4'h0;
   reg [7:0] used = 8'h00;
   reg [30:0] vector_head = 31'h00000000;
@@ -1249,852 +1299,890 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   end
   assign rd__data = _0_;
   always @(posedge clk)
-    a3_0_e0 <= \$328 ;
+    a1_mask <= \$320 ;
   always @(posedge clk)
-    a3_0_e1 <= \$329 ;
+    a1_x0 <= \$321 ;
   always @(posedge clk)
-    a3_0_e2 <= \$330 ;
+    a1_x1 <= \$322 ;
   always @(posedge clk)
-    a3_0_e3 <= \$331 ;
+    a1_x2 <= \$323 ;
   always @(posedge clk)
-    a3_1_valid <= \$332 ;
+    a1_x3 <= \$324 ;
   always @(posedge clk)
-    a3_1_last <= \$333 ;
+    a2_e0 <= \$325 ;
   always @(posedge clk)
-    a3_1_len <= \$334 ;
+    a2_e1 <= \$326 ;
   always @(posedge clk)
-    a3_1_mask <= \$335 ;
+    a2_e2 <= \$327 ;
   always @(posedge clk)
-    a3_1_any <= \$336 ;
+    a2_e3 <= \$328 ;
   always @(posedge clk)
-    a3_1_e0 <= \$337 ;
+    a2_valid <= \$329 ;
   always @(posedge clk)
-    a3_1_e1 <= \$338 ;
+    a2_last <= \$330 ;
   always @(posedge clk)
-    a3_1_e2 <= \$339 ;
+    a2_len <= \$331 ;
   always @(posedge clk)
-    a3_1_e3 <= \$340 ;
+    a2_mask <= \$332 ;
   always @(posedge clk)
-    a3_2_valid <= \$341 ;
+    a3_whole0 <= \$333 ;
   always @(posedge clk)
-    a3_2_last <= \$342 ;
+    a3_whole1 <= \$334 ;
   always @(posedge clk)
-    a3_2_len <= \$343 ;
+    a3_whole2 <= \$335 ;
   always @(posedge clk)
-    a3_2_mask <= \$344 ;
+    a3_whole3 <= \$336 ;
   always @(posedge clk)
-    a3_2_any <= \$345 ;
+    a3_max1_0 <= \$337 ;
   always @(posedge clk)
-    a3_2_e0 <= \$346 ;
+    a3_max1_1 <= \$338 ;
   always @(posedge clk)
-    a3_2_e1 <= \$347 ;
+    a3_max2_0 <= \$339 ;
   always @(posedge clk)
-    a3_2_e2 <= \$348 ;
+    a3_0_valid <= \$340 ;
   always @(posedge clk)
-    a3_2_e3 <= \$349 ;
+    a3_0_last <= \$341 ;
   always @(posedge clk)
-    a_exp0_v_r <= \$350 ;
+    a3_0_len <= \$342 ;
   always @(posedge clk)
-    a_exp0_offset_r <= \$351 ;
+    a3_0_mask <= \$343 ;
   always @(posedge clk)
-    a_exp0_step_r <= \$352 ;
+    a3_0_any <= \$344 ;
   always @(posedge clk)
-    a_exp0_lower_r <= \$353 ;
+    a3_0_e0 <= \$345 ;
   always @(posedge clk)
-    a_exp0_drop_r <= \$354 ;
+    a3_0_e1 <= \$346 ;
   always @(posedge clk)
-    a_exp1_v_r <= \$355 ;
+    a3_0_e2 <= \$347 ;
   always @(posedge clk)
-    a_exp1_offset_r <= \$356 ;
+    a3_0_e3 <= \$348 ;
   always @(posedge clk)
-    a_exp1_step_r <= \$357 ;
+    a3_1_valid <= \$349 ;
   always @(posedge clk)
-    a_exp1_lower_r <= \$358 ;
+    a3_1_last <= \$350 ;
   always @(posedge clk)
-    a_exp1_drop_r <= \$359 ;
+    a3_1_len <= \$351 ;
   always @(posedge clk)
-    a_exp2_v_r <= \$360 ;
+    a3_1_mask <= \$352 ;
   always @(posedge clk)
-    a_exp2_offset_r <= \$361 ;
+    a3_1_any <= \$353 ;
   always @(posedge clk)
-    a_exp2_step_r <= \$362 ;
+    a3_1_e0 <= \$354 ;
   always @(posedge clk)
-    a_exp2_lower_r <= \$363 ;
+    a3_1_e1 <= \$355 ;
   always @(posedge clk)
-    a_exp2_drop_r <= \$364 ;
+    a3_1_e2 <= \$356 ;
   always @(posedge clk)
-    a_exp3_v_r <= \$365 ;
+    a3_1_e3 <= \$357 ;
   always @(posedge clk)
-    a_exp3_offset_r <= \$366 ;
+    a3_2_valid <= \$358 ;
   always @(posedge clk)
-    a_exp3_step_r <= \$367 ;
+    a3_2_last <= \$359 ;
   always @(posedge clk)
-    a_exp3_lower_r <= \$368 ;
+    a3_2_len <= \$360 ;
   always @(posedge clk)
-    a_exp3_drop_r <= \$369 ;
+    a3_2_mask <= \$361 ;
   always @(posedge clk)
-    a3a_max <= \$370 ;
+    a3_2_any <= \$362 ;
   always @(posedge clk)
-    a3b_max <= \$371 ;
+    a3_2_e0 <= \$363 ;
   always @(posedge clk)
-    a3a_valid <= \$372 ;
+    a3_2_e1 <= \$364 ;
   always @(posedge clk)
-    a3b_valid <= \$373 ;
+    a3_2_e2 <= \$365 ;
   always @(posedge clk)
-    a3a_last <= \$374 ;
+    a3_2_e3 <= \$366 ;
   always @(posedge clk)
-    a3b_last <= \$375 ;
+    a_exp0_v_r <= \$367 ;
   always @(posedge clk)
-    a3a_len <= \$376 ;
+    a_exp0_offset_r <= \$368 ;
   always @(posedge clk)
-    a3b_len <= \$377 ;
+    a_exp0_step_r <= \$369 ;
   always @(posedge clk)
-    a3a_any <= \$378 ;
+    a_exp0_lower_r <= \$370 ;
   always @(posedge clk)
-    a3b_any <= \$379 ;
+    a_exp0_drop_r <= \$371 ;
   always @(posedge clk)
-    a3a_mask <= \$380 ;
+    a_exp1_v_r <= \$372 ;
   always @(posedge clk)
-    a3b_mask <= \$381 ;
+    a_exp1_offset_r <= \$373 ;
   always @(posedge clk)
-    a4_mantissa0 <= \$382 ;
+    a_exp1_step_r <= \$374 ;
   always @(posedge clk)
-    a4_drop0 <= \$383 ;
+    a_exp1_lower_r <= \$375 ;
   always @(posedge clk)
-    a4_mantissa1 <= \$384 ;
+    a_exp1_drop_r <= \$376 ;
   always @(posedge clk)
-    a4_drop1 <= \$385 ;
+    a_exp2_v_r <= \$377 ;
   always @(posedge clk)
-    a4_mantissa2 <= \$386 ;
+    a_exp2_offset_r <= \$378 ;
   always @(posedge clk)
-    a4_drop2 <= \$387 ;
+    a_exp2_step_r <= \$379 ;
   always @(posedge clk)
-    a4_mantissa3 <= \$388 ;
+    a_exp2_lower_r <= \$380 ;
   always @(posedge clk)
-    a4_drop3 <= \$389 ;
+    a_exp2_drop_r <= \$381 ;
   always @(posedge clk)
-    a4_max <= \$390 ;
+    a_exp3_v_r <= \$382 ;
   always @(posedge clk)
-    a4_valid <= \$391 ;
+    a_exp3_offset_r <= \$383 ;
   always @(posedge clk)
-    a4_last <= \$392 ;
+    a_exp3_step_r <= \$384 ;
   always @(posedge clk)
-    a4_len <= \$393 ;
+    a_exp3_lower_r <= \$385 ;
   always @(posedge clk)
-    a4_any <= \$394 ;
+    a_exp3_drop_r <= \$386 ;
   always @(posedge clk)
-    a4_mask <= \$395 ;
+    a3a_max <= \$387 ;
   always @(posedge clk)
-    a5_term0 <= \$396 ;
+    a3b_max <= \$388 ;
   always @(posedge clk)
-    a5_term1 <= \$397 ;
+    a3a_valid <= \$389 ;
   always @(posedge clk)
-    a5_term2 <= \$398 ;
+    a3b_valid <= \$390 ;
   always @(posedge clk)
-    a5_term3 <= \$399 ;
+    a3a_last <= \$391 ;
   always @(posedge clk)
-    a5_max <= \$400 ;
+    a3b_last <= \$392 ;
   always @(posedge clk)
-    a5_valid <= \$401 ;
+    a3a_len <= \$393 ;
   always @(posedge clk)
-    a5_last <= \$402 ;
+    a3b_len <= \$394 ;
   always @(posedge clk)
-    a5_len <= \$403 ;
+    a3a_any <= \$395 ;
   always @(posedge clk)
-    a5_any <= \$404 ;
+    a3b_any <= \$396 ;
   always @(posedge clk)
-    a5_mask <= \$405 ;
+    a3a_mask <= \$397 ;
   always @(posedge clk)
-    a6_sum <= \$406 ;
+    a3b_mask <= \$398 ;
   always @(posedge clk)
-    a6_max <= \$407 ;
+    a4_mantissa0 <= \$399 ;
   always @(posedge clk)
-    a6_valid <= \$408 ;
+    a4_drop0 <= \$400 ;
   always @(posedge clk)
-    a6_last <= \$409 ;
+    a4_mantissa1 <= \$401 ;
   always @(posedge clk)
-    a6_len <= \$410 ;
+    a4_drop1 <= \$402 ;
   always @(posedge clk)
-    a6_any <= \$411 ;
+    a4_mantissa2 <= \$403 ;
   always @(posedge clk)
-    run_max <= \$412 ;
+    a4_drop2 <= \$404 ;
   always @(posedge clk)
-    started <= \$413 ;
+    a4_mantissa3 <= \$405 ;
   always @(posedge clk)
-    a7_old_shift <= \$414 ;
+    a4_drop3 <= \$406 ;
   always @(posedge clk)
-    a7_beat_shift <= \$415 ;
+    a4_max <= \$407 ;
   always @(posedge clk)
-    a7_beat_sum <= \$416 ;
+    a4_valid <= \$408 ;
   always @(posedge clk)
-    a7_keep <= \$417 ;
+    a4_last <= \$409 ;
   always @(posedge clk)
-    a7_valid <= \$418 ;
+    a4_len <= \$410 ;
   always @(posedge clk)
-    a7_last <= \$419 ;
+    a4_any <= \$411 ;
   always @(posedge clk)
-    a7_len <= \$420 ;
+    a4_mask <= \$412 ;
   always @(posedge clk)
-    a7_max <= \$421 ;
+    a5_term0 <= \$413 ;
   always @(posedge clk)
-    a7_any <= \$422 ;
+    a5_term1 <= \$414 ;
   always @(posedge clk)
-    a8_term <= \$423 ;
+    a5_term2 <= \$415 ;
   always @(posedge clk)
-    a8_valid <= \$424 ;
+    a5_term3 <= \$416 ;
   always @(posedge clk)
-    a8_last <= \$425 ;
+    a5_max <= \$417 ;
   always @(posedge clk)
-    a8_len <= \$426 ;
+    a5_valid <= \$418 ;
   always @(posedge clk)
-    a8_max <= \$427 ;
+    a5_last <= \$419 ;
   always @(posedge clk)
-    a8_any <= \$428 ;
+    a5_len <= \$420 ;
   always @(posedge clk)
-    a8_old_shift <= \$429 ;
+    a5_any <= \$421 ;
   always @(posedge clk)
-    a8_keep <= \$430 ;
+    a5_mask <= \$422 ;
   always @(posedge clk)
-    sum_pending <= \$431 ;
+    a6_sum <= \$423 ;
   always @(posedge clk)
-    a9_valid <= \$432 ;
+    a6_max <= \$424 ;
   always @(posedge clk)
-    a9_last <= \$433 ;
+    a6_valid <= \$425 ;
   always @(posedge clk)
-    a9_len <= \$434 ;
+    a6_last <= \$426 ;
   always @(posedge clk)
-    a9_max <= \$435 ;
+    a6_len <= \$427 ;
   always @(posedge clk)
-    a9_any <= \$436 ;
+    a6_any <= \$428 ;
   always @(posedge clk)
-    a9_old_shift <= \$437 ;
+    run_max <= \$429 ;
   always @(posedge clk)
-    a9_keep <= \$438 ;
+    started <= \$430 ;
   always @(posedge clk)
-    a9_term <= \$439 ;
+    a7_old_shift <= \$431 ;
   always @(posedge clk)
-    a9_pending <= \$440 ;
+    a7_beat_shift <= \$432 ;
   always @(posedge clk)
-    a10_addend <= \$441 ;
+    a7_beat_sum <= \$433 ;
   always @(posedge clk)
-    a10_valid <= \$442 ;
+    a7_keep <= \$434 ;
   always @(posedge clk)
-    a10_last <= \$443 ;
+    a7_valid <= \$435 ;
   always @(posedge clk)
-    a10_len <= \$444 ;
+    a7_last <= \$436 ;
   always @(posedge clk)
-    a10_max <= \$445 ;
+    a7_len <= \$437 ;
   always @(posedge clk)
-    a10_any <= \$446 ;
+    a7_max <= \$438 ;
   always @(posedge clk)
-    a10_old_shift <= \$447 ;
+    a7_any <= \$439 ;
   always @(posedge clk)
-    a10_keep <= \$448 ;
+    a8_term <= \$440 ;
   always @(posedge clk)
-    a10_term <= \$449 ;
+    a8_valid <= \$441 ;
   always @(posedge clk)
-    a10_pending <= \$450 ;
+    a8_last <= \$442 ;
   always @(posedge clk)
-    sum_deferred <= \$451 ;
+    a8_len <= \$443 ;
   always @(posedge clk)
-    r0a_valid <= \$452 ;
+    a8_max <= \$444 ;
   always @(posedge clk)
-    r0a_max <= \$453 ;
+    a8_any <= \$445 ;
   always @(posedge clk)
-    r0a_any <= \$454 ;
+    a8_old_shift <= \$446 ;
   always @(posedge clk)
-    r0a_len <= \$455 ;
+    a8_keep <= \$447 ;
   always @(posedge clk)
-    r0a_acc <= \$456 ;
+    sum_pending <= \$448 ;
   always @(posedge clk)
-    r0a_pending <= \$457 ;
+    a9_valid <= \$449 ;
   always @(posedge clk)
-    r0_valid <= \$458 ;
+    a9_last <= \$450 ;
   always @(posedge clk)
-    r0_max <= \$459 ;
+    a9_len <= \$451 ;
   always @(posedge clk)
-    r0_sum <= \$460 ;
+    a9_max <= \$452 ;
   always @(posedge clk)
-    r0_any <= \$461 ;
+    a9_any <= \$453 ;
   always @(posedge clk)
-    r0_len <= \$462 ;
+    a9_old_shift <= \$454 ;
   always @(posedge clk)
-    r1_valid <= \$463 ;
+    a9_keep <= \$455 ;
   always @(posedge clk)
-    r1_max <= \$464 ;
+    a9_term <= \$456 ;
   always @(posedge clk)
-    r1_any <= \$465 ;
+    a9_pending <= \$457 ;
   always @(posedge clk)
-    r1_len <= \$466 ;
+    a10_addend <= \$458 ;
   always @(posedge clk)
-    r1_lead <= \$467 ;
+    a10_valid <= \$459 ;
   always @(posedge clk)
-    r1_sum <= \$468 ;
+    a10_last <= \$460 ;
   always @(posedge clk)
-    r2_valid <= \$469 ;
+    a10_len <= \$461 ;
   always @(posedge clk)
-    r2_max <= \$470 ;
+    a10_max <= \$462 ;
   always @(posedge clk)
-    r2_any <= \$471 ;
+    a10_any <= \$463 ;
   always @(posedge clk)
-    r2_len <= \$472 ;
+    a10_old_shift <= \$464 ;
   always @(posedge clk)
-    r2_lead <= \$473 ;
+    a10_keep <= \$465 ;
   always @(posedge clk)
-    r2_mantissa <= \$474 ;
+    a10_term <= \$466 ;
   always @(posedge clk)
-    recip_offset_r <= \$475 ;
+    a10_pending <= \$467 ;
   always @(posedge clk)
-    recip_step_r <= \$476 ;
+    sum_deferred <= \$468 ;
   always @(posedge clk)
-    recip_lower_r <= \$477 ;
+    r0a_valid <= \$469 ;
   always @(posedge clk)
-    r2b_valid <= \$478 ;
+    r0a_max <= \$470 ;
   always @(posedge clk)
-    r2b_max <= \$479 ;
+    r0a_any <= \$471 ;
   always @(posedge clk)
-    r2b_any <= \$480 ;
+    r0a_len <= \$472 ;
   always @(posedge clk)
-    r2b_len <= \$481 ;
+    r0a_acc <= \$473 ;
   always @(posedge clk)
-    r2b_lead <= \$482 ;
+    r0a_pending <= \$474 ;
   always @(posedge clk)
-    r2b_mantissa <= \$483 ;
+    r0_valid <= \$475 ;
   always @(posedge clk)
-    w_en <= \$484 ;
+    r0_max <= \$476 ;
   always @(posedge clk)
-    r3_max <= \$485 ;
+    r0_sum <= \$477 ;
   always @(posedge clk)
-    r3_any <= \$486 ;
+    r0_any <= \$478 ;
   always @(posedge clk)
-    r3_len <= \$487 ;
+    r0_len <= \$479 ;
   always @(posedge clk)
-    r3_lead <= \$488 ;
+    r1_valid <= \$480 ;
   always @(posedge clk)
-    r3_recip <= \$489 ;
+    r1_max <= \$481 ;
   always @(posedge clk)
-    r3_mantissa <= \$490 ;
+    r1_any <= \$482 ;
   always @(posedge clk)
-    vector_valid <= \$491 ;
+    r1_len <= \$483 ;
   always @(posedge clk)
-    vector_head <= \$492 ;
+    r1_lead <= \$484 ;
   always @(posedge clk)
-    rd__addr <= \$493 ;
+    r1_sum <= \$485 ;
   always @(posedge clk)
-    count <= \$494 ;
+    r2_valid <= \$486 ;
   always @(posedge clk)
-    d1_valid <= \$495 ;
+    r2_max <= \$487 ;
   always @(posedge clk)
-    d1_last <= \$496 ;
+    r2_any <= \$488 ;
   always @(posedge clk)
-    d1_max <= \$497 ;
+    r2_len <= \$489 ;
   always @(posedge clk)
-    d1_recip <= \$498 ;
+    r2_lead <= \$490 ;
   always @(posedge clk)
-    d1_lead <= \$499 ;
+    r2_mantissa <= \$491 ;
   always @(posedge clk)
-    d1_any <= \$500 ;
+    recip_offset_r <= \$492 ;
   always @(posedge clk)
-    d1b_ring <= \$501 ;
+    recip_step_r <= \$493 ;
   always @(posedge clk)
-    d1b_valid <= \$502 ;
+    recip_lower_r <= \$494 ;
   always @(posedge clk)
-    d1b_last <= \$503 ;
+    r2b_valid <= \$495 ;
   always @(posedge clk)
-    d1b_max <= \$504 ;
+    r2b_max <= \$496 ;
   always @(posedge clk)
-    d1b_recip <= \$505 ;
+    r2b_any <= \$497 ;
   always @(posedge clk)
-    d1b_lead <= \$506 ;
+    r2b_len <= \$498 ;
   always @(posedge clk)
-    d1b_any <= \$507 ;
+    r2b_lead <= \$499 ;
   always @(posedge clk)
-    d2_e0 <= \$508 ;
+    r2b_mantissa <= \$500 ;
   always @(posedge clk)
-    d2_e1 <= \$509 ;
+    r3_valid <= \$501 ;
   always @(posedge clk)
-    d2_e2 <= \$510 ;
+    r3_max <= \$502 ;
   always @(posedge clk)
-    d2_e3 <= \$511 ;
+    r3_any <= \$503 ;
   always @(posedge clk)
-    d2_mask <= \$512 ;
+    r3_len <= \$504 ;
   always @(posedge clk)
-    d2_valid <= \$513 ;
+    r3_lead <= \$505 ;
   always @(posedge clk)
-    d2_last <= \$514 ;
+    r3_recip <= \$506 ;
   always @(posedge clk)
-    d2_max <= \$515 ;
+    r3_mantissa <= \$507 ;
   always @(posedge clk)
-    d2_recip <= \$516 ;
+    n1_valid <= \$508 ;
   always @(posedge clk)
-    d2_lead <= \$517 ;
+    n1_max <= \$509 ;
   always @(posedge clk)
-    d2_any <= \$518 ;
+    n1_any <= \$510 ;
   always @(posedge clk)
-    d_exp0_v_r <= \$519 ;
+    n1_len <= \$511 ;
   always @(posedge clk)
-    d_exp0_offset_r <= \$520 ;
+    n1_lead <= \$512 ;
   always @(posedge clk)
-    d_exp0_step_r <= \$521 ;
+    n1_recip <= \$513 ;
   always @(posedge clk)
-    d_exp0_lower_r <= \$522 ;
+    n1_mantissa <= \$514 ;
   always @(posedge clk)
-    d_exp0_drop_r <= \$523 ;
+    n1_product <= \$515 ;
   always @(posedge clk)
-    d_exp1_v_r <= \$524 ;
+    w_en <= \$516 ;
   always @(posedge clk)
-    d_exp1_offset_r <= \$525 ;
+    n2_max <= \$517 ;
   always @(posedge clk)
-    d_exp1_step_r <= \$526 ;
+    n2_any <= \$518 ;
   always @(posedge clk)
-    d_exp1_lower_r <= \$527 ;
+    n2_len <= \$519 ;
   always @(posedge clk)
-    d_exp1_drop_r <= \$528 ;
+    n2_lead <= \$520 ;
   always @(posedge clk)
-    d_exp2_v_r <= \$529 ;
+    \n2_recip$275  <= \$521 ;
   always @(posedge clk)
-    d_exp2_offset_r <= \$530 ;
+    n2_mantissa <= \$522 ;
   always @(posedge clk)
-    d_exp2_step_r <= \$531 ;
+    n2_recip <= \$523 ;
   always @(posedge clk)
-    d_exp2_lower_r <= \$532 ;
+    vector_valid <= \$524 ;
   always @(posedge clk)
-    d_exp2_drop_r <= \$533 ;
+    vector_head <= \$525 ;
   always @(posedge clk)
-    d_exp3_v_r <= \$534 ;
+    rd__addr <= \$526 ;
   always @(posedge clk)
-    d_exp3_offset_r <= \$535 ;
+    count <= \$527 ;
   always @(posedge clk)
-    d_exp3_step_r <= \$536 ;
+    d1_valid <= \$528 ;
   always @(posedge clk)
-    d_exp3_lower_r <= \$537 ;
+    d1_last <= \$529 ;
   always @(posedge clk)
-    d_exp3_drop_r <= \$538 ;
+    d1_max <= \$530 ;
   always @(posedge clk)
-    d2a_mask <= \$539 ;
+    d1_recip <= \$531 ;
   always @(posedge clk)
-    d2b_mask <= \$540 ;
+    d1_lead <= \$532 ;
   always @(posedge clk)
-    d2a_valid <= \$541 ;
+    d1_any <= \$533 ;
   always @(posedge clk)
-    d2b_valid <= \$542 ;
+    d1b_ring <= \$534 ;
   always @(posedge clk)
-    d2a_last <= \$543 ;
+    d1b_valid <= \$535 ;
   always @(posedge clk)
-    d2b_last <= \$544 ;
+    d1b_last <= \$536 ;
   always @(posedge clk)
-    d2a_max <= \$545 ;
+    d1b_max <= \$537 ;
   always @(posedge clk)
-    d2b_max <= \$546 ;
+    d1b_recip <= \$538 ;
   always @(posedge clk)
-    d2a_recip <= \$547 ;
+    d1b_lead <= \$539 ;
   always @(posedge clk)
-    d2b_recip <= \$548 ;
+    d1b_any <= \$540 ;
   always @(posedge clk)
-    d2a_lead <= \$549 ;
+    d2_e0 <= \$541 ;
   always @(posedge clk)
-    d2b_lead <= \$550 ;
+    d2_e1 <= \$542 ;
   always @(posedge clk)
-    d2a_any <= \$551 ;
+    d2_e2 <= \$543 ;
   always @(posedge clk)
-    d2b_any <= \$552 ;
+    d2_e3 <= \$544 ;
   always @(posedge clk)
-    d3_mantissa0 <= \$553 ;
+    d2_mask <= \$545 ;
   always @(posedge clk)
-    d3_drop0 <= \$554 ;
+    d2_valid <= \$546 ;
   always @(posedge clk)
-    d3_mantissa1 <= \$555 ;
+    d2_last <= \$547 ;
   always @(posedge clk)
-    d3_drop1 <= \$556 ;
+    d2_max <= \$548 ;
   always @(posedge clk)
-    d3_mantissa2 <= \$557 ;
+    d2_recip <= \$549 ;
   always @(posedge clk)
-    d3_drop2 <= \$558 ;
+    d2_lead <= \$550 ;
   always @(posedge clk)
-    d3_mantissa3 <= \$559 ;
+    d2_any <= \$551 ;
   always @(posedge clk)
-    d3_drop3 <= \$560 ;
+    d_exp0_v_r <= \$552 ;
   always @(posedge clk)
-    d3_mask <= \$561 ;
+    d_exp0_offset_r <= \$553 ;
   always @(posedge clk)
-    d3_valid <= \$562 ;
+    d_exp0_step_r <= \$554 ;
   always @(posedge clk)
-    d3_last <= \$563 ;
+    d_exp0_lower_r <= \$555 ;
   always @(posedge clk)
-    d3_max <= \$564 ;
+    d_exp0_drop_r <= \$556 ;
   always @(posedge clk)
-    d3_recip <= \$565 ;
+    d_exp1_v_r <= \$557 ;
   always @(posedge clk)
-    d3_lead <= \$566 ;
+    d_exp1_offset_r <= \$558 ;
   always @(posedge clk)
-    d3_any <= \$567 ;
+    d_exp1_step_r <= \$559 ;
   always @(posedge clk)
-    d4_num0 <= \$568 ;
+    d_exp1_lower_r <= \$560 ;
   always @(posedge clk)
-    d4_num1 <= \$569 ;
+    d_exp1_drop_r <= \$561 ;
   always @(posedge clk)
-    d4_num2 <= \$570 ;
+    d_exp2_v_r <= \$562 ;
   always @(posedge clk)
-    d4_num3 <= \$571 ;
+    d_exp2_offset_r <= \$563 ;
   always @(posedge clk)
-    d4_mask <= \$572 ;
+    d_exp2_step_r <= \$564 ;
   always @(posedge clk)
-    d4_valid <= \$573 ;
+    d_exp2_lower_r <= \$565 ;
   always @(posedge clk)
-    d4_last <= \$574 ;
+    d_exp2_drop_r <= \$566 ;
   always @(posedge clk)
-    d4_max <= \$575 ;
+    d_exp3_v_r <= \$567 ;
   always @(posedge clk)
-    d4_recip <= \$576 ;
+    d_exp3_offset_r <= \$568 ;
   always @(posedge clk)
-    d4_lead <= \$577 ;
+    d_exp3_step_r <= \$569 ;
   always @(posedge clk)
-    d4_any <= \$578 ;
+    d_exp3_lower_r <= \$570 ;
   always @(posedge clk)
-    d5_prod0 <= \$579 ;
+    d_exp3_drop_r <= \$571 ;
   always @(posedge clk)
-    d5_prod1 <= \$580 ;
+    d2a_mask <= \$572 ;
   always @(posedge clk)
-    d5_prod2 <= \$581 ;
+    d2b_mask <= \$573 ;
   always @(posedge clk)
-    d5_prod3 <= \$582 ;
+    d2a_valid <= \$574 ;
   always @(posedge clk)
-    d5_mask <= \$583 ;
+    d2b_valid <= \$575 ;
   always @(posedge clk)
-    d5_valid <= \$584 ;
+    d2a_last <= \$576 ;
   always @(posedge clk)
-    d5_last <= \$585 ;
+    d2b_last <= \$577 ;
   always @(posedge clk)
-    d5_max <= \$586 ;
+    d2a_max <= \$578 ;
   always @(posedge clk)
-    d5_recip <= \$587 ;
+    d2b_max <= \$579 ;
   always @(posedge clk)
-    d5_lead <= \$588 ;
+    d2a_recip <= \$580 ;
   always @(posedge clk)
-    d5_any <= \$589 ;
+    d2b_recip <= \$581 ;
   always @(posedge clk)
-    d5_shift <= \$590 ;
+    d2a_lead <= \$582 ;
   always @(posedge clk)
-    d6_twice0 <= \$591 ;
+    d2b_lead <= \$583 ;
   always @(posedge clk)
-    d6_twice1 <= \$592 ;
+    d2a_any <= \$584 ;
   always @(posedge clk)
-    d6_twice2 <= \$593 ;
+    d2b_any <= \$585 ;
   always @(posedge clk)
-    d6_twice3 <= \$594 ;
+    d3_mantissa0 <= \$586 ;
   always @(posedge clk)
-    d6_mask <= \$595 ;
+    d3_drop0 <= \$587 ;
   always @(posedge clk)
-    d6_valid <= \$596 ;
+    d3_mantissa1 <= \$588 ;
   always @(posedge clk)
-    d6_last <= \$597 ;
+    d3_drop1 <= \$589 ;
   always @(posedge clk)
-    d6_max <= \$598 ;
+    d3_mantissa2 <= \$590 ;
   always @(posedge clk)
-    d6_recip <= \$599 ;
+    d3_drop2 <= \$591 ;
   always @(posedge clk)
-    d6_lead <= \$600 ;
+    d3_mantissa3 <= \$592 ;
   always @(posedge clk)
-    d6_any <= \$601 ;
+    d3_drop3 <= \$593 ;
   always @(posedge clk)
-    d6_shift <= \$602 ;
+    d3_mask <= \$594 ;
   always @(posedge clk)
-    d7_y0 <= \$603 ;
+    d3_valid <= \$595 ;
   always @(posedge clk)
-    d7_y1 <= \$604 ;
+    d3_last <= \$596 ;
   always @(posedge clk)
-    d7_y2 <= \$605 ;
+    d3_max <= \$597 ;
   always @(posedge clk)
-    d7_y3 <= \$606 ;
+    d3_recip <= \$598 ;
   always @(posedge clk)
-    o__valid <= \$607 ;
+    d3_lead <= \$599 ;
   always @(posedge clk)
-    d7_last <= \$608 ;
+    d3_any <= \$600 ;
+  always @(posedge clk)
+    d4_num0 <= \$601 ;
+  always @(posedge clk)
+    d4_num1 <= \$602 ;
+  always @(posedge clk)
+    d4_num2 <= \$603 ;
+  always @(posedge clk)
+    d4_num3 <= \$604 ;
+  always @(posedge clk)
+    d4_mask <= \$605 ;
+  always @(posedge clk)
+    d4_valid <= \$606 ;
+  always @(posedge clk)
+    d4_last <= \$607 ;
+  always @(posedge clk)
+    d4_max <= \$608 ;
+  always @(posedge clk)
+    d4_recip <= \$609 ;
+  always @(posedge clk)
+    d4_lead <= \$610 ;
+  always @(posedge clk)
+    d4_any <= \$611 ;
+  always @(posedge clk)
+    d5_prod0 <= \$612 ;
+  always @(posedge clk)
+    d5_prod1 <= \$613 ;
+  always @(posedge clk)
+    d5_prod2 <= \$614 ;
+  always @(posedge clk)
+    d5_prod3 <= \$615 ;
+  always @(posedge clk)
+    d5_mask <= \$616 ;
+  always @(posedge clk)
+    d5_valid <= \$617 ;
+  always @(posedge clk)
+    d5_last <= \$618 ;
+  always @(posedge clk)
+    d5_max <= \$619 ;
+  always @(posedge clk)
+    d5_recip <= \$620 ;
+  always @(posedge clk)
+    d5_lead <= \$621 ;
+  always @(posedge clk)
+    d5_any <= \$622 ;
+  always @(posedge clk)
+    d5_shift <= \$623 ;
+  always @(posedge clk)
+    d6_twice0 <= \$624 ;
+  always @(posedge clk)
+    d6_twice1 <= \$625 ;
+  always @(posedge clk)
+    d6_twice2 <= \$626 ;
+  always @(posedge clk)
+    d6_twice3 <= \$627 ;
+  always @(posedge clk)
+    d6_mask <= \$628 ;
+  always @(posedge clk)
+    d6_valid <= \$629 ;
+  always @(posedge clk)
+    d6_last <= \$630 ;
+  always @(posedge clk)
+    d6_max <= \$631 ;
+  always @(posedge clk)
+    d6_recip <= \$632 ;
+  always @(posedge clk)
+    d6_lead <= \$633 ;
+  always @(posedge clk)
+    d6_any <= \$634 ;
+  always @(posedge clk)
+    d6_shift <= \$635 ;
+  always @(posedge clk)
+    d7_y0 <= \$636 ;
+  always @(posedge clk)
+    d7_y1 <= \$637 ;
+  always @(posedge clk)
+    d7_y2 <= \$638 ;
+  always @(posedge clk)
+    d7_y3 <= \$639 ;
+  always @(posedge clk)
+    o__valid <= \$640 ;
+  always @(posedge clk)
+    d7_last <= \$641 ;
   assign i__ready = used < 8'h80;
   assign accept = i__valid & i__ready;
   assign \$3  = \$2  + 1'h1;
   assign \$5  = - $signed(\$4 );
-  assign \$6  = $signed(\$5 ) > $signed(6'h12);
+  assign \$6  = $signed(\$5 ) > $signed(6'h16);
   assign \$8  = - $signed(\$7 );
-  assign \$9  = \$6  ? 17'h00012 : \$8 ;
+  assign \$9  = \$6  ? 17'h00016 : \$8 ;
   assign \$12  = \$11  + 1'h1;
   assign \$14  = - $signed(\$13 );
-  assign \$15  = $signed(\$14 ) > $signed(6'h12);
+  assign \$15  = $signed(\$14 ) > $signed(6'h16);
   assign \$17  = - $signed(\$16 );
-  assign \$18  = \$15  ? 17'h00012 : \$17 ;
+  assign \$18  = \$15  ? 17'h00016 : \$17 ;
   assign \$21  = \$20  + 1'h1;
   assign \$23  = - $signed(\$22 );
-  assign \$24  = $signed(\$23 ) > $signed(6'h12);
+  assign \$24  = $signed(\$23 ) > $signed(6'h16);
   assign \$26  = - $signed(\$25 );
-  assign \$27  = \$24  ? 17'h00012 : \$26 ;
+  assign \$27  = \$24  ? 17'h00016 : \$26 ;
   assign \$30  = \$29  + 1'h1;
   assign \$32  = - $signed(\$31 );
-  assign \$33  = $signed(\$32 ) > $signed(6'h12);
+  assign \$33  = $signed(\$32 ) > $signed(6'h16);
   assign \$35  = - $signed(\$34 );
-  assign \$36  = \$33  ? 17'h00012 : \$35 ;
+  assign \$36  = \$33  ? 17'h00016 : \$35 ;
   assign \$37  = r1_lead >= 5'h10;
   assign \$38  = r1_lead - 5'h10;
   assign \$39  = r1_sum >> \$38 ;
   assign \$40  = 5'h10 - r1_lead;
   assign \$41  = r1_sum << \$40 ;
   assign \$44  = \$43  + 1'h1;
-  assign \$45  = r3_len - 1'h1;
-  assign \$46  = ~ o__valid;
-  assign ce = \$46  | o__ready;
-  assign \$47  = ~ vector_valid;
-  assign \$48  = \$47  | vector_pop;
-  assign vector_load = r_rdy & \$48 ;
+  assign \$45  = $signed(30'h10000000) - $signed(n1_product);
+  assign \$47  = n2_len - 1'h1;
+  assign \$48  = ~ o__valid;
+  assign ce = \$48  | o__ready;
+  assign \$49  = ~ vector_valid;
+  assign \$50  = \$49  | vector_pop;
+  assign vector_load = r_rdy & \$50 ;
   assign issue = ce & vector_valid;
-  assign \$49  = count == vector_head[30:25];
-  assign vector_pop = issue & \$49 ;
-  assign \$52  = \$51  + 1'h1;
-  assign \$54  = - $signed(\$53 );
-  assign \$55  = $signed(\$54 ) > $signed(6'h12);
-  assign \$57  = - $signed(\$56 );
-  assign \$58  = \$55  ? 15'h0012 : \$57 ;
-  assign \$61  = \$60  + 1'h1;
-  assign \$63  = - $signed(\$62 );
-  assign \$64  = $signed(\$63 ) > $signed(6'h12);
-  assign \$66  = - $signed(\$65 );
-  assign \$67  = \$64  ? 15'h0012 : \$66 ;
-  assign \$70  = \$69  + 1'h1;
-  assign \$72  = - $signed(\$71 );
-  assign \$73  = $signed(\$72 ) > $signed(6'h12);
-  assign \$75  = - $signed(\$74 );
-  assign \$76  = \$73  ? 15'h0012 : \$75 ;
-  assign \$79  = \$78  + 1'h1;
-  assign \$81  = - $signed(\$80 );
-  assign \$82  = $signed(\$81 ) > $signed(6'h12);
-  assign \$84  = - $signed(\$83 );
-  assign \$85  = \$82  ? 15'h0012 : \$84 ;
-  assign \$86  = d4_lead + 3'h4;
-  assign \$87  = wr__addr + 1'h1;
-  assign \$88  = used + accept;
-  assign \$89  = \$88  - issue;
-  assign \$90  = length + 1'h1;
-  assign \$91  = i__payload[36] ? 8'h00 : \$90 ;
+  assign \$51  = count == vector_head[30:25];
+  assign vector_pop = issue & \$51 ;
+  assign \$54  = \$53  + 1'h1;
+  assign \$56  = - $signed(\$55 );
+  assign \$57  = $signed(\$56 ) > $signed(6'h12);
+  assign \$59  = - $signed(\$58 );
+  assign \$60  = \$57  ? 15'h0012 : \$59 ;
+  assign \$63  = \$62  + 1'h1;
+  assign \$65  = - $signed(\$64 );
+  assign \$66  = $signed(\$65 ) > $signed(6'h12);
+  assign \$68  = - $signed(\$67 );
+  assign \$69  = \$66  ? 15'h0012 : \$68 ;
+  assign \$72  = \$71  + 1'h1;
+  assign \$74  = - $signed(\$73 );
+  assign \$75  = $signed(\$74 ) > $signed(6'h12);
+  assign \$77  = - $signed(\$76 );
+  assign \$78  = \$75  ? 15'h0012 : \$77 ;
+  assign \$81  = \$80  + 1'h1;
+  assign \$83  = - $signed(\$82 );
+  assign \$84  = $signed(\$83 ) > $signed(6'h12);
+  assign \$86  = - $signed(\$85 );
+  assign \$87  = \$84  ? 15'h0012 : \$86 ;
+  assign \$88  = d4_lead + 1'h0;
+  assign \$89  = wr__addr + 1'h1;
+  assign \$90  = used + accept;
+  assign \$91  = \$90  - issue;
   assign \$92  = length + 1'h1;
-  assign \$94  = a2_mask[0] ? 8'he0 : \$93 ;
-  assign \$96  = a2_mask[1] ? 8'he0 : \$95 ;
-  assign \$98  = a2_mask[2] ? 8'he0 : \$97 ;
-  assign \$100  = a2_mask[3] ? 8'he0 : \$99 ;
-  assign \$101  = $signed(a3_whole0) > $signed(a3_whole1);
-  assign \$102  = \$101  ? a3_whole0 : a3_whole1;
-  assign \$103  = $signed(a3_whole2) > $signed(a3_whole3);
-  assign \$104  = \$103  ? a3_whole2 : a3_whole3;
-  assign \$105  = $signed(a3_max1_0) > $signed(a3_max1_1);
-  assign \$106  = \$105  ? a3_max1_0 : a3_max1_1;
-  assign \$107  = & a2_mask;
-  assign \$108  = ~ \$107 ;
-  assign \$110  = $signed(a3_2_e0) - $signed(\$109 );
-  assign \$111  = a_exp0_upper - a_exp0_lower;
-  assign \$113  = $signed(a3_2_e1) - $signed(\$112 );
-  assign \$114  = a_exp1_upper - a_exp1_lower;
-  assign \$116  = $signed(a3_2_e2) - $signed(\$115 );
-  assign \$117  = a_exp2_upper - a_exp2_lower;
-  assign \$119  = $signed(a3_2_e3) - $signed(\$118 );
-  assign \$120  = a_exp3_upper - a_exp3_lower;
-  assign \$121  = $signed({ 1'h0, a_exp0_offset_r }) * $signed(a_exp0_step_r);
-  assign \$123  = $signed({ 1'h0, a_exp0_lower_r }) + $signed(\$122 );
-  assign \$124  = $signed({ 1'h0, a_exp1_offset_r }) * $signed(a_exp1_step_r);
-  assign \$126  = $signed({ 1'h0, a_exp1_lower_r }) + $signed(\$125 );
-  assign \$127  = $signed({ 1'h0, a_exp2_offset_r }) * $signed(a_exp2_step_r);
-  assign \$129  = $signed({ 1'h0, a_exp2_lower_r }) + $signed(\$128 );
-  assign \$130  = $signed({ 1'h0, a_exp3_offset_r }) * $signed(a_exp3_step_r);
-  assign \$132  = $signed({ 1'h0, a_exp3_lower_r }) + $signed(\$131 );
-  assign \$133  = 1'h1 << a4_drop0;
-  assign \$135  = a4_mantissa0 + \$134 ;
-  assign \$136  = \$135  >> a4_drop0;
-  assign \$138  = a4_mask[0] ? 18'h00000 : \$137 ;
-  assign \$139  = 1'h1 << a4_drop1;
-  assign \$141  = a4_mantissa1 + \$140 ;
-  assign \$142  = \$141  >> a4_drop1;
-  assign \$144  = a4_mask[1] ? 18'h00000 : \$143 ;
-  assign \$145  = 1'h1 << a4_drop2;
-  assign \$147  = a4_mantissa2 + \$146 ;
-  assign \$148  = \$147  >> a4_drop2;
-  assign \$150  = a4_mask[2] ? 18'h00000 : \$149 ;
-  assign \$151  = 1'h1 << a4_drop3;
-  assign \$153  = a4_mantissa3 + \$152 ;
-  assign \$154  = \$153  >> a4_drop3;
-  assign \$156  = a4_mask[3] ? 18'h00000 : \$155 ;
-  assign \$157  = a5_term0 + a5_term1;
-  assign \$158  = \$157  + a5_term2;
-  assign \$159  = \$158  + a5_term3;
-  assign \$160  = ~ started;
-  assign \$161  = $signed(a6_max) > $signed(run_max);
-  assign \$162  = \$160  | \$161 ;
-  assign \$163  = \$162  ? a6_max : { run_max[5], run_max[5], run_max };
-  assign \$164  = a6_any ? \$163  : { run_max[5], run_max[5], run_max };
-  assign \$165  = started | a6_any;
-  assign \$166  = a6_last ? 1'h0 : \$165 ;
-  assign \$167  = ~ started;
-  assign \$168  = $signed(a6_max) > $signed(run_max);
-  assign \$169  = \$167  | \$168 ;
-  assign \$170  = \$169  ? a6_max : { run_max[5], run_max[5], run_max };
-  assign \$171  = $signed(\$170 ) - $signed(run_max);
-  assign \$172  = a6_any ? \$171  : 9'h000;
+  assign \$93  = i__payload[36] ? 8'h00 : \$92 ;
+  assign \$94  = length + 1'h1;
+  assign \$96  = a2_mask[0] ? 8'he0 : \$95 ;
+  assign \$98  = a2_mask[1] ? 8'he0 : \$97 ;
+  assign \$100  = a2_mask[2] ? 8'he0 : \$99 ;
+  assign \$102  = a2_mask[3] ? 8'he0 : \$101 ;
+  assign \$103  = $signed(a3_whole0) > $signed(a3_whole1);
+  assign \$104  = \$103  ? a3_whole0 : a3_whole1;
+  assign \$105  = $signed(a3_whole2) > $signed(a3_whole3);
+  assign \$106  = \$105  ? a3_whole2 : a3_whole3;
+  assign \$107  = $signed(a3_max1_0) > $signed(a3_max1_1);
+  assign \$108  = \$107  ? a3_max1_0 : a3_max1_1;
+  assign \$109  = & a2_mask;
+  assign \$110  = ~ \$109 ;
+  assign \$112  = $signed(a3_2_e0) - $signed(\$111 );
+  assign \$113  = a_exp0_upper - a_exp0_lower;
+  assign \$115  = $signed(a3_2_e1) - $signed(\$114 );
+  assign \$116  = a_exp1_upper - a_exp1_lower;
+  assign \$118  = $signed(a3_2_e2) - $signed(\$117 );
+  assign \$119  = a_exp2_upper - a_exp2_lower;
+  assign \$121  = $signed(a3_2_e3) - $signed(\$120 );
+  assign \$122  = a_exp3_upper - a_exp3_lower;
+  assign \$123  = $signed({ 1'h0, a_exp0_offset_r }) * $signed(a_exp0_step_r);
+  assign \$125  = $signed({ 1'h0, a_exp0_lower_r }) + $signed(\$124 );
+  assign \$126  = $signed({ 1'h0, a_exp1_offset_r }) * $signed(a_exp1_step_r);
+  assign \$128  = $signed({ 1'h0, a_exp1_lower_r }) + $signed(\$127 );
+  assign \$129  = $signed({ 1'h0, a_exp2_offset_r }) * $signed(a_exp2_step_r);
+  assign \$131  = $signed({ 1'h0, a_exp2_lower_r }) + $signed(\$130 );
+  assign \$132  = $signed({ 1'h0, a_exp3_offset_r }) * $signed(a_exp3_step_r);
+  assign \$134  = $signed({ 1'h0, a_exp3_lower_r }) + $signed(\$133 );
+  assign \$136  = 1'h1 << a4_drop0;
+  assign \$138  = \$135  + \$137 ;
+  assign \$139  = \$138  >> a4_drop0;
+  assign \$141  = a4_mask[0] ? 22'h000000 : \$140 ;
+  assign \$143  = 1'h1 << a4_drop1;
+  assign \$145  = \$142  + \$144 ;
+  assign \$146  = \$145  >> a4_drop1;
+  assign \$148  = a4_mask[1] ? 22'h000000 : \$147 ;
+  assign \$150  = 1'h1 << a4_drop2;
+  assign \$152  = \$149  + \$151 ;
+  assign \$153  = \$152  >> a4_drop2;
+  assign \$155  = a4_mask[2] ? 22'h000000 : \$154 ;
+  assign \$157  = 1'h1 << a4_drop3;
+  assign \$159  = \$156  + \$158 ;
+  assign \$160  = \$159  >> a4_drop3;
+  assign \$162  = a4_mask[3] ? 22'h000000 : \$161 ;
+  assign \$163  = a5_term0 + a5_term1;
+  assign \$164  = \$163  + a5_term2;
+  assign \$165  = \$164  + a5_term3;
+  assign \$166  = ~ started;
+  assign \$167  = $signed(a6_max) > $signed(run_max);
+  assign \$168  = \$166  | \$167 ;
+  assign \$169  = \$168  ? a6_max : { run_max[5], run_max[5], run_max };
+  assign \$170  = a6_any ? \$169  : { run_max[5], run_max[5], run_max };
+  assign \$171  = started | a6_any;
+  assign \$172  = a6_last ? 1'h0 : \$171 ;
   assign \$173  = ~ started;
   assign \$174  = $signed(a6_max) > $signed(run_max);
   assign \$175  = \$173  | \$174 ;
   assign \$176  = \$175  ? a6_max : { run_max[5], run_max[5], run_max };
-  assign \$177  = $signed(\$176 ) - $signed(a6_max);
-  assign \$178  = a6_any ? a6_sum : 21'h000000;
+  assign \$177  = $signed(\$176 ) - $signed(run_max);
+  assign \$178  = a6_any ? \$177  : 9'h000;
   assign \$179  = ~ started;
   assign \$180  = $signed(a6_max) > $signed(run_max);
   assign \$181  = \$179  | \$180 ;
   assign \$182  = \$181  ? a6_max : { run_max[5], run_max[5], run_max };
-  assign \$183  = a6_any ? \$182  : { run_max[5], run_max[5], run_max };
-  assign \$184  = started | a6_any;
-  assign \$185  = a7_beat_shift >= 5'h1b;
-  assign \$186  = a7_beat_sum >> a7_beat_shift[4:0];
-  assign \$187  = \$185  ? 21'h000000 : \$186 ;
-  assign \$188  = sum_pending + a8_old_shift;
-  assign \$189  = a8_keep ? \$188  : 8'h00;
-  assign \$190  = sum_pending + a8_old_shift;
-  assign \$191  = a8_keep ? \$190  : 8'h00;
-  assign \$192  = a9_term << a9_pending;
-  assign \$193  = a10_keep ? sum_deferred : 42'h00000000000;
-  assign \$194  = \$193  + a10_addend;
-  assign \$195  = a10_valid & a10_last;
-  assign \$196  = a10_keep ? sum_deferred : 42'h00000000000;
-  assign \$197  = \$196  + a10_addend;
-  assign \$198  = r0a_acc >> r0a_pending;
-  assign \$199  = recip_upper - recip_lower;
-  assign \$200  = $signed({ 1'h0, recip_offset_r }) * $signed(recip_step_r);
-  assign \$202  = $signed({ 1'h0, recip_lower_r }) + $signed(\$201 );
-  assign \$203  = rd__addr + 1'h1;
-  assign \$204  = count == vector_head[30:25];
-  assign \$205  = count + 1'h1;
-  assign \$206  = \$204  ? 8'h00 : \$205 ;
-  assign \$207  = count == vector_head[30:25];
-  assign \$208  = issue & \$207 ;
-  assign \$210  = $signed(d2_e0) - $signed(\$209 );
-  assign \$211  = d_exp0_upper - d_exp0_lower;
-  assign \$213  = $signed(d2_e1) - $signed(\$212 );
-  assign \$214  = d_exp1_upper - d_exp1_lower;
-  assign \$216  = $signed(d2_e2) - $signed(\$215 );
-  assign \$217  = d_exp2_upper - d_exp2_lower;
-  assign \$219  = $signed(d2_e3) - $signed(\$218 );
-  assign \$220  = d_exp3_upper - d_exp3_lower;
-  assign \$221  = $signed({ 1'h0, d_exp0_offset_r }) * $signed(d_exp0_step_r);
-  assign \$223  = $signed({ 1'h0, d_exp0_lower_r }) + $signed(\$222 );
-  assign \$224  = $signed({ 1'h0, d_exp1_offset_r }) * $signed(d_exp1_step_r);
-  assign \$226  = $signed({ 1'h0, d_exp1_lower_r }) + $signed(\$225 );
-  assign \$227  = $signed({ 1'h0, d_exp2_offset_r }) * $signed(d_exp2_step_r);
-  assign \$229  = $signed({ 1'h0, d_exp2_lower_r }) + $signed(\$228 );
-  assign \$230  = $signed({ 1'h0, d_exp3_offset_r }) * $signed(d_exp3_step_r);
-  assign \$232  = $signed({ 1'h0, d_exp3_lower_r }) + $signed(\$231 );
-  assign \$233  = 1'h1 << d3_drop0;
-  assign \$235  = d3_mantissa0 + \$234 ;
-  assign \$236  = \$235  >> d3_drop0;
-  assign \$237  = 1'h1 << d3_drop1;
-  assign \$239  = d3_mantissa1 + \$238 ;
-  assign \$240  = \$239  >> d3_drop1;
-  assign \$241  = 1'h1 << d3_drop2;
-  assign \$243  = d3_mantissa2 + \$242 ;
-  assign \$244  = \$243  >> d3_drop2;
-  assign \$245  = 1'h1 << d3_drop3;
-  assign \$247  = d3_mantissa3 + \$246 ;
-  assign \$248  = \$247  >> d3_drop3;
-  assign \$249  = d4_num0 * d4_recip;
-  assign \$250  = d4_num1 * d4_recip;
-  assign \$251  = d4_num2 * d4_recip;
-  assign \$252  = d4_num3 * d4_recip;
-  assign \$254  = \$253  >> d5_shift;
-  assign \$256  = \$255  >> d5_shift;
-  assign \$258  = \$257  >> d5_shift;
-  assign \$260  = \$259  >> d5_shift;
-  assign \$261  = ~ d6_any;
-  assign \$262  = d6_mask[0] | \$261 ;
-  assign \$263  = d6_twice0 + 1'h1;
-  assign \$265  = \$264  > 8'hff;
-  assign \$266  = d6_twice0 + 1'h1;
-  assign \$268  = \$265  ? 33'h0000000ff : \$267 ;
-  assign \$269  = \$262  ? 33'h000000000 : \$268 ;
-  assign \$270  = ~ d6_any;
-  assign \$271  = d6_mask[1] | \$270 ;
-  assign \$272  = d6_twice1 + 1'h1;
-  assign \$274  = \$273  > 8'hff;
-  assign \$275  = d6_twice1 + 1'h1;
-  assign \$277  = \$274  ? 33'h0000000ff : \$276 ;
-  assign \$278  = \$271  ? 33'h000000000 : \$277 ;
-  assign \$279  = ~ d6_any;
-  assign \$280  = d6_mask[2] | \$279 ;
-  assign \$281  = d6_twice2 + 1'h1;
-  assign \$283  = \$282  > 8'hff;
-  assign \$284  = d6_twice2 + 1'h1;
-  assign \$286  = \$283  ? 33'h0000000ff : \$285 ;
-  assign \$287  = \$280  ? 33'h000000000 : \$286 ;
-  assign \$288  = ~ d6_any;
-  assign \$289  = d6_mask[3] | \$288 ;
-  assign \$290  = d6_twice3 + 1'h1;
-  assign \$292  = \$291  > 8'hff;
-  assign \$293  = d6_twice3 + 1'h1;
-  assign \$295  = \$292  ? 33'h0000000ff : \$294 ;
-  assign \$296  = \$289  ? 33'h000000000 : \$295 ;
+  assign \$183  = $signed(\$182 ) - $signed(a6_max);
+  assign \$184  = a6_any ? a6_sum : 25'h0000000;
+  assign \$185  = ~ started;
+  assign \$186  = $signed(a6_max) > $signed(run_max);
+  assign \$187  = \$185  | \$186 ;
+  assign \$188  = \$187  ? a6_max : { run_max[5], run_max[5], run_max };
+  assign \$189  = a6_any ? \$188  : { run_max[5], run_max[5], run_max };
+  assign \$190  = started | a6_any;
+  assign \$191  = a7_beat_shift >= 5'h1f;
+  assign \$192  = a7_beat_sum >> a7_beat_shift[4:0];
+  assign \$193  = \$191  ? 25'h0000000 : \$192 ;
+  assign \$194  = sum_pending + a8_old_shift;
+  assign \$195  = a8_keep ? \$194  : 8'h00;
+  assign \$196  = sum_pending + a8_old_shift;
+  assign \$197  = a8_keep ? \$196  : 8'h00;
+  assign \$198  = a9_term << a9_pending;
+  assign \$199  = a10_keep ? sum_deferred : 46'h000000000000;
+  assign \$200  = \$199  + a10_addend;
+  assign \$201  = a10_valid & a10_last;
+  assign \$202  = a10_keep ? sum_deferred : 46'h000000000000;
+  assign \$203  = \$202  + a10_addend;
+  assign \$204  = r0a_acc >> r0a_pending;
+  assign \$205  = recip_upper - recip_lower;
+  assign \$206  = $signed({ 1'h0, recip_offset_r }) * $signed(recip_step_r);
+  assign \$208  = $signed({ 1'h0, recip_lower_r }) + $signed(\$207 );
+  assign \$210  = $signed({ 1'h0, r3_mantissa }) * $signed(r3_recip);
+  assign \$211  = $signed(\$209 ) + $signed(\$210 );
+  assign \$212  = $signed(n1_recip) * $signed(\$46 [7:0]);
+  assign \$213  = $signed(\$212 ) + $signed(16'h4000);
+  assign \$215  = $signed(n1_recip) + $signed(\$214 );
+  assign \$216  = rd__addr + 1'h1;
+  assign \$217  = count == vector_head[30:25];
+  assign \$218  = count + 1'h1;
+  assign \$219  = \$217  ? 8'h00 : \$218 ;
+  assign \$220  = count == vector_head[30:25];
+  assign \$221  = issue & \$220 ;
+  assign \$223  = $signed(d2_e0) - $signed(\$222 );
+  assign \$224  = d_exp0_upper - d_exp0_lower;
+  assign \$226  = $signed(d2_e1) - $signed(\$225 );
+  assign \$227  = d_exp1_upper - d_exp1_lower;
+  assign \$229  = $signed(d2_e2) - $signed(\$228 );
+  assign \$230  = d_exp2_upper - d_exp2_lower;
+  assign \$232  = $signed(d2_e3) - $signed(\$231 );
+  assign \$233  = d_exp3_upper - d_exp3_lower;
+  assign \$234  = $signed({ 1'h0, d_exp0_offset_r }) * $signed(d_exp0_step_r);
+  assign \$236  = $signed({ 1'h0, d_exp0_lower_r }) + $signed(\$235 );
+  assign \$237  = $signed({ 1'h0, d_exp1_offset_r }) * $signed(d_exp1_step_r);
+  assign \$239  = $signed({ 1'h0, d_exp1_lower_r }) + $signed(\$238 );
+  assign \$240  = $signed({ 1'h0, d_exp2_offset_r }) * $signed(d_exp2_step_r);
+  assign \$242  = $signed({ 1'h0, d_exp2_lower_r }) + $signed(\$241 );
+  assign \$243  = $signed({ 1'h0, d_exp3_offset_r }) * $signed(d_exp3_step_r);
+  assign \$245  = $signed({ 1'h0, d_exp3_lower_r }) + $signed(\$244 );
+  assign \$247  = 1'h1 << d3_drop0;
+  assign \$249  = \$246  + \$248 ;
+  assign \$250  = \$249  >> d3_drop0;
+  assign \$252  = 1'h1 << d3_drop1;
+  assign \$254  = \$251  + \$253 ;
+  assign \$255  = \$254  >> d3_drop1;
+  assign \$257  = 1'h1 << d3_drop2;
+  assign \$259  = \$256  + \$258 ;
+  assign \$260  = \$259  >> d3_drop2;
+  assign \$262  = 1'h1 << d3_drop3;
+  assign \$264  = \$261  + \$263 ;
+  assign \$265  = \$264  >> d3_drop3;
+  assign \$266  = d4_num0 * d4_recip;
+  assign \$267  = d4_num1 * d4_recip;
+  assign \$268  = d4_num2 * d4_recip;
+  assign \$269  = d4_num3 * d4_recip;
+  assign \$271  = \$270  >> d5_shift;
+  assign \$273  = \$272  >> d5_shift;
+  assign \$275  = \$274  >> d5_shift;
+  assign \$277  = \$276  >> d5_shift;
+  assign \$278  = ~ d6_any;
+  assign \$279  = d6_mask[0] | \$278 ;
+  assign \$280  = d6_twice0 + 1'h1;
+  assign \$282  = \$281  > 8'hff;
+  assign \$283  = d6_twice0 + 1'h1;
+  assign \$285  = \$282  ? 33'h0000000ff : \$284 ;
+  assign \$286  = \$279  ? 33'h000000000 : \$285 ;
+  assign \$287  = ~ d6_any;
+  assign \$288  = d6_mask[1] | \$287 ;
+  assign \$289  = d6_twice1 + 1'h1;
+  assign \$291  = \$290  > 8'hff;
+  assign \$292  = d6_twice1 + 1'h1;
+  assign \$294  = \$291  ? 33'h0000000ff : \$293 ;
+  assign \$295  = \$288  ? 33'h000000000 : \$294 ;
+  assign \$296  = ~ d6_any;
+  assign \$297  = d6_mask[2] | \$296 ;
+  assign \$298  = d6_twice2 + 1'h1;
+  assign \$300  = \$299  > 8'hff;
+  assign \$301  = d6_twice2 + 1'h1;
+  assign \$303  = \$300  ? 33'h0000000ff : \$302 ;
+  assign \$304  = \$297  ? 33'h000000000 : \$303 ;
+  assign \$305  = ~ d6_any;
+  assign \$306  = d6_mask[3] | \$305 ;
+  assign \$307  = d6_twice3 + 1'h1;
+  assign \$309  = \$308  > 8'hff;
+  assign \$310  = d6_twice3 + 1'h1;
+  assign \$312  = \$309  ? 33'h0000000ff : \$311 ;
+  assign \$313  = \$306  ? 33'h000000000 : \$312 ;
   always @(posedge clk)
-    wr__addr <= \$297 ;
+    wr__addr <= \$314 ;
   always @(posedge clk)
-    used <= \$298 ;
+    used <= \$315 ;
   always @(posedge clk)
-    length <= \$299 ;
+    length <= \$316 ;
   always @(posedge clk)
-    a1_valid <= \$300 ;
+    a1_valid <= \$317 ;
   always @(posedge clk)
-    a1_last <= \$301 ;
+    a1_last <= \$318 ;
   always @(posedge clk)
-    a1_len <= \$302 ;
-  always @(posedge clk)
-    a1_mask <= \$303 ;
-  always @(posedge clk)
-    a1_x0 <= \$304 ;
-  always @(posedge clk)
-    a1_x1 <= \$305 ;
-  always @(posedge clk)
-    a1_x2 <= \$306 ;
-  always @(posedge clk)
-    a1_x3 <= \$307 ;
-  always @(posedge clk)
-    a2_e0 <= \$308 ;
-  always @(posedge clk)
-    a2_e1 <= \$309 ;
-  always @(posedge clk)
-    a2_e2 <= \$310 ;
-  always @(posedge clk)
-    a2_e3 <= \$311 ;
-  always @(posedge clk)
-    a2_valid <= \$312 ;
-  always @(posedge clk)
-    a2_last <= \$313 ;
-  always @(posedge clk)
-    a2_len <= \$314 ;
-  always @(posedge clk)
-    a2_mask <= \$315 ;
-  always @(posedge clk)
-    a3_whole0 <= \$316 ;
-  always @(posedge clk)
-    a3_whole1 <= \$317 ;
-  always @(posedge clk)
-    a3_whole2 <= \$318 ;
-  always @(posedge clk)
-    a3_whole3 <= \$319 ;
-  always @(posedge clk)
-    a3_max1_0 <= \$320 ;
-  always @(posedge clk)
-    a3_max1_1 <= \$321 ;
-  always @(posedge clk)
-    a3_max2_0 <= \$322 ;
-  always @(posedge clk)
-    a3_0_valid <= \$323 ;
-  always @(posedge clk)
-    a3_0_last <= \$324 ;
-  always @(posedge clk)
-    a3_0_len <= \$325 ;
-  always @(posedge clk)
-    a3_0_mask <= \$326 ;
-  always @(posedge clk)
-    a3_0_any <= \$327 ;
+    a1_len <= \$319 ;
   \softmax_int8_base2.core.vectors  vectors (
     .clk(clk),
     .r_data(r_data),
@@ -2106,1597 +2194,1554 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$329  = a2_e1;
+    \$321  = i__payload[7:0];
     if (rst) begin
-      \$329  = 8'h00;
+      \$321  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$330  = a2_e2;
+    \$322  = i__payload[15:8];
     if (rst) begin
-      \$330  = 8'h00;
+      \$322  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$331  = a2_e3;
+    \$323  = i__payload[23:16];
+    if (rst) begin
+      \$323  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$324  = i__payload[31:24];
+    if (rst) begin
+      \$324  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$325  = a1_x0;
+    if (rst) begin
+      \$325  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$326  = a1_x1;
+    if (rst) begin
+      \$326  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$327  = a1_x2;
+    if (rst) begin
+      \$327  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$328  = a1_x3;
+    if (rst) begin
+      \$328  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$329  = a1_valid;
+    if (rst) begin
+      \$329  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$330  = a1_last;
+    if (rst) begin
+      \$330  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$331  = a1_len;
     if (rst) begin
       \$331  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$332  = a3_0_valid;
+    \$332  = a1_mask;
     if (rst) begin
-      \$332  = 1'h0;
+      \$332  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$333  = a3_0_last;
+    \$333  = \$96 ;
     if (rst) begin
-      \$333  = 1'h0;
+      \$333  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$334  = a3_0_len;
+    \$334  = \$98 ;
     if (rst) begin
       \$334  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$335  = a3_0_mask;
+    \$335  = \$100 ;
     if (rst) begin
-      \$335  = 4'h0;
+      \$335  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$336  = a3_0_any;
+    \$336  = \$102 ;
     if (rst) begin
-      \$336  = 1'h0;
+      \$336  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$337  = a3_0_e0;
+    \$337  = \$104 ;
     if (rst) begin
       \$337  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$338  = a3_0_e1;
+    \$338  = \$106 ;
     if (rst) begin
       \$338  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$339  = a3_0_e2;
+    \$339  = \$108 ;
     if (rst) begin
       \$339  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$340  = a3_0_e3;
+    \$340  = a2_valid;
     if (rst) begin
-      \$340  = 8'h00;
+      \$340  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$341  = a3_1_valid;
+    \$341  = a2_last;
     if (rst) begin
       \$341  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$342  = a3_1_last;
+    \$342  = a2_len;
     if (rst) begin
-      \$342  = 1'h0;
+      \$342  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$343  = a3_1_len;
+    \$343  = a2_mask;
     if (rst) begin
-      \$343  = 8'h00;
+      \$343  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$344  = a3_1_mask;
+    \$344  = \$110 ;
     if (rst) begin
-      \$344  = 4'h0;
+      \$344  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$345  = a3_1_any;
+    \$345  = a2_e0;
     if (rst) begin
-      \$345  = 1'h0;
+      \$345  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$346  = a3_1_e0;
+    \$346  = a2_e1;
     if (rst) begin
       \$346  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$347  = a3_1_e1;
+    \$347  = a2_e2;
     if (rst) begin
       \$347  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$348  = a3_1_e2;
+    \$348  = a2_e3;
     if (rst) begin
       \$348  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$349  = a3_1_e3;
+    \$349  = a3_0_valid;
     if (rst) begin
-      \$349  = 8'h00;
+      \$349  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$350  = \$110 ;
+    \$350  = a3_0_last;
     if (rst) begin
-      \$350  = 16'h0000;
+      \$350  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$351  = a_exp0_v_r[0];
+    \$351  = a3_0_len;
     if (rst) begin
-      \$351  = 1'h0;
+      \$351  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$352  = \$111 ;
+    \$352  = a3_0_mask;
     if (rst) begin
-      \$352  = 19'h00000;
+      \$352  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$353  = a_exp0_lower;
+    \$353  = a3_0_any;
     if (rst) begin
-      \$353  = 18'h00000;
+      \$353  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$354  = \$9 [4:0];
+    \$354  = a3_0_e0;
     if (rst) begin
-      \$354  = 5'h00;
+      \$354  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$355  = \$113 ;
+    \$355  = a3_0_e1;
     if (rst) begin
-      \$355  = 16'h0000;
+      \$355  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$356  = a_exp1_v_r[0];
+    \$356  = a3_0_e2;
     if (rst) begin
-      \$356  = 1'h0;
+      \$356  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$357  = \$114 ;
+    \$357  = a3_0_e3;
     if (rst) begin
-      \$357  = 19'h00000;
+      \$357  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$358  = a_exp1_lower;
+    \$358  = a3_1_valid;
     if (rst) begin
-      \$358  = 18'h00000;
+      \$358  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$359  = \$18 [4:0];
+    \$359  = a3_1_last;
     if (rst) begin
-      \$359  = 5'h00;
+      \$359  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$360  = \$116 ;
+    \$360  = a3_1_len;
     if (rst) begin
-      \$360  = 16'h0000;
+      \$360  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$361  = a_exp2_v_r[0];
+    \$361  = a3_1_mask;
     if (rst) begin
-      \$361  = 1'h0;
+      \$361  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$362  = \$117 ;
+    \$362  = a3_1_any;
     if (rst) begin
-      \$362  = 19'h00000;
+      \$362  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$363  = a_exp2_lower;
+    \$363  = a3_1_e0;
     if (rst) begin
-      \$363  = 18'h00000;
+      \$363  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$364  = \$27 [4:0];
+    \$364  = a3_1_e1;
     if (rst) begin
-      \$364  = 5'h00;
+      \$364  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$365  = \$119 ;
+    \$365  = a3_1_e2;
     if (rst) begin
-      \$365  = 16'h0000;
+      \$365  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$366  = a_exp3_v_r[0];
+    \$366  = a3_1_e3;
     if (rst) begin
-      \$366  = 1'h0;
+      \$366  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$367  = \$120 ;
+    \$367  = \$112 ;
     if (rst) begin
-      \$367  = 19'h00000;
+      \$367  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$368  = a_exp3_lower;
+    \$368  = a_exp0_v_r[0];
     if (rst) begin
-      \$368  = 18'h00000;
+      \$368  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$369  = \$36 [4:0];
+    \$369  = \$113 ;
     if (rst) begin
-      \$369  = 5'h00;
+      \$369  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$370  = a3_max2_0;
+    \$370  = a_exp0_lower;
     if (rst) begin
-      \$370  = 8'h00;
+      \$370  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$371  = a3a_max;
+    \$371  = \$9 [4:0];
     if (rst) begin
-      \$371  = 8'h00;
+      \$371  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$372  = a3_2_valid;
+    \$372  = \$115 ;
     if (rst) begin
-      \$372  = 1'h0;
+      \$372  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$373  = a3a_valid;
+    \$373  = a_exp1_v_r[0];
     if (rst) begin
       \$373  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$374  = a3_2_last;
+    \$374  = \$116 ;
     if (rst) begin
-      \$374  = 1'h0;
+      \$374  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$375  = a3a_last;
+    \$375  = a_exp1_lower;
     if (rst) begin
-      \$375  = 1'h0;
+      \$375  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$376  = a3_2_len;
+    \$376  = \$18 [4:0];
     if (rst) begin
-      \$376  = 8'h00;
+      \$376  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$377  = a3a_len;
+    \$377  = \$118 ;
     if (rst) begin
-      \$377  = 8'h00;
+      \$377  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$378  = a3_2_any;
+    \$378  = a_exp2_v_r[0];
     if (rst) begin
       \$378  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$379  = a3a_any;
+    \$379  = \$119 ;
     if (rst) begin
-      \$379  = 1'h0;
+      \$379  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$380  = a3_2_mask;
+    \$380  = a_exp2_lower;
     if (rst) begin
-      \$380  = 4'h0;
+      \$380  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$381  = a3a_mask;
+    \$381  = \$27 [4:0];
     if (rst) begin
-      \$381  = 4'h0;
+      \$381  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$382  = \$123 [17:0];
+    \$382  = \$121 ;
     if (rst) begin
-      \$382  = 18'h00000;
+      \$382  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$383  = a_exp0_drop_r;
+    \$383  = a_exp3_v_r[0];
     if (rst) begin
-      \$383  = 5'h00;
+      \$383  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$384  = \$126 [17:0];
+    \$384  = \$122 ;
     if (rst) begin
-      \$384  = 18'h00000;
+      \$384  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$385  = a_exp1_drop_r;
+    \$385  = a_exp3_lower;
     if (rst) begin
-      \$385  = 5'h00;
+      \$385  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$386  = \$129 [17:0];
+    \$386  = \$36 [4:0];
     if (rst) begin
-      \$386  = 18'h00000;
+      \$386  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$387  = a_exp2_drop_r;
+    \$387  = a3_max2_0;
     if (rst) begin
-      \$387  = 5'h00;
+      \$387  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$388  = \$132 [17:0];
+    \$388  = a3a_max;
     if (rst) begin
-      \$388  = 18'h00000;
+      \$388  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$389  = a_exp3_drop_r;
+    \$389  = a3_2_valid;
     if (rst) begin
-      \$389  = 5'h00;
+      \$389  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$390  = a3b_max;
+    \$390  = a3a_valid;
     if (rst) begin
-      \$390  = 8'h00;
+      \$390  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$391  = a3b_valid;
+    \$391  = a3_2_last;
     if (rst) begin
       \$391  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$392  = a3b_last;
+    \$392  = a3a_last;
     if (rst) begin
       \$392  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$393  = a3b_len;
+    \$393  = a3_2_len;
     if (rst) begin
       \$393  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$394  = a3b_any;
+    \$394  = a3a_len;
     if (rst) begin
-      \$394  = 1'h0;
+      \$394  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$395  = a3b_mask;
+    \$395  = a3_2_any;
     if (rst) begin
-      \$395  = 4'h0;
+      \$395  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$396  = \$138 ;
+    \$396  = a3a_any;
     if (rst) begin
-      \$396  = 18'h00000;
+      \$396  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$397  = \$144 ;
+    \$397  = a3_2_mask;
     if (rst) begin
-      \$397  = 18'h00000;
+      \$397  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$398  = \$150 ;
+    \$398  = a3a_mask;
     if (rst) begin
-      \$398  = 18'h00000;
+      \$398  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$399  = \$156 ;
+    \$399  = \$125 [17:0];
     if (rst) begin
       \$399  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$400  = a4_max;
+    \$400  = a_exp0_drop_r;
     if (rst) begin
-      \$400  = 8'h00;
+      \$400  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$401  = a4_valid;
+    \$401  = \$128 [17:0];
     if (rst) begin
-      \$401  = 1'h0;
+      \$401  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$402  = a4_last;
+    \$402  = a_exp1_drop_r;
     if (rst) begin
-      \$402  = 1'h0;
+      \$402  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$403  = a4_len;
+    \$403  = \$131 [17:0];
     if (rst) begin
-      \$403  = 8'h00;
+      \$403  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$404  = a4_any;
+    \$404  = a_exp2_drop_r;
     if (rst) begin
-      \$404  = 1'h0;
+      \$404  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$405  = a4_mask;
+    \$405  = \$134 [17:0];
     if (rst) begin
-      \$405  = 4'h0;
+      \$405  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$406  = \$159 ;
+    \$406  = a_exp3_drop_r;
     if (rst) begin
-      \$406  = 21'h000000;
+      \$406  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$407  = a5_max;
+    \$407  = a3b_max;
     if (rst) begin
       \$407  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$408  = a5_valid;
+    \$408  = a3b_valid;
     if (rst) begin
       \$408  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$409  = a5_last;
+    \$409  = a3b_last;
     if (rst) begin
       \$409  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$410  = a5_len;
+    \$410  = a3b_len;
     if (rst) begin
       \$410  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$411  = a5_any;
+    \$411  = a3b_any;
     if (rst) begin
       \$411  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$412  = run_max;
-    if (a6_valid) begin
-      \$412  = \$164 [5:0];
-    end
+    \$412  = a3b_mask;
     if (rst) begin
-      \$412  = 6'h00;
+      \$412  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$413  = started;
-    if (a6_valid) begin
-      \$413  = \$166 ;
-    end
+    \$413  = \$141 ;
     if (rst) begin
-      \$413  = 1'h0;
+      \$413  = 22'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$414  = \$172 [6:0];
+    \$414  = \$148 ;
     if (rst) begin
-      \$414  = 7'h00;
+      \$414  = 22'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$415  = \$177 [6:0];
+    \$415  = \$155 ;
     if (rst) begin
-      \$415  = 7'h00;
+      \$415  = 22'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$416  = \$178 ;
+    \$416  = \$162 ;
     if (rst) begin
-      \$416  = 21'h000000;
+      \$416  = 22'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$417  = started;
+    \$417  = a4_max;
     if (rst) begin
-      \$417  = 1'h0;
+      \$417  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$418  = a6_valid;
+    \$418  = a4_valid;
     if (rst) begin
       \$418  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$419  = a6_last;
+    \$419  = a4_last;
     if (rst) begin
       \$419  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$420  = a6_len;
+    \$420  = a4_len;
     if (rst) begin
       \$420  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$421  = \$183 ;
+    \$421  = a4_any;
     if (rst) begin
-      \$421  = 8'h00;
+      \$421  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$422  = \$184 ;
+    \$422  = a4_mask;
     if (rst) begin
-      \$422  = 1'h0;
+      \$422  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$423  = \$187 ;
+    \$423  = \$165 ;
     if (rst) begin
-      \$423  = 21'h000000;
+      \$423  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$424  = a7_valid;
+    \$424  = a5_max;
     if (rst) begin
-      \$424  = 1'h0;
+      \$424  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$425  = a7_last;
+    \$425  = a5_valid;
     if (rst) begin
       \$425  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$426  = a7_len;
+    \$426  = a5_last;
     if (rst) begin
-      \$426  = 8'h00;
+      \$426  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$427  = a7_max;
+    \$427  = a5_len;
     if (rst) begin
       \$427  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$428  = a7_any;
+    \$428  = a5_any;
     if (rst) begin
       \$428  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$429  = a7_old_shift;
+    \$429  = run_max;
+    if (a6_valid) begin
+      \$429  = \$170 [5:0];
+    end
     if (rst) begin
-      \$429  = 7'h00;
+      \$429  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$430  = a7_keep;
+    \$430  = started;
+    if (a6_valid) begin
+      \$430  = \$172 ;
+    end
     if (rst) begin
       \$430  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$431  = sum_pending;
-    if (a8_valid) begin
-      \$431  = \$189 [3:0];
-    end
+    \$431  = \$178 [6:0];
     if (rst) begin
-      \$431  = 4'h0;
+      \$431  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$432  = a8_valid;
+    \$432  = \$183 [6:0];
     if (rst) begin
-      \$432  = 1'h0;
+      \$432  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$433  = a8_last;
+    \$433  = \$184 ;
     if (rst) begin
-      \$433  = 1'h0;
+      \$433  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$434  = a8_len;
+    \$434  = started;
     if (rst) begin
-      \$434  = 8'h00;
+      \$434  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$435  = a8_max;
+    \$435  = a6_valid;
     if (rst) begin
-      \$435  = 8'h00;
+      \$435  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$436  = a8_any;
+    \$436  = a6_last;
     if (rst) begin
       \$436  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$437  = a8_old_shift;
+    \$437  = a6_len;
     if (rst) begin
-      \$437  = 7'h00;
+      \$437  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$438  = a8_keep;
+    \$438  = \$189 ;
     if (rst) begin
-      \$438  = 1'h0;
+      \$438  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$439  = a8_term;
+    \$439  = \$190 ;
     if (rst) begin
-      \$439  = 21'h000000;
+      \$439  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$440  = \$191 [3:0];
+    \$440  = \$193 ;
     if (rst) begin
-      \$440  = 4'h0;
+      \$440  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$441  = \$192 ;
+    \$441  = a7_valid;
     if (rst) begin
-      \$441  = 36'h000000000;
+      \$441  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$442  = a9_valid;
+    \$442  = a7_last;
     if (rst) begin
       \$442  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$443  = a9_last;
+    \$443  = a7_len;
     if (rst) begin
-      \$443  = 1'h0;
+      \$443  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$444  = a9_len;
+    \$444  = a7_max;
     if (rst) begin
       \$444  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$445  = a9_max;
+    \$445  = a7_any;
     if (rst) begin
-      \$445  = 8'h00;
+      \$445  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$446  = a9_any;
+    \$446  = a7_old_shift;
     if (rst) begin
-      \$446  = 1'h0;
+      \$446  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$447  = a9_old_shift;
+    \$447  = a7_keep;
     if (rst) begin
-      \$447  = 7'h00;
+      \$447  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$448  = a9_keep;
+    \$448  = sum_pending;
+    if (a8_valid) begin
+      \$448  = \$195 [3:0];
+    end
     if (rst) begin
-      \$448  = 1'h0;
+      \$448  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$449  = a9_term;
+    \$449  = a8_valid;
     if (rst) begin
-      \$449  = 21'h000000;
+      \$449  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$450  = a9_pending;
+    \$450  = a8_last;
     if (rst) begin
-      \$450  = 4'h0;
+      \$450  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$451  = sum_deferred;
-    if (a10_valid) begin
-      \$451  = \$194 [41:0];
-    end
+    \$451  = a8_len;
     if (rst) begin
-      \$451  = 42'h00000000000;
+      \$451  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$452  = \$195 ;
+    \$452  = a8_max;
     if (rst) begin
-      \$452  = 1'h0;
+      \$452  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$453  = a10_max;
+    \$453  = a8_any;
     if (rst) begin
-      \$453  = 8'h00;
+      \$453  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$454  = a10_any;
+    \$454  = a8_old_shift;
     if (rst) begin
-      \$454  = 1'h0;
+      \$454  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$455  = a10_len;
+    \$455  = a8_keep;
     if (rst) begin
-      \$455  = 8'h00;
+      \$455  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$456  = \$197 [41:0];
+    \$456  = a8_term;
     if (rst) begin
-      \$456  = 42'h00000000000;
+      \$456  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$457  = a10_pending;
+    \$457  = \$197 [3:0];
     if (rst) begin
       \$457  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$458  = r0a_valid;
+    \$458  = \$198 ;
     if (rst) begin
-      \$458  = 1'h0;
+      \$458  = 40'h0000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$459  = r0a_max;
+    \$459  = a9_valid;
     if (rst) begin
-      \$459  = 8'h00;
+      \$459  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$460  = \$198 [26:0];
+    \$460  = a9_last;
     if (rst) begin
-      \$460  = 27'h0000000;
+      \$460  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$461  = r0a_any;
+    \$461  = a9_len;
     if (rst) begin
-      \$461  = 1'h0;
+      \$461  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$462  = r0a_len;
+    \$462  = a9_max;
     if (rst) begin
       \$462  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$463  = r0_valid;
+    \$463  = a9_any;
     if (rst) begin
       \$463  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$464  = r0_max;
+    \$464  = a9_old_shift;
     if (rst) begin
-      \$464  = 8'h00;
+      \$464  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$465  = r0_any;
+    \$465  = a9_keep;
     if (rst) begin
       \$465  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$466  = r0_len;
+    \$466  = a9_term;
     if (rst) begin
-      \$466  = 8'h00;
+      \$466  = 25'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$467  = recip_lead;
+    \$467  = a9_pending;
     if (rst) begin
-      \$467  = 5'h00;
+      \$467  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$468  = r0_sum;
+    \$468  = sum_deferred;
+    if (a10_valid) begin
+      \$468  = \$200 [45:0];
+    end
     if (rst) begin
-      \$468  = 27'h0000000;
+      \$468  = 46'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$469  = r1_valid;
+    \$469  = \$201 ;
     if (rst) begin
       \$469  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$470  = r1_max;
+    \$470  = a10_max;
     if (rst) begin
       \$470  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$471  = r1_any;
+    \$471  = a10_any;
     if (rst) begin
       \$471  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$472  = r1_len;
+    \$472  = a10_len;
     if (rst) begin
       \$472  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$473  = r1_lead;
+    \$473  = \$203 [45:0];
     if (rst) begin
-      \$473  = 5'h00;
+      \$473  = 46'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$474  = recip_normal[15:0];
+    \$474  = a10_pending;
     if (rst) begin
-      \$474  = 16'h0000;
+      \$474  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$475  = r2_mantissa[12:0];
+    \$475  = r0a_valid;
     if (rst) begin
-      \$475  = 13'h0000;
+      \$475  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$476  = \$199 ;
+    \$476  = r0a_max;
     if (rst) begin
-      \$476  = 14'h0000;
+      \$476  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$477  = recip_lower;
+    \$477  = \$204 [30:0];
     if (rst) begin
-      \$477  = 13'h0000;
+      \$477  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$478  = r2_valid;
+    \$478  = r0a_any;
     if (rst) begin
       \$478  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$479  = r2_max;
+    \$479  = r0a_len;
     if (rst) begin
       \$479  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$480  = r2_any;
+    \$480  = r0_valid;
     if (rst) begin
       \$480  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$481  = r2_len;
+    \$481  = r0_max;
     if (rst) begin
       \$481  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$482  = r2_lead;
+    \$482  = r0_any;
     if (rst) begin
-      \$482  = 5'h00;
+      \$482  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$483  = r2_mantissa;
+    \$483  = r0_len;
     if (rst) begin
-      \$483  = 16'h0000;
+      \$483  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$484  = r2b_valid;
+    \$484  = recip_lead;
     if (rst) begin
-      \$484  = 1'h0;
+      \$484  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$485  = r2b_max;
+    \$485  = r0_sum;
     if (rst) begin
-      \$485  = 8'h00;
+      \$485  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$486  = r2b_any;
+    \$486  = r1_valid;
     if (rst) begin
       \$486  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$487  = r2b_len;
+    \$487  = r1_max;
     if (rst) begin
       \$487  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$488  = r2b_lead;
+    \$488  = r1_any;
     if (rst) begin
-      \$488  = 5'h00;
+      \$488  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$489  = \$202 ;
+    \$489  = r1_len;
     if (rst) begin
-      \$489  = 28'h0000000;
+      \$489  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$490  = r2b_mantissa;
+    \$490  = r1_lead;
     if (rst) begin
-      \$490  = 16'h0000;
+      \$490  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$491  = vector_valid;
-    if (vector_load) begin
-      \$491  = 1'h1;
-    end else if (vector_pop) begin
-      \$491  = 1'h0;
-    end
+    \$491  = recip_normal[15:0];
     if (rst) begin
-      \$491  = 1'h0;
+      \$491  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$492  = vector_head;
-    if (vector_load) begin
-      \$492  = r_data;
-    end
+    \$492  = r2_mantissa[12:0];
     if (rst) begin
-      \$492  = 31'h00000000;
+      \$492  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$493  = rd__addr;
-    if (issue) begin
-      \$493  = \$203 [6:0];
-    end
+    \$493  = \$205 ;
     if (rst) begin
-      \$493  = 7'h00;
+      \$493  = 14'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$494  = count;
-    if (issue) begin
-      \$494  = \$206 [6:0];
-    end
+    \$494  = recip_lower;
     if (rst) begin
-      \$494  = 7'h00;
+      \$494  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$495  = d1_valid;
-    if (ce) begin
-      \$495  = issue;
-    end
+    \$495  = r2_valid;
     if (rst) begin
       \$495  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$496  = d1_last;
-    if (ce) begin
-      \$496  = \$208 ;
-    end
+    \$496  = r2_max;
     if (rst) begin
-      \$496  = 1'h0;
+      \$496  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$497  = d1_max;
-    if (ce) begin
-      \$497  = vector_head[5:0];
-    end
+    \$497  = r2_any;
     if (rst) begin
-      \$497  = 6'h00;
+      \$497  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$498  = d1_recip;
-    if (ce) begin
-      \$498  = vector_head[18:6];
-    end
+    \$498  = r2_len;
     if (rst) begin
-      \$498  = 13'h0000;
+      \$498  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$499  = d1_lead;
-    if (ce) begin
-      \$499  = vector_head[23:19];
-    end
+    \$499  = r2_lead;
     if (rst) begin
       \$499  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$500  = d1_any;
-    if (ce) begin
-      \$500  = vector_head[24];
-    end
+    \$500  = r2_mantissa;
     if (rst) begin
-      \$500  = 1'h0;
+      \$500  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$501  = d1b_ring;
-    if (ce) begin
-      \$501  = rd__data;
-    end
+    \$501  = r2b_valid;
     if (rst) begin
-      \$501  = 36'h000000000;
+      \$501  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$502  = d1b_valid;
-    if (ce) begin
-      \$502  = d1_valid;
-    end
+    \$502  = r2b_max;
     if (rst) begin
-      \$502  = 1'h0;
+      \$502  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$503  = d1b_last;
-    if (ce) begin
-      \$503  = d1_last;
-    end
+    \$503  = r2b_any;
     if (rst) begin
       \$503  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$504  = d1b_max;
-    if (ce) begin
-      \$504  = d1_max;
-    end
+    \$504  = r2b_len;
     if (rst) begin
-      \$504  = 6'h00;
+      \$504  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$505  = d1b_recip;
-    if (ce) begin
-      \$505  = d1_recip;
-    end
+    \$505  = r2b_lead;
     if (rst) begin
-      \$505  = 13'h0000;
+      \$505  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$506  = d1b_lead;
-    if (ce) begin
-      \$506  = d1_lead;
-    end
+    \$506  = \$208 ;
     if (rst) begin
-      \$506  = 5'h00;
+      \$506  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$507  = d1b_any;
-    if (ce) begin
-      \$507  = d1_any;
-    end
+    \$507  = r2b_mantissa;
     if (rst) begin
-      \$507  = 1'h0;
+      \$507  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$508  = d2_e0;
-    if (ce) begin
-      \$508  = d1b_ring[7:0];
-    end
+    \$508  = r3_valid;
     if (rst) begin
-      \$508  = 8'h00;
+      \$508  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$509  = d2_e1;
-    if (ce) begin
-      \$509  = d1b_ring[15:8];
-    end
+    \$509  = r3_max;
     if (rst) begin
       \$509  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$510  = d2_e2;
-    if (ce) begin
-      \$510  = d1b_ring[23:16];
-    end
+    \$510  = r3_any;
     if (rst) begin
-      \$510  = 8'h00;
+      \$510  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$511  = d2_e3;
-    if (ce) begin
-      \$511  = d1b_ring[31:24];
-    end
+    \$511  = r3_len;
     if (rst) begin
       \$511  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$512  = d2_mask;
-    if (ce) begin
-      \$512  = d1b_ring[35:32];
-    end
+    \$512  = r3_lead;
     if (rst) begin
-      \$512  = 4'h0;
+      \$512  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$513  = d2_valid;
-    if (ce) begin
-      \$513  = d1b_valid;
-    end
+    \$513  = r3_recip;
     if (rst) begin
-      \$513  = 1'h0;
+      \$513  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$514  = d2_last;
-    if (ce) begin
-      \$514  = d1b_last;
-    end
+    \$514  = r3_mantissa;
     if (rst) begin
-      \$514  = 1'h0;
+      \$514  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$515  = d2_max;
-    if (ce) begin
-      \$515  = d1b_max;
-    end
+    \$515  = \$211 ;
     if (rst) begin
-      \$515  = 6'h00;
+      \$515  = 60'h000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$516  = d2_recip;
-    if (ce) begin
-      \$516  = d1b_recip;
-    end
+    \$516  = n1_valid;
     if (rst) begin
-      \$516  = 13'h0000;
+      \$516  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$517  = d2_lead;
-    if (ce) begin
-      \$517  = d1b_lead;
-    end
+    \$517  = n1_max;
     if (rst) begin
-      \$517  = 5'h00;
+      \$517  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$518  = d2_any;
-    if (ce) begin
-      \$518  = d1b_any;
-    end
+    \$518  = n1_any;
     if (rst) begin
       \$518  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$519  = d_exp0_v_r;
-    if (ce) begin
-      \$519  = \$210 ;
-    end
+    \$519  = n1_len;
     if (rst) begin
-      \$519  = 14'h0000;
+      \$519  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$520  = d_exp0_offset_r;
-    if (ce) begin
-      \$520  = d_exp0_v_r[0];
-    end
+    \$520  = n1_lead;
     if (rst) begin
-      \$520  = 1'h0;
+      \$520  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$521  = d_exp0_step_r;
-    if (ce) begin
-      \$521  = \$211 ;
-    end
+    \$521  = n1_recip;
     if (rst) begin
-      \$521  = 19'h00000;
+      \$521  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$522  = d_exp0_lower_r;
-    if (ce) begin
-      \$522  = d_exp0_lower;
-    end
+    \$522  = n1_mantissa;
     if (rst) begin
-      \$522  = 18'h00000;
+      \$522  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$523  = d_exp0_drop_r;
-    if (ce) begin
-      \$523  = \$58 [4:0];
-    end
+    \$523  = \$215 [12:0];
     if (rst) begin
-      \$523  = 5'h00;
+      \$523  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$524  = d_exp1_v_r;
-    if (ce) begin
-      \$524  = \$213 ;
+    \$524  = vector_valid;
+    if (vector_load) begin
+      \$524  = 1'h1;
+    end else if (vector_pop) begin
+      \$524  = 1'h0;
     end
     if (rst) begin
-      \$524  = 14'h0000;
+      \$524  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$525  = d_exp1_offset_r;
-    if (ce) begin
-      \$525  = d_exp1_v_r[0];
+    \$525  = vector_head;
+    if (vector_load) begin
+      \$525  = r_data;
     end
     if (rst) begin
-      \$525  = 1'h0;
+      \$525  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$526  = d_exp1_step_r;
-    if (ce) begin
-      \$526  = \$214 ;
+    \$526  = rd__addr;
+    if (issue) begin
+      \$526  = \$216 [6:0];
     end
     if (rst) begin
-      \$526  = 19'h00000;
+      \$526  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$527  = d_exp1_lower_r;
-    if (ce) begin
-      \$527  = d_exp1_lower;
+    \$527  = count;
+    if (issue) begin
+      \$527  = \$219 [6:0];
     end
     if (rst) begin
-      \$527  = 18'h00000;
+      \$527  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$528  = d_exp1_drop_r;
+    \$528  = d1_valid;
     if (ce) begin
-      \$528  = \$67 [4:0];
+      \$528  = issue;
     end
     if (rst) begin
-      \$528  = 5'h00;
+      \$528  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$529  = d_exp2_v_r;
+    \$529  = d1_last;
     if (ce) begin
-      \$529  = \$216 ;
+      \$529  = \$221 ;
     end
     if (rst) begin
-      \$529  = 14'h0000;
+      \$529  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$530  = d_exp2_offset_r;
+    \$530  = d1_max;
     if (ce) begin
-      \$530  = d_exp2_v_r[0];
+      \$530  = vector_head[5:0];
     end
     if (rst) begin
-      \$530  = 1'h0;
+      \$530  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$531  = d_exp2_step_r;
+    \$531  = d1_recip;
     if (ce) begin
-      \$531  = \$217 ;
+      \$531  = vector_head[18:6];
     end
     if (rst) begin
-      \$531  = 19'h00000;
+      \$531  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$532  = d_exp2_lower_r;
+    \$532  = d1_lead;
     if (ce) begin
-      \$532  = d_exp2_lower;
+      \$532  = vector_head[23:19];
     end
     if (rst) begin
-      \$532  = 18'h00000;
+      \$532  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$533  = d_exp2_drop_r;
+    \$533  = d1_any;
     if (ce) begin
-      \$533  = \$76 [4:0];
+      \$533  = vector_head[24];
     end
     if (rst) begin
-      \$533  = 5'h00;
+      \$533  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$534  = d_exp3_v_r;
+    \$534  = d1b_ring;
     if (ce) begin
-      \$534  = \$219 ;
+      \$534  = rd__data;
     end
     if (rst) begin
-      \$534  = 14'h0000;
+      \$534  = 36'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$535  = d_exp3_offset_r;
+    \$535  = d1b_valid;
     if (ce) begin
-      \$535  = d_exp3_v_r[0];
+      \$535  = d1_valid;
     end
     if (rst) begin
       \$535  = 1'h0;
@@ -3704,149 +3749,149 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$536  = d_exp3_step_r;
+    \$536  = d1b_last;
     if (ce) begin
-      \$536  = \$220 ;
+      \$536  = d1_last;
     end
     if (rst) begin
-      \$536  = 19'h00000;
+      \$536  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$537  = d_exp3_lower_r;
+    \$537  = d1b_max;
     if (ce) begin
-      \$537  = d_exp3_lower;
+      \$537  = d1_max;
     end
     if (rst) begin
-      \$537  = 18'h00000;
+      \$537  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$538  = d_exp3_drop_r;
+    \$538  = d1b_recip;
     if (ce) begin
-      \$538  = \$85 [4:0];
+      \$538  = d1_recip;
     end
     if (rst) begin
-      \$538  = 5'h00;
+      \$538  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$539  = d2a_mask;
+    \$539  = d1b_lead;
     if (ce) begin
-      \$539  = d2_mask;
+      \$539  = d1_lead;
     end
     if (rst) begin
-      \$539  = 4'h0;
+      \$539  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$540  = d2b_mask;
+    \$540  = d1b_any;
     if (ce) begin
-      \$540  = d2a_mask;
+      \$540  = d1_any;
     end
     if (rst) begin
-      \$540  = 4'h0;
+      \$540  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$541  = d2a_valid;
+    \$541  = d2_e0;
     if (ce) begin
-      \$541  = d2_valid;
+      \$541  = d1b_ring[7:0];
     end
     if (rst) begin
-      \$541  = 1'h0;
+      \$541  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$542  = d2b_valid;
+    \$542  = d2_e1;
     if (ce) begin
-      \$542  = d2a_valid;
+      \$542  = d1b_ring[15:8];
     end
     if (rst) begin
-      \$542  = 1'h0;
+      \$542  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$543  = d2a_last;
+    \$543  = d2_e2;
     if (ce) begin
-      \$543  = d2_last;
+      \$543  = d1b_ring[23:16];
     end
     if (rst) begin
-      \$543  = 1'h0;
+      \$543  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$544  = d2b_last;
+    \$544  = d2_e3;
     if (ce) begin
-      \$544  = d2a_last;
+      \$544  = d1b_ring[31:24];
     end
     if (rst) begin
-      \$544  = 1'h0;
+      \$544  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$545  = d2a_max;
+    \$545  = d2_mask;
     if (ce) begin
-      \$545  = d2_max;
+      \$545  = d1b_ring[35:32];
     end
     if (rst) begin
-      \$545  = 6'h00;
+      \$545  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$546  = d2b_max;
+    \$546  = d2_valid;
     if (ce) begin
-      \$546  = d2a_max;
+      \$546  = d1b_valid;
     end
     if (rst) begin
-      \$546  = 6'h00;
+      \$546  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$547  = d2a_recip;
+    \$547  = d2_last;
     if (ce) begin
-      \$547  = d2_recip;
+      \$547  = d1b_last;
     end
     if (rst) begin
-      \$547  = 13'h0000;
+      \$547  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$548  = d2b_recip;
+    \$548  = d2_max;
     if (ce) begin
-      \$548  = d2a_recip;
+      \$548  = d1b_max;
     end
     if (rst) begin
-      \$548  = 13'h0000;
+      \$548  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$549  = d2a_lead;
+    \$549  = d2_recip;
     if (ce) begin
-      \$549  = d2_lead;
+      \$549  = d1b_recip;
     end
     if (rst) begin
-      \$549  = 5'h00;
+      \$549  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$550  = d2b_lead;
+    \$550  = d2_lead;
     if (ce) begin
-      \$550  = d2a_lead;
+      \$550  = d1b_lead;
     end
     if (rst) begin
       \$550  = 5'h00;
@@ -3854,9 +3899,9 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$551  = d2a_any;
+    \$551  = d2_any;
     if (ce) begin
-      \$551  = d2_any;
+      \$551  = d1b_any;
     end
     if (rst) begin
       \$551  = 1'h0;
@@ -3864,39 +3909,39 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$552  = d2b_any;
+    \$552  = d_exp0_v_r;
     if (ce) begin
-      \$552  = d2a_any;
+      \$552  = \$223 ;
     end
     if (rst) begin
-      \$552  = 1'h0;
+      \$552  = 14'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$553  = d3_mantissa0;
+    \$553  = d_exp0_offset_r;
     if (ce) begin
-      \$553  = \$223 [17:0];
+      \$553  = d_exp0_v_r[0];
     end
     if (rst) begin
-      \$553  = 18'h00000;
+      \$553  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$554  = d3_drop0;
+    \$554  = d_exp0_step_r;
     if (ce) begin
-      \$554  = d_exp0_drop_r;
+      \$554  = \$224 ;
     end
     if (rst) begin
-      \$554  = 5'h00;
+      \$554  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$555  = d3_mantissa1;
+    \$555  = d_exp0_lower_r;
     if (ce) begin
-      \$555  = \$226 [17:0];
+      \$555  = d_exp0_lower;
     end
     if (rst) begin
       \$555  = 18'h00000;
@@ -3904,9 +3949,9 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$556  = d3_drop1;
+    \$556  = d_exp0_drop_r;
     if (ce) begin
-      \$556  = d_exp1_drop_r;
+      \$556  = \$60 [4:0];
     end
     if (rst) begin
       \$556  = 5'h00;
@@ -3914,69 +3959,69 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$557  = d3_mantissa2;
+    \$557  = d_exp1_v_r;
     if (ce) begin
-      \$557  = \$229 [17:0];
+      \$557  = \$226 ;
     end
     if (rst) begin
-      \$557  = 18'h00000;
+      \$557  = 14'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$558  = d3_drop2;
+    \$558  = d_exp1_offset_r;
     if (ce) begin
-      \$558  = d_exp2_drop_r;
+      \$558  = d_exp1_v_r[0];
     end
     if (rst) begin
-      \$558  = 5'h00;
+      \$558  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$559  = d3_mantissa3;
+    \$559  = d_exp1_step_r;
     if (ce) begin
-      \$559  = \$232 [17:0];
+      \$559  = \$227 ;
     end
     if (rst) begin
-      \$559  = 18'h00000;
+      \$559  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$560  = d3_drop3;
+    \$560  = d_exp1_lower_r;
     if (ce) begin
-      \$560  = d_exp3_drop_r;
+      \$560  = d_exp1_lower;
     end
     if (rst) begin
-      \$560  = 5'h00;
+      \$560  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$561  = d3_mask;
+    \$561  = d_exp1_drop_r;
     if (ce) begin
-      \$561  = d2b_mask;
+      \$561  = \$69 [4:0];
     end
     if (rst) begin
-      \$561  = 4'h0;
+      \$561  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$562  = d3_valid;
+    \$562  = d_exp2_v_r;
     if (ce) begin
-      \$562  = d2b_valid;
+      \$562  = \$229 ;
     end
     if (rst) begin
-      \$562  = 1'h0;
+      \$562  = 14'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$563  = d3_last;
+    \$563  = d_exp2_offset_r;
     if (ce) begin
-      \$563  = d2b_last;
+      \$563  = d_exp2_v_r[0];
     end
     if (rst) begin
       \$563  = 1'h0;
@@ -3984,29 +4029,29 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$564  = d3_max;
+    \$564  = d_exp2_step_r;
     if (ce) begin
-      \$564  = d2b_max;
+      \$564  = \$230 ;
     end
     if (rst) begin
-      \$564  = 6'h00;
+      \$564  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$565  = d3_recip;
+    \$565  = d_exp2_lower_r;
     if (ce) begin
-      \$565  = d2b_recip;
+      \$565  = d_exp2_lower;
     end
     if (rst) begin
-      \$565  = 13'h0000;
+      \$565  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$566  = d3_lead;
+    \$566  = d_exp2_drop_r;
     if (ce) begin
-      \$566  = d2b_lead;
+      \$566  = \$78 [4:0];
     end
     if (rst) begin
       \$566  = 5'h00;
@@ -4014,39 +4059,39 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$567  = d3_any;
+    \$567  = d_exp3_v_r;
     if (ce) begin
-      \$567  = d2b_any;
+      \$567  = \$232 ;
     end
     if (rst) begin
-      \$567  = 1'h0;
+      \$567  = 14'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$568  = d4_num0;
+    \$568  = d_exp3_offset_r;
     if (ce) begin
-      \$568  = \$236 [17:0];
+      \$568  = d_exp3_v_r[0];
     end
     if (rst) begin
-      \$568  = 18'h00000;
+      \$568  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$569  = d4_num1;
+    \$569  = d_exp3_step_r;
     if (ce) begin
-      \$569  = \$240 [17:0];
+      \$569  = \$233 ;
     end
     if (rst) begin
-      \$569  = 18'h00000;
+      \$569  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$570  = d4_num2;
+    \$570  = d_exp3_lower_r;
     if (ce) begin
-      \$570  = \$244 [17:0];
+      \$570  = d_exp3_lower;
     end
     if (rst) begin
       \$570  = 18'h00000;
@@ -4054,19 +4099,19 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$571  = d4_num3;
+    \$571  = d_exp3_drop_r;
     if (ce) begin
-      \$571  = \$248 [17:0];
+      \$571  = \$87 [4:0];
     end
     if (rst) begin
-      \$571  = 18'h00000;
+      \$571  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$572  = d4_mask;
+    \$572  = d2a_mask;
     if (ce) begin
-      \$572  = d3_mask;
+      \$572  = d2_mask;
     end
     if (rst) begin
       \$572  = 4'h0;
@@ -4074,19 +4119,19 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$573  = d4_valid;
+    \$573  = d2b_mask;
     if (ce) begin
-      \$573  = d3_valid;
+      \$573  = d2a_mask;
     end
     if (rst) begin
-      \$573  = 1'h0;
+      \$573  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$574  = d4_last;
+    \$574  = d2a_valid;
     if (ce) begin
-      \$574  = d3_last;
+      \$574  = d2_valid;
     end
     if (rst) begin
       \$574  = 1'h0;
@@ -4094,99 +4139,99 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$575  = d4_max;
+    \$575  = d2b_valid;
     if (ce) begin
-      \$575  = d3_max;
+      \$575  = d2a_valid;
     end
     if (rst) begin
-      \$575  = 6'h00;
+      \$575  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$576  = d4_recip;
+    \$576  = d2a_last;
     if (ce) begin
-      \$576  = d3_recip;
+      \$576  = d2_last;
     end
     if (rst) begin
-      \$576  = 13'h0000;
+      \$576  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$577  = d4_lead;
+    \$577  = d2b_last;
     if (ce) begin
-      \$577  = d3_lead;
+      \$577  = d2a_last;
     end
     if (rst) begin
-      \$577  = 5'h00;
+      \$577  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$578  = d4_any;
+    \$578  = d2a_max;
     if (ce) begin
-      \$578  = d3_any;
+      \$578  = d2_max;
     end
     if (rst) begin
-      \$578  = 1'h0;
+      \$578  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$579  = d5_prod0;
+    \$579  = d2b_max;
     if (ce) begin
-      \$579  = \$249 ;
+      \$579  = d2a_max;
     end
     if (rst) begin
-      \$579  = 31'h00000000;
+      \$579  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$580  = d5_prod1;
+    \$580  = d2a_recip;
     if (ce) begin
-      \$580  = \$250 ;
+      \$580  = d2_recip;
     end
     if (rst) begin
-      \$580  = 31'h00000000;
+      \$580  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$581  = d5_prod2;
+    \$581  = d2b_recip;
     if (ce) begin
-      \$581  = \$251 ;
+      \$581  = d2a_recip;
     end
     if (rst) begin
-      \$581  = 31'h00000000;
+      \$581  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$582  = d5_prod3;
+    \$582  = d2a_lead;
     if (ce) begin
-      \$582  = \$252 ;
+      \$582  = d2_lead;
     end
     if (rst) begin
-      \$582  = 31'h00000000;
+      \$582  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$583  = d5_mask;
+    \$583  = d2b_lead;
     if (ce) begin
-      \$583  = d4_mask;
+      \$583  = d2a_lead;
     end
     if (rst) begin
-      \$583  = 4'h0;
+      \$583  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$584  = d5_valid;
+    \$584  = d2a_any;
     if (ce) begin
-      \$584  = d4_valid;
+      \$584  = d2_any;
     end
     if (rst) begin
       \$584  = 1'h0;
@@ -4194,9 +4239,9 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$585  = d5_last;
+    \$585  = d2b_any;
     if (ce) begin
-      \$585  = d4_last;
+      \$585  = d2a_any;
     end
     if (rst) begin
       \$585  = 1'h0;
@@ -4204,109 +4249,109 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$586  = d5_max;
+    \$586  = d3_mantissa0;
     if (ce) begin
-      \$586  = d4_max;
+      \$586  = \$236 [17:0];
     end
     if (rst) begin
-      \$586  = 6'h00;
+      \$586  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$587  = d5_recip;
+    \$587  = d3_drop0;
     if (ce) begin
-      \$587  = d4_recip;
+      \$587  = d_exp0_drop_r;
     end
     if (rst) begin
-      \$587  = 13'h0000;
+      \$587  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$588  = d5_lead;
+    \$588  = d3_mantissa1;
     if (ce) begin
-      \$588  = d4_lead;
+      \$588  = \$239 [17:0];
     end
     if (rst) begin
-      \$588  = 5'h00;
+      \$588  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$589  = d5_any;
+    \$589  = d3_drop1;
     if (ce) begin
-      \$589  = d4_any;
+      \$589  = d_exp1_drop_r;
     end
     if (rst) begin
-      \$589  = 1'h0;
+      \$589  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$590  = d5_shift;
+    \$590  = d3_mantissa2;
     if (ce) begin
-      \$590  = \$86 [4:0];
+      \$590  = \$242 [17:0];
     end
     if (rst) begin
-      \$590  = 5'h00;
+      \$590  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$591  = d6_twice0;
+    \$591  = d3_drop2;
     if (ce) begin
-      \$591  = \$254 ;
+      \$591  = d_exp2_drop_r;
     end
     if (rst) begin
-      \$591  = 32'd0;
+      \$591  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$592  = d6_twice1;
+    \$592  = d3_mantissa3;
     if (ce) begin
-      \$592  = \$256 ;
+      \$592  = \$245 [17:0];
     end
     if (rst) begin
-      \$592  = 32'd0;
+      \$592  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$593  = d6_twice2;
+    \$593  = d3_drop3;
     if (ce) begin
-      \$593  = \$258 ;
+      \$593  = d_exp3_drop_r;
     end
     if (rst) begin
-      \$593  = 32'd0;
+      \$593  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$594  = d6_twice3;
+    \$594  = d3_mask;
     if (ce) begin
-      \$594  = \$260 ;
+      \$594  = d2b_mask;
     end
     if (rst) begin
-      \$594  = 32'd0;
+      \$594  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$595  = d6_mask;
+    \$595  = d3_valid;
     if (ce) begin
-      \$595  = d5_mask;
+      \$595  = d2b_valid;
     end
     if (rst) begin
-      \$595  = 4'h0;
+      \$595  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$596  = d6_valid;
+    \$596  = d3_last;
     if (ce) begin
-      \$596  = d5_valid;
+      \$596  = d2b_last;
     end
     if (rst) begin
       \$596  = 1'h0;
@@ -4314,109 +4359,109 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$597  = d6_last;
+    \$597  = d3_max;
     if (ce) begin
-      \$597  = d5_last;
+      \$597  = d2b_max;
     end
     if (rst) begin
-      \$597  = 1'h0;
+      \$597  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$598  = d6_max;
+    \$598  = d3_recip;
     if (ce) begin
-      \$598  = d5_max;
+      \$598  = d2b_recip;
     end
     if (rst) begin
-      \$598  = 6'h00;
+      \$598  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$599  = d6_recip;
+    \$599  = d3_lead;
     if (ce) begin
-      \$599  = d5_recip;
+      \$599  = d2b_lead;
     end
     if (rst) begin
-      \$599  = 13'h0000;
+      \$599  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$600  = d6_lead;
+    \$600  = d3_any;
     if (ce) begin
-      \$600  = d5_lead;
+      \$600  = d2b_any;
     end
     if (rst) begin
-      \$600  = 5'h00;
+      \$600  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$601  = d6_any;
+    \$601  = d4_num0;
     if (ce) begin
-      \$601  = d5_any;
+      \$601  = \$250 [17:0];
     end
     if (rst) begin
-      \$601  = 1'h0;
+      \$601  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$602  = d6_shift;
+    \$602  = d4_num1;
     if (ce) begin
-      \$602  = d5_shift;
+      \$602  = \$255 [17:0];
     end
     if (rst) begin
-      \$602  = 5'h00;
+      \$602  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$603  = d7_y0;
+    \$603  = d4_num2;
     if (ce) begin
-      \$603  = \$269 [7:0];
+      \$603  = \$260 [17:0];
     end
     if (rst) begin
-      \$603  = 8'h00;
+      \$603  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$604  = d7_y1;
+    \$604  = d4_num3;
     if (ce) begin
-      \$604  = \$278 [7:0];
+      \$604  = \$265 [17:0];
     end
     if (rst) begin
-      \$604  = 8'h00;
+      \$604  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$605  = d7_y2;
+    \$605  = d4_mask;
     if (ce) begin
-      \$605  = \$287 [7:0];
+      \$605  = d3_mask;
     end
     if (rst) begin
-      \$605  = 8'h00;
+      \$605  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$606  = d7_y3;
+    \$606  = d4_valid;
     if (ce) begin
-      \$606  = \$296 [7:0];
+      \$606  = d3_valid;
     end
     if (rst) begin
-      \$606  = 8'h00;
+      \$606  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$607  = o__valid;
+    \$607  = d4_last;
     if (ce) begin
-      \$607  = d6_valid;
+      \$607  = d3_last;
     end
     if (rst) begin
       \$607  = 1'h0;
@@ -4424,12 +4469,342 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$608  = d7_last;
+    \$608  = d4_max;
     if (ce) begin
-      \$608  = d6_last;
+      \$608  = d3_max;
     end
     if (rst) begin
-      \$608  = 1'h0;
+      \$608  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$609  = d4_recip;
+    if (ce) begin
+      \$609  = d3_recip;
+    end
+    if (rst) begin
+      \$609  = 13'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$610  = d4_lead;
+    if (ce) begin
+      \$610  = d3_lead;
+    end
+    if (rst) begin
+      \$610  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$611  = d4_any;
+    if (ce) begin
+      \$611  = d3_any;
+    end
+    if (rst) begin
+      \$611  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$612  = d5_prod0;
+    if (ce) begin
+      \$612  = \$266 ;
+    end
+    if (rst) begin
+      \$612  = 31'h00000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$613  = d5_prod1;
+    if (ce) begin
+      \$613  = \$267 ;
+    end
+    if (rst) begin
+      \$613  = 31'h00000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$614  = d5_prod2;
+    if (ce) begin
+      \$614  = \$268 ;
+    end
+    if (rst) begin
+      \$614  = 31'h00000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$615  = d5_prod3;
+    if (ce) begin
+      \$615  = \$269 ;
+    end
+    if (rst) begin
+      \$615  = 31'h00000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$616  = d5_mask;
+    if (ce) begin
+      \$616  = d4_mask;
+    end
+    if (rst) begin
+      \$616  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$617  = d5_valid;
+    if (ce) begin
+      \$617  = d4_valid;
+    end
+    if (rst) begin
+      \$617  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$618  = d5_last;
+    if (ce) begin
+      \$618  = d4_last;
+    end
+    if (rst) begin
+      \$618  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$619  = d5_max;
+    if (ce) begin
+      \$619  = d4_max;
+    end
+    if (rst) begin
+      \$619  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$620  = d5_recip;
+    if (ce) begin
+      \$620  = d4_recip;
+    end
+    if (rst) begin
+      \$620  = 13'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$621  = d5_lead;
+    if (ce) begin
+      \$621  = d4_lead;
+    end
+    if (rst) begin
+      \$621  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$622  = d5_any;
+    if (ce) begin
+      \$622  = d4_any;
+    end
+    if (rst) begin
+      \$622  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$623  = d5_shift;
+    if (ce) begin
+      \$623  = \$88 [4:0];
+    end
+    if (rst) begin
+      \$623  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$624  = d6_twice0;
+    if (ce) begin
+      \$624  = \$271 ;
+    end
+    if (rst) begin
+      \$624  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$625  = d6_twice1;
+    if (ce) begin
+      \$625  = \$273 ;
+    end
+    if (rst) begin
+      \$625  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$626  = d6_twice2;
+    if (ce) begin
+      \$626  = \$275 ;
+    end
+    if (rst) begin
+      \$626  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$627  = d6_twice3;
+    if (ce) begin
+      \$627  = \$277 ;
+    end
+    if (rst) begin
+      \$627  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$628  = d6_mask;
+    if (ce) begin
+      \$628  = d5_mask;
+    end
+    if (rst) begin
+      \$628  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$629  = d6_valid;
+    if (ce) begin
+      \$629  = d5_valid;
+    end
+    if (rst) begin
+      \$629  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$630  = d6_last;
+    if (ce) begin
+      \$630  = d5_last;
+    end
+    if (rst) begin
+      \$630  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$631  = d6_max;
+    if (ce) begin
+      \$631  = d5_max;
+    end
+    if (rst) begin
+      \$631  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$632  = d6_recip;
+    if (ce) begin
+      \$632  = d5_recip;
+    end
+    if (rst) begin
+      \$632  = 13'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$633  = d6_lead;
+    if (ce) begin
+      \$633  = d5_lead;
+    end
+    if (rst) begin
+      \$633  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$634  = d6_any;
+    if (ce) begin
+      \$634  = d5_any;
+    end
+    if (rst) begin
+      \$634  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$635  = d6_shift;
+    if (ce) begin
+      \$635  = d5_shift;
+    end
+    if (rst) begin
+      \$635  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$636  = d7_y0;
+    if (ce) begin
+      \$636  = \$286 [7:0];
+    end
+    if (rst) begin
+      \$636  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$637  = d7_y1;
+    if (ce) begin
+      \$637  = \$295 [7:0];
+    end
+    if (rst) begin
+      \$637  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$638  = d7_y2;
+    if (ce) begin
+      \$638  = \$304 [7:0];
+    end
+    if (rst) begin
+      \$638  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$639  = d7_y3;
+    if (ce) begin
+      \$639  = \$313 [7:0];
+    end
+    if (rst) begin
+      \$639  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$640  = o__valid;
+    if (ce) begin
+      \$640  = d6_valid;
+    end
+    if (rst) begin
+      \$640  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$641  = d7_last;
+    if (ce) begin
+      \$641  = d6_last;
+    end
+    if (rst) begin
+      \$641  = 1'h0;
     end
   end
   always @* begin
@@ -4675,7 +5050,7 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     d_exp0_lower = 18'h00000;
-    casez (\$50 )
+    casez (\$52 )
       4'h0:
           d_exp0_lower = 18'h10000;
       4'h1:
@@ -4699,7 +5074,7 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     d_exp0_upper = 18'h00000;
-    casez (\$52 )
+    casez (\$54 )
       5'h00:
           d_exp0_upper = 18'h10000;
       5'h01:
@@ -4723,7 +5098,7 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     d_exp1_lower = 18'h00000;
-    casez (\$59 )
+    casez (\$61 )
       4'h0:
           d_exp1_lower = 18'h10000;
       4'h1:
@@ -4747,7 +5122,7 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     d_exp1_upper = 18'h00000;
-    casez (\$61 )
+    casez (\$63 )
       5'h00:
           d_exp1_upper = 18'h10000;
       5'h01:
@@ -4771,7 +5146,7 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     d_exp2_lower = 18'h00000;
-    casez (\$68 )
+    casez (\$70 )
       4'h0:
           d_exp2_lower = 18'h10000;
       4'h1:
@@ -4795,7 +5170,7 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     d_exp2_upper = 18'h00000;
-    casez (\$70 )
+    casez (\$72 )
       5'h00:
           d_exp2_upper = 18'h10000;
       5'h01:
@@ -4819,7 +5194,7 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     d_exp3_lower = 18'h00000;
-    casez (\$77 )
+    casez (\$79 )
       4'h0:
           d_exp3_lower = 18'h10000;
       4'h1:
@@ -4843,7 +5218,7 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     d_exp3_upper = 18'h00000;
-    casez (\$79 )
+    casez (\$81 )
       5'h00:
           d_exp3_upper = 18'h10000;
       5'h01:
@@ -4948,6 +5323,18 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
     if (r0_sum[26]) begin
       recip_lead = 5'h1a;
     end
+    if (r0_sum[27]) begin
+      recip_lead = 5'h1b;
+    end
+    if (r0_sum[28]) begin
+      recip_lead = 5'h1c;
+    end
+    if (r0_sum[29]) begin
+      recip_lead = 5'h1d;
+    end
+    if (r0_sum[30]) begin
+      recip_lead = 5'h1e;
+    end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
@@ -4960,232 +5347,57 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$297  = wr__addr;
+    \$314  = wr__addr;
     if (accept) begin
-      \$297  = \$87 [6:0];
+      \$314  = \$89 [6:0];
     end
     if (rst) begin
-      \$297  = 7'h00;
+      \$314  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$298  = \$89 [7:0];
+    \$315  = \$91 [7:0];
     if (rst) begin
-      \$298  = 8'h00;
+      \$315  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$299  = length;
+    \$316  = length;
     if (accept) begin
-      \$299  = \$91 [6:0];
+      \$316  = \$93 [6:0];
     end
     if (rst) begin
-      \$299  = 7'h00;
+      \$316  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$300  = accept;
+    \$317  = accept;
     if (rst) begin
-      \$300  = 1'h0;
+      \$317  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$301  = i__payload[36];
+    \$318  = i__payload[36];
     if (rst) begin
-      \$301  = 1'h0;
+      \$318  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$302  = \$92 ;
-    if (rst) begin
-      \$302  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$303  = i__payload[35:32];
-    if (rst) begin
-      \$303  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$304  = i__payload[7:0];
-    if (rst) begin
-      \$304  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$305  = i__payload[15:8];
-    if (rst) begin
-      \$305  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$306  = i__payload[23:16];
-    if (rst) begin
-      \$306  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$307  = i__payload[31:24];
-    if (rst) begin
-      \$307  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$308  = a1_x0;
-    if (rst) begin
-      \$308  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$309  = a1_x1;
-    if (rst) begin
-      \$309  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$310  = a1_x2;
-    if (rst) begin
-      \$310  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$311  = a1_x3;
-    if (rst) begin
-      \$311  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$312  = a1_valid;
-    if (rst) begin
-      \$312  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$313  = a1_last;
-    if (rst) begin
-      \$313  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$314  = a1_len;
-    if (rst) begin
-      \$314  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$315  = a1_mask;
-    if (rst) begin
-      \$315  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$316  = \$94 ;
-    if (rst) begin
-      \$316  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$317  = \$96 ;
-    if (rst) begin
-      \$317  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$318  = \$98 ;
-    if (rst) begin
-      \$318  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$319  = \$100 ;
+    \$319  = \$94 ;
     if (rst) begin
       \$319  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$320  = \$102 ;
+    \$320  = i__payload[35:32];
     if (rst) begin
-      \$320  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$321  = \$104 ;
-    if (rst) begin
-      \$321  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$322  = \$106 ;
-    if (rst) begin
-      \$322  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$323  = a2_valid;
-    if (rst) begin
-      \$323  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$324  = a2_last;
-    if (rst) begin
-      \$324  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$325  = a2_len;
-    if (rst) begin
-      \$325  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$326  = a2_mask;
-    if (rst) begin
-      \$326  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$327  = \$108 ;
-    if (rst) begin
-      \$327  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$328  = a2_e0;
-    if (rst) begin
-      \$328  = 8'h00;
+      \$320  = 4'h0;
     end
   end
   assign wptr = wr__addr;
@@ -5194,15 +5406,16 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   assign a_exp1_drop = \$18 [4:0];
   assign a_exp2_drop = \$27 [4:0];
   assign a_exp3_drop = \$36 [4:0];
-  assign r3_valid = w_en;
+  assign n1_residual = \$46 [7:0];
+  assign n2_valid = w_en;
   assign r_en = vector_load;
   assign rptr = rd__addr;
   assign rd__en = ce;
-  assign d_exp0_drop = \$58 [4:0];
-  assign d_exp1_drop = \$67 [4:0];
-  assign d_exp2_drop = \$76 [4:0];
-  assign d_exp3_drop = \$85 [4:0];
-  assign d4_shift = \$86 [4:0];
+  assign d_exp0_drop = \$60 [4:0];
+  assign d_exp1_drop = \$69 [4:0];
+  assign d_exp2_drop = \$78 [4:0];
+  assign d_exp3_drop = \$87 [4:0];
+  assign d4_shift = \$88 [4:0];
   assign d7_valid = o__valid;
   assign \wr__data.data  = wr__data[31:0];
   assign \wr__data.data[0]  = wr__data[7:0];
@@ -5245,11 +5458,11 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   assign o__payload[15:8] = d7_y1;
   assign o__payload[7:0] = d7_y0;
   assign o__payload[32] = d7_last;
-  assign w_data[30:25] = \$45 [5:0];
-  assign w_data[24] = r3_any;
-  assign w_data[23:19] = r3_lead;
-  assign w_data[18:6] = r3_recip[12:0];
-  assign w_data[5:0] = r3_max[5:0];
+  assign w_data[30:25] = \$47 [5:0];
+  assign w_data[24] = n2_any;
+  assign w_data[23:19] = n2_lead;
+  assign w_data[18:6] = n2_recip;
+  assign w_data[5:0] = n2_max[5:0];
   assign wr__data[35:32] = i__payload[35:32];
   assign wr__data[31:0] = i__payload[31:0];
   assign \$1  = { 1'h0, a_exp0_v_r[3:1] };
@@ -5270,67 +5483,78 @@ module \softmax_int8_base2.core (i__valid, o__ready, rst, i__ready, i__payload, 
   assign \$34  = { a_exp3_v_r[15], a_exp3_v_r[15], a_exp3_v_r[15], a_exp3_v_r[15], a_exp3_v_r[15:4] };
   assign \$42  = { 13'h0000, r2_mantissa[15:13] };
   assign \$43  = { 13'h0000, r2_mantissa[15:13] };
-  assign \$50  = { 1'h0, d_exp0_v_r[3:1] };
-  assign \$51  = { 1'h0, d_exp0_v_r[3:1] };
-  assign \$53  = { d_exp0_v_r[13], d_exp0_v_r[13], d_exp0_v_r[13], d_exp0_v_r[13], d_exp0_v_r[13:4] };
-  assign \$56  = { d_exp0_v_r[13], d_exp0_v_r[13], d_exp0_v_r[13], d_exp0_v_r[13], d_exp0_v_r[13:4] };
-  assign \$59  = { 1'h0, d_exp1_v_r[3:1] };
-  assign \$60  = { 1'h0, d_exp1_v_r[3:1] };
-  assign \$62  = { d_exp1_v_r[13], d_exp1_v_r[13], d_exp1_v_r[13], d_exp1_v_r[13], d_exp1_v_r[13:4] };
-  assign \$65  = { d_exp1_v_r[13], d_exp1_v_r[13], d_exp1_v_r[13], d_exp1_v_r[13], d_exp1_v_r[13:4] };
-  assign \$68  = { 1'h0, d_exp2_v_r[3:1] };
-  assign \$69  = { 1'h0, d_exp2_v_r[3:1] };
-  assign \$71  = { d_exp2_v_r[13], d_exp2_v_r[13], d_exp2_v_r[13], d_exp2_v_r[13], d_exp2_v_r[13:4] };
-  assign \$74  = { d_exp2_v_r[13], d_exp2_v_r[13], d_exp2_v_r[13], d_exp2_v_r[13], d_exp2_v_r[13:4] };
-  assign \$77  = { 1'h0, d_exp3_v_r[3:1] };
-  assign \$78  = { 1'h0, d_exp3_v_r[3:1] };
-  assign \$80  = { d_exp3_v_r[13], d_exp3_v_r[13], d_exp3_v_r[13], d_exp3_v_r[13], d_exp3_v_r[13:4] };
-  assign \$83  = { d_exp3_v_r[13], d_exp3_v_r[13], d_exp3_v_r[13], d_exp3_v_r[13], d_exp3_v_r[13:4] };
-  assign \$93  = { a2_e0[7], a2_e0[7], a2_e0[7], a2_e0[7], a2_e0[7:4] };
-  assign \$95  = { a2_e1[7], a2_e1[7], a2_e1[7], a2_e1[7], a2_e1[7:4] };
-  assign \$97  = { a2_e2[7], a2_e2[7], a2_e2[7], a2_e2[7], a2_e2[7:4] };
-  assign \$99  = { a2_e3[7], a2_e3[7], a2_e3[7], a2_e3[7], a2_e3[7:4] };
-  assign \$109  = { a3_max2_0[7], a3_max2_0[7], a3_max2_0[7], a3_max2_0, 4'h0 };
-  assign \$112  = { a3_max2_0[7], a3_max2_0[7], a3_max2_0[7], a3_max2_0, 4'h0 };
-  assign \$115  = { a3_max2_0[7], a3_max2_0[7], a3_max2_0[7], a3_max2_0, 4'h0 };
-  assign \$118  = { a3_max2_0[7], a3_max2_0[7], a3_max2_0[7], a3_max2_0, 4'h0 };
-  assign \$122  = { \$121 [19], \$121 [19:1] };
-  assign \$125  = { \$124 [19], \$124 [19:1] };
-  assign \$128  = { \$127 [19], \$127 [19:1] };
-  assign \$131  = { \$130 [19], \$130 [19:1] };
-  assign \$134  = { 1'h0, \$133 [31:1] };
-  assign \$137  = \$136 [17:0];
-  assign \$140  = { 1'h0, \$139 [31:1] };
-  assign \$143  = \$142 [17:0];
-  assign \$146  = { 1'h0, \$145 [31:1] };
-  assign \$149  = \$148 [17:0];
-  assign \$152  = { 1'h0, \$151 [31:1] };
-  assign \$155  = \$154 [17:0];
-  assign \$201  = { \$200 [26], \$200 [26], \$200 [26], \$200 [26], \$200 [26], \$200 [26], \$200 [26], \$200 [26], \$200 [26], \$200 [26], \$200 [26], \$200 [26], \$200 [26], \$200 [26:13] };
-  assign \$209  = { d2_max[5], d2_max[5], d2_max[5], d2_max, 4'h0 };
-  assign \$212  = { d2_max[5], d2_max[5], d2_max[5], d2_max, 4'h0 };
-  assign \$215  = { d2_max[5], d2_max[5], d2_max[5], d2_max, 4'h0 };
-  assign \$218  = { d2_max[5], d2_max[5], d2_max[5], d2_max, 4'h0 };
-  assign \$222  = { \$221 [19], \$221 [19:1] };
-  assign \$225  = { \$224 [19], \$224 [19:1] };
-  assign \$228  = { \$227 [19], \$227 [19:1] };
-  assign \$231  = { \$230 [19], \$230 [19:1] };
-  assign \$234  = { 1'h0, \$233 [31:1] };
-  assign \$238  = { 1'h0, \$237 [31:1] };
-  assign \$242  = { 1'h0, \$241 [31:1] };
-  assign \$246  = { 1'h0, \$245 [31:1] };
-  assign \$253  = { d5_prod0, 1'h0 };
-  assign \$255  = { d5_prod1, 1'h0 };
-  assign \$257  = { d5_prod2, 1'h0 };
-  assign \$259  = { d5_prod3, 1'h0 };
-  assign \$264  = { 1'h0, \$263 [32:1] };
-  assign \$267  = { 1'h0, \$266 [32:1] };
-  assign \$273  = { 1'h0, \$272 [32:1] };
-  assign \$276  = { 1'h0, \$275 [32:1] };
-  assign \$282  = { 1'h0, \$281 [32:1] };
-  assign \$285  = { 1'h0, \$284 [32:1] };
-  assign \$291  = { 1'h0, \$290 [32:1] };
-  assign \$294  = { 1'h0, \$293 [32:1] };
+  assign \$46  = { \$45 [60], \$45 [60], \$45 [60], \$45 [60], \$45 [60], \$45 [60], \$45 [60], \$45 [60], \$45 [60], \$45 [60], \$45 [60], \$45 [60], \$45 [60], \$45 [60:13] };
+  assign \$52  = { 1'h0, d_exp0_v_r[3:1] };
+  assign \$53  = { 1'h0, d_exp0_v_r[3:1] };
+  assign \$55  = { d_exp0_v_r[13], d_exp0_v_r[13], d_exp0_v_r[13], d_exp0_v_r[13], d_exp0_v_r[13:4] };
+  assign \$58  = { d_exp0_v_r[13], d_exp0_v_r[13], d_exp0_v_r[13], d_exp0_v_r[13], d_exp0_v_r[13:4] };
+  assign \$61  = { 1'h0, d_exp1_v_r[3:1] };
+  assign \$62  = { 1'h0, d_exp1_v_r[3:1] };
+  assign \$64  = { d_exp1_v_r[13], d_exp1_v_r[13], d_exp1_v_r[13], d_exp1_v_r[13], d_exp1_v_r[13:4] };
+  assign \$67  = { d_exp1_v_r[13], d_exp1_v_r[13], d_exp1_v_r[13], d_exp1_v_r[13], d_exp1_v_r[13:4] };
+  assign \$70  = { 1'h0, d_exp2_v_r[3:1] };
+  assign \$71  = { 1'h0, d_exp2_v_r[3:1] };
+  assign \$73  = { d_exp2_v_r[13], d_exp2_v_r[13], d_exp2_v_r[13], d_exp2_v_r[13], d_exp2_v_r[13:4] };
+  assign \$76  = { d_exp2_v_r[13], d_exp2_v_r[13], d_exp2_v_r[13], d_exp2_v_r[13], d_exp2_v_r[13:4] };
+  assign \$79  = { 1'h0, d_exp3_v_r[3:1] };
+  assign \$80  = { 1'h0, d_exp3_v_r[3:1] };
+  assign \$82  = { d_exp3_v_r[13], d_exp3_v_r[13], d_exp3_v_r[13], d_exp3_v_r[13], d_exp3_v_r[13:4] };
+  assign \$85  = { d_exp3_v_r[13], d_exp3_v_r[13], d_exp3_v_r[13], d_exp3_v_r[13], d_exp3_v_r[13:4] };
+  assign \$95  = { a2_e0[7], a2_e0[7], a2_e0[7], a2_e0[7], a2_e0[7:4] };
+  assign \$97  = { a2_e1[7], a2_e1[7], a2_e1[7], a2_e1[7], a2_e1[7:4] };
+  assign \$99  = { a2_e2[7], a2_e2[7], a2_e2[7], a2_e2[7], a2_e2[7:4] };
+  assign \$101  = { a2_e3[7], a2_e3[7], a2_e3[7], a2_e3[7], a2_e3[7:4] };
+  assign \$111  = { a3_max2_0[7], a3_max2_0[7], a3_max2_0[7], a3_max2_0, 4'h0 };
+  assign \$114  = { a3_max2_0[7], a3_max2_0[7], a3_max2_0[7], a3_max2_0, 4'h0 };
+  assign \$117  = { a3_max2_0[7], a3_max2_0[7], a3_max2_0[7], a3_max2_0, 4'h0 };
+  assign \$120  = { a3_max2_0[7], a3_max2_0[7], a3_max2_0[7], a3_max2_0, 4'h0 };
+  assign \$124  = { \$123 [19], \$123 [19:1] };
+  assign \$127  = { \$126 [19], \$126 [19:1] };
+  assign \$130  = { \$129 [19], \$129 [19:1] };
+  assign \$133  = { \$132 [19], \$132 [19:1] };
+  assign \$135  = { 3'h0, a4_mantissa0, 4'h0 };
+  assign \$137  = { 1'h0, \$136 [31:1] };
+  assign \$140  = \$139 [21:0];
+  assign \$142  = { 3'h0, a4_mantissa1, 4'h0 };
+  assign \$144  = { 1'h0, \$143 [31:1] };
+  assign \$147  = \$146 [21:0];
+  assign \$149  = { 3'h0, a4_mantissa2, 4'h0 };
+  assign \$151  = { 1'h0, \$150 [31:1] };
+  assign \$154  = \$153 [21:0];
+  assign \$156  = { 3'h0, a4_mantissa3, 4'h0 };
+  assign \$158  = { 1'h0, \$157 [31:1] };
+  assign \$161  = \$160 [21:0];
+  assign \$207  = { \$206 [26], \$206 [26], \$206 [26], \$206 [26], \$206 [26], \$206 [26], \$206 [26], \$206 [26], \$206 [26], \$206 [26], \$206 [26], \$206 [26], \$206 [26], \$206 [26:13] };
+  assign \$209  = { r3_recip[27], r3_recip[27], r3_recip[27], r3_recip[27], r3_recip[27], r3_recip[27], r3_recip[27], r3_recip[27], r3_recip[27], r3_recip[27], r3_recip[27], r3_recip[27], r3_recip[27], r3_recip[27], r3_recip[27], r3_recip, 16'h0000 };
+  assign \$214  = { \$213 [36], \$213 [36], \$213 [36], \$213 [36], \$213 [36], \$213 [36], \$213 [36], \$213 [36], \$213 [36], \$213 [36], \$213 [36], \$213 [36], \$213 [36], \$213 [36], \$213 [36], \$213 [36:15] };
+  assign \$222  = { d2_max[5], d2_max[5], d2_max[5], d2_max, 4'h0 };
+  assign \$225  = { d2_max[5], d2_max[5], d2_max[5], d2_max, 4'h0 };
+  assign \$228  = { d2_max[5], d2_max[5], d2_max[5], d2_max, 4'h0 };
+  assign \$231  = { d2_max[5], d2_max[5], d2_max[5], d2_max, 4'h0 };
+  assign \$235  = { \$234 [19], \$234 [19:1] };
+  assign \$238  = { \$237 [19], \$237 [19:1] };
+  assign \$241  = { \$240 [19], \$240 [19:1] };
+  assign \$244  = { \$243 [19], \$243 [19:1] };
+  assign \$246  = { 1'h0, d3_mantissa0 };
+  assign \$248  = { 1'h0, \$247 [31:1] };
+  assign \$251  = { 1'h0, d3_mantissa1 };
+  assign \$253  = { 1'h0, \$252 [31:1] };
+  assign \$256  = { 1'h0, d3_mantissa2 };
+  assign \$258  = { 1'h0, \$257 [31:1] };
+  assign \$261  = { 1'h0, d3_mantissa3 };
+  assign \$263  = { 1'h0, \$262 [31:1] };
+  assign \$270  = { d5_prod0, 1'h0 };
+  assign \$272  = { d5_prod1, 1'h0 };
+  assign \$274  = { d5_prod2, 1'h0 };
+  assign \$276  = { d5_prod3, 1'h0 };
+  assign \$281  = { 1'h0, \$280 [32:1] };
+  assign \$284  = { 1'h0, \$283 [32:1] };
+  assign \$290  = { 1'h0, \$289 [32:1] };
+  assign \$293  = { 1'h0, \$292 [32:1] };
+  assign \$299  = { 1'h0, \$298 [32:1] };
+  assign \$302  = { 1'h0, \$301 [32:1] };
+  assign \$308  = { 1'h0, \$307 [32:1] };
+  assign \$311  = { 1'h0, \$310 [32:1] };
 endmodule
 
 (* generator = "Amaranth" *)
@@ -5400,7 +5624,7 @@ module \softmax_int8_base2.core.vectors (rst, r_en, r_data, w_port__data, w_en, 
   wire [30:0] w_port__data;
   wire w_port__en;
   wire w_rdy;
-  reg [30:0] storage [146:0];
+  reg [30:0] storage [148:0];
   initial begin
     storage[0] = 31'h00000000;
     storage[1] = 31'h00000000;
@@ -5549,6 +5773,8 @@ module \softmax_int8_base2.core.vectors (rst, r_en, r_data, w_port__data, w_en, 
     storage[144] = 31'h00000000;
     storage[145] = 31'h00000000;
     storage[146] = 31'h00000000;
+    storage[147] = 31'h00000000;
+    storage[148] = 31'h00000000;
   end
   always @(posedge clk) begin
     if (w_port__en)
@@ -5561,7 +5787,7 @@ module \softmax_int8_base2.core.vectors (rst, r_en, r_data, w_port__data, w_en, 
     end
   end
   assign r_data = _0_;
-  assign w_rdy = inner_level != 8'h93;
+  assign w_rdy = inner_level != 8'h95;
   assign inner_r_rdy = | inner_level;
   assign w_port__en = w_rdy & w_en;
   assign \$1  = ~ r_rdy;
@@ -5569,13 +5795,13 @@ module \softmax_int8_base2.core.vectors (rst, r_en, r_data, w_port__data, w_en, 
   assign r_port__en = inner_r_rdy & \$2 ;
   assign \$3  = inner_level + r_rdy;
   assign \$4  = w_rdy & w_en;
-  assign \$5  = w_port__addr == 8'h92;
+  assign \$5  = w_port__addr == 8'h94;
   assign \$6  = w_port__addr + 1'h1;
   assign \$7  = \$5  ? 9'h000 : \$6 ;
   assign \$8  = ~ r_rdy;
   assign \$9  = \$8  | r_en;
   assign \$10  = inner_r_rdy & \$9 ;
-  assign \$11  = r_port__addr == 8'h92;
+  assign \$11  = r_port__addr == 8'h94;
   assign \$12  = r_port__addr + 1'h1;
   assign \$13  = \$11  ? 9'h000 : \$12 ;
   assign \$14  = w_rdy & w_en;

@@ -75,349 +75,376 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire [3:0] \$1 ;
   wire \$10 ;
-  wire [9:0] \$100 ;
-  wire [9:0] \$101 ;
-  wire \$102 ;
-  wire \$103 ;
-  wire [12:0] \$104 ;
-  wire [13:0] \$105 ;
-  wire [18:0] \$106 ;
-  wire [19:0] \$107 ;
-  wire [19:0] \$108 ;
-  wire [20:0] \$109 ;
+  wire [27:0] \$100 ;
+  wire [58:0] \$101 ;
+  wire [43:0] \$102 ;
+  wire [59:0] \$103 ;
+  wire [35:0] \$104 ;
+  wire [36:0] \$105 ;
+  wire [36:0] \$106 ;
+  wire [37:0] \$107 ;
+  wire [9:0] \$108 ;
+  wire \$109 ;
   wire [5:0] \$11 ;
-  wire [31:0] \$110 ;
-  wire [31:0] \$111 ;
-  wire [32:0] \$112 ;
-  wire [32:0] \$113 ;
-  wire [30:0] \$114 ;
-  wire [31:0] \$115 ;
-  wire [31:0] \$116 ;
-  wire \$117 ;
-  wire \$118 ;
-  wire [32:0] \$119 ;
-  wire [26:0] \$12 ;
-  wire [32:0] \$120 ;
-  wire \$121 ;
-  wire [32:0] \$122 ;
+  wire [9:0] \$110 ;
+  wire [9:0] \$111 ;
+  wire \$112 ;
+  wire \$113 ;
+  wire [12:0] \$114 ;
+  wire [13:0] \$115 ;
+  wire [18:0] \$116 ;
+  wire [19:0] \$117 ;
+  wire [19:0] \$118 ;
+  wire [20:0] \$119 ;
+  wire [30:0] \$12 ;
+  wire [18:0] \$120 ;
+  wire [31:0] \$121 ;
+  wire [31:0] \$122 ;
   wire [32:0] \$123 ;
   wire [32:0] \$124 ;
-  wire [32:0] \$125 ;
-  reg [8:0] \$126 ;
-  reg [9:0] \$127 ;
-  reg [8:0] \$128 ;
-  reg \$129 ;
+  wire [30:0] \$125 ;
+  wire [31:0] \$126 ;
+  wire [31:0] \$127 ;
+  wire \$128 ;
+  wire \$129 ;
   wire [5:0] \$13 ;
-  reg \$130 ;
-  reg [9:0] \$131 ;
-  reg \$132 ;
-  reg [7:0] \$133 ;
-  reg [7:0] \$134 ;
-  reg \$135 ;
-  reg \$136 ;
-  reg [9:0] \$137 ;
-  reg \$138 ;
-  reg [7:0] \$139 ;
-  wire [89:0] \$14 ;
+  wire [32:0] \$130 ;
+  wire [32:0] \$131 ;
+  wire \$132 ;
+  wire [32:0] \$133 ;
+  wire [32:0] \$134 ;
+  wire [32:0] \$135 ;
+  wire [32:0] \$136 ;
+  reg [8:0] \$137 ;
+  reg [9:0] \$138 ;
+  reg [8:0] \$139 ;
+  wire [93:0] \$14 ;
   reg \$140 ;
   reg \$141 ;
   reg [9:0] \$142 ;
   reg \$143 ;
-  reg \$144 ;
+  reg [7:0] \$144 ;
   reg [7:0] \$145 ;
-  reg [15:0] \$146 ;
+  reg \$146 ;
   reg \$147 ;
-  reg [18:0] \$148 ;
-  reg [17:0] \$149 ;
+  reg [9:0] \$148 ;
+  reg \$149 ;
   wire [15:0] \$15 ;
-  reg [4:0] \$150 ;
-  reg [7:0] \$151 ;
-  reg [7:0] \$152 ;
-  reg \$153 ;
+  reg [7:0] \$150 ;
+  reg \$151 ;
+  reg \$152 ;
+  reg [9:0] \$153 ;
   reg \$154 ;
   reg \$155 ;
-  reg \$156 ;
-  reg [9:0] \$157 ;
-  reg [9:0] \$158 ;
-  reg \$159 ;
+  reg [7:0] \$156 ;
+  reg [15:0] \$157 ;
+  reg \$158 ;
+  reg [18:0] \$159 ;
   wire [15:0] \$16 ;
-  reg \$160 ;
-  reg \$161 ;
-  reg \$162 ;
-  reg [17:0] \$163 ;
-  reg [4:0] \$164 ;
-  reg [7:0] \$165 ;
+  reg [17:0] \$160 ;
+  reg [4:0] \$161 ;
+  reg [7:0] \$162 ;
+  reg [7:0] \$163 ;
+  reg \$164 ;
+  reg \$165 ;
   reg \$166 ;
   reg \$167 ;
   reg [9:0] \$168 ;
-  reg \$169 ;
+  reg [9:0] \$169 ;
   wire [16:0] \$17 ;
   reg \$170 ;
-  reg [17:0] \$171 ;
-  reg [7:0] \$172 ;
+  reg \$171 ;
+  reg \$172 ;
   reg \$173 ;
-  reg \$174 ;
-  reg [9:0] \$175 ;
-  reg \$176 ;
+  reg [17:0] \$174 ;
+  reg [4:0] \$175 ;
+  reg [7:0] \$176 ;
   reg \$177 ;
-  reg [17:0] \$178 ;
-  reg [7:0] \$179 ;
-  wire [10:0] \$18 ;
+  reg \$178 ;
+  reg [9:0] \$179 ;
+  wire [60:0] \$18 ;
   reg \$180 ;
   reg \$181 ;
-  reg [9:0] \$182 ;
-  reg \$183 ;
-  reg [5:0] \$184 ;
+  reg [21:0] \$182 ;
+  reg [7:0] \$183 ;
+  reg \$184 ;
   reg \$185 ;
-  reg [6:0] \$186 ;
-  reg [6:0] \$187 ;
-  reg [17:0] \$188 ;
-  reg \$189 ;
-  wire \$19 ;
-  reg \$190 ;
+  reg [9:0] \$186 ;
+  reg \$187 ;
+  reg \$188 ;
+  reg [21:0] \$189 ;
+  wire [60:0] \$19 ;
+  reg [7:0] \$190 ;
   reg \$191 ;
-  reg [9:0] \$192 ;
-  reg [7:0] \$193 ;
+  reg \$192 ;
+  reg [9:0] \$193 ;
   reg \$194 ;
-  reg [17:0] \$195 ;
+  reg [5:0] \$195 ;
   reg \$196 ;
-  reg \$197 ;
-  reg [9:0] \$198 ;
-  reg [7:0] \$199 ;
+  reg [6:0] \$197 ;
+  reg [6:0] \$198 ;
+  reg [21:0] \$199 ;
   wire [3:0] \$2 ;
-  wire \$20 ;
+  wire [10:0] \$20 ;
   reg \$200 ;
-  reg [6:0] \$201 ;
+  reg \$201 ;
   reg \$202 ;
-  reg [3:0] \$203 ;
-  reg \$204 ;
+  reg [9:0] \$203 ;
+  reg [7:0] \$204 ;
   reg \$205 ;
-  reg [9:0] \$206 ;
-  reg [7:0] \$207 ;
+  reg [21:0] \$206 ;
+  reg \$207 ;
   reg \$208 ;
-  reg [6:0] \$209 ;
+  reg [9:0] \$209 ;
   wire \$21 ;
-  reg \$210 ;
-  reg [17:0] \$211 ;
-  reg [3:0] \$212 ;
-  reg [32:0] \$213 ;
-  reg \$214 ;
+  reg [7:0] \$210 ;
+  reg \$211 ;
+  reg [6:0] \$212 ;
+  reg \$213 ;
+  reg [3:0] \$214 ;
   reg \$215 ;
-  reg [9:0] \$216 ;
-  reg [7:0] \$217 ;
-  reg \$218 ;
-  reg [6:0] \$219 ;
+  reg \$216 ;
+  reg [9:0] \$217 ;
+  reg [7:0] \$218 ;
+  reg \$219 ;
   wire \$22 ;
-  reg \$220 ;
-  reg [17:0] \$221 ;
-  reg [3:0] \$222 ;
-  reg [41:0] \$223 ;
-  reg \$224 ;
-  reg [7:0] \$225 ;
+  reg [6:0] \$220 ;
+  reg \$221 ;
+  reg [21:0] \$222 ;
+  reg [3:0] \$223 ;
+  reg [36:0] \$224 ;
+  reg \$225 ;
   reg \$226 ;
   reg [9:0] \$227 ;
-  reg [41:0] \$228 ;
-  reg [3:0] \$229 ;
-  wire [3:0] \$23 ;
-  reg \$230 ;
-  reg [7:0] \$231 ;
-  reg [26:0] \$232 ;
-  reg \$233 ;
-  reg [9:0] \$234 ;
+  reg [7:0] \$228 ;
+  reg \$229 ;
+  wire \$23 ;
+  reg [6:0] \$230 ;
+  reg \$231 ;
+  reg [21:0] \$232 ;
+  reg [3:0] \$233 ;
+  reg [45:0] \$234 ;
   reg \$235 ;
   reg [7:0] \$236 ;
   reg \$237 ;
   reg [9:0] \$238 ;
-  reg [4:0] \$239 ;
-  wire [3:0] \$24 ;
-  reg [26:0] \$240 ;
+  reg [45:0] \$239 ;
+  wire \$24 ;
+  reg [3:0] \$240 ;
   reg \$241 ;
   reg [7:0] \$242 ;
-  reg \$243 ;
-  reg [9:0] \$244 ;
-  reg [4:0] \$245 ;
-  reg [15:0] \$246 ;
-  reg [12:0] \$247 ;
-  reg [13:0] \$248 ;
-  reg [12:0] \$249 ;
-  wire [4:0] \$25 ;
-  reg \$250 ;
-  reg [7:0] \$251 ;
+  reg [30:0] \$243 ;
+  reg \$244 ;
+  reg [9:0] \$245 ;
+  reg \$246 ;
+  reg [7:0] \$247 ;
+  reg \$248 ;
+  reg [9:0] \$249 ;
+  wire [3:0] \$25 ;
+  reg [4:0] \$250 ;
+  reg [30:0] \$251 ;
   reg \$252 ;
-  reg [9:0] \$253 ;
-  reg [4:0] \$254 ;
-  reg [15:0] \$255 ;
-  reg \$256 ;
-  reg [7:0] \$257 ;
-  reg \$258 ;
-  reg [9:0] \$259 ;
-  wire [13:0] \$26 ;
-  reg [4:0] \$260 ;
-  reg [27:0] \$261 ;
-  reg [15:0] \$262 ;
+  reg [7:0] \$253 ;
+  reg \$254 ;
+  reg [9:0] \$255 ;
+  reg [4:0] \$256 ;
+  reg [15:0] \$257 ;
+  reg [12:0] \$258 ;
+  reg [13:0] \$259 ;
+  wire [3:0] \$26 ;
+  reg [12:0] \$260 ;
+  reg \$261 ;
+  reg [7:0] \$262 ;
   reg \$263 ;
-  reg [32:0] \$264 ;
-  reg [8:0] \$265 ;
-  reg [8:0] \$266 ;
+  reg [9:0] \$264 ;
+  reg [4:0] \$265 ;
+  reg [15:0] \$266 ;
   reg \$267 ;
-  reg \$268 ;
-  reg [5:0] \$269 ;
-  wire [14:0] \$27 ;
-  reg [12:0] \$270 ;
+  reg [7:0] \$268 ;
+  reg \$269 ;
+  wire [4:0] \$27 ;
+  reg [9:0] \$270 ;
   reg [4:0] \$271 ;
-  reg \$272 ;
-  reg [8:0] \$273 ;
+  reg [27:0] \$272 ;
+  reg [15:0] \$273 ;
   reg \$274 ;
-  reg \$275 ;
-  reg [5:0] \$276 ;
-  reg [12:0] \$277 ;
+  reg [7:0] \$275 ;
+  reg \$276 ;
+  reg [9:0] \$277 ;
   reg [4:0] \$278 ;
-  reg \$279 ;
-  wire \$28 ;
-  reg [7:0] \$280 ;
-  reg \$281 ;
+  reg [27:0] \$279 ;
+  wire [13:0] \$28 ;
+  reg [15:0] \$280 ;
+  reg [59:0] \$281 ;
   reg \$282 ;
-  reg \$283 ;
-  reg [5:0] \$284 ;
-  reg [12:0] \$285 ;
+  reg [7:0] \$283 ;
+  reg \$284 ;
+  reg [9:0] \$285 ;
   reg [4:0] \$286 ;
-  reg \$287 ;
-  reg [13:0] \$288 ;
-  reg \$289 ;
-  wire [13:0] \$29 ;
-  reg [18:0] \$290 ;
-  reg [17:0] \$291 ;
-  reg [4:0] \$292 ;
-  reg \$293 ;
+  reg [27:0] \$287 ;
+  reg [15:0] \$288 ;
+  reg [12:0] \$289 ;
+  wire [14:0] \$29 ;
+  reg \$290 ;
+  reg [32:0] \$291 ;
+  reg [8:0] \$292 ;
+  reg [8:0] \$293 ;
   reg \$294 ;
   reg \$295 ;
-  reg \$296 ;
-  reg \$297 ;
-  reg \$298 ;
-  reg [5:0] \$299 ;
+  reg [5:0] \$296 ;
+  reg [12:0] \$297 ;
+  reg [4:0] \$298 ;
+  reg \$299 ;
   wire [4:0] \$3 ;
-  wire [14:0] \$30 ;
-  reg [5:0] \$300 ;
-  reg [12:0] \$301 ;
-  reg [12:0] \$302 ;
-  reg [4:0] \$303 ;
-  reg [4:0] \$304 ;
-  reg \$305 ;
+  wire \$30 ;
+  reg [8:0] \$300 ;
+  reg \$301 ;
+  reg \$302 ;
+  reg [5:0] \$303 ;
+  reg [12:0] \$304 ;
+  reg [4:0] \$305 ;
   reg \$306 ;
-  reg [17:0] \$307 ;
-  reg [4:0] \$308 ;
+  reg [7:0] \$307 ;
+  reg \$308 ;
   reg \$309 ;
-  wire [14:0] \$31 ;
+  wire [13:0] \$31 ;
   reg \$310 ;
-  reg \$311 ;
-  reg [5:0] \$312 ;
-  reg [12:0] \$313 ;
-  reg [4:0] \$314 ;
-  reg \$315 ;
-  reg [17:0] \$316 ;
-  reg \$317 ;
-  reg \$318 ;
-  reg \$319 ;
-  wire [5:0] \$32 ;
-  reg [5:0] \$320 ;
-  reg [12:0] \$321 ;
-  reg [4:0] \$322 ;
+  reg [5:0] \$311 ;
+  reg [12:0] \$312 ;
+  reg [4:0] \$313 ;
+  reg \$314 ;
+  reg [13:0] \$315 ;
+  reg \$316 ;
+  reg [18:0] \$317 ;
+  reg [17:0] \$318 ;
+  reg [4:0] \$319 ;
+  wire [14:0] \$32 ;
+  reg \$320 ;
+  reg \$321 ;
+  reg \$322 ;
   reg \$323 ;
-  reg [30:0] \$324 ;
+  reg \$324 ;
   reg \$325 ;
-  reg \$326 ;
-  reg \$327 ;
-  reg [5:0] \$328 ;
+  reg [5:0] \$326 ;
+  reg [5:0] \$327 ;
+  reg [12:0] \$328 ;
   reg [12:0] \$329 ;
-  wire [9:0] \$33 ;
+  wire [14:0] \$33 ;
   reg [4:0] \$330 ;
-  reg \$331 ;
-  reg [4:0] \$332 ;
-  reg [31:0] \$333 ;
-  reg \$334 ;
-  reg \$335 ;
+  reg [4:0] \$331 ;
+  reg \$332 ;
+  reg \$333 ;
+  reg [17:0] \$334 ;
+  reg [4:0] \$335 ;
   reg \$336 ;
-  reg [5:0] \$337 ;
-  reg [12:0] \$338 ;
-  reg [4:0] \$339 ;
-  wire [10:0] \$34 ;
-  reg \$340 ;
+  reg \$337 ;
+  reg \$338 ;
+  reg [5:0] \$339 ;
+  wire [5:0] \$34 ;
+  reg [12:0] \$340 ;
   reg [4:0] \$341 ;
-  reg [7:0] \$342 ;
-  reg \$343 ;
+  reg \$342 ;
+  reg [17:0] \$343 ;
   reg \$344 ;
-  wire [11:0] \$35 ;
-  wire [9:0] \$36 ;
-  wire [9:0] \$37 ;
+  reg \$345 ;
+  reg \$346 ;
+  reg [5:0] \$347 ;
+  reg [12:0] \$348 ;
+  reg [4:0] \$349 ;
+  wire [9:0] \$35 ;
+  reg \$350 ;
+  reg [30:0] \$351 ;
+  reg \$352 ;
+  reg \$353 ;
+  reg \$354 ;
+  reg [5:0] \$355 ;
+  reg [12:0] \$356 ;
+  reg [4:0] \$357 ;
+  reg \$358 ;
+  reg [4:0] \$359 ;
+  wire [10:0] \$36 ;
+  reg [31:0] \$360 ;
+  reg \$361 ;
+  reg \$362 ;
+  reg \$363 ;
+  reg [5:0] \$364 ;
+  reg [12:0] \$365 ;
+  reg [4:0] \$366 ;
+  reg \$367 ;
+  reg [4:0] \$368 ;
+  reg [7:0] \$369 ;
+  wire [11:0] \$37 ;
+  reg \$370 ;
+  reg \$371 ;
   wire [9:0] \$38 ;
-  wire [7:0] \$39 ;
+  wire [9:0] \$39 ;
   wire [15:0] \$4 ;
-  wire [7:0] \$40 ;
-  wire \$41 ;
-  wire \$42 ;
-  wire [14:0] \$43 ;
-  wire [15:0] \$44 ;
-  wire [18:0] \$45 ;
-  wire [19:0] \$46 ;
-  wire [19:0] \$47 ;
-  wire [20:0] \$48 ;
-  wire [31:0] \$49 ;
+  wire [9:0] \$40 ;
+  wire [7:0] \$41 ;
+  wire [7:0] \$42 ;
+  wire \$43 ;
+  wire \$44 ;
+  wire [14:0] \$45 ;
+  wire [15:0] \$46 ;
+  wire [18:0] \$47 ;
+  wire [19:0] \$48 ;
+  wire [19:0] \$49 ;
   wire [16:0] \$5 ;
-  wire [31:0] \$50 ;
-  wire [32:0] \$51 ;
-  wire [32:0] \$52 ;
-  wire [17:0] \$53 ;
-  wire [17:0] \$54 ;
-  wire \$55 ;
-  wire \$56 ;
-  wire \$57 ;
-  wire [7:0] \$58 ;
-  wire [7:0] \$59 ;
+  wire [20:0] \$50 ;
+  wire [24:0] \$51 ;
+  wire [31:0] \$52 ;
+  wire [31:0] \$53 ;
+  wire [32:0] \$54 ;
+  wire [32:0] \$55 ;
+  wire [21:0] \$56 ;
+  wire [21:0] \$57 ;
+  wire \$58 ;
+  wire \$59 ;
   wire \$6 ;
   wire \$60 ;
-  wire \$61 ;
-  wire \$62 ;
+  wire [7:0] \$61 ;
+  wire [7:0] \$62 ;
   wire \$63 ;
   wire \$64 ;
-  wire [7:0] \$65 ;
-  wire [8:0] \$66 ;
-  wire [8:0] \$67 ;
-  wire \$68 ;
-  wire \$69 ;
+  wire \$65 ;
+  wire \$66 ;
+  wire \$67 ;
+  wire [7:0] \$68 ;
+  wire [8:0] \$69 ;
   wire [15:0] \$7 ;
-  wire \$70 ;
-  wire [7:0] \$71 ;
-  wire [8:0] \$72 ;
-  wire [17:0] \$73 ;
-  wire \$74 ;
-  wire \$75 ;
-  wire \$76 ;
-  wire [7:0] \$77 ;
-  wire [7:0] \$78 ;
+  wire [8:0] \$70 ;
+  wire \$71 ;
+  wire \$72 ;
+  wire \$73 ;
+  wire [7:0] \$74 ;
+  wire [8:0] \$75 ;
+  wire [21:0] \$76 ;
+  wire \$77 ;
+  wire \$78 ;
   wire \$79 ;
   wire [16:0] \$8 ;
-  wire \$80 ;
-  wire [17:0] \$81 ;
-  wire [17:0] \$82 ;
-  wire [7:0] \$83 ;
-  wire [7:0] \$84 ;
-  wire [7:0] \$85 ;
+  wire [7:0] \$80 ;
+  wire [7:0] \$81 ;
+  wire \$82 ;
+  wire \$83 ;
+  wire [21:0] \$84 ;
+  wire [21:0] \$85 ;
   wire [7:0] \$86 ;
-  wire [32:0] \$87 ;
-  wire [41:0] \$88 ;
-  wire [42:0] \$89 ;
+  wire [7:0] \$87 ;
+  wire [7:0] \$88 ;
+  wire [7:0] \$89 ;
   wire [16:0] \$9 ;
-  wire \$90 ;
-  wire [41:0] \$91 ;
-  wire [42:0] \$92 ;
-  wire [41:0] \$93 ;
-  wire [13:0] \$94 ;
-  wire [26:0] \$95 ;
-  wire [26:0] \$96 ;
-  wire [27:0] \$97 ;
-  wire [9:0] \$98 ;
-  wire \$99 ;
-  reg [32:0] a10_addend = 33'h000000000;
+  wire [36:0] \$90 ;
+  wire [45:0] \$91 ;
+  wire [46:0] \$92 ;
+  wire \$93 ;
+  wire [45:0] \$94 ;
+  wire [46:0] \$95 ;
+  wire [45:0] \$96 ;
+  wire [13:0] \$97 ;
+  wire [26:0] \$98 ;
+  wire [26:0] \$99 ;
+  reg [36:0] a10_addend = 37'h0000000000;
   reg a10_any = 1'h0;
   reg a10_keep = 1'h0;
   reg a10_last = 1'h0;
@@ -425,7 +452,7 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   reg [7:0] a10_max = 8'h00;
   reg [6:0] a10_old_shift = 7'h00;
   reg [3:0] a10_pending = 4'h0;
-  reg [17:0] a10_term = 18'h00000;
+  reg [21:0] a10_term = 22'h000000;
   reg a10_valid = 1'h0;
   reg a1_last = 1'h0;
   reg [9:0] a1_len = 10'h000;
@@ -469,17 +496,17 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   reg [9:0] a5_len = 10'h000;
   reg a5_mask = 1'h0;
   reg [7:0] a5_max = 8'h00;
-  reg [17:0] a5_term0 = 18'h00000;
+  reg [21:0] a5_term0 = 22'h000000;
   reg a5_valid = 1'h0;
   reg a6_any = 1'h0;
   reg a6_last = 1'h0;
   reg [9:0] a6_len = 10'h000;
   reg [7:0] a6_max = 8'h00;
-  reg [17:0] a6_sum = 18'h00000;
+  reg [21:0] a6_sum = 22'h000000;
   reg a6_valid = 1'h0;
   reg a7_any = 1'h0;
   reg [6:0] a7_beat_shift = 7'h00;
-  reg [17:0] a7_beat_sum = 18'h00000;
+  reg [21:0] a7_beat_sum = 22'h000000;
   reg a7_keep = 1'h0;
   reg a7_last = 1'h0;
   reg [9:0] a7_len = 10'h000;
@@ -492,7 +519,7 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   reg [9:0] a8_len = 10'h000;
   reg [7:0] a8_max = 8'h00;
   reg [6:0] a8_old_shift = 7'h00;
-  reg [17:0] a8_term = 18'h00000;
+  reg [21:0] a8_term = 22'h000000;
   reg a8_valid = 1'h0;
   reg a9_any = 1'h0;
   reg a9_keep = 1'h0;
@@ -501,7 +528,7 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   reg [7:0] a9_max = 8'h00;
   reg [6:0] a9_old_shift = 7'h00;
   reg [3:0] a9_pending = 4'h0;
-  reg [17:0] a9_term = 18'h00000;
+  reg [21:0] a9_term = 22'h000000;
   reg a9_valid = 1'h0;
   wire [4:0] a_exp0_drop;
   reg [4:0] a_exp0_drop_r = 5'h00;
@@ -614,6 +641,24 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   wire i__valid;
   wire issue;
   reg [8:0] length = 9'h000;
+  reg n1_any = 1'h0;
+  reg [4:0] n1_lead = 5'h00;
+  reg [9:0] n1_len = 10'h000;
+  reg [15:0] n1_mantissa = 16'h0000;
+  reg [7:0] n1_max = 8'h00;
+  reg [59:0] n1_product = 60'h000000000000000;
+  reg [27:0] n1_recip = 28'h0000000;
+  wire [7:0] n1_residual;
+  reg n1_valid = 1'h0;
+  reg n2_any = 1'h0;
+  reg [4:0] n2_lead = 5'h00;
+  reg [9:0] n2_len = 10'h000;
+  reg [15:0] n2_mantissa = 16'h0000;
+  reg [7:0] n2_max = 8'h00;
+  reg [12:0] n2_recip = 13'h0000;
+  reg [27:0] \n2_recip$194  = 28'h0000000;
+  (* init = 1'h0 *)
+  wire n2_valid;
   output [8:0] o__payload;
   wire [8:0] o__payload;
   wire [7:0] \o__payload.data ;
@@ -626,9 +671,9 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   reg r0_any = 1'h0;
   reg [9:0] r0_len = 10'h000;
   reg [7:0] r0_max = 8'h00;
-  reg [26:0] r0_sum = 27'h0000000;
+  reg [30:0] r0_sum = 31'h00000000;
   reg r0_valid = 1'h0;
-  reg [41:0] r0a_acc = 42'h00000000000;
+  reg [45:0] r0a_acc = 46'h000000000000;
   reg r0a_any = 1'h0;
   reg [9:0] r0a_len = 10'h000;
   reg [7:0] r0a_max = 8'h00;
@@ -638,7 +683,7 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   reg [4:0] r1_lead = 5'h00;
   reg [9:0] r1_len = 10'h000;
   reg [7:0] r1_max = 8'h00;
-  reg [26:0] r1_sum = 27'h0000000;
+  reg [30:0] r1_sum = 31'h00000000;
   reg r1_valid = 1'h0;
   reg r2_any = 1'h0;
   reg [4:0] r2_lead = 5'h00;
@@ -658,8 +703,7 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   reg [15:0] r3_mantissa = 16'h0000;
   reg [7:0] r3_max = 8'h00;
   reg [27:0] r3_recip = 28'h0000000;
-  (* init = 1'h0 *)
-  wire r3_valid;
+  reg r3_valid = 1'h0;
   wire [32:0] r_data;
   wire r_en;
   wire r_rdy;
@@ -682,7 +726,7 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   wire rst;
   reg [5:0] run_max = 6'h00;
   reg started = 1'h0;
-  reg [41:0] sum_deferred = 42'h00000000000;
+  reg [45:0] sum_deferred = 46'h000000000000;
   reg [3:0] sum_pending = 4'h0;
   reg [9:0] used = 10'h000;
   reg [32:0] vector_head = 33'h000000000;
@@ -1234,548 +1278,586 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   assign accept = i__valid & i__ready;
   assign \$3  = \$2  + 1'h1;
   assign \$5  = - $signed(\$4 );
-  assign \$6  = $signed(\$5 ) > $signed(6'h12);
+  assign \$6  = $signed(\$5 ) > $signed(6'h16);
   assign \$8  = - $signed(\$7 );
-  assign \$9  = \$6  ? 17'h00012 : \$8 ;
+  assign \$9  = \$6  ? 17'h00016 : \$8 ;
   assign \$10  = r1_lead >= 5'h10;
   assign \$11  = r1_lead - 5'h10;
   assign \$12  = r1_sum >> \$11 ;
   assign \$13  = 5'h10 - r1_lead;
   assign \$14  = r1_sum << \$13 ;
   assign \$17  = \$16  + 1'h1;
-  assign \$18  = r3_len - 1'h1;
-  assign \$19  = ~ o__valid;
-  assign ce = \$19  | o__ready;
-  assign \$20  = ~ vector_valid;
-  assign \$21  = \$20  | vector_pop;
-  assign vector_load = r_rdy & \$21 ;
+  assign \$18  = $signed(30'h10000000) - $signed(n1_product);
+  assign \$20  = n2_len - 1'h1;
+  assign \$21  = ~ o__valid;
+  assign ce = \$21  | o__ready;
+  assign \$22  = ~ vector_valid;
+  assign \$23  = \$22  | vector_pop;
+  assign vector_load = r_rdy & \$23 ;
   assign issue = ce & vector_valid;
-  assign \$22  = count == vector_head[32:25];
-  assign vector_pop = issue & \$22 ;
-  assign \$25  = \$24  + 1'h1;
-  assign \$27  = - $signed(\$26 );
-  assign \$28  = $signed(\$27 ) > $signed(6'h12);
-  assign \$30  = - $signed(\$29 );
-  assign \$31  = \$28  ? 15'h0012 : \$30 ;
-  assign \$32  = d4_lead + 3'h4;
-  assign \$33  = wr__addr + 1'h1;
-  assign \$34  = used + accept;
-  assign \$35  = \$34  - issue;
-  assign \$36  = length + 1'h1;
-  assign \$37  = i__payload[9] ? 10'h000 : \$36 ;
+  assign \$24  = count == vector_head[32:25];
+  assign vector_pop = issue & \$24 ;
+  assign \$27  = \$26  + 1'h1;
+  assign \$29  = - $signed(\$28 );
+  assign \$30  = $signed(\$29 ) > $signed(6'h12);
+  assign \$32  = - $signed(\$31 );
+  assign \$33  = \$30  ? 15'h0012 : \$32 ;
+  assign \$34  = d4_lead + 1'h0;
+  assign \$35  = wr__addr + 1'h1;
+  assign \$36  = used + accept;
+  assign \$37  = \$36  - issue;
   assign \$38  = length + 1'h1;
-  assign \$40  = a2_mask ? 8'he0 : \$39 ;
-  assign \$42  = ~ \$41 ;
-  assign \$44  = $signed(a3_0_e0) - $signed(\$43 );
-  assign \$45  = a_exp0_upper - a_exp0_lower;
-  assign \$46  = $signed({ 1'h0, a_exp0_offset_r }) * $signed(a_exp0_step_r);
-  assign \$48  = $signed({ 1'h0, a_exp0_lower_r }) + $signed(\$47 );
-  assign \$49  = 1'h1 << a4_drop0;
-  assign \$51  = a4_mantissa0 + \$50 ;
-  assign \$52  = \$51  >> a4_drop0;
-  assign \$54  = a4_mask ? 18'h00000 : \$53 ;
-  assign \$55  = ~ started;
-  assign \$56  = $signed(a6_max) > $signed(run_max);
-  assign \$57  = \$55  | \$56 ;
-  assign \$58  = \$57  ? a6_max : { run_max[5], run_max[5], run_max };
-  assign \$59  = a6_any ? \$58  : { run_max[5], run_max[5], run_max };
-  assign \$60  = started | a6_any;
-  assign \$61  = a6_last ? 1'h0 : \$60 ;
-  assign \$62  = ~ started;
-  assign \$63  = $signed(a6_max) > $signed(run_max);
-  assign \$64  = \$62  | \$63 ;
-  assign \$65  = \$64  ? a6_max : { run_max[5], run_max[5], run_max };
-  assign \$66  = $signed(\$65 ) - $signed(run_max);
-  assign \$67  = a6_any ? \$66  : 9'h000;
-  assign \$68  = ~ started;
-  assign \$69  = $signed(a6_max) > $signed(run_max);
-  assign \$70  = \$68  | \$69 ;
-  assign \$71  = \$70  ? a6_max : { run_max[5], run_max[5], run_max };
-  assign \$72  = $signed(\$71 ) - $signed(a6_max);
-  assign \$73  = a6_any ? a6_sum : 18'h00000;
-  assign \$74  = ~ started;
-  assign \$75  = $signed(a6_max) > $signed(run_max);
-  assign \$76  = \$74  | \$75 ;
-  assign \$77  = \$76  ? a6_max : { run_max[5], run_max[5], run_max };
-  assign \$78  = a6_any ? \$77  : { run_max[5], run_max[5], run_max };
-  assign \$79  = started | a6_any;
-  assign \$80  = a7_beat_shift >= 5'h1b;
-  assign \$81  = a7_beat_sum >> a7_beat_shift[4:0];
-  assign \$82  = \$80  ? 18'h00000 : \$81 ;
-  assign \$83  = sum_pending + a8_old_shift;
-  assign \$84  = a8_keep ? \$83  : 8'h00;
-  assign \$85  = sum_pending + a8_old_shift;
-  assign \$86  = a8_keep ? \$85  : 8'h00;
-  assign \$87  = a9_term << a9_pending;
-  assign \$88  = a10_keep ? sum_deferred : 42'h00000000000;
-  assign \$89  = \$88  + a10_addend;
-  assign \$90  = a10_valid & a10_last;
-  assign \$91  = a10_keep ? sum_deferred : 42'h00000000000;
+  assign \$39  = i__payload[9] ? 10'h000 : \$38 ;
+  assign \$40  = length + 1'h1;
+  assign \$42  = a2_mask ? 8'he0 : \$41 ;
+  assign \$44  = ~ \$43 ;
+  assign \$46  = $signed(a3_0_e0) - $signed(\$45 );
+  assign \$47  = a_exp0_upper - a_exp0_lower;
+  assign \$48  = $signed({ 1'h0, a_exp0_offset_r }) * $signed(a_exp0_step_r);
+  assign \$50  = $signed({ 1'h0, a_exp0_lower_r }) + $signed(\$49 );
+  assign \$52  = 1'h1 << a4_drop0;
+  assign \$54  = \$51  + \$53 ;
+  assign \$55  = \$54  >> a4_drop0;
+  assign \$57  = a4_mask ? 22'h000000 : \$56 ;
+  assign \$58  = ~ started;
+  assign \$59  = $signed(a6_max) > $signed(run_max);
+  assign \$60  = \$58  | \$59 ;
+  assign \$61  = \$60  ? a6_max : { run_max[5], run_max[5], run_max };
+  assign \$62  = a6_any ? \$61  : { run_max[5], run_max[5], run_max };
+  assign \$63  = started | a6_any;
+  assign \$64  = a6_last ? 1'h0 : \$63 ;
+  assign \$65  = ~ started;
+  assign \$66  = $signed(a6_max) > $signed(run_max);
+  assign \$67  = \$65  | \$66 ;
+  assign \$68  = \$67  ? a6_max : { run_max[5], run_max[5], run_max };
+  assign \$69  = $signed(\$68 ) - $signed(run_max);
+  assign \$70  = a6_any ? \$69  : 9'h000;
+  assign \$71  = ~ started;
+  assign \$72  = $signed(a6_max) > $signed(run_max);
+  assign \$73  = \$71  | \$72 ;
+  assign \$74  = \$73  ? a6_max : { run_max[5], run_max[5], run_max };
+  assign \$75  = $signed(\$74 ) - $signed(a6_max);
+  assign \$76  = a6_any ? a6_sum : 22'h000000;
+  assign \$77  = ~ started;
+  assign \$78  = $signed(a6_max) > $signed(run_max);
+  assign \$79  = \$77  | \$78 ;
+  assign \$80  = \$79  ? a6_max : { run_max[5], run_max[5], run_max };
+  assign \$81  = a6_any ? \$80  : { run_max[5], run_max[5], run_max };
+  assign \$82  = started | a6_any;
+  assign \$83  = a7_beat_shift >= 5'h1f;
+  assign \$84  = a7_beat_sum >> a7_beat_shift[4:0];
+  assign \$85  = \$83  ? 22'h000000 : \$84 ;
+  assign \$86  = sum_pending + a8_old_shift;
+  assign \$87  = a8_keep ? \$86  : 8'h00;
+  assign \$88  = sum_pending + a8_old_shift;
+  assign \$89  = a8_keep ? \$88  : 8'h00;
+  assign \$90  = a9_term << a9_pending;
+  assign \$91  = a10_keep ? sum_deferred : 46'h000000000000;
   assign \$92  = \$91  + a10_addend;
-  assign \$93  = r0a_acc >> r0a_pending;
-  assign \$94  = recip_upper - recip_lower;
-  assign \$95  = $signed({ 1'h0, recip_offset_r }) * $signed(recip_step_r);
-  assign \$97  = $signed({ 1'h0, recip_lower_r }) + $signed(\$96 );
-  assign \$98  = rd__addr + 1'h1;
-  assign \$99  = count == vector_head[32:25];
-  assign \$100  = count + 1'h1;
-  assign \$101  = \$99  ? 10'h000 : \$100 ;
-  assign \$102  = count == vector_head[32:25];
-  assign \$103  = issue & \$102 ;
-  assign \$105  = $signed(d2_e0) - $signed(\$104 );
-  assign \$106  = d_exp0_upper - d_exp0_lower;
-  assign \$107  = $signed({ 1'h0, d_exp0_offset_r }) * $signed(d_exp0_step_r);
-  assign \$109  = $signed({ 1'h0, d_exp0_lower_r }) + $signed(\$108 );
-  assign \$110  = 1'h1 << d3_drop0;
-  assign \$112  = d3_mantissa0 + \$111 ;
-  assign \$113  = \$112  >> d3_drop0;
-  assign \$114  = d4_num0 * d4_recip;
-  assign \$116  = \$115  >> d5_shift;
-  assign \$117  = ~ d6_any;
-  assign \$118  = d6_mask | \$117 ;
-  assign \$119  = d6_twice0 + 1'h1;
-  assign \$121  = \$120  > 8'hff;
-  assign \$122  = d6_twice0 + 1'h1;
-  assign \$124  = \$121  ? 33'h0000000ff : \$123 ;
-  assign \$125  = \$118  ? 33'h000000000 : \$124 ;
+  assign \$93  = a10_valid & a10_last;
+  assign \$94  = a10_keep ? sum_deferred : 46'h000000000000;
+  assign \$95  = \$94  + a10_addend;
+  assign \$96  = r0a_acc >> r0a_pending;
+  assign \$97  = recip_upper - recip_lower;
+  assign \$98  = $signed({ 1'h0, recip_offset_r }) * $signed(recip_step_r);
+  assign \$100  = $signed({ 1'h0, recip_lower_r }) + $signed(\$99 );
+  assign \$102  = $signed({ 1'h0, r3_mantissa }) * $signed(r3_recip);
+  assign \$103  = $signed(\$101 ) + $signed(\$102 );
+  assign \$104  = $signed(n1_recip) * $signed(\$19 [7:0]);
+  assign \$105  = $signed(\$104 ) + $signed(16'h4000);
+  assign \$107  = $signed(n1_recip) + $signed(\$106 );
+  assign \$108  = rd__addr + 1'h1;
+  assign \$109  = count == vector_head[32:25];
+  assign \$110  = count + 1'h1;
+  assign \$111  = \$109  ? 10'h000 : \$110 ;
+  assign \$112  = count == vector_head[32:25];
+  assign \$113  = issue & \$112 ;
+  assign \$115  = $signed(d2_e0) - $signed(\$114 );
+  assign \$116  = d_exp0_upper - d_exp0_lower;
+  assign \$117  = $signed({ 1'h0, d_exp0_offset_r }) * $signed(d_exp0_step_r);
+  assign \$119  = $signed({ 1'h0, d_exp0_lower_r }) + $signed(\$118 );
+  assign \$121  = 1'h1 << d3_drop0;
+  assign \$123  = \$120  + \$122 ;
+  assign \$124  = \$123  >> d3_drop0;
+  assign \$125  = d4_num0 * d4_recip;
+  assign \$127  = \$126  >> d5_shift;
+  assign \$128  = ~ d6_any;
+  assign \$129  = d6_mask | \$128 ;
+  assign \$130  = d6_twice0 + 1'h1;
+  assign \$132  = \$131  > 8'hff;
+  assign \$133  = d6_twice0 + 1'h1;
+  assign \$135  = \$132  ? 33'h0000000ff : \$134 ;
+  assign \$136  = \$129  ? 33'h000000000 : \$135 ;
   always @(posedge clk)
-    wr__addr <= \$126 ;
+    wr__addr <= \$137 ;
   always @(posedge clk)
-    used <= \$127 ;
+    used <= \$138 ;
   always @(posedge clk)
-    length <= \$128 ;
+    length <= \$139 ;
   always @(posedge clk)
-    a1_valid <= \$129 ;
+    a1_valid <= \$140 ;
   always @(posedge clk)
-    a1_last <= \$130 ;
+    a1_last <= \$141 ;
   always @(posedge clk)
-    a1_len <= \$131 ;
+    a1_len <= \$142 ;
   always @(posedge clk)
-    a1_mask <= \$132 ;
+    a1_mask <= \$143 ;
   always @(posedge clk)
-    a1_x0 <= \$133 ;
+    a1_x0 <= \$144 ;
   always @(posedge clk)
-    a2_e0 <= \$134 ;
+    a2_e0 <= \$145 ;
   always @(posedge clk)
-    a2_valid <= \$135 ;
+    a2_valid <= \$146 ;
   always @(posedge clk)
-    a2_last <= \$136 ;
+    a2_last <= \$147 ;
   always @(posedge clk)
-    a2_len <= \$137 ;
+    a2_len <= \$148 ;
   always @(posedge clk)
-    a2_mask <= \$138 ;
+    a2_mask <= \$149 ;
   always @(posedge clk)
-    a3_whole0 <= \$139 ;
+    a3_whole0 <= \$150 ;
   always @(posedge clk)
-    a3_0_valid <= \$140 ;
+    a3_0_valid <= \$151 ;
   always @(posedge clk)
-    a3_0_last <= \$141 ;
+    a3_0_last <= \$152 ;
   always @(posedge clk)
-    a3_0_len <= \$142 ;
+    a3_0_len <= \$153 ;
   always @(posedge clk)
-    a3_0_mask <= \$143 ;
+    a3_0_mask <= \$154 ;
   always @(posedge clk)
-    a3_0_any <= \$144 ;
+    a3_0_any <= \$155 ;
   always @(posedge clk)
-    a3_0_e0 <= \$145 ;
+    a3_0_e0 <= \$156 ;
   always @(posedge clk)
-    a_exp0_v_r <= \$146 ;
+    a_exp0_v_r <= \$157 ;
   always @(posedge clk)
-    a_exp0_offset_r <= \$147 ;
+    a_exp0_offset_r <= \$158 ;
   always @(posedge clk)
-    a_exp0_step_r <= \$148 ;
+    a_exp0_step_r <= \$159 ;
   always @(posedge clk)
-    a_exp0_lower_r <= \$149 ;
+    a_exp0_lower_r <= \$160 ;
   always @(posedge clk)
-    a_exp0_drop_r <= \$150 ;
+    a_exp0_drop_r <= \$161 ;
   always @(posedge clk)
-    a3a_max <= \$151 ;
+    a3a_max <= \$162 ;
   always @(posedge clk)
-    a3b_max <= \$152 ;
+    a3b_max <= \$163 ;
   always @(posedge clk)
-    a3a_valid <= \$153 ;
+    a3a_valid <= \$164 ;
   always @(posedge clk)
-    a3b_valid <= \$154 ;
+    a3b_valid <= \$165 ;
   always @(posedge clk)
-    a3a_last <= \$155 ;
+    a3a_last <= \$166 ;
   always @(posedge clk)
-    a3b_last <= \$156 ;
+    a3b_last <= \$167 ;
   always @(posedge clk)
-    a3a_len <= \$157 ;
+    a3a_len <= \$168 ;
   always @(posedge clk)
-    a3b_len <= \$158 ;
+    a3b_len <= \$169 ;
   always @(posedge clk)
-    a3a_any <= \$159 ;
+    a3a_any <= \$170 ;
   always @(posedge clk)
-    a3b_any <= \$160 ;
+    a3b_any <= \$171 ;
   always @(posedge clk)
-    a3a_mask <= \$161 ;
+    a3a_mask <= \$172 ;
   always @(posedge clk)
-    a3b_mask <= \$162 ;
+    a3b_mask <= \$173 ;
   always @(posedge clk)
-    a4_mantissa0 <= \$163 ;
+    a4_mantissa0 <= \$174 ;
   always @(posedge clk)
-    a4_drop0 <= \$164 ;
+    a4_drop0 <= \$175 ;
   always @(posedge clk)
-    a4_max <= \$165 ;
+    a4_max <= \$176 ;
   always @(posedge clk)
-    a4_valid <= \$166 ;
+    a4_valid <= \$177 ;
   always @(posedge clk)
-    a4_last <= \$167 ;
+    a4_last <= \$178 ;
   always @(posedge clk)
-    a4_len <= \$168 ;
+    a4_len <= \$179 ;
   always @(posedge clk)
-    a4_any <= \$169 ;
+    a4_any <= \$180 ;
   always @(posedge clk)
-    a4_mask <= \$170 ;
+    a4_mask <= \$181 ;
   always @(posedge clk)
-    a5_term0 <= \$171 ;
+    a5_term0 <= \$182 ;
   always @(posedge clk)
-    a5_max <= \$172 ;
+    a5_max <= \$183 ;
   always @(posedge clk)
-    a5_valid <= \$173 ;
+    a5_valid <= \$184 ;
   always @(posedge clk)
-    a5_last <= \$174 ;
+    a5_last <= \$185 ;
   always @(posedge clk)
-    a5_len <= \$175 ;
+    a5_len <= \$186 ;
   always @(posedge clk)
-    a5_any <= \$176 ;
+    a5_any <= \$187 ;
   always @(posedge clk)
-    a5_mask <= \$177 ;
+    a5_mask <= \$188 ;
   always @(posedge clk)
-    a6_sum <= \$178 ;
+    a6_sum <= \$189 ;
   always @(posedge clk)
-    a6_max <= \$179 ;
+    a6_max <= \$190 ;
   always @(posedge clk)
-    a6_valid <= \$180 ;
+    a6_valid <= \$191 ;
   always @(posedge clk)
-    a6_last <= \$181 ;
+    a6_last <= \$192 ;
   always @(posedge clk)
-    a6_len <= \$182 ;
+    a6_len <= \$193 ;
   always @(posedge clk)
-    a6_any <= \$183 ;
+    a6_any <= \$194 ;
   always @(posedge clk)
-    run_max <= \$184 ;
+    run_max <= \$195 ;
   always @(posedge clk)
-    started <= \$185 ;
+    started <= \$196 ;
   always @(posedge clk)
-    a7_old_shift <= \$186 ;
+    a7_old_shift <= \$197 ;
   always @(posedge clk)
-    a7_beat_shift <= \$187 ;
+    a7_beat_shift <= \$198 ;
   always @(posedge clk)
-    a7_beat_sum <= \$188 ;
+    a7_beat_sum <= \$199 ;
   always @(posedge clk)
-    a7_keep <= \$189 ;
+    a7_keep <= \$200 ;
   always @(posedge clk)
-    a7_valid <= \$190 ;
+    a7_valid <= \$201 ;
   always @(posedge clk)
-    a7_last <= \$191 ;
+    a7_last <= \$202 ;
   always @(posedge clk)
-    a7_len <= \$192 ;
+    a7_len <= \$203 ;
   always @(posedge clk)
-    a7_max <= \$193 ;
+    a7_max <= \$204 ;
   always @(posedge clk)
-    a7_any <= \$194 ;
+    a7_any <= \$205 ;
   always @(posedge clk)
-    a8_term <= \$195 ;
+    a8_term <= \$206 ;
   always @(posedge clk)
-    a8_valid <= \$196 ;
+    a8_valid <= \$207 ;
   always @(posedge clk)
-    a8_last <= \$197 ;
+    a8_last <= \$208 ;
   always @(posedge clk)
-    a8_len <= \$198 ;
+    a8_len <= \$209 ;
   always @(posedge clk)
-    a8_max <= \$199 ;
+    a8_max <= \$210 ;
   always @(posedge clk)
-    a8_any <= \$200 ;
+    a8_any <= \$211 ;
   always @(posedge clk)
-    a8_old_shift <= \$201 ;
+    a8_old_shift <= \$212 ;
   always @(posedge clk)
-    a8_keep <= \$202 ;
+    a8_keep <= \$213 ;
   always @(posedge clk)
-    sum_pending <= \$203 ;
+    sum_pending <= \$214 ;
   always @(posedge clk)
-    a9_valid <= \$204 ;
+    a9_valid <= \$215 ;
   always @(posedge clk)
-    a9_last <= \$205 ;
+    a9_last <= \$216 ;
   always @(posedge clk)
-    a9_len <= \$206 ;
+    a9_len <= \$217 ;
   always @(posedge clk)
-    a9_max <= \$207 ;
+    a9_max <= \$218 ;
   always @(posedge clk)
-    a9_any <= \$208 ;
+    a9_any <= \$219 ;
   always @(posedge clk)
-    a9_old_shift <= \$209 ;
+    a9_old_shift <= \$220 ;
   always @(posedge clk)
-    a9_keep <= \$210 ;
+    a9_keep <= \$221 ;
   always @(posedge clk)
-    a9_term <= \$211 ;
+    a9_term <= \$222 ;
   always @(posedge clk)
-    a9_pending <= \$212 ;
+    a9_pending <= \$223 ;
   always @(posedge clk)
-    a10_addend <= \$213 ;
+    a10_addend <= \$224 ;
   always @(posedge clk)
-    a10_valid <= \$214 ;
+    a10_valid <= \$225 ;
   always @(posedge clk)
-    a10_last <= \$215 ;
+    a10_last <= \$226 ;
   always @(posedge clk)
-    a10_len <= \$216 ;
+    a10_len <= \$227 ;
   always @(posedge clk)
-    a10_max <= \$217 ;
+    a10_max <= \$228 ;
   always @(posedge clk)
-    a10_any <= \$218 ;
+    a10_any <= \$229 ;
   always @(posedge clk)
-    a10_old_shift <= \$219 ;
+    a10_old_shift <= \$230 ;
   always @(posedge clk)
-    a10_keep <= \$220 ;
+    a10_keep <= \$231 ;
   always @(posedge clk)
-    a10_term <= \$221 ;
+    a10_term <= \$232 ;
   always @(posedge clk)
-    a10_pending <= \$222 ;
+    a10_pending <= \$233 ;
   always @(posedge clk)
-    sum_deferred <= \$223 ;
+    sum_deferred <= \$234 ;
   always @(posedge clk)
-    r0a_valid <= \$224 ;
+    r0a_valid <= \$235 ;
   always @(posedge clk)
-    r0a_max <= \$225 ;
+    r0a_max <= \$236 ;
   always @(posedge clk)
-    r0a_any <= \$226 ;
+    r0a_any <= \$237 ;
   always @(posedge clk)
-    r0a_len <= \$227 ;
+    r0a_len <= \$238 ;
   always @(posedge clk)
-    r0a_acc <= \$228 ;
+    r0a_acc <= \$239 ;
   always @(posedge clk)
-    r0a_pending <= \$229 ;
+    r0a_pending <= \$240 ;
   always @(posedge clk)
-    r0_valid <= \$230 ;
+    r0_valid <= \$241 ;
   always @(posedge clk)
-    r0_max <= \$231 ;
+    r0_max <= \$242 ;
   always @(posedge clk)
-    r0_sum <= \$232 ;
+    r0_sum <= \$243 ;
   always @(posedge clk)
-    r0_any <= \$233 ;
+    r0_any <= \$244 ;
   always @(posedge clk)
-    r0_len <= \$234 ;
+    r0_len <= \$245 ;
   always @(posedge clk)
-    r1_valid <= \$235 ;
+    r1_valid <= \$246 ;
   always @(posedge clk)
-    r1_max <= \$236 ;
+    r1_max <= \$247 ;
   always @(posedge clk)
-    r1_any <= \$237 ;
+    r1_any <= \$248 ;
   always @(posedge clk)
-    r1_len <= \$238 ;
+    r1_len <= \$249 ;
   always @(posedge clk)
-    r1_lead <= \$239 ;
+    r1_lead <= \$250 ;
   always @(posedge clk)
-    r1_sum <= \$240 ;
+    r1_sum <= \$251 ;
   always @(posedge clk)
-    r2_valid <= \$241 ;
+    r2_valid <= \$252 ;
   always @(posedge clk)
-    r2_max <= \$242 ;
+    r2_max <= \$253 ;
   always @(posedge clk)
-    r2_any <= \$243 ;
+    r2_any <= \$254 ;
   always @(posedge clk)
-    r2_len <= \$244 ;
+    r2_len <= \$255 ;
   always @(posedge clk)
-    r2_lead <= \$245 ;
+    r2_lead <= \$256 ;
   always @(posedge clk)
-    r2_mantissa <= \$246 ;
+    r2_mantissa <= \$257 ;
   always @(posedge clk)
-    recip_offset_r <= \$247 ;
+    recip_offset_r <= \$258 ;
   always @(posedge clk)
-    recip_step_r <= \$248 ;
+    recip_step_r <= \$259 ;
   always @(posedge clk)
-    recip_lower_r <= \$249 ;
+    recip_lower_r <= \$260 ;
   always @(posedge clk)
-    r2b_valid <= \$250 ;
+    r2b_valid <= \$261 ;
   always @(posedge clk)
-    r2b_max <= \$251 ;
+    r2b_max <= \$262 ;
   always @(posedge clk)
-    r2b_any <= \$252 ;
+    r2b_any <= \$263 ;
   always @(posedge clk)
-    r2b_len <= \$253 ;
+    r2b_len <= \$264 ;
   always @(posedge clk)
-    r2b_lead <= \$254 ;
+    r2b_lead <= \$265 ;
   always @(posedge clk)
-    r2b_mantissa <= \$255 ;
+    r2b_mantissa <= \$266 ;
   always @(posedge clk)
-    w_en <= \$256 ;
+    r3_valid <= \$267 ;
   always @(posedge clk)
-    r3_max <= \$257 ;
+    r3_max <= \$268 ;
   always @(posedge clk)
-    r3_any <= \$258 ;
+    r3_any <= \$269 ;
   always @(posedge clk)
-    r3_len <= \$259 ;
+    r3_len <= \$270 ;
   always @(posedge clk)
-    r3_lead <= \$260 ;
+    r3_lead <= \$271 ;
   always @(posedge clk)
-    r3_recip <= \$261 ;
+    r3_recip <= \$272 ;
   always @(posedge clk)
-    r3_mantissa <= \$262 ;
+    r3_mantissa <= \$273 ;
   always @(posedge clk)
-    vector_valid <= \$263 ;
+    n1_valid <= \$274 ;
   always @(posedge clk)
-    vector_head <= \$264 ;
+    n1_max <= \$275 ;
   always @(posedge clk)
-    rd__addr <= \$265 ;
+    n1_any <= \$276 ;
   always @(posedge clk)
-    count <= \$266 ;
+    n1_len <= \$277 ;
   always @(posedge clk)
-    d1_valid <= \$267 ;
+    n1_lead <= \$278 ;
   always @(posedge clk)
-    d1_last <= \$268 ;
+    n1_recip <= \$279 ;
   always @(posedge clk)
-    d1_max <= \$269 ;
+    n1_mantissa <= \$280 ;
   always @(posedge clk)
-    d1_recip <= \$270 ;
+    n1_product <= \$281 ;
   always @(posedge clk)
-    d1_lead <= \$271 ;
+    w_en <= \$282 ;
   always @(posedge clk)
-    d1_any <= \$272 ;
+    n2_max <= \$283 ;
   always @(posedge clk)
-    d1b_ring <= \$273 ;
+    n2_any <= \$284 ;
   always @(posedge clk)
-    d1b_valid <= \$274 ;
+    n2_len <= \$285 ;
   always @(posedge clk)
-    d1b_last <= \$275 ;
+    n2_lead <= \$286 ;
   always @(posedge clk)
-    d1b_max <= \$276 ;
+    \n2_recip$194  <= \$287 ;
   always @(posedge clk)
-    d1b_recip <= \$277 ;
+    n2_mantissa <= \$288 ;
   always @(posedge clk)
-    d1b_lead <= \$278 ;
+    n2_recip <= \$289 ;
   always @(posedge clk)
-    d1b_any <= \$279 ;
+    vector_valid <= \$290 ;
   always @(posedge clk)
-    d2_e0 <= \$280 ;
+    vector_head <= \$291 ;
   always @(posedge clk)
-    d2_mask <= \$281 ;
+    rd__addr <= \$292 ;
   always @(posedge clk)
-    d2_valid <= \$282 ;
+    count <= \$293 ;
   always @(posedge clk)
-    d2_last <= \$283 ;
+    d1_valid <= \$294 ;
   always @(posedge clk)
-    d2_max <= \$284 ;
+    d1_last <= \$295 ;
   always @(posedge clk)
-    d2_recip <= \$285 ;
+    d1_max <= \$296 ;
   always @(posedge clk)
-    d2_lead <= \$286 ;
+    d1_recip <= \$297 ;
   always @(posedge clk)
-    d2_any <= \$287 ;
+    d1_lead <= \$298 ;
   always @(posedge clk)
-    d_exp0_v_r <= \$288 ;
+    d1_any <= \$299 ;
   always @(posedge clk)
-    d_exp0_offset_r <= \$289 ;
+    d1b_ring <= \$300 ;
   always @(posedge clk)
-    d_exp0_step_r <= \$290 ;
+    d1b_valid <= \$301 ;
   always @(posedge clk)
-    d_exp0_lower_r <= \$291 ;
+    d1b_last <= \$302 ;
   always @(posedge clk)
-    d_exp0_drop_r <= \$292 ;
+    d1b_max <= \$303 ;
   always @(posedge clk)
-    d2a_mask <= \$293 ;
+    d1b_recip <= \$304 ;
   always @(posedge clk)
-    d2b_mask <= \$294 ;
+    d1b_lead <= \$305 ;
   always @(posedge clk)
-    d2a_valid <= \$295 ;
+    d1b_any <= \$306 ;
   always @(posedge clk)
-    d2b_valid <= \$296 ;
+    d2_e0 <= \$307 ;
   always @(posedge clk)
-    d2a_last <= \$297 ;
+    d2_mask <= \$308 ;
   always @(posedge clk)
-    d2b_last <= \$298 ;
+    d2_valid <= \$309 ;
   always @(posedge clk)
-    d2a_max <= \$299 ;
+    d2_last <= \$310 ;
   always @(posedge clk)
-    d2b_max <= \$300 ;
+    d2_max <= \$311 ;
   always @(posedge clk)
-    d2a_recip <= \$301 ;
+    d2_recip <= \$312 ;
   always @(posedge clk)
-    d2b_recip <= \$302 ;
+    d2_lead <= \$313 ;
   always @(posedge clk)
-    d2a_lead <= \$303 ;
+    d2_any <= \$314 ;
   always @(posedge clk)
-    d2b_lead <= \$304 ;
+    d_exp0_v_r <= \$315 ;
   always @(posedge clk)
-    d2a_any <= \$305 ;
+    d_exp0_offset_r <= \$316 ;
   always @(posedge clk)
-    d2b_any <= \$306 ;
+    d_exp0_step_r <= \$317 ;
   always @(posedge clk)
-    d3_mantissa0 <= \$307 ;
+    d_exp0_lower_r <= \$318 ;
   always @(posedge clk)
-    d3_drop0 <= \$308 ;
+    d_exp0_drop_r <= \$319 ;
   always @(posedge clk)
-    d3_mask <= \$309 ;
+    d2a_mask <= \$320 ;
   always @(posedge clk)
-    d3_valid <= \$310 ;
+    d2b_mask <= \$321 ;
   always @(posedge clk)
-    d3_last <= \$311 ;
+    d2a_valid <= \$322 ;
   always @(posedge clk)
-    d3_max <= \$312 ;
+    d2b_valid <= \$323 ;
   always @(posedge clk)
-    d3_recip <= \$313 ;
+    d2a_last <= \$324 ;
   always @(posedge clk)
-    d3_lead <= \$314 ;
+    d2b_last <= \$325 ;
   always @(posedge clk)
-    d3_any <= \$315 ;
+    d2a_max <= \$326 ;
   always @(posedge clk)
-    d4_num0 <= \$316 ;
+    d2b_max <= \$327 ;
   always @(posedge clk)
-    d4_mask <= \$317 ;
+    d2a_recip <= \$328 ;
   always @(posedge clk)
-    d4_valid <= \$318 ;
+    d2b_recip <= \$329 ;
   always @(posedge clk)
-    d4_last <= \$319 ;
+    d2a_lead <= \$330 ;
   always @(posedge clk)
-    d4_max <= \$320 ;
+    d2b_lead <= \$331 ;
   always @(posedge clk)
-    d4_recip <= \$321 ;
+    d2a_any <= \$332 ;
   always @(posedge clk)
-    d4_lead <= \$322 ;
+    d2b_any <= \$333 ;
   always @(posedge clk)
-    d4_any <= \$323 ;
+    d3_mantissa0 <= \$334 ;
   always @(posedge clk)
-    d5_prod0 <= \$324 ;
+    d3_drop0 <= \$335 ;
   always @(posedge clk)
-    d5_mask <= \$325 ;
+    d3_mask <= \$336 ;
   always @(posedge clk)
-    d5_valid <= \$326 ;
+    d3_valid <= \$337 ;
   always @(posedge clk)
-    d5_last <= \$327 ;
+    d3_last <= \$338 ;
   always @(posedge clk)
-    d5_max <= \$328 ;
+    d3_max <= \$339 ;
   always @(posedge clk)
-    d5_recip <= \$329 ;
+    d3_recip <= \$340 ;
   always @(posedge clk)
-    d5_lead <= \$330 ;
+    d3_lead <= \$341 ;
   always @(posedge clk)
-    d5_any <= \$331 ;
+    d3_any <= \$342 ;
   always @(posedge clk)
-    d5_shift <= \$332 ;
+    d4_num0 <= \$343 ;
   always @(posedge clk)
-    d6_twice0 <= \$333 ;
+    d4_mask <= \$344 ;
   always @(posedge clk)
-    d6_mask <= \$334 ;
+    d4_valid <= \$345 ;
   always @(posedge clk)
-    d6_valid <= \$335 ;
+    d4_last <= \$346 ;
   always @(posedge clk)
-    d6_last <= \$336 ;
+    d4_max <= \$347 ;
   always @(posedge clk)
-    d6_max <= \$337 ;
+    d4_recip <= \$348 ;
   always @(posedge clk)
-    d6_recip <= \$338 ;
+    d4_lead <= \$349 ;
   always @(posedge clk)
-    d6_lead <= \$339 ;
+    d4_any <= \$350 ;
   always @(posedge clk)
-    d6_any <= \$340 ;
+    d5_prod0 <= \$351 ;
   always @(posedge clk)
-    d6_shift <= \$341 ;
+    d5_mask <= \$352 ;
   always @(posedge clk)
-    d7_y0 <= \$342 ;
+    d5_valid <= \$353 ;
   always @(posedge clk)
-    o__valid <= \$343 ;
+    d5_last <= \$354 ;
   always @(posedge clk)
-    d7_last <= \$344 ;
+    d5_max <= \$355 ;
+  always @(posedge clk)
+    d5_recip <= \$356 ;
+  always @(posedge clk)
+    d5_lead <= \$357 ;
+  always @(posedge clk)
+    d5_any <= \$358 ;
+  always @(posedge clk)
+    d5_shift <= \$359 ;
+  always @(posedge clk)
+    d6_twice0 <= \$360 ;
+  always @(posedge clk)
+    d6_mask <= \$361 ;
+  always @(posedge clk)
+    d6_valid <= \$362 ;
+  always @(posedge clk)
+    d6_last <= \$363 ;
+  always @(posedge clk)
+    d6_max <= \$364 ;
+  always @(posedge clk)
+    d6_recip <= \$365 ;
+  always @(posedge clk)
+    d6_lead <= \$366 ;
+  always @(posedge clk)
+    d6_any <= \$367 ;
+  always @(posedge clk)
+    d6_shift <= \$368 ;
+  always @(posedge clk)
+    d7_y0 <= \$369 ;
+  always @(posedge clk)
+    o__valid <= \$370 ;
+  always @(posedge clk)
+    d7_last <= \$371 ;
   \softmax_int8_base2_l1.core.vectors  vectors (
     .clk(clk),
     .r_data(r_data),
@@ -1884,7 +1966,7 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     d_exp0_lower = 18'h00000;
-    casez (\$23 )
+    casez (\$25 )
       4'h0:
           d_exp0_lower = 18'h10000;
       4'h1:
@@ -1908,7 +1990,7 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     d_exp0_upper = 18'h00000;
-    casez (\$25 )
+    casez (\$27 )
       5'h00:
           d_exp0_upper = 18'h10000;
       5'h01:
@@ -2013,6 +2095,18 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
     if (r0_sum[26]) begin
       recip_lead = 5'h1a;
     end
+    if (r0_sum[27]) begin
+      recip_lead = 5'h1b;
+    end
+    if (r0_sum[28]) begin
+      recip_lead = 5'h1c;
+    end
+    if (r0_sum[29]) begin
+      recip_lead = 5'h1d;
+    end
+    if (r0_sum[30]) begin
+      recip_lead = 5'h1e;
+    end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
@@ -2025,1298 +2119,1140 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$126  = wr__addr;
+    \$137  = wr__addr;
     if (accept) begin
-      \$126  = \$33 [8:0];
+      \$137  = \$35 [8:0];
     end
     if (rst) begin
-      \$126  = 9'h000;
+      \$137  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$127  = \$35 [9:0];
+    \$138  = \$37 [9:0];
     if (rst) begin
-      \$127  = 10'h000;
+      \$138  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$128  = length;
+    \$139  = length;
     if (accept) begin
-      \$128  = \$37 [8:0];
+      \$139  = \$39 [8:0];
     end
     if (rst) begin
-      \$128  = 9'h000;
+      \$139  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$129  = accept;
-    if (rst) begin
-      \$129  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$130  = i__payload[9];
-    if (rst) begin
-      \$130  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$131  = \$38 ;
-    if (rst) begin
-      \$131  = 10'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$132  = i__payload[8];
-    if (rst) begin
-      \$132  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$133  = i__payload[7:0];
-    if (rst) begin
-      \$133  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$134  = a1_x0;
-    if (rst) begin
-      \$134  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$135  = a1_valid;
-    if (rst) begin
-      \$135  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$136  = a1_last;
-    if (rst) begin
-      \$136  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$137  = a1_len;
-    if (rst) begin
-      \$137  = 10'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$138  = a1_mask;
-    if (rst) begin
-      \$138  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$139  = \$40 ;
-    if (rst) begin
-      \$139  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$140  = a2_valid;
+    \$140  = accept;
     if (rst) begin
       \$140  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$141  = a2_last;
+    \$141  = i__payload[9];
     if (rst) begin
       \$141  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$142  = a2_len;
+    \$142  = \$40 ;
     if (rst) begin
       \$142  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$143  = a2_mask;
+    \$143  = i__payload[8];
     if (rst) begin
       \$143  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$144  = \$42 ;
+    \$144  = i__payload[7:0];
     if (rst) begin
-      \$144  = 1'h0;
+      \$144  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$145  = a2_e0;
+    \$145  = a1_x0;
     if (rst) begin
       \$145  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$146  = \$44 ;
+    \$146  = a1_valid;
     if (rst) begin
-      \$146  = 16'h0000;
+      \$146  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$147  = a_exp0_v_r[0];
+    \$147  = a1_last;
     if (rst) begin
       \$147  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$148  = \$45 ;
+    \$148  = a1_len;
     if (rst) begin
-      \$148  = 19'h00000;
+      \$148  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$149  = a_exp0_lower;
+    \$149  = a1_mask;
     if (rst) begin
-      \$149  = 18'h00000;
+      \$149  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$150  = \$9 [4:0];
+    \$150  = \$42 ;
     if (rst) begin
-      \$150  = 5'h00;
+      \$150  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$151  = a3_whole0;
+    \$151  = a2_valid;
     if (rst) begin
-      \$151  = 8'h00;
+      \$151  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$152  = a3a_max;
+    \$152  = a2_last;
     if (rst) begin
-      \$152  = 8'h00;
+      \$152  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$153  = a3_0_valid;
+    \$153  = a2_len;
     if (rst) begin
-      \$153  = 1'h0;
+      \$153  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$154  = a3a_valid;
+    \$154  = a2_mask;
     if (rst) begin
       \$154  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$155  = a3_0_last;
+    \$155  = \$44 ;
     if (rst) begin
       \$155  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$156  = a3a_last;
+    \$156  = a2_e0;
     if (rst) begin
-      \$156  = 1'h0;
+      \$156  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$157  = a3_0_len;
+    \$157  = \$46 ;
     if (rst) begin
-      \$157  = 10'h000;
+      \$157  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$158  = a3a_len;
+    \$158  = a_exp0_v_r[0];
     if (rst) begin
-      \$158  = 10'h000;
+      \$158  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$159  = a3_0_any;
+    \$159  = \$47 ;
     if (rst) begin
-      \$159  = 1'h0;
+      \$159  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$160  = a3a_any;
+    \$160  = a_exp0_lower;
     if (rst) begin
-      \$160  = 1'h0;
+      \$160  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$161  = a3_0_mask;
+    \$161  = \$9 [4:0];
     if (rst) begin
-      \$161  = 1'h0;
+      \$161  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$162  = a3a_mask;
+    \$162  = a3_whole0;
     if (rst) begin
-      \$162  = 1'h0;
+      \$162  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$163  = \$48 [17:0];
+    \$163  = a3a_max;
     if (rst) begin
-      \$163  = 18'h00000;
+      \$163  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$164  = a_exp0_drop_r;
+    \$164  = a3_0_valid;
     if (rst) begin
-      \$164  = 5'h00;
+      \$164  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$165  = a3b_max;
+    \$165  = a3a_valid;
     if (rst) begin
-      \$165  = 8'h00;
+      \$165  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$166  = a3b_valid;
+    \$166  = a3_0_last;
     if (rst) begin
       \$166  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$167  = a3b_last;
+    \$167  = a3a_last;
     if (rst) begin
       \$167  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$168  = a3b_len;
+    \$168  = a3_0_len;
     if (rst) begin
       \$168  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$169  = a3b_any;
+    \$169  = a3a_len;
     if (rst) begin
-      \$169  = 1'h0;
+      \$169  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$170  = a3b_mask;
+    \$170  = a3_0_any;
     if (rst) begin
       \$170  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$171  = \$54 ;
+    \$171  = a3a_any;
     if (rst) begin
-      \$171  = 18'h00000;
+      \$171  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$172  = a4_max;
+    \$172  = a3_0_mask;
     if (rst) begin
-      \$172  = 8'h00;
+      \$172  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$173  = a4_valid;
+    \$173  = a3a_mask;
     if (rst) begin
       \$173  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$174  = a4_last;
+    \$174  = \$50 [17:0];
     if (rst) begin
-      \$174  = 1'h0;
+      \$174  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$175  = a4_len;
+    \$175  = a_exp0_drop_r;
     if (rst) begin
-      \$175  = 10'h000;
+      \$175  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$176  = a4_any;
+    \$176  = a3b_max;
     if (rst) begin
-      \$176  = 1'h0;
+      \$176  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$177  = a4_mask;
+    \$177  = a3b_valid;
     if (rst) begin
       \$177  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$178  = a5_term0;
+    \$178  = a3b_last;
     if (rst) begin
-      \$178  = 18'h00000;
+      \$178  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$179  = a5_max;
+    \$179  = a3b_len;
     if (rst) begin
-      \$179  = 8'h00;
+      \$179  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$180  = a5_valid;
+    \$180  = a3b_any;
     if (rst) begin
       \$180  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$181  = a5_last;
+    \$181  = a3b_mask;
     if (rst) begin
       \$181  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$182  = a5_len;
+    \$182  = \$57 ;
     if (rst) begin
-      \$182  = 10'h000;
+      \$182  = 22'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$183  = a5_any;
+    \$183  = a4_max;
     if (rst) begin
-      \$183  = 1'h0;
+      \$183  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$184  = run_max;
-    if (a6_valid) begin
-      \$184  = \$59 [5:0];
-    end
+    \$184  = a4_valid;
     if (rst) begin
-      \$184  = 6'h00;
+      \$184  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$185  = started;
-    if (a6_valid) begin
-      \$185  = \$61 ;
-    end
+    \$185  = a4_last;
     if (rst) begin
       \$185  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$186  = \$67 [6:0];
+    \$186  = a4_len;
     if (rst) begin
-      \$186  = 7'h00;
+      \$186  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$187  = \$72 [6:0];
+    \$187  = a4_any;
     if (rst) begin
-      \$187  = 7'h00;
+      \$187  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$188  = \$73 ;
+    \$188  = a4_mask;
     if (rst) begin
-      \$188  = 18'h00000;
+      \$188  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$189  = started;
+    \$189  = a5_term0;
     if (rst) begin
-      \$189  = 1'h0;
+      \$189  = 22'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$190  = a6_valid;
+    \$190  = a5_max;
     if (rst) begin
-      \$190  = 1'h0;
+      \$190  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$191  = a6_last;
+    \$191  = a5_valid;
     if (rst) begin
       \$191  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$192  = a6_len;
+    \$192  = a5_last;
     if (rst) begin
-      \$192  = 10'h000;
+      \$192  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$193  = \$78 ;
+    \$193  = a5_len;
     if (rst) begin
-      \$193  = 8'h00;
+      \$193  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$194  = \$79 ;
+    \$194  = a5_any;
     if (rst) begin
       \$194  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$195  = \$82 ;
+    \$195  = run_max;
+    if (a6_valid) begin
+      \$195  = \$62 [5:0];
+    end
     if (rst) begin
-      \$195  = 18'h00000;
+      \$195  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$196  = a7_valid;
+    \$196  = started;
+    if (a6_valid) begin
+      \$196  = \$64 ;
+    end
     if (rst) begin
       \$196  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$197  = a7_last;
+    \$197  = \$70 [6:0];
     if (rst) begin
-      \$197  = 1'h0;
+      \$197  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$198  = a7_len;
+    \$198  = \$75 [6:0];
     if (rst) begin
-      \$198  = 10'h000;
+      \$198  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$199  = a7_max;
+    \$199  = \$76 ;
     if (rst) begin
-      \$199  = 8'h00;
+      \$199  = 22'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$200  = a7_any;
+    \$200  = started;
     if (rst) begin
       \$200  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$201  = a7_old_shift;
+    \$201  = a6_valid;
     if (rst) begin
-      \$201  = 7'h00;
+      \$201  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$202  = a7_keep;
+    \$202  = a6_last;
     if (rst) begin
       \$202  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$203  = sum_pending;
-    if (a8_valid) begin
-      \$203  = \$84 [3:0];
-    end
+    \$203  = a6_len;
     if (rst) begin
-      \$203  = 4'h0;
+      \$203  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$204  = a8_valid;
+    \$204  = \$81 ;
     if (rst) begin
-      \$204  = 1'h0;
+      \$204  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$205  = a8_last;
+    \$205  = \$82 ;
     if (rst) begin
       \$205  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$206  = a8_len;
+    \$206  = \$85 ;
     if (rst) begin
-      \$206  = 10'h000;
+      \$206  = 22'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$207  = a8_max;
+    \$207  = a7_valid;
     if (rst) begin
-      \$207  = 8'h00;
+      \$207  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$208  = a8_any;
+    \$208  = a7_last;
     if (rst) begin
       \$208  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$209  = a8_old_shift;
+    \$209  = a7_len;
     if (rst) begin
-      \$209  = 7'h00;
+      \$209  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$210  = a8_keep;
+    \$210  = a7_max;
     if (rst) begin
-      \$210  = 1'h0;
+      \$210  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$211  = a8_term;
+    \$211  = a7_any;
     if (rst) begin
-      \$211  = 18'h00000;
+      \$211  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$212  = \$86 [3:0];
+    \$212  = a7_old_shift;
     if (rst) begin
-      \$212  = 4'h0;
+      \$212  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$213  = \$87 ;
+    \$213  = a7_keep;
     if (rst) begin
-      \$213  = 33'h000000000;
+      \$213  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$214  = a9_valid;
+    \$214  = sum_pending;
+    if (a8_valid) begin
+      \$214  = \$87 [3:0];
+    end
     if (rst) begin
-      \$214  = 1'h0;
+      \$214  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$215  = a9_last;
+    \$215  = a8_valid;
     if (rst) begin
       \$215  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$216  = a9_len;
+    \$216  = a8_last;
     if (rst) begin
-      \$216  = 10'h000;
+      \$216  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$217  = a9_max;
+    \$217  = a8_len;
     if (rst) begin
-      \$217  = 8'h00;
+      \$217  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$218  = a9_any;
+    \$218  = a8_max;
     if (rst) begin
-      \$218  = 1'h0;
+      \$218  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$219  = a9_old_shift;
+    \$219  = a8_any;
     if (rst) begin
-      \$219  = 7'h00;
+      \$219  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$220  = a9_keep;
+    \$220  = a8_old_shift;
     if (rst) begin
-      \$220  = 1'h0;
+      \$220  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$221  = a9_term;
+    \$221  = a8_keep;
     if (rst) begin
-      \$221  = 18'h00000;
+      \$221  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$222  = a9_pending;
+    \$222  = a8_term;
     if (rst) begin
-      \$222  = 4'h0;
+      \$222  = 22'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$223  = sum_deferred;
-    if (a10_valid) begin
-      \$223  = \$89 [41:0];
-    end
+    \$223  = \$89 [3:0];
     if (rst) begin
-      \$223  = 42'h00000000000;
+      \$223  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$224  = \$90 ;
     if (rst) begin
-      \$224  = 1'h0;
+      \$224  = 37'h0000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$225  = a10_max;
+    \$225  = a9_valid;
     if (rst) begin
-      \$225  = 8'h00;
+      \$225  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$226  = a10_any;
+    \$226  = a9_last;
     if (rst) begin
       \$226  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$227  = a10_len;
+    \$227  = a9_len;
     if (rst) begin
       \$227  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$228  = \$92 [41:0];
+    \$228  = a9_max;
     if (rst) begin
-      \$228  = 42'h00000000000;
+      \$228  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$229  = a10_pending;
+    \$229  = a9_any;
     if (rst) begin
-      \$229  = 4'h0;
+      \$229  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$230  = r0a_valid;
+    \$230  = a9_old_shift;
     if (rst) begin
-      \$230  = 1'h0;
+      \$230  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$231  = r0a_max;
+    \$231  = a9_keep;
     if (rst) begin
-      \$231  = 8'h00;
+      \$231  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$232  = \$93 [26:0];
+    \$232  = a9_term;
     if (rst) begin
-      \$232  = 27'h0000000;
+      \$232  = 22'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$233  = r0a_any;
+    \$233  = a9_pending;
     if (rst) begin
-      \$233  = 1'h0;
+      \$233  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$234  = r0a_len;
+    \$234  = sum_deferred;
+    if (a10_valid) begin
+      \$234  = \$92 [45:0];
+    end
     if (rst) begin
-      \$234  = 10'h000;
+      \$234  = 46'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$235  = r0_valid;
+    \$235  = \$93 ;
     if (rst) begin
       \$235  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$236  = r0_max;
+    \$236  = a10_max;
     if (rst) begin
       \$236  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$237  = r0_any;
+    \$237  = a10_any;
     if (rst) begin
       \$237  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$238  = r0_len;
+    \$238  = a10_len;
     if (rst) begin
       \$238  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$239  = recip_lead;
+    \$239  = \$95 [45:0];
     if (rst) begin
-      \$239  = 5'h00;
+      \$239  = 46'h000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$240  = r0_sum;
+    \$240  = a10_pending;
     if (rst) begin
-      \$240  = 27'h0000000;
+      \$240  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$241  = r1_valid;
+    \$241  = r0a_valid;
     if (rst) begin
       \$241  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$242  = r1_max;
+    \$242  = r0a_max;
     if (rst) begin
       \$242  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$243  = r1_any;
+    \$243  = \$96 [30:0];
     if (rst) begin
-      \$243  = 1'h0;
+      \$243  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$244  = r1_len;
+    \$244  = r0a_any;
     if (rst) begin
-      \$244  = 10'h000;
+      \$244  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$245  = r1_lead;
+    \$245  = r0a_len;
     if (rst) begin
-      \$245  = 5'h00;
+      \$245  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$246  = recip_normal[15:0];
+    \$246  = r0_valid;
     if (rst) begin
-      \$246  = 16'h0000;
+      \$246  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$247  = r2_mantissa[12:0];
+    \$247  = r0_max;
     if (rst) begin
-      \$247  = 13'h0000;
+      \$247  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$248  = \$94 ;
+    \$248  = r0_any;
     if (rst) begin
-      \$248  = 14'h0000;
+      \$248  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$249  = recip_lower;
+    \$249  = r0_len;
     if (rst) begin
-      \$249  = 13'h0000;
+      \$249  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$250  = r2_valid;
+    \$250  = recip_lead;
     if (rst) begin
-      \$250  = 1'h0;
+      \$250  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$251  = r2_max;
+    \$251  = r0_sum;
     if (rst) begin
-      \$251  = 8'h00;
+      \$251  = 31'h00000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$252  = r2_any;
+    \$252  = r1_valid;
     if (rst) begin
       \$252  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$253  = r2_len;
+    \$253  = r1_max;
     if (rst) begin
-      \$253  = 10'h000;
+      \$253  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$254  = r2_lead;
+    \$254  = r1_any;
     if (rst) begin
-      \$254  = 5'h00;
+      \$254  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$255  = r2_mantissa;
+    \$255  = r1_len;
     if (rst) begin
-      \$255  = 16'h0000;
+      \$255  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$256  = r2b_valid;
+    \$256  = r1_lead;
     if (rst) begin
-      \$256  = 1'h0;
+      \$256  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$257  = r2b_max;
+    \$257  = recip_normal[15:0];
     if (rst) begin
-      \$257  = 8'h00;
+      \$257  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$258  = r2b_any;
+    \$258  = r2_mantissa[12:0];
     if (rst) begin
-      \$258  = 1'h0;
+      \$258  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$259  = r2b_len;
+    \$259  = \$97 ;
     if (rst) begin
-      \$259  = 10'h000;
+      \$259  = 14'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$260  = r2b_lead;
+    \$260  = recip_lower;
     if (rst) begin
-      \$260  = 5'h00;
+      \$260  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$261  = \$97 ;
+    \$261  = r2_valid;
     if (rst) begin
-      \$261  = 28'h0000000;
+      \$261  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$262  = r2b_mantissa;
+    \$262  = r2_max;
     if (rst) begin
-      \$262  = 16'h0000;
+      \$262  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$263  = vector_valid;
-    if (vector_load) begin
-      \$263  = 1'h1;
-    end else if (vector_pop) begin
-      \$263  = 1'h0;
-    end
+    \$263  = r2_any;
     if (rst) begin
       \$263  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$264  = vector_head;
-    if (vector_load) begin
-      \$264  = r_data;
-    end
+    \$264  = r2_len;
     if (rst) begin
-      \$264  = 33'h000000000;
+      \$264  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$265  = rd__addr;
-    if (issue) begin
-      \$265  = \$98 [8:0];
-    end
+    \$265  = r2_lead;
     if (rst) begin
-      \$265  = 9'h000;
+      \$265  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$266  = count;
-    if (issue) begin
-      \$266  = \$101 [8:0];
-    end
+    \$266  = r2_mantissa;
     if (rst) begin
-      \$266  = 9'h000;
+      \$266  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$267  = d1_valid;
-    if (ce) begin
-      \$267  = issue;
-    end
+    \$267  = r2b_valid;
     if (rst) begin
       \$267  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$268  = d1_last;
-    if (ce) begin
-      \$268  = \$103 ;
-    end
+    \$268  = r2b_max;
     if (rst) begin
-      \$268  = 1'h0;
+      \$268  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$269  = d1_max;
-    if (ce) begin
-      \$269  = vector_head[5:0];
-    end
+    \$269  = r2b_any;
     if (rst) begin
-      \$269  = 6'h00;
+      \$269  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$270  = d1_recip;
-    if (ce) begin
-      \$270  = vector_head[18:6];
-    end
+    \$270  = r2b_len;
     if (rst) begin
-      \$270  = 13'h0000;
+      \$270  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$271  = d1_lead;
-    if (ce) begin
-      \$271  = vector_head[23:19];
-    end
+    \$271  = r2b_lead;
     if (rst) begin
       \$271  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$272  = d1_any;
-    if (ce) begin
-      \$272  = vector_head[24];
-    end
+    \$272  = \$100 ;
     if (rst) begin
-      \$272  = 1'h0;
+      \$272  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$273  = d1b_ring;
-    if (ce) begin
-      \$273  = rd__data;
-    end
+    \$273  = r2b_mantissa;
     if (rst) begin
-      \$273  = 9'h000;
+      \$273  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$274  = d1b_valid;
-    if (ce) begin
-      \$274  = d1_valid;
-    end
+    \$274  = r3_valid;
     if (rst) begin
       \$274  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$275  = d1b_last;
-    if (ce) begin
-      \$275  = d1_last;
-    end
+    \$275  = r3_max;
     if (rst) begin
-      \$275  = 1'h0;
+      \$275  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$276  = d1b_max;
-    if (ce) begin
-      \$276  = d1_max;
-    end
+    \$276  = r3_any;
     if (rst) begin
-      \$276  = 6'h00;
+      \$276  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$277  = d1b_recip;
-    if (ce) begin
-      \$277  = d1_recip;
-    end
+    \$277  = r3_len;
     if (rst) begin
-      \$277  = 13'h0000;
+      \$277  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$278  = d1b_lead;
-    if (ce) begin
-      \$278  = d1_lead;
-    end
+    \$278  = r3_lead;
     if (rst) begin
       \$278  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$279  = d1b_any;
-    if (ce) begin
-      \$279  = d1_any;
-    end
+    \$279  = r3_recip;
     if (rst) begin
-      \$279  = 1'h0;
+      \$279  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$280  = d2_e0;
-    if (ce) begin
-      \$280  = d1b_ring[7:0];
-    end
+    \$280  = r3_mantissa;
     if (rst) begin
-      \$280  = 8'h00;
+      \$280  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$281  = d2_mask;
-    if (ce) begin
-      \$281  = d1b_ring[8];
-    end
+    \$281  = \$103 ;
     if (rst) begin
-      \$281  = 1'h0;
+      \$281  = 60'h000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$282  = d2_valid;
-    if (ce) begin
-      \$282  = d1b_valid;
-    end
+    \$282  = n1_valid;
     if (rst) begin
       \$282  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$283  = d2_last;
-    if (ce) begin
-      \$283  = d1b_last;
-    end
+    \$283  = n1_max;
     if (rst) begin
-      \$283  = 1'h0;
+      \$283  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$284  = d2_max;
-    if (ce) begin
-      \$284  = d1b_max;
-    end
+    \$284  = n1_any;
     if (rst) begin
-      \$284  = 6'h00;
+      \$284  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$285  = d2_recip;
-    if (ce) begin
-      \$285  = d1b_recip;
-    end
+    \$285  = n1_len;
     if (rst) begin
-      \$285  = 13'h0000;
+      \$285  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$286  = d2_lead;
-    if (ce) begin
-      \$286  = d1b_lead;
-    end
+    \$286  = n1_lead;
     if (rst) begin
       \$286  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$287  = d2_any;
-    if (ce) begin
-      \$287  = d1b_any;
-    end
+    \$287  = n1_recip;
     if (rst) begin
-      \$287  = 1'h0;
+      \$287  = 28'h0000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$288  = d_exp0_v_r;
-    if (ce) begin
-      \$288  = \$105 ;
-    end
+    \$288  = n1_mantissa;
     if (rst) begin
-      \$288  = 14'h0000;
+      \$288  = 16'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$289  = d_exp0_offset_r;
-    if (ce) begin
-      \$289  = d_exp0_v_r[0];
-    end
+    \$289  = \$107 [12:0];
     if (rst) begin
-      \$289  = 1'h0;
+      \$289  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$290  = d_exp0_step_r;
-    if (ce) begin
-      \$290  = \$106 ;
+    \$290  = vector_valid;
+    if (vector_load) begin
+      \$290  = 1'h1;
+    end else if (vector_pop) begin
+      \$290  = 1'h0;
     end
     if (rst) begin
-      \$290  = 19'h00000;
+      \$290  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$291  = d_exp0_lower_r;
-    if (ce) begin
-      \$291  = d_exp0_lower;
+    \$291  = vector_head;
+    if (vector_load) begin
+      \$291  = r_data;
     end
     if (rst) begin
-      \$291  = 18'h00000;
+      \$291  = 33'h000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$292  = d_exp0_drop_r;
-    if (ce) begin
-      \$292  = \$31 [4:0];
+    \$292  = rd__addr;
+    if (issue) begin
+      \$292  = \$108 [8:0];
     end
     if (rst) begin
-      \$292  = 5'h00;
+      \$292  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$293  = d2a_mask;
-    if (ce) begin
-      \$293  = d2_mask;
+    \$293  = count;
+    if (issue) begin
+      \$293  = \$111 [8:0];
     end
     if (rst) begin
-      \$293  = 1'h0;
+      \$293  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$294  = d2b_mask;
+    \$294  = d1_valid;
     if (ce) begin
-      \$294  = d2a_mask;
+      \$294  = issue;
     end
     if (rst) begin
       \$294  = 1'h0;
@@ -3324,9 +3260,9 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$295  = d2a_valid;
+    \$295  = d1_last;
     if (ce) begin
-      \$295  = d2_valid;
+      \$295  = \$113 ;
     end
     if (rst) begin
       \$295  = 1'h0;
@@ -3334,109 +3270,109 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$296  = d2b_valid;
+    \$296  = d1_max;
     if (ce) begin
-      \$296  = d2a_valid;
+      \$296  = vector_head[5:0];
     end
     if (rst) begin
-      \$296  = 1'h0;
+      \$296  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$297  = d2a_last;
+    \$297  = d1_recip;
     if (ce) begin
-      \$297  = d2_last;
+      \$297  = vector_head[18:6];
     end
     if (rst) begin
-      \$297  = 1'h0;
+      \$297  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$298  = d2b_last;
+    \$298  = d1_lead;
     if (ce) begin
-      \$298  = d2a_last;
+      \$298  = vector_head[23:19];
     end
     if (rst) begin
-      \$298  = 1'h0;
+      \$298  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$299  = d2a_max;
+    \$299  = d1_any;
     if (ce) begin
-      \$299  = d2_max;
+      \$299  = vector_head[24];
     end
     if (rst) begin
-      \$299  = 6'h00;
+      \$299  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$300  = d2b_max;
+    \$300  = d1b_ring;
     if (ce) begin
-      \$300  = d2a_max;
+      \$300  = rd__data;
     end
     if (rst) begin
-      \$300  = 6'h00;
+      \$300  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$301  = d2a_recip;
+    \$301  = d1b_valid;
     if (ce) begin
-      \$301  = d2_recip;
+      \$301  = d1_valid;
     end
     if (rst) begin
-      \$301  = 13'h0000;
+      \$301  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$302  = d2b_recip;
+    \$302  = d1b_last;
     if (ce) begin
-      \$302  = d2a_recip;
+      \$302  = d1_last;
     end
     if (rst) begin
-      \$302  = 13'h0000;
+      \$302  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$303  = d2a_lead;
+    \$303  = d1b_max;
     if (ce) begin
-      \$303  = d2_lead;
+      \$303  = d1_max;
     end
     if (rst) begin
-      \$303  = 5'h00;
+      \$303  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$304  = d2b_lead;
+    \$304  = d1b_recip;
     if (ce) begin
-      \$304  = d2a_lead;
+      \$304  = d1_recip;
     end
     if (rst) begin
-      \$304  = 5'h00;
+      \$304  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$305  = d2a_any;
+    \$305  = d1b_lead;
     if (ce) begin
-      \$305  = d2_any;
+      \$305  = d1_lead;
     end
     if (rst) begin
-      \$305  = 1'h0;
+      \$305  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$306  = d2b_any;
+    \$306  = d1b_any;
     if (ce) begin
-      \$306  = d2a_any;
+      \$306  = d1_any;
     end
     if (rst) begin
       \$306  = 1'h0;
@@ -3444,29 +3380,29 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$307  = d3_mantissa0;
+    \$307  = d2_e0;
     if (ce) begin
-      \$307  = \$109 [17:0];
+      \$307  = d1b_ring[7:0];
     end
     if (rst) begin
-      \$307  = 18'h00000;
+      \$307  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$308  = d3_drop0;
+    \$308  = d2_mask;
     if (ce) begin
-      \$308  = d_exp0_drop_r;
+      \$308  = d1b_ring[8];
     end
     if (rst) begin
-      \$308  = 5'h00;
+      \$308  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$309  = d3_mask;
+    \$309  = d2_valid;
     if (ce) begin
-      \$309  = d2b_mask;
+      \$309  = d1b_valid;
     end
     if (rst) begin
       \$309  = 1'h0;
@@ -3474,9 +3410,9 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$310  = d3_valid;
+    \$310  = d2_last;
     if (ce) begin
-      \$310  = d2b_valid;
+      \$310  = d1b_last;
     end
     if (rst) begin
       \$310  = 1'h0;
@@ -3484,129 +3420,129 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$311  = d3_last;
+    \$311  = d2_max;
     if (ce) begin
-      \$311  = d2b_last;
+      \$311  = d1b_max;
     end
     if (rst) begin
-      \$311  = 1'h0;
+      \$311  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$312  = d3_max;
+    \$312  = d2_recip;
     if (ce) begin
-      \$312  = d2b_max;
+      \$312  = d1b_recip;
     end
     if (rst) begin
-      \$312  = 6'h00;
+      \$312  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$313  = d3_recip;
+    \$313  = d2_lead;
     if (ce) begin
-      \$313  = d2b_recip;
+      \$313  = d1b_lead;
     end
     if (rst) begin
-      \$313  = 13'h0000;
+      \$313  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$314  = d3_lead;
+    \$314  = d2_any;
     if (ce) begin
-      \$314  = d2b_lead;
+      \$314  = d1b_any;
     end
     if (rst) begin
-      \$314  = 5'h00;
+      \$314  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$315  = d3_any;
+    \$315  = d_exp0_v_r;
     if (ce) begin
-      \$315  = d2b_any;
+      \$315  = \$115 ;
     end
     if (rst) begin
-      \$315  = 1'h0;
+      \$315  = 14'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$316  = d4_num0;
+    \$316  = d_exp0_offset_r;
     if (ce) begin
-      \$316  = \$113 [17:0];
+      \$316  = d_exp0_v_r[0];
     end
     if (rst) begin
-      \$316  = 18'h00000;
+      \$316  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$317  = d4_mask;
+    \$317  = d_exp0_step_r;
     if (ce) begin
-      \$317  = d3_mask;
+      \$317  = \$116 ;
     end
     if (rst) begin
-      \$317  = 1'h0;
+      \$317  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$318  = d4_valid;
+    \$318  = d_exp0_lower_r;
     if (ce) begin
-      \$318  = d3_valid;
+      \$318  = d_exp0_lower;
     end
     if (rst) begin
-      \$318  = 1'h0;
+      \$318  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$319  = d4_last;
+    \$319  = d_exp0_drop_r;
     if (ce) begin
-      \$319  = d3_last;
+      \$319  = \$33 [4:0];
     end
     if (rst) begin
-      \$319  = 1'h0;
+      \$319  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$320  = d4_max;
+    \$320  = d2a_mask;
     if (ce) begin
-      \$320  = d3_max;
+      \$320  = d2_mask;
     end
     if (rst) begin
-      \$320  = 6'h00;
+      \$320  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$321  = d4_recip;
+    \$321  = d2b_mask;
     if (ce) begin
-      \$321  = d3_recip;
+      \$321  = d2a_mask;
     end
     if (rst) begin
-      \$321  = 13'h0000;
+      \$321  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$322  = d4_lead;
+    \$322  = d2a_valid;
     if (ce) begin
-      \$322  = d3_lead;
+      \$322  = d2_valid;
     end
     if (rst) begin
-      \$322  = 5'h00;
+      \$322  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$323  = d4_any;
+    \$323  = d2b_valid;
     if (ce) begin
-      \$323  = d3_any;
+      \$323  = d2a_valid;
     end
     if (rst) begin
       \$323  = 1'h0;
@@ -3614,19 +3550,19 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$324  = d5_prod0;
+    \$324  = d2a_last;
     if (ce) begin
-      \$324  = \$114 ;
+      \$324  = d2_last;
     end
     if (rst) begin
-      \$324  = 31'h00000000;
+      \$324  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$325  = d5_mask;
+    \$325  = d2b_last;
     if (ce) begin
-      \$325  = d4_mask;
+      \$325  = d2a_last;
     end
     if (rst) begin
       \$325  = 1'h0;
@@ -3634,39 +3570,39 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$326  = d5_valid;
+    \$326  = d2a_max;
     if (ce) begin
-      \$326  = d4_valid;
+      \$326  = d2_max;
     end
     if (rst) begin
-      \$326  = 1'h0;
+      \$326  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$327  = d5_last;
+    \$327  = d2b_max;
     if (ce) begin
-      \$327  = d4_last;
+      \$327  = d2a_max;
     end
     if (rst) begin
-      \$327  = 1'h0;
+      \$327  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$328  = d5_max;
+    \$328  = d2a_recip;
     if (ce) begin
-      \$328  = d4_max;
+      \$328  = d2_recip;
     end
     if (rst) begin
-      \$328  = 6'h00;
+      \$328  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$329  = d5_recip;
+    \$329  = d2b_recip;
     if (ce) begin
-      \$329  = d4_recip;
+      \$329  = d2a_recip;
     end
     if (rst) begin
       \$329  = 13'h0000;
@@ -3674,9 +3610,9 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$330  = d5_lead;
+    \$330  = d2a_lead;
     if (ce) begin
-      \$330  = d4_lead;
+      \$330  = d2_lead;
     end
     if (rst) begin
       \$330  = 5'h00;
@@ -3684,59 +3620,59 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$331  = d5_any;
+    \$331  = d2b_lead;
     if (ce) begin
-      \$331  = d4_any;
+      \$331  = d2a_lead;
     end
     if (rst) begin
-      \$331  = 1'h0;
+      \$331  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$332  = d5_shift;
+    \$332  = d2a_any;
     if (ce) begin
-      \$332  = \$32 [4:0];
+      \$332  = d2_any;
     end
     if (rst) begin
-      \$332  = 5'h00;
+      \$332  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$333  = d6_twice0;
+    \$333  = d2b_any;
     if (ce) begin
-      \$333  = \$116 ;
+      \$333  = d2a_any;
     end
     if (rst) begin
-      \$333  = 32'd0;
+      \$333  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$334  = d6_mask;
+    \$334  = d3_mantissa0;
     if (ce) begin
-      \$334  = d5_mask;
+      \$334  = \$119 [17:0];
     end
     if (rst) begin
-      \$334  = 1'h0;
+      \$334  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$335  = d6_valid;
+    \$335  = d3_drop0;
     if (ce) begin
-      \$335  = d5_valid;
+      \$335  = d_exp0_drop_r;
     end
     if (rst) begin
-      \$335  = 1'h0;
+      \$335  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$336  = d6_last;
+    \$336  = d3_mask;
     if (ce) begin
-      \$336  = d5_last;
+      \$336  = d2b_mask;
     end
     if (rst) begin
       \$336  = 1'h0;
@@ -3744,49 +3680,49 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$337  = d6_max;
+    \$337  = d3_valid;
     if (ce) begin
-      \$337  = d5_max;
+      \$337  = d2b_valid;
     end
     if (rst) begin
-      \$337  = 6'h00;
+      \$337  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$338  = d6_recip;
+    \$338  = d3_last;
     if (ce) begin
-      \$338  = d5_recip;
+      \$338  = d2b_last;
     end
     if (rst) begin
-      \$338  = 13'h0000;
+      \$338  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$339  = d6_lead;
+    \$339  = d3_max;
     if (ce) begin
-      \$339  = d5_lead;
+      \$339  = d2b_max;
     end
     if (rst) begin
-      \$339  = 5'h00;
+      \$339  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$340  = d6_any;
+    \$340  = d3_recip;
     if (ce) begin
-      \$340  = d5_any;
+      \$340  = d2b_recip;
     end
     if (rst) begin
-      \$340  = 1'h0;
+      \$340  = 13'h0000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$341  = d6_shift;
+    \$341  = d3_lead;
     if (ce) begin
-      \$341  = d5_shift;
+      \$341  = d2b_lead;
     end
     if (rst) begin
       \$341  = 5'h00;
@@ -3794,43 +3730,314 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$342  = d7_y0;
+    \$342  = d3_any;
     if (ce) begin
-      \$342  = \$125 [7:0];
+      \$342  = d2b_any;
     end
     if (rst) begin
-      \$342  = 8'h00;
+      \$342  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$343  = o__valid;
+    \$343  = d4_num0;
     if (ce) begin
-      \$343  = d6_valid;
+      \$343  = \$124 [17:0];
     end
     if (rst) begin
-      \$343  = 1'h0;
+      \$343  = 18'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$344  = d7_last;
+    \$344  = d4_mask;
     if (ce) begin
-      \$344  = d6_last;
+      \$344  = d3_mask;
     end
     if (rst) begin
       \$344  = 1'h0;
     end
   end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$345  = d4_valid;
+    if (ce) begin
+      \$345  = d3_valid;
+    end
+    if (rst) begin
+      \$345  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$346  = d4_last;
+    if (ce) begin
+      \$346  = d3_last;
+    end
+    if (rst) begin
+      \$346  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$347  = d4_max;
+    if (ce) begin
+      \$347  = d3_max;
+    end
+    if (rst) begin
+      \$347  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$348  = d4_recip;
+    if (ce) begin
+      \$348  = d3_recip;
+    end
+    if (rst) begin
+      \$348  = 13'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$349  = d4_lead;
+    if (ce) begin
+      \$349  = d3_lead;
+    end
+    if (rst) begin
+      \$349  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$350  = d4_any;
+    if (ce) begin
+      \$350  = d3_any;
+    end
+    if (rst) begin
+      \$350  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$351  = d5_prod0;
+    if (ce) begin
+      \$351  = \$125 ;
+    end
+    if (rst) begin
+      \$351  = 31'h00000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$352  = d5_mask;
+    if (ce) begin
+      \$352  = d4_mask;
+    end
+    if (rst) begin
+      \$352  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$353  = d5_valid;
+    if (ce) begin
+      \$353  = d4_valid;
+    end
+    if (rst) begin
+      \$353  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$354  = d5_last;
+    if (ce) begin
+      \$354  = d4_last;
+    end
+    if (rst) begin
+      \$354  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$355  = d5_max;
+    if (ce) begin
+      \$355  = d4_max;
+    end
+    if (rst) begin
+      \$355  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$356  = d5_recip;
+    if (ce) begin
+      \$356  = d4_recip;
+    end
+    if (rst) begin
+      \$356  = 13'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$357  = d5_lead;
+    if (ce) begin
+      \$357  = d4_lead;
+    end
+    if (rst) begin
+      \$357  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$358  = d5_any;
+    if (ce) begin
+      \$358  = d4_any;
+    end
+    if (rst) begin
+      \$358  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$359  = d5_shift;
+    if (ce) begin
+      \$359  = \$34 [4:0];
+    end
+    if (rst) begin
+      \$359  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$360  = d6_twice0;
+    if (ce) begin
+      \$360  = \$127 ;
+    end
+    if (rst) begin
+      \$360  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$361  = d6_mask;
+    if (ce) begin
+      \$361  = d5_mask;
+    end
+    if (rst) begin
+      \$361  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$362  = d6_valid;
+    if (ce) begin
+      \$362  = d5_valid;
+    end
+    if (rst) begin
+      \$362  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$363  = d6_last;
+    if (ce) begin
+      \$363  = d5_last;
+    end
+    if (rst) begin
+      \$363  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$364  = d6_max;
+    if (ce) begin
+      \$364  = d5_max;
+    end
+    if (rst) begin
+      \$364  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$365  = d6_recip;
+    if (ce) begin
+      \$365  = d5_recip;
+    end
+    if (rst) begin
+      \$365  = 13'h0000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$366  = d6_lead;
+    if (ce) begin
+      \$366  = d5_lead;
+    end
+    if (rst) begin
+      \$366  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$367  = d6_any;
+    if (ce) begin
+      \$367  = d5_any;
+    end
+    if (rst) begin
+      \$367  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$368  = d6_shift;
+    if (ce) begin
+      \$368  = d5_shift;
+    end
+    if (rst) begin
+      \$368  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$369  = d7_y0;
+    if (ce) begin
+      \$369  = \$136 [7:0];
+    end
+    if (rst) begin
+      \$369  = 8'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$370  = o__valid;
+    if (ce) begin
+      \$370  = d6_valid;
+    end
+    if (rst) begin
+      \$370  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$371  = d7_last;
+    if (ce) begin
+      \$371  = d6_last;
+    end
+    if (rst) begin
+      \$371  = 1'h0;
+    end
+  end
   assign wptr = wr__addr;
   assign wr__en = accept;
   assign a_exp0_drop = \$9 [4:0];
-  assign r3_valid = w_en;
+  assign n1_residual = \$19 [7:0];
+  assign n2_valid = w_en;
   assign r_en = vector_load;
   assign rptr = rd__addr;
   assign rd__en = ce;
-  assign d_exp0_drop = \$31 [4:0];
-  assign d4_shift = \$32 [4:0];
+  assign d_exp0_drop = \$33 [4:0];
+  assign d4_shift = \$34 [4:0];
   assign d7_valid = o__valid;
   assign \wr__data.data  = wr__data[7:0];
   assign \wr__data.data[0]  = wr__data[7:0];
@@ -3855,11 +4062,11 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   assign \rd__data.mask  = rd__data[8];
   assign o__payload[7:0] = d7_y0;
   assign o__payload[8] = d7_last;
-  assign w_data[32:25] = \$18 [7:0];
-  assign w_data[24] = r3_any;
-  assign w_data[23:19] = r3_lead;
-  assign w_data[18:6] = r3_recip[12:0];
-  assign w_data[5:0] = r3_max[5:0];
+  assign w_data[32:25] = \$20 [7:0];
+  assign w_data[24] = n2_any;
+  assign w_data[23:19] = n2_lead;
+  assign w_data[18:6] = n2_recip;
+  assign w_data[5:0] = n2_max[5:0];
   assign wr__data[8] = i__payload[8];
   assign wr__data[7:0] = i__payload[7:0];
   assign \$1  = { 1'h0, a_exp0_v_r[3:1] };
@@ -3868,23 +4075,28 @@ module \softmax_int8_base2_l1.core (i__valid, o__ready, rst, i__ready, i__payloa
   assign \$7  = { a_exp0_v_r[15], a_exp0_v_r[15], a_exp0_v_r[15], a_exp0_v_r[15], a_exp0_v_r[15:4] };
   assign \$15  = { 13'h0000, r2_mantissa[15:13] };
   assign \$16  = { 13'h0000, r2_mantissa[15:13] };
-  assign \$23  = { 1'h0, d_exp0_v_r[3:1] };
-  assign \$24  = { 1'h0, d_exp0_v_r[3:1] };
-  assign \$26  = { d_exp0_v_r[13], d_exp0_v_r[13], d_exp0_v_r[13], d_exp0_v_r[13], d_exp0_v_r[13:4] };
-  assign \$29  = { d_exp0_v_r[13], d_exp0_v_r[13], d_exp0_v_r[13], d_exp0_v_r[13], d_exp0_v_r[13:4] };
-  assign \$39  = { a2_e0[7], a2_e0[7], a2_e0[7], a2_e0[7], a2_e0[7:4] };
-  assign \$41  = a2_mask;
-  assign \$43  = { a3_whole0[7], a3_whole0[7], a3_whole0[7], a3_whole0, 4'h0 };
-  assign \$47  = { \$46 [19], \$46 [19:1] };
-  assign \$50  = { 1'h0, \$49 [31:1] };
-  assign \$53  = \$52 [17:0];
-  assign \$96  = { \$95 [26], \$95 [26], \$95 [26], \$95 [26], \$95 [26], \$95 [26], \$95 [26], \$95 [26], \$95 [26], \$95 [26], \$95 [26], \$95 [26], \$95 [26], \$95 [26:13] };
-  assign \$104  = { d2_max[5], d2_max[5], d2_max[5], d2_max, 4'h0 };
-  assign \$108  = { \$107 [19], \$107 [19:1] };
-  assign \$111  = { 1'h0, \$110 [31:1] };
-  assign \$115  = { d5_prod0, 1'h0 };
-  assign \$120  = { 1'h0, \$119 [32:1] };
-  assign \$123  = { 1'h0, \$122 [32:1] };
+  assign \$19  = { \$18 [60], \$18 [60], \$18 [60], \$18 [60], \$18 [60], \$18 [60], \$18 [60], \$18 [60], \$18 [60], \$18 [60], \$18 [60], \$18 [60], \$18 [60], \$18 [60:13] };
+  assign \$25  = { 1'h0, d_exp0_v_r[3:1] };
+  assign \$26  = { 1'h0, d_exp0_v_r[3:1] };
+  assign \$28  = { d_exp0_v_r[13], d_exp0_v_r[13], d_exp0_v_r[13], d_exp0_v_r[13], d_exp0_v_r[13:4] };
+  assign \$31  = { d_exp0_v_r[13], d_exp0_v_r[13], d_exp0_v_r[13], d_exp0_v_r[13], d_exp0_v_r[13:4] };
+  assign \$41  = { a2_e0[7], a2_e0[7], a2_e0[7], a2_e0[7], a2_e0[7:4] };
+  assign \$43  = a2_mask;
+  assign \$45  = { a3_whole0[7], a3_whole0[7], a3_whole0[7], a3_whole0, 4'h0 };
+  assign \$49  = { \$48 [19], \$48 [19:1] };
+  assign \$51  = { 3'h0, a4_mantissa0, 4'h0 };
+  assign \$53  = { 1'h0, \$52 [31:1] };
+  assign \$56  = \$55 [21:0];
+  assign \$99  = { \$98 [26], \$98 [26], \$98 [26], \$98 [26], \$98 [26], \$98 [26], \$98 [26], \$98 [26], \$98 [26], \$98 [26], \$98 [26], \$98 [26], \$98 [26], \$98 [26:13] };
+  assign \$101  = { r3_recip[27], r3_recip[27], r3_recip[27], r3_recip[27], r3_recip[27], r3_recip[27], r3_recip[27], r3_recip[27], r3_recip[27], r3_recip[27], r3_recip[27], r3_recip[27], r3_recip[27], r3_recip[27], r3_recip[27], r3_recip, 16'h0000 };
+  assign \$106  = { \$105 [36], \$105 [36], \$105 [36], \$105 [36], \$105 [36], \$105 [36], \$105 [36], \$105 [36], \$105 [36], \$105 [36], \$105 [36], \$105 [36], \$105 [36], \$105 [36], \$105 [36], \$105 [36:15] };
+  assign \$114  = { d2_max[5], d2_max[5], d2_max[5], d2_max, 4'h0 };
+  assign \$118  = { \$117 [19], \$117 [19:1] };
+  assign \$120  = { 1'h0, d3_mantissa0 };
+  assign \$122  = { 1'h0, \$121 [31:1] };
+  assign \$126  = { d5_prod0, 1'h0 };
+  assign \$131  = { 1'h0, \$130 [32:1] };
+  assign \$134  = { 1'h0, \$133 [32:1] };
 endmodule
 
 (* generator = "Amaranth" *)
@@ -3954,7 +4166,7 @@ module \softmax_int8_base2_l1.core.vectors (rst, r_en, r_data, w_port__data, w_e
   wire [32:0] w_port__data;
   wire w_port__en;
   wire w_rdy;
-  reg [32:0] storage [530:0];
+  reg [32:0] storage [532:0];
   initial begin
     storage[0] = 33'h000000000;
     storage[1] = 33'h000000000;
@@ -4487,6 +4699,8 @@ module \softmax_int8_base2_l1.core.vectors (rst, r_en, r_data, w_port__data, w_e
     storage[528] = 33'h000000000;
     storage[529] = 33'h000000000;
     storage[530] = 33'h000000000;
+    storage[531] = 33'h000000000;
+    storage[532] = 33'h000000000;
   end
   always @(posedge clk) begin
     if (w_port__en)
@@ -4499,7 +4713,7 @@ module \softmax_int8_base2_l1.core.vectors (rst, r_en, r_data, w_port__data, w_e
     end
   end
   assign r_data = _0_;
-  assign w_rdy = inner_level != 10'h213;
+  assign w_rdy = inner_level != 10'h215;
   assign inner_r_rdy = | inner_level;
   assign w_port__en = w_rdy & w_en;
   assign \$1  = ~ r_rdy;
@@ -4507,13 +4721,13 @@ module \softmax_int8_base2_l1.core.vectors (rst, r_en, r_data, w_port__data, w_e
   assign r_port__en = inner_r_rdy & \$2 ;
   assign \$3  = inner_level + r_rdy;
   assign \$4  = w_rdy & w_en;
-  assign \$5  = w_port__addr == 10'h212;
+  assign \$5  = w_port__addr == 10'h214;
   assign \$6  = w_port__addr + 1'h1;
   assign \$7  = \$5  ? 11'h000 : \$6 ;
   assign \$8  = ~ r_rdy;
   assign \$9  = \$8  | r_en;
   assign \$10  = inner_r_rdy & \$9 ;
-  assign \$11  = r_port__addr == 10'h212;
+  assign \$11  = r_port__addr == 10'h214;
   assign \$12  = r_port__addr + 1'h1;
   assign \$13  = \$11  ? 11'h000 : \$12 ;
   assign \$14  = w_rdy & w_en;

@@ -28,13 +28,13 @@ import math
 
 import numpy as np
 
-from ..fixedpoint import Rounding, saturate, shift_round
+from ..fixedpoint import saturate
 from .baselines import ibert_softmax
 from .baselines import softmax_reference as softmax_float
 from .params import SoftmaxParams
 
 __all__ = ["softmax", "softmax_reference", "exponent_frac", "exp2_table", "recip_table",
-           "newton_step",
+           "newton_step", "newton_residual_range", "sum_guard", "NEWTON_DROP",
            "LOG2E_FRAC", "MANTISSA_BITS"]
 
 LOG2E_FRAC = 16           # fraction bits of the log2(e) constant of the natural form
@@ -80,80 +80,152 @@ def _exponents(params, x):
     return x
 
 
-def _exp2(params, v, frac):
-    """``2**v`` for exponent codes ``v < 2**frac`` (value below 1), ``exp_frac`` bits."""
+def _exp2(params, v, frac, guard=0):
+    """``2**v`` for exponent codes ``v < 2**frac`` (value below 1), ``exp_frac + guard``
+    fraction bits: the table's ``2**frac(v)`` (``exp_frac`` bits) shifted right by ``-floor(v)``,
+    rounded half up. ``guard`` keeps bits the shift would drop (the running sum's terms)."""
     whole = v >> frac                               # floor(v) <= 0
     fraction = v & ((1 << frac) - 1)
     mantissa = _interpolate(exp2_table(params), fraction, frac, params.exp_segments_log2)
-    drop = np.minimum(-whole, params.exp_frac + 2)   # beyond that the value is 0 anyway
+    # Beyond that the value rounds to 0 anyway (mantissa < 2**(exp_frac + 1)).
+    drop = np.minimum(-whole, params.exp_frac + guard + 2)
     # Rounded, not floored: a vector sums up to max_len terms, and floor errors would add up.
-    return (mantissa + ((1 << drop) >> 1)) >> drop
+    return ((mantissa << guard) + ((1 << drop) >> 1)) >> drop
+
+
+def sum_guard(params):
+    """Bits the sum's terms keep below the 2**f unit's ``exp_frac`` (``sum_frac > exp_frac``):
+    the terms of a long vector are small, and their rounding errors add up in the sum."""
+    return max(params.sum_frac - params.exp_frac, 0)
+
+
+def _sum_terms(params, v, frac):
+    """The running sum's term ``2**v``, ``sum_frac`` fraction bits."""
+    guard = sum_guard(params)
+    terms = _exp2(params, v, frac, guard)
+    return terms >> max(params.exp_frac - params.sum_frac, 0)     # floor
+
+
+def _wide(params):
+    """Whether a product of the datapath can exceed int64 (then Python integers are used)."""
+    newton = MANTISSA_BITS + 2 * params.recip_frac + 4 if params.recip_method == "newton" else 0
+    return max(newton, params.exp_frac + params.recip_frac + 3) > 62
 
 
 def _reciprocal(params, total):
-    """``(r, p)`` with ``1/total ~ r * 2**-recip_frac * 2**-p``, for ``total >= 1`` (scalar)."""
-    lead = total.bit_length() - 1
+    """``(r, p)`` with ``1/total ~ r * 2**-recip_frac * 2**-p`` for sums ``total >= 1`` (an
+    array, one per vector)."""
+    # The sums have under 53 bits (sum_frac + bits of max_len + 2): the float's exponent is exact.
+    lead = np.frexp(total.astype(np.float64))[1].astype(np.int64) - 1
     p = lead - params.sum_frac
-    if lead >= MANTISSA_BITS:
-        mantissa = (total >> (lead - MANTISSA_BITS)) - (1 << MANTISSA_BITS)
-    else:
-        mantissa = (total << (MANTISSA_BITS - lead)) - (1 << MANTISSA_BITS)
-    r = int(_interpolate(recip_table(params), np.int64(mantissa), MANTISSA_BITS,
-                         params.recip_segments_log2))
+    down = np.clip(lead - MANTISSA_BITS, 0, 62)
+    up = np.clip(MANTISSA_BITS - lead, 0, 62)
+    mantissa = ((total >> down) << up) - (1 << MANTISSA_BITS)
+    r = _interpolate(recip_table(params), mantissa, MANTISSA_BITS, params.recip_segments_log2)
     if params.recip_method == "newton":
+        if _wide(params):
+            r, mantissa = r.astype(object), mantissa.astype(object)
         r = newton_step(r, mantissa, params.recip_frac)
     return r, p
 
 
+#: The Newton step's residual 1 - m * r keeps its bits from 2**-(MANTISSA_BITS + recip_frac -
+#: NEWTON_DROP) up: the correction r * residual then errs by under 1/4 of r's LSB, and the
+#: residual (small: the table's error) takes a narrow multiplier.
+NEWTON_DROP = MANTISSA_BITS - 3
+
+
 def newton_step(r, mantissa, recip_frac):
-    """One Newton-Raphson step for 1/m, m = 1 + mantissa * 2**-MANTISSA_BITS: r * (2 - m * r),
-    floored to ``recip_frac`` bits."""
+    """One Newton-Raphson step for 1/m, m = 1 + mantissa * 2**-MANTISSA_BITS:
+    r' = r + r * (1 - m * r), the residual floored to its kept bits, the correction rounded half
+    up to ``recip_frac`` bits."""
     scale = MANTISSA_BITS + recip_frac
     product = ((1 << MANTISSA_BITS) + mantissa) * r          # m * r, ``scale`` fraction bits
-    return (r * ((2 << scale) - product)) >> scale
+    residual = ((1 << scale) - product) >> NEWTON_DROP       # floor
+    shift = scale - NEWTON_DROP
+    return r + ((r * residual + (1 << (shift - 1))) >> shift)
 
 
-def _row(params, x, mask):
+@functools.lru_cache(maxsize=64)
+def newton_residual_range(params: SoftmaxParams):
+    """``(lowest, highest)`` residual of :func:`newton_step` over every mantissa (the RTL sizes
+    its narrow multiplier by it)."""
+    mantissa = np.arange(1 << MANTISSA_BITS, dtype=np.int64)
+    r = _interpolate(recip_table(params), mantissa, MANTISSA_BITS, params.recip_segments_log2)
+    if _wide(params):
+        r, mantissa = r.astype(object), mantissa.astype(object)
+    product = ((1 << MANTISSA_BITS) + mantissa) * r
+    residual = ((1 << (MANTISSA_BITS + params.recip_frac)) - product) >> NEWTON_DROP
+    return int(residual.min()), int(residual.max())
+
+
+def _rows(params, x, keep):
+    """Output codes of vectors ``x`` (rows of one length), ``keep`` = not masked; vectorised
+    over the rows, step for step the hardware's arithmetic."""
     frac = exponent_frac(params)
+    rows, length = x.shape
+    lanes = params.lanes
+    beats = -(-length // lanes)
     e = _exponents(params, x)
-    keep = ~mask
-    if not keep.any():
-        return np.zeros(len(x), dtype=np.int64)
-    maximum = None
-    total = 0
-    for start in range(0, len(x), params.lanes):
-        beat, beat_keep = e[start:start + params.lanes], keep[start:start + params.lanes]
-        if not beat_keep.any():
-            continue
-        # The beat's terms are taken against its own maximum, so they need nothing from the
-        # running state; only the two shifts and the add below form the loop.
-        beat_max = int((beat[beat_keep] >> frac).max())
-        terms = _exp2(params, beat[beat_keep] - (beat_max << frac), frac)
-        beat_sum = int(shift_round(terms, params.exp_frac - params.sum_frac, Rounding.FLOOR).sum())
-        if maximum is None:
-            maximum = beat_max
-        new_max = max(maximum, beat_max)
-        total = (total >> (new_max - maximum)) + (beat_sum >> (new_max - beat_max))
-        maximum = new_max
+    pad = ((0, 0), (0, beats * lanes - length))
+    # Masked lanes count in nothing: any exponent will do for them (0, then zeroed).
+    e_beats = np.pad(np.where(keep, e, 0), pad).reshape(rows, beats, lanes)
+    keep_beats = np.pad(keep, pad).reshape(rows, beats, lanes)
+    lowest = np.iinfo(np.int64).min >> 2
+    # The beat's terms are taken against its own maximum, so they need nothing from the running
+    # state; only the two shifts and the add of the recurrence form the loop.
+    beat_max = np.where(keep_beats, e_beats >> frac, lowest).max(axis=-1)
+    beat_any = keep_beats.any(axis=-1)
+    beat_max = np.where(beat_any, beat_max, 0)
+    v = np.where(keep_beats, e_beats - (beat_max[..., None] << frac), 0)
+    beat_sum = np.where(keep_beats, _sum_terms(params, v, frac), 0).sum(axis=-1)
+    maximum = np.zeros(rows, dtype=np.int64)
+    total = np.zeros(rows, dtype=np.int64)
+    started = np.zeros(rows, dtype=bool)
+    for beat in range(beats):
+        present, top, part = beat_any[:, beat], beat_max[:, beat], beat_sum[:, beat]
+        old = np.where(started, maximum, top)
+        new = np.maximum(old, top)
+        # floor shifts; 62 bits or more leave 0 (the sums have fewer bits)
+        step = (total >> np.minimum(new - old, 62)) + (part >> np.minimum(new - top, 62))
+        total = np.where(present, step, total)
+        maximum = np.where(present, new, maximum)
+        started |= present
+    total = np.where(started, total, 1 << params.sum_frac)      # all masked: any sum will do
     r, p = _reciprocal(params, total)
-    numerators = _exp2(params, e - (maximum << frac), frac).astype(object) * r
-    shift = params.exp_frac + params.recip_frac + p - params.out_frac
-    y = saturate(shift_round(numerators, shift, Rounding.HALF_UP), params.out_format)
-    return np.where(keep, y, 0).astype(np.int64)
+    v = np.where(keep, e - (maximum[:, None] << frac), 0)
+    numerators = _exp2(params, v, frac)
+    if _wide(params):
+        numerators = numerators.astype(object)
+    numerators = numerators * r[:, None]
+    shift = (params.exp_frac + params.recip_frac - params.out_frac + p)[:, None]
+    y = saturate((numerators + ((1 << shift) >> 1)) >> shift, params.out_format)
+    return np.where(keep & started[:, None], y, 0).astype(np.int64)
 
 
 def softmax(params: SoftmaxParams, x, mask=None):
-    """Output codes for one vector of logit codes ``x`` (length 1..max_len), bit for bit."""
+    """Output codes for a vector of logit codes ``x`` (length 1..max_len), bit for bit; or for
+    a batch of equal-length vectors, ``x`` of shape ``(rows, length)`` (mask of the same shape).
+
+    A shorter vector in a batch is the same as its elements followed by masked ones.
+    """
     x = np.asarray(x, dtype=np.int64)
-    mask = np.zeros(len(x), dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
+    if x.ndim not in (1, 2):
+        raise ValueError(f"x must be one vector or a 2-D batch of vectors, not {x.ndim}-D")
+    mask = np.zeros(x.shape, dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
+    if mask.shape != x.shape:
+        raise ValueError(f"mask must have the shape of x {x.shape}, not {mask.shape}")
     fmt = params.in_format
-    if not 1 <= len(x) <= params.max_len:
-        raise ValueError(f"vector length must be between 1 and {params.max_len}, not {len(x)}")
-    if x.min() < fmt.min_code or x.max() > fmt.max_code:
+    length = x.shape[-1]
+    if not 1 <= length <= params.max_len:
+        raise ValueError(f"vector length must be between 1 and {params.max_len}, not {length}")
+    if x.size and (x.min() < fmt.min_code or x.max() > fmt.max_code):
         raise ValueError(f"logit codes must lie in [{fmt.min_code}, {fmt.max_code}] for {fmt.name}")
     if params.method == "ibert":
         return ibert_softmax(x, params.in_format, params.out_format, mask)
-    return _row(params, x, mask)
+    if x.ndim == 1:
+        return _rows(params, x[None, :], ~mask[None, :])[0]
+    return _rows(params, x, ~mask)
 
 
 def softmax_reference(params: SoftmaxParams, x, mask=None):

@@ -17,8 +17,11 @@ __all__ = ["SoftmaxParams", "METHODS", "RECIP_METHODS"]
 METHODS = ("base2", "natural", "ibert")
 
 #: ``pwl``: the reciprocal straight from the piecewise-linear table; ``newton``: that value
-#: refined by one Newton-Raphson step r' = r * (2 - m * r) (two multipliers, two cycles more).
+#: refined by one Newton-Raphson step r' = r + r * (1 - m * r) (two multipliers, two cycles more).
 RECIP_METHODS = ("pwl", "newton")
+
+#: The most fraction bits the running sum may keep beyond the 2**f unit's ``exp_frac``.
+SUM_GUARD_MAX = 8
 
 #: I-BERT's i-exp table over the remainder of the ln2-step division has -floor(-ln2 * 2**in_frac)
 #: entries: 2839 at 12 fraction bits, the most a LUT ROM per lane should hold.
@@ -50,16 +53,19 @@ class SoftmaxParams(BlockParams):
     out_width: int = param(8, kind=INT, low=2, high=32,
                            doc="Width of the unsigned probabilities.")
     out_frac: int = param(8, kind=INT, low=1, high="out_width",
-                          allowed="1..out_width, at most exp_frac + recip_frac - sum_frac",
+                          allowed="1..out_width, at most exp_frac + recip_frac",
                           doc="Fractional bits of the probabilities.")
     exp_frac: int = param(16, kind=INT, low=2, high=24,
                           doc="Fractional bits of the 2**f unit for f in [0, 1)" + _IBERT_IGNORES)
     exp_segments_log2: int = param(3, kind=INT, low=0, high=8,
                                    doc="The 2**f unit has 2**exp_segments_log2 linear segments"
                                        + _IBERT_IGNORES)
-    sum_frac: int = param(16, kind=INT, low=0, high="exp_frac",
-                          doc="Fractional bits of the running sum" + _IBERT_IGNORES)
-    recip_method: str = param("pwl", kind=STR, choices=RECIP_METHODS,
+    sum_frac: int = param(Derived("exp_frac + 4", lambda p: p.exp_frac + 4), kind=INT, low=0,
+                          high=Derived("exp_frac + 8", lambda p: p.exp_frac + SUM_GUARD_MAX),
+                          doc="Fractional bits of the running sum (more than exp_frac: its "
+                              "terms keep that many bits below the 2**f unit's)"
+                              + _IBERT_IGNORES)
+    recip_method: str = param("newton", kind=STR, choices=RECIP_METHODS,
                               doc="pwl: the reciprocal straight from its piecewise-linear table; "
                                   "newton: refined by one Newton-Raphson step" + _IBERT_IGNORES)
     recip_frac: int = param(12, kind=INT, low=2, high=24,
@@ -74,11 +80,11 @@ class SoftmaxParams(BlockParams):
             raise ParamValueError(
                 f"in_frac must be at most {IBERT_MAX_IN_FRAC} with method 'ibert' (its i-exp "
                 f"table has 0.69 * 2**in_frac entries), not {self.in_frac!r}")
-        if self.exp_frac + self.recip_frac < self.sum_frac + self.out_frac:
+        if self.exp_frac + self.recip_frac < self.out_frac:
             # The output is exp * recip scaled down: it cannot hold more bits than they carry.
             raise ParamValueError(
-                f"out_frac must be at most exp_frac + recip_frac - sum_frac "
-                f"({self.exp_frac + self.recip_frac - self.sum_frac}), not {self.out_frac!r}")
+                f"out_frac must be at most exp_frac + recip_frac "
+                f"({self.exp_frac + self.recip_frac}), not {self.out_frac!r}")
 
     @property
     def in_format(self):

@@ -28,9 +28,12 @@ from .model import (
     LOG2E_FRAC,
     MANTISSA_BITS,
     NATURAL_EXTRA_FRAC,
+    NEWTON_DROP,
     exp2_table,
     exponent_frac,
+    newton_residual_range,
     recip_table,
+    sum_guard,
 )
 from .params import SoftmaxParams
 
@@ -198,9 +201,10 @@ class Softmax(wiring.Component):
             return (x * LOG2E_CODE) >> (LOG2E_FRAC - NATURAL_EXTRA_FRAC)
         return x
 
-    def _exp2_parts(self, m, v, frac, name, register):
+    def _exp2_parts(self, m, v, frac, name, register, guard=0):
         """First half of ``2**v`` (``v < 1``, ``frac`` fraction bits), over two ``register``
-        stages: ``2**frac(v)`` from the table, and how far to shift it right."""
+        stages: ``2**frac(v)`` from the table, and how far to shift it right (``guard`` as the
+        model's ``_exp2``)."""
         p = self._params
         # v comes out of a subtract; registering it keeps that carry chain apart from the
         # table read and the shift-amount compare (the ECP5 critical path otherwise).
@@ -208,13 +212,15 @@ class Softmax(wiring.Component):
         whole = v >> frac
         mantissa = _interpolate(m, exp2_table(p), v[:frac], frac, p.exp_segments_log2, name,
                                 register)
-        drop = Signal(range(p.exp_frac + 3), name=f"{name}_drop")
-        m.d.comb += drop.eq(Mux(-whole > p.exp_frac + 2, p.exp_frac + 2, -whole))
+        cap = p.exp_frac + guard + 2
+        drop = Signal(range(cap + 1), name=f"{name}_drop")
+        m.d.comb += drop.eq(Mux(-whole > cap, cap, -whole))
         return mantissa[:self._params.exp_frac + 2], register(drop, f"{name}_drop_r")
 
-    def _exp2_finish(self, mantissa, drop):
-        """Second half: the rounded right shift, ``exp_frac`` fraction bits."""
-        return ((mantissa + ((Const(1, 1) << drop) >> 1)) >> drop)[:self._params.exp_frac + 2]
+    def _exp2_finish(self, mantissa, drop, guard=0):
+        """Second half: the rounded right shift, ``exp_frac + guard`` fraction bits."""
+        width = self._params.exp_frac + guard + 2
+        return (((mantissa << guard) + ((Const(1, 1) << drop) >> 1)) >> drop)[:width]
 
     def elaborate(self, platform):
         p = self._params
@@ -282,7 +288,8 @@ class Softmax(wiring.Component):
             "valid", "last", "len", "mask", "any"))
         # A4-A6: 2**(x - beat max) in two halves, floored to sum_frac bits, summed over the
         # unmasked lanes.
-        parts = [self._exp2_parts(m, e - (a3_max << frac), frac, f"a_exp{k}", delay)
+        guard = sum_guard(p)
+        parts = [self._exp2_parts(m, e - (a3_max << frac), frac, f"a_exp{k}", delay, guard)
                  for k, e in enumerate(a3_e)]
         a3b = {n: delay(delay(s, f"a3a_{n}"), f"a3b_{n}") for n, s in (
             ("max", a3_max), ("valid", a3_valid), ("last", a3_last), ("len", a3_len),
@@ -290,8 +297,8 @@ class Softmax(wiring.Component):
         a4_parts = [(delay(mt, f"a4_mantissa{k}"), delay(dr, f"a4_drop{k}"))
                     for k, (mt, dr) in enumerate(parts)]
         a4 = {n: delay(s, f"a4_{n}") for n, s in a3b.items()}
-        a5_terms = [delay(Mux(a4["mask"][k], 0, self._exp2_finish(mt, dr)
-                              >> (p.exp_frac - p.sum_frac)), f"a5_term{k}")
+        a5_terms = [delay(Mux(a4["mask"][k], 0, self._exp2_finish(mt, dr, guard)
+                              >> max(p.exp_frac - p.sum_frac, 0)), f"a5_term{k}")
                     for k, (mt, dr) in enumerate(a4_parts)]
         a5 = {n: delay(s, f"a5_{n}") for n, s in a4.items()}
         a6_sum = delay(sum(a5_terms[1:], a5_terms[0]), "a6_sum")
@@ -376,13 +383,21 @@ class Softmax(wiring.Component):
             ("len", r2b["len"]), ("lead", r2b["lead"]), ("recip", recip),
             ("mantissa", r2b["mantissa"]))}
         if p.recip_method == "newton":
-            # r' = r * (2 - m * r), as model.newton_step: one product per stage.
+            # r' = r + r * (1 - m * r), as model.newton_step: one product per stage. m * r is
+            # r << MANTISSA_BITS plus a mantissa-by-r product; the residual is small (the table's
+            # error), so the second product is narrow.
             scale = MANTISSA_BITS + p.recip_frac
             n1 = {n: delay(v, f"n1_{n}") for n, v in r3.items()}
-            n1_product = delay((r3["mantissa"] + (1 << MANTISSA_BITS)) * r3["recip"], "n1_product")
+            n1_product = delay((r3["recip"] << MANTISSA_BITS) + r3["mantissa"] * r3["recip"],
+                               "n1_product")
+            low, high = newton_residual_range(p)
+            residual = Signal(signed(max(Const(low).shape().width, Const(high).shape().width)),
+                              name="n1_residual")
+            m.d.comb += residual.eq(((1 << scale) - n1_product).as_signed() >> NEWTON_DROP)
             r3 = {n: delay(v, f"n2_{n}") for n, v in n1.items()}
-            r3["recip"] = delay((n1["recip"] * ((2 << scale) - n1_product).as_signed()) >> scale,
-                                "n2_recip")
+            shift = scale - NEWTON_DROP
+            correction = (n1["recip"] * residual + (1 << (shift - 1))) >> shift
+            r3["recip"] = delay((n1["recip"] + correction)[:p.recip_frac + 1], "n2_recip")
 
         vector = data.StructLayout({
             "max": signed(int_width), "recip": unsigned(p.recip_frac + 1),
@@ -437,7 +452,8 @@ class Softmax(wiring.Component):
         d4 = {n: stage(s, f"d4_{n}") for n, s in d3.items()}
         # Output scaling: exp_frac + recip_frac + (lead - sum_frac) - out_frac bits.
         base = p.exp_frac + p.recip_frac - p.sum_frac - p.out_frac
-        d4["shift"] = Signal(range(base + sum_width + 1), name="d4_shift")
+        # lead >= sum_frac (the sum holds its maximum's 2**0), so the shift is never negative.
+        d4["shift"] = Signal(range(max(base + sum_width, 1)), name="d4_shift")
         m.d.comb += d4["shift"].eq(d4["lead"] + base)
         d5_prod = [stage(v * d4["recip"], f"d5_prod{k}") for k, v in enumerate(d4_num)]
         d5 = {n: stage(s, f"d5_{n}") for n, s in d4.items()}

@@ -43,10 +43,13 @@ def run_stream(params, vectors, masks, seed=1, backpressure=0.3, gaps=0.2):
                                     dict(method="base2", lanes=1, max_len=8),
                                     dict(method="natural", lanes=2, max_len=16,
                                          recip_method="newton", recip_segments_log2=1),
+                                    dict(method="base2", lanes=3, max_len=12, recip_method="pwl",
+                                         sum_frac=12),
                                     dict(method="ibert", lanes=4, max_len=32),
                                     dict(method="ibert", lanes=1, max_len=8, in_width=12,
                                          in_frac=8, out_width=10, out_frac=10)],
-                         ids=["natural_l4", "base2_l1", "natural_l2_newton", "ibert_l4",
+                         ids=["natural_l4", "base2_l1", "natural_l2_newton", "base2_l3_pwl_sum12",
+                              "ibert_l4",
                               "ibert_l1_q8"])
 def test_matches_model_with_masks_and_backpressure(kwargs):
     params = SoftmaxParams(**kwargs)
