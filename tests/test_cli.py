@@ -145,8 +145,8 @@ BAD_CONFIGS = {
         [g]
         family = "gelu"
         lane = 4
-    """, "error: [g] gelu has no parameter 'lane'; did you mean 'lanes'? (parameters: method, "
-         "lanes, in_width, in_frac, out_width, out_frac, rounding, table_frac, table_step_log2, "
+    """, "error: [g] gelu has no parameter 'lane'; did you mean 'lanes'? (parameters: lanes, "
+         "in_width, in_frac, out_width, out_frac, rounding, method, table_frac, table_step_log2, "
          "table_entries, segments)"),
     "unknown family": ("""
         [g]
@@ -171,8 +171,8 @@ BAD_CONFIGS = {
         [g]
         family = "gelu"
         method = "edgemoe"
-    """, "error: [g] method must be one of 'edge_moe', 'fitted_pwl', 'i_gelu', not 'edgemoe'; "
-         "did you mean 'edge_moe'?"),
+    """, "error: [g] method must be one of 'direct_table', 'edge_moe', 'fitted_pwl', "
+         "'i_gelu', not 'edgemoe'; did you mean 'edge_moe'?"),
     "path escape": ("""
         ["../escape"]
         family = "gelu"

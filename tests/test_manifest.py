@@ -197,7 +197,10 @@ def test_deform_bilinear_states_the_accumulator_format():
     manifest = MANIFESTS["deform_dw_bilinear"]
     acc = next(q for q in manifest["function"]["quantities"] if q["name"] == "acc")
     assert acc["format"]["frac_bits"] == 15 and acc["format"]["signed"]
-    assert "((acc * scale + 2**15) >> 16)" in manifest["function"]["formula"]
+    # The requantiser's shift covers the accumulator's 15 fraction bits (16 + 15): a calibrated
+    # scale then maps real layers without saturating.
+    assert manifest["params"]["shift"] == 31
+    assert "((acc * scale + 2**30) >> 31)" in manifest["function"]["formula"]
     mask = _field(manifest["streams"]["s_axis_off"]["fields"], "user[]")
     assert (mask["width"], mask["frac_bits"], mask["lanes"]) == (8, 7, 9)
 
