@@ -67,6 +67,17 @@ def add_or_subtract(total, value, negate):
     return total + ones_complement(value, negate) + negate
 
 
+def corrected(summed, extra):
+    """A lane's step ``acc -> summed(acc)``, plus the zero-point group correction ``extra``
+    (``(value, negate)``) where the lane has one."""
+    if extra is None:
+        return summed
+
+    def step_value(acc):
+        return add_or_subtract(summed(acc), *extra)
+    return step_value
+
+
 def plane_sum(m, terms, name):
     """``f(acc) = acc + sum_b (-1)**sign_b * value_b`` for the lookups ``terms``
     ``[(value, sign)]`` (sign None: no negation, the full-table design).
@@ -478,14 +489,7 @@ class LutTc(_TileArray):
                 word = self.w.p.data[n]
                 terms = [lookup(r, word[b * g:(b + 1) * g], b) for b in planes]
                 extra = corrections[r][n] if corrections is not None else None
-                summed = plane_sum(m, terms, f"lane_{r}_{n}")
-
-                def step_value(acc, summed=summed, extra=extra):
-                    total = summed(acc)
-                    if extra is not None:
-                        total = add_or_subtract(total, *extra)
-                    return total
-                row.append(step_value)
+                row.append(corrected(plane_sum(m, terms, f"lane_{r}_{n}"), extra))
             nxt.append(row)
         return nxt, gsum
 
@@ -554,15 +558,8 @@ class LutTc(_TileArray):
                         terms.append((Mux(field[1], 0, mult[r][k][0]), field[0]))
                     else:
                         terms.append((mux_tree(mult[r][k], field[:bits - 1]), field[bits - 1]))
-                summed = plane_sum(m, terms, f"lane_{r}_{n}")
                 extra = corrections[r][n] if corrections is not None else None
-
-                def step_value(acc, summed=summed, extra=extra):
-                    total = summed(acc)
-                    if extra is not None:
-                        total = add_or_subtract(total, *extra)
-                    return total
-                row.append(step_value)
+                row.append(corrected(plane_sum(m, terms, f"lane_{r}_{n}"), extra))
             nxt.append(row)
         return nxt, gsum
 
