@@ -210,10 +210,10 @@ CLI_CASES = [
     ('family = ["gelu"]', f"[a] family must be one of {FAMILY_CHOICES}, not ['gelu']"),
     ('family = 3', f"[a] family must be one of {FAMILY_CHOICES}, not 3"),
     ('family = {gelu = 1}', f"[a] family must be one of {FAMILY_CHOICES}, not {{'gelu': 1}}"),
-    (f'family = "gelu"\nmethod = "{X}"', "[a] method must be one of 'edge_moe', 'fitted_pwl', "
-                                         "'i_gelu', not '" + "x" * 56 + "..."),
+    (f'family = "gelu"\nmethod = "{X}"', "[a] method must be one of 'direct_table', 'edge_moe', "
+                                         "'fitted_pwl', 'i_gelu', not '" + "x" * 56 + "..."),
     (f'family = "gelu"\n{X} = 1', "[a] gelu has no parameter '" + "x" * 56 + "..." +
-     " (parameters: method, lanes, in_width, in_frac, out_width, out_frac, rounding, "
+     " (parameters: lanes, in_width, in_frac, out_width, out_frac, rounding, method, "
      "table_frac, table_step_log2, table_entries, segments)"),
     ('family = "deform"\nmask = 1', "[a] mask must be a bool, not 1"),
     ('family = "lut_tc"\nzp_group = 8.0', "[a] zp_group must be an integer, not 8.0"),
